@@ -1,0 +1,137 @@
+package dnsfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// Source gives the current handlespace view. *handlespace.Handlespace is one.
+type Source interface {
+	View() *handlespace.View
+}
+
+var _ Source = (*handlespace.Handlespace)(nil)
+
+// Config configures the DNS front. Zero values have defaults.
+type Config struct {
+	// Listen are the addresses (host:port) to serve on, UDP and TCP each.
+	Listen []string
+	// UDPSize is the largest UDP reply this server sends to an EDNS client,
+	// in bytes (default 1232, the DNS flag day 2020 figure). Clients
+	// without EDNS get 512.
+	UDPSize int
+	// UDPSockets is the number of SO_REUSEPORT UDP sockets per address
+	// (default GOMAXPROCS).
+	UDPSockets int
+	// Logger gets start-up and error lines (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Server is a running DNS front: UDP and TCP servers on every listen address.
+type Server struct {
+	servers []*dns.Server
+	addrs   []net.Addr
+	handler *Handler
+	wg      sync.WaitGroup
+	errc    chan error
+}
+
+// Start binds every listen address (UDP and TCP) and serves src on them. It
+// returns once all sockets are bound, or the first bind error.
+func Start(cfg Config, src Source) (*Server, error) {
+	if len(cfg.Listen) == 0 {
+		return nil, errors.New("dnsfront: no listen address")
+	}
+	if cfg.UDPSockets <= 0 {
+		cfg.UDPSockets = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := NewHandler(src, cfg)
+	s := &Server{handler: h, errc: make(chan error, 1)}
+	lc := net.ListenConfig{Control: reusePort}
+	for _, addr := range cfg.Listen {
+		tl, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			s.Shutdown(context.Background())
+			return nil, fmt.Errorf("dnsfront: listen tcp %s: %w", addr, err)
+		}
+		// The UDP sockets bind to the port the TCP listener got, so that
+		// ":0" gives one port for both.
+		bound := tl.Addr().String()
+		s.addrs = append(s.addrs, tl.Addr())
+		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: acceptMsg, MaxTCPQueries: -1})
+		for i := 0; i < cfg.UDPSockets; i++ {
+			pc, err := lc.ListenPacket(context.Background(), "udp", bound)
+			if err != nil {
+				s.Shutdown(context.Background())
+				return nil, fmt.Errorf("dnsfront: listen udp %s: %w", bound, err)
+			}
+			setRecvBuffer(pc, 8<<20)
+			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: acceptMsg, UDPSize: 65535})
+		}
+		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
+	}
+	return s, nil
+}
+
+func (s *Server) serve(ds *dns.Server) {
+	started := make(chan struct{})
+	ds.NotifyStartedFunc = func() { close(started) }
+	s.servers = append(s.servers, ds)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := ds.ActivateAndServe(); err != nil {
+			select {
+			case s.errc <- err:
+			default:
+			}
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// Addrs returns the bound addresses, one per listen address (UDP and TCP
+// share the port).
+func (s *Server) Addrs() []net.Addr { return s.addrs }
+
+// Handler returns the server's DNS handler.
+func (s *Server) Handler() *Handler { return s.handler }
+
+// Err returns a channel that yields the first error of a serving loop.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Shutdown stops taking queries, lets the ones in flight finish until ctx
+// ends, and closes the sockets.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var first error
+	for _, ds := range s.servers {
+		if err := ds.ShutdownContext(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if first == nil {
+			first = ctx.Err()
+		}
+	}
+	return first
+}

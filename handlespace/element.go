@@ -1,0 +1,174 @@
+package handlespace
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Health is what a registrar believes of a pool element's liveness.
+type Health uint8
+
+const (
+	// HealthUnknown: not yet probed. Not served (once probes exist).
+	HealthUnknown Health = iota
+	// HealthUp: served.
+	HealthUp
+	// HealthDown: not served (unless the pool fails open).
+	HealthDown
+)
+
+func (h Health) String() string {
+	switch h {
+	case HealthUp:
+		return "up"
+	case HealthDown:
+		return "down"
+	default:
+		return "unknown"
+	}
+}
+
+// Transport is the transport protocol a pool element serves on (RFC 5354
+// user transport parameter).
+type Transport uint8
+
+const (
+	TransportTCP Transport = iota
+	TransportUDP
+	TransportSCTP
+)
+
+func (t Transport) String() string {
+	switch t {
+	case TransportUDP:
+		return "udp"
+	case TransportSCTP:
+		return "sctp"
+	default:
+		return "tcp"
+	}
+}
+
+// ParseTransport parses "tcp", "udp" or "sctp".
+func ParseTransport(s string) (Transport, error) {
+	switch s {
+	case "tcp":
+		return TransportTCP, nil
+	case "udp":
+		return TransportUDP, nil
+	case "sctp":
+		return TransportSCTP, nil
+	}
+	return 0, fmt.Errorf("unknown transport %q, want tcp, udp or sctp", s)
+}
+
+// LoadFull is the RFC 5356 load value of a fully loaded element (100 %).
+// Loads and load degradations are fractions of it.
+const LoadFull = 0xFFFFFFFF
+
+// LoadFromFraction converts 0.0–1.0 to the RFC 5356 32-bit scale, clamping.
+func LoadFromFraction(f float64) uint32 {
+	if !(f > 0) { // also NaN
+		return 0
+	}
+	if f >= 1 {
+		return LoadFull
+	}
+	return uint32(f * LoadFull)
+}
+
+// LoadFraction converts an RFC 5356 load value to 0.0–1.0.
+func LoadFraction(l uint32) float64 { return float64(l) / LoadFull }
+
+// Element is one pool element (PE). Once an Element is published in a view
+// it is never modified: writers copy it (see Clone).
+type Element struct {
+	// ID is the pool element identifier, unique in its pool.
+	ID uint32
+	// Label is the DNS label of the element's own name <label>.<handle>.<zone>,
+	// the target of SRV answers. Lower case.
+	Label string
+	// Addrs are the element's addresses, IPv4 and/or IPv6.
+	Addrs []netip.Addr
+	// Port is the port the element serves on.
+	Port uint16
+	// Transport is the element's transport protocol.
+	Transport Transport
+
+	// Policy parameters (RFC 5356).
+	Weight   uint32 // wrr, wrand
+	Priority uint32 // prio, plu; lower value is preferred, as in SRV
+	Load     uint32 // lu, lud, plu, rlu; 0 idle … LoadFull
+	LoadDeg  uint32 // lud: added to Load at each selection until the next load report
+	Site     string // nearest
+
+	// Expires is the end of the registration lease; zero for elements that
+	// zone files define, which have no lease.
+	Expires time.Time
+	// Health is the element's current health.
+	Health Health
+	// Home is the ID of the registrar that owns the element.
+	Home uint32
+	// Static is true for elements defined by a zone file.
+	Static bool
+}
+
+// Clone returns a copy that a writer may modify.
+func (e *Element) Clone() *Element {
+	c := *e
+	c.Addrs = append([]netip.Addr(nil), e.Addrs...)
+	return &c
+}
+
+// HasV4 reports whether the element has an IPv4 address.
+func (e *Element) HasV4() bool {
+	for _, a := range e.Addrs {
+		if a.Is4() {
+			return true
+		}
+	}
+	return false
+}
+
+// HasV6 reports whether the element has an IPv6 address.
+func (e *Element) HasV6() bool {
+	for _, a := range e.Addrs {
+		if !a.Is4() {
+			return true
+		}
+	}
+	return false
+}
+
+// ElementID derives the stable identifier of a zone-file element from its
+// address and port, so that an element keeps its identity (and with it its
+// health and load) across reloads.
+func ElementID(addr netip.Addr, port uint16) uint32 {
+	h := fnv.New32a()
+	b := addr.As16()
+	h.Write(b[:])
+	h.Write([]byte{byte(port >> 8), byte(port)})
+	return h.Sum32()
+}
+
+// IDString is how an element identifier is written in names, APIs and logs:
+// eight lower-case hex digits.
+func IDString(id uint32) string {
+	s := strconv.FormatUint(uint64(id), 16)
+	for len(s) < 8 {
+		s = "0" + s
+	}
+	return s
+}
+
+// ParseID parses an identifier written by IDString.
+func ParseID(s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 16, 32)
+	if err != nil || len(s) != 8 {
+		return 0, fmt.Errorf("bad element identifier %q, want 8 hex digits", s)
+	}
+	return uint32(v), nil
+}

@@ -1,0 +1,545 @@
+package handlespace
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Errors of the write operations. They print with the "handlespace: "
+// prefix.
+var (
+	// ErrNoZone: the pool's name is not directly under a served zone.
+	ErrNoZone = errors.New("handlespace: pool name is not a handle directly under a served zone")
+	// ErrNoPool: the pool does not exist.
+	ErrNoPool = errors.New("handlespace: no such pool")
+	// ErrNoElement: the pool has no element with that identifier.
+	ErrNoElement = errors.New("handlespace: no such pool element")
+	// ErrInconsistentPolicy: the registration asks for a policy other than
+	// the pool's (RFC 5354 operation error "inconsistent pooling policy").
+	ErrInconsistentPolicy = errors.New("handlespace: inconsistent pooling policy")
+	// ErrLabelInUse: another element of the pool already has that name.
+	ErrLabelInUse = errors.New("handlespace: element name already used by another element of the pool")
+	// ErrNameTaken: the pool's name already has static records.
+	ErrNameTaken = errors.New("handlespace: name has static records")
+	// ErrBadElement: the element lacks an address, a port or a label.
+	ErrBadElement = errors.New("handlespace: element needs a label, a port and at least one address")
+)
+
+// Options configure a Handlespace. Zero values have defaults.
+type Options struct {
+	// Now is the clock, time.Now if nil. Testing.
+	Now func() time.Time
+	// Rand is the random source of the policies, DefaultRand if nil.
+	Rand Rand
+	// RegistrarID is this registrar's ID, the home of the elements it accepts.
+	RegistrarID uint32
+	// DefaultSpec is the spec of pools created by a registration;
+	// DefaultPoolSpec() if its Policy is empty.
+	DefaultSpec PoolSpec
+}
+
+// Handlespace is the set of served zones and their pools. Readers call View
+// and never block; writers are serialised and publish new immutable views.
+type Handlespace struct {
+	mu       sync.Mutex // serialises writers
+	view     atomic.Pointer[View]
+	opts     Options
+	policies map[string]Policy // guarded by mu
+}
+
+// New returns an empty handlespace.
+func New(o Options) *Handlespace {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = DefaultRand
+	}
+	if o.DefaultSpec.Policy == "" {
+		o.DefaultSpec = DefaultPoolSpec()
+	}
+	h := &Handlespace{opts: o, policies: map[string]Policy{}}
+	h.view.Store(&View{zones: map[string]*Zone{}})
+	return h
+}
+
+// View returns the current view. It never blocks.
+func (h *Handlespace) View() *View { return h.view.Load() }
+
+// RegistrarID returns this registrar's ID.
+func (h *Handlespace) RegistrarID() uint32 { return h.opts.RegistrarID }
+
+func (h *Handlespace) policy(name string) (Policy, error) {
+	if p := h.policies[name]; p != nil {
+		return p, nil
+	}
+	p, err := NewPolicy(name, h.opts.Rand)
+	if err != nil {
+		return nil, err
+	}
+	h.policies[name] = p
+	return p, nil
+}
+
+// ApplyZones replaces every zone by defs in one atomic change. Pools keep
+// their per-query state, elements defined again (same identifier) keep their
+// health and load, and registered elements stay. On error nothing changes.
+func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.view.Load()
+	nv := &View{zones: make(map[string]*Zone, len(defs))}
+	type pending struct {
+		slot *poolSlot
+		view *PoolView
+	}
+	var publish []pending
+	for i := range defs {
+		d := &defs[i]
+		if prev, dup := nv.zones[d.Origin]; dup {
+			return fmt.Errorf("%s: zone %s is already defined in %s", d.File, d.Origin, prev.File)
+		}
+		z, err := buildZone(d)
+		if err != nil {
+			return err
+		}
+		oz := old.zones[d.Origin]
+		seen := map[string]bool{}
+		for j := range d.Pools {
+			pd := &d.Pools[j]
+			if seen[pd.Handle] {
+				return fmt.Errorf("%s:%d: pool %s is defined twice", d.File, pd.Line, pd.Handle)
+			}
+			seen[pd.Handle] = true
+			name := pd.Handle + "." + d.Origin
+			if _, taken := z.Nodes[name]; taken {
+				return fmt.Errorf("%s:%d: pool %s: the name %s also has static records; a pool's names are its own", d.File, pd.Line, pd.Handle, name)
+			}
+			pol, err := h.policy(pd.Spec.Policy)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %v", d.File, pd.Line, err)
+			}
+			var slot *poolSlot
+			var prev *PoolView
+			if oz != nil {
+				if slot = oz.pools[pd.Handle]; slot != nil {
+					prev = slot.View()
+				}
+			}
+			if slot == nil {
+				slot = &poolSlot{}
+			}
+			elems, err := h.mergeStatic(pd, prev)
+			if err != nil {
+				return fmt.Errorf("%s:%d: pool %s: %v", d.File, pd.Line, pd.Handle, err)
+			}
+			z.pools[pd.Handle] = slot
+			publish = append(publish, pending{slot, buildPoolView(name, pd.Handle, d.Origin, pd.Spec, true, elems, prev, pol)})
+		}
+		// Pools that the file no longer defines live on while they have
+		// registered elements.
+		if oz != nil {
+			for handle, slot := range oz.pools {
+				if seen[handle] {
+					continue
+				}
+				prev := slot.View()
+				var dyn []*Element
+				for _, e := range prev.Elements {
+					if !e.Static {
+						dyn = append(dyn, e)
+					}
+				}
+				if len(dyn) == 0 || z.Nodes[prev.Name] != nil {
+					continue
+				}
+				spec := prev.Spec
+				if prev.Static {
+					spec = h.opts.DefaultSpec
+					spec.Policy = prev.Spec.Policy
+				}
+				pol, err := h.policy(spec.Policy)
+				if err != nil {
+					return err
+				}
+				z.pools[handle] = slot
+				publish = append(publish, pending{slot, buildPoolView(prev.Name, handle, d.Origin, spec, false, dyn, prev, pol)})
+			}
+		}
+		nv.zones[d.Origin] = z
+		if n := dns.CountLabel(d.Origin); n > nv.maxLabels {
+			nv.maxLabels = n
+		}
+	}
+	for _, p := range publish {
+		p.slot.v.Store(p.view)
+	}
+	h.view.Store(nv)
+	return nil
+}
+
+// mergeStatic returns the pool's elements after a reload: the file's static
+// elements (keeping health and load of those that were there before) and the
+// registered elements of the previous view, sorted by ID.
+func (h *Handlespace) mergeStatic(pd *PoolDef, prev *PoolView) ([]*Element, error) {
+	elems := make([]*Element, 0, len(pd.Elements))
+	ids := map[uint32]bool{}
+	labels := map[string]bool{}
+	for _, se := range pd.Elements {
+		if ids[se.ID] {
+			return nil, fmt.Errorf("element %s (%s) is defined twice", se.Label, IDString(se.ID))
+		}
+		if labels[se.Label] {
+			return nil, fmt.Errorf("element name %s is used twice", se.Label)
+		}
+		ids[se.ID], labels[se.Label] = true, true
+		e := se.Clone()
+		e.Static = true
+		e.Home = h.opts.RegistrarID
+		e.Health = initialHealth(pd.Spec)
+		if prev != nil {
+			if pe := prev.Element(e.ID); pe != nil && pe.Static {
+				e.Health = pe.Health
+				if !pd.Spec.Probe.Probed() {
+					e.Health = HealthUp
+				}
+				e.Load = pe.Load
+			}
+		}
+		elems = append(elems, e)
+	}
+	if prev != nil {
+		for _, pe := range prev.Elements {
+			if pe.Static || ids[pe.ID] || labels[pe.Label] {
+				continue
+			}
+			elems = append(elems, pe)
+		}
+	}
+	sortByID(elems)
+	return elems, nil
+}
+
+func initialHealth(spec PoolSpec) Health {
+	if spec.Probe.Probed() {
+		return HealthUnknown
+	}
+	return HealthUp
+}
+
+func sortByID(es []*Element) {
+	slices.SortFunc(es, func(a, b *Element) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+}
+
+// buildZone builds the static part of a zone from its definition.
+func buildZone(d *ZoneDef) (*Zone, error) {
+	z := &Zone{Origin: d.Origin, File: d.File, Nodes: map[string]*Node{}, pools: map[string]*poolSlot{}}
+	for _, rr := range d.Records {
+		hdr := rr.Header()
+		name := strings.ToLower(hdr.Name)
+		if !dns.IsSubDomain(d.Origin, name) {
+			return nil, fmt.Errorf("%s: record %s is outside zone %s", d.File, hdr.Name, d.Origin)
+		}
+		n := z.Nodes[name]
+		if n == nil || n.RRs == nil {
+			n = &Node{Name: hdr.Name, RRs: map[uint16][]dns.RR{}}
+			z.Nodes[name] = n
+		}
+		n.RRs[hdr.Rrtype] = append(n.RRs[hdr.Rrtype], rr)
+		// Empty non-terminals between the name and the origin exist too.
+		for p := name; p != d.Origin; {
+			i := indexLabelEnd(p, 0)
+			if i < 0 || i+1 >= len(p) {
+				break
+			}
+			p = p[i+1:]
+			if _, ok := z.Nodes[p]; !ok {
+				z.Nodes[p] = &Node{Name: p}
+			}
+		}
+		if soa, ok := rr.(*dns.SOA); ok {
+			if name != d.Origin {
+				return nil, fmt.Errorf("%s: SOA record at %s, not at the zone's origin %s", d.File, hdr.Name, d.Origin)
+			}
+			if z.SOA != nil {
+				return nil, fmt.Errorf("%s: zone %s has more than one SOA record", d.File, d.Origin)
+			}
+			z.SOA = soa
+		}
+	}
+	if z.SOA == nil {
+		return nil, fmt.Errorf("%s: zone %s has no SOA record; a zone needs one at its origin", d.File, d.Origin)
+	}
+	z.NegTTL = min(z.SOA.Hdr.Ttl, z.SOA.Minttl)
+	if z.Nodes[d.Origin].RRs[dns.TypeNS] == nil {
+		return nil, fmt.Errorf("%s: zone %s has no NS record at its origin", d.File, d.Origin)
+	}
+	return z, nil
+}
+
+// splitPool splits a pool name into its handle and its parent's name.
+func splitPool(pool string) (handle, parent string, ok bool) {
+	i := indexLabelEnd(pool, 0)
+	if i <= 0 || i+1 >= len(pool) {
+		return "", "", false
+	}
+	return pool[:i], pool[i+1:], true
+}
+
+// modify runs f on a copy of the pool's element list under the writer lock
+// and publishes the result. create says whether a missing pool is created
+// (with spec); f returns the new list. An empty list removes a pool that no
+// zone file defines.
+func (h *Handlespace) modify(pool string, create *PoolSpec, f func(spec PoolSpec, elems []*Element) ([]*Element, error)) error {
+	pool = strings.ToLower(dns.Fqdn(pool))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v := h.view.Load()
+	handle, parent, ok := splitPool(pool)
+	if !ok {
+		return ErrNoZone
+	}
+	z := v.zones[parent]
+	if z == nil {
+		return ErrNoZone
+	}
+	slot := z.pools[handle]
+	var prev *PoolView
+	spec := h.opts.DefaultSpec
+	static := false
+	if slot != nil {
+		prev = slot.View()
+		spec, static = prev.Spec, prev.Static
+	} else {
+		if create == nil {
+			return ErrNoPool
+		}
+		if _, taken := z.Nodes[pool]; taken {
+			return ErrNameTaken
+		}
+		spec = *create
+	}
+	var old []*Element
+	if prev != nil {
+		old = prev.Elements
+	}
+	elems, err := f(spec, slices.Clone(old))
+	if err != nil {
+		return err
+	}
+	pol, err := h.policy(spec.Policy)
+	if err != nil {
+		return err
+	}
+	if len(elems) == 0 && !static {
+		if slot == nil {
+			return nil
+		}
+		h.replaceZonePools(v, z, handle, nil)
+		return nil
+	}
+	sortByID(elems)
+	nv := buildPoolView(pool, handle, parent, spec, static, elems, prev, pol)
+	if slot == nil {
+		slot = &poolSlot{}
+		slot.v.Store(nv)
+		h.replaceZonePools(v, z, handle, slot)
+		return nil
+	}
+	slot.v.Store(nv)
+	return nil
+}
+
+// replaceZonePools publishes a copy of zone z with the pool handle set to
+// slot (or removed when slot is nil). Called with mu held.
+func (h *Handlespace) replaceZonePools(v *View, z *Zone, handle string, slot *poolSlot) {
+	nz := *z
+	nz.pools = make(map[string]*poolSlot, len(z.pools)+1)
+	for k, s := range z.pools {
+		nz.pools[k] = s
+	}
+	if slot == nil {
+		delete(nz.pools, handle)
+	} else {
+		nz.pools[handle] = slot
+	}
+	nv := &View{zones: make(map[string]*Zone, len(v.zones)), maxLabels: v.maxLabels}
+	for k, zz := range v.zones {
+		nv.zones[k] = zz
+	}
+	nv.zones[z.Origin] = &nz
+	h.view.Store(nv)
+}
+
+func findIndex(elems []*Element, id uint32) int {
+	for i, e := range elems {
+		if e.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// Register adds element e to pool (an FQDN: handle.zone.), or updates the
+// element with the same ID. policy is the policy the registrant asks for:
+// "" for any; if the pool exists with another policy the registration is
+// rejected with ErrInconsistentPolicy, and a pool that does not exist yet is
+// created with it. The handlespace takes ownership of e.
+func (h *Handlespace) Register(pool string, e *Element, policy string) error {
+	if e.Label == "" || e.Port == 0 || len(e.Addrs) == 0 {
+		return ErrBadElement
+	}
+	create := h.opts.DefaultSpec
+	if policy != "" {
+		if _, err := NewPolicy(policy, nil); err != nil {
+			return err
+		}
+		create.Policy = policy
+	}
+	return h.modify(pool, &create, func(spec PoolSpec, elems []*Element) ([]*Element, error) {
+		if policy != "" && policy != spec.Policy {
+			return nil, fmt.Errorf("%w: pool uses %s, registration asks for %s", ErrInconsistentPolicy, spec.Policy, policy)
+		}
+		i := findIndex(elems, e.ID)
+		for j, o := range elems {
+			if o.Label == e.Label && j != i {
+				return nil, ErrLabelInUse
+			}
+		}
+		if e.Home == 0 {
+			e.Home = h.opts.RegistrarID
+		}
+		e.Health = initialHealth(spec)
+		if i >= 0 {
+			if spec.Probe.Probed() {
+				e.Health = elems[i].Health
+			}
+			elems[i] = e
+			return elems, nil
+		}
+		return append(elems, e), nil
+	})
+}
+
+// Update applies f to a copy of the element id of pool and publishes it.
+func (h *Handlespace) Update(pool string, id uint32, f func(e *Element)) error {
+	return h.modify(pool, nil, func(_ PoolSpec, elems []*Element) ([]*Element, error) {
+		i := findIndex(elems, id)
+		if i < 0 {
+			return nil, ErrNoElement
+		}
+		c := elems[i].Clone()
+		f(c)
+		c.ID = id
+		elems[i] = c
+		return elems, nil
+	})
+}
+
+// Refresh extends the lease of an element to expires.
+func (h *Handlespace) Refresh(pool string, id uint32, expires time.Time) error {
+	return h.Update(pool, id, func(e *Element) { e.Expires = expires })
+}
+
+// PolicyInfo is a change of an element's policy parameters: nil fields stay.
+type PolicyInfo struct {
+	Weight, Priority, Load, LoadDeg *uint32
+	Site                            *string
+}
+
+// UpdatePolicyInfo changes an element's policy parameters. A new Load is a
+// load report: it resets the element's least-used degradation.
+func (h *Handlespace) UpdatePolicyInfo(pool string, id uint32, pi PolicyInfo) error {
+	return h.Update(pool, id, func(e *Element) {
+		if pi.Weight != nil {
+			e.Weight = *pi.Weight
+		}
+		if pi.Priority != nil {
+			e.Priority = *pi.Priority
+		}
+		if pi.Load != nil {
+			e.Load = *pi.Load
+		}
+		if pi.LoadDeg != nil {
+			e.LoadDeg = *pi.LoadDeg
+		}
+		if pi.Site != nil {
+			e.Site = *pi.Site
+		}
+	})
+}
+
+// SetHealth sets an element's health.
+func (h *Handlespace) SetHealth(pool string, id uint32, hl Health) error {
+	return h.Update(pool, id, func(e *Element) { e.Health = hl })
+}
+
+// Deregister removes an element. A pool that no zone file defines goes with
+// its last element.
+func (h *Handlespace) Deregister(pool string, id uint32) error {
+	return h.modify(pool, nil, func(_ PoolSpec, elems []*Element) ([]*Element, error) {
+		i := findIndex(elems, id)
+		if i < 0 {
+			return nil, ErrNoElement
+		}
+		return slices.Delete(elems, i, i+1), nil
+	})
+}
+
+// Expired names an element removed because its lease ran out.
+type Expired struct {
+	Pool string
+	ID   uint32
+}
+
+// Expire removes every element whose lease ended at or before now and
+// returns them.
+func (h *Handlespace) Expire(now time.Time) []Expired {
+	var out []Expired
+	for _, z := range h.View().Zones() {
+		for _, handle := range z.PoolHandles() {
+			pv := z.Pool(handle)
+			if pv == nil {
+				continue
+			}
+			for _, e := range pv.Elements {
+				if !e.Expires.IsZero() && !e.Expires.After(now) {
+					out = append(out, Expired{pv.Name, e.ID})
+				}
+			}
+		}
+	}
+	var done []Expired
+	for _, x := range out {
+		// Check again under the lock: a refresh may have come in between.
+		err := h.modify(x.Pool, nil, func(_ PoolSpec, elems []*Element) ([]*Element, error) {
+			i := findIndex(elems, x.ID)
+			if i < 0 || elems[i].Expires.IsZero() || elems[i].Expires.After(now) {
+				return nil, ErrNoElement
+			}
+			return slices.Delete(elems, i, i+1), nil
+		})
+		if err == nil {
+			done = append(done, x)
+		}
+	}
+	return done
+}
+
+// Now returns the handlespace's clock reading.
+func (h *Handlespace) Now() time.Time { return h.opts.Now() }
