@@ -1,13 +1,34 @@
 package dnsfront
 
 import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// Handler answers DNS queries from the current handlespace view.
+// Handler answers DNS queries from the current handlespace view. It is
+// safe for concurrent use; the query path takes no lock and does no I/O
+// besides writing the reply.
 type Handler struct {
-	src Source
-	cfg Config
+	src     Source
+	udpSize int
+	log     *slog.Logger
+	scratch sync.Pool // *scratch
+}
+
+var _ dns.Handler = (*Handler)(nil)
+
+// scratch is per-query working memory, recycled through a sync.Pool so that
+// an answered query allocates nothing of its own on the fast path.
+type scratch struct {
+	buf    []byte
+	idx    []int32
+	client handlespace.Client
 }
 
 // NewHandler returns a handler serving src.
@@ -15,14 +36,183 @@ func NewHandler(src Source, cfg Config) *Handler {
 	if cfg.UDPSize <= 0 {
 		cfg.UDPSize = 1232
 	}
-	return &Handler{src: src, cfg: cfg}
+	cfg.UDPSize = max(cfg.UDPSize, dns.MinMsgSize)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger}
+	h.scratch.New = func() any { return &scratch{buf: make([]byte, 0, 4096), idx: make([]int32, 0, 64)} }
+	return h
 }
 
-// ServeDNS implements dns.Handler. (Work in progress.)
+// acceptMsg is the server's MsgAcceptFunc. Unlike miekg/dns's default it
+// answers every opcode but QUERY with NOTIMP (NOTIFY included: poolnsd is no
+// secondary) and leaves the rest of the checking to ServeDNS.
+func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
+	if dh.Bits&(1<<15) != 0 { // QR: a response, never answer it
+		return dns.MsgIgnore
+	}
+	if op := int(dh.Bits>>11) & 0xF; op != dns.OpcodeQuery {
+		return dns.MsgRejectNotImplemented
+	}
+	if dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount != 0 || dh.Arcount > 2 {
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
+}
+
+// request is what ServeDNS learned of a query.
+type request struct {
+	r       *dns.Msg
+	q       dns.Question
+	qname   string // lower case
+	tcp     bool
+	opt     *dns.OPT // the query's OPT record, nil without EDNS
+	maxSize int      // largest reply we may send
+}
+
+// ServeDNS implements dns.Handler.
 func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetRcode(r, dns.RcodeRefused)
-	w.WriteMsg(m)
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("internal error answering query; answered SERVFAIL", "panic", p)
+			m := new(dns.Msg)
+			m.SetRcode(r, dns.RcodeServerFailure)
+			w.WriteMsg(m)
+		}
+	}()
+	if len(r.Question) != 1 {
+		h.reply(w, r, nil, dns.RcodeFormatError)
+		return
+	}
+	req := request{r: r, q: r.Question[0], opt: r.IsEdns0()}
+	_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
+	switch {
+	case req.tcp:
+		req.maxSize = dns.MaxMsgSize
+	case req.opt != nil:
+		req.maxSize = min(max(int(req.opt.UDPSize()), dns.MinMsgSize), h.udpSize)
+	default:
+		req.maxSize = dns.MinMsgSize
+	}
+	if req.opt != nil && req.opt.Version() != 0 {
+		h.reply(w, r, &req, dns.RcodeBadVers)
+		return
+	}
+	switch req.q.Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		h.reply(w, r, &req, dns.RcodeRefused) // no zone transfers
+		return
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		h.reply(w, r, &req, dns.RcodeFormatError)
+		return
+	case dns.TypeMAILA, dns.TypeMAILB:
+		h.reply(w, r, &req, dns.RcodeNotImplemented)
+		return
+	}
+	if req.q.Qclass != dns.ClassINET && req.q.Qclass != dns.ClassANY {
+		h.reply(w, r, &req, dns.RcodeRefused)
+		return
+	}
+	req.qname = lower(req.q.Name)
+	z := h.src.View().FindZone(req.qname)
+	if z == nil {
+		h.reply(w, r, &req, dns.RcodeRefused)
+		return
+	}
+	t := classify(z, req.qname)
+	if t.kind != kindStatic && t.kind != kindNone && h.fast(w, &req, z, &t) {
+		return
+	}
+	h.slow(w, &req, z, &t)
 }
 
-func acceptMsg(dh dns.Header) dns.MsgAcceptAction { return dns.MsgAccept }
+// lower returns s in lower case, without allocating when it already is.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// nameKind says what a name in a zone is.
+type nameKind uint8
+
+const (
+	kindNone    nameKind = iota // does not exist
+	kindStatic                  // a name of the zone file (or below a delegation, or a wildcard)
+	kindPool                    // <handle>.<zone>
+	kindService                 // <service>.<handle>.<zone>
+	kindElement                 // <pe>.<handle>.<zone>
+	kindPoolENT                 // <_proto>.<handle>.<zone>: exists, holds nothing
+)
+
+type target struct {
+	kind nameKind
+	pool *handlespace.PoolView
+	elem *handlespace.Element
+}
+
+// classify finds what qname (lower case, inside z) names.
+func classify(z *handlespace.Zone, qname string) target {
+	rel := qname[:len(qname)-len(z.Origin)]
+	if rel == "" || strings.IndexByte(rel, '\\') >= 0 {
+		return target{kind: kindStatic}
+	}
+	// rel is "handle." or "prefix.handle.".
+	i := strings.LastIndexByte(rel[:len(rel)-1], '.')
+	handle, prefix := rel[i+1:len(rel)-1], rel[:i+1]
+	pv := z.Pool(handle)
+	if pv == nil {
+		return target{kind: kindStatic}
+	}
+	switch {
+	case prefix == "":
+		return target{kind: kindPool, pool: pv}
+	case pv.Spec.Service != "" && len(prefix) == len(pv.Spec.Service)+1 && strings.HasPrefix(prefix, pv.Spec.Service):
+		return target{kind: kindService, pool: pv}
+	case strings.IndexByte(prefix, '.') == len(prefix)-1:
+		label := prefix[:len(prefix)-1]
+		if e := pv.ByLabel[label]; e != nil {
+			return target{kind: kindElement, pool: pv, elem: e}
+		}
+		if s := pv.Spec.Service; s != "" && s[strings.IndexByte(s, '.')+1:] == label {
+			return target{kind: kindPoolENT, pool: pv}
+		}
+	}
+	return target{kind: kindNone, pool: pv}
+}
+
+// clientOf fills c with what the policies may use of the query's source.
+func clientOf(c *handlespace.Client, w dns.ResponseWriter, opt *dns.OPT) {
+	*c = handlespace.Client{}
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		c.Addr, _ = netip.AddrFromSlice(a.IP)
+	case *net.TCPAddr:
+		c.Addr, _ = netip.AddrFromSlice(a.IP)
+	}
+	c.Addr = c.Addr.Unmap()
+	if ecs := subnetOption(opt); ecs != nil {
+		if a, ok := netip.AddrFromSlice(ecs.Address); ok {
+			if p, err := a.Unmap().Prefix(int(ecs.SourceNetmask)); err == nil {
+				c.Subnet = p
+			}
+		}
+	}
+}
+
+// subnetOption returns the query's EDNS Client Subnet option, if any.
+func subnetOption(opt *dns.OPT) *dns.EDNS0_SUBNET {
+	if opt == nil {
+		return nil
+	}
+	for _, o := range opt.Option {
+		if s, ok := o.(*dns.EDNS0_SUBNET); ok {
+			return s
+		}
+	}
+	return nil
+}

@@ -3,21 +3,20 @@ package handlespace
 import "sync/atomic"
 
 // rr is RFC 5356 Round Robin: each selection starts one element further
-// along the list (ordered by identifier) than the one before.
+// along the list (ordered by identifier) than the one before, and a
+// selection of k elements gives k consecutive ones (wrapping around). Over
+// any n consecutive selections each element is the first pick exactly once,
+// whatever the concurrency: the position is one atomic increment.
 type rr struct{}
 
 func init() { registerPolicy("rr", func(Rand) Policy { return rr{} }) }
 
+var _ Policy = rr{}
+
 func (rr) Name() string { return "rr" }
 
 func (rr) Build(elems []*Element, prev Selector) Selector {
-	s := &rrSel{n: len(elems)}
-	if p, ok := prev.(*rrSel); ok {
-		s.seq = p.seq
-	} else {
-		s.seq = new(atomic.Uint64)
-	}
-	return s
+	return &rrSel{n: len(elems), seq: carrySeq(prev)}
 }
 
 type rrSel struct {
@@ -27,10 +26,10 @@ type rrSel struct {
 
 var _ Selector = (*rrSel)(nil)
 
+func (s *rrSel) poolSeq() *atomic.Uint64 { return s.seq }
+
 func (s *rrSel) Select(dst []int32, k int, _ *Client) []int32 {
-	if k <= 0 || k > s.n {
-		k = s.n
-	}
+	k = wantK(k, s.n)
 	start := int((s.seq.Add(1) - 1) % uint64(s.n))
 	for i := 0; i < k; i++ {
 		j := start + i

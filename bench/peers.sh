@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# bench/peers.sh [SERVER ...] — poolnsd as one more column of
+# ../shared/bench-peers (knot, nsd, PowerDNS, …) in the same run, so that the
+# figures compare as ratios. Default peers: poolnsd knot nsd pdns-lua-shared.
+# The peers must be installed once: ../shared/bench-peers/install.sh.
+# Knobs are bench-peers' own (DURATION, REPS, CONCURRENCY, LAT_RATES, …);
+# OUT is the results folder (default bench/out/peers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PEERS=${PEERS_DIR:-$ROOT/../shared/bench-peers}
+[ -x "$PEERS/run.sh" ] || { echo "bench-peers not found at $PEERS" >&2; exit 2; }
+go build -o bin/poolnsd ./cmd/poolnsd
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/zones"
+cp bench/peers/pool.test.zone "$WORK/zones/"
+# poolnsd probes nothing yet (probes come with their own issue), so it serves
+# all 10 members: compare with the static peers (POOLNSD_HEALTH=no).
+cat > "$WORK/poolnsd-bench.yaml" <<YAML
+dns:
+  listen: ["@ADDR@:@PORT@"]
+  udp_sockets: @THREADS@
+zones: $WORK/zones
+data: @DIR@/data
+YAML
+OUT=${OUT:-$ROOT/bench/out/peers}
+mkdir -p "$OUT"
+POOLNSD_BIN=$ROOT/bin/poolnsd POOLNSD_CONFIG=$WORK/poolnsd-bench.yaml POOLNSD_HEALTH=no \
+  "$PEERS/run.sh" -o "$OUT" "${@:-poolnsd knot nsd pdns-lua-shared}"

@@ -1,0 +1,69 @@
+package dnsfront
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// discard is a ResponseWriter that drops replies, for benchmarks.
+type discard struct {
+	recorder
+	bytes int
+}
+
+var discardAddr = &net.UDPAddr{IP: net.IPv4(192, 0, 2, 200), Port: 40000}
+
+func (d *discard) RemoteAddr() net.Addr        { return discardAddr }
+func (d *discard) Write(b []byte) (int, error) { d.bytes = len(b); return len(b), nil }
+func (d *discard) WriteMsg(m *dns.Msg) error   { b, err := m.Pack(); d.bytes = len(b); return err }
+
+// BenchmarkServe measures the handler alone (no sockets, no unpacking) per
+// query type, with allocations: the part of a query's cost that poolnsd owns.
+func BenchmarkServe(b *testing.B) {
+	h := NewHandler(newTestSpace(b), Config{})
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"web.pool.test.", dns.TypeA},
+		{"_http._tcp.web.pool.test.", dns.TypeSRV},
+		{"api.pool.test.", dns.TypeSRV},
+		{"w1.web.pool.test.", dns.TypeA},
+		{"ns1.pool.test.", dns.TypeA},
+		{"nothing.pool.test.", dns.TypeA},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(c.name, c.qtype)
+		m.SetEdns0(1232, false)
+		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) {
+			w := &discard{}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeDNS(w, m)
+			}
+			b.ReportMetric(float64(w.bytes), "bytes/reply")
+		})
+	}
+}
+
+// BenchmarkServeLargePool: SRV and A answers from pools of 10, 1 000 and
+// 100 000 elements (A carries 3; SRV over TCP carries all that fit 64 KiB).
+func BenchmarkServeLargePool(b *testing.B) {
+	for _, n := range []int{10, 1000, 100000} {
+		h := NewHandler(bigSpace(b, n, 5), Config{})
+		for _, qt := range []uint16{dns.TypeA, dns.TypeSRV} {
+			m := new(dns.Msg)
+			m.SetQuestion("big.pool.test.", qt)
+			b.Run(fmt.Sprintf("n=%d/%s", n, dns.TypeToString[qt]), func(b *testing.B) {
+				w := &discard{}
+				b.ReportAllocs()
+				for b.Loop() {
+					h.ServeDNS(w, m)
+				}
+			})
+		}
+	}
+}

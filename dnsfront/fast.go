@@ -1,0 +1,435 @@
+package dnsfront
+
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// The fast path writes positive pool answers straight into a byte buffer
+// from material packed once per pool view (see poolWire), patching only what
+// differs per query: the ID and flags, the question as the client wrote it,
+// the policy order and the compression pointers. Every owner name in the
+// answer is a compression pointer into the question, so the answer carries
+// the client's letter case (RFC 4343 and resolvers' 0x20 checks).
+
+const (
+	headerLen   = 12
+	rrFixedLen  = 10 // type, class, TTL, RDLENGTH
+	qnameOffset = headerLen
+	ptrQname    = 0xC000 | qnameOffset
+	maxPtr      = 0x3FFF // compression pointers reach the first 16 KiB only
+)
+
+// elemWire is one element's packed material.
+type elemWire struct {
+	a, aaaa   []byte // A / AAAA RRs, owner = pointer to the question name
+	na, naaaa uint16 // how many RRs a and aaaa hold
+	srv       []byte // SRV RR, owner pointer to qname; priority, weight and the target's suffix pointer patched per query
+	labelLen  int    // length of the target's first label, with its length byte
+	glueA     []byte // A RRs without owner: type … RDATA, 14 bytes each
+	glueAAAA  []byte // AAAA RRs without owner, 26 bytes each
+	uri       []byte // URI RR, owner pointer to qname; priority patched per query
+	weight    uint16
+}
+
+// poolWire is a pool view's packed material, built once per view.
+type poolWire struct {
+	weighted bool
+	hasURI   bool
+	all      []*elemWire // aligned with PoolView.All.Elems
+	v4       []*elemWire // aligned with PoolView.V4.Elems
+	v6       []*elemWire // aligned with PoolView.V6.Elems
+	byElem   map[*handlespace.Element]*elemWire
+	// minSRV is the fewest bytes one element adds to an SRV answer, so
+	// that a UDP answer never orders more elements than could fit.
+	minSRV int
+}
+
+func buildPoolWire(pv *handlespace.PoolView) any {
+	ttl := pv.Spec.TTL
+	pw := &poolWire{
+		weighted: handlespace.WeightedPolicy(pv.Spec.Policy),
+		hasURI:   pv.Spec.URI != "",
+		byElem:   make(map[*handlespace.Element]*elemWire, len(pv.Elements)),
+	}
+	for _, e := range pv.Elements {
+		ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF))}
+		for _, a := range e.Addrs {
+			if a.Is4() {
+				b := a.As4()
+				ew.a = appendRR(ew.a, ptrQname, dns.TypeA, ttl, b[:])
+				ew.glueA = appendRRBody(ew.glueA, dns.TypeA, ttl, b[:])
+				ew.na++
+			} else {
+				b := a.As16()
+				ew.aaaa = appendRR(ew.aaaa, ptrQname, dns.TypeAAAA, ttl, b[:])
+				ew.glueAAAA = appendRRBody(ew.glueAAAA, dns.TypeAAAA, ttl, b[:])
+				ew.naaaa++
+			}
+		}
+		// SRV RDATA: priority, weight, port, target = <label> + pointer.
+		rd := make([]byte, 6, 6+1+len(e.Label)+2)
+		binary.BigEndian.PutUint16(rd[4:], e.Port)
+		rd = append(rd, byte(len(e.Label)))
+		rd = append(rd, e.Label...)
+		rd = append(rd, 0xC0, 0) // patched
+		ew.srv = appendRR(nil, ptrQname, dns.TypeSRV, ttl, rd)
+		ew.labelLen = 1 + len(e.Label)
+		if pw.hasURI {
+			u := expandURI(pv.Spec.URI, e, pv.Name)
+			rd := make([]byte, 4, 4+len(u))
+			rd = append(rd, u...)
+			ew.uri = appendRR(nil, ptrQname, dns.TypeURI, ttl, rd)
+		}
+		pw.byElem[e] = ew
+		if sz := len(ew.srv) + len(ew.glueA) + len(ew.glueAAAA) + 2*(int(ew.na)+int(ew.naaaa)); pw.minSRV == 0 || sz < pw.minSRV {
+			pw.minSRV = sz
+		}
+	}
+	align := func(es []*handlespace.Element) []*elemWire {
+		out := make([]*elemWire, len(es))
+		for i, e := range es {
+			out[i] = pw.byElem[e]
+		}
+		return out
+	}
+	pw.all, pw.v4, pw.v6 = align(pv.All.Elems), align(pv.V4.Elems), align(pv.V6.Elems)
+	return pw
+}
+
+// expandURI fills a pool's URI template for one element: {name} is the
+// element's own DNS name without the final dot, {addr} its first address
+// (IPv6 in brackets), {port} its port.
+func expandURI(tmpl string, e *handlespace.Element, pool string) string {
+	name := strings.TrimSuffix(e.Label+"."+pool, ".")
+	addr := ""
+	if len(e.Addrs) > 0 {
+		addr = e.Addrs[0].String()
+		if e.Addrs[0].Is6() {
+			addr = "[" + addr + "]"
+		}
+	}
+	r := strings.NewReplacer("{name}", name, "{addr}", addr, "{port}", itoa(int(e.Port)))
+	return r.Replace(tmpl)
+}
+
+func itoa(n int) string {
+	var b [8]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+func appendRR(b []byte, ptr uint16, typ uint16, ttl uint32, rdata []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, ptr)
+	return appendRRBody(b, typ, ttl, rdata)
+}
+
+func appendRRBody(b []byte, typ uint16, ttl uint32, rdata []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, typ)
+	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(rdata)))
+	return append(b, rdata...)
+}
+
+// fast answers a pool query with a positive answer from packed material and
+// reports whether it did; it declines (false) whatever the slow path must
+// answer: negative answers, ANY, escaped names.
+func (h *Handler) fast(w dns.ResponseWriter, req *request, z *handlespace.Zone, t *target) bool {
+	qt := req.q.Qtype
+	pv := t.pool
+	var set *handlespace.ElementSet
+	switch t.kind {
+	case kindPool:
+		switch qt {
+		case dns.TypeA:
+			set = &pv.V4
+		case dns.TypeAAAA:
+			set = &pv.V6
+		case dns.TypeSRV:
+			set = &pv.All
+		}
+	case kindService:
+		switch {
+		case qt == dns.TypeSRV, qt == dns.TypeURI && pv.Spec.URI != "":
+			set = &pv.All
+		}
+	case kindElement:
+		if (qt == dns.TypeA && t.elem.HasV4()) || (qt == dns.TypeAAAA && t.elem.HasV6()) {
+			return h.fastElement(w, req, pv, t.elem)
+		}
+		return false
+	}
+	if set == nil || len(set.Elems) == 0 || strings.IndexByte(req.q.Name, '\\') >= 0 {
+		return false
+	}
+	pw := pv.Memo(buildPoolWire).(*poolWire)
+	s := h.scratch.Get().(*scratch)
+	defer h.scratch.Put(s)
+
+	clientOf(&s.client, w, req.opt)
+	k := 0 // all: SRV and URI carry every served element, in policy order
+	switch {
+	case qt == dns.TypeA || qt == dns.TypeAAAA:
+		k = pv.Spec.Answers
+	case !req.tcp && qt == dns.TypeSRV:
+		// One more than could fit is enough to know that it does not.
+		if fit := req.maxSize/pw.minSRV + 1; fit < len(set.Elems) {
+			k = fit
+		}
+	}
+	s.idx = set.Select(s.idx, k, &s.client)
+
+	b := s.buf[:0]
+	b = appendHeader(b, req)
+	b = appendQuestion(b, req)
+	ancount, arcount := 0, 0
+	poolOff := qnameOffset + len(req.q.Name) - len(pv.Name)
+	switch qt {
+	case dns.TypeA, dns.TypeAAAA:
+		wires := pw.v4
+		if qt == dns.TypeAAAA {
+			wires = pw.v6
+		}
+		for _, i := range s.idx {
+			ew := wires[i]
+			if qt == dns.TypeA {
+				b = append(b, ew.a...)
+				ancount += int(ew.na)
+			} else {
+				b = append(b, ew.aaaa...)
+				ancount += int(ew.naaaa)
+			}
+		}
+	case dns.TypeSRV:
+		b, ancount, arcount = h.appendSRV(b, req, pw, s.idx, poolOff)
+	case dns.TypeURI:
+		for rank, i := range s.idx {
+			ew := pw.all[i]
+			off := len(b)
+			b = append(b, ew.uri...)
+			prio, weight := srvOrder(pw, rank, ew)
+			binary.BigEndian.PutUint16(b[off+12:], prio)
+			binary.BigEndian.PutUint16(b[off+14:], weight)
+			ancount++
+		}
+	}
+	b = h.finish(w, req, b, ancount, arcount, pv.Spec.Policy == "hash")
+	s.buf = b
+	return true
+}
+
+// srvOrder gives the SRV (or URI) priority and weight of the element at rank
+// in a policy-ordered answer: the rank as priority, or, for weighted
+// policies, one shared priority and the element's weight (RFC 2782 clients
+// then make the weighted pick themselves).
+func srvOrder(pw *poolWire, rank int, ew *elemWire) (prio, weight uint16) {
+	if pw.weighted {
+		return 0, ew.weight
+	}
+	return uint16(min(rank, 0xFFFF)), 0
+}
+
+// appendSRV writes the SRV answers in policy order and their targets'
+// addresses as glue, dropping whole elements from the end of the order when
+// the reply would exceed the largest size (so that the best choices survive).
+func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, idx []int32, poolOff int) ([]byte, int, int) {
+	budget := req.maxSize - len(b) - optLen(req)
+	n := 0
+	target := len(b) + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
+	for _, i := range idx {
+		ew := pw.all[i]
+		owner := 2
+		if target > maxPtr {
+			owner = ew.labelLen + 2
+		}
+		sz := len(ew.srv) + len(ew.glueA) + len(ew.glueAAAA) + (int(ew.na)+int(ew.naaaa))*owner
+		if sz > budget {
+			break
+		}
+		budget -= sz
+		target += len(ew.srv)
+		n++
+	}
+	if n < len(idx) && !req.tcp {
+		// UDP: better TC=1 and a retry over TCP than a partial pool.
+		return b, -1, 0
+	}
+	idx = idx[:n]
+	start := len(b)
+	for rank, i := range idx {
+		ew := pw.all[i]
+		off := len(b)
+		b = append(b, ew.srv...)
+		prio, weight := srvOrder(pw, rank, ew)
+		binary.BigEndian.PutUint16(b[off+12:], prio)
+		binary.BigEndian.PutUint16(b[off+14:], weight)
+		binary.BigEndian.PutUint16(b[len(b)-2:], uint16(0xC000|poolOff))
+	}
+	arcount := 0
+	target = start + 18
+	for _, i := range idx {
+		ew := pw.all[i]
+		b = appendGlue(b, ew, ew.glueA, 14, target, poolOff)
+		b = appendGlue(b, ew, ew.glueAAAA, 26, target, poolOff)
+		arcount += int(ew.na) + int(ew.naaaa)
+		target += len(ew.srv)
+	}
+	return b, len(idx), arcount
+}
+
+// appendGlue writes an SRV target's address records (bodies of size bytes
+// each), their owner a pointer to the target name in the SRV record or,
+// past the pointer range, the target's label and a pointer to the pool name.
+func appendGlue(b []byte, ew *elemWire, bodies []byte, size, target, poolOff int) []byte {
+	for g := 0; g < len(bodies); g += size {
+		if target <= maxPtr {
+			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|target))
+		} else {
+			b = append(b, ew.srv[len(ew.srv)-2-ew.labelLen:len(ew.srv)-2]...)
+			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|poolOff))
+		}
+		b = append(b, bodies[g:g+size]...)
+	}
+	return b
+}
+
+// fastElement answers A or AAAA for one element's own name.
+func (h *Handler) fastElement(w dns.ResponseWriter, req *request, pv *handlespace.PoolView, e *handlespace.Element) bool {
+	if strings.IndexByte(req.q.Name, '\\') >= 0 {
+		return false
+	}
+	pw := pv.Memo(buildPoolWire).(*poolWire)
+	ew := pw.byElem[e]
+	s := h.scratch.Get().(*scratch)
+	defer h.scratch.Put(s)
+	b := appendHeader(s.buf[:0], req)
+	b = appendQuestion(b, req)
+	n := 0
+	if req.q.Qtype == dns.TypeA {
+		b = append(b, ew.a...)
+		n = int(ew.na)
+	} else {
+		b = append(b, ew.aaaa...)
+		n = int(ew.naaaa)
+	}
+	s.buf = h.finish(w, req, b, n, 0, false)
+	return true
+}
+
+// appendHeader writes a reply header with zero counts: ID, QR, opcode, AA,
+// RD and CD copied.
+func appendHeader(b []byte, req *request) []byte {
+	r := req.r
+	var flags uint16 = 1<<15 | 1<<10 // QR, AA
+	if r.RecursionDesired {
+		flags |= 1 << 8
+	}
+	if r.CheckingDisabled {
+		flags |= 1 << 4
+	}
+	b = binary.BigEndian.AppendUint16(b, r.Id)
+	b = binary.BigEndian.AppendUint16(b, flags)
+	return append(b, 0, 1, 0, 0, 0, 0, 0, 0) // QDCOUNT 1
+}
+
+// appendQuestion writes the question as the client sent it. The caller has
+// made sure the name has no escapes, so each label is written as it is.
+func appendQuestion(b []byte, req *request) []byte {
+	name := req.q.Name
+	if name != "." {
+		for len(name) > 0 {
+			i := strings.IndexByte(name, '.')
+			b = append(b, byte(i))
+			b = append(b, name[:i]...)
+			name = name[i+1:]
+		}
+	}
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint16(b, req.q.Qtype)
+	return binary.BigEndian.AppendUint16(b, req.q.Qclass)
+}
+
+// optLen is the size of the OPT record the reply will carry.
+func optLen(req *request) int {
+	if req.opt == nil {
+		return 0
+	}
+	n := 11
+	if ecs := subnetOption(req.opt); ecs != nil {
+		n += 8 + (int(ecs.SourceNetmask)+7)/8
+	}
+	return n
+}
+
+// finish sets the counts, adds the OPT record, truncates (TC=1, no records)
+// when the answer does not fit, and writes the reply. ancount < 0 means
+// "does not fit". It returns the buffer for reuse.
+func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, arcount int, ecsScoped bool) []byte {
+	qend := headerLen + len(req.q.Name) + 1 + 4
+	if req.q.Name == "." {
+		qend = headerLen + 1 + 4
+	}
+	if ancount < 0 || len(b)+optLen(req) > req.maxSize {
+		b = b[:qend]
+		b[2] |= 1 << 1 // TC
+		ancount, arcount = 0, 0
+	}
+	binary.BigEndian.PutUint16(b[6:], uint16(ancount))
+	if req.opt != nil {
+		b = appendOPT(b, req, h.udpSize, ecsScoped)
+		arcount++
+	}
+	binary.BigEndian.PutUint16(b[10:], uint16(arcount))
+	if _, err := w.Write(b); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
+	return b
+}
+
+// appendOPT writes the reply's OPT record: our largest UDP size, the DO bit copied
+// (RFC 3225), and the client subnet option echoed (RFC 7871) with scope 0
+// unless the answer depended on it.
+func appendOPT(b []byte, req *request, udpSize int, ecsScoped bool) []byte {
+	var flags uint16
+	if req.opt.Do() {
+		flags = 1 << 15
+	}
+	b = append(b, 0) // root owner
+	b = binary.BigEndian.AppendUint16(b, dns.TypeOPT)
+	b = binary.BigEndian.AppendUint16(b, uint16(udpSize))
+	b = append(b, 0, 0) // extended RCODE, version
+	b = binary.BigEndian.AppendUint16(b, flags)
+	ecs := subnetOption(req.opt)
+	if ecs == nil {
+		return binary.BigEndian.AppendUint16(b, 0)
+	}
+	alen := (int(ecs.SourceNetmask) + 7) / 8
+	addr := ecs.Address.To4()
+	if ecs.Family == 2 || addr == nil {
+		addr = ecs.Address.To16()
+	}
+	if alen > len(addr) {
+		alen = len(addr)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(8+alen))
+	b = binary.BigEndian.AppendUint16(b, dns.EDNS0SUBNET)
+	b = binary.BigEndian.AppendUint16(b, uint16(4+alen))
+	b = binary.BigEndian.AppendUint16(b, ecs.Family)
+	scope := uint8(0)
+	if ecsScoped {
+		scope = ecs.SourceNetmask
+	}
+	b = append(b, ecs.SourceNetmask, scope)
+	return append(b, addr[:alen]...)
+}

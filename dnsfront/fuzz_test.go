@@ -1,0 +1,56 @@
+package dnsfront
+
+import (
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// FuzzHandler feeds arbitrary messages to the handler (those that unpack:
+// the server answers the others FORMERR before the handler sees them). Every
+// query must get exactly one reply that unpacks, carries the query's ID and
+// QR, and fits the size the query allows over UDP. Seeds: testdata/fuzz.
+func FuzzHandler(f *testing.F) {
+	for _, q := range []struct {
+		name string
+		qt   uint16
+	}{
+		{"web.pool.test.", dns.TypeA}, {"_http._tcp.web.pool.test.", dns.TypeSRV},
+		{"big.pool.test.", dns.TypeSRV}, {"w1.web.pool.test.", dns.TypeAAAA},
+		{"x.wild.pool.test.", dns.TypeTXT}, {"pool.test.", dns.TypeANY},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qt)
+		m.SetEdns0(1232, true)
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, false)
+	}
+	h := NewHandler(bigSpace(f, 300, 5), Config{})
+	f.Fuzz(func(t *testing.T, data []byte, tcp bool) {
+		q := new(dns.Msg)
+		if err := q.Unpack(data); err != nil {
+			return
+		}
+		w := newRecorder(tcp)
+		h.ServeDNS(w, q)
+		if w.n != 1 {
+			t.Fatalf("%d replies, want 1", w.n)
+		}
+		if w.err != nil {
+			t.Fatalf("reply does not unpack: %v\nquery: %v", w.err, q)
+		}
+		if w.msg.Id != q.Id || !w.msg.Response {
+			t.Fatalf("reply ID %d QR %v, want %d and QR", w.msg.Id, w.msg.Response, q.Id)
+		}
+		limit := dns.MinMsgSize
+		if opt := q.IsEdns0(); opt != nil {
+			limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), 1232)
+		}
+		if !tcp && len(w.raw) > limit {
+			t.Fatalf("UDP reply of %d bytes, limit %d", len(w.raw), limit)
+		}
+	})
+}

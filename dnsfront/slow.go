@@ -1,0 +1,214 @@
+package dnsfront
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// The slow path builds a dns.Msg: static records, negative answers, ANY,
+// referrals, errors. It allocates, but pool answers never take it.
+
+// maxChase bounds CNAME chains followed inside a zone.
+const maxChase = 8
+
+// reply answers with an error rcode and no records (but the OPT record, which
+// also carries extended rcodes such as BADVERS).
+func (h *Handler) reply(w dns.ResponseWriter, r *dns.Msg, req *request, rcode int) {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	m.RecursionAvailable = false
+	if req != nil && req.opt != nil {
+		m.SetEdns0(uint16(h.udpSize), req.opt.Do())
+		m.Rcode = rcode // SetEdns0 keeps it; Pack splits extended rcodes into the OPT
+	}
+	h.write(w, m, req)
+}
+
+func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, req *request) {
+	if req != nil && !req.tcp {
+		m.Truncate(req.maxSize)
+	}
+	m.Compress = true // Truncate turns it off when the reply fits uncompressed
+	if err := w.WriteMsg(m); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
+}
+
+func (h *Handler) slow(w dns.ResponseWriter, req *request, z *handlespace.Zone, t *target) {
+	m := new(dns.Msg)
+	m.SetReply(req.r)
+	m.Authoritative = true
+	switch t.kind {
+	case kindNone:
+		h.negative(m, z, dns.RcodeNameError)
+	case kindStatic:
+		h.static(m, req, z)
+	default:
+		h.poolSlow(m, req, z, t)
+	}
+	if req.opt != nil {
+		m.SetEdns0(uint16(h.udpSize), req.opt.Do())
+		if ecs := subnetOption(req.opt); ecs != nil {
+			echo := *ecs
+			echo.SourceScope = 0
+			opt := m.IsEdns0()
+			opt.Option = append(opt.Option, &echo)
+		}
+	}
+	h.write(w, m, req)
+}
+
+// negative sets rcode (NXDOMAIN, or NOERROR for NODATA) and the zone's SOA in
+// the authority section with the negative TTL (RFC 2308).
+func (h *Handler) negative(m *dns.Msg, z *handlespace.Zone, rcode int) {
+	m.Rcode = rcode
+	soa := dns.Copy(z.SOA).(*dns.SOA)
+	soa.Hdr.Ttl = z.NegTTL
+	m.Ns = append(m.Ns, soa)
+}
+
+// poolSlow answers what the fast path declines at a pool's names: ANY,
+// types the name does not hold, and pools with no element to serve.
+func (h *Handler) poolSlow(m *dns.Msg, req *request, z *handlespace.Zone, t *target) {
+	if req.q.Qtype == dns.TypeANY {
+		// RFC 8482: a minimal, synthesised answer rather than everything.
+		m.Answer = append(m.Answer, &dns.HINFO{
+			Hdr: dns.RR_Header{Name: req.q.Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: t.pool.Spec.TTL},
+			Cpu: "RFC8482",
+		})
+		return
+	}
+	h.negative(m, z, dns.RcodeSuccess)
+}
+
+// static answers from the zone file's records.
+func (h *Handler) static(m *dns.Msg, req *request, z *handlespace.Zone) {
+	qname, qtype := req.qname, req.q.Qtype
+	if cut := findCut(z, qname); cut != nil {
+		// Below a delegation: refer (RFC 1034 §4.3.2), not authoritative.
+		m.Authoritative = false
+		m.Ns = append(m.Ns, cut.RRs[dns.TypeNS]...)
+		m.Extra = addGlue(m.Extra, z, cut.RRs[dns.TypeNS])
+		return
+	}
+	owner := req.q.Name
+	for chase := 0; ; chase++ {
+		node := z.Nodes[qname]
+		if node == nil {
+			node = wildcard(z, qname)
+			if node == nil {
+				// After a CNAME too: the rcode is the last name's (RFC 6604).
+				h.negative(m, z, dns.RcodeNameError)
+				return
+			}
+			node = synthesise(node, owner)
+		}
+		if cn := node.RRs[dns.TypeCNAME]; cn != nil && qtype != dns.TypeCNAME {
+			m.Answer = append(m.Answer, cn...)
+			next := lower(cn[0].(*dns.CNAME).Target)
+			if chase+1 >= maxChase || !dns.IsSubDomain(z.Origin, next) || findCut(z, next) != nil ||
+				classify(z, next).kind != kindStatic {
+				// Out of the zone, delegated, or a pool's name: the resolver
+				// asks for the target itself.
+				return
+			}
+			qname, owner = next, cn[0].(*dns.CNAME).Target
+			continue
+		}
+		if qtype == dns.TypeANY && len(node.RRs) > 0 {
+			// RFC 8482: one RRset, not all of them.
+			types := make([]uint16, 0, len(node.RRs))
+			for t := range node.RRs {
+				types = append(types, t)
+			}
+			qtype = slices.Min(types)
+		}
+		rrs := node.RRs[qtype]
+		if len(rrs) == 0 {
+			h.negative(m, z, dns.RcodeSuccess)
+			return
+		}
+		m.Answer = append(m.Answer, rrs...)
+		m.Extra = addGlue(m.Extra, z, rrs)
+		return
+	}
+}
+
+// findCut returns the delegation point (a node with NS records strictly below
+// the origin) at or above name, the highest one first, or nil.
+func findCut(z *handlespace.Zone, name string) *handlespace.Node {
+	if len(name) <= len(z.Origin) {
+		return nil
+	}
+	// Walk up from name, remembering the highest cut.
+	var cut *handlespace.Node
+	for s := name; len(s) > len(z.Origin); {
+		if n := z.Nodes[s]; n != nil && n.RRs[dns.TypeNS] != nil {
+			cut = n
+		}
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			break
+		}
+		s = s[i+1:]
+	}
+	return cut
+}
+
+// wildcard returns the wildcard node that synthesises name (RFC 4592): the
+// "*" child of name's closest encloser, or nil.
+func wildcard(z *handlespace.Zone, name string) *handlespace.Node {
+	for s := name; len(s) > len(z.Origin); {
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			return nil
+		}
+		s = s[i+1:]
+		if _, exists := z.Nodes[s]; exists || s == z.Origin {
+			if w := z.Nodes["*."+s]; w != nil && len(w.RRs) > 0 {
+				return w
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// synthesise copies a wildcard node's records with owner as their name.
+func synthesise(w *handlespace.Node, owner string) *handlespace.Node {
+	n := &handlespace.Node{Name: owner, RRs: make(map[uint16][]dns.RR, len(w.RRs))}
+	for t, rrs := range w.RRs {
+		for _, rr := range rrs {
+			c := dns.Copy(rr)
+			c.Header().Name = owner
+			n.RRs[t] = append(n.RRs[t], c)
+		}
+	}
+	return n
+}
+
+// addGlue adds the zone's addresses of the names that NS, MX and SRV
+// records point to.
+func addGlue(extra []dns.RR, z *handlespace.Zone, rrs []dns.RR) []dns.RR {
+	for _, rr := range rrs {
+		var target string
+		switch v := rr.(type) {
+		case *dns.NS:
+			target = v.Ns
+		case *dns.MX:
+			target = v.Mx
+		case *dns.SRV:
+			target = v.Target
+		default:
+			continue
+		}
+		if n := z.Nodes[lower(target)]; n != nil {
+			extra = append(extra, n.RRs[dns.TypeA]...)
+			extra = append(extra, n.RRs[dns.TypeAAAA]...)
+		}
+	}
+	return extra
+}

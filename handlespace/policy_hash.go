@@ -1,0 +1,173 @@
+package handlespace
+
+import (
+	"encoding/binary"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// hash gives a client the same element as long as that element is there:
+// rendezvous (highest random weight) hashing. The client is its EDNS Client
+// Subnet if the query has one, else its source address cut to /24 (IPv4) or
+// /56 (IPv6); each element scores a fixed hash of the client and its ID, and
+// the answer is the elements by score, highest first. An ECS source prefix
+// of length 0 (the client opted out, RFC 7871) counts as no ECS. Removing an element
+// moves only the clients whose best it was, each to its second best; adding
+// one moves only clients to it; and every registrar, every restart, answers
+// alike (the hash has no random seed). Without a client address the policy
+// is round robin.
+//
+// Cost: one multiply-xorshift hash per element and query, O(n) (about 1 ns
+// per element); a full ordering O(n log n). Rendezvous hashing must look at
+// every element: any structure that looks at fewer either moves other
+// clients when an element goes (hierarchies, bounded candidate sets) or is
+// consistent hashing on a ring, which balances only as well as its number of
+// virtual nodes allows. For pools of up to some thousands of elements the
+// scan is cheaper than a DNS reply.
+type hashPol struct{}
+
+func init() { registerPolicy("hash", func(Rand) Policy { return hashPol{} }) }
+
+var _ Policy = hashPol{}
+
+func (hashPol) Name() string { return "hash" }
+
+func (hashPol) Build(elems []*Element, prev Selector) Selector {
+	s := &hashSel{keys: make([]uint64, len(elems)), seq: carrySeq(prev)}
+	for i, e := range elems {
+		s.keys[i] = elementHashKey(e.ID)
+	}
+	n := len(elems)
+	s.scratch.New = func() any { b := make([]hashScore, n); return &b }
+	return s
+}
+
+type hashSel struct {
+	keys    []uint64       // elementHashKey of each element; distinct
+	seq     *atomic.Uint64 // round robin for clients without an address
+	scratch sync.Pool      // *[]hashScore, for answers beyond hashSmallK
+}
+
+var _ Selector = (*hashSel)(nil)
+
+func (s *hashSel) poolSeq() *atomic.Uint64 { return s.seq }
+
+// elementHashKey is a bijection of element IDs, so distinct IDs never tie.
+func elementHashKey(id uint32) uint64 { return mix64(uint64(id) + 0x9e3779b97f4a7c15) }
+
+// clientHashKey returns the hash of the client's subnet, and false if the
+// client has no address.
+func clientHashKey(c *Client) (uint64, bool) {
+	if c == nil {
+		return 0, false
+	}
+	p := c.Subnet
+	if p.IsValid() && p.Bits() > 0 {
+		p = p.Masked()
+	} else if c.Addr.IsValid() {
+		a := c.Addr.Unmap()
+		bits := 56
+		if a.Is4() {
+			bits = 24
+		}
+		p, _ = a.Prefix(bits)
+	} else {
+		return 0, false
+	}
+	a := p.Addr().Unmap()
+	b := a.As16()
+	fam := uint64(6)
+	if a.Is4() {
+		fam = 4
+	}
+	h := mix64(binary.BigEndian.Uint64(b[:8]) ^ 0x6a09e667f3bcc908)
+	h = mix64(h ^ binary.BigEndian.Uint64(b[8:]))
+	return mix64(h ^ uint64(p.Bits())<<8 ^ fam), true
+}
+
+// hashScore is an element's score for one client.
+type hashScore struct {
+	score, key uint64
+	i          int32
+}
+
+// before orders scores highest first; equal scores (a 2⁻⁶⁴ event) by the
+// element's key, which does not depend on the element's index.
+func (a hashScore) before(b hashScore) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.key > b.key
+}
+
+// hashSmallK is the largest answer that hash keeps in a fixed array while
+// scanning; larger ones sort all scores.
+const hashSmallK = 8
+
+func (s *hashSel) Select(dst []int32, k int, c *Client) []int32 {
+	n := len(s.keys)
+	k = wantK(k, n)
+	ck, ok := clientHashKey(c)
+	if !ok {
+		start := int((s.seq.Add(1) - 1) % uint64(n))
+		for i := 0; i < k; i++ {
+			j := start + i
+			if j >= n {
+				j -= n
+			}
+			dst = append(dst, int32(j))
+		}
+		return dst
+	}
+	if k == 1 {
+		best := hashScore{score: mix64(ck ^ s.keys[0]), key: s.keys[0]}
+		for i := 1; i < n; i++ {
+			if sc := (hashScore{mix64(ck ^ s.keys[i]), s.keys[i], int32(i)}); sc.before(best) {
+				best = sc
+			}
+		}
+		return append(dst, best.i)
+	}
+	if k <= hashSmallK {
+		var top [hashSmallK]hashScore // the best so far, best first
+		m := 0
+		for i := 0; i < n; i++ {
+			sc := hashScore{mix64(ck ^ s.keys[i]), s.keys[i], int32(i)}
+			if m == k && !sc.before(top[k-1]) {
+				continue
+			}
+			if m < k {
+				m++
+			}
+			j := m - 1
+			for ; j > 0 && sc.before(top[j-1]); j-- {
+				top[j] = top[j-1]
+			}
+			top[j] = sc
+		}
+		for _, sc := range top[:m] {
+			dst = append(dst, sc.i)
+		}
+		return dst
+	}
+	bp := s.scratch.Get().(*[]hashScore)
+	all := *bp
+	for i := range all {
+		all[i] = hashScore{mix64(ck ^ s.keys[i]), s.keys[i], int32(i)}
+	}
+	slices.SortFunc(all, func(a, b hashScore) int {
+		switch {
+		case a.before(b):
+			return -1
+		case b.before(a):
+			return 1
+		}
+		return 0 // the same element: keys are distinct
+	})
+	for _, sc := range all[:k] {
+		dst = append(dst, sc.i)
+	}
+	s.scratch.Put(bp)
+	return dst
+}

@@ -1,0 +1,145 @@
+package handlespace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+func hashClients(n int) []*Client {
+	cs := make([]*Client, n)
+	for i := range cs {
+		if i%2 == 0 {
+			cs[i] = &Client{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1})}
+		} else {
+			a := [16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i), 0x42}
+			cs[i] = &Client{Addr: netip.AddrFrom16(a)}
+		}
+	}
+	return cs
+}
+
+// ids maps an answer to element IDs.
+func ids(elems []*Element, idx []int32) []uint32 {
+	out := make([]uint32, len(idx))
+	for i, j := range idx {
+		out[i] = elems[j].ID
+	}
+	return out
+}
+
+func TestHashStable(t *testing.T) {
+	p := mustPolicy(t, "hash", nil)
+	elems := polElems(20, nil)
+	rev := slices.Clone(elems)
+	slices.Reverse(rev)
+	a, b := p.Build(elems, nil), p.Build(rev, nil)
+	for _, c := range hashClients(200) {
+		first := ids(elems, a.Select(nil, 3, c))
+		for rep := 0; rep < 3; rep++ {
+			if got := ids(elems, a.Select(nil, 3, c)); !slices.Equal(got, first) {
+				t.Fatalf("client %v: %v then %v", c.Addr, first, got)
+			}
+		}
+		if got := ids(rev, b.Select(nil, 3, c)); !slices.Equal(got, first) {
+			t.Fatalf("client %v: %v, with the elements in another order %v", c.Addr, first, got)
+		}
+		all := ids(elems, a.Select(nil, 0, c))
+		if !slices.Equal(all[:3], first) {
+			t.Fatalf("client %v: full order %v does not begin with %v", c.Addr, all, first)
+		}
+	}
+}
+
+func TestHashSubnets(t *testing.T) {
+	sel := mustPolicy(t, "hash", nil).Build(polElems(64, nil), nil)
+	pick := func(c Client) []int32 { return sel.Select(nil, 5, &c) }
+	for _, tc := range []struct {
+		name string
+		a, b Client
+		same bool
+	}{
+		{"same /24", Client{Addr: netip.MustParseAddr("192.0.2.1")}, Client{Addr: netip.MustParseAddr("192.0.2.250")}, true},
+		{"v4-mapped", Client{Addr: netip.MustParseAddr("192.0.2.1")}, Client{Addr: netip.MustParseAddr("::ffff:192.0.2.9")}, true},
+		{"other /24", Client{Addr: netip.MustParseAddr("192.0.2.1")}, Client{Addr: netip.MustParseAddr("192.0.3.1")}, false},
+		{"same /56", Client{Addr: netip.MustParseAddr("2001:db8:1:200::1")}, Client{Addr: netip.MustParseAddr("2001:db8:1:2ff:ffff::9")}, true},
+		{"other /56", Client{Addr: netip.MustParseAddr("2001:db8:1:200::1")}, Client{Addr: netip.MustParseAddr("2001:db8:1:300::1")}, false},
+		{"ECS wins", Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("203.0.113.0/24")},
+			Client{Addr: netip.MustParseAddr("203.0.113.77")}, true},
+		{"ECS unmasked", Client{Subnet: netip.MustParsePrefix("203.0.113.5/24")}, Client{Subnet: netip.MustParsePrefix("203.0.113.0/24")}, true},
+		{"ECS /0 is no ECS", Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("0.0.0.0/0")},
+			Client{Addr: netip.MustParseAddr("198.51.100.1")}, true},
+		{"ECS /0 keeps clients apart", Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("0.0.0.0/0")},
+			Client{Addr: netip.MustParseAddr("203.0.113.1"), Subnet: netip.MustParsePrefix("0.0.0.0/0")}, false},
+		{"ECS length counts", Client{Subnet: netip.MustParsePrefix("203.0.113.0/24")}, Client{Subnet: netip.MustParsePrefix("203.0.113.0/25")}, false},
+	} {
+		if got := slices.Equal(pick(tc.a), pick(tc.b)); got != tc.same {
+			t.Errorf("%s: same answer %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}
+
+// TestHashRendezvous checks the point of rendezvous hashing: removing an
+// element moves only its clients (each to its second choice), adding one
+// moves clients only to it; and the clients spread evenly.
+func TestHashRendezvous(t *testing.T) {
+	p := mustPolicy(t, "hash", nil)
+	clients := hashClients(6000)
+	for _, n := range []int{2, 10, 50} {
+		elems := polElems(n, nil)
+		sel := p.Build(elems, nil)
+		before := make([][]uint32, len(clients))
+		load := make([]int, n)
+		for i, c := range clients {
+			idx := sel.Select(nil, 2, c)
+			before[i] = ids(elems, idx)
+			load[idx[0]]++
+		}
+		probs := make([]float64, n)
+		for i := range probs {
+			probs[i] = 1 / float64(n)
+		}
+		chiSquare(t, fmt.Sprintf("hash n=%d clients per element", n), load, probs)
+
+		for _, gone := range []int{0, n / 2, n - 1} {
+			rest := slices.Delete(slices.Clone(elems), gone, gone+1)
+			after := p.Build(rest, sel)
+			moved := 0
+			for i, c := range clients {
+				got := rest[after.Select(nil, 1, c)[0]].ID
+				switch {
+				case before[i][0] != elems[gone].ID && got != before[i][0]:
+					t.Fatalf("n=%d: removing %d moved client %v from %d to %d", n, elems[gone].ID, c.Addr, before[i][0], got)
+				case before[i][0] == elems[gone].ID:
+					moved++
+					if got != before[i][1] {
+						t.Fatalf("n=%d: client %v of removed %d went to %d, not its second choice %d", n, c.Addr, elems[gone].ID, got, before[i][1])
+					}
+				}
+			}
+			if moved == 0 {
+				t.Errorf("n=%d: element %d had no clients", n, elems[gone].ID)
+			}
+		}
+
+		added := append(slices.Clone(elems), &Element{ID: 424242})
+		grown := p.Build(added, sel)
+		for i, c := range clients {
+			if got := added[grown.Select(nil, 1, c)[0]].ID; got != before[i][0] && got != 424242 {
+				t.Fatalf("n=%d: adding an element moved client %v from %d to %d", n, c.Addr, before[i][0], got)
+			}
+		}
+	}
+}
+
+func TestHashWithoutClient(t *testing.T) {
+	sel := mustPolicy(t, "hash", nil).Build(polElems(4, nil), nil)
+	var firsts []int32
+	for _, c := range []*Client{nil, {}, nil, {}, nil} {
+		firsts = append(firsts, sel.Select(nil, 2, c)[0])
+	}
+	if want := []int32{0, 1, 2, 3, 0}; !slices.Equal(firsts, want) {
+		t.Errorf("without a client address: first picks %v, want round robin %v", firsts, want)
+	}
+}

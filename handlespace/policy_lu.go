@@ -1,0 +1,17 @@
+package handlespace
+
+// lu is RFC 5356 Least Used: the element with the lowest Load first, then
+// the next lowest and so on; elements of equal load take turns, round robin
+// by the pool's sequence. Selections do not change the order: it changes
+// with load reports (a new Build).
+type lu struct{}
+
+func init() { registerPolicy("lu", func(Rand) Policy { return lu{} }) }
+
+var _ Policy = lu{}
+
+func (lu) Name() string { return "lu" }
+
+func (lu) Build(elems []*Element, prev Selector) Selector {
+	return buildRankSel(elems, prev, func(e *Element) uint64 { return uint64(e.Load) })
+}

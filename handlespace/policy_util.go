@@ -1,0 +1,92 @@
+package handlespace
+
+import (
+	"math/bits"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+)
+
+// Helpers shared by the policies.
+
+// NewSeededRand returns a Rand that yields the same sequence for the same
+// seed: math/rand/v2's PCG behind a mutex, so it is safe for concurrent use
+// (though which goroutine then gets which number depends on scheduling).
+// For tests and benchmarks; servers use DefaultRand.
+func NewSeededRand(seed uint64) Rand {
+	return &seededRand{pcg: rand.NewPCG(seed, 0xda3e39cb94b95bdb)}
+}
+
+type seededRand struct {
+	mu  sync.Mutex // guards pcg
+	pcg *rand.PCG
+}
+
+func (r *seededRand) Uint64() uint64 {
+	r.mu.Lock()
+	v := r.pcg.Uint64()
+	r.mu.Unlock()
+	return v
+}
+
+// randBelow returns a uniformly distributed number in [0, n), n > 0, without
+// modulo bias (Lemire's multiply-and-reject; almost never draws twice).
+func randBelow(r Rand, n uint64) uint64 {
+	hi, lo := bits.Mul64(r.Uint64(), n)
+	if lo < n {
+		thresh := -n % n
+		for lo < thresh {
+			hi, lo = bits.Mul64(r.Uint64(), n)
+		}
+	}
+	return hi
+}
+
+// wantK is how many indexes Select appends for k out of n elements.
+func wantK(k, n int) int {
+	if k <= 0 || k > n {
+		return n
+	}
+	return k
+}
+
+// searchCum returns the first j with cum[j] > x: the element whose interval
+// of the cumulative-weight line holds x. cum is strictly increasing.
+func searchCum(cum []uint64, x uint64) int {
+	lo, hi := 0, len(cum)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cum[m] > x {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// mix64 is the splitmix64 finalizer: a bijection of uint64 that scatters
+// every input bit over the whole output.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// seqHolder is a selector with a per-pool sequence, which the next Build of
+// the same element set takes over so that rotations continue where they
+// were.
+type seqHolder interface{ poolSeq() *atomic.Uint64 }
+
+// carrySeq returns prev's sequence if it has one, else a new one.
+func carrySeq(prev Selector) *atomic.Uint64 {
+	if p, ok := prev.(seqHolder); ok {
+		if s := p.poolSeq(); s != nil {
+			return s
+		}
+	}
+	return new(atomic.Uint64)
+}

@@ -1,0 +1,120 @@
+package handlespace
+
+import (
+	"math/bits"
+	"sync/atomic"
+)
+
+// wrr is RFC 5356 Weighted Round Robin.
+//
+// The elements of positive weight lie, in list order, on a line of W points,
+// W the sum of their weights, each element owning as many consecutive points
+// as its weight. Selection number s takes the point (s mod W)·stride mod W,
+// where stride is coprime to W (about 0.618·W, so that successive
+// selections land far apart): over any W consecutive selections every point
+// is taken once, so an element of weight w is the first pick exactly w times,
+// and its turns are spread over the round rather than bunched. The first
+// pick costs one binary search, O(log n).
+//
+// The rest of a k-element answer are the elements that follow the first on
+// the line (wrapping around), then the elements of weight 0, rotated by the
+// sequence; an element of weight 0 is never the first pick unless every
+// weight is 0, in which case the policy is plain round robin.
+type wrr struct{}
+
+func init() { registerPolicy("wrr", func(Rand) Policy { return wrr{} }) }
+
+var _ Policy = wrr{}
+
+func (wrr) Name() string { return "wrr" }
+
+func (wrr) Build(elems []*Element, prev Selector) Selector {
+	s := &wrrSel{n: len(elems), seq: carrySeq(prev)}
+	var total uint64
+	for i, e := range elems {
+		if e.Weight == 0 {
+			s.zero = append(s.zero, int32(i))
+			continue
+		}
+		total += uint64(e.Weight)
+		s.pos = append(s.pos, int32(i))
+		s.cum = append(s.cum, total)
+	}
+	if total == 0 { // every weight is 0: round robin
+		s.zero, s.pos, s.cum = nil, make([]int32, len(elems)), make([]uint64, len(elems))
+		for i := range elems {
+			s.pos[i], s.cum[i] = int32(i), uint64(i+1)
+		}
+		total = uint64(len(elems))
+	}
+	s.total, s.stride = total, coprimeStride(total)
+	return s
+}
+
+// coprimeStride returns a stride near W/φ that is coprime to W, so that
+// i ↦ i·stride mod W permutes [0, W) and spreads neighbours apart.
+func coprimeStride(w uint64) uint64 {
+	if w <= 2 {
+		return w / 2 // 0 for the empty and the one-point line, 1 for two
+	}
+	st := uint64(float64(w) * 0.6180339887498949)
+	if st == 0 {
+		st = 1
+	}
+	for gcd(st, w) != 1 { // ends at w-1 at the latest
+		st++
+	}
+	return st
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+type wrrSel struct {
+	n      int
+	pos    []int32  // elements of positive weight, in list order
+	cum    []uint64 // cum[j]: sum of the weights of pos[:j+1]
+	zero   []int32  // elements of weight 0
+	total  uint64   // W, the length of a round
+	stride uint64   // coprime to total
+	seq    *atomic.Uint64
+}
+
+var _ Selector = (*wrrSel)(nil)
+
+func (s *wrrSel) poolSeq() *atomic.Uint64 { return s.seq }
+
+// point returns the point of the line that selection number seq takes.
+func (s *wrrSel) point(seq uint64) uint64 {
+	hi, lo := bits.Mul64(seq%s.total, s.stride)
+	return bits.Rem64(hi, lo, s.total)
+}
+
+func (s *wrrSel) Select(dst []int32, k int, _ *Client) []int32 {
+	k = wantK(k, s.n)
+	seq := s.seq.Add(1) - 1
+	j := searchCum(s.cum, s.point(seq))
+	m := len(s.pos)
+	for i := 0; i < m && k > 0; i, k = i+1, k-1 {
+		x := j + i
+		if x >= m {
+			x -= m
+		}
+		dst = append(dst, s.pos[x])
+	}
+	if z := len(s.zero); k > 0 && z > 0 {
+		off := int(seq % uint64(z))
+		for i := 0; i < z && k > 0; i, k = i+1, k-1 {
+			x := off + i
+			if x >= z {
+				x -= z
+			}
+			dst = append(dst, s.zero[x])
+		}
+	}
+	return dst
+}
