@@ -1,0 +1,495 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the runtime configuration: plain values, passed by value and
+// replaced whole. The mapstructure tags are the keys of Options.
+type Config struct {
+	DNS          DNS          `mapstructure:"dns"`
+	Zones        string       `mapstructure:"zones"`
+	ZonesWatch   bool         `mapstructure:"zones_watch"`
+	Data         string       `mapstructure:"data"`
+	Log          Log          `mapstructure:"log"`
+	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
+
+	// File is the config file that Load read, "" if none. Not a key.
+	File string `mapstructure:"-"`
+}
+
+// DNS is the section "dns": the DNS front.
+type DNS struct {
+	Listen     []string `mapstructure:"listen"`
+	UDPSize    int      `mapstructure:"udp_size"`
+	UDPSockets int      `mapstructure:"udp_sockets"`
+}
+
+// Log is the section "log".
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// PoolDefaults is the section "pool_defaults": the settings of pools that
+// registrations create.
+type PoolDefaults struct {
+	Policy  string `mapstructure:"policy"`
+	TTL     int    `mapstructure:"ttl"`
+	Answers int    `mapstructure:"answers"`
+	AllDown string `mapstructure:"alldown"`
+}
+
+// PoolSpec returns the spec of pools that registrations create.
+func (c Config) PoolSpec() handlespace.PoolSpec {
+	s := handlespace.DefaultPoolSpec()
+	s.Policy = c.PoolDefaults.Policy
+	s.TTL = uint32(c.PoolDefaults.TTL)
+	s.Answers = c.PoolDefaults.Answers
+	s.AllDown = handlespace.AllDownNone
+	if c.PoolDefaults.AllDown == "all" {
+		s.AllDown = handlespace.AllDownAll
+	}
+	return s
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+// LogLevel returns log.level as a slog level.
+func (c Config) LogLevel() slog.Level { return logLevels[c.Log.Level] }
+
+// Defaults returns the configuration with every key at its default.
+func Defaults() Config {
+	values := map[string]any{}
+	for _, o := range Options() {
+		values[o.Key] = o.Default
+	}
+	c, err := build(values)
+	if err != nil {
+		panic("config: the defaults do not fit Config: " + err.Error())
+	}
+	return c
+}
+
+// build fills a Config from values (key → value of the key's type). A key
+// without a field is an error (and TestTableMatchesConfig checks that every
+// field has a key).
+func build(values map[string]any) (Config, error) {
+	out := viper.New()
+	for k, v := range values {
+		out.Set(k, v)
+	}
+	var c Config
+	err := out.UnmarshalExact(&c)
+	return c, err
+}
+
+// LoadOptions say where Load finds the configuration.
+type LoadOptions struct {
+	// ConfigFile is the config file to read. If empty, the --config flag
+	// in Flags names it, else DefaultFile in Dir is read if it exists.
+	ConfigFile string
+	// Dir is where DefaultFile is looked for; "" is the working directory.
+	Dir string
+	// Flags holds parsed flags made by RegisterFlags (nil: none). Flags
+	// that were set win over every other source.
+	Flags *pflag.FlagSet
+}
+
+// Load merges the defaults, the config file, the environment and the flags
+// (each over the ones before), checks the result and returns it with
+// warnings (unknown POOLNSD_ environment variables). Its error holds one
+// line per problem, each naming the key and, for the file, the file.
+func Load(opts LoadOptions) (Config, []string, error) {
+	v := viper.New()
+	for _, o := range options {
+		v.SetDefault(o.Key, o.Default)
+	}
+
+	file := opts.ConfigFile
+	if file == "" && opts.Flags != nil {
+		if f := opts.Flags.Lookup(ConfigFlag); f != nil && f.Changed {
+			file = f.Value.String()
+			if file == "" {
+				return Config{}, nil, errors.New("--config: empty file name")
+			}
+		}
+	}
+	if file == "" {
+		p := DefaultFile
+		if opts.Dir != "" {
+			p = filepath.Join(opts.Dir, DefaultFile)
+		}
+		if _, err := os.Stat(p); err == nil {
+			file = p
+		}
+	}
+	if file != "" {
+		settings, err := readFile(file)
+		if err != nil {
+			return Config{}, nil, err
+		}
+		if err := v.MergeConfigMap(settings); err != nil {
+			return Config{}, nil, fmt.Errorf("%s: %v", file, err)
+		}
+	}
+
+	v.SetEnvPrefix(strings.TrimSuffix(EnvPrefix, "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	if opts.Flags != nil {
+		for _, o := range options {
+			if f := opts.Flags.Lookup(FlagName(o.Key)); f != nil {
+				if err := v.BindPFlag(o.Key, f); err != nil {
+					return Config{}, nil, fmt.Errorf("--%s: %v", f.Name, err)
+				}
+			}
+		}
+	}
+
+	values := map[string]any{}
+	var errs []error
+	for _, o := range options {
+		val, err := decodeValue(o, v.Get(o.Key))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", o.Key, err))
+			continue
+		}
+		values[o.Key] = val
+	}
+	if len(errs) > 0 {
+		return Config{}, nil, errors.Join(errs...)
+	}
+	c, err := build(values)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("config: %v", err) // the table and Config disagree: a bug
+	}
+	c.File = file
+	if err := c.Validate(); err != nil {
+		return Config{}, nil, err
+	}
+	return c, envWarnings(os.Environ()), nil
+}
+
+// yamlLine finds the line number in the YAML parser's messages.
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// readFile reads a config file and checks that it has only known keys.
+func readFile(file string) (map[string]any, error) {
+	fv := viper.New()
+	fv.SetConfigFile(file)
+	if ext := strings.TrimPrefix(filepath.Ext(file), "."); !slices.Contains(viper.SupportedExts, ext) {
+		fv.SetConfigType("yaml")
+	}
+	if err := fv.ReadInConfig(); err != nil {
+		var pe *fs.PathError
+		var ce viper.ConfigParseError
+		switch {
+		case errors.As(err, &pe):
+			return nil, fmt.Errorf("%s: cannot read: %v", file, pe.Err)
+		case errors.As(err, &ce):
+			msg := strings.TrimSpace(errors.Unwrap(ce).Error())
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				if m[1] != "" {
+					return nil, fmt.Errorf("%s:%s: %s", file, m[1], m[2])
+				}
+				msg = m[2]
+			}
+			return nil, fmt.Errorf("%s: %s", file, strings.ReplaceAll(msg, "\n", "; "))
+		}
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	settings := fv.AllSettings()
+	var errs []error
+	checkKeys(file, "", settings, &errs)
+	return settings, errors.Join(errs...)
+}
+
+// checkKeys reports the keys of m (under prefix) that are not keys of
+// Options, in sorted order.
+func checkKeys(file, prefix string, m map[string]any, errs *[]error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if _, ok := lookupOption(key); ok {
+			continue
+		}
+		if sub := sectionKeys(key); len(sub) > 0 {
+			switch val := m[k].(type) {
+			case nil:
+			case map[string]any:
+				checkKeys(file, key, val, errs)
+			default:
+				*errs = append(*errs, fmt.Errorf("%s: %q is a section of keys (%s), not a value", file, key, strings.Join(sub, ", ")))
+			}
+			continue
+		}
+		msg := fmt.Sprintf("%s: unknown key %q", file, key)
+		if s := suggest(key, allKeys()); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		*errs = append(*errs, errors.New(msg))
+	}
+}
+
+// sectionKeys returns the keys in section sec ("dns"), none if sec is not
+// a section.
+func sectionKeys(sec string) []string {
+	var out []string
+	for _, o := range options {
+		if strings.HasPrefix(o.Key, sec+".") {
+			out = append(out, o.Key)
+		}
+	}
+	return out
+}
+
+func allKeys() []string {
+	out := make([]string, len(options))
+	for i, o := range options {
+		out[i] = o.Key
+	}
+	return out
+}
+
+// envWarnings names the POOLNSD_ variables of environ that are no key's.
+func envWarnings(environ []string) []string {
+	known := map[string]bool{}
+	var names []string
+	for _, o := range options {
+		known[EnvName(o.Key)] = true
+		names = append(names, EnvName(o.Key))
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) || known[name] {
+			continue
+		}
+		msg := fmt.Sprintf("environment variable %s is not a poolnsd setting; ignored", name)
+		if s := suggest(name, names); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		out = append(out, msg)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// suggest returns the candidate nearest to s if it is near enough to be a
+// typo of it (edit distance at most 2, or the same last part), else "".
+func suggest(s string, candidates []string) string {
+	best, bestD := "", 3
+	last := func(x string) string { return x[strings.LastIndexAny(x, "._")+1:] }
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(s), strings.ToLower(c))
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best != "" {
+		return best
+	}
+	for _, c := range candidates {
+		if strings.Contains(c, ".") && !strings.Contains(s, ".") && s == c[strings.LastIndex(c, ".")+1:] {
+			return c
+		}
+		if strings.Contains(s, ".") && last(s) == last(c) && strings.HasSuffix(c, "."+last(s)) {
+			return c
+		}
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// show formats a value from a source for a message.
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	switch v.(type) {
+	case []any, []string:
+		return "a list"
+	case map[string]any, map[any]any:
+		return "a section"
+	}
+	return fmt.Sprint(v)
+}
+
+// decodeValue turns what a source gave for key o into the Go type of o's
+// default. Strings from the environment and flags are parsed: "1232",
+// "true", and for lists "a:1,b:2".
+func decodeValue(o Option, raw any) (any, error) {
+	switch o.Default.(type) {
+	case []string:
+		switch v := raw.(type) {
+		case nil:
+			return []string{}, nil
+		case string:
+			var out []string
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					out = append(out, s)
+				}
+			}
+			return out, nil
+		case []string:
+			return slices.Clone(v), nil
+		case []any:
+			out := make([]string, 0, len(v))
+			for _, e := range v {
+				switch e.(type) {
+				case string, int, int64, uint64, float64, bool:
+					out = append(out, fmt.Sprint(e))
+				default:
+					return nil, fmt.Errorf("want a list of strings, item %d is %s", len(out)+1, show(e))
+				}
+			}
+			return out, nil
+		}
+		return nil, fmt.Errorf("want a list of strings, not %s", show(raw))
+	case int:
+		switch v := raw.(type) {
+		case int:
+			return v, nil
+		case int64:
+			return int(v), nil
+		case uint64:
+			if v <= math.MaxInt64 {
+				return int(v), nil
+			}
+		case float64:
+			if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+				return int(v), nil
+			}
+		case string:
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n, nil
+			}
+		}
+		return nil, fmt.Errorf("%s is not an integer", show(raw))
+	case bool:
+		switch v := raw.(type) {
+		case bool:
+			return v, nil
+		case string:
+			if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+				return b, nil
+			}
+		}
+		return nil, fmt.Errorf("%s is not true or false", show(raw))
+	case string:
+		switch v := raw.(type) {
+		case string:
+			return v, nil
+		case int, int64, uint64, float64, bool:
+			return fmt.Sprint(v), nil
+		}
+		return nil, fmt.Errorf("want a string, not %s", show(raw))
+	}
+	return nil, fmt.Errorf("unsupported type %T", o.Default)
+}
+
+// Validate checks the values of c. Its error has one line per problem, each
+// starting with the key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	inRange := func(key string, v, lo, hi int) {
+		if v < lo {
+			bad(key, "%d is below %d", v, lo)
+		} else if v > hi {
+			bad(key, "%d is above %d", v, hi)
+		}
+	}
+
+	if len(c.DNS.Listen) == 0 {
+		bad("dns.listen", "no address; want at least one host:port")
+	}
+	seen := map[string]bool{}
+	for _, a := range c.DNS.Listen {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			bad("dns.listen", "%q is not host:port", a)
+			continue
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("dns.listen", "%q has a bad port %q, want 0..65535", a, port)
+			continue
+		}
+		if seen[a] {
+			bad("dns.listen", "%q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	inRange("dns.udp_size", c.DNS.UDPSize, 512, 65535)
+	inRange("dns.udp_sockets", c.DNS.UDPSockets, 0, 1024)
+	if c.Zones == "" {
+		bad("zones", "empty; want a directory")
+	}
+	if c.Data == "" {
+		bad("data", "empty; want a directory")
+	}
+	if _, ok := logLevels[c.Log.Level]; !ok {
+		bad("log.level", "unknown level %q, want debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "unknown format %q, want text or json", c.Log.Format)
+	}
+	if _, err := handlespace.NewPolicy(c.PoolDefaults.Policy, nil); err != nil {
+		bad("pool_defaults.policy", "%v", err)
+	}
+	inRange("pool_defaults.ttl", c.PoolDefaults.TTL, 0, math.MaxInt32)
+	inRange("pool_defaults.answers", c.PoolDefaults.Answers, 1, 1000) // as the zone files allow
+	if c.PoolDefaults.AllDown != "none" && c.PoolDefaults.AllDown != "all" {
+		bad("pool_defaults.alldown", "unknown value %q, want none or all", c.PoolDefaults.AllDown)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,194 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Option is one configuration key: the single place of its default and its
+// documentation.
+type Option struct {
+	// Key is the dotted key, as in the YAML file: "dns.udp_size".
+	Key string
+	// Default is the value when no source sets the key. Its Go type is the
+	// key's type: string, int, bool or []string.
+	Default any
+	// Unit of the value ("bytes", "seconds"), "" if none.
+	Unit string
+	// Doc says what the key does, in one line, with its allowed values.
+	Doc string
+}
+
+// options is the table of every key, in the order of the documentation.
+// Keys of one section are adjacent.
+var options = []Option{
+	{"dns.listen", []string{"127.0.0.1:5353"}, "",
+		"addresses (host:port) to serve DNS on, UDP and TCP on each"},
+	{"dns.udp_size", 1232, "bytes",
+		"largest UDP reply to EDNS clients, 512..65535 (clients without EDNS get 512)"},
+	{"dns.udp_sockets", 0, "",
+		"SO_REUSEPORT UDP sockets per listen address; 0 is one per CPU (GOMAXPROCS)"},
+	{"zones", "./zones", "",
+		"directory of zone files (*.zone)"},
+	{"zones_watch", true, "",
+		"reload the zones when a file in the zones directory changes (SIGHUP always reloads)"},
+	{"data", "./data", "",
+		"data directory: the store of registrations and this registrar's identity"},
+	{"log.level", "info", "",
+		"least severe log level written: debug, info, warn or error"},
+	{"log.format", "text", "",
+		"log line format: text (key=value) or json"},
+	{"pool_defaults.policy", "rr", "",
+		"policy of pools that registrations create (when the registration names none)"},
+	{"pool_defaults.ttl", 5, "seconds",
+		"TTL of the answers of pools that registrations create, 0..2147483647"},
+	{"pool_defaults.answers", 3, "",
+		"most elements in one A/AAAA answer of pools that registrations create, 1..1000"},
+	{"pool_defaults.alldown", "none", "",
+		"answer of pools that registrations create when none of their elements is up: none (NODATA) or all (every element, fail open)"},
+}
+
+// Options returns the table of every configuration key, in documentation
+// order.
+func Options() []Option {
+	out := slices.Clone(options)
+	for i := range out {
+		if s, ok := out[i].Default.([]string); ok {
+			out[i].Default = slices.Clone(s)
+		}
+	}
+	return out
+}
+
+func lookupOption(key string) (Option, bool) {
+	for _, o := range options {
+		if o.Key == key {
+			return o, true
+		}
+	}
+	return Option{}, false
+}
+
+// EnvPrefix starts the name of every environment variable of poolnsd.
+const EnvPrefix = "POOLNSD_"
+
+// EnvName returns the environment variable of a key:
+// "dns.udp_size" → "POOLNSD_DNS_UDP_SIZE".
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// FlagName returns the command-line flag of a key: the key itself, used as
+// --dns.udp_size.
+func FlagName(key string) string { return key }
+
+// ConfigFlag is the flag that names the config file.
+const ConfigFlag = "config"
+
+// DefaultFile is the config file read from the working directory when
+// --config is not given.
+const DefaultFile = "poolnsd.yaml"
+
+// usage is the help text of a key's flag.
+func (o Option) usage() string {
+	if o.Unit != "" {
+		return o.Doc + ", in " + o.Unit
+	}
+	return o.Doc
+}
+
+// RegisterFlags adds --config and one flag per key to fs, with the table's
+// defaults and documentation. Load reads the flags that were set.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String(ConfigFlag, "", "config file (default "+DefaultFile+" in the working directory, if there is one)")
+	for _, o := range options {
+		name := FlagName(o.Key)
+		switch d := o.Default.(type) {
+		case []string:
+			fs.StringSlice(name, slices.Clone(d), o.usage())
+		case int:
+			fs.Int(name, d, o.usage())
+		case bool:
+			fs.Bool(name, d, o.usage())
+		case string:
+			fs.String(name, d, o.usage())
+		default:
+			panic(fmt.Sprintf("config: option %s has a default of unsupported type %T", o.Key, d))
+		}
+	}
+}
+
+// yamlValue writes v as a YAML value: strings double-quoted, lists in flow
+// style.
+func yamlValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// WriteYAML writes the default configuration as a commented YAML file that
+// Load reads back as the defaults.
+func WriteYAML(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("# poolnsd configuration with every key at its default.\n")
+	b.WriteString("# Read from --config PATH, else " + DefaultFile + " in the working directory.\n")
+	b.WriteString("# Each key can also be set by an environment variable (POOLNSD_ and the key\n")
+	b.WriteString("# in upper case, \"_\" for \".\") or a flag (--key); flags win over the\n")
+	b.WriteString("# environment, which wins over this file.\n")
+	section := ""
+	for _, o := range options {
+		sec, name, nested := strings.Cut(o.Key, ".")
+		if !nested {
+			sec, name = "", o.Key
+		}
+		indent := ""
+		if sec != "" {
+			indent = "  "
+		}
+		b.WriteString("\n")
+		if sec != section && sec != "" {
+			b.WriteString(sec + ":\n")
+		}
+		section = sec
+		fmt.Fprintf(&b, "%s# %s.\n%s# ", indent, o.Doc, indent)
+		if o.Unit != "" {
+			fmt.Fprintf(&b, "in %s; ", o.Unit)
+		}
+		fmt.Fprintf(&b, "env %s; flag --%s\n", EnvName(o.Key), FlagName(o.Key))
+		fmt.Fprintf(&b, "%s%s: %s\n", indent, name, yamlValue(o.Default))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMarkdown writes the configuration reference as a Markdown table:
+// key, default (with its unit), environment variable, flag, meaning.
+func WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| key | default | environment | flag | meaning |\n")
+	b.WriteString("| --- | --- | --- | --- | --- |\n")
+	for _, o := range options {
+		def := "`" + yamlValue(o.Default) + "`"
+		if o.Unit != "" {
+			def += " " + o.Unit
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | `--%s` | %s |\n",
+			o.Key, def, EnvName(o.Key), FlagName(o.Key), strings.ReplaceAll(o.Doc, "|", `\|`))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
