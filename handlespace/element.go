@@ -62,7 +62,7 @@ func ParseTransport(s string) (Transport, error) {
 	case "sctp":
 		return TransportSCTP, nil
 	}
-	return 0, fmt.Errorf("unknown transport %q, want tcp, udp or sctp", s)
+	return 0, fmt.Errorf("unknown transport %q; want tcp, udp or sctp", s)
 }
 
 // LoadFull is the RFC 5356 load value of a fully loaded element (100 %).
@@ -100,9 +100,9 @@ type Element struct {
 
 	// Policy parameters (RFC 5356).
 	Weight   uint32 // wrr, wrand
-	Priority uint32 // prio, plu; lower value is preferred, as in SRV
+	Priority uint32 // prio; lower value is preferred, as in SRV
 	Load     uint32 // lu, lud, plu, rlu; 0 idle … LoadFull
-	LoadDeg  uint32 // lud: added to Load at each selection until the next load report
+	LoadDeg  uint32 // lud: added to Load at each first pick until the next load report; plu: added to Load
 	Site     string // nearest
 
 	// Expires is the end of the registration lease; zero for elements that

@@ -43,6 +43,10 @@ type Options struct {
 	// DefaultSpec is the spec of pools created by a registration;
 	// DefaultPoolSpec() if its Policy is empty.
 	DefaultSpec PoolSpec
+	// Probing says that a prober sets the health of the elements of pools
+	// with a probe spec: they start unknown (unserved) until it does.
+	// Without one every element starts up.
+	Probing bool
 }
 
 // Handlespace is the set of served zones and their pools. Readers call View
@@ -203,12 +207,11 @@ func (h *Handlespace) mergeStatic(pd *PoolDef, prev *PoolView) ([]*Element, erro
 		e := se.Clone()
 		e.Static = true
 		e.Home = h.opts.RegistrarID
-		e.Health = initialHealth(pd.Spec)
+		e.Health = h.initialHealth(pd.Spec)
 		if prev != nil {
 			if pe := prev.Element(e.ID); pe != nil && pe.Static {
-				e.Health = pe.Health
-				if !pd.Spec.Probe.Probed() {
-					e.Health = HealthUp
+				if e.Health != HealthUp {
+					e.Health = pe.Health
 				}
 				e.Load = pe.Load
 			}
@@ -227,8 +230,8 @@ func (h *Handlespace) mergeStatic(pd *PoolDef, prev *PoolView) ([]*Element, erro
 	return elems, nil
 }
 
-func initialHealth(spec PoolSpec) Health {
-	if spec.Probe.Probed() {
+func (h *Handlespace) initialHealth(spec PoolSpec) Health {
+	if h.opts.Probing && spec.Probe.Probed() {
 		return HealthUnknown
 	}
 	return HealthUp
@@ -424,9 +427,9 @@ func (h *Handlespace) Register(pool string, e *Element, policy string) error {
 		if e.Home == 0 {
 			e.Home = h.opts.RegistrarID
 		}
-		e.Health = initialHealth(spec)
+		e.Health = h.initialHealth(spec)
 		if i >= 0 {
-			if spec.Probe.Probed() {
+			if e.Health != HealthUp {
 				e.Health = elems[i].Health
 			}
 			elems[i] = e

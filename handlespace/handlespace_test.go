@@ -78,7 +78,7 @@ func TestApplyZonesErrorsChangeNothing(t *testing.T) {
 // registered elements stay, the pool's round-robin sequence carries on, and
 // a pool the file drops lives on while it has registered elements.
 func TestReloadKeepsState(t *testing.T) {
-	hs := New(Options{RegistrarID: 9})
+	hs := New(Options{RegistrarID: 9, Probing: true})
 	a, b := testElem("a", "10.0.0.1", 80), testElem("b", "10.0.0.2", 80)
 	probed := poolDef("web", "rr", a, b)
 	probed.Spec.Probe = ProbeSpec{Kind: "tcp", Interval: time.Second, Timeout: time.Second / 2, Rise: 2, Fall: 2}

@@ -73,7 +73,7 @@ func PolicyNames() []string {
 func NewPolicy(name string, r Rand) (Policy, error) {
 	mk, ok := policyMakers[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown policy %q, want one of %s", name, strings.Join(PolicyNames(), ", "))
+		return nil, fmt.Errorf("unknown policy %q; want one of %s", name, strings.Join(PolicyNames(), ", "))
 	}
 	if r == nil {
 		r = DefaultRand

@@ -46,7 +46,7 @@ type PoolSpec struct {
 	TTL     uint32 // of pool answers, seconds; 0 allowed
 	Answers int    // A/AAAA answers carry up to this many elements
 	AllDown AllDown
-	URI     string // URI RR template (RFC 7553), "" none; see ExpandURI
+	URI     string // URI RR template (RFC 7553), "" none: {name}, {addr}, {port} are filled per element
 	Probe   ProbeSpec
 }
 

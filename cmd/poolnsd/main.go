@@ -1,0 +1,18 @@
+// Command poolnsd is a pool registrar with a DNS face: it serves the pools
+// that zone files and registrations define to any DNS client.
+//
+// Usage:
+//
+//	poolnsd serve [flags]               serve DNS until SIGTERM or SIGINT
+//	poolnsd check [flags] [FILE|DIR...] check zone files and exit
+//	poolnsd config [--markdown]         print the default configuration
+//	poolnsd version                     print the version
+//
+// Exit status: 0 success; 1 check found errors in zone files; 2 bad
+// command line or configuration; 3 failure at run time (the store cannot
+// be opened, the zones cannot be loaded at start, a socket cannot be bound).
+package main
+
+import "os"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

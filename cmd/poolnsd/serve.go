@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/dnsfront"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/zones"
+	"github.com/spf13/pflag"
+)
+
+const (
+	// reloadDebounce is how long the zones directory must be quiet after a
+	// change before the zones are reloaded: an editor's save or a copy is
+	// several events.
+	reloadDebounce = 200 * time.Millisecond
+	// expireEvery is the period of the lease-expiry sweep.
+	expireEvery = time.Second
+	// shutdownGrace is how long queries in flight may take at shutdown.
+	shutdownGrace = 5 * time.Second
+)
+
+// daemon is a running poolnsd: what serve wires together.
+type daemon struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *handlespace.Store
+	hs    *handlespace.Handlespace
+	dns   *dnsfront.Server
+}
+
+// newLogger returns the logger that log.level and log.format ask for.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel()}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// logErrors logs each line of err as one error line.
+func logErrors(log *slog.Logger, msg string, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		log.Error(msg, "err", line)
+	}
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.RegisterFlags(fs)
+	if code, ok := parseFlags(fs, "serve", args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "poolnsd serve: unexpected argument %q; see poolnsd help\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, warns, ok := loadConfig(fs, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	for _, w := range warns {
+		log.Warn(w)
+	}
+	file := cfg.File
+	if file == "" {
+		file = "none"
+	}
+	log.Info("starting", "version", versionString(), "config", file)
+
+	// Take the signals before anything is served, so that a SIGTERM during
+	// start-up is not lost.
+	sigc := make(chan os.Signal, 4)
+	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigc)
+
+	d := &daemon{cfg: cfg, log: log}
+	if code := d.start(); code != exitOK {
+		return code
+	}
+	return d.loop(sigc)
+}
+
+// start opens the store, loads the zones and the registrations, and starts
+// the DNS front. It returns exitOK or the exit code of the failure, which
+// it has logged.
+func (d *daemon) start() int {
+	var err error
+	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
+		d.log.Error("cannot open the store", "err", err.Error())
+		return exitRuntime
+	}
+	d.hs = handlespace.New(handlespace.Options{
+		RegistrarID: d.store.RegistrarID(),
+		DefaultSpec: d.cfg.PoolSpec(),
+	})
+	defs, err := zones.LoadDir(d.cfg.Zones)
+	if err == nil {
+		err = d.hs.ApplyZones(defs)
+	}
+	if err != nil {
+		logErrors(d.log, "cannot load the zones", err)
+		d.store.Close()
+		return exitRuntime
+	}
+	d.warnProbes(defs)
+	regs, err := d.loadRegistrations()
+	if err != nil {
+		logErrors(d.log, "cannot load the registrations", err)
+		d.store.Close()
+		return exitRuntime
+	}
+	d.dns, err = dnsfront.Start(dnsfront.Config{
+		Listen:     d.cfg.DNS.Listen,
+		UDPSize:    d.cfg.DNS.UDPSize,
+		UDPSockets: d.cfg.DNS.UDPSockets,
+		Logger:     d.log,
+	}, d.hs)
+	if err != nil {
+		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.store.Close()
+		return exitRuntime
+	}
+	addrs := make([]string, 0, len(d.dns.Addrs()))
+	for _, a := range d.dns.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	n := countView(d.hs.View())
+	d.log.Info("ready", "dns", addrs, "zones", n.zones, "pools", n.pools, "elements", n.elements,
+		"registrations", regs, "registrar", handlespace.IDString(d.store.RegistrarID()))
+	return exitOK
+}
+
+// loadRegistrations puts the registered elements of the store into the
+// handlespace, after the zones so that registrations into zone-file pools
+// find their pools. Elements whose lease ended while poolnsd was down are
+// dropped from the store. It returns how many it loaded.
+func (d *daemon) loadRegistrations() (int, error) {
+	now := d.hs.Now()
+	loaded := 0
+	err := d.store.Elements(func(pool string, e *handlespace.Element) error {
+		id := handlespace.IDString(e.ID)
+		if !e.Expires.IsZero() && !e.Expires.After(now) {
+			d.log.Info("registration expired while stopped", "pool", pool, "element", id, "expired", e.Expires)
+			return d.store.DeleteElement(pool, e.ID)
+		}
+		if err := d.hs.Register(pool, e, ""); err != nil {
+			// Kept in the store: the zone may come back with a reload.
+			d.log.Warn("registration not loaded", "pool", pool, "element", id, "err", err.Error())
+			return nil
+		}
+		loaded++
+		return nil
+	})
+	return loaded, err
+}
+
+// loop serves until a signal to stop, reloading the zones on SIGHUP and
+// changes, and expiring leases. It returns the exit code.
+func (d *daemon) loop(sigc <-chan os.Signal) int {
+	var changes <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if d.cfg.ZonesWatch {
+		w, err := d.watch()
+		if err != nil {
+			// Serving goes on; SIGHUP still reloads.
+			d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", err.Error())
+		} else {
+			defer w.Close()
+			changes, watchErrs = w.Events, w.Errors
+		}
+	}
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	defer debounce.Stop()
+	expire := time.NewTicker(expireEvery)
+	defer expire.Stop()
+
+	for {
+		select {
+		case sig := <-sigc:
+			if sig == syscall.SIGHUP {
+				d.reload("SIGHUP")
+				continue
+			}
+			d.log.Info("stopping", "signal", sig.String())
+			return d.stop(exitOK)
+		case ev := <-changes:
+			if ev.Op == fsnotify.Chmod {
+				continue
+			}
+			d.log.Debug("zones directory changed", "file", ev.Name, "op", ev.Op.String())
+			debounce.Reset(reloadDebounce)
+		case <-debounce.C:
+			d.reload("change")
+		case err := <-watchErrs:
+			d.log.Error("watching the zones directory", "dir", d.cfg.Zones, "err", err.Error())
+		case now := <-expire.C:
+			d.expire(now)
+		case err := <-d.dns.Err():
+			d.log.Error("DNS server failed", "err", err.Error())
+			return d.stop(exitRuntime)
+		}
+	}
+}
+
+// watch starts watching the zones directory.
+func (d *daemon) watch() (*fsnotify.Watcher, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Add(d.cfg.Zones); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// reload loads the zones again and applies them. On error it logs one line
+// per error and the last good zones keep serving.
+func (d *daemon) reload(trigger string) {
+	defs, err := zones.LoadDir(d.cfg.Zones)
+	if err == nil {
+		err = d.hs.ApplyZones(defs)
+	}
+	if err != nil {
+		logErrors(d.log, "zones not reloaded; serving the last good ones", err)
+		return
+	}
+	d.warnProbes(defs)
+	n := countView(d.hs.View())
+	d.log.Info("zones reloaded", "trigger", trigger, "zones", n.zones, "pools", n.pools, "elements", n.elements)
+}
+
+// warnProbes says, once per pool, that this build has no prober yet: a
+// pool's probe= settings are checked but its elements are served as up.
+func (d *daemon) warnProbes(defs []handlespace.ZoneDef) {
+	for _, z := range defs {
+		for _, p := range z.Pools {
+			if p.Spec.Probe.Probed() {
+				d.log.Warn("active probes are not part of this build yet; the pool's elements are served as up",
+					"pool", p.Handle+"."+z.Origin, "probe", p.Spec.Probe.Kind, "file", fmt.Sprintf("%s:%d", z.File, p.Line))
+			}
+		}
+	}
+}
+
+// expire removes the registrations whose lease has ended, from the
+// handlespace and the store.
+func (d *daemon) expire(now time.Time) {
+	for _, x := range d.hs.Expire(now) {
+		id := handlespace.IDString(x.ID)
+		d.log.Info("registration expired", "pool", x.Pool, "element", id)
+		if err := d.store.DeleteElement(x.Pool, x.ID); err != nil {
+			d.log.Error("cannot delete an expired registration from the store", "pool", x.Pool, "element", id, "err", err.Error())
+		}
+	}
+}
+
+// stop stops taking queries, lets those in flight finish, closes the store
+// and returns code (or exitRuntime if stopping failed).
+func (d *daemon) stop(code int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		d.log.Warn("DNS shutdown", "err", err.Error())
+	}
+	if err := d.store.Close(); err != nil {
+		d.log.Error("closing the store", "err", err.Error())
+		code = exitRuntime
+	}
+	d.log.Info("stopped")
+	return code
+}
