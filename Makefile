@@ -1,0 +1,57 @@
+# poolnsd — see README.md.
+GO       ?= go
+BIN      ?= bin/poolnsd
+FUZZTIME ?= 30s
+PKGS     := ./...
+
+.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-peers lint fuzz check deps clean
+
+all: lint test build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/poolnsd
+
+# Serve the example zone (zones/example.zone) on the built-in defaults:
+# DNS on 127.0.0.1:5353, data in ./data.
+run: build
+	./$(BIN) serve
+
+# Everything: unit, end-to-end (real sockets, dig), process tests, fuzz seeds,
+# with the race detector.
+test: deps
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -count=1 $(PKGS)
+
+deps:
+	./scripts/deps.sh
+
+# Go benchmarks (handler allocations, selection at 10/1000/100000) and the
+# dnsperf load test.
+bench: bench-go bench-dnsperf
+
+bench-go:
+	$(GO) test -run XXX -bench . -benchmem ./handlespace ./dnsfront
+
+bench-dnsperf: deps
+	./bench/dnsperf.sh
+
+# poolnsd beside knot, nsd and PowerDNS in ../shared/bench-peers (long).
+bench-peers: build
+	./bench/peers.sh
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
+
+# Validate the zone files in ./zones without serving.
+check: build
+	./$(BIN) check zones
+
+clean:
+	rm -rf bin bench/out

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the tests and benchmarks use beyond Go: dig and nsupdate
+# (bind9-dnsutils), kdig (knot-dnsutils), dnsperf. Debian packages through
+# apt-get when run as root and something is missing; otherwise says what to
+# install. Go modules come from the module proxy (go mod download).
+set -euo pipefail
+need=()
+command -v dig >/dev/null || need+=(bind9-dnsutils)
+command -v kdig >/dev/null || need+=(knot-dnsutils)
+command -v dnsperf >/dev/null || need+=(dnsperf)
+command -v taskset >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "deps: please install: ${need[*]} (Debian packages)" >&2
+  fi
+fi
+go mod download
