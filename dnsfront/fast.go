@@ -27,7 +27,7 @@ const (
 type elemWire struct {
 	a, aaaa   []byte // A / AAAA RRs, owner = pointer to the question name
 	na, naaaa uint16 // how many RRs a and aaaa hold
-	srv       []byte // SRV RR, owner pointer to qname; priority, weight and the target's suffix pointer patched per query
+	srv       []byte // SRV RR, owner pointer to qname, target in full; priority and weight patched per query
 	labelLen  int    // length of the target's first label, with its length byte
 	glueA     []byte // A RRs without owner: type … RDATA, 14 bytes each
 	glueAAAA  []byte // AAAA RRs without owner, 26 bytes each
@@ -55,6 +55,12 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 		hasURI:   pv.Spec.URI != "",
 		byElem:   make(map[*handlespace.Element]*elemWire, len(pv.Elements)),
 	}
+	poolWireName := make([]byte, 256)
+	n, err := dns.PackDomainName(pv.Name, poolWireName, 0, nil, false)
+	if err != nil {
+		panic("dnsfront: pool name does not pack: " + err.Error()) // handlespace names are valid
+	}
+	poolWireName = poolWireName[:n]
 	for _, e := range pv.Elements {
 		ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF))}
 		for _, a := range e.Addrs {
@@ -70,12 +76,13 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 				ew.naaaa++
 			}
 		}
-		// SRV RDATA: priority, weight, port, target = <label> + pointer.
-		rd := make([]byte, 6, 6+1+len(e.Label)+2)
+		// SRV RDATA: priority, weight, port, target. RFC 2782 forbids name
+		// compression in the target, so it is spelled out in full.
+		rd := make([]byte, 6, 6+1+len(e.Label)+len(poolWireName))
 		binary.BigEndian.PutUint16(rd[4:], e.Port)
 		rd = append(rd, byte(len(e.Label)))
 		rd = append(rd, e.Label...)
-		rd = append(rd, 0xC0, 0) // patched
+		rd = append(rd, poolWireName...)
 		ew.srv = appendRR(nil, ptrQname, dns.TypeSRV, ttl, rd)
 		ew.labelLen = 1 + len(e.Label)
 		if pw.hasURI {
@@ -145,9 +152,28 @@ func appendRRBody(b []byte, typ uint16, ttl uint32, rdata []byte) []byte {
 // fast answers a pool query with a positive answer from packed material and
 // reports whether it did; it declines (false) whatever the slow path must
 // answer: negative answers, ANY, escaped names.
-func (h *Handler) fast(w dns.ResponseWriter, req *request, z *handlespace.Zone, t *target) bool {
+func (h *Handler) fast(w dns.ResponseWriter, req *request, t *target) bool {
+	s := h.scratch.Get().(*scratch)
+	defer h.scratch.Put(s)
+	clientOf(&s.client, w, req.opt)
+	ancount, arcount, ok := h.build(s, req, t)
+	if !ok {
+		return false
+	}
+	s.buf = h.finish(w, req, s.buf, ancount, arcount, t.pool.Spec.Policy == "hash")
+	return true
+}
+
+// build writes the header, the question and a positive pool answer for req
+// into s.buf, choosing elements for s.client, and returns the section
+// counts (not yet in the header; ancount -1: does not fit). ok is false
+// when there is no positive answer to give.
+func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount int, ok bool) {
 	qt := req.q.Qtype
 	pv := t.pool
+	if strings.IndexByte(req.q.Name, '\\') >= 0 {
+		return 0, 0, false
+	}
 	var set *handlespace.ElementSet
 	switch t.kind {
 	case kindPool:
@@ -166,18 +192,21 @@ func (h *Handler) fast(w dns.ResponseWriter, req *request, z *handlespace.Zone, 
 		}
 	case kindElement:
 		if (qt == dns.TypeA && t.elem.HasV4()) || (qt == dns.TypeAAAA && t.elem.HasV6()) {
-			return h.fastElement(w, req, pv, t.elem)
+			ew := pv.Memo(buildPoolWire).(*poolWire).byElem[t.elem]
+			b := appendQuestion(appendHeader(s.buf[:0], req), req)
+			if qt == dns.TypeA {
+				s.buf = append(b, ew.a...)
+				return int(ew.na), 0, true
+			}
+			s.buf = append(b, ew.aaaa...)
+			return int(ew.naaaa), 0, true
 		}
-		return false
+		return 0, 0, false
 	}
-	if set == nil || len(set.Elems) == 0 || strings.IndexByte(req.q.Name, '\\') >= 0 {
-		return false
+	if set == nil || len(set.Elems) == 0 {
+		return 0, 0, false
 	}
 	pw := pv.Memo(buildPoolWire).(*poolWire)
-	s := h.scratch.Get().(*scratch)
-	defer h.scratch.Put(s)
-
-	clientOf(&s.client, w, req.opt)
 	k := 0 // all: SRV and URI carry every served element, in policy order
 	switch {
 	case qt == dns.TypeA || qt == dns.TypeAAAA:
@@ -193,7 +222,6 @@ func (h *Handler) fast(w dns.ResponseWriter, req *request, z *handlespace.Zone, 
 	b := s.buf[:0]
 	b = appendHeader(b, req)
 	b = appendQuestion(b, req)
-	ancount, arcount := 0, 0
 	poolOff := qnameOffset + len(req.q.Name) - len(pv.Name)
 	switch qt {
 	case dns.TypeA, dns.TypeAAAA:
@@ -224,9 +252,8 @@ func (h *Handler) fast(w dns.ResponseWriter, req *request, z *handlespace.Zone, 
 			ancount++
 		}
 	}
-	b = h.finish(w, req, b, ancount, arcount, pv.Spec.Policy == "hash")
 	s.buf = b
-	return true
+	return ancount, arcount, true
 }
 
 // srvOrder gives the SRV (or URI) priority and weight of the element at rank
@@ -274,7 +301,6 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, idx []int32, p
 		prio, weight := srvOrder(pw, rank, ew)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
-		binary.BigEndian.PutUint16(b[len(b)-2:], uint16(0xC000|poolOff))
 	}
 	arcount := 0
 	target = start + 18
@@ -296,35 +322,12 @@ func appendGlue(b []byte, ew *elemWire, bodies []byte, size, target, poolOff int
 		if target <= maxPtr {
 			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|target))
 		} else {
-			b = append(b, ew.srv[len(ew.srv)-2-ew.labelLen:len(ew.srv)-2]...)
+			b = append(b, ew.srv[18:18+ew.labelLen]...)
 			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|poolOff))
 		}
 		b = append(b, bodies[g:g+size]...)
 	}
 	return b
-}
-
-// fastElement answers A or AAAA for one element's own name.
-func (h *Handler) fastElement(w dns.ResponseWriter, req *request, pv *handlespace.PoolView, e *handlespace.Element) bool {
-	if strings.IndexByte(req.q.Name, '\\') >= 0 {
-		return false
-	}
-	pw := pv.Memo(buildPoolWire).(*poolWire)
-	ew := pw.byElem[e]
-	s := h.scratch.Get().(*scratch)
-	defer h.scratch.Put(s)
-	b := appendHeader(s.buf[:0], req)
-	b = appendQuestion(b, req)
-	n := 0
-	if req.q.Qtype == dns.TypeA {
-		b = append(b, ew.a...)
-		n = int(ew.na)
-	} else {
-		b = append(b, ew.aaaa...)
-		n = int(ew.naaaa)
-	}
-	s.buf = h.finish(w, req, b, n, 0, false)
-	return true
 }
 
 // appendHeader writes a reply header with zero counts: ID, QR, opcode, AA,

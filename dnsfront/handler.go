@@ -121,7 +121,7 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	t := classify(z, req.qname)
-	if t.kind != kindStatic && t.kind != kindNone && h.fast(w, &req, z, &t) {
+	if t.kind != kindStatic && t.kind != kindNone && h.fast(w, &req, &t) {
 		return
 	}
 	h.slow(w, &req, z, &t)

@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -36,6 +37,11 @@ func TestHandlerTable(t *testing.T) {
 		{qname: "www.pool.test.", qtype: dns.TypeTXT, answer: []string{"www.pool.test. 300 IN CNAME txt.pool.test.", `txt.pool.test. 300 IN TXT "hello"`}},
 		{qname: "www.pool.test.", qtype: dns.TypeA, answer: []string{"www.pool.test. 300 IN CNAME txt.pool.test."}, ns: []string{soaNeg}},
 		{qname: "txt.pool.test.", qtype: dns.TypeMX, ns: []string{soaNeg}},
+		// A CNAME to a pool ends in the pool's answer.
+		{qname: "alias.pool.test.", qtype: dns.TypeAAAA, answer: []string{"alias.pool.test. 300 IN CNAME web.pool.test.", "web.pool.test. 5 IN AAAA 2001:db8::4"}},
+		{qname: "alias.pool.test.", qtype: dns.TypeSRV, nAns: 5},
+		{qname: "alias.pool.test.", qtype: dns.TypeTXT, answer: []string{"alias.pool.test. 300 IN CNAME web.pool.test."}, ns: []string{soaNeg}},
+		{qname: "gone.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, answer: []string{"gone.pool.test. 300 IN CNAME nope.web.pool.test."}, ns: []string{soaNeg}},
 		{qname: "nothing.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, ns: []string{soaNeg}},
 		// An empty non-terminal exists: NODATA, not NXDOMAIN.
 		{qname: "deep.pool.test.", qtype: dns.TypeTXT, ns: []string{soaNeg}},
@@ -251,6 +257,37 @@ func TestPolicyOrder(t *testing.T) {
 		u := rr.(*dns.URI)
 		if !strings.HasPrefix(u.Target, "http://w") || !strings.HasSuffix(u.Target, ".web.pool.test:8080/") {
 			t.Errorf("URI target %q, want http://<pe>.web.pool.test:8080/", u.Target)
+		}
+	}
+}
+
+// TestSRVTargetsUncompressed: RFC 2782 forbids name compression in the SRV
+// target, so each target must appear in the reply spelled out in full.
+func TestSRVTargetsUncompressed(t *testing.T) {
+	h := NewHandler(newTestSpace(t), Config{})
+	for _, name := range []string{"web.pool.test.", "_http._tcp.web.pool.test.", "alias.pool.test."} {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeSRV)
+		w := newRecorder(false)
+		h.ServeDNS(w, q)
+		n := 0
+		for _, rr := range w.msg.Answer {
+			srv, ok := rr.(*dns.SRV)
+			if !ok {
+				continue
+			}
+			n++
+			wire := make([]byte, 256)
+			l, err := dns.PackDomainName(srv.Target, wire, 0, nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(w.raw, wire[:l]) {
+				t.Errorf("%s: target %s is not spelled out in full in the reply", name, srv.Target)
+			}
+		}
+		if n != 4 {
+			t.Errorf("%s: %d SRV records, want 4", name, n)
 		}
 	}
 }

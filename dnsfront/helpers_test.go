@@ -68,6 +68,8 @@ const testZone = `$ORIGIN pool.test.
 ns1    3600 IN A   192.0.2.53
 ns1    3600 IN AAAA 2001:db8::53
 www    300  IN CNAME txt.pool.test.
+alias  300  IN CNAME web.pool.test.
+gone   300  IN CNAME nope.web.pool.test.
 mail   300  IN MX  10 mx1.pool.test.
 mx1    300  IN A   192.0.2.25
 txt    300  IN TXT "hello"

@@ -78,7 +78,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 				return nil, fmt.Errorf("dnsfront: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: acceptMsg, UDPSize: 65535})
+			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: acceptMsg, UDPSize: maxUDPQuery})
 		}
 		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
 	}
@@ -135,3 +135,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return first
 }
+
+// maxUDPQuery is the largest UDP query read whole (the read buffer of the
+// UDP servers): queries, even signed updates, are far smaller; a larger
+// buffer would only cost memory per query in flight.
+const maxUDPQuery = dns.DefaultMsgSize

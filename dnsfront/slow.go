@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 
@@ -45,7 +46,7 @@ func (h *Handler) slow(w dns.ResponseWriter, req *request, z *handlespace.Zone, 
 	case kindNone:
 		h.negative(m, z, dns.RcodeNameError)
 	case kindStatic:
-		h.static(m, req, z)
+		h.static(w, m, req, z)
 	default:
 		h.poolSlow(m, req, z, t)
 	}
@@ -85,7 +86,7 @@ func (h *Handler) poolSlow(m *dns.Msg, req *request, z *handlespace.Zone, t *tar
 }
 
 // static answers from the zone file's records.
-func (h *Handler) static(m *dns.Msg, req *request, z *handlespace.Zone) {
+func (h *Handler) static(w dns.ResponseWriter, m *dns.Msg, req *request, z *handlespace.Zone) {
 	qname, qtype := req.qname, req.q.Qtype
 	if cut := findCut(z, qname); cut != nil {
 		// Below a delegation: refer (RFC 1034 §4.3.2), not authoritative.
@@ -109,10 +110,13 @@ func (h *Handler) static(m *dns.Msg, req *request, z *handlespace.Zone) {
 		if cn := node.RRs[dns.TypeCNAME]; cn != nil && qtype != dns.TypeCNAME {
 			m.Answer = append(m.Answer, cn...)
 			next := lower(cn[0].(*dns.CNAME).Target)
-			if chase+1 >= maxChase || !dns.IsSubDomain(z.Origin, next) || findCut(z, next) != nil ||
-				classify(z, next).kind != kindStatic {
-				// Out of the zone, delegated, or a pool's name: the resolver
-				// asks for the target itself.
+			if chase+1 >= maxChase || !dns.IsSubDomain(z.Origin, next) || findCut(z, next) != nil {
+				// Out of the zone or delegated: the resolver asks for the
+				// target itself.
+				return
+			}
+			if t := classify(z, next); t.kind != kindStatic {
+				h.chasePool(w, m, req, z, &t, cn[0].(*dns.CNAME).Target)
 				return
 			}
 			qname, owner = next, cn[0].(*dns.CNAME).Target
@@ -135,6 +139,34 @@ func (h *Handler) static(m *dns.Msg, req *request, z *handlespace.Zone) {
 		m.Extra = addGlue(m.Extra, z, rrs)
 		return
 	}
+}
+
+// chasePool completes a CNAME chain that ends at a pool's name with the
+// pool's answer for that name, chosen as for a query of its own.
+func (h *Handler) chasePool(w dns.ResponseWriter, m *dns.Msg, req *request, z *handlespace.Zone, t *target, target string) {
+	if t.kind == kindNone {
+		h.negative(m, z, dns.RcodeNameError)
+		return
+	}
+	sub := request{r: req.r, q: dns.Question{Name: dns.Fqdn(target), Qtype: req.q.Qtype, Qclass: dns.ClassINET},
+		qname: lower(dns.Fqdn(target)), tcp: true, maxSize: dns.MaxMsgSize}
+	s := h.scratch.Get().(*scratch)
+	defer h.scratch.Put(s)
+	clientOf(&s.client, w, req.opt)
+	an, ar, ok := h.build(s, &sub, t)
+	if !ok || an < 0 {
+		h.negative(m, z, dns.RcodeSuccess)
+		return
+	}
+	binary.BigEndian.PutUint16(s.buf[6:], uint16(an))
+	binary.BigEndian.PutUint16(s.buf[10:], uint16(ar))
+	var part dns.Msg
+	if err := part.Unpack(s.buf); err != nil {
+		h.log.Error("internal error: packed pool answer does not unpack", "name", target, "err", err)
+		return
+	}
+	m.Answer = append(m.Answer, part.Answer...)
+	m.Extra = append(m.Extra, part.Extra...)
 }
 
 // findCut returns the delegation point (a node with NS records strictly below

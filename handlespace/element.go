@@ -31,6 +31,43 @@ func (h Health) String() string {
 	}
 }
 
+// Admin is an operator's administrative state of an element.
+type Admin uint8
+
+const (
+	// AdminAuto: health decides (the default).
+	AdminAuto Admin = iota
+	// AdminDrain: stays registered and probed, leaves the answers (to take
+	// a server out of service gently, letting cached answers run out).
+	AdminDrain
+	// AdminForceDown: treated as down whatever its probes say.
+	AdminForceDown
+)
+
+func (a Admin) String() string {
+	switch a {
+	case AdminDrain:
+		return "drain"
+	case AdminForceDown:
+		return "force-down"
+	default:
+		return "auto"
+	}
+}
+
+// ParseAdmin parses "auto", "drain" or "force-down".
+func ParseAdmin(s string) (Admin, error) {
+	switch s {
+	case "auto":
+		return AdminAuto, nil
+	case "drain":
+		return AdminDrain, nil
+	case "force-down":
+		return AdminForceDown, nil
+	}
+	return 0, fmt.Errorf("unknown admin state %q; want auto, drain or force-down", s)
+}
+
 // Transport is the transport protocol a pool element serves on (RFC 5354
 // user transport parameter).
 type Transport uint8
@@ -114,12 +151,34 @@ type Element struct {
 	Home uint32
 	// Static is true for elements defined by a zone file.
 	Static bool
+
+	// Admin is the operator's administrative state.
+	Admin Admin
+	// Reported is true when pool users reported the element unreachable
+	// often enough (max_bad_reports) that it left the answers; the next
+	// probe that passes clears it.
+	Reported bool
+	// RTT is the smoothed round-trip time of the element's probes (0:
+	// unknown), for the nearest policy.
+	RTT time.Duration
+	// Probe overrides the pool's probe settings for this element, or nil.
+	Probe *ProbeSpec
+}
+
+// Served reports whether the element may be in answers: up, not drained
+// or forced down, not taken out by failure reports.
+func (e *Element) Served() bool {
+	return e.Health == HealthUp && e.Admin == AdminAuto && !e.Reported
 }
 
 // Clone returns a copy that a writer may modify.
 func (e *Element) Clone() *Element {
 	c := *e
 	c.Addrs = append([]netip.Addr(nil), e.Addrs...)
+	if e.Probe != nil {
+		p := *e.Probe
+		c.Probe = &p
+	}
 	return &c
 }
 

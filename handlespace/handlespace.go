@@ -56,6 +56,28 @@ type Handlespace struct {
 	view     atomic.Pointer[View]
 	opts     Options
 	policies map[string]Policy // guarded by mu
+	subs     []chan<- struct{} // guarded by mu
+}
+
+// Subscribe returns a channel that receives a value after changes: one
+// pending value at most, so a slow reader sees that something changed
+// since it last looked, not every change. It is never closed.
+func (h *Handlespace) Subscribe() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	h.mu.Lock()
+	h.subs = append(h.subs, c)
+	h.mu.Unlock()
+	return c
+}
+
+// notify tells the subscribers that something changed. Called with mu held.
+func (h *Handlespace) notify() {
+	for _, c := range h.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // New returns an empty handlespace.
@@ -186,6 +208,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 		p.slot.v.Store(p.view)
 	}
 	h.view.Store(nv)
+	h.notify()
 	return nil
 }
 
@@ -207,13 +230,13 @@ func (h *Handlespace) mergeStatic(pd *PoolDef, prev *PoolView) ([]*Element, erro
 		e := se.Clone()
 		e.Static = true
 		e.Home = h.opts.RegistrarID
-		e.Health = h.initialHealth(pd.Spec)
+		e.Health = h.initialHealth(pd.Spec, e)
 		if prev != nil {
 			if pe := prev.Element(e.ID); pe != nil && pe.Static {
 				if e.Health != HealthUp {
 					e.Health = pe.Health
 				}
-				e.Load = pe.Load
+				e.Load, e.RTT, e.Admin, e.Reported = pe.Load, pe.RTT, pe.Admin, pe.Reported
 			}
 		}
 		elems = append(elems, e)
@@ -230,8 +253,12 @@ func (h *Handlespace) mergeStatic(pd *PoolDef, prev *PoolView) ([]*Element, erro
 	return elems, nil
 }
 
-func (h *Handlespace) initialHealth(spec PoolSpec) Health {
-	if h.opts.Probing && spec.Probe.Probed() {
+func (h *Handlespace) initialHealth(spec PoolSpec, e *Element) Health {
+	probed := spec.Probe.Probed()
+	if e.Probe != nil {
+		probed = e.Probe.Probed()
+	}
+	if h.opts.Probing && probed {
 		return HealthUnknown
 	}
 	return HealthUp
@@ -345,6 +372,7 @@ func (h *Handlespace) modify(pool string, create *PoolSpec, f func(spec PoolSpec
 	if err != nil {
 		return err
 	}
+	defer h.notify()
 	pol, err := h.policy(spec.Policy)
 	if err != nil {
 		return err
@@ -427,11 +455,13 @@ func (h *Handlespace) Register(pool string, e *Element, policy string) error {
 		if e.Home == 0 {
 			e.Home = h.opts.RegistrarID
 		}
-		e.Health = h.initialHealth(spec)
+		e.Health = h.initialHealth(spec, e)
 		if i >= 0 {
+			old := elems[i]
 			if e.Health != HealthUp {
-				e.Health = elems[i].Health
+				e.Health = old.Health
 			}
+			e.Admin, e.Reported, e.RTT = old.Admin, old.Reported, old.RTT
 			elems[i] = e
 			return elems, nil
 		}
@@ -441,15 +471,29 @@ func (h *Handlespace) Register(pool string, e *Element, policy string) error {
 
 // Update applies f to a copy of the element id of pool and publishes it.
 func (h *Handlespace) Update(pool string, id uint32, f func(e *Element)) error {
+	return h.UpdateMany(pool, map[uint32]func(*Element){id: f})
+}
+
+// UpdateMany applies several element updates to one pool and publishes one
+// new view of it. Elements that are gone are skipped; if none is left,
+// ErrNoElement.
+func (h *Handlespace) UpdateMany(pool string, fs map[uint32]func(e *Element)) error {
 	return h.modify(pool, nil, func(_ PoolSpec, elems []*Element) ([]*Element, error) {
-		i := findIndex(elems, id)
-		if i < 0 {
+		n := 0
+		for i, e := range elems {
+			f := fs[e.ID]
+			if f == nil {
+				continue
+			}
+			c := e.Clone()
+			f(c)
+			c.ID = e.ID
+			elems[i] = c
+			n++
+		}
+		if n == 0 {
 			return nil, ErrNoElement
 		}
-		c := elems[i].Clone()
-		f(c)
-		c.ID = id
-		elems[i] = c
 		return elems, nil
 	})
 }

@@ -143,3 +143,59 @@ func TestHashWithoutClient(t *testing.T) {
 		t.Errorf("without a client address: first picks %v, want round robin %v", firsts, want)
 	}
 }
+
+// TestHashMaglev: pools larger than hashExactMax use a Maglev table. The
+// same client keeps its element, answers are distinct and complete, clients
+// spread evenly, and removing an element moves its clients and only a few
+// others.
+func TestHashMaglev(t *testing.T) {
+	p := mustPolicy(t, "hash", nil)
+	n := 1000
+	elems := polElems(n, nil)
+	sel := p.Build(elems, nil)
+	clients := hashClients(50000)
+	first := make([]int32, len(clients))
+	load := make([]int, n)
+	for i, c := range clients {
+		idx := sel.Select(nil, 3, c)
+		if len(idx) != 3 || idx[0] == idx[1] || idx[1] == idx[2] || idx[0] == idx[2] {
+			t.Fatalf("answer %v: want 3 distinct elements", idx)
+		}
+		if again := sel.Select(nil, 1, c); again[0] != idx[0] {
+			t.Fatalf("client %v: first %d, then %d", c.Addr, idx[0], again[0])
+		}
+		first[i] = idx[0]
+		load[idx[0]]++
+	}
+	// Balance: every element gets clients, none more than 2.5× the mean.
+	mean := float64(len(clients)) / float64(n)
+	for i, l := range load {
+		if l == 0 || float64(l) > 2.5*mean {
+			t.Fatalf("element %d has %d clients, mean %.0f", i, l, mean)
+		}
+	}
+	all := sel.Select(nil, 0, clients[0])
+	if len(all) != n || len(slices.Compact(slices.Sorted(slices.Values(all)))) != n {
+		t.Fatalf("full ordering: %d elements, want %d distinct", len(all), n)
+	}
+	// Remove one element: its clients move; of the others, under 5 %.
+	gone := int32(n / 2)
+	rest := slices.Delete(slices.Clone(elems), int(gone), int(gone)+1)
+	after := p.Build(rest, sel)
+	moved, others := 0, 0
+	for i, c := range clients {
+		got := rest[after.Select(nil, 1, c)[0]].ID
+		if first[i] == gone {
+			continue
+		}
+		others++
+		if got != elems[first[i]].ID {
+			moved++
+		}
+	}
+	if frac := float64(moved) / float64(others); frac > 0.05 {
+		t.Errorf("removing one of %d elements moved %.1f %% of the other clients", n, 100*frac)
+	} else {
+		t.Logf("removing one of %d elements moved %.2f %% of the other clients", n, 100*frac)
+	}
+}

@@ -35,6 +35,15 @@ type ProbeSpec struct {
 	Fall     int           // failures in a row to become down
 }
 
+// ProbeSpec returns the probe settings of element e of this pool: its own
+// override, else the pool's.
+func (v *PoolView) ProbeSpec(e *Element) ProbeSpec {
+	if e.Probe != nil {
+		return *e.Probe
+	}
+	return v.Spec.Probe
+}
+
 // Probed reports whether the spec asks for active probes.
 func (p ProbeSpec) Probed() bool { return p.Kind != "" && p.Kind != "none" }
 
@@ -143,13 +152,18 @@ func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems 
 	}
 	served := make([]*Element, 0, len(elems))
 	for _, e := range elems {
-		if e.Health == HealthUp {
+		if e.Served() {
 			served = append(served, e)
 		}
 	}
-	if len(served) == 0 && spec.AllDown == AllDownAll && len(elems) > 0 {
-		served = append(served, elems...)
-		v.FailOpen = true
+	if len(served) == 0 && spec.AllDown == AllDownAll {
+		// Fail open: every element that an operator did not take out.
+		for _, e := range elems {
+			if e.Admin == AdminAuto {
+				served = append(served, e)
+			}
+		}
+		v.FailOpen = len(served) > 0
 	}
 	var v4, v6 []*Element
 	for _, e := range served {
