@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/spf13/pflag"
@@ -28,6 +29,9 @@ type Config struct {
 	ZonesWatch   bool         `mapstructure:"zones_watch"`
 	Data         string       `mapstructure:"data"`
 	Log          Log          `mapstructure:"log"`
+	HTTP         HTTP         `mapstructure:"http"`
+	Probe        Probe        `mapstructure:"probe"`
+	Reports      Reports      `mapstructure:"reports"`
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 
 	// File is the config file that Load read, "" if none. Not a key.
@@ -39,6 +43,31 @@ type DNS struct {
 	Listen     []string `mapstructure:"listen"`
 	UDPSize    int      `mapstructure:"udp_size"`
 	UDPSockets int      `mapstructure:"udp_sockets"`
+}
+
+// HTTP is the section "http": the JSON API.
+type HTTP struct {
+	Listen string `mapstructure:"listen"`
+	Token  string `mapstructure:"token"`
+}
+
+// Probe is the section "probe": the prober.
+type Probe struct {
+	Workers int `mapstructure:"workers"`
+}
+
+// Reports is the section "reports": pool users' failure reports.
+type Reports struct {
+	MaxBad int    `mapstructure:"max_bad"`
+	Window string `mapstructure:"window"`
+	Rate   int    `mapstructure:"rate"`
+	Burst  int    `mapstructure:"burst"`
+}
+
+// ReportWindow returns reports.window as a duration (Validate checked it).
+func (c Config) ReportWindow() time.Duration {
+	d, _ := time.ParseDuration(c.Reports.Window)
+	return d
 }
 
 // Log is the section "log".
@@ -486,6 +515,20 @@ func (c Config) Validate() error {
 	if _, err := handlespace.NewPolicy(c.PoolDefaults.Policy, nil); err != nil {
 		bad("pool_defaults.policy", "%v", err)
 	}
+	if c.HTTP.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("http.listen", "%q has a bad port %q, want 0..65535", c.HTTP.Listen, port)
+		}
+	}
+	inRange("probe.workers", c.Probe.Workers, 1, 100000)
+	inRange("reports.max_bad", c.Reports.MaxBad, 1, 1000000)
+	if d, err := time.ParseDuration(c.Reports.Window); err != nil || d <= 0 {
+		bad("reports.window", "%q is not a positive duration, want e.g. 10s", c.Reports.Window)
+	}
+	inRange("reports.rate", c.Reports.Rate, 1, 1000000)
+	inRange("reports.burst", c.Reports.Burst, 1, 1000000)
 	inRange("pool_defaults.ttl", c.PoolDefaults.TTL, 0, math.MaxInt32)
 	inRange("pool_defaults.answers", c.PoolDefaults.Answers, 1, 1000) // as the zone files allow
 	if c.PoolDefaults.AllDown != "none" && c.PoolDefaults.AllDown != "all" {

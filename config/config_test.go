@@ -40,6 +40,9 @@ func TestDefaults(t *testing.T) {
 		ZonesWatch:   true,
 		Data:         "./data",
 		Log:          Log{Level: "info", Format: "text"},
+		HTTP:         HTTP{Listen: "127.0.0.1:8053"},
+		Probe:        Probe{Workers: 64},
+		Reports:      Reports{MaxBad: 3, Window: "10s", Rate: 5, Burst: 10},
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
@@ -264,8 +267,8 @@ func TestFileErrors(t *testing.T) {
 			[]string{`F: unknown key "dns.lisen"; did you mean "dns.listen"?`}},
 		{"key outside its section", "listen: [\"127.0.0.1:53\"]\n",
 			[]string{`F: unknown key "listen"; did you mean "dns.listen"?`}},
-		{"unknown section reported once", "http:\n  listen: 127.0.0.1:8053\n  token: x\n",
-			[]string{`F: unknown key "http"`}},
+		{"unknown section reported once", "tsig:\n  name: k\n  secret: x\n",
+			[]string{`F: unknown key "tsig"`}},
 		{"several, sorted", "zones_wtach: false\ndns:\n  udp_sockest: 2\n  foo: 1\n",
 			[]string{
 				`F: unknown key "dns.foo"`,
@@ -368,7 +371,7 @@ func TestValidation(t *testing.T) {
 func TestEnvWarnings(t *testing.T) {
 	_, warns, err := load(t, "", map[string]string{
 		"POOLNSD_DNS_LISEN":  "127.0.0.1:53",
-		"POOLNSD_HTTP_TOKEN": "x",
+		"POOLNSD_TSIG_SECRET": "x",
 		"POOLNSD_LOG_LEVEL":  "debug",
 	})
 	if err != nil {
@@ -376,7 +379,7 @@ func TestEnvWarnings(t *testing.T) {
 	}
 	want := []string{
 		"environment variable POOLNSD_DNS_LISEN is not a poolnsd setting; ignored (did you mean POOLNSD_DNS_LISTEN?)",
-		"environment variable POOLNSD_HTTP_TOKEN is not a poolnsd setting; ignored",
+		"environment variable POOLNSD_TSIG_SECRET is not a poolnsd setting; ignored",
 	}
 	if !slices.Equal(warns, want) {
 		t.Errorf("warnings\n got %q\nwant %q", warns, want)

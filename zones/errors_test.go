@@ -198,7 +198,7 @@ var errorCases = []struct {
 	{"PE port 0", head + "$POOL web\nweb PE 10.0.0.1:0\n", nil, `z.zone:7:17: bad PE port "0" in "10.0.0.1:0"; want a port from 1 to 65535`},
 	{"PE port too large", head + "$POOL web\nweb PE [2001:db8::1]:65536\n", nil, `z.zone:7:22: bad PE port "65536" in "[2001:db8::1]:65536"; want a port from 1 to 65535`},
 	{"PE port by name", head + "$POOL web\nweb PE 10.0.0.1:http\n", nil, `z.zone:7:17: bad PE port "http" in "10.0.0.1:http"; want a port from 1 to 65535`},
-	{"PE unknown key", head + "$POOL web\nweb PE 10.0.0.1:80 wieght=1\n", nil, `z.zone:7:20: unknown PE key "wieght"; want one of weight, prio, load, loaddeg, site, name, transport`},
+	{"PE unknown key", head + "$POOL web\nweb PE 10.0.0.1:80 wieght=1\n", nil, `z.zone:7:20: unknown PE key "wieght"; want one of weight, prio, load, loaddeg, site, name, transport, probe, interval, timeout, rise, fall`},
 	{"PE argument without =", head + "$POOL web\nweb PE 10.0.0.1:80 10.0.0.2:80\n", nil, `z.zone:7:20: bad PE argument "10.0.0.2:80"; want key=value`},
 	{"PE key twice", head + "$POOL web\nweb PE 10.0.0.1:80 site=a site=b\n", nil, `z.zone:7:27: key site given twice (first at column 20); want each key at most once`},
 	{"weight negative", head + "$POOL web\nweb PE 10.0.0.1:80 weight=-1\n", nil, `z.zone:7:27: bad weight "-1"; want a whole number from 0 to 4294967295`},

@@ -31,7 +31,7 @@ const (
 // poolKeys and peKeys list the keys, in the order messages name them.
 var (
 	poolKeys = []string{"policy", "service", "ttl", "answers", "alldown", "uri", "probe", "interval", "timeout", "rise", "fall"}
-	peKeys   = []string{"weight", "prio", "load", "loaddeg", "site", "name", "transport"}
+	peKeys   = []string{"weight", "prio", "load", "loaddeg", "site", "name", "transport", "probe", "interval", "timeout", "rise", "fall"}
 )
 
 // poolState is a pool of the file being parsed.
@@ -177,49 +177,71 @@ func poolSpec(args []token) (handlespace.PoolSpec, *Error) {
 			}
 			spec.URI = v
 			uriKV = a
-		case "probe":
-			kind, target, err := probe(v, a.at)
-			if err != nil {
+		case "probe", "interval", "timeout", "rise", "fall":
+			if err := probeKey(&spec.Probe, a, &intervalKV, &timeoutKV); err != nil {
 				return spec, err
-			}
-			spec.Probe.Kind, spec.Probe.Target = kind, target
-		case "interval":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < MinInterval {
-				return spec, errf(at, "bad interval %q; want a duration of at least %v such as 1s", v, MinInterval)
-			}
-			spec.Probe.Interval = d
-			intervalKV = a
-		case "timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return spec, errf(at, "bad timeout %q; want a duration such as 500ms, shorter than the interval", v)
-			}
-			spec.Probe.Timeout = d
-			timeoutKV = a
-		case "rise", "fall":
-			n, err := strconv.Atoi(v)
-			if err != nil || !numberRE.MatchString(v) || n < 1 || n > math.MaxInt32 {
-				return spec, errf(at, "bad %s %q; want a whole number of at least 1", a.key, v)
-			}
-			if a.key == "rise" {
-				spec.Probe.Rise = n
-			} else {
-				spec.Probe.Fall = n
 			}
 		}
 	}
-	if spec.Probe.Timeout >= spec.Probe.Interval {
-		a := timeoutKV
-		if a == nil {
-			a = intervalKV
-		}
-		return spec, errf(a.valPos, "probe timeout %v is not shorter than the interval %v; want timeout < interval", spec.Probe.Timeout, spec.Probe.Interval)
+	if err := checkProbeTiming(spec.Probe, intervalKV, timeoutKV); err != nil {
+		return spec, err
 	}
 	if uriKV != nil && spec.Service == "" {
 		return spec, errf(uriKV.tok.pos, "uri without service; want service=_svc._proto too, the name of the URI records")
 	}
 	return spec, nil
+}
+
+// probeKey reads one probe key (probe, interval, timeout, rise, fall) of a
+// $POOL directive or of a PE line (an override) into ps.
+func probeKey(ps *handlespace.ProbeSpec, a *kv, intervalKV, timeoutKV **kv) *Error {
+	v, at := a.val, a.valPos
+	switch a.key {
+	case "probe":
+		kind, target, err := probe(v, a.at)
+		if err != nil {
+			return err
+		}
+		ps.Kind, ps.Target = kind, target
+	case "interval":
+		d, err := time.ParseDuration(v)
+		if err != nil || d < MinInterval {
+			return errf(at, "bad interval %q; want a duration of at least %v such as 1s", v, MinInterval)
+		}
+		ps.Interval = d
+		*intervalKV = a
+	case "timeout":
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return errf(at, "bad timeout %q; want a duration such as 500ms, shorter than the interval", v)
+		}
+		ps.Timeout = d
+		*timeoutKV = a
+	case "rise", "fall":
+		n, err := strconv.Atoi(v)
+		if err != nil || !numberRE.MatchString(v) || n < 1 || n > math.MaxInt32 {
+			return errf(at, "bad %s %q; want a whole number of at least 1", a.key, v)
+		}
+		if a.key == "rise" {
+			ps.Rise = n
+		} else {
+			ps.Fall = n
+		}
+	}
+	return nil
+}
+
+// checkProbeTiming checks that the probe timeout is shorter than the
+// interval, naming the key that was written.
+func checkProbeTiming(ps handlespace.ProbeSpec, intervalKV, timeoutKV *kv) *Error {
+	if ps.Timeout < ps.Interval {
+		return nil
+	}
+	a := timeoutKV
+	if a == nil {
+		a = intervalKV
+	}
+	return errf(a.valPos, "probe timeout %v is not shorter than the interval %v; want timeout < interval", ps.Timeout, ps.Interval)
 }
 
 // checkURI checks a URI template: {name}, {addr} and {port} are its only
@@ -354,11 +376,18 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 	if err != nil {
 		return err
 	}
-	var nameKV *kv
+	var nameKV, intervalKV, timeoutKV *kv
+	override := p.def.Pools[ps.idx].Spec.Probe
+	overridden := false
 	for i := range kvs {
 		a := &kvs[i]
 		v, vat := a.val, a.valPos
 		switch a.key {
+		case "probe", "interval", "timeout", "rise", "fall":
+			if err := probeKey(&override, a, &intervalKV, &timeoutKV); err != nil {
+				return err
+			}
+			overridden = true
 		case "weight", "prio":
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil || !numberRE.MatchString(v) {
@@ -399,6 +428,12 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 			}
 			e.Transport = t
 		}
+	}
+	if overridden {
+		if err := checkProbeTiming(override, intervalKV, timeoutKV); err != nil {
+			return err
+		}
+		e.Probe = &override
 	}
 	if prev, dup := ps.ids[e.ID]; dup {
 		return errf(args[0].pos, "element %s (id %s, from its first address and port) is already in pool %s at %s; want each first ADDR:PORT once per pool",

@@ -1,0 +1,32 @@
+// Package httpapi is poolnsd's JSON HTTP API: the pools and their elements
+// as the handlespace holds them, pool users' failure reports, and the
+// operator's administrative states.
+//
+// # Basics
+//
+// NewHandler serves a Backend (the handlespace view, the last probe results,
+// failure reports and administrative states) under these routes:
+//
+//	GET  /healthz                                 liveness: {"status":"ok"}
+//	GET  /v1/pools                                every pool, with counts
+//	GET  /v1/pools/{pool}                         one pool with every element
+//	POST /v1/pools/{pool}/reports                 a failure report (RFC 5352 ENDPOINT_UNREACHABLE)
+//	PUT  /v1/pools/{pool}/elements/{pe}/admin     set drain, force-down or auto
+//
+// {pool} is a pool's name (web.pool.example, with or without the final dot,
+// any case) or its bare handle (web) when exactly one zone has a pool with
+// that handle. {pe} is an element's identifier (8 hex digits) or its label,
+// the first label of its own name. Every reply is JSON; errors are
+// {"error": "…"} with the status that fits. Start listens and serves with
+// timeouts that suit an API on loopback or a management network.
+//
+// # Caveats
+//
+// Write endpoints need "Authorization: Bearer TOKEN" with the configured
+// token; without a configured token they are refused (403), so an API
+// left at its defaults cannot be used to drain a pool. Tokens are compared
+// in constant time. There is no TLS here: put the API on loopback or behind
+// a proxy that terminates TLS. The client address that failure reports are
+// rate-limited by is the connection's peer: behind a proxy every report
+// comes from the proxy (X-Forwarded-For is not trusted).
+package httpapi

@@ -1,0 +1,344 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// poolList is the reply of GET /v1/pools.
+type poolList struct {
+	Pools []poolJSON `json:"pools"`
+}
+
+// poolJSON is a pool: its settings and counts, and with GET
+// /v1/pools/{pool} its elements.
+type poolJSON struct {
+	Name     string      `json:"name"`   // lower-case FQDN: web.pool.example.
+	Handle   string      `json:"handle"` // web
+	Zone     string      `json:"zone"`   // pool.example.
+	Static   bool        `json:"static"` // defined by a zone file
+	Policy   string      `json:"policy"`
+	TTL      uint32      `json:"ttl"`
+	Answers  int         `json:"answers"`
+	AllDown  string      `json:"alldown"`
+	Service  string      `json:"service"` // "" none
+	URI      string      `json:"uri"`     // "" none
+	Probe    *probeJSON  `json:"probe"`   // null: no active probe
+	FailOpen bool        `json:"fail_open"`
+	Gen      uint64      `json:"gen"`
+	Counts   countsJSON  `json:"counts"`
+	Elements *[]elemJSON `json:"elements,omitempty"`
+}
+
+type probeJSON struct {
+	Kind       string `json:"kind"`
+	Target     string `json:"target"`
+	IntervalMS int64  `json:"interval_ms"`
+	TimeoutMS  int64  `json:"timeout_ms"`
+	Rise       int    `json:"rise"`
+	Fall       int    `json:"fall"`
+}
+
+type countsJSON struct {
+	Elements   int `json:"elements"`
+	Served     int `json:"served"` // in the answers now
+	Up         int `json:"up"`
+	Down       int `json:"down"`
+	Unknown    int `json:"unknown"`
+	Drained    int `json:"drained"`
+	ForcedDown int `json:"forced_down"`
+	Reported   int `json:"reported"`
+}
+
+// elemJSON is a pool element.
+type elemJSON struct {
+	ID         string         `json:"id"`    // 8 hex digits
+	Label      string         `json:"label"` // first label of its own name
+	Name       string         `json:"name"`  // its own name: label.pool
+	Addresses  []string       `json:"addresses"`
+	Port       uint16         `json:"port"`
+	Transport  string         `json:"transport"`
+	Weight     uint32         `json:"weight"`
+	Priority   uint32         `json:"priority"`
+	Load       float64        `json:"load"`    // 0..1
+	LoadDeg    float64        `json:"loaddeg"` // 0..1
+	Site       string         `json:"site"`
+	Health     string         `json:"health"` // up, down, unknown
+	Admin      string         `json:"admin"`  // auto, drain, force-down
+	Reported   bool           `json:"reported"`
+	Served     bool           `json:"served"` // in the answers now
+	RTTms      *float64       `json:"rtt_ms"` // smoothed probe RTT; null unknown
+	Home       string         `json:"home"`   // registrar ID, 8 hex digits
+	Static     bool           `json:"static"`
+	Expires    *time.Time     `json:"expires"`      // null: no lease
+	LeaseLeftS *float64       `json:"lease_left_s"` // null: no lease
+	Probe      *probeJSON     `json:"probe"`        // the element's own probe settings; null: the pool's
+	LastProbe  *lastProbeJSON `json:"last_probe"`   // null: none here
+}
+
+type lastProbeJSON struct {
+	At    time.Time `json:"at"`
+	OK    bool      `json:"ok"`
+	Error string    `json:"error"`
+	RTTms float64   `json:"rtt_ms"`
+}
+
+// reportJSON is the reply of POST /v1/pools/{pool}/reports.
+type reportJSON struct {
+	Pool    string `json:"pool"`
+	Element string `json:"element"`
+	Reports int    `json:"reports"`
+	Removed bool   `json:"removed"`
+}
+
+type errorJSON struct {
+	Error      string   `json:"error"`
+	Candidates []string `json:"candidates,omitempty"`
+}
+
+func probeSpec(p handlespace.ProbeSpec) *probeJSON {
+	if !p.Probed() {
+		return nil
+	}
+	return &probeJSON{
+		Kind:       p.Kind,
+		Target:     p.Target,
+		IntervalMS: p.Interval.Milliseconds(),
+		TimeoutMS:  p.Timeout.Milliseconds(),
+		Rise:       p.Rise,
+		Fall:       p.Fall,
+	}
+}
+
+// servedSet returns the IDs of the elements in the pool's answers.
+func servedSet(pv *handlespace.PoolView) map[uint32]bool {
+	s := make(map[uint32]bool, len(pv.All.Elems))
+	for _, e := range pv.All.Elems {
+		s[e.ID] = true
+	}
+	return s
+}
+
+func poolSummary(pv *handlespace.PoolView) poolJSON {
+	p := poolJSON{
+		Name:     pv.Name,
+		Handle:   pv.Handle,
+		Zone:     pv.Zone,
+		Static:   pv.Static,
+		Policy:   pv.Spec.Policy,
+		TTL:      pv.Spec.TTL,
+		Answers:  pv.Spec.Answers,
+		AllDown:  pv.Spec.AllDown.String(),
+		Service:  pv.Spec.Service,
+		URI:      pv.Spec.URI,
+		Probe:    probeSpec(pv.Spec.Probe),
+		FailOpen: pv.FailOpen,
+		Gen:      pv.Gen,
+	}
+	c := &p.Counts
+	c.Elements = len(pv.Elements)
+	c.Served = len(pv.All.Elems)
+	for _, e := range pv.Elements {
+		switch e.Health {
+		case handlespace.HealthUp:
+			c.Up++
+		case handlespace.HealthDown:
+			c.Down++
+		default:
+			c.Unknown++
+		}
+		switch e.Admin {
+		case handlespace.AdminDrain:
+			c.Drained++
+		case handlespace.AdminForceDown:
+			c.ForcedDown++
+		}
+		if e.Reported {
+			c.Reported++
+		}
+	}
+	return p
+}
+
+func (a *api) poolDetail(pv *handlespace.PoolView) poolJSON {
+	p := poolSummary(pv)
+	served := servedSet(pv)
+	es := make([]elemJSON, len(pv.Elements))
+	for i, e := range pv.Elements {
+		es[i] = a.element(pv, e, served)
+	}
+	p.Elements = &es
+	return p
+}
+
+func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served map[uint32]bool) elemJSON {
+	j := elemJSON{
+		ID:        handlespace.IDString(e.ID),
+		Label:     e.Label,
+		Name:      e.Label + "." + pv.Name,
+		Addresses: make([]string, len(e.Addrs)),
+		Port:      e.Port,
+		Transport: e.Transport.String(),
+		Weight:    e.Weight,
+		Priority:  e.Priority,
+		Load:      round(handlespace.LoadFraction(e.Load), 1e6),
+		LoadDeg:   round(handlespace.LoadFraction(e.LoadDeg), 1e6),
+		Site:      e.Site,
+		Health:    e.Health.String(),
+		Admin:     e.Admin.String(),
+		Reported:  e.Reported,
+		Served:    served[e.ID],
+		Home:      handlespace.IDString(e.Home),
+		Static:    e.Static,
+	}
+	for i, ad := range e.Addrs {
+		j.Addresses[i] = ad.String()
+	}
+	if e.RTT > 0 {
+		ms := millis(e.RTT)
+		j.RTTms = &ms
+	}
+	if !e.Expires.IsZero() {
+		exp := e.Expires.UTC()
+		left := round(max(0, e.Expires.Sub(a.now()).Seconds()), 1e3)
+		j.Expires, j.LeaseLeftS = &exp, &left
+	}
+	if e.Probe != nil {
+		j.Probe = probeSpec(*e.Probe)
+		if j.Probe == nil { // probes turned off for this element
+			j.Probe = &probeJSON{Kind: "none"}
+		}
+	}
+	if st, ok := a.b.ProbeStatus(pv.Name, e.ID); ok {
+		j.LastProbe = &lastProbeJSON{At: st.At.UTC(), OK: st.OK, Error: st.Err, RTTms: millis(st.RTT)}
+	}
+	return j
+}
+
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 1e3) }
+
+func round(f, scale float64) float64 { return math.Round(f*scale) / scale }
+
+// writeJSON writes v as the reply, indented when the query has "pretty".
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	if _, ok := r.URL.Query()["pretty"]; ok {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(v); err != nil {
+		// Only a bug gets here: every reply type marshals.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(&buf, "{\"error\":%q}\n", "cannot encode reply: "+err.Error())
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	writeJSON(w, r, status, errorJSON{Error: msg})
+}
+
+func writeLookupError(w http.ResponseWriter, r *http.Request, e *lookupError) {
+	writeJSON(w, r, e.status, errorJSON{Error: e.msg, Candidates: e.candidates})
+}
+
+// decodeBody reads the request's JSON object into dst, refusing unknown
+// fields (want names the known ones, for the message), more than maxBody
+// bytes and anything after the object. On error it writes the reply and
+// returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any, want string) bool {
+	body := &limitReader{r: http.MaxBytesReader(w, r.Body, maxBody)}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	status, msg := http.StatusBadRequest, ""
+	var (
+		se  *json.SyntaxError
+		ute *json.UnmarshalTypeError
+	)
+	switch {
+	case body.hit:
+		// Checked on the reader, not on err: how the decoder wraps a read
+		// error is its own business.
+		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", maxBody)
+	case errors.Is(err, io.EOF):
+		msg = "empty request body; want a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "request body ends inside its JSON"
+	case errors.As(err, &se):
+		msg = fmt.Sprintf("bad JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.As(err, &ute):
+		if ute.Field == "" {
+			msg = fmt.Sprintf("request body is a JSON %s; want an object", ute.Value)
+		} else {
+			msg = fmt.Sprintf("field %q is a JSON %s; want a %s", ute.Field, ute.Value, jsonKind(ute.Type.Kind().String()))
+		}
+	case strings.Contains(err.Error(), "unknown field"):
+		field := err.Error()
+		if i := strings.Index(field, `"`); i >= 0 {
+			field = field[i:]
+		}
+		msg = fmt.Sprintf("unknown field %s; want %s", field, want)
+	default:
+		msg = "bad request body: " + strings.TrimPrefix(err.Error(), "json: ")
+	}
+	writeError(w, r, status, msg)
+	return false
+}
+
+// limitReader notes whether the body went over its limit.
+type limitReader struct {
+	r   io.Reader
+	hit bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		l.hit = true
+	}
+	return n, err
+}
+
+// jsonKind names a Go kind as JSON does.
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "object"
+	case "slice", "array":
+		return "array"
+	}
+	return "number"
+}

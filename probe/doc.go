@@ -1,0 +1,61 @@
+// Package probe checks pool elements actively — TCP connect, HTTP(S)
+// request, DNS query, TLS handshake — and reports each result with the
+// element's health after hysteresis. It holds no pool state: the caller
+// (package monitor) says what to probe and decides what a result means for
+// the handlespace. It imports handlespace only for ProbeSpec and Health.
+//
+// # Basics
+//
+// A Target is a key, an address and a handlespace.ProbeSpec (kind, target,
+// interval, timeout, rise, fall). A Checker probes one target once; the
+// built-in ones (DefaultCheckers) are:
+//
+//   - tcp: connect, then close (with a reset, leaving no TIME_WAIT);
+//   - http, https: GET PATH on a new connection, 2xx by default; Spec.Target
+//     is PATH[#EXPECT] with status and body expectations (see HTTPChecker);
+//     the Pool-Load header reports the element's load;
+//   - dns: a query for Spec.Target type A over UDP, healthy on NOERROR;
+//   - tls: a handshake, with Spec.Target as SNI when set.
+//
+// https and tls do not verify certificates: probes address servers by IP
+// address and ask whether they are alive, not who they are.
+//
+// A Scheduler probes a set of targets, replaced whole with Set, each every
+// interval ± jitter, and calls back with each Result, the target's Tracker
+// after it and whether its health changed. The hysteresis is
+// Tracker.Observe: a new target is Unknown until its first result; its first
+// pass makes it Up, so that a starting registrar serves its elements within
+// milliseconds of probing them, and fall failures in a row make it Down. An
+// Up target goes Down after fall failures in a row, a Down one Up after
+// rise passes in a row. A Down target is probed less often, doubling its
+// interval per further failure up to 5 s (NextDelay), so that dead
+// elements cost little and a recovered one is back within about 5 s plus
+// (rise−1) intervals. ProbeNow probes a target at once, for failure
+// reports.
+//
+// The Scheduler is one goroutine with a min-heap of due times and one timer
+// from its Clock, feeding a fixed pool of workers (Config.Workers); there is
+// no goroutine per target. The pure parts — Observe, SmoothRTT (RFC 6298
+// SRTT) and NextDelay — take no clock and start no goroutine. Tests run the
+// Scheduler on probetest.FakeClock with probetest.FakeChecker.
+//
+// # Caveats
+//
+// The first probes of targets that one Set adds are spread over
+// len × SpreadStep (100 µs each, at most one interval), in the order given:
+// a registrar starting with 10 000 elements at a 1 s interval probes them
+// all within its first second, not in one millisecond.
+//
+// onResult runs on the worker goroutines, concurrently for different
+// targets; while it runs its worker probes nothing and Set waits, so it
+// must be quick, and it must not call Set. Once Set returns, no result of
+// a target it removed or changed is reported.
+//
+// Timeouts are context deadlines, so they run on the time package's clock
+// even when the Scheduler has a FakeClock. A Checker that ignores its
+// context holds a worker for as long as it hangs.
+//
+// An HTTP probe's Host header is ADDR:PORT and https sends no server name:
+// virtual hosts that need a name need a path that works without it. The
+// dns probe sends one datagram per probe and does not retry.
+package probe

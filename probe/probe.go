@@ -1,0 +1,193 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// Target is one thing to probe: an address and how to probe it.
+type Target struct {
+	// Key identifies the target among those given to a Scheduler, for
+	// example "web.pool.example./0a1b2c3d". Results carry it back.
+	Key string
+	// Addr is the address and port probed.
+	Addr netip.AddrPort
+	// Name is the element's DNS name, for logs; it may be "". Probes do not
+	// use it (no Host header, no SNI from it).
+	Name string
+	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
+	// https, dns, tls (a Scheduler never gets targets of kind none or "").
+	Spec handlespace.ProbeSpec
+}
+
+// Result is the outcome of one probe.
+type Result struct {
+	// Key is the Target's key.
+	Key string
+	// OK is true when the target passed.
+	OK bool
+	// Err says why it failed, short and for humans ("connect: connection
+	// refused", "timeout after 300ms", "HTTP status 500, want 2xx"); "" when
+	// OK.
+	Err string
+	// RTT is the time from the start of the probe to its answer, successful
+	// or not (at a timeout, about the timeout).
+	RTT time.Duration
+	// Load is the load the target reported, 0 idle … 1 full; meaningful
+	// only when HasLoad.
+	Load    float64
+	HasLoad bool
+	// At is when the probe started. A Scheduler sets it from its Clock.
+	At time.Time
+}
+
+// Checker probes one kind of target. Check must return when ctx ends (its
+// deadline is the target's Spec.Timeout): a target that hangs fails with
+// "timeout after …". Checkers are called concurrently.
+type Checker interface {
+	Check(ctx context.Context, t Target) Result
+}
+
+// CheckerFunc adapts a function to a Checker.
+type CheckerFunc func(ctx context.Context, t Target) Result
+
+// Check calls f(ctx, t).
+func (f CheckerFunc) Check(ctx context.Context, t Target) Result { return f(ctx, t) }
+
+var _ Checker = CheckerFunc(nil)
+
+// DefaultCheckers returns a new map of the built-in checkers by kind: tcp,
+// http, https, dns and tls.
+func DefaultCheckers() map[string]Checker {
+	return map[string]Checker{
+		"tcp":   TCPChecker{},
+		"http":  NewHTTPChecker(false),
+		"https": NewHTTPChecker(true),
+		"dns":   DNSChecker{},
+		"tls":   TLSChecker{},
+	}
+}
+
+// ValidateTarget checks Spec.Target for a kind as the built-in checkers
+// read it, so that a configuration can be rejected before it is probed:
+// http and https take PATH[#EXPECT] (see HTTPChecker), dns a domain name,
+// tls a server name or "", tcp and none nothing.
+func ValidateTarget(kind, target string) error {
+	switch kind {
+	case "", "none", "tcp":
+		if target != "" {
+			return fmt.Errorf("probe: %s takes no target, got %q", kindName(kind), target)
+		}
+	case "http", "https":
+		_, err := parseHTTPTarget(target)
+		return err
+	case "dns":
+		if target == "" {
+			return errors.New("probe: dns needs a name to query")
+		}
+		if _, ok := dnsIsName(target); !ok {
+			return fmt.Errorf("probe: bad name %q to query", target)
+		}
+	case "tls":
+	default:
+		return fmt.Errorf("probe: unknown kind %q; want tcp, http, https, dns or tls", kind)
+	}
+	return nil
+}
+
+func kindName(k string) string {
+	if k == "" {
+		return "none"
+	}
+	return k
+}
+
+// timing is the start of a check and its timeout, for results.
+type timing struct {
+	start   time.Time
+	timeout time.Duration
+}
+
+func begin(ctx context.Context, t Target) timing {
+	now := time.Now()
+	to := t.Spec.Timeout
+	if d, ok := ctx.Deadline(); ok && to <= 0 {
+		to = d.Sub(now).Round(time.Millisecond)
+	}
+	return timing{start: now, timeout: to}
+}
+
+func (tm timing) ok(t Target) Result {
+	return Result{Key: t.Key, OK: true, RTT: time.Since(tm.start), At: tm.start}
+}
+
+func (tm timing) fail(t Target, msg string) Result {
+	return Result{Key: t.Key, Err: msg, RTT: time.Since(tm.start), At: tm.start}
+}
+
+// failErr describes err, met at stage ("connect", "TLS handshake", "HTTP",
+// "DNS"), in a short line.
+func (tm timing) failErr(ctx context.Context, t Target, stage string, err error) Result {
+	return tm.fail(t, describe(ctx, stage, err, tm.timeout))
+}
+
+// describe turns an error of the net, tls or http packages into a short
+// message without addresses: "connect: connection refused", "timeout after
+// 500ms", "TLS handshake: first record does not look like a TLS handshake".
+func describe(ctx context.Context, stage string, err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		if timeout > 0 {
+			return "timeout after " + timeout.String()
+		}
+		return "timeout"
+	case errors.Is(ctx.Err(), context.Canceled), errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return "connect: " + innermost(op.Err)
+	}
+	var rh tls.RecordHeaderError
+	var ae tls.AlertError
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &rh) || errors.As(err, &ae) || errors.As(err, &ce) || strings.HasPrefix(innermost(err), "tls: ") {
+		stage = "TLS handshake"
+	}
+	return stage + ": " + strings.TrimPrefix(innermost(err), "tls: ")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// innermost returns the message of the innermost interesting error: the
+// system call's error rather than "dial tcp 127.0.0.1:80: connect: …".
+func innermost(err error) string {
+	for {
+		var ue *url.Error
+		var op *net.OpError
+		var sc *os.SyscallError
+		switch {
+		case errors.As(err, &sc):
+			return sc.Err.Error()
+		case errors.As(err, &op) && op.Err != nil:
+			err = op.Err
+		case errors.As(err, &ue) && ue.Err != nil:
+			err = ue.Err
+		default:
+			return err.Error()
+		}
+	}
+}

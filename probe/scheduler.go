@@ -1,0 +1,421 @@
+package probe
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// SpreadStep is how far apart, on average, a Scheduler starts the first
+// probes of the targets that one Set adds: 100 µs, that is at most 10 000
+// new targets a second, and never slower than one interval for them all.
+const SpreadStep = 100 * time.Microsecond
+
+// Config configures a Scheduler. Zero fields take their defaults.
+type Config struct {
+	// Clock is the source of time (default SystemClock()). The timeouts of
+	// checks are context deadlines and so follow the time package even
+	// with another Clock.
+	Clock Clock
+	// Workers is how many probes may be in flight at once (default 64).
+	// Probes that fall due while every worker is busy wait, and those that
+	// start more than a tenth of their interval late count in Stats.Late.
+	Workers int
+	// Checkers are the checkers by kind (default DefaultCheckers()). A
+	// target whose kind has none fails every probe.
+	Checkers map[string]Checker
+	// Jitter spreads each delay between probes uniformly over
+	// interval × [1−Jitter, 1+Jitter) (default DefaultJitter, 0.1; negative
+	// for none; at most 0.5).
+	Jitter float64
+	// Rand returns uniform numbers in [0, 1) (default math/rand/v2's
+	// Float64). It is called with the Scheduler's lock held, so it need not
+	// be safe for concurrent use; tests give a seeded source.
+	Rand func() float64
+}
+
+func (c *Config) defaults() {
+	if c.Clock == nil {
+		c.Clock = SystemClock()
+	}
+	if c.Workers <= 0 {
+		c.Workers = 64
+	}
+	if c.Checkers == nil {
+		c.Checkers = DefaultCheckers()
+	}
+	switch {
+	case c.Jitter == 0:
+		c.Jitter = DefaultJitter
+	case c.Jitter < 0:
+		c.Jitter = 0
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+}
+
+// Stats are a Scheduler's counters.
+type Stats struct {
+	// Targets is how many targets the Scheduler has.
+	Targets int
+	// InFlight is how many probes are dispatched and not finished: waiting
+	// for a worker, being checked, or being reported.
+	InFlight int
+	// Probes counts the probes started.
+	Probes uint64
+	// Late counts the probes that started more than a tenth of their
+	// interval after they were due (too few workers, or checks that hang),
+	// and MaxLate is the latest start so far.
+	Late    uint64
+	MaxLate time.Duration
+	// Dropped counts the results not reported because their target was
+	// removed or changed while they were in flight.
+	Dropped uint64
+}
+
+// Scheduler probes a set of targets, each at its interval, with a bounded
+// number of workers, and reports every result with the target's health.
+// Its methods are safe for concurrent use.
+type Scheduler struct {
+	cfg      Config
+	onResult func(Result, Tracker, bool)
+	wake     chan struct{} // tells Run that a target fell due before its timer
+
+	// deliver is held for reading by a worker from its check that its
+	// target is still current until onResult has returned, and for writing
+	// by Set: once Set returns, no result of a removed or changed target is
+	// reported.
+	deliver sync.RWMutex
+
+	mu       sync.Mutex
+	entries  map[string]*entry
+	due      dueHeap
+	armed    time.Time // when Run's timer will fire; zero when Run is not waiting on it
+	running  bool
+	inFlight int
+	stats    Stats // Probes, Late, MaxLate, Dropped
+}
+
+// entry is a target's state in the Scheduler. Guarded by Scheduler.mu.
+type entry struct {
+	t       Target // Spec with defaults filled in
+	tr      Tracker
+	due     time.Time
+	index   int  // in Scheduler.due; -1 when not there
+	busy    bool // dispatched and not finished
+	removed bool // no longer a target: drop its result
+}
+
+// farFuture is Run's timer deadline when there is no target.
+var farFuture = time.Unix(1<<62, 0)
+
+// NewScheduler returns a Scheduler that reports every probe result to
+// onResult, with the target's Tracker after that result and whether its
+// health changed. Call Set to give it targets and Run to start probing.
+//
+// onResult is called from the worker goroutines, concurrently for
+// different targets (one target's results come one at a time, in order).
+// It must not block for long: while it runs, its worker probes nothing
+// and Set waits. It may call ProbeNow and Stats, but not Set.
+func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) *Scheduler {
+	cfg.defaults()
+	return &Scheduler{
+		cfg:      cfg,
+		onResult: onResult,
+		wake:     make(chan struct{}, 1),
+		entries:  map[string]*entry{},
+	}
+}
+
+// Set replaces the targets. Targets that are new (by Key) are probed at
+// once, their first probes spread in the order given over len × SpreadStep
+// (at most their interval), so that 10 000 new targets do not all connect
+// in the same millisecond; they start with health Unknown. Targets that
+// are gone are not probed again, and the results of their probes in flight
+// are dropped. A target whose Addr changed is new; one whose Spec changed
+// keeps its Tracker and is probed at once; an unchanged one (or one whose
+// Name alone changed) keeps its schedule. Of targets with the same key the
+// first counts.
+func (s *Scheduler) Set(targets []Target) {
+	s.deliver.Lock()
+	defer s.deliver.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := make(map[string]*entry, len(targets))
+	var fresh []*entry
+	for _, t := range targets {
+		if _, dup := next[t.Key]; dup {
+			continue
+		}
+		t.Spec = normalize(t.Spec)
+		old := s.entries[t.Key]
+		switch {
+		case old != nil && old.t.Addr == t.Addr && old.t.Spec == t.Spec:
+			old.t.Name = t.Name
+			next[t.Key] = old
+		case old != nil && old.t.Addr == t.Addr:
+			e := &entry{t: t, tr: old.tr, index: -1}
+			next[t.Key] = e
+			fresh = append(fresh, e)
+		default:
+			e := &entry{t: t, index: -1}
+			next[t.Key] = e
+			fresh = append(fresh, e)
+		}
+	}
+	for k, e := range s.entries {
+		if next[k] != e {
+			s.retire(e)
+		}
+	}
+	s.entries = next
+	now := s.cfg.Clock.Now()
+	n := float64(len(fresh))
+	for i, e := range fresh {
+		window := min(e.t.Spec.Interval, time.Duration(len(fresh))*SpreadStep)
+		e.due = now.Add(time.Duration((float64(i) + s.cfg.Rand()) / n * float64(window)))
+		s.push(e)
+	}
+}
+
+// retire takes e out of the schedule. Called with mu held.
+func (s *Scheduler) retire(e *entry) {
+	e.removed = true
+	if e.index >= 0 {
+		heap.Remove(&s.due, e.index)
+	}
+}
+
+// push schedules e at e.due, waking Run if that is before its timer.
+// Called with mu held.
+func (s *Scheduler) push(e *entry) {
+	heap.Push(&s.due, e)
+	if !s.armed.IsZero() && e.due.Before(s.armed) {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// ProbeNow probes the target with this key at once, as for a failure
+// report, and reports whether there is such a target. A probe of it that
+// is in flight counts as that probe (calls while one is in flight or
+// waiting for a worker are coalesced into it). The target's next probe
+// comes an interval after this one.
+func (s *Scheduler) ProbeNow(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[key]
+	if e == nil {
+		return false
+	}
+	if e.busy {
+		return true
+	}
+	if now := s.cfg.Clock.Now(); e.due.After(now) {
+		e.due = now
+		heap.Fix(&s.due, e.index)
+		if !s.armed.IsZero() {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return true
+}
+
+// Stats returns the Scheduler's counters.
+func (s *Scheduler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Targets = len(s.entries)
+	st.InFlight = s.inFlight
+	return st
+}
+
+// Run probes the targets until ctx ends, then waits for the checks in
+// flight to end (they are cancelled, and their results dropped) and
+// returns nil. Targets that were due then are probed at once by the next
+// Run. Run returns an error if the Scheduler is already running.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("probe: scheduler already running")
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running = false
+		s.armed = time.Time{}
+		s.mu.Unlock()
+	}()
+
+	work := make(chan *entry)
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Go(func() {
+			for e := range work {
+				s.probe(ctx, e)
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(work)
+
+	timer := s.cfg.Clock.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		e, wait := s.next(s.cfg.Clock.Now())
+		if e != nil {
+			select {
+			case work <- e:
+				continue
+			case <-ctx.Done():
+				s.mu.Lock()
+				s.requeue(e, e.due)
+				s.mu.Unlock()
+				return nil
+			}
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-timer.C():
+		case <-s.wake:
+			timer.Stop()
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// next takes the earliest target if it is due at now, or else returns how
+// long until it is (0 if there is no target) and notes when Run's timer
+// will fire.
+func (s *Scheduler) next(now time.Time) (*entry, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.due) == 0 {
+		s.armed = farFuture
+		return nil, 0
+	}
+	e := s.due[0]
+	if e.due.After(now) {
+		s.armed = e.due
+		return nil, e.due.Sub(now)
+	}
+	heap.Pop(&s.due)
+	e.busy = true
+	s.inFlight++
+	s.armed = time.Time{}
+	return e, 0
+}
+
+// requeue returns a dispatched entry that was not probed to the schedule,
+// due at due. Called with mu held.
+func (s *Scheduler) requeue(e *entry, due time.Time) {
+	e.busy = false
+	s.inFlight--
+	if !e.removed {
+		e.due = due
+		s.push(e)
+	}
+}
+
+// probe checks one target and reports the result (a worker's job).
+func (s *Scheduler) probe(ctx context.Context, e *entry) {
+	start := s.cfg.Clock.Now()
+	s.mu.Lock()
+	if e.removed || ctx.Err() != nil {
+		s.requeue(e, e.due)
+		s.mu.Unlock()
+		return
+	}
+	t := e.t
+	if late := start.Sub(e.due); late > t.Spec.Interval/10 {
+		s.stats.Late++
+		s.stats.MaxLate = max(s.stats.MaxLate, late)
+	}
+	s.stats.Probes++
+	s.mu.Unlock()
+
+	r := s.check(ctx, t)
+	r.Key, r.At = t.Key, start
+
+	s.deliver.RLock()
+	defer s.deliver.RUnlock()
+	s.mu.Lock()
+	if e.removed || ctx.Err() != nil {
+		if e.removed {
+			s.stats.Dropped++
+		}
+		s.requeue(e, e.due)
+		s.mu.Unlock()
+		return
+	}
+	tr, changed := e.tr.Observe(r.OK, t.Spec.Rise, t.Spec.Fall)
+	e.tr = tr
+	s.mu.Unlock()
+
+	s.onResult(r, tr, changed)
+
+	s.mu.Lock()
+	e.due = start.Add(NextDelay(t.Spec, tr, s.cfg.Jitter, s.cfg.Rand))
+	s.requeue(e, e.due)
+	s.mu.Unlock()
+}
+
+// check runs t's checker under t's timeout. A checker that panics fails.
+func (s *Scheduler) check(ctx context.Context, t Target) (r Result) {
+	c := s.cfg.Checkers[t.Spec.Kind]
+	if c == nil {
+		return Result{Err: fmt.Sprintf("no checker for probe kind %q", t.Spec.Kind)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.Spec.Timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			r = Result{Err: fmt.Sprintf("probe %s panicked: %v", t.Spec.Kind, p)}
+		}
+	}()
+	return c.Check(ctx, t)
+}
+
+// dueHeap is a min-heap of entries by due time.
+type dueHeap []*entry
+
+var _ heap.Interface = (*dueHeap)(nil)
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (h *dueHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
