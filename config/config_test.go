@@ -370,9 +370,9 @@ func TestValidation(t *testing.T) {
 
 func TestEnvWarnings(t *testing.T) {
 	_, warns, err := load(t, "", map[string]string{
-		"POOLNSD_DNS_LISEN":  "127.0.0.1:53",
+		"POOLNSD_DNS_LISEN":   "127.0.0.1:53",
 		"POOLNSD_TSIG_SECRET": "x",
-		"POOLNSD_LOG_LEVEL":  "debug",
+		"POOLNSD_LOG_LEVEL":   "debug",
 	})
 	if err != nil {
 		t.Fatal(err)
