@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics"
 )
 
 // Source gives the current handlespace view. *handlespace.Handlespace is one.
@@ -34,6 +35,11 @@ type Config struct {
 	UDPSockets int
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics gets the query counters and latencies (nil: none).
+	Metrics *metrics.DNS
+	// QueryLog logs one line per query at info level (off by default;
+	// Handler.SetQueryLog changes it while serving).
+	QueryLog bool
 }
 
 // Server is a running DNS front: UDP and TCP servers on every listen address.
@@ -59,6 +65,30 @@ func Start(cfg Config, src Source) (*Server, error) {
 	}
 	h := NewHandler(src, cfg)
 	s := &Server{handler: h, errc: make(chan error, 1)}
+	accept, invalid := acceptMsg, dns.MsgInvalidFunc(nil)
+	if m := cfg.Metrics; m != nil {
+		accept = func(dh dns.Header) dns.MsgAcceptAction {
+			a := acceptMsg(dh)
+			switch a {
+			case dns.MsgReject:
+				m.Rejected(metrics.RejectFormErr)
+			case dns.MsgRejectNotImplemented:
+				m.Rejected(metrics.RejectNotImp)
+			case dns.MsgIgnore:
+				m.Rejected(metrics.RejectIgnored)
+			}
+			return a
+		}
+		invalid = func(b []byte, _ error) {
+			// miekg/dns answers FORMERR when the header parsed and the
+			// rest did not, and nothing to a message shorter than a header.
+			if len(b) >= headerLen {
+				m.Rejected(metrics.RejectFormErr)
+			} else {
+				m.Rejected(metrics.RejectIgnored)
+			}
+		}
+	}
 	lc := net.ListenConfig{Control: reusePort}
 	for _, addr := range cfg.Listen {
 		tl, err := lc.Listen(context.Background(), "tcp", addr)
@@ -70,7 +100,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 		// ":0" gives one port for both.
 		bound := tl.Addr().String()
 		s.addrs = append(s.addrs, tl.Addr())
-		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: acceptMsg, MaxTCPQueries: -1})
+		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: accept, MsgInvalidFunc: invalid, MaxTCPQueries: -1})
 		for i := 0; i < cfg.UDPSockets; i++ {
 			pc, err := lc.ListenPacket(context.Background(), "udp", bound)
 			if err != nil {
@@ -78,7 +108,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 				return nil, fmt.Errorf("dnsfront: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: acceptMsg, UDPSize: maxUDPQuery})
+			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: accept, MsgInvalidFunc: invalid, UDPSize: maxUDPQuery})
 		}
 		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
 	}
