@@ -123,6 +123,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	route(http.MethodGet, "/healthz", a.healthz)
 	route(http.MethodGet, "/v1/pools", a.listPools)
 	route(http.MethodGet, "/v1/pools/{pool}", a.getPool)
+	route(http.MethodGet, "/v1/status", a.status) // status.go
 	route(http.MethodPost, "/v1/pools/{pool}/reports", a.write(a.report))
 	route(http.MethodPut, "/v1/pools/{pool}/elements/{pe}/admin", a.write(a.setAdmin))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
