@@ -43,6 +43,8 @@ var options = []Option{
 		"least severe log level written: debug, info, warn or error"},
 	{"log.format", "text", "",
 		"log line format: text (key=value) or json"},
+	{"log.queries", false, "",
+		"log one info line per DNS query (client, name, type, rcode, size); costs a log write per query"},
 	{"http.listen", "127.0.0.1:8053", "",
 		"address (host:port) of the HTTP API (/v1/...) and /healthz; \"\" turns it off"},
 	{"http.token", "", "",

@@ -22,8 +22,9 @@ type Options struct {
 	// View returns the current handlespace view, for the pool and element
 	// gauges (nil: no such gauges).
 	View func() *handlespace.View
-	// Self is this registrar's ID, for poolnsd_elements_owned.
-	Self uint32
+	// Self returns this registrar's ID, for poolnsd_elements_owned (nil:
+	// elements homed at registrar 0 only, as zone files' are).
+	Self func() uint32
 	// LatencySample: one query in LatencySample (rounded up to a power of
 	// two) has its answer latency timed; 1 times every query (default
 	// DefaultLatencySample).

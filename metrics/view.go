@@ -10,12 +10,12 @@ import (
 // handlespace's write path.
 type viewCollector struct {
 	view func() *handlespace.View
-	self uint32
+	self func() uint32
 
 	zones, pools, unserved, failOpen, elems, served, admin, reported, owned *prometheus.Desc
 }
 
-func newViewCollector(view func() *handlespace.View, self uint32) *viewCollector {
+func newViewCollector(view func() *handlespace.View, self func() uint32) *viewCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
@@ -41,6 +41,10 @@ func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	v := c.view()
+	var self uint32
+	if c.self != nil {
+		self = c.self()
+	}
 	var zones, static, dynamic, unserved, failOpen, served, reported, owned int
 	var health [3]int
 	var admin [3]int
@@ -74,7 +78,7 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 					if e.Reported {
 						reported++
 					}
-					if e.Home == c.self || e.Home == 0 { // 0: a zone file's, homed here
+					if e.Home == self || e.Home == 0 { // 0: a zone file's, homed here
 						owned++
 					}
 				}

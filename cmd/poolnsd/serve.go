@@ -38,15 +38,7 @@ type daemon struct {
 	store *handlespace.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
-}
-
-// newLogger returns the logger that log.level and log.format ask for.
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel()}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	ops   *ops // serve_ops.go: metrics, readiness, operator endpoints
 }
 
 // logErrors logs each line of err as one error line.
@@ -70,7 +62,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	log := newLogger(cfg, stderr)
+	return runServe(fs, cfg, warns, stderr, nil)
+}
+
+// runServe runs a daemon on cfg until a signal stops it and returns the
+// exit code. prepare, if not nil, gets the daemon before it starts (the
+// demo uses it).
+func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Writer, prepare func(*daemon) error) int {
+	log, level := newLiveLogger(cfg, stderr)
 	for _, w := range warns {
 		log.Warn(w)
 	}
@@ -86,7 +85,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
 
-	d := &daemon{cfg: cfg, log: log}
+	d := &daemon{cfg: cfg, log: log, ops: newOps(fs, level, log)}
+	if prepare != nil {
+		if err := prepare(d); err != nil {
+			log.Error("cannot start", "err", err.Error())
+			return exitRuntime
+		}
+	}
 	if code := d.start(); code != exitOK {
 		return code
 	}
@@ -98,6 +103,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // it has logged.
 func (d *daemon) start() int {
 	var err error
+	d.ops.setPhase("starting: opening the store")
 	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
@@ -106,10 +112,12 @@ func (d *daemon) start() int {
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
 	})
+	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
 	if err == nil {
 		err = d.hs.ApplyZones(defs)
 	}
+	d.ops.metrics.ZonesLoaded(err == nil, time.Now())
 	if err != nil {
 		logErrors(d.log, "cannot load the zones", err)
 		d.store.Close()
@@ -127,6 +135,8 @@ func (d *daemon) start() int {
 		UDPSize:    d.cfg.DNS.UDPSize,
 		UDPSockets: d.cfg.DNS.UDPSockets,
 		Logger:     d.log,
+		Metrics:    d.ops.metrics.DNS(),
+		QueryLog:   d.cfg.Log.Queries,
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
@@ -138,8 +148,13 @@ func (d *daemon) start() int {
 		addrs = append(addrs, a.String())
 	}
 	n := countView(d.hs.View())
+	d.ops.hs.Store(d.hs)
+	d.ops.setReady()
 	d.log.Info("ready", "dns", addrs, "zones", n.zones, "pools", n.pools, "elements", n.elements,
 		"registrations", regs, "registrar", handlespace.IDString(d.store.RegistrarID()))
+	if d.ops.onReady != nil {
+		d.ops.onReady()
+	}
 	return exitOK
 }
 
@@ -192,7 +207,10 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 		select {
 		case sig := <-sigc:
 			if sig == syscall.SIGHUP {
+				sdReloading()
 				d.reload("SIGHUP")
+				d.reloadConfig()
+				sdNotify("READY=1")
 				continue
 			}
 			d.log.Info("stopping", "signal", sig.String())
@@ -236,6 +254,7 @@ func (d *daemon) reload(trigger string) {
 	if err == nil {
 		err = d.hs.ApplyZones(defs)
 	}
+	d.ops.metrics.ZonesLoaded(err == nil, time.Now())
 	if err != nil {
 		logErrors(d.log, "zones not reloaded; serving the last good ones", err)
 		return
@@ -261,7 +280,9 @@ func (d *daemon) warnProbes(defs []handlespace.ZoneDef) {
 // expire removes the registrations whose lease has ended, from the
 // handlespace and the store.
 func (d *daemon) expire(now time.Time) {
-	for _, x := range d.hs.Expire(now) {
+	expired := d.hs.Expire(now)
+	d.ops.metrics.Expired(len(expired))
+	for _, x := range expired {
 		id := handlespace.IDString(x.ID)
 		d.log.Info("registration expired", "pool", x.Pool, "element", id)
 		if err := d.store.DeleteElement(x.Pool, x.ID); err != nil {
@@ -273,6 +294,8 @@ func (d *daemon) expire(now time.Time) {
 // stop stops taking queries, lets those in flight finish, closes the store
 // and returns code (or exitRuntime if stopping failed).
 func (d *daemon) stop(code int) int {
+	d.ops.setPhase("stopping")
+	sdNotify("STOPPING=1")
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
