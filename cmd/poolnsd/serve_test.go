@@ -43,9 +43,16 @@ type daemonProc struct {
 // startDaemon starts poolnsd serve in dir with args.
 func startDaemon(t *testing.T, dir string, args ...string) *daemonProc {
 	t.Helper()
+	return startDaemonEnv(t, dir, nil, args...)
+}
+
+// startDaemonEnv starts poolnsd serve in dir with args and extra
+// environment variables (KEY=value).
+func startDaemonEnv(t *testing.T, dir string, env []string, args ...string) *daemonProc {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = testEnv()
+	cmd.Env = append(testEnv(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
