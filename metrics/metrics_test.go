@@ -77,7 +77,9 @@ func TestHooks(t *testing.T) {
 	m.Takeover(metrics.TakeoverStarted, 0)
 	m.Takeover(metrics.TakeoverCompleted, 7)
 	m.SetPeerStates(func() map[string]int { return map[string]int{"active": 2, "dead": 1} })
-	m.SetProbeStats(func() probe.Stats { return probe.Stats{Targets: 12, InFlight: 3, Late: 4, MaxLate: 250 * time.Millisecond} })
+	m.SetProbeStats(func() probe.Stats {
+		return probe.Stats{Targets: 12, InFlight: 3, Late: 4, MaxLate: 250 * time.Millisecond}
+	})
 	m.ZonesLoaded(true, time.Unix(1700000000, 0))
 	m.ZonesLoaded(false, time.Unix(1700000100, 0))
 	m.SetReady(true)

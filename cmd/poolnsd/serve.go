@@ -169,6 +169,7 @@ func (d *daemon) loadRegistrations() (int, error) {
 		id := handlespace.IDString(e.ID)
 		if !e.Expires.IsZero() && !e.Expires.After(now) {
 			d.log.Info("registration expired while stopped", "pool", pool, "element", id, "expired", e.Expires)
+			d.ops.metrics.Expired(1)
 			return d.store.DeleteElement(pool, e.ID)
 		}
 		if err := d.hs.Register(pool, e, ""); err != nil {

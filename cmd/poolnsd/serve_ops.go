@@ -6,11 +6,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"reflect"
 	"slices"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
@@ -260,4 +263,65 @@ func sdReloading() {
 		return
 	}
 	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
+}
+
+// meteredBackend counts the API's failure reports and admin changes in the
+// metrics, around the backend that serves them.
+type meteredBackend struct {
+	httpapi.Backend
+	m  *metrics.Metrics
+	id uint32 // this registrar, for /v1/status
+}
+
+var _ httpapi.Backend = meteredBackend{}
+
+// RegistrarID names this registrar in /v1/status.
+func (b meteredBackend) RegistrarID() uint32 { return b.id }
+
+func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
+	out, err := b.Backend.Report(pool, id, from)
+	switch {
+	case errors.Is(err, httpapi.ErrRateLimited):
+		b.m.FailureReport(metrics.ReportRateLimited)
+	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
+		b.m.FailureReport(metrics.ReportUnknown)
+	case err != nil:
+	case out.Removed:
+		b.m.FailureReport(metrics.ReportRemoved)
+	default:
+		b.m.FailureReport(metrics.ReportCounted)
+	}
+	return out, err
+}
+
+func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
+	var old handlespace.Admin
+	if v := b.View(); v != nil {
+		if pv := poolOf(v, pool); pv != nil {
+			if e := pv.Element(id); e != nil {
+				old = e.Admin
+			}
+		}
+	}
+	err := b.Backend.SetAdmin(pool, id, a)
+	if err == nil && old != a {
+		b.m.AdminChange(a)
+	}
+	return err
+}
+
+// poolOf finds a pool by its name (lower-case FQDN) in v.
+func poolOf(v *handlespace.View, pool string) *handlespace.PoolView {
+	handle, parent, ok := strings.Cut(pool, ".")
+	if !ok {
+		return nil
+	}
+	if parent == "" {
+		parent = "."
+	}
+	z := v.Zone(parent)
+	if z == nil {
+		return nil
+	}
+	return z.Pool(handle)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -319,11 +320,11 @@ func writeStatus(w io.Writer, st *statusReply, problems bool) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "POOL\tPOLICY\tTTL\tANSWERS\tSERVED\tUP\tDOWN\tUNKNOWN\tDRAINED\tPROBE\tSTATE")
+	fmt.Fprintln(tw, "POOL\tPOLICY\tTTL\tANSWERS\tSERVED\tUP\tDOWN\tUNKNOWN\tDRAINED\tFORCED\tREPORTED\tPROBE\tSTATE")
 	for _, p := range st.Pools {
 		c := p.Counts
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.Policy, p.TTL, p.Answers,
-			c.Served, c.Elements, c.Up, c.Down, c.Unknown, c.Drained+c.ForcedDown, probeString(p.Probe), poolState(&p))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.Policy, p.TTL, p.Answers,
+			c.Served, c.Elements, c.Up, c.Down, c.Unknown, c.Drained, c.ForcedDown, c.Reported, probeString(p.Probe), poolState(&p))
 	}
 	tw.Flush()
 	for _, p := range st.Pools {
@@ -336,6 +337,7 @@ func writeStatus(w io.Writer, st *statusReply, problems bool) {
 		if len(es) == 0 {
 			continue
 		}
+		slices.SortStableFunc(es, func(a, b statusElement) int { return naturalCompare(a.Label, b.Label) })
 		fmt.Fprintf(w, "\n%s\n", p.Name)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ELEMENT\tID\tADDRESS\tHEALTH\tSERVED\tADMIN\tLAST PROBE\tRTT\tLOAD\tWEIGHT\tPRIO\tSITE\tHOME\tLEASE")
@@ -376,7 +378,7 @@ func probeString(p *statusProbe) string {
 		s += ":" + p.Target
 	}
 	if p.Kind != "none" {
-		s += "/" + (time.Duration(p.IntervalMS) * time.Millisecond).String()
+		s += " every " + (time.Duration(p.IntervalMS) * time.Millisecond).String()
 	}
 	return s
 }
@@ -428,7 +430,7 @@ func leaseString(e *statusElement) string {
 
 func homeString(home, self string) string {
 	if home != "" && home == self {
-		return home + "*"
+		return home + " (here)"
 	}
 	return dash(home)
 }
@@ -490,4 +492,46 @@ func adminCmd(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s (%s, %s): admin %s, health %s, served %s\n", e.Name, e.ID, addrString(&e), e.Admin, e.Health, yesNo(e.Served))
 	return exitOK
+}
+
+// naturalCompare orders strings with their runs of digits by value, so
+// that web2 comes before web10.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmpInt(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmpInt(int(a[0]), int(b[0]))
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmpInt(len(a), len(b))
+}
+
+func digits(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

@@ -187,7 +187,8 @@
     st.segs.down.style.flexGrow = c.down;
     setClass(st.sec, 'pool' + (c.elements > 0 && c.served === 0 ? ' pool-bad' : '') + (st.sec.classList.contains('collapsed') ? ' collapsed' : ''));
 
-    const els = p.elements || [];
+    // By name, numbers by value (web2 before web10), as poolnsd status lists them.
+    const els = (p.elements || []).slice().sort((a, b) => a.label.localeCompare(b.label, 'en', { numeric: true }) || (a.id < b.id ? -1 : 1));
     const seen = new Set();
     for (const e of els) {
       let r = st.rows.get(e.id);
