@@ -46,7 +46,7 @@ var options = []Option{
 	{"log.queries", false, "",
 		"log one info line per DNS query (client, name, type, rcode, size); costs a log write per query"},
 	{"http.listen", "127.0.0.1:8053", "",
-		"address (host:port) of the HTTP API (/v1/...) and /healthz; \"\" turns it off"},
+		"address (host:port) of the HTTP listener: the JSON API (/v1/...), the status page (/), /metrics, /healthz and /readyz; \"\" turns it off"},
 	{"http.token", "", "",
 		"bearer token that the API's write endpoints (reports, admin) require; empty refuses them"},
 	{"probe.workers", 64, "",

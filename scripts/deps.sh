@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks use beyond Go: dig and nsupdate
-# (bind9-dnsutils), kdig (knot-dnsutils), dnsperf. Debian packages through
+# (bind9-dnsutils), kdig (knot-dnsutils), dnsperf, chromium (the status
+# page's browser test), promtool (prometheus: checks /metrics) and
+# systemd-analyze (systemd: checks contrib/poolnsd.service). Debian packages through
 # apt-get when run as root and something is missing; otherwise says what to
 # install. Go modules come from the module proxy (go mod download).
 set -euo pipefail
@@ -9,6 +11,10 @@ command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v taskset >/dev/null || need+=(util-linux)
+command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v stdbuf >/dev/null || need+=(coreutils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive

@@ -365,3 +365,67 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("poolnsd check --zones: exit %d: %s", code, stderr)
 	}
 }
+
+// TestSighupLiveConfig: SIGHUP applies log.level and log.queries to the
+// running server, says which other changed keys wait for a restart, and
+// keeps the running configuration when the file has an error.
+func TestSighupLiveConfig(t *testing.T) {
+	dir := daemonDir(t, goodZone)
+	cfgFile := filepath.Join(dir, "poolnsd.yaml")
+	base, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startDaemon(t, dir)
+	addr, _ := p.ready()
+	from := p.cursor()
+	query(t, addr, "web.pool.example.", dns.TypeA)
+	// The query log is off: no query line before the next marker.
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	_, after := p.waitLog(from, "zones reloaded", msgIs("zones reloaded"))
+	p.mu.Lock()
+	for _, r := range p.recs[from:after] {
+		if r.str("msg") == "query" {
+			t.Errorf("a query line with the query log off: %v", r)
+		}
+	}
+	p.mu.Unlock()
+
+	// Turn the query log on, the level up to warn... and change a key that
+	// needs a restart.
+	cfg := strings.Replace(string(base), "  level: debug", "  level: info\n  queries: true", 1)
+	cfg = strings.Replace(cfg, "  udp_sockets: 2", "  udp_sockets: 2\n  udp_size: 4096", 1)
+	writeFile(t, dir, "poolnsd.yaml", cfg)
+	from = p.cursor()
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	r, _ := p.waitLog(from, "configuration reloaded", msgIs("configuration reloaded"))
+	if got := fmt.Sprint(r["applied"]); got != "[log.level log.queries]" {
+		t.Errorf("applied %s, want [log.level log.queries]", got)
+	}
+	r, _ = p.waitLog(from, "restart warning", func(r logRec) bool { return strings.Contains(r.str("msg"), "only at a restart") })
+	if got := fmt.Sprint(r["keys"]); got != "[dns.udp_size]" {
+		t.Errorf("restart keys %s, want [dns.udp_size]", got)
+	}
+	from = p.cursor()
+	query(t, addr, "nx.pool.example.", dns.TypeMX)
+	r, _ = p.waitLog(from, "a query line", msgIs("query"))
+	if r.str("qname") != "nx.pool.example." || r.str("qtype") != "MX" || r.str("rcode") != "NXDOMAIN" || r.str("transport") != "udp" {
+		t.Errorf("query line %v", r)
+	}
+
+	// A broken file: nothing changes, the error names the file.
+	writeFile(t, dir, "poolnsd.yaml", cfg+"bogus_key: 1\n")
+	from = p.cursor()
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	r, _ = p.waitLog(from, "not reloaded", msgIs("configuration not reloaded; keeping the running one"))
+	if !strings.Contains(r.str("err"), "bogus_key") {
+		t.Errorf("error %q does not name the key", r.str("err"))
+	}
+	from = p.cursor()
+	query(t, addr, "web.pool.example.", dns.TypeA)
+	p.waitLog(from, "a query line after the broken reload", msgIs("query"))
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
