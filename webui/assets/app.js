@@ -21,9 +21,11 @@
   let last = null;         // last good reply
   let lastOK = 0;          // when it came (client clock)
   let failures = 0;
+  let timings = null;
   let bigDefault = false;  // collapse pools by default (many elements)
 
   el('every').textContent = fmtSecs(refreshMs / 1000);
+  const collator = new Intl.Collator('en', { numeric: true });
 
   function h(tag, cls, text) {
     const e = document.createElement(tag);
@@ -188,7 +190,7 @@
     setClass(st.sec, 'pool' + (c.elements > 0 && c.served === 0 ? ' pool-bad' : '') + (st.sec.classList.contains('collapsed') ? ' collapsed' : ''));
 
     // By name, numbers by value (web2 before web10), as poolnsd status lists them.
-    const els = (p.elements || []).slice().sort((a, b) => a.label.localeCompare(b.label, 'en', { numeric: true }) || (a.id < b.id ? -1 : 1));
+    const els = (p.elements || []).slice().sort((a, b) => collator.compare(a.label, b.label) || (a.id < b.id ? -1 : 1));
     const seen = new Set();
     for (const e of els) {
       let r = st.rows.get(e.id);
@@ -281,13 +283,16 @@
   async function poll() {
     clearTimeout(timer);
     try {
+      const t0 = performance.now();
       const resp = await fetch('/v1/status', { cache: 'no-store', headers: { Accept: 'application/json' } });
       if (!resp.ok) throw new Error('HTTP ' + resp.status);
       const s = await resp.json();
+      const t1 = performance.now();
       last = s;
       lastOK = Date.now();
       failures = 0;
       render(s);
+      timings = { fetch_ms: t1 - t0, render_ms: performance.now() - t1 };
       setConn('conn-live', 'live · updated ' + new Date(s.time).toLocaleTimeString());
     } catch (err) {
       failures++;
@@ -312,6 +317,8 @@
   document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
   if (params.get('filter')) filterEl.value = params.get('filter');
   poll();
-  // For tests and the curious: the last reply.
+  // For tests and the curious: the last reply, and how long the last
+  // refresh took to fetch and to render.
   window.poolnsdStatus = () => last;
+  window.poolnsdTimings = () => timings;
 })();
