@@ -97,12 +97,13 @@ func (b *demoBackend) running() bool {
 const demoBackendPort = 8080
 
 // startBackends starts n backends, web1 on 127.0.0.2, web2 on 127.0.0.3 and
-// so on (Linux routes all of 127.0.0.0/8 to the loopback interface).
-func startBackends(n int) ([]*demoBackend, error) {
+// so on (Linux routes all of 127.0.0.0/8 to the loopback interface), on
+// port (or any free port where it is taken).
+func startBackends(n int, port uint16) ([]*demoBackend, error) {
 	var bs []*demoBackend
 	for i := 1; i <= n; i++ {
 		ip := netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i)})
-		b := &demoBackend{name: fmt.Sprintf("web%d", i), addr: netip.AddrPortFrom(ip, demoBackendPort), load: float64(i) / 10}
+		b := &demoBackend{name: fmt.Sprintf("web%d", i), addr: netip.AddrPortFrom(ip, port), load: float64(i) / 10}
 		if err := b.start(); err != nil {
 			b.addr = netip.AddrPortFrom(ip, 0)
 			if err2 := b.start(); err2 != nil {
@@ -142,6 +143,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
 	config.RegisterFlags(fs)
 	n := fs.Int("backends", 4, "how many demo HTTP backends to run, 1..9 (on 127.0.0.2 ... 127.0.0.10)")
+	port := fs.Uint16("backend-port", demoBackendPort, "port of the demo backends (any free one where it is taken)")
 	if code, ok := parseFlags(fs, "demo", args, stdout, stderr); !ok {
 		return code
 	}
@@ -183,7 +185,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "poolnsd demo: http.listen is off; the demo needs the HTTP listener (status page, backend control)")
 		return exitUsage
 	}
-	bs, err := startBackends(*n)
+	bs, err := startBackends(*n, *port)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolnsd demo: %v\n", err)
 		return exitRuntime
@@ -206,7 +208,11 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	prepare := func(d *daemon) error {
 		d.ops.routes = func(mux *http.ServeMux) { demoRoutes(mux, bs) }
 		d.ops.onReady = func() {
-			printDemo(stdout, cfg, bs)
+			var dnsBound []string
+			for _, a := range d.dns.Addrs() {
+				dnsBound = append(dnsBound, a.String())
+			}
+			printDemo(stdout, cfg, d.ops.httpURL(cfg), dnsBound, bs)
 			if stdinIsTerminal() {
 				go demoKeys(ctx, os.Stdin, stdout, bs)
 			}
@@ -265,13 +271,15 @@ func demoRoutes(mux *http.ServeMux, bs []*demoBackend) {
 }
 
 // printDemo says what to run.
-func printDemo(w io.Writer, cfg config.Config, bs []*demoBackend) {
+func printDemo(w io.Writer, cfg config.Config, httpURL string, dnsBound []string, bs []*demoBackend) {
 	dnsAddr := cfg.DNS.Listen[0]
+	if len(dnsBound) > 0 {
+		dnsAddr = dnsBound[0]
+	}
 	host, port, _ := net.SplitHostPort(dnsAddr)
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	u, _ := serverURL(cfg.HTTP.Listen)
 	digAt := "@" + host + " -p " + port
 	var b strings.Builder
 	fmt.Fprintf(&b, "\npoolnsd demo: pool %s with %d HTTP backends, probed with GET /healthz every 500 ms\n\n", demoPool, len(bs))
@@ -291,7 +299,7 @@ Drain one by hand:      poolnsd drain --server %[2]s --token %[3]s web.demo.exam
                         poolnsd undrain --server %[2]s --token %[3]s web.demo.example web3
 Metrics:                curl %[2]s/metrics
 Stop the demo:          Ctrl-C
-`, digAt, strings.TrimSuffix(u.String(), "/"), cfg.HTTP.Token)
+`, digAt, httpURL, cfg.HTTP.Token)
 	io.WriteString(w, b.String())
 }
 

@@ -53,6 +53,9 @@ type ops struct {
 	newAPI func(token string) http.Handler
 	api    atomic.Pointer[http.Handler]
 
+	// httpAddr is the HTTP listener's bound address, once it serves.
+	httpAddr atomic.Pointer[string]
+
 	// routes adds handlers to the HTTP listener's mux (the demo's); onReady
 	// runs once the server is ready. Set before start.
 	routes  func(mux *http.ServeMux)
@@ -91,6 +94,20 @@ func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar
 		return slog.New(slog.NewJSONHandler(w, opts)), level
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), level
+}
+
+// httpURL is the base URL of the HTTP listener: its bound address if it
+// serves, else http.listen.
+func (o *ops) httpURL(cfg config.Config) string {
+	addr := cfg.HTTP.Listen
+	if a := o.httpAddr.Load(); a != nil {
+		addr = *a
+	}
+	u, err := serverURL(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	return u.String()
 }
 
 // setPhase marks the server not ready, saying why.
