@@ -41,7 +41,8 @@ func (m *Metrics) Probe(kind string, ok bool, d time.Duration) {
 
 // InstrumentCheckers returns checkers that call m.Probe with each result
 // of the given ones, by kind: the prober's Config.Checkers. nil checkers
-// are probe.DefaultCheckers().
+// are probe.DefaultCheckers(). A wrapped checker that can forget a target
+// (a Forget(key) method, as the HTTP checker's kept connections) still can.
 func (m *Metrics) InstrumentCheckers(checkers map[string]probe.Checker) map[string]probe.Checker {
 	if checkers == nil {
 		checkers = probe.DefaultCheckers()
@@ -51,13 +52,33 @@ func (m *Metrics) InstrumentCheckers(checkers map[string]probe.Checker) map[stri
 	}
 	out := make(map[string]probe.Checker, len(checkers))
 	for kind, c := range checkers {
-		out[kind] = probe.CheckerFunc(func(ctx context.Context, t probe.Target) probe.Result {
-			r := c.Check(ctx, t)
-			m.Probe(kind, r.OK, r.RTT)
-			return r
-		})
+		out[kind] = &instrumented{c: c, kind: kind, m: m}
 	}
 	return out
+}
+
+// instrumented is a checker that counts its results.
+type instrumented struct {
+	c    probe.Checker
+	kind string
+	m    *Metrics
+}
+
+var _ probe.Checker = (*instrumented)(nil)
+
+// Check implements probe.Checker.
+func (i *instrumented) Check(ctx context.Context, t probe.Target) probe.Result {
+	r := i.c.Check(ctx, t)
+	i.m.Probe(i.kind, r.OK, r.RTT)
+	return r
+}
+
+// Forget passes a forgotten target on to the wrapped checker, if it keeps
+// state per target.
+func (i *instrumented) Forget(key string) {
+	if f, ok := i.c.(interface{ Forget(string) }); ok {
+		f.Forget(key)
+	}
 }
 
 // SetProbeStats gives the function that poolnsd_probe_targets and the

@@ -178,6 +178,12 @@ func TestInstrumentCheckers(t *testing.T) {
 	want(t, s, 3, "poolnsd_probes_total", "kind=tcp", "result=pass")
 	want(t, s, 1, "poolnsd_probes_total", "kind=dns", "result=fail")
 	want(t, s, 0, "poolnsd_probes_total", "kind=dns", "result=pass")
+	// Forget reaches the wrapped checker.
+	fg := &forgetter{}
+	metrics.New(metrics.Options{NoRuntime: true}).InstrumentCheckers(map[string]probe.Checker{"http": fg})["http"].(interface{ Forget(string) }).Forget("x")
+	if fg.forgot != "x" {
+		t.Errorf("Forget did not reach the wrapped checker")
+	}
 	if got := len(metrics.New(metrics.Options{NoRuntime: true}).InstrumentCheckers(nil)); got != len(probe.DefaultCheckers()) {
 		t.Errorf("InstrumentCheckers(nil) has %d kinds, want the defaults' %d", got, len(probe.DefaultCheckers()))
 	}
@@ -229,3 +235,10 @@ func TestPromtool(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out.String())
 	}
 }
+
+type forgetter struct{ forgot string }
+
+func (f *forgetter) Check(_ context.Context, t probe.Target) probe.Result {
+	return probe.Result{Key: t.Key, OK: true}
+}
+func (f *forgetter) Forget(key string) { f.forgot = key }
