@@ -168,7 +168,7 @@
   function updatePool(st, p, s) {
     st.data = p;
     const c = p.counts;
-    let meta = p.policy + ' · TTL ' + p.ttl + ' s · ' + p.answers + ' answers';
+    let meta = p.policy + ' · TTL ' + p.ttl + ' s · ' + p.answers + (p.answers === 1 ? ' answer' : ' answers');
     if (p.service) meta += ' · ' + p.service;
     meta += ' · ' + probeText(p.probe);
     if (p.alldown === 'all') meta += ' · fails open';
