@@ -75,6 +75,7 @@ type request struct {
 	tcp     bool
 	opt     *dns.OPT // the query's OPT record, nil without EDNS
 	maxSize int      // largest reply we may send
+	logq    bool     // the query log was on when the query came
 }
 
 // SetQueryLog turns the query log (one info line per query) on or off.
@@ -101,7 +102,7 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 			w.WriteMsg(m)
 			var req *request
 			if len(r.Question) == 1 {
-				req = &request{r: r, q: r.Question[0]}
+				req = &request{r: r, q: r.Question[0], logq: h.queryLog.Load()}
 				_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
 			}
 			h.account(w, req, dns.RcodeServerFailure, false, m.Len())
@@ -111,7 +112,7 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		h.reply(w, r, nil, dns.RcodeFormatError)
 		return
 	}
-	req := request{r: r, q: r.Question[0], opt: r.IsEdns0()}
+	req := request{r: r, q: r.Question[0], opt: r.IsEdns0(), logq: h.queryLog.Load()}
 	_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
 	switch {
 	case req.tcp:
@@ -255,7 +256,7 @@ func (h *Handler) account(w dns.ResponseWriter, req *request, rcode int, tc bool
 	if tc {
 		h.metrics.Truncated()
 	}
-	if h.queryLog.Load() {
+	if (req != nil && req.logq) || (req == nil && h.queryLog.Load()) {
 		h.logQuery(w, req, rcode, tc, size)
 	}
 }

@@ -37,7 +37,7 @@ func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, req *request) {
 		h.log.Debug("writing reply", "err", err)
 	}
 	size := 0
-	if h.queryLog.Load() {
+	if (req != nil && req.logq) || (req == nil && h.queryLog.Load()) {
 		size = m.Len()
 	}
 	h.account(w, req, m.Rcode, m.Truncated, size)
