@@ -151,6 +151,13 @@ type Element struct {
 	Home uint32
 	// Static is true for elements defined by a zone file.
 	Static bool
+	// Owner is who registered the element, for quotas and so that one
+	// registrant cannot take over another's element: "tsig:KEYNAME" or
+	// "http"; "" for zone-file elements.
+	Owner string
+	// Lease is the lifetime last granted to the registration (Expires is
+	// when it ends); zero without a lease.
+	Lease time.Duration
 
 	// Admin is the operator's administrative state.
 	Admin Admin

@@ -145,10 +145,18 @@ func (s *poolSlot) View() *PoolView { return s.v.Load() }
 // building selectors from the previous view's so that per-query policy state
 // carries over.
 func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy) *PoolView {
-	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static, Elements: elems}
-	v.ByLabel = make(map[string]*Element, len(elems))
-	for _, e := range elems {
-		v.ByLabel[e.Label] = e
+	return buildPoolViewLabels(name, handle, zone, spec, static, elems, nil, prev, pol)
+}
+
+// buildPoolViewLabels is buildPoolView with the ByLabel map of elems given
+// (nil: built here).
+func buildPoolViewLabels(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, byLabel map[string]*Element, prev *PoolView, pol Policy) *PoolView {
+	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static, Elements: elems, ByLabel: byLabel}
+	if v.ByLabel == nil {
+		v.ByLabel = make(map[string]*Element, len(elems))
+		for _, e := range elems {
+			v.ByLabel[e.Label] = e
+		}
 	}
 	served := make([]*Element, 0, len(elems))
 	for _, e := range elems {
