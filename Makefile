@@ -47,6 +47,7 @@ lint:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
 
 # Validate the zone files in ./zones without serving.

@@ -227,6 +227,9 @@ type Registrar struct {
 
 	statsMu sync.Mutex
 	shared  Stats
+
+	// queued, when set, is called after Submit queued a request. Testing.
+	queued func()
 }
 
 // Stats are counters of the committer.
@@ -298,6 +301,9 @@ func (r *Registrar) Submit(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, ErrClosed
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
+	}
+	if r.queued != nil {
+		r.queued()
 	}
 	select {
 	case o := <-p.done:

@@ -1,0 +1,157 @@
+package handlespace
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+)
+
+func dyn(id uint32, label, addr string) *Element {
+	return &Element{ID: id, Label: label, Addrs: []netip.Addr{netip.MustParseAddr(addr)}, Port: 80, Weight: 1}
+}
+
+func labelsOf(pv *PoolView) []string {
+	if pv == nil {
+		return nil
+	}
+	var out []string
+	for _, e := range pv.Elements {
+		out = append(out, fmt.Sprintf("%s=%d", e.Label, e.ID))
+	}
+	return out
+}
+
+func TestApplyGroups(t *testing.T) {
+	hs := New(Options{RegistrarID: 3})
+	static := testElem("s", "10.0.0.1", 80)
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr", static))}); err != nil {
+		t.Fatal(err)
+	}
+	gen := hs.View().Zone("z.test.").Pool("web").Gen
+	groups := [][]Op{
+		{{Pool: "web.z.test.", Elem: dyn(10, "a", "10.0.1.1")}, {Pool: "web.z.test.", Elem: dyn(11, "b", "10.0.1.2")}},
+		// Fails at its second operation: its first is undone.
+		{{Pool: "web.z.test.", Elem: dyn(12, "c", "10.0.1.3")}, {Pool: "web.z.test.", Elem: dyn(13, "a", "10.0.1.4")}},
+		{{Pool: "web.z.test.", ID: 11}},                                                          // sees group 0's b
+		{{Pool: "web.z.test.", Elem: dyn(static.ID, "s", "10.0.9.9")}},                           // a zone file's element
+		{{Pool: "web.z.test.", Elem: dyn(10, "renamed", "10.0.1.1")}},                            // another label, same ID
+		{{Pool: "new.z.test.", Elem: dyn(20, "n", "10.0.2.1"), Policy: "lu"}},                    // creates a pool
+		{{Pool: "gone.z.test.", Elem: dyn(30, "g", "10.0.3.1")}, {Pool: "gone.z.test.", ID: 99}}, // creates, then fails: no pool
+		{{Pool: "x.y.z.test.", Elem: dyn(40, "x", "10.0.4.1")}},
+	}
+	var committed []bool
+	errs := hs.Apply(groups, func(ok []bool) error { committed = slices.Clone(ok); return nil })
+	want := []error{nil, ErrLabelInUse, nil, ErrStaticElement, ErrIDInUse, nil, ErrNoElement, ErrNoZone}
+	for i, w := range want {
+		if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
+			t.Errorf("group %d: %v, want %v", i, errs[i], w)
+		}
+	}
+	if !slices.Equal(committed, []bool{true, false, true, false, false, true, false, false}) {
+		t.Errorf("commit saw %v", committed)
+	}
+	z := hs.View().Zone("z.test.")
+	web := z.Pool("web")
+	if got, w := labelsOf(web), []string{"a=10", fmt.Sprintf("s=%d", static.ID)}; !slices.Equal(got, w) {
+		t.Errorf("web = %v, want %v", got, w)
+	}
+	if web.Gen != gen+1 {
+		t.Errorf("web went from generation %d to %d: a batch publishes one view per pool", gen, web.Gen)
+	}
+	if web.ByLabel["a"] == nil || web.ByLabel["b"] != nil || web.ByLabel["c"] != nil || web.Element(10).Home != 3 {
+		t.Errorf("web ByLabel %v", web.ByLabel)
+	}
+	if nw := z.Pool("new"); nw == nil || nw.Spec.Policy != "lu" || len(nw.Elements) != 1 {
+		t.Errorf("new pool %+v", nw)
+	}
+	if z.Pool("gone") != nil {
+		t.Error("the pool of a failed group exists")
+	}
+}
+
+func TestApplyCommitFailure(t *testing.T) {
+	hs := New(Options{})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr"))}); err != nil {
+		t.Fatal(err)
+	}
+	before := hs.View()
+	errs := hs.Apply([][]Op{{{Pool: "web.z.test.", Elem: dyn(1, "a", "10.0.0.1")}}, {{Pool: "new.z.test.", Elem: dyn(2, "b", "10.0.0.2")}}},
+		func([]bool) error { return errors.New("disk full") })
+	for i, err := range errs {
+		if !errors.Is(err, ErrCommit) {
+			t.Errorf("group %d: %v, want ErrCommit", i, err)
+		}
+	}
+	if hs.View() != before || len(hs.View().Zone("z.test.").Pool("web").Elements) != 0 {
+		t.Error("a batch whose commit failed was published")
+	}
+}
+
+func TestApplyExpiredBy(t *testing.T) {
+	hs := New(Options{})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	e := dyn(1, "a", "10.0.0.1")
+	e.Expires = time.Unix(1000, 0)
+	if errs := hs.Apply([][]Op{{{Pool: "p.z.test.", Elem: e}}}, nil); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if errs := hs.Apply([][]Op{{{Pool: "p.z.test.", ID: 1, ExpiredBy: time.Unix(999, 0)}}}, nil); !errors.Is(errs[0], ErrNoElement) {
+		t.Errorf("expiry before the lease's end: %v", errs[0])
+	}
+	if errs := hs.Apply([][]Op{{{Pool: "p.z.test.", ID: 1, ExpiredBy: time.Unix(1000, 0)}}}, nil); errs[0] != nil {
+		t.Errorf("expiry at the lease's end: %v", errs[0])
+	}
+	if hs.View().Zone("z.test.").Pool("p") != nil {
+		t.Error("the pool of the expired element is still there")
+	}
+}
+
+// TestApplyMatchesRegister: many random batches give the same pool as the
+// same operations one at a time through Register and Deregister.
+func TestApplyMatchesRegister(t *testing.T) {
+	a, b := New(Options{}), New(Options{})
+	for _, hs := range []*Handlespace{a, b} {
+		if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewSeededRand(7)
+	for round := 0; round < 200; round++ {
+		var groups [][]Op
+		for g := 0; g < 1+int(r.Uint64()%8); g++ {
+			id := uint32(1 + r.Uint64()%40)
+			label := fmt.Sprintf("e%d", id)
+			if r.Uint64()%3 == 0 {
+				groups = append(groups, []Op{{Pool: "web.z.test.", ID: id}})
+			} else {
+				groups = append(groups, []Op{{Pool: "web.z.test.", Elem: dyn(id, label, fmt.Sprintf("10.0.%d.%d", round, g))}})
+			}
+		}
+		errs := a.Apply(groups, nil)
+		for i, g := range groups {
+			var err error
+			if g[0].Elem != nil {
+				err = b.Register("web.z.test.", g[0].Elem.Clone(), "")
+			} else {
+				err = b.Deregister("web.z.test.", g[0].ID)
+			}
+			if (err == nil) != (errs[i] == nil) {
+				t.Fatalf("round %d group %d: Apply %v, one at a time %v", round, i, errs[i], err)
+			}
+		}
+		pa, pb := a.View().Zone("z.test.").Pool("web"), b.View().Zone("z.test.").Pool("web")
+		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || len(pa.ByLabel) != len(pb.ByLabel) || len(pa.All.Elems) != len(pb.All.Elems) {
+			t.Fatalf("round %d: batched %v, one at a time %v", round, labelsOf(pa), labelsOf(pb))
+		}
+		for l, e := range pa.ByLabel {
+			if pb.ByLabel[l] == nil || pb.ByLabel[l].ID != e.ID {
+				t.Fatalf("round %d: ByLabel[%s] differs", round, l)
+			}
+		}
+	}
+}
