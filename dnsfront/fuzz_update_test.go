@@ -118,4 +118,3 @@ func updateSeeds(t testing.TB) []updateSeed {
 	add(zone2, true)
 	return out
 }
-

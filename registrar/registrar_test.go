@@ -443,10 +443,16 @@ func TestConflictWaits(t *testing.T) {
 	f.store.hold, f.store.entered = hold, entered
 	f.store.mu.Unlock()
 	done := make(chan error, 3)
-	go func() { _, err := f.r.Submit(context.Background(), reg("tsig:k.", "other", el("10.0.0.9", 80), 0)); done <- err }()
+	go func() {
+		_, err := f.r.Submit(context.Background(), reg("tsig:k.", "other", el("10.0.0.9", 80), 0))
+		done <- err
+	}()
 	<-entered
 	f.waitQueued(t, 1)
-	go func() { _, err := f.r.Submit(context.Background(), reg("tsig:k.", "x", el("10.0.0.1", 80), 0)); done <- err }()
+	go func() {
+		_, err := f.r.Submit(context.Background(), reg("tsig:k.", "x", el("10.0.0.1", 80), 0))
+		done <- err
+	}()
 	// Waits until x is queued, then queues a request that needs x.
 	f.waitQueued(t, 1)
 	var sawX bool
