@@ -18,7 +18,7 @@ import (
 
 // DNS UPDATE (RFC 2136) registers pool elements. An element is the name
 // <label>.<handle>.<zone> holding one SRV record (its port, priority and
-// weight; the target is the name itself), A and/or AAAA records (its
+// weight; the target is the name itself; adding another replaces it), A and/or AAAA records (its
 // addresses) and optionally TXT records of key=value pairs (weight=, prio=,
 // load=, loaddeg=, site=, policy=, transport=). The update section is
 // applied to the name's records as RFC 2136 §3.4.2 says; what is left makes
@@ -552,13 +552,10 @@ func (st *peState) apply(rr dns.RR, name string) error {
 			if lower(x.Target) != name {
 				return updErr(dns.RcodeRefused, "SRV target %s: an element's SRV points at its own name %s", x.Target, name)
 			}
+			// An element has one SRV record: adding one replaces it, as
+			// RFC 2136 §3.4.2.2 does for the zone's SOA.
 			st.srvSeen, st.srvTTL = true, hd.Ttl
-			for _, s := range st.srv {
-				if s.Priority == x.Priority && s.Weight == x.Weight && s.Port == x.Port {
-					return nil // a duplicate (§3.4.2.2)
-				}
-			}
-			st.srv = append(st.srv, x)
+			st.srv = []*dns.SRV{x}
 		case *dns.A:
 			st.addAddr(ipv4(x.A))
 		case *dns.AAAA:
@@ -706,9 +703,6 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (registrar.Change, bool, e
 			return c, false, updErr(dns.RcodeRefused, "%s: a pool element needs an SRV record (its port)", n.name)
 		}
 		return c, false, nil // deleting what is not there
-	}
-	if len(st.srv) > 1 {
-		return c, false, updErr(dns.RcodeRefused, "%s: an element has one SRV record; delete the old one to change it", n.name)
 	}
 	if len(st.addrs) == 0 {
 		return c, false, updErr(dns.RcodeRefused, "%s: a pool element needs an A or AAAA record", n.name)

@@ -223,7 +223,7 @@ func TestUpdateSemantics(t *testing.T) {
 			[]string{"pe1:192.0.2.1,2001:db8::1:8080:7/2"}},
 		{"delete the A, keep the AAAA", []string{"- pe1.dyn.pool.test. 0 IN A 192.0.2.1"}, dns.RcodeSuccess, []string{"pe1:2001:db8::1:8080:7/2"}},
 		{"delete the last address: refused", []string{"-rrset pe1.dyn.pool.test. AAAA"}, dns.RcodeRefused, []string{"pe1:2001:db8::1:8080:7/2"}},
-		{"a second SRV: refused", []string{"+ pe1.dyn.pool.test. 30 IN SRV 0 0 9090 pe1.dyn.pool.test."}, dns.RcodeRefused, []string{"pe1:2001:db8::1:8080:7/2"}},
+		{"another SRV replaces the element's", []string{"+ pe1.dyn.pool.test. 30 IN SRV 3 4 8081 pe1.dyn.pool.test."}, dns.RcodeSuccess, []string{"pe1:2001:db8::1:8081:4/3"}},
 		// weight= and prio= are the SRV record's fields: a new SRV sets them again.
 		{"change the port: delete, then add", []string{"-rrset pe1.dyn.pool.test. SRV", "+ pe1.dyn.pool.test. 30 IN SRV 0 0 9090 pe1.dyn.pool.test."},
 			dns.RcodeSuccess, []string{"pe1:2001:db8::1:9090:0/0"}},

@@ -290,6 +290,9 @@ func (r *Registration) untilAccepted(ctx context.Context) error {
 		r.mu.Lock()
 		r.lastErr = err
 		r.mu.Unlock()
+		if ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
 		// Half the back-off plus up to as much again at random.
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
 		r.cfg.Logger.Warn("poolclient: registration failed; retrying", "name", r.name, "err", err.Error(), "in", d.String())
