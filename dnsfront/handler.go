@@ -199,7 +199,7 @@ func classify(z *handlespace.Zone, qname string) target {
 		return target{kind: kindService, pool: pv}
 	case strings.IndexByte(prefix, '.') == len(prefix)-1:
 		label := prefix[:len(prefix)-1]
-		if e := pv.ByLabel[label]; e != nil {
+		if e := pv.Label(label); e != nil {
 			return target{kind: kindElement, pool: pv, elem: e}
 		}
 		if s := pv.Spec.Service; s != "" && s[strings.IndexByte(s, '.')+1:] == label {

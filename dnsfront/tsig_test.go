@@ -91,7 +91,7 @@ func TestTSIGOverSockets(t *testing.T) {
 	addr, hs := startUpdServer(t)
 	registered := func(pool, label string) bool {
 		pv := hs.View().Zone("pool.test.").Pool(pool)
-		return pv != nil && pv.ByLabel[label] != nil
+		return pv != nil && pv.Label(label) != nil
 	}
 
 	// A valid signature: NOERROR, and miekg/dns's client verifies the

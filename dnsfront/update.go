@@ -459,7 +459,7 @@ func (u *parsedUpdate) build(v *handlespace.View) ([]registrar.Change, error) {
 		var cur *handlespace.Element
 		pv := z.Pool(strings.TrimSuffix(strings.TrimSuffix(n.pool, u.origin), "."))
 		if pv != nil {
-			cur = pv.ByLabel[n.label]
+			cur = pv.Label(n.label)
 			if cur != nil && cur.Static {
 				return nil, updErr(dns.RcodeRefused, "%s is defined by a zone file", n.name)
 			}

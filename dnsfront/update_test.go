@@ -201,7 +201,7 @@ func (f *updFixture) elem(pool, label string) *handlespace.Element {
 	if pv == nil {
 		return nil
 	}
-	return pv.ByLabel[label]
+	return pv.Label(label)
 }
 
 func rcode(m *dns.Msg) string { return dns.RcodeToString[m.Rcode] }
@@ -272,7 +272,7 @@ func TestUpdateTXTAndPolicy(t *testing.T) {
 		t.Fatalf("register with TXT: %s", rcode(r))
 	}
 	pv := f.hs.View().Zone("pool.test.").Pool("dyn")
-	e := pv.ByLabel["a"]
+	e := pv.Label("a")
 	if pv.Spec.Policy != "lu" || e.Site != "ams" || e.Transport != handlespace.TransportUDP ||
 		e.Load != handlespace.LoadFromFraction(0.25) || e.LoadDeg != handlespace.LoadFromFraction(0.01) {
 		t.Fatalf("pool %s, element %+v", pv.Spec.Policy, e)

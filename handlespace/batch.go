@@ -3,8 +3,8 @@ package handlespace
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -149,7 +149,7 @@ func (w *poolWork) byLabel(label string) *Element {
 		}
 	}
 	if w.prev != nil {
-		if e := w.prev.ByLabel[label]; e != nil {
+		if e := w.prev.Label(label); e != nil {
 			if d, changed := w.delta[e.ID]; !changed || (d != nil && d.Label == label) {
 				return w.element(e.ID)
 			}
@@ -326,14 +326,14 @@ func (b *batch) publish() {
 			}
 			continue
 		}
-		elems, byLabel := w.merge()
+		elems, byLabel, flags := w.merge()
 		pol, err := b.h.policy(w.spec.Policy)
 		if err != nil {
 			// Checked when the operations were applied; a policy name
 			// that was valid then is valid now.
 			panic("handlespace: " + err.Error())
 		}
-		nv := buildPoolViewLabels(w.name, w.handle, w.parent, w.spec, w.static, elems, byLabel, w.prev, pol)
+		nv := buildPoolViewFrom(w.name, w.handle, w.parent, w.spec, w.static, elems, byLabel, flags, w.prev, pol)
 		if w.slot == nil {
 			w.slot = &poolSlot{}
 			w.slot.v.Store(nv)
@@ -350,50 +350,90 @@ func (b *batch) publish() {
 	}
 }
 
-// merge returns the pool's elements after the delta, sorted by ID, and
-// their ByLabel map: the previous view's, changed by the delta, when the
-// delta is small; else a new one.
-func (w *poolWork) merge() ([]*Element, map[string]*Element) {
+// merge returns the pool's elements after the delta, sorted by ID, with
+// their flags and label index: the previous view's, with the changed
+// elements taken out and put in. It copies runs of the previous arrays and
+// looks at no unchanged element, so that its cost is a memory copy of the
+// pool plus O(d log n) for d changes.
+func (w *poolWork) merge() (elems, byLabel []*Element, flags []uint8) {
 	ids := make([]uint32, 0, len(w.delta))
 	for id := range w.delta {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	var prev []*Element
-	if w.prev != nil {
-		prev = w.prev.Elements
+	if w.prev == nil {
+		for _, id := range ids {
+			if e := w.delta[id]; e != nil {
+				elems = append(elems, e)
+			}
+		}
+		return elems, nil, nil // buildPoolViewFrom makes the rest
 	}
-	out := make([]*Element, 0, w.count)
+	prev, pflags, plabels := w.prev.Elements, w.prev.flags, w.prev.byLabel
+	elems = make([]*Element, 0, w.count)
+	flags = make([]uint8, 0, w.count)
+	type ins struct {
+		pos int
+		e   *Element
+	}
+	var rem []int  // positions in plabels of elements that go
+	var adds []ins // elements that come, with their position in plabels
 	i := 0
 	for _, id := range ids {
-		for i < len(prev) && prev[i].ID < id {
-			out = append(out, prev[i])
+		j := i + sort.Search(len(prev)-i, func(k int) bool { return prev[i+k].ID >= id })
+		elems = append(elems, prev[i:j]...)
+		flags = append(flags, pflags[i:j]...)
+		i = j
+		if i < len(prev) && prev[i].ID == id {
+			old := prev[i]
+			p, _ := slices.BinarySearchFunc(plabels, old.Label, func(e *Element, l string) int { return strings.Compare(e.Label, l) })
+			rem = append(rem, p)
 			i++
 		}
-		if i < len(prev) && prev[i].ID == id {
-			i++ // replaced or removed
-		}
 		if e := w.delta[id]; e != nil {
-			out = append(out, e)
+			elems = append(elems, e)
+			flags = append(flags, elementFlags(e))
+			p, _ := slices.BinarySearchFunc(plabels, e.Label, func(x *Element, l string) int { return strings.Compare(x.Label, l) })
+			adds = append(adds, ins{p, e})
 		}
 	}
-	out = append(out, prev[i:]...)
+	elems = append(elems, prev[i:]...)
+	flags = append(flags, pflags[i:]...)
 
-	if w.prev == nil || len(w.delta)*8 > len(prev) {
-		return out, nil // buildPoolViewLabels makes a new map
-	}
-	byLabel := maps.Clone(w.prev.ByLabel)
-	for _, id := range ids {
-		if old := w.prev.Element(id); old != nil && byLabel[old.Label] == old {
-			delete(byLabel, old.Label)
+	slices.Sort(rem)
+	slices.SortFunc(adds, func(a, b ins) int {
+		if a.pos != b.pos {
+			return a.pos - b.pos
+		}
+		return strings.Compare(a.e.Label, b.e.Label)
+	})
+	byLabel = make([]*Element, 0, w.count)
+	cur, ri, ai := 0, 0, 0
+	for {
+		next := len(plabels)
+		if ri < len(rem) {
+			next = min(next, rem[ri])
+		}
+		if ai < len(adds) {
+			next = min(next, adds[ai].pos)
+		}
+		byLabel = append(byLabel, plabels[cur:next]...)
+		cur = next
+		for ai < len(adds) && adds[ai].pos == cur {
+			byLabel = append(byLabel, adds[ai].e)
+			ai++
+		}
+		if ri < len(rem) && rem[ri] == cur {
+			cur++
+			ri++
+			continue
+		}
+		if ri >= len(rem) && ai >= len(adds) {
+			byLabel = append(byLabel, plabels[cur:]...)
+			break
 		}
 	}
-	for _, id := range ids {
-		if e := w.delta[id]; e != nil {
-			byLabel[e.Label] = e
-		}
-	}
-	return out, byLabel
+	return elems, byLabel, flags
 }
 
 // replacePools publishes a new view of the handlespace with the created

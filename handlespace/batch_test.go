@@ -61,8 +61,8 @@ func TestApplyGroups(t *testing.T) {
 	if web.Gen != gen+1 {
 		t.Errorf("web went from generation %d to %d: a batch publishes one view per pool", gen, web.Gen)
 	}
-	if web.ByLabel["a"] == nil || web.ByLabel["b"] != nil || web.ByLabel["c"] != nil || web.Element(10).Home != 3 {
-		t.Errorf("web ByLabel %v", web.ByLabel)
+	if web.Label("a") == nil || web.Label("b") != nil || web.Label("c") != nil || web.Element(10).Home != 3 {
+		t.Errorf("web labels: a %v b %v c %v", web.Label("a"), web.Label("b"), web.Label("c"))
 	}
 	if nw := z.Pool("new"); nw == nil || nw.Spec.Policy != "lu" || len(nw.Elements) != 1 {
 		t.Errorf("new pool %+v", nw)
@@ -145,13 +145,36 @@ func TestApplyMatchesRegister(t *testing.T) {
 			}
 		}
 		pa, pb := a.View().Zone("z.test.").Pool("web"), b.View().Zone("z.test.").Pool("web")
-		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || len(pa.ByLabel) != len(pb.ByLabel) || len(pa.All.Elems) != len(pb.All.Elems) {
+		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || len(pa.byLabel) != len(pb.byLabel) || len(pa.All.Elems) != len(pb.All.Elems) {
 			t.Fatalf("round %d: batched %v, one at a time %v", round, labelsOf(pa), labelsOf(pb))
 		}
-		for l, e := range pa.ByLabel {
-			if pb.ByLabel[l] == nil || pb.ByLabel[l].ID != e.ID {
-				t.Fatalf("round %d: ByLabel[%s] differs", round, l)
+		checkLabelIndex(t, pa)
+		for _, e := range pa.Elements {
+			if pb.Label(e.Label) == nil || pb.Label(e.Label).ID != e.ID || pa.Label(e.Label) != e {
+				t.Fatalf("round %d: Label(%s) differs", round, e.Label)
 			}
+		}
+	}
+}
+
+// checkLabelIndex checks a view's invariants: the label index holds the
+// elements sorted by label, the flags are the elements'.
+func checkLabelIndex(t *testing.T, pv *PoolView) {
+	t.Helper()
+	if len(pv.byLabel) != len(pv.Elements) || len(pv.flags) != len(pv.Elements) {
+		t.Fatalf("%d elements, %d in the label index, %d flags", len(pv.Elements), len(pv.byLabel), len(pv.flags))
+	}
+	for i := 1; i < len(pv.byLabel); i++ {
+		if pv.byLabel[i-1].Label >= pv.byLabel[i].Label {
+			t.Fatalf("label index out of order at %d: %s, %s", i, pv.byLabel[i-1].Label, pv.byLabel[i].Label)
+		}
+	}
+	for i, e := range pv.Elements {
+		if i > 0 && pv.Elements[i-1].ID >= e.ID {
+			t.Fatalf("elements out of order at %d", i)
+		}
+		if pv.flags[i] != elementFlags(e) {
+			t.Fatalf("flags of %s: %08b, want %08b", e.Label, pv.flags[i], elementFlags(e))
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package handlespace
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -91,8 +93,10 @@ type PoolView struct {
 
 	// Elements are all elements, sorted by ID.
 	Elements []*Element
-	// ByLabel finds an element by the first label of its own name.
-	ByLabel map[string]*Element
+	// byLabel holds Elements sorted by label, for Label; flags holds each
+	// element's flags, aligned with Elements.
+	byLabel []*Element
+	flags   []uint8
 
 	// Served sets: the elements that answers may carry (those up, or all of
 	// them when none is up and the pool fails open), all of them, those
@@ -145,42 +149,126 @@ func (s *poolSlot) View() *PoolView { return s.v.Load() }
 // building selectors from the previous view's so that per-query policy state
 // carries over.
 func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy) *PoolView {
-	return buildPoolViewLabels(name, handle, zone, spec, static, elems, nil, prev, pol)
+	return buildPoolViewFrom(name, handle, zone, spec, static, elems, nil, nil, prev, pol)
 }
 
-// buildPoolViewLabels is buildPoolView with the ByLabel map of elems given
-// (nil: built here).
-func buildPoolViewLabels(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, byLabel map[string]*Element, prev *PoolView, pol Policy) *PoolView {
-	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static, Elements: elems, ByLabel: byLabel}
-	if v.ByLabel == nil {
-		v.ByLabel = make(map[string]*Element, len(elems))
-		for _, e := range elems {
-			v.ByLabel[e.Label] = e
+// Element flags, kept beside Elements so that building the served sets
+// reads a byte per element, not the element.
+const (
+	flagServed uint8 = 1 << iota
+	flagV4
+	flagV6
+	flagAdminAuto
+)
+
+func elementFlags(e *Element) uint8 {
+	var f uint8
+	if e.Served() {
+		f |= flagServed
+	}
+	if e.HasV4() {
+		f |= flagV4
+	}
+	if e.HasV6() {
+		f |= flagV6
+	}
+	if e.Admin == AdminAuto {
+		f |= flagAdminAuto
+	}
+	return f
+}
+
+// buildPoolViewFrom is buildPoolView with the elements' label index
+// (sorted by label) and flags given when the caller has them (nil: made
+// here).
+func buildPoolViewFrom(name, handle, zone string, spec PoolSpec, static bool, elems, byLabel []*Element, flags []uint8, prev *PoolView, pol Policy) *PoolView {
+	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static, Elements: elems, byLabel: byLabel, flags: flags}
+	if v.byLabel == nil {
+		v.byLabel = slices.Clone(elems)
+		slices.SortFunc(v.byLabel, func(a, b *Element) int { return strings.Compare(a.Label, b.Label) })
+	}
+	if v.flags == nil {
+		v.flags = make([]uint8, len(elems))
+		for i, e := range elems {
+			v.flags[i] = elementFlags(e)
 		}
 	}
-	served := make([]*Element, 0, len(elems))
-	for _, e := range elems {
-		if e.Served() {
-			served = append(served, e)
-		}
-	}
-	if len(served) == 0 && spec.AllDown == AllDownAll {
-		// Fail open: every element that an operator did not take out.
-		for _, e := range elems {
-			if e.Admin == AdminAuto {
-				served = append(served, e)
+	n, n4, n6 := 0, 0, 0
+	for _, f := range v.flags {
+		if f&flagServed != 0 {
+			n++
+			if f&flagV4 != 0 {
+				n4++
+			}
+			if f&flagV6 != 0 {
+				n6++
 			}
 		}
-		v.FailOpen = len(served) > 0
 	}
+	want := flagServed
+	if n == 0 && spec.AllDown == AllDownAll {
+		// Fail open: every element that an operator did not take out.
+		want = flagAdminAuto
+		for _, f := range v.flags {
+			if f&flagAdminAuto != 0 {
+				n++
+				if f&flagV4 != 0 {
+					n4++
+				}
+				if f&flagV6 != 0 {
+					n6++
+				}
+			}
+		}
+		v.FailOpen = n > 0
+	}
+	// One allocation for the three sets; a set that is the whole of the
+	// served one (an IPv4-only pool's V4) shares it.
+	all4, all6 := n4 == n, n6 == n
+	size := n
+	if !all4 {
+		size += n4
+	}
+	if !all6 {
+		size += n6
+	}
+	buf := make([]*Element, 0, size)
+	served := buf[:0:n]
 	var v4, v6 []*Element
-	for _, e := range served {
-		if e.HasV4() {
+	if !all4 && n4 > 0 {
+		v4 = buf[n : n : n+n4]
+	}
+	if !all6 && n6 > 0 {
+		off := n
+		if !all4 {
+			off += n4
+		}
+		v6 = buf[off : off : off+n6]
+	}
+	for i, f := range v.flags {
+		if f&want == 0 {
+			continue
+		}
+		e := elems[i]
+		served = append(served, e)
+		if !all4 && f&flagV4 != 0 {
 			v4 = append(v4, e)
 		}
-		if e.HasV6() {
+		if !all6 && f&flagV6 != 0 {
 			v6 = append(v6, e)
 		}
+	}
+	if all4 {
+		v4 = served
+	}
+	if all6 {
+		v6 = served
+	}
+	if n4 == 0 {
+		v4 = nil
+	}
+	if n6 == 0 {
+		v6 = nil
 	}
 	var pa, p4, p6 Selector
 	if prev != nil && prev.Spec.Policy == spec.Policy {
@@ -191,4 +279,13 @@ func buildPoolViewLabels(name, handle, zone string, spec PoolSpec, static bool, 
 	v.V4 = ElementSet{v4, pol.Build(v4, p4)}
 	v.V6 = ElementSet{v6, pol.Build(v6, p6)}
 	return v
+}
+
+// Label returns the element whose label is label, or nil.
+func (v *PoolView) Label(label string) *Element {
+	i, ok := slices.BinarySearchFunc(v.byLabel, label, func(e *Element, l string) int { return strings.Compare(e.Label, l) })
+	if !ok {
+		return nil
+	}
+	return v.byLabel[i]
 }

@@ -248,7 +248,7 @@ func findElement(pv *handlespace.PoolView, s string) (*handlespace.Element, *loo
 		}
 	}
 	label := strings.ToLower(s)
-	if e := pv.ByLabel[label]; e != nil {
+	if e := pv.Label(label); e != nil {
 		return e, nil
 	}
 	if len(label) == 0 || len(label) > 63 || strings.ContainsAny(label, ". \t\\") {

@@ -98,7 +98,7 @@ func (s *server) element(pool, label string) *handlespace.Element {
 	if pv == nil {
 		return nil
 	}
-	return pv.ByLabel[label]
+	return pv.Label(label)
 }
 
 // waitSubmits waits for n answered updates.

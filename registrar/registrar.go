@@ -536,7 +536,7 @@ func (r *Registrar) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		pv := poolView(v, c.Pool)
 		var cur *handlespace.Element
 		if pv != nil {
-			cur = pv.ByLabel[c.Label]
+			cur = pv.Label(c.Label)
 		}
 		if cur != nil {
 			if cur.Static {

@@ -163,7 +163,7 @@ func (f *fixture) elem(label string) *handlespace.Element {
 	if pv == nil {
 		return nil
 	}
-	return pv.ByLabel[label]
+	return pv.Label(label)
 }
 
 func TestRegisterRefreshExpire(t *testing.T) {
@@ -458,7 +458,7 @@ func TestConflictWaits(t *testing.T) {
 	var sawX bool
 	needX := &Request{Who: Who{Owner: "tsig:k."}, Keys: []string{Key("web.z.test.", "x")},
 		Build: func(v *handlespace.View) ([]Change, error) {
-			sawX = v.Zone("z.test.").Pool("web").ByLabel["x"] != nil
+			sawX = v.Zone("z.test.").Pool("web").Label("x") != nil
 			return nil, nil
 		}}
 	go func() { _, err := f.r.Submit(context.Background(), needX); done <- err }()
