@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -550,3 +551,33 @@ func TestUpdateNotImplemented(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestElementWireKept: a change of one element of a pool packs that element
+// again, not the pool; a change of the pool's TTL packs every element anew.
+func TestElementWireKept(t *testing.T) {
+	f := newUpdFixture(t, registrar.Config{})
+	if r := f.send(t, msg(t, append(pe("k1", 80, "192.0.2.1", 30), pe("k2", 80, "192.0.2.2", 30)...)...), keyAll); r.Rcode != dns.RcodeSuccess {
+		t.Fatal(rcode(r))
+	}
+	pool := func() *handlespace.PoolView { return f.hs.View().Zone("pool.test.").Pool("dyn") }
+	pv1 := pool()
+	w1 := pv1.Memo(buildPoolWire).(*poolWire)
+	k1 := w1.wireOf(pv1.Label("k1"))
+	if r := f.send(t, msg(t, pe("k3", 80, "192.0.2.3", 30)...), keyAll); r.Rcode != dns.RcodeSuccess {
+		t.Fatal(rcode(r))
+	}
+	pv2 := pool()
+	w2 := pv2.Memo(buildPoolWire).(*poolWire)
+	if pv2 == pv1 || w2.wireOf(pv2.Label("k1")) != k1 {
+		t.Error("an unchanged element was packed again")
+	}
+	if w2.wireOf(pv2.Label("k3")) == nil || len(w2.all) != 3 {
+		t.Errorf("new view's wire: %d elements", len(w2.all))
+	}
+	// The same element under another TTL: packed anew.
+	k := wireKey{name: pv2.Name, ttl: 99}
+	other := pv2.Label("k1").Memo(k, func(e *handlespace.Element) any { return buildElemWire(e, k, []byte{0}) }).(*elemWire)
+	if other == k1 || binary.BigEndian.Uint32(other.a[6:]) != 99 {
+		t.Errorf("wire for TTL 99: %x", other.a)
+	}
+}

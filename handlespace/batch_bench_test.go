@@ -3,7 +3,6 @@ package handlespace
 import (
 	"fmt"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -91,21 +90,3 @@ func BenchmarkRegisterDeregister(b *testing.B) {
 	}
 }
 
-// TestMemoryPerElementSmall is the memory measurement at a size that runs
-// in make test (the 1 000 000 figure: BenchmarkMemoryPerElement).
-func TestMemoryPerElementSmall(t *testing.T) {
-	if per := memoryPerElement(t, 20_000, 200); per > 2048 {
-		t.Errorf("%.0f bytes per element", per)
-	}
-}
-
-func memoryPerElement(t testing.TB, n, pools int) float64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	hs := benchSpace(t, n, pools)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(hs)
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
-}

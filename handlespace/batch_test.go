@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -176,5 +177,52 @@ func checkLabelIndex(t *testing.T, pv *PoolView) {
 		if pv.flags[i] != elementFlags(e) {
 			t.Fatalf("flags of %s: %08b, want %08b", e.Label, pv.flags[i], elementFlags(e))
 		}
+	}
+}
+
+// TestCloneCopiesEverything: Clone copies every exported field (set here to
+// non-zero values by reflection), so that a field added to Element is not
+// silently dropped by writers.
+func TestCloneCopiesEverything(t *testing.T) {
+	e := &Element{}
+	v := reflect.ValueOf(e).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			f.SetUint(1)
+		case reflect.Int64:
+			f.SetInt(1)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]netip.Addr{netip.MustParseAddr("192.0.2.1")}))
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Struct:
+			if f.Type() == reflect.TypeFor[time.Time]() {
+				f.Set(reflect.ValueOf(time.Unix(1, 0)))
+			}
+		default:
+			t.Fatalf("field %s of kind %s: extend this test", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	c := e.Clone()
+	cv := reflect.ValueOf(c).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		if !reflect.DeepEqual(v.Field(i).Interface(), cv.Field(i).Interface()) {
+			t.Errorf("Clone drops field %s", v.Type().Field(i).Name)
+		}
+	}
+	if &c.Addrs[0] == &e.Addrs[0] || c.Probe == e.Probe {
+		t.Error("Clone shares Addrs or Probe")
 	}
 }

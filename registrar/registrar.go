@@ -578,15 +578,15 @@ func (r *Registrar) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			pl.pools[c.Pool]++
 		}
 		lease := r.cfg.Clamp(c.Lease)
-		n := *e
+		n := e.Clone()
 		n.ID, n.Label, n.Lease, n.Expires = id, c.Label, lease, now.Add(lease)
-		n.Static, n.Home = false, 0
+		n.Static, n.Home, n.Health, n.Admin, n.Reported, n.RTT = false, 0, 0, 0, false, 0
 		n.Owner = who.Owner
 		if cur != nil {
 			n.Owner = cur.Owner // an admin's change keeps the element's owner
 		}
-		pl.ops = append(pl.ops, handlespace.Op{Pool: c.Pool, Elem: &n, Policy: c.Policy})
-		pl.done = append(pl.done, Done{Pool: c.Pool, Label: c.Label, ID: id, Elem: &n, Created: cur == nil})
+		pl.ops = append(pl.ops, handlespace.Op{Pool: c.Pool, Elem: n, Policy: c.Policy})
+		pl.done = append(pl.done, Done{Pool: c.Pool, Label: c.Label, ID: id, Elem: n, Created: cur == nil})
 		pl.lease = lease
 	}
 	return pl, nil
