@@ -89,4 +89,3 @@ func BenchmarkRegisterDeregister(b *testing.B) {
 		}
 	}
 }
-
