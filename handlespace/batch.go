@@ -43,6 +43,13 @@ type Op struct {
 	// sweep looked). A removal that finds the element refreshed fails with
 	// ErrNoElement.
 	ExpiredBy time.Time
+
+	// legacy gives the operation the semantics of Register and Deregister:
+	// zone-file elements may be replaced and removed, a registration may
+	// rename an element.
+	legacy bool
+	// update, when set, changes a copy of element ID (UpdateMany).
+	update func(*Element)
 }
 
 // Apply runs groups of operations as one change: each group all or nothing
@@ -236,6 +243,26 @@ func (b *batch) pool(name string, create *PoolSpec) (*poolWork, error) {
 }
 
 func (b *batch) apply(op *Op) error {
+	if op.update != nil {
+		w, err := b.pool(op.Pool, nil)
+		if err != nil {
+			return err
+		}
+		cur := w.element(op.ID)
+		if cur == nil {
+			return ErrNoElement
+		}
+		c := cur.Clone()
+		op.update(c)
+		c.ID = cur.ID
+		if c.Label != cur.Label {
+			if o := w.byLabel(c.Label); o != nil && o.ID != c.ID {
+				return ErrLabelInUse
+			}
+		}
+		b.set(w, op.ID, c)
+		return nil
+	}
 	if op.Elem == nil {
 		w, err := b.pool(op.Pool, nil)
 		if err != nil {
@@ -245,7 +272,7 @@ func (b *batch) apply(op *Op) error {
 		switch {
 		case cur == nil:
 			return ErrNoElement
-		case cur.Static:
+		case cur.Static && !op.legacy:
 			return ErrStaticElement
 		case !op.ExpiredBy.IsZero() && (cur.Expires.IsZero() || cur.Expires.After(op.ExpiredBy)):
 			return ErrNoElement
@@ -277,14 +304,14 @@ func (b *batch) apply(op *Op) error {
 		return fmt.Errorf("%w: pool uses %s, registration asks for %s", ErrInconsistentPolicy, w.spec.Policy, op.Policy)
 	}
 	old := w.element(e.ID)
-	if old != nil && old.Static {
+	if old != nil && old.Static && !op.legacy {
 		return ErrStaticElement
 	}
-	if old != nil && old.Label != e.Label {
+	if old != nil && old.Label != e.Label && !op.legacy {
 		return ErrIDInUse
 	}
 	if o := w.byLabel(e.Label); o != nil && o.ID != e.ID {
-		if o.Static {
+		if o.Static && !op.legacy {
 			return ErrStaticElement
 		}
 		return ErrLabelInUse

@@ -53,6 +53,25 @@ func BenchmarkRegisterDeregister(b *testing.B) {
 		for p := range names {
 			names[p] = fmt.Sprintf("p%d.z.test.", p)
 		}
+		// The one-at-a-time API (Register, Deregister: a full rebuild of
+		// the pool per change), for comparison.
+		b.Run(layout.name+"/Register+Deregister", func(b *testing.B) {
+			next := 2 * n
+			ops := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				e := benchElem(next)
+				if err := hs.Register(names[next%layout.pools], e, ""); err != nil {
+					b.Fatal(err)
+				}
+				if err := hs.Deregister(names[next%layout.pools], e.ID); err != nil {
+					b.Fatal(err)
+				}
+				next++
+				ops += 2
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(ops), "ns/element-op")
+		})
 		for _, batch := range []int{1, 64, 1024} {
 			b.Run(fmt.Sprintf("%s/batch=%d", layout.name, batch), func(b *testing.B) {
 				next := n
