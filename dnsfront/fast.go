@@ -48,6 +48,7 @@ type poolWire struct {
 	// that a UDP answer never orders more elements than could fit.
 	minSRV int
 	key    wireKey
+	keyAny any // key, boxed once: Memo takes an any, and boxing per call allocates
 	build  func(*handlespace.Element) any
 }
 
@@ -65,6 +66,7 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 		hasURI:   pv.Spec.URI != "",
 		key:      wireKey{name: pv.Name, ttl: pv.Spec.TTL, uri: pv.Spec.URI},
 	}
+	pw.keyAny = pw.key
 	poolWireName := make([]byte, 256)
 	n, err := dns.PackDomainName(pv.Name, poolWireName, 0, nil, false)
 	if err != nil {
@@ -103,7 +105,7 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 // wireOf returns element e's packed material for this pool, packing it
 // if the element has none yet.
 func (pw *poolWire) wireOf(e *handlespace.Element) *elemWire {
-	return e.Memo(pw.key, pw.build).(*elemWire)
+	return e.Memo(pw.keyAny, pw.build).(*elemWire)
 }
 
 // buildElemWire packs one element's records, in one buffer.

@@ -542,7 +542,7 @@ func (r *Registrar) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			if cur.Static {
 				return nil, refused("element %s.%s is defined by a zone file", c.Label, c.Pool)
 			}
-			if cur.Owner != who.Owner && !who.Admin {
+			if cur.Owner != who.Owner && cur.Owner != "" && !who.Admin { // "": stored before owners were
 				return nil, refused("element %s.%s belongs to %s", c.Label, c.Pool, ownerName(cur.Owner))
 			}
 		}
