@@ -99,7 +99,9 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}
 	if !h.upd.Allow(from) {
-		h.refuse(w, r, tsig, dns.RcodeRefused, from, "rate limit exceeded (registration.rate)")
+		// Logged at debug: a flood must not flood the log too.
+		h.log.Debug("update refused", "rcode", "REFUSED", "from", from.String(), "zone", zoneName(r), "reason", "rate limit")
+		h.updateReply(w, r, tsig, dns.RcodeRefused, "rate limit exceeded (registration.rate)", nil)
 		return
 	}
 	u, err := h.parseUpdate(r)

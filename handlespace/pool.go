@@ -223,8 +223,19 @@ func buildPoolViewFrom(name, handle, zone string, spec PoolSpec, static bool, el
 		v.FailOpen = n > 0
 	}
 	// One allocation for the three sets; a set that is the whole of the
-	// served one (an IPv4-only pool's V4) shares it.
+	// served one (an IPv4-only pool's V4) shares it, and when every
+	// element is served the served set is Elements itself.
 	all4, all6 := n4 == n, n6 == n
+	if n == len(elems) && (all4 || n4 == 0) && (all6 || n6 == 0) {
+		var v4, v6 []*Element
+		if n4 > 0 {
+			v4 = elems
+		}
+		if n6 > 0 {
+			v6 = elems
+		}
+		return v.finish(elems, v4, v6, prev, pol)
+	}
 	size := n
 	if !all4 {
 		size += n4
@@ -270,8 +281,13 @@ func buildPoolViewFrom(name, handle, zone string, spec PoolSpec, static bool, el
 	if n6 == 0 {
 		v6 = nil
 	}
+	return v.finish(served, v4, v6, prev, pol)
+}
+
+// finish builds the selectors of the served sets.
+func (v *PoolView) finish(served, v4, v6 []*Element, prev *PoolView, pol Policy) *PoolView {
 	var pa, p4, p6 Selector
-	if prev != nil && prev.Spec.Policy == spec.Policy {
+	if prev != nil && prev.Spec.Policy == v.Spec.Policy {
 		pa, p4, p6 = prev.All.Sel, prev.V4.Sel, prev.V6.Sel
 		v.Gen = prev.Gen + 1
 	}
