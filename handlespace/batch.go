@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -72,7 +71,7 @@ func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error
 	errs := make([]error, len(groups))
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	b := &batch{h: h, v: h.view.Load(), work: map[string]*poolWork{}}
+	b := &batch{h: h, v: h.view.Load()}
 	for gi, g := range groups {
 		mark := len(b.undo)
 		for oi := range g {
@@ -110,7 +109,7 @@ func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error
 type batch struct {
 	h     *Handlespace
 	v     *View
-	work  map[string]*poolWork // by lower-case pool name
+	work  map[string]*poolWork // by lower-case pool name, once order is long
 	order []*poolWork          // in first-touch order, for publishing
 	undo  []undoEntry
 }
@@ -125,7 +124,7 @@ type poolWork struct {
 	spec                 PoolSpec
 	static               bool
 	delta                map[uint32]*Element
-	labels               map[string]uint32 // label → ID of the elements in delta
+	labels               map[string]uint32 // label → ID of the elements in delta; nil while delta is small
 	count                int               // elements after the delta
 }
 
@@ -135,6 +134,23 @@ type undoEntry struct {
 	id      uint32
 	had     bool     // delta had an entry for id before
 	old     *Element // that entry
+}
+
+// noteLabel records that the delta's element id has label, in the label
+// map once the delta is large enough to need one.
+func (w *poolWork) noteLabel(label string, id uint32) {
+	if w.labels == nil {
+		if len(w.delta) <= 16 {
+			return // byLabel scans the delta
+		}
+		w.labels = make(map[string]uint32, 2*len(w.delta))
+		for did, e := range w.delta {
+			if e != nil {
+				w.labels[e.Label] = did
+			}
+		}
+	}
+	w.labels[label] = id
 }
 
 // element returns the element id of the pool with the pending changes.
@@ -150,7 +166,13 @@ func (w *poolWork) element(id uint32) *Element {
 
 // byLabel returns the element with label with the pending changes.
 func (w *poolWork) byLabel(label string) *Element {
-	if id, ok := w.labels[label]; ok {
+	if w.labels == nil {
+		for _, e := range w.delta {
+			if e != nil && e.Label == label {
+				return e
+			}
+		}
+	} else if id, ok := w.labels[label]; ok {
 		if e := w.delta[id]; e != nil && e.Label == label {
 			return e
 		}
@@ -173,11 +195,11 @@ func (b *batch) set(w *poolWork, id uint32, e *Element) {
 	if before != nil {
 		w.count--
 	}
+	w.delta[id] = e
 	if e != nil {
 		w.count++
-		w.labels[e.Label] = id
+		w.noteLabel(e.Label, id)
 	}
-	w.delta[id] = e
 }
 
 func (b *batch) rollback(mark int) {
@@ -185,7 +207,9 @@ func (b *batch) rollback(mark int) {
 		u := b.undo[i]
 		w := u.w
 		if u.created {
-			delete(b.work, w.name)
+			if b.work != nil {
+				delete(b.work, w.name)
+			}
 			b.order = slices.DeleteFunc(b.order, func(x *poolWork) bool { return x == w })
 			continue
 		}
@@ -199,17 +223,30 @@ func (b *batch) rollback(mark int) {
 		}
 		if e := w.element(u.id); e != nil {
 			w.count++
-			w.labels[e.Label] = u.id
+			w.noteLabel(e.Label, u.id)
 		}
 	}
 	b.undo = b.undo[:mark]
+}
+
+// find returns the working state of pool name, if the batch has one.
+func (b *batch) find(name string) *poolWork {
+	if b.work != nil {
+		return b.work[name]
+	}
+	for _, w := range b.order {
+		if w.name == name {
+			return w
+		}
+	}
+	return nil
 }
 
 // pool returns the working state of pool, creating it (when create is not
 // nil, with that spec) if the pool does not exist.
 func (b *batch) pool(name string, create *PoolSpec) (*poolWork, error) {
 	name = strings.ToLower(dns.Fqdn(name))
-	if w := b.work[name]; w != nil {
+	if w := b.find(name); w != nil {
 		if w.prev == nil && w.count == 0 && create == nil {
 			return nil, ErrNoPool
 		}
@@ -223,7 +260,7 @@ func (b *batch) pool(name string, create *PoolSpec) (*poolWork, error) {
 	if z == nil {
 		return nil, ErrNoZone
 	}
-	w := &poolWork{name: name, handle: handle, parent: parent, z: z, delta: map[uint32]*Element{}, labels: map[string]uint32{}}
+	w := &poolWork{name: name, handle: handle, parent: parent, z: z, delta: make(map[uint32]*Element, 1)}
 	if slot := z.pools[handle]; slot != nil {
 		w.slot, w.prev = slot, slot.View()
 		w.spec, w.static, w.count = w.prev.Spec, w.prev.Static, len(w.prev.Elements)
@@ -237,8 +274,15 @@ func (b *batch) pool(name string, create *PoolSpec) (*poolWork, error) {
 		w.spec = *create
 		b.undo = append(b.undo, undoEntry{w: w, created: true})
 	}
-	b.work[name] = w
 	b.order = append(b.order, w)
+	if b.work != nil {
+		b.work[name] = w
+	} else if len(b.order) > 8 {
+		b.work = make(map[string]*poolWork, 2*len(b.order))
+		for _, x := range b.order {
+			b.work[x.name] = x
+		}
+	}
 	return w, nil
 }
 
@@ -353,14 +397,14 @@ func (b *batch) publish() {
 			}
 			continue
 		}
-		elems, byLabel, flags := w.merge()
+		elems, ix := w.merge()
 		pol, err := b.h.policy(w.spec.Policy)
 		if err != nil {
 			// Checked when the operations were applied; a policy name
 			// that was valid then is valid now.
 			panic("handlespace: " + err.Error())
 		}
-		nv := buildPoolViewFrom(w.name, w.handle, w.parent, w.spec, w.static, elems, byLabel, flags, w.prev, pol)
+		nv := buildPoolViewFrom(w.name, w.handle, w.parent, w.spec, w.static, elems, ix, w.prev, pol)
 		if w.slot == nil {
 			w.slot = &poolSlot{}
 			w.slot.v.Store(nv)
@@ -378,54 +422,64 @@ func (b *batch) publish() {
 }
 
 // merge returns the pool's elements after the delta, sorted by ID, with
-// their flags and label index: the previous view's, with the changed
-// elements taken out and put in. It copies runs of the previous arrays and
-// looks at no unchanged element, so that its cost is a memory copy of the
-// pool plus O(d log n) for d changes.
-func (w *poolWork) merge() (elems, byLabel []*Element, flags []uint8) {
+// the view's index arrays: the previous view's, with the changed elements
+// taken out and put in. It copies runs of the previous arrays and reads no
+// unchanged element, so that its cost is a memory copy of the pool's
+// arrays plus O(d log n) for d changes.
+func (w *poolWork) merge() ([]*Element, *viewIndex) {
 	ids := make([]uint32, 0, len(w.delta))
 	for id := range w.delta {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	if w.prev == nil {
+		var elems []*Element
 		for _, id := range ids {
 			if e := w.delta[id]; e != nil {
 				elems = append(elems, e)
 			}
 		}
-		return elems, nil, nil // buildPoolViewFrom makes the rest
+		return elems, nil // buildPoolViewFrom makes the index
 	}
-	prev, pflags, plabels := w.prev.Elements, w.prev.flags, w.prev.byLabel
-	elems = make([]*Element, 0, w.count)
-	flags = make([]uint8, 0, w.count)
+	p := w.prev
+	ptrs := make([]*Element, 0, 2*w.count) // elements, then the label index
+	elems := ptrs[:0:w.count]
+	ix := &viewIndex{
+		ids:     make([]uint32, 0, w.count),
+		flags:   make([]uint8, 0, w.count),
+		byLabel: ptrs[w.count:w.count:2*w.count],
+		lkeys:   make([]uint64, 0, w.count),
+	}
 	type ins struct {
 		pos int
 		e   *Element
 	}
-	var rem []int  // positions in plabels of elements that go
-	var adds []ins // elements that come, with their position in plabels
+	rem := make([]int, 0, len(ids))  // positions in the label index of elements that go
+	adds := make([]ins, 0, len(ids)) // elements that come, with their position in it
 	i := 0
 	for _, id := range ids {
-		j := i + sort.Search(len(prev)-i, func(k int) bool { return prev[i+k].ID >= id })
-		elems = append(elems, prev[i:j]...)
-		flags = append(flags, pflags[i:j]...)
+		j, found := slices.BinarySearch(p.ids[i:], id)
+		j += i
+		elems = append(elems, p.Elements[i:j]...)
+		ix.ids = append(ix.ids, p.ids[i:j]...)
+		ix.flags = append(ix.flags, p.flags[i:j]...)
 		i = j
-		if i < len(prev) && prev[i].ID == id {
-			old := prev[i]
-			p, _ := slices.BinarySearchFunc(plabels, old.Label, func(e *Element, l string) int { return strings.Compare(e.Label, l) })
-			rem = append(rem, p)
+		if found {
+			pos, _ := labelPos(p.byLabel, p.lkeys, p.Elements[i].Label)
+			rem = append(rem, pos)
 			i++
 		}
 		if e := w.delta[id]; e != nil {
 			elems = append(elems, e)
-			flags = append(flags, elementFlags(e))
-			p, _ := slices.BinarySearchFunc(plabels, e.Label, func(x *Element, l string) int { return strings.Compare(x.Label, l) })
-			adds = append(adds, ins{p, e})
+			ix.ids = append(ix.ids, e.ID)
+			ix.flags = append(ix.flags, elementFlags(e))
+			pos, _ := labelPos(p.byLabel, p.lkeys, e.Label)
+			adds = append(adds, ins{pos, e})
 		}
 	}
-	elems = append(elems, prev[i:]...)
-	flags = append(flags, pflags[i:]...)
+	elems = append(elems, p.Elements[i:]...)
+	ix.ids = append(ix.ids, p.ids[i:]...)
+	ix.flags = append(ix.flags, p.flags[i:]...)
 
 	slices.Sort(rem)
 	slices.SortFunc(adds, func(a, b ins) int {
@@ -434,20 +488,24 @@ func (w *poolWork) merge() (elems, byLabel []*Element, flags []uint8) {
 		}
 		return strings.Compare(a.e.Label, b.e.Label)
 	})
-	byLabel = make([]*Element, 0, w.count)
 	cur, ri, ai := 0, 0, 0
+	copyRun := func(to int) {
+		ix.byLabel = append(ix.byLabel, p.byLabel[cur:to]...)
+		ix.lkeys = append(ix.lkeys, p.lkeys[cur:to]...)
+		cur = to
+	}
 	for {
-		next := len(plabels)
+		next := len(p.byLabel)
 		if ri < len(rem) {
 			next = min(next, rem[ri])
 		}
 		if ai < len(adds) {
 			next = min(next, adds[ai].pos)
 		}
-		byLabel = append(byLabel, plabels[cur:next]...)
-		cur = next
+		copyRun(next)
 		for ai < len(adds) && adds[ai].pos == cur {
-			byLabel = append(byLabel, adds[ai].e)
+			ix.byLabel = append(ix.byLabel, adds[ai].e)
+			ix.lkeys = append(ix.lkeys, labelKey(adds[ai].e.Label))
 			ai++
 		}
 		if ri < len(rem) && rem[ri] == cur {
@@ -456,11 +514,11 @@ func (w *poolWork) merge() (elems, byLabel []*Element, flags []uint8) {
 			continue
 		}
 		if ri >= len(rem) && ai >= len(adds) {
-			byLabel = append(byLabel, plabels[cur:]...)
+			copyRun(len(p.byLabel))
 			break
 		}
 	}
-	return elems, byLabel, flags
+	return elems, ix
 }
 
 // replacePools publishes a new view of the handlespace with the created

@@ -126,7 +126,9 @@ func TestApplyMatchesRegister(t *testing.T) {
 		var groups [][]Op
 		for g := 0; g < 1+int(r.Uint64()%8); g++ {
 			id := uint32(1 + r.Uint64()%40)
-			label := fmt.Sprintf("e%d", id)
+			// Labels of every length around the 8-byte label keys, with
+			// shared prefixes.
+			label := []string{"e", "ab", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij", "abcdefgz"}[id%7] + fmt.Sprint(id/7)
 			if r.Uint64()%3 == 0 {
 				groups = append(groups, []Op{{Pool: "web.z.test.", ID: id}})
 			} else {
@@ -162,8 +164,13 @@ func TestApplyMatchesRegister(t *testing.T) {
 // elements sorted by label, the flags are the elements'.
 func checkLabelIndex(t *testing.T, pv *PoolView) {
 	t.Helper()
-	if len(pv.byLabel) != len(pv.Elements) || len(pv.flags) != len(pv.Elements) {
-		t.Fatalf("%d elements, %d in the label index, %d flags", len(pv.Elements), len(pv.byLabel), len(pv.flags))
+	if len(pv.byLabel) != len(pv.Elements) || len(pv.flags) != len(pv.Elements) || len(pv.ids) != len(pv.Elements) || len(pv.lkeys) != len(pv.Elements) {
+		t.Fatalf("%d elements, %d in the label index, %d flags, %d ids, %d keys", len(pv.Elements), len(pv.byLabel), len(pv.flags), len(pv.ids), len(pv.lkeys))
+	}
+	for i, e := range pv.byLabel {
+		if pv.lkeys[i] != labelKey(e.Label) {
+			t.Fatalf("label key %d of %s wrong", i, e.Label)
+		}
 	}
 	for i := 1; i < len(pv.byLabel); i++ {
 		if pv.byLabel[i-1].Label >= pv.byLabel[i].Label {
@@ -173,6 +180,9 @@ func checkLabelIndex(t *testing.T, pv *PoolView) {
 	for i, e := range pv.Elements {
 		if i > 0 && pv.Elements[i-1].ID >= e.ID {
 			t.Fatalf("elements out of order at %d", i)
+		}
+		if pv.ids[i] != e.ID {
+			t.Fatalf("ids[%d] = %d, element %d", i, pv.ids[i], e.ID)
 		}
 		if pv.flags[i] != elementFlags(e) {
 			t.Fatalf("flags of %s: %08b, want %08b", e.Label, pv.flags[i], elementFlags(e))
@@ -224,5 +234,29 @@ func TestCloneCopiesEverything(t *testing.T) {
 	}
 	if &c.Addrs[0] == &e.Addrs[0] || c.Probe == e.Probe {
 		t.Error("Clone shares Addrs or Probe")
+	}
+}
+
+// TestLabelIndex: Label finds every label, long or short, sharing prefixes
+// or not, and no other, as a naive search does.
+func TestLabelIndex(t *testing.T) {
+	var elems []*Element
+	labels := []string{"a", "ab", "abc", "abcdefg", "abcdefgh", "abcdefgha", "abcdefghb", "abcdefghij", "abcdefgi", "b", "zzzzzzzzzzzzzz", "_x", "0"}
+	for i, l := range labels {
+		elems = append(elems, dyn(uint32(i+1), l, "10.0.0.1"))
+	}
+	pol, _ := NewPolicy("rr", nil)
+	pv := buildPoolView("p.z.test.", "p", "z.test.", DefaultPoolSpec(), false, elems, nil, pol)
+	checkLabelIndex(t, pv)
+	for _, l := range append(slices.Clone(labels), "", "abcd", "abcdefghi", "abcdefgh0", "c", "abcdefg\x00") {
+		var want *Element
+		for _, e := range elems {
+			if e.Label == l {
+				want = e
+			}
+		}
+		if got := pv.Label(l); got != want {
+			t.Errorf("Label(%q) = %v, want %v", l, got, want)
+		}
 	}
 }

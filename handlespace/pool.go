@@ -2,7 +2,6 @@ package handlespace
 
 import (
 	"slices"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -93,10 +92,14 @@ type PoolView struct {
 
 	// Elements are all elements, sorted by ID.
 	Elements []*Element
-	// byLabel holds Elements sorted by label, for Label; flags holds each
-	// element's flags, aligned with Elements.
-	byLabel []*Element
+	// ids and flags are each element's identifier and flags, aligned with
+	// Elements; byLabel holds Elements sorted by label and lkeys their
+	// labels' first eight bytes (labelKey), for Label. The searches read
+	// these compact arrays, not the elements.
+	ids     []uint32
 	flags   []uint8
+	byLabel []*Element
+	lkeys   []uint64
 
 	// Served sets: the elements that answers may carry (those up, or all of
 	// them when none is up and the pool fails open), all of them, those
@@ -129,11 +132,11 @@ func (v *PoolView) Memo(build func(*PoolView) any) any {
 
 // Element returns the element with the given ID, or nil.
 func (v *PoolView) Element(id uint32) *Element {
-	i := sort.Search(len(v.Elements), func(i int) bool { return v.Elements[i].ID >= id })
-	if i < len(v.Elements) && v.Elements[i].ID == id {
-		return v.Elements[i]
+	i, ok := slices.BinarySearch(v.ids, id)
+	if !ok {
+		return nil
 	}
-	return nil
+	return v.Elements[i]
 }
 
 // poolSlot holds the current view of one pool. Its identity is stable as long
@@ -149,7 +152,7 @@ func (s *poolSlot) View() *PoolView { return s.v.Load() }
 // building selectors from the previous view's so that per-query policy state
 // carries over.
 func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy) *PoolView {
-	return buildPoolViewFrom(name, handle, zone, spec, static, elems, nil, nil, prev, pol)
+	return buildPoolViewFrom(name, handle, zone, spec, static, elems, nil, prev, pol)
 }
 
 // Element flags, kept beside Elements so that building the served sets
@@ -181,16 +184,21 @@ func elementFlags(e *Element) uint8 {
 // buildPoolViewFrom is buildPoolView with the elements' label index
 // (sorted by label) and flags given when the caller has them (nil: made
 // here).
-func buildPoolViewFrom(name, handle, zone string, spec PoolSpec, static bool, elems, byLabel []*Element, flags []uint8, prev *PoolView, pol Policy) *PoolView {
-	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static, Elements: elems, byLabel: byLabel, flags: flags}
-	if v.byLabel == nil {
-		v.byLabel = slices.Clone(elems)
-		slices.SortFunc(v.byLabel, func(a, b *Element) int { return strings.Compare(a.Label, b.Label) })
-	}
-	if v.flags == nil {
+func buildPoolViewFrom(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, ix *viewIndex, prev *PoolView, pol Policy) *PoolView {
+	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static, Elements: elems}
+	if ix != nil {
+		v.ids, v.flags, v.byLabel, v.lkeys = ix.ids, ix.flags, ix.byLabel, ix.lkeys
+	} else {
+		v.ids = make([]uint32, len(elems))
 		v.flags = make([]uint8, len(elems))
 		for i, e := range elems {
-			v.flags[i] = elementFlags(e)
+			v.ids[i], v.flags[i] = e.ID, elementFlags(e)
+		}
+		v.byLabel = slices.Clone(elems)
+		slices.SortFunc(v.byLabel, func(a, b *Element) int { return strings.Compare(a.Label, b.Label) })
+		v.lkeys = make([]uint64, len(elems))
+		for i, e := range v.byLabel {
+			v.lkeys[i] = labelKey(e.Label)
 		}
 	}
 	n, n4, n6 := 0, 0, 0
@@ -297,11 +305,61 @@ func (v *PoolView) finish(served, v4, v6 []*Element, prev *PoolView, pol Policy)
 	return v
 }
 
+// viewIndex is what a batch hands buildPoolViewFrom besides the elements:
+// the arrays of PoolView that it kept up to date.
+type viewIndex struct {
+	ids     []uint32
+	flags   []uint8
+	byLabel []*Element
+	lkeys   []uint64
+}
+
+// labelKey is a label's first eight bytes, big-endian, zero-padded: keys
+// order as the labels do, and differ where the labels' first eight bytes
+// do.
+func labelKey(l string) uint64 {
+	var k uint64
+	for i := 0; i < 8; i++ {
+		k <<= 8
+		if i < len(l) {
+			k |= uint64(l[i])
+		}
+	}
+	return k
+}
+
+// labelPos returns where label is or would be in the label index.
+func labelPos(byLabel []*Element, lkeys []uint64, label string) (int, bool) {
+	key := labelKey(label)
+	lo, hi := 0, len(lkeys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		c := 0
+		switch {
+		case lkeys[m] < key:
+			c = -1
+		case lkeys[m] > key:
+			c = 1
+		case len(label) >= 8:
+			// A label of eight bytes or more shares its key with every
+			// label that it starts or that starts like it.
+			c = strings.Compare(byLabel[m].Label, label)
+		}
+		// Labels of up to seven bytes are their key (labels hold no zero
+		// byte): equal keys are equal labels.
+		if c < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(lkeys) && lkeys[lo] == key && byLabel[lo].Label == label
+}
+
 // Label returns the element whose label is label, or nil.
 func (v *PoolView) Label(label string) *Element {
-	i, ok := slices.BinarySearchFunc(v.byLabel, label, func(e *Element, l string) int { return strings.Compare(e.Label, l) })
-	if !ok {
-		return nil
+	if i, ok := labelPos(v.byLabel, v.lkeys, label); ok {
+		return v.byLabel[i]
 	}
-	return v.byLabel[i]
+	return nil
 }
