@@ -447,7 +447,7 @@ func (w *poolWork) merge() ([]*Element, *viewIndex) {
 	ix := &viewIndex{
 		ids:     make([]uint32, 0, w.count),
 		flags:   make([]uint8, 0, w.count),
-		byLabel: ptrs[w.count:w.count:2*w.count],
+		byLabel: ptrs[w.count : w.count : 2*w.count],
 		lkeys:   make([]uint64, 0, w.count),
 	}
 	type ins struct {
