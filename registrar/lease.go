@@ -107,6 +107,7 @@ func (r *Registrar) doSweep(now time.Time) int {
 			delete(r.perOwner, c.owner)
 		}
 		r.perPool[c.ref.pool]--
+		r.stats.Elements--
 		if r.perPool[c.ref.pool] <= 0 {
 			delete(r.perPool, c.ref.pool)
 		}

@@ -405,10 +405,6 @@ func (r *Registrar) drainClosed() {
 }
 
 func (r *Registrar) publishStats() {
-	r.stats.Elements = 0
-	for _, n := range r.perPool {
-		r.stats.Elements += n
-	}
 	r.statsMu.Lock()
 	r.shared = r.stats
 	r.statsMu.Unlock()
@@ -670,6 +666,7 @@ func (r *Registrar) commit(plans []*planned) {
 		}
 		for q, d := range pl.pools {
 			r.perPool[q] += d
+			r.stats.Elements += d
 			if r.perPool[q] <= 0 {
 				delete(r.perPool, q)
 			}
@@ -704,6 +701,7 @@ func (r *Registrar) applyError(err error) error {
 // pool, and fills the lease wheel.
 func (r *Registrar) recount() {
 	r.perOwner, r.perPool, r.leases = map[string]int{}, map[string]int{}, wheel{}
+	r.stats.Elements = 0
 	for _, z := range r.hs.View().Zones() {
 		for _, h := range z.PoolHandles() {
 			pv := z.Pool(h)
@@ -716,6 +714,7 @@ func (r *Registrar) recount() {
 				}
 				r.perOwner[e.Owner]++
 				r.perPool[pv.Name]++
+				r.stats.Elements++
 				if !e.Expires.IsZero() {
 					r.leases.add(pv.Name, e.ID, e.Expires)
 				}
