@@ -85,6 +85,7 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	cfg.Data = filepath.Join(dir, "data")
 	cfg.HTTP.Token = testToken
 	cfg.ZonesWatch = false // reloads only when the test sends SIGHUP
+	cfg.HTTP.Listen = ""   // the test serves the handler on httptest
 	var buf bytes.Buffer
 	log, level := newLiveLogger(cfg, &syncWriter{w: &buf})
 	d := &daemon{cfg: cfg, log: log, ops: newOps(nil, level, log)}
