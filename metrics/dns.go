@@ -107,7 +107,8 @@ type DNS struct {
 	truncated  atomic.Uint64
 	rejected   [len(rejectNames)]atomic.Uint64
 	latency    *histogram
-	sampleMask uint32 // time a query when rand & mask == 0
+	sampleMask uint32   // time a query when rand & mask == 0
+	parent     *Metrics // for UpdateRefused
 
 	descQueries, descTruncated, descRejected, descLatency *prometheus.Desc
 }
@@ -200,6 +201,18 @@ func (d *DNS) Latency(dur time.Duration) {
 		return
 	}
 	d.latency.observe(dur)
+}
+
+// UpdateRefused counts a DNS UPDATE refused before it reached the
+// registrar (a bad or missing signature, a key not allowed the pool, a
+// malformed update, the source's rate) in
+// poolnsd_registration_rejections_total{source="dns"}. The registrar's
+// own refusals are counted where it is called.
+func (d *DNS) UpdateRefused(c Cause) {
+	if d == nil || d.parent == nil {
+		return
+	}
+	d.parent.Rejected(SourceDNS, c)
 }
 
 // SampleRatio is the share of queries whose latency is recorded.

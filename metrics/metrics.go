@@ -80,6 +80,7 @@ func New(o Options) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), dns: newDNS(o.LatencySample), log: o.Logger,
 		startedUnix: float64(time.Now().UnixNano()) / 1e9}
 	f := factory{m.reg}
+	m.dns.parent = m
 
 	m.reg.MustRegister(m.dns)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -102,6 +102,7 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 		}
 	}
 	if code := d.start(); code != exitOK {
+		d.stopHTTP(context.Background())
 		return code
 	}
 	return d.loop(sigc)
@@ -112,6 +113,9 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 // it has logged.
 func (d *daemon) start() int {
 	var err error
+	if code := d.listenHTTP(); code != exitOK {
+		return code
+	}
 	d.ops.setPhase("starting: opening the store")
 	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
@@ -146,7 +150,7 @@ func (d *daemon) start() int {
 		Logger:     d.log,
 		Metrics:    d.ops.metrics.DNS(),
 		QueryLog:   d.cfg.Log.Queries,
-		Updates:    d.reg,
+		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 	}, d.hs)
 	if err != nil {

@@ -5,6 +5,7 @@ package main
 // that SIGHUP changes live, and systemd's readiness notifications.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,9 +22,11 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/registrar"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -341,4 +344,88 @@ func poolOf(v *handlespace.View, pool string) *handlespace.PoolView {
 		return nil
 	}
 	return z.Pool(handle)
+}
+
+// listenHTTP binds http.listen and serves httpHandler on it: first thing at
+// the start, so that /readyz says why the server is not ready while it
+// opens the store and loads the zones (the API joins with startHTTP). It
+// returns exitOK or the exit code of the failure, which it has logged.
+func (d *daemon) listenHTTP() int {
+	if d.cfg.HTTP.Listen == "" {
+		return exitOK
+	}
+	srv, err := httpapi.Start(d.cfg.HTTP.Listen, d.httpHandler(), d.log)
+	if err != nil {
+		d.log.Error("cannot serve HTTP", "err", err.Error())
+		return exitRuntime
+	}
+	d.api = srv
+	addr := srv.Addr().String()
+	d.ops.httpAddr.Store(&addr)
+	return exitOK
+}
+
+// meteredRegistrar counts registrations, refreshes, deregistrations and
+// refusals in the metrics, by source, around the registrar that DNS UPDATE
+// and the HTTP API submit to.
+type meteredRegistrar struct {
+	*registrar.Registrar
+	m *metrics.Metrics
+}
+
+var (
+	_ dnsfront.Updater  = meteredRegistrar{}
+	_ httpapi.Registrar = meteredRegistrar{}
+)
+
+// Submit implements dnsfront.Updater and httpapi.Registrar.
+func (r meteredRegistrar) Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error) {
+	res, err := r.Registrar.Submit(ctx, req)
+	src := metrics.SourceHTTP
+	if strings.HasPrefix(req.Who.Owner, "tsig:") {
+		src = metrics.SourceDNS
+	}
+	if err != nil {
+		r.m.Rejected(src, rejectCause(err))
+		return res, err
+	}
+	for _, d := range res.Done {
+		switch {
+		case d.Removed:
+			r.m.Deregistered(src)
+		case d.Elem != nil:
+			r.m.Registered(src, !d.Created)
+		}
+	}
+	return res, err
+}
+
+// rejectCause classifies an error of the registrar for
+// poolnsd_registration_rejections_total.
+func rejectCause(err error) metrics.Cause {
+	switch {
+	case errors.Is(err, handlespace.ErrInconsistentPolicy):
+		return metrics.CausePolicy
+	case errors.Is(err, handlespace.ErrLabelInUse), errors.Is(err, handlespace.ErrNameTaken):
+		return metrics.CauseConflict
+	}
+	switch registrar.CodeOf(err) {
+	case registrar.Invalid:
+		return metrics.CauseMalformed
+	case registrar.NotFound:
+		return metrics.CauseNoZone
+	case registrar.Unavailable:
+		return metrics.CauseStore
+	case registrar.Refused:
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "most registered elements allowed"), strings.Contains(msg, "most elements allowed"):
+			return metrics.CauseLimit
+		case strings.Contains(msg, "defined by a zone file"), strings.Contains(msg, " belongs to "),
+			strings.Contains(msg, " is taken by "), strings.Contains(msg, "no free identifier"):
+			return metrics.CauseConflict
+		}
+		return metrics.CauseForbidden
+	}
+	return metrics.CauseOther
 }

@@ -64,16 +64,36 @@ func cliRun(t *testing.T, registrar string, args ...string) (string, string, int
 	return fix(o.String()), fix(e.String()), code
 }
 
-// TestStatusCLI: poolnsd status, drain and undrain against a running
-// server, with golden output and the documented exit codes.
+// TestStatusCLI: poolnsd status, drain and undrain against a server run in
+// the test, with golden output and the documented exit codes.
 func TestStatusCLI(t *testing.T) {
 	p := startInProc(t, t.TempDir(), statusZone, nil)
 	regs := handlespace.IDString(p.d.store.RegistrarID())
-	srv := []string{"--server", p.base}
+	testStatusCLI(t, p.base, func(args ...string) (string, string, int) { return cliRun(t, regs, args...) })
+}
+
+// TestStatusCLIBinary: the same with the built binary against a poolnsd
+// serve process.
+func TestStatusCLIBinary(t *testing.T) {
+	dir := daemonDir(t, statusZone)
+	p := startDaemon(t, dir, "--http.token", testToken)
+	_, rec := p.ready()
+	api, _ := p.waitLog(0, "the HTTP line", msgIs("serving HTTP API"))
+	regs := rec.str("registrar")
+	work := t.TempDir() // no poolnsd.yaml: the CLI takes the flags only
+	testStatusCLI(t, "http://"+api.str("addr"), func(args ...string) (string, string, int) {
+		out, errOut, code := runPoolnsd(t, work, args...)
+		fix := func(s string) string { return strings.ReplaceAll(s, regs, "xxxxxxxx") }
+		return fix(out), fix(errOut), code
+	})
+}
+
+func testStatusCLI(t *testing.T, base string, cli func(args ...string) (string, string, int)) {
+	srv := []string{"--server", base}
 	tok := []string{"--token", testToken}
 	step := func(golden_ string, wantCode int, args ...string) string {
 		t.Helper()
-		out, errOut, code := cliRun(t, regs, args...)
+		out, errOut, code := cli(args...)
 		if code != wantCode {
 			t.Fatalf("poolnsd %q: exit %d, want %d; stderr %s", args, code, wantCode, errOut)
 		}
@@ -113,16 +133,16 @@ func TestStatusCLI(t *testing.T) {
 		{append([]string{"drain"}, append(srv, "web")...), exitUsage, "poolnsd drain: want POOL ELEMENT"},
 		{[]string{"status", "--server", dead}, exitRuntime, "poolnsd status: cannot reach http://" + dead + ": "},
 		{[]string{"status", "--server", "ftp://x"}, exitUsage, `poolnsd status: --server: "ftp://x": want an http:// or https:// URL`},
-		{[]string{"status", "--server", p.base, "extra"}, exitUsage, `poolnsd status: unexpected argument "extra"`},
+		{[]string{"status", "--server", base, "extra"}, exitUsage, `poolnsd status: unexpected argument "extra"`},
 		{[]string{"status", "--bogus"}, exitUsage, "poolnsd status: unknown flag: --bogus"},
 	} {
-		_, errOut, code := cliRun(t, regs, c.args...)
+		_, errOut, code := cli(c.args...)
 		if code != c.code || !strings.HasPrefix(errOut, c.msg) {
 			t.Errorf("poolnsd %q: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut, c.code, c.msg)
 		}
 	}
 	// A server that is not poolnsd: said so.
-	if _, errOut, code := cliRun(t, regs, "status", "--server", p.base+"/ui"); code != exitRuntime || !strings.Contains(errOut, "not JSON: is it a poolnsd HTTP API?") {
+	if _, errOut, code := cli("status", "--server", base+"/ui"); code != exitRuntime || !strings.Contains(errOut, "not JSON: is it a poolnsd HTTP API?") {
 		t.Errorf("status against a non-API URL: exit %d, %q", code, errOut)
 	}
 }
