@@ -382,7 +382,7 @@ func TestSighupLiveConfig(t *testing.T) {
 	query(t, addr, "web.pool.example.", dns.TypeA)
 	// The query log is off: no query line before the next marker.
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	_, after := p.waitLog(from, "zones reloaded", msgIs("zones reloaded"))
+	_, after := p.waitLog(from, "the end of the reload", msgIs("configuration reloaded; nothing changed"))
 	p.mu.Lock()
 	for _, r := range p.recs[from:after] {
 		if r.str("msg") == "query" {
@@ -395,7 +395,7 @@ func TestSighupLiveConfig(t *testing.T) {
 	// needs a restart.
 	cfg := strings.Replace(string(base), "  level: debug", "  level: info\n  queries: true", 1)
 	cfg = strings.Replace(cfg, "  udp_sockets: 2", "  udp_sockets: 2\n  udp_size: 4096", 1)
-	writeFile(t, dir, "poolnsd.yaml", cfg)
+	writeAtomic(t, dir, "poolnsd.yaml", cfg)
 	from = p.cursor()
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	r, _ := p.waitLog(from, "configuration reloaded", msgIs("configuration reloaded"))
@@ -414,7 +414,7 @@ func TestSighupLiveConfig(t *testing.T) {
 	}
 
 	// A broken file: nothing changes, the error names the file.
-	writeFile(t, dir, "poolnsd.yaml", cfg+"bogus_key: 1\n")
+	writeAtomic(t, dir, "poolnsd.yaml", cfg+"bogus_key: 1\n")
 	from = p.cursor()
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	r, _ = p.waitLog(from, "not reloaded", msgIs("configuration not reloaded; keeping the running one"))
@@ -427,5 +427,15 @@ func TestSighupLiveConfig(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.waitExit(10 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// writeAtomic replaces dir/name with content in one rename, as editors and
+// configuration tools do, so that a reload never reads half a file.
+func writeAtomic(t *testing.T, dir, name, content string) {
+	t.Helper()
+	tmp := writeFile(t, dir, name+".tmp", content)
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
 	}
 }

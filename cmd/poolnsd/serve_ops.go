@@ -226,6 +226,9 @@ func (d *daemon) reloadConfig() {
 	if len(applied) > 0 {
 		d.log.Info("configuration reloaded", "applied", applied)
 	}
+	if len(applied)+len(restart) == 0 {
+		d.log.Debug("configuration reloaded; nothing changed")
+	}
 	if len(restart) > 0 {
 		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", restart)
 	}
