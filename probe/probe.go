@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -26,7 +25,8 @@ type Target struct {
 	// use it (no Host header, no SNI from it).
 	Name string
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
-	// https, dns, tls (a Scheduler never gets targets of kind none or "").
+	// https, dns, tls (a Scheduler should not get targets of kind none or
+	// ""; they fail every probe).
 	Spec handlespace.ProbeSpec
 }
 
@@ -41,13 +41,15 @@ type Result struct {
 	// OK.
 	Err string
 	// RTT is the time from the start of the probe to its answer, successful
-	// or not (at a timeout, about the timeout).
+	// or not (at a timeout, about the timeout). It is measured on the time
+	// package's clock by the checker.
 	RTT time.Duration
 	// Load is the load the target reported, 0 idle … 1 full; meaningful
 	// only when HasLoad.
 	Load    float64
 	HasLoad bool
 	// At is when the probe started. A Scheduler sets it from its Clock.
+	// The probe finished at At + RTT.
 	At time.Time
 }
 
@@ -73,43 +75,9 @@ func DefaultCheckers() map[string]Checker {
 		"tcp":   TCPChecker{},
 		"http":  NewHTTPChecker(false),
 		"https": NewHTTPChecker(true),
-		"dns":   DNSChecker{},
+		"dns":   &DNSChecker{},
 		"tls":   TLSChecker{},
 	}
-}
-
-// ValidateTarget checks Spec.Target for a kind as the built-in checkers
-// read it, so that a configuration can be rejected before it is probed:
-// http and https take PATH[#EXPECT] (see HTTPChecker), dns a domain name,
-// tls a server name or "", tcp and none nothing.
-func ValidateTarget(kind, target string) error {
-	switch kind {
-	case "", "none", "tcp":
-		if target != "" {
-			return fmt.Errorf("probe: %s takes no target, got %q", kindName(kind), target)
-		}
-	case "http", "https":
-		_, err := parseHTTPTarget(target)
-		return err
-	case "dns":
-		if target == "" {
-			return errors.New("probe: dns needs a name to query")
-		}
-		if _, ok := dnsIsName(target); !ok {
-			return fmt.Errorf("probe: bad name %q to query", target)
-		}
-	case "tls":
-	default:
-		return fmt.Errorf("probe: unknown kind %q; want tcp, http, https, dns or tls", kind)
-	}
-	return nil
-}
-
-func kindName(k string) string {
-	if k == "" {
-		return "none"
-	}
-	return k
 }
 
 // timing is the start of a check and its timeout, for results.

@@ -8,12 +8,18 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // SpreadStep is how far apart, on average, a Scheduler starts the first
 // probes of the targets that one Set adds: 100 µs, that is at most 10 000
 // new targets a second, and never slower than one interval for them all.
 const SpreadStep = 100 * time.Microsecond
+
+// maxInFlight is how many probes of one target may be in flight at once:
+// one, and a second beside it once it is overdue (see ConfirmDelay).
+const maxInFlight = 2
 
 // Config configures a Scheduler. Zero fields take their defaults.
 type Config struct {
@@ -28,13 +34,10 @@ type Config struct {
 	// Checkers are the checkers by kind (default DefaultCheckers()). A
 	// target whose kind has none fails every probe.
 	Checkers map[string]Checker
-	// Jitter spreads each delay between probes uniformly over
-	// interval × [1−Jitter, 1+Jitter) (default DefaultJitter, 0.1; negative
-	// for none; at most 0.5).
-	Jitter float64
-	// Rand returns uniform numbers in [0, 1) (default math/rand/v2's
-	// Float64). It is called with the Scheduler's lock held, so it need not
-	// be safe for concurrent use; tests give a seeded source.
+	// Rand returns uniform numbers in [0, 1) for the jitter (default
+	// math/rand/v2's Float64). It is called with the Scheduler's lock
+	// held, so it need not be safe for concurrent use; tests give a seeded
+	// source.
 	Rand func() float64
 }
 
@@ -47,12 +50,6 @@ func (c *Config) defaults() {
 	}
 	if c.Checkers == nil {
 		c.Checkers = DefaultCheckers()
-	}
-	switch {
-	case c.Jitter == 0:
-		c.Jitter = DefaultJitter
-	case c.Jitter < 0:
-		c.Jitter = 0
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
@@ -68,6 +65,10 @@ type Stats struct {
 	InFlight int
 	// Probes counts the probes started.
 	Probes uint64
+	// Confirms counts the probes started early to confirm or clear a
+	// failure, or beside an overdue probe (see ConfirmDelay); they are
+	// also in Probes.
+	Confirms uint64
 	// Late counts the probes that started more than a tenth of their
 	// interval after they were due (too few workers, or checks that hang),
 	// and MaxLate is the latest start so far.
@@ -98,17 +99,32 @@ type Scheduler struct {
 	armed    time.Time // when Run's timer will fire; zero when Run is not waiting on it
 	running  bool
 	inFlight int
-	stats    Stats // Probes, Late, MaxLate, Dropped
+	stats    Stats // Probes, Confirms, Late, MaxLate, Dropped
 }
 
-// entry is a target's state in the Scheduler. Guarded by Scheduler.mu.
+// entry is a target's state in the Scheduler. Guarded by Scheduler.mu,
+// except report.
 type entry struct {
-	t       Target // Spec with defaults filled in
-	tr      Tracker
+	t        Target // Spec with defaults filled in
+	tr       Tracker
+	due      time.Time // when it is next dispatched, while in the heap
+	index    int       // in Scheduler.due; -1 when not there
+	inFlight int       // dispatched and not finished
+	confirm  bool      // the next dispatch is a confirming probe
+	last     time.Time // start of the latest probe
+	removed  bool      // no longer a target: drop its results
+
+	// report serialises the target's results: held from Observe until
+	// onResult has returned, so that its results are observed and reported
+	// one at a time, in the same order.
+	report sync.Mutex
+}
+
+// job is a dispatched probe: its entry and when it was due.
+type job struct {
+	e       *entry
 	due     time.Time
-	index   int  // in Scheduler.due; -1 when not there
-	busy    bool // dispatched and not finished
-	removed bool // no longer a target: drop its result
+	confirm bool
 }
 
 // farFuture is Run's timer deadline when there is no target.
@@ -178,8 +194,7 @@ func (s *Scheduler) Set(targets []Target) {
 	n := float64(len(fresh))
 	for i, e := range fresh {
 		window := min(e.t.Spec.Interval, time.Duration(len(fresh))*SpreadStep)
-		e.due = now.Add(time.Duration((float64(i) + s.cfg.Rand()) / n * float64(window)))
-		s.push(e)
+		s.schedule(e, now.Add(time.Duration((float64(i)+s.cfg.Rand())/n*float64(window))), false)
 	}
 }
 
@@ -191,11 +206,16 @@ func (s *Scheduler) retire(e *entry) {
 	}
 }
 
-// push schedules e at e.due, waking Run if that is before its timer.
-// Called with mu held.
-func (s *Scheduler) push(e *entry) {
-	heap.Push(&s.due, e)
-	if !s.armed.IsZero() && e.due.Before(s.armed) {
+// schedule makes e due at due, in the heap or moved in it, waking Run if
+// that is before its timer. Called with mu held.
+func (s *Scheduler) schedule(e *entry, due time.Time, confirm bool) {
+	e.due, e.confirm = due, confirm
+	if e.index >= 0 {
+		heap.Fix(&s.due, e.index)
+	} else {
+		heap.Push(&s.due, e)
+	}
+	if !s.armed.IsZero() && due.Before(s.armed) {
 		select {
 		case s.wake <- struct{}{}:
 		default:
@@ -207,7 +227,7 @@ func (s *Scheduler) push(e *entry) {
 // report, and reports whether there is such a target. A probe of it that
 // is in flight counts as that probe (calls while one is in flight or
 // waiting for a worker are coalesced into it). The target's next probe
-// comes an interval after this one.
+// comes an interval after this one, or sooner if it fails.
 func (s *Scheduler) ProbeNow(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -215,18 +235,11 @@ func (s *Scheduler) ProbeNow(key string) bool {
 	if e == nil {
 		return false
 	}
-	if e.busy {
+	if e.inFlight > 0 {
 		return true
 	}
 	if now := s.cfg.Clock.Now(); e.due.After(now) {
-		e.due = now
-		heap.Fix(&s.due, e.index)
-		if !s.armed.IsZero() {
-			select {
-			case s.wake <- struct{}{}:
-			default:
-			}
-		}
+		s.schedule(e, now, false)
 	}
 	return true
 }
@@ -239,6 +252,17 @@ func (s *Scheduler) Stats() Stats {
 	st.Targets = len(s.entries)
 	st.InFlight = s.inFlight
 	return st
+}
+
+// Tracker returns the Tracker of the target with this key.
+func (s *Scheduler) Tracker(key string) (Tracker, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[key]
+	if e == nil {
+		return Tracker{}, false
+	}
+	return e.tr, true
 }
 
 // Run probes the targets until ctx ends, then waits for the checks in
@@ -260,12 +284,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Unlock()
 	}()
 
-	work := make(chan *entry)
+	work := make(chan job)
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
 		wg.Go(func() {
-			for e := range work {
-				s.probe(ctx, e)
+			for j := range work {
+				s.probe(ctx, j)
 			}
 		})
 	}
@@ -276,14 +300,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		e, wait := s.next(s.cfg.Clock.Now())
-		if e != nil {
+		j, wait := s.next(s.cfg.Clock.Now())
+		if j.e != nil {
 			select {
-			case work <- e:
+			case work <- j:
 				continue
 			case <-ctx.Done():
 				s.mu.Lock()
-				s.requeue(e, e.due)
+				s.settle(j.e, j.due)
 				s.mu.Unlock()
 				return nil
 			}
@@ -301,54 +325,68 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// next takes the earliest target if it is due at now, or else returns how
-// long until it is (0 if there is no target) and notes when Run's timer
-// will fire.
-func (s *Scheduler) next(now time.Time) (*entry, time.Duration) {
+// next dispatches the earliest target if it is due at now, or else returns
+// how long until it is (0 if there is no target) and notes when Run's
+// timer will fire. A target that is not Down, dispatched with nothing else
+// in flight, stays in the heap ConfirmDelay later: if its probe has not
+// answered by then, a second one starts beside it.
+func (s *Scheduler) next(now time.Time) (job, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.due) == 0 {
 		s.armed = farFuture
-		return nil, 0
+		return job{}, 0
 	}
 	e := s.due[0]
 	if e.due.After(now) {
 		s.armed = e.due
-		return nil, e.due.Sub(now)
+		return job{}, e.due.Sub(now)
 	}
-	heap.Pop(&s.due)
-	e.busy = true
+	j := job{e: e, due: e.due, confirm: e.confirm}
+	e.inFlight++
 	s.inFlight++
 	s.armed = time.Time{}
-	return e, 0
+	if e.inFlight < maxInFlight && e.tr.Health != handlespace.HealthDown {
+		if d := ConfirmDelay(e.t.Spec, e.tr); d < e.t.Spec.Timeout {
+			s.schedule(e, now.Add(d), true)
+			return j, 0
+		}
+	}
+	heap.Pop(&s.due)
+	return j, 0
 }
 
-// requeue returns a dispatched entry that was not probed to the schedule,
-// due at due. Called with mu held.
-func (s *Scheduler) requeue(e *entry, due time.Time) {
-	e.busy = false
+// settle ends a dispatch of e that reported nothing (cancelled, or e was
+// removed): e is due again at due if nothing else of it is in flight.
+// Called with mu held.
+func (s *Scheduler) settle(e *entry, due time.Time) {
+	e.inFlight--
 	s.inFlight--
-	if !e.removed {
-		e.due = due
-		s.push(e)
+	if !e.removed && e.inFlight == 0 && e.index < 0 {
+		s.schedule(e, due, false)
 	}
 }
 
 // probe checks one target and reports the result (a worker's job).
-func (s *Scheduler) probe(ctx context.Context, e *entry) {
+func (s *Scheduler) probe(ctx context.Context, j job) {
+	e := j.e
 	start := s.cfg.Clock.Now()
 	s.mu.Lock()
 	if e.removed || ctx.Err() != nil {
-		s.requeue(e, e.due)
+		s.settle(e, j.due)
 		s.mu.Unlock()
 		return
 	}
 	t := e.t
-	if late := start.Sub(e.due); late > t.Spec.Interval/10 {
+	if late := start.Sub(j.due); late > t.Spec.Interval/10 {
 		s.stats.Late++
 		s.stats.MaxLate = max(s.stats.MaxLate, late)
 	}
 	s.stats.Probes++
+	if j.confirm {
+		s.stats.Confirms++
+	}
+	e.last = start
 	s.mu.Unlock()
 
 	r := s.check(ctx, t)
@@ -356,25 +394,39 @@ func (s *Scheduler) probe(ctx context.Context, e *entry) {
 
 	s.deliver.RLock()
 	defer s.deliver.RUnlock()
+	e.report.Lock()
+	defer e.report.Unlock()
 	s.mu.Lock()
 	if e.removed || ctx.Err() != nil {
 		if e.removed {
 			s.stats.Dropped++
 		}
-		s.requeue(e, e.due)
+		s.settle(e, j.due)
 		s.mu.Unlock()
 		return
 	}
 	tr, changed := e.tr.Observe(r.OK, t.Spec.Rise, t.Spec.Fall)
+	if r.OK {
+		tr.SRTT = SmoothRTT(tr.SRTT, r.RTT)
+	}
 	e.tr = tr
 	s.mu.Unlock()
 
 	s.onResult(r, tr, changed)
 
 	s.mu.Lock()
-	e.due = start.Add(NextDelay(t.Spec, tr, s.cfg.Jitter, s.cfg.Rand))
-	s.requeue(e, e.due)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	e.inFlight--
+	s.inFlight--
+	if e.removed || e.inFlight > 0 {
+		// The other probe in flight reports and schedules.
+		return
+	}
+	if tr := e.tr; tr.Suspect() {
+		s.schedule(e, s.cfg.Clock.Now().Add(ConfirmDelay(t.Spec, tr)), true)
+		return
+	}
+	s.schedule(e, e.last.Add(NextDelay(t.Spec, e.tr, s.cfg.Rand)), false)
 }
 
 // check runs t's checker under t's timeout. A checker that panics fails.

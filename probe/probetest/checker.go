@@ -20,6 +20,8 @@ type FakeChecker struct {
 	gates   map[string]chan struct{}
 	times   map[string][]time.Time
 	total   int
+	active  int // calls in progress
+	peak    int // most calls in progress at once
 }
 
 var _ probe.Checker = (*FakeChecker)(nil)
@@ -79,6 +81,8 @@ func (f *FakeChecker) Check(ctx context.Context, t probe.Target) probe.Result {
 	f.mu.Lock()
 	f.times[t.Key] = append(f.times[t.Key], now)
 	f.total++
+	f.active++
+	f.peak = max(f.peak, f.active)
 	r := probe.Result{OK: true}
 	if s := f.scripts[t.Key]; len(s) > 0 {
 		r = s[0]
@@ -88,6 +92,11 @@ func (f *FakeChecker) Check(ctx context.Context, t probe.Target) probe.Result {
 	}
 	gate := f.gates[t.Key]
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.active--
+		f.mu.Unlock()
+	}()
 	if gate != nil {
 		select {
 		case <-gate:
@@ -97,6 +106,20 @@ func (f *FakeChecker) Check(ctx context.Context, t probe.Target) probe.Result {
 	}
 	r.Key, r.At = t.Key, now
 	return r
+}
+
+// Active returns how many calls are in progress (blocked ones included).
+func (f *FakeChecker) Active() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.active
+}
+
+// Peak returns the most calls that were in progress at once.
+func (f *FakeChecker) Peak() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peak
 }
 
 // Calls returns how many times key was checked.
