@@ -127,9 +127,9 @@ func TestHTTPChecker(t *testing.T) {
 		{target: "/load?v=35%25", ok: true, load: 0.35, hasLoad: true},
 		{target: "/load?v=100%25", ok: true, load: 1, hasLoad: true},
 		{target: "/load?v=0", ok: true, load: 0, hasLoad: true},
-		{target: "/load?v=lots", ok: true},     // malformed: ignored
-		{target: "/load?v=1.5", ok: true},      // out of range: ignored
-		{target: "/load?v=", ok: true},         // empty: ignored
+		{target: "/load?v=lots", ok: true}, // malformed: ignored
+		{target: "/load?v=1.5", ok: true},  // out of range: ignored
+		{target: "/load?v=", ok: true},     // empty: ignored
 		{target: "/sick-load", err: "HTTP status 503, want 2xx", load: 0.9, hasLoad: true},
 		{target: "/close", err: "HTTP: connection closed before the response"},
 		{target: "/ok#bogus", err: `bad probe target: bad term "bogus"; want a status such as 200 or 2xx, body=TEXT or host=NAME`},
