@@ -24,6 +24,11 @@ type Target struct {
 	// Name is the element's DNS name, for logs; it may be "". Probes do not
 	// use it (no Host header, no SNI from it).
 	Name string
+	// Health is the health a new target starts with: the element's health
+	// as the caller knows it (Unknown for one never probed), so that an
+	// element already up needs fall failures to go down. Set reads it only
+	// for targets it does not have yet.
+	Health handlespace.Health
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
 	// https, dns, tls (a Scheduler should not get targets of kind none or
 	// ""; they fail every probe).
