@@ -38,6 +38,8 @@ type daemon struct {
 	store *handlespace.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
+
+	probing *probing // serve_monitor.go
 }
 
 // newLogger returns the logger that log.level and log.format ask for.
@@ -105,6 +107,7 @@ func (d *daemon) start() int {
 	d.hs = handlespace.New(handlespace.Options{
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
+		Probing:     true, // probed elements start unknown: see serve_monitor.go
 	})
 	defs, err := zones.LoadDir(d.cfg.Zones)
 	if err == nil {
@@ -115,7 +118,6 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
-	d.warnProbes(defs)
 	regs, err := d.loadRegistrations()
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
@@ -132,6 +134,11 @@ func (d *daemon) start() int {
 		d.log.Error("cannot serve DNS", "err", err.Error())
 		d.store.Close()
 		return exitRuntime
+	}
+	if code := d.startProbing(); code != exitOK {
+		d.dns.Shutdown(context.Background())
+		d.store.Close()
+		return code
 	}
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
@@ -240,22 +247,8 @@ func (d *daemon) reload(trigger string) {
 		logErrors(d.log, "zones not reloaded; serving the last good ones", err)
 		return
 	}
-	d.warnProbes(defs)
 	n := countView(d.hs.View())
 	d.log.Info("zones reloaded", "trigger", trigger, "zones", n.zones, "pools", n.pools, "elements", n.elements)
-}
-
-// warnProbes says, once per pool, that this build has no prober yet: a
-// pool's probe= settings are checked but its elements are served as up.
-func (d *daemon) warnProbes(defs []handlespace.ZoneDef) {
-	for _, z := range defs {
-		for _, p := range z.Pools {
-			if p.Spec.Probe.Probed() {
-				d.log.Warn("active probes are not part of this build yet; the pool's elements are served as up",
-					"pool", p.Handle+"."+z.Origin, "probe", p.Spec.Probe.Kind, "file", fmt.Sprintf("%s:%d", z.File, p.Line))
-			}
-		}
-	}
 }
 
 // expire removes the registrations whose lease has ended, from the
@@ -275,6 +268,7 @@ func (d *daemon) expire(now time.Time) {
 func (d *daemon) stop(code int) int {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	d.stopProbing(ctx)
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		d.log.Warn("DNS shutdown", "err", err.Error())
 	}
