@@ -79,7 +79,7 @@ func newFixture(t *testing.T, zone string, cfg monitor.Config) *fixture {
 	}
 	fc := probetest.NewFakeChecker(clock)
 	cfg.Self = self
-	cfg.Probe = probe.Config{Clock: clock, Workers: 8, Rand: func() float64 { return 0.5 },
+	cfg.Probe = probe.Config{Clock: clock, Workers: 8, Rand: func() float64 { return 0.5 }, Slack: -1,
 		Checkers: map[string]probe.Checker{"http": fc, "tcp": fc}}
 	if cfg.Logger == nil {
 		cfg.Logger = discard()

@@ -112,8 +112,7 @@ type Monitor struct {
 	pools map[string]poolTargets
 
 	mu      sync.Mutex
-	targets map[string]target       // by probe key
-	status  map[string]probe.Result // last result by probe key
+	targets map[string]*target // by probe key
 	pending map[string]map[uint32]change
 	reports map[string][]time.Time // report times by element key, within the window
 	outAt   map[string]time.Time   // when reports last took an element out
@@ -122,9 +121,14 @@ type Monitor struct {
 	started bool            // the first sync happened
 }
 
+// target is an element probed here.
 type target struct {
 	pool string
 	id   uint32
+	// last is the last probe result; valid when probed. Guarded by
+	// Monitor.mu.
+	last   probe.Result
+	probed bool
 }
 
 // poolTargets are the targets of one pool view.
@@ -152,7 +156,7 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	m := &Monitor{
 		hs: hs, cfg: cfg, clock: cfg.Probe.Clock,
 		pools:   map[string]poolTargets{},
-		targets: map[string]target{}, status: map[string]probe.Result{},
+		targets: map[string]*target{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
 		buckets: map[netip.Addr]*bucket{},
 	}
@@ -203,7 +207,7 @@ func (m *Monitor) sync() {
 			if ok && old.view == pv {
 				continue
 			}
-			ts := m.poolTargets(pv)
+			ts := m.poolTargets(pv, old.targets)
 			if !ok || !sameTargets(old.targets, ts) {
 				changed = true
 			}
@@ -220,18 +224,21 @@ func (m *Monitor) sync() {
 		return
 	}
 	var ts []probe.Target
-	next := map[string]target{}
+	m.mu.Lock()
+	next := make(map[string]*target, len(m.targets))
 	for name, p := range m.pools {
 		for _, t := range p.targets {
-			_, id, _ := cutKey(t.Key)
-			next[t.Key] = target{name, id}
+			if old := m.targets[t.Key]; old != nil {
+				next[t.Key] = old // keeps its last result
+			} else {
+				_, id, _ := cutKey(t.Key)
+				next[t.Key] = &target{pool: name, id: id}
+			}
 			ts = append(ts, t)
 		}
 	}
-	m.mu.Lock()
 	for k := range m.targets {
 		if _, ok := next[k]; !ok {
-			delete(m.status, k)
 			delete(m.first, k)
 		}
 	}
@@ -249,17 +256,33 @@ func (m *Monitor) sync() {
 	m.sched.Set(ts)
 }
 
-// poolTargets returns the targets of a pool view, in element order.
-func (m *Monitor) poolTargets(pv *handlespace.PoolView) []probe.Target {
-	var ts []probe.Target
+// poolTargets returns the targets of a pool view, in element order. The
+// targets of the pool's previous view (old, in the same order) are taken
+// over where they fit, so that a health or RTT change of one element
+// costs no new strings for the others.
+func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) []probe.Target {
+	ts := make([]probe.Target, 0, len(old))
+	j := 0
 	for _, e := range pv.Elements {
 		spec := pv.ProbeSpec(e)
 		if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || len(e.Addrs) == 0 {
 			continue
 		}
+		addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
+		for j < len(old) && old[j].ID < e.ID {
+			j++
+		}
+		if j < len(old) && old[j].ID == e.ID && old[j].Addr == addr && old[j].Spec == spec &&
+			len(old[j].Name) == len(e.Label)+1+len(pv.Name) && old[j].Name[:len(e.Label)] == e.Label {
+			t := old[j]
+			t.Health = e.Health
+			ts = append(ts, t)
+			continue
+		}
 		ts = append(ts, probe.Target{
 			Key:    Key(pv.Name, e.ID),
-			Addr:   netip.AddrPortFrom(e.Addrs[0], e.Port),
+			ID:     e.ID,
+			Addr:   addr,
 			Name:   e.Label + "." + pv.Name,
 			Health: e.Health,
 			Spec:   spec,
@@ -285,13 +308,12 @@ func sameTargets(a, b []probe.Target) bool {
 // onResult takes one probe result (called concurrently by the prober).
 func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 	m.mu.Lock()
-	t, ok := m.targets[r.Key]
-	if !ok {
+	t := m.targets[r.Key]
+	if t == nil {
 		m.mu.Unlock()
 		return
 	}
-	m.status[r.Key] = r
-	outAt, out := m.outAt[r.Key]
+	t.last, t.probed = r, true
 	m.noteFirst(r.Key, tr)
 	m.mu.Unlock()
 
@@ -305,7 +327,13 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 	}
 	// A pass clears the failure reports only if the probe started after
 	// the last of them: one already in flight proves nothing.
-	clears := r.OK && e.Reported && (!out || !r.At.Before(outAt))
+	clears := false
+	if r.OK && e.Reported {
+		m.mu.Lock()
+		outAt, out := m.outAt[r.Key]
+		m.mu.Unlock()
+		clears = !out || !r.At.Before(outAt)
+	}
 	if changed || e.Health != tr.Health || clears {
 		err := m.hs.Update(t.pool, t.id, func(e *handlespace.Element) {
 			e.Health = tr.Health
@@ -378,8 +406,8 @@ func (m *Monitor) noteFirst(key string, tr probe.Tracker) {
 	}
 	m.first = nil
 	var up, down int
-	for k := range m.targets {
-		if st, ok := m.status[k]; ok && st.OK {
+	for _, t := range m.targets {
+		if t.probed && t.last.OK {
 			up++
 		} else {
 			down++
@@ -447,7 +475,7 @@ func (m *Monitor) flush() {
 			delete(m.reports, k)
 			if _, probed := m.targets[k]; !probed {
 				if p, id, ok := cutKey(k); ok {
-					lapsed = append(lapsed, target{p, id})
+					lapsed = append(lapsed, target{pool: p, id: id})
 				}
 			}
 			continue
@@ -609,8 +637,11 @@ func (m *Monitor) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
 func (m *Monitor) Status(pool string, id uint32) (probe.Result, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.status[Key(pool, id)]
-	return r, ok
+	t := m.targets[Key(pool, id)]
+	if t == nil || !t.probed {
+		return probe.Result{}, false
+	}
+	return t.last, true
 }
 
 // Stats returns the prober's counters.

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,9 +10,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,34 +38,65 @@ const LoadHeader = "Pool-Load"
 //   - body=TEXT (percent-decoded, so "%20" is a space and "%2C" a comma):
 //     the first MaxBody bytes of the body must contain TEXT;
 //   - host=NAME: the Host header, and for https the server name (SNI);
-//     without it the Host header is ADDR:PORT and no SNI is sent.
+//     without it the Host header is ADDR:PORT and no SNI is sent;
+//   - fresh: a new connection for every probe (see below).
 //
 // Examples: "/healthz", "/healthz#200", "/status#2xx,3xx",
-// "/ready#body=ok", "/#host=www.example.com".
+// "/ready#body=ok", "/#host=www.example.com", "/healthz#fresh".
 //
-// Each probe opens a new connection and sends "Connection: close", so that
-// a server whose listener has gone fails at once even if an old connection
-// still works, and closes it with a reset once it has what it needs, so
-// that thousands of probes a second leave no TIME_WAIT sockets. Redirects
-// are not followed (3xx is a status like any other). For https the
-// certificate is not verified: probes address servers by IP address and
-// ask whether a server is alive, not who it is. No proxy is used.
+// Connections are kept open between probes (HTTP keep-alive, one per
+// target), as load balancers' health checkers commonly do: a probe is then
+// one request and one response, not a TCP (and TLS) handshake as well,
+// which at thousands of probes a second is most of the cost. A server that
+// dies closes the connection (the next probe finds it closed, tries a new
+// one and is refused), a frozen one lets the request time out, and a
+// probe that fails drops its connection, so the next one starts afresh. A
+// kept connection that turns out closed when a probe uses it (the server's
+// idle timeout) is replaced by a new one within the same probe. With the
+// term "fresh", or when the server answers "Connection: close", each probe
+// opens a new connection and sends "Connection: close": then a server that
+// stops accepting connections but still serves old ones is noticed too.
+// Connections are closed with a reset, leaving no TIME_WAIT sockets.
 //
-// The checker is net/http's response parser on a plain connection rather
-// than an http.Client: no connection pool and no goroutines per request,
-// which matters at 10 000 probes a second.
+// Redirects are not followed (3xx is a status like any other). For https
+// the certificate is not verified: probes address servers by IP address and
+// ask whether a server is alive, not who it is. No proxy is used. The
+// checker is net/http's response parser on a plain connection rather than
+// an http.Client: no pool of its own, no goroutines per request.
 //
 // A response header "Pool-Load: 0.35" or "Pool-Load: 35%" sets Result.Load
 // (whatever the status); a malformed or out-of-range value is ignored.
 type HTTPChecker struct {
 	tls     bool
 	targets parsedCache[*httpTarget]
+
+	mu        sync.Mutex
+	idle      map[string]*pconn // by target key: one kept connection each
+	lastSweep time.Time
 }
 
-var _ Checker = (*HTTPChecker)(nil)
+var (
+	_ Checker   = (*HTTPChecker)(nil)
+	_ Forgetter = (*HTTPChecker)(nil)
+)
+
+// pconn is a connection kept between probes.
+type pconn struct {
+	raw    net.Conn // the TCP connection
+	rw     net.Conn // raw, or the TLS connection over it
+	addr   string
+	sni    string        // the server name of its TLS handshake
+	req    []byte        // the request, made once per connection and target
+	reqFor string        // the Spec.Target of req
+	cr     countReader   // counts what a response read
+	used   time.Time     // when it was last put back
+	keep   time.Duration // how long it may stay idle
+}
 
 // NewHTTPChecker returns the http checker, or with tls the https one.
-func NewHTTPChecker(tls bool) *HTTPChecker { return &HTTPChecker{tls: tls} }
+func NewHTTPChecker(tls bool) *HTTPChecker {
+	return &HTTPChecker{tls: tls, idle: map[string]*pconn{}}
+}
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
@@ -73,62 +107,402 @@ func (h *HTTPChecker) Check(ctx context.Context, t Target) Result {
 	if err != nil {
 		return tm.fail(t, "bad probe target: "+err.Error())
 	}
+	pc := h.take(t, ht)
+	reused := pc != nil
+	if pc == nil {
+		var r Result
+		if pc, r = h.connect(ctx, t, ht, tm); pc == nil {
+			return r
+		}
+	}
+	r, keep, stale := h.exchange(ctx, t, ht, pc, tm)
+	if reused && stale && ctx.Err() == nil {
+		// The kept connection was closed meanwhile: try a new one.
+		abort(pc.raw)
+		if pc, r = h.connect(ctx, t, ht, tm); pc == nil {
+			return r
+		}
+		r, keep, _ = h.exchange(ctx, t, ht, pc, tm)
+	}
+	if keep && !ht.fresh {
+		pc.raw.SetDeadline(time.Time{})
+		h.put(t, pc)
+	} else {
+		abort(pc.raw)
+	}
+	return r
+}
+
+// connect opens a connection to t, with the TLS handshake for https. On
+// failure it returns nil and the failing result.
+func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *httpTarget, tm timing) (*pconn, Result) {
 	c, err := dial(ctx, t)
 	if err != nil {
-		return tm.failErr(ctx, t, "connect", err)
+		return nil, tm.failErr(ctx, t, "connect", err)
 	}
-	defer abort(c)
-	stop := bindDeadline(ctx, c)
-	defer stop()
-
-	var rw net.Conn = c
+	pc := &pconn{raw: c, rw: c, addr: t.Addr.String(), sni: ht.host}
 	if h.tls {
 		cfg := &tls.Config{InsecureSkipVerify: true, ServerName: ht.host}
 		if net.ParseIP(ht.host) != nil {
 			cfg.ServerName = "" // RFC 6066: no IP addresses in SNI
 		}
 		tc := tls.Client(c, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return tm.failErr(ctx, t, "TLS handshake", err)
+		stop := bindDeadline(ctx, c)
+		err := tc.HandshakeContext(ctx)
+		stop()
+		if err != nil {
+			abort(c)
+			return nil, tm.failErr(ctx, t, "TLS handshake", err)
 		}
-		rw = tc
+		pc.rw = tc
 	}
-	host := ht.host
-	if host == "" {
-		host = t.Addr.String()
+	return pc, Result{}
+}
+
+// exchange sends the request on pc and reads the response. keep says
+// whether pc may serve the next probe; stale whether the connection was
+// found closed before any of the response came (worth a new connection).
+func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc *pconn, tm timing) (r Result, keep, stale bool) {
+	stop := bindDeadline(ctx, pc.raw)
+	defer stop()
+	if pc.req == nil || pc.reqFor != t.Spec.Target {
+		host := ht.host
+		if host == "" {
+			host = pc.addr
+		}
+		conn := "keep-alive"
+		if ht.fresh {
+			conn = "close"
+		}
+		pc.req = []byte("GET " + ht.path + " HTTP/1.1\r\nHost: " + host +
+			"\r\nUser-Agent: poolnsd-probe\r\nAccept: */*\r\nConnection: " + conn + "\r\n\r\n")
+		pc.reqFor = t.Spec.Target
 	}
-	req := "GET " + ht.path + " HTTP/1.1\r\nHost: " + host +
-		"\r\nUser-Agent: poolnsd-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-	if _, err := io.WriteString(rw, req); err != nil {
-		return tm.failErr(ctx, t, "HTTP", err)
+	if _, err := pc.rw.Write(pc.req); err != nil {
+		return tm.failErr(ctx, t, "HTTP", err), false, isClosed(err)
 	}
+	pc.cr = countReader{r: pc.rw}
 	br := readers.Get().(*bufio.Reader)
-	br.Reset(rw)
+	br.Reset(&pc.cr)
 	defer func() { br.Reset(nil); readers.Put(br) }()
-	resp, err := http.ReadResponse(br, nil)
+	resp, err := readResponse(br)
 	if err != nil {
-		return tm.failErr(ctx, t, "HTTP", noResponse(err))
+		closed := pc.cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isClosed(err))
+		return tm.failErr(ctx, t, "HTTP", noResponse(err)), false, closed
 	}
+	// Read the body: up to MaxBody to match it, or to its end (if it is
+	// no longer than MaxBody) to use the connection again.
 	var body []byte
+	var n int64
+	var berr error
 	if len(ht.bodies) > 0 {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, MaxBody))
-		if err != nil && len(body) < MaxBody {
-			return tm.failErr(ctx, t, "HTTP body", noResponse(err))
+		body, berr = io.ReadAll(io.LimitReader(resp.body, MaxBody+1))
+		n = int64(len(body))
+		body = body[:min(len(body), MaxBody)]
+		if berr != nil && n <= MaxBody {
+			return tm.failErr(ctx, t, "HTTP body", noResponse(berr)), false, false
 		}
+	} else if resp.body != http.NoBody {
+		n, berr = io.Copy(io.Discard, io.LimitReader(resp.body, MaxBody+1))
 	}
-	r := tm.ok(t)
-	r.Load, r.HasLoad = ParseLoad(resp.Header.Get(LoadHeader))
-	if !ht.statusOK(resp.StatusCode) {
-		r.OK, r.Err = false, fmt.Sprintf("HTTP status %d, want %s", resp.StatusCode, ht.want())
-		return r
+	keep = berr == nil && n <= MaxBody && resp.keepAlive && br.Buffered() == 0
+	r = tm.ok(t)
+	if resp.load != nil {
+		r.Load, r.HasLoad = ParseLoad(string(resp.load))
+	}
+	if !ht.statusOK(resp.status) {
+		r.OK, r.Err = false, fmt.Sprintf("HTTP status %d, want %s", resp.status, ht.want())
+		return r, false, false
 	}
 	for _, b := range ht.bodies {
-		if !strings.Contains(string(body), b) {
+		if !bytes.Contains(body, []byte(b)) {
 			r.OK, r.Err = false, fmt.Sprintf("body lacks %q", b)
-			return r
+			return r, false, false
 		}
 	}
-	return r
+	return r, keep, false
+}
+
+// response is what a probe needs of an HTTP response.
+type response struct {
+	status    int
+	keepAlive bool   // HTTP/1.1 without Connection: close, and a delimited body
+	load      []byte // the Pool-Load header's value; nil if none
+	body      io.Reader
+}
+
+// readResponse reads an HTTP/1.x response's status line and header from br
+// (skipping 1xx interim responses) and returns it with a reader of its
+// body. It reads only what a probe needs — status, Content-Length,
+// Transfer-Encoding, Connection and Pool-Load — without allocating for
+// the rest, which matters at thousands of probes a second; the body reader
+// decodes chunked bodies (net/http/httputil) and stops at Content-Length.
+func readResponse(br *bufio.Reader) (*response, error) {
+	for {
+		r, err := readHead(br)
+		if err != nil || r.status >= 200 || r.status == 101 {
+			return r, err
+		}
+	}
+}
+
+func readHead(br *bufio.Reader) (*response, error) {
+	line, err := readLine(br)
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	// HTTP/1.1 200 OK
+	proto, rest, _ := bytes.Cut(line, []byte(" "))
+	code, _, _ := bytes.Cut(rest, []byte(" "))
+	minor := -1
+	switch string(proto) {
+	case "HTTP/1.1":
+		minor = 1
+	case "HTTP/1.0":
+		minor = 0
+	}
+	status, cerr := strconv.Atoi(string(code))
+	if minor < 0 || cerr != nil || len(code) != 3 || status < 100 {
+		return nil, fmt.Errorf("malformed HTTP response %q", truncate(line, 40))
+	}
+	r := &response{status: status, keepAlive: minor == 1}
+	length := int64(-1)
+	chunked := false
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			continue // an obsolete folded line: nothing a probe reads
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return nil, fmt.Errorf("malformed HTTP header %q", truncate(line, 40))
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("bad Content-Length %q", truncate(value, 40))
+			}
+			length = n
+		case asciiEqualFold(name, "transfer-encoding"):
+			chunked = asciiEqualFold(value, "chunked")
+			if !chunked {
+				r.keepAlive = false // an encoding we do not delimit
+			}
+		case asciiEqualFold(name, "connection"):
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				tok = bytes.TrimSpace(tok)
+				switch {
+				case asciiEqualFold(tok, "close"):
+					r.keepAlive = false
+				case asciiEqualFold(tok, "keep-alive") && minor == 0:
+					r.keepAlive = true
+				}
+			}
+		case asciiEqualFold(name, LoadHeader):
+			r.load = append([]byte(nil), value...)
+		}
+	}
+	switch {
+	case status == 204 || status == 304 || status < 200:
+		r.body = http.NoBody
+	case chunked:
+		r.body = &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}
+	case length == 0:
+		r.body = http.NoBody
+	case length > 0:
+		r.body = &lengthBody{r: br, left: length}
+	default:
+		r.body = br // to the end of the connection
+		r.keepAlive = false
+	}
+	return r, nil
+}
+
+// lengthBody reads a body of a known length; an end before it is
+// io.ErrUnexpectedEOF.
+type lengthBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *lengthBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if errors.Is(err, io.EOF) && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if b.left == 0 && err == nil {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// chunkedBody reads a chunked body and, at its end, the trailer section,
+// so that the connection is ready for the next response.
+type chunkedBody struct {
+	br   *bufio.Reader
+	r    io.Reader
+	done bool
+}
+
+func (b *chunkedBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		for { // the trailer: header lines up to an empty one
+			line, lerr := readLine(b.br)
+			if lerr != nil {
+				return n, io.ErrUnexpectedEOF
+			}
+			if len(line) == 0 {
+				break
+			}
+		}
+		b.done = true
+	}
+	return n, err
+}
+
+// readLine reads a line without its CRLF (or LF). The slice is valid
+// until the next read from br.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("HTTP header line longer than %d bytes", br.Size())
+	}
+	if err != nil {
+		return line, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c, d := b[i], s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// isClosed reports whether err says the peer had closed the connection.
+func isClosed(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// take returns t's kept connection, if it has one to t's address (with
+// the server name that ht asks for).
+func (h *HTTPChecker) take(t Target, ht *httpTarget) *pconn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	pc := h.idle[t.Key]
+	if pc == nil {
+		return nil
+	}
+	delete(h.idle, t.Key)
+	if pc.addr != t.Addr.String() || h.tls && pc.sni != ht.host {
+		abort(pc.raw)
+		return nil
+	}
+	return pc
+}
+
+// put keeps pc for t's next probe (one per target: a second is closed),
+// and now and then closes the connections that have been idle too long:
+// those of targets that are gone.
+func (h *HTTPChecker) put(t Target, pc *pconn) {
+	now := time.Now()
+	pc.used, pc.keep = now, 2*max(t.Spec.Interval, time.Second)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old := h.idle[t.Key]; old != nil {
+		abort(old.raw)
+	}
+	h.idle[t.Key] = pc
+	if now.Sub(h.lastSweep) < time.Second {
+		return
+	}
+	h.lastSweep = now
+	for k, c := range h.idle {
+		if now.Sub(c.used) > c.keep {
+			abort(c.raw)
+			delete(h.idle, k)
+		}
+	}
+}
+
+// Forget closes the kept connection of the target with key: the Scheduler
+// calls it when the target is removed or changed.
+func (h *HTTPChecker) Forget(key string) {
+	h.mu.Lock()
+	pc := h.idle[key]
+	delete(h.idle, key)
+	h.mu.Unlock()
+	if pc != nil {
+		abort(pc.raw)
+	}
+}
+
+// Idle returns how many connections are kept open between probes.
+func (h *HTTPChecker) Idle() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.idle)
 }
 
 // noResponse names an end of the connection before the answer.

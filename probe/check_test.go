@@ -1,6 +1,7 @@
 package probe_test
 
 import (
+	"bufio"
 	"crypto/tls"
 	"fmt"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,7 +134,7 @@ func TestHTTPChecker(t *testing.T) {
 		{target: "/load?v=", ok: true},     // empty: ignored
 		{target: "/sick-load", err: "HTTP status 503, want 2xx", load: 0.9, hasLoad: true},
 		{target: "/close", err: "HTTP: connection closed before the response"},
-		{target: "/ok#bogus", err: `bad probe target: bad term "bogus"; want a status such as 200 or 2xx, body=TEXT or host=NAME`},
+		{target: "/ok#bogus", err: `bad probe target: bad term "bogus"; want a status such as 200 or 2xx, body=TEXT, host=NAME or fresh`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
@@ -152,13 +154,17 @@ func TestHTTPChecker(t *testing.T) {
 	t.Run("request", func(t *testing.T) {
 		check(t, c, "http", "/ok?x=1&y=%2F", addr, 5*time.Second)
 		got := rec.last(t)
-		want := request{"GET", "/ok?x=1&y=%2F", addr.String(), "poolnsd-probe", "close"}
+		want := request{"GET", "/ok?x=1&y=%2F", addr.String(), "poolnsd-probe", "keep-alive"}
 		if got != want {
 			t.Errorf("server saw %+v, want %+v", got, want)
 		}
 		check(t, c, "http", "/ok#host=www.Example.com", addr, 5*time.Second)
 		if got := rec.last(t); got.host != "www.example.com" {
 			t.Errorf("host= term: Host %q, want www.example.com", got.host)
+		}
+		check(t, c, "http", "/ok#fresh", addr, 5*time.Second)
+		if got := rec.last(t); got.conn != "close" {
+			t.Errorf("fresh: Connection %q, want close", got.conn)
 		}
 	})
 
@@ -228,8 +234,10 @@ func TestHTTPSChecker(t *testing.T) {
 		t.Errorf("Host %q, want www.example.com", got)
 	}
 	mu.Lock()
-	if len(sni) != 3 || sni[0] != "" || sni[2] != "www.example.com" {
-		t.Errorf("server names sent %q, want none, none, www.example.com", sni)
+	// /fail used the connection that /ok kept; it failed, so /load made a
+	// new one, with the server name.
+	if len(sni) != 2 || sni[0] != "" || sni[1] != "www.example.com" {
+		t.Errorf("server names sent %q, want none, then www.example.com", sni)
 	}
 	mu.Unlock()
 
@@ -393,5 +401,165 @@ func TestDNSChecker(t *testing.T) {
 	pc.Close()
 	if r := check(t, c, "dns", "ok.test", dead, time.Second); r.OK || !strings.Contains(r.Err, "connection refused") {
 		t.Errorf("closed UDP port: %+v, want connection refused", r)
+	}
+}
+
+// connCounter counts the connections a listener accepts.
+type connCounter struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *connCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestHTTPKeepAlive: probes of a target share one connection; a closed
+// one is replaced within the probe; a dead server is refused at once; a
+// frozen one times out and its connection is dropped; fresh and
+// Connection: close make a connection per probe; Forget closes the kept
+// connection.
+func TestHTTPKeepAlive(t *testing.T) {
+	ln := &connCounter{Listener: listen(t)}
+	var freeze atomic.Bool
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if freeze.Load() {
+			<-release
+		}
+		if r.URL.Path == "/close" {
+			w.Header().Set("Connection", "close")
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	addr := addrOf(ln.Addr())
+	c := probe.NewHTTPChecker(false)
+	probeOK := func(target string) {
+		t.Helper()
+		if r := check(t, c, "http", target, addr, 5*time.Second); !r.OK {
+			t.Fatalf("%s: %+v", target, r)
+		}
+	}
+	for range 5 {
+		probeOK("/ok")
+	}
+	if n := ln.n.Load(); n != 1 || c.Idle() != 1 {
+		t.Fatalf("5 probes used %d connections (%d kept), want 1", n, c.Idle())
+	}
+	// The server closes its idle connections: the next probe passes on a
+	// new one.
+	srv.SetKeepAlivesEnabled(false) // closes idle connections, answers Connection: close
+	probeOK("/ok")
+	if n := ln.n.Load(); n != 2 || c.Idle() != 0 {
+		t.Fatalf("after the server dropped keep-alive: %d connections, %d kept; want 2 and none kept", n, c.Idle())
+	}
+	srv.SetKeepAlivesEnabled(true)
+	probeOK("/ok")
+	probeOK("/ok")
+	if n := ln.n.Load(); n != 3 {
+		t.Errorf("%d connections, want 3", n)
+	}
+	// Connection: close from the server, and the fresh term.
+	probeOK("/close")
+	probeOK("/ok#fresh")
+	probeOK("/ok#fresh")
+	if n := ln.n.Load(); n != 5 || c.Idle() != 0 {
+		t.Errorf("%d connections, %d kept; want 5, none kept", n, c.Idle())
+	}
+	// Frozen: the kept connection's request times out and is dropped.
+	probeOK("/ok")
+	freeze.Store(true)
+	if r := check(t, c, "http", "/ok", addr, 100*time.Millisecond); r.OK || r.Err != "timeout after 100ms" || c.Idle() != 0 {
+		t.Errorf("frozen server: %+v, %d kept; want timeout after 100ms and nothing kept", r, c.Idle())
+	}
+	freeze.Store(false)
+	probeOK("/ok")
+	c.Forget("k")
+	if c.Idle() != 0 {
+		t.Errorf("Forget left %d connections", c.Idle())
+	}
+	// Dead: the server and its connections close; the next probe is refused.
+	probeOK("/ok")
+	srv.Close()
+	if r := check(t, c, "http", "/ok", addr, time.Second); r.OK || r.Err != "connect: connection refused" {
+		t.Errorf("dead server with a kept connection: %+v, want connect: connection refused", r)
+	}
+}
+
+// TestHTTPResponses feeds the HTTP checker canned responses from a raw
+// server: interim 1xx, HTTP/1.0, bodies delimited by length, chunks or the
+// end of the connection, and malformed ones.
+func TestHTTPResponses(t *testing.T) {
+	tests := []struct {
+		name, resp, target string
+		ok                 bool
+		err                string
+		kept               bool
+		load               float64
+	}{
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "/", true, "", true, 0},
+		{"chunked body", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nall\r\n5\r\n good\r\n0\r\n\r\n", "/#body=all%20good", true, "", true, 0},
+		{"chunked, body missing", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nall\r\n0\r\n\r\n", "/#body=good", false, `body lacks "good"`, false, 0},
+		{"interim 100", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", "/", true, "", true, 0},
+		{"HTTP/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", "/", true, "", false, 0},
+		{"HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", "/", true, "", true, 0},
+		{"close header", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", "/", true, "", false, 0},
+		{"until close", "HTTP/1.1 200 OK\r\n\r\nbody to the end", "/#body=end", true, "", false, 0},
+		{"load, lower case, LF only", "HTTP/1.1 200 OK\npool-load: 42%\ncontent-length: 0\n\n", "/", true, "", true, 0.42},
+		{"503 with load", "HTTP/1.1 503 Busy\r\nPool-Load: 1\r\nContent-Length: 0\r\n\r\n", "/", false, "HTTP status 503, want 2xx", false, 1},
+		{"not HTTP", "SSH-2.0-OpenSSH_9.2\r\n", "/", false, `HTTP: malformed HTTP response "SSH-2.0-OpenSSH_9.2"`, false, 0},
+		{"bad status", "HTTP/1.1 2000 OK\r\n\r\n", "/", false, `HTTP: malformed HTTP response "HTTP/1.1 2000 OK"`, false, 0},
+		{"bad header", "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "/", false, `HTTP: malformed HTTP header "no colon here"`, false, 0},
+		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "/", false, `HTTP: bad Content-Length "-1"`, false, 0},
+		{"cut in the header", "HTTP/1.1 200 OK\r\nContent-Le", "/", false, "HTTP: connection closed before the response", false, 0},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", "/#body=ok", false, "HTTP body: connection closed before the response", false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := listen(t)
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						br := bufio.NewReader(c)
+						for {
+							l, err := br.ReadString('\n')
+							if err != nil || l == "\r\n" {
+								break
+							}
+						}
+						c.Write([]byte(tt.resp))
+						if !tt.kept {
+							return
+						}
+						br.ReadByte() // keep the connection until the client goes
+					}()
+				}
+			}()
+			c := probe.NewHTTPChecker(false)
+			r := check(t, c, "http", tt.target, addrOf(ln.Addr()), 5*time.Second)
+			if r.OK != tt.ok || r.Err != tt.err {
+				t.Errorf("OK=%v Err=%q, want OK=%v Err=%q", r.OK, r.Err, tt.ok, tt.err)
+			}
+			if math.Abs(r.Load-tt.load) > 1e-9 {
+				t.Errorf("load %v, want %v", r.Load, tt.load)
+			}
+			if kept := c.Idle() == 1; kept != tt.kept {
+				t.Errorf("connection kept %v, want %v", kept, tt.kept)
+			}
+			c.Forget("k")
+		})
 	}
 }

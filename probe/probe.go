@@ -19,6 +19,9 @@ type Target struct {
 	// Key identifies the target among those given to a Scheduler, for
 	// example "web.pool.example./0a1b2c3d". Results carry it back.
 	Key string
+	// ID is the caller's own number for the target (the monitor's element
+	// identifier); the Scheduler does not read it.
+	ID uint32
 	// Addr is the address and port probed.
 	Addr netip.AddrPort
 	// Name is the element's DNS name, for logs; it may be "". Probes do not
@@ -63,6 +66,14 @@ type Result struct {
 // "timeout after …". Checkers are called concurrently.
 type Checker interface {
 	Check(ctx context.Context, t Target) Result
+}
+
+// Forgetter is implemented by checkers that keep something per target
+// between probes (the http and https checkers keep a connection open):
+// a Scheduler calls Forget with the key of every target that Set removes
+// or changes. It must not block.
+type Forgetter interface {
+	Forget(key string)
 }
 
 // CheckerFunc adapts a function to a Checker.

@@ -34,6 +34,11 @@ type Config struct {
 	// Checkers are the checkers by kind (default DefaultCheckers()). A
 	// target whose kind has none fails every probe.
 	Checkers map[string]Checker
+	// Slack is how much before it is due a probe may start, so that the
+	// probes that fall due close together start in one wake-up of the
+	// Scheduler rather than one each (default DefaultSlack, 1 ms; negative
+	// for none). It is at most a hundredth of each target's interval.
+	Slack time.Duration
 	// Rand returns uniform numbers in [0, 1) for the jitter (default
 	// math/rand/v2's Float64). It is called with the Scheduler's lock
 	// held, so it need not be safe for concurrent use; tests give a seeded
@@ -54,7 +59,17 @@ func (c *Config) defaults() {
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
+	switch {
+	case c.Slack == 0:
+		c.Slack = DefaultSlack
+	case c.Slack < 0:
+		c.Slack = 0
+	}
 }
+
+// DefaultSlack is the default Config.Slack: with 10 000 targets at a 1 s
+// interval the Scheduler wakes about 1000 times a second, not 10 000.
+const DefaultSlack = time.Millisecond
 
 // Stats are a Scheduler's counters.
 type Stats struct {
@@ -83,8 +98,9 @@ type Stats struct {
 // number of workers, and reports every result with the target's health.
 // Its methods are safe for concurrent use.
 type Scheduler struct {
-	cfg      Config
-	onResult func(Result, Tracker, bool)
+	cfg        Config
+	forgetters []Forgetter // the checkers that keep state per target
+	onResult   func(Result, Tracker, bool)
 	wake     chan struct{} // tells Run that a target fell due before its timer
 
 	// deliver is held for reading by a worker from its check that its
@@ -140,12 +156,20 @@ var farFuture = time.Unix(1<<62, 0)
 // and Set waits. It may call ProbeNow and Stats, but not Set.
 func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) *Scheduler {
 	cfg.defaults()
-	return &Scheduler{
+	s := &Scheduler{
 		cfg:      cfg,
 		onResult: onResult,
 		wake:     make(chan struct{}, 1),
 		entries:  map[string]*entry{},
 	}
+	seen := map[Checker]bool{}
+	for _, c := range cfg.Checkers {
+		if f, ok := c.(Forgetter); ok && !seen[c] {
+			seen[c] = true
+			s.forgetters = append(s.forgetters, f)
+		}
+	}
+	return s
 }
 
 // Set replaces the targets. Targets that are new (by Key) are probed at
@@ -158,6 +182,15 @@ func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) 
 // Name alone changed) keeps its schedule. Of targets with the same key the
 // first counts.
 func (s *Scheduler) Set(targets []Target) {
+	for _, k := range s.set(targets) {
+		for _, f := range s.forgetters {
+			f.Forget(k)
+		}
+	}
+}
+
+// set does Set's work and returns the keys of the targets it retired.
+func (s *Scheduler) set(targets []Target) (retired []string) {
 	s.deliver.Lock()
 	defer s.deliver.Unlock()
 	s.mu.Lock()
@@ -187,6 +220,7 @@ func (s *Scheduler) Set(targets []Target) {
 	for k, e := range s.entries {
 		if next[k] != e {
 			s.retire(e)
+			retired = append(retired, k)
 		}
 	}
 	s.entries = next
@@ -196,6 +230,7 @@ func (s *Scheduler) Set(targets []Target) {
 		window := min(e.t.Spec.Interval, time.Duration(len(fresh))*SpreadStep)
 		s.schedule(e, now.Add(time.Duration((float64(i)+s.cfg.Rand())/n*float64(window))), false)
 	}
+	return retired
 }
 
 // retire takes e out of the schedule. Called with mu held.
@@ -338,9 +373,9 @@ func (s *Scheduler) next(now time.Time) (job, time.Duration) {
 		return job{}, 0
 	}
 	e := s.due[0]
-	if e.due.After(now) {
+	if early := e.due.Sub(now); early > 0 && early > min(s.cfg.Slack, e.t.Spec.Interval/100) {
 		s.armed = e.due
-		return job{}, e.due.Sub(now)
+		return job{}, early
 	}
 	j := job{e: e, due: e.due, confirm: e.confirm}
 	e.inFlight++

@@ -61,6 +61,7 @@ type httpTarget struct {
 	statuses []string // "200", "2xx"; none means 2xx
 	bodies   []string
 	host     string // Host header and SNI; "" for ADDR:PORT and no SNI
+	fresh    bool   // a new connection for every probe
 }
 
 func parseHTTPTarget(s string) (*httpTarget, error) {
@@ -92,10 +93,12 @@ func parseHTTPTarget(s string) (*httpTarget, error) {
 				return nil, fmt.Errorf("bad term %q; want one host=NAME with a host name such as www.example.com", term)
 			}
 			ht.host = h
+		case term == "fresh":
+			ht.fresh = true
 		case statusTerm(term):
 			ht.statuses = append(ht.statuses, strings.ToLower(term))
 		default:
-			return nil, fmt.Errorf("bad term %q; want a status such as 200 or 2xx, body=TEXT or host=NAME", term)
+			return nil, fmt.Errorf("bad term %q; want a status such as 200 or 2xx, body=TEXT, host=NAME or fresh", term)
 		}
 	}
 	return ht, nil

@@ -22,9 +22,13 @@ type FakeChecker struct {
 	total   int
 	active  int // calls in progress
 	peak    int // most calls in progress at once
+	forgot  []string
 }
 
-var _ probe.Checker = (*FakeChecker)(nil)
+var (
+	_ probe.Checker   = (*FakeChecker)(nil)
+	_ probe.Forgetter = (*FakeChecker)(nil)
+)
 
 // NewFakeChecker returns a FakeChecker that reads call times from clock
 // (the system clock if nil) and passes every target until told otherwise.
@@ -141,4 +145,18 @@ func (f *FakeChecker) Total() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.total
+}
+
+// Forget records that the Scheduler forgot key.
+func (f *FakeChecker) Forget(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgot = append(f.forgot, key)
+}
+
+// Forgotten returns the keys Forget was called with, in order.
+func (f *FakeChecker) Forgotten() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.forgot)
 }
