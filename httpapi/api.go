@@ -21,6 +21,10 @@ type ProbeStatus struct {
 	OK  bool          // whether it passed
 	Err string        // why it failed; "" when it passed
 	RTT time.Duration // how long it took
+	// SRTT is the smoothed RTT of the element's passing probes, 0 if
+	// unknown. It is fresher than the element's RTT in the view, which
+	// the prober publishes only where a policy uses it.
+	SRTT time.Duration
 }
 
 // ReportOutcome is what a failure report did.

@@ -11,9 +11,10 @@
 // changes an element's health publishes a new view of its pool at once, so
 // the next DNS answer reflects it. RTT and load changes are gathered and
 // published together every FlushInterval, and only when they matter (RTT by
-// more than a tenth and 100 µs, load by any amount), so that probes alone
-// do not rebuild a pool's view on every probe. An element's first pass
-// publishes its RTT and load with its health at once.
+// more than a tenth and 100 µs, and only in pools whose policy is nearest;
+// load by any amount), so that probes alone do not rebuild a pool's view
+// on every probe. A health change publishes the element's RTT and load
+// with it. Status has every probed element's last result and smoothed RTT.
 //
 // Failure reports (RFC 5352 ENDPOINT_UNREACHABLE, through the HTTP API)
 // trigger an immediate probe of the element; after MaxBadReports reports
@@ -125,9 +126,10 @@ type Monitor struct {
 type target struct {
 	pool string
 	id   uint32
-	// last is the last probe result; valid when probed. Guarded by
-	// Monitor.mu.
+	// last is the last probe result and srtt the smoothed RTT after it;
+	// valid when probed. Guarded by Monitor.mu.
 	last   probe.Result
+	srtt   time.Duration
 	probed bool
 }
 
@@ -313,7 +315,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		m.mu.Unlock()
 		return
 	}
-	t.last, t.probed = r, true
+	t.last, t.srtt, t.probed = r, tr.SRTT, true
 	m.noteFirst(r.Key, tr)
 	m.mu.Unlock()
 
@@ -367,9 +369,12 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		}
 		return
 	}
-	// Not a health change: gather RTT and load for the next flush.
+	// Not a health change: gather RTT and load for the next flush. RTTs
+	// go into the view only where the policy orders by them (Status has
+	// them for everyone): elsewhere they would rebuild the pool's view at
+	// every flush for nothing, loopback RTTs being as noisy as they are.
 	var c change
-	if r.OK && RTTChanged(e.RTT, tr.SRTT) {
+	if r.OK && pv.Spec.Policy == "nearest" && RTTChanged(e.RTT, tr.SRTT) {
 		c.rtt, c.hasRTT = tr.SRTT, true
 	}
 	if r.HasLoad {
@@ -632,16 +637,24 @@ func (m *Monitor) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
 	return nil
 }
 
-// Status returns the last probe result of an element, if it is probed here
-// and has been probed.
-func (m *Monitor) Status(pool string, id uint32) (probe.Result, bool) {
+// Status is what the monitor knows of a probed element.
+type Status struct {
+	// Last is the last probe result.
+	Last probe.Result
+	// SRTT is the smoothed RTT of its passing probes (0 if none passed).
+	SRTT time.Duration
+}
+
+// Status returns the last probe result of an element and its smoothed
+// RTT, if it is probed here and has been probed.
+func (m *Monitor) Status(pool string, id uint32) (Status, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t := m.targets[Key(pool, id)]
 	if t == nil || !t.probed {
-		return probe.Result{}, false
+		return Status{}, false
 	}
-	return t.last, true
+	return Status{Last: t.last, SRTT: t.srtt}, true
 }
 
 // Stats returns the prober's counters.

@@ -74,7 +74,7 @@ func TestHealthChangeAnsweredAtOnce(t *testing.T) {
 			t.Errorf("confirming probe %v after the failure, want %v", gap, probe.ConfirmMin)
 		}
 		st, ok := f.m.Status(web, f.elem(web, "web2").ID)
-		if !ok || st.OK || st.Err != "connect: connection refused" {
+		if !ok || st.Last.OK || st.Last.Err != "connect: connection refused" {
 			t.Errorf("last result %+v", st)
 		}
 		// It comes back after rise passes.
@@ -102,6 +102,8 @@ func TestRTTAndLoad(t *testing.T) {
 		f.fc.Script(n2, rtt(time.Millisecond))
 		w1 := f.key(web, "web1")
 		f.fc.Script(w1, probe.Result{OK: true, RTT: time.Millisecond, Load: 0.35, HasLoad: true})
+		w2 := f.key(web, "web2")
+		f.fc.Script(w2, rtt(time.Millisecond), rtt(10*time.Millisecond))
 		f.advance(time.Millisecond)
 		if e := f.elem(near, "n1"); e.RTT != 5*time.Millisecond {
 			t.Errorf("n1 RTT %v after its first pass, want 5ms at once", e.RTT)
@@ -129,6 +131,12 @@ func TestRTTAndLoad(t *testing.T) {
 		}
 		if e := f.elem(web, "web1"); e.Load != handlespace.LoadFromFraction(0.9) {
 			t.Errorf("web1 load %v, want 0.9 after a flush", handlespace.LoadFraction(e.Load))
+		}
+		// web (rr) does not order by RTT: its view keeps the RTT of the
+		// health change, while Status follows the probes.
+		st, _ := f.m.Status(web, f.elem(web, "web2").ID)
+		if e := f.elem(web, "web2"); e.RTT != time.Millisecond || st.SRTT <= 2*time.Millisecond {
+			t.Errorf("web2: view RTT %v, status SRTT %v; want 1ms in the view and the probes' rise in the status", e.RTT, st.SRTT)
 		}
 	})
 }

@@ -125,8 +125,8 @@ func (h *HTTPChecker) Check(ctx context.Context, t Target) Result {
 		r, keep, _ = h.exchange(ctx, t, ht, pc, tm)
 	}
 	if keep && !ht.fresh {
-		pc.raw.SetDeadline(time.Time{})
-		h.put(t, pc)
+		h.put(t, pc) // its deadline is past by its next use, which sets one
+
 	} else {
 		abort(pc.raw)
 	}
@@ -147,10 +147,8 @@ func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *httpTarget, tm 
 			cfg.ServerName = "" // RFC 6066: no IP addresses in SNI
 		}
 		tc := tls.Client(c, cfg)
-		stop := bindDeadline(ctx, c)
-		err := tc.HandshakeContext(ctx)
-		stop()
-		if err != nil {
+		setDeadline(ctx, c)
+		if err := tc.HandshakeContext(ctx); err != nil {
 			abort(c)
 			return nil, tm.failErr(ctx, t, "TLS handshake", err)
 		}
@@ -163,8 +161,7 @@ func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *httpTarget, tm 
 // whether pc may serve the next probe; stale whether the connection was
 // found closed before any of the response came (worth a new connection).
 func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc *pconn, tm timing) (r Result, keep, stale bool) {
-	stop := bindDeadline(ctx, pc.raw)
-	defer stop()
+	setDeadline(ctx, pc.raw)
 	if pc.req == nil || pc.reqFor != t.Spec.Target {
 		host := ht.host
 		if host == "" {
@@ -513,13 +510,14 @@ func noResponse(err error) error {
 	return err
 }
 
-// bindDeadline makes c's I/O end at ctx's deadline, or at once when ctx is
-// cancelled. The returned func releases the binding.
-func bindDeadline(ctx context.Context, c net.Conn) (stop func() bool) {
+// setDeadline makes c's I/O end at ctx's deadline. The checks do not
+// watch ctx for cancellation beyond that (a context.AfterFunc per probe
+// costs more than the rest of a probe's bookkeeping): a probe that is in
+// flight when its Scheduler stops ends at its timeout.
+func setDeadline(ctx context.Context, c net.Conn) {
 	if d, ok := ctx.Deadline(); ok {
 		c.SetDeadline(d)
 	}
-	return context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 }
 
 // ParseLoad reads a load given as a fraction ("0.35") or a percentage

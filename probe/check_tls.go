@@ -23,8 +23,7 @@ func (TLSChecker) Check(ctx context.Context, t Target) Result {
 		return tm.failErr(ctx, t, "connect", err)
 	}
 	defer abort(c)
-	stop := bindDeadline(ctx, c)
-	defer stop()
+	setDeadline(ctx, c)
 	cfg := &tls.Config{ServerName: t.Spec.Target, InsecureSkipVerify: true}
 	if net.ParseIP(cfg.ServerName) != nil {
 		cfg.ServerName = "" // RFC 6066: no IP addresses in SNI

@@ -92,11 +92,12 @@ var _ httpapi.Backend = apiBackend{}
 func (b apiBackend) View() *handlespace.View { return b.hs.View() }
 
 func (b apiBackend) ProbeStatus(pool string, id uint32) (httpapi.ProbeStatus, bool) {
-	r, ok := b.mon.Status(pool, id)
+	st, ok := b.mon.Status(pool, id)
 	if !ok {
 		return httpapi.ProbeStatus{}, false
 	}
-	return httpapi.ProbeStatus{At: r.At.Add(r.RTT), OK: r.OK, Err: r.Err, RTT: r.RTT}, true
+	r := st.Last
+	return httpapi.ProbeStatus{At: r.At.Add(r.RTT), OK: r.OK, Err: r.Err, RTT: r.RTT, SRTT: st.SRTT}, true
 }
 
 func (b apiBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
