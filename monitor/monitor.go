@@ -122,21 +122,30 @@ type Monitor struct {
 	started bool            // the first sync happened
 }
 
-// target is an element probed here.
+// target is an element probed here. Its fields after id are guarded by
+// Monitor.mu.
 type target struct {
 	pool string
 	id   uint32
+	// elem is the element as the latest sync saw it and nearest whether
+	// its pool orders by RTT: a result compares with them to decide what
+	// to publish. They may lag behind the view by a sync; every decision
+	// taken on them is one that a stale value makes redundant, not wrong.
+	elem    *handlespace.Element
+	nearest bool
 	// last is the last probe result and srtt the smoothed RTT after it;
-	// valid when probed. Guarded by Monitor.mu.
-	last   probe.Result
-	srtt   time.Duration
-	probed bool
+	// valid when probed.
+	last    probe.Result
+	srtt    time.Duration
+	probed  bool
+	removed bool // no longer probed: its late results are ignored
 }
 
-// poolTargets are the targets of one pool view.
+// poolTargets are the targets of one pool view, and their elements.
 type poolTargets struct {
 	view    *handlespace.PoolView
 	targets []probe.Target
+	elems   []*handlespace.Element
 }
 
 // change is what a flush publishes for one element.
@@ -198,6 +207,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 func (m *Monitor) sync() {
 	changed := false
 	seen := map[string]bool{}
+	var fresh []poolTargets // pools with a new view
 	for _, z := range m.hs.View().Zones() {
 		for _, h := range z.PoolHandles() {
 			pv := z.Pool(h)
@@ -209,11 +219,13 @@ func (m *Monitor) sync() {
 			if ok && old.view == pv {
 				continue
 			}
-			ts := m.poolTargets(pv, old.targets)
+			ts, es := m.poolTargets(pv, old.targets)
 			if !ok || !sameTargets(old.targets, ts) {
 				changed = true
 			}
-			m.pools[pv.Name] = poolTargets{pv, ts}
+			p := poolTargets{pv, ts, es}
+			m.pools[pv.Name] = p
+			fresh = append(fresh, p)
 		}
 	}
 	for name := range m.pools {
@@ -222,25 +234,38 @@ func (m *Monitor) sync() {
 			changed = true
 		}
 	}
+	m.mu.Lock()
 	if !changed && m.started {
+		// The same targets: only their elements are newer.
+		for _, p := range fresh {
+			for i, tg := range p.targets {
+				if t, ok := tg.Ref.(*target); ok {
+					t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+				}
+			}
+		}
+		m.mu.Unlock()
 		return
 	}
 	var ts []probe.Target
-	m.mu.Lock()
 	next := make(map[string]*target, len(m.targets))
 	for name, p := range m.pools {
-		for _, t := range p.targets {
-			if old := m.targets[t.Key]; old != nil {
-				next[t.Key] = old // keeps its last result
-			} else {
-				_, id, _ := cutKey(t.Key)
-				next[t.Key] = &target{pool: name, id: id}
+		for i := range p.targets {
+			tg := &p.targets[i]
+			t := m.targets[tg.Key]
+			if t == nil {
+				_, id, _ := cutKey(tg.Key)
+				t = &target{pool: name, id: id}
 			}
-			ts = append(ts, t)
+			t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+			tg.Ref = t
+			next[tg.Key] = t
+			ts = append(ts, *tg)
 		}
 	}
-	for k := range m.targets {
-		if _, ok := next[k]; !ok {
+	for k, t := range m.targets {
+		if next[k] != t {
+			t.removed = true
 			delete(m.first, k)
 		}
 	}
@@ -255,6 +280,9 @@ func (m *Monitor) sync() {
 		}
 	}
 	m.mu.Unlock()
+	// Not under mu: Set waits for the results being reported, and
+	// onResult takes mu. Until Set returns, results of removed targets
+	// are dropped by their removed mark.
 	m.sched.Set(ts)
 }
 
@@ -262,8 +290,9 @@ func (m *Monitor) sync() {
 // targets of the pool's previous view (old, in the same order) are taken
 // over where they fit, so that a health or RTT change of one element
 // costs no new strings for the others.
-func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) []probe.Target {
+func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) ([]probe.Target, []*handlespace.Element) {
 	ts := make([]probe.Target, 0, len(old))
+	es := make([]*handlespace.Element, 0, len(old))
 	j := 0
 	for _, e := range pv.Elements {
 		spec := pv.ProbeSpec(e)
@@ -279,8 +308,10 @@ func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) []pr
 			t := old[j]
 			t.Health = e.Health
 			ts = append(ts, t)
+			es = append(es, e)
 			continue
 		}
+		es = append(es, e)
 		ts = append(ts, probe.Target{
 			Key:    Key(pv.Name, e.ID),
 			ID:     e.ID,
@@ -290,7 +321,7 @@ func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) []pr
 			Spec:   spec,
 		})
 	}
-	return ts
+	return ts, es
 }
 
 // sameTargets reports whether two target lists probe the same things (their
@@ -309,21 +340,19 @@ func sameTargets(a, b []probe.Target) bool {
 
 // onResult takes one probe result (called concurrently by the prober).
 func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
-	m.mu.Lock()
-	t := m.targets[r.Key]
+	t, _ := r.Ref.(*target)
 	if t == nil {
+		return
+	}
+	m.mu.Lock()
+	if t.removed {
 		m.mu.Unlock()
 		return
 	}
 	t.last, t.srtt, t.probed = r, tr.SRTT, true
+	e, nearest := t.elem, t.nearest
 	m.noteFirst(r.Key, tr)
 	m.mu.Unlock()
-
-	pv := m.poolView(t.pool)
-	if pv == nil {
-		return
-	}
-	e := pv.Element(t.id)
 	if e == nil {
 		return
 	}
@@ -374,7 +403,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 	// them for everyone): elsewhere they would rebuild the pool's view at
 	// every flush for nothing, loopback RTTs being as noisy as they are.
 	var c change
-	if r.OK && pv.Spec.Policy == "nearest" && RTTChanged(e.RTT, tr.SRTT) {
+	if r.OK && nearest && RTTChanged(e.RTT, tr.SRTT) {
 		c.rtt, c.hasRTT = tr.SRTT, true
 	}
 	if r.HasLoad {

@@ -19,9 +19,11 @@ type Target struct {
 	// Key identifies the target among those given to a Scheduler, for
 	// example "web.pool.example./0a1b2c3d". Results carry it back.
 	Key string
-	// ID is the caller's own number for the target (the monitor's element
-	// identifier); the Scheduler does not read it.
-	ID uint32
+	// ID and Ref are the caller's own: the monitor's element identifier
+	// and its record of the target. The Scheduler does not read them; it
+	// gives Ref back in every Result of the target.
+	ID  uint32
+	Ref any
 	// Addr is the address and port probed.
 	Addr netip.AddrPort
 	// Name is the element's DNS name, for logs; it may be "". Probes do not
@@ -42,6 +44,8 @@ type Target struct {
 type Result struct {
 	// Key is the Target's key.
 	Key string
+	// Ref is the Target's Ref (set by the Scheduler).
+	Ref any
 	// OK is true when the target passed.
 	OK bool
 	// Err says why it failed, short and for humans ("connect: connection

@@ -101,7 +101,7 @@ type Scheduler struct {
 	cfg        Config
 	forgetters []Forgetter // the checkers that keep state per target
 	onResult   func(Result, Tracker, bool)
-	wake     chan struct{} // tells Run that a target fell due before its timer
+	wake       chan struct{} // tells Run that a target fell due before its timer
 
 	// deliver is held for reading by a worker from its check that its
 	// target is still current until onResult has returned, and for writing
@@ -111,8 +111,9 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	entries  map[string]*entry
-	due      dueHeap
-	armed    time.Time // when Run's timer will fire; zero when Run is not waiting on it
+	due      dueHeap     // targets with nothing in flight, by next probe
+	confirms confirmHeap // targets with one probe in flight, by when a second one starts
+	armed    time.Time   // when Run's timer will fire; zero when Run is not waiting on it
 	running  bool
 	inFlight int
 	stats    Stats // Probes, Confirms, Late, MaxLate, Dropped
@@ -123,12 +124,16 @@ type Scheduler struct {
 type entry struct {
 	t        Target // Spec with defaults filled in
 	tr       Tracker
-	due      time.Time // when it is next dispatched, while in the heap
+	due      time.Time // when it is next dispatched, while in Scheduler.due
 	index    int       // in Scheduler.due; -1 when not there
 	inFlight int       // dispatched and not finished
-	confirm  bool      // the next dispatch is a confirming probe
-	last     time.Time // start of the latest probe
-	removed  bool      // no longer a target: drop its results
+	confirm  bool      // the next dispatch from Scheduler.due is a confirming probe
+	// confirmAt is when a second probe starts beside the one in flight,
+	// while in Scheduler.confirms at cindex (-1 when not there).
+	confirmAt time.Time
+	cindex    int
+	last      time.Time // start of the latest probe
+	removed   bool      // no longer a target: drop its results
 
 	// report serialises the target's results: held from Observe until
 	// onResult has returned, so that its results are observed and reported
@@ -205,14 +210,14 @@ func (s *Scheduler) set(targets []Target) (retired []string) {
 		old := s.entries[t.Key]
 		switch {
 		case old != nil && old.t.Addr == t.Addr && old.t.Spec == t.Spec:
-			old.t.Name = t.Name
+			old.t.Name, old.t.Ref = t.Name, t.Ref
 			next[t.Key] = old
 		case old != nil && old.t.Addr == t.Addr:
-			e := &entry{t: t, tr: old.tr, index: -1}
+			e := &entry{t: t, tr: old.tr, index: -1, cindex: -1}
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		default:
-			e := &entry{t: t, tr: Tracker{Health: t.Health}, index: -1}
+			e := &entry{t: t, tr: Tracker{Health: t.Health}, index: -1, cindex: -1}
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		}
@@ -238,6 +243,14 @@ func (s *Scheduler) retire(e *entry) {
 	e.removed = true
 	if e.index >= 0 {
 		heap.Remove(&s.due, e.index)
+	}
+	s.unconfirm(e)
+}
+
+// unconfirm drops e's pending second probe, if any. Called with mu held.
+func (s *Scheduler) unconfirm(e *entry) {
+	if e.cindex >= 0 {
+		heap.Remove(&s.confirms, e.cindex)
 	}
 }
 
@@ -270,7 +283,7 @@ func (s *Scheduler) ProbeNow(key string) bool {
 	if e == nil {
 		return false
 	}
-	if e.inFlight > 0 {
+	if e.inFlight > 0 || e.index < 0 {
 		return true
 	}
 	if now := s.cfg.Clock.Now(); e.due.After(now) {
@@ -360,34 +373,46 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// next dispatches the earliest target if it is due at now, or else returns
-// how long until it is (0 if there is no target) and notes when Run's
-// timer will fire. A target that is not Down, dispatched with nothing else
-// in flight, stays in the heap ConfirmDelay later: if its probe has not
-// answered by then, a second one starts beside it.
+// next dispatches the earliest target if it is due at now (or within the
+// slack), or else returns how long until it is (0 if there is no target)
+// and notes when Run's timer will fire. A target that is not Down,
+// dispatched with nothing else in flight, gets a second probe
+// ConfirmDelay later unless the first has answered by then.
 func (s *Scheduler) next(now time.Time) (job, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.due) == 0 {
+	var e *entry
+	var due time.Time
+	fromConfirms := false
+	if len(s.due) > 0 {
+		e, due = s.due[0], s.due[0].due
+	}
+	if len(s.confirms) > 0 && (e == nil || s.confirms[0].confirmAt.Before(due)) {
+		e, due, fromConfirms = s.confirms[0], s.confirms[0].confirmAt, true
+	}
+	if e == nil {
 		s.armed = farFuture
 		return job{}, 0
 	}
-	e := s.due[0]
-	if early := e.due.Sub(now); early > 0 && early > min(s.cfg.Slack, e.t.Spec.Interval/100) {
-		s.armed = e.due
+	if early := due.Sub(now); early > 0 && early > min(s.cfg.Slack, e.t.Spec.Interval/100) {
+		s.armed = due
 		return job{}, early
 	}
-	j := job{e: e, due: e.due, confirm: e.confirm}
+	s.armed = time.Time{}
 	e.inFlight++
 	s.inFlight++
-	s.armed = time.Time{}
-	if e.inFlight < maxInFlight && e.tr.Health != handlespace.HealthDown {
-		if d := ConfirmDelay(e.t.Spec, e.tr); d < e.t.Spec.Timeout {
-			s.schedule(e, now.Add(d), true)
-			return j, 0
-		}
+	if fromConfirms {
+		heap.Pop(&s.confirms)
+		return job{e: e, due: due, confirm: true}, 0
 	}
 	heap.Pop(&s.due)
+	j := job{e: e, due: due, confirm: e.confirm}
+	if e.tr.Health != handlespace.HealthDown {
+		if d := ConfirmDelay(e.t.Spec, e.tr); d < e.t.Spec.Timeout {
+			e.confirmAt = now.Add(d)
+			heap.Push(&s.confirms, e)
+		}
+	}
 	return j, 0
 }
 
@@ -397,8 +422,11 @@ func (s *Scheduler) next(now time.Time) (job, time.Duration) {
 func (s *Scheduler) settle(e *entry, due time.Time) {
 	e.inFlight--
 	s.inFlight--
-	if !e.removed && e.inFlight == 0 && e.index < 0 {
-		s.schedule(e, due, false)
+	if !e.removed && e.inFlight == 0 {
+		s.unconfirm(e)
+		if e.index < 0 {
+			s.schedule(e, due, false)
+		}
 	}
 }
 
@@ -425,7 +453,7 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 	s.mu.Unlock()
 
 	r := s.check(ctx, t)
-	r.Key, r.At = t.Key, start
+	r.Key, r.Ref, r.At = t.Key, t.Ref, start
 
 	s.deliver.RLock()
 	defer s.deliver.RUnlock()
@@ -457,6 +485,7 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 		// The other probe in flight reports and schedules.
 		return
 	}
+	s.unconfirm(e)
 	if tr := e.tr; tr.Suspect() {
 		s.schedule(e, s.cfg.Clock.Now().Add(ConfirmDelay(t.Spec, tr)), true)
 		return
@@ -504,5 +533,32 @@ func (h *dueHeap) Pop() any {
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	e.index = -1
+	return e
+}
+
+// confirmHeap is a min-heap of entries by confirmAt.
+type confirmHeap []*entry
+
+var _ heap.Interface = (*confirmHeap)(nil)
+
+func (h confirmHeap) Len() int           { return len(h) }
+func (h confirmHeap) Less(i, j int) bool { return h[i].confirmAt.Before(h[j].confirmAt) }
+func (h confirmHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].cindex, h[j].cindex = i, j
+}
+
+func (h *confirmHeap) Push(x any) {
+	e := x.(*entry)
+	e.cindex = len(*h)
+	*h = append(*h, e)
+}
+
+func (h *confirmHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.cindex = -1
 	return e
 }
