@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -442,16 +443,47 @@ func isClosed(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
+// connSlot holds a target's kept connection inside its Scheduler entry:
+// no map and no lock of the checker's on a probe's way.
+type connSlot struct {
+	pc   atomic.Pointer[pconn]
+	dead atomic.Bool // the target is gone: nothing is kept any more
+}
+
+func (s *connSlot) take() *pconn { return s.pc.Swap(nil) }
+
+func (s *connSlot) put(pc *pconn) {
+	if old := s.pc.Swap(pc); old != nil {
+		abort(old.raw)
+	}
+	if s.dead.Load() {
+		s.close()
+	}
+}
+
+// close closes the kept connection and keeps none from now on.
+func (s *connSlot) close() {
+	s.dead.Store(true)
+	if pc := s.pc.Swap(nil); pc != nil {
+		abort(pc.raw)
+	}
+}
+
 // take returns t's kept connection, if it has one to t's address (with
 // the server name that ht asks for).
 func (h *HTTPChecker) take(t Target, ht *httpTarget) *pconn {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	pc := h.idle[t.Key]
+	var pc *pconn
+	if t.slot != nil {
+		pc = t.slot.take()
+	} else {
+		h.mu.Lock()
+		pc = h.idle[t.Key]
+		delete(h.idle, t.Key)
+		h.mu.Unlock()
+	}
 	if pc == nil {
 		return nil
 	}
-	delete(h.idle, t.Key)
 	if pc.addr != t.Addr.String() || h.tls && pc.sni != ht.host {
 		abort(pc.raw)
 		return nil
@@ -459,10 +491,14 @@ func (h *HTTPChecker) take(t Target, ht *httpTarget) *pconn {
 	return pc
 }
 
-// put keeps pc for t's next probe (one per target: a second is closed),
-// and now and then closes the connections that have been idle too long:
-// those of targets that are gone.
+// put keeps pc for t's next probe (one per target: a second is closed).
+// Without a Scheduler's slot it keeps it in the checker's own table, and
+// now and then closes the connections there that have been idle too long.
 func (h *HTTPChecker) put(t Target, pc *pconn) {
+	if t.slot != nil {
+		t.slot.put(pc)
+		return
+	}
 	now := time.Now()
 	pc.used, pc.keep = now, 2*max(t.Spec.Interval, time.Second)
 	h.mu.Lock()
@@ -483,8 +519,8 @@ func (h *HTTPChecker) put(t Target, pc *pconn) {
 	}
 }
 
-// Forget closes the kept connection of the target with key: the Scheduler
-// calls it when the target is removed or changed.
+// Forget closes the kept connection of the target with key in the
+// checker's own table (a Scheduler closes those in its slots itself).
 func (h *HTTPChecker) Forget(key string) {
 	h.mu.Lock()
 	pc := h.idle[key]
@@ -495,7 +531,8 @@ func (h *HTTPChecker) Forget(key string) {
 	}
 }
 
-// Idle returns how many connections are kept open between probes.
+// Idle returns how many connections the checker's own table keeps open
+// between probes (those of checks made without a Scheduler).
 func (h *HTTPChecker) Idle() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

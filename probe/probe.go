@@ -34,6 +34,9 @@ type Target struct {
 	// element already up needs fall failures to go down. Set reads it only
 	// for targets it does not have yet.
 	Health handlespace.Health
+	// slot keeps a built-in checker's connection between probes when a
+	// Scheduler runs the target (nil otherwise).
+	slot *connSlot
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
 	// https, dns, tls (a Scheduler should not get targets of kind none or
 	// ""; they fail every probe).
