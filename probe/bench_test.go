@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -43,6 +44,14 @@ func BenchmarkSchedulerOverhead(b *testing.B) {
 	for n.Load() < 20000 { // warm up: two rounds
 		time.Sleep(10 * time.Millisecond)
 	}
+	measure(b, &n)
+}
+
+// measure waits for b.N more probes and reports the CPU time and the
+// allocations per probe of the whole process.
+func measure(b *testing.B, n *atomic.Int64) {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	b.ResetTimer()
 	c0, n0 := cpuTime(b), n.Load()
 	for n.Load()-n0 < int64(b.N) {
@@ -50,7 +59,9 @@ func BenchmarkSchedulerOverhead(b *testing.B) {
 	}
 	b.StopTimer()
 	c1, n1 := cpuTime(b), n.Load()
+	runtime.ReadMemStats(&m1)
 	b.ReportMetric(float64(c1-c0)/float64(n1-n0), "cpu-ns/probe")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(n1-n0), "allocs/probe")
 }
 
 // BenchmarkHTTPKeepAlive is the CPU per probe of the http checker on kept
@@ -101,12 +112,5 @@ func BenchmarkHTTPKeepAlive(b *testing.B) {
 	for n.Load() < 2000 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	b.ResetTimer()
-	c0, n0 := cpuTime(b), n.Load()
-	for n.Load()-n0 < int64(b.N) {
-		time.Sleep(time.Millisecond)
-	}
-	b.StopTimer()
-	c1, n1 := cpuTime(b), n.Load()
-	b.ReportMetric(float64(c1-c0)/float64(n1-n0), "cpu-ns/probe")
+	measure(b, &n)
 }
