@@ -31,14 +31,17 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -53,6 +56,7 @@ var (
 	cpuWin   = flag.Duration("cpu-window", 20*time.Second, "CPU measurement window")
 	cpuWarm  = flag.Duration("cpu-warmup", 5*time.Second, "time after the first probes before the CPU window")
 	keepLogs = flag.String("logs", "", "directory to keep poolnsd's logs in (default: discarded)")
+	pinCPU   = flag.Int("cpu-pin", -1, "for the CPU runs, also measure poolnsd pinned to this CPU (taskset) with GOMAXPROCS=1; -1: only unpinned")
 )
 
 const token = "bench-token"
@@ -104,11 +108,15 @@ func main() {
 	}
 	if *only == "" || strings.Contains("cpu", *only) {
 		fmt.Println()
-		fmt.Println("| probes | elements | interval | probes/s at the backends | new connections/s | poolnsd CPU, % of one core | window | target |")
-		fmt.Println("|---|---|---|---|---|---|---|---|")
+		fmt.Println("| probes | elements | interval | poolnsd on | probes/s at the backends | new connections/s | poolnsd CPU, % of one core | window | target |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|")
 		for _, kind := range []string{"http", "http#fresh", "tcp", "none"} {
-			fmt.Println(cpuRun(kind))
+			fmt.Println(cpuRun(kind, -1))
+			if *pinCPU >= 0 && kind != "none" {
+				fmt.Println(cpuRun(kind, *pinCPU))
+			}
 		}
+		fmt.Println(cpuFloor())
 	}
 	fmt.Printf("\n# load after: %s\n", loadavg())
 }
@@ -271,8 +279,9 @@ type daemon struct {
 	log  *lineLog
 }
 
-// startDaemon runs poolnsd serve on a zones directory holding zone.
-func startDaemon(name, zone string) *daemon {
+// startDaemon runs poolnsd serve on a zones directory holding zone, on
+// CPU pin with GOMAXPROCS=1 if pin >= 0.
+func startDaemon(name, zone string, pin int) *daemon {
 	dir, err := os.MkdirTemp("", "poolnsd-failover-")
 	if err != nil {
 		fatalf("%v", err)
@@ -301,6 +310,10 @@ log:
 	}
 	d := &daemon{dir: dir, log: newLineLog()}
 	d.cmd = exec.Command(*bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
+	if pin >= 0 {
+		d.cmd = exec.Command("taskset", "-c", strconv.Itoa(pin), *bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
+		d.cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	}
 	var w io.Writer = d.log
 	if *keepLogs != "" {
 		os.MkdirAll(*keepLogs, 0o755)
@@ -411,7 +424,7 @@ func startFailover(interval, timeout time.Duration) *failover {
 		f.backs = append(f.backs, newBackend(addr))
 		zone += fmt.Sprintf("web PE %s name=b%d\n", addr, i)
 	}
-	f.d = startDaemon(fmt.Sprintf("failover-%v", interval), zone)
+	f.d = startDaemon(fmt.Sprintf("failover-%v", interval), zone, -1)
 	f.client = &dns.Client{Net: "udp", Timeout: time.Second}
 	c, err := f.client.Dial(*dnsAddr)
 	if err != nil {
@@ -576,7 +589,7 @@ func msAll(xs []time.Duration) string {
 
 // cpuRun measures poolnsd's CPU while it probes 10 000 elements with kind
 // (http, tcp, or none: no probes).
-func cpuRun(kind string) string {
+func cpuRun(kind string, pin int) string {
 	const pools, per = 100, 100
 	var addrs []string
 	for i := 1; i <= 50; i++ {
@@ -617,7 +630,11 @@ func cpuRun(kind string) string {
 			fmt.Fprintf(&zone, "p%d PE %s name=e%d\n", p, addrs[e], e)
 		}
 	}
-	d := startDaemon("cpu-"+strings.ReplaceAll(kind, "#", "-"), zone.String())
+	d := startDaemon("cpu-"+strings.ReplaceAll(kind, "#", "-"), zone.String(), pin)
+	where := "any CPU"
+	if pin >= 0 {
+		where = fmt.Sprintf("CPU %d, GOMAXPROCS=1", pin)
+	}
 	defer d.stop()
 	if kind != "none" && !d.log.wait(`"msg":"first probes done"`, 60*time.Second) {
 		fatalf("cpu %s: the first probes did not finish:\n%s", kind, d.log.tail())
@@ -643,10 +660,93 @@ func cpuRun(kind string) string {
 	if kind == "tcp" {
 		probes = per_s(c0, c1) // connections
 	}
-	fmt.Printf("cpu %-10s %d elements: %.1f %% of one core (user %.1f, system %.1f) over %v; backends saw %.0f connections/s, %.0f requests/s; load %s\n",
-		kind, pools*per, cpu, user, sys, wall.Round(time.Millisecond), per_s(c0, c1), per_s(r0, r1), loadavg())
-	return fmt.Sprintf("| %s | %d | 1s | %.0f | %.0f | %.1f %% (user %.1f, system %.1f) | %v | %s |",
-		kind, pools*per, probes, per_s(c0, c1), cpu, user, sys, wall.Round(time.Second), target)
+	fmt.Printf("cpu %-10s %d elements on %s: %.1f %% of one core (user %.1f, system %.1f) over %v; backends saw %.0f connections/s, %.0f requests/s; load %s\n",
+		kind, pools*per, where, cpu, user, sys, wall.Round(time.Millisecond), per_s(c0, c1), per_s(r0, r1), loadavg())
+	return fmt.Sprintf("| %s | %d | 1s | %s | %.0f | %.0f | %.1f %% (user %.1f, system %.1f) | %v | %s |",
+		kind, pools*per, where, probes, per_s(c0, c1), cpu, user, sys, wall.Round(time.Second), target)
+}
+
+// cpuFloor measures the kernel's cost of a TCP probe on this machine: one
+// locked thread of this process connects (blocking socket, connect, close
+// with a reset) to the same 100 loopback listeners 10 000 times a second,
+// and its own CPU time (/proc/self/task/TID/stat, which like poolnsd's
+// includes the listener side's TCP work done in its system calls) over
+// the window is the floor under any connect-per-probe design.
+func cpuFloor() string {
+	var addrs []string
+	var lns []net.Listener
+	var conns, reqs atomic.Int64
+	for i := 1; i <= 50; i++ {
+		addrs = append(addrs, fmt.Sprintf("127.0.3.%d:18082", i), fmt.Sprintf("127.0.4.%d:18082", i))
+	}
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			fatalf("listen %s: %v", a, err)
+		}
+		lns = append(lns, ln)
+		go miniHTTP(ln, &conns, &reqs)
+	}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	sas := make([]syscall.SockaddrInet4, len(addrs))
+	for i, a := range addrs {
+		ap := netip.MustParseAddrPort(a)
+		sas[i] = syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	}
+	type out struct {
+		user, sys int64
+		n         int
+		wall      time.Duration
+	}
+	res := make(chan out)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid := syscall.Gettid()
+		ticks := func() (int64, int64) {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
+			if err != nil {
+				fatalf("%v", err)
+			}
+			s := string(b)
+			f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			k, _ := strconv.ParseInt(f[12], 10, 64)
+			return u, k
+		}
+		linger := &syscall.Linger{Onoff: 1, Linger: 0}
+		u0, k0 := ticks()
+		start := time.Now()
+		n := 0
+		for next := start; time.Since(start) < *cpuWin; next = next.Add(100 * time.Microsecond) {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+			if err != nil {
+				fatalf("socket: %v", err)
+			}
+			if err := syscall.Connect(fd, &sas[n%len(sas)]); err != nil {
+				fatalf("connect: %v", err)
+			}
+			syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, linger)
+			syscall.Close(fd)
+			n++
+		}
+		wall := time.Since(start)
+		u1, k1 := ticks()
+		res <- out{u1 - u0, k1 - k0, n, wall}
+	}()
+	o := <-res
+	pct := func(t int64) float64 { return float64(t) / clockTicks / o.wall.Seconds() * 100 }
+	fmt.Printf("cpu floor      %d raw connects (connect + reset close, one thread) at %.0f/s: %.1f %% of one core (user %.1f, system %.1f); load %s\n",
+		o.n, float64(o.n)/o.wall.Seconds(), pct(o.user+o.sys), pct(o.user), pct(o.sys), loadavg())
+	return fmt.Sprintf("| floor: raw connect + reset, one thread, no poolnsd | — | — | — | %.0f | %.0f | %.1f %% (user %.1f, system %.1f) | %v | (reference) |",
+		float64(o.n)/o.wall.Seconds(), float64(o.n)/o.wall.Seconds(), pct(o.user+o.sys), pct(o.user), pct(o.sys), o.wall.Round(time.Second))
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on
