@@ -56,6 +56,7 @@ var (
 	cpuWin   = flag.Duration("cpu-window", 20*time.Second, "CPU measurement window")
 	cpuWarm  = flag.Duration("cpu-warmup", 5*time.Second, "time after the first probes before the CPU window")
 	keepLogs = flag.String("logs", "", "directory to keep poolnsd's logs in (default: discarded)")
+	debug    = flag.Bool("v", false, "print every trial")
 	pinCPU   = flag.Int("cpu-pin", -1, "for the CPU runs, also measure poolnsd pinned to this CPU (taskset) with GOMAXPROCS=1; -1: only unpinned")
 )
 
@@ -149,6 +150,7 @@ func loadavg() string {
 // answered) and repaired.
 type backend struct {
 	addr string
+	last atomic.Int64 // when it last answered, Unix ns
 
 	mu     sync.Mutex
 	srv    *http.Server
@@ -174,6 +176,7 @@ func (b *backend) start() error {
 	b.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fl.wait() // a frozen server answers nothing, on old connections either
+			b.last.Store(time.Now().UnixNano())
 			io.WriteString(w, "ok\n")
 		}),
 	}
@@ -524,6 +527,7 @@ func (f *failover) run(mode string, reports bool) string {
 		// A random point of the probe schedule.
 		time.Sleep(time.Duration(rand.Int64N(int64(f.interval))))
 		t0 := time.Now()
+		sinceLast := t0.Sub(time.Unix(0, b.last.Load()))
 		if mode == "kill" {
 			b.kill()
 		} else {
@@ -546,6 +550,9 @@ func (f *failover) run(mode string, reports bool) string {
 			}
 		}
 		times = append(times, d)
+		if *debug {
+			fmt.Printf("  trial %d %s: fault %v after its last answer; out after %v\n", trial, victim, ms(sinceLast), ms(d))
+		}
 		b.repair(mode)
 		if !f.waitAnswered(5, victim, 30*time.Second) {
 			fatalf("%s trial %d: %s not answered again after repair:\n%s", name, trial, victim, f.d.log.tail())
