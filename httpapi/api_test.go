@@ -54,7 +54,7 @@ func TestListPools(t *testing.T) {
 		"name": "web.pool.test.", "handle": "web", "zone": "pool.test.", "static": true,
 		"policy": "rr", "ttl": 5, "answers": 3, "alldown": "none",
 		"service": "_http._tcp", "uri": "http://{name}:{port}/",
-		"probe": {"kind": "http", "target": "/healthz", "interval_ms": 1000, "timeout_ms": 300, "rise": 2, "fall": 2},
+		"probe": {"kind": "http", "target": "/healthz", "interval_ms": 1000, "timeout_ms": 300, "rise": 2, "fall": 2, "jitter": 0.1},
 		"fail_open": false,
 		"counts": {"elements": 4, "served": 3, "up": 3, "down": 1, "unknown": 0, "drained": 0, "forced_down": 0, "reported": 0}
 	}`)
@@ -92,7 +92,7 @@ func TestGetPool(t *testing.T) {
 		"health": "up", "admin": "auto", "reported": false, "served": true,
 		"rtt_ms": null, "home": "00000007", "static": true,
 		"expires": null, "lease_left_s": null,
-		"probe": {"kind": "tcp", "target": "", "interval_ms": 2000, "timeout_ms": 1000, "rise": 1, "fall": 3},
+		"probe": {"kind": "tcp", "target": "", "interval_ms": 2000, "timeout_ms": 1000, "rise": 1, "fall": 3, "jitter": 0.25},
 		"last_probe": null
 	}`)
 	sameJSON(t, "dyn", elementJSON(t, rp.json, id(dyn)), `{

@@ -41,12 +41,13 @@ type poolJSON struct {
 }
 
 type probeJSON struct {
-	Kind       string `json:"kind"`
-	Target     string `json:"target"`
-	IntervalMS int64  `json:"interval_ms"`
-	TimeoutMS  int64  `json:"timeout_ms"`
-	Rise       int    `json:"rise"`
-	Fall       int    `json:"fall"`
+	Kind       string  `json:"kind"`
+	Target     string  `json:"target"`
+	IntervalMS int64   `json:"interval_ms"`
+	TimeoutMS  int64   `json:"timeout_ms"`
+	Rise       int     `json:"rise"`
+	Fall       int     `json:"fall"`
+	Jitter     float64 `json:"jitter"`
 }
 
 type countsJSON struct {
@@ -117,6 +118,7 @@ func probeSpec(p handlespace.ProbeSpec) *probeJSON {
 		TimeoutMS:  p.Timeout.Milliseconds(),
 		Rise:       p.Rise,
 		Fall:       p.Fall,
+		Jitter:     p.Jitter,
 	}
 }
 

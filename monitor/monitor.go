@@ -172,6 +172,7 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 		buckets: map[netip.Addr]*bucket{},
 	}
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
+	m.sync() // so that Stats counts the targets before Run
 	return m
 }
 
@@ -351,8 +352,12 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 	}
 	t.last, t.srtt, t.probed = r, tr.SRTT, true
 	e, nearest := t.elem, t.nearest
-	m.noteFirst(r.Key, tr)
 	m.mu.Unlock()
+	defer func() { // after the health change's own log line
+		m.mu.Lock()
+		m.noteFirst(r.Key, tr)
+		m.mu.Unlock()
+	}()
 	if e == nil {
 		return
 	}
