@@ -108,16 +108,20 @@ func main() {
 		}
 	}
 	if *only == "" || strings.Contains("cpu", *only) {
+		var cpuRows []string
+		for _, kind := range []string{"http", "http#fresh", "tcp", "none"} {
+			cpuRows = append(cpuRows, cpuRun(kind, -1))
+			if *pinCPU >= 0 && kind != "none" {
+				cpuRows = append(cpuRows, cpuRun(kind, *pinCPU))
+			}
+		}
+		cpuRows = append(cpuRows, cpuFloor())
 		fmt.Println()
 		fmt.Println("| probes | elements | interval | poolnsd on | probes/s at the backends | new connections/s | poolnsd CPU, % of one core | window | target |")
 		fmt.Println("|---|---|---|---|---|---|---|---|---|")
-		for _, kind := range []string{"http", "http#fresh", "tcp", "none"} {
-			fmt.Println(cpuRun(kind, -1))
-			if *pinCPU >= 0 && kind != "none" {
-				fmt.Println(cpuRun(kind, *pinCPU))
-			}
+		for _, r := range cpuRows {
+			fmt.Println(r)
 		}
-		fmt.Println(cpuFloor())
 	}
 	fmt.Printf("\n# load after: %s\n", loadavg())
 }
