@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-failover bench-peers lint fuzz check deps clean
+.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers lint fuzz check deps clean
 
 all: lint test build
 
@@ -27,12 +27,22 @@ test-short:
 deps:
 	./scripts/deps.sh
 
-# Go benchmarks (handler allocations, selection at 10/1000/100000, the
-# prober's CPU per probe), the dnsperf load test and the failover benchmark.
-bench: bench-go bench-dnsperf bench-failover
+# Go benchmarks (handler allocations, selection at 10/1000/100000,
+# registration batches, store writes, memory per element, the prober's CPU
+# per probe), the dnsperf load test, the registration load test and the
+# failover benchmark.
+bench: bench-go bench-dnsperf bench-register bench-failover
 
 bench-go:
-	$(GO) test -run XXX -bench . -benchmem ./handlespace ./dnsfront ./probe
+	$(GO) test -run XXX -bench . -benchmem -benchtime 1s ./handlespace
+	$(GO) test -run XXX -bench 'Serve' -benchmem ./dnsfront
+	$(GO) test -run XXX -bench 'MemoryPerElement' -benchtime 1x ./dnsfront
+	$(GO) test -run XXX -bench . ./probe
+
+# TSIG-signed DNS UPDATE registrations per second, 64 clients, against the
+# built poolnsd on 127.0.0.1:5410 (real socket, bbolt with fsync).
+bench-register: build
+	$(GO) run ./bench/register -poolnsd $(BIN) -clients 64 -duration 10s
 
 # Failover times (5 real HTTP backends; kill and freeze; 1 s and 100 ms
 # intervals; with and without failure reports) and the CPU of probing
@@ -54,6 +64,7 @@ lint:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
 
 # Validate the zone files in ./zones without serving.

@@ -122,10 +122,10 @@ func (f *fixture) elem(pool, label string) *handlespace.Element {
 	f.t.Helper()
 	handle, zone, _ := cut(pool)
 	pv := f.hs.View().Zone(zone).Pool(handle)
-	if pv == nil || pv.ByLabel[label] == nil {
+	if pv == nil || pv.Label(label) == nil {
 		f.t.Fatalf("no element %s in %s", label, pool)
 	}
-	return pv.ByLabel[label]
+	return pv.Label(label)
 }
 
 func cut(pool string) (string, string, bool) {
