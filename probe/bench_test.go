@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +14,43 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/probe"
 )
+
+// counter counts results and lets one wait for a count without polling.
+type counter struct {
+	mu   sync.Mutex
+	n    int64
+	want int64
+	hit  chan struct{}
+}
+
+func (c *counter) add() {
+	c.mu.Lock()
+	c.n++
+	if c.hit != nil && c.n >= c.want {
+		close(c.hit)
+		c.hit = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *counter) load() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// wait returns once the count is at least n.
+func (c *counter) wait(n int64) {
+	c.mu.Lock()
+	if c.n >= n {
+		c.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	c.want, c.hit = n, ch
+	c.mu.Unlock()
+	<-ch
+}
 
 // cpuTime is the process's user + system CPU time so far.
 func cpuTime(b *testing.B) time.Duration {
@@ -29,36 +66,32 @@ func cpuTime(b *testing.B) time.Duration {
 // probes a second) with a checker that passes at once. It reports CPU
 // time per probe (cpu-ns/probe) beside the wall time.
 func BenchmarkSchedulerOverhead(b *testing.B) {
-	var n atomic.Int64
+	var n counter
 	pass := probe.CheckerFunc(func(ctx context.Context, t probe.Target) probe.Result {
 		return probe.Result{OK: true, RTT: 50 * time.Microsecond}
 	})
 	s := probe.NewScheduler(probe.Config{Checkers: map[string]probe.Checker{"fake": pass}},
-		func(probe.Result, probe.Tracker, bool) { n.Add(1) })
+		func(probe.Result, probe.Tracker, bool) { n.add() })
 	spec := handlespace.ProbeSpec{Kind: "fake", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}
 	s.Set(fakeTargets(10000, spec))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	for n.Load() < 20000 { // warm up: two rounds
-		time.Sleep(10 * time.Millisecond)
-	}
+	n.wait(20000) // warm up: two rounds
 	measure(b, &n)
 }
 
 // measure waits for b.N more probes and reports the CPU time and the
 // allocations per probe of the whole process.
-func measure(b *testing.B, n *atomic.Int64) {
+func measure(b *testing.B, n *counter) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	b.ResetTimer()
-	c0, n0 := cpuTime(b), n.Load()
-	for n.Load()-n0 < int64(b.N) {
-		time.Sleep(time.Millisecond)
-	}
+	c0, n0 := cpuTime(b), n.load()
+	n.wait(n0 + int64(b.N))
 	b.StopTimer()
-	c1, n1 := cpuTime(b), n.Load()
+	c1, n1 := cpuTime(b), n.load()
 	runtime.ReadMemStats(&m1)
 	b.ReportMetric(float64(c1-c0)/float64(n1-n0), "cpu-ns/probe")
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(n1-n0), "allocs/probe")
@@ -93,10 +126,10 @@ func BenchmarkHTTPKeepAlive(b *testing.B) {
 		}
 	}()
 	addr := netip.MustParseAddrPort(ln.Addr().String())
-	var n atomic.Int64
+	var n counter
 	s := probe.NewScheduler(probe.Config{}, func(r probe.Result, _ probe.Tracker, _ bool) {
 		if r.OK {
-			n.Add(1)
+			n.add()
 		}
 	})
 	spec := handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}
@@ -109,8 +142,6 @@ func BenchmarkHTTPKeepAlive(b *testing.B) {
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	for n.Load() < 2000 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	n.wait(2000)
 	measure(b, &n)
 }
