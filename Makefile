@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-register bench-peers lint fuzz check deps clean
+.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers lint fuzz check deps clean
 
 all: lint test build
 
@@ -28,19 +28,28 @@ deps:
 	./scripts/deps.sh
 
 # Go benchmarks (handler allocations, selection at 10/1000/100000,
-# registration batches, store writes, memory per element), the dnsperf load
-# test and the registration load test.
-bench: bench-go bench-dnsperf bench-register
+# registration batches, store writes, memory per element, the prober's CPU
+# per probe), the dnsperf load test, the registration load test and the
+# failover benchmark.
+bench: bench-go bench-dnsperf bench-register bench-failover
 
 bench-go:
 	$(GO) test -run XXX -bench . -benchmem -benchtime 1s ./handlespace
 	$(GO) test -run XXX -bench 'Serve' -benchmem ./dnsfront
 	$(GO) test -run XXX -bench 'MemoryPerElement' -benchtime 1x ./dnsfront
+	$(GO) test -run XXX -bench . ./probe
 
 # TSIG-signed DNS UPDATE registrations per second, 64 clients, against the
 # built poolnsd on 127.0.0.1:5410 (real socket, bbolt with fsync).
 bench-register: build
 	$(GO) run ./bench/register -poolnsd $(BIN) -clients 64 -duration 10s
+
+# Failover times (5 real HTTP backends; kill and freeze; 1 s and 100 ms
+# intervals; with and without failure reports) and the CPU of probing
+# 10 000 elements. DNS on 127.0.0.1:5400, HTTP API on 127.0.0.1:8400,
+# backends on 127.0.3.x and 127.0.4.x. TRIALS=20 per scenario.
+bench-failover: build
+	./bench/failover.sh
 
 bench-dnsperf: deps
 	./bench/dnsperf.sh

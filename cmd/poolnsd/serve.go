@@ -114,6 +114,7 @@ func (d *daemon) start() int {
 	d.hs = handlespace.New(handlespace.Options{
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
+		Probing:     true, // probed elements start unknown until the monitor (serve_http.go) probes them
 	})
 	defs, err := zones.LoadDir(d.cfg.Zones)
 	if err == nil {

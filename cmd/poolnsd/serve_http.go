@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -11,16 +12,14 @@ import (
 	"github.com/poolnsd/poolnsd/probe"
 )
 
-// The HTTP API (http.listen): the pools, failure reports, admin states and
-// the registration endpoints, over the monitor (probes and reports).
-//
-// Merge note: issue 3 wires the monitor and the API too; one wiring is to
-// stay, with httpapi.Config.Registrar set to the registrar.
+// The monitor (probes of the elements homed here, failure reports, admin
+// states) and the HTTP API (http.listen) over it and the registrar.
 
 // monitorBackend serves the API from the monitor and the handlespace.
 type monitorBackend struct {
-	hs  *handlespace.Handlespace
-	mon *monitor.Monitor
+	hs   *handlespace.Handlespace
+	mon  *monitor.Monitor
+	rate int // reports.rate, for Retry-After
 }
 
 var _ httpapi.Backend = monitorBackend{}
@@ -28,17 +27,18 @@ var _ httpapi.Backend = monitorBackend{}
 func (b monitorBackend) View() *handlespace.View { return b.hs.View() }
 
 func (b monitorBackend) ProbeStatus(pool string, id uint32) (httpapi.ProbeStatus, bool) {
-	r, ok := b.mon.Status(pool, id)
+	st, ok := b.mon.Status(pool, id)
 	if !ok {
 		return httpapi.ProbeStatus{}, false
 	}
-	return httpapi.ProbeStatus{At: r.At, OK: r.OK, Err: r.Err, RTT: r.RTT}, true
+	r := st.Last
+	return httpapi.ProbeStatus{At: r.At.Add(r.RTT), OK: r.OK, Err: r.Err, RTT: r.RTT, SRTT: st.SRTT}, true
 }
 
 func (b monitorBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
 	out, err := b.mon.Report(pool, id, from)
 	if errors.Is(err, monitor.ErrRateLimited) {
-		return httpapi.ReportOutcome{}, httpapi.ErrRateLimited
+		return httpapi.ReportOutcome{}, &httpapi.RateLimitError{RetryAfter: time.Second / time.Duration(max(b.rate, 1))}
 	}
 	return httpapi.ReportOutcome{Reports: out.Reports, Removed: out.Removed}, err
 }
@@ -47,8 +47,9 @@ func (b monitorBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) er
 	return b.mon.SetAdmin(pool, id, a)
 }
 
-// startHTTP starts the monitor and, when http.listen is set, the API. It
-// returns exitOK or the exit code of the failure, which it has logged.
+// startHTTP starts the monitor, homed at this registrar, and when
+// http.listen is set the API. It returns exitOK or the exit code of the
+// failure, which it has logged.
 func (d *daemon) startHTTP() int {
 	d.mon = monitor.New(d.hs, monitor.Config{
 		Self:          d.store.RegistrarID(),
@@ -63,10 +64,11 @@ func (d *daemon) startHTTP() int {
 	d.monDone = make(chan error, 1)
 	d.monStop = cancel
 	go func() { d.monDone <- d.mon.Run(ctx) }()
+	d.log.Info("probing", "elements", d.mon.Stats().Targets, "workers", d.cfg.Probe.Workers, "reports", d.mon.String())
 	if d.cfg.HTTP.Listen == "" {
 		return exitOK
 	}
-	h := httpapi.NewHandler(monitorBackend{d.hs, d.mon}, httpapi.Config{
+	h := httpapi.NewHandler(monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate}, httpapi.Config{
 		Token:     d.cfg.HTTP.Token,
 		Logger:    d.log,
 		Registrar: d.reg,
@@ -75,6 +77,9 @@ func (d *daemon) startHTTP() int {
 	if d.api, err = httpapi.Start(d.cfg.HTTP.Listen, h, d.log); err != nil {
 		d.log.Error("cannot serve the HTTP API", "err", err.Error())
 		return exitRuntime
+	}
+	if d.cfg.HTTP.Token == "" {
+		d.log.Warn("http.token is empty: the HTTP API's write endpoints are refused")
 	}
 	return exitOK
 }
@@ -87,15 +92,21 @@ func (d *daemon) httpErr() <-chan error {
 	return d.api.Err()
 }
 
-// stopHTTP stops the API and the monitor.
+// stopHTTP stops the API (letting its requests finish until ctx ends) and
+// the monitor (the probes in flight end at their timeouts), and waits for
+// both.
 func (d *daemon) stopHTTP(ctx context.Context) {
 	if d.api != nil {
-		if err := d.api.Shutdown(ctx); err != nil {
+		if err := d.api.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			d.log.Warn("HTTP API shutdown", "err", err.Error())
 		}
+		d.api = nil
 	}
 	if d.monStop != nil {
 		d.monStop()
-		<-d.monDone
+		if err := <-d.monDone; err != nil {
+			d.log.Warn("prober", "err", err.Error())
+		}
+		d.monStop = nil
 	}
 }
