@@ -133,7 +133,7 @@ func (n *Node) onTableRequest(p *peer, m *Message) {
 func peSize(p *PE) int {
 	s := paramHeaderLen + 12
 	s += paramHeaderLen + 4 + 20*len(p.Transport.Addrs) // user transport
-	s += paramHeaderLen + 12                             // policy
+	s += paramHeaderLen + 12                            // policy
 	if x := p.X; x != nil {
 		s += paramHeaderLen
 		s += paramHeaderLen + pad4(len(x.Label)) + paramHeaderLen + pad4(len(x.Site))

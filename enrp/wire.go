@@ -174,8 +174,8 @@ const (
 
 // Sizes.
 const (
-	headerLen      = 4  // type, flags, length
-	idsLen         = 8  // sending and receiving server's ID
-	paramHeaderLen = 4  // type, length
+	headerLen      = 4 // type, flags, length
+	idsLen         = 8 // sending and receiving server's ID
+	paramHeaderLen = 4 // type, length
 	maxMessage     = 65535
 )
