@@ -76,6 +76,13 @@ func (m *Message) String() string {
 		s += fmt.Sprintf(" target=%08x", m.Target)
 	case TypeHandleUpdate:
 		s += " " + m.Action.String()
+		if len(m.Entries) == 1 && len(m.Entries[0].Elements) == 1 {
+			pe := &m.Entries[0].Elements[0]
+			s += fmt.Sprintf(" %s %08x home=%08x", m.Entries[0].Handle, pe.ID, pe.Home)
+			if pe.X != nil {
+				s += fmt.Sprintf(" gen=%d", pe.X.Gen)
+			}
+		}
 	}
 	if n := m.elementCount(); n > 0 {
 		s += fmt.Sprintf(" elements=%d", n)

@@ -157,6 +157,7 @@ const (
 	EventOwnershipLost                      // Count elements this registrar owned are now Peer's
 	EventRejected                           // an element from Peer could not be used (Detail)
 	EventErrorReceived                      // Peer sent an ERROR (Detail)
+	EventReclaimed                          // Peer took this registrar over while it was alive; it reclaimed its Count elements
 )
 
 var eventNames = map[EventKind]string{
@@ -164,7 +165,7 @@ var eventNames = map[EventKind]string{
 	EventSyncDone: "sync-done", EventSyncAbort: "sync-abort", EventResync: "resync", EventSwept: "swept",
 	EventTakeoverStart: "takeover-start", EventTakeoverAbort: "takeover-abort", EventTakeoverDone: "takeover-done",
 	EventTakenOver: "taken-over", EventOwnershipLost: "ownership-lost", EventRejected: "rejected",
-	EventErrorReceived: "error-received",
+	EventErrorReceived: "error-received", EventReclaimed: "reclaimed",
 }
 
 func (k EventKind) String() string {
@@ -290,8 +291,14 @@ func (n *Node) presenceDelay() time.Duration {
 }
 
 // Derived timeouts.
+//
+// A handle table transfer waits seqTimeout for each response; the
+// responder forgets a transfer that was not continued for as long
+// (cursorTTL), and after giving one up the requester waits longer than
+// that before it asks again, so that its new request is not taken for the
+// next page of the old one.
 func (n *Node) seqTimeout() time.Duration {
-	return 2*n.cfg.MaxTimeNoResponse + n.cfg.PresenceInterval
+	return n.cfg.MaxTimeNoResponse + n.cfg.PresenceInterval/2
 }
 func (n *Node) cursorTTL() time.Duration { return n.seqTimeout() }
 func (n *Node) takeoverRetry() time.Duration {
@@ -523,6 +530,7 @@ func (n *Node) Tick() Ready {
 			n.send(id, n.presence(false))
 		}
 		n.nextPresence = now.Add(n.presenceDelay())
+		n.tab.sweepTombs(now)
 	}
 	for _, id := range n.allPeers() {
 		p := n.peers[id]
@@ -640,4 +648,13 @@ func describeCauses(cs []Cause) string {
 		}
 	}
 	return s
+}
+
+// Entries calls f for every element the Node knows, sorted by pool and ID,
+// with its ownership generation.
+func (n *Node) Entries(f func(pool, policy string, e *handlespace.Element, gen uint32)) {
+	for _, k := range n.tab.keys(func(*entry) bool { return true }) {
+		en := n.tab.get(k)
+		f(en.pool, en.policy, en.e, en.gen)
+	}
 }

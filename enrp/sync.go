@@ -2,6 +2,7 @@ package enrp
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -72,7 +73,7 @@ func (n *Node) abortSeq(p *peer, why string) {
 	p.seq = nil
 	// Let the peer's cursor run out before the next transfer, so that a
 	// new request is not taken for the next page of the old one.
-	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval)
+	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval/2)
 	if !s.own && n.mentor == p.id {
 		n.mentor = 0
 	}
@@ -182,9 +183,9 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 	p.holdoff = n.now().Add(n.cfg.PresenceInterval)
 	if s.own {
 		swept := 0
-		for k := range s.pending {
+		for _, k := range sortedPending(s.pending) {
 			if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
-				n.tab.del(k)
+				n.tab.del(k) // a wrong belief, not a deregistration: no tomb
 				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id})
 				swept++
 			}
@@ -215,10 +216,26 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 		return
 	}
 	en := n.tab.get(k)
-	if en == nil || en.home() != p.id || en.static() {
-		return // only the home deletes, and zone files decide zone-file elements
+	expires := n.now().Add(time.Duration(max(pe.RegLife, 0)) * time.Millisecond)
+	if pe.RegLife == NoLease {
+		expires = time.Time{}
+	}
+	switch {
+	case en == nil:
+		n.tab.bury(k, expires, n.now()) // in case a stale copy comes later
+		return
+	case en.static():
+		return // zone files decide zone-file elements
+	case en.home() != p.id && later(en.e.Expires, expires):
+		// Not the home, and our copy is of a later registration than
+		// the one deleted: it stands.
+		return
+	}
+	if en.home() == n.id {
+		n.event(Event{Kind: EventOwnershipLost, Peer: p.id, Count: 1, Detail: "deregistered there: " + pool + " " + handlespace.IDString(pe.ID)})
 	}
 	n.tab.del(k)
+	n.tab.bury(k, en.e.Expires, n.now())
 	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID})
 }
 
@@ -246,6 +263,15 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		return n.applyStatic(p, k, cur, e, policy)
 	}
 	direct := p.id == e.Home
+	if cur != nil && e.Home == n.id && cur.home() == n.id {
+		// Ours, by a peer's account one generation or more later than by
+		// ours: a restart lost our generations (the store does not keep
+		// them). Take the peer's, so that our claims agree.
+		if gen > cur.gen {
+			n.tab.put(newEntry(pool, cur.policy, cur.e, gen))
+		}
+		return false
+	}
 	switch {
 	case cur == nil:
 		if e.Home == n.id {
@@ -253,8 +279,18 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 			// registrar's claim will make the peer sweep.
 			return false
 		}
+		if tb, ok := n.tab.tombOf(k, n.now()); ok && !later(e.Expires, tb.expires) {
+			// Deregistered, and this copy is of that registration
+			// or an older one: tell its home.
+			if direct {
+				n.sendUpdate(p.id, DelPE, newEntry(pool, policy, e, gen))
+			}
+			return false
+		}
 	case direct && cur.home() == e.Home:
-		if gen < cur.gen || (gen == cur.gen && sameElement(cur.e, e)) {
+		// The home's word on its own element, whatever generation it
+		// gives (a restarted home may give a lower one).
+		if gen == cur.gen && sameElement(cur.e, e) {
 			return false
 		}
 	case cur.home() == e.Home:
@@ -330,7 +366,17 @@ func (n *Node) local(c *Change) {
 			return
 		}
 		n.tab.del(k)
-		if cur.home() == n.id {
+		now := n.now()
+		switch {
+		case cur.static():
+		case cur.home() == n.id:
+			n.tab.bury(k, cur.e.Expires, now)
+			n.announce(DelPE, cur)
+		case cur.e.Expires.IsZero() || cur.e.Expires.After(now):
+			// A peer's element deregistered here (not expired: its
+			// home expires it by itself). Tell everyone, the home
+			// included.
+			n.tab.bury(k, cur.e.Expires, now)
 			n.announce(DelPE, cur)
 		}
 		return
@@ -361,6 +407,9 @@ func (n *Node) local(c *Change) {
 		return
 	}
 	gen := uint32(0)
+	if cur == nil {
+		delete(n.tab.tombs, k) // registered again after its deletion
+	}
 	if cur != nil {
 		gen = cur.gen
 		if cur.home() != n.id {
@@ -374,4 +423,13 @@ func (n *Node) local(c *Change) {
 	en := newEntry(c.Pool, c.Policy, e, gen)
 	n.tab.put(en)
 	n.announce(AddPE, en)
+}
+
+func sortedPending(m map[key]bool) []key {
+	out := make([]key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, cmpKey)
+	return out
 }

@@ -3,6 +3,7 @@ package enrp
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -51,12 +52,74 @@ type ownership struct {
 // table is the state machine's view of the handlespace, by element, with
 // the ownership sums of every home kept up to date.
 type table struct {
-	m   map[key]*entry
-	own map[uint32]*ownership
+	m     map[key]*entry
+	own   map[uint32]*ownership
+	tombs map[key]tomb
+}
+
+// tomb remembers a registration that was deleted (deregistered), until
+// its lease would have ended, so that a stale copy of it (from a registrar
+// that restarts with an old store, a peer's old table, a takeover made on
+// the other side of a partition) does not bring it back. A copy brings it
+// back only if its lease ends later than the deleted one's: a new
+// registration, made after the deletion.
+type tomb struct {
+	expires time.Time // the deleted registration's lease end
+	until   time.Time // when the tomb is forgotten
+}
+
+// leaseSkew is how much two registrars' lease ends of one registration
+// may differ (each counts the lease from when it heard of it).
+const leaseSkew = 250 * time.Millisecond
+
+// maxTomb bounds how long a deletion is remembered.
+const maxTomb = 24 * time.Hour
+
+// later reports whether lease end a is later than b by more than the
+// skew; a zero lease end (no lease) is later than any other.
+func later(a, b time.Time) bool {
+	switch {
+	case a.IsZero():
+		return !b.IsZero()
+	case b.IsZero():
+		return false
+	}
+	return a.Sub(b) > leaseSkew
 }
 
 func newTable() *table {
-	return &table{m: map[key]*entry{}, own: map[uint32]*ownership{}}
+	return &table{m: map[key]*entry{}, own: map[uint32]*ownership{}, tombs: map[key]tomb{}}
+}
+
+// bury records the deletion of the registration of k whose lease ends at
+// expires.
+func (t *table) bury(k key, expires, now time.Time) {
+	until := expires
+	if until.IsZero() || until.Sub(now) > maxTomb {
+		until = now.Add(maxTomb)
+	}
+	if until.After(now) {
+		t.tombs[k] = tomb{expires: expires, until: until}
+	}
+}
+
+// tombOf returns the tomb of k if it is still in force.
+func (t *table) tombOf(k key, now time.Time) (tomb, bool) {
+	tb, ok := t.tombs[k]
+	if ok && !now.Before(tb.until) {
+		delete(t.tombs, k)
+		return tomb{}, false
+	}
+	return tb, ok
+}
+
+// sweepTombs forgets the tombs whose time is up.
+func (t *table) sweepTombs(now time.Time) {
+	for k, tb := range t.tombs {
+		if !now.Before(tb.until) {
+			delete(t.tombs, k)
+		}
+	}
 }
 
 func (t *table) get(k key) *entry { return t.m[k] }

@@ -115,6 +115,12 @@ func (n *Node) onInitTakeover(p *peer, target uint32) {
 		}
 		return
 	}
+	if t := n.peers[target]; t != nil && !t.dead && t.asked.IsZero() {
+		// We hear the target well: no ack. The initiator waits, and stops
+		// when it hears the target itself; if the target really is
+		// dead, we find that out too and ack the initiator's next try.
+		return
+	}
 	if _, ok := n.takeovers[target]; ok {
 		if n.id < p.id {
 			return // ours wins; the other gives up when it sees ours
@@ -139,13 +145,24 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 		n.event(Event{Kind: EventTakeoverAbort, Target: target, Peer: p.id, Detail: "taken over by another"})
 	}
 	delete(n.foreign, target)
-	count := n.rehome(target, p.id)
 	if target == n.id {
-		if count > 0 {
-			n.event(Event{Kind: EventOwnershipLost, Peer: p.id, Count: count, Detail: "taken over while alive"})
+		// Taken over while alive (we answered too late, or not at all
+		// across a partition). The initiator took what it knew of ours;
+		// it cannot have taken what it never heard of, so yielding all
+		// would lose registrations. Reclaim all, two generations on
+		// (the takeover made one), and tell everyone.
+		count := 0
+		for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == n.id && !en.static() }) {
+			en := n.tab.get(k)
+			ne := newEntry(k.pool, en.policy, en.e, en.gen+2)
+			n.tab.put(ne)
+			n.announce(AddPE, ne)
+			count++
 		}
+		n.event(Event{Kind: EventReclaimed, Peer: p.id, Count: count})
 		return
 	}
+	count := n.rehome(target, p.id)
 	n.event(Event{Kind: EventTakenOver, Peer: p.id, Target: target, Count: count})
 	if t := n.peers[target]; t != nil && !t.dead {
 		t.dead, t.asked = true, time.Time{}
