@@ -135,7 +135,9 @@ func batchEdit(spec PoolSpec, elems *[]*Element, ed *Edit) error {
 type StaticHomeFunc func(pool string, id uint32) uint32
 
 // staticHomes holds the StaticHomeFunc that SetStaticHome installed.
-type staticHomes struct{ f atomic.Pointer[StaticHomeFunc] }
+type staticHomes struct {
+	f atomic.Pointer[StaticHomeFunc]
+}
 
 // SetStaticHome sets how zone-file elements get their home registrar when
 // zones are applied (nil: this registrar, the default). Registrar peering
