@@ -83,7 +83,7 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	var out []OpError
 	var retry []handlespace.Edit
 	var retryOps []Op
-	for i, err := range b.hs.Batch(edits) {
+	for i, err := range b.hs.ApplyEdits(edits) {
 		switch {
 		case err == nil:
 		case ops[i].Kind != OpPut && errors.Is(err, handlespace.ErrNoElement):
@@ -101,7 +101,7 @@ func (b *Binding) Apply(ops []Op) []OpError {
 			out = append(out, OpError{ops[i], err})
 		}
 	}
-	for i, err := range b.hs.Batch(retry) {
+	for i, err := range b.hs.ApplyEdits(retry) {
 		if err != nil {
 			out = append(out, OpError{retryOps[i], err})
 		}

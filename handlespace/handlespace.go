@@ -57,7 +57,7 @@ type Handlespace struct {
 	opts     Options
 	policies map[string]Policy // guarded by mu
 	subs     []chan<- struct{} // guarded by mu
-	static   staticHomes       // homes of zone-file elements (batch.go)
+	static   staticHomes       // homes of zone-file elements (edits.go)
 }
 
 // Subscribe returns a channel that receives a value after changes: one

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestBatch(t *testing.T) {
+func TestApplyEdits(t *testing.T) {
 	hs := New(Options{RegistrarID: 1, Probing: true})
 	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "wrr", testElem("s", "10.0.0.9", 80)))}); err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestBatch(t *testing.T) {
 		Edit{Pool: "nozone.example.", Put: testElem("y", "10.3.0.3", 80)},           // no zone
 		Edit{Pool: "web.z.test.", ID: edits[0].Put.ID, Update: func(e *Element) { e.Weight = 99 }},
 	)
-	errs := hs.Batch(edits)
+	errs := hs.ApplyEdits(edits)
 	for i := 0; i < 101; i++ {
 		if errs[i] != nil {
 			t.Fatalf("edit %d: %v", i, errs[i])
@@ -59,7 +59,7 @@ func TestBatch(t *testing.T) {
 		t.Fatalf("pool made by a put: %+v", np)
 	}
 	// Deleting the last element of a pool no zone file defines removes it.
-	errs = hs.Batch([]Edit{{Pool: "new.z.test.", Delete: true, ID: nw.ID}})
+	errs = hs.ApplyEdits([]Edit{{Pool: "new.z.test.", Delete: true, ID: nw.ID}})
 	if errs[0] != nil || hs.View().Zone("z.test.").Pool("new") != nil {
 		t.Errorf("delete: %v; pool %+v", errs[0], hs.View().Zone("z.test.").Pool("new"))
 	}

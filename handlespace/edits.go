@@ -8,7 +8,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Edit is one change of a Batch: exactly one of Put, Delete and Update.
+// Edit is one change of ApplyEdits: exactly one of Put, Delete and Update.
 type Edit struct {
 	// Pool is the pool's name (an FQDN: handle.zone.).
 	Pool string
@@ -28,12 +28,12 @@ type Edit struct {
 	Update func(e *Element)
 }
 
-// Batch applies edits, each pool's edits together under one new view of
+// ApplyEdits applies edits, each pool's edits together under one new view of
 // that pool (a peer's handle table of many elements costs one rebuild per
 // pool, not one per element). It returns one error per edit, nil where the
 // edit was applied: ErrNoZone, ErrNoElement (Delete or Update of an element
 // that is not there), ErrInconsistentPolicy, ErrLabelInUse, ErrBadElement.
-func (h *Handlespace) Batch(edits []Edit) []error {
+func (h *Handlespace) ApplyEdits(edits []Edit) []error {
 	errs := make([]error, len(edits))
 	order := []string{}
 	byPool := map[string][]int{}
