@@ -33,6 +33,7 @@ type Config struct {
 	Probe        Probe        `mapstructure:"probe"`
 	Reports      Reports      `mapstructure:"reports"`
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
+	ENRP         ENRP         `mapstructure:"enrp"`
 
 	// File is the config file that Load read, "" if none. Not a key.
 	File string `mapstructure:"-"`
@@ -534,5 +535,6 @@ func (c Config) Validate() error {
 	if c.PoolDefaults.AllDown != "none" && c.PoolDefaults.AllDown != "all" {
 		bad("pool_defaults.alldown", "unknown value %q, want none or all", c.PoolDefaults.AllDown)
 	}
+	errs = append(errs, c.validateENRP()...)
 	return errors.Join(errs...)
 }

@@ -44,6 +44,8 @@ func TestDefaults(t *testing.T) {
 		Probe:        Probe{Workers: 64},
 		Reports:      Reports{MaxBad: 3, Window: "10s", Rate: 5, Burst: 10},
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
+		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
+			PageSize: 128},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() =\n%+v\nwant\n%+v", got, want)
