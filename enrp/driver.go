@@ -642,19 +642,10 @@ func (d *Driver) sendOn(c *conn, m *Message) {
 	d.mu.Unlock()
 }
 
-// handle carries out a Ready and returns when to tick next.
+// handle carries out a Ready and returns when to tick next: the messages
+// go out, the operations are applied, then the events are logged (so that
+// a logged takeover is one the handlespace already shows).
 func (d *Driver) handle(r Ready) time.Time {
-	for _, ev := range r.Events {
-		d.logEvent(ev)
-		if ev.Kind == EventPeerDead {
-			for _, c := range d.byPeer[ev.Peer] {
-				c.close()
-			}
-		}
-		if d.cfg.OnEvent != nil {
-			d.cfg.OnEvent(ev)
-		}
-	}
 	for _, env := range r.Msgs {
 		cs := d.byPeer[env.To]
 		if len(cs) == 0 {
@@ -670,6 +661,17 @@ func (d *Driver) handle(r Ready) time.Time {
 	d.bind.SetLive(r.Live)
 	if len(r.Ops) > 0 {
 		d.apply(r.Ops)
+	}
+	for _, ev := range r.Events {
+		d.logEvent(ev)
+		if ev.Kind == EventPeerDead {
+			for _, c := range d.byPeer[ev.Peer] {
+				c.close()
+			}
+		}
+		if d.cfg.OnEvent != nil {
+			d.cfg.OnEvent(ev)
+		}
 	}
 	d.mu.Lock()
 	d.status = d.node.Peers()
@@ -750,7 +752,7 @@ func (d *Driver) logEvent(ev Event) {
 	if ev.Target != 0 {
 		attrs = append(attrs, "target", hex8(ev.Target))
 	}
-	if ev.Count != 0 {
+	if ev.Count != 0 || ev.Kind == EventStaticHomes {
 		attrs = append(attrs, "count", ev.Count)
 	}
 	if ev.Detail != "" {
@@ -758,7 +760,7 @@ func (d *Driver) logEvent(ev Event) {
 	}
 	switch ev.Kind {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
-		EventOwnershipLost, EventReclaimed, EventSwept:
+		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
 	case EventRejected, EventErrorReceived:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)

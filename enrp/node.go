@@ -158,6 +158,7 @@ const (
 	EventRejected                           // an element from Peer could not be used (Detail)
 	EventErrorReceived                      // Peer sent an ERROR (Detail)
 	EventReclaimed                          // Peer took this registrar over while it was alive; it reclaimed its Count elements
+	EventStaticHomes                        // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
 )
 
 var eventNames = map[EventKind]string{
@@ -165,7 +166,7 @@ var eventNames = map[EventKind]string{
 	EventSyncDone: "sync-done", EventSyncAbort: "sync-abort", EventResync: "resync", EventSwept: "swept",
 	EventTakeoverStart: "takeover-start", EventTakeoverAbort: "takeover-abort", EventTakeoverDone: "takeover-done",
 	EventTakenOver: "taken-over", EventOwnershipLost: "ownership-lost", EventRejected: "rejected",
-	EventErrorReceived: "error-received", EventReclaimed: "reclaimed",
+	EventErrorReceived: "error-received", EventReclaimed: "reclaimed", EventStaticHomes: "static-homes",
 }
 
 func (k EventKind) String() string {
@@ -584,14 +585,23 @@ func (n *Node) recomputeLive() {
 	}
 	n.live = live
 	n.out.Live = slices.Clone(live)
-	for _, k := range n.tab.keys(func(en *entry) bool { return en.static() }) {
+	moved, mine := 0, 0
+	statics := n.tab.keys(func(en *entry) bool { return en.static() })
+	for _, k := range statics {
 		en := n.tab.get(k)
 		h := Rendezvous(live, k.pool, k.id)
+		if h == n.id {
+			mine++
+		}
 		if h == en.home() {
 			continue
 		}
+		moved++
 		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, h), en.gen))
 		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: h})
+	}
+	if len(statics) > 0 {
+		n.event(Event{Kind: EventStaticHomes, Count: mine, Detail: fmt.Sprintf("%d moved, live %d", moved, len(live))})
 	}
 }
 

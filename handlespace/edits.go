@@ -62,7 +62,7 @@ func (h *Handlespace) ApplyEdits(edits []Edit) []error {
 		applied := false
 		err := h.modify(pool, create, func(spec PoolSpec, elems []*Element) ([]*Element, error) {
 			for _, i := range idx {
-				errs[i] = batchEdit(spec, &elems, &edits[i])
+				errs[i] = applyEdit(spec, &elems, &edits[i])
 				if errs[i] == nil {
 					applied = true
 				}
@@ -86,7 +86,7 @@ func (h *Handlespace) ApplyEdits(edits []Edit) []error {
 // errNothing makes modify publish nothing when no edit of a pool applied.
 var errNothing = fmt.Errorf("handlespace: nothing to apply")
 
-func batchEdit(spec PoolSpec, elems *[]*Element, ed *Edit) error {
+func applyEdit(spec PoolSpec, elems *[]*Element, ed *Edit) error {
 	es := *elems
 	switch {
 	case ed.Put != nil:

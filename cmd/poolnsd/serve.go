@@ -38,6 +38,8 @@ type daemon struct {
 	store *handlespace.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
+
+	peering *peering // serve_enrp.go; nil without peering
 }
 
 // newLogger returns the logger that log.level and log.format ask for.
@@ -122,6 +124,10 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
+	if code := d.startPeering(); code != exitOK {
+		d.store.Close()
+		return code
+	}
 	d.dns, err = dnsfront.Start(dnsfront.Config{
 		Listen:     d.cfg.DNS.Listen,
 		UDPSize:    d.cfg.DNS.UDPSize,
@@ -130,6 +136,7 @@ func (d *daemon) start() int {
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.stopPeering()
 		d.store.Close()
 		return exitRuntime
 	}
@@ -278,6 +285,7 @@ func (d *daemon) stop(code int) int {
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		d.log.Warn("DNS shutdown", "err", err.Error())
 	}
+	d.stopPeering()
 	if err := d.store.Close(); err != nil {
 		d.log.Error("closing the store", "err", err.Error())
 		code = exitRuntime

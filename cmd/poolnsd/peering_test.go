@@ -1,0 +1,419 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// peeringZone is the zone of the peering tests: a zone-file pool of six
+// elements, homed by rendezvous hashing over the live registrars.
+const peeringZone = `$ORIGIN pool.example.
+$TTL 300
+@      SOA ns1 hostmaster 1 3600 600 86400 5
+@      NS  ns1
+ns1    A   192.0.2.53
+
+$POOL web policy=rr ttl=5 answers=10
+web    PE 10.0.0.1:8080
+web    PE 10.0.0.2:8080
+web    PE 10.0.0.3:8080
+web    PE 10.0.0.4:8080
+web    PE 10.0.0.5:8080
+web    PE 10.0.0.6:8080
+`
+
+// Peering timing of the process tests: a peer is dead 1 s after it was
+// last heard.
+const (
+	ptPresence   = 250 * time.Millisecond
+	ptLastHeard  = 750 * time.Millisecond
+	ptNoResponse = 250 * time.Millisecond
+)
+
+// freePort returns a port that is free on ip for TCP and UDP (as far as one
+// can know without holding it).
+func freePort(t *testing.T, ip string) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		ln, err := net.Listen("tcp", ip+":0")
+		if err != nil {
+			t.Fatalf("listen on %s: %v (is %s a loopback address here?)", ip, err, ip)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", fmt.Sprintf("%s:%d", ip, port))
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return port
+		}
+	}
+	t.Fatalf("no free port on %s", ip)
+	return 0
+}
+
+// peer is one registrar of a peering test.
+type peer struct {
+	name, ip string
+	dir      string
+	dns      string // DNS address
+	enrp     string // ENRP address
+	id       uint32
+	p        *daemonProc
+}
+
+// peeringCluster makes the working directories of registrars on 127.0.0.1,
+// .2 and .3 (A, B, C), each with a certificate of one test CA for its IP
+// address, the zone, and every other as a static peer.
+func peeringCluster(t *testing.T, zone string) []*peer {
+	ca, err := enrptest.NewCA("poolnsd test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []*peer
+	for i, name := range []string{"a", "b", "c"} {
+		ip := fmt.Sprintf("127.0.0.%d", i+1)
+		p := &peer{name: name, ip: ip, dir: t.TempDir()}
+		p.dns = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
+		p.enrp = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		f, err := ca.WriteFiles(p.dir, p.name, p.ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var peers []string
+		for _, o := range ps {
+			if o != p {
+				peers = append(peers, fmt.Sprintf("%q", o.enrp))
+			}
+		}
+		writeFile(t, p.dir, "zones/pool.example.zone", zone)
+		writeFile(t, p.dir, "poolnsd.yaml", strings.Join([]string{
+			`dns:`,
+			fmt.Sprintf(`  listen: [%q]`, p.dns),
+			`  udp_sockets: 1`,
+			`http:`,
+			`  listen: ""`,
+			`zones: zones`,
+			`data: data`,
+			`log:`,
+			`  level: debug`,
+			`  format: json`,
+			`enrp:`,
+			fmt.Sprintf(`  listen: %q`, p.enrp),
+			fmt.Sprintf(`  peers: [%s]`, strings.Join(peers, ", ")),
+			fmt.Sprintf(`  tls: {cert: %q, key: %q, ca: %q}`, f.Cert, f.Key, f.CA),
+			fmt.Sprintf(`  presence_interval: %v`, ptPresence),
+			fmt.Sprintf(`  max_time_last_heard: %v`, ptLastHeard),
+			fmt.Sprintf(`  max_time_no_response: %v`, ptNoResponse),
+		}, "\n")+"\n")
+		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.id = st.RegistrarID()
+		st.Close()
+	}
+	return ps
+}
+
+func eventIs(event string, kv ...string) func(logRec) bool {
+	return func(r logRec) bool {
+		if r.str("event") != event {
+			return false
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if r.str(kv[i]) != kv[i+1] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// answerOf returns the sorted A addresses of name at addr, or the error.
+func answerOf(addr, name string) ([]string, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		return nil, err
+	}
+	if r.Rcode != dns.RcodeSuccess {
+		return nil, fmt.Errorf("%s", dns.RcodeToString[r.Rcode])
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// watcher asks registrars for names every 20 ms and records every answer
+// that lacks what it must hold.
+type watcher struct {
+	stop chan struct{}
+	done chan struct{}
+	more chan struct{} // a value after each round of questions
+	mu   sync.Mutex
+	n    int
+	gaps []string
+}
+
+// waitAnswers waits for n more answers.
+func (w *watcher) waitAnswers(t *testing.T, n int) {
+	t.Helper()
+	w.mu.Lock()
+	until := w.n + n
+	w.mu.Unlock()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for {
+		w.mu.Lock()
+		got := w.n
+		w.mu.Unlock()
+		if got >= until {
+			return
+		}
+		select {
+		case <-w.more:
+		case <-deadline.C:
+			t.Fatalf("the watcher got %d answers of %d", got-until+n, n)
+		}
+	}
+}
+
+func watch(addrs []string, want map[string][]string) *watcher {
+	w := &watcher{stop: make(chan struct{}), done: make(chan struct{}), more: make(chan struct{}, 1)}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, a := range addrs {
+				for name, addrs := range want {
+					got, err := answerOf(a, name)
+					w.mu.Lock()
+					w.n++
+					if err != nil || !slices.Equal(got, addrs) {
+						w.gaps = append(w.gaps, fmt.Sprintf("%s %s at %s: %v %v", time.Now().Format("15:04:05.000"), name, a, got, err))
+					}
+					w.mu.Unlock()
+				}
+			}
+			select {
+			case w.more <- struct{}{}:
+			default:
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *watcher) end() (int, []string) {
+	close(w.stop)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n, w.gaps
+}
+
+// TestPeeringProcesses runs three poolnsd on 127.0.0.1, .2 and .3 peering
+// over TLS with certificates the test made. A registration held by A is
+// answered by B and C; when A is killed (SIGKILL), B and C go on answering
+// its elements without a gap, one of them takes A's registration over
+// within max_time_last_heard + max_time_no_response + 1 s, and A's
+// zone-file elements move to B and C; A restarted re-syncs, gives the
+// registration up to its new home and answers the same as the others.
+func TestPeeringProcesses(t *testing.T) {
+	t.Parallel()
+	ps := peeringCluster(t, peeringZone)
+	a, b, c := ps[0], ps[1], ps[2]
+
+	// A registration that A accepted (in its store: registration over DNS
+	// and HTTP comes with the registration issue).
+	st, err := handlespace.OpenStore(filepath.Join(a.dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &handlespace.Element{ID: 0x101, Label: "pe1", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.101")},
+		Port: 80, Expires: time.Now().Add(time.Hour), Home: a.id}
+	if err := st.PutElement("reg.pool.example.", reg); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	for _, p := range ps {
+		p.p = startDaemon(t, p.dir)
+	}
+	for _, p := range ps {
+		p.p.ready()
+		p.p.waitLog(0, "peering over TLS", func(r logRec) bool { return r.str("msg") == "peering" && r.str("transport") == "tls" })
+	}
+	// Everyone up: each hears of the two others, and B and C have A's
+	// registration.
+	for _, p := range ps {
+		for _, o := range ps {
+			if o != p {
+				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
+			}
+		}
+	}
+	want := map[string][]string{
+		"reg.pool.example.": {"192.0.2.101"},
+		"web.pool.example.": {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"},
+	}
+	for _, p := range []*peer{b, c} {
+		p.p.waitLog(0, p.name+" syncing A's registration", func(r logRec) bool {
+			return r.str("event") == "sync-done" && r.str("peer") == handlespace.IDString(a.id) && r["count"] != nil
+		})
+		for name, addrs := range want {
+			if got, err := answerOf(p.dns, name); err != nil || !slices.Equal(got, addrs) {
+				t.Fatalf("%s answers %s with %v %v, want %v", p.name, name, got, err, addrs)
+			}
+		}
+	}
+	// Zone-file elements are split over the three.
+	homes := 0
+	for _, p := range ps {
+		r, _ := p.p.waitLog(0, p.name+"'s share of the zone-file elements", func(r logRec) bool {
+			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 3")
+		})
+		homes += int(r["count"].(float64))
+	}
+	if homes != 6 {
+		t.Errorf("the three are home of %d zone-file elements in all, want 6", homes)
+	}
+
+	// Kill A.
+	w := watch([]string{b.dns, c.dns}, want)
+	cb, cc := b.p.cursor(), c.p.cursor()
+	killed := time.Now()
+	if err := a.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.p.waitExit(waitLimit)
+	var winner, loser *peer
+	select {
+	case <-firstLog(b.p, cb, eventIs("takeover-done", "target", handlespace.IDString(a.id))):
+		winner, loser = b, c
+	case <-firstLog(c.p, cc, eventIs("takeover-done", "target", handlespace.IDString(a.id))):
+		winner, loser = c, b
+	case <-time.After(waitLimit):
+		t.Fatal("no takeover of A")
+	}
+	took := time.Since(killed)
+	r, _ := winner.p.waitLog(0, "the takeover", eventIs("takeover-done"))
+	if r["count"] != 1.0 {
+		t.Errorf("%s took over %v elements, want A's one registration", winner.name, r["count"])
+	}
+	loser.p.waitLog(0, loser.name+" learning of the takeover", eventIs("taken-over", "peer", handlespace.IDString(winner.id)))
+	if limit := ptLastHeard + ptNoResponse + time.Second; took > limit {
+		t.Errorf("A's registration re-homed %v after the kill, want at most %v", took, limit)
+	}
+	for _, p := range []*peer{b, c} {
+		p.p.waitLog(0, p.name+" re-homing A's zone-file elements", func(r logRec) bool {
+			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 2")
+		})
+	}
+	// A hundred answers more, to see that they stay.
+	w.waitAnswers(t, 100)
+	n, gaps := w.end()
+	if len(gaps) > 0 {
+		t.Errorf("%d of %d answers of B and C lacked A's elements during the takeover:\n%s", len(gaps), n, strings.Join(gaps, "\n"))
+	}
+	t.Logf("A killed: %s took over its registration after %v (max_time_last_heard + max_time_no_response = %v); %d answers of B and C, none without A's elements",
+		winner.name, took.Round(time.Millisecond), ptLastHeard+ptNoResponse, n)
+
+	// Restart A: it re-syncs, gives the registration up (the winner's
+	// ownership is one generation newer) and answers the same.
+	cb, cc = b.p.cursor(), c.p.cursor()
+	a.p = startDaemon(t, a.dir)
+	a.p.ready()
+	a.p.waitLog(0, "A giving up its old registration", eventIs("ownership-lost", "peer", handlespace.IDString(winner.id)))
+	for name, addrs := range want {
+		if got, err := answerOf(a.dns, name); err != nil || !slices.Equal(got, addrs) {
+			t.Errorf("restarted A answers %s with %v %v, want %v", name, got, err, addrs)
+		}
+	}
+	for p, from := range map[*peer]int{a: 0, b: cb, c: cc} {
+		p.p.waitLog(from, p.name+" with A back", func(r logRec) bool {
+			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 3")
+		})
+	}
+	// Stop all; the stores show who owns the registration now.
+	for _, p := range ps {
+		p.p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := p.p.waitExit(waitLimit); code != 0 {
+			t.Errorf("%s exited %d", p.name, code)
+		}
+	}
+	for _, p := range ps {
+		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var held []string
+		st.Elements(func(pool string, e *handlespace.Element) error {
+			held = append(held, fmt.Sprintf("%s %s home %s", pool, handlespace.IDString(e.ID), handlespace.IDString(e.Home)))
+			return nil
+		})
+		st.Close()
+		want := 0
+		if p == winner {
+			want = 1
+		}
+		if len(held) != want {
+			t.Errorf("%s's store holds %v, want %d registrations", p.name, held, want)
+		}
+	}
+}
+
+// firstLog returns a channel that is closed when p logs a record after
+// line from that match accepts (never, if it does not).
+func firstLog(p *daemonProc, from int, match func(logRec) bool) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		for {
+			p.mu.Lock()
+			for ; from < len(p.recs); from++ {
+				if r := p.recs[from]; r != nil && match(r) {
+					p.mu.Unlock()
+					close(ch)
+					return
+				}
+			}
+			p.mu.Unlock()
+			select {
+			case <-p.notify:
+			case <-p.done:
+				return
+			case <-time.After(waitLimit):
+				return
+			}
+		}
+	}()
+	return ch
+}
