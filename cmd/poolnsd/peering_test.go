@@ -286,13 +286,8 @@ func TestPeeringProcesses(t *testing.T) {
 		"web.pool.example.": {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"},
 	}
 	for _, p := range []*peer{b, c} {
-		p.p.waitLog(0, p.name+" syncing A's registration", func(r logRec) bool {
-			return r.str("event") == "sync-done" && r.str("peer") == handlespace.IDString(a.id) && r["count"] != nil
-		})
 		for name, addrs := range want {
-			if got, err := answerOf(p.dns, name); err != nil || !slices.Equal(got, addrs) {
-				t.Fatalf("%s answers %s with %v %v, want %v", p.name, name, got, err, addrs)
-			}
+			waitAnswer(t, p.name, p.dns, name, addrs)
 		}
 	}
 	// Zone-file elements are split over the three.
@@ -316,14 +311,16 @@ func TestPeeringProcesses(t *testing.T) {
 	}
 	a.p.waitExit(waitLimit)
 	var winner, loser *peer
+	stop := make(chan struct{})
 	select {
-	case <-firstLog(b.p, cb, eventIs("takeover-done", "target", handlespace.IDString(a.id))):
+	case <-firstLog(b.p, cb, eventIs("takeover-done", "target", handlespace.IDString(a.id)), stop):
 		winner, loser = b, c
-	case <-firstLog(c.p, cc, eventIs("takeover-done", "target", handlespace.IDString(a.id))):
+	case <-firstLog(c.p, cc, eventIs("takeover-done", "target", handlespace.IDString(a.id)), stop):
 		winner, loser = c, b
 	case <-time.After(waitLimit):
 		t.Fatal("no takeover of A")
 	}
+	close(stop)
 	took := time.Since(killed)
 	r, _ := winner.p.waitLog(0, "the takeover", eventIs("takeover-done"))
 	if r["count"] != 1.0 {
@@ -354,9 +351,7 @@ func TestPeeringProcesses(t *testing.T) {
 	a.p.ready()
 	a.p.waitLog(0, "A giving up its old registration", eventIs("ownership-lost", "peer", handlespace.IDString(winner.id)))
 	for name, addrs := range want {
-		if got, err := answerOf(a.dns, name); err != nil || !slices.Equal(got, addrs) {
-			t.Errorf("restarted A answers %s with %v %v, want %v", name, got, err, addrs)
-		}
+		waitAnswer(t, "restarted A", a.dns, name, addrs)
 	}
 	for p, from := range map[*peer]int{a: 0, b: cb, c: cc} {
 		p.p.waitLog(from, p.name+" with A back", func(r logRec) bool {
@@ -392,10 +387,19 @@ func TestPeeringProcesses(t *testing.T) {
 }
 
 // firstLog returns a channel that is closed when p logs a record after
-// line from that match accepts (never, if it does not).
-func firstLog(p *daemonProc, from int, match func(logRec) bool) <-chan struct{} {
+// line from that match accepts (never, if it does not, or stop is closed
+// first).
+func firstLog(p *daemonProc, from int, match func(logRec) bool, stop <-chan struct{}) <-chan struct{} {
 	ch := make(chan struct{})
 	go func() {
+		// Pass on the wake-up this goroutine may have taken from another
+		// waiter of p.
+		defer func() {
+			select {
+			case p.notify <- struct{}{}:
+			default:
+			}
+		}()
 		for {
 			p.mu.Lock()
 			for ; from < len(p.recs); from++ {
@@ -410,10 +414,33 @@ func firstLog(p *daemonProc, from int, match func(logRec) bool) <-chan struct{} 
 			case <-p.notify:
 			case <-p.done:
 				return
+			case <-stop:
+				return
 			case <-time.After(waitLimit):
 				return
 			}
 		}
 	}()
 	return ch
+}
+
+// waitAnswer asks addr for name every 20 ms until the answer is want, up
+// to waitLimit.
+func waitAnswer(t *testing.T, who, addr, name string, want []string) {
+	t.Helper()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := answerOf(addr, name)
+		if err == nil && slices.Equal(got, want) {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("%s answers %s with %v %v, want %v", who, name, got, err, want)
+		}
+	}
 }
