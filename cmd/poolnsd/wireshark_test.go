@@ -234,7 +234,7 @@ func TestWireshark(t *testing.T) {
 	}
 	if err := st.PutElement("reg.pool.example.", &handlespace.Element{ID: 7, Label: "pe7",
 		Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")},
-		Port: 443, Expires: time.Now().Add(time.Hour), Home: c.id}); err != nil {
+		Port:  443, Expires: time.Now().Add(time.Hour), Home: c.id}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
