@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-peers lint fuzz check deps clean
+.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-peers bench-enrp bench-tshark lint fuzz check deps clean
 
 all: lint test build
 
@@ -29,13 +29,25 @@ deps:
 
 # Go benchmarks (handler allocations, selection at 10/1000/100000) and the
 # dnsperf load test.
-bench: bench-go bench-dnsperf
+bench: bench-go bench-dnsperf bench-enrp
 
 bench-go:
 	$(GO) test -run XXX -bench . -benchmem ./handlespace ./dnsfront
 
 bench-dnsperf: deps
 	./bench/dnsperf.sh
+
+# Registrar peering on 127.0.0.1-127.0.0.8 (DNS port 5420, ENRP 9901, TLS):
+# registration-to-answer time with 3 and 8 registrars, a 100 000-element
+# sync, bytes per update; and the ENRP codec's Go benchmarks.
+bench-enrp:
+	$(GO) test -run XXX -bench . -benchmem ./enrp
+	$(GO) run ./bench/enrp
+
+# The Wireshark check of what peering sends (needs tshark, and root or
+# CAP_NET_RAW to capture).
+bench-tshark: deps
+	./bench/enrp-tshark.sh
 
 # poolnsd beside knot, nsd and PowerDNS in ../shared/bench-peers (long).
 bench-peers: build
@@ -47,6 +59,7 @@ lint:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
 
 # Validate the zone files in ./zones without serving.

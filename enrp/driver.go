@@ -95,11 +95,13 @@ type Driver struct {
 	connDn chan *conn
 
 	// Owned by the loop goroutine.
-	conns     map[*conn]bool
-	byPeer    map[uint32][]*conn
-	dialers   map[string]chan struct{} // by address: closed to stop the dialler
-	opWarned  map[string]time.Time     // pools whose refused operations were logged, when
-	selfAddrs map[string]bool
+	conns        map[*conn]bool
+	byPeer       map[uint32][]*conn
+	dialers      map[string]chan struct{} // by address: closed to stop the dialler
+	opWarned     map[string]time.Time     // pools whose refused operations were logged, when
+	selfAddrs    map[string]bool
+	pending      []Op // operations held back while a handle table comes in
+	pendingSince time.Time
 
 	mu       sync.Mutex
 	status   []PeerState
@@ -113,6 +115,9 @@ type Stats struct {
 	BytesIn, BytesOut int64
 	Malformed         int64 // messages that closed their connection
 	Refused           int64 // connections refused at the TLS handshake
+	// Owned is how many elements this registrar owns (as its PRESENCE
+	// claims).
+	Owned int
 }
 
 type inbound struct {
@@ -184,6 +189,13 @@ func (c *conn) closeAfterFlush() {
 	default:
 	}
 }
+
+// How long and how many handlespace operations may wait for the end of a
+// handle table transfer.
+const (
+	maxOpsDelay   = 250 * time.Millisecond
+	maxPendingOps = 1 << 20
+)
 
 // StartDriver starts peering.
 func StartDriver(cfg DriverConfig) (*Driver, error) {
@@ -659,8 +671,21 @@ func (d *Driver) handle(r Ready) time.Time {
 		}
 	}
 	d.bind.SetLive(r.Live)
+	// While a handle table comes in, its pages' operations wait and
+	// apply together (a quarter of a second at most): each application
+	// rebuilds the views of the pools it touches, and a pool of 100 000
+	// elements rebuilt for each page of 128 would take far longer than the
+	// transfer.
 	if len(r.Ops) > 0 {
-		d.apply(r.Ops)
+		if len(d.pending) == 0 {
+			d.pendingSince = time.Now()
+		}
+		d.pending = append(d.pending, r.Ops...)
+	}
+	if len(d.pending) > 0 && (!d.node.Transferring() || time.Since(d.pendingSince) > maxOpsDelay || len(d.pending) > maxPendingOps) {
+		ops := d.pending
+		d.pending = nil
+		d.apply(ops)
 	}
 	for _, ev := range r.Events {
 		d.logEvent(ev)
@@ -673,8 +698,10 @@ func (d *Driver) handle(r Ready) time.Time {
 			d.cfg.OnEvent(ev)
 		}
 	}
+	_, dig := d.node.Claim()
 	d.mu.Lock()
 	d.status = d.node.Peers()
+	d.stats.Owned = int(dig.Count)
 	d.mu.Unlock()
 	return r.Next
 }

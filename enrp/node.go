@@ -443,6 +443,17 @@ func (n *Node) Peers() []PeerState {
 // Len returns how many elements the Node knows.
 func (n *Node) Len() int { return len(n.tab.m) }
 
+// Transferring reports whether a handle table transfer from a peer is in
+// progress.
+func (n *Node) Transferring() bool {
+	for _, p := range n.peers {
+		if p.seq != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Synced reports whether the first handle table transfer is done.
 func (n *Node) Synced() bool { return n.synced }
 

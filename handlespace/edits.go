@@ -9,6 +9,7 @@ import (
 )
 
 // Edit is one change of ApplyEdits: exactly one of Put, Delete and Update.
+// Update may not change an element's ID or label.
 type Edit struct {
 	// Pool is the pool's name (an FQDN: handle.zone.).
 	Pool string
@@ -61,8 +62,9 @@ func (h *Handlespace) ApplyEdits(edits []Edit) []error {
 		}
 		applied := false
 		err := h.modify(pool, create, func(spec PoolSpec, elems []*Element) ([]*Element, error) {
+			w := newEditSet(elems)
 			for _, i := range idx {
-				errs[i] = applyEdit(spec, &elems, &edits[i])
+				errs[i] = w.apply(spec, &edits[i])
 				if errs[i] == nil {
 					applied = true
 				}
@@ -70,7 +72,7 @@ func (h *Handlespace) ApplyEdits(edits []Edit) []error {
 			if !applied {
 				return nil, errNothing
 			}
-			return elems, nil
+			return w.result(), nil
 		})
 		if err != nil && err != errNothing {
 			for _, i := range idx {
@@ -86,8 +88,25 @@ func (h *Handlespace) ApplyEdits(edits []Edit) []error {
 // errNothing makes modify publish nothing when no edit of a pool applied.
 var errNothing = fmt.Errorf("handlespace: nothing to apply")
 
-func applyEdit(spec PoolSpec, elems *[]*Element, ed *Edit) error {
-	es := *elems
+// editSet is a pool's elements while edits apply, indexed by ID and label
+// so that each edit costs O(1), whatever the size of the pool.
+type editSet struct {
+	es      []*Element // nil where deleted
+	byID    map[uint32]int
+	byLabel map[string]uint32
+	deleted int
+}
+
+func newEditSet(elems []*Element) *editSet {
+	w := &editSet{es: elems, byID: make(map[uint32]int, len(elems)), byLabel: make(map[string]uint32, len(elems))}
+	for i, e := range elems {
+		w.byID[e.ID] = i
+		w.byLabel[e.Label] = e.ID
+	}
+	return w
+}
+
+func (w *editSet) apply(spec PoolSpec, ed *Edit) error {
 	switch {
 	case ed.Put != nil:
 		e := ed.Put
@@ -97,37 +116,53 @@ func applyEdit(spec PoolSpec, elems *[]*Element, ed *Edit) error {
 		if ed.Policy != "" && ed.Policy != spec.Policy {
 			return fmt.Errorf("%w: pool uses %s, element's pool %s", ErrInconsistentPolicy, spec.Policy, ed.Policy)
 		}
-		i := findIndex(es, e.ID)
-		for j, o := range es {
-			if o.Label == e.Label && j != i {
-				return ErrLabelInUse
-			}
+		if id, ok := w.byLabel[e.Label]; ok && id != e.ID {
+			return ErrLabelInUse
 		}
-		if i >= 0 {
-			es[i] = e
+		if i, ok := w.byID[e.ID]; ok {
+			delete(w.byLabel, w.es[i].Label)
+			w.es[i] = e
 		} else {
-			es = append(es, e)
+			w.byID[e.ID] = len(w.es)
+			w.es = append(w.es, e)
 		}
+		w.byLabel[e.Label] = e.ID
 	case ed.Delete:
-		i := findIndex(es, ed.ID)
-		if i < 0 {
+		i, ok := w.byID[ed.ID]
+		if !ok {
 			return ErrNoElement
 		}
-		es = append(es[:i:i], es[i+1:]...)
+		delete(w.byLabel, w.es[i].Label)
+		delete(w.byID, ed.ID)
+		w.es[i] = nil
+		w.deleted++
 	case ed.Update != nil:
-		i := findIndex(es, ed.ID)
-		if i < 0 {
+		i, ok := w.byID[ed.ID]
+		if !ok {
 			return ErrNoElement
 		}
-		c := es[i].Clone()
+		c := w.es[i].Clone()
 		ed.Update(c)
-		c.ID = es[i].ID
-		es[i] = c
+		c.ID, c.Label = w.es[i].ID, w.es[i].Label
+		w.es[i] = c
 	default:
 		return fmt.Errorf("handlespace: empty edit of %s", ed.Pool)
 	}
-	*elems = es
 	return nil
+}
+
+// result returns the elements left (modify sorts them).
+func (w *editSet) result() []*Element {
+	if w.deleted == 0 {
+		return w.es
+	}
+	out := make([]*Element, 0, len(w.es)-w.deleted)
+	for _, e := range w.es {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // StaticHomeFunc returns the home registrar of zone-file element id of
