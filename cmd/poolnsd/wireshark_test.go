@@ -5,6 +5,7 @@ import (
 	binenc "encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -261,6 +262,11 @@ func TestWireshark(t *testing.T) {
 	a.p.waitLog(cur, "the malformed message", func(r logRec) bool {
 		return r.str("msg") == "malformed ENRP message; closing the connection"
 	})
+	// Read what A sends (its hello and the two ERRORs) until it closes.
+	raw.SetReadDeadline(time.Now().Add(waitLimit))
+	if _, err := io.Copy(io.Discard, raw); err != nil {
+		t.Fatalf("reading A's answers to the bad messages: %v", err)
+	}
 	raw.Close()
 
 	// A zone reload everywhere: one zone-file element gone, one changed:
