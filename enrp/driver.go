@@ -70,6 +70,8 @@ type Ownership struct {
 
 type wallClock struct{}
 
+var _ Clock = wallClock{}
+
 func (wallClock) Now() time.Time { return time.Now() }
 
 // Driver runs a Node over TCP (or TLS over TCP): it accepts and dials
@@ -237,6 +239,10 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 			if ap, err := netip.ParseAddrPort(d.ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
 				adv = ap.String()
 			}
+		}
+		if adv == "" {
+			cfg.Logger.Warn("ENRP: enrp.listen is not one IP address and enrp.advertise is empty: peers cannot tell each other how to reach this registrar (each must list it in enrp.peers)",
+				"listen", cfg.Listen)
 		}
 		if adv != "" {
 			si, err := serverInfoFor(cfg.Node.ID, adv)
@@ -613,7 +619,8 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 	m := ib.m
 	switch {
 	case m.Sender == d.self:
-		d.log.Info("ENRP peer address is this registrar itself; not dialling it again", "peer", c.remote)
+		d.log.Warn("an ENRP peer has this registrar's own ID: the peer address is this registrar itself (not dialled again), or the peer's data directory is a copy of this one's",
+			"peer", c.remote, "id", hex8(d.self))
 		if c.dialed != "" {
 			d.selfAddrs[c.dialed] = true
 			if stop, ok := d.dialers[c.dialed]; ok {

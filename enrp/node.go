@@ -608,7 +608,9 @@ func (n *Node) recomputeLive() {
 			continue
 		}
 		moved++
-		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, h), en.gen))
+		ne := newEntry(k.pool, en.policy, withHome(en.e, h), en.gen)
+		ne.heard = h == n.id
+		n.tab.put(ne)
 		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: h})
 	}
 	if len(statics) > 0 {

@@ -598,3 +598,40 @@ func TestDeregisteredStaysDeleted(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinTakesMentorsState: a joining registrar takes the state of
+// zone-file elements (here: all down) from its mentor's table at once,
+// without waiting for each element's home to speak.
+func TestJoinTakesMentorsState(t *testing.T) {
+	c := newCluster(t, 12)
+	zones := testZones(t, 12)
+	a := add(t, c, idA, zones)
+	b := add(t, c, idB, zones, idA)
+	requireSettled(t, c, 3*interval)
+	for _, m := range []*enrptest.Member{a, b} {
+		err := m.Do(func(hs *handlespace.Handlespace) error {
+			for _, e := range m.Elements() {
+				if e.Static && e.Home == m.ID {
+					if err := hs.SetHealth(e.Pool, e.ID, handlespace.HealthDown); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	requireSettled(t, c, interval)
+	cm := add(t, c, idC, zones, idA)
+	if !c.RunUntil(func() bool { return len(cm.EventsOf(enrp.EventSyncDone)) > 0 }, interval) {
+		t.Fatal("C did not sync")
+	}
+	for _, e := range cm.Elements() {
+		if e.Static && e.Health != handlespace.HealthDown && e.Home != idC {
+			t.Errorf("after its first sync C has %s %d %v, want down (from A's table)", e.Pool, e.ID, e.Health)
+		}
+	}
+	requireSettled(t, c, 3*interval)
+}

@@ -316,14 +316,21 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 // measures; zone files decide the rest.
 func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string) bool {
 	home := n.staticHome(k.pool, k.id)
-	if p.id != home {
+	fromHome := p.id == home
+	if !fromHome && (home == n.id || cur == nil || cur.heard) {
+		// Only the home's word counts, but another's is better than
+		// none: a registrar that joins takes its mentor's until the home
+		// speaks.
 		return false
 	}
 	e.Home, e.Static = home, true
 	if cur != nil && sameElement(cur.e, e) {
+		cur.heard = cur.heard || fromHome
 		return false
 	}
-	n.tab.put(newEntry(k.pool, policy, e, 0))
+	en := newEntry(k.pool, policy, e, 0)
+	en.heard = fromHome
+	n.tab.put(en)
 	if cur != nil {
 		// An element of our own zones: copy the state over. One that our
 		// zones lack stays in the table only, so that the checksums agree.
@@ -394,6 +401,7 @@ func (n *Node) local(c *Change) {
 			return
 		}
 		en := newEntry(c.Pool, c.Policy, e, 0)
+		en.heard = home == n.id
 		n.tab.put(en)
 		if home == n.id {
 			n.announce(AddPE, en)

@@ -31,6 +31,9 @@ type entry struct {
 	gen    uint32
 	sum    uint16 // ElementSum(pool, id)
 	hash   uint64 // ContentHash
+	// heard: for a zone-file element, its state came from its home (or
+	// this registrar is its home).
+	heard bool
 }
 
 func (en *entry) home() uint32 { return en.e.Home }

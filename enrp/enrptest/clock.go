@@ -22,6 +22,8 @@ package enrptest
 import (
 	"sync"
 	"time"
+
+	"github.com/poolnsd/poolnsd/enrp"
 )
 
 // Clock is a fake clock that only moves when told to. It is safe for
@@ -30,6 +32,8 @@ type Clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
+
+var _ enrp.Clock = (*Clock)(nil)
 
 // NewClock returns a clock that reads start.
 func NewClock(start time.Time) *Clock { return &Clock{now: start} }
