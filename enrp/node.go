@@ -527,7 +527,7 @@ func (n *Node) heard(id uint32) *peer {
 		delete(n.takeovers, id)
 		n.event(Event{Kind: EventTakeoverAbort, Target: id, Detail: "target answered"})
 	}
-	if !n.synced && n.mentor == 0 {
+	if !n.synced && n.mentor == 0 && p.seq == nil && !now.Before(p.holdoff) {
 		n.mentor = id
 		n.requestTable(p, false, "join")
 	}
@@ -565,9 +565,12 @@ func (n *Node) Tick() Ready {
 	}
 	n.tickTakeovers(now)
 	if !n.synced && n.mentor == 0 {
-		if alive := n.alivePeers(); len(alive) > 0 {
-			n.mentor = alive[0]
-			n.requestTable(n.peers[alive[0]], false, "join")
+		for _, id := range n.alivePeers() {
+			if p := n.peers[id]; p.seq == nil && !now.Before(p.holdoff) {
+				n.mentor = id
+				n.requestTable(p, false, "join")
+				break
+			}
 		}
 	}
 	return n.flush()

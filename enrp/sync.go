@@ -421,6 +421,12 @@ func (n *Node) local(c *Change) {
 	if cur != nil {
 		gen = cur.gen
 		if cur.home() != n.id {
+			if !later(e.Expires, cur.e.Expires) {
+				// Not a new lease: a change (a probe result, say) of an
+				// element whose move to its new home is still on its way
+				// to the handlespace.
+				return
+			}
 			// Registered here while a peer owned it: ours now, one
 			// generation on.
 			gen++
