@@ -333,3 +333,33 @@ func TestDriverLearnsPeers(t *testing.T) {
 	c.log.waitLog(t, "ENRP peer-up", "peer=0000000b")
 	b.log.waitLog(t, "ENRP peer-up", "peer=0000000c")
 }
+
+// TestDriverSelfInPeers: a peer list that names the registrar itself (one
+// list shared by all) costs one connection to itself, which it recognises
+// and does not dial again.
+func TestDriverSelfInPeers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	hs := handlespace.New(handlespace.Options{RegistrarID: 0xa})
+	lb := newLogBuf()
+	drv, err := enrp.StartDriver(enrp.DriverConfig{
+		Node:        enrp.Config{ID: 0xa},
+		Listen:      addr,
+		Advertise:   "127.0.0.9:9901", // not what is dialled: the connection itself must tell
+		Peers:       []string{addr},
+		Handlespace: hs,
+		Logger:      slog.New(slog.NewTextHandler(lb, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	lb.waitLog(t, "has this registrar's own ID")
+	if p := drv.Peers(); len(p) != 0 {
+		t.Errorf("peers %v: the registrar took itself for a peer", p)
+	}
+}
