@@ -444,3 +444,29 @@ func waitAnswer(t *testing.T, who, addr, name string, want []string) {
 		}
 	}
 }
+
+// TestPeeringConfig: peering without TLS files is a configuration error
+// naming the keys; TLS files that cannot be read stop serve with exit 2
+// naming the file; enrp.insecure logs a warning at start.
+func TestPeeringConfig(t *testing.T) {
+	t.Parallel()
+	dir := daemonDir(t, goodZone, `http:`, `  listen: ""`)
+	_, stderr, code := runPoolnsd(t, dir, "serve", "--enrp.listen=127.0.0.1:0")
+	if code != exitUsage || !strings.Contains(stderr, "enrp.tls.cert: empty; peering needs TLS") {
+		t.Errorf("no TLS files: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = runPoolnsd(t, dir, "serve", "--enrp.listen=127.0.0.1:0",
+		"--enrp.tls.cert=nope.crt", "--enrp.tls.key=nope.key", "--enrp.tls.ca=ca.crt")
+	if code != exitUsage || !strings.Contains(stderr, "nope.crt") || !strings.Contains(stderr, "cannot load the peering TLS files") {
+		t.Errorf("missing TLS files: exit %d, stderr %q", code, stderr)
+	}
+	p := startDaemon(t, dir, "--enrp.listen=127.0.0.1:0", "--enrp.insecure")
+	p.waitLog(0, "the insecure warning", func(r logRec) bool {
+		return r.str("level") == "WARN" && strings.Contains(r.str("msg"), "without TLS")
+	})
+	p.ready()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(waitLimit); code != exitOK {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
