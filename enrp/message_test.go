@@ -21,6 +21,7 @@ func samples() []*Message {
 		X: &ElementX{Label: "web1", Site: "fra", HasState: true, Health: 1, Admin: 0, Flags: XReported, Gen: 3, RTT: 1500,
 			HasValues: true, Weight: 10, Priority: 2, Load: 0x40000000, LoadDeg: 0x01000000,
 			Probe: &ProbeX{Kind: "http", Target: "/healthz", Interval: 1000, Timeout: 300, Rise: 2, Fall: 3},
+			Owner: "tsig:pe-key.", Lease: 60,
 			Addrs: []netip.Addr{addr("2001:db8::1")}}}
 	pe2 := PE{ID: 2, Home: 0x22222222, RegLife: NoLease,
 		Transport: Transport{Proto: ParamSCTP, Port: 9, Use: UseDataAndControl, Addrs: []netip.Addr{addr("192.0.2.2"), addr("2001:db8::2")}},

@@ -223,6 +223,11 @@ type ElementX struct {
 	// Probe is the element's own probe settings, nil for the pool's.
 	Probe *ProbeX
 
+	// Owner is who registered the element (ParamXOwner), "" unknown.
+	Owner string
+	// Lease is the lease last granted in seconds (ParamXLease), 0 unknown.
+	Lease uint32
+
 	// Addrs are the element's addresses after the first, which a TCP or
 	// UDP transport parameter has no room for.
 	Addrs []netip.Addr
@@ -288,6 +293,12 @@ func (e *enc) elementX(x *ElementX) {
 				e.str(p.Target)
 			})
 		}
+		if x.Owner != "" {
+			e.bytesParam(ParamXOwner, []byte(x.Owner))
+		}
+		if x.Lease != 0 {
+			e.param(ParamXLease, func() { e.u32(x.Lease) })
+		}
 		for _, a := range x.Addrs {
 			e.addr(a)
 		}
@@ -307,7 +318,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamIPv4, ParamIPv6)); err != nil {
+	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamIPv4, ParamIPv6)); err != nil {
 		return nil, err
 	}
 	x := &ElementX{}
@@ -318,15 +329,23 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 		}
 		seen[q.typ] = true
 		switch q.typ {
-		case ParamXLabel, ParamXSite:
+		case ParamXLabel, ParamXSite, ParamXOwner:
 			if len(q.val) == 0 || len(q.val) > 255 || !utf8.Valid(q.val) {
 				return nil, malformed(q.off, "parameter 0x%04x: want 1 to 255 bytes of UTF-8, have %d", q.typ, len(q.val))
 			}
-			if q.typ == ParamXLabel {
+			switch q.typ {
+			case ParamXLabel:
 				x.Label = string(q.val)
-			} else {
+			case ParamXSite:
 				x.Site = string(q.val)
+			default:
+				x.Owner = string(q.val)
 			}
+		case ParamXLease:
+			if len(q.val) != 4 || binary.BigEndian.Uint32(q.val) == 0 {
+				return nil, malformed(q.off, "element lease: want 4 bytes, not zero")
+			}
+			x.Lease = binary.BigEndian.Uint32(q.val)
 		case ParamXState:
 			if len(q.val) != 12 {
 				return nil, malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))

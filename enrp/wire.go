@@ -120,6 +120,8 @@ const (
 	ParamXState  uint16 = 0x8f12 // health, admin, flags, ownership generation, RTT
 	ParamXValues uint16 = 0x8f13 // weight, priority, load, load degradation
 	ParamXProbe  uint16 = 0x8f14 // the element's own probe settings
+	ParamXOwner  uint16 = 0x8f15 // who registered the element ("tsig:KEY", "http")
+	ParamXLease  uint16 = 0x8f16 // the lease last granted, in seconds
 )
 
 // Unknown-parameter actions, the top two bits of a parameter type
