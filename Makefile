@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-peers bench-enrp bench-tshark lint fuzz check deps clean
+.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-register bench-peers bench-enrp bench-tshark lint fuzz check deps clean
 
 all: lint test build
 
@@ -27,12 +27,20 @@ test-short:
 deps:
 	./scripts/deps.sh
 
-# Go benchmarks (handler allocations, selection at 10/1000/100000) and the
-# dnsperf load test.
-bench: bench-go bench-dnsperf bench-enrp
+# Go benchmarks (handler allocations, selection at 10/1000/100000,
+# registration batches, store writes, memory per element), the dnsperf load
+# test, the registration load test and the peering benchmark.
+bench: bench-go bench-dnsperf bench-register bench-enrp
 
 bench-go:
-	$(GO) test -run XXX -bench . -benchmem ./handlespace ./dnsfront
+	$(GO) test -run XXX -bench . -benchmem -benchtime 1s ./handlespace
+	$(GO) test -run XXX -bench 'Serve' -benchmem ./dnsfront
+	$(GO) test -run XXX -bench 'MemoryPerElement' -benchtime 1x ./dnsfront
+
+# TSIG-signed DNS UPDATE registrations per second, 64 clients, against the
+# built poolnsd on 127.0.0.1:5410 (real socket, bbolt with fsync).
+bench-register: build
+	$(GO) run ./bench/register -poolnsd $(BIN) -clients 64 -duration 10s
 
 bench-dnsperf: deps
 	./bench/dnsperf.sh
@@ -59,6 +67,7 @@ lint:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
 

@@ -33,7 +33,12 @@ type Config struct {
 	Probe        Probe        `mapstructure:"probe"`
 	Reports      Reports      `mapstructure:"reports"`
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
+	Registration Registration `mapstructure:"registration"`
 	ENRP         ENRP         `mapstructure:"enrp"`
+
+	// TSIG are the keys of DNS UPDATE: the config file's "tsig" list
+	// (see TSIGKey). Not in the table of keys.
+	TSIG []TSIGKey `mapstructure:"-"`
 
 	// File is the config file that Load read, "" if none. Not a key.
 	File string `mapstructure:"-"`
@@ -63,6 +68,27 @@ type Reports struct {
 	Window string `mapstructure:"window"`
 	Rate   int    `mapstructure:"rate"`
 	Burst  int    `mapstructure:"burst"`
+}
+
+// Registration is the section "registration": leases, quotas and rate
+// limits of dynamic registrations.
+type Registration struct {
+	LeaseDefault string `mapstructure:"lease_default"`
+	LeaseMin     string `mapstructure:"lease_min"`
+	LeaseMax     string `mapstructure:"lease_max"`
+	MaxPerKey    int    `mapstructure:"max_per_key"`
+	MaxPerPool   int    `mapstructure:"max_per_pool"`
+	Rate         int    `mapstructure:"rate"`
+	Burst        int    `mapstructure:"burst"`
+}
+
+// Leases returns registration.lease_default, lease_min and lease_max as
+// durations (Validate checked them).
+func (c Config) Leases() (def, lo, hi time.Duration) {
+	def, _ = time.ParseDuration(c.Registration.LeaseDefault)
+	lo, _ = time.ParseDuration(c.Registration.LeaseMin)
+	hi, _ = time.ParseDuration(c.Registration.LeaseMax)
+	return def, lo, hi
 }
 
 // ReportWindow returns reports.window as a duration (Validate checked it).
@@ -172,11 +198,16 @@ func Load(opts LoadOptions) (Config, []string, error) {
 			file = p
 		}
 	}
+	var tsig []TSIGKey
 	if file != "" {
 		settings, err := readFile(file)
 		if err != nil {
 			return Config{}, nil, err
 		}
+		if tsig, err = decodeTSIG(file, settings["tsig"]); err != nil {
+			return Config{}, nil, err
+		}
+		delete(settings, "tsig")
 		if err := v.MergeConfigMap(settings); err != nil {
 			return Config{}, nil, fmt.Errorf("%s: %v", file, err)
 		}
@@ -214,6 +245,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 		return Config{}, nil, fmt.Errorf("config: %v", err) // the table and Config disagree: a bug
 	}
 	c.File = file
+	c.TSIG = tsig
 	if err := c.Validate(); err != nil {
 		return Config{}, nil, err
 	}
@@ -267,7 +299,7 @@ func checkKeys(file, prefix string, m map[string]any, errs *[]error) {
 		if prefix != "" {
 			key = prefix + "." + k
 		}
-		if _, ok := lookupOption(key); ok {
+		if _, ok := lookupOption(key); ok || key == "tsig" {
 			continue
 		}
 		if sub := sectionKeys(key); len(sub) > 0 {
@@ -535,6 +567,40 @@ func (c Config) Validate() error {
 	if c.PoolDefaults.AllDown != "none" && c.PoolDefaults.AllDown != "all" {
 		bad("pool_defaults.alldown", "unknown value %q, want none or all", c.PoolDefaults.AllDown)
 	}
+	def, errDef := time.ParseDuration(c.Registration.LeaseDefault)
+	lo, errLo := time.ParseDuration(c.Registration.LeaseMin)
+	hi, errHi := time.ParseDuration(c.Registration.LeaseMax)
+	for _, d := range []struct {
+		key string
+		v   string
+		d   time.Duration
+		err error
+	}{
+		{"registration.lease_default", c.Registration.LeaseDefault, def, errDef},
+		{"registration.lease_min", c.Registration.LeaseMin, lo, errLo},
+		{"registration.lease_max", c.Registration.LeaseMax, hi, errHi},
+	} {
+		switch {
+		case d.err != nil:
+			bad(d.key, "%q is not a duration, want e.g. 60s, 5m or 24h", d.v)
+		case d.d < time.Second:
+			bad(d.key, "%s is below 1s", d.d)
+		case d.d > 365*24*time.Hour:
+			bad(d.key, "%s is above a year (8760h)", d.d)
+		}
+	}
+	if errDef == nil && errLo == nil && errHi == nil {
+		if lo > hi {
+			bad("registration.lease_min", "%s is above registration.lease_max (%s)", lo, hi)
+		} else if def < lo || def > hi {
+			bad("registration.lease_default", "%s is outside registration.lease_min..lease_max (%s..%s)", def, lo, hi)
+		}
+	}
+	inRange("registration.max_per_key", c.Registration.MaxPerKey, 0, math.MaxInt32)
+	inRange("registration.max_per_pool", c.Registration.MaxPerPool, 0, math.MaxInt32)
+	inRange("registration.rate", c.Registration.Rate, 1, 1000000)
+	inRange("registration.burst", c.Registration.Burst, 1, 1000000)
+	validateTSIG(c.TSIG, bad)
 	errs = append(errs, c.validateENRP()...)
 	return errors.Join(errs...)
 }

@@ -44,6 +44,8 @@ func TestDefaults(t *testing.T) {
 		Probe:        Probe{Workers: 64},
 		Reports:      Reports{MaxBad: 3, Window: "10s", Rate: 5, Burst: 10},
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
+		Registration: Registration{LeaseDefault: "60s", LeaseMin: "5s", LeaseMax: "24h",
+			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100},
 		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
 			PageSize: 128},
 	}
@@ -269,8 +271,8 @@ func TestFileErrors(t *testing.T) {
 			[]string{`F: unknown key "dns.lisen"; did you mean "dns.listen"?`}},
 		{"key outside its section", "listen: [\"127.0.0.1:53\"]\n",
 			[]string{`F: unknown key "listen"; did you mean "dns.listen"?`}},
-		{"unknown section reported once", "tsig:\n  name: k\n  secret: x\n",
-			[]string{`F: unknown key "tsig"`}},
+		{"unknown section reported once", "tsigs:\n  name: k\n  secret: x\n",
+			[]string{`F: unknown key "tsigs"`}},
 		{"several, sorted", "zones_wtach: false\ndns:\n  udp_sockest: 2\n  foo: 1\n",
 			[]string{
 				`F: unknown key "dns.foo"`,

@@ -228,3 +228,25 @@ func WriteMarkdown(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// The keys of dynamic registration (DNS UPDATE, HTTP), appended to the
+// table. The "tsig" list of keys is not in the table: it is a list of
+// objects, read from the config file only (see TSIGKey).
+func init() {
+	options = append(options, []Option{
+		{"registration.lease_default", "60s", "",
+			"lease of a registration that asks for none (no UPDATE-LEASE option, SRV TTL 0, no HTTP lease), a duration"},
+		{"registration.lease_min", "5s", "",
+			"shortest lease granted; shorter requests get this, a duration"},
+		{"registration.lease_max", "24h", "",
+			"longest lease granted; longer requests get this, a duration"},
+		{"registration.max_per_key", 10000, "",
+			"most elements one TSIG key may have registered; 0 is no limit"},
+		{"registration.max_per_pool", 100000, "",
+			"most registered elements one pool may hold; 0 is no limit"},
+		{"registration.rate", 20, "per second",
+			"registration requests (DNS UPDATE and HTTP) one source address may send, on average (RFC 5355 registration flooding)"},
+		{"registration.burst", 100, "",
+			"registration requests one source address may send at once"},
+	}...)
+}

@@ -35,76 +35,121 @@ type elemWire struct {
 	weight    uint16
 }
 
-// poolWire is a pool view's packed material, built once per view.
+// poolWire is a pool view's packed material, built once per view from the
+// elements' own (see elemWireOf), which outlive the view: a change of one
+// element packs that element again, not the pool.
 type poolWire struct {
 	weighted bool
 	hasURI   bool
 	all      []*elemWire // aligned with PoolView.All.Elems
 	v4       []*elemWire // aligned with PoolView.V4.Elems
 	v6       []*elemWire // aligned with PoolView.V6.Elems
-	byElem   map[*handlespace.Element]*elemWire
 	// minSRV is the fewest bytes one element adds to an SRV answer, so
 	// that a UDP answer never orders more elements than could fit.
 	minSRV int
+	key    wireKey
+	keyAny any // key, boxed once: Memo takes an any, and boxing per call allocates
+	build  func(*handlespace.Element) any
+}
+
+// wireKey is what an element's packed records depend on besides the
+// element: the pool's name (the SRV target's suffix), TTL and URI template.
+type wireKey struct {
+	name string
+	ttl  uint32
+	uri  string
 }
 
 func buildPoolWire(pv *handlespace.PoolView) any {
-	ttl := pv.Spec.TTL
 	pw := &poolWire{
 		weighted: handlespace.WeightedPolicy(pv.Spec.Policy),
 		hasURI:   pv.Spec.URI != "",
-		byElem:   make(map[*handlespace.Element]*elemWire, len(pv.Elements)),
+		key:      wireKey{name: pv.Name, ttl: pv.Spec.TTL, uri: pv.Spec.URI},
 	}
+	pw.keyAny = pw.key
 	poolWireName := make([]byte, 256)
 	n, err := dns.PackDomainName(pv.Name, poolWireName, 0, nil, false)
 	if err != nil {
 		panic("dnsfront: pool name does not pack: " + err.Error()) // handlespace names are valid
 	}
 	poolWireName = poolWireName[:n]
-	for _, e := range pv.Elements {
-		ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF))}
-		for _, a := range e.Addrs {
-			if a.Is4() {
-				b := a.As4()
-				ew.a = appendRR(ew.a, ptrQname, dns.TypeA, ttl, b[:])
-				ew.glueA = appendRRBody(ew.glueA, dns.TypeA, ttl, b[:])
-				ew.na++
-			} else {
-				b := a.As16()
-				ew.aaaa = appendRR(ew.aaaa, ptrQname, dns.TypeAAAA, ttl, b[:])
-				ew.glueAAAA = appendRRBody(ew.glueAAAA, dns.TypeAAAA, ttl, b[:])
-				ew.naaaa++
-			}
+	pw.build = func(e *handlespace.Element) any { return buildElemWire(e, pw.key, poolWireName) }
+	align := func(es []*handlespace.Element) []*elemWire {
+		out := make([]*elemWire, len(es))
+		for i, e := range es {
+			out[i] = pw.wireOf(e)
 		}
-		// SRV RDATA: priority, weight, port, target. RFC 2782 forbids name
-		// compression in the target, so it is spelled out in full.
-		rd := make([]byte, 6, 6+1+len(e.Label)+len(poolWireName))
-		binary.BigEndian.PutUint16(rd[4:], e.Port)
-		rd = append(rd, byte(len(e.Label)))
-		rd = append(rd, e.Label...)
-		rd = append(rd, poolWireName...)
-		ew.srv = appendRR(nil, ptrQname, dns.TypeSRV, ttl, rd)
-		ew.labelLen = 1 + len(e.Label)
-		if pw.hasURI {
-			u := expandURI(pv.Spec.URI, e, pv.Name)
-			rd := make([]byte, 4, 4+len(u))
-			rd = append(rd, u...)
-			ew.uri = appendRR(nil, ptrQname, dns.TypeURI, ttl, rd)
-		}
-		pw.byElem[e] = ew
+		return out
+	}
+	pw.all = align(pv.All.Elems)
+	for _, ew := range pw.all {
 		if sz := len(ew.srv) + len(ew.glueA) + len(ew.glueAAAA) + 2*(int(ew.na)+int(ew.naaaa)); pw.minSRV == 0 || sz < pw.minSRV {
 			pw.minSRV = sz
 		}
 	}
-	align := func(es []*handlespace.Element) []*elemWire {
-		out := make([]*elemWire, len(es))
-		for i, e := range es {
-			out[i] = pw.byElem[e]
-		}
-		return out
+	pw.minSRV = max(pw.minSRV, 1)
+	same := func(a, b []*handlespace.Element) bool { return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) }
+	if same(pv.V4.Elems, pv.All.Elems) {
+		pw.v4 = pw.all
+	} else {
+		pw.v4 = align(pv.V4.Elems)
 	}
-	pw.all, pw.v4, pw.v6 = align(pv.All.Elems), align(pv.V4.Elems), align(pv.V6.Elems)
+	if same(pv.V6.Elems, pv.All.Elems) {
+		pw.v6 = pw.all
+	} else {
+		pw.v6 = align(pv.V6.Elems)
+	}
 	return pw
+}
+
+// wireOf returns element e's packed material for this pool, packing it
+// if the element has none yet.
+func (pw *poolWire) wireOf(e *handlespace.Element) *elemWire {
+	return e.Memo(pw.keyAny, pw.build).(*elemWire)
+}
+
+// buildElemWire packs one element's records, in one buffer.
+func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *elemWire {
+	ttl := key.ttl
+	ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF)), labelLen: 1 + len(e.Label)}
+	var a, aaaa, glueA, glueAAAA []byte
+	for _, ad := range e.Addrs {
+		if ad.Is4() {
+			b := ad.As4()
+			a = appendRR(a, ptrQname, dns.TypeA, ttl, b[:])
+			glueA = appendRRBody(glueA, dns.TypeA, ttl, b[:])
+			ew.na++
+		} else {
+			b := ad.As16()
+			aaaa = appendRR(aaaa, ptrQname, dns.TypeAAAA, ttl, b[:])
+			glueAAAA = appendRRBody(glueAAAA, dns.TypeAAAA, ttl, b[:])
+			ew.naaaa++
+		}
+	}
+	// SRV RDATA: priority, weight, port, target. RFC 2782 forbids name
+	// compression in the target, so it is spelled out in full.
+	rd := make([]byte, 6, 6+1+len(e.Label)+len(poolWireName))
+	binary.BigEndian.PutUint16(rd[4:], e.Port)
+	rd = append(rd, byte(len(e.Label)))
+	rd = append(rd, e.Label...)
+	rd = append(rd, poolWireName...)
+	srv := appendRR(nil, ptrQname, dns.TypeSRV, ttl, rd)
+	var uri []byte
+	if key.uri != "" {
+		u := expandURI(key.uri, e, key.name)
+		rd := make([]byte, 4, 4+len(u))
+		rd = append(rd, u...)
+		uri = appendRR(nil, ptrQname, dns.TypeURI, ttl, rd)
+	}
+	buf := make([]byte, 0, len(a)+len(aaaa)+len(srv)+len(glueA)+len(glueAAAA)+len(uri))
+	part := func(p []byte) []byte {
+		off := len(buf)
+		buf = append(buf, p...)
+		return buf[off:len(buf):len(buf)]
+	}
+	ew.a, ew.aaaa, ew.srv = part(a), part(aaaa), part(srv)
+	ew.glueA, ew.glueAAAA, ew.uri = part(glueA), part(glueAAAA), part(uri)
+	return ew
 }
 
 // expandURI fills a pool's URI template for one element: {name} is the
@@ -192,7 +237,7 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 		}
 	case kindElement:
 		if (qt == dns.TypeA && t.elem.HasV4()) || (qt == dns.TypeAAAA && t.elem.HasV6()) {
-			ew := pv.Memo(buildPoolWire).(*poolWire).byElem[t.elem]
+			ew := pv.Memo(buildPoolWire).(*poolWire).wireOf(t.elem)
 			b := appendQuestion(appendHeader(s.buf[:0], req), req)
 			if qt == dns.TypeA {
 				s.buf = append(b, ew.a...)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -19,6 +20,10 @@ type Handler struct {
 	udpSize int
 	log     *slog.Logger
 	scratch sync.Pool // *scratch
+
+	upd           Updater  // nil: no DNS UPDATE
+	keys          *keyring // TSIG keys of updates
+	updateTimeout time.Duration
 }
 
 var _ dns.Handler = (*Handler)(nil)
@@ -40,19 +45,34 @@ func NewHandler(src Source, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger}
+	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
+	if h.updateTimeout <= 0 {
+		h.updateTimeout = defaultUpdateTimeout
+	}
+	var err error
+	if h.keys, err = newKeyring(cfg.TSIG); err != nil {
+		// Start refuses such a Config; a Handler made directly without
+		// Start knows no key, and every signed update is BADKEY.
+		cfg.Logger.Error("TSIG keys not used", "err", err.Error())
+		h.keys = &keyring{keys: map[string]*Key{}}
+	}
 	h.scratch.New = func() any { return &scratch{buf: make([]byte, 0, 4096), idx: make([]int32, 0, 64)} }
 	return h
 }
 
 // acceptMsg is the server's MsgAcceptFunc. Unlike miekg/dns's default it
-// answers every opcode but QUERY with NOTIMP (NOTIFY included: poolnsd is no
-// secondary) and leaves the rest of the checking to ServeDNS.
+// lets UPDATE through (with any number of records: ServeDNS checks them),
+// answers every other opcode but QUERY with NOTIMP (NOTIFY included:
+// poolnsd is no secondary) and leaves the rest of the checking to ServeDNS.
 func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 	if dh.Bits&(1<<15) != 0 { // QR: a response, never answer it
 		return dns.MsgIgnore
 	}
-	if op := int(dh.Bits>>11) & 0xF; op != dns.OpcodeQuery {
+	op := int(dh.Bits>>11) & 0xF
+	if op == dns.OpcodeUpdate {
+		return dns.MsgAccept
+	}
+	if op != dns.OpcodeQuery {
 		return dns.MsgRejectNotImplemented
 	}
 	if dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount != 0 || dh.Arcount > 2 {
@@ -81,6 +101,10 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			w.WriteMsg(m)
 		}
 	}()
+	if r.Opcode == dns.OpcodeUpdate {
+		h.serveUpdate(w, r)
+		return
+	}
 	if len(r.Question) != 1 {
 		h.reply(w, r, nil, dns.RcodeFormatError)
 		return
@@ -175,7 +199,7 @@ func classify(z *handlespace.Zone, qname string) target {
 		return target{kind: kindService, pool: pv}
 	case strings.IndexByte(prefix, '.') == len(prefix)-1:
 		label := prefix[:len(prefix)-1]
-		if e := pv.ByLabel[label]; e != nil {
+		if e := pv.Label(label); e != nil {
 			return target{kind: kindElement, pool: pv, elem: e}
 		}
 		if s := pv.Spec.Service; s != "" && s[strings.IndexByte(s, '.')+1:] == label {

@@ -162,13 +162,15 @@ func TestErrorsAndFlags(t *testing.T) {
 			t.Errorf("%s: RD %v CD %v AD %v RA %v; want RD, CD copied, no AD, no RA", name, r.RecursionDesired, r.CheckingDisabled, r.AuthenticatedData, r.RecursionAvailable)
 		}
 	}
-	// The accept function: responses ignored, UPDATE and NOTIFY not implemented.
+	// The accept function: responses ignored, UPDATE let through whatever
+	// its counts (ServeDNS checks it), NOTIFY not implemented.
 	for _, c := range []struct {
 		hdr  dns.Header
 		want dns.MsgAcceptAction
 	}{
 		{dns.Header{Bits: 1 << 15, Qdcount: 1}, dns.MsgIgnore},
-		{dns.Header{Bits: uint16(dns.OpcodeUpdate) << 11, Qdcount: 1}, dns.MsgRejectNotImplemented},
+		{dns.Header{Bits: uint16(dns.OpcodeUpdate) << 11, Qdcount: 1}, dns.MsgAccept},
+		{dns.Header{Bits: uint16(dns.OpcodeUpdate) << 11, Qdcount: 1, Ancount: 3, Nscount: 40, Arcount: 2}, dns.MsgAccept},
 		{dns.Header{Bits: uint16(dns.OpcodeNotify) << 11, Qdcount: 1}, dns.MsgRejectNotImplemented},
 		{dns.Header{Qdcount: 2}, dns.MsgReject},
 		{dns.Header{Qdcount: 0}, dns.MsgReject},

@@ -34,6 +34,16 @@ type Config struct {
 	UDPSockets int
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
+
+	// Updates applies DNS UPDATE registrations (see update.go); nil
+	// answers UPDATE with NOTIMP.
+	Updates Updater
+	// TSIG are the keys that may sign updates. Unsigned updates are
+	// refused.
+	TSIG []Key
+	// UpdateTimeout bounds how long an update waits for its commit
+	// (default 10 s); then it gets SERVFAIL.
+	UpdateTimeout time.Duration
 }
 
 // Server is a running DNS front: UDP and TCP servers on every listen address.
@@ -57,6 +67,9 @@ func Start(cfg Config, src Source) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if _, err := newKeyring(cfg.TSIG); err != nil {
+		return nil, err
+	}
 	h := NewHandler(src, cfg)
 	s := &Server{handler: h, errc: make(chan error, 1)}
 	lc := net.ListenConfig{Control: reusePort}
@@ -70,7 +83,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 		// ":0" gives one port for both.
 		bound := tl.Addr().String()
 		s.addrs = append(s.addrs, tl.Addr())
-		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: acceptMsg, MaxTCPQueries: -1})
+		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: acceptMsg, MaxTCPQueries: -1, TsigProvider: h.keys})
 		for i := 0; i < cfg.UDPSockets; i++ {
 			pc, err := lc.ListenPacket(context.Background(), "udp", bound)
 			if err != nil {
@@ -78,7 +91,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 				return nil, fmt.Errorf("dnsfront: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: acceptMsg, UDPSize: maxUDPQuery})
+			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: acceptMsg, UDPSize: maxUDPQuery, TsigProvider: h.keys})
 		}
 		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
 	}

@@ -76,6 +76,10 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		RTT:       uint32(min(e.RTT.Microseconds(), math.MaxUint32)),
 		HasValues: true, Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 	}
+	x.Owner = e.Owner
+	if e.Lease > 0 {
+		x.Lease = uint32(min(e.Lease/time.Second, math.MaxUint32))
+	}
 	if e.Static {
 		x.Flags |= XStatic
 	}
@@ -153,6 +157,8 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 			e.Label = strings.ToLower(x.Label)
 		}
 		e.Site = x.Site
+		e.Owner = x.Owner
+		e.Lease = time.Duration(x.Lease) * time.Second
 		if x.HasState {
 			if x.Health > uint8(handlespace.HealthDown) || x.Admin > uint8(handlespace.AdminForceDown) {
 				return nil, "", 0, fmt.Errorf("element %s: unknown health %d or admin state %d", handlespace.IDString(p.ID), x.Health, x.Admin)
@@ -213,6 +219,8 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 	u32(e.Load)
 	u32(e.LoadDeg)
 	str(e.Site)
+	str(e.Owner)
+	u32(uint32(min(e.Lease/time.Second, math.MaxUint32)))
 	var flags uint32
 	if e.Static {
 		flags |= 1

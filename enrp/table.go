@@ -204,7 +204,7 @@ func sameElement(a, b *handlespace.Element) bool {
 	if a.ID != b.ID || a.Label != b.Label || a.Port != b.Port || a.Transport != b.Transport ||
 		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
 		a.Site != b.Site || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
-		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT ||
+		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
 		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() {
 		return false
 	}

@@ -2,10 +2,7 @@ package handlespace
 
 import (
 	"fmt"
-	"strings"
 	"sync/atomic"
-
-	"github.com/miekg/dns"
 )
 
 // Edit is one change of ApplyEdits: exactly one of Put, Delete and Update.
@@ -29,140 +26,42 @@ type Edit struct {
 	Update func(e *Element)
 }
 
-// ApplyEdits applies edits, each pool's edits together under one new view of
-// that pool (a peer's handle table of many elements costs one rebuild per
-// pool, not one per element). It returns one error per edit, nil where the
-// edit was applied: ErrNoZone, ErrNoElement (Delete or Update of an element
-// that is not there), ErrInconsistentPolicy, ErrLabelInUse, ErrBadElement.
+// ApplyEdits applies edits as one change (see Apply): every pool it
+// touches gets one new view, so a peer's handle table of many elements
+// costs one rebuild per pool, not one per element. Each edit stands alone:
+// it returns one error per edit, nil where the edit was applied:
+// ErrNoZone, ErrNoElement (Delete or Update of an element that is not
+// there), ErrStaticElement (a Put or Delete of a zone-file element),
+// ErrInconsistentPolicy, ErrLabelInUse, ErrBadElement.
 func (h *Handlespace) ApplyEdits(edits []Edit) []error {
+	groups := make([][]Op, len(edits))
 	errs := make([]error, len(edits))
-	order := []string{}
-	byPool := map[string][]int{}
 	for i := range edits {
-		p := strings.ToLower(dns.Fqdn(edits[i].Pool))
-		if _, ok := byPool[p]; !ok {
-			order = append(order, p)
+		ed := &edits[i]
+		op := Op{Pool: ed.Pool, ID: ed.ID}
+		switch {
+		case ed.Put != nil:
+			op.Elem, op.Policy, op.asIs = ed.Put, ed.Policy, true
+			if ed.Policy != "" {
+				if _, err := NewPolicy(ed.Policy, nil); err != nil {
+					op.Policy = "" // a peer's policy this build does not know
+				}
+			}
+		case ed.Delete:
+		case ed.Update != nil:
+			op.update = ed.Update
+		default:
+			errs[i] = fmt.Errorf("handlespace: empty edit of %s", ed.Pool)
+			continue
 		}
-		byPool[p] = append(byPool[p], i)
+		groups[i] = []Op{op}
 	}
-	for _, pool := range order {
-		idx := byPool[pool]
-		var create *PoolSpec
-		for _, i := range idx {
-			if ed := &edits[i]; ed.Put != nil {
-				spec := h.opts.DefaultSpec
-				if ed.Policy != "" {
-					if _, err := NewPolicy(ed.Policy, nil); err == nil {
-						spec.Policy = ed.Policy
-					}
-				}
-				create = &spec
-				break
-			}
-		}
-		applied := false
-		err := h.modify(pool, create, func(spec PoolSpec, elems []*Element) ([]*Element, error) {
-			w := newEditSet(elems)
-			for _, i := range idx {
-				errs[i] = w.apply(spec, &edits[i])
-				if errs[i] == nil {
-					applied = true
-				}
-			}
-			if !applied {
-				return nil, errNothing
-			}
-			return w.result(), nil
-		})
-		if err != nil && err != errNothing {
-			for _, i := range idx {
-				if errs[i] == nil {
-					errs[i] = err
-				}
-			}
+	for i, err := range h.Apply(groups, nil) {
+		if errs[i] == nil {
+			errs[i] = err
 		}
 	}
 	return errs
-}
-
-// errNothing makes modify publish nothing when no edit of a pool applied.
-var errNothing = fmt.Errorf("handlespace: nothing to apply")
-
-// editSet is a pool's elements while edits apply, indexed by ID and label
-// so that each edit costs O(1), whatever the size of the pool.
-type editSet struct {
-	es      []*Element // nil where deleted
-	byID    map[uint32]int
-	byLabel map[string]uint32
-	deleted int
-}
-
-func newEditSet(elems []*Element) *editSet {
-	w := &editSet{es: elems, byID: make(map[uint32]int, len(elems)), byLabel: make(map[string]uint32, len(elems))}
-	for i, e := range elems {
-		w.byID[e.ID] = i
-		w.byLabel[e.Label] = e.ID
-	}
-	return w
-}
-
-func (w *editSet) apply(spec PoolSpec, ed *Edit) error {
-	switch {
-	case ed.Put != nil:
-		e := ed.Put
-		if e.Label == "" || e.Port == 0 || len(e.Addrs) == 0 {
-			return ErrBadElement
-		}
-		if ed.Policy != "" && ed.Policy != spec.Policy {
-			return fmt.Errorf("%w: pool uses %s, element's pool %s", ErrInconsistentPolicy, spec.Policy, ed.Policy)
-		}
-		if id, ok := w.byLabel[e.Label]; ok && id != e.ID {
-			return ErrLabelInUse
-		}
-		if i, ok := w.byID[e.ID]; ok {
-			delete(w.byLabel, w.es[i].Label)
-			w.es[i] = e
-		} else {
-			w.byID[e.ID] = len(w.es)
-			w.es = append(w.es, e)
-		}
-		w.byLabel[e.Label] = e.ID
-	case ed.Delete:
-		i, ok := w.byID[ed.ID]
-		if !ok {
-			return ErrNoElement
-		}
-		delete(w.byLabel, w.es[i].Label)
-		delete(w.byID, ed.ID)
-		w.es[i] = nil
-		w.deleted++
-	case ed.Update != nil:
-		i, ok := w.byID[ed.ID]
-		if !ok {
-			return ErrNoElement
-		}
-		c := w.es[i].Clone()
-		ed.Update(c)
-		c.ID, c.Label = w.es[i].ID, w.es[i].Label
-		w.es[i] = c
-	default:
-		return fmt.Errorf("handlespace: empty edit of %s", ed.Pool)
-	}
-	return nil
-}
-
-// result returns the elements left (modify sorts them).
-func (w *editSet) result() []*Element {
-	if w.deleted == 0 {
-		return w.es
-	}
-	out := make([]*Element, 0, len(w.es)-w.deleted)
-	for _, e := range w.es {
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // StaticHomeFunc returns the home registrar of zone-file element id of

@@ -5,7 +5,9 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Health is what a registrar believes of a pool element's liveness.
@@ -151,6 +153,13 @@ type Element struct {
 	Home uint32
 	// Static is true for elements defined by a zone file.
 	Static bool
+	// Owner is who registered the element, for quotas and so that one
+	// registrant cannot take over another's element: "tsig:KEYNAME" or
+	// "http"; "" for zone-file elements.
+	Owner string
+	// Lease is the lifetime last granted to the registration (Expires is
+	// when it ends); zero without a lease.
+	Lease time.Duration
 
 	// Admin is the operator's administrative state.
 	Admin Admin
@@ -163,6 +172,34 @@ type Element struct {
 	RTT time.Duration
 	// Probe overrides the pool's probe settings for this element, or nil.
 	Probe *ProbeSpec
+
+	// memo is a reader's material derived from the element (see Memo): an
+	// *elementMemo, read and written atomically.
+	memo unsafe.Pointer
+}
+
+// elementMemo is what Memo keeps: the value built for key, and the element
+// it was built from (a copy of an Element by value carries the pointer but
+// is another element).
+type elementMemo struct {
+	owner *Element
+	key   any
+	v     any
+}
+
+// Memo returns build(e) for key, built at most once per element and key
+// in the common case (concurrent first callers may each build; one result
+// stays). key is a comparable value that says what else the value depends
+// on. The DNS front keeps an element's packed records here, so that a
+// change of one element of a pool packs that element again, not the pool.
+// Safe for concurrent use.
+func (e *Element) Memo(key any, build func(*Element) any) any {
+	if m := (*elementMemo)(atomic.LoadPointer(&e.memo)); m != nil && m.owner == e && m.key == key {
+		return m.v
+	}
+	m := &elementMemo{owner: e, key: key, v: build(e)}
+	atomic.StorePointer(&e.memo, unsafe.Pointer(m))
+	return m.v
 }
 
 // Served reports whether the element may be in answers: up, not drained
@@ -171,15 +208,22 @@ func (e *Element) Served() bool {
 	return e.Health == HealthUp && e.Admin == AdminAuto && !e.Reported
 }
 
-// Clone returns a copy that a writer may modify.
+// Clone returns a copy that a writer may modify. It copies field by field,
+// leaving out memo, which readers may be setting (TestCloneCopiesEverything
+// checks that no field is forgotten).
 func (e *Element) Clone() *Element {
-	c := *e
+	c := &Element{
+		ID: e.ID, Label: e.Label, Port: e.Port, Transport: e.Transport,
+		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg, Site: e.Site,
+		Expires: e.Expires, Health: e.Health, Home: e.Home, Static: e.Static, Owner: e.Owner, Lease: e.Lease,
+		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT,
+	}
 	c.Addrs = append([]netip.Addr(nil), e.Addrs...)
 	if e.Probe != nil {
 		p := *e.Probe
 		c.Probe = &p
 	}
-	return &c
+	return c
 }
 
 // HasV4 reports whether the element has an IPv4 address.

@@ -332,142 +332,13 @@ func splitPool(pool string) (handle, parent string, ok bool) {
 	return pool[:i], pool[i+1:], true
 }
 
-// modify runs f on a copy of the pool's element list under the writer lock
-// and publishes the result. create says whether a missing pool is created
-// (with spec); f returns the new list. An empty list removes a pool that no
-// zone file defines.
-func (h *Handlespace) modify(pool string, create *PoolSpec, f func(spec PoolSpec, elems []*Element) ([]*Element, error)) error {
-	pool = strings.ToLower(dns.Fqdn(pool))
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	v := h.view.Load()
-	handle, parent, ok := splitPool(pool)
-	if !ok {
-		return ErrNoZone
-	}
-	z := v.zones[parent]
-	if z == nil {
-		return ErrNoZone
-	}
-	slot := z.pools[handle]
-	var prev *PoolView
-	spec := h.opts.DefaultSpec
-	static := false
-	if slot != nil {
-		prev = slot.View()
-		spec, static = prev.Spec, prev.Static
-	} else {
-		if create == nil {
-			return ErrNoPool
-		}
-		if _, taken := z.Nodes[pool]; taken {
-			return ErrNameTaken
-		}
-		spec = *create
-	}
-	var old []*Element
-	if prev != nil {
-		old = prev.Elements
-	}
-	elems, err := f(spec, slices.Clone(old))
-	if err != nil {
-		return err
-	}
-	defer h.notify()
-	pol, err := h.policy(spec.Policy)
-	if err != nil {
-		return err
-	}
-	if len(elems) == 0 && !static {
-		if slot == nil {
-			return nil
-		}
-		h.replaceZonePools(v, z, handle, nil)
-		return nil
-	}
-	sortByID(elems)
-	nv := buildPoolView(pool, handle, parent, spec, static, elems, prev, pol)
-	if slot == nil {
-		slot = &poolSlot{}
-		slot.v.Store(nv)
-		h.replaceZonePools(v, z, handle, slot)
-		return nil
-	}
-	slot.v.Store(nv)
-	return nil
-}
-
-// replaceZonePools publishes a copy of zone z with the pool handle set to
-// slot (or removed when slot is nil). Called with mu held.
-func (h *Handlespace) replaceZonePools(v *View, z *Zone, handle string, slot *poolSlot) {
-	nz := *z
-	nz.pools = make(map[string]*poolSlot, len(z.pools)+1)
-	for k, s := range z.pools {
-		nz.pools[k] = s
-	}
-	if slot == nil {
-		delete(nz.pools, handle)
-	} else {
-		nz.pools[handle] = slot
-	}
-	nv := &View{zones: make(map[string]*Zone, len(v.zones)), maxLabels: v.maxLabels}
-	for k, zz := range v.zones {
-		nv.zones[k] = zz
-	}
-	nv.zones[z.Origin] = &nz
-	h.view.Store(nv)
-}
-
-func findIndex(elems []*Element, id uint32) int {
-	for i, e := range elems {
-		if e.ID == id {
-			return i
-		}
-	}
-	return -1
-}
-
 // Register adds element e to pool (an FQDN: handle.zone.), or updates the
 // element with the same ID. policy is the policy the registrant asks for:
 // "" for any; if the pool exists with another policy the registration is
 // rejected with ErrInconsistentPolicy, and a pool that does not exist yet is
 // created with it. The handlespace takes ownership of e.
 func (h *Handlespace) Register(pool string, e *Element, policy string) error {
-	if e.Label == "" || e.Port == 0 || len(e.Addrs) == 0 {
-		return ErrBadElement
-	}
-	create := h.opts.DefaultSpec
-	if policy != "" {
-		if _, err := NewPolicy(policy, nil); err != nil {
-			return err
-		}
-		create.Policy = policy
-	}
-	return h.modify(pool, &create, func(spec PoolSpec, elems []*Element) ([]*Element, error) {
-		if policy != "" && policy != spec.Policy {
-			return nil, fmt.Errorf("%w: pool uses %s, registration asks for %s", ErrInconsistentPolicy, spec.Policy, policy)
-		}
-		i := findIndex(elems, e.ID)
-		for j, o := range elems {
-			if o.Label == e.Label && j != i {
-				return nil, ErrLabelInUse
-			}
-		}
-		if e.Home == 0 {
-			e.Home = h.opts.RegistrarID
-		}
-		e.Health = h.initialHealth(spec, e)
-		if i >= 0 {
-			old := elems[i]
-			if e.Health != HealthUp {
-				e.Health = old.Health
-			}
-			e.Admin, e.Reported, e.RTT = old.Admin, old.Reported, old.RTT
-			elems[i] = e
-			return elems, nil
-		}
-		return append(elems, e), nil
-	})
+	return h.Apply([][]Op{{{Pool: pool, Elem: e, Policy: policy, legacy: true}}}, nil)[0]
 }
 
 // Update applies f to a copy of the element id of pool and publishes it.
@@ -479,24 +350,23 @@ func (h *Handlespace) Update(pool string, id uint32, f func(e *Element)) error {
 // new view of it. Elements that are gone are skipped; if none is left,
 // ErrNoElement.
 func (h *Handlespace) UpdateMany(pool string, fs map[uint32]func(e *Element)) error {
-	return h.modify(pool, nil, func(_ PoolSpec, elems []*Element) ([]*Element, error) {
-		n := 0
-		for i, e := range elems {
-			f := fs[e.ID]
-			if f == nil {
-				continue
-			}
-			c := e.Clone()
-			f(c)
-			c.ID = e.ID
-			elems[i] = c
-			n++
+	groups := make([][]Op, 0, len(fs))
+	for id, f := range fs {
+		groups = append(groups, []Op{{Pool: pool, ID: id, update: f}})
+	}
+	var first error
+	for _, err := range h.Apply(groups, nil) {
+		if err == nil {
+			return nil
 		}
-		if n == 0 {
-			return nil, ErrNoElement
+		if first == nil || !errors.Is(err, ErrNoElement) {
+			first = err
 		}
-		return elems, nil
-	})
+	}
+	if first == nil {
+		return ErrNoElement
+	}
+	return first
 }
 
 // Refresh extends the lease of an element to expires.
@@ -540,13 +410,7 @@ func (h *Handlespace) SetHealth(pool string, id uint32, hl Health) error {
 // Deregister removes an element. A pool that no zone file defines goes with
 // its last element.
 func (h *Handlespace) Deregister(pool string, id uint32) error {
-	return h.modify(pool, nil, func(_ PoolSpec, elems []*Element) ([]*Element, error) {
-		i := findIndex(elems, id)
-		if i < 0 {
-			return nil, ErrNoElement
-		}
-		return slices.Delete(elems, i, i+1), nil
-	})
+	return h.Apply([][]Op{{{Pool: pool, ID: id, legacy: true}}}, nil)[0]
 }
 
 // Expired names an element removed because its lease ran out.
@@ -572,18 +436,15 @@ func (h *Handlespace) Expire(now time.Time) []Expired {
 			}
 		}
 	}
+	// Check again in the batch: a refresh may have come in between.
+	groups := make([][]Op, len(out))
+	for i, x := range out {
+		groups[i] = []Op{{Pool: x.Pool, ID: x.ID, ExpiredBy: now, legacy: true}}
+	}
 	var done []Expired
-	for _, x := range out {
-		// Check again under the lock: a refresh may have come in between.
-		err := h.modify(x.Pool, nil, func(_ PoolSpec, elems []*Element) ([]*Element, error) {
-			i := findIndex(elems, x.ID)
-			if i < 0 || elems[i].Expires.IsZero() || elems[i].Expires.After(now) {
-				return nil, ErrNoElement
-			}
-			return slices.Delete(elems, i, i+1), nil
-		})
+	for i, err := range h.Apply(groups, nil) {
 		if err == nil {
-			done = append(done, x)
+			done = append(done, out[i])
 		}
 	}
 	return done

@@ -221,6 +221,8 @@ type elementRecord struct {
 	Site      string   `json:"site,omitempty"`
 	Expires   string   `json:"expires,omitempty"` // RFC 3339 with nanoseconds, UTC; absent: no lease
 	Home      uint32   `json:"home,omitempty"`    // home registrar ID
+	Owner     string   `json:"owner,omitempty"`   // who registered it: tsig:KEYNAME or http
+	Lease     int64    `json:"lease_s,omitempty"` // the granted lease, seconds
 }
 
 const elementRecordVersion = 1
@@ -229,7 +231,7 @@ func encodeElement(e *Element) ([]byte, error) {
 	r := elementRecord{
 		V: elementRecordVersion, ID: IDString(e.ID), Label: e.Label, Port: e.Port,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
-		Site: e.Site, Home: e.Home,
+		Site: e.Site, Home: e.Home, Owner: e.Owner, Lease: int64(e.Lease / time.Second),
 	}
 	if e.Transport != TransportTCP {
 		r.Transport = e.Transport.String()
@@ -257,7 +259,8 @@ func decodeElement(b []byte) (*Element, error) {
 		return nil, err
 	}
 	e := &Element{ID: id, Label: r.Label, Port: r.Port, Weight: r.Weight, Priority: r.Priority,
-		Load: r.Load, LoadDeg: r.LoadDeg, Site: r.Site, Home: r.Home}
+		Load: r.Load, LoadDeg: r.LoadDeg, Site: r.Site, Home: r.Home, Owner: r.Owner,
+		Lease: time.Duration(r.Lease) * time.Second}
 	if r.Transport != "" {
 		if e.Transport, err = ParseTransport(r.Transport); err != nil {
 			return nil, err

@@ -81,6 +81,9 @@ type Config struct {
 	// Now is the clock for the leases' time left (default time.Now).
 	// Testing.
 	Now func() time.Time
+	// Registrar, when set, serves the registration endpoints (PUT and
+	// DELETE /v1/pools/{pool}/elements/{pe}, see register.go).
+	Registrar Registrar
 }
 
 // maxBody is the largest request body read: the bodies are a few fields.
@@ -125,6 +128,9 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	route(http.MethodGet, "/v1/pools/{pool}", a.getPool)
 	route(http.MethodPost, "/v1/pools/{pool}/reports", a.write(a.report))
 	route(http.MethodPut, "/v1/pools/{pool}/elements/{pe}/admin", a.write(a.setAdmin))
+	if cfg.Registrar != nil {
+		a.registerRoutes(mux, cfg.Registrar)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("no such endpoint %s", r.URL.Path))
 	})
@@ -242,7 +248,7 @@ func findElement(pv *handlespace.PoolView, s string) (*handlespace.Element, *loo
 		}
 	}
 	label := strings.ToLower(s)
-	if e := pv.ByLabel[label]; e != nil {
+	if e := pv.Label(label); e != nil {
 		return e, nil
 	}
 	if len(label) == 0 || len(label) > 63 || strings.ContainsAny(label, ". \t\\") {

@@ -13,6 +13,12 @@
 //	POST /v1/pools/{pool}/reports                 a failure report (RFC 5352 ENDPOINT_UNREACHABLE)
 //	PUT  /v1/pools/{pool}/elements/{pe}/admin     set drain, force-down or auto
 //
+// and, when Config.Registrar is set, the registration endpoints (see
+// register.go):
+//
+//	PUT    /v1/pools/{pool}/elements/{pe}         register, update or refresh an element
+//	DELETE /v1/pools/{pool}/elements/{pe}         deregister it
+//
 // {pool} is a pool's name (web.pool.example, with or without the final dot,
 // any case) or its bare handle (web) when exactly one zone has a pool with
 // that handle. {pe} is an element's identifier (8 hex digits) or its label,

@@ -6,7 +6,7 @@
 # install. Go modules come from the module proxy (go mod download).
 set -euo pipefail
 need=()
-command -v dig >/dev/null || need+=(bind9-dnsutils)
+command -v dig >/dev/null && command -v nsupdate >/dev/null || need+=(bind9-dnsutils)
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v taskset >/dev/null || need+=(util-linux)

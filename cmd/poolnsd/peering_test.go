@@ -450,7 +450,7 @@ func waitAnswer(t *testing.T, who, addr, name string, want []string) {
 // naming the file; enrp.insecure logs a warning at start.
 func TestPeeringConfig(t *testing.T) {
 	t.Parallel()
-	dir := daemonDir(t, goodZone, `http:`, `  listen: ""`)
+	dir := daemonDir(t, goodZone)
 	_, stderr, code := runPoolnsd(t, dir, "serve", "--enrp.listen=127.0.0.1:0")
 	if code != exitUsage || !strings.Contains(stderr, "enrp.tls.cert: empty; peering needs TLS") {
 		t.Errorf("no TLS files: exit %d, stderr %q", code, stderr)

@@ -16,6 +16,9 @@ import (
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/monitor"
+	"github.com/poolnsd/poolnsd/registrar"
 	"github.com/poolnsd/poolnsd/zones"
 	"github.com/spf13/pflag"
 )
@@ -38,6 +41,12 @@ type daemon struct {
 	store *handlespace.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
+
+	reg     *registrar.Registrar // registrations (serve_register.go)
+	mon     *monitor.Monitor     // probes and failure reports (serve_http.go)
+	monStop context.CancelFunc
+	monDone chan error
+	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
 }
@@ -117,14 +126,15 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
-	d.warnProbes(defs)
 	regs, err := d.loadRegistrations()
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
 		d.store.Close()
 		return exitRuntime
 	}
+	d.startRegistrar()
 	if code := d.startPeering(); code != exitOK {
+		d.reg.Close()
 		d.store.Close()
 		return code
 	}
@@ -133,12 +143,23 @@ func (d *daemon) start() int {
 		UDPSize:    d.cfg.DNS.UDPSize,
 		UDPSockets: d.cfg.DNS.UDPSockets,
 		Logger:     d.log,
+		Updates:    d.reg,
+		TSIG:       d.tsigKeys(),
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
 		d.stopPeering()
+		d.reg.Close()
 		d.store.Close()
 		return exitRuntime
+	}
+	if code := d.startHTTP(); code != exitOK {
+		d.stopHTTP(context.Background())
+		d.dns.Shutdown(context.Background())
+		d.stopPeering()
+		d.reg.Close()
+		d.store.Close()
+		return code
 	}
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
@@ -148,30 +169,6 @@ func (d *daemon) start() int {
 	d.log.Info("ready", "dns", addrs, "zones", n.zones, "pools", n.pools, "elements", n.elements,
 		"registrations", regs, "registrar", handlespace.IDString(d.store.RegistrarID()))
 	return exitOK
-}
-
-// loadRegistrations puts the registered elements of the store into the
-// handlespace, after the zones so that registrations into zone-file pools
-// find their pools. Elements whose lease ended while poolnsd was down are
-// dropped from the store. It returns how many it loaded.
-func (d *daemon) loadRegistrations() (int, error) {
-	now := d.hs.Now()
-	loaded := 0
-	err := d.store.Elements(func(pool string, e *handlespace.Element) error {
-		id := handlespace.IDString(e.ID)
-		if !e.Expires.IsZero() && !e.Expires.After(now) {
-			d.log.Info("registration expired while stopped", "pool", pool, "element", id, "expired", e.Expires)
-			return d.store.DeleteElement(pool, e.ID)
-		}
-		if err := d.hs.Register(pool, e, ""); err != nil {
-			// Kept in the store: the zone may come back with a reload.
-			d.log.Warn("registration not loaded", "pool", pool, "element", id, "err", err.Error())
-			return nil
-		}
-		loaded++
-		return nil
-	})
-	return loaded, err
 }
 
 // loop serves until a signal to stop, reloading the zones on SIGHUP and
@@ -219,6 +216,9 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 		case err := <-d.dns.Err():
 			d.log.Error("DNS server failed", "err", err.Error())
 			return d.stop(exitRuntime)
+		case err := <-d.httpErr():
+			d.log.Error("HTTP API failed", "err", err.Error())
+			return d.stop(exitRuntime)
 		}
 	}
 }
@@ -247,34 +247,9 @@ func (d *daemon) reload(trigger string) {
 		logErrors(d.log, "zones not reloaded; serving the last good ones", err)
 		return
 	}
-	d.warnProbes(defs)
+	d.reg.Resync()
 	n := countView(d.hs.View())
 	d.log.Info("zones reloaded", "trigger", trigger, "zones", n.zones, "pools", n.pools, "elements", n.elements)
-}
-
-// warnProbes says, once per pool, that this build has no prober yet: a
-// pool's probe= settings are checked but its elements are served as up.
-func (d *daemon) warnProbes(defs []handlespace.ZoneDef) {
-	for _, z := range defs {
-		for _, p := range z.Pools {
-			if p.Spec.Probe.Probed() {
-				d.log.Warn("active probes are not part of this build yet; the pool's elements are served as up",
-					"pool", p.Handle+"."+z.Origin, "probe", p.Spec.Probe.Kind, "file", fmt.Sprintf("%s:%d", z.File, p.Line))
-			}
-		}
-	}
-}
-
-// expire removes the registrations whose lease has ended, from the
-// handlespace and the store.
-func (d *daemon) expire(now time.Time) {
-	for _, x := range d.hs.Expire(now) {
-		id := handlespace.IDString(x.ID)
-		d.log.Info("registration expired", "pool", x.Pool, "element", id)
-		if err := d.store.DeleteElement(x.Pool, x.ID); err != nil {
-			d.log.Error("cannot delete an expired registration from the store", "pool", x.Pool, "element", id, "err", err.Error())
-		}
-	}
 }
 
 // stop stops taking queries, lets those in flight finish, closes the store
@@ -285,7 +260,10 @@ func (d *daemon) stop(code int) int {
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		d.log.Warn("DNS shutdown", "err", err.Error())
 	}
+	d.stopHTTP(ctx)
 	d.stopPeering()
+	d.reg.Close()
+	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {
 		d.log.Error("closing the store", "err", err.Error())
 		code = exitRuntime

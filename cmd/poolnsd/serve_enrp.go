@@ -70,14 +70,17 @@ func (d *daemon) startPeering() int {
 }
 
 // keepStore writes the ownership changes that the driver reports: a
-// registration taken over is stored here (a restart keeps it), one given
-// up or deleted by a peer is removed.
+// registration taken over is stored here (a restart keeps it) and its
+// lease is handed to the registrar, which expires it; one given up or
+// deleted by a peer is removed.
 func (p *peering) keepStore(d *daemon) {
 	defer p.done.Done()
 	for batch := range p.store {
+		gained := false
 		for _, o := range batch {
 			var err error
 			if o.Elem != nil {
+				gained = true
 				err = d.store.PutElement(o.Pool, o.Elem)
 			} else {
 				err = d.store.DeleteElement(o.Pool, o.ID)
@@ -86,6 +89,11 @@ func (p *peering) keepStore(d *daemon) {
 				d.log.Error("cannot keep a registration's change of home in the store", "pool", o.Pool,
 					"element", handlespace.IDString(o.ID), "err", err.Error())
 			}
+		}
+		if gained {
+			// The registrar expires what it owns: have it count the
+			// leases again, the ones just taken over included.
+			d.reg.Resync()
 		}
 	}
 }

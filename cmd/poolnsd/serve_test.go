@@ -200,6 +200,8 @@ func daemonDir(t *testing.T, zone string, extra ...string) string {
 		`dns:`,
 		`  listen: ["127.0.0.1:0"]`,
 		`  udp_sockets: 2`,
+		`http:`,
+		`  listen: "127.0.0.1:0"`,
 		`zones: zones`,
 		`data: data`,
 		`log:`,

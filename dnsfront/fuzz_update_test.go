@@ -1,0 +1,120 @@
+package dnsfront
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/registrar"
+)
+
+// FuzzUpdate feeds arbitrary messages, as DNS UPDATEs, to the handler with
+// the real registrar and store (those that unpack: the server answers the
+// others FORMERR before the handler sees them). signed adds a TSIG record
+// that the server is taken to have verified, so that the fuzzer reaches the
+// update's semantics. Every update must get exactly one reply that unpacks
+// and matches it, and one that does not succeed must change neither the
+// handlespace nor the store. Seeds: below and testdata/fuzz/FuzzUpdate.
+func FuzzUpdate(f *testing.F) {
+	for _, s := range updateSeeds(f) {
+		f.Add(s.b, s.signed)
+	}
+	fx := newUpdFixture(f, registrar.Config{Rate: 1e9, Burst: 1 << 30})
+	f.Fuzz(func(t *testing.T, data []byte, signed bool) {
+		m := new(dns.Msg)
+		if err := m.Unpack(data); err != nil {
+			return
+		}
+		m.Opcode, m.Response = dns.OpcodeUpdate, false
+		if signed && m.IsTsig() == nil {
+			m.SetTsig(keyAll, dns.HmacSHA256, 300, ut0.Unix())
+		}
+		b, err := m.Pack()
+		if err != nil {
+			return
+		}
+		m = new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			return
+		}
+		before, storeBefore := fx.digest(t)
+		w := &tsigWriter{recorder: newRecorder(false)}
+		fx.h.ServeDNS(w, m)
+		if w.n != 1 {
+			t.Fatalf("%d replies, want 1", w.n)
+		}
+		if w.err != nil {
+			t.Fatalf("reply does not unpack: %v\nupdate: %v", w.err, m)
+		}
+		if w.msg.Id != m.Id || !w.msg.Response || w.msg.Opcode != dns.OpcodeUpdate {
+			t.Fatalf("reply header %+v for update %+v", w.msg.MsgHdr, m.MsgHdr)
+		}
+		if w.msg.Rcode != dns.RcodeSuccess {
+			after, storeAfter := fx.digest(t)
+			if !slices.Equal(before, after) || !slices.Equal(storeBefore, storeAfter) {
+				t.Fatalf("update answered %s changed the state:\n%q\n%q\nupdate: %v", rcode(w.msg), before, after, m)
+			}
+		}
+	})
+}
+
+// digest describes every element of the handlespace and of the store.
+func (f *updFixture) digest(t *testing.T) (view, store []string) {
+	for _, z := range f.hs.View().Zones() {
+		for _, h := range z.PoolHandles() {
+			pv := z.Pool(h)
+			for _, e := range pv.Elements {
+				view = append(view, fmt.Sprintf("%s %s %08x %v %d %d/%d %d %d %s %s %v", pv.Name, pv.Spec.Policy, e.ID, e.Addrs,
+					e.Port, e.Weight, e.Priority, e.Load, e.LoadDeg, e.Site, e.Owner, e.Expires.UnixNano()))
+			}
+		}
+	}
+	slices.Sort(view)
+	if err := f.store.Elements(func(pool string, e *handlespace.Element) error {
+		store = append(store, fmt.Sprintf("%s %08x %v %d %v", pool, e.ID, e.Addrs, e.Port, e.Expires.UnixNano()))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return view, store
+}
+
+type updateSeed struct {
+	b      []byte
+	signed bool
+}
+
+// updateSeeds are well-formed and malformed updates of each kind.
+func updateSeeds(t testing.TB) []updateSeed {
+	var out []updateSeed
+	add := func(m *dns.Msg, signed bool) {
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, updateSeed{b, signed})
+	}
+	reg := msg(t, append(pe("f1", 80, "192.0.2.1", 30), `+ f1.dyn.pool.test. 30 IN TXT "weight=3 load=0.5 site=x"`,
+		"+ f1.dyn.pool.test. 30 IN AAAA 2001:db8::1")...)
+	add(reg, true)
+	add(reg.Copy(), false)
+	withLease := msg(t, pe("f2", 81, "192.0.2.2", 0)...)
+	withLease.SetEdns0(1232, false)
+	withLease.IsEdns0().Option = append(withLease.IsEdns0().Option, &dns.EDNS0_UL{Code: dns.EDNS0UL, Lease: 10, KeyLease: 20})
+	add(withLease, true)
+	add(msg(t, "-name f1.dyn.pool.test."), true)
+	add(msg(t, "-rrset f1.dyn.pool.test. A", "- f1.dyn.pool.test. 0 IN SRV 0 0 80 f1.dyn.pool.test."), true)
+	add(msg(t, append([]string{"?nxdomain f3.dyn.pool.test.", "?yxrrset web.pool.test. A", "?= txt.pool.test. 0 IN TXT hello"},
+		pe("f3", 82, "192.0.2.3", 30)...)...), true)
+	add(msg(t, "+ w1.web.pool.test. 30 IN A 192.0.2.9"), true)
+	add(msg(t, "+ f4.dyn.example.org. 30 IN A 192.0.2.9"), true)
+	bad := msg(t, pe("f5", 80, "192.0.2.5", 30)...)
+	bad.Ns[0].Header().Class = dns.ClassCHAOS
+	add(bad, true)
+	zone2 := msg(t, pe("f6", 80, "192.0.2.6", 30)...)
+	zone2.Question = append(zone2.Question, dns.Question{Name: "x.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
+	add(zone2, true)
+	return out
+}

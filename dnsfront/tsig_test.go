@@ -1,0 +1,213 @@
+package dnsfront
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/registrar"
+)
+
+// TSIG over real sockets: the server verifies requests with its keyring
+// and signs replies.
+
+var tsigSecret = []byte("0123456789abcdef0123456789abcdef")
+
+func startUpdServer(t *testing.T) (string, *handlespace.Handlespace) {
+	t.Helper()
+	hs := newTestSpace(t)
+	st, err := handlespace.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg := registrar.New(hs, st, registrar.Config{Logger: discardLog()})
+	t.Cleanup(reg.Close)
+	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog(), Updates: reg,
+		TSIG: []Key{
+			{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: tsigSecret},
+			{Name: keyAPI, Algorithm: dns.HmacSHA512, Secret: tsigSecret, Pools: []string{"api"}},
+		}}, hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv.Addrs()[0].String(), hs
+}
+
+// signed packs m signed with key name/alg/secret at time ts.
+func signed(t *testing.T, m *dns.Msg, name, alg string, secret []byte, ts time.Time) []byte {
+	t.Helper()
+	m.SetTsig(name, alg, 300, ts.Unix())
+	b, _, err := dns.TsigGenerate(m, base64.StdEncoding.EncodeToString(secret), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rawExchange sends b over UDP and returns the reply's bytes.
+func rawExchange(t *testing.T, addr string, b []byte) []byte {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf[:n]
+}
+
+func unpack(t *testing.T, b []byte) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestTSIGOverSockets(t *testing.T) {
+	addr, hs := startUpdServer(t)
+	registered := func(pool, label string) bool {
+		pv := hs.View().Zone("pool.test.").Pool(pool)
+		return pv != nil && pv.Label(label) != nil
+	}
+
+	// A valid signature: NOERROR, and miekg/dns's client verifies the
+	// signed reply.
+	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second,
+		TsigSecret: map[string]string{keyAll: base64.StdEncoding.EncodeToString(tsigSecret)}}
+	m := msg(t, pe("ok", 80, "192.0.2.1", 30)...)
+	m.SetTsig(keyAll, dns.HmacSHA256, 300, time.Now().Unix())
+	r, _, err := c.Exchange(m, addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess || r.IsTsig() == nil {
+		t.Fatalf("signed update: %v %v", r, err)
+	}
+	if !registered("dyn", "ok") {
+		t.Fatal("not registered")
+	}
+	// hmac-sha512, a key limited to pool api: there it works, over TCP too.
+	c512 := &dns.Client{Net: "tcp", Timeout: 5 * time.Second,
+		TsigSecret: map[string]string{keyAPI: base64.StdEncoding.EncodeToString(tsigSecret)}}
+	m = msg(t, "+ x.api.pool.test. 30 IN SRV 0 0 443 x.api.pool.test.", "+ x.api.pool.test. 30 IN A 192.0.2.7")
+	m.SetTsig(keyAPI, dns.HmacSHA512, 300, time.Now().Unix())
+	if r, _, err := c512.Exchange(m, addr); err != nil || r.Rcode != dns.RcodeSuccess || !registered("api", "x") {
+		t.Fatalf("hmac-sha512 update over TCP: %v %v", r, err)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		key, alg string
+		secret   []byte
+		at       time.Time
+		truncate int // MAC bytes kept; 0 all
+		rcode    int
+		tsigErr  uint16
+	}{
+		{"wrong secret", keyAll, dns.HmacSHA256, []byte("another secret, 32 bytes long..."), time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadSig},
+		{"unknown key", "nobody.", dns.HmacSHA256, tsigSecret, time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadKey},
+		{"wrong algorithm for the key", keyAll, dns.HmacSHA512, tsigSecret, time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadKey},
+		{"an hour old", keyAll, dns.HmacSHA256, tsigSecret, time.Now().Add(-time.Hour), 0, dns.RcodeNotAuth, dns.RcodeBadTime},
+		{"MAC truncated to 8 bytes", keyAll, dns.HmacSHA256, tsigSecret, time.Now(), 8, dns.RcodeNotAuth, dns.RcodeBadTrunc},
+		{"MAC truncated to 16 bytes (allowed)", keyAll, dns.HmacSHA256, tsigSecret, time.Now(), 16, dns.RcodeSuccess, 0},
+	} {
+		label := "t" + strconv.Itoa(tc.rcode) + strconv.Itoa(int(tc.tsigErr))
+		m := msg(t, pe(label, 80, "192.0.2.9", 30)...)
+		b := signed(t, m, tc.key, tc.alg, tc.secret, tc.at)
+		if tc.truncate > 0 {
+			b = truncateMAC(t, b, tc.truncate)
+		}
+		rb := rawExchange(t, addr, b)
+		r := unpack(t, rb)
+		ts := r.IsTsig()
+		if r.Rcode != tc.rcode || ts == nil || ts.Error != tc.tsigErr {
+			t.Errorf("%s: %s TSIG %v, want %s %s", tc.name, rcode(r), ts, dns.RcodeToString[tc.rcode], dns.RcodeToString[int(tc.tsigErr)])
+			continue
+		}
+		if got := registered("dyn", label); got != (tc.rcode == dns.RcodeSuccess) {
+			t.Errorf("%s: registered = %v", tc.name, got)
+		}
+		switch tc.tsigErr {
+		case dns.RcodeBadSig, dns.RcodeBadKey:
+			if ts.MACSize != 0 {
+				t.Errorf("%s: the error reply is signed", tc.name)
+			}
+		case dns.RcodeBadTime:
+			other, _ := hex.DecodeString(ts.OtherData)
+			var sec uint64
+			for _, x := range other {
+				sec = sec<<8 | uint64(x)
+			}
+			if ts.MACSize == 0 || len(other) != 6 || time.Since(time.Unix(int64(sec), 0)).Abs() > time.Minute {
+				t.Errorf("%s: BADTIME reply %v: want it signed with the server's time in Other Data", tc.name, ts)
+			}
+			// The MAC covers the reply and the request's MAC (RFC 8945
+			// §5.3).
+			if err := verifyReply(rb, tc.secret, requestMAC(t, b)); err != nil {
+				t.Errorf("%s: reply MAC: %v", tc.name, err)
+			}
+		case 0:
+			if int(ts.MACSize) != tc.truncate {
+				t.Errorf("%s: reply MAC of %d bytes, want %d like the request's", tc.name, ts.MACSize, tc.truncate)
+			}
+		}
+	}
+}
+
+// truncateMAC cuts the MAC of a signed message to n bytes.
+func truncateMAC(t *testing.T, b []byte, n int) []byte {
+	m := unpack(t, b)
+	ts := m.IsTsig()
+	ts.MAC = ts.MAC[:2*n]
+	ts.MACSize = uint16(n)
+	out, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func requestMAC(t *testing.T, b []byte) string { return unpack(t, b).IsTsig().MAC }
+
+// verifyReply checks a reply's MAC. miekg/dns verifies no NOTAUTH reply,
+// so this signs the reply again, as it came, and compares the MACs.
+func verifyReply(reply, secret []byte, reqMAC string) error {
+	kr := &keyring{keys: map[string]*Key{keyAll: {Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret}}}
+	m := new(dns.Msg)
+	if err := m.Unpack(reply); err != nil {
+		return err
+	}
+	got := *m.IsTsig()
+	again := got
+	again.MAC, again.MACSize = "", 0
+	m.Extra[len(m.Extra)-1] = &again
+	_, mac, err := dns.TsigGenerateWithProvider(m, kr, reqMAC, false)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(mac, got.MAC) {
+		return errors.New("the reply's MAC does not verify")
+	}
+	return nil
+}

@@ -1,0 +1,559 @@
+package handlespace
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// ErrStaticElement: a batch operation named an element that a zone file
+// defines; those change only with their zone file.
+var ErrStaticElement = errors.New("handlespace: element is defined by a zone file")
+
+// ErrIDInUse: a registration's identifier belongs to another element
+// (another label) of the pool.
+var ErrIDInUse = errors.New("handlespace: identifier used by another element of the pool")
+
+// ErrCommit wraps the error of a batch's commit function: nothing of the
+// batch was published.
+var ErrCommit = errors.New("handlespace: commit failed")
+
+// Op is one operation of a batch (see Apply): a registration when Elem is
+// set, else a removal of element ID.
+type Op struct {
+	// Pool is the pool's name (handle.zone., any case, final dot optional).
+	Pool string
+	// Elem, if not nil, is registered: added, or replacing the registered
+	// element with its ID, as Register does. The handlespace takes
+	// ownership of it.
+	Elem *Element
+	// Policy is the policy the registration asks for ("" any), as for
+	// Register.
+	Policy string
+	// ID is the element that a removal (Elem nil) removes.
+	ID uint32
+	// ExpiredBy, when set on a removal, makes it conditional: the element
+	// goes only if its lease ended at or before this time (so that an
+	// expiry sweep does not remove an element that was refreshed since the
+	// sweep looked). A removal that finds the element refreshed fails with
+	// ErrNoElement.
+	ExpiredBy time.Time
+
+	// legacy gives the operation the semantics of Register and Deregister:
+	// zone-file elements may be replaced and removed, a registration may
+	// rename an element.
+	legacy bool
+	// update, when set, changes a copy of element ID (UpdateMany).
+	update func(*Element)
+	// asIs puts Elem as given, health and home included, and lets it
+	// rename the element with its ID (ApplyEdits: a peer's element).
+	asIs bool
+}
+
+// Apply runs groups of operations as one change: each group all or nothing
+// (an operation that fails undoes its group's earlier ones and the group's
+// error says which), groups in order, each seeing the ones before it. Every
+// pool the batch touches gets one new view, whatever the number of
+// operations on it, which is what makes batches cheap for large pools.
+//
+// Unlike Register and Deregister, Apply never touches an element that a
+// zone file defines (ErrStaticElement), and a registration does not rename
+// an element: another label with the identifier of an element is
+// ErrIDInUse.
+//
+// commit, if not nil, is called once the outcome of every group is known
+// (ok[i] says whether group i succeeded) and before anything is published,
+// with the writer lock held: it is the place to make the accepted groups
+// durable. If it returns an error nothing is published and every group gets
+// that error wrapped in ErrCommit. Apply returns one error per group.
+func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error {
+	errs := make([]error, len(groups))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := &batch{h: h, v: h.view.Load()}
+	for gi, g := range groups {
+		mark := len(b.undo)
+		for oi := range g {
+			if err := b.apply(&g[oi]); err != nil {
+				b.rollback(mark)
+				if len(g) > 1 {
+					err = fmt.Errorf("operation %d of %d: %w", oi+1, len(g), err)
+				}
+				errs[gi] = err
+				break
+			}
+		}
+	}
+	if commit != nil {
+		ok := make([]bool, len(groups))
+		for i, err := range errs {
+			ok[i] = err == nil
+		}
+		if err := commit(ok); err != nil {
+			err = fmt.Errorf("%w: %v", ErrCommit, err)
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = err
+				}
+			}
+			return errs
+		}
+	}
+	b.publish()
+	return errs
+}
+
+// batch is Apply's working state: per touched pool, the changes over its
+// current view, and an undo log for failing groups.
+type batch struct {
+	h     *Handlespace
+	v     *View
+	work  map[string]*poolWork // by lower-case pool name, once order is long
+	order []*poolWork          // in first-touch order, for publishing
+	undo  []undoEntry
+}
+
+// poolWork is a pool's pending change: its elements are prev.Elements with
+// delta applied (an ID mapped to nil is removed).
+type poolWork struct {
+	name, handle, parent string
+	z                    *Zone
+	slot                 *poolSlot // nil: the pool does not exist yet
+	prev                 *PoolView // nil: the pool does not exist yet
+	spec                 PoolSpec
+	static               bool
+	delta                map[uint32]*Element
+	labels               map[string]uint32 // label → ID of the elements in delta; nil while delta is small
+	count                int               // elements after the delta
+}
+
+type undoEntry struct {
+	w       *poolWork
+	created bool // undo the creation of w (it is the last entry for w)
+	id      uint32
+	had     bool     // delta had an entry for id before
+	old     *Element // that entry
+}
+
+// noteLabel records that the delta's element id has label, in the label
+// map once the delta is large enough to need one.
+func (w *poolWork) noteLabel(label string, id uint32) {
+	if w.labels == nil {
+		if len(w.delta) <= 16 {
+			return // byLabel scans the delta
+		}
+		w.labels = make(map[string]uint32, 2*len(w.delta))
+		for did, e := range w.delta {
+			if e != nil {
+				w.labels[e.Label] = did
+			}
+		}
+	}
+	w.labels[label] = id
+}
+
+// element returns the element id of the pool with the pending changes.
+func (w *poolWork) element(id uint32) *Element {
+	if e, ok := w.delta[id]; ok {
+		return e
+	}
+	if w.prev != nil {
+		return w.prev.Element(id)
+	}
+	return nil
+}
+
+// byLabel returns the element with label with the pending changes.
+func (w *poolWork) byLabel(label string) *Element {
+	if w.labels == nil {
+		for _, e := range w.delta {
+			if e != nil && e.Label == label {
+				return e
+			}
+		}
+	} else if id, ok := w.labels[label]; ok {
+		if e := w.delta[id]; e != nil && e.Label == label {
+			return e
+		}
+	}
+	if w.prev != nil {
+		if e := w.prev.Label(label); e != nil {
+			if d, changed := w.delta[e.ID]; !changed || (d != nil && d.Label == label) {
+				return w.element(e.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// set records element e (nil: removed) for id, logging the undo.
+func (b *batch) set(w *poolWork, id uint32, e *Element) {
+	old, had := w.delta[id]
+	b.undo = append(b.undo, undoEntry{w: w, id: id, had: had, old: old})
+	before := w.element(id)
+	if before != nil {
+		w.count--
+	}
+	w.delta[id] = e
+	if e != nil {
+		w.count++
+		w.noteLabel(e.Label, id)
+	}
+}
+
+func (b *batch) rollback(mark int) {
+	for i := len(b.undo) - 1; i >= mark; i-- {
+		u := b.undo[i]
+		w := u.w
+		if u.created {
+			if b.work != nil {
+				delete(b.work, w.name)
+			}
+			b.order = slices.DeleteFunc(b.order, func(x *poolWork) bool { return x == w })
+			continue
+		}
+		if cur := w.element(u.id); cur != nil {
+			w.count--
+		}
+		if u.had {
+			w.delta[u.id] = u.old
+		} else {
+			delete(w.delta, u.id)
+		}
+		if e := w.element(u.id); e != nil {
+			w.count++
+			w.noteLabel(e.Label, u.id)
+		}
+	}
+	b.undo = b.undo[:mark]
+}
+
+// find returns the working state of pool name, if the batch has one.
+func (b *batch) find(name string) *poolWork {
+	if b.work != nil {
+		return b.work[name]
+	}
+	for _, w := range b.order {
+		if w.name == name {
+			return w
+		}
+	}
+	return nil
+}
+
+// pool returns the working state of pool, creating it (when create is not
+// nil, with that spec) if the pool does not exist.
+func (b *batch) pool(name string, create *PoolSpec) (*poolWork, error) {
+	name = strings.ToLower(dns.Fqdn(name))
+	if w := b.find(name); w != nil {
+		if w.prev == nil && w.count == 0 && create == nil {
+			return nil, ErrNoPool
+		}
+		return w, nil
+	}
+	handle, parent, ok := splitPool(name)
+	if !ok {
+		return nil, ErrNoZone
+	}
+	z := b.v.zones[parent]
+	if z == nil {
+		return nil, ErrNoZone
+	}
+	w := &poolWork{name: name, handle: handle, parent: parent, z: z, delta: make(map[uint32]*Element, 1)}
+	if slot := z.pools[handle]; slot != nil {
+		w.slot, w.prev = slot, slot.View()
+		w.spec, w.static, w.count = w.prev.Spec, w.prev.Static, len(w.prev.Elements)
+	} else {
+		if create == nil {
+			return nil, ErrNoPool
+		}
+		if _, taken := z.Nodes[name]; taken {
+			return nil, ErrNameTaken
+		}
+		w.spec = *create
+		b.undo = append(b.undo, undoEntry{w: w, created: true})
+	}
+	b.order = append(b.order, w)
+	if b.work != nil {
+		b.work[name] = w
+	} else if len(b.order) > 8 {
+		b.work = make(map[string]*poolWork, 2*len(b.order))
+		for _, x := range b.order {
+			b.work[x.name] = x
+		}
+	}
+	return w, nil
+}
+
+func (b *batch) apply(op *Op) error {
+	if op.update != nil {
+		w, err := b.pool(op.Pool, nil)
+		if err != nil {
+			return err
+		}
+		cur := w.element(op.ID)
+		if cur == nil {
+			return ErrNoElement
+		}
+		c := cur.Clone()
+		op.update(c)
+		c.ID = cur.ID
+		if c.Label != cur.Label {
+			if o := w.byLabel(c.Label); o != nil && o.ID != c.ID {
+				return ErrLabelInUse
+			}
+		}
+		b.set(w, op.ID, c)
+		return nil
+	}
+	if op.Elem == nil {
+		w, err := b.pool(op.Pool, nil)
+		if err != nil {
+			return err
+		}
+		cur := w.element(op.ID)
+		switch {
+		case cur == nil:
+			return ErrNoElement
+		case cur.Static && !op.legacy:
+			return ErrStaticElement
+		case !op.ExpiredBy.IsZero() && (cur.Expires.IsZero() || cur.Expires.After(op.ExpiredBy)):
+			return ErrNoElement
+		}
+		b.set(w, op.ID, nil)
+		return nil
+	}
+	e := op.Elem
+	if e.Label == "" || e.Port == 0 || len(e.Addrs) == 0 {
+		return ErrBadElement
+	}
+	create := b.h.opts.DefaultSpec
+	if op.Policy != "" {
+		if _, err := NewPolicy(op.Policy, nil); err != nil {
+			return err
+		}
+		create.Policy = op.Policy
+	}
+	w, err := b.pool(op.Pool, &create)
+	if err != nil {
+		return err
+	}
+	if w.prev == nil && w.count == 0 && op.Policy != "" {
+		// The pool is being created by this batch and has no element yet:
+		// the first registration names its policy.
+		w.spec.Policy = op.Policy
+	}
+	if op.Policy != "" && op.Policy != w.spec.Policy {
+		return fmt.Errorf("%w: pool uses %s, registration asks for %s", ErrInconsistentPolicy, w.spec.Policy, op.Policy)
+	}
+	old := w.element(e.ID)
+	if old != nil && old.Static && !op.legacy {
+		return ErrStaticElement
+	}
+	if old != nil && old.Label != e.Label && !op.legacy && !op.asIs {
+		return ErrIDInUse
+	}
+	if o := w.byLabel(e.Label); o != nil && o.ID != e.ID {
+		if o.Static && !op.legacy {
+			return ErrStaticElement
+		}
+		return ErrLabelInUse
+	}
+	if !op.asIs {
+		b.h.prepareRegister(w.spec, e, old)
+	}
+	b.set(w, e.ID, e)
+	return nil
+}
+
+// prepareRegister fills in what a registration does not say: the home
+// registrar, the initial health, and what carries over from the element it
+// replaces (old, may be nil).
+func (h *Handlespace) prepareRegister(spec PoolSpec, e, old *Element) {
+	if e.Home == 0 {
+		e.Home = h.opts.RegistrarID
+	}
+	e.Health = h.initialHealth(spec, e)
+	if old != nil {
+		if e.Health != HealthUp {
+			e.Health = old.Health
+		}
+		e.Admin, e.Reported, e.RTT = old.Admin, old.Reported, old.RTT
+	}
+}
+
+// publish builds and publishes the new view of every touched pool. Called
+// with mu held.
+func (b *batch) publish() {
+	changed := false
+	var created, removed []*poolWork
+	for _, w := range b.order {
+		if len(w.delta) == 0 {
+			continue
+		}
+		changed = true
+		if w.count == 0 && !w.static {
+			if w.slot != nil {
+				removed = append(removed, w)
+			}
+			continue
+		}
+		elems, ix := w.merge()
+		pol, err := b.h.policy(w.spec.Policy)
+		if err != nil {
+			// Checked when the operations were applied; a policy name
+			// that was valid then is valid now.
+			panic("handlespace: " + err.Error())
+		}
+		nv := buildPoolViewFrom(w.name, w.handle, w.parent, w.spec, w.static, elems, ix, w.prev, pol)
+		if w.slot == nil {
+			w.slot = &poolSlot{}
+			w.slot.v.Store(nv)
+			created = append(created, w)
+			continue
+		}
+		w.slot.v.Store(nv)
+	}
+	if len(created)+len(removed) > 0 {
+		b.h.replacePools(b.v, created, removed)
+	}
+	if changed {
+		b.h.notify()
+	}
+}
+
+// merge returns the pool's elements after the delta, sorted by ID, with
+// the view's index arrays: the previous view's, with the changed elements
+// taken out and put in. It copies runs of the previous arrays and reads no
+// unchanged element, so that its cost is a memory copy of the pool's
+// arrays plus O(d log n) for d changes.
+func (w *poolWork) merge() ([]*Element, *viewIndex) {
+	ids := make([]uint32, 0, len(w.delta))
+	for id := range w.delta {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	if w.prev == nil {
+		var elems []*Element
+		for _, id := range ids {
+			if e := w.delta[id]; e != nil {
+				elems = append(elems, e)
+			}
+		}
+		return elems, nil // buildPoolViewFrom makes the index
+	}
+	p := w.prev
+	ptrs := make([]*Element, 0, 2*w.count) // elements, then the label index
+	elems := ptrs[:0:w.count]
+	ix := &viewIndex{
+		ids:     make([]uint32, 0, w.count),
+		flags:   make([]uint8, 0, w.count),
+		byLabel: ptrs[w.count : w.count : 2*w.count],
+		lkeys:   make([]uint64, 0, w.count),
+	}
+	type ins struct {
+		pos int
+		e   *Element
+	}
+	rem := make([]int, 0, len(ids))  // positions in the label index of elements that go
+	adds := make([]ins, 0, len(ids)) // elements that come, with their position in it
+	i := 0
+	for _, id := range ids {
+		j, found := slices.BinarySearch(p.ids[i:], id)
+		j += i
+		elems = append(elems, p.Elements[i:j]...)
+		ix.ids = append(ix.ids, p.ids[i:j]...)
+		ix.flags = append(ix.flags, p.flags[i:j]...)
+		i = j
+		if found {
+			pos, _ := labelPos(p.byLabel, p.lkeys, p.Elements[i].Label)
+			rem = append(rem, pos)
+			i++
+		}
+		if e := w.delta[id]; e != nil {
+			elems = append(elems, e)
+			ix.ids = append(ix.ids, e.ID)
+			ix.flags = append(ix.flags, elementFlags(e))
+			pos, _ := labelPos(p.byLabel, p.lkeys, e.Label)
+			adds = append(adds, ins{pos, e})
+		}
+	}
+	elems = append(elems, p.Elements[i:]...)
+	ix.ids = append(ix.ids, p.ids[i:]...)
+	ix.flags = append(ix.flags, p.flags[i:]...)
+
+	slices.Sort(rem)
+	slices.SortFunc(adds, func(a, b ins) int {
+		if a.pos != b.pos {
+			return a.pos - b.pos
+		}
+		return strings.Compare(a.e.Label, b.e.Label)
+	})
+	cur, ri, ai := 0, 0, 0
+	copyRun := func(to int) {
+		ix.byLabel = append(ix.byLabel, p.byLabel[cur:to]...)
+		ix.lkeys = append(ix.lkeys, p.lkeys[cur:to]...)
+		cur = to
+	}
+	for {
+		next := len(p.byLabel)
+		if ri < len(rem) {
+			next = min(next, rem[ri])
+		}
+		if ai < len(adds) {
+			next = min(next, adds[ai].pos)
+		}
+		copyRun(next)
+		for ai < len(adds) && adds[ai].pos == cur {
+			ix.byLabel = append(ix.byLabel, adds[ai].e)
+			ix.lkeys = append(ix.lkeys, labelKey(adds[ai].e.Label))
+			ai++
+		}
+		if ri < len(rem) && rem[ri] == cur {
+			cur++
+			ri++
+			continue
+		}
+		if ri >= len(rem) && ai >= len(adds) {
+			copyRun(len(p.byLabel))
+			break
+		}
+	}
+	return elems, ix
+}
+
+// replacePools publishes a new view of the handlespace with the created
+// pools added and the removed ones gone: one copy of each zone's pool map
+// per batch. Called with mu held.
+func (h *Handlespace) replacePools(v *View, created, removed []*poolWork) {
+	nv := &View{zones: make(map[string]*Zone, len(v.zones)), maxLabels: v.maxLabels}
+	for k, z := range v.zones {
+		nv.zones[k] = z
+	}
+	copied := map[string]*Zone{}
+	zoneOf := func(w *poolWork) *Zone {
+		if nz := copied[w.parent]; nz != nil {
+			return nz
+		}
+		z := v.zones[w.parent]
+		nz := *z
+		nz.pools = make(map[string]*poolSlot, len(z.pools)+len(created))
+		for k, s := range z.pools {
+			nz.pools[k] = s
+		}
+		copied[w.parent] = &nz
+		nv.zones[w.parent] = &nz
+		return &nz
+	}
+	for _, w := range created {
+		zoneOf(w).pools[w.handle] = w.slot
+	}
+	for _, w := range removed {
+		delete(zoneOf(w).pools, w.handle)
+	}
+	h.view.Store(nv)
+}

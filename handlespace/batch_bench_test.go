@@ -1,0 +1,110 @@
+package handlespace
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// benchElem is registered element i.
+func benchElem(i int) *Element {
+	a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+	return &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: []netip.Addr{a}, Port: 80, Weight: 1,
+		Expires: time.Unix(2e9, 0), Lease: time.Minute, Owner: "tsig:bench."}
+}
+
+// benchSpace returns a handlespace with n registered elements spread over
+// pools pools of zone z.test. (pool p holds elements i with i%pools == p).
+func benchSpace(b testing.TB, n, pools int) *Handlespace {
+	hs := New(Options{RegistrarID: 1})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(b)}); err != nil {
+		b.Fatal(err)
+	}
+	const chunk = 65536
+	var groups [][]Op
+	for i := 0; i < n; i++ {
+		groups = append(groups, []Op{{Pool: fmt.Sprintf("p%d.z.test.", i%pools), Elem: benchElem(i)}})
+		if len(groups) == chunk || i == n-1 {
+			for _, err := range hs.Apply(groups, nil) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			groups = groups[:0]
+		}
+	}
+	return hs
+}
+
+// BenchmarkRegisterDeregister measures a registration and a deregistration
+// (the figure is per operation: ns/op is for one of them) with 100 000
+// registered elements, in 1 000 pools of 100 and in one pool of 100 000,
+// applied one operation at a time and in batches of 64 and 1024 (what
+// group commit gives under load).
+func BenchmarkRegisterDeregister(b *testing.B) {
+	const n = 100_000
+	for _, layout := range []struct {
+		name  string
+		pools int
+	}{{"pools=1000x100", 1000}, {"pools=1x100000", 1}} {
+		hs := benchSpace(b, n, layout.pools)
+		names := make([]string, layout.pools)
+		for p := range names {
+			names[p] = fmt.Sprintf("p%d.z.test.", p)
+		}
+		// The one-at-a-time API (Register, Deregister: a full rebuild of
+		// the pool per change), for comparison.
+		b.Run(layout.name+"/Register+Deregister", func(b *testing.B) {
+			next := 2 * n
+			ops := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				e := benchElem(next)
+				if err := hs.Register(names[next%layout.pools], e, ""); err != nil {
+					b.Fatal(err)
+				}
+				if err := hs.Deregister(names[next%layout.pools], e.ID); err != nil {
+					b.Fatal(err)
+				}
+				next++
+				ops += 2
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(ops), "ns/element-op")
+		})
+		for _, batch := range []int{1, 64, 1024} {
+			b.Run(fmt.Sprintf("%s/batch=%d", layout.name, batch), func(b *testing.B) {
+				next := n
+				groups := make([][]Op, 0, batch)
+				ops := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					// batch registrations of new elements, then their
+					// deregistrations: 2*batch operations.
+					groups = groups[:0]
+					first := next
+					for k := 0; k < batch; k++ {
+						groups = append(groups, []Op{{Pool: names[next%layout.pools], Elem: benchElem(next)}})
+						next++
+					}
+					for _, err := range hs.Apply(groups, nil) {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					groups = groups[:0]
+					for k := first; k < next; k++ {
+						groups = append(groups, []Op{{Pool: names[k%layout.pools], ID: uint32(k + 1)}})
+					}
+					for _, err := range hs.Apply(groups, nil) {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					ops += 2 * batch
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(ops), "ns/element-op")
+			})
+		}
+	}
+}

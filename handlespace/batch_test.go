@@ -1,0 +1,262 @@
+package handlespace
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+func dyn(id uint32, label, addr string) *Element {
+	return &Element{ID: id, Label: label, Addrs: []netip.Addr{netip.MustParseAddr(addr)}, Port: 80, Weight: 1}
+}
+
+func labelsOf(pv *PoolView) []string {
+	if pv == nil {
+		return nil
+	}
+	var out []string
+	for _, e := range pv.Elements {
+		out = append(out, fmt.Sprintf("%s=%d", e.Label, e.ID))
+	}
+	return out
+}
+
+func TestApplyGroups(t *testing.T) {
+	hs := New(Options{RegistrarID: 3})
+	static := testElem("s", "10.0.0.1", 80)
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr", static))}); err != nil {
+		t.Fatal(err)
+	}
+	gen := hs.View().Zone("z.test.").Pool("web").Gen
+	groups := [][]Op{
+		{{Pool: "web.z.test.", Elem: dyn(10, "a", "10.0.1.1")}, {Pool: "web.z.test.", Elem: dyn(11, "b", "10.0.1.2")}},
+		// Fails at its second operation: its first is undone.
+		{{Pool: "web.z.test.", Elem: dyn(12, "c", "10.0.1.3")}, {Pool: "web.z.test.", Elem: dyn(13, "a", "10.0.1.4")}},
+		{{Pool: "web.z.test.", ID: 11}},                                                          // sees group 0's b
+		{{Pool: "web.z.test.", Elem: dyn(static.ID, "s", "10.0.9.9")}},                           // a zone file's element
+		{{Pool: "web.z.test.", Elem: dyn(10, "renamed", "10.0.1.1")}},                            // another label, same ID
+		{{Pool: "new.z.test.", Elem: dyn(20, "n", "10.0.2.1"), Policy: "lu"}},                    // creates a pool
+		{{Pool: "gone.z.test.", Elem: dyn(30, "g", "10.0.3.1")}, {Pool: "gone.z.test.", ID: 99}}, // creates, then fails: no pool
+		{{Pool: "x.y.z.test.", Elem: dyn(40, "x", "10.0.4.1")}},
+	}
+	var committed []bool
+	errs := hs.Apply(groups, func(ok []bool) error { committed = slices.Clone(ok); return nil })
+	want := []error{nil, ErrLabelInUse, nil, ErrStaticElement, ErrIDInUse, nil, ErrNoElement, ErrNoZone}
+	for i, w := range want {
+		if (w == nil) != (errs[i] == nil) || (w != nil && !errors.Is(errs[i], w)) {
+			t.Errorf("group %d: %v, want %v", i, errs[i], w)
+		}
+	}
+	if !slices.Equal(committed, []bool{true, false, true, false, false, true, false, false}) {
+		t.Errorf("commit saw %v", committed)
+	}
+	z := hs.View().Zone("z.test.")
+	web := z.Pool("web")
+	if got, w := labelsOf(web), []string{"a=10", fmt.Sprintf("s=%d", static.ID)}; !slices.Equal(got, w) {
+		t.Errorf("web = %v, want %v", got, w)
+	}
+	if web.Gen != gen+1 {
+		t.Errorf("web went from generation %d to %d: a batch publishes one view per pool", gen, web.Gen)
+	}
+	if web.Label("a") == nil || web.Label("b") != nil || web.Label("c") != nil || web.Element(10).Home != 3 {
+		t.Errorf("web labels: a %v b %v c %v", web.Label("a"), web.Label("b"), web.Label("c"))
+	}
+	if nw := z.Pool("new"); nw == nil || nw.Spec.Policy != "lu" || len(nw.Elements) != 1 {
+		t.Errorf("new pool %+v", nw)
+	}
+	if z.Pool("gone") != nil {
+		t.Error("the pool of a failed group exists")
+	}
+}
+
+func TestApplyCommitFailure(t *testing.T) {
+	hs := New(Options{})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr"))}); err != nil {
+		t.Fatal(err)
+	}
+	before := hs.View()
+	errs := hs.Apply([][]Op{{{Pool: "web.z.test.", Elem: dyn(1, "a", "10.0.0.1")}}, {{Pool: "new.z.test.", Elem: dyn(2, "b", "10.0.0.2")}}},
+		func([]bool) error { return errors.New("disk full") })
+	for i, err := range errs {
+		if !errors.Is(err, ErrCommit) {
+			t.Errorf("group %d: %v, want ErrCommit", i, err)
+		}
+	}
+	if hs.View() != before || len(hs.View().Zone("z.test.").Pool("web").Elements) != 0 {
+		t.Error("a batch whose commit failed was published")
+	}
+}
+
+func TestApplyExpiredBy(t *testing.T) {
+	hs := New(Options{})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	e := dyn(1, "a", "10.0.0.1")
+	e.Expires = time.Unix(1000, 0)
+	if errs := hs.Apply([][]Op{{{Pool: "p.z.test.", Elem: e}}}, nil); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if errs := hs.Apply([][]Op{{{Pool: "p.z.test.", ID: 1, ExpiredBy: time.Unix(999, 0)}}}, nil); !errors.Is(errs[0], ErrNoElement) {
+		t.Errorf("expiry before the lease's end: %v", errs[0])
+	}
+	if errs := hs.Apply([][]Op{{{Pool: "p.z.test.", ID: 1, ExpiredBy: time.Unix(1000, 0)}}}, nil); errs[0] != nil {
+		t.Errorf("expiry at the lease's end: %v", errs[0])
+	}
+	if hs.View().Zone("z.test.").Pool("p") != nil {
+		t.Error("the pool of the expired element is still there")
+	}
+}
+
+// TestApplyMatchesRegister: many random batches give the same pool as the
+// same operations one at a time through Register and Deregister.
+func TestApplyMatchesRegister(t *testing.T) {
+	a, b := New(Options{}), New(Options{})
+	for _, hs := range []*Handlespace{a, b} {
+		if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewSeededRand(7)
+	for round := 0; round < 200; round++ {
+		var groups [][]Op
+		for g := 0; g < 1+int(r.Uint64()%8); g++ {
+			id := uint32(1 + r.Uint64()%40)
+			// Labels of every length around the 8-byte label keys, with
+			// shared prefixes.
+			label := []string{"e", "ab", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij", "abcdefgz"}[id%7] + fmt.Sprint(id/7)
+			if r.Uint64()%3 == 0 {
+				groups = append(groups, []Op{{Pool: "web.z.test.", ID: id}})
+			} else {
+				groups = append(groups, []Op{{Pool: "web.z.test.", Elem: dyn(id, label, fmt.Sprintf("10.0.%d.%d", round, g))}})
+			}
+		}
+		errs := a.Apply(groups, nil)
+		for i, g := range groups {
+			var err error
+			if g[0].Elem != nil {
+				err = b.Register("web.z.test.", g[0].Elem.Clone(), "")
+			} else {
+				err = b.Deregister("web.z.test.", g[0].ID)
+			}
+			if (err == nil) != (errs[i] == nil) {
+				t.Fatalf("round %d group %d: Apply %v, one at a time %v", round, i, errs[i], err)
+			}
+		}
+		pa, pb := a.View().Zone("z.test.").Pool("web"), b.View().Zone("z.test.").Pool("web")
+		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || len(pa.byLabel) != len(pb.byLabel) || len(pa.All.Elems) != len(pb.All.Elems) {
+			t.Fatalf("round %d: batched %v, one at a time %v", round, labelsOf(pa), labelsOf(pb))
+		}
+		checkLabelIndex(t, pa)
+		for _, e := range pa.Elements {
+			if pb.Label(e.Label) == nil || pb.Label(e.Label).ID != e.ID || pa.Label(e.Label) != e {
+				t.Fatalf("round %d: Label(%s) differs", round, e.Label)
+			}
+		}
+	}
+}
+
+// checkLabelIndex checks a view's invariants: the label index holds the
+// elements sorted by label, the flags are the elements'.
+func checkLabelIndex(t *testing.T, pv *PoolView) {
+	t.Helper()
+	if len(pv.byLabel) != len(pv.Elements) || len(pv.flags) != len(pv.Elements) || len(pv.ids) != len(pv.Elements) || len(pv.lkeys) != len(pv.Elements) {
+		t.Fatalf("%d elements, %d in the label index, %d flags, %d ids, %d keys", len(pv.Elements), len(pv.byLabel), len(pv.flags), len(pv.ids), len(pv.lkeys))
+	}
+	for i, e := range pv.byLabel {
+		if pv.lkeys[i] != labelKey(e.Label) {
+			t.Fatalf("label key %d of %s wrong", i, e.Label)
+		}
+	}
+	for i := 1; i < len(pv.byLabel); i++ {
+		if pv.byLabel[i-1].Label >= pv.byLabel[i].Label {
+			t.Fatalf("label index out of order at %d: %s, %s", i, pv.byLabel[i-1].Label, pv.byLabel[i].Label)
+		}
+	}
+	for i, e := range pv.Elements {
+		if i > 0 && pv.Elements[i-1].ID >= e.ID {
+			t.Fatalf("elements out of order at %d", i)
+		}
+		if pv.ids[i] != e.ID {
+			t.Fatalf("ids[%d] = %d, element %d", i, pv.ids[i], e.ID)
+		}
+		if pv.flags[i] != elementFlags(e) {
+			t.Fatalf("flags of %s: %08b, want %08b", e.Label, pv.flags[i], elementFlags(e))
+		}
+	}
+}
+
+// TestCloneCopiesEverything: Clone copies every exported field (set here to
+// non-zero values by reflection), so that a field added to Element is not
+// silently dropped by writers.
+func TestCloneCopiesEverything(t *testing.T) {
+	e := &Element{}
+	v := reflect.ValueOf(e).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			f.SetUint(1)
+		case reflect.Int64:
+			f.SetInt(1)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]netip.Addr{netip.MustParseAddr("192.0.2.1")}))
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Struct:
+			if f.Type() == reflect.TypeFor[time.Time]() {
+				f.Set(reflect.ValueOf(time.Unix(1, 0)))
+			}
+		default:
+			t.Fatalf("field %s of kind %s: extend this test", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	c := e.Clone()
+	cv := reflect.ValueOf(c).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue
+		}
+		if !reflect.DeepEqual(v.Field(i).Interface(), cv.Field(i).Interface()) {
+			t.Errorf("Clone drops field %s", v.Type().Field(i).Name)
+		}
+	}
+	if &c.Addrs[0] == &e.Addrs[0] || c.Probe == e.Probe {
+		t.Error("Clone shares Addrs or Probe")
+	}
+}
+
+// TestLabelIndex: Label finds every label, long or short, sharing prefixes
+// or not, and no other, as a naive search does.
+func TestLabelIndex(t *testing.T) {
+	var elems []*Element
+	labels := []string{"a", "ab", "abc", "abcdefg", "abcdefgh", "abcdefgha", "abcdefghb", "abcdefghij", "abcdefgi", "b", "zzzzzzzzzzzzzz", "_x", "0"}
+	for i, l := range labels {
+		elems = append(elems, dyn(uint32(i+1), l, "10.0.0.1"))
+	}
+	pol, _ := NewPolicy("rr", nil)
+	pv := buildPoolView("p.z.test.", "p", "z.test.", DefaultPoolSpec(), false, elems, nil, pol)
+	checkLabelIndex(t, pv)
+	for _, l := range append(slices.Clone(labels), "", "abcd", "abcdefghi", "abcdefgh0", "c", "abcdefg\x00") {
+		var want *Element
+		for _, e := range elems {
+			if e.Label == l {
+				want = e
+			}
+		}
+		if got := pv.Label(l); got != want {
+			t.Errorf("Label(%q) = %v, want %v", l, got, want)
+		}
+	}
+}

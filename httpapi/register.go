@@ -1,0 +1,247 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/registrar"
+)
+
+// Registration endpoints (with the bearer token):
+//
+//	PUT    /v1/pools/{pool}/elements/{pe}   register or update (and refresh) element {pe}
+//	DELETE /v1/pools/{pool}/elements/{pe}   deregister it
+//
+// They take the same path as DNS UPDATE: the registrar, which makes the
+// change durable (bbolt, fsync) before the reply.
+
+// Registrar is what the registration endpoints use. *registrar.Registrar
+// is one.
+type Registrar interface {
+	// Allow reports whether the source may send another registration now.
+	Allow(from netip.Addr) bool
+	// Submit applies a request and returns once it is durable, or failed
+	// and changed nothing.
+	Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error)
+}
+
+var _ Registrar = (*registrar.Registrar)(nil)
+
+// registerTimeout bounds how long a registration waits for its commit.
+const registerTimeout = 10 * time.Second
+
+// registerRequest is the body of PUT /v1/pools/{pool}/elements/{pe}.
+type registerRequest struct {
+	Addresses []string `json:"addresses"`
+	Port      uint16   `json:"port"`
+	Transport string   `json:"transport"` // tcp (default), udp, sctp
+	Weight    uint32   `json:"weight"`
+	Prio      uint32   `json:"prio"`
+	Load      float64  `json:"load"`    // 0..1
+	LoadDeg   float64  `json:"loaddeg"` // 0..1
+	Site      string   `json:"site"`
+	Policy    string   `json:"policy"` // "" any; a pool that does not exist is created with it
+	Lease     float64  `json:"lease"`  // seconds; 0 the default
+}
+
+const registerFields = "addresses, port, transport, weight, prio, load, loaddeg, site, policy, lease"
+
+// registerJSON is the reply of PUT.
+type registerJSON struct {
+	Pool    string   `json:"pool"`
+	Created bool     `json:"created"`
+	LeaseS  float64  `json:"lease_s"` // the granted lease
+	Element elemJSON `json:"element"`
+}
+
+// deregisterJSON is the reply of DELETE.
+type deregisterJSON struct {
+	Pool    string `json:"pool"`
+	Element string `json:"element"` // identifier
+	Label   string `json:"label"`
+	Deleted bool   `json:"deleted"`
+}
+
+// registerRoutes adds the registration endpoints to mux.
+func (a *api) registerRoutes(mux *http.ServeMux, reg Registrar) {
+	const path = "/v1/pools/{pool}/elements/{pe}"
+	mux.HandleFunc(http.MethodPut+" "+path, a.write(func(w http.ResponseWriter, r *http.Request) { a.putElement(w, r, reg) }))
+	mux.HandleFunc(http.MethodDelete+" "+path, a.write(func(w http.ResponseWriter, r *http.Request) { a.deleteElement(w, r, reg) }))
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "PUT, DELETE")
+		writeError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed; use PUT or DELETE", r.Method))
+	})
+}
+
+// targetPool resolves {pool} for a registration, which may create the
+// pool: a name whose parent is a served zone, or a bare handle of a pool
+// that one zone has (or, when one zone is served, a new pool in it).
+func targetPool(v *handlespace.View, s string) (string, *lookupError) {
+	if pv, lerr := findPool(v, s); lerr == nil {
+		return pv.Name, nil
+	} else if lerr.status != http.StatusNotFound {
+		return "", lerr
+	}
+	name := strings.ToLower(strings.TrimSuffix(s, ".")) + "."
+	if handle, parent, ok := strings.Cut(name, "."); ok && parent != "" && handle != "" {
+		if v.Zone(parent) != nil {
+			return name, nil
+		}
+		return "", &lookupError{status: http.StatusNotFound, msg: fmt.Sprintf("no served zone %s for pool %q", parent, s)}
+	}
+	zs := v.Zones()
+	if len(zs) == 1 && !strings.Contains(strings.TrimSuffix(name, "."), ".") {
+		return strings.TrimSuffix(name, ".") + "." + zs[0].Origin, nil
+	}
+	return "", &lookupError{status: http.StatusNotFound, msg: fmt.Sprintf("no pool %q, and %d zones are served; name the pool in full (handle.zone)", s, len(zs))}
+}
+
+func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) {
+	from := clientAddr(r)
+	if !reg.Allow(from) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many registrations from %s (registration.rate); retry later", from))
+		return
+	}
+	var req registerRequest
+	if !decodeBody(w, r, &req, registerFields) {
+		return
+	}
+	e := &handlespace.Element{Port: req.Port, Weight: req.Weight, Priority: req.Prio, Site: req.Site}
+	switch {
+	case len(req.Addresses) == 0:
+		writeError(w, r, http.StatusBadRequest, `missing addresses; want {"addresses": ["192.0.2.10"], "port": 8080}`)
+		return
+	case req.Port == 0:
+		writeError(w, r, http.StatusBadRequest, "missing port (1..65535)")
+		return
+	case !(req.Load >= 0 && req.Load <= 1), !(req.LoadDeg >= 0 && req.LoadDeg <= 1):
+		writeError(w, r, http.StatusBadRequest, "load and loaddeg are fractions 0..1")
+		return
+	case !(req.Lease >= 0 && req.Lease <= 1e9):
+		writeError(w, r, http.StatusBadRequest, "lease is in seconds, 0 (the default) or more")
+		return
+	case len(req.Site) > 64:
+		writeError(w, r, http.StatusBadRequest, "site is longer than 64 bytes")
+		return
+	}
+	for _, s := range req.Addresses {
+		ad, err := netip.ParseAddr(s)
+		if err != nil || ad.Zone() != "" {
+			writeError(w, r, http.StatusBadRequest, fmt.Sprintf("bad address %q; want an IPv4 or IPv6 address", s))
+			return
+		}
+		e.Addrs = append(e.Addrs, ad.Unmap())
+	}
+	if req.Transport != "" {
+		t, err := handlespace.ParseTransport(req.Transport)
+		if err != nil {
+			writeError(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+		e.Transport = t
+	}
+	if req.Policy != "" {
+		if _, err := handlespace.NewPolicy(req.Policy, nil); err != nil {
+			writeError(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	e.Load, e.LoadDeg = handlespace.LoadFromFraction(req.Load), handlespace.LoadFromFraction(req.LoadDeg)
+	pool, lerr := targetPool(a.b.View(), r.PathValue("pool"))
+	if lerr != nil {
+		writeLookupError(w, r, lerr)
+		return
+	}
+	label := strings.ToLower(r.PathValue("pe"))
+	change := registrar.Change{Pool: pool, Label: label, Elem: e, Policy: req.Policy,
+		Lease: time.Duration(req.Lease * float64(time.Second))}
+	res, ok := a.submit(w, r, reg, pool, label, change)
+	if !ok {
+		return
+	}
+	d := res.Done[0]
+	pv, lerr := findPool(a.b.View(), pool)
+	if lerr != nil {
+		writeLookupError(w, r, lerr)
+		return
+	}
+	ne := pv.Element(d.ID)
+	if ne == nil { // removed again in between
+		writeError(w, r, http.StatusConflict, fmt.Sprintf("element %s of %s was removed meanwhile", label, pool))
+		return
+	}
+	a.log.Info("http api: registered", "pool", pool, "element", handlespace.IDString(d.ID), "name", label,
+		"lease", res.Lease.String(), "created", d.Created, "remote", r.RemoteAddr)
+	status := http.StatusOK
+	if d.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, r, status, registerJSON{Pool: pool, Created: d.Created, LeaseS: res.Lease.Seconds(), Element: a.element(pv, ne, servedSet(pv))})
+}
+
+func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registrar) {
+	from := clientAddr(r)
+	if !reg.Allow(from) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many registrations from %s (registration.rate); retry later", from))
+		return
+	}
+	pv := a.pool(w, r)
+	if pv == nil {
+		return
+	}
+	e, lerr := findElement(pv, r.PathValue("pe"))
+	if lerr != nil {
+		writeLookupError(w, r, lerr)
+		return
+	}
+	res, ok := a.submit(w, r, reg, pv.Name, e.Label, registrar.Change{Pool: pv.Name, Label: e.Label})
+	if !ok {
+		return
+	}
+	if len(res.Done) == 0 {
+		writeError(w, r, http.StatusNotFound, fmt.Sprintf("pool %s has no element %q", pv.Name, r.PathValue("pe")))
+		return
+	}
+	a.log.Info("http api: deregistered", "pool", pv.Name, "element", handlespace.IDString(e.ID), "name", e.Label, "remote", r.RemoteAddr)
+	writeJSON(w, r, http.StatusOK, deregisterJSON{Pool: pv.Name, Element: handlespace.IDString(e.ID), Label: e.Label, Deleted: true})
+}
+
+// submit sends one change to the registrar, writing the error reply if it
+// fails.
+func (a *api) submit(w http.ResponseWriter, r *http.Request, reg Registrar, pool, label string, c registrar.Change) (registrar.Result, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), registerTimeout)
+	defer cancel()
+	res, err := reg.Submit(ctx, &registrar.Request{
+		Who:   registrar.Who{Owner: "http", Admin: true},
+		Keys:  []string{registrar.Key(pool, label)},
+		Build: func(*handlespace.View) ([]registrar.Change, error) { return []registrar.Change{c}, nil },
+	})
+	if err == nil {
+		return res, true
+	}
+	msg := strings.TrimPrefix(err.Error(), "registrar: ")
+	switch registrar.CodeOf(err) {
+	case registrar.Refused:
+		writeError(w, r, http.StatusConflict, msg)
+	case registrar.Invalid:
+		writeError(w, r, http.StatusBadRequest, msg)
+	case registrar.NotFound:
+		writeError(w, r, http.StatusNotFound, msg)
+	default:
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			msg = "the registration was not committed in time; nothing changed"
+		}
+		a.log.Error("http api: registration failed", "pool", pool, "element", label, "err", err.Error())
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, http.StatusServiceUnavailable, msg)
+	}
+	return registrar.Result{}, false
+}

@@ -1,0 +1,152 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/registrar"
+)
+
+// regFixture is the API with the registration endpoints over a real
+// registrar and store (the fixture's handlespace, zones pool.test. and
+// other.test.).
+type regFixture struct {
+	*fixture
+	store *handlespace.Store
+	reg   *registrar.Registrar
+}
+
+func newRegFixture(t *testing.T, cfg registrar.Config) *regFixture {
+	t.Helper()
+	f := newFixture(t, testToken)
+	st, err := handlespace.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg.Now = func() time.Time { return t0 }
+	cfg.Logger = discard()
+	reg := registrar.New(f.hs, st, cfg)
+	t.Cleanup(reg.Close)
+	f.h = httpapi.NewHandler(f.b, httpapi.Config{Token: testToken, Logger: discard(), Now: func() time.Time { return t0 }, Registrar: reg})
+	return &regFixture{fixture: f, store: st, reg: reg}
+}
+
+func (f *regFixture) stored(t *testing.T) []string {
+	var out []string
+	f.store.Elements(func(pool string, e *handlespace.Element) error {
+		out = append(out, e.Label+"."+pool)
+		return nil
+	})
+	return out
+}
+
+func TestRegisterEndpoints(t *testing.T) {
+	f := newRegFixture(t, registrar.Config{})
+	put := func(path, body string) reply { return f.do(t, "PUT", path, body, auth) }
+
+	// Create: 201 with the element as the pool now has it.
+	rp := put("/v1/pools/web.pool.test/elements/h1", `{"addresses":["192.0.2.99","2001:db8::99:1"],"port":9000,"weight":3,"prio":1,"load":0.5,"site":"ams","lease":30}`)
+	rp.want(t, http.StatusCreated, "")
+	el, _ := rp.json["element"].(map[string]any)
+	if rp.json["created"] != true || rp.json["lease_s"] != 30.0 || el["label"] != "h1" || el["port"] != 9000.0 ||
+		el["weight"] != 3.0 || el["load"] != 0.5 || el["site"] != "ams" || el["lease_left_s"] != 30.0 || el["static"] != false {
+		t.Fatalf("PUT reply %s", rp.body)
+	}
+	id, _ := registrar.LabelID("h1")
+	if el["id"] != handlespace.IDString(id) {
+		t.Errorf("identifier %v, want the label's hash %s", el["id"], handlespace.IDString(id))
+	}
+	pv := f.hs.View().Zone("pool.test.").Pool("web")
+	if e := pv.Label("h1"); e == nil || e.Owner != "http" || len(e.Addrs) != 2 || !e.Expires.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("element in the handlespace %+v", e)
+	}
+	if got := f.stored(t); len(got) != 1 || got[0] != "h1.web.pool.test." {
+		t.Errorf("store %q", got)
+	}
+	// Again: 200, an update and refresh.
+	rp = put("/v1/pools/web.pool.test./elements/h1", `{"addresses":["192.0.2.98"],"port":9001}`)
+	rp.want(t, http.StatusOK, "")
+	if rp.json["created"] != false || rp.json["lease_s"] != 60.0 {
+		t.Errorf("second PUT %s", rp.body)
+	}
+	// A new pool by its full name; with policy.
+	put("/v1/pools/fresh.pool.test/elements/f1", `{"addresses":["192.0.2.7"],"port":80,"policy":"lu"}`).want(t, http.StatusCreated, "")
+	if p := f.hs.View().Zone("pool.test.").Pool("fresh"); p == nil || p.Spec.Policy != "lu" {
+		t.Errorf("new pool %+v", p)
+	}
+
+	for _, c := range []struct {
+		name, path, body string
+		code             int
+		msg              string
+	}{
+		{"no addresses", "/v1/pools/web.pool.test/elements/x", `{"port":80}`, 400, "missing addresses"},
+		{"no port", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"]}`, 400, "missing port"},
+		{"bad address", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.300"],"port":80}`, 400, "bad address"},
+		{"unknown field", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"wieght":3}`, 400, `unknown field "wieght"`},
+		{"bad load", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"load":2}`, 400, "fractions"},
+		{"bad policy", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"policy":"lru"}`, 400, "unknown policy"},
+		{"another policy", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"policy":"lu"}`, 409, "inconsistent pooling policy"},
+		{"a zone file's element", "/v1/pools/web.pool.test/elements/web1", `{"addresses":["192.0.2.1"],"port":80}`, 409, "defined by a zone file"},
+		{"bad label", "/v1/pools/web.pool.test/elements/a_b%20c", `{"addresses":["192.0.2.1"],"port":80}`, 400, "bad element label"},
+		{"zone not served", "/v1/pools/web.nowhere.test/elements/x", `{"addresses":["192.0.2.1"],"port":80}`, 404, "no served zone"},
+		{"ambiguous handle", "/v1/pools/web/elements/x", `{"addresses":["192.0.2.1"],"port":80}`, 409, "name the pool in full"},
+		{"new bare handle with two zones", "/v1/pools/brandnew/elements/x", `{"addresses":["192.0.2.1"],"port":80}`, 404, "name the pool in full"},
+	} {
+		rp := put(c.path, c.body)
+		if e, _ := rp.json["error"].(string); rp.code != c.code || !strings.Contains(e, c.msg) {
+			t.Errorf("%s: %d %s, want %d %q", c.name, rp.code, rp.body, c.code, c.msg)
+		}
+	}
+	if p := f.hs.View().Zone("pool.test.").Pool("web"); p.Label("x") != nil {
+		t.Error("a refused PUT registered x")
+	}
+	// Token: none, wrong.
+	f.do(t, "PUT", "/v1/pools/web.pool.test/elements/y", `{"addresses":["192.0.2.1"],"port":80}`, "").want(t, http.StatusUnauthorized, "")
+	f.do(t, "PUT", "/v1/pools/web.pool.test/elements/y", `{"addresses":["192.0.2.1"],"port":80}`, "Bearer nope").want(t, http.StatusUnauthorized, "")
+	// Method.
+	rp = f.do(t, "POST", "/v1/pools/web.pool.test/elements/h1", `{}`, auth)
+	if rp.code != http.StatusMethodNotAllowed || rp.hdr.Get("Allow") != "PUT, DELETE" {
+		t.Errorf("POST: %d Allow %q", rp.code, rp.hdr.Get("Allow"))
+	}
+
+	// DELETE by label and by identifier; missing: 404; a zone file's: 409.
+	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/h1", "", auth).want(t, http.StatusOK, "")
+	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/h1", "", auth).want(t, http.StatusNotFound, "")
+	fid, _ := registrar.LabelID("f1")
+	f.do(t, "DELETE", "/v1/pools/fresh.pool.test/elements/"+handlespace.IDString(fid), "", auth).want(t, http.StatusOK, "")
+	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/web1", "", auth).want(t, http.StatusConflict, "defined by a zone file")
+	if got := f.stored(t); len(got) != 0 {
+		t.Errorf("store after the deletes %q", got)
+	}
+	if f.hs.View().Zone("pool.test.").Pool("fresh") != nil {
+		t.Error("the pool of the last deleted element is still there")
+	}
+}
+
+func TestRegisterRateLimit(t *testing.T) {
+	f := newRegFixture(t, registrar.Config{Rate: 1, Burst: 2})
+	body := `{"addresses":["192.0.2.1"],"port":80}`
+	codes := []int{}
+	for i := 0; i < 3; i++ {
+		codes = append(codes, f.do(t, "PUT", "/v1/pools/solo.other.test/elements/r1", body, auth).code)
+	}
+	if codes[0] != 201 || codes[1] != 200 || codes[2] != http.StatusTooManyRequests {
+		t.Errorf("codes %v, want 201 200 429", codes)
+	}
+	// Another client address has its own bucket.
+	r := httptest.NewRequest("PUT", "/v1/pools/solo.other.test/elements/r1", strings.NewReader(body))
+	r.Header.Set("Authorization", auth)
+	r.RemoteAddr = "192.0.2.200:5000"
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Errorf("another source: %d", w.Code)
+	}
+}

@@ -1,0 +1,119 @@
+package registrar
+
+import (
+	"errors"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// wheel finds the leases that end by a time: buckets of elements by the
+// second their lease ends. A refresh adds a new entry and leaves the old
+// one, which the sweep skips (the element's lease no longer ends then), so
+// an element has at most a few entries at once.
+type wheel map[int64][]leaseRef
+
+type leaseRef struct {
+	pool string
+	id   uint32
+}
+
+func (w wheel) add(pool string, id uint32, expires time.Time) {
+	s := expires.Unix()
+	if expires.Nanosecond() > 0 {
+		s++ // the bucket is swept once its whole second has passed
+	}
+	w[s] = append(w[s], leaseRef{pool, id})
+}
+
+// due removes and returns the entries of the buckets that end at or
+// before now.
+func (w wheel) due(now time.Time) []leaseRef {
+	var out []leaseRef
+	cut := now.Unix()
+	for s, refs := range w {
+		if s <= cut {
+			out = append(out, refs...)
+			delete(w, s)
+		}
+	}
+	return out
+}
+
+// doSweep removes the elements whose lease ended at or before now. It runs
+// on the committer.
+func (r *Registrar) doSweep(now time.Time) int {
+	refs := r.leases.due(now)
+	if len(refs) == 0 {
+		return 0
+	}
+	v := r.hs.View()
+	type exp struct {
+		ref   leaseRef
+		owner string
+		label string
+	}
+	var cands []exp
+	var groups [][]handlespace.Op
+	seen := map[leaseRef]bool{}
+	for _, ref := range refs {
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		pv := poolView(v, ref.pool)
+		if pv == nil {
+			continue
+		}
+		e := pv.Element(ref.id)
+		if e == nil || e.Static || e.Expires.IsZero() || e.Expires.After(now) {
+			continue // gone, or refreshed since
+		}
+		cands = append(cands, exp{ref, e.Owner, e.Label})
+		groups = append(groups, []handlespace.Op{{Pool: ref.pool, ID: ref.id, ExpiredBy: now}})
+	}
+	if len(groups) == 0 {
+		return 0
+	}
+	errs := r.hs.Apply(groups, func(ok []bool) error {
+		var ops []handlespace.StoreOp
+		for i, c := range cands {
+			if ok[i] {
+				ops = append(ops, handlespace.StoreOp{Pool: c.ref.pool, ID: c.ref.id})
+			}
+		}
+		if len(ops) == 0 {
+			return nil
+		}
+		r.stats.Commits++
+		return r.store.Commit(ops)
+	})
+	n := 0
+	for i, err := range errs {
+		c := cands[i]
+		if err != nil {
+			if errors.Is(err, handlespace.ErrCommit) {
+				// The store failed: the elements stay (in the answers and
+				// the store) and the next sweep tries again.
+				r.leases.add(c.ref.pool, c.ref.id, now)
+				r.log.Error("expired registration not removed from the store; retrying", "pool", c.ref.pool,
+					"element", handlespace.IDString(c.ref.id), "err", err.Error())
+			}
+			continue
+		}
+		n++
+		r.perOwner[c.owner]--
+		if r.perOwner[c.owner] <= 0 {
+			delete(r.perOwner, c.owner)
+		}
+		r.perPool[c.ref.pool]--
+		r.stats.Elements--
+		if r.perPool[c.ref.pool] <= 0 {
+			delete(r.perPool, c.ref.pool)
+		}
+		r.log.Info("registration expired", "pool", c.ref.pool, "element", handlespace.IDString(c.ref.id), "name", c.label)
+	}
+	r.stats.Expired += uint64(n)
+	r.publishStats()
+	return n
+}
