@@ -1,13 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
-	"net/netip"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +34,9 @@ web    PE 10.0.0.3:8080
 web    PE 10.0.0.4:8080
 web    PE 10.0.0.5:8080
 web    PE 10.0.0.6:8080
+
+; registrations go here; their home probes them (TCP connect) every 200 ms
+$POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=1 fall=2
 `
 
 // Peering timing of the process tests: a peer is dead 1 s after it was
@@ -69,6 +74,7 @@ type peer struct {
 	dir      string
 	dns      string // DNS address
 	enrp     string // ENRP address
+	http     string // HTTP API address
 	id       uint32
 	p        *daemonProc
 }
@@ -87,6 +93,7 @@ func peeringCluster(t *testing.T, zone string) []*peer {
 		p := &peer{name: name, ip: ip, dir: t.TempDir()}
 		p.dns = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
 		p.enrp = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
+		p.http = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
 		ps = append(ps, p)
 	}
 	for _, p := range ps {
@@ -101,12 +108,12 @@ func peeringCluster(t *testing.T, zone string) []*peer {
 			}
 		}
 		writeFile(t, p.dir, "zones/pool.example.zone", zone)
-		writeFile(t, p.dir, "poolnsd.yaml", strings.Join([]string{
+		writeFile(t, p.dir, "poolnsd.yaml", strings.Join(append([]string{
 			`dns:`,
 			fmt.Sprintf(`  listen: [%q]`, p.dns),
 			`  udp_sockets: 1`,
 			`http:`,
-			`  listen: ""`,
+			fmt.Sprintf(`  listen: %q`, p.http),
 			`zones: zones`,
 			`data: data`,
 			`log:`,
@@ -119,7 +126,7 @@ func peeringCluster(t *testing.T, zone string) []*peer {
 			fmt.Sprintf(`  presence_interval: %v`, ptPresence),
 			fmt.Sprintf(`  max_time_last_heard: %v`, ptLastHeard),
 			fmt.Sprintf(`  max_time_no_response: %v`, ptNoResponse),
-		}, "\n")+"\n")
+		}, regConfig()...), "\n")+"\n")
 		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
 		if err != nil {
 			t.Fatal(err)
@@ -240,30 +247,126 @@ func (w *watcher) end() (int, []string) {
 	return w.n, w.gaps
 }
 
-// TestPeeringProcesses runs three poolnsd on 127.0.0.1, .2 and .3 peering
-// over TLS with certificates the test made. A registration held by A is
-// answered by B and C; when A is killed (SIGKILL), B and C go on answering
-// its elements without a gap, one of them takes A's registration over
-// within max_time_last_heard + max_time_no_response + 1 s, and A's
-// zone-file elements move to B and C; A restarted re-syncs, gives the
-// registration up to its new home and answers the same as the others.
-func TestPeeringProcesses(t *testing.T) {
-	t.Parallel()
-	ps := peeringCluster(t, peeringZone)
-	a, b, c := ps[0], ps[1], ps[2]
+// apiElement is what a registrar's HTTP API says of one element.
+type apiElement struct {
+	Home      string `json:"home"`
+	Health    string `json:"health"`
+	LastProbe *struct {
+		At time.Time `json:"at"`
+		OK bool      `json:"ok"`
+	} `json:"last_probe"`
+}
 
-	// A registration that A accepted (in its store: registration over DNS
-	// and HTTP comes with the registration issue).
-	st, err := handlespace.OpenStore(filepath.Join(a.dir, "data"))
+// element asks p's HTTP API about element label of pool.
+func (p *peer) element(t *testing.T, pool, label string) (apiElement, bool) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.http + "/v1/pools/" + pool)
+	if err != nil {
+		t.Fatalf("%s's API: %v", p.name, err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Elements []struct {
+			Label string `json:"label"`
+			apiElement
+		} `json:"elements"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("%s's API: %v", p.name, err)
+	}
+	for _, e := range body.Elements {
+		if e.Label == label {
+			return e.apiElement, true
+		}
+	}
+	return apiElement{}, false
+}
+
+// probeCounter is a pool element that counts the TCP connections (probes)
+// it gets.
+type probeCounter struct {
+	ln net.Listener
+	n  atomic.Int64
+}
+
+func newProbeCounter(t *testing.T) *probeCounter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := &handlespace.Element{ID: 0x101, Label: "pe1", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.101")},
-		Port: 80, Expires: time.Now().Add(time.Hour), Home: a.id}
-	if err := st.PutElement("reg.pool.example.", reg); err != nil {
-		t.Fatal(err)
+	pc := &probeCounter{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			pc.n.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return pc
+}
+
+// probedBy waits until exactly one registrar probes the element: it is the
+// home at every registrar, only its API shows probes of it (since after),
+// and the element gets probes at the rate of one prober (interval 200 ms:
+// at most 8 in a second; two probers make 10).
+func probedBy(t *testing.T, ps []*peer, home *peer, pc *probeCounter, after time.Time) {
+	t.Helper()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok := true
+		for _, p := range ps {
+			e, found := p.element(t, "dyn.pool.example.", "pe1")
+			probed := e.LastProbe != nil && e.LastProbe.At.After(after)
+			ok = ok && found && e.Home == handlespace.IDString(home.id) && probed == (p == home)
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			for _, p := range ps {
+				e, _ := p.element(t, "dyn.pool.example.", "pe1")
+				t.Logf("%s says home %s, last probe %+v", p.name, e.Home, e.LastProbe)
+			}
+			t.Fatalf("pe1 is not probed by %s alone", home.name)
+		}
 	}
-	st.Close()
+	// The element's own count, over one second.
+	from := pc.n.Load()
+	start := time.Now()
+	sec := time.NewTimer(time.Second)
+	<-sec.C
+	n := pc.n.Load() - from
+	if n < 1 || float64(n) > 8*time.Since(start).Seconds() {
+		t.Errorf("pe1 got %d probes in %v, want those of one prober every 200 ms", n, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// TestPeeringProcesses runs three poolnsd on 127.0.0.1, .2 and .3 peering
+// over TLS with certificates the test made. A registration at A (the real
+// nsupdate, TSIG-signed) is answered by B and C, and probed by A alone.
+// When A is killed (SIGKILL), B and C go on answering its elements without
+// a gap, one of them takes the registration over within
+// max_time_last_heard + max_time_no_response + 1 s and alone probes it
+// after that, and A's zone-file elements move to B and C. A refresh of the
+// registration at the other one makes that one its home. A restarted
+// re-syncs, gives the registration up to its new home and answers the
+// same as the others.
+func TestPeeringProcesses(t *testing.T) {
+	t.Parallel()
+	tool(t, "nsupdate", "bind9-dnsutils")
+	ps := peeringCluster(t, peeringZone)
+	a, b, c := ps[0], ps[1], ps[2]
+	pe := newProbeCounter(t)
+	peAddr := pe.ln.Addr().(*net.TCPAddr)
 
 	for _, p := range ps {
 		p.p = startDaemon(t, p.dir)
@@ -272,8 +375,6 @@ func TestPeeringProcesses(t *testing.T) {
 		p.p.ready()
 		p.p.waitLog(0, "peering over TLS", func(r logRec) bool { return r.str("msg") == "peering" && r.str("transport") == "tls" })
 	}
-	// Everyone up: each hears of the two others, and B and C have A's
-	// registration.
 	for _, p := range ps {
 		for _, o := range ps {
 			if o != p {
@@ -281,15 +382,24 @@ func TestPeeringProcesses(t *testing.T) {
 			}
 		}
 	}
+	// Register at A.
+	key := keyFile(t, a.dir, "pe-key", regSecret)
+	registered := time.Now()
+	if out, err := nsupdate(t, a.dns, key,
+		fmt.Sprintf("update add pe1.dyn.pool.example. 60 SRV 0 1 %d pe1.dyn.pool.example.", peAddr.Port),
+		"update add pe1.dyn.pool.example. 60 A 127.0.0.1"); err != nil {
+		t.Fatalf("nsupdate at A: %v\n%s", err, out)
+	}
 	want := map[string][]string{
-		"reg.pool.example.": {"192.0.2.101"},
+		"dyn.pool.example.": {"127.0.0.1"},
 		"web.pool.example.": {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"},
 	}
-	for _, p := range []*peer{b, c} {
+	for _, p := range ps {
 		for name, addrs := range want {
 			waitAnswer(t, p.name, p.dns, name, addrs)
 		}
 	}
+	probedBy(t, ps, a, pe, registered)
 	// Zone-file elements are split over the three.
 	homes := 0
 	for _, p := range ps {
@@ -335,18 +445,29 @@ func TestPeeringProcesses(t *testing.T) {
 			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 2")
 		})
 	}
-	// A hundred answers more, to see that they stay.
-	w.waitAnswers(t, 100)
+	probedBy(t, []*peer{b, c}, winner, pe, killed)
 	n, gaps := w.end()
 	if len(gaps) > 0 {
 		t.Errorf("%d of %d answers of B and C lacked A's elements during the takeover:\n%s", len(gaps), n, strings.Join(gaps, "\n"))
 	}
-	t.Logf("A killed: %s took over its registration after %v (max_time_last_heard + max_time_no_response = %v); %d answers of B and C, none without A's elements",
+	t.Logf("A killed: %s took over its registration after %v (max_time_last_heard + max_time_no_response = %v) and alone probes it; %d answers of B and C, none without A's elements",
 		winner.name, took.Round(time.Millisecond), ptLastHeard+ptNoResponse, n)
 
-	// Restart A: it re-syncs, gives the registration up (the winner's
-	// ownership is one generation newer) and answers the same.
+	// The element refreshes its lease at the other one: accepted there,
+	// which becomes its home and alone probes it.
+	refreshed := time.Now()
+	if out, err := nsupdate(t, loser.dns, key,
+		fmt.Sprintf("update add pe1.dyn.pool.example. 60 SRV 0 1 %d pe1.dyn.pool.example.", peAddr.Port),
+		"update add pe1.dyn.pool.example. 60 A 127.0.0.1"); err != nil {
+		t.Fatalf("nsupdate at %s: %v\n%s", loser.name, err, out)
+	}
+	probedBy(t, []*peer{b, c}, loser, pe, refreshed)
+	winner, loser = loser, winner
+
+	// Restart A: it re-syncs, gives the registration up (the new home's
+	// ownership is generations newer) and answers the same.
 	cb, cc = b.p.cursor(), c.p.cursor()
+	restarted := time.Now()
 	a.p = startDaemon(t, a.dir)
 	a.p.ready()
 	a.p.waitLog(0, "A giving up its old registration", eventIs("ownership-lost", "peer", handlespace.IDString(winner.id)))
@@ -358,6 +479,7 @@ func TestPeeringProcesses(t *testing.T) {
 			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 3")
 		})
 	}
+	probedBy(t, ps, winner, pe, restarted)
 	// Stop all; the stores show who owns the registration now.
 	for _, p := range ps {
 		p.p.cmd.Process.Signal(syscall.SIGTERM)
@@ -372,7 +494,7 @@ func TestPeeringProcesses(t *testing.T) {
 		}
 		var held []string
 		st.Elements(func(pool string, e *handlespace.Element) error {
-			held = append(held, fmt.Sprintf("%s %s home %s", pool, handlespace.IDString(e.ID), handlespace.IDString(e.Home)))
+			held = append(held, fmt.Sprintf("%s %s home %s owner %s", pool, e.Label, handlespace.IDString(e.Home), e.Owner))
 			return nil
 		})
 		st.Close()
@@ -382,6 +504,8 @@ func TestPeeringProcesses(t *testing.T) {
 		}
 		if len(held) != want {
 			t.Errorf("%s's store holds %v, want %d registrations", p.name, held, want)
+		} else if want == 1 && !strings.Contains(held[0], "owner tsig:pe-key.") {
+			t.Errorf("%s's store holds %v, want the registration of key pe-key.", p.name, held)
 		}
 	}
 }

@@ -223,7 +223,7 @@ func TestWireshark(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, p.dir, "poolnsd.yaml", string(cfg)+"  insecure: true\n")
+		writeFile(t, p.dir, "poolnsd.yaml", strings.Replace(string(cfg), "\nenrp:\n", "\nenrp:\n  insecure: true\n", 1))
 		_, port, _ := net.SplitHostPort(p.enrp)
 		ports = append(ports, "tcp port "+port)
 	}
