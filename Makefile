@@ -48,9 +48,9 @@ bench-dnsperf: deps
 # Registrar peering on 127.0.0.1-127.0.0.8 (DNS port 5420, ENRP 9901, TLS):
 # registration-to-answer time with 3 and 8 registrars, a 100 000-element
 # sync, bytes per update; and the ENRP codec's Go benchmarks.
-bench-enrp:
+bench-enrp: build
 	$(GO) test -run XXX -bench . -benchmem ./enrp
-	$(GO) run ./bench/enrp
+	$(GO) run ./bench/enrp -poolnsd $(BIN)
 
 # The Wireshark check of what peering sends (needs tshark, and root or
 # CAP_NET_RAW to capture).

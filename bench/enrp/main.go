@@ -10,10 +10,14 @@
 //   - bytes on the wire per update: the HANDLE_UPDATE messages (and TLS
 //     records) that one registration costs, per peer.
 //
-// Each registrar is a handlespace, a DNS front and a peering driver in this
-// one process, each on its own loopback address, talking over real TCP
-// with TLS; a registration is the handlespace call that the registration
-// paths (DNS UPDATE, HTTP) make once they have accepted one.
+// The propagation figure is measured twice. With -poolnsd BIN, each
+// registrar is a poolnsd process on its own loopback address, and a
+// registration is a TSIG-signed DNS UPDATE to A, timed from its sending
+// and from A's acknowledgement (which comes after A's store write). And
+// in this one process: each registrar a handlespace, a DNS front and a
+// peering driver, talking over real TCP with TLS, a registration the
+// handlespace call that the registration paths make once they have
+// accepted one (no store write). The sync benchmark runs in process.
 package main
 
 import (
@@ -44,6 +48,7 @@ var (
 	dnsPort  = flag.Int("dns-port", 5420, "DNS port on each 127.0.0.x")
 	enrpPort = flag.Int("enrp-port", 9901, "ENRP port on each 127.0.0.x")
 	sizes    = flag.String("sizes", "3,8", "cluster sizes of the propagation benchmark")
+	poolnsd  = flag.String("poolnsd", "", "the poolnsd binary, for the propagation benchmark over processes (\"\": skip it)")
 )
 
 const zoneText = `pool.bench. 60 IN SOA ns.pool.bench. h.pool.bench. 1 60 60 60 5
@@ -339,12 +344,15 @@ func updateBytes() {
 	fmt.Printf("PRESENCE: %d bytes, to each peer once a presence interval (1 s)\n", len(pb))
 }
 
+var tmpDir string
+
 func main() {
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "enrp-bench-")
 	if err != nil {
 		fail(err)
 	}
+	tmpDir = dir
 	defer os.RemoveAll(dir)
 	ca, err := enrptest.NewCA("bench CA")
 	if err != nil {
@@ -356,6 +364,13 @@ func main() {
 		var n int
 		fmt.Sscan(s, &n)
 		ns = append(ns, n)
+	}
+	if *poolnsd != "" {
+		for _, n := range ns {
+			if err := propagationProcesses(ca, dir, *poolnsd, n); err != nil {
+				fail(err)
+			}
+		}
 	}
 	for _, n := range ns {
 		if err := propagation(ca, dir, n); err != nil {
@@ -373,6 +388,9 @@ func main() {
 }
 
 func fail(err error) {
+	if tmpDir != "" {
+		os.RemoveAll(tmpDir)
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
 		fmt.Fprintln(os.Stderr, "enrp bench: needs 127.0.0.1-127.0.0.9 free on the DNS and ENRP ports:", err)
