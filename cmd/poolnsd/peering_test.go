@@ -82,7 +82,7 @@ type peer struct {
 // peeringCluster makes the working directories of registrars on 127.0.0.1,
 // .2 and .3 (A, B, C), each with a certificate of one test CA for its IP
 // address, the zone, and every other as a static peer.
-func peeringCluster(t *testing.T, zone string) []*peer {
+func peeringCluster(t *testing.T, zone string, registration ...string) []*peer {
 	ca, err := enrptest.NewCA("poolnsd test CA")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func peeringCluster(t *testing.T, zone string) []*peer {
 			fmt.Sprintf(`  presence_interval: %v`, ptPresence),
 			fmt.Sprintf(`  max_time_last_heard: %v`, ptLastHeard),
 			fmt.Sprintf(`  max_time_no_response: %v`, ptNoResponse),
-		}, regConfig()...), "\n")+"\n")
+		}, regConfig(registration...)...), "\n")+"\n")
 		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
 		if err != nil {
 			t.Fatal(err)
@@ -593,4 +593,71 @@ func TestPeeringConfig(t *testing.T) {
 	if code := p.waitExit(waitLimit); code != exitOK {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
+}
+
+// TestPeeringLeaseAfterTakeover: a registration with a short lease at A;
+// A is killed, and the registrar that takes it over expires it when its
+// lease ends: it leaves every registrar's answers.
+func TestPeeringLeaseAfterTakeover(t *testing.T) {
+	t.Parallel()
+	tool(t, "nsupdate", "bind9-dnsutils")
+	ps := peeringCluster(t, peeringZone, "lease_min: 1s")
+	a, b, c := ps[0], ps[1], ps[2]
+	for _, p := range ps {
+		p.p = startDaemon(t, p.dir)
+	}
+	for _, p := range ps {
+		p.p.ready()
+	}
+	for _, p := range ps {
+		for _, o := range ps {
+			if o != p {
+				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
+			}
+		}
+	}
+	key := keyFile(t, a.dir, "pe-key", regSecret)
+	// Lease: the SRV record's TTL, 4 s.
+	if out, err := nsupdate(t, a.dns, key,
+		"update add pe9.reg.pool.example. 4 SRV 0 1 80 pe9.reg.pool.example.",
+		"update add pe9.reg.pool.example. 4 A 192.0.2.9"); err != nil {
+		t.Fatalf("nsupdate at A: %v\n%s", err, out)
+	}
+	registered := time.Now()
+	waitAnswer(t, "C", c.dns, "reg.pool.example.", []string{"192.0.2.9"})
+	cb, cc := b.p.cursor(), c.p.cursor()
+	a.p.cmd.Process.Signal(syscall.SIGKILL)
+	a.p.waitExit(waitLimit)
+	stop := make(chan struct{})
+	select {
+	case <-firstLog(b.p, cb, eventIs("takeover-done"), stop):
+	case <-firstLog(c.p, cc, eventIs("takeover-done"), stop):
+	case <-time.After(waitLimit):
+		t.Fatal("no takeover of A")
+	}
+	close(stop)
+	if time.Since(registered) > 3*time.Second {
+		t.Fatalf("the takeover came %v after the registration: too late to see the lease end after it", time.Since(registered))
+	}
+	for _, p := range []*peer{b, c} {
+		deadline := time.NewTimer(waitLimit)
+		tick := time.NewTicker(50 * time.Millisecond)
+		for {
+			got, err := answerOf(p.dns, "reg.pool.example.")
+			if err == nil && len(got) == 0 || err != nil && strings.Contains(err.Error(), "NXDOMAIN") {
+				break
+			}
+			select {
+			case <-tick.C:
+			case <-deadline.C:
+				t.Fatalf("%s still answers %v %v %v after the registration", p.name, got, err, time.Since(registered))
+			}
+		}
+		tick.Stop()
+		deadline.Stop()
+		if gone := time.Since(registered); gone < 4*time.Second {
+			t.Errorf("%s dropped the registration %v after it was made, before its lease of 4 s ended", p.name, gone)
+		}
+	}
+	t.Logf("the registration left B's and C's answers %v after it was made (lease 4 s, expiry sweep every second)", time.Since(registered).Round(time.Millisecond))
 }
