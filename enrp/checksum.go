@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// The ownership checksum of RFC 5353 §3.11 (handlespace audit): every
+// The ownership checksum of RFC 5353 (the handlespace audit): every
 // registrar sends, in each PRESENCE, a 16-bit checksum of the pool elements
 // it owns, and every peer compares it with the checksum of the elements it
 // believes that registrar owns. It is the Internet checksum (RFC 1071): the

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// Transport is a transport parameter (RFC 5354 §3.3–3.7): a protocol, a
+// Transport is a transport parameter (RFC 5354): a protocol, a
 // port and addresses.
 type Transport struct {
 	// Proto is the parameter type: ParamTCP, ParamUDP, ParamSCTP,
@@ -107,7 +107,7 @@ func (w *walker) transport(p param) (*Transport, error) {
 	return t, nil
 }
 
-// Policy is a member selection policy parameter (RFC 5354 §3.8, RFC 5356):
+// Policy is a member selection policy parameter (RFC 5354, RFC 5356):
 // the policy type and the element's values for it.
 type Policy struct {
 	Type uint32
@@ -185,7 +185,7 @@ func (w *walker) policy(p param) (*Policy, error) {
 // a zone file defines): -1.
 const NoLease int32 = -1
 
-// PE is a Pool Element parameter (RFC 5354 §3.9).
+// PE is a Pool Element parameter (RFC 5354).
 type PE struct {
 	ID   uint32 // PE identifier
 	Home uint32 // home ENRP server identifier
@@ -466,7 +466,7 @@ func (w *walker) pe(p param) (*PE, error) {
 	return pe, nil
 }
 
-// ServerInfo is a Server Information parameter (RFC 5354 §3.10): a
+// ServerInfo is a Server Information parameter (RFC 5354): a
 // registrar's ID and the transport its peers reach it on.
 type ServerInfo struct {
 	ID        uint32

@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-// Takeover (RFC 5353 §3.9). A registrar that finds a peer dead while that
+// Takeover (RFC 5353). A registrar that finds a peer dead while that
 // peer owns registered elements sends INIT_TAKEOVER to every other peer
 // (the target included: if it is alive after all, it answers with a
 // PRESENCE, and the takeover stops). Every peer answers INIT_TAKEOVER_ACK,

@@ -5,7 +5,7 @@ import "strconv"
 // Wire constants of RFC 5353 (messages) and RFC 5354 (parameters), with
 // RFC 5356 policy types and poolnsd's own extension parameters.
 
-// Port is the ENRP port (RFC 5353 §6, IANA "enrp-sctp"/"enrp-udp"); poolnsd
+// Port is the ENRP port (IANA "enrp-sctp", "enrp-udp"); poolnsd
 // uses it for TCP too.
 const Port = 9901
 
@@ -66,7 +66,7 @@ const (
 // UpdateAction is the action of a HANDLE_UPDATE.
 type UpdateAction uint16
 
-// Update actions (RFC 5353 §2.4).
+// Update actions (RFC 5353).
 const (
 	AddPE UpdateAction = 0 // ADD_PE: add or update the element
 	DelPE UpdateAction = 1 // DEL_PE: remove the element
@@ -82,7 +82,7 @@ func (a UpdateAction) String() string {
 	return "ACTION_" + strconv.Itoa(int(a))
 }
 
-// Parameter types (RFC 5354 §3), and poolnsd's own.
+// Parameter types (RFC 5354), and poolnsd's own.
 const (
 	ParamIPv4         uint16 = 0x0001
 	ParamIPv6         uint16 = 0x0002
@@ -101,7 +101,7 @@ const (
 	ParamPEChecksum   uint16 = 0x000f
 
 	// poolnsd's extension parameters. Their top two bits are 10: a
-	// receiver that does not know them skips them silently (RFC 5354 §3),
+	// receiver that does not know them skips them silently (RFC 5354),
 	// so what poolnsd sends stays plain ENRP to everyone else.
 
 	// ParamXElement, inside a Pool Element parameter, holds what DNS
@@ -125,7 +125,7 @@ const (
 )
 
 // Unknown-parameter actions, the top two bits of a parameter type
-// (RFC 5354 §3).
+// (RFC 5354).
 const (
 	actionMask       uint16 = 0xc000
 	actionStop       uint16 = 0x0000 // discard the message
@@ -134,13 +134,13 @@ const (
 	actionSkipReport uint16 = 0xc000 // skip the parameter, report it
 )
 
-// Transport use of a transport parameter (RFC 5354 §3.3).
+// Transport use of a transport parameter (RFC 5354).
 const (
 	UseDataOnly       uint16 = 0
 	UseDataAndControl uint16 = 1
 )
 
-// Cause codes of an Operation Error parameter (RFC 5354 §3.10).
+// Cause codes of an Operation Error parameter (RFC 5354).
 const (
 	CauseUnrecognizedParam   uint16 = 0x1
 	CauseUnrecognizedMessage uint16 = 0x2
@@ -154,7 +154,7 @@ const (
 	CauseSecurity            uint16 = 0xa
 )
 
-// Member selection policy types (RFC 5356 §3 and §4), and poolnsd's own for
+// Member selection policy types (RFC 5356), and poolnsd's own for
 // the policies RFC 5356 does not have.
 const (
 	PolicyRoundRobin         uint32 = 0x00000001 // rr: no value
