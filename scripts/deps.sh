@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks use beyond Go: dig and nsupdate
-# (bind9-dnsutils), kdig (knot-dnsutils), dnsperf. Debian packages through
+# (bind9-dnsutils), kdig (knot-dnsutils), dnsperf, tshark and dumpcap
+# (tshark: the Wireshark check of what peering sends). Debian packages through
 # apt-get when run as root and something is missing; otherwise says what to
 # install. Go modules come from the module proxy (go mod download).
 set -euo pipefail
@@ -9,6 +10,7 @@ command -v dig >/dev/null && command -v nsupdate >/dev/null || need+=(bind9-dnsu
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v taskset >/dev/null || need+=(util-linux)
+{ command -v tshark && command -v dumpcap; } >/dev/null || need+=(tshark)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive

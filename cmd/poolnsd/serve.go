@@ -47,6 +47,8 @@ type daemon struct {
 	monStop context.CancelFunc
 	monDone chan error
 	api     *httpapi.Server // nil when http.listen is ""
+
+	peering *peering // serve_enrp.go; nil without peering
 }
 
 // newLogger returns the logger that log.level and log.format ask for.
@@ -132,6 +134,11 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.startRegistrar()
+	if code := d.startPeering(); code != exitOK {
+		d.reg.Close()
+		d.store.Close()
+		return code
+	}
 	d.dns, err = dnsfront.Start(dnsfront.Config{
 		Listen:     d.cfg.DNS.Listen,
 		UDPSize:    d.cfg.DNS.UDPSize,
@@ -142,6 +149,7 @@ func (d *daemon) start() int {
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
 		return exitRuntime
@@ -149,6 +157,7 @@ func (d *daemon) start() int {
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())
+		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
 		return code
@@ -253,6 +262,7 @@ func (d *daemon) stop(code int) int {
 		d.log.Warn("DNS shutdown", "err", err.Error())
 	}
 	d.stopHTTP(ctx)
+	d.stopPeering()
 	d.reg.Close()
 	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {
