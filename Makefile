@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run demo test test-short bench bench-go bench-dnsperf bench-register bench-peers lint fuzz check deps clean
+.PHONY: all build run demo test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps clean
 
 all: lint test build
 
@@ -33,22 +33,43 @@ deps:
 	./scripts/deps.sh
 
 # Go benchmarks (handler allocations, selection at 10/1000/100000,
-# registration batches, store writes, memory per element), the dnsperf load
-# test and the registration load test.
-bench: bench-go bench-dnsperf bench-register
+# registration batches, store writes, memory per element, the prober's CPU
+# per probe), the dnsperf load test, the registration load test, the
+# failover benchmark and the peering benchmark.
+bench: bench-go bench-dnsperf bench-register bench-failover bench-enrp
 
 bench-go:
 	$(GO) test -run XXX -bench . -benchmem -benchtime 1s ./handlespace
 	$(GO) test -run XXX -bench 'Serve' -benchmem ./dnsfront
 	$(GO) test -run XXX -bench 'MemoryPerElement' -benchtime 1x ./dnsfront
+	$(GO) test -run XXX -bench . ./probe
 
 # TSIG-signed DNS UPDATE registrations per second, 64 clients, against the
 # built poolnsd on 127.0.0.1:5410 (real socket, bbolt with fsync).
 bench-register: build
 	$(GO) run ./bench/register -poolnsd $(BIN) -clients 64 -duration 10s
 
+# Failover times (5 real HTTP backends; kill and freeze; 1 s and 100 ms
+# intervals; with and without failure reports) and the CPU of probing
+# 10 000 elements. DNS on 127.0.0.1:5400, HTTP API on 127.0.0.1:8400,
+# backends on 127.0.3.x and 127.0.4.x. TRIALS=20 per scenario.
+bench-failover: build
+	./bench/failover.sh
+
 bench-dnsperf: deps
 	./bench/dnsperf.sh
+
+# Registrar peering on 127.0.0.1-127.0.0.8 (DNS port 5420, ENRP 9901, TLS):
+# registration-to-answer time with 3 and 8 registrars, a 100 000-element
+# sync, bytes per update; and the ENRP codec's Go benchmarks.
+bench-enrp: build
+	$(GO) test -run XXX -bench . -benchmem ./enrp
+	$(GO) run ./bench/enrp -poolnsd $(BIN)
+
+# The Wireshark check of what peering sends (needs tshark, and root or
+# CAP_NET_RAW to capture).
+bench-tshark: deps
+	./bench/enrp-tshark.sh
 
 # poolnsd beside knot, nsd and PowerDNS in ../shared/bench-peers (long).
 bench-peers: build
@@ -61,6 +82,7 @@ lint:
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
 
 # Validate the zone files in ./zones without serving.

@@ -50,6 +50,8 @@ for p in $(seq 0 99); do echo "_http._tcp.p$p.bench.test. SRV"; done > "$WORK/sr
 cat > "$WORK/poolnsd.yaml" <<YAML
 dns:
   listen: ["127.0.0.1:$PORT"]
+http:
+  listen: ""
 zones: $WORK/zones
 data: $WORK/data
 YAML

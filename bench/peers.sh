@@ -15,12 +15,14 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/zones"
 cp bench/peers/pool.test.zone "$WORK/zones/"
-# poolnsd probes nothing yet (probes come with their own issue), so it serves
-# all 10 members: compare with the static peers (POOLNSD_HEALTH=no).
+# The zone has no probe= keys, so poolnsd serves all 10 members without
+# probing them: compare with the static peers (POOLNSD_HEALTH=no).
 cat > "$WORK/poolnsd-bench.yaml" <<YAML
 dns:
   listen: ["@ADDR@:@PORT@"]
   udp_sockets: @THREADS@
+http:
+  listen: ""                       # no HTTP API in a DNS benchmark
 zones: $WORK/zones
 data: @DIR@/data
 YAML

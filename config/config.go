@@ -34,6 +34,7 @@ type Config struct {
 	Reports      Reports      `mapstructure:"reports"`
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 	Registration Registration `mapstructure:"registration"`
+	ENRP         ENRP         `mapstructure:"enrp"`
 
 	// TSIG are the keys of DNS UPDATE: the config file's "tsig" list
 	// (see TSIGKey). Not in the table of keys.
@@ -601,5 +602,6 @@ func (c Config) Validate() error {
 	inRange("registration.rate", c.Registration.Rate, 1, 1000000)
 	inRange("registration.burst", c.Registration.Burst, 1, 1000000)
 	validateTSIG(c.TSIG, bad)
+	errs = append(errs, c.validateENRP()...)
 	return errors.Join(errs...)
 }

@@ -46,6 +46,8 @@ func TestDefaults(t *testing.T) {
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
 		Registration: Registration{LeaseDefault: "60s", LeaseMin: "5s", LeaseMax: "24h",
 			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100},
+		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
+			PageSize: 128},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() =\n%+v\nwant\n%+v", got, want)

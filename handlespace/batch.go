@@ -49,6 +49,9 @@ type Op struct {
 	legacy bool
 	// update, when set, changes a copy of element ID (UpdateMany).
 	update func(*Element)
+	// asIs puts Elem as given, health and home included, and lets it
+	// rename the element with its ID (ApplyEdits: a peer's element).
+	asIs bool
 }
 
 // Apply runs groups of operations as one change: each group all or nothing
@@ -351,7 +354,7 @@ func (b *batch) apply(op *Op) error {
 	if old != nil && old.Static && !op.legacy {
 		return ErrStaticElement
 	}
-	if old != nil && old.Label != e.Label && !op.legacy {
+	if old != nil && old.Label != e.Label && !op.legacy && !op.asIs {
 		return ErrIDInUse
 	}
 	if o := w.byLabel(e.Label); o != nil && o.ID != e.ID {
@@ -360,7 +363,9 @@ func (b *batch) apply(op *Op) error {
 		}
 		return ErrLabelInUse
 	}
-	b.h.prepareRegister(w.spec, e, old)
+	if !op.asIs {
+		b.h.prepareRegister(w.spec, e, old)
+	}
 	b.set(w, e.ID, e)
 	return nil
 }

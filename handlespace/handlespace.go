@@ -57,6 +57,7 @@ type Handlespace struct {
 	opts     Options
 	policies map[string]Policy // guarded by mu
 	subs     []chan<- struct{} // guarded by mu
+	static   staticHomes       // homes of zone-file elements (edits.go)
 }
 
 // Subscribe returns a channel that receives a value after changes: one
@@ -162,7 +163,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 			if slot == nil {
 				slot = &poolSlot{}
 			}
-			elems, err := h.mergeStatic(pd, prev)
+			elems, err := h.mergeStatic(name, pd, prev)
 			if err != nil {
 				return fmt.Errorf("%s:%d: pool %s: %v", d.File, pd.Line, pd.Handle, err)
 			}
@@ -215,7 +216,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 // mergeStatic returns the pool's elements after a reload: the file's static
 // elements (keeping health and load of those that were there before) and the
 // registered elements of the previous view, sorted by ID.
-func (h *Handlespace) mergeStatic(pd *PoolDef, prev *PoolView) ([]*Element, error) {
+func (h *Handlespace) mergeStatic(name string, pd *PoolDef, prev *PoolView) ([]*Element, error) {
 	elems := make([]*Element, 0, len(pd.Elements))
 	ids := map[uint32]bool{}
 	labels := map[string]bool{}
@@ -229,7 +230,7 @@ func (h *Handlespace) mergeStatic(pd *PoolDef, prev *PoolView) ([]*Element, erro
 		ids[se.ID], labels[se.Label] = true, true
 		e := se.Clone()
 		e.Static = true
-		e.Home = h.opts.RegistrarID
+		e.Home = h.staticHome(name, e.ID)
 		e.Health = h.initialHealth(pd.Spec, e)
 		if prev != nil {
 			if pe := prev.Element(e.ID); pe != nil && pe.Static {

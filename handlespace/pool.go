@@ -34,6 +34,10 @@ type ProbeSpec struct {
 	Timeout  time.Duration // a probe that takes longer has failed
 	Rise     int           // successes in a row to become up
 	Fall     int           // failures in a row to become down
+	// Jitter is the fraction (0 to 0.5) of the interval by which each
+	// delay between probes is shortened at random, so that elements added
+	// together drift apart; the interval stays the longest delay.
+	Jitter float64
 }
 
 // ProbeSpec returns the probe settings of element e of this pool: its own

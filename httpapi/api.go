@@ -21,6 +21,10 @@ type ProbeStatus struct {
 	OK  bool          // whether it passed
 	Err string        // why it failed; "" when it passed
 	RTT time.Duration // how long it took
+	// SRTT is the smoothed RTT of the element's passing probes, 0 if
+	// unknown. It is fresher than the element's RTT in the view, which
+	// the prober publishes only where a policy uses it.
+	SRTT time.Duration
 }
 
 // ReportOutcome is what a failure report did.
@@ -307,7 +311,8 @@ func (a *api) getPool(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, a.poolDetail(pv))
 }
 
-// reportRequest is the body of POST /v1/pools/{pool}/reports.
+// reportRequest is the body of POST /v1/pools/{pool}/reports: the element
+// by its identifier or label, or by the address and port the client used.
 type reportRequest struct {
 	Element string `json:"element"`
 	Address string `json:"address"`
@@ -320,21 +325,18 @@ func (a *api) report(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case req.Element == "" && req.Address == "":
-		writeError(w, r, http.StatusBadRequest, `name the element: {"element": "0a1b2c3d"} or {"address": "192.0.2.10:8080"}`)
+		writeError(w, r, http.StatusBadRequest, `name the element: {"element": "0a1b2c3d"} (identifier or label) or {"address": "192.0.2.10:8080"}`)
 		return
 	case req.Element != "" && req.Address != "":
 		writeError(w, r, http.StatusBadRequest, "give element or address, not both")
 		return
 	}
-	var id uint32
 	var ap netip.AddrPort
 	var err error
-	if req.Element != "" {
-		if id, err = handlespace.ParseID(req.Element); err != nil {
-			writeError(w, r, http.StatusBadRequest, err.Error())
-			return
-		}
-	} else if ap, err = netip.ParseAddrPort(req.Address); err != nil {
+	if req.Element == "" {
+		ap, err = netip.ParseAddrPort(req.Address)
+	}
+	if err != nil {
 		writeError(w, r, http.StatusBadRequest, fmt.Sprintf("bad address %q; want ADDR:PORT, IPv6 as [ADDR]:PORT", req.Address))
 		return
 	}
@@ -344,8 +346,9 @@ func (a *api) report(w http.ResponseWriter, r *http.Request) {
 	}
 	var e *handlespace.Element
 	if req.Element != "" {
-		if e = pv.Element(id); e == nil {
-			writeError(w, r, http.StatusNotFound, fmt.Sprintf("pool %s has no element %s", pv.Name, req.Element))
+		var lerr *lookupError
+		if e, lerr = findElement(pv, req.Element); lerr != nil {
+			writeLookupError(w, r, lerr)
 			return
 		}
 	} else if e = findByAddress(pv, ap); e == nil {

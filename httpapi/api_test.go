@@ -54,7 +54,7 @@ func TestListPools(t *testing.T) {
 		"name": "web.pool.test.", "handle": "web", "zone": "pool.test.", "static": true,
 		"policy": "rr", "ttl": 5, "answers": 3, "alldown": "none",
 		"service": "_http._tcp", "uri": "http://{name}:{port}/",
-		"probe": {"kind": "http", "target": "/healthz", "interval_ms": 1000, "timeout_ms": 300, "rise": 2, "fall": 2},
+		"probe": {"kind": "http", "target": "/healthz", "interval_ms": 1000, "timeout_ms": 300, "rise": 2, "fall": 2, "jitter": 0.1},
 		"fail_open": false,
 		"counts": {"elements": 4, "served": 3, "up": 3, "down": 1, "unknown": 0, "drained": 0, "forced_down": 0, "reported": 0}
 	}`)
@@ -92,7 +92,7 @@ func TestGetPool(t *testing.T) {
 		"health": "up", "admin": "auto", "reported": false, "served": true,
 		"rtt_ms": null, "home": "00000007", "static": true,
 		"expires": null, "lease_left_s": null,
-		"probe": {"kind": "tcp", "target": "", "interval_ms": 2000, "timeout_ms": 1000, "rise": 1, "fall": 3},
+		"probe": {"kind": "tcp", "target": "", "interval_ms": 2000, "timeout_ms": 1000, "rise": 1, "fall": 3, "jitter": 0.25},
 		"last_probe": null
 	}`)
 	sameJSON(t, "dyn", elementJSON(t, rp.json, id(dyn)), `{
@@ -259,9 +259,10 @@ func TestReport(t *testing.T) {
 		{path, `{}`, 400, "name the element"},
 		{path, `{"element":"","address":""}`, 400, "name the element"},
 		{path, `{"element":"` + id(web1) + `","address":"192.0.2.10:8080"}`, 400, "not both"},
-		{path, `{"element":"web1"}`, 400, `bad element identifier "web1", want 8 hex digits`},
-		{path, `{"element":"123"}`, 400, `bad element identifier "123"`},
-		{path, `{"element":"0x123456"}`, 400, `bad element identifier`},
+		{path, `{"element":"web1"}`, 202, ``}, // a label, like the admin endpoint's {pe}
+		{path, `{"element":"no.such"}`, 400, `bad element "no.such"; want its identifier (8 hex digits) or its label`},
+		{path, `{"element":"123"}`, 404, `pool web.pool.test. has no element "123"`},
+		{path, `{"element":"0x123456"}`, 404, `has no element "0x123456"`},
 		{path, `{"address":"192.0.2.10"}`, 400, `bad address "192.0.2.10"; want ADDR:PORT`},
 		{path, `{"address":"2001:db8::12:8080"}`, 400, `bad address`},
 		{path, `{"element":"` + id(web1) + `","pe":"x"}`, 400, `unknown field "pe"; want element or address`},
@@ -271,7 +272,7 @@ func TestReport(t *testing.T) {
 		{path, `{"element" "x"}`, 400, `bad JSON at byte`},
 		{path, `{"element":"` + id(web1) + `"} {}`, 400, `trailing data after the JSON object`},
 		{path, big, 413, `request body larger than 65536 bytes`},
-		{path, `{"element":"00000001"}`, 404, `pool web.pool.test. has no element 00000001`},
+		{path, `{"element":"00000001"}`, 404, `pool web.pool.test. has no element "00000001"`},
 		{path, `{"address":"192.0.2.10:8081"}`, 404, `pool web.pool.test. has no element at 192.0.2.10:8081`},
 		{path, `{"address":"192.0.2.20:443"}`, 404, `has no element at`},
 		{"/v1/pools/nope.pool.test/reports", `{"element":"` + id(web1) + `"}`, 404, `no such pool "nope.pool.test"`},

@@ -41,12 +41,13 @@ type poolJSON struct {
 }
 
 type probeJSON struct {
-	Kind       string `json:"kind"`
-	Target     string `json:"target"`
-	IntervalMS int64  `json:"interval_ms"`
-	TimeoutMS  int64  `json:"timeout_ms"`
-	Rise       int    `json:"rise"`
-	Fall       int    `json:"fall"`
+	Kind       string  `json:"kind"`
+	Target     string  `json:"target"`
+	IntervalMS int64   `json:"interval_ms"`
+	TimeoutMS  int64   `json:"timeout_ms"`
+	Rise       int     `json:"rise"`
+	Fall       int     `json:"fall"`
+	Jitter     float64 `json:"jitter"`
 }
 
 type countsJSON struct {
@@ -77,7 +78,7 @@ type elemJSON struct {
 	Admin      string         `json:"admin"`  // auto, drain, force-down
 	Reported   bool           `json:"reported"`
 	Served     bool           `json:"served"` // in the answers now
-	RTTms      *float64       `json:"rtt_ms"` // smoothed probe RTT; null unknown
+	RTTms      *float64       `json:"rtt_ms"` // smoothed probe RTT (of this registrar's probes, else the view's); null unknown
 	Home       string         `json:"home"`   // registrar ID, 8 hex digits
 	Static     bool           `json:"static"`
 	Expires    *time.Time     `json:"expires"`      // null: no lease
@@ -117,6 +118,7 @@ func probeSpec(p handlespace.ProbeSpec) *probeJSON {
 		TimeoutMS:  p.Timeout.Milliseconds(),
 		Rise:       p.Rise,
 		Fall:       p.Fall,
+		Jitter:     p.Jitter,
 	}
 }
 
@@ -204,8 +206,13 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served m
 	for i, ad := range e.Addrs {
 		j.Addresses[i] = ad.String()
 	}
-	if e.RTT > 0 {
-		ms := millis(e.RTT)
+	rtt := e.RTT
+	st, probed := a.b.ProbeStatus(pv.Name, e.ID)
+	if probed && st.SRTT > 0 {
+		rtt = st.SRTT
+	}
+	if rtt > 0 {
+		ms := millis(rtt)
 		j.RTTms = &ms
 	}
 	if !e.Expires.IsZero() {
@@ -219,7 +226,7 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served m
 			j.Probe = &probeJSON{Kind: "none"}
 		}
 	}
-	if st, ok := a.b.ProbeStatus(pv.Name, e.ID); ok {
+	if probed {
 		j.LastProbe = &lastProbeJSON{At: st.At.UTC(), OK: st.OK, Error: st.Err, RTTms: millis(st.RTT)}
 	}
 	return j

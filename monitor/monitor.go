@@ -11,20 +11,25 @@
 // changes an element's health publishes a new view of its pool at once, so
 // the next DNS answer reflects it. RTT and load changes are gathered and
 // published together every FlushInterval, and only when they matter (RTT by
-// more than a tenth, load by any amount), so that probes alone do not
-// rebuild a pool's view on every probe.
+// more than a tenth and 100 µs, and only in pools whose policy is nearest;
+// load by any amount), so that probes alone do not rebuild a pool's view
+// on every probe. A health change publishes the element's RTT and load
+// with it. Status has every probed element's last result and smoothed RTT.
 //
 // Failure reports (RFC 5352 ENDPOINT_UNREACHABLE, through the HTTP API)
 // trigger an immediate probe of the element; after MaxBadReports reports
 // within ReportWindow the element leaves the answers (Element.Reported)
-// until a probe passes — or, for an element without probes, until a window
-// passes without reports. Reports are rate-limited per client address.
+// until a probe that started after the last report passes — or, for an
+// element without probes, until a window passes without reports. Reports
+// are rate-limited per client address.
 //
 // # Caveats
 //
 // An element with several addresses is probed at its first one. The
 // administrative state (drain, force-down) lives in the handlespace only:
-// elements of zone files lose it on restart.
+// elements of zone files keep it across reloads but lose it on restart.
+// Health is not stored either: after a restart every probed element starts
+// unknown again.
 package monitor
 
 import (
@@ -42,7 +47,8 @@ import (
 
 // Config configures a Monitor. Zero values have defaults.
 type Config struct {
-	// Self is this registrar's ID: only elements homed here are probed.
+	// Self is this registrar's ID: only elements homed here (or with no
+	// home) are probed.
 	Self uint32
 	// MaxBadReports is how many failure reports within ReportWindow take an
 	// element out of the answers (default 3).
@@ -60,7 +66,8 @@ type Config struct {
 	// Probe configures the prober (its Clock also serves the monitor).
 	Probe probe.Config
 	// Logger gets one line per health change, report removal and admin
-	// change (default slog.Default()).
+	// change, and one when the first probes of the start are done
+	// (default slog.Default()).
 	Logger *slog.Logger
 	// OnHealthChange, if set, is called after each change of an element's
 	// health that the monitor publishes (for metrics). It runs on a prober
@@ -105,18 +112,44 @@ type Monitor struct {
 	sched *probe.Scheduler
 	clock probe.Clock
 
+	// pools is what sync last gave the scheduler, by pool name. Only Run's
+	// goroutine uses it.
+	pools map[string]poolTargets
+
 	mu      sync.Mutex
-	targets map[string]target        // by probe key
-	status  map[string]probe.Result  // last result by probe key
-	rtt     map[string]time.Duration // smoothed RTT by probe key
+	targets map[string]*target // by probe key
 	pending map[string]map[uint32]change
 	reports map[string][]time.Time // report times by element key, within the window
+	outAt   map[string]time.Time   // when reports last took an element out
 	buckets map[netip.Addr]*bucket
+	first   map[string]bool // targets of the first sync without a result yet
+	started bool            // the first sync happened
 }
 
+// target is an element probed here. Its fields after id are guarded by
+// Monitor.mu.
 type target struct {
 	pool string
 	id   uint32
+	// elem is the element as the latest sync saw it and nearest whether
+	// its pool orders by RTT: a result compares with them to decide what
+	// to publish. They may lag behind the view by a sync; every decision
+	// taken on them is one that a stale value makes redundant, not wrong.
+	elem    *handlespace.Element
+	nearest bool
+	// last is the last probe result and srtt the smoothed RTT after it;
+	// valid when probed.
+	last    probe.Result
+	srtt    time.Duration
+	probed  bool
+	removed bool // no longer probed: its late results are ignored
+}
+
+// poolTargets are the targets of one pool view, and their elements.
+type poolTargets struct {
+	view    *handlespace.PoolView
+	targets []probe.Target
+	elems   []*handlespace.Element
 }
 
 // change is what a flush publishes for one element.
@@ -137,17 +170,21 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	cfg.defaults()
 	m := &Monitor{
 		hs: hs, cfg: cfg, clock: cfg.Probe.Clock,
-		targets: map[string]target{}, status: map[string]probe.Result{}, rtt: map[string]time.Duration{},
-		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, buckets: map[netip.Addr]*bucket{},
+		pools:   map[string]poolTargets{},
+		targets: map[string]*target{},
+		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
+		buckets: map[netip.Addr]*bucket{},
 	}
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
+	m.sync() // so that Stats counts the targets before Run
 	return m
 }
 
 // Key is the probe key of an element: its pool's name and its identifier.
 func Key(pool string, id uint32) string { return pool + "/" + handlespace.IDString(id) }
 
-// Run probes until ctx ends.
+// Run probes until ctx ends, then stops the prober (cancelling the probes
+// in flight) and returns.
 func (m *Monitor) Run(ctx context.Context) error {
 	changes := m.hs.Subscribe()
 	m.sync()
@@ -168,76 +205,192 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-// sync gives the scheduler the current set of targets: every element homed
-// here with a probe.
+// sync gives the scheduler the current set of targets, every element homed
+// here with a probe, if it changed. Pools whose view is the one of the last
+// sync are not looked at again, so that the health and RTT changes that
+// the monitor itself publishes cost a pointer comparison per pool.
 func (m *Monitor) sync() {
-	var ts []probe.Target
-	next := map[string]target{}
+	changed := false
+	seen := map[string]bool{}
+	var fresh []poolTargets // pools with a new view
 	for _, z := range m.hs.View().Zones() {
 		for _, h := range z.PoolHandles() {
 			pv := z.Pool(h)
 			if pv == nil {
 				continue
 			}
-			for _, e := range pv.Elements {
-				spec := pv.ProbeSpec(e)
-				if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || len(e.Addrs) == 0 {
-					continue
-				}
-				k := Key(pv.Name, e.ID)
-				next[k] = target{pv.Name, e.ID}
-				ts = append(ts, probe.Target{Key: k, Addr: netip.AddrPortFrom(e.Addrs[0], e.Port), Name: e.Label + "." + pv.Name, Spec: spec})
+			seen[pv.Name] = true
+			old, ok := m.pools[pv.Name]
+			if ok && old.view == pv {
+				continue
 			}
+			ts, es := m.poolTargets(pv, old.targets)
+			if !ok || !sameTargets(old.targets, ts) {
+				changed = true
+			}
+			p := poolTargets{pv, ts, es}
+			m.pools[pv.Name] = p
+			fresh = append(fresh, p)
+		}
+	}
+	for name := range m.pools {
+		if !seen[name] {
+			delete(m.pools, name)
+			changed = true
 		}
 	}
 	m.mu.Lock()
-	for k := range m.targets {
-		if _, ok := next[k]; !ok {
-			delete(m.status, k)
-			delete(m.rtt, k)
+	if !changed && m.started {
+		// The same targets: only their elements are newer.
+		for _, p := range fresh {
+			for i, tg := range p.targets {
+				if t, ok := tg.Ref.(*target); ok {
+					t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+				}
+			}
+		}
+		m.mu.Unlock()
+		return
+	}
+	var ts []probe.Target
+	next := make(map[string]*target, len(m.targets))
+	for name, p := range m.pools {
+		for i := range p.targets {
+			tg := &p.targets[i]
+			t := m.targets[tg.Key]
+			if t == nil {
+				_, id, _ := cutKey(tg.Key)
+				t = &target{pool: name, id: id}
+			}
+			t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+			tg.Ref = t
+			next[tg.Key] = t
+			ts = append(ts, *tg)
+		}
+	}
+	for k, t := range m.targets {
+		if next[k] != t {
+			t.removed = true
+			delete(m.first, k)
 		}
 	}
 	m.targets = next
+	if !m.started {
+		m.started = true
+		if len(next) > 0 {
+			m.first = make(map[string]bool, len(next))
+			for k := range next {
+				m.first[k] = true
+			}
+		}
+	}
 	m.mu.Unlock()
+	// Not under mu: Set waits for the results being reported, and
+	// onResult takes mu. Until Set returns, results of removed targets
+	// are dropped by their removed mark.
 	m.sched.Set(ts)
+}
+
+// poolTargets returns the targets of a pool view, in element order. The
+// targets of the pool's previous view (old, in the same order) are taken
+// over where they fit, so that a health or RTT change of one element
+// costs no new strings for the others.
+func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) ([]probe.Target, []*handlespace.Element) {
+	ts := make([]probe.Target, 0, len(old))
+	es := make([]*handlespace.Element, 0, len(old))
+	j := 0
+	for _, e := range pv.Elements {
+		spec := pv.ProbeSpec(e)
+		if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || len(e.Addrs) == 0 {
+			continue
+		}
+		addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
+		for j < len(old) && old[j].ID < e.ID {
+			j++
+		}
+		if j < len(old) && old[j].ID == e.ID && old[j].Addr == addr && old[j].Spec == spec &&
+			len(old[j].Name) == len(e.Label)+1+len(pv.Name) && old[j].Name[:len(e.Label)] == e.Label {
+			t := old[j]
+			t.Health = e.Health
+			ts = append(ts, t)
+			es = append(es, e)
+			continue
+		}
+		es = append(es, e)
+		ts = append(ts, probe.Target{
+			Key:    Key(pv.Name, e.ID),
+			ID:     e.ID,
+			Addr:   addr,
+			Name:   e.Label + "." + pv.Name,
+			Health: e.Health,
+			Spec:   spec,
+		})
+	}
+	return ts, es
+}
+
+// sameTargets reports whether two target lists probe the same things (their
+// Health, a start value only, aside).
+func sameTargets(a, b []probe.Target) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || a[i].Addr != b[i].Addr || a[i].Name != b[i].Name || a[i].Spec != b[i].Spec {
+			return false
+		}
+	}
+	return true
 }
 
 // onResult takes one probe result (called concurrently by the prober).
 func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
+	t, _ := r.Ref.(*target)
+	if t == nil {
+		return
+	}
 	m.mu.Lock()
-	t, ok := m.targets[r.Key]
-	if !ok {
+	if t.removed {
 		m.mu.Unlock()
 		return
 	}
-	m.status[r.Key] = r
-	rtt := m.rtt[r.Key]
-	if r.OK {
-		rtt = probe.SmoothRTT(rtt, r.RTT)
-		m.rtt[r.Key] = rtt
-	}
+	t.last, t.srtt, t.probed = r, tr.SRTT, true
+	e, nearest := t.elem, t.nearest
 	m.mu.Unlock()
-
-	pv := m.poolView(t.pool)
-	if pv == nil {
-		return
-	}
-	e := pv.Element(t.id)
+	defer func() { // after the health change's own log line
+		m.mu.Lock()
+		m.noteFirst(r.Key, tr)
+		m.mu.Unlock()
+	}()
 	if e == nil {
 		return
 	}
-	if changed || e.Health != tr.Health || (r.OK && e.Reported) {
+	// A pass clears the failure reports only if the probe started after
+	// the last of them: one already in flight proves nothing.
+	clears := false
+	if r.OK && e.Reported {
+		m.mu.Lock()
+		outAt, out := m.outAt[r.Key]
+		m.mu.Unlock()
+		clears = !out || !r.At.Before(outAt)
+	}
+	if changed || e.Health != tr.Health || clears {
 		err := m.hs.Update(t.pool, t.id, func(e *handlespace.Element) {
 			e.Health = tr.Health
-			if r.OK {
+			if clears {
 				e.Reported = false
-				e.RTT = rtt
+			}
+			if tr.SRTT > 0 {
+				e.RTT = tr.SRTT
 			}
 			if r.HasLoad {
 				e.Load = handlespace.LoadFromFraction(r.Load)
 			}
 		})
-		if err == nil && e.Health != tr.Health {
+		if err != nil {
+			return
+		}
+		if e.Health != tr.Health {
 			reason := r.Err
 			if r.OK {
 				reason = "probe passed"
@@ -248,12 +401,22 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 				m.cfg.OnHealthChange(t.pool, t.id, e.Health, tr.Health)
 			}
 		}
+		if clears {
+			m.mu.Lock()
+			delete(m.outAt, r.Key)
+			m.mu.Unlock()
+			m.cfg.Logger.Info("probe passed; element back in the answers after failure reports", "pool", t.pool,
+				"element", handlespace.IDString(t.id), "name", e.Label)
+		}
 		return
 	}
-	// Not a health change: gather RTT and load for the next flush.
+	// Not a health change: gather RTT and load for the next flush. RTTs
+	// go into the view only where the policy orders by them (Status has
+	// them for everyone): elsewhere they would rebuild the pool's view at
+	// every flush for nothing, loopback RTTs being as noisy as they are.
 	var c change
-	if r.OK && e.RTT > 0 && absDiff(rtt, e.RTT) > e.RTT/10 || r.OK && e.RTT == 0 {
-		c.rtt, c.hasRTT = rtt, true
+	if r.OK && nearest && RTTChanged(e.RTT, tr.SRTT) {
+		c.rtt, c.hasRTT = tr.SRTT, true
 	}
 	if r.HasLoad {
 		if l := handlespace.LoadFromFraction(r.Load); l != e.Load {
@@ -265,9 +428,52 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		if m.pending[t.pool] == nil {
 			m.pending[t.pool] = map[uint32]change{}
 		}
-		m.pending[t.pool][t.id] = c
+		p := m.pending[t.pool][t.id]
+		if c.hasRTT {
+			p.rtt, p.hasRTT = c.rtt, true
+		}
+		if c.hasLoad {
+			p.load, p.hasLoad = c.load, true
+		}
+		m.pending[t.pool][t.id] = p
 		m.mu.Unlock()
 	}
+}
+
+// noteFirst counts the first results of the targets that the start gave,
+// and logs once all have a health. Called with mu held.
+func (m *Monitor) noteFirst(key string, tr probe.Tracker) {
+	if m.first == nil || !m.first[key] || tr.Health == handlespace.HealthUnknown {
+		return
+	}
+	delete(m.first, key)
+	if len(m.first) > 0 {
+		return
+	}
+	m.first = nil
+	var up, down int
+	for _, t := range m.targets {
+		if t.probed && t.last.OK {
+			up++
+		} else {
+			down++
+		}
+	}
+	m.cfg.Logger.Info("first probes done", "elements", len(m.targets), "passing", up, "failing", down)
+}
+
+// RTTChanged reports whether a new smoothed RTT differs enough from the
+// published one to publish it: by more than a tenth and more than 100 µs
+// (the nearest policy's unit), or when none is published yet.
+func RTTChanged(published, srtt time.Duration) bool {
+	if srtt <= 0 {
+		return false
+	}
+	if published <= 0 {
+		return true
+	}
+	d := absDiff(srtt, published)
+	return d > published/10 && d > 100*time.Microsecond
 }
 
 func absDiff(a, b time.Duration) time.Duration {
@@ -291,7 +497,10 @@ func (m *Monitor) poolView(pool string) *handlespace.PoolView {
 
 func cutPool(pool string) (handle, parent string, ok bool) {
 	for i := 0; i < len(pool); i++ {
-		if pool[i] == '.' {
+		switch pool[i] {
+		case '\\':
+			i++
+		case '.':
 			return pool[:i], pool[i+1:], i > 0 && i+1 < len(pool)
 		}
 	}
@@ -311,8 +520,8 @@ func (m *Monitor) flush() {
 		if len(times) == 0 {
 			delete(m.reports, k)
 			if _, probed := m.targets[k]; !probed {
-				if t, ok := parseKey(k); ok {
-					lapsed = append(lapsed, t)
+				if p, id, ok := cutKey(k); ok {
+					lapsed = append(lapsed, target{pool: p, id: id})
 				}
 			}
 			continue
@@ -341,6 +550,9 @@ func (m *Monitor) flush() {
 		}
 		if e := pv.Element(t.id); e != nil && e.Reported {
 			if m.hs.Update(t.pool, t.id, func(e *handlespace.Element) { e.Reported = false }) == nil {
+				m.mu.Lock()
+				delete(m.outAt, Key(t.pool, t.id))
+				m.mu.Unlock()
 				m.cfg.Logger.Info("failure reports lapsed; element back in the answers", "pool", t.pool,
 					"element", handlespace.IDString(t.id), "name", e.Label)
 			}
@@ -348,16 +560,17 @@ func (m *Monitor) flush() {
 	}
 }
 
-func parseKey(k string) (target, bool) {
+// cutKey splits a probe key into the pool and the element identifier.
+func cutKey(k string) (pool string, id uint32, ok bool) {
 	i := len(k) - 9
 	if i <= 0 || k[i] != '/' {
-		return target{}, false
+		return "", 0, false
 	}
 	id, err := handlespace.ParseID(k[i+1:])
 	if err != nil {
-		return target{}, false
+		return "", 0, false
 	}
-	return target{k[:i], id}, true
+	return k[:i], id, true
 }
 
 func pruneBefore(times []time.Time, cut time.Time) []time.Time {
@@ -375,12 +588,16 @@ type ReportOutcome struct {
 	// Removed is true when the element is out of the answers because of
 	// reports.
 	Removed bool
+	// Probed is true when the element is probed here: the report started
+	// a probe (or joined one in flight).
+	Probed bool
 }
 
 // Report takes a pool user's failure report for element id of pool from
 // the client at from: it probes the element at once and, after
 // MaxBadReports reports within ReportWindow, takes it out of the answers
-// until a probe passes.
+// until a probe that starts after the last report passes. The element is
+// out of the answers when Report returns.
 func (m *Monitor) Report(pool string, id uint32, from netip.Addr) (ReportOutcome, error) {
 	pv := m.poolView(pool)
 	if pv == nil {
@@ -400,11 +617,14 @@ func (m *Monitor) Report(pool string, id uint32, from netip.Addr) (ReportOutcome
 	times := append(pruneBefore(m.reports[k], now.Add(-m.cfg.ReportWindow)), now)
 	m.reports[k] = times
 	n := len(times)
+	over := n >= m.cfg.MaxBadReports
+	if over {
+		m.outAt[k] = now
+	}
 	m.mu.Unlock()
 
-	m.sched.ProbeNow(k)
 	out := ReportOutcome{Reports: n, Removed: e.Reported}
-	if n >= m.cfg.MaxBadReports && !e.Reported {
+	if over && !e.Reported {
 		if err := m.hs.Update(pool, id, func(e *handlespace.Element) { e.Reported = true }); err != nil {
 			return out, err
 		}
@@ -412,6 +632,7 @@ func (m *Monitor) Report(pool string, id uint32, from netip.Addr) (ReportOutcome
 		m.cfg.Logger.Info("element out of the answers after failure reports", "pool", pool,
 			"element", handlespace.IDString(id), "name", e.Label, "reports", n, "window", m.cfg.ReportWindow.String())
 	}
+	out.Probed = m.sched.ProbeNow(k)
 	return out, nil
 }
 
@@ -441,26 +662,40 @@ func (m *Monitor) allow(from netip.Addr, now time.Time) bool {
 	return true
 }
 
-// SetAdmin sets an element's administrative state.
+// SetAdmin sets an element's administrative state; the next answers
+// reflect it.
 func (m *Monitor) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
 	var old handlespace.Admin
-	err := m.hs.Update(pool, id, func(e *handlespace.Element) { old, e.Admin = e.Admin, a })
+	var label string
+	err := m.hs.Update(pool, id, func(e *handlespace.Element) { old, label, e.Admin = e.Admin, e.Label, a })
 	if err != nil {
 		return err
 	}
 	if old != a {
-		m.cfg.Logger.Info("admin state changed", "pool", pool, "element", handlespace.IDString(id), "from", old.String(), "to", a.String())
+		m.cfg.Logger.Info("admin state changed", "pool", pool, "element", handlespace.IDString(id), "name", label,
+			"from", old.String(), "to", a.String())
 	}
 	return nil
 }
 
-// Status returns the last probe result of an element, if it is probed here
-// and has been probed.
-func (m *Monitor) Status(pool string, id uint32) (probe.Result, bool) {
+// Status is what the monitor knows of a probed element.
+type Status struct {
+	// Last is the last probe result.
+	Last probe.Result
+	// SRTT is the smoothed RTT of its passing probes (0 if none passed).
+	SRTT time.Duration
+}
+
+// Status returns the last probe result of an element and its smoothed
+// RTT, if it is probed here and has been probed.
+func (m *Monitor) Status(pool string, id uint32) (Status, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.status[Key(pool, id)]
-	return r, ok
+	t := m.targets[Key(pool, id)]
+	if t == nil || !t.probed {
+		return Status{}, false
+	}
+	return Status{Last: t.last, SRTT: t.srtt}, true
 }
 
 // Stats returns the prober's counters.

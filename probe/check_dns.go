@@ -8,41 +8,47 @@ import (
 	"github.com/miekg/dns"
 )
 
-// DNSChecker passes when the target answers a query for Spec.Target type A
-// over UDP with rcode NOERROR, with or without records in the answer (an
-// authoritative server that has the name but no A record is healthy). The
-// query has RD set, so that recursive resolvers can be probed too; one
-// query is sent per probe, without retries (a lost datagram is one failed
-// probe, which Spec.Fall absorbs).
-type DNSChecker struct{}
+// DNSChecker passes when the target answers a query over UDP with an
+// expected rcode, with or without records in the answer (an authoritative
+// server that has the name but not the type is healthy).
+//
+// Spec.Target is NAME[#TERM,...]: the name queried, then terms separated
+// by commas, each an rcode name (NOERROR, NXDOMAIN, REFUSED, …; the answer
+// must have one of them, NOERROR when none is given) or type=TYPE, the type
+// queried (default A). Examples: "www.example.com",
+// "www.example.com#type=AAAA", "probe.invalid#NXDOMAIN".
+//
+// The query has RD set, so that recursive resolvers can be probed too, and
+// a random ID; an answer that does not match the query (ID, question) is
+// ignored, as miekg/dns does. One query is sent per probe, without retries:
+// a lost datagram is one failed probe, which Spec.Fall absorbs. A truncated
+// answer counts by its rcode.
+type DNSChecker struct {
+	targets parsedCache[*dnsTarget]
+}
 
-var _ Checker = DNSChecker{}
+var _ Checker = (*DNSChecker)(nil)
 
 // Check sends the query and checks the answer's rcode.
-func (DNSChecker) Check(ctx context.Context, t Target) Result {
+func (d *DNSChecker) Check(ctx context.Context, t Target) Result {
 	tm := begin(ctx, t)
+	dt, err := d.targets.get(t.Spec.Target, parseDNSTarget)
+	if err != nil {
+		return tm.fail(t, "bad probe target: "+err.Error())
+	}
 	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(t.Spec.Target), dns.TypeA)
-	c := dns.Client{Net: "udp"}
-	if d, ok := ctx.Deadline(); ok {
+	m.SetQuestion(dt.name, dt.qtype)
+	c := dns.Client{Net: "udp", UDPSize: dns.MinMsgSize}
+	if dl, ok := ctx.Deadline(); ok {
 		// miekg/dns applies its own 2 s default to each step unless told.
-		c.Timeout = max(time.Until(d), time.Millisecond)
+		c.Timeout = max(time.Until(dl), time.Millisecond)
 	}
 	r, _, err := c.ExchangeContext(ctx, m, t.Addr.String())
 	if err != nil {
 		return tm.failErr(ctx, t, "DNS", err)
 	}
-	if r.Rcode != dns.RcodeSuccess {
-		return tm.fail(t, fmt.Sprintf("DNS rcode %s, want NOERROR", rcodeName(r.Rcode)))
+	if !dt.rcodeOK(r.Rcode) {
+		return tm.fail(t, fmt.Sprintf("DNS rcode %s, want %s", rcodeName(r.Rcode), dt.want()))
 	}
 	return tm.ok(t)
 }
-
-func rcodeName(rc int) string {
-	if s, ok := dns.RcodeToString[rc]; ok {
-		return s
-	}
-	return fmt.Sprintf("RCODE%d", rc)
-}
-
-func dnsIsName(s string) (int, bool) { return dns.IsDomainName(s) }

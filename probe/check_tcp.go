@@ -25,7 +25,9 @@ func (TCPChecker) Check(ctx context.Context, t Target) Result {
 	return r
 }
 
-var dialer net.Dialer
+// dialer dials the probes' connections, without TCP keep-alives: a probe's
+// connection is short, or used again at every interval.
+var dialer = net.Dialer{KeepAlive: -1}
 
 func dial(ctx context.Context, t Target) (net.Conn, error) {
 	return dialer.DialContext(ctx, "tcp", t.Addr.String())

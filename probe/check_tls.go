@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"net"
 )
 
 // TLSChecker passes when a TLS handshake with the target completes. It
@@ -21,13 +22,15 @@ func (TLSChecker) Check(ctx context.Context, t Target) Result {
 	if err != nil {
 		return tm.failErr(ctx, t, "connect", err)
 	}
-	tc := tls.Client(c, &tls.Config{ServerName: t.Spec.Target, InsecureSkipVerify: true})
-	err = tc.HandshakeContext(ctx)
-	if err != nil {
-		c.Close()
+	defer abort(c)
+	setDeadline(ctx, c)
+	cfg := &tls.Config{ServerName: t.Spec.Target, InsecureSkipVerify: true}
+	if net.ParseIP(cfg.ServerName) != nil {
+		cfg.ServerName = "" // RFC 6066: no IP addresses in SNI
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
 		return tm.failErr(ctx, t, "TLS handshake", err)
 	}
-	r := tm.ok(t)
-	tc.Close() // sends close_notify
-	return r
+	return tm.ok(t)
 }

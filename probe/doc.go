@@ -7,37 +7,52 @@
 // # Basics
 //
 // A Target is a key, an address and a handlespace.ProbeSpec (kind, target,
-// interval, timeout, rise, fall). A Checker probes one target once; the
-// built-in ones (DefaultCheckers) are:
+// interval, timeout, rise, fall, jitter). A Checker probes one target
+// once; the built-in ones (DefaultCheckers) are:
 //
 //   - tcp: connect, then close (with a reset, leaving no TIME_WAIT);
 //   - http, https: GET PATH on a new connection, 2xx by default; Spec.Target
-//     is PATH[#EXPECT] with status and body expectations (see HTTPChecker);
+//     is PATH[#TERMS] with status, body and Host terms (see HTTPChecker);
 //     the Pool-Load header reports the element's load;
-//   - dns: a query for Spec.Target type A over UDP, healthy on NOERROR;
+//   - dns: a query over UDP for NAME[#TERMS], healthy on the expected
+//     rcodes, NOERROR by default (see DNSChecker);
 //   - tls: a handshake, with Spec.Target as SNI when set.
 //
-// https and tls do not verify certificates: probes address servers by IP
-// address and ask whether they are alive, not who they are.
+// ValidateTarget checks a target as these read it. https and tls do not
+// verify certificates: probes address servers by IP address and ask
+// whether they are alive, not who they are.
 //
-// A Scheduler probes a set of targets, replaced whole with Set, each every
-// interval ± jitter, and calls back with each Result, the target's Tracker
-// after it and whether its health changed. The hysteresis is
-// Tracker.Observe: a new target is Unknown until its first result; its first
-// pass makes it Up, so that a starting registrar serves its elements within
-// milliseconds of probing them, and fall failures in a row make it Down. An
-// Up target goes Down after fall failures in a row, a Down one Up after
-// rise passes in a row. A Down target is probed less often, doubling its
-// interval per further failure up to 5 s (NextDelay), so that dead
-// elements cost little and a recovered one is back within about 5 s plus
-// (rise−1) intervals. ProbeNow probes a target at once, for failure
-// reports.
+// A Scheduler probes a set of targets, replaced whole with Set, and calls
+// back with each Result, the target's Tracker after it and whether its
+// health changed. The pure parts are functions without clock or
+// goroutines, table-tested:
+//
+//   - Tracker.Observe is the hysteresis. A new target is Unknown until its
+//     first result; its first pass makes it Up, so that a starting
+//     registrar serves its elements within milliseconds of probing them,
+//     and fall failures in a row make it Down. An Up target goes Down
+//     after fall failures in a row, a Down one Up after rise passes in a
+//     row.
+//   - SmoothRTT is RFC 6298's SRTT (gain 1/8), kept in Tracker.SRTT.
+//   - NextDelay is the delay between probes: the interval, shortened by up
+//     to Spec.Jitter at random (so the interval is the longest gap), and
+//     for a Down target doubled per further failure up to 5 s (back-off).
+//   - ConfirmDelay (4 × SRTT, at least 20 ms, at most the interval) is how
+//     soon a failure is confirmed: after a failed probe of a target that is
+//     not Down the next one comes ConfirmDelay later, not an interval
+//     later; and a probe with no answer after ConfirmDelay gets a second
+//     one beside it, so that a hung target does not cost fall timeouts in
+//     a row. A target is thus Down about one interval (to the first failed
+//     probe), plus (fall−1) × ConfirmDelay, plus one timeout if it hangs,
+//     after it dies.
+//
+// ProbeNow probes a target at once, for failure reports.
 //
 // The Scheduler is one goroutine with a min-heap of due times and one timer
 // from its Clock, feeding a fixed pool of workers (Config.Workers); there is
-// no goroutine per target. The pure parts — Observe, SmoothRTT (RFC 6298
-// SRTT) and NextDelay — take no clock and start no goroutine. Tests run the
-// Scheduler on probetest.FakeClock with probetest.FakeChecker.
+// no goroutine per target, and at most two probes of one target are in
+// flight. Tests run it on probetest.FakeClock with probetest.FakeChecker,
+// or inside a testing/synctest bubble.
 //
 // # Caveats
 //
@@ -55,7 +70,6 @@
 // even when the Scheduler has a FakeClock. A Checker that ignores its
 // context holds a worker for as long as it hangs.
 //
-// An HTTP probe's Host header is ADDR:PORT and https sends no server name:
-// virtual hosts that need a name need a path that works without it. The
-// dns probe sends one datagram per probe and does not retry.
+// An HTTP probe's Host header is ADDR:PORT unless the target has a host=
+// term. The dns probe sends one datagram per probe and does not retry.
 package probe

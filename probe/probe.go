@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -20,13 +19,27 @@ type Target struct {
 	// Key identifies the target among those given to a Scheduler, for
 	// example "web.pool.example./0a1b2c3d". Results carry it back.
 	Key string
+	// ID and Ref are the caller's own: the monitor's element identifier
+	// and its record of the target. The Scheduler does not read them; it
+	// gives Ref back in every Result of the target.
+	ID  uint32
+	Ref any
 	// Addr is the address and port probed.
 	Addr netip.AddrPort
 	// Name is the element's DNS name, for logs; it may be "". Probes do not
 	// use it (no Host header, no SNI from it).
 	Name string
+	// Health is the health a new target starts with: the element's health
+	// as the caller knows it (Unknown for one never probed), so that an
+	// element already up needs fall failures to go down. Set reads it only
+	// for targets it does not have yet.
+	Health handlespace.Health
+	// slot keeps a built-in checker's connection between probes when a
+	// Scheduler runs the target (nil otherwise).
+	slot *connSlot
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
-	// https, dns, tls (a Scheduler never gets targets of kind none or "").
+	// https, dns, tls (a Scheduler should not get targets of kind none or
+	// ""; they fail every probe).
 	Spec handlespace.ProbeSpec
 }
 
@@ -34,6 +47,8 @@ type Target struct {
 type Result struct {
 	// Key is the Target's key.
 	Key string
+	// Ref is the Target's Ref (set by the Scheduler).
+	Ref any
 	// OK is true when the target passed.
 	OK bool
 	// Err says why it failed, short and for humans ("connect: connection
@@ -41,13 +56,15 @@ type Result struct {
 	// OK.
 	Err string
 	// RTT is the time from the start of the probe to its answer, successful
-	// or not (at a timeout, about the timeout).
+	// or not (at a timeout, about the timeout). It is measured on the time
+	// package's clock by the checker.
 	RTT time.Duration
 	// Load is the load the target reported, 0 idle … 1 full; meaningful
 	// only when HasLoad.
 	Load    float64
 	HasLoad bool
 	// At is when the probe started. A Scheduler sets it from its Clock.
+	// The probe finished at At + RTT.
 	At time.Time
 }
 
@@ -56,6 +73,14 @@ type Result struct {
 // "timeout after …". Checkers are called concurrently.
 type Checker interface {
 	Check(ctx context.Context, t Target) Result
+}
+
+// Forgetter is implemented by checkers that keep something per target
+// between probes (the http and https checkers keep a connection open):
+// a Scheduler calls Forget with the key of every target that Set removes
+// or changes. It must not block.
+type Forgetter interface {
+	Forget(key string)
 }
 
 // CheckerFunc adapts a function to a Checker.
@@ -73,43 +98,9 @@ func DefaultCheckers() map[string]Checker {
 		"tcp":   TCPChecker{},
 		"http":  NewHTTPChecker(false),
 		"https": NewHTTPChecker(true),
-		"dns":   DNSChecker{},
+		"dns":   &DNSChecker{},
 		"tls":   TLSChecker{},
 	}
-}
-
-// ValidateTarget checks Spec.Target for a kind as the built-in checkers
-// read it, so that a configuration can be rejected before it is probed:
-// http and https take PATH[#EXPECT] (see HTTPChecker), dns a domain name,
-// tls a server name or "", tcp and none nothing.
-func ValidateTarget(kind, target string) error {
-	switch kind {
-	case "", "none", "tcp":
-		if target != "" {
-			return fmt.Errorf("probe: %s takes no target, got %q", kindName(kind), target)
-		}
-	case "http", "https":
-		_, err := parseHTTPTarget(target)
-		return err
-	case "dns":
-		if target == "" {
-			return errors.New("probe: dns needs a name to query")
-		}
-		if _, ok := dnsIsName(target); !ok {
-			return fmt.Errorf("probe: bad name %q to query", target)
-		}
-	case "tls":
-	default:
-		return fmt.Errorf("probe: unknown kind %q; want tcp, http, https, dns or tls", kind)
-	}
-	return nil
-}
-
-func kindName(k string) string {
-	if k == "" {
-		return "none"
-	}
-	return k
 }
 
 // timing is the start of a check and its timeout, for results.

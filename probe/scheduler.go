@@ -8,12 +8,18 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // SpreadStep is how far apart, on average, a Scheduler starts the first
 // probes of the targets that one Set adds: 100 µs, that is at most 10 000
 // new targets a second, and never slower than one interval for them all.
 const SpreadStep = 100 * time.Microsecond
+
+// maxInFlight is how many probes of one target may be in flight at once:
+// one, and a second beside it once it is overdue (see ConfirmDelay).
+const maxInFlight = 2
 
 // Config configures a Scheduler. Zero fields take their defaults.
 type Config struct {
@@ -28,13 +34,15 @@ type Config struct {
 	// Checkers are the checkers by kind (default DefaultCheckers()). A
 	// target whose kind has none fails every probe.
 	Checkers map[string]Checker
-	// Jitter spreads each delay between probes uniformly over
-	// interval × [1−Jitter, 1+Jitter) (default DefaultJitter, 0.1; negative
-	// for none; at most 0.5).
-	Jitter float64
-	// Rand returns uniform numbers in [0, 1) (default math/rand/v2's
-	// Float64). It is called with the Scheduler's lock held, so it need not
-	// be safe for concurrent use; tests give a seeded source.
+	// Slack is how much before it is due a probe may start, so that the
+	// probes that fall due close together start in one wake-up of the
+	// Scheduler rather than one each (default DefaultSlack, 1 ms; negative
+	// for none). It is at most a hundredth of each target's interval.
+	Slack time.Duration
+	// Rand returns uniform numbers in [0, 1) for the jitter (default
+	// math/rand/v2's Float64). It is called with the Scheduler's lock
+	// held, so it need not be safe for concurrent use; tests give a seeded
+	// source.
 	Rand func() float64
 }
 
@@ -48,16 +56,20 @@ func (c *Config) defaults() {
 	if c.Checkers == nil {
 		c.Checkers = DefaultCheckers()
 	}
-	switch {
-	case c.Jitter == 0:
-		c.Jitter = DefaultJitter
-	case c.Jitter < 0:
-		c.Jitter = 0
-	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
+	switch {
+	case c.Slack == 0:
+		c.Slack = DefaultSlack
+	case c.Slack < 0:
+		c.Slack = 0
+	}
 }
+
+// DefaultSlack is the default Config.Slack: with 10 000 targets at a 1 s
+// interval the Scheduler wakes about 1000 times a second, not 10 000.
+const DefaultSlack = time.Millisecond
 
 // Stats are a Scheduler's counters.
 type Stats struct {
@@ -68,6 +80,10 @@ type Stats struct {
 	InFlight int
 	// Probes counts the probes started.
 	Probes uint64
+	// Confirms counts the probes started early to confirm or clear a
+	// failure, or beside an overdue probe (see ConfirmDelay); they are
+	// also in Probes.
+	Confirms uint64
 	// Late counts the probes that started more than a tenth of their
 	// interval after they were due (too few workers, or checks that hang),
 	// and MaxLate is the latest start so far.
@@ -82,9 +98,11 @@ type Stats struct {
 // number of workers, and reports every result with the target's health.
 // Its methods are safe for concurrent use.
 type Scheduler struct {
-	cfg      Config
-	onResult func(Result, Tracker, bool)
-	wake     chan struct{} // tells Run that a target fell due before its timer
+	cfg        Config
+	base       time.Time   // the origin of dueHeap's times
+	forgetters []Forgetter // the checkers that keep state per target
+	onResult   func(Result, Tracker, bool)
+	wake       chan struct{} // tells Run that a target fell due before its timer
 
 	// deliver is held for reading by a worker from its check that its
 	// target is still current until onResult has returned, and for writing
@@ -94,21 +112,42 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	entries  map[string]*entry
-	due      dueHeap
-	armed    time.Time // when Run's timer will fire; zero when Run is not waiting on it
+	due      dueHeap     // targets with nothing in flight, by next probe
+	confirms confirmHeap // targets with one probe in flight, by when a second one starts
+	armed    time.Time   // when Run's timer will fire; zero when Run is not waiting on it
 	running  bool
 	inFlight int
-	stats    Stats // Probes, Late, MaxLate, Dropped
+	stats    Stats // Probes, Confirms, Late, MaxLate, Dropped
 }
 
-// entry is a target's state in the Scheduler. Guarded by Scheduler.mu.
+// entry is a target's state in the Scheduler. Guarded by Scheduler.mu,
+// except report.
 type entry struct {
-	t       Target // Spec with defaults filled in
-	tr      Tracker
+	t        Target // Spec with defaults filled in
+	tr       Tracker
+	due      time.Time // when it is next dispatched, while in Scheduler.due
+	index    int       // in Scheduler.due; -1 when not there
+	inFlight int       // dispatched and not finished
+	confirm  bool      // the next dispatch from Scheduler.due is a confirming probe
+	// confirmAt is when a second probe starts beside the one in flight,
+	// while in Scheduler.confirms at cindex (-1 when not there).
+	confirmAt time.Time
+	cindex    int
+	last      time.Time // start of the latest probe
+	removed   bool      // no longer a target: drop its results
+	conn      connSlot  // the checker's connection kept between probes
+
+	// report serialises the target's results: held from Observe until
+	// onResult has returned, so that its results are observed and reported
+	// one at a time, in the same order.
+	report sync.Mutex
+}
+
+// job is a dispatched probe: its entry and when it was due.
+type job struct {
+	e       *entry
 	due     time.Time
-	index   int  // in Scheduler.due; -1 when not there
-	busy    bool // dispatched and not finished
-	removed bool // no longer a target: drop its result
+	confirm bool
 }
 
 // farFuture is Run's timer deadline when there is no target.
@@ -124,24 +163,42 @@ var farFuture = time.Unix(1<<62, 0)
 // and Set waits. It may call ProbeNow and Stats, but not Set.
 func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) *Scheduler {
 	cfg.defaults()
-	return &Scheduler{
+	s := &Scheduler{
 		cfg:      cfg,
+		base:     cfg.Clock.Now(),
 		onResult: onResult,
 		wake:     make(chan struct{}, 1),
 		entries:  map[string]*entry{},
 	}
+	seen := map[Checker]bool{}
+	for _, c := range cfg.Checkers {
+		if f, ok := c.(Forgetter); ok && !seen[c] {
+			seen[c] = true
+			s.forgetters = append(s.forgetters, f)
+		}
+	}
+	return s
 }
 
 // Set replaces the targets. Targets that are new (by Key) are probed at
 // once, their first probes spread in the order given over len × SpreadStep
 // (at most their interval), so that 10 000 new targets do not all connect
-// in the same millisecond; they start with health Unknown. Targets that
+// in the same millisecond; they start with their Target.Health. Targets that
 // are gone are not probed again, and the results of their probes in flight
 // are dropped. A target whose Addr changed is new; one whose Spec changed
 // keeps its Tracker and is probed at once; an unchanged one (or one whose
 // Name alone changed) keeps its schedule. Of targets with the same key the
 // first counts.
 func (s *Scheduler) Set(targets []Target) {
+	for _, k := range s.set(targets) {
+		for _, f := range s.forgetters {
+			f.Forget(k)
+		}
+	}
+}
+
+// set does Set's work and returns the keys of the targets it retired.
+func (s *Scheduler) set(targets []Target) (retired []string) {
 	s.deliver.Lock()
 	defer s.deliver.Unlock()
 	s.mu.Lock()
@@ -156,14 +213,14 @@ func (s *Scheduler) Set(targets []Target) {
 		old := s.entries[t.Key]
 		switch {
 		case old != nil && old.t.Addr == t.Addr && old.t.Spec == t.Spec:
-			old.t.Name = t.Name
+			old.t.Name, old.t.Ref = t.Name, t.Ref
 			next[t.Key] = old
 		case old != nil && old.t.Addr == t.Addr:
-			e := &entry{t: t, tr: old.tr, index: -1}
+			e := &entry{t: t, tr: old.tr, index: -1, cindex: -1}
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		default:
-			e := &entry{t: t, index: -1}
+			e := &entry{t: t, tr: Tracker{Health: t.Health}, index: -1, cindex: -1}
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		}
@@ -171,6 +228,7 @@ func (s *Scheduler) Set(targets []Target) {
 	for k, e := range s.entries {
 		if next[k] != e {
 			s.retire(e)
+			retired = append(retired, k)
 		}
 	}
 	s.entries = next
@@ -178,24 +236,39 @@ func (s *Scheduler) Set(targets []Target) {
 	n := float64(len(fresh))
 	for i, e := range fresh {
 		window := min(e.t.Spec.Interval, time.Duration(len(fresh))*SpreadStep)
-		e.due = now.Add(time.Duration((float64(i) + s.cfg.Rand()) / n * float64(window)))
-		s.push(e)
+		s.schedule(e, now.Add(time.Duration((float64(i)+s.cfg.Rand())/n*float64(window))), false)
 	}
+	return retired
 }
 
 // retire takes e out of the schedule. Called with mu held.
 func (s *Scheduler) retire(e *entry) {
 	e.removed = true
+	e.conn.close()
 	if e.index >= 0 {
-		heap.Remove(&s.due, e.index)
+		s.due.remove(e.index)
+	}
+	s.unconfirm(e)
+}
+
+// unconfirm drops e's pending second probe, if any. Called with mu held.
+func (s *Scheduler) unconfirm(e *entry) {
+	if e.cindex >= 0 {
+		heap.Remove(&s.confirms, e.cindex)
 	}
 }
 
-// push schedules e at e.due, waking Run if that is before its timer.
-// Called with mu held.
-func (s *Scheduler) push(e *entry) {
-	heap.Push(&s.due, e)
-	if !s.armed.IsZero() && e.due.Before(s.armed) {
+// schedule makes e due at due, in the heap or moved in it, waking Run if
+// that is before its timer. Called with mu held.
+func (s *Scheduler) schedule(e *entry, due time.Time, confirm bool) {
+	e.due, e.confirm = due, confirm
+	at := int64(due.Sub(s.base))
+	if e.index >= 0 {
+		s.due.fix(e.index, at)
+	} else {
+		s.due.push(at, e)
+	}
+	if !s.armed.IsZero() && due.Before(s.armed) {
 		select {
 		case s.wake <- struct{}{}:
 		default:
@@ -207,7 +280,7 @@ func (s *Scheduler) push(e *entry) {
 // report, and reports whether there is such a target. A probe of it that
 // is in flight counts as that probe (calls while one is in flight or
 // waiting for a worker are coalesced into it). The target's next probe
-// comes an interval after this one.
+// comes an interval after this one, or sooner if it fails.
 func (s *Scheduler) ProbeNow(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -215,18 +288,11 @@ func (s *Scheduler) ProbeNow(key string) bool {
 	if e == nil {
 		return false
 	}
-	if e.busy {
+	if e.inFlight > 0 || e.index < 0 {
 		return true
 	}
 	if now := s.cfg.Clock.Now(); e.due.After(now) {
-		e.due = now
-		heap.Fix(&s.due, e.index)
-		if !s.armed.IsZero() {
-			select {
-			case s.wake <- struct{}{}:
-			default:
-			}
-		}
+		s.schedule(e, now, false)
 	}
 	return true
 }
@@ -239,6 +305,17 @@ func (s *Scheduler) Stats() Stats {
 	st.Targets = len(s.entries)
 	st.InFlight = s.inFlight
 	return st
+}
+
+// Tracker returns the Tracker of the target with this key.
+func (s *Scheduler) Tracker(key string) (Tracker, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[key]
+	if e == nil {
+		return Tracker{}, false
+	}
+	return e.tr, true
 }
 
 // Run probes the targets until ctx ends, then waits for the checks in
@@ -260,12 +337,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Unlock()
 	}()
 
-	work := make(chan *entry)
+	work := make(chan job)
 	var wg sync.WaitGroup
 	for range s.cfg.Workers {
 		wg.Go(func() {
-			for e := range work {
-				s.probe(ctx, e)
+			for j := range work {
+				s.probe(ctx, j)
+				// Go on with what has fallen due meanwhile, without a
+				// hand-over from Run: at thousands of probes a second the
+				// worker that just finished usually finds the next one.
+				for ctx.Err() == nil {
+					if j, _ = s.take(s.cfg.Clock.Now(), false); j.e == nil {
+						break
+					}
+					s.probe(ctx, j)
+				}
 			}
 		})
 	}
@@ -276,14 +362,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		e, wait := s.next(s.cfg.Clock.Now())
-		if e != nil {
+		j, wait := s.take(s.cfg.Clock.Now(), true)
+		if j.e != nil {
 			select {
-			case work <- e:
+			case work <- j:
 				continue
 			case <-ctx.Done():
 				s.mu.Lock()
-				s.requeue(e, e.due)
+				s.settle(j.e, j.due)
 				s.mu.Unlock()
 				return nil
 			}
@@ -301,80 +387,131 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// next takes the earliest target if it is due at now, or else returns how
-// long until it is (0 if there is no target) and notes when Run's timer
-// will fire.
-func (s *Scheduler) next(now time.Time) (*entry, time.Duration) {
+// take dispatches the earliest target if it is due at now (or within the
+// slack), or else returns how long until it is (0 if there is no target);
+// for Run (run true) it notes when Run's timer will fire. A target that is
+// not Down, dispatched with nothing else in flight, gets a second probe
+// ConfirmDelay later unless the first has answered by then.
+func (s *Scheduler) take(now time.Time, run bool) (job, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.due) == 0 {
-		s.armed = farFuture
-		return nil, 0
+	var e *entry
+	var due time.Time
+	fromConfirms := false
+	if len(s.due) > 0 {
+		e, due = s.due[0].e, s.due[0].e.due
 	}
-	e := s.due[0]
-	if e.due.After(now) {
-		s.armed = e.due
-		return nil, e.due.Sub(now)
+	if len(s.confirms) > 0 && (e == nil || s.confirms[0].confirmAt.Before(due)) {
+		e, due, fromConfirms = s.confirms[0], s.confirms[0].confirmAt, true
 	}
-	heap.Pop(&s.due)
-	e.busy = true
+	if e == nil {
+		if run {
+			s.armed = farFuture
+		}
+		return job{}, 0
+	}
+	if early := due.Sub(now); early > 0 && early > min(s.cfg.Slack, e.t.Spec.Interval/100) {
+		if run {
+			s.armed = due
+		}
+		return job{}, early
+	}
+	if run {
+		s.armed = time.Time{}
+	}
+	e.inFlight++
 	s.inFlight++
-	s.armed = time.Time{}
-	return e, 0
+	if fromConfirms {
+		heap.Pop(&s.confirms)
+		return job{e: e, due: due, confirm: true}, 0
+	}
+	s.due.remove(0)
+	j := job{e: e, due: due, confirm: e.confirm}
+	if e.tr.Health != handlespace.HealthDown {
+		if d := ConfirmDelay(e.t.Spec, e.tr); d < e.t.Spec.Timeout {
+			e.confirmAt = now.Add(d)
+			heap.Push(&s.confirms, e)
+		}
+	}
+	return j, 0
 }
 
-// requeue returns a dispatched entry that was not probed to the schedule,
-// due at due. Called with mu held.
-func (s *Scheduler) requeue(e *entry, due time.Time) {
-	e.busy = false
+// settle ends a dispatch of e that reported nothing (cancelled, or e was
+// removed): e is due again at due if nothing else of it is in flight.
+// Called with mu held.
+func (s *Scheduler) settle(e *entry, due time.Time) {
+	e.inFlight--
 	s.inFlight--
-	if !e.removed {
-		e.due = due
-		s.push(e)
+	if !e.removed && e.inFlight == 0 {
+		s.unconfirm(e)
+		if e.index < 0 {
+			s.schedule(e, due, false)
+		}
 	}
 }
 
 // probe checks one target and reports the result (a worker's job).
-func (s *Scheduler) probe(ctx context.Context, e *entry) {
+func (s *Scheduler) probe(ctx context.Context, j job) {
+	e := j.e
 	start := s.cfg.Clock.Now()
 	s.mu.Lock()
 	if e.removed || ctx.Err() != nil {
-		s.requeue(e, e.due)
+		s.settle(e, j.due)
 		s.mu.Unlock()
 		return
 	}
 	t := e.t
-	if late := start.Sub(e.due); late > t.Spec.Interval/10 {
+	t.slot = &e.conn
+	if late := start.Sub(j.due); late > t.Spec.Interval/10 {
 		s.stats.Late++
 		s.stats.MaxLate = max(s.stats.MaxLate, late)
 	}
 	s.stats.Probes++
+	if j.confirm {
+		s.stats.Confirms++
+	}
+	e.last = start
 	s.mu.Unlock()
 
 	r := s.check(ctx, t)
-	r.Key, r.At = t.Key, start
+	r.Key, r.Ref, r.At = t.Key, t.Ref, start
 
 	s.deliver.RLock()
 	defer s.deliver.RUnlock()
+	e.report.Lock()
+	defer e.report.Unlock()
 	s.mu.Lock()
 	if e.removed || ctx.Err() != nil {
 		if e.removed {
 			s.stats.Dropped++
 		}
-		s.requeue(e, e.due)
+		s.settle(e, j.due)
 		s.mu.Unlock()
 		return
 	}
 	tr, changed := e.tr.Observe(r.OK, t.Spec.Rise, t.Spec.Fall)
+	if r.OK {
+		tr.SRTT = SmoothRTT(tr.SRTT, r.RTT)
+	}
 	e.tr = tr
 	s.mu.Unlock()
 
 	s.onResult(r, tr, changed)
 
 	s.mu.Lock()
-	e.due = start.Add(NextDelay(t.Spec, tr, s.cfg.Jitter, s.cfg.Rand))
-	s.requeue(e, e.due)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	e.inFlight--
+	s.inFlight--
+	if e.removed || e.inFlight > 0 {
+		// The other probe in flight reports and schedules.
+		return
+	}
+	s.unconfirm(e)
+	if tr := e.tr; tr.Suspect() {
+		s.schedule(e, s.cfg.Clock.Now().Add(ConfirmDelay(t.Spec, tr)), true)
+		return
+	}
+	s.schedule(e, e.last.Add(NextDelay(t.Spec, e.tr, s.cfg.Rand)), false)
 }
 
 // check runs t's checker under t's timeout. A checker that panics fails.
@@ -393,29 +530,107 @@ func (s *Scheduler) check(ctx context.Context, t Target) (r Result) {
 	return c.Check(ctx, t)
 }
 
-// dueHeap is a min-heap of entries by due time.
-type dueHeap []*entry
+// dueHeap is a min-heap of entries by due time, kept as nanoseconds since
+// the Scheduler's base beside the entry pointers, so that sifting compares
+// without touching the entries (10 000 of them do not fit in a cache).
+// Its methods keep each entry's index.
+type dueHeap []dueItem
 
-var _ heap.Interface = (*dueHeap)(nil)
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+type dueItem struct {
+	at int64 // due, in nanoseconds since Scheduler.base
+	e  *entry
 }
 
-func (h *dueHeap) Push(x any) {
+func (h dueHeap) set(i int, it dueItem) {
+	h[i] = it
+	it.e.index = i
+}
+
+func (h dueHeap) up(i int) {
+	it := h[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].at <= it.at {
+			break
+		}
+		h.set(i, h[p])
+		i = p
+	}
+	h.set(i, it)
+}
+
+func (h dueHeap) down(i int) {
+	it := h[i]
+	n := len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && h[r].at < h[c].at {
+			c = r
+		}
+		if it.at <= h[c].at {
+			break
+		}
+		h.set(i, h[c])
+		i = c
+	}
+	h.set(i, it)
+}
+
+func (h *dueHeap) push(at int64, e *entry) {
+	*h = append(*h, dueItem{at, e})
+	h.up(len(*h) - 1)
+}
+
+// remove takes the entry at i out of the heap.
+func (h *dueHeap) remove(i int) {
+	old := *h
+	e := old[i].e
+	last := len(old) - 1
+	if i != last {
+		old.set(i, old[last])
+	}
+	old[last] = dueItem{}
+	*h = old[:last]
+	if i != last {
+		h.down(i)
+		h.up(i)
+	}
+	e.index = -1
+}
+
+// fix moves the entry at i to its new time.
+func (h dueHeap) fix(i int, at int64) {
+	h[i].at = at
+	h.down(i)
+	h.up(h[i].e.index)
+}
+
+// confirmHeap is a min-heap of entries by confirmAt.
+type confirmHeap []*entry
+
+var _ heap.Interface = (*confirmHeap)(nil)
+
+func (h confirmHeap) Len() int           { return len(h) }
+func (h confirmHeap) Less(i, j int) bool { return h[i].confirmAt.Before(h[j].confirmAt) }
+func (h confirmHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].cindex, h[j].cindex = i, j
+}
+
+func (h *confirmHeap) Push(x any) {
 	e := x.(*entry)
-	e.index = len(*h)
+	e.cindex = len(*h)
 	*h = append(*h, e)
 }
 
-func (h *dueHeap) Pop() any {
+func (h *confirmHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	e.index = -1
+	e.cindex = -1
 	return e
 }

@@ -13,20 +13,31 @@ const (
 	DefaultTimeout  = 500 * time.Millisecond
 	DefaultRise     = 2
 	DefaultFall     = 2
+	// DefaultJitter is the jitter of a spec that sets nothing at all (the
+	// zero ProbeSpec): delays are shortened by up to 10 %.
+	DefaultJitter = 0.1
+	// MaxJitter is the largest jitter used; larger ones are lowered to it.
+	MaxJitter = 0.5
 	// MinInterval is the shortest interval a Scheduler uses; shorter ones
 	// are raised to it.
 	MinInterval = 10 * time.Millisecond
 	// BackoffCap is the longest delay between probes of a Down target, for
 	// targets whose interval is shorter: see NextDelay.
 	BackoffCap = 5 * time.Second
-	// DefaultJitter is the default spread of probe delays, ±10 %.
-	DefaultJitter = 0.1
+	// ConfirmMin is the shortest delay of a confirming probe: see
+	// ConfirmDelay.
+	ConfirmMin = 20 * time.Millisecond
 )
 
-// normalize fills the zero fields of s with the defaults.
+// normalize fills the zero fields of s with the defaults and clamps the
+// jitter. A spec with no interval is taken as unset: its jitter is the
+// default too (a zone file always sets both).
 func normalize(s handlespace.ProbeSpec) handlespace.ProbeSpec {
 	if s.Interval <= 0 {
 		s.Interval = DefaultInterval
+		if s.Jitter == 0 {
+			s.Jitter = DefaultJitter
+		}
 	}
 	s.Interval = max(s.Interval, MinInterval)
 	if s.Timeout <= 0 {
@@ -38,15 +49,19 @@ func normalize(s handlespace.ProbeSpec) handlespace.ProbeSpec {
 	if s.Fall <= 0 {
 		s.Fall = DefaultFall
 	}
+	s.Jitter = min(max(s.Jitter, 0), MaxJitter) // also NaN → 0
 	return s
 }
 
-// Tracker is a target's health with the hysteresis that decides it: how
-// many probes in a row passed or failed.
+// Tracker is a target's health with the hysteresis that decides it (how
+// many probes in a row passed or failed) and its smoothed RTT.
 type Tracker struct {
 	Health    handlespace.Health
 	Successes int // passes in a row
 	Failures  int // failures in a row
+	// SRTT is the smoothed RTT of the passing probes (SmoothRTT); 0 until
+	// one passed.
+	SRTT time.Duration
 }
 
 // Observe returns the tracker after one more probe result, and whether the
@@ -55,7 +70,7 @@ type Tracker struct {
 // failures in a row make it Down. An Up target goes Down after fall
 // failures in a row, a Down one Up after rise passes in a row. A pass
 // resets the failure count, a failure the pass count. rise and fall below 1
-// count as 1.
+// count as 1. Observe does not touch SRTT.
 func (t Tracker) Observe(ok bool, rise, fall int) (next Tracker, changed bool) {
 	rise, fall = max(rise, 1), max(fall, 1)
 	n := t
@@ -75,13 +90,20 @@ func (t Tracker) Observe(ok bool, rise, fall int) (next Tracker, changed bool) {
 	return n, n.Health != t.Health
 }
 
+// Suspect reports whether the target is not Down but its last probe
+// failed: a failure that the next probes confirm or clear (ConfirmDelay).
+func (t Tracker) Suspect() bool {
+	return t.Health != handlespace.HealthDown && t.Failures > 0
+}
+
 // sat keeps counters from overflowing (a target down for years).
 func sat(n int) int { return min(n, 1<<30) }
 
 // SmoothRTT returns the smoothed RTT after one more sample: an exponentially
 // weighted moving average with gain 1/8, RFC 6298's SRTT. A prev of 0
-// (no estimate yet) gives the sample.
+// (no estimate yet) gives the sample. Negative samples count as 0.
 func SmoothRTT(prev, sample time.Duration) time.Duration {
+	sample = max(sample, 0)
 	if prev <= 0 {
 		return sample
 	}
@@ -89,20 +111,21 @@ func SmoothRTT(prev, sample time.Duration) time.Duration {
 }
 
 // NextDelay returns the time from the start of a probe to the start of the
-// next one of the same target. It is the spec's interval, multiplied by a
-// uniform factor in [1−jitter, 1+jitter) drawn from r (rand.Float64 if
-// nil), so that targets added together drift apart and a backend sees no
-// lockstep from many registrars. jitter is clamped to [0, 0.5].
+// next one of the same target when nothing is suspect. It is the spec's
+// interval, shortened by a uniform fraction in [0, spec.Jitter) drawn from
+// r (rand.Float64 if nil), so that targets added together drift apart and
+// a backend sees no lockstep from many registrars, while the interval
+// stays the longest delay between two probes of a healthy target.
 //
 // A target that is Down backs off: its interval is doubled for each
 // failure beyond fall (interval × 2^(failures−fall)) up to
 // max(interval, BackoffCap) = 5 s, before jitter. The cap bounds the time
 // to notice a recovery: a Down target's first pass resets its failures, so
 // its later probes come at the plain interval again, and a recovered
-// element is back within cap + (rise−1) × interval (each stretched by the
-// jitter) — 6 s with the defaults — while a dead one costs one probe per
-// 5 s rather than one per interval.
-func NextDelay(spec handlespace.ProbeSpec, t Tracker, jitter float64, r func() float64) time.Duration {
+// element is back within cap + (rise−1) × interval — 6 s with the
+// defaults — while a dead one costs one probe per 5 s rather than one per
+// interval.
+func NextDelay(spec handlespace.ProbeSpec, t Tracker, r func() float64) time.Duration {
 	spec = normalize(spec)
 	d := spec.Interval
 	if t.Health == handlespace.HealthDown && t.Failures > spec.Fall {
@@ -112,12 +135,27 @@ func NextDelay(spec handlespace.ProbeSpec, t Tracker, jitter float64, r func() f
 		}
 		d = min(d, limit)
 	}
-	jitter = min(max(jitter, 0), 0.5) // also NaN → 0
-	if jitter > 0 {
+	if spec.Jitter > 0 {
 		if r == nil {
 			r = rand.Float64
 		}
-		d = time.Duration(float64(d) * (1 + jitter*(2*r()-1)))
+		d -= time.Duration(float64(d) * spec.Jitter * r())
 	}
 	return d
+}
+
+// ConfirmDelay is how soon a target that is not Down is probed again to
+// confirm or clear a failure: after a failed probe (the target is
+// Suspect), the next one comes ConfirmDelay after the failure rather than
+// an interval later; and a probe that has had no answer for ConfirmDelay
+// is overdue, so a second probe starts beside it without waiting for its
+// timeout (at most two of one target are in flight). So fall failures
+// take about fall × ConfirmDelay after the first one, plus one timeout
+// for a target that hangs, rather than fall intervals.
+//
+// It is four times the smoothed RTT — far beyond what a healthy target
+// takes — but at least ConfirmMin (20 ms) and at most the interval.
+func ConfirmDelay(spec handlespace.ProbeSpec, t Tracker) time.Duration {
+	spec = normalize(spec)
+	return min(max(ConfirmMin, 4*t.SRTT), spec.Interval)
 }

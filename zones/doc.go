@@ -57,12 +57,14 @@
 //	uri=TEMPLATE       none   RFC 7553 URI records at the service name (needs service=);
 //	                          {name} element's own name (no trailing dot), {addr} first
 //	                          address (IPv6 in brackets), {port}; an absolute URI
-//	probe=KIND[:TARGET] none  none, tcp, http[:/PATH] (default /), https[:/PATH],
-//	                          dns:NAME, tls[:SERVERNAME]
-//	interval=DURATION  1s     between probes, at least 100ms
+//	probe=KIND[:TARGET] none  none, tcp, http[:/PATH[#TERMS]] (default /),
+//	                          https[:/PATH[#TERMS]], dns:NAME[#TERMS],
+//	                          tls[:SERVERNAME]; TERMS as probe.ValidateTarget checks
+//	interval=DURATION  1s     longest time between probes, at least 100ms
 //	timeout=DURATION   500ms  shorter than interval
 //	rise=N             2      successes in a row to become up, at least 1
 //	fall=N             2      failures in a row to become down, at least 1
+//	jitter=F           10%    delays shortened at random by up to F, 0..0.5 or 0%..50%
 //
 // OWNER [TTL] [IN] PE ADDR[,ADDR...]:PORT key=value ... adds an element to
 // the pool OWNER, which a $POOL earlier in the file (or its includes)
@@ -78,6 +80,10 @@
 //	site=WORD          none   letters, digits, ., - and _
 //	name=LABEL         the identifier as 8 hex digits: the element's own name LABEL.HANDLE.ZONE
 //	transport=tcp|udp|sctp tcp
+//
+// and the probe keys of $POOL (probe, interval, timeout, rise, fall,
+// jitter), which override the pool's settings for this element; the
+// element's other probe settings are the pool's.
 //
 // Names (origins, handles, element names, services, sites, probe names)
 // are lower-cased; static records keep the case they are written in. Two

@@ -28,7 +28,7 @@ web PE 10.0.0.2:80 probe=tcp interval=200ms timeout=100ms fall=3
 	if els[0].Probe != nil {
 		t.Errorf("element without probe keys has an override: %+v", els[0].Probe)
 	}
-	want := handlespace.ProbeSpec{Kind: "tcp", Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, Rise: 2, Fall: 3}
+	want := handlespace.ProbeSpec{Kind: "tcp", Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, Rise: 2, Fall: 3, Jitter: 0.1}
 	if els[1].Probe == nil || *els[1].Probe != want {
 		t.Errorf("override %+v, want %+v", els[1].Probe, want)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	probepkg "github.com/poolnsd/poolnsd/probe"
 )
 
 // Defaults of the $POOL keys that handlespace.DefaultPoolSpec does not
@@ -22,6 +23,8 @@ const (
 	DefaultTimeout  = 500 * time.Millisecond // probe timeout, < interval
 	DefaultRise     = 2                      // successes in a row to become up
 	DefaultFall     = 2                      // failures in a row to become down
+	DefaultJitter   = 0.1                    // probe delays shortened by up to 10 %
+	MaxJitter       = 0.5                    // jitter= upper bound
 	DefaultWeight   = 1                      // PE weight=
 	MaxAnswers      = 1000                   // answers= upper bound
 
@@ -30,8 +33,8 @@ const (
 
 // poolKeys and peKeys list the keys, in the order messages name them.
 var (
-	poolKeys = []string{"policy", "service", "ttl", "answers", "alldown", "uri", "probe", "interval", "timeout", "rise", "fall"}
-	peKeys   = []string{"weight", "prio", "load", "loaddeg", "site", "name", "transport", "probe", "interval", "timeout", "rise", "fall"}
+	poolKeys = []string{"policy", "service", "ttl", "answers", "alldown", "uri", "probe", "interval", "timeout", "rise", "fall", "jitter"}
+	peKeys   = []string{"weight", "prio", "load", "loaddeg", "site", "name", "transport", "probe", "interval", "timeout", "rise", "fall", "jitter"}
 )
 
 // poolState is a pool of the file being parsed.
@@ -129,7 +132,7 @@ var (
 // poolSpec reads the keys of a $POOL directive.
 func poolSpec(args []token) (handlespace.PoolSpec, *Error) {
 	spec := handlespace.DefaultPoolSpec()
-	spec.Probe = handlespace.ProbeSpec{Interval: DefaultInterval, Timeout: DefaultTimeout, Rise: DefaultRise, Fall: DefaultFall}
+	spec.Probe = handlespace.ProbeSpec{Interval: DefaultInterval, Timeout: DefaultTimeout, Rise: DefaultRise, Fall: DefaultFall, Jitter: DefaultJitter}
 	kvs, err := keyValues(args, "$POOL", poolKeys)
 	if err != nil {
 		return spec, err
@@ -177,7 +180,7 @@ func poolSpec(args []token) (handlespace.PoolSpec, *Error) {
 			}
 			spec.URI = v
 			uriKV = a
-		case "probe", "interval", "timeout", "rise", "fall":
+		case "probe", "interval", "timeout", "rise", "fall", "jitter":
 			if err := probeKey(&spec.Probe, a, &intervalKV, &timeoutKV); err != nil {
 				return spec, err
 			}
@@ -192,7 +195,8 @@ func poolSpec(args []token) (handlespace.PoolSpec, *Error) {
 	return spec, nil
 }
 
-// probeKey reads one probe key (probe, interval, timeout, rise, fall) of a
+// probeKey reads one probe key (probe, interval, timeout, rise, fall,
+// jitter) of a
 // $POOL directive or of a PE line (an override) into ps.
 func probeKey(ps *handlespace.ProbeSpec, a *kv, intervalKV, timeoutKV **kv) *Error {
 	v, at := a.val, a.valPos
@@ -227,6 +231,12 @@ func probeKey(ps *handlespace.ProbeSpec, a *kv, intervalKV, timeoutKV **kv) *Err
 		} else {
 			ps.Fall = n
 		}
+	case "jitter":
+		f, ok := parseFraction(v)
+		if !ok || f > MaxJitter {
+			return errf(at, "bad jitter %q; want a fraction from 0 to %v or a percentage up to %v%% such as 10%%", v, MaxJitter, MaxJitter*100)
+		}
+		ps.Jitter = f
 	}
 	return nil
 }
@@ -295,19 +305,26 @@ func probe(v string, pos func(int) pos) (kind, target string, _ *Error) {
 		if !hasTarget {
 			return kind, "/", nil
 		}
-		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \t\"") {
+		if !strings.HasPrefix(target, "/") {
 			return "", "", errf(tat, "bad probe target %q for %s; want a path starting with /, such as probe=%s:/healthz", target, kind, kind)
 		}
-		if _, err := url.ParseRequestURI(target); err != nil {
-			return "", "", errf(tat, "bad probe target %q for %s; want a path starting with /, such as probe=%s:/healthz", target, kind, kind)
+		if err := probepkg.ValidateTarget(kind, target); err != nil {
+			return "", "", errf(tat, "bad probe target %q for %s: %v", target, kind, err)
 		}
 	case "dns":
 		if !hasTarget {
 			return "", "", errf(at, "probe dns needs a name to query; want probe=dns:NAME")
 		}
-		n := strings.ToLower(dns.Fqdn(target))
-		if _, ok := dns.IsDomainName(n); !ok || target == "" || strings.ContainsAny(target, " \t\"") {
+		name, terms, hasTerms := strings.Cut(target, "#")
+		n := strings.ToLower(dns.Fqdn(name))
+		if _, ok := dns.IsDomainName(n); !ok || name == "" || strings.ContainsAny(name, " \t\"") {
 			return "", "", errf(tat, "bad probe target %q for dns; want a domain name such as probe=dns:www.example.com", target)
+		}
+		if hasTerms {
+			n += "#" + terms
+		}
+		if err := probepkg.ValidateTarget(kind, n); err != nil {
+			return "", "", errf(tat, "bad probe target %q for dns: %v", target, err)
 		}
 		target = n
 	case "tls":
@@ -383,7 +400,7 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 		a := &kvs[i]
 		v, vat := a.val, a.valPos
 		switch a.key {
-		case "probe", "interval", "timeout", "rise", "fall":
+		case "probe", "interval", "timeout", "rise", "fall", "jitter":
 			if err := probeKey(&override, a, &intervalKV, &timeoutKV); err != nil {
 				return err
 			}

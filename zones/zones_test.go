@@ -68,7 +68,7 @@ func records(def *handlespace.ZoneDef) []string {
 }
 
 func defaultProbe() handlespace.ProbeSpec {
-	return handlespace.ProbeSpec{Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2}
+	return handlespace.ProbeSpec{Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}
 }
 
 func TestParseBriefExample(t *testing.T) {
@@ -99,7 +99,7 @@ api    PE 192.0.2.10,[2001:db8::10]:443 prio=1      ; one element with two addre
 	}
 	web := pool(t, def, "web")
 	wantSpec := handlespace.PoolSpec{Policy: "rr", Service: "_http._tcp", TTL: 5, Answers: 3,
-		Probe: handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 2, Fall: 2}}
+		Probe: handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}}
 	if web.Spec != wantSpec || web.Line != 7 {
 		t.Errorf("web spec %+v line %d, want %+v line 7", web.Spec, web.Line, wantSpec)
 	}
@@ -183,6 +183,15 @@ func TestPoolKeys(t *testing.T) {
 		{"interval=2s", with(func(s *handlespace.PoolSpec) { s.Probe.Interval = 2 * time.Second })},
 		{"timeout=999ms", with(func(s *handlespace.PoolSpec) { s.Probe.Timeout = 999 * time.Millisecond })},
 		{"rise=1 fall=5", with(func(s *handlespace.PoolSpec) { s.Probe.Rise, s.Probe.Fall = 1, 5 })},
+		{"jitter=0", with(func(s *handlespace.PoolSpec) { s.Probe.Jitter = 0 })},
+		{"jitter=25%", with(func(s *handlespace.PoolSpec) { s.Probe.Jitter = 0.25 })},
+		{"jitter=0.5", with(func(s *handlespace.PoolSpec) { s.Probe.Jitter = 0.5 })},
+		{"probe=http:/ready#200,3xx,body=ok%20now,host=WWW.example.com", with(func(s *handlespace.PoolSpec) {
+			s.Probe.Kind, s.Probe.Target = "http", "/ready#200,3xx,body=ok%20now,host=WWW.example.com"
+		})},
+		{"probe=dns:Probe.Example#NXDOMAIN,type=aaaa", with(func(s *handlespace.PoolSpec) {
+			s.Probe.Kind, s.Probe.Target = "dns", "probe.example.#NXDOMAIN,type=aaaa"
+		})},
 		{"( policy=rr\n ttl=7 ) ; split over lines", with(func(s *handlespace.PoolSpec) { s.TTL = 7 })},
 	}
 	for _, tt := range tests {

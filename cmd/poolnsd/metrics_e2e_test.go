@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,6 +112,91 @@ func TestRegistrationMetrics(t *testing.T) {
 	}
 	if got, _ := s.Value("poolnsd_pools", "origin=registration"); got != 1 {
 		t.Errorf("pools made by registrations: %v, want 1 (reg, with r1)", got)
+	}
+	promtool := lookTool(t, "promtool", "prometheus")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestPeeringMetrics: two peering registrars (over TLS) count their ENRP
+// messages, handle updates, peers by state, and the takeover of the one
+// that is killed.
+func TestPeeringMetrics(t *testing.T) {
+	ps := peeringCluster(t, peeringZone)
+	a, b := ps[0], ps[1] // C is never started: a peer A and B are told of but never hear
+	for _, p := range []*peer{a, b} {
+		p.p = startDaemon(t, p.dir)
+	}
+	for _, p := range []*peer{a, b} {
+		p.p.ready()
+	}
+	a.p.waitLog(0, "A hearing B", eventIs("peer-up", "peer", handlespace.IDString(b.id)))
+	b.p.waitLog(0, "B hearing A", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
+	scrape := func(p *peer) (metricstest.Samples, string) {
+		t.Helper()
+		s, text, err := metricstest.Scrape(http.DefaultClient, "http://"+p.http+"/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, text
+	}
+	val := func(s metricstest.Samples, name string, labels ...string) float64 {
+		v, _ := s.Value(name, labels...)
+		return v
+	}
+	before, _ := scrape(b)
+	if err := register(a.dns, "r1", 1, 60); err != nil {
+		t.Fatal(err)
+	}
+	waitAnswer(t, "b", b.dns, "reg.pool.example.", []string{"10.0.0.1"})
+	sa, _ := scrape(a)
+	sb, _ := scrape(b)
+	sent := val(sa, "poolnsd_enrp_handle_updates_total", "direction=sent")
+	got := val(sb, "poolnsd_enrp_handle_updates_total", "direction=received") - val(before, "poolnsd_enrp_handle_updates_total", "direction=received")
+	if sent < 1 || got < 1 {
+		t.Errorf("handle updates: A sent %v, B received %v since the registration; want at least 1 each", sent, got)
+	}
+	if v := val(sa, "poolnsd_enrp_messages_total", "direction=sent", "type=handle_update"); v != sent {
+		t.Errorf("A's handle_update messages %v, its handle updates %v: want them equal", v, sent)
+	}
+	for _, s := range []metricstest.Samples{sa, sb} {
+		if v := val(s, "poolnsd_enrp_messages_total", "direction=sent", "type=presence"); v < 1 {
+			t.Errorf("presence messages sent: %v, want some", v)
+		}
+		if v := val(s, "poolnsd_enrp_peers", "state=up"); v != 1 {
+			t.Errorf("peers up: %v, want 1; series %v", v, s.Series("poolnsd_enrp_peers"))
+		}
+	}
+	if v := val(sa, "poolnsd_registrations_total", "source=dns"); v != 1 {
+		t.Errorf("A's DNS registrations: %v, want 1", v)
+	}
+
+	// Kill A: B takes its registration over.
+	from := b.p.cursor()
+	if err := a.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.p.waitExit(waitLimit)
+	b.p.waitLog(from, "B taking A over", eventIs("takeover-done", "target", handlespace.IDString(a.id)))
+	sb, text := scrape(b)
+	for _, c := range []struct {
+		v      float64
+		name   string
+		labels []string
+	}{
+		{1, "poolnsd_enrp_takeovers_total", []string{"outcome=started"}},
+		{1, "poolnsd_enrp_takeovers_total", []string{"outcome=completed"}},
+		{0, "poolnsd_enrp_takeovers_total", []string{"outcome=abandoned"}},
+		{1, "poolnsd_enrp_elements_taken_over_total", nil},
+		{1, "poolnsd_enrp_peers", []string{"state=dead"}},
+		{0, "poolnsd_enrp_peers", []string{"state=up"}},
+	} {
+		if got, ok := sb.Value(c.name, c.labels...); !ok || got != c.v {
+			t.Errorf("B: %s{%s} = %v (found %v), want %v", c.name, strings.Join(c.labels, ","), got, ok, c.v)
+		}
 	}
 	promtool := lookTool(t, "promtool", "prometheus")
 	cmd := exec.Command(promtool, "check", "metrics")

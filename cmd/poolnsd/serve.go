@@ -48,6 +48,8 @@ type daemon struct {
 	monStop context.CancelFunc
 	monDone chan error
 	api     *httpapi.Server // nil when http.listen is ""
+
+	peering *peering // serve_enrp.go; nil without peering
 }
 
 // logErrors logs each line of err as one error line.
@@ -124,6 +126,7 @@ func (d *daemon) start() int {
 	d.hs = handlespace.New(handlespace.Options{
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
+		Probing:     true, // probed elements start unknown until the monitor (serve_http.go) probes them
 	})
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
@@ -143,6 +146,11 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.startRegistrar()
+	if code := d.startPeering(); code != exitOK {
+		d.reg.Close()
+		d.store.Close()
+		return code
+	}
 	d.dns, err = dnsfront.Start(dnsfront.Config{
 		Listen:     d.cfg.DNS.Listen,
 		UDPSize:    d.cfg.DNS.UDPSize,
@@ -155,6 +163,7 @@ func (d *daemon) start() int {
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
 		return exitRuntime
@@ -162,6 +171,7 @@ func (d *daemon) start() int {
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())
+		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
 		return code
@@ -277,6 +287,7 @@ func (d *daemon) stop(code int) int {
 		d.log.Warn("DNS shutdown", "err", err.Error())
 	}
 	d.stopHTTP(ctx)
+	d.stopPeering()
 	d.reg.Close()
 	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -12,16 +13,14 @@ import (
 	"github.com/poolnsd/poolnsd/probe"
 )
 
-// The HTTP API (http.listen): the pools, failure reports, admin states and
-// the registration endpoints, over the monitor (probes and reports).
-//
-// Merge note: issue 3 wires the monitor and the API too; one wiring is to
-// stay, with httpapi.Config.Registrar set to the registrar.
+// The monitor (probes of the elements homed here, failure reports, admin
+// states) and the HTTP API (http.listen) over it and the registrar.
 
 // monitorBackend serves the API from the monitor and the handlespace.
 type monitorBackend struct {
-	hs  *handlespace.Handlespace
-	mon *monitor.Monitor
+	hs   *handlespace.Handlespace
+	mon  *monitor.Monitor
+	rate int // reports.rate, for Retry-After
 }
 
 var _ httpapi.Backend = monitorBackend{}
@@ -29,17 +28,18 @@ var _ httpapi.Backend = monitorBackend{}
 func (b monitorBackend) View() *handlespace.View { return b.hs.View() }
 
 func (b monitorBackend) ProbeStatus(pool string, id uint32) (httpapi.ProbeStatus, bool) {
-	r, ok := b.mon.Status(pool, id)
+	st, ok := b.mon.Status(pool, id)
 	if !ok {
 		return httpapi.ProbeStatus{}, false
 	}
-	return httpapi.ProbeStatus{At: r.At, OK: r.OK, Err: r.Err, RTT: r.RTT}, true
+	r := st.Last
+	return httpapi.ProbeStatus{At: r.At.Add(r.RTT), OK: r.OK, Err: r.Err, RTT: r.RTT, SRTT: st.SRTT}, true
 }
 
 func (b monitorBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
 	out, err := b.mon.Report(pool, id, from)
 	if errors.Is(err, monitor.ErrRateLimited) {
-		return httpapi.ReportOutcome{}, httpapi.ErrRateLimited
+		return httpapi.ReportOutcome{}, &httpapi.RateLimitError{RetryAfter: time.Second / time.Duration(max(b.rate, 1))}
 	}
 	return httpapi.ReportOutcome{Reports: out.Reports, Removed: out.Removed}, err
 }
@@ -48,8 +48,9 @@ func (b monitorBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) er
 	return b.mon.SetAdmin(pool, id, a)
 }
 
-// startHTTP starts the monitor and, when http.listen is set, the API. It
-// returns exitOK or the exit code of the failure, which it has logged.
+// startHTTP starts the monitor, homed at this registrar, and when
+// http.listen is set the API. It returns exitOK or the exit code of the
+// failure, which it has logged.
 func (d *daemon) startHTTP() int {
 	d.mon = monitor.New(d.hs, monitor.Config{
 		Self:          d.store.RegistrarID(),
@@ -68,17 +69,21 @@ func (d *daemon) startHTTP() int {
 	d.monDone = make(chan error, 1)
 	d.monStop = cancel
 	go func() { d.monDone <- d.mon.Run(ctx) }()
+	d.log.Info("probing", "elements", d.mon.Stats().Targets, "workers", d.cfg.Probe.Workers, "reports", d.mon.String())
 	if d.cfg.HTTP.Listen == "" {
 		return exitOK
 	}
 	// The listener serves since the start (listenHTTP, serve_ops.go): the
 	// API joins the status page, /metrics and /readyz on it now, counted in
 	// the metrics. SIGHUP rebuilds it when http.token changes.
-	backend := meteredBackend{monitorBackend{d.hs, d.mon}, d.ops.metrics, d.hs.RegistrarID()}
+	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate}, d.ops.metrics, d.hs.RegistrarID()}
 	reg := meteredRegistrar{d.reg, d.ops.metrics}
 	d.setAPI(func(token string) http.Handler {
 		return httpapi.NewHandler(backend, httpapi.Config{Token: token, Logger: d.log, Registrar: reg})
 	})
+	if d.cfg.HTTP.Token == "" {
+		d.log.Warn("http.token is empty: the HTTP API's write endpoints are refused")
+	}
 	return exitOK
 }
 
@@ -90,18 +95,21 @@ func (d *daemon) httpErr() <-chan error {
 	return d.api.Err()
 }
 
-// stopHTTP stops the HTTP listener and the monitor (once; later calls do
-// nothing).
+// stopHTTP stops the HTTP listener (letting its requests finish until ctx
+// ends) and the monitor (the probes in flight end at their timeouts), and
+// waits for both; later calls do nothing.
 func (d *daemon) stopHTTP(ctx context.Context) {
 	if d.api != nil {
-		if err := d.api.Shutdown(ctx); err != nil {
+		if err := d.api.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			d.log.Warn("HTTP API shutdown", "err", err.Error())
 		}
 		d.api = nil
 	}
 	if d.monStop != nil {
 		d.monStop()
-		<-d.monDone
+		if err := <-d.monDone; err != nil {
+			d.log.Warn("prober", "err", err.Error())
+		}
 		d.monStop = nil
 	}
 }

@@ -20,9 +20,15 @@ type FakeChecker struct {
 	gates   map[string]chan struct{}
 	times   map[string][]time.Time
 	total   int
+	active  int // calls in progress
+	peak    int // most calls in progress at once
+	forgot  []string
 }
 
-var _ probe.Checker = (*FakeChecker)(nil)
+var (
+	_ probe.Checker   = (*FakeChecker)(nil)
+	_ probe.Forgetter = (*FakeChecker)(nil)
+)
 
 // NewFakeChecker returns a FakeChecker that reads call times from clock
 // (the system clock if nil) and passes every target until told otherwise.
@@ -79,6 +85,8 @@ func (f *FakeChecker) Check(ctx context.Context, t probe.Target) probe.Result {
 	f.mu.Lock()
 	f.times[t.Key] = append(f.times[t.Key], now)
 	f.total++
+	f.active++
+	f.peak = max(f.peak, f.active)
 	r := probe.Result{OK: true}
 	if s := f.scripts[t.Key]; len(s) > 0 {
 		r = s[0]
@@ -88,6 +96,11 @@ func (f *FakeChecker) Check(ctx context.Context, t probe.Target) probe.Result {
 	}
 	gate := f.gates[t.Key]
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.active--
+		f.mu.Unlock()
+	}()
 	if gate != nil {
 		select {
 		case <-gate:
@@ -97,6 +110,20 @@ func (f *FakeChecker) Check(ctx context.Context, t probe.Target) probe.Result {
 	}
 	r.Key, r.At = t.Key, now
 	return r
+}
+
+// Active returns how many calls are in progress (blocked ones included).
+func (f *FakeChecker) Active() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.active
+}
+
+// Peak returns the most calls that were in progress at once.
+func (f *FakeChecker) Peak() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peak
 }
 
 // Calls returns how many times key was checked.
@@ -118,4 +145,18 @@ func (f *FakeChecker) Total() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.total
+}
+
+// Forget records that the Scheduler forgot key.
+func (f *FakeChecker) Forget(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgot = append(f.forgot, key)
+}
+
+// Forgotten returns the keys Forget was called with, in order.
+func (f *FakeChecker) Forgotten() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.forgot)
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"crypto/tls"
+	"strings"
+	"sync"
+
+	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics"
+)
+
+// peering is the daemon's registrar peering (ENRP): the driver, and the
+// writer that keeps the store in step with the registrations this
+// registrar takes over or gives up.
+type peering struct {
+	drv   *enrp.Driver
+	store chan []enrp.Ownership
+	done  sync.WaitGroup
+}
+
+// startPeering starts peering if enrp.listen is set. It returns exitOK or
+// the exit code of the failure, which it has logged.
+func (d *daemon) startPeering() int {
+	e := d.cfg.ENRP
+	if !e.Enabled() {
+		return exitOK
+	}
+	var tlsc *tls.Config
+	if e.Insecure {
+		d.log.Warn("ENRP peering without TLS (enrp.insecure): peers are not authenticated and their traffic is in the clear",
+			"listen", e.Listen)
+	} else {
+		var err error
+		tlsc, err = enrp.LoadTLS(enrp.TLSFiles{Cert: e.TLS.Cert, Key: e.TLS.Key, CA: e.TLS.CA})
+		if err != nil {
+			d.log.Error("cannot load the peering TLS files", "keys", "enrp.tls.cert, enrp.tls.key, enrp.tls.ca", "err", err.Error())
+			return exitUsage
+		}
+	}
+	presence, lastHeard, noResponse := e.Durations()
+	p := &peering{store: make(chan []enrp.Ownership, 64)}
+	p.done.Add(1)
+	go p.keepStore(d)
+	drv, err := enrp.StartDriver(enrp.DriverConfig{
+		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
+			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize},
+		Listen:      e.Listen,
+		Advertise:   e.Advertise,
+		Peers:       e.PeerAddrs(),
+		TLS:         tlsc,
+		Handlespace: d.hs,
+		Logger:      d.log,
+		OnOwnership: func(o []enrp.Ownership) { p.store <- o },
+		OnEvent:     func(ev enrp.Event) { peeringEvent(d.ops.metrics, ev) },
+		OnMessage:   func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
+	})
+	if err != nil {
+		close(p.store)
+		p.done.Wait()
+		d.log.Error("cannot start peering", "err", err.Error())
+		return exitRuntime
+	}
+	p.drv = drv
+	d.peering = p
+	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
+	mode := "tls"
+	if tlsc == nil {
+		mode = "insecure"
+	}
+	d.log.Info("peering", "enrp", drv.Addr().String(), "peers", strings.Join(e.PeerAddrs(), ","), "transport", mode,
+		"registrar", handlespace.IDString(d.store.RegistrarID()))
+	return exitOK
+}
+
+// keepStore writes the ownership changes that the driver reports: a
+// registration taken over is stored here (a restart keeps it) and its
+// lease is handed to the registrar, which expires it; one given up or
+// deleted by a peer is removed.
+func (p *peering) keepStore(d *daemon) {
+	defer p.done.Done()
+	for batch := range p.store {
+		gained := false
+		for _, o := range batch {
+			var err error
+			if o.Elem != nil {
+				gained = true
+				err = d.store.PutElement(o.Pool, o.Elem)
+			} else {
+				err = d.store.DeleteElement(o.Pool, o.ID)
+			}
+			if err != nil {
+				d.log.Error("cannot keep a registration's change of home in the store", "pool", o.Pool,
+					"element", handlespace.IDString(o.ID), "err", err.Error())
+			}
+		}
+		if gained {
+			// The registrar expires what it owns: have it count the
+			// leases again, the ones just taken over included.
+			d.reg.Resync()
+		}
+	}
+}
+
+// stopPeering stops the driver and writes what is left for the store.
+func (d *daemon) stopPeering() {
+	p := d.peering
+	if p == nil {
+		return
+	}
+	p.drv.Close()
+	close(p.store)
+	p.done.Wait()
+}
+
+// peeringEvent counts the takeovers among the peering state machine's
+// events.
+func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
+	switch ev.Kind {
+	case enrp.EventTakeoverStart:
+		m.Takeover(metrics.TakeoverStarted, 0)
+	case enrp.EventTakeoverDone:
+		m.Takeover(metrics.TakeoverCompleted, ev.Count)
+	case enrp.EventTakeoverAbort:
+		m.Takeover(metrics.TakeoverAbandoned, 0)
+	case enrp.EventTakenOver:
+		m.Takeover(metrics.TakeoverYielded, 0)
+	}
+}
+
+// peerStates counts the peers by state for poolnsd_enrp_peers: up (heard
+// from), suspect (asked to answer after a silence) and dead.
+func peerStates(ps []enrp.PeerState) map[string]int {
+	out := map[string]int{"up": 0, "suspect": 0, "dead": 0}
+	for _, p := range ps {
+		switch {
+		case p.Dead:
+			out["dead"]++
+		case p.Suspect:
+			out["suspect"]++
+		default:
+			out["up"]++
+		}
+	}
+	return out
+}

@@ -1,0 +1,184 @@
+package enrp
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// Binding joins a Node to a handlespace: it turns the Node's operations
+// into handlespace edits, the handlespace's changes into Changes for the
+// Node, and homes zone-file elements by rendezvous hashing over the live
+// set that the Node last reported. Apply and Changes belong to the driver
+// goroutine; the home function is safe from any goroutine.
+type Binding struct {
+	hs   *handlespace.Handlespace
+	self uint32
+	last map[string]*handlespace.PoolView // pool views Changes last saw, by name
+	live atomic.Pointer[[]uint32]
+}
+
+// NewBinding returns a Binding of hs for registrar self and installs its
+// zone-file home function in hs.
+func NewBinding(hs *handlespace.Handlespace, self uint32) *Binding {
+	b := &Binding{hs: hs, self: self, last: map[string]*handlespace.PoolView{}}
+	live := []uint32{self}
+	b.live.Store(&live)
+	hs.SetStaticHome(b.StaticHome)
+	return b
+}
+
+// SetLive sets the live set (a Ready's Live) that zone-file elements are
+// homed over when zones are applied.
+func (b *Binding) SetLive(live []uint32) {
+	if live == nil {
+		return
+	}
+	l := slices.Clone(live)
+	b.live.Store(&l)
+}
+
+// StaticHome is the home of a zone-file element over the live set.
+func (b *Binding) StaticHome(pool string, id uint32) uint32 {
+	return Rendezvous(*b.live.Load(), pool, id)
+}
+
+// OpError is an operation that the handlespace refused.
+type OpError struct {
+	Op  Op
+	Err error
+}
+
+// Apply applies ops to the handlespace and returns those it refused (for
+// example a pool in a zone this registrar does not serve). Set-home and
+// set-state operations on elements that are not there are not errors: the
+// Node keeps elements that this registrar's zones lack.
+func (b *Binding) Apply(ops []Op) []OpError {
+	if len(ops) == 0 {
+		return nil
+	}
+	edits := make([]handlespace.Edit, len(ops))
+	for i := range ops {
+		o := &ops[i]
+		ed := handlespace.Edit{Pool: o.Pool, ID: o.ID}
+		switch o.Kind {
+		case OpPut:
+			ed.Put, ed.Policy = o.Elem, o.Policy
+		case OpDelete:
+			ed.Delete = true
+		case OpSetHome:
+			home := o.Home
+			ed.Update = func(e *handlespace.Element) { e.Home = home }
+		case OpSetState:
+			src := o.Elem
+			ed.Update = func(e *handlespace.Element) {
+				e.Health, e.Admin, e.Reported, e.Load, e.RTT = src.Health, src.Admin, src.Reported, src.Load, src.RTT
+			}
+		}
+		edits[i] = ed
+	}
+	var out []OpError
+	var retry []handlespace.Edit
+	var retryOps []Op
+	for i, err := range b.hs.ApplyEdits(edits) {
+		switch {
+		case err == nil:
+		case ops[i].Kind != OpPut && errors.Is(err, handlespace.ErrNoElement):
+		case ops[i].Kind == OpPut && errors.Is(err, handlespace.ErrInconsistentPolicy):
+			// The pool here has another policy than at the element's
+			// home (each registrar makes a registration's pool with the
+			// policy of the first registration it sees). The element is
+			// served all the same, under this registrar's policy.
+			ed := edits[i]
+			ed.Policy = ""
+			retry = append(retry, ed)
+			retryOps = append(retryOps, ops[i])
+			out = append(out, OpError{ops[i], err})
+		default:
+			out = append(out, OpError{ops[i], err})
+		}
+	}
+	for i, err := range b.hs.ApplyEdits(retry) {
+		if err != nil {
+			out = append(out, OpError{retryOps[i], err})
+		}
+	}
+	return out
+}
+
+// Changes returns what changed in the handlespace since the last call (the
+// first call: every element), pool by pool: only pools with a new view are
+// compared, element by element.
+func (b *Binding) Changes() []Change {
+	var out []Change
+	seen := make(map[string]bool, len(b.last))
+	zones := b.hs.View().Zones()
+	slices.SortFunc(zones, func(x, y *handlespace.Zone) int { return strings.Compare(x.Origin, y.Origin) })
+	for _, z := range zones {
+		handles := z.PoolHandles()
+		slices.Sort(handles)
+		for _, h := range handles {
+			pv := z.Pool(h)
+			if pv == nil {
+				continue
+			}
+			seen[pv.Name] = true
+			old := b.last[pv.Name]
+			if old == pv {
+				continue
+			}
+			out = diffPool(out, old, pv)
+			b.last[pv.Name] = pv
+		}
+	}
+	var gone []string
+	for name := range b.last {
+		if !seen[name] {
+			gone = append(gone, name)
+		}
+	}
+	slices.Sort(gone)
+	for _, name := range gone {
+		old := b.last[name]
+		{
+			for _, e := range old.Elements {
+				out = append(out, Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID})
+			}
+			delete(b.last, name)
+		}
+	}
+	return out
+}
+
+// diffPool appends the changes from old (nil: none) to nv, both sorted by
+// ID.
+func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
+	var oe []*handlespace.Element
+	policyChanged := false
+	if old != nil {
+		oe = old.Elements
+		policyChanged = old.Spec.Policy != nv.Spec.Policy
+	}
+	ne := nv.Elements
+	i, j := 0, 0
+	for i < len(oe) || j < len(ne) {
+		switch {
+		case j == len(ne) || (i < len(oe) && oe[i].ID < ne[j].ID):
+			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID})
+			i++
+		case i == len(oe) || ne[j].ID < oe[i].ID:
+			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]})
+			j++
+		default:
+			if oe[i] != ne[j] || policyChanged {
+				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]})
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}

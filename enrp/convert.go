@@ -1,0 +1,245 @@
+package enrp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// How poolnsd's policies travel in the Member Selection Policy parameter
+// (RFC 5356): the nine RFC 5356 policies under their own types, with the
+// values their type defines; hash and nearest, which RFC 5356 does not
+// have, under poolnsd's types PolicyXHash and PolicyXNearest, with no value.
+// Every element also carries all four values (weight, priority, load, load
+// degradation) and its site and RTT in poolnsd's extension, so that a peer
+// knows them whatever the pool's policy.
+var policyTypes = map[string]uint32{
+	"rr":      PolicyRoundRobin,
+	"wrr":     PolicyWeightedRoundRobin,
+	"rand":    PolicyRandom,
+	"wrand":   PolicyWeightedRandom,
+	"prio":    PolicyPriority,
+	"lu":      PolicyLeastUsed,
+	"lud":     PolicyLeastUsedDeg,
+	"plu":     PolicyPriorityLeastUsed,
+	"rlu":     PolicyRandomLeastUsed,
+	"hash":    PolicyXHash,
+	"nearest": PolicyXNearest,
+}
+
+// PolicyType returns the wire type of a poolnsd policy name.
+func PolicyType(name string) (uint32, bool) {
+	t, ok := policyTypes[name]
+	return t, ok
+}
+
+// PolicyName returns the poolnsd policy name of a wire policy type, "" if
+// there is none.
+func PolicyName(t uint32) string {
+	for n, v := range policyTypes {
+		if v == t {
+			return n
+		}
+	}
+	return ""
+}
+
+func transportParam(t handlespace.Transport) uint16 {
+	switch t {
+	case handlespace.TransportUDP:
+		return ParamUDP
+	case handlespace.TransportSCTP:
+		return ParamSCTP
+	}
+	return ParamTCP
+}
+
+// ToPE returns the wire form of element e of a pool with the given
+// policy, with ownership generation gen, at time now (for the remaining
+// registration life).
+func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
+	p := PE{ID: e.ID, Home: e.Home, RegLife: NoLease}
+	if !e.Expires.IsZero() {
+		p.RegLife = clampMillis(e.Expires.Sub(now).Nanoseconds())
+	}
+	p.Transport = Transport{Proto: transportParam(e.Transport), Port: e.Port}
+	x := &ElementX{
+		Label: e.Label, Site: e.Site,
+		HasState: true, Health: uint8(e.Health), Admin: uint8(e.Admin), Gen: gen,
+		RTT:       uint32(min(e.RTT.Microseconds(), math.MaxUint32)),
+		HasValues: true, Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
+	}
+	x.Owner = e.Owner
+	if e.Lease > 0 {
+		x.Lease = uint32(min(e.Lease/time.Second, math.MaxUint32))
+	}
+	if e.Static {
+		x.Flags |= XStatic
+	}
+	if e.Reported {
+		x.Flags |= XReported
+	}
+	if p.Transport.Proto == ParamSCTP {
+		p.Transport.Addrs = append([]netip.Addr(nil), e.Addrs...)
+	} else if len(e.Addrs) > 0 {
+		p.Transport.Addrs = []netip.Addr{e.Addrs[0]}
+		x.Addrs = append([]netip.Addr(nil), e.Addrs[1:]...)
+	}
+	if pr := e.Probe; pr != nil {
+		x.Probe = &ProbeX{Kind: pr.Kind, Target: pr.Target,
+			Interval: uint32(min(pr.Interval.Milliseconds(), math.MaxUint32)),
+			Timeout:  uint32(min(pr.Timeout.Milliseconds(), math.MaxUint32)),
+			Rise:     uint16(min(max(pr.Rise, 0), math.MaxUint16)), Fall: uint16(min(max(pr.Fall, 0), math.MaxUint16))}
+	}
+	p.X = x
+	t, ok := policyTypes[policy]
+	if !ok {
+		t = PolicyRoundRobin
+	}
+	p.Policy = Policy{Type: t}
+	switch t {
+	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
+		p.Policy.Weight = e.Weight
+	case PolicyPriority:
+		p.Policy.Priority = e.Priority
+	case PolicyLeastUsed, PolicyRandomLeastUsed:
+		p.Policy.Load = e.Load
+	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
+		p.Policy.Load, p.Policy.LoadDeg = e.Load, e.LoadDeg
+	}
+	return p
+}
+
+// FromPE returns the element that a wire PE describes, the pool's policy
+// name ("" for a type poolnsd does not know) and its ownership generation,
+// at time now (for the lease end). Elements that poolnsd cannot serve (DCCP
+// or UDP-Lite, no port, a bad label) are errors.
+func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) {
+	e := &handlespace.Element{ID: p.ID, Home: p.Home, Port: p.Transport.Port, Health: handlespace.HealthUp}
+	switch p.Transport.Proto {
+	case ParamTCP:
+		e.Transport = handlespace.TransportTCP
+	case ParamUDP:
+		e.Transport = handlespace.TransportUDP
+	case ParamSCTP:
+		e.Transport = handlespace.TransportSCTP
+	default:
+		return nil, "", 0, fmt.Errorf("element %s: transport parameter 0x%04x is not one poolnsd serves (TCP, UDP, SCTP)", handlespace.IDString(p.ID), p.Transport.Proto)
+	}
+	if e.Port == 0 {
+		return nil, "", 0, fmt.Errorf("element %s: port 0", handlespace.IDString(p.ID))
+	}
+	e.Addrs = append([]netip.Addr(nil), p.Transport.Addrs...)
+	if p.RegLife != NoLease {
+		e.Expires = now.Add(time.Duration(max(p.RegLife, 0)) * time.Millisecond)
+	}
+	switch p.Policy.Type {
+	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
+		e.Weight = p.Policy.Weight
+	case PolicyPriority:
+		e.Priority = p.Policy.Priority
+	case PolicyLeastUsed, PolicyRandomLeastUsed:
+		e.Load = p.Policy.Load
+	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
+		e.Load, e.LoadDeg = p.Policy.Load, p.Policy.LoadDeg
+	}
+	var gen uint32
+	e.Label = handlespace.IDString(p.ID)
+	if x := p.X; x != nil {
+		if x.Label != "" {
+			e.Label = strings.ToLower(x.Label)
+		}
+		e.Site = x.Site
+		e.Owner = x.Owner
+		e.Lease = time.Duration(x.Lease) * time.Second
+		if x.HasState {
+			if x.Health > uint8(handlespace.HealthDown) || x.Admin > uint8(handlespace.AdminForceDown) {
+				return nil, "", 0, fmt.Errorf("element %s: unknown health %d or admin state %d", handlespace.IDString(p.ID), x.Health, x.Admin)
+			}
+			e.Health, e.Admin = handlespace.Health(x.Health), handlespace.Admin(x.Admin)
+			e.Static, e.Reported = x.Flags&XStatic != 0, x.Flags&XReported != 0
+			e.RTT = time.Duration(x.RTT) * time.Microsecond
+			gen = x.Gen
+		}
+		if x.HasValues {
+			e.Weight, e.Priority, e.Load, e.LoadDeg = x.Weight, x.Priority, x.Load, x.LoadDeg
+		}
+		if pr := x.Probe; pr != nil {
+			e.Probe = &handlespace.ProbeSpec{Kind: pr.Kind, Target: pr.Target,
+				Interval: time.Duration(pr.Interval) * time.Millisecond, Timeout: time.Duration(pr.Timeout) * time.Millisecond,
+				Rise: int(pr.Rise), Fall: int(pr.Fall)}
+		}
+		e.Addrs = append(e.Addrs, x.Addrs...)
+	}
+	if _, ok := dns.IsDomainName(e.Label + "."); !ok || strings.Contains(e.Label, ".") {
+		return nil, "", 0, fmt.Errorf("element %s: label %q is not one DNS label", handlespace.IDString(p.ID), e.Label)
+	}
+	return e, PolicyName(p.Policy.Type), gen, nil
+}
+
+// PoolName normalises a pool handle from the wire to poolnsd's form, a
+// lower-case FQDN, or fails.
+func PoolName(handle []byte) (string, error) {
+	s := strings.ToLower(string(handle))
+	if _, ok := dns.IsDomainName(s); !ok || !strings.HasSuffix(s, ".") || s == "." {
+		return "", fmt.Errorf("pool handle %q is not a domain name", handle)
+	}
+	return s, nil
+}
+
+// ContentHash is the hash of an element's contents that the ownership
+// digest sums: everything ENRP carries of it except the lease, each as it
+// survives the wire (RTT in microseconds, probe times in milliseconds).
+func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	u32 := func(v uint32) { binary.BigEndian.PutUint32(b[:4], v); h.Write(b[:4]) }
+	str := func(s string) { u32(uint32(len(s))); h.Write([]byte(s)) }
+	str(pool)
+	str(policy)
+	u32(e.ID)
+	u32(e.Home)
+	u32(gen)
+	str(e.Label)
+	u32(uint32(len(e.Addrs)))
+	for _, a := range e.Addrs {
+		x := a.As16()
+		h.Write(x[:])
+	}
+	u32(uint32(e.Port)<<8 | uint32(e.Transport))
+	u32(e.Weight)
+	u32(e.Priority)
+	u32(e.Load)
+	u32(e.LoadDeg)
+	str(e.Site)
+	str(e.Owner)
+	u32(uint32(min(e.Lease/time.Second, math.MaxUint32)))
+	var flags uint32
+	if e.Static {
+		flags |= 1
+	}
+	if e.Reported {
+		flags |= 2
+	}
+	u32(uint32(e.Health)<<16 | uint32(e.Admin)<<8 | flags)
+	u32(uint32(min(e.RTT.Microseconds(), math.MaxUint32)))
+	if pr := e.Probe; pr != nil {
+		str(pr.Kind)
+		str(pr.Target)
+		u32(uint32(min(pr.Interval.Milliseconds(), math.MaxUint32)))
+		u32(uint32(min(pr.Timeout.Milliseconds(), math.MaxUint32)))
+		u32(uint32(pr.Rise)<<16 | uint32(pr.Fall)&0xffff)
+	}
+	x := h.Sum64()
+	x ^= x >> 31
+	x *= 0x7fb5d329728ea185
+	x ^= x >> 27
+	return x
+}

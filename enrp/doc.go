@@ -1,0 +1,50 @@
+// Package enrp is registrar peering: RFC 5353 ENRP with RFC 5354
+// parameters, so that several poolnsd registrars share one handlespace and
+// survive the loss of any one of them.
+//
+// # Basics
+//
+// Three layers, each usable alone:
+//
+//   - The codec: Message, Encode and Decode, for all ten RFC 5353 message
+//     types and the RFC 5354 parameters, with poolnsd's extension
+//     parameters (ParamX*) for what DNS answers need beyond RFC 5354.
+//     Decode never panics; its errors are *DecodeError, ErrorFor turns one
+//     into the ERROR that answers it.
+//   - The state machine: Node. It does no I/O and reads time only from an
+//     injected Clock: Step takes a peer's message, Tick runs the timers,
+//     Local takes changes of the local handlespace, Hello and Disconnected
+//     report connections; each returns a Ready with the messages to send,
+//     the handlespace operations to apply, events, peers to dial and when
+//     to Tick next. A Binding turns operations into handlespace edits and
+//     handlespace views into Changes.
+//   - The driver: StartDriver runs a Node over TCP (TLS 1.3 with mutual
+//     authentication, see LoadTLS, or plain TCP), framing messages by their
+//     length field, with real timers and diallers that reconnect.
+//
+// Package enrptest runs Nodes in memory: a fake clock, a network that
+// drops, delays, reorders and partitions, a cluster of registrars with real
+// handlespaces, and a test certificate authority.
+//
+// # Ownership
+//
+// Each element has a home: the registrar that accepted its registration,
+// or, for an element of a zone file, the winner of a rendezvous hash over
+// the live registrars. Only the home sends the element's changes; its
+// PRESENCE messages carry the RFC 5353 ownership checksum (the Internet
+// checksum of the owned elements' pool handles and identifiers) and
+// poolnsd's digest (count and content hash), which peers compare with what
+// they believe, transferring the home's own elements when they differ.
+// Ownership carries a generation: each takeover, and each registration of
+// an element at a registrar other than its home, adds one; between two
+// claims the higher generation wins, and between equal ones the lower
+// registrar ID.
+//
+// # Caveats
+//
+// A Node is not safe for concurrent use. Every registrar should serve the
+// same zone files. Generations and the memory of deregistrations (tombs)
+// live in memory only: a registrar that restarts takes them back from its
+// peers. Peers with a certificate from the configured CA are trusted with
+// the whole handlespace (RFC 5355): the CA decides who may peer.
+package enrp

@@ -1,0 +1,814 @@
+package enrp
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// DriverConfig configures a Driver. Zero values have the defaults given.
+type DriverConfig struct {
+	// Node configures the state machine. Its Clock defaults to the wall
+	// clock and its Rand to a randomly seeded source; Self, if nil, is
+	// made from Advertise.
+	Node Config
+	// Listen is the address (host:port) to take peers' connections on;
+	// "" takes none (this registrar only dials).
+	Listen string
+	// Advertise is the address peers should dial to reach this registrar
+	// (sent in PRESENCE and LIST_RESPONSE); "" is Listen's, when that is
+	// a specific address.
+	Advertise string
+	// Peers are the static peers (host:port) to keep a connection to.
+	Peers []string
+	// TLS is the TLS configuration (see LoadTLS); nil means plain TCP.
+	TLS *tls.Config
+	// Handlespace is the local handlespace: required.
+	Handlespace *handlespace.Handlespace
+	// Logger gets peering's log lines (default slog.Default()).
+	Logger *slog.Logger
+	// DialTimeout bounds a connection attempt with its TLS handshake
+	// (default 3 s).
+	DialTimeout time.Duration
+	// Redial is how long a dialler waits before it tries again (default
+	// 500 ms).
+	Redial time.Duration
+	// MaxQueue is how many bytes may wait to be written to one peer
+	// before its connection is dropped as too slow (default 64 MiB).
+	MaxQueue int
+	// OnOwnership, if set, is called from the driver's goroutine with the
+	// registered elements that became this registrar's (Elem set: a
+	// takeover) or stopped being its (Elem nil), so that the caller can
+	// keep its store in step. It must not block.
+	OnOwnership func([]Ownership)
+	// OnEvent, if set, is called from the driver's goroutine with each
+	// event of the state machine (after it is logged). It must not block.
+	OnEvent func(Event)
+	// OnMessage, if set, is called from the driver's goroutine with the
+	// type of each message sent to or received from a peer (for metrics).
+	// It must not block.
+	OnMessage func(sent bool, t Type)
+}
+
+// Ownership is a change of who owns a registered element.
+type Ownership struct {
+	Pool string
+	ID   uint32
+	// Elem is the element, now owned by this registrar, or nil when it no
+	// longer is (owned by another, or gone).
+	Elem *handlespace.Element
+}
+
+type wallClock struct{}
+
+var _ Clock = wallClock{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Driver runs a Node over TCP (or TLS over TCP): it accepts and dials
+// peers' connections, frames messages by their length field, feeds them,
+// the handlespace's changes and the Node's timers to the Node, and carries
+// out what the Node asks: messages to send, handlespace operations,
+// connections to make. One goroutine owns the Node; each connection has a
+// reader and a writer.
+type Driver struct {
+	cfg  DriverConfig
+	log  *slog.Logger
+	node *Node
+	bind *Binding
+	self uint32
+	ln   net.Listener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	in     chan inbound
+	connUp chan *conn
+	connDn chan *conn
+
+	// Owned by the loop goroutine.
+	conns        map[*conn]bool
+	byPeer       map[uint32][]*conn
+	dialers      map[string]chan struct{} // by address: closed to stop the dialler
+	opWarned     map[string]time.Time     // pools whose refused operations were logged, when
+	selfAddrs    map[string]bool
+	pending      []Op // operations held back while a handle table comes in
+	pendingSince time.Time
+
+	mu       sync.Mutex
+	status   []PeerState
+	stats    Stats
+	refusals map[string]time.Time // when a refused peer was last logged, by host
+}
+
+// Stats counts what a Driver did.
+type Stats struct {
+	MsgsIn, MsgsOut   int64
+	BytesIn, BytesOut int64
+	Malformed         int64 // messages that closed their connection
+	Refused           int64 // connections refused at the TLS handshake
+	// Owned is how many elements this registrar owns (as its PRESENCE
+	// claims).
+	Owned int
+}
+
+type inbound struct {
+	c   *conn
+	m   *Message
+	err error
+	n   int
+}
+
+// conn is one connection to a peer.
+type conn struct {
+	nc     net.Conn
+	remote string
+	dialed string // the address dialled; "" for an accepted connection
+	peer   uint32 // the peer's ID once its first message came (loop-owned)
+
+	mu      sync.Mutex
+	queue   [][]byte
+	queued  int
+	closing bool // close once the queue is written
+	wake    chan struct{}
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newConn(nc net.Conn, dialed string) *conn {
+	return &conn{nc: nc, remote: nc.RemoteAddr().String(), dialed: dialed,
+		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.nc.Close()
+		close(c.closed)
+	})
+}
+
+// enqueue queues b to be written; false if the queue is over max (the
+// connection is then closed).
+func (c *conn) enqueue(b []byte, max int) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return true
+	}
+	c.queue = append(c.queue, b)
+	c.queued += len(b)
+	over := c.queued > max
+	c.mu.Unlock()
+	if over {
+		c.close()
+		return false
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// closeAfterFlush closes the connection once what is queued is written.
+func (c *conn) closeAfterFlush() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// How long and how many handlespace operations may wait for the end of a
+// handle table transfer.
+const (
+	maxOpsDelay   = 250 * time.Millisecond
+	maxPendingOps = 1 << 20
+)
+
+// StartDriver starts peering.
+func StartDriver(cfg DriverConfig) (*Driver, error) {
+	if cfg.Handlespace == nil {
+		return nil, errors.New("enrp: no handlespace")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 3 * time.Second
+	}
+	if cfg.Redial <= 0 {
+		cfg.Redial = 500 * time.Millisecond
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 64 << 20
+	}
+	if cfg.Node.Clock == nil {
+		cfg.Node.Clock = wallClock{}
+	}
+	if cfg.Node.Rand == nil {
+		cfg.Node.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
+		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16),
+		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
+		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("enrp: listen on %s: %v", cfg.Listen, err)
+		}
+		d.ln = ln
+	}
+	if cfg.Node.Self == nil {
+		adv := cfg.Advertise
+		if adv == "" && d.ln != nil {
+			if ap, err := netip.ParseAddrPort(d.ln.Addr().String()); err == nil && !ap.Addr().IsUnspecified() {
+				adv = ap.String()
+			}
+		}
+		if adv == "" {
+			cfg.Logger.Warn("ENRP: enrp.listen is not one IP address and enrp.advertise is empty: peers cannot tell each other how to reach this registrar (each must list it in enrp.peers)",
+				"listen", cfg.Listen)
+		}
+		if adv != "" {
+			si, err := serverInfoFor(cfg.Node.ID, adv)
+			if err != nil {
+				if d.ln != nil {
+					d.ln.Close()
+				}
+				return nil, err
+			}
+			cfg.Node.Self = si
+			d.selfAddrs[adv] = true
+		}
+	}
+	node, err := New(cfg.Node)
+	if err != nil {
+		if d.ln != nil {
+			d.ln.Close()
+		}
+		return nil, err
+	}
+	d.node = node
+	d.bind = NewBinding(cfg.Handlespace, cfg.Node.ID)
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	changes := cfg.Handlespace.Subscribe()
+	first := d.node.Local(d.bind.Changes())
+	d.wg.Add(1)
+	go d.loop(changes, first)
+	if d.ln != nil {
+		d.wg.Add(1)
+		go d.accept()
+	}
+	return d, nil
+}
+
+// serverInfoFor makes the Server Information of a registrar reachable at
+// addr (host:port, the host an IP address).
+func serverInfoFor(id uint32, addr string) (*ServerInfo, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("enrp: advertised address %q: want IP:port (%v)", addr, err)
+	}
+	return &ServerInfo{ID: id, Transport: Transport{Proto: ParamTCP, Port: ap.Port(), Use: UseDataOnly,
+		Addrs: []netip.Addr{ap.Addr().Unmap()}}}, nil
+}
+
+// Addr returns the address the driver listens on, nil if none.
+func (d *Driver) Addr() net.Addr {
+	if d.ln == nil {
+		return nil
+	}
+	return d.ln.Addr()
+}
+
+// ID returns this registrar's ID.
+func (d *Driver) ID() uint32 { return d.self }
+
+// Peers returns the peers as the Node last saw them.
+func (d *Driver) Peers() []PeerState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.status)
+}
+
+// Stats returns the driver's counters.
+func (d *Driver) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// Close stops peering: the listener, the diallers and every connection.
+func (d *Driver) Close() error {
+	d.cancel()
+	if d.ln != nil {
+		d.ln.Close()
+	}
+	d.wg.Wait()
+	return nil
+}
+
+func (d *Driver) accept() {
+	defer d.wg.Done()
+	for {
+		nc, err := d.ln.Accept()
+		if err != nil {
+			if d.ctx.Err() == nil {
+				d.log.Error("ENRP accept failed; no more incoming peer connections", "err", err.Error())
+			}
+			return
+		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			c, err := d.handshake(nc, "", "")
+			if err != nil {
+				return
+			}
+			d.run(c)
+		}()
+	}
+}
+
+// handshake runs the TLS handshake of a new connection (as the server
+// when dialed is "", else as the client that dialled host).
+func (d *Driver) handshake(nc net.Conn, dialed, host string) (*conn, error) {
+	if d.cfg.TLS == nil {
+		return newConn(nc, dialed), nil
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
+	defer cancel()
+	var tc *tls.Conn
+	if dialed == "" {
+		tc = tls.Server(nc, d.cfg.TLS)
+	} else {
+		cfg := d.cfg.TLS.Clone()
+		cfg.ServerName = host
+		tc = tls.Client(nc, cfg)
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		if d.ctx.Err() == nil {
+			d.mu.Lock()
+			d.stats.Refused++
+			d.mu.Unlock()
+			who := nc.RemoteAddr().String()
+			if dialed != "" {
+				who = dialed
+			}
+			if d.refusalLogged(who) {
+				d.log.Warn("ENRP peer refused: TLS handshake failed (further refusals of this peer are not logged for a minute)",
+					"peer", who, "incoming", dialed == "", "err", err.Error())
+			}
+		}
+		return nil, err
+	}
+	return newConn(tc, dialed), nil
+}
+
+// refusalLogged reports whether a refusal of who is to be logged: the
+// first, and then one a minute (an untrusted peer redials often).
+func (d *Driver) refusalLogged(who string) bool {
+	if host, _, err := net.SplitHostPort(who); err == nil {
+		who = host
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.refusals[who]; ok && time.Since(t) < time.Minute {
+		return false
+	}
+	if len(d.refusals) > 4096 {
+		clear(d.refusals)
+	}
+	d.refusals[who] = time.Now()
+	return true
+}
+
+// run hands a connection to the loop and serves it until it closes.
+func (d *Driver) run(c *conn) {
+	select {
+	case d.connUp <- c:
+	case <-d.ctx.Done():
+		c.close()
+		return
+	}
+	d.wg.Add(1)
+	go d.write(c)
+	d.read(c)
+	c.close()
+	select {
+	case d.connDn <- c:
+	case <-d.ctx.Done():
+	}
+}
+
+// read reads messages, framed by their length field, until an error.
+func (d *Driver) read(c *conn) {
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	hdr := make([]byte, headerLen)
+	for {
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			return
+		}
+		n, ok := MessageLen(hdr)
+		var ib inbound
+		if !ok {
+			ib = inbound{c: c, err: malformed(2, "message length %d, below 4", n), n: headerLen}
+		} else {
+			b := make([]byte, n)
+			copy(b, hdr)
+			if _, err := io.ReadFull(r, b[headerLen:]); err != nil {
+				return
+			}
+			m, err := Decode(b)
+			ib = inbound{c: c, m: m, err: err, n: n}
+		}
+		select {
+		case d.in <- ib:
+		case <-d.ctx.Done():
+			return
+		case <-c.closed:
+			return
+		}
+		if errors.Is(ib.err, ErrMalformed) {
+			// Out of step with the peer: read no more, and let the
+			// writer send the ERROR and close.
+			select {
+			case <-c.closed:
+			case <-d.ctx.Done():
+			}
+			return
+		}
+	}
+}
+
+// write writes what is queued, in batches, until the connection closes.
+func (d *Driver) write(c *conn) {
+	defer d.wg.Done()
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	for {
+		select {
+		case <-c.wake:
+		case <-c.closed:
+			return
+		case <-d.ctx.Done():
+			c.close()
+			return
+		}
+		for {
+			c.mu.Lock()
+			q := c.queue
+			c.queue, c.queued = nil, 0
+			closing := c.closing
+			c.mu.Unlock()
+			if len(q) == 0 {
+				if closing {
+					c.close()
+					return
+				}
+				break
+			}
+			for _, b := range q {
+				if _, err := w.Write(b); err != nil {
+					c.close()
+					return
+				}
+			}
+			if err := w.Flush(); err != nil {
+				c.close()
+				return
+			}
+		}
+	}
+}
+
+// dial keeps a connection to addr until stop is closed.
+func (d *Driver) dial(addr string, stop chan struct{}) {
+	defer d.wg.Done()
+	host, _, _ := net.SplitHostPort(addr)
+	failing := false
+	for {
+		nd := net.Dialer{Timeout: d.cfg.DialTimeout}
+		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
+		nc, err := nd.DialContext(ctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			var c *conn
+			if c, err = d.handshake(nc, addr, host); err == nil {
+				failing = false
+				d.run(c)
+			}
+		} else if !failing && d.ctx.Err() == nil {
+			d.log.Info("ENRP peer not reachable; trying again", "peer", addr, "err", err.Error())
+		}
+		failing = err != nil
+		select {
+		case <-time.After(d.cfg.Redial):
+		case <-stop:
+			return
+		case <-d.ctx.Done():
+			return
+		}
+	}
+}
+
+func (d *Driver) startDialer(addr string) {
+	if _, ok := d.dialers[addr]; ok || d.selfAddrs[addr] {
+		return
+	}
+	stop := make(chan struct{})
+	d.dialers[addr] = stop
+	d.wg.Add(1)
+	go d.dial(addr, stop)
+}
+
+func (d *Driver) loop(changes <-chan struct{}, first Ready) {
+	defer d.wg.Done()
+	defer func() {
+		for c := range d.conns {
+			c.close()
+		}
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for _, p := range d.cfg.Peers {
+		d.startDialer(p)
+	}
+	next := d.handle(first)
+	for {
+		timer.Reset(max(time.Until(next), 0))
+		select {
+		case <-d.ctx.Done():
+			return
+		case c := <-d.connUp:
+			d.conns[c] = true
+			for _, m := range d.node.Hello(0) {
+				d.sendOn(c, m)
+			}
+			d.log.Debug("ENRP connection up", "peer", c.remote, "dialed", c.dialed != "")
+			continue // the timer stays as it is
+		case c := <-d.connDn:
+			next = d.dropConn(c)
+		case ib := <-d.in:
+			next = d.onInbound(ib)
+		case <-changes:
+			next = d.handle(d.node.Local(d.bind.Changes()))
+		case <-timer.C:
+			next = d.handle(d.node.Tick())
+		}
+	}
+}
+
+func (d *Driver) dropConn(c *conn) time.Time {
+	if !d.conns[c] {
+		return d.node.nextDeadline()
+	}
+	delete(d.conns, c)
+	d.log.Debug("ENRP connection down", "peer", c.remote)
+	if c.peer == 0 {
+		return d.node.nextDeadline()
+	}
+	cs := slices.DeleteFunc(d.byPeer[c.peer], func(x *conn) bool { return x == c })
+	if len(cs) > 0 {
+		d.byPeer[c.peer] = cs
+		return d.node.nextDeadline()
+	}
+	delete(d.byPeer, c.peer)
+	return d.handle(d.node.Disconnected(c.peer))
+}
+
+func (d *Driver) onInbound(ib inbound) time.Time {
+	c := ib.c
+	if !d.conns[c] {
+		return d.node.nextDeadline()
+	}
+	d.mu.Lock()
+	d.stats.MsgsIn++
+	d.stats.BytesIn += int64(ib.n)
+	d.mu.Unlock()
+	if d.cfg.OnMessage != nil && ib.m != nil {
+		d.cfg.OnMessage(false, ib.m.Type)
+	}
+	if ib.err != nil {
+		if em := ErrorFor(ib.err, d.self, c.peer); em != nil {
+			d.sendOn(c, em)
+		}
+		if errors.Is(ib.err, ErrMalformed) {
+			d.mu.Lock()
+			d.stats.Malformed++
+			d.mu.Unlock()
+			d.log.Warn("malformed ENRP message; closing the connection", "peer", c.remote, "id", hex8(c.peer), "err", ib.err.Error())
+			c.closeAfterFlush()
+		} else {
+			d.log.Info("ENRP message not processed", "peer", c.remote, "id", hex8(c.peer), "err", ib.err.Error())
+		}
+		return d.node.nextDeadline()
+	}
+	m := ib.m
+	switch {
+	case m.Sender == d.self:
+		d.log.Warn("an ENRP peer has this registrar's own ID: the peer address is this registrar itself (not dialled again), or the peer's data directory is a copy of this one's",
+			"peer", c.remote, "id", hex8(d.self))
+		if c.dialed != "" {
+			d.selfAddrs[c.dialed] = true
+			if stop, ok := d.dialers[c.dialed]; ok {
+				close(stop)
+				delete(d.dialers, c.dialed)
+			}
+		}
+		c.close()
+		return d.node.nextDeadline()
+	case c.peer == 0:
+		c.peer = m.Sender
+		d.byPeer[m.Sender] = append(d.byPeer[m.Sender], c)
+	case m.Sender != c.peer:
+		d.sendOn(c, ErrorFor(malformed(4, "sender %08x on a connection of %08x", m.Sender, c.peer), d.self, c.peer))
+		d.log.Warn("ENRP peer changed its ID on a connection; closing it", "peer", c.remote, "was", hex8(c.peer), "now", hex8(m.Sender))
+		c.closeAfterFlush()
+		return d.node.nextDeadline()
+	}
+	if em := ReportUnrecognized(m, d.self); em != nil {
+		d.sendOn(c, em)
+	}
+	return d.handle(d.node.Step(m))
+}
+
+// sendOn encodes m and queues it on c.
+func (d *Driver) sendOn(c *conn, m *Message) {
+	b, err := m.Encode()
+	if err != nil {
+		d.log.Error("cannot encode an ENRP message", "msg", m.String(), "err", err.Error())
+		return
+	}
+	if !c.enqueue(b, d.cfg.MaxQueue) {
+		d.log.Warn("ENRP peer too slow: more than the queue limit waiting; dropping its connection", "peer", c.remote, "id", hex8(c.peer))
+	}
+	d.mu.Lock()
+	d.stats.MsgsOut++
+	d.stats.BytesOut += int64(len(b))
+	d.mu.Unlock()
+	if d.cfg.OnMessage != nil {
+		d.cfg.OnMessage(true, m.Type)
+	}
+}
+
+// handle carries out a Ready and returns when to tick next: the messages
+// go out, the operations are applied, then the events are logged (so that
+// a logged takeover is one the handlespace already shows).
+func (d *Driver) handle(r Ready) time.Time {
+	for _, env := range r.Msgs {
+		cs := d.byPeer[env.To]
+		if len(cs) == 0 {
+			continue // not connected: the Node's audits repair what is lost
+		}
+		d.sendOn(cs[len(cs)-1], env.Msg)
+	}
+	for _, s := range r.Dial {
+		if len(s.Transport.Addrs) > 0 && s.Transport.Proto == ParamTCP {
+			d.startDialer(netip.AddrPortFrom(s.Transport.Addrs[0], s.Transport.Port).String())
+		}
+	}
+	d.bind.SetLive(r.Live)
+	// While a handle table comes in, its pages' operations wait and
+	// apply together (a quarter of a second at most): each application
+	// rebuilds the views of the pools it touches, and a pool of 100 000
+	// elements rebuilt for each page of 128 would take far longer than the
+	// transfer.
+	if len(r.Ops) > 0 {
+		if len(d.pending) == 0 {
+			d.pendingSince = time.Now()
+		}
+		d.pending = append(d.pending, r.Ops...)
+	}
+	if len(d.pending) > 0 && (!d.node.Transferring() || time.Since(d.pendingSince) > maxOpsDelay || len(d.pending) > maxPendingOps) {
+		ops := d.pending
+		d.pending = nil
+		d.apply(ops)
+	}
+	for _, ev := range r.Events {
+		d.logEvent(ev)
+		if ev.Kind == EventPeerDead {
+			for _, c := range d.byPeer[ev.Peer] {
+				c.close()
+			}
+		}
+		if d.cfg.OnEvent != nil {
+			d.cfg.OnEvent(ev)
+		}
+	}
+	_, dig := d.node.Claim()
+	d.mu.Lock()
+	d.status = d.node.Peers()
+	d.stats.Owned = int(dig.Count)
+	d.mu.Unlock()
+	return r.Next
+}
+
+// apply applies the Node's operations to the handlespace and reports the
+// changes of ownership of registered elements.
+func (d *Driver) apply(ops []Op) {
+	mine := func(pool string, id uint32) *handlespace.Element {
+		e := lookup(d.cfg.Handlespace.View(), pool, id)
+		if e == nil || e.Static || e.Home != d.self {
+			return nil
+		}
+		return e
+	}
+	var before map[key]bool
+	if d.cfg.OnOwnership != nil {
+		before = map[key]bool{}
+		for _, o := range ops {
+			before[key{o.Pool, o.ID}] = mine(o.Pool, o.ID) != nil
+		}
+	}
+	for _, oe := range d.bind.Apply(ops) {
+		if t := d.opWarned[oe.Op.Pool]; time.Since(t) > time.Minute {
+			d.opWarned[oe.Op.Pool] = time.Now()
+			d.log.Warn("a peer's element not applied here (further ones in this pool are not logged for a minute)",
+				"pool", oe.Op.Pool, "element", handlespace.IDString(oe.Op.ID), "op", oe.Op.Kind.String(), "err", oe.Err.Error())
+		}
+	}
+	if d.cfg.OnOwnership == nil {
+		return
+	}
+	var out []Ownership
+	for _, k := range sortedBefore(before) {
+		now := mine(k.pool, k.id)
+		if (now != nil) != before[k] {
+			out = append(out, Ownership{Pool: k.pool, ID: k.id, Elem: now})
+		}
+	}
+	if len(out) > 0 {
+		d.cfg.OnOwnership(out)
+	}
+}
+
+func sortedBefore(m map[key]bool) []key {
+	out := make([]key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, cmpKey)
+	return out
+}
+
+// lookup finds element id of pool (a lower-case FQDN) in v.
+func lookup(v *handlespace.View, pool string, id uint32) *handlespace.Element {
+	handle, zone, ok := strings.Cut(pool, ".")
+	if !ok {
+		return nil
+	}
+	z := v.Zone(zone)
+	if z == nil {
+		return nil
+	}
+	pv := z.Pool(handle)
+	if pv == nil {
+		return nil
+	}
+	return pv.Element(id)
+}
+
+func (d *Driver) logEvent(ev Event) {
+	attrs := []any{"event", ev.Kind.String()}
+	if ev.Peer != 0 {
+		attrs = append(attrs, "peer", hex8(ev.Peer))
+	}
+	if ev.Target != 0 {
+		attrs = append(attrs, "target", hex8(ev.Target))
+	}
+	if ev.Count != 0 || ev.Kind == EventStaticHomes {
+		attrs = append(attrs, "count", ev.Count)
+	}
+	if ev.Detail != "" {
+		attrs = append(attrs, "detail", ev.Detail)
+	}
+	switch ev.Kind {
+	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
+		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes:
+		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
+	case EventRejected, EventErrorReceived:
+		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
+	default:
+		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)
+	}
+}

@@ -1,0 +1,317 @@
+package enrp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// Message is one ENRP message (RFC 5353 §2). Which fields mean something
+// depends on Type; Encode ignores the others and Decode leaves them zero.
+type Message struct {
+	Type  Type
+	Flags uint8 // FlagReplyRequired, FlagOwnChildrenOnly, FlagMoreToSend, FlagReject
+	// Sender is the Sending Server's ID; Receiver the Receiving Server's
+	// ID, 0 when the sender does not know it yet.
+	Sender, Receiver uint32
+
+	// Target is the Target Server's ID of INIT_TAKEOVER,
+	// INIT_TAKEOVER_ACK and TAKEOVER_SERVER.
+	Target uint32
+
+	// Checksum is the PE Checksum of a PRESENCE: the sender's ownership
+	// checksum (see Checksum).
+	Checksum uint16
+	// Server is the optional Server Information of a PRESENCE.
+	Server *ServerInfo
+	// Digest is poolnsd's optional ownership digest in a PRESENCE.
+	Digest *Digest
+
+	// Action is the update action of a HANDLE_UPDATE.
+	Action UpdateAction
+	// Entries are the pools of a HANDLE_TABLE_RESPONSE, each a pool handle
+	// and its elements, or the one pool and one element of a
+	// HANDLE_UPDATE.
+	Entries []Entry
+
+	// Servers are the Server Information parameters of a LIST_RESPONSE.
+	Servers []ServerInfo
+
+	// Causes are the error causes of an ERROR.
+	Causes []Cause
+
+	// Unrecognized are parameters of unknown type that Decode skipped and
+	// that ask to be reported (top bits 11), each as received. Encode
+	// ignores them.
+	Unrecognized [][]byte
+}
+
+// Entry is a pool handle and elements of that pool.
+type Entry struct {
+	Handle   []byte
+	Elements []PE
+}
+
+// Digest is poolnsd's ownership digest (ParamXDigest): how many elements
+// the sender owns and a 64-bit hash of their contents. It catches what the
+// RFC's checksum, which covers only handles and identifiers, cannot: a lost
+// update of an element's health or load.
+type Digest struct {
+	Count uint32
+	Hash  uint64
+}
+
+// Has reports whether all bits of flag are set.
+func (m *Message) Has(flag uint8) bool { return m.Flags&flag == flag }
+
+func (m *Message) String() string {
+	s := fmt.Sprintf("%s %08x→%08x", m.Type, m.Sender, m.Receiver)
+	if m.Flags != 0 {
+		s += fmt.Sprintf(" flags=%#02x", m.Flags)
+	}
+	switch m.Type {
+	case TypePresence:
+		s += fmt.Sprintf(" checksum=%04x", m.Checksum)
+	case TypeInitTakeover, TypeInitTakeoverAck, TypeTakeoverServer:
+		s += fmt.Sprintf(" target=%08x", m.Target)
+	case TypeHandleUpdate:
+		s += " " + m.Action.String()
+		if len(m.Entries) == 1 && len(m.Entries[0].Elements) == 1 {
+			pe := &m.Entries[0].Elements[0]
+			s += fmt.Sprintf(" %s %08x home=%08x", m.Entries[0].Handle, pe.ID, pe.Home)
+			if pe.X != nil {
+				s += fmt.Sprintf(" gen=%d", pe.X.Gen)
+			}
+		}
+	}
+	if n := m.elementCount(); n > 0 {
+		s += fmt.Sprintf(" elements=%d", n)
+	}
+	return s
+}
+
+func (m *Message) elementCount() int {
+	n := 0
+	for _, e := range m.Entries {
+		n += len(e.Elements)
+	}
+	return n
+}
+
+// Encode returns the message in its wire format. Its length is a multiple
+// of 4. It fails only for messages longer than 65 535 bytes or a
+// HANDLE_UPDATE without exactly one element.
+func (m *Message) Encode() ([]byte, error) { return m.AppendEncode(nil) }
+
+// AppendEncode appends the wire format of the message to b.
+func (m *Message) AppendEncode(b []byte) ([]byte, error) {
+	e := &enc{b: b}
+	start := len(e.b)
+	e.u8(uint8(m.Type))
+	e.u8(m.Flags)
+	e.u16(0)
+	e.u32(m.Sender)
+	e.u32(m.Receiver)
+	switch m.Type {
+	case TypePresence:
+		e.param(ParamPEChecksum, func() { e.u16(m.Checksum) })
+		if m.Server != nil {
+			e.serverInfo(m.Server)
+		}
+		if d := m.Digest; d != nil {
+			e.param(ParamXDigest, func() {
+				e.u32(d.Count)
+				e.b = binary.BigEndian.AppendUint64(e.b, d.Hash)
+			})
+		}
+	case TypeHandleTableResp:
+		for i := range m.Entries {
+			e.bytesParam(ParamPoolHandle, m.Entries[i].Handle)
+			for j := range m.Entries[i].Elements {
+				e.pe(&m.Entries[i].Elements[j])
+			}
+		}
+	case TypeHandleUpdate:
+		if len(m.Entries) != 1 || len(m.Entries[0].Elements) != 1 {
+			return b, fmt.Errorf("enrp: a HANDLE_UPDATE carries one element, not %d", m.elementCount())
+		}
+		e.u16(uint16(m.Action))
+		e.u16(0)
+		e.bytesParam(ParamPoolHandle, m.Entries[0].Handle)
+		e.pe(&m.Entries[0].Elements[0])
+	case TypeListResponse:
+		for i := range m.Servers {
+			e.serverInfo(&m.Servers[i])
+		}
+	case TypeInitTakeover, TypeInitTakeoverAck, TypeTakeoverServer:
+		e.u32(m.Target)
+	case TypeError:
+		e.causes(m.Causes)
+	}
+	n := len(e.b) - start
+	if e.err != nil || n > maxMessage {
+		return b, fmt.Errorf("enrp: %s message of %d bytes: %w", m.Type, n, errTooLong)
+	}
+	binary.BigEndian.PutUint16(e.b[start+2:], uint16(n))
+	return e.b, nil
+}
+
+// MessageLen returns the length of the message that starts with header
+// (its first 4 bytes), as its length field says: what a stream reader must
+// read in all. It is at least 4 when ok.
+func MessageLen(header []byte) (n int, ok bool) {
+	if len(header) < headerLen {
+		return 0, false
+	}
+	n = int(binary.BigEndian.Uint16(header[2:]))
+	return n, n >= headerLen
+}
+
+// Decode parses one message, which must fill b exactly. Its errors are
+// *DecodeError: ErrMalformed, ErrUnknownType, ErrDiscarded. It never
+// panics, whatever b holds, and keeps no reference to b.
+func Decode(b []byte) (*Message, error) {
+	if len(b) < headerLen {
+		return nil, malformed(0, "%d bytes, shorter than a message header", len(b))
+	}
+	n := int(binary.BigEndian.Uint16(b[2:]))
+	if n != len(b) {
+		return nil, malformed(2, "message length %d, but %d bytes", n, len(b))
+	}
+	m := &Message{Type: Type(b[0]), Flags: b[1]}
+	if _, known := typeNames[m.Type]; !known {
+		return nil, &DecodeError{Kind: ErrUnknownType, Offset: 0, What: fmt.Sprintf("message type %d", b[0]),
+			Report: [][]byte{clone(b[:min(len(b), 64)])}}
+	}
+	fixed := headerLen + idsLen
+	switch m.Type {
+	case TypeInitTakeover, TypeInitTakeoverAck, TypeTakeoverServer, TypeHandleUpdate:
+		fixed += 4
+	}
+	if len(b) < fixed {
+		return nil, malformed(2, "%s of %d bytes, want at least %d", m.Type, len(b), fixed)
+	}
+	m.Sender = binary.BigEndian.Uint32(b[4:])
+	m.Receiver = binary.BigEndian.Uint32(b[8:])
+	switch m.Type {
+	case TypeInitTakeover, TypeInitTakeoverAck, TypeTakeoverServer:
+		m.Target = binary.BigEndian.Uint32(b[12:])
+	case TypeHandleUpdate:
+		m.Action = UpdateAction(binary.BigEndian.Uint16(b[12:]))
+		if m.Action != AddPE && m.Action != DelPE {
+			return nil, malformed(12, "unknown update action %d", m.Action)
+		}
+	}
+	ps, err := splitParams(b[fixed:], fixed)
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{}
+	if err := w.message(m, ps); err != nil {
+		return nil, err
+	}
+	m.Unrecognized = w.report
+	return m, nil
+}
+
+func (w *walker) message(m *Message, ps []param) error {
+	var err error
+	switch m.Type {
+	case TypePresence:
+		if ps, err = w.filter(ps, is(ParamPEChecksum, ParamServerInfo, ParamXDigest)); err != nil {
+			return err
+		}
+		var sum bool
+		for _, p := range ps {
+			switch p.typ {
+			case ParamPEChecksum:
+				if sum || len(p.val) != 2 {
+					return malformed(p.off, "PE checksum parameter twice or of %d bytes, want one of 2", len(p.val))
+				}
+				m.Checksum, sum = binary.BigEndian.Uint16(p.val), true
+			case ParamServerInfo:
+				if m.Server != nil {
+					return malformed(p.off, "two server information parameters in a PRESENCE")
+				}
+				if m.Server, err = w.serverInfo(p); err != nil {
+					return err
+				}
+			case ParamXDigest:
+				if m.Digest != nil || len(p.val) != 12 {
+					return malformed(p.off, "digest parameter twice or of %d bytes, want one of 12", len(p.val))
+				}
+				m.Digest = &Digest{Count: binary.BigEndian.Uint32(p.val), Hash: binary.BigEndian.Uint64(p.val[4:])}
+			}
+		}
+		if !sum {
+			return malformed(headerLen+idsLen, "PRESENCE without a PE checksum parameter")
+		}
+	case TypeHandleTableResp, TypeHandleUpdate:
+		if ps, err = w.filter(ps, is(ParamPoolHandle, ParamPoolElement)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.typ == ParamPoolHandle {
+				if len(p.val) == 0 {
+					return malformed(p.off, "empty pool handle")
+				}
+				if n := len(m.Entries); n > 0 && len(m.Entries[n-1].Elements) == 0 {
+					return malformed(p.off, "pool handle %q without elements", m.Entries[n-1].Handle)
+				}
+				m.Entries = append(m.Entries, Entry{Handle: clone(p.val)})
+				continue
+			}
+			if len(m.Entries) == 0 {
+				return malformed(p.off, "pool element before any pool handle")
+			}
+			pe, err := w.pe(p)
+			if err != nil {
+				return err
+			}
+			last := &m.Entries[len(m.Entries)-1]
+			last.Elements = append(last.Elements, *pe)
+		}
+		if n := len(m.Entries); n > 0 && len(m.Entries[n-1].Elements) == 0 {
+			return malformed(headerLen+idsLen, "pool handle %q without elements", m.Entries[n-1].Handle)
+		}
+		if m.Type == TypeHandleUpdate && (len(m.Entries) != 1 || len(m.Entries[0].Elements) != 1) {
+			return malformed(headerLen+idsLen+4, "HANDLE_UPDATE with %d elements, want one pool handle and one element", m.elementCount())
+		}
+		if m.Type == TypeHandleTableResp && m.Has(FlagReject) && len(m.Entries) > 0 {
+			return malformed(1, "rejecting HANDLE_TABLE_RESPONSE with %d elements", m.elementCount())
+		}
+	case TypeListResponse:
+		if ps, err = w.filter(ps, is(ParamServerInfo)); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			s, err := w.serverInfo(p)
+			if err != nil {
+				return err
+			}
+			m.Servers = append(m.Servers, *s)
+		}
+	case TypeError:
+		if ps, err = w.filter(ps, is(ParamOpError)); err != nil {
+			return err
+		}
+		if len(ps) != 1 {
+			return malformed(headerLen+idsLen, "ERROR with %d operation error parameters, want 1", len(ps))
+		}
+		if m.Causes, err = w.causes(ps[0]); err != nil {
+			return err
+		}
+	default: // requests and takeover messages have no parameters
+		if _, err = w.filter(ps, func(uint16) bool { return false }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Equal reports whether two messages encode alike (Unrecognized aside).
+func Equal(a, b *Message) bool {
+	ea, err1 := a.Encode()
+	eb, err2 := b.Encode()
+	return err1 == nil && err2 == nil && slices.Equal(ea, eb)
+}

@@ -1,0 +1,686 @@
+package enrp
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// Clock is the state machine's only source of time.
+type Clock interface {
+	Now() time.Time
+}
+
+// Rand is the state machine's random source (presence jitter): Float64
+// returns a number in [0, 1). *math/rand.Rand is one.
+type Rand interface {
+	Float64() float64
+}
+
+// Config configures a Node. Zero values have the defaults given.
+type Config struct {
+	// ID is this registrar's ID, non-zero.
+	ID uint32
+	// Self is how peers reach this registrar, sent in PRESENCE and
+	// LIST_RESPONSE; nil sends none.
+	Self *ServerInfo
+	// Clock and Rand are required.
+	Clock Clock
+	Rand  Rand
+
+	// PresenceInterval is the mean time between two PRESENCE messages to
+	// each peer (default 1 s). Each interval is drawn uniformly from
+	// PresenceInterval × (1 ± Jitter).
+	PresenceInterval time.Duration
+	// Jitter is the relative jitter of the presence interval (default
+	// 0.125; a negative value means none).
+	Jitter float64
+	// MaxTimeLastHeard is how long a peer may be silent before it is asked
+	// for a PRESENCE with the reply-required flag (default 3 ×
+	// PresenceInterval).
+	MaxTimeLastHeard time.Duration
+	// MaxTimeNoResponse is how long that question may go unanswered before
+	// the peer is dead (default PresenceInterval). A peer is therefore
+	// dead MaxTimeLastHeard + MaxTimeNoResponse after it was last heard.
+	MaxTimeNoResponse time.Duration
+	// PageSize is the most elements of one HANDLE_TABLE_RESPONSE (default
+	// 128); a page also stops short of 60 000 bytes.
+	PageSize int
+}
+
+// Defaults.
+const (
+	DefaultPresenceInterval = time.Second
+	DefaultJitter           = 0.125
+	DefaultPageSize         = 128
+	// pageBytes bounds the encoded size of a table page, under the 65 535
+	// that a message length can say.
+	pageBytes = 60000
+)
+
+func (c *Config) defaults() error {
+	if c.ID == 0 {
+		return fmt.Errorf("enrp: registrar ID 0")
+	}
+	if c.Clock == nil || c.Rand == nil {
+		return fmt.Errorf("enrp: a Clock and a Rand are required")
+	}
+	if c.PresenceInterval <= 0 {
+		c.PresenceInterval = DefaultPresenceInterval
+	}
+	switch {
+	case c.Jitter == 0:
+		c.Jitter = DefaultJitter
+	case c.Jitter < 0:
+		c.Jitter = 0
+	case c.Jitter >= 1:
+		return fmt.Errorf("enrp: jitter %v, want below 1", c.Jitter)
+	}
+	if c.MaxTimeLastHeard <= 0 {
+		c.MaxTimeLastHeard = 3 * c.PresenceInterval
+	}
+	if c.MaxTimeNoResponse <= 0 {
+		c.MaxTimeNoResponse = c.PresenceInterval
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = DefaultPageSize
+	}
+	return nil
+}
+
+// Envelope is a message to send to one peer.
+type Envelope struct {
+	To  uint32
+	Msg *Message
+}
+
+// OpKind is the kind of a handlespace operation.
+type OpKind uint8
+
+// Handlespace operations that the state machine asks for.
+const (
+	// OpPut puts Elem into Pool as given (health, home and all), creating
+	// the pool with Policy if need be: an element owned by a peer.
+	OpPut OpKind = iota + 1
+	// OpDelete removes element ID of Pool.
+	OpDelete
+	// OpSetHome changes only the home of element ID of Pool to Home.
+	OpSetHome
+	// OpSetState copies the state that a zone-file element's home
+	// measures (health, admin, reported, load, RTT) from Elem to element
+	// ID of Pool.
+	OpSetState
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpPut:
+		return "put"
+	case OpDelete:
+		return "delete"
+	case OpSetHome:
+		return "set-home"
+	case OpSetState:
+		return "set-state"
+	}
+	return "op?"
+}
+
+// Op is one handlespace operation.
+type Op struct {
+	Kind   OpKind
+	Pool   string
+	ID     uint32
+	Policy string               // OpPut
+	Elem   *handlespace.Element // OpPut, OpSetState; never modified
+	Home   uint32               // OpSetHome
+}
+
+// EventKind is the kind of an Event.
+type EventKind uint8
+
+// Events: what happened, for logs, metrics and tests.
+const (
+	EventPeerUp        EventKind = iota + 1 // first heard of, or heard again after it was dead
+	EventPeerSuspect                        // silent for MaxTimeLastHeard: asked to reply
+	EventPeerDead                           // the question went unanswered
+	EventSyncDone                           // a handle table transfer ended (Count elements applied)
+	EventSyncAbort                          // a handle table transfer timed out or was refused
+	EventResync                             // a checksum or digest mismatch started a transfer of the peer's own elements
+	EventSwept                              // a transfer's sweep removed Count elements not confirmed
+	EventTakeoverStart                      // this registrar started to take over Target
+	EventTakeoverAbort                      // it gave the takeover of Target up (Detail says why)
+	EventTakeoverDone                       // it took over Target's Count elements
+	EventTakenOver                          // Peer took over Target's Count elements
+	EventOwnershipLost                      // Count elements this registrar owned are now Peer's
+	EventRejected                           // an element from Peer could not be used (Detail)
+	EventErrorReceived                      // Peer sent an ERROR (Detail)
+	EventReclaimed                          // Peer took this registrar over while it was alive; it reclaimed its Count elements
+	EventStaticHomes                        // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
+)
+
+var eventNames = map[EventKind]string{
+	EventPeerUp: "peer-up", EventPeerSuspect: "peer-suspect", EventPeerDead: "peer-dead",
+	EventSyncDone: "sync-done", EventSyncAbort: "sync-abort", EventResync: "resync", EventSwept: "swept",
+	EventTakeoverStart: "takeover-start", EventTakeoverAbort: "takeover-abort", EventTakeoverDone: "takeover-done",
+	EventTakenOver: "taken-over", EventOwnershipLost: "ownership-lost", EventRejected: "rejected",
+	EventErrorReceived: "error-received", EventReclaimed: "reclaimed", EventStaticHomes: "static-homes",
+}
+
+func (k EventKind) String() string {
+	if s, ok := eventNames[k]; ok {
+		return s
+	}
+	return "event?"
+}
+
+// Event is something that happened in the state machine.
+type Event struct {
+	Kind   EventKind
+	Peer   uint32
+	Target uint32
+	Count  int
+	Detail string
+}
+
+func (e Event) String() string {
+	s := e.Kind.String()
+	if e.Peer != 0 {
+		s += fmt.Sprintf(" peer=%08x", e.Peer)
+	}
+	if e.Target != 0 {
+		s += fmt.Sprintf(" target=%08x", e.Target)
+	}
+	if e.Count != 0 {
+		s += fmt.Sprintf(" count=%d", e.Count)
+	}
+	if e.Detail != "" {
+		s += " " + e.Detail
+	}
+	return s
+}
+
+// Ready is what a call into the Node produced: messages to send,
+// handlespace operations to apply (in order), events, peers to connect to,
+// and when to call Tick next.
+type Ready struct {
+	Msgs   []Envelope
+	Ops    []Op
+	Events []Event
+	// Dial are peers learned from a LIST_RESPONSE that the driver should
+	// connect to.
+	Dial []ServerInfo
+	// Live is the new set of live registrars (this one included, sorted)
+	// when it changed, else nil: what zone-file elements are homed over.
+	Live []uint32
+	// Next is when Tick must be called next.
+	Next time.Time
+}
+
+// Change is a change of the local handlespace that the driver observed:
+// element ID of Pool (whose policy is Policy) is now Elem, or gone (nil).
+type Change struct {
+	Pool   string
+	Policy string
+	ID     uint32
+	Elem   *handlespace.Element
+}
+
+// Node is the peering state machine of one registrar (RFC 5353): presence
+// and liveness of its peers, handle table transfers, handle updates,
+// checksum audits and takeovers. It does no I/O and reads the time only
+// from its Clock: Step, Tick, Local, Hello and Disconnected take inputs and
+// return a Ready. A Node is not safe for concurrent use: one driver
+// goroutine calls it.
+type Node struct {
+	cfg Config
+	id  uint32
+	tab *table
+
+	peers map[uint32]*peer
+	live  []uint32 // sorted, self included
+
+	nextPresence time.Time
+	synced       bool   // a full handle table was received (or nobody to get one from)
+	mentor       uint32 // peer of the full table transfer in progress
+
+	takeovers map[uint32]*takeover // ours, by target
+	foreign   map[uint32]foreign   // someone else's, by target
+
+	out Ready
+}
+
+// peer is what the Node knows of one peer registrar.
+type peer struct {
+	id        uint32
+	info      *ServerInfo
+	dead      bool
+	lastHeard time.Time
+	asked     time.Time // when a reply-required PRESENCE was sent; zero: not suspect
+
+	seq     *tableSeq // our handle table request to it in progress
+	holdoff time.Time // no new own-children transfer before
+	cursor  *cursor   // its handle table request to us in progress
+}
+
+// New returns a Node.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, id: cfg.ID, tab: newTable(), peers: map[uint32]*peer{},
+		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{}}
+	n.live = []uint32{n.id}
+	n.nextPresence = n.now().Add(n.presenceDelay())
+	n.out.Live = slices.Clone(n.live)
+	return n, nil
+}
+
+// ID returns this registrar's ID.
+func (n *Node) ID() uint32 { return n.id }
+
+// Config returns the configuration with its defaults filled in.
+func (n *Node) Config() Config { return n.cfg }
+
+func (n *Node) now() time.Time { return n.cfg.Clock.Now() }
+
+func (n *Node) presenceDelay() time.Duration {
+	j := n.cfg.Jitter * (2*n.cfg.Rand.Float64() - 1)
+	return time.Duration(float64(n.cfg.PresenceInterval) * (1 + j))
+}
+
+// Derived timeouts.
+//
+// A handle table transfer waits seqTimeout for each response; the
+// responder forgets a transfer that was not continued for as long
+// (cursorTTL), and after giving one up the requester waits longer than
+// that before it asks again, so that its new request is not taken for the
+// next page of the old one.
+func (n *Node) seqTimeout() time.Duration {
+	return n.cfg.MaxTimeNoResponse + n.cfg.PresenceInterval/2
+}
+func (n *Node) cursorTTL() time.Duration { return n.seqTimeout() }
+func (n *Node) takeoverRetry() time.Duration {
+	return n.cfg.MaxTimeNoResponse
+}
+func (n *Node) takeoverTimeout() time.Duration {
+	return 2*n.cfg.MaxTimeNoResponse + n.cfg.PresenceInterval
+}
+
+func (n *Node) event(ev Event) { n.out.Events = append(n.out.Events, ev) }
+func (n *Node) op(o Op)        { n.out.Ops = append(n.out.Ops, o) }
+
+// send queues m for peer to, filling in the sender and receiver IDs.
+func (n *Node) send(to uint32, m *Message) {
+	m.Sender, m.Receiver = n.id, to
+	n.out.Msgs = append(n.out.Msgs, Envelope{To: to, Msg: m})
+}
+
+// alivePeers returns the IDs of the peers not dead, sorted.
+func (n *Node) alivePeers() []uint32 {
+	var out []uint32
+	for id, p := range n.peers {
+		if !p.dead {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// allPeers returns the IDs of every known peer, sorted.
+func (n *Node) allPeers() []uint32 {
+	out := make([]uint32, 0, len(n.peers))
+	for id := range n.peers {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// flush returns what was produced and the next deadline.
+func (n *Node) flush() Ready {
+	r := n.out
+	n.out = Ready{}
+	r.Next = n.nextDeadline()
+	return r
+}
+
+func (n *Node) nextDeadline() time.Time {
+	next := n.nextPresence
+	at := func(t time.Time) {
+		if !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	for _, p := range n.peers {
+		if !p.dead {
+			if p.asked.IsZero() {
+				at(p.lastHeard.Add(n.cfg.MaxTimeLastHeard))
+			} else {
+				at(p.asked.Add(n.cfg.MaxTimeNoResponse))
+			}
+		}
+		if p.seq != nil {
+			at(p.seq.last.Add(n.seqTimeout()))
+		}
+		if p.cursor != nil {
+			at(p.cursor.last.Add(n.cursorTTL()))
+		}
+	}
+	for _, tk := range n.takeovers {
+		at(tk.sent.Add(n.takeoverRetry()))
+	}
+	for _, f := range n.foreign {
+		at(f.since.Add(n.takeoverTimeout()))
+	}
+	return next
+}
+
+// Hello returns what to send first on a new connection to a peer: a
+// PRESENCE and a LIST_REQUEST, addressed to the peer's ID if the driver
+// knows it (else 0).
+func (n *Node) Hello(to uint32) []*Message {
+	pr := n.presence(false)
+	pr.Sender, pr.Receiver = n.id, to
+	lr := &Message{Type: TypeListRequest, Sender: n.id, Receiver: to}
+	return []*Message{pr, lr}
+}
+
+// Disconnected tells the Node that the connection to peer id is gone: its
+// handle table transfers in either direction are abandoned.
+func (n *Node) Disconnected(id uint32) Ready {
+	if p := n.peers[id]; p != nil {
+		p.cursor = nil
+		if p.seq != nil {
+			n.abortSeq(p, "connection lost")
+		}
+	}
+	return n.flush()
+}
+
+func (n *Node) presence(replyRequired bool) *Message {
+	sum, dig := n.tab.claim(n.id)
+	m := &Message{Type: TypePresence, Checksum: sum, Digest: &dig, Server: n.cfg.Self}
+	if replyRequired {
+		m.Flags = FlagReplyRequired
+	}
+	return m
+}
+
+// Claim returns this registrar's ownership checksum and digest: what its
+// PRESENCE messages carry.
+func (n *Node) Claim() (uint16, Digest) { return n.tab.claim(n.id) }
+
+// ClaimOf returns the ownership checksum and digest of the elements this
+// registrar believes home is home for.
+func (n *Node) ClaimOf(home uint32) (uint16, Digest) { return n.tab.claim(home) }
+
+// Live returns the live registrars (this one included), sorted.
+func (n *Node) Live() []uint32 { return slices.Clone(n.live) }
+
+// PeerState describes one peer for status pages.
+type PeerState struct {
+	ID        uint32
+	Info      *ServerInfo
+	Dead      bool
+	Suspect   bool
+	LastHeard time.Time
+}
+
+// Peers returns the known peers, sorted by ID.
+func (n *Node) Peers() []PeerState {
+	var out []PeerState
+	for _, id := range n.allPeers() {
+		p := n.peers[id]
+		out = append(out, PeerState{ID: id, Info: p.info, Dead: p.dead, Suspect: !p.asked.IsZero(), LastHeard: p.lastHeard})
+	}
+	return out
+}
+
+// Len returns how many elements the Node knows.
+func (n *Node) Len() int { return len(n.tab.m) }
+
+// Transferring reports whether a handle table transfer from a peer is in
+// progress.
+func (n *Node) Transferring() bool {
+	for _, p := range n.peers {
+		if p.seq != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Synced reports whether the first handle table transfer is done.
+func (n *Node) Synced() bool { return n.synced }
+
+// Step takes one message from a peer.
+func (n *Node) Step(m *Message) Ready {
+	if m.Sender == 0 || m.Sender == n.id {
+		return n.flush()
+	}
+	p := n.heard(m.Sender)
+	if m.Receiver != 0 && m.Receiver != n.id {
+		// Meant for another registrar (the peer knows this address by
+		// another ID): it shows the peer alive, nothing more.
+		return n.flush()
+	}
+	switch m.Type {
+	case TypePresence:
+		if m.Server != nil && m.Server.ID == m.Sender {
+			s := *m.Server
+			p.info = &s
+		}
+		if m.Has(FlagReplyRequired) {
+			n.send(p.id, n.presence(false))
+		}
+		n.audit(p, m)
+	case TypeHandleTableRequest:
+		n.onTableRequest(p, m)
+	case TypeHandleTableResp:
+		n.onTableResponse(p, m)
+	case TypeHandleUpdate:
+		n.onUpdate(p, m)
+	case TypeListRequest:
+		n.onListRequest(p)
+	case TypeListResponse:
+		n.onListResponse(m)
+	case TypeInitTakeover:
+		n.onInitTakeover(p, m.Target)
+	case TypeInitTakeoverAck:
+		n.onInitTakeoverAck(p, m.Target)
+	case TypeTakeoverServer:
+		n.onTakeoverServer(p, m.Target)
+	case TypeError:
+		n.event(Event{Kind: EventErrorReceived, Peer: p.id, Detail: describeCauses(m.Causes)})
+	}
+	return n.flush()
+}
+
+// heard notes that peer id is alive.
+func (n *Node) heard(id uint32) *peer {
+	now := n.now()
+	p := n.peers[id]
+	switch {
+	case p == nil:
+		p = &peer{id: id, lastHeard: now}
+		n.peers[id] = p
+		n.event(Event{Kind: EventPeerUp, Peer: id})
+		n.recomputeLive()
+	case p.dead:
+		p.dead, p.lastHeard, p.asked = false, now, time.Time{}
+		n.event(Event{Kind: EventPeerUp, Peer: id, Detail: "back"})
+		delete(n.foreign, id)
+		n.recomputeLive()
+		// It may have lost what it had and we may have taken over its
+		// elements: compare tables.
+		if n.synced {
+			n.requestTable(p, true, "peer back")
+		}
+	default:
+		p.lastHeard, p.asked = now, time.Time{}
+	}
+	if tk := n.takeovers[id]; tk != nil {
+		delete(n.takeovers, id)
+		n.event(Event{Kind: EventTakeoverAbort, Target: id, Detail: "target answered"})
+	}
+	if !n.synced && n.mentor == 0 && p.seq == nil && !now.Before(p.holdoff) {
+		n.mentor = id
+		n.requestTable(p, false, "join")
+	}
+	return p
+}
+
+// Tick runs the timers: presence, liveness, takeovers and transfers.
+func (n *Node) Tick() Ready {
+	now := n.now()
+	if !now.Before(n.nextPresence) {
+		for _, id := range n.allPeers() {
+			n.send(id, n.presence(false))
+		}
+		n.nextPresence = now.Add(n.presenceDelay())
+		n.tab.sweepTombs(now)
+	}
+	for _, id := range n.allPeers() {
+		p := n.peers[id]
+		if !p.dead {
+			switch {
+			case p.asked.IsZero() && now.Sub(p.lastHeard) >= n.cfg.MaxTimeLastHeard:
+				p.asked = now
+				n.send(id, n.presence(true))
+				n.event(Event{Kind: EventPeerSuspect, Peer: id})
+			case !p.asked.IsZero() && now.Sub(p.asked) >= n.cfg.MaxTimeNoResponse:
+				n.peerDead(p)
+			}
+		}
+		if p.seq != nil && now.Sub(p.seq.last) >= n.seqTimeout() {
+			n.abortSeq(p, "no answer")
+		}
+		if p.cursor != nil && now.Sub(p.cursor.last) >= n.cursorTTL() {
+			p.cursor = nil
+		}
+	}
+	n.tickTakeovers(now)
+	if !n.synced && n.mentor == 0 {
+		for _, id := range n.alivePeers() {
+			if p := n.peers[id]; p.seq == nil && !now.Before(p.holdoff) {
+				n.mentor = id
+				n.requestTable(p, false, "join")
+				break
+			}
+		}
+	}
+	return n.flush()
+}
+
+func (n *Node) peerDead(p *peer) {
+	p.dead, p.asked = true, time.Time{}
+	p.cursor = nil
+	if p.seq != nil {
+		n.abortSeq(p, "peer dead")
+	}
+	n.event(Event{Kind: EventPeerDead, Peer: p.id})
+	n.recomputeLive()
+	if n.ownsDynamic(p.id) {
+		n.startTakeover(p.id)
+	}
+}
+
+// recomputeLive recomputes the live set and, when it changed, the homes of
+// the zone-file elements.
+func (n *Node) recomputeLive() {
+	live := append([]uint32{n.id}, n.alivePeers()...)
+	slices.Sort(live)
+	if slices.Equal(live, n.live) {
+		return
+	}
+	n.live = live
+	n.out.Live = slices.Clone(live)
+	moved, mine := 0, 0
+	statics := n.tab.keys(func(en *entry) bool { return en.static() })
+	for _, k := range statics {
+		en := n.tab.get(k)
+		h := Rendezvous(live, k.pool, k.id)
+		if h == n.id {
+			mine++
+		}
+		if h == en.home() {
+			continue
+		}
+		moved++
+		ne := newEntry(k.pool, en.policy, withHome(en.e, h), en.gen)
+		ne.heard = h == n.id
+		n.tab.put(ne)
+		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: h})
+	}
+	if len(statics) > 0 {
+		n.event(Event{Kind: EventStaticHomes, Count: mine, Detail: fmt.Sprintf("%d moved, live %d", moved, len(live))})
+	}
+}
+
+// staticHome is the home of a zone-file element.
+func (n *Node) staticHome(pool string, id uint32) uint32 { return Rendezvous(n.live, pool, id) }
+
+// ownsDynamic reports whether home owns registered elements.
+func (n *Node) ownsDynamic(home uint32) bool {
+	for _, en := range n.tab.m {
+		if en.home() == home && !en.static() {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) onListRequest(p *peer) {
+	m := &Message{Type: TypeListResponse}
+	if n.cfg.Self != nil {
+		m.Servers = append(m.Servers, *n.cfg.Self)
+	}
+	for _, id := range n.alivePeers() {
+		if q := n.peers[id]; q.info != nil && id != p.id {
+			m.Servers = append(m.Servers, *q.info)
+		}
+	}
+	n.send(p.id, m)
+}
+
+func (n *Node) onListResponse(m *Message) {
+	if m.Has(FlagReject) {
+		return
+	}
+	for _, s := range m.Servers {
+		if s.ID == n.id || s.ID == 0 {
+			continue
+		}
+		if _, known := n.peers[s.ID]; known {
+			continue
+		}
+		n.out.Dial = append(n.out.Dial, s)
+	}
+}
+
+func describeCauses(cs []Cause) string {
+	s := ""
+	for i, c := range cs {
+		if i > 0 {
+			s += "; "
+		}
+		s += CauseText(c.Code)
+		if d := diagText(c.Info); d != "" {
+			s += ": " + d
+		}
+	}
+	return s
+}
+
+// Entries calls f for every element the Node knows, sorted by pool and ID,
+// with its ownership generation.
+func (n *Node) Entries(f func(pool, policy string, e *handlespace.Element, gen uint32)) {
+	for _, k := range n.tab.keys(func(*entry) bool { return true }) {
+		en := n.tab.get(k)
+		f(en.pool, en.policy, en.e, en.gen)
+	}
+}

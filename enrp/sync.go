@@ -1,0 +1,449 @@
+package enrp
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// tableSeq is a handle table transfer that this registrar asked a peer
+// for: a sequence of HANDLE_TABLE_REQUEST and HANDLE_TABLE_RESPONSE while
+// the responses have the more-to-send flag.
+type tableSeq struct {
+	own     bool         // own-children-only: the peer's own elements
+	why     string       // for the events
+	pending map[key]bool // own: the peer's elements not yet confirmed (swept at the end)
+	last    time.Time    // when the last request went out
+	applied int          // elements taken from the responses
+}
+
+// cursor is a peer's handle table transfer from this registrar: the keys
+// to send, fixed when it began, and how far it got.
+type cursor struct {
+	own  bool
+	keys []key
+	pos  int
+	last time.Time
+}
+
+// audit compares a peer's ownership claim in its PRESENCE with what this
+// registrar believes it owns, and starts a transfer of the peer's own
+// elements when they differ.
+func (n *Node) audit(p *peer, m *Message) {
+	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) {
+		return
+	}
+	sum, dig := n.tab.claim(p.id)
+	switch {
+	case m.Checksum != sum:
+		n.requestTable(p, true, fmt.Sprintf("checksum %04x, expected %04x", m.Checksum, sum))
+	case m.Digest != nil && *m.Digest != dig:
+		n.requestTable(p, true, fmt.Sprintf("digest %d/%016x, expected %d/%016x", m.Digest.Count, m.Digest.Hash, dig.Count, dig.Hash))
+	}
+}
+
+// requestTable starts a handle table transfer from p: of its own elements
+// (own) or of everything it knows.
+func (n *Node) requestTable(p *peer, own bool, why string) {
+	if p.seq != nil {
+		return
+	}
+	s := &tableSeq{own: own, why: why, last: n.now()}
+	if own {
+		s.pending = map[key]bool{}
+		for k, en := range n.tab.m {
+			if en.home() == p.id && !en.static() {
+				s.pending[k] = true
+			}
+		}
+		n.event(Event{Kind: EventResync, Peer: p.id, Detail: why})
+	}
+	p.seq = s
+	m := &Message{Type: TypeHandleTableRequest}
+	if own {
+		m.Flags = FlagOwnChildrenOnly
+	}
+	n.send(p.id, m)
+}
+
+func (n *Node) abortSeq(p *peer, why string) {
+	s := p.seq
+	p.seq = nil
+	// Let the peer's cursor run out before the next transfer, so that a
+	// new request is not taken for the next page of the old one.
+	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval/2)
+	if !s.own && n.mentor == p.id {
+		n.mentor = 0
+	}
+	n.event(Event{Kind: EventSyncAbort, Peer: p.id, Detail: why})
+}
+
+func (n *Node) onTableRequest(p *peer, m *Message) {
+	now := n.now()
+	own := m.Has(FlagOwnChildrenOnly)
+	c := p.cursor
+	if c == nil || c.own != own {
+		keep := func(en *entry) bool { return true }
+		if own {
+			keep = func(en *entry) bool { return en.home() == n.id }
+		}
+		c = &cursor{own: own, keys: n.tab.keys(keep)}
+		p.cursor = c
+	}
+	c.last = now
+	resp := &Message{Type: TypeHandleTableResp}
+	count, size := 0, headerLen+idsLen
+	for c.pos < len(c.keys) && count < n.cfg.PageSize {
+		k := c.keys[c.pos]
+		en := n.tab.get(k)
+		if en == nil || (own && en.home() != n.id) {
+			c.pos++
+			continue
+		}
+		pe := ToPE(en.e, en.policy, en.gen, now)
+		sz := peSize(&pe)
+		last := len(resp.Entries) - 1
+		newPool := last < 0 || string(resp.Entries[last].Handle) != k.pool
+		if newPool {
+			sz += paramHeaderLen + pad4(len(k.pool))
+		}
+		if count > 0 && size+sz > pageBytes {
+			break
+		}
+		if newPool {
+			resp.Entries = append(resp.Entries, Entry{Handle: []byte(k.pool)})
+			last++
+		}
+		resp.Entries[last].Elements = append(resp.Entries[last].Elements, pe)
+		size += sz
+		count++
+		c.pos++
+	}
+	if c.pos < len(c.keys) {
+		resp.Flags = FlagMoreToSend
+	} else {
+		p.cursor = nil
+	}
+	n.send(p.id, resp)
+}
+
+// peSize is an upper bound of the encoded size of a Pool Element
+// parameter.
+func peSize(p *PE) int {
+	s := paramHeaderLen + 12
+	s += paramHeaderLen + 4 + 20*len(p.Transport.Addrs) // user transport
+	s += paramHeaderLen + 12                            // policy
+	if x := p.X; x != nil {
+		s += paramHeaderLen
+		s += paramHeaderLen + pad4(len(x.Label)) + paramHeaderLen + pad4(len(x.Site))
+		s += paramHeaderLen + 12 + paramHeaderLen + 16
+		s += 20 * len(x.Addrs)
+		if x.Probe != nil {
+			s += paramHeaderLen + 12 + pad4(2+len(x.Probe.Kind)+len(x.Probe.Target))
+		}
+	}
+	return s
+}
+
+func (n *Node) onTableResponse(p *peer, m *Message) {
+	s := p.seq
+	if s == nil {
+		return // not asked for, or given up on
+	}
+	if m.Has(FlagReject) {
+		n.abortSeq(p, "refused")
+		return
+	}
+	s.last = n.now()
+	for i := range m.Entries {
+		pool, err := PoolName(m.Entries[i].Handle)
+		if err != nil {
+			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+			continue
+		}
+		for j := range m.Entries[i].Elements {
+			pe := &m.Entries[i].Elements[j]
+			delete(s.pending, key{pool, pe.ID})
+			if n.applyPE(p, pool, pe) {
+				s.applied++
+			}
+		}
+	}
+	if m.Has(FlagMoreToSend) {
+		req := &Message{Type: TypeHandleTableRequest}
+		if s.own {
+			req.Flags = FlagOwnChildrenOnly
+		}
+		n.send(p.id, req)
+		return
+	}
+	p.seq = nil
+	p.holdoff = n.now().Add(n.cfg.PresenceInterval)
+	if s.own {
+		swept := 0
+		for _, k := range sortedPending(s.pending) {
+			if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
+				n.tab.del(k) // a wrong belief, not a deregistration: no tomb
+				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id})
+				swept++
+			}
+		}
+		if swept > 0 {
+			n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
+		}
+	} else {
+		n.synced = true
+		n.mentor = 0
+	}
+	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: s.applied, Detail: map[bool]string{true: "own", false: "full"}[s.own]})
+}
+
+func (n *Node) onUpdate(p *peer, m *Message) {
+	pool, err := PoolName(m.Entries[0].Handle)
+	if err != nil {
+		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+		return
+	}
+	pe := &m.Entries[0].Elements[0]
+	k := key{pool, pe.ID}
+	if p.seq != nil {
+		delete(p.seq.pending, k)
+	}
+	if m.Action == AddPE {
+		n.applyPE(p, pool, pe)
+		return
+	}
+	en := n.tab.get(k)
+	expires := n.now().Add(time.Duration(max(pe.RegLife, 0)) * time.Millisecond)
+	if pe.RegLife == NoLease {
+		expires = time.Time{}
+	}
+	switch {
+	case en == nil:
+		n.tab.bury(k, expires, n.now()) // in case a stale copy comes later
+		return
+	case en.static():
+		return // zone files decide zone-file elements
+	case en.home() != p.id && later(en.e.Expires, expires):
+		// Not the home, and our copy is of a later registration than
+		// the one deleted: it stands.
+		return
+	}
+	if en.home() == n.id {
+		n.event(Event{Kind: EventOwnershipLost, Peer: p.id, Count: 1, Detail: "deregistered there: " + pool + " " + handlespace.IDString(pe.ID)})
+	}
+	n.tab.del(k)
+	n.tab.bury(k, en.e.Expires, n.now())
+	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID})
+}
+
+// wins reports whether ownership claim (gen1, home1) beats (gen2, home2):
+// the higher generation, and between equal ones the lower registrar ID.
+func wins(gen1, home1, gen2, home2 uint32) bool {
+	return gen1 > gen2 || (gen1 == gen2 && home1 < home2)
+}
+
+// applyPE takes what peer p says of an element and reports whether it
+// changed this registrar's table.
+func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
+	e, policy, gen, err := FromPE(pe, n.now())
+	if err != nil {
+		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+		return false
+	}
+	if e.Home == 0 {
+		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: fmt.Sprintf("element %s of %s without a home", handlespace.IDString(e.ID), pool)})
+		return false
+	}
+	k := key{pool, e.ID}
+	cur := n.tab.get(k)
+	if e.Static || (cur != nil && cur.static()) {
+		return n.applyStatic(p, k, cur, e, policy)
+	}
+	direct := p.id == e.Home
+	if cur != nil && e.Home == n.id && cur.home() == n.id {
+		// Ours, by a peer's account one generation or more later than by
+		// ours: a restart lost our generations (the store does not keep
+		// them). Take the peer's, so that our claims agree.
+		if gen > cur.gen {
+			n.tab.put(newEntry(pool, cur.policy, cur.e, gen))
+		}
+		return false
+	}
+	switch {
+	case cur == nil:
+		if e.Home == n.id {
+			// Ours, but we do not have it: a leftover that this
+			// registrar's claim will make the peer sweep.
+			return false
+		}
+		if tb, ok := n.tab.tombOf(k, n.now()); ok && !later(e.Expires, tb.expires) {
+			// Deregistered, and this copy is of that registration
+			// or an older one: tell its home.
+			if direct {
+				n.sendUpdate(p.id, DelPE, newEntry(pool, policy, e, gen))
+			}
+			return false
+		}
+	case direct && cur.home() == e.Home:
+		// The home's word on its own element, whatever generation it
+		// gives (a restarted home may give a lower one).
+		if gen == cur.gen && sameElement(cur.e, e) {
+			return false
+		}
+	case cur.home() == e.Home:
+		return false // what the home itself says is worth more
+	case wins(gen, e.Home, cur.gen, cur.home()) && e.Home != n.id:
+		if cur.home() == n.id {
+			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: pool + " " + handlespace.IDString(e.ID)})
+		}
+	default:
+		// Our claim wins: tell the claimant, if the claim is ours.
+		if cur.home() == n.id && direct {
+			n.sendUpdate(p.id, AddPE, cur)
+		}
+		return false
+	}
+	n.tab.put(newEntry(pool, policy, e, gen))
+	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e})
+	return true
+}
+
+// applyStatic takes what p says of a zone-file element: only its home (by
+// rendezvous over the live set) is believed, and only for the state it
+// measures; zone files decide the rest.
+func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string) bool {
+	home := n.staticHome(k.pool, k.id)
+	fromHome := p.id == home
+	if !fromHome && (home == n.id || cur == nil || cur.heard) {
+		// Only the home's word counts, but another's is better than
+		// none: a registrar that joins takes its mentor's until the home
+		// speaks.
+		return false
+	}
+	e.Home, e.Static = home, true
+	if cur != nil && sameElement(cur.e, e) {
+		cur.heard = cur.heard || fromHome
+		return false
+	}
+	en := newEntry(k.pool, policy, e, 0)
+	en.heard = fromHome
+	n.tab.put(en)
+	if cur != nil {
+		// An element of our own zones: copy the state over. One that our
+		// zones lack stays in the table only, so that the checksums agree.
+		n.op(Op{Kind: OpSetState, Pool: k.pool, ID: k.id, Elem: e})
+	}
+	return true
+}
+
+// sendUpdate sends a HANDLE_UPDATE of en to peer to.
+func (n *Node) sendUpdate(to uint32, action UpdateAction, en *entry) {
+	pe := ToPE(en.e, en.policy, en.gen, n.now())
+	n.send(to, &Message{Type: TypeHandleUpdate, Action: action,
+		Entries: []Entry{{Handle: []byte(en.pool), Elements: []PE{pe}}}})
+}
+
+// announce sends a HANDLE_UPDATE of en to every live peer.
+func (n *Node) announce(action UpdateAction, en *entry) {
+	for _, id := range n.alivePeers() {
+		n.sendUpdate(id, action, en)
+	}
+}
+
+// Local takes changes of the local handlespace: registrations, lease
+// refreshes, expiries, probe results, zone reloads, and the effects of the
+// Node's own operations (which change nothing). Changes of the elements
+// this registrar owns go to every live peer as HANDLE_UPDATE.
+func (n *Node) Local(cs []Change) Ready {
+	for i := range cs {
+		n.local(&cs[i])
+	}
+	return n.flush()
+}
+
+func (n *Node) local(c *Change) {
+	k := key{c.Pool, c.ID}
+	cur := n.tab.get(k)
+	e := c.Elem
+	if e == nil {
+		if cur == nil {
+			return
+		}
+		n.tab.del(k)
+		now := n.now()
+		switch {
+		case cur.static():
+		case cur.home() == n.id:
+			n.tab.bury(k, cur.e.Expires, now)
+			n.announce(DelPE, cur)
+		case cur.e.Expires.IsZero() || cur.e.Expires.After(now):
+			// A peer's element deregistered here (not expired: its
+			// home expires it by itself). Tell everyone, the home
+			// included.
+			n.tab.bury(k, cur.e.Expires, now)
+			n.announce(DelPE, cur)
+		}
+		return
+	}
+	if e.Static {
+		home := n.staticHome(c.Pool, c.ID)
+		if e.Home != home {
+			n.op(Op{Kind: OpSetHome, Pool: c.Pool, ID: c.ID, Home: home})
+			e = withHome(e, home)
+		}
+		if cur != nil && cur.static() && home != n.id {
+			return // the home's word on its state stands
+		}
+		if cur != nil && sameElement(cur.e, e) && cur.policy == c.Policy {
+			return
+		}
+		en := newEntry(c.Pool, c.Policy, e, 0)
+		en.heard = home == n.id
+		n.tab.put(en)
+		if home == n.id {
+			n.announce(AddPE, en)
+		}
+		return
+	}
+	if e.Home != n.id {
+		// A peer's element: it changes here only by the Node's own
+		// operations (already in the table) or by local administration,
+		// which does not travel.
+		return
+	}
+	gen := uint32(0)
+	if cur == nil {
+		delete(n.tab.tombs, k) // registered again after its deletion
+	}
+	if cur != nil {
+		gen = cur.gen
+		if cur.home() != n.id {
+			if !later(e.Expires, cur.e.Expires) {
+				// Not a new lease: a change (a probe result, say) of an
+				// element whose move to its new home is still on its way
+				// to the handlespace.
+				return
+			}
+			// Registered here while a peer owned it: ours now, one
+			// generation on.
+			gen++
+		} else if sameElement(cur.e, e) && cur.policy == c.Policy {
+			return
+		}
+	}
+	en := newEntry(c.Pool, c.Policy, e, gen)
+	n.tab.put(en)
+	n.announce(AddPE, en)
+}
+
+func sortedPending(m map[key]bool) []key {
+	out := make([]key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, cmpKey)
+	return out
+}

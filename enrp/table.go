@@ -1,0 +1,218 @@
+package enrp
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// key names an element: its pool (lower-case FQDN) and identifier.
+type key struct {
+	pool string
+	id   uint32
+}
+
+func cmpKey(a, b key) int {
+	if c := cmp.Compare(a.pool, b.pool); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+// entry is what the state machine knows of one element: the element (never
+// modified once here: changes replace it), its pool's policy, its ownership
+// generation and its terms of its home's checksum and digest.
+type entry struct {
+	key
+	policy string
+	e      *handlespace.Element // e.Home is the entry's home
+	gen    uint32
+	sum    uint16 // ElementSum(pool, id)
+	hash   uint64 // ContentHash
+	// heard: for a zone-file element, its state came from its home (or
+	// this registrar is its home).
+	heard bool
+}
+
+func (en *entry) home() uint32 { return en.e.Home }
+func (en *entry) static() bool { return en.e.Static }
+
+func newEntry(pool, policy string, e *handlespace.Element, gen uint32) *entry {
+	return &entry{key: key{pool, e.ID}, policy: policy, e: e, gen: gen,
+		sum: ElementSum(pool, e.ID), hash: ContentHash(pool, policy, e, gen)}
+}
+
+// ownership is the running checksum and digest of the elements of one
+// home.
+type ownership struct {
+	acc   SumAcc
+	count uint32
+	hash  uint64
+}
+
+// table is the state machine's view of the handlespace, by element, with
+// the ownership sums of every home kept up to date.
+type table struct {
+	m     map[key]*entry
+	own   map[uint32]*ownership
+	tombs map[key]tomb
+}
+
+// tomb remembers a registration that was deleted (deregistered), until
+// its lease would have ended, so that a stale copy of it (from a registrar
+// that restarts with an old store, a peer's old table, a takeover made on
+// the other side of a partition) does not bring it back. A copy brings it
+// back only if its lease ends later than the deleted one's: a new
+// registration, made after the deletion.
+type tomb struct {
+	expires time.Time // the deleted registration's lease end
+	until   time.Time // when the tomb is forgotten
+}
+
+// leaseSkew is how much two registrars' lease ends of one registration
+// may differ (each counts the lease from when it heard of it).
+const leaseSkew = 250 * time.Millisecond
+
+// maxTomb bounds how long a deletion is remembered.
+const maxTomb = 24 * time.Hour
+
+// later reports whether lease end a is later than b by more than the
+// skew; a zero lease end (no lease) is later than any other.
+func later(a, b time.Time) bool {
+	switch {
+	case a.IsZero():
+		return !b.IsZero()
+	case b.IsZero():
+		return false
+	}
+	return a.Sub(b) > leaseSkew
+}
+
+func newTable() *table {
+	return &table{m: map[key]*entry{}, own: map[uint32]*ownership{}, tombs: map[key]tomb{}}
+}
+
+// bury records the deletion of the registration of k whose lease ends at
+// expires.
+func (t *table) bury(k key, expires, now time.Time) {
+	until := expires
+	if until.IsZero() || until.Sub(now) > maxTomb {
+		until = now.Add(maxTomb)
+	}
+	if until.After(now) {
+		t.tombs[k] = tomb{expires: expires, until: until}
+	}
+}
+
+// tombOf returns the tomb of k if it is still in force.
+func (t *table) tombOf(k key, now time.Time) (tomb, bool) {
+	tb, ok := t.tombs[k]
+	if ok && !now.Before(tb.until) {
+		delete(t.tombs, k)
+		return tomb{}, false
+	}
+	return tb, ok
+}
+
+// sweepTombs forgets the tombs whose time is up.
+func (t *table) sweepTombs(now time.Time) {
+	for k, tb := range t.tombs {
+		if !now.Before(tb.until) {
+			delete(t.tombs, k)
+		}
+	}
+}
+
+func (t *table) get(k key) *entry { return t.m[k] }
+
+func (t *table) add(en *entry) {
+	o := t.own[en.home()]
+	if o == nil {
+		o = &ownership{}
+		t.own[en.home()] = o
+	}
+	o.acc.Add(en.sum)
+	o.count++
+	o.hash += en.hash
+}
+
+func (t *table) sub(en *entry) {
+	o := t.own[en.home()]
+	o.acc.Sub(en.sum)
+	o.count--
+	o.hash -= en.hash
+	if o.count == 0 {
+		delete(t.own, en.home())
+	}
+}
+
+// put inserts or replaces the entry with en's key.
+func (t *table) put(en *entry) {
+	if old := t.m[en.key]; old != nil {
+		t.sub(old)
+	}
+	t.m[en.key] = en
+	t.add(en)
+}
+
+// del removes the entry with key k, if any, and returns it.
+func (t *table) del(k key) *entry {
+	old := t.m[k]
+	if old != nil {
+		t.sub(old)
+		delete(t.m, k)
+	}
+	return old
+}
+
+// claim returns the ownership checksum and digest of home's elements.
+func (t *table) claim(home uint32) (uint16, Digest) {
+	o := t.own[home]
+	if o == nil {
+		return SumAcc{}.Checksum(), Digest{}
+	}
+	return o.acc.Checksum(), Digest{Count: o.count, Hash: o.hash}
+}
+
+// keys returns the keys of the entries that keep accepts, sorted.
+func (t *table) keys(keep func(*entry) bool) []key {
+	var out []key
+	for k, en := range t.m {
+		if keep(en) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, cmpKey)
+	return out
+}
+
+// withHome returns a copy of en's element homed at home.
+func withHome(e *handlespace.Element, home uint32) *handlespace.Element {
+	c := e.Clone()
+	c.Home = home
+	return c
+}
+
+// sameElement reports whether two elements are alike in everything ENRP
+// carries, the lease end included (to the millisecond).
+func sameElement(a, b *handlespace.Element) bool {
+	if a == b {
+		return true
+	}
+	if a.ID != b.ID || a.Label != b.Label || a.Port != b.Port || a.Transport != b.Transport ||
+		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
+		a.Site != b.Site || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
+		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
+		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() {
+		return false
+	}
+	switch {
+	case a.Probe == nil && b.Probe == nil:
+		return true
+	case a.Probe == nil || b.Probe == nil:
+		return false
+	}
+	return *a.Probe == *b.Probe
+}

@@ -1,0 +1,194 @@
+package enrp
+
+import (
+	"time"
+)
+
+// Takeover (RFC 5353). A registrar that finds a peer dead while that
+// peer owns registered elements sends INIT_TAKEOVER to every other peer
+// (the target included: if it is alive after all, it answers with a
+// PRESENCE, and the takeover stops). Every peer answers INIT_TAKEOVER_ACK,
+// unless it is taking over the same target itself and has the lower ID: of
+// two initiators the lower ID wins, and the other gives up and acks. With
+// the acks of all live peers the initiator sends TAKEOVER_SERVER and
+// becomes the home of the target's elements, one ownership generation on;
+// every peer that receives TAKEOVER_SERVER re-homes them likewise.
+// Zone-file elements are not taken over: their homes follow the live set
+// (rendezvous hashing).
+
+// takeover is one of ours in progress.
+type takeover struct {
+	target uint32
+	sent   time.Time // when INIT_TAKEOVER last went out
+	acks   map[uint32]bool
+}
+
+// foreign is a takeover by another registrar that we acked.
+type foreign struct {
+	by    uint32
+	since time.Time
+}
+
+func (n *Node) startTakeover(target uint32) {
+	if _, ok := n.takeovers[target]; ok {
+		return
+	}
+	if f, ok := n.foreign[target]; ok && n.now().Sub(f.since) < n.takeoverTimeout() {
+		return
+	}
+	delete(n.foreign, target)
+	tk := &takeover{target: target, sent: n.now(), acks: map[uint32]bool{}}
+	n.takeovers[target] = tk
+	n.event(Event{Kind: EventTakeoverStart, Target: target})
+	for _, id := range n.allPeers() {
+		if p := n.peers[id]; !p.dead || id == target {
+			n.send(id, &Message{Type: TypeInitTakeover, Target: target})
+		}
+	}
+	n.checkTakeover(tk)
+}
+
+// checkTakeover completes tk when every live peer but the target acked.
+func (n *Node) checkTakeover(tk *takeover) {
+	for _, id := range n.alivePeers() {
+		if id != tk.target && !tk.acks[id] {
+			return
+		}
+	}
+	delete(n.takeovers, tk.target)
+	for _, id := range n.allPeers() {
+		if p := n.peers[id]; !p.dead || id == tk.target {
+			n.send(id, &Message{Type: TypeTakeoverServer, Target: tk.target})
+		}
+	}
+	count := n.rehome(tk.target, n.id)
+	n.event(Event{Kind: EventTakeoverDone, Target: tk.target, Count: count})
+}
+
+// rehome makes to the home of every registered element of from, one
+// generation on, and returns how many there were.
+func (n *Node) rehome(from, to uint32) int {
+	count := 0
+	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == from && !en.static() }) {
+		en := n.tab.get(k)
+		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, to), en.gen+1))
+		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: to})
+		count++
+	}
+	return count
+}
+
+func (n *Node) tickTakeovers(now time.Time) {
+	for _, target := range sortedKeys(n.takeovers) {
+		tk := n.takeovers[target]
+		if now.Sub(tk.sent) >= n.takeoverRetry() {
+			// Ask again those that have not answered; peers that died
+			// meanwhile no longer count.
+			tk.sent = now
+			for _, id := range n.alivePeers() {
+				if !tk.acks[id] {
+					n.send(id, &Message{Type: TypeInitTakeover, Target: target})
+				}
+			}
+		}
+		n.checkTakeover(tk)
+	}
+	for _, target := range sortedKeys(n.foreign) {
+		f := n.foreign[target]
+		if now.Sub(f.since) < n.takeoverTimeout() {
+			continue
+		}
+		// The initiator never finished: if the target is still dead and
+		// still owns elements, take over ourselves.
+		delete(n.foreign, target)
+		if p := n.peers[target]; p != nil && p.dead && n.ownsDynamic(target) {
+			n.startTakeover(target)
+		}
+	}
+}
+
+func (n *Node) onInitTakeover(p *peer, target uint32) {
+	if target == n.id {
+		// We are alive: say so to everyone.
+		for _, id := range n.allPeers() {
+			n.send(id, n.presence(false))
+		}
+		return
+	}
+	if t := n.peers[target]; t != nil && !t.dead && t.asked.IsZero() {
+		// We hear the target well: no ack. The initiator waits, and stops
+		// when it hears the target itself; if the target really is
+		// dead, we find that out too and ack the initiator's next try.
+		return
+	}
+	if _, ok := n.takeovers[target]; ok {
+		if n.id < p.id {
+			return // ours wins; the other gives up when it sees ours
+		}
+		delete(n.takeovers, target)
+		n.event(Event{Kind: EventTakeoverAbort, Target: target, Peer: p.id, Detail: "lower ID initiator"})
+	}
+	n.foreign[target] = foreign{by: p.id, since: n.now()}
+	n.send(p.id, &Message{Type: TypeInitTakeoverAck, Target: target})
+}
+
+func (n *Node) onInitTakeoverAck(p *peer, target uint32) {
+	if tk := n.takeovers[target]; tk != nil {
+		tk.acks[p.id] = true
+		n.checkTakeover(tk)
+	}
+}
+
+func (n *Node) onTakeoverServer(p *peer, target uint32) {
+	if _, ok := n.takeovers[target]; ok {
+		delete(n.takeovers, target)
+		n.event(Event{Kind: EventTakeoverAbort, Target: target, Peer: p.id, Detail: "taken over by another"})
+	}
+	delete(n.foreign, target)
+	if target == n.id {
+		// Taken over while alive (we answered too late, or not at all
+		// across a partition). The initiator took what it knew of ours;
+		// it cannot have taken what it never heard of, so yielding all
+		// would lose registrations. Reclaim all, two generations on
+		// (the takeover made one), and tell everyone.
+		count := 0
+		for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == n.id && !en.static() }) {
+			en := n.tab.get(k)
+			ne := newEntry(k.pool, en.policy, en.e, en.gen+2)
+			n.tab.put(ne)
+			n.announce(AddPE, ne)
+			count++
+		}
+		n.event(Event{Kind: EventReclaimed, Peer: p.id, Count: count})
+		return
+	}
+	count := n.rehome(target, p.id)
+	n.event(Event{Kind: EventTakenOver, Peer: p.id, Target: target, Count: count})
+	if t := n.peers[target]; t != nil && !t.dead {
+		t.dead, t.asked = true, time.Time{}
+		t.cursor = nil
+		if t.seq != nil {
+			n.abortSeq(t, "taken over")
+		}
+		n.event(Event{Kind: EventPeerDead, Peer: target, Detail: "taken over by " + hex8(p.id)})
+		n.recomputeLive()
+	}
+}
+
+func sortedKeys[V any](m map[uint32]V) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return sortedIDs(out)
+}
+
+func hex8(id uint32) string {
+	const digits = "0123456789abcdef"
+	var b [8]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[id&0xf]
+		id >>= 4
+	}
+	return string(b[:])
+}

@@ -1,0 +1,95 @@
+package handlespace
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestApplyEdits(t *testing.T) {
+	hs := New(Options{RegistrarID: 1, Probing: true})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "wrr", testElem("s", "10.0.0.9", 80)))}); err != nil {
+		t.Fatal(err)
+	}
+	gen := hs.View().Zone("z.test.").Pool("web").Gen
+	exp := time.Unix(2000000000, 0)
+	var edits []Edit
+	for i := 0; i < 100; i++ {
+		e := testElem("p"+IDString(uint32(i)), "10.1.0.1", uint16(1000+i))
+		e.Home, e.Health, e.Expires = 7, HealthDown, exp
+		edits = append(edits, Edit{Pool: "WEB.z.test", Put: e, Policy: "wrr"})
+	}
+	nw := testElem("n1", "10.2.0.1", 80)
+	nw.Home, nw.Health = 7, HealthUp
+	edits = append(edits,
+		Edit{Pool: "new.z.test.", Put: nw, Policy: "lud"},
+		Edit{Pool: "web.z.test.", Put: testElem("x", "10.3.0.1", 80), Policy: "rr"},  // inconsistent policy
+		Edit{Pool: "web.z.test.", Put: testElem("s", "10.3.0.2", 80)},                // label of a zone-file element
+		Edit{Pool: "web.z.test.", Delete: true, ID: 12345},                           // not there
+		Edit{Pool: "web.z.test.", Put: testElem(edits[1].Put.Label, "10.3.0.4", 80)}, // label of another element
+		Edit{Pool: "nozone.example.", Put: testElem("y", "10.3.0.3", 80)},            // no zone
+		Edit{Pool: "web.z.test.", ID: edits[0].Put.ID, Update: func(e *Element) { e.Weight = 99 }},
+	)
+	errs := hs.ApplyEdits(edits)
+	for i := 0; i < 101; i++ {
+		if errs[i] != nil {
+			t.Fatalf("edit %d: %v", i, errs[i])
+		}
+	}
+	for i, want := range []error{ErrInconsistentPolicy, ErrStaticElement, ErrNoElement, ErrLabelInUse, ErrNoZone, nil} {
+		if !errors.Is(errs[101+i], want) {
+			t.Errorf("edit %d: %v, want %v", 101+i, errs[101+i], want)
+		}
+	}
+	pv := hs.View().Zone("z.test.").Pool("web")
+	if pv.Gen != gen+1 {
+		t.Errorf("100 edits of one pool made %d views, want 1", pv.Gen-gen)
+	}
+	if len(pv.Elements) != 101 {
+		t.Fatalf("%d elements, want 101", len(pv.Elements))
+	}
+	e := pv.Element(edits[0].Put.ID)
+	if e.Home != 7 || e.Health != HealthDown || !e.Expires.Equal(exp) || e.Weight != 99 {
+		t.Errorf("put element = %+v: home, health, lease or update lost", e)
+	}
+	if edits[0].Put.Weight == 99 {
+		t.Error("Update modified the element that Put handed over")
+	}
+	np := hs.View().Zone("z.test.").Pool("new")
+	if np == nil || np.Spec.Policy != "lud" || np.Element(nw.ID).Health != HealthUp {
+		t.Fatalf("pool made by a put: %+v", np)
+	}
+	// Deleting the last element of a pool no zone file defines removes it.
+	errs = hs.ApplyEdits([]Edit{{Pool: "new.z.test.", Delete: true, ID: nw.ID}})
+	if errs[0] != nil || hs.View().Zone("z.test.").Pool("new") != nil {
+		t.Errorf("delete: %v; pool %+v", errs[0], hs.View().Zone("z.test.").Pool("new"))
+	}
+}
+
+func TestStaticHome(t *testing.T) {
+	hs := New(Options{RegistrarID: 1})
+	a, b := testElem("a", "10.0.0.1", 80), testElem("b", "10.0.0.2", 80)
+	def := []ZoneDef{zoneDef(t, poolDef("web", "rr", a, b))}
+	if err := hs.ApplyZones(def); err != nil {
+		t.Fatal(err)
+	}
+	if e := hs.View().Zone("z.test.").Pool("web").Element(a.ID); e.Home != 1 {
+		t.Errorf("without a StaticHomeFunc, home %d, want 1", e.Home)
+	}
+	hs.SetStaticHome(func(pool string, id uint32) uint32 {
+		if pool != "web.z.test." {
+			t.Errorf("pool %q", pool)
+		}
+		if id == a.ID {
+			return 5
+		}
+		return 0 // this registrar
+	})
+	if err := hs.ApplyZones(def); err != nil {
+		t.Fatal(err)
+	}
+	pv := hs.View().Zone("z.test.").Pool("web")
+	if pv.Element(a.ID).Home != 5 || pv.Element(b.ID).Home != 1 {
+		t.Errorf("homes %d, %d, want 5, 1", pv.Element(a.ID).Home, pv.Element(b.ID).Home)
+	}
+}

@@ -1,0 +1,287 @@
+package probe
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+const (
+	unknown = handlespace.HealthUnknown
+	up      = handlespace.HealthUp
+	down    = handlespace.HealthDown
+)
+
+// TestObserve walks the hysteresis through result sequences: each step
+// gives the health after it.
+func TestObserve(t *testing.T) {
+	tests := []struct {
+		name       string
+		rise, fall int
+		results    string // p pass, f fail
+		want       []handlespace.Health
+	}{
+		{"first pass serves at once", 2, 2, "p", []handlespace.Health{up}},
+		{"unknown needs fall failures", 2, 2, "ff", []handlespace.Health{unknown, down}},
+		{"unknown, fall 3", 2, 3, "fffp", []handlespace.Health{unknown, unknown, down, down}},
+		{"unknown then pass", 2, 2, "fp", []handlespace.Health{unknown, up}},
+		{"up survives fall-1 failures", 2, 2, "pfpfp", []handlespace.Health{up, up, up, up, up}},
+		{"up goes down after fall", 2, 2, "pff", []handlespace.Health{up, up, down}},
+		{"fall 3", 2, 3, "pffpfff", []handlespace.Health{up, up, up, up, up, up, down}},
+		{"down needs rise passes", 2, 2, "pffpp", []handlespace.Health{up, up, down, down, up}},
+		{"rise 3, interrupted", 3, 2, "pffppfppp", []handlespace.Health{up, up, down, down, down, down, down, down, up}},
+		{"flapping never comes back", 2, 2, "pffpfpfpf", []handlespace.Health{up, up, down, down, down, down, down, down, down}},
+		{"rise and fall 1", 1, 1, "pfpf", []handlespace.Health{up, down, up, down}},
+		{"rise and fall 0 count as 1", 0, 0, "pfp", []handlespace.Health{up, down, up}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tr Tracker
+			for i, c := range tt.results {
+				prev := tr.Health
+				var changed bool
+				tr, changed = tr.Observe(c == 'p', tt.rise, tt.fall)
+				if tr.Health != tt.want[i] {
+					t.Fatalf("after %q: %v, want %v", tt.results[:i+1], tr.Health, tt.want[i])
+				}
+				if changed != (prev != tr.Health) {
+					t.Fatalf("after %q: changed=%v going %v → %v", tt.results[:i+1], changed, prev, tr.Health)
+				}
+				if c == 'p' && (tr.Failures != 0 || tr.Successes == 0) || c == 'f' && (tr.Successes != 0 || tr.Failures == 0) {
+					t.Fatalf("after %q: counters %+v", tt.results[:i+1], tr)
+				}
+			}
+		})
+	}
+}
+
+func TestObserveSaturates(t *testing.T) {
+	tr := Tracker{Health: down, Failures: 1 << 30}
+	tr, _ = tr.Observe(false, 2, 2)
+	if tr.Failures != 1<<30 {
+		t.Errorf("failures %d, want saturated at %d", tr.Failures, 1<<30)
+	}
+}
+
+func TestSuspect(t *testing.T) {
+	tests := []struct {
+		tr   Tracker
+		want bool
+	}{
+		{Tracker{}, false},
+		{Tracker{Health: unknown, Failures: 1}, true},
+		{Tracker{Health: up, Failures: 1}, true},
+		{Tracker{Health: up, Successes: 4}, false},
+		{Tracker{Health: down, Failures: 3}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.tr.Suspect(); got != tt.want {
+			t.Errorf("%+v.Suspect() = %v, want %v", tt.tr, got, tt.want)
+		}
+	}
+}
+
+func TestSmoothRTT(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		prev, sample, want time.Duration
+	}{
+		{0, 8 * ms, 8 * ms},        // the first sample is the estimate
+		{8 * ms, 16 * ms, 9 * ms},  // gain 1/8
+		{16 * ms, 8 * ms, 15 * ms}, // and down
+		{8 * ms, 8 * ms, 8 * ms},
+		{-1, 3 * ms, 3 * ms},
+		{8 * ms, -5 * ms, 7 * ms}, // a negative sample counts as 0
+	}
+	for _, tt := range tests {
+		if got := SmoothRTT(tt.prev, tt.sample); got != tt.want {
+			t.Errorf("SmoothRTT(%v, %v) = %v, want %v", tt.prev, tt.sample, got, tt.want)
+		}
+	}
+	// A step converges: 30 samples of 10 ms from 1 ms get within 2 %.
+	s := time.Millisecond
+	for range 30 {
+		s = SmoothRTT(s, 10*ms)
+	}
+	if s < 9800*time.Microsecond || s > 10*ms {
+		t.Errorf("after 30 samples of 10ms: %v", s)
+	}
+}
+
+func TestNextDelay(t *testing.T) {
+	sec := time.Second
+	spec := func(interval time.Duration, fall int, jitter float64) handlespace.ProbeSpec {
+		return handlespace.ProbeSpec{Kind: "tcp", Interval: interval, Timeout: interval / 2, Rise: 2, Fall: fall, Jitter: jitter}
+	}
+	zero := func() float64 { return 0 }
+	almostOne := func() float64 { return math.Nextafter(1, 0) }
+	half := func() float64 { return 0.5 }
+	tests := []struct {
+		name string
+		spec handlespace.ProbeSpec
+		tr   Tracker
+		r    func() float64
+		want time.Duration
+	}{
+		{"up, no jitter", spec(sec, 2, 0), Tracker{Health: up}, nil, sec},
+		{"unknown", spec(sec, 2, 0), Tracker{}, nil, sec},
+		{"jitter draws 0: the interval", spec(sec, 2, 0.1), Tracker{Health: up}, zero, sec},
+		{"jitter draws 0.5", spec(sec, 2, 0.1), Tracker{Health: up}, half, 950 * time.Millisecond},
+		{"jitter draws ~1", spec(sec, 2, 0.1), Tracker{Health: up}, almostOne, 900 * time.Millisecond},
+		{"jitter clamped to 0.5", spec(sec, 2, 0.9), Tracker{Health: up}, half, 750 * time.Millisecond},
+		{"negative jitter is none", spec(sec, 2, -1), Tracker{Health: up}, half, sec},
+		{"NaN jitter is none", spec(sec, 2, math.NaN()), Tracker{Health: up}, half, sec},
+		{"zero spec: defaults, 10% jitter", handlespace.ProbeSpec{}, Tracker{Health: up}, half, 950 * time.Millisecond},
+		{"down at fall: no back-off yet", spec(sec, 2, 0), Tracker{Health: down, Failures: 2}, nil, sec},
+		{"down, one more", spec(sec, 2, 0), Tracker{Health: down, Failures: 3}, nil, 2 * sec},
+		{"down, two more", spec(sec, 2, 0), Tracker{Health: down, Failures: 4}, nil, 4 * sec},
+		{"down, capped at 5s", spec(sec, 2, 0), Tracker{Health: down, Failures: 5}, nil, 5 * sec},
+		{"down for long", spec(sec, 2, 0), Tracker{Health: down, Failures: 1 << 30}, nil, 5 * sec},
+		{"100ms interval backs off to 5s", spec(100*time.Millisecond, 2, 0), Tracker{Health: down, Failures: 40}, nil, 5 * sec},
+		{"100ms, 3 beyond fall", spec(100*time.Millisecond, 2, 0), Tracker{Health: down, Failures: 5}, nil, 800 * time.Millisecond},
+		{"interval above the cap: no back-off", spec(10*sec, 2, 0), Tracker{Health: down, Failures: 9}, nil, 10 * sec},
+		{"down, passing again: plain interval", spec(sec, 2, 0), Tracker{Health: down, Successes: 1}, nil, sec},
+		{"jitter applies to the back-off", spec(sec, 2, 0.1), Tracker{Health: down, Failures: 9}, half, 4750 * time.Millisecond},
+		{"interval raised to MinInterval", spec(time.Millisecond, 2, 0), Tracker{Health: up}, nil, MinInterval},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Within a microsecond: the jitter is float arithmetic.
+			if got := NextDelay(tt.spec, tt.tr, tt.r); got < tt.want-time.Microsecond || got > tt.want+time.Microsecond {
+				t.Errorf("NextDelay = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// With the default source every delay lies in (interval×(1−j), interval].
+	s := spec(sec, 2, 0.1)
+	for range 1000 {
+		if d := NextDelay(s, Tracker{Health: up}, nil); d <= 900*time.Millisecond || d > sec {
+			t.Fatalf("NextDelay with jitter 0.1 = %v, want in (900ms, 1s]", d)
+		}
+	}
+}
+
+func TestConfirmDelay(t *testing.T) {
+	ms := time.Millisecond
+	spec := func(interval time.Duration) handlespace.ProbeSpec {
+		return handlespace.ProbeSpec{Kind: "tcp", Interval: interval, Timeout: interval / 2}
+	}
+	tests := []struct {
+		interval, srtt, want time.Duration
+	}{
+		{time.Second, 0, ConfirmMin},                      // no RTT yet
+		{time.Second, 300 * time.Microsecond, ConfirmMin}, // loopback
+		{time.Second, 10 * ms, 40 * ms},                   // 4 × SRTT
+		{time.Second, 400 * ms, time.Second},              // at most the interval
+		{10 * ms, 0, 10 * ms},                             // at most the interval
+	}
+	for _, tt := range tests {
+		if got := ConfirmDelay(spec(tt.interval), Tracker{SRTT: tt.srtt}); got != tt.want {
+			t.Errorf("ConfirmDelay(interval %v, SRTT %v) = %v, want %v", tt.interval, tt.srtt, got, tt.want)
+		}
+	}
+}
+
+func TestParseLoad(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"0.35", 0.35, true},
+		{"35%", 0.35, true},
+		{" 35 % ", 0.35, true},
+		{"0", 0, true},
+		{"1", 1, true},
+		{"100%", 1, true},
+		{"0%", 0, true},
+		{"1.5", 0, false},
+		{"101%", 0, false},
+		{"-0.1", 0, false},
+		{"", 0, false},
+		{"%", 0, false},
+		{"NaN", 0, false},
+		{"high", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := ParseLoad(tt.in)
+		if ok != tt.ok || math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("ParseLoad(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestValidateTarget(t *testing.T) {
+	tests := []struct {
+		kind, target string
+		err          string // "" ok
+	}{
+		{"tcp", "", ""},
+		{"none", "", ""},
+		{"", "", ""},
+		{"tcp", "x", `tcp takes no target`},
+		{"http", "", ""},
+		{"http", "/healthz", ""},
+		{"http", "/healthz?full=1#200,204", ""},
+		{"https", "/#2xx,3XX,body=ok,body=a%2Cb,host=www.example.com", ""},
+		{"http", "/#host=192.0.2.1", ""},
+		{"http", "healthz", `bad path "healthz"; want a path starting with /`},
+		{"http", "/a b", `bad path "/a b"; want a path starting with /`},
+		{"http", "/#600", `bad term "600"; want a status such as 200 or 2xx, body=TEXT, host=NAME or fresh`},
+		{"http", "/#", `bad term ""; want a status such as 200 or 2xx, body=TEXT, host=NAME or fresh`},
+		{"http", "/#body=%zz", `bad term "body=%zz"; want body=TEXT, percent-encoded (%20 for a space, %2C for a comma)`},
+		{"http", "/#host=a,host=b", `bad term "host=b"; want one host=NAME with a host name such as www.example.com`},
+		{"http", "/#host=bad_name", `bad term "host=bad_name"; want one host=NAME with a host name such as www.example.com`},
+		{"dns", "www.example.com.", ""},
+		{"dns", "www.example.com#NXDOMAIN,noerror,type=aaaa", ""},
+		{"dns", "", `no name to query; want NAME such as www.example.com`},
+		{"dns", "a..b", `bad name "a..b" to query; want a domain name such as www.example.com`},
+		{"dns", "a.b#BOGUS", `bad term "BOGUS"; want an rcode such as NOERROR or NXDOMAIN, or type=TYPE`},
+		{"dns", "a.b#BADSIG", `bad term "BADSIG"; want an rcode such as NOERROR or NXDOMAIN, or type=TYPE`},
+		{"dns", "a.b#type=A,type=MX", `bad term "type=MX"; want one type=TYPE with a record type such as A, AAAA or SOA`},
+		{"tls", "", ""},
+		{"tls", "api.example.com", ""},
+		{"tls", "-bad", `bad server name "-bad"; want a host name such as www.example.com`},
+		{"icmp", "", `unknown kind "icmp"; want tcp, http, https, dns or tls`},
+	}
+	for _, tt := range tests {
+		err := ValidateTarget(tt.kind, tt.target)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.err {
+			t.Errorf("ValidateTarget(%q, %q) = %q, want %q", tt.kind, tt.target, got, tt.err)
+		}
+	}
+}
+
+func TestHTTPTargetStatus(t *testing.T) {
+	tests := []struct {
+		target string
+		codes  map[int]bool
+		want   string
+	}{
+		{"/", map[int]bool{200: true, 204: true, 299: true, 199: false, 300: false, 500: false}, "2xx"},
+		{"/#200", map[int]bool{200: true, 204: false}, "200"},
+		{"/#200,3xx", map[int]bool{200: true, 301: true, 399: true, 201: false, 404: false}, "200 or 3xx"},
+		{"/#5XX", map[int]bool{500: true, 503: true, 200: false}, "5xx"},
+		{"/#body=x", map[int]bool{200: true, 500: false}, "2xx"},
+	}
+	for _, tt := range tests {
+		ht, err := parseHTTPTarget(tt.target)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.target, err)
+		}
+		for code, want := range tt.codes {
+			if got := ht.statusOK(code); got != want {
+				t.Errorf("%q: status %d ok=%v, want %v", tt.target, code, got, want)
+			}
+		}
+		if got := ht.want(); got != tt.want {
+			t.Errorf("%q: want() = %q, want %q", tt.target, got, tt.want)
+		}
+	}
+}
