@@ -280,7 +280,7 @@ func TestFileErrors(t *testing.T) {
 				`F: unknown key "zones_wtach"; did you mean "zones_watch"?`,
 			}},
 		{"section given a value", "log: debug\n",
-			[]string{`F: "log" is a section of keys (log.level, log.format), not a value`}},
+			[]string{`F: "log" is a section of keys (log.level, log.format, log.queries), not a value`}},
 		{"YAML syntax", "dns:\n  listen: [\n",
 			[]string{`F:2: did not find expected node content`}},
 		{"wrong type", "dns:\n  udp_size: big\n",

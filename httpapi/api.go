@@ -130,6 +130,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	route(http.MethodGet, "/healthz", a.healthz)
 	route(http.MethodGet, "/v1/pools", a.listPools)
 	route(http.MethodGet, "/v1/pools/{pool}", a.getPool)
+	route(http.MethodGet, "/v1/status", a.status) // status.go
 	route(http.MethodPost, "/v1/pools/{pool}/reports", a.write(a.report))
 	route(http.MethodPut, "/v1/pools/{pool}/elements/{pe}/admin", a.write(a.setAdmin))
 	if cfg.Registrar != nil {

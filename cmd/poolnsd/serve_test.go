@@ -38,14 +38,49 @@ type daemonProc struct {
 	notify chan struct{}
 	done   chan struct{} // closed when the process has exited
 	code   int
+	stdout *lockedBuffer // what it printed
+}
+
+// lockedBuffer is a buffer that a process writes and the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startDaemon starts poolnsd serve in dir with args.
 func startDaemon(t *testing.T, dir string, args ...string) *daemonProc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	return startDaemonEnv(t, dir, nil, args...)
+}
+
+// startDaemonEnv starts poolnsd serve in dir with args and extra
+// environment variables (KEY=value).
+func startDaemonEnv(t *testing.T, dir string, env []string, args ...string) *daemonProc {
+	t.Helper()
+	return startProc(t, dir, env, "serve", args...)
+}
+
+// startProc starts poolnsd's subcommand sub (serve, demo) in dir with args
+// and extra environment variables; its standard output goes to p.stdout.
+func startProc(t *testing.T, dir string, env []string, sub string, args ...string) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{sub}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = testEnv()
+	cmd.Env = append(testEnv(), env...)
+	stdout := &lockedBuffer{}
+	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +88,7 @@ func startDaemon(t *testing.T, dir string, args ...string) *daemonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &daemonProc{t: t, cmd: cmd, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &daemonProc{t: t, cmd: cmd, notify: make(chan struct{}, 1), done: make(chan struct{}), stdout: stdout}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(nil, 1<<20)

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// statusJSON is the reply of GET /v1/status: every pool with its elements
+// in one reply, for the status page and "poolnsd status" (one request per
+// refresh, however many pools there are).
+type statusJSON struct {
+	Time      time.Time  `json:"time"`                // when the reply was made, UTC
+	Registrar string     `json:"registrar,omitempty"` // this registrar's ID, 8 hex digits
+	Totals    countsJSON `json:"totals"`              // the pools' counts added up
+	Pools     []poolJSON `json:"pools"`               // sorted by name, each with its elements
+}
+
+// registrarIDer is what a Backend may also implement to name its registrar
+// in /v1/status (*handlespace.Handlespace does).
+type registrarIDer interface {
+	RegistrarID() uint32
+}
+
+// gzipMin is the smallest reply worth compressing.
+const gzipMin = 1400
+
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	out := statusJSON{Time: a.now().UTC(), Pools: []poolJSON{}}
+	if rid, ok := a.b.(registrarIDer); ok {
+		out.Registrar = handlespace.IDString(rid.RegistrarID())
+	}
+	if v := a.b.View(); v != nil {
+		for _, z := range v.Zones() {
+			for _, h := range z.PoolHandles() {
+				if pv := z.Pool(h); pv != nil {
+					out.Pools = append(out.Pools, a.poolDetail(pv))
+				}
+			}
+		}
+	}
+	slices.SortFunc(out.Pools, func(x, y poolJSON) int { return strings.Compare(x.Name, y.Name) })
+	t := &out.Totals
+	for _, p := range out.Pools {
+		c := p.Counts
+		t.Elements += c.Elements
+		t.Served += c.Served
+		t.Up += c.Up
+		t.Down += c.Down
+		t.Unknown += c.Unknown
+		t.Drained += c.Drained
+		t.ForcedDown += c.ForcedDown
+		t.Reported += c.Reported
+	}
+	writeJSONGzip(w, r, http.StatusOK, out)
+}
+
+// writeJSONGzip is writeJSON, gzipped when the client accepts it and the
+// reply is large: the status of a thousand elements is about 600 kB of
+// JSON, 40 kB gzipped, fetched every second by each open status page.
+func writeJSONGzip(w http.ResponseWriter, r *http.Request, status int, v any) {
+	if !acceptsGzip(r) {
+		writeJSON(w, r, status, v)
+		return
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	if _, ok := r.URL.Query()["pretty"]; ok {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(v); err != nil || buf.Len() < gzipMin {
+		writeJSON(w, r, status, v)
+		return
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	zw.Write(buf.Bytes())
+	zw.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Encoding", "gzip")
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("Content-Length", strconv.Itoa(gz.Len()))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(gz.Bytes())
+	}
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}
