@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/browsertest"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
 
@@ -68,7 +69,7 @@ func TestDemo(t *testing.T) {
 	}
 	healthTo := func(name, to string) func(logRec) bool {
 		return func(r logRec) bool {
-			return r.str("msg") == "health changed" && r.str("name") == name && r.str("to") == to
+			return r.Str("msg") == "health changed" && r.Str("name") == name && r.Str("to") == to
 		}
 	}
 	// All four served: with probes starting them unknown, after their first
@@ -85,20 +86,18 @@ func TestDemo(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polls the server's status
 	}
 	initialUps := 0
-	p.mu.Lock()
-	for _, r := range p.recs {
-		if r != nil && r.str("msg") == "health changed" && r.str("to") == "up" {
+	for _, r := range p.Records(0, p.cursor()) {
+		if r != nil && r.Str("msg") == "health changed" && r.Str("to") == "up" {
 			initialUps++
 		}
 	}
-	p.mu.Unlock()
 	all := []string{addrOf["web1"], addrOf["web2"], addrOf["web3"], addrOf["web4"]}
 	slices.Sort(all)
 	if got := answers(); !slices.Equal(got, all) {
 		t.Fatalf("answers %v, want every backend %v", got, all)
 	}
 	// dig itself, as the instructions say.
-	dig := lookTool(t, "dig", "bind9-dnsutils")
+	dig := proctest.LookTool(t, "dig", "bind9-dnsutils")
 	res, err := exec.Command(dig, "@127.0.0.1", "-p", m[1], "+short", "+time=2", "+tries=1", "web.demo.example", "A").Output()
 	if err != nil || !slices.Contains(all, strings.TrimSpace(string(res))) {
 		t.Errorf("dig +short: %q (%v), want one backend's address", res, err)
@@ -221,7 +220,7 @@ func TestDemo(t *testing.T) {
 	if q := s.Sum("poolnsd_dns_queries_total", "qtype=A", "rcode=NOERROR"); q < 25 {
 		t.Errorf("%v A queries counted, want at least the test's 25", q)
 	}
-	promtool := lookTool(t, "promtool", "prometheus")
+	promtool := proctest.LookTool(t, "promtool", "prometheus")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
 
@@ -23,7 +24,7 @@ func TestRegistrationMetrics(t *testing.T) {
 	p := startDaemon(t, dir, "--http.token", regToken)
 	dnsAddr, _ := p.ready()
 	api, _ := p.waitLog(0, "the HTTP line", msgIs("serving HTTP API"))
-	base := "http://" + api.str("addr")
+	base := "http://" + api.Str("addr")
 
 	// DNS UPDATE: a registration, its refresh, one unsigned, one signed
 	// with a wrong secret.
@@ -113,7 +114,7 @@ func TestRegistrationMetrics(t *testing.T) {
 	if got, _ := s.Value("poolnsd_pools", "origin=registration"); got != 1 {
 		t.Errorf("pools made by registrations: %v, want 1 (reg, with r1)", got)
 	}
-	promtool := lookTool(t, "promtool", "prometheus")
+	promtool := proctest.LookTool(t, "promtool", "prometheus")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -198,7 +199,7 @@ func TestPeeringMetrics(t *testing.T) {
 			t.Errorf("B: %s{%s} = %v (found %v), want %v", c.name, strings.Join(c.labels, ","), got, ok, c.v)
 		}
 	}
-	promtool := lookTool(t, "promtool", "prometheus")
+	promtool := proctest.LookTool(t, "promtool", "prometheus")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {

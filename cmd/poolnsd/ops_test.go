@@ -21,6 +21,7 @@ import (
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
 
@@ -364,7 +365,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	if got := s.Sum("poolnsd_dns_queries_total"); got != 13 {
 		t.Errorf("%v queries counted, want 13: %v", got, s.Series("poolnsd_dns_queries_total"))
 	}
-	promtool := lookTool(t, "promtool", "prometheus")
+	promtool := proctest.LookTool(t, "promtool", "prometheus")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(text)
 	if out, err := cmd.CombinedOutput(); err != nil {

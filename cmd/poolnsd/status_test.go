@@ -79,9 +79,9 @@ func TestStatusCLIBinary(t *testing.T) {
 	p := startDaemon(t, dir, "--http.token", testToken)
 	_, rec := p.ready()
 	api, _ := p.waitLog(0, "the HTTP line", msgIs("serving HTTP API"))
-	regs := rec.str("registrar")
+	regs := rec.Str("registrar")
 	work := t.TempDir() // no poolnsd.yaml: the CLI takes the flags only
-	testStatusCLI(t, "http://"+api.str("addr"), func(args ...string) (string, string, int) {
+	testStatusCLI(t, "http://"+api.Str("addr"), func(args ...string) (string, string, int) {
 		out, errOut, code := runPoolnsd(t, work, args...)
 		fix := func(s string) string { return strings.ReplaceAll(s, regs, "xxxxxxxx") }
 		return fix(out), fix(errOut), code

@@ -21,20 +21,8 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
-
-// needTools fails the test when a tool is missing (under -short it skips).
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if testing.Short() {
-				t.Skipf("%s not installed (skipped under -short)", tool)
-			}
-			t.Fatalf("%s not installed: run scripts/deps.sh (Debian package tshark)", tool)
-		}
-	}
-}
 
 // capture is a dumpcap process capturing on the loopback interface.
 type capture struct {
@@ -214,7 +202,8 @@ func streamMessages(t *testing.T, file string, skip map[int]bool) [][]byte {
 // it is, with no malformed packet and no expert warning or error; all ten
 // RFC 5353 message types must be among them.
 func TestWireshark(t *testing.T) {
-	needTools(t, "tshark", "dumpcap")
+	proctest.LookTool(t, "tshark", "tshark")
+	proctest.LookTool(t, "dumpcap", "tshark")
 	ps := peeringCluster(t, peeringZone)
 	var ports []string
 	for _, p := range ps {
@@ -260,7 +249,7 @@ func TestWireshark(t *testing.T) {
 	raw.Write([]byte{0x7f, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0})
 	raw.Write([]byte{1, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0})
 	a.p.waitLog(cur, "the malformed message", func(r logRec) bool {
-		return r.str("msg") == "malformed ENRP message; closing the connection"
+		return r.Str("msg") == "malformed ENRP message; closing the connection"
 	})
 	// Read what A sends (its hello and the two ERRORs) until it closes.
 	raw.SetReadDeadline(time.Now().Add(waitLimit))
@@ -283,17 +272,10 @@ func TestWireshark(t *testing.T) {
 	ca, cb := a.p.cursor(), b.p.cursor()
 	c.p.cmd.Process.Signal(syscall.SIGKILL)
 	c.p.waitExit(waitLimit)
-	stop := make(chan struct{})
-	select {
-	case <-firstLog(a.p, ca, eventIs("takeover-done"), stop):
-	case <-firstLog(b.p, cb, eventIs("takeover-done"), stop):
-	case <-time.After(waitLimit):
-		t.Fatal("no takeover of C")
-	}
-	close(stop)
+	firstToLog(t, "takeover of C", eventIs("takeover-done"), []*daemonProc{a.p, b.p}, []int{ca, cb})
 	// Both know: the loser got TAKEOVER_SERVER.
-	a.p.waitLog(ca, "A knowing of the takeover", func(r logRec) bool { return r.str("event") == "takeover-done" || r.str("event") == "taken-over" })
-	b.p.waitLog(cb, "B knowing of the takeover", func(r logRec) bool { return r.str("event") == "takeover-done" || r.str("event") == "taken-over" })
+	a.p.waitLog(ca, "A knowing of the takeover", func(r logRec) bool { return r.Str("event") == "takeover-done" || r.Str("event") == "taken-over" })
+	b.p.waitLog(cb, "B knowing of the takeover", func(r logRec) bool { return r.Str("event") == "takeover-done" || r.Str("event") == "taken-over" })
 	for _, p := range []*peer{a, b} {
 		p.p.cmd.Process.Signal(syscall.SIGTERM)
 		p.p.waitExit(waitLimit)
