@@ -117,17 +117,8 @@ enrp:
 			return err
 		}
 		t1 := time.Now()
-		for {
-			ok, err := answers(client, caddr, pool, ip)
-			if err != nil {
-				return err
-			}
-			if ok {
-				break
-			}
-			if time.Since(t0) > 10*time.Second {
-				return fmt.Errorf("registration %d not in C's answers after 10 s", i)
-			}
+		if err := untilAnswered(client, caddr, pool, ip, t0, i); err != nil {
+			return err
 		}
 		now := time.Now()
 		fromSend = append(fromSend, now.Sub(t0))

@@ -548,25 +548,9 @@ func msAll(xs []time.Duration) string {
 // (http, tcp, or none: no probes).
 func cpuRun(kind string, pin int) string {
 	const pools, per = 100, 100
-	var addrs []string
-	for i := 1; i <= 50; i++ {
-		addrs = append(addrs, fmt.Sprintf("127.0.3.%d:18081", i), fmt.Sprintf("127.0.4.%d:18081", i))
-	}
 	var conns, reqs atomic.Int64
-	var lns []net.Listener
-	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			fatalf("listen %s: %v", a, err)
-		}
-		lns = append(lns, ln)
-		go miniHTTP(ln, &conns, &reqs)
-	}
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+	addrs, closeAll := miniBackends(18081, &conns, &reqs)
+	defer closeAll()
 	probeKeys := "probe=none"
 	switch kind {
 	case "http":
@@ -623,6 +607,30 @@ func cpuRun(kind string, pin int) string {
 		kind, pools*per, where, probes, per_s(c0, c1), cpu, user, sys, wall.Round(time.Second), target)
 }
 
+// miniBackends listens on port of 127.0.3.1–50 and 127.0.4.1–50 with
+// miniHTTP, counting into conns and reqs, and returns the 100 addresses
+// and a func that closes the listeners.
+func miniBackends(port int, conns, reqs *atomic.Int64) ([]string, func()) {
+	var addrs []string
+	for i := 1; i <= 50; i++ {
+		addrs = append(addrs, fmt.Sprintf("127.0.3.%d:%d", i, port), fmt.Sprintf("127.0.4.%d:%d", i, port))
+	}
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			fatalf("listen %s: %v", a, err)
+		}
+		lns = append(lns, ln)
+		go miniHTTP(ln, conns, reqs)
+	}
+	return addrs, func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+}
+
 // cpuFloor measures the kernel's cost of a TCP probe on this machine: one
 // locked thread of this process connects (blocking socket, connect, close
 // with a reset) to the same 100 loopback listeners 10 000 times a second,
@@ -630,25 +638,9 @@ func cpuRun(kind string, pin int) string {
 // includes the listener side's TCP work done in its system calls) over
 // the window is the floor under any connect-per-probe design.
 func cpuFloor() string {
-	var addrs []string
-	var lns []net.Listener
 	var conns, reqs atomic.Int64
-	for i := 1; i <= 50; i++ {
-		addrs = append(addrs, fmt.Sprintf("127.0.3.%d:18082", i), fmt.Sprintf("127.0.4.%d:18082", i))
-	}
-	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			fatalf("listen %s: %v", a, err)
-		}
-		lns = append(lns, ln)
-		go miniHTTP(ln, &conns, &reqs)
-	}
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+	addrs, closeAll := miniBackends(18082, &conns, &reqs)
+	defer closeAll()
 	sas := make([]syscall.SockaddrInet4, len(addrs))
 	for i, a := range addrs {
 		ap := netip.MustParseAddrPort(a)
