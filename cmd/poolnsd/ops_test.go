@@ -64,7 +64,7 @@ type inproc struct {
 	dir  string
 	dns  string // DNS address
 	base string // HTTP base URL
-	log  *bytes.Buffer
+	log  *lockedBuffer
 	sigc chan os.Signal
 	done chan int
 	code *int
@@ -87,12 +87,12 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	cfg.HTTP.Token = testToken
 	cfg.ZonesWatch = false // reloads only when the test sends SIGHUP
 	cfg.HTTP.Listen = ""   // the test serves the handler on httptest
-	var buf bytes.Buffer
-	log, level := newLiveLogger(cfg, &syncWriter{w: &buf})
+	buf := &lockedBuffer{}
+	log, level := newLiveLogger(cfg, buf)
 	d := &daemon{cfg: cfg, log: log, ops: newOps(nil, level, log)}
 	srv := httptest.NewServer(d.httpHandler())
 	t.Cleanup(srv.Close)
-	p := &inproc{d: d, dir: dir, base: srv.URL, log: &buf}
+	p := &inproc{d: d, dir: dir, base: srv.URL, log: buf}
 
 	// Before the start: not ready, the API answers 503, the page is there.
 	if code, body := p.get(t, "/readyz"); code != 503 || !strings.Contains(body, `"ready":false`) || !strings.Contains(body, `"reason":"starting"`) {
@@ -134,18 +134,6 @@ func (p *inproc) stop(t *testing.T) int {
 		t.Fatalf("the daemon's loop did not end within %v of SIGTERM", waitLimit)
 		return -1
 	}
-}
-
-// syncWriter serialises writes to a buffer shared with the test.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 func (p *inproc) get(t *testing.T, path string) (int, string) {
