@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -194,24 +195,16 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		v      float64
-		name   string
-		labels []string
-	}{
-		{float64(initialUps + 1), "poolnsd_health_changes_total", []string{"to=up"}}, // the first probes' (if elements start unknown), and web2's return
-		{1, "poolnsd_health_changes_total", []string{"to=down"}},
-		{1, "poolnsd_admin_changes_total", []string{"to=drain"}},
-		{1, "poolnsd_admin_changes_total", []string{"to=auto"}},
-		{4, "poolnsd_probe_targets", nil},
-		{4, "poolnsd_elements", []string{"health=up"}},
-		{4, "poolnsd_elements_served", nil},
-		{1, "poolnsd_ready", nil},
-	} {
-		if got, ok := s.Value(c.name, c.labels...); !ok || got != c.v {
-			t.Errorf("%s{%s} = %v (found %v), want %v", c.name, strings.Join(c.labels, ","), got, ok, c.v)
-		}
-	}
+	s.Expect(t,
+		fmt.Sprintf("poolnsd_health_changes_total{to=up} %d", initialUps+1), // the first probes' (if elements start unknown), and web2's return
+		"poolnsd_health_changes_total{to=down} 1",
+		"poolnsd_admin_changes_total{to=drain} 1",
+		"poolnsd_admin_changes_total{to=auto} 1",
+		"poolnsd_probe_targets 4",
+		"poolnsd_elements{health=up} 4",
+		"poolnsd_elements_served 4",
+		"poolnsd_ready 1",
+	)
 	pass, _ := s.Value("poolnsd_probes_total", "kind=http", "result=pass")
 	fail, _ := s.Value("poolnsd_probes_total", "kind=http", "result=fail")
 	if hist, _ := s.Value("poolnsd_probe_duration_seconds", "kind=http"); pass < 8 || fail < 2 || hist != pass+fail {
@@ -220,12 +213,7 @@ func TestDemo(t *testing.T) {
 	if q := s.Sum("poolnsd_dns_queries_total", "qtype=A", "rcode=NOERROR"); q < 25 {
 		t.Errorf("%v A queries counted, want at least the test's 25", q)
 	}
-	promtool := proctest.LookTool(t, "promtool", "prometheus")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics on the demo's /metrics: %v\n%s", err, out)
-	}
+	metricstest.Promtool(t, text)
 
 	p.cmd.Process.Signal(syscall.SIGINT)
 	if code := p.waitExit(10 * time.Second); code != 0 {
