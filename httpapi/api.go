@@ -289,7 +289,7 @@ func (a *api) pool(w http.ResponseWriter, r *http.Request) *handlespace.PoolView
 }
 
 func (a *api) listPools(w http.ResponseWriter, r *http.Request) {
-	out := poolList{Pools: []poolJSON{}}
+	out := poolList{Pools: []PoolJSON{}}
 	if v := a.b.View(); v != nil {
 		for _, z := range v.Zones() {
 			for _, h := range z.PoolHandles() {
@@ -299,7 +299,7 @@ func (a *api) listPools(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	slices.SortFunc(out.Pools, func(x, y poolJSON) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(out.Pools, func(x, y PoolJSON) int { return strings.Compare(x.Name, y.Name) })
 	writeJSON(w, r, http.StatusOK, out)
 }
 

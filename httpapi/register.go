@@ -54,10 +54,10 @@ const registerFields = "addresses, port, transport, weight, prio, load, loaddeg,
 
 // registerJSON is the reply of PUT.
 type registerJSON struct {
-	Pool    string   `json:"pool"`
-	Created bool     `json:"created"`
-	LeaseS  float64  `json:"lease_s"` // the granted lease
-	Element elemJSON `json:"element"`
+	Pool    string      `json:"pool"`
+	Created bool        `json:"created"`
+	LeaseS  float64     `json:"lease_s"` // the granted lease
+	Element ElementJSON `json:"element"`
 }
 
 // deregisterJSON is the reply of DELETE.

@@ -13,14 +13,14 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// statusJSON is the reply of GET /v1/status: every pool with its elements
+// StatusJSON is the reply of GET /v1/status: every pool with its elements
 // in one reply, for the status page and "poolnsd status" (one request per
 // refresh, however many pools there are).
-type statusJSON struct {
+type StatusJSON struct {
 	Time      time.Time  `json:"time"`                // when the reply was made, UTC
 	Registrar string     `json:"registrar,omitempty"` // this registrar's ID, 8 hex digits
-	Totals    countsJSON `json:"totals"`              // the pools' counts added up
-	Pools     []poolJSON `json:"pools"`               // sorted by name, each with its elements
+	Totals    CountsJSON `json:"totals"`              // the pools' counts added up
+	Pools     []PoolJSON `json:"pools"`               // sorted by name, each with its elements
 }
 
 // registrarIDer is what a Backend may also implement to name its registrar
@@ -33,7 +33,7 @@ type registrarIDer interface {
 const gzipMin = 1400
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
-	out := statusJSON{Time: a.now().UTC(), Pools: []poolJSON{}}
+	out := StatusJSON{Time: a.now().UTC(), Pools: []PoolJSON{}}
 	if rid, ok := a.b.(registrarIDer); ok {
 		out.Registrar = handlespace.IDString(rid.RegistrarID())
 	}
@@ -46,7 +46,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	slices.SortFunc(out.Pools, func(x, y poolJSON) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(out.Pools, func(x, y PoolJSON) int { return strings.Compare(x.Name, y.Name) })
 	t := &out.Totals
 	for _, p := range out.Pools {
 		c := p.Counts

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/browsertest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
@@ -77,7 +78,7 @@ func TestDemo(t *testing.T) {
 	// passed probes.
 	deadline = time.Now().Add(waitLimit)
 	for {
-		var st statusReply
+		var st httpapi.StatusJSON
 		if code, err := getJSON(base+"/v1/status", &st); err == nil && code == 200 && st.Totals.Served == 4 && st.Totals.Up == 4 {
 			break
 		}
@@ -150,7 +151,7 @@ func TestDemo(t *testing.T) {
 	if got := answers(); slices.Contains(got, addrOf["web2"]) || len(got) != 3 {
 		t.Errorf("answers after web2 stopped: %v, want the other three", got)
 	}
-	var st statusReply
+	var st httpapi.StatusJSON
 	if code, err := getJSON(base+"/v1/status", &st); err != nil || code != 200 {
 		t.Fatalf("GET /v1/status: %d %v", code, err)
 	}
