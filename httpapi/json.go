@@ -251,25 +251,41 @@ func round(f, scale float64) float64 { return math.Round(f*scale) / scale }
 
 // writeJSON writes v as the reply, indented when the query has "pretty".
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	buf, err := encodeJSON(r, v)
+	if err != nil {
+		// Only a bug gets here: every reply type marshals.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(buf, "{\"error\":%q}\n", "cannot encode reply: "+err.Error())
+	}
+	writeBody(w, r, status, buf.Bytes(), false)
+}
+
+// encodeJSON encodes v, indented when the query has "pretty".
+func encodeJSON(r *http.Request, v any) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	if _, ok := r.URL.Query()["pretty"]; ok {
 		enc.SetIndent("", "  ")
 	}
-	if err := enc.Encode(v); err != nil {
-		// Only a bug gets here: every reply type marshals.
-		status = http.StatusInternalServerError
-		buf.Reset()
-		fmt.Fprintf(&buf, "{\"error\":%q}\n", "cannot encode reply: "+err.Error())
-	}
+	return &buf, enc.Encode(v)
+}
+
+// writeBody writes body, JSON (gzipped if gzipped says so), as the reply,
+// with its headers; a HEAD request gets the headers only.
+func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte, gzipped bool) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	if gzipped {
+		h.Set("Content-Encoding", "gzip")
+		h.Set("Vary", "Accept-Encoding")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
+		w.Write(body)
 	}
 }
 

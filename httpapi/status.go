@@ -3,10 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -70,12 +68,8 @@ func writeJSONGzip(w http.ResponseWriter, r *http.Request, status int, v any) {
 		writeJSON(w, r, status, v)
 		return
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	if _, ok := r.URL.Query()["pretty"]; ok {
-		enc.SetIndent("", "  ")
-	}
-	if err := enc.Encode(v); err != nil || buf.Len() < gzipMin {
+	buf, err := encodeJSON(r, v)
+	if err != nil || buf.Len() < gzipMin {
 		writeJSON(w, r, status, v)
 		return
 	}
@@ -83,17 +77,7 @@ func writeJSONGzip(w http.ResponseWriter, r *http.Request, status int, v any) {
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.Write(buf.Bytes())
 	zw.Close()
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Encoding", "gzip")
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("Content-Length", strconv.Itoa(gz.Len()))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(gz.Bytes())
-	}
+	writeBody(w, r, status, gz.Bytes(), true)
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding allows gzip.
