@@ -244,6 +244,30 @@ func (rp reply) want(t testing.TB, code int, msg string) {
 	}
 }
 
+// request is a request to send and the reply it must get: the status and
+// a part of the error message ("" for any).
+type request struct {
+	path, body string
+	code       int
+	msg        string
+}
+
+// wantReplies sends each request with method and the Authorization header
+// auth, and checks its reply's status and error message.
+func (f *fixture) wantReplies(t testing.TB, method, auth string, reqs []request) {
+	t.Helper()
+	for _, c := range reqs {
+		rp := f.do(t, method, c.path, c.body, auth)
+		if rp.code != c.code {
+			t.Errorf("%s %s %.60q: %d, want %d: %s", method, c.path, c.body, rp.code, c.code, rp.body)
+			continue
+		}
+		if e, _ := rp.json["error"].(string); !strings.Contains(e, c.msg) {
+			t.Errorf("%s %s %.60q: error %q, want %q", method, c.path, c.body, e, c.msg)
+		}
+	}
+}
+
 // sameJSON fails unless got (decoded JSON) equals the JSON text want.
 func sameJSON(t testing.TB, what string, got any, want string) {
 	t.Helper()
