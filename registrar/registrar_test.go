@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -88,11 +88,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	clk := &clock{now: t0}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 9, Now: clk.Now})
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(zoneText), "", "z")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
+	rrs := hstest.RRs(t, zoneText)
 	static := &handlespace.Element{ID: 1, Label: "s1", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80}
 	spec := handlespace.DefaultPoolSpec()
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.test.", File: "z", Records: rrs,
