@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	binenc "encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -27,7 +26,7 @@ import (
 // capture is a dumpcap process capturing on the loopback interface.
 type capture struct {
 	t      *testing.T
-	cmd    *exec.Cmd
+	p      *proctest.Proc
 	file   string
 	marker *net.UDPConn // sends the markers that show what the file holds
 	seq    int
@@ -44,36 +43,18 @@ func startCapture(t *testing.T, filter string) *capture {
 	t.Cleanup(func() { mc.Close() })
 	filter = fmt.Sprintf("(%s) or (udp src port %d)", filter, mc.LocalAddr().(*net.UDPAddr).Port)
 	file := filepath.Join(t.TempDir(), "capture.pcapng")
-	cmd := exec.Command("dumpcap", "-q", "-i", "lo", "-f", filter, "-w", file)
-	stderr, err := cmd.StderrPipe()
+	p, err := proctest.Start(exec.Command("dumpcap", "-q", "-i", "lo", "-f", filter, "-w", file), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	started := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		var lines []string
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if strings.Contains(sc.Text(), "Capturing on") {
-				started <- ""
-			}
-		}
-		started <- strings.Join(lines, "\n")
-	}()
-	select {
-	case out := <-started:
-		if out != "" {
-			t.Fatalf("dumpcap did not start capturing (it needs root or CAP_NET_RAW): %s", out)
-		}
-	case <-time.After(waitLimit):
+	t.Cleanup(p.Kill)
+	switch _, _, err := p.WaitLine(0, waitLimit, func(l string) bool { return strings.Contains(l, "Capturing on") }); err {
+	case proctest.ErrExited:
+		t.Fatalf("dumpcap did not start capturing (it needs root or CAP_NET_RAW): %s", p.Log())
+	case proctest.ErrTimeout:
 		t.Fatal("dumpcap did not start capturing")
 	}
-	c := &capture{t: t, cmd: cmd, file: file, marker: mc}
+	c := &capture{t: t, p: p, file: file, marker: mc}
 	c.sync()
 	return c
 }
@@ -109,12 +90,8 @@ func (c *capture) sync() {
 func (c *capture) stop() string {
 	c.t.Helper()
 	c.sync()
-	c.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(waitLimit):
+	c.p.Cmd.Process.Signal(syscall.SIGINT)
+	if _, err := c.p.WaitExit(waitLimit); err != nil {
 		c.t.Fatal("dumpcap did not stop")
 	}
 	return c.file

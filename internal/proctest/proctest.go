@@ -146,7 +146,8 @@ func (p *Proc) Tail(n int) string {
 
 // Wait waits up to limit for the first record at line from or later that
 // match accepts, and returns it with the line after it (where the next
-// wait for a later record starts).
+// wait for a later record starts). match must not call p's methods (it is
+// called with p's lock held).
 func (p *Proc) Wait(from int, limit time.Duration, match func(Rec) bool) (Rec, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -156,31 +157,62 @@ func (p *Proc) Wait(from int, limit time.Duration, match func(Rec) bool) (Rec, i
 // WaitContext is Wait until ctx ends. Its error is ErrExited, or ErrTimeout
 // when ctx ends first (whatever the reason).
 func (p *Proc) WaitContext(ctx context.Context, from int, match func(Rec) bool) (Rec, int, error) {
+	var found Rec
+	i, err := p.waitFor(ctx, from, func(i int) bool {
+		found = p.recs[i]
+		return found != nil && match(found)
+	})
+	if err != nil {
+		return nil, i, err
+	}
+	return found, i + 1, nil
+}
+
+// WaitLine is Wait for a line of any form, which match gets without its
+// newline.
+func (p *Proc) WaitLine(from int, limit time.Duration, match func(string) bool) (string, int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var found string
+	i, err := p.waitFor(ctx, from, func(i int) bool {
+		found = p.lines[i]
+		return match(found)
+	})
+	if err != nil {
+		return "", i, err
+	}
+	return found, i + 1, nil
+}
+
+// waitFor returns the index of the first line from from on that ok
+// accepts, or the index it got to with the error. ok is called with p.mu
+// held: it may read p.lines and p.recs.
+func (p *Proc) waitFor(ctx context.Context, from int, ok func(i int) bool) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for {
-		p.mu.Lock()
-		for ; from < len(p.recs); from++ {
-			if r := p.recs[from]; r != nil && match(r) {
-				p.mu.Unlock()
-				return r, from + 1, nil
+		for ; from < len(p.lines); from++ {
+			if ok(from) {
+				return from, nil
 			}
 		}
 		changed := p.changed
 		p.mu.Unlock()
 		select {
 		case <-changed:
+			p.mu.Lock()
 		case <-p.done:
 			// Everything is read: one more look, then give up.
 			p.mu.Lock()
-			for ; from < len(p.recs); from++ {
-				if r := p.recs[from]; r != nil && match(r) {
-					p.mu.Unlock()
-					return r, from + 1, nil
+			for ; from < len(p.lines); from++ {
+				if ok(from) {
+					return from, nil
 				}
 			}
-			p.mu.Unlock()
-			return nil, from, ErrExited
+			return from, ErrExited
 		case <-ctx.Done():
-			return nil, from, ErrTimeout
+			p.mu.Lock()
+			return from, ErrTimeout
 		}
 	}
 }

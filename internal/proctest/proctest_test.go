@@ -74,6 +74,9 @@ func TestWait(t *testing.T) {
 	if err != nil || r["n"] != 2.0 || next != 4 {
 		t.Fatalf("second a: %v at %d, %v; want n=2, next line 4", r, next, err)
 	}
+	if l, n, err := p.WaitLine(0, limit, func(l string) bool { return strings.HasPrefix(l, "plain") }); l != "plain text" || n != 1 || err != nil {
+		t.Errorf("plain line: %q at %d, %v; want the first line", l, n, err)
+	}
 	if _, _, err := p.Wait(next, limit, proctest.MsgIs("a")); !errors.Is(err, proctest.ErrExited) {
 		t.Errorf("a third a: %v, want ErrExited", err)
 	}
