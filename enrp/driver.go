@@ -751,7 +751,7 @@ func (d *Driver) apply(ops []Op) {
 		return
 	}
 	var out []Ownership
-	for _, k := range sortedBefore(before) {
+	for _, k := range keysInOrder(before) {
 		now := mine(k.pool, k.id)
 		if (now != nil) != before[k] {
 			out = append(out, Ownership{Pool: k.pool, ID: k.id, Elem: now})
@@ -760,15 +760,6 @@ func (d *Driver) apply(ops []Op) {
 	if len(out) > 0 {
 		d.cfg.OnOwnership(out)
 	}
-}
-
-func sortedBefore(m map[key]bool) []key {
-	out := make([]key, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, cmpKey)
-	return out
 }
 
 // lookup finds element id of pool (a lower-case FQDN) in v.

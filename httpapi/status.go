@@ -3,24 +3,22 @@ package httpapi
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// statusJSON is the reply of GET /v1/status: every pool with its elements
+// StatusJSON is the reply of GET /v1/status: every pool with its elements
 // in one reply, for the status page and "poolnsd status" (one request per
 // refresh, however many pools there are).
-type statusJSON struct {
+type StatusJSON struct {
 	Time      time.Time  `json:"time"`                // when the reply was made, UTC
 	Registrar string     `json:"registrar,omitempty"` // this registrar's ID, 8 hex digits
-	Totals    countsJSON `json:"totals"`              // the pools' counts added up
-	Pools     []poolJSON `json:"pools"`               // sorted by name, each with its elements
+	Totals    CountsJSON `json:"totals"`              // the pools' counts added up
+	Pools     []PoolJSON `json:"pools"`               // sorted by name, each with its elements
 }
 
 // registrarIDer is what a Backend may also implement to name its registrar
@@ -33,7 +31,7 @@ type registrarIDer interface {
 const gzipMin = 1400
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
-	out := statusJSON{Time: a.now().UTC(), Pools: []poolJSON{}}
+	out := StatusJSON{Time: a.now().UTC(), Pools: []PoolJSON{}}
 	if rid, ok := a.b.(registrarIDer); ok {
 		out.Registrar = handlespace.IDString(rid.RegistrarID())
 	}
@@ -46,7 +44,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	slices.SortFunc(out.Pools, func(x, y poolJSON) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(out.Pools, func(x, y PoolJSON) int { return strings.Compare(x.Name, y.Name) })
 	t := &out.Totals
 	for _, p := range out.Pools {
 		c := p.Counts
@@ -70,12 +68,8 @@ func writeJSONGzip(w http.ResponseWriter, r *http.Request, status int, v any) {
 		writeJSON(w, r, status, v)
 		return
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	if _, ok := r.URL.Query()["pretty"]; ok {
-		enc.SetIndent("", "  ")
-	}
-	if err := enc.Encode(v); err != nil || buf.Len() < gzipMin {
+	buf, err := encodeJSON(r, v)
+	if err != nil || buf.Len() < gzipMin {
 		writeJSON(w, r, status, v)
 		return
 	}
@@ -83,17 +77,7 @@ func writeJSONGzip(w http.ResponseWriter, r *http.Request, status int, v any) {
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.Write(buf.Bytes())
 	zw.Close()
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Encoding", "gzip")
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("Content-Length", strconv.Itoa(gz.Len()))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(gz.Bytes())
-	}
+	writeBody(w, r, status, gz.Bytes(), true)
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding allows gzip.

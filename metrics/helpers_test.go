@@ -1,32 +1,21 @@
 package metrics_test
 
 import (
-	"net/netip"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
-func el(label, addr string) *handlespace.Element {
-	a := netip.MustParseAddr(addr)
-	return &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: label, Addrs: []netip.Addr{a}, Port: 80, Weight: 1}
-}
+func el(label, addr string) *handlespace.Element { return hstest.Elem(label, addr, 80, 1) }
 
 // newSpace: zone t. with pools web (3 up, 1 drained: 2 served... see
 // below) and dead (1 down), and a registered pool reg (1 up, homed at 9).
 func newSpace(t *testing.T) *handlespace.Handlespace {
 	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: 7, Now: func() time.Time { return time.Unix(1e9, 0) }})
-	var rrs []dns.RR
-	for _, s := range []string{"t. 3600 IN SOA ns.t. h.t. 1 3600 600 86400 30", "t. 3600 IN NS ns.t.", "ns.t. 3600 IN A 192.0.2.1"} {
-		rr, err := dns.NewRR(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rrs = append(rrs, rr)
-	}
+	rrs := hstest.RRs(t, "t. 3600 IN SOA ns.t. h.t. 1 3600 600 86400 30\nt. 3600 IN NS ns.t.\nns.t. 3600 IN A 192.0.2.1\n")
 	web := []*handlespace.Element{el("a", "10.0.0.1"), el("b", "10.0.0.2"), el("c", "10.0.0.3"), el("d", "10.0.0.4")}
 	dead := []*handlespace.Element{el("x", "10.0.1.1")}
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "t.", File: "t.zone", Records: rrs, Pools: []handlespace.PoolDef{

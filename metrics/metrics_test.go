@@ -1,10 +1,8 @@
 package metrics_test
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -30,14 +28,6 @@ func expose(t *testing.T, m *metrics.Metrics) (metricstest.Samples, string) {
 		t.Fatalf("exposition does not parse: %v\n%s", err, text)
 	}
 	return s, text
-}
-
-func want(t *testing.T, s metricstest.Samples, v float64, name string, labels ...string) {
-	t.Helper()
-	got, ok := s.Value(name, labels...)
-	if !ok || got != v {
-		t.Errorf("%s{%s} = %v (found %v), want %v; series: %v", name, strings.Join(labels, ","), got, ok, v, s.Series(name))
-	}
 }
 
 // TestHooks: each hook moves its counter by exactly what it was given,
@@ -85,44 +75,46 @@ func TestHooks(t *testing.T) {
 	m.SetReady(true)
 
 	s, _ := expose(t, m)
-	want(t, s, 2, "poolnsd_registrations_total", "source=dns")
-	want(t, s, 1, "poolnsd_registrations_total", "source=http")
-	want(t, s, 1, "poolnsd_registrations_total", "source=other")
-	want(t, s, 0, "poolnsd_registrations_total", "source=enrp")
-	want(t, s, 1, "poolnsd_registration_refreshes_total", "source=dns")
-	want(t, s, 1, "poolnsd_deregistrations_total", "source=http")
-	want(t, s, 3, "poolnsd_registration_expiries_total")
-	want(t, s, 2, "poolnsd_registration_rejections_total", "source=dns", "cause=auth")
-	want(t, s, 1, "poolnsd_registration_rejections_total", "source=http", "cause=policy")
-	want(t, s, 1, "poolnsd_registration_rejections_total", "source=http", "cause=other")
-	want(t, s, 2, "poolnsd_failure_reports_total", "outcome=counted")
-	want(t, s, 1, "poolnsd_failure_reports_total", "outcome=removed")
-	want(t, s, 1, "poolnsd_failure_reports_total", "outcome=rate_limited")
-	want(t, s, 0, "poolnsd_failure_reports_total", "outcome=unknown")
-	want(t, s, 2, "poolnsd_health_changes_total", "to=down")
-	want(t, s, 1, "poolnsd_health_changes_total", "to=up")
-	want(t, s, 1, "poolnsd_admin_changes_total", "to=drain")
-	want(t, s, 1, "poolnsd_probes_total", "kind=http", "result=pass")
-	want(t, s, 1, "poolnsd_probes_total", "kind=http", "result=fail")
-	want(t, s, 1, "poolnsd_probes_total", "kind=other", "result=pass")
-	want(t, s, 2, "poolnsd_probe_duration_seconds", "kind=http")
-	want(t, s, 1, "poolnsd_enrp_handle_updates_total", "direction=sent")
-	want(t, s, 2, "poolnsd_enrp_handle_updates_total", "direction=received")
-	want(t, s, 1, "poolnsd_enrp_messages_total", "direction=sent", "type=presence")
-	want(t, s, 1, "poolnsd_enrp_messages_total", "direction=sent", "type=other")
-	want(t, s, 1, "poolnsd_enrp_takeovers_total", "outcome=started")
-	want(t, s, 1, "poolnsd_enrp_takeovers_total", "outcome=completed")
-	want(t, s, 7, "poolnsd_enrp_elements_taken_over_total")
-	want(t, s, 2, "poolnsd_enrp_peers", "state=active")
-	want(t, s, 1, "poolnsd_enrp_peers", "state=dead")
-	want(t, s, 12, "poolnsd_probe_targets")
-	want(t, s, 4, "poolnsd_probes_late_total")
-	want(t, s, 0.25, "poolnsd_probe_max_lateness_seconds")
-	want(t, s, 1, "poolnsd_zone_loads_total", "result=ok")
-	want(t, s, 1, "poolnsd_zone_loads_total", "result=error")
-	want(t, s, 1700000000, "poolnsd_zone_load_success_timestamp_seconds")
-	want(t, s, 1, "poolnsd_ready")
-	want(t, s, 1, "poolnsd_build_info", "version=v9")
+	s.Expect(t,
+		"poolnsd_registrations_total{source=dns} 2",
+		"poolnsd_registrations_total{source=http} 1",
+		"poolnsd_registrations_total{source=other} 1",
+		"poolnsd_registrations_total{source=enrp} 0",
+		"poolnsd_registration_refreshes_total{source=dns} 1",
+		"poolnsd_deregistrations_total{source=http} 1",
+		"poolnsd_registration_expiries_total 3",
+		"poolnsd_registration_rejections_total{source=dns,cause=auth} 2",
+		"poolnsd_registration_rejections_total{source=http,cause=policy} 1",
+		"poolnsd_registration_rejections_total{source=http,cause=other} 1",
+		"poolnsd_failure_reports_total{outcome=counted} 2",
+		"poolnsd_failure_reports_total{outcome=removed} 1",
+		"poolnsd_failure_reports_total{outcome=rate_limited} 1",
+		"poolnsd_failure_reports_total{outcome=unknown} 0",
+		"poolnsd_health_changes_total{to=down} 2",
+		"poolnsd_health_changes_total{to=up} 1",
+		"poolnsd_admin_changes_total{to=drain} 1",
+		"poolnsd_probes_total{kind=http,result=pass} 1",
+		"poolnsd_probes_total{kind=http,result=fail} 1",
+		"poolnsd_probes_total{kind=other,result=pass} 1",
+		"poolnsd_probe_duration_seconds{kind=http} 2",
+		"poolnsd_enrp_handle_updates_total{direction=sent} 1",
+		"poolnsd_enrp_handle_updates_total{direction=received} 2",
+		"poolnsd_enrp_messages_total{direction=sent,type=presence} 1",
+		"poolnsd_enrp_messages_total{direction=sent,type=other} 1",
+		"poolnsd_enrp_takeovers_total{outcome=started} 1",
+		"poolnsd_enrp_takeovers_total{outcome=completed} 1",
+		"poolnsd_enrp_elements_taken_over_total 7",
+		"poolnsd_enrp_peers{state=active} 2",
+		"poolnsd_enrp_peers{state=dead} 1",
+		"poolnsd_probe_targets 12",
+		"poolnsd_probes_late_total 4",
+		"poolnsd_probe_max_lateness_seconds 0.25",
+		"poolnsd_zone_loads_total{result=ok} 1",
+		"poolnsd_zone_loads_total{result=error} 1",
+		"poolnsd_zone_load_success_timestamp_seconds 1700000000",
+		"poolnsd_ready 1",
+		"poolnsd_build_info{version=v9} 1",
+	)
 
 	// The probe histogram: 2 ms in the 2.5 ms bucket, 300 ms in the 500 ms
 	// one, and the +Inf bucket is the count.
@@ -175,9 +167,11 @@ func TestInstrumentCheckers(t *testing.T) {
 	}
 	cs["dns"].Check(context.Background(), probe.Target{Key: "k"})
 	s, _ := expose(t, m)
-	want(t, s, 3, "poolnsd_probes_total", "kind=tcp", "result=pass")
-	want(t, s, 1, "poolnsd_probes_total", "kind=dns", "result=fail")
-	want(t, s, 0, "poolnsd_probes_total", "kind=dns", "result=pass")
+	s.Expect(t,
+		"poolnsd_probes_total{kind=tcp,result=pass} 3",
+		"poolnsd_probes_total{kind=dns,result=fail} 1",
+		"poolnsd_probes_total{kind=dns,result=pass} 0",
+	)
 	// Forget reaches the wrapped checker.
 	fg := &forgetter{}
 	metrics.New(metrics.Options{NoRuntime: true}).InstrumentCheckers(map[string]probe.Checker{"http": fg})["http"].(interface{ Forget(string) }).Forget("x")
@@ -194,31 +188,26 @@ func TestViewGauges(t *testing.T) {
 	hs := newSpace(t)
 	m := metrics.New(metrics.Options{NoRuntime: true, View: hs.View, Self: func() uint32 { return 7 }})
 	s, _ := expose(t, m)
-	want(t, s, 1, "poolnsd_zones")
-	want(t, s, 2, "poolnsd_pools", "origin=zone")
-	want(t, s, 1, "poolnsd_pools", "origin=registration")
-	want(t, s, 5, "poolnsd_elements", "health=up")
-	want(t, s, 1, "poolnsd_elements", "health=down")
-	want(t, s, 0, "poolnsd_elements", "health=unknown")
-	want(t, s, 4, "poolnsd_elements_served")
-	want(t, s, 1, "poolnsd_elements_admin", "state=drain")
-	want(t, s, 5, "poolnsd_elements_admin", "state=auto")
-	want(t, s, 1, "poolnsd_pools_unserved")
-	want(t, s, 0, "poolnsd_pools_fail_open")
-	want(t, s, 0, "poolnsd_elements_reported")
-	want(t, s, 5, "poolnsd_elements_owned") // the registered one is homed elsewhere
+	s.Expect(t,
+		"poolnsd_zones 1",
+		"poolnsd_pools{origin=zone} 2",
+		"poolnsd_pools{origin=registration} 1",
+		"poolnsd_elements{health=up} 5",
+		"poolnsd_elements{health=down} 1",
+		"poolnsd_elements{health=unknown} 0",
+		"poolnsd_elements_served 4",
+		"poolnsd_elements_admin{state=drain} 1",
+		"poolnsd_elements_admin{state=auto} 5",
+		"poolnsd_pools_unserved 1",
+		"poolnsd_pools_fail_open 0",
+		"poolnsd_elements_reported 0",
+		"poolnsd_elements_owned 5", // the registered one is homed elsewhere
+	)
 }
 
 // TestPromtool: promtool check metrics accepts the whole exposition, the
 // Go and process collectors included, after every hook has run.
 func TestPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if testing.Short() {
-			t.Skip("promtool is not installed (apt-get install prometheus); skipped under -short")
-		}
-		t.Fatal("promtool is not installed: apt-get install prometheus (scripts/deps.sh does)")
-	}
 	hs := newSpace(t)
 	m := metrics.New(metrics.Options{View: hs.View, Version: "test"})
 	m.DNS().Query(1, 0, false)
@@ -227,13 +216,7 @@ func TestPromtool(t *testing.T) {
 	m.SetPeerStates(func() map[string]int { return map[string]int{"active": 1} })
 	m.SetProbeStats(func() probe.Stats { return probe.Stats{} })
 	_, text := expose(t, m)
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out.String())
-	}
+	metricstest.Promtool(t, text)
 }
 
 type forgetter struct{ forgot string }

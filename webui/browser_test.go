@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/browsertest"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 	"github.com/poolnsd/poolnsd/webui"
 )
 
@@ -46,26 +46,17 @@ func (b *backend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
 }
 
 func el(label, addr string, port uint16) *handlespace.Element {
-	a := netip.MustParseAddr(addr)
-	return &handlespace.Element{ID: handlespace.ElementID(a, port), Label: label, Addrs: []netip.Addr{a}, Port: port, Weight: 1}
+	return hstest.Elem(label, addr, port, 1)
 }
 
 // newSpace: zone pool.test. with pool web (4 elements probed over HTTP, one
 // drained) and pool big (1000 elements), and a registered pool api.
 func newSpace(t *testing.T) (*handlespace.Handlespace, *backend, []*handlespace.Element) {
 	hs := handlespace.New(handlespace.Options{RegistrarID: 0x1234abcd, Probing: true})
-	var rrs []dns.RR
-	for _, s := range []string{
-		"pool.test. 3600 IN SOA ns1.pool.test. hostmaster.pool.test. 1 3600 600 86400 30",
-		"pool.test. 3600 IN NS ns1.pool.test.",
-		"ns1.pool.test. 3600 IN A 192.0.2.53",
-	} {
-		rr, err := dns.NewRR(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rrs = append(rrs, rr)
-	}
+	rrs := hstest.RRs(t, `pool.test. 3600 IN SOA ns1.pool.test. hostmaster.pool.test. 1 3600 600 86400 30
+pool.test. 3600 IN NS ns1.pool.test.
+ns1.pool.test. 3600 IN A 192.0.2.53
+`)
 	web := handlespace.DefaultPoolSpec()
 	web.Service = "_http._tcp"
 	web.Probe = handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 2, Fall: 2}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/browsertest"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
 
@@ -68,14 +71,14 @@ func TestDemo(t *testing.T) {
 	}
 	healthTo := func(name, to string) func(logRec) bool {
 		return func(r logRec) bool {
-			return r.str("msg") == "health changed" && r.str("name") == name && r.str("to") == to
+			return r.Str("msg") == "health changed" && r.Str("name") == name && r.Str("to") == to
 		}
 	}
 	// All four served: with probes starting them unknown, after their first
 	// passed probes.
 	deadline = time.Now().Add(waitLimit)
 	for {
-		var st statusReply
+		var st httpapi.StatusJSON
 		if code, err := getJSON(base+"/v1/status", &st); err == nil && code == 200 && st.Totals.Served == 4 && st.Totals.Up == 4 {
 			break
 		}
@@ -85,20 +88,18 @@ func TestDemo(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polls the server's status
 	}
 	initialUps := 0
-	p.mu.Lock()
-	for _, r := range p.recs {
-		if r != nil && r.str("msg") == "health changed" && r.str("to") == "up" {
+	for _, r := range p.Records(0, p.cursor()) {
+		if r != nil && r.Str("msg") == "health changed" && r.Str("to") == "up" {
 			initialUps++
 		}
 	}
-	p.mu.Unlock()
 	all := []string{addrOf["web1"], addrOf["web2"], addrOf["web3"], addrOf["web4"]}
 	slices.Sort(all)
 	if got := answers(); !slices.Equal(got, all) {
 		t.Fatalf("answers %v, want every backend %v", got, all)
 	}
 	// dig itself, as the instructions say.
-	dig := lookTool(t, "dig", "bind9-dnsutils")
+	dig := proctest.LookTool(t, "dig", "bind9-dnsutils")
 	res, err := exec.Command(dig, "@127.0.0.1", "-p", m[1], "+short", "+time=2", "+tries=1", "web.demo.example", "A").Output()
 	if err != nil || !slices.Contains(all, strings.TrimSpace(string(res))) {
 		t.Errorf("dig +short: %q (%v), want one backend's address", res, err)
@@ -150,7 +151,7 @@ func TestDemo(t *testing.T) {
 	if got := answers(); slices.Contains(got, addrOf["web2"]) || len(got) != 3 {
 		t.Errorf("answers after web2 stopped: %v, want the other three", got)
 	}
-	var st statusReply
+	var st httpapi.StatusJSON
 	if code, err := getJSON(base+"/v1/status", &st); err != nil || code != 200 {
 		t.Fatalf("GET /v1/status: %d %v", code, err)
 	}
@@ -195,24 +196,16 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		v      float64
-		name   string
-		labels []string
-	}{
-		{float64(initialUps + 1), "poolnsd_health_changes_total", []string{"to=up"}}, // the first probes' (if elements start unknown), and web2's return
-		{1, "poolnsd_health_changes_total", []string{"to=down"}},
-		{1, "poolnsd_admin_changes_total", []string{"to=drain"}},
-		{1, "poolnsd_admin_changes_total", []string{"to=auto"}},
-		{4, "poolnsd_probe_targets", nil},
-		{4, "poolnsd_elements", []string{"health=up"}},
-		{4, "poolnsd_elements_served", nil},
-		{1, "poolnsd_ready", nil},
-	} {
-		if got, ok := s.Value(c.name, c.labels...); !ok || got != c.v {
-			t.Errorf("%s{%s} = %v (found %v), want %v", c.name, strings.Join(c.labels, ","), got, ok, c.v)
-		}
-	}
+	s.Expect(t,
+		fmt.Sprintf("poolnsd_health_changes_total{to=up} %d", initialUps+1), // the first probes' (if elements start unknown), and web2's return
+		"poolnsd_health_changes_total{to=down} 1",
+		"poolnsd_admin_changes_total{to=drain} 1",
+		"poolnsd_admin_changes_total{to=auto} 1",
+		"poolnsd_probe_targets 4",
+		"poolnsd_elements{health=up} 4",
+		"poolnsd_elements_served 4",
+		"poolnsd_ready 1",
+	)
 	pass, _ := s.Value("poolnsd_probes_total", "kind=http", "result=pass")
 	fail, _ := s.Value("poolnsd_probes_total", "kind=http", "result=fail")
 	if hist, _ := s.Value("poolnsd_probe_duration_seconds", "kind=http"); pass < 8 || fail < 2 || hist != pass+fail {
@@ -221,12 +214,7 @@ func TestDemo(t *testing.T) {
 	if q := s.Sum("poolnsd_dns_queries_total", "qtype=A", "rcode=NOERROR"); q < 25 {
 		t.Errorf("%v A queries counted, want at least the test's 25", q)
 	}
-	promtool := lookTool(t, "promtool", "prometheus")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics on the demo's /metrics: %v\n%s", err, out)
-	}
+	metricstest.Promtool(t, text)
 
 	p.cmd.Process.Signal(syscall.SIGINT)
 	if code := p.waitExit(10 * time.Second); code != 0 {

@@ -19,22 +19,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
-
-// lookTool finds a tool the test needs: without it the test fails, naming
-// the Debian package, except under -short, where it is skipped.
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if testing.Short() {
-		t.Skipf("%s is not installed (apt-get install %s); skipped under -short", name, pkg)
-	}
-	t.Fatalf("%s is not installed: apt-get install %s (scripts/deps.sh does)", name, pkg)
-	return ""
-}
 
 // loadZone is the zone of the load tests: a pool of ten elements.
 func loadZone() string {
@@ -160,17 +146,17 @@ func (c *checker) tcp() {
 // within 5 s having finished what was in flight, and its store opens
 // cleanly afterwards.
 func TestSigtermUnderLoad(t *testing.T) {
-	dnsperf := lookTool(t, "dnsperf", "dnsperf")
+	dnsperf := proctest.LookTool(t, "dnsperf", "dnsperf")
 	dir := daemonDir(t, loadZone())
 	p := startDaemon(t, dir)
 	addr, rec := p.ready()
-	registrar := rec.str("registrar")
+	registrar := rec.Str("registrar")
 	_, port, _ := net.SplitHostPort(addr)
 
 	qfile := writeFile(t, dir, "queries.txt", "web.pool.example. A\n_http._tcp.web.pool.example. SRV\nweb.pool.example. AAAA\n")
 	// stdbuf: dnsperf's stdout to a pipe is block-buffered; the test waits
 	// for its "Sending queries" line.
-	perf := exec.Command(lookTool(t, "stdbuf", "coreutils"), "-oL", dnsperf, "-s", "127.0.0.1", "-p", port, "-d", qfile, "-l", "20", "-c", "4", "-Q", "20000", "-t", "1")
+	perf := exec.Command(proctest.LookTool(t, "stdbuf", "coreutils"), "-oL", dnsperf, "-s", "127.0.0.1", "-p", port, "-d", qfile, "-l", "20", "-c", "4", "-Q", "20000", "-t", "1")
 	out, err := perf.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +311,7 @@ func TestNotifySocket(t *testing.T) {
 // (with the built binary in its command lines), has the hardening it
 // promises, and systemd-analyze security rates its exposure 2.0 or lower.
 func TestSystemdUnit(t *testing.T) {
-	sa := lookTool(t, "systemd-analyze", "systemd")
+	sa := proctest.LookTool(t, "systemd-analyze", "systemd")
 	unit, err := os.ReadFile("../../contrib/poolnsd.service")
 	if err != nil {
 		t.Fatal(err)
@@ -383,13 +369,11 @@ func TestSighupLiveConfig(t *testing.T) {
 	// The query log is off: no query line before the next marker.
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	_, after := p.waitLog(from, "the end of the reload", msgIs("configuration reloaded; nothing changed"))
-	p.mu.Lock()
-	for _, r := range p.recs[from:after] {
-		if r.str("msg") == "query" {
+	for _, r := range p.Records(from, after) {
+		if r.Str("msg") == "query" {
 			t.Errorf("a query line with the query log off: %v", r)
 		}
 	}
-	p.mu.Unlock()
 
 	// Turn the query log on, the level up to warn... and change a key that
 	// needs a restart.
@@ -402,14 +386,14 @@ func TestSighupLiveConfig(t *testing.T) {
 	if got := fmt.Sprint(r["applied"]); got != "[log.level log.queries]" {
 		t.Errorf("applied %s, want [log.level log.queries]", got)
 	}
-	r, _ = p.waitLog(from, "restart warning", func(r logRec) bool { return strings.Contains(r.str("msg"), "only at a restart") })
+	r, _ = p.waitLog(from, "restart warning", func(r logRec) bool { return strings.Contains(r.Str("msg"), "only at a restart") })
 	if got := fmt.Sprint(r["keys"]); got != "[dns.udp_size]" {
 		t.Errorf("restart keys %s, want [dns.udp_size]", got)
 	}
 	from = p.cursor()
 	query(t, addr, "nx.pool.example.", dns.TypeMX)
 	r, _ = p.waitLog(from, "a query line", msgIs("query"))
-	if r.str("qname") != "nx.pool.example." || r.str("qtype") != "MX" || r.str("rcode") != "NXDOMAIN" || r.str("transport") != "udp" {
+	if r.Str("qname") != "nx.pool.example." || r.Str("qtype") != "MX" || r.Str("rcode") != "NXDOMAIN" || r.Str("transport") != "udp" {
 		t.Errorf("query line %v", r)
 	}
 
@@ -418,8 +402,8 @@ func TestSighupLiveConfig(t *testing.T) {
 	from = p.cursor()
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	r, _ = p.waitLog(from, "not reloaded", msgIs("configuration not reloaded; keeping the running one"))
-	if !strings.Contains(r.str("err"), "bogus_key") {
-		t.Errorf("error %q does not name the key", r.str("err"))
+	if !strings.Contains(r.Str("err"), "bogus_key") {
+		t.Errorf("error %q does not name the key", r.Str("err"))
 	}
 	from = p.cursor()
 	query(t, addr, "web.pool.example.", dns.TypeA)

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,7 +22,7 @@ func TestRegistrationMetrics(t *testing.T) {
 	p := startDaemon(t, dir, "--http.token", regToken)
 	dnsAddr, _ := p.ready()
 	api, _ := p.waitLog(0, "the HTTP line", msgIs("serving HTTP API"))
-	base := "http://" + api.str("addr")
+	base := "http://" + api.Str("addr")
 
 	// DNS UPDATE: a registration, its refresh, one unsigned, one signed
 	// with a wrong secret.
@@ -84,41 +83,24 @@ func TestRegistrationMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		v      float64
-		name   string
-		labels []string
-	}{
-		{1, "poolnsd_registrations_total", []string{"source=dns"}},
-		{1, "poolnsd_registration_refreshes_total", []string{"source=dns"}},
-		{1, "poolnsd_registrations_total", []string{"source=http"}},
-		{0, "poolnsd_registration_refreshes_total", []string{"source=http"}},
-		{1, "poolnsd_deregistrations_total", []string{"source=http"}},
-		{0, "poolnsd_deregistrations_total", []string{"source=dns"}},
-		{2, "poolnsd_registration_rejections_total", []string{"source=dns", "cause=auth"}},
-		{1, "poolnsd_registration_rejections_total", []string{"source=http", "cause=policy"}},
-		{1, "poolnsd_registration_rejections_total", []string{"source=http", "cause=conflict"}},
-		{4, "poolnsd_registration_rejections_total", nil}, // as sums: checked below
-	} {
-		if c.labels == nil {
-			if got := s.Sum(c.name); got != c.v {
-				t.Errorf("%s in all = %v, want %v: %v", c.name, got, c.v, s.Series(c.name))
-			}
-			continue
-		}
-		if got, ok := s.Value(c.name, c.labels...); !ok || got != c.v {
-			t.Errorf("%s{%s} = %v (found %v), want %v", c.name, strings.Join(c.labels, ","), got, ok, c.v)
-		}
+	s.Expect(t,
+		"poolnsd_registrations_total{source=dns} 1",
+		"poolnsd_registration_refreshes_total{source=dns} 1",
+		"poolnsd_registrations_total{source=http} 1",
+		"poolnsd_registration_refreshes_total{source=http} 0",
+		"poolnsd_deregistrations_total{source=http} 1",
+		"poolnsd_deregistrations_total{source=dns} 0",
+		"poolnsd_registration_rejections_total{source=dns,cause=auth} 2",
+		"poolnsd_registration_rejections_total{source=http,cause=policy} 1",
+		"poolnsd_registration_rejections_total{source=http,cause=conflict} 1",
+	)
+	if got := s.Sum("poolnsd_registration_rejections_total"); got != 4 {
+		t.Errorf("poolnsd_registration_rejections_total in all = %v, want 4: %v", got, s.Series("poolnsd_registration_rejections_total"))
 	}
 	if got, _ := s.Value("poolnsd_pools", "origin=registration"); got != 1 {
 		t.Errorf("pools made by registrations: %v, want 1 (reg, with r1)", got)
 	}
-	promtool := lookTool(t, "promtool", "prometheus")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	metricstest.Promtool(t, text)
 }
 
 // TestPeeringMetrics: two peering registrars (over TLS) count their ENRP
@@ -182,26 +164,13 @@ func TestPeeringMetrics(t *testing.T) {
 	a.p.waitExit(waitLimit)
 	b.p.waitLog(from, "B taking A over", eventIs("takeover-done", "target", handlespace.IDString(a.id)))
 	sb, text := scrape(b)
-	for _, c := range []struct {
-		v      float64
-		name   string
-		labels []string
-	}{
-		{1, "poolnsd_enrp_takeovers_total", []string{"outcome=started"}},
-		{1, "poolnsd_enrp_takeovers_total", []string{"outcome=completed"}},
-		{0, "poolnsd_enrp_takeovers_total", []string{"outcome=abandoned"}},
-		{1, "poolnsd_enrp_elements_taken_over_total", nil},
-		{1, "poolnsd_enrp_peers", []string{"state=dead"}},
-		{0, "poolnsd_enrp_peers", []string{"state=up"}},
-	} {
-		if got, ok := sb.Value(c.name, c.labels...); !ok || got != c.v {
-			t.Errorf("B: %s{%s} = %v (found %v), want %v", c.name, strings.Join(c.labels, ","), got, ok, c.v)
-		}
-	}
-	promtool := lookTool(t, "promtool", "prometheus")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	sb.Expect(t,
+		"poolnsd_enrp_takeovers_total{outcome=started} 1",
+		"poolnsd_enrp_takeovers_total{outcome=completed} 1",
+		"poolnsd_enrp_takeovers_total{outcome=abandoned} 0",
+		"poolnsd_enrp_elements_taken_over_total 1",
+		"poolnsd_enrp_peers{state=dead} 1",
+		"poolnsd_enrp_peers{state=up} 0",
+	)
+	metricstest.Promtool(t, text)
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,7 +62,7 @@ type inproc struct {
 	dir  string
 	dns  string // DNS address
 	base string // HTTP base URL
-	log  *bytes.Buffer
+	log  *lockedBuffer
 	sigc chan os.Signal
 	done chan int
 	code *int
@@ -86,12 +85,12 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	cfg.HTTP.Token = testToken
 	cfg.ZonesWatch = false // reloads only when the test sends SIGHUP
 	cfg.HTTP.Listen = ""   // the test serves the handler on httptest
-	var buf bytes.Buffer
-	log, level := newLiveLogger(cfg, &syncWriter{w: &buf})
+	buf := &lockedBuffer{}
+	log, level := newLiveLogger(cfg, buf)
 	d := &daemon{cfg: cfg, log: log, ops: newOps(nil, level, log)}
 	srv := httptest.NewServer(d.httpHandler())
 	t.Cleanup(srv.Close)
-	p := &inproc{d: d, dir: dir, base: srv.URL, log: &buf}
+	p := &inproc{d: d, dir: dir, base: srv.URL, log: buf}
 
 	// Before the start: not ready, the API answers 503, the page is there.
 	if code, body := p.get(t, "/readyz"); code != 503 || !strings.Contains(body, `"ready":false`) || !strings.Contains(body, `"reason":"starting"`) {
@@ -133,18 +132,6 @@ func (p *inproc) stop(t *testing.T) int {
 		t.Fatalf("the daemon's loop did not end within %v of SIGTERM", waitLimit)
 		return -1
 	}
-}
-
-// syncWriter serialises writes to a buffer shared with the test.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 func (p *inproc) get(t *testing.T, path string) (int, string) {
@@ -324,52 +311,39 @@ func TestMetricsEndToEnd(t *testing.T) {
 		// The expiry sweep runs every second; the loop polls for it.
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, c := range []struct {
-		v      float64
-		name   string
-		labels []string
-	}{
-		{5, "poolnsd_dns_queries_total", []string{"qtype=A", "rcode=NOERROR", "transport=udp"}},
-		{2, "poolnsd_dns_queries_total", []string{"qtype=SRV", "rcode=NOERROR", "transport=tcp"}},
-		{3, "poolnsd_dns_queries_total", []string{"qtype=A", "rcode=NXDOMAIN", "transport=udp"}},
-		{1, "poolnsd_dns_queries_total", []string{"qtype=A", "rcode=REFUSED", "transport=udp"}},
-		{1, "poolnsd_dns_queries_total", []string{"qtype=TXT", "rcode=NOERROR", "transport=udp"}},
-		{1, "poolnsd_dns_queries_total", []string{"qtype=none", "rcode=FORMERR", "transport=udp"}},
-		{0, "poolnsd_dns_truncated_total", nil},
-		{1, "poolnsd_dns_rejected_total", []string{"reason=notimp"}},
-		{1, "poolnsd_dns_rejected_total", []string{"reason=formerr"}},
-		{1, "poolnsd_dns_rejected_total", []string{"reason=ignored"}},
-		{2, "poolnsd_failure_reports_total", []string{"outcome=counted"}},
-		{1, "poolnsd_failure_reports_total", []string{"outcome=removed"}},
-		{0, "poolnsd_failure_reports_total", []string{"outcome=rate_limited"}},
-		{1, "poolnsd_admin_changes_total", []string{"to=drain"}},
-		{1, "poolnsd_admin_changes_total", []string{"to=auto"}},
-		{2, "poolnsd_registration_expiries_total", nil},
-		{1, "poolnsd_zone_loads_total", []string{"result=ok"}},
-		{1, "poolnsd_zone_loads_total", []string{"result=error"}},
-		{1, "poolnsd_zones", nil},
-		{1, "poolnsd_pools", []string{"origin=zone"}},
-		{0, "poolnsd_pools", []string{"origin=registration"}}, // gone with its last element
-		{3, "poolnsd_elements", []string{"health=up"}},
-		{2, "poolnsd_elements_served", nil},
-		{1, "poolnsd_elements_reported", nil},
-		{3, "poolnsd_elements_owned", nil},
-		{1, "poolnsd_ready", nil},
-		{0.125, "poolnsd_dns_answer_sample_ratio", nil},
-	} {
-		if got, ok := s.Value(c.name, c.labels...); !ok || got != c.v {
-			t.Errorf("%s{%s} = %v (found %v), want %v; series %v", c.name, strings.Join(c.labels, ","), got, ok, c.v, s.Series(c.name))
-		}
-	}
+	s.Expect(t,
+		"poolnsd_dns_queries_total{qtype=A,rcode=NOERROR,transport=udp} 5",
+		"poolnsd_dns_queries_total{qtype=SRV,rcode=NOERROR,transport=tcp} 2",
+		"poolnsd_dns_queries_total{qtype=A,rcode=NXDOMAIN,transport=udp} 3",
+		"poolnsd_dns_queries_total{qtype=A,rcode=REFUSED,transport=udp} 1",
+		"poolnsd_dns_queries_total{qtype=TXT,rcode=NOERROR,transport=udp} 1",
+		"poolnsd_dns_queries_total{qtype=none,rcode=FORMERR,transport=udp} 1",
+		"poolnsd_dns_truncated_total 0",
+		"poolnsd_dns_rejected_total{reason=notimp} 1",
+		"poolnsd_dns_rejected_total{reason=formerr} 1",
+		"poolnsd_dns_rejected_total{reason=ignored} 1",
+		"poolnsd_failure_reports_total{outcome=counted} 2",
+		"poolnsd_failure_reports_total{outcome=removed} 1",
+		"poolnsd_failure_reports_total{outcome=rate_limited} 0",
+		"poolnsd_admin_changes_total{to=drain} 1",
+		"poolnsd_admin_changes_total{to=auto} 1",
+		"poolnsd_registration_expiries_total 2",
+		"poolnsd_zone_loads_total{result=ok} 1",
+		"poolnsd_zone_loads_total{result=error} 1",
+		"poolnsd_zones 1",
+		"poolnsd_pools{origin=zone} 1",
+		"poolnsd_pools{origin=registration} 0", // gone with its last element
+		"poolnsd_elements{health=up} 3",
+		"poolnsd_elements_served 2",
+		"poolnsd_elements_reported 1",
+		"poolnsd_elements_owned 3",
+		"poolnsd_ready 1",
+		"poolnsd_dns_answer_sample_ratio 0.125",
+	)
 	if got := s.Sum("poolnsd_dns_queries_total"); got != 13 {
 		t.Errorf("%v queries counted, want 13: %v", got, s.Series("poolnsd_dns_queries_total"))
 	}
-	promtool := lookTool(t, "promtool", "prometheus")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	metricstest.Promtool(t, text)
 	if err := os.WriteFile(filepath.Join(t.TempDir(), "metrics.txt"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/spf13/pflag"
 )
 
@@ -35,74 +36,6 @@ const (
 
 // clientTimeout bounds one request of the CLI.
 const clientTimeout = 10 * time.Second
-
-// The JSON of GET /v1/status that the CLI reads (httpapi/json.go and
-// httpapi/status.go write it).
-type (
-	statusReply struct {
-		Time      time.Time    `json:"time"`
-		Registrar string       `json:"registrar"`
-		Totals    statusCounts `json:"totals"`
-		Pools     []statusPool `json:"pools"`
-	}
-	statusCounts struct {
-		Elements   int `json:"elements"`
-		Served     int `json:"served"`
-		Up         int `json:"up"`
-		Down       int `json:"down"`
-		Unknown    int `json:"unknown"`
-		Drained    int `json:"drained"`
-		ForcedDown int `json:"forced_down"`
-		Reported   int `json:"reported"`
-	}
-	statusProbe struct {
-		Kind       string `json:"kind"`
-		Target     string `json:"target"`
-		IntervalMS int64  `json:"interval_ms"`
-		TimeoutMS  int64  `json:"timeout_ms"`
-		Rise       int    `json:"rise"`
-		Fall       int    `json:"fall"`
-	}
-	statusPool struct {
-		Name     string          `json:"name"`
-		Static   bool            `json:"static"`
-		Policy   string          `json:"policy"`
-		TTL      uint32          `json:"ttl"`
-		Answers  int             `json:"answers"`
-		AllDown  string          `json:"alldown"`
-		Service  string          `json:"service"`
-		Probe    *statusProbe    `json:"probe"`
-		FailOpen bool            `json:"fail_open"`
-		Counts   statusCounts    `json:"counts"`
-		Elements []statusElement `json:"elements"`
-	}
-	statusElement struct {
-		ID         string       `json:"id"`
-		Label      string       `json:"label"`
-		Name       string       `json:"name"`
-		Addresses  []string     `json:"addresses"`
-		Port       uint16       `json:"port"`
-		Weight     uint32       `json:"weight"`
-		Priority   uint32       `json:"priority"`
-		Load       float64      `json:"load"`
-		Site       string       `json:"site"`
-		Health     string       `json:"health"`
-		Admin      string       `json:"admin"`
-		Reported   bool         `json:"reported"`
-		Served     bool         `json:"served"`
-		RTTms      *float64     `json:"rtt_ms"`
-		Home       string       `json:"home"`
-		Static     bool         `json:"static"`
-		LeaseLeftS *float64     `json:"lease_left_s"`
-		Probe      *statusProbe `json:"probe"`
-		LastProbe  *struct {
-			At    time.Time `json:"at"`
-			OK    bool      `json:"ok"`
-			Error string    `json:"error"`
-			RTTms float64   `json:"rtt_ms"`
-		} `json:"last_probe"`
-	}
-)
 
 // clientFlags are the flags of the commands that talk to a server.
 type clientFlags struct {
@@ -231,9 +164,7 @@ func call(ctx context.Context, method string, u *url.URL, path, token string, bo
 		return fmt.Errorf("%s%s answered %s with %q, not JSON: is it a poolnsd HTTP API?", u, path, resp.Status, resp.Header.Get("Content-Type"))
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e httpapi.ErrorJSON
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = resp.Status
 		}
@@ -283,7 +214,7 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "poolnsd status: %v\n", err)
 		return exitRuntime
 	}
-	var st statusReply
+	var st httpapi.StatusJSON
 	if err := json.Unmarshal(raw, &st); err != nil {
 		fmt.Fprintf(stderr, "poolnsd status: bad reply from %s: %v\n", u, err)
 		return exitRuntime
@@ -311,7 +242,7 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // writeStatus prints the pools as a table, then each pool's elements.
-func writeStatus(w io.Writer, st *statusReply, problems bool) {
+func writeStatus(w io.Writer, st *httpapi.StatusJSON, problems bool) {
 	t := st.Totals
 	fmt.Fprintf(w, "registrar %s: %d pools, %d elements, %d served, %d up, %d down, %d unknown, %d drained, %d forced down, %d reported\n",
 		dash(st.Registrar), len(st.Pools), t.Elements, t.Served, t.Up, t.Down, t.Unknown, t.Drained, t.ForcedDown, t.Reported)
@@ -328,16 +259,18 @@ func writeStatus(w io.Writer, st *statusReply, problems bool) {
 	}
 	tw.Flush()
 	for _, p := range st.Pools {
-		var es []statusElement
-		for _, e := range p.Elements {
-			if !problems || elementProblem(&e) {
-				es = append(es, e)
+		var es []httpapi.ElementJSON
+		if p.Elements != nil {
+			for _, e := range *p.Elements {
+				if !problems || elementProblem(&e) {
+					es = append(es, e)
+				}
 			}
 		}
 		if len(es) == 0 {
 			continue
 		}
-		slices.SortStableFunc(es, func(a, b statusElement) int { return naturalCompare(a.Label, b.Label) })
+		slices.SortStableFunc(es, func(a, b httpapi.ElementJSON) int { return naturalCompare(a.Label, b.Label) })
 		fmt.Fprintf(w, "\n%s\n", p.Name)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ELEMENT\tID\tADDRESS\tHEALTH\tSERVED\tADMIN\tLAST PROBE\tRTT\tLOAD\tWEIGHT\tPRIO\tSITE\tHOME\tLEASE")
@@ -351,7 +284,7 @@ func writeStatus(w io.Writer, st *statusReply, problems bool) {
 	}
 }
 
-func poolState(p *statusPool) string {
+func poolState(p *httpapi.PoolJSON) string {
 	switch {
 	case p.Counts.Elements == 0:
 		return "empty"
@@ -365,11 +298,11 @@ func poolState(p *statusPool) string {
 	return "ok"
 }
 
-func elementProblem(e *statusElement) bool {
+func elementProblem(e *httpapi.ElementJSON) bool {
 	return e.Health != "up" || !e.Served || e.Admin != "auto" || e.Reported
 }
 
-func probeString(p *statusProbe) string {
+func probeString(p *httpapi.ProbeJSON) string {
 	if p == nil {
 		return "-"
 	}
@@ -383,7 +316,7 @@ func probeString(p *statusProbe) string {
 	return s
 }
 
-func addrString(e *statusElement) string {
+func addrString(e *httpapi.ElementJSON) string {
 	if len(e.Addresses) == 0 {
 		return fmt.Sprintf(":%d", e.Port)
 	}
@@ -394,7 +327,7 @@ func addrString(e *statusElement) string {
 	return a
 }
 
-func adminString(e *statusElement) string {
+func adminString(e *httpapi.ElementJSON) string {
 	s := e.Admin
 	if e.Reported {
 		s += ",reported"
@@ -402,7 +335,7 @@ func adminString(e *statusElement) string {
 	return s
 }
 
-func lastProbe(e *statusElement, now time.Time) string {
+func lastProbe(e *httpapi.ElementJSON, now time.Time) string {
 	lp := e.LastProbe
 	if lp == nil {
 		return "-"
@@ -421,7 +354,7 @@ func rttString(ms *float64) string {
 	return (time.Duration(*ms * float64(time.Millisecond))).Round(10 * time.Microsecond).String()
 }
 
-func leaseString(e *statusElement) string {
+func leaseString(e *httpapi.ElementJSON) string {
 	if e.LeaseLeftS == nil {
 		return "-"
 	}
@@ -484,7 +417,7 @@ func adminCmd(cmd string, args []string, stdout, stderr io.Writer) int {
 			state = "force-down"
 		}
 	}
-	var e statusElement
+	var e httpapi.ElementJSON
 	path := "/v1/pools/" + url.PathEscape(pool) + "/elements/" + url.PathEscape(pe) + "/admin"
 	if err := call(context.Background(), http.MethodPut, u, path, token, map[string]string{"state": state}, &e); err != nil {
 		fmt.Fprintf(stderr, "poolnsd %s: %v\n", cmd, err)

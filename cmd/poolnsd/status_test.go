@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the CLI tests (testdata/*.golden)")
@@ -79,9 +80,9 @@ func TestStatusCLIBinary(t *testing.T) {
 	p := startDaemon(t, dir, "--http.token", testToken)
 	_, rec := p.ready()
 	api, _ := p.waitLog(0, "the HTTP line", msgIs("serving HTTP API"))
-	regs := rec.str("registrar")
+	regs := rec.Str("registrar")
 	work := t.TempDir() // no poolnsd.yaml: the CLI takes the flags only
-	testStatusCLI(t, "http://"+api.str("addr"), func(args ...string) (string, string, int) {
+	testStatusCLI(t, "http://"+api.Str("addr"), func(args ...string) (string, string, int) {
 		out, errOut, code := runPoolnsd(t, work, args...)
 		fix := func(s string) string { return strings.ReplaceAll(s, regs, "xxxxxxxx") }
 		return fix(out), fix(errOut), code
@@ -205,7 +206,7 @@ func TestWriteStatus(t *testing.T) {
 	   {"id":"00000003","label":"web3","name":"web3.web.pool.example.","addresses":["2001:db8::3","10.0.0.3"],"port":8080,"weight":2,"priority":1,"load":0,"site":"",
 	    "health":"up","admin":"auto","reported":false,"served":true,"rtt_ms":0.05,"home":"0000abcd","static":true,"lease_left_s":null,
 	    "last_probe":{"at":"2026-01-02T03:04:05Z","ok":true,"error":"","rtt_ms":0.05}}]}]}`
-	var st statusReply
+	var st httpapi.StatusJSON
 	if err := json.Unmarshal([]byte(reply), &st); err != nil {
 		t.Fatal(err)
 	}

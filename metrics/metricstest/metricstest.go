@@ -1,13 +1,21 @@
 // Package metricstest reads Prometheus text expositions for tests: Parse
-// turns one into samples, and Samples.Value finds one by name and labels.
+// turns one into samples, Samples.Value finds one by name and labels,
+// Samples.Expect checks a table of them, and Promtool has promtool check
+// an exposition.
 package metricstest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
+	"testing"
+
+	"github.com/poolnsd/poolnsd/internal/proctest"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -131,6 +139,60 @@ func (s Samples) Series(name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Expect reports an error to t for each expected sample in wants that s
+// does not have (and goes on). Each is written as in an exposition, labels
+// unquoted: "name value" or "name{label=value,...} value", meaning that
+// the one sample of family name whose labels include those has that value
+// (for a histogram: its count). A malformed one fails the test.
+func (s Samples) Expect(t testing.TB, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		name, labels, v, err := parseWant(w)
+		if err != nil {
+			t.Fatalf("expected sample %q: %v", w, err)
+		}
+		if got, ok := s.Value(name, labels...); !ok || got != v {
+			t.Errorf("%s{%s} = %v (found %v), want %v; series: %v", name, strings.Join(labels, ","), got, ok, v, s.Series(name))
+		}
+	}
+}
+
+// parseWant reads "name{l=v,...} value" (the braces optional).
+func parseWant(w string) (name string, labels []string, v float64, err error) {
+	sel, val, ok := strings.Cut(strings.TrimSpace(w), " ")
+	if !ok {
+		return "", nil, 0, errors.New("want NAME{LABELS} VALUE")
+	}
+	if v, err = strconv.ParseFloat(strings.TrimSpace(val), 64); err != nil {
+		return "", nil, 0, err
+	}
+	name, ls, braces := strings.Cut(sel, "{")
+	if braces {
+		if !strings.HasSuffix(ls, "}") {
+			return "", nil, 0, errors.New("labels without a closing brace")
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(ls, "}"), ",") {
+			if !strings.Contains(l, "=") {
+				return "", nil, 0, fmt.Errorf("label %q is not label=value", l)
+			}
+			labels = append(labels, l)
+		}
+	}
+	return name, labels, v, nil
+}
+
+// Promtool runs "promtool check metrics" on the exposition text and
+// reports an error to t if it finds fault. Without promtool the test fails
+// (skips under -short): apt-get install prometheus.
+func Promtool(t testing.TB, text string) {
+	t.Helper()
+	cmd := exec.Command(proctest.LookTool(t, "promtool", "prometheus"), "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 }
 
 func match(m *dto.Metric, labels []string) bool {
