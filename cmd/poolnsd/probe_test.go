@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"io"
 	"net"
 	"net/http"
@@ -85,9 +86,7 @@ func (b *backend) ip() string { h, _, _ := strings.Cut(b.addr, ":"); return h }
 // get 401.
 func TestServeProbes(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("dig"); err != nil && !testing.Short() {
-		t.Fatal("dig is missing (apt-get install bind9-dnsutils); make deps installs it")
-	}
+	proctest.LookTool(t, "dig", "bind9-dnsutils")
 	a, b := newBackend(t), newBackend(t)
 	// Two elements on 127.0.0.1 with different ports: the answers carry
 	// addresses, so they are told apart through SRV.
