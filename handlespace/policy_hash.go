@@ -41,8 +41,14 @@ func (hashPol) Name() string { return "hash" }
 // larger ones use a Maglev table.
 const hashExactMax = 256
 
-func (hashPol) Build(elems []*Element, prev Selector) Selector {
-	s := &hashSel{keys: make([]uint64, len(elems)), seq: carrySeq(prev)}
+func (hashPol) order() setOrder { return setOrder{} }
+
+func (hashPol) build(set *eset, prev Selector, _ bool) Selector {
+	return buildHash(set.t.appendElems(make([]*Element, 0, set.t.n)), prev)
+}
+
+func buildHash(elems []*Element, prev Selector) *hashSel {
+	s := &hashSel{part: flatPart(elems), keys: make([]uint64, len(elems)), seq: carrySeq(prev)}
 	for i, e := range elems {
 		s.keys[i] = elementHashKey(e.ID)
 	}
@@ -57,6 +63,7 @@ func (hashPol) Build(elems []*Element, prev Selector) Selector {
 }
 
 type hashSel struct {
+	part    *tnode         // the elements, as a leaf (see Pick)
 	keys    []uint64       // elementHashKey of each element; distinct
 	seq     *atomic.Uint64 // round robin for clients without an address
 	scratch sync.Pool      // *[]hashScore, for answers beyond hashSmallK
@@ -213,7 +220,20 @@ func (a hashScore) before(b hashScore) bool {
 // scanning; larger ones sort all scores.
 const hashSmallK = 8
 
-func (s *hashSel) Select(dst []int32, k int, c *Client) []int32 {
+func (s *hashSel) Select(dst []Pick, k int, c *Client) []Pick {
+	if wantK(k, len(s.keys)) <= hashSmallK {
+		var buf [hashSmallK]int32
+		return appendIdx(dst, s.part, s.selectIdx(buf[:0], k, c))
+	}
+	bp := idxScratches.Get().(*[]int32)
+	idx := s.selectIdx((*bp)[:0], k, c)
+	dst = appendIdx(dst, s.part, idx)
+	*bp = idx[:0]
+	idxScratches.Put(bp)
+	return dst
+}
+
+func (s *hashSel) selectIdx(dst []int32, k int, c *Client) []int32 {
 	n := len(s.keys)
 	k = wantK(k, n)
 	ck, ok := clientHashKey(c)

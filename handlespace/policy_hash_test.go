@@ -34,7 +34,7 @@ func TestHashStable(t *testing.T) {
 	elems := polElems(20, nil)
 	rev := slices.Clone(elems)
 	slices.Reverse(rev)
-	a, b := p.Build(elems, nil), p.Build(rev, nil)
+	a, b := build(p, elems, nil), build(p, rev, nil)
 	for _, c := range hashClients(200) {
 		first := ids(elems, a.Select(nil, 3, c))
 		for rep := 0; rep < 3; rep++ {
@@ -53,7 +53,7 @@ func TestHashStable(t *testing.T) {
 }
 
 func TestHashSubnets(t *testing.T) {
-	sel := mustPolicy(t, "hash", nil).Build(polElems(64, nil), nil)
+	sel := build(mustPolicy(t, "hash", nil), polElems(64, nil), nil)
 	pick := func(c Client) []int32 { return sel.Select(nil, 5, &c) }
 	for _, tc := range []struct {
 		name string
@@ -88,7 +88,7 @@ func TestHashRendezvous(t *testing.T) {
 	clients := hashClients(6000)
 	for _, n := range []int{2, 10, 50} {
 		elems := polElems(n, nil)
-		sel := p.Build(elems, nil)
+		sel := build(p, elems, nil)
 		before := make([][]uint32, len(clients))
 		load := make([]int, n)
 		for i, c := range clients {
@@ -104,7 +104,7 @@ func TestHashRendezvous(t *testing.T) {
 
 		for _, gone := range []int{0, n / 2, n - 1} {
 			rest := slices.Delete(slices.Clone(elems), gone, gone+1)
-			after := p.Build(rest, sel)
+			after := build(p, rest, sel)
 			moved := 0
 			for i, c := range clients {
 				got := rest[after.Select(nil, 1, c)[0]].ID
@@ -124,7 +124,7 @@ func TestHashRendezvous(t *testing.T) {
 		}
 
 		added := append(slices.Clone(elems), &Element{ID: 424242})
-		grown := p.Build(added, sel)
+		grown := build(p, added, sel)
 		for i, c := range clients {
 			if got := added[grown.Select(nil, 1, c)[0]].ID; got != before[i][0] && got != 424242 {
 				t.Fatalf("n=%d: adding an element moved client %v from %d to %d", n, c.Addr, before[i][0], got)
@@ -134,7 +134,7 @@ func TestHashRendezvous(t *testing.T) {
 }
 
 func TestHashWithoutClient(t *testing.T) {
-	sel := mustPolicy(t, "hash", nil).Build(polElems(4, nil), nil)
+	sel := build(mustPolicy(t, "hash", nil), polElems(4, nil), nil)
 	var firsts []int32
 	for _, c := range []*Client{nil, {}, nil, {}, nil} {
 		firsts = append(firsts, sel.Select(nil, 2, c)[0])
@@ -152,7 +152,7 @@ func TestHashMaglev(t *testing.T) {
 	p := mustPolicy(t, "hash", nil)
 	n := 1000
 	elems := polElems(n, nil)
-	sel := p.Build(elems, nil)
+	sel := build(p, elems, nil)
 	clients := hashClients(50000)
 	first := make([]int32, len(clients))
 	load := make([]int, n)
@@ -181,7 +181,7 @@ func TestHashMaglev(t *testing.T) {
 	// Remove one element: its clients move; of the others, under 5 %.
 	gone := int32(n / 2)
 	rest := slices.Delete(slices.Clone(elems), int(gone), int(gone)+1)
-	after := p.Build(rest, sel)
+	after := build(p, rest, sel)
 	moved, others := 0, 0
 	for i, c := range clients {
 		got := rest[after.Select(nil, 1, c)[0]].ID

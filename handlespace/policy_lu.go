@@ -12,6 +12,6 @@ var _ Policy = lu{}
 
 func (lu) Name() string { return "lu" }
 
-func (lu) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, func(e *Element) uint64 { return uint64(e.Load) })
-}
+func (lu) order() setOrder { return rankOrder(func(e *Element) uint64 { return uint64(e.Load) }) }
+
+func (lu) build(s *eset, prev Selector, _ bool) Selector { return buildRankSel(s, prev) }

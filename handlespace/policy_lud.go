@@ -63,6 +63,7 @@ type ludState struct {
 }
 
 type ludSel struct {
+	part *tnode   // the elements, as a leaf (see Pick)
 	ids  []uint32 // element IDs, by index
 	byID []int32  // indexes sorted by ID, to find an element of prev
 	load []uint64
@@ -80,10 +81,17 @@ type ludSel struct {
 
 var _ Selector = (*ludSel)(nil)
 
-func (lud) Build(elems []*Element, prev Selector) Selector {
+func (lud) order() setOrder { return setOrder{} }
+
+func (lud) build(set *eset, prev Selector, _ bool) Selector {
+	return buildLud(set.t.appendElems(make([]*Element, 0, set.t.n)), prev)
+}
+
+func buildLud(elems []*Element, prev Selector) *ludSel {
 	n := len(elems)
 	s := &ludSel{
-		ids: make([]uint32, n), byID: make([]int32, n),
+		part: flatPart(elems),
+		ids:  make([]uint32, n), byID: make([]int32, n),
 		load: make([]uint64, n), deg: make([]uint64, n), st: make([]ludState, n),
 	}
 	for i, e := range elems {
@@ -194,7 +202,20 @@ func (s *ludSel) charge(i int32) {
 // sort a snapshot.
 const ludSmallK = 8
 
-func (s *ludSel) Select(dst []int32, k int, _ *Client) []int32 {
+func (s *ludSel) Select(dst []Pick, k int, c *Client) []Pick {
+	if wantK(k, len(s.ids)) <= ludSmallK {
+		var buf [ludSmallK]int32
+		return appendIdx(dst, s.part, s.selectIdx(buf[:0], k, c))
+	}
+	bp := idxScratches.Get().(*[]int32)
+	idx := s.selectIdx((*bp)[:0], k, c)
+	dst = appendIdx(dst, s.part, idx)
+	*bp = idx[:0]
+	idxScratches.Put(bp)
+	return dst
+}
+
+func (s *ludSel) selectIdx(dst []int32, k int, _ *Client) []int32 {
 	k = wantK(k, len(s.ids))
 	base := len(dst)
 	switch {
@@ -293,8 +314,15 @@ func (s *ludSel) sorted(dst []int32, k int) []int32 {
 	return dst
 }
 
-// charges returns element i's charge count (testing).
-func (s *ludSel) charges(i int) uint64 { return s.st[i].count.Load() }
+// stateOf returns the charge count and last-charge stamp of element id
+// (testing).
+func (s *ludSel) stateOf(id uint32) (count, last uint64) {
+	i := s.find(id)
+	return s.st[i].count.Load(), s.st[i].last.Load()
+}
 
-// degradation returns element i's accumulated degradation (testing).
-func (s *ludSel) degradation(i int) uint64 { return s.st[i].count.Load() * s.deg[i] }
+// degradationOf returns element id's accumulated degradation (testing).
+func (s *ludSel) degradationOf(id uint32) uint64 {
+	i := s.find(id)
+	return s.st[i].count.Load() * s.deg[i]
+}

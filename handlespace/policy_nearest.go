@@ -20,9 +20,9 @@ var _ Policy = nearest{}
 
 func (nearest) Name() string { return "nearest" }
 
-func (nearest) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, nearestRank)
-}
+func (nearest) order() setOrder { return rankOrder(nearestRank) }
+
+func (nearest) build(s *eset, prev Selector, _ bool) Selector { return buildRankSel(s, prev) }
 
 // nearestRank is an element's RTT in units of 100 µs; unknown is last.
 func nearestRank(e *Element) uint64 {

@@ -18,6 +18,8 @@ var _ Policy = plu{}
 
 func (plu) Name() string { return "plu" }
 
-func (plu) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) })
+func (plu) order() setOrder {
+	return rankOrder(func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) })
 }
+
+func (plu) build(s *eset, prev Selector, _ bool) Selector { return buildRankSel(s, prev) }

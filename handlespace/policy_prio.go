@@ -17,6 +17,6 @@ var _ Policy = prio{}
 
 func (prio) Name() string { return "prio" }
 
-func (prio) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, func(e *Element) uint64 { return uint64(e.Priority) })
-}
+func (prio) order() setOrder { return rankOrder(func(e *Element) uint64 { return uint64(e.Priority) }) }
+
+func (prio) build(s *eset, prev Selector, _ bool) Selector { return buildRankSel(s, prev) }

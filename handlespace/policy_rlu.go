@@ -13,6 +13,8 @@ var _ Policy = rlu{}
 
 func (rlu) Name() string { return "rlu" }
 
-func (p rlu) Build(elems []*Element, _ Selector) Selector {
-	return newWeightedSel(p.r, len(elems), func(i int) uint64 { return LoadFull - uint64(elems[i].Load) })
+func (rlu) order() setOrder {
+	return setOrder{weight: func(e *Element) uint64 { return LoadFull - uint64(e.Load) }}
 }
+
+func (p rlu) build(s *eset, _ Selector, _ bool) Selector { return newWeightedSel(p.r, s) }

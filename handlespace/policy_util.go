@@ -90,3 +90,19 @@ func carrySeq(prev Selector) *atomic.Uint64 {
 	}
 	return new(atomic.Uint64)
 }
+
+// idxScratches holds index buffers of the selectors that work on indexes,
+// for answers too long for a buffer on the stack.
+var idxScratches = sync.Pool{New: func() any { return new([]int32) }}
+
+// appendIdx appends the elements of part of the given indexes.
+func appendIdx(dst []Pick, part *tnode, idx []int32) []Pick {
+	for _, i := range idx {
+		dst = append(dst, Pick{part, i})
+	}
+	return dst
+}
+
+// flatPart makes elems one part (see Pick) for the selectors that work on
+// a slice of the whole set.
+func flatPart(elems []*Element) *tnode { return &tnode{elems: elems, w: int32(len(elems))} }

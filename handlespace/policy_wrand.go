@@ -13,6 +13,8 @@ var _ Policy = wrand{}
 
 func (wrand) Name() string { return "wrand" }
 
-func (p wrand) Build(elems []*Element, _ Selector) Selector {
-	return newWeightedSel(p.r, len(elems), func(i int) uint64 { return uint64(elems[i].Weight) })
+func (wrand) order() setOrder {
+	return setOrder{weight: func(e *Element) uint64 { return uint64(e.Weight) }}
 }
+
+func (p wrand) build(s *eset, _ Selector, _ bool) Selector { return newWeightedSel(p.r, s) }

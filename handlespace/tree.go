@@ -3,23 +3,23 @@ package handlespace
 import (
 	"cmp"
 	"slices"
-	"strings"
+	"sync/atomic"
 )
 
-// tree is an immutable B+tree of elements, the storage of a pool view: its
-// elements by identifier, its label index, and each served set in its
-// policy's order. A change copies the path from the root to the leaves it
-// touches (O(log n) nodes of at most leafMax or innerMax entries) and shares
-// every other node with the tree it was made from, so that one registration
-// in a pool of 100 000 copies a few kilobytes, not the pool. Readers never
-// see a node change.
+// tree is an immutable B+tree, the storage of a pool view: its elements by
+// identifier, its label index, and each served set in its policy's order.
+// A change copies the path from the root to the leaves it touches (O(log n)
+// nodes of at most leafMax or innerMax entries) and shares every other node
+// with the tree it was made from, so that one registration in a pool of
+// 100 000 copies a few kilobytes, not the pool. Readers never see a node
+// change.
 //
-// Entries are ordered by a 64-bit key and, by kind, a 32-bit tie (byRank:
-// the element's ID, so that equal ranks keep identifier order) or the label
-// (byLabel: the key is a hash of it). Each inner node counts the entries
-// below each of its children, so the entry at a rank is found in O(log n);
-// a weighted tree also sums the weights below each child, so the entry
-// whose interval of the weight line holds a point is found in O(log n).
+// Entries are ordered by a 64-bit key and, in byRank trees, a 32-bit tie
+// (the element's ID, so that equal ranks keep identifier order). Each inner
+// node counts the entries below each of its children, so the entry at a
+// rank is found in O(log n); a weighted tree also sums the weights below
+// each child, so the entry whose interval of the weight line holds a point
+// is found in O(log n).
 type tree struct {
 	root     *tnode
 	n        int
@@ -31,9 +31,9 @@ type tree struct {
 type tkind uint8
 
 const (
-	byID    tkind = iota // key: the element's ID
-	byRank               // key: a policy's rank; tie: the element's ID
-	byLabel              // key: labelHash; ties between equal hashes by label
+	byID   tkind = iota // key: the element's ID
+	byRank              // key: a policy's rank; tie: the element's ID
+	byKey               // key only, no elements (the label index)
 )
 
 const (
@@ -51,53 +51,84 @@ const (
 	maxHeight = 12
 )
 
-// tnode is a leaf (kids == nil) or an inner node.
+// tnode is a leaf (kids == nil) or an inner node. Its numbers share one
+// allocation, buf: the keys, then (byRank) the ties, then (weighted) the
+// cumulative weights, then (inner nodes) the cumulative counts, each w
+// long.
 type tnode struct {
-	keys  []uint64   // leaf: each entry's key; inner: the first key below each child
-	ties  []uint32   // byRank: as keys, the ties; nil otherwise
-	wts   []uint64   // weighted: leaf: cumulative weight through each entry; inner: through each child
-	elems []*Element // leaf: the entries' elements
-	kids  []*tnode   // inner: the children
-	ends  []int32    // inner: cumulative number of entries through each child
+	buf   []uint64
+	elems []*Element               // leaf of byID and byRank trees: the entries' elements
+	kids  []*tnode                 // inner node: the children
+	w     int32                    // width: entries of a leaf, children of an inner node
+	lay   uint8                    // layout of buf: layTies | layWts | layEnds
+	memo  atomic.Pointer[partMemo] // a reader's material of a leaf (Pick.PartMemo)
 }
 
-// width is the number of entries (leaf) or children (inner node).
-func (n *tnode) width() int { return len(n.keys) }
+const (
+	layTies uint8 = 1 << iota
+	layWts
+	layEnds
+)
+
+func (n *tnode) width() int { return int(n.w) }
+
+// keys: leaf: each entry's key; inner: the first key below each child.
+func (n *tnode) keys() []uint64 { return n.buf[:n.w:n.w] }
+
+// ties: as keys, the ties (byRank).
+func (n *tnode) ties() []uint64 { return n.buf[n.w : 2*n.w : 2*n.w] }
+
+func (n *tnode) off(before uint8) int32 {
+	o := n.w
+	if n.lay&layTies != 0 {
+		o += n.w
+	}
+	if before == layEnds && n.lay&layWts != 0 {
+		o += n.w
+	}
+	return o
+}
+
+// wts: leaf: cumulative weight through each entry; inner: through each
+// child (weighted trees).
+func (n *tnode) wts() []uint64 {
+	o := n.off(layWts)
+	return n.buf[o : o+n.w : o+n.w]
+}
+
+// ends: cumulative number of entries through each child (inner nodes).
+func (n *tnode) ends() []uint64 {
+	o := n.off(layEnds)
+	return n.buf[o : o+n.w : o+n.w]
+}
 
 // size is the number of entries below the node.
 func (n *tnode) size() int {
 	if n.kids == nil {
-		return len(n.elems)
+		return int(n.w)
 	}
-	return int(n.ends[len(n.ends)-1])
+	return int(n.buf[len(n.buf)-1]) // the last of ends
 }
 
 // weight is the sum of the weights below the node (weighted trees).
 func (n *tnode) weight() uint64 {
-	if len(n.wts) == 0 {
+	if n.lay&layWts == 0 {
 		return 0
 	}
-	return n.wts[len(n.wts)-1]
+	return n.wts()[n.w-1]
 }
 
 // entryWeight is the weight of entry i of a leaf of a weighted tree.
 func (n *tnode) entryWeight(i int) uint64 {
+	w := n.wts()
 	if i == 0 {
-		return n.wts[0]
+		return w[0]
 	}
-	return n.wts[i] - n.wts[i-1]
-}
-
-// first returns the first element below n.
-func (n *tnode) first() *Element {
-	for n.kids != nil {
-		n = n.kids[0]
-	}
-	return n.elems[0]
+	return w[i] - w[i-1]
 }
 
 // tent is an entry, as given to build and update: a deletion (del) names
-// the entry by its key, tie and element (whose label a byLabel tree needs).
+// the entry by its key (and tie).
 type tent struct {
 	key uint64
 	tie uint32
@@ -106,18 +137,11 @@ type tent struct {
 	e   *Element
 }
 
-// label is the label a byLabel tree orders the entry by.
-func (x *tent) label(k tkind) string {
-	if k == byLabel {
-		return x.e.Label
-	}
-	return ""
-}
-
-// labelHash is the key of a label in a byLabel tree: a 64-bit hash, so
-// that labels sharing long prefixes do not make searches compare strings.
-// The same label hashes alike in every process.
-func labelHash(l string) uint64 {
+// labelHash is a label's 32-bit hash; the label index keys each element by
+// labelHash(label)<<32 | ID, so that it holds no pointers (the garbage
+// collector skips it) and labels sharing long prefixes compare as fast as
+// any. The same label hashes alike in every process.
+func labelHash(l string) uint32 {
 	h := uint64(len(l)) ^ 0x9e3779b97f4a7c15
 	for len(l) >= 8 {
 		w := uint64(l[0]) | uint64(l[1])<<8 | uint64(l[2])<<16 | uint64(l[3])<<24 |
@@ -129,40 +153,29 @@ func labelHash(l string) uint64 {
 	for i := 0; i < len(l); i++ {
 		w |= uint64(l[i]) << (8 * i)
 	}
-	return mix64(h ^ w ^ 0xff)
+	return uint32(mix64(h^w^0xff) >> 32)
 }
 
-// cmpKey compares (key, tie, label) with entry i of leaf n.
-func (t *tree) cmpKey(key uint64, tie uint32, label string, n *tnode, i int) int {
-	if c := cmp.Compare(key, n.keys[i]); c != 0 || t.kind == byID {
-		return c
-	}
-	if t.kind == byRank {
-		return cmp.Compare(tie, n.ties[i])
-	}
-	return strings.Compare(label, n.elems[i].Label)
-}
+// labelKey is element e's key in the label index.
+func labelKey(label string, id uint32) uint64 { return uint64(labelHash(label))<<32 | uint64(id) }
 
-// cmpFirst compares (key, tie, label) with the first entry below child i
-// of inner node n.
-func (t *tree) cmpFirst(key uint64, tie uint32, label string, n *tnode, i int) int {
-	if c := cmp.Compare(key, n.keys[i]); c != 0 || t.kind == byID {
+// cmpAt compares (key, tie) with entry or child i of node n.
+func (t *tree) cmpAt(key uint64, tie uint32, n *tnode, i int) int {
+	if c := cmp.Compare(key, n.buf[i]); c != 0 || t.kind != byRank {
 		return c
 	}
-	if t.kind == byRank {
-		return cmp.Compare(tie, n.ties[i])
-	}
-	return strings.Compare(label, n.kids[i].first().Label)
+	return cmp.Compare(uint64(tie), n.buf[int(n.w)+i])
 }
 
 // child returns the child of inner node n whose range holds the key: the
 // last one whose first entry is not after it (the first child if none).
-func (t *tree) child(n *tnode, key uint64, tie uint32, label string) int {
-	lo, hi := 1, len(n.keys)
-	if t.kind == byID {
+func (t *tree) child(n *tnode, key uint64, tie uint32) int {
+	lo, hi := 1, int(n.w)
+	if t.kind != byRank {
+		keys := n.keys()
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
-			if n.keys[m] <= key {
+			if keys[m] <= key {
 				lo = m + 1
 			} else {
 				hi = m
@@ -172,7 +185,7 @@ func (t *tree) child(n *tnode, key uint64, tie uint32, label string) int {
 	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if t.cmpFirst(key, tie, label, n, m) >= 0 {
+		if t.cmpAt(key, tie, n, m) >= 0 {
 			lo = m + 1
 		} else {
 			hi = m
@@ -182,28 +195,29 @@ func (t *tree) child(n *tnode, key uint64, tie uint32, label string) int {
 }
 
 // leafPos returns where the key is or would be in leaf n.
-func (t *tree) leafPos(n *tnode, key uint64, tie uint32, label string) (int, bool) {
-	lo, hi := 0, len(n.keys)
-	if t.kind == byID {
+func (t *tree) leafPos(n *tnode, key uint64, tie uint32) (int, bool) {
+	lo, hi := 0, int(n.w)
+	if t.kind != byRank {
+		keys := n.keys()
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
-			if n.keys[m] < key {
+			if keys[m] < key {
 				lo = m + 1
 			} else {
 				hi = m
 			}
 		}
-		return lo, lo < len(n.keys) && n.keys[lo] == key
+		return lo, lo < len(keys) && keys[lo] == key
 	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if t.cmpKey(key, tie, label, n, m) > 0 {
+		if t.cmpAt(key, tie, n, m) > 0 {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	return lo, lo < len(n.keys) && t.cmpKey(key, tie, label, n, lo) == 0
+	return lo, lo < int(n.w) && t.cmpAt(key, tie, n, lo) == 0
 }
 
 // findID returns the element with the given ID of a byID tree, or nil.
@@ -214,33 +228,15 @@ func (t *tree) findID(id uint32) *Element {
 	}
 	key := uint64(id)
 	for n.kids != nil {
-		n = n.kids[t.child(n, key, 0, "")]
+		n = n.kids[t.child(n, key, 0)]
 	}
-	if i, ok := t.leafPos(n, key, 0, ""); ok {
+	if i, ok := t.leafPos(n, key, 0); ok {
 		return n.elems[i]
 	}
 	return nil
 }
 
-// findLabel returns the element with the given label of a byLabel tree,
-// or nil.
-func (t *tree) findLabel(label string) *Element {
-	n := t.root
-	if n == nil {
-		return nil
-	}
-	key := labelHash(label)
-	for n.kids != nil {
-		n = n.kids[t.child(n, key, 0, label)]
-	}
-	if i, ok := t.leafPos(n, key, 0, label); ok {
-		return n.elems[i]
-	}
-	return nil
-}
-
-// rankOf returns the number of entries before (key, tie) in a byID or
-// byRank tree.
+// rankOf returns the number of entries before (key, tie).
 func (t *tree) rankOf(key uint64, tie uint32) int {
 	n := t.root
 	if n == nil {
@@ -248,14 +244,33 @@ func (t *tree) rankOf(key uint64, tie uint32) int {
 	}
 	r := 0
 	for n.kids != nil {
-		i := t.child(n, key, tie, "")
+		i := t.child(n, key, tie)
 		if i > 0 {
-			r += int(n.ends[i-1])
+			r += int(n.ends()[i-1])
 		}
 		n = n.kids[i]
 	}
-	i, _ := t.leafPos(n, key, tie, "")
+	i, _ := t.leafPos(n, key, tie)
 	return r + i
+}
+
+// descend finds the child of inner node n that holds the entry of rank r,
+// and r's rank below it.
+func descend(n *tnode, r int) (int, int) {
+	e := n.ends()
+	lo, hi := 0, len(e)-1
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if e[m] > uint64(r) {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	if lo > 0 {
+		r -= int(e[lo-1])
+	}
+	return lo, r
 }
 
 // at returns the leaf holding the entry of rank r (0 <= r < t.n) and the
@@ -263,22 +278,17 @@ func (t *tree) rankOf(key uint64, tie uint32) int {
 func (t *tree) at(r int) (*tnode, int) {
 	n := t.root
 	for n.kids != nil {
-		e := n.ends
-		lo, hi := 0, len(e)-1
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if int(e[m]) > r {
-				hi = m
-			} else {
-				lo = m + 1
-			}
-		}
-		if lo > 0 {
-			r -= int(e[lo-1])
-		}
-		n = n.kids[lo]
+		var i int
+		i, r = descend(n, r)
+		n = n.kids[i]
 	}
 	return n, r
+}
+
+// keyAt returns the key of the entry of rank r.
+func (t *tree) keyAt(r int) uint64 {
+	l, i := t.at(r)
+	return l.buf[i]
 }
 
 // atWeight returns, for x below the total weight of a weighted tree, the
@@ -286,8 +296,8 @@ func (t *tree) at(r int) (*tnode, int) {
 // rank, and where its interval starts.
 func (t *tree) atWeight(x uint64) (leaf *tnode, i, rank int, start uint64) {
 	n := t.root
-	for n.kids != nil {
-		w := n.wts
+	for {
+		w := n.wts()
 		lo, hi := 0, len(w)-1
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
@@ -300,24 +310,15 @@ func (t *tree) atWeight(x uint64) (leaf *tnode, i, rank int, start uint64) {
 		if lo > 0 {
 			x -= w[lo-1]
 			start += w[lo-1]
-			rank += int(n.ends[lo-1])
+		}
+		if n.kids == nil {
+			return n, lo, rank + lo, start
+		}
+		if lo > 0 {
+			rank += int(n.ends()[lo-1])
 		}
 		n = n.kids[lo]
 	}
-	w := n.wts
-	lo, hi := 0, len(w)-1
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if w[m] > x {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	if lo > 0 {
-		start += w[lo-1]
-	}
-	return n, lo, rank + lo, start
 }
 
 // total is the sum of the weights of a weighted tree.
@@ -332,7 +333,7 @@ func (t *tree) total() uint64 {
 // the end. Its zero value is unusable; seek places it.
 type cursor struct {
 	t     *tree
-	path  [maxHeight]*tnode // path[0] is the root, path[h-1] the leaf
+	path  [maxHeight]*tnode // path[0] is the root, the leaf's parent last
 	pos   [maxHeight]int
 	leaf  *tnode
 	i     int
@@ -344,21 +345,10 @@ func (c *cursor) seek(t *tree, r int) {
 	c.t, c.depth = t, t.height
 	n := t.root
 	for d := 0; n.kids != nil; d++ {
-		e := n.ends
-		lo, hi := 0, len(e)-1
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if int(e[m]) > r {
-				hi = m
-			} else {
-				lo = m + 1
-			}
-		}
-		if lo > 0 {
-			r -= int(e[lo-1])
-		}
-		c.path[d], c.pos[d] = n, lo
-		n = n.kids[lo]
+		var i int
+		i, r = descend(n, r)
+		c.path[d], c.pos[d] = n, i
+		n = n.kids[i]
 	}
 	c.leaf, c.i = n, r
 }
@@ -368,7 +358,7 @@ func (c *cursor) elem() *Element { return c.leaf.elems[c.i] }
 
 // next moves to the following entry, wrapping from the last to the first.
 func (c *cursor) next() {
-	if c.i++; c.i < len(c.leaf.elems) {
+	if c.i++; c.i < int(c.leaf.w) {
 		return
 	}
 	d := c.depth - 2
@@ -418,12 +408,13 @@ func (t *tree) appendElems(dst []*Element) []*Element {
 // tscratch is the reusable working memory of tree updates. Not safe for
 // concurrent use; writers hold the handlespace's lock.
 type tscratch struct {
+	top   []*tnode
 	ents  []tent
-	kids  [maxHeight][]*tnode
-	fresh [maxHeight][]bool
+	kids  [maxHeight + 1][]*tnode
+	fresh [maxHeight + 1][]bool
 }
 
-// build returns a tree of kind k holding ents, which are sorted and
+// buildTree returns a tree of kind k holding ents, which are sorted and
 // distinct. ents is not kept.
 func buildTree(k tkind, weighted bool, ents []tent) tree {
 	t := tree{kind: k, weighted: weighted, n: len(ents)}
@@ -443,11 +434,11 @@ func buildTree(k tkind, weighted bool, ents []tent) tree {
 // pieces returns into how many nodes of at most max entries (target fill
 // fill) m entries go.
 func pieces(m, fill, max int) int {
-	p := (m + fill - 1) / fill
+	p := max1((m + fill - 1) / fill)
 	for (m+p-1)/p > max {
 		p++
 	}
-	return max1(p)
+	return p
 }
 
 func max1(p int) int {
@@ -472,32 +463,54 @@ func (t *tree) appendLeaves(out []*tnode, ents []tent, fill int) []*tnode {
 }
 
 func (t *tree) newLeaf(ents []tent) *tnode {
-	m := len(ents)
-	n := &tnode{elems: make([]*Element, m)}
-	words := m
-	if t.weighted {
-		words += m
-	}
-	buf := make([]uint64, words)
-	n.keys = buf[:m:m]
-	if t.weighted {
-		n.wts = buf[m : 2*m : 2*m]
-	}
+	n := t.alloc(len(ents), false)
+	keys := n.keys()
+	var ties, wts []uint64
 	if t.kind == byRank {
-		n.ties = make([]uint32, m)
+		ties = n.ties()
+	}
+	if t.weighted {
+		wts = n.wts()
 	}
 	var sum uint64
 	for i := range ents {
 		x := &ents[i]
-		n.keys[i], n.elems[i] = x.key, x.e
-		if n.ties != nil {
-			n.ties[i] = x.tie
+		keys[i] = x.key
+		if n.elems != nil {
+			n.elems[i] = x.e
 		}
-		if t.weighted {
+		if ties != nil {
+			ties[i] = uint64(x.tie)
+		}
+		if wts != nil {
 			sum += x.w
-			n.wts[i] = sum
+			wts[i] = sum
 		}
 	}
+	return n
+}
+
+// alloc returns a node of width m.
+func (t *tree) alloc(m int, inner bool) *tnode {
+	n := &tnode{w: int32(m)}
+	words := m
+	if t.kind == byRank {
+		n.lay |= layTies
+		words += m
+	}
+	if t.weighted {
+		n.lay |= layWts
+		words += m
+	}
+	switch {
+	case inner:
+		n.lay |= layEnds
+		words += m
+		n.kids = make([]*tnode, m)
+	case t.kind != byKey:
+		n.elems = make([]*Element, m)
+	}
+	n.buf = make([]uint64, words)
 	return n
 }
 
@@ -516,32 +529,27 @@ func (t *tree) appendInners(out []*tnode, kids []*tnode, fill int) []*tnode {
 }
 
 func (t *tree) newInner(kids []*tnode) *tnode {
-	m := len(kids)
-	n := &tnode{kids: slices.Clone(kids), ends: make([]int32, m)}
-	words := m
-	if t.weighted {
-		words += m
-	}
-	buf := make([]uint64, words)
-	n.keys = buf[:m:m]
-	if t.weighted {
-		n.wts = buf[m : 2*m : 2*m]
-	}
+	n := t.alloc(len(kids), true)
+	copy(n.kids, kids)
+	keys, ends := n.keys(), n.ends()
+	var ties, wts []uint64
 	if t.kind == byRank {
-		n.ties = make([]uint32, m)
+		ties = n.ties()
 	}
-	var size int32
-	var sum uint64
+	if t.weighted {
+		wts = n.wts()
+	}
+	var size, sum uint64
 	for i, k := range kids {
-		n.keys[i] = k.keys[0]
-		if n.ties != nil {
-			n.ties[i] = k.ties[0]
+		keys[i] = k.buf[0]
+		if ties != nil {
+			ties[i] = k.ties()[0]
 		}
-		size += int32(k.size())
-		n.ends[i] = size
-		if t.weighted {
+		size += uint64(k.size())
+		ends[i] = size
+		if wts != nil {
 			sum += k.weight()
-			n.wts[i] = sum
+			wts[i] = sum
 		}
 	}
 	return n
@@ -549,9 +557,12 @@ func (t *tree) newInner(kids []*tnode) *tnode {
 
 // entry returns entry i of leaf n.
 func (t *tree) entry(n *tnode, i int) tent {
-	x := tent{key: n.keys[i], e: n.elems[i]}
-	if n.ties != nil {
-		x.tie = n.ties[i]
+	x := tent{key: n.buf[i]}
+	if n.elems != nil {
+		x.e = n.elems[i]
+	}
+	if t.kind == byRank {
+		x.tie = uint32(n.ties()[i])
 	}
 	if t.weighted {
 		x.w = n.entryWeight(i)
@@ -562,7 +573,7 @@ func (t *tree) entry(n *tnode, i int) tent {
 // update returns the tree with mods applied: a deletion removes the entry
 // with its key (if there is one), anything else adds the entry or replaces
 // the one with its key. mods are sorted by key and hold at most one
-// modification per key.
+// modification per key (see sortMods).
 func (t tree) update(mods []tent, sc *tscratch) tree {
 	if len(mods) == 0 {
 		return t
@@ -574,19 +585,31 @@ func (t tree) update(mods []tent, sc *tscratch) tree {
 				ents = append(ents, m)
 			}
 		}
+		nt := buildTree(t.kind, t.weighted, ents)
+		clear(ents)
 		sc.ents = ents[:0]
-		return buildTree(t.kind, t.weighted, ents)
+		return nt
 	}
-	nodes := t.upd(t.root, t.height, mods, nil, sc)
+	nodes := t.upd(t.root, t.height, mods, sc.top[:0], sc)
 	nt := tree{kind: t.kind, weighted: t.weighted, height: t.height}
-	if len(nodes) == 0 {
+	var r *tnode
+	switch len(nodes) {
+	case 0:
+	case 1:
+		r = nodes[0]
+	default:
+		ns := nodes
+		for len(ns) > 1 {
+			ns = t.appendInners(nil, ns, innerMax)
+			nt.height++
+		}
+		r = ns[0]
+	}
+	clear(nodes)
+	sc.top = nodes[:0]
+	if r == nil {
 		return tree{kind: t.kind, weighted: t.weighted}
 	}
-	for len(nodes) > 1 {
-		nodes = t.appendInners(nil, nodes, innerMax)
-		nt.height++
-	}
-	r := nodes[0]
 	for r.kids != nil && len(r.kids) == 1 {
 		r = r.kids[0]
 		nt.height--
@@ -599,19 +622,24 @@ func (t tree) update(mods []tent, sc *tscratch) tree {
 // height h) that replace it.
 func (t *tree) upd(n *tnode, h int, mods []tent, out []*tnode, sc *tscratch) []*tnode {
 	if h == 1 {
+		if l, ok := t.patchLeaf(n, mods); ok {
+			return append(out, l)
+		}
 		ents := t.mergeLeaf(n, mods, sc.ents[:0])
 		out = t.appendLeaves(out, ents, leafMax)
+		clear(ents)
 		sc.ents = ents[:0]
 		return out
 	}
 	kids, fresh := sc.kids[h][:0], sc.fresh[h][:0]
+	simple := true // every changed child became one node, not too small
 	j := 0
 	for i := 0; i < len(n.kids); i++ {
 		end := len(mods)
 		if i+1 < len(n.kids) {
 			// The mods before child i+1's first entry.
 			end = j
-			for end < len(mods) && t.cmpFirst(mods[end].key, mods[end].tie, mods[end].label(t.kind), n, i+1) < 0 {
+			for end < len(mods) && t.cmpAt(mods[end].key, mods[end].tie, n, i+1) < 0 {
 				end++
 			}
 		}
@@ -624,22 +652,77 @@ func (t *tree) upd(n *tnode, h int, mods []tent, out []*tnode, sc *tscratch) []*
 		for range len(kids) - before {
 			fresh = append(fresh, true)
 		}
+		if len(kids)-before != 1 || (len(n.kids) > 1 && kids[before].width() < minWidth(h-1)) {
+			simple = false
+		}
 		j = end
 	}
-	kids, fresh = t.rebalance(kids, fresh, h-1, sc)
-	out = t.appendInners(out, kids, innerMax)
+	if simple {
+		out = append(out, t.patchInner(n, kids, fresh))
+	} else {
+		kids, fresh = t.rebalance(kids, fresh, h-1, sc)
+		out = t.appendInners(out, kids, innerMax)
+	}
+	clear(kids)
 	sc.kids[h], sc.fresh[h] = kids[:0], fresh[:0]
 	return out
+}
+
+func minWidth(h int) int {
+	if h == 1 {
+		return leafMin
+	}
+	return innerMin
+}
+
+// patchInner returns inner node n with its children replaced one for one
+// by kids (the new ones marked fresh): n's numbers copied, those of the
+// new children put in, and the counts and weights after them shifted,
+// without reading the children that did not change.
+func (t *tree) patchInner(n *tnode, kids []*tnode, fresh []bool) *tnode {
+	nn := &tnode{buf: slices.Clone(n.buf), kids: slices.Clone(kids), w: n.w, lay: n.lay}
+	keys, ends := nn.keys(), nn.ends()
+	oldEnds := n.ends()
+	var ties, wts, oldWts []uint64
+	if t.kind == byRank {
+		ties = nn.ties()
+	}
+	if t.weighted {
+		wts, oldWts = nn.wts(), n.wts()
+	}
+	var dsize, dw uint64 // how much the counts and weights shift, mod 2⁶⁴
+	for i, k := range kids {
+		if fresh[i] {
+			keys[i] = k.buf[0]
+			if ties != nil {
+				ties[i] = k.ties()[0]
+			}
+			old := oldEnds[i]
+			if i > 0 {
+				old -= oldEnds[i-1]
+			}
+			dsize += uint64(k.size()) - old
+			if wts != nil {
+				ow := oldWts[i]
+				if i > 0 {
+					ow -= oldWts[i-1]
+				}
+				dw += k.weight() - ow
+			}
+		}
+		ends[i] += dsize
+		if wts != nil {
+			wts[i] += dw
+		}
+	}
+	return nn
 }
 
 // rebalance merges each new node of height h that is under its minimum
 // with a neighbour (splitting the two again evenly if they do not fit one
 // node).
 func (t *tree) rebalance(kids []*tnode, fresh []bool, h int, sc *tscratch) ([]*tnode, []bool) {
-	min := innerMin
-	if h == 1 {
-		min = leafMin
-	}
+	min := minWidth(h)
 	for p := 0; p < len(kids) && len(kids) > 1; p++ {
 		if !fresh[p] || kids[p].width() >= min {
 			continue
@@ -652,11 +735,12 @@ func (t *tree) rebalance(kids []*tnode, fresh []bool, h int, sc *tscratch) ([]*t
 		if h == 1 {
 			ents := sc.ents[:0]
 			for _, k := range kids[a : a+2] {
-				for i := range k.elems {
+				for i := range k.width() {
 					ents = append(ents, t.entry(k, i))
 				}
 			}
 			merged = t.appendLeaves(nil, ents, leafMax)
+			clear(ents)
 			sc.ents = ents[:0]
 		} else {
 			var all []*tnode
@@ -669,30 +753,111 @@ func (t *tree) rebalance(kids []*tnode, fresh []bool, h int, sc *tscratch) ([]*t
 			fs[i] = true
 		}
 		fresh = slices.Replace(fresh, a, a+2, fs...)
-		p = a - 1 // look at the merged nodes again
-		if p < -1 {
-			p = -1
-		}
+		p = max(a-1, -1) // look at the merged nodes again
 	}
 	return kids, fresh
 }
 
+// patchLeaf returns leaf n with a few mods applied by copying the runs of
+// entries between them, if the result is one non-empty leaf (ok); else
+// the caller merges entry by entry.
+func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
+	const most = 8
+	if len(mods) > most {
+		return nil, false
+	}
+	var pos [most]int
+	var hit [most]bool
+	m := int(n.w)
+	for j := range mods {
+		x := &mods[j]
+		pos[j], hit[j] = t.leafPos(n, x.key, x.tie)
+		switch {
+		case hit[j] && x.del:
+			m--
+		case !hit[j] && !x.del:
+			m++
+		}
+	}
+	if m == 0 || m > leafMax {
+		return nil, false
+	}
+	nl := t.alloc(m, false)
+	keys, okeys := nl.keys(), n.keys()
+	var ties, oties, wts, owts []uint64
+	if t.kind == byRank {
+		ties, oties = nl.ties(), n.ties()
+	}
+	if t.weighted {
+		wts, owts = nl.wts(), n.wts()
+	}
+	var sum uint64 // weight of the entries placed so far
+	cur, o := 0, 0
+	for j := 0; j <= len(mods); j++ {
+		to := int(n.w)
+		if j < len(mods) {
+			to = pos[j]
+		}
+		// The run of entries [cur, to) of n.
+		copy(keys[o:], okeys[cur:to])
+		if n.elems != nil {
+			copy(nl.elems[o:], n.elems[cur:to])
+		}
+		if ties != nil {
+			copy(ties[o:], oties[cur:to])
+		}
+		if wts != nil && to > cur {
+			var base uint64
+			if cur > 0 {
+				base = owts[cur-1]
+			}
+			for i := cur; i < to; i++ {
+				wts[o+i-cur] = owts[i] - base + sum
+			}
+			sum += owts[to-1] - base
+		}
+		o += to - cur
+		cur = to
+		if j == len(mods) {
+			break
+		}
+		if hit[j] {
+			cur++
+		}
+		if x := &mods[j]; !x.del {
+			keys[o] = x.key
+			if nl.elems != nil {
+				nl.elems[o] = x.e
+			}
+			if ties != nil {
+				ties[o] = uint64(x.tie)
+			}
+			if wts != nil {
+				sum += x.w
+				wts[o] = sum
+			}
+			o++
+		}
+	}
+	return nl, true
+}
+
 // mergeLeaf appends to buf the entries of leaf n with mods applied.
 func (t *tree) mergeLeaf(n *tnode, mods []tent, buf []tent) []tent {
-	i, j := 0, 0
-	for i < len(n.elems) || j < len(mods) {
+	i, j, w := 0, 0, int(n.w)
+	for i < w || j < len(mods) {
 		switch {
 		case j == len(mods):
 			buf = append(buf, t.entry(n, i))
 			i++
-		case i == len(n.elems):
+		case i == w:
 			if !mods[j].del {
 				buf = append(buf, mods[j])
 			}
 			j++
 		default:
 			m := &mods[j]
-			switch c := t.cmpKey(m.key, m.tie, m.label(t.kind), n, i); {
+			switch c := t.cmpAt(m.key, m.tie, n, i); {
 			case c < 0:
 				if !m.del {
 					buf = append(buf, *m)
@@ -714,22 +879,20 @@ func (t *tree) mergeLeaf(n *tnode, mods []tent, buf []tent) []tent {
 }
 
 // sortMods sorts mods by key for update, and keeps one per key: the last
-// addition or replacement, over any deletion (a label that one element
-// gives up and another takes in the same change).
+// addition or replacement, over any deletion.
 func (t *tree) sortMods(mods []tent) []tent {
 	if len(mods) < 2 {
 		return mods
 	}
 	c := func(a, b tent) int {
-		if x := cmp.Compare(a.key, b.key); x != 0 || t.kind == byID {
+		if x := cmp.Compare(a.key, b.key); x != 0 || t.kind != byRank {
 			return x
 		}
-		if t.kind == byRank {
-			return cmp.Compare(a.tie, b.tie)
-		}
-		return strings.Compare(a.e.Label, b.e.Label)
+		return cmp.Compare(a.tie, b.tie)
 	}
-	slices.SortStableFunc(mods, c)
+	if !slices.IsSortedFunc(mods, c) {
+		slices.SortStableFunc(mods, c)
+	}
 	out := mods[:1]
 	for _, m := range mods[1:] {
 		if last := &out[len(out)-1]; c(*last, m) == 0 {

@@ -6,7 +6,6 @@ import (
 	mrand "math/rand"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"testing/quick"
 )
@@ -21,13 +20,10 @@ type treeModel struct {
 }
 
 func (m *treeModel) cmp(a, b tent) int {
-	if c := cmp.Compare(a.key, b.key); c != 0 || m.kind == byID {
+	if c := cmp.Compare(a.key, b.key); c != 0 || m.kind != byRank {
 		return c
 	}
-	if m.kind == byRank {
-		return cmp.Compare(a.tie, b.tie)
-	}
-	return strings.Compare(a.e.Label, b.e.Label)
+	return cmp.Compare(a.tie, b.tie)
 }
 
 func (m *treeModel) apply(mods []tent) {
@@ -76,22 +72,25 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 			for i := range n.elems {
 				if tr.weighted {
 					sum += n.entryWeight(i)
-					if n.wts[i] != sum {
-						t.Fatalf("leaf weights %v", n.wts)
+					if n.wts()[i] != sum {
+						t.Fatalf("leaf weights %v", n.wts())
 					}
 				}
 			}
-			return len(n.elems), sum
+			if (n.elems == nil) != (tr.kind == byKey) || (n.elems != nil && len(n.elems) != n.width()) {
+				t.Fatalf("leaf of width %d has %d elements", n.width(), len(n.elems))
+			}
+			return n.width(), sum
 		}
 		size, sum := 0, uint64(0)
 		for i, k := range n.kids {
 			s, w := walk(k, depth+1, false)
 			size += s
 			sum += w
-			if int(n.ends[i]) != size || n.keys[i] != k.keys[0] || (tr.weighted && n.wts[i] != sum) {
+			if int(n.ends()[i]) != size || n.keys()[i] != k.keys()[0] || (tr.weighted && n.wts()[i] != sum) {
 				t.Fatalf("inner node's counts, keys or weights wrong at child %d", i)
 			}
-			if tr.kind == byRank && n.ties[i] != k.ties[0] {
+			if tr.kind == byRank && n.ties()[i] != k.ties()[0] {
 				t.Fatalf("inner node's ties wrong at child %d", i)
 			}
 		}
@@ -101,11 +100,11 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 	got := tr.appendElems(nil)
 	var sum uint64
 	for i, x := range m.ents {
-		if got[i] != x.e {
+		if tr.kind != byKey && got[i] != x.e {
 			t.Fatalf("entry %d: %v, want %v", i, got[i], x.e)
 		}
 		leaf, j := tr.at(i)
-		if leaf.elems[j] != x.e || tr.entry(leaf, j).key != x.key {
+		if y := tr.entry(leaf, j); y.e != x.e || y.key != x.key || y.tie != x.tie || tr.keyAt(i) != x.key {
 			t.Fatalf("at(%d) wrong", i)
 		}
 		if tr.weighted {
@@ -114,7 +113,7 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 			}
 			for _, off := range []uint64{0, x.w - 1, uint64(r.Int64N(int64(x.w)))} {
 				l, k, rank, start := tr.atWeight(sum + off)
-				if l.elems[k] != x.e || rank != i || start != sum {
+				if l.keys()[k] != x.key || rank != i || start != sum {
 					t.Fatalf("atWeight(%d) = rank %d start %d, want %d, %d", sum+off, rank, start, i, sum)
 				}
 			}
@@ -132,9 +131,9 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 			if tr.rankOf(x.key, x.tie) != i {
 				t.Fatalf("rankOf(%d, %d) = %d, want %d", x.key, x.tie, tr.rankOf(x.key, x.tie), i)
 			}
-		case byLabel:
-			if tr.findLabel(x.e.Label) != x.e {
-				t.Fatalf("findLabel(%q) wrong", x.e.Label)
+		case byKey:
+			if tr.rankOf(x.key, 0) != i {
+				t.Fatalf("rankOf(%d) = %d, want %d", x.key, tr.rankOf(x.key, 0), i)
 			}
 		}
 	}
@@ -156,20 +155,18 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 			if tr.rankOf(probe.key, probe.tie) != i {
 				t.Fatalf("rankOf(%d, %d) = %d, want %d", probe.key, probe.tie, tr.rankOf(probe.key, probe.tie), i)
 			}
-		case byLabel:
-			l := treeLabel(int(id))
-			var want *Element
-			for _, x := range m.ents {
-				if x.e.Label == l {
-					want = x.e
-				}
-			}
-			if tr.findLabel(l) != want {
-				t.Fatalf("findLabel(%q) disagrees with the model", l)
+		case byKey:
+			probe := tent{key: labelKey(treeLabel(int(id)), id) ^ uint64(r.IntN(2))}
+			i, _ := slices.BinarySearchFunc(m.ents, probe, m.cmp)
+			if tr.rankOf(probe.key, 0) != i {
+				t.Fatalf("rankOf(%d) = %d, want %d", probe.key, tr.rankOf(probe.key, 0), i)
 			}
 		}
 	}
 	// The cursor walks every entry from any rank, wrapping around.
+	if tr.kind == byKey {
+		return
+	}
 	var c cursor
 	start := r.IntN(tr.n)
 	c.seek(&tr, start)
@@ -196,7 +193,7 @@ func TestQuickTree(t *testing.T) {
 	for _, kc := range []struct {
 		kind     tkind
 		weighted bool
-	}{{byID, false}, {byID, true}, {byRank, false}, {byLabel, false}} {
+	}{{byID, false}, {byID, true}, {byRank, false}, {byRank, true}, {byKey, false}} {
 		t.Run(fmt.Sprintf("kind=%d/weighted=%v", kc.kind, kc.weighted), func(t *testing.T) {
 			f := func(seed uint64) bool {
 				r := rand.New(rand.NewPCG(seed, 77))
@@ -210,8 +207,8 @@ func TestQuickTree(t *testing.T) {
 						x.key = uint64(id)
 					case byRank:
 						x.key, x.tie = uint64(r.IntN(8)), uint32(id)
-					case byLabel:
-						x.key = labelHash(e.Label)
+					case byKey:
+						x.key, x.e = labelKey(e.Label, e.ID), nil
 					}
 					if kc.weighted {
 						x.w = 1 + uint64(r.IntN(1000))
@@ -235,7 +232,11 @@ func TestQuickTree(t *testing.T) {
 				checkTree(t, tr, m, r)
 				byRankKey := map[int]tent{}
 				for _, x := range init {
-					byRankKey[int(x.e.ID)] = x
+					if x.e == nil { // byKey: the ID is the key's low half
+						byRankKey[int(uint32(x.key))] = x
+					} else {
+						byRankKey[int(x.e.ID)] = x
+					}
 				}
 				for round := range 30 {
 					// Batches from one change to thousands, over a
@@ -262,9 +263,6 @@ func TestQuickTree(t *testing.T) {
 							d := old
 							d.del = true
 							mods = append(mods, d)
-						} else if had && kc.kind == byLabel {
-							x.e.Label = old.e.Label
-							x.key = old.key
 						}
 						mods = append(mods, x)
 						byRankKey[id] = x
@@ -336,18 +334,17 @@ func TestTreeDeleteAll(t *testing.T) {
 	}
 }
 
-// TestSortModsKeepsAddition: a deletion and an addition of one label in
-// one batch (an element gives the label up, another takes it) is an
-// addition.
+// TestSortModsKeepsAddition: a deletion and an addition of one key in one
+// batch is an addition, whichever comes first.
 func TestSortModsKeepsAddition(t *testing.T) {
-	tr := tree{kind: byLabel}
-	a, b := &Element{ID: 1, Label: "x"}, &Element{ID: 2, Label: "x"}
+	tr := tree{kind: byID}
+	a := &Element{ID: 1}
 	for _, mods := range [][]tent{
-		{{key: labelHash("x"), del: true, e: a}, {key: labelHash("x"), e: b}},
-		{{key: labelHash("x"), e: b}, {key: labelHash("x"), del: true, e: a}},
+		{{key: 1, del: true}, {key: 1, e: a}},
+		{{key: 1, e: a}, {key: 1, del: true}},
 	} {
 		got := tr.sortMods(mods)
-		if len(got) != 1 || got[0].del || got[0].e != b {
+		if len(got) != 1 || got[0].del || got[0].e != a {
 			t.Errorf("sortMods(%v) = %v", mods, got)
 		}
 	}

@@ -1,0 +1,232 @@
+package handlespace
+
+import (
+	"cmp"
+	"fmt"
+	mrand "math/rand"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+	"testing/quick"
+	"time"
+)
+
+// checkView checks a pool view against what its elements say: the element
+// and label trees, the counts, fail-open, and that each served set holds
+// exactly the elements it should, in the policy's order, with the policy's
+// weights.
+func checkView(t *testing.T, pv *PoolView) {
+	t.Helper()
+	elems := pv.Elements()
+	if len(elems) != pv.Len() || pv.labels.n != pv.Len() {
+		t.Fatalf("%d elements, Len %d, %d labels", len(elems), pv.Len(), pv.labels.n)
+	}
+	var cnt viewCounts
+	labels := map[string]bool{}
+	for i, e := range elems {
+		if i > 0 && elems[i-1].ID >= e.ID {
+			t.Fatalf("elements out of order at %d", i)
+		}
+		if pv.Element(e.ID) != e || pv.Label(e.Label) != e {
+			t.Fatalf("element %d (%s) not found by ID or label", e.ID, e.Label)
+		}
+		if labels[e.Label] {
+			t.Fatalf("label %s twice", e.Label)
+		}
+		labels[e.Label] = true
+		cnt.add(elementFlags(e), 1)
+	}
+	var lkeys []uint64
+	for _, e := range elems {
+		lkeys = append(lkeys, labelKey(e.Label, e.ID))
+	}
+	slices.Sort(lkeys)
+	if got := pv.labels.all(nil); !slices.Equal(slices.Sorted(slices.Values(got)), lkeys) || !sameTrie(pv.labels.root, buildIndex(lkeys).root) {
+		t.Fatalf("label index holds %d keys, want %d (or is not canonical)", len(got), len(lkeys))
+	}
+	if cnt != pv.cnt {
+		t.Fatalf("counts %+v, want %+v", pv.cnt, cnt)
+	}
+	failMode := cnt.served == 0 && pv.Spec.AllDown == AllDownAll
+	if pv.failMode != failMode || pv.FailOpen != (failMode && cnt.auto > 0) {
+		t.Fatalf("fail mode %v, fail open %v; want %v, %v", pv.failMode, pv.FailOpen, failMode, failMode && cnt.auto > 0)
+	}
+	pol, err := NewPolicy(pv.Spec.Policy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := pol.order()
+	for _, st := range pv.sets() {
+		var want []*Element
+		for _, e := range elems {
+			if elementFlags(e)&st.mask == st.mask {
+				want = append(want, e)
+			}
+		}
+		ref := o.setOf(want)
+		if st.s.Len() != len(want) || st.n != len(want) {
+			t.Fatalf("set of mask %04b: %d elements (counted %d), want %d", st.mask, st.s.Len(), st.n, len(want))
+		}
+		for _, pair := range [][2]*tree{{&st.s.set.t, &ref.t}, {&st.s.set.z, &ref.z}} {
+			got, exp := pair[0], pair[1]
+			if got.kind != exp.kind || got.weighted != exp.weighted {
+				t.Fatalf("set of mask %04b: tree kind %d/%v, want %d/%v", st.mask, got.kind, got.weighted, exp.kind, exp.weighted)
+			}
+			if !slices.Equal(got.appendElems(nil), exp.appendElems(nil)) {
+				t.Fatalf("set of mask %04b (policy %s) holds %v, want %v", st.mask, pv.Spec.Policy,
+					elemIDs(got.appendElems(nil)), elemIDs(exp.appendElems(nil)))
+			}
+			if got.weighted && got.total() != exp.total() {
+				t.Fatalf("set of mask %04b: weight %d, want %d", st.mask, got.total(), exp.total())
+			}
+			if got.kind == byRank {
+				for r := 0; r < got.n; r++ {
+					l, i := got.at(r)
+					if l.keys()[i] != o.rank(l.elems[i]) {
+						t.Fatalf("rank key of %d is %d, want %d", l.elems[i].ID, l.keys()[i], o.rank(l.elems[i]))
+					}
+				}
+			}
+		}
+		if (st.s.sel == nil) != (st.n == 0) {
+			t.Fatalf("set of mask %04b with %d elements has selector %v", st.mask, st.n, st.s.sel)
+		}
+		if st.n > 0 {
+			var got []*Element
+			for _, p := range st.s.Select(nil, 0, &Client{Addr: netip.MustParseAddr("192.0.2.1")}) {
+				got = append(got, p.Elem())
+			}
+			slices.SortFunc(got, func(a, b *Element) int { return cmp.Compare(a.ID, b.ID) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("set of mask %04b: a full selection gives %v, want %v", st.mask, elemIDs(got), elemIDs(want))
+			}
+		}
+	}
+}
+
+func elemIDs(es []*Element) []uint32 {
+	out := make([]uint32, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// TestQuickViewUpdates: random batches of registrations, deregistrations
+// and updates (health, admin state, addresses, labels, every policy
+// parameter) on pools of every policy, small and large, some failing open;
+// after every batch each touched view must be what a view built from
+// scratch of its elements is (checkView), and its selectors must carry
+// the per-query state over.
+func TestQuickViewUpdates(t *testing.T) {
+	cfg := &quick.Config{MaxCount: 12, Rand: mrand.New(mrand.NewSource(int64(polSeed(t))))}
+	if testing.Short() {
+		cfg.MaxCount = 3
+	}
+	for _, policy := range PolicyNames() {
+		t.Run(policy, func(t *testing.T) {
+			f := func(seed uint64) bool {
+				r := rand.New(rand.NewPCG(seed, 5))
+				spec := DefaultPoolSpec()
+				spec.Policy = policy
+				if r.IntN(2) == 0 {
+					spec.AllDown = AllDownAll
+				}
+				hs := New(Options{RegistrarID: 1, DefaultSpec: spec})
+				if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+					t.Fatal(err)
+				}
+				span := []int{10, 200, 1500}[r.IntN(3)]
+				mk := func(id int) *Element {
+					e := &Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id), Port: 80, Expires: time.Unix(2e9, 0)}
+					switch r.IntN(4) {
+					case 0:
+						e.Addrs = []netip.Addr{netip.MustParseAddr("2001:db8::1")}
+					case 1:
+						e.Addrs = []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::2")}
+					default:
+						e.Addrs = []netip.Addr{netip.AddrFrom4([4]byte{10, 1, byte(id >> 8), byte(id)})}
+					}
+					e.Weight = []uint32{0, 1, 5, 100}[r.IntN(4)]
+					e.Priority = uint32(r.IntN(3))
+					e.Load = []uint32{0, 100, LoadFull / 2, LoadFull}[r.IntN(4)]
+					e.LoadDeg = []uint32{0, 7, LoadFull}[r.IntN(3)]
+					if r.IntN(3) == 0 {
+						e.RTT = time.Duration(r.IntN(5)) * 100 * time.Microsecond
+					}
+					return e
+				}
+				// A first batch fills the pool.
+				var groups [][]Op
+				for id := 1; id <= span; id++ {
+					if r.IntN(2) == 0 {
+						groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+					}
+				}
+				hs.Apply(groups, nil)
+				var last *PoolView
+				for round := range 40 {
+					groups = groups[:0]
+					for range []int{1, 1, 1, 3, 20, 200}[r.IntN(6)] {
+						id := 1 + r.IntN(span)
+						switch r.IntN(6) {
+						case 0:
+							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id)}})
+						case 1:
+							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+						case 2:
+							// A new label for the element (rename).
+							e := mk(id)
+							e.Label = fmt.Sprintf("r%d-%d", id, round)
+							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: e, legacy: true}})
+						default:
+							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
+							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) {
+								switch r.IntN(5) {
+								case 0:
+									e.Health = h
+								case 1:
+									e.Admin = a
+								case 2:
+									e.Weight, e.Priority = w, w
+								case 3:
+									e.Load, e.LoadDeg = l, l*1000
+								default:
+									e.RTT = rtt
+								}
+							}}})
+						}
+					}
+					hs.Apply(groups, nil)
+					pv := hs.View().Zone("z.test.").Pool("web")
+					if pv == nil {
+						last = nil
+						continue
+					}
+					checkView(t, pv)
+					if t.Failed() {
+						return false
+					}
+					// Selectors of the sets that stay non-empty carry
+					// their sequence over.
+					if last != nil && last != pv {
+						for i, st := range pv.sets() {
+							prevSet := last.sets()[i]
+							ps, ok1 := prevSet.s.sel.(seqHolder)
+							ns, ok2 := st.s.sel.(seqHolder)
+							if ok1 && ok2 && ps.poolSeq() != ns.poolSeq() {
+								t.Fatalf("round %d: set %d's sequence not carried over", round, i)
+							}
+						}
+					}
+					last = pv
+				}
+				return true
+			}
+			if err := quick.Check(f, cfg); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
