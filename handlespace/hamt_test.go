@@ -1,6 +1,7 @@
 package handlespace
 
 import (
+	"math/bits"
 	mrand "math/rand"
 	"math/rand/v2"
 	"slices"
@@ -38,11 +39,19 @@ func checkIndex(t *testing.T, x lindex, model map[uint64]bool) {
 		if n == nil {
 			return
 		}
-		if d > 0 && d < hashDepth && n.nmap == 0 && len(n.keys) < 2 {
-			t.Fatalf("node at depth %d holds %d keys and no child", d, len(n.keys))
+		if d > 0 && d < hashDepth && n.nmap == 0 && len(n.ents) < 2 {
+			t.Fatalf("node at depth %d holds %d keys and no child", d, len(n.ents))
 		}
-		for _, s := range n.subs {
-			walk(s, d+1)
+		if d < hashDepth && bits.OnesCount16(n.dmap|n.nmap) != len(n.ents) || n.dmap&n.nmap != 0 {
+			t.Fatalf("node at depth %d: maps %016b %016b for %d entries", d, n.dmap, n.nmap, len(n.ents))
+		}
+		for i, e := range n.ents {
+			if (e.sub != nil) != (d < hashDepth && n.nmap&(1<<nthSlot(n.dmap|n.nmap, i)) != 0) {
+				t.Fatalf("node at depth %d: entry %d is a child %v against the maps", d, i, e.sub != nil)
+			}
+			if e.sub != nil {
+				walk(e.sub, d+1)
+			}
 		}
 	}
 	walk(x.root, 0)
@@ -50,17 +59,31 @@ func checkIndex(t *testing.T, x lindex, model map[uint64]bool) {
 
 func sameTrie(a, b *hnode) bool {
 	if a == nil || b == nil {
-		return (a == nil || (a.nmap == 0 && len(a.keys) == 0)) && (b == nil || (b.nmap == 0 && len(b.keys) == 0))
+		return (a == nil || len(a.ents) == 0) && (b == nil || len(b.ents) == 0)
 	}
-	if a.dmap != b.dmap || a.nmap != b.nmap || !slices.Equal(a.keys, b.keys) || len(a.subs) != len(b.subs) {
+	if a.dmap != b.dmap || a.nmap != b.nmap || len(a.ents) != len(b.ents) {
 		return false
 	}
-	for i := range a.subs {
-		if !sameTrie(a.subs[i], b.subs[i]) {
+	for i := range a.ents {
+		ea, eb := a.ents[i], b.ents[i]
+		if (ea.sub == nil) != (eb.sub == nil) || (ea.sub == nil && ea.key != eb.key) || !sameTrie(ea.sub, eb.sub) {
 			return false
 		}
 	}
 	return true
+}
+
+// nthSlot returns the slot of the i-th set bit of m.
+func nthSlot(m uint16, i int) int {
+	for s := 0; s < 16; s++ {
+		if m&(1<<s) != 0 {
+			if i == 0 {
+				return s
+			}
+			i--
+		}
+	}
+	return -1
 }
 
 func TestQuickLabelIndex(t *testing.T) {
@@ -123,8 +146,10 @@ func TestLabelIndexSharing(t *testing.T) {
 		var walk func(n *hnode)
 		walk = func(n *hnode) {
 			m[n] = true
-			for _, s := range n.subs {
-				walk(s)
+			for _, e := range n.ents {
+				if e.sub != nil {
+					walk(e.sub)
+				}
 			}
 		}
 		walk(x.root)

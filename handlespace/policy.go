@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Client is what a selection may know of the pool user asking.
@@ -39,14 +40,15 @@ var DefaultRand Rand = globalRand{}
 // the set's own tree (everything but lud and hash, whose material is their
 // own and is brought up to date, see their files). prev is the selector
 // built for the previous version of the same set (nil the first time);
-// per-query state such as a round-robin sequence or least-used
-// degradation carries over from it. full says that the set was built anew
-// rather than changed from prev's.
+// per-query state such as least-used degradation carries over from it,
+// and seq is the set's sequence (a round-robin position), which the set
+// keeps across its versions. full says that the set was built anew rather
+// than changed from prev's.
 type Policy interface {
 	// Name is the policy's configuration name ("rr", "lud", …).
 	Name() string
 	order() setOrder
-	build(s *eset, prev Selector, full bool) Selector
+	build(s *eset, seq *atomic.Uint64, prev Selector, full bool) Selector
 }
 
 // Selector picks elements for one query. It is called concurrently by many

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkSelect(b *testing.B) {
 				}
 				o := p.order()
 				set := o.setOf(elems[sz.n])
-				sel := p.build(&set, nil, true)
+				sel := p.build(&set, new(atomic.Uint64), nil, true)
 				dst := make([]Pick, 0, min(sz.n, 16))
 				b.ReportAllocs()
 				b.ResetTimer()

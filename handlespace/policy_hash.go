@@ -43,12 +43,12 @@ const hashExactMax = 256
 
 func (hashPol) order() setOrder { return setOrder{} }
 
-func (hashPol) build(set *eset, prev Selector, _ bool) Selector {
-	return buildHash(set.t.appendElems(make([]*Element, 0, set.t.n)), prev)
+func (hashPol) build(set *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return buildHash(set.t.appendElems(make([]*Element, 0, set.t.n)), seq)
 }
 
-func buildHash(elems []*Element, prev Selector) *hashSel {
-	s := &hashSel{part: flatPart(elems), keys: make([]uint64, len(elems)), seq: carrySeq(prev)}
+func buildHash(elems []*Element, seq *atomic.Uint64) *hashSel {
+	s := &hashSel{part: flatPart(elems), keys: make([]uint64, len(elems)), seq: seq}
 	for i, e := range elems {
 		s.keys[i] = elementHashKey(e.ID)
 	}

@@ -83,11 +83,11 @@ var _ Selector = (*ludSel)(nil)
 
 func (lud) order() setOrder { return setOrder{} }
 
-func (lud) build(set *eset, prev Selector, _ bool) Selector {
-	return buildLud(set.t.appendElems(make([]*Element, 0, set.t.n)), prev)
+func (lud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
+	return buildLud(set.t.appendElems(make([]*Element, 0, set.t.n)), seq, prev)
 }
 
-func buildLud(elems []*Element, prev Selector) *ludSel {
+func buildLud(elems []*Element, seq *atomic.Uint64, prev Selector) *ludSel {
 	n := len(elems)
 	s := &ludSel{
 		part: flatPart(elems),
@@ -99,9 +99,9 @@ func buildLud(elems []*Element, prev Selector) *ludSel {
 		s.load[i], s.deg[i] = uint64(e.Load), uint64(e.LoadDeg)
 	}
 	slices.SortFunc(s.byID, func(a, b int32) int { return cmp.Compare(s.ids[a], s.ids[b]) })
+	s.seq = seq
 	p, _ := prev.(*ludSel)
 	if p != nil {
-		s.seq = p.seq
 		for i := range s.ids {
 			j := p.find(s.ids[i])
 			if j < 0 {
@@ -112,8 +112,6 @@ func buildLud(elems []*Element, prev Selector) *ludSel {
 				s.st[i].count.Store(p.st[j].count.Load())
 			}
 		}
-	} else {
-		s.seq = new(atomic.Uint64)
 	}
 	s.size = 1
 	for s.size < n {

@@ -2,6 +2,7 @@ package handlespace
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,7 +23,9 @@ func (nearest) Name() string { return "nearest" }
 
 func (nearest) order() setOrder { return rankOrder(nearestRank) }
 
-func (nearest) build(s *eset, prev Selector, _ bool) Selector { return buildRankSel(s, prev) }
+func (nearest) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return buildRankSel(s, seq)
+}
 
 // nearestRank is an element's RTT in units of 100 µs; unknown is last.
 func nearestRank(e *Element) uint64 {

@@ -1,5 +1,7 @@
 package handlespace
 
+import "sync/atomic"
+
 // rand is RFC 5356 Random: each answer is a uniformly random ordering of k
 // distinct elements (the first pick uniform over all n, the second uniform
 // over the n-1 others, and so on). The randomness is the policy's Rand.
@@ -13,7 +15,7 @@ func (randPol) Name() string { return "rand" }
 
 func (randPol) order() setOrder { return setOrder{} }
 
-func (p randPol) build(s *eset, _ Selector, _ bool) Selector {
+func (p randPol) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
 	return &randSel{r: p.r, t: s.t}
 }
 

@@ -32,8 +32,8 @@ var _ Selector = (*rankSel)(nil)
 
 func rankOrder(rank func(*Element) uint64) setOrder { return setOrder{rank: rank} }
 
-func buildRankSel(s *eset, prev Selector) *rankSel {
-	rs := &rankSel{t: s.t, seq: carrySeq(prev)}
+func buildRankSel(s *eset, seq *atomic.Uint64) *rankSel {
+	rs := &rankSel{t: s.t, seq: seq}
 	if s.t.height == 1 {
 		keys := s.t.root.keys()
 		for i := 1; i <= len(keys); i++ {
@@ -111,7 +111,7 @@ func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
 			break
 		}
 		// On to the next group: in the same leaf, or found from the root.
-		if i += end - r; i >= int(l.w) {
+		if i += end - r; i >= len(l.elems) {
 			l, i = s.t.at(end)
 		}
 		r = end

@@ -21,8 +21,8 @@ func (rr) Name() string { return "rr" }
 
 func (rr) order() setOrder { return setOrder{} }
 
-func (rr) build(s *eset, prev Selector, _ bool) Selector {
-	return &rrSel{t: s.t, seq: carrySeq(prev)}
+func (rr) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return &rrSel{t: s.t, seq: seq}
 }
 
 type rrSel struct {
@@ -50,7 +50,7 @@ func appendRun(dst []Pick, t *tree, start, k int) []Pick {
 		if t.height > 1 {
 			l, i = t.at(r)
 		}
-		m := min(k, int(l.w)-i)
+		m := min(k, len(l.elems)-i)
 		n := len(dst)
 		dst = slices.Grow(dst, m)[:n+m]
 		for j := range m {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -46,6 +47,7 @@ func polVaried(i int, e *Element) {
 // is how these tests think.
 type testSel struct {
 	sel   Selector // nil for an empty set
+	seq   *atomic.Uint64
 	elems []*Element
 	idx   map[*Element]int32
 }
@@ -61,11 +63,12 @@ func build(p Policy, elems []*Element, prev *testSel) *testSel {
 		ts.idx[e] = int32(i)
 	}
 	var ps Selector
+	ts.seq = new(atomic.Uint64)
 	if prev != nil {
-		ps = prev.sel
+		ps, ts.seq = prev.sel, prev.seq
 	}
 	if set.len() > 0 {
-		ts.sel = p.build(&set, ps, true)
+		ts.sel = p.build(&set, ts.seq, ps, true)
 	}
 	return ts
 }

@@ -76,20 +76,8 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// seqHolder is a selector with a per-pool sequence, which the next Build of
-// the same element set takes over so that rotations continue where they
-// were.
+// seqHolder is a selector with a sequence (testing).
 type seqHolder interface{ poolSeq() *atomic.Uint64 }
-
-// carrySeq returns prev's sequence if it has one, else a new one.
-func carrySeq(prev Selector) *atomic.Uint64 {
-	if p, ok := prev.(seqHolder); ok {
-		if s := p.poolSeq(); s != nil {
-			return s
-		}
-	}
-	return new(atomic.Uint64)
-}
 
 // idxScratches holds index buffers of the selectors that work on indexes,
 // for answers too long for a buffer on the stack.
@@ -105,4 +93,4 @@ func appendIdx(dst []Pick, part *tnode, idx []int32) []Pick {
 
 // flatPart makes elems one part (see Pick) for the selectors that work on
 // a slice of the whole set.
-func flatPart(elems []*Element) *tnode { return &tnode{elems: elems, w: int32(len(elems))} }
+func flatPart(elems []*Element) *tnode { return &tnode{elems: elems} }

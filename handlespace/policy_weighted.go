@@ -85,7 +85,7 @@ func (s *weightedSel) selectMany(dst []Pick, k int) []Pick {
 	ws, es := sc.w[:0], appendPicks(sc.es[:0], &s.pos)
 	s.pos.each(func(l *tnode) bool {
 		for i := range l.elems {
-			if l.lay&layWts == 0 {
+			if !s.pos.weighted {
 				ws = append(ws, 1)
 			} else {
 				ws = append(ws, l.entryWeight(i))

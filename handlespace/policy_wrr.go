@@ -32,8 +32,8 @@ func (wrr) order() setOrder {
 	return setOrder{weight: func(e *Element) uint64 { return uint64(e.Weight) }}
 }
 
-func (wrr) build(set *eset, prev Selector, _ bool) Selector {
-	s := &wrrSel{pos: set.t, zero: set.z, seq: carrySeq(prev)}
+func (wrr) build(set *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	s := &wrrSel{pos: set.t, zero: set.z, seq: seq}
 	total := set.t.total()
 	if total == 0 { // every weight is 0: round robin
 		s.pos, s.zero = set.z, tree{}

@@ -75,6 +75,7 @@ func DefaultPoolSpec() PoolSpec {
 type ElementSet struct {
 	set eset
 	sel Selector
+	seq *atomic.Uint64 // the set's sequence, kept across its versions (round robin, ties)
 }
 
 // Len returns the number of elements in the set.
@@ -231,12 +232,12 @@ func elementFlags(e *Element) uint8 {
 // viewCounts counts a view's elements by flags, so that a change knows
 // the size of each served set without looking at the other elements.
 type viewCounts struct {
-	served, served4, served6 int
-	auto, auto4, auto6       int
+	served, served4, served6 int32
+	auto, auto4, auto6       int32
 }
 
-func (c *viewCounts) add(f uint8, d int) {
-	v4, v6 := 0, 0
+func (c *viewCounts) add(f uint8, d int32) {
+	var v4, v6 int32
 	if f&flagV4 != 0 {
 		v4 = d
 	}
@@ -422,9 +423,9 @@ func (v *PoolView) sets() [3]struct {
 	n    int
 } {
 	base, c := flagServed, v.cnt
-	n, n4, n6 := c.served, c.served4, c.served6
+	n, n4, n6 := int(c.served), int(c.served4), int(c.served6)
 	if v.failMode {
-		base, n, n4, n6 = flagAdminAuto, c.auto, c.auto4, c.auto6
+		base, n, n4, n6 = flagAdminAuto, int(c.auto), int(c.auto4), int(c.auto6)
 	}
 	return [3]struct {
 		s    *ElementSet
@@ -438,13 +439,34 @@ func (v *PoolView) setFailMode() {
 	v.FailOpen = v.failMode && v.cnt.auto > 0
 }
 
-// prevSel returns prev's selector of the same set (i: 0 All, 1 V4, 2 V6)
-// when it may carry over: same policy.
-func (v *PoolView) prevSel(prev *PoolView, i int) Selector {
-	if prev == nil || prev.Spec.Policy != v.Spec.Policy {
+// prevSet returns prev's version of the set (i: 0 All, 1 V4, 2 V6), or
+// nil.
+func prevSet(prev *PoolView, i int) *ElementSet {
+	if prev == nil {
 		return nil
 	}
-	return [3]*ElementSet{&prev.All, &prev.V4, &prev.V6}[i].sel
+	return [3]*ElementSet{&prev.All, &prev.V4, &prev.V6}[i]
+}
+
+// finishSet builds set s's selector, carrying over the sequence of ps (the
+// set's previous version, may be nil) and its selector when the policy is
+// the same.
+func finishSet(s, ps *ElementSet, samePolicy bool, pol Policy, full bool) {
+	s.sel, s.seq = nil, nil
+	var prevSel Selector
+	if ps != nil {
+		s.seq = ps.seq
+		if samePolicy {
+			prevSel = ps.sel
+		}
+	}
+	if s.set.len() == 0 {
+		return
+	}
+	if s.seq == nil {
+		s.seq = new(atomic.Uint64)
+	}
+	s.sel = pol.build(&s.set, s.seq, prevSel, full)
 }
 
 // buildSets builds the served sets from the elements. O(n log n).
@@ -469,10 +491,7 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 			}
 			st.s.set = o.setOf(members)
 		}
-		st.s.sel = nil
-		if st.n > 0 {
-			st.s.sel = pol.build(&st.s.set, v.prevSel(prev, i), true)
-		}
+		finishSet(st.s, prevSet(prev, i), prev != nil && prev.Spec.Policy == v.Spec.Policy, pol, true)
 	}
 }
 
@@ -555,10 +574,7 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 		default:
 			st.s.set = o.updateSet(old[i].s.set, changes, st.mask, sc)
 		}
-		st.s.sel = nil
-		if st.n > 0 {
-			st.s.sel = pol.build(&st.s.set, old[i].s.sel, false)
-		}
+		finishSet(st.s, old[i].s, true, pol, false)
 	}
 	return nv
 }

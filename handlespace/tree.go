@@ -23,7 +23,7 @@ import (
 type tree struct {
 	root     *tnode
 	n        int
-	height   int // 0: empty; 1: the root is a leaf
+	height   int8 // 0: empty; 1: the root is a leaf
 	kind     tkind
 	weighted bool
 }
@@ -33,7 +33,6 @@ type tkind uint8
 const (
 	byID   tkind = iota // key: the element's ID
 	byRank              // key: a policy's rank; tie: the element's ID
-	byKey               // key only, no elements (the label index)
 )
 
 const (
@@ -53,69 +52,63 @@ const (
 
 // tnode is a leaf (kids == nil) or an inner node. Its numbers share one
 // allocation, buf: the keys, then (byRank) the ties, then (weighted) the
-// cumulative weights, then (inner nodes) the cumulative counts, each w
-// long.
+// cumulative weights, then (inner nodes) the cumulative counts, each as
+// long as the node is wide.
 type tnode struct {
 	buf   []uint64
-	elems []*Element               // leaf of byID and byRank trees: the entries' elements
+	elems []*Element               // leaf: the entries' elements
 	kids  []*tnode                 // inner node: the children
-	w     int32                    // width: entries of a leaf, children of an inner node
-	lay   uint8                    // layout of buf: layTies | layWts | layEnds
 	memo  atomic.Pointer[partMemo] // a reader's material of a leaf (Pick.PartMemo)
 }
 
-const (
-	layTies uint8 = 1 << iota
-	layWts
-	layEnds
-)
-
-func (n *tnode) width() int { return int(n.w) }
+// width is the number of entries of a leaf, of children of an inner node.
+func (n *tnode) width() int {
+	if n.kids != nil {
+		return len(n.kids)
+	}
+	return len(n.elems)
+}
 
 // keys: leaf: each entry's key; inner: the first key below each child.
-func (n *tnode) keys() []uint64 { return n.buf[:n.w:n.w] }
+func (n *tnode) keys() []uint64 {
+	w := n.width()
+	return n.buf[:w:w]
+}
 
-// ties: as keys, the ties (byRank).
-func (n *tnode) ties() []uint64 { return n.buf[n.w : 2*n.w : 2*n.w] }
-
-func (n *tnode) off(before uint8) int32 {
-	o := n.w
-	if n.lay&layTies != 0 {
-		o += n.w
-	}
-	if before == layEnds && n.lay&layWts != 0 {
-		o += n.w
-	}
-	return o
+// ties: as keys, the ties (byRank trees).
+func (n *tnode) ties() []uint64 {
+	w := n.width()
+	return n.buf[w : 2*w : 2*w]
 }
 
 // wts: leaf: cumulative weight through each entry; inner: through each
 // child (weighted trees).
 func (n *tnode) wts() []uint64 {
-	o := n.off(layWts)
-	return n.buf[o : o+n.w : o+n.w]
+	if n.kids == nil {
+		w := len(n.elems)
+		return n.buf[len(n.buf)-w:]
+	}
+	w := len(n.kids)
+	return n.buf[len(n.buf)-2*w : len(n.buf)-w : len(n.buf)-w]
 }
 
 // ends: cumulative number of entries through each child (inner nodes).
-func (n *tnode) ends() []uint64 {
-	o := n.off(layEnds)
-	return n.buf[o : o+n.w : o+n.w]
-}
+func (n *tnode) ends() []uint64 { return n.buf[len(n.buf)-len(n.kids):] }
 
 // size is the number of entries below the node.
 func (n *tnode) size() int {
 	if n.kids == nil {
-		return int(n.w)
+		return len(n.elems)
 	}
 	return int(n.buf[len(n.buf)-1]) // the last of ends
 }
 
 // weight is the sum of the weights below the node (weighted trees).
 func (n *tnode) weight() uint64 {
-	if n.lay&layWts == 0 {
-		return 0
+	if n.kids == nil {
+		return n.buf[len(n.buf)-1]
 	}
-	return n.wts()[n.w-1]
+	return n.buf[len(n.buf)-len(n.kids)-1]
 }
 
 // entryWeight is the weight of entry i of a leaf of a weighted tree.
@@ -164,13 +157,13 @@ func (t *tree) cmpAt(key uint64, tie uint32, n *tnode, i int) int {
 	if c := cmp.Compare(key, n.buf[i]); c != 0 || t.kind != byRank {
 		return c
 	}
-	return cmp.Compare(uint64(tie), n.buf[int(n.w)+i])
+	return cmp.Compare(uint64(tie), n.buf[n.width()+i])
 }
 
 // child returns the child of inner node n whose range holds the key: the
 // last one whose first entry is not after it (the first child if none).
 func (t *tree) child(n *tnode, key uint64, tie uint32) int {
-	lo, hi := 1, int(n.w)
+	lo, hi := 1, len(n.kids)
 	if t.kind != byRank {
 		keys := n.keys()
 		for lo < hi {
@@ -196,7 +189,7 @@ func (t *tree) child(n *tnode, key uint64, tie uint32) int {
 
 // leafPos returns where the key is or would be in leaf n.
 func (t *tree) leafPos(n *tnode, key uint64, tie uint32) (int, bool) {
-	lo, hi := 0, int(n.w)
+	lo, hi := 0, len(n.elems)
 	if t.kind != byRank {
 		keys := n.keys()
 		for lo < hi {
@@ -217,7 +210,7 @@ func (t *tree) leafPos(n *tnode, key uint64, tie uint32) (int, bool) {
 			hi = m
 		}
 	}
-	return lo, lo < int(n.w) && t.cmpAt(key, tie, n, lo) == 0
+	return lo, lo < len(n.elems) && t.cmpAt(key, tie, n, lo) == 0
 }
 
 // findID returns the element with the given ID of a byID tree, or nil.
@@ -342,7 +335,7 @@ type cursor struct {
 
 // seek places c at the entry of rank r (0 <= r < t.n).
 func (c *cursor) seek(t *tree, r int) {
-	c.t, c.depth = t, t.height
+	c.t, c.depth = t, int(t.height)
 	n := t.root
 	for d := 0; n.kids != nil; d++ {
 		var i int
@@ -358,7 +351,7 @@ func (c *cursor) elem() *Element { return c.leaf.elems[c.i] }
 
 // next moves to the following entry, wrapping from the last to the first.
 func (c *cursor) next() {
-	if c.i++; c.i < int(c.leaf.w) {
+	if c.i++; c.i < len(c.leaf.elems) {
 		return
 	}
 	d := c.depth - 2
@@ -464,7 +457,7 @@ func (t *tree) appendLeaves(out []*tnode, ents []tent, fill int) []*tnode {
 
 func (t *tree) newLeaf(ents []tent) *tnode {
 	n := t.alloc(len(ents), false)
-	keys := n.keys()
+	keys := n.buf[:len(ents)]
 	var ties, wts []uint64
 	if t.kind == byRank {
 		ties = n.ties()
@@ -475,10 +468,7 @@ func (t *tree) newLeaf(ents []tent) *tnode {
 	var sum uint64
 	for i := range ents {
 		x := &ents[i]
-		keys[i] = x.key
-		if n.elems != nil {
-			n.elems[i] = x.e
-		}
+		keys[i], n.elems[i] = x.key, x.e
 		if ties != nil {
 			ties[i] = uint64(x.tie)
 		}
@@ -492,22 +482,24 @@ func (t *tree) newLeaf(ents []tent) *tnode {
 
 // alloc returns a node of width m.
 func (t *tree) alloc(m int, inner bool) *tnode {
-	n := &tnode{w: int32(m)}
+	if t.kind == byID && !t.weighted {
+		if inner {
+			return newPlainInner(m)
+		}
+		return newPlainLeaf(m)
+	}
+	n := &tnode{}
 	words := m
 	if t.kind == byRank {
-		n.lay |= layTies
 		words += m
 	}
 	if t.weighted {
-		n.lay |= layWts
 		words += m
 	}
-	switch {
-	case inner:
-		n.lay |= layEnds
+	if inner {
 		words += m
 		n.kids = make([]*tnode, m)
-	case t.kind != byKey:
+	} else {
 		n.elems = make([]*Element, m)
 	}
 	n.buf = make([]uint64, words)
@@ -557,10 +549,7 @@ func (t *tree) newInner(kids []*tnode) *tnode {
 
 // entry returns entry i of leaf n.
 func (t *tree) entry(n *tnode, i int) tent {
-	x := tent{key: n.buf[i]}
-	if n.elems != nil {
-		x.e = n.elems[i]
-	}
+	x := tent{key: n.buf[i], e: n.elems[i]}
 	if t.kind == byRank {
 		x.tie = uint32(n.ties()[i])
 	}
@@ -590,7 +579,7 @@ func (t tree) update(mods []tent, sc *tscratch) tree {
 		sc.ents = ents[:0]
 		return nt
 	}
-	nodes := t.upd(t.root, t.height, mods, sc.top[:0], sc)
+	nodes := t.upd(t.root, int(t.height), mods, sc.top[:0], sc)
 	nt := tree{kind: t.kind, weighted: t.weighted, height: t.height}
 	var r *tnode
 	switch len(nodes) {
@@ -680,7 +669,9 @@ func minWidth(h int) int {
 // new children put in, and the counts and weights after them shifted,
 // without reading the children that did not change.
 func (t *tree) patchInner(n *tnode, kids []*tnode, fresh []bool) *tnode {
-	nn := &tnode{buf: slices.Clone(n.buf), kids: slices.Clone(kids), w: n.w, lay: n.lay}
+	nn := t.alloc(len(kids), true)
+	copy(nn.buf, n.buf)
+	copy(nn.kids, kids)
 	keys, ends := nn.keys(), nn.ends()
 	oldEnds := n.ends()
 	var ties, wts, oldWts []uint64
@@ -768,7 +759,7 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 	}
 	var pos [most]int
 	var hit [most]bool
-	m := int(n.w)
+	m := len(n.elems)
 	for j := range mods {
 		x := &mods[j]
 		pos[j], hit[j] = t.leafPos(n, x.key, x.tie)
@@ -794,15 +785,13 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 	var sum uint64 // weight of the entries placed so far
 	cur, o := 0, 0
 	for j := 0; j <= len(mods); j++ {
-		to := int(n.w)
+		to := len(n.elems)
 		if j < len(mods) {
 			to = pos[j]
 		}
 		// The run of entries [cur, to) of n.
 		copy(keys[o:], okeys[cur:to])
-		if n.elems != nil {
-			copy(nl.elems[o:], n.elems[cur:to])
-		}
+		copy(nl.elems[o:], n.elems[cur:to])
 		if ties != nil {
 			copy(ties[o:], oties[cur:to])
 		}
@@ -825,10 +814,7 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 			cur++
 		}
 		if x := &mods[j]; !x.del {
-			keys[o] = x.key
-			if nl.elems != nil {
-				nl.elems[o] = x.e
-			}
+			keys[o], nl.elems[o] = x.key, x.e
 			if ties != nil {
 				ties[o] = uint64(x.tie)
 			}
@@ -844,7 +830,7 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 
 // mergeLeaf appends to buf the entries of leaf n with mods applied.
 func (t *tree) mergeLeaf(n *tnode, mods []tent, buf []tent) []tent {
-	i, j, w := 0, 0, int(n.w)
+	i, j, w := 0, 0, len(n.elems)
 	for i < w || j < len(mods) {
 		switch {
 		case j == len(mods):

@@ -57,7 +57,7 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 	// (the root excepted), counts and weights add up.
 	var walk func(n *tnode, depth int, root bool) (size int, w uint64)
 	walk = func(n *tnode, depth int, root bool) (int, uint64) {
-		if (n.kids == nil) != (depth == tr.height) {
+		if (n.kids == nil) != (depth == int(tr.height)) {
 			t.Fatalf("leaf at depth %d of a tree of height %d", depth, tr.height)
 		}
 		max, min := innerMax, 2
@@ -77,8 +77,8 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 					}
 				}
 			}
-			if (n.elems == nil) != (tr.kind == byKey) || (n.elems != nil && len(n.elems) != n.width()) {
-				t.Fatalf("leaf of width %d has %d elements", n.width(), len(n.elems))
+			if len(n.buf)%len(n.elems) != 0 {
+				t.Fatalf("leaf of %d elements has %d numbers", len(n.elems), len(n.buf))
 			}
 			return n.width(), sum
 		}
@@ -100,7 +100,7 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 	got := tr.appendElems(nil)
 	var sum uint64
 	for i, x := range m.ents {
-		if tr.kind != byKey && got[i] != x.e {
+		if got[i] != x.e {
 			t.Fatalf("entry %d: %v, want %v", i, got[i], x.e)
 		}
 		leaf, j := tr.at(i)
@@ -131,10 +131,6 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 			if tr.rankOf(x.key, x.tie) != i {
 				t.Fatalf("rankOf(%d, %d) = %d, want %d", x.key, x.tie, tr.rankOf(x.key, x.tie), i)
 			}
-		case byKey:
-			if tr.rankOf(x.key, 0) != i {
-				t.Fatalf("rankOf(%d) = %d, want %d", x.key, tr.rankOf(x.key, 0), i)
-			}
 		}
 	}
 	if tr.weighted && tr.total() != sum {
@@ -155,18 +151,9 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 			if tr.rankOf(probe.key, probe.tie) != i {
 				t.Fatalf("rankOf(%d, %d) = %d, want %d", probe.key, probe.tie, tr.rankOf(probe.key, probe.tie), i)
 			}
-		case byKey:
-			probe := tent{key: labelKey(treeLabel(int(id)), id) ^ uint64(r.IntN(2))}
-			i, _ := slices.BinarySearchFunc(m.ents, probe, m.cmp)
-			if tr.rankOf(probe.key, 0) != i {
-				t.Fatalf("rankOf(%d) = %d, want %d", probe.key, tr.rankOf(probe.key, 0), i)
-			}
 		}
 	}
 	// The cursor walks every entry from any rank, wrapping around.
-	if tr.kind == byKey {
-		return
-	}
 	var c cursor
 	start := r.IntN(tr.n)
 	c.seek(&tr, start)
@@ -193,7 +180,7 @@ func TestQuickTree(t *testing.T) {
 	for _, kc := range []struct {
 		kind     tkind
 		weighted bool
-	}{{byID, false}, {byID, true}, {byRank, false}, {byRank, true}, {byKey, false}} {
+	}{{byID, false}, {byID, true}, {byRank, false}, {byRank, true}} {
 		t.Run(fmt.Sprintf("kind=%d/weighted=%v", kc.kind, kc.weighted), func(t *testing.T) {
 			f := func(seed uint64) bool {
 				r := rand.New(rand.NewPCG(seed, 77))
@@ -207,8 +194,6 @@ func TestQuickTree(t *testing.T) {
 						x.key = uint64(id)
 					case byRank:
 						x.key, x.tie = uint64(r.IntN(8)), uint32(id)
-					case byKey:
-						x.key, x.e = labelKey(e.Label, e.ID), nil
 					}
 					if kc.weighted {
 						x.w = 1 + uint64(r.IntN(1000))
@@ -232,11 +217,7 @@ func TestQuickTree(t *testing.T) {
 				checkTree(t, tr, m, r)
 				byRankKey := map[int]tent{}
 				for _, x := range init {
-					if x.e == nil { // byKey: the ID is the key's low half
-						byRankKey[int(uint32(x.key))] = x
-					} else {
-						byRankKey[int(x.e.ID)] = x
-					}
+					byRankKey[int(x.e.ID)] = x
 				}
 				for round := range 30 {
 					// Batches from one change to thousands, over a

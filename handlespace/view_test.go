@@ -212,13 +212,18 @@ func TestQuickViewUpdates(t *testing.T) {
 					// their sequence over.
 					if last != nil && last != pv {
 						for i, st := range pv.sets() {
-							prevSet := last.sets()[i]
-							ps, ok1 := prevSet.s.sel.(seqHolder)
-							ns, ok2 := st.s.sel.(seqHolder)
-							if ok1 && ok2 && ps.poolSeq() != ns.poolSeq() {
+							ps := last.sets()[i].s.seq
+							if ps != nil && st.s.seq != ps {
 								t.Fatalf("round %d: set %d's sequence not carried over", round, i)
 							}
+							if sh, ok := st.s.sel.(seqHolder); ok && sh.poolSeq() != st.s.seq {
+								t.Fatalf("round %d: set %d's selector has another sequence", round, i)
+							}
 						}
+					}
+					// Each set counts its own selections.
+					if pv.All.seq != nil && (pv.All.seq == pv.V4.seq || pv.All.seq == pv.V6.seq) {
+						t.Fatalf("round %d: served sets share a sequence", round)
 					}
 					last = pv
 				}
