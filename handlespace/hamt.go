@@ -5,142 +5,66 @@ import (
 	"slices"
 )
 
-// lindex is a pool view's label index: an immutable hash trie (a CHAMP:
-// compressed hash-array mapped prefix tree) of label keys, each
-// labelHash(label)<<32 | ID. It holds no pointers to elements (the garbage
-// collector scans only its nodes' child pointers), a lookup follows the
-// label's hash four bits at a time, and a change copies the nodes on one
-// path: about log16 n of them, each at most 16 entries, each node one
-// allocation.
+// lindex is a pool view's label index: an immutable hash trie of label
+// keys, each labelHash(label)<<32 | ID, whose leaves are buckets: sorted
+// arrays of up to bucketMax keys, without pointers (the garbage collector
+// does not scan them). An inner node has a child for each 4-bit slot of
+// the hash at its depth that any of its keys has. A lookup follows the
+// label's hash to a bucket and searches it; a change copies one path:
+// about log16(n/bucketMax) inner nodes of at most 16 pointers, and a
+// bucket. Each node is one allocation.
 //
-// Canonical form: a node holds a key inline when it is the only one of
-// its slot, and a child otherwise; removing a key pulls a child left with
-// one key back up. The same keys make the same trie whatever the order of
+// Canonical form: a subtree is a bucket exactly when it holds at most
+// bucketMax keys (or when all its keys share their whole hash, at depth
+// hashDepth), so the same keys make the same trie whatever the order of
 // the changes.
 type lindex struct {
 	root *hnode
 	n    int
 }
 
-// hnode is a trie node. Slot s (4 bits of the hash at the node's depth)
-// holds an inline key if dmap has bit s, a child if nmap has it; ents
-// holds them in slot order. At depth hashDepth every key of a node shares
-// all 32 bits of its hash: a collision node, whose keys are sorted and
-// whose maps are 0.
+// hnode is a bucket (subs == nil) or an inner node.
 type hnode struct {
-	dmap, nmap uint16
-	ents       []hent
-}
-
-// hent is an inline key or a child.
-type hent struct {
-	key uint64
-	sub *hnode
+	mask uint16   // inner: the slots that have a child
+	n    int32    // keys below
+	keys []uint64 // bucket: the keys, sorted
+	subs []*hnode // inner: the children, by slot
 }
 
 const (
 	hashBits  = 4
-	hashDepth = 32 / hashBits // depth of the collision nodes
+	hashDepth = 32 / hashBits // below this depth, keys differ in their hash
+	bucketMax = 32
 )
 
 func slotOf(h uint32, depth int) uint16 {
 	return uint16(h>>(32-hashBits*(depth+1))) & (1<<hashBits - 1)
 }
 
-// pos returns the index in ents of slot s's entry.
-func (n *hnode) pos(s uint16) int { return bits.OnesCount16((n.dmap | n.nmap) & (1<<s - 1)) }
-
 func hashOf(key uint64) uint32 { return uint32(key >> 32) }
 
-// newHnode returns a node with room for m entries, header and entries in
-// one allocation.
-func newHnode(m int) *hnode {
-	switch {
-	case m <= 1:
-		b := new(struct {
-			n hnode
-			e [1]hent
-		})
-		b.n.ents = b.e[:m:m]
-		return &b.n
-	case m <= 2:
-		b := new(struct {
-			n hnode
-			e [2]hent
-		})
-		b.n.ents = b.e[:m:m]
-		return &b.n
-	case m <= 4:
-		b := new(struct {
-			n hnode
-			e [4]hent
-		})
-		b.n.ents = b.e[:m:m]
-		return &b.n
-	case m <= 8:
-		b := new(struct {
-			n hnode
-			e [8]hent
-		})
-		b.n.ents = b.e[:m:m]
-		return &b.n
-	case m <= 16:
-		b := new(struct {
-			n hnode
-			e [16]hent
-		})
-		b.n.ents = b.e[:m:m]
-		return &b.n
-	}
-	return &hnode{ents: make([]hent, m)} // collision nodes of many keys
-}
-
-// withEnts returns a node with n's maps and ents, one entry replaced,
-// inserted or deleted at i (op 0, 1, -1).
-func (n *hnode) edited(dmap, nmap uint16, i, op int, e hent) *hnode {
-	m := len(n.ents) + op
-	nn := newHnode(m)
-	nn.dmap, nn.nmap = dmap, nmap
-	switch op {
-	case 0:
-		copy(nn.ents, n.ents)
-		nn.ents[i] = e
-	case 1:
-		copy(nn.ents, n.ents[:i])
-		nn.ents[i] = e
-		copy(nn.ents[i+1:], n.ents[i:])
-	default:
-		copy(nn.ents, n.ents[:i])
-		copy(nn.ents[i:], n.ents[i+1:])
-	}
-	return nn
-}
+// pos returns the index in subs of slot s's child.
+func (n *hnode) pos(s uint16) int { return bits.OnesCount16(n.mask & (1<<s - 1)) }
 
 // each calls f for every key with the given hash, until f returns false.
 func (x *lindex) each(h uint32, f func(key uint64) bool) {
 	n := x.root
 	for d := 0; n != nil; d++ {
-		if d == hashDepth {
-			for _, e := range n.ents {
-				if hashOf(e.key) == h && !f(e.key) {
+		if n.subs == nil {
+			lo := uint64(h) << 32
+			i, _ := slices.BinarySearch(n.keys, lo)
+			for ; i < len(n.keys) && hashOf(n.keys[i]) == h; i++ {
+				if !f(n.keys[i]) {
 					return
 				}
 			}
 			return
 		}
 		s := slotOf(h, d)
-		bit := uint16(1) << s
-		switch {
-		case n.dmap&bit != 0:
-			if k := n.ents[n.pos(s)].key; hashOf(k) == h {
-				f(k)
-			}
-			return
-		case n.nmap&bit != 0:
-			n = n.ents[n.pos(s)].sub
-		default:
+		if n.mask&(1<<s) == 0 {
 			return
 		}
+		n = n.subs[n.pos(s)]
 	}
 }
 
@@ -154,13 +78,12 @@ func (x *lindex) has(key uint64) bool {
 // with returns the index with key added (if absent).
 func (x lindex) with(key uint64) lindex {
 	if x.root == nil {
-		x.root = newHnode(0)
+		x.root, x.n = newBucket([]uint64{key}), 1
+		return x
 	}
-	root, added := insertKey(x.root, key, 0)
-	if added {
-		x.n++
+	if root, added := insertKey(x.root, key, 0); added {
+		x.root, x.n = root, x.n+1
 	}
-	x.root = root
 	return x
 }
 
@@ -169,139 +92,127 @@ func (x lindex) without(key uint64) lindex {
 	if x.root == nil {
 		return x
 	}
-	root, removed := deleteKey(x.root, key, 0)
-	if removed {
-		x.n--
-		if len(root.ents) == 0 {
-			root = nil
+	if root, removed := deleteKey(x.root, key, 0); removed {
+		x.root, x.n = root, x.n-1
+		if x.n == 0 {
+			x.root = nil
 		}
 	}
-	x.root = root
 	return x
 }
 
 func insertKey(n *hnode, key uint64, d int) (*hnode, bool) {
-	if d == hashDepth {
-		i, found := slices.BinarySearchFunc(n.ents, key, func(e hent, k uint64) int {
-			switch {
-			case e.key < k:
-				return -1
-			case e.key > k:
-				return 1
-			}
-			return 0
-		})
+	if n.subs == nil {
+		i, found := slices.BinarySearch(n.keys, key)
 		if found {
 			return n, false
 		}
-		return n.edited(0, 0, i, 1, hent{key: key}), true
+		if len(n.keys) < bucketMax || d == hashDepth {
+			b := allocBucket(len(n.keys) + 1)
+			copy(b.keys, n.keys[:i])
+			b.keys[i] = key
+			copy(b.keys[i+1:], n.keys[i:])
+			return b, true
+		}
+		keys := make([]uint64, 0, len(n.keys)+1)
+		keys = append(append(append(keys, n.keys[:i]...), key), n.keys[i:]...)
+		return buildNode(keys, d), true
 	}
 	s := slotOf(hashOf(key), d)
 	bit := uint16(1) << s
 	i := n.pos(s)
-	switch {
-	case n.nmap&bit != 0:
-		sub, added := insertKey(n.ents[i].sub, key, d+1)
-		if !added {
+	var sub *hnode
+	if n.mask&bit != 0 {
+		var added bool
+		if sub, added = insertKey(n.subs[i], key, d+1); !added {
 			return n, false
 		}
-		return n.edited(n.dmap, n.nmap, i, 0, hent{sub: sub}), true
-	case n.dmap&bit != 0:
-		old := n.ents[i].key
-		if old == key {
-			return n, false
-		}
-		// Two keys in one slot: a child holds both.
-		return n.edited(n.dmap&^bit, n.nmap|bit, i, 0, hent{sub: pairNode(old, key, d+1)}), true
-	default:
-		return n.edited(n.dmap|bit, n.nmap, i, 1, hent{key: key}), true
+		return n.replaced(i, sub, n.mask, 1), true
 	}
+	sub = newBucket([]uint64{key})
+	nn := newInner(len(n.subs) + 1)
+	nn.mask, nn.n = n.mask|bit, n.n+1
+	copy(nn.subs, n.subs[:i])
+	nn.subs[i] = sub
+	copy(nn.subs[i+1:], n.subs[i:])
+	return nn, true
 }
 
-// pairNode returns the subtree at depth d holding keys a and b.
-func pairNode(a, b uint64, d int) *hnode {
-	if d == hashDepth {
-		if b < a {
-			a, b = b, a
-		}
-		n := newHnode(2)
-		n.ents[0].key, n.ents[1].key = a, b
-		return n
+// replaced returns n with child i replaced by sub (nil: removed), the
+// mask mask and the count changed by dn.
+func (n *hnode) replaced(i int, sub *hnode, mask uint16, dn int32) *hnode {
+	m := len(n.subs)
+	if sub == nil {
+		m--
 	}
-	sa, sb := slotOf(hashOf(a), d), slotOf(hashOf(b), d)
-	if sa == sb {
-		n := newHnode(1)
-		n.nmap, n.ents[0].sub = 1<<sa, pairNode(a, b, d+1)
-		return n
+	nn := newInner(m)
+	nn.mask, nn.n = mask, n.n+dn
+	if sub == nil {
+		copy(nn.subs, n.subs[:i])
+		copy(nn.subs[i:], n.subs[i+1:])
+	} else {
+		copy(nn.subs, n.subs)
+		nn.subs[i] = sub
 	}
-	if sb < sa {
-		a, b = b, a
-		sa, sb = sb, sa
-	}
-	n := newHnode(2)
-	n.dmap = 1<<sa | 1<<sb
-	n.ents[0].key, n.ents[1].key = a, b
-	return n
-}
-
-// single returns the key of a node that holds exactly one key and no
-// child, or false.
-func single(n *hnode) (uint64, bool) {
-	if n.nmap == 0 && len(n.ents) == 1 {
-		return n.ents[0].key, true
-	}
-	return 0, false
+	return nn
 }
 
 func deleteKey(n *hnode, key uint64, d int) (*hnode, bool) {
-	if d == hashDepth {
-		for i, e := range n.ents {
-			if e.key == key {
-				return n.edited(0, 0, i, -1, hent{}), true
-			}
+	if n.subs == nil {
+		i, found := slices.BinarySearch(n.keys, key)
+		if !found {
+			return n, false
 		}
-		return n, false
+		b := allocBucket(len(n.keys) - 1)
+		copy(b.keys, n.keys[:i])
+		copy(b.keys[i:], n.keys[i+1:])
+		return b, true
 	}
 	s := slotOf(hashOf(key), d)
 	bit := uint16(1) << s
-	i := n.pos(s)
-	switch {
-	case n.dmap&bit != 0:
-		if n.ents[i].key != key {
-			return n, false
-		}
-		return n.edited(n.dmap&^bit, n.nmap, i, -1, hent{}), true
-	case n.nmap&bit != 0:
-		sub, removed := deleteKey(n.ents[i].sub, key, d+1)
-		if !removed {
-			return n, false
-		}
-		if k, ok := single(sub); ok {
-			// Pull the last key of the child up into this node.
-			return n.edited(n.dmap|bit, n.nmap&^bit, i, 0, hent{key: k}), true
-		}
-		return n.edited(n.dmap, n.nmap, i, 0, hent{sub: sub}), true
+	if n.mask&bit == 0 {
+		return n, false
 	}
-	return n, false
+	i := n.pos(s)
+	sub, removed := deleteKey(n.subs[i], key, d+1)
+	if !removed {
+		return n, false
+	}
+	if n.n-1 <= bucketMax {
+		// Few enough keys for one bucket again.
+		keys := make([]uint64, 0, n.n-1)
+		for j, c := range n.subs {
+			if j == i {
+				c = sub
+			}
+			keys = c.appendKeys(keys)
+		}
+		slices.Sort(keys)
+		return newBucket(keys), true
+	}
+	if sub.n == 0 {
+		return n.replaced(i, nil, n.mask&^bit, -1), true
+	}
+	return n.replaced(i, sub, n.mask, -1), true
+}
+
+// appendKeys appends the keys below n, in no particular order.
+func (n *hnode) appendKeys(dst []uint64) []uint64 {
+	if n.subs == nil {
+		return append(dst, n.keys...)
+	}
+	for _, c := range n.subs {
+		dst = c.appendKeys(dst)
+	}
+	return dst
 }
 
 // all appends every key, in no particular order (testing, checks).
 func (x *lindex) all(dst []uint64) []uint64 {
-	var walk func(n *hnode)
-	walk = func(n *hnode) {
-		if n == nil {
-			return
-		}
-		for _, e := range n.ents {
-			if e.sub != nil {
-				walk(e.sub)
-			} else {
-				dst = append(dst, e.key)
-			}
-		}
+	if x.root == nil {
+		return dst
 	}
-	walk(x.root)
-	return dst
+	return x.root.appendKeys(dst)
 }
 
 // buildIndex returns the index of keys (sorted, distinct) in one go.
@@ -312,16 +223,14 @@ func buildIndex(keys []uint64) lindex {
 	return lindex{root: buildNode(keys, 0), n: len(keys)}
 }
 
+// buildNode returns the subtree at depth d of keys (sorted, distinct).
+// keys may be kept.
 func buildNode(keys []uint64, d int) *hnode {
-	if d == hashDepth {
-		n := newHnode(len(keys))
-		for i, k := range keys {
-			n.ents[i].key = k
-		}
-		return n
+	if len(keys) <= bucketMax || d == hashDepth {
+		return newBucket(keys)
 	}
-	var ents [1 << hashBits]hent
-	var dmap, nmap uint16
+	var subs [1 << hashBits]*hnode
+	var mask uint16
 	m := 0
 	for i := 0; i < len(keys); {
 		s := slotOf(hashOf(keys[i]), d)
@@ -329,18 +238,100 @@ func buildNode(keys []uint64, d int) *hnode {
 		for j < len(keys) && slotOf(hashOf(keys[j]), d) == s {
 			j++
 		}
-		if j-i == 1 {
-			dmap |= 1 << s
-			ents[m] = hent{key: keys[i]}
-		} else {
-			nmap |= 1 << s
-			ents[m] = hent{sub: buildNode(keys[i:j], d+1)}
-		}
+		mask |= 1 << s
+		subs[m] = buildNode(keys[i:j], d+1)
 		m++
 		i = j
 	}
-	n := newHnode(m)
-	n.dmap, n.nmap = dmap, nmap
-	copy(n.ents, ents[:m])
+	n := newInner(m)
+	n.mask, n.n = mask, int32(len(keys))
+	copy(n.subs, subs[:m])
 	return n
+}
+
+// newBucket returns a bucket of a copy of keys.
+func newBucket(keys []uint64) *hnode {
+	n := allocBucket(len(keys))
+	copy(n.keys, keys)
+	return n
+}
+
+// allocBucket returns a bucket of m keys to fill, in one allocation.
+func allocBucket(m int) *hnode {
+	var n *hnode
+	switch {
+	case m <= 4:
+		b := new(struct {
+			n hnode
+			k [4]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 8:
+		b := new(struct {
+			n hnode
+			k [8]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 16:
+		b := new(struct {
+			n hnode
+			k [16]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 24:
+		b := new(struct {
+			n hnode
+			k [24]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 32:
+		b := new(struct {
+			n hnode
+			k [32]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	default: // a bucket of keys that share their whole hash
+		n = &hnode{keys: make([]uint64, m)}
+	}
+	n.n = int32(m)
+	return n
+}
+
+// newInner returns an inner node with room for m children, in one
+// allocation.
+func newInner(m int) *hnode {
+	switch {
+	case m <= 2:
+		b := new(struct {
+			n hnode
+			s [2]*hnode
+		})
+		b.n.subs = b.s[:m:m]
+		return &b.n
+	case m <= 4:
+		b := new(struct {
+			n hnode
+			s [4]*hnode
+		})
+		b.n.subs = b.s[:m:m]
+		return &b.n
+	case m <= 8:
+		b := new(struct {
+			n hnode
+			s [8]*hnode
+		})
+		b.n.subs = b.s[:m:m]
+		return &b.n
+	}
+	b := new(struct {
+		n hnode
+		s [16]*hnode
+	})
+	b.n.subs = b.s[:m:m]
+	return &b.n
 }

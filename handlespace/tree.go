@@ -51,9 +51,12 @@ const (
 )
 
 // tnode is a leaf (kids == nil) or an inner node. Its numbers share one
-// allocation, buf: the keys, then (byRank) the ties, then (weighted) the
-// cumulative weights, then (inner nodes) the cumulative counts, each as
-// long as the node is wide.
+// allocation, buf, in sections as long as the node is wide: a leaf's keys,
+// then (byRank) the ties, then (weighted) the cumulative weights; an
+// inner node of a byRank tree the same, then the cumulative counts; an
+// inner node of a byID tree, whose keys (IDs) and counts fit 32 bits each,
+// packs each child's first key and cumulative count into one word, then
+// (weighted) the weights.
 type tnode struct {
 	buf   []uint64
 	elems []*Element               // leaf: the entries' elements
@@ -69,10 +72,37 @@ func (n *tnode) width() int {
 	return len(n.elems)
 }
 
-// keys: leaf: each entry's key; inner: the first key below each child.
+// keys: each entry's key (leaves).
 func (n *tnode) keys() []uint64 {
-	w := n.width()
+	w := len(n.elems)
 	return n.buf[:w:w]
+}
+
+// packed reports whether inner node n packs keys and counts (byID).
+func (n *tnode) packed() bool { return len(n.buf) <= 2*len(n.kids) }
+
+// ikey is the first key below child i of inner node n.
+func (n *tnode) ikey(i int) uint64 {
+	if n.packed() {
+		return n.buf[i] >> 32
+	}
+	return n.buf[i]
+}
+
+// iend is the number of entries below children 0 to i of inner node n.
+func (n *tnode) iend(i int) uint64 {
+	if n.packed() {
+		return n.buf[i] & 0xffffffff
+	}
+	return n.buf[len(n.buf)-len(n.kids)+i]
+}
+
+// firstKey is the first key below n.
+func (n *tnode) firstKey() uint64 {
+	if n.kids != nil {
+		return n.ikey(0)
+	}
+	return n.buf[0]
 }
 
 // ties: as keys, the ties (byRank trees).
@@ -89,26 +119,24 @@ func (n *tnode) wts() []uint64 {
 		return n.buf[len(n.buf)-w:]
 	}
 	w := len(n.kids)
+	if n.packed() {
+		return n.buf[w:]
+	}
 	return n.buf[len(n.buf)-2*w : len(n.buf)-w : len(n.buf)-w]
 }
-
-// ends: cumulative number of entries through each child (inner nodes).
-func (n *tnode) ends() []uint64 { return n.buf[len(n.buf)-len(n.kids):] }
 
 // size is the number of entries below the node.
 func (n *tnode) size() int {
 	if n.kids == nil {
 		return len(n.elems)
 	}
-	return int(n.buf[len(n.buf)-1]) // the last of ends
+	return int(n.iend(len(n.kids) - 1))
 }
 
 // weight is the sum of the weights below the node (weighted trees).
 func (n *tnode) weight() uint64 {
-	if n.kids == nil {
-		return n.buf[len(n.buf)-1]
-	}
-	return n.buf[len(n.buf)-len(n.kids)-1]
+	w := n.wts()
+	return w[len(w)-1]
 }
 
 // entryWeight is the weight of entry i of a leaf of a weighted tree.
@@ -152,23 +180,32 @@ func labelHash(l string) uint32 {
 // labelKey is element e's key in the label index.
 func labelKey(label string, id uint32) uint64 { return uint64(labelHash(label))<<32 | uint64(id) }
 
-// cmpAt compares (key, tie) with entry or child i of node n.
+// cmpAt compares (key, tie) with entry i of leaf n.
 func (t *tree) cmpAt(key uint64, tie uint32, n *tnode, i int) int {
 	if c := cmp.Compare(key, n.buf[i]); c != 0 || t.kind != byRank {
 		return c
 	}
-	return cmp.Compare(uint64(tie), n.buf[n.width()+i])
+	return cmp.Compare(uint64(tie), n.buf[len(n.elems)+i])
+}
+
+// cmpFirst compares (key, tie) with the first entry below child i of
+// inner node n.
+func (t *tree) cmpFirst(key uint64, tie uint32, n *tnode, i int) int {
+	if c := cmp.Compare(key, n.ikey(i)); c != 0 || t.kind != byRank {
+		return c
+	}
+	return cmp.Compare(uint64(tie), n.buf[len(n.kids)+i])
 }
 
 // child returns the child of inner node n whose range holds the key: the
 // last one whose first entry is not after it (the first child if none).
 func (t *tree) child(n *tnode, key uint64, tie uint32) int {
 	lo, hi := 1, len(n.kids)
-	if t.kind != byRank {
-		keys := n.keys()
+	if t.kind != byRank { // packed
+		keys := n.buf[:len(n.kids)]
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
-			if keys[m] <= key {
+			if keys[m]>>32 <= key {
 				lo = m + 1
 			} else {
 				hi = m
@@ -178,7 +215,7 @@ func (t *tree) child(n *tnode, key uint64, tie uint32) int {
 	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if t.cmpAt(key, tie, n, m) >= 0 {
+		if t.cmpFirst(key, tie, n, m) >= 0 {
 			lo = m + 1
 		} else {
 			hi = m
@@ -239,7 +276,7 @@ func (t *tree) rankOf(key uint64, tie uint32) int {
 	for n.kids != nil {
 		i := t.child(n, key, tie)
 		if i > 0 {
-			r += int(n.ends()[i-1])
+			r += int(n.iend(i - 1))
 		}
 		n = n.kids[i]
 	}
@@ -250,8 +287,23 @@ func (t *tree) rankOf(key uint64, tie uint32) int {
 // descend finds the child of inner node n that holds the entry of rank r,
 // and r's rank below it.
 func descend(n *tnode, r int) (int, int) {
-	e := n.ends()
-	lo, hi := 0, len(e)-1
+	lo, hi := 0, len(n.kids)-1
+	if n.packed() {
+		b := n.buf
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if b[m]&0xffffffff > uint64(r) {
+				hi = m
+			} else {
+				lo = m + 1
+			}
+		}
+		if lo > 0 {
+			r -= int(b[lo-1] & 0xffffffff)
+		}
+		return lo, r
+	}
+	e := n.buf[len(n.buf)-len(n.kids):]
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if e[m] > uint64(r) {
@@ -308,7 +360,7 @@ func (t *tree) atWeight(x uint64) (leaf *tnode, i, rank int, start uint64) {
 			return n, lo, rank + lo, start
 		}
 		if lo > 0 {
-			rank += int(n.ends()[lo-1])
+			rank += int(n.iend(lo - 1))
 		}
 		n = n.kids[lo]
 	}
@@ -497,7 +549,9 @@ func (t *tree) alloc(m int, inner bool) *tnode {
 		words += m
 	}
 	if inner {
-		words += m
+		if t.kind == byRank {
+			words += m // the counts; byID inner nodes pack them
+		}
 		n.kids = make([]*tnode, m)
 	} else {
 		n.elems = make([]*Element, m)
@@ -523,22 +577,21 @@ func (t *tree) appendInners(out []*tnode, kids []*tnode, fill int) []*tnode {
 func (t *tree) newInner(kids []*tnode) *tnode {
 	n := t.alloc(len(kids), true)
 	copy(n.kids, kids)
-	keys, ends := n.keys(), n.ends()
-	var ties, wts []uint64
-	if t.kind == byRank {
-		ties = n.ties()
-	}
+	var size, sum uint64
+	var wts []uint64
 	if t.weighted {
 		wts = n.wts()
 	}
-	var size, sum uint64
+	m := len(kids)
 	for i, k := range kids {
-		keys[i] = k.buf[0]
-		if ties != nil {
-			ties[i] = k.ties()[0]
-		}
 		size += uint64(k.size())
-		ends[i] = size
+		if t.kind == byID {
+			n.buf[i] = k.firstKey()<<32 | size
+		} else {
+			n.buf[i] = k.firstKey()
+			n.buf[m+i] = k.ties()[0]
+			n.buf[len(n.buf)-m+i] = size
+		}
 		if wts != nil {
 			sum += k.weight()
 			wts[i] = sum
@@ -628,7 +681,7 @@ func (t *tree) upd(n *tnode, h int, mods []tent, out []*tnode, sc *tscratch) []*
 		if i+1 < len(n.kids) {
 			// The mods before child i+1's first entry.
 			end = j
-			for end < len(mods) && t.cmpAt(mods[end].key, mods[end].tie, n, i+1) < 0 {
+			for end < len(mods) && t.cmpFirst(mods[end].key, mods[end].tie, n, i+1) < 0 {
 				end++
 			}
 		}
@@ -672,25 +725,17 @@ func (t *tree) patchInner(n *tnode, kids []*tnode, fresh []bool) *tnode {
 	nn := t.alloc(len(kids), true)
 	copy(nn.buf, n.buf)
 	copy(nn.kids, kids)
-	keys, ends := nn.keys(), nn.ends()
-	oldEnds := n.ends()
-	var ties, wts, oldWts []uint64
-	if t.kind == byRank {
-		ties = nn.ties()
-	}
+	m := len(kids)
+	var wts, oldWts []uint64
 	if t.weighted {
 		wts, oldWts = nn.wts(), n.wts()
 	}
 	var dsize, dw uint64 // how much the counts and weights shift, mod 2⁶⁴
 	for i, k := range kids {
 		if fresh[i] {
-			keys[i] = k.buf[0]
-			if ties != nil {
-				ties[i] = k.ties()[0]
-			}
-			old := oldEnds[i]
+			old := n.iend(i)
 			if i > 0 {
-				old -= oldEnds[i-1]
+				old -= n.iend(i - 1)
 			}
 			dsize += uint64(k.size()) - old
 			if wts != nil {
@@ -701,7 +746,18 @@ func (t *tree) patchInner(n *tnode, kids []*tnode, fresh []bool) *tnode {
 				dw += k.weight() - ow
 			}
 		}
-		ends[i] += dsize
+		if t.kind == byID {
+			key := n.buf[i] >> 32
+			if fresh[i] {
+				key = k.firstKey()
+			}
+			nn.buf[i] = key<<32 | (n.buf[i]&0xffffffff + dsize)
+		} else {
+			if fresh[i] {
+				nn.buf[i], nn.buf[m+i] = k.firstKey(), k.ties()[0]
+			}
+			nn.buf[len(nn.buf)-m+i] += dsize
+		}
 		if wts != nil {
 			wts[i] += dw
 		}

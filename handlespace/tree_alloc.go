@@ -145,72 +145,72 @@ func newPlainLeaf(m int) *tnode {
 }
 
 // newPlainInner returns an inner node of m (<= innerMax) children with
-// room for the keys and counts.
+// room for the packed keys and counts.
 func newPlainInner(m int) *tnode {
 	switch {
 	case m <= 4:
 		b := new(struct {
 			n tnode
 			c [4]*tnode
-			k [2 * 4]uint64
+			k [4]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	case m <= 8:
 		b := new(struct {
 			n tnode
 			c [8]*tnode
-			k [2 * 8]uint64
+			k [8]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	case m <= 12:
 		b := new(struct {
 			n tnode
 			c [12]*tnode
-			k [2 * 12]uint64
+			k [12]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	case m <= 16:
 		b := new(struct {
 			n tnode
 			c [16]*tnode
-			k [2 * 16]uint64
+			k [16]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	case m <= 20:
 		b := new(struct {
 			n tnode
 			c [20]*tnode
-			k [2 * 20]uint64
+			k [20]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	case m <= 24:
 		b := new(struct {
 			n tnode
 			c [24]*tnode
-			k [2 * 24]uint64
+			k [24]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	case m <= 28:
 		b := new(struct {
 			n tnode
 			c [28]*tnode
-			k [2 * 28]uint64
+			k [28]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	case m <= 32:
 		b := new(struct {
 			n tnode
 			c [32]*tnode
-			k [2 * 32]uint64
+			k [32]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:2*m:2*m]
+		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
 		return &b.n
 	}
 	panic("handlespace: inner node too wide")

@@ -87,10 +87,10 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 			s, w := walk(k, depth+1, false)
 			size += s
 			sum += w
-			if int(n.ends()[i]) != size || n.keys()[i] != k.keys()[0] || (tr.weighted && n.wts()[i] != sum) {
+			if int(n.iend(i)) != size || n.ikey(i) != k.firstKey() || (tr.weighted && n.wts()[i] != sum) {
 				t.Fatalf("inner node's counts, keys or weights wrong at child %d", i)
 			}
-			if tr.kind == byRank && n.ties()[i] != k.ties()[0] {
+			if n.packed() != (tr.kind == byID) || (tr.kind == byRank && n.ties()[i] != k.ties()[0]) {
 				t.Fatalf("inner node's ties wrong at child %d", i)
 			}
 		}
