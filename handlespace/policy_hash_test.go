@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 )
 
 func hashClients(n int) []*Client {
@@ -198,4 +199,79 @@ func TestHashMaglev(t *testing.T) {
 	} else {
 		t.Logf("removing one of %d elements moved %.2f %% of the other clients", n, 100*frac)
 	}
+}
+
+// TestHashStaleTable: a selector of a large set whose own table is not
+// built yet answers from an older one, and never with an element that
+// left the set; once its table is built (in the background) it answers
+// exactly as a selector built at once for the same set.
+func TestHashStaleTable(t *testing.T) {
+	p := mustPolicy(t, "hash", nil)
+	const n = 1000
+	elems := polElems(n, nil)
+	old := build(p, elems, nil)
+	// The next version: every third element gone, 50 new ones.
+	var next []*Element
+	gone := map[uint32]bool{}
+	for i, e := range elems {
+		if i%3 == 0 {
+			gone[e.ID] = true
+			continue
+		}
+		next = append(next, e)
+	}
+	for i := range 50 {
+		next = append(next, &Element{ID: uint32(900_000 + i)})
+	}
+	o := p.order()
+	set := o.setOf(sortedByID(next))
+	in := map[*Element]bool{}
+	for _, e := range next {
+		in[e] = true
+	}
+	clients := hashClients(3000)
+
+	// A stale selector: the old table.
+	ob := old.sel.(*hashBig)
+	stale := &hashBig{t: set.t, seq: old.seq, b: ob.b}
+	for _, c := range clients {
+		for _, k := range []int{1, 3, 8, 20} {
+			got := stale.Select(nil, k, c)
+			if len(got) != k {
+				t.Fatalf("stale table: %d of %d elements", len(got), k)
+			}
+			seen := map[*Element]bool{}
+			for _, pk := range got {
+				e := pk.Elem()
+				if !in[e] || gone[e.ID] || seen[e] {
+					t.Fatalf("stale table answered element %d (in the set %v, gone %v, twice %v)", e.ID, in[e], gone[e.ID], seen[e])
+				}
+				seen[e] = true
+			}
+		}
+	}
+
+	// The real thing: built in the background, then exact.
+	sel := p.build(&set, old.seq, old.sel, false).(*hashBig)
+	select {
+	case <-sel.ready:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the table was not built in 20 s")
+	}
+	fresh := p.build(&set, old.seq, nil, true).(*hashBig)
+	for _, c := range clients {
+		a, b := sel.Select(nil, 3, c), fresh.Select(nil, 3, c)
+		if !slices.Equal(a, b) {
+			t.Fatalf("client %v: %v from the background table, %v from one built at once", c.Addr, a, b)
+		}
+	}
+	if sel.b.latest.Load() != sel.cur.Load() {
+		t.Error("the builder's newest table is not the one it built last")
+	}
+}
+
+func sortedByID(es []*Element) []*Element {
+	out := slices.Clone(es)
+	sortByID(out)
+	return out
 }

@@ -532,3 +532,29 @@ func TestConcurrentLUD(t *testing.T) {
 		t.Errorf("after the storm: order %v, want %v", got, want)
 	}
 }
+
+// TestQuickLUDLarge: lud over sets of several leaves and levels against
+// the naive reference, with answers of every length.
+func TestQuickLUDLarge(t *testing.T) {
+	p := mustPolicy(t, "lud", nil)
+	r := rand.New(rand.NewSource(int64(polSeed(t))))
+	for _, n := range []int{leafMax + 1, 700, 3000} {
+		elems := polElems(n, func(i int, e *Element) {
+			e.Load = uint32(r.Intn(4)) * 1000
+			e.LoadDeg = uint32(r.Intn(3)) * 700
+		})
+		sel := build(p, elems, nil)
+		if h := sel.sel.(*ludSel).t.height; h < 2 {
+			t.Fatalf("n=%d: tree of height %d", n, h)
+		}
+		ref := &naiveLUD{elems: elems, count: make([]uint64, n), last: make([]uint64, n)}
+		for step := 0; step < 300; step++ {
+			k := []int{1, 2, 3, 8, 9, 0}[step%6]
+			got := sel.Select(nil, k, nil)
+			want := ref.selectK(k)
+			if !slices.Equal(got, want) {
+				t.Fatalf("n=%d step %d k=%d: got %v, want %v", n, step, k, got[:min(len(got), 10)], want[:min(len(want), 10)])
+			}
+		}
+	}
+}
