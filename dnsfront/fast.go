@@ -2,6 +2,7 @@ package dnsfront
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"unique"
 
@@ -256,11 +257,13 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 	switch {
 	case qt == dns.TypeA || qt == dns.TypeAAAA:
 		k = pv.Spec.Answers
-	case !req.tcp && qt == dns.TypeSRV:
-		// One more than could fit is enough to know that it does not.
-		if fit := req.maxSize/pw.minSRV + 1; fit < set.Len() {
-			k = fit
-		}
+	case !req.tcp && qt == dns.TypeSRV && set.Len() > req.maxSize/pw.minSRV:
+		// More elements than could fit in the reply: it is truncated
+		// (TC=1) and the client asks again over TCP, so they need no
+		// ordering, and a policy that counts its selections (rr's
+		// sequence, lud's charges) counts the TCP answer only.
+		s.buf = appendQuestion(appendHeader(s.buf[:0], req), req)
+		return -1, 0, true
 	}
 	s.picks = set.Select(s.picks[:0], k, &s.client)
 	b := s.buf[:0]
@@ -285,13 +288,13 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 		s.buf = b
 		return ancount, 0, true
 	}
-	wires := s.wires[:0]
+	wires := slices.Grow(s.wires[:0], len(s.picks))[:len(s.picks)]
 	var part []*elemWire
 	for j, p := range s.picks {
 		if j == 0 || !p.SamePart(s.picks[j-1]) {
 			part = pw.partOf(p)
 		}
-		wires = append(wires, part[p.Index()])
+		wires[j] = part[p.Index()]
 	}
 	s.wires = wires
 	switch qt {

@@ -38,6 +38,16 @@ func (s *rrSel) Select(dst []Pick, k int, _ *Client) []Pick {
 	n := s.t.n
 	k = wantK(k, n)
 	start := int((s.seq.Add(1) - 1) % uint64(n))
+	if s.t.height == 1 { // one leaf: most pools
+		l := s.t.root
+		for i, j := 0, start; i < k; i, j = i+1, j+1 {
+			if j == n {
+				j = 0
+			}
+			dst = append(dst, Pick{l, int32(j)})
+		}
+		return dst
+	}
 	return appendRun(dst, &s.t, start, k)
 }
 

@@ -145,9 +145,13 @@ func (p Pick) PartMemo(key any, build func(elems []*Element) any) (any, int) {
 	if m := p.part.memo.Load(); m != nil && m.key == key {
 		return m.v, int(p.i)
 	}
+	return p.partMemoBuild(key, build), int(p.i)
+}
+
+func (p Pick) partMemoBuild(key any, build func(elems []*Element) any) any {
 	m := &partMemo{key: key, v: build(p.part.elems)}
 	p.part.memo.Store(m)
-	return m.v, int(p.i)
+	return m.v
 }
 
 // Index returns p's index among the elements of its part.
