@@ -454,6 +454,7 @@ func (t *tree) appendElems(dst []*Element) []*Element {
 // concurrent use; writers hold the handlespace's lock.
 type tscratch struct {
 	top   []*tnode
+	res   [maxHeight + 1][]*tnode
 	ents  []tent
 	kids  [maxHeight + 1][]*tnode
 	fresh [maxHeight + 1][]bool
@@ -673,6 +674,67 @@ func (t *tree) upd(n *tnode, h int, mods []tent, out []*tnode, sc *tscratch) []*
 		sc.ents = ents[:0]
 		return out
 	}
+	// The common case: every mod falls in one child, which stays one
+	// node of a good width.
+	i := t.child(n, mods[0].key, mods[0].tie)
+	last := &mods[len(mods)-1]
+	if i+1 == len(n.kids) || t.cmpFirst(last.key, last.tie, n, i+1) < 0 {
+		res := t.upd(n.kids[i], h-1, mods, sc.res[h][:0], sc)
+		sc.res[h] = res[:0]
+		if len(res) == 1 && (len(n.kids) == 1 || res[0].width() >= minWidth(h-1)) {
+			out = append(out, t.patchChild(n, i, res[0]))
+		} else {
+			out = t.updSlow(n, h, mods, i, res, out, sc)
+		}
+		clear(res)
+		return out
+	}
+	return t.updSlow(n, h, mods, -1, nil, out, sc)
+}
+
+// patchChild returns inner node n with child i replaced by k: n's numbers
+// copied, k's put in, and the counts and weights after it shifted.
+func (t *tree) patchChild(n *tnode, i int, k *tnode) *tnode {
+	nn := t.alloc(len(n.kids), true)
+	copy(nn.buf, n.buf)
+	copy(nn.kids, n.kids)
+	nn.kids[i] = k
+	m := len(n.kids)
+	old := n.iend(i)
+	if i > 0 {
+		old -= n.iend(i - 1)
+	}
+	dsize := uint64(k.size()) - old // mod 2⁶⁴
+	if t.kind == byID {
+		nn.buf[i] = k.firstKey()<<32 | (n.buf[i] & 0xffffffff)
+		for j := i; j < m; j++ {
+			nn.buf[j] += dsize // the low half: counts stay below 2³²
+		}
+	} else {
+		nn.buf[i], nn.buf[m+i] = k.firstKey(), k.ties()[0]
+		ends := nn.buf[len(nn.buf)-m:]
+		for j := i; j < m; j++ {
+			ends[j] += dsize
+		}
+	}
+	if t.weighted {
+		wts, owts := nn.wts(), n.wts()
+		ow := owts[i]
+		if i > 0 {
+			ow -= owts[i-1]
+		}
+		dw := k.weight() - ow
+		for j := i; j < m; j++ {
+			wts[j] += dw
+		}
+	}
+	return nn
+}
+
+// updSlow is upd of an inner node for mods that span children or change
+// a child into several nodes or one too small: if done >= 0, child done
+// was already updated into res (all the mods).
+func (t *tree) updSlow(n *tnode, h int, mods []tent, done int, res []*tnode, out []*tnode, sc *tscratch) []*tnode {
 	kids, fresh := sc.kids[h][:0], sc.fresh[h][:0]
 	simple := true // every changed child became one node, not too small
 	j := 0
@@ -690,7 +752,11 @@ func (t *tree) upd(n *tnode, h int, mods []tent, out []*tnode, sc *tscratch) []*
 			continue
 		}
 		before := len(kids)
-		kids = t.upd(n.kids[i], h-1, mods[j:end], kids, sc)
+		if i == done {
+			kids = append(kids, res...)
+		} else {
+			kids = t.upd(n.kids[i], h-1, mods[j:end], kids, sc)
+		}
 		for range len(kids) - before {
 			fresh = append(fresh, true)
 		}
