@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps clean
+.PHONY: all build run demo test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps clean
 
 all: lint test build
 
@@ -15,6 +15,11 @@ build:
 # DNS on 127.0.0.1:5353, data in ./data.
 run: build
 	./$(BIN) serve
+
+# A demo pool of four local HTTP backends, probed; kill one and watch it
+# leave the answers (see README.md, Quick start).
+demo: build
+	./$(BIN) demo
 
 # Everything: unit, end-to-end (real sockets, dig), process tests, fuzz seeds,
 # with the race detector.

@@ -99,8 +99,9 @@ func (c Config) ReportWindow() time.Duration {
 
 // Log is the section "log".
 type Log struct {
-	Level  string `mapstructure:"level"`
-	Format string `mapstructure:"format"`
+	Level   string `mapstructure:"level"`
+	Format  string `mapstructure:"format"`
+	Queries bool   `mapstructure:"queries"`
 }
 
 // PoolDefaults is the section "pool_defaults": the settings of pools that

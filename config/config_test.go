@@ -33,6 +33,23 @@ func load(t *testing.T, file string, env map[string]string, args ...string) (Con
 	return Load(LoadOptions{Dir: dir, Flags: fs})
 }
 
+// loadErrors loads the config file text, which must fail, and returns the
+// error's lines with the temporary file's path written as F.
+func loadErrors(t *testing.T, file string) []string {
+	t.Helper()
+	_, _, err := load(t, file, nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := strings.Split(err.Error(), "\n")
+	for i := range got {
+		if j := strings.Index(got[i], DefaultFile); j >= 0 {
+			got[i] = "F" + got[i][j+len(DefaultFile):]
+		}
+	}
+	return got
+}
+
 func TestDefaults(t *testing.T) {
 	want := Config{
 		DNS:          DNS{Listen: []string{"127.0.0.1:5353"}, UDPSize: 1232, UDPSockets: 0},
@@ -280,7 +297,7 @@ func TestFileErrors(t *testing.T) {
 				`F: unknown key "zones_wtach"; did you mean "zones_watch"?`,
 			}},
 		{"section given a value", "log: debug\n",
-			[]string{`F: "log" is a section of keys (log.level, log.format), not a value`}},
+			[]string{`F: "log" is a section of keys (log.level, log.format, log.queries), not a value`}},
 		{"YAML syntax", "dns:\n  listen: [\n",
 			[]string{`F:2: did not find expected node content`}},
 		{"wrong type", "dns:\n  udp_size: big\n",
@@ -295,20 +312,8 @@ func TestFileErrors(t *testing.T) {
 			[]string{`zones_watch: "sometimes" is not true or false`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := load(t, c.file, nil)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			got := strings.Split(err.Error(), "\n")
-			for i := range got {
-				// Write the temporary file's path as F.
-				if j := strings.Index(got[i], DefaultFile); j >= 0 {
-					got[i] = "F" + got[i][j+len(DefaultFile):]
-				}
-			}
-			want := c.want
-			if !slices.Equal(got, want) {
-				t.Errorf("errors\n got %q\nwant %q", got, want)
+			if got := loadErrors(t, c.file); !slices.Equal(got, c.want) {
+				t.Errorf("errors\n got %q\nwant %q", got, c.want)
 			}
 		})
 	}

@@ -452,6 +452,7 @@ func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, 
 	if _, err := w.Write(b); err != nil {
 		h.log.Debug("writing reply", "err", err)
 	}
+	h.account(w, req, dns.RcodeSuccess, b[2]&(1<<1) != 0, len(b))
 	return b
 }
 

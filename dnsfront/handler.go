@@ -6,20 +6,24 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics"
 )
 
 // Handler answers DNS queries from the current handlespace view. It is
 // safe for concurrent use; the query path takes no lock and does no I/O
 // besides writing the reply.
 type Handler struct {
-	src     Source
-	udpSize int
-	log     *slog.Logger
-	scratch sync.Pool // *scratch
+	src      Source
+	udpSize  int
+	log      *slog.Logger
+	scratch  sync.Pool // *scratch
+	metrics  *metrics.DNS
+	queryLog atomic.Bool
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
@@ -46,7 +50,8 @@ func NewHandler(src Source, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
+	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
+	h.queryLog.Store(cfg.QueryLog)
 	if h.updateTimeout <= 0 {
 		h.updateTimeout = defaultUpdateTimeout
 	}
@@ -92,16 +97,37 @@ type request struct {
 	tcp     bool
 	opt     *dns.OPT // the query's OPT record, nil without EDNS
 	maxSize int      // largest reply we may send
+	logq    bool     // the query log was on when the query came
 }
 
-// ServeDNS implements dns.Handler.
+// SetQueryLog turns the query log (one info line per query) on or off.
+func (h *Handler) SetQueryLog(on bool) { h.queryLog.Store(on) }
+
+// ServeDNS implements dns.Handler. One query in the metrics' sample is
+// timed: reading the clock costs more than the rest of the accounting.
 func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	if h.metrics.Sample() {
+		t0 := time.Now()
+		h.serveDNS(w, r)
+		h.metrics.Latency(time.Since(t0))
+		return
+	}
+	h.serveDNS(w, r)
+}
+
+func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("internal error answering query; answered SERVFAIL", "panic", p)
 			m := new(dns.Msg)
 			m.SetRcode(r, dns.RcodeServerFailure)
 			w.WriteMsg(m)
+			var req *request
+			if len(r.Question) == 1 {
+				req = &request{r: r, q: r.Question[0], logq: h.queryLog.Load()}
+				_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
+			}
+			h.account(w, req, dns.RcodeServerFailure, false, m.Len())
 		}
 	}()
 	if r.Opcode == dns.OpcodeUpdate {
@@ -112,7 +138,7 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		h.reply(w, r, nil, dns.RcodeFormatError)
 		return
 	}
-	req := request{r: r, q: r.Question[0], opt: r.IsEdns0()}
+	req := request{r: r, q: r.Question[0], opt: r.IsEdns0(), logq: h.queryLog.Load()}
 	_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
 	switch {
 	case req.tcp:
@@ -242,4 +268,40 @@ func subnetOption(opt *dns.OPT) *dns.EDNS0_SUBNET {
 		}
 	}
 	return nil
+}
+
+// account counts a written reply in the metrics and, when the query log is
+// on, logs it. req is nil for a query without a question.
+func (h *Handler) account(w dns.ResponseWriter, req *request, rcode int, tc bool, size int) {
+	if req == nil {
+		_, tcp := w.RemoteAddr().(*net.TCPAddr)
+		h.metrics.QueryNoQuestion(rcode, tcp)
+	} else {
+		h.metrics.Query(req.q.Qtype, rcode, req.tcp)
+	}
+	if tc {
+		h.metrics.Truncated()
+	}
+	if (req != nil && req.logq) || (req == nil && h.queryLog.Load()) {
+		h.logQuery(w, req, rcode, tc, size)
+	}
+}
+
+// logQuery writes the query log line of one reply.
+func (h *Handler) logQuery(w dns.ResponseWriter, req *request, rcode int, tc bool, size int) {
+	transport, qname, qtype := "udp", "", ""
+	if req != nil {
+		if req.tcp {
+			transport = "tcp"
+		}
+		qname, qtype = req.q.Name, dns.Type(req.q.Qtype).String()
+	} else if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
+		transport = "tcp"
+	}
+	rc := dns.RcodeToString[rcode]
+	if rc == "" {
+		rc = itoa(rcode)
+	}
+	h.log.Info("query", "client", w.RemoteAddr().String(), "transport", transport,
+		"qname", qname, "qtype", qtype, "rcode", rc, "tc", tc, "size", size)
 }

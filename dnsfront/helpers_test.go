@@ -2,13 +2,13 @@ package dnsfront
 
 import (
 	"net"
-	"net/netip"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 // recorder is a dns.ResponseWriter that keeps the reply. Replies written as
@@ -79,27 +79,11 @@ sub    300  IN NS  ns.sub.pool.test.
 ns.sub 300  IN A   192.0.2.99
 `
 
-func mustRRs(t testing.TB, text string) []dns.RR {
-	t.Helper()
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(text), "", "test")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
-	if err := zp.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rrs
-}
-
-func elem(label, addrs string, port uint16, weight uint32) *handlespace.Element {
-	e := &handlespace.Element{Label: label, Port: port, Weight: weight}
-	for _, a := range strings.Split(addrs, ",") {
-		e.Addrs = append(e.Addrs, netip.MustParseAddr(a))
-	}
-	e.ID = handlespace.ElementID(e.Addrs[0], port)
-	return e
-}
+// mustRRs and elem are hstest's, under the names these tests use.
+var (
+	mustRRs = hstest.RRs
+	elem    = hstest.Elem
+)
 
 // newTestSpace builds the handlespace the handler tests query: pool.test.
 // with static records and pools web (rr, 4 elements, one dual-stack), api

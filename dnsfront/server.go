@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics"
 )
 
 // Source gives the current handlespace view. *handlespace.Handlespace is one.
@@ -34,6 +35,11 @@ type Config struct {
 	UDPSockets int
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics gets the query counters and latencies (nil: none).
+	Metrics *metrics.DNS
+	// QueryLog logs one line per query at info level (off by default;
+	// Handler.SetQueryLog changes it while serving).
+	QueryLog bool
 
 	// Updates applies DNS UPDATE registrations (see update.go); nil
 	// answers UPDATE with NOTIMP.
@@ -72,6 +78,30 @@ func Start(cfg Config, src Source) (*Server, error) {
 	}
 	h := NewHandler(src, cfg)
 	s := &Server{handler: h, errc: make(chan error, 1)}
+	accept, invalid := acceptMsg, dns.MsgInvalidFunc(nil)
+	if m := cfg.Metrics; m != nil {
+		accept = func(dh dns.Header) dns.MsgAcceptAction {
+			a := acceptMsg(dh)
+			switch a {
+			case dns.MsgReject:
+				m.Rejected(metrics.RejectFormErr)
+			case dns.MsgRejectNotImplemented:
+				m.Rejected(metrics.RejectNotImp)
+			case dns.MsgIgnore:
+				m.Rejected(metrics.RejectIgnored)
+			}
+			return a
+		}
+		invalid = func(b []byte, _ error) {
+			// miekg/dns answers FORMERR when the header parsed and the
+			// rest did not, and nothing to a message shorter than a header.
+			if len(b) >= headerLen {
+				m.Rejected(metrics.RejectFormErr)
+			} else {
+				m.Rejected(metrics.RejectIgnored)
+			}
+		}
+	}
 	lc := net.ListenConfig{Control: reusePort}
 	for _, addr := range cfg.Listen {
 		tl, err := lc.Listen(context.Background(), "tcp", addr)
@@ -83,7 +113,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 		// ":0" gives one port for both.
 		bound := tl.Addr().String()
 		s.addrs = append(s.addrs, tl.Addr())
-		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: acceptMsg, MaxTCPQueries: -1, TsigProvider: h.keys})
+		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: accept, MsgInvalidFunc: invalid, MaxTCPQueries: -1, TsigProvider: h.keys})
 		for i := 0; i < cfg.UDPSockets; i++ {
 			pc, err := lc.ListenPacket(context.Background(), "udp", bound)
 			if err != nil {
@@ -91,7 +121,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 				return nil, fmt.Errorf("dnsfront: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: acceptMsg, UDPSize: maxUDPQuery, TsigProvider: h.keys})
+			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: accept, MsgInvalidFunc: invalid, UDPSize: maxUDPQuery, TsigProvider: h.keys})
 		}
 		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
 	}

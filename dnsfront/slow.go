@@ -36,6 +36,11 @@ func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, req *request) {
 	if err := w.WriteMsg(m); err != nil {
 		h.log.Debug("writing reply", "err", err)
 	}
+	size := 0
+	if (req != nil && req.logq) || (req == nil && h.queryLog.Load()) {
+		size = m.Len()
+	}
+	h.account(w, req, m.Rcode, m.Truncated, size)
 }
 
 func (h *Handler) slow(w dns.ResponseWriter, req *request, z *handlespace.Zone, t *target) {

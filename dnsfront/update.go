@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/registrar"
 )
 
@@ -83,17 +84,20 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 	from := remoteAddr(w)
 	tsig, err := tsigOf(r)
 	if err != nil {
+		h.metrics.UpdateRefused(metrics.CauseMalformed)
 		h.refuse(w, r, nil, dns.RcodeFormatError, from, err.Error())
 		return
 	}
 	var key *Key
 	if tsig != nil {
 		if st := w.TsigStatus(); st != nil {
+			h.metrics.UpdateRefused(metrics.CauseAuth)
 			h.tsigFail(w, r, tsig, st, from)
 			return
 		}
 		key = h.keys.key(tsig)
 		if key == nil { // the server verified with a keyring that knows it
+			h.metrics.UpdateRefused(metrics.CauseAuth)
 			h.tsigFail(w, r, tsig, errBadKey, from)
 			return
 		}
@@ -101,6 +105,7 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 	if !h.upd.Allow(from) {
 		// Logged at debug: a flood must not flood the log too.
 		h.log.Debug("update refused", "rcode", "REFUSED", "from", from.String(), "zone", zoneName(r), "reason", "rate limit")
+		h.metrics.UpdateRefused(metrics.CauseLimit)
 		h.updateReply(w, r, tsig, dns.RcodeRefused, "rate limit exceeded (registration.rate)", nil)
 		return
 	}
@@ -108,15 +113,18 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 	if err != nil {
 		var ue *updateError
 		errors.As(err, &ue)
+		h.metrics.UpdateRefused(metrics.CauseMalformed)
 		h.refuse(w, r, tsig, ue.rcode, from, ue.msg)
 		return
 	}
 	if key == nil {
+		h.metrics.UpdateRefused(metrics.CauseAuth)
 		h.refuse(w, r, nil, dns.RcodeRefused, from, "unsigned update; updates need a TSIG signature")
 		return
 	}
 	for _, n := range u.names {
 		if !key.allows(n.pool) {
+			h.metrics.UpdateRefused(metrics.CauseForbidden)
 			h.refuse(w, r, tsig, dns.RcodeRefused, from, fmt.Sprintf("TSIG key %s may not change pool %s", key.Name, n.pool))
 			return
 		}

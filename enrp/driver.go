@@ -57,6 +57,10 @@ type DriverConfig struct {
 	// OnEvent, if set, is called from the driver's goroutine with each
 	// event of the state machine (after it is logged). It must not block.
 	OnEvent func(Event)
+	// OnMessage, if set, is called from the driver's goroutine with the
+	// type of each message sent to or received from a peer (for metrics).
+	// It must not block.
+	OnMessage func(sent bool, t Type)
 }
 
 // Ownership is a change of who owns a registered element.
@@ -601,6 +605,9 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 	d.stats.MsgsIn++
 	d.stats.BytesIn += int64(ib.n)
 	d.mu.Unlock()
+	if d.cfg.OnMessage != nil && ib.m != nil {
+		d.cfg.OnMessage(false, ib.m.Type)
+	}
 	if ib.err != nil {
 		if em := ErrorFor(ib.err, d.self, c.peer); em != nil {
 			d.sendOn(c, em)
@@ -659,6 +666,9 @@ func (d *Driver) sendOn(c *conn, m *Message) {
 	d.stats.MsgsOut++
 	d.stats.BytesOut += int64(len(b))
 	d.mu.Unlock()
+	if d.cfg.OnMessage != nil {
+		d.cfg.OnMessage(true, m.Type)
+	}
 }
 
 // handle carries out a Ready and returns when to tick next: the messages
@@ -741,7 +751,7 @@ func (d *Driver) apply(ops []Op) {
 		return
 	}
 	var out []Ownership
-	for _, k := range sortedBefore(before) {
+	for _, k := range keysInOrder(before) {
 		now := mine(k.pool, k.id)
 		if (now != nil) != before[k] {
 			out = append(out, Ownership{Pool: k.pool, ID: k.id, Elem: now})
@@ -750,15 +760,6 @@ func (d *Driver) apply(ops []Op) {
 	if len(out) > 0 {
 		d.cfg.OnOwnership(out)
 	}
-}
-
-func sortedBefore(m map[key]bool) []key {
-	out := make([]key, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, cmpKey)
-	return out
 }
 
 // lookup finds element id of pool (a lower-case FQDN) in v.

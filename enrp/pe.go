@@ -516,19 +516,9 @@ type Cause struct {
 func (e *enc) causes(cs []Cause) {
 	e.param(ParamOpError, func() {
 		for _, c := range cs {
-			start := len(e.b)
-			e.u16(c.Code)
-			e.u16(0)
-			e.b = append(e.b, c.Info...)
-			n := len(e.b) - start
-			if n > maxMessage {
-				e.err = errTooLong
-				n = maxMessage
-			}
-			binary.BigEndian.PutUint16(e.b[start+2:], uint16(n))
-			for i := n; i < pad4(n); i++ {
-				e.b = append(e.b, 0)
-			}
+			// A cause is laid out as a parameter: code, length, info,
+			// padding.
+			e.bytesParam(c.Code, c.Info)
 		}
 	})
 }

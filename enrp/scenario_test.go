@@ -154,6 +154,16 @@ func homes(m *enrptest.Member) map[uint32]int {
 	return out
 }
 
+// stopAndTakeOver stops A and runs c until B sees none of A's
+// registrations homed at A, within a takeover's time.
+func stopAndTakeOver(t *testing.T, c *enrptest.Cluster, a, b *enrptest.Member) {
+	t.Helper()
+	a.Stop()
+	if !c.RunUntil(func() bool { return homes(b)[idA] == 0 }, lastHeard+noResponse+time.Second) {
+		t.Fatal("no takeover")
+	}
+}
+
 // TestJoinAndFullSync: a registrar joins a running one that holds 300
 // registrations (three table pages) and zone-file elements, gets all of
 // them by handle table transfer; a third registrar, told only of the
@@ -491,10 +501,7 @@ func TestRestart(t *testing.T) {
 	register(t, c, a, 0, 10)
 	requireSettled(t, c, interval)
 	store := a.Stored()
-	a.Stop()
-	if !c.RunUntil(func() bool { return homes(b)[idA] == 0 }, lastHeard+noResponse+time.Second) {
-		t.Fatal("no takeover")
-	}
+	stopAndTakeOver(t, c, a, b)
 	winner := homes(b)
 	c.RunFor(interval)
 	if err := a.Start(store); err != nil {
@@ -521,10 +528,7 @@ func TestRefreshAnywhere(t *testing.T) {
 	c, a, b, cm := cluster3(t, 9, 0)
 	register(t, c, a, 0, 3)
 	requireSettled(t, c, interval)
-	a.Stop()
-	if !c.RunUntil(func() bool { return homes(b)[idA] == 0 }, lastHeard+noResponse+time.Second) {
-		t.Fatal("no takeover")
-	}
+	stopAndTakeOver(t, c, a, b)
 	requireSettled(t, c, interval)
 	other := cm
 	if len(cm.EventsOf(enrp.EventTakeoverDone)) == 1 {
@@ -576,10 +580,7 @@ func TestDeregisteredStaysDeleted(t *testing.T) {
 	register(t, c, a, 0, 4)
 	requireSettled(t, c, interval)
 	store := a.Stored()
-	a.Stop()
-	if !c.RunUntil(func() bool { return homes(b)[idA] == 0 }, lastHeard+noResponse+time.Second) {
-		t.Fatal("no takeover")
-	}
+	stopAndTakeOver(t, c, a, b)
 	requireSettled(t, c, interval)
 	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(poolOf(2), 1002) }); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package enrp
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -183,7 +182,7 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 	p.holdoff = n.now().Add(n.cfg.PresenceInterval)
 	if s.own {
 		swept := 0
-		for _, k := range sortedPending(s.pending) {
+		for _, k := range keysInOrder(s.pending) {
 			if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
 				n.tab.del(k) // a wrong belief, not a deregistration: no tomb
 				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id})
@@ -437,13 +436,4 @@ func (n *Node) local(c *Change) {
 	en := newEntry(c.Pool, c.Policy, e, gen)
 	n.tab.put(en)
 	n.announce(AddPE, en)
-}
-
-func sortedPending(m map[key]bool) []key {
-	out := make([]key, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, cmpKey)
-	return out
 }

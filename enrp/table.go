@@ -21,6 +21,16 @@ func cmpKey(a, b key) int {
 	return cmp.Compare(a.id, b.id)
 }
 
+// keysInOrder returns the keys of m in cmpKey's order.
+func keysInOrder(m map[key]bool) []key {
+	out := make([]key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, cmpKey)
+	return out
+}
+
 // entry is what the state machine knows of one element: the element (never
 // modified once here: changes replace it), its pool's policy, its ownership
 // generation and its terms of its home's checksum and digest.

@@ -119,7 +119,7 @@ type batch struct {
 	free  []*poolWork // for reuse
 }
 
-// poolWork is a pool's pending change: its elements are prev.Elements with
+// poolWork is a pool's pending change: its elements are prev's with
 // delta applied (an ID mapped to nil is removed).
 type poolWork struct {
 	name, handle, parent string

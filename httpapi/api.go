@@ -116,20 +116,16 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	route := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(method+" "+path, h)
-		// The same path with any other method: 405 as JSON (ServeMux's
-		// own 405 is plain text).
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			allow := method
-			if method == http.MethodGet {
-				allow = "GET, HEAD"
-			}
-			w.Header().Set("Allow", allow)
-			writeError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed; use %s", r.Method, method))
-		})
+		allow := method
+		if method == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		mux.HandleFunc(path, notAllowed(allow, method))
 	}
 	route(http.MethodGet, "/healthz", a.healthz)
 	route(http.MethodGet, "/v1/pools", a.listPools)
 	route(http.MethodGet, "/v1/pools/{pool}", a.getPool)
+	route(http.MethodGet, "/v1/status", a.status) // status.go
 	route(http.MethodPost, "/v1/pools/{pool}/reports", a.write(a.report))
 	route(http.MethodPut, "/v1/pools/{pool}/elements/{pe}/admin", a.write(a.setAdmin))
 	if cfg.Registrar != nil {
@@ -139,6 +135,16 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("no such endpoint %s", r.URL.Path))
 	})
 	return mux
+}
+
+// notAllowed answers a method that its path does not serve: 405 as JSON
+// (ServeMux's own 405 is plain text), with the Allow header allow and use
+// naming the methods in the message.
+func notAllowed(allow, use string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed; use %s", r.Method, use))
+	}
 }
 
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
@@ -287,8 +293,23 @@ func (a *api) pool(w http.ResponseWriter, r *http.Request) *handlespace.PoolView
 	return pv
 }
 
+// poolElement looks up {pool} and its element {pe}, writing the error reply
+// if there is none.
+func (a *api) poolElement(w http.ResponseWriter, r *http.Request) (*handlespace.PoolView, *handlespace.Element) {
+	pv := a.pool(w, r)
+	if pv == nil {
+		return nil, nil
+	}
+	e, lerr := findElement(pv, r.PathValue("pe"))
+	if lerr != nil {
+		writeLookupError(w, r, lerr)
+		return nil, nil
+	}
+	return pv, e
+}
+
 func (a *api) listPools(w http.ResponseWriter, r *http.Request) {
-	out := poolList{Pools: []poolJSON{}}
+	out := poolList{Pools: []PoolJSON{}}
 	if v := a.b.View(); v != nil {
 		for _, z := range v.Zones() {
 			for _, h := range z.PoolHandles() {
@@ -298,7 +319,7 @@ func (a *api) listPools(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	slices.SortFunc(out.Pools, func(x, y poolJSON) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(out.Pools, func(x, y PoolJSON) int { return strings.Compare(x.Name, y.Name) })
 	writeJSON(w, r, http.StatusOK, out)
 }
 
@@ -412,13 +433,8 @@ func (a *api) setAdmin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	pv := a.pool(w, r)
-	if pv == nil {
-		return
-	}
-	e, lerr := findElement(pv, r.PathValue("pe"))
-	if lerr != nil {
-		writeLookupError(w, r, lerr)
+	pv, e := a.poolElement(w, r)
+	if e == nil {
 		return
 	}
 	if err := a.b.SetAdmin(pv.Name, e.ID, st); err != nil {

@@ -250,11 +250,7 @@ func TestReport(t *testing.T) {
 
 	// Errors.
 	big := `{"element":"` + strings.Repeat("a", 70<<10) + `"}`
-	for _, c := range []struct {
-		path, body string
-		code       int
-		msg        string
-	}{
+	f.wantReplies(t, "POST", auth, []request{
 		{path, ``, 400, "empty request body; want a JSON object"},
 		{path, `{}`, 400, "name the element"},
 		{path, `{"element":"","address":""}`, 400, "name the element"},
@@ -277,16 +273,7 @@ func TestReport(t *testing.T) {
 		{path, `{"address":"192.0.2.20:443"}`, 404, `has no element at`},
 		{"/v1/pools/nope.pool.test/reports", `{"element":"` + id(web1) + `"}`, 404, `no such pool "nope.pool.test"`},
 		{"/v1/pools/web/reports", `{"element":"` + id(web1) + `"}`, 409, `pool handle "web" is in 2 zones`},
-	} {
-		rp := f.do(t, "POST", c.path, c.body, auth)
-		if rp.code != c.code {
-			t.Errorf("POST %s %.60q: %d, want %d: %s", c.path, c.body, rp.code, c.code, rp.body)
-			continue
-		}
-		if e, _ := rp.json["error"].(string); !strings.Contains(e, c.msg) {
-			t.Errorf("POST %s %.60q: error %q, want %q", c.path, c.body, e, c.msg)
-		}
-	}
+	})
 }
 
 func TestReportBackendErrors(t *testing.T) {
@@ -360,11 +347,7 @@ func TestSetAdmin(t *testing.T) {
 	}
 
 	// Errors.
-	for _, c := range []struct {
-		path, body string
-		code       int
-		msg        string
-	}{
+	f.wantReplies(t, "PUT", auth, []request{
 		{base + "web1/admin", `{"state":"down"}`, 400, `unknown admin state "down"; want auto, drain or force-down`},
 		{base + "web1/admin", `{}`, 400, `missing state`},
 		{base + "web1/admin", `{"state":"drain","why":"x"}`, 400, `unknown field "why"; want state`},
@@ -377,16 +360,7 @@ func TestSetAdmin(t *testing.T) {
 		{base + "o1/admin", `{"state":"drain"}`, 404, `has no element "o1"`},
 		{"/v1/pools/nope/elements/web1/admin", `{"state":"drain"}`, 404, `no such pool "nope"`},
 		{"/v1/pools/web/elements/web1/admin", `{"state":"drain"}`, 409, `pool handle "web" is in 2 zones`},
-	} {
-		rp := f.do(t, "PUT", c.path, c.body, auth)
-		if rp.code != c.code {
-			t.Errorf("PUT %s %q: %d, want %d: %s", c.path, c.body, rp.code, c.code, rp.body)
-			continue
-		}
-		if e, _ := rp.json["error"].(string); !strings.Contains(e, c.msg) {
-			t.Errorf("PUT %s %q: error %q, want %q", c.path, c.body, e, c.msg)
-		}
-	}
+	})
 
 	// The backend's own errors: the element went away meanwhile.
 	f.b.adminErr = fmt.Errorf("update: %w", handlespace.ErrNoElement)

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 // t0 is the tests' clock reading.
@@ -80,33 +80,11 @@ func (f *fakeBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) erro
 	return f.hs.Update(pool, id, func(e *handlespace.Element) { e.Admin = a })
 }
 
-func mustRRs(t testing.TB, text string) []dns.RR {
-	t.Helper()
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(text), "", "test")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
-	if err := zp.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rrs
-}
-
 func apex(origin string) string {
 	return origin + ` 3600 IN SOA ns1.` + origin + ` hostmaster.` + origin + ` 1 3600 600 86400 30
 ` + origin + ` 3600 IN NS ns1.` + origin + `
 ns1.` + origin + ` 3600 IN A 192.0.2.53
 `
-}
-
-func elem(label, addrs string, port uint16, weight uint32) *handlespace.Element {
-	e := &handlespace.Element{Label: label, Port: port, Weight: weight}
-	for _, a := range strings.Split(addrs, ",") {
-		e.Addrs = append(e.Addrs, netip.MustParseAddr(a))
-	}
-	e.ID = handlespace.ElementID(e.Addrs[0], port)
-	return e
 }
 
 func id(e *handlespace.Element) string { return handlespace.IDString(e.ID) }
@@ -116,13 +94,13 @@ func id(e *handlespace.Element) string { return handlespace.IDString(e.ID) }
 // element with a lease) and api (wrr); zone other.test. with pools web
 // (so that the handle web is ambiguous) and solo.
 var (
-	web1 = elem("web1", "192.0.2.10", 8080, 10)
-	web2 = elem("web2", "192.0.2.11", 8080, 20)
-	web3 = elem("web3", "192.0.2.12,2001:db8::12", 8080, 30)
-	dyn  = elem("dyn", "2001:db8::99", 8443, 5)
-	api1 = elem("api1", "192.0.2.20", 443, 1)
-	oth1 = elem("o1", "198.51.100.1", 80, 1)
-	solo = elem("s1", "198.51.100.2", 80, 1)
+	web1 = hstest.Elem("web1", "192.0.2.10", 8080, 10)
+	web2 = hstest.Elem("web2", "192.0.2.11", 8080, 20)
+	web3 = hstest.Elem("web3", "192.0.2.12,2001:db8::12", 8080, 30)
+	dyn  = hstest.Elem("dyn", "2001:db8::99", 8443, 5)
+	api1 = hstest.Elem("api1", "192.0.2.20", 443, 1)
+	oth1 = hstest.Elem("o1", "198.51.100.1", 80, 1)
+	solo = hstest.Elem("s1", "198.51.100.2", 80, 1)
 )
 
 type fixture struct {
@@ -149,11 +127,11 @@ func newFixture(t testing.TB, token string) *fixture {
 	w3.Transport = handlespace.TransportUDP
 	w3.Probe = &handlespace.ProbeSpec{Kind: "tcp", Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 3, Jitter: 0.25}
 	defs := []handlespace.ZoneDef{
-		{Origin: "pool.test.", File: "pool.zone", Records: mustRRs(t, apex("pool.test.")), Pools: []handlespace.PoolDef{
+		{Origin: "pool.test.", File: "pool.zone", Records: hstest.RRs(t, apex("pool.test.")), Pools: []handlespace.PoolDef{
 			{Handle: "web", Spec: web, Elements: []*handlespace.Element{web1.Clone(), web2.Clone(), w3}},
 			{Handle: "api", Spec: spec("wrr"), Elements: []*handlespace.Element{api1.Clone()}},
 		}},
-		{Origin: "other.test.", File: "other.zone", Records: mustRRs(t, apex("other.test.")), Pools: []handlespace.PoolDef{
+		{Origin: "other.test.", File: "other.zone", Records: hstest.RRs(t, apex("other.test.")), Pools: []handlespace.PoolDef{
 			{Handle: "web", Spec: spec("rr"), Elements: []*handlespace.Element{oth1.Clone()}},
 			{Handle: "solo", Spec: spec("rr"), Elements: []*handlespace.Element{solo.Clone()}},
 		}},
@@ -240,6 +218,30 @@ func (rp reply) want(t testing.TB, code int, msg string) {
 		e, _ := rp.json["error"].(string)
 		if !strings.Contains(e, msg) {
 			t.Fatalf("error %q, want it to contain %q", e, msg)
+		}
+	}
+}
+
+// request is a request to send and the reply it must get: the status and
+// a part of the error message ("" for any).
+type request struct {
+	path, body string
+	code       int
+	msg        string
+}
+
+// wantReplies sends each request with method and the Authorization header
+// auth, and checks its reply's status and error message.
+func (f *fixture) wantReplies(t testing.TB, method, auth string, reqs []request) {
+	t.Helper()
+	for _, c := range reqs {
+		rp := f.do(t, method, c.path, c.body, auth)
+		if rp.code != c.code {
+			t.Errorf("%s %s %.60q: %d, want %d: %s", method, c.path, c.body, rp.code, c.code, rp.body)
+			continue
+		}
+		if e, _ := rp.json["error"].(string); !strings.Contains(e, c.msg) {
+			t.Errorf("%s %s %.60q: error %q, want %q", method, c.path, c.body, e, c.msg)
 		}
 	}
 }

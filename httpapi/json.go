@@ -15,32 +15,38 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
+// The JSON of the replies. The types of the replies that clients read
+// (StatusJSON, PoolJSON, ElementJSON and what they hold, ErrorJSON) are
+// exported, so that a client in Go (poolnsd status, drain) decodes with the
+// types the server encodes with.
+
 // poolList is the reply of GET /v1/pools.
 type poolList struct {
-	Pools []poolJSON `json:"pools"`
+	Pools []PoolJSON `json:"pools"`
 }
 
-// poolJSON is a pool: its settings and counts, and with GET
+// PoolJSON is a pool: its settings and counts, and with GET
 // /v1/pools/{pool} its elements.
-type poolJSON struct {
-	Name     string      `json:"name"`   // lower-case FQDN: web.pool.example.
-	Handle   string      `json:"handle"` // web
-	Zone     string      `json:"zone"`   // pool.example.
-	Static   bool        `json:"static"` // defined by a zone file
-	Policy   string      `json:"policy"`
-	TTL      uint32      `json:"ttl"`
-	Answers  int         `json:"answers"`
-	AllDown  string      `json:"alldown"`
-	Service  string      `json:"service"` // "" none
-	URI      string      `json:"uri"`     // "" none
-	Probe    *probeJSON  `json:"probe"`   // null: no active probe
-	FailOpen bool        `json:"fail_open"`
-	Gen      uint64      `json:"gen"`
-	Counts   countsJSON  `json:"counts"`
-	Elements *[]elemJSON `json:"elements,omitempty"`
+type PoolJSON struct {
+	Name     string         `json:"name"`   // lower-case FQDN: web.pool.example.
+	Handle   string         `json:"handle"` // web
+	Zone     string         `json:"zone"`   // pool.example.
+	Static   bool           `json:"static"` // defined by a zone file
+	Policy   string         `json:"policy"`
+	TTL      uint32         `json:"ttl"`
+	Answers  int            `json:"answers"`
+	AllDown  string         `json:"alldown"`
+	Service  string         `json:"service"` // "" none
+	URI      string         `json:"uri"`     // "" none
+	Probe    *ProbeJSON     `json:"probe"`   // null: no active probe
+	FailOpen bool           `json:"fail_open"`
+	Gen      uint64         `json:"gen"`
+	Counts   CountsJSON     `json:"counts"`
+	Elements *[]ElementJSON `json:"elements,omitempty"`
 }
 
-type probeJSON struct {
+// ProbeJSON is a pool's or an element's probe settings.
+type ProbeJSON struct {
 	Kind       string  `json:"kind"`
 	Target     string  `json:"target"`
 	IntervalMS int64   `json:"interval_ms"`
@@ -50,7 +56,9 @@ type probeJSON struct {
 	Jitter     float64 `json:"jitter"`
 }
 
-type countsJSON struct {
+// CountsJSON counts a pool's elements (or, in StatusJSON.Totals, every
+// pool's) by health and administrative state.
+type CountsJSON struct {
 	Elements   int `json:"elements"`
 	Served     int `json:"served"` // in the answers now
 	Up         int `json:"up"`
@@ -61,8 +69,9 @@ type countsJSON struct {
 	Reported   int `json:"reported"`
 }
 
-// elemJSON is a pool element.
-type elemJSON struct {
+// ElementJSON is a pool element (and the reply of PUT
+// /v1/pools/{pool}/elements/{pe}/admin).
+type ElementJSON struct {
 	ID         string         `json:"id"`    // 8 hex digits
 	Label      string         `json:"label"` // first label of its own name
 	Name       string         `json:"name"`  // its own name: label.pool
@@ -83,11 +92,12 @@ type elemJSON struct {
 	Static     bool           `json:"static"`
 	Expires    *time.Time     `json:"expires"`      // null: no lease
 	LeaseLeftS *float64       `json:"lease_left_s"` // null: no lease
-	Probe      *probeJSON     `json:"probe"`        // the element's own probe settings; null: the pool's
-	LastProbe  *lastProbeJSON `json:"last_probe"`   // null: none here
+	Probe      *ProbeJSON     `json:"probe"`        // the element's own probe settings; null: the pool's
+	LastProbe  *LastProbeJSON `json:"last_probe"`   // null: none here
 }
 
-type lastProbeJSON struct {
+// LastProbeJSON is the result of an element's last probe here.
+type LastProbeJSON struct {
 	At    time.Time `json:"at"`
 	OK    bool      `json:"ok"`
 	Error string    `json:"error"`
@@ -102,16 +112,18 @@ type reportJSON struct {
 	Removed bool   `json:"removed"`
 }
 
-type errorJSON struct {
+// ErrorJSON is the reply of every error: the message, and for an ambiguous
+// pool handle the pools it could name.
+type ErrorJSON struct {
 	Error      string   `json:"error"`
 	Candidates []string `json:"candidates,omitempty"`
 }
 
-func probeSpec(p handlespace.ProbeSpec) *probeJSON {
+func probeSpec(p handlespace.ProbeSpec) *ProbeJSON {
 	if !p.Probed() {
 		return nil
 	}
-	return &probeJSON{
+	return &ProbeJSON{
 		Kind:       p.Kind,
 		Target:     p.Target,
 		IntervalMS: p.Interval.Milliseconds(),
@@ -131,8 +143,8 @@ func servedSet(pv *handlespace.PoolView) map[uint32]bool {
 	return s
 }
 
-func poolSummary(pv *handlespace.PoolView) poolJSON {
-	p := poolJSON{
+func poolSummary(pv *handlespace.PoolView) PoolJSON {
+	p := PoolJSON{
 		Name:     pv.Name,
 		Handle:   pv.Handle,
 		Zone:     pv.Zone,
@@ -172,10 +184,10 @@ func poolSummary(pv *handlespace.PoolView) poolJSON {
 	return p
 }
 
-func (a *api) poolDetail(pv *handlespace.PoolView) poolJSON {
+func (a *api) poolDetail(pv *handlespace.PoolView) PoolJSON {
 	p := poolSummary(pv)
 	served := servedSet(pv)
-	es := make([]elemJSON, 0, pv.Len())
+	es := make([]ElementJSON, 0, pv.Len())
 	for e := range pv.Range() {
 		es = append(es, a.element(pv, e, served))
 	}
@@ -183,8 +195,8 @@ func (a *api) poolDetail(pv *handlespace.PoolView) poolJSON {
 	return p
 }
 
-func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served map[uint32]bool) elemJSON {
-	j := elemJSON{
+func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served map[uint32]bool) ElementJSON {
+	j := ElementJSON{
 		ID:        handlespace.IDString(e.ID),
 		Label:     e.Label,
 		Name:      e.Label + "." + pv.Name,
@@ -223,11 +235,11 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served m
 	if e.Probe != nil {
 		j.Probe = probeSpec(*e.Probe)
 		if j.Probe == nil { // probes turned off for this element
-			j.Probe = &probeJSON{Kind: "none"}
+			j.Probe = &ProbeJSON{Kind: "none"}
 		}
 	}
 	if probed {
-		j.LastProbe = &lastProbeJSON{At: st.At.UTC(), OK: st.OK, Error: st.Err, RTTms: millis(st.RTT)}
+		j.LastProbe = &LastProbeJSON{At: st.At.UTC(), OK: st.OK, Error: st.Err, RTTms: millis(st.RTT)}
 	}
 	return j
 }
@@ -239,34 +251,50 @@ func round(f, scale float64) float64 { return math.Round(f*scale) / scale }
 
 // writeJSON writes v as the reply, indented when the query has "pretty".
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	buf, err := encodeJSON(r, v)
+	if err != nil {
+		// Only a bug gets here: every reply type marshals.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(buf, "{\"error\":%q}\n", "cannot encode reply: "+err.Error())
+	}
+	writeBody(w, r, status, buf.Bytes(), false)
+}
+
+// encodeJSON encodes v, indented when the query has "pretty".
+func encodeJSON(r *http.Request, v any) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	if _, ok := r.URL.Query()["pretty"]; ok {
 		enc.SetIndent("", "  ")
 	}
-	if err := enc.Encode(v); err != nil {
-		// Only a bug gets here: every reply type marshals.
-		status = http.StatusInternalServerError
-		buf.Reset()
-		fmt.Fprintf(&buf, "{\"error\":%q}\n", "cannot encode reply: "+err.Error())
-	}
+	return &buf, enc.Encode(v)
+}
+
+// writeBody writes body, JSON (gzipped if gzipped says so), as the reply,
+// with its headers; a HEAD request gets the headers only.
+func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte, gzipped bool) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	if gzipped {
+		h.Set("Content-Encoding", "gzip")
+		h.Set("Vary", "Accept-Encoding")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
+		w.Write(body)
 	}
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	writeJSON(w, r, status, errorJSON{Error: msg})
+	writeJSON(w, r, status, ErrorJSON{Error: msg})
 }
 
 func writeLookupError(w http.ResponseWriter, r *http.Request, e *lookupError) {
-	writeJSON(w, r, e.status, errorJSON{Error: e.msg, Candidates: e.candidates})
+	writeJSON(w, r, e.status, ErrorJSON{Error: e.msg, Candidates: e.candidates})
 }
 
 // decodeBody reads the request's JSON object into dst, refusing unknown

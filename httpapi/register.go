@@ -54,10 +54,10 @@ const registerFields = "addresses, port, transport, weight, prio, load, loaddeg,
 
 // registerJSON is the reply of PUT.
 type registerJSON struct {
-	Pool    string   `json:"pool"`
-	Created bool     `json:"created"`
-	LeaseS  float64  `json:"lease_s"` // the granted lease
-	Element elemJSON `json:"element"`
+	Pool    string      `json:"pool"`
+	Created bool        `json:"created"`
+	LeaseS  float64     `json:"lease_s"` // the granted lease
+	Element ElementJSON `json:"element"`
 }
 
 // deregisterJSON is the reply of DELETE.
@@ -73,10 +73,7 @@ func (a *api) registerRoutes(mux *http.ServeMux, reg Registrar) {
 	const path = "/v1/pools/{pool}/elements/{pe}"
 	mux.HandleFunc(http.MethodPut+" "+path, a.write(func(w http.ResponseWriter, r *http.Request) { a.putElement(w, r, reg) }))
 	mux.HandleFunc(http.MethodDelete+" "+path, a.write(func(w http.ResponseWriter, r *http.Request) { a.deleteElement(w, r, reg) }))
-	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "PUT, DELETE")
-		writeError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed; use PUT or DELETE", r.Method))
-	})
+	mux.HandleFunc(path, notAllowed("PUT, DELETE", "PUT or DELETE"))
 }
 
 // targetPool resolves {pool} for a registration, which may create the
@@ -102,11 +99,20 @@ func targetPool(v *handlespace.View, s string) (string, *lookupError) {
 	return "", &lookupError{status: http.StatusNotFound, msg: fmt.Sprintf("no pool %q, and %d zones are served; name the pool in full (handle.zone)", s, len(zs))}
 }
 
-func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) {
+// allowed reports whether the client may register now (registration.rate);
+// if not, it writes the 429 reply.
+func allowed(w http.ResponseWriter, r *http.Request, reg Registrar) bool {
 	from := clientAddr(r)
-	if !reg.Allow(from) {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many registrations from %s (registration.rate); retry later", from))
+	if reg.Allow(from) {
+		return true
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many registrations from %s (registration.rate); retry later", from))
+	return false
+}
+
+func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) {
+	if !allowed(w, r, reg) {
 		return
 	}
 	var req registerRequest
@@ -187,19 +193,11 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 }
 
 func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registrar) {
-	from := clientAddr(r)
-	if !reg.Allow(from) {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, r, http.StatusTooManyRequests, fmt.Sprintf("too many registrations from %s (registration.rate); retry later", from))
+	if !allowed(w, r, reg) {
 		return
 	}
-	pv := a.pool(w, r)
-	if pv == nil {
-		return
-	}
-	e, lerr := findElement(pv, r.PathValue("pe"))
-	if lerr != nil {
-		writeLookupError(w, r, lerr)
+	pv, e := a.poolElement(w, r)
+	if e == nil {
 		return
 	}
 	res, ok := a.submit(w, r, reg, pv.Name, e.Label, registrar.Change{Pool: pv.Name, Label: e.Label})

@@ -69,6 +69,10 @@ type Config struct {
 	// change, and one when the first probes of the start are done
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// OnHealthChange, if set, is called after each change of an element's
+	// health that the monitor publishes (for metrics). It runs on a prober
+	// worker: it must be quick.
+	OnHealthChange func(pool string, id uint32, from, to handlespace.Health)
 }
 
 func (c *Config) defaults() {
@@ -393,6 +397,9 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 			}
 			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label,
 				"from", e.Health.String(), "to", tr.Health.String(), "reason", reason)
+			if m.cfg.OnHealthChange != nil {
+				m.cfg.OnHealthChange(t.pool, t.id, e.Health, tr.Health)
+			}
 		}
 		if clears {
 			m.mu.Lock()

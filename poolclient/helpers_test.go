@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 	"github.com/poolnsd/poolnsd/registrar"
 )
 
@@ -58,11 +58,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func startServer(t testing.TB, cfg registrar.Config) *server {
 	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: 1})
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(testZone), "", "test")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
+	rrs := hstest.RRs(t, testZone)
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.example.", File: "test", Records: rrs}}); err != nil {
 		t.Fatal(err)
 	}

@@ -106,25 +106,17 @@ func BenchmarkHTTPKeepAlive(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	serveConns(ln, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 1024)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := c.Read(buf); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 1024)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-					c.Write(resp)
-				}
-			}()
+			c.Write(resp)
 		}
-	}()
+	})
 	addr := netip.MustParseAddrPort(ln.Addr().String())
 	var n counter
 	s := probe.NewScheduler(probe.Config{}, func(r probe.Result, _ probe.Tracker, _ bool) {

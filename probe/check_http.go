@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -143,13 +142,8 @@ func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *httpTarget, tm 
 	}
 	pc := &pconn{raw: c, rw: c, addr: t.Addr.String(), sni: ht.host}
 	if h.tls {
-		cfg := &tls.Config{InsecureSkipVerify: true, ServerName: ht.host}
-		if net.ParseIP(ht.host) != nil {
-			cfg.ServerName = "" // RFC 6066: no IP addresses in SNI
-		}
-		tc := tls.Client(c, cfg)
-		setDeadline(ctx, c)
-		if err := tc.HandshakeContext(ctx); err != nil {
+		tc, err := handshake(ctx, c, ht.host)
+		if err != nil {
 			abort(c)
 			return nil, tm.failErr(ctx, t, "TLS handshake", err)
 		}

@@ -19,15 +19,7 @@ import (
 
 func TestTCPChecker(t *testing.T) {
 	ln := listen(t)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	serveConns(ln, func(c net.Conn) { c.Close() })
 	c := probe.TCPChecker{}
 	if r := check(t, c, "tcp", "", addrOf(ln.Addr()), time.Second); !r.OK || r.RTT <= 0 {
 		t.Errorf("listening port: %+v, want a pass with an RTT", r)
@@ -185,16 +177,10 @@ func TestHTTPChecker(t *testing.T) {
 	})
 	t.Run("not HTTP", func(t *testing.T) {
 		ln := listen(t)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
-				c.Close()
-			}
-		}()
+		serveConns(ln, func(c net.Conn) {
+			c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
+			c.Close()
+		})
 		r := check(t, c, "http", "/", addrOf(ln.Addr()), time.Second)
 		if r.OK || !strings.HasPrefix(r.Err, "HTTP: malformed HTTP response") {
 			t.Errorf("%+v, want HTTP: malformed HTTP response …", r)
@@ -203,18 +189,7 @@ func TestHTTPChecker(t *testing.T) {
 }
 
 func TestHTTPSChecker(t *testing.T) {
-	cert := selfSigned(t, "www.example.com")
-	var mu sync.Mutex
-	var sni []string
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-			mu.Lock()
-			sni = append(sni, h.ServerName)
-			mu.Unlock()
-			return nil, nil
-		},
-	}
+	cfg, sniSent := sniConfig(t, "www.example.com")
 	rec := &recorded{}
 	ln := listen(t)
 	serveHTTP(t, ln, testMux(rec), cfg)
@@ -233,13 +208,11 @@ func TestHTTPSChecker(t *testing.T) {
 	if got := rec.last(t).host; got != "www.example.com" {
 		t.Errorf("Host %q, want www.example.com", got)
 	}
-	mu.Lock()
 	// /fail used the connection that /ok kept; it failed, so /load made a
 	// new one, with the server name.
-	if len(sni) != 2 || sni[0] != "" || sni[1] != "www.example.com" {
+	if sni := sniSent(); len(sni) != 2 || sni[0] != "" || sni[1] != "www.example.com" {
 		t.Errorf("server names sent %q, want none, then www.example.com", sni)
 	}
-	mu.Unlock()
 
 	// https against a plain HTTP server fails in the handshake.
 	plain := listen(t)
@@ -254,33 +227,13 @@ func TestHTTPSChecker(t *testing.T) {
 }
 
 func TestTLSChecker(t *testing.T) {
-	cert := selfSigned(t, "api.example.com")
-	var mu sync.Mutex
-	var sni []string
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-			mu.Lock()
-			sni = append(sni, h.ServerName)
-			mu.Unlock()
-			return nil, nil
-		},
-	}
+	cfg, sniSent := sniConfig(t, "api.example.com")
 	ln := listen(t)
-	tln := tls.NewListener(ln, cfg)
-	go func() {
-		for {
-			c, err := tln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.(*tls.Conn).Handshake()
-				c.Read(make([]byte, 1)) // until the client goes
-			}()
-		}
-	}()
+	serveConns(tls.NewListener(ln, cfg), func(c net.Conn) {
+		defer c.Close()
+		c.(*tls.Conn).Handshake()
+		c.Read(make([]byte, 1)) // until the client goes
+	})
 	addr := addrOf(ln.Addr())
 	c := probe.TLSChecker{}
 	if r := check(t, c, "tls", "", addr, 5*time.Second); !r.OK || r.RTT <= 0 {
@@ -289,24 +242,16 @@ func TestTLSChecker(t *testing.T) {
 	if r := check(t, c, "tls", "api.example.com", addr, 5*time.Second); !r.OK {
 		t.Errorf("tls with SNI: %+v, want a pass", r)
 	}
-	mu.Lock()
-	if len(sni) != 2 || sni[0] != "" || sni[1] != "api.example.com" {
+	if sni := sniSent(); len(sni) != 2 || sni[0] != "" || sni[1] != "api.example.com" {
 		t.Errorf("server names sent %q, want none then api.example.com", sni)
 	}
-	mu.Unlock()
 
 	// A server that speaks something else fails the handshake.
 	other := listen(t)
-	go func() {
-		for {
-			c, err := other.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
-			c.Close()
-		}
-	}()
+	serveConns(other, func(c net.Conn) {
+		c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+		c.Close()
+	})
 	if r := check(t, c, "tls", "", addrOf(other.Addr()), 5*time.Second); r.OK || !strings.HasPrefix(r.Err, "TLS handshake: ") {
 		t.Errorf("tls against HTTP: %+v, want TLS handshake: …", r)
 	}
@@ -525,29 +470,21 @@ func TestHTTPResponses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ln := listen(t)
-			go func() {
+			serveConns(ln, func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
 				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
+					l, err := br.ReadString('\n')
+					if err != nil || l == "\r\n" {
+						break
 					}
-					go func() {
-						defer c.Close()
-						br := bufio.NewReader(c)
-						for {
-							l, err := br.ReadString('\n')
-							if err != nil || l == "\r\n" {
-								break
-							}
-						}
-						c.Write([]byte(tt.resp))
-						if !tt.kept {
-							return
-						}
-						br.ReadByte() // keep the connection until the client goes
-					}()
 				}
-			}()
+				c.Write([]byte(tt.resp))
+				if !tt.kept {
+					return
+				}
+				br.ReadByte() // keep the connection until the client goes
+			})
 			c := probe.NewHTTPChecker(false)
 			r := check(t, c, "http", tt.target, addrOf(ln.Addr()), 5*time.Second)
 			if r.OK != tt.ok || r.Err != tt.err {

@@ -23,14 +23,25 @@ func (TLSChecker) Check(ctx context.Context, t Target) Result {
 		return tm.failErr(ctx, t, "connect", err)
 	}
 	defer abort(c)
-	setDeadline(ctx, c)
-	cfg := &tls.Config{ServerName: t.Spec.Target, InsecureSkipVerify: true}
-	if net.ParseIP(cfg.ServerName) != nil {
-		cfg.ServerName = "" // RFC 6066: no IP addresses in SNI
-	}
-	tc := tls.Client(c, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if _, err := handshake(ctx, c, t.Spec.Target); err != nil {
 		return tm.failErr(ctx, t, "TLS handshake", err)
 	}
 	return tm.ok(t)
+}
+
+// handshake does the TLS handshake as client on c, by ctx's deadline,
+// sending serverName as the SNI unless it is an IP address (RFC 6066: no
+// IP addresses in SNI) or "". It does not verify the certificate (see
+// TLSChecker).
+func handshake(ctx context.Context, c net.Conn, serverName string) (*tls.Conn, error) {
+	cfg := &tls.Config{ServerName: serverName, InsecureSkipVerify: true}
+	if net.ParseIP(serverName) != nil {
+		cfg.ServerName = ""
+	}
+	tc := tls.Client(c, cfg)
+	setDeadline(ctx, c)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return tc, nil
 }

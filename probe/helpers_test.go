@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,41 @@ func selfSigned(t *testing.T, names ...string) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// sniConfig is a TLS server configuration with a self-signed certificate
+// for name; sent returns the server names that clients sent, in order.
+func sniConfig(t *testing.T, name string) (cfg *tls.Config, sent func() []string) {
+	var mu sync.Mutex
+	var sni []string
+	cfg = &tls.Config{
+		Certificates: []tls.Certificate{selfSigned(t, name)},
+		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			mu.Lock()
+			sni = append(sni, h.ServerName)
+			mu.Unlock()
+			return nil, nil
+		},
+	}
+	return cfg, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sni)
+	}
+}
+
+// serveConns hands each connection that ln accepts to handle, in a
+// goroutine of its own, until ln is closed.
+func serveConns(ln net.Listener, handle func(net.Conn)) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
 }
 
 // listen opens a TCP listener on a free loopback port, closed at the end

@@ -674,10 +674,18 @@ func (r *Registrar) commit(plans []*planned) {
 		for _, d := range pl.done {
 			if d.Elem != nil {
 				r.leases.add(d.Pool, d.ID, d.Elem.Expires)
-				r.log.Debug("registered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
+				// A new element is a change of the pool (info); a refresh
+				// or an update of its parameters is not (debug), so that
+				// keep-alives do not flood the log.
+				level := slog.LevelDebug
+				if d.Created {
+					level = slog.LevelInfo
+				}
+				r.log.Log(context.Background(), level, "registered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
 					"owner", d.Elem.Owner, "lease", d.Elem.Lease.String(), "created", d.Created)
-			} else {
-				r.log.Debug("deregistered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label)
+			} else if d.Removed {
+				r.log.Info("deregistered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
+					"by", ownerName(pl.p.req.Who.Owner))
 			}
 		}
 		r.answer(pl.p, outcome{res: Result{Lease: pl.lease, Done: pl.done}})

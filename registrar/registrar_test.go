@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -59,6 +59,21 @@ func (s *testStore) Commit(ops []handlespace.StoreOp) error {
 	return s.inner.Commit(ops)
 }
 
+// holdCommits makes the commits from now on wait: entered gets a value as
+// each begins, and release lets the waiting ones go on and ends the hold.
+func (s *testStore) holdCommits() (entered <-chan struct{}, release func()) {
+	hold, ent := make(chan struct{}), make(chan struct{}, 1)
+	s.mu.Lock()
+	s.hold, s.entered = hold, ent
+	s.mu.Unlock()
+	return ent, func() {
+		s.mu.Lock()
+		s.hold, s.entered = nil, nil
+		s.mu.Unlock()
+		close(hold)
+	}
+}
+
 func (s *testStore) stored(t *testing.T) []string {
 	t.Helper()
 	var out []string
@@ -88,11 +103,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	clk := &clock{now: t0}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 9, Now: clk.Now})
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(zoneText), "", "z")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
+	rrs := hstest.RRs(t, zoneText)
 	static := &handlespace.Element{ID: 1, Label: "s1", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80}
 	spec := handlespace.DefaultPoolSpec()
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.test.", File: "z", Records: rrs,
@@ -380,11 +391,7 @@ func TestAtomic(t *testing.T) {
 // one: one store commit, one handlespace batch.
 func TestGroupCommit(t *testing.T) {
 	f := newFixture(t, Config{})
-	hold := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	f.store.mu.Lock()
-	f.store.hold, f.store.entered = hold, entered
-	f.store.mu.Unlock()
+	entered, release := f.store.holdCommits()
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -403,10 +410,7 @@ func TestGroupCommit(t *testing.T) {
 		go submit(fmt.Sprintf("pe%d", i), i)
 	}
 	f.waitQueued(t, n)
-	f.store.mu.Lock()
-	f.store.hold, f.store.entered = nil, nil
-	f.store.mu.Unlock()
-	close(hold)
+	release()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -437,11 +441,7 @@ func TestGroupCommit(t *testing.T) {
 // effect.
 func TestConflictWaits(t *testing.T) {
 	f := newFixture(t, Config{})
-	hold := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	f.store.mu.Lock()
-	f.store.hold, f.store.entered = hold, entered
-	f.store.mu.Unlock()
+	entered, release := f.store.holdCommits()
 	done := make(chan error, 3)
 	go func() {
 		_, err := f.r.Submit(context.Background(), reg("tsig:k.", "other", el("10.0.0.9", 80), 0))
@@ -463,10 +463,7 @@ func TestConflictWaits(t *testing.T) {
 		}}
 	go func() { _, err := f.r.Submit(context.Background(), needX); done <- err }()
 	f.waitQueued(t, 1)
-	f.store.mu.Lock()
-	f.store.hold, f.store.entered = nil, nil
-	f.store.mu.Unlock()
-	close(hold)
+	release()
 	for range 3 {
 		if err := <-done; err != nil {
 			t.Fatal(err)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks use beyond Go: dig and nsupdate
 # (bind9-dnsutils), kdig (knot-dnsutils), dnsperf, tshark and dumpcap
-# (tshark: the Wireshark check of what peering sends). Debian packages through
+# (tshark: the Wireshark check of what peering sends), chromium (the status
+# page's browser tests), promtool (prometheus: checks /metrics) and
+# systemd-analyze (systemd: checks contrib/poolnsd.service). Debian packages through
 # apt-get when run as root and something is missing; otherwise says what to
 # install. Go modules come from the module proxy (go mod download).
 set -euo pipefail
@@ -11,6 +13,10 @@ command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v taskset >/dev/null || need+=(util-linux)
 { command -v tshark && command -v dumpcap; } >/dev/null || need+=(tshark)
+command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v stdbuf >/dev/null || need+=(coreutils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive

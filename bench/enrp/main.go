@@ -183,6 +183,23 @@ func answers(c *dns.Client, addr, name string, want netip.Addr) (bool, error) {
 	return false, nil
 }
 
+// untilAnswered asks C (at caddr) for name until it answers with ip, for
+// up to 10 s after t0, when registration i was made.
+func untilAnswered(c *dns.Client, caddr, name string, ip netip.Addr, t0 time.Time, i int) error {
+	for {
+		ok, err := answers(c, caddr, name, ip)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Since(t0) > 10*time.Second {
+			return fmt.Errorf("registration %d not in C's answers after 10 s", i)
+		}
+	}
+}
+
 func percentile(ds []time.Duration, p float64) time.Duration {
 	s := slices.Clone(ds)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
@@ -216,17 +233,8 @@ func propagation(ca *enrptest.CA, dir string, n int) error {
 		if err := a.hs.Register(name, e, ""); err != nil {
 			return err
 		}
-		for {
-			ok, err := answers(client, caddr, name, e.Addrs[0])
-			if err != nil {
-				return err
-			}
-			if ok {
-				break
-			}
-			if time.Since(t0) > 10*time.Second {
-				return fmt.Errorf("registration %d not in C's answers after 10 s", i)
-			}
+		if err := untilAnswered(client, caddr, name, e.Addrs[0], t0, i); err != nil {
+			return err
 		}
 		lat = append(lat, time.Since(t0))
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 var tsigSecret = base64.StdEncoding.EncodeToString([]byte("bench-enrp-secret-32-bytes-long!"))
@@ -27,41 +26,6 @@ $TTL 300
 ns  A   192.0.2.53
 `
 
-// proc is one poolnsd process of the benchmark.
-type proc struct {
-	cmd   *exec.Cmd
-	ready chan struct{}
-	done  chan struct{}
-}
-
-func startProc(bin, dir string) (*proc, error) {
-	cmd := exec.Command(bin, "serve")
-	cmd.Dir = dir
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, ready: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		seen := false
-		for sc.Scan() {
-			var r map[string]any
-			if json.Unmarshal(sc.Bytes(), &r) == nil && r["msg"] == "ready" && !seen {
-				seen = true
-				close(p.ready)
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
 // propagationProcesses runs n poolnsd processes and times signed DNS
 // UPDATE registrations at the first until the third answers them.
 func propagationProcesses(ca *enrptest.CA, dir, bin string, n int) error {
@@ -69,15 +33,10 @@ func propagationProcesses(ca *enrptest.CA, dir, bin string, n int) error {
 	if err != nil {
 		return err
 	}
-	var procs []*proc
+	var procs []*proctest.Proc
 	defer func() {
 		for _, p := range procs {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-				p.cmd.Process.Kill()
-			}
+			p.Stop(syscall.SIGTERM, 10*time.Second)
 		}
 	}()
 	for i := 0; i < n; i++ {
@@ -125,18 +84,19 @@ enrp:
 		if err := os.WriteFile(filepath.Join(d, "poolnsd.yaml"), []byte(cfg), 0o644); err != nil {
 			return err
 		}
-		p, err := startProc(abs, d)
+		cmd := exec.Command(abs, "serve")
+		cmd.Dir = d
+		p, err := proctest.Start(cmd, nil)
 		if err != nil {
 			return err
 		}
 		procs = append(procs, p)
 	}
 	for _, p := range procs {
-		select {
-		case <-p.ready:
-		case <-p.done:
+		switch _, _, err := p.Wait(0, 15*time.Second, proctest.MsgIs("ready")); err {
+		case proctest.ErrExited:
 			return fmt.Errorf("a poolnsd exited before it was ready (ports 5420 and 9901 on 127.0.0.1-%d free?)", n)
-		case <-time.After(15 * time.Second):
+		case proctest.ErrTimeout:
 			return fmt.Errorf("a poolnsd was not ready within 15 s")
 		}
 	}
@@ -157,17 +117,8 @@ enrp:
 			return err
 		}
 		t1 := time.Now()
-		for {
-			ok, err := answers(client, caddr, pool, ip)
-			if err != nil {
-				return err
-			}
-			if ok {
-				break
-			}
-			if time.Since(t0) > 10*time.Second {
-				return fmt.Errorf("registration %d not in C's answers after 10 s", i)
-			}
+		if err := untilAnswered(client, caddr, pool, ip, t0, i); err != nil {
+			return err
 		}
 		now := time.Now()
 		fromSend = append(fromSend, now.Sub(t0))

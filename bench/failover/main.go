@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 var (
@@ -280,10 +281,9 @@ func (l *freezeListener) setFrozen(f bool) {
 // --- poolnsd ----------------------------------------------------------
 
 type daemon struct {
-	cmd  *exec.Cmd
+	*proctest.Proc
 	dir  string
 	logf *os.File
-	log  *lineLog
 }
 
 // startDaemon runs poolnsd serve on a zones directory holding zone, on
@@ -315,94 +315,40 @@ log:
 	if err := os.WriteFile(filepath.Join(dir, "poolnsd.yaml"), []byte(cfg), 0o644); err != nil {
 		fatalf("%v", err)
 	}
-	d := &daemon{dir: dir, log: newLineLog()}
-	d.cmd = exec.Command(*bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
+	d := &daemon{dir: dir}
+	cmd := exec.Command(*bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
 	if pin >= 0 {
-		d.cmd = exec.Command("taskset", "-c", strconv.Itoa(pin), *bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
-		d.cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+		cmd = exec.Command("taskset", "-c", strconv.Itoa(pin), *bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	}
-	var w io.Writer = d.log
+	var tee io.Writer
 	if *keepLogs != "" {
 		os.MkdirAll(*keepLogs, 0o755)
 		d.logf, _ = os.Create(filepath.Join(*keepLogs, name+".log"))
-		w = io.MultiWriter(d.log, d.logf)
+		tee = d.logf
 	}
-	d.cmd.Stderr = w
-	if err := d.cmd.Start(); err != nil {
+	if d.Proc, err = proctest.Start(cmd, tee); err != nil {
 		fatalf("start poolnsd: %v", err)
 	}
-	if !d.log.wait(`"msg":"ready"`, 30*time.Second) {
+	if !d.logged("ready", 30*time.Second) {
 		d.stop()
-		fatalf("poolnsd did not get ready:\n%s", d.log.tail())
+		fatalf("poolnsd did not get ready:\n%s", d.Tail(20))
 	}
 	return d
 }
 
+// logged waits up to limit for poolnsd to log msg.
+func (d *daemon) logged(msg string, limit time.Duration) bool {
+	_, _, err := d.Wait(0, limit, proctest.MsgIs(msg))
+	return err == nil
+}
+
 func (d *daemon) stop() {
-	d.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-		<-done
-	}
+	d.Stop(os.Interrupt, 10*time.Second)
 	if d.logf != nil {
 		d.logf.Close()
 	}
 	os.RemoveAll(d.dir)
-}
-
-// lineLog keeps poolnsd's log and lets one wait for a line.
-type lineLog struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	notify chan struct{}
-}
-
-func newLineLog() *lineLog { return &lineLog{notify: make(chan struct{}, 1)} }
-
-func (l *lineLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	l.buf.Write(p)
-	if l.buf.Len() > 8<<20 { // keep the last 4 MiB
-		b := l.buf.Bytes()[l.buf.Len()-4<<20:]
-		l.buf = *bytes.NewBuffer(append([]byte(nil), b...))
-	}
-	l.mu.Unlock()
-	select {
-	case l.notify <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (l *lineLog) wait(s string, limit time.Duration) bool {
-	deadline := time.After(limit)
-	for {
-		l.mu.Lock()
-		ok := bytes.Contains(l.buf.Bytes(), []byte(s))
-		l.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-l.notify:
-		case <-deadline:
-			return false
-		}
-	}
-}
-
-func (l *lineLog) tail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buf.Bytes()
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
 }
 
 // --- failover ---------------------------------------------------------
@@ -439,7 +385,7 @@ func startFailover(interval, timeout time.Duration) *failover {
 	}
 	f.conn = c
 	if !f.waitAnswered(5, "", 30*time.Second) {
-		fatalf("the five backends were not all answered:\n%s", f.d.log.tail())
+		fatalf("the five backends were not all answered:\n%s", f.d.Tail(20))
 	}
 	f.ids = f.elementIDs()
 	return f
@@ -559,7 +505,7 @@ func (f *failover) run(mode string, reports bool) string {
 		}
 		b.repair(mode)
 		if !f.waitAnswered(5, victim, 30*time.Second) {
-			fatalf("%s trial %d: %s not answered again after repair:\n%s", name, trial, victim, f.d.log.tail())
+			fatalf("%s trial %d: %s not answered again after repair:\n%s", name, trial, victim, f.d.Tail(20))
 		}
 	}
 	slices.Sort(times)
@@ -602,25 +548,9 @@ func msAll(xs []time.Duration) string {
 // (http, tcp, or none: no probes).
 func cpuRun(kind string, pin int) string {
 	const pools, per = 100, 100
-	var addrs []string
-	for i := 1; i <= 50; i++ {
-		addrs = append(addrs, fmt.Sprintf("127.0.3.%d:18081", i), fmt.Sprintf("127.0.4.%d:18081", i))
-	}
 	var conns, reqs atomic.Int64
-	var lns []net.Listener
-	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			fatalf("listen %s: %v", a, err)
-		}
-		lns = append(lns, ln)
-		go miniHTTP(ln, &conns, &reqs)
-	}
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+	addrs, closeAll := miniBackends(18081, &conns, &reqs)
+	defer closeAll()
 	probeKeys := "probe=none"
 	switch kind {
 	case "http":
@@ -647,11 +577,11 @@ func cpuRun(kind string, pin int) string {
 		where = fmt.Sprintf("CPU %d, GOMAXPROCS=1", pin)
 	}
 	defer d.stop()
-	if kind != "none" && !d.log.wait(`"msg":"first probes done"`, 60*time.Second) {
-		fatalf("cpu %s: the first probes did not finish:\n%s", kind, d.log.tail())
+	if kind != "none" && !d.logged("first probes done", 60*time.Second) {
+		fatalf("cpu %s: the first probes did not finish:\n%s", kind, d.Tail(20))
 	}
 	time.Sleep(*cpuWarm)
-	pid := d.cmd.Process.Pid
+	pid := d.Cmd.Process.Pid
 	u0, k0 := cpuSplit(pid)
 	c0, r0 := conns.Load(), reqs.Load()
 	start := time.Now()
@@ -677,6 +607,30 @@ func cpuRun(kind string, pin int) string {
 		kind, pools*per, where, probes, per_s(c0, c1), cpu, user, sys, wall.Round(time.Second), target)
 }
 
+// miniBackends listens on port of 127.0.3.1–50 and 127.0.4.1–50 with
+// miniHTTP, counting into conns and reqs, and returns the 100 addresses
+// and a func that closes the listeners.
+func miniBackends(port int, conns, reqs *atomic.Int64) ([]string, func()) {
+	var addrs []string
+	for i := 1; i <= 50; i++ {
+		addrs = append(addrs, fmt.Sprintf("127.0.3.%d:%d", i, port), fmt.Sprintf("127.0.4.%d:%d", i, port))
+	}
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			fatalf("listen %s: %v", a, err)
+		}
+		lns = append(lns, ln)
+		go miniHTTP(ln, conns, reqs)
+	}
+	return addrs, func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+}
+
 // cpuFloor measures the kernel's cost of a TCP probe on this machine: one
 // locked thread of this process connects (blocking socket, connect, close
 // with a reset) to the same 100 loopback listeners 10 000 times a second,
@@ -684,25 +638,9 @@ func cpuRun(kind string, pin int) string {
 // includes the listener side's TCP work done in its system calls) over
 // the window is the floor under any connect-per-probe design.
 func cpuFloor() string {
-	var addrs []string
-	var lns []net.Listener
 	var conns, reqs atomic.Int64
-	for i := 1; i <= 50; i++ {
-		addrs = append(addrs, fmt.Sprintf("127.0.3.%d:18082", i), fmt.Sprintf("127.0.4.%d:18082", i))
-	}
-	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			fatalf("listen %s: %v", a, err)
-		}
-		lns = append(lns, ln)
-		go miniHTTP(ln, &conns, &reqs)
-	}
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+	addrs, closeAll := miniBackends(18082, &conns, &reqs)
+	defer closeAll()
 	sas := make([]syscall.SockaddrInet4, len(addrs))
 	for i, a := range addrs {
 		ap := netip.MustParseAddrPort(a)

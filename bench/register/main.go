@@ -15,9 +15,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +31,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 const zone = `$ORIGIN bench.test.
@@ -59,60 +58,19 @@ func main() {
 	}
 }
 
-type daemon struct {
-	cmd   *exec.Cmd
-	lines chan map[string]any
-	done  chan struct{}
-}
-
-func start(bin, dir string) (*daemon, error) {
-	cmd := exec.Command(bin, "serve")
-	cmd.Dir = dir
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
+// wait returns the first log record of d after line from with message msg
+// and the line after it; an error record before it is an error.
+func wait(d *proctest.Proc, from int, msg string, limit time.Duration) (proctest.Rec, int, error) {
+	r, next, err := d.Wait(from, limit, func(r proctest.Rec) bool { return r["msg"] == msg || r["level"] == "ERROR" })
+	switch {
+	case errors.Is(err, proctest.ErrExited):
+		return nil, next, errors.New("poolnsd exited")
+	case err != nil:
+		return nil, next, fmt.Errorf("poolnsd did not log %q within %v", msg, limit)
+	case r["msg"] != msg:
+		return nil, next, fmt.Errorf("poolnsd: %v", r)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	d := &daemon{cmd: cmd, lines: make(chan map[string]any, 1024), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var r map[string]any
-			if json.Unmarshal(sc.Bytes(), &r) == nil {
-				select {
-				case d.lines <- r:
-				default:
-				}
-			}
-		}
-		cmd.Wait()
-		close(d.done)
-	}()
-	return d, nil
-}
-
-// wait returns the first log record with message msg.
-func (d *daemon) wait(msg string, limit time.Duration) (map[string]any, error) {
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	for {
-		select {
-		case r := <-d.lines:
-			if r["msg"] == msg {
-				return r, nil
-			}
-			if r["level"] == "ERROR" {
-				return nil, fmt.Errorf("poolnsd: %v", r)
-			}
-		case <-d.done:
-			return nil, errors.New("poolnsd exited")
-		case <-t.C:
-			return nil, fmt.Errorf("poolnsd did not log %q within %v", msg, limit)
-		}
-	}
+	return r, next, nil
 }
 
 func run(bin, addr string, clients, pes, pools int, duration, warmup time.Duration) error {
@@ -153,12 +111,15 @@ registration:
 	if err != nil {
 		return err
 	}
-	d, err := start(abs, dir)
+	cmd := exec.Command(abs, "serve")
+	cmd.Dir = dir
+	d, err := proctest.Start(cmd, nil)
 	if err != nil {
 		return err
 	}
-	defer d.cmd.Process.Kill()
-	if _, err := d.wait("ready", 15*time.Second); err != nil {
+	defer d.Kill()
+	_, logged, err := wait(d, 0, "ready", 15*time.Second)
+	if err != nil {
 		return err
 	}
 
@@ -241,12 +202,12 @@ registration:
 	stop.Store(true)
 	wg.Wait()
 
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	stats, err := d.wait("registrations", 15*time.Second)
+	d.Cmd.Process.Signal(syscall.SIGTERM)
+	stats, _, err := wait(d, logged, "registrations", 15*time.Second)
 	if err != nil {
 		return err
 	}
-	<-d.done
+	<-d.Done()
 
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {

@@ -25,7 +25,7 @@ func TestClientLibrary(t *testing.T) {
 	p := startDaemon(t, dir, "--http.token="+regToken)
 	addr, _ := p.ready()
 	api, _ := p.waitLog(0, "the HTTP API", msgIs("serving HTTP API"))
-	apiURL := "http://" + api.str("addr")
+	apiURL := "http://" + api.Str("addr")
 
 	type be struct {
 		name string
@@ -92,8 +92,8 @@ func TestClientLibrary(t *testing.T) {
 	d.Wait()
 	firstID, _ := registrar.LabelID("first")
 	p.waitLog(from, "the failure report", func(r logRec) bool {
-		return r.str("msg") == "http api: failure report" && r.str("pool") == "app.pool.example." &&
-			r.str("element") == handlespace.IDString(firstID)
+		return r.Str("msg") == "http api: failure report" && r.Str("pool") == "app.pool.example." &&
+			r.Str("element") == handlespace.IDString(firstID)
 	})
 
 	// Close deregisters: the pool answers the second alone.

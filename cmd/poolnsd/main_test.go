@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 func testEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "POOLNSD_") && !strings.HasPrefix(kv, "GORACE=") {
+		if !strings.HasPrefix(kv, "POOLNSD_") && !strings.HasPrefix(kv, "GORACE=") && !strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
 			env = append(env, kv)
 		}
 	}

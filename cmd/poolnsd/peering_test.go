@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 // peeringZone is the zone of the peering tests: a zone-file pool of six
@@ -139,11 +141,11 @@ func peeringCluster(t *testing.T, zone string, registration ...string) []*peer {
 
 func eventIs(event string, kv ...string) func(logRec) bool {
 	return func(r logRec) bool {
-		if r.str("event") != event {
+		if r.Str("event") != event {
 			return false
 		}
 		for i := 0; i+1 < len(kv); i += 2 {
-			if r.str(kv[i]) != kv[i+1] {
+			if r.Str(kv[i]) != kv[i+1] {
 				return false
 			}
 		}
@@ -362,7 +364,7 @@ func probedBy(t *testing.T, ps []*peer, home *peer, pc *probeCounter, after time
 // same as the others.
 func TestPeeringProcesses(t *testing.T) {
 	t.Parallel()
-	tool(t, "nsupdate", "bind9-dnsutils")
+	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
 	ps := peeringCluster(t, peeringZone)
 	a, b, c := ps[0], ps[1], ps[2]
 	pe := newProbeCounter(t)
@@ -373,7 +375,7 @@ func TestPeeringProcesses(t *testing.T) {
 	}
 	for _, p := range ps {
 		p.p.ready()
-		p.p.waitLog(0, "peering over TLS", func(r logRec) bool { return r.str("msg") == "peering" && r.str("transport") == "tls" })
+		p.p.waitLog(0, "peering over TLS", func(r logRec) bool { return r.Str("msg") == "peering" && r.Str("transport") == "tls" })
 	}
 	for _, p := range ps {
 		for _, o := range ps {
@@ -404,7 +406,7 @@ func TestPeeringProcesses(t *testing.T) {
 	homes := 0
 	for _, p := range ps {
 		r, _ := p.p.waitLog(0, p.name+"'s share of the zone-file elements", func(r logRec) bool {
-			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 3")
+			return r.Str("event") == "static-homes" && strings.HasSuffix(r.Str("detail"), "live 3")
 		})
 		homes += int(r["count"].(float64))
 	}
@@ -420,17 +422,11 @@ func TestPeeringProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.p.waitExit(waitLimit)
-	var winner, loser *peer
-	stop := make(chan struct{})
-	select {
-	case <-firstLog(b.p, cb, eventIs("takeover-done", "target", handlespace.IDString(a.id)), stop):
-		winner, loser = b, c
-	case <-firstLog(c.p, cc, eventIs("takeover-done", "target", handlespace.IDString(a.id)), stop):
+	winner, loser := b, c
+	if firstToLog(t, "takeover of A", eventIs("takeover-done", "target", handlespace.IDString(a.id)),
+		[]*daemonProc{b.p, c.p}, []int{cb, cc}) == 1 {
 		winner, loser = c, b
-	case <-time.After(waitLimit):
-		t.Fatal("no takeover of A")
 	}
-	close(stop)
 	took := time.Since(killed)
 	r, _ := winner.p.waitLog(0, "the takeover", eventIs("takeover-done"))
 	if r["count"] != 1.0 {
@@ -442,7 +438,7 @@ func TestPeeringProcesses(t *testing.T) {
 	}
 	for _, p := range []*peer{b, c} {
 		p.p.waitLog(0, p.name+" re-homing A's zone-file elements", func(r logRec) bool {
-			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 2")
+			return r.Str("event") == "static-homes" && strings.HasSuffix(r.Str("detail"), "live 2")
 		})
 	}
 	probedBy(t, []*peer{b, c}, winner, pe, killed)
@@ -476,7 +472,7 @@ func TestPeeringProcesses(t *testing.T) {
 	}
 	for p, from := range map[*peer]int{a: 0, b: cb, c: cc} {
 		p.p.waitLog(from, p.name+" with A back", func(r logRec) bool {
-			return r.str("event") == "static-homes" && strings.HasSuffix(r.str("detail"), "live 3")
+			return r.Str("event") == "static-homes" && strings.HasSuffix(r.Str("detail"), "live 3")
 		})
 	}
 	probedBy(t, ps, winner, pe, restarted)
@@ -510,42 +506,28 @@ func TestPeeringProcesses(t *testing.T) {
 	}
 }
 
-// firstLog returns a channel that is closed when p logs a record after
-// line from that match accepts (never, if it does not, or stop is closed
-// first).
-func firstLog(p *daemonProc, from int, match func(logRec) bool, stop <-chan struct{}) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		// Pass on the wake-up this goroutine may have taken from another
-		// waiter of p.
-		defer func() {
-			select {
-			case p.notify <- struct{}{}:
-			default:
+// firstToLog waits up to waitLimit for the first of ps to log a record
+// that match accepts, each after its line in from, and returns its index;
+// the test fails if none does (what names the record).
+func firstToLog(t *testing.T, what string, match func(logRec) bool, ps []*daemonProc, from []int) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	first := make(chan int, len(ps))
+	for i, p := range ps {
+		go func() {
+			if _, _, err := p.WaitContext(ctx, from[i], match); err == nil {
+				first <- i
 			}
 		}()
-		for {
-			p.mu.Lock()
-			for ; from < len(p.recs); from++ {
-				if r := p.recs[from]; r != nil && match(r) {
-					p.mu.Unlock()
-					close(ch)
-					return
-				}
-			}
-			p.mu.Unlock()
-			select {
-			case <-p.notify:
-			case <-p.done:
-				return
-			case <-stop:
-				return
-			case <-time.After(waitLimit):
-				return
-			}
-		}
-	}()
-	return ch
+	}
+	select {
+	case i := <-first:
+		return i
+	case <-ctx.Done():
+		t.Fatalf("no %s within %v", what, waitLimit)
+		return -1
+	}
 }
 
 // waitAnswer asks addr for name every 20 ms until the answer is want, up
@@ -586,7 +568,7 @@ func TestPeeringConfig(t *testing.T) {
 	}
 	p := startDaemon(t, dir, "--enrp.listen=127.0.0.1:0", "--enrp.insecure")
 	p.waitLog(0, "the insecure warning", func(r logRec) bool {
-		return r.str("level") == "WARN" && strings.Contains(r.str("msg"), "without TLS")
+		return r.Str("level") == "WARN" && strings.Contains(r.Str("msg"), "without TLS")
 	})
 	p.ready()
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -600,7 +582,7 @@ func TestPeeringConfig(t *testing.T) {
 // lease ends: it leaves every registrar's answers.
 func TestPeeringLeaseAfterTakeover(t *testing.T) {
 	t.Parallel()
-	tool(t, "nsupdate", "bind9-dnsutils")
+	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
 	ps := peeringCluster(t, peeringZone, "lease_min: 1s")
 	a, b, c := ps[0], ps[1], ps[2]
 	for _, p := range ps {
@@ -628,14 +610,7 @@ func TestPeeringLeaseAfterTakeover(t *testing.T) {
 	cb, cc := b.p.cursor(), c.p.cursor()
 	a.p.cmd.Process.Signal(syscall.SIGKILL)
 	a.p.waitExit(waitLimit)
-	stop := make(chan struct{})
-	select {
-	case <-firstLog(b.p, cb, eventIs("takeover-done"), stop):
-	case <-firstLog(c.p, cc, eventIs("takeover-done"), stop):
-	case <-time.After(waitLimit):
-		t.Fatal("no takeover of A")
-	}
-	close(stop)
+	firstToLog(t, "takeover of A", eventIs("takeover-done"), []*daemonProc{b.p, c.p}, []int{cb, cc})
 	if time.Since(registered) > 3*time.Second {
 		t.Fatalf("the takeover came %v after the registration: too late to see the lease end after it", time.Since(registered))
 	}

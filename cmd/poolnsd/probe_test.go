@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"io"
 	"net"
 	"net/http"
@@ -85,9 +86,7 @@ func (b *backend) ip() string { h, _, _ := strings.Cut(b.addr, ":"); return h }
 // get 401.
 func TestServeProbes(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("dig"); err != nil && !testing.Short() {
-		t.Fatal("dig is missing (apt-get install bind9-dnsutils); make deps installs it")
-	}
+	proctest.LookTool(t, "dig", "bind9-dnsutils")
 	a, b := newBackend(t), newBackend(t)
 	// Two elements on 127.0.0.1 with different ports: the answers carry
 	// addresses, so they are told apart through SRV.
@@ -118,7 +117,7 @@ log:
 	p := startDaemon(t, dir)
 	dnsAddr, _ := p.ready()
 	apiLine, _ := p.waitLog(0, "the HTTP API line", msgIs("serving HTTP API"))
-	api := "http://" + apiLine.str("addr")
+	api := "http://" + apiLine.Str("addr")
 
 	srvTargets := func() []string {
 		t.Helper()
@@ -134,7 +133,7 @@ log:
 	}
 	healthTo := func(name, to string) func(logRec) bool {
 		return func(r logRec) bool {
-			return r.str("msg") == "health changed" && r.str("name") == name && r.str("to") == to
+			return r.Str("msg") == "health changed" && r.Str("name") == name && r.Str("to") == to
 		}
 	}
 
@@ -151,8 +150,8 @@ log:
 		from := p.cursor()
 		b.kill()
 		r, _ := p.waitLog(from, "b down", healthTo("b", "down"))
-		if r.str("reason") != "connect: connection refused" {
-			t.Errorf("down because %q, want connect: connection refused", r.str("reason"))
+		if r.Str("reason") != "connect: connection refused" {
+			t.Errorf("down because %q, want connect: connection refused", r.Str("reason"))
 		}
 		if got := srvTargets(); !slices.Equal(got, []string{"a"}) {
 			t.Errorf("SRV targets with b dead: %v, want a only", got)
@@ -288,7 +287,7 @@ log:
 			t.Errorf("exit %d after SIGTERM, want 0", code)
 		}
 		p.waitLog(from, "stopped", msgIs("stopped"))
-		if c, err := net.DialTimeout("tcp", apiLine.str("addr"), time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", apiLine.Str("addr"), time.Second); err == nil {
 			c.Close()
 			t.Error("the HTTP API still accepts after SIGTERM")
 		}

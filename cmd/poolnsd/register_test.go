@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 // Registration as users do it: the real nsupdate and dig against the real
@@ -42,20 +43,6 @@ func regConfig(registration ...string) []string {
 	return lines
 }
 
-// tool finds a command that the tests need: under -short a missing one
-// skips the test, otherwise it fails it (make test and CI install them).
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if testing.Short() {
-			t.Skipf("%s not installed", name)
-		}
-		t.Fatalf("%s not installed (apt-get install %s; scripts/deps.sh does)", name, pkg)
-	}
-	return p
-}
-
 // keyFile writes a BIND key file for nsupdate -k.
 func keyFile(t *testing.T, dir, name, secret string) string {
 	return writeFile(t, dir, name+".key", fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};\n", "pe-key.", secret))
@@ -73,7 +60,7 @@ func nsupdate(t *testing.T, addr, key string, script ...string) (string, error) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tool(t, "nsupdate", "bind9-dnsutils"), args...)
+	cmd := exec.CommandContext(ctx, proctest.LookTool(t, "nsupdate", "bind9-dnsutils"), args...)
 	cmd.Stdin = strings.NewReader(in)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -86,7 +73,7 @@ func dig(t *testing.T, addr string, args ...string) []string {
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tool(t, "dig", "bind9-dnsutils"),
+	cmd := exec.CommandContext(ctx, proctest.LookTool(t, "dig", "bind9-dnsutils"),
 		append([]string{"@" + host, "-p", port, "+norecurse", "+time=2", "+tries=1"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -117,7 +104,7 @@ func digStatus(t *testing.T, addr string, args ...string) string {
 
 func registeredLine(name string, created bool) func(logRec) bool {
 	return func(r logRec) bool {
-		return r.str("msg") == "registered" && r.str("name") == name && r["created"] == created
+		return r.Str("msg") == "registered" && r.Str("name") == name && r["created"] == created
 	}
 }
 
@@ -126,7 +113,7 @@ func registeredLine(name string, created bool) func(logRec) bool {
 // signed updates are refused and change nothing.
 func TestNsupdate(t *testing.T) {
 	t.Parallel()
-	tool(t, "nsupdate", "bind9-dnsutils")
+	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
 	dir := daemonDir(t, goodZone, regConfig()...)
 	key := keyFile(t, dir, "pe-key", regSecret)
 	badKey := keyFile(t, dir, "bad-key", base64.StdEncoding.EncodeToString([]byte("not the secret, but 32 bytes....")))
@@ -195,7 +182,7 @@ func TestNsupdate(t *testing.T) {
 // answered, then expires and leaves the answers and the store.
 func TestLeaseEndToEnd(t *testing.T) {
 	t.Parallel()
-	tool(t, "nsupdate", "bind9-dnsutils")
+	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
 	dir := daemonDir(t, goodZone, regConfig()...)
 	key := keyFile(t, dir, "pe-key", regSecret)
 	p := startDaemon(t, dir)
@@ -207,17 +194,17 @@ func TestLeaseEndToEnd(t *testing.T) {
 		t.Fatalf("nsupdate: %v\n%s", err, out)
 	}
 	reg, _ := p.waitLog(from, "the registration", registeredLine("short", true))
-	if reg.str("lease") != "5s" {
-		t.Errorf("lease %q, want 5s", reg.str("lease"))
+	if reg.Str("lease") != "5s" {
+		t.Errorf("lease %q, want 5s", reg.Str("lease"))
 	}
 	if got := dig(t, addr, "+short", "short.web.pool.example", "A"); !slices.Equal(got, []string{"192.0.2.55"}) {
 		t.Fatalf("dig A of the element: %q", got)
 	}
 	exp, _ := p.waitLog(from, "the expiry", func(r logRec) bool {
-		return r.str("msg") == "registration expired" && r.str("name") == "short"
+		return r.Str("msg") == "registration expired" && r.Str("name") == "short"
 	})
-	t1, _ := time.Parse(time.RFC3339Nano, reg.str("time"))
-	t2, _ := time.Parse(time.RFC3339Nano, exp.str("time"))
+	t1, _ := time.Parse(time.RFC3339Nano, reg.Str("time"))
+	t2, _ := time.Parse(time.RFC3339Nano, exp.Str("time"))
 	if d := t2.Sub(t1); d < 5*time.Second || d > 8*time.Second {
 		t.Errorf("expired %v after the registration, want 5 s (+ up to the 1 s sweep)", d)
 	}
@@ -300,7 +287,7 @@ func TestCrashSafety(t *testing.T) {
 	for i := 0; i < total; i++ {
 		select {
 		case work <- i:
-		case <-p.done:
+		case <-p.Done():
 			i = total // killed: stop sending
 		}
 	}
@@ -343,7 +330,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Error("the element whose lease ran out while poolnsd was down is answered")
 	}
 	p2.waitLog(0, "the short registration's expiry", func(r logRec) bool {
-		return r.str("msg") == "registration expired while stopped"
+		return r.Str("msg") == "registration expired while stopped"
 	})
 	if n, _ := ready["registrations"].(float64); int(n) != len(served) {
 		t.Errorf("ready line says %v registrations, %d served", ready["registrations"], len(served))

@@ -50,6 +50,13 @@ Usage:
                                        directory of the configuration) and exit
   poolnsd config [--markdown]          print the default configuration as
                                        commented YAML (or a Markdown table)
+  poolnsd status [--server URL] [--json] [--problems]
+                                       print the server's pools and elements
+  poolnsd drain [--force] POOL ELEMENT take an element out of the answers
+                                       (--force: force it down)
+  poolnsd undrain POOL ELEMENT         give the element back to its health
+  poolnsd demo                         serve a demo pool of local HTTP
+                                       backends, to watch a failover
   poolnsd version                      print the version
   poolnsd help                         print this help
 `
@@ -59,8 +66,15 @@ The configuration is merged from the defaults, the config file, the
 environment (POOLNSD_DNS_LISTEN for dns.listen) and the flags, each over the
 one before; "poolnsd config" prints every key.
 
-Exit status: 0 success, 1 check found errors in zone files, 2 bad command
-line or configuration, 3 failure at run time.
+status, drain and undrain find the server at http.listen of the
+configuration (or --server) and take the token from --token,
+POOLNSD_HTTP_TOKEN or http.token.
+
+Exit status: 0 success; 1 check found errors in zone files, or status found
+a pool that serves none of its elements (or fails open); 2 bad command line
+or configuration; 3 failure at run time (for status and drain: the server
+cannot be reached or answers an error); 4 drain or undrain named an
+unknown pool or element; 5 the server refused the token.
 `
 
 // usage writes the full help.
@@ -90,6 +104,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return check(rest, stdout, stderr)
 	case "config":
 		return printConfig(rest, stdout, stderr)
+	case "status":
+		return statusCmd(rest, stdout, stderr)
+	case "drain", "undrain":
+		return adminCmd(cmd, rest, stdout, stderr)
+	case "demo":
+		return demo(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -97,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "poolnsd: unknown command %q; want serve, check, config, version or help\n", cmd)
+	fmt.Fprintf(stderr, "poolnsd: unknown command %q; want serve, check, config, status, drain, undrain, demo, version or help\n", cmd)
 	return exitUsage
 }
 

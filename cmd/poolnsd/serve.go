@@ -41,6 +41,7 @@ type daemon struct {
 	store *handlespace.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
+	ops   *ops // serve_ops.go: metrics, readiness, operator endpoints
 
 	reg     *registrar.Registrar // registrations (serve_register.go)
 	mon     *monitor.Monitor     // probes and failure reports (serve_http.go)
@@ -49,15 +50,6 @@ type daemon struct {
 	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
-}
-
-// newLogger returns the logger that log.level and log.format ask for.
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel()}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // logErrors logs each line of err as one error line.
@@ -81,7 +73,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	log := newLogger(cfg, stderr)
+	return runServe(fs, cfg, warns, stderr, nil)
+}
+
+// runServe runs a daemon on cfg until a signal stops it and returns the
+// exit code. prepare, if not nil, gets the daemon before it starts (the
+// demo uses it).
+func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Writer, prepare func(*daemon) error) int {
+	log, level := newLiveLogger(cfg, stderr)
 	for _, w := range warns {
 		log.Warn(w)
 	}
@@ -97,8 +96,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
 
-	d := &daemon{cfg: cfg, log: log}
+	d := &daemon{cfg: cfg, log: log, ops: newOps(fs, level, log)}
+	if prepare != nil {
+		if err := prepare(d); err != nil {
+			log.Error("cannot start", "err", err.Error())
+			return exitRuntime
+		}
+	}
 	if code := d.start(); code != exitOK {
+		d.stopHTTP(context.Background())
 		return code
 	}
 	return d.loop(sigc)
@@ -109,6 +115,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // it has logged.
 func (d *daemon) start() int {
 	var err error
+	if code := d.listenHTTP(); code != exitOK {
+		return code
+	}
+	d.ops.setPhase("starting: opening the store")
 	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
@@ -118,10 +128,12 @@ func (d *daemon) start() int {
 		DefaultSpec: d.cfg.PoolSpec(),
 		Probing:     true, // probed elements start unknown until the monitor (serve_http.go) probes them
 	})
+	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
 	if err == nil {
 		err = d.hs.ApplyZones(defs)
 	}
+	d.ops.metrics.ZonesLoaded(err == nil, time.Now())
 	if err != nil {
 		logErrors(d.log, "cannot load the zones", err)
 		d.store.Close()
@@ -144,7 +156,9 @@ func (d *daemon) start() int {
 		UDPSize:    d.cfg.DNS.UDPSize,
 		UDPSockets: d.cfg.DNS.UDPSockets,
 		Logger:     d.log,
-		Updates:    d.reg,
+		Metrics:    d.ops.metrics.DNS(),
+		QueryLog:   d.cfg.Log.Queries,
+		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 	}, d.hs)
 	if err != nil {
@@ -167,8 +181,13 @@ func (d *daemon) start() int {
 		addrs = append(addrs, a.String())
 	}
 	n := countView(d.hs.View())
+	d.ops.hs.Store(d.hs)
+	d.ops.setReady()
 	d.log.Info("ready", "dns", addrs, "zones", n.zones, "pools", n.pools, "elements", n.elements,
 		"registrations", regs, "registrar", handlespace.IDString(d.store.RegistrarID()))
+	if d.ops.onReady != nil {
+		d.ops.onReady()
+	}
 	return exitOK
 }
 
@@ -197,7 +216,10 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 		select {
 		case sig := <-sigc:
 			if sig == syscall.SIGHUP {
+				sdReloading()
 				d.reload("SIGHUP")
+				d.reloadConfig()
+				sdNotify("READY=1")
 				continue
 			}
 			d.log.Info("stopping", "signal", sig.String())
@@ -244,6 +266,7 @@ func (d *daemon) reload(trigger string) {
 	if err == nil {
 		err = d.hs.ApplyZones(defs)
 	}
+	d.ops.metrics.ZonesLoaded(err == nil, time.Now())
 	if err != nil {
 		logErrors(d.log, "zones not reloaded; serving the last good ones", err)
 		return
@@ -256,6 +279,8 @@ func (d *daemon) reload(trigger string) {
 // stop stops taking queries, lets those in flight finish, closes the store
 // and returns code (or exitRuntime if stopping failed).
 func (d *daemon) stop(code int) int {
+	d.ops.setPhase("stopping")
+	sdNotify("STOPPING=1")
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

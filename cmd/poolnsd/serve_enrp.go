@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics"
 )
 
 // peering is the daemon's registrar peering (ENRP): the driver, and the
@@ -51,6 +52,8 @@ func (d *daemon) startPeering() int {
 		Handlespace: d.hs,
 		Logger:      d.log,
 		OnOwnership: func(o []enrp.Ownership) { p.store <- o },
+		OnEvent:     func(ev enrp.Event) { peeringEvent(d.ops.metrics, ev) },
+		OnMessage:   func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 	})
 	if err != nil {
 		close(p.store)
@@ -60,6 +63,7 @@ func (d *daemon) startPeering() int {
 	}
 	p.drv = drv
 	d.peering = p
+	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
 	mode := "tls"
 	if tlsc == nil {
 		mode = "insecure"
@@ -107,4 +111,36 @@ func (d *daemon) stopPeering() {
 	p.drv.Close()
 	close(p.store)
 	p.done.Wait()
+}
+
+// peeringEvent counts the takeovers among the peering state machine's
+// events.
+func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
+	switch ev.Kind {
+	case enrp.EventTakeoverStart:
+		m.Takeover(metrics.TakeoverStarted, 0)
+	case enrp.EventTakeoverDone:
+		m.Takeover(metrics.TakeoverCompleted, ev.Count)
+	case enrp.EventTakeoverAbort:
+		m.Takeover(metrics.TakeoverAbandoned, 0)
+	case enrp.EventTakenOver:
+		m.Takeover(metrics.TakeoverYielded, 0)
+	}
+}
+
+// peerStates counts the peers by state for poolnsd_enrp_peers: up (heard
+// from), suspect (asked to answer after a silence) and dead.
+func peerStates(ps []enrp.PeerState) map[string]int {
+	out := map[string]int{"up": 0, "suspect": 0, "dead": 0}
+	for _, p := range ps {
+		switch {
+		case p.Dead:
+			out["dead"]++
+		case p.Suspect:
+			out["suspect"]++
+		default:
+			out["up"]++
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -57,9 +58,13 @@ func (d *daemon) startHTTP() int {
 		ReportWindow:  d.cfg.ReportWindow(),
 		ReportRate:    float64(d.cfg.Reports.Rate),
 		ReportBurst:   d.cfg.Reports.Burst,
-		Probe:         probe.Config{Workers: d.cfg.Probe.Workers},
+		Probe:         probe.Config{Workers: d.cfg.Probe.Workers, Checkers: d.ops.metrics.InstrumentCheckers(nil)},
 		Logger:        d.log,
+		OnHealthChange: func(_ string, _ uint32, _, to handlespace.Health) {
+			d.ops.metrics.HealthChange(to)
+		},
 	})
+	d.ops.metrics.SetProbeStats(d.mon.Stats)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.monDone = make(chan error, 1)
 	d.monStop = cancel
@@ -68,16 +73,14 @@ func (d *daemon) startHTTP() int {
 	if d.cfg.HTTP.Listen == "" {
 		return exitOK
 	}
-	h := httpapi.NewHandler(monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate}, httpapi.Config{
-		Token:     d.cfg.HTTP.Token,
-		Logger:    d.log,
-		Registrar: d.reg,
+	// The listener serves since the start (listenHTTP, serve_ops.go): the
+	// API joins the status page, /metrics and /readyz on it now, counted in
+	// the metrics. SIGHUP rebuilds it when http.token changes.
+	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate}, d.ops.metrics, d.hs.RegistrarID()}
+	reg := meteredRegistrar{d.reg, d.ops.metrics}
+	d.setAPI(func(token string) http.Handler {
+		return httpapi.NewHandler(backend, httpapi.Config{Token: token, Logger: d.log, Registrar: reg})
 	})
-	var err error
-	if d.api, err = httpapi.Start(d.cfg.HTTP.Listen, h, d.log); err != nil {
-		d.log.Error("cannot serve the HTTP API", "err", err.Error())
-		return exitRuntime
-	}
 	if d.cfg.HTTP.Token == "" {
 		d.log.Warn("http.token is empty: the HTTP API's write endpoints are refused")
 	}
@@ -92,9 +95,9 @@ func (d *daemon) httpErr() <-chan error {
 	return d.api.Err()
 }
 
-// stopHTTP stops the API (letting its requests finish until ctx ends) and
-// the monitor (the probes in flight end at their timeouts), and waits for
-// both.
+// stopHTTP stops the HTTP listener (letting its requests finish until ctx
+// ends) and the monitor (the probes in flight end at their timeouts), and
+// waits for both; later calls do nothing.
 func (d *daemon) stopHTTP(ctx context.Context) {
 	if d.api != nil {
 		if err := d.api.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -61,6 +61,7 @@ func (d *daemon) loadRegistrations() (int, error) {
 	if err := d.store.Commit(expired); err != nil {
 		return loaded, err
 	}
+	d.ops.metrics.Expired(len(expired))
 	return loaded, nil
 }
 
@@ -92,6 +93,7 @@ func (d *daemon) tsigKeys() []dnsfront.Key {
 // handlespace and the store.
 func (d *daemon) expire(now time.Time) {
 	if n := d.reg.Sweep(now); n > 0 {
+		d.ops.metrics.Expired(n)
 		d.log.Debug("lease sweep", "expired", n)
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 // waitLimit bounds every wait for the daemon: no test sleeps, they wait for
@@ -23,129 +22,101 @@ import (
 const waitLimit = 15 * time.Second
 
 // logRec is one JSON log line of the daemon.
-type logRec map[string]any
+type logRec = proctest.Rec
 
-func (r logRec) str(k string) string { s, _ := r[k].(string); return s }
-
-// daemonProc is a poolnsd serve process whose JSON log the test reads.
+// daemonProc is a poolnsd process whose JSON log the test reads.
 type daemonProc struct {
-	t   *testing.T
-	cmd *exec.Cmd
+	*proctest.Proc
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdout *lockedBuffer // what it printed
+}
 
-	mu     sync.Mutex
-	lines  []string // raw stderr lines
-	recs   []logRec // parsed, nil where a line is not JSON
-	notify chan struct{}
-	done   chan struct{} // closed when the process has exited
-	code   int
+// lockedBuffer is a buffer that a process writes and the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startDaemon starts poolnsd serve in dir with args.
 func startDaemon(t *testing.T, dir string, args ...string) *daemonProc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	return startDaemonEnv(t, dir, nil, args...)
+}
+
+// startDaemonEnv starts poolnsd serve in dir with args and extra
+// environment variables (KEY=value).
+func startDaemonEnv(t *testing.T, dir string, env []string, args ...string) *daemonProc {
+	t.Helper()
+	return startProc(t, dir, env, "serve", args...)
+}
+
+// startProc starts poolnsd's subcommand sub (serve, demo) in dir with args
+// and extra environment variables; its standard output goes to p.stdout.
+// The process is killed at the end of the test if it still runs, and its
+// log is printed if the test failed.
+func startProc(t *testing.T, dir string, env []string, sub string, args ...string) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{sub}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = testEnv()
-	stderr, err := cmd.StderrPipe()
+	cmd.Env = append(testEnv(), env...)
+	stdout := &lockedBuffer{}
+	cmd.Stdout = stdout
+	pr, err := proctest.Start(cmd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &daemonProc{t: t, cmd: cmd, notify: make(chan struct{}, 1), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var r logRec
-			if json.Unmarshal(sc.Bytes(), &r) != nil {
-				r = nil
-			}
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.recs = append(p.recs, r)
-			p.mu.Unlock()
-			select {
-			case p.notify <- struct{}{}:
-			default:
-			}
-		}
-		cmd.Wait()
-		p.code = cmd.ProcessState.ExitCode()
-		close(p.done)
-	}()
+	p := &daemonProc{Proc: pr, t: t, cmd: cmd, stdout: stdout}
 	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-		}
+		p.Kill()
 		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("poolnsd serve %q log:\n%s", args, strings.Join(p.lines, "\n"))
-			p.mu.Unlock()
+			t.Logf("poolnsd serve %q log:\n%s", args, p.Log())
 		}
 	})
 	return p
 }
 
 // cursor counts the log lines seen so far: waitLog looks only after it.
-func (p *daemonProc) cursor() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.lines)
-}
+func (p *daemonProc) cursor() int { return p.Cursor() }
 
 // waitLog waits for the first log record after line from that match
 // satisfies, and returns it with the index after it.
 func (p *daemonProc) waitLog(from int, what string, match func(logRec) bool) (logRec, int) {
 	p.t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for {
-		p.mu.Lock()
-		for ; from < len(p.recs); from++ {
-			if r := p.recs[from]; r != nil && match(r) {
-				p.mu.Unlock()
-				return r, from + 1
-			}
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.notify:
-		case <-p.done:
-			// Read what came with the exit, then give up.
-			p.mu.Lock()
-			for ; from < len(p.recs); from++ {
-				if r := p.recs[from]; r != nil && match(r) {
-					p.mu.Unlock()
-					return r, from + 1
-				}
-			}
-			p.mu.Unlock()
-			p.t.Fatalf("poolnsd exited (code %d) before logging %s", p.code, what)
-		case <-deadline.C:
-			p.t.Fatalf("poolnsd did not log %s within %v", what, waitLimit)
-		}
+	r, next, err := p.Wait(from, waitLimit, match)
+	switch err {
+	case nil:
+		return r, next
+	case proctest.ErrExited:
+		p.t.Fatalf("poolnsd exited (code %d) before logging %s", p.ExitCode(), what)
+	default:
+		p.t.Fatalf("poolnsd did not log %s within %v", what, waitLimit)
 	}
+	return nil, next
 }
 
-func msgIs(msg string) func(logRec) bool {
-	return func(r logRec) bool { return r.str("msg") == msg }
-}
+var msgIs = proctest.MsgIs
 
 // waitExit waits up to limit for the process to exit and returns its code.
 func (p *daemonProc) waitExit(limit time.Duration) int {
 	p.t.Helper()
-	select {
-	case <-p.done:
-		return p.code
-	case <-time.After(limit):
+	code, err := p.WaitExit(limit)
+	if err != nil {
 		p.t.Fatalf("poolnsd did not exit within %v", limit)
-		return -1
 	}
+	return code
 }
 
 // ready waits for the ready line and returns the DNS address.
@@ -257,7 +228,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("ready line %v: want 1 zone, 2 registrations, registrar %s", ready, handlespace.IDString(regID))
 	}
 	p.waitLog(0, "the expiry of old.pool.example.'s element", func(r logRec) bool {
-		return r.str("msg") == "registration expired while stopped" && r.str("pool") == "old.pool.example."
+		return r.Str("msg") == "registration expired while stopped" && r.Str("pool") == "old.pool.example."
 	})
 
 	t.Run("SOA", func(t *testing.T) {
@@ -286,7 +257,7 @@ func TestServe(t *testing.T) {
 	})
 	t.Run("lease expiry", func(t *testing.T) {
 		p.waitLog(0, "the expiry of tmp.pool.example.'s element", func(r logRec) bool {
-			return r.str("msg") == "registration expired" && r.str("pool") == "tmp.pool.example." && r.str("element") == "00000003"
+			return r.Str("msg") == "registration expired" && r.Str("pool") == "tmp.pool.example." && r.Str("element") == "00000003"
 		})
 		if r := query(t, addr, "tmp.pool.example.", dns.TypeA); r.Rcode != dns.RcodeNameError {
 			t.Errorf("tmp.pool.example. A after its lease: %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
@@ -297,10 +268,10 @@ func TestServe(t *testing.T) {
 		from := p.cursor()
 		writeFile(t, dir, "zones/pool.example.zone", badZone)
 		r, _ := p.waitLog(from, "the zone error", func(r logRec) bool {
-			return r.str("level") == "ERROR" && strings.Contains(r.str("err"), "pool.example.zone:7:")
+			return r.Str("level") == "ERROR" && strings.Contains(r.Str("err"), "pool.example.zone:7:")
 		})
-		if !strings.HasPrefix(r.str("err"), filepath.Join("zones", "pool.example.zone")+":7:") {
-			t.Errorf("error line %q does not start with the file:line", r.str("err"))
+		if !strings.HasPrefix(r.Str("err"), filepath.Join("zones", "pool.example.zone")+":7:") {
+			t.Errorf("error line %q does not start with the file:line", r.Str("err"))
 		}
 		if got, want := addrsOf(t, addr, "web.pool.example."), []string{"10.0.0.1", "10.0.0.2"}; !slices.Equal(got, want) {
 			t.Errorf("web.pool.example. A after a bad reload = %v, want the old %v", got, want)
@@ -330,7 +301,7 @@ func TestServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.waitLog(from, "the SIGHUP reload", func(r logRec) bool {
-			return r.str("msg") == "zones reloaded" && r.str("trigger") == "SIGHUP"
+			return r.Str("msg") == "zones reloaded" && r.Str("trigger") == "SIGHUP"
 		})
 	})
 	t.Run("second instance on the same data directory", func(t *testing.T) {
@@ -397,9 +368,9 @@ func TestServeStartFailures(t *testing.T) {
 	t.Run("bad zone", func(t *testing.T) {
 		dir := daemonDir(t, badZone)
 		p := startDaemon(t, dir)
-		r, _ := p.waitLog(0, "the zone error", func(r logRec) bool { return r.str("level") == "ERROR" })
-		if !strings.HasPrefix(r.str("err"), filepath.Join("zones", "pool.example.zone")+":7:") {
-			t.Errorf("error %q does not start with the file:line", r.str("err"))
+		r, _ := p.waitLog(0, "the zone error", func(r logRec) bool { return r.Str("level") == "ERROR" })
+		if !strings.HasPrefix(r.Str("err"), filepath.Join("zones", "pool.example.zone")+":7:") {
+			t.Errorf("error %q does not start with the file:line", r.Str("err"))
 		}
 		if code := p.waitExit(waitLimit); code != exitRuntime {
 			t.Errorf("exit %d, want %d", code, exitRuntime)
@@ -409,9 +380,9 @@ func TestServeStartFailures(t *testing.T) {
 		dir := daemonDir(t, goodZone)
 		writeFile(t, dir, "file", "x")
 		p := startDaemon(t, dir, "--data", "file/data")
-		r, _ := p.waitLog(0, "the store error", func(r logRec) bool { return r.str("level") == "ERROR" })
-		if want := "data directory file/data: cannot create: mkdir file: not a directory"; r.str("err") != want {
-			t.Errorf("error %q, want %q", r.str("err"), want)
+		r, _ := p.waitLog(0, "the store error", func(r logRec) bool { return r.Str("level") == "ERROR" })
+		if want := "data directory file/data: cannot create: mkdir file: not a directory"; r.Str("err") != want {
+			t.Errorf("error %q, want %q", r.Str("err"), want)
 		}
 		if code := p.waitExit(waitLimit); code != exitRuntime {
 			t.Errorf("exit %d, want %d", code, exitRuntime)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	binenc "encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -21,25 +20,13 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
-
-// needTools fails the test when a tool is missing (under -short it skips).
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if testing.Short() {
-				t.Skipf("%s not installed (skipped under -short)", tool)
-			}
-			t.Fatalf("%s not installed: run scripts/deps.sh (Debian package tshark)", tool)
-		}
-	}
-}
 
 // capture is a dumpcap process capturing on the loopback interface.
 type capture struct {
 	t      *testing.T
-	cmd    *exec.Cmd
+	p      *proctest.Proc
 	file   string
 	marker *net.UDPConn // sends the markers that show what the file holds
 	seq    int
@@ -56,36 +43,18 @@ func startCapture(t *testing.T, filter string) *capture {
 	t.Cleanup(func() { mc.Close() })
 	filter = fmt.Sprintf("(%s) or (udp src port %d)", filter, mc.LocalAddr().(*net.UDPAddr).Port)
 	file := filepath.Join(t.TempDir(), "capture.pcapng")
-	cmd := exec.Command("dumpcap", "-q", "-i", "lo", "-f", filter, "-w", file)
-	stderr, err := cmd.StderrPipe()
+	p, err := proctest.Start(exec.Command("dumpcap", "-q", "-i", "lo", "-f", filter, "-w", file), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	started := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		var lines []string
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if strings.Contains(sc.Text(), "Capturing on") {
-				started <- ""
-			}
-		}
-		started <- strings.Join(lines, "\n")
-	}()
-	select {
-	case out := <-started:
-		if out != "" {
-			t.Fatalf("dumpcap did not start capturing (it needs root or CAP_NET_RAW): %s", out)
-		}
-	case <-time.After(waitLimit):
+	t.Cleanup(p.Kill)
+	switch _, _, err := p.WaitLine(0, waitLimit, func(l string) bool { return strings.Contains(l, "Capturing on") }); err {
+	case proctest.ErrExited:
+		t.Fatalf("dumpcap did not start capturing (it needs root or CAP_NET_RAW): %s", p.Log())
+	case proctest.ErrTimeout:
 		t.Fatal("dumpcap did not start capturing")
 	}
-	c := &capture{t: t, cmd: cmd, file: file, marker: mc}
+	c := &capture{t: t, p: p, file: file, marker: mc}
 	c.sync()
 	return c
 }
@@ -121,12 +90,8 @@ func (c *capture) sync() {
 func (c *capture) stop() string {
 	c.t.Helper()
 	c.sync()
-	c.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(waitLimit):
+	c.p.Cmd.Process.Signal(syscall.SIGINT)
+	if _, err := c.p.WaitExit(waitLimit); err != nil {
 		c.t.Fatal("dumpcap did not stop")
 	}
 	return c.file
@@ -214,7 +179,8 @@ func streamMessages(t *testing.T, file string, skip map[int]bool) [][]byte {
 // it is, with no malformed packet and no expert warning or error; all ten
 // RFC 5353 message types must be among them.
 func TestWireshark(t *testing.T) {
-	needTools(t, "tshark", "dumpcap")
+	proctest.LookTool(t, "tshark", "tshark")
+	proctest.LookTool(t, "dumpcap", "tshark")
 	ps := peeringCluster(t, peeringZone)
 	var ports []string
 	for _, p := range ps {
@@ -260,7 +226,7 @@ func TestWireshark(t *testing.T) {
 	raw.Write([]byte{0x7f, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0})
 	raw.Write([]byte{1, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0})
 	a.p.waitLog(cur, "the malformed message", func(r logRec) bool {
-		return r.str("msg") == "malformed ENRP message; closing the connection"
+		return r.Str("msg") == "malformed ENRP message; closing the connection"
 	})
 	// Read what A sends (its hello and the two ERRORs) until it closes.
 	raw.SetReadDeadline(time.Now().Add(waitLimit))
@@ -283,17 +249,10 @@ func TestWireshark(t *testing.T) {
 	ca, cb := a.p.cursor(), b.p.cursor()
 	c.p.cmd.Process.Signal(syscall.SIGKILL)
 	c.p.waitExit(waitLimit)
-	stop := make(chan struct{})
-	select {
-	case <-firstLog(a.p, ca, eventIs("takeover-done"), stop):
-	case <-firstLog(b.p, cb, eventIs("takeover-done"), stop):
-	case <-time.After(waitLimit):
-		t.Fatal("no takeover of C")
-	}
-	close(stop)
+	firstToLog(t, "takeover of C", eventIs("takeover-done"), []*daemonProc{a.p, b.p}, []int{ca, cb})
 	// Both know: the loser got TAKEOVER_SERVER.
-	a.p.waitLog(ca, "A knowing of the takeover", func(r logRec) bool { return r.str("event") == "takeover-done" || r.str("event") == "taken-over" })
-	b.p.waitLog(cb, "B knowing of the takeover", func(r logRec) bool { return r.str("event") == "takeover-done" || r.str("event") == "taken-over" })
+	a.p.waitLog(ca, "A knowing of the takeover", func(r logRec) bool { return r.Str("event") == "takeover-done" || r.Str("event") == "taken-over" })
+	b.p.waitLog(cb, "B knowing of the takeover", func(r logRec) bool { return r.Str("event") == "takeover-done" || r.Str("event") == "taken-over" })
 	for _, p := range []*peer{a, b} {
 		p.p.cmd.Process.Signal(syscall.SIGTERM)
 		p.p.waitExit(waitLimit)

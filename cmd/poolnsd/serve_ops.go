@@ -1,0 +1,434 @@
+package main
+
+// The operator side of serve: metrics, readiness, the operator endpoints
+// beside the JSON API (the status page at /, /metrics, /readyz), the keys
+// that SIGHUP changes live, and systemd's readiness notifications.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/dnsfront"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/webui"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+// liveKeys are the configuration keys that SIGHUP applies to the running
+// server; the others need a restart (the server says which changed).
+var liveKeys = []string{"log.level", "log.queries", "http.token"}
+
+// ops is the operator state of a daemon.
+type ops struct {
+	metrics *metrics.Metrics
+	level   *slog.LevelVar
+	// flags are the parsed flags of serve, to load the configuration again
+	// on SIGHUP with the same flags over it.
+	flags *pflag.FlagSet
+	// hs is the handlespace once the store is open, for the gauges and the
+	// API gate (the HTTP listener may serve before there is one).
+	hs atomic.Pointer[handlespace.Handlespace]
+
+	ready atomic.Bool
+	phase atomic.Pointer[string] // why not ready: "starting: loading zones", "stopping"
+
+	// newAPI builds the JSON API's handler with a bearer token; whoever
+	// wires the API sets it (setAPI), and SIGHUP rebuilds the handler when
+	// http.token changes.
+	newAPI func(token string) http.Handler
+	api    atomic.Pointer[http.Handler]
+
+	// httpAddr is the HTTP listener's bound address, once it serves.
+	httpAddr atomic.Pointer[string]
+
+	// routes adds handlers to the HTTP listener's mux (the demo's); onReady
+	// runs once the server is ready. Set before start.
+	routes  func(mux *http.ServeMux)
+	onReady func()
+}
+
+func newOps(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *ops {
+	o := &ops{flags: flags, level: level}
+	o.metrics = metrics.New(metrics.Options{
+		Version: versionString(),
+		View: func() *handlespace.View {
+			if hs := o.hs.Load(); hs != nil {
+				return hs.View()
+			}
+			return nil
+		},
+		Self: func() uint32 {
+			if hs := o.hs.Load(); hs != nil {
+				return hs.RegistrarID()
+			}
+			return 0
+		},
+		Logger: log,
+	})
+	o.setPhase("starting")
+	return o
+}
+
+// newLiveLogger returns the logger that log.level and log.format ask for,
+// with its level in a LevelVar that SIGHUP can change.
+func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(cfg.LogLevel())
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), level
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), level
+}
+
+// httpURL is the base URL of the HTTP listener: its bound address if it
+// serves, else http.listen.
+func (o *ops) httpURL(cfg config.Config) string {
+	addr := cfg.HTTP.Listen
+	if a := o.httpAddr.Load(); a != nil {
+		addr = *a
+	}
+	u, err := serverURL(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	return u.String()
+}
+
+// setPhase marks the server not ready, saying why.
+func (o *ops) setPhase(why string) {
+	o.phase.Store(&why)
+	o.ready.Store(false)
+	o.metrics.SetReady(false)
+}
+
+// setReady marks the server ready: zones loaded, store open, DNS served.
+func (o *ops) setReady() {
+	o.ready.Store(true)
+	o.metrics.SetReady(true)
+	sdNotify("READY=1\nSTATUS=serving")
+}
+
+// setAPI installs the JSON API: newAPI builds its handler for a token.
+func (d *daemon) setAPI(newAPI func(token string) http.Handler) {
+	d.ops.newAPI = newAPI
+	h := newAPI(d.cfg.HTTP.Token)
+	d.ops.api.Store(&h)
+}
+
+// httpHandler is the handler of the HTTP listener: the status page (GET /
+// and /ui/), GET /metrics, GET /readyz, and the JSON API (set with setAPI)
+// for everything else. Until the handlespace exists the API answers 503.
+func (d *daemon) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	ui := webui.Handler()
+	mux.Handle("GET /{$}", ui)
+	mux.Handle("GET /ui/", ui)
+	mux.Handle("GET /metrics", d.ops.metrics.Handler())
+	mux.HandleFunc("GET /readyz", d.readyz)
+	if d.ops.routes != nil {
+		d.ops.routes(mux)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h := d.ops.api.Load()
+		if h == nil || d.ops.hs.Load() == nil {
+			writeJSONStatus(w, http.StatusServiceUnavailable, map[string]any{"error": "the server is " + *d.ops.phase.Load()})
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// readyz answers 200 {"ready": true} once the zones are loaded, the store
+// is open and DNS is served, and 503 with the reason before that and from
+// the moment the server begins to stop.
+func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
+	if d.ops.ready.Load() {
+		writeJSONStatus(w, http.StatusOK, map[string]any{"ready": true})
+		return
+	}
+	writeJSONStatus(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": *d.ops.phase.Load()})
+}
+
+func writeJSONStatus(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// reloadConfig loads the configuration again (file, environment, the same
+// flags) and applies the live keys; it logs the other keys that changed,
+// which keep their running values until a restart. A configuration with
+// errors changes nothing.
+func (d *daemon) reloadConfig() {
+	if d.ops.flags == nil {
+		return
+	}
+	cfg, warns, err := config.Load(config.LoadOptions{Flags: d.ops.flags})
+	if err != nil {
+		logErrors(d.log, "configuration not reloaded; keeping the running one", err)
+		return
+	}
+	for _, w := range warns {
+		d.log.Warn(w)
+	}
+	old, now := configValues(d.cfg), configValues(cfg)
+	var applied, restart []string
+	for _, o := range config.Options() {
+		k := o.Key
+		if reflect.DeepEqual(old[k], now[k]) {
+			continue
+		}
+		if !slices.Contains(liveKeys, k) || (k == "http.token" && d.ops.newAPI == nil) {
+			restart = append(restart, k)
+			continue
+		}
+		applied = append(applied, k)
+	}
+	if slices.Contains(applied, "log.level") {
+		d.cfg.Log.Level = cfg.Log.Level
+		d.ops.level.Set(cfg.LogLevel())
+	}
+	if slices.Contains(applied, "log.queries") {
+		d.cfg.Log.Queries = cfg.Log.Queries
+		if d.dns != nil {
+			d.dns.Handler().SetQueryLog(cfg.Log.Queries)
+		}
+	}
+	if slices.Contains(applied, "http.token") {
+		d.cfg.HTTP.Token = cfg.HTTP.Token
+		h := d.ops.newAPI(cfg.HTTP.Token)
+		d.ops.api.Store(&h)
+	}
+	if len(applied) > 0 {
+		d.log.Info("configuration reloaded", "applied", applied)
+	}
+	if len(applied)+len(restart) == 0 {
+		d.log.Debug("configuration reloaded; nothing changed")
+	}
+	if len(restart) > 0 {
+		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", restart)
+	}
+}
+
+// configValues flattens c into its keys' values (by the mapstructure tags
+// that config uses).
+func configValues(c config.Config) map[string]any {
+	out := map[string]any{}
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		t := v.Type()
+		for i := range t.NumField() {
+			tag := t.Field(i).Tag.Get("mapstructure")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			if f := v.Field(i); f.Kind() == reflect.Struct {
+				walk(prefix+tag+".", f)
+			} else {
+				out[prefix+tag] = f.Interface()
+			}
+		}
+	}
+	walk("", reflect.ValueOf(c))
+	return out
+}
+
+// sdNotify sends a state to systemd's notification socket ($NOTIFY_SOCKET,
+// sd_notify(3)), when there is one: READY=1 once serving, RELOADING=1 and
+// READY=1 around a reload, STOPPING=1 at shutdown. Without the variable it
+// does nothing.
+func sdNotify(state string) {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	if sock == "" {
+		return
+	}
+	if strings.HasPrefix(sock, "@") {
+		sock = "\x00" + sock[1:] // an abstract socket
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.Write([]byte(state))
+}
+
+// sdReloading tells systemd that a reload begins (Type=notify-reload
+// wants the CLOCK_MONOTONIC time with it); READY=1 ends it.
+func sdReloading() {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return
+	}
+	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
+}
+
+// meteredBackend counts the API's failure reports and admin changes in the
+// metrics, around the backend that serves them.
+type meteredBackend struct {
+	httpapi.Backend
+	m  *metrics.Metrics
+	id uint32 // this registrar, for /v1/status
+}
+
+var _ httpapi.Backend = meteredBackend{}
+
+// RegistrarID names this registrar in /v1/status.
+func (b meteredBackend) RegistrarID() uint32 { return b.id }
+
+func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
+	out, err := b.Backend.Report(pool, id, from)
+	switch {
+	case errors.Is(err, httpapi.ErrRateLimited):
+		b.m.FailureReport(metrics.ReportRateLimited)
+	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
+		b.m.FailureReport(metrics.ReportUnknown)
+	case err != nil:
+	case out.Removed:
+		b.m.FailureReport(metrics.ReportRemoved)
+	default:
+		b.m.FailureReport(metrics.ReportCounted)
+	}
+	return out, err
+}
+
+func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
+	var old handlespace.Admin
+	if v := b.View(); v != nil {
+		if pv := poolOf(v, pool); pv != nil {
+			if e := pv.Element(id); e != nil {
+				old = e.Admin
+			}
+		}
+	}
+	err := b.Backend.SetAdmin(pool, id, a)
+	if err == nil && old != a {
+		b.m.AdminChange(a)
+	}
+	return err
+}
+
+// poolOf finds a pool by its name (lower-case FQDN) in v.
+func poolOf(v *handlespace.View, pool string) *handlespace.PoolView {
+	handle, parent, ok := strings.Cut(pool, ".")
+	if !ok {
+		return nil
+	}
+	if parent == "" {
+		parent = "."
+	}
+	z := v.Zone(parent)
+	if z == nil {
+		return nil
+	}
+	return z.Pool(handle)
+}
+
+// listenHTTP binds http.listen and serves httpHandler on it: first thing at
+// the start, so that /readyz says why the server is not ready while it
+// opens the store and loads the zones (the API joins with startHTTP). It
+// returns exitOK or the exit code of the failure, which it has logged.
+func (d *daemon) listenHTTP() int {
+	if d.cfg.HTTP.Listen == "" {
+		return exitOK
+	}
+	srv, err := httpapi.Start(d.cfg.HTTP.Listen, d.httpHandler(), d.log)
+	if err != nil {
+		d.log.Error("cannot serve HTTP", "err", err.Error())
+		return exitRuntime
+	}
+	d.api = srv
+	addr := srv.Addr().String()
+	d.ops.httpAddr.Store(&addr)
+	return exitOK
+}
+
+// meteredRegistrar counts registrations, refreshes, deregistrations and
+// refusals in the metrics, by source, around the registrar that DNS UPDATE
+// and the HTTP API submit to.
+type meteredRegistrar struct {
+	*registrar.Registrar
+	m *metrics.Metrics
+}
+
+var (
+	_ dnsfront.Updater  = meteredRegistrar{}
+	_ httpapi.Registrar = meteredRegistrar{}
+)
+
+// Submit implements dnsfront.Updater and httpapi.Registrar.
+func (r meteredRegistrar) Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error) {
+	res, err := r.Registrar.Submit(ctx, req)
+	src := metrics.SourceHTTP
+	if strings.HasPrefix(req.Who.Owner, "tsig:") {
+		src = metrics.SourceDNS
+	}
+	if err != nil {
+		r.m.Rejected(src, rejectCause(err))
+		return res, err
+	}
+	for _, d := range res.Done {
+		switch {
+		case d.Removed:
+			r.m.Deregistered(src)
+		case d.Elem != nil:
+			r.m.Registered(src, !d.Created)
+		}
+	}
+	return res, err
+}
+
+// rejectCause classifies an error of the registrar for
+// poolnsd_registration_rejections_total.
+func rejectCause(err error) metrics.Cause {
+	switch {
+	case errors.Is(err, handlespace.ErrInconsistentPolicy):
+		return metrics.CausePolicy
+	case errors.Is(err, handlespace.ErrLabelInUse), errors.Is(err, handlespace.ErrNameTaken):
+		return metrics.CauseConflict
+	}
+	switch registrar.CodeOf(err) {
+	case registrar.Invalid:
+		return metrics.CauseMalformed
+	case registrar.NotFound:
+		return metrics.CauseNoZone
+	case registrar.Unavailable:
+		return metrics.CauseStore
+	case registrar.Refused:
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "most registered elements allowed"), strings.Contains(msg, "most elements allowed"):
+			return metrics.CauseLimit
+		case strings.Contains(msg, "defined by a zone file"), strings.Contains(msg, " belongs to "),
+			strings.Contains(msg, " is taken by "), strings.Contains(msg, "no free identifier"):
+			return metrics.CauseConflict
+		}
+		return metrics.CauseForbidden
+	}
+	return metrics.CauseOther
+}
