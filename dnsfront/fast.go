@@ -2,7 +2,9 @@ package dnsfront
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
+	"unique"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -35,22 +37,30 @@ type elemWire struct {
 	weight    uint16
 }
 
-// poolWire is a pool view's packed material, built once per view from the
-// elements' own (see elemWireOf), which outlive the view: a change of one
-// element packs that element again, not the pool.
+// poolWire is what a pool view's answers need besides the elements' own
+// packed records, which live on the elements (Element.Memo) and outlive
+// the view: a change of one element packs that element again, not the
+// pool, and building a poolWire costs O(1), whatever the pool's size. The
+// records of a selection are found through its picks' parts (runs of a
+// few dozen elements that outlive views too, see Pick.PartMemo), each
+// holding its elements' records in an array.
 type poolWire struct {
 	weighted bool
 	hasURI   bool
-	all      []*elemWire // aligned with PoolView.All.Elems
-	v4       []*elemWire // aligned with PoolView.V4.Elems
-	v6       []*elemWire // aligned with PoolView.V6.Elems
-	// minSRV is the fewest bytes one element adds to an SRV answer, so
-	// that a UDP answer never orders more elements than could fit.
+	// minSRV is at most the fewest bytes one element adds to an SRV
+	// answer (its SRV record with a one-byte label and one A record of
+	// glue), so that a UDP answer never orders many more elements than
+	// could fit.
 	minSRV int
 	key    wireKey
-	keyAny any // key, boxed once: Memo takes an any, and boxing per call allocates
+	keyAny any // unique.Make(key), boxed once: comparing it in Memo is one word
 	build  func(*handlespace.Element) any
+	// buildPart packs a part's records: a *partWire.
+	buildPart func([]*handlespace.Element) any
 }
+
+// partWire is the packed records of a part's elements, aligned with them.
+type partWire struct{ w []*elemWire }
 
 // wireKey is what an element's packed records depend on besides the
 // element: the pool's name (the SRV target's suffix), TTL and URI template.
@@ -66,7 +76,7 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 		hasURI:   pv.Spec.URI != "",
 		key:      wireKey{name: pv.Name, ttl: pv.Spec.TTL, uri: pv.Spec.URI},
 	}
-	pw.keyAny = pw.key
+	pw.keyAny = unique.Make(pw.key)
 	poolWireName := make([]byte, 256)
 	n, err := dns.PackDomainName(pv.Name, poolWireName, 0, nil, false)
 	if err != nil {
@@ -74,31 +84,16 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 	}
 	poolWireName = poolWireName[:n]
 	pw.build = func(e *handlespace.Element) any { return buildElemWire(e, pw.key, poolWireName) }
-	align := func(es []*handlespace.Element) []*elemWire {
-		out := make([]*elemWire, len(es))
+	pw.buildPart = func(es []*handlespace.Element) any {
+		p := &partWire{w: make([]*elemWire, len(es))}
 		for i, e := range es {
-			out[i] = pw.wireOf(e)
+			p.w[i] = pw.wireOf(e)
 		}
-		return out
+		return p
 	}
-	pw.all = align(pv.All.Elems)
-	for _, ew := range pw.all {
-		if sz := len(ew.srv) + len(ew.glueA) + len(ew.glueAAAA) + 2*(int(ew.na)+int(ew.naaaa)); pw.minSRV == 0 || sz < pw.minSRV {
-			pw.minSRV = sz
-		}
-	}
-	pw.minSRV = max(pw.minSRV, 1)
-	same := func(a, b []*handlespace.Element) bool { return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) }
-	if same(pv.V4.Elems, pv.All.Elems) {
-		pw.v4 = pw.all
-	} else {
-		pw.v4 = align(pv.V4.Elems)
-	}
-	if same(pv.V6.Elems, pv.All.Elems) {
-		pw.v6 = pw.all
-	} else {
-		pw.v6 = align(pv.V6.Elems)
-	}
+	// owner pointer, fixed part, priority, weight, port; target; one A of
+	// glue with its owner pointer.
+	pw.minSRV = 2 + rrFixedLen + 6 + (1 + 1 + len(poolWireName)) + (2 + 14)
 	return pw
 }
 
@@ -106,6 +101,12 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 // if the element has none yet.
 func (pw *poolWire) wireOf(e *handlespace.Element) *elemWire {
 	return e.Memo(pw.keyAny, pw.build).(*elemWire)
+}
+
+// partOf returns the packed records of the elements of p's part.
+func (pw *poolWire) partOf(p handlespace.Pick) []*elemWire {
+	v, _ := p.PartMemo(pw.keyAny, pw.buildPart)
+	return v.(*partWire).w
 }
 
 // buildElemWire packs one element's records, in one buffer.
@@ -248,7 +249,7 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 		}
 		return 0, 0, false
 	}
-	if set == nil || len(set.Elems) == 0 {
+	if set == nil || set.Len() == 0 {
 		return 0, 0, false
 	}
 	pw := pv.Memo(buildPoolWire).(*poolWire)
@@ -256,26 +257,26 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 	switch {
 	case qt == dns.TypeA || qt == dns.TypeAAAA:
 		k = pv.Spec.Answers
-	case !req.tcp && qt == dns.TypeSRV:
-		// One more than could fit is enough to know that it does not.
-		if fit := req.maxSize/pw.minSRV + 1; fit < len(set.Elems) {
-			k = fit
-		}
+	case !req.tcp && qt == dns.TypeSRV && set.Len() > req.maxSize/pw.minSRV:
+		// More elements than could fit in the reply: it is truncated
+		// (TC=1) and the client asks again over TCP, so they need no
+		// ordering, and a policy that counts its selections (rr's
+		// sequence, lud's charges) counts the TCP answer only.
+		s.buf = appendQuestion(appendHeader(s.buf[:0], req), req)
+		return -1, 0, true
 	}
-	s.idx = set.Select(s.idx, k, &s.client)
-
+	s.picks = set.Select(s.picks[:0], k, &s.client)
 	b := s.buf[:0]
 	b = appendHeader(b, req)
 	b = appendQuestion(b, req)
 	poolOff := qnameOffset + len(req.q.Name) - len(pv.Name)
-	switch qt {
-	case dns.TypeA, dns.TypeAAAA:
-		wires := pw.v4
-		if qt == dns.TypeAAAA {
-			wires = pw.v6
-		}
-		for _, i := range s.idx {
-			ew := wires[i]
+	if qt == dns.TypeA || qt == dns.TypeAAAA {
+		var part []*elemWire // of the last pick's part
+		for j, p := range s.picks {
+			if j == 0 || !p.SamePart(s.picks[j-1]) {
+				part = pw.partOf(p)
+			}
+			ew := part[p.Index()]
 			if qt == dns.TypeA {
 				b = append(b, ew.a...)
 				ancount += int(ew.na)
@@ -284,11 +285,23 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 				ancount += int(ew.naaaa)
 			}
 		}
+		s.buf = b
+		return ancount, 0, true
+	}
+	wires := slices.Grow(s.wires[:0], len(s.picks))[:len(s.picks)]
+	var part []*elemWire
+	for j, p := range s.picks {
+		if j == 0 || !p.SamePart(s.picks[j-1]) {
+			part = pw.partOf(p)
+		}
+		wires[j] = part[p.Index()]
+	}
+	s.wires = wires
+	switch qt {
 	case dns.TypeSRV:
-		b, ancount, arcount = h.appendSRV(b, req, pw, s.idx, poolOff)
+		b, ancount, arcount = h.appendSRV(b, req, pw, wires, poolOff)
 	case dns.TypeURI:
-		for rank, i := range s.idx {
-			ew := pw.all[i]
+		for rank, ew := range wires {
 			off := len(b)
 			b = append(b, ew.uri...)
 			prio, weight := srvOrder(pw, rank, ew)
@@ -315,12 +328,11 @@ func srvOrder(pw *poolWire, rank int, ew *elemWire) (prio, weight uint16) {
 // appendSRV writes the SRV answers in policy order and their targets'
 // addresses as glue, dropping whole elements from the end of the order when
 // the reply would exceed the largest size (so that the best choices survive).
-func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, idx []int32, poolOff int) ([]byte, int, int) {
+func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemWire, poolOff int) ([]byte, int, int) {
 	budget := req.maxSize - len(b) - optLen(req)
 	n := 0
 	target := len(b) + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
-	for _, i := range idx {
-		ew := pw.all[i]
+	for _, ew := range wires {
 		owner := 2
 		if target > maxPtr {
 			owner = ew.labelLen + 2
@@ -333,14 +345,13 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, idx []int32, p
 		target += len(ew.srv)
 		n++
 	}
-	if n < len(idx) && !req.tcp {
+	if n < len(wires) && !req.tcp {
 		// UDP: better TC=1 and a retry over TCP than a partial pool.
 		return b, -1, 0
 	}
-	idx = idx[:n]
+	wires = wires[:n]
 	start := len(b)
-	for rank, i := range idx {
-		ew := pw.all[i]
+	for rank, ew := range wires {
 		off := len(b)
 		b = append(b, ew.srv...)
 		prio, weight := srvOrder(pw, rank, ew)
@@ -349,14 +360,13 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, idx []int32, p
 	}
 	arcount := 0
 	target = start + 18
-	for _, i := range idx {
-		ew := pw.all[i]
+	for _, ew := range wires {
 		b = appendGlue(b, ew, ew.glueA, 14, target, poolOff)
 		b = appendGlue(b, ew, ew.glueAAAA, 26, target, poolOff)
 		arcount += int(ew.na) + int(ew.naaaa)
 		target += len(ew.srv)
 	}
-	return b, len(idx), arcount
+	return b, len(wires), arcount
 }
 
 // appendGlue writes an SRV target's address records (bodies of size bytes

@@ -36,7 +36,8 @@ var _ dns.Handler = (*Handler)(nil)
 // an answered query allocates nothing of its own on the fast path.
 type scratch struct {
 	buf    []byte
-	idx    []int32
+	picks  []handlespace.Pick // the policy's choice
+	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
 }
 
@@ -61,7 +62,9 @@ func NewHandler(src Source, cfg Config) *Handler {
 		cfg.Logger.Error("TSIG keys not used", "err", err.Error())
 		h.keys = &keyring{keys: map[string]*Key{}}
 	}
-	h.scratch.New = func() any { return &scratch{buf: make([]byte, 0, 4096), idx: make([]int32, 0, 64)} }
+	h.scratch.New = func() any {
+		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64)}
+	}
 	return h
 }
 

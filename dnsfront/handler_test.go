@@ -215,18 +215,19 @@ func TestPolicyOrder(t *testing.T) {
 	h := NewHandler(newTestSpace(t), Config{})
 	pv := h.src.View().Zone("pool.test.").Pool("web")
 	ids := []string{}
-	for _, e := range pv.All.Elems {
+	all, v4 := pv.All.Elements(), pv.V4.Elements()
+	for _, e := range all {
 		ids = append(ids, e.Label)
 	}
 	// rr over the 4 elements (ordered by ID): each query starts one further.
-	n := len(pv.V4.Elems)
+	n := len(v4)
 	for q := 0; q < 2*n; q++ {
 		m := query(t, h, "web.pool.test.", dns.TypeA, false, 0)
 		if len(m.Answer) != 3 {
 			t.Fatalf("query %d: %d answers, want 3", q, len(m.Answer))
 		}
 		for i, rr := range m.Answer {
-			want := pv.V4.Elems[(q+i)%n].Addrs[0].String()
+			want := v4[(q+i)%n].Addrs[0].String()
 			if got := rr.(*dns.A).A.String(); got != want {
 				t.Errorf("query %d answer %d: %s, want %s", q, i, got, want)
 			}
@@ -245,7 +246,7 @@ func TestPolicyOrder(t *testing.T) {
 		}
 		for i, rr := range m.Answer {
 			srv := rr.(*dns.SRV)
-			want := pv.All.Elems[(q+i)%n]
+			want := all[(q+i)%n]
 			if srv.Priority != uint16(i) || srv.Weight != 0 || srv.Port != want.Port || srv.Target != want.Label+".web.pool.test." {
 				t.Errorf("query %d SRV %d: %v, want priority %d weight 0 port %d target %s", q, i, srv, i, want.Port, want.Label)
 			}
@@ -365,16 +366,16 @@ func TestSnapshotChange(t *testing.T) {
 	hs := newTestSpace(t)
 	h := NewHandler(hs, Config{})
 	pv := hs.View().Zone("pool.test.").Pool("web")
-	for _, e := range pv.Elements[1:] {
+	for _, e := range pv.Elements()[1:] {
 		if err := hs.SetHealth("web.pool.test.", e.ID, handlespace.HealthDown); err != nil {
 			t.Fatal(err)
 		}
 	}
 	m := query(t, h, "web.pool.test.", dns.TypeA, false, 0)
-	if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != pv.Elements[0].Addrs[0].String() {
+	if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != pv.Elements()[0].Addrs[0].String() {
 		t.Fatalf("after 3 of 4 went down: %v", m.Answer)
 	}
-	if err := hs.SetHealth("web.pool.test.", pv.Elements[0].ID, handlespace.HealthDown); err != nil {
+	if err := hs.SetHealth("web.pool.test.", pv.Elements()[0].ID, handlespace.HealthDown); err != nil {
 		t.Fatal(err)
 	}
 	m = query(t, h, "web.pool.test.", dns.TypeA, false, 0)

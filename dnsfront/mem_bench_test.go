@@ -91,7 +91,7 @@ func memoryPerElement(t testing.TB, n, pools int) float64 {
 		for _, hd := range z.PoolHandles() {
 			pv := z.Pool(hd)
 			pw := pv.Memo(buildPoolWire).(*poolWire)
-			for _, e := range pv.Elements {
+			for e := range pv.Range() {
 				pw.wireOf(e)
 			}
 		}

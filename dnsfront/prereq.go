@@ -101,7 +101,7 @@ func rrsetsAt(z *handlespace.Zone, name string) map[uint16][]dns.RR {
 	case kindPool, kindService:
 		pv := t.pool
 		out := map[uint16][]dns.RR{}
-		for _, e := range pv.All.Elems {
+		for _, e := range pv.All.Elements() {
 			out[dns.TypeSRV] = append(out[dns.TypeSRV], &dns.SRV{
 				Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET},
 				Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)),

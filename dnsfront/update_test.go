@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unique"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -186,7 +187,7 @@ func (f *updFixture) state(pool string) []string {
 		return nil
 	}
 	var out []string
-	for _, e := range pv.Elements {
+	for _, e := range pv.Elements() {
 		var as []string
 		for _, a := range e.Addrs {
 			as = append(as, a.String())
@@ -571,12 +572,12 @@ func TestElementWireKept(t *testing.T) {
 	if pv2 == pv1 || w2.wireOf(pv2.Label("k1")) != k1 {
 		t.Error("an unchanged element was packed again")
 	}
-	if w2.wireOf(pv2.Label("k3")) == nil || len(w2.all) != 3 {
-		t.Errorf("new view's wire: %d elements", len(w2.all))
+	if w2.wireOf(pv2.Label("k3")) == nil || pv2.All.Len() != 3 {
+		t.Errorf("new view: %d elements served", pv2.All.Len())
 	}
 	// The same element under another TTL: packed anew.
 	k := wireKey{name: pv2.Name, ttl: 99}
-	other := pv2.Label("k1").Memo(k, func(e *handlespace.Element) any { return buildElemWire(e, k, []byte{0}) }).(*elemWire)
+	other := pv2.Label("k1").Memo(unique.Make(k), func(e *handlespace.Element) any { return buildElemWire(e, k, []byte{0}) }).(*elemWire)
 	if other == k1 || binary.BigEndian.Uint32(other.a[6:]) != 99 {
 		t.Errorf("wire for TTL 99: %x", other.a)
 	}

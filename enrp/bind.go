@@ -144,7 +144,7 @@ func (b *Binding) Changes() []Change {
 	for _, name := range gone {
 		old := b.last[name]
 		{
-			for _, e := range old.Elements {
+			for e := range old.Range() {
 				out = append(out, Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID})
 			}
 			delete(b.last, name)
@@ -153,32 +153,35 @@ func (b *Binding) Changes() []Change {
 	return out
 }
 
-// diffPool appends the changes from old (nil: none) to nv, both sorted by
-// ID.
+// diffPool appends the changes from old (nil: none) to nv, in ID order.
+// Parts of the pool the change did not touch are not read (see
+// handlespace.DiffElements), unless the policy changed, which every
+// element carries.
 func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
-	var oe []*handlespace.Element
-	policyChanged := false
-	if old != nil {
-		oe = old.Elements
-		policyChanged = old.Spec.Policy != nv.Spec.Policy
-	}
-	ne := nv.Elements
-	i, j := 0, 0
-	for i < len(oe) || j < len(ne) {
-		switch {
-		case j == len(ne) || (i < len(oe) && oe[i].ID < ne[j].ID):
-			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID})
-			i++
-		case i == len(oe) || ne[j].ID < oe[i].ID:
-			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]})
-			j++
-		default:
-			if oe[i] != ne[j] || policyChanged {
+	if old != nil && old.Spec.Policy != nv.Spec.Policy {
+		oe, ne := old.Elements(), nv.Elements()
+		i, j := 0, 0
+		for i < len(oe) || j < len(ne) {
+			switch {
+			case j == len(ne) || (i < len(oe) && oe[i].ID < ne[j].ID):
+				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID})
+				i++
+			default:
 				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]})
+				if i < len(oe) && oe[i].ID == ne[j].ID {
+					i++
+				}
+				j++
 			}
-			i++
-			j++
 		}
+		return out
 	}
+	handlespace.DiffElements(old, nv, func(was, now *handlespace.Element) {
+		if now == nil {
+			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: was.ID})
+			return
+		}
+		out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: now.ID, Elem: now})
+	})
 	return out
 }

@@ -74,7 +74,8 @@ func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error
 	errs := make([]error, len(groups))
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	b := &batch{h: h, v: h.view.Load()}
+	b := h.batch()
+	defer b.reset()
 	for gi, g := range groups {
 		mark := len(b.undo)
 		for oi := range g {
@@ -115,9 +116,10 @@ type batch struct {
 	work  map[string]*poolWork // by lower-case pool name, once order is long
 	order []*poolWork          // in first-touch order, for publishing
 	undo  []undoEntry
+	free  []*poolWork // for reuse
 }
 
-// poolWork is a pool's pending change: its elements are prev.Elements with
+// poolWork is a pool's pending change: its elements are prev's with
 // delta applied (an ID mapped to nil is removed).
 type poolWork struct {
 	name, handle, parent string
@@ -126,9 +128,131 @@ type poolWork struct {
 	prev                 *PoolView // nil: the pool does not exist yet
 	spec                 PoolSpec
 	static               bool
-	delta                map[uint32]*Element
+	delta                delta
 	labels               map[string]uint32 // label → ID of the elements in delta; nil while delta is small
 	count                int               // elements after the delta
+}
+
+// delta is a pool's pending changes: element ID to its new version (nil:
+// removed). A few are kept in a slice, more in a map.
+type delta struct {
+	few  []deltaEntry
+	many map[uint32]*Element
+}
+
+type deltaEntry struct {
+	id uint32
+	e  *Element
+}
+
+const deltaFew = 8
+
+func (d *delta) len() int {
+	if d.many != nil {
+		return len(d.many)
+	}
+	return len(d.few)
+}
+
+func (d *delta) get(id uint32) (*Element, bool) {
+	if d.many != nil {
+		e, ok := d.many[id]
+		return e, ok
+	}
+	for _, x := range d.few {
+		if x.id == id {
+			return x.e, true
+		}
+	}
+	return nil, false
+}
+
+func (d *delta) put(id uint32, e *Element) {
+	if d.many != nil {
+		d.many[id] = e
+		return
+	}
+	for i := range d.few {
+		if d.few[i].id == id {
+			d.few[i].e = e
+			return
+		}
+	}
+	if len(d.few) < deltaFew {
+		d.few = append(d.few, deltaEntry{id, e})
+		return
+	}
+	d.many = make(map[uint32]*Element, 4*deltaFew)
+	for _, x := range d.few {
+		d.many[x.id] = x.e
+	}
+	d.many[id] = e
+}
+
+func (d *delta) remove(id uint32) {
+	if d.many != nil {
+		delete(d.many, id)
+		return
+	}
+	for i := range d.few {
+		if d.few[i].id == id {
+			d.few = append(d.few[:i], d.few[i+1:]...)
+			return
+		}
+	}
+}
+
+func (d *delta) each(f func(id uint32, e *Element)) {
+	if d.many != nil {
+		for id, e := range d.many {
+			f(id, e)
+		}
+		return
+	}
+	for _, x := range d.few {
+		f(x.id, x.e)
+	}
+}
+
+// withLabel returns an element of the delta with label (small deltas).
+func (d *delta) withLabel(label string) *Element {
+	var found *Element
+	d.each(func(_ uint32, e *Element) {
+		if e != nil && e.Label == label {
+			found = e
+		}
+	})
+	return found
+}
+
+// batch returns the handlespace's batch, reset for use. Called with mu
+// held.
+func (h *Handlespace) batch() *batch {
+	b := &h.b
+	b.h, b.v = h, h.view.Load()
+	return b
+}
+
+// reset forgets the batch's work, keeping its memory.
+func (b *batch) reset() {
+	for _, w := range b.order {
+		clear(w.delta.few)
+		*w = poolWork{delta: delta{few: w.delta.few[:0]}}
+		b.free = append(b.free, w)
+	}
+	clear(b.order)
+	clear(b.undo)
+	b.order, b.undo, b.work, b.v = b.order[:0], b.undo[:0], nil, nil
+}
+
+// newWork returns a cleared poolWork.
+func (b *batch) newWork() *poolWork {
+	if n := len(b.free); n > 0 {
+		w := b.free[n-1]
+		b.free = b.free[:n-1]
+		return w
+	}
+	return &poolWork{delta: delta{few: make([]deltaEntry, 0, deltaFew)}}
 }
 
 type undoEntry struct {
@@ -143,22 +267,22 @@ type undoEntry struct {
 // map once the delta is large enough to need one.
 func (w *poolWork) noteLabel(label string, id uint32) {
 	if w.labels == nil {
-		if len(w.delta) <= 16 {
+		if w.delta.len() <= 16 {
 			return // byLabel scans the delta
 		}
-		w.labels = make(map[string]uint32, 2*len(w.delta))
-		for did, e := range w.delta {
+		w.labels = make(map[string]uint32, 2*w.delta.len())
+		w.delta.each(func(did uint32, e *Element) {
 			if e != nil {
 				w.labels[e.Label] = did
 			}
-		}
+		})
 	}
 	w.labels[label] = id
 }
 
 // element returns the element id of the pool with the pending changes.
 func (w *poolWork) element(id uint32) *Element {
-	if e, ok := w.delta[id]; ok {
+	if e, ok := w.delta.get(id); ok {
 		return e
 	}
 	if w.prev != nil {
@@ -170,19 +294,17 @@ func (w *poolWork) element(id uint32) *Element {
 // byLabel returns the element with label with the pending changes.
 func (w *poolWork) byLabel(label string) *Element {
 	if w.labels == nil {
-		for _, e := range w.delta {
-			if e != nil && e.Label == label {
-				return e
-			}
+		if e := w.delta.withLabel(label); e != nil {
+			return e
 		}
 	} else if id, ok := w.labels[label]; ok {
-		if e := w.delta[id]; e != nil && e.Label == label {
+		if e, _ := w.delta.get(id); e != nil && e.Label == label {
 			return e
 		}
 	}
 	if w.prev != nil {
 		if e := w.prev.Label(label); e != nil {
-			if d, changed := w.delta[e.ID]; !changed || (d != nil && d.Label == label) {
+			if d, changed := w.delta.get(e.ID); !changed || (d != nil && d.Label == label) {
 				return w.element(e.ID)
 			}
 		}
@@ -192,13 +314,13 @@ func (w *poolWork) byLabel(label string) *Element {
 
 // set records element e (nil: removed) for id, logging the undo.
 func (b *batch) set(w *poolWork, id uint32, e *Element) {
-	old, had := w.delta[id]
+	old, had := w.delta.get(id)
 	b.undo = append(b.undo, undoEntry{w: w, id: id, had: had, old: old})
 	before := w.element(id)
 	if before != nil {
 		w.count--
 	}
-	w.delta[id] = e
+	w.delta.put(id, e)
 	if e != nil {
 		w.count++
 		w.noteLabel(e.Label, id)
@@ -220,9 +342,9 @@ func (b *batch) rollback(mark int) {
 			w.count--
 		}
 		if u.had {
-			w.delta[u.id] = u.old
+			w.delta.put(u.id, u.old)
 		} else {
-			delete(w.delta, u.id)
+			w.delta.remove(u.id)
 		}
 		if e := w.element(u.id); e != nil {
 			w.count++
@@ -263,10 +385,11 @@ func (b *batch) pool(name string, create *PoolSpec) (*poolWork, error) {
 	if z == nil {
 		return nil, ErrNoZone
 	}
-	w := &poolWork{name: name, handle: handle, parent: parent, z: z, delta: make(map[uint32]*Element, 1)}
+	w := b.newWork()
+	w.name, w.handle, w.parent, w.z = name, handle, parent, z
 	if slot := z.pools[handle]; slot != nil {
 		w.slot, w.prev = slot, slot.View()
-		w.spec, w.static, w.count = w.prev.Spec, w.prev.Static, len(w.prev.Elements)
+		w.spec, w.static, w.count = w.prev.Spec, w.prev.Static, w.prev.Len()
 	} else {
 		if create == nil {
 			return nil, ErrNoPool
@@ -392,7 +515,7 @@ func (b *batch) publish() {
 	changed := false
 	var created, removed []*poolWork
 	for _, w := range b.order {
-		if len(w.delta) == 0 {
+		if w.delta.len() == 0 {
 			continue
 		}
 		changed = true
@@ -402,14 +525,13 @@ func (b *batch) publish() {
 			}
 			continue
 		}
-		elems, ix := w.merge()
 		pol, err := b.h.policy(w.spec.Policy)
 		if err != nil {
 			// Checked when the operations were applied; a policy name
 			// that was valid then is valid now.
 			panic("handlespace: " + err.Error())
 		}
-		nv := buildPoolViewFrom(w.name, w.handle, w.parent, w.spec, w.static, elems, ix, w.prev, pol)
+		nv := w.build(pol, &b.h.sc)
 		if w.slot == nil {
 			w.slot = &poolSlot{}
 			w.slot.v.Store(nv)
@@ -426,104 +548,35 @@ func (b *batch) publish() {
 	}
 }
 
-// merge returns the pool's elements after the delta, sorted by ID, with
-// the view's index arrays: the previous view's, with the changed elements
-// taken out and put in. It copies runs of the previous arrays and reads no
-// unchanged element, so that its cost is a memory copy of the pool's
-// arrays plus O(d log n) for d changes.
-func (w *poolWork) merge() ([]*Element, *viewIndex) {
-	ids := make([]uint32, 0, len(w.delta))
-	for id := range w.delta {
-		ids = append(ids, id)
-	}
+// build returns the pool's new view: the previous one with the delta
+// applied, reading only the changed elements (O(d log n) for d changes),
+// or, for a pool the batch creates, one built from the delta.
+func (w *poolWork) build(pol Policy, sc *scratch) *PoolView {
+	ids := sc.ids[:0]
+	w.delta.each(func(id uint32, _ *Element) { ids = append(ids, id) })
 	slices.Sort(ids)
+	sc.ids = ids[:0]
 	if w.prev == nil {
-		var elems []*Element
+		elems := make([]*Element, 0, len(ids))
 		for _, id := range ids {
-			if e := w.delta[id]; e != nil {
+			if e, _ := w.delta.get(id); e != nil {
 				elems = append(elems, e)
 			}
 		}
-		return elems, nil // buildPoolViewFrom makes the index
+		return buildPoolView(w.name, w.handle, w.parent, w.spec, w.static, elems, nil, pol)
 	}
-	p := w.prev
-	ptrs := make([]*Element, 0, 2*w.count) // elements, then the label index
-	elems := ptrs[:0:w.count]
-	ix := &viewIndex{
-		ids:     make([]uint32, 0, w.count),
-		flags:   make([]uint8, 0, w.count),
-		byLabel: ptrs[w.count : w.count : 2*w.count],
-		lkeys:   make([]uint64, 0, w.count),
-	}
-	type ins struct {
-		pos int
-		e   *Element
-	}
-	rem := make([]int, 0, len(ids))  // positions in the label index of elements that go
-	adds := make([]ins, 0, len(ids)) // elements that come, with their position in it
-	i := 0
+	changes := sc.changes[:0]
 	for _, id := range ids {
-		j, found := slices.BinarySearch(p.ids[i:], id)
-		j += i
-		elems = append(elems, p.Elements[i:j]...)
-		ix.ids = append(ix.ids, p.ids[i:j]...)
-		ix.flags = append(ix.flags, p.flags[i:j]...)
-		i = j
-		if found {
-			pos, _ := labelPos(p.byLabel, p.lkeys, p.Elements[i].Label)
-			rem = append(rem, pos)
-			i++
-		}
-		if e := w.delta[id]; e != nil {
-			elems = append(elems, e)
-			ix.ids = append(ix.ids, e.ID)
-			ix.flags = append(ix.flags, elementFlags(e))
-			pos, _ := labelPos(p.byLabel, p.lkeys, e.Label)
-			adds = append(adds, ins{pos, e})
+		e, _ := w.delta.get(id)
+		old := w.prev.Element(id)
+		if old != e {
+			changes = append(changes, elemChange{id: id, old: old, new: e})
 		}
 	}
-	elems = append(elems, p.Elements[i:]...)
-	ix.ids = append(ix.ids, p.ids[i:]...)
-	ix.flags = append(ix.flags, p.flags[i:]...)
-
-	slices.Sort(rem)
-	slices.SortFunc(adds, func(a, b ins) int {
-		if a.pos != b.pos {
-			return a.pos - b.pos
-		}
-		return strings.Compare(a.e.Label, b.e.Label)
-	})
-	cur, ri, ai := 0, 0, 0
-	copyRun := func(to int) {
-		ix.byLabel = append(ix.byLabel, p.byLabel[cur:to]...)
-		ix.lkeys = append(ix.lkeys, p.lkeys[cur:to]...)
-		cur = to
-	}
-	for {
-		next := len(p.byLabel)
-		if ri < len(rem) {
-			next = min(next, rem[ri])
-		}
-		if ai < len(adds) {
-			next = min(next, adds[ai].pos)
-		}
-		copyRun(next)
-		for ai < len(adds) && adds[ai].pos == cur {
-			ix.byLabel = append(ix.byLabel, adds[ai].e)
-			ix.lkeys = append(ix.lkeys, labelKey(adds[ai].e.Label))
-			ai++
-		}
-		if ri < len(rem) && rem[ri] == cur {
-			cur++
-			ri++
-			continue
-		}
-		if ri >= len(rem) && ai >= len(adds) {
-			copyRun(len(p.byLabel))
-			break
-		}
-	}
-	return elems, ix
+	nv := w.prev.update(w.spec, w.static, changes, pol, sc)
+	clear(changes)
+	sc.changes = changes[:0]
+	return nv
 }
 
 // replacePools publishes a new view of the handlespace with the created

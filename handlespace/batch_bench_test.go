@@ -108,3 +108,59 @@ func BenchmarkRegisterDeregister(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPolicyChange measures single changes of one pool of 100 000
+// elements under every policy: a registration and a deregistration
+// (ns/element-op per operation), and a load report (a new Load, which
+// moves the element in lu's order and resets lud's degradation) of an
+// existing element. For hash the table itself is rebuilt in the
+// background (not measured here; see policy_hash_big.go).
+func BenchmarkPolicyChange(b *testing.B) {
+	const n = 100_000
+	for _, policy := range PolicyNames() {
+		spec := DefaultPoolSpec()
+		spec.Policy = policy
+		hs := New(Options{RegistrarID: 1, DefaultSpec: spec})
+		if err := hs.ApplyZones([]ZoneDef{zoneDef(b)}); err != nil {
+			b.Fatal(err)
+		}
+		var groups [][]Op
+		for i := 0; i < n; i++ {
+			e := benchElem(i)
+			e.Load, e.LoadDeg, e.Weight, e.Priority = uint32(i%7)*1000, 100, uint32(1+i%5), uint32(i%3)
+			groups = append(groups, []Op{{Pool: "p0.z.test.", Elem: e}})
+		}
+		for _, err := range hs.Apply(groups, nil) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(policy+"/register+deregister", func(b *testing.B) {
+			next, ops := 2*n, 0
+			b.ReportAllocs()
+			for b.Loop() {
+				e := benchElem(next)
+				if err := hs.Register("p0.z.test.", e, ""); err != nil {
+					b.Fatal(err)
+				}
+				if err := hs.Deregister("p0.z.test.", e.ID); err != nil {
+					b.Fatal(err)
+				}
+				next++
+				ops += 2
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(ops), "ns/element-op")
+		})
+		b.Run(policy+"/load-report", func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				load := uint32(i%11) * 900
+				if err := hs.UpdatePolicyInfo("p0.z.test.", uint32(1+(i*7919)%n), PolicyInfo{Load: &load}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -19,7 +19,7 @@ func labelsOf(pv *PoolView) []string {
 		return nil
 	}
 	var out []string
-	for _, e := range pv.Elements {
+	for _, e := range pv.Elements() {
 		out = append(out, fmt.Sprintf("%s=%d", e.Label, e.ID))
 	}
 	return out
@@ -65,7 +65,7 @@ func TestApplyGroups(t *testing.T) {
 	if web.Label("a") == nil || web.Label("b") != nil || web.Label("c") != nil || web.Element(10).Home != 3 {
 		t.Errorf("web labels: a %v b %v c %v", web.Label("a"), web.Label("b"), web.Label("c"))
 	}
-	if nw := z.Pool("new"); nw == nil || nw.Spec.Policy != "lu" || len(nw.Elements) != 1 {
+	if nw := z.Pool("new"); nw == nil || nw.Spec.Policy != "lu" || nw.Len() != 1 {
 		t.Errorf("new pool %+v", nw)
 	}
 	if z.Pool("gone") != nil {
@@ -86,7 +86,7 @@ func TestApplyCommitFailure(t *testing.T) {
 			t.Errorf("group %d: %v, want ErrCommit", i, err)
 		}
 	}
-	if hs.View() != before || len(hs.View().Zone("z.test.").Pool("web").Elements) != 0 {
+	if hs.View() != before || hs.View().Zone("z.test.").Pool("web").Len() != 0 {
 		t.Error("a batch whose commit failed was published")
 	}
 }
@@ -148,11 +148,11 @@ func TestApplyMatchesRegister(t *testing.T) {
 			}
 		}
 		pa, pb := a.View().Zone("z.test.").Pool("web"), b.View().Zone("z.test.").Pool("web")
-		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || len(pa.byLabel) != len(pb.byLabel) || len(pa.All.Elems) != len(pb.All.Elems) {
+		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || pa.labels.n != pb.labels.n || pa.All.Len() != pb.All.Len() {
 			t.Fatalf("round %d: batched %v, one at a time %v", round, labelsOf(pa), labelsOf(pb))
 		}
 		checkLabelIndex(t, pa)
-		for _, e := range pa.Elements {
+		for _, e := range pa.Elements() {
 			if pb.Label(e.Label) == nil || pb.Label(e.Label).ID != e.ID || pa.Label(e.Label) != e {
 				t.Fatalf("round %d: Label(%s) differs", round, e.Label)
 			}
@@ -160,34 +160,12 @@ func TestApplyMatchesRegister(t *testing.T) {
 	}
 }
 
-// checkLabelIndex checks a view's invariants: the label index holds the
-// elements sorted by label, the flags are the elements'.
+// checkLabelIndex checks a view's invariants: the element tree holds the
+// elements sorted by ID, the label index holds each by its label, the
+// counts are the elements' and the served sets hold what they should.
 func checkLabelIndex(t *testing.T, pv *PoolView) {
 	t.Helper()
-	if len(pv.byLabel) != len(pv.Elements) || len(pv.flags) != len(pv.Elements) || len(pv.ids) != len(pv.Elements) || len(pv.lkeys) != len(pv.Elements) {
-		t.Fatalf("%d elements, %d in the label index, %d flags, %d ids, %d keys", len(pv.Elements), len(pv.byLabel), len(pv.flags), len(pv.ids), len(pv.lkeys))
-	}
-	for i, e := range pv.byLabel {
-		if pv.lkeys[i] != labelKey(e.Label) {
-			t.Fatalf("label key %d of %s wrong", i, e.Label)
-		}
-	}
-	for i := 1; i < len(pv.byLabel); i++ {
-		if pv.byLabel[i-1].Label >= pv.byLabel[i].Label {
-			t.Fatalf("label index out of order at %d: %s, %s", i, pv.byLabel[i-1].Label, pv.byLabel[i].Label)
-		}
-	}
-	for i, e := range pv.Elements {
-		if i > 0 && pv.Elements[i-1].ID >= e.ID {
-			t.Fatalf("elements out of order at %d", i)
-		}
-		if pv.ids[i] != e.ID {
-			t.Fatalf("ids[%d] = %d, element %d", i, pv.ids[i], e.ID)
-		}
-		if pv.flags[i] != elementFlags(e) {
-			t.Fatalf("flags of %s: %08b, want %08b", e.Label, pv.flags[i], elementFlags(e))
-		}
-	}
+	checkView(t, pv)
 }
 
 // TestCloneCopiesEverything: Clone copies every exported field (set here to

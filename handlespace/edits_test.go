@@ -45,8 +45,8 @@ func TestApplyEdits(t *testing.T) {
 	if pv.Gen != gen+1 {
 		t.Errorf("100 edits of one pool made %d views, want 1", pv.Gen-gen)
 	}
-	if len(pv.Elements) != 101 {
-		t.Fatalf("%d elements, want 101", len(pv.Elements))
+	if pv.Len() != 101 {
+		t.Fatalf("%d elements, want 101", pv.Len())
 	}
 	e := pv.Element(edits[0].Put.ID)
 	if e.Home != 7 || e.Health != HealthDown || !e.Expires.Equal(exp) || e.Weight != 99 {

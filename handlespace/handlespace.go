@@ -58,6 +58,8 @@ type Handlespace struct {
 	policies map[string]Policy // guarded by mu
 	subs     []chan<- struct{} // guarded by mu
 	static   staticHomes       // homes of zone-file elements (edits.go)
+	sc       scratch           // writers' working memory; guarded by mu
+	b        batch             // Apply's working state; guarded by mu
 }
 
 // Subscribe returns a channel that receives a value after changes: one
@@ -179,7 +181,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 				}
 				prev := slot.View()
 				var dyn []*Element
-				for _, e := range prev.Elements {
+				for e := range prev.Range() {
 					if !e.Static {
 						dyn = append(dyn, e)
 					}
@@ -243,7 +245,7 @@ func (h *Handlespace) mergeStatic(name string, pd *PoolDef, prev *PoolView) ([]*
 		elems = append(elems, e)
 	}
 	if prev != nil {
-		for _, pe := range prev.Elements {
+		for pe := range prev.Range() {
 			if pe.Static || ids[pe.ID] || labels[pe.Label] {
 				continue
 			}
@@ -429,7 +431,7 @@ func (h *Handlespace) Expire(now time.Time) []Expired {
 			if pv == nil {
 				continue
 			}
-			for _, e := range pv.Elements {
+			for e := range pv.Range() {
 				if !e.Expires.IsZero() && !e.Expires.After(now) {
 					out = append(out, Expired{pv.Name, e.ID})
 				}

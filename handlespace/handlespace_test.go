@@ -86,8 +86,8 @@ func TestReloadKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	pv := hs.View().Zone("z.test.").Pool("web")
-	if pv.Elements[0].Health != HealthUnknown || len(pv.All.Elems) != 0 {
-		t.Fatalf("probed elements must start unknown and unserved: %v, %d served", pv.Elements[0].Health, len(pv.All.Elems))
+	if pv.Elements()[0].Health != HealthUnknown || pv.All.Len() != 0 {
+		t.Fatalf("probed elements must start unknown and unserved: %v, %d served", pv.Elements()[0].Health, pv.All.Len())
 	}
 	if err := hs.SetHealth("web.z.test.", a.ID, HealthUp); err != nil {
 		t.Fatal(err)
@@ -121,11 +121,11 @@ func TestReloadKeepsState(t *testing.T) {
 		t.Errorf("registered element after reload: %+v", got)
 	}
 	// served now: a (up) and d (registered into a probed pool: unknown until probed).
-	if len(pv.All.Elems) != 1 {
-		t.Fatalf("served %d, want 1", len(pv.All.Elems))
+	if pv.All.Len() != 1 {
+		t.Fatalf("served %d, want 1", pv.All.Len())
 	}
 	gone := z.Pool("gone")
-	if gone == nil || gone.Static || len(gone.Elements) != 1 || gone.Elements[0].Label != "r" {
+	if gone == nil || gone.Static || gone.Len() != 1 || gone.Elements()[0].Label != "r" {
 		t.Fatalf("dropped pool with a registered element: %+v", gone)
 	}
 }
@@ -142,7 +142,7 @@ func TestRegisterDeregister(t *testing.T) {
 		t.Fatal(err)
 	}
 	pv := hs.View().Zone("z.test.").Pool("new")
-	if pv == nil || pv.Spec.Policy != "lu" || pv.Static || len(pv.All.Elems) != 1 || pv.Elements[0].Home != 5 {
+	if pv == nil || pv.Spec.Policy != "lu" || pv.Static || pv.All.Len() != 1 || pv.Elements()[0].Home != 5 {
 		t.Fatalf("pool created by a registration: %+v", pv)
 	}
 	for _, c := range []struct {
@@ -170,8 +170,8 @@ func TestRegisterDeregister(t *testing.T) {
 		t.Fatal(err)
 	}
 	pv = hs.View().Zone("z.test.").Pool("new")
-	if len(pv.Elements) != 1 || pv.Elements[0].Weight != 7 {
-		t.Fatalf("re-registration: %d elements, weight %d", len(pv.Elements), pv.Elements[0].Weight)
+	if pv.Len() != 1 || pv.Elements()[0].Weight != 7 {
+		t.Fatalf("re-registration: %d elements, weight %d", pv.Len(), pv.Elements()[0].Weight)
 	}
 	// Expiry: the element goes, and with it the pool no file defines.
 	if got := hs.Expire(now.Add(30 * time.Second)); len(got) != 0 {
@@ -192,10 +192,10 @@ func TestRegisterDeregister(t *testing.T) {
 	}
 	// A pool a zone file defines stays when its last element goes.
 	web := hs.View().Zone("z.test.").Pool("web")
-	if err := hs.Deregister("web.z.test.", web.Elements[0].ID); err != nil {
+	if err := hs.Deregister("web.z.test.", web.Elements()[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if pv := hs.View().Zone("z.test.").Pool("web"); pv == nil || len(pv.Elements) != 0 {
+	if pv := hs.View().Zone("z.test.").Pool("web"); pv == nil || pv.Len() != 0 {
 		t.Errorf("zone-file pool after its last element left: %+v", pv)
 	}
 	if err := hs.Deregister("web.z.test.", 42); !errors.Is(err, ErrNoElement) {
@@ -213,7 +213,7 @@ func TestViewsAreImmutable(t *testing.T) {
 	}
 	z := hs.View().Zone("z.test.")
 	web, api := z.Pool("web"), z.Pool("api")
-	snapshot := fmt.Sprintf("%+v", *web.Elements[0])
+	snapshot := fmt.Sprintf("%+v", *web.Elements()[0])
 	w := uint32(99)
 	if err := hs.UpdatePolicyInfo("web.z.test.", a.ID, PolicyInfo{Weight: &w}); err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestViewsAreImmutable(t *testing.T) {
 	if err := hs.SetHealth("web.z.test.", a.ID, HealthDown); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprintf("%+v", *web.Elements[0]); got != snapshot || len(web.All.Elems) != 1 {
+	if got := fmt.Sprintf("%+v", *web.Elements()[0]); got != snapshot || web.All.Len() != 1 {
 		t.Errorf("a reader's element changed under it:\n%s\n%s", snapshot, got)
 	}
 	if hs.View() != hs.View() || hs.View().Zone("z.test.") != z {
@@ -230,7 +230,7 @@ func TestViewsAreImmutable(t *testing.T) {
 	if z.Pool("api") != api {
 		t.Error("a change of pool web replaced pool api's view")
 	}
-	if nw := z.Pool("web"); nw == web || nw.Elements[0].Weight != 99 || nw.Gen != web.Gen+2 {
+	if nw := z.Pool("web"); nw == web || nw.Elements()[0].Weight != 99 || nw.Gen != web.Gen+2 {
 		t.Errorf("new view of web: %+v", nw)
 	}
 }
@@ -254,13 +254,14 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var idx []int32
+			var idx []Pick
 			var c Client
 			for i := 0; i < 20000 && !stop.Load(); i++ {
 				pv := hs.View().Zone("z.test.").Pool("web")
 				idx = pv.All.Select(idx, 3, &c)
-				for _, j := range idx {
-					if e := pv.All.Elems[j]; e.Health != HealthUp {
+				for _, p := range idx {
+					e := p.Elem()
+					if e.Health != HealthUp {
 						t.Errorf("selected an element that is %v", e.Health)
 						return
 					}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Client is what a selection may know of the pool user asking.
@@ -32,24 +33,31 @@ var DefaultRand Rand = globalRand{}
 
 // Policy is a pool's load-balancing policy: one small type per policy.
 //
-// Build is called by the writer each time the pool's set of elements (or
-// their policy parameters) change, never on the query path. It returns the
-// selector for elems, which the caller never modifies afterwards. prev is the
-// selector that Build returned for the previous set of the same pool (nil the
-// first time); per-query state such as a round-robin sequence or least-used
-// degradation carries over from it.
+// A policy says how the served sets of its pools are kept (order: by ID, by
+// a rank, or weighted), and builds a selector for each version of a set.
+// build is called by the writer for every new view of a pool, never on the
+// query path; it costs O(1) or O(log n) for the policies whose material is
+// the set's own tree (everything but lud and hash, whose material is their
+// own and is brought up to date, see their files). prev is the selector
+// built for the previous version of the same set (nil the first time);
+// per-query state such as least-used degradation carries over from it,
+// and seq is the set's sequence (a round-robin position), which the set
+// keeps across its versions. full says that the set was built anew rather
+// than changed from prev's.
 type Policy interface {
 	// Name is the policy's configuration name ("rr", "lud", …).
 	Name() string
-	Build(elems []*Element, prev Selector) Selector
+	order() setOrder
+	build(s *eset, seq *atomic.Uint64, prev Selector, full bool) Selector
 }
 
 // Selector picks elements for one query. It is called concurrently by many
-// queries, never takes a lock and never modifies the elements.
+// queries, never takes a lock and never modifies the elements. It is never
+// called for an empty set.
 type Selector interface {
-	// Select appends to dst the indexes into the Build elems of up to k
-	// distinct elements, best first, and returns dst. k <= 0 means all.
-	Select(dst []int32, k int, c *Client) []int32
+	// Select appends to dst up to k distinct elements, best first, and
+	// returns dst. k <= 0 means all.
+	Select(dst []Pick, k int, c *Client) []Pick
 }
 
 // policyMakers maps configuration names to constructors. The policies

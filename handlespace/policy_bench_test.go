@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 )
 
@@ -36,8 +37,10 @@ func BenchmarkSelect(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				sel := p.Build(elems[sz.n], nil)
-				dst := make([]int32, 0, min(sz.n, 16))
+				o := p.order()
+				set := o.setOf(elems[sz.n])
+				sel := p.build(&set, new(atomic.Uint64), nil, true)
+				dst := make([]Pick, 0, min(sz.n, 16))
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {

@@ -21,14 +21,16 @@ import (
 //
 // Cost: up to hashExactMax elements, one multiply-xorshift hash per element
 // and query, O(n) (about 2 ns per element, under 0.6 µs); a full ordering
-// O(n log n). Rendezvous hashing must look at every element, so larger
-// pools use a Maglev lookup table instead (Eisenbud et al., NSDI 2016),
-// built with the selector: a prime number of slots, at least 16 per
-// element, each owned by one element, filled from per-element permutations
-// of the slots. A client's answer starts at slot key mod M and takes the
-// distinct elements of the slots that follow: O(k) expected per answer,
-// balance within a few percent, and removing an element moves its clients
-// and, unlike rendezvous hashing, a few percent of the others.
+// O(n log n); a change of the set costs O(n), n <= 256. Rendezvous hashing
+// must look at every element, so larger pools use a Maglev lookup table
+// instead (Eisenbud et al., NSDI 2016): a prime number of slots, at least
+// 16 per element, each owned by one element, filled from per-element
+// permutations of the slots. A client's answer starts at slot key mod M
+// and takes the distinct elements of the slots that follow: O(k) expected
+// per answer, balance within a few percent, and removing an element moves
+// its clients and, unlike rendezvous hashing, a few percent of the others.
+// A table costs O(16 n) to fill, too much for every change of a large
+// pool, so it is built in the background (see hashBig).
 type hashPol struct{}
 
 func init() { registerPolicy("hash", func(Rand) Policy { return hashPol{} }) }
@@ -41,26 +43,30 @@ func (hashPol) Name() string { return "hash" }
 // larger ones use a Maglev table.
 const hashExactMax = 256
 
-func (hashPol) Build(elems []*Element, prev Selector) Selector {
-	s := &hashSel{keys: make([]uint64, len(elems)), seq: carrySeq(prev)}
+func (hashPol) order() setOrder { return setOrder{} }
+
+func (hashPol) build(set *eset, seq *atomic.Uint64, prev Selector, full bool) Selector {
+	if set.t.n > hashExactMax {
+		return buildHashBig(set, seq, prev, full)
+	}
+	return buildHash(set.t.appendElems(make([]*Element, 0, set.t.n)), seq)
+}
+
+func buildHash(elems []*Element, seq *atomic.Uint64) *hashSel {
+	s := &hashSel{part: flatPart(elems), keys: make([]uint64, len(elems)), seq: seq}
 	for i, e := range elems {
 		s.keys[i] = elementHashKey(e.ID)
 	}
 	n := len(elems)
-	if n > hashExactMax {
-		s.table = maglevTable(s.keys)
-		s.scratch.New = func() any { b := make([]uint64, (n+63)/64); return &b }
-		return s
-	}
 	s.scratch.New = func() any { b := make([]hashScore, n); return &b }
 	return s
 }
 
 type hashSel struct {
+	part    *tnode         // the elements, as a leaf (see Pick)
 	keys    []uint64       // elementHashKey of each element; distinct
 	seq     *atomic.Uint64 // round robin for clients without an address
 	scratch sync.Pool      // *[]hashScore, for answers beyond hashSmallK
-	table   []int32        // Maglev slots (element indexes), for pools over hashExactMax
 }
 
 // maglevTable fills a table of M slots (M prime, at least 16 per element;
@@ -96,29 +102,6 @@ func maglevTable(keys []uint64) []int32 {
 	}
 }
 
-// selectLarge is selectMaglev for long answers: a bitmap, not a scan of
-// the answer so far, says which elements it holds.
-func (s *hashSel) selectLarge(dst []int32, k int, ck uint64) []int32 {
-	bp := s.scratch.Get().(*[]uint64)
-	seen := *bp
-	clear(seen)
-	m := len(s.table)
-	pos := int(ck % uint64(m))
-	for got, step := 0, 0; step < m && got < k; step++ {
-		e := s.table[pos]
-		if seen[e/64]&(1<<(e%64)) == 0 {
-			seen[e/64] |= 1 << (e % 64)
-			dst = append(dst, e)
-			got++
-		}
-		if pos++; pos == m {
-			pos = 0
-		}
-	}
-	s.scratch.Put(bp)
-	return dst
-}
-
 func nextPrime(n int) int {
 	for ; ; n++ {
 		if isPrime(n) {
@@ -137,24 +120,6 @@ func isPrime(n int) bool {
 		}
 	}
 	return true
-}
-
-// selectMaglev appends k distinct elements: those of the slots from the
-// client's own slot on, in slot order.
-func (s *hashSel) selectMaglev(dst []int32, k int, ck uint64) []int32 {
-	m := len(s.table)
-	start := len(dst)
-	pos := int(ck % uint64(m))
-	for step := 0; step < m && len(dst)-start < k; step++ {
-		e := s.table[pos]
-		if !slices.Contains(dst[start:], e) {
-			dst = append(dst, e)
-		}
-		if pos++; pos == m {
-			pos = 0
-		}
-	}
-	return dst
 }
 
 var _ Selector = (*hashSel)(nil)
@@ -213,7 +178,20 @@ func (a hashScore) before(b hashScore) bool {
 // scanning; larger ones sort all scores.
 const hashSmallK = 8
 
-func (s *hashSel) Select(dst []int32, k int, c *Client) []int32 {
+func (s *hashSel) Select(dst []Pick, k int, c *Client) []Pick {
+	if wantK(k, len(s.keys)) <= hashSmallK {
+		var buf [hashSmallK]int32
+		return appendIdx(dst, s.part, s.selectIdx(buf[:0], k, c))
+	}
+	bp := idxScratches.Get().(*[]int32)
+	idx := s.selectIdx((*bp)[:0], k, c)
+	dst = appendIdx(dst, s.part, idx)
+	*bp = idx[:0]
+	idxScratches.Put(bp)
+	return dst
+}
+
+func (s *hashSel) selectIdx(dst []int32, k int, c *Client) []int32 {
 	n := len(s.keys)
 	k = wantK(k, n)
 	ck, ok := clientHashKey(c)
@@ -227,12 +205,6 @@ func (s *hashSel) Select(dst []int32, k int, c *Client) []int32 {
 			dst = append(dst, int32(j))
 		}
 		return dst
-	}
-	if s.table != nil {
-		if k > hashSmallK {
-			return s.selectLarge(dst, k, ck)
-		}
-		return s.selectMaglev(dst, k, ck)
 	}
 	if k == 1 {
 		best := hashScore{score: mix64(ck ^ s.keys[0]), key: s.keys[0]}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 )
 
 func hashClients(n int) []*Client {
@@ -34,7 +35,7 @@ func TestHashStable(t *testing.T) {
 	elems := polElems(20, nil)
 	rev := slices.Clone(elems)
 	slices.Reverse(rev)
-	a, b := p.Build(elems, nil), p.Build(rev, nil)
+	a, b := build(p, elems, nil), build(p, rev, nil)
 	for _, c := range hashClients(200) {
 		first := ids(elems, a.Select(nil, 3, c))
 		for rep := 0; rep < 3; rep++ {
@@ -53,7 +54,7 @@ func TestHashStable(t *testing.T) {
 }
 
 func TestHashSubnets(t *testing.T) {
-	sel := mustPolicy(t, "hash", nil).Build(polElems(64, nil), nil)
+	sel := build(mustPolicy(t, "hash", nil), polElems(64, nil), nil)
 	pick := func(c Client) []int32 { return sel.Select(nil, 5, &c) }
 	for _, tc := range []struct {
 		name string
@@ -88,7 +89,7 @@ func TestHashRendezvous(t *testing.T) {
 	clients := hashClients(6000)
 	for _, n := range []int{2, 10, 50} {
 		elems := polElems(n, nil)
-		sel := p.Build(elems, nil)
+		sel := build(p, elems, nil)
 		before := make([][]uint32, len(clients))
 		load := make([]int, n)
 		for i, c := range clients {
@@ -104,7 +105,7 @@ func TestHashRendezvous(t *testing.T) {
 
 		for _, gone := range []int{0, n / 2, n - 1} {
 			rest := slices.Delete(slices.Clone(elems), gone, gone+1)
-			after := p.Build(rest, sel)
+			after := build(p, rest, sel)
 			moved := 0
 			for i, c := range clients {
 				got := rest[after.Select(nil, 1, c)[0]].ID
@@ -124,7 +125,7 @@ func TestHashRendezvous(t *testing.T) {
 		}
 
 		added := append(slices.Clone(elems), &Element{ID: 424242})
-		grown := p.Build(added, sel)
+		grown := build(p, added, sel)
 		for i, c := range clients {
 			if got := added[grown.Select(nil, 1, c)[0]].ID; got != before[i][0] && got != 424242 {
 				t.Fatalf("n=%d: adding an element moved client %v from %d to %d", n, c.Addr, before[i][0], got)
@@ -134,7 +135,7 @@ func TestHashRendezvous(t *testing.T) {
 }
 
 func TestHashWithoutClient(t *testing.T) {
-	sel := mustPolicy(t, "hash", nil).Build(polElems(4, nil), nil)
+	sel := build(mustPolicy(t, "hash", nil), polElems(4, nil), nil)
 	var firsts []int32
 	for _, c := range []*Client{nil, {}, nil, {}, nil} {
 		firsts = append(firsts, sel.Select(nil, 2, c)[0])
@@ -152,7 +153,7 @@ func TestHashMaglev(t *testing.T) {
 	p := mustPolicy(t, "hash", nil)
 	n := 1000
 	elems := polElems(n, nil)
-	sel := p.Build(elems, nil)
+	sel := build(p, elems, nil)
 	clients := hashClients(50000)
 	first := make([]int32, len(clients))
 	load := make([]int, n)
@@ -181,7 +182,7 @@ func TestHashMaglev(t *testing.T) {
 	// Remove one element: its clients move; of the others, under 5 %.
 	gone := int32(n / 2)
 	rest := slices.Delete(slices.Clone(elems), int(gone), int(gone)+1)
-	after := p.Build(rest, sel)
+	after := build(p, rest, sel)
 	moved, others := 0, 0
 	for i, c := range clients {
 		got := rest[after.Select(nil, 1, c)[0]].ID
@@ -198,4 +199,79 @@ func TestHashMaglev(t *testing.T) {
 	} else {
 		t.Logf("removing one of %d elements moved %.2f %% of the other clients", n, 100*frac)
 	}
+}
+
+// TestHashStaleTable: a selector of a large set whose own table is not
+// built yet answers from an older one, and never with an element that
+// left the set; once its table is built (in the background) it answers
+// exactly as a selector built at once for the same set.
+func TestHashStaleTable(t *testing.T) {
+	p := mustPolicy(t, "hash", nil)
+	const n = 1000
+	elems := polElems(n, nil)
+	old := build(p, elems, nil)
+	// The next version: every third element gone, 50 new ones.
+	var next []*Element
+	gone := map[uint32]bool{}
+	for i, e := range elems {
+		if i%3 == 0 {
+			gone[e.ID] = true
+			continue
+		}
+		next = append(next, e)
+	}
+	for i := range 50 {
+		next = append(next, &Element{ID: uint32(900_000 + i)})
+	}
+	o := p.order()
+	set := o.setOf(sortedByID(next))
+	in := map[*Element]bool{}
+	for _, e := range next {
+		in[e] = true
+	}
+	clients := hashClients(3000)
+
+	// A stale selector: the old table.
+	ob := old.sel.(*hashBig)
+	stale := &hashBig{t: set.t, seq: old.seq, b: ob.b}
+	for _, c := range clients {
+		for _, k := range []int{1, 3, 8, 20} {
+			got := stale.Select(nil, k, c)
+			if len(got) != k {
+				t.Fatalf("stale table: %d of %d elements", len(got), k)
+			}
+			seen := map[*Element]bool{}
+			for _, pk := range got {
+				e := pk.Elem()
+				if !in[e] || gone[e.ID] || seen[e] {
+					t.Fatalf("stale table answered element %d (in the set %v, gone %v, twice %v)", e.ID, in[e], gone[e.ID], seen[e])
+				}
+				seen[e] = true
+			}
+		}
+	}
+
+	// The real thing: built in the background, then exact.
+	sel := p.build(&set, old.seq, old.sel, false).(*hashBig)
+	select {
+	case <-sel.ready:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the table was not built in 20 s")
+	}
+	fresh := p.build(&set, old.seq, nil, true).(*hashBig)
+	for _, c := range clients {
+		a, b := sel.Select(nil, 3, c), fresh.Select(nil, 3, c)
+		if !slices.Equal(a, b) {
+			t.Fatalf("client %v: %v from the background table, %v from one built at once", c.Addr, a, b)
+		}
+	}
+	if sel.b.latest.Load() != sel.cur.Load() {
+		t.Error("the builder's newest table is not the one it built last")
+	}
+}
+
+func sortedByID(es []*Element) []*Element {
+	out := slices.Clone(es)
+	sortByID(out)
+	return out
 }

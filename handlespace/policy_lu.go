@@ -1,5 +1,7 @@
 package handlespace
 
+import "sync/atomic"
+
 // lu is RFC 5356 Least Used: the element with the lowest Load first, then
 // the next lowest and so on; elements of equal load take turns, round robin
 // by the pool's sequence. Selections do not change the order: it changes
@@ -12,6 +14,8 @@ var _ Policy = lu{}
 
 func (lu) Name() string { return "lu" }
 
-func (lu) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, func(e *Element) uint64 { return uint64(e.Load) })
+func (lu) order() setOrder { return rankOrder(func(e *Element) uint64 { return uint64(e.Load) }) }
+
+func (lu) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return buildRankSel(s, seq)
 }

@@ -24,30 +24,41 @@ import (
 // charged least recently (never charged first, then list order), which
 // makes equal elements take turns.
 //
-// A load report is a Build whose element has the same ID as one of prev's
-// and a different Load: its count starts again at 0. An element whose Load
-// is unchanged keeps its count (multiplied by its current LoadDeg). Elements
-// that never report a load (zone-file elements without probes that read
-// one) accumulate degradation without end; equal ones still take turns.
+// A load report is a new version of an element (same ID) with a different
+// Load: its count starts again at 0. An element whose Load is unchanged
+// keeps its count (multiplied by its current LoadDeg). Elements that never
+// report a load (zone-file elements without probes that read one)
+// accumulate degradation without end; equal ones still take turns.
 //
-// Per-query state is one pair of atomics per element and a tournament tree
-// of atomics over them (each node holds the best element below it), so a
-// Select needs no lock: the first pick is the root, O(1); k ≤ ludSmallK
-// picks are a best-first walk of the tree, O(k log n); charging the first
-// pick fixes its path to the root, O(log n). Larger answers sort a snapshot,
+// Per-query state is one pair of atomics per element, kept in a mirror of
+// the set's tree: each mirror node holds a tournament of atomics over its
+// entries or children (each position holds the best below it) and its
+// champion, so a Select needs no lock: the first pick is the root's
+// champion, O(log n) to find its place; k ≤ ludSmallK picks are a
+// best-first walk of the tournaments, O(k log n); charging the first pick
+// fixes its path to the root, O(log n). Larger answers sort a snapshot,
 // O(n log n).
 //
-// Races: queries that run at the same time may read the same root and both
-// charge it, and a node rewritten concurrently may for a moment hold the
-// worse of two children (every writer re-checks after writing, so the tree
-// settles when the writers stop). The counts themselves are exact: each
-// charge is one atomic add. Charges made through the previous selector
-// after the Build copied its state (between Build and publication of the
-// new view) are not carried over.
+// A new version of the set mirrors only the parts of the tree that
+// changed: a mirror node whose tree node the new tree shares is shared
+// with the previous selector (its state and tournament with it), and a new
+// one takes the state of the elements it holds from the old nodes of the
+// same range, O(leafMax + log n) per changed leaf.
 //
-// The state is per element set: the All, V4 and V6 sets of a pool are
-// built separately, so a selection among the IPv4 elements does not degrade
-// the same element in SRV answers.
+// Races: queries that run at the same time may read the same champion and
+// both charge it, and a tournament position rewritten concurrently may for
+// a moment hold the worse of two (every writer re-checks after writing, so
+// the tournaments settle when the writers stop). A charge made through the
+// previous view in a subtree the new one shares updates the subtree but
+// not the new view's nodes above it, which may then offer that subtree's
+// (worse) champion once; its charge repairs them. The counts themselves
+// are exact: each charge is one atomic add. Charges made through the
+// previous selector to an element whose leaf changed, after the new one
+// copied its state, are not carried over.
+//
+// The state is per element set: the All, V4 and V6 sets of a pool have
+// their own selectors, so a selection among the IPv4 elements does not
+// degrade the same element in SRV answers.
 type lud struct{}
 
 func init() { registerPolicy("lud", func(Rand) Policy { return lud{} }) }
@@ -56,190 +67,364 @@ var _ Policy = lud{}
 
 func (lud) Name() string { return "lud" }
 
-// ludState is the per-query state of one element.
-type ludState struct {
-	count atomic.Uint64 // charges since the last load report
-	last  atomic.Uint64 // the pool sequence at the last charge; 0 never
-}
+func (lud) order() setOrder { return setOrder{} }
 
-type ludSel struct {
-	ids  []uint32 // element IDs, by index
-	byID []int32  // indexes sorted by ID, to find an element of prev
-	load []uint64
-	deg  []uint64
-	st   []ludState
-	// tree[v], 1 <= v < size, holds the best element index below node v
-	// (-1: none); node v's children are 2v and 2v+1, and the leaves size+i
-	// stand for element i.
-	tree []atomic.Int32
-	size int
-	seq  *atomic.Uint64 // last charge number; carried over from prev
-
-	scratch sync.Pool // *[]ludKey, for answers beyond ludSmallK
-}
-
-var _ Selector = (*ludSel)(nil)
-
-func (lud) Build(elems []*Element, prev Selector) Selector {
-	n := len(elems)
-	s := &ludSel{
-		ids: make([]uint32, n), byID: make([]int32, n),
-		load: make([]uint64, n), deg: make([]uint64, n), st: make([]ludState, n),
+func (lud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
+	s := &ludSel{t: set.t, seq: seq}
+	if set.t.root == nil {
+		return s
 	}
-	for i, e := range elems {
-		s.ids[i], s.byID[i] = e.ID, int32(i)
-		s.load[i], s.deg[i] = uint64(e.Load), uint64(e.LoadDeg)
+	var olds []*ludNode
+	oh := 0
+	if p, ok := prev.(*ludSel); ok && p.root != nil {
+		olds, oh = []*ludNode{p.root}, int(p.t.height)
 	}
-	slices.SortFunc(s.byID, func(a, b int32) int { return cmp.Compare(s.ids[a], s.ids[b]) })
-	p, _ := prev.(*ludSel)
-	if p != nil {
-		s.seq = p.seq
-		for i := range s.ids {
-			j := p.find(s.ids[i])
-			if j < 0 {
-				continue
-			}
-			s.st[i].last.Store(p.st[j].last.Load())
-			if p.load[j] == s.load[i] {
-				s.st[i].count.Store(p.st[j].count.Load())
-			}
-		}
-	} else {
-		s.seq = new(atomic.Uint64)
-	}
-	s.size = 1
-	for s.size < n {
-		s.size <<= 1
-	}
-	s.tree = make([]atomic.Int32, s.size)
-	for v := s.size - 1; v >= 1; v-- {
-		s.tree[v].Store(s.better(s.node(2*v), s.node(2*v+1)))
-	}
-	n1 := n
-	s.scratch.New = func() any { b := make([]ludKey, n1); return &b }
+	s.root = mirror(set.t.root, int(set.t.height), olds, oh)
 	return s
 }
 
-func (s *ludSel) poolSeq() *atomic.Uint64 { return s.seq }
-
-// find returns the index of the element with the given ID, or -1.
-func (s *ludSel) find(id uint32) int32 {
-	i, ok := slices.BinarySearchFunc(s.byID, id, func(x int32, id uint32) int { return cmp.Compare(s.ids[x], id) })
-	if !ok {
-		return -1
-	}
-	return s.byID[i]
+// ludState is the per-query state of one element.
+type ludState struct {
+	load, deg uint64
+	id        uint32
+	count     atomic.Uint64 // charges since the last load report
+	last      atomic.Uint64 // the set's sequence at the last charge; 0 never
 }
 
-// node returns the best element below tree node v, or -1.
-func (s *ludSel) node(v int) int32 {
-	if v >= s.size {
-		if i := v - s.size; i < len(s.ids) {
+// effective returns the state's effective load.
+func (st *ludState) effective() uint64 {
+	hi, lo := bits.Mul64(st.count.Load(), st.deg)
+	if hi != 0 || lo > math.MaxUint64-st.load {
+		return math.MaxUint64
+	}
+	return st.load + lo
+}
+
+// less reports whether a goes before b (nil goes last): lower effective
+// load, then charged less recently, then list (ID) order.
+func (a *ludState) less(b *ludState) bool {
+	switch {
+	case a == nil:
+		return false
+	case b == nil:
+		return true
+	}
+	if ea, eb := a.effective(), b.effective(); ea != eb {
+		return ea < eb
+	}
+	if la, lb := a.last.Load(), b.last.Load(); la != lb {
+		return la < lb
+	}
+	return a.id < b.id
+}
+
+// ludNode mirrors a node of the set's tree.
+type ludNode struct {
+	src  *tnode
+	kids []*ludNode // inner: as src.kids
+	st   []ludState // leaf: as src.elems
+	// tour[v], 1 <= v < size, holds the index of the best entry (leaf) or
+	// child below tournament position v (-1: none); positions size+i stand
+	// for entry or child i.
+	tour  []atomic.Int32
+	size  int
+	champ atomic.Pointer[ludState] // the best state below the node
+}
+
+func (n *ludNode) width() int {
+	if n.kids != nil {
+		return len(n.kids)
+	}
+	return len(n.st)
+}
+
+// node returns the index held by tournament position v, or -1.
+func (n *ludNode) node(v int) int32 {
+	if v >= n.size {
+		if i := v - n.size; i < n.width() {
 			return int32(i)
 		}
 		return -1
 	}
-	return s.tree[v].Load()
+	return n.tour[v].Load()
 }
 
-// effective returns element i's effective load.
-func (s *ludSel) effective(i int32) uint64 {
-	hi, lo := bits.Mul64(s.st[i].count.Load(), s.deg[i])
-	if hi != 0 || lo > math.MaxUint64-s.load[i] {
-		return math.MaxUint64
-	}
-	return s.load[i] + lo
-}
-
-// less reports whether element a goes before element b; -1 goes last.
-func (s *ludSel) less(a, b int32) bool {
+// state returns the best state of entry or child i (nil for -1).
+func (n *ludNode) state(i int32) *ludState {
 	switch {
-	case a < 0:
-		return false
-	case b < 0:
-		return true
+	case i < 0:
+		return nil
+	case n.kids != nil:
+		return n.kids[i].champ.Load()
 	}
-	if ea, eb := s.effective(a), s.effective(b); ea != eb {
-		return ea < eb
-	}
-	if la, lb := s.st[a].last.Load(), s.st[b].last.Load(); la != lb {
-		return la < lb
-	}
-	return a < b
+	return &n.st[i]
 }
 
-func (s *ludSel) better(a, b int32) int32 {
-	if s.less(b, a) {
+func (n *ludNode) better(a, b int32) int32 {
+	if n.state(b).less(n.state(a)) {
 		return b
 	}
 	return a
 }
 
-// charge counts a selection of element i and repairs the tree above it.
-func (s *ludSel) charge(i int32) {
-	s.st[i].count.Add(1)
-	s.st[i].last.Store(s.seq.Add(1))
-	for v := (s.size + int(i)) >> 1; v >= 1; v >>= 1 {
+// init fills the node's tournament and champion.
+func (n *ludNode) init() {
+	n.size = 1
+	for n.size < n.width() {
+		n.size <<= 1
+	}
+	n.tour = make([]atomic.Int32, n.size)
+	for v := n.size - 1; v >= 1; v-- {
+		n.tour[v].Store(n.better(n.node(2*v), n.node(2*v+1)))
+	}
+	n.champ.Store(n.state(n.node(1)))
+}
+
+// fix repairs the tournament above entry or child i and the champion.
+func (n *ludNode) fix(i int) {
+	for v := (n.size + i) >> 1; v >= 1; v >>= 1 {
 		for try := 0; try < 8; try++ {
-			m := s.better(s.node(2*v), s.node(2*v+1))
-			s.tree[v].Store(m)
-			if s.better(s.node(2*v), s.node(2*v+1)) == m {
+			m := n.better(n.node(2*v), n.node(2*v+1))
+			n.tour[v].Store(m)
+			if n.better(n.node(2*v), n.node(2*v+1)) == m {
 				break
 			}
 		}
 	}
+	for try := 0; try < 8; try++ {
+		c := n.state(n.node(1))
+		n.champ.Store(c)
+		if n.state(n.node(1)) == c {
+			break
+		}
+	}
 }
 
-// ludSmallK is the largest answer that lud takes from the tree; larger ones
-// sort a snapshot.
+// mirror returns the mirror of tree node n of height h: the one of olds
+// (old mirror nodes of height oh, in key order, covering n's range) that
+// mirrors n itself, or a new one taking the state of n's elements from
+// them.
+func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
+	for oh > h && len(olds) > 0 {
+		var kids []*ludNode
+		for _, o := range olds {
+			kids = append(kids, o.kids...)
+		}
+		olds, oh = kids, oh-1
+	}
+	if oh == h {
+		for _, o := range olds {
+			if o.src == n {
+				return o
+			}
+		}
+	}
+	m := &ludNode{src: n}
+	if n.kids == nil {
+		m.st = make([]ludState, len(n.elems))
+		var old []*ludNode
+		if oh == h {
+			old = olds // leaves
+		}
+		oi, oj := 0, 0 // old leaf and entry
+		for i, e := range n.elems {
+			st := &m.st[i]
+			st.load, st.deg, st.id = uint64(e.Load), uint64(e.LoadDeg), e.ID
+			for oi < len(old) {
+				if oj == len(old[oi].st) {
+					oi, oj = oi+1, 0
+					continue
+				}
+				if old[oi].st[oj].id >= e.ID {
+					break
+				}
+				oj++
+			}
+			if oi < len(old) && old[oi].st[oj].id == e.ID {
+				o := &old[oi].st[oj]
+				st.last.Store(o.last.Load())
+				if o.load == st.load {
+					st.count.Store(o.count.Load())
+				}
+			}
+		}
+		m.init()
+		return m
+	}
+	m.kids = make([]*ludNode, len(n.kids))
+	var oldKids []*ludNode
+	kh := oh
+	if oh == h {
+		for _, o := range olds {
+			oldKids = append(oldKids, o.kids...)
+		}
+		kh = oh - 1
+	} else {
+		oldKids = olds // a shorter old tree: its nodes lie lower
+	}
+	firstOf := func(o *ludNode) uint64 { return o.src.firstKey() }
+	a := 0
+	for i, k := range n.kids {
+		// The old nodes that may hold keys of child i: from the last one
+		// starting at or before its first key to the last one starting
+		// before the next child's.
+		lo := k.firstKey()
+		for a+1 < len(oldKids) && firstOf(oldKids[a+1]) <= lo {
+			a++
+		}
+		b := a
+		if i+1 < len(n.kids) {
+			hi := n.kids[i+1].firstKey()
+			for b < len(oldKids) && firstOf(oldKids[b]) < hi {
+				b++
+			}
+		} else {
+			b = len(oldKids)
+		}
+		b = max(b, min(a+1, len(oldKids)))
+		m.kids[i] = mirror(k, h-1, oldKids[a:b], kh)
+	}
+	m.init()
+	return m
+}
+
+type ludSel struct {
+	t    tree // the set, byID
+	root *ludNode
+	seq  *atomic.Uint64 // last charge number
+}
+
+var _ Selector = (*ludSel)(nil)
+
+func (s *ludSel) poolSeq() *atomic.Uint64 { return s.seq }
+
+// leafOf returns the mirror path to the leaf holding element id, and the
+// entry's index, or nil.
+func (s *ludSel) leafOf(id uint32, path []*ludNode, idx []int) ([]*ludNode, []int, bool) {
+	n := s.root
+	for n.kids != nil {
+		i := s.t.child(n.src, uint64(id), 0)
+		path, idx = append(path, n), append(idx, i)
+		n = n.kids[i]
+	}
+	i, ok := s.t.leafPos(n.src, uint64(id), 0)
+	return append(path, n), append(idx, i), ok
+}
+
+// charge counts a selection of element id and repairs the tournaments on
+// its path.
+func (s *ludSel) charge(id uint32) {
+	var pb [maxHeight]*ludNode
+	var ib [maxHeight]int
+	path, idx, ok := s.leafOf(id, pb[:0], ib[:0])
+	if ok {
+		s.chargePath(path, idx)
+	}
+}
+
+// chargePath charges the element at the end of path (the mirror nodes
+// from the root, and the index taken in each).
+func (s *ludSel) chargePath(path []*ludNode, idx []int) {
+	leaf := path[len(path)-1]
+	st := &leaf.st[idx[len(idx)-1]]
+	st.count.Add(1)
+	st.last.Store(s.seq.Add(1))
+	for d := len(path) - 1; d >= 0; d-- {
+		path[d].fix(idx[d])
+	}
+}
+
+// ludSmallK is the largest answer that lud takes from the tournaments;
+// larger ones sort a snapshot.
 const ludSmallK = 8
 
-func (s *ludSel) Select(dst []int32, k int, _ *Client) []int32 {
-	k = wantK(k, len(s.ids))
+func (s *ludSel) Select(dst []Pick, k int, _ *Client) []Pick {
+	k = wantK(k, s.t.n)
 	base := len(dst)
+	var pb [maxHeight]*ludNode
+	var ib [maxHeight]int
+	path, idx := pb[:0], ib[:0]
+	ok := false
 	switch {
-	case k == 1:
-		dst = append(dst, s.node(1))
+	case k <= 3:
+		var buf [3*ludParts + 1]ludCand
+		dst, path, idx, ok = s.best(dst, k, buf[:0], path, idx)
 	case k <= ludSmallK:
-		dst = s.best(dst, k)
-	default:
-		dst = s.sorted(dst, k)
+		var buf [ludSmallK*ludParts + 1]ludCand
+		dst, path, idx, ok = s.best(dst, k, buf[:0], path, idx)
 	}
-	s.charge(dst[base])
+	if !ok {
+		dst = s.sorted(dst[:base], k)
+		s.charge(dst[base].Elem().ID)
+		return dst
+	}
+	s.chargePath(path, idx)
 	return dst
 }
 
-// ludCand is a subtree of the tournament tree and its best element.
-type ludCand struct{ v, elem int32 }
+// ludParts bounds the parts that taking one element leaves in best: one
+// per tournament level on its way down, log2(innerMax) per inner node and
+// log2(leafMax) in the leaf, for trees of height 4 (a million elements); a
+// taller tree may fall back to sorting.
+const ludParts = 5*3 + 6 + 4
+
+// ludCand is a part of the tournaments: position v of node n, and its best
+// state.
+type ludCand struct {
+	n  *ludNode
+	v  int
+	st *ludState
+}
 
 // best appends the k best elements: a best-first walk that keeps the
-// not-yet-taken part of the tree as disjoint subtrees in a heap, each keyed
-// by its best element. Taking a subtree's best element leaves the siblings
-// of the path down to it, at most log₂ size of them.
-func (s *ludSel) best(dst []int32, k int) []int32 {
-	var buf [ludSmallK*32 + 1]ludCand
-	h := append(buf[:0], ludCand{1, s.node(1)})
+// not-yet-taken part of the tournaments as disjoint parts in a heap (h, of
+// fixed capacity), each keyed by its best state. Taking a part's best
+// element leaves the siblings of the path down to it. It also returns the
+// path to the first element (for its charge). ok is false if the heap
+// outgrew its buffer (the caller sorts instead).
+func (s *ludSel) best(dst []Pick, k int, h []ludCand, path []*ludNode, idx []int) ([]Pick, []*ludNode, []int, bool) {
+	h = append(h, ludCand{s.root, 1, s.root.state(s.root.node(1))})
+	first := true
 	for ; k > 0 && len(h) > 0; k-- {
 		c := h[0]
 		last := len(h) - 1
 		h[0] = h[last]
 		h = h[:last]
-		s.siftDown(h, 0)
-		dst = append(dst, c.elem)
-		for p := s.size + int(c.elem); p > int(c.v); p >>= 1 {
-			if e := s.node(p ^ 1); e >= 0 {
-				h = append(h, ludCand{int32(p ^ 1), e})
-				s.siftUp(h, len(h)-1)
+		siftDown(h, 0)
+		n, v := c.n, c.v
+		for {
+			w := n.node(v)
+			if w < 0 {
+				break
 			}
+			if first {
+				path, idx = append(path, n), append(idx, int(w))
+			}
+			for p := n.size + int(w); p > v; p >>= 1 {
+				sib := p ^ 1
+				if st := n.state(n.node(sib)); st != nil {
+					if len(h) == cap(h) {
+						return dst, path, idx, false
+					}
+					h = append(h, ludCand{n, sib, st})
+					siftUp(h, len(h)-1)
+				}
+			}
+			if n.kids == nil {
+				dst = append(dst, Pick{n.src, w})
+				break
+			}
+			n, v = n.kids[w], 1
 		}
+		first = false
 	}
-	return dst
+	return dst, path, idx, len(path) > 0
 }
 
-func (s *ludSel) siftUp(h []ludCand, i int) {
+func siftUp(h []ludCand, i int) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if !s.less(h[i].elem, h[p].elem) {
+		if !h[i].st.less(h[p].st) {
 			return
 		}
 		h[i], h[p] = h[p], h[i]
@@ -247,13 +432,13 @@ func (s *ludSel) siftUp(h []ludCand, i int) {
 	}
 }
 
-func (s *ludSel) siftDown(h []ludCand, i int) {
+func siftDown(h []ludCand, i int) {
 	for {
 		m, l, r := i, 2*i+1, 2*i+2
-		if l < len(h) && s.less(h[l].elem, h[m].elem) {
+		if l < len(h) && h[l].st.less(h[m].st) {
 			m = l
 		}
-		if r < len(h) && s.less(h[r].elem, h[m].elem) {
+		if r < len(h) && h[r].st.less(h[m].st) {
 			m = r
 		}
 		if m == i {
@@ -267,16 +452,22 @@ func (s *ludSel) siftDown(h []ludCand, i int) {
 // ludKey is a snapshot of an element's sort key.
 type ludKey struct {
 	eff, last uint64
-	i         int32
+	id        uint32
+	i         int32 // in picks
 }
 
+type ludScratch struct {
+	keys  []ludKey
+	picks []Pick
+}
+
+var ludScratches = sync.Pool{New: func() any { return new(ludScratch) }}
+
 // sorted appends the k best elements of a snapshot sorted in full.
-func (s *ludSel) sorted(dst []int32, k int) []int32 {
-	bp := s.scratch.Get().(*[]ludKey)
-	keys := *bp
-	for i := range keys {
-		keys[i] = ludKey{s.effective(int32(i)), s.st[i].last.Load(), int32(i)}
-	}
+func (s *ludSel) sorted(dst []Pick, k int) []Pick {
+	sc := ludScratches.Get().(*ludScratch)
+	keys, picks := sc.keys[:0], sc.picks[:0]
+	keys, picks = appendLudKeys(s.root, keys, picks)
 	slices.SortFunc(keys, func(a, b ludKey) int {
 		if c := cmp.Compare(a.eff, b.eff); c != 0 {
 			return c
@@ -284,17 +475,49 @@ func (s *ludSel) sorted(dst []int32, k int) []int32 {
 		if c := cmp.Compare(a.last, b.last); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.i, b.i)
+		return cmp.Compare(a.id, b.id)
 	})
 	for _, key := range keys[:k] {
-		dst = append(dst, key.i)
+		dst = append(dst, picks[key.i])
 	}
-	s.scratch.Put(bp)
+	clear(picks)
+	sc.keys, sc.picks = keys[:0], picks[:0]
+	ludScratches.Put(sc)
 	return dst
 }
 
-// charges returns element i's charge count (testing).
-func (s *ludSel) charges(i int) uint64 { return s.st[i].count.Load() }
+func appendLudKeys(n *ludNode, keys []ludKey, picks []Pick) ([]ludKey, []Pick) {
+	if n.kids == nil {
+		for i := range n.st {
+			st := &n.st[i]
+			keys = append(keys, ludKey{st.effective(), st.last.Load(), st.id, int32(len(picks))})
+			picks = append(picks, Pick{n.src, int32(i)})
+		}
+		return keys, picks
+	}
+	for _, c := range n.kids {
+		keys, picks = appendLudKeys(c, keys, picks)
+	}
+	return keys, picks
+}
 
-// degradation returns element i's accumulated degradation (testing).
-func (s *ludSel) degradation(i int) uint64 { return s.st[i].count.Load() * s.deg[i] }
+// stateOf returns the charge count and last-charge stamp of element id
+// (testing).
+func (s *ludSel) stateOf(id uint32) (count, last uint64) {
+	path, idx, ok := s.leafOf(id, nil, nil)
+	if !ok {
+		return 0, 0
+	}
+	st := &path[len(path)-1].st[idx[len(idx)-1]]
+	return st.count.Load(), st.last.Load()
+}
+
+// degradationOf returns element id's accumulated degradation (testing).
+func (s *ludSel) degradationOf(id uint32) uint64 {
+	path, idx, ok := s.leafOf(id, nil, nil)
+	if !ok {
+		return 0
+	}
+	st := &path[len(path)-1].st[idx[len(idx)-1]]
+	return st.count.Load() * st.deg
+}

@@ -2,6 +2,7 @@ package handlespace
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,8 +21,10 @@ var _ Policy = nearest{}
 
 func (nearest) Name() string { return "nearest" }
 
-func (nearest) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, nearestRank)
+func (nearest) order() setOrder { return rankOrder(nearestRank) }
+
+func (nearest) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return buildRankSel(s, seq)
 }
 
 // nearestRank is an element's RTT in units of 100 µs; unknown is last.

@@ -11,7 +11,7 @@ func TestNearest(t *testing.T) {
 	for i, rtt := range []time.Duration{3 * time.Millisecond, 0, 1 * time.Millisecond, 1*time.Millisecond + 20*time.Microsecond, 7 * time.Millisecond} {
 		elems[i].RTT = rtt
 	}
-	sel := p.Build(elems, nil)
+	sel := build(p, elems, nil)
 	// 2 and 3 are equally near (same 100 µs unit): they take turns first;
 	// then 0 (3 ms), 4 (7 ms), and 1 (unknown) last.
 	want := [][]int32{{2, 3, 0, 4, 1}, {3, 2, 0, 4, 1}, {2, 3, 0, 4, 1}}

@@ -15,7 +15,7 @@ import (
 
 // firstPicks makes count selections of k and returns how often each index
 // came first.
-func firstPicks(sel Selector, n, count, k int) []int {
+func firstPicks(sel *testSel, n, count, k int) []int {
 	counts := make([]int, n)
 	dst := make([]int32, 0, n)
 	for i := 0; i < count; i++ {
@@ -27,7 +27,7 @@ func firstPicks(sel Selector, n, count, k int) []int {
 
 func TestRRCycle(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 5, 10} {
-		sel := mustPolicy(t, "rr", nil).Build(polElems(n, nil), nil)
+		sel := build(mustPolicy(t, "rr", nil), polElems(n, nil), nil)
 		sel.Select(nil, 1, nil) // start anywhere
 		sel.Select(nil, 1, nil)
 		for round := 0; round < 3; round++ {
@@ -48,10 +48,10 @@ func TestRRCycle(t *testing.T) {
 
 func TestRRCarriesSequence(t *testing.T) {
 	p := mustPolicy(t, "rr", nil)
-	sel := p.Build(polElems(4, nil), nil)
+	sel := build(p, polElems(4, nil), nil)
 	sel.Select(nil, 1, nil)
 	sel.Select(nil, 1, nil)
-	if got := p.Build(polElems(4, nil), sel).Select(nil, 1, nil); got[0] != 2 {
+	if got := build(p, polElems(4, nil), sel).Select(nil, 1, nil); got[0] != 2 {
 		t.Errorf("after two selections the next build starts at %d, want 2", got[0])
 	}
 }
@@ -85,7 +85,7 @@ func TestWRRRound(t *testing.T) {
 				}
 				w = n
 			}
-			sel := mustPolicy(t, "wrr", nil).Build(elems, nil)
+			sel := build(mustPolicy(t, "wrr", nil), elems, nil)
 			for i := 0; i < w/3+1; i++ { // a round starts anywhere
 				sel.Select(nil, 1, nil)
 			}
@@ -141,7 +141,7 @@ func TestRankPolicies(t *testing.T) {
 		elems := polElems(len(tc.elems), func(i int, e *Element) {
 			e.Load, e.LoadDeg, e.Priority = tc.elems[i].load, tc.elems[i].deg, tc.elems[i].prio
 		})
-		sel := mustPolicy(t, tc.policy, nil).Build(elems, nil)
+		sel := build(mustPolicy(t, tc.policy, nil), elems, nil)
 		var firsts []int32
 		for range tc.firsts {
 			firsts = append(firsts, sel.Select(nil, 1, nil)[0])
@@ -218,8 +218,8 @@ func TestQuickRank(t *testing.T) {
 	} {
 		p := mustPolicy(t, tc.policy, nil)
 		f := func(c polCase) bool {
-			sel := p.Build(c.Elems, nil).(*rankSel)
-			sel.seq.Store(c.Seq)
+			sel := build(p, c.Elems, nil)
+			sel.sel.(*rankSel).seq.Store(c.Seq)
 			got := sel.Select(nil, c.K, nil)
 			want := naiveRank(c.Elems, tc.key, c.Seq, c.K)
 			if !slices.Equal(got, want) {
@@ -279,8 +279,8 @@ func naiveWRR(elems []*Element, seq uint64, k int) []int32 {
 func TestQuickWRR(t *testing.T) {
 	p := mustPolicy(t, "wrr", nil)
 	f := func(c polCase) bool {
-		sel := p.Build(c.Elems, nil).(*wrrSel)
-		sel.seq.Store(c.Seq)
+		sel := build(p, c.Elems, nil)
+		sel.sel.(*wrrSel).seq.Store(c.Seq)
 		got := sel.Select(nil, c.K, nil)
 		want := naiveWRR(c.Elems, c.Seq, c.K)
 		if !slices.Equal(got, want) {
@@ -352,7 +352,7 @@ func TestQuickLUD(t *testing.T) {
 	p := mustPolicy(t, "lud", nil)
 	f := func(c polCase) bool {
 		n := len(c.Elems)
-		sel := p.Build(c.Elems, nil)
+		sel := build(p, c.Elems, nil)
 		ref := &naiveLUD{elems: c.Elems, count: make([]uint64, n), last: make([]uint64, n)}
 		for step := 0; step < 40; step++ {
 			k := []int{1, 2, 3, 0, c.K, 9}[step%6]
@@ -377,7 +377,7 @@ func TestLUDDegradation(t *testing.T) {
 		e.LoadDeg = []uint32{10 * pct, 10 * pct, 5 * pct, 0}[i]
 	})
 	p := mustPolicy(t, "lud", nil)
-	sel := p.Build(elems, nil).(*ludSel)
+	sel := build(p, elems, nil)
 
 	// 0 is taken until its effective load passes 25 % (0, 10, 20 %); at
 	// 30 % it is behind 1 and 2 (25 %, tied: list order); then 2 (30 %)
@@ -429,7 +429,7 @@ func TestLUDDegradation(t *testing.T) {
 	next := []*Element{elems[0].Clone(), elems[1].Clone(), elems[3], {ID: 5000, Load: 50 * pct}}
 	next[0].Load = 10 * pct
 	next[1].LoadDeg = 1
-	sel2 := p.Build(next, sel).(*ludSel)
+	sel2 := build(p, next, sel)
 	for i, want := range []uint64{0, counts[1], counts[3], 0} {
 		if got := sel2.charges(i); got != want {
 			t.Errorf("after the build element %d (ID %d) has %d charges, want %d", i, next[i].ID, got, want)
@@ -460,7 +460,7 @@ func TestConcurrentFairness(t *testing.T) {
 		{"wrr", polElems(3, func(i int, e *Element) { e.Weight = uint32(i + 1) }), func(i int) int { return G * M / 6 * (i + 1) }},
 		{"hash", polElems(12, nil), func(int) int { return G * M / 12 }}, // no client: round robin
 	} {
-		sel := mustPolicy(t, tc.policy, nil).Build(tc.elems, nil)
+		sel := build(mustPolicy(t, tc.policy, nil), tc.elems, nil)
 		counts := make([][]int, G)
 		var wg sync.WaitGroup
 		for g := 0; g < G; g++ {
@@ -493,7 +493,7 @@ func TestConcurrentFairness(t *testing.T) {
 func TestConcurrentLUD(t *testing.T) {
 	const G, M = 8, 2000
 	elems := polElems(20, func(i int, e *Element) { e.Load = uint32(i) * 1000; e.LoadDeg = 997 })
-	sel := mustPolicy(t, "lud", nil).Build(elems, nil).(*ludSel)
+	sel := build(mustPolicy(t, "lud", nil), elems, nil)
 	counts := make([][]uint64, G)
 	var wg sync.WaitGroup
 	for g := 0; g < G; g++ {
@@ -526,9 +526,35 @@ func TestConcurrentLUD(t *testing.T) {
 	// Quiet again, the tree must have settled: the root is the best.
 	ref := &naiveLUD{elems: elems, count: make([]uint64, len(elems)), last: make([]uint64, len(elems))}
 	for i := range elems {
-		ref.count[i], ref.last[i] = sel.st[i].count.Load(), sel.st[i].last.Load()
+		ref.count[i], ref.last[i] = sel.ludState(i)
 	}
 	if got, want := sel.Select(nil, 0, nil), ref.order(); !slices.Equal(got, want) {
 		t.Errorf("after the storm: order %v, want %v", got, want)
+	}
+}
+
+// TestQuickLUDLarge: lud over sets of several leaves and levels against
+// the naive reference, with answers of every length.
+func TestQuickLUDLarge(t *testing.T) {
+	p := mustPolicy(t, "lud", nil)
+	r := rand.New(rand.NewSource(int64(polSeed(t))))
+	for _, n := range []int{leafMax + 1, 700, 3000} {
+		elems := polElems(n, func(i int, e *Element) {
+			e.Load = uint32(r.Intn(4)) * 1000
+			e.LoadDeg = uint32(r.Intn(3)) * 700
+		})
+		sel := build(p, elems, nil)
+		if h := sel.sel.(*ludSel).t.height; h < 2 {
+			t.Fatalf("n=%d: tree of height %d", n, h)
+		}
+		ref := &naiveLUD{elems: elems, count: make([]uint64, n), last: make([]uint64, n)}
+		for step := 0; step < 300; step++ {
+			k := []int{1, 2, 3, 8, 9, 0}[step%6]
+			got := sel.Select(nil, k, nil)
+			want := ref.selectK(k)
+			if !slices.Equal(got, want) {
+				t.Fatalf("n=%d step %d k=%d: got %v, want %v", n, step, k, got[:min(len(got), 10)], want[:min(len(want), 10)])
+			}
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package handlespace
 
+import "sync/atomic"
+
 // plu is RFC 5356 Priority Least Used: the element with the lowest sum of
 // Load and LoadDeg first, then the next lowest and so on; equal sums take
 // turns, round robin by the pool's sequence.
@@ -18,6 +20,10 @@ var _ Policy = plu{}
 
 func (plu) Name() string { return "plu" }
 
-func (plu) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) })
+func (plu) order() setOrder {
+	return rankOrder(func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) })
+}
+
+func (plu) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return buildRankSel(s, seq)
 }

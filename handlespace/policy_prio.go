@@ -1,5 +1,7 @@
 package handlespace
 
+import "sync/atomic"
+
 // prio is RFC 5356's Priority policy with the direction of SRV: the element
 // with the lowest Priority value first, then the next lowest and so on;
 // elements of equal priority take turns, round robin by the pool's sequence.
@@ -17,6 +19,8 @@ var _ Policy = prio{}
 
 func (prio) Name() string { return "prio" }
 
-func (prio) Build(elems []*Element, prev Selector) Selector {
-	return buildRankSel(elems, prev, func(e *Element) uint64 { return uint64(e.Priority) })
+func (prio) order() setOrder { return rankOrder(func(e *Element) uint64 { return uint64(e.Priority) }) }
+
+func (prio) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return buildRankSel(s, seq)
 }

@@ -1,5 +1,7 @@
 package handlespace
 
+import "sync/atomic"
+
 // rand is RFC 5356 Random: each answer is a uniformly random ordering of k
 // distinct elements (the first pick uniform over all n, the second uniform
 // over the n-1 others, and so on). The randomness is the policy's Rand.
@@ -11,13 +13,15 @@ var _ Policy = randPol{}
 
 func (randPol) Name() string { return "rand" }
 
-func (p randPol) Build(elems []*Element, _ Selector) Selector {
-	return &randSel{r: p.r, n: len(elems)}
+func (randPol) order() setOrder { return setOrder{} }
+
+func (p randPol) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	return &randSel{r: p.r, t: s.t}
 }
 
 type randSel struct {
 	r Rand
-	n int
+	t tree
 }
 
 var _ Selector = (*randSel)(nil)
@@ -27,17 +31,36 @@ var _ Selector = (*randSel)(nil)
 // no memory; larger answers use O(n) scratch.
 const randSmallK = 8
 
-func (s *randSel) Select(dst []int32, k int, _ *Client) []int32 {
-	k = wantK(k, s.n)
-	if k > randSmallK {
-		// Partial Fisher–Yates shuffle of all indexes, in dst itself.
-		base := len(dst)
-		for i := 0; i < s.n; i++ {
-			dst = append(dst, int32(i))
+// pickAt returns the entry of rank r of t.
+func pickAt(t *tree, r int) Pick {
+	if t.height == 1 {
+		return Pick{t.root, int32(r)}
+	}
+	l, i := t.at(r)
+	return Pick{l, int32(i)}
+}
+
+// appendPicks appends every entry of t, in order.
+func appendPicks(dst []Pick, t *tree) []Pick {
+	t.each(func(l *tnode) bool {
+		for i := range l.elems {
+			dst = append(dst, Pick{l, int32(i)})
 		}
+		return true
+	})
+	return dst
+}
+
+func (s *randSel) Select(dst []Pick, k int, _ *Client) []Pick {
+	n := s.t.n
+	k = wantK(k, n)
+	if k > randSmallK {
+		// Partial Fisher–Yates shuffle of all elements, in dst itself.
+		base := len(dst)
+		dst = appendPicks(dst, &s.t)
 		a := dst[base:]
 		for i := 0; i < k; i++ {
-			j := i + int(randBelow(s.r, uint64(s.n-i)))
+			j := i + int(randBelow(s.r, uint64(n-i)))
 			a[i], a[j] = a[j], a[i]
 		}
 		return dst[:base+k]
@@ -46,14 +69,14 @@ func (s *randSel) Select(dst []int32, k int, _ *Client) []int32 {
 	// them by stepping over the chosen ones, kept in ascending order.
 	var chosen [randSmallK]int32
 	for c := 0; c < k; c++ {
-		x := int32(randBelow(s.r, uint64(s.n-c)))
+		x := int32(randBelow(s.r, uint64(n-c)))
 		i := 0
 		for ; i < c && x >= chosen[i]; i++ {
 			x++
 		}
 		copy(chosen[i+1:c+1], chosen[i:c])
 		chosen[i] = x
-		dst = append(dst, x)
+		dst = append(dst, pickAt(&s.t, int(x)))
 	}
 	return dst
 }

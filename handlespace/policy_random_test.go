@@ -9,7 +9,7 @@ import (
 
 // firstTwo draws count answers of k from sel and counts the first picks and
 // the (first, second) pairs.
-func firstTwo(sel Selector, n, count, k int) (first []int, pairs []int) {
+func firstTwo(sel *testSel, n, count, k int) (first []int, pairs []int) {
 	first, pairs = make([]int, n), make([]int, n*n)
 	dst := make([]int32, 0, n)
 	for i := 0; i < count; i++ {
@@ -62,7 +62,7 @@ func TestRandomPolicies(t *testing.T) {
 		}
 		for _, k := range []int{1, 3, 0} {
 			what := fmt.Sprintf("%s n=%d k=%d", tc.policy, n, k)
-			sel := mustPolicy(t, tc.policy, NewSeededRand(seed)).Build(tc.elems, nil)
+			sel := build(mustPolicy(t, tc.policy, NewSeededRand(seed)), tc.elems, nil)
 			first, pairs := firstTwo(sel, n, draws, k)
 			chiSquare(t, what+" first picks", first, probs)
 			if k != 1 {
@@ -85,7 +85,7 @@ func TestRandomZeroWeightsLast(t *testing.T) {
 			}
 		})
 		for _, name := range []string{"wrand", "rlu"} {
-			sel := mustPolicy(t, name, NewSeededRand(seed)).Build(elems, nil)
+			sel := build(mustPolicy(t, name, NewSeededRand(seed)), elems, nil)
 			for rep := 0; rep < 200; rep++ {
 				got := sel.Select(nil, k, nil)
 				zeroSeen := false

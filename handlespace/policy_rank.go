@@ -1,63 +1,136 @@
 package handlespace
 
 import (
-	"cmp"
-	"slices"
+	"math"
 	"sync/atomic"
 )
 
-// rankSel serves the policies whose order is a ranking fixed at Build (prio,
-// lu, plu): the elements sorted by rank, lowest first, with equal ranks
-// forming groups. Each Select turns every group one step further by the
-// pool's sequence, so that equal-ranked elements take turns (round robin,
-// RSerPool's tie-break): over any m consecutive selections each of m
-// elements tied for the best rank is the first pick exactly once, whatever
-// the concurrency. A k-element answer costs O(k).
+// rankSel serves the policies whose order is a ranking (prio, lu, plu,
+// nearest): the set's tree holds the elements sorted by rank, lowest first,
+// then by ID, with equal ranks forming groups. Each Select turns every
+// group one step further by the pool's sequence, so that equal-ranked
+// elements take turns (round robin, RSerPool's tie-break): over any m
+// consecutive selections each of m elements tied for the best rank is the
+// first pick exactly once, whatever the concurrency.
+//
+// A set of one leaf (up to leafMax elements, most pools) has its groups
+// found at Build, O(n), and a k-element answer costs O(k). A larger set
+// finds a group's end by a search of the tree, O(log n), and keeps the
+// first group's end once found (most answers stay in it), so an answer
+// costs O(k + log n) and a change of an element's rank (a move of its
+// entry) O(log n).
 type rankSel struct {
-	order []int32 // element indexes by rank; equal ranks in list order
-	ends  []int32 // ends[g]: where the g-th group of equal rank ends in order
+	t    tree  // byRank
+	ends []int // one leaf: where each group ends
+	// first is the end of the first group plus one, 0 until known (large
+	// sets).
+	first atomic.Int64
 	seq   *atomic.Uint64
 }
 
 var _ Selector = (*rankSel)(nil)
 
-func buildRankSel(elems []*Element, prev Selector, rank func(*Element) uint64) *rankSel {
-	n := len(elems)
-	keys := make([]uint64, n)
-	s := &rankSel{order: make([]int32, n), seq: carrySeq(prev)}
-	for i, e := range elems {
-		keys[i], s.order[i] = rank(e), int32(i)
-	}
-	slices.SortStableFunc(s.order, func(a, b int32) int { return cmp.Compare(keys[a], keys[b]) })
-	for i := 1; i <= n; i++ {
-		if i == n || keys[s.order[i]] != keys[s.order[i-1]] {
-			s.ends = append(s.ends, int32(i))
+func rankOrder(rank func(*Element) uint64) setOrder { return setOrder{rank: rank} }
+
+func buildRankSel(s *eset, seq *atomic.Uint64) *rankSel {
+	rs := &rankSel{t: s.t, seq: seq}
+	if s.t.height == 1 {
+		keys := s.t.root.keys()
+		for i := 1; i <= len(keys); i++ {
+			if i == len(keys) || keys[i] != keys[i-1] {
+				rs.ends = append(rs.ends, i)
+			}
 		}
 	}
-	return s
+	return rs
 }
 
 func (s *rankSel) poolSeq() *atomic.Uint64 { return s.seq }
 
-func (s *rankSel) Select(dst []int32, k int, _ *Client) []int32 {
-	k = wantK(k, len(s.order))
-	seq := s.seq.Add(1) - 1
-	start := int32(0)
-	for _, end := range s.ends {
-		m := end - start
-		off := int32(seq % uint64(m))
-		for j := int32(0); j < m; j++ {
-			if k == 0 {
-				return dst
-			}
-			x := off + j
-			if x >= m {
-				x -= m
-			}
-			dst = append(dst, s.order[start+x])
-			k--
+// groupEnd returns the rank after the last entry of the group of the
+// entry of rank r, which is entry i of leaf l (a large set).
+func (s *rankSel) groupEnd(r int, l *tnode, i int) int {
+	if r == 0 {
+		if f := s.first.Load(); f > 0 {
+			return int(f - 1)
 		}
-		start = end
+	}
+	keys := l.keys()
+	key := keys[i]
+	// Most groups end in the same leaf.
+	end := -1
+	for j := i + 1; j < len(keys); j++ {
+		if keys[j] != key {
+			end = r + j - i
+			break
+		}
+	}
+	if end < 0 {
+		end = s.t.n
+		if key != math.MaxUint64 {
+			end = s.t.rankOf(key+1, 0)
+		}
+	}
+	if r == 0 {
+		s.first.Store(int64(end) + 1)
+	}
+	return end
+}
+
+func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
+	n := s.t.n
+	k = wantK(k, n)
+	seq := s.seq.Add(1) - 1
+	if s.ends != nil {
+		start := 0
+		l := s.t.root
+		for _, end := range s.ends {
+			if k == 0 {
+				break
+			}
+			if end == start+1 {
+				dst = append(dst, Pick{l, int32(start)})
+				k--
+			} else {
+				dst, k = s.appendGroup(dst, start, end, seq, k)
+			}
+			start = end
+		}
+		return dst
+	}
+	l, i := s.t.at(0)
+	for r := 0; r < n && k > 0; {
+		end := s.groupEnd(r, l, i)
+		if end == r+1 { // a group of one: no rotation, no search
+			dst = append(dst, Pick{l, int32(i)})
+			k--
+		} else {
+			dst, k = s.appendGroup(dst, r, end, seq, k)
+		}
+		if k == 0 || end >= n {
+			break
+		}
+		// On to the next group: in the same leaf, or found from the root.
+		if i += end - r; i >= len(l.elems) {
+			l, i = s.t.at(end)
+		}
+		r = end
 	}
 	return dst
+}
+
+// appendGroup appends up to k entries of the group [start, end), turned
+// by seq, and returns how many are still wanted.
+func (s *rankSel) appendGroup(dst []Pick, start, end int, seq uint64, k int) ([]Pick, int) {
+	m := end - start
+	off := int(seq % uint64(m))
+	// The group from start+off to its end, then from its start.
+	a := min(k, m-off)
+	dst = appendRun(dst, &s.t, start+off, a)
+	k -= a
+	if b := min(k, off); b > 0 {
+		dst = appendRun(dst, &s.t, start, b)
+		k -= b
+	}
+	return dst, k
 }

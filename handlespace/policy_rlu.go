@@ -1,5 +1,7 @@
 package handlespace
 
+import "sync/atomic"
+
 // rlu is RFC 5356 Randomized Least Used: weighted random with each element's
 // weight its free capacity, LoadFull − Load. A fully loaded element is never
 // the first pick (it comes after all others) unless every element is fully
@@ -13,6 +15,10 @@ var _ Policy = rlu{}
 
 func (rlu) Name() string { return "rlu" }
 
-func (p rlu) Build(elems []*Element, _ Selector) Selector {
-	return newWeightedSel(p.r, len(elems), func(i int) uint64 { return LoadFull - uint64(elems[i].Load) })
+func (rlu) order() setOrder {
+	return setOrder{weight: func(e *Element) uint64 { return LoadFull - uint64(e.Load) }}
+}
+
+func (p rlu) build(s *eset, _ *atomic.Uint64, _ Selector, _ bool) Selector {
+	return newWeightedSel(p.r, s)
 }

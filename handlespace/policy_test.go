@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -39,6 +40,66 @@ func polVaried(i int, e *Element) {
 	e.Priority = uint32(i % 3)
 	e.Load = LoadFromFraction([]float64{0, 0.5, 0.5, 1, 0.25}[i%5])
 	e.LoadDeg = LoadFromFraction([]float64{0, 0.01, 0.1}[i%3])
+}
+
+// testSel is policy p's selector for a set of the given elements (kept as
+// a pool keeps its served sets), answering with indexes into them, which
+// is how these tests think.
+type testSel struct {
+	sel   Selector // nil for an empty set
+	seq   *atomic.Uint64
+	elems []*Element
+	idx   map[*Element]int32
+}
+
+// build returns the selector of p for elems, carrying over prev's state.
+func build(p Policy, elems []*Element, prev *testSel) *testSel {
+	sorted := slices.Clone(elems)
+	sortByID(sorted)
+	o := p.order()
+	set := o.setOf(sorted)
+	ts := &testSel{elems: elems, idx: make(map[*Element]int32, len(elems))}
+	for i, e := range elems {
+		ts.idx[e] = int32(i)
+	}
+	var ps Selector
+	ts.seq = new(atomic.Uint64)
+	if prev != nil {
+		ps, ts.seq = prev.sel, prev.seq
+	}
+	if set.len() > 0 {
+		ts.sel = p.build(&set, ts.seq, ps, true)
+	}
+	return ts
+}
+
+// Select appends the indexes of the selector's answer to dst.
+func (s *testSel) Select(dst []int32, k int, c *Client) []int32 {
+	for _, p := range s.sel.Select(nil, k, c) {
+		e := p.Elem()
+		if p.part.elems[p.i] != e {
+			panic(fmt.Sprintf("pick of element %d does not lie where it says", e.ID))
+		}
+		i, ok := s.idx[e]
+		if !ok {
+			panic(fmt.Sprintf("selector answered element %d, not in its set", e.ID))
+		}
+		dst = append(dst, i)
+	}
+	return dst
+}
+
+// charges returns lud's charge count of element i (testing).
+func (s *testSel) charges(i int) uint64 { c, _ := s.ludState(i); return c }
+
+// degradation returns lud's accumulated degradation of element i.
+func (s *testSel) degradation(i int) uint64 {
+	return s.sel.(*ludSel).degradationOf(s.elems[i].ID)
+}
+
+// ludState returns lud's count and last-charge stamp of element i.
+func (s *testSel) ludState(i int) (count, last uint64) {
+	return s.sel.(*ludSel).stateOf(s.elems[i].ID)
 }
 
 func mustPolicy(t testing.TB, name string, r Rand) Policy {
@@ -99,10 +160,10 @@ func TestSelectContract(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := mustPolicy(t, name, NewSeededRand(seed))
 			// pool.go builds selectors for empty sets too (never selected)
-			sel := p.Build(nil, p.Build([]*Element{}, nil))
+			sel := build(p, nil, build(p, []*Element{}, nil))
 			for _, n := range []int{1, 2, 3, 7, 9, 10, 33, 4} {
 				for _, f := range []func(int, *Element){nil, polVaried, func(i int, e *Element) { e.Load = LoadFull }} {
-					sel = p.Build(polElems(n, f), sel)
+					sel = build(p, polElems(n, f), sel)
 					for _, k := range []int{-1, 0, 1, 2, 3, n - 1, n, n + 1, 50} {
 						want := k
 						if k <= 0 || k > n {
@@ -125,8 +186,8 @@ func TestSelectAllocs(t *testing.T) {
 	c := &Client{Addr: netip.MustParseAddr("198.51.100.4")}
 	for _, name := range PolicyNames() {
 		p := mustPolicy(t, name, NewSeededRand(1))
-		sel := p.Build(polElems(1000, polVaried), nil)
-		dst := make([]int32, 0, 8)
+		sel := build(p, polElems(1000, polVaried), nil).sel
+		dst := make([]Pick, 0, 8)
 		for _, k := range []int{1, 3, 8} {
 			if a := testing.AllocsPerRun(100, func() { dst = sel.Select(dst[:0], k, c) }); a != 0 {
 				t.Errorf("%s: Select(k=%d) of 1000 makes %v allocations, want 0", name, k, a)
@@ -227,7 +288,7 @@ func chiSquare(t *testing.T, what string, counts []int, probs []float64) {
 func ExampleNewPolicy() {
 	p, _ := NewPolicy("wrr", NewSeededRand(1))
 	elems := []*Element{{ID: 1, Weight: 1}, {ID: 2, Weight: 3}}
-	sel := p.Build(elems, nil)
+	sel := build(p, elems, nil)
 	var firsts []uint32
 	for i := 0; i < 8; i++ { // two rounds of 1+3
 		firsts = append(firsts, elems[sel.Select(nil, 1, nil)[0]].ID)

@@ -76,17 +76,21 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// seqHolder is a selector with a per-pool sequence, which the next Build of
-// the same element set takes over so that rotations continue where they
-// were.
+// seqHolder is a selector with a sequence (testing).
 type seqHolder interface{ poolSeq() *atomic.Uint64 }
 
-// carrySeq returns prev's sequence if it has one, else a new one.
-func carrySeq(prev Selector) *atomic.Uint64 {
-	if p, ok := prev.(seqHolder); ok {
-		if s := p.poolSeq(); s != nil {
-			return s
-		}
+// idxScratches holds index buffers of the selectors that work on indexes,
+// for answers too long for a buffer on the stack.
+var idxScratches = sync.Pool{New: func() any { return new([]int32) }}
+
+// appendIdx appends the elements of part of the given indexes.
+func appendIdx(dst []Pick, part *tnode, idx []int32) []Pick {
+	for _, i := range idx {
+		dst = append(dst, Pick{part, i})
 	}
-	return new(atomic.Uint64)
+	return dst
 }
+
+// flatPart makes elems one part (see Pick) for the selectors that work on
+// a slice of the whole set.
+func flatPart(elems []*Element) *tnode { return &tnode{elems: elems} }

@@ -12,78 +12,88 @@ import (
 // rotation of list order; if every weight is 0, all count as 1.
 //
 // For k <= randSmallK a pick costs a draw, a walk over the earlier picks and
-// a binary search on the cumulative-weight line: O(k² + k log n), no memory.
-// Larger answers build a Fenwick tree in pooled scratch: O(n + k log n).
+// a descent of the set's weighted tree: O(k² + k log n), no memory. Larger
+// answers build a Fenwick tree in pooled scratch: O(n + k log n).
 type weightedSel struct {
-	r       Rand
-	n       int
-	pos     []int32  // elements of positive weight, in list order
-	w       []uint64 // w[j]: weight of pos[j]
-	cum     []uint64 // cum[j]: sum of w[:j+1]
-	total   uint64
-	zero    []int32   // elements of weight 0
-	scratch sync.Pool // *[]uint64 of len(pos)+1, for large k
+	r     Rand
+	pos   tree // elements of positive weight, by ID, weighted; all (unweighted: each counts 1) if every weight is 0
+	zero  tree // elements of weight 0, unless every weight is 0
+	total uint64
 }
 
 var _ Selector = (*weightedSel)(nil)
 
-func newWeightedSel(r Rand, n int, weight func(i int) uint64) *weightedSel {
-	s := &weightedSel{r: r, n: n}
-	for i := 0; i < n; i++ {
-		w := weight(i)
-		if w == 0 {
-			s.zero = append(s.zero, int32(i))
-			continue
-		}
-		s.total += w
-		s.pos, s.w, s.cum = append(s.pos, int32(i)), append(s.w, w), append(s.cum, s.total)
-	}
+func newWeightedSel(r Rand, set *eset) *weightedSel {
+	s := &weightedSel{r: r, pos: set.t, zero: set.z, total: set.t.total()}
 	if s.total == 0 {
-		s.zero, s.pos, s.w, s.cum = nil, make([]int32, n), make([]uint64, n), make([]uint64, n)
-		for i := 0; i < n; i++ {
-			s.pos[i], s.w[i], s.cum[i] = int32(i), 1, uint64(i+1)
-		}
-		s.total = uint64(n)
+		s.pos, s.zero, s.total = set.z, tree{}, uint64(set.z.n)
 	}
-	m := len(s.pos)
-	s.scratch.New = func() any { b := make([]uint64, m+1); return &b }
 	return s
 }
 
-func (s *weightedSel) Select(dst []int32, k int, _ *Client) []int32 {
-	k = wantK(k, s.n)
+// locate returns the element whose interval of the weight line holds x,
+// the interval's start and its length.
+func (s *weightedSel) locate(x uint64) (Pick, uint64, uint64) {
+	if !s.pos.weighted {
+		return pickAt(&s.pos, int(x)), x, 1
+	}
+	l, i, _, start := s.pos.atWeight(x)
+	return Pick{l, int32(i)}, start, l.entryWeight(i)
+}
+
+func (s *weightedSel) Select(dst []Pick, k int, _ *Client) []Pick {
+	k = wantK(k, s.pos.n+s.zero.n)
 	if k > randSmallK {
 		return s.selectMany(dst, k)
 	}
-	var chosen [randSmallK]int32 // positions in pos, ascending
+	// The chosen intervals of the line, ascending.
+	var start, width [randSmallK]uint64
 	rest := s.total
 	c := 0
-	for ; c < k && c < len(s.pos); c++ {
+	for ; c < k && c < s.pos.n; c++ {
 		// The x-th point of the line without the chosen intervals.
 		x := randBelow(s.r, rest)
 		i := 0
 		for ; i < c; i++ {
-			j := chosen[i]
-			if x < s.cum[j]-s.w[j] {
+			if x < start[i] {
 				break
 			}
-			x += s.w[j]
+			x += width[i]
 		}
-		j := int32(searchCum(s.cum, x))
-		rest -= s.w[j]
-		// j lies between chosen[i-1] and chosen[i]: keep chosen sorted.
-		copy(chosen[i+1:c+1], chosen[i:c])
-		chosen[i] = j
-		dst = append(dst, s.pos[j])
+		e, st, w := s.locate(x)
+		rest -= w
+		// The interval lies between chosen i-1 and i: keep them sorted.
+		copy(start[i+1:c+1], start[i:c])
+		copy(width[i+1:c+1], width[i:c])
+		start[i], width[i] = st, w
+		dst = append(dst, e)
 	}
 	return s.appendZero(dst, k-c)
 }
 
-func (s *weightedSel) selectMany(dst []int32, k int) []int32 {
-	m := len(s.pos)
-	bp := s.scratch.Get().(*[]uint64)
-	f := *bp // Fenwick tree of the weights, 1-based
-	copy(f[1:], s.w)
+// weightScratch is selectMany's working memory.
+type weightScratch struct {
+	f, w []uint64
+	es   []Pick
+}
+
+var weightScratches = sync.Pool{New: func() any { return new(weightScratch) }}
+
+func (s *weightedSel) selectMany(dst []Pick, k int) []Pick {
+	m := s.pos.n
+	sc := weightScratches.Get().(*weightScratch)
+	ws, es := sc.w[:0], appendPicks(sc.es[:0], &s.pos)
+	s.pos.each(func(l *tnode) bool {
+		for i := range l.elems {
+			if !s.pos.weighted {
+				ws = append(ws, 1)
+			} else {
+				ws = append(ws, l.entryWeight(i))
+			}
+		}
+		return true
+	})
+	f := append(append(sc.f[:0], 0), ws...) // Fenwick tree of the weights, 1-based
 	for i := 1; i <= m; i++ {
 		if p := i + i&-i; p <= m {
 			f[p] += f[i]
@@ -100,31 +110,26 @@ func (s *weightedSel) selectMany(dst []int32, k int) []int32 {
 				idx, x = nx, x-f[nx]
 			}
 		}
-		w := s.w[idx]
+		w := ws[idx]
 		rest -= w
 		for i := idx + 1; i <= m; i += i & -i {
 			f[i] -= w
 		}
-		dst = append(dst, s.pos[idx])
+		dst = append(dst, es[idx])
 	}
-	s.scratch.Put(bp)
+	clear(es)
+	sc.f, sc.w, sc.es = f[:0], ws[:0], es[:0]
+	weightScratches.Put(sc)
 	return s.appendZero(dst, k-c)
 }
 
 // appendZero appends k of the weight-0 elements, from a random place in
 // list order on.
-func (s *weightedSel) appendZero(dst []int32, k int) []int32 {
-	z := len(s.zero)
+func (s *weightedSel) appendZero(dst []Pick, k int) []Pick {
+	z := s.zero.n
 	if k <= 0 || z == 0 {
 		return dst
 	}
 	off := int(randBelow(s.r, uint64(z)))
-	for i := 0; i < z && i < k; i++ {
-		x := off + i
-		if x >= z {
-			x -= z
-		}
-		dst = append(dst, s.zero[x])
-	}
-	return dst
+	return appendRun(dst, &s.zero, off, min(k, z))
 }

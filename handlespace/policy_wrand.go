@@ -1,5 +1,7 @@
 package handlespace
 
+import "sync/atomic"
+
 // wrand is RFC 5356 Weighted Random: the first pick is an element with
 // probability proportional to its Weight; each further pick is drawn the
 // same way among the elements not yet picked. Elements of weight 0 come
@@ -13,6 +15,10 @@ var _ Policy = wrand{}
 
 func (wrand) Name() string { return "wrand" }
 
-func (p wrand) Build(elems []*Element, _ Selector) Selector {
-	return newWeightedSel(p.r, len(elems), func(i int) uint64 { return uint64(elems[i].Weight) })
+func (wrand) order() setOrder {
+	return setOrder{weight: func(e *Element) uint64 { return uint64(e.Weight) }}
+}
+
+func (p wrand) build(s *eset, _ *atomic.Uint64, _ Selector, _ bool) Selector {
+	return newWeightedSel(p.r, s)
 }

@@ -28,24 +28,16 @@ var _ Policy = wrr{}
 
 func (wrr) Name() string { return "wrr" }
 
-func (wrr) Build(elems []*Element, prev Selector) Selector {
-	s := &wrrSel{n: len(elems), seq: carrySeq(prev)}
-	var total uint64
-	for i, e := range elems {
-		if e.Weight == 0 {
-			s.zero = append(s.zero, int32(i))
-			continue
-		}
-		total += uint64(e.Weight)
-		s.pos = append(s.pos, int32(i))
-		s.cum = append(s.cum, total)
-	}
+func (wrr) order() setOrder {
+	return setOrder{weight: func(e *Element) uint64 { return uint64(e.Weight) }}
+}
+
+func (wrr) build(set *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+	s := &wrrSel{pos: set.t, zero: set.z, seq: seq}
+	total := set.t.total()
 	if total == 0 { // every weight is 0: round robin
-		s.zero, s.pos, s.cum = nil, make([]int32, len(elems)), make([]uint64, len(elems))
-		for i := range elems {
-			s.pos[i], s.cum[i] = int32(i), uint64(i+1)
-		}
-		total = uint64(len(elems))
+		s.pos, s.zero = set.z, tree{}
+		total = uint64(set.z.n)
 	}
 	s.total, s.stride = total, coprimeStride(total)
 	return s
@@ -75,12 +67,10 @@ func gcd(a, b uint64) uint64 {
 }
 
 type wrrSel struct {
-	n      int
-	pos    []int32  // elements of positive weight, in list order
-	cum    []uint64 // cum[j]: sum of the weights of pos[:j+1]
-	zero   []int32  // elements of weight 0
-	total  uint64   // W, the length of a round
-	stride uint64   // coprime to total
+	pos    tree   // elements of positive weight, by ID, weighted; all of them (unweighted) if every weight is 0
+	zero   tree   // elements of weight 0
+	total  uint64 // W, the length of a round
+	stride uint64 // coprime to total
 	seq    *atomic.Uint64
 }
 
@@ -94,27 +84,20 @@ func (s *wrrSel) point(seq uint64) uint64 {
 	return bits.Rem64(hi, lo, s.total)
 }
 
-func (s *wrrSel) Select(dst []int32, k int, _ *Client) []int32 {
-	k = wantK(k, s.n)
+func (s *wrrSel) Select(dst []Pick, k int, _ *Client) []Pick {
+	k = wantK(k, s.pos.n+s.zero.n)
 	seq := s.seq.Add(1) - 1
-	j := searchCum(s.cum, s.point(seq))
-	m := len(s.pos)
-	for i := 0; i < m && k > 0; i, k = i+1, k-1 {
-		x := j + i
-		if x >= m {
-			x -= m
-		}
-		dst = append(dst, s.pos[x])
+	x := s.point(seq)
+	var j int
+	if s.pos.weighted {
+		_, _, j, _ = s.pos.atWeight(x)
+	} else {
+		j = int(x) // every weight is 0: one point per element
 	}
-	if z := len(s.zero); k > 0 && z > 0 {
-		off := int(seq % uint64(z))
-		for i := 0; i < z && k > 0; i, k = i+1, k-1 {
-			x := off + i
-			if x >= z {
-				x -= z
-			}
-			dst = append(dst, s.zero[x])
-		}
+	m := min(k, s.pos.n)
+	dst = appendRun(dst, &s.pos, j, m)
+	if k -= m; k > 0 && s.zero.n > 0 {
+		dst = appendRun(dst, &s.zero, int(seq%uint64(s.zero.n)), min(k, s.zero.n))
 	}
 	return dst
 }

@@ -1,8 +1,9 @@
 package handlespace
 
 import (
+	"cmp"
+	"iter"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -69,98 +70,145 @@ func DefaultPoolSpec() PoolSpec {
 	return PoolSpec{Policy: "rr", TTL: 5, Answers: 3, AllDown: AllDownNone}
 }
 
-// ElementSet is a set of elements in a fixed order together with the
-// selector built for it.
+// ElementSet is a served set of a pool view: its elements, kept in the
+// order the pool's policy needs, and the selector built for them.
 type ElementSet struct {
-	Elems []*Element
-	Sel   Selector
+	set eset
+	sel Selector
+	seq *atomic.Uint64 // the set's sequence, kept across its versions (round robin, ties)
 }
 
-// Select returns up to k elements of the set in policy order, appended to
-// dst (which may be nil). k <= 0 means all.
-func (s *ElementSet) Select(idx []int32, k int, c *Client) []int32 {
-	if len(s.Elems) == 0 {
-		return idx[:0]
+// Len returns the number of elements in the set.
+func (s *ElementSet) Len() int { return s.set.len() }
+
+// Select appends to dst up to k elements of the set in policy order and
+// returns dst. k <= 0 means all. It takes no lock and never waits.
+func (s *ElementSet) Select(dst []Pick, k int, c *Client) []Pick {
+	if s.set.len() == 0 {
+		return dst
 	}
-	return s.Sel.Select(idx[:0], k, c)
+	return s.sel.Select(dst, k, c)
 }
 
-// PoolView is an immutable view of one pool. Nothing in it changes after it
-// is published; a change publishes a new view of that pool only.
-type PoolView struct {
-	Name   string // owner name of the pool, lower case FQDN: web.pool.example.
-	Handle string // first label of Name
-	Zone   string // the zone's origin
-	Spec   PoolSpec
-	Static bool // defined by a zone file ($POOL), not only by registrations
-
-	// Elements are all elements, sorted by ID.
-	Elements []*Element
-	// ids and flags are each element's identifier and flags, aligned with
-	// Elements; byLabel holds Elements sorted by label and lkeys their
-	// labels' first eight bytes (labelKey), for Label. The searches read
-	// these compact arrays, not the elements.
-	ids     []uint32
-	flags   []uint8
-	byLabel []*Element
-	lkeys   []uint64
-
-	// Served sets: the elements that answers may carry (those up, or all of
-	// them when none is up and the pool fails open), all of them, those
-	// with an IPv4 address and those with an IPv6 address.
-	All, V4, V6 ElementSet
-	// FailOpen is true when the served sets hold elements that are not up.
-	FailOpen bool
-
-	// Gen increases with every view of the pool.
-	Gen uint64
-
-	memo atomic.Pointer[memoBox]
-}
-
-type memoBox struct{ v any }
-
-// Memo returns the value build computes from this view, computing it at most
-// once per view in the common case (concurrent first callers may each build;
-// one result wins). The DNS front keeps its packed reply material here.
-func (v *PoolView) Memo(build func(*PoolView) any) any {
-	if b := v.memo.Load(); b != nil {
-		return b.v
+// Range returns the set's elements, in no particular order (weighted
+// policies keep the elements of weight 0 apart).
+func (s *ElementSet) Range() iter.Seq[*Element] {
+	return func(yield func(*Element) bool) {
+		for _, t := range []*tree{&s.set.t, &s.set.z} {
+			if !t.each(func(l *tnode) bool {
+				for _, e := range l.elems {
+					if !yield(e) {
+						return false
+					}
+				}
+				return true
+			}) {
+				return
+			}
+		}
 	}
-	b := &memoBox{build(v)}
-	if v.memo.CompareAndSwap(nil, b) {
-		return b.v
+}
+
+// Elements returns a new slice of the set's elements, sorted by ID.
+func (s *ElementSet) Elements() []*Element {
+	out := s.set.z.appendElems(s.set.t.appendElems(make([]*Element, 0, s.Len())))
+	if s.set.t.kind == byRank || s.set.z.n > 0 {
+		slices.SortFunc(out, func(a, b *Element) int { return cmp.Compare(a.ID, b.ID) })
 	}
-	return v.memo.Load().v
+	return out
 }
 
-// Element returns the element with the given ID, or nil.
-func (v *PoolView) Element(id uint32) *Element {
-	i, ok := slices.BinarySearch(v.ids, id)
-	if !ok {
-		return nil
+// Pick is an element of a selection, with where it lies in its set: in
+// one of the set's parts, runs of a few dozen neighbours that outlive the
+// pool's views (a change makes new parts only where it changed).
+type Pick struct {
+	part *tnode
+	i    int32
+}
+
+// Elem returns the picked element.
+func (p Pick) Elem() *Element { return p.part.elems[p.i] }
+
+// partMemo is what PartMemo keeps on a part.
+type partMemo struct {
+	key, v any
+}
+
+// PartMemo returns the value build computes from the elements of p's part
+// and p's index among them. The value is built at most once per part and
+// key in the common case (concurrent first callers may each build; one
+// result stays), so that material aligned with a part's elements (the DNS
+// front's packed records) is built again only for the parts a change
+// made. key is a comparable value that says what else the value depends
+// on. Safe for concurrent use.
+func (p Pick) PartMemo(key any, build func(elems []*Element) any) (any, int) {
+	if m := p.part.memo.Load(); m != nil && m.key == key {
+		return m.v, int(p.i)
 	}
-	return v.Elements[i]
+	return p.partMemoBuild(key, build), int(p.i)
 }
 
-// poolSlot holds the current view of one pool. Its identity is stable as long
-// as the pool exists, across zone reloads.
-type poolSlot struct {
-	v atomic.Pointer[PoolView]
+func (p Pick) partMemoBuild(key any, build func(elems []*Element) any) any {
+	m := &partMemo{key: key, v: build(p.part.elems)}
+	p.part.memo.Store(m)
+	return m.v
 }
 
-// View returns the pool's current view.
-func (s *poolSlot) View() *PoolView { return s.v.Load() }
+// Index returns p's index among the elements of its part.
+func (p Pick) Index() int { return int(p.i) }
 
-// buildPoolView makes a view of a pool from its elements (sorted by ID),
-// building selectors from the previous view's so that per-query policy state
-// carries over.
-func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy) *PoolView {
-	return buildPoolViewFrom(name, handle, zone, spec, static, elems, nil, prev, pol)
+// SamePart reports whether p and q lie in the same part, so that what
+// PartMemo returned for one serves for the other.
+func (p Pick) SamePart(q Pick) bool { return p.part == q.part }
+
+// eset is the storage of a served set: the elements in the policy's order
+// (see setOrder).
+type eset struct {
+	t tree // byID, byRank, or, for weighted policies, those of positive weight byID
+	z tree // weighted policies: the elements of weight 0, byID
 }
 
-// Element flags, kept beside Elements so that building the served sets
-// reads a byte per element, not the element.
+func (s *eset) len() int { return s.t.n + s.z.n }
+
+// setOrder is how a policy keeps its sets.
+type setOrder struct {
+	// rank, if set, orders the set by rank, then ID (byRank).
+	rank func(*Element) uint64
+	// weight, if set, keeps the elements of positive weight in a weighted
+	// tree and those of weight 0 apart, each by ID.
+	weight func(*Element) uint64
+}
+
+// plain reports whether the sets are kept by ID alone, as the pool's
+// elements are: a set that holds every element is the elements' tree.
+func (o *setOrder) plain() bool { return o.rank == nil && o.weight == nil }
+
+func (o *setOrder) empty() eset {
+	switch {
+	case o.rank != nil:
+		return eset{t: tree{kind: byRank}}
+	case o.weight != nil:
+		return eset{t: tree{kind: byID, weighted: true}}
+	}
+	return eset{}
+}
+
+// place returns e's entry in a set, and whether it goes to the tree of
+// weight 0.
+func (o *setOrder) place(e *Element) (tent, bool) {
+	x := tent{key: uint64(e.ID), e: e}
+	switch {
+	case o.rank != nil:
+		x.key, x.tie = o.rank(e), e.ID
+	case o.weight != nil:
+		if x.w = o.weight(e); x.w == 0 {
+			return x, true
+		}
+	}
+	return x, false
+}
+
+// Element flags: what decides which served sets an element is in.
 const (
 	flagServed uint8 = 1 << iota
 	flagV4
@@ -185,185 +233,385 @@ func elementFlags(e *Element) uint8 {
 	return f
 }
 
-// buildPoolViewFrom is buildPoolView with the elements' label index
-// (sorted by label) and flags given when the caller has them (nil: made
-// here).
-func buildPoolViewFrom(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, ix *viewIndex, prev *PoolView, pol Policy) *PoolView {
-	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static, Elements: elems}
-	if ix != nil {
-		v.ids, v.flags, v.byLabel, v.lkeys = ix.ids, ix.flags, ix.byLabel, ix.lkeys
-	} else {
-		v.ids = make([]uint32, len(elems))
-		v.flags = make([]uint8, len(elems))
-		for i, e := range elems {
-			v.ids[i], v.flags[i] = e.ID, elementFlags(e)
-		}
-		v.byLabel = slices.Clone(elems)
-		slices.SortFunc(v.byLabel, func(a, b *Element) int { return strings.Compare(a.Label, b.Label) })
-		v.lkeys = make([]uint64, len(elems))
-		for i, e := range v.byLabel {
-			v.lkeys[i] = labelKey(e.Label)
-		}
-	}
-	n, n4, n6 := 0, 0, 0
-	for _, f := range v.flags {
-		if f&flagServed != 0 {
-			n++
-			if f&flagV4 != 0 {
-				n4++
-			}
-			if f&flagV6 != 0 {
-				n6++
-			}
-		}
-	}
-	want := flagServed
-	if n == 0 && spec.AllDown == AllDownAll {
-		// Fail open: every element that an operator did not take out.
-		want = flagAdminAuto
-		for _, f := range v.flags {
-			if f&flagAdminAuto != 0 {
-				n++
-				if f&flagV4 != 0 {
-					n4++
-				}
-				if f&flagV6 != 0 {
-					n6++
-				}
-			}
-		}
-		v.FailOpen = n > 0
-	}
-	// One allocation for the three sets; a set that is the whole of the
-	// served one (an IPv4-only pool's V4) shares it, and when every
-	// element is served the served set is Elements itself.
-	all4, all6 := n4 == n, n6 == n
-	if n == len(elems) && (all4 || n4 == 0) && (all6 || n6 == 0) {
-		var v4, v6 []*Element
-		if n4 > 0 {
-			v4 = elems
-		}
-		if n6 > 0 {
-			v6 = elems
-		}
-		return v.finish(elems, v4, v6, prev, pol)
-	}
-	size := n
-	if !all4 {
-		size += n4
-	}
-	if !all6 {
-		size += n6
-	}
-	buf := make([]*Element, 0, size)
-	served := buf[:0:n]
-	var v4, v6 []*Element
-	if !all4 && n4 > 0 {
-		v4 = buf[n : n : n+n4]
-	}
-	if !all6 && n6 > 0 {
-		off := n
-		if !all4 {
-			off += n4
-		}
-		v6 = buf[off : off : off+n6]
-	}
-	for i, f := range v.flags {
-		if f&want == 0 {
-			continue
-		}
-		e := elems[i]
-		served = append(served, e)
-		if !all4 && f&flagV4 != 0 {
-			v4 = append(v4, e)
-		}
-		if !all6 && f&flagV6 != 0 {
-			v6 = append(v6, e)
-		}
-	}
-	if all4 {
-		v4 = served
-	}
-	if all6 {
-		v6 = served
-	}
-	if n4 == 0 {
-		v4 = nil
-	}
-	if n6 == 0 {
-		v6 = nil
-	}
-	return v.finish(served, v4, v6, prev, pol)
+// viewCounts counts a view's elements by flags, so that a change knows
+// the size of each served set without looking at the other elements.
+type viewCounts struct {
+	served, served4, served6 int32
+	auto, auto4, auto6       int32
 }
 
-// finish builds the selectors of the served sets.
-func (v *PoolView) finish(served, v4, v6 []*Element, prev *PoolView, pol Policy) *PoolView {
-	var pa, p4, p6 Selector
-	if prev != nil && prev.Spec.Policy == v.Spec.Policy {
-		pa, p4, p6 = prev.All.Sel, prev.V4.Sel, prev.V6.Sel
+func (c *viewCounts) add(f uint8, d int32) {
+	var v4, v6 int32
+	if f&flagV4 != 0 {
+		v4 = d
+	}
+	if f&flagV6 != 0 {
+		v6 = d
+	}
+	if f&flagServed != 0 {
+		c.served, c.served4, c.served6 = c.served+d, c.served4+v4, c.served6+v6
+	}
+	if f&flagAdminAuto != 0 {
+		c.auto, c.auto4, c.auto6 = c.auto+d, c.auto4+v4, c.auto6+v6
+	}
+}
+
+// PoolView is an immutable view of one pool. Nothing in it changes after it
+// is published; a change publishes a new view of that pool only, which
+// shares with the previous one everything the change did not touch.
+type PoolView struct {
+	Name   string // owner name of the pool, lower case FQDN: web.pool.example.
+	Handle string // first label of Name
+	Zone   string // the zone's origin
+	Spec   PoolSpec
+	Static bool // defined by a zone file ($POOL), not only by registrations
+
+	elems  tree   // every element, byID
+	labels lindex // every element's labelKey
+
+	// Served sets: the elements that answers may carry (those up, or all of
+	// them when none is up and the pool fails open), all of them, those
+	// with an IPv4 address and those with an IPv6 address.
+	All, V4, V6 ElementSet
+	// FailOpen is true when the served sets hold elements that are not up.
+	FailOpen bool
+
+	// Gen increases with every view of the pool.
+	Gen uint64
+
+	cnt      viewCounts
+	failMode bool // no element is served and the pool fails open: the sets hold the AdminAuto elements
+
+	memo atomic.Pointer[memoBox]
+}
+
+type memoBox struct{ v any }
+
+// Memo returns the value build computes from this view, computing it at most
+// once per view in the common case (concurrent first callers may each build;
+// one result wins). The DNS front keeps its packed reply material here.
+func (v *PoolView) Memo(build func(*PoolView) any) any {
+	if b := v.memo.Load(); b != nil {
+		return b.v
+	}
+	b := &memoBox{build(v)}
+	if v.memo.CompareAndSwap(nil, b) {
+		return b.v
+	}
+	return v.memo.Load().v
+}
+
+// Len returns the number of elements of the pool.
+func (v *PoolView) Len() int { return v.elems.n }
+
+// Range returns the pool's elements, sorted by ID. Iterating costs
+// O(n); it allocates nothing.
+func (v *PoolView) Range() iter.Seq[*Element] {
+	return func(yield func(*Element) bool) {
+		v.elems.each(func(l *tnode) bool {
+			for _, e := range l.elems {
+				if !yield(e) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// Elements returns a new slice of the pool's elements, sorted by ID.
+func (v *PoolView) Elements() []*Element { return v.elems.appendElems(make([]*Element, 0, v.elems.n)) }
+
+// Element returns the element with the given ID, or nil. O(log n).
+func (v *PoolView) Element(id uint32) *Element { return v.elems.findID(id) }
+
+// Label returns the element whose label is label, or nil. O(log n).
+func (v *PoolView) Label(label string) *Element {
+	var found *Element
+	v.labels.each(labelHash(label), func(k uint64) bool {
+		if e := v.elems.findID(uint32(k)); e != nil && e.Label == label {
+			found = e
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// DiffElements calls f for each element that differs between old and v
+// (old nil: every element of v), in ID order: with the old and the new
+// version (either nil when the element was added or removed). Parts of the
+// two views that a change did not touch are skipped without being read,
+// so that after a change of one element it costs O(n / leafMax), not O(n).
+func DiffElements(old, v *PoolView, f func(was, now *Element)) {
+	var a, b []*tnode
+	if old != nil {
+		old.elems.each(func(l *tnode) bool { a = append(a, l); return true })
+	}
+	if v != nil {
+		v.elems.each(func(l *tnode) bool { b = append(b, l); return true })
+	}
+	var ea, eb []*Element
+	i, j := 0, 0
+	for {
+		// Skip leaves both views share, once both sides are at a leaf
+		// boundary.
+		for len(ea) == 0 && len(eb) == 0 && i < len(a) && j < len(b) && a[i] == b[j] {
+			i++
+			j++
+		}
+		if len(ea) == 0 && i < len(a) {
+			ea = a[i].elems
+			i++
+		}
+		if len(eb) == 0 && j < len(b) {
+			eb = b[j].elems
+			j++
+		}
+		switch {
+		case len(ea) == 0 && len(eb) == 0:
+			return
+		case len(eb) == 0 || (len(ea) > 0 && ea[0].ID < eb[0].ID):
+			f(ea[0], nil)
+			ea = ea[1:]
+		case len(ea) == 0 || eb[0].ID < ea[0].ID:
+			f(nil, eb[0])
+			eb = eb[1:]
+		default:
+			if ea[0] != eb[0] {
+				f(ea[0], eb[0])
+			}
+			ea, eb = ea[1:], eb[1:]
+		}
+	}
+}
+
+// poolSlot holds the current view of one pool. Its identity is stable as long
+// as the pool exists, across zone reloads.
+type poolSlot struct {
+	v atomic.Pointer[PoolView]
+}
+
+// View returns the pool's current view.
+func (s *poolSlot) View() *PoolView { return s.v.Load() }
+
+// buildPoolView makes a view of a pool from its elements (sorted by ID,
+// distinct IDs and labels), building selectors from the previous view's so
+// that per-query policy state carries over. O(n log n).
+func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy) *PoolView {
+	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static}
+	ents := make([]tent, len(elems))
+	for i, e := range elems {
+		ents[i] = tent{key: uint64(e.ID), e: e}
+		v.cnt.add(elementFlags(e), 1)
+	}
+	v.elems = buildTree(byID, false, ents)
+	lkeys := make([]uint64, len(elems))
+	for i, e := range elems {
+		lkeys[i] = labelKey(e.Label, e.ID)
+	}
+	slices.Sort(lkeys)
+	v.labels = buildIndex(lkeys)
+	if prev != nil {
 		v.Gen = prev.Gen + 1
 	}
-	v.All = ElementSet{served, pol.Build(served, pa)}
-	v.V4 = ElementSet{v4, pol.Build(v4, p4)}
-	v.V6 = ElementSet{v6, pol.Build(v6, p6)}
+	v.buildSets(prev, pol)
 	return v
 }
 
-// viewIndex is what a batch hands buildPoolViewFrom besides the elements:
-// the arrays of PoolView that it kept up to date.
-type viewIndex struct {
-	ids     []uint32
-	flags   []uint8
-	byLabel []*Element
-	lkeys   []uint64
+// sets returns the view's served sets with the flags each one's elements
+// have (all of them).
+func (v *PoolView) sets() [3]struct {
+	s    *ElementSet
+	mask uint8
+	n    int
+} {
+	base, c := flagServed, v.cnt
+	n, n4, n6 := int(c.served), int(c.served4), int(c.served6)
+	if v.failMode {
+		base, n, n4, n6 = flagAdminAuto, int(c.auto), int(c.auto4), int(c.auto6)
+	}
+	return [3]struct {
+		s    *ElementSet
+		mask uint8
+		n    int
+	}{{&v.All, base, n}, {&v.V4, base | flagV4, n4}, {&v.V6, base | flagV6, n6}}
 }
 
-// labelKey is a label's first eight bytes, big-endian, zero-padded: keys
-// order as the labels do, and differ where the labels' first eight bytes
-// do.
-func labelKey(l string) uint64 {
-	var k uint64
-	for i := 0; i < 8; i++ {
-		k <<= 8
-		if i < len(l) {
-			k |= uint64(l[i])
+func (v *PoolView) setFailMode() {
+	v.failMode = v.cnt.served == 0 && v.Spec.AllDown == AllDownAll
+	v.FailOpen = v.failMode && v.cnt.auto > 0
+}
+
+// prevSet returns prev's version of the set (i: 0 All, 1 V4, 2 V6), or
+// nil.
+func prevSet(prev *PoolView, i int) *ElementSet {
+	if prev == nil {
+		return nil
+	}
+	return [3]*ElementSet{&prev.All, &prev.V4, &prev.V6}[i]
+}
+
+// finishSet builds set s's selector, carrying over the sequence of ps (the
+// set's previous version, may be nil) and its selector when the policy is
+// the same.
+func finishSet(s, ps *ElementSet, samePolicy bool, pol Policy, full bool) {
+	s.sel, s.seq = nil, nil
+	var prevSel Selector
+	if ps != nil {
+		s.seq = ps.seq
+		if samePolicy {
+			prevSel = ps.sel
 		}
 	}
-	return k
+	if s.set.len() == 0 {
+		return
+	}
+	if s.seq == nil {
+		s.seq = new(atomic.Uint64)
+	}
+	s.sel = pol.build(&s.set, s.seq, prevSel, full)
 }
 
-// labelPos returns where label is or would be in the label index.
-func labelPos(byLabel []*Element, lkeys []uint64, label string) (int, bool) {
-	key := labelKey(label)
-	lo, hi := 0, len(lkeys)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		c := 0
+// buildSets builds the served sets from the elements. O(n log n).
+func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
+	v.setFailMode()
+	o := pol.order()
+	sets := v.sets()
+	for i, st := range sets {
 		switch {
-		case lkeys[m] < key:
-			c = -1
-		case lkeys[m] > key:
-			c = 1
-		case len(label) >= 8:
-			// A label of eight bytes or more shares its key with every
-			// label that it starts or that starts like it.
-			c = strings.Compare(byLabel[m].Label, label)
+		case st.n == 0:
+			st.s.set = o.empty()
+		case i > 0 && st.n == sets[0].n:
+			st.s.set = v.All.set
+		case o.plain() && st.n == v.elems.n:
+			st.s.set = eset{t: v.elems}
+		default:
+			members := make([]*Element, 0, st.n)
+			for e := range v.Range() {
+				if elementFlags(e)&st.mask == st.mask {
+					members = append(members, e)
+				}
+			}
+			st.s.set = o.setOf(members)
 		}
-		// Labels of up to seven bytes are their key (labels hold no zero
-		// byte): equal keys are equal labels.
-		if c < 0 {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+		finishSet(st.s, prevSet(prev, i), prev != nil && prev.Spec.Policy == v.Spec.Policy, pol, true)
 	}
-	return lo, lo < len(lkeys) && lkeys[lo] == key && byLabel[lo].Label == label
 }
 
-// Label returns the element whose label is label, or nil.
-func (v *PoolView) Label(label string) *Element {
-	if i, ok := labelPos(v.byLabel, v.lkeys, label); ok {
-		return v.byLabel[i]
+// setOf returns the set of elems (sorted by ID).
+func (o *setOrder) setOf(elems []*Element) eset {
+	var ents, zero []tent
+	for _, e := range elems {
+		if x, z := o.place(e); z {
+			zero = append(zero, x)
+		} else {
+			ents = append(ents, x)
+		}
 	}
-	return nil
+	s := o.empty()
+	if o.rank != nil {
+		slices.SortFunc(ents, func(a, b tent) int {
+			if c := cmp.Compare(a.key, b.key); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.tie, b.tie)
+		})
+	}
+	s.t = buildTree(s.t.kind, s.t.weighted, ents)
+	s.z = buildTree(byID, false, zero)
+	return s
+}
+
+// elemChange is one element's change: its old and its new version (nil:
+// absent).
+type elemChange struct {
+	id       uint32
+	old, new *Element
+}
+
+// update returns the view after changes (sorted by ID, one per element,
+// each a real change): it copies the paths to what changed in the
+// element, label and served-set trees, and shares the rest with v.
+// O(d log n) for d changes, plus the selectors' own work.
+func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol Policy, sc *scratch) *PoolView {
+	nv := &PoolView{Name: v.Name, Handle: v.Handle, Zone: v.Zone, Spec: spec, Static: static, Gen: v.Gen + 1, cnt: v.cnt}
+	mods := sc.mods[:0]
+	nv.labels = v.labels
+	for _, c := range changes {
+		if c.new != nil {
+			mods = append(mods, tent{key: uint64(c.id), e: c.new})
+			nv.cnt.add(elementFlags(c.new), 1)
+		} else {
+			mods = append(mods, tent{key: uint64(c.id), del: true, e: c.old})
+		}
+		if c.old != nil {
+			nv.cnt.add(elementFlags(c.old), -1)
+		}
+		if c.old == nil || c.new == nil || c.old.Label != c.new.Label {
+			if c.old != nil {
+				nv.labels = nv.labels.without(labelKey(c.old.Label, c.id))
+			}
+			if c.new != nil {
+				nv.labels = nv.labels.with(labelKey(c.new.Label, c.id))
+			}
+		}
+	}
+	nv.elems = v.elems.update(mods, &sc.t)
+	clear(mods)
+	sc.mods = mods[:0]
+	nv.setFailMode()
+	if nv.failMode != v.failMode || spec.Policy != v.Spec.Policy {
+		nv.buildSets(v, pol)
+		return nv
+	}
+	o := pol.order()
+	sets, old := nv.sets(), v.sets()
+	for i, st := range sets {
+		switch {
+		case st.n == 0:
+			st.s.set = o.empty()
+		case i > 0 && st.n == sets[0].n:
+			st.s.set = nv.All.set
+		case o.plain() && st.n == nv.elems.n:
+			st.s.set = eset{t: nv.elems}
+		default:
+			st.s.set = o.updateSet(old[i].s.set, changes, st.mask, sc)
+		}
+		finishSet(st.s, old[i].s, true, pol, false)
+	}
+	return nv
+}
+
+// updateSet returns set s with changes applied, for the set of the
+// elements with the flags mask.
+func (o *setOrder) updateSet(s eset, changes []elemChange, mask uint8, sc *scratch) eset {
+	tm, zm := sc.mods[:0], sc.zmods[:0]
+	for _, c := range changes {
+		for _, e := range [2]*Element{c.old, c.new} {
+			if e == nil || elementFlags(e)&mask != mask {
+				continue
+			}
+			x, z := o.place(e)
+			x.del = e == c.old
+			if z {
+				zm = append(zm, x)
+			} else {
+				tm = append(tm, x)
+			}
+		}
+	}
+	s.t = s.t.update(s.t.sortMods(tm), &sc.t)
+	s.z = s.z.update(s.z.sortMods(zm), &sc.t)
+	sc.mods, sc.zmods = tm[:0], zm[:0]
+	return s
+}
+
+// scratch is a writer's reusable working memory (guarded by the
+// handlespace's lock).
+type scratch struct {
+	t           tscratch
+	mods, zmods []tent
+	changes     []elemChange
+	ids         []uint32
 }

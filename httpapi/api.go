@@ -270,7 +270,7 @@ func findElement(pv *handlespace.PoolView, s string) (*handlespace.Element, *loo
 // findByAddress finds the element that serves on addr:port.
 func findByAddress(pv *handlespace.PoolView, ap netip.AddrPort) *handlespace.Element {
 	addr := ap.Addr().Unmap()
-	for _, e := range pv.Elements {
+	for e := range pv.Range() {
 		if e.Port != ap.Port() {
 			continue
 		}

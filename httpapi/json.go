@@ -136,8 +136,8 @@ func probeSpec(p handlespace.ProbeSpec) *ProbeJSON {
 
 // servedSet returns the IDs of the elements in the pool's answers.
 func servedSet(pv *handlespace.PoolView) map[uint32]bool {
-	s := make(map[uint32]bool, len(pv.All.Elems))
-	for _, e := range pv.All.Elems {
+	s := make(map[uint32]bool, pv.All.Len())
+	for e := range pv.All.Range() {
 		s[e.ID] = true
 	}
 	return s
@@ -160,9 +160,9 @@ func poolSummary(pv *handlespace.PoolView) PoolJSON {
 		Gen:      pv.Gen,
 	}
 	c := &p.Counts
-	c.Elements = len(pv.Elements)
-	c.Served = len(pv.All.Elems)
-	for _, e := range pv.Elements {
+	c.Elements = pv.Len()
+	c.Served = pv.All.Len()
+	for e := range pv.Range() {
 		switch e.Health {
 		case handlespace.HealthUp:
 			c.Up++
@@ -187,9 +187,9 @@ func poolSummary(pv *handlespace.PoolView) PoolJSON {
 func (a *api) poolDetail(pv *handlespace.PoolView) PoolJSON {
 	p := poolSummary(pv)
 	served := servedSet(pv)
-	es := make([]ElementJSON, len(pv.Elements))
-	for i, e := range pv.Elements {
-		es[i] = a.element(pv, e, served)
+	es := make([]ElementJSON, 0, pv.Len())
+	for e := range pv.Range() {
+		es = append(es, a.element(pv, e, served))
 	}
 	p.Elements = &es
 	return p

@@ -65,7 +65,7 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 					failOpen++
 				}
 				n := 0
-				for _, e := range pv.Elements {
+				for e := range pv.Range() {
 					if int(e.Health) < len(health) {
 						health[e.Health]++
 					}
@@ -83,7 +83,7 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 					}
 				}
 				served += n
-				if n == 0 && len(pv.Elements) > 0 {
+				if n == 0 && pv.Len() > 0 {
 					unserved++
 				}
 			}

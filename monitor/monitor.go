@@ -299,7 +299,7 @@ func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) ([]p
 	ts := make([]probe.Target, 0, len(old))
 	es := make([]*handlespace.Element, 0, len(old))
 	j := 0
-	for _, e := range pv.Elements {
+	for e := range pv.Range() {
 		spec := pv.ProbeSpec(e)
 		if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || len(e.Addrs) == 0 {
 			continue

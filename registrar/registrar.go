@@ -716,7 +716,7 @@ func (r *Registrar) recount() {
 			if pv == nil {
 				continue
 			}
-			for _, e := range pv.Elements {
+			for e := range pv.Range() {
 				if e.Static {
 					continue
 				}

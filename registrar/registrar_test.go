@@ -431,7 +431,7 @@ func TestGroupCommit(t *testing.T) {
 	if s := f.r.Stats(); s.Commits != 2 || s.MaxBatch != n || s.Elements != n+1 {
 		t.Errorf("stats %+v", s)
 	}
-	if got := len(f.hs.View().Zone("z.test.").Pool("web").Elements); got != n+2 {
+	if got := f.hs.View().Zone("z.test.").Pool("web").Len(); got != n+2 {
 		t.Errorf("%d elements in the pool, want %d", got, n+2)
 	}
 }

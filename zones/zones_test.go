@@ -587,8 +587,8 @@ func TestExampleZone(t *testing.T) {
 			t.Errorf("pool %s has a probe", p.Handle)
 		}
 		v := hsp.View().Zone("pool.example.").Pool(p.Handle)
-		if len(v.All.Elems) != len(p.Elements) {
-			t.Errorf("pool %s serves %d of %d elements", p.Handle, len(v.All.Elems), len(p.Elements))
+		if v.All.Len() != len(p.Elements) {
+			t.Errorf("pool %s serves %d of %d elements", p.Handle, v.All.Len(), len(p.Elements))
 		}
 	}
 }

@@ -309,7 +309,7 @@ func countElements(hs *handlespace.Handlespace) int {
 	for _, z := range hs.View().Zones() {
 		for _, h := range z.PoolHandles() {
 			if pv := z.Pool(h); pv != nil {
-				n += len(pv.Elements)
+				n += pv.Len()
 			}
 		}
 	}

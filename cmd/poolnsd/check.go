@@ -70,7 +70,7 @@ func countView(v *handlespace.View) counts {
 		for _, h := range z.PoolHandles() {
 			if p := z.Pool(h); p != nil {
 				c.pools++
-				c.elements += len(p.Elements)
+				c.elements += p.Len()
 			}
 		}
 	}

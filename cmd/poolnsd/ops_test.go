@@ -274,7 +274,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 	// Three failure reports for one element: two counted, the third takes
 	// it out. Drain another twice (one change) and give it back.
 	pv := p.d.hs.View().Zone("pool.example.").Pool("web")
-	id1, id2 := handlespace.IDString(pv.Elements[0].ID), handlespace.IDString(pv.Elements[1].ID)
+	es := pv.Elements()
+	id1, id2 := handlespace.IDString(es[0].ID), handlespace.IDString(es[1].ID)
 	for i := range 3 {
 		if code, body := p.do(t, "POST", "/v1/pools/web.pool.example./reports", `{"element":"`+id1+`"}`, testToken); code != 202 {
 			t.Fatalf("report %d: %d %s", i, code, body)

@@ -93,7 +93,7 @@ func (m *Member) Stored() []Registration {
 	for _, z := range m.HS.View().Zones() {
 		for _, h := range z.PoolHandles() {
 			pv := z.Pool(h)
-			for _, e := range pv.Elements {
+			for e := range pv.Range() {
 				if !e.Static && e.Home == m.ID {
 					out = append(out, Registration{pv.Name, pv.Spec.Policy, e.Clone()})
 				}
@@ -423,7 +423,7 @@ func (m *Member) Elements() []Element {
 	for _, z := range v.Zones() {
 		for _, h := range z.PoolHandles() {
 			pv := z.Pool(h)
-			for _, e := range pv.Elements {
+			for e := range pv.Range() {
 				out = append(out, Element{pv.Name, e})
 			}
 		}

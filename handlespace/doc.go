@@ -1,0 +1,56 @@
+// Package handlespace holds poolnsd's pools and their elements, picks
+// elements for answers by each pool's policy, and stores registrations.
+//
+// # Basics
+//
+// A Handlespace is the set of served zones and their pools. Readers call
+// View and then Zone(origin).Pool(handle): they get an immutable PoolView,
+// which never changes and is read without locks. Writers (ApplyZones,
+// Apply and the operations built on it: Register, Deregister, UpdateMany,
+// ApplyEdits, Expire) are serialised and publish a new view of each pool
+// they change, atomically.
+//
+// A PoolView keeps its elements in immutable trees that a new view shares
+// with the old one wherever the change did not touch them:
+//
+//   - the elements, in a B+tree by ID (leaves of up to 64 elements, inner
+//     nodes of up to 32 children, each counting the elements below it, so
+//     the element of any rank is found in O(log n));
+//   - a label index, a hash trie of label hash and ID whose leaves are
+//     buckets of up to 32 keys without pointers;
+//   - each served set (All, V4, V6: the elements answers may carry) in
+//     its policy's order: by ID (rr, rand, lud, hash), by rank then ID
+//     (prio, lu, plu, nearest), or by ID in a tree that also sums weights,
+//     with the elements of weight 0 apart (wrr, wrand, rlu). A set that
+//     holds every element of a pool ordered by ID is the element tree
+//     itself, and V4 or V6 is All when it holds all of it.
+//
+// A change of d elements copies the paths from the roots to the leaves
+// they lie in, O(d log n) small nodes, and never reads the other
+// elements: one registration in a pool of 100 000 copies about 3 KB, not
+// the pool. Policies whose material is the set's tree (all but lud and
+// hash) build their selector in O(1); lud mirrors the set's tree with its
+// per-element counters and tournaments and copies only the mirror of the
+// changed leaves; hash scores small sets (≤ 256) per query and builds the
+// Maglev table of larger ones in the background.
+//
+// A selection (ElementSet.Select) returns Picks: an element and where it
+// lies in the set. Pick.PartMemo lets a reader keep material aligned with
+// the leaf (the DNS front keeps its packed records there), so that it too
+// is rebuilt only where a change made a new leaf.
+//
+// # Caveats
+//
+//   - PoolView.Elements and ElementSet.Elements make a new slice, O(n);
+//     iterate with Range, and compare two views of a pool with
+//     DiffElements, which skips the leaves they share.
+//   - Per-query state (round-robin sequences, lud's counters) lives beside
+//     the immutable trees in atomics, carried from one version of a set to
+//     the next; see each policy's file for what a race can do to it.
+//   - A hash pool of more than 256 elements answers from the newest table
+//     built until the table of its current version is ready: an element
+//     that left is never answered, one that joined is answered once a
+//     table holds it (see policy_hash_big.go).
+//   - Elements are owned by the handlespace once given to it: never modify
+//     one that a view holds; Clone it and register or update the copy.
+package handlespace

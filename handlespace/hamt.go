@@ -1,0 +1,337 @@
+package handlespace
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// lindex is a pool view's label index: an immutable hash trie of label
+// keys, each labelHash(label)<<32 | ID, whose leaves are buckets: sorted
+// arrays of up to bucketMax keys, without pointers (the garbage collector
+// does not scan them). An inner node has a child for each 4-bit slot of
+// the hash at its depth that any of its keys has. A lookup follows the
+// label's hash to a bucket and searches it; a change copies one path:
+// about log16(n/bucketMax) inner nodes of at most 16 pointers, and a
+// bucket. Each node is one allocation.
+//
+// Canonical form: a subtree is a bucket exactly when it holds at most
+// bucketMax keys (or when all its keys share their whole hash, at depth
+// hashDepth), so the same keys make the same trie whatever the order of
+// the changes.
+type lindex struct {
+	root *hnode
+	n    int
+}
+
+// hnode is a bucket (subs == nil) or an inner node.
+type hnode struct {
+	mask uint16   // inner: the slots that have a child
+	n    int32    // keys below
+	keys []uint64 // bucket: the keys, sorted
+	subs []*hnode // inner: the children, by slot
+}
+
+const (
+	hashBits  = 4
+	hashDepth = 32 / hashBits // below this depth, keys differ in their hash
+	bucketMax = 32
+)
+
+func slotOf(h uint32, depth int) uint16 {
+	return uint16(h>>(32-hashBits*(depth+1))) & (1<<hashBits - 1)
+}
+
+func hashOf(key uint64) uint32 { return uint32(key >> 32) }
+
+// pos returns the index in subs of slot s's child.
+func (n *hnode) pos(s uint16) int { return bits.OnesCount16(n.mask & (1<<s - 1)) }
+
+// each calls f for every key with the given hash, until f returns false.
+func (x *lindex) each(h uint32, f func(key uint64) bool) {
+	n := x.root
+	for d := 0; n != nil; d++ {
+		if n.subs == nil {
+			lo := uint64(h) << 32
+			i, _ := slices.BinarySearch(n.keys, lo)
+			for ; i < len(n.keys) && hashOf(n.keys[i]) == h; i++ {
+				if !f(n.keys[i]) {
+					return
+				}
+			}
+			return
+		}
+		s := slotOf(h, d)
+		if n.mask&(1<<s) == 0 {
+			return
+		}
+		n = n.subs[n.pos(s)]
+	}
+}
+
+// has reports whether the index holds key.
+func (x *lindex) has(key uint64) bool {
+	found := false
+	x.each(hashOf(key), func(k uint64) bool { found = k == key; return !found })
+	return found
+}
+
+// with returns the index with key added (if absent).
+func (x lindex) with(key uint64) lindex {
+	if x.root == nil {
+		x.root, x.n = newBucket([]uint64{key}), 1
+		return x
+	}
+	if root, added := insertKey(x.root, key, 0); added {
+		x.root, x.n = root, x.n+1
+	}
+	return x
+}
+
+// without returns the index with key removed (if present).
+func (x lindex) without(key uint64) lindex {
+	if x.root == nil {
+		return x
+	}
+	if root, removed := deleteKey(x.root, key, 0); removed {
+		x.root, x.n = root, x.n-1
+		if x.n == 0 {
+			x.root = nil
+		}
+	}
+	return x
+}
+
+func insertKey(n *hnode, key uint64, d int) (*hnode, bool) {
+	if n.subs == nil {
+		i, found := slices.BinarySearch(n.keys, key)
+		if found {
+			return n, false
+		}
+		if len(n.keys) < bucketMax || d == hashDepth {
+			b := allocBucket(len(n.keys) + 1)
+			copy(b.keys, n.keys[:i])
+			b.keys[i] = key
+			copy(b.keys[i+1:], n.keys[i:])
+			return b, true
+		}
+		keys := make([]uint64, 0, len(n.keys)+1)
+		keys = append(append(append(keys, n.keys[:i]...), key), n.keys[i:]...)
+		return buildNode(keys, d), true
+	}
+	s := slotOf(hashOf(key), d)
+	bit := uint16(1) << s
+	i := n.pos(s)
+	var sub *hnode
+	if n.mask&bit != 0 {
+		var added bool
+		if sub, added = insertKey(n.subs[i], key, d+1); !added {
+			return n, false
+		}
+		return n.replaced(i, sub, n.mask, 1), true
+	}
+	sub = newBucket([]uint64{key})
+	nn := newInner(len(n.subs) + 1)
+	nn.mask, nn.n = n.mask|bit, n.n+1
+	copy(nn.subs, n.subs[:i])
+	nn.subs[i] = sub
+	copy(nn.subs[i+1:], n.subs[i:])
+	return nn, true
+}
+
+// replaced returns n with child i replaced by sub (nil: removed), the
+// mask mask and the count changed by dn.
+func (n *hnode) replaced(i int, sub *hnode, mask uint16, dn int32) *hnode {
+	m := len(n.subs)
+	if sub == nil {
+		m--
+	}
+	nn := newInner(m)
+	nn.mask, nn.n = mask, n.n+dn
+	if sub == nil {
+		copy(nn.subs, n.subs[:i])
+		copy(nn.subs[i:], n.subs[i+1:])
+	} else {
+		copy(nn.subs, n.subs)
+		nn.subs[i] = sub
+	}
+	return nn
+}
+
+func deleteKey(n *hnode, key uint64, d int) (*hnode, bool) {
+	if n.subs == nil {
+		i, found := slices.BinarySearch(n.keys, key)
+		if !found {
+			return n, false
+		}
+		b := allocBucket(len(n.keys) - 1)
+		copy(b.keys, n.keys[:i])
+		copy(b.keys[i:], n.keys[i+1:])
+		return b, true
+	}
+	s := slotOf(hashOf(key), d)
+	bit := uint16(1) << s
+	if n.mask&bit == 0 {
+		return n, false
+	}
+	i := n.pos(s)
+	sub, removed := deleteKey(n.subs[i], key, d+1)
+	if !removed {
+		return n, false
+	}
+	if n.n-1 <= bucketMax {
+		// Few enough keys for one bucket again.
+		keys := make([]uint64, 0, n.n-1)
+		for j, c := range n.subs {
+			if j == i {
+				c = sub
+			}
+			keys = c.appendKeys(keys)
+		}
+		slices.Sort(keys)
+		return newBucket(keys), true
+	}
+	if sub.n == 0 {
+		return n.replaced(i, nil, n.mask&^bit, -1), true
+	}
+	return n.replaced(i, sub, n.mask, -1), true
+}
+
+// appendKeys appends the keys below n, in no particular order.
+func (n *hnode) appendKeys(dst []uint64) []uint64 {
+	if n.subs == nil {
+		return append(dst, n.keys...)
+	}
+	for _, c := range n.subs {
+		dst = c.appendKeys(dst)
+	}
+	return dst
+}
+
+// all appends every key, in no particular order (testing, checks).
+func (x *lindex) all(dst []uint64) []uint64 {
+	if x.root == nil {
+		return dst
+	}
+	return x.root.appendKeys(dst)
+}
+
+// buildIndex returns the index of keys (sorted, distinct) in one go.
+func buildIndex(keys []uint64) lindex {
+	if len(keys) == 0 {
+		return lindex{}
+	}
+	return lindex{root: buildNode(keys, 0), n: len(keys)}
+}
+
+// buildNode returns the subtree at depth d of keys (sorted, distinct).
+// keys may be kept.
+func buildNode(keys []uint64, d int) *hnode {
+	if len(keys) <= bucketMax || d == hashDepth {
+		return newBucket(keys)
+	}
+	var subs [1 << hashBits]*hnode
+	var mask uint16
+	m := 0
+	for i := 0; i < len(keys); {
+		s := slotOf(hashOf(keys[i]), d)
+		j := i + 1
+		for j < len(keys) && slotOf(hashOf(keys[j]), d) == s {
+			j++
+		}
+		mask |= 1 << s
+		subs[m] = buildNode(keys[i:j], d+1)
+		m++
+		i = j
+	}
+	n := newInner(m)
+	n.mask, n.n = mask, int32(len(keys))
+	copy(n.subs, subs[:m])
+	return n
+}
+
+// newBucket returns a bucket of a copy of keys.
+func newBucket(keys []uint64) *hnode {
+	n := allocBucket(len(keys))
+	copy(n.keys, keys)
+	return n
+}
+
+// allocBucket returns a bucket of m keys to fill, in one allocation.
+func allocBucket(m int) *hnode {
+	var n *hnode
+	switch {
+	case m <= 4:
+		b := new(struct {
+			n hnode
+			k [4]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 8:
+		b := new(struct {
+			n hnode
+			k [8]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 16:
+		b := new(struct {
+			n hnode
+			k [16]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 24:
+		b := new(struct {
+			n hnode
+			k [24]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	case m <= 32:
+		b := new(struct {
+			n hnode
+			k [32]uint64
+		})
+		b.n.keys = b.k[:m:m]
+		n = &b.n
+	default: // a bucket of keys that share their whole hash
+		n = &hnode{keys: make([]uint64, m)}
+	}
+	n.n = int32(m)
+	return n
+}
+
+// newInner returns an inner node with room for m children, in one
+// allocation.
+func newInner(m int) *hnode {
+	switch {
+	case m <= 2:
+		b := new(struct {
+			n hnode
+			s [2]*hnode
+		})
+		b.n.subs = b.s[:m:m]
+		return &b.n
+	case m <= 4:
+		b := new(struct {
+			n hnode
+			s [4]*hnode
+		})
+		b.n.subs = b.s[:m:m]
+		return &b.n
+	case m <= 8:
+		b := new(struct {
+			n hnode
+			s [8]*hnode
+		})
+		b.n.subs = b.s[:m:m]
+		return &b.n
+	}
+	b := new(struct {
+		n hnode
+		s [16]*hnode
+	})
+	b.n.subs = b.s[:m:m]
+	return &b.n
+}

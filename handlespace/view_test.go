@@ -1,0 +1,445 @@
+package handlespace
+
+import (
+	"cmp"
+	"fmt"
+	mrand "math/rand"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+	"testing/quick"
+	"time"
+)
+
+// checkView checks a pool view against what its elements say: the element
+// and label trees, the counts, fail-open, and that each served set holds
+// exactly the elements it should, in the policy's order, with the policy's
+// weights.
+func checkView(t *testing.T, pv *PoolView) {
+	t.Helper()
+	elems := pv.Elements()
+	if len(elems) != pv.Len() || pv.labels.n != pv.Len() {
+		t.Fatalf("%d elements, Len %d, %d labels", len(elems), pv.Len(), pv.labels.n)
+	}
+	var cnt viewCounts
+	labels := map[string]bool{}
+	for i, e := range elems {
+		if i > 0 && elems[i-1].ID >= e.ID {
+			t.Fatalf("elements out of order at %d", i)
+		}
+		if pv.Element(e.ID) != e || pv.Label(e.Label) != e {
+			t.Fatalf("element %d (%s) not found by ID or label", e.ID, e.Label)
+		}
+		if labels[e.Label] {
+			t.Fatalf("label %s twice", e.Label)
+		}
+		labels[e.Label] = true
+		cnt.add(elementFlags(e), 1)
+	}
+	var lkeys []uint64
+	for _, e := range elems {
+		lkeys = append(lkeys, labelKey(e.Label, e.ID))
+	}
+	slices.Sort(lkeys)
+	if got := pv.labels.all(nil); !slices.Equal(slices.Sorted(slices.Values(got)), lkeys) || !sameTrie(pv.labels.root, buildIndex(lkeys).root) {
+		t.Fatalf("label index holds %d keys, want %d (or is not canonical)", len(got), len(lkeys))
+	}
+	if cnt != pv.cnt {
+		t.Fatalf("counts %+v, want %+v", pv.cnt, cnt)
+	}
+	failMode := cnt.served == 0 && pv.Spec.AllDown == AllDownAll
+	if pv.failMode != failMode || pv.FailOpen != (failMode && cnt.auto > 0) {
+		t.Fatalf("fail mode %v, fail open %v; want %v, %v", pv.failMode, pv.FailOpen, failMode, failMode && cnt.auto > 0)
+	}
+	pol, err := NewPolicy(pv.Spec.Policy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := pol.order()
+	for _, st := range pv.sets() {
+		var want []*Element
+		for _, e := range elems {
+			if elementFlags(e)&st.mask == st.mask {
+				want = append(want, e)
+			}
+		}
+		ref := o.setOf(want)
+		if st.s.Len() != len(want) || st.n != len(want) {
+			t.Fatalf("set of mask %04b: %d elements (counted %d), want %d", st.mask, st.s.Len(), st.n, len(want))
+		}
+		for _, pair := range [][2]*tree{{&st.s.set.t, &ref.t}, {&st.s.set.z, &ref.z}} {
+			got, exp := pair[0], pair[1]
+			if got.kind != exp.kind || got.weighted != exp.weighted {
+				t.Fatalf("set of mask %04b: tree kind %d/%v, want %d/%v", st.mask, got.kind, got.weighted, exp.kind, exp.weighted)
+			}
+			if !slices.Equal(got.appendElems(nil), exp.appendElems(nil)) {
+				t.Fatalf("set of mask %04b (policy %s) holds %v, want %v", st.mask, pv.Spec.Policy,
+					elemIDs(got.appendElems(nil)), elemIDs(exp.appendElems(nil)))
+			}
+			if got.weighted && got.total() != exp.total() {
+				t.Fatalf("set of mask %04b: weight %d, want %d", st.mask, got.total(), exp.total())
+			}
+			if got.kind == byRank {
+				for r := 0; r < got.n; r++ {
+					l, i := got.at(r)
+					if l.keys()[i] != o.rank(l.elems[i]) {
+						t.Fatalf("rank key of %d is %d, want %d", l.elems[i].ID, l.keys()[i], o.rank(l.elems[i]))
+					}
+				}
+			}
+		}
+		if (st.s.sel == nil) != (st.n == 0) {
+			t.Fatalf("set of mask %04b with %d elements has selector %v", st.mask, st.n, st.s.sel)
+		}
+		if st.n > 0 {
+			var got []*Element
+			for _, p := range st.s.Select(nil, 0, &Client{Addr: netip.MustParseAddr("192.0.2.1")}) {
+				got = append(got, p.Elem())
+			}
+			slices.SortFunc(got, func(a, b *Element) int { return cmp.Compare(a.ID, b.ID) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("set of mask %04b: a full selection gives %v, want %v", st.mask, elemIDs(got), elemIDs(want))
+			}
+		}
+	}
+}
+
+func elemIDs(es []*Element) []uint32 {
+	out := make([]uint32, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// TestQuickViewUpdates: random batches of registrations, deregistrations
+// and updates (health, admin state, addresses, labels, every policy
+// parameter) on pools of every policy, small and large, some failing open;
+// after every batch each touched view must be what a view built from
+// scratch of its elements is (checkView), and its selectors must carry
+// the per-query state over.
+func TestQuickViewUpdates(t *testing.T) {
+	cfg := &quick.Config{MaxCount: 12, Rand: mrand.New(mrand.NewSource(int64(polSeed(t))))}
+	if testing.Short() {
+		cfg.MaxCount = 3
+	}
+	for _, policy := range PolicyNames() {
+		t.Run(policy, func(t *testing.T) {
+			f := func(seed uint64) bool {
+				r := rand.New(rand.NewPCG(seed, 5))
+				spec := DefaultPoolSpec()
+				spec.Policy = policy
+				if r.IntN(2) == 0 {
+					spec.AllDown = AllDownAll
+				}
+				hs := New(Options{RegistrarID: 1, DefaultSpec: spec})
+				if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+					t.Fatal(err)
+				}
+				span := []int{10, 200, 1500}[r.IntN(3)]
+				mk := func(id int) *Element {
+					e := &Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id), Port: 80, Expires: time.Unix(2e9, 0)}
+					switch r.IntN(4) {
+					case 0:
+						e.Addrs = []netip.Addr{netip.MustParseAddr("2001:db8::1")}
+					case 1:
+						e.Addrs = []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::2")}
+					default:
+						e.Addrs = []netip.Addr{netip.AddrFrom4([4]byte{10, 1, byte(id >> 8), byte(id)})}
+					}
+					e.Weight = []uint32{0, 1, 5, 100}[r.IntN(4)]
+					e.Priority = uint32(r.IntN(3))
+					e.Load = []uint32{0, 100, LoadFull / 2, LoadFull}[r.IntN(4)]
+					e.LoadDeg = []uint32{0, 7, LoadFull}[r.IntN(3)]
+					if r.IntN(3) == 0 {
+						e.RTT = time.Duration(r.IntN(5)) * 100 * time.Microsecond
+					}
+					return e
+				}
+				// A first batch fills the pool.
+				var groups [][]Op
+				for id := 1; id <= span; id++ {
+					if r.IntN(2) == 0 {
+						groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+					}
+				}
+				hs.Apply(groups, nil)
+				var last *PoolView
+				for round := range 40 {
+					groups = groups[:0]
+					for range []int{1, 1, 1, 3, 20, 200}[r.IntN(6)] {
+						id := 1 + r.IntN(span)
+						switch r.IntN(6) {
+						case 0:
+							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id)}})
+						case 1:
+							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+						case 2:
+							// A new label for the element (rename).
+							e := mk(id)
+							e.Label = fmt.Sprintf("r%d-%d", id, round)
+							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: e, legacy: true}})
+						default:
+							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
+							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) {
+								switch r.IntN(5) {
+								case 0:
+									e.Health = h
+								case 1:
+									e.Admin = a
+								case 2:
+									e.Weight, e.Priority = w, w
+								case 3:
+									e.Load, e.LoadDeg = l, l*1000
+								default:
+									e.RTT = rtt
+								}
+							}}})
+						}
+					}
+					hs.Apply(groups, nil)
+					pv := hs.View().Zone("z.test.").Pool("web")
+					if pv == nil {
+						last = nil
+						continue
+					}
+					checkView(t, pv)
+					if t.Failed() {
+						return false
+					}
+					// Selectors of the sets that stay non-empty carry
+					// their sequence over.
+					if last != nil && last != pv {
+						for i, st := range pv.sets() {
+							ps := last.sets()[i].s.seq
+							if ps != nil && st.s.seq != ps {
+								t.Fatalf("round %d: set %d's sequence not carried over", round, i)
+							}
+							if sh, ok := st.s.sel.(seqHolder); ok && sh.poolSeq() != st.s.seq {
+								t.Fatalf("round %d: set %d's selector has another sequence", round, i)
+							}
+						}
+					}
+					// Each set counts its own selections.
+					if pv.All.seq != nil && (pv.All.seq == pv.V4.seq || pv.All.seq == pv.V6.seq) {
+						t.Fatalf("round %d: served sets share a sequence", round)
+					}
+					last = pv
+				}
+				return true
+			}
+			if err := quick.Check(f, cfg); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestLUDAcrossChanges: lud's accounting carries through changes of a
+// large pool as the policy says (an element keeps its charges across
+// versions of its set unless its Load changed; one that leaves the set and
+// comes back, or a new one, starts at zero), checked against the naive
+// reference after every batch, while only the changed parts of the
+// selector are built again.
+func TestLUDAcrossChanges(t *testing.T) {
+	r := rand.New(rand.NewPCG(polSeed(t), 3))
+	spec := DefaultPoolSpec()
+	spec.Policy = "lud"
+	hs := New(Options{RegistrarID: 1, DefaultSpec: spec})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	const span = 900
+	mk := func(id int) *Element {
+		return &Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id), Port: 80, Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(id >> 8), byte(id)})},
+			Load: uint32(r.IntN(3)) * 1000, LoadDeg: uint32(1+r.IntN(3)) * 500}
+	}
+	var groups [][]Op
+	for id := 1; id <= span; id += 2 {
+		groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+	}
+	hs.Apply(groups, nil)
+	type st struct{ count, last uint64 }
+	model := map[uint32]st{}
+	var seq uint64
+	prev := map[uint32]*Element{}
+	pool := func() *PoolView { return hs.View().Zone("z.test.").Pool("web") }
+	for round := range 60 {
+		pv := pool()
+		elems := pv.All.Elements()
+		// Carry the model's state over to this version of the set.
+		next := map[uint32]st{}
+		for _, e := range elems {
+			if o, ok := prev[e.ID]; ok {
+				s := model[e.ID]
+				if o.Load != e.Load {
+					s.count = 0
+				}
+				next[e.ID] = s
+			}
+		}
+		model = next
+		prev = map[uint32]*Element{}
+		for _, e := range elems {
+			prev[e.ID] = e
+		}
+		ref := &naiveLUD{elems: elems, count: make([]uint64, len(elems)), last: make([]uint64, len(elems)), seq: seq}
+		for i, e := range elems {
+			ref.count[i], ref.last[i] = model[e.ID].count, model[e.ID].last
+		}
+		for step := range 20 {
+			k := []int{1, 3, 8, 12}[step%4]
+			var got []uint32
+			for _, p := range pv.All.Select(nil, k, nil) {
+				got = append(got, p.Elem().ID)
+			}
+			var want []uint32
+			for _, i := range ref.selectK(k) {
+				want = append(want, elems[i].ID)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d step %d k=%d: got %v, want %v", round, step, k, got, want)
+			}
+		}
+		seq = ref.seq
+		for i, e := range elems {
+			model[e.ID] = st{ref.count[i], ref.last[i]}
+		}
+		// Check the selector's own counts.
+		ls := pv.All.sel.(*ludSel)
+		for _, e := range elems {
+			if c, l := ls.stateOf(e.ID); c != model[e.ID].count || l != model[e.ID].last {
+				t.Fatalf("round %d: element %d has count %d last %d, model %+v", round, e.ID, c, l, model[e.ID])
+			}
+		}
+		// A batch of changes: registrations, deregistrations, load
+		// reports, new degradations, health.
+		groups = groups[:0]
+		for range []int{1, 2, 5, 30}[r.IntN(4)] {
+			id := 1 + r.IntN(span)
+			switch r.IntN(5) {
+			case 0:
+				groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id)}})
+			case 1:
+				groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+			default:
+				what, v := r.IntN(3), uint32(r.IntN(3))
+				groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) {
+					switch what {
+					case 0:
+						e.Load = v * 1000
+					case 1:
+						e.LoadDeg = 1 + v*300
+					default:
+						e.Health = []Health{HealthUp, HealthDown}[v%2]
+					}
+				}}})
+			}
+		}
+		if round%10 == 9 {
+			// Take out and put back runs of neighbours: leaves merge
+			// and split, and the mirror must follow.
+			lo := 1 + r.IntN(span-120)
+			for id := lo; id < lo+120; id++ {
+				if r.IntN(4) > 0 {
+					groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id)}})
+				} else {
+					groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+				}
+			}
+		}
+		hs.Apply(groups, nil)
+		if nv := pool(); nv != pv {
+			// Unchanged parts of the mirror are shared.
+			shared := countShared(pv.All.sel.(*ludSel).root, nv.All.sel.(*ludSel).root)
+			if len(groups) == 1 && shared == 0 {
+				t.Fatalf("round %d: one change shared no mirror node", round)
+			}
+		}
+	}
+}
+
+// countShared counts the mirror nodes of b that are a's.
+func countShared(a, b *ludNode) int {
+	have := map[*ludNode]bool{}
+	var walk func(n *ludNode, f func(*ludNode))
+	walk = func(n *ludNode, f func(*ludNode)) {
+		f(n)
+		for _, k := range n.kids {
+			walk(k, f)
+		}
+	}
+	walk(a, func(n *ludNode) { have[n] = true })
+	c := 0
+	walk(b, func(n *ludNode) {
+		if have[n] {
+			c++
+		}
+	})
+	return c
+}
+
+// TestHashPoolAcrossChanges: a hash pool of more than hashExactMax
+// elements under changes never answers with an element that left it, and
+// once the background table of its newest view is built answers as a
+// pool built from scratch with the same elements does.
+func TestHashPoolAcrossChanges(t *testing.T) {
+	r := rand.New(rand.NewPCG(polSeed(t), 4))
+	spec := DefaultPoolSpec()
+	spec.Policy = "hash"
+	hs := New(Options{RegistrarID: 1, DefaultSpec: spec})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(id int) *Element {
+		return &Element{ID: uint32(id), Label: fmt.Sprintf("h%d", id), Port: 80, Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 1, byte(id >> 8), byte(id)})}}
+	}
+	var groups [][]Op
+	for id := 1; id <= 800; id++ {
+		groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+	}
+	hs.Apply(groups, nil)
+	clients := hashClients(500)
+	for round := range 20 {
+		groups = groups[:0]
+		for range 1 + r.IntN(20) {
+			id := 1 + r.IntN(1000)
+			if r.IntN(2) == 0 {
+				groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id)}})
+			} else {
+				groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
+			}
+		}
+		hs.Apply(groups, nil)
+		pv := hs.View().Zone("z.test.").Pool("web")
+		in := map[*Element]bool{}
+		for e := range pv.All.Range() {
+			in[e] = true
+		}
+		for _, c := range clients {
+			for _, p := range pv.All.Select(nil, 3, c) {
+				if !in[p.Elem()] {
+					t.Fatalf("round %d: answered element %d, not in the pool", round, p.Elem().ID)
+				}
+			}
+		}
+		hb := pv.All.sel.(*hashBig)
+		if hb.ready != nil {
+			select {
+			case <-hb.ready:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("round %d: no table after 20 s", round)
+			}
+		}
+		fresh := buildPoolView(pv.Name, pv.Handle, pv.Zone, pv.Spec, pv.Static, pv.Elements(), nil, hashPol{})
+		for _, c := range clients {
+			a, b := pv.All.Select(nil, 3, c), fresh.All.Select(nil, 3, c)
+			for i := range a {
+				if a[i].Elem() != b[i].Elem() {
+					t.Fatalf("round %d client %v: %d, from scratch %d", round, c.Addr, a[i].Elem().ID, b[i].Elem().ID)
+				}
+			}
+		}
+	}
+}
