@@ -506,6 +506,9 @@ func (r *Registrar) answer(p *pending, o outcome) {
 			r.stats.Failed++
 		}
 	}
+	// Published before the answer, so that whoever got it sees it counted
+	// in Stats.
+	r.publishStats()
 	p.done <- o
 }
 
