@@ -88,6 +88,10 @@ type Config struct {
 	// Registrar, when set, serves the registration endpoints (PUT and
 	// DELETE /v1/pools/{pool}/elements/{pe}, see register.go).
 	Registrar Registrar
+	// AuthRefused, when set, is called for each write refused with 401 (no
+	// or a wrong bearer token); registration is true on the registration
+	// endpoints. For the metrics.
+	AuthRefused func(registration bool)
 }
 
 // maxBody is the largest request body read: the bodies are a few fields.
@@ -99,11 +103,16 @@ type api struct {
 	hasTok bool
 	log    *slog.Logger
 	now    func() time.Time
+	// refused is Config.AuthRefused (never nil).
+	refused func(registration bool)
 }
 
 // NewHandler returns the API's handler over b.
 func NewHandler(b Backend, cfg Config) http.Handler {
-	a := &api{b: b, log: cfg.Logger, now: cfg.Now}
+	a := &api{b: b, log: cfg.Logger, now: cfg.Now, refused: cfg.AuthRefused}
+	if a.refused == nil {
+		a.refused = func(bool) {}
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -153,7 +162,11 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 
 // write wraps a write endpoint: it checks the bearer token first, before
 // anything about the pool is looked up.
-func (a *api) write(h http.HandlerFunc) http.HandlerFunc {
+func (a *api) write(h http.HandlerFunc) http.HandlerFunc { return a.writeOf(false, h) }
+
+// writeOf is write for a registration endpoint (registration true) or
+// another.
+func (a *api) writeOf(registration bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !a.hasTok {
 			writeError(w, r, http.StatusForbidden, "write endpoints are disabled: set http.token to enable them")
@@ -164,6 +177,7 @@ func (a *api) write(h http.HandlerFunc) http.HandlerFunc {
 			a.log.Warn("http api: write refused: no bearer token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="poolnsd"`)
 			writeError(w, r, http.StatusUnauthorized, "this endpoint needs an Authorization: Bearer token")
+			a.refused(registration)
 			return
 		}
 		sum := sha256.Sum256([]byte(tok))
@@ -171,6 +185,7 @@ func (a *api) write(h http.HandlerFunc) http.HandlerFunc {
 			a.log.Warn("http api: write refused: wrong bearer token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="poolnsd", error="invalid_token"`)
 			writeError(w, r, http.StatusUnauthorized, "wrong bearer token")
+			a.refused(registration)
 			return
 		}
 		h(w, r)

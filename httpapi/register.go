@@ -71,8 +71,8 @@ type deregisterJSON struct {
 // registerRoutes adds the registration endpoints to mux.
 func (a *api) registerRoutes(mux *http.ServeMux, reg Registrar) {
 	const path = "/v1/pools/{pool}/elements/{pe}"
-	mux.HandleFunc(http.MethodPut+" "+path, a.write(func(w http.ResponseWriter, r *http.Request) { a.putElement(w, r, reg) }))
-	mux.HandleFunc(http.MethodDelete+" "+path, a.write(func(w http.ResponseWriter, r *http.Request) { a.deleteElement(w, r, reg) }))
+	mux.HandleFunc(http.MethodPut+" "+path, a.writeOf(true, func(w http.ResponseWriter, r *http.Request) { a.putElement(w, r, reg) }))
+	mux.HandleFunc(http.MethodDelete+" "+path, a.writeOf(true, func(w http.ResponseWriter, r *http.Request) { a.deleteElement(w, r, reg) }))
 	mux.HandleFunc(path, notAllowed("PUT, DELETE", "PUT or DELETE"))
 }
 

@@ -58,10 +58,12 @@ func TestRegistrationMetrics(t *testing.T) {
 
 	// HTTP: a registration, one with another policy than the pool's, one
 	// over a zone file's element, a deregistration.
-	do := func(method, path, body string, want int) {
+	doAs := func(token, method, path, body string, want int) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+regToken)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -73,11 +75,21 @@ func TestRegistrationMetrics(t *testing.T) {
 			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
 		}
 	}
+	do := func(method, path, body string, want int) {
+		t.Helper()
+		doAs(regToken, method, path, body, want)
+	}
 	do("PUT", "/v1/pools/reg.pool.example./elements/h1", `{"addresses":["10.0.9.10"],"port":80}`, 201)
 	do("PUT", "/v1/pools/reg.pool.example./elements/h2", `{"addresses":["10.0.9.11"],"port":80,"policy":"wrr"}`, 409)
 	zoneElem := handlespace.IDString(handlespace.ElementID(netip.MustParseAddr("10.0.0.1"), 8080))
 	do("PUT", "/v1/pools/web.pool.example./elements/"+zoneElem, `{"addresses":["10.0.0.1"],"port":8080}`, 409)
 	do("DELETE", "/v1/pools/reg.pool.example./elements/h1", "", 200)
+	// Refused with 401: a registration without a token and a
+	// deregistration with a wrong one count as auth rejections; a failure
+	// report with a wrong token is no registration and does not.
+	doAs("", "PUT", "/v1/pools/reg.pool.example./elements/h3", `{"addresses":["10.0.9.12"],"port":80}`, 401)
+	doAs("wrong-token", "DELETE", "/v1/pools/reg.pool.example./elements/h3", "", 401)
+	doAs("wrong-token", "POST", "/v1/pools/web.pool.example./reports", `{"element":"`+zoneElem+`"}`, 401)
 
 	s, text, err := metricstest.Scrape(http.DefaultClient, base+"/metrics")
 	if err != nil {
@@ -93,9 +105,10 @@ func TestRegistrationMetrics(t *testing.T) {
 		"poolnsd_registration_rejections_total{source=dns,cause=auth} 2",
 		"poolnsd_registration_rejections_total{source=http,cause=policy} 1",
 		"poolnsd_registration_rejections_total{source=http,cause=conflict} 1",
+		"poolnsd_registration_rejections_total{source=http,cause=auth} 2",
 	)
-	if got := s.Sum("poolnsd_registration_rejections_total"); got != 4 {
-		t.Errorf("poolnsd_registration_rejections_total in all = %v, want 4: %v", got, s.Series("poolnsd_registration_rejections_total"))
+	if got := s.Sum("poolnsd_registration_rejections_total"); got != 6 {
+		t.Errorf("poolnsd_registration_rejections_total in all = %v, want 6: %v", got, s.Series("poolnsd_registration_rejections_total"))
 	}
 	if got, _ := s.Value("poolnsd_pools", "origin=registration"); got != 1 {
 		t.Errorf("pools made by registrations: %v, want 1 (reg, with r1)", got)

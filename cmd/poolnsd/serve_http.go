@@ -9,6 +9,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/probe"
 )
@@ -79,7 +80,12 @@ func (d *daemon) startHTTP() int {
 	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate}, d.ops.metrics, d.hs.RegistrarID()}
 	reg := meteredRegistrar{d.reg, d.ops.metrics}
 	d.setAPI(func(token string) http.Handler {
-		return httpapi.NewHandler(backend, httpapi.Config{Token: token, Logger: d.log, Registrar: reg})
+		return httpapi.NewHandler(backend, httpapi.Config{Token: token, Logger: d.log, Registrar: reg,
+			AuthRefused: func(registration bool) {
+				if registration {
+					d.ops.metrics.Rejected(metrics.SourceHTTP, metrics.CauseAuth)
+				}
+			}})
 	})
 	if d.cfg.HTTP.Token == "" {
 		d.log.Warn("http.token is empty: the HTTP API's write endpoints are refused")
