@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -764,15 +763,7 @@ func (d *Driver) apply(ops []Op) {
 
 // lookup finds element id of pool (a lower-case FQDN) in v.
 func lookup(v *handlespace.View, pool string, id uint32) *handlespace.Element {
-	handle, zone, ok := strings.Cut(pool, ".")
-	if !ok {
-		return nil
-	}
-	z := v.Zone(zone)
-	if z == nil {
-		return nil
-	}
-	pv := z.Pool(handle)
+	pv := v.Pool(pool)
 	if pv == nil {
 		return nil
 	}

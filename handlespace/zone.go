@@ -1,6 +1,8 @@
 package handlespace
 
 import (
+	"strings"
+
 	"github.com/miekg/dns"
 )
 
@@ -70,6 +72,23 @@ type View struct {
 
 // Zone returns the served zone with the given origin, or nil.
 func (v *View) Zone(origin string) *Zone { return v.zones[origin] }
+
+// Pool returns the pool named name (a lower-case FQDN: its handle, then
+// its zone's origin), or nil.
+func (v *View) Pool(name string) *PoolView {
+	handle, origin, ok := strings.Cut(name, ".")
+	if !ok || handle == "" {
+		return nil
+	}
+	if origin == "" {
+		origin = "."
+	}
+	z := v.zones[origin]
+	if z == nil {
+		return nil
+	}
+	return z.Pool(handle)
+}
 
 // Zones returns every served zone, in no order.
 func (v *View) Zones() []*Zone {

@@ -616,17 +616,7 @@ func checkLabel(l string) error {
 	return nil
 }
 
-func poolView(v *handlespace.View, pool string) *handlespace.PoolView {
-	handle, parent, ok := strings.Cut(pool, ".")
-	if !ok {
-		return nil
-	}
-	z := v.Zone(parent)
-	if z == nil {
-		return nil
-	}
-	return z.Pool(handle)
-}
+func poolView(v *handlespace.View, pool string) *handlespace.PoolView { return v.Pool(pool) }
 
 // commit applies the planned Requests to the handlespace and the store as
 // one batch, then answers them.

@@ -320,7 +320,7 @@ func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi
 func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
 	var old handlespace.Admin
 	if v := b.View(); v != nil {
-		if pv := poolOf(v, pool); pv != nil {
+		if pv := v.Pool(pool); pv != nil {
 			if e := pv.Element(id); e != nil {
 				old = e.Admin
 			}
@@ -331,22 +331,6 @@ func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) er
 		b.m.AdminChange(a)
 	}
 	return err
-}
-
-// poolOf finds a pool by its name (lower-case FQDN) in v.
-func poolOf(v *handlespace.View, pool string) *handlespace.PoolView {
-	handle, parent, ok := strings.Cut(pool, ".")
-	if !ok {
-		return nil
-	}
-	if parent == "" {
-		parent = "."
-	}
-	z := v.Zone(parent)
-	if z == nil {
-		return nil
-	}
-	return z.Pool(handle)
 }
 
 // listenHTTP binds http.listen and serves httpHandler on it: first thing at

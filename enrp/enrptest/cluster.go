@@ -439,12 +439,7 @@ func (m *Member) Elements() []Element {
 
 // Find returns the member's element id of pool, or nil.
 func (m *Member) Find(pool string, id uint32) *handlespace.Element {
-	handle, zone, _ := strings.Cut(pool, ".")
-	z := m.HS.View().Zone(zone)
-	if z == nil {
-		return nil
-	}
-	pv := z.Pool(handle)
+	pv := m.HS.View().Pool(pool)
 	if pv == nil {
 		return nil
 	}
