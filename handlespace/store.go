@@ -34,6 +34,7 @@ const storeLockTimeout = time.Second
 var (
 	bucketMeta     = []byte("meta")
 	bucketElements = []byte("elements")
+	bucketAdmin    = []byte("admin")
 	keyFormat      = []byte("format")
 	keyRegistrarID = []byte("registrar_id")
 )
@@ -65,6 +66,13 @@ var (
 //	       big-endian (so keys sort by pool, then ID)
 //	value  a JSON object, see elementRecord: {"v":1,"id":"0000abcd",
 //	       "label":"pe1","addrs":["192.0.2.1"],"port":8080,...}
+//
+// Bucket "admin", one key per element (registered or from a zone file)
+// whose administrative state is not auto, so that a drain outlives a
+// restart (added within format 1: an older poolnsd ignores it):
+//
+//	key    as in "elements"
+//	value  the state's name: "drain" or "force-down"
 //
 // # Caveats
 //
@@ -161,6 +169,9 @@ func (s *Store) init() error {
 			return fmt.Errorf("store format %d is newer than this poolnsd reads (%d); use a newer poolnsd", f, StoreFormat)
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketElements); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketAdmin); err != nil {
 			return err
 		}
 		if v := meta.Get(keyRegistrarID); v != nil {
@@ -320,11 +331,15 @@ func (s *Store) PutElement(pool string, e *Element) error {
 	return nil
 }
 
-// DeleteElement removes element id of pool. Removing an element that is not
-// stored is not an error. It returns once the change is on disk.
+// DeleteElement removes element id of pool, and its administrative state.
+// Removing an element that is not stored is not an error. It returns once the change is on disk.
 func (s *Store) DeleteElement(pool string, id uint32) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketElements).Delete(elementKey(normPool(pool), id))
+		k := elementKey(normPool(pool), id)
+		if err := tx.Bucket(bucketAdmin).Delete(k); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketElements).Delete(k)
 	})
 	if err != nil {
 		return fmt.Errorf("%s: delete element %s of %s: %v", s.path, IDString(id), pool, err)

@@ -36,11 +36,14 @@ func (s *Store) Commit(ops []StoreOp) error {
 		enc[i] = kv{elementKey(pool, op.Elem.ID), v}
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketElements)
+		b, adm := tx.Bucket(bucketElements), tx.Bucket(bucketAdmin)
 		for _, e := range enc {
 			var err error
 			if e.v == nil {
-				err = b.Delete(e.k)
+				// A removed element's administrative state goes with it.
+				if err = adm.Delete(e.k); err == nil {
+					err = b.Delete(e.k)
+				}
 			} else {
 				err = b.Put(e.k, e.v)
 			}

@@ -140,6 +140,9 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	regs, err := d.loadRegistrations()
+	if err == nil {
+		err = d.restoreAdmin()
+	}
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
 		d.store.Close()
@@ -272,6 +275,9 @@ func (d *daemon) reload(trigger string) {
 		return
 	}
 	d.reg.Resync()
+	if _, err := d.pruneAdmin(); err != nil {
+		d.log.Warn("stored admin states not pruned after the reload", "err", err.Error())
+	}
 	n := countView(d.hs.View())
 	d.log.Info("zones reloaded", "trigger", trigger, "zones", n.zones, "pools", n.pools, "elements", n.elements)
 }

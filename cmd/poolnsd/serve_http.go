@@ -19,9 +19,10 @@ import (
 
 // monitorBackend serves the API from the monitor and the handlespace.
 type monitorBackend struct {
-	hs   *handlespace.Handlespace
-	mon  *monitor.Monitor
-	rate int // reports.rate, for Retry-After
+	hs    *handlespace.Handlespace
+	mon   *monitor.Monitor
+	rate  int          // reports.rate, for Retry-After
+	admin *adminKeeper // administrative changes, kept in the store
 }
 
 var _ httpapi.Backend = monitorBackend{}
@@ -46,7 +47,7 @@ func (b monitorBackend) Report(pool string, id uint32, from netip.Addr) (httpapi
 }
 
 func (b monitorBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
-	return b.mon.SetAdmin(pool, id, a)
+	return b.admin.set(pool, id, a)
 }
 
 // startHTTP starts the monitor, homed at this registrar, and when
@@ -77,7 +78,7 @@ func (d *daemon) startHTTP() int {
 	// The listener serves since the start (listenHTTP, serve_ops.go): the
 	// API joins the status page, /metrics and /readyz on it now, counted in
 	// the metrics. SIGHUP rebuilds it when http.token changes.
-	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate}, d.ops.metrics, d.hs.RegistrarID()}
+	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate, &adminKeeper{hs: d.hs, mon: d.mon, store: d.store}}, d.ops.metrics, d.hs.RegistrarID()}
 	reg := meteredRegistrar{d.reg, d.ops.metrics}
 	d.setAPI(func(token string) http.Handler {
 		return httpapi.NewHandler(backend, httpapi.Config{Token: token, Logger: d.log, Registrar: reg,
