@@ -95,9 +95,10 @@ type request struct {
 	q       dns.Question
 	qname   string // lower case
 	tcp     bool
-	opt     *dns.OPT // the query's OPT record, nil without EDNS
-	maxSize int      // largest reply we may send
-	logq    bool     // the query log was on when the query came
+	opt     *dns.OPT  // the query's OPT record, nil without EDNS
+	maxSize int       // largest reply we may send
+	logq    bool      // the query log was on when the query came
+	tsig    *dns.TSIG // the query's verified TSIG: the reply is signed
 }
 
 // SetQueryLog turns the query log (one info line per query) on or off.
@@ -147,6 +148,9 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		req.maxSize = min(max(int(req.opt.UDPSize()), dns.MinMsgSize), h.udpSize)
 	default:
 		req.maxSize = dns.MinMsgSize
+	}
+	if signedQuery(r) && !h.checkSigned(w, r, &req) {
+		return
 	}
 	if req.opt != nil && req.opt.Version() != 0 {
 		h.reply(w, r, &req, dns.RcodeBadVers)

@@ -30,9 +30,12 @@ func (h *Handler) reply(w dns.ResponseWriter, r *dns.Msg, req *request, rcode in
 
 func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, req *request) {
 	if req != nil && !req.tcp {
-		m.Truncate(req.maxSize)
+		m.Truncate(req.maxSize) // before signing: Truncate leaves a signed reply alone
 	}
 	m.Compress = true // Truncate turns it off when the reply fits uncompressed
+	if req != nil && req.tsig != nil {
+		signReply(m, req.tsig)
+	}
 	if err := w.WriteMsg(m); err != nil {
 		h.log.Debug("writing reply", "err", err)
 	}

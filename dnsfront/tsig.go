@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
 
-// Key is a TSIG key (RFC 8945) that may sign DNS UPDATEs.
+// Key is a TSIG key (RFC 8945) that may sign DNS UPDATEs (and queries,
+// whose replies are then signed).
 type Key struct {
 	// Name is the key's name, a domain name ("pe-key.").
 	Name string
@@ -159,4 +162,92 @@ func tsigError(err error) uint16 {
 		return dns.RcodeBadTrunc
 	}
 	return dns.RcodeBadSig
+}
+
+// signReply adds a TSIG record for the key and algorithm of the request's
+// t to m; the server's keyring computes the MAC when m is written. A
+// truncated request MAC truncates the reply's (RFC 8945 §5.2.2.1).
+func signReply(m *dns.Msg, t *dns.TSIG) {
+	m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
+	if rt := m.IsTsig(); rt != nil && t.MACSize > 0 {
+		rt.MACSize = t.MACSize
+	}
+}
+
+// tsigLen is the wire length of the TSIG record that signReply adds for a
+// request signed with t: owner and algorithm names uncompressed, the MAC
+// as long as the request's (or the algorithm's full length).
+func tsigLen(t *dns.TSIG) int {
+	mac := int(t.MACSize)
+	if mac == 0 {
+		mac = 64 // hmac-sha512's, the longest we verify
+	}
+	name := func(s string) int {
+		if s == "." || s == "" {
+			return 1
+		}
+		return len(dns.Fqdn(s)) + 1
+	}
+	// type, class, TTL, RDLENGTH; time (6), fudge, MAC size; original ID,
+	// error, other length.
+	return name(t.Hdr.Name) + 10 + name(t.Algorithm) + 6 + 2 + 2 + mac + 2 + 2 + 2
+}
+
+// signedQuery reports whether a query (whose answer and authority
+// sections acceptMsg found empty) has a TSIG record: the unsigned majority
+// pays a type check per additional record, at most two.
+func signedQuery(r *dns.Msg) bool {
+	for _, rr := range r.Extra {
+		if _, ok := rr.(*dns.TSIG); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSigned handles the TSIG of a query (RFC 8945): none, true; one that
+// the server verified with a known key, true and req.tsig set, so that
+// the reply is signed; a TSIG elsewhere than last, FORMERR; a failed one
+// (unknown key, bad MAC, time outside the fudge), NOTAUTH with the TSIG
+// error, and false. Failures are logged at debug: queries are not
+// authenticated, so a flood of them must not flood the log.
+func (h *Handler) checkSigned(w dns.ResponseWriter, r *dns.Msg, req *request) bool {
+	t, err := tsigOf(r)
+	switch {
+	case err != nil:
+		h.reply(w, r, req, dns.RcodeFormatError)
+		return false
+	case t == nil:
+		return true
+	}
+	st := w.TsigStatus()
+	if st == nil && h.keys.key(t) == nil {
+		st = errBadKey
+	}
+	if st != nil {
+		h.tsigFail(w, r, t, st, remoteAddr(w), "signed query refused", slog.LevelDebug)
+		h.account(w, req, dns.RcodeNotAuth, false, 0)
+		return false
+	}
+	req.tsig = t
+	if !req.tcp {
+		req.maxSize -= tsigLen(t) // room for the reply's signature
+	}
+	return true
+}
+
+// writeSigned writes the fast path's reply b to a signed query, signed:
+// unpacked into a message that the server signs as it writes it. Signed
+// queries are rare; the cost of the round trip is theirs alone.
+func (h *Handler) writeSigned(w dns.ResponseWriter, req *request, b []byte) {
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		h.log.Error("internal error unpacking a reply to sign", "err", err.Error())
+		return
+	}
+	m.Compress = true
+	signReply(m, req.tsig)
+	if err := w.WriteMsg(m); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -92,13 +93,13 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 	if tsig != nil {
 		if st := w.TsigStatus(); st != nil {
 			h.metrics.UpdateRefused(metrics.CauseAuth)
-			h.tsigFail(w, r, tsig, st, from)
+			h.tsigFail(w, r, tsig, st, from, "update refused", slog.LevelInfo)
 			return
 		}
 		key = h.keys.key(tsig)
 		if key == nil { // the server verified with a keyring that knows it
 			h.metrics.UpdateRefused(metrics.CauseAuth)
-			h.tsigFail(w, r, tsig, errBadKey, from)
+			h.tsigFail(w, r, tsig, errBadKey, from, "update refused", slog.LevelInfo)
 			return
 		}
 	}
@@ -214,10 +215,10 @@ func zoneName(r *dns.Msg) string {
 
 // tsigFail answers a request whose TSIG failed (RFC 8945 §5.2): NOTAUTH
 // with the TSIG error; unsigned for BADKEY and BADSIG, signed with the
-// server's time in Other Data for BADTIME.
-func (h *Handler) tsigFail(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st error, from netip.Addr) {
+// server's time in Other Data for BADTIME. It logs what at level.
+func (h *Handler) tsigFail(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st error, from netip.Addr, what string, level slog.Level) {
 	code := tsigError(st)
-	h.log.Info("update refused", "rcode", "NOTAUTH", "tsig_error", dns.RcodeToString[int(code)], "key", t.Hdr.Name,
+	h.log.Log(context.Background(), level, what, "rcode", "NOTAUTH", "tsig_error", dns.RcodeToString[int(code)], "key", t.Hdr.Name,
 		"from", from.String(), "zone", zoneName(r))
 	m := new(dns.Msg)
 	m.SetRcode(r, dns.RcodeNotAuth)
@@ -284,10 +285,7 @@ func (h *Handler) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, 
 		}
 	}
 	if tsig != nil {
-		m.SetTsig(tsig.Hdr.Name, tsig.Algorithm, tsig.Fudge, time.Now().Unix())
-		if t := m.IsTsig(); t != nil && tsig.MACSize > 0 {
-			t.MACSize = tsig.MACSize // a truncated request MAC truncates the reply's
-		}
+		signReply(m, tsig)
 	}
 	if err := w.WriteMsg(m); err != nil {
 		h.log.Debug("writing reply", "err", err)
