@@ -7,35 +7,75 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
+// slot is the wheel's resolution: a lease leaves within one slot (and
+// the sweep's period, serve's expireEvery) after it ends.
+const slot = 100 * time.Millisecond
+
 // wheel finds the leases that end by a time: buckets of elements by the
-// second their lease ends. A refresh adds a new entry and leaves the old
+// slot their lease ends in. A refresh adds a new entry and leaves the old
 // one, which the sweep skips (the element's lease no longer ends then), so
-// an element has at most a few entries at once.
-type wheel map[int64][]leaseRef
+// an element has at most a few entries at once. due walks the slots from
+// the last it swept to now, so a sweep costs the slots passed (one, when
+// it runs every slot), not the number of buckets.
+type wheel struct {
+	b    map[int64][]leaseRef
+	last int64 // the last slot swept; 0 before the first sweep
+	// overdue holds what was added for a slot already swept (an expiry
+	// the store could not record, to try again).
+	overdue []leaseRef
+}
 
 type leaseRef struct {
 	pool string
 	id   uint32
 }
 
-func (w wheel) add(pool string, id uint32, expires time.Time) {
-	s := expires.Unix()
-	if expires.Nanosecond() > 0 {
-		s++ // the bucket is swept once its whole second has passed
+func newWheel() wheel { return wheel{b: map[int64][]leaseRef{}} }
+
+// slotOf is the slot a time is at the end of: ceil(t / slot).
+func slotOf(t time.Time) int64 {
+	n := t.UnixNano()
+	s := n / int64(slot)
+	if n%int64(slot) > 0 {
+		s++ // swept once the whole slot has passed
 	}
-	w[s] = append(w[s], leaseRef{pool, id})
+	return s
+}
+
+func (w *wheel) add(pool string, id uint32, expires time.Time) {
+	s := slotOf(expires)
+	if w.last != 0 && s <= w.last {
+		w.overdue = append(w.overdue, leaseRef{pool, id}) // swept past: the next sweep takes it
+		return
+	}
+	w.b[s] = append(w.b[s], leaseRef{pool, id})
 }
 
 // due removes and returns the entries of the buckets that end at or
 // before now.
-func (w wheel) due(now time.Time) []leaseRef {
-	var out []leaseRef
-	cut := now.Unix()
-	for s, refs := range w {
-		if s <= cut {
-			out = append(out, refs...)
-			delete(w, s)
+func (w *wheel) due(now time.Time) []leaseRef {
+	out := w.overdue
+	w.overdue = nil
+	cut := now.UnixNano() / int64(slot)
+	if w.last == 0 || cut-w.last > int64(len(w.b)) {
+		// The first sweep, or one after a long pause (or a clock jump):
+		// fewer buckets than slots to walk.
+		for s, refs := range w.b {
+			if s <= cut {
+				out = append(out, refs...)
+				delete(w.b, s)
+			}
 		}
+	} else {
+		for s := w.last + 1; s <= cut; s++ {
+			if refs, ok := w.b[s]; ok {
+				out = append(out, refs...)
+				delete(w.b, s)
+			}
+		}
+	}
+	if cut > w.last {
+		w.last = cut
 	}
 	return out
 }

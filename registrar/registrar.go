@@ -275,7 +275,7 @@ func New(hs *handlespace.Handlespace, store Store, cfg Config) *Registrar {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		limiter: newLimiter(cfg.Rate, cfg.Burst),
-		leases:  wheel{},
+		leases:  newWheel(),
 	}
 	r.recount()
 	go r.run()
@@ -701,7 +701,7 @@ func (r *Registrar) applyError(err error) error {
 // recount counts the registered elements of the handlespace by owner and
 // pool, and fills the lease wheel.
 func (r *Registrar) recount() {
-	r.perOwner, r.perPool, r.leases = map[string]int{}, map[string]int{}, wheel{}
+	r.perOwner, r.perPool, r.leases = map[string]int{}, map[string]int{}, newWheel()
 	r.stats.Elements = 0
 	for _, z := range r.hs.View().Zones() {
 		for _, h := range z.PoolHandles() {

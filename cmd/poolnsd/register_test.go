@@ -205,8 +205,10 @@ func TestLeaseEndToEnd(t *testing.T) {
 	})
 	t1, _ := time.Parse(time.RFC3339Nano, reg.Str("time"))
 	t2, _ := time.Parse(time.RFC3339Nano, exp.Str("time"))
-	if d := t2.Sub(t1); d < 5*time.Second || d > 8*time.Second {
-		t.Errorf("expired %v after the registration, want 5 s (+ up to the 1 s sweep)", d)
+	d := t2.Sub(t1)
+	t.Logf("expired %v after the registration (lease 5 s)", d)
+	if d < 5*time.Second || d > 8*time.Second {
+		t.Errorf("expired %v after the registration, want 5 s (+ up to the 100 ms slot and the 100 ms sweep, with room for a loaded machine)", d)
 	}
 	if st := digStatus(t, addr, "short.web.pool.example", "A"); st != "NXDOMAIN" {
 		t.Errorf("dig A after the expiry: %s, want NXDOMAIN", st)

@@ -28,8 +28,9 @@ const (
 	// change before the zones are reloaded: an editor's save or a copy is
 	// several events.
 	reloadDebounce = 200 * time.Millisecond
-	// expireEvery is the period of the lease-expiry sweep.
-	expireEvery = time.Second
+	// expireEvery is the period of the lease-expiry sweep: the slot of the
+	// registrar's lease wheel, so a sweep walks one slot.
+	expireEvery = 100 * time.Millisecond
 	// shutdownGrace is how long queries in flight may take at shutdown.
 	shutdownGrace = 5 * time.Second
 )
