@@ -217,8 +217,15 @@ func TestSigtermUnderLoad(t *testing.T) {
 	c.stop.Store(true)
 	c.wg.Wait()
 	perf.Process.Signal(os.Interrupt)
+	// The report first: Wait closes the pipe once dnsperf has exited, and
+	// what the reader had not read yet of it would be lost.
+	var report string
+	select {
+	case report = <-perfOut:
+	case <-time.After(waitLimit):
+		t.Fatal("dnsperf did not finish its report after SIGINT")
+	}
 	perf.Wait()
-	report := <-perfOut
 
 	if code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0", code)
