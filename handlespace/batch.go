@@ -72,6 +72,21 @@ type Op struct {
 // that error wrapped in ErrCommit. Apply returns one error per group.
 func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error {
 	errs := make([]error, len(groups))
+	h.apply(groups, commit, errs)
+	return errs
+}
+
+// applyOne is Apply of one group of one operation, without commit: the
+// one-at-a-time API.
+func (h *Handlespace) applyOne(op Op) error {
+	var errs [1]error
+	g := [1]Op{op}
+	h.apply([][]Op{g[:]}, nil, errs[:])
+	return errs[0]
+}
+
+// apply is Apply, with errs (len(groups) long) for the errors.
+func (h *Handlespace) apply(groups [][]Op, commit func(ok []bool) error, errs []error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	b := h.batch()
@@ -101,11 +116,10 @@ func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error
 					errs[i] = err
 				}
 			}
-			return errs
+			return
 		}
 	}
 	b.publish()
-	return errs
 }
 
 // batch is Apply's working state: per touched pool, the changes over its
