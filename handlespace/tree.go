@@ -56,7 +56,9 @@ const (
 // inner node of a byRank tree the same, then the cumulative counts; an
 // inner node of a byID tree, whose keys (IDs) and counts fit 32 bits each,
 // packs each child's first key and cumulative count into one word, then
-// (weighted) the weights.
+// (weighted) the weights. A leaf of a plain tree (byID, unweighted) packs
+// its keys, IDs, two to a word (see lkey), so that a copy of it is a
+// quarter smaller.
 type tnode struct {
 	buf   []uint64
 	elems []*Element               // leaf: the entries' elements
@@ -72,11 +74,41 @@ func (n *tnode) width() int {
 	return len(n.elems)
 }
 
-// keys: each entry's key (leaves).
+// keys: each entry's key (leaves whose keys are not packed: not those
+// of plain trees).
 func (n *tnode) keys() []uint64 {
 	w := len(n.elems)
 	return n.buf[:w:w]
 }
+
+// packedKeys reports whether leaf n packs its keys, two to a word: entry
+// i's key is the half i%2 (low first) of word i/2. Only leaves of plain
+// trees do, and a leaf of one entry reads the same either way (its key is
+// below 2³², the other half zero).
+func (n *tnode) packedKeys() bool { return len(n.buf) < len(n.elems) }
+
+// lkey is the key of entry i of leaf n.
+func (n *tnode) lkey(i int) uint64 {
+	if n.packedKeys() {
+		return n.buf[i>>1] >> (uint(i&1) * 32) & 0xffffffff
+	}
+	return n.buf[i]
+}
+
+// setLKey sets the key of entry i of leaf n (a key of a packing leaf
+// fits 32 bits).
+func (n *tnode) setLKey(i int, key uint64) {
+	if n.packedKeys() {
+		sh := uint(i&1) * 32
+		w := &n.buf[i>>1]
+		*w = *w&^(0xffffffff<<sh) | key<<sh
+		return
+	}
+	n.buf[i] = key
+}
+
+// packedWords is the number of words of a packing leaf of m entries.
+func packedWords(m int) int { return (m + 1) / 2 }
 
 // packed reports whether inner node n packs keys and counts (byID).
 func (n *tnode) packed() bool { return len(n.buf) <= 2*len(n.kids) }
@@ -102,7 +134,7 @@ func (n *tnode) firstKey() uint64 {
 	if n.kids != nil {
 		return n.ikey(0)
 	}
-	return n.buf[0]
+	return n.lkey(0)
 }
 
 // ties: as keys, the ties (byRank trees).
@@ -182,7 +214,7 @@ func labelKey(label string, id uint32) uint64 { return uint64(labelHash(label))<
 
 // cmpAt compares (key, tie) with entry i of leaf n.
 func (t *tree) cmpAt(key uint64, tie uint32, n *tnode, i int) int {
-	if c := cmp.Compare(key, n.buf[i]); c != 0 || t.kind != byRank {
+	if c := cmp.Compare(key, n.lkey(i)); c != 0 || t.kind != byRank {
 		return c
 	}
 	return cmp.Compare(uint64(tie), n.buf[len(n.elems)+i])
@@ -227,6 +259,18 @@ func (t *tree) child(n *tnode, key uint64, tie uint32) int {
 // leafPos returns where the key is or would be in leaf n.
 func (t *tree) leafPos(n *tnode, key uint64, tie uint32) (int, bool) {
 	lo, hi := 0, len(n.elems)
+	if n.packedKeys() {
+		b := n.buf
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if b[m>>1]>>(uint(m&1)*32)&0xffffffff < key {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo, lo < len(n.elems) && n.lkey(lo) == key
+	}
 	if t.kind != byRank {
 		keys := n.keys()
 		for lo < hi {
@@ -333,7 +377,7 @@ func (t *tree) at(r int) (*tnode, int) {
 // keyAt returns the key of the entry of rank r.
 func (t *tree) keyAt(r int) uint64 {
 	l, i := t.at(r)
-	return l.buf[i]
+	return l.lkey(i)
 }
 
 // atWeight returns, for x below the total weight of a weighted tree, the
@@ -510,7 +554,6 @@ func (t *tree) appendLeaves(out []*tnode, ents []tent, fill int) []*tnode {
 
 func (t *tree) newLeaf(ents []tent) *tnode {
 	n := t.alloc(len(ents), false)
-	keys := n.buf[:len(ents)]
 	var ties, wts []uint64
 	if t.kind == byRank {
 		ties = n.ties()
@@ -521,7 +564,8 @@ func (t *tree) newLeaf(ents []tent) *tnode {
 	var sum uint64
 	for i := range ents {
 		x := &ents[i]
-		keys[i], n.elems[i] = x.key, x.e
+		n.setLKey(i, x.key)
+		n.elems[i] = x.e
 		if ties != nil {
 			ties[i] = uint64(x.tie)
 		}
@@ -603,7 +647,7 @@ func (t *tree) newInner(kids []*tnode) *tnode {
 
 // entry returns entry i of leaf n.
 func (t *tree) entry(n *tnode, i int) tent {
-	x := tent{key: n.buf[i], e: n.elems[i]}
+	x := tent{key: n.lkey(i), e: n.elems[i]}
 	if t.kind == byRank {
 		x.tie = uint32(n.ties()[i])
 	}
@@ -896,7 +940,6 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 		return nil, false
 	}
 	nl := t.alloc(m, false)
-	keys, okeys := nl.keys(), n.keys()
 	var ties, oties, wts, owts []uint64
 	if t.kind == byRank {
 		ties, oties = nl.ties(), n.ties()
@@ -912,7 +955,7 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 			to = pos[j]
 		}
 		// The run of entries [cur, to) of n.
-		copy(keys[o:], okeys[cur:to])
+		copyKeys(nl, o, n, cur, to)
 		copy(nl.elems[o:], n.elems[cur:to])
 		if ties != nil {
 			copy(ties[o:], oties[cur:to])
@@ -936,7 +979,8 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 			cur++
 		}
 		if x := &mods[j]; !x.del {
-			keys[o], nl.elems[o] = x.key, x.e
+			nl.setLKey(o, x.key)
+			nl.elems[o] = x.e
 			if ties != nil {
 				ties[o] = uint64(x.tie)
 			}
@@ -948,6 +992,28 @@ func (t *tree) patchLeaf(n *tnode, mods []tent) (*tnode, bool) {
 		}
 	}
 	return nl, true
+}
+
+// copyKeys copies the keys of entries [from, to) of leaf src to dst's
+// from entry o on.
+func copyKeys(dst *tnode, o int, src *tnode, from, to int) {
+	if !dst.packedKeys() && !src.packedKeys() {
+		copy(dst.buf[o:], src.buf[from:to])
+		return
+	}
+	if (o-from)&1 == 0 && to-from >= 4 {
+		// Aligned alike: whole words, save the halves at the ends.
+		if from&1 == 1 {
+			dst.setLKey(o, src.lkey(from))
+			o, from = o+1, from+1
+		}
+		w := (to - from) / 2
+		copy(dst.buf[o>>1:o>>1+w], src.buf[from>>1:from>>1+w])
+		o, from = o+2*w, from+2*w
+	}
+	for ; from < to; o, from = o+1, from+1 {
+		dst.setLKey(o, src.lkey(from))
+	}
 }
 
 // mergeLeaf appends to buf the entries of leaf n with mods applied.

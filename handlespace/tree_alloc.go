@@ -9,136 +9,137 @@ package handlespace
 // take a second allocation.
 
 // newPlainLeaf returns a leaf of m (<= leafMax) entries with room for the
-// keys.
+// keys, packed two to a word (see tnode.lkey).
 func newPlainLeaf(m int) *tnode {
+	w := packedWords(m)
 	switch {
 	case m <= 4:
 		b := new(struct {
 			n tnode
 			e [4]*Element
-			k [4]uint64
+			k [2]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 8:
 		b := new(struct {
 			n tnode
 			e [8]*Element
-			k [8]uint64
+			k [4]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 12:
 		b := new(struct {
 			n tnode
 			e [12]*Element
-			k [12]uint64
+			k [6]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 16:
 		b := new(struct {
 			n tnode
 			e [16]*Element
-			k [16]uint64
+			k [8]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 20:
 		b := new(struct {
 			n tnode
 			e [20]*Element
-			k [20]uint64
+			k [10]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 24:
 		b := new(struct {
 			n tnode
 			e [24]*Element
-			k [24]uint64
+			k [12]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 28:
 		b := new(struct {
 			n tnode
 			e [28]*Element
-			k [28]uint64
+			k [14]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 32:
 		b := new(struct {
 			n tnode
 			e [32]*Element
-			k [32]uint64
+			k [16]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 36:
 		b := new(struct {
 			n tnode
 			e [36]*Element
-			k [36]uint64
+			k [18]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 40:
 		b := new(struct {
 			n tnode
 			e [40]*Element
-			k [40]uint64
+			k [20]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 44:
 		b := new(struct {
 			n tnode
 			e [44]*Element
-			k [44]uint64
+			k [22]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 48:
 		b := new(struct {
 			n tnode
 			e [48]*Element
-			k [48]uint64
+			k [24]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 52:
 		b := new(struct {
 			n tnode
 			e [52]*Element
-			k [52]uint64
+			k [26]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 56:
 		b := new(struct {
 			n tnode
 			e [56]*Element
-			k [56]uint64
+			k [28]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 60:
 		b := new(struct {
 			n tnode
 			e [60]*Element
-			k [60]uint64
+			k [30]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	case m <= 64:
 		b := new(struct {
 			n tnode
 			e [64]*Element
-			k [64]uint64
+			k [32]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
 		return &b.n
 	}
 	panic("handlespace: leaf too wide")
