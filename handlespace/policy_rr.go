@@ -81,7 +81,7 @@ func appendRun(dst []Pick, t *tree, start, k int) []Pick {
 		if t.height > 1 {
 			l, i = t.at(r)
 		}
-		m := min(k, len(l.elems)-i)
+		m := min(k, len(l.elems())-i)
 		n := len(dst)
 		dst = slices.Grow(dst, m)[:n+m]
 		for j := range m {

@@ -96,7 +96,7 @@ func (s *ElementSet) Range() iter.Seq[*Element] {
 	return func(yield func(*Element) bool) {
 		for _, t := range []*tree{&s.set.t, &s.set.z} {
 			if !t.each(func(l *tnode) bool {
-				for _, e := range l.elems {
+				for _, e := range l.elems() {
 					if !yield(e) {
 						return false
 					}
@@ -127,7 +127,7 @@ type Pick struct {
 }
 
 // Elem returns the picked element.
-func (p Pick) Elem() *Element { return p.part.elems[p.i] }
+func (p Pick) Elem() *Element { return p.part.elems()[p.i] }
 
 // partMemo is what PartMemo keeps on a part.
 type partMemo struct {
@@ -149,7 +149,7 @@ func (p Pick) PartMemo(key any, build func(elems []*Element) any) (any, int) {
 }
 
 func (p Pick) partMemoBuild(key any, build func(elems []*Element) any) any {
-	m := &partMemo{key: key, v: build(p.part.elems)}
+	m := &partMemo{key: key, v: build(p.part.elems())}
 	p.part.memo.Store(m)
 	return m.v
 }
@@ -318,7 +318,7 @@ func (v *PoolView) Len() int { return v.elems.n }
 func (v *PoolView) Range() iter.Seq[*Element] {
 	return func(yield func(*Element) bool) {
 		v.elems.each(func(l *tnode) bool {
-			for _, e := range l.elems {
+			for _, e := range l.elems() {
 				if !yield(e) {
 					return false
 				}
@@ -370,11 +370,11 @@ func DiffElements(old, v *PoolView, f func(was, now *Element)) {
 			j++
 		}
 		if len(ea) == 0 && i < len(a) {
-			ea = a[i].elems
+			ea = a[i].elems()
 			i++
 		}
 		if len(eb) == 0 && j < len(b) {
-			eb = b[j].elems
+			eb = b[j].elems()
 			j++
 		}
 		switch {

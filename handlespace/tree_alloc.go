@@ -19,7 +19,8 @@ func newPlainLeaf(m int) *tnode {
 			e [4]*Element
 			k [2]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 8:
 		b := new(struct {
@@ -27,7 +28,8 @@ func newPlainLeaf(m int) *tnode {
 			e [8]*Element
 			k [4]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 12:
 		b := new(struct {
@@ -35,7 +37,8 @@ func newPlainLeaf(m int) *tnode {
 			e [12]*Element
 			k [6]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 16:
 		b := new(struct {
@@ -43,7 +46,8 @@ func newPlainLeaf(m int) *tnode {
 			e [16]*Element
 			k [8]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 20:
 		b := new(struct {
@@ -51,7 +55,8 @@ func newPlainLeaf(m int) *tnode {
 			e [20]*Element
 			k [10]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 24:
 		b := new(struct {
@@ -59,7 +64,8 @@ func newPlainLeaf(m int) *tnode {
 			e [24]*Element
 			k [12]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 28:
 		b := new(struct {
@@ -67,7 +73,8 @@ func newPlainLeaf(m int) *tnode {
 			e [28]*Element
 			k [14]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 32:
 		b := new(struct {
@@ -75,7 +82,8 @@ func newPlainLeaf(m int) *tnode {
 			e [32]*Element
 			k [16]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 36:
 		b := new(struct {
@@ -83,7 +91,8 @@ func newPlainLeaf(m int) *tnode {
 			e [36]*Element
 			k [18]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 40:
 		b := new(struct {
@@ -91,7 +100,8 @@ func newPlainLeaf(m int) *tnode {
 			e [40]*Element
 			k [20]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 44:
 		b := new(struct {
@@ -99,7 +109,8 @@ func newPlainLeaf(m int) *tnode {
 			e [44]*Element
 			k [22]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 48:
 		b := new(struct {
@@ -107,7 +118,8 @@ func newPlainLeaf(m int) *tnode {
 			e [48]*Element
 			k [24]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 52:
 		b := new(struct {
@@ -115,7 +127,8 @@ func newPlainLeaf(m int) *tnode {
 			e [52]*Element
 			k [26]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 56:
 		b := new(struct {
@@ -123,7 +136,8 @@ func newPlainLeaf(m int) *tnode {
 			e [56]*Element
 			k [28]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 60:
 		b := new(struct {
@@ -131,7 +145,8 @@ func newPlainLeaf(m int) *tnode {
 			e [60]*Element
 			k [30]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 64:
 		b := new(struct {
@@ -139,7 +154,8 @@ func newPlainLeaf(m int) *tnode {
 			e [64]*Element
 			k [32]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:w:w]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	}
 	panic("handlespace: leaf too wide")
@@ -155,7 +171,8 @@ func newPlainInner(m int) *tnode {
 			c [4]*tnode
 			k [4]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 8:
 		b := new(struct {
@@ -163,7 +180,8 @@ func newPlainInner(m int) *tnode {
 			c [8]*tnode
 			k [8]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 12:
 		b := new(struct {
@@ -171,7 +189,8 @@ func newPlainInner(m int) *tnode {
 			c [12]*tnode
 			k [12]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 16:
 		b := new(struct {
@@ -179,7 +198,8 @@ func newPlainInner(m int) *tnode {
 			c [16]*tnode
 			k [16]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 20:
 		b := new(struct {
@@ -187,7 +207,8 @@ func newPlainInner(m int) *tnode {
 			c [20]*tnode
 			k [20]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 24:
 		b := new(struct {
@@ -195,7 +216,8 @@ func newPlainInner(m int) *tnode {
 			c [24]*tnode
 			k [24]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 28:
 		b := new(struct {
@@ -203,7 +225,8 @@ func newPlainInner(m int) *tnode {
 			c [28]*tnode
 			k [28]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 32:
 		b := new(struct {
@@ -211,7 +234,8 @@ func newPlainInner(m int) *tnode {
 			c [32]*tnode
 			k [32]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	}
 	panic("handlespace: inner node too wide")
