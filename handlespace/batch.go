@@ -72,6 +72,21 @@ type Op struct {
 // that error wrapped in ErrCommit. Apply returns one error per group.
 func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error {
 	errs := make([]error, len(groups))
+	h.apply(groups, commit, errs)
+	return errs
+}
+
+// applyOne is Apply of one group of one operation, without commit: the
+// one-at-a-time API.
+func (h *Handlespace) applyOne(op Op) error {
+	var errs [1]error
+	g := [1]Op{op}
+	h.apply([][]Op{g[:]}, nil, errs[:])
+	return errs[0]
+}
+
+// apply is Apply, with errs (len(groups) long) for the errors.
+func (h *Handlespace) apply(groups [][]Op, commit func(ok []bool) error, errs []error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	b := h.batch()
@@ -101,11 +116,10 @@ func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error
 					errs[i] = err
 				}
 			}
-			return errs
+			return
 		}
 	}
 	b.publish()
-	return errs
 }
 
 // batch is Apply's working state: per touched pool, the changes over its
@@ -134,15 +148,17 @@ type poolWork struct {
 }
 
 // delta is a pool's pending changes: element ID to its new version (nil:
-// removed). A few are kept in a slice, more in a map.
+// removed), and to its version in the pool's previous view (base), found
+// once when the batch first changed it. A few are kept in a slice, more
+// in a map.
 type delta struct {
 	few  []deltaEntry
-	many map[uint32]*Element
+	many map[uint32]deltaEntry
 }
 
 type deltaEntry struct {
-	id uint32
-	e  *Element
+	id      uint32
+	e, base *Element
 }
 
 const deltaFew = 8
@@ -155,21 +171,32 @@ func (d *delta) len() int {
 }
 
 func (d *delta) get(id uint32) (*Element, bool) {
+	x, ok := d.entry(id)
+	return x.e, ok
+}
+
+// entry returns id's entry.
+func (d *delta) entry(id uint32) (deltaEntry, bool) {
 	if d.many != nil {
-		e, ok := d.many[id]
-		return e, ok
+		x, ok := d.many[id]
+		return x, ok
 	}
 	for _, x := range d.few {
 		if x.id == id {
-			return x.e, true
+			return x, true
 		}
 	}
-	return nil, false
+	return deltaEntry{}, false
 }
 
-func (d *delta) put(id uint32, e *Element) {
+// put sets id's new version to e; base is id's version in the previous
+// view, kept from the first put of id.
+func (d *delta) put(id uint32, e, base *Element) {
 	if d.many != nil {
-		d.many[id] = e
+		if x, ok := d.many[id]; ok {
+			base = x.base
+		}
+		d.many[id] = deltaEntry{id, e, base}
 		return
 	}
 	for i := range d.few {
@@ -179,14 +206,14 @@ func (d *delta) put(id uint32, e *Element) {
 		}
 	}
 	if len(d.few) < deltaFew {
-		d.few = append(d.few, deltaEntry{id, e})
+		d.few = append(d.few, deltaEntry{id, e, base})
 		return
 	}
-	d.many = make(map[uint32]*Element, 4*deltaFew)
+	d.many = make(map[uint32]deltaEntry, 4*deltaFew)
 	for _, x := range d.few {
-		d.many[x.id] = x.e
+		d.many[x.id] = x
 	}
-	d.many[id] = e
+	d.many[id] = deltaEntry{id, e, base}
 }
 
 func (d *delta) remove(id uint32) {
@@ -204,8 +231,8 @@ func (d *delta) remove(id uint32) {
 
 func (d *delta) each(f func(id uint32, e *Element)) {
 	if d.many != nil {
-		for id, e := range d.many {
-			f(id, e)
+		for id, x := range d.many {
+			f(id, x.e)
 		}
 		return
 	}
@@ -312,15 +339,16 @@ func (w *poolWork) byLabel(label string) *Element {
 	return nil
 }
 
-// set records element e (nil: removed) for id, logging the undo.
-func (b *batch) set(w *poolWork, id uint32, e *Element) {
+// set records element e (nil: removed) for id, logging the undo. before
+// is w.element(id), which the caller looked up.
+func (b *batch) set(w *poolWork, id uint32, e, before *Element) {
 	old, had := w.delta.get(id)
 	b.undo = append(b.undo, undoEntry{w: w, id: id, had: had, old: old})
-	before := w.element(id)
 	if before != nil {
 		w.count--
 	}
-	w.delta.put(id, e)
+	// Without an entry for id, before is id's version in prev.
+	w.delta.put(id, e, before)
 	if e != nil {
 		w.count++
 		w.noteLabel(e.Label, id)
@@ -342,7 +370,7 @@ func (b *batch) rollback(mark int) {
 			w.count--
 		}
 		if u.had {
-			w.delta.put(u.id, u.old)
+			w.delta.put(u.id, u.old, nil) // keeps the entry's base
 		} else {
 			w.delta.remove(u.id)
 		}
@@ -430,7 +458,7 @@ func (b *batch) apply(op *Op) error {
 				return ErrLabelInUse
 			}
 		}
-		b.set(w, op.ID, c)
+		b.set(w, op.ID, c, cur)
 		return nil
 	}
 	if op.Elem == nil {
@@ -447,7 +475,7 @@ func (b *batch) apply(op *Op) error {
 		case !op.ExpiredBy.IsZero() && (cur.Expires.IsZero() || cur.Expires.After(op.ExpiredBy)):
 			return ErrNoElement
 		}
-		b.set(w, op.ID, nil)
+		b.set(w, op.ID, nil, cur)
 		return nil
 	}
 	e := op.Elem
@@ -489,7 +517,7 @@ func (b *batch) apply(op *Op) error {
 	if !op.asIs {
 		b.h.prepareRegister(w.spec, e, old)
 	}
-	b.set(w, e.ID, e)
+	b.set(w, e.ID, e, old)
 	return nil
 }
 
@@ -567,10 +595,9 @@ func (w *poolWork) build(pol Policy, sc *scratch) *PoolView {
 	}
 	changes := sc.changes[:0]
 	for _, id := range ids {
-		e, _ := w.delta.get(id)
-		old := w.prev.Element(id)
-		if old != e {
-			changes = append(changes, elemChange{id: id, old: old, new: e})
+		x, _ := w.delta.entry(id)
+		if x.base != x.e {
+			changes = append(changes, elemChange{id: id, old: x.base, new: x.e})
 		}
 	}
 	nv := w.prev.update(w.spec, w.static, changes, pol, sc)

@@ -3,6 +3,8 @@ package handlespace
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -235,6 +237,104 @@ func TestLabelIndex(t *testing.T) {
 		}
 		if got := pv.Label(l); got != want {
 			t.Errorf("Label(%q) = %v, want %v", l, got, want)
+		}
+	}
+}
+
+// TestQuickBatchRollback applies random batches of groups of several
+// operations on few identifiers and labels, so that groups touch the same
+// elements again and fail half way (their earlier operations undone),
+// and compares each new view with a model applying the groups all or
+// nothing: the elements, the label index, the served sets' sizes.
+func TestQuickBatchRollback(t *testing.T) {
+	r := rand.New(rand.NewPCG(polSeed(t), 11))
+	for _, policy := range []string{"rr", "wrr", "lu"} {
+		spec := DefaultPoolSpec()
+		spec.Policy = policy
+		hs := New(Options{RegistrarID: 1, DefaultSpec: spec})
+		if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+			t.Fatal(err)
+		}
+		model := map[uint32]string{} // ID → label
+		const pool = "web.z.test."
+		for round := range 300 {
+			var groups [][]Op
+			for range 1 + r.IntN(12) {
+				var g []Op
+				for range 1 + r.IntN(4) {
+					id := uint32(1 + r.IntN(40))
+					if r.IntN(3) == 0 {
+						g = append(g, Op{Pool: pool, ID: id})
+					} else {
+						e := dyn(id, fmt.Sprintf("l%d", r.IntN(45)), "10.0.0.1")
+						e.Weight = uint32(r.IntN(3))
+						g = append(g, Op{Pool: pool, Elem: e})
+					}
+				}
+				groups = append(groups, g)
+			}
+			// The model: each group on a copy, kept if every operation
+			// succeeds.
+			want := make([]bool, len(groups))
+			for gi, g := range groups {
+				m := maps.Clone(model)
+				ok := true
+				for _, op := range g {
+					if op.Elem == nil {
+						if _, had := m[op.ID]; !had {
+							ok = false
+							break
+						}
+						delete(m, op.ID)
+						continue
+					}
+					if l, had := m[op.Elem.ID]; had && l != op.Elem.Label {
+						ok = false // ErrIDInUse
+						break
+					}
+					for id, l := range m {
+						if l == op.Elem.Label && id != op.Elem.ID {
+							ok = false // ErrLabelInUse
+						}
+					}
+					if !ok {
+						break
+					}
+					m[op.Elem.ID] = op.Elem.Label
+				}
+				if want[gi] = ok; ok {
+					model = m
+				}
+			}
+			errs := hs.Apply(groups, nil)
+			for gi, err := range errs {
+				if (err == nil) != want[gi] {
+					t.Fatalf("%s round %d group %d: %v, model says ok %v", policy, round, gi, err, want[gi])
+				}
+			}
+			pv := hs.View().Zone("z.test.").Pool("web")
+			if len(model) == 0 {
+				if pv != nil {
+					t.Fatalf("%s round %d: pool of %d elements, model empty", policy, round, pv.Len())
+				}
+				continue
+			}
+			if pv == nil || pv.Len() != len(model) || pv.labels.n != len(model) {
+				t.Fatalf("%s round %d: view %v, model has %d elements", policy, round, pv != nil, len(model))
+			}
+			served := 0
+			for id, l := range model {
+				e := pv.Element(id)
+				if e == nil || e.Label != l || pv.Label(l) != e || !pv.labels.has(labelKey(l, id)) {
+					t.Fatalf("%s round %d: element %d (%q) is %v", policy, round, id, l, e)
+				}
+				if e.Served() {
+					served++
+				}
+			}
+			if pv.All.Len() != served {
+				t.Fatalf("%s round %d: served set of %d, want %d", policy, round, pv.All.Len(), served)
+			}
 		}
 	}
 }

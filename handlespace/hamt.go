@@ -3,6 +3,7 @@ package handlespace
 import (
 	"math/bits"
 	"slices"
+	"unsafe"
 )
 
 // lindex is a pool view's label index: an immutable hash trie of label
@@ -23,12 +24,30 @@ type lindex struct {
 	n    int
 }
 
-// hnode is a bucket (subs == nil) or an inner node.
+// hnode is a bucket or an inner node, a 16-byte header in front of its
+// keys or children (one allocation: see allocBucket, newInner), so that a
+// path copy is small.
 type hnode struct {
-	mask uint16   // inner: the slots that have a child
-	n    int32    // keys below
-	keys []uint64 // bucket: the keys, sorted
-	subs []*hnode // inner: the children, by slot
+	mask   uint16         // inner: the slots that have a child
+	bucket bool           // a bucket, else an inner node
+	n      int32          // keys below: a bucket's length
+	p      unsafe.Pointer // the first key or child, in the node's allocation
+}
+
+// keys returns a bucket's keys, sorted (nil for an inner node).
+func (n *hnode) keys() []uint64 {
+	if !n.bucket {
+		return nil
+	}
+	return unsafe.Slice((*uint64)(n.p), n.n)
+}
+
+// subs returns an inner node's children, by slot (nil for a bucket).
+func (n *hnode) subs() []*hnode {
+	if n.bucket {
+		return nil
+	}
+	return unsafe.Slice((**hnode)(n.p), bits.OnesCount16(n.mask))
 }
 
 const (
@@ -50,11 +69,12 @@ func (n *hnode) pos(s uint16) int { return bits.OnesCount16(n.mask & (1<<s - 1))
 func (x *lindex) each(h uint32, f func(key uint64) bool) {
 	n := x.root
 	for d := 0; n != nil; d++ {
-		if n.subs == nil {
+		if n.bucket {
 			lo := uint64(h) << 32
-			i, _ := slices.BinarySearch(n.keys, lo)
-			for ; i < len(n.keys) && hashOf(n.keys[i]) == h; i++ {
-				if !f(n.keys[i]) {
+			keys := n.keys()
+			i, _ := slices.BinarySearch(keys, lo)
+			for ; i < len(keys) && hashOf(keys[i]) == h; i++ {
+				if !f(keys[i]) {
 					return
 				}
 			}
@@ -64,7 +84,7 @@ func (x *lindex) each(h uint32, f func(key uint64) bool) {
 		if n.mask&(1<<s) == 0 {
 			return
 		}
-		n = n.subs[n.pos(s)]
+		n = n.subs()[n.pos(s)]
 	}
 }
 
@@ -102,20 +122,22 @@ func (x lindex) without(key uint64) lindex {
 }
 
 func insertKey(n *hnode, key uint64, d int) (*hnode, bool) {
-	if n.subs == nil {
-		i, found := slices.BinarySearch(n.keys, key)
+	if n.bucket {
+		old := n.keys()
+		i, found := slices.BinarySearch(old, key)
 		if found {
 			return n, false
 		}
-		if len(n.keys) < bucketMax || d == hashDepth {
-			b := allocBucket(len(n.keys) + 1)
-			copy(b.keys, n.keys[:i])
-			b.keys[i] = key
-			copy(b.keys[i+1:], n.keys[i:])
+		if len(old) < bucketMax || d == hashDepth {
+			b := allocBucket(len(old) + 1)
+			keys := b.keys()
+			copy(keys, old[:i])
+			keys[i] = key
+			copy(keys[i+1:], old[i:])
 			return b, true
 		}
-		keys := make([]uint64, 0, len(n.keys)+1)
-		keys = append(append(append(keys, n.keys[:i]...), key), n.keys[i:]...)
+		keys := make([]uint64, 0, len(old)+1)
+		keys = append(append(append(keys, old[:i]...), key), old[i:]...)
 		return buildNode(keys, d), true
 	}
 	s := slotOf(hashOf(key), d)
@@ -124,48 +146,54 @@ func insertKey(n *hnode, key uint64, d int) (*hnode, bool) {
 	var sub *hnode
 	if n.mask&bit != 0 {
 		var added bool
-		if sub, added = insertKey(n.subs[i], key, d+1); !added {
+		if sub, added = insertKey(n.subs()[i], key, d+1); !added {
 			return n, false
 		}
 		return n.replaced(i, sub, n.mask, 1), true
 	}
 	sub = newBucket([]uint64{key})
-	nn := newInner(len(n.subs) + 1)
+	old := n.subs()
+	nn := newInner(len(old) + 1)
 	nn.mask, nn.n = n.mask|bit, n.n+1
-	copy(nn.subs, n.subs[:i])
-	nn.subs[i] = sub
-	copy(nn.subs[i+1:], n.subs[i:])
+	subs := nn.subs()
+	copy(subs, old[:i])
+	subs[i] = sub
+	copy(subs[i+1:], old[i:])
 	return nn, true
 }
 
 // replaced returns n with child i replaced by sub (nil: removed), the
 // mask mask and the count changed by dn.
 func (n *hnode) replaced(i int, sub *hnode, mask uint16, dn int32) *hnode {
-	m := len(n.subs)
+	old := n.subs()
+	m := len(old)
 	if sub == nil {
 		m--
 	}
 	nn := newInner(m)
 	nn.mask, nn.n = mask, n.n+dn
+	subs := nn.subs()
 	if sub == nil {
-		copy(nn.subs, n.subs[:i])
-		copy(nn.subs[i:], n.subs[i+1:])
+		copy(subs, old[:i])
+		copy(subs[i:], old[i+1:])
 	} else {
-		copy(nn.subs, n.subs)
-		nn.subs[i] = sub
+		copy(subs, old)
+		subs[i] = sub
 	}
 	return nn
 }
 
 func deleteKey(n *hnode, key uint64, d int) (*hnode, bool) {
-	if n.subs == nil {
-		i, found := slices.BinarySearch(n.keys, key)
+	if n.bucket {
+		old := n.keys()
+		i, found := slices.BinarySearch(old, key)
 		if !found {
 			return n, false
 		}
-		b := allocBucket(len(n.keys) - 1)
-		copy(b.keys, n.keys[:i])
-		copy(b.keys[i:], n.keys[i+1:])
+		b := allocBucket(len(old) - 1)
+		keys := b.keys()
+		copy(keys, old[:i])
+		copy(keys[i:], old[i+1:])
 		return b, true
 	}
 	s := slotOf(hashOf(key), d)
@@ -174,14 +202,14 @@ func deleteKey(n *hnode, key uint64, d int) (*hnode, bool) {
 		return n, false
 	}
 	i := n.pos(s)
-	sub, removed := deleteKey(n.subs[i], key, d+1)
+	sub, removed := deleteKey(n.subs()[i], key, d+1)
 	if !removed {
 		return n, false
 	}
 	if n.n-1 <= bucketMax {
 		// Few enough keys for one bucket again.
 		keys := make([]uint64, 0, n.n-1)
-		for j, c := range n.subs {
+		for j, c := range n.subs() {
 			if j == i {
 				c = sub
 			}
@@ -198,10 +226,10 @@ func deleteKey(n *hnode, key uint64, d int) (*hnode, bool) {
 
 // appendKeys appends the keys below n, in no particular order.
 func (n *hnode) appendKeys(dst []uint64) []uint64 {
-	if n.subs == nil {
-		return append(dst, n.keys...)
+	if n.bucket {
+		return append(dst, n.keys()...)
 	}
-	for _, c := range n.subs {
+	for _, c := range n.subs() {
 		dst = c.appendKeys(dst)
 	}
 	return dst
@@ -245,14 +273,14 @@ func buildNode(keys []uint64, d int) *hnode {
 	}
 	n := newInner(m)
 	n.mask, n.n = mask, int32(len(keys))
-	copy(n.subs, subs[:m])
+	copy(n.subs(), subs[:m])
 	return n
 }
 
 // newBucket returns a bucket of a copy of keys.
 func newBucket(keys []uint64) *hnode {
 	n := allocBucket(len(keys))
-	copy(n.keys, keys)
+	copy(n.keys(), keys)
 	return n
 }
 
@@ -265,40 +293,54 @@ func allocBucket(m int) *hnode {
 			n hnode
 			k [4]uint64
 		})
-		b.n.keys = b.k[:m:m]
+		b.n.p = unsafe.Pointer(&b.k)
 		n = &b.n
 	case m <= 8:
 		b := new(struct {
 			n hnode
 			k [8]uint64
 		})
-		b.n.keys = b.k[:m:m]
+		b.n.p = unsafe.Pointer(&b.k)
 		n = &b.n
 	case m <= 16:
 		b := new(struct {
 			n hnode
 			k [16]uint64
 		})
-		b.n.keys = b.k[:m:m]
+		b.n.p = unsafe.Pointer(&b.k)
+		n = &b.n
+	case m <= 20:
+		b := new(struct {
+			n hnode
+			k [20]uint64
+		})
+		b.n.p = unsafe.Pointer(&b.k)
 		n = &b.n
 	case m <= 24:
 		b := new(struct {
 			n hnode
 			k [24]uint64
 		})
-		b.n.keys = b.k[:m:m]
+		b.n.p = unsafe.Pointer(&b.k)
+		n = &b.n
+	case m <= 28:
+		b := new(struct {
+			n hnode
+			k [28]uint64
+		})
+		b.n.p = unsafe.Pointer(&b.k)
 		n = &b.n
 	case m <= 32:
 		b := new(struct {
 			n hnode
 			k [32]uint64
 		})
-		b.n.keys = b.k[:m:m]
+		b.n.p = unsafe.Pointer(&b.k)
 		n = &b.n
 	default: // a bucket of keys that share their whole hash
-		n = &hnode{keys: make([]uint64, m)}
+		n = &hnode{p: unsafe.Pointer(unsafe.SliceData(make([]uint64, m)))}
 	}
-	n.n = int32(m)
+	n.n, n.bucket = int32(m), true
 	return n
 }
 
@@ -311,27 +353,27 @@ func newInner(m int) *hnode {
 			n hnode
 			s [2]*hnode
 		})
-		b.n.subs = b.s[:m:m]
+		b.n.p = unsafe.Pointer(&b.s)
 		return &b.n
 	case m <= 4:
 		b := new(struct {
 			n hnode
 			s [4]*hnode
 		})
-		b.n.subs = b.s[:m:m]
+		b.n.p = unsafe.Pointer(&b.s)
 		return &b.n
 	case m <= 8:
 		b := new(struct {
 			n hnode
 			s [8]*hnode
 		})
-		b.n.subs = b.s[:m:m]
+		b.n.p = unsafe.Pointer(&b.s)
 		return &b.n
 	}
 	b := new(struct {
 		n hnode
 		s [16]*hnode
 	})
-	b.n.subs = b.s[:m:m]
+	b.n.p = unsafe.Pointer(&b.s)
 	return &b.n
 }

@@ -340,7 +340,7 @@ func splitPool(pool string) (handle, parent string, ok bool) {
 // rejected with ErrInconsistentPolicy, and a pool that does not exist yet is
 // created with it. The handlespace takes ownership of e.
 func (h *Handlespace) Register(pool string, e *Element, policy string) error {
-	return h.Apply([][]Op{{{Pool: pool, Elem: e, Policy: policy, legacy: true}}}, nil)[0]
+	return h.applyOne(Op{Pool: pool, Elem: e, Policy: policy, legacy: true})
 }
 
 // Update applies f to a copy of the element id of pool and publishes it.
@@ -412,7 +412,7 @@ func (h *Handlespace) SetHealth(pool string, id uint32, hl Health) error {
 // Deregister removes an element. A pool that no zone file defines goes with
 // its last element.
 func (h *Handlespace) Deregister(pool string, id uint32) error {
-	return h.Apply([][]Op{{{Pool: pool, ID: id, legacy: true}}}, nil)[0]
+	return h.applyOne(Op{Pool: pool, ID: id, legacy: true})
 }
 
 // Expired names an element removed because its lease ran out.

@@ -160,7 +160,7 @@ func (s *hashBig) Select(dst []Pick, k int, c *Client) []Pick {
 // not hold yet, in ID order (a stale table that ran out).
 func (s *hashBig) fill(dst []Pick, start, k int) []Pick {
 	s.t.each(func(l *tnode) bool {
-		for i := range l.elems {
+		for i := range l.elems() {
 			if k == 0 {
 				return false
 			}
@@ -180,8 +180,8 @@ var seenScratches = sync.Pool{New: func() any { return new([]uint64) }}
 // find returns where element id lies in the set, if it is there.
 func (s *hashBig) find(id uint32) (Pick, bool) {
 	n := s.t.root
-	for n.kids != nil {
-		n = n.kids[s.t.child(n, uint64(id), 0)]
+	for n.kids() != nil {
+		n = n.kids()[s.t.child(n, uint64(id), 0)]
 	}
 	i, ok := s.t.leafPos(n, uint64(id), 0)
 	return Pick{n, int32(i)}, ok
@@ -219,7 +219,7 @@ func (s *hashBig) selectLarge(dst []Pick, k int, ck uint64, tab *maglevTab, exac
 	if got < k && !exact {
 		// Elements that joined after the table was built.
 		s.t.each(func(l *tnode) bool {
-			for i, e := range l.elems {
+			for i, e := range l.elems() {
 				if got == k {
 					return false
 				}

@@ -220,14 +220,14 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 		}
 	}
 	m := &ludNode{src: n}
-	if n.kids == nil {
-		m.st = make([]ludState, len(n.elems))
+	if n.kids() == nil {
+		m.st = make([]ludState, len(n.elems()))
 		var old []*ludNode
 		if oh == h {
 			old = olds // leaves
 		}
 		oi, oj := 0, 0 // old leaf and entry
-		for i, e := range n.elems {
+		for i, e := range n.elems() {
 			st := &m.st[i]
 			st.load, st.deg, st.id = uint64(e.Load), uint64(e.LoadDeg), e.ID
 			for oi < len(old) {
@@ -251,7 +251,7 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 		m.init()
 		return m
 	}
-	m.kids = make([]*ludNode, len(n.kids))
+	m.kids = make([]*ludNode, len(n.kids()))
 	var oldKids []*ludNode
 	kh := oh
 	if oh == h {
@@ -264,7 +264,7 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 	}
 	firstOf := func(o *ludNode) uint64 { return o.src.firstKey() }
 	a := 0
-	for i, k := range n.kids {
+	for i, k := range n.kids() {
 		// The old nodes that may hold keys of child i: from the last one
 		// starting at or before its first key to the last one starting
 		// before the next child's.
@@ -273,8 +273,8 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 			a++
 		}
 		b := a
-		if i+1 < len(n.kids) {
-			hi := n.kids[i+1].firstKey()
+		if i+1 < len(n.kids()) {
+			hi := n.kids()[i+1].firstKey()
 			for b < len(oldKids) && firstOf(oldKids[b]) < hi {
 				b++
 			}

@@ -43,7 +43,7 @@ func pickAt(t *tree, r int) Pick {
 // appendPicks appends every entry of t, in order.
 func appendPicks(dst []Pick, t *tree) []Pick {
 	t.each(func(l *tnode) bool {
-		for i := range l.elems {
+		for i := range l.elems() {
 			dst = append(dst, Pick{l, int32(i)})
 		}
 		return true

@@ -111,7 +111,7 @@ func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
 			break
 		}
 		// On to the next group: in the same leaf, or found from the root.
-		if i += end - r; i >= len(l.elems) {
+		if i += end - r; i >= len(l.elems()) {
 			l, i = s.t.at(end)
 		}
 		r = end

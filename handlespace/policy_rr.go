@@ -25,6 +25,22 @@ func (rr) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
 	return &rrSel{t: s.t, seq: seq}
 }
 
+// inSet returns the selector of a pool view's set: the set itself, seen
+// as an rrSetSel, so that a new view's sets cost no allocation.
+func (rr) inSet(s *ElementSet) Selector { return (*rrSetSel)(s) }
+
+// rrSetSel is an ElementSet selecting as rrSel does, from the set's own
+// tree and sequence (see setSelector).
+type rrSetSel ElementSet
+
+var _ Selector = (*rrSetSel)(nil)
+
+func (s *rrSetSel) poolSeq() *atomic.Uint64 { return s.seq }
+
+func (s *rrSetSel) Select(dst []Pick, k int, c *Client) []Pick {
+	return rrSelect(dst, k, &s.set.t, s.seq)
+}
+
 type rrSel struct {
 	t   tree
 	seq *atomic.Uint64 // carried over from the set's previous selector
@@ -35,11 +51,16 @@ var _ Selector = (*rrSel)(nil)
 func (s *rrSel) poolSeq() *atomic.Uint64 { return s.seq }
 
 func (s *rrSel) Select(dst []Pick, k int, _ *Client) []Pick {
-	n := s.t.n
+	return rrSelect(dst, k, &s.t, s.seq)
+}
+
+// rrSelect appends k elements of t from the next position of seq on.
+func rrSelect(dst []Pick, k int, t *tree, seq *atomic.Uint64) []Pick {
+	n := t.n
 	k = wantK(k, n)
-	start := int((s.seq.Add(1) - 1) % uint64(n))
-	if s.t.height == 1 { // one leaf: most pools
-		l := s.t.root
+	start := int((seq.Add(1) - 1) % uint64(n))
+	if t.height == 1 { // one leaf: most pools
+		l := t.root
 		for i, j := 0, start; i < k; i, j = i+1, j+1 {
 			if j == n {
 				j = 0
@@ -48,7 +69,7 @@ func (s *rrSel) Select(dst []Pick, k int, _ *Client) []Pick {
 		}
 		return dst
 	}
-	return appendRun(dst, &s.t, start, k)
+	return appendRun(dst, t, start, k)
 }
 
 // appendRun appends the k entries of t from rank start on, wrapping around
@@ -60,7 +81,7 @@ func appendRun(dst []Pick, t *tree, start, k int) []Pick {
 		if t.height > 1 {
 			l, i = t.at(r)
 		}
-		m := min(k, len(l.elems)-i)
+		m := min(k, len(l.elems())-i)
 		n := len(dst)
 		dst = slices.Grow(dst, m)[:n+m]
 		for j := range m {

@@ -93,4 +93,8 @@ func appendIdx(dst []Pick, part *tnode, idx []int32) []Pick {
 
 // flatPart makes elems one part (see Pick) for the selectors that work on
 // a slice of the whole set.
-func flatPart(elems []*Element) *tnode { return &tnode{elems: elems} }
+func flatPart(elems []*Element) *tnode {
+	n := &tnode{}
+	n.setElems(elems)
+	return n
+}

@@ -84,7 +84,7 @@ func (s *weightedSel) selectMany(dst []Pick, k int) []Pick {
 	sc := weightScratches.Get().(*weightScratch)
 	ws, es := sc.w[:0], appendPicks(sc.es[:0], &s.pos)
 	s.pos.each(func(l *tnode) bool {
-		for i := range l.elems {
+		for i := range l.elems() {
 			if !s.pos.weighted {
 				ws = append(ws, 1)
 			} else {

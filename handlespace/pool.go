@@ -96,7 +96,7 @@ func (s *ElementSet) Range() iter.Seq[*Element] {
 	return func(yield func(*Element) bool) {
 		for _, t := range []*tree{&s.set.t, &s.set.z} {
 			if !t.each(func(l *tnode) bool {
-				for _, e := range l.elems {
+				for _, e := range l.elems() {
 					if !yield(e) {
 						return false
 					}
@@ -127,7 +127,7 @@ type Pick struct {
 }
 
 // Elem returns the picked element.
-func (p Pick) Elem() *Element { return p.part.elems[p.i] }
+func (p Pick) Elem() *Element { return p.part.elems()[p.i] }
 
 // partMemo is what PartMemo keeps on a part.
 type partMemo struct {
@@ -149,7 +149,7 @@ func (p Pick) PartMemo(key any, build func(elems []*Element) any) (any, int) {
 }
 
 func (p Pick) partMemoBuild(key any, build func(elems []*Element) any) any {
-	m := &partMemo{key: key, v: build(p.part.elems)}
+	m := &partMemo{key: key, v: build(p.part.elems())}
 	p.part.memo.Store(m)
 	return m.v
 }
@@ -256,15 +256,24 @@ func (c *viewCounts) add(f uint8, d int32) {
 	}
 }
 
-// PoolView is an immutable view of one pool. Nothing in it changes after it
-// is published; a change publishes a new view of that pool only, which
-// shares with the previous one everything the change did not touch.
-type PoolView struct {
+// PoolInfo is a pool's name and settings. A pool's views share one
+// PoolInfo until its spec changes (a zone reload), so that a new view
+// copies a pointer, not the spec. Never modify one.
+type PoolInfo struct {
 	Name   string // owner name of the pool, lower case FQDN: web.pool.example.
 	Handle string // first label of Name
 	Zone   string // the zone's origin
 	Spec   PoolSpec
 	Static bool // defined by a zone file ($POOL), not only by registrations
+}
+
+// PoolView is an immutable view of one pool. Nothing in it changes after it
+// is published; a change publishes a new view of that pool only, which
+// shares with the previous one everything the change did not touch.
+type PoolView struct {
+	// The pool's name and settings (v.Name, v.Spec, …), shared by the
+	// pool's views while they stay the same.
+	*PoolInfo
 
 	elems  tree   // every element, byID
 	labels lindex // every element's labelKey
@@ -309,7 +318,7 @@ func (v *PoolView) Len() int { return v.elems.n }
 func (v *PoolView) Range() iter.Seq[*Element] {
 	return func(yield func(*Element) bool) {
 		v.elems.each(func(l *tnode) bool {
-			for _, e := range l.elems {
+			for _, e := range l.elems() {
 				if !yield(e) {
 					return false
 				}
@@ -361,11 +370,11 @@ func DiffElements(old, v *PoolView, f func(was, now *Element)) {
 			j++
 		}
 		if len(ea) == 0 && i < len(a) {
-			ea = a[i].elems
+			ea = a[i].elems()
 			i++
 		}
 		if len(eb) == 0 && j < len(b) {
-			eb = b[j].elems
+			eb = b[j].elems()
 			j++
 		}
 		switch {
@@ -399,7 +408,10 @@ func (s *poolSlot) View() *PoolView { return s.v.Load() }
 // distinct IDs and labels), building selectors from the previous view's so
 // that per-query policy state carries over. O(n log n).
 func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy) *PoolView {
-	v := &PoolView{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static}
+	v := &PoolView{PoolInfo: &PoolInfo{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static}}
+	if prev != nil && prev.Name == name && prev.Handle == handle && prev.Zone == zone && prev.Spec == spec && prev.Static == static {
+		v.PoolInfo = prev.PoolInfo
+	}
 	ents := make([]tent, len(elems))
 	for i, e := range elems {
 		ents[i] = tent{key: uint64(e.ID), e: e}
@@ -470,7 +482,19 @@ func finishSet(s, ps *ElementSet, samePolicy bool, pol Policy, full bool) {
 	if s.seq == nil {
 		s.seq = new(atomic.Uint64)
 	}
+	if p, ok := pol.(setSelector); ok {
+		s.sel = p.inSet(s)
+		return
+	}
 	s.sel = pol.build(&s.set, s.seq, prevSel, full)
+}
+
+// setSelector is a policy whose selector needs nothing but a set's tree
+// and sequence (and keeps no state of its own): it selects from the
+// ElementSet itself, so that a pool view's sets need no allocation of
+// their own. inSet returns the same selection as build would.
+type setSelector interface {
+	inSet(s *ElementSet) Selector
 }
 
 // buildSets builds the served sets from the elements. O(n log n).
@@ -535,7 +559,10 @@ type elemChange struct {
 // element, label and served-set trees, and shares the rest with v.
 // O(d log n) for d changes, plus the selectors' own work.
 func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol Policy, sc *scratch) *PoolView {
-	nv := &PoolView{Name: v.Name, Handle: v.Handle, Zone: v.Zone, Spec: spec, Static: static, Gen: v.Gen + 1, cnt: v.cnt}
+	nv := &PoolView{PoolInfo: v.PoolInfo, Gen: v.Gen + 1, cnt: v.cnt}
+	if spec != v.Spec || static != v.Static {
+		nv.PoolInfo = &PoolInfo{Name: v.Name, Handle: v.Handle, Zone: v.Zone, Spec: spec, Static: static}
+	}
 	mods := sc.mods[:0]
 	nv.labels = v.labels
 	for _, c := range changes {

@@ -9,136 +9,153 @@ package handlespace
 // take a second allocation.
 
 // newPlainLeaf returns a leaf of m (<= leafMax) entries with room for the
-// keys.
+// keys, packed two to a word (see tnode.lkey).
 func newPlainLeaf(m int) *tnode {
+	w := packedWords(m)
 	switch {
 	case m <= 4:
 		b := new(struct {
 			n tnode
 			e [4]*Element
-			k [4]uint64
+			k [2]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 8:
 		b := new(struct {
 			n tnode
 			e [8]*Element
-			k [8]uint64
+			k [4]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 12:
 		b := new(struct {
 			n tnode
 			e [12]*Element
-			k [12]uint64
+			k [6]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 16:
 		b := new(struct {
 			n tnode
 			e [16]*Element
-			k [16]uint64
+			k [8]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 20:
 		b := new(struct {
 			n tnode
 			e [20]*Element
-			k [20]uint64
+			k [10]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 24:
 		b := new(struct {
 			n tnode
 			e [24]*Element
-			k [24]uint64
+			k [12]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 28:
 		b := new(struct {
 			n tnode
 			e [28]*Element
-			k [28]uint64
+			k [14]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 32:
 		b := new(struct {
 			n tnode
 			e [32]*Element
-			k [32]uint64
+			k [16]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 36:
 		b := new(struct {
 			n tnode
 			e [36]*Element
-			k [36]uint64
+			k [18]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 40:
 		b := new(struct {
 			n tnode
 			e [40]*Element
-			k [40]uint64
+			k [20]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 44:
 		b := new(struct {
 			n tnode
 			e [44]*Element
-			k [44]uint64
+			k [22]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 48:
 		b := new(struct {
 			n tnode
 			e [48]*Element
-			k [48]uint64
+			k [24]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 52:
 		b := new(struct {
 			n tnode
 			e [52]*Element
-			k [52]uint64
+			k [26]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 56:
 		b := new(struct {
 			n tnode
 			e [56]*Element
-			k [56]uint64
+			k [28]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 60:
 		b := new(struct {
 			n tnode
 			e [60]*Element
-			k [60]uint64
+			k [30]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	case m <= 64:
 		b := new(struct {
 			n tnode
 			e [64]*Element
-			k [64]uint64
+			k [32]uint64
 		})
-		b.n.elems, b.n.buf = b.e[:m:m], b.k[:m:m]
+		b.n.setElems(b.e[:m:m])
+		b.n.buf = b.k[:w:w]
 		return &b.n
 	}
 	panic("handlespace: leaf too wide")
@@ -154,7 +171,8 @@ func newPlainInner(m int) *tnode {
 			c [4]*tnode
 			k [4]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 8:
 		b := new(struct {
@@ -162,7 +180,8 @@ func newPlainInner(m int) *tnode {
 			c [8]*tnode
 			k [8]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 12:
 		b := new(struct {
@@ -170,7 +189,8 @@ func newPlainInner(m int) *tnode {
 			c [12]*tnode
 			k [12]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 16:
 		b := new(struct {
@@ -178,7 +198,8 @@ func newPlainInner(m int) *tnode {
 			c [16]*tnode
 			k [16]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 20:
 		b := new(struct {
@@ -186,7 +207,8 @@ func newPlainInner(m int) *tnode {
 			c [20]*tnode
 			k [20]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 24:
 		b := new(struct {
@@ -194,7 +216,8 @@ func newPlainInner(m int) *tnode {
 			c [24]*tnode
 			k [24]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 28:
 		b := new(struct {
@@ -202,7 +225,8 @@ func newPlainInner(m int) *tnode {
 			c [28]*tnode
 			k [28]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	case m <= 32:
 		b := new(struct {
@@ -210,7 +234,8 @@ func newPlainInner(m int) *tnode {
 			c [32]*tnode
 			k [32]uint64
 		})
-		b.n.kids, b.n.buf = b.c[:m:m], b.k[:m:m]
+		b.n.setKids(b.c[:m:m])
+		b.n.buf = b.k[:m:m]
 		return &b.n
 	}
 	panic("handlespace: inner node too wide")

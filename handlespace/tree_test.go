@@ -57,19 +57,19 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 	// (the root excepted), counts and weights add up.
 	var walk func(n *tnode, depth int, root bool) (size int, w uint64)
 	walk = func(n *tnode, depth int, root bool) (int, uint64) {
-		if (n.kids == nil) != (depth == int(tr.height)) {
+		if (n.kids() == nil) != (depth == int(tr.height)) {
 			t.Fatalf("leaf at depth %d of a tree of height %d", depth, tr.height)
 		}
 		max, min := innerMax, 2
-		if n.kids == nil {
+		if n.kids() == nil {
 			max, min = leafMax, 1
 		}
 		if n.width() > max || (!root && n.width() < min) || n.width() == 0 {
 			t.Fatalf("node of width %d at depth %d", n.width(), depth)
 		}
-		if n.kids == nil {
+		if n.kids() == nil {
 			var sum uint64
-			for i := range n.elems {
+			for i := range n.elems() {
 				if tr.weighted {
 					sum += n.entryWeight(i)
 					if n.wts()[i] != sum {
@@ -77,13 +77,37 @@ func checkTree(t *testing.T, tr tree, m *treeModel, r *rand.Rand) {
 					}
 				}
 			}
-			if len(n.buf)%len(n.elems) != 0 {
-				t.Fatalf("leaf of %d elements has %d numbers", len(n.elems), len(n.buf))
+			words := len(n.elems()) // keys, then ties or weights
+			if tr.kind == byRank {
+				words += len(n.elems())
+			}
+			if tr.weighted {
+				words += len(n.elems())
+			}
+			if tr.kind == byID && !tr.weighted {
+				words = packedWords(len(n.elems()))
+				if len(n.elems()) > 1 && !n.packedKeys() {
+					t.Fatalf("leaf of a plain tree does not pack its keys")
+				}
+				if len(n.elems())%2 == 1 && n.buf[len(n.buf)-1]>>32 != 0 {
+					t.Fatalf("leaf of %d elements has a key in the unused half of its last word", len(n.elems()))
+				}
+			}
+			if len(n.buf) != words {
+				t.Fatalf("leaf of %d elements has %d numbers, want %d", len(n.elems()), len(n.buf), words)
+			}
+			for i := range n.elems() {
+				if e := n.elems()[i]; tr.kind == byID && (e == nil || n.lkey(i) != uint64(e.ID)) {
+					t.Fatalf("leaf entry %d has key %d, element %v", i, n.lkey(i), e)
+				}
+				if i > 0 && tr.kind == byID && n.lkey(i) <= n.lkey(i-1) {
+					t.Fatalf("leaf keys not increasing at %d", i)
+				}
 			}
 			return n.width(), sum
 		}
 		size, sum := 0, uint64(0)
-		for i, k := range n.kids {
+		for i, k := range n.kids() {
 			s, w := walk(k, depth+1, false)
 			size += s
 			sum += w

@@ -83,8 +83,8 @@ func checkView(t *testing.T, pv *PoolView) {
 			if got.kind == byRank {
 				for r := 0; r < got.n; r++ {
 					l, i := got.at(r)
-					if l.keys()[i] != o.rank(l.elems[i]) {
-						t.Fatalf("rank key of %d is %d, want %d", l.elems[i].ID, l.keys()[i], o.rank(l.elems[i]))
+					if l.keys()[i] != o.rank(l.elems()[i]) {
+						t.Fatalf("rank key of %d is %d, want %d", l.elems()[i].ID, l.keys()[i], o.rank(l.elems()[i]))
 					}
 				}
 			}
