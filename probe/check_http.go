@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,8 @@ const LoadHeader = "Pool-Load"
 //     the first MaxBody bytes of the body must contain TEXT;
 //   - host=NAME: the Host header, and for https the server name (SNI);
 //     without it the Host header is ADDR:PORT and no SNI is sent;
-//   - fresh: a new connection for every probe (see below).
+//   - fresh: a new connection for every probe (see below);
+//   - load=FIELD: the load from the body's JSON member FIELD (see below).
 //
 // Examples: "/healthz", "/healthz#200", "/status#2xx,3xx",
 // "/ready#body=ok", "/#host=www.example.com", "/healthz#fresh".
@@ -66,6 +68,10 @@ const LoadHeader = "Pool-Load"
 //
 // A response header "Pool-Load: 0.35" or "Pool-Load: 35%" sets Result.Load
 // (whatever the status); a malformed or out-of-range value is ignored.
+// With the term load=FIELD the load is read from the body instead, a JSON
+// object whose member FIELD (a dotted path for nested objects: load=stats.cpu)
+// is a number 0–1 or a string such as "35%"; the header serves when the
+// body has no such member.
 type HTTPChecker struct {
 	tls     bool
 	targets parsedCache[*httpTarget]
@@ -187,7 +193,7 @@ func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc
 	var body []byte
 	var n int64
 	var berr error
-	if len(ht.bodies) > 0 {
+	if len(ht.bodies) > 0 || ht.loadField != nil {
 		body, berr = io.ReadAll(io.LimitReader(resp.body, MaxBody+1))
 		n = int64(len(body))
 		body = body[:min(len(body), MaxBody)]
@@ -199,7 +205,10 @@ func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc
 	}
 	keep = berr == nil && n <= MaxBody && resp.keepAlive && br.Buffered() == 0
 	r = tm.ok(t)
-	if resp.load != nil {
+	if ht.loadField != nil && n <= MaxBody {
+		r.Load, r.HasLoad = jsonLoad(body, ht.loadField)
+	}
+	if resp.load != nil && !r.HasLoad {
 		r.Load, r.HasLoad = ParseLoad(string(resp.load))
 	}
 	if !ht.statusOK(resp.status) {
@@ -567,4 +576,31 @@ func ParseLoad(s string) (load float64, ok bool) {
 		return 0, false
 	}
 	return v / scale, true
+}
+
+// jsonLoad reads the load from body, a JSON object, at the member path
+// field: a number 0–1, or a string that ParseLoad takes ("35%").
+func jsonLoad(body []byte, field []string) (float64, bool) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if d.Decode(&v) != nil {
+		return 0, false
+	}
+	for _, f := range field {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return 0, false
+		}
+		if v, ok = o[f]; !ok {
+			return 0, false
+		}
+	}
+	switch x := v.(type) {
+	case json.Number:
+		return ParseLoad(x.String())
+	case string:
+		return ParseLoad(x)
+	}
+	return 0, false
 }

@@ -55,6 +55,17 @@ func (rec *recorded) last(t *testing.T) request {
 	return rec.reqs[len(rec.reqs)-1]
 }
 
+// jsonBodies are the bodies of /json?b=NAME.
+var jsonBodies = map[string]string{
+	"flat":    `{"load":0.25}`,
+	"nested":  `{"stats":{"cpu":"80%"},"load":0.1}`,
+	"one":     `{"stats":{"cpu":1}}`,
+	"other":   `{"other":0.25}`,
+	"big":     `{"load":7}`,
+	"notjson": `not json`,
+	"object":  `{"load":{"x":1}}`,
+}
+
 // testMux is the test backends' handler: /ok, /fail (500), /load?v=V
 // (200 with Pool-Load: V), /sick-load (503 with Pool-Load: 90%), /body
 // (a chunked body), /redirect (302), /close (hangs up without a reply).
@@ -70,6 +81,10 @@ func testMux(rec *recorded) http.Handler {
 		case "/load":
 			w.Header().Set("Pool-Load", r.URL.Query().Get("v"))
 			fmt.Fprintln(w, "ok")
+		case "/json": // ?b=NAME: one of jsonBodies, with a Pool-Load header of 0.5
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Pool-Load", "0.5")
+			fmt.Fprint(w, jsonBodies[r.URL.Query().Get("b")])
 		case "/sick-load":
 			w.Header().Set("Pool-Load", "90%")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -125,8 +140,17 @@ func TestHTTPChecker(t *testing.T) {
 		{target: "/load?v=1.5", ok: true},  // out of range: ignored
 		{target: "/load?v=", ok: true},     // empty: ignored
 		{target: "/sick-load", err: "HTTP status 503, want 2xx", load: 0.9, hasLoad: true},
+		// load=FIELD: the body's JSON member; the header when there is none.
+		{target: `/json?b=flat#load=load`, ok: true, load: 0.25, hasLoad: true},
+		{target: `/json?b=nested#load=stats.cpu`, ok: true, load: 0.8, hasLoad: true},
+		{target: `/json?b=one#load=stats.cpu,200`, ok: true, load: 1, hasLoad: true},
+		{target: `/json?b=other#load=load`, ok: true, load: 0.5, hasLoad: true},   // no member: the header
+		{target: `/json?b=big#load=load`, ok: true, load: 0.5, hasLoad: true},     // out of range: the header
+		{target: `/json?b=notjson#load=load`, ok: true, load: 0.5, hasLoad: true}, // not JSON: the header
+		{target: `/json?b=object#load=load`, ok: true, load: 0.5, hasLoad: true},  // not a number
+		{target: `/json?b=flat`, ok: true, load: 0.5, hasLoad: true},              // without the term: the header
 		{target: "/close", err: "HTTP: connection closed before the response"},
-		{target: "/ok#bogus", err: `bad probe target: bad term "bogus"; want a status such as 200 or 2xx, body=TEXT, host=NAME or fresh`},
+		{target: "/ok#bogus", err: `bad probe target: bad term "bogus"; want a status such as 200 or 2xx, body=TEXT, host=NAME, load=FIELD or fresh`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {

@@ -11,9 +11,10 @@
 // once; the built-in ones (DefaultCheckers) are:
 //
 //   - tcp: connect, then close (with a reset, leaving no TIME_WAIT);
-//   - http, https: GET PATH on a new connection, 2xx by default; Spec.Target
-//     is PATH[#TERMS] with status, body and Host terms (see HTTPChecker);
-//     the Pool-Load header reports the element's load;
+//   - http, https: GET PATH on a kept connection, 2xx by default;
+//     Spec.Target is PATH[#TERMS] with status, body, Host, load and fresh
+//     terms (see HTTPChecker); the Pool-Load header, or a member of a JSON
+//     body, reports the element's load;
 //   - dns: a query over UDP for NAME[#TERMS], healthy on the expected
 //     rcodes, NOERROR by default (see DNSChecker);
 //   - tls: a handshake, with Spec.Target as SNI when set.

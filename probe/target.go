@@ -62,6 +62,9 @@ type httpTarget struct {
 	bodies   []string
 	host     string // Host header and SNI; "" for ADDR:PORT and no SNI
 	fresh    bool   // a new connection for every probe
+	// loadField is the path of the body's JSON member that holds the
+	// load ("load", "stats.load"); nil: none.
+	loadField []string
 }
 
 func parseHTTPTarget(s string) (*httpTarget, error) {
@@ -95,10 +98,16 @@ func parseHTTPTarget(s string) (*httpTarget, error) {
 			ht.host = h
 		case term == "fresh":
 			ht.fresh = true
+		case strings.HasPrefix(term, "load="):
+			f := strings.Split(term[len("load="):], ".")
+			if ht.loadField != nil || slices.Contains(f, "") {
+				return nil, fmt.Errorf("bad term %q; want one load=FIELD, the body's JSON member holding the load (load=load, load=stats.cpu)", term)
+			}
+			ht.loadField = f
 		case statusTerm(term):
 			ht.statuses = append(ht.statuses, strings.ToLower(term))
 		default:
-			return nil, fmt.Errorf("bad term %q; want a status such as 200 or 2xx, body=TEXT, host=NAME or fresh", term)
+			return nil, fmt.Errorf("bad term %q; want a status such as 200 or 2xx, body=TEXT, host=NAME, load=FIELD or fresh", term)
 		}
 	}
 	return ht, nil

@@ -168,7 +168,7 @@ var errorCases = []struct {
 	{"probe https empty target", head + "$POOL web probe=https:\n", nil, `z.zone:6:23: bad probe target "" for https; want a path starting with /, such as probe=https:/healthz`},
 	{"probe dns without name", head + "$POOL web probe=dns\n", nil, `z.zone:6:17: probe dns needs a name to query; want probe=dns:NAME`},
 	{"probe dns bad name", head + "$POOL web probe=dns:a..b\n", nil, `z.zone:6:21: bad probe target "a..b" for dns; want a domain name such as probe=dns:www.example.com`},
-	{"probe http bad term", head + "$POOL web probe=http:/h#20x\n", nil, `z.zone:6:22: bad probe target "/h#20x" for http: bad term "20x"; want a status such as 200 or 2xx, body=TEXT, host=NAME or fresh`},
+	{"probe http bad term", head + "$POOL web probe=http:/h#20x\n", nil, `z.zone:6:22: bad probe target "/h#20x" for http: bad term "20x"; want a status such as 200 or 2xx, body=TEXT, host=NAME, load=FIELD or fresh`},
 	{"probe http empty body", head + "$POOL web probe=http:/h#body=\n", nil, `z.zone:6:22: bad probe target "/h#body=" for http: bad term "body="; want body=TEXT, percent-encoded (%20 for a space, %2C for a comma)`},
 	{"probe dns bad rcode", head + "$POOL web probe=dns:a.b#NOPE\n", nil, `z.zone:6:21: bad probe target "a.b#NOPE" for dns: bad term "NOPE"; want an rcode such as NOERROR or NXDOMAIN, or type=TYPE`},
 	{"probe dns bad type", head + "$POOL web probe=dns:a.b#type=XYZ\n", nil, `z.zone:6:21: bad probe target "a.b#type=XYZ" for dns: bad term "type=XYZ"; want one type=TYPE with a record type such as A, AAAA or SOA`},
