@@ -89,17 +89,16 @@ func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
 	if c == nil || c.Site == 0 || s.z.n == 0 {
 		return s.rankSel.Select(dst, k, c)
 	}
-	lo := uint64(c.Site) << 32
-	a := s.z.rankOf(lo, 0)
-	b := s.z.rankOf(lo+1<<32, 0)
-	if a == b {
+	site := uint64(c.Site)
+	a := s.z.rankOf(site<<32, 0)
+	if a == s.z.n || s.z.keyAt(a)>>32 != site {
 		return s.rankSel.Select(dst, k, c)
 	}
 	n := s.t.n
 	k = wantK(k, n)
 	seq := s.seq.Add(1) - 1
 	base := len(dst)
-	dst, k = appendRanked(dst, &s.z, a, b, seq, k, nil)
+	dst, k = appendRanked(dst, &s.z, a, s.z.n, seq, k, nil, site)
 	if k == 0 {
 		return dst
 	}
@@ -112,7 +111,7 @@ func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
 		skip = append(skip, s.t.rankOf(rankOfSiteKey(key), uint32(tie)))
 	}
 	slices.Sort(skip)
-	dst, _ = appendRanked(dst, &s.t, 0, n, seq, k, skip)
+	dst, _ = appendRanked(dst, &s.t, 0, n, seq, k, skip, 0)
 	return dst
 }
 
@@ -120,8 +119,10 @@ func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
 // (byRank) in rank order, leaving out the ranks in skip (sorted, within
 // [from, to)), each group of equal keys turned by seq so that its
 // members take turns first; it returns dst and how many are still
-// wanted. O(k + len(skip) + g log n) for the g groups it reaches.
-func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []int) ([]Pick, int) {
+// wanted. With site > 0 (t is a nearest set's tree by site) it stops at
+// the first entry of another site. O(k + len(skip) + g log n) for the g
+// groups it reaches.
+func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []int, site uint64) ([]Pick, int) {
 	if from >= to || k <= 0 {
 		return dst, k
 	}
@@ -153,13 +154,18 @@ func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []i
 		if i += end - r; i >= len(l.elems()) {
 			l, i = t.at(end)
 		}
+		if site > 0 && l.keys()[i]>>32 != site {
+			break
+		}
 		r = end
 	}
 	return dst, k
 }
 
 // groupEndIn returns the rank after the last entry of the group of equal
-// keys of the entry of rank r (entry i of leaf l), at most to.
+// keys of the entry of rank r (entry i of leaf l), at most to. (A
+// nearest set's tree by site has its sites in its keys: its groups never
+// reach into another site.)
 func groupEndIn(t *tree, r int, l *tnode, i int, to int) int {
 	keys := l.keys()
 	key := keys[i]
