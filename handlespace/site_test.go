@@ -246,7 +246,10 @@ func TestNearestSitesLarge(t *testing.T) {
 			e.RTT = time.Duration(r.IntN(6)) * 100 * time.Microsecond
 		}
 	})
-	elems[5].Site = "l-rare"
+	// Two of a site with the same RTT: their turns make the positions to
+	// leave out of the rest come in either order.
+	elems[5].Site, elems[300].Site = "l-rare", "l-rare"
+	elems[5].RTT, elems[300].RTT = 200*time.Microsecond, 200*time.Microsecond
 	sel := build(p, elems, nil)
 	for _, site := range []string{"l-a", "l-rare", "l-none"} {
 		c := &Client{Site: SiteOf(site)}
@@ -275,11 +278,11 @@ func TestNearestSitesLarge(t *testing.T) {
 						}
 					}
 				}
-				if site == "l-rare" && k >= 2 {
-					firsts[got[1]]++ // the second place: the best of the rest, in turn
+				if site == "l-rare" && k >= 3 {
+					firsts[got[2]]++ // the third place: the best of the rest, in turn
 				}
 			}
-			if site == "l-rare" && k >= 2 && len(firsts) < 2 {
+			if site == "l-rare" && k >= 3 && len(firsts) < 2 {
 				t.Errorf("k=%d: the tied second place is always %v", k, firsts)
 			}
 		}
