@@ -42,20 +42,21 @@ func SiteOf(name string) Site {
 	lname := strings.ToLower(name)
 	siteNames.mu.Lock()
 	defer siteNames.mu.Unlock()
-	if s, ok := siteNames.ids[lname]; ok {
-		siteNames.ids[name] = s
-		return s
-	}
-	if len(siteNames.names) >= maxSites {
-		return 0
-	}
 	if siteNames.ids == nil {
 		siteNames.ids = map[string]Site{}
 	}
-	siteNames.names = append(siteNames.names, lname)
-	s = Site(len(siteNames.names))
-	siteNames.ids[lname] = s
-	siteNames.ids[name] = s
+	s, ok = siteNames.ids[lname]
+	if !ok {
+		if len(siteNames.names) >= maxSites {
+			return 0
+		}
+		siteNames.names = append(siteNames.names, lname)
+		s = Site(len(siteNames.names))
+		siteNames.ids[lname] = s
+	}
+	if len(siteNames.ids) < 2*maxSites {
+		siteNames.ids[name] = s // the name as written, for the next lookup
+	}
 	return s
 }
 
