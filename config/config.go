@@ -40,6 +40,11 @@ type Config struct {
 	// (see TSIGKey). Not in the table of keys.
 	TSIG []TSIGKey `mapstructure:"-"`
 
+	// Sites is the site map of the nearest policy: the config file's
+	// "sites" map of site names to prefixes, as written (see SiteMap).
+	// Not in the table of keys.
+	Sites map[string][]string `mapstructure:"-"`
+
 	// File is the config file that Load read, "" if none. Not a key.
 	File string `mapstructure:"-"`
 }
@@ -200,6 +205,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 		}
 	}
 	var tsig []TSIGKey
+	var sites map[string][]string
 	if file != "" {
 		settings, err := readFile(file)
 		if err != nil {
@@ -209,6 +215,10 @@ func Load(opts LoadOptions) (Config, []string, error) {
 			return Config{}, nil, err
 		}
 		delete(settings, "tsig")
+		if sites, err = decodeSites(file, settings["sites"]); err != nil {
+			return Config{}, nil, err
+		}
+		delete(settings, "sites")
 		if err := v.MergeConfigMap(settings); err != nil {
 			return Config{}, nil, fmt.Errorf("%s: %v", file, err)
 		}
@@ -247,6 +257,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 	}
 	c.File = file
 	c.TSIG = tsig
+	c.Sites = sites
 	if err := c.Validate(); err != nil {
 		return Config{}, nil, err
 	}
@@ -300,7 +311,7 @@ func checkKeys(file, prefix string, m map[string]any, errs *[]error) {
 		if prefix != "" {
 			key = prefix + "." + k
 		}
-		if _, ok := lookupOption(key); ok || key == "tsig" {
+		if _, ok := lookupOption(key); ok || key == "tsig" || key == "sites" {
 			continue
 		}
 		if sub := sectionKeys(key); len(sub) > 0 {
@@ -602,6 +613,7 @@ func (c Config) Validate() error {
 	inRange("registration.rate", c.Registration.Rate, 1, 1000000)
 	inRange("registration.burst", c.Registration.Burst, 1, 1000000)
 	validateTSIG(c.TSIG, bad)
+	validateSites(c.Sites, bad)
 	errs = append(errs, c.validateENRP()...)
 	return errors.Join(errs...)
 }

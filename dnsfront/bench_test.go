@@ -23,11 +23,14 @@ func (d *discard) WriteMsg(m *dns.Msg) error   { b, err := m.Pack(); d.bytes = l
 // BenchmarkServe measures the handler alone (no sockets, no unpacking) per
 // query type, with allocations: the part of a query's cost that poolnsd owns.
 func BenchmarkServe(b *testing.B) {
-	h := NewHandler(newTestSpace(b), Config{})
+	h := NewHandler(newTestSpace(b, nearPool()), Config{Sites: testSiteMap(b)})
 	for _, c := range []struct {
 		name  string
 		qtype uint16
 	}{
+		// nearest, from 192.0.2.200: fra's element first (site lookup).
+		{"near.pool.test.", dns.TypeA},
+		{"near.pool.test.", dns.TypeSRV},
 		{"web.pool.test.", dns.TypeA},
 		{"_http._tcp.web.pool.test.", dns.TypeSRV},
 		{"api.pool.test.", dns.TypeSRV},
@@ -47,6 +50,22 @@ func BenchmarkServe(b *testing.B) {
 			b.ReportMetric(float64(w.bytes), "bytes/reply")
 		})
 	}
+}
+
+// BenchmarkServeSitesECS: a nearest answer for a query with an EDNS Client
+// Subnet option (ams's), its site looked up and its scope set.
+func BenchmarkServeSitesECS(b *testing.B) {
+	h := NewHandler(newTestSpace(b, nearPool()), Config{Sites: testSiteMap(b)})
+	m := new(dns.Msg)
+	m.SetQuestion("near.pool.test.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 25, Address: net.IPv4(198, 51, 100, 0).To4()})
+	w := &discard{}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeDNS(w, m)
+	}
+	b.ReportMetric(float64(w.bytes), "bytes/reply")
 }
 
 // BenchmarkServeLargePool: SRV and A answers from pools of 10, 1 000 and

@@ -202,11 +202,24 @@ func (h *Handler) fast(w dns.ResponseWriter, req *request, t *target) bool {
 	s := h.scratch.Get().(*scratch)
 	defer h.scratch.Put(s)
 	clientOf(&s.client, w, req.opt)
+	s.sited = false
+	scope := -1 // the answer does not depend on the client
+	switch t.pool.Spec.Policy {
+	case "hash":
+		scope = 255 // the hash is of the whole subnet: the source prefix length
+	case "nearest":
+		if m := h.sites.Load(); m.Len() > 0 {
+			s.client.Site, scope = m.Lookup(&s.client)
+		}
+	}
 	ancount, arcount, ok := h.build(s, req, t)
 	if !ok {
 		return false
 	}
-	s.buf = h.finish(w, req, s.buf, ancount, arcount, t.pool.Spec.Policy == "hash")
+	if t.pool.Spec.Policy == "nearest" && !s.sited {
+		scope = -1 // no element has a site: the order is the same for every client
+	}
+	s.buf = h.finish(w, req, s.buf, ancount, arcount, scope)
 	return true
 }
 
@@ -265,6 +278,7 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 		s.buf = appendQuestion(appendHeader(s.buf[:0], req), req)
 		return -1, 0, true
 	}
+	s.sited = set.HasSites()
 	s.picks = set.Select(s.picks[:0], k, &s.client)
 	b := s.buf[:0]
 	b = appendHeader(b, req)
@@ -433,7 +447,7 @@ func optLen(req *request) int {
 // finish sets the counts, adds the OPT record, truncates (TC=1, no records)
 // when the answer does not fit, and writes the reply. ancount < 0 means
 // "does not fit". It returns the buffer for reuse.
-func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, arcount int, ecsScoped bool) []byte {
+func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, arcount int, scope int) []byte {
 	qend := headerLen + len(req.q.Name) + 1 + 4
 	if req.q.Name == "." {
 		qend = headerLen + 1 + 4
@@ -445,7 +459,7 @@ func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, 
 	}
 	binary.BigEndian.PutUint16(b[6:], uint16(ancount))
 	if req.opt != nil {
-		b = appendOPT(b, req, h.udpSize, ecsScoped)
+		b = appendOPT(b, req, h.udpSize, scope)
 		arcount++
 	}
 	binary.BigEndian.PutUint16(b[10:], uint16(arcount))
@@ -459,9 +473,10 @@ func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, 
 }
 
 // appendOPT writes the reply's OPT record: our largest UDP size, the DO bit copied
-// (RFC 3225), and the client subnet option echoed (RFC 7871) with scope 0
-// unless the answer depended on it.
-func appendOPT(b []byte, req *request, udpSize int, ecsScoped bool) []byte {
+// (RFC 3225), and the client subnet option echoed (RFC 7871) with the
+// scope prefix length scope, at most the source prefix length (scope < 0:
+// the answer did not depend on the subnet, scope 0).
+func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 	var flags uint16
 	if req.opt.Do() {
 		flags = 1 << 15
@@ -487,10 +502,6 @@ func appendOPT(b []byte, req *request, udpSize int, ecsScoped bool) []byte {
 	b = binary.BigEndian.AppendUint16(b, dns.EDNS0SUBNET)
 	b = binary.BigEndian.AppendUint16(b, uint16(4+alen))
 	b = binary.BigEndian.AppendUint16(b, ecs.Family)
-	scope := uint8(0)
-	if ecsScoped {
-		scope = ecs.SourceNetmask
-	}
-	b = append(b, ecs.SourceNetmask, scope)
+	b = append(b, ecs.SourceNetmask, uint8(min(max(scope, 0), int(ecs.SourceNetmask))))
 	return append(b, addr[:alen]...)
 }

@@ -24,6 +24,7 @@ type Handler struct {
 	scratch  sync.Pool // *scratch
 	metrics  *metrics.DNS
 	queryLog atomic.Bool
+	sites    atomic.Pointer[handlespace.SiteMap] // nil: no site map
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
@@ -39,6 +40,7 @@ type scratch struct {
 	picks  []handlespace.Pick // the policy's choice
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
+	sited  bool // the selected set's order depends on the client's site
 }
 
 // NewHandler returns a handler serving src.
@@ -52,6 +54,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	}
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
 	h.queryLog.Store(cfg.QueryLog)
+	h.sites.Store(cfg.Sites)
 	if h.updateTimeout <= 0 {
 		h.updateTimeout = defaultUpdateTimeout
 	}
@@ -103,6 +106,10 @@ type request struct {
 
 // SetQueryLog turns the query log (one info line per query) on or off.
 func (h *Handler) SetQueryLog(on bool) { h.queryLog.Store(on) }
+
+// SetSites replaces the site map of the nearest policy (nil: none); the
+// queries after it use the new one.
+func (h *Handler) SetSites(m *handlespace.SiteMap) { h.sites.Store(m) }
 
 // ServeDNS implements dns.Handler. One query in the metrics' sample is
 // timed: reading the clock costs more than the rest of the accounting.
@@ -254,7 +261,15 @@ func clientOf(c *handlespace.Client, w dns.ResponseWriter, opt *dns.OPT) {
 	c.Addr = c.Addr.Unmap()
 	if ecs := subnetOption(opt); ecs != nil {
 		if a, ok := netip.AddrFromSlice(ecs.Address); ok {
-			if p, err := a.Unmap().Prefix(int(ecs.SourceNetmask)); err == nil {
+			bits := int(ecs.SourceNetmask)
+			switch {
+			case ecs.Family != 2:
+				a = a.Unmap()
+			case a.Is4In6() && bits >= 96:
+				// An IPv4-mapped IPv6 subnet is the IPv4 subnet.
+				a, bits = a.Unmap(), bits-96
+			}
+			if p, err := a.Prefix(bits); err == nil {
 				c.Subnet = p
 			}
 		}

@@ -40,6 +40,9 @@ type Config struct {
 	// QueryLog logs one line per query at info level (off by default;
 	// Handler.SetQueryLog changes it while serving).
 	QueryLog bool
+	// Sites maps clients to sites for the nearest policy (nil: none;
+	// Handler.SetSites changes it while serving).
+	Sites *handlespace.SiteMap
 
 	// Updates applies DNS UPDATE registrations (see update.go); nil
 	// answers UPDATE with NOTIMP.

@@ -3,6 +3,7 @@ package handlespace
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,7 +118,17 @@ func BenchmarkRegisterDeregister(b *testing.B) {
 // background (not measured here; see policy_hash_big.go).
 func BenchmarkPolicyChange(b *testing.B) {
 	const n = 100_000
-	for _, policy := range PolicyNames() {
+	// nearest+sites: nearest with elements at 4 sites (and a quarter at
+	// none), RTTs known: the set's tree by site is kept too.
+	for _, name := range append(PolicyNames(), "nearest+sites") {
+		policy, sited := strings.CutSuffix(name, "+sites")
+		site := func(e *Element, i int) *Element {
+			if sited {
+				e.Site = []string{"", "b-fra", "b-ams", "b-lon", "b-nyc"}[i%5]
+				e.RTT = time.Duration(1+i%97) * 100 * time.Microsecond
+			}
+			return e
+		}
 		spec := DefaultPoolSpec()
 		spec.Policy = policy
 		hs := New(Options{RegistrarID: 1, DefaultSpec: spec})
@@ -126,7 +137,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 		}
 		var groups [][]Op
 		for i := 0; i < n; i++ {
-			e := benchElem(i)
+			e := site(benchElem(i), i)
 			e.Load, e.LoadDeg, e.Weight, e.Priority = uint32(i%7)*1000, 100, uint32(1+i%5), uint32(i%3)
 			groups = append(groups, []Op{{Pool: "p0.z.test.", Elem: e}})
 		}
@@ -135,11 +146,11 @@ func BenchmarkPolicyChange(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.Run(policy+"/register+deregister", func(b *testing.B) {
+		b.Run(name+"/register+deregister", func(b *testing.B) {
 			next, ops := 2*n, 0
 			b.ReportAllocs()
 			for b.Loop() {
-				e := benchElem(next)
+				e := site(benchElem(next), next)
 				if err := hs.Register("p0.z.test.", e, ""); err != nil {
 					b.Fatal(err)
 				}
@@ -151,7 +162,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(ops), "ns/element-op")
 		})
-		b.Run(policy+"/load-report", func(b *testing.B) {
+		b.Run(name+"/load-report", func(b *testing.B) {
 			i := 0
 			b.ReportAllocs()
 			for b.Loop() {

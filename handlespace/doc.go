@@ -21,7 +21,9 @@
 //   - each served set (All, V4, V6: the elements answers may carry) in
 //     its policy's order: by ID (rr, rand, lud, hash), by rank then ID
 //     (prio, lu, plu, nearest), or by ID in a tree that also sums weights,
-//     with the elements of weight 0 apart (wrr, wrand, rlu). A set that
+//     with the elements of weight 0 apart (wrr, wrand, rlu); a nearest
+//     set also keeps its elements that have a site by site, then rank, so
+//     that a client's site is one run of it (see SiteMap). A set that
 //     holds every element of a pool ordered by ID is the element tree
 //     itself, and V4 or V6 is All when it holds all of it.
 //

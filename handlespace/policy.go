@@ -15,6 +15,9 @@ type Client struct {
 	Addr netip.Addr
 	// Subnet is the EDNS Client Subnet of the query, if it carried one.
 	Subnet netip.Prefix
+	// Site is the client's site (0: none known), which the nearest
+	// policy puts first: the caller finds it with SiteMap.Lookup.
+	Site Site
 }
 
 // Rand is the random source of the randomised policies. It must be safe for

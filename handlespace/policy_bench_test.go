@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // BenchmarkSelect measures one selection of every policy for pools of 10,
@@ -48,5 +49,93 @@ func BenchmarkSelect(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkSelectNearestSites: nearest with elements at 4 sites (a fifth
+// at none) and RTTs in 97 steps (ties), for a client of a site (its
+// elements first), of a site with 2 elements (k = 3 goes on to the rest,
+// leaving them out), and of no site (the order by RTT).
+func BenchmarkSelectNearestSites(b *testing.B) {
+	for _, n := range []int{10, 1000, 100_000} {
+		elems := polElems(n, func(i int, e *Element) {
+			e.Site = []string{"", "s-fra", "s-ams", "s-lon", "s-nyc"}[i%5]
+			e.RTT = time.Duration(1+i%97) * 100 * time.Microsecond
+		})
+		elems[n/2].Site, elems[n/3].Site = "s-rare", "s-rare"
+		p, _ := NewPolicy("nearest", nil)
+		o := p.order()
+		set := o.setOf(elems)
+		sel := p.build(&set, new(atomic.Uint64), nil, true)
+		for _, site := range []string{"s-fra", "s-rare", ""} {
+			c := &Client{Site: SiteOf(site)}
+			for _, k := range []int{3, 0} {
+				if k == 0 && n > 10 {
+					continue
+				}
+				name := site
+				if name == "" {
+					name = "none"
+				}
+				b.Run(fmt.Sprintf("n=%d/site=%s/k=%d", n, name, k), func(b *testing.B) {
+					dst := make([]Pick, 0, 16)
+					b.ReportAllocs()
+					for b.Loop() {
+						dst = sel.Select(dst[:0], k, c)
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkSiteMapLookup: a client's site in maps of 10 and 1 000
+// prefixes (IPv4 /16../24 and IPv6 /48), by source address and by ECS.
+func BenchmarkSiteMapLookup(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		r := rand.New(rand.NewPCG(uint64(n), 2))
+		in := map[string][]netip.Prefix{}
+		var addrs []netip.Addr
+		seen := map[netip.Prefix]bool{}
+		for i := 0; len(addrs) < n; i++ {
+			name := fmt.Sprintf("m-%d", i%50)
+			a := netip.AddrFrom4([4]byte{10, byte(r.IntN(256)), byte(r.IntN(256)), 0})
+			p := netip.PrefixFrom(a, 16+r.IntN(9)).Masked()
+			if i%4 == 3 {
+				a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(r.IntN(256)), byte(r.IntN(256))})
+				p = netip.PrefixFrom(a, 48)
+			}
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			in[name] = append(in[name], p)
+			addrs = append(addrs, a)
+		}
+		m, err := NewSiteMap(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("prefixes=%d/addr", n), func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Lookup(&Client{Addr: addrs[i%len(addrs)]})
+				i++
+			}
+		})
+		b.Run(fmt.Sprintf("prefixes=%d/ecs", n), func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				a := addrs[i%len(addrs)]
+				bits := 24
+				if a.Is6() {
+					bits = 56
+				}
+				m.Lookup(&Client{Addr: netip.MustParseAddr("127.0.0.1"), Subnet: netip.PrefixFrom(a, bits)})
+				i++
+			}
+		})
 	}
 }

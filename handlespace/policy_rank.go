@@ -33,7 +33,13 @@ var _ Selector = (*rankSel)(nil)
 func rankOrder(rank func(*Element) uint64) setOrder { return setOrder{rank: rank} }
 
 func buildRankSel(s *eset, seq *atomic.Uint64) *rankSel {
-	rs := &rankSel{t: s.t, seq: seq}
+	rs := &rankSel{}
+	rs.init(s, seq)
+	return rs
+}
+
+func (rs *rankSel) init(s *eset, seq *atomic.Uint64) {
+	rs.t, rs.seq = s.t, seq
 	if s.t.height == 1 {
 		keys := s.t.root.keys()
 		for i := 1; i <= len(keys); i++ {
@@ -42,7 +48,6 @@ func buildRankSel(s *eset, seq *atomic.Uint64) *rankSel {
 			}
 		}
 	}
-	return rs
 }
 
 func (s *rankSel) poolSeq() *atomic.Uint64 { return s.seq }

@@ -90,11 +90,16 @@ func (s *ElementSet) Select(dst []Pick, k int, c *Client) []Pick {
 	return s.sel.Select(dst, k, c)
 }
 
+// HasSites reports whether the set's order depends on the client's site
+// (Client.Site): its policy is nearest and some of its elements have a
+// site.
+func (s *ElementSet) HasSites() bool { return s.set.t.kind == byRank && s.set.z.n > 0 }
+
 // Range returns the set's elements, in no particular order (weighted
 // policies keep the elements of weight 0 apart).
 func (s *ElementSet) Range() iter.Seq[*Element] {
 	return func(yield func(*Element) bool) {
-		for _, t := range []*tree{&s.set.t, &s.set.z} {
+		for _, t := range s.set.members() {
 			if !t.each(func(l *tnode) bool {
 				for _, e := range l.elems() {
 					if !yield(e) {
@@ -111,7 +116,10 @@ func (s *ElementSet) Range() iter.Seq[*Element] {
 
 // Elements returns a new slice of the set's elements, sorted by ID.
 func (s *ElementSet) Elements() []*Element {
-	out := s.set.z.appendElems(s.set.t.appendElems(make([]*Element, 0, s.Len())))
+	out := s.set.t.appendElems(make([]*Element, 0, s.Len()))
+	if s.set.t.kind != byRank {
+		out = s.set.z.appendElems(out)
+	}
 	if s.set.t.kind == byRank || s.set.z.n > 0 {
 		slices.SortFunc(out, func(a, b *Element) int { return cmp.Compare(a.ID, b.ID) })
 	}
@@ -165,10 +173,26 @@ func (p Pick) SamePart(q Pick) bool { return p.part == q.part }
 // (see setOrder).
 type eset struct {
 	t tree // byID, byRank, or, for weighted policies, those of positive weight byID
-	z tree // weighted policies: the elements of weight 0, byID
+	// z: weighted policies: the elements of weight 0, byID; nearest: the
+	// elements that have a site, again, by site and rank (byRank, see
+	// setOrder.site), so that a site's elements are one run of it.
+	z tree
 }
 
-func (s *eset) len() int { return s.t.n + s.z.n }
+// members returns the trees that hold the set's elements, each once.
+func (s *eset) members() []*tree {
+	if s.t.kind == byRank {
+		return []*tree{&s.t}
+	}
+	return []*tree{&s.t, &s.z}
+}
+
+func (s *eset) len() int {
+	if s.t.kind == byRank {
+		return s.t.n
+	}
+	return s.t.n + s.z.n
+}
 
 // setOrder is how a policy keeps its sets.
 type setOrder struct {
@@ -177,6 +201,10 @@ type setOrder struct {
 	// weight, if set, keeps the elements of positive weight in a weighted
 	// tree and those of weight 0 apart, each by ID.
 	weight func(*Element) uint64
+	// site, with rank, also keeps the elements that have a site in the
+	// set's z tree, by the key site returns (their site, then their rank)
+	// and ID; ok is false for an element without a site.
+	site func(*Element) (key uint64, ok bool)
 }
 
 // plain reports whether the sets are kept by ID alone, as the pool's
@@ -186,7 +214,7 @@ func (o *setOrder) plain() bool { return o.rank == nil && o.weight == nil }
 func (o *setOrder) empty() eset {
 	switch {
 	case o.rank != nil:
-		return eset{t: tree{kind: byRank}}
+		return eset{t: tree{kind: byRank}, z: tree{kind: byRank}}
 	case o.weight != nil:
 		return eset{t: tree{kind: byID, weighted: true}}
 	}
@@ -206,6 +234,16 @@ func (o *setOrder) place(e *Element) (tent, bool) {
 		}
 	}
 	return x, false
+}
+
+// sitePlace returns e's entry in a set's tree by site (setOrder.site), and
+// false if e has none there.
+func (o *setOrder) sitePlace(e *Element) (tent, bool) {
+	if o.site == nil {
+		return tent{}, false
+	}
+	k, ok := o.site(e)
+	return tent{key: k, tie: e.ID, e: e}, ok
 }
 
 // Element flags: what decides which served sets an element is in.
@@ -532,18 +570,23 @@ func (o *setOrder) setOf(elems []*Element) eset {
 		} else {
 			ents = append(ents, x)
 		}
+		if x, ok := o.sitePlace(e); ok {
+			zero = append(zero, x)
+		}
 	}
 	s := o.empty()
+	byKey := func(a, b tent) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.tie, b.tie)
+	}
 	if o.rank != nil {
-		slices.SortFunc(ents, func(a, b tent) int {
-			if c := cmp.Compare(a.key, b.key); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.tie, b.tie)
-		})
+		slices.SortFunc(ents, byKey)
+		slices.SortFunc(zero, byKey)
 	}
 	s.t = buildTree(s.t.kind, s.t.weighted, ents)
-	s.z = buildTree(byID, false, zero)
+	s.z = buildTree(s.z.kind, false, zero)
 	return s
 }
 
@@ -625,6 +668,10 @@ func (o *setOrder) updateSet(s eset, changes []elemChange, mask uint8, sc *scrat
 				zm = append(zm, x)
 			} else {
 				tm = append(tm, x)
+			}
+			if x, ok := o.sitePlace(e); ok {
+				x.del = e == c.old
+				zm = append(zm, x)
 			}
 		}
 	}

@@ -83,8 +83,12 @@ func checkView(t *testing.T, pv *PoolView) {
 			if got.kind == byRank {
 				for r := 0; r < got.n; r++ {
 					l, i := got.at(r)
-					if l.keys()[i] != o.rank(l.elems()[i]) {
-						t.Fatalf("rank key of %d is %d, want %d", l.elems()[i].ID, l.keys()[i], o.rank(l.elems()[i]))
+					want := o.rank(l.elems()[i])
+					if got == &st.s.set.z {
+						want, _ = o.site(l.elems()[i])
+					}
+					if l.keys()[i] != want {
+						t.Fatalf("rank key of %d is %d, want %d", l.elems()[i].ID, l.keys()[i], want)
 					}
 				}
 			}
@@ -100,6 +104,9 @@ func checkView(t *testing.T, pv *PoolView) {
 			slices.SortFunc(got, func(a, b *Element) int { return cmp.Compare(a.ID, b.ID) })
 			if !slices.Equal(got, want) {
 				t.Fatalf("set of mask %04b: a full selection gives %v, want %v", st.mask, elemIDs(got), elemIDs(want))
+			}
+			if pv.Spec.Policy == "nearest" {
+				checkNearestSites(t, st.s, want)
 			}
 		}
 	}
@@ -155,6 +162,7 @@ func TestQuickViewUpdates(t *testing.T) {
 					if r.IntN(3) == 0 {
 						e.RTT = time.Duration(r.IntN(5)) * 100 * time.Microsecond
 					}
+					e.Site = testSites[r.IntN(len(testSites))]
 					return e
 				}
 				// A first batch fills the pool.
@@ -182,8 +190,11 @@ func TestQuickViewUpdates(t *testing.T) {
 							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: e, legacy: true}})
 						default:
 							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
+							site := testSites[r.IntN(len(testSites))]
 							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) {
-								switch r.IntN(5) {
+								switch r.IntN(6) {
+								case 5:
+									e.Site = site
 								case 0:
 									e.Health = h
 								case 1:
@@ -438,6 +449,59 @@ func TestHashPoolAcrossChanges(t *testing.T) {
 			for i := range a {
 				if a[i].Elem() != b[i].Elem() {
 					t.Fatalf("round %d client %v: %d, from scratch %d", round, c.Addr, a[i].Elem().ID, b[i].Elem().ID)
+				}
+			}
+		}
+	}
+}
+
+// testSites are the sites of the quick checks' elements ("FRA" is "fra").
+var testSites = []string{"", "", "fra", "ams", "FRA", "lon"}
+
+// checkNearestSites checks the order of a nearest set (its elements: want,
+// by ID) for a client of each site (and one of a site no element has)
+// against a naive reference: the elements of the client's site first, by
+// rank, then the rest by rank; within a group of equal ranks any order
+// (the groups turn), so the comparison is of the sequence of ranks and of
+// which site each pick has. A selection of k = 3 must be the full
+// selection's start in the same sense.
+func checkNearestSites(t *testing.T, s *ElementSet, want []*Element) {
+	t.Helper()
+	type sr struct {
+		mine bool
+		rank uint64
+	}
+	for _, name := range []string{"fra", "ams", "lon", "nowhere"} {
+		c := &Client{Site: SiteOf(name)}
+		var ref []sr
+		for _, e := range want {
+			ref = append(ref, sr{SiteOf(e.Site) == c.Site, nearestRank(e)})
+		}
+		slices.SortFunc(ref, func(a, b sr) int {
+			if a.mine != b.mine {
+				if a.mine {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(a.rank, b.rank)
+		})
+		for _, k := range []int{0, 1, 3} {
+			picks := s.Select(nil, k, c)
+			n := wantK(k, len(want))
+			if len(picks) != n {
+				t.Fatalf("site %s, k=%d: %d picks, want %d", name, k, len(picks), n)
+			}
+			seen := map[uint32]bool{}
+			for i, p := range picks {
+				e := p.Elem()
+				if seen[e.ID] {
+					t.Fatalf("site %s, k=%d: element %d twice", name, k, e.ID)
+				}
+				seen[e.ID] = true
+				if got := (sr{SiteOf(e.Site) == c.Site, nearestRank(e)}); got != ref[i] {
+					t.Fatalf("site %s, k=%d: pick %d is element %d (site %q, rank %d), want site-first %v rank %d",
+						name, k, i, e.ID, e.Site, got.rank, ref[i].mine, ref[i].rank)
 				}
 			}
 		}

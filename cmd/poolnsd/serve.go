@@ -164,6 +164,7 @@ func (d *daemon) start() int {
 		QueryLog:   d.cfg.Log.Queries,
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
+		Sites:      d.cfg.SiteMap(),
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())

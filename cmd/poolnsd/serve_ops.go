@@ -33,7 +33,8 @@ import (
 )
 
 // liveKeys are the configuration keys that SIGHUP applies to the running
-// server; the others need a restart (the server says which changed).
+// server; the others need a restart (the server says which changed). The
+// "sites" map (not in the table of keys) is live too.
 var liveKeys = []string{"log.level", "log.queries", "http.token"}
 
 // ops is the operator state of a daemon.
@@ -222,6 +223,13 @@ func (d *daemon) reloadConfig() {
 		d.cfg.HTTP.Token = cfg.HTTP.Token
 		h := d.ops.newAPI(cfg.HTTP.Token)
 		d.ops.api.Store(&h)
+	}
+	if !reflect.DeepEqual(d.cfg.Sites, cfg.Sites) {
+		d.cfg.Sites = cfg.Sites
+		applied = append(applied, "sites")
+		if d.dns != nil {
+			d.dns.Handler().SetSites(cfg.SiteMap())
+		}
 	}
 	if len(applied) > 0 {
 		d.log.Info("configuration reloaded", "applied", applied)

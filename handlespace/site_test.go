@@ -1,0 +1,290 @@
+package handlespace
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func pfx(s ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(s))
+	for i, p := range s {
+		out[i] = netip.MustParsePrefix(p)
+	}
+	return out
+}
+
+func TestSiteOf(t *testing.T) {
+	if SiteOf("") != 0 || Site(0).String() != "" {
+		t.Fatal("no site is not 0")
+	}
+	a, b := SiteOf("Fra-Test"), SiteOf("fra-test")
+	if a == 0 || a != b || a.String() != "fra-test" || SiteOf("ams-test") == a {
+		t.Errorf("SiteOf: %d %d %q", a, b, a.String())
+	}
+}
+
+// TestSiteMapLookup: longest prefix, IPv4 and IPv6, IPv4-mapped addresses
+// and prefixes, the ECS subnet before the source address (only prefixes
+// no longer than the subnet), and the scope: the prefix over which the
+// answer is the same, at most the subnet's length.
+func TestSiteMapLookup(t *testing.T) {
+	m, err := NewSiteMap(map[string][]netip.Prefix{
+		"fra": pfx("10.1.0.0/16", "2001:db8:1::/48", "10.9.9.9/32"),
+		"ams": pfx("10.1.2.0/24", "10.2.0.0/16", "::ffff:10.3.0.0/112", "2001:db8:1:2::/64"),
+		"any": pfx("0.0.0.0/0"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != 8 || !slices.Equal(m.Sites(), []string{"ams", "any", "fra"}) {
+		t.Fatalf("Len %d, Sites %v", m.Len(), m.Sites())
+	}
+	for _, c := range []struct {
+		addr, subnet string
+		site         string
+		scope        int // with a subnet
+	}{
+		{"10.1.9.9", "", "fra", 0},
+		{"10.1.2.3", "", "ams", 0}, // the /24 within fra's /16
+		{"10.2.200.1", "", "ams", 0},
+		{"10.3.0.7", "", "ams", 0}, // the IPv4-mapped prefix is the IPv4 one
+		{"::ffff:10.1.9.9", "", "fra", 0},
+		{"::ffff:10.1.2.3", "", "ams", 0},
+		{"192.0.2.1", "", "any", 0},
+		{"2001:db8:1:5::1", "", "fra", 0},
+		{"2001:db8:1:2::1", "", "ams", 0},
+		{"2001:db8:2::1", "", "", 0},
+		// The subnet wins over the address.
+		{"10.2.0.1", "10.1.7.0/24", "fra", 22}, // fra all over 10.1.4.0/22
+		{"10.1.7.1", "10.2.0.0/16", "ams", 16},
+		{"10.1.2.3", "2001:db8:1:2::/64", "ams", 64},
+		{"10.1.2.3", "2001:db8:1::/56", "fra", 56}, // ams's /64 lies inside: the answer holds only for the /56
+		{"10.1.2.3", "2001:db8:1::/40", "", 40},    // too coarse for fra's /48
+		{"10.1.2.3", "2001:db8:3::/48", "", 47},    // no site in 2001:db8:2::/47
+		{"10.1.2.3", "10.1.0.0/16", "fra", 16},     // ams's /24 is longer than what is known
+		{"10.1.2.3", "10.1.2.0/24", "ams", 24},
+		{"10.1.2.3", "10.1.3.0/24", "fra", 24},
+		{"10.1.2.3", "10.1.128.0/17", "fra", 17}, // fra's /16, nothing longer in its upper half
+		{"10.1.2.3", "10.1.3.0/25", "fra", 24},   // fra all over 10.1.3.0/24
+		{"10.1.2.3", "10.9.9.9/32", "fra", 32},
+		{"10.1.2.3", "10.9.9.8/32", "any", 32},
+		{"10.1.2.3", "192.0.2.0/24", "any", 1}, // any's /0, no other prefix in 128.0.0.0/1
+		{"10.1.2.3", "0.0.0.0/0", "any", 0},
+	} {
+		cl := &Client{}
+		if c.addr != "" {
+			cl.Addr = netip.MustParseAddr(c.addr)
+		}
+		if c.subnet != "" {
+			cl.Subnet = netip.MustParsePrefix(c.subnet)
+		}
+		s, scope := m.Lookup(cl)
+		if s.String() != c.site || (c.subnet != "" && scope != c.scope) {
+			t.Errorf("addr %s subnet %s: site %q scope %d, want %q %d", c.addr, c.subnet, s, scope, c.site, c.scope)
+		}
+	}
+	var nilMap *SiteMap
+	if s, _ := nilMap.Lookup(&Client{Addr: netip.MustParseAddr("10.1.2.3")}); s != 0 || nilMap.Len() != 0 {
+		t.Errorf("nil map: site %d", s)
+	}
+	if s, sc := m.Lookup(&Client{}); s != 0 || sc != 0 {
+		t.Errorf("no address: %d %d", s, sc)
+	}
+}
+
+func TestSiteMapErrors(t *testing.T) {
+	_, err := NewSiteMap(map[string][]netip.Prefix{"fra": pfx("10.1.0.0/16"), "ams": pfx("10.1.0.0/16", "10.1.0.0/17")})
+	if err == nil || !strings.Contains(err.Error(), "prefix 10.1.0.0/16 is given for two sites, ams and fra") {
+		t.Errorf("err %v", err)
+	}
+	if _, err := NewSiteMap(map[string][]netip.Prefix{"fra": pfx("10.1.0.0/16", "10.1.0.0/16")}); err != nil {
+		t.Errorf("a prefix twice for one site: %v", err)
+	}
+}
+
+// TestSiteMapQuick compares lookups against a naive longest-prefix match
+// and checks the scope: at most the subnet's length, and every address in
+// the scope's prefix maps alike (sampled). (The scope may be a bit longer
+// than it must: a prefix whose two halves map alike is not looked into.)
+func TestSiteMapQuick(t *testing.T) {
+	seed := polSeed(t)
+	r := rand.New(rand.NewPCG(seed, 9))
+	names := []string{"q-a", "q-b", "q-c"}
+	for round := range 30 {
+		in := map[string][]netip.Prefix{}
+		var all []struct {
+			p    netip.Prefix
+			site string
+		}
+		seen := map[netip.Prefix]bool{}
+		for range 1 + r.IntN(40) {
+			// Addresses in 10.0.0.0/12, so that prefixes meet.
+			a := netip.AddrFrom4([4]byte{10, byte(r.IntN(16)), byte(r.IntN(4)), byte(r.IntN(256))})
+			p := netip.PrefixFrom(a, 8+r.IntN(25)).Masked()
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			n := names[r.IntN(len(names))]
+			in[n] = append(in[n], p)
+			all = append(all, struct {
+				p    netip.Prefix
+				site string
+			}{p, n})
+		}
+		m, err := NewSiteMap(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		naive := func(a netip.Addr, lim int) string {
+			best, bl := "", -1
+			for _, x := range all {
+				if x.p.Bits() <= lim && x.p.Bits() > bl && x.p.Contains(a) {
+					best, bl = x.site, x.p.Bits()
+				}
+			}
+			return best
+		}
+		for range 200 {
+			a := netip.AddrFrom4([4]byte{10, byte(r.IntN(20)), byte(r.IntN(5)), byte(r.IntN(256))})
+			lim := 32
+			cl := &Client{Addr: a}
+			if r.IntN(2) == 0 {
+				lim = r.IntN(33)
+				cl.Subnet = netip.PrefixFrom(a, lim).Masked()
+				a = cl.Subnet.Addr()
+			}
+			s, scope := m.Lookup(cl)
+			if want := naive(a, lim); s.String() != want {
+				t.Fatalf("seed %d round %d: %s/%d: site %q, want %q", seed, round, a, lim, s, want)
+			}
+			if scope > lim {
+				t.Fatalf("%s/%d: scope %d beyond the subnet", a, lim, scope)
+			}
+			block := netip.PrefixFrom(a, scope).Masked()
+			for range 20 {
+				// A random address of the block, as known to lim bits.
+				b := block.Addr().As4()
+				v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+				if scope < 32 {
+					v |= r.Uint32() & (1<<(32-scope) - 1)
+				}
+				x := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+				xl := netip.PrefixFrom(x, lim).Masked().Addr()
+				if got := naive(xl, lim); got != s.String() && scope < lim {
+					t.Fatalf("seed %d: %s/%d: scope %d, but %s maps to %q, not %q", seed, a, lim, scope, x, got, s)
+				}
+			}
+		}
+	}
+}
+
+// TestNearestSites: the client's site first (by RTT, ties in turn), then
+// the rest by RTT; a client of no site or of a site no element has gets
+// the order by RTT alone.
+func TestNearestSites(t *testing.T) {
+	p := mustPolicy(t, "nearest", nil)
+	ms := time.Millisecond
+	elems := polElems(7, nil)
+	for i, x := range []struct {
+		site string
+		rtt  time.Duration
+	}{
+		{"t-fra", 5 * ms}, {"t-ams", 1 * ms}, {"T-FRA", 2 * ms}, {"", 3 * ms}, {"t-fra", 0}, {"t-ams", 2 * ms}, {"t-fra", 2 * ms},
+	} {
+		elems[i].Site, elems[i].RTT = x.site, x.rtt
+	}
+	sel := build(p, elems, nil)
+	for _, c := range []struct {
+		site string
+		k    int
+		want [][]int32 // successive selections
+	}{
+		// 2 and 6 tie at 2 ms: they take turns; 4 (unknown RTT) last of fra.
+		{"t-fra", 0, [][]int32{{2, 6, 0, 4, 1, 5, 3}, {6, 2, 0, 4, 1, 5, 3}}},
+		{"t-fra", 2, [][]int32{{2, 6}, {6, 2}}},
+		{"t-ams", 0, [][]int32{{1, 5, 2, 6, 3, 0, 4}, {1, 5, 6, 2, 3, 0, 4}}},
+		{"t-ams", 3, [][]int32{{1, 5, 2}, {1, 5, 6}}},
+		{"t-ams", 1, [][]int32{{1}, {1}}},
+		// No site, a site no element has: by RTT; 2, 5 and 6 tie.
+		{"", 0, [][]int32{{1, 2, 5, 6, 3, 0, 4}, {1, 5, 6, 2, 3, 0, 4}, {1, 6, 2, 5, 3, 0, 4}}},
+		{"t-lon", 4, [][]int32{{1, 2, 5, 6}, {1, 5, 6, 2}, {1, 6, 2, 5}}},
+	} {
+		t.Run(fmt.Sprintf("%s/k=%d", c.site, c.k), func(t *testing.T) {
+			sel.seq.Store(0)
+			for q, w := range c.want {
+				got := sel.Select(nil, c.k, &Client{Site: SiteOf(c.site)})
+				if !slices.Equal(got, w) {
+					t.Fatalf("query %d: %v, want %v", q, got, w)
+				}
+			}
+		})
+	}
+	// A nil client is one of no site.
+	sel.seq.Store(0)
+	if got := sel.Select(nil, 0, nil); !slices.Equal(got, []int32{1, 2, 5, 6, 3, 0, 4}) {
+		t.Errorf("nil client: %v", got)
+	}
+}
+
+// TestNearestSitesLarge: a pool of many leaves, sites among a few values
+// and RTTs with many ties, against the naive order, for every k and many
+// sequences (so that the turns of groups split by the site's elements are
+// checked too: each element tied for a place is first there equally
+// often).
+func TestNearestSitesLarge(t *testing.T) {
+	p := mustPolicy(t, "nearest", nil)
+	r := rand.New(rand.NewPCG(polSeed(t), 3))
+	elems := polElems(700, func(i int, e *Element) {
+		e.Site = []string{"", "l-a", "l-b", "l-c"}[r.IntN(4)]
+		if r.IntN(5) > 0 {
+			e.RTT = time.Duration(r.IntN(6)) * 100 * time.Microsecond
+		}
+	})
+	// Two of a site with the same RTT: their turns make the positions to
+	// leave out of the rest come in either order.
+	elems[5].Site, elems[300].Site = "l-rare", "l-rare"
+	elems[5].RTT, elems[300].RTT = 200*time.Microsecond, 200*time.Microsecond
+	sel := build(p, elems, nil)
+	for _, site := range []string{"l-a", "l-rare", "l-none"} {
+		c := &Client{Site: SiteOf(site)}
+		type key struct {
+			mine bool
+			rank uint64
+		}
+		keyOf := func(i int32) key { return key{SiteOf(elems[i].Site) == c.Site, nearestRank(elems[i])} }
+		for _, k := range []int{1, 3, 40, 0} {
+			firsts := map[int32]int{}
+			for q := range 60 {
+				got := sel.Select(nil, k, c)
+				if len(got) != wantK(k, len(elems)) {
+					t.Fatalf("%s k=%d: %d picks", site, k, len(got))
+				}
+				seen := map[int32]bool{}
+				for j, i := range got {
+					if seen[i] {
+						t.Fatalf("%s k=%d q=%d: %d twice", site, k, q, i)
+					}
+					seen[i] = true
+					if j > 0 {
+						a, b := keyOf(got[j-1]), keyOf(i)
+						if a.mine != b.mine && !a.mine || a.mine == b.mine && a.rank > b.rank {
+							t.Fatalf("%s k=%d q=%d: pick %d %+v after %+v", site, k, q, j, b, a)
+						}
+					}
+				}
+				if site == "l-rare" && k >= 3 {
+					firsts[got[2]]++ // the third place: the best of the rest, in turn
+				}
+			}
+			if site == "l-rare" && k >= 3 && len(firsts) < 2 {
+				t.Errorf("k=%d: the tied second place is always %v", k, firsts)
+			}
+		}
+	}
+}
