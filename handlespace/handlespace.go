@@ -56,7 +56,7 @@ type Handlespace struct {
 	view     atomic.Pointer[View]
 	opts     Options
 	policies map[string]Policy // guarded by mu
-	subs     []chan struct{} // guarded by mu
+	subs     []chan struct{}   // guarded by mu
 	static   staticHomes       // homes of zone-file elements (edits.go)
 	sc       scratch           // writers' working memory; guarded by mu
 	b        batch             // Apply's working state; guarded by mu

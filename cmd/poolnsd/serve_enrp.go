@@ -58,8 +58,8 @@ func (d *daemon) startPeering() int {
 				p.store <- nil // the homes of zone-file elements moved: keep their admin states where they are homed
 			}
 		},
-		OnAdmin: func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
-		OnMessage:   func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
+		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
+		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 	})
 	if err != nil {
 		close(p.store)
