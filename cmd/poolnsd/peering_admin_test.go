@@ -155,6 +155,27 @@ func TestPeeringAdminAtNonHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.p.waitExit(waitLimit)
+	// B's connection to A is gone: a change at B is refused, naming A,
+	// until a takeover gives the element a new home.
+	b.p.waitLog(cb, "B losing A's connection", func(r logRec) bool {
+		return r.Str("msg") == "ENRP connection down" && strings.HasPrefix(r.Str("peer"), a.ip+":")
+	})
+	status, body := put(b, "force-down")
+	var refusal struct {
+		Error string `json:"error"`
+		Home  string `json:"home"`
+	}
+	json.Unmarshal([]byte(body), &refusal)
+	tookB := logged(b.p, cb, eventIs("takeover-done"))
+	tookC := logged(c.p, cc, eventIs("takeover-done"))
+	switch {
+	case status == http.StatusServiceUnavailable && refusal.Home == handlespace.IDString(a.id):
+		t.Logf("with A gone: %d %s", status, refusal.Error)
+	case tookB || tookC:
+		t.Logf("the takeover came before the refusal could be seen: %d %s", status, body)
+	default:
+		t.Fatalf("PUT at B with A gone: %d %s, want 503 naming A", status, body)
+	}
 	winner := b
 	if firstToLog(t, "takeover of A", eventIs("takeover-done", "target", handlespace.IDString(a.id)),
 		[]*daemonProc{b.p, c.p}, []int{cb, cc}) == 1 {
@@ -188,4 +209,10 @@ func TestPeeringAdminAtNonHome(t *testing.T) {
 	if want := pool + " " + id + " drain"; !slices.Contains(stored, want) {
 		t.Errorf("the new home %s's store has admin states %v, want %q", winner.name, stored, want)
 	}
+}
+
+// logged reports whether p logged a record that match accepts after line
+// from, so far.
+func logged(p *daemonProc, from int, match func(logRec) bool) bool {
+	return slices.ContainsFunc(p.Records(from, p.Cursor()), match)
 }
