@@ -40,6 +40,19 @@
 // claims the higher generation wins, and between equal ones the lower
 // registrar ID.
 //
+// # Administrative changes
+//
+// An element's administrative state (drain, force-down, auto) is its
+// home's to set and announce, like its health. A registrar asked for a
+// change of an element homed elsewhere calls Node.RequestAdmin (through
+// Driver.RequestAdmin): a HANDLE_UPDATE (ADD_PE) of its copy of the element
+// to the home, with ParamXAdminReq in the extension. The home, if it is
+// the element's home, returns the request in Ready.Admin for its driver to
+// apply as a local change (DriverConfig.OnAdmin), which then goes to every
+// peer; else it answers with an ERROR. The asker changes nothing itself.
+// A peer that does not know ParamXAdminReq skips it and ignores the
+// message (a non-home's word on its own element).
+//
 // # Caveats
 //
 // A Node is not safe for concurrent use. Every registrar should serve the

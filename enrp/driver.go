@@ -56,6 +56,12 @@ type DriverConfig struct {
 	// OnEvent, if set, is called from the driver's goroutine with each
 	// event of the state machine (after it is logged). It must not block.
 	OnEvent func(Event)
+	// OnAdmin, if set, is called from the driver's goroutine with each
+	// peer's administrative request for an element homed here (see
+	// Node.RequestAdmin); it applies it as a local change (which then
+	// reaches the peers like any other). It may block briefly (a store
+	// write). Without it such requests are logged and dropped.
+	OnAdmin func(AdminRequest) error
 	// OnMessage, if set, is called from the driver's goroutine with the
 	// type of each message sent to or received from a peer (for metrics).
 	// It must not block.
@@ -98,6 +104,7 @@ type Driver struct {
 	in     chan inbound
 	connUp chan *conn
 	connDn chan *conn
+	admin  chan adminCall
 
 	// Owned by the loop goroutine.
 	conns        map[*conn]bool
@@ -123,6 +130,19 @@ type Stats struct {
 	// Owned is how many elements this registrar owns (as its PRESENCE
 	// claims).
 	Owned int
+}
+
+// adminCall is a RequestAdmin call, carried out on the loop goroutine.
+type adminCall struct {
+	pool  string
+	id    uint32
+	a     handlespace.Admin
+	reply chan adminReply
+}
+
+type adminReply struct {
+	home uint32
+	err  error
 }
 
 type inbound struct {
@@ -226,7 +246,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		cfg.Node.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
-		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16),
+		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan adminCall),
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
 	if cfg.Listen != "" {
@@ -571,10 +591,51 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			next = d.onInbound(ib)
 		case <-changes:
 			next = d.handle(d.node.Local(d.bind.Changes()))
+		case ac := <-d.admin:
+			next = d.requestAdmin(ac)
 		case <-timer.C:
 			next = d.handle(d.node.Tick())
 		}
 	}
+}
+
+// RequestAdmin asks the home of element id of pool to set its
+// administrative state to a (Node.RequestAdmin) and returns the home. The
+// change shows in this registrar's handlespace when the home's update comes
+// back; nothing changes here before. Errors: ErrNoSuchElement, ErrHomeHere
+// (change it locally), *HomeUnavailableError (the home is dead, unknown or
+// not connected: nothing was sent), or the driver is closed.
+func (d *Driver) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint32, error) {
+	ac := adminCall{pool: pool, id: id, a: a, reply: make(chan adminReply, 1)}
+	select {
+	case d.admin <- ac:
+	case <-d.ctx.Done():
+		return 0, errors.New("enrp: peering stopped")
+	}
+	r := <-ac.reply
+	return r.home, r.err
+}
+
+func (d *Driver) requestAdmin(ac adminCall) time.Time {
+	// Not connected to the home: the Node would queue a message that the
+	// driver drops, and the change would be lost in silence.
+	if en := d.node.tab.get(key{ac.pool, ac.id}); en != nil && en.home() != d.self && len(d.byPeer[en.home()]) == 0 {
+		why := "not connected"
+		if p := d.node.peers[en.home()]; p == nil {
+			why = "not a known peer"
+		} else if p.dead {
+			why = "dead"
+		}
+		ac.reply <- adminReply{en.home(), &HomeUnavailableError{Home: en.home(), Why: why}}
+		return d.node.nextDeadline()
+	}
+	home, r, err := d.node.RequestAdmin(ac.pool, ac.id, ac.a)
+	ac.reply <- adminReply{home, err}
+	if err == nil {
+		d.log.Info("ENRP admin request sent to the element's home", "pool", ac.pool, "element", handlespace.IDString(ac.id),
+			"state", ac.a.String(), "home", hex8(home))
+	}
+	return d.handle(r)
 }
 
 func (d *Driver) dropConn(c *conn) time.Time {
@@ -703,6 +764,20 @@ func (d *Driver) handle(r Ready) time.Time {
 		d.pending = nil
 		d.apply(ops)
 	}
+	for _, a := range r.Admin {
+		if d.cfg.OnAdmin == nil {
+			d.log.Warn("ENRP admin request from a peer not applied: no administrative backend", "peer", hex8(a.From), "pool", a.Pool,
+				"element", handlespace.IDString(a.ID), "state", a.Admin.String())
+			continue
+		}
+		if err := d.cfg.OnAdmin(a); err != nil {
+			d.log.Error("ENRP admin request from a peer failed", "peer", hex8(a.From), "pool", a.Pool,
+				"element", handlespace.IDString(a.ID), "state", a.Admin.String(), "err", err.Error())
+			continue
+		}
+		d.log.Info("ENRP admin request from a peer applied", "peer", hex8(a.From), "pool", a.Pool,
+			"element", handlespace.IDString(a.ID), "state", a.Admin.String())
+	}
 	for _, ev := range r.Events {
 		d.logEvent(ev)
 		if ev.Kind == EventPeerDead {
@@ -788,7 +863,7 @@ func (d *Driver) logEvent(ev Event) {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
 		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived:
+	case EventRejected, EventErrorReceived, EventAdminRefused:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

@@ -33,6 +33,10 @@ func samples() []*Message {
 	pe4 := PE{ID: 4, Home: 1, RegLife: 0,
 		Transport: Transport{Proto: ParamDCCP, Port: 5004, ServiceCode: 42, Addrs: []netip.Addr{addr("192.0.2.4")}},
 		Policy:    Policy{Type: PolicyPriority, Priority: 5}}
+	pe5 := pe1
+	x5 := *pe1.X
+	x5.AdminReq, x5.ReqAdmin = true, 2
+	pe5.X = &x5
 	srv := ServerInfo{ID: 0x11111111, Transport: Transport{Proto: ParamTCP, Port: 9901, Addrs: []netip.Addr{addr("127.0.0.1")}}}
 	srv2 := ServerInfo{ID: 0x22222222, Transport: Transport{Proto: ParamSCTP, Port: 9901, Addrs: []netip.Addr{addr("127.0.0.2"), addr("::1")}}}
 	return []*Message{
@@ -56,6 +60,8 @@ func samples() []*Message {
 			{Code: CauseInvalidValues, Info: diagParam("parameter at byte 24: length 3, below 4")},
 			{Code: CauseLackOfResources},
 		}},
+		// An administrative request to the element's home.
+		{Type: TypeHandleUpdate, Sender: 2, Receiver: 0x11111111, Action: AddPE, Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{pe5}}}},
 	}
 }
 
@@ -211,6 +217,37 @@ func TestUnknownParamSkip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.Entries, m.Entries) {
 		t.Errorf("element changed by a skipped parameter: %+v", got.Entries)
+	}
+}
+
+// TestAdminReqSkippable: the administrative request parameter has top bits
+// 10, so a peer that does not know it skips it silently (RFC 5354 §3).
+func TestAdminReqSkippable(t *testing.T) {
+	if ParamXAdminReq&actionMask != actionSkip {
+		t.Fatalf("ParamXAdminReq 0x%04x: top bits not 10", ParamXAdminReq)
+	}
+	m := samples()[len(samples())-1]
+	b, _ := m.Encode()
+	w := &walker{}
+	ps, err := splitParams(b[16:], 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walk down to the extension's sub-parameters and filter them as a
+	// decoder that knows none of poolnsd's extensions would.
+	pe, _ := splitParams(ps[1].val[12:], 0)
+	var x []param
+	for _, q := range pe {
+		if q.typ == ParamXElement {
+			x, _ = splitParams(q.val, 0)
+		}
+	}
+	if len(x) == 0 {
+		t.Fatal("no extension in the sample")
+	}
+	kept, err := w.filter(x, is(ParamIPv4, ParamIPv6))
+	if err != nil || len(w.report) != 0 || len(kept) != 1 {
+		t.Fatalf("an unaware decoder: kept %d, reported %d, %v", len(kept), len(w.report), err)
 	}
 }
 

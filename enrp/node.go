@@ -159,6 +159,8 @@ const (
 	EventErrorReceived                      // Peer sent an ERROR (Detail)
 	EventReclaimed                          // Peer took this registrar over while it was alive; it reclaimed its Count elements
 	EventStaticHomes                        // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
+	EventAdminRequest                       // Peer asked this registrar, the element's home, for an administrative change (Detail); see Ready.Admin
+	EventAdminRefused                       // Peer's administrative request was refused (Detail says why)
 )
 
 var eventNames = map[EventKind]string{
@@ -167,6 +169,7 @@ var eventNames = map[EventKind]string{
 	EventTakeoverStart: "takeover-start", EventTakeoverAbort: "takeover-abort", EventTakeoverDone: "takeover-done",
 	EventTakenOver: "taken-over", EventOwnershipLost: "ownership-lost", EventRejected: "rejected",
 	EventErrorReceived: "error-received", EventReclaimed: "reclaimed", EventStaticHomes: "static-homes",
+	EventAdminRequest: "admin-request", EventAdminRefused: "admin-refused",
 }
 
 func (k EventKind) String() string {
@@ -215,6 +218,10 @@ type Ready struct {
 	// Live is the new set of live registrars (this one included, sorted)
 	// when it changed, else nil: what zone-file elements are homed over.
 	Live []uint32
+	// Admin are peers' administrative requests for elements homed here,
+	// to apply as local changes (through whatever keeps administrative
+	// states), which then travel to every peer as usual.
+	Admin []AdminRequest
 	// Next is when Tick must be called next.
 	Next time.Time
 }

@@ -231,6 +231,13 @@ type ElementX struct {
 	// Addrs are the element's addresses after the first, which a TCP or
 	// UDP transport parameter has no room for.
 	Addrs []netip.Addr
+
+	// AdminReq (ParamXAdminReq), in a HANDLE_UPDATE to the element's home,
+	// asks the home to set the element's administrative state to ReqAdmin
+	// (a handlespace.Admin); the rest of the element is the sender's copy,
+	// for identification only.
+	AdminReq bool
+	ReqAdmin uint8
 }
 
 // ElementX flags.
@@ -302,6 +309,9 @@ func (e *enc) elementX(x *ElementX) {
 		for _, a := range x.Addrs {
 			e.addr(a)
 		}
+		if x.AdminReq {
+			e.param(ParamXAdminReq, func() { e.u32(uint32(x.ReqAdmin) << 24) })
+		}
 	})
 }
 
@@ -318,7 +328,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamIPv4, ParamIPv6)); err != nil {
+	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamIPv4, ParamIPv6)); err != nil {
 		return nil, err
 	}
 	x := &ElementX{}
@@ -346,6 +356,11 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				return nil, malformed(q.off, "element lease: want 4 bytes, not zero")
 			}
 			x.Lease = binary.BigEndian.Uint32(q.val)
+		case ParamXAdminReq:
+			if len(q.val) != 4 {
+				return nil, malformed(q.off, "admin request has %d bytes of value, want 4", len(q.val))
+			}
+			x.AdminReq, x.ReqAdmin = true, q.val[0]
 		case ParamXState:
 			if len(q.val) != 12 {
 				return nil, malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))

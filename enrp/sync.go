@@ -206,6 +206,10 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 		return
 	}
 	pe := &m.Entries[0].Elements[0]
+	if m.Action == AddPE && pe.X != nil && pe.X.AdminReq {
+		n.onAdminRequest(p, pool, pe)
+		return
+	}
 	k := key{pool, pe.ID}
 	if p.seq != nil {
 		delete(p.seq.pending, k)

@@ -106,8 +106,8 @@ const (
 
 	// ParamXElement, inside a Pool Element parameter, holds what DNS
 	// answers need beyond RFC 5354: sub-parameters ParamXLabel, ParamXSite,
-	// ParamXState, ParamXValues, ParamXProbe and further IPv4/IPv6 address
-	// parameters.
+	// ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease,
+	// ParamXAdminReq and further IPv4/IPv6 address parameters.
 	ParamXElement uint16 = 0x8f01
 	// ParamXDigest, in a PRESENCE, holds the sender's ownership digest: the
 	// number of elements it owns and a 64-bit hash of their contents.
@@ -122,6 +122,12 @@ const (
 	ParamXProbe  uint16 = 0x8f14 // the element's own probe settings
 	ParamXOwner  uint16 = 0x8f15 // who registered the element ("tsig:KEY", "http")
 	ParamXLease  uint16 = 0x8f16 // the lease last granted, in seconds
+	// ParamXAdminReq marks a HANDLE_UPDATE as a request to the element's
+	// home to set its administrative state (1 byte: the state, 3 reserved)
+	// rather than news of the element: see Node.RequestAdmin. A peer that
+	// does not know it skips it (top bits 10) and takes the message for a
+	// non-home's word on an element, which changes nothing there.
+	ParamXAdminReq uint16 = 0x8f17
 )
 
 // Unknown-parameter actions, the top two bits of a parameter type

@@ -56,7 +56,7 @@ type Handlespace struct {
 	view     atomic.Pointer[View]
 	opts     Options
 	policies map[string]Policy // guarded by mu
-	subs     []chan<- struct{} // guarded by mu
+	subs     []chan struct{}   // guarded by mu
 	static   staticHomes       // homes of zone-file elements (edits.go)
 	sc       scratch           // writers' working memory; guarded by mu
 	b        batch             // Apply's working state; guarded by mu
@@ -71,6 +71,18 @@ func (h *Handlespace) Subscribe() <-chan struct{} {
 	h.subs = append(h.subs, c)
 	h.mu.Unlock()
 	return c
+}
+
+// Unsubscribe stops the changes to c, a channel that Subscribe returned.
+func (h *Handlespace) Unsubscribe(c <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, s := range h.subs {
+		if (<-chan struct{})(s) == c {
+			h.subs = append(h.subs[:i:i], h.subs[i+1:]...)
+			return
+		}
+	}
 }
 
 // notify tells the subscribers that something changed. Called with mu held.

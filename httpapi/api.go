@@ -55,10 +55,23 @@ func (e *RateLimitError) Error() string {
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
+// HomeError is Backend.SetAdmin's error when the change had to be made at
+// the element's home registrar (another one, with peering) and could not
+// be: the home is dead or not connected (Status 503), or it did not confirm
+// the change in time (504). The reply has that status, the message and the
+// home's ID.
+type HomeError struct {
+	Status int
+	Home   uint32
+	Msg    string
+}
+
+func (e *HomeError) Error() string { return e.Msg }
+
 // Backend is what the API serves. pool arguments are pool names as
 // handlespace writes them: lower-case FQDNs (web.pool.example.). Errors that
 // are or wrap handlespace.ErrNoPool, ErrNoZone or ErrNoElement become 404,
-// ErrRateLimited 429, anything else 500.
+// ErrRateLimited 429, a *HomeError its status, anything else 500.
 type Backend interface {
 	// View returns the current handlespace view.
 	View() *handlespace.View
@@ -69,7 +82,9 @@ type Backend interface {
 	// client at from.
 	Report(pool string, id uint32, from netip.Addr) (ReportOutcome, error)
 	// SetAdmin sets an element's administrative state and publishes it
-	// before it returns.
+	// before it returns. With peering, an element homed at another
+	// registrar is changed there: SetAdmin returns once this registrar's
+	// view shows the home's change, or fails with a *HomeError.
 	SetAdmin(pool string, id uint32, a handlespace.Admin) error
 }
 
@@ -479,6 +494,12 @@ func (a *api) backendError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, http.StatusNotFound, "no such pool")
 	case errors.Is(err, handlespace.ErrNoElement):
 		writeError(w, r, http.StatusNotFound, "no such pool element")
+	case errors.As(err, new(*HomeError)):
+		var he *HomeError
+		errors.As(err, &he)
+		a.log.Warn("http api: administrative change not made at the element's home", "method", r.Method, "path", r.URL.Path,
+			"home", handlespace.IDString(he.Home), "err", he.Msg)
+		writeJSON(w, r, he.Status, ErrorJSON{Error: he.Msg, Home: handlespace.IDString(he.Home)})
 	default:
 		a.log.Error("http api: backend error", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, r, http.StatusInternalServerError, err.Error())

@@ -117,6 +117,9 @@ type reportJSON struct {
 type ErrorJSON struct {
 	Error      string   `json:"error"`
 	Candidates []string `json:"candidates,omitempty"`
+	// Home is the registrar ID (8 hex digits) of the element's home when
+	// an administrative change could not be made there (HomeError).
+	Home string `json:"home,omitempty"`
 }
 
 func probeSpec(p handlespace.ProbeSpec) *ProbeJSON {

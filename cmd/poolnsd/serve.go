@@ -51,6 +51,9 @@ type daemon struct {
 	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
+	// admin makes administrative changes (serve_admin.go): locally or at
+	// the element's home.
+	admin *adminKeeper
 }
 
 // logErrors logs each line of err as one error line.
@@ -150,6 +153,7 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.startRegistrar()
+	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID()}
 	if code := d.startPeering(); code != exitOK {
 		d.reg.Close()
 		d.store.Close()

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"sync"
+	"time"
 
+	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/monitor"
 )
 
@@ -13,21 +18,110 @@ import (
 // restart: written before the change is acknowledged, put back at start
 // after the zones and the registrations are loaded.
 
+//
+// With peering, a change is made at the element's home only: the home
+// keeps it in its store and sends it to every peer in its HANDLE_UPDATE.
+// A change asked for at another registrar goes to the home as a request
+// (enrp.Driver.RequestAdmin), and the API call returns when this
+// registrar's view shows the home's update (adminWait at most).
+
+// adminWait bounds how long a change sent to the element's home may take
+// to come back.
+const adminWait = 2 * time.Second
+
 // adminKeeper sets administrative states through the monitor and keeps
 // them in the store. mu orders the changes so that the store and the
-// handlespace end in the same state.
+// handlespace end in the same state. mon and drv are set as the daemon
+// starts the monitor and peering (under mu).
 type adminKeeper struct {
 	mu    sync.Mutex
 	hs    *handlespace.Handlespace
 	mon   *monitor.Monitor
 	store *handlespace.Store
+	drv   *enrp.Driver // nil without peering
+	self  uint32
+	wait  time.Duration
 }
 
-// set stores a, then applies it. An element that does not exist is the
-// monitor's error and nothing is stored.
+func (k *adminKeeper) setMonitor(m *monitor.Monitor) {
+	k.mu.Lock()
+	k.mon = m
+	k.mu.Unlock()
+}
+
+func (k *adminKeeper) setDriver(d *enrp.Driver) {
+	k.mu.Lock()
+	k.drv = d
+	k.mu.Unlock()
+}
+
+// set makes the change: here if the element is homed here (or there is no
+// peering), else at its home.
 func (k *adminKeeper) set(pool string, id uint32, a handlespace.Admin) error {
 	k.mu.Lock()
+	drv := k.drv
+	k.mu.Unlock()
+	if drv != nil {
+		if e := lookupElement(k.hs.View(), pool, id); e != nil && e.Home != k.self {
+			return k.setAtHome(drv, pool, id, a)
+		}
+	}
+	return k.setLocal(pool, id, a)
+}
+
+// setAtHome asks the element's home for the change and waits until this
+// registrar's view shows it.
+func (k *adminKeeper) setAtHome(drv *enrp.Driver, pool string, id uint32, a handlespace.Admin) error {
+	changed := k.hs.Subscribe()
+	defer k.hs.Unsubscribe(changed)
+	home, err := drv.RequestAdmin(pool, id, a)
+	var hu *enrp.HomeUnavailableError
+	switch {
+	case errors.Is(err, enrp.ErrHomeHere):
+		// The peering table has it homed here already (a move on its way
+		// to the handlespace).
+		return k.setLocal(pool, id, a)
+	case errors.As(err, &hu):
+		return &httpapi.HomeError{Status: http.StatusServiceUnavailable, Home: hu.Home, Msg: hu.Error()}
+	case errors.Is(err, enrp.ErrNoSuchElement):
+		return &httpapi.HomeError{Status: http.StatusServiceUnavailable, Home: home,
+			Msg: "peering does not know this element yet; the change was not made (try again)"}
+	case err != nil:
+		return &httpapi.HomeError{Status: http.StatusServiceUnavailable, Home: home, Msg: err.Error() + "; the change was not made"}
+	}
+	wait := k.wait
+	if wait <= 0 {
+		wait = adminWait
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		e := lookupElement(k.hs.View(), pool, id)
+		switch {
+		case e == nil:
+			return fmt.Errorf("element %s of %s: %w (gone while its home made the change)", handlespace.IDString(id), pool, handlespace.ErrNoElement)
+		case e.Admin == a:
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return &httpapi.HomeError{Status: http.StatusGatewayTimeout, Home: home,
+				Msg: fmt.Sprintf("the change was sent to the element's home registrar %s, which did not confirm it within %v (see its log; a poolnsd older than this one ignores such requests); it may still take effect",
+					handlespace.IDString(home), wait)}
+		}
+	}
+}
+
+// setLocal stores a, then applies it. An element that does not exist is
+// the monitor's error and nothing is stored. It is how a peer's request for
+// an element homed here is applied too.
+func (k *adminKeeper) setLocal(pool string, id uint32, a handlespace.Admin) error {
+	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.mon == nil {
+		return errors.New("the monitor is not started yet")
+	}
 	if !elementExists(k.hs.View(), pool, id) {
 		return k.mon.SetAdmin(pool, id, a) // its error names what is missing
 	}
@@ -38,8 +132,57 @@ func (k *adminKeeper) set(pool string, id uint32, a handlespace.Admin) error {
 }
 
 func elementExists(v *handlespace.View, pool string, id uint32) bool {
+	return lookupElement(v, pool, id) != nil
+}
+
+func lookupElement(v *handlespace.View, pool string, id uint32) *handlespace.Element {
 	pv := v.Pool(pool)
-	return pv != nil && pv.Element(id) != nil
+	if pv == nil {
+		return nil
+	}
+	return pv.Element(id)
+}
+
+// keepHomedAdmin keeps the store's administrative states of zone-file
+// elements in step with where they are homed, after the live set moved
+// them: the home keeps the states of the elements homed here (one that it
+// took over keeps the drain its old home announced, across a restart), and
+// forgets those of the elements homed elsewhere (their home keeps them).
+// Registered elements go with their registrations (peering's keepStore).
+func (k *adminKeeper) keepHomedAdmin() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v := k.hs.View()
+	stored := map[string]handlespace.Admin{}
+	if err := k.store.Admins(func(pool string, id uint32, a handlespace.Admin) {
+		stored[pool+" "+handlespace.IDString(id)] = a
+	}); err != nil {
+		return err
+	}
+	for _, z := range v.Zones() {
+		for _, h := range z.PoolHandles() {
+			pv := z.Pool(h)
+			if pv == nil {
+				continue
+			}
+			for e := range pv.Range() {
+				if !e.Static {
+					continue
+				}
+				want := handlespace.AdminAuto
+				if e.Home == k.self {
+					want = e.Admin
+				}
+				if stored[pv.Name+" "+handlespace.IDString(e.ID)] == want {
+					continue
+				}
+				if err := k.store.PutAdmin(pv.Name, e.ID, want); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // restoreAdmin puts the stored administrative states back on the elements

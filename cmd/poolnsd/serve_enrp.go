@@ -52,8 +52,14 @@ func (d *daemon) startPeering() int {
 		Handlespace: d.hs,
 		Logger:      d.log,
 		OnOwnership: func(o []enrp.Ownership) { p.store <- o },
-		OnEvent:     func(ev enrp.Event) { peeringEvent(d.ops.metrics, ev) },
-		OnMessage:   func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
+		OnEvent: func(ev enrp.Event) {
+			peeringEvent(d.ops.metrics, ev)
+			if ev.Kind == enrp.EventStaticHomes {
+				p.store <- nil // the homes of zone-file elements moved: keep their admin states where they are homed
+			}
+		},
+		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
+		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 	})
 	if err != nil {
 		close(p.store)
@@ -63,6 +69,7 @@ func (d *daemon) startPeering() int {
 	}
 	p.drv = drv
 	d.peering = p
+	d.admin.setDriver(drv)
 	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
 	mode := "tls"
 	if tlsc == nil {
@@ -74,18 +81,31 @@ func (d *daemon) startPeering() int {
 }
 
 // keepStore writes the ownership changes that the driver reports: a
-// registration taken over is stored here (a restart keeps it) and its
-// lease is handed to the registrar, which expires it; one given up or
-// deleted by a peer is removed.
+// registration taken over is stored here with its administrative state (a
+// restart keeps both) and its lease is handed to the registrar, which
+// expires it; one given up or deleted by a peer is removed. A nil batch
+// asks for the zone-file elements' administrative states to follow their
+// homes (keepHomedAdmin).
 func (p *peering) keepStore(d *daemon) {
 	defer p.done.Done()
 	for batch := range p.store {
+		if batch == nil {
+			if err := d.admin.keepHomedAdmin(); err != nil {
+				d.log.Error("cannot keep the administrative states of the zone-file elements homed here in the store", "err", err.Error())
+			}
+			continue
+		}
 		gained := false
 		for _, o := range batch {
 			var err error
 			if o.Elem != nil {
 				gained = true
 				err = d.store.PutElement(o.Pool, o.Elem)
+				if err == nil && o.Elem.Admin != handlespace.AdminAuto {
+					// Taken over drained: the drain is this registrar's
+					// to keep now.
+					err = d.store.PutAdmin(o.Pool, o.ID, o.Elem.Admin)
+				}
 			} else {
 				err = d.store.DeleteElement(o.Pool, o.ID)
 			}

@@ -66,6 +66,7 @@ func (d *daemon) startHTTP() int {
 			d.ops.metrics.HealthChange(to)
 		},
 	})
+	d.admin.setMonitor(d.mon)
 	d.ops.metrics.SetProbeStats(d.mon.Stats)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.monDone = make(chan error, 1)
@@ -78,7 +79,7 @@ func (d *daemon) startHTTP() int {
 	// The listener serves since the start (listenHTTP, serve_ops.go): the
 	// API joins the status page, /metrics and /readyz on it now, counted in
 	// the metrics. SIGHUP rebuilds it when http.token changes.
-	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate, &adminKeeper{hs: d.hs, mon: d.mon, store: d.store}}, d.ops.metrics, d.hs.RegistrarID()}
+	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate, d.admin}, d.ops.metrics, d.hs.RegistrarID()}
 	reg := meteredRegistrar{d.reg, d.ops.metrics}
 	d.setAPI(func(token string) http.Handler {
 		return httpapi.NewHandler(backend, httpapi.Config{Token: token, Logger: d.log, Registrar: reg,

@@ -173,8 +173,9 @@ func streamMessages(t *testing.T, file string, skip map[int]bool) [][]byte {
 
 // TestWireshark captures real peering (insecure, loopback) with dumpcap:
 // three poolnsd syncing, answering a hand-made client's bad messages with
-// ERROR, sending updates after a zone reload, and taking over a killed
-// peer. Every message poolnsd sent, replayed as one UDP datagram each to
+// ERROR, asking a peer for an administrative change (drain and undrain of
+// its element), sending updates after a zone reload, and taking over a
+// killed peer. Every message poolnsd sent, replayed as one UDP datagram each to
 // port 9901, must decode in Wireshark's ENRP dissector as the message type
 // it is, with no malformed packet and no expert warning or error; all ten
 // RFC 5353 message types must be among them.
@@ -208,13 +209,20 @@ func TestWireshark(t *testing.T) {
 
 	tcpCap := startCapture(t, strings.Join(ports, " or "))
 	for _, p := range ps {
-		p.p = startDaemon(t, p.dir)
+		p.p = startDaemon(t, p.dir, "--http.token="+adminToken)
 	}
 	for _, p := range ps {
 		p.p.ready()
 	}
 	waitAnswer(t, "A", a.dns, "reg.pool.example.", []string{"192.0.2.7"})
 	waitAnswer(t, "B", b.dns, "reg.pool.example.", []string{"192.0.2.7"})
+	// Drain and undrain C's registration at A: A asks C (an administrative
+	// request in a HANDLE_UPDATE), C announces the change.
+	for _, cmd := range []string{"drain", "undrain"} {
+		if out, stderr, code := runPoolnsd(t, a.dir, cmd, "--server", "http://"+a.http, "--token", adminToken, "reg.pool.example.", "pe7"); code != exitOK {
+			t.Fatalf("poolnsd %s at A: exit %d, %s %s", cmd, code, out, stderr)
+		}
+	}
 
 	// A hand-made client: an unknown message type, then a malformed one.
 	raw, err := net.Dial("tcp", a.enrp)
@@ -266,12 +274,19 @@ func TestWireshark(t *testing.T) {
 
 	msgs := streamMessages(t, tcpFile, map[int]bool{rawPort: true})
 	types := map[enrp.Type]int{}
+	adminReqs := 0
 	for _, m := range msgs {
 		dm, err := enrp.Decode(m)
 		if err != nil {
 			t.Fatalf("poolnsd sent a message its own decoder refuses: %v (%x)", err, m)
 		}
 		types[dm.Type]++
+		if dm.Type == enrp.TypeHandleUpdate && dm.Entries[0].Elements[0].X != nil && dm.Entries[0].Elements[0].X.AdminReq {
+			adminReqs++
+		}
+	}
+	if adminReqs != 2 {
+		t.Errorf("%d administrative requests in the capture, want 2 (drain and undrain)", adminReqs)
 	}
 	for typ := enrp.TypePresence; typ <= enrp.TypeError; typ++ {
 		if types[typ] == 0 {

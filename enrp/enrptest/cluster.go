@@ -1,6 +1,7 @@
 package enrptest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -23,6 +24,9 @@ type Member struct {
 	Events []enrp.Event
 	// OpErrors are the operations the handlespace refused.
 	OpErrors []enrp.OpError
+	// Admins are the peers' administrative requests this member applied
+	// as their element's home.
+	Admins []enrp.AdminRequest
 
 	zones  []handlespace.ZoneDef
 	dial   map[uint32]bool // peers to keep a connection to: static and learned
@@ -283,9 +287,31 @@ func (m *Member) handle(r enrp.Ready) {
 		m.OpErrors = append(m.OpErrors, errs...)
 	}
 	m.next = r.Next
-	if len(r.Ops) > 0 {
+	for _, a := range r.Admin {
+		// As the daemon does (through its monitor): a local change of
+		// the element, which the Node then announces.
+		if err := m.HS.Update(a.Pool, a.ID, func(e *handlespace.Element) { e.Admin = a.Admin }); err == nil {
+			m.Admins = append(m.Admins, a)
+		}
+	}
+	if len(r.Ops) > 0 || len(r.Admin) > 0 {
 		m.Sync()
 	}
+}
+
+// RequestAdmin sets the administrative state of element id of pool as an
+// operator's change at this member does: locally if the element is homed
+// here, else by asking its home (enrp.Node.RequestAdmin). It returns the
+// element's home.
+func (m *Member) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint32, error) {
+	home, r, err := m.Node.RequestAdmin(pool, id, a)
+	m.handle(r)
+	if errors.Is(err, enrp.ErrHomeHere) {
+		return home, m.Do(func(hs *handlespace.Handlespace) error {
+			return hs.Update(pool, id, func(e *handlespace.Element) { e.Admin = a })
+		})
+	}
+	return home, err
 }
 
 func (c *Cluster) send(from, to uint32, msg *enrp.Message) {
