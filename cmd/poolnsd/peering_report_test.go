@@ -3,14 +3,22 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
@@ -238,4 +246,87 @@ func TestPeeringReportAtNonHome(t *testing.T) {
 		t.Errorf("%s heard of %d reports of the flood, %s let %d through", home.name, got, at.name, accepted)
 	}
 	t.Logf("flood at %s: %d accepted, %d rate-limited", at.name, accepted, limited)
+}
+
+// TestPeeringAdminRefusedByHome: a drain asked for at a real poolnsd (B)
+// of an element whose home (A, the real peering driver in this test, over
+// TLS) cannot carry it out is answered at once: A's refusal, an ERROR
+// naming the request, comes back to B, which answers 503 naming A and
+// A's reason, not 504 after its wait; `poolnsd drain` says so and exits
+// 3.
+func TestPeeringAdminRefusedByHome(t *testing.T) {
+	t.Parallel()
+	zone := "$ORIGIN pool.example.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+	ps, ca := peeringClusterCA(t, zone)
+	a, b := ps[0], ps[1]
+	b.p = startDaemon(t, b.dir, "--http.token="+adminToken)
+	b.p.ready()
+
+	f, err := ca.WriteFiles(t.TempDir(), "a", a.ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsc, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := handlespace.New(handlespace.Options{RegistrarID: a.id})
+	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.example.", File: "pool.example.zone", Records: []dns.RR{
+		mustRR(t, "pool.example. 300 IN SOA ns1.pool.example. hostmaster.pool.example. 1 3600 600 86400 5"),
+		mustRR(t, "pool.example. 300 IN NS ns1.pool.example."),
+		mustRR(t, "ns1.pool.example. 300 IN A 192.0.2.53"),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	asked := make(chan enrp.AdminRequest, 1)
+	drv, err := enrp.StartDriver(enrp.DriverConfig{
+		Node:        enrp.Config{ID: a.id, PresenceInterval: ptPresence, MaxTimeLastHeard: ptLastHeard, MaxTimeNoResponse: ptNoResponse},
+		Listen:      a.enrp,
+		Peers:       []string{b.enrp},
+		TLS:         tlsc,
+		Handlespace: hs,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnAdmin: func(r enrp.AdminRequest) error {
+			asked <- r
+			return errors.New("cannot write the store: no space left on device")
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	b.p.waitLog(0, "B hearing A", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
+	const pool = "reg.pool.example."
+	if err := hs.Register(pool, &handlespace.Element{ID: 0x0a0b0c0d, Label: "pe9", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.9")},
+		Port: 80, Expires: time.Now().Add(time.Hour)}, "rr"); err != nil {
+		t.Fatal(err)
+	}
+	waitDig(t, []*peer{b}, pool, []string{"192.0.2.9"}, waitLimit)
+
+	out, stderr, code := runPoolnsd(t, b.dir, "drain", "--server", "http://"+b.http, "--token", adminToken, pool, "pe9")
+	if code != exitRuntime || !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "no space left on device") ||
+		!strings.Contains(stderr, handlespace.IDString(a.id)) || !strings.Contains(stderr, "HTTP 503") {
+		t.Fatalf("poolnsd drain at B: exit %d, stdout %q, stderr %q; want exit 3 with A's refusal (503)", code, out, stderr)
+	}
+	t.Logf("refused: %s", strings.TrimSpace(stderr))
+	select {
+	case r := <-asked:
+		if r.From != b.id || r.Pool != pool || r.ID != 0x0a0b0c0d || r.Admin != handlespace.AdminDrain {
+			t.Errorf("A was asked %+v", r)
+		}
+	default:
+		t.Error("A's OnAdmin was not called")
+	}
+	if _, _, adm := b.adminOf(t, pool, "pe9"); adm != "auto" {
+		t.Errorf("B shows pe9 %s after the refusal", adm)
+	}
+}
+
+func mustRR(t *testing.T, s string) dns.RR {
+	t.Helper()
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
 }
