@@ -22,6 +22,12 @@ import (
 // A home that does not know ParamXAdminReq (an older poolnsd) skips it
 // (its top bits are 10) and sees a non-home's copy of its own element,
 // which changes nothing: the asker sees no change and says so.
+//
+// Failure reports made away from an element's home go to the home the
+// same way, with ParamXReportReq and the reporter's address
+// (RequestReport, Ready.Reports). A request the home refuses is answered
+// with an ERROR that names it (ParamXRefused), which the asker hands to
+// whoever waits on it (Ready.Refusals).
 
 // AdminRequest is a peer's request, accepted by this registrar as the
 // element's home, to set the administrative state of element ID of Pool.
