@@ -3,6 +3,7 @@ package enrp
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -21,6 +22,12 @@ import (
 // A home that does not know ParamXAdminReq (an older poolnsd) skips it
 // (its top bits are 10) and sees a non-home's copy of its own element,
 // which changes nothing: the asker sees no change and says so.
+//
+// Failure reports made away from an element's home go to the home the
+// same way, with ParamXReportReq and the reporter's address
+// (RequestReport, Ready.Reports). A request the home refuses is answered
+// with an ERROR that names it (ParamXRefused), which the asker hands to
+// whoever waits on it (Ready.Refusals).
 
 // AdminRequest is a peer's request, accepted by this registrar as the
 // element's home, to set the administrative state of element ID of Pool.
@@ -29,6 +36,50 @@ type AdminRequest struct {
 	ID    uint32
 	Admin handlespace.Admin
 	From  uint32 // the peer that asked
+}
+
+// ReportRequest is a pool user's failure report of element ID of Pool,
+// made at peer From by the client at Reporter (invalid if unknown), that
+// this registrar, the element's home, is to count as if made here.
+type ReportRequest struct {
+	Pool     string
+	ID       uint32
+	Reporter netip.Addr
+	From     uint32
+}
+
+// Refusal is a peer's refusal of a request this registrar sent it: the
+// request (ParamXAdminReq, ParamXReportReq) for element ID of Pool, the
+// reason (RefusedNotHome …) and the peer's words.
+type Refusal struct {
+	Home    uint32 // the peer that refused: the element's home as this registrar saw it
+	Pool    string
+	ID      uint32
+	Request uint16
+	Reason  uint8
+	Why     string
+}
+
+// RefusedError is the error of a request that the element's home refused
+// (Driver.WatchRefusals).
+type RefusedError struct{ Refusal }
+
+func (e *RefusedError) Error() string {
+	what := "request"
+	switch e.Request {
+	case ParamXAdminReq:
+		what = "change"
+	case ParamXReportReq:
+		what = "failure report"
+	}
+	return fmt.Sprintf("the element's home registrar %s refused the %s (%s)", handlespace.IDString(e.Home), what, e.Why)
+}
+
+// Stale reports whether the refusal says that the asker's view of the
+// element is not the home's (it is homed elsewhere now, or gone), rather
+// than that the home failed to carry out the request.
+func (e *RefusedError) Stale() bool {
+	return e.Reason != RefusedFailed
 }
 
 // Errors of RequestAdmin.
@@ -56,28 +107,93 @@ func (e *HomeUnavailableError) Error() string {
 // RequestAdmin asks the home of element id of pool to set its
 // administrative state to a, and returns the home. It fails with
 // ErrNoSuchElement, ErrHomeHere, or a *HomeUnavailableError when the home
-// is dead or unknown; then nothing is sent.
+// is dead or unknown; then nothing is sent. A home that refuses answers
+// with an ERROR naming the request: Ready.Refusals.
 func (n *Node) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint32, Ready, error) {
+	home, err := n.request(pool, id, func(x *ElementX) { x.AdminReq, x.ReqAdmin = true, uint8(a) })
+	return home, n.flush(), err
+}
+
+// RequestReport passes a pool user's failure report of element id of
+// pool, made here by the client at from, on to the element's home, and
+// returns the home. It fails as RequestAdmin does; the home counts the
+// report as if it had been made there (Ready.Reports), and what comes of
+// it (the element out of the answers) reaches every peer in the home's
+// HANDLE_UPDATE.
+func (n *Node) RequestReport(pool string, id uint32, from netip.Addr) (uint32, Ready, error) {
+	home, err := n.request(pool, id, func(x *ElementX) { x.ReportReq, x.Reporter = true, from })
+	return home, n.flush(), err
+}
+
+// request sends the home of element id of pool a HANDLE_UPDATE (ADD_PE) of
+// this registrar's copy with the request that mark puts in its extension.
+func (n *Node) request(pool string, id uint32, mark func(*ElementX)) (uint32, error) {
 	en := n.tab.get(key{pool, id})
 	if en == nil {
-		return 0, n.flush(), ErrNoSuchElement
+		return 0, ErrNoSuchElement
 	}
 	home := en.home()
 	if home == n.id {
-		return home, n.flush(), ErrHomeHere
+		return home, ErrHomeHere
 	}
 	p := n.peers[home]
 	switch {
 	case p == nil:
-		return home, n.flush(), &HomeUnavailableError{Home: home, Why: "not a known peer"}
+		return home, &HomeUnavailableError{Home: home, Why: "not a known peer"}
 	case p.dead:
-		return home, n.flush(), &HomeUnavailableError{Home: home, Why: "dead"}
+		return home, &HomeUnavailableError{Home: home, Why: "dead"}
 	}
 	pe := ToPE(en.e, en.policy, en.gen, n.now())
-	pe.X.AdminReq, pe.X.ReqAdmin = true, uint8(a)
+	mark(pe.X)
 	n.send(home, &Message{Type: TypeHandleUpdate, Action: AddPE,
 		Entries: []Entry{{Handle: []byte(pool), Elements: []PE{pe}}}})
-	return home, n.flush(), nil
+	return home, nil
+}
+
+// refuse answers peer's request for element id of pool with an ERROR that
+// names it (ParamXRefused) and says why.
+func (n *Node) refuse(peer uint32, request uint16, pool string, id uint32, reason uint8, what, why string) {
+	kind := EventAdminRefused
+	if request == ParamXReportReq {
+		kind = EventReportRefused
+	}
+	n.event(Event{Kind: kind, Peer: peer, Detail: what + ": " + why})
+	n.send(peer, &Message{Type: TypeError,
+		Causes:  []Cause{{Code: CauseInvalidValues, Info: diagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
+		Refused: &Refused{Request: request, Reason: reason, ID: id, Handle: []byte(pool)}})
+}
+
+// Refuse answers a peer's request that this registrar took as the
+// element's home (Ready.Admin, Ready.Reports) but could not carry out:
+// an ERROR naming it, with reason RefusedFailed and why in words, so
+// that the asker need not wait for a change that will not come. request
+// is ParamXAdminReq or ParamXReportReq.
+func (n *Node) Refuse(peer uint32, request uint16, pool string, id uint32, why string) Ready {
+	what := "request"
+	switch request {
+	case ParamXAdminReq:
+		what = "admin request"
+	case ParamXReportReq:
+		what = "failure report"
+	}
+	n.refuse(peer, request, pool, id, RefusedFailed, fmt.Sprintf("%s for %s %s", what, pool, handlespace.IDString(id)), why)
+	return n.flush()
+}
+
+// homed checks that element id of pool is homed here for peer p's request
+// and refuses it (false) if not.
+func (n *Node) homed(p *peer, request uint16, pool string, id uint32, what string) bool {
+	en := n.tab.get(key{pool, id})
+	switch {
+	case en == nil:
+		n.refuse(p.id, request, pool, id, RefusedNoElement, what, "no such element here")
+		return false
+	case en.home() != n.id:
+		n.refuse(p.id, request, pool, id, RefusedNotHome, what,
+			fmt.Sprintf("its home is %s, not this registrar", handlespace.IDString(en.home())))
+		return false
+	}
+	return true
 }
 
 // onAdminRequest takes peer p's request to set the administrative state
@@ -86,23 +202,48 @@ func (n *Node) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint32
 func (n *Node) onAdminRequest(p *peer, pool string, pe *PE) {
 	a := handlespace.Admin(pe.X.ReqAdmin)
 	what := fmt.Sprintf("admin request %s for %s %s", a, pool, handlespace.IDString(pe.ID))
-	refuse := func(why string) {
-		n.event(Event{Kind: EventAdminRefused, Peer: p.id, Detail: what + ": " + why})
-		n.send(p.id, &Message{Type: TypeError, Causes: []Cause{{Code: CauseInvalidValues, Info: diagParam(what + " refused: " + why)}}})
-	}
 	if pe.X.ReqAdmin > uint8(handlespace.AdminForceDown) {
-		refuse(fmt.Sprintf("unknown state %d", pe.X.ReqAdmin))
+		n.refuse(p.id, ParamXAdminReq, pool, pe.ID, RefusedBadRequest, what, fmt.Sprintf("unknown state %d", pe.X.ReqAdmin))
 		return
 	}
-	en := n.tab.get(key{pool, pe.ID})
-	switch {
-	case en == nil:
-		refuse("no such element here")
-		return
-	case en.home() != n.id:
-		refuse(fmt.Sprintf("its home is %s, not this registrar", handlespace.IDString(en.home())))
+	if !n.homed(p, ParamXAdminReq, pool, pe.ID, what) {
 		return
 	}
 	n.out.Admin = append(n.out.Admin, AdminRequest{Pool: pool, ID: pe.ID, Admin: a, From: p.id})
 	n.event(Event{Kind: EventAdminRequest, Peer: p.id, Detail: what})
+}
+
+// onReportRequest takes a failure report that peer p passed on: to count
+// here (Ready.Reports) if this registrar is the element's home, else
+// refused with an ERROR that says why.
+func (n *Node) onReportRequest(p *peer, pool string, pe *PE) {
+	from := "an unknown address"
+	if pe.X.Reporter.IsValid() {
+		from = pe.X.Reporter.String()
+	}
+	what := fmt.Sprintf("failure report from %s for %s %s", from, pool, handlespace.IDString(pe.ID))
+	if !n.homed(p, ParamXReportReq, pool, pe.ID, what) {
+		return
+	}
+	n.out.Reports = append(n.out.Reports, ReportRequest{Pool: pool, ID: pe.ID, Reporter: pe.X.Reporter, From: p.id})
+	n.event(Event{Kind: EventReportRequest, Peer: p.id, Detail: what})
+}
+
+// onRefused hands a peer's refusal of one of this registrar's requests,
+// an ERROR naming it, to whoever waits on it (Ready.Refusals).
+func (n *Node) onRefused(p *peer, m *Message) {
+	r := m.Refused
+	if r == nil {
+		return
+	}
+	pool, err := PoolName(r.Handle)
+	if err != nil {
+		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: "refusal of a request: " + err.Error()})
+		return
+	}
+	why := describeCauses(m.Causes)
+	if len(m.Causes) == 1 && diagText(m.Causes[0].Info) != "" {
+		why = diagText(m.Causes[0].Info)
+	}
+	n.out.Refusals = append(n.out.Refusals, Refusal{Home: p.id, Pool: pool, ID: r.ID, Request: r.Request, Reason: r.Reason, Why: why})
 }

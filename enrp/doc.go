@@ -49,9 +49,27 @@
 // to the home, with ParamXAdminReq in the extension. The home, if it is
 // the element's home, returns the request in Ready.Admin for its driver to
 // apply as a local change (DriverConfig.OnAdmin), which then goes to every
-// peer; else it answers with an ERROR. The asker changes nothing itself.
-// A peer that does not know ParamXAdminReq skips it and ignores the
-// message (a non-home's word on its own element).
+// peer; else it answers with an ERROR that names the request
+// (ParamXRefused: request type, reason, PE identifier, pool handle), and
+// so does a driver whose OnAdmin fails (Node.Refuse). The asker changes
+// nothing itself; it hands refusals to whoever waits (Ready.Refusals,
+// Driver.WatchRefusals), so that an operator's change refused by the home
+// is answered at once. A peer that does not know ParamXAdminReq skips it
+// and ignores the message (a non-home's word on its own element); one that
+// does not know ParamXRefused skips it and only logs the ERROR.
+//
+// # Failure reports
+//
+// A pool user's failure report (RFC 5352 ENDPOINT_UNREACHABLE) of an
+// element homed elsewhere goes to its home the same way: Node.RequestReport
+// (Driver.RequestReport) sends the home a HANDLE_UPDATE (ADD_PE) of the
+// asker's copy with ParamXReportReq carrying the reporter's address. The
+// home returns it in Ready.Reports for its driver to count
+// (DriverConfig.OnReport: the monitor, which rate-limits and counts by the
+// reporter's address and probes at once); the element's Reported state
+// (XReported in ParamXState) then reaches every peer in the home's
+// HANDLE_UPDATE. A home that is not the element's home, or whose OnReport
+// fails, refuses it as above. The asker rate-limits before it asks.
 //
 // # Caveats
 //

@@ -60,8 +60,16 @@ type DriverConfig struct {
 	// peer's administrative request for an element homed here (see
 	// Node.RequestAdmin); it applies it as a local change (which then
 	// reaches the peers like any other). It may block briefly (a store
-	// write). Without it such requests are logged and dropped.
+	// write). Without it such requests are logged and dropped. When it
+	// fails, the asker is sent a refusal (Node.Refuse) saying why.
 	OnAdmin func(AdminRequest) error
+	// OnReport, if set, is called from the driver's goroutine with each
+	// failure report that a peer passed on for an element homed here (see
+	// Node.RequestReport); it counts it as if made here, by the reporter's
+	// address (the monitor's Report). It must not block for long. Without
+	// it such reports are logged and dropped; when it fails (the reporter
+	// is over its rate), the asker is sent a refusal.
+	OnReport func(ReportRequest) error
 	// OnMessage, if set, is called from the driver's goroutine with the
 	// type of each message sent to or received from a peer (for metrics).
 	// It must not block.
@@ -104,7 +112,7 @@ type Driver struct {
 	in     chan inbound
 	connUp chan *conn
 	connDn chan *conn
-	admin  chan adminCall
+	admin  chan requestCall
 
 	// Owned by the loop goroutine.
 	conns        map[*conn]bool
@@ -119,6 +127,9 @@ type Driver struct {
 	status   []PeerState
 	stats    Stats
 	refusals map[string]time.Time // when a refused peer was last logged, by host
+
+	wmu      sync.Mutex
+	watchers map[key]map[chan *RefusedError]struct{} // WatchRefusals, by element
 }
 
 // Stats counts what a Driver did.
@@ -132,15 +143,18 @@ type Stats struct {
 	Owned int
 }
 
-// adminCall is a RequestAdmin call, carried out on the loop goroutine.
-type adminCall struct {
-	pool  string
-	id    uint32
-	a     handlespace.Admin
-	reply chan adminReply
+// requestCall is a RequestAdmin or RequestReport call, carried out on the
+// loop goroutine.
+type requestCall struct {
+	pool   string
+	id     uint32
+	a      handlespace.Admin
+	report bool
+	from   netip.Addr // the reporter
+	reply  chan requestReply
 }
 
-type adminReply struct {
+type requestReply struct {
 	home uint32
 	err  error
 }
@@ -246,7 +260,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		cfg.Node.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
-		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan adminCall),
+		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan requestCall),
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
 	if cfg.Listen != "" {
@@ -591,8 +605,8 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			next = d.onInbound(ib)
 		case <-changes:
 			next = d.handle(d.node.Local(d.bind.Changes()))
-		case ac := <-d.admin:
-			next = d.requestAdmin(ac)
+		case rc := <-d.admin:
+			next = d.request(rc)
 		case <-timer.C:
 			next = d.handle(d.node.Tick())
 		}
@@ -602,38 +616,114 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 // RequestAdmin asks the home of element id of pool to set its
 // administrative state to a (Node.RequestAdmin) and returns the home. The
 // change shows in this registrar's handlespace when the home's update comes
-// back; nothing changes here before. Errors: ErrNoSuchElement, ErrHomeHere
-// (change it locally), *HomeUnavailableError (the home is dead, unknown or
-// not connected: nothing was sent), or the driver is closed.
+// back; nothing changes here before. A refusal by the home comes to the
+// watchers of the element (WatchRefusals: watch before asking). Errors:
+// ErrNoSuchElement, ErrHomeHere (change it locally),
+// *HomeUnavailableError (the home is dead, unknown or not connected:
+// nothing was sent), or the driver is closed.
 func (d *Driver) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint32, error) {
-	ac := adminCall{pool: pool, id: id, a: a, reply: make(chan adminReply, 1)}
+	return d.call(requestCall{pool: pool, id: id, a: a})
+}
+
+// RequestReport passes a pool user's failure report of element id of
+// pool, made here by the client at from, on to the element's home
+// (Node.RequestReport) and returns the home. It fails as RequestAdmin
+// does; a refusal by the home (rare: the home moved, or the reporter is
+// over the home's rate) is logged and comes to the element's watchers.
+func (d *Driver) RequestReport(pool string, id uint32, from netip.Addr) (uint32, error) {
+	return d.call(requestCall{pool: pool, id: id, report: true, from: from})
+}
+
+func (d *Driver) call(rc requestCall) (uint32, error) {
+	rc.reply = make(chan requestReply, 1)
 	select {
-	case d.admin <- ac:
+	case d.admin <- rc:
 	case <-d.ctx.Done():
 		return 0, errors.New("enrp: peering stopped")
 	}
-	r := <-ac.reply
+	r := <-rc.reply
 	return r.home, r.err
 }
 
-func (d *Driver) requestAdmin(ac adminCall) time.Time {
+// WatchRefusals returns a channel that gets the refusals (at most one
+// waits in it) of this registrar's requests for element id of pool that
+// come back from the home, until stop is called.
+func (d *Driver) WatchRefusals(pool string, id uint32) (refused <-chan *RefusedError, stop func()) {
+	ch := make(chan *RefusedError, 1)
+	k := key{pool, id}
+	d.wmu.Lock()
+	if d.watchers == nil {
+		d.watchers = map[key]map[chan *RefusedError]struct{}{}
+	}
+	if d.watchers[k] == nil {
+		d.watchers[k] = map[chan *RefusedError]struct{}{}
+	}
+	d.watchers[k][ch] = struct{}{}
+	d.wmu.Unlock()
+	return ch, func() {
+		d.wmu.Lock()
+		delete(d.watchers[k], ch)
+		if len(d.watchers[k]) == 0 {
+			delete(d.watchers, k)
+		}
+		d.wmu.Unlock()
+	}
+}
+
+// refused hands a home's refusal to the element's watchers.
+func (d *Driver) refused(f Refusal) {
+	d.log.Info("ENRP request refused by the element's home", "home", hex8(f.Home), "pool", f.Pool,
+		"element", handlespace.IDString(f.ID), "request", requestName(f.Request), "why", f.Why)
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	for ch := range d.watchers[key{f.Pool, f.ID}] {
+		select {
+		case ch <- &RefusedError{f}:
+		default:
+		}
+	}
+}
+
+func requestName(request uint16) string {
+	switch request {
+	case ParamXAdminReq:
+		return "admin"
+	case ParamXReportReq:
+		return "report"
+	}
+	return fmt.Sprintf("0x%04x", request)
+}
+
+func (d *Driver) request(rc requestCall) time.Time {
 	// Not connected to the home: the Node would queue a message that the
-	// driver drops, and the change would be lost in silence.
-	if en := d.node.tab.get(key{ac.pool, ac.id}); en != nil && en.home() != d.self && len(d.byPeer[en.home()]) == 0 {
+	// driver drops, and the request would be lost in silence.
+	if en := d.node.tab.get(key{rc.pool, rc.id}); en != nil && en.home() != d.self && len(d.byPeer[en.home()]) == 0 {
 		why := "not connected"
 		if p := d.node.peers[en.home()]; p == nil {
 			why = "not a known peer"
 		} else if p.dead {
 			why = "dead"
 		}
-		ac.reply <- adminReply{en.home(), &HomeUnavailableError{Home: en.home(), Why: why}}
+		rc.reply <- requestReply{en.home(), &HomeUnavailableError{Home: en.home(), Why: why}}
 		return d.node.nextDeadline()
 	}
-	home, r, err := d.node.RequestAdmin(ac.pool, ac.id, ac.a)
-	ac.reply <- adminReply{home, err}
-	if err == nil {
-		d.log.Info("ENRP admin request sent to the element's home", "pool", ac.pool, "element", handlespace.IDString(ac.id),
-			"state", ac.a.String(), "home", hex8(home))
+	var home uint32
+	var r Ready
+	var err error
+	if rc.report {
+		home, r, err = d.node.RequestReport(rc.pool, rc.id, rc.from)
+	} else {
+		home, r, err = d.node.RequestAdmin(rc.pool, rc.id, rc.a)
+	}
+	rc.reply <- requestReply{home, err}
+	switch {
+	case err != nil:
+	case rc.report:
+		d.log.Debug("ENRP failure report passed on to the element's home", "pool", rc.pool, "element", handlespace.IDString(rc.id),
+			"from", rc.from.String(), "home", hex8(home))
+	default:
+		d.log.Info("ENRP admin request sent to the element's home", "pool", rc.pool, "element", handlespace.IDString(rc.id),
+			"state", rc.a.String(), "home", hex8(home))
 	}
 	return d.handle(r)
 }
@@ -764,6 +854,25 @@ func (d *Driver) handle(r Ready) time.Time {
 		d.pending = nil
 		d.apply(ops)
 	}
+	var failed []func() Ready // refusals of requests that could not be carried out
+	for _, rr := range r.Reports {
+		if d.cfg.OnReport == nil {
+			d.log.Warn("ENRP failure report from a peer not counted: no monitor", "peer", hex8(rr.From), "pool", rr.Pool,
+				"element", handlespace.IDString(rr.ID))
+			continue
+		}
+		if err := d.cfg.OnReport(rr); err != nil {
+			d.log.Warn("ENRP failure report from a peer not counted", "peer", hex8(rr.From), "pool", rr.Pool,
+				"element", handlespace.IDString(rr.ID), "from", rr.Reporter.String(), "err", err.Error())
+			failed = append(failed, func() Ready { return d.node.Refuse(rr.From, ParamXReportReq, rr.Pool, rr.ID, err.Error()) })
+			continue
+		}
+		d.log.Debug("ENRP failure report from a peer counted", "peer", hex8(rr.From), "pool", rr.Pool,
+			"element", handlespace.IDString(rr.ID), "from", rr.Reporter.String())
+	}
+	for _, f := range r.Refusals {
+		d.refused(f)
+	}
 	for _, a := range r.Admin {
 		if d.cfg.OnAdmin == nil {
 			d.log.Warn("ENRP admin request from a peer not applied: no administrative backend", "peer", hex8(a.From), "pool", a.Pool,
@@ -773,6 +882,7 @@ func (d *Driver) handle(r Ready) time.Time {
 		if err := d.cfg.OnAdmin(a); err != nil {
 			d.log.Error("ENRP admin request from a peer failed", "peer", hex8(a.From), "pool", a.Pool,
 				"element", handlespace.IDString(a.ID), "state", a.Admin.String(), "err", err.Error())
+			failed = append(failed, func() Ready { return d.node.Refuse(a.From, ParamXAdminReq, a.Pool, a.ID, err.Error()) })
 			continue
 		}
 		d.log.Info("ENRP admin request from a peer applied", "peer", hex8(a.From), "pool", a.Pool,
@@ -794,6 +904,9 @@ func (d *Driver) handle(r Ready) time.Time {
 	d.status = d.node.Peers()
 	d.stats.Owned = int(dig.Count)
 	d.mu.Unlock()
+	for _, f := range failed {
+		r.Next = d.handle(f())
+	}
 	return r.Next
 }
 
@@ -863,7 +976,7 @@ func (d *Driver) logEvent(ev Event) {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
 		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused:
+	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

@@ -95,19 +95,30 @@ type registrar struct {
 
 func startRegistrar(t *testing.T, id uint32, tlsc *tls.Config, peers ...string) *registrar {
 	t.Helper()
+	return startRegistrarWith(t, id, tlsc, nil, peers...)
+}
+
+// startRegistrarWith is startRegistrar with edit applied to the driver's
+// configuration.
+func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*enrp.DriverConfig), peers ...string) *registrar {
+	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: id})
 	if err := hs.ApplyZones(testZones(t, 4)); err != nil {
 		t.Fatal(err)
 	}
 	lb := newLogBuf()
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	cfg := enrp.DriverConfig{
 		Node:        enrp.Config{ID: id, PresenceInterval: 200 * time.Millisecond},
 		Listen:      "127.0.0.1:0",
 		Peers:       peers,
 		TLS:         tlsc,
 		Handlespace: hs,
 		Logger:      slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	drv, err := enrp.StartDriver(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,5 +377,71 @@ func TestDriverSelfInPeers(t *testing.T) {
 	lb.waitLog(t, "has this registrar's own ID")
 	if p := drv.Peers(); len(p) != 0 {
 		t.Errorf("peers %v: the registrar took itself for a peer", p)
+	}
+}
+
+// TestDriverRequestsOverTLS: over real TLS connections, a failure report
+// at B of A's registration reaches A's OnReport with the reporter's
+// address, and what A makes of it (Reported) comes back to B; an
+// administrative request that A's OnAdmin cannot carry out comes back to
+// B's watchers as a refusal naming A and A's words, at once.
+func TestDriverRequestsOverTLS(t *testing.T) {
+	ca, err := enrptest.NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan enrp.ReportRequest, 4)
+	var a *registrar
+	a = startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrp.DriverConfig) {
+		c.OnReport = func(r enrp.ReportRequest) error {
+			reports <- r
+			return a.hs.Update(r.Pool, r.ID, func(e *handlespace.Element) { e.Reported = true })
+		}
+		c.OnAdmin = func(enrp.AdminRequest) error { return errors.New("the store is read-only") }
+	})
+	b := startRegistrar(t, 0xb, tlsFor(t, ca, "b"), a.drv.Addr().String())
+	if err := a.hs.Register("web.pool.test.", element(1), "wrr"); err != nil {
+		t.Fatal(err)
+	}
+	elem := func() *handlespace.Element {
+		pv := b.hs.View().Zone("pool.test.").Pool("web")
+		if pv == nil {
+			return nil
+		}
+		return pv.Element(1001)
+	}
+	waitHS(t, b.hs, "A's registration at B", func() bool { return elem() != nil && elem().Home == 0xa })
+
+	user := netip.MustParseAddr("192.0.2.99")
+	if home, err := b.drv.RequestReport("web.pool.test.", 1001, user); err != nil || home != 0xa {
+		t.Fatalf("report at B: home %08x, %v", home, err)
+	}
+	select {
+	case r := <-reports:
+		if r.Reporter != user || r.From != 0xb || r.Pool != "web.pool.test." || r.ID != 1001 {
+			t.Fatalf("A counted %+v", r)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("A did not get the report")
+	}
+	waitHS(t, b.hs, "A's reported flag at B", func() bool { return elem().Reported })
+
+	refused, stop := b.drv.WatchRefusals("web.pool.test.", 1001)
+	defer stop()
+	if _, err := b.drv.RequestAdmin("web.pool.test.", 1001, handlespace.AdminDrain); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case re := <-refused:
+		if re.Home != 0xa || re.Request != enrp.ParamXAdminReq || re.Reason != enrp.RefusedFailed || re.Stale() ||
+			!strings.Contains(re.Error(), "the store is read-only") {
+			t.Fatalf("refusal %+v: %v", re.Refusal, re)
+		}
+		t.Logf("refused: %v", re)
+	case <-time.After(waitLimit):
+		t.Fatal("no refusal at B")
+	}
+	if elem().Admin != handlespace.AdminAuto {
+		t.Errorf("the refused drain took effect: %s", elem().Admin)
 	}
 }

@@ -39,6 +39,9 @@ type Message struct {
 
 	// Causes are the error causes of an ERROR.
 	Causes []Cause
+	// Refused, in an ERROR, names the request refused (poolnsd's
+	// ParamXRefused), nil if the ERROR is about something else.
+	Refused *Refused
 
 	// Unrecognized are parameters of unknown type that Decode skipped and
 	// that ask to be reported (top bits 11), each as received. Encode
@@ -147,6 +150,9 @@ func (m *Message) AppendEncode(b []byte) ([]byte, error) {
 		e.u32(m.Target)
 	case TypeError:
 		e.causes(m.Causes)
+		if m.Refused != nil {
+			e.refused(m.Refused)
+		}
 	}
 	n := len(e.b) - start
 	if e.err != nil || n > maxMessage {
@@ -292,14 +298,27 @@ func (w *walker) message(m *Message, ps []param) error {
 			m.Servers = append(m.Servers, *s)
 		}
 	case TypeError:
-		if ps, err = w.filter(ps, is(ParamOpError)); err != nil {
+		if ps, err = w.filter(ps, is(ParamOpError, ParamXRefused)); err != nil {
 			return err
 		}
-		if len(ps) != 1 {
-			return malformed(headerLen+idsLen, "ERROR with %d operation error parameters, want 1", len(ps))
+		ops := 0
+		for _, p := range ps {
+			switch {
+			case p.typ == ParamOpError:
+				ops++
+				if m.Causes, err = w.causes(p); err != nil {
+					return err
+				}
+			case m.Refused != nil:
+				return malformed(p.off, "ERROR with two refused-request parameters")
+			default:
+				if m.Refused, err = w.refused(p); err != nil {
+					return err
+				}
+			}
 		}
-		if m.Causes, err = w.causes(ps[0]); err != nil {
-			return err
+		if ops != 1 {
+			return malformed(headerLen+idsLen, "ERROR with %d operation error parameters, want 1", ops)
 		}
 	default: // requests and takeover messages have no parameters
 		if _, err = w.filter(ps, func(uint16) bool { return false }); err != nil {

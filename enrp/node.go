@@ -161,6 +161,8 @@ const (
 	EventStaticHomes                        // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
 	EventAdminRequest                       // Peer asked this registrar, the element's home, for an administrative change (Detail); see Ready.Admin
 	EventAdminRefused                       // Peer's administrative request was refused (Detail says why)
+	EventReportRequest                      // Peer passed on a failure report of an element homed here (Detail); see Ready.Reports
+	EventReportRefused                      // Peer's passed-on failure report was refused (Detail says why)
 )
 
 var eventNames = map[EventKind]string{
@@ -170,6 +172,7 @@ var eventNames = map[EventKind]string{
 	EventTakenOver: "taken-over", EventOwnershipLost: "ownership-lost", EventRejected: "rejected",
 	EventErrorReceived: "error-received", EventReclaimed: "reclaimed", EventStaticHomes: "static-homes",
 	EventAdminRequest: "admin-request", EventAdminRefused: "admin-refused",
+	EventReportRequest: "report-request", EventReportRefused: "report-refused",
 }
 
 func (k EventKind) String() string {
@@ -222,6 +225,14 @@ type Ready struct {
 	// to apply as local changes (through whatever keeps administrative
 	// states), which then travel to every peer as usual.
 	Admin []AdminRequest
+	// Reports are failure reports that peers passed on for elements homed
+	// here, to count as if made here (the monitor's Report, with the
+	// reporter's address).
+	Reports []ReportRequest
+	// Refusals are the refusals of this registrar's requests (RequestAdmin,
+	// RequestReport) that came back from the peers asked, for whoever
+	// waits on them.
+	Refusals []Refusal
 	// Next is when Tick must be called next.
 	Next time.Time
 }
@@ -503,6 +514,7 @@ func (n *Node) Step(m *Message) Ready {
 		n.onTakeoverServer(p, m.Target)
 	case TypeError:
 		n.event(Event{Kind: EventErrorReceived, Peer: p.id, Detail: describeCauses(m.Causes)})
+		n.onRefused(p, m)
 	}
 	return n.flush()
 }

@@ -238,6 +238,13 @@ type ElementX struct {
 	// for identification only.
 	AdminReq bool
 	ReqAdmin uint8
+
+	// ReportReq (ParamXReportReq), in a HANDLE_UPDATE to the element's
+	// home, passes on a pool user's failure report of the element made at
+	// the sender; Reporter is the address the report came from (invalid
+	// if unknown). The rest of the element is for identification only.
+	ReportReq bool
+	Reporter  netip.Addr
 }
 
 // ElementX flags.
@@ -312,6 +319,13 @@ func (e *enc) elementX(x *ElementX) {
 		if x.AdminReq {
 			e.param(ParamXAdminReq, func() { e.u32(uint32(x.ReqAdmin) << 24) })
 		}
+		if x.ReportReq {
+			e.param(ParamXReportReq, func() {
+				if x.Reporter.IsValid() {
+					e.b = append(e.b, x.Reporter.Unmap().AsSlice()...)
+				}
+			})
+		}
 	})
 }
 
@@ -328,7 +342,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamIPv4, ParamIPv6)); err != nil {
+	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq, ParamIPv4, ParamIPv6)); err != nil {
 		return nil, err
 	}
 	x := &ElementX{}
@@ -361,6 +375,16 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				return nil, malformed(q.off, "admin request has %d bytes of value, want 4", len(q.val))
 			}
 			x.AdminReq, x.ReqAdmin = true, q.val[0]
+		case ParamXReportReq:
+			switch len(q.val) {
+			case 0:
+			case 4, 16:
+				a, _ := netip.AddrFromSlice(q.val)
+				x.Reporter = a.Unmap()
+			default:
+				return nil, malformed(q.off, "failure report has %d bytes of address, want 0, 4 or 16", len(q.val))
+			}
+			x.ReportReq = true
 		case ParamXState:
 			if len(q.val) != 12 {
 				return nil, malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))
@@ -557,4 +581,51 @@ func (w *walker) causes(p param) ([]Cause, error) {
 		return nil, malformed(p.off, "operation error parameter without a cause")
 	}
 	return out, nil
+}
+
+// Refused names the request an ERROR refuses (ParamXRefused): a request
+// parameter (ParamXAdminReq, ParamXReportReq) for element ID of the pool
+// whose handle is Handle, and why, as a Refused… reason. The ERROR's
+// Operation Error cause says it in words.
+type Refused struct {
+	Request uint16
+	Reason  uint8
+	ID      uint32
+	Handle  []byte
+}
+
+// Reasons of a Refused.
+const (
+	// RefusedNotHome: the receiver is not the element's home.
+	RefusedNotHome uint8 = 1
+	// RefusedNoElement: the receiver does not know the element.
+	RefusedNoElement uint8 = 2
+	// RefusedBadRequest: the request's value is not one the receiver
+	// knows (an administrative state of a newer version).
+	RefusedBadRequest uint8 = 3
+	// RefusedFailed: the home took the request but could not carry it out
+	// (a store write failed, too many reports from the reporter).
+	RefusedFailed uint8 = 4
+)
+
+func (e *enc) refused(r *Refused) {
+	e.param(ParamXRefused, func() {
+		e.u16(r.Request)
+		e.u8(r.Reason)
+		e.u8(0)
+		e.u32(r.ID)
+		e.b = append(e.b, r.Handle...)
+	})
+}
+
+func (w *walker) refused(p param) (*Refused, error) {
+	if len(p.val) < 8 {
+		return nil, malformed(p.off, "refused-request parameter has %d bytes of value, want at least 8", len(p.val))
+	}
+	return &Refused{
+		Request: binary.BigEndian.Uint16(p.val),
+		Reason:  p.val[2],
+		ID:      binary.BigEndian.Uint32(p.val[4:]),
+		Handle:  clone(p.val[8:]),
+	}, nil
 }

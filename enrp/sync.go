@@ -210,6 +210,10 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 		n.onAdminRequest(p, pool, pe)
 		return
 	}
+	if m.Action == AddPE && pe.X != nil && pe.X.ReportReq {
+		n.onReportRequest(p, pool, pe)
+		return
+	}
 	k := key{pool, pe.ID}
 	if p.seq != nil {
 		delete(p.seq.pending, k)

@@ -107,13 +107,18 @@ const (
 	// ParamXElement, inside a Pool Element parameter, holds what DNS
 	// answers need beyond RFC 5354: sub-parameters ParamXLabel, ParamXSite,
 	// ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease,
-	// ParamXAdminReq and further IPv4/IPv6 address parameters.
+	// ParamXAdminReq, ParamXReportReq and further IPv4/IPv6 address
+	// parameters.
 	ParamXElement uint16 = 0x8f01
 	// ParamXDigest, in a PRESENCE, holds the sender's ownership digest: the
 	// number of elements it owns and a 64-bit hash of their contents.
 	ParamXDigest uint16 = 0x8f02
 	// ParamXDiag, in an Operation Error cause, says in words what was wrong.
 	ParamXDiag uint16 = 0x8f03
+	// ParamXRefused, in an ERROR beside its Operation Error parameter,
+	// names the request that the ERROR refuses (see Refused), so that the
+	// asker can answer whoever is waiting on it at once.
+	ParamXRefused uint16 = 0x8f04
 
 	ParamXLabel  uint16 = 0x8f10 // the element's own DNS label
 	ParamXSite   uint16 = 0x8f11 // site= of the element
@@ -128,6 +133,13 @@ const (
 	// does not know it skips it (top bits 10) and takes the message for a
 	// non-home's word on an element, which changes nothing there.
 	ParamXAdminReq uint16 = 0x8f17
+	// ParamXReportReq marks a HANDLE_UPDATE as a pool user's failure
+	// report (RFC 5352 ENDPOINT_UNREACHABLE) passed on to the element's
+	// home: its value is the reporter's address (4 or 16 bytes, none if
+	// unknown), by which the home rate-limits and counts reports. See
+	// Node.RequestReport. A peer that does not know it skips it, as it
+	// does ParamXAdminReq.
+	ParamXReportReq uint16 = 0x8f18
 )
 
 // Unknown-parameter actions, the top two bits of a parameter type

@@ -35,6 +35,10 @@ type ReportOutcome struct {
 	// Removed is true when the element is out of the answers because of
 	// reports.
 	Removed bool
+	// Forwarded, with peering, is the element's home registrar when the
+	// report was passed on to it (the element is homed elsewhere): the
+	// home counts it, and Reports is 0 here; 0 when counted here.
+	Forwarded uint32
 }
 
 // ErrRateLimited is what Backend.Report returns (or wraps) when the client
@@ -55,11 +59,12 @@ func (e *RateLimitError) Error() string {
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
-// HomeError is Backend.SetAdmin's error when the change had to be made at
-// the element's home registrar (another one, with peering) and could not
-// be: the home is dead or not connected (Status 503), or it did not confirm
-// the change in time (504). The reply has that status, the message and the
-// home's ID.
+// HomeError is Backend.SetAdmin's (and Report's) error when the change
+// had to be made at the element's home registrar (another one, with
+// peering) and could not be: the home is dead or not connected (Status
+// 503), refused it (409 when its view of the element differs, 503 when it
+// could not carry it out), or did not confirm it in time (504). The reply
+// has that status, the message and the home's ID.
 type HomeError struct {
 	Status int
 	Home   uint32
@@ -424,12 +429,16 @@ func (a *api) report(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Debug("http api: failure report", "pool", pv.Name, "element", handlespace.IDString(e.ID),
 		"from", from.String(), "reports", out.Reports, "removed", out.Removed)
-	writeJSON(w, r, http.StatusAccepted, reportJSON{
+	rep := reportJSON{
 		Pool:    pv.Name,
 		Element: handlespace.IDString(e.ID),
 		Reports: out.Reports,
 		Removed: out.Removed,
-	})
+	}
+	if out.Forwarded != 0 {
+		rep.Forwarded = handlespace.IDString(out.Forwarded)
+	}
+	writeJSON(w, r, http.StatusAccepted, rep)
 }
 
 // clientAddr is the address of the request's peer (the zero Addr if it has
@@ -497,7 +506,7 @@ func (a *api) backendError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, new(*HomeError)):
 		var he *HomeError
 		errors.As(err, &he)
-		a.log.Warn("http api: administrative change not made at the element's home", "method", r.Method, "path", r.URL.Path,
+		a.log.Warn("http api: request not carried out at the element's home", "method", r.Method, "path", r.URL.Path,
 			"home", handlespace.IDString(he.Home), "err", he.Msg)
 		writeJSON(w, r, he.Status, ErrorJSON{Error: he.Msg, Home: handlespace.IDString(he.Home)})
 	default:

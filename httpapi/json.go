@@ -110,6 +110,10 @@ type reportJSON struct {
 	Element string `json:"element"`
 	Reports int    `json:"reports"`
 	Removed bool   `json:"removed"`
+	// Forwarded is the element's home registrar when the report was
+	// passed on to it (with peering); the home counts it, so Reports is
+	// 0 and Removed is this registrar's view.
+	Forwarded string `json:"forwarded_to,omitempty"`
 }
 
 // ErrorJSON is the reply of every error: the message, and for an ambiguous

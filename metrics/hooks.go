@@ -114,9 +114,10 @@ const (
 	ReportRemoved     = "removed"      // this report took the element out of the answers
 	ReportRateLimited = "rate_limited" // refused: the client sent too many
 	ReportUnknown     = "unknown"      // refused: no such pool or element
+	ReportForwarded   = "forwarded"    // passed on to the element's home registrar, which counts it
 )
 
-var reportOutcomeNames = [...]string{ReportCounted, ReportRemoved, ReportRateLimited, ReportUnknown}
+var reportOutcomeNames = [...]string{ReportCounted, ReportRemoved, ReportRateLimited, ReportUnknown, ReportForwarded}
 
 const nReportOutcomes = len(reportOutcomeNames)
 

@@ -636,6 +636,20 @@ func (m *Monitor) Report(pool string, id uint32, from netip.Addr) (ReportOutcome
 	return out, nil
 }
 
+// AllowReport takes a token from the rate bucket of the client at from, as
+// Report does, for a report that is not counted here: one passed on to
+// the element's home registrar, so that a flood at this registrar is not
+// multiplied there. It fails with ErrRateLimited.
+func (m *Monitor) AllowReport(from netip.Addr) error {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.allow(from, now) {
+		return ErrRateLimited
+	}
+	return nil
+}
+
 // allow takes a token from from's bucket. Called with mu held.
 func (m *Monitor) allow(from netip.Addr, now time.Time) bool {
 	b := m.buckets[from]

@@ -85,6 +85,13 @@ type peer struct {
 // .2 and .3 (A, B, C), each with a certificate of one test CA for its IP
 // address, the zone, and every other as a static peer.
 func peeringCluster(t *testing.T, zone string, registration ...string) []*peer {
+	ps, _ := peeringClusterCA(t, zone, registration...)
+	return ps
+}
+
+// peeringClusterCA is peeringCluster that returns the test CA too, for
+// an in-process peer.
+func peeringClusterCA(t *testing.T, zone string, registration ...string) ([]*peer, *enrptest.CA) {
 	ca, err := enrptest.NewCA("poolnsd test CA")
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +143,7 @@ func peeringCluster(t *testing.T, zone string, registration ...string) []*peer {
 		p.id = st.RegistrarID()
 		st.Close()
 	}
-	return ps
+	return ps, ca
 }
 
 func eventIs(event string, kv ...string) func(logRec) bool {

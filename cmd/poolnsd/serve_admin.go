@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +76,8 @@ func (k *adminKeeper) set(pool string, id uint32, a handlespace.Admin) error {
 func (k *adminKeeper) setAtHome(drv *enrp.Driver, pool string, id uint32, a handlespace.Admin) error {
 	changed := k.hs.Subscribe()
 	defer k.hs.Unsubscribe(changed)
+	refused, stop := drv.WatchRefusals(pool, id)
+	defer stop()
 	home, err := drv.RequestAdmin(pool, id, a)
 	var hu *enrp.HomeUnavailableError
 	switch {
@@ -105,12 +109,87 @@ func (k *adminKeeper) setAtHome(drv *enrp.Driver, pool string, id uint32, a hand
 		}
 		select {
 		case <-changed:
+		case re := <-refused:
+			if re.Request != enrp.ParamXAdminReq {
+				continue // a refused failure report of the element
+			}
+			return refusedError(re, "the change was not made")
 		case <-deadline.C:
 			return &httpapi.HomeError{Status: http.StatusGatewayTimeout, Home: home,
 				Msg: fmt.Sprintf("the change was sent to the element's home registrar %s, which did not confirm it within %v (see its log; a poolnsd older than this one ignores such requests); it may still take effect",
 					handlespace.IDString(home), wait)}
 		}
 	}
+}
+
+// report takes a pool user's failure report: counted here by the monitor
+// if the element is homed here (or there is no peering), else passed on
+// to its home (after this registrar's own per-client rate limit, so that
+// a flood here is not multiplied there), which counts it by the
+// reporter's address and announces what comes of it. The outcome of a
+// report passed on names the home (Forwarded) and has no count: the home
+// keeps it.
+func (k *adminKeeper) report(pool string, id uint32, from netip.Addr) (monitor.ReportOutcome, uint32, error) {
+	k.mu.Lock()
+	drv, mon := k.drv, k.mon
+	k.mu.Unlock()
+	if mon == nil {
+		return monitor.ReportOutcome{}, 0, errors.New("the monitor is not started yet")
+	}
+	e := lookupElement(k.hs.View(), pool, id)
+	if drv == nil || e == nil || e.Home == k.self || e.Home == 0 {
+		out, err := mon.Report(pool, id, from)
+		return out, 0, err
+	}
+	if err := mon.AllowReport(from); err != nil {
+		return monitor.ReportOutcome{}, 0, err
+	}
+	home, err := drv.RequestReport(pool, id, from)
+	var hu *enrp.HomeUnavailableError
+	switch {
+	case err == nil:
+		return monitor.ReportOutcome{Removed: e.Reported}, home, nil
+	case errors.Is(err, enrp.ErrHomeHere):
+		out, err := mon.Report(pool, id, from)
+		return out, 0, err
+	case errors.As(err, &hu):
+		return monitor.ReportOutcome{}, 0, &httpapi.HomeError{Status: http.StatusServiceUnavailable, Home: hu.Home,
+			Msg: strings.Replace(hu.Error(), "the change was not made", "the report was not passed on", 1)}
+	case errors.Is(err, enrp.ErrNoSuchElement):
+		return monitor.ReportOutcome{}, 0, &httpapi.HomeError{Status: http.StatusServiceUnavailable, Home: e.Home,
+			Msg: "peering does not know this element yet; the report was not passed on to its home (try again)"}
+	default:
+		return monitor.ReportOutcome{}, 0, &httpapi.HomeError{Status: http.StatusServiceUnavailable, Home: e.Home,
+			Msg: err.Error() + "; the report was not passed on to the element's home"}
+	}
+}
+
+// reportLocal counts a failure report that a peer passed on for an
+// element homed here, by the reporter's address.
+func (k *adminKeeper) reportLocal(r enrp.ReportRequest) error {
+	k.mu.Lock()
+	mon := k.mon
+	k.mu.Unlock()
+	if mon == nil {
+		return errors.New("the monitor is not started yet")
+	}
+	_, err := mon.Report(r.Pool, r.ID, r.Reporter)
+	if errors.Is(err, monitor.ErrRateLimited) {
+		return fmt.Errorf("too many failure reports from %s", r.Reporter)
+	}
+	return err
+}
+
+// refusedError is the API's error for a request that the element's home
+// refused: 409 when the home's view of the element is not this
+// registrar's (it is homed elsewhere now, or gone there: try again once
+// the views agree), 503 when the home could not carry it out.
+func refusedError(re *enrp.RefusedError, outcome string) error {
+	status := http.StatusServiceUnavailable
+	if re.Stale() {
+		status = http.StatusConflict
+	}
+	return &httpapi.HomeError{Status: status, Home: re.Home, Msg: re.Error() + "; " + outcome}
 }
 
 // setLocal stores a, then applies it. An element that does not exist is

@@ -59,6 +59,7 @@ func (d *daemon) startPeering() int {
 			}
 		},
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
+		OnReport:  d.admin.reportLocal,
 		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 	})
 	if err != nil {

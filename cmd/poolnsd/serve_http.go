@@ -39,11 +39,11 @@ func (b monitorBackend) ProbeStatus(pool string, id uint32) (httpapi.ProbeStatus
 }
 
 func (b monitorBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
-	out, err := b.mon.Report(pool, id, from)
+	out, home, err := b.admin.report(pool, id, from)
 	if errors.Is(err, monitor.ErrRateLimited) {
 		return httpapi.ReportOutcome{}, &httpapi.RateLimitError{RetryAfter: time.Second / time.Duration(max(b.rate, 1))}
 	}
-	return httpapi.ReportOutcome{Reports: out.Reports, Removed: out.Removed}, err
+	return httpapi.ReportOutcome{Reports: out.Reports, Removed: out.Removed, Forwarded: home}, err
 }
 
 func (b monitorBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {

@@ -317,6 +317,8 @@ func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi
 	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
 		b.m.FailureReport(metrics.ReportUnknown)
 	case err != nil:
+	case out.Forwarded != 0:
+		b.m.FailureReport(metrics.ReportForwarded)
 	case out.Removed:
 		b.m.FailureReport(metrics.ReportRemoved)
 	default:

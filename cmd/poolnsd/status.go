@@ -119,6 +119,7 @@ func serverURL(s string) (*url.URL, error) {
 type apiError struct {
 	status int
 	msg    string
+	home   string // the element's home registrar, when it refused or could not be asked
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg, e.status) }
@@ -168,7 +169,7 @@ func call(ctx context.Context, method string, u *url.URL, path, token string, bo
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = resp.Status
 		}
-		return &apiError{status: resp.StatusCode, msg: e.Error}
+		return &apiError{status: resp.StatusCode, msg: e.Error, home: e.Home}
 	}
 	if raw, ok := out.(*json.RawMessage); ok {
 		*raw = append((*raw)[:0], b...)
@@ -187,7 +188,12 @@ func exitFor(err error) int {
 		switch ae.status {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return exitDenied
-		case http.StatusNotFound, http.StatusConflict, http.StatusBadRequest:
+		case http.StatusConflict:
+			if ae.home != "" {
+				return exitRuntime // the element's home refused: the registrars' views differ for now
+			}
+			return exitNotFound
+		case http.StatusNotFound, http.StatusBadRequest:
 			return exitNotFound
 		}
 	}

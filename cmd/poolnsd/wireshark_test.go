@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -174,7 +175,8 @@ func streamMessages(t *testing.T, file string, skip map[int]bool) [][]byte {
 // TestWireshark captures real peering (insecure, loopback) with dumpcap:
 // three poolnsd syncing, answering a hand-made client's bad messages with
 // ERROR, asking a peer for an administrative change (drain and undrain of
-// its element), sending updates after a zone reload, and taking over a
+// its element), passing a failure report on to its element's home,
+// refusing one for an element homed elsewhere (an ERROR naming it), sending updates after a zone reload, and taking over a
 // killed peer. Every message poolnsd sent, replayed as one UDP datagram each to
 // port 9901, must decode in Wireshark's ENRP dissector as the message type
 // it is, with no malformed packet and no expert warning or error; all ten
@@ -223,6 +225,12 @@ func TestWireshark(t *testing.T) {
 			t.Fatalf("poolnsd %s at A: exit %d, %s %s", cmd, code, out, stderr)
 		}
 	}
+	// A failure report at A of C's registration: A passes it on to C.
+	cc := c.p.cursor()
+	if st, body := reportAt(t, a, "reg.pool.example.", "pe7"); st != http.StatusAccepted || body["forwarded_to"] != handlespace.IDString(c.id) {
+		t.Fatalf("report at A: %d %v, want 202 forwarded to C", st, body)
+	}
+	c.p.waitLog(cc, "C counting A's report", msgIs("ENRP failure report from a peer counted"))
 
 	// A hand-made client: an unknown message type, then a malformed one.
 	raw, err := net.Dial("tcp", a.enrp)
@@ -231,6 +239,18 @@ func TestWireshark(t *testing.T) {
 	}
 	rawPort := raw.LocalAddr().(*net.TCPAddr).Port
 	cur := a.p.cursor()
+	// A failure report passed on to A, which is not the element's home:
+	// A refuses it with an ERROR that names it (ParamXRefused).
+	pe := enrp.ToPE(&handlespace.Element{ID: 7, Label: "pe7", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.7")}, Port: 443,
+		Expires: time.Now().Add(time.Hour), Home: c.id}, "rr", 1, time.Now())
+	pe.X.ReportReq, pe.X.Reporter = true, netip.MustParseAddr("192.0.2.200")
+	report, err := (&enrp.Message{Type: enrp.TypeHandleUpdate, Sender: 0xe, Receiver: a.id, Action: enrp.AddPE,
+		Entries: []enrp.Entry{{Handle: []byte("reg.pool.example."), Elements: []enrp.PE{pe}}}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Write(report)
+	a.p.waitLog(cur, "A refusing the report", eventIs("report-refused"))
 	raw.Write([]byte{0x7f, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0})
 	raw.Write([]byte{1, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0})
 	a.p.waitLog(cur, "the malformed message", func(r logRec) bool {
@@ -274,7 +294,7 @@ func TestWireshark(t *testing.T) {
 
 	msgs := streamMessages(t, tcpFile, map[int]bool{rawPort: true})
 	types := map[enrp.Type]int{}
-	adminReqs := 0
+	adminReqs, reportReqs, refusals := 0, 0, 0
 	for _, m := range msgs {
 		dm, err := enrp.Decode(m)
 		if err != nil {
@@ -284,6 +304,15 @@ func TestWireshark(t *testing.T) {
 		if dm.Type == enrp.TypeHandleUpdate && dm.Entries[0].Elements[0].X != nil && dm.Entries[0].Elements[0].X.AdminReq {
 			adminReqs++
 		}
+		if dm.Type == enrp.TypeHandleUpdate && dm.Entries[0].Elements[0].X != nil && dm.Entries[0].Elements[0].X.ReportReq {
+			reportReqs++
+		}
+		if dm.Type == enrp.TypeError && dm.Refused != nil {
+			refusals++
+		}
+	}
+	if reportReqs != 1 || refusals != 1 {
+		t.Errorf("%d failure reports passed on and %d refusals in the capture, want 1 and 1", reportReqs, refusals)
 	}
 	if adminReqs != 2 {
 		t.Errorf("%d administrative requests in the capture, want 2 (drain and undrain)", adminReqs)

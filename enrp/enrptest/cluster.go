@@ -27,7 +27,13 @@ type Member struct {
 	// Admins are the peers' administrative requests this member applied
 	// as their element's home.
 	Admins []enrp.AdminRequest
+	// Reports are the failure reports peers passed on that this member
+	// counted as their element's home; Refusals the refusals of its own
+	// requests that came back.
+	Reports  []enrp.ReportRequest
+	Refusals []enrp.Refusal
 
+	counts map[string]int // failure reports counted, by pool and element
 	zones  []handlespace.ZoneDef
 	dial   map[uint32]bool // peers to keep a connection to: static and learned
 	next   time.Time
@@ -46,6 +52,10 @@ type Cluster struct {
 	Config enrp.Config
 	// Members by ID.
 	Members map[uint32]*Member
+	// MaxBadReports is how many failure reports take an element out of
+	// the answers (Reported) at its home, as the monitor's max_bad_reports
+	// (0: 1).
+	MaxBadReports int
 
 	conns    map[[2]uint32]bool      // connections, by pair(a, b)
 	nextDial map[[2]uint32]time.Time // by {from, to}
@@ -294,9 +304,36 @@ func (m *Member) handle(r enrp.Ready) {
 			m.Admins = append(m.Admins, a)
 		}
 	}
-	if len(r.Ops) > 0 || len(r.Admin) > 0 {
+	for _, rr := range r.Reports {
+		// As the daemon's monitor does: count the report, and after
+		// MaxBadReports take the element out of the answers.
+		if m.counts == nil {
+			m.counts = map[string]int{}
+		}
+		k := rr.Pool + " " + handlespace.IDString(rr.ID)
+		m.counts[k]++
+		m.Reports = append(m.Reports, rr)
+		if m.counts[k] >= max(m.c.MaxBadReports, 1) {
+			m.HS.Update(rr.Pool, rr.ID, func(e *handlespace.Element) { e.Reported = true })
+		}
+	}
+	m.Refusals = append(m.Refusals, r.Refusals...)
+	if len(r.Ops) > 0 || len(r.Admin) > 0 || len(r.Reports) > 0 {
 		m.Sync()
 	}
+}
+
+// RequestReport passes a failure report of element id of pool from the
+// client at from on to the element's home (enrp.Node.RequestReport), and
+// returns the home. An element homed here is counted here.
+func (m *Member) RequestReport(pool string, id uint32, from netip.Addr) (uint32, error) {
+	home, r, err := m.Node.RequestReport(pool, id, from)
+	if errors.Is(err, enrp.ErrHomeHere) {
+		r.Reports = append(r.Reports, enrp.ReportRequest{Pool: pool, ID: id, Reporter: from, From: m.ID})
+		err = nil
+	}
+	m.handle(r)
+	return home, err
 }
 
 // RequestAdmin sets the administrative state of element id of pool as an
