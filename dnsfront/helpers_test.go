@@ -1,10 +1,12 @@
 package dnsfront
 
 import (
+	"context"
 	"net"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -170,4 +172,27 @@ func normalise(lines []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// serveTest starts a server of hs with cfg on a loopback port (one UDP
+// socket unless cfg says otherwise), shut down at the end of the test, and
+// returns its address and the server.
+func serveTest(t *testing.T, cfg Config, hs *handlespace.Handlespace) (string, *Server) {
+	t.Helper()
+	if cfg.Listen == nil {
+		cfg.Listen = []string{"127.0.0.1:0"}
+	}
+	if cfg.UDPSockets == 0 {
+		cfg.UDPSockets = 1
+	}
+	srv, err := Start(cfg, hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv.Addrs()[0].String(), srv
 }

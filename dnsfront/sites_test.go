@@ -1,7 +1,6 @@
 package dnsfront
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -51,16 +50,7 @@ func testSiteMap(t testing.TB) *handlespace.SiteMap {
 // prefix, and a query without ECS from 127.0.0.1 gets the element of the
 // site of 127.0.0.0/8. Without a site map the order is by RTT alone.
 func TestSitesEndToEnd(t *testing.T) {
-	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Sites: testSiteMap(t)}, newTestSpace(t, nearPool()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	addr := srv.Addrs()[0].String()
+	addr, srv := serveTest(t, Config{Sites: testSiteMap(t)}, newTestSpace(t, nearPool()))
 	ask := func(net string, qt uint16, ecs string) (*dns.Msg, *dns.EDNS0_SUBNET) {
 		t.Helper()
 		m := new(dns.Msg)
@@ -163,16 +153,7 @@ func TestSitesEndToEnd(t *testing.T) {
 // TestSitesDig asks with the real dig's +subnet, as users will.
 func TestSitesDig(t *testing.T) {
 	dig := digPath(t)
-	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Sites: testSiteMap(t)}, newTestSpace(t, nearPool()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	addr := srv.Addrs()[0].String()
+	addr, _ := serveTest(t, Config{Sites: testSiteMap(t)}, newTestSpace(t, nearPool()))
 	for _, tc := range []struct{ subnet, want, ecs string }{
 		{"192.0.2.0/24", "10.9.0.1", "CLIENT-SUBNET: 192.0.2.0/24/24"},
 		{"198.51.100.0/25", "10.9.0.2", "CLIENT-SUBNET: 198.51.100.0/25/25"},

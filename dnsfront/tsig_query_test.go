@@ -18,20 +18,8 @@ import (
 
 func startQueryServer(t *testing.T) string {
 	t.Helper()
-	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog(),
-		TSIG: []Key{
-			{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: tsigSecret},
-			{Name: keyAPI, Algorithm: dns.HmacSHA512, Secret: tsigSecret, Pools: []string{"api"}},
-		}}, newTestSpace(t, bigPool(200, 5)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv.Addrs()[0].String()
+	addr, _ := serveTest(t, Config{Logger: discardLog(), TSIG: testKeys}, newTestSpace(t, bigPool(200, 5)))
+	return addr
 }
 
 func TestSignedQueries(t *testing.T) {

@@ -1,7 +1,6 @@
 package dnsfront
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -21,6 +20,13 @@ import (
 
 var tsigSecret = []byte("0123456789abcdef0123456789abcdef")
 
+// testKeys are the servers' TSIG keys: keyAll for every pool, keyAPI
+// (hmac-sha512) for pool api only.
+var testKeys = []Key{
+	{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: tsigSecret},
+	{Name: keyAPI, Algorithm: dns.HmacSHA512, Secret: tsigSecret, Pools: []string{"api"}},
+}
+
 func startUpdServer(t *testing.T) (string, *handlespace.Handlespace) {
 	t.Helper()
 	hs := newTestSpace(t)
@@ -31,20 +37,8 @@ func startUpdServer(t *testing.T) (string, *handlespace.Handlespace) {
 	t.Cleanup(func() { st.Close() })
 	reg := registrar.New(hs, st, registrar.Config{Logger: discardLog()})
 	t.Cleanup(reg.Close)
-	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog(), Updates: reg,
-		TSIG: []Key{
-			{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: tsigSecret},
-			{Name: keyAPI, Algorithm: dns.HmacSHA512, Secret: tsigSecret, Pools: []string{"api"}},
-		}}, hs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv.Addrs()[0].String(), hs
+	addr, _ := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys}, hs)
+	return addr, hs
 }
 
 // signed packs m signed with key name/alg/secret at time ts.
