@@ -63,30 +63,30 @@ func (s *Store) Admins(f func(pool string, id uint32, a Admin)) error {
 
 // PruneAdmins removes, in one transaction, the stored administrative
 // states for which keep returns false, and returns how many it removed.
+// When keep refuses none it writes nothing (no sync at each reload).
 func (s *Store) PruneAdmins(keep func(pool string, id uint32) bool) (int, error) {
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAdmin)
-		var drop [][]byte
-		err := b.ForEach(func(k, _ []byte) error {
+	var drop [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAdmin).ForEach(func(k, _ []byte) error {
 			if pool, id, ok := splitElementKey(k); !ok || !keep(pool, id) {
-				drop = append(drop, bytes.Clone(k)) // k is valid only until the bucket changes
+				drop = append(drop, bytes.Clone(k)) // k is valid only in the transaction
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, k := range drop {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(drop)
-		return nil
 	})
+	if err == nil && len(drop) > 0 {
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketAdmin)
+			for _, k := range drop {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: prune administrative states: %v", s.path, err)
 	}
-	return n, nil
+	return len(drop), nil
 }
