@@ -193,6 +193,18 @@ func tsigLen(t *dns.TSIG) int {
 	return name(t.Hdr.Name) + 10 + name(t.Algorithm) + 6 + 2 + 2 + mac + 2 + 2 + 2
 }
 
+// verified returns the key of the request's TSIG t, which the server has
+// verified, or why it failed: the server's TsigStatus, or errBadKey.
+func (h *Handler) verified(w dns.ResponseWriter, t *dns.TSIG) (*Key, error) {
+	if st := w.TsigStatus(); st != nil {
+		return nil, st
+	}
+	if k := h.keys.key(t); k != nil {
+		return k, nil
+	}
+	return nil, errBadKey // the server verified with a keyring that knows it
+}
+
 // signedQuery reports whether a query (whose answer and authority
 // sections acceptMsg found empty) has a TSIG record: the unsigned majority
 // pays a type check per additional record, at most two.
@@ -220,11 +232,7 @@ func (h *Handler) checkSigned(w dns.ResponseWriter, r *dns.Msg, req *request) bo
 	case t == nil:
 		return true
 	}
-	st := w.TsigStatus()
-	if st == nil && h.keys.key(t) == nil {
-		st = errBadKey
-	}
-	if st != nil {
+	if _, st := h.verified(w, t); st != nil {
 		h.tsigFail(w, r, t, st, remoteAddr(w), "signed query refused", slog.LevelDebug)
 		h.account(w, req, dns.RcodeNotAuth, false, 0)
 		return false

@@ -91,15 +91,10 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	var key *Key
 	if tsig != nil {
-		if st := w.TsigStatus(); st != nil {
+		var st error
+		if key, st = h.verified(w, tsig); st != nil {
 			h.metrics.UpdateRefused(metrics.CauseAuth)
 			h.tsigFail(w, r, tsig, st, from, "update refused", slog.LevelInfo)
-			return
-		}
-		key = h.keys.key(tsig)
-		if key == nil { // the server verified with a keyring that knows it
-			h.metrics.UpdateRefused(metrics.CauseAuth)
-			h.tsigFail(w, r, tsig, errBadKey, from, "update refused", slog.LevelInfo)
 			return
 		}
 	}
