@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,37 @@ import (
 // waitLimit bounds every wait for the daemon: no test sleeps, they wait for
 // a log line or an exit, up to this long.
 const waitLimit = 15 * time.Second
+
+// apiDo makes a request of the HTTP API at url, with body (JSON; none if
+// empty) and token as its bearer token (none if empty), and returns the
+// answer's status and body.
+func apiDo(t *testing.T, method, url, token, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return resp.StatusCode, b
+}
 
 // logRec is one JSON log line of the daemon.
 type logRec = proctest.Rec
