@@ -254,11 +254,7 @@ log:
 	})
 
 	t.Run("reload keeps health", func(t *testing.T) {
-		from := p.cursor()
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		p.waitLog(from, "the reload", msgIs("zones reloaded"))
+		p.hup("the reload", msgIs("zones reloaded"))
 		if got := srvTargets(); !slices.Equal(got, []string{"a", "b"}) {
 			t.Errorf("right after a reload: %v, want both still answered", got)
 		}

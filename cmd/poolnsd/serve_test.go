@@ -124,6 +124,18 @@ func startProc(t *testing.T, dir string, env []string, sub string, args ...strin
 // cursor counts the log lines seen so far: waitLog looks only after it.
 func (p *daemonProc) cursor() int { return p.Cursor() }
 
+// hup sends p SIGHUP and waits for the first log record after it that
+// match satisfies.
+func (p *daemonProc) hup(what string, match func(logRec) bool) logRec {
+	p.t.Helper()
+	from := p.cursor()
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		p.t.Fatal(err)
+	}
+	r, _ := p.waitLog(from, what, match)
+	return r
+}
+
 // waitLog waits for the first log record after line from that match
 // satisfies, and returns it with the index after it.
 func (p *daemonProc) waitLog(from int, what string, match func(logRec) bool) (logRec, int) {
@@ -329,11 +341,7 @@ func TestServe(t *testing.T) {
 		}
 	})
 	t.Run("SIGHUP", func(t *testing.T) {
-		from := p.cursor()
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		p.waitLog(from, "the SIGHUP reload", func(r logRec) bool {
+		p.hup("the SIGHUP reload", func(r logRec) bool {
 			return r.Str("msg") == "zones reloaded" && r.Str("trigger") == "SIGHUP"
 		})
 	})
@@ -378,11 +386,7 @@ func TestServeReloadWithoutWatch(t *testing.T) {
 	p := startDaemon(t, dir)
 	addr, _ := p.ready()
 	writeFile(t, dir, "zones/pool.example.zone", zoneWith("10.0.0.4:8080"))
-	from := p.cursor()
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	p.waitLog(from, "the SIGHUP reload", msgIs("zones reloaded"))
+	p.hup("the SIGHUP reload", msgIs("zones reloaded"))
 	if got, want := addrsOf(t, addr, "web.pool.example."), []string{"10.0.0.4"}; !slices.Equal(got, want) {
 		t.Errorf("web.pool.example. A after SIGHUP = %v, want %v", got, want)
 	}
