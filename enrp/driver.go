@@ -856,37 +856,13 @@ func (d *Driver) handle(r Ready) time.Time {
 	}
 	var failed []func() Ready // refusals of requests that could not be carried out
 	for _, rr := range r.Reports {
-		if d.cfg.OnReport == nil {
-			d.log.Warn("ENRP failure report from a peer not counted: no monitor", "peer", hex8(rr.From), "pool", rr.Pool,
-				"element", handlespace.IDString(rr.ID))
-			continue
-		}
-		if err := d.cfg.OnReport(rr); err != nil {
-			d.log.Warn("ENRP failure report from a peer not counted", "peer", hex8(rr.From), "pool", rr.Pool,
-				"element", handlespace.IDString(rr.ID), "from", rr.Reporter.String(), "err", err.Error())
-			failed = append(failed, func() Ready { return d.node.Refuse(rr.From, ParamXReportReq, rr.Pool, rr.ID, err.Error()) })
-			continue
-		}
-		d.log.Debug("ENRP failure report from a peer counted", "peer", hex8(rr.From), "pool", rr.Pool,
-			"element", handlespace.IDString(rr.ID), "from", rr.Reporter.String())
+		carryOut(d, reportRequest, d.cfg.OnReport, rr, rr.From, rr.Pool, rr.ID, nil, []any{"from", rr.Reporter.String()}, &failed)
 	}
 	for _, f := range r.Refusals {
 		d.refused(f)
 	}
 	for _, a := range r.Admin {
-		if d.cfg.OnAdmin == nil {
-			d.log.Warn("ENRP admin request from a peer not applied: no administrative backend", "peer", hex8(a.From), "pool", a.Pool,
-				"element", handlespace.IDString(a.ID), "state", a.Admin.String())
-			continue
-		}
-		if err := d.cfg.OnAdmin(a); err != nil {
-			d.log.Error("ENRP admin request from a peer failed", "peer", hex8(a.From), "pool", a.Pool,
-				"element", handlespace.IDString(a.ID), "state", a.Admin.String(), "err", err.Error())
-			failed = append(failed, func() Ready { return d.node.Refuse(a.From, ParamXAdminReq, a.Pool, a.ID, err.Error()) })
-			continue
-		}
-		d.log.Info("ENRP admin request from a peer applied", "peer", hex8(a.From), "pool", a.Pool,
-			"element", handlespace.IDString(a.ID), "state", a.Admin.String())
+		carryOut(d, adminRequest, d.cfg.OnAdmin, a, a.From, a.Pool, a.ID, []any{"state", a.Admin.String()}, nil, &failed)
 	}
 	for _, ev := range r.Events {
 		d.logEvent(ev)
@@ -908,6 +884,47 @@ func (d *Driver) handle(r Ready) time.Time {
 		r.Next = d.handle(f())
 	}
 	return r.Next
+}
+
+// peerRequest is a kind of peer's request that this registrar took as
+// the element's home (Ready.Reports, Ready.Admin), and how handle logs it.
+type peerRequest struct {
+	param                  uint16 // ParamXReportReq, ParamXAdminReq
+	none, failed, done     string // no hook here; the hook failed; done
+	failedLevel, doneLevel slog.Level
+}
+
+var (
+	reportRequest = peerRequest{ParamXReportReq,
+		"ENRP failure report from a peer not counted: no monitor",
+		"ENRP failure report from a peer not counted",
+		"ENRP failure report from a peer counted",
+		slog.LevelWarn, slog.LevelDebug}
+	adminRequest = peerRequest{ParamXAdminReq,
+		"ENRP admin request from a peer not applied: no administrative backend",
+		"ENRP admin request from a peer failed",
+		"ENRP admin request from a peer applied",
+		slog.LevelError, slog.LevelInfo}
+)
+
+// carryOut carries out peer from's request req of kind k, for element id
+// of pool, with hook (nil: none here, the request is only logged), and logs
+// how it went with attrs (and more once the hook is called). A request the
+// hook fails is refused, naming the hook's error, once the current Ready
+// is handled (failed).
+func carryOut[R any](d *Driver, k peerRequest, hook func(R) error, req R, from uint32, pool string, id uint32, attrs, more []any, failed *[]func() Ready) {
+	attrs = append([]any{"peer", hex8(from), "pool", pool, "element", handlespace.IDString(id)}, attrs...)
+	if hook == nil {
+		d.log.Warn(k.none, attrs...)
+		return
+	}
+	attrs = append(attrs, more...)
+	if err := hook(req); err != nil {
+		d.log.Log(context.Background(), k.failedLevel, k.failed, append(attrs, "err", err.Error())...)
+		*failed = append(*failed, func() Ready { return d.node.Refuse(from, k.param, pool, id, err.Error()) })
+		return
+	}
+	d.log.Log(context.Background(), k.doneLevel, k.done, attrs...)
 }
 
 // apply applies the Node's operations to the handlespace and reports the

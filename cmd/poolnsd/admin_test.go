@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -43,16 +42,8 @@ func adminStates(t *testing.T, base, pool string) map[string]string {
 // setAdmin sets an element's administrative state through the HTTP API.
 func setAdmin(t *testing.T, base, pool, pe, state string) {
 	t.Helper()
-	req, _ := http.NewRequest("PUT", base+"/v1/pools/"+pool+"/elements/"+pe+"/admin", strings.NewReader(`{"state":"`+state+`"}`))
-	req.Header.Set("Authorization", "Bearer "+regToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("PUT %s/%s admin %s: %d %s", pool, pe, state, resp.StatusCode, b)
+	if code, b := apiDo(t, "PUT", base+"/v1/pools/"+pool+"/elements/"+pe+"/admin", regToken, `{"state":"`+state+`"}`); code != 200 {
+		t.Fatalf("PUT %s/%s admin %s: %d %s", pool, pe, state, code, b)
 	}
 }
 
@@ -108,15 +99,8 @@ func TestAdminSurvivesRestart(t *testing.T) {
 
 	// Give z1 back; deregister r2 and register it again (a new element).
 	setAdmin(t, base, "web.pool.example.", z1, "auto")
-	req, _ := http.NewRequest("DELETE", base+"/v1/pools/reg.pool.example./elements/r2", nil)
-	req.Header.Set("Authorization", "Bearer "+regToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("DELETE r2: %d", resp.StatusCode)
+	if code, _ := apiDo(t, "DELETE", base+"/v1/pools/reg.pool.example./elements/r2", regToken, ""); code != 200 {
+		t.Fatalf("DELETE r2: %d", code)
 	}
 	if err := register(dnsAddr, "r2", 2, 3600); err != nil {
 		t.Fatal(err)

@@ -387,9 +387,7 @@ func TestSighupLiveConfig(t *testing.T) {
 	cfg := strings.Replace(string(base), "  level: debug", "  level: info\n  queries: true", 1)
 	cfg = strings.Replace(cfg, "  udp_sockets: 2", "  udp_sockets: 2\n  udp_size: 4096", 1)
 	writeAtomic(t, dir, "poolnsd.yaml", cfg)
-	from = p.cursor()
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	r, _ := p.waitLog(from, "configuration reloaded", msgIs("configuration reloaded"))
+	r := p.hup("configuration reloaded", msgIs("configuration reloaded"))
 	if got := fmt.Sprint(r["applied"]); got != "[log.level log.queries]" {
 		t.Errorf("applied %s, want [log.level log.queries]", got)
 	}
@@ -406,9 +404,7 @@ func TestSighupLiveConfig(t *testing.T) {
 
 	// A broken file: nothing changes, the error names the file.
 	writeAtomic(t, dir, "poolnsd.yaml", cfg+"bogus_key: 1\n")
-	from = p.cursor()
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	r, _ = p.waitLog(from, "not reloaded", msgIs("configuration not reloaded; keeping the running one"))
+	r = p.hup("not reloaded", msgIs("configuration not reloaded; keeping the running one"))
 	if !strings.Contains(r.Str("err"), "bogus_key") {
 		t.Errorf("error %q does not name the key", r.Str("err"))
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"net/netip"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,19 +58,8 @@ func TestRegistrationMetrics(t *testing.T) {
 	// over a zone file's element, a deregistration.
 	doAs := func(token, method, path, body string, want int) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+		if code, b := apiDo(t, method, base+path, token, body); code != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
 		}
 	}
 	do := func(method, path, body string, want int) {

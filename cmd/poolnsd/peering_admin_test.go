@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -78,19 +77,7 @@ func TestPeeringAdminAtNonHome(t *testing.T) {
 	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
 	ps := peeringCluster(t, peeringZone)
 	a, b, c := ps[0], ps[1], ps[2]
-	for _, p := range ps {
-		p.p = startDaemon(t, p.dir, "--http.token="+adminToken)
-	}
-	for _, p := range ps {
-		p.p.ready()
-	}
-	for _, p := range ps {
-		for _, o := range ps {
-			if o != p {
-				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
-			}
-		}
-	}
+	startPeers(t, ps, "--http.token="+adminToken)
 	key := keyFile(t, a.dir, "pe-key", regSecret)
 	if out, err := nsupdate(t, a.dns, key,
 		"update add pe7.reg.pool.example. 300 SRV 0 1 80 pe7.reg.pool.example.",
@@ -128,17 +115,9 @@ func TestPeeringAdminAtNonHome(t *testing.T) {
 
 	// Auto at C over HTTP.
 	put := func(p *peer, state string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPut, "http://"+p.http+"/v1/pools/"+pool+"/elements/pe7/admin",
-			bytes.NewReader([]byte(`{"state":"`+state+`"}`)))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var buf bytes.Buffer
-		buf.ReadFrom(resp.Body)
-		return resp.StatusCode, buf.String()
+		t.Helper()
+		code, b := apiDo(t, http.MethodPut, "http://"+p.http+"/v1/pools/"+pool+"/elements/pe7/admin", adminToken, `{"state":"`+state+`"}`)
+		return code, string(b)
 	}
 	if st, body := put(c, "auto"); st != http.StatusOK || !strings.Contains(body, `"admin":"auto"`) {
 		t.Fatalf("PUT auto at C: %d %s", st, body)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,21 +71,12 @@ func (s *service) stop() {
 // returns the status and the decoded body.
 func reportAt(t *testing.T, p *peer, pool, label string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+p.http+"/v1/pools/"+pool+"/reports",
-		strings.NewReader(`{"element":"`+label+`"}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	buf.ReadFrom(resp.Body)
+	code, b := apiDo(t, http.MethodPost, "http://"+p.http+"/v1/pools/"+pool+"/reports", adminToken, `{"element":"`+label+`"}`)
 	body := map[string]any{}
-	if err := json.Unmarshal(buf.Bytes(), &body); err != nil {
-		t.Fatalf("report at %s: %d %q: %v", p.name, resp.StatusCode, buf.String(), err)
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("report at %s: %d %q: %v", p.name, code, b, err)
 	}
-	return resp.StatusCode, body
+	return code, body
 }
 
 // reportedAt says whether p's API shows element label of pool reported.
@@ -138,19 +128,7 @@ func TestPeeringReportAtNonHome(t *testing.T) {
 		all = append(all, fmt.Sprintf("127.0.1.%d", i))
 	}
 	ps := peeringCluster(t, zone)
-	for _, p := range ps {
-		p.p = startDaemon(t, p.dir, "--http.token="+adminToken, "--reports.burst=5", "--reports.rate=1")
-	}
-	for _, p := range ps {
-		p.p.ready()
-	}
-	for _, p := range ps {
-		for _, o := range ps {
-			if o != p {
-				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
-			}
-		}
-	}
+	startPeers(t, ps, "--http.token="+adminToken, "--reports.burst=5", "--reports.rate=1")
 	const pool = "rep.pool.example."
 	waitDig(t, ps, pool, all, waitLimit)
 

@@ -359,6 +359,25 @@ func probedBy(t *testing.T, ps []*peer, home *peer, pc *probeCounter, after time
 	}
 }
 
+// startPeers starts a daemon for each of ps with args and waits until
+// each is ready and has heard each of the others (peer-up).
+func startPeers(t *testing.T, ps []*peer, args ...string) {
+	t.Helper()
+	for _, p := range ps {
+		p.p = startDaemon(t, p.dir, args...)
+	}
+	for _, p := range ps {
+		p.p.ready()
+	}
+	for _, p := range ps {
+		for _, o := range ps {
+			if o != p {
+				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
+			}
+		}
+	}
+}
+
 // TestPeeringProcesses runs three poolnsd on 127.0.0.1, .2 and .3 peering
 // over TLS with certificates the test made. A registration at A (the real
 // nsupdate, TSIG-signed) is answered by B and C, and probed by A alone.
@@ -377,19 +396,9 @@ func TestPeeringProcesses(t *testing.T) {
 	pe := newProbeCounter(t)
 	peAddr := pe.ln.Addr().(*net.TCPAddr)
 
+	startPeers(t, ps)
 	for _, p := range ps {
-		p.p = startDaemon(t, p.dir)
-	}
-	for _, p := range ps {
-		p.p.ready()
 		p.p.waitLog(0, "peering over TLS", func(r logRec) bool { return r.Str("msg") == "peering" && r.Str("transport") == "tls" })
-	}
-	for _, p := range ps {
-		for _, o := range ps {
-			if o != p {
-				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
-			}
-		}
 	}
 	// Register at A.
 	key := keyFile(t, a.dir, "pe-key", regSecret)
@@ -592,19 +601,7 @@ func TestPeeringLeaseAfterTakeover(t *testing.T) {
 	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
 	ps := peeringCluster(t, peeringZone, "lease_min: 1s")
 	a, b, c := ps[0], ps[1], ps[2]
-	for _, p := range ps {
-		p.p = startDaemon(t, p.dir)
-	}
-	for _, p := range ps {
-		p.p.ready()
-	}
-	for _, p := range ps {
-		for _, o := range ps {
-			if o != p {
-				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
-			}
-		}
-	}
+	startPeers(t, ps)
 	key := keyFile(t, a.dir, "pe-key", regSecret)
 	// Lease: the SRV record's TTL, 4 s.
 	if out, err := nsupdate(t, a.dns, key,

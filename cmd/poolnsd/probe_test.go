@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/poolnsd/poolnsd/internal/proctest"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -176,38 +175,25 @@ log:
 	})
 
 	idA := handlespace.IDString(elementID(t, a.addr))
-	do := func(method, path, auth, body string) (int, map[string]any) {
+	do := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequest(method, api+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		code, raw := apiDo(t, method, api+path, token, body)
 		var v map[string]any
 		if err := json.Unmarshal(raw, &v); err != nil {
 			t.Fatalf("%s %s: not JSON (%v): %s", method, path, err, raw)
 		}
-		return resp.StatusCode, v
+		return code, v
 	}
 
 	t.Run("API without or with a wrong token", func(t *testing.T) {
-		for _, auth := range []string{"", "Bearer wrong"} {
+		for _, auth := range []string{"", "wrong"} {
 			code, v := do("POST", "/v1/pools/web.pool.example/reports", auth, `{"element":"`+idA+`"}`)
 			if code != http.StatusUnauthorized || v["error"] == nil || v["error"] == "" {
-				t.Errorf("report with auth %q: %d %v, want 401 with a JSON error", auth, code, v)
+				t.Errorf("report with token %q: %d %v, want 401 with a JSON error", auth, code, v)
 			}
 			code, v = do("PUT", "/v1/pools/web/elements/a/admin", auth, `{"state":"drain"}`)
 			if code != http.StatusUnauthorized || v["error"] == nil {
-				t.Errorf("admin with auth %q: %d %v, want 401 with a JSON error", auth, code, v)
+				t.Errorf("admin with token %q: %d %v, want 401 with a JSON error", auth, code, v)
 			}
 		}
 		if got := srvTargets(); !slices.Equal(got, []string{"a", "b"}) {
@@ -236,7 +222,7 @@ log:
 	t.Run("failure reports", func(t *testing.T) {
 		from := p.cursor()
 		for i := 1; i <= 3; i++ {
-			code, v := do("POST", "/v1/pools/web.pool.example/reports", "Bearer "+token, `{"element":"`+idA+`"}`)
+			code, v := do("POST", "/v1/pools/web.pool.example/reports", token, `{"element":"`+idA+`"}`)
 			if code != http.StatusAccepted || v["reports"] != float64(i) || v["removed"] != (i == 3) {
 				t.Fatalf("report %d: %d %v", i, code, v)
 			}
@@ -251,14 +237,14 @@ log:
 	})
 
 	t.Run("drain and auto", func(t *testing.T) {
-		code, v := do("PUT", "/v1/pools/web/elements/a/admin", "Bearer "+token, `{"state":"drain"}`)
+		code, v := do("PUT", "/v1/pools/web/elements/a/admin", token, `{"state":"drain"}`)
 		if code != http.StatusOK || v["admin"] != "drain" || v["served"] != false {
 			t.Fatalf("drain: %d %v", code, v)
 		}
 		if got := srvTargets(); !slices.Equal(got, []string{"b"}) {
 			t.Errorf("a drained: %v, want b only", got)
 		}
-		code, v = do("PUT", "/v1/pools/web/elements/a/admin", "Bearer "+token, `{"state":"auto"}`)
+		code, v = do("PUT", "/v1/pools/web/elements/a/admin", token, `{"state":"auto"}`)
 		if code != http.StatusOK || v["admin"] != "auto" || v["served"] != true {
 			t.Fatalf("auto: %d %v", code, v)
 		}
@@ -268,11 +254,7 @@ log:
 	})
 
 	t.Run("reload keeps health", func(t *testing.T) {
-		from := p.cursor()
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		p.waitLog(from, "the reload", msgIs("zones reloaded"))
+		p.hup("the reload", msgIs("zones reloaded"))
 		if got := srvTargets(); !slices.Equal(got, []string{"a", "b"}) {
 			t.Errorf("right after a reload: %v, want both still answered", got)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"slices"
 	"strings"
 	"sync"
 
@@ -96,29 +97,45 @@ func (p *peering) keepStore(d *daemon) {
 			}
 			continue
 		}
-		gained := false
-		for _, o := range batch {
-			var err error
-			if o.Elem != nil {
-				gained = true
-				err = d.store.PutElement(o.Pool, o.Elem)
-				if err == nil && o.Elem.Admin != handlespace.AdminAuto {
-					// Taken over drained: the drain is this registrar's
-					// to keep now.
-					err = d.store.PutAdmin(o.Pool, o.ID, o.Elem.Admin)
-				}
-			} else {
-				err = d.store.DeleteElement(o.Pool, o.ID)
-			}
-			if err != nil {
-				d.log.Error("cannot keep a registration's change of home in the store", "pool", o.Pool,
-					"element", handlespace.IDString(o.ID), "err", err.Error())
-			}
-		}
+		gained := slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil })
+		p.write(d, batch)
 		if gained {
 			// The registrar expires what it owns: have it count the
 			// leases again, the ones just taken over included.
 			d.reg.Resync()
+		}
+	}
+}
+
+// write stores a batch of ownership changes (one per element): the
+// elements in one transaction (one fsync however many a takeover moves),
+// then the administrative states of the ones taken over drained or forced
+// down (the drain is this registrar's to keep now). If the transaction
+// fails, each element is written alone, so that one that cannot be stored
+// costs only itself.
+func (p *peering) write(d *daemon, batch []enrp.Ownership) {
+	ops := make([]handlespace.StoreOp, len(batch))
+	for i, o := range batch {
+		ops[i] = handlespace.StoreOp{Pool: o.Pool, Elem: o.Elem, ID: o.ID}
+	}
+	cerr := d.store.Commit(ops)
+	if cerr != nil {
+		d.log.Warn("cannot store the registrations' changes of home together; storing them one by one", "count", len(ops), "err", cerr.Error())
+	}
+	for _, o := range batch {
+		var err error
+		switch {
+		case cerr != nil && o.Elem != nil:
+			err = d.store.PutElement(o.Pool, o.Elem)
+		case cerr != nil:
+			err = d.store.DeleteElement(o.Pool, o.ID)
+		}
+		if err == nil && o.Elem != nil && o.Elem.Admin != handlespace.AdminAuto {
+			err = d.store.PutAdmin(o.Pool, o.ID, o.Elem.Admin)
+		}
+		if err != nil {
+			d.log.Error("cannot keep a registration's change of home in the store", "pool", o.Pool,
+				"element", handlespace.IDString(o.ID), "err", err.Error())
 		}
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,37 @@ import (
 // waitLimit bounds every wait for the daemon: no test sleeps, they wait for
 // a log line or an exit, up to this long.
 const waitLimit = 15 * time.Second
+
+// apiDo makes a request of the HTTP API at url, with body (JSON; none if
+// empty) and token as its bearer token (none if empty), and returns the
+// answer's status and body.
+func apiDo(t *testing.T, method, url, token, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return resp.StatusCode, b
+}
 
 // logRec is one JSON log line of the daemon.
 type logRec = proctest.Rec
@@ -90,6 +123,18 @@ func startProc(t *testing.T, dir string, env []string, sub string, args ...strin
 
 // cursor counts the log lines seen so far: waitLog looks only after it.
 func (p *daemonProc) cursor() int { return p.Cursor() }
+
+// hup sends p SIGHUP and waits for the first log record after it that
+// match satisfies.
+func (p *daemonProc) hup(what string, match func(logRec) bool) logRec {
+	p.t.Helper()
+	from := p.cursor()
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		p.t.Fatal(err)
+	}
+	r, _ := p.waitLog(from, what, match)
+	return r
+}
 
 // waitLog waits for the first log record after line from that match
 // satisfies, and returns it with the index after it.
@@ -296,11 +341,7 @@ func TestServe(t *testing.T) {
 		}
 	})
 	t.Run("SIGHUP", func(t *testing.T) {
-		from := p.cursor()
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		p.waitLog(from, "the SIGHUP reload", func(r logRec) bool {
+		p.hup("the SIGHUP reload", func(r logRec) bool {
 			return r.Str("msg") == "zones reloaded" && r.Str("trigger") == "SIGHUP"
 		})
 	})
@@ -345,11 +386,7 @@ func TestServeReloadWithoutWatch(t *testing.T) {
 	p := startDaemon(t, dir)
 	addr, _ := p.ready()
 	writeFile(t, dir, "zones/pool.example.zone", zoneWith("10.0.0.4:8080"))
-	from := p.cursor()
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	p.waitLog(from, "the SIGHUP reload", msgIs("zones reloaded"))
+	p.hup("the SIGHUP reload", msgIs("zones reloaded"))
 	if got, want := addrsOf(t, addr, "web.pool.example."), []string{"10.0.0.4"}; !slices.Equal(got, want) {
 		t.Errorf("web.pool.example. A after SIGHUP = %v, want %v", got, want)
 	}

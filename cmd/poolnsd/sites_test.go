@@ -48,9 +48,7 @@ func TestSitesConfig(t *testing.T) {
 	base := strings.Join([]string{`dns:`, `  listen: ["127.0.0.1:0"]`, `  udp_sockets: 2`, `http:`, `  listen: "127.0.0.1:0"`,
 		`zones: zones`, `data: data`, `log:`, `  level: debug`, `  format: json`}, "\n") + "\n"
 	writeAtomic(t, dir, "poolnsd.yaml", base+"sites:\n  fra: [\"10.1.0.0/16\"]\n  ams: [\"127.0.0.0/8\"]\n")
-	from := p.cursor()
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	r, _ := p.waitLog(from, "configuration reloaded", msgIs("configuration reloaded"))
+	r := p.hup("configuration reloaded", msgIs("configuration reloaded"))
 	if got := fmt.Sprint(r["applied"]); got != "[sites]" {
 		t.Errorf("applied %s, want [sites]", got)
 	}
@@ -59,9 +57,7 @@ func TestSitesConfig(t *testing.T) {
 	}
 	// A bad map at a reload: refused, the running map stays.
 	writeAtomic(t, dir, "poolnsd.yaml", base+"sites:\n  ams: [\"127.0.0.0/33\"]\n")
-	from = p.cursor()
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	r, _ = p.waitLog(from, "not reloaded", msgIs("configuration not reloaded; keeping the running one"))
+	r = p.hup("not reloaded", msgIs("configuration not reloaded; keeping the running one"))
 	if !strings.Contains(r.Str("err"), "sites.ams[0]: not a prefix") {
 		t.Errorf("error %q does not name the key", r.Str("err"))
 	}
@@ -70,9 +66,7 @@ func TestSitesConfig(t *testing.T) {
 	}
 	// No map: no site; the three take turns.
 	writeAtomic(t, dir, "poolnsd.yaml", base)
-	from = p.cursor()
-	p.cmd.Process.Signal(syscall.SIGHUP)
-	p.waitLog(from, "configuration reloaded", msgIs("configuration reloaded"))
+	p.hup("configuration reloaded", msgIs("configuration reloaded"))
 	if got := answers(); len(got) != 3 {
 		t.Errorf("without a site map: answers %v, want all three in turn", got)
 	}

@@ -269,9 +269,7 @@ func TestWireshark(t *testing.T) {
 		"web    PE 10.0.0.5:8080", "web    PE 10.0.0.5:8080 weight=7", 1)
 	for _, p := range ps {
 		writeFile(t, p.dir, "zones/pool.example.zone", reloaded)
-		cur := p.p.cursor()
-		p.p.cmd.Process.Signal(syscall.SIGHUP)
-		p.p.waitLog(cur, "the reload", msgIs("zones reloaded"))
+		p.p.hup("the reload", msgIs("zones reloaded"))
 	}
 	// Kill C: A and B take its registration over.
 	ca, cb := a.p.cursor(), b.p.cursor()
