@@ -269,31 +269,42 @@ func (k *adminKeeper) keepHomedAdmin() error {
 // element a zone file no longer has). One log line per restored element.
 func (d *daemon) restoreAdmin() error {
 	v := d.hs.View()
-	restored := 0
-	var err error
-	if e := d.store.Admins(func(pool string, id uint32, a handlespace.Admin) {
-		if err != nil || !elementExists(v, pool, id) {
-			return
-		}
-		var label string
-		if err = d.hs.Update(pool, id, func(e *handlespace.Element) { e.Admin, label = a, e.Label }); err != nil {
-			err = fmt.Errorf("restore the administrative state of element %s of %s: %w", handlespace.IDString(id), pool, err)
-			return
-		}
-		restored++
-		d.log.Info("admin state restored", "pool", pool, "element", handlespace.IDString(id), "name", label, "state", a.String())
-	}); e != nil {
-		return e
+	type stored struct {
+		pool  string
+		id    uint32
+		a     handlespace.Admin
+		label string
 	}
-	if err != nil {
+	var states []*stored
+	byPool := map[string]map[uint32]func(*handlespace.Element){}
+	if err := d.store.Admins(func(pool string, id uint32, a handlespace.Admin) {
+		if !elementExists(v, pool, id) {
+			return // pruneAdmin drops it
+		}
+		st := &stored{pool: pool, id: id, a: a}
+		states = append(states, st)
+		if byPool[pool] == nil {
+			byPool[pool] = map[uint32]func(*handlespace.Element){}
+		}
+		byPool[pool][id] = func(e *handlespace.Element) { e.Admin, st.label = a, e.Label }
+	}); err != nil {
 		return err
+	}
+	// One new view per pool, not per element.
+	for pool, fs := range byPool {
+		if err := d.hs.UpdateMany(pool, fs); err != nil {
+			return fmt.Errorf("restore the administrative states of %d elements of %s: %w", len(fs), pool, err)
+		}
+	}
+	for _, st := range states {
+		d.log.Info("admin state restored", "pool", st.pool, "element", handlespace.IDString(st.id), "name", st.label, "state", st.a.String())
 	}
 	dropped, err := d.pruneAdmin()
 	if err != nil {
 		return err
 	}
-	if restored > 0 || dropped > 0 {
-		d.log.Info("admin states", "restored", restored, "dropped", dropped)
+	if len(states) > 0 || dropped > 0 {
+		d.log.Info("admin states", "restored", len(states), "dropped", dropped)
 	}
 	return nil
 }
