@@ -545,19 +545,12 @@ func buildTree(k tkind, weighted bool, ents []tent) tree {
 	return t
 }
 
-// pieces returns into how many nodes of at most max entries (target fill
-// fill) m entries go.
-func pieces(m, fill, max int) int {
-	p := max1((m + fill - 1) / fill)
-	for (m+p-1)/p > max {
+// pieces returns into how many nodes of at most width entries (target
+// fill fill) m entries go.
+func pieces(m, fill, width int) int {
+	p := max(1, (m+fill-1)/fill)
+	for (m+p-1)/p > width {
 		p++
-	}
-	return p
-}
-
-func max1(p int) int {
-	if p < 1 {
-		return 1
 	}
 	return p
 }
