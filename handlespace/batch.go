@@ -331,8 +331,12 @@ func (w *poolWork) byLabel(label string) *Element {
 	}
 	if w.prev != nil {
 		if e := w.prev.Label(label); e != nil {
-			if d, changed := w.delta.get(e.ID); !changed || (d != nil && d.Label == label) {
-				return w.element(e.ID)
+			d, changed := w.delta.get(e.ID)
+			if !changed {
+				return e
+			}
+			if d != nil && d.Label == label {
+				return d
 			}
 		}
 	}
