@@ -331,8 +331,12 @@ func (w *poolWork) byLabel(label string) *Element {
 	}
 	if w.prev != nil {
 		if e := w.prev.Label(label); e != nil {
-			if d, changed := w.delta.get(e.ID); !changed || (d != nil && d.Label == label) {
-				return w.element(e.ID)
+			d, changed := w.delta.get(e.ID)
+			if !changed {
+				return e
+			}
+			if d != nil && d.Label == label {
+				return d
 			}
 		}
 	}
@@ -508,11 +512,13 @@ func (b *batch) apply(op *Op) error {
 	if old != nil && old.Label != e.Label && !op.legacy && !op.asIs {
 		return ErrIDInUse
 	}
-	if o := w.byLabel(e.Label); o != nil && o.ID != e.ID {
-		if o.Static && !op.legacy {
-			return ErrStaticElement
+	if old == nil || old.Label != e.Label { // else the label is old's
+		if o := w.byLabel(e.Label); o != nil && o.ID != e.ID {
+			if o.Static && !op.legacy {
+				return ErrStaticElement
+			}
+			return ErrLabelInUse
 		}
-		return ErrLabelInUse
 	}
 	if !op.asIs {
 		b.h.prepareRegister(w.spec, e, old)

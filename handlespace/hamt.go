@@ -289,54 +289,19 @@ func allocBucket(m int) *hnode {
 	var n *hnode
 	switch {
 	case m <= 4:
-		b := new(struct {
-			n hnode
-			k [4]uint64
-		})
-		b.n.p = unsafe.Pointer(&b.k)
-		n = &b.n
+		n = hnodeOf[[4]uint64]()
 	case m <= 8:
-		b := new(struct {
-			n hnode
-			k [8]uint64
-		})
-		b.n.p = unsafe.Pointer(&b.k)
-		n = &b.n
+		n = hnodeOf[[8]uint64]()
 	case m <= 16:
-		b := new(struct {
-			n hnode
-			k [16]uint64
-		})
-		b.n.p = unsafe.Pointer(&b.k)
-		n = &b.n
+		n = hnodeOf[[16]uint64]()
 	case m <= 20:
-		b := new(struct {
-			n hnode
-			k [20]uint64
-		})
-		b.n.p = unsafe.Pointer(&b.k)
-		n = &b.n
+		n = hnodeOf[[20]uint64]()
 	case m <= 24:
-		b := new(struct {
-			n hnode
-			k [24]uint64
-		})
-		b.n.p = unsafe.Pointer(&b.k)
-		n = &b.n
+		n = hnodeOf[[24]uint64]()
 	case m <= 28:
-		b := new(struct {
-			n hnode
-			k [28]uint64
-		})
-		b.n.p = unsafe.Pointer(&b.k)
-		n = &b.n
+		n = hnodeOf[[28]uint64]()
 	case m <= 32:
-		b := new(struct {
-			n hnode
-			k [32]uint64
-		})
-		b.n.p = unsafe.Pointer(&b.k)
-		n = &b.n
+		n = hnodeOf[[32]uint64]()
 	default: // a bucket of keys that share their whole hash
 		n = &hnode{p: unsafe.Pointer(unsafe.SliceData(make([]uint64, m)))}
 	}
@@ -349,31 +314,22 @@ func allocBucket(m int) *hnode {
 func newInner(m int) *hnode {
 	switch {
 	case m <= 2:
-		b := new(struct {
-			n hnode
-			s [2]*hnode
-		})
-		b.n.p = unsafe.Pointer(&b.s)
-		return &b.n
+		return hnodeOf[[2]*hnode]()
 	case m <= 4:
-		b := new(struct {
-			n hnode
-			s [4]*hnode
-		})
-		b.n.p = unsafe.Pointer(&b.s)
-		return &b.n
+		return hnodeOf[[4]*hnode]()
 	case m <= 8:
-		b := new(struct {
-			n hnode
-			s [8]*hnode
-		})
-		b.n.p = unsafe.Pointer(&b.s)
-		return &b.n
+		return hnodeOf[[8]*hnode]()
 	}
+	return hnodeOf[[16]*hnode]()
+}
+
+// hnodeOf returns a node whose keys or children are A (an array of them),
+// in one allocation with its header.
+func hnodeOf[A any]() *hnode {
 	b := new(struct {
 		n hnode
-		s [16]*hnode
+		a A
 	})
-	b.n.p = unsafe.Pointer(&b.s)
+	b.n.p = unsafe.Pointer(&b.a)
 	return &b.n
 }

@@ -50,21 +50,6 @@ func wantK(k, n int) int {
 	return k
 }
 
-// searchCum returns the first j with cum[j] > x: the element whose interval
-// of the cumulative-weight line holds x. cum is strictly increasing.
-func searchCum(cum []uint64, x uint64) int {
-	lo, hi := 0, len(cum)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if cum[m] > x {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	return lo
-}
-
 // mix64 is the splitmix64 finalizer: a bijection of uint64 that scatters
 // every input bit over the whole output.
 func mix64(x uint64) uint64 {

@@ -541,14 +541,9 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 	o := pol.order()
 	sets := v.sets()
 	for i, st := range sets {
-		switch {
-		case st.n == 0:
-			st.s.set = o.empty()
-		case i > 0 && st.n == sets[0].n:
-			st.s.set = v.All.set
-		case o.plain() && st.n == v.elems.n:
-			st.s.set = eset{t: v.elems}
-		default:
+		if set, ok := v.sharedSet(&o, i, st.n, sets[0].n); ok {
+			st.s.set = set
+		} else {
 			members := make([]*Element, 0, st.n)
 			for e := range v.Range() {
 				if elementFlags(e)&st.mask == st.mask {
@@ -559,6 +554,22 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 		}
 		finishSet(st.s, prevSet(prev, i), prev != nil && prev.Spec.Policy == v.Spec.Policy, pol, true)
 	}
+}
+
+// sharedSet returns the set that served set i (of n elements; All, set 0,
+// has n0) can be without a tree of its own, if any: the empty set, All's
+// set (set i > 0 holding as many as All, whose set is already made) or,
+// for a plain order, the element tree itself (all elements).
+func (v *PoolView) sharedSet(o *setOrder, i, n, n0 int) (eset, bool) {
+	switch {
+	case n == 0:
+		return o.empty(), true
+	case i > 0 && n == n0:
+		return v.All.set, true
+	case o.plain() && n == v.elems.n:
+		return eset{t: v.elems}, true
+	}
+	return eset{}, false
 }
 
 // setOf returns the set of elems (sorted by ID).
@@ -638,14 +649,9 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 	o := pol.order()
 	sets, old := nv.sets(), v.sets()
 	for i, st := range sets {
-		switch {
-		case st.n == 0:
-			st.s.set = o.empty()
-		case i > 0 && st.n == sets[0].n:
-			st.s.set = nv.All.set
-		case o.plain() && st.n == nv.elems.n:
-			st.s.set = eset{t: nv.elems}
-		default:
+		if set, ok := nv.sharedSet(&o, i, st.n, sets[0].n); ok {
+			st.s.set = set
+		} else {
 			st.s.set = o.updateSet(old[i].s.set, changes, st.mask, sc)
 		}
 		finishSet(st.s, old[i].s, true, pol, false)

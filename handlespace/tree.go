@@ -153,6 +153,14 @@ func (n *tnode) iend(i int) uint64 {
 	return n.buf[len(n.buf)-len(n.kids())+i]
 }
 
+// childSize is the number of entries below child i of inner node n.
+func (n *tnode) childSize(i int) uint64 {
+	if i == 0 {
+		return n.iend(0)
+	}
+	return n.iend(i) - n.iend(i-1)
+}
+
 // firstKey is the first key below n.
 func (n *tnode) firstKey() uint64 {
 	if n.kids() != nil {
@@ -195,7 +203,8 @@ func (n *tnode) weight() uint64 {
 	return w[len(w)-1]
 }
 
-// entryWeight is the weight of entry i of a leaf of a weighted tree.
+// entryWeight is the weight of entry i of a leaf, or below child i of an
+// inner node, of a weighted tree.
 func (n *tnode) entryWeight(i int) uint64 {
 	w := n.wts()
 	if i == 0 {
@@ -545,19 +554,12 @@ func buildTree(k tkind, weighted bool, ents []tent) tree {
 	return t
 }
 
-// pieces returns into how many nodes of at most max entries (target fill
-// fill) m entries go.
-func pieces(m, fill, max int) int {
-	p := max1((m + fill - 1) / fill)
-	for (m+p-1)/p > max {
+// pieces returns into how many nodes of at most width entries (target
+// fill fill) m entries go.
+func pieces(m, fill, width int) int {
+	p := max(1, (m+fill-1)/fill)
+	for (m+p-1)/p > width {
 		p++
-	}
-	return p
-}
-
-func max1(p int) int {
-	if p < 1 {
-		return 1
 	}
 	return p
 }
@@ -768,11 +770,7 @@ func (t *tree) patchChild(n *tnode, i int, k *tnode) *tnode {
 	copy(nn.kids(), n.kids())
 	nn.kids()[i] = k
 	m := len(n.kids())
-	old := n.iend(i)
-	if i > 0 {
-		old -= n.iend(i - 1)
-	}
-	dsize := uint64(k.size()) - old // mod 2⁶⁴
+	dsize := uint64(k.size()) - n.childSize(i) // mod 2⁶⁴
 	if t.kind == byID {
 		nn.buf[i] = k.firstKey()<<32 | (n.buf[i] & 0xffffffff)
 		for j := i; j < m; j++ {
@@ -786,12 +784,7 @@ func (t *tree) patchChild(n *tnode, i int, k *tnode) *tnode {
 		}
 	}
 	if t.weighted {
-		wts, owts := nn.wts(), n.wts()
-		ow := owts[i]
-		if i > 0 {
-			ow -= owts[i-1]
-		}
-		dw := k.weight() - ow
+		wts, dw := nn.wts(), k.weight()-n.entryWeight(i)
 		for j := i; j < m; j++ {
 			wts[j] += dw
 		}
@@ -860,24 +853,16 @@ func (t *tree) patchInner(n *tnode, kids []*tnode, fresh []bool) *tnode {
 	copy(nn.buf, n.buf)
 	copy(nn.kids(), kids)
 	m := len(kids)
-	var wts, oldWts []uint64
+	var wts []uint64
 	if t.weighted {
-		wts, oldWts = nn.wts(), n.wts()
+		wts = nn.wts()
 	}
 	var dsize, dw uint64 // how much the counts and weights shift, mod 2⁶⁴
 	for i, k := range kids {
 		if fresh[i] {
-			old := n.iend(i)
-			if i > 0 {
-				old -= n.iend(i - 1)
-			}
-			dsize += uint64(k.size()) - old
+			dsize += uint64(k.size()) - n.childSize(i)
 			if wts != nil {
-				ow := oldWts[i]
-				if i > 0 {
-					ow -= oldWts[i-1]
-				}
-				dw += k.weight() - ow
+				dw += k.weight() - n.entryWeight(i)
 			}
 		}
 		if t.kind == byID {

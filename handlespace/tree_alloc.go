@@ -1,5 +1,7 @@
 package handlespace
 
+import "unsafe"
+
 // Node allocation in one piece: a leaf of a plain tree (byID, unweighted)
 // is its header, its element pointers and its keys in one allocation, an
 // inner node of one its header, children, keys and counts, in capacity
@@ -14,149 +16,37 @@ func newPlainLeaf(m int) *tnode {
 	w := packedWords(m)
 	switch {
 	case m <= 4:
-		b := new(struct {
-			n tnode
-			e [4]*Element
-			k [2]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[4]*Element, [2]uint64](m, w)
 	case m <= 8:
-		b := new(struct {
-			n tnode
-			e [8]*Element
-			k [4]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[8]*Element, [4]uint64](m, w)
 	case m <= 12:
-		b := new(struct {
-			n tnode
-			e [12]*Element
-			k [6]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[12]*Element, [6]uint64](m, w)
 	case m <= 16:
-		b := new(struct {
-			n tnode
-			e [16]*Element
-			k [8]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[16]*Element, [8]uint64](m, w)
 	case m <= 20:
-		b := new(struct {
-			n tnode
-			e [20]*Element
-			k [10]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[20]*Element, [10]uint64](m, w)
 	case m <= 24:
-		b := new(struct {
-			n tnode
-			e [24]*Element
-			k [12]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[24]*Element, [12]uint64](m, w)
 	case m <= 28:
-		b := new(struct {
-			n tnode
-			e [28]*Element
-			k [14]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[28]*Element, [14]uint64](m, w)
 	case m <= 32:
-		b := new(struct {
-			n tnode
-			e [32]*Element
-			k [16]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[32]*Element, [16]uint64](m, w)
 	case m <= 36:
-		b := new(struct {
-			n tnode
-			e [36]*Element
-			k [18]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[36]*Element, [18]uint64](m, w)
 	case m <= 40:
-		b := new(struct {
-			n tnode
-			e [40]*Element
-			k [20]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[40]*Element, [20]uint64](m, w)
 	case m <= 44:
-		b := new(struct {
-			n tnode
-			e [44]*Element
-			k [22]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[44]*Element, [22]uint64](m, w)
 	case m <= 48:
-		b := new(struct {
-			n tnode
-			e [48]*Element
-			k [24]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[48]*Element, [24]uint64](m, w)
 	case m <= 52:
-		b := new(struct {
-			n tnode
-			e [52]*Element
-			k [26]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[52]*Element, [26]uint64](m, w)
 	case m <= 56:
-		b := new(struct {
-			n tnode
-			e [56]*Element
-			k [28]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[56]*Element, [28]uint64](m, w)
 	case m <= 60:
-		b := new(struct {
-			n tnode
-			e [60]*Element
-			k [30]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[60]*Element, [30]uint64](m, w)
 	case m <= 64:
-		b := new(struct {
-			n tnode
-			e [64]*Element
-			k [32]uint64
-		})
-		b.n.setElems(b.e[:m:m])
-		b.n.buf = b.k[:w:w]
-		return &b.n
+		return plainLeafOf[[64]*Element, [32]uint64](m, w)
 	}
 	panic("handlespace: leaf too wide")
 }
@@ -166,77 +56,49 @@ func newPlainLeaf(m int) *tnode {
 func newPlainInner(m int) *tnode {
 	switch {
 	case m <= 4:
-		b := new(struct {
-			n tnode
-			c [4]*tnode
-			k [4]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[4]*tnode, [4]uint64](m)
 	case m <= 8:
-		b := new(struct {
-			n tnode
-			c [8]*tnode
-			k [8]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[8]*tnode, [8]uint64](m)
 	case m <= 12:
-		b := new(struct {
-			n tnode
-			c [12]*tnode
-			k [12]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[12]*tnode, [12]uint64](m)
 	case m <= 16:
-		b := new(struct {
-			n tnode
-			c [16]*tnode
-			k [16]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[16]*tnode, [16]uint64](m)
 	case m <= 20:
-		b := new(struct {
-			n tnode
-			c [20]*tnode
-			k [20]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[20]*tnode, [20]uint64](m)
 	case m <= 24:
-		b := new(struct {
-			n tnode
-			c [24]*tnode
-			k [24]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[24]*tnode, [24]uint64](m)
 	case m <= 28:
-		b := new(struct {
-			n tnode
-			c [28]*tnode
-			k [28]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[28]*tnode, [28]uint64](m)
 	case m <= 32:
-		b := new(struct {
-			n tnode
-			c [32]*tnode
-			k [32]uint64
-		})
-		b.n.setKids(b.c[:m:m])
-		b.n.buf = b.k[:m:m]
-		return &b.n
+		return plainInnerOf[[32]*tnode, [32]uint64](m)
 	}
 	panic("handlespace: inner node too wide")
+}
+
+// plainLeafOf returns a leaf of m entries and w key words in one
+// allocation of its header, E (an array of at least m *Element) and K (an
+// array of at least w uint64).
+func plainLeafOf[E, K any](m, w int) *tnode {
+	b := new(struct {
+		n tnode
+		e E
+		k K
+	})
+	b.n.setElems(unsafe.Slice((**Element)(unsafe.Pointer(&b.e)), m))
+	b.n.buf = unsafe.Slice((*uint64)(unsafe.Pointer(&b.k)), w)
+	return &b.n
+}
+
+// plainInnerOf returns an inner node of m children in one allocation of
+// its header, C (an array of at least m *tnode) and K (an array of at least
+// m uint64).
+func plainInnerOf[C, K any](m int) *tnode {
+	b := new(struct {
+		n tnode
+		c C
+		k K
+	})
+	b.n.setKids(unsafe.Slice((**tnode)(unsafe.Pointer(&b.c)), m))
+	b.n.buf = unsafe.Slice((*uint64)(unsafe.Pointer(&b.k)), m)
+	return &b.n
 }
