@@ -463,12 +463,12 @@ func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, 
 		arcount++
 	}
 	binary.BigEndian.PutUint16(b[10:], uint16(arcount))
+	h.account(w, req, dns.RcodeSuccess, b[2]&(1<<1) != 0, len(b))
 	if req.tsig != nil {
 		h.writeSigned(w, req, b)
 	} else if _, err := w.Write(b); err != nil {
 		h.log.Debug("writing reply", "err", err)
 	}
-	h.account(w, req, dns.RcodeSuccess, b[2]&(1<<1) != 0, len(b))
 	return b
 }
 

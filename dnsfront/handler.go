@@ -129,13 +129,13 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 			h.log.Error("internal error answering query; answered SERVFAIL", "panic", p)
 			m := new(dns.Msg)
 			m.SetRcode(r, dns.RcodeServerFailure)
-			w.WriteMsg(m)
 			var req *request
 			if len(r.Question) == 1 {
 				req = &request{r: r, q: r.Question[0], logq: h.queryLog.Load()}
 				_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
 			}
 			h.account(w, req, dns.RcodeServerFailure, false, m.Len())
+			w.WriteMsg(m)
 		}
 	}()
 	if r.Opcode == dns.OpcodeUpdate {
@@ -289,8 +289,10 @@ func subnetOption(opt *dns.OPT) *dns.EDNS0_SUBNET {
 	return nil
 }
 
-// account counts a written reply in the metrics and, when the query log is
-// on, logs it. req is nil for a query without a question.
+// account counts a reply in the metrics and, when the query log is on,
+// logs it. It is called just before the reply is written, so that a client
+// that has its answer and then scrapes the metrics finds it counted. req is
+// nil for a query without a question.
 func (h *Handler) account(w dns.ResponseWriter, req *request, rcode int, tc bool, size int) {
 	if req == nil {
 		_, tcp := w.RemoteAddr().(*net.TCPAddr)

@@ -23,6 +23,8 @@ type recorder struct {
 	raw   []byte
 	err   error
 	n     int
+
+	onWrite func() // when set, called as a reply is written, before it is kept
 }
 
 func newRecorder(tcp bool) *recorder {
@@ -47,6 +49,9 @@ func (r *recorder) WriteMsg(m *dns.Msg) error {
 	return err
 }
 func (r *recorder) Write(b []byte) (int, error) {
+	if r.onWrite != nil {
+		r.onWrite()
+	}
 	r.n++
 	r.raw = append([]byte(nil), b...)
 	m := new(dns.Msg)

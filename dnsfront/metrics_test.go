@@ -107,6 +107,38 @@ func TestMetricsCounts(t *testing.T) {
 	}
 }
 
+// TestCountedBeforeWritten: every kind of reply (fast path, slow path,
+// error rcodes, a query without a question) is counted by the time it is
+// written, so that a client that has its answer and then scrapes finds it
+// counted.
+func TestCountedBeforeWritten(t *testing.T) {
+	m := metrics.New(metrics.Options{NoRuntime: true})
+	h := NewHandler(bigSpace(t, 10, 5), Config{Metrics: m.DNS()})
+	sent := 0
+	ask := func(what string, r *dns.Msg, tcp bool) {
+		t.Helper()
+		sent++
+		w := newRecorder(tcp)
+		var atWrite float64 = -1
+		w.onWrite = func() { atWrite = scrape(t, m).Sum("poolnsd_dns_queries_total") }
+		h.ServeDNS(w, r)
+		if w.n != 1 || atWrite != float64(sent) {
+			t.Errorf("%s: %d replies written, %v queries counted as it was written, want 1 and %d", what, w.n, atWrite, sent)
+		}
+	}
+	q := func(name string, qtype uint16) *dns.Msg {
+		r := new(dns.Msg)
+		r.SetQuestion(name, qtype)
+		return r
+	}
+	ask("fast path A", q("web.pool.test.", dns.TypeA), false)
+	ask("SRV over TCP", q("_http._tcp.web.pool.test.", dns.TypeSRV), true)
+	ask("static TXT", q("txt.pool.test.", dns.TypeTXT), false)
+	ask("NXDOMAIN", q("nothing.pool.test.", dns.TypeA), false)
+	ask("REFUSED", q("example.com.", dns.TypeA), false)
+	ask("no question", &dns.Msg{MsgHdr: dns.MsgHdr{Id: 9}}, false)
+}
+
 // TestQueryLog: off, no line per query; on, one line per query with the
 // client, the question and the rcode.
 func TestQueryLog(t *testing.T) {

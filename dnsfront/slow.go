@@ -36,14 +36,14 @@ func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, req *request) {
 	if req != nil && req.tsig != nil {
 		signReply(m, req.tsig)
 	}
-	if err := w.WriteMsg(m); err != nil {
-		h.log.Debug("writing reply", "err", err)
-	}
 	size := 0
 	if (req != nil && req.logq) || (req == nil && h.queryLog.Load()) {
 		size = m.Len()
 	}
 	h.account(w, req, m.Rcode, m.Truncated, size)
+	if err := w.WriteMsg(m); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
 }
 
 func (h *Handler) slow(w dns.ResponseWriter, req *request, z *handlespace.Zone, t *target) {

@@ -233,8 +233,8 @@ func (h *Handler) checkSigned(w dns.ResponseWriter, r *dns.Msg, req *request) bo
 		return true
 	}
 	if _, st := h.verified(w, t); st != nil {
-		h.tsigFail(w, r, t, st, remoteAddr(w), "signed query refused", slog.LevelDebug)
 		h.account(w, req, dns.RcodeNotAuth, false, 0)
+		h.tsigFail(w, r, t, st, remoteAddr(w), "signed query refused", slog.LevelDebug)
 		return false
 	}
 	req.tsig = t

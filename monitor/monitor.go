@@ -395,11 +395,11 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 			if r.OK {
 				reason = "probe passed"
 			}
-			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label,
-				"from", e.Health.String(), "to", tr.Health.String(), "reason", reason)
-			if m.cfg.OnHealthChange != nil {
+			if m.cfg.OnHealthChange != nil { // first: what reads the log then finds it counted
 				m.cfg.OnHealthChange(t.pool, t.id, e.Health, tr.Health)
 			}
+			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label,
+				"from", e.Health.String(), "to", tr.Health.String(), "reason", reason)
 		}
 		if clears {
 			m.mu.Lock()
