@@ -2,14 +2,17 @@ package probe_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +30,69 @@ func TestTCPChecker(t *testing.T) {
 	if r := check(t, c, "tcp", "", closedPort(t), time.Second); r.OK || r.Err != "connect: connection refused" {
 		t.Errorf("closed port: %+v, want connect: connection refused", r)
 	}
+	// Without a deadline (the scheduler always sets one) the checker dials.
+	if r := c.Check(context.Background(), probe.Target{Key: "k", Addr: addrOf(ln.Addr())}); !r.OK {
+		t.Errorf("listening port, no deadline: %+v, want a pass", r)
+	}
+	// IPv6, where the machine has it.
+	if ln6, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		defer ln6.Close()
+		serveConns(ln6, func(c net.Conn) { c.Close() })
+		if r := check(t, c, "tcp", "", addrOf(ln6.Addr()), time.Second); !r.OK {
+			t.Errorf("[::1] listening port: %+v, want a pass", r)
+		}
+		a := addrOf(ln6.Addr())
+		ln6.Close()
+		if r := check(t, c, "tcp", "", a, time.Second); r.OK || r.Err != "connect: connection refused" {
+			t.Errorf("[::1] closed port: %+v, want connect: connection refused", r)
+		}
+	}
+	// A listener that never accepts, its queue full: the kernel drops the
+	// SYN and the connect waits out the timeout.
+	full := fullListener(t)
+	start := time.Now()
+	if r := check(t, c, "tcp", "", full, 200*time.Millisecond); r.OK || r.Err != "timeout after 200ms" {
+		t.Errorf("listener with a full queue: %+v, want timeout after 200ms", r)
+	}
+	if took := time.Since(start); took < 190*time.Millisecond {
+		t.Errorf("timed out after %v, before the 200ms timeout", took)
+	}
+}
+
+// fullListener returns the address of a loopback listener with a backlog
+// of 0 that never accepts, after filling its accept queue: connects to it
+// get no answer.
+func fullListener(t *testing.T) netip.AddrPort {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.AddrPortFrom(netip.AddrFrom4(sa.(*syscall.SockaddrInet4).Addr), uint16(sa.(*syscall.SockaddrInet4).Port))
+	// Fill the queue: connects until one does not complete within 100ms
+	// (a backlog of 0 queues one or two).
+	for i := 0; ; i++ {
+		if i == 8 {
+			t.Fatalf("8 connections to %v completed; its queue does not fill", a)
+		}
+		c, err := net.DialTimeout("tcp", a.String(), 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	return a
 }
 
 // request is what a test HTTP server saw of a probe.
