@@ -144,6 +144,25 @@ func TestWriteYAMLRoundTrip(t *testing.T) {
 	if want := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("WriteYAML's output loads as\n%+v\nwant\n%+v", got, want)
 	}
+	// The commented-out examples of sites and tsig, uncommented (with a
+	// secret), load as written.
+	var ex string
+	for _, l := range strings.SplitAfter(sitesExample+tsigExample, "\n") {
+		ex += strings.TrimPrefix(l, "# ")
+	}
+	ex = strings.Replace(ex, `"SECRET"`, `"`+strings.Repeat("c2VjcmV0", 4)+`"`, 1)
+	if !strings.Contains(b.String(), sitesExample) || !strings.Contains(b.String(), tsigExample) ||
+		!strings.Contains(b.String(), SitesDoc) || !strings.Contains(b.String(), TSIGKeyDoc) {
+		t.Errorf("YAML lacks the examples or docs of sites and tsig:\n%s", b.String())
+	}
+	got, _, err = load(t, ex, nil)
+	if err != nil {
+		t.Fatalf("the examples of sites and tsig, uncommented: %v\n%s", err, ex)
+	}
+	if len(got.Sites["fra"]) != 2 || len(got.Sites["ams"]) != 1 || len(got.TSIG) != 1 ||
+		got.TSIG[0].Name != "pe-key." || got.TSIG[0].Algorithm != "hmac-sha256" || !slices.Equal(got.TSIG[0].Pools, []string{"web"}) {
+		t.Errorf("the examples load as sites %v, tsig %+v", got.Sites, got.TSIG)
+	}
 	var md strings.Builder
 	if err := WriteMarkdown(&md); err != nil {
 		t.Fatal(err)

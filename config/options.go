@@ -209,9 +209,29 @@ func WriteYAML(w io.Writer) error {
 		fmt.Fprintf(&b, "env %s; flag --%s\n", EnvName(o.Key), FlagName(o.Key))
 		fmt.Fprintf(&b, "%s%s: %s\n", indent, name, yamlValue(o.Default))
 	}
+	// The keys that are not in the table, lists and maps read from the
+	// file only: commented-out examples.
+	fmt.Fprintf(&b, "\n# sites: %s.\n%s", SitesDoc, sitesExample)
+	fmt.Fprintf(&b, "\n# tsig: %s.\n%s", TSIGKeyDoc, tsigExample)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// sitesExample and tsigExample are the commented-out examples of the
+// "sites" and "tsig" keys in WriteYAML's output.
+const (
+	sitesExample = `# sites:
+#   fra: ["10.1.0.0/16", "2001:db8:1::/48"]
+#   ams: ["10.2.0.0/16"]
+`
+	tsigExample = `# tsig:
+#   - name: pe-key.
+#     algorithm: hmac-sha256
+#     # the secret in base64, as tsig-keygen -a hmac-sha256 pe-key. prints it
+#     secret: "SECRET"
+#     pools: [web]
+`
+)
 
 // WriteMarkdown writes the configuration reference as a Markdown table:
 // key, default (with its unit), environment variable, flag, meaning.

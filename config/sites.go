@@ -11,7 +11,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// SitesDoc documents the "sites" map for the README and --help.
+// SitesDoc documents the "sites" map in poolnsd config's output.
 const SitesDoc = "the site map of the nearest policy: site name → list of prefixes (IPv4, IPv6); a client (its EDNS Client Subnet, else its source address) is at the site of its longest matching prefix; config file only; SIGHUP applies a change"
 
 // decodeSites reads the "sites" map of a config file: site name → list of

@@ -26,7 +26,7 @@ type TSIGKey struct {
 	Pools []string `mapstructure:"pools"`
 }
 
-// TSIGKeyDoc documents the "tsig" list for the README and --help.
+// TSIGKeyDoc documents the "tsig" list in poolnsd config's output.
 const TSIGKeyDoc = "keys that may sign DNS UPDATEs, a list of {name, algorithm (hmac-sha256 or hmac-sha512), secret (base64), pools (handles or pool names; empty: every pool)}; config file only"
 
 // minSecret is the shortest secret accepted, in bytes (RFC 8945 §6
