@@ -101,13 +101,8 @@ func measure(b *testing.B, n *counter) {
 // connections to a loopback server in this process (so both ends count),
 // driven by a Scheduler: 1000 targets at a 100 ms interval.
 func BenchmarkHTTPKeepAlive(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	serveConns(ln, func(c net.Conn) {
+	benchChecker(b, "http", "/healthz", func(c net.Conn) {
 		defer c.Close()
 		buf := make([]byte, 1024)
 		for {
@@ -117,25 +112,6 @@ func BenchmarkHTTPKeepAlive(b *testing.B) {
 			c.Write(resp)
 		}
 	})
-	addr := netip.MustParseAddrPort(ln.Addr().String())
-	var n counter
-	s := probe.NewScheduler(probe.Config{}, func(r probe.Result, _ probe.Tracker, _ bool) {
-		if r.OK {
-			n.add()
-		}
-	})
-	spec := handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}
-	ts := make([]probe.Target, 1000)
-	for i := range ts {
-		ts[i] = probe.Target{Key: fmt.Sprintf("p/%d", i), Addr: addr, Spec: spec}
-	}
-	s.Set(ts)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	n.wait(2000)
-	measure(b, &n)
 }
 
 // BenchmarkTCPConnect is the CPU per probe of the tcp checker (a connection
@@ -143,20 +119,19 @@ func BenchmarkHTTPKeepAlive(b *testing.B) {
 // both ends count), driven by a Scheduler: 1000 targets at a 100 ms
 // interval.
 func BenchmarkTCPConnect(b *testing.B) {
+	benchChecker(b, "tcp", "", func(c net.Conn) { c.Close() })
+}
+
+// benchChecker measures the probes of kind (with target) of 1000 targets
+// at a 100 ms interval, driven by a Scheduler, against a loopback listener
+// in this process that hands each connection to serve.
+func benchChecker(b *testing.B, kind, target string, serve func(net.Conn)) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	serveConns(ln, serve)
 	addr := netip.MustParseAddrPort(ln.Addr().String())
 	var n counter
 	s := probe.NewScheduler(probe.Config{}, func(r probe.Result, _ probe.Tracker, _ bool) {
@@ -164,7 +139,7 @@ func BenchmarkTCPConnect(b *testing.B) {
 			n.add()
 		}
 	})
-	spec := handlespace.ProbeSpec{Kind: "tcp", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}
+	spec := handlespace.ProbeSpec{Kind: kind, Target: target, Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}
 	ts := make([]probe.Target, 1000)
 	for i := range ts {
 		ts[i] = probe.Target{Key: fmt.Sprintf("p/%d", i), Addr: addr, Spec: spec}
