@@ -50,8 +50,13 @@ type pos struct {
 // was expected" and quote user text with %q so that a message stays on one
 // line.
 func errf(p pos, format string, args ...any) *Error {
-	return &Error{File: p.file, Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: p.file, Line: p.line, Col: p.col, Msg: oneLine.Replace(fmt.Sprintf(format, args...))}
 }
+
+// oneLine escapes the line breaks that a message may quote from the file
+// (in a token, or in miekg/dns's error about one), so that every error is
+// one line of the log.
+var oneLine = strings.NewReplacer("\r", `\r`, "\n", `\n`)
 
 // at returns p moved n bytes to the right on its line: the column of a
 // value inside a token.

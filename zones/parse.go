@@ -511,7 +511,7 @@ func (p *parser) stackName(i int) string {
 func absName(t token, origin string) (string, *Error) {
 	s := t.raw
 	if t.quoted {
-		return "", errf(t.pos, "bad name %s; want a domain name, not a quoted string", t.raw)
+		return "", errf(t.pos, "bad name %q; want a domain name, not a quoted string", t.val)
 	}
 	var n string
 	switch {
