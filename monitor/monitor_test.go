@@ -1,9 +1,13 @@
 package monitor_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -457,3 +461,44 @@ web PE 10.0.0.4:80 name=web4
 		}
 	})
 }
+
+// TestHealthChangeCountedBeforeLogged: OnHealthChange (the metrics) hears
+// of a change before its log line is written, so that whoever reads the
+// line and then scrapes finds the change counted.
+func TestHealthChangeCountedBeforeLogged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var log bytes.Buffer
+		lines := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return strings.Count(log.String(), `msg="health changed"`)
+		}
+		calls := 0
+		cfg := monitor.Config{
+			Logger: slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return log.Write(b)
+			}), nil)),
+			OnHealthChange: func(_ string, _ uint32, _, _ handlespace.Health) {
+				if n := lines(); n != calls {
+					t.Errorf("change %d heard with %d health lines logged, want %d", calls+1, n, calls)
+				}
+				calls++
+			},
+		}
+		f := newFixture(t, testZone, cfg)
+		f.advance(time.Millisecond)
+		f.fc.Script(f.key(web, "web2"), probetest.Fail("connect: connection refused"))
+		f.advance(2 * time.Second)
+		if f.elem(web, "web2").Health != handlespace.HealthDown || calls < 2 || lines() != calls {
+			t.Errorf("web2 %v after %d changes heard, %d logged; want down, at least 2 (up, down) and all logged",
+				f.elem(web, "web2").Health, calls, lines())
+		}
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(b []byte) (int, error) { return w(b) }
