@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,7 @@ var (
 type pconn struct {
 	raw    net.Conn // the TCP connection
 	rw     net.Conn // raw, or the TLS connection over it
+	ap     netip.AddrPort
 	addr   string
 	sni    string        // the server name of its TLS handshake
 	req    []byte        // the request, made once per connection and target
@@ -97,6 +99,11 @@ type pconn struct {
 	cr     countReader   // counts what a response read
 	used   time.Time     // when it was last put back
 	keep   time.Duration // how long it may stay idle
+
+	// What each exchange reads into, kept with the connection so that a
+	// probe allocates none of it.
+	resp response
+	lim  io.LimitedReader
 }
 
 // NewHTTPChecker returns the http checker, or with tls the https one.
@@ -146,7 +153,7 @@ func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *httpTarget, tm 
 	if err != nil {
 		return nil, tm.failErr(ctx, t, "connect", err)
 	}
-	pc := &pconn{raw: c, rw: c, addr: t.Addr.String(), sni: ht.host}
+	pc := &pconn{raw: c, rw: c, ap: t.Addr, addr: t.Addr.String(), sni: ht.host}
 	if h.tls {
 		tc, err := handshake(ctx, c, ht.host)
 		if err != nil {
@@ -182,9 +189,13 @@ func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc
 	pc.cr = countReader{r: pc.rw}
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(&pc.cr)
-	defer func() { br.Reset(nil); readers.Put(br) }()
-	resp, err := readResponse(br)
-	if err != nil {
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+		pc.resp.body, pc.resp.lb, pc.lim = nil, lengthBody{}, io.LimitedReader{} // no hold on br once it is back in the pool
+	}()
+	resp := &pc.resp
+	if err := readResponse(br, resp); err != nil {
 		closed := pc.cr.n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isClosed(err))
 		return tm.failErr(ctx, t, "HTTP", noResponse(err)), false, closed
 	}
@@ -194,14 +205,16 @@ func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc
 	var n int64
 	var berr error
 	if len(ht.bodies) > 0 || ht.loadField != nil {
-		body, berr = io.ReadAll(io.LimitReader(resp.body, MaxBody+1))
+		pc.lim = io.LimitedReader{R: resp.body, N: MaxBody + 1}
+		body, berr = io.ReadAll(&pc.lim)
 		n = int64(len(body))
 		body = body[:min(len(body), MaxBody)]
 		if berr != nil && n <= MaxBody {
 			return tm.failErr(ctx, t, "HTTP body", noResponse(berr)), false, false
 		}
 	} else if resp.body != http.NoBody {
-		n, berr = io.Copy(io.Discard, io.LimitReader(resp.body, MaxBody+1))
+		pc.lim = io.LimitedReader{R: resp.body, N: MaxBody + 1}
+		n, berr = io.Copy(io.Discard, &pc.lim)
 	}
 	keep = berr == nil && n <= MaxBody && resp.keepAlive && br.Buffered() == 0
 	r = tm.ok(t)
@@ -230,6 +243,9 @@ type response struct {
 	keepAlive bool   // HTTP/1.1 without Connection: close, and a delimited body
 	load      []byte // the Pool-Load header's value; nil if none
 	body      io.Reader
+
+	loadBuf []byte     // load's storage, kept from one response to the next
+	lb      lengthBody // body's, for a body of known length
 }
 
 // readResponse reads an HTTP/1.x response's status line and header from br
@@ -238,22 +254,24 @@ type response struct {
 // Transfer-Encoding, Connection and Pool-Load — without allocating for
 // the rest, which matters at thousands of probes a second; the body reader
 // decodes chunked bodies (net/http/httputil) and stops at Content-Length.
-func readResponse(br *bufio.Reader) (*response, error) {
+// It fills r, which may be the previous response's.
+func readResponse(br *bufio.Reader, r *response) error {
 	for {
-		r, err := readHead(br)
+		err := readHead(br, r)
 		if err != nil || r.status >= 200 || r.status == 101 {
-			return r, err
+			return err
 		}
 	}
 }
 
-func readHead(br *bufio.Reader) (*response, error) {
+func readHead(br *bufio.Reader, r *response) error {
+	*r = response{loadBuf: r.loadBuf[:0]}
 	line, err := readLine(br)
 	if err != nil {
 		if errors.Is(err, io.EOF) && len(line) > 0 {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return err
 	}
 	// HTTP/1.1 200 OK
 	proto, rest, _ := bytes.Cut(line, []byte(" "))
@@ -267,9 +285,9 @@ func readHead(br *bufio.Reader) (*response, error) {
 	}
 	status, cerr := strconv.Atoi(string(code))
 	if minor < 0 || cerr != nil || len(code) != 3 || status < 100 {
-		return nil, fmt.Errorf("malformed HTTP response %q", truncate(line, 40))
+		return fmt.Errorf("malformed HTTP response %q", truncate(line, 40))
 	}
-	r := &response{status: status, keepAlive: minor == 1}
+	r.status, r.keepAlive = status, minor == 1
 	length := int64(-1)
 	chunked := false
 	for {
@@ -278,7 +296,7 @@ func readHead(br *bufio.Reader) (*response, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return err
 		}
 		if len(line) == 0 {
 			break
@@ -288,14 +306,14 @@ func readHead(br *bufio.Reader) (*response, error) {
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
-			return nil, fmt.Errorf("malformed HTTP header %q", truncate(line, 40))
+			return fmt.Errorf("malformed HTTP header %q", truncate(line, 40))
 		}
 		value = bytes.TrimSpace(value)
 		switch {
 		case asciiEqualFold(name, "content-length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("bad Content-Length %q", truncate(value, 40))
+				return fmt.Errorf("bad Content-Length %q", truncate(value, 40))
 			}
 			length = n
 		case asciiEqualFold(name, "transfer-encoding"):
@@ -314,7 +332,8 @@ func readHead(br *bufio.Reader) (*response, error) {
 				}
 			}
 		case asciiEqualFold(name, LoadHeader):
-			r.load = append([]byte(nil), value...)
+			r.loadBuf = append(r.loadBuf[:0], value...)
+			r.load = r.loadBuf
 		}
 	}
 	switch {
@@ -325,12 +344,13 @@ func readHead(br *bufio.Reader) (*response, error) {
 	case length == 0:
 		r.body = http.NoBody
 	case length > 0:
-		r.body = &lengthBody{r: br, left: length}
+		r.lb = lengthBody{r: br, left: length}
+		r.body = &r.lb
 	default:
 		r.body = br // to the end of the connection
 		r.keepAlive = false
 	}
-	return r, nil
+	return nil
 }
 
 // lengthBody reads a body of a known length; an end before it is
@@ -487,7 +507,7 @@ func (h *HTTPChecker) take(t Target, ht *httpTarget) *pconn {
 	if pc == nil {
 		return nil
 	}
-	if pc.addr != t.Addr.String() || h.tls && pc.sni != ht.host {
+	if pc.ap != t.Addr || h.tls && pc.sni != ht.host {
 		abort(pc.raw)
 		return nil
 	}
