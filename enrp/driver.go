@@ -54,7 +54,8 @@ type DriverConfig struct {
 	// keep its store in step. It must not block.
 	OnOwnership func([]Ownership)
 	// OnEvent, if set, is called from the driver's goroutine with each
-	// event of the state machine (after it is logged). It must not block.
+	// event of the state machine, just before it is logged (so that what
+	// reads the log finds the event's metrics counted). It must not block.
 	OnEvent func(Event)
 	// OnAdmin, if set, is called from the driver's goroutine with each
 	// peer's administrative request for an element homed here (see
@@ -809,15 +810,17 @@ func (d *Driver) sendOn(c *conn, m *Message) {
 		d.log.Error("cannot encode an ENRP message", "msg", m.String(), "err", err.Error())
 		return
 	}
-	if !c.enqueue(b, d.cfg.MaxQueue) {
-		d.log.Warn("ENRP peer too slow: more than the queue limit waiting; dropping its connection", "peer", c.remote, "id", hex8(c.peer))
-	}
+	// Counted before it is queued: the peer may have it (and act on it)
+	// before this goroutine runs again.
 	d.mu.Lock()
 	d.stats.MsgsOut++
 	d.stats.BytesOut += int64(len(b))
 	d.mu.Unlock()
 	if d.cfg.OnMessage != nil {
 		d.cfg.OnMessage(true, m.Type)
+	}
+	if !c.enqueue(b, d.cfg.MaxQueue) {
+		d.log.Warn("ENRP peer too slow: more than the queue limit waiting; dropping its connection", "peer", c.remote, "id", hex8(c.peer))
 	}
 }
 
@@ -865,14 +868,14 @@ func (d *Driver) handle(r Ready) time.Time {
 		carryOut(d, adminRequest, d.cfg.OnAdmin, a, a.From, a.Pool, a.ID, []any{"state", a.Admin.String()}, nil, &failed)
 	}
 	for _, ev := range r.Events {
+		if d.cfg.OnEvent != nil { // first: whoever reads the log line then finds the event counted
+			d.cfg.OnEvent(ev)
+		}
 		d.logEvent(ev)
 		if ev.Kind == EventPeerDead {
 			for _, c := range d.byPeer[ev.Peer] {
 				c.close()
 			}
-		}
-		if d.cfg.OnEvent != nil {
-			d.cfg.OnEvent(ev)
 		}
 	}
 	_, dig := d.node.Claim()

@@ -445,3 +445,35 @@ func TestDriverRequestsOverTLS(t *testing.T) {
 		t.Errorf("the refused drain took effect: %s", elem().Admin)
 	}
 }
+
+// TestDriverEventBeforeLog: OnEvent (the metrics) hears of each event
+// before its log line is written, so that whoever reads the line and then
+// scrapes finds the event counted.
+func TestDriverEventBeforeLog(t *testing.T) {
+	ca, err := enrptest.NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := newLogBuf()
+	lines := func() int { return strings.Count(lb.String(), " event=") }
+	var mu sync.Mutex
+	heard, early := 0, 0
+	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrp.DriverConfig) {
+		c.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.OnEvent = func(ev enrp.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if lines() != heard {
+				early++
+			}
+			heard++
+		}
+	})
+	startRegistrar(t, 0xb, tlsFor(t, ca, "b"), a.drv.Addr().String())
+	lb.waitLog(t, "ENRP peer-up", "peer=0000000b")
+	mu.Lock()
+	defer mu.Unlock()
+	if heard == 0 || early != 0 || lines() < heard {
+		t.Errorf("%d events heard, %d of them after their log line; %d event lines logged", heard, early, lines())
+	}
+}
