@@ -12,9 +12,8 @@ import (
 	"github.com/poolnsd/poolnsd/httpapi"
 )
 
-// adminStates returns the administrative state of every element of pool,
-// by label and by ID, from the HTTP API at base.
-func adminStates(t *testing.T, base, pool string) map[string]string {
+// poolElements returns the elements of pool from the HTTP API at base.
+func poolElements(t *testing.T, base, pool string) []httpapi.ElementJSON {
 	t.Helper()
 	resp, err := http.Get(base + "/v1/pools/" + pool)
 	if err != nil {
@@ -24,17 +23,25 @@ func adminStates(t *testing.T, base, pool string) map[string]string {
 	var pj httpapi.PoolJSON
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET /v1/pools/%s: %d %s", pool, resp.StatusCode, b)
+		t.Fatalf("GET %s/v1/pools/%s: %d %s", base, pool, resp.StatusCode, b)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&pj); err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET %s/v1/pools/%s: %v", base, pool, err)
 	}
+	if pj.Elements == nil {
+		return nil
+	}
+	return *pj.Elements
+}
+
+// adminStates returns the administrative state of every element of pool,
+// by label and by ID, from the HTTP API at base.
+func adminStates(t *testing.T, base, pool string) map[string]string {
+	t.Helper()
 	out := map[string]string{}
-	if pj.Elements != nil {
-		for _, e := range *pj.Elements {
-			out[e.Label] = e.Admin
-			out[e.ID] = e.Admin
-		}
+	for _, e := range poolElements(t, base, pool) {
+		out[e.Label] = e.Admin
+		out[e.ID] = e.Admin
 	}
 	return out
 }

@@ -20,29 +20,8 @@ const adminToken = "admin-test-token"
 // pool.
 func (p *peer) adminOf(t *testing.T, pool, label string) (id, home, admin string) {
 	t.Helper()
-	resp, err := http.Get("http://" + p.http + "/v1/pools/" + pool)
-	if err != nil {
-		t.Fatalf("%s's API: %v", p.name, err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Elements []struct {
-			ID    string `json:"id"`
-			Label string `json:"label"`
-			Home  string `json:"home"`
-			Admin string `json:"admin"`
-		} `json:"elements"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("%s's API: %v", p.name, err)
-	}
-	for _, e := range body.Elements {
-		if e.Label == label {
-			return e.ID, e.Home, e.Admin
-		}
-	}
-	t.Fatalf("%s has no %s in %s", p.name, label, pool)
-	return
+	e := p.mustElement(t, pool, label)
+	return e.ID, e.Home, e.Admin
 }
 
 // waitDig runs the real dig at each of ps until it answers name with want

@@ -82,27 +82,7 @@ func reportAt(t *testing.T, p *peer, pool, label string) (int, map[string]any) {
 // reportedAt says whether p's API shows element label of pool reported.
 func reportedAt(t *testing.T, p *peer, pool, label string) bool {
 	t.Helper()
-	resp, err := http.Get("http://" + p.http + "/v1/pools/" + pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Elements []struct {
-			Label    string `json:"label"`
-			Reported bool   `json:"reported"`
-		} `json:"elements"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s's API: %d %v", p.name, resp.StatusCode, err)
-	}
-	for _, e := range body.Elements {
-		if e.Label == label {
-			return e.Reported
-		}
-	}
-	t.Fatalf("%s has no %s in %s", p.name, label, pool)
-	return false
+	return p.mustElement(t, pool, label).Reported
 }
 
 // TestPeeringReportAtNonHome: three poolnsd peering over TLS, a zone-file

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -256,39 +255,25 @@ func (w *watcher) end() (int, []string) {
 	return w.n, w.gaps
 }
 
-// apiElement is what a registrar's HTTP API says of one element.
-type apiElement struct {
-	Home      string `json:"home"`
-	Health    string `json:"health"`
-	LastProbe *struct {
-		At time.Time `json:"at"`
-		OK bool      `json:"ok"`
-	} `json:"last_probe"`
-}
-
 // element asks p's HTTP API about element label of pool.
-func (p *peer) element(t *testing.T, pool, label string) (apiElement, bool) {
+func (p *peer) element(t *testing.T, pool, label string) (httpapi.ElementJSON, bool) {
 	t.Helper()
-	resp, err := http.Get("http://" + p.http + "/v1/pools/" + pool)
-	if err != nil {
-		t.Fatalf("%s's API: %v", p.name, err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Elements []struct {
-			Label string `json:"label"`
-			apiElement
-		} `json:"elements"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("%s's API: %v", p.name, err)
-	}
-	for _, e := range body.Elements {
+	for _, e := range poolElements(t, "http://"+p.http, pool) {
 		if e.Label == label {
-			return e.apiElement, true
+			return e, true
 		}
 	}
-	return apiElement{}, false
+	return httpapi.ElementJSON{}, false
+}
+
+// mustElement is element, failing the test when p has no such element.
+func (p *peer) mustElement(t *testing.T, pool, label string) httpapi.ElementJSON {
+	t.Helper()
+	e, ok := p.element(t, pool, label)
+	if !ok {
+		t.Fatalf("%s has no %s in %s", p.name, label, pool)
+	}
+	return e
 }
 
 // probeCounter is a pool element that counts the TCP connections (probes)
