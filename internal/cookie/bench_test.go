@@ -26,6 +26,7 @@ func BenchmarkCheck(b *testing.B) {
 			rdata := append([]byte{0, 10, 0, byte(len(q))}, q...)
 			out := make([]byte, 0, 64)
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				var o Option
 				st := None
@@ -48,6 +49,7 @@ func BenchmarkClientOnly(b *testing.B) {
 	j, q, now := benchQuery(b, client)
 	out := make([]byte, 0, 64)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		var o Option
 		st := j.Check(q[:8], client, now, &o)
@@ -65,6 +67,7 @@ func BenchmarkInvalid(b *testing.B) {
 	q[len(q)-1] ^= 1
 	out := make([]byte, 0, 64)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		var o Option
 		st := j.Check(q, client, now, &o)
@@ -79,6 +82,7 @@ func BenchmarkInvalid(b *testing.B) {
 func BenchmarkSipHash24(b *testing.B) {
 	msg := make([]byte, 20)
 	b.SetBytes(20)
+	defer reportCPU(b)()
 	for b.Loop() {
 		msg[0] = byte(sipHash24(1, 2, msg))
 	}

@@ -137,6 +137,7 @@ func BenchmarkContains(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			a := netip.MustParseAddr(c.ip)
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				if !s.Contains(a) {
 					b.Fatal("not contained")
