@@ -84,7 +84,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // exit code. prepare, if not nil, gets the daemon before it starts (the
 // demo uses it).
 func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Writer, prepare func(*daemon) error) int {
-	log, level := newLiveLogger(cfg, stderr)
+	log, level, logLimit := newLiveLogger(cfg, stderr)
+	defer logLimit.Close()
 	for _, w := range warns {
 		log.Warn(w)
 	}
@@ -169,6 +170,7 @@ func (d *daemon) start() int {
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.cfg.SiteMap(),
+		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
@@ -228,6 +230,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 				sdReloading()
 				d.reload("SIGHUP")
 				d.reloadConfig()
+				d.reloadTLS()
 				sdNotify("READY=1")
 				continue
 			}
