@@ -2,9 +2,12 @@ package cookie
 
 import (
 	"bytes"
+	"encoding/hex"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // FuzzCheck feeds any bytes as a COOKIE option's data, from an IPv4 or an
@@ -52,20 +55,36 @@ func FuzzCheck(f *testing.F) {
 	})
 }
 
-// FuzzFindOption walks any OPT RDATA: no panic, and what it finds is a
-// COOKIE option's data within the input.
+// FuzzFindOption walks any OPT RDATA: no panic, and where miekg/dns reads
+// the RDATA as a list of options, FindOption finds the data of its first
+// COOKIE option (and finds none where it has none).
 func FuzzFindOption(f *testing.F) {
 	f.Add([]byte{0, 3, 0, 0, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add([]byte{0, 10, 0, 9, 1})
 	f.Add([]byte{0, 10})
+	f.Add([]byte{0, 10, 0, 1, 1})
 	f.Fuzz(func(t *testing.T, rdata []byte) {
 		data, found := FindOption(rdata)
-		if !found {
+		if len(rdata) > 0xFFFF {
 			return
 		}
-		i := bytes.Index(rdata, data)
-		if len(data) > 0 && i < 4 || (i >= 4 && (rdata[i-4] != 0 || rdata[i-3] != OptionCode || int(rdata[i-2])<<8|int(rdata[i-1]) != len(data))) {
-			t.Fatalf("found %x in %x: not the data of a COOKIE option", data, rdata)
+		// The RDATA in an OPT record of a message, for miekg/dns.
+		msg := []byte{0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, byte(len(rdata) >> 8), byte(len(rdata))}
+		m := new(dns.Msg)
+		if err := m.Unpack(append(msg, rdata...)); err != nil {
+			return // not a list of options miekg/dns reads
+		}
+		var want []byte
+		wantFound := false
+		for _, o := range m.IsEdns0().Option {
+			if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+				want, _ = hex.DecodeString(c.Cookie)
+				wantFound = true
+				break
+			}
+		}
+		if found != wantFound || !bytes.Equal(data, want) {
+			t.Fatalf("RDATA %x: found %x %v, miekg/dns reads %x %v", rdata, data, found, want, wantFound)
 		}
 	})
 }
