@@ -54,6 +54,8 @@ type daemon struct {
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
+	// protect are the DNS front's protections (serve_protect.go).
+	protect protections
 }
 
 // logErrors logs each line of err as one error line.
@@ -126,6 +128,11 @@ func (d *daemon) start() int {
 	d.ops.setPhase("starting: opening the store")
 	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
+		return exitRuntime
+	}
+	if d.protect, err = d.loadProtections(); err != nil {
+		d.log.Error("cannot set up the DNS protections", "err", err.Error())
+		d.store.Close()
 		return exitRuntime
 	}
 	d.hs = handlespace.New(handlespace.Options{
