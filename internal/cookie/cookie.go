@@ -210,8 +210,13 @@ func (s Status) HasClient() bool { return s >= ClientOnly }
 
 // Check parses the data of the query's COOKIE option into o and checks its
 // server cookie for a query from client at now. A caller without a COOKIE
-// option has status None and need not call it. It does not allocate.
+// option has status None and need not call it. A nil Jar (cookies off)
+// returns None: the option is ignored, as by a server without cookies
+// (RFC 7873 §5.2.1). It does not allocate.
 func (j *Jar) Check(data []byte, client netip.Addr, now time.Time, o *Option) Status {
+	if j == nil {
+		return None
+	}
 	if !ParseOption(data, o) {
 		return Malformed
 	}
@@ -284,9 +289,9 @@ func (j *Jar) ServerCookie(clientCookie *[ClientLen]byte, client netip.Addr, now
 // client cookie and the server cookie the query brought when it is Valid,
 // else a fresh one. For None and Malformed it appends nothing (a reply
 // carries no COOKIE then). It does not allocate when dst has room for
-// 4+ClientLen+ServerLen more bytes.
+// 4+ClientLen+ServerLen more bytes. A nil Jar appends nothing.
 func (j *Jar) AppendOption(dst []byte, o *Option, st Status, client netip.Addr, now time.Time) []byte {
-	if !st.HasClient() {
+	if j == nil || !st.HasClient() {
 		return dst
 	}
 	var sc [ServerLen]byte

@@ -402,3 +402,17 @@ func TestParseSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestNilJar: with cookies off (a nil Jar) a COOKIE option is ignored and
+// the reply carries none.
+func TestNilJar(t *testing.T) {
+	var j *Jar
+	var o Option
+	client := netip.MustParseAddr("192.0.2.1")
+	if st := j.Check([]byte{1, 2, 3, 4, 5, 6, 7, 8}, client, time.Now(), &o); st != None {
+		t.Errorf("nil Jar: status %v, want none", st)
+	}
+	if got := j.AppendOption(nil, &o, ClientOnly, client, time.Now()); len(got) != 0 {
+		t.Errorf("nil Jar appended %x", got)
+	}
+}

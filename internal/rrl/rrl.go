@@ -275,10 +275,10 @@ func (l *Limiter) key(r *Response) uint64 {
 	return maphash.Bytes(l.seed, buf[:n]) | 1
 }
 
-// Decide returns what to do with reply r at now, and counts it. It does
-// not allocate.
+// Decide returns what to do with reply r at now, and counts it. A nil
+// Limiter (the limit off) sends every reply. It does not allocate.
 func (l *Limiter) Decide(r *Response, now time.Time) Verdict {
-	if r.TCP || r.Verified || r.Class >= NumClasses || (l.exempt != nil && l.exempt.Contains(r.Client)) {
+	if l == nil || r.TCP || r.Verified || r.Class >= NumClasses || (l.exempt != nil && l.exempt.Contains(r.Client)) {
 		return Send
 	}
 	k := l.key(r)
@@ -332,9 +332,12 @@ func (l *Limiter) Decide(r *Response, now time.Time) Verdict {
 	return v
 }
 
-// Stats returns the limiter's counters.
+// Stats returns the limiter's counters (none for a nil Limiter).
 func (l *Limiter) Stats() Stats {
 	var s Stats
+	if l == nil {
+		return s
+	}
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.mu.Lock()

@@ -249,3 +249,13 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestNilLimiter(t *testing.T) {
+	var l *Limiter
+	if v := l.Decide(resp("192.0.2.1", Answer, "x.", 1), time.Now()); v != Send {
+		t.Errorf("nil Limiter: %v, want send", v)
+	}
+	if s := l.Stats(); s != (Stats{}) {
+		t.Errorf("nil Limiter stats %+v", s)
+	}
+}
