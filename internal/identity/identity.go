@@ -24,8 +24,9 @@
 //		// the question's name).
 //	}
 //
-// Chaos does the same for a reply built as a dns.Msg. None of them
-// allocates.
+// Chaos answers the same from the name as text, and ChaosRR as a dns.RR
+// for a reply built as a dns.Msg. NSID, NSIDRequested, ChaosWire and Chaos
+// do not allocate.
 //
 // # Caveats
 //
