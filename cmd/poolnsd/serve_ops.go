@@ -5,6 +5,7 @@ package main
 // that SIGHUP changes live, and systemd's readiness notifications.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -34,7 +36,7 @@ import (
 
 // liveKeys are the configuration keys that SIGHUP applies to the running
 // server; the others need a restart (the server says which changed). The
-// "sites" map (not in the table of keys) is live too.
+// "sites" map and the "tsig" keys (not in the table of keys) are live too.
 var liveKeys = []string{"log.level", "log.queries", "http.token"}
 
 // ops is the operator state of a daemon.
@@ -224,6 +226,17 @@ func (d *daemon) reloadConfig() {
 		h := d.ops.newAPI(cfg.HTTP.Token)
 		d.ops.api.Store(&h)
 	}
+	if added, removed, changed := tsigChanges(d.cfg.TSIG, cfg.TSIG); len(added)+len(removed)+len(changed) > 0 {
+		if err := d.dns.Handler().SetTSIG(tsigKeys(cfg.TSIG)); err != nil {
+			// Load checked the keys as the DNS front does: not expected.
+			d.log.Error("TSIG keys not reloaded; keeping the running ones", "err", err.Error())
+		} else {
+			d.cfg.TSIG = cfg.TSIG
+			applied = append(applied, "tsig")
+			// Names and what changed, never a secret.
+			d.log.Info("TSIG keys reloaded", "added", added, "removed", removed, "changed", changed, "keys", len(cfg.TSIG))
+		}
+	}
 	if !reflect.DeepEqual(d.cfg.Sites, cfg.Sites) {
 		d.cfg.Sites = cfg.Sites
 		applied = append(applied, "sites")
@@ -240,6 +253,51 @@ func (d *daemon) reloadConfig() {
 	if len(restart) > 0 {
 		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", restart)
 	}
+}
+
+// tsigChanges compares two lists of TSIG keys by name (lower case, with
+// the final dot) and returns the names added, the names removed and, for
+// the keys in both that differ, "NAME (what)", what being algorithm,
+// secret and pools as they changed. It never returns a secret.
+func tsigChanges(old, now []config.TSIGKey) (added, removed, changed []string) {
+	index := func(keys []config.TSIGKey) map[string]config.TSIGKey {
+		m := make(map[string]config.TSIGKey, len(keys))
+		for _, k := range keys {
+			m[strings.ToLower(dns.Fqdn(k.Name))] = k
+		}
+		return m
+	}
+	o, n := index(old), index(now)
+	added, removed, changed = []string{}, []string{}, []string{}
+	for name, nk := range n {
+		ok, had := o[name]
+		if !had {
+			added = append(added, name)
+			continue
+		}
+		var what []string
+		if ok.TSIGAlgorithm() != nk.TSIGAlgorithm() {
+			what = append(what, "algorithm")
+		}
+		if !bytes.Equal(ok.SecretBytes(), nk.SecretBytes()) {
+			what = append(what, "secret")
+		}
+		if !slices.Equal(ok.Pools, nk.Pools) {
+			what = append(what, "pools")
+		}
+		if len(what) > 0 {
+			changed = append(changed, name+" ("+strings.Join(what, ", ")+")")
+		}
+	}
+	for name := range o {
+		if _, ok := n[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(removed)
+	slices.Sort(changed)
+	return added, removed, changed
 }
 
 // configValues flattens c into its keys' values (by the mapstructure tags

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/registrar"
@@ -81,9 +82,13 @@ func (d *daemon) startRegistrar() {
 }
 
 // tsigKeys returns the configured TSIG keys for the DNS front.
-func (d *daemon) tsigKeys() []dnsfront.Key {
-	keys := make([]dnsfront.Key, len(d.cfg.TSIG))
-	for i, k := range d.cfg.TSIG {
+func (d *daemon) tsigKeys() []dnsfront.Key { return tsigKeys(d.cfg.TSIG) }
+
+// tsigKeys returns TSIG keys of the configuration as the DNS front takes
+// them.
+func tsigKeys(cfg []config.TSIGKey) []dnsfront.Key {
+	keys := make([]dnsfront.Key, len(cfg))
+	for i, k := range cfg {
 		keys[i] = dnsfront.Key{Name: k.Name, Algorithm: k.TSIGAlgorithm(), Secret: k.SecretBytes(), Pools: k.Pools}
 	}
 	return keys
