@@ -23,7 +23,10 @@ import (
 type Reporter struct {
 	// URL is the API's base URL ("http://127.0.0.1:8053").
 	URL string
-	// Token is the API's bearer token (http.token).
+	// Token is the bearer token of the reports: the server's
+	// http.report_token, the pool users' credential (http.token, the
+	// operator's, works too but can also drain). Empty: no token, for a
+	// pool user whose address is in the server's reports.allow.
 	Token string
 	// Client sends the reports (default a client with a 5 s timeout).
 	Client *http.Client

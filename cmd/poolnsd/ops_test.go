@@ -105,8 +105,8 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	if code := d.start(); code != exitOK {
 		t.Fatalf("start: exit %d; log:\n%s", code, buf.String())
 	}
-	d.setAPI(func(tok string) http.Handler {
-		return httpapi.NewHandler(meteredBackend{&testBackend{d: d, n: map[uint32]int{}}, d.ops.metrics, d.hs.RegistrarID()}, httpapi.Config{Token: tok, Logger: log})
+	d.setAPI(func(cfg config.Config) http.Handler {
+		return httpapi.NewHandler(meteredBackend{&testBackend{d: d, n: map[uint32]int{}}, d.ops.metrics, d.hs.RegistrarID()}, httpapi.Config{Token: cfg.HTTP.Token, Logger: log})
 	})
 	p.dns = d.dns.Addrs()[0].String()
 	p.sigc = make(chan os.Signal, 1)

@@ -37,7 +37,11 @@ import (
 // liveKeys are the configuration keys that SIGHUP applies to the running
 // server; the others need a restart (the server says which changed). The
 // "sites" map and the "tsig" keys (not in the table of keys) are live too.
-var liveKeys = []string{"log.level", "log.queries", "http.token"}
+var liveKeys = []string{"log.level", "log.queries", "http.token", "http.report_token", "reports.allow"}
+
+// apiKeys are the live keys that the JSON API's handler is built with:
+// SIGHUP rebuilds it when one changes.
+var apiKeys = []string{"http.token", "http.report_token", "reports.allow"}
 
 // ops is the operator state of a daemon.
 type ops struct {
@@ -53,10 +57,10 @@ type ops struct {
 	ready atomic.Bool
 	phase atomic.Pointer[string] // why not ready: "starting: loading zones", "stopping"
 
-	// newAPI builds the JSON API's handler with a bearer token; whoever
-	// wires the API sets it (setAPI), and SIGHUP rebuilds the handler when
-	// http.token changes.
-	newAPI func(token string) http.Handler
+	// newAPI builds the JSON API's handler with the credentials of cfg
+	// (the apiKeys); whoever wires the API sets it (setAPI), and SIGHUP
+	// rebuilds the handler when one of them changes.
+	newAPI func(cfg config.Config) http.Handler
 	api    atomic.Pointer[http.Handler]
 
 	// httpAddr is the HTTP listener's bound address, once it serves.
@@ -130,10 +134,11 @@ func (o *ops) setReady() {
 	sdNotify("READY=1\nSTATUS=serving")
 }
 
-// setAPI installs the JSON API: newAPI builds its handler for a token.
-func (d *daemon) setAPI(newAPI func(token string) http.Handler) {
+// setAPI installs the JSON API: newAPI builds its handler with the
+// credentials of a configuration (the apiKeys).
+func (d *daemon) setAPI(newAPI func(cfg config.Config) http.Handler) {
 	d.ops.newAPI = newAPI
-	h := newAPI(d.cfg.HTTP.Token)
+	h := newAPI(d.cfg)
 	d.ops.api.Store(&h)
 }
 
@@ -205,7 +210,7 @@ func (d *daemon) reloadConfig() {
 		if reflect.DeepEqual(old[k], now[k]) {
 			continue
 		}
-		if !slices.Contains(liveKeys, k) || (k == "http.token" && d.ops.newAPI == nil) {
+		if !slices.Contains(liveKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
 			restart = append(restart, k)
 			continue
 		}
@@ -221,9 +226,10 @@ func (d *daemon) reloadConfig() {
 			d.dns.Handler().SetQueryLog(cfg.Log.Queries)
 		}
 	}
-	if slices.Contains(applied, "http.token") {
-		d.cfg.HTTP.Token = cfg.HTTP.Token
-		h := d.ops.newAPI(cfg.HTTP.Token)
+	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(apiKeys, k) }) {
+		d.cfg.HTTP.Token, d.cfg.HTTP.ReportToken = cfg.HTTP.Token, cfg.HTTP.ReportToken
+		d.cfg.Reports.Allow = cfg.Reports.Allow
+		h := d.ops.newAPI(d.cfg)
 		d.ops.api.Store(&h)
 	}
 	if added, removed, changed := tsigChanges(d.cfg.TSIG, cfg.TSIG); len(added)+len(removed)+len(changed) > 0 {
