@@ -153,7 +153,7 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.startRegistrar()
-	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID()}
+	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
 	if code := d.startPeering(); code != exitOK {
 		d.reg.Close()
 		d.store.Close()

@@ -28,6 +28,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/registrar"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
@@ -375,20 +376,29 @@ func (b meteredBackend) RegistrarID() uint32 { return b.id }
 
 func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
 	out, err := b.Backend.Report(pool, id, from)
-	switch {
-	case errors.Is(err, httpapi.ErrRateLimited):
-		b.m.FailureReport(metrics.ReportRateLimited)
-	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
-		b.m.FailureReport(metrics.ReportUnknown)
-	case err != nil:
-	case out.Forwarded != 0:
-		b.m.FailureReport(metrics.ReportForwarded)
-	case out.Removed:
-		b.m.FailureReport(metrics.ReportRemoved)
-	default:
-		b.m.FailureReport(metrics.ReportCounted)
+	if o := reportOutcome(out.Removed, out.Forwarded != 0, err); o != "" {
+		b.m.FailureReport(metrics.ReportViaAPI, o)
 	}
 	return out, err
+}
+
+// reportOutcome is the outcome label of a failure report that removed the
+// element (or found it removed), was forwarded to its home, or failed with
+// err; "" for a failure that is not the report's (the home unavailable).
+func reportOutcome(removed, forwarded bool, err error) string {
+	switch {
+	case errors.Is(err, httpapi.ErrRateLimited), errors.Is(err, monitor.ErrRateLimited):
+		return metrics.ReportRateLimited
+	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
+		return metrics.ReportUnknown
+	case err != nil:
+		return ""
+	case forwarded:
+		return metrics.ReportForwarded
+	case removed:
+		return metrics.ReportRemoved
+	}
+	return metrics.ReportCounted
 }
 
 func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
