@@ -60,7 +60,7 @@ func TestDefaults(t *testing.T) {
 		Log:          Log{Level: "info", Format: "text"},
 		HTTP:         HTTP{Listen: "127.0.0.1:8053"},
 		Probe:        Probe{Workers: 64},
-		Reports:      Reports{Allow: []string{}, MaxBad: 3, Window: "10s", Rate: 5, Burst: 10},
+		Reports:      Reports{Allow: []string{}, MaxBad: 3, Window: "30s", Rate: 5, Burst: 10},
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
 		Registration: Registration{LeaseDefault: "60s", LeaseMin: "5s", LeaseMax: "24h",
 			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100},
