@@ -81,13 +81,14 @@ type Reports struct {
 // Registration is the section "registration": leases, quotas and rate
 // limits of dynamic registrations.
 type Registration struct {
-	LeaseDefault string `mapstructure:"lease_default"`
-	LeaseMin     string `mapstructure:"lease_min"`
-	LeaseMax     string `mapstructure:"lease_max"`
-	MaxPerKey    int    `mapstructure:"max_per_key"`
-	MaxPerPool   int    `mapstructure:"max_per_pool"`
-	Rate         int    `mapstructure:"rate"`
-	Burst        int    `mapstructure:"burst"`
+	LeaseDefault  string `mapstructure:"lease_default"`
+	LeaseMin      string `mapstructure:"lease_min"`
+	LeaseMax      string `mapstructure:"lease_max"`
+	MaxPerKey     int    `mapstructure:"max_per_key"`
+	MaxPerPool    int    `mapstructure:"max_per_pool"`
+	Rate          int    `mapstructure:"rate"`
+	Burst         int    `mapstructure:"burst"`
+	AllowLoopback bool   `mapstructure:"allow_loopback"`
 }
 
 // Leases returns registration.lease_default, lease_min and lease_max as

@@ -63,7 +63,7 @@ func TestDefaults(t *testing.T) {
 		Reports:      Reports{Allow: []string{}, MaxBad: 3, Window: "30s", Rate: 5, Burst: 10},
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
 		Registration: Registration{LeaseDefault: "60s", LeaseMin: "5s", LeaseMax: "24h",
-			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100},
+			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100, AllowLoopback: false},
 		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
 			PageSize: 128},
 	}

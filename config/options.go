@@ -274,5 +274,7 @@ func init() {
 			"registration requests (DNS UPDATE and HTTP) one source address may send, on average (RFC 5355 registration flooding)"},
 		{"registration.burst", 100, "",
 			"registration requests one source address may send at once"},
+		{"registration.allow_loopback", false, "",
+			"accept registrations (DNS UPDATE, HTTP) of elements with loopback addresses (127.0.0.0/8, ::1), which point clients and this registrar's probes at their own host: for tests and single-host setups (poolnsd demo turns it on)"},
 	}...)
 }

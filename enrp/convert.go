@@ -196,18 +196,30 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		}
 		e.Addrs = append(e.Addrs, x.Addrs...)
 	}
-	if _, ok := dns.IsDomainName(e.Label + "."); !ok || strings.Contains(e.Label, ".") {
-		return nil, "", 0, fmt.Errorf("element %s: label %q is not one DNS label", handlespace.IDString(p.ID), e.Label)
+	if err := handlespace.CheckLabel(e.Label); err != nil {
+		return nil, "", 0, fmt.Errorf("element %s: %v", handlespace.IDString(p.ID), err)
+	}
+	// As a registration would be refused (but loopback, which the home's
+	// configuration allowed: a cluster on one host has such elements).
+	for _, a := range e.Addrs {
+		if err := handlespace.CheckAddr(a, true); err != nil {
+			return nil, "", 0, fmt.Errorf("element %s: bad address %v", handlespace.IDString(p.ID), err)
+		}
 	}
 	return e, PolicyName(p.Policy.Type), gen, nil
 }
 
 // PoolName normalises a pool handle from the wire to poolnsd's form, a
-// lower-case FQDN, or fails.
+// lower-case FQDN, or fails: a name that handlespace.CheckPoolName
+// refuses (DNS cannot carry it, or its handle is no label a registration
+// may have) is not taken from a peer either.
 func PoolName(handle []byte) (string, error) {
 	s := strings.ToLower(string(handle))
 	if _, ok := dns.IsDomainName(s); !ok || !strings.HasSuffix(s, ".") || s == "." {
 		return "", fmt.Errorf("pool handle %q is not a domain name", handle)
+	}
+	if err := handlespace.CheckPoolName(s); err != nil {
+		return "", fmt.Errorf("pool handle %q: %v", handle, err)
 	}
 	return s, nil
 }

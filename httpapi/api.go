@@ -117,6 +117,10 @@ type Config struct {
 	// Registrar, when set, serves the registration endpoints (PUT and
 	// DELETE /v1/pools/{pool}/elements/{pe}, see register.go).
 	Registrar Registrar
+	// AllowLoopback lets registrations have loopback addresses; off, they
+	// are refused with 400 (the registrar refuses them too, with its own
+	// AllowLoopback: give both the same).
+	AllowLoopback bool
 	// AuthRefused, when set, is called for each write refused with 401 (no
 	// or a wrong bearer token); registration is true on the registration
 	// endpoints. For the metrics.
@@ -139,11 +143,13 @@ type api struct {
 	now          func() time.Time
 	// refused is Config.AuthRefused (never nil).
 	refused func(registration bool)
+	// loopback is Config.AllowLoopback.
+	loopback bool
 }
 
 // NewHandler returns the API's handler over b.
 func NewHandler(b Backend, cfg Config) http.Handler {
-	a := &api{b: b, log: cfg.Logger, now: cfg.Now, refused: cfg.AuthRefused}
+	a := &api{b: b, log: cfg.Logger, now: cfg.Now, refused: cfg.AuthRefused, loopback: cfg.AllowLoopback}
 	if a.refused == nil {
 		a.refused = func(bool) {}
 	}

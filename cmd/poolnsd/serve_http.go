@@ -85,7 +85,7 @@ func (d *daemon) startHTTP() int {
 	reg := meteredRegistrar{d.reg, d.ops.metrics}
 	d.setAPI(func(cfg config.Config) http.Handler {
 		return httpapi.NewHandler(backend, httpapi.Config{Token: cfg.HTTP.Token, ReportToken: cfg.HTTP.ReportToken,
-			ReportAllow: cfg.ReportAllow(), Logger: d.log, Registrar: reg,
+			ReportAllow: cfg.ReportAllow(), AllowLoopback: d.cfg.Registration.AllowLoopback, Logger: d.log, Registrar: reg,
 			AuthRefused: func(registration bool) {
 				if registration {
 					d.ops.metrics.Rejected(metrics.SourceHTTP, metrics.CauseAuth)
