@@ -10,7 +10,9 @@
 // Parse reads one file (and the files it includes) from an fs.FS; LoadDir
 // reads every *.zone file of a directory; LoadPaths reads what `poolnsd
 // check` is given. A zone set that loads without error is accepted by
-// handlespace.ApplyZones on a fresh handlespace.
+// handlespace.ApplyZones on a fresh handlespace. Watch says when a zones
+// directory has changed and its files are complete (on Linux, a file
+// written in place once its writer has closed it), for hot reloads.
 //
 // A file is one zone:
 //
