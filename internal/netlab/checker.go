@@ -38,6 +38,9 @@ type Bounds struct {
 	// Propagate: from a registration's or deregistration's
 	// acknowledgement to every registrar's answers showing it (a
 	// registration also needs its first probe).
+	//
+	// Rise and Propagate get Takeover more when the live set changes
+	// within them (the element's home may be the registrar that went).
 	Propagate time.Duration
 }
 
@@ -133,7 +136,7 @@ type elemT struct {
 	pool     int
 	label    string // registrations: their label
 	via      Via    // registrations: how it was registered (the owner must deregister)
-	regBy    int    // registrations: the registrar that acknowledged it
+	regBy    int    // registrations: the registrar that acknowledged the last change
 	state    ElementState
 	since    time.Time // of state
 	reg      regStatus
@@ -416,6 +419,11 @@ func (c *Checker) ask(ri int, conn net.Conn) {
 	var id uint16
 	got := make([]bool, len(c.pools))
 	for round := 0; ; round++ {
+		// Answers are judged as of the round's sending: the earliest
+		// moment a registrar could have made them (a late read, on a
+		// loaded machine, must not make an answer look older than it
+		// is).
+		sent := time.Now()
 		base := id
 		for i, q := range queries {
 			setID(q, base+uint16(i))
@@ -430,7 +438,6 @@ func (c *Checker) ask(ri int, conn net.Conn) {
 			if err != nil {
 				break // the deadline, or a refusal (ICMP) of a registrar that is gone
 			}
-			now := time.Now()
 			rep, err := parseReply(buf[:n], addrs)
 			addrs = rep.addrs
 			i := int(rep.id - base)
@@ -439,7 +446,7 @@ func (c *Checker) ask(ri int, conn net.Conn) {
 			}
 			got[i] = true
 			left--
-			c.judge(ri, i, now, rep)
+			c.judge(ri, i, sent, rep)
 		}
 		if left > 0 && r.State() == Running {
 			c.mu.RLock()
@@ -539,16 +546,28 @@ func (c *Checker) addViolation(v Violation) {
 // and reachable from ri. c.mu is held.
 func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 	b := c.cfg.Bounds
-	if e.state != Alive || t.Sub(e.since) < b.Rise || e.cut[ri] || c.regs[ri].isolated {
+	if e.state != Alive || t.Sub(e.since) < c.settleBound(e.since, b.Rise) || e.cut[ri] || c.regs[ri].isolated {
 		return false
 	}
 	switch e.reg {
 	case regNone:
 		return true
 	case regAcked:
-		return t.Sub(e.regAt) >= b.Propagate && c.netFault == 0
+		return t.Sub(e.regAt) >= c.settleBound(e.regAt, b.Propagate) && c.netFault == 0
 	}
 	return false
+}
+
+// settleBound is bound, plus Takeover if the live set changed within
+// bound after from (the home that was to probe or announce the element
+// may be the one that went). c.mu is held.
+func (c *Checker) settleBound(from time.Time, bound time.Duration) time.Duration {
+	for _, f := range c.changes {
+		if !f.Before(from) && !f.After(from.Add(bound)) {
+			return bound + c.cfg.Bounds.Takeover
+		}
+	}
+	return bound
 }
 
 // deadBound is how long after death at d an element may still be listed
@@ -647,7 +666,7 @@ func (c *Checker) register() {
 			e.reg, e.regAt, e.regBy = regAcked, now, ri
 			c.counts.registered++
 		default:
-			e.reg, e.deregAt = regGone, now
+			e.reg, e.deregAt, e.regBy = regGone, now, ri
 			c.counts.deregistered++
 		}
 		if err == nil {
@@ -734,39 +753,46 @@ func (c *Checker) setPaused(on bool) {
 	}
 }
 
-// Converge fetches every running registrar's digest until all are equal
-// (within limit), and returns the time from since to the start of the
-// round that found them equal; the workloads should be paused. Its error
-// names what differs.
-func (c *Checker) Converge(since time.Time, limit time.Duration) (time.Duration, error) {
-	deadline := time.Now().Add(limit)
-	var last []Digest
-	var names []string
+// Converge fetches every running registrar's digest (all at once) until
+// all are equal, for up to limit. It returns the time from since to the
+// end of the round that found them equal (an upper bound) and the length
+// of that round (the resolution); the workloads should be paused. Its
+// error names what differs.
+func (c *Checker) Converge(since time.Time, limit time.Duration) (took, resolution time.Duration, err error) {
+	deadline := since.Add(limit)
 	for {
 		round := time.Now()
-		last, names = last[:0], names[:0]
-		var errs []string
-		for _, ri := range c.running() {
-			r := c.cfg.Cluster.Regs[ri]
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			d, err := r.Digest(ctx)
-			cancel()
-			if err != nil {
-				errs = append(errs, err.Error())
-				continue
-			}
-			last = append(last, d)
-			names = append(names, r.Name)
+		regs := c.running()
+		ds := make([]Digest, len(regs))
+		errs := make([]error, len(regs))
+		var wg sync.WaitGroup
+		for i, ri := range regs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				ds[i], errs[i] = c.cfg.Cluster.Regs[ri].Digest(ctx)
+			}()
 		}
-		equal := len(errs) == 0 && len(last) > 0
-		for _, d := range last {
-			equal = equal && d.Hash == last[0].Hash
+		wg.Wait()
+		end := time.Now()
+		equal := len(regs) > 0
+		var names []string
+		var msgs []string
+		for i, ri := range regs {
+			names = append(names, c.cfg.Cluster.Regs[ri].Name)
+			if errs[i] != nil {
+				msgs = append(msgs, errs[i].Error())
+				equal = false
+			}
+			equal = equal && ds[i].Hash == ds[0].Hash
 		}
 		if equal {
-			return round.Sub(since), nil
+			return end.Sub(since), end.Sub(round), nil
 		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%w after %v: %s", ErrNotConverged, time.Since(since).Round(time.Millisecond), digestDiff(names, last, errs))
+		if end.After(deadline) {
+			return 0, end.Sub(round), fmt.Errorf("%w %v after: %s", ErrNotConverged, end.Sub(since).Round(time.Millisecond), digestDiff(names, ds, msgs))
 		}
 	}
 }
@@ -814,8 +840,11 @@ func digestDiff(names []string, ds []Digest, errs []string) string {
 // VerifyRegistrations checks, at every running registrar, that each
 // acknowledged registration standing is listed and each acknowledged
 // deregistration is not, retrying for up to limit; what still differs
-// then is a VLostRegistration. It returns how many it checked.
-func (c *Checker) VerifyRegistrations(limit time.Duration) int {
+// then is a VLostRegistration. skip, if not nil, leaves out the changes
+// it accepts (by the registrar that acknowledged them, and when): those
+// that a registrar acknowledged just before it was killed, which the
+// others may not have had yet. It returns how many it checked.
+func (c *Checker) VerifyRegistrations(limit time.Duration, skip func(by *Registrar, at time.Time) bool) int {
 	if c.cfg.Dyn.Name == "" {
 		return 0
 	}
@@ -834,6 +863,13 @@ func (c *Checker) VerifyRegistrations(limit time.Duration) int {
 			}
 			c.mu.RLock()
 			for _, e := range c.members[len(c.pools)-1] {
+				at := e.regAt
+				if e.reg == regGone {
+					at = e.deregAt
+				}
+				if skip != nil && (e.reg == regAcked || e.reg == regGone) && skip(c.cfg.Cluster.Regs[e.regBy], at) {
+					continue
+				}
 				switch {
 				case e.reg == regAcked && !have[e.addr]:
 					viols = append(viols, Violation{Kind: VLostRegistration, At: time.Now(), Reg: r.Name, Pool: c.cfg.Dyn.Name, Elem: e.addr,

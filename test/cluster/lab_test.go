@@ -209,7 +209,7 @@ func newLab(t *testing.T) *lab {
 		DeadFor:           4 * time.Second,
 		Seed:              l.seed,
 	})
-	if _, err := l.checker.Converge(time.Now(), 20*time.Second); err != nil {
+	if _, _, err := l.checker.Converge(time.Now(), 20*time.Second); err != nil {
 		t.Fatalf("the registrars do not agree after starting: %v", err)
 	}
 	l.built = time.Since(start)
@@ -274,11 +274,12 @@ func (l *lab) converge(t *testing.T, what string, since time.Time, limit time.Du
 	t.Helper()
 	l.checker.Pause()
 	defer l.checker.Resume()
-	d, err := l.checker.Converge(since, limit)
+	d, res, err := l.checker.Converge(since, limit)
 	if err != nil {
 		t.Errorf("%s: %v", what, err)
 		return -1
 	}
+	t.Logf("%s: all running registrars agree %v after (at most; a round of digests took %v)", what, d.Round(time.Millisecond), res.Round(time.Millisecond))
 	return d
 }
 
@@ -294,7 +295,7 @@ func (l *lab) finish(t *testing.T) netlab.Report {
 // report and returns it (the checker stopped).
 func (l *lab) report(t *testing.T) netlab.Report {
 	t.Helper()
-	n := l.checker.VerifyRegistrations(10 * time.Second)
+	n := l.checker.VerifyRegistrations(10*time.Second, nil)
 	rp := l.checker.Report()
 	t.Logf("checker: %s", rp.Summary())
 	t.Logf("per registrar:\n  %s", strings.Join(l.checker.PerRegistrar(), "\n  "))
