@@ -65,6 +65,10 @@ type CheckerConfig struct {
 	RegisterEvery time.Duration
 	MaxDyn        int
 	Lease         time.Duration
+	// Deregister is the share (0..1) of the workload's changes that are
+	// deregistrations of standing registrations (0: it only registers,
+	// until MaxDyn stand).
+	Deregister float64
 	// ElementFaultEvery is the time between two element faults (kill or
 	// freeze of a zone-file element picked at random; 0: none); at most
 	// MaxDead elements are down at once, each for DeadFor.
@@ -298,6 +302,18 @@ func (c *Checker) Standing(a netip.Addr) bool {
 	defer c.mu.RUnlock()
 	e := c.elems[a]
 	return e != nil && (e.reg == regNone || e.reg == regAcked)
+}
+
+// Registration returns who acknowledged the registration of element a,
+// and when (ok false if a is no acknowledged registration standing).
+func (c *Checker) Registration(a netip.Addr) (by *Registrar, at time.Time, ok bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e := c.elems[a]
+	if e == nil || e.reg != regAcked {
+		return nil, time.Time{}, false
+	}
+	return c.cfg.Cluster.Regs[e.regBy], e.regAt, true
 }
 
 // Reserve keeps element a out of the element faults (a scenario's own
@@ -629,7 +645,11 @@ func (c *Checker) register() {
 			}
 		}
 		var e *elemT
-		add := len(standing) == 0 || len(standing) < c.cfg.MaxDyn && c.rng.IntN(10) < 6
+		add := len(standing) == 0 || len(standing) < c.cfg.MaxDyn && c.rng.Float64() >= c.cfg.Deregister
+		if !add && c.cfg.Deregister == 0 {
+			c.mu.Unlock()
+			continue // MaxDyn stand, and nothing is to be deregistered
+		}
 		if add {
 			if c.dynNext >= len(c.cfg.Dyn.Elems) {
 				c.mu.Unlock()

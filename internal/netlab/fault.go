@@ -67,7 +67,9 @@ func (n *Net) Split(groups ...[]*Node) Fault {
 				for _, b := range groups[i+1:] {
 					for _, x := range a {
 						for _, y := range b {
-							n.relay.setCut(x.idx, y.idx, on)
+							if err := n.relay.setCut(x.idx, y.idx, on); err != nil {
+								return time.Now(), err
+							}
 						}
 					}
 				}

@@ -149,10 +149,6 @@ func (n *Net) makeHub(cfg Config) error {
 			return fmt.Errorf("netlab: sysctl %s in the hub: %v", key, err)
 		}
 	}
-	var tun *os.File
-	if err := hub.Do(func() (err error) { tun, err = openTUN(tunName); return err }); err != nil {
-		return err
-	}
 	delay := make([][]time.Duration, len(n.sites))
 	for i, a := range n.sites {
 		delay[i] = make([]time.Duration, len(n.sites))
@@ -162,7 +158,11 @@ func (n *Net) makeHub(cfg Config) error {
 			}
 		}
 	}
-	n.relay = newRelay(tun, delay)
+	relay, err := startRelay(hub, tunName, delay)
+	if err != nil {
+		return err
+	}
+	n.relay = relay
 	for _, s := range [][]string{
 		{"link", "set", tunName, "txqueuelen", "10000", "up"},
 		{"route", "add", "default", "dev", tunName, "table", relayTable},
@@ -257,7 +257,9 @@ func (n *Net) AddNode(name, site string) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.relay.place(netip.PrefixFrom(addr, 32), nd.idx, si)
+	if err := n.relay.place(netip.PrefixFrom(addr, 32), nd.idx, si); err != nil {
+		return nil, err
+	}
 	return nd, nil
 }
 
@@ -282,7 +284,9 @@ func (nd *Node) AddBlock() (netip.Prefix, error) {
 	if err := n.hub.ns.ip("route", "add", p.String(), "via", nd.Addr.String(), "dev", bridgeName); err != nil {
 		return netip.Prefix{}, err
 	}
-	n.relay.place(p, nd.idx, nd.site)
+	if err := n.relay.place(p, nd.idx, nd.site); err != nil {
+		return netip.Prefix{}, err
+	}
 	return p, nil
 }
 

@@ -12,19 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Relay is the delaying packet relay at the heart of a Net (the kernel
-// here has no netem). Every packet one node sends to another is routed by
-// the hub to a TUN device; the Relay reads it, holds it for the one-way
-// delay between the two nodes' sites, and writes it back, and the hub
-// routes it on. It carries everything between nodes (peering, probes,
-// registrations' propagation), whatever the protocol, with no change of
-// address, so that a probe's TCP connect or a peer's TLS session sees the
-// delay and nothing else. Cut makes it drop the packets between groups of
-// nodes: a partition that the endpoints cannot tell from a real one.
-//
-// The checker's own traffic (DNS questions, registrations, status
-// requests) leaves from the hub itself and does not cross the Relay.
-type Relay struct {
+// engine is the relay's packet engine, run by the relay process (see
+// Relay): it reads packets from the TUN device, holds each for the delay
+// between its sites (dropping those a cut forbids), and writes it back.
+type engine struct {
 	f *os.File
 
 	mu    sync.RWMutex
@@ -36,6 +27,11 @@ type Relay struct {
 	wg     sync.WaitGroup
 
 	relayed, dropped, overflow atomic.Int64
+	// late counts the packets written back more than 10 ms and more
+	// than 100 ms after they were due; maxLate is the latest (ns).
+	late10, late100, maxLate atomic.Int64
+	markLate                 atomic.Int64 // maxLate since the last Mark
+	mark                     RelayStats   // the counts at the last Mark; guarded by mu
 }
 
 // placed is a prefix of the network and where it is.
@@ -76,10 +72,10 @@ func openTUN(name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// newRelay returns a relay over the TUN device f for sites sites, with
-// delays delay[i][j] between site i and site j.
-func newRelay(f *os.File, delay [][]time.Duration) *Relay {
-	r := &Relay{f: f, delay: delay, cut: map[[2]int]bool{}, queues: map[time.Duration]chan packet{}}
+// newEngine returns an engine over the TUN device f, with delays
+// delay[i][j] between site i and site j.
+func newEngine(f *os.File, delay [][]time.Duration) *engine {
+	r := &engine{f: f, delay: delay, cut: map[[2]int]bool{}, queues: map[time.Duration]chan packet{}}
 	seen := map[time.Duration]bool{}
 	for _, row := range delay {
 		for _, d := range row {
@@ -99,14 +95,14 @@ func newRelay(f *os.File, delay [][]time.Duration) *Relay {
 }
 
 // place records that prefix p is node's, in site.
-func (r *Relay) place(p netip.Prefix, node, site int) {
+func (r *engine) place(p netip.Prefix, node, site int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.where = append(r.where, placed{p: p, node: node, site: site})
 }
 
 // locate returns the node and site of address a, or -1, -1.
-func (r *Relay) locate(a netip.Addr) (node, site int) {
+func (r *engine) locate(a netip.Addr) (node, site int) {
 	best := -1
 	for i, w := range r.where {
 		if w.p.Contains(a) && (best < 0 || w.p.Bits() > r.where[best].p.Bits()) {
@@ -121,7 +117,7 @@ func (r *Relay) locate(a netip.Addr) (node, site int) {
 
 // setCut drops (on) or lets through (off) the packets between nodes a and
 // b, both ways.
-func (r *Relay) setCut(a, b int, on bool) {
+func (r *engine) setCut(a, b int, on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if on {
@@ -133,7 +129,7 @@ func (r *Relay) setCut(a, b int, on bool) {
 }
 
 // read takes packets from the TUN device and queues each at its delay.
-func (r *Relay) read() {
+func (r *engine) read() {
 	defer r.wg.Done()
 	defer func() {
 		for _, q := range r.queues {
@@ -163,7 +159,7 @@ func (r *Relay) read() {
 
 // route returns the delay of an IPv4 packet and whether a cut drops it.
 // Anything else (IPv6: the net has none) passes at once.
-func (r *Relay) route(b []byte) (time.Duration, bool) {
+func (r *engine) route(b []byte) (time.Duration, bool) {
 	if len(b) < 20 || b[0]>>4 != 4 {
 		return 0, false
 	}
@@ -184,7 +180,7 @@ func (r *Relay) route(b []byte) (time.Duration, bool) {
 
 // send writes the packets of one delay back into the TUN device when due.
 // Packets of one delay are due in the order they came.
-func (r *Relay) send(q chan packet) {
+func (r *engine) send(q chan packet) {
 	defer r.wg.Done()
 	var t *time.Timer
 	for p := range q {
@@ -204,6 +200,20 @@ func (r *Relay) send(q chan packet) {
 			continue
 		}
 		r.relayed.Add(1)
+		if late := time.Since(p.due); late > 10*time.Millisecond {
+			r.late10.Add(1)
+			if late > 100*time.Millisecond {
+				r.late100.Add(1)
+			}
+			for _, m := range []*atomic.Int64{&r.maxLate, &r.markLate} {
+				for {
+					v := m.Load()
+					if int64(late) <= v || m.CompareAndSwap(v, int64(late)) {
+						break
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -212,15 +222,49 @@ type RelayStats struct {
 	Relayed  int64 // written back after their delay
 	Dropped  int64 // dropped by a cut, or refused by the kernel when written back
 	Overflow int64 // dropped because queueLen packets of their delay were waiting
+	// Late10 and Late100 count the packets written back more than 10 ms
+	// and more than 100 ms after they were due, MaxLate the latest: the
+	// relay's own lateness (a busy machine), on top of the delays.
+	Late10, Late100 int64
+	MaxLate         time.Duration
+	// Err is why the counts could not be had from the relay ("" if they
+	// were).
+	Err string `json:",omitempty"`
+}
+
+func (s RelayStats) String() string {
+	if s.Err != "" {
+		return "relay counts unknown: " + s.Err
+	}
+	return fmt.Sprintf("%d packets relayed, %d dropped, %d overflowed; late by >10 ms %d, >100 ms %d, at most %v",
+		s.Relayed, s.Dropped, s.Overflow, s.Late10, s.Late100, s.MaxLate.Round(time.Millisecond))
+}
+
+// Mark returns the relay's counts since the previous Mark (or its start),
+// with the latest packet of that span.
+func (r *engine) Mark() RelayStats {
+	now := RelayStats{Relayed: r.relayed.Load(), Dropped: r.dropped.Load(), Overflow: r.overflow.Load(),
+		Late10: r.late10.Load(), Late100: r.late100.Load(), MaxLate: time.Duration(r.markLate.Swap(0))}
+	r.mu.Lock()
+	prev := r.mark
+	r.mark = now
+	r.mu.Unlock()
+	now.Relayed -= prev.Relayed
+	now.Dropped -= prev.Dropped
+	now.Overflow -= prev.Overflow
+	now.Late10 -= prev.Late10
+	now.Late100 -= prev.Late100
+	return now
 }
 
 // Stats returns the relay's counts so far.
-func (r *Relay) Stats() RelayStats {
-	return RelayStats{Relayed: r.relayed.Load(), Dropped: r.dropped.Load(), Overflow: r.overflow.Load()}
+func (r *engine) Stats() RelayStats {
+	return RelayStats{Relayed: r.relayed.Load(), Dropped: r.dropped.Load(), Overflow: r.overflow.Load(),
+		Late10: r.late10.Load(), Late100: r.late100.Load(), MaxLate: time.Duration(r.maxLate.Load())}
 }
 
 // close stops the relay and removes its TUN device.
-func (r *Relay) close() {
+func (r *engine) close() {
 	r.f.Close()
 	r.wg.Wait()
 }

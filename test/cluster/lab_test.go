@@ -92,7 +92,8 @@ type lab struct {
 	dyn      netlab.Pool
 	checker  *netlab.Checker
 	seed     uint64
-	built    time.Duration // to build and settle
+	built    time.Duration     // to build and settle
+	relay    netlab.RelayStats // while the checker ran
 }
 
 // elementAddr is zone element j's address: in backend host j%6's block,
@@ -119,10 +120,20 @@ func zoneText(pools []netlab.Pool) string {
 	return b.String()
 }
 
+// labOpts vary the lab.
+type labOpts struct {
+	// deregister is the checker's share of deregistrations (see
+	// netlab.CheckerConfig.Deregister).
+	deregister float64
+}
+
+// churn is the usual share of deregistrations: four in ten changes.
+const churn = 0.4
+
 // newLab builds the network, the backends and the registrars, starts
 // them, and waits until every registrar serves every element and all
 // agree; the checker is made but not started.
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T, opts labOpts) *lab {
 	t.Helper()
 	if unavailable != "" {
 		t.Skipf("netlab: %s; skipped", unavailable)
@@ -204,6 +215,7 @@ func newLab(t *testing.T) *lab {
 		RegisterEvery:     250 * time.Millisecond,
 		MaxDyn:            40,
 		Lease:             time.Hour,
+		Deregister:        opts.deregister,
 		ElementFaultEvery: time.Second,
 		MaxDead:           4,
 		DeadFor:           4 * time.Second,
@@ -221,6 +233,7 @@ func newLab(t *testing.T) *lab {
 // by the caller) after finish.
 func (l *lab) run(t *testing.T) {
 	t.Helper()
+	t.Logf("relay (real-time priority: %t) while the lab was built: %v", l.net.Relay().RealTime, l.net.Relay().Mark())
 	if err := l.checker.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,12 +249,16 @@ func (l *lab) steady(d time.Duration) {
 
 // takeover measures how long after at the elements that r probed in the
 // two seconds before at were first probed by another registrar; it
-// returns the longest, the median and the number of elements.
+// returns the longest, the median and the number of elements. Left out:
+// registrations that r acknowledged within the propagation bound before
+// at (the others may never have heard of them), and those deregistered
+// meanwhile.
 func (l *lab) takeover(t *testing.T, r *netlab.Registrar, at time.Time, limit time.Duration) (longest, median time.Duration, n int) {
 	t.Helper()
 	var elems []netip.Addr
 	for _, a := range l.backends.ProbedBy(r.Node.Addr, at.Add(-2*time.Second), at) {
-		if l.checker.Standing(a) {
+		by, regAt, reg := l.checker.Registration(a)
+		if l.checker.Standing(a) && !(reg && by == r && at.Sub(regAt) < bounds.Propagate) {
 			elems = append(elems, a)
 		}
 	}
@@ -253,33 +270,43 @@ func (l *lab) takeover(t *testing.T, r *netlab.Registrar, at time.Time, limit ti
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		took, missing := l.backends.Takeover(elems, r.Node.Addr, at)
+		var standing []netip.Addr
+		for _, a := range elems {
+			if l.checker.Standing(a) {
+				standing = append(standing, a)
+			}
+		}
+		took, missing := l.backends.Takeover(standing, r.Node.Addr, at)
 		if len(missing) == 0 {
 			sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-			return took[len(took)-1], took[len(took)/2], len(elems)
+			return took[len(took)-1], took[len(took)/2], len(standing)
 		}
 		select {
 		case <-tick.C:
 		case <-deadline.C:
 			t.Errorf("%d of the %d elements %s probed were not probed by anyone else within %v of %v (e.g. %v)",
-				len(missing), len(elems), r.Name, limit, at.Format("15:04:05.000"), missing[:min(5, len(missing))])
-			return limit, 0, len(elems)
+				len(missing), len(standing), r.Name, limit, at.Format("15:04:05.000"), missing[:min(5, len(missing))])
+			return limit, 0, len(standing)
 		}
 	}
 }
 
 // converge pauses the workloads, measures how long after since all
-// running registrars agree (failing t past limit) and resumes them.
+// running registrars agree (failing t past limit, and waiting up to 30 s
+// more to measure it) and resumes them.
 func (l *lab) converge(t *testing.T, what string, since time.Time, limit time.Duration) time.Duration {
 	t.Helper()
 	l.checker.Pause()
 	defer l.checker.Resume()
-	d, res, err := l.checker.Converge(since, limit)
+	d, res, err := l.checker.Converge(since, limit+30*time.Second)
 	if err != nil {
 		t.Errorf("%s: %v", what, err)
 		return -1
 	}
 	t.Logf("%s: all running registrars agree %v after (at most; a round of digests took %v)", what, d.Round(time.Millisecond), res.Round(time.Millisecond))
+	if d > limit {
+		t.Errorf("%s: the registrars agreed only %v after, bound %v", what, d.Round(time.Millisecond), limit)
+	}
 	return d
 }
 
@@ -299,7 +326,9 @@ func (l *lab) report(t *testing.T) netlab.Report {
 	rp := l.checker.Report()
 	t.Logf("checker: %s", rp.Summary())
 	t.Logf("per registrar:\n  %s", strings.Join(l.checker.PerRegistrar(), "\n  "))
-	t.Logf("%d acknowledged registrations and deregistrations checked at every running registrar; relay %+v", n, l.net.Relay().Stats())
+	t.Logf("%d acknowledged registrations and deregistrations checked at every running registrar", n)
+	l.relay = l.net.Relay().Mark()
+	t.Logf("relay while the checker ran: %v", l.relay)
 	if os.Getenv("NETLAB_VERBOSE") == "1" || rp.Violations[netlab.VLostRegistration] > 0 {
 		t.Logf("the registrations:\n  %s", strings.Join(l.checker.Actions(), "\n  "))
 	}
@@ -322,4 +351,34 @@ func long(t *testing.T) {
 	if os.Getenv("NETLAB_LONG") != "1" {
 		t.Skip("a long scenario: make test-cluster (NETLAB_LONG=1) runs it")
 	}
+}
+
+// result logs one row of the results table (bench/RESULTS.md): the
+// scenario, the takeover and convergence figures ("-" where they do not
+// apply), the gaps and false removals of the whole run, and the
+// violations.
+func (l *lab) result(t *testing.T, scenario, takeover, convergence string, rp netlab.Report) {
+	t.Helper()
+	var vs []string
+	for k, n := range rp.Violations {
+		vs = append(vs, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(vs)
+	if len(vs) == 0 {
+		vs = []string{"none"}
+	}
+	gaps := "none"
+	if rp.Gaps > 0 {
+		gaps = fmt.Sprintf("%d (%d answers), longest %v", rp.Gaps, rp.Lacking, rp.LongestGap.Round(time.Millisecond))
+	}
+	t.Logf("RESULT | %s | %s | %s | %s | %d | %s | %d answers, %d unanswered; relay late >100 ms: %d of %d packets |",
+		scenario, takeover, convergence, gaps, rp.FalseRemovals, strings.Join(vs, ", "), rp.Answers, rp.Unanswered, l.relay.Late100, l.relay.Relayed)
+}
+
+// dur formats a measured duration for the table.
+func dur(d time.Duration) string {
+	if d < 0 {
+		return "not reached"
+	}
+	return d.Round(10 * time.Millisecond).String()
 }

@@ -24,9 +24,13 @@ var unavailable string
 // registrars are built without it; the test process itself is built as
 // go test was asked).
 func TestMain(m *testing.M) {
+	netlab.Main() // the relay process, when this binary is run as one
 	unavailable = netlab.Available()
 	if unavailable != "" {
 		os.Exit(m.Run())
+	}
+	if err := netlab.Prioritize(); err != nil {
+		fmt.Fprintf(os.Stderr, "netlab: cannot raise the lab's priority: %v\n", err)
 	}
 	dir, err := os.MkdirTemp("", "poolnsd-cluster-")
 	if err != nil {
