@@ -2,6 +2,8 @@ package netlab
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Pool is a pool the checker asks for: its name (with the final dot) and
@@ -44,10 +48,21 @@ type Bounds struct {
 	Propagate time.Duration
 }
 
+// ElementControl is what the checker needs of the elements' servers:
+// their state, and a way to change it. *Backends is one.
+type ElementControl interface {
+	// State returns element a's state.
+	State(a netip.Addr) ElementState
+	// Set puts element a in state s and returns when it was done.
+	Set(a netip.Addr, s ElementState) time.Time
+}
+
+var _ ElementControl = (*Backends)(nil)
+
 // CheckerConfig describes what a Checker asks, does and expects.
 type CheckerConfig struct {
 	Cluster  *Cluster
-	Backends *Backends
+	Backends ElementControl
 	// Pools are the zone files' pools, each asked for at every registrar
 	// every Interval.
 	Pools []Pool
@@ -208,9 +223,9 @@ type workCounts struct {
 // regStats are one registrar's counts, kept by its asking goroutine and
 // read once it stopped.
 type regStats struct {
-	answers, unanswered, lacking, errors int
-	open                                 map[netip.Addr]time.Time
-	gaps                                 []gap
+	answers, unanswered, late, lacking, errors int
+	open                                       map[netip.Addr]time.Time
+	gaps                                       []gap
 }
 
 // maxExamples bounds the violations kept per kind.
@@ -254,17 +269,25 @@ func (c *Checker) Start() error {
 	hub := c.cfg.Cluster.Regs[0].Node.net.Hub()
 	c.stats = make([]regStats, len(c.cfg.Cluster.Regs))
 	for ri, r := range c.cfg.Cluster.Regs {
-		var conn net.Conn
-		if err := hub.Do(func() (err error) {
-			conn, err = net.Dial("udp", r.Addr(DNSPort))
-			return err
+		var conn *net.UDPConn
+		if err := hub.Do(func() error {
+			raddr, err := net.ResolveUDPAddr("udp", r.Addr(DNSPort))
+			if err != nil {
+				return err
+			}
+			if conn, err = net.DialUDP("udp", nil, raddr); err != nil {
+				return err
+			}
+			return timestamp(conn)
 		}); err != nil {
 			c.Stop()
 			return err
 		}
 		c.stats[ri].open = map[netip.Addr]time.Time{}
-		c.wg.Add(1)
-		go c.ask(ri, conn)
+		a := &asker{outstanding: map[uint16]question{}}
+		c.wg.Add(2)
+		go c.ask(ri, conn, a)
+		go c.read(ri, conn, a)
 	}
 	if c.cfg.RegisterEvery > 0 && c.cfg.Dyn.Name != "" {
 		c.wg.Add(1)
@@ -415,11 +438,33 @@ func (c *Checker) index(r *Registrar) int {
 	panic("netlab: registrar " + r.Name + " is not the checker's")
 }
 
-// ask is one registrar's goroutine: a round of questions every Interval.
-func (c *Checker) ask(ri int, conn net.Conn) {
+// question is one question asked and not yet answered.
+type question struct {
+	pool      int
+	sent      time.Time
+	countable bool // the registrar was running and reachable when it was sent
+}
+
+// asker is the state shared by one registrar's sending and reading
+// goroutines.
+type asker struct {
+	mu          sync.Mutex
+	outstanding map[uint16]question
+	unanswered  int // questions with no reply within unansweredAfter
+	late        int // replies the kernel got more than an interval after the question
+}
+
+// unansweredAfter is when a question with no reply counts as unanswered.
+const unansweredAfter = time.Second
+
+// ask is one registrar's sending goroutine: a round of questions, one per
+// pool, every Interval. Its reader (read) takes the replies whenever they
+// come, with the kernel's receive time, so that a checker that is itself
+// slow (a loaded machine) does not count answers as missing.
+func (c *Checker) ask(ri int, conn *net.UDPConn, a *asker) {
 	defer c.wg.Done()
-	defer conn.Close()
 	r := c.cfg.Cluster.Regs[ri]
+	defer conn.Close() // ends the reader
 	queries := make([][]byte, len(c.pools))
 	for i, p := range c.pools {
 		q, err := packQuery(p.Name)
@@ -428,56 +473,115 @@ func (c *Checker) ask(ri int, conn net.Conn) {
 		}
 		queries[i] = q
 	}
-	buf := make([]byte, 65536)
-	var addrs []netip.Addr
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
 	var id uint16
-	got := make([]bool, len(c.pools))
-	for round := 0; ; round++ {
-		// Answers are judged as of the round's sending: the earliest
-		// moment a registrar could have made them (a late read, on a
-		// loaded machine, must not make an answer look older than it
-		// is).
+	for {
+		// Answers are judged as of their question's sending: the
+		// earliest moment a registrar could have made them.
 		sent := time.Now()
-		base := id
+		c.mu.RLock()
+		countable := r.State() == Running && !c.regs[ri].isolated
+		c.mu.RUnlock()
+		a.mu.Lock()
+		for qid, q := range a.outstanding {
+			if sent.Sub(q.sent) > unansweredAfter {
+				if q.countable {
+					a.unanswered++
+				}
+				delete(a.outstanding, qid)
+			}
+		}
+		for i := range queries {
+			id++
+			a.outstanding[id] = question{pool: i, sent: sent, countable: countable}
+		}
+		first := id - uint16(len(queries)) + 1
+		a.mu.Unlock()
 		for i, q := range queries {
-			setID(q, base+uint16(i))
+			setID(q, first+uint16(i))
 			conn.Write(q)
-			got[i] = false
-		}
-		id += uint16(len(queries))
-		conn.SetReadDeadline(time.Now().Add(c.cfg.Interval * 9 / 10))
-		left := len(queries)
-		for left > 0 {
-			n, err := conn.Read(buf)
-			if err != nil {
-				break // the deadline, or a refusal (ICMP) of a registrar that is gone
-			}
-			rep, err := parseReply(buf[:n], addrs)
-			addrs = rep.addrs
-			i := int(rep.id - base)
-			if err != nil || i < 0 || i >= len(queries) || got[i] {
-				continue // a late reply of an earlier round
-			}
-			got[i] = true
-			left--
-			c.judge(ri, i, sent, rep)
-		}
-		if left > 0 && r.State() == Running {
-			c.mu.RLock()
-			isolated := c.regs[ri].isolated
-			c.mu.RUnlock()
-			if !isolated {
-				c.stats[ri].unanswered += left
-			}
 		}
 		select {
 		case <-c.stop:
+			a.mu.Lock()
+			for _, q := range a.outstanding {
+				if q.countable && time.Since(q.sent) > unansweredAfter {
+					a.unanswered++
+				}
+			}
+			c.stats[ri].unanswered, c.stats[ri].late = a.unanswered, a.late
+			a.mu.Unlock()
 			return
 		case <-tick.C:
 		}
 	}
+}
+
+// read is one registrar's reading goroutine: each reply is matched to its
+// question and judged, until the connection is closed.
+func (c *Checker) read(ri int, conn *net.UDPConn, a *asker) {
+	defer c.wg.Done()
+	buf := make([]byte, 65536)
+	oob := make([]byte, 128)
+	var addrs []netip.Addr
+	for {
+		n, oobn, _, _, err := conn.ReadMsgUDP(buf, oob)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // a refusal (ICMP) of a registrar that is gone
+		}
+		got := rxTime(oob[:oobn])
+		rep, err := parseReply(buf[:n], addrs)
+		addrs = rep.addrs
+		if err != nil {
+			continue
+		}
+		a.mu.Lock()
+		q, ok := a.outstanding[rep.id]
+		delete(a.outstanding, rep.id)
+		if ok && got.Sub(q.sent) > c.cfg.Interval {
+			a.late++
+		}
+		a.mu.Unlock()
+		if ok {
+			c.judge(ri, q.pool, q.sent, rep)
+		}
+	}
+}
+
+// timestamp asks the kernel to stamp each datagram conn receives
+// (SO_TIMESTAMPNS), for rxTime.
+func timestamp(conn *net.UDPConn) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// rxTime returns the kernel's receive time of a datagram from its control
+// messages, or now if it has none.
+func rxTime(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+				sec := int64(binary.NativeEndian.Uint64(m.Data))
+				nsec := int64(binary.NativeEndian.Uint64(m.Data[8:]))
+				return time.Unix(sec, nsec)
+			}
+		}
+	}
+	return time.Now()
 }
 
 // judge checks one answer of registrar ri for pool pi, got at t.
@@ -919,7 +1023,8 @@ func (c *Checker) VerifyRegistrations(limit time.Duration, skip func(by *Registr
 type Report struct {
 	Duration   time.Duration
 	Answers    int
-	Unanswered int // questions to running, reachable registrars left unanswered within the interval
+	Unanswered int // questions to running, reachable registrars with no reply within a second
+	Late       int // replies the kernel got more than an interval after their question
 	Errors     int // replies with an rcode other than NOERROR and NXDOMAIN
 	// Lacking counts the answers that lacked an element that was healthy
 	// and reachable from their registrar.
@@ -956,6 +1061,7 @@ func (c *Checker) Report() Report {
 	for ri, st := range c.stats {
 		rp.Answers += st.answers
 		rp.Unanswered += st.unanswered
+		rp.Late += st.late
 		rp.Errors += st.errors
 		rp.Lacking += st.lacking
 		rp.Gaps += len(st.gaps)
@@ -1036,7 +1142,7 @@ func (c *Checker) PerRegistrar() []string {
 	for ri, r := range c.cfg.Cluster.Regs {
 		st := c.stats[ri]
 		gs := c.Gaps(c.start, c.end.Add(time.Second), r)
-		out = append(out, fmt.Sprintf("%s: %d answers, %d unanswered, %d lacking; %s", r.Name, st.answers, st.unanswered, st.lacking, gs))
+		out = append(out, fmt.Sprintf("%s: %d answers (%d late), %d unanswered, %d lacking; %s", r.Name, st.answers, st.late, st.unanswered, st.lacking, gs))
 	}
 	return out
 }
@@ -1085,9 +1191,9 @@ func (rp Report) Summary() string {
 	if len(kinds) == 0 {
 		kinds = []string{"none"}
 	}
-	return fmt.Sprintf("%v: %d answers, %d unanswered, %d errors; %d lacking a healthy element in %d gaps (longest %v: %s), %d false removals; "+
+	return fmt.Sprintf("%v: %d answers (%d late), %d unanswered, %d errors; %d lacking a healthy element in %d gaps (longest %v: %s), %d false removals; "+
 		"%d registered, %d deregistered, %d failed; elements killed %d, frozen %d, revived %d; violations: %s\ntimeline:\n  %s",
-		rp.Duration.Round(time.Millisecond), rp.Answers, rp.Unanswered, rp.Errors, rp.Lacking, rp.Gaps, rp.LongestGap.Round(time.Millisecond), rp.LongestGapOf,
+		rp.Duration.Round(time.Millisecond), rp.Answers, rp.Late, rp.Unanswered, rp.Errors, rp.Lacking, rp.Gaps, rp.LongestGap.Round(time.Millisecond), rp.LongestGapOf,
 		rp.FalseRemovals, rp.Registered, rp.Deregistered, rp.RegFailed, rp.Killed, rp.Frozen, rp.Revived,
 		strings.Join(kinds, ", "), strings.Join(rp.Timeline, "\n  "))
 }

@@ -9,6 +9,13 @@ import (
 	"github.com/miekg/dns"
 )
 
+// fakeElements are elements whose state stays what the checker believes.
+type fakeElements map[netip.Addr]ElementState
+
+func (f fakeElements) State(a netip.Addr) ElementState { return f[a] }
+
+func (f fakeElements) Set(a netip.Addr, s ElementState) time.Time { f[a] = s; return time.Now() }
+
 // testChecker is a checker over two registrars (a, b) and one pool of
 // three elements, judged by hand: no network.
 func testChecker(t *testing.T) (*Checker, []netip.Addr, time.Time) {
@@ -17,7 +24,7 @@ func testChecker(t *testing.T) (*Checker, []netip.Addr, time.Time) {
 	cl := &Cluster{Regs: []*Registrar{{Name: "a"}, {Name: "b"}}}
 	c := NewChecker(CheckerConfig{
 		Cluster:  cl,
-		Backends: NewBackends(),
+		Backends: fakeElements{},
 		Pools:    []Pool{{Name: "p.pool.example.", Elems: elems}},
 		Dyn:      Pool{Name: "dyn.pool.example."},
 		Interval: 50 * time.Millisecond,

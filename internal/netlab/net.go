@@ -43,6 +43,11 @@ type Config struct {
 	// Delay returns the one-way delay from a node of site a to a node of
 	// site b (a == b inside a site). Nil: no delay.
 	Delay func(a, b string) time.Duration
+	// LabBinary is the program to run as the lab process (the relay and
+	// the backends): a build of ./internal/netlab/labd, so that a test
+	// built with -race need not run them under the race detector. ""
+	// runs this test binary again instead (its TestMain must call Main).
+	LabBinary string
 }
 
 // Net is an isolated network: a hub namespace holding a bridge, a TUN
@@ -50,10 +55,11 @@ type Config struct {
 // to the bridge by a veth pair made inside the hub. Close (registered
 // with t.Cleanup by New) removes all of it.
 type Net struct {
-	name  string // Prefix + PID + "-" + sequence
-	sites []string
-	hub   *Node
-	relay *Relay
+	name   string // Prefix + PID + "-" + sequence
+	sites  []string
+	hub    *Node
+	helper *labProc // the lab process: the relay and the backends
+	relay  *Relay
 
 	mu    sync.Mutex
 	nodes []*Node
@@ -158,11 +164,12 @@ func (n *Net) makeHub(cfg Config) error {
 			}
 		}
 	}
-	relay, err := startRelay(hub, tunName, delay)
+	h, err := startHelper(hub, cfg.LabBinary, tunName, delay)
 	if err != nil {
 		return err
 	}
-	n.relay = relay
+	n.helper = h
+	n.relay = &Relay{h: h}
 	for _, s := range [][]string{
 		{"link", "set", tunName, "txqueuelen", "10000", "up"},
 		{"route", "add", "default", "dev", tunName, "table", relayTable},
@@ -187,14 +194,14 @@ func (n *Net) Close() {
 	n.nodes = nil
 	hub := n.hub
 	n.hub = nil
-	relay := n.relay
-	n.relay = nil
+	h := n.helper
+	n.helper = nil
 	n.mu.Unlock()
+	if h != nil {
+		h.close()
+	}
 	for _, nd := range nodes {
 		nd.ns.remove()
-	}
-	if relay != nil {
-		relay.close()
 	}
 	if hub != nil {
 		hub.ns.remove()

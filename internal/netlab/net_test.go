@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -215,5 +216,93 @@ func TestNet(t *testing.T) {
 		if strings.HasPrefix(e.Name(), name+"-") {
 			t.Errorf("namespace %s left after Close", e.Name())
 		}
+	}
+}
+
+// get asks url from nd and returns the status, or the error.
+func get(nd *Node, url string, limit time.Duration) (int, error) {
+	c := &http.Client{Timeout: limit, Transport: &http.Transport{DialContext: nd.DialContext, DisableKeepAlives: true}}
+	r, err := c.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	r.Body.Close()
+	return r.StatusCode, nil
+}
+
+// TestBackends serves a block from a backend node through the lab
+// process and checks each element state as a prober sees it, and the
+// probe records: who probed what and when, the first probe by another
+// after a time, and the longest time without a probe.
+func TestBackends(t *testing.T) {
+	Require(t)
+	n := New(t, Config{Sites: []string{"x"}})
+	a, err := n.AddNode("a", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := n.AddNode("a2", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.AddNode("b", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := b.AddBlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := NewBackends(n)
+	if err := be.Serve(b, 80); err != nil {
+		t.Fatal(err)
+	}
+	e1 := blk.Addr().Next()
+	e2 := e1.Next()
+	url := func(e netip.Addr) string { return "http://" + net.JoinHostPort(e.String(), "80") + "/" }
+	t0 := time.Now()
+	for _, e := range []netip.Addr{e1, e2} {
+		if code, err := get(a, url(e), 2*time.Second); err != nil || code != 200 {
+			t.Fatalf("alive %s: %d %v", e, code, err)
+		}
+	}
+	be.Set(e1, Dead)
+	if code, err := get(a, url(e1), 2*time.Second); err == nil {
+		t.Errorf("dead %s answered %d", e1, code)
+	}
+	if st := be.State(e1); st != Dead {
+		t.Errorf("state of %s: %v, want dead", e1, st)
+	}
+	be.Set(e1, Frozen)
+	if code, err := get(a, url(e1), 300*time.Millisecond); err == nil {
+		t.Errorf("frozen %s answered %d", e1, code)
+	}
+	be.Set(e1, Alive)
+	if code, err := get(a, url(e1), 2*time.Second); err != nil || code != 200 {
+		t.Errorf("revived %s: %d %v", e1, code, err)
+	}
+	handover := time.Now()
+	if code, err := get(a2, url(e1), 2*time.Second); err != nil || code != 200 {
+		t.Fatalf("a2 to %s: %d %v", e1, code, err)
+	}
+	ps, err := be.Probes(e1, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 5 || ps[0].From != a.Addr || ps[4].From != a2.Addr || ps[0].At.Before(t0) {
+		t.Fatalf("probes of %s: %+v, want 4 from a then 1 from a2", e1, ps)
+	}
+	by, err := be.ProbedBy(a.Addr, t0, time.Now())
+	if err != nil || len(by) != 2 || by[0] != e1 || by[1] != e2 {
+		t.Errorf("probed by a: %v %v, want %v and %v", by, err, e1, e2)
+	}
+	took, missing, err := be.Takeover([]netip.Addr{e1, e2}, a.Addr, handover)
+	if err != nil || len(took) != 1 || took[0] < 0 || took[0] > time.Second || len(missing) != 1 || missing[0] != e2 {
+		t.Errorf("takeover after %v: %v, missing %v, %v; want e1 taken over at once, e2 missing", handover, took, missing, err)
+	}
+	end := time.Now()
+	gaps, err := be.MaxProbeGap([]netip.Addr{e2}, t0, end)
+	if err != nil || len(gaps) != 1 || gaps[0] < end.Sub(ps[0].At)-time.Second {
+		t.Errorf("longest gap of %s: %v %v", e2, gaps, err)
 	}
 }

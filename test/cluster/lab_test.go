@@ -139,14 +139,14 @@ func newLab(t *testing.T, opts labOpts) *lab {
 		t.Skipf("netlab: %s; skipped", unavailable)
 	}
 	start := time.Now()
-	l := &lab{regs: map[string]*netlab.Registrar{}, backends: netlab.NewBackends()}
+	l := &lab{regs: map[string]*netlab.Registrar{}}
 	l.seed = uint64(time.Now().UnixNano())
 	if s := os.Getenv("NETLAB_SEED"); s != "" {
 		fmt.Sscan(s, &l.seed)
 	}
 	t.Logf("seed %d (NETLAB_SEED=%d replays the checker's choices)", l.seed, l.seed)
-	l.net = netlab.New(t, netlab.Config{Sites: sites, Delay: delay})
-	t.Cleanup(func() { l.backends.Close() })
+	l.net = netlab.New(t, netlab.Config{Sites: sites, Delay: delay, LabBinary: labd})
+	l.backends = netlab.NewBackends(l.net)
 	var blocks []netip.Prefix
 	for _, bs := range backendSites {
 		nd, err := l.net.AddNode(bs.name, bs.site)
@@ -233,7 +233,7 @@ func newLab(t *testing.T, opts labOpts) *lab {
 // by the caller) after finish.
 func (l *lab) run(t *testing.T) {
 	t.Helper()
-	t.Logf("relay (real-time priority: %t) while the lab was built: %v", l.net.Relay().RealTime, l.net.Relay().Mark())
+	t.Logf("relay (real-time priority: %t) while the lab was built: %v", l.net.Relay().RealTime(), l.net.Relay().Mark())
 	if err := l.checker.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,11 @@ func (l *lab) steady(d time.Duration) {
 func (l *lab) takeover(t *testing.T, r *netlab.Registrar, at time.Time, limit time.Duration) (longest, median time.Duration, n int) {
 	t.Helper()
 	var elems []netip.Addr
-	for _, a := range l.backends.ProbedBy(r.Node.Addr, at.Add(-2*time.Second), at) {
+	probed, err := l.backends.ProbedBy(r.Node.Addr, at.Add(-2*time.Second), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range probed {
 		by, regAt, reg := l.checker.Registration(a)
 		if l.checker.Standing(a) && !(reg && by == r && at.Sub(regAt) < bounds.Propagate) {
 			elems = append(elems, a)
@@ -276,7 +280,10 @@ func (l *lab) takeover(t *testing.T, r *netlab.Registrar, at time.Time, limit ti
 				standing = append(standing, a)
 			}
 		}
-		took, missing := l.backends.Takeover(standing, r.Node.Addr, at)
+		took, missing, err := l.backends.Takeover(standing, r.Node.Addr, at)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(missing) == 0 {
 			sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 			return took[len(took)-1], took[len(took)/2], len(standing)

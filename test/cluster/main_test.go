@@ -6,23 +6,25 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/poolnsd/poolnsd/internal/netlab"
 )
 
-// binary is the poolnsd that TestMain built ("" when namespaces are not
-// available here: every test skips).
-var binary string
+// binary is the poolnsd that TestMain built, labd the lab process ("" when
+// namespaces are not available here: every test skips).
+var binary, labd string
 
 // unavailable says why the tests skip ("" if they run).
 var unavailable string
 
-// TestMain builds poolnsd once (with -race when NETLAB_RACE=1: five
-// registrars probing a thousand elements under the race detector need
-// more CPU than CI's two cores have to spare, so by default the
-// registrars are built without it; the test process itself is built as
-// go test was asked).
+// TestMain builds poolnsd and the lab process once, without the race
+// detector: five registrars probing a thousand elements, and the relay
+// and backends serving them, under the race detector need more CPU than
+// CI's two cores have to spare (NETLAB_RACE=1 builds poolnsd with it);
+// the test process itself (the checker, the harness) is built as go test
+// was asked.
 func TestMain(m *testing.M) {
 	netlab.Main() // the relay process, when this binary is run as one
 	unavailable = netlab.Available()
@@ -42,15 +44,20 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
+	labd = filepath.Join(dir, "labd")
 	args := []string{"build", "-o", binary}
 	if os.Getenv("NETLAB_RACE") == "1" {
 		args = append(args, "-race")
 	}
-	build := exec.Command(gobin, append(args, "github.com/poolnsd/poolnsd/cmd/poolnsd")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	for _, b := range [][]string{
+		append(args, "github.com/poolnsd/poolnsd/cmd/poolnsd"),
+		{"build", "-o", labd, "github.com/poolnsd/poolnsd/internal/netlab/labd"},
+	} {
+		if out, err := exec.Command(gobin, b...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go %s: %v\n%s", strings.Join(b, " "), err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
