@@ -63,6 +63,11 @@ type ClusterConfig struct {
 	// LogDir, if not "", keeps each registrar's log there as NAME.log
 	// (every start appended), beside the tails printed on failure.
 	LogDir string
+	// RealTime runs the registrars at real-time round-robin priority
+	// (chrt --rr 5, below the lab process's 10), so that other work on a
+	// shared machine does not starve them; false runs them at the test's
+	// nice value (Nice, after Prioritize).
+	RealTime bool
 }
 
 // Cluster is a set of poolnsd registrars, one per node, each peering with
@@ -258,6 +263,9 @@ func (c *Cluster) Start(limit time.Duration) error {
 // start starts the registrar's process (not waiting for it to be ready).
 func (r *Registrar) start() error {
 	cmd := r.Node.Command(r.c.cfg.Binary, "serve")
+	if r.c.cfg.RealTime {
+		cmd = r.Node.Command("chrt", "--rr", "5", r.c.cfg.Binary, "serve")
+	}
 	cmd.Dir = r.Dir
 	cmd.Env = childEnv()
 	var tee io.Writer

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -144,7 +145,7 @@ func newLab(t *testing.T, opts labOpts) *lab {
 	if s := os.Getenv("NETLAB_SEED"); s != "" {
 		fmt.Sscan(s, &l.seed)
 	}
-	t.Logf("seed %d (NETLAB_SEED=%d replays the checker's choices)", l.seed, l.seed)
+	t.Logf("seed %d (NETLAB_SEED=%d replays the checker's choices); registrars at real-time priority: %t (NETLAB_RT)", l.seed, l.seed, os.Getenv("NETLAB_RT") == "1")
 	l.net = netlab.New(t, netlab.Config{Sites: sites, Delay: delay, LabBinary: labd})
 	l.backends = netlab.NewBackends(l.net)
 	var blocks []netip.Prefix
@@ -178,6 +179,13 @@ func newLab(t *testing.T, opts labOpts) *lab {
 			l.dyn.Elems = append(l.dyn.Elems, netip.AddrFrom4(b))
 		}
 	}
+	logDir := os.Getenv("NETLAB_LOGS")
+	if logDir != "" {
+		logDir = filepath.Join(logDir, t.Name())
+		if err := os.MkdirAll(logDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var nodes []*netlab.Node
 	for _, rs := range regSites {
 		nd, err := l.net.AddNode(rs.name, rs.site)
@@ -193,7 +201,8 @@ func newLab(t *testing.T, opts labOpts) *lab {
 		LastHeard:  lastHeard,
 		NoResponse: noResponse,
 		Extra:      "probe:\n  workers: 256\n",
-		LogDir:     os.Getenv("NETLAB_LOGS"),
+		LogDir:     logDir,
+		RealTime:   os.Getenv("NETLAB_RT") == "1",
 	})
 	for _, r := range l.cluster.Regs {
 		l.regs[r.Name] = r
