@@ -647,6 +647,8 @@ var ErrNotConverged = errors.New("netlab: the registrars' digests differ")
 func (c *Cluster) WaitServing(pools []Pool, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	hub := c.Regs[0].Node.net.Hub()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for _, r := range c.Regs {
 		if r.State() != Running {
 			continue
@@ -684,7 +686,7 @@ func (c *Cluster) WaitServing(pools []Pool, limit time.Duration) error {
 					if time.Now().After(deadline) {
 						return fmt.Errorf("netlab: %s serves %d of the %d elements of %s after %v", r.Name, len(got), len(p.Elems), p.Name, limit)
 					}
-					time.Sleep(50 * time.Millisecond)
+					<-tick.C
 				}
 			}
 			return nil

@@ -249,7 +249,8 @@ func (l *lab) run(t *testing.T) {
 	t.Cleanup(l.checker.Stop)
 }
 
-// steady lets the checker run for d with nothing injected.
+// steady lets the checker run for d with nothing injected: a fault stands
+// for a set time, the scenario's schedule (no wait for a condition).
 func (l *lab) steady(d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
