@@ -61,14 +61,18 @@ func floodUpdates(t *testing.T, addr string, sources, n int) int {
 	return refused
 }
 
-// floodHTTP posts n failure reports without a token and returns how many
-// got 401.
+// floodHTTP sends n admin-state writes without a token and returns how
+// many got 401.
 func floodHTTP(t *testing.T, base string, n int) int {
 	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
 	denied := 0
 	for i := 0; i < n; i++ {
-		resp, err := c.Post(base+"/v1/pools/web.pool.example./reports", "application/json", strings.NewReader(`{"element":"0a000001"}`))
+		req, err := http.NewRequest(http.MethodPut, base+"/v1/pools/web.pool.example./elements/0a000001/admin", strings.NewReader(`{"state":"drain"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatalf("post %d: %v", i, err)
 		}
