@@ -34,6 +34,10 @@ type Target struct {
 	// element already up needs fall failures to go down. Set reads it only
 	// for targets it does not have yet.
 	Health handlespace.Health
+	// Provisional says that Health is given, not observed (restored at a
+	// start): the target's Tracker starts Provisional (see
+	// Tracker.Observe). Set reads it only for targets it does not have yet.
+	Provisional bool
 	// slot keeps a built-in checker's connection between probes when a
 	// Scheduler runs the target (nil otherwise).
 	slot *connSlot

@@ -183,7 +183,8 @@ func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) 
 // Set replaces the targets. Targets that are new (by Key) are probed at
 // once, their first probes spread in the order given over len × SpreadStep
 // (at most their interval), so that 10 000 new targets do not all connect
-// in the same millisecond; they start with their Target.Health. Targets that
+// in the same millisecond; they start with their Target.Health (and
+// Provisional). Targets that
 // are gone are not probed again, and the results of their probes in flight
 // are dropped. A target whose Addr changed is new; one whose Spec changed
 // keeps its Tracker and is probed at once; an unchanged one (or one whose
@@ -220,7 +221,7 @@ func (s *Scheduler) set(targets []Target) (retired []string) {
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		default:
-			e := &entry{t: t, tr: Tracker{Health: t.Health}, index: -1, cindex: -1}
+			e := &entry{t: t, tr: Tracker{Health: t.Health, Provisional: t.Provisional && t.Health != handlespace.HealthUnknown}, index: -1, cindex: -1}
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		}

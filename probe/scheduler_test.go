@@ -501,3 +501,58 @@ func TestRunTwice(t *testing.T) {
 		}
 	})
 }
+
+// TestSetProvisional: a new target given as Provisional Up starts Up, is
+// kept Up by one failure whose confirming probe follows ConfirmDelay
+// later, and goes Down at the second; one given Provisional Down is Up at
+// its first pass; a Provisional Unknown is a plain Unknown.
+func TestSetProvisional(t *testing.T) {
+	spec := handlespace.ProbeSpec{Kind: "fake", Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 3, Fall: 2}
+	synctest.Test(t, func(t *testing.T) {
+		fc := probetest.NewFakeChecker(nil)
+		rs := &results{ch: make(chan reported, 100)}
+		s := probe.NewScheduler(probe.Config{Checkers: map[string]probe.Checker{"fake": fc}, Rand: seeded(t)}, rs.on)
+		ts := fakeTargets(3, spec)
+		ts[0].Health, ts[0].Provisional = handlespace.HealthUp, true
+		ts[1].Health, ts[1].Provisional = handlespace.HealthDown, true
+		ts[2].Provisional = true
+		fc.Script(ts[0].Key, probetest.Fail("connect: connection refused"))
+		s.Set(ts)
+		for i, want := range []handlespace.Health{handlespace.HealthUp, handlespace.HealthDown, handlespace.HealthUnknown} {
+			if tr, _ := s.Tracker(ts[i].Key); tr.Health != want || tr.Provisional != (i < 2) {
+				t.Fatalf("target %d starts %+v, want %v", i, tr, want)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		var f1, f2 *reported
+		for f2 == nil {
+			r := <-rs.ch
+			switch {
+			case r.r.Key == ts[1].Key:
+				if !r.changed || r.tr.Health != handlespace.HealthUp || r.tr.Provisional {
+					t.Errorf("restored-down target after its first pass: %+v, want Up (rise not waited for)", r)
+				}
+			case r.r.Key == ts[2].Key:
+				if r.tr.Health != handlespace.HealthUp {
+					t.Errorf("provisional unknown after a pass: %+v", r)
+				}
+			case f1 == nil:
+				f1 = &r
+				if r.changed || r.tr.Health != handlespace.HealthUp || !r.tr.Provisional {
+					t.Fatalf("restored-up target after one failure: %+v, want still Up, provisional", r)
+				}
+			default:
+				f2 = &r
+				if !r.changed || r.tr.Health != handlespace.HealthDown || r.tr.Provisional {
+					t.Fatalf("restored-up target after two failures: %+v, want Down", r)
+				}
+			}
+		}
+		if gap := f2.r.At.Sub(f1.r.At); gap != probe.ConfirmMin {
+			t.Errorf("confirming probe %v after the first failure, want %v", gap, probe.ConfirmMin)
+		}
+	})
+}
