@@ -26,10 +26,10 @@
 // # Caveats
 //
 // An element with several addresses is probed at its first one. The
-// administrative state (drain, force-down) lives in the handlespace only:
-// elements of zone files keep it across reloads but lose it on restart.
-// Health is not stored either: after a restart every probed element starts
-// unknown again.
+// administrative state (drain, force-down) lives in the handlespace; the
+// daemon keeps it in its store. Health is kept in the store by a Keeper,
+// in batches, and given back at a start by RestoreHealth (probe.start):
+// provisionally, until the element's probes decide.
 package monitor
 
 import (
@@ -73,6 +73,11 @@ type Config struct {
 	// health that the monitor publishes (for metrics). It runs on a prober
 	// worker: it must be quick.
 	OnHealthChange func(pool string, id uint32, from, to handlespace.Health)
+	// Provisional is the health given to elements at the start (see
+	// RestoreHealth), by Key: an element probed from the first sync on
+	// that still has it keeps it only until its probes decide (see
+	// probe.Tracker.Observe).
+	Provisional map[string]handlespace.Health
 }
 
 func (c *Config) defaults() {
@@ -265,7 +270,12 @@ func (m *Monitor) sync() {
 			t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
 			tg.Ref = t
 			next[tg.Key] = t
-			ts = append(ts, *tg)
+			pt := *tg
+			if !m.started {
+				h, ok := m.cfg.Provisional[tg.Key]
+				pt.Provisional = ok && h == tg.Health
+			}
+			ts = append(ts, pt)
 		}
 	}
 	for k, t := range m.targets {
@@ -277,6 +287,7 @@ func (m *Monitor) sync() {
 	m.targets = next
 	if !m.started {
 		m.started = true
+		m.cfg.Provisional = nil // the first sync's only
 		if len(next) > 0 {
 			m.first = make(map[string]bool, len(next))
 			for k := range next {
@@ -441,9 +452,10 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 }
 
 // noteFirst counts the first results of the targets that the start gave,
-// and logs once all have a health. Called with mu held.
+// and logs once all have a health decided by their probes (a provisional
+// one does not count). Called with mu held.
 func (m *Monitor) noteFirst(key string, tr probe.Tracker) {
-	if m.first == nil || !m.first[key] || tr.Health == handlespace.HealthUnknown {
+	if m.first == nil || !m.first[key] || tr.Health == handlespace.HealthUnknown || tr.Provisional {
 		return
 	}
 	delete(m.first, key)
