@@ -134,7 +134,8 @@ type KeeperConfig struct {
 	Stored map[string]handlespace.Health
 	// Clock is the source of time (default probe.SystemClock()).
 	Clock probe.Clock
-	// Logger gets a line when a write fails (default slog.Default()).
+	// Logger gets a line when a write fails, and a debug line per write
+	// (default slog.Default()).
 	Logger *slog.Logger
 }
 
@@ -262,5 +263,8 @@ func (k *Keeper) Flush() int {
 	}
 	k.last = next
 	k.cfg.Stored = nil
+	if len(ws) > 0 {
+		k.cfg.Logger.Debug("health kept", "elements", len(ws))
+	}
 	return len(ws)
 }

@@ -65,6 +65,7 @@ func (d *daemon) startHTTP() int {
 		OnHealthChange: func(_ string, _ uint32, _, to handlespace.Health) {
 			d.ops.metrics.HealthChange(to)
 		},
+		Provisional: d.givenHealth(),
 	})
 	d.admin.setMonitor(d.mon)
 	d.ops.metrics.SetProbeStats(d.mon.Stats)
