@@ -44,6 +44,11 @@ type Config struct {
 	// held, so it need not be safe for concurrent use; tests give a seeded
 	// source.
 	Rand func() float64
+	// Sampling makes a Scheduler that only measures (the RTT samples of
+	// the nearest policy): no probe confirms a failure or starts beside an
+	// overdue one, so each target costs one probe per interval at most.
+	// Results and Trackers are reported as usual.
+	Sampling bool
 }
 
 func (c *Config) defaults() {
@@ -428,7 +433,7 @@ func (s *Scheduler) take(now time.Time, run bool) (job, time.Duration) {
 	}
 	s.due.remove(0)
 	j := job{e: e, due: due, confirm: e.confirm}
-	if e.tr.Health != handlespace.HealthDown {
+	if e.tr.Health != handlespace.HealthDown && !s.cfg.Sampling {
 		if d := ConfirmDelay(e.t.Spec, e.tr); d < e.t.Spec.Timeout {
 			e.confirmAt = now.Add(d)
 			heap.Push(&s.confirms, e)
@@ -508,7 +513,7 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 		return
 	}
 	s.unconfirm(e)
-	if tr := e.tr; tr.Suspect() {
+	if tr := e.tr; tr.Suspect() && !s.cfg.Sampling {
 		s.schedule(e, s.cfg.Clock.Now().Add(ConfirmDelay(t.Spec, tr)), true)
 		return
 	}

@@ -556,3 +556,47 @@ func TestSetProvisional(t *testing.T) {
 		}
 	})
 }
+
+// TestSchedulerSampling: a Scheduler that only samples sends no probe
+// beside a hung one and does not confirm a failure early: one probe per
+// interval at most, whatever the target does.
+func TestSchedulerSampling(t *testing.T) {
+	spec := handlespace.ProbeSpec{Kind: "fake", Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2}
+	synctest.Test(t, func(t *testing.T) {
+		// The bubble's clock, so that the hung probe's timeout (a context
+		// deadline) passes as the time does.
+		fc := probetest.NewFakeChecker(nil)
+		s := probe.NewScheduler(probe.Config{Checkers: map[string]probe.Checker{"fake": fc}, Rand: seeded(t), Sampling: true},
+			func(probe.Result, probe.Tracker, bool) {})
+		ts := fakeTargets(2, spec)
+		hung, failing := ts[0].Key, ts[1].Key
+		fc.Script(failing, probetest.Fail("x"))
+		release := fc.Block(hung)
+		defer release()
+		s.Set(ts)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go s.Run(ctx)
+		time.Sleep(5*time.Second + probe.SpreadStep) // the bubble's time
+		synctest.Wait()
+		// Probes of one target an interval apart (or more: a Down target
+		// backs off), never ConfirmDelay.
+		for _, k := range []string{failing, hung} {
+			times := fc.Times(k)
+			if len(times) < 3 {
+				t.Fatalf("%s sampled %d times in 5 s", k, len(times))
+			}
+			for i := 1; i < len(times); i++ {
+				if gap := times[i].Sub(times[i-1]); gap < spec.Interval {
+					t.Errorf("%s: samples %v apart, want at least the interval %v", k, gap, spec.Interval)
+				}
+			}
+		}
+		if fc.Peak() > 2 {
+			t.Errorf("%d probes in flight at once, want at most one per target", fc.Peak())
+		}
+		if st := s.Stats(); st.Confirms != 0 {
+			t.Errorf("%d confirming probes", st.Confirms)
+		}
+	})
+}
