@@ -16,6 +16,13 @@
 // on every probe. A health change publishes the element's RTT and load
 // with it. Status has every probed element's last result and smoothed RTT.
 //
+// With Config.RTTInterval set, the monitor also samples, at that low rate
+// and with the same check as their home's probes, the elements of nearest
+// pools that another registrar is home for (SampleSpec), and publishes
+// the result as their LocalRTT, so that nearest orders this registrar's
+// answers by its own distance to every element. Samples never change
+// health and stay here.
+//
 // Failure reports (RFC 5352 ENDPOINT_UNREACHABLE, through the HTTP API)
 // trigger an immediate probe of the element; after MaxBadReports reports
 // within ReportWindow the element leaves the answers (Element.Reported)
@@ -73,6 +80,14 @@ type Config struct {
 	// health that the monitor publishes (for metrics). It runs on a prober
 	// worker: it must be quick.
 	OnHealthChange func(pool string, id uint32, from, to handlespace.Health)
+	// RTTInterval is how often this registrar samples its own RTT to each
+	// element of a nearest pool that another registrar is home for
+	// (nearest.rtt_interval; see SampleSpec); 0, the default: never.
+	RTTInterval time.Duration
+	// Sample configures the sampler's prober: its Clock is Probe's, its
+	// Workers default to DefaultSampleWorkers, its Checkers to a set of
+	// their own (DefaultCheckers), and it only samples (Sampling).
+	Sample probe.Config
 	// Provisional is the health given to elements at the start (see
 	// RestoreHealth), by Key: an element probed from the first sync on
 	// that still has it keeps it only until its probes decide (see
@@ -99,6 +114,10 @@ func (c *Config) defaults() {
 	if c.Probe.Clock == nil {
 		c.Probe.Clock = probe.SystemClock()
 	}
+	c.Sample.Clock, c.Sample.Sampling = c.Probe.Clock, true
+	if c.Sample.Workers <= 0 {
+		c.Sample.Workers = DefaultSampleWorkers
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -116,13 +135,19 @@ type Monitor struct {
 	cfg   Config
 	sched *probe.Scheduler
 	clock probe.Clock
+	// sampler samples the RTT of elements homed elsewhere (sample.go);
+	// nil when Config.RTTInterval is 0.
+	sampler *probe.Scheduler
 
-	// pools is what sync last gave the scheduler, by pool name. Only Run's
-	// goroutine uses it.
-	pools map[string]poolTargets
+	// pools is what sync last gave the scheduler, by pool name, and
+	// spools what syncSamples gave the sampler. Only Run's goroutine
+	// uses them.
+	pools  map[string]poolTargets
+	spools map[string]poolSamples
 
 	mu      sync.Mutex
 	targets map[string]*target // by probe key
+	samples map[string]*sample // by probe key
 	pending map[string]map[uint32]change
 	reports map[string][]time.Time // report times by element key, within the window
 	outAt   map[string]time.Time   // when reports last took an element out
@@ -157,12 +182,15 @@ type poolTargets struct {
 	elems   []*handlespace.Element
 }
 
-// change is what a flush publishes for one element.
+// change is what a flush publishes for one element: an RTT of its
+// probes here (RTT and LocalRTT), of its samples (LocalRTT), a load.
 type change struct {
-	rtt     time.Duration
-	load    uint32
-	hasRTT  bool
-	hasLoad bool
+	rtt      time.Duration
+	local    time.Duration
+	load     uint32
+	hasRTT   bool
+	hasLocal bool
+	hasLoad  bool
 }
 
 type bucket struct {
@@ -176,11 +204,20 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	m := &Monitor{
 		hs: hs, cfg: cfg, clock: cfg.Probe.Clock,
 		pools:   map[string]poolTargets{},
+		spools:  map[string]poolSamples{},
 		targets: map[string]*target{},
+		samples: map[string]*sample{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
 		buckets: map[netip.Addr]*bucket{},
 	}
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
+	if cfg.RTTInterval > 0 {
+		if cfg.Sample.Checkers == nil {
+			cfg.Sample.Checkers = probe.DefaultCheckers()
+			m.cfg.Sample.Checkers = cfg.Sample.Checkers
+		}
+		m.sampler = probe.NewScheduler(cfg.Sample, m.onSample)
+	}
 	m.sync() // so that Stats counts the targets before Run
 	return m
 }
@@ -195,6 +232,11 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.sync()
 	errc := make(chan error, 1)
 	go func() { errc <- m.sched.Run(ctx) }()
+	if m.sampler != nil {
+		serrc := make(chan error, 1)
+		go func() { serrc <- m.sampler.Run(ctx) }()
+		defer func() { <-serrc }()
+	}
 	flush := m.clock.NewTimer(m.cfg.FlushInterval)
 	defer flush.Stop()
 	for {
@@ -215,6 +257,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 // sync are not looked at again, so that the health and RTT changes that
 // the monitor itself publishes cost a pointer comparison per pool.
 func (m *Monitor) sync() {
+	defer m.syncSamples()
 	changed := false
 	seen := map[string]bool{}
 	var fresh []poolTargets // pools with a new view
@@ -392,7 +435,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 				e.Reported = false
 			}
 			if tr.SRTT > 0 {
-				e.RTT = tr.SRTT
+				e.RTT, e.LocalRTT = tr.SRTT, tr.SRTT // measured here: this registrar's own too
 			}
 			if r.HasLoad {
 				e.Load = handlespace.LoadFromFraction(r.Load)
@@ -426,7 +469,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 	// them for everyone): elsewhere they would rebuild the pool's view at
 	// every flush for nothing, loopback RTTs being as noisy as they are.
 	var c change
-	if r.OK && nearest && RTTChanged(e.RTT, tr.SRTT) {
+	if r.OK && nearest && (RTTChanged(e.RTT, tr.SRTT) || RTTChanged(e.LocalRTT, tr.SRTT)) {
 		c.rtt, c.hasRTT = tr.SRTT, true
 	}
 	if r.HasLoad {
@@ -442,6 +485,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		p := m.pending[t.pool][t.id]
 		if c.hasRTT {
 			p.rtt, p.hasRTT = c.rtt, true
+			p.hasLocal = false // an older sample's, of before the element came here
 		}
 		if c.hasLoad {
 			p.load, p.hasLoad = c.load, true
@@ -545,8 +589,11 @@ func (m *Monitor) flush() {
 		fs := make(map[uint32]func(*handlespace.Element), len(cs))
 		for id, c := range cs {
 			fs[id] = func(e *handlespace.Element) {
+				if c.hasLocal {
+					e.LocalRTT = c.local
+				}
 				if c.hasRTT {
-					e.RTT = c.rtt
+					e.RTT, e.LocalRTT = c.rtt, c.rtt
 				}
 				if c.hasLoad {
 					e.Load = c.load
