@@ -41,6 +41,9 @@ type Target struct {
 	// slot keeps a built-in checker's connection between probes when a
 	// Scheduler runs the target (nil otherwise).
 	slot *connSlot
+	// src is the address the built-in checkers send from (Config.Source
+	// of the Scheduler that runs the target; zero: the system's choice).
+	src netip.Addr
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
 	// https, dns, tls (a Scheduler should not get targets of kind none or
 	// ""; they fail every probe).
@@ -111,6 +114,15 @@ func DefaultCheckers() map[string]Checker {
 type timing struct {
 	start   time.Time
 	timeout time.Duration
+}
+
+// source returns the address to send probes of t from, if one is set and
+// of t's address family.
+func (t Target) source() (netip.Addr, bool) {
+	if !t.src.IsValid() || t.src.Unmap().Is4() != t.Addr.Addr().Unmap().Is4() {
+		return netip.Addr{}, false
+	}
+	return t.src.Unmap(), true
 }
 
 func begin(ctx context.Context, t Target) timing {
