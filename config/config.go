@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,7 +67,15 @@ type HTTP struct {
 // Probe is the section "probe": the prober.
 type Probe struct {
 	Workers int    `mapstructure:"workers"`
+	Source  string `mapstructure:"source"`
 	Start   string `mapstructure:"start"`
+}
+
+// ProbeSource returns probe.source as an address, the zero Addr when
+// empty (Validate checked it).
+func (c Config) ProbeSource() netip.Addr {
+	a, _ := netip.ParseAddr(c.Probe.Source)
+	return a
 }
 
 // ProbeStarts are the values of probe.start.
@@ -588,6 +597,11 @@ func (c Config) Validate() error {
 		}
 	}
 	inRange("probe.workers", c.Probe.Workers, 1, 100000)
+	if c.Probe.Source != "" {
+		if a, err := netip.ParseAddr(c.Probe.Source); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			bad("probe.source", "%q is not an IP address of this host; want e.g. 192.0.2.10 or 2001:db8::10, or \"\"", c.Probe.Source)
+		}
+	}
 	if !slices.Contains(ProbeStarts, c.Probe.Start) {
 		bad("probe.start", "unknown value %q, want last, unknown or up", c.Probe.Start)
 	}

@@ -381,6 +381,8 @@ func TestValidation(t *testing.T) {
 		{"ttl", []string{"--pool_defaults.ttl=-5"}, nil, []string{"pool_defaults.ttl: -5 is below 0"}},
 		{"answers", []string{"--pool_defaults.answers=0"}, nil, []string{"pool_defaults.answers: 0 is below 1"}},
 		{"alldown", []string{"--pool_defaults.alldown=some"}, nil, []string{`pool_defaults.alldown: unknown value "some", want none or all`}},
+		{"probe.source", []string{"--probe.source=host.example"}, nil, []string{`probe.source: "host.example" is not an IP address of this host; want e.g. 192.0.2.10 or 2001:db8::10, or ""`}},
+		{"probe.source unspecified", []string{"--probe.source=0.0.0.0"}, nil, []string{`probe.source: "0.0.0.0" is not an IP address of this host; want e.g. 192.0.2.10 or 2001:db8::10, or ""`}},
 		{"probe.start", []string{"--probe.start=down"}, nil, []string{`probe.start: unknown value "down", want last, unknown or up`}},
 		{"rtt_interval short", []string{"--nearest.rtt_interval=50ms"}, nil, []string{`nearest.rtt_interval: "50ms" is not 0 or a duration of at least 100ms, want e.g. 10s`}},
 		{"rtt_interval negative", nil, map[string]string{"POOLNSD_NEAREST_RTT_INTERVAL": "-1s"}, []string{`nearest.rtt_interval: "-1s" is not 0 or a duration of at least 100ms, want e.g. 10s`}},
@@ -460,7 +462,7 @@ func TestRTTInterval(t *testing.T) {
 		{"", 10 * time.Second},
 		{"nearest:\n  rtt_interval: 0\n", 0},
 		{"nearest:\n  rtt_interval: 250ms\n", 250 * time.Millisecond},
-		{"probe:\n  start: up\n", 10 * time.Second},
+		{"probe:\n  start: up\n  source: 127.0.0.2\n", 10 * time.Second},
 	} {
 		c, _, err := load(t, tt.file, nil)
 		if err != nil {

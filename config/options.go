@@ -51,6 +51,8 @@ var options = []Option{
 		"bearer token that the API's write endpoints (failure reports, admin states) require: without it or with another they answer 401; empty turns them off (403)"},
 	{"probe.workers", 64, "",
 		"most probes in flight at once, 1..100000 (a probe that hangs holds one until its timeout)"},
+	{"probe.source", "", "",
+		"IP address of this host that probes and RTT samples are sent from; \"\" lets the system choose (an element of the other address family is probed from the system's choice)"},
 	{"probe.start", "last", "",
 		"health of a probed element when poolnsd starts, until its probes decide: last (the last known health, kept in the data directory; unknown if none), unknown (not served until a probe passes) or up (served until probes fail)"},
 	{"nearest.rtt_interval", "10s", "",

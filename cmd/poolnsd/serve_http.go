@@ -60,7 +60,9 @@ func (d *daemon) startHTTP() int {
 		ReportWindow:  d.cfg.ReportWindow(),
 		ReportRate:    float64(d.cfg.Reports.Rate),
 		ReportBurst:   d.cfg.Reports.Burst,
-		Probe:         probe.Config{Workers: d.cfg.Probe.Workers, Checkers: d.ops.metrics.InstrumentCheckers(nil)},
+		Probe:         probe.Config{Workers: d.cfg.Probe.Workers, Checkers: d.ops.metrics.InstrumentCheckers(nil), Source: d.cfg.ProbeSource()},
+		RTTInterval:   d.cfg.RTTInterval(),
+		Sample:        probe.Config{Source: d.cfg.ProbeSource()},
 		Logger:        d.log,
 		OnHealthChange: func(_ string, _ uint32, _, to handlespace.Health) {
 			d.ops.metrics.HealthChange(to)
@@ -73,7 +75,8 @@ func (d *daemon) startHTTP() int {
 	d.monDone = make(chan error, 1)
 	d.monStop = cancel
 	go func() { d.monDone <- d.mon.Run(ctx) }()
-	d.log.Info("probing", "elements", d.mon.Stats().Targets, "workers", d.cfg.Probe.Workers, "reports", d.mon.String())
+	d.log.Info("probing", "elements", d.mon.Stats().Targets, "workers", d.cfg.Probe.Workers, "reports", d.mon.String(),
+		"rtt_samples", d.mon.SampleStats().Targets, "rtt_interval", d.cfg.RTTInterval().String())
 	if d.cfg.HTTP.Listen == "" {
 		return exitOK
 	}
