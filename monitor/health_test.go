@@ -325,3 +325,32 @@ func TestKeeperBaseline(t *testing.T) {
 		}
 	})
 }
+
+// TestRestoredHealthYieldsToNews: a restored (provisional) health does not
+// overwrite fresher news in the view: web1, restored up, is set down by
+// someone else (its previous home's update) before its first probe; a
+// first failing probe leaves it down (it would have said up), and the
+// probe that passes later makes it up.
+func TestRestoredHealthYieldsToNews(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := restoredFixture(t, monitor.StartLast, map[string]handlespace.Health{web + "/web1": hUp}, monitor.Config{})
+		id := f.elem(web, "web1").ID
+		if err := f.hs.Update(web, id, func(e *handlespace.Element) { e.Health = hDown }); err != nil {
+			t.Fatal(err)
+		}
+		k := f.key(web, "web1")
+		f.fc.Script(k, probetest.Fail("x"), probetest.Pass())
+		for f.fc.Calls(k) == 0 {
+			f.advance(100 * time.Microsecond)
+		}
+		if h := f.elem(web, "web1").Health; h != hDown {
+			t.Errorf("after a failing first probe: %v, want down (the news, not the restored up)", h)
+		}
+		for f.fc.Calls(k) < 2 {
+			f.advance(time.Millisecond)
+		}
+		if h := f.elem(web, "web1").Health; h != hUp {
+			t.Errorf("after a pass: %v, want up", h)
+		}
+	})
+}

@@ -428,7 +428,10 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		m.mu.Unlock()
 		clears = !out || !r.At.Before(outAt)
 	}
-	if changed || e.Health != tr.Health || clears {
+	// A provisional health (restored at the start) does not overwrite the
+	// view until the probes decide: the view may have fresher news from
+	// the element's previous home meanwhile.
+	if changed || (e.Health != tr.Health && !tr.Provisional) || clears {
 		err := m.hs.Update(t.pool, t.id, func(e *handlespace.Element) {
 			e.Health = tr.Health
 			if clears {
