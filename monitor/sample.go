@@ -75,20 +75,7 @@ func (m *Monitor) syncSamples() {
 		if ok && old.view == p.view {
 			continue
 		}
-		ps := poolSamples{view: p.view}
-		for e := range p.view.Range() {
-			if !m.sampled(p.view, e) {
-				continue
-			}
-			ps.elems = append(ps.elems, e)
-			ps.targets = append(ps.targets, probe.Target{
-				Key:  Key(name, e.ID),
-				ID:   e.ID,
-				Addr: netip.AddrPortFrom(e.Addrs[0], e.Port),
-				Name: e.Label + "." + name,
-				Spec: SampleSpec(p.view.ProbeSpec(e), m.cfg.RTTInterval),
-			})
-		}
+		ps := m.poolSamples(name, p.view, old.targets)
 		if !ok || !sameTargets(old.targets, ps.targets) {
 			changed = true
 		}
@@ -136,6 +123,39 @@ func (m *Monitor) syncSamples() {
 	m.samples = next
 	m.mu.Unlock()
 	m.sampler.Set(ts) // not under mu: see sync
+}
+
+// poolSamples returns the sample targets of a pool view, in element
+// order. The targets of the pool's previous view (old, in the same order)
+// are taken over where they fit, so that the LocalRTT changes the samples
+// themselves publish cost no new strings.
+func (m *Monitor) poolSamples(name string, pv *handlespace.PoolView, old []probe.Target) poolSamples {
+	ps := poolSamples{view: pv, targets: make([]probe.Target, 0, len(old)), elems: make([]*handlespace.Element, 0, len(old))}
+	j := 0
+	for e := range pv.Range() {
+		if !m.sampled(pv, e) {
+			continue
+		}
+		ps.elems = append(ps.elems, e)
+		addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
+		spec := SampleSpec(pv.ProbeSpec(e), m.cfg.RTTInterval)
+		for j < len(old) && old[j].ID < e.ID {
+			j++
+		}
+		if j < len(old) && old[j].ID == e.ID && old[j].Addr == addr && old[j].Spec == spec &&
+			len(old[j].Name) == len(e.Label)+1+len(name) && old[j].Name[:len(e.Label)] == e.Label {
+			ps.targets = append(ps.targets, old[j])
+			continue
+		}
+		ps.targets = append(ps.targets, probe.Target{
+			Key:  Key(name, e.ID),
+			ID:   e.ID,
+			Addr: addr,
+			Name: e.Label + "." + name,
+			Spec: spec,
+		})
+	}
+	return ps
 }
 
 // onSample takes one RTT sample (called concurrently by the sampler): a
