@@ -234,15 +234,42 @@ func viewHealths(hs *handlespace.Handlespace) map[string]handlespace.Health {
 	return out
 }
 
-// TestKeeperBatches: a Keeper writing every second stores what the view
-// says of the probed elements, at most one transaction per second however
-// many probe results and health changes, none while nothing changes; an
-// element that leaves the view leaves the store; the write at the end of
-// Run keeps the latest.
+// bboltStore is the real store, counting the elements it was given.
+type bboltStore struct {
+	*handlespace.Store
+	n int
+}
+
+func (s *bboltStore) PutHealth(ws []handlespace.HealthWrite, at time.Time) error {
+	s.n += len(ws)
+	return s.Store.PutHealth(ws, at)
+}
+
+// stored reads back what the store has, by Key.
+func (s *bboltStore) stored(t *testing.T) map[string]handlespace.Health {
+	t.Helper()
+	out := map[string]handlespace.Health{}
+	if _, err := s.Healths(func(pool string, id uint32, h handlespace.Health) { out[monitor.Key(pool, id)] = h }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestKeeperBatches: a Keeper writing every second to the bbolt store
+// keeps what the view says of the probed elements, in at most one
+// transaction per second however many probe results and health changes,
+// none while nothing changes; an element that leaves the view leaves the
+// store; the write at the end of Run keeps the latest.
 func TestKeeperBatches(t *testing.T) {
+	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testZone, monitor.Config{})
-		st := &memStore{m: map[string]handlespace.Health{}}
+		s, err := handlespace.OpenStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		st := &bboltStore{Store: s}
 		kp := monitor.NewKeeper(f.hs, st, monitor.KeeperConfig{Every: time.Second, Clock: f.clock, Logger: discard()})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -258,14 +285,14 @@ func TestKeeperBatches(t *testing.T) {
 			f.fc.Script(f.key(web, l), script...)
 		}
 		f.advance(20 * time.Second)
-		probes := f.m.Stats().Probes
-		if st.txs > 20 || st.n < 2*st.txs {
-			t.Errorf("%d health writes in %d transactions in 20 s, want at most one transaction per second, batching several", st.n, st.txs)
+		probes, txs := f.m.Stats().Probes, int(s.HealthTxs())
+		if txs > 20 || st.n < 2*txs {
+			t.Errorf("%d health writes in %d transactions in 20 s, want at most one transaction per second, batching several", st.n, txs)
 		}
-		if !maps.Equal(st.m, viewHealths(f.hs)) {
-			t.Errorf("stored %v, view %v", st.m, viewHealths(f.hs))
+		if got := st.stored(t); !maps.Equal(got, viewHealths(f.hs)) {
+			t.Errorf("stored %v, view %v", got, viewHealths(f.hs))
 		}
-		t.Logf("%d probe results, %d health writes in %d transactions", probes, st.n, st.txs)
+		t.Logf("%d probe results, %d health writes in %d bbolt transactions", probes, st.n, txs)
 		if probes < 100 {
 			t.Errorf("only %d probes in 20 s", probes)
 		}
@@ -274,10 +301,10 @@ func TestKeeperBatches(t *testing.T) {
 			f.fc.Script(f.key(web, l))
 		}
 		f.advance(3 * time.Second) // back up (rise 2), written
-		txs := st.txs
+		txs = int(s.HealthTxs())
 		f.advance(10 * time.Second)
-		if st.txs != txs {
-			t.Errorf("%d transactions while nothing changed", st.txs-txs)
+		if n := int(s.HealthTxs()) - txs; n != 0 {
+			t.Errorf("%d transactions while nothing changed", n)
 		}
 		// web3 leaves the zone; web1 goes down just before the end.
 		zone := strings.Replace(testZone, "web PE 10.0.0.3:80 name=web3\n", "", 1)
@@ -292,8 +319,8 @@ func TestKeeperBatches(t *testing.T) {
 		cancel()
 		<-done
 		want := viewHealths(f.hs)
-		if !maps.Equal(st.m, want) {
-			t.Errorf("stored after the end %v, want %v", st.m, want)
+		if got := st.stored(t); !maps.Equal(got, want) {
+			t.Errorf("stored after the end %v, want %v", got, want)
 		}
 		if len(want) != 4 || want[f.key(web, "web1")] != hDown {
 			t.Errorf("view %v: want web1 down, web2 up, n1, n2", want)
