@@ -240,9 +240,6 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	switch req.q.Qtype {
-	case dns.TypeAXFR, dns.TypeIXFR:
-		h.reply(w, r, &req, dns.RcodeRefused) // no zone transfers
-		return
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
 		h.reply(w, r, &req, dns.RcodeFormatError)
 		return
@@ -255,16 +252,12 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	req.qname = lower(req.q.Name)
-	z := h.src.View().FindZone(req.qname)
-	if z == nil {
-		h.reply(w, r, &req, dns.RcodeRefused)
+	var res Result
+	Lookup(h.src.View(), req.q.Name, req.qname, req.q.Qtype, &res)
+	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 && h.writeWire(w, &req, &res) {
 		return
 	}
-	t := classify(z, req.qname)
-	if t.kind != kindStatic && t.kind != kindNone && h.fast(w, &req, &t) {
-		return
-	}
-	h.slow(w, &req, z, &t)
+	h.writeMsg(w, &req, &res)
 }
 
 // lower returns s in lower case, without allocating when it already is.
@@ -275,54 +268,6 @@ func lower(s string) string {
 		}
 	}
 	return s
-}
-
-// nameKind says what a name in a zone is.
-type nameKind uint8
-
-const (
-	kindNone    nameKind = iota // does not exist
-	kindStatic                  // a name of the zone file (or below a delegation, or a wildcard)
-	kindPool                    // <handle>.<zone>
-	kindService                 // <service>.<handle>.<zone>
-	kindElement                 // <pe>.<handle>.<zone>
-	kindPoolENT                 // <_proto>.<handle>.<zone>: exists, holds nothing
-)
-
-type target struct {
-	kind nameKind
-	pool *handlespace.PoolView
-	elem *handlespace.Element
-}
-
-// classify finds what qname (lower case, inside z) names.
-func classify(z *handlespace.Zone, qname string) target {
-	rel := qname[:len(qname)-len(z.Origin)]
-	if rel == "" || strings.IndexByte(rel, '\\') >= 0 {
-		return target{kind: kindStatic}
-	}
-	// rel is "handle." or "prefix.handle.".
-	i := strings.LastIndexByte(rel[:len(rel)-1], '.')
-	handle, prefix := rel[i+1:len(rel)-1], rel[:i+1]
-	pv := z.Pool(handle)
-	if pv == nil {
-		return target{kind: kindStatic}
-	}
-	switch {
-	case prefix == "":
-		return target{kind: kindPool, pool: pv}
-	case pv.Spec.Service != "" && len(prefix) == len(pv.Spec.Service)+1 && strings.HasPrefix(prefix, pv.Spec.Service):
-		return target{kind: kindService, pool: pv}
-	case strings.IndexByte(prefix, '.') == len(prefix)-1:
-		label := prefix[:len(prefix)-1]
-		if e := pv.Label(label); e != nil {
-			return target{kind: kindElement, pool: pv, elem: e}
-		}
-		if s := pv.Spec.Service; s != "" && s[strings.IndexByte(s, '.')+1:] == label {
-			return target{kind: kindPoolENT, pool: pv}
-		}
-	}
-	return target{kind: kindNone, pool: pv}
 }
 
 // clientOf fills c with what the policies may use of the query's source.
