@@ -50,7 +50,7 @@ var options = []Option{
 	{"http.token", "", "",
 		"bearer token that the API's write endpoints (failure reports, admin states) require: without it or with another they answer 401; empty turns them off (403)"},
 	{"probe.workers", 64, "",
-		"most probes in flight at once, 1..100000 (a probe that hangs holds one until its timeout)"},
+		"most probes in flight at once, 1..100000 (a probe that hangs holds one until its timeout); the RTT samples of nearest.rtt_interval have as many of their own"},
 	{"probe.source", "", "",
 		"IP address of this host that probes and RTT samples are sent from; \"\" lets the system choose (an element of the other address family is probed from the system's choice)"},
 	{"probe.start", "last", "",

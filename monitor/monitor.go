@@ -85,7 +85,9 @@ type Config struct {
 	// (nearest.rtt_interval; see SampleSpec); 0, the default: never.
 	RTTInterval time.Duration
 	// Sample configures the sampler's prober: its Clock is Probe's, its
-	// Workers default to DefaultSampleWorkers, its Checkers to a set of
+	// Workers default to Probe's (a pool of their own: a sample of a far
+	// element holds one for a round trip, and samples go at
+	// elements / (0.9 × RTTInterval) a second), its Checkers to a set of
 	// their own (DefaultCheckers), and it only samples (Sampling).
 	Sample probe.Config
 	// Provisional is the health given to elements at the start (see
@@ -116,7 +118,7 @@ func (c *Config) defaults() {
 	}
 	c.Sample.Clock, c.Sample.Sampling = c.Probe.Clock, true
 	if c.Sample.Workers <= 0 {
-		c.Sample.Workers = DefaultSampleWorkers
+		c.Sample.Workers = c.Probe.Workers
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -21,10 +21,6 @@ import (
 // 90 % on average, so that registrars and elements do not fall into step.
 const SampleJitter = 0.2
 
-// DefaultSampleWorkers is how many samples may be in flight at once,
-// unless Config.Sample says otherwise.
-const DefaultSampleWorkers = 16
-
 // SampleSpec is the probe spec of the RTT samples of an element whose
 // probes are spec: the same check (kind, target, timeout), every interval
 // shortened by up to SampleJitter at random (probe.NextDelay), and rise
