@@ -120,6 +120,9 @@ func (c *Config) defaults() {
 	if c.Sample.Workers <= 0 {
 		c.Sample.Workers = c.Probe.Workers
 	}
+	if c.Sample.Slack == 0 {
+		c.Sample.Slack = SampleSlack
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

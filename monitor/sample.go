@@ -21,6 +21,12 @@ import (
 // 90 % on average, so that registrars and elements do not fall into step.
 const SampleJitter = 0.2
 
+// SampleSlack is how much before they are due samples may start (the
+// sampler's probe.Config.Slack, at most a hundredth of the interval), so
+// that samples falling due close together go in one wake-up: their timing
+// matters to nobody.
+const SampleSlack = 50 * time.Millisecond
+
 // SampleSpec is the probe spec of the RTT samples of an element whose
 // probes are spec: the same check (kind, target, timeout), every interval
 // shortened by up to SampleJitter at random (probe.NextDelay), and rise

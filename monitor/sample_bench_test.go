@@ -159,6 +159,7 @@ func benchSampler(b *testing.B, kind string, n int, interval time.Duration) {
 		}
 	}()
 	count.wait(2 * int64(n)) // two rounds: every element (and its connection) in its steady schedule
+	late0 := m.SampleStats().Late
 	b.ResetTimer()
 	start, c0, n0 := time.Now(), processCPU(b), count.load()
 	count.wait(n0 + int64(b.N))
@@ -171,5 +172,5 @@ func benchSampler(b *testing.B, kind string, n int, interval time.Duration) {
 	if st.Confirms != 0 {
 		b.Errorf("sampler stats %+v: confirming probes", st)
 	}
-	b.ReportMetric(float64(st.Late), "late")
+	b.ReportMetric(float64(st.Late-late0)/float64(n1-n0), "late/sample")
 }
