@@ -71,8 +71,7 @@ type Probe struct {
 	Start   string `mapstructure:"start"`
 }
 
-// ProbeSource returns probe.source as an address, the zero Addr when
-// empty (Validate checked it).
+// ProbeSource returns probe.source as an address, invalid when "".
 func (c Config) ProbeSource() netip.Addr {
 	a, _ := netip.ParseAddr(c.Probe.Source)
 	return a
@@ -597,9 +596,9 @@ func (c Config) Validate() error {
 		}
 	}
 	inRange("probe.workers", c.Probe.Workers, 1, 100000)
-	if c.Probe.Source != "" {
-		if a, err := netip.ParseAddr(c.Probe.Source); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
-			bad("probe.source", "%q is not an IP address of this host; want e.g. 192.0.2.10 or 2001:db8::10, or \"\"", c.Probe.Source)
+	if s := c.Probe.Source; s != "" {
+		if a, err := netip.ParseAddr(s); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			bad("probe.source", "%q is not a unicast IP address of this host", s)
 		}
 	}
 	if !slices.Contains(ProbeStarts, c.Probe.Start) {

@@ -52,7 +52,7 @@ var options = []Option{
 	{"probe.workers", 64, "",
 		"most probes in flight at once, 1..100000 (a probe that hangs holds one until its timeout); the RTT samples of nearest.rtt_interval have as many of their own"},
 	{"probe.source", "", "",
-		"IP address of this host that probes and RTT samples are sent from; \"\" lets the system choose (an element of the other address family is probed from the system's choice)"},
+		"local IP address that probes are sent from (one of this host's, for the elements' firewalls); \"\" lets the system choose"},
 	{"probe.start", "last", "",
 		"health of a probed element when poolnsd starts, until its probes decide: last (the last known health, kept in the data directory; unknown if none), unknown (not served until a probe passes) or up (served until probes fail)"},
 	{"nearest.rtt_interval", "10s", "",

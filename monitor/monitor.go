@@ -80,6 +80,9 @@ type Config struct {
 	// health that the monitor publishes (for metrics). It runs on a prober
 	// worker: it must be quick.
 	OnHealthChange func(pool string, id uint32, from, to handlespace.Health)
+	// Source, if valid, is the local address probes and samples are sent
+	// from (probe.source).
+	Source netip.Addr
 	// RTTInterval is how often this registrar samples its own RTT to each
 	// element of a nearest pool that another registrar is home for
 	// (nearest.rtt_interval; see SampleSpec); 0, the default: never.
@@ -380,6 +383,7 @@ func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) ([]p
 			Key:    Key(pv.Name, e.ID),
 			ID:     e.ID,
 			Addr:   addr,
+			Source: m.cfg.Source,
 			Name:   e.Label + "." + pv.Name,
 			Health: e.Health,
 			Spec:   spec,

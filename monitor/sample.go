@@ -150,11 +150,12 @@ func (m *Monitor) poolSamples(name string, pv *handlespace.PoolView, old []probe
 			continue
 		}
 		ps.targets = append(ps.targets, probe.Target{
-			Key:  Key(name, e.ID),
-			ID:   e.ID,
-			Addr: addr,
-			Name: e.Label + "." + name,
-			Spec: spec,
+			Key:    Key(name, e.ID),
+			ID:     e.ID,
+			Addr:   addr,
+			Source: m.cfg.Source,
+			Name:   e.Label + "." + name,
+			Spec:   spec,
 		})
 	}
 	return ps

@@ -592,9 +592,9 @@ func TestHTTPResponses(t *testing.T) {
 	}
 }
 
-// TestSource: a Scheduler with Config.Source sends its probes from that
-// address, over TCP (tcp, http) and UDP (dns); a target of the other
-// family is probed from the system's choice.
+// TestSource: a target with a Source is probed from that address, over
+// TCP (tcp, http) and UDP (dns); a target of the other family from the
+// system's choice.
 func TestSource(t *testing.T) {
 	src := netip.MustParseAddr("127.0.0.7")
 	ln := listen(t)
@@ -622,8 +622,8 @@ func TestSource(t *testing.T) {
 		return handlespace.ProbeSpec{Kind: kind, Target: target, Interval: time.Hour, Timeout: 200 * time.Millisecond}
 	}
 	targets := []probe.Target{
-		{Key: "tcp", Addr: addrOf(ln.Addr()), Spec: spec("tcp", "")},
-		{Key: "dns", Addr: addrOf(pc.LocalAddr()), Spec: spec("dns", "ok.test")},
+		{Key: "tcp", Addr: addrOf(ln.Addr()), Source: src, Spec: spec("tcp", "")},
+		{Key: "dns", Addr: addrOf(pc.LocalAddr()), Source: src, Spec: spec("dns", "ok.test")},
 	}
 	// IPv6, where the machine has it.
 	from6 := make(chan netip.Addr, 16)
@@ -633,9 +633,9 @@ func TestSource(t *testing.T) {
 			from6 <- addrOf(c.RemoteAddr()).Addr()
 			c.Close()
 		})
-		targets = append(targets, probe.Target{Key: "v6", Addr: addrOf(v6.Addr()), Spec: spec("tcp", "")})
+		targets = append(targets, probe.Target{Key: "v6", Addr: addrOf(v6.Addr()), Source: src, Spec: spec("tcp", "")})
 	}
-	s := probe.NewScheduler(probe.Config{Source: src}, func(probe.Result, probe.Tracker, bool) {})
+	s := probe.NewScheduler(probe.Config{}, func(probe.Result, probe.Tracker, bool) {})
 	s.Set(targets)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

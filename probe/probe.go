@@ -26,6 +26,10 @@ type Target struct {
 	Ref any
 	// Addr is the address and port probed.
 	Addr netip.AddrPort
+	// Source, if valid, is the local address the probe is sent from
+	// (probe.source: on a host with several addresses, the one the
+	// elements' firewalls expect); else the system chooses.
+	Source netip.Addr
 	// Name is the element's DNS name, for logs; it may be "". Probes do not
 	// use it (no Host header, no SNI from it).
 	Name string
@@ -41,9 +45,6 @@ type Target struct {
 	// slot keeps a built-in checker's connection between probes when a
 	// Scheduler runs the target (nil otherwise).
 	slot *connSlot
-	// src is the address the built-in checkers send from (Config.Source
-	// of the Scheduler that runs the target; zero: the system's choice).
-	src netip.Addr
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
 	// https, dns, tls (a Scheduler should not get targets of kind none or
 	// ""; they fail every probe).
@@ -116,13 +117,14 @@ type timing struct {
 	timeout time.Duration
 }
 
-// source returns the address to send probes of t from, if one is set and
-// of t's address family.
+// source returns the address to send probes of t from: Source, if it is
+// set and of Addr's family (an element of the other family is probed
+// from the system's choice).
 func (t Target) source() (netip.Addr, bool) {
-	if !t.src.IsValid() || t.src.Unmap().Is4() != t.Addr.Addr().Unmap().Is4() {
+	if !t.Source.IsValid() || t.Source.Unmap().Is4() != t.Addr.Addr().Unmap().Is4() {
 		return netip.Addr{}, false
 	}
-	return t.src.Unmap(), true
+	return t.Source.Unmap(), true
 }
 
 func begin(ctx context.Context, t Target) timing {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -45,10 +44,6 @@ type Config struct {
 	// held, so it need not be safe for concurrent use; tests give a seeded
 	// source.
 	Rand func() float64
-	// Source is the address probes are sent from (the zero Addr: the
-	// system's choice). A target of the other address family is probed
-	// from the system's choice.
-	Source netip.Addr
 	// Sampling makes a Scheduler that only measures (the RTT samples of
 	// the nearest policy): no probe confirms a failure or starts beside an
 	// overdue one, so each target costs one probe per interval at most.
@@ -472,7 +467,7 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 		return
 	}
 	t := e.t
-	t.slot, t.src = &e.conn, s.cfg.Source
+	t.slot = &e.conn
 	if late := start.Sub(j.due); late > t.Spec.Interval/10 {
 		s.stats.Late++
 		s.stats.MaxLate = max(s.stats.MaxLate, late)

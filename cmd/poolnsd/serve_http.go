@@ -60,14 +60,14 @@ func (d *daemon) startHTTP() int {
 		ReportWindow:  d.cfg.ReportWindow(),
 		ReportRate:    float64(d.cfg.Reports.Rate),
 		ReportBurst:   d.cfg.Reports.Burst,
-		Probe:         probe.Config{Workers: d.cfg.Probe.Workers, Checkers: d.ops.metrics.InstrumentCheckers(nil), Source: d.cfg.ProbeSource()},
+		Probe:         probe.Config{Workers: d.cfg.Probe.Workers, Checkers: d.ops.metrics.InstrumentCheckers(nil)},
 		RTTInterval:   d.cfg.RTTInterval(),
-		Sample:        probe.Config{Source: d.cfg.ProbeSource()},
 		Logger:        d.log,
 		OnHealthChange: func(_ string, _ uint32, _, to handlespace.Health) {
 			d.ops.metrics.HealthChange(to)
 		},
 		Provisional: d.givenHealth(),
+		Source:      d.cfg.ProbeSource(),
 	})
 	d.admin.setMonitor(d.mon)
 	d.ops.metrics.SetProbeStats(d.mon.Stats)
