@@ -60,7 +60,7 @@ func nearestAnswer(addr, name string) (string, error) {
 
 // TestNearestByOwnRTT runs two peering poolnsd on 127.0.0.1 (A) and
 // 127.0.0.2 (B), each probing from its own address (probe.source), over a
-// nearest pool of two HTTP elements: e1 answers B's requests 60 ms late,
+// nearest pool of two HTTP elements: e1 answers B's requests 200 ms late,
 // e2 A's. Whichever registrar is home of each, both serve the same
 // elements with the same health, but each answers by its own distance: A
 // e1, B e2, every time (the home's RTTs alone would give the two the
@@ -68,21 +68,21 @@ func nearestAnswer(addr, name string) (string, error) {
 func TestNearestByOwnRTT(t *testing.T) {
 	t.Parallel()
 	ipA, ipB := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
-	const delay = 60 * time.Millisecond
+	const delay = 200 * time.Millisecond
 	e1, e2 := distantBackend(t, ipB, delay), distantBackend(t, ipA, delay)
 	zone := `$ORIGIN pool.example.
 $TTL 300
 @      SOA ns1 hostmaster 1 3600 600 86400 5
 @      NS  ns1
 ns1    A   192.0.2.53
-$POOL near policy=nearest ttl=1 answers=1 probe=http:/healthz interval=200ms timeout=150ms rise=1 fall=2
+$POOL near policy=nearest ttl=1 answers=1 probe=http:/healthz interval=1s timeout=800ms rise=1 fall=2
 near   PE ` + e1 + ` name=e1
 near   PE ` + e2 + ` name=e2
 `
 	ps := peeringCluster(t, zone)
 	a, b := ps[0], ps[1] // C is not started
 	for _, p := range []*peer{a, b} {
-		p.p = startDaemon(t, p.dir, "--probe.source="+p.ip, "--nearest.rtt_interval=200ms")
+		p.p = startDaemon(t, p.dir, "--probe.source="+p.ip, "--nearest.rtt_interval=500ms")
 	}
 	for _, p := range []*peer{a, b} {
 		p.p.ready()
