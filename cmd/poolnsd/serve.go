@@ -51,6 +51,9 @@ type daemon struct {
 	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
+	// health keeps the elements' last known health in the store
+	// (serve_health.go).
+	health *healthKeeper
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
@@ -139,7 +142,7 @@ func (d *daemon) start() int {
 	d.hs = handlespace.New(handlespace.Options{
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
-		Probing:     true, // probed elements start unknown until the monitor (serve_http.go) probes them
+		Probing:     true, // probed elements start unknown; restoreHealth (serve_health.go) gives them probe.start's health
 	})
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
@@ -155,6 +158,9 @@ func (d *daemon) start() int {
 	regs, err := d.loadRegistrations()
 	if err == nil {
 		err = d.restoreAdmin()
+	}
+	if err == nil {
+		err = d.restoreHealth()
 	}
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
@@ -196,6 +202,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return code
 	}
+	d.startKeeper()
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
 		addrs = append(addrs, a.String())
@@ -291,6 +298,7 @@ func (d *daemon) stop(code int) int {
 	d.stopHTTP(ctx)
 	d.stopPeering()
 	d.reg.Close()
+	d.stopKeeper() // after the monitor and peering: the last health they set
 	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {
 		d.log.Error("closing the store", "err", err.Error())
