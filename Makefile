@@ -71,7 +71,8 @@ bench-enrp: build
 bench-tshark: deps
 	./bench/enrp-tshark.sh
 
-# poolnsd beside knot, nsd and PowerDNS in ../shared/bench-peers (long).
+# poolnsd beside knot, nsd and PowerDNS with the harness in bench/peers (long;
+# install the peers first: bench/peers/install.sh).
 bench-peers: build
 	./bench/peers.sh
 
