@@ -12,10 +12,10 @@ import (
 	"github.com/poolnsd/poolnsd/probe"
 )
 
-// TestREADMEListsEveryMetric: the metrics table of README.md names every
+// TestDocsListEveryMetric: the metrics table of docs/metrics.md names every
 // poolnsd_ metric family, and nothing else.
-func TestREADMEListsEveryMetric(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+func TestDocsListEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile("../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +42,12 @@ func TestREADMEListsEveryMetric(t *testing.T) {
 	slices.Sort(exported)
 	for _, n := range exported {
 		if !slices.Contains(documented, n) {
-			t.Errorf("%s is exported but not in README.md's metrics table", n)
+			t.Errorf("%s is exported but not in docs/metrics.md's metrics table", n)
 		}
 	}
 	for _, n := range documented {
 		if !slices.Contains(exported, n) {
-			t.Errorf("README.md lists %s, which is not exported", n)
+			t.Errorf("docs/metrics.md lists %s, which is not exported", n)
 		}
 	}
 }
