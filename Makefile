@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run demo test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps clean
+.PHONY: all build run demo test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps docs clean
 
 all: lint test build
 
@@ -85,6 +85,11 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
+
+# Regenerate the generated parts of docs/ (the configuration and metrics
+# references); go test ./docs fails while they are stale.
+docs:
+	$(GO) generate ./docs
 
 # Validate the zone files in ./zones without serving.
 check: build
