@@ -12,14 +12,15 @@ build:
 	$(GO) build -o $(BIN) ./cmd/poolnsd
 
 # Serve the example zone (zones/example.zone) on the built-in defaults:
-# DNS on 127.0.0.1:5353, data in ./data.
+# DNS on 127.0.0.1:5300, data in ./data. ARGS go to the command
+# (make run ARGS="--dns.listen 127.0.0.1:5301").
 run: build
-	./$(BIN) serve
+	./$(BIN) serve $(ARGS)
 
 # A demo pool of four local HTTP backends, probed; kill one and watch it
-# leave the answers (see README.md, Quick start).
+# leave the answers (see README.md, the tour).
 demo: build
-	./$(BIN) demo
+	./$(BIN) demo $(ARGS)
 
 # Everything: unit, end-to-end (real sockets, dig), process tests, fuzz seeds,
 # with the race detector.

@@ -52,7 +52,7 @@ func loadErrors(t *testing.T, file string) []string {
 
 func TestDefaults(t *testing.T) {
 	want := Config{
-		DNS:          DNS{Listen: []string{"127.0.0.1:5353"}, UDPSize: 1232, UDPSockets: 0},
+		DNS:          DNS{Listen: []string{"127.0.0.1:5300"}, UDPSize: 1232, UDPSockets: 0},
 		Zones:        "./zones",
 		ZonesWatch:   true,
 		Data:         "./data",

@@ -171,7 +171,7 @@ func (d *daemon) start() int {
 		Sites:      d.cfg.SiteMap(),
 	}, d.hs)
 	if err != nil {
-		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.logListenError("cannot serve DNS", "dns.listen", err)
 		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
