@@ -2,14 +2,22 @@
 GO       ?= go
 BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
+PREFIX   ?= /usr/local
 PKGS     := ./...
 
-.PHONY: all build run demo test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps docs clean
+.PHONY: all build install run demo test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps docs clean
 
 all: lint test build
 
+# scripts/build.sh says so before a first build (an empty build cache
+# takes a minute or more; later builds a few seconds).
 build:
-	$(GO) build -o $(BIN) ./cmd/poolnsd
+	@GO=$(GO) ./scripts/build.sh $(BIN)
+
+# Installs bin/poolnsd as $(PREFIX)/bin/poolnsd (default /usr/local/bin,
+# on PATH), so that the docs' `poolnsd …` commands run as written.
+install: build
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/poolnsd
 
 # Serve the example zone (zones/example.zone) on the built-in defaults:
 # DNS on 127.0.0.1:5300, data in ./data. ARGS go to the command
