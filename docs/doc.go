@@ -13,8 +13,11 @@
 // configuration.md from config.Options (what `poolnsd config --markdown`
 // prints) and metrics.md from the metrics registry (metrics.Reference).
 // `make docs` (or `go generate ./docs`) rewrites them; `go test ./docs`
-// fails while a checked-in copy is stale, and while a relative link or
-// anchor of the README or a page does not resolve.
+// fails while a checked-in copy is stale, while a relative link or anchor
+// of the README or a page does not resolve, and while the dig and nsupdate
+// examples of the README's tour and of answers.md do not answer as shown
+// against a real poolnsd on make run's defaults (its ports moved to free
+// ones).
 //
 // # Caveats
 //
