@@ -1,6 +1,7 @@
 package docs_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,26 +40,34 @@ func defaultDNSPort(t *testing.T) string {
 	return ""
 }
 
-// buildPoolnsd builds the binary once per test binary.
-var built string
+// The binary, built once per test binary by the first test that needs it
+// (the tests run in parallel).
+var (
+	buildOnce sync.Once
+	built     string // its path, "" until built
+	buildErr  error
+)
 
 func buildPoolnsd(t *testing.T) string {
 	t.Helper()
-	if built != "" {
-		return built
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "poolnsd-docs-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bin := filepath.Join(dir, "poolnsd")
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/poolnsd").CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		built = bin
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	dir, err := os.MkdirTemp("", "poolnsd-docs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "poolnsd")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/poolnsd").CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	built = bin
-	return bin
+	return built
 }
 
 func TestMain(m *testing.M) {
