@@ -71,8 +71,14 @@ if [ ${#install[@]} -gt 0 ] || [ ${#extract[@]} -gt 0 ]; then
     fi
     for pkg in "${quiet[@]}"; do # services=off: not at the next boot either
       for unit in $(dpkg -L "$pkg" | grep -E '^/(usr/)?lib/systemd/system/[^/]+\.service$' || true); do
-        deb-systemd-helper disable "$(basename "$unit")" >/dev/null 2>&1 || true
-        echo "deps: $pkg: service $(basename "$unit") disabled (not started)" >&2
+        unit=$(basename "$unit")
+        # systemctl disable works without a running systemd (a container, a
+        # chroot), and disables the SysV script too.
+        if command -v systemctl >/dev/null && systemctl disable "$unit" >/dev/null 2>&1; then
+          echo "deps: $pkg: service $unit not started, and disabled" >&2
+        else
+          echo "deps: $pkg: service $unit not started; could not disable it (systemctl disable $unit)" >&2
+        fi
       done
     done
     for e in "${extract[@]}"; do # only=PATH: that file, nothing else
