@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -276,5 +277,33 @@ func TestNothingPointsOutside(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIndexListsEveryPage: every page of docs/ is linked from the index
+// (docs/README.md) and from the top README, so that a new page is found.
+func TestIndexListsEveryPage(t *testing.T) {
+	md, err := filepath.Glob("*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := map[string]bool{}
+	for _, l := range links(t, "README.md") {
+		index[strings.SplitN(l.target, "#", 2)[0]] = true
+	}
+	top := map[string]bool{}
+	for _, l := range links(t, filepath.Join(root, "README.md")) {
+		top[strings.SplitN(l.target, "#", 2)[0]] = true
+	}
+	for _, p := range md {
+		if p == "README.md" {
+			continue
+		}
+		if !index[p] {
+			t.Errorf("docs/README.md does not link %s", p)
+		}
+		if !top[path.Join("docs", p)] {
+			t.Errorf("README.md does not link docs/%s", p)
+		}
 	}
 }
