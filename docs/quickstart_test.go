@@ -41,8 +41,10 @@ func defaultDNSPort(t *testing.T) string {
 }
 
 // The binary, built once per test binary by the first test that needs it
-// (the tests run in parallel).
+// (the tests run in parallel); with -race when the tests have it
+// (race_test.go).
 var (
+	raceBuild bool
 	buildOnce sync.Once
 	built     string // its path, "" until built
 	buildErr  error
@@ -57,7 +59,11 @@ func buildPoolnsd(t *testing.T) string {
 			return
 		}
 		bin := filepath.Join(dir, "poolnsd")
-		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/poolnsd").CombinedOutput(); err != nil {
+		args := []string{"build", "-o", bin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		if out, err := exec.Command("go", append(args, "../cmd/poolnsd")...).CombinedOutput(); err != nil {
 			os.RemoveAll(dir)
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
@@ -103,10 +109,13 @@ func startExample(t *testing.T, dir string) server {
 		"--log.format", "json")
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "POOLNSD_") {
+		if !strings.HasPrefix(kv, "POOLNSD_") && !strings.HasPrefix(kv, "GORACE=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	// A race in the server stops it (and fails the test); no second's wait
+	// at its exit.
+	cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0 halt_on_error=1")
 	p, err := proctest.Start(cmd, nil)
 	if err != nil {
 		t.Fatal(err)
