@@ -70,7 +70,7 @@ func TestReferenceLabels(t *testing.T) {
 	}
 	want := map[string]string{
 		"poolnsd_enrp_peers":            "state=dead,suspect,up",
-		"poolnsd_failure_reports_total": "outcome=counted,forwarded,rate_limited,removed,unknown",
+		"poolnsd_failure_reports_total": "outcome=counted,forwarded,rate_limited,removed,unknown via=api,peer",
 		"poolnsd_probes_total":          "kind=dns,http,https,tcp,tls,other result=fail,pass",
 		"poolnsd_build_info":            "goversion= version=",
 	}
