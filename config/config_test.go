@@ -54,7 +54,7 @@ func loadErrors(t *testing.T, file string) []string {
 
 func TestDefaults(t *testing.T) {
 	want := Config{
-		DNS: DNS{Listen: []string{"127.0.0.1:5353"}, UDPSize: 1232, UDPSockets: 0,
+		DNS: DNS{Listen: []string{"127.0.0.1:5300"}, UDPSize: 1232, UDPSockets: 0,
 			Cookies: true, AllowQuery: []string{"0.0.0.0/0", "::/0"},
 			RRL: RRL{Window: "15s", Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56, Exempt: []string{}, TableSize: 65536},
 			TLS: DNSTLS{Listen: []string{}}},

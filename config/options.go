@@ -27,7 +27,7 @@ type Option struct {
 // options is the table of every key, in the order of the documentation.
 // Keys of one section are adjacent.
 var options = []Option{
-	{"dns.listen", []string{"127.0.0.1:5353"}, "",
+	{"dns.listen", []string{"127.0.0.1:5300"}, "",
 		"addresses (host:port) to serve DNS on, UDP and TCP on each"},
 	{"dns.udp_size", 1232, "bytes",
 		"largest UDP reply to EDNS clients, 512..65535 (clients without EDNS get 512)"},

@@ -188,7 +188,7 @@ func (d *daemon) start() int {
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
-		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.logListenError("cannot serve DNS", "dns.listen", err)
 		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()

@@ -449,7 +449,7 @@ func (d *daemon) listenHTTP() int {
 	}
 	srv, err := httpapi.Start(d.cfg.HTTP.Listen, d.httpHandler(), d.log)
 	if err != nil {
-		d.log.Error("cannot serve HTTP", "err", err.Error())
+		d.logListenError("cannot serve HTTP", "http.listen", err)
 		return exitRuntime
 	}
 	d.api = srv
