@@ -214,3 +214,109 @@ func TestSvcCaseAndCompression(t *testing.T) {
 		}
 	}
 }
+
+// bigSvcPool is a pool "bs" of n elements (IPv4, port 8000+i) with
+// HTTPS/SVCB records (answers=n) and U-NAPTR records.
+func bigSvcPool(n int) handlespace.PoolDef {
+	p := bigPool(n, 5)
+	p.Handle = "bs"
+	p.Spec.Service, p.Spec.HTTPS, p.Spec.Answers = "_foo._tcp", "h2,h3", min(n, 1000)
+	p.Spec.NAPTR, p.Spec.URI = "x-foo:http", "http://{name}:{port}/"
+	for i, e := range p.Elements {
+		e.Port = uint16(8000 + i)
+	}
+	return p
+}
+
+// TestSvcTruncation: an HTTPS, SVCB or U-NAPTR answer that does not fit
+// the client's UDP size sets TC and carries no records; one that fits is
+// whole, with as much glue as fits and TC clear; over TCP the whole answer
+// comes, cut to the first elements in policy order beyond 64 KiB.
+func TestSvcTruncation(t *testing.T) {
+	for _, n := range []int{1, 5, 12, 40, 200, 1000} {
+		h := NewHandler(newSvcSpace(t, bigSvcPool(n)), Config{})
+		for _, q := range []struct {
+			name string
+			qt   uint16
+		}{{"bs.pool.test.", dns.TypeHTTPS}, {"_99._foo.bs.pool.test.", dns.TypeSVCB}, {"bs.pool.test.", dns.TypeNAPTR}} {
+			full := query(t, h, q.name, q.qt, true, 0)
+			if full.Truncated || len(full.Answer) == 0 {
+				t.Fatalf("n=%d %s %s over TCP: TC %v, %d answers", n, q.name, dns.TypeToString[q.qt], full.Truncated, len(full.Answer))
+			}
+			if got := len(full.Answer); got != n && (n < 1000 || full.Len() < 60000) {
+				t.Errorf("n=%d %s %s over TCP: %d answers (%d bytes); want all %d, or a cut near 64 KiB", n, q.name, dns.TypeToString[q.qt], got, full.Len(), n)
+			}
+			checkRanks(t, full, q.qt)
+			answerOnly := full.Copy()
+			answerOnly.Extra = nil
+			answerOnly.Compress = true
+			for _, edns := range []int{0, 512, 1232, 4096} {
+				m := query(t, h, q.name, q.qt, false, edns)
+				limit := 512
+				if edns > 0 {
+					limit = min(max(edns, 512), 1232) // the handler's UDP size
+				}
+				if size := len(mustPack(t, m)); size > limit {
+					t.Errorf("n=%d %s edns %d: %d bytes", n, dns.TypeToString[q.qt], edns, size)
+				}
+				fits := answerOnly.Len()+11 <= limit // with room for an OPT
+				switch {
+				case m.Truncated && (len(m.Answer) > 0 || len(m.Extra) > 1):
+					t.Errorf("n=%d %s edns %d: TC with %d answers, %d additional; want none", n, dns.TypeToString[q.qt], edns, len(m.Answer), len(m.Extra))
+				case m.Truncated && fits && edns > 0:
+					t.Errorf("n=%d %s edns %d: TC, but the answer (%d bytes) fits", n, dns.TypeToString[q.qt], edns, answerOnly.Len())
+				case !m.Truncated && len(m.Answer) != len(full.Answer):
+					t.Errorf("n=%d %s edns %d: %d answers without TC; want all %d", n, dns.TypeToString[q.qt], edns, len(m.Answer), len(full.Answer))
+				case !m.Truncated:
+					checkRanks(t, m, q.qt)
+				}
+			}
+		}
+	}
+}
+
+func mustPack(t *testing.T, m *dns.Msg) []byte {
+	t.Helper()
+	m.Compress = true
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkRanks checks that an HTTPS/SVCB answer's SvcPriorities are 1…n and
+// a U-NAPTR answer's preferences 0…n-1, each once per services field, and
+// that every glue record's owner is one of the answer's targets.
+func checkRanks(t *testing.T, m *dns.Msg, qt uint16) {
+	t.Helper()
+	seen := map[uint16]int{}
+	targets := map[string]bool{}
+	for _, rr := range m.Answer {
+		switch v := rr.(type) {
+		case *dns.HTTPS:
+			seen[v.Priority]++
+			targets[v.Target] = true
+		case *dns.SVCB:
+			seen[v.Priority]++
+			targets[v.Target] = true
+		case *dns.NAPTR:
+			if v.Flags == "S" {
+				return // S-NAPTR: the order is SRV's
+			}
+			seen[v.Preference+1]++
+		default:
+			t.Fatalf("%s answer holds %v", dns.TypeToString[qt], rr)
+		}
+	}
+	for p := 1; p <= len(seen); p++ {
+		if seen[uint16(p)] != seen[1] || seen[1] == 0 {
+			t.Fatalf("%s: ranks %v; want 1…%d once each", dns.TypeToString[qt], seen, len(seen))
+		}
+	}
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT && !targets[strings.ToLower(rr.Header().Name)] {
+			t.Errorf("glue %v of no target", rr)
+		}
+	}
+}
