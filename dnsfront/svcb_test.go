@@ -29,10 +29,9 @@ func prioElem(label, addrs string, port uint16, prio uint32) *handlespace.Elemen
 	return e
 }
 
-// newSvcSpace builds pool.test. with pools that answer HTTPS/SVCB (h, hs,
-// hw, hd) and NAPTR (s, s2: S-NAPTR; u: U-NAPTR), and web, which has none.
-func newSvcSpace(t testing.TB, extra ...handlespace.PoolDef) *handlespace.Handlespace {
-	t.Helper()
+// svcPools are the pools that answer HTTPS/SVCB (h, hs, hw, hd) and
+// NAPTR (s, s2: S-NAPTR; u: U-NAPTR), and plain, which has none.
+func svcPools() []handlespace.PoolDef {
 	spec := func(policy, service, https, naptr, uri string) handlespace.PoolSpec {
 		s := handlespace.DefaultPoolSpec()
 		s.Policy, s.Service, s.HTTPS, s.NAPTR, s.URI = policy, service, https, naptr, uri
@@ -44,31 +43,40 @@ func newSvcSpace(t testing.TB, extra ...handlespace.PoolDef) *handlespace.Handle
 			prioElem(p+"3", "2001:db8::53", 443, 3), prioElem(p+"4", "10.0.5.4", 443, 4),
 		}
 	}
-	def := handlespace.ZoneDef{
-		Origin: "pool.test.", File: "svc.zone", Records: mustRRs(t, svcZone),
-		Pools: []handlespace.PoolDef{
-			{Handle: "h", Spec: spec("prio", "_foo._tcp", "h2,h3", "", ""), Elements: hElems("h")},
-			{Handle: "hs", Spec: spec("prio", "_https._tcp", "h2", "", ""), Elements: hElems("s")},
-			{Handle: "hw", Spec: spec("wrand", "", "h3", "", ""), Elements: []*handlespace.Element{
-				elem("w1", "10.0.6.1", 443, 1), elem("w2", "10.0.6.2", 443, 3)}},
-			{Handle: "hd", Spec: spec("rr", "", "h2", "x-foo:http", ""), Elements: []*handlespace.Element{elem("d1", "10.0.7.1", 443, 1)}},
-			{Handle: "s", Spec: spec("rr", "_foo._tcp", "", "x-foo:http,x-bar:https", ""), Elements: []*handlespace.Element{elem("s1", "10.0.8.1", 80, 1)}},
-			{Handle: "s2", Spec: spec("rr", "", "", "x-foo", ""), Elements: []*handlespace.Element{elem("t1", "10.0.8.2", 80, 1)}},
-			{Handle: "u", Spec: spec("prio", "_http._tcp", "", "x-foo:http,x-bar", "http://{name}:{port}/"), Elements: []*handlespace.Element{
-				prioElem("u1", "10.0.9.1", 80, 1), prioElem("u2", "10.0.9.2", 8080, 2)}},
-			{Handle: "web", Spec: spec("rr", "_http._tcp", "", "", ""), Elements: []*handlespace.Element{elem("x1", "10.0.10.1", 80, 1)}},
-		},
+	return []handlespace.PoolDef{
+		{Handle: "h", Spec: spec("prio", "_foo._tcp", "h2,h3", "", ""), Elements: hElems("h")},
+		{Handle: "hs", Spec: spec("prio", "_https._tcp", "h2", "", ""), Elements: hElems("s")},
+		{Handle: "hw", Spec: spec("wrand", "", "h3", "", ""), Elements: []*handlespace.Element{
+			elem("w1", "10.0.6.1", 443, 1), elem("w2", "10.0.6.2", 443, 3)}},
+		{Handle: "hd", Spec: spec("rr", "", "h2", "x-foo:http", ""), Elements: []*handlespace.Element{elem("d1", "10.0.7.1", 443, 1)}},
+		{Handle: "s", Spec: spec("rr", "_foo._tcp", "", "x-foo:http,x-bar:https", ""), Elements: []*handlespace.Element{elem("s1", "10.0.8.1", 80, 1)}},
+		{Handle: "s2", Spec: spec("rr", "", "", "x-foo", ""), Elements: []*handlespace.Element{elem("t1", "10.0.8.2", 80, 1)}},
+		{Handle: "u", Spec: spec("prio", "_http._tcp", "", "x-foo:http,x-bar", "http://{name}:{port}/"), Elements: []*handlespace.Element{
+			prioElem("u1", "10.0.9.1", 80, 1), prioElem("u2", "10.0.9.2", 8080, 2)}},
+		{Handle: "plain", Spec: spec("rr", "_http._tcp", "", "", ""), Elements: []*handlespace.Element{elem("x1", "10.0.10.1", 80, 1)}},
 	}
-	def.Pools = append(def.Pools, extra...)
+}
+
+// newSvcSpace builds pool.test. (svcZone) with svcPools and extra; hd's
+// element is down.
+func newSvcSpace(t testing.TB, extra ...handlespace.PoolDef) *handlespace.Handlespace {
+	t.Helper()
+	def := handlespace.ZoneDef{Origin: "pool.test.", File: "svc.zone", Records: mustRRs(t, svcZone), Pools: append(svcPools(), extra...)}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 7})
 	if err := hs.ApplyZones([]handlespace.ZoneDef{def}); err != nil {
 		t.Fatal(err)
 	}
-	pv := hs.View().Zone("pool.test.").Pool("hd")
-	if err := hs.SetHealth("hd.pool.test.", pv.Elements()[0].ID, handlespace.HealthDown); err != nil {
+	setDown(t, hs, "hd")
+	return hs
+}
+
+// setDown marks the first element of pool handle of pool.test. down.
+func setDown(t testing.TB, hs *handlespace.Handlespace, handle string) {
+	t.Helper()
+	pv := hs.View().Zone("pool.test.").Pool(handle)
+	if err := hs.SetHealth(handle+".pool.test.", pv.Elements()[0].ID, handlespace.HealthDown); err != nil {
 		t.Fatal(err)
 	}
-	return hs
 }
 
 // TestSvcTable: HTTPS, SVCB and NAPTR answers in DNS terms.
@@ -129,9 +137,9 @@ func TestSvcTable(t *testing.T) {
 			`u.pool.test. 5 IN NAPTR 100 1 "U" "x-foo:http" "!.*!http://u2.u.pool.test:8080/!" .`,
 			`u.pool.test. 5 IN NAPTR 100 1 "U" "x-bar" "!.*!http://u2.u.pool.test:8080/!" .`}},
 		// Pools without the options.
-		{qname: "web.pool.test.", qtype: dns.TypeHTTPS, ns: []string{soaPool}},
-		{qname: "web.pool.test.", qtype: dns.TypeNAPTR, ns: []string{soaPool}},
-		{qname: "_80._http.web.pool.test.", qtype: dns.TypeSVCB, rcode: dns.RcodeNameError, ns: []string{soaPool}},
+		{qname: "plain.pool.test.", qtype: dns.TypeHTTPS, ns: []string{soaPool}},
+		{qname: "plain.pool.test.", qtype: dns.TypeNAPTR, ns: []string{soaPool}},
+		{qname: "_80._http.plain.pool.test.", qtype: dns.TypeSVCB, rcode: dns.RcodeNameError, ns: []string{soaPool}},
 	}
 	h := NewHandler(newSvcSpace(t), Config{})
 	for _, edns := range []int{0, 1232} {
@@ -319,4 +327,14 @@ func checkRanks(t *testing.T, m *dns.Msg, qt uint16) {
 			t.Errorf("glue %v of no target", rr)
 		}
 	}
+}
+
+// fuzzSpace is the fuzz targets' handlespace: the test space, a pool big
+// of 300 elements, svcPools and bs of 300 elements with HTTPS/SVCB and
+// U-NAPTR records.
+func fuzzSpace(t testing.TB) *handlespace.Handlespace {
+	t.Helper()
+	pools := append([]handlespace.PoolDef{bigPool(300, 5), bigSvcPool(300)}, svcPools()...)
+	pools = slices.DeleteFunc(pools, func(p handlespace.PoolDef) bool { return p.Handle == "plain" || p.Handle == "hd" })
+	return newTestSpace(t, pools...)
 }
