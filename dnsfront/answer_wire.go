@@ -217,7 +217,7 @@ func appendRRBody(b []byte, typ uint16, ttl uint32, rdata []byte) []byte {
 // in s.picks, with the ECS scope of the answer: -1 when it does not depend
 // on the client, else the prefix length it depends on (255: the whole
 // source prefix).
-func choose(s *scratch, r *Result, c *handlespace.Client, m *handlespace.SiteMap) (scope int) {
+func choose(s *scratch, r *Result, c *handlespace.Client, m *siteBox) (scope int) {
 	scope = -1 // the answer does not depend on the client
 	if sNAPTR(r) {
 		s.picks = s.picks[:0] // SRV chooses
@@ -227,8 +227,8 @@ func choose(s *scratch, r *Result, c *handlespace.Client, m *handlespace.SiteMap
 	case "hash":
 		scope = 255 // the hash is of the whole subnet: the source prefix length
 	case "nearest":
-		if m.Len() > 0 {
-			c.Site, scope = m.Lookup(c)
+		if m != nil {
+			c.Site, scope = m.f.Lookup(c)
 		}
 		if !r.Set.HasSites() {
 			scope = -1 // no element has a site: the order is the same for every client

@@ -43,7 +43,7 @@ type Config struct {
 	QueryLog bool
 	// Sites maps clients to sites for the nearest policy (nil: none;
 	// Handler.SetSites changes it while serving).
-	Sites *handlespace.SiteMap
+	Sites SiteFinder
 
 	// Updates applies DNS UPDATE registrations (see update.go); nil
 	// answers UPDATE with NOTIMP.

@@ -54,6 +54,7 @@ type daemon struct {
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
+	sites siteState // serve_sites.go
 }
 
 // logErrors logs each line of err as one error line.
@@ -168,7 +169,7 @@ func (d *daemon) start() int {
 		QueryLog:   d.cfg.Log.Queries,
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
-		Sites:      d.cfg.SiteMap(),
+		Sites:      d.startSites(),
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
@@ -217,6 +218,8 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 	}
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
+	d.watchSites()
+	defer d.stopSitesWatch()
 
 	for {
 		select {
@@ -232,6 +235,8 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			return d.stop(exitOK)
 		case <-changes:
 			d.reload("change")
+		case <-d.sitesChanged():
+			d.reloadSites("change")
 		case err := <-watchErrs:
 			d.log.Error("watching the zones directory", "dir", d.cfg.Zones, "err", err.Error())
 		case now := <-expire.C:
