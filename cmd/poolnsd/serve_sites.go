@@ -61,15 +61,15 @@ func (d *daemon) startSites() dnsfront.SiteFinder {
 		}
 		return nil
 	}
-	d.logSites("sites loaded", f)
+	d.logSites("sites loaded", "start", f)
 	return f
 }
 
 // logSites logs what a site finder holds.
-func (d *daemon) logSites(msg string, f dnsfront.SiteFinder) {
+func (d *daemon) logSites(msg, trigger string, f dnsfront.SiteFinder) {
 	if m, ok := f.(*geosite.Map); ok {
 		records, mapped := m.Records()
-		d.log.Info(msg, "path", m.Path(), "records", records, "mapped", mapped)
+		d.log.Info(msg, "trigger", trigger, "path", m.Path(), "records", records, "mapped", mapped)
 	}
 }
 
@@ -85,7 +85,7 @@ func (d *daemon) reloadSites(trigger string) {
 		return
 	}
 	d.dns.Handler().SetSites(f)
-	d.logSites("sites reloaded", f)
+	d.logSites("sites reloaded", trigger, f)
 }
 
 // applySitesConfig applies a reloaded configuration's sites, sites_mmdb
@@ -106,7 +106,7 @@ func (d *daemon) applySitesConfig(cfg config.Config) (changed, ok bool) {
 	if d.dns != nil {
 		d.dns.Handler().SetSites(f)
 	}
-	d.logSites("sites reloaded", f)
+	d.logSites("sites reloaded", "SIGHUP", f)
 	d.watchSites()
 	return true, true
 }
