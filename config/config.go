@@ -61,6 +61,16 @@ type DNS struct {
 	Listen     []string `mapstructure:"listen"`
 	UDPSize    int      `mapstructure:"udp_size"`
 	UDPSockets int      `mapstructure:"udp_sockets"`
+
+	// The protections of protect.go.
+	Cookies              bool     `mapstructure:"cookies"`
+	CookieSecret         string   `mapstructure:"cookie_secret"`
+	CookieSecretPrevious string   `mapstructure:"cookie_secret_previous"`
+	AllowQuery           []string `mapstructure:"allow_query"`
+	NSID                 string   `mapstructure:"nsid"`
+	Version              string   `mapstructure:"version"`
+	RRL                  RRL      `mapstructure:"rrl"`
+	TLS                  DNSTLS   `mapstructure:"tls"`
 }
 
 // HTTP is the section "http": the JSON API.
@@ -153,6 +163,9 @@ type Log struct {
 	Level   string `mapstructure:"level"`
 	Format  string `mapstructure:"format"`
 	Queries bool   `mapstructure:"queries"`
+	// RepeatLimit and RepeatInterval: see protect.go.
+	RepeatLimit    int    `mapstructure:"repeat_limit"`
+	RepeatInterval string `mapstructure:"repeat_interval"`
 }
 
 // PoolDefaults is the section "pool_defaults": the settings of pools that
@@ -672,5 +685,6 @@ func (c Config) Validate() error {
 	validateSites(c.Sites, bad)
 	validateSiteGeo(c.SiteGeo, c.SitesMMDB, bad)
 	errs = append(errs, c.validateENRP()...)
+	errs = append(errs, c.validateProtect()...)
 	return errors.Join(errs...)
 }

@@ -55,6 +55,8 @@ type daemon struct {
 	// the element's home.
 	admin *adminKeeper
 	sites siteState // serve_sites.go
+	// protect are the DNS front's protections (serve_protect.go).
+	protect protections
 }
 
 // logErrors logs each line of err as one error line.
@@ -85,7 +87,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // exit code. prepare, if not nil, gets the daemon before it starts (the
 // demo uses it).
 func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Writer, prepare func(*daemon) error) int {
-	log, level := newLiveLogger(cfg, stderr)
+	log, level, logLimit := newLiveLogger(cfg, stderr)
+	defer logLimit.Close()
 	for _, w := range warns {
 		log.Warn(w)
 	}
@@ -126,6 +129,11 @@ func (d *daemon) start() int {
 	d.ops.setPhase("starting: opening the store")
 	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
+		return exitRuntime
+	}
+	if d.protect, err = d.loadProtections(); err != nil {
+		d.log.Error("cannot set up the DNS protections", "err", err.Error())
+		d.store.Close()
 		return exitRuntime
 	}
 	d.hs = handlespace.New(handlespace.Options{
@@ -170,6 +178,7 @@ func (d *daemon) start() int {
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
+		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
@@ -228,6 +237,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 				sdReloading()
 				d.reload("SIGHUP")
 				d.reloadConfig()
+				d.reloadTLS()
 				sdNotify("READY=1")
 				continue
 			}
