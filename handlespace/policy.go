@@ -81,8 +81,8 @@ func PolicyNames() []string {
 
 // NewPolicy returns the policy called name with random source r (nil for
 // DefaultRand). A distance-penalty policy (see DistancePolicy) gets the
-// penalty factor and distance step of DefaultPoolSpec; pools get theirs
-// from their spec.
+// default penalty factor and distance step (DefaultDPF,
+// DefaultDistanceStep); pools get theirs from their spec.
 func NewPolicy(name string, r Rand) (Policy, error) {
 	return newPolicyFor(name, DefaultPoolSpec(), r)
 }

@@ -45,11 +45,14 @@ type dist struct {
 }
 
 func distOf(s PoolSpec) dist {
-	step := s.DistanceStep
+	step, dpf := s.DistanceStep, s.DPF
 	if step <= 0 {
 		step = DefaultDistanceStep
 	}
-	return dist{dpf: uint64(s.DPF), stepMs: uint64(max(step/time.Millisecond, 1))}
+	if dpf == 0 {
+		dpf = DefaultDPF
+	}
+	return dist{dpf: uint64(dpf), stepMs: uint64(max(step/time.Millisecond, 1))}
 }
 
 // distMakers maps the names of the distance-penalty policies to their

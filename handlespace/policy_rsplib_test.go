@@ -114,10 +114,11 @@ func TestDistanceRankPolicies(t *testing.T) {
 			}
 		}
 	}
-	// Penalty factor 0: lu-dpf is lu.
+	// Penalty factor 0 is the default, 0.1 %/ms: 3 %, 2 % + 50 %, 1 % +
+	// 100 %.
 	es := polElems(3, func(i int, e *Element) { e.Load = uint32(3-i) * pct; e.RTT = time.Duration(i) * time.Second })
-	if got := build(mustDistPolicy(t, "lu-dpf", 0, 10*ms, nil), es, nil).Select(nil, 0, nil); !slices.Equal(got, []int32{2, 1, 0}) {
-		t.Errorf("lu-dpf with dpf=0: %v, want [2 1 0]", got)
+	if got := build(mustDistPolicy(t, "lu-dpf", 0, 10*ms, nil), es, nil).Select(nil, 0, nil); !slices.Equal(got, []int32{0, 1, 2}) {
+		t.Errorf("lu-dpf with dpf=0 (the default): %v, want [0 1 2]", got)
 	}
 }
 

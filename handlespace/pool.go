@@ -74,7 +74,8 @@ type PoolSpec struct {
 	// (DistancePolicy): per millisecond of an element's distance, the
 	// load it adds (lu-dpf, lud-dpf, plu-dpf, plud-dpf) or the fraction
 	// of its weight it takes away (wrand-dpf), on the scale of LoadFull
-	// (RSPLIB's load and weight DPF). Other policies ignore it.
+	// (RSPLIB's load and weight DPF); 0 means DefaultDPF (a factor of 0
+	// is the policy without -dpf). Other policies ignore it.
 	DPF uint32
 	// DistanceStep is the step to which the distance-penalty policies
 	// round an element's distance (RSPLIB's distancestep), whole
@@ -84,7 +85,7 @@ type PoolSpec struct {
 
 // DefaultPoolSpec is the spec of a pool that no zone file defines.
 func DefaultPoolSpec() PoolSpec {
-	return PoolSpec{Policy: "rr", TTL: 5, Answers: 3, AllDown: AllDownNone, DPF: DefaultDPF, DistanceStep: DefaultDistanceStep}
+	return PoolSpec{Policy: "rr", TTL: 5, Answers: 3, AllDown: AllDownNone}
 }
 
 // ElementSet is a served set of a pool view: its elements, kept in the

@@ -53,6 +53,10 @@
 // handlespace.DefaultPoolSpec and of this package):
 //
 //	policy=NAME        rr     one of handlespace.PolicyNames()
+//	dpf=F              0.1%   distance-penalty policies (-dpf) only: the load each
+//	                          millisecond of distance adds, above 0 up to 1 or 100%
+//	distancestep=DURATION 50ms -dpf policies only: distances are rounded to it,
+//	                          whole milliseconds from 1ms to 1m
 //	service=_SVC._PROTO none  SRV and URI also at _SVC._PROTO.HANDLE.ZONE
 //	ttl=TTL            5      of pool answers: seconds, 5s, 1m, 1h30m; 0 allowed; at most 2^31-1 s
 //	answers=N          3      A/AAAA answers carry up to N elements, 1..1000
