@@ -139,3 +139,37 @@ func BenchmarkSiteMapLookup(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSelectDistance: the distance-penalty policies with elements
+// at RTTs of 0 (unknown) to 300 ms, beside the policies they extend, for
+// pools of 10, 1 000 and 100 000 elements, k = 3.
+func BenchmarkSelectDistance(b *testing.B) {
+	pairs := []string{"lu", "lu-dpf", "plu", "plu-dpf", "lud", "lud-dpf", "plud", "plud-dpf", "wrand", "wrand-dpf", "rlu", "rplu", "rlud", "rplud"}
+	for _, n := range []int{10, 1000, 100_000} {
+		r := rand.New(rand.NewPCG(uint64(n), 3))
+		elems := polElems(n, func(i int, e *Element) {
+			e.Weight = 1 + r.Uint32N(100)
+			e.Load = r.Uint32()
+			e.LoadDeg = r.Uint32N(LoadFull / 100)
+			e.RTT = time.Duration(r.IntN(300)) * time.Millisecond
+		})
+		c := &Client{Addr: netip.MustParseAddr("198.51.100.77")}
+		for _, name := range pairs {
+			b.Run(fmt.Sprintf("%s/n=%d/k=3", name, n), func(b *testing.B) {
+				p, err := NewPolicy(name, NewSeededRand(1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				o := p.order()
+				set := o.setOf(elems)
+				sel := p.build(&set, new(atomic.Uint64), nil, true)
+				dst := make([]Pick, 0, 16)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					dst = sel.Select(dst[:0], 3, c)
+				}
+			})
+		}
+	}
+}
