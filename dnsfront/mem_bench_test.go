@@ -10,11 +10,12 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 type nopStore struct{}
 
-func (nopStore) Commit([]handlespace.StoreOp) error { return nil }
+func (nopStore) Commit([]store.Write) error { return nil }
 
 // BenchmarkMemoryPerElement measures the heap that registered elements
 // take in a serving poolnsd: the handlespace's views, the DNS front's

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // TSIG over real sockets: the server verifies requests with its keyring
@@ -30,7 +31,7 @@ var testKeys = []Key{
 func startUpdServer(t *testing.T) (string, *handlespace.Handlespace) {
 	t.Helper()
 	hs := newTestSpace(t)
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // Handler-level tests of DNS UPDATE: the semantics of the sections, with
@@ -40,7 +41,7 @@ func (w *tsigWriter) TsigStatus() error { return w.status }
 
 type updFixture struct {
 	hs    *handlespace.Handlespace
-	store *handlespace.Store
+	store *store.Store
 	reg   *registrar.Registrar
 	h     *Handler
 
@@ -60,7 +61,7 @@ func newUpdFixture(t testing.TB, cfg registrar.Config) *updFixture {
 	t.Helper()
 	f := &updFixture{now: ut0}
 	f.hs = newTestSpace(t)
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

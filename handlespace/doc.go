@@ -1,5 +1,6 @@
-// Package handlespace holds poolnsd's pools and their elements, picks
-// elements for answers by each pool's policy, and stores registrations.
+// Package handlespace holds poolnsd's pools and their elements and picks
+// elements for answers by each pool's policy. (Package store keeps the
+// registrations on disk.)
 //
 // # Basics
 //

@@ -10,6 +10,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // regFixture is the API with the registration endpoints over a real
@@ -17,14 +18,14 @@ import (
 // other.test.).
 type regFixture struct {
 	*fixture
-	store *handlespace.Store
+	store *store.Store
 	reg   *registrar.Registrar
 }
 
 func newRegFixture(t *testing.T, cfg registrar.Config) *regFixture {
 	t.Helper()
 	f := newFixture(t, testToken)
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/hstest"
 	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // A registrar in the test process: the handlespace, a bbolt store, the
@@ -62,7 +63,7 @@ func startServer(t testing.TB, cfg registrar.Config) *server {
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.example.", File: "test", Records: rrs}}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@
 //
 // # Basics
 //
-// New starts a Registrar over a handlespace and a Store (handlespace.Store
+// New starts a Registrar over a handlespace and a Store (store.Store
 // is one). A front end calls Allow with the request's source address (the
 // per-source token bucket; RFC 5355's registration flooding), then Submit
 // with a Request: who asks (an Owner such as "tsig:pe-key." or "http"),

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // slot is the wheel's resolution: a lease leaves within one slot (and
@@ -116,10 +117,10 @@ func (r *Registrar) doSweep(now time.Time) int {
 		return 0
 	}
 	errs := r.hs.Apply(groups, func(ok []bool) error {
-		var ops []handlespace.StoreOp
+		var ops []store.Write
 		for i, c := range cands {
 			if ok[i] {
-				ops = append(ops, handlespace.StoreOp{Pool: c.ref.pool, ID: c.ref.id})
+				ops = append(ops, store.Write{Pool: c.ref.pool, ID: c.ref.id})
 			}
 		}
 		if len(ops) == 0 {

@@ -11,16 +11,17 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/store"
 )
 
-// Store is where registrations are made durable. *handlespace.Store is one.
+// Store is where registrations are made durable. *store.Store is one.
 type Store interface {
 	// Commit writes ops in one transaction and returns once they are on
 	// disk; on error it wrote nothing.
-	Commit(ops []handlespace.StoreOp) error
+	Commit(ops []store.Write) error
 }
 
-var _ Store = (*handlespace.Store)(nil)
+var _ Store = (*store.Store)(nil)
 
 // Config configures a Registrar. Zero values have defaults.
 type Config struct {
@@ -627,13 +628,13 @@ func (r *Registrar) commit(plans []*planned) {
 	}
 	var storeErr error
 	errs := r.hs.Apply(groups, func(ok []bool) error {
-		var ops []handlespace.StoreOp
+		var ops []store.Write
 		for i, pl := range plans {
 			if !ok[i] {
 				continue
 			}
 			for _, op := range pl.ops {
-				ops = append(ops, handlespace.StoreOp{Pool: op.Pool, Elem: op.Elem, ID: op.ID})
+				ops = append(ops, store.Write{Pool: op.Pool, Elem: op.Elem, ID: op.ID})
 			}
 		}
 		if len(ops) == 0 {

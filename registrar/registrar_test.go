@@ -12,6 +12,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/hstest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -33,16 +34,16 @@ func (c *clock) Add(d time.Duration) time.Time {
 // testStore is a real store with hooks: it records commits, can fail, and
 // can hold a commit until released.
 type testStore struct {
-	inner *handlespace.Store
+	inner *store.Store
 
 	mu      sync.Mutex
-	commits [][]handlespace.StoreOp
+	commits [][]store.Write
 	fail    error
 	hold    chan struct{} // when set, a commit waits for it to close
 	entered chan struct{} // signalled when a commit begins
 }
 
-func (s *testStore) Commit(ops []handlespace.StoreOp) error {
+func (s *testStore) Commit(ops []store.Write) error {
 	s.mu.Lock()
 	hold, entered, fail := s.hold, s.entered, s.fail
 	s.commits = append(s.commits, ops)
@@ -110,7 +111,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 		Pools: []handlespace.PoolDef{{Handle: "web", Spec: spec, Elements: []*handlespace.Element{static}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

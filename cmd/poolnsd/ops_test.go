@@ -20,6 +20,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // testBackend serves the API from the daemon's handlespace: reports count
@@ -193,7 +194,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	p := startInProc(t, t.TempDir(), zone, func(dir string) {
 		// Two registrations in the store: one whose lease ran out while the
 		// server was down, one that runs out two seconds after the start.
-		st, err := handlespace.OpenStore(filepath.Join(dir, "data"))
+		st, err := store.Open(filepath.Join(dir, "data"))
 		if err != nil {
 			t.Fatal(err)
 		}

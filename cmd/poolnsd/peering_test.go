@@ -18,6 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // peeringZone is the zone of the peering tests: a zone-file pool of six
@@ -135,7 +136,7 @@ func peeringClusterCA(t *testing.T, zone string, registration ...string) ([]*pee
 			fmt.Sprintf(`  max_time_last_heard: %v`, ptLastHeard),
 			fmt.Sprintf(`  max_time_no_response: %v`, ptNoResponse),
 		}, regConfig(registration...)...), "\n")+"\n")
-		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
+		st, err := store.Open(filepath.Join(p.dir, "data"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -485,7 +486,7 @@ func TestPeeringProcesses(t *testing.T) {
 		}
 	}
 	for _, p := range ps {
-		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
+		st, err := store.Open(filepath.Join(p.dir, "data"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/store"
 	"github.com/poolnsd/poolnsd/zones"
 	"github.com/spf13/pflag"
 )
@@ -39,7 +40,7 @@ const (
 type daemon struct {
 	cfg   config.Config
 	log   *slog.Logger
-	store *handlespace.Store
+	store *store.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
 	ops   *ops // serve_ops.go: metrics, readiness, operator endpoints
@@ -123,7 +124,7 @@ func (d *daemon) start() int {
 		return code
 	}
 	d.ops.setPhase("starting: opening the store")
-	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
+	if d.store, err = store.Open(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // The wiring of dynamic registration: the registrar (group commit, leases,
@@ -26,7 +27,7 @@ func (d *daemon) loadRegistrations() (int, error) {
 	now := d.hs.Now()
 	var (
 		groups  [][]handlespace.Op
-		expired []handlespace.StoreOp
+		expired []store.Write
 		loaded  int
 	)
 	flush := func() {
@@ -45,7 +46,7 @@ func (d *daemon) loadRegistrations() (int, error) {
 	err := d.store.Elements(func(pool string, e *handlespace.Element) error {
 		if !e.Expires.IsZero() && !e.Expires.After(now) {
 			d.log.Info("registration expired while stopped", "pool", pool, "element", handlespace.IDString(e.ID), "expired", e.Expires)
-			expired = append(expired, handlespace.StoreOp{Pool: pool, ID: e.ID})
+			expired = append(expired, store.Write{Pool: pool, ID: e.ID})
 			return nil
 		}
 		groups = append(groups, []handlespace.Op{{Pool: pool, Elem: e}})

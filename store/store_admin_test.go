@@ -1,23 +1,24 @@
-package handlespace
+package store
 
 import (
 	"net/netip"
 	"reflect"
 	"testing"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	bolt "go.etcd.io/bbolt"
 )
 
 type storedAdmin struct {
 	pool string
 	id   uint32
-	a    Admin
+	a    handlespace.Admin
 }
 
 func storedAdmins(t *testing.T, s *Store) []storedAdmin {
 	t.Helper()
 	var got []storedAdmin
-	if err := s.Admins(func(pool string, id uint32, a Admin) { got = append(got, storedAdmin{pool, id, a}) }); err != nil {
+	if err := s.Admins(func(pool string, id uint32, a handlespace.Admin) { got = append(got, storedAdmin{pool, id, a}) }); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -28,29 +29,29 @@ func storedAdmins(t *testing.T, s *Store) []storedAdmin {
 // state, and PruneAdmins drops what keep refuses.
 func TestStoreAdmin(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := netip.MustParseAddr("192.0.2.1")
 	for _, id := range []uint32{1, 2, 3} {
-		if err := s.PutElement("reg.pool.example.", &Element{ID: id, Label: IDString(id), Addrs: []netip.Addr{a}, Port: 80, Weight: 1}); err != nil {
+		if err := s.PutElement("reg.pool.example.", &handlespace.Element{ID: id, Label: handlespace.IDString(id), Addrs: []netip.Addr{a}, Port: 80, Weight: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, c := range []storedAdmin{
-		{"reg.pool.example.", 1, AdminDrain},
-		{"reg.pool.example.", 2, AdminForceDown},
-		{"reg.pool.example.", 3, AdminDrain},
-		{"WEB.pool.example", 7, AdminDrain}, // a zone file's element: no stored element
-		{"web.pool.example.", 8, AdminDrain},
-		{"web.pool.example.", 8, AdminAuto}, // given back
+		{"reg.pool.example.", 1, handlespace.AdminDrain},
+		{"reg.pool.example.", 2, handlespace.AdminForceDown},
+		{"reg.pool.example.", 3, handlespace.AdminDrain},
+		{"WEB.pool.example", 7, handlespace.AdminDrain}, // a zone file's element: no stored element
+		{"web.pool.example.", 8, handlespace.AdminDrain},
+		{"web.pool.example.", 8, handlespace.AdminAuto}, // given back
 	} {
 		if err := s.PutAdmin(c.pool, c.id, c.a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutAdmin("web.pool.example.", 9, Admin(9)); err == nil {
+	if err := s.PutAdmin("web.pool.example.", 9, handlespace.Admin(9)); err == nil {
 		t.Error("PutAdmin of state 9: no error")
 	}
 	if err := s.Close(); err != nil {
@@ -58,10 +59,10 @@ func TestStoreAdmin(t *testing.T) {
 	}
 	s = openTestStore(t, dir)
 	want := []storedAdmin{
-		{"reg.pool.example.", 1, AdminDrain},
-		{"reg.pool.example.", 2, AdminForceDown},
-		{"reg.pool.example.", 3, AdminDrain},
-		{"web.pool.example.", 7, AdminDrain},
+		{"reg.pool.example.", 1, handlespace.AdminDrain},
+		{"reg.pool.example.", 2, handlespace.AdminForceDown},
+		{"reg.pool.example.", 3, handlespace.AdminDrain},
+		{"web.pool.example.", 7, handlespace.AdminDrain},
 	}
 	if got := storedAdmins(t, s); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after reopen %v, want %v", got, want)
@@ -70,10 +71,10 @@ func TestStoreAdmin(t *testing.T) {
 	if err := s.DeleteElement("reg.pool.example.", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit([]StoreOp{{Pool: "reg.pool.example.", ID: 2}, {Pool: "reg.pool.example.", Elem: &Element{ID: 3, Label: "00000003", Addrs: []netip.Addr{a}, Port: 81, Weight: 1}}}); err != nil {
+	if err := s.Commit([]Write{{Pool: "reg.pool.example.", ID: 2}, {Pool: "reg.pool.example.", Elem: &handlespace.Element{ID: 3, Label: "00000003", Addrs: []netip.Addr{a}, Port: 81, Weight: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	want = []storedAdmin{{"reg.pool.example.", 3, AdminDrain}, {"web.pool.example.", 7, AdminDrain}}
+	want = []storedAdmin{{"reg.pool.example.", 3, handlespace.AdminDrain}, {"web.pool.example.", 7, handlespace.AdminDrain}}
 	if got := storedAdmins(t, s); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after removing elements 1 and 2 and replacing 3: %v, want %v", got, want)
 	}
@@ -95,7 +96,7 @@ func TestStoreAdminBadRecord(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Admins(func(string, uint32, Admin) {})
+	err := s.Admins(func(string, uint32, handlespace.Admin) {})
 	want := s.Path() + `: element 00000005 of web.pool.example.: bad administrative state "sleepy"; move the store away to start afresh`
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got %v\nwant %s", err, want)

@@ -1,4 +1,4 @@
-package handlespace
+package store
 
 import (
 	"crypto/rand"
@@ -15,18 +15,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// StoreFile is the name of the store's database file in its data directory.
-const StoreFile = "poolnsd.db"
+// File is the name of the store's database file in its data directory.
+const File = "poolnsd.db"
 
-// StoreFormat is the version of the store's layout and record encoding that
-// this code writes. OpenStore refuses a store with a newer version.
-const StoreFormat = 1
+// Format is the version of the store's layout and record encoding that
+// this code writes. Open refuses a store with a newer version.
+const Format = 1
 
-// storeLockTimeout is how long OpenStore waits for another process to let go
+// storeLockTimeout is how long Open waits for another process to let go
 // of the database file before it gives up.
 const storeLockTimeout = time.Second
 
@@ -46,7 +47,7 @@ var (
 //
 // # Basics
 //
-// OpenStore opens (creating if needed) DIR/poolnsd.db. Every method runs in
+// Open opens (creating if needed) DIR/poolnsd.db. Every method runs in
 // one bbolt transaction (Update or View closure); PutElement and
 // DeleteElement return after the change is on disk (fsync), so a
 // registration can be acknowledged once they return. A Store is safe for
@@ -56,7 +57,7 @@ var (
 //
 // Bucket "meta":
 //
-//	format        decimal ASCII, the layout version (StoreFormat)
+//	format        decimal ASCII, the layout version (Format)
 //	registrar_id  4 bytes big-endian, this registrar's ID: random, non-zero,
 //	              made on the first open and kept forever
 //
@@ -91,10 +92,10 @@ type Store struct {
 	closeErr  error
 }
 
-// OpenStore opens the store in directory dir, creating the directory (mode
+// Open opens the store in directory dir, creating the directory (mode
 // 0700) and the database if they do not exist. Its errors are one line
 // naming the path and the cause.
-func OpenStore(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: cannot create: %v", dir, err)
 	}
@@ -103,7 +104,7 @@ func OpenStore(dir string) (*Store, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("data directory %s: not a directory", dir)
 	}
-	path := filepath.Join(dir, StoreFile)
+	path := filepath.Join(dir, File)
 	db, err := openBolt(path)
 	if err != nil {
 		return nil, storeOpenError(path, err)
@@ -157,7 +158,7 @@ func (s *Store) init() error {
 			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
 				return err
 			}
-			if err := meta.Put(keyFormat, []byte(strconv.Itoa(StoreFormat))); err != nil {
+			if err := meta.Put(keyFormat, []byte(strconv.Itoa(Format))); err != nil {
 				return err
 			}
 		}
@@ -165,8 +166,8 @@ func (s *Store) init() error {
 		if err != nil || f < 1 {
 			return fmt.Errorf("not a poolnsd store or corrupt (bad format version %q); move it away to start afresh", meta.Get(keyFormat))
 		}
-		if f > StoreFormat {
-			return fmt.Errorf("store format %d is newer than this poolnsd reads (%d); use a newer poolnsd", f, StoreFormat)
+		if f > Format {
+			return fmt.Errorf("store format %d is newer than this poolnsd reads (%d); use a newer poolnsd", f, Format)
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketElements); err != nil {
 			return err
@@ -220,7 +221,7 @@ func (s *Store) RegistrarID() uint32 { return s.id }
 // Absent fields are zero.
 type elementRecord struct {
 	V         int      `json:"v"`                   // record version, 1
-	ID        string   `json:"id"`                  // IDString, eight hex digits
+	ID        string   `json:"id"`                  // handlespace.IDString, eight hex digits
 	Label     string   `json:"label"`               // first label of the element's own name
 	Addrs     []string `json:"addrs"`               // IPv4 and IPv6 addresses
 	Port      uint16   `json:"port"`                //
@@ -238,13 +239,13 @@ type elementRecord struct {
 
 const elementRecordVersion = 1
 
-func encodeElement(e *Element) ([]byte, error) {
+func encodeElement(e *handlespace.Element) ([]byte, error) {
 	r := elementRecord{
-		V: elementRecordVersion, ID: IDString(e.ID), Label: e.Label, Port: e.Port,
+		V: elementRecordVersion, ID: handlespace.IDString(e.ID), Label: e.Label, Port: e.Port,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 		Site: e.Site, Home: e.Home, Owner: e.Owner, Lease: int64(e.Lease / time.Second),
 	}
-	if e.Transport != TransportTCP {
+	if e.Transport != handlespace.TransportTCP {
 		r.Transport = e.Transport.String()
 	}
 	r.Addrs = make([]string, len(e.Addrs))
@@ -257,7 +258,7 @@ func encodeElement(e *Element) ([]byte, error) {
 	return json.Marshal(r)
 }
 
-func decodeElement(b []byte) (*Element, error) {
+func decodeElement(b []byte) (*handlespace.Element, error) {
 	var r elementRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, err
@@ -265,15 +266,15 @@ func decodeElement(b []byte) (*Element, error) {
 	if r.V != elementRecordVersion {
 		return nil, fmt.Errorf("record version %d, want %d", r.V, elementRecordVersion)
 	}
-	id, err := ParseID(r.ID)
+	id, err := handlespace.ParseID(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	e := &Element{ID: id, Label: r.Label, Port: r.Port, Weight: r.Weight, Priority: r.Priority,
+	e := &handlespace.Element{ID: id, Label: r.Label, Port: r.Port, Weight: r.Weight, Priority: r.Priority,
 		Load: r.Load, LoadDeg: r.LoadDeg, Site: r.Site, Home: r.Home, Owner: r.Owner,
 		Lease: time.Duration(r.Lease) * time.Second}
 	if r.Transport != "" {
-		if e.Transport, err = ParseTransport(r.Transport); err != nil {
+		if e.Transport, err = handlespace.ParseTransport(r.Transport); err != nil {
 			return nil, err
 		}
 	}
@@ -317,16 +318,16 @@ func normPool(pool string) string {
 
 // PutElement stores (or replaces) the registered element e of pool. It
 // returns once the change is on disk.
-func (s *Store) PutElement(pool string, e *Element) error {
+func (s *Store) PutElement(pool string, e *handlespace.Element) error {
 	v, err := encodeElement(e)
 	if err != nil {
-		return fmt.Errorf("%s: element %s: %v", s.path, IDString(e.ID), err)
+		return fmt.Errorf("%s: element %s: %v", s.path, handlespace.IDString(e.ID), err)
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketElements).Put(elementKey(normPool(pool), e.ID), v)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: store element %s of %s: %v", s.path, IDString(e.ID), pool, err)
+		return fmt.Errorf("%s: store element %s of %s: %v", s.path, handlespace.IDString(e.ID), pool, err)
 	}
 	return nil
 }
@@ -342,7 +343,7 @@ func (s *Store) DeleteElement(pool string, id uint32) error {
 		return tx.Bucket(bucketElements).Delete(k)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: delete element %s of %s: %v", s.path, IDString(id), pool, err)
+		return fmt.Errorf("%s: delete element %s of %s: %v", s.path, handlespace.IDString(id), pool, err)
 	}
 	return nil
 }
@@ -351,10 +352,10 @@ func (s *Store) DeleteElement(pool string, id uint32) error {
 // stops at the first error f returns. f runs outside the store's
 // transaction, so it may call the store's other methods. An undecodable
 // record is an error naming it.
-func (s *Store) Elements(f func(pool string, e *Element) error) error {
+func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) error {
 	type item struct {
 		pool string
-		e    *Element
+		e    *handlespace.Element
 	}
 	var items []item
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -365,10 +366,10 @@ func (s *Store) Elements(f func(pool string, e *Element) error) error {
 			}
 			e, err := decodeElement(v)
 			if err != nil {
-				return fmt.Errorf("%s: element %s of %s: bad record: %v; move the store away to start afresh", s.path, IDString(id), pool, err)
+				return fmt.Errorf("%s: element %s of %s: bad record: %v; move the store away to start afresh", s.path, handlespace.IDString(id), pool, err)
 			}
 			if e.ID != id {
-				return fmt.Errorf("%s: element %s of %s: record says ID %s; move the store away to start afresh", s.path, IDString(id), pool, IDString(e.ID))
+				return fmt.Errorf("%s: element %s of %s: record says ID %s; move the store away to start afresh", s.path, handlespace.IDString(id), pool, handlespace.IDString(e.ID))
 			}
 			items = append(items, item{pool, e})
 			return nil

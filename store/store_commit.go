@@ -1,23 +1,24 @@
-package handlespace
+package store
 
 import (
 	"fmt"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	bolt "go.etcd.io/bbolt"
 )
 
-// StoreOp is one write of Store.Commit: a put of Elem into Pool when Elem
+// Write is one write of Store.Commit: a put of Elem into Pool when Elem
 // is set, else a delete of element ID of Pool.
-type StoreOp struct {
+type Write struct {
 	Pool string
-	Elem *Element
+	Elem *handlespace.Element
 	ID   uint32
 }
 
 // Commit writes ops, in order, in one transaction and returns once it is
 // on disk: one fsync however many operations, which is what group commit
 // builds on. On error nothing of ops is written.
-func (s *Store) Commit(ops []StoreOp) error {
+func (s *Store) Commit(ops []Write) error {
 	if len(ops) == 0 {
 		return nil
 	}
@@ -31,7 +32,7 @@ func (s *Store) Commit(ops []StoreOp) error {
 		}
 		v, err := encodeElement(op.Elem)
 		if err != nil {
-			return fmt.Errorf("%s: element %s: %v", s.path, IDString(op.Elem.ID), err)
+			return fmt.Errorf("%s: element %s: %v", s.path, handlespace.IDString(op.Elem.ID), err)
 		}
 		enc[i] = kv{elementKey(pool, op.Elem.ID), v}
 	}

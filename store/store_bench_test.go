@@ -1,13 +1,23 @@
-package handlespace
+package store
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	bolt "go.etcd.io/bbolt"
 )
+
+// benchElem is registered element i.
+func benchElem(i int) *handlespace.Element {
+	a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+	return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: []netip.Addr{a}, Port: 80, Weight: 1,
+		Expires: time.Unix(2e9, 0), Lease: time.Minute, Owner: "tsig:bench."}
+}
 
 // BenchmarkStoreWrites compares three ways of making 64 concurrent
 // writers' registrations durable (each b.N op is one element written and
@@ -39,7 +49,7 @@ func BenchmarkStoreWrites(b *testing.B) {
 	}
 	for _, mode := range []string{"update-per-write", "bbolt-db.Batch", "group-commit-64"} {
 		b.Run(mode, func(b *testing.B) {
-			s, err := OpenStore(b.TempDir())
+			s, err := Open(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -48,9 +58,9 @@ func BenchmarkStoreWrites(b *testing.B) {
 			b.ResetTimer()
 			if mode == "group-commit-64" {
 				for i := 0; i < b.N; i += writers {
-					ops := make([]StoreOp, 0, writers)
+					ops := make([]Write, 0, writers)
 					for k := i; k < min(i+writers, b.N); k++ {
-						ops = append(ops, StoreOp{Pool: "web.z.test.", Elem: benchElem(k)})
+						ops = append(ops, Write{Pool: "web.z.test.", Elem: benchElem(k)})
 					}
 					if err := s.Commit(ops); err != nil {
 						b.Fatal(err)

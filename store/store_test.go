@@ -1,4 +1,4 @@
-package handlespace
+package store
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -20,9 +21,9 @@ func openTestStore(t *testing.T, dir string) *Store {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
-		t.Fatalf("OpenStore: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -56,7 +57,7 @@ func checkStoreFile(t *testing.T, path string) {
 
 func TestStoreIdentityStable(t *testing.T) {
 	dir := t.TempDir()
-	s1, err := OpenStore(dir)
+	s1, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestStoreCreatesDirectory(t *testing.T) {
 	if perm := fi.Mode().Perm(); perm != 0o700 {
 		t.Errorf("data directory mode %o, want 700", perm)
 	}
-	if _, err := os.Stat(filepath.Join(dir, StoreFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, File)); err != nil {
 		t.Error(err)
 	}
 }
@@ -102,17 +103,17 @@ func TestStoreElementsRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestStore(t, dir)
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
-	e1 := &Element{
+	e1 := &handlespace.Element{
 		ID: 0x0000abcd, Label: "pe1",
 		Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")},
-		Port:  8080, Transport: TransportUDP, Weight: 10, Priority: 2, Load: LoadFull / 2,
+		Port:  8080, Transport: handlespace.TransportUDP, Weight: 10, Priority: 2, Load: handlespace.LoadFull / 2,
 		LoadDeg: 1000, Site: "fra", Expires: exp, Home: 77,
 	}
-	e2 := &Element{ID: 1, Label: "a", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.2")}, Port: 53}
-	e3 := &Element{ID: 2, Label: "b", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.3")}, Port: 53}
+	e2 := &handlespace.Element{ID: 1, Label: "a", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.2")}, Port: 53}
+	e3 := &handlespace.Element{ID: 2, Label: "b", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.3")}, Port: 53}
 	for _, x := range []struct {
 		pool string
-		e    *Element
+		e    *handlespace.Element
 	}{{"Web.Pool.Example", e1}, {"api.pool.example.", e2}, {"api.pool.example.", e3}} {
 		if err := s.PutElement(x.pool, x.e); err != nil {
 			t.Fatal(err)
@@ -137,10 +138,10 @@ func TestStoreElementsRoundTrip(t *testing.T) {
 	s2 := openTestStore(t, dir)
 	type got struct {
 		pool string
-		e    *Element
+		e    *handlespace.Element
 	}
 	var all []got
-	if err := s2.Elements(func(pool string, e *Element) error {
+	if err := s2.Elements(func(pool string, e *handlespace.Element) error {
 		all = append(all, got{pool, e})
 		return nil
 	}); err != nil {
@@ -167,14 +168,14 @@ func TestStoreElementsRoundTrip(t *testing.T) {
 	// An error from f stops the walk and comes back as is.
 	stop := errors.New("stop")
 	n := 0
-	if err := s2.Elements(func(string, *Element) error { n++; return stop }); err != stop || n != 1 {
+	if err := s2.Elements(func(string, *handlespace.Element) error { n++; return stop }); err != stop || n != 1 {
 		t.Errorf("Elements with failing f: err %v after %d calls, want stop after 1", err, n)
 	}
 }
 
 func TestStoreRecordFormat(t *testing.T) {
 	// The documented encoding: a format change must bump the version.
-	e := &Element{ID: 0xabcd, Label: "pe1", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Port: 8080,
+	e := &handlespace.Element{ID: 0xabcd, Label: "pe1", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Port: 8080,
 		Weight: 10, Expires: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Home: 7}
 	b, err := encodeElement(e)
 	if err != nil {
@@ -198,7 +199,7 @@ func TestStoreOpenErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := filepath.Join(file, "data")
-		_, err := OpenStore(dir)
+		_, err := Open(dir)
 		want := "data directory " + dir + ": cannot create: mkdir " + file + ": not a directory"
 		if err == nil || err.Error() != want {
 			t.Errorf("error\n got %v\nwant %s", err, want)
@@ -209,7 +210,7 @@ func TestStoreOpenErrors(t *testing.T) {
 		if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := OpenStore(file)
+		_, err := Open(file)
 		want := "data directory " + file + ": cannot create: mkdir " + file + ": not a directory"
 		if err == nil || err.Error() != want {
 			t.Errorf("error\n got %v\nwant %s", err, want)
@@ -219,11 +220,11 @@ func TestStoreOpenErrors(t *testing.T) {
 		dir := t.TempDir()
 		openTestStore(t, dir)
 		start := time.Now()
-		s, err := OpenStore(dir)
+		s, err := Open(dir)
 		if err == nil {
 			s.Close()
 		}
-		want := filepath.Join(dir, StoreFile) + ": locked by another process (is another poolnsd using this data directory?)"
+		want := filepath.Join(dir, File) + ": locked by another process (is another poolnsd using this data directory?)"
 		if err == nil || err.Error() != want {
 			t.Errorf("error\n got %v\nwant %s", err, want)
 		}
@@ -240,11 +241,11 @@ func TestStoreOpenErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := filepath.Join(dir, StoreFile)
+			path := filepath.Join(dir, File)
 			if err := os.WriteFile(path, c.garbage, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := OpenStore(dir)
+			_, err := Open(dir)
 			want := path + ": not a poolnsd store or corrupt (invalid database); move it away to start afresh"
 			if err == nil || err.Error() != want {
 				t.Errorf("error\n got %v\nwant %s", err, want)
@@ -253,7 +254,7 @@ func TestStoreOpenErrors(t *testing.T) {
 	}
 	t.Run("foreign bbolt database", func(t *testing.T) {
 		dir := t.TempDir()
-		path := filepath.Join(dir, StoreFile)
+		path := filepath.Join(dir, File)
 		db, err := bolt.Open(path, 0o600, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -262,7 +263,7 @@ func TestStoreOpenErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		db.Close()
-		_, err = OpenStore(dir)
+		_, err = Open(dir)
 		want := path + `: not a poolnsd store (a bbolt database without poolnsd's "meta" bucket); move it away to start afresh`
 		if err == nil || err.Error() != want {
 			t.Errorf("error\n got %v\nwant %s", err, want)
@@ -275,8 +276,8 @@ func TestStoreOpenErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
-		_, err := OpenStore(dir)
-		want := filepath.Join(dir, StoreFile) + ": store format 99 is newer than this poolnsd reads (1); use a newer poolnsd"
+		_, err := Open(dir)
+		want := filepath.Join(dir, File) + ": store format 99 is newer than this poolnsd reads (1); use a newer poolnsd"
 		if err == nil || err.Error() != want {
 			t.Errorf("error\n got %v\nwant %s", err, want)
 		}
@@ -290,7 +291,7 @@ func TestStoreBadRecord(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Elements(func(string, *Element) error { return nil })
+	err := s.Elements(func(string, *handlespace.Element) error { return nil })
 	want := s.Path() + ": element 00000005 of web.pool.example.: bad record: unexpected end of JSON input; move the store away to start afresh"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got %v\nwant %s", err, want)

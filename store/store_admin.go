@@ -1,29 +1,30 @@
-package handlespace
+package store
 
 import (
 	"bytes"
 	"fmt"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	bolt "go.etcd.io/bbolt"
 )
 
 // PutAdmin stores the administrative state a of element id of pool (auto:
 // removes what was stored). It returns once the change is on disk, so that
 // a drain can be acknowledged once it returns.
-func (s *Store) PutAdmin(pool string, id uint32, a Admin) error {
-	if a != AdminAuto && a != AdminDrain && a != AdminForceDown {
-		return fmt.Errorf("%s: element %s of %s: no administrative state %d", s.path, IDString(id), pool, a)
+func (s *Store) PutAdmin(pool string, id uint32, a handlespace.Admin) error {
+	if a != handlespace.AdminAuto && a != handlespace.AdminDrain && a != handlespace.AdminForceDown {
+		return fmt.Errorf("%s: element %s of %s: no administrative state %d", s.path, handlespace.IDString(id), pool, a)
 	}
 	k := elementKey(normPool(pool), id)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAdmin)
-		if a == AdminAuto {
+		if a == handlespace.AdminAuto {
 			return b.Delete(k)
 		}
 		return b.Put(k, []byte(a.String()))
 	})
 	if err != nil {
-		return fmt.Errorf("%s: store the administrative state of element %s of %s: %v", s.path, IDString(id), pool, err)
+		return fmt.Errorf("%s: store the administrative state of element %s of %s: %v", s.path, handlespace.IDString(id), pool, err)
 	}
 	return nil
 }
@@ -31,11 +32,11 @@ func (s *Store) PutAdmin(pool string, id uint32, a Admin) error {
 // Admins calls f for every stored administrative state, sorted by pool
 // then ID. f runs outside the store's transaction. An undecodable record is
 // an error naming it.
-func (s *Store) Admins(f func(pool string, id uint32, a Admin)) error {
+func (s *Store) Admins(f func(pool string, id uint32, a handlespace.Admin)) error {
 	type item struct {
 		pool string
 		id   uint32
-		a    Admin
+		a    handlespace.Admin
 	}
 	var items []item
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -44,9 +45,9 @@ func (s *Store) Admins(f func(pool string, id uint32, a Admin)) error {
 			if !ok {
 				return fmt.Errorf("%s: bad administrative state key %q; move the store away to start afresh", s.path, k)
 			}
-			a, err := ParseAdmin(string(v))
-			if err != nil || a == AdminAuto {
-				return fmt.Errorf("%s: element %s of %s: bad administrative state %q; move the store away to start afresh", s.path, IDString(id), pool, v)
+			a, err := handlespace.ParseAdmin(string(v))
+			if err != nil || a == handlespace.AdminAuto {
+				return fmt.Errorf("%s: element %s of %s: bad administrative state %q; move the store away to start afresh", s.path, handlespace.IDString(id), pool, v)
 			}
 			items = append(items, item{pool, id, a})
 			return nil
