@@ -90,7 +90,7 @@ func TestStoreAdmin(t *testing.T) {
 }
 
 func TestStoreAdminBadRecord(t *testing.T) {
-	s := openTestStore(t, "")
+	s := openDamagedStore(t, "")
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAdmin).Put(elementKey("web.pool.example.", 5), []byte("sleepy"))
 	}); err != nil {

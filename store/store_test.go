@@ -1,11 +1,14 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +18,21 @@ import (
 )
 
 // openTestStore opens a store in dir (a new t.TempDir if ""), and at the
-// end of the test closes it and runs bbolt's consistency check on the file.
+// end of the test closes it and checks the file: bbolt's consistency
+// check and the store's own invariants (see checkLayout).
 func openTestStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	return openChecked(t, dir, true)
+}
+
+// openDamagedStore is openTestStore for the tests that damage the store's
+// records on purpose: its file gets bbolt's consistency check only.
+func openDamagedStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	return openChecked(t, dir, false)
+}
+
+func openChecked(t *testing.T, dir string, layout bool) *Store {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -29,13 +45,14 @@ func openTestStore(t *testing.T, dir string) *Store {
 		if err := s.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		checkStoreFile(t, s.Path())
+		checkStoreFile(t, s.Path(), layout)
 	})
 	return s
 }
 
-// checkStoreFile runs bbolt's consistency check on a closed store file.
-func checkStoreFile(t *testing.T, path string) {
+// checkStoreFile runs bbolt's consistency check on a closed store file
+// and, if layout, checks the store's invariants.
+func checkStoreFile(t *testing.T, path string, layout bool) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
@@ -48,11 +65,67 @@ func checkStoreFile(t *testing.T, path string) {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
+		if layout {
+			errs = append(errs, checkLayout(tx)...)
+		}
 		return errors.Join(errs...)
 	})
 	if err != nil {
 		t.Errorf("consistency check of %s: %v", path, err)
 	}
+}
+
+// checkLayout checks what Store's documentation promises of the file: a
+// format this code reads and a non-zero registrar ID; element keys of a
+// lower-case pool FQDN and an ID, each holding a record that decodes to
+// the element of that ID; administrative states keyed alike, each a state
+// other than auto.
+func checkLayout(tx *bolt.Tx) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return []error{errors.New("no meta bucket")}
+	}
+	if f, err := strconv.Atoi(string(meta.Get(keyFormat))); err != nil || f < 1 || f > Format {
+		bad("format %q, want 1 to %d", meta.Get(keyFormat), Format)
+	}
+	if id := meta.Get(keyRegistrarID); len(id) != 4 || binary.BigEndian.Uint32(id) == 0 {
+		bad("registrar ID %x, want 4 bytes, not zero", id)
+	}
+	key := func(bucket string, k []byte) (uint32, bool) {
+		pool, id, ok := splitElementKey(k)
+		if !ok || pool != normPool(pool) {
+			bad("%s: key %q is not a lower-case pool FQDN, 0x00 and an ID", bucket, k)
+			return 0, false
+		}
+		return id, true
+	}
+	for _, b := range []string{"elements", "admin"} {
+		if tx.Bucket([]byte(b)) == nil {
+			bad("no %s bucket", b)
+			return errs
+		}
+	}
+	tx.Bucket(bucketElements).ForEach(func(k, v []byte) error {
+		if id, ok := key("elements", k); ok {
+			if e, err := decodeElement(v); err != nil {
+				bad("elements: %q: %v", k, err)
+			} else if e.ID != id {
+				bad("elements: %q holds element %s", k, handlespace.IDString(e.ID))
+			}
+		}
+		return nil
+	})
+	tx.Bucket(bucketAdmin).ForEach(func(k, v []byte) error {
+		if _, ok := key("admin", k); ok {
+			if a, err := handlespace.ParseAdmin(string(v)); err != nil || a == handlespace.AdminAuto {
+				bad("admin: %q holds %q, want drain or force-down", k, v)
+			}
+		}
+		return nil
+	})
+	return errs
 }
 
 func TestStoreIdentityStable(t *testing.T) {
@@ -271,7 +344,7 @@ func TestStoreOpenErrors(t *testing.T) {
 	})
 	t.Run("newer format", func(t *testing.T) {
 		dir := t.TempDir()
-		s := openTestStore(t, dir)
+		s := openDamagedStore(t, dir)
 		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyFormat, []byte("99")) }); err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +358,7 @@ func TestStoreOpenErrors(t *testing.T) {
 }
 
 func TestStoreBadRecord(t *testing.T) {
-	s := openTestStore(t, "")
+	s := openDamagedStore(t, "")
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketElements).Put(elementKey("web.pool.example.", 5), []byte("{"))
 	}); err != nil {
