@@ -114,9 +114,9 @@ func TestApplyExpiredBy(t *testing.T) {
 	}
 }
 
-// TestApplyMatchesRegister: many random batches give the same pool as the
-// same operations one at a time through Register and Deregister.
-func TestApplyMatchesRegister(t *testing.T) {
+// TestApplyMatchesOneByOne: many random batches give the same pool as the
+// same operations one at a time (Do).
+func TestApplyMatchesOneByOne(t *testing.T) {
 	a, b := New(Options{}), New(Options{})
 	for _, hs := range []*Handlespace{a, b} {
 		if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr"))}); err != nil {
@@ -139,12 +139,11 @@ func TestApplyMatchesRegister(t *testing.T) {
 		}
 		errs := a.Apply(groups, nil)
 		for i, g := range groups {
-			var err error
-			if g[0].Elem != nil {
-				err = b.Register("web.z.test.", g[0].Elem.Clone(), "")
-			} else {
-				err = b.Deregister("web.z.test.", g[0].ID)
+			op := g[0]
+			if op.Elem != nil {
+				op.Elem = op.Elem.Clone()
 			}
+			err := b.Do(op)
 			if (err == nil) != (errs[i] == nil) {
 				t.Fatalf("round %d group %d: Apply %v, one at a time %v", round, i, errs[i], err)
 			}

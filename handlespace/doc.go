@@ -6,10 +6,12 @@
 //
 // A Handlespace is the set of served zones and their pools. Readers call
 // View and then Zone(origin).Pool(handle): they get an immutable PoolView,
-// which never changes and is read without locks. Writers (ApplyZones,
-// Apply and the operations built on it: Register, Deregister, UpdateMany,
-// ApplyEdits, Expire) are serialised and publish a new view of each pool
-// they change, atomically.
+// which never changes and is read without locks. Writers are serialised
+// and publish a new view of each pool they change, atomically. There is
+// one operation model, Op (a registration, a removal, an expiry), applied
+// in batches by Apply (one group by Do); Update and UpdateMany change
+// fields of elements, ApplyEdits applies a peer's changes, and ApplyZones
+// the zone files.
 //
 // A PoolView keeps its elements in immutable trees that a new view shares
 // with the old one wherever the change did not touch them:

@@ -185,9 +185,8 @@ func TestQuickViewUpdates(t *testing.T) {
 							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
 						case 2:
 							// A new label for the element (rename).
-							e := mk(id)
-							e.Label = fmt.Sprintf("r%d-%d", id, round)
-							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: e, legacy: true}})
+							label := fmt.Sprintf("r%d-%d", id, round)
+							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) { e.Label = label }}})
 						default:
 							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
 							site := testSites[r.IntN(len(testSites))]

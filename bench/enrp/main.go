@@ -230,7 +230,7 @@ func propagation(ca *enrptest.CA, dir string, n int) error {
 		// show the new one.
 		name := fmt.Sprintf("p%d.pool.bench.", i)
 		t0 := time.Now()
-		if err := a.hs.Register(name, e, ""); err != nil {
+		if err := a.hs.Do(handlespace.Op{Pool: name, Elem: e}); err != nil {
 			return err
 		}
 		if err := untilAnswered(client, caddr, name, e.Addrs[0], t0, i); err != nil {
