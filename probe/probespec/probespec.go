@@ -1,4 +1,4 @@
-package probe
+package probespec
 
 import (
 	"errors"
@@ -8,38 +8,38 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/miekg/dns"
 )
 
-// ValidateTarget checks Spec.Target for a kind as the built-in checkers
-// read it, so that a configuration is rejected before it is probed:
+// Validate checks a probe's target for its kind as the built-in checkers
+// of package probe read it, so that a configuration is rejected before it
+// is probed:
 //
 //   - http, https: PATH[#TERM,...], PATH starting with "/"; each TERM a
-//     status code ("200"), a status class ("2xx"), "body=TEXT" or
-//     "host=NAME" (see HTTPChecker);
+//     status code ("200"), a status class ("2xx"), "body=TEXT",
+//     "host=NAME", "load=FIELD" or "fresh" (see ParseHTTP);
 //   - dns: NAME[#TERM,...]; each TERM an rcode name ("NOERROR",
-//     "NXDOMAIN") or "type=TYPE" (see DNSChecker);
+//     "NXDOMAIN") or "type=TYPE" (see ParseDNS);
 //   - tls: a server name or "";
 //   - tcp, none: nothing.
 //
 // The error says what is wrong and what was expected, without the kind or
 // the target (the caller names those).
-func ValidateTarget(kind, target string) error {
+func Validate(kind, target string) error {
 	switch kind {
 	case "", "none", "tcp":
 		if target != "" {
 			return fmt.Errorf("%s takes no target", kindName(kind))
 		}
 	case "http", "https":
-		_, err := parseHTTPTarget(target)
+		_, err := ParseHTTP(target)
 		return err
 	case "dns":
-		_, err := parseDNSTarget(target)
+		_, err := ParseDNS(target)
 		return err
 	case "tls":
-		if target != "" && !isHostName(target) {
+		if target != "" && !IsHostName(target) {
 			return fmt.Errorf("bad server name %q; want a host name such as www.example.com", target)
 		}
 	default:
@@ -55,19 +55,20 @@ func kindName(k string) string {
 	return k
 }
 
-// httpTarget is a parsed PATH[#TERM,...].
-type httpTarget struct {
-	path     string
-	statuses []string // "200", "2xx"; none means 2xx
-	bodies   []string
-	host     string // Host header and SNI; "" for ADDR:PORT and no SNI
-	fresh    bool   // a new connection for every probe
-	// loadField is the path of the body's JSON member that holds the
+// HTTP is a parsed http or https target, PATH[#TERM,...].
+type HTTP struct {
+	Path     string
+	Statuses []string // "200", "2xx"; none means 2xx
+	Bodies   []string // texts the body must hold
+	Host     string   // Host header and SNI; "" for ADDR:PORT and no SNI
+	Fresh    bool     // a new connection for every probe
+	// LoadField is the path of the body's JSON member that holds the
 	// load ("load", "stats.load"); nil: none.
-	loadField []string
+	LoadField []string
 }
 
-func parseHTTPTarget(s string) (*httpTarget, error) {
+// ParseHTTP parses an http or https target (see Validate).
+func ParseHTTP(s string) (*HTTP, error) {
 	path, expect, hasExpect := strings.Cut(s, "#")
 	if path == "" {
 		path = "/"
@@ -78,7 +79,7 @@ func parseHTTPTarget(s string) (*httpTarget, error) {
 	if _, err := url.ParseRequestURI(path); err != nil {
 		return nil, fmt.Errorf("bad path %q; want a path starting with /", path)
 	}
-	ht := &httpTarget{path: path}
+	ht := &HTTP{Path: path}
 	if !hasExpect {
 		return ht, nil
 	}
@@ -89,23 +90,23 @@ func parseHTTPTarget(s string) (*httpTarget, error) {
 			if err != nil || b == "" {
 				return nil, fmt.Errorf("bad term %q; want body=TEXT, percent-encoded (%%20 for a space, %%2C for a comma)", term)
 			}
-			ht.bodies = append(ht.bodies, b)
+			ht.Bodies = append(ht.Bodies, b)
 		case strings.HasPrefix(term, "host="):
 			h := strings.ToLower(strings.TrimSuffix(term[len("host="):], "."))
-			if !isHostName(h) || ht.host != "" {
+			if !IsHostName(h) || ht.Host != "" {
 				return nil, fmt.Errorf("bad term %q; want one host=NAME with a host name such as www.example.com", term)
 			}
-			ht.host = h
+			ht.Host = h
 		case term == "fresh":
-			ht.fresh = true
+			ht.Fresh = true
 		case strings.HasPrefix(term, "load="):
 			f := strings.Split(term[len("load="):], ".")
-			if ht.loadField != nil || slices.Contains(f, "") {
+			if ht.LoadField != nil || slices.Contains(f, "") {
 				return nil, fmt.Errorf("bad term %q; want one load=FIELD, the body's JSON member holding the load (load=load, load=stats.cpu)", term)
 			}
-			ht.loadField = f
+			ht.LoadField = f
 		case statusTerm(term):
-			ht.statuses = append(ht.statuses, strings.ToLower(term))
+			ht.Statuses = append(ht.Statuses, strings.ToLower(term))
 		default:
 			return nil, fmt.Errorf("bad term %q; want a status such as 200 or 2xx, body=TEXT, host=NAME, load=FIELD or fresh", term)
 		}
@@ -124,12 +125,13 @@ func statusTerm(s string) bool {
 	return s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'
 }
 
-func (ht *httpTarget) statusOK(code int) bool {
-	if len(ht.statuses) == 0 {
+// StatusOK reports whether an HTTP status code passes.
+func (ht *HTTP) StatusOK(code int) bool {
+	if len(ht.Statuses) == 0 {
 		return code >= 200 && code <= 299
 	}
 	c := strconv.Itoa(code)
-	for _, s := range ht.statuses {
+	for _, s := range ht.Statuses {
 		if s == c || s[1:] == "xx" && len(c) == 3 && s[0] == c[0] {
 			return true
 		}
@@ -137,22 +139,23 @@ func (ht *httpTarget) statusOK(code int) bool {
 	return false
 }
 
-// want describes the accepted statuses: "2xx", "200 or 204".
-func (ht *httpTarget) want() string {
-	if len(ht.statuses) == 0 {
+// Want describes the accepted statuses: "2xx", "200 or 204".
+func (ht *HTTP) Want() string {
+	if len(ht.Statuses) == 0 {
 		return "2xx"
 	}
-	return strings.Join(ht.statuses, " or ")
+	return strings.Join(ht.Statuses, " or ")
 }
 
-// dnsTarget is a parsed NAME[#TERM,...].
-type dnsTarget struct {
-	name   string // FQDN
-	qtype  uint16
-	rcodes []int // accepted; none means NOERROR
+// DNS is a parsed dns target, NAME[#TERM,...].
+type DNS struct {
+	Name   string // FQDN
+	Qtype  uint16
+	Rcodes []int // accepted; none means NOERROR
 }
 
-func parseDNSTarget(s string) (*dnsTarget, error) {
+// ParseDNS parses a dns target (see Validate).
+func ParseDNS(s string) (*DNS, error) {
 	name, expect, hasExpect := strings.Cut(s, "#")
 	if name == "" {
 		return nil, errors.New("no name to query; want NAME such as www.example.com")
@@ -160,7 +163,7 @@ func parseDNSTarget(s string) (*dnsTarget, error) {
 	if _, ok := dns.IsDomainName(name); !ok || strings.ContainsAny(name, " \t\r\n\"") {
 		return nil, fmt.Errorf("bad name %q to query; want a domain name such as www.example.com", name)
 	}
-	dt := &dnsTarget{name: dns.Fqdn(name), qtype: dns.TypeA}
+	dt := &DNS{Name: dns.Fqdn(name), Qtype: dns.TypeA}
 	if !hasExpect {
 		return dt, nil
 	}
@@ -171,49 +174,51 @@ func parseDNSTarget(s string) (*dnsTarget, error) {
 			if !known || typeSet {
 				return nil, fmt.Errorf("bad term %q; want one type=TYPE with a record type such as A, AAAA or SOA", term)
 			}
-			dt.qtype, typeSet = qt, true
+			dt.Qtype, typeSet = qt, true
 			continue
 		}
 		rc, known := dns.StringToRcode[strings.ToUpper(term)]
 		if !known || rc > 0xF {
 			return nil, fmt.Errorf("bad term %q; want an rcode such as NOERROR or NXDOMAIN, or type=TYPE", term)
 		}
-		if !slices.Contains(dt.rcodes, rc) {
-			dt.rcodes = append(dt.rcodes, rc)
+		if !slices.Contains(dt.Rcodes, rc) {
+			dt.Rcodes = append(dt.Rcodes, rc)
 		}
 	}
 	return dt, nil
 }
 
-func (dt *dnsTarget) rcodeOK(rc int) bool {
-	if len(dt.rcodes) == 0 {
+// RcodeOK reports whether a reply's rcode passes.
+func (dt *DNS) RcodeOK(rc int) bool {
+	if len(dt.Rcodes) == 0 {
 		return rc == dns.RcodeSuccess
 	}
-	return slices.Contains(dt.rcodes, rc)
+	return slices.Contains(dt.Rcodes, rc)
 }
 
-// want describes the accepted rcodes: "NOERROR", "NOERROR or NXDOMAIN".
-func (dt *dnsTarget) want() string {
-	if len(dt.rcodes) == 0 {
+// Want describes the accepted rcodes: "NOERROR", "NOERROR or NXDOMAIN".
+func (dt *DNS) Want() string {
+	if len(dt.Rcodes) == 0 {
 		return "NOERROR"
 	}
-	names := make([]string, len(dt.rcodes))
-	for i, rc := range dt.rcodes {
-		names[i] = rcodeName(rc)
+	names := make([]string, len(dt.Rcodes))
+	for i, rc := range dt.Rcodes {
+		names[i] = RcodeName(rc)
 	}
 	return strings.Join(names, " or ")
 }
 
-func rcodeName(rc int) string {
+// RcodeName is rc's name ("NXDOMAIN"), or RCODEn if it has none.
+func RcodeName(rc int) string {
 	if s, ok := dns.RcodeToString[rc]; ok {
 		return s
 	}
 	return fmt.Sprintf("RCODE%d", rc)
 }
 
-// isHostName reports whether s (without a final dot) is a host name:
+// IsHostName reports whether s (without a final dot) is a host name:
 // dot-separated labels of letters, digits and -, or an IP address.
-func isHostName(s string) bool {
+func IsHostName(s string) bool {
 	s = strings.TrimSuffix(s, ".")
 	if s == "" || len(s) > 253 {
 		return false
@@ -233,36 +238,4 @@ func isHostName(s string) bool {
 		}
 	}
 	return true
-}
-
-// parsedCache keeps parsed targets by their text, so that a checker does
-// not parse its target on every probe. It holds at most maxParsed entries;
-// beyond that, targets are parsed each time.
-type parsedCache[T any] struct {
-	mu sync.RWMutex
-	m  map[string]T
-}
-
-const maxParsed = 4096
-
-func (c *parsedCache[T]) get(s string, parse func(string) (T, error)) (T, error) {
-	c.mu.RLock()
-	v, ok := c.m[s]
-	c.mu.RUnlock()
-	if ok {
-		return v, nil
-	}
-	v, err := parse(s)
-	if err != nil {
-		return v, err
-	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[string]T{}
-	}
-	if len(c.m) < maxParsed {
-		c.m[s] = v
-	}
-	c.mu.Unlock()
-	return v, nil
 }
