@@ -354,6 +354,37 @@ func TestTruncation(t *testing.T) {
 	if w.err != nil || len(w.raw) > dns.MaxMsgSize || len(w.msg.Answer) == 0 || len(w.msg.Answer) != len(w.msg.Extra) {
 		t.Fatalf("TCP 4000 elements: err %v, %d bytes, %d answers, %d glue", w.err, len(w.raw), len(w.msg.Answer), len(w.msg.Extra))
 	}
+	// A mid-sized pool whose SRV answer fits but whose glue does not
+	// (RFC 2181 §9): the whole answer, TC clear, glue for the first
+	// elements in policy order, every glue RRset whole.
+	glued := 0
+	for _, n := range []int{15, 20, 25} {
+		h := NewHandler(bigSpace(t, n, 5), Config{})
+		m := query(t, h, "big.pool.test.", dns.TypeSRV, false, 1232)
+		if m.Truncated || len(m.Answer) != n {
+			t.Errorf("UDP %d elements: TC %v, %d answers; want no TC and all %d", n, m.Truncated, len(m.Answer), n)
+			continue
+		}
+		var order []string
+		for _, rr := range m.Answer {
+			order = append(order, rr.(*dns.SRV).Target)
+		}
+		var glue []string
+		for _, rr := range m.Extra {
+			if rr.Header().Rrtype != dns.TypeOPT {
+				glue = append(glue, rr.Header().Name)
+			}
+		}
+		if len(glue) > len(order) || !slices.Equal(glue, order[:len(glue)]) {
+			t.Errorf("UDP %d elements: glue for %v, want the first elements of %v", n, glue, order)
+		}
+		if len(glue) < n {
+			glued++
+		}
+	}
+	if glued == 0 {
+		t.Errorf("no pool size left glue out: the test does not test what it says")
+	}
 	// A small answer fits 512 bytes without EDNS.
 	h = NewHandler(newTestSpace(t), Config{})
 	if m := query(t, h, "web.pool.test.", dns.TypeSRV, false, 0); m.Truncated || len(m.Answer) != 4 {
@@ -460,5 +491,68 @@ func TestNegativeTTLUnderPool(t *testing.T) {
 		if got := m.Ns[0].Header().Ttl; got != c.ttl {
 			t.Errorf("%s %s: SOA TTL %d, want %d", c.qname, dns.TypeToString[c.qtype], got, c.ttl)
 		}
+	}
+}
+
+// TestFit: a reply too big for the client is cut by whole RRsets of
+// additional data first; TC is set, and every section emptied, only when
+// the answer, the authority or a referral's in-zone glue does not fit.
+func TestFit(t *testing.T) {
+	rrs := func(s string) []dns.RR { return mustRRs(t, "$ORIGIN pool.test.\n"+s) }
+	long := func(owner string, n int) string { // n TXT records of 200 bytes
+		out := ""
+		for i := 0; i < n; i++ {
+			out += fmt.Sprintf("%s 300 IN TXT \"%03d%s\"\n", owner, i, strings.Repeat("x", 196))
+		}
+		return out
+	}
+	hosts := func(owner string, n int) string { // n A records
+		out := ""
+		for i := 0; i < n; i++ {
+			out += fmt.Sprintf("%s 300 IN A 192.0.2.%d\n", owner, i+1)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name              string
+		aa                bool
+		answer, ns, extra string
+		tc                bool
+		nAns, nNS, nExtra int
+		extraOwners       []string
+	}{
+		{name: "fits", aa: true, answer: "mail 300 IN MX 10 mx1\n", extra: hosts("mx1", 2), nAns: 1, nExtra: 2},
+		{name: "glue left out, whole RRsets", aa: true, answer: "mail 300 IN MX 10 mx1\nmail 300 IN MX 20 mx2\n",
+			extra: hosts("mx1", 20) + hosts("mx2", 30), nAns: 2, nExtra: 20, extraOwners: []string{"mx1.pool.test."}},
+		{name: "answer too big", aa: true, answer: long("txt", 4), tc: true},
+		{name: "referral, out-of-zone glue left out", ns: "sub 300 IN NS ns.sub\nsub 300 IN NS ns.other\n",
+			extra: hosts("ns.other", 40) + hosts("ns.sub", 2), nNS: 2, nExtra: 2, extraOwners: []string{"ns.sub.pool.test."}},
+		{name: "referral, in-zone glue too big", ns: "sub 300 IN NS ns.sub\n", extra: hosts("ns.sub", 40), tc: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := new(dns.Msg)
+			m.SetQuestion("q.pool.test.", dns.TypeA)
+			m.Response, m.Authoritative = true, c.aa
+			m.Answer, m.Ns, m.Extra = rrs(c.answer), rrs(c.ns), rrs(c.extra)
+			m.SetEdns0(1232, false)
+			m.Compress = true
+			fit(m, 512)
+			if m.Len() > 512 {
+				t.Errorf("%d bytes, want at most 512", m.Len())
+			}
+			nExtra := len(m.Extra) - 1 // the OPT stays
+			if m.IsEdns0() == nil {
+				t.Fatalf("OPT dropped")
+			}
+			if m.Truncated != c.tc || len(m.Answer) != c.nAns || len(m.Ns) != c.nNS || nExtra != c.nExtra {
+				t.Errorf("TC %v, %d/%d/%d records; want TC %v, %d/%d/%d", m.Truncated, len(m.Answer), len(m.Ns), nExtra,
+					c.tc, c.nAns, c.nNS, c.nExtra)
+			}
+			for _, rr := range m.Extra {
+				if rr.Header().Rrtype != dns.TypeOPT && c.extraOwners != nil && !slices.Contains(c.extraOwners, rr.Header().Name) {
+					t.Errorf("additional %s, want only %v", rr, c.extraOwners)
+				}
+			}
+		})
 	}
 }

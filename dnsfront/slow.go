@@ -29,10 +29,10 @@ func (h *Handler) reply(w dns.ResponseWriter, r *dns.Msg, req *request, rcode in
 }
 
 func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, req *request) {
+	m.Compress = true
 	if req != nil && !req.tcp {
-		m.Truncate(req.maxSize) // before signing: Truncate leaves a signed reply alone
+		fit(m, req.maxSize) // before signing: the signature's room is out of maxSize already
 	}
-	m.Compress = true // Truncate turns it off when the reply fits uncompressed
 	if req != nil && req.tsig != nil {
 		signReply(m, req.tsig)
 	}
@@ -183,6 +183,61 @@ func (h *Handler) chasePool(w dns.ResponseWriter, m *dns.Msg, req *request, z *h
 	}
 	m.Answer = append(m.Answer, part.Answer...)
 	m.Extra = append(m.Extra, part.Extra...)
+}
+
+// fit makes a reply fit size bytes (RFC 2181 §9): it leaves out whole
+// RRsets of additional data, from the end, and sets TC, with every section
+// emptied, only when what remains still does not fit: when the answer or
+// authority section does not, or, in a referral, the glue of name servers
+// inside the delegated zone (without which the referral cannot be
+// followed, RFC 9471). The OPT record stays.
+func fit(m *dns.Msg, size int) {
+	if m.Len() <= size {
+		return
+	}
+	opt := m.IsEdns0()
+	extra := m.Extra[:0:0]
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			extra = append(extra, rr)
+		}
+	}
+	required := 0 // the glue records a referral needs, moved to the front
+	if !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0 && m.Ns[0].Header().Rrtype == dns.TypeNS {
+		cut := m.Ns[0].Header().Name
+		var optional []dns.RR
+		for _, rr := range extra {
+			if dns.IsSubDomain(cut, rr.Header().Name) {
+				extra[required] = rr
+				required++
+			} else {
+				optional = append(optional, rr)
+			}
+		}
+		extra = append(extra[:required], optional...)
+	}
+	withOPT := func(rrs []dns.RR) []dns.RR {
+		if opt != nil {
+			return append(rrs[:len(rrs):len(rrs)], opt)
+		}
+		return rrs
+	}
+	for len(extra) > required {
+		// Drop the last RRset: the records at the end with the last one's
+		// name and type.
+		last := extra[len(extra)-1].Header()
+		n := len(extra) - 1
+		for n > required && extra[n-1].Header().Rrtype == last.Rrtype && strings.EqualFold(extra[n-1].Header().Name, last.Name) {
+			n--
+		}
+		extra = extra[:n]
+		m.Extra = withOPT(extra)
+		if m.Len() <= size {
+			return
+		}
+	}
+	m.Truncated = true
+	m.Answer, m.Ns, m.Extra = nil, nil, withOPT(nil)
 }
 
 // findCut returns the delegation point (a node with NS records strictly below

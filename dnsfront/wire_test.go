@@ -189,7 +189,7 @@ func FuzzCheckMsg(f *testing.F) {
 	m.SetEdns0(1232, true)
 	b, _ := m.Pack()
 	f.Add(b)
-	f.Add(append(setBits(append([]byte(nil), b...), 15<<11|bitTC|bitRA)))
+	f.Add(setBits(append([]byte(nil), b...), 15<<11|bitTC|bitRA))
 	f.Add([]byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m wireMsg
