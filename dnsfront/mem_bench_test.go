@@ -9,7 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
 )
 
@@ -76,7 +76,7 @@ func memoryPerElement(t testing.TB, n, pools int) float64 {
 			groups = groups[:0]
 		}
 	}
-	reg := registrar.New(hs, nopStore{}, registrar.Config{Logger: discardLog()})
+	reg := regcommit.New(hs, nopStore{}, regcommit.Config{Logger: discardLog()})
 	h := NewHandler(hs, Config{Logger: discardLog()})
 	w := &discard{}
 	for _, name := range names {

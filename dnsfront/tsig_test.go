@@ -12,7 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
 )
 
@@ -36,7 +36,7 @@ func startUpdServer(t *testing.T) (string, *handlespace.Handlespace) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg := registrar.New(hs, st, registrar.Config{Logger: discardLog()})
+	reg := regcommit.New(hs, st, regcommit.Config{Logger: discardLog()})
 	t.Cleanup(reg.Close)
 	addr, _ := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys}, hs)
 	return addr, hs

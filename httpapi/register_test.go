@@ -9,7 +9,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
 )
 
@@ -19,10 +19,10 @@ import (
 type regFixture struct {
 	*fixture
 	store *store.Store
-	reg   *registrar.Registrar
+	reg   *regcommit.Committer
 }
 
-func newRegFixture(t *testing.T, cfg registrar.Config) *regFixture {
+func newRegFixture(t *testing.T, cfg regcommit.Config) *regFixture {
 	t.Helper()
 	f := newFixture(t, testToken)
 	st, err := store.Open(t.TempDir())
@@ -32,7 +32,7 @@ func newRegFixture(t *testing.T, cfg registrar.Config) *regFixture {
 	t.Cleanup(func() { st.Close() })
 	cfg.Now = func() time.Time { return t0 }
 	cfg.Logger = discard()
-	reg := registrar.New(f.hs, st, cfg)
+	reg := regcommit.New(f.hs, st, cfg)
 	t.Cleanup(reg.Close)
 	f.h = httpapi.NewHandler(f.b, httpapi.Config{Token: testToken, Logger: discard(), Now: func() time.Time { return t0 }, Registrar: reg})
 	return &regFixture{fixture: f, store: st, reg: reg}
@@ -48,7 +48,7 @@ func (f *regFixture) stored(t *testing.T) []string {
 }
 
 func TestRegisterEndpoints(t *testing.T) {
-	f := newRegFixture(t, registrar.Config{})
+	f := newRegFixture(t, regcommit.Config{})
 	put := func(path, body string) reply { return f.do(t, "PUT", path, body, auth) }
 
 	// Create: 201 with the element as the pool now has it.
@@ -59,7 +59,7 @@ func TestRegisterEndpoints(t *testing.T) {
 		el["weight"] != 3.0 || el["load"] != 0.5 || el["site"] != "ams" || el["lease_left_s"] != 30.0 || el["static"] != false {
 		t.Fatalf("PUT reply %s", rp.body)
 	}
-	id, _ := registrar.LabelID("h1")
+	id, _ := regcommit.LabelID("h1")
 	if el["id"] != handlespace.IDString(id) {
 		t.Errorf("identifier %v, want the label's hash %s", el["id"], handlespace.IDString(id))
 	}
@@ -120,7 +120,7 @@ func TestRegisterEndpoints(t *testing.T) {
 	// DELETE by label and by identifier; missing: 404; a zone file's: 409.
 	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/h1", "", auth).want(t, http.StatusOK, "")
 	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/h1", "", auth).want(t, http.StatusNotFound, "")
-	fid, _ := registrar.LabelID("f1")
+	fid, _ := regcommit.LabelID("f1")
 	f.do(t, "DELETE", "/v1/pools/fresh.pool.test/elements/"+handlespace.IDString(fid), "", auth).want(t, http.StatusOK, "")
 	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/web1", "", auth).want(t, http.StatusConflict, "defined by a zone file")
 	if got := f.stored(t); len(got) != 0 {
@@ -132,7 +132,7 @@ func TestRegisterEndpoints(t *testing.T) {
 }
 
 func TestRegisterRateLimit(t *testing.T) {
-	f := newRegFixture(t, registrar.Config{Rate: 1, Burst: 2})
+	f := newRegFixture(t, regcommit.Config{Rate: 1, Burst: 2})
 	body := `{"addresses":["192.0.2.1"],"port":80}`
 	codes := []int{}
 	for i := 0; i < 3; i++ {

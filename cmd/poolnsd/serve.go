@@ -18,7 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/monitor"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
 	"github.com/poolnsd/poolnsd/zones"
 	"github.com/spf13/pflag"
@@ -45,7 +45,7 @@ type daemon struct {
 	dns   *dnsfront.Server
 	ops   *ops // serve_ops.go: metrics, readiness, operator endpoints
 
-	reg     *registrar.Registrar // registrations (serve_register.go)
+	reg     *regcommit.Committer // registrations (serve_register.go)
 	mon     *monitor.Monitor     // probes and failure reports (serve_http.go)
 	monStop context.CancelFunc
 	monDone chan error

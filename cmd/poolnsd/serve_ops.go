@@ -26,7 +26,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -366,7 +366,7 @@ func (d *daemon) listenHTTP() int {
 // refusals in the metrics, by source, around the registrar that DNS UPDATE
 // and the HTTP API submit to.
 type meteredRegistrar struct {
-	*registrar.Registrar
+	*regcommit.Committer
 	m *metrics.Metrics
 }
 
@@ -376,8 +376,8 @@ var (
 )
 
 // Submit implements dnsfront.Updater and httpapi.Registrar.
-func (r meteredRegistrar) Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error) {
-	res, err := r.Registrar.Submit(ctx, req)
+func (r meteredRegistrar) Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error) {
+	res, err := r.Committer.Submit(ctx, req)
 	src := metrics.SourceHTTP
 	if strings.HasPrefix(req.Who.Owner, "tsig:") {
 		src = metrics.SourceDNS
@@ -406,14 +406,14 @@ func rejectCause(err error) metrics.Cause {
 	case errors.Is(err, handlespace.ErrLabelInUse), errors.Is(err, handlespace.ErrNameTaken):
 		return metrics.CauseConflict
 	}
-	switch registrar.CodeOf(err) {
-	case registrar.Invalid:
+	switch regcommit.CodeOf(err) {
+	case regcommit.Invalid:
 		return metrics.CauseMalformed
-	case registrar.NotFound:
+	case regcommit.NotFound:
 		return metrics.CauseNoZone
-	case registrar.Unavailable:
+	case regcommit.Unavailable:
 		return metrics.CauseStore
-	case registrar.Refused:
+	case regcommit.Refused:
 		msg := err.Error()
 		switch {
 		case strings.Contains(msg, "most registered elements allowed"), strings.Contains(msg, "most elements allowed"):

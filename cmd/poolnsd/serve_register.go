@@ -6,7 +6,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
 )
 
@@ -69,7 +69,7 @@ func (d *daemon) loadRegistrations() (int, error) {
 // startRegistrar starts the registrar over the handlespace and the store.
 func (d *daemon) startRegistrar() {
 	def, lo, hi := d.cfg.Leases()
-	d.reg = registrar.New(d.hs, d.store, registrar.Config{
+	d.reg = regcommit.New(d.hs, d.store, regcommit.Config{
 		LeaseDefault: def, LeaseMin: lo, LeaseMax: hi,
 		MaxPerOwner: d.cfg.Registration.MaxPerKey,
 		MaxPerPool:  d.cfg.Registration.MaxPerPool,

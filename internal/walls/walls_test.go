@@ -51,12 +51,12 @@ var walls = []wall{
 	},
 	{
 		from: []string{"M/zones"},
-		deny: []string{"M/probe", "M/probe/probetest", "M/dnsfront", "M/enrp/...", "M/monitor", "M/registrar", "M/store", "M/metrics"},
+		deny: []string{"M/probe", "M/probe/probetest", "M/dnsfront", "M/enrp/...", "M/monitor", "M/regcommit", "M/store", "M/metrics"},
 		why:  "zones parses files into handlespace definitions; the probe grammar it checks is probespec, the prober's own",
 	},
 	{
 		from: []string{"M/probe"},
-		deny: []string{"M/dnsfront", "M/enrp/...", "M/zones", "M/monitor", "M/registrar", "M/store", "M/httpapi", "M/metrics"},
+		deny: []string{"M/dnsfront", "M/enrp/...", "M/zones", "M/monitor", "M/regcommit", "M/store", "M/httpapi", "M/metrics"},
 		why:  "probe reports results and owns no state of pools (DESIGN 14)",
 	},
 	{
@@ -238,8 +238,8 @@ func TestImportWalls(t *testing.T) {
 func TestWallsFindCrossings(t *testing.T) {
 	m := func(s string) string { return mod + "/" + s }
 	graph := map[string]*pkg{
-		m("dnsfront"):               {ImportPath: m("dnsfront"), Imports: []string{m("handlespace"), m("registrar")}},
-		m("registrar"):              {ImportPath: m("registrar"), Imports: []string{m("metrics"), m("x")}},
+		m("dnsfront"):               {ImportPath: m("dnsfront"), Imports: []string{m("handlespace"), m("regcommit")}},
+		m("regcommit"):              {ImportPath: m("regcommit"), Imports: []string{m("metrics"), m("x")}},
 		m("x"):                      {ImportPath: m("x"), Imports: []string{"net/http"}},
 		m("metrics"):                {ImportPath: m("metrics"), Imports: []string{"net/http"}},
 		"net/http":                  {ImportPath: "net/http", Standard: true},
@@ -247,10 +247,10 @@ func TestWallsFindCrossings(t *testing.T) {
 		m("handlespace/internal/x"): {ImportPath: m("handlespace/internal/x")},
 		m("webui"):                  {ImportPath: m("webui"), TestImports: []string{"go.etcd.io/bbolt"}},
 	}
-	got := violations(graph, []string{m("dnsfront"), m("registrar"), m("x"), m("metrics"), m("handlespace"), m("handlespace/internal/x"), m("webui")})
+	got := violations(graph, []string{m("dnsfront"), m("regcommit"), m("x"), m("metrics"), m("handlespace"), m("handlespace/internal/x"), m("webui")})
 	want := []string{
-		"dnsfront depends on metrics (dnsfront → registrar → metrics)",
-		"dnsfront depends on net/http (dnsfront → registrar → x → net/http)",
+		"dnsfront depends on metrics (dnsfront → regcommit → metrics)",
+		"dnsfront depends on net/http (dnsfront → regcommit → x → net/http)",
 		"webui imports go.etcd.io/bbolt",
 	}
 	for _, w := range want {

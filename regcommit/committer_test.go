@@ -1,4 +1,4 @@
-package registrar
+package regcommit
 
 import (
 	"context"
@@ -96,7 +96,7 @@ type fixture struct {
 	hs     *handlespace.Handlespace
 	store  *testStore
 	clk    *clock
-	r      *Registrar
+	r      *Committer
 	queued chan struct{} // a value per queued request
 }
 

@@ -1,4 +1,4 @@
-package registrar
+package regcommit
 
 import (
 	"context"
@@ -23,7 +23,7 @@ type Store interface {
 
 var _ Store = (*store.Store)(nil)
 
-// Config configures a Registrar. Zero values have defaults.
+// Config configures a Committer. Zero values have defaults.
 type Config struct {
 	// LeaseDefault is the lease of a registration that asks for none
 	// (default 60 s); LeaseMin and LeaseMax bound every lease (defaults
@@ -99,7 +99,7 @@ type Change struct {
 	// Label is the element's label, the first label of its own name.
 	Label string
 	// Elem, when set, is registered under Label: Addrs, Port, Transport
-	// and the policy parameters as the registrant gave them. The registrar
+	// and the policy parameters as the registrant gave them. The committer
 	// fills in the ID, Owner, Lease, Expires and Home. nil: the element
 	// with Label is removed (nothing if there is none).
 	Elem *handlespace.Element
@@ -158,7 +158,7 @@ const (
 	Invalid
 	// NotFound: the pool's zone is not served.
 	NotFound
-	// Unavailable: the store failed or the registrar is closed; nothing
+	// Unavailable: the store failed or the committer is closed; nothing
 	// changed, the request may be retried.
 	Unavailable
 )
@@ -177,7 +177,10 @@ func (c Code) String() string {
 	return "unknown"
 }
 
-// Error is an error of Submit other than Build's own.
+// Error is an error of Submit other than Build's own. It prints with the
+// prefix "registrar: " (in DESIGN's sense: this registrar, the poolnsd
+// process, refused), which clients and the HTTP API's replies already
+// know.
 type Error struct {
 	Code Code
 	Msg  string
@@ -200,12 +203,12 @@ func refused(format string, a ...any) error {
 	return &Error{Code: Refused, Msg: fmt.Sprintf(format, a...)}
 }
 
-// ErrClosed: the registrar is closed.
+// ErrClosed: the committer is closed.
 var ErrClosed = &Error{Code: Unavailable, Msg: "closed"}
 
-// Registrar serialises registrations, makes them durable with group
+// Committer serialises registrations, makes them durable with group
 // commit and applies them to the handlespace.
-type Registrar struct {
+type Committer struct {
 	hs    *handlespace.Handlespace
 	store Store
 	cfg   Config
@@ -263,12 +266,12 @@ type sweepReq struct {
 	done chan int
 }
 
-// New returns a running Registrar. The handlespace should already hold the
+// New returns a running Committer. The handlespace should already hold the
 // registrations of the store (see Load); New counts them for the quotas and
 // the lease sweep.
-func New(hs *handlespace.Handlespace, store Store, cfg Config) *Registrar {
+func New(hs *handlespace.Handlespace, store Store, cfg Config) *Committer {
 	cfg.defaults()
-	r := &Registrar{
+	r := &Committer{
 		hs: hs, store: store, cfg: cfg, log: cfg.Logger,
 		queue:   make(chan *pending, 4*cfg.MaxBatch),
 		sweep:   make(chan sweepReq),
@@ -283,18 +286,18 @@ func New(hs *handlespace.Handlespace, store Store, cfg Config) *Registrar {
 	return r
 }
 
-// Config returns the registrar's configuration with the defaults filled in.
-func (r *Registrar) Config() Config { return r.cfg }
+// Config returns the committer's configuration with the defaults filled in.
+func (r *Committer) Config() Config { return r.cfg }
 
 // Allow takes a token from the bucket of source from and reports whether
 // there was one. A front end calls it once per request, before Submit.
-func (r *Registrar) Allow(from netip.Addr) bool { return r.limiter.allow(from, r.cfg.Now()) }
+func (r *Committer) Allow(from netip.Addr) bool { return r.limiter.allow(from, r.cfg.Now()) }
 
 // Submit queues req and waits until it is durable and published, or failed
 // and changed nothing. A ctx that ends while req waits in the queue
 // withdraws it (ctx.Err()); once its batch has begun, Submit waits for the
 // outcome.
-func (r *Registrar) Submit(ctx context.Context, req *Request) (Result, error) {
+func (r *Committer) Submit(ctx context.Context, req *Request) (Result, error) {
 	p := &pending{ctx: ctx, req: req, done: make(chan outcome, 1)}
 	select {
 	case r.queue <- p:
@@ -322,7 +325,7 @@ func (r *Registrar) Submit(ctx context.Context, req *Request) (Result, error) {
 
 // Sweep removes the elements whose lease ended at or before now, from the
 // handlespace and the store, and returns how many.
-func (r *Registrar) Sweep(now time.Time) int {
+func (r *Committer) Sweep(now time.Time) int {
 	s := sweepReq{now: now, done: make(chan int, 1)}
 	select {
 	case r.sweep <- s:
@@ -335,7 +338,7 @@ func (r *Registrar) Sweep(now time.Time) int {
 // Resync counts the registered elements again from the handlespace, for
 // the quotas and the lease sweep: after a zone reload, which may drop
 // registered elements of pools that a zone file took over.
-func (r *Registrar) Resync() {
+func (r *Committer) Resync() {
 	done := make(chan struct{})
 	select {
 	case r.resync <- done:
@@ -345,7 +348,7 @@ func (r *Registrar) Resync() {
 }
 
 // Stats returns the committer's counters.
-func (r *Registrar) Stats() Stats {
+func (r *Committer) Stats() Stats {
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()
 	return r.shared
@@ -353,12 +356,12 @@ func (r *Registrar) Stats() Stats {
 
 // Close stops the committer after it has answered the Requests it took.
 // Requests queued later get ErrClosed.
-func (r *Registrar) Close() {
+func (r *Committer) Close() {
 	r.once.Do(func() { close(r.stop) })
 	<-r.stopped
 }
 
-func (r *Registrar) run() {
+func (r *Committer) run() {
 	defer close(r.stopped)
 	var carry []*pending
 	for {
@@ -394,7 +397,7 @@ func (r *Registrar) run() {
 }
 
 // drainClosed answers what is still queued at Close.
-func (r *Registrar) drainClosed() {
+func (r *Committer) drainClosed() {
 	for {
 		select {
 		case p := <-r.queue:
@@ -405,7 +408,7 @@ func (r *Registrar) drainClosed() {
 	}
 }
 
-func (r *Registrar) publishStats() {
+func (r *Committer) publishStats() {
 	r.statsMu.Lock()
 	r.shared = r.stats
 	r.statsMu.Unlock()
@@ -422,7 +425,7 @@ type planned struct {
 }
 
 // process runs one batch and returns the Requests deferred to the next.
-func (r *Registrar) process(batch []*pending) []*pending {
+func (r *Committer) process(batch []*pending) []*pending {
 	v := r.hs.View()
 	now := r.cfg.Now()
 	var (
@@ -497,7 +500,7 @@ func addKeys(ks []string, keys, pools map[string]bool) {
 	}
 }
 
-func (r *Registrar) answer(p *pending, o outcome) {
+func (r *Committer) answer(p *pending, o outcome) {
 	r.stats.Requests++
 	if o.err != nil {
 		switch CodeOf(o.err) {
@@ -515,7 +518,7 @@ func (r *Registrar) answer(p *pending, o outcome) {
 
 // plan runs a Request's Build and turns its Changes into handlespace
 // operations, checking ownership, quotas and identifiers.
-func (r *Registrar) plan(v *handlespace.View, now time.Time, p *pending, claims claimSet,
+func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims claimSet,
 	countOwner, countPool func(string) int) (*planned, error) {
 	changes, err := p.req.Build(v)
 	if err != nil {
@@ -621,7 +624,7 @@ func poolView(v *handlespace.View, pool string) *handlespace.PoolView { return v
 
 // commit applies the planned Requests to the handlespace and the store as
 // one batch, then answers them.
-func (r *Registrar) commit(plans []*planned) {
+func (r *Committer) commit(plans []*planned) {
 	groups := make([][]handlespace.Op, len(plans))
 	for i, pl := range plans {
 		groups[i] = pl.ops
@@ -687,7 +690,7 @@ func (r *Registrar) commit(plans []*planned) {
 }
 
 // applyError turns an error of handlespace.Apply into a Submit error.
-func (r *Registrar) applyError(err error) error {
+func (r *Committer) applyError(err error) error {
 	switch {
 	case errors.Is(err, handlespace.ErrCommit):
 		return &Error{Code: Unavailable, Msg: "the store failed; nothing changed", Err: err}
@@ -701,7 +704,7 @@ func (r *Registrar) applyError(err error) error {
 
 // recount counts the registered elements of the handlespace by owner and
 // pool, and fills the lease wheel.
-func (r *Registrar) recount() {
+func (r *Committer) recount() {
 	r.perOwner, r.perPool, r.leases = map[string]int{}, map[string]int{}, newWheel()
 	r.stats.Elements = 0
 	for _, z := range r.hs.View().Zones() {

@@ -1,13 +1,15 @@
-// Package registrar turns registrations — from DNS UPDATE (dnsfront) and
-// the HTTP API (httpapi) — into handlespace changes that are on disk before
-// they are acknowledged. It owns what the two front ends share: element
-// identifiers, leases, ownership, quotas, per-source rate limits, group
-// commit and lease expiry.
+// Package regcommit commits registrations: it turns them — from DNS
+// UPDATE (dnsfront) and the HTTP API (httpapi) — into handlespace changes
+// that are on disk before they are acknowledged. It owns what the two front
+// ends share: element identifiers, leases, ownership, quotas, per-source
+// rate limits, group commit and lease expiry. (A registrar, in DESIGN's
+// words, is a whole poolnsd process; this package is the part of one that
+// commits registrations.)
 //
 // # Basics
 //
-// New starts a Registrar over a handlespace and a Store (store.Store
-// is one). A front end calls Allow with the request's source address (the
+// New starts a Committer over a handlespace and a Store (store.Store is
+// one). A front end calls Allow with the request's source address (the
 // per-source token bucket; RFC 5355's registration flooding), then Submit
 // with a Request: who asks (an Owner such as "tsig:pe-key." or "http"),
 // the conflict keys of the names it reads and writes, and a Build function
@@ -45,4 +47,4 @@
 // belongs to the owner that registered it: another owner may not change or
 // remove it, except an admin owner (the HTTP API's bearer token). The
 // quota counts follow the handlespace; after a zone reload call Resync.
-package registrar
+package regcommit

@@ -1,4 +1,4 @@
-package registrar
+package regcommit
 
 import (
 	"errors"
@@ -83,7 +83,7 @@ func (w *wheel) due(now time.Time) []leaseRef {
 
 // doSweep removes the elements whose lease ended at or before now. It runs
 // on the committer.
-func (r *Registrar) doSweep(now time.Time) int {
+func (r *Committer) doSweep(now time.Time) int {
 	refs := r.leases.due(now)
 	if len(refs) == 0 {
 		return 0

@@ -1,4 +1,4 @@
-package registrar
+package regcommit
 
 import (
 	"net/netip"
