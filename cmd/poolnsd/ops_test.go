@@ -87,7 +87,7 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	cfg.HTTP.Listen = ""   // the test serves the handler on httptest
 	buf := &lockedBuffer{}
 	log, level := newLiveLogger(cfg, buf)
-	d := &daemon{cfg: cfg, log: log, ops: newOps(nil, level, log)}
+	d := &daemon{cfg: cfg, log: log, ops: newOperator(nil, level, log)}
 	srv := httptest.NewServer(d.httpHandler())
 	t.Cleanup(srv.Close)
 	p := &inproc{d: d, dir: dir, base: srv.URL, log: buf}

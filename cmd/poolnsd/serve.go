@@ -43,7 +43,7 @@ type daemon struct {
 	store *store.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
-	ops   *ops // serve_ops.go: metrics, readiness, operator endpoints
+	ops   *operator // serve_ops.go: metrics, readiness, operator endpoints
 
 	reg     *regcommit.Committer // registrations (serve_register.go)
 	mon     *monitor.Monitor     // probes and failure reports (serve_http.go)
@@ -101,7 +101,7 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
 
-	d := &daemon{cfg: cfg, log: log, ops: newOps(fs, level, log)}
+	d := &daemon{cfg: cfg, log: log, ops: newOperator(fs, level, log)}
 	if prepare != nil {
 		if err := prepare(d); err != nil {
 			log.Error("cannot start", "err", err.Error())

@@ -37,8 +37,9 @@ import (
 // "sites" map (not in the table of keys) is live too.
 var liveKeys = []string{"log.level", "log.queries", "http.token"}
 
-// ops is the operator state of a daemon.
-type ops struct {
+// operator is the operator side of a daemon: metrics, readiness, the
+// operator endpoints, the keys SIGHUP changes.
+type operator struct {
 	metrics *metrics.Metrics
 	level   *slog.LevelVar
 	// flags are the parsed flags of serve, to load the configuration again
@@ -66,8 +67,8 @@ type ops struct {
 	onReady func()
 }
 
-func newOps(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *ops {
-	o := &ops{flags: flags, level: level}
+func newOperator(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *operator {
+	o := &operator{flags: flags, level: level}
 	o.metrics = metrics.New(metrics.Options{
 		Version: versionString(),
 		View: func() *handlespace.View {
@@ -102,7 +103,7 @@ func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar
 
 // httpURL is the base URL of the HTTP listener: its bound address if it
 // serves, else http.listen.
-func (o *ops) httpURL(cfg config.Config) string {
+func (o *operator) httpURL(cfg config.Config) string {
 	addr := cfg.HTTP.Listen
 	if a := o.httpAddr.Load(); a != nil {
 		addr = *a
@@ -115,14 +116,14 @@ func (o *ops) httpURL(cfg config.Config) string {
 }
 
 // setPhase marks the server not ready, saying why.
-func (o *ops) setPhase(why string) {
+func (o *operator) setPhase(why string) {
 	o.phase.Store(&why)
 	o.ready.Store(false)
 	o.metrics.SetReady(false)
 }
 
 // setReady marks the server ready: zones loaded, store open, DNS served.
-func (o *ops) setReady() {
+func (o *operator) setReady() {
 	o.ready.Store(true)
 	o.metrics.SetReady(true)
 	sdNotify("READY=1\nSTATUS=serving")
