@@ -215,11 +215,7 @@ func TestCaseInsensitive(t *testing.T) {
 func TestPolicyOrder(t *testing.T) {
 	h := NewHandler(newTestSpace(t), Config{})
 	pv := h.src.View().Zone("pool.test.").Pool("web")
-	ids := []string{}
 	all, v4 := pv.All.Elements(), pv.V4.Elements()
-	for _, e := range all {
-		ids = append(ids, e.Label)
-	}
 	// rr over the 4 elements (ordered by ID): each query starts one further.
 	n := len(v4)
 	for q := 0; q < 2*n; q++ {

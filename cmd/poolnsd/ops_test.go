@@ -277,11 +277,10 @@ func TestMetricsEndToEnd(t *testing.T) {
 	// The registration with the short lease expires in the sweep; the
 	// reload fails.
 	var s metricstest.Samples
-	var text string
 	deadline := time.Now().Add(waitLimit)
 	for {
 		var err error
-		s, text, err = metricstest.Scrape(http.DefaultClient, p.base+"/metrics")
+		s, _, err = metricstest.Scrape(http.DefaultClient, p.base+"/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

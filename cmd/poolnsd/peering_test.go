@@ -187,37 +187,13 @@ func answerOf(addr, name string) ([]string, error) {
 type watcher struct {
 	stop chan struct{}
 	done chan struct{}
-	more chan struct{} // a value after each round of questions
 	mu   sync.Mutex
 	n    int
 	gaps []string
 }
 
-// waitAnswers waits for n more answers.
-func (w *watcher) waitAnswers(t *testing.T, n int) {
-	t.Helper()
-	w.mu.Lock()
-	until := w.n + n
-	w.mu.Unlock()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for {
-		w.mu.Lock()
-		got := w.n
-		w.mu.Unlock()
-		if got >= until {
-			return
-		}
-		select {
-		case <-w.more:
-		case <-deadline.C:
-			t.Fatalf("the watcher got %d answers of %d", got-until+n, n)
-		}
-	}
-}
-
 func watch(addrs []string, want map[string][]string) *watcher {
-	w := &watcher{stop: make(chan struct{}), done: make(chan struct{}), more: make(chan struct{}, 1)}
+	w := &watcher{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -233,10 +209,6 @@ func watch(addrs []string, want map[string][]string) *watcher {
 					}
 					w.mu.Unlock()
 				}
-			}
-			select {
-			case w.more <- struct{}{}:
-			default:
 			}
 			select {
 			case <-w.stop:
