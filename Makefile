@@ -75,9 +75,12 @@ bench-tshark: deps
 bench-peers: build
 	./bench/peers.sh
 
+# gofmt, go vet and staticcheck (the version go.mod's tool directive pins:
+# go tool staticcheck builds it from the module cache).
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
