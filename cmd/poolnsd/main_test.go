@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // raceBuild is set by race_test.go when the tests run with -race.
@@ -16,7 +18,8 @@ var raceBuild bool
 // binary is the poolnsd built by TestMain.
 var binary string
 
-// TestMain builds poolnsd once; the tests run it as a real process.
+// TestMain builds poolnsd once; the tests run it as a real process. It
+// fails the tests that pass when they leave a goroutine running.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "poolnsd-test-")
 	if err != nil {
@@ -42,6 +45,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if code == 0 {
+		// The tests that run a daemon in this process (and the clients of
+		// the others) leave no goroutine behind.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
