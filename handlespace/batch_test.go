@@ -149,7 +149,7 @@ func TestApplyMatchesOneByOne(t *testing.T) {
 			}
 		}
 		pa, pb := a.View().Zone("z.test.").Pool("web"), b.View().Zone("z.test.").Pool("web")
-		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || pa.labels.n != pb.labels.n || pa.All.Len() != pb.All.Len() {
+		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || pa.labels.Len() != pb.labels.Len() || pa.All.Len() != pb.All.Len() {
 			t.Fatalf("round %d: batched %v, one at a time %v", round, labelsOf(pa), labelsOf(pb))
 		}
 		checkLabelIndex(t, pa)
@@ -318,13 +318,13 @@ func TestQuickBatchRollback(t *testing.T) {
 				}
 				continue
 			}
-			if pv == nil || pv.Len() != len(model) || pv.labels.n != len(model) {
+			if pv == nil || pv.Len() != len(model) || pv.labels.Len() != len(model) {
 				t.Fatalf("%s round %d: view %v, model has %d elements", policy, round, pv != nil, len(model))
 			}
 			served := 0
 			for id, l := range model {
 				e := pv.Element(id)
-				if e == nil || e.Label != l || pv.Label(l) != e || !pv.labels.has(labelKey(l, id)) {
+				if e == nil || e.Label != l || pv.Label(l) != e || !hasLabelKey(pv, labelKey(l, id)) {
 					t.Fatalf("%s round %d: element %d (%q) is %v", policy, round, id, l, e)
 				}
 				if e.Served() {

@@ -14,7 +14,9 @@
 // the zone files.
 //
 // A PoolView keeps its elements in immutable trees that a new view shares
-// with the old one wherever the change did not touch them:
+// with the old one wherever the change did not touch them (package
+// internal/ptree holds them, with all of the package's unsafe code; the
+// policies use them through its API and never see a node's layout):
 //
 //   - the elements, in a B+tree by ID (leaves of up to 64 elements, inner
 //     nodes of up to 32 children, each counting the elements below it, so
@@ -40,9 +42,11 @@
 // Maglev table of larger ones in the background.
 //
 // A selection (ElementSet.Select) returns Picks: an element and where it
-// lies in the set. Pick.PartMemo lets a reader keep material aligned with
-// the leaf (the DNS front keeps its packed records there), so that it too
-// is rebuilt only where a change made a new leaf.
+// lies in the set. Readers may keep material they derive from elements,
+// from the parts picks lie in and from views in the readers' memo
+// (Element.Memo, Pick.PartMemo, PoolView.Memo; see memo.go): the DNS front
+// keeps its packed records there, so that they too are rebuilt only where
+// a change made a new element, leaf or view.
 //
 // # Caveats
 //

@@ -1,4 +1,4 @@
-package handlespace
+package ptree
 
 import (
 	"math/bits"
@@ -6,20 +6,21 @@ import (
 	"unsafe"
 )
 
-// lindex is a pool view's label index: an immutable hash trie of label
-// keys, each labelHash(label)<<32 | ID, whose leaves are buckets: sorted
-// arrays of up to bucketMax keys, without pointers (the garbage collector
-// does not scan them). An inner node has a child for each 4-bit slot of
-// the hash at its depth that any of its keys has. A lookup follows the
-// label's hash to a bucket and searches it; a change copies one path:
-// about log16(n/bucketMax) inner nodes of at most 16 pointers, and a
-// bucket. Each node is one allocation.
+// Index is an immutable hash trie of 64-bit keys whose top 32 bits are a
+// hash (handlespace: a pool view's label index, each key a label's hash,
+// then the element's ID). Its leaves are buckets: sorted arrays of up to
+// bucketMax keys, without pointers (the garbage collector does not scan
+// them). An inner node has a child for each 4-bit slot of the hash at its
+// depth that any of its keys has. A lookup follows the hash to a bucket
+// and searches it; a change copies one path: about log16(n/bucketMax)
+// inner nodes of at most 16 pointers, and a bucket. Each node is one
+// allocation. The zero Index is empty.
 //
 // Canonical form: a subtree is a bucket exactly when it holds at most
 // bucketMax keys (or when all its keys share their whole hash, at depth
 // hashDepth), so the same keys make the same trie whatever the order of
 // the changes.
-type lindex struct {
+type Index struct {
 	root *hnode
 	n    int
 }
@@ -65,8 +66,11 @@ func hashOf(key uint64) uint32 { return uint32(key >> 32) }
 // pos returns the index in subs of slot s's child.
 func (n *hnode) pos(s uint16) int { return bits.OnesCount16(n.mask & (1<<s - 1)) }
 
-// each calls f for every key with the given hash, until f returns false.
-func (x *lindex) each(h uint32, f func(key uint64) bool) {
+// Len returns the number of keys.
+func (x *Index) Len() int { return x.n }
+
+// Each calls f for every key with the given hash, until f returns false.
+func (x *Index) Each(h uint32, f func(key uint64) bool) {
 	n := x.root
 	for d := 0; n != nil; d++ {
 		if n.bucket {
@@ -88,15 +92,8 @@ func (x *lindex) each(h uint32, f func(key uint64) bool) {
 	}
 }
 
-// has reports whether the index holds key.
-func (x *lindex) has(key uint64) bool {
-	found := false
-	x.each(hashOf(key), func(k uint64) bool { found = k == key; return !found })
-	return found
-}
-
-// with returns the index with key added (if absent).
-func (x lindex) with(key uint64) lindex {
+// With returns the index with key added (if absent).
+func (x Index) With(key uint64) Index {
 	if x.root == nil {
 		x.root, x.n = newBucket([]uint64{key}), 1
 		return x
@@ -107,8 +104,8 @@ func (x lindex) with(key uint64) lindex {
 	return x
 }
 
-// without returns the index with key removed (if present).
-func (x lindex) without(key uint64) lindex {
+// Without returns the index with key removed (if present).
+func (x Index) Without(key uint64) Index {
 	if x.root == nil {
 		return x
 	}
@@ -235,20 +232,12 @@ func (n *hnode) appendKeys(dst []uint64) []uint64 {
 	return dst
 }
 
-// all appends every key, in no particular order (testing, checks).
-func (x *lindex) all(dst []uint64) []uint64 {
-	if x.root == nil {
-		return dst
-	}
-	return x.root.appendKeys(dst)
-}
-
-// buildIndex returns the index of keys (sorted, distinct) in one go.
-func buildIndex(keys []uint64) lindex {
+// BuildIndex returns the index of keys (sorted, distinct) in one go.
+func BuildIndex(keys []uint64) Index {
 	if len(keys) == 0 {
-		return lindex{}
+		return Index{}
 	}
-	return lindex{root: buildNode(keys, 0), n: len(keys)}
+	return Index{root: buildNode(keys, 0), n: len(keys)}
 }
 
 // buildNode returns the subtree at depth d of keys (sorted, distinct).

@@ -1,4 +1,4 @@
-package handlespace
+package ptree
 
 import (
 	mrand "math/rand"
@@ -11,7 +11,22 @@ import (
 // The label index against a map, and its canonical form: the same keys
 // make the same trie, however they came in.
 
-func checkIndex(t *testing.T, x lindex, model map[uint64]bool) {
+// has reports whether the index holds key.
+func (x *Index) has(key uint64) bool {
+	found := false
+	x.Each(hashOf(key), func(k uint64) bool { found = k == key; return !found })
+	return found
+}
+
+// all appends every key, in no particular order .
+func (x *Index) all(dst []uint64) []uint64 {
+	if x.root == nil {
+		return dst
+	}
+	return x.root.appendKeys(dst)
+}
+
+func checkIndex(t *testing.T, x Index, model map[uint64]bool) {
 	t.Helper()
 	if x.n != len(model) {
 		t.Fatalf("index holds %d keys, model %d", x.n, len(model))
@@ -30,7 +45,7 @@ func checkIndex(t *testing.T, x lindex, model map[uint64]bool) {
 		t.Fatalf("index holds %d keys, not the model's %d", len(got), len(want))
 	}
 	// Canonical: equal to the trie built in one go.
-	if !sameTrie(x.root, buildIndex(want).root) {
+	if !sameTrie(x.root, BuildIndex(want).root) {
 		t.Fatal("the trie differs from the one built in one go from the same keys")
 	}
 	var walk func(n *hnode, d int) int
@@ -74,11 +89,11 @@ func sameTrie(a, b *hnode) bool {
 }
 
 func TestQuickLabelIndex(t *testing.T) {
-	cfg := &quick.Config{MaxCount: 40, Rand: mrand.New(mrand.NewSource(int64(polSeed(t))))}
+	cfg := &quick.Config{MaxCount: 40, Rand: mrand.New(mrand.NewSource(int64(treeSeed(t))))}
 	f := func(seed uint64) bool {
 		r := rand.New(rand.NewPCG(seed, 9))
 		model := map[uint64]bool{}
-		var x lindex
+		var x Index
 		// Keys with few distinct hashes (collisions down to the bottom)
 		// or many.
 		hashes := []uint32{0, 1, 0xffffffff, 0x80000000}
@@ -102,10 +117,10 @@ func TestQuickLabelIndex(t *testing.T) {
 				}
 			}
 			if del {
-				x = x.without(k)
+				x = x.Without(k)
 				delete(model, k)
 			} else {
-				x = x.with(k)
+				x = x.With(k)
 				model[k] = true
 			}
 			if round%37 == 0 || len(model) < 3*bucketMax {
@@ -125,7 +140,7 @@ func TestQuickLabelIndex(t *testing.T) {
 		slices.Sort(keys)
 		r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 		for _, k := range keys {
-			x = x.without(k)
+			x = x.Without(k)
 			delete(model, k)
 			if len(model) < 3*bucketMax {
 				checkIndex(t, x, model)
@@ -144,13 +159,14 @@ func TestQuickLabelIndex(t *testing.T) {
 // TestLabelIndexSharing: a change copies one path of the trie only.
 func TestLabelIndexSharing(t *testing.T) {
 	var keys []uint64
+	key := func(id uint32) uint64 { return uint64(uint32(id*0x9e3779b1)^0x5bd1e995)<<32 | uint64(id) }
 	for id := range uint32(100_000) {
-		keys = append(keys, labelKey(IDString(id), id))
+		keys = append(keys, key(id))
 	}
 	slices.Sort(keys)
-	x := buildIndex(keys)
-	y := x.with(labelKey("new", 1<<31))
-	nodes := func(x lindex) map[*hnode]bool {
+	x := BuildIndex(keys)
+	y := x.With(key(1 << 31))
+	nodes := func(x Index) map[*hnode]bool {
 		m := map[*hnode]bool{}
 		var walk func(n *hnode)
 		walk = func(n *hnode) {
