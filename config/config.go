@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,12 +55,23 @@ type DNS struct {
 	Listen     []string `mapstructure:"listen"`
 	UDPSize    int      `mapstructure:"udp_size"`
 	UDPSockets int      `mapstructure:"udp_sockets"`
+
+	// The protections of protect.go.
+	Cookies              bool     `mapstructure:"cookies"`
+	CookieSecret         string   `mapstructure:"cookie_secret"`
+	CookieSecretPrevious string   `mapstructure:"cookie_secret_previous"`
+	AllowQuery           []string `mapstructure:"allow_query"`
+	NSID                 string   `mapstructure:"nsid"`
+	Version              string   `mapstructure:"version"`
+	RRL                  RRL      `mapstructure:"rrl"`
+	TLS                  DNSTLS   `mapstructure:"tls"`
 }
 
 // HTTP is the section "http": the JSON API.
 type HTTP struct {
-	Listen string `mapstructure:"listen"`
-	Token  string `mapstructure:"token"`
+	Listen      string `mapstructure:"listen"`
+	Token       string `mapstructure:"token"`
+	ReportToken string `mapstructure:"report_token"`
 }
 
 // Probe is the section "probe": the prober.
@@ -69,22 +81,24 @@ type Probe struct {
 
 // Reports is the section "reports": pool users' failure reports.
 type Reports struct {
-	MaxBad int    `mapstructure:"max_bad"`
-	Window string `mapstructure:"window"`
-	Rate   int    `mapstructure:"rate"`
-	Burst  int    `mapstructure:"burst"`
+	Allow  []string `mapstructure:"allow"`
+	MaxBad int      `mapstructure:"max_bad"`
+	Window string   `mapstructure:"window"`
+	Rate   int      `mapstructure:"rate"`
+	Burst  int      `mapstructure:"burst"`
 }
 
 // Registration is the section "registration": leases, quotas and rate
 // limits of dynamic registrations.
 type Registration struct {
-	LeaseDefault string `mapstructure:"lease_default"`
-	LeaseMin     string `mapstructure:"lease_min"`
-	LeaseMax     string `mapstructure:"lease_max"`
-	MaxPerKey    int    `mapstructure:"max_per_key"`
-	MaxPerPool   int    `mapstructure:"max_per_pool"`
-	Rate         int    `mapstructure:"rate"`
-	Burst        int    `mapstructure:"burst"`
+	LeaseDefault  string `mapstructure:"lease_default"`
+	LeaseMin      string `mapstructure:"lease_min"`
+	LeaseMax      string `mapstructure:"lease_max"`
+	MaxPerKey     int    `mapstructure:"max_per_key"`
+	MaxPerPool    int    `mapstructure:"max_per_pool"`
+	Rate          int    `mapstructure:"rate"`
+	Burst         int    `mapstructure:"burst"`
+	AllowLoopback bool   `mapstructure:"allow_loopback"`
 }
 
 // Leases returns registration.lease_default, lease_min and lease_max as
@@ -94,6 +108,42 @@ func (c Config) Leases() (def, lo, hi time.Duration) {
 	lo, _ = time.ParseDuration(c.Registration.LeaseMin)
 	hi, _ = time.ParseDuration(c.Registration.LeaseMax)
 	return def, lo, hi
+}
+
+// ReportAllow returns reports.allow as prefixes (Validate checked them): a
+// single address is its own /32 or /128.
+func (c Config) ReportAllow() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.Reports.Allow))
+	for _, s := range c.Reports.Allow {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePrefix parses a prefix (10.1.0.0/16) or an address (one host).
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, fmt.Errorf("%q is an IPv4-mapped IPv6 prefix; write it as IPv4", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // ReportWindow returns reports.window as a duration (Validate checked it).
@@ -107,6 +157,9 @@ type Log struct {
 	Level   string `mapstructure:"level"`
 	Format  string `mapstructure:"format"`
 	Queries bool   `mapstructure:"queries"`
+	// RepeatLimit and RepeatInterval: see protect.go.
+	RepeatLimit    int    `mapstructure:"repeat_limit"`
+	RepeatInterval string `mapstructure:"repeat_interval"`
 }
 
 // PoolDefaults is the section "pool_defaults": the settings of pools that
@@ -567,6 +620,14 @@ func (c Config) Validate() error {
 			bad("http.listen", "%q has a bad port %q, want 0..65535", c.HTTP.Listen, port)
 		}
 	}
+	if c.HTTP.ReportToken != "" && c.HTTP.ReportToken == c.HTTP.Token {
+		bad("http.report_token", "the same as http.token; want another token (the report token lets pool users report, and nothing else)")
+	}
+	for i, s := range c.Reports.Allow {
+		if _, err := parsePrefix(s); err != nil {
+			bad("reports.allow", "item %d %q is not a prefix or an address, want e.g. 10.1.0.0/16 or 2001:db8::/32 (%v)", i+1, s, err)
+		}
+	}
 	inRange("probe.workers", c.Probe.Workers, 1, 100000)
 	inRange("reports.max_bad", c.Reports.MaxBad, 1, 1000000)
 	if d, err := time.ParseDuration(c.Reports.Window); err != nil || d <= 0 {
@@ -615,5 +676,6 @@ func (c Config) Validate() error {
 	validateTSIG(c.TSIG, bad)
 	validateSites(c.Sites, bad)
 	errs = append(errs, c.validateENRP()...)
+	errs = append(errs, c.validateProtect()...)
 	return errors.Join(errs...)
 }

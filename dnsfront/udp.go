@@ -250,14 +250,11 @@ func (u *udpServer) plainName(wire []byte) (string, bool) {
 			return "", false // a compression pointer in the question
 		}
 		for _, c := range wire[i+1 : i+1+n] {
-			switch {
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
-			case c <= ' ' || c > '~' || c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' ||
-				c == ';' || c == '@' || c == '\'' || c == '$':
+			l := nameByte[c]
+			if l == 0 {
 				return "", false
 			}
-			lowered = append(lowered, c)
+			lowered = append(lowered, l)
 		}
 		lowered = append(lowered, '.')
 		i += 1 + n
@@ -276,6 +273,21 @@ func (u *udpServer) plainName(wire []byte) (string, bool) {
 	u.names[s] = s
 	return s, true
 }
+
+// nameByte maps a byte of a label to itself in lower case, or to 0 when
+// presentation form escapes it (miekg/dns escapes the same ones).
+var nameByte = func() (t [256]byte) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = byte(c)
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = byte(c + 'a' - 'A')
+	}
+	for _, c := range ".\\\"();@'$" {
+		t[c] = 0
+	}
+	return t
+}()
 
 // presentation writes a wire-form name of plain characters (see
 // plainName) in presentation form, as written.

@@ -171,3 +171,34 @@ func FuzzUDPServe(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainName: the fast path takes names of plain characters, in lower
+// case, and leaves the ones presentation form escapes (or compressed ones)
+// to the slow path.
+func TestPlainName(t *testing.T) {
+	u := loopFor(t, NewHandler(newTestSpace(t), Config{}))
+	wire := func(s string) []byte {
+		b := make([]byte, 256)
+		n, err := dns.PackDomainName(s, b, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b[:n]
+	}
+	for _, c := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{".", ".", true}, {"WeB.Pool.TEST.", "web.pool.test.", true}, {"_http._tcp.x-1.test.", "_http._tcp.x-1.test.", true},
+		{`a\.b.test.`, "", false}, {`a\ b.test.`, "", false}, {`a\$.test.`, "", false}, {`a\@.test.`, "", false},
+		{`a\000.test.`, "", false}, {`a\255.test.`, "", false}, {`a\"b.test.`, "", false}, {`a\;.test.`, "", false},
+	} {
+		got, ok := u.plainName(wire(c.name))
+		if ok != c.ok || got != c.want {
+			t.Errorf("plainName(%q) = %q, %v; want %q, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := u.plainName([]byte{0xC0, 12}); ok {
+		t.Errorf("a compressed name taken")
+	}
+}
