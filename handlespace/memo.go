@@ -38,6 +38,11 @@ func (e *Element) Memo(key any, build func(*Element) any) any {
 	if v, ok := e.memo.Load(key); ok {
 		return v
 	}
+	return e.memoBuild(key, build)
+}
+
+// memoBuild is Memo's slow path, apart so that Memo inlines.
+func (e *Element) memoBuild(key any, build func(*Element) any) any {
 	return e.memo.Store(key, build(e))
 }
 
@@ -47,11 +52,15 @@ func (e *Element) Memo(key any, build func(*Element) any) any {
 // is built again only for the parts a change made. key is a comparable
 // value that says what else the value depends on. Safe for concurrent use.
 func (p Pick) PartMemo(key any, build func(elems []*Element) any) (any, int) {
-	m := p.part.Memo()
-	if v, ok := m.Load(key); ok {
+	if v, ok := p.part.Memo().Load(key); ok {
 		return v, int(p.i)
 	}
-	return m.Store(key, build(p.part.Elems())), int(p.i)
+	return p.partMemoBuild(key, build), int(p.i)
+}
+
+// partMemoBuild is PartMemo's slow path, apart so that PartMemo inlines.
+func (p Pick) partMemoBuild(key any, build func(elems []*Element) any) any {
+	return p.part.Memo().Store(key, build(p.part.Elems()))
 }
 
 // Memo returns the value build computes from this view, built at most once
@@ -60,5 +69,8 @@ func (v *PoolView) Memo(build func(*PoolView) any) any {
 	if x, ok := v.memo.Load(nil); ok {
 		return x
 	}
-	return v.memo.Store(nil, build(v))
+	return v.memoBuild(build)
 }
+
+// memoBuild is Memo's slow path, apart so that Memo inlines.
+func (v *PoolView) memoBuild(build func(*PoolView) any) any { return v.memo.Store(nil, build(v)) }
