@@ -52,11 +52,15 @@ type daemon struct {
 	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
+	// health keeps the elements' last known health in the store
+	// (serve_health.go).
+	health *healthKeeper
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
-	// protect are the DNS front's protections (serve_protect.go).
-	protect protections
+	// protect are the DNS front's protections (serve_protect.go), which
+	// SIGHUP replaces.
+	protect *dnsfront.Protections
 }
 
 // logErrors logs each line of err as one error line.
@@ -131,7 +135,7 @@ func (d *daemon) start() int {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}
-	if d.protect, err = d.loadProtections(); err != nil {
+	if d.protect, err = d.loadProtections(d.cfg, nil); err != nil {
 		d.log.Error("cannot set up the DNS protections", "err", err.Error())
 		d.store.Close()
 		return exitRuntime
@@ -139,7 +143,7 @@ func (d *daemon) start() int {
 	d.hs = handlespace.New(handlespace.Options{
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
-		Probing:     true, // probed elements start unknown until the monitor (serve_http.go) probes them
+		Probing:     true, // probed elements start unknown; restoreHealth (serve_health.go) gives them probe.start's health
 	})
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
@@ -155,6 +159,9 @@ func (d *daemon) start() int {
 	regs, err := d.loadRegistrations()
 	if err == nil {
 		err = d.restoreAdmin()
+	}
+	if err == nil {
+		err = d.restoreHealth()
 	}
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
@@ -178,10 +185,11 @@ func (d *daemon) start() int {
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.cfg.SiteMap(),
+		Protect:    d.protect,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
-		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.logListenError("cannot serve DNS", "dns.listen", err)
 		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
@@ -195,6 +203,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return code
 	}
+	d.startKeeper()
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
 		addrs = append(addrs, a.String())
@@ -290,6 +299,7 @@ func (d *daemon) stop(code int) int {
 	d.stopHTTP(ctx)
 	d.stopPeering()
 	d.reg.Close()
+	d.stopKeeper() // after the monitor and peering: the last health they set
 	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {
 		d.log.Error("closing the store", "err", err.Error())

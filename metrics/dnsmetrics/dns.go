@@ -244,6 +244,19 @@ func (d *DNS) EachQuery(f func(qtype, rcode, transport string, n uint64)) {
 	}
 }
 
+// CountEverySeries adds one to every query counter, so that each
+// combination of labels that poolnsd_dns_queries_total can take is
+// exported: how metrics.Reference lists them for the documentation.
+func (d *DNS) CountEverySeries() {
+	for q := range d.queries {
+		for r := range d.queries[q] {
+			for t := range d.queries[q][r] {
+				d.queries[q][r][t].Add(1)
+			}
+		}
+	}
+}
+
 // Truncations returns how many UDP replies were sent with TC=1.
 func (d *DNS) Truncations() uint64 { return d.truncated.Load() }
 
