@@ -61,6 +61,9 @@ type daemon struct {
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
 	protect *dnsfront.Protections
+	// watch tells of changes in the zones directory (nil when zones_watch
+	// is off or the directory cannot be watched).
+	watch *zones.Watcher
 }
 
 // logErrors logs each line of err as one error line.
@@ -117,6 +120,7 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	}
 	if code := d.start(); code != exitOK {
 		d.stopHTTP(context.Background())
+		d.stopWatch()
 		return code
 	}
 	return d.loop(sigc)
@@ -145,6 +149,7 @@ func (d *daemon) start() int {
 		DefaultSpec: d.cfg.PoolSpec(),
 		Probing:     true, // probed elements start unknown; restoreHealth (serve_health.go) gives them probe.start's health
 	})
+	watchErr := d.watchZones()
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
 	if err == nil {
@@ -155,6 +160,10 @@ func (d *daemon) start() int {
 		logErrors(d.log, "cannot load the zones", err)
 		d.store.Close()
 		return exitRuntime
+	}
+	if watchErr != nil {
+		// Serving goes on; SIGHUP still reloads.
+		d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", watchErr.Error())
 	}
 	regs, err := d.loadRegistrations()
 	if err == nil {
@@ -224,15 +233,8 @@ func (d *daemon) start() int {
 func (d *daemon) loop(sigc <-chan os.Signal) int {
 	var changes <-chan struct{}
 	var watchErrs <-chan error
-	if d.cfg.ZonesWatch {
-		w, err := zones.Watch(d.cfg.Zones, zones.WatchConfig{Quiet: reloadDebounce, Logger: d.log})
-		if err != nil {
-			// Serving goes on; SIGHUP still reloads.
-			d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", err.Error())
-		} else {
-			defer w.Close()
-			changes, watchErrs = w.Changed(), w.Errors()
-		}
+	if d.watch != nil {
+		changes, watchErrs = d.watch.Changed(), d.watch.Errors()
 	}
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
@@ -266,6 +268,30 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 	}
 }
 
+// watchZones starts watching the zones directory when zones_watch is on:
+// before the zones are loaded, so that a change made while the server
+// starts, or just after it says it is ready, is seen and reloaded. An
+// error is for the caller to log once the zones have loaded (a directory
+// that cannot be read fails the start with its own message).
+func (d *daemon) watchZones() error {
+	if !d.cfg.ZonesWatch {
+		return nil
+	}
+	w, err := zones.Watch(d.cfg.Zones, zones.WatchConfig{Quiet: reloadDebounce, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	d.watch = w
+	return nil
+}
+
+// stopWatch stops watching the zones directory.
+func (d *daemon) stopWatch() {
+	if d.watch != nil {
+		d.watch.Close()
+	}
+}
+
 // reload loads the zones again and applies them. On error it logs one line
 // per error and the last good zones keep serving.
 func (d *daemon) reload(trigger string) {
@@ -291,6 +317,7 @@ func (d *daemon) reload(trigger string) {
 func (d *daemon) stop(code int) int {
 	d.ops.setPhase("stopping")
 	sdNotify("STOPPING=1")
+	d.stopWatch()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
