@@ -84,8 +84,9 @@
 //
 //	weight=N           1      0..2^32-1, for wrr and wrand
 //	prio=N             0      0..2^32-1, lower is preferred (prio, plu)
-//	load=F             0      0..1 or 0%..100% (lu, lud, plu, rlu)
-//	loaddeg=F          0      0..1 or 0%..100%, added per selection (lud)
+//	load=F             0      0..1 or 0%..100% (lu, lud, plu, rlu and RSPLIB's)
+//	loaddeg=F          0      0..1 or 0%..100%, added per selection (lud and the
+//	                          other degradation policies; plu and its kin: added once)
 //	site=WORD          none   letters, digits, ., - and _
 //	name=LABEL         the identifier as 8 hex digits: the element's own name LABEL.HANDLE.ZONE
 //	transport=tcp|udp|sctp tcp
