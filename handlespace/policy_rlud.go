@@ -3,6 +3,8 @@ package handlespace
 import (
 	"math/bits"
 	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // rlud is RSPLIB's Randomized Least Used with Degradation: weighted
@@ -92,14 +94,14 @@ var _ Selector = (*rludSel)(nil)
 // root, path[depth] its leaf), the index taken in each node, and the
 // weight it had when picked.
 type rludPick struct {
-	path  [maxHeight]*ludNode
-	idx   [maxHeight]int
+	path  [ptree.MaxHeight]*ludNode
+	idx   [ptree.MaxHeight]int
 	depth int
 	w     uint64
 }
 
 func (s *rludSel) Select(dst []Pick, k int, _ *Client) []Pick {
-	k = wantK(k, s.t.n)
+	k = wantK(k, s.t.Len())
 	base := len(dst)
 	if k <= randSmallK {
 		var ch [randSmallK]rludPick
@@ -111,8 +113,8 @@ func (s *rludSel) Select(dst []Pick, k int, _ *Client) []Pick {
 		dst = dst[:base] // a race left the sums inconsistent: start again from a snapshot
 	}
 	dst = s.drawMany(dst, k)
-	var pb [maxHeight]*ludNode
-	var ib [maxHeight]int
+	var pb [ptree.MaxHeight]*ludNode
+	var ib [ptree.MaxHeight]int
 	if path, idx, ok := s.leafOf(dst[base].Elem().ID, pb[:0], ib[:0]); ok {
 		s.chargePick(path, idx)
 	}

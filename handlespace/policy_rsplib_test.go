@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/quick"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // Tests of RSPLIB's policies beyond RFC 5356: rplu, plud, rlud, rplud and
@@ -345,14 +347,14 @@ func TestQuickRLUD(t *testing.T) {
 func TestQuickRLUDLarge(t *testing.T) {
 	seed := polSeed(t)
 	r := rand.New(rand.NewSource(int64(seed)))
-	for _, n := range []int{leafMax + 1, 700, 3000} {
+	for _, n := range []int{ptree.LeafMax + 1, 700, 3000} {
 		elems := polElems(n, func(i int, e *Element) {
 			e.Load = uint32(r.Intn(4)) * 20 * pct
 			e.LoadDeg = uint32(r.Intn(3)) * 7 * pct
 		})
 		for name, base := range rludBases {
 			sel := build(mustPolicy(t, name, NewSeededRand(seed)), elems, nil)
-			if h := sel.sel.(*rludSel).t.height; h < 2 {
+			if h := sel.sel.(*rludSel).t.Height(); h < 2 {
 				t.Fatalf("n=%d: tree of height %d", n, h)
 			}
 			ref := &naiveRLUD{elems: elems, count: make([]uint64, n), base: base, r: NewSeededRand(seed)}
