@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
@@ -28,6 +29,8 @@ type Handler struct {
 	queryLog atomic.Bool
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
+	// cookieCounts counts queries with a COOKIE option, by status.
+	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates

@@ -16,6 +16,7 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
@@ -65,6 +66,11 @@ type daemon struct {
 	// watch tells of changes in the zones directory (nil when zones_watch
 	// is off or the directory cannot be watched).
 	watch *zones.Watcher
+	// rrlRetired are the counts of rate limiters a reload replaced, for
+	// the metrics (serve_protect.go).
+	rrlRetired rrlTotals
+	// logLimit limits repeated log lines; the metrics read its counts.
+	logLimit *loglimit.Handler
 }
 
 // logErrors logs each line of err as one error line.
@@ -112,7 +118,7 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
 
-	d := &daemon{cfg: cfg, log: log, ops: newOperator(fs, level, log)}
+	d := &daemon{cfg: cfg, log: log, ops: newOperator(fs, level, log), logLimit: logLimit}
 	if prepare != nil {
 		if err := prepare(d); err != nil {
 			log.Error("cannot start", "err", err.Error())
@@ -205,6 +211,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
+	d.ops.metrics.SetProtectStats(d.protectStats)
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())
