@@ -259,7 +259,8 @@ func TestServe(t *testing.T) {
 	}{
 		{"reg.pool.example.", el(1, "pe1", "192.0.2.101", now.Add(time.Hour))},
 		{"old.pool.example.", el(2, "pe2", "192.0.2.102", now.Add(-time.Hour))},
-		{"tmp.pool.example.", el(3, "pe3", "192.0.2.103", now.Add(2*time.Second))},
+		// Long enough for a start on a loaded machine.
+		{"tmp.pool.example.", el(3, "pe3", "192.0.2.103", now.Add(8*time.Second))},
 	} {
 		if err := st.PutElement(x.pool, x.e); err != nil {
 			t.Fatal(err)
