@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // waitLimit bounds every wait for the daemon: no test sleeps, they wait for
@@ -243,7 +244,7 @@ func TestServe(t *testing.T) {
 
 	// Registrations from before the start: one live, one whose lease ended
 	// while poolnsd was down, one that ends soon after the start.
-	st, err := handlespace.OpenStore(filepath.Join(dir, "data"))
+	st, err := store.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +345,7 @@ func TestServe(t *testing.T) {
 	})
 	t.Run("second instance on the same data directory", func(t *testing.T) {
 		stdout, stderr, code := runPoolnsd(t, dir, "serve", "--log.format=text")
-		want := filepath.Join("data", handlespace.StoreFile) + ": locked by another process (is another poolnsd using this data directory?)"
+		want := filepath.Join("data", store.File) + ": locked by another process (is another poolnsd using this data directory?)"
 		if code != exitRuntime || !strings.Contains(stderr, want) {
 			t.Errorf("second instance: exit %d, want %d; stderr lacks %q:\n%s%s", code, exitRuntime, want, stdout, stderr)
 		}
@@ -361,7 +362,7 @@ func TestServe(t *testing.T) {
 	})
 
 	// The store holds what is left: the live registration only.
-	st, err = handlespace.OpenStore(filepath.Join(dir, "data"))
+	st, err = store.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
