@@ -252,6 +252,13 @@ func readKey(path string) (*Key, error) {
 	k.Algorithm = key.Algorithm
 	k.Tag = key.KeyTag()
 	key.Hdr.Name, key.Hdr.Ttl, key.Hdr.Class = k.Zone, 0, dns.ClassINET
+	pk, err := base64.StdEncoding.DecodeString(key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the DNSKEY's public key is not base64: %v", path, err)
+	}
+	if want := map[uint8]int{dns.ECDSAP256SHA256: 64, dns.ECDSAP384SHA384: 96, dns.ED25519: 32}[key.Algorithm]; want != 0 && len(pk) != want {
+		return nil, fmt.Errorf("%s: the DNSKEY's public key has %d bytes; want %d for %s", path, len(pk), want, AlgorithmName(key.Algorithm))
+	}
 	switch {
 	case k.Zone != fileZone:
 		return nil, fmt.Errorf("%s: %w: the DNSKEY is for %s, the file name says %s", path, ErrOtherZone, k.Zone, fileZone)

@@ -132,7 +132,7 @@ func Load(dir string, now time.Time) (*Keys, error) {
 	}
 	for _, e := range entries {
 		m := keyFileName.FindStringSubmatch(e.Name())
-		if m == nil || e.IsDir() {
+		if m == nil {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
