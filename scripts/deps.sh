@@ -3,7 +3,10 @@
 # (bind9-dnsutils), kdig (knot-dnsutils), dnsperf, tshark and dumpcap
 # (tshark: the Wireshark check of what peering sends), chromium (the status
 # page's browser tests), promtool (prometheus: checks /metrics) and
-# systemd-analyze (systemd: checks contrib/poolnsd.service). Debian packages through
+# systemd-analyze (systemd: checks contrib/poolnsd.service), unbound and delv
+# (bind9-dnsutils: DNSSEC validation), dnssec-keygen and friends
+# (bind9-utils), ldns-keygen (ldnsutils) and keymgr (knot: DNSSEC key files
+# that other tools make). Debian packages through
 # apt-get when run as root and something is missing; otherwise says what to
 # install. Go modules come from the module proxy (go mod download).
 set -euo pipefail
@@ -17,6 +20,10 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v stdbuf >/dev/null || need+=(coreutils)
+command -v unbound >/dev/null || need+=(unbound)
+command -v dnssec-keygen >/dev/null || need+=(bind9-utils)
+command -v ldns-keygen >/dev/null || need+=(ldnsutils)
+command -v keymgr >/dev/null || need+=(knot)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
