@@ -35,6 +35,7 @@ type Config struct {
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 	Registration Registration `mapstructure:"registration"`
 	ENRP         ENRP         `mapstructure:"enrp"`
+	DNSSEC       DNSSEC       `mapstructure:"dnssec"`
 
 	// TSIG are the keys of DNS UPDATE: the config file's "tsig" list
 	// (see TSIGKey). Not in the table of keys.
@@ -615,5 +616,6 @@ func (c Config) Validate() error {
 	validateTSIG(c.TSIG, bad)
 	validateSites(c.Sites, bad)
 	errs = append(errs, c.validateENRP()...)
+	errs = append(errs, c.validateDNSSEC()...)
 	return errors.Join(errs...)
 }
