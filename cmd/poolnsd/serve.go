@@ -54,6 +54,8 @@ type daemon struct {
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
+
+	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
 }
 
 // logErrors logs each line of err as one error line.
@@ -152,6 +154,10 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
+	if code := d.startDNSSEC(); code != exitOK {
+		d.store.Close()
+		return code
+	}
 	d.startRegistrar()
 	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID()}
 	if code := d.startPeering(); code != exitOK {
@@ -227,6 +233,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			if sig == syscall.SIGHUP {
 				sdReloading()
 				d.reload("SIGHUP")
+				d.dnssec.reload("SIGHUP")
 				d.reloadConfig()
 				sdNotify("READY=1")
 				continue
@@ -300,6 +307,7 @@ func (d *daemon) stop(code int) int {
 	}
 	d.stopHTTP(ctx)
 	d.stopPeering()
+	d.dnssec.close()
 	d.reg.Close()
 	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {
