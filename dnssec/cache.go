@@ -13,7 +13,7 @@ const DefaultCacheSize = 64 << 20
 // entryOverhead is what a cache entry costs besides its key and its
 // signatures' bytes: the map slot, the entry, the Sigs and RRSIG structs
 // (measured by BenchmarkCacheMemory and rounded up).
-const entryOverhead = 400
+const entryOverhead = 450
 
 // cacheShards is the number of independently locked parts of the cache.
 const cacheShards = 16

@@ -17,13 +17,19 @@ import (
 // compact denial's type bit map (RFC 9824 §2).
 const TypeNXNAME = 128
 
+// The bit maps of NXDomain and NoDS (shared, never changed).
+var (
+	nxTypes   = []uint16{dns.TypeRRSIG, dns.TypeNSEC, TypeNXNAME}
+	noDSTypes = []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}
+)
+
 // NXDomain returns the signed NSEC record that denies qname (RFC 9824
 // §3.1): owner qname, next name "\000.<qname>", types RRSIG, NSEC and
 // NXNAME. The reply is NOERROR (not NXDOMAIN) with the zone's SOA and its
 // signatures in the authority section, and this NSEC and its signatures.
 // ttl is the negative answer's TTL (the SOA's in the reply, RFC 9077).
 func (z *Zone) NXDomain(qname string, ttl uint32) (*Sigs, error) {
-	return z.denial(qname, ttl, false, []uint16{dns.TypeRRSIG, dns.TypeNSEC, TypeNXNAME})
+	return z.denial(qname, ttl, false, nxTypes)
 }
 
 // NoData returns the signed NSEC record that says name exists without
@@ -58,7 +64,7 @@ func (z *Zone) noData(name string, qtype uint16, types []uint16, ttl uint32) (*S
 // not signed) and with a DS query at the cut (NODATA: the SOA and this
 // NSEC, both signed).
 func (z *Zone) NoDS(cut string, ttl uint32) (*Sigs, error) {
-	return z.denial(cut, ttl, true, []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC})
+	return z.denial(cut, ttl, true, noDSTypes)
 }
 
 // denial signs the NSEC of owner with types (any order, duplicates
@@ -70,7 +76,7 @@ func (z *Zone) denial(owner string, ttl uint32, sibling bool, types []uint16) (*
 	if set.err != nil {
 		return nil, set.err
 	}
-	next, ok := successor(set.owner, z.originWire, sibling)
+	rd, ok := successor(set.tmp[:0], set.owner, z.originWire, sibling)
 	if !ok {
 		return nil, fmt.Errorf("dnssec: no successor of %s in %s", owner, z.origin)
 	}
@@ -78,7 +84,6 @@ func (z *Zone) denial(owner string, ttl uint32, sibling bool, types []uint16) (*
 	ts := append(tb[:0], types...)
 	slices.Sort(ts)
 	ts = slices.Compact(ts)
-	rd := append(set.tmp[:0], next...)
 	rd = appendBitmap(rd, ts)
 	set.tmp = rd
 	set.Add(rd)
@@ -92,21 +97,20 @@ func (z *Zone) denial(owner string, ttl uint32, sibling bool, types []uint16) (*
 // bytes, it is a name after owner and its descendants made by raising the
 // last byte of a label, from the first label up, as RFC 4471 describes;
 // and the origin if none can be raised.
-func successor(owner, origin []byte, sibling bool) ([]byte, bool) {
+func successor(dst, owner, origin []byte, sibling bool) ([]byte, bool) {
 	if !sibling && len(owner)+2 <= 255 {
-		out := make([]byte, 0, len(owner)+2)
-		out = append(out, 1, 0)
-		return append(out, owner...), true
+		dst = append(dst, 1, 0)
+		return append(dst, owner...), true
 	}
 	if len(owner) <= len(origin) {
-		return slices.Clone(origin), !sibling
+		return append(dst, origin...), !sibling
 	}
 	for i := 0; len(owner)-i > len(origin); i += int(owner[i]) + 1 {
 		l := int(owner[i])
 		rest := owner[i+1+l:]
 		label := owner[i+1 : i+1+l]
 		if l < 63 && len(owner)-i+1 <= 255 {
-			out := make([]byte, 0, len(owner)-i+1)
+			out := dst
 			out = append(out, byte(l+1))
 			out = append(out, label...)
 			out = append(out, 0)
@@ -125,13 +129,13 @@ func successor(owner, origin []byte, sibling bool) ([]byte, bool) {
 		if c == 'A' {
 			c = 'Z' + 1
 		}
-		out := make([]byte, 0, len(owner)-i)
+		out := dst
 		out = append(out, byte(j+1))
 		out = append(out, label[:j]...)
 		out = append(out, c)
 		return append(out, rest...), true
 	}
-	return slices.Clone(origin), true
+	return append(dst, origin...), true
 }
 
 // equalFold compares two ASCII names without regard to case.

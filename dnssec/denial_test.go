@@ -136,7 +136,7 @@ func TestSuccessor(t *testing.T) {
 		{`Z.pool.example.`, true, `z\000.pool.example.`},
 	}
 	for _, c := range cases {
-		got, ok := successor(pack(t, c.owner), origin, c.sibling)
+		got, ok := successor(nil, pack(t, c.owner), origin, c.sibling)
 		if !ok {
 			t.Errorf("%s: no successor", c.owner)
 			continue

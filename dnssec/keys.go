@@ -360,9 +360,14 @@ func (k *Key) readPrivate(path string) error {
 		if err != nil {
 			return err
 		}
-		curve := elliptic.P256()
+		curve, size := elliptic.P256(), 32
 		if k.Algorithm == dns.ECDSAP384SHA384 {
-			curve = elliptic.P384()
+			curve, size = elliptic.P384(), 48
+		}
+		if len(d) < size {
+			// ldns-keygen writes the scalar without its leading zero
+			// bytes (one key in 256 is a byte short).
+			d = append(make([]byte, size-len(d)), d...)
 		}
 		p, err := ecdsa.ParseRawPrivateKey(curve, d)
 		if err != nil {

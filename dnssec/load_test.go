@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -270,4 +271,32 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("%q parsed", bad)
 		}
 	}
+}
+
+// TestShortScalar: a P-256 private key written without its leading zero
+// bytes (as ldns-keygen does for one key in 256) loads.
+func TestShortScalar(t *testing.T) {
+	dir := t.TempDir()
+	for range 2000 {
+		k, err := Generate("pool.example.", dns.ECDSAP256SHA256, FlagsCSK, Timing{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := k.priv.(interface{ Bytes() ([]byte, error) }).Bytes()
+		if d[0] != 0 {
+			continue
+		}
+		if err := k.Write(dir); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(k.PrivateFile())
+		short := base64.StdEncoding.EncodeToString(d[1:])
+		b = []byte(strings.Replace(string(b), base64.StdEncoding.EncodeToString(d), short, 1))
+		os.WriteFile(k.PrivateFile(), b, 0o600)
+		if _, err := Load(dir, t0); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("no key with a leading zero byte in 2000")
 }
