@@ -15,13 +15,17 @@ import (
 // reply answers with an error rcode and no records (but the OPT record, which
 // also carries extended rcodes such as BADVERS).
 func (h *Handler) reply(w dns.ResponseWriter, r *dns.Msg, req *request, rcode int) {
-	m := new(dns.Msg)
-	m.SetRcode(r, rcode)
-	m.RecursionAvailable = false
-	if req != nil && req.opt != nil {
-		m.SetEdns0(uint16(h.udpSize), req.opt.Do())
-		m.Rcode = rcode // SetEdns0 keeps it; Pack splits extended rcodes into the OPT
+	var m *dns.Msg
+	if req != nil {
+		m = replyMsg(req)
+	} else {
+		m = new(dns.Msg)
+		m.SetReply(r)
 	}
+	if req != nil && req.edns.on {
+		m.SetEdns0(uint16(h.udpSize), req.edns.do)
+	}
+	m.Rcode = rcode // Pack splits extended rcodes (BADVERS) into the OPT
 	h.write(w, m, req)
 }
 
@@ -50,8 +54,7 @@ func (h *Handler) writeMsg(w dns.ResponseWriter, req *request, r *Result) {
 		h.reply(w, req.r, req, dns.RcodeRefused)
 		return
 	}
-	m := new(dns.Msg)
-	m.SetReply(req.r)
+	m := replyMsg(req)
 	m.Authoritative = r.Kind.Authoritative()
 	m.Rcode = r.Kind.Rcode()
 	m.Answer = append(m.Answer, r.Chain...)
@@ -73,18 +76,12 @@ func (h *Handler) writeMsg(w dns.ResponseWriter, req *request, r *Result) {
 	case KindPool:
 		s := h.scratch.Get().(*scratch)
 		defer h.scratch.Put(s)
-		clientOf(&s.client, w, req.opt)
+		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
 		m.Answer, m.Extra = poolRRs(m.Answer, m.Extra, r, s.picks)
 	}
-	if req.opt != nil {
-		m.SetEdns0(uint16(h.udpSize), req.opt.Do())
-		if ecs := subnetOption(req.opt); ecs != nil {
-			echo := *ecs
-			echo.SourceScope = uint8(min(max(scope, 0), int(ecs.SourceNetmask)))
-			opt := m.IsEdns0()
-			opt.Option = append(opt.Option, &echo)
-		}
+	if req.edns.on {
+		setOPT(m, req, h.udpSize, scope)
 	}
 	h.write(w, m, req)
 }

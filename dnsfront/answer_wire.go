@@ -225,8 +225,22 @@ func (h *Handler) writeWire(w dns.ResponseWriter, req *request, r *Result) bool 
 	}
 	s := h.scratch.Get().(*scratch)
 	defer h.scratch.Put(s)
+	b := h.renderWire(s, s.buf[:0], req, r)
+	s.buf = b
+	h.account(w, req, dns.RcodeSuccess, b[2]&(bitTC>>8) != 0, len(b))
+	if req.tsig != nil {
+		h.writeSigned(w, req, b)
+	} else if _, err := w.Write(b); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
+	return true
+}
+
+// renderWire appends the reply to req of a pool or element result to dst,
+// choosing elements with s's working memory.
+func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []byte {
 	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
-	b := appendQuestion(appendHeader(s.buf[:0], req), req)
+	b := appendQuestion(appendHeader(dst, req), req)
 	ancount, arcount, scope := 0, 0, -1
 	switch {
 	case r.Kind == KindElement:
@@ -243,12 +257,11 @@ func (h *Handler) writeWire(w dns.ResponseWriter, req *request, r *Result) bool 
 		// sequence, lud's charges) counts the TCP answer only.
 		ancount = -1
 	default:
-		clientOf(&s.client, w, req.opt)
+		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
 		b, ancount, arcount = h.packPool(s, b, req, r, pw)
 	}
-	s.buf = h.finish(w, req, b, ancount, arcount, scope)
-	return true
+	return h.finish(req, b, len(dst), ancount, arcount, scope)
 }
 
 // packPool appends the records of the elements in s.picks, in policy
@@ -284,7 +297,7 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 	}
 	s.wires = wires
 	if qt == dns.TypeSRV {
-		poolOff := qnameOffset + len(req.q.Name) - len(r.Pool.Name)
+		poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
 		return h.appendSRV(b, req, pw, wires, poolOff)
 	}
 	for rank, ew := range wires { // URI
@@ -399,22 +412,25 @@ func appendGlue(b []byte, ew *elemWire, bodies []byte, size, target, poolOff int
 // appendHeader writes a reply header with zero counts: ID, QR, opcode, AA,
 // RD and CD copied.
 func appendHeader(b []byte, req *request) []byte {
-	r := req.r
-	var flags uint16 = 1<<15 | 1<<10 // QR, AA
-	if r.RecursionDesired {
-		flags |= 1 << 8
+	var flags uint16 = bitQR | bitAA
+	if req.rd {
+		flags |= bitRD
 	}
-	if r.CheckingDisabled {
-		flags |= 1 << 4
+	if req.cd {
+		flags |= bitCD
 	}
-	b = binary.BigEndian.AppendUint16(b, r.Id)
+	b = binary.BigEndian.AppendUint16(b, req.id)
 	b = binary.BigEndian.AppendUint16(b, flags)
 	return append(b, 0, 1, 0, 0, 0, 0, 0, 0) // QDCOUNT 1
 }
 
-// appendQuestion writes the question as the client sent it. The caller has
-// made sure the name has no escapes, so each label is written as it is.
+// appendQuestion writes the question as the client sent it: its bytes,
+// when the request was read from them, or its name, which the caller has
+// made sure has no escapes, label by label.
 func appendQuestion(b []byte, req *request) []byte {
+	if req.rawQ != nil {
+		return append(b, req.rawQ...)
+	}
 	name := req.q.Name
 	if name != "." {
 		for len(name) > 0 {
@@ -431,41 +447,33 @@ func appendQuestion(b []byte, req *request) []byte {
 
 // optLen is the size of the OPT record the reply will carry.
 func optLen(req *request) int {
-	if req.opt == nil {
+	if !req.edns.on {
 		return 0
 	}
 	n := 11
-	if ecs := subnetOption(req.opt); ecs != nil {
-		n += 8 + (int(ecs.SourceNetmask)+7)/8
+	if req.edns.ecs.on {
+		n += 8 + int(req.edns.ecs.n)
 	}
 	return n
 }
 
-// finish sets the counts, adds the OPT record, truncates (TC=1, no records)
-// when the answer does not fit, and writes the reply. ancount < 0 means
-// "does not fit". It returns the buffer for reuse.
-func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, arcount int, scope int) []byte {
-	qend := headerLen + len(req.q.Name) + 1 + 4
-	if req.q.Name == "." {
-		qend = headerLen + 1 + 4
-	}
-	if ancount < 0 || len(b)+optLen(req) > req.maxSize {
-		b = b[:qend]
-		b[2] |= 1 << 1 // TC
+// finish sets the counts of the reply that starts at b[start:], adds the
+// OPT record and truncates (TC=1, no records) when the answer does not fit.
+// ancount < 0 means "does not fit".
+func (h *Handler) finish(req *request, b []byte, start, ancount, arcount int, scope int) []byte {
+	hdr := b[start:]
+	if ancount < 0 || len(hdr)+optLen(req) > req.maxSize {
+		b = b[:start+headerLen+req.qnameLen()+4]
+		hdr = b[start:]
+		hdr[2] |= bitTC >> 8
 		ancount, arcount = 0, 0
 	}
-	binary.BigEndian.PutUint16(b[6:], uint16(ancount))
-	if req.opt != nil {
+	binary.BigEndian.PutUint16(hdr[6:], uint16(ancount))
+	if req.edns.on {
 		b = appendOPT(b, req, h.udpSize, scope)
 		arcount++
 	}
-	binary.BigEndian.PutUint16(b[10:], uint16(arcount))
-	h.account(w, req, dns.RcodeSuccess, b[2]&(1<<1) != 0, len(b))
-	if req.tsig != nil {
-		h.writeSigned(w, req, b)
-	} else if _, err := w.Write(b); err != nil {
-		h.log.Debug("writing reply", "err", err)
-	}
+	binary.BigEndian.PutUint16(b[start+10:], uint16(arcount))
 	return b
 }
 
@@ -475,7 +483,7 @@ func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, 
 // the answer did not depend on the subnet, scope 0).
 func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 	var flags uint16
-	if req.opt.Do() {
+	if req.edns.do {
 		flags = 1 << 15
 	}
 	b = append(b, 0) // root owner
@@ -483,22 +491,14 @@ func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(udpSize))
 	b = append(b, 0, 0) // extended RCODE, version
 	b = binary.BigEndian.AppendUint16(b, flags)
-	ecs := subnetOption(req.opt)
-	if ecs == nil {
+	e := &req.edns.ecs
+	if !e.on {
 		return binary.BigEndian.AppendUint16(b, 0)
 	}
-	alen := (int(ecs.SourceNetmask) + 7) / 8
-	addr := ecs.Address.To4()
-	if ecs.Family == 2 || addr == nil {
-		addr = ecs.Address.To16()
-	}
-	if alen > len(addr) {
-		alen = len(addr)
-	}
-	b = binary.BigEndian.AppendUint16(b, uint16(8+alen))
+	b = binary.BigEndian.AppendUint16(b, uint16(8+int(e.n)))
 	b = binary.BigEndian.AppendUint16(b, dns.EDNS0SUBNET)
-	b = binary.BigEndian.AppendUint16(b, uint16(4+alen))
-	b = binary.BigEndian.AppendUint16(b, ecs.Family)
-	b = append(b, ecs.SourceNetmask, uint8(min(max(scope, 0), int(ecs.SourceNetmask))))
-	return append(b, addr[:alen]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(4+int(e.n)))
+	b = binary.BigEndian.AppendUint16(b, e.family)
+	b = append(b, e.source, uint8(min(max(scope, 0), int(e.source))))
+	return append(b, e.addr[:e.n]...)
 }
