@@ -430,6 +430,7 @@ var e2eCases = []e2eCase{
 	{"pool NODATA (AAAA)", "web.pool.example.", dns.TypeAAAA, 0, false, true, "negative response, fully validated"},
 	{"wildcard A", "Some.Where.wild.pool.example.", dns.TypeA, 1, false, false, "fully validated"},
 	{"wildcard TXT", "x.wild.pool.example.", dns.TypeTXT, 1, false, false, "fully validated"},
+	{"the wildcard's own name", "*.wild.pool.example.", dns.TypeA, 1, false, false, "fully validated"},
 	{"wildcard NODATA", "y.wild.pool.example.", dns.TypeMX, 0, false, true, "negative response, fully validated"},
 	{"NXDOMAIN (compact)", "nosuch.pool.example.", dns.TypeA, 0, true, false, "negative response, fully validated"},
 	{"NXDOMAIN below a static name", "x.mail.pool.example.", dns.TypeAAAA, 0, true, false, "negative response, fully validated"},
