@@ -562,3 +562,109 @@ func TestDelvValidates(t *testing.T) {
 		t.Errorf("delv after the key was swapped:\n%s", out)
 	}
 }
+
+// TestRolloverValidates walks the documented rollover (pre-publish, sign
+// with the new key, retire and delete the old one) with a real unbound
+// that knows only the old key's DS, then one that knows only the new
+// key's: every answer stays secure. The DNSKEY TTL is 1 s so that the
+// resolver's cached DNSKEY RRset expires within the test; the test waits
+// for the new RRset to be seen, not for a time.
+func TestRolloverValidates(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC().Truncate(time.Second)
+	old := writeKey(t, dir, e2eZone, dns.ECDSAP256SHA256, Timing{Created: now, Publish: now, Activate: now})
+	s := NewSigner(Options{DNSKEYTTL: 1})
+	reload := func() {
+		t.Helper()
+		ks, err := Load(dir, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SetKeys(ks)
+	}
+	reload()
+	srv := startTestServer(t, s)
+	oldDS := startValidator(t, []*dns.DS{old.DS()}, srv.addr)
+	n := 0
+	secure := func(resolver, phase string) {
+		t.Helper()
+		n++
+		for _, q := range []struct {
+			name  string
+			qtype uint16
+		}{{fmt.Sprintf("n%d.wild.pool.example.", n), dns.TypeA}, {poolName, dns.TypeA}, {fmt.Sprintf("gone%d.pool.example.", n), dns.TypeA}} {
+			if r := ask(t, resolver, q.name, q.qtype); r.Rcode != dns.RcodeSuccess || !r.AuthenticatedData {
+				t.Fatalf("%s: %s: %s AD %v", phase, q.name, dns.RcodeToString[r.Rcode], r.AuthenticatedData)
+			}
+		}
+	}
+	// seesKeys waits until the resolver's DNSKEY RRset has the keys of tags.
+	seesKeys := func(resolver string, tags ...uint16) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			r := ask(t, resolver, e2eZone, dns.TypeDNSKEY)
+			var got []uint16
+			for _, a := range r.Answer {
+				if k, ok := a.(*dns.DNSKEY); ok {
+					got = append(got, k.KeyTag())
+				}
+			}
+			if r.AuthenticatedData && len(got) == len(tags) && slicesEqualSet(got, tags) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("DNSKEY RRset %v (AD %v); want %v", got, r.AuthenticatedData, tags)
+			}
+			time.Sleep(100 * time.Millisecond) // the resolver's 1 s DNSKEY TTL runs out
+		}
+	}
+	secure(oldDS, "before")
+
+	// 1. Pre-publish the new key.
+	nw := writeKey(t, dir, e2eZone, dns.ECDSAP256SHA256, Timing{Created: now, Publish: now})
+	reload()
+	seesKeys(oldDS, old.Tag, nw.Tag)
+	secure(oldDS, "new key published")
+
+	// 2. The parent gets the new DS beside the old: a resolver that has
+	// only the new one validates too.
+	newDS := startValidator(t, []*dns.DS{nw.DS()}, srv.addr)
+	secure(newDS, "new key published, new DS")
+
+	// 3. Sign with the new key, retire the old one.
+	at := time.Now().UTC().Truncate(time.Second)
+	if err := nw.SetTiming(Timing{Created: now, Publish: now, Activate: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.SetTiming(Timing{Created: now, Publish: now, Activate: now, Inactive: at}); err != nil {
+		t.Fatal(err)
+	}
+	reload()
+	if z := s.Zone(e2eZone); len(z.data) != 1 || z.data[0].Tag != nw.Tag {
+		t.Fatalf("signing with %v; want the new key", z.data)
+	}
+	secure(oldDS, "new key signing, old DS")
+	secure(newDS, "new key signing, new DS")
+
+	// 4, 5. The old DS leaves the parent; the old key is deleted.
+	if err := old.SetTiming(Timing{Created: now, Publish: now, Activate: now, Inactive: at, Delete: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	reload()
+	seesKeys(newDS, nw.Tag)
+	secure(newDS, "old key deleted")
+}
+
+func slicesEqualSet(a, b []uint16) bool {
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			found = found || x == y
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
