@@ -200,7 +200,7 @@ func (c *keyCmd) newKey(zone, algName string, zsk bool, state string, when time.
 	}
 	if k.SEP() {
 		ds := k.DS()
-		fmt.Fprintf(c.stdout, "DS for the parent: %s IN DS %d %d %d %s\n", zone, ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest)
+		fmt.Fprintf(c.stdout, "DS for the parent: %s IN DS %d %d %d %s\n", zone, ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
 	}
 	fmt.Fprintln(c.stdout, "copy both files to every registrar's keys directory, then send them SIGHUP")
 	return exitOK
@@ -226,7 +226,7 @@ func (c *keyCmd) ds(zone string) int {
 	}
 	for _, k := range zk.ParentDS() {
 		ds := k.DS()
-		fmt.Fprintf(c.stdout, "%s IN DS %d %d %d %s\n", zone, ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest)
+		fmt.Fprintf(c.stdout, "%s IN DS %d %d %d %s\n", zone, ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
 	}
 	return exitOK
 }
@@ -269,7 +269,7 @@ func (c *keyCmd) status(zone string) int {
 		fmt.Fprintln(c.stdout, "DS the parent should hold (SHA-256):")
 		for _, k := range zk.ParentDS() {
 			ds := k.DS()
-			fmt.Fprintf(c.stdout, "  %s IN DS %d %d %d %s\n", name, ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest)
+			fmt.Fprintf(c.stdout, "  %s IN DS %d %d %d %s\n", name, ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
 		}
 		for j, k := range zk.Keys {
 			switch zk.States[j] {
