@@ -63,7 +63,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 		// Start refuses such a Config; a Handler made directly without
 		// Start knows no key, and every signed update is BADKEY.
 		cfg.Logger.Error("TSIG keys not used", "err", err.Error())
-		h.keys = &keyring{keys: map[string]*Key{}}
+		h.keys, _ = newKeyring(nil)
 	}
 	h.scratch.New = func() any {
 		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64)}
@@ -140,6 +140,12 @@ func (cr *checkingReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte,
 
 // SetQueryLog turns the query log (one info line per query) on or off.
 func (h *Handler) SetQueryLog(on bool) { h.queryLog.Store(on) }
+
+// SetTSIG replaces the TSIG keys of updates (and signed queries) with
+// keys, all at once: the requests after it are verified with the new set.
+// If a key is bad (the checks of Config.TSIG), nothing changes and the
+// error says which.
+func (h *Handler) SetTSIG(keys []Key) error { return h.keys.set(keys) }
 
 // SetSites replaces the site map of the nearest policy (nil: none); the
 // queries after it use the new one.

@@ -105,8 +105,8 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	if code := d.start(); code != exitOK {
 		t.Fatalf("start: exit %d; log:\n%s", code, buf.String())
 	}
-	d.setAPI(func(tok string) http.Handler {
-		return httpapi.NewHandler(meteredBackend{&testBackend{d: d, n: map[uint32]int{}}, d.ops.metrics, d.hs.RegistrarID()}, httpapi.Config{Token: tok, Logger: log})
+	d.setAPI(func(cfg config.Config) http.Handler {
+		return httpapi.NewHandler(meteredBackend{&testBackend{d: d, n: map[uint32]int{}}, d.ops.metrics, d.hs.RegistrarID()}, httpapi.Config{Token: cfg.HTTP.Token, Logger: log})
 	})
 	p.dns = d.dns.Addrs()[0].String()
 	p.sigc = make(chan os.Signal, 1)
@@ -314,9 +314,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 		"poolnsd_dns_rejected_total{reason=formerr} 2", // cut short, and missing: no question to count
 
 		"poolnsd_dns_rejected_total{reason=ignored} 1",
-		"poolnsd_failure_reports_total{outcome=counted} 2",
-		"poolnsd_failure_reports_total{outcome=removed} 1",
-		"poolnsd_failure_reports_total{outcome=rate_limited} 0",
+		"poolnsd_failure_reports_total{via=api,outcome=counted} 2",
+		"poolnsd_failure_reports_total{via=api,outcome=removed} 1",
+		"poolnsd_failure_reports_total{via=api,outcome=rate_limited} 0",
 		"poolnsd_admin_changes_total{to=drain} 1",
 		"poolnsd_admin_changes_total{to=auto} 1",
 		"poolnsd_registration_expiries_total 2",
