@@ -56,6 +56,16 @@ type DNS struct {
 	Listen     []string `mapstructure:"listen"`
 	UDPSize    int      `mapstructure:"udp_size"`
 	UDPSockets int      `mapstructure:"udp_sockets"`
+
+	// The protections of protect.go.
+	Cookies              bool     `mapstructure:"cookies"`
+	CookieSecret         string   `mapstructure:"cookie_secret"`
+	CookieSecretPrevious string   `mapstructure:"cookie_secret_previous"`
+	AllowQuery           []string `mapstructure:"allow_query"`
+	NSID                 string   `mapstructure:"nsid"`
+	Version              string   `mapstructure:"version"`
+	RRL                  RRL      `mapstructure:"rrl"`
+	TLS                  DNSTLS   `mapstructure:"tls"`
 }
 
 // HTTP is the section "http": the JSON API.
@@ -148,6 +158,9 @@ type Log struct {
 	Level   string `mapstructure:"level"`
 	Format  string `mapstructure:"format"`
 	Queries bool   `mapstructure:"queries"`
+	// RepeatLimit and RepeatInterval: see protect.go.
+	RepeatLimit    int    `mapstructure:"repeat_limit"`
+	RepeatInterval string `mapstructure:"repeat_interval"`
 }
 
 // PoolDefaults is the section "pool_defaults": the settings of pools that
@@ -664,6 +677,7 @@ func (c Config) Validate() error {
 	validateTSIG(c.TSIG, bad)
 	validateSites(c.Sites, bad)
 	errs = append(errs, c.validateENRP()...)
+	errs = append(errs, c.validateProtect()...)
 	errs = append(errs, c.validateDNSSEC()...)
 	return errors.Join(errs...)
 }

@@ -53,11 +53,14 @@ func loadErrors(t *testing.T, file string) []string {
 
 func TestDefaults(t *testing.T) {
 	want := Config{
-		DNS:          DNS{Listen: []string{"127.0.0.1:5353"}, UDPSize: 1232, UDPSockets: 0},
+		DNS: DNS{Listen: []string{"127.0.0.1:5353"}, UDPSize: 1232, UDPSockets: 0,
+			Cookies: true, AllowQuery: []string{"0.0.0.0/0", "::/0"},
+			RRL: RRL{Window: "15s", Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56, Exempt: []string{}, TableSize: 65536},
+			TLS: DNSTLS{Listen: []string{}}},
 		Zones:        "./zones",
 		ZonesWatch:   true,
 		Data:         "./data",
-		Log:          Log{Level: "info", Format: "text"},
+		Log:          Log{Level: "info", Format: "text", RepeatLimit: 20, RepeatInterval: "10s"},
 		HTTP:         HTTP{Listen: "127.0.0.1:8053"},
 		Probe:        Probe{Workers: 64},
 		Reports:      Reports{Allow: []string{}, MaxBad: 3, Window: "30s", Rate: 5, Burst: 10},
@@ -318,7 +321,7 @@ func TestFileErrors(t *testing.T) {
 				`F: unknown key "zones_wtach"; did you mean "zones_watch"?`,
 			}},
 		{"section given a value", "log: debug\n",
-			[]string{`F: "log" is a section of keys (log.level, log.format, log.queries), not a value`}},
+			[]string{`F: "log" is a section of keys (log.level, log.format, log.queries, log.repeat_limit, log.repeat_interval), not a value`}},
 		{"YAML syntax", "dns:\n  listen: [\n",
 			[]string{`F:2: did not find expected node content`}},
 		{"wrong type", "dns:\n  udp_size: big\n",

@@ -54,6 +54,8 @@ type daemon struct {
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
+	// protect are the DNS front's protections (serve_protect.go).
+	protect protections
 
 	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
 }
@@ -86,7 +88,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // exit code. prepare, if not nil, gets the daemon before it starts (the
 // demo uses it).
 func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Writer, prepare func(*daemon) error) int {
-	log, level := newLiveLogger(cfg, stderr)
+	log, level, logLimit := newLiveLogger(cfg, stderr)
+	defer logLimit.Close()
 	for _, w := range warns {
 		log.Warn(w)
 	}
@@ -127,6 +130,11 @@ func (d *daemon) start() int {
 	d.ops.setPhase("starting: opening the store")
 	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
+		return exitRuntime
+	}
+	if d.protect, err = d.loadProtections(); err != nil {
+		d.log.Error("cannot set up the DNS protections", "err", err.Error())
+		d.store.Close()
 		return exitRuntime
 	}
 	d.hs = handlespace.New(handlespace.Options{
@@ -175,6 +183,7 @@ func (d *daemon) start() int {
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.cfg.SiteMap(),
+		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
 		d.log.Error("cannot serve DNS", "err", err.Error())
@@ -232,6 +241,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 				d.reload("SIGHUP")
 				d.dnssec.reload("SIGHUP")
 				d.reloadConfig()
+				d.reloadTLS()
 				sdNotify("READY=1")
 				continue
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/registrar"
@@ -96,15 +97,24 @@ func newOps(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *ops {
 }
 
 // newLiveLogger returns the logger that log.level and log.format ask for,
-// with its level in a LevelVar that SIGHUP can change.
-func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+// with its level in a LevelVar that SIGHUP can change, and the limit of
+// repeated lines (log.repeat_limit: a flood of refused updates or
+// unauthenticated HTTP writes writes a summary, not a line each), which
+// the caller closes last to write its pending summaries.
+func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar, *loglimit.Handler) {
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel())
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), level
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), level
+	lim := loglimit.New(h, loglimit.Options{
+		Limit:    cfg.Log.RepeatLimit,
+		Interval: cfg.LogRepeatInterval(),
+		Exempt:   []string{"query"}, // log.queries: every line, as asked
+	})
+	return slog.New(lim), level, lim
 }
 
 // httpURL is the base URL of the HTTP listener: its bound address if it
