@@ -44,6 +44,10 @@ type Config struct {
 	// Sites maps clients to sites for the nearest policy (nil: none;
 	// Handler.SetSites changes it while serving).
 	Sites *handlespace.SiteMap
+	// Protect are the per-query protections: query ACL, DNS Cookies,
+	// response rate limiting, NSID and the CHAOS identity (nil: none;
+	// Handler.SetProtections changes them while serving).
+	Protect *Protections
 
 	// Updates applies DNS UPDATE registrations (see update.go); nil
 	// answers UPDATE with NOTIMP.

@@ -54,8 +54,9 @@ type daemon struct {
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
-	// protect are the DNS front's protections (serve_protect.go).
-	protect protections
+	// protect are the DNS front's protections (serve_protect.go), which
+	// SIGHUP replaces.
+	protect *dnsfront.Protections
 
 	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
 }
@@ -132,7 +133,7 @@ func (d *daemon) start() int {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}
-	if d.protect, err = d.loadProtections(); err != nil {
+	if d.protect, err = d.loadProtections(d.cfg, nil); err != nil {
 		d.log.Error("cannot set up the DNS protections", "err", err.Error())
 		d.store.Close()
 		return exitRuntime
@@ -183,6 +184,7 @@ func (d *daemon) start() int {
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.cfg.SiteMap(),
+		Protect:    d.protect,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {

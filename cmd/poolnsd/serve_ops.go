@@ -221,7 +221,7 @@ func (d *daemon) reloadConfig() {
 		if reflect.DeepEqual(old[k], now[k]) {
 			continue
 		}
-		if !slices.Contains(liveKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
+		if !slices.Contains(liveKeys, k) && !slices.Contains(protectKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
 			restart = append(restart, k)
 			continue
 		}
@@ -252,6 +252,18 @@ func (d *daemon) reloadConfig() {
 			applied = append(applied, "tsig")
 			// Names and what changed, never a secret.
 			d.log.Info("TSIG keys reloaded", "added", added, "removed", removed, "changed", changed, "keys", len(cfg.TSIG))
+		}
+	}
+	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) }) && d.dns != nil {
+		p, err := d.loadProtections(cfg, d.protect)
+		if err != nil {
+			d.log.Error("DNS protections not reloaded; keeping the running ones", "err", err.Error())
+			applied = slices.DeleteFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) })
+		} else {
+			d.cfg.DNS.Cookies, d.cfg.DNS.CookieSecret, d.cfg.DNS.CookieSecretPrevious = cfg.DNS.Cookies, cfg.DNS.CookieSecret, cfg.DNS.CookieSecretPrevious
+			d.cfg.DNS.NSID, d.cfg.DNS.Version, d.cfg.DNS.AllowQuery, d.cfg.DNS.RRL = cfg.DNS.NSID, cfg.DNS.Version, cfg.DNS.AllowQuery, cfg.DNS.RRL
+			d.protect = p
+			d.dns.Handler().SetProtections(p)
 		}
 	}
 	if !reflect.DeepEqual(d.cfg.Sites, cfg.Sites) {

@@ -3,36 +3,38 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 
+	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/identity"
-	"github.com/poolnsd/poolnsd/internal/prefixset"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 )
 
-// protections are the DNS front's protections as the configuration asks
-// for them (docs/protect-notes.md): what the DNS front calls per query.
-type protections struct {
-	jar      *cookie.Jar        // DNS Cookies; nil when dns.cookies is off
-	limiter  *rrl.Limiter       // response rate limit; nil when off
-	identity *identity.Identity // NSID and CHAOS names (tells nothing when off)
-	allow    *prefixset.Set     // dns.allow_query
-}
+// protectKeys are the configuration keys of the DNS front's protections:
+// SIGHUP applies them (reloadConfig).
+var protectKeys = []string{"dns.cookies", "dns.cookie_secret", "dns.cookie_secret_previous",
+	"dns.nsid", "dns.version", "dns.allow_query",
+	"dns.rrl.responses_per_second", "dns.rrl.window", "dns.rrl.slip", "dns.rrl.ipv4_prefix",
+	"dns.rrl.ipv6_prefix", "dns.rrl.exempt", "dns.rrl.table_size", "dns.rrl.dry_run"}
 
-// loadProtections builds the protections, once the store is open: the
-// cookie secret generated when none is configured is kept in the data
-// directory, which the store's lock makes this process's own.
-func (d *daemon) loadProtections() (protections, error) {
-	var p protections
-	c := d.cfg
+// loadProtections builds the DNS front's protections as c asks for them
+// (docs/protect-notes.md), once the store is open: the cookie secret
+// generated when none is configured is kept in the data directory, which
+// the store's lock makes this process's own. old, when not nil, are the
+// running protections: their rate limiter is kept (with its buckets) when
+// its configuration did not change.
+func (d *daemon) loadProtections(c config.Config, old *dnsfront.Protections) (*dnsfront.Protections, error) {
+	p := &dnsfront.Protections{}
 	secret := "off"
 	if c.DNS.Cookies {
 		s, generated, err := cookie.LoadSecrets(c.DNS.CookieSecret, c.DNS.CookieSecretPrevious, c.Data)
 		if err != nil {
-			return p, err
+			return nil, err
 		}
-		p.jar = cookie.NewJar(s)
+		p.Cookies = cookie.NewJar(s)
 		switch {
 		case c.DNS.CookieSecret != "":
 			secret = "dns.cookie_secret"
@@ -48,9 +50,13 @@ func (d *daemon) loadProtections() (protections, error) {
 	rc, on := c.RRLConfig()
 	limit := "off"
 	if on {
-		var err error
-		if p.limiter, err = rrl.New(rc); err != nil {
-			return p, fmt.Errorf("dns.rrl: %v", err)
+		if old != nil && old.RRL != nil && reflect.DeepEqual(c.DNS.RRL, d.cfg.DNS.RRL) {
+			p.RRL = old.RRL
+		} else {
+			var err error
+			if p.RRL, err = rrl.New(rc); err != nil {
+				return nil, fmt.Errorf("dns.rrl: %v", err)
+			}
 		}
 		limit = fmt.Sprintf("%d/s per /%d and /%d, slip %d, window %v", rc.ResponsesPerSecond, rc.IPv4Prefix, rc.IPv6Prefix, rc.Slip, rc.Window)
 		if rc.DryRun {
@@ -58,17 +64,17 @@ func (d *daemon) loadProtections() (protections, error) {
 		}
 	}
 	var err error
-	if p.identity, err = identity.New(identity.Config{NSID: c.DNS.NSID, Version: c.DNS.Version,
+	if p.Identity, err = identity.New(identity.Config{NSID: c.DNS.NSID, Version: c.DNS.Version,
 		AutoID: handlespace.IDString(d.store.RegistrarID())}); err != nil {
-		return p, err
+		return nil, err
 	}
-	p.allow = c.AllowQuery()
+	p.Allow = c.AllowQuery()
 	allow := "any"
-	if !p.allow.All() {
-		allow = fmt.Sprintf("%d prefixes", p.allow.Len())
+	if !p.Allow.All() {
+		allow = fmt.Sprintf("%d prefixes", p.Allow.Len())
 	}
 	nsid := "off"
-	if b := p.identity.NSID(); b != nil {
+	if b := p.Identity.NSID(); b != nil {
 		nsid = fmt.Sprintf("%q", b)
 	}
 	d.log.Info("DNS protections", "cookie_secret", secret, "rrl", limit, "nsid", nsid,

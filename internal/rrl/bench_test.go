@@ -68,7 +68,7 @@ func BenchmarkDecideParallel(b *testing.B) {
 				if !shared {
 					ip = fmt.Sprintf("10.%d.0.1", id.Add(1))
 				}
-				r := &Response{Client: netip.MustParseAddr(ip), Class: Answer, Name: []byte("web.pool.example."), Type: 1}
+				r := &Response{Client: netip.MustParseAddr(ip), Class: Answer, Name: "web.pool.example.", Type: 1}
 				for pb.Next() {
 					l.Decide(r, now)
 				}

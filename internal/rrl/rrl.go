@@ -105,7 +105,7 @@ type Response struct {
 	Class Class
 	// Name is the name the reply is about, by class (package
 	// documentation); nil for Error.
-	Name []byte
+	Name string
 	// Type is the query type, a key of Answer buckets only.
 	Type uint16
 	// TCP: the query came over TCP or TLS (never limited).
@@ -261,7 +261,8 @@ func (l *Limiter) key(r *Response) uint64 {
 		n = 20
 	}
 	if r.Class != Error {
-		for _, c := range r.Name {
+		for i := 0; i < len(r.Name); i++ {
+			c := r.Name[i]
 			if n == len(buf) {
 				break
 			}

@@ -21,7 +21,7 @@ func newLimiter(t testing.TB, c Config) *Limiter {
 }
 
 func resp(client string, class Class, name string, qtype uint16) *Response {
-	return &Response{Client: netip.MustParseAddr(client), Class: class, Name: []byte(name), Type: qtype}
+	return &Response{Client: netip.MustParseAddr(client), Class: class, Name: name, Type: qtype}
 }
 
 // verdicts returns the verdicts of n replies r at now, as one letter each:
