@@ -32,6 +32,7 @@ type Config struct {
 	Log          Log          `mapstructure:"log"`
 	HTTP         HTTP         `mapstructure:"http"`
 	Probe        Probe        `mapstructure:"probe"`
+	Nearest      Nearest      `mapstructure:"nearest"`
 	Reports      Reports      `mapstructure:"reports"`
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 	Registration Registration `mapstructure:"registration"`
@@ -46,6 +47,12 @@ type Config struct {
 	// "sites" map of site names to prefixes, as written (see SiteMap).
 	// Not in the table of keys.
 	Sites map[string][]string `mapstructure:"-"`
+	// SiteGeo is what the "sites" map says of sites besides their
+	// prefixes, for sites_mmdb (see sites_geo.go). Not in the table of
+	// keys.
+	SiteGeo map[string]SiteGeo `mapstructure:"-"`
+	// SitesMMDB is the MaxMind DB of sites_mmdb ("" none).
+	SitesMMDB string `mapstructure:"sites_mmdb"`
 
 	// File is the config file that Load read, "" if none. Not a key.
 	File string `mapstructure:"-"`
@@ -77,7 +84,33 @@ type HTTP struct {
 
 // Probe is the section "probe": the prober.
 type Probe struct {
-	Workers int `mapstructure:"workers"`
+	Workers int    `mapstructure:"workers"`
+	Source  string `mapstructure:"source"`
+	Start   string `mapstructure:"start"`
+}
+
+// ProbeSource returns probe.source as an address, invalid when "".
+func (c Config) ProbeSource() netip.Addr {
+	a, _ := netip.ParseAddr(c.Probe.Source)
+	return a
+}
+
+// ProbeStarts are the values of probe.start.
+var ProbeStarts = []string{"last", "unknown", "up"}
+
+// Nearest is the section "nearest": the nearest policy.
+type Nearest struct {
+	RTTInterval string `mapstructure:"rtt_interval"`
+}
+
+// MinRTTInterval is the shortest nearest.rtt_interval (other than 0).
+const MinRTTInterval = 100 * time.Millisecond
+
+// RTTInterval returns nearest.rtt_interval as a duration, 0 when off
+// (Validate checked it).
+func (c Config) RTTInterval() time.Duration {
+	d, _ := time.ParseDuration(c.Nearest.RTTInterval)
+	return d
 }
 
 // Reports is the section "reports": pool users' failure reports.
@@ -260,6 +293,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 	}
 	var tsig []TSIGKey
 	var sites map[string][]string
+	var siteGeo map[string]SiteGeo
 	if file != "" {
 		settings, err := readFile(file)
 		if err != nil {
@@ -269,7 +303,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 			return Config{}, nil, err
 		}
 		delete(settings, "tsig")
-		if sites, err = decodeSites(file, settings["sites"]); err != nil {
+		if sites, siteGeo, err = decodeSites(file, settings["sites"]); err != nil {
 			return Config{}, nil, err
 		}
 		delete(settings, "sites")
@@ -312,6 +346,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 	c.File = file
 	c.TSIG = tsig
 	c.Sites = sites
+	c.SiteGeo = siteGeo
 	if err := c.Validate(); err != nil {
 		return Config{}, nil, err
 	}
@@ -630,6 +665,17 @@ func (c Config) Validate() error {
 		}
 	}
 	inRange("probe.workers", c.Probe.Workers, 1, 100000)
+	if s := c.Probe.Source; s != "" {
+		if a, err := netip.ParseAddr(s); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			bad("probe.source", "%q is not a unicast IP address of this host", s)
+		}
+	}
+	if !slices.Contains(ProbeStarts, c.Probe.Start) {
+		bad("probe.start", "unknown value %q, want last, unknown or up", c.Probe.Start)
+	}
+	if d, err := time.ParseDuration(c.Nearest.RTTInterval); err != nil || d < 0 || (d > 0 && d < MinRTTInterval) {
+		bad("nearest.rtt_interval", "%q is not 0 or a duration of at least %v, want e.g. 10s", c.Nearest.RTTInterval, MinRTTInterval)
+	}
 	inRange("reports.max_bad", c.Reports.MaxBad, 1, 1000000)
 	if d, err := time.ParseDuration(c.Reports.Window); err != nil || d <= 0 {
 		bad("reports.window", "%q is not a positive duration, want e.g. 10s", c.Reports.Window)
@@ -676,6 +722,7 @@ func (c Config) Validate() error {
 	inRange("registration.burst", c.Registration.Burst, 1, 1000000)
 	validateTSIG(c.TSIG, bad)
 	validateSites(c.Sites, bad)
+	validateSiteGeo(c.SiteGeo, c.SitesMMDB, bad)
 	errs = append(errs, c.validateENRP()...)
 	errs = append(errs, c.validateProtect()...)
 	errs = append(errs, c.validateDNSSEC()...)

@@ -26,6 +26,10 @@ type Target struct {
 	Ref any
 	// Addr is the address and port probed.
 	Addr netip.AddrPort
+	// Source, if valid, is the local address the probe is sent from
+	// (probe.source: on a host with several addresses, the one the
+	// elements' firewalls expect); else the system chooses.
+	Source netip.Addr
 	// Name is the element's DNS name, for logs; it may be "". Probes do not
 	// use it (no Host header, no SNI from it).
 	Name string
@@ -34,6 +38,10 @@ type Target struct {
 	// element already up needs fall failures to go down. Set reads it only
 	// for targets it does not have yet.
 	Health handlespace.Health
+	// Provisional says that Health is given, not observed (restored at a
+	// start): the target's Tracker starts Provisional (see
+	// Tracker.Observe). Set reads it only for targets it does not have yet.
+	Provisional bool
 	// slot keeps a built-in checker's connection between probes when a
 	// Scheduler runs the target (nil otherwise).
 	slot *connSlot
@@ -107,6 +115,16 @@ func DefaultCheckers() map[string]Checker {
 type timing struct {
 	start   time.Time
 	timeout time.Duration
+}
+
+// source returns the address to send probes of t from: Source, if it is
+// set and of Addr's family (an element of the other family is probed
+// from the system's choice).
+func (t Target) source() (netip.Addr, bool) {
+	if !t.Source.IsValid() || t.Source.Unmap().Is4() != t.Addr.Addr().Unmap().Is4() {
+		return netip.Addr{}, false
+	}
+	return t.Source.Unmap(), true
 }
 
 func begin(ctx context.Context, t Target) timing {

@@ -51,9 +51,13 @@ type daemon struct {
 	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
+	// health keeps the elements' last known health in the store
+	// (serve_health.go).
+	health *healthKeeper
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
+	sites siteState // serve_sites.go
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
 	protect *dnsfront.Protections
@@ -141,7 +145,7 @@ func (d *daemon) start() int {
 	d.hs = handlespace.New(handlespace.Options{
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
-		Probing:     true, // probed elements start unknown until the monitor (serve_http.go) probes them
+		Probing:     true, // probed elements start unknown; restoreHealth (serve_health.go) gives them probe.start's health
 	})
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
@@ -157,6 +161,9 @@ func (d *daemon) start() int {
 	regs, err := d.loadRegistrations()
 	if err == nil {
 		err = d.restoreAdmin()
+	}
+	if err == nil {
+		err = d.restoreHealth()
 	}
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
@@ -183,12 +190,12 @@ func (d *daemon) start() int {
 		QueryLog:   d.cfg.Log.Queries,
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
-		Sites:      d.cfg.SiteMap(),
+		Sites:      d.startSites(),
 		Protect:    d.protect,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
-		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.logListenError("cannot serve DNS", "dns.listen", err)
 		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
@@ -202,6 +209,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return code
 	}
+	d.startKeeper()
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
 		addrs = append(addrs, a.String())
@@ -234,6 +242,8 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 	}
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
+	d.watchSites()
+	defer d.stopSitesWatch()
 
 	for {
 		select {
@@ -251,6 +261,8 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			return d.stop(exitOK)
 		case <-changes:
 			d.reload("change")
+		case <-d.sitesChanged():
+			d.reloadSites("change")
 		case err := <-watchErrs:
 			d.log.Error("watching the zones directory", "dir", d.cfg.Zones, "err", err.Error())
 		case now := <-expire.C:
@@ -299,6 +311,7 @@ func (d *daemon) stop(code int) int {
 	d.stopPeering()
 	d.dnssec.close()
 	d.reg.Close()
+	d.stopKeeper() // after the monitor and peering: the last health they set
 	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {
 		d.log.Error("closing the store", "err", err.Error())
