@@ -26,8 +26,9 @@ type Handler struct {
 	scratch  sync.Pool // *scratch
 	metrics  *metrics.DNS
 	queryLog atomic.Bool
-	sites    atomic.Pointer[siteBox] // nil: no site map
+	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
+	sign     Signer                      // nil: no zone is signed (answer_dnssec.go)
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
@@ -55,7 +56,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
+	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer}
 	h.queryLog.Store(cfg.QueryLog)
 	h.SetSites(cfg.Sites)
 	h.SetProtections(cfg.Protect)
@@ -256,6 +257,12 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 	}
 	if res.Kind == KindRefused {
 		req.setEDE(ednsopt.NotAuthoritative)
+	}
+	if h.sign != nil && (req.edns.do || req.q.Qtype == dns.TypeDNSKEY) {
+		if z := h.signerOf(res); z != nil {
+			h.writeDNSSEC(w, req, res, z, req.edns.do)
+			return
+		}
 	}
 	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 && h.writeWire(w, req, res) {
 		return

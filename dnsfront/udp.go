@@ -232,7 +232,7 @@ func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byt
 	}
 	var res Result
 	Lookup(h.src.View(), qname, qname, qtype, &res)
-	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 {
+	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 && !h.signs(&req, &res) {
 		if req.prot.RRL != nil {
 			class, name := rrlClass(&res)
 			switch h.limit(&req, class, name) {
@@ -248,7 +248,7 @@ func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byt
 		h.account(nil, &req, dns.RcodeSuccess, reply[2]&(bitTC>>8) != 0, len(reply))
 		return reply, true
 	}
-	// Another kind: written as a dns.Msg.
+	// Another kind, or a signed answer: written as a dns.Msg.
 	u.asMsg(b, wm, &req, out)
 	if len(res.Chain) == 0 {
 		res.Name = req.q.Name

@@ -192,6 +192,7 @@ func (d *daemon) start() int {
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
 		Protect:    d.protect,
+		Signer:     d.dnssec.signer,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
