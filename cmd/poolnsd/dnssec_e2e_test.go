@@ -195,8 +195,9 @@ func TestServeDNSSECUnbound(t *testing.T) {
 	})
 	r := askDO(t, resolver, "web.pool.example.", dns.TypeURI) // NODATA: not cached either
 	checkValidated(t, r, signedCase{"URI at the pool's name", "web.pool.example.", dns.TypeURI, 0})
-	r = askDO(t, addr, "_http._tcp.web.pool.example.", dns.TypeSRV) // poolnsd itself
-	if len(r.Answer) != 2 { // one SRV and its RRSIG
+	// poolnsd itself: one SRV and its RRSIG.
+	r = askDO(t, addr, "_http._tcp.web.pool.example.", dns.TypeSRV)
+	if len(r.Answer) != 2 {
 		t.Errorf("after b went down, poolnsd answers %v", r.Answer)
 	}
 	fresh := startValidator(t, addr, parentDS(t, dir))
