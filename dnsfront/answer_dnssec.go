@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 
@@ -35,12 +36,6 @@ func (h *Handler) signerOf(r *Result) *dnssec.Zone {
 		return nil
 	}
 	return h.sign.Zone(r.Zone.Origin)
-}
-
-// signs reports whether the reply to req needs signatures: DO is set and
-// the result's zone is signed. It costs one test when DO is not set.
-func (h *Handler) signs(req *request, r *Result) bool {
-	return req.edns.do && h.signerOf(r) != nil
 }
 
 // writeDNSSEC writes the reply of a lookup result of a signed zone: with
@@ -306,4 +301,91 @@ func sameTTL(run []dns.RR) []dns.RR {
 		}
 	}
 	return run
+}
+
+// The wire renderer signs the common answers itself: an A or AAAA answer of
+// a pool, or of an element's own name, to a DO query. Their RRset is read
+// back from the packed records into an RRset (no allocation), its
+// signatures come from the cache (made on a miss) and are appended packed,
+// owner a pointer to the question. The other kinds of signed answers take
+// the dns.Msg renderer.
+
+// wireSigning says how the wire renderer writes a pool or element result
+// (without a CNAME chain) for req: unsigned (z nil, ok), signed by z (ok),
+// or not at all (!ok: a signed answer of a type it does not sign, which
+// the dns.Msg renderer writes). Without DO it costs one test.
+func (h *Handler) wireSigning(req *request, r *Result) (z *dnssec.Zone, ok bool) {
+	if !req.edns.do {
+		return nil, true
+	}
+	if z = h.signerOf(r); z == nil {
+		return nil, true
+	}
+	return z, r.Qtype == dns.TypeA || r.Qtype == dns.TypeAAAA
+}
+
+// renderWireDNSSEC is renderWire for an A or AAAA pool or element answer of
+// a zone that z signs: the records, then the RRSIGs of their RRset. It
+// returns false when a signature cannot be made (after logging why): the
+// dns.Msg renderer then tries, and answers SERVFAIL.
+func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Result, z *dnssec.Zone) ([]byte, bool) {
+	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
+	b := appendQuestion(appendHeader(dst, req), req)
+	start := len(b)
+	ancount, scope := 0, -1
+	if r.Kind == KindElement {
+		ew := pw.wireOf(r.Elem)
+		if r.Qtype == dns.TypeA {
+			b, ancount = append(b, ew.a...), int(ew.na)
+		} else {
+			b, ancount = append(b, ew.aaaa...), int(ew.naaaa)
+		}
+	} else {
+		clientOf(&s.client, req)
+		scope = choose(s, r, &s.client, h.sites.Load())
+		b, ancount, _ = h.packPool(s, b, req, r, pw)
+	}
+	if ancount > 0 {
+		// The records' owner is a pointer to the question's name.
+		qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
+		s.set.ResetWire(qname, r.Qtype, binary.BigEndian.Uint32(b[start+2+4:])) // after owner, type, class
+		for off := start; off < len(b); {
+			n := int(binary.BigEndian.Uint16(b[off+2+8:]))
+			s.set.Add(b[off+2+rrFixedLen : off+2+rrFixedLen+n])
+			off += 2 + rrFixedLen + n
+		}
+		sigs, err := z.SignSet(&s.set)
+		if err != nil {
+			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
+			return nil, false
+		}
+		b = sigs.AppendWire(b, ptrQuestion)
+		ancount += sigs.Len()
+	}
+	return h.finish(req, b, len(dst), ancount, 0, scope), true
+}
+
+// ptrQuestion is a compression pointer to the question's name.
+var ptrQuestion = []byte{ptrQname >> 8, ptrQname & 0xFF}
+
+// writeWireDNSSEC is writeWire for a signed A or AAAA pool or element
+// answer (renderWireDNSSEC), and reports whether it wrote it.
+func (h *Handler) writeWireDNSSEC(w dns.ResponseWriter, req *request, r *Result, z *dnssec.Zone) bool {
+	if strings.IndexByte(req.q.Name, '\\') >= 0 {
+		return false
+	}
+	s := h.scratch.Get().(*scratch)
+	defer h.scratch.Put(s)
+	b, ok := h.renderWireDNSSEC(s, s.buf[:0], req, r, z)
+	if !ok {
+		return false
+	}
+	s.buf = b
+	h.account(w, req, dns.RcodeSuccess, b[2]&(bitTC>>8) != 0, len(b))
+	if req.tsig != nil {
+		h.writeSigned(w, req, b)
+	} else if _, err := w.Write(b); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
+	return true
 }

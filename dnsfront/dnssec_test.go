@@ -155,6 +155,9 @@ func checkSigs(t *testing.T, m *dns.Msg, key *dns.DNSKEY, signedExtra func(rrset
 			if err := ss[0].Verify(key, sets[k]); err != nil {
 				t.Errorf("%s: %s %s: signature does not verify: %v", where, k.name, dns.TypeToString[k.typ], err)
 			}
+			if ttl := sets[k][0].Header().Ttl; ss[0].OrigTtl != ttl || ss[0].Hdr.Ttl != ttl {
+				t.Errorf("%s: %s %s: RRSIG TTL %d, original TTL %d; want the RRset's, %d", where, k.name, dns.TypeToString[k.typ], ss[0].Hdr.Ttl, ss[0].OrigTtl, ttl)
+			}
 			if !ss[0].ValidityPeriod(time.Now()) {
 				t.Errorf("%s: %s %s: signature not valid now", where, k.name, dns.TypeToString[k.typ])
 			}
@@ -448,5 +451,49 @@ func TestSignedOverUDPLoop(t *testing.T) {
 	}
 	if s := signer.CacheStats(); s.Misses == 0 {
 		t.Errorf("cache: %+v, want signatures made", s)
+	}
+}
+
+// TestSignedWireMatchesMsg: the wire renderer's signed A and AAAA answers
+// (pool and element) are the dns.Msg renderer's, record for record.
+func TestSignedWireMatchesMsg(t *testing.T) {
+	signer, key := newTestSigner(t, dns.ECDSAP256SHA256)
+	wire := NewHandler(newSignedSpace(t, 3), Config{Signer: signer})
+	msg := NewHandler(newSignedSpace(t, 3), Config{Signer: signer})
+	z := signer.Zone("pool.test.")
+	for range 5 {
+		for _, q := range []struct {
+			name  string
+			qtype uint16
+		}{{"web.pool.test.", dns.TypeA}, {"Web.Pool.Test.", dns.TypeAAAA}, {"w4.web.pool.test.", dns.TypeA}, {"W4.web.pool.test.", dns.TypeAAAA}} {
+			for _, tcp := range []bool{false, true} {
+				a := queryDO(t, wire, q.name, q.qtype, tcp, 1232, true)
+				checkSigs(t, a, key, nil)
+				m := new(dns.Msg)
+				m.SetQuestion(q.name, q.qtype)
+				m.SetEdns0(1232, true)
+				w := newRecorder(tcp)
+				req := newRequest(w, m, false, nil)
+				req.prot = msg.prot.Load()
+				req.setMaxSize(msg.udpSize)
+				req.qname = lower(q.name)
+				var res Result
+				Lookup(msg.src.View(), q.name, req.qname, q.qtype, &res)
+				msg.writeDNSSEC(w, &req, &res, z, true)
+				if w.err != nil || w.msg == nil {
+					t.Fatalf("%s: dns.Msg renderer: %v", q.name, w.err)
+				}
+				b := w.msg
+				// Owners differ in case only: the wire renderer's point to
+				// the question.
+				got := strings.ToLower(strings.Join(sectionText(a.Answer), "\n"))
+				if want := strings.ToLower(strings.Join(sectionText(b.Answer), "\n")); got != want {
+					t.Errorf("%s %s tcp %v: wire renderer\n%s\ndns.Msg renderer\n%s", q.name, dns.Type(q.qtype), tcp, got, want)
+				}
+				if a.Rcode != b.Rcode || a.Authoritative != b.Authoritative || len(a.Ns) != len(b.Ns) || len(a.Extra) != len(b.Extra) {
+					t.Errorf("%s: headers or sections differ:\n%v\n%v", q.name, a, b)
+				}
+			}
+		}
 	}
 }

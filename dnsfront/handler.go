@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
@@ -44,7 +45,8 @@ type scratch struct {
 	picks  []handlespace.Pick // the policy's choice
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
-	sited  bool // the selected set's order depends on the client's site
+	sited  bool         // the selected set's order depends on the client's site
+	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
 }
 
 // NewHandler returns a handler serving src.
@@ -260,6 +262,10 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 	}
 	if h.sign != nil && (req.edns.do || req.q.Qtype == dns.TypeDNSKEY) {
 		if z := h.signerOf(res); z != nil {
+			if req.edns.do && (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 &&
+				(res.Qtype == dns.TypeA || res.Qtype == dns.TypeAAAA) && h.writeWireDNSSEC(w, req, res, z) {
+				return
+			}
 			h.writeDNSSEC(w, req, res, z, req.edns.do)
 			return
 		}
