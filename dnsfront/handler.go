@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/metrics"
@@ -30,6 +31,8 @@ type Handler struct {
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
 	sign     Signer                      // nil: no zone is signed (answer_dnssec.go)
+	// cookieCounts counts queries with a COOKIE option, by status.
+	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates

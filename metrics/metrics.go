@@ -69,6 +69,8 @@ type Metrics struct {
 	mu        sync.Mutex
 	peerState func() map[string]int // guarded by mu
 	probeInfo func() probe.Stats    // guarded by mu
+	// protectStats reads the DNS protections' counters; guarded by mu.
+	protectStats func() ProtectStats
 }
 
 // New returns the metrics of one poolnsd process, registered in a new
@@ -165,6 +167,7 @@ func New(o Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": o.Version, "goversion": runtime.Version()},
 	}, func() float64 { return 1 }))
 	m.reg.MustRegister(&probeCollector{m: m})
+	m.reg.MustRegister(&protectCollector{m: m})
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View, o.Self))

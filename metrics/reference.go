@@ -63,6 +63,11 @@ func Reference() ([]Family, error) {
 		}
 		return out
 	})
+	ps := ProtectStats{Cookies: map[string]uint64{}}
+	for _, c := range rrlClassNames {
+		ps.RRL = append(ps.RRL, RRLClassStats{Class: c})
+	}
+	m.SetProtectStats(func() ProtectStats { return ps })
 	mfs, err := m.reg.Gather()
 	if err != nil {
 		return nil, fmt.Errorf("metrics: gather: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/registrar"
 	"github.com/poolnsd/poolnsd/zones"
@@ -61,6 +62,11 @@ type daemon struct {
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
 	protect *dnsfront.Protections
+	// rrlRetired are the counts of rate limiters a reload replaced, for
+	// the metrics (serve_protect.go).
+	rrlRetired rrlTotals
+	// logLimit limits repeated log lines; the metrics read its counts.
+	logLimit *loglimit.Handler
 
 	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
 }
@@ -110,7 +116,7 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
 
-	d := &daemon{cfg: cfg, log: log, ops: newOps(fs, level, log)}
+	d := &daemon{cfg: cfg, log: log, ops: newOps(fs, level, log), logLimit: logLimit}
 	if prepare != nil {
 		if err := prepare(d); err != nil {
 			log.Error("cannot start", "err", err.Error())
@@ -202,6 +208,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
+	d.ops.metrics.SetProtectStats(d.protectStats)
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())

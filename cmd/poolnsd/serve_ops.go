@@ -262,8 +262,12 @@ func (d *daemon) reloadConfig() {
 		} else {
 			d.cfg.DNS.Cookies, d.cfg.DNS.CookieSecret, d.cfg.DNS.CookieSecretPrevious = cfg.DNS.Cookies, cfg.DNS.CookieSecret, cfg.DNS.CookieSecretPrevious
 			d.cfg.DNS.NSID, d.cfg.DNS.Version, d.cfg.DNS.AllowQuery, d.cfg.DNS.RRL = cfg.DNS.NSID, cfg.DNS.Version, cfg.DNS.AllowQuery, cfg.DNS.RRL
+			old := d.protect
 			d.protect = p
 			d.dns.Handler().SetProtections(p)
+			if old.RRL != p.RRL {
+				d.rrlRetired.add(old.RRL.Stats())
+			}
 		}
 	}
 	applied = slices.DeleteFunc(applied, func(k string) bool { return k == "sites_mmdb" })
