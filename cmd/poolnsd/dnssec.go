@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnssec"
+	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/spf13/pflag"
 )
 
@@ -396,6 +397,13 @@ func (k *dnssecKeeper) reload(trigger string) {
 		return
 	}
 	k.set(ks, trigger)
+}
+
+// stats returns the signature cache's counters for the metrics.
+func (k *dnssecKeeper) stats() metrics.DNSSECStats {
+	s := k.signer.CacheStats()
+	return metrics.DNSSECStats{Hits: s.Hits, Misses: s.Misses, Refreshes: s.Refreshes,
+		Evictions: s.Evictions, Entries: s.Entries, Bytes: s.Bytes}
 }
 
 func (k *dnssecKeeper) close() {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
 
 // The signed zone end to end: a real poolnsd serve with keys made by its own
@@ -286,6 +288,23 @@ func TestServeDNSSECDelv(t *testing.T) {
 	if out := kd("pool.example.", "DNSKEY"); !strings.Contains(out, "DNSKEY\t257 3 15 ") || !strings.Contains(out, "RRSIG\tDNSKEY 15 2 ") {
 		t.Errorf("kdig +dnssec pool.example. DNSKEY:\n%s", out)
 	}
+	// The signature cache at /metrics: the RRsets above were signed once
+	// each (misses), and found again (hits: delv asks for the DNSKEY RRset
+	// at every run).
+	api, _ := p.waitLog(0, "the HTTP line", msgIs("serving HTTP API"))
+	sm, text, err := metricstest.Scrape(http.DefaultClient, "http://"+api.Str("addr")+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	miss, _ := sm.Value("poolnsd_dnssec_cache_lookups_total", "result=miss")
+	hit, _ := sm.Value("poolnsd_dnssec_cache_lookups_total", "result=hit")
+	entries, _ := sm.Value("poolnsd_dnssec_cache_entries")
+	if miss < float64(len(signedCases)) || hit < float64(len(signedCases)) || entries != miss {
+		t.Errorf("signature cache: %v misses, %v hits, %v entries; want at least %d misses and hits, an entry per miss",
+			miss, hit, entries, len(signedCases))
+	}
+	metricstest.Promtool(t, text)
+
 	// Without DO nothing is signed, and NXDOMAIN stays NXDOMAIN.
 	if out, _ := exec.Command(kdig, "@"+host, "-p", port, "nosuch.pool.example.", "A").CombinedOutput(); !strings.Contains(string(out), "status: NXDOMAIN") || strings.Contains(string(out), "RRSIG") {
 		t.Errorf("kdig without +dnssec:\n%s", out)

@@ -209,6 +209,7 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.ops.metrics.SetProtectStats(d.protectStats)
+	d.ops.metrics.SetDNSSECStats(d.dnssec.stats)
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())
