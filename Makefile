@@ -112,9 +112,12 @@ bench-peers: build
 bench-regress:
 	./bench/regress.sh $(BASE)
 
+# gofmt, go vet and staticcheck (the version go.mod's tool directive pins:
+# go tool staticcheck builds it from the module cache).
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront

@@ -41,7 +41,7 @@ func newSignedSpace(t testing.TB, n int) *handlespace.Handlespace {
 		t.Fatal(err)
 	}
 	pv := hs.View().Zone("pool.test.").Pool("dead")
-	if err := hs.SetHealth("dead.pool.test.", pv.Elements()[0].ID, handlespace.HealthDown); err != nil {
+	if err := hs.Update("dead.pool.test.", pv.Elements()[0].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	return hs
@@ -352,7 +352,7 @@ func TestSignedPoolAnswersFollowHealth(t *testing.T) {
 			w1 = e.ID
 		}
 	}
-	if err := hs.SetHealth("web.pool.test.", w1, handlespace.HealthDown); err != nil {
+	if err := hs.Update("web.pool.test.", w1, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	for range 4 {

@@ -15,7 +15,7 @@ import (
 	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
-	"github.com/poolnsd/poolnsd/metrics"
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
 )
 
 // Handler answers DNS queries from the current handlespace view. It is
@@ -48,7 +48,6 @@ type scratch struct {
 	picks  []handlespace.Pick // the policy's choice
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
-	sited  bool         // the selected set's order depends on the client's site
 	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
 }
 
