@@ -27,10 +27,12 @@ type RRset struct {
 	sorted bool
 	err    error
 
-	spans []span // sort's scratch
-	alt   []byte // sort's other rdata buffer
-	tmp   []byte // AddRR's packing buffer
-	key   []byte // the cache key, built by appendKey
+	spans []span    // sort's scratch
+	alt   []byte    // sort's other rdata buffer
+	tmp   []byte    // AddRR's packing buffer
+	key   []byte    // the cache key, built by appendKey
+	msg   dns.Msg   // AddRR packs through it (see there)
+	one   [1]dns.RR // msg's answer section
 }
 
 // Reset starts an RRset of owner (presentation form, any case), type and
@@ -92,6 +94,9 @@ func (s *RRset) Add(rdata []byte) {
 	s.sorted = false
 }
 
+// dnsHeaderLen is the length of a message's header.
+const dnsHeaderLen = 12
+
 // AddRR adds a record, which must have the RRset's owner (in any case) and
 // type. Its TTL is not read: the RRset's is signed.
 func (s *RRset) AddRR(rr dns.RR) {
@@ -99,17 +104,23 @@ func (s *RRset) AddRR(rr dns.RR) {
 		s.err = fmt.Errorf("dnssec: a %s record in a %s RRset", dns.TypeToString[rr.Header().Rrtype], dns.TypeToString[s.typ])
 		return
 	}
-	need := dns.Len(rr) + 1
+	// Packed as the only record of a message, not with dns.PackRR, which
+	// writes the record's Rdlength: the records are shared (a zone's,
+	// read by concurrent queries) and must not be written.
+	need := dnsHeaderLen + dns.Len(rr) + 1
 	if cap(s.tmp) < need {
 		s.tmp = make([]byte, need+256)
 	}
-	s.tmp = s.tmp[:cap(s.tmp)]
-	n, err := dns.PackRR(rr, s.tmp, 0, nil, false)
+	s.one[0] = rr
+	s.msg.Answer = s.one[:]
+	m, err := s.msg.PackBuffer(s.tmp[:cap(s.tmp)])
+	s.one[0] = nil
 	if err != nil {
 		s.err = fmt.Errorf("dnssec: packing %s: %v", rr.Header().Name, err)
 		return
 	}
-	b := s.tmp[:n]
+	b := m[dnsHeaderLen:]
+	n := len(b)
 	on, ok := nameLen(b, 0)
 	if !ok || on+10 > n {
 		s.err = fmt.Errorf("dnssec: packing %s: bad wire form", rr.Header().Name)

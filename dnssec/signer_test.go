@@ -341,3 +341,19 @@ func TestRRsetCanonical(t *testing.T) {
 		t.Error("AddRR and Add of the same SRV, in other cases, differ")
 	}
 }
+
+// TestSignWritesNoRecord: signing reads the records and never writes them
+// (dns.PackRR would set their Rdlength): a zone's records are shared by
+// concurrent queries. A sentinel Rdlength stays as it was.
+func TestSignWritesNoRecord(t *testing.T) {
+	s, _ := newTestSigner(t, Options{}, newTestKey(t, "pool.example.", dns.ECDSAP256SHA256, FlagsCSK))
+	z := s.Zone("pool.example.")
+	set := rrs(t, "pool.example. 300 IN SOA ns1.pool.example. hostmaster.pool.example. 1 3600 600 86400 60")
+	set[0].Header().Rdlength = 4711
+	if _, err := z.Sign(set); err != nil {
+		t.Fatal(err)
+	}
+	if got := set[0].Header().Rdlength; got != 4711 {
+		t.Errorf("Sign wrote the record's Rdlength: %d", got)
+	}
+}
