@@ -245,7 +245,54 @@ type ElementX struct {
 	// if unknown). The rest of the element is for identification only.
 	ReportReq bool
 	Reporter  netip.Addr
+
+	// ConfirmReq (ParamXConfirmReq), in a HANDLE_UPDATE from the
+	// element's home, asks the receiver to probe the element once and
+	// answer (ConfirmAns); nil if absent.
+	ConfirmReq *ConfirmReq
+	// ConfirmAns (ParamXConfirmAns), in a HANDLE_UPDATE to the element's
+	// home, answers its ConfirmReq; nil if absent.
+	ConfirmAns *ConfirmAns
+	// Vantage (ParamXVantage) is what the vantage points of the element's
+	// last confirmation saw, when they disagreed.
+	Vantage []VantageX
+	// Reports (ParamXReports), in a hand-off page, is how many failure
+	// reports of the element the old home counted within its window.
+	Reports uint32
 }
+
+// ConfirmReq is a home's request to probe an element once
+// (ParamXConfirmReq).
+type ConfirmReq struct {
+	Nonce uint32
+	// Budget is how long the home waits for the answer, in milliseconds:
+	// an answer later than that does not count.
+	Budget uint16
+	// Proposed is the health (a handlespace.Health) the home's own probes
+	// propose.
+	Proposed uint8
+}
+
+// ConfirmAns is a vantage point's answer to a ConfirmReq
+// (ParamXConfirmAns).
+type ConfirmAns struct {
+	Nonce uint32
+	// Health is what the probe saw (a handlespace.Health): up or down, or
+	// unknown when the receiver could not probe (busy, no such probe
+	// kind).
+	Health uint8
+	// RTT is the probe's round-trip time in microseconds.
+	RTT uint32
+}
+
+// VantageX is one vantage point's view of an element (ParamXVantage).
+type VantageX struct {
+	Registrar uint32
+	Health    uint8
+}
+
+// maxVantage bounds the vantage points one element lists.
+const maxVantage = 64
 
 // ElementX flags.
 const (
@@ -326,6 +373,32 @@ func (e *enc) elementX(x *ElementX) {
 				}
 			})
 		}
+		if r := x.ConfirmReq; r != nil {
+			e.param(ParamXConfirmReq, func() {
+				e.u32(r.Nonce)
+				e.u16(r.Budget)
+				e.u8(r.Proposed)
+				e.u8(0)
+			})
+		}
+		if a := x.ConfirmAns; a != nil {
+			e.param(ParamXConfirmAns, func() {
+				e.u32(a.Nonce)
+				e.u32(uint32(a.Health) << 24)
+				e.u32(a.RTT)
+			})
+		}
+		if len(x.Vantage) > 0 {
+			e.param(ParamXVantage, func() {
+				for _, v := range x.Vantage[:min(len(x.Vantage), maxVantage)] {
+					e.u32(v.Registrar)
+					e.u32(uint32(v.Health) << 24)
+				}
+			})
+		}
+		if x.Reports != 0 {
+			e.param(ParamXReports, func() { e.u32(x.Reports) })
+		}
 	})
 }
 
@@ -342,7 +415,8 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq, ParamIPv4, ParamIPv6)); err != nil {
+	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq,
+		ParamXConfirmReq, ParamXConfirmAns, ParamXVantage, ParamXReports, ParamIPv4, ParamIPv6)); err != nil {
 		return nil, err
 	}
 	x := &ElementX{}
@@ -385,6 +459,28 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				return nil, malformed(q.off, "failure report has %d bytes of address, want 0, 4 or 16", len(q.val))
 			}
 			x.ReportReq = true
+		case ParamXConfirmReq:
+			if len(q.val) != 8 {
+				return nil, malformed(q.off, "confirmation request has %d bytes of value, want 8", len(q.val))
+			}
+			x.ConfirmReq = &ConfirmReq{Nonce: binary.BigEndian.Uint32(q.val), Budget: binary.BigEndian.Uint16(q.val[4:]), Proposed: q.val[6]}
+		case ParamXConfirmAns:
+			if len(q.val) != 12 {
+				return nil, malformed(q.off, "confirmation answer has %d bytes of value, want 12", len(q.val))
+			}
+			x.ConfirmAns = &ConfirmAns{Nonce: binary.BigEndian.Uint32(q.val), Health: q.val[4], RTT: binary.BigEndian.Uint32(q.val[8:])}
+		case ParamXVantage:
+			if len(q.val) == 0 || len(q.val)%8 != 0 || len(q.val) > 8*maxVantage {
+				return nil, malformed(q.off, "vantage list has %d bytes of value, want a multiple of 8 from 8 to %d", len(q.val), 8*maxVantage)
+			}
+			for i := 0; i < len(q.val); i += 8 {
+				x.Vantage = append(x.Vantage, VantageX{Registrar: binary.BigEndian.Uint32(q.val[i:]), Health: q.val[i+4]})
+			}
+		case ParamXReports:
+			if len(q.val) != 4 || binary.BigEndian.Uint32(q.val) == 0 {
+				return nil, malformed(q.off, "report count: want 4 bytes, not zero")
+			}
+			x.Reports = binary.BigEndian.Uint32(q.val)
 		case ParamXState:
 			if len(q.val) != 12 {
 				return nil, malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))
