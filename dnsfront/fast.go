@@ -35,6 +35,7 @@ type elemWire struct {
 	glueAAAA  []byte // AAAA RRs without owner, 26 bytes each
 	uri       []byte // URI RR, owner pointer to qname; priority patched per query
 	weight    uint16
+	last      bool // Element.Last: after the others, also in weighted answers
 }
 
 // poolWire is what a pool view's answers need besides the elements' own
@@ -112,7 +113,7 @@ func (pw *poolWire) partOf(p handlespace.Pick) []*elemWire {
 // buildElemWire packs one element's records, in one buffer.
 func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *elemWire {
 	ttl := key.ttl
-	ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF)), labelLen: 1 + len(e.Label)}
+	ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF)), labelLen: 1 + len(e.Label), last: e.Last}
 	var a, aaaa, glueA, glueAAAA []byte
 	for _, ad := range e.Addrs {
 		if ad.Is4() {
@@ -331,9 +332,14 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 // srvOrder gives the SRV (or URI) priority and weight of the element at rank
 // in a policy-ordered answer: the rank as priority, or, for weighted
 // policies, one shared priority and the element's weight (RFC 2782 clients
-// then make the weighted pick themselves).
+// then make the weighted pick themselves). An element that goes last
+// (a disputed one this registrar cannot reach) comes after those: its
+// rank puts it there, and in weighted answers priority 1 does.
 func srvOrder(pw *poolWire, rank int, ew *elemWire) (prio, weight uint16) {
 	if pw.weighted {
+		if ew.last {
+			return 1, ew.weight
+		}
 		return 0, ew.weight
 	}
 	return uint16(min(rank, 0xFFFF)), 0
