@@ -73,9 +73,11 @@ func (b *Binding) Apply(ops []Op) []OpError {
 			home := o.Home
 			ed.Update = func(e *handlespace.Element) { e.Home = home }
 		case OpSetState:
-			src := o.Elem
+			src, self := o.Elem, b.self
 			ed.Update = func(e *handlespace.Element) {
 				e.Health, e.Admin, e.Reported, e.Load, e.RTT = src.Health, src.Admin, src.Reported, src.Load, src.RTT
+				e.Vantage = src.Vantage
+				e.Last = handlespace.LastAt(e, self)
 			}
 		}
 		edits[i] = ed

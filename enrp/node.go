@@ -48,6 +48,22 @@ type Config struct {
 	// PageSize is the most elements of one HANDLE_TABLE_RESPONSE (default
 	// 128); a page also stops short of 60 000 bytes.
 	PageSize int
+
+	// Confirm is how many other live registrars a change of health of an
+	// element homed here is confirmed by (see Confirm); 0: none.
+	Confirm int
+	// Quorum is how many vantage points (this registrar included) must
+	// see a proposed change of health for it to take effect, clamped to
+	// those that answered; 0: a strict majority of those that answered.
+	Quorum int
+	// ConfirmRate and ConfirmBurst limit the confirmation requests one
+	// peer may make here: a token bucket of ConfirmBurst refilled at
+	// ConfirmRate a second (defaults DefaultConfirmRate,
+	// DefaultConfirmBurst). MaxProbes bounds the peers' requests being
+	// carried out here at once (default DefaultMaxProbes).
+	ConfirmRate  float64
+	ConfirmBurst int
+	MaxProbes    int
 }
 
 // Defaults.
@@ -86,6 +102,15 @@ func (c *Config) defaults() error {
 	}
 	if c.PageSize <= 0 {
 		c.PageSize = DefaultPageSize
+	}
+	if c.ConfirmRate <= 0 {
+		c.ConfirmRate = DefaultConfirmRate
+	}
+	if c.ConfirmBurst <= 0 {
+		c.ConfirmBurst = DefaultConfirmBurst
+	}
+	if c.MaxProbes <= 0 {
+		c.MaxProbes = DefaultMaxProbes
 	}
 	return nil
 }
@@ -163,6 +188,12 @@ const (
 	EventAdminRefused                       // Peer's administrative request was refused (Detail says why)
 	EventReportRequest                      // Peer passed on a failure report of an element homed here (Detail); see Ready.Reports
 	EventReportRefused                      // Peer's passed-on failure report was refused (Detail says why)
+	EventConfirmed                          // a confirmation this registrar asked for was decided (Detail: the verdict); see Ready.Verdicts
+	EventConfirmRefused                     // Peer's confirmation request was refused (Detail says why)
+	EventHandoffStart                       // this registrar began to hand its Count elements off to its peers (it is leaving)
+	EventHandoffDone                        // every peer took this registrar's hand-off (Count elements)
+	EventHandoffIn                          // Peer handed this registrar Count elements; it is leaving (Detail)
+	EventHandback                           // Peer gave back the state of Count elements now homed here, or this registrar gave it (Detail)
 )
 
 var eventNames = map[EventKind]string{
@@ -173,6 +204,8 @@ var eventNames = map[EventKind]string{
 	EventErrorReceived: "error-received", EventReclaimed: "reclaimed", EventStaticHomes: "static-homes",
 	EventAdminRequest: "admin-request", EventAdminRefused: "admin-refused",
 	EventReportRequest: "report-request", EventReportRefused: "report-refused",
+	EventConfirmed: "confirmed", EventConfirmRefused: "confirm-refused",
+	EventHandoffStart: "handoff-start", EventHandoffDone: "handoff-done", EventHandoffIn: "handoff-in", EventHandback: "handback",
 }
 
 func (k EventKind) String() string {
@@ -233,6 +266,19 @@ type Ready struct {
 	// RequestReport) that came back from the peers asked, for whoever
 	// waits on them.
 	Refusals []Refusal
+	// Probes are the peers' requests to probe an element once (health
+	// confirmation), to carry out and answer with Answer.
+	Probes []ProbeRequest
+	// Verdicts are the outcomes of the confirmations this registrar asked
+	// for (Confirm), to publish as local changes of the elements.
+	Verdicts []Verdict
+	// Handed are the elements whose home this registrar became by a
+	// peer's hand-off or hand-back, with the state that the peer kept
+	// beside the element (RTT, failure reports), for the monitor.
+	Handed []Handed
+	// Left is true when the hand-off begun by Leave is over: every peer
+	// took its part, or died.
+	Left bool
 	// Next is when Tick must be called next.
 	Next time.Time
 }
@@ -267,6 +313,21 @@ type Node struct {
 	takeovers map[uint32]*takeover // ours, by target
 	foreign   map[uint32]foreign   // someone else's, by target
 
+	// Confirmations (confirm.go).
+	rounds      map[key]*round
+	byNonce     map[uint32]*round
+	nonce       uint32
+	probing     map[probeReq]time.Time // peers' requests being carried out, until
+	confirmIn   map[uint32]*bucket     // peers' requests, by peer
+	refusalsOut map[uint32]*bucket     // ERRORs refusing them, by peer
+	cstats      ConfirmStats
+
+	// Hand-off (handoff.go).
+	leaving   *leaving
+	handSeq   uint32
+	heldLive  int // how many registrars were live while this one held the elements it holds (see Handoff.Live)
+	heldSince time.Time
+
 	out Ready
 }
 
@@ -281,6 +342,9 @@ type peer struct {
 	seq     *tableSeq // our handle table request to it in progress
 	holdoff time.Time // no new own-children transfer before
 	cursor  *cursor   // its handle table request to us in progress
+	// left: it handed its elements off and left the live set; its
+	// messages are ignored until its connection drops.
+	left bool
 }
 
 // New returns a Node.
@@ -289,7 +353,13 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, id: cfg.ID, tab: newTable(), peers: map[uint32]*peer{},
-		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{}}
+		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{},
+		rounds: map[key]*round{}, byNonce: map[uint32]*round{}, probing: map[probeReq]time.Time{},
+		confirmIn: map[uint32]*bucket{}, refusalsOut: map[uint32]*bucket{}}
+	// Nonces and hand-off sequence numbers start apart per registrar
+	// (not from Rand, whose draws pace the presence timers).
+	n.nonce = cfg.ID * 0x9e3779b1
+	n.handSeq = n.nonce
 	n.live = []uint32{n.id}
 	n.nextPresence = n.now().Add(n.presenceDelay())
 	n.out.Live = slices.Clone(n.live)
@@ -394,6 +464,12 @@ func (n *Node) nextDeadline() time.Time {
 	for _, f := range n.foreign {
 		at(f.since.Add(n.takeoverTimeout()))
 	}
+	for _, r := range n.byNonce {
+		at(r.deadline)
+	}
+	for _, until := range n.probing {
+		at(until)
+	}
 	return next
 }
 
@@ -411,6 +487,7 @@ func (n *Node) Hello(to uint32) []*Message {
 // handle table transfers in either direction are abandoned.
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
+		p.left = false // what comes on a new connection is a new life
 		p.cursor = nil
 		if p.seq != nil {
 			n.abortSeq(p, "connection lost")
@@ -481,6 +558,9 @@ func (n *Node) Step(m *Message) Ready {
 		return n.flush()
 	}
 	p := n.heard(m.Sender)
+	if p.left {
+		return n.flush()
+	}
 	if m.Receiver != 0 && m.Receiver != n.id {
 		// Meant for another registrar (the peer knows this address by
 		// another ID): it shows the peer alive, nothing more.
@@ -495,10 +575,17 @@ func (n *Node) Step(m *Message) Ready {
 		if m.Has(FlagReplyRequired) {
 			n.send(p.id, n.presence(false))
 		}
+		if m.Handoff != nil && m.Handoff.Kind == HandoffAck {
+			n.onHandoffAck(p, m.Handoff)
+		}
 		n.audit(p, m)
 	case TypeHandleTableRequest:
 		n.onTableRequest(p, m)
 	case TypeHandleTableResp:
+		if m.Handoff != nil {
+			n.onHandoff(p, m)
+			break
+		}
 		n.onTableResponse(p, m)
 	case TypeHandleUpdate:
 		n.onUpdate(p, m)
@@ -529,6 +616,9 @@ func (n *Node) heard(id uint32) *peer {
 		n.peers[id] = p
 		n.event(Event{Kind: EventPeerUp, Peer: id})
 		n.recomputeLive()
+	case p.left:
+		p.lastHeard = now
+		return p
 	case p.dead:
 		p.dead, p.lastHeard, p.asked = false, now, time.Time{}
 		n.event(Event{Kind: EventPeerUp, Peer: id, Detail: "back"})
@@ -583,6 +673,7 @@ func (n *Node) Tick() Ready {
 		}
 	}
 	n.tickTakeovers(now)
+	n.tickRounds(now)
 	if !n.synced && n.mentor == 0 {
 		for _, id := range n.alivePeers() {
 			if p := n.peers[id]; p.seq == nil && !now.Before(p.holdoff) {
@@ -602,27 +693,63 @@ func (n *Node) peerDead(p *peer) {
 		n.abortSeq(p, "peer dead")
 	}
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
+	n.forgetInRounds(p.id)
 	n.recomputeLive()
 	if n.ownsDynamic(p.id) {
 		n.startTakeover(p.id)
 	}
 }
 
+// forgetInRounds stops waiting for a dead peer's answers.
+func (n *Node) forgetInRounds(id uint32) {
+	for _, nonce := range sortedKeys(n.byNonce) {
+		if r := n.byNonce[nonce]; r.waiting[id] {
+			delete(r.waiting, id)
+			if len(r.waiting) == 0 {
+				n.decide(r)
+			}
+		}
+	}
+	if n.leaving != nil {
+		n.leftPeer(id)
+	}
+}
+
 // recomputeLive recomputes the live set and, when it changed, the homes of
 // the zone-file elements.
+//
+// When it grew, the zone-file elements that move to a newcomer are handed
+// back to it by their old home (handBack) and kept a while against a
+// weaker state from it (entry.settle). A registrar whose hand-off is over
+// leaves itself out.
 func (n *Node) recomputeLive() {
-	live := append([]uint32{n.id}, n.alivePeers()...)
+	live := n.alivePeers()
+	if n.leaving == nil || !n.leaving.done {
+		live = append(live, n.id)
+	}
 	slices.Sort(live)
 	if slices.Equal(live, n.live) {
 		return
 	}
+	old := n.live
 	n.live = live
 	n.out.Live = slices.Clone(live)
+	newcomer := map[uint32]bool{}
+	for _, id := range live {
+		if !slices.Contains(old, id) {
+			newcomer[id] = true
+		}
+	}
+	back := map[uint32][]key{}
 	moved, mine := 0, 0
+	now := n.now()
 	statics := n.tab.keys(func(en *entry) bool { return en.static() })
 	for _, k := range statics {
 		en := n.tab.get(k)
-		h := Rendezvous(live, k.pool, k.id)
+		h := n.id
+		if len(live) > 0 {
+			h = Rendezvous(live, k.pool, k.id)
+		}
 		if h == n.id {
 			mine++
 		}
@@ -632,12 +759,20 @@ func (n *Node) recomputeLive() {
 		moved++
 		ne := newEntry(k.pool, en.policy, withHome(en.e, h), en.gen)
 		ne.heard = h == n.id
+		ne.held, ne.settle = en.held, en.settle
+		if newcomer[h] {
+			ne.settle = now.Add(n.settleWindow())
+			if en.home() == n.id && n.leaving == nil && en.held > 0 {
+				back[h] = append(back[h], k)
+			}
+		}
 		n.tab.put(ne)
 		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: h})
 	}
 	if len(statics) > 0 {
 		n.event(Event{Kind: EventStaticHomes, Count: mine, Detail: fmt.Sprintf("%d moved, live %d", moved, len(live))})
 	}
+	n.handBack(back, len(old))
 }
 
 // staticHome is the home of a zone-file element.

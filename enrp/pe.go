@@ -213,6 +213,12 @@ type ElementX struct {
 	Health   uint8  // handlespace.Health: 0 unknown, 1 up, 2 down
 	Admin    uint8  // handlespace.Admin: 0 auto, 1 drain, 2 force-down
 	Flags    uint8  // XStatic, XReported
+	// Strength is how many registrars were live (up to 255) when the
+	// state was measured by the element's home, 0 unknown: between two
+	// registrars that each were home of a zone-file element (the two
+	// sides of a healed partition), the stronger state is the current one
+	// (see Node). Older senders leave it 0.
+	Strength uint8
 	Gen      uint32 // ownership generation: higher wins (see Node)
 	RTT      uint32 // smoothed probe RTT in microseconds, 0 unknown
 
@@ -331,7 +337,7 @@ func (e *enc) elementX(x *ElementX) {
 				e.u8(x.Health)
 				e.u8(x.Admin)
 				e.u8(x.Flags)
-				e.u8(0)
+				e.u8(x.Strength)
 				e.u32(x.Gen)
 				e.u32(x.RTT)
 			})
@@ -486,7 +492,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				return nil, malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))
 			}
 			x.HasState = true
-			x.Health, x.Admin, x.Flags = q.val[0], q.val[1], q.val[2]
+			x.Health, x.Admin, x.Flags, x.Strength = q.val[0], q.val[1], q.val[2], q.val[3]
 			x.Gen = binary.BigEndian.Uint32(q.val[4:])
 			x.RTT = binary.BigEndian.Uint32(q.val[8:])
 		case ParamXValues:

@@ -101,7 +101,7 @@ func (n *Node) onTableRequest(p *peer, m *Message) {
 			c.pos++
 			continue
 		}
-		pe := ToPE(en.e, en.policy, en.gen, now)
+		pe := n.toPE(en)
 		sz := peSize(&pe)
 		last := len(resp.Entries) - 1
 		newPool := last < 0 || string(resp.Entries[last].Handle) != k.pool
@@ -214,6 +214,14 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 		n.onReportRequest(p, pool, pe)
 		return
 	}
+	if m.Action == AddPE && pe.X != nil && pe.X.ConfirmReq != nil {
+		n.onConfirmRequest(p, pool, pe)
+		return
+	}
+	if m.Action == AddPE && pe.X != nil && pe.X.ConfirmAns != nil {
+		n.onConfirmAnswer(p, pool, pe)
+		return
+	}
 	k := key{pool, pe.ID}
 	if p.seq != nil {
 		delete(p.seq.pending, k)
@@ -264,10 +272,15 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: fmt.Sprintf("element %s of %s without a home", handlespace.IDString(e.ID), pool)})
 		return false
 	}
+	e.Last = handlespace.LastAt(e, n.id)
 	k := key{pool, e.ID}
 	cur := n.tab.get(k)
 	if e.Static || (cur != nil && cur.static()) {
-		return n.applyStatic(p, k, cur, e, policy)
+		strength := 0
+		if pe.X != nil {
+			strength = int(pe.X.Strength)
+		}
+		return n.applyStatic(p, k, cur, e, policy, strength)
 	}
 	direct := p.id == e.Home
 	if cur != nil && e.Home == n.id && cur.home() == n.id {
@@ -320,23 +333,47 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 
 // applyStatic takes what p says of a zone-file element: only its home (by
 // rendezvous over the live set) is believed, and only for the state it
-// measures; zone files decide the rest.
-func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string) bool {
+// measures; zone files decide the rest. strength is the state's (see
+// ElementX.Strength), 0 unknown.
+func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string, strength int) bool {
 	home := n.staticHome(k.pool, k.id)
 	fromHome := p.id == home
-	if !fromHome && (home == n.id || cur == nil || cur.heard) {
+	// Homed here, but a peer knows a stronger state: this registrar's is
+	// from before it joined (a restart) or from a smaller side of a
+	// partition. Take it, and say so to the monitor.
+	stronger := home == n.id && cur != nil && strength > cur.held
+	switch {
+	case fromHome:
+		if cur != nil && strength > 0 && strength < cur.held && n.now().Before(cur.settle) {
+			// A newcomer's state, weaker than the one held here while it
+			// settles in: its old home hands the current one back to it.
+			return false
+		}
+	case stronger:
+	case home == n.id || cur == nil || cur.heard:
 		// Only the home's word counts, but another's is better than
 		// none: a registrar that joins takes its mentor's until the home
 		// speaks.
 		return false
 	}
 	e.Home, e.Static = home, true
+	e.Last = handlespace.LastAt(e, n.id)
 	if cur != nil && sameElement(cur.e, e) {
-		cur.heard = cur.heard || fromHome
+		cur.heard = cur.heard || fromHome || stronger
+		if fromHome || stronger {
+			cur.held = strength
+		}
 		return false
 	}
 	en := newEntry(k.pool, policy, e, 0)
-	en.heard = fromHome
+	en.heard = fromHome || stronger
+	en.held = strength
+	if cur != nil && !fromHome && !stronger {
+		en.held = cur.held
+	}
+	if stronger {
+		n.out.Handed = append(n.out.Handed, Handed{Pool: k.pool, ID: k.id, From: p.id, Health: e.Health, RTT: e.RTT})
+	}
 	n.tab.put(en)
 	if cur != nil {
 		// An element of our own zones: copy the state over. One that our
@@ -346,15 +383,26 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	return true
 }
 
+// toPE returns en's wire form, with the strength of its state.
+func (n *Node) toPE(en *entry) PE {
+	pe := ToPE(en.e, en.policy, en.gen, n.now())
+	pe.X.Strength = uint8(min(max(en.held, 0), 255))
+	return pe
+}
+
 // sendUpdate sends a HANDLE_UPDATE of en to peer to.
 func (n *Node) sendUpdate(to uint32, action UpdateAction, en *entry) {
-	pe := ToPE(en.e, en.policy, en.gen, n.now())
+	pe := n.toPE(en)
 	n.send(to, &Message{Type: TypeHandleUpdate, Action: action,
 		Entries: []Entry{{Handle: []byte(en.pool), Elements: []PE{pe}}}})
 }
 
-// announce sends a HANDLE_UPDATE of en to every live peer.
+// announce sends a HANDLE_UPDATE of en to every live peer (none while
+// this registrar hands its elements off: they are its peers' now).
 func (n *Node) announce(action UpdateAction, en *entry) {
+	if n.leaving != nil {
+		return
+	}
 	for _, id := range n.alivePeers() {
 		n.sendUpdate(id, action, en)
 	}
@@ -409,6 +457,11 @@ func (n *Node) local(c *Change) {
 		}
 		en := newEntry(c.Pool, c.Policy, e, 0)
 		en.heard = home == n.id
+		if home == n.id && n.synced {
+			// Measured here, with this many live. Before its first sync a
+			// registrar's state is from before it joined: no strength.
+			en.held = len(n.live)
+		}
 		n.tab.put(en)
 		if home == n.id {
 			n.announce(AddPE, en)

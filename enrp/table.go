@@ -44,6 +44,13 @@ type entry struct {
 	// heard: for a zone-file element, its state came from its home (or
 	// this registrar is its home).
 	heard bool
+	// held: for a zone-file element, the strength of its state (see
+	// ElementX.Strength): how many registrars were live when its home
+	// measured it, 0 unknown. settle: until then a weaker state from its
+	// home does not replace it (its home changed because the live set
+	// grew: the newcomer's own state may be stale).
+	held   int
+	settle time.Time
 }
 
 func (en *entry) home() uint32 { return en.e.Home }
@@ -215,7 +222,8 @@ func sameElement(a, b *handlespace.Element) bool {
 		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
 		a.Site != b.Site || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
 		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
-		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() {
+		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() ||
+		!slices.Equal(a.Vantage, b.Vantage) {
 		return false
 	}
 	switch {

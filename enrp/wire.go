@@ -123,7 +123,7 @@ const (
 
 	ParamXLabel  uint16 = 0x8f10 // the element's own DNS label
 	ParamXSite   uint16 = 0x8f11 // site= of the element
-	ParamXState  uint16 = 0x8f12 // health, admin, flags, ownership generation, RTT
+	ParamXState  uint16 = 0x8f12 // health, admin, flags, strength, ownership generation, RTT
 	ParamXValues uint16 = 0x8f13 // weight, priority, load, load degradation
 	ParamXProbe  uint16 = 0x8f14 // the element's own probe settings
 	ParamXOwner  uint16 = 0x8f15 // who registered the element ("tsig:KEY", "http")
