@@ -760,13 +760,17 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 		d.cfg.OnMessage(false, ib.m.Type)
 	}
 	if ib.err != nil {
+		if errors.Is(ib.err, ErrMalformed) {
+			// Counted before the ERROR goes: the peer may have it (and a
+			// test look at the count) before this goroutine runs again.
+			d.mu.Lock()
+			d.stats.Malformed++
+			d.mu.Unlock()
+		}
 		if em := ErrorFor(ib.err, d.self, c.peer); em != nil {
 			d.sendOn(c, em)
 		}
 		if errors.Is(ib.err, ErrMalformed) {
-			d.mu.Lock()
-			d.stats.Malformed++
-			d.mu.Unlock()
 			d.log.Warn("malformed ENRP message; closing the connection", "peer", c.remote, "id", hex8(c.peer), "err", ib.err.Error())
 			c.closeAfterFlush()
 		} else {

@@ -73,7 +73,22 @@ type leaving struct {
 // settleWindow is how long, after the live set grew, a zone-file
 // element's state is kept against a weaker one from its new home.
 func (n *Node) settleWindow() time.Duration {
-	return n.cfg.MaxTimeLastHeard + n.cfg.MaxTimeNoResponse
+	return 2 * n.cfg.PresenceInterval
+}
+
+// strength is how much this registrar's knowledge of the zone-file
+// elements is worth against another's (ElementX.Strength): 0 before its
+// first sync (what it knows is from before it joined); while it settles
+// after the live set grew, the number of registrars live before (its
+// side of a healed partition); else the number live now.
+func (n *Node) strength() int {
+	switch {
+	case !n.synced:
+		return 0
+	case n.now().Before(n.mergeUntil):
+		return n.mergeSide
+	}
+	return len(n.live)
 }
 
 // Leaving reports whether Leave was called.
@@ -259,7 +274,7 @@ func (n *Node) onHandoff(p *peer, m *Message) {
 				e.Home, e.Static = cur.home(), true
 				e.Last = handlespace.LastAt(e, n.id)
 				ne := newEntry(pool, policy, e, 0)
-				ne.heard, ne.held = true, int(pe.X.Strength)
+				ne.heard = true
 				n.tab.put(ne)
 				n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
 				if Rendezvous(without, pool, e.ID) == n.id {
@@ -350,8 +365,8 @@ func (n *Node) onHandback(p *peer, m *Message) {
 			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
 				continue
 			}
-			s := int(pe.X.Strength)
-			if !(s > cur.held || (s == cur.held && s > 0 && p.id < n.id)) {
+			s, mine := int(pe.X.Strength)-1, n.strength()
+			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) {
 				continue
 			}
 			e, policy, _, err := FromPE(pe, now)
@@ -362,7 +377,7 @@ func (n *Node) onHandback(p *peer, m *Message) {
 			e.Home, e.Static = n.id, true
 			e.Last = handlespace.LastAt(e, n.id)
 			ne := newEntry(pool, policy, e, 0)
-			ne.heard, ne.held = true, s
+			ne.heard = true
 			n.tab.put(ne)
 			n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
 			n.out.Handed = append(n.out.Handed, Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,

@@ -322,11 +322,14 @@ type Node struct {
 	refusalsOut map[uint32]*bucket     // ERRORs refusing them, by peer
 	cstats      ConfirmStats
 
-	// Hand-off (handoff.go).
-	leaving   *leaving
-	handSeq   uint32
-	heldLive  int // how many registrars were live while this one held the elements it holds (see Handoff.Live)
-	heldSince time.Time
+	// Hand-off and hand-back (handoff.go).
+	leaving *leaving
+	handSeq uint32
+	// mergeSide is how many registrars were live before the live set
+	// last grew, and mergeUntil when that growth's settling ends (see
+	// strength).
+	mergeSide  int
+	mergeUntil time.Time
 
 	out Ready
 }
@@ -740,9 +743,16 @@ func (n *Node) recomputeLive() {
 			newcomer[id] = true
 		}
 	}
+	now := n.now()
+	if len(newcomer) > 0 {
+		if !now.Before(n.mergeUntil) {
+			n.mergeSide = len(old)
+		}
+		n.mergeUntil = now.Add(n.settleWindow())
+	}
+	give := n.strength() > 0 && n.leaving == nil
 	back := map[uint32][]key{}
 	moved, mine := 0, 0
-	now := n.now()
 	statics := n.tab.keys(func(en *entry) bool { return en.static() })
 	for _, k := range statics {
 		en := n.tab.get(k)
@@ -759,10 +769,10 @@ func (n *Node) recomputeLive() {
 		moved++
 		ne := newEntry(k.pool, en.policy, withHome(en.e, h), en.gen)
 		ne.heard = h == n.id
-		ne.held, ne.settle = en.held, en.settle
+		ne.settle = en.settle
 		if newcomer[h] {
 			ne.settle = now.Add(n.settleWindow())
-			if en.home() == n.id && n.leaving == nil && en.held > 0 {
+			if en.home() == n.id && give {
 				back[h] = append(back[h], k)
 			}
 		}

@@ -276,9 +276,9 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 	k := key{pool, e.ID}
 	cur := n.tab.get(k)
 	if e.Static || (cur != nil && cur.static()) {
-		strength := 0
-		if pe.X != nil {
-			strength = int(pe.X.Strength)
+		strength := -1 // unknown: an older sender
+		if pe.X != nil && pe.X.Strength > 0 {
+			strength = int(pe.X.Strength) - 1
 		}
 		return n.applyStatic(p, k, cur, e, policy, strength)
 	}
@@ -333,18 +333,20 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 
 // applyStatic takes what p says of a zone-file element: only its home (by
 // rendezvous over the live set) is believed, and only for the state it
-// measures; zone files decide the rest. strength is the state's (see
-// ElementX.Strength), 0 unknown.
+// measures; zone files decide the rest. strength is the sender's (see
+// ElementX.Strength), -1 unknown.
 func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string, strength int) bool {
 	home := n.staticHome(k.pool, k.id)
 	fromHome := p.id == home
-	// Homed here, but a peer knows a stronger state: this registrar's is
-	// from before it joined (a restart) or from a smaller side of a
-	// partition. Take it, and say so to the monitor.
-	stronger := home == n.id && cur != nil && strength > cur.held
+	// Homed here, but a peer knows better: this registrar has not synced
+	// yet (a restart), or it is settling after the live set grew, when
+	// its side of a partition had fewer registrars. Take it, and say so
+	// to the monitor.
+	mine := n.strength()
+	stronger := home == n.id && cur != nil && strength > mine && (!n.synced || n.now().Before(n.mergeUntil))
 	switch {
 	case fromHome:
-		if cur != nil && strength > 0 && strength < cur.held && n.now().Before(cur.settle) {
+		if cur != nil && strength >= 0 && strength < mine && n.now().Before(cur.settle) {
 			// A newcomer's state, weaker than the one held here while it
 			// settles in: its old home hands the current one back to it.
 			return false
@@ -360,16 +362,12 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	e.Last = handlespace.LastAt(e, n.id)
 	if cur != nil && sameElement(cur.e, e) {
 		cur.heard = cur.heard || fromHome || stronger
-		if fromHome || stronger {
-			cur.held = strength
-		}
 		return false
 	}
 	en := newEntry(k.pool, policy, e, 0)
 	en.heard = fromHome || stronger
-	en.held = strength
-	if cur != nil && !fromHome && !stronger {
-		en.held = cur.held
+	if cur != nil {
+		en.settle = cur.settle
 	}
 	if stronger {
 		n.out.Handed = append(n.out.Handed, Handed{Pool: k.pool, ID: k.id, From: p.id, Health: e.Health, RTT: e.RTT})
@@ -386,7 +384,7 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 // toPE returns en's wire form, with the strength of its state.
 func (n *Node) toPE(en *entry) PE {
 	pe := ToPE(en.e, en.policy, en.gen, n.now())
-	pe.X.Strength = uint8(min(max(en.held, 0), 255))
+	pe.X.Strength = uint8(min(n.strength()+1, 255))
 	return pe
 }
 
@@ -457,11 +455,6 @@ func (n *Node) local(c *Change) {
 		}
 		en := newEntry(c.Pool, c.Policy, e, 0)
 		en.heard = home == n.id
-		if home == n.id && n.synced {
-			// Measured here, with this many live. Before its first sync a
-			// registrar's state is from before it joined: no strength.
-			en.held = len(n.live)
-		}
 		n.tab.put(en)
 		if home == n.id {
 			n.announce(AddPE, en)

@@ -44,12 +44,10 @@ type entry struct {
 	// heard: for a zone-file element, its state came from its home (or
 	// this registrar is its home).
 	heard bool
-	// held: for a zone-file element, the strength of its state (see
-	// ElementX.Strength): how many registrars were live when its home
-	// measured it, 0 unknown. settle: until then a weaker state from its
-	// home does not replace it (its home changed because the live set
-	// grew: the newcomer's own state may be stale).
-	held   int
+	// settle: for a zone-file element whose home changed because the
+	// live set grew, until when a word from its new home weaker than this
+	// registrar's knowledge does not replace its state (the newcomer's
+	// own may be stale; its old home hands the current one back to it).
 	settle time.Time
 }
 
