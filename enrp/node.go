@@ -168,32 +168,32 @@ type EventKind uint8
 
 // Events: what happened, for logs, metrics and tests.
 const (
-	EventPeerUp        EventKind = iota + 1 // first heard of, or heard again after it was dead
-	EventPeerSuspect                        // silent for MaxTimeLastHeard: asked to reply
-	EventPeerDead                           // the question went unanswered
-	EventSyncDone                           // a handle table transfer ended (Count elements applied)
-	EventSyncAbort                          // a handle table transfer timed out or was refused
-	EventResync                             // a checksum or digest mismatch started a transfer of the peer's own elements
-	EventSwept                              // a transfer's sweep removed Count elements not confirmed
-	EventTakeoverStart                      // this registrar started to take over Target
-	EventTakeoverAbort                      // it gave the takeover of Target up (Detail says why)
-	EventTakeoverDone                       // it took over Target's Count elements
-	EventTakenOver                          // Peer took over Target's Count elements
-	EventOwnershipLost                      // Count elements this registrar owned are now Peer's
-	EventRejected                           // an element from Peer could not be used (Detail)
-	EventErrorReceived                      // Peer sent an ERROR (Detail)
-	EventReclaimed                          // Peer took this registrar over while it was alive; it reclaimed its Count elements
-	EventStaticHomes                        // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
-	EventAdminRequest                       // Peer asked this registrar, the element's home, for an administrative change (Detail); see Ready.Admin
-	EventAdminRefused                       // Peer's administrative request was refused (Detail says why)
-	EventReportRequest                      // Peer passed on a failure report of an element homed here (Detail); see Ready.Reports
-	EventReportRefused                      // Peer's passed-on failure report was refused (Detail says why)
-	EventConfirmed                          // a confirmation this registrar asked for was decided (Detail: the verdict); see Ready.Verdicts
-	EventConfirmRefused                     // Peer's confirmation request was refused (Detail says why)
-	EventHandoffStart                       // this registrar began to hand its Count elements off to its peers (it is leaving)
-	EventHandoffDone                        // every peer took this registrar's hand-off (Count elements)
-	EventHandoffIn                          // Peer handed this registrar Count elements; it is leaving (Detail)
-	EventHandback                           // Peer gave back the state of Count elements now homed here, or this registrar gave it (Detail)
+	EventPeerUp         EventKind = iota + 1 // first heard of, or heard again after it was dead
+	EventPeerSuspect                         // silent for MaxTimeLastHeard: asked to reply
+	EventPeerDead                            // the question went unanswered
+	EventSyncDone                            // a handle table transfer ended (Count elements applied)
+	EventSyncAbort                           // a handle table transfer timed out or was refused
+	EventResync                              // a checksum or digest mismatch started a transfer of the peer's own elements
+	EventSwept                               // a transfer's sweep removed Count elements not confirmed
+	EventTakeoverStart                       // this registrar started to take over Target
+	EventTakeoverAbort                       // it gave the takeover of Target up (Detail says why)
+	EventTakeoverDone                        // it took over Target's Count elements
+	EventTakenOver                           // Peer took over Target's Count elements
+	EventOwnershipLost                       // Count elements this registrar owned are now Peer's
+	EventRejected                            // an element from Peer could not be used (Detail)
+	EventErrorReceived                       // Peer sent an ERROR (Detail)
+	EventReclaimed                           // Peer took this registrar over while it was alive; it reclaimed its Count elements
+	EventStaticHomes                         // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
+	EventAdminRequest                        // Peer asked this registrar, the element's home, for an administrative change (Detail); see Ready.Admin
+	EventAdminRefused                        // Peer's administrative request was refused (Detail says why)
+	EventReportRequest                       // Peer passed on a failure report of an element homed here (Detail); see Ready.Reports
+	EventReportRefused                       // Peer's passed-on failure report was refused (Detail says why)
+	EventConfirmed                           // a confirmation this registrar asked for was decided (Detail: the verdict); see Ready.Verdicts
+	EventConfirmRefused                      // Peer's confirmation request was refused (Detail says why)
+	EventHandoffStart                        // this registrar began to hand its Count elements off to its peers (it is leaving)
+	EventHandoffDone                         // every peer took this registrar's hand-off (Count elements)
+	EventHandoffIn                           // Peer handed this registrar Count elements; it is leaving (Detail)
+	EventHandback                            // Peer gave back the state of Count elements now homed here, or this registrar gave it (Detail)
 )
 
 var eventNames = map[EventKind]string{

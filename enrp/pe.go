@@ -210,9 +210,9 @@ type ElementX struct {
 
 	// State (ParamXState).
 	HasState bool
-	Health   uint8  // handlespace.Health: 0 unknown, 1 up, 2 down
-	Admin    uint8  // handlespace.Admin: 0 auto, 1 drain, 2 force-down
-	Flags    uint8  // XStatic, XReported
+	Health   uint8 // handlespace.Health: 0 unknown, 1 up, 2 down
+	Admin    uint8 // handlespace.Admin: 0 auto, 1 drain, 2 force-down
+	Flags    uint8 // XStatic, XReported
 	// Strength is one more than the sender's strength (see Node: how
 	// many registrars its knowledge of the zone-file elements comes from,
 	// up to 254), 0 unknown (older senders leave it 0): between two
