@@ -75,6 +75,27 @@ type DriverConfig struct {
 	// type of each message sent to or received from a peer (for metrics).
 	// It must not block.
 	OnMessage func(sent bool, t Type)
+	// OnProbe, if set, is called from the driver's goroutine with each
+	// peer's request to probe an element once (health confirmation, see
+	// Node.Confirm); it starts the probe and returns at once, and calls
+	// done (from any goroutine, once) with what the probe saw: up or
+	// down, or unknown when it could not probe. Without it such requests
+	// are answered unknown at once.
+	OnProbe func(req ProbeRequest, done func(h handlespace.Health, rtt time.Duration))
+	// OnVerdict, if set, is called from the driver's goroutine with the
+	// outcome of each confirmation asked for with Confirm (Verdict.Asked
+	// is 0 when nobody could be asked: the proposed health stands). It
+	// publishes it (the element's health and Vantage) as a local change;
+	// it may block briefly.
+	OnVerdict func(Verdict)
+	// OnHanded, if set, is called from the driver's goroutine, after the
+	// handlespace shows them homed here, with the elements a peer handed
+	// to this registrar (off or back), for the monitor to go on from the
+	// old home's state. It must not block for long.
+	OnHanded func([]Handed)
+	// HandoffState gives, for Leave, what the monitor keeps beside each
+	// element homed here (nil: nothing).
+	HandoffState HandoffState
 }
 
 // Ownership is a change of who owns a registered element.
@@ -110,10 +131,17 @@ type Driver struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	in     chan inbound
-	connUp chan *conn
-	connDn chan *conn
-	admin  chan requestCall
+	in       chan inbound
+	connUp   chan *conn
+	connDn   chan *conn
+	admin    chan requestCall
+	confirms chan confirmCall
+	answers  chan answerCall
+	leave    chan chan struct{}
+	synced   chan struct{} // closed at the first sync
+	left     chan struct{} // closed when the hand-off is over
+	leftDone bool          // loop-owned: left is closed
+	syncDone bool          // loop-owned: synced is closed
 
 	// Owned by the loop goroutine.
 	conns        map[*conn]bool
@@ -142,6 +170,21 @@ type Stats struct {
 	// Owned is how many elements this registrar owns (as its PRESENCE
 	// claims).
 	Owned int
+}
+
+// confirmCall is a Confirm call, answerCall a probe's answer, both
+// carried out on the loop goroutine.
+type confirmCall struct {
+	pool     string
+	id       uint32
+	proposed handlespace.Health
+	wait     time.Duration
+}
+
+type answerCall struct {
+	req ProbeRequest
+	h   handlespace.Health
+	rtt time.Duration
 }
 
 // requestCall is a RequestAdmin or RequestReport call, carried out on the
@@ -262,6 +305,8 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 	}
 	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
 		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan requestCall),
+		confirms: make(chan confirmCall, 4096), answers: make(chan answerCall, 4096), leave: make(chan chan struct{}),
+		synced: make(chan struct{}), left: make(chan struct{}),
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
 	if cfg.Listen != "" {
@@ -608,9 +653,83 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			next = d.handle(d.node.Local(d.bind.Changes()))
 		case rc := <-d.admin:
 			next = d.request(rc)
+		case cc := <-d.confirms:
+			next = d.confirm(cc)
+		case ac := <-d.answers:
+			next = d.handle(d.node.Answer(ac.req, ac.h, ac.rtt))
+		case done := <-d.leave:
+			d.log.Info("ENRP handing this registrar's elements off to its peers", "peers", len(d.node.alivePeers()))
+			next = d.handle(d.node.Leave(d.cfg.HandoffState))
+			close(done)
 		case <-timer.C:
 			next = d.handle(d.node.Tick())
 		}
+	}
+}
+
+// Confirm asks the vantage points of element id of pool, homed here, to
+// probe it once, because this registrar's probes propose the health
+// proposed, and waits up to wait for their answers (Node.Confirm); the
+// verdict comes to DriverConfig.OnVerdict (with Asked 0 when nobody could
+// be asked). It does not block: it returns false, and nothing comes, when
+// too many confirmations wait to be carried out or the driver is closed
+// (the caller decides alone).
+func (d *Driver) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) bool {
+	if d.ctx.Err() != nil {
+		return false
+	}
+	select {
+	case d.confirms <- confirmCall{pool: pool, id: id, proposed: proposed, wait: wait}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *Driver) confirm(cc confirmCall) time.Time {
+	ok, r := d.node.Confirm(cc.pool, cc.id, cc.proposed, cc.wait)
+	if !ok {
+		r.Verdicts = append(r.Verdicts, Verdict{Pool: cc.pool, ID: cc.id, Current: cc.proposed, Proposed: cc.proposed, Health: cc.proposed,
+			Votes: []Vote{{Registrar: d.self, Health: cc.proposed}}})
+	}
+	return d.handle(r)
+}
+
+// WaitSynced waits until the first handle table transfer from a peer is
+// done (Node.Synced) or ctx ends, and reports whether it is done.
+func (d *Driver) WaitSynced(ctx context.Context) bool {
+	select {
+	case <-d.synced:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Leave hands every element homed here off to the live peers (Node.Leave)
+// and waits until every peer acknowledged (or died) or ctx ends; it
+// reports whether the hand-off is over. Peering goes on until Close.
+func (d *Driver) Leave(ctx context.Context) bool {
+	done := make(chan struct{})
+	select {
+	case d.leave <- done:
+	case <-ctx.Done():
+		return false
+	case <-d.ctx.Done():
+		return false
+	}
+	select {
+	case <-done:
+	case <-d.ctx.Done():
+		return false
+	}
+	select {
+	case <-d.left:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-d.ctx.Done():
+		return false
 	}
 }
 
@@ -861,6 +980,44 @@ func (d *Driver) handle(r Ready) time.Time {
 		d.pending = nil
 		d.apply(ops)
 	}
+	if len(r.Handed) > 0 && d.cfg.OnHanded != nil {
+		// After the operations: the monitor finds the elements homed
+		// here. While a table comes in the operations wait; so do these.
+		if len(d.pending) > 0 {
+			ops := d.pending
+			d.pending = nil
+			d.apply(ops)
+		}
+		d.cfg.OnHanded(r.Handed)
+	}
+	for _, pr := range r.Probes {
+		if d.cfg.OnProbe == nil {
+			select { // the loop reads it next (dropped if the queue is full: the home stops waiting at its wait's end)
+			case d.answers <- answerCall{pr, handlespace.HealthUnknown, 0}:
+			default:
+			}
+			continue
+		}
+		d.cfg.OnProbe(pr, func(h handlespace.Health, rtt time.Duration) {
+			select {
+			case d.answers <- answerCall{pr, h, rtt}:
+			case <-d.ctx.Done():
+			}
+		})
+	}
+	for _, v := range r.Verdicts {
+		if d.cfg.OnVerdict != nil {
+			d.cfg.OnVerdict(v)
+		}
+	}
+	if r.Left && !d.leftDone {
+		d.leftDone = true
+		close(d.left)
+	}
+	if !d.syncDone && d.node.Synced() {
+		d.syncDone = true
+		close(d.synced)
+	}
 	var failed []func() Ready // refusals of requests that could not be carried out
 	for _, rr := range r.Reports {
 		carryOut(d, reportRequest, d.cfg.OnReport, rr, rr.From, rr.Pool, rr.ID, nil, []any{"from", rr.Reporter.String()}, &failed)
@@ -998,9 +1155,10 @@ func (d *Driver) logEvent(ev Event) {
 	}
 	switch ev.Kind {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
-		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes:
+		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes,
+		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused:
+	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)
