@@ -82,6 +82,7 @@ lint:
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzCheckMsg -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
 

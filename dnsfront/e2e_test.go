@@ -191,3 +191,83 @@ func TestEndToEndDig(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEndErrorReplies: error replies through the real server, over
+// UDP and TCP. An opcode poolnsd does not implement, asked by the real dig
+// with every header flag set, gets NOTIMP with nothing but QR and the
+// question repeated; messages that miekg/dns would answer itself (two
+// OPT records, no question) get FORMERR with RD copied, AA TC RA AD
+// cleared, and the question whenever it parsed.
+func TestEndToEndErrorReplies(t *testing.T) {
+	dig := digPath(t)
+	addr := startServer(t)
+	for _, tcp := range []string{"+notcp", "+tcp"} {
+		for _, op := range []string{"15", "1", "2", "4"} {
+			r := runDig(t, dig, addr, tcp, "+opcode="+op, "+aaflag", "+adflag", "+cdflag", "+rec", "+raflag", "+tcflag", "+zflag", "web.pool.test", "SOA")
+			if r.status != "NOTIMP" || r.flags != "qr" || !strings.Contains(r.out, "QUERY: 1,") || !strings.Contains(r.out, ";web.pool.test.\t\t\tIN\tSOA") {
+				t.Errorf("dig %s opcode %s: status %s flags %q; want NOTIMP, flags qr, the question\n%s", tcp, op, r.status, r.flags, r.out)
+			}
+		}
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("Web.Pool.Test.", dns.TypeA)
+	q.CheckingDisabled, q.AuthenticatedData = true, true
+	q.SetEdns0(1232, false)
+	b, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := b[len(b)-11:]
+	twoOPT := append(append([]byte(nil), b...), opt...)
+	twoOPT[11] = 2
+	noQuestion := append([]byte(nil), b[:headerLen]...)
+	noQuestion[5] = 0
+	noQuestion[11] = 0
+	for _, network := range []string{"udp", "tcp"} {
+		for _, c := range []struct {
+			name     string
+			msg      []byte
+			question bool
+		}{{"two OPT", twoOPT, true}, {"no question", noQuestion, false}} {
+			conn, err := dns.Dial(network, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := conn.Write(c.msg); err != nil {
+				t.Fatal(err)
+			}
+			r, err := conn.ReadMsg()
+			conn.Close()
+			if err != nil {
+				t.Fatalf("%s %s: %v", network, c.name, err)
+			}
+			if r.Rcode != dns.RcodeFormatError || flagText(r) != "qr rd cd" || (len(r.Question) == 1) != c.question {
+				t.Errorf("%s %s: %s flags %q question %v; want FORMERR, qr rd cd, question %v", network, c.name,
+					dns.RcodeToString[r.Rcode], flagText(r), r.Question, c.question)
+			}
+			if c.question && r.Question[0].Name != "Web.Pool.Test." {
+				t.Errorf("%s %s: question %v, want the query's as written", network, c.name, r.Question[0])
+			}
+		}
+	}
+	// The server still answers, on TCP over the same connection too.
+	conn, err := dns.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	for _, msg := range [][]byte{twoOPT, b} {
+		if _, err := conn.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		r, err := conn.ReadMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: dns.RcodeFormatError, false: dns.RcodeSuccess}[len(msg) == len(twoOPT)]; r.Rcode != want {
+			t.Errorf("pipelined on one TCP connection: %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[want])
+		}
+	}
+}

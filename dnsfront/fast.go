@@ -49,9 +49,8 @@ type poolWire struct {
 	weighted bool
 	hasURI   bool
 	// minSRV is at most the fewest bytes one element adds to an SRV
-	// answer (its SRV record with a one-byte label and one A record of
-	// glue), so that a UDP answer never orders many more elements than
-	// could fit.
+	// answer (its SRV record with a one-byte label; glue may be left out),
+	// so that a UDP answer never orders many more elements than could fit.
 	minSRV int
 	key    wireKey
 	keyAny any // unique.Make(key), boxed once: comparing it in Memo is one word
@@ -92,9 +91,8 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 		}
 		return p
 	}
-	// owner pointer, fixed part, priority, weight, port; target; one A of
-	// glue with its owner pointer.
-	pw.minSRV = 2 + rrFixedLen + 6 + (1 + 1 + len(poolWireName)) + (2 + 14)
+	// owner pointer, fixed part, priority, weight, port; target.
+	pw.minSRV = 2 + rrFixedLen + 6 + (1 + 1 + len(poolWireName))
 	return pw
 }
 
@@ -346,30 +344,39 @@ func srvOrder(pw *poolWire, rank int, ew *elemWire) (prio, weight uint16) {
 }
 
 // appendSRV writes the SRV answers in policy order and their targets'
-// addresses as glue, dropping whole elements from the end of the order when
-// the reply would exceed the largest size (so that the best choices survive).
+// addresses as glue. The answer comes first (RFC 2181 §9): one that fits
+// is sent with as much glue as fits after it, whole RRsets in policy order
+// (an element's A set, then its AAAA set), and TC clear, since only
+// additional data was left out. Over UDP an answer that does not fit
+// whole is truncated (TC=1, and the client asks again over TCP); over TCP,
+// where there is no retry, it is cut to the first elements that fit with
+// their glue, so that the best choices survive and need no more queries.
 func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemWire, poolOff int) ([]byte, int, int) {
 	budget := req.maxSize - len(b) - optLen(req)
-	n := 0
-	target := len(b) + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
+	answer := 0
 	for _, ew := range wires {
-		owner := 2
-		if target > maxPtr {
-			owner = ew.labelLen + 2
-		}
-		sz := len(ew.srv) + len(ew.glueA) + len(ew.glueAAAA) + (int(ew.na)+int(ew.naaaa))*owner
-		if sz > budget {
-			break
-		}
-		budget -= sz
-		target += len(ew.srv)
-		n++
+		answer += len(ew.srv)
 	}
-	if n < len(wires) && !req.tcp {
-		// UDP: better TC=1 and a retry over TCP than a partial pool.
-		return b, -1, 0
+	if answer > budget {
+		if !req.tcp {
+			// UDP: better TC=1 and a retry over TCP than a partial pool.
+			return b, -1, 0
+		}
+		n, target, left := 0, len(b)+18, budget
+		answer = 0
+		for _, ew := range wires {
+			sz := len(ew.srv) + glueSize(ew, ew.glueA, 14, target) + glueSize(ew, ew.glueAAAA, 26, target)
+			if sz > left {
+				break
+			}
+			left -= sz
+			answer += len(ew.srv)
+			target += len(ew.srv)
+			n++
+		}
+		wires = wires[:n]
 	}
-	wires = wires[:n]
+	budget -= answer
 	start := len(b)
 	for rank, ew := range wires {
 		off := len(b)
@@ -379,14 +386,32 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 	}
 	arcount := 0
-	target = start + 18
+	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
 	for _, ew := range wires {
-		b = appendGlue(b, ew, ew.glueA, 14, target, poolOff)
-		b = appendGlue(b, ew, ew.glueAAAA, 26, target, poolOff)
-		arcount += int(ew.na) + int(ew.naaaa)
+		if sz := glueSize(ew, ew.glueA, 14, target); sz > 0 && sz <= budget {
+			budget -= sz
+			b = appendGlue(b, ew, ew.glueA, 14, target, poolOff)
+			arcount += len(ew.glueA) / 14
+		}
+		if sz := glueSize(ew, ew.glueAAAA, 26, target); sz > 0 && sz <= budget {
+			budget -= sz
+			b = appendGlue(b, ew, ew.glueAAAA, 26, target, poolOff)
+			arcount += len(ew.glueAAAA) / 26
+		}
 		target += len(ew.srv)
 	}
 	return b, len(wires), arcount
+}
+
+// glueSize is the size of an SRV target's glue RRset (bodies of size bytes
+// each) whose owner is the target name at offset target: a pointer to it,
+// or past the pointer range the target's label and a pointer.
+func glueSize(ew *elemWire, bodies []byte, size, target int) int {
+	owner := 2
+	if target > maxPtr {
+		owner = ew.labelLen + 2
+	}
+	return len(bodies) + len(bodies)/size*owner
 }
 
 // appendGlue writes an SRV target's address records (bodies of size bytes

@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"encoding/binary"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -71,25 +72,100 @@ func NewHandler(src Source, cfg Config) *Handler {
 	return h
 }
 
-// acceptMsg is the server's MsgAcceptFunc. Unlike miekg/dns's default it
-// lets UPDATE through (with any number of records: ServeDNS checks them),
-// answers every other opcode but QUERY with NOTIMP (NOTIFY included:
-// poolnsd is no secondary) and leaves the rest of the checking to ServeDNS.
+// acceptMsg is the server's MsgAcceptFunc. checkingReader has already
+// turned away what must not reach the handler (responses, opcodes other
+// than QUERY and UPDATE, malformed messages), so it accepts the rest;
+// miekg/dns's default would answer UPDATE with NOTIMP.
 func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
-	if dh.Bits&(1<<15) != 0 { // QR: a response, never answer it
+	if dh.Bits&bitQR != 0 {
 		return dns.MsgIgnore
 	}
-	op := int(dh.Bits>>11) & 0xF
-	if op == dns.OpcodeUpdate {
-		return dns.MsgAccept
-	}
-	if op != dns.OpcodeQuery {
-		return dns.MsgRejectNotImplemented
-	}
-	if dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount != 0 || dh.Arcount > 2 {
-		return dns.MsgReject
-	}
 	return dns.MsgAccept
+}
+
+// checkingReader reads messages for miekg/dns's server and checks each
+// one (checkMsg) before the server sees it: it answers the ones that get
+// an error itself, from their bytes, and drops the ones that get nothing,
+// so that only well-formed QUERY and UPDATE messages go on.
+type checkingReader struct {
+	dns.Reader
+	h *Handler
+}
+
+// errHandled tells miekg/dns's UDP loop that the message read was dealt
+// with; as a temporary error, the loop reads the next one.
+var errHandled = handledError{}
+
+type handledError struct{}
+
+func (handledError) Error() string   { return "dnsfront: message answered by the reader" }
+func (handledError) Timeout() bool   { return false }
+func (handledError) Temporary() bool { return true }
+
+var _ net.Error = handledError{}
+
+// check returns the message's verdict and, for an error, the reply to send.
+func (cr *checkingReader) check(b []byte) (serve bool, reply []byte) {
+	var m wireMsg
+	v := checkMsg(b, &m)
+	if v == verdictServe {
+		return true, nil
+	}
+	h := cr.h
+	rcode := dns.RcodeFormatError
+	switch v {
+	case verdictDrop:
+		h.metrics.Rejected(metrics.RejectIgnored)
+		return false, nil
+	case verdictNotImp:
+		rcode = dns.RcodeNotImplemented
+		h.metrics.Rejected(metrics.RejectNotImp)
+	default:
+		h.metrics.Rejected(metrics.RejectFormErr)
+	}
+	// At most a header, a question of 259 bytes and an OPT: it fits any
+	// UDP reply.
+	return false, appendErrorReply(make([]byte, 0, 64+m.qend), b, &m, rcode, h.udpSize)
+}
+
+// ReadUDP implements dns.Reader.
+func (cr *checkingReader) ReadUDP(conn *net.UDPConn, timeout time.Duration) ([]byte, *dns.SessionUDP, error) {
+	b, sess, err := cr.Reader.ReadUDP(conn, timeout)
+	if err != nil {
+		return b, sess, err
+	}
+	serve, reply := cr.check(b)
+	if serve {
+		return b, sess, nil
+	}
+	if len(reply) > 0 {
+		if _, err := dns.WriteToSessionUDP(conn, reply, sess); err != nil {
+			cr.h.log.Debug("writing reply", "err", err)
+		}
+	}
+	return nil, nil, errHandled
+}
+
+// ReadTCP implements dns.Reader. miekg/dns ends a connection on any read
+// error, so the messages it must not see are answered here and the next
+// one read.
+func (cr *checkingReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
+	for {
+		b, err := cr.Reader.ReadTCP(conn, timeout)
+		if err != nil {
+			return b, err
+		}
+		serve, reply := cr.check(b)
+		if serve {
+			return b, nil
+		}
+		if len(reply) > 0 {
+			framed := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reply)), uint16(len(reply)))
+			if _, err := conn.Write(append(framed, reply...)); err != nil {
+				return nil, err
+			}
+		}
+	}
 }
 
 // request is what ServeDNS learned of a query.

@@ -14,6 +14,11 @@ import (
 
 var soaNeg = "pool.test. 30 IN SOA ns1.pool.test. hostmaster.pool.test. 1 3600 600 86400 30"
 
+// soaPool is the SOA of negative answers at or below a pool's name: its
+// TTL is at most the pool's (5 s), so that a resolver does not hide a pool
+// that comes back for the zone's negative TTL.
+var soaPool = "pool.test. 5 IN SOA ns1.pool.test. hostmaster.pool.test. 1 3600 600 86400 30"
+
 type tcase struct {
 	qname  string
 	qtype  uint16
@@ -40,8 +45,8 @@ func TestHandlerTable(t *testing.T) {
 		// A CNAME to a pool ends in the pool's answer.
 		{qname: "alias.pool.test.", qtype: dns.TypeAAAA, answer: []string{"alias.pool.test. 300 IN CNAME web.pool.test.", "web.pool.test. 5 IN AAAA 2001:db8::4"}},
 		{qname: "alias.pool.test.", qtype: dns.TypeSRV, nAns: 5},
-		{qname: "alias.pool.test.", qtype: dns.TypeTXT, answer: []string{"alias.pool.test. 300 IN CNAME web.pool.test."}, ns: []string{soaNeg}},
-		{qname: "gone.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, answer: []string{"gone.pool.test. 300 IN CNAME nope.web.pool.test."}, ns: []string{soaNeg}},
+		{qname: "alias.pool.test.", qtype: dns.TypeTXT, answer: []string{"alias.pool.test. 300 IN CNAME web.pool.test."}, ns: []string{soaPool}},
+		{qname: "gone.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, answer: []string{"gone.pool.test. 300 IN CNAME nope.web.pool.test."}, ns: []string{soaPool}},
 		{qname: "nothing.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, ns: []string{soaNeg}},
 		// An empty non-terminal exists: NODATA, not NXDOMAIN.
 		{qname: "deep.pool.test.", qtype: dns.TypeTXT, ns: []string{soaNeg}},
@@ -63,21 +68,21 @@ func TestHandlerTable(t *testing.T) {
 		{qname: "web.pool.test.", qtype: dns.TypeSRV, nAns: 4},
 		{qname: "_http._tcp.web.pool.test.", qtype: dns.TypeSRV, nAns: 4},
 		{qname: "_http._tcp.web.pool.test.", qtype: dns.TypeURI, nAns: 4},
-		{qname: "_tcp.web.pool.test.", qtype: dns.TypeSRV, ns: []string{soaNeg}},
-		{qname: "_udp.web.pool.test.", qtype: dns.TypeSRV, rcode: dns.RcodeNameError, ns: []string{soaNeg}},
-		{qname: "_http._tcp.api.pool.test.", qtype: dns.TypeSRV, rcode: dns.RcodeNameError, ns: []string{soaNeg}},
-		{qname: "web.pool.test.", qtype: dns.TypeTXT, ns: []string{soaNeg}},
-		{qname: "web.pool.test.", qtype: dns.TypeURI, ns: []string{soaNeg}},
+		{qname: "_tcp.web.pool.test.", qtype: dns.TypeSRV, ns: []string{soaPool}},
+		{qname: "_udp.web.pool.test.", qtype: dns.TypeSRV, rcode: dns.RcodeNameError, ns: []string{soaPool}},
+		{qname: "_http._tcp.api.pool.test.", qtype: dns.TypeSRV, rcode: dns.RcodeNameError, ns: []string{soaPool}},
+		{qname: "web.pool.test.", qtype: dns.TypeTXT, ns: []string{soaPool}},
+		{qname: "web.pool.test.", qtype: dns.TypeURI, ns: []string{soaPool}},
 		{qname: "web.pool.test.", qtype: dns.TypeANY, answer: []string{`web.pool.test. 5 IN HINFO "RFC8482" ""`}},
 		{qname: "txt.pool.test.", qtype: dns.TypeANY, answer: []string{`txt.pool.test. 300 IN TXT "hello"`}},
 		{qname: "w1.web.pool.test.", qtype: dns.TypeA, answer: []string{"w1.web.pool.test. 5 IN A 10.0.0.1"}},
-		{qname: "w1.web.pool.test.", qtype: dns.TypeAAAA, ns: []string{soaNeg}},
+		{qname: "w1.web.pool.test.", qtype: dns.TypeAAAA, ns: []string{soaPool}},
 		{qname: "w4.web.pool.test.", qtype: dns.TypeAAAA, answer: []string{"w4.web.pool.test. 5 IN AAAA 2001:db8::4"}},
-		{qname: "nope.web.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, ns: []string{soaNeg}},
-		{qname: "x.w1.web.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, ns: []string{soaNeg}},
+		{qname: "nope.web.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, ns: []string{soaPool}},
+		{qname: "x.w1.web.pool.test.", qtype: dns.TypeA, rcode: dns.RcodeNameError, ns: []string{soaPool}},
 		// All down: NODATA by default, every element when the pool fails open.
-		{qname: "dead.pool.test.", qtype: dns.TypeA, ns: []string{soaNeg}},
-		{qname: "dead.pool.test.", qtype: dns.TypeSRV, ns: []string{soaNeg}},
+		{qname: "dead.pool.test.", qtype: dns.TypeA, ns: []string{soaPool}},
+		{qname: "dead.pool.test.", qtype: dns.TypeSRV, ns: []string{soaPool}},
 		{qname: "d1.dead.pool.test.", qtype: dns.TypeA, answer: []string{"d1.dead.pool.test. 5 IN A 10.0.2.1"}},
 		{qname: "open.pool.test.", qtype: dns.TypeA, answer: []string{"open.pool.test. 5 IN A 10.0.3.1"}},
 		{qname: "api.pool.test.", qtype: dns.TypeSRV, answer: []string{
@@ -162,18 +167,14 @@ func TestErrorsAndFlags(t *testing.T) {
 			t.Errorf("%s: RD %v CD %v AD %v RA %v; want RD, CD copied, no AD, no RA", name, r.RecursionDesired, r.CheckingDisabled, r.AuthenticatedData, r.RecursionAvailable)
 		}
 	}
-	// The accept function: responses ignored, UPDATE let through whatever
-	// its counts (ServeDNS checks it), NOTIFY not implemented.
+	// The accept function: responses ignored, the rest accepted (the
+	// checking reader has turned away what must not reach the handler).
 	for _, c := range []struct {
 		hdr  dns.Header
 		want dns.MsgAcceptAction
 	}{
 		{dns.Header{Bits: 1 << 15, Qdcount: 1}, dns.MsgIgnore},
-		{dns.Header{Bits: uint16(dns.OpcodeUpdate) << 11, Qdcount: 1}, dns.MsgAccept},
 		{dns.Header{Bits: uint16(dns.OpcodeUpdate) << 11, Qdcount: 1, Ancount: 3, Nscount: 40, Arcount: 2}, dns.MsgAccept},
-		{dns.Header{Bits: uint16(dns.OpcodeNotify) << 11, Qdcount: 1}, dns.MsgRejectNotImplemented},
-		{dns.Header{Qdcount: 2}, dns.MsgReject},
-		{dns.Header{Qdcount: 0}, dns.MsgReject},
 		{dns.Header{Qdcount: 1, Arcount: 1}, dns.MsgAccept},
 	} {
 		if got := acceptMsg(c.hdr); got != c.want {
@@ -353,6 +354,37 @@ func TestTruncation(t *testing.T) {
 	if w.err != nil || len(w.raw) > dns.MaxMsgSize || len(w.msg.Answer) == 0 || len(w.msg.Answer) != len(w.msg.Extra) {
 		t.Fatalf("TCP 4000 elements: err %v, %d bytes, %d answers, %d glue", w.err, len(w.raw), len(w.msg.Answer), len(w.msg.Extra))
 	}
+	// A mid-sized pool whose SRV answer fits but whose glue does not
+	// (RFC 2181 §9): the whole answer, TC clear, glue for the first
+	// elements in policy order, every glue RRset whole.
+	glued := 0
+	for _, n := range []int{15, 20, 25} {
+		h := NewHandler(bigSpace(t, n, 5), Config{})
+		m := query(t, h, "big.pool.test.", dns.TypeSRV, false, 1232)
+		if m.Truncated || len(m.Answer) != n {
+			t.Errorf("UDP %d elements: TC %v, %d answers; want no TC and all %d", n, m.Truncated, len(m.Answer), n)
+			continue
+		}
+		var order []string
+		for _, rr := range m.Answer {
+			order = append(order, rr.(*dns.SRV).Target)
+		}
+		var glue []string
+		for _, rr := range m.Extra {
+			if rr.Header().Rrtype != dns.TypeOPT {
+				glue = append(glue, rr.Header().Name)
+			}
+		}
+		if len(glue) > len(order) || !slices.Equal(glue, order[:len(glue)]) {
+			t.Errorf("UDP %d elements: glue for %v, want the first elements of %v", n, glue, order)
+		}
+		if len(glue) < n {
+			glued++
+		}
+	}
+	if glued == 0 {
+		t.Errorf("no pool size left glue out: the test does not test what it says")
+	}
 	// A small answer fits 512 bytes without EDNS.
 	h = NewHandler(newTestSpace(t), Config{})
 	if m := query(t, h, "web.pool.test.", dns.TypeSRV, false, 0); m.Truncated || len(m.Answer) != 4 {
@@ -470,5 +502,109 @@ func TestDisputedLast(t *testing.T) {
 				t.Errorf("query %d: weighted SRV %v, want priority %d and its weight", q, srv, want)
 			}
 		}
+	}
+}
+
+// TestNegativeTTLUnderPool: every negative answer at or below a pool's name
+// carries an SOA whose TTL is at most the pool's (0 included), so that a
+// resolver caches "no such element" or "all down" no longer than it
+// caches the pool's answers; a pool TTL above the zone's negative TTL
+// leaves the negative TTL alone.
+func TestNegativeTTLUnderPool(t *testing.T) {
+	spec := func(ttl uint32) handlespace.PoolSpec {
+		s := handlespace.DefaultPoolSpec()
+		s.TTL = ttl
+		return s
+	}
+	h := NewHandler(newTestSpace(t,
+		handlespace.PoolDef{Handle: "zero", Spec: spec(0)},
+		handlespace.PoolDef{Handle: "long", Spec: spec(600)},
+	), Config{})
+	for _, c := range []struct {
+		qname string
+		qtype uint16
+		rcode int
+		ttl   uint32
+	}{
+		{"zero.pool.test.", dns.TypeA, dns.RcodeSuccess, 0},
+		{"zero.pool.test.", dns.TypeSRV, dns.RcodeSuccess, 0},
+		{"x.zero.pool.test.", dns.TypeA, dns.RcodeNameError, 0},
+		{"long.pool.test.", dns.TypeA, dns.RcodeSuccess, 30},
+		{"x.long.pool.test.", dns.TypeA, dns.RcodeNameError, 30},
+		{"dead.pool.test.", dns.TypeAAAA, dns.RcodeSuccess, 5},
+		{"nothing.pool.test.", dns.TypeA, dns.RcodeNameError, 30},
+	} {
+		m := query(t, h, c.qname, c.qtype, false, 1232)
+		if m.Rcode != c.rcode || len(m.Answer) != 0 || len(m.Ns) != 1 {
+			t.Errorf("%s %s: %s, %d answers, %d authority; want %s, a negative answer", c.qname, dns.TypeToString[c.qtype],
+				dns.RcodeToString[m.Rcode], len(m.Answer), len(m.Ns), dns.RcodeToString[c.rcode])
+			continue
+		}
+		if got := m.Ns[0].Header().Ttl; got != c.ttl {
+			t.Errorf("%s %s: SOA TTL %d, want %d", c.qname, dns.TypeToString[c.qtype], got, c.ttl)
+		}
+	}
+}
+
+// TestFit: a reply too big for the client is cut by whole RRsets of
+// additional data first; TC is set, and every section emptied, only when
+// the answer, the authority or a referral's in-zone glue does not fit.
+func TestFit(t *testing.T) {
+	rrs := func(s string) []dns.RR { return mustRRs(t, "$ORIGIN pool.test.\n"+s) }
+	long := func(owner string, n int) string { // n TXT records of 200 bytes
+		out := ""
+		for i := 0; i < n; i++ {
+			out += fmt.Sprintf("%s 300 IN TXT \"%03d%s\"\n", owner, i, strings.Repeat("x", 196))
+		}
+		return out
+	}
+	hosts := func(owner string, n int) string { // n A records
+		out := ""
+		for i := 0; i < n; i++ {
+			out += fmt.Sprintf("%s 300 IN A 192.0.2.%d\n", owner, i+1)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name              string
+		aa                bool
+		answer, ns, extra string
+		tc                bool
+		nAns, nNS, nExtra int
+		extraOwners       []string
+	}{
+		{name: "fits", aa: true, answer: "mail 300 IN MX 10 mx1\n", extra: hosts("mx1", 2), nAns: 1, nExtra: 2},
+		{name: "glue left out, whole RRsets", aa: true, answer: "mail 300 IN MX 10 mx1\nmail 300 IN MX 20 mx2\n",
+			extra: hosts("mx1", 20) + hosts("mx2", 30), nAns: 2, nExtra: 20, extraOwners: []string{"mx1.pool.test."}},
+		{name: "answer too big", aa: true, answer: long("txt", 4), tc: true},
+		{name: "referral, out-of-zone glue left out", ns: "sub 300 IN NS ns.sub\nsub 300 IN NS ns.other\n",
+			extra: hosts("ns.other", 40) + hosts("ns.sub", 2), nNS: 2, nExtra: 2, extraOwners: []string{"ns.sub.pool.test."}},
+		{name: "referral, in-zone glue too big", ns: "sub 300 IN NS ns.sub\n", extra: hosts("ns.sub", 40), tc: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := new(dns.Msg)
+			m.SetQuestion("q.pool.test.", dns.TypeA)
+			m.Response, m.Authoritative = true, c.aa
+			m.Answer, m.Ns, m.Extra = rrs(c.answer), rrs(c.ns), rrs(c.extra)
+			m.SetEdns0(1232, false)
+			m.Compress = true
+			fit(m, 512)
+			if m.Len() > 512 {
+				t.Errorf("%d bytes, want at most 512", m.Len())
+			}
+			nExtra := len(m.Extra) - 1 // the OPT stays
+			if m.IsEdns0() == nil {
+				t.Fatalf("OPT dropped")
+			}
+			if m.Truncated != c.tc || len(m.Answer) != c.nAns || len(m.Ns) != c.nNS || nExtra != c.nExtra {
+				t.Errorf("TC %v, %d/%d/%d records; want TC %v, %d/%d/%d", m.Truncated, len(m.Answer), len(m.Ns), nExtra,
+					c.tc, c.nAns, c.nNS, c.nExtra)
+			}
+			for _, rr := range m.Extra {
+				if rr.Header().Rrtype != dns.TypeOPT && c.extraOwners != nil && !slices.Contains(c.extraOwners, rr.Header().Name) {
+					t.Errorf("additional %s, want only %v", rr, c.extraOwners)
+				}
+			}
+		})
 	}
 }

@@ -81,29 +81,10 @@ func Start(cfg Config, src Source) (*Server, error) {
 	}
 	h := NewHandler(src, cfg)
 	s := &Server{handler: h, errc: make(chan error, 1)}
-	accept, invalid := acceptMsg, dns.MsgInvalidFunc(nil)
-	if m := cfg.Metrics; m != nil {
-		accept = func(dh dns.Header) dns.MsgAcceptAction {
-			a := acceptMsg(dh)
-			switch a {
-			case dns.MsgReject:
-				m.Rejected(metrics.RejectFormErr)
-			case dns.MsgRejectNotImplemented:
-				m.Rejected(metrics.RejectNotImp)
-			case dns.MsgIgnore:
-				m.Rejected(metrics.RejectIgnored)
-			}
-			return a
-		}
-		invalid = func(b []byte, _ error) {
-			// miekg/dns answers FORMERR when the header parsed and the
-			// rest did not, and nothing to a message shorter than a header.
-			if len(b) >= headerLen {
-				m.Rejected(metrics.RejectFormErr)
-			} else {
-				m.Rejected(metrics.RejectIgnored)
-			}
-		}
+	checked := func(r dns.Reader) dns.Reader { return &checkingReader{Reader: r, h: h} }
+	invalid := func([]byte, error) {
+		// Unreachable: checkingReader hands on only messages that unpack.
+		h.log.Error("internal error: a checked message did not unpack")
 	}
 	lc := net.ListenConfig{Control: reusePort}
 	for _, addr := range cfg.Listen {
@@ -116,7 +97,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 		// ":0" gives one port for both.
 		bound := tl.Addr().String()
 		s.addrs = append(s.addrs, tl.Addr())
-		s.serve(&dns.Server{Listener: tl, Handler: h, MsgAcceptFunc: accept, MsgInvalidFunc: invalid, MaxTCPQueries: -1, TsigProvider: h.keys})
+		s.serve(&dns.Server{Listener: tl, Handler: h, DecorateReader: checked, MsgAcceptFunc: acceptMsg, MsgInvalidFunc: invalid, MaxTCPQueries: -1, TsigProvider: h.keys})
 		for i := 0; i < cfg.UDPSockets; i++ {
 			pc, err := lc.ListenPacket(context.Background(), "udp", bound)
 			if err != nil {
@@ -124,7 +105,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 				return nil, fmt.Errorf("dnsfront: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			s.serve(&dns.Server{PacketConn: pc, Handler: h, MsgAcceptFunc: accept, MsgInvalidFunc: invalid, UDPSize: maxUDPQuery, TsigProvider: h.keys})
+			s.serve(&dns.Server{PacketConn: pc, Handler: h, DecorateReader: checked, MsgAcceptFunc: acceptMsg, MsgInvalidFunc: invalid, UDPSize: maxUDPQuery, TsigProvider: h.keys})
 		}
 		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
 	}

@@ -29,10 +29,10 @@ func (h *Handler) reply(w dns.ResponseWriter, r *dns.Msg, req *request, rcode in
 }
 
 func (h *Handler) write(w dns.ResponseWriter, m *dns.Msg, req *request) {
+	m.Compress = true
 	if req != nil && !req.tcp {
-		m.Truncate(req.maxSize) // before signing: Truncate leaves a signed reply alone
+		fit(m, req.maxSize) // before signing: the signature's room is out of maxSize already
 	}
-	m.Compress = true // Truncate turns it off when the reply fits uncompressed
 	if req != nil && req.tsig != nil {
 		signReply(m, req.tsig)
 	}
@@ -52,7 +52,7 @@ func (h *Handler) slow(w dns.ResponseWriter, req *request, z *handlespace.Zone, 
 	m.Authoritative = true
 	switch t.kind {
 	case kindNone:
-		h.negative(m, z, dns.RcodeNameError)
+		h.negative(m, z, dns.RcodeNameError, t.pool)
 	case kindStatic:
 		h.static(w, m, req, z)
 	default:
@@ -71,11 +71,19 @@ func (h *Handler) slow(w dns.ResponseWriter, req *request, z *handlespace.Zone, 
 }
 
 // negative sets rcode (NXDOMAIN, or NOERROR for NODATA) and the zone's SOA in
-// the authority section with the negative TTL (RFC 2308).
-func (h *Handler) negative(m *dns.Msg, z *handlespace.Zone, rcode int) {
+// the authority section with the negative TTL (RFC 2308). pool is the pool
+// at or above the name, if any: its negative answers live no longer than
+// its positive ones (a pool that comes back from all-down must not stay
+// hidden behind a resolver for the zone's negative TTL), so the SOA's TTL
+// is at most the pool's; resolvers cache a negative answer for the
+// smaller of the SOA's TTL and its MINIMUM field.
+func (h *Handler) negative(m *dns.Msg, z *handlespace.Zone, rcode int, pool *handlespace.PoolView) {
 	m.Rcode = rcode
 	soa := dns.Copy(z.SOA).(*dns.SOA)
 	soa.Hdr.Ttl = z.NegTTL
+	if pool != nil {
+		soa.Hdr.Ttl = min(soa.Hdr.Ttl, pool.Spec.TTL)
+	}
 	m.Ns = append(m.Ns, soa)
 }
 
@@ -90,7 +98,7 @@ func (h *Handler) poolSlow(m *dns.Msg, req *request, z *handlespace.Zone, t *tar
 		})
 		return
 	}
-	h.negative(m, z, dns.RcodeSuccess)
+	h.negative(m, z, dns.RcodeSuccess, t.pool)
 }
 
 // static answers from the zone file's records.
@@ -110,7 +118,7 @@ func (h *Handler) static(w dns.ResponseWriter, m *dns.Msg, req *request, z *hand
 			node = wildcard(z, qname)
 			if node == nil {
 				// After a CNAME too: the rcode is the last name's (RFC 6604).
-				h.negative(m, z, dns.RcodeNameError)
+				h.negative(m, z, dns.RcodeNameError, nil)
 				return
 			}
 			node = synthesise(node, owner)
@@ -140,7 +148,7 @@ func (h *Handler) static(w dns.ResponseWriter, m *dns.Msg, req *request, z *hand
 		}
 		rrs := node.RRs[qtype]
 		if len(rrs) == 0 {
-			h.negative(m, z, dns.RcodeSuccess)
+			h.negative(m, z, dns.RcodeSuccess, nil)
 			return
 		}
 		m.Answer = append(m.Answer, rrs...)
@@ -153,7 +161,7 @@ func (h *Handler) static(w dns.ResponseWriter, m *dns.Msg, req *request, z *hand
 // pool's answer for that name, chosen as for a query of its own.
 func (h *Handler) chasePool(w dns.ResponseWriter, m *dns.Msg, req *request, z *handlespace.Zone, t *target, target string) {
 	if t.kind == kindNone {
-		h.negative(m, z, dns.RcodeNameError)
+		h.negative(m, z, dns.RcodeNameError, t.pool)
 		return
 	}
 	sub := request{r: req.r, q: dns.Question{Name: dns.Fqdn(target), Qtype: req.q.Qtype, Qclass: dns.ClassINET},
@@ -163,7 +171,7 @@ func (h *Handler) chasePool(w dns.ResponseWriter, m *dns.Msg, req *request, z *h
 	clientOf(&s.client, w, req.opt)
 	an, ar, ok := h.build(s, &sub, t)
 	if !ok || an < 0 {
-		h.negative(m, z, dns.RcodeSuccess)
+		h.negative(m, z, dns.RcodeSuccess, t.pool)
 		return
 	}
 	binary.BigEndian.PutUint16(s.buf[6:], uint16(an))
@@ -175,6 +183,61 @@ func (h *Handler) chasePool(w dns.ResponseWriter, m *dns.Msg, req *request, z *h
 	}
 	m.Answer = append(m.Answer, part.Answer...)
 	m.Extra = append(m.Extra, part.Extra...)
+}
+
+// fit makes a reply fit size bytes (RFC 2181 §9): it leaves out whole
+// RRsets of additional data, from the end, and sets TC, with every section
+// emptied, only when what remains still does not fit: when the answer or
+// authority section does not, or, in a referral, the glue of name servers
+// inside the delegated zone (without which the referral cannot be
+// followed, RFC 9471). The OPT record stays.
+func fit(m *dns.Msg, size int) {
+	if m.Len() <= size {
+		return
+	}
+	opt := m.IsEdns0()
+	extra := m.Extra[:0:0]
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			extra = append(extra, rr)
+		}
+	}
+	required := 0 // the glue records a referral needs, moved to the front
+	if !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0 && m.Ns[0].Header().Rrtype == dns.TypeNS {
+		cut := m.Ns[0].Header().Name
+		var optional []dns.RR
+		for _, rr := range extra {
+			if dns.IsSubDomain(cut, rr.Header().Name) {
+				extra[required] = rr
+				required++
+			} else {
+				optional = append(optional, rr)
+			}
+		}
+		extra = append(extra[:required], optional...)
+	}
+	withOPT := func(rrs []dns.RR) []dns.RR {
+		if opt != nil {
+			return append(rrs[:len(rrs):len(rrs)], opt)
+		}
+		return rrs
+	}
+	for len(extra) > required {
+		// Drop the last RRset: the records at the end with the last one's
+		// name and type.
+		last := extra[len(extra)-1].Header()
+		n := len(extra) - 1
+		for n > required && extra[n-1].Header().Rrtype == last.Rrtype && strings.EqualFold(extra[n-1].Header().Name, last.Name) {
+			n--
+		}
+		extra = extra[:n]
+		m.Extra = withOPT(extra)
+		if m.Len() <= size {
+			return
+		}
+	}
+	m.Truncated = true
+	m.Answer, m.Ns, m.Extra = nil, nil, withOPT(nil)
 }
 
 // findCut returns the delegation point (a node with NS records strictly below

@@ -1,0 +1,306 @@
+package dnsfront
+
+import (
+	"encoding/binary"
+
+	"github.com/miekg/dns"
+)
+
+// Raw messages are checked here before anything else reads them: what a
+// message is (a query to answer, one to refuse with an error, one to drop)
+// is decided from its bytes, and error replies are written from its bytes,
+// so that they repeat the question whenever it parsed and carry only the
+// header flags the RFCs allow (miekg/dns's own reject path copies TC, RA
+// and AD from the query and drops the question).
+
+// verdict is what checkMsg decided about a message.
+type verdict uint8
+
+const (
+	verdictServe   verdict = iota // a well-formed message for the handler
+	verdictDrop                   // no reply: a response, or shorter than a header
+	verdictFormErr                // answer FORMERR
+	verdictNotImp                 // answer NOTIMP: an opcode poolnsd does not implement
+)
+
+// Header bits of the second header word.
+const (
+	bitQR = 1 << 15
+	bitAA = 1 << 10
+	bitTC = 1 << 9
+	bitRD = 1 << 8
+	bitRA = 1 << 7
+	bitAD = 1 << 5
+	bitCD = 1 << 4
+)
+
+// wireMsg is what checkMsg read of a message, without allocating.
+type wireMsg struct {
+	id     uint16
+	bits   uint16 // the second header word: QR, opcode, AA, TC, RD, RA, Z, AD, CD, rcode
+	qstart int    // offset of the first question's name
+	qend   int    // offset after the first question; 0: no question parsed
+	nopt   int    // OPT records seen (in any section)
+	optOK  bool   // exactly one OPT, in the additional section, well formed
+	optDO  bool   // its DO bit
+}
+
+func (m *wireMsg) opcode() int { return int(m.bits>>11) & 0xF }
+
+// checkMsg reads the raw message b and decides what to do with it. A
+// message it hands to the handler (verdictServe) unpacks with miekg/dns:
+// its names, records and OPT options are checked here as miekg/dns would
+// check them, and messages with records other than an OPT (TSIG-signed
+// queries, updates) are unpacked here once to be sure.
+func checkMsg(b []byte, m *wireMsg) verdict {
+	*m = wireMsg{}
+	if len(b) < headerLen {
+		return verdictDrop
+	}
+	m.id = binary.BigEndian.Uint16(b)
+	m.bits = binary.BigEndian.Uint16(b[2:])
+	if m.bits&bitQR != 0 {
+		return verdictDrop // a response: never answer it
+	}
+	qd := int(binary.BigEndian.Uint16(b[4:]))
+	an := int(binary.BigEndian.Uint16(b[6:]))
+	ns := int(binary.BigEndian.Uint16(b[8:]))
+	ar := int(binary.BigEndian.Uint16(b[10:]))
+	off := headerLen
+	if qd > 0 {
+		end, ok := skipName(b, off)
+		if ok && end+4 <= len(b) {
+			m.qstart, m.qend = off, end+4
+		}
+	}
+	op := m.opcode()
+	if op != dns.OpcodeQuery && op != dns.OpcodeUpdate {
+		// Still read the rest, to know whether the reply may carry an OPT.
+		if m.qend != 0 && qd == 1 {
+			_, ok := walkRRs(b, m.qend, an, ns, ar, m)
+			m.optOK = m.optOK && ok && m.nopt == 1
+		}
+		return verdictNotImp
+	}
+	if m.qend == 0 && qd > 0 {
+		return verdictFormErr
+	}
+	off = m.qend
+	if qd == 0 {
+		off = headerLen
+	}
+	for i := 1; i < qd; i++ {
+		end, ok := skipName(b, off)
+		if !ok || end+4 > len(b) {
+			return verdictFormErr
+		}
+		off = end + 4
+	}
+	others, ok := walkRRs(b, off, an, ns, ar, m)
+	m.optOK = m.optOK && ok && m.nopt == 1
+	if !ok {
+		return verdictFormErr
+	}
+	if m.nopt > 0 && !m.optOK {
+		return verdictFormErr // RFC 6891 §6.1.1: one OPT, in the additional section
+	}
+	if op == dns.OpcodeQuery && (qd != 1 || an != 0 || ns != 0 || ar > 2) {
+		return verdictFormErr
+	}
+	if others {
+		// A TSIG record, or an update's records: their RDATA must unpack too.
+		if err := new(dns.Msg).Unpack(b); err != nil {
+			return verdictFormErr
+		}
+	}
+	return verdictServe
+}
+
+// walkRRs reads an, ns and ar records from off, noting OPT records in m.
+// others reports records that are not OPT; ok is false when a record does
+// not parse.
+func walkRRs(b []byte, off, an, ns, ar int, m *wireMsg) (others, ok bool) {
+	for i := 0; i < an+ns+ar; i++ {
+		nameStart := off
+		end, ok := skipName(b, off)
+		if !ok || end+rrFixedLen > len(b) {
+			return others, false
+		}
+		typ := binary.BigEndian.Uint16(b[end:])
+		rdlen := int(binary.BigEndian.Uint16(b[end+8:]))
+		rdata := end + rrFixedLen
+		if rdata+rdlen > len(b) {
+			return others, false
+		}
+		if typ == dns.TypeOPT {
+			m.nopt++
+			// The OPT's owner is the root, and it sits in the additional section.
+			if m.nopt == 1 && i >= an+ns && b[nameStart] == 0 && optionsOK(b[rdata:rdata+rdlen]) {
+				m.optOK = true
+				m.optDO = binary.BigEndian.Uint16(b[end+6:])&(1<<15) != 0
+			}
+		} else {
+			others = true
+		}
+		off = rdata + rdlen
+	}
+	return others, true
+}
+
+// optionsOK reports whether an OPT record's RDATA is a well-formed list of
+// options, checking the options whose content miekg/dns reads as it
+// reads them.
+func optionsOK(rd []byte) bool {
+	for len(rd) > 0 {
+		if len(rd) < 4 {
+			return false
+		}
+		code := binary.BigEndian.Uint16(rd)
+		n := int(binary.BigEndian.Uint16(rd[2:]))
+		if 4+n > len(rd) {
+			return false
+		}
+		if !optionOK(code, rd[4:4+n]) {
+			return false
+		}
+		rd = rd[4+n:]
+	}
+	return true
+}
+
+func optionOK(code uint16, v []byte) bool {
+	switch code {
+	case dns.EDNS0SUBNET:
+		if len(v) < 4 {
+			return false
+		}
+		family, source, scope := binary.BigEndian.Uint16(v), v[2], v[3]
+		switch family {
+		case 0:
+			return source == 0
+		case 1:
+			return source <= 32 && scope <= 32
+		case 2:
+			return source <= 128 && scope <= 128
+		}
+		return false
+	case dns.EDNS0UL:
+		return len(v) == 4 || len(v) == 8
+	case dns.EDNS0LLQ:
+		return len(v) >= 18
+	case dns.EDNS0EXPIRE:
+		return len(v) == 0 || len(v) >= 4
+	case dns.EDNS0TCPKEEPALIVE:
+		return len(v) == 0 || len(v) == 2
+	case dns.EDNS0EDE, dns.EDNS0ZONEVERSION:
+		return len(v) >= 2
+	case dns.EDNS0REPORTING:
+		_, _, err := dns.UnpackDomainName(v, 0)
+		return err == nil
+	}
+	return true
+}
+
+// maxPointers bounds the compression pointers followed in one name, as
+// miekg/dns does: a longer chain cannot spell a name of 255 octets.
+const maxPointers = 126
+
+// skipName reads the (possibly compressed) name at off and returns the
+// offset after it in place. ok is false for a name that does not parse:
+// past the end, a reserved label type, a pointer loop, or over 255 octets.
+func skipName(b []byte, off int) (end int, ok bool) {
+	n, _, ok := walkName(b, off, nil)
+	return n, ok
+}
+
+// walkName reads the name at off like skipName and, when dst is not nil,
+// appends it to dst uncompressed.
+func walkName(b []byte, off int, dst []byte) (end int, out []byte, ok bool) {
+	end = -1
+	ptrs, length := 0, 1
+	for {
+		if off >= len(b) {
+			return 0, dst, false
+		}
+		c := int(b[off])
+		switch c & 0xC0 {
+		case 0x00:
+			if c == 0 {
+				if end < 0 {
+					end = off + 1
+				}
+				if dst != nil {
+					dst = append(dst, 0)
+				}
+				return end, dst, true
+			}
+			if off+1+c > len(b) {
+				return 0, dst, false
+			}
+			length += 1 + c
+			if length > 255 {
+				return 0, dst, false
+			}
+			if dst != nil {
+				dst = append(dst, b[off:off+1+c]...)
+			}
+			off += 1 + c
+		case 0xC0:
+			if off+2 > len(b) {
+				return 0, dst, false
+			}
+			if end < 0 {
+				end = off + 2
+			}
+			ptrs++
+			if ptrs > maxPointers {
+				return 0, dst, false
+			}
+			off = int(binary.BigEndian.Uint16(b[off:]) & 0x3FFF)
+		default:
+			return 0, dst, false // 0x40, 0x80: label types no one uses
+		}
+	}
+}
+
+// appendErrorReply writes the reply with rcode to the message b that
+// checkMsg read into m: the ID; QR; the opcode; RD and CD copied for
+// QUERY only (for an opcode poolnsd does not implement, nothing but QR
+// and the rcode); AA, TC, RA and AD clear; the first question repeated
+// when it parsed (uncompressed); an OPT record (our UDP size, DO copied)
+// when the query had a well-formed one.
+func appendErrorReply(dst, b []byte, m *wireMsg, rcode int, udpSize int) []byte {
+	bits := uint16(bitQR) | m.bits&(0xF<<11) | uint16(rcode&0xF)
+	if m.opcode() == dns.OpcodeQuery {
+		bits |= m.bits & (bitRD | bitCD)
+	}
+	dst = binary.BigEndian.AppendUint16(dst, m.id)
+	dst = binary.BigEndian.AppendUint16(dst, bits)
+	var qd, ar uint16
+	if m.qend != 0 {
+		qd = 1
+	}
+	if m.optOK {
+		ar = 1
+	}
+	dst = binary.BigEndian.AppendUint16(dst, qd)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, ar)
+	if m.qend != 0 {
+		end, out, _ := walkName(b, m.qstart, dst)
+		dst = append(out, b[end:end+4]...)
+	}
+	if m.optOK {
+		dst = append(dst, 0) // root owner
+		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(udpSize))
+		dst = append(dst, byte(rcode>>4), 0) // extended RCODE, version 0
+		var flags uint16
+		if m.optDO {
+			flags = 1 << 15
+		}
+		dst = binary.BigEndian.AppendUint16(dst, flags)
+		dst = append(dst, 0, 0) // no options
+	}
+	return dst
+}
