@@ -30,6 +30,11 @@ func (TCPChecker) Check(ctx context.Context, t Target) Result {
 var dialer = net.Dialer{KeepAlive: -1}
 
 func dial(ctx context.Context, t Target) (net.Conn, error) {
+	if t.Source.IsValid() {
+		d := dialer
+		d.LocalAddr = &net.TCPAddr{IP: t.Source.AsSlice()}
+		return d.DialContext(ctx, "tcp", t.Addr.String())
+	}
 	return dialer.DialContext(ctx, "tcp", t.Addr.String())
 }
 

@@ -26,6 +26,10 @@ type Target struct {
 	Ref any
 	// Addr is the address and port probed.
 	Addr netip.AddrPort
+	// Source, if valid, is the local address the probe is sent from
+	// (probe.source: on a host with several addresses, the one the
+	// elements' firewalls expect); else the system chooses.
+	Source netip.Addr
 	// Name is the element's DNS name, for logs; it may be "". Probes do not
 	// use it (no Host header, no SNI from it).
 	Name string
