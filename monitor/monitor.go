@@ -23,6 +23,13 @@
 // element without probes, until a window passes without reports. Reports
 // are rate-limited per client address.
 //
+// With a Confirmer (registrar peering), a change of health that the
+// probes here propose is confirmed by other registrars' probes before it
+// is published (Verdict): an element the others reach stays in the
+// answers, disputed, and goes last in this registrar's. ProbeFor probes
+// an element once for another registrar; HandoffState and Adopt carry
+// the RTT and failure reports kept beside an element to its next home.
+//
 // # Caveats
 //
 // An element with several addresses is probed at its first one. The
@@ -73,6 +80,17 @@ type Config struct {
 	// health that the monitor publishes (for metrics). It runs on a prober
 	// worker: it must be quick.
 	OnHealthChange func(pool string, id uint32, from, to handlespace.Health)
+	// Confirmer, if set, has other registrars confirm the changes of
+	// health that this registrar's probes propose (see Confirmer); the
+	// verdicts come back through Verdict.
+	Confirmer Confirmer
+	// Source, if valid, is the local address probes are sent from
+	// (probe.source).
+	Source netip.Addr
+	// MaxPeerProbes bounds the probes made at once for other registrars'
+	// confirmations (ProbeFor; default 64); beyond it they are answered
+	// unknown.
+	MaxPeerProbes int
 }
 
 func (c *Config) defaults() {
@@ -96,6 +114,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxPeerProbes <= 0 {
+		c.MaxPeerProbes = 64
 	}
 }
 
@@ -124,6 +145,8 @@ type Monitor struct {
 	buckets map[netip.Addr]*bucket
 	first   map[string]bool // targets of the first sync without a result yet
 	started bool            // the first sync happened
+
+	peerProbes chan struct{} // a slot per probe made for another registrar (ProbeFor)
 }
 
 // target is an element probed here. Its fields after id are guarded by
@@ -143,6 +166,13 @@ type target struct {
 	srtt    time.Duration
 	probed  bool
 	removed bool // no longer probed: its late results are ignored
+	// spec is how it is probed; confirming, confirmAt and proposed are
+	// its confirmation by other registrars under way, or the last one
+	// (see vantageHealth).
+	spec       handlespace.ProbeSpec
+	confirming bool
+	confirmAt  time.Time
+	proposed   handlespace.Health
 }
 
 // poolTargets are the targets of one pool view, and their elements.
@@ -174,6 +204,7 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 		targets: map[string]*target{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
 		buckets: map[netip.Addr]*bucket{},
+		peerProbes: make(chan struct{}, cfg.MaxPeerProbes),
 	}
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
 	m.sync() // so that Stats counts the targets before Run
@@ -245,7 +276,7 @@ func (m *Monitor) sync() {
 		for _, p := range fresh {
 			for i, tg := range p.targets {
 				if t, ok := tg.Ref.(*target); ok {
-					t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+					t.elem, t.nearest, t.spec = p.elems[i], p.view.Spec.Policy == "nearest", tg.Spec
 				}
 			}
 		}
@@ -262,7 +293,7 @@ func (m *Monitor) sync() {
 				_, id, _ := cutKey(tg.Key)
 				t = &target{pool: name, id: id}
 			}
-			t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+			t.elem, t.nearest, t.spec = p.elems[i], p.view.Spec.Policy == "nearest", tg.Spec
 			tg.Ref = t
 			next[tg.Key] = t
 			ts = append(ts, *tg)
@@ -321,6 +352,7 @@ func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) ([]p
 			Key:    Key(pv.Name, e.ID),
 			ID:     e.ID,
 			Addr:   addr,
+			Source: m.cfg.Source,
 			Name:   e.Label + "." + pv.Name,
 			Health: e.Health,
 			Spec:   spec,
@@ -374,9 +406,15 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		m.mu.Unlock()
 		clears = !out || !r.At.Before(outAt)
 	}
-	if changed || e.Health != tr.Health || clears {
+	health := tr.Health
+	if m.cfg.Confirmer != nil {
+		health = m.vantageHealth(t, e, tr)
+	}
+	if (changed && health == tr.Health) || e.Health != health || clears {
 		err := m.hs.Update(t.pool, t.id, func(e *handlespace.Element) {
-			e.Health = tr.Health
+			if e.Health != health {
+				e.Health, e.Vantage, e.Last = health, nil, false
+			}
 			if clears {
 				e.Reported = false
 			}
@@ -390,16 +428,16 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		if err != nil {
 			return
 		}
-		if e.Health != tr.Health {
+		if e.Health != health {
 			reason := r.Err
 			if r.OK {
 				reason = "probe passed"
 			}
 			if m.cfg.OnHealthChange != nil { // first: what reads the log then finds it counted
-				m.cfg.OnHealthChange(t.pool, t.id, e.Health, tr.Health)
+				m.cfg.OnHealthChange(t.pool, t.id, e.Health, health)
 			}
 			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label,
-				"from", e.Health.String(), "to", tr.Health.String(), "reason", reason)
+				"from", e.Health.String(), "to", health.String(), "reason", reason)
 		}
 		if clears {
 			m.mu.Lock()
