@@ -203,7 +203,7 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 		pools:   map[string]poolTargets{},
 		targets: map[string]*target{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
-		buckets: map[netip.Addr]*bucket{},
+		buckets:    map[netip.Addr]*bucket{},
 		peerProbes: make(chan struct{}, cfg.MaxPeerProbes),
 	}
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
