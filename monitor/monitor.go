@@ -203,9 +203,9 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 		pools:   map[string]poolTargets{},
 		targets: map[string]*target{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
-		buckets:    map[netip.Addr]*bucket{},
-		peerProbes: make(chan struct{}, cfg.MaxPeerProbes),
+		buckets: map[netip.Addr]*bucket{},
 	}
+	m.peerProbes = make(chan struct{}, cfg.MaxPeerProbes)
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
 	m.sync() // so that Stats counts the targets before Run
 	return m
