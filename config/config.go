@@ -35,6 +35,7 @@ type Config struct {
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 	Registration Registration `mapstructure:"registration"`
 	ENRP         ENRP         `mapstructure:"enrp"`
+	Health       Health       `mapstructure:"health"`
 
 	// TSIG are the keys of DNS UPDATE: the config file's "tsig" list
 	// (see TSIGKey). Not in the table of keys.
@@ -64,7 +65,8 @@ type HTTP struct {
 
 // Probe is the section "probe": the prober.
 type Probe struct {
-	Workers int `mapstructure:"workers"`
+	Workers int    `mapstructure:"workers"`
+	Source  string `mapstructure:"source"`
 }
 
 // Reports is the section "reports": pool users' failure reports.
@@ -615,5 +617,6 @@ func (c Config) Validate() error {
 	validateTSIG(c.TSIG, bad)
 	validateSites(c.Sites, bad)
 	errs = append(errs, c.validateENRP()...)
+	errs = append(errs, c.validateHealth()...)
 	return errors.Join(errs...)
 }

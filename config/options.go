@@ -51,6 +51,8 @@ var options = []Option{
 		"bearer token that the API's write endpoints (failure reports, admin states) require: without it or with another they answer 401; empty turns them off (403)"},
 	{"probe.workers", 64, "",
 		"most probes in flight at once, 1..100000 (a probe that hangs holds one until its timeout)"},
+	{"probe.source", "", "",
+		"local IP address that probes are sent from (one of this host's, for the elements' firewalls); \"\" lets the system choose"},
 	{"reports.max_bad", 3, "",
 		"failure reports for one element within reports.window that take it out of the answers until a probe passes"},
 	{"reports.window", "10s", "",
@@ -89,6 +91,14 @@ var options = []Option{
 		"how long that question may go unanswered before the peer is dead and its elements are taken over, a duration"},
 	{"enrp.page_size", 128, "",
 		"most elements in one HANDLE_TABLE_RESPONSE, 1..1000"},
+	{"enrp.handoff_timeout", "2s", "",
+		"on SIGTERM with live peers, how long to wait for them to take over the elements homed here (planned hand-off) before exiting anyway; 0s: no hand-off, a duration"},
+	{"enrp.sync_wait", "3s", "",
+		"with enrp.peers, how long a starting registrar waits for its first handle table from a peer before it serves DNS; 0s: serve at once, a duration"},
+	{"health.confirm", 2, "",
+		"other live registrars that probe an element to confirm a change of health that its home's probes propose (peering only), 0..16; 0 turns confirmation off"},
+	{"health.quorum", 0, "",
+		"vantage points (the home included) that must see a change of health for it to take effect, of those that answer within the probe timeout, 0..17; 0 is a strict majority of them"},
 }
 
 // Options returns the table of every configuration key, in documentation

@@ -69,6 +69,8 @@ type Metrics struct {
 	mu        sync.Mutex
 	peerState func() map[string]int // guarded by mu
 	probeInfo func() probe.Stats    // guarded by mu
+
+	vant *vantageMetrics // health confirmations, hand-offs (vantage.go)
 }
 
 // New returns the metrics of one poolnsd process, registered in a new
@@ -160,6 +162,7 @@ func New(o Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": o.Version, "goversion": runtime.Version()},
 	}, func() float64 { return 1 }))
 	m.reg.MustRegister(&probeCollector{m: m})
+	m.vant = newVantageMetrics(f, m.reg)
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View, o.Self))

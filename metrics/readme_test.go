@@ -2,22 +2,32 @@ package metrics_test
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/probe"
 )
 
-// TestREADMEListsEveryMetric: the metrics table of README.md names every
-// poolnsd_ metric family, and nothing else.
+// TestREADMEListsEveryMetric: the metrics tables of README.md and of the
+// documents in docs/ name every poolnsd_ metric family, and nothing else.
 func TestREADMEListsEveryMetric(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
+	}
+	docs, _ := filepath.Glob("../docs/*.md")
+	for _, d := range docs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readme = append(append(readme, '\n'), b...)
 	}
 	var documented []string
 	for _, m := range regexp.MustCompile("(?m)^\\| `(poolnsd_[a-z_]+)` \\|").FindAllSubmatch(readme, -1) {
@@ -31,6 +41,10 @@ func TestREADMEListsEveryMetric(t *testing.T) {
 	m.Probe("tcp", true, time.Millisecond)
 	m.SetPeerStates(func() map[string]int { return map[string]int{"active": 1} })
 	m.SetProbeStats(func() probe.Stats { return probe.Stats{} })
+	web := hs.View().Pool("web.t.").Elements()
+	hs.Update("web.t.", web[0].ID, func(e *handlespace.Element) { // a disputed element
+		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthUp}, {Registrar: 9, Health: handlespace.HealthDown}}
+	})
 	s, _ := expose(t, m)
 	var exported []string
 	for name := range s {
