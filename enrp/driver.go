@@ -170,6 +170,8 @@ type Stats struct {
 	// Owned is how many elements this registrar owns (as its PRESENCE
 	// claims).
 	Owned int
+	// Confirm counts the health confirmations (Node.ConfirmStats).
+	Confirm ConfirmStats
 }
 
 // confirmCall is a Confirm call, answerCall a probe's answer, both
@@ -1043,6 +1045,7 @@ func (d *Driver) handle(r Ready) time.Time {
 	d.mu.Lock()
 	d.status = d.node.Peers()
 	d.stats.Owned = int(dig.Count)
+	d.stats.Confirm = d.node.ConfirmStats()
 	d.mu.Unlock()
 	for _, f := range failed {
 		r.Next = d.handle(f())

@@ -51,6 +51,9 @@ type daemon struct {
 	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
+	// vantage joins peering's confirmations and hand-offs to the monitor
+	// (serve_vantage.go).
+	vantage *vantageLink
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
@@ -159,6 +162,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return code
 	}
+	d.waitSynced()
 	d.dns, err = dnsfront.Start(dnsfront.Config{
 		Listen:     d.cfg.DNS.Listen,
 		UDPSize:    d.cfg.DNS.UDPSize,
@@ -293,6 +297,7 @@ func (d *daemon) reload(trigger string) {
 func (d *daemon) stop(code int) int {
 	d.ops.setPhase("stopping")
 	sdNotify("STOPPING=1")
+	d.handOff()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -41,11 +41,13 @@ func (d *daemon) startPeering() int {
 	}
 	presence, lastHeard, noResponse := e.Durations()
 	p := &peering{store: make(chan []enrp.Ownership, 64)}
+	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
 	go p.keepStore(d)
 	drv, err := enrp.StartDriver(enrp.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
-			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize},
+			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
+			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum},
 		Listen:      e.Listen,
 		Advertise:   e.Advertise,
 		Peers:       e.PeerAddrs(),
@@ -62,6 +64,12 @@ func (d *daemon) startPeering() int {
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
 		OnReport:  d.admin.reportLocal,
 		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
+
+		// Confirmations and hand-offs (serve_vantage.go).
+		OnProbe:      d.vantage.probe,
+		OnVerdict:    d.vantage.verdict,
+		OnHanded:     d.vantage.handed,
+		HandoffState: d.vantage.state,
 	})
 	if err != nil {
 		close(p.store)
@@ -73,6 +81,7 @@ func (d *daemon) startPeering() int {
 	d.peering = p
 	d.admin.setDriver(drv)
 	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
+	d.ops.metrics.SetConfirmRefused(func() uint64 { return drv.Stats().Confirm.Refused })
 	mode := "tls"
 	if tlsc == nil {
 		mode = "insecure"
@@ -163,6 +172,16 @@ func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
 		m.Takeover(metrics.TakeoverAbandoned, 0)
 	case enrp.EventTakenOver:
 		m.Takeover(metrics.TakeoverYielded, 0)
+	case enrp.EventHandoffStart:
+		m.Handoff(metrics.HandoffGiven, ev.Count)
+	case enrp.EventHandoffIn:
+		m.Handoff(metrics.HandoffTaken, ev.Count)
+	case enrp.EventHandback:
+		if ev.Detail == "given" {
+			m.Handoff(metrics.HandbackGiven, ev.Count)
+		} else {
+			m.Handoff(metrics.HandbackTaken, ev.Count)
+		}
 	}
 }
 
