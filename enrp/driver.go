@@ -1017,6 +1017,14 @@ func (d *Driver) handle(r Ready) time.Time {
 		close(d.left)
 	}
 	if !d.syncDone && d.node.Synced() {
+		// Whoever waits for the sync (DNS) finds the handlespace synced:
+		// the table's operations are applied, even if another transfer
+		// still holds them back.
+		if len(d.pending) > 0 {
+			ops := d.pending
+			d.pending = nil
+			d.apply(ops)
+		}
 		d.syncDone = true
 		close(d.synced)
 	}
