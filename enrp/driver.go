@@ -1058,6 +1058,13 @@ func (d *Driver) handle(r Ready) time.Time {
 	for _, f := range failed {
 		r.Next = d.handle(f())
 	}
+	if len(d.pending) > 0 {
+		// Operations held back for a transfer apply at maxOpsDelay at the
+		// latest, even if nothing else happens by then.
+		if at := d.pendingSince.Add(maxOpsDelay); at.Before(r.Next) {
+			r.Next = at
+		}
+	}
 	return r.Next
 }
 

@@ -2,6 +2,7 @@ package enrp_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -104,4 +105,89 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 	case <-time.After(waitLimit):
 		t.Fatal("no verdict")
 	}
+}
+
+// TestDriverConfirmFlood: a peer (trusted: plain TCP here; over TLS an
+// untrusted one is refused at the handshake, TestDriverRefusesUntrusted)
+// floods A with 5000 confirmation requests for elements homed at A, not
+// at the asker, and for an element A does not know: every one is refused,
+// at most a burst and a trickle of ERRORs say so, nothing is probed, A's
+// handlespace does not change, and A goes on answering.
+func TestDriverConfirmFlood(t *testing.T) {
+	probed := 0
+	a := startRegistrarWith(t, 0xa, nil, func(c *enrp.DriverConfig) {
+		c.Node.Confirm = 2
+		c.Node.PresenceInterval = 10 * time.Second // the hand-made peer stays live without a word
+		c.OnProbe = func(req enrp.ProbeRequest, done func(handlespace.Health, time.Duration)) {
+			probed++
+			done(handlespace.HealthUp, 0)
+		}
+	})
+	r := dialRaw(t, a.drv.Addr().String())
+	hello, _ := (&enrp.Message{Type: enrp.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
+	r.send(hello)
+	// Some elements are homed at the peer now (the handlespace shows it
+	// once the operations held back by A's table request apply).
+	waitHS(t, a.hs, "an element homed at the peer", func() bool {
+		return slices.ContainsFunc(a.hs.View().Pool("static.pool.test.").Elements(), func(e *handlespace.Element) bool { return e.Home == 0xe })
+	})
+	before := a.hs.View().Pool("static.pool.test.").Elements()
+	var atA []*handlespace.Element
+	for _, e := range before {
+		if e.Home == 0xa {
+			atA = append(atA, e)
+		}
+	}
+	if len(atA) == 0 {
+		t.Fatal("no element homed at A")
+	}
+	var buf []byte
+	for i := 0; i < 5000; i++ {
+		e := atA[i%len(atA)].Clone()
+		if i%10 == 0 {
+			e.ID = 0xdead0000 + uint32(i)
+		}
+		b, err := confirmRequest(0xe, 0xa, "static.pool.test.", e, uint32(i)).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = append(buf, b...)
+	}
+	r.send(buf)
+	ask, _ := (&enrp.Message{Type: enrp.TypeListRequest, Sender: 0xe, Receiver: 0xa}).Encode()
+	r.send(ask)
+	errs, reasons := 0, map[uint8]int{}
+	for {
+		m := r.next()
+		if m == nil {
+			t.Fatal("A closed the connection")
+		}
+		if m.Type == enrp.TypeError && m.Refused != nil && m.Refused.Request == enrp.ParamXConfirmReq {
+			errs++
+			reasons[m.Refused.Reason]++
+		}
+		if m.Type == enrp.TypeListResponse {
+			break // the answer to the last message sent, after the flood
+		}
+	}
+	// The answer may come before the driver has counted its message.
+	for deadline := time.Now().Add(waitLimit); a.drv.Stats().Confirm.Refused < 5000 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := a.drv.Stats().Confirm; st.Refused != 5000 || st.Probes != 0 {
+		t.Errorf("confirmation stats %+v, want 5000 refused, no probe", st)
+	}
+	if errs == 0 || errs > 25 || probed != 0 {
+		t.Errorf("%d ERRORs for 5000 refused requests (reasons %v), %d probes; want a few ERRORs and no probe", errs, reasons, probed)
+	}
+	after := a.hs.View().Pool("static.pool.test.").Elements()
+	if len(after) != len(before) {
+		t.Fatalf("A has %d elements, had %d", len(after), len(before))
+	}
+	for i := range after {
+		if a, b := after[i], before[i]; a.ID != b.ID || a.Home != b.Home || a.Health != b.Health || a.Served() != b.Served() || a.Disputed() {
+			t.Errorf("A's element %s changed: %+v, was %+v", handlespace.IDString(a.ID), *a, *b)
+		}
+	}
+	t.Logf("5000 requests refused (%d ERRORs sent: %v), A answered its peer's LIST_REQUEST after them", errs, reasons)
 }
