@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,12 +118,12 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 // at most a burst and a trickle of ERRORs say so, nothing is probed, A's
 // handlespace does not change, and A goes on answering.
 func TestDriverConfirmFlood(t *testing.T) {
-	probed := 0
+	var probed atomic.Int64
 	a := startRegistrarWith(t, 0xa, nil, func(c *enrp.DriverConfig) {
 		c.Node.Confirm = 2
 		c.Node.PresenceInterval = 10 * time.Second // the hand-made peer stays live without a word
 		c.OnProbe = func(req enrp.ProbeRequest, done func(handlespace.Health, time.Duration)) {
-			probed++
+			probed.Add(1)
 			done(handlespace.HealthUp, 0)
 		}
 	})
@@ -182,8 +183,8 @@ func TestDriverConfirmFlood(t *testing.T) {
 		t.Errorf("confirmation stats %+v, want 5000 refused, no probe", st)
 	}
 	// The refusals' ERRORs: a burst of 20, then 10 a second.
-	if limit := 21 + int(10*time.Since(flood).Seconds()); errs == 0 || errs > limit || probed != 0 {
-		t.Errorf("%d ERRORs for 5000 refused requests (reasons %v), %d probes; want a few ERRORs and no probe", errs, reasons, probed)
+	if limit := 21 + int(10*time.Since(flood).Seconds()); errs == 0 || errs > limit || probed.Load() != 0 {
+		t.Errorf("%d ERRORs for 5000 refused requests (reasons %v), %d probes; want a few ERRORs and no probe", errs, reasons, probed.Load())
 	}
 	after := a.hs.View().Pool("static.pool.test.").Elements()
 	if len(after) != len(before) {
