@@ -173,6 +173,12 @@ type target struct {
 	confirming bool
 	confirmAt  time.Time
 	proposed   handlespace.Health
+	// earlyRound: the confirmation under way was asked for at the first
+	// failure; early is its verdict, kept from earlyAt until the probes
+	// here say down too.
+	earlyRound bool
+	early      *Verdict
+	earlyAt    time.Time
 }
 
 // poolTargets are the targets of one pool view, and their elements.

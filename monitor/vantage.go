@@ -58,19 +58,41 @@ type Verdict struct {
 // confirm changes: the probes' own when there is nothing to confirm (or
 // nobody to ask), else the published one while the confirmation it starts
 // (or one under way) decides.
+//
+// The confirmation of a fall begins early: at the first failure of an
+// element that is up (the probes here confirm it fall−1 probes later, a
+// confirm delay apart), the other registrars are asked at once, so that
+// their answers are in by the time the probes here say down; the verdict
+// waits for that (Verdict keeps it), and is dropped if they do not.
 func (m *Monitor) vantageHealth(t *target, e *handlespace.Element, tr probe.Tracker) handlespace.Health {
 	own, pub := tr.Health, e.Health
+	early := false
 	switch {
 	case own == handlespace.HealthUnknown:
 		return pub
 	case pub == handlespace.HealthUnknown && own == handlespace.HealthUp:
 		return own // the first pass serves at once, as without confirmation
+	case own == handlespace.HealthUp && pub == handlespace.HealthUp && tr.Suspect() && !e.Disputed():
+		early, own = true, handlespace.HealthDown
 	case own == pub && !e.Disputed():
+		m.mu.Lock()
+		t.early = nil // the probes here did not confirm the failure
+		m.mu.Unlock()
 		return pub
 	}
 	now := m.clock.Now()
 	m.mu.Lock()
 	spec := probe.Normalize(t.spec)
+	if v := t.early; v != nil && !early {
+		// The others' verdict came before the probes here said the same:
+		// it stands now, if it is fresh.
+		t.early = nil
+		if v.Proposed == own && now.Sub(t.earlyAt) <= 2*spec.Timeout {
+			m.mu.Unlock()
+			m.publish(*v)
+			return v.Health
+		}
+	}
 	switch {
 	case t.confirming && now.Sub(t.confirmAt) < 2*spec.Timeout+time.Second:
 		m.mu.Unlock()
@@ -79,14 +101,17 @@ func (m *Monitor) vantageHealth(t *target, e *handlespace.Element, tr probe.Trac
 		m.mu.Unlock()
 		return pub // asked this lately: again once an interval has passed
 	}
-	t.confirming, t.confirmAt, t.proposed = true, now, own
+	t.confirming, t.confirmAt, t.proposed, t.earlyRound = true, now, own, early
 	m.mu.Unlock()
 	if m.cfg.Confirmer.Confirm(t.pool, t.id, own, spec.Timeout) {
 		return pub
 	}
 	m.mu.Lock()
-	t.confirming = false
+	t.confirming, t.earlyRound = false, false
 	m.mu.Unlock()
+	if early {
+		return pub // nothing to publish before the probes here say down
+	}
 	return own
 }
 
@@ -97,11 +122,27 @@ func (m *Monitor) vantageHealth(t *target, e *handlespace.Element, tr probe.Trac
 // for an element no longer homed here is dropped.
 func (m *Monitor) Verdict(v Verdict) {
 	k := Key(v.Pool, v.ID)
+	now := m.clock.Now()
 	m.mu.Lock()
 	if t := m.targets[k]; t != nil {
 		t.confirming = false
+		if t.earlyRound {
+			t.earlyRound = false
+			if tr, ok := m.sched.Tracker(k); ok && tr.Health != v.Proposed {
+				// Asked at the first failure; the probes here have not
+				// said down yet: kept for when they do (vantageHealth).
+				t.early, t.earlyAt = &v, now
+				m.mu.Unlock()
+				return
+			}
+		}
 	}
 	m.mu.Unlock()
+	m.publish(v)
+}
+
+// publish publishes a verdict (see Verdict).
+func (m *Monitor) publish(v Verdict) {
 	pv := m.poolView(v.Pool)
 	if pv == nil {
 		return

@@ -74,9 +74,22 @@ func TestConfirmedHealth(t *testing.T) {
 		if h := f.elem(web, "web2").Health; h != handlespace.HealthUp {
 			t.Fatalf("web2 %v before the verdict, want still up", h)
 		}
-		// The others reach it: it stays, disputed, last here.
+		// Asked at the first failure (fall is 2): the others reach it. Their
+		// verdict waits for the probes here to say down, then stands: up,
+		// disputed, last here.
+		calls := f.fc.Calls(k)
 		f.m.Verdict(monitor.Verdict{Pool: web, ID: e2.ID, Proposed: handlespace.HealthDown, Health: handlespace.HealthUp, Asked: 2, Answered: 2,
 			Vantage: []handlespace.Vantage{{Registrar: otherA, Health: handlespace.HealthUp}, {Registrar: otherB, Health: handlespace.HealthUp}, {Registrar: self, Health: handlespace.HealthDown}}})
+		if e := f.elem(web, "web2"); e.Disputed() {
+			t.Fatal("the early verdict was published before the probes here said down")
+		}
+		for f.fc.Calls(k) == calls {
+			f.advance(time.Millisecond)
+		}
+		f.advance(time.Millisecond)
+		if fcf.count() != 1 {
+			t.Errorf("asked %d times for one fall, want once (early)", fcf.count())
+		}
 		if e := f.elem(web, "web2"); e.Health != handlespace.HealthUp || !e.Disputed() || !e.Last {
 			t.Fatalf("after the verdict: %v disputed %v last %v, want up, disputed, last here", e.Health, e.Disputed(), e.Last)
 		}
@@ -192,6 +205,49 @@ func TestHandoffStateAndAdopt(t *testing.T) {
 		f.advance(time.Millisecond)
 		if h := f.elem(web, "web2").Health; h != handlespace.HealthUp {
 			t.Errorf("web2 %v after adopting up and one pass (rise 2), want up", h)
+		}
+	})
+}
+
+// TestEarlyConfirmation: the others are asked at an up element's first
+// failure; when they agree it is down, it goes down the moment the probes
+// here say so, without asking again; when the next probe passes instead,
+// their verdict is dropped and nothing changes.
+func TestEarlyConfirmation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fcf := &fakeConfirmer{}
+		f := newFixture(t, testZone, monitor.Config{Confirmer: fcf})
+		f.advance(time.Millisecond)
+		e1 := f.elem(web, "web1")
+		k := monitor.Key(web, e1.ID)
+		// One failure, then passes: asked, the verdict dropped.
+		f.fc.Script(k, probetest.Fail("timeout after 500ms"), probetest.Pass())
+		for fcf.count() == 0 {
+			f.advance(10 * time.Millisecond)
+		}
+		f.m.Verdict(monitor.Verdict{Pool: web, ID: e1.ID, Proposed: handlespace.HealthDown, Health: handlespace.HealthDown, Asked: 2, Answered: 2})
+		f.advance(3 * time.Second)
+		if e := f.elem(web, "web1"); e.Health != handlespace.HealthUp {
+			t.Fatalf("web1 %v after one failure and passes, want up", e.Health)
+		}
+		// Two failures: asked at the first, down at the second at once.
+		n := fcf.count()
+		f.fc.Script(k, probetest.Fail("connect: connection refused"), probetest.Fail("connect: connection refused"),
+			probetest.Fail("connect: connection refused"))
+		for fcf.count() == n {
+			f.advance(10 * time.Millisecond)
+		}
+		calls := f.fc.Calls(k)
+		f.m.Verdict(monitor.Verdict{Pool: web, ID: e1.ID, Proposed: handlespace.HealthDown, Health: handlespace.HealthDown, Asked: 2, Answered: 2})
+		if h := f.elem(web, "web1").Health; h != handlespace.HealthUp {
+			t.Fatalf("web1 %v after one failure, want up until the probes here say down", h)
+		}
+		for f.fc.Calls(k) == calls {
+			f.advance(time.Millisecond)
+		}
+		f.advance(time.Millisecond)
+		if h := f.elem(web, "web1").Health; h != handlespace.HealthDown || fcf.count() != n+1 {
+			t.Fatalf("web1 %v after the second failure, %d confirmations asked; want down at once, asked once", h, fcf.count()-n)
 		}
 	})
 }
