@@ -151,6 +151,7 @@ type Driver struct {
 	selfAddrs    map[string]bool
 	pending      []Op // operations held back while a handle table comes in
 	pendingSince time.Time
+	handed       []Handed // for OnHanded once pending is applied
 
 	mu       sync.Mutex
 	status   []PeerState
@@ -977,20 +978,24 @@ func (d *Driver) handle(r Ready) time.Time {
 		}
 		d.pending = append(d.pending, r.Ops...)
 	}
-	if len(d.pending) > 0 && (!d.node.Transferring() || time.Since(d.pendingSince) > maxOpsDelay || len(d.pending) > maxPendingOps) {
+	// A hand-off coming in is not held to maxOpsDelay: its operations
+	// apply once it is taken (and acknowledged), so that the leaver, which
+	// waits for that, is not kept waiting by handlespace updates.
+	if len(d.pending) > 0 && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps) {
 		ops := d.pending
 		d.pending = nil
 		d.apply(ops)
 	}
-	if len(r.Handed) > 0 && d.cfg.OnHanded != nil {
+	if d.cfg.OnHanded != nil {
 		// After the operations: the monitor finds the elements homed
-		// here. While a table comes in the operations wait; so do these.
-		if len(d.pending) > 0 {
-			ops := d.pending
-			d.pending = nil
-			d.apply(ops)
+		// here. While they wait (a transfer, a hand-off coming in), so do
+		// these.
+		d.handed = append(d.handed, r.Handed...)
+		if len(d.handed) > 0 && len(d.pending) == 0 {
+			hs := d.handed
+			d.handed = nil
+			d.cfg.OnHanded(hs)
 		}
-		d.cfg.OnHanded(r.Handed)
 	}
 	for _, pr := range r.Probes {
 		if d.cfg.OnProbe == nil {
@@ -1058,7 +1063,7 @@ func (d *Driver) handle(r Ready) time.Time {
 	for _, f := range failed {
 		r.Next = d.handle(f())
 	}
-	if len(d.pending) > 0 {
+	if len(d.pending) > 0 && !d.node.HandingIn() {
 		// Operations held back for a transfer apply at maxOpsDelay at the
 		// latest, even if nothing else happens by then.
 		if at := d.pendingSince.Add(maxOpsDelay); at.Before(r.Next) {

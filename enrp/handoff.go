@@ -3,7 +3,6 @@ package enrp
 import (
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -65,7 +64,8 @@ type HandoffState func(pool string, id uint32) (rtt time.Duration, reports int)
 type leaving struct {
 	seq     uint32
 	waiting map[uint32]bool // peers that have not acknowledged
-	succ    map[key]uint32  // the next home of each element handed off
+	keys    []key           // the elements handed off, sorted
+	succ    []uint32        // the next home of each, aligned with keys
 	count   int
 	done    bool
 }
@@ -108,7 +108,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 	peers := n.alivePeers()
 	own := n.tab.keys(func(en *entry) bool { return en.home() == n.id })
 	n.handSeq++
-	lv := &leaving{seq: n.handSeq, waiting: map[uint32]bool{}, succ: map[key]uint32{}, count: len(own)}
+	lv := &leaving{seq: n.handSeq, waiting: map[uint32]bool{}, keys: own, succ: make([]uint32, len(own)), count: len(own)}
 	n.leaving = lv
 	if len(peers) == 0 {
 		lv.done = true
@@ -116,9 +116,9 @@ func (n *Node) Leave(state HandoffState) Ready {
 		return n.flush()
 	}
 	byPeer := map[uint32][]key{}
-	for _, k := range own {
+	for i, k := range own {
 		s := Rendezvous(peers, k.pool, k.id)
-		lv.succ[k] = s
+		lv.succ[i] = s
 		byPeer[s] = append(byPeer[s], k)
 	}
 	fill := func(k key, pe *PE) {
@@ -133,21 +133,27 @@ func (n *Node) Leave(state HandoffState) Ready {
 	}
 	for _, id := range peers {
 		lv.waiting[id] = true
-		n.sendPages(id, byPeer[id], &Handoff{Kind: HandoffPage, Live: uint16(len(n.live)), Seq: lv.seq}, HandoffLast, fill)
+		n.sendPages(id, byPeer[id], &Handoff{Kind: HandoffPage, Live: uint16(len(n.live)), Seq: lv.seq}, HandoffLast, handoffPage, fill)
 	}
 	n.event(Event{Kind: EventHandoffStart, Count: len(own), Detail: fmt.Sprintf("to %d peers", len(peers))})
 	return n.flush()
 }
 
+// handoffPage is the most elements of a hand-off page (which also stops
+// short of pageBytes): more than a table transfer's, so that 100 000
+// elements take a few hundred messages.
+const handoffPage = 512
+
 // sendPages sends peer to the elements of keys as HANDLE_TABLE_RESPONSE
-// pages marked h, the last one with kind last (instead of h.Kind) when
-// last is not 0; with no element, one empty page when last is not 0, else
-// nothing. fill, if not nil, completes each element.
-func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, fill func(key, *PE)) {
+// pages of at most size elements marked h, the last one with kind last
+// (instead of h.Kind) when last is not 0; with no element, one empty page
+// when last is not 0, else nothing. fill, if not nil, completes each
+// element.
+func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, size int, fill func(key, *PE)) {
 	var pages []*Message
 	var cur *Message
-	count, size := 0, 0
-	for _, k := range keys {
+	count, bytes := 0, 0
+	for done, k := range keys {
 		en := n.tab.get(k)
 		if en == nil {
 			continue
@@ -157,24 +163,24 @@ func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, fill fun
 			fill(k, &pe)
 		}
 		sz := peSize(&pe) + 8
-		if cur != nil && (count >= n.cfg.PageSize || size+sz+paramHeaderLen+pad4(len(k.pool)) > pageBytes) {
+		if cur != nil && (count >= size || bytes+sz+paramHeaderLen+pad4(len(k.pool)) > pageBytes) {
 			cur = nil
 		}
 		if cur == nil {
 			hh := *h
 			cur = &Message{Type: TypeHandleTableResp, Handoff: &hh}
 			pages = append(pages, cur)
-			count, size = 0, headerLen+idsLen+12
+			count, bytes = 0, headerLen+idsLen+12
 		}
 		lastEntry := len(cur.Entries) - 1
 		if lastEntry < 0 || string(cur.Entries[lastEntry].Handle) != k.pool {
-			cur.Entries = append(cur.Entries, Entry{Handle: []byte(k.pool)})
-			size += paramHeaderLen + pad4(len(k.pool))
+			cur.Entries = append(cur.Entries, Entry{Handle: []byte(k.pool), Elements: make([]PE, 0, min(size-count, len(keys)-done))})
+			bytes += paramHeaderLen + pad4(len(k.pool))
 			lastEntry++
 		}
 		cur.Entries[lastEntry].Elements = append(cur.Entries[lastEntry].Elements, pe)
 		count++
-		size += sz
+		bytes += sz
 	}
 	if last != 0 {
 		if len(pages) == 0 {
@@ -209,29 +215,21 @@ func (n *Node) leftPeer(id uint32) {
 	}
 	lv.done = true
 	// Give the elements up here too: the registered ones to their next
-	// homes, one generation on; the zone-file ones follow the live set,
-	// this registrar out of it.
-	for _, k := range keysOf(lv.succ) {
+	// homes, one generation on, in this Node's table only (the
+	// handlespace and the store keep them as they were: this registrar
+	// is about to stop, and a restart yields them to the newer
+	// generation at its first sync, which DNS waits for); the zone-file
+	// ones follow the live set, this registrar out of it.
+	for i, k := range lv.keys {
 		en := n.tab.get(k)
 		if en == nil || en.home() != n.id || en.static() {
 			continue
 		}
-		s := lv.succ[k]
-		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, s), en.gen+1))
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s})
+		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, lv.succ[i]), en.gen+1))
 	}
 	n.recomputeLive()
 	n.event(Event{Kind: EventHandoffDone, Count: lv.count})
 	n.out.Left = true
-}
-
-func keysOf[V any](m map[key]V) []key {
-	out := make([]key, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, cmpKey)
-	return out
 }
 
 // onHandoff takes a page of a peer's hand-off or hand-back.
@@ -301,17 +299,27 @@ func (n *Node) onHandoff(p *peer, m *Message) {
 			taken++
 		}
 	}
+	p.handedIn += taken
 	if m.Handoff.Kind != HandoffLast {
-		if taken > 0 {
-			n.event(Event{Kind: EventHandoffIn, Peer: p.id, Count: taken, Detail: "page"})
-		}
+		p.handingIn = true // Transferring: the driver applies the pages' operations together
 		return
 	}
+	taken, p.handingIn, p.handedIn = p.handedIn, false, 0
 	n.peerLeft(p)
 	ack := n.presence(false)
 	ack.Handoff = &Handoff{Kind: HandoffAck, Seq: m.Handoff.Seq}
 	n.send(p.id, ack)
 	n.event(Event{Kind: EventHandoffIn, Peer: p.id, Count: taken, Detail: "leaving"})
+}
+
+// HandingIn reports whether a peer's hand-off is coming in.
+func (n *Node) HandingIn() bool {
+	for _, p := range n.peers {
+		if p.handingIn {
+			return true
+		}
+	}
+	return false
 }
 
 // peerLeft takes p, which handed its elements off, out of the live set:
@@ -328,6 +336,14 @@ func (n *Node) peerLeft(p *peer) {
 	delete(n.foreign, p.id)
 	delete(n.takeovers, p.id)
 	n.forgetInRounds(p.id)
+	// The other peers take their part of the hand-off about now, not at
+	// once: give their claims a presence interval to agree again.
+	hold := n.now().Add(n.cfg.PresenceInterval)
+	for _, q := range n.peers {
+		if q.holdoff.Before(hold) {
+			q.holdoff = hold
+		}
+	}
 	n.recomputeLive()
 	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == p.id && !en.static() }) {
 		en := n.tab.get(k)
@@ -342,7 +358,7 @@ func (n *Node) peerLeft(p *peer) {
 func (n *Node) handBack(moved map[uint32][]key, oldLive int) {
 	for _, to := range sortedKeys(moved) {
 		n.handSeq++
-		n.sendPages(to, moved[to], &Handoff{Kind: HandbackPage, Live: uint16(min(oldLive, math.MaxUint16)), Seq: n.handSeq}, 0, nil)
+		n.sendPages(to, moved[to], &Handoff{Kind: HandbackPage, Live: uint16(min(oldLive, math.MaxUint16)), Seq: n.handSeq}, 0, n.cfg.PageSize, nil)
 		n.event(Event{Kind: EventHandback, Peer: to, Count: len(moved[to]), Detail: "given"})
 	}
 }

@@ -346,8 +346,11 @@ type peer struct {
 	holdoff time.Time // no new own-children transfer before
 	cursor  *cursor   // its handle table request to us in progress
 	// left: it handed its elements off and left the live set; its
-	// messages are ignored until its connection drops.
-	left bool
+	// messages are ignored until its connection drops. handingIn: its
+	// hand-off pages are coming in (until the last one).
+	left      bool
+	handingIn bool
+	handedIn  int // elements taken from its hand-off so far
 }
 
 // New returns a Node.
@@ -490,7 +493,7 @@ func (n *Node) Hello(to uint32) []*Message {
 // handle table transfers in either direction are abandoned.
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
-		p.left = false // what comes on a new connection is a new life
+		p.left, p.handingIn, p.handedIn = false, false, 0 // what comes on a new connection is a new life
 		p.cursor = nil
 		if p.seq != nil {
 			n.abortSeq(p, "connection lost")
@@ -541,11 +544,11 @@ func (n *Node) Peers() []PeerState {
 // Len returns how many elements the Node knows.
 func (n *Node) Len() int { return len(n.tab.m) }
 
-// Transferring reports whether a handle table transfer from a peer is in
-// progress.
+// Transferring reports whether a handle table transfer, or a hand-off,
+// from a peer is in progress.
 func (n *Node) Transferring() bool {
 	for _, p := range n.peers {
-		if p.seq != nil {
+		if p.seq != nil || p.handingIn {
 			return true
 		}
 	}
@@ -691,7 +694,7 @@ func (n *Node) Tick() Ready {
 
 func (n *Node) peerDead(p *peer) {
 	p.dead, p.asked = true, time.Time{}
-	p.cursor = nil
+	p.cursor, p.handingIn, p.handedIn = nil, false, 0
 	if p.seq != nil {
 		n.abortSeq(p, "peer dead")
 	}

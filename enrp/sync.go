@@ -31,7 +31,9 @@ type cursor struct {
 // registrar believes it owns, and starts a transfer of the peer's own
 // elements when they differ.
 func (n *Node) audit(p *peer, m *Message) {
-	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) {
+	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) || n.HandingIn() {
+		// While a hand-off comes in, claims differ until its last page:
+		// no transfer for that.
 		return
 	}
 	sum, dig := n.tab.claim(p.id)

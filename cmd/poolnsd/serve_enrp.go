@@ -97,24 +97,54 @@ func (d *daemon) startPeering() int {
 // expires it; one given up or deleted by a peer is removed. A nil batch
 // asks for the zone-file elements' administrative states to follow their
 // homes (keepHomedAdmin).
+//
+// The batches waiting when it gets to them are written together (one
+// fsync): a hand-off or a table transfer sends one batch a page, hundreds
+// a second, which one fsync each could not keep up with (the driver waits
+// when the channel is full).
 func (p *peering) keepStore(d *daemon) {
 	defer p.done.Done()
-	for batch := range p.store {
-		if batch == nil {
+	for first := range p.store {
+		batch, admin, open := first, first == nil, true
+		for open && len(batch) < maxStoreBatch {
+			select {
+			case more, ok := <-p.store:
+				if !ok {
+					open = false
+					break
+				}
+				if more == nil {
+					admin = true
+				}
+				batch = append(batch, more...)
+				continue
+			default:
+			}
+			break
+		}
+		if len(batch) > 0 {
+			gained := slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil })
+			p.write(d, batch)
+			if gained {
+				// The registrar expires what it owns: have it count the
+				// leases again, the ones just taken over included.
+				d.reg.Resync()
+			}
+		}
+		if admin {
 			if err := d.admin.keepHomedAdmin(); err != nil {
 				d.log.Error("cannot keep the administrative states of the zone-file elements homed here in the store", "err", err.Error())
 			}
-			continue
 		}
-		gained := slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil })
-		p.write(d, batch)
-		if gained {
-			// The registrar expires what it owns: have it count the
-			// leases again, the ones just taken over included.
-			d.reg.Resync()
+		if !open {
+			return
 		}
 	}
 }
+
+// maxStoreBatch bounds the ownership changes keepStore writes in one
+// transaction.
+const maxStoreBatch = 1 << 17
 
 // write stores a batch of ownership changes (one per element): the
 // elements in one transaction (one fsync however many a takeover moves),
