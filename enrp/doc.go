@@ -71,11 +71,46 @@
 // HANDLE_UPDATE. A home that is not the element's home, or whose OnReport
 // fails, refuses it as above. The asker rate-limits before it asks.
 //
+// # Health from other vantage points
+//
+// When the probes of an element's home would change its health, the
+// home's monitor has the change confirmed (Node.Confirm, through
+// Driver.Confirm): the home sends the element's vantage points (the next
+// Config.Confirm live registrars in its rendezvous order, Vantages) a
+// HANDLE_UPDATE of its copy with ParamXConfirmReq; each probes the
+// element once (Ready.Probes, DriverConfig.OnProbe) and answers with
+// ParamXConfirmAns (Node.Answer). The home decides by Quorum among the
+// answers that came within its wait (the probe timeout) and its own
+// (Ready.Verdicts, DriverConfig.OnVerdict). When they disagree the
+// element is disputed: its ParamXVantage lists who saw what, it stays in
+// every registrar's answers, and a registrar that saw it down (or, not
+// asked, when the verdict is down) puts it last (handlespace.LastAt).
+// Requests are refused for an unknown element, from a peer that is not
+// the element's home, over the asker's rate or with too many in flight,
+// with rate-limited ERRORs.
+//
+// # Hand-off and hand-back
+//
+// Node.Leave (Driver.Leave, on SIGTERM) hands every element homed here to
+// its next home among the live peers, in pages of HANDLE_TABLE_RESPONSE
+// marked with ParamXHandoff, with its state and what the monitor keeps
+// beside it (ParamXReports, the RTT); each peer takes its part, drops the
+// leaver from its live set on its last page, and acknowledges
+// (Ready.Left at the leaver when all did). When the live set grows, the
+// old homes of the zone-file elements that move to the newcomer hand it
+// their state back (HandbackPage), which it takes when it is stronger
+// than its own (ElementX.Strength: a restarted registrar's, or one from
+// the smaller side of a healed partition, is weaker); the others keep
+// theirs against a weaker word from the newcomer for two presence
+// intervals. See handoff.go.
+//
 // # Caveats
 //
 // A Node is not safe for concurrent use. Every registrar should serve the
 // same zone files. Generations and the memory of deregistrations (tombs)
 // live in memory only: a registrar that restarts takes them back from its
-// peers. Peers with a certificate from the configured CA are trusted with
+// peers. A registrar that handed its elements off keeps them in its
+// handlespace and its store until it stops; restarted, it yields them to
+// their new homes' newer generation at its first sync. Peers with a certificate from the configured CA are trusted with
 // the whole handlespace (RFC 5355): the CA decides who may peer.
 package enrp
