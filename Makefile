@@ -4,7 +4,7 @@ BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build run demo test test-short bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps clean
+.PHONY: all build run demo test test-short test-cluster bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps clean
 
 all: lint test build
 
@@ -23,11 +23,24 @@ demo: build
 
 # Everything: unit, end-to-end (real sockets, dig), process tests, fuzz seeds,
 # with the race detector.
+# The cluster test in network namespaces (test/cluster) runs after the
+# others, alone: its registrars and lab process run at raised priority and
+# would take CPU from the other packages' timing tests.
 test: deps
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v /test/cluster)
+	$(GO) test -race -count=1 -timeout 10m ./test/cluster
 
 test-short:
 	$(GO) test -count=1 $(PKGS)
+
+# Every cluster scenario in network namespaces (needs root, iproute2 and
+# /dev/net/tun; see docs/netlab-notes.md): kill -9, SIGSTOP, a link down,
+# a 2|3 split, a blackhole, SIGTERM and restart, five registrars and 1 000
+# elements each, about 7 minutes. make test runs only the short one
+# (TestClusterKill). PENDING=1 also runs the scenarios that wait for a
+# feature not merged yet (they fail today).
+test-cluster: deps
+	NETLAB_LONG=1 NETLAB_PENDING=$(PENDING) $(GO) test -count=1 -v -timeout 30m -run 'TestCluster' ./test/cluster
 
 deps:
 	./scripts/deps.sh

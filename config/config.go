@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,8 +60,9 @@ type DNS struct {
 
 // HTTP is the section "http": the JSON API.
 type HTTP struct {
-	Listen string `mapstructure:"listen"`
-	Token  string `mapstructure:"token"`
+	Listen      string `mapstructure:"listen"`
+	Token       string `mapstructure:"token"`
+	ReportToken string `mapstructure:"report_token"`
 }
 
 // Probe is the section "probe": the prober.
@@ -71,22 +73,24 @@ type Probe struct {
 
 // Reports is the section "reports": pool users' failure reports.
 type Reports struct {
-	MaxBad int    `mapstructure:"max_bad"`
-	Window string `mapstructure:"window"`
-	Rate   int    `mapstructure:"rate"`
-	Burst  int    `mapstructure:"burst"`
+	Allow  []string `mapstructure:"allow"`
+	MaxBad int      `mapstructure:"max_bad"`
+	Window string   `mapstructure:"window"`
+	Rate   int      `mapstructure:"rate"`
+	Burst  int      `mapstructure:"burst"`
 }
 
 // Registration is the section "registration": leases, quotas and rate
 // limits of dynamic registrations.
 type Registration struct {
-	LeaseDefault string `mapstructure:"lease_default"`
-	LeaseMin     string `mapstructure:"lease_min"`
-	LeaseMax     string `mapstructure:"lease_max"`
-	MaxPerKey    int    `mapstructure:"max_per_key"`
-	MaxPerPool   int    `mapstructure:"max_per_pool"`
-	Rate         int    `mapstructure:"rate"`
-	Burst        int    `mapstructure:"burst"`
+	LeaseDefault  string `mapstructure:"lease_default"`
+	LeaseMin      string `mapstructure:"lease_min"`
+	LeaseMax      string `mapstructure:"lease_max"`
+	MaxPerKey     int    `mapstructure:"max_per_key"`
+	MaxPerPool    int    `mapstructure:"max_per_pool"`
+	Rate          int    `mapstructure:"rate"`
+	Burst         int    `mapstructure:"burst"`
+	AllowLoopback bool   `mapstructure:"allow_loopback"`
 }
 
 // Leases returns registration.lease_default, lease_min and lease_max as
@@ -96,6 +100,42 @@ func (c Config) Leases() (def, lo, hi time.Duration) {
 	lo, _ = time.ParseDuration(c.Registration.LeaseMin)
 	hi, _ = time.ParseDuration(c.Registration.LeaseMax)
 	return def, lo, hi
+}
+
+// ReportAllow returns reports.allow as prefixes (Validate checked them): a
+// single address is its own /32 or /128.
+func (c Config) ReportAllow() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(c.Reports.Allow))
+	for _, s := range c.Reports.Allow {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePrefix parses a prefix (10.1.0.0/16) or an address (one host).
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, fmt.Errorf("%q is an IPv4-mapped IPv6 prefix; write it as IPv4", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // ReportWindow returns reports.window as a duration (Validate checked it).
@@ -567,6 +607,14 @@ func (c Config) Validate() error {
 			bad("http.listen", "%q is not host:port", c.HTTP.Listen)
 		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 			bad("http.listen", "%q has a bad port %q, want 0..65535", c.HTTP.Listen, port)
+		}
+	}
+	if c.HTTP.ReportToken != "" && c.HTTP.ReportToken == c.HTTP.Token {
+		bad("http.report_token", "the same as http.token; want another token (the report token lets pool users report, and nothing else)")
+	}
+	for i, s := range c.Reports.Allow {
+		if _, err := parsePrefix(s); err != nil {
+			bad("reports.allow", "item %d %q is not a prefix or an address, want e.g. 10.1.0.0/16 or 2001:db8::/32 (%v)", i+1, s, err)
 		}
 	}
 	inRange("probe.workers", c.Probe.Workers, 1, 100000)

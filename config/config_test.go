@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -59,10 +60,10 @@ func TestDefaults(t *testing.T) {
 		Log:          Log{Level: "info", Format: "text"},
 		HTTP:         HTTP{Listen: "127.0.0.1:8053"},
 		Probe:        Probe{Workers: 64},
-		Reports:      Reports{MaxBad: 3, Window: "10s", Rate: 5, Burst: 10},
+		Reports:      Reports{Allow: []string{}, MaxBad: 3, Window: "30s", Rate: 5, Burst: 10},
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
 		Registration: Registration{LeaseDefault: "60s", LeaseMin: "5s", LeaseMax: "24h",
-			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100},
+			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100, AllowLoopback: false},
 		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
 			PageSize: 128, HandoffTimeout: "2s", SyncWait: "3s"},
 		Health: Health{Confirm: 2},
@@ -380,6 +381,13 @@ func TestValidation(t *testing.T) {
 		{"ttl", []string{"--pool_defaults.ttl=-5"}, nil, []string{"pool_defaults.ttl: -5 is below 0"}},
 		{"answers", []string{"--pool_defaults.answers=0"}, nil, []string{"pool_defaults.answers: 0 is below 1"}},
 		{"alldown", []string{"--pool_defaults.alldown=some"}, nil, []string{`pool_defaults.alldown: unknown value "some", want none or all`}},
+		{"report token as the admin token", []string{"--http.token=t1", "--http.report_token=t1"}, nil, []string{
+			"http.report_token: the same as http.token; want another token (the report token lets pool users report, and nothing else)"}},
+		{"reports.allow", []string{"--reports.allow=10.0.0.0/8,10.1.2.3,fe80::1%eth0,10.0.0.0/33,::ffff:10.0.0.0/104,web"}, nil, []string{
+			`reports.allow: item 3 "fe80::1%eth0" is not a prefix or an address, want e.g. 10.1.0.0/16 or 2001:db8::/32 ("fe80::1%eth0" has a zone)`,
+			`reports.allow: item 4 "10.0.0.0/33" is not a prefix or an address, want e.g. 10.1.0.0/16 or 2001:db8::/32 (netip.ParsePrefix("10.0.0.0/33"): prefix length out of range)`,
+			`reports.allow: item 5 "::ffff:10.0.0.0/104" is not a prefix or an address, want e.g. 10.1.0.0/16 or 2001:db8::/32 ("::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 prefix; write it as IPv4)`,
+			`reports.allow: item 6 "web" is not a prefix or an address, want e.g. 10.1.0.0/16 or 2001:db8::/32 (ParseAddr("web"): unable to parse IP)`}},
 		{"env not an integer", nil, map[string]string{"POOLNSD_DNS_UDP_SIZE": "lots"}, []string{`dns.udp_size: "lots" is not an integer`}},
 		{"env not a bool", nil, map[string]string{"POOLNSD_ZONES_WATCH": "perhaps"}, []string{`zones_watch: "perhaps" is not true or false`}},
 		{"several at once, in table order", []string{"--dns.udp_size=1", "--log.format=xml"}, nil, []string{
@@ -394,6 +402,17 @@ func TestValidation(t *testing.T) {
 				t.Errorf("errors\n got %q\nwant %q", got, c.want)
 			}
 		})
+	}
+}
+
+func TestReportAllow(t *testing.T) {
+	c, _, err := load(t, "", nil, "--reports.allow=10.1.2.3/16, 2001:db8::/32,192.0.2.7,::ffff:192.0.2.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.ReportAllow())
+	if want := "[10.1.0.0/16 2001:db8::/32 192.0.2.7/32 192.0.2.8/32]"; got != want {
+		t.Errorf("ReportAllow() = %s, want %s", got, want)
 	}
 }
 

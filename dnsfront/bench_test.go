@@ -1,11 +1,15 @@
 package dnsfront
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
 )
 
 // discard is a ResponseWriter that drops replies, for benchmarks.
@@ -20,24 +24,27 @@ func (d *discard) RemoteAddr() net.Addr        { return discardAddr }
 func (d *discard) Write(b []byte) (int, error) { d.bytes = len(b); return len(b), nil }
 func (d *discard) WriteMsg(m *dns.Msg) error   { b, err := m.Pack(); d.bytes = len(b); return err }
 
+// serveCases are the questions of BenchmarkServe and BenchmarkServeLoop.
+var serveCases = []struct {
+	name  string
+	qtype uint16
+}{
+	// nearest, from 192.0.2.200: fra's element first (site lookup).
+	{"near.pool.test.", dns.TypeA},
+	{"near.pool.test.", dns.TypeSRV},
+	{"web.pool.test.", dns.TypeA},
+	{"_http._tcp.web.pool.test.", dns.TypeSRV},
+	{"api.pool.test.", dns.TypeSRV},
+	{"w1.web.pool.test.", dns.TypeA},
+	{"ns1.pool.test.", dns.TypeA},
+	{"nothing.pool.test.", dns.TypeA},
+}
+
 // BenchmarkServe measures the handler alone (no sockets, no unpacking) per
 // query type, with allocations: the part of a query's cost that poolnsd owns.
 func BenchmarkServe(b *testing.B) {
 	h := NewHandler(newTestSpace(b, nearPool()), Config{Sites: testSiteMap(b)})
-	for _, c := range []struct {
-		name  string
-		qtype uint16
-	}{
-		// nearest, from 192.0.2.200: fra's element first (site lookup).
-		{"near.pool.test.", dns.TypeA},
-		{"near.pool.test.", dns.TypeSRV},
-		{"web.pool.test.", dns.TypeA},
-		{"_http._tcp.web.pool.test.", dns.TypeSRV},
-		{"api.pool.test.", dns.TypeSRV},
-		{"w1.web.pool.test.", dns.TypeA},
-		{"ns1.pool.test.", dns.TypeA},
-		{"nothing.pool.test.", dns.TypeA},
-	} {
+	for _, c := range serveCases {
 		m := new(dns.Msg)
 		m.SetQuestion(c.name, c.qtype)
 		m.SetEdns0(1232, false)
@@ -48,6 +55,31 @@ func BenchmarkServe(b *testing.B) {
 				h.ServeDNS(w, m)
 			}
 			b.ReportMetric(float64(w.bytes), "bytes/reply")
+		})
+	}
+}
+
+// BenchmarkServeLoop measures the UDP loop's serving of one datagram in
+// process (no socket): the query read from its bytes, looked up and
+// answered into the batch's buffer, the path UDP queries take.
+func BenchmarkServeLoop(b *testing.B) {
+	h := NewHandler(newTestSpace(b, nearPool()), Config{Sites: testSiteMap(b)})
+	u := loopFor(b, h)
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
+	for _, c := range serveCases {
+		m := new(dns.Msg)
+		m.SetQuestion(c.name, c.qtype)
+		m.SetEdns0(1232, false)
+		q, _ := m.Pack()
+		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) {
+			out := make([]byte, 0, 4096)
+			msg := udpbatch.Msg{Buf: q, Addr: from}
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				n = len(u.serve(&msg, out[:0]))
+			}
+			b.ReportMetric(float64(n), "bytes/reply")
 		})
 	}
 }
@@ -84,5 +116,62 @@ func BenchmarkServeLargePool(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkUDPLoop measures whole queries through the UDP loop over a real
+// loopback socket: a client sends bursts of 16 queries and reads their
+// replies. Allocations per query count the whole process (the client
+// allocates nothing either); syscalls/q are the loop's own (recvmmsg and
+// sendmmsg calls per query).
+func BenchmarkUDPLoop(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+	}{{"web.pool.test.", dns.TypeA}, {"_http._tcp.web.pool.test.", dns.TypeSRV}, {"ns1.pool.test.", dns.TypeA}} {
+		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) {
+			srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog()}, newTestSpace(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Shutdown(context.Background())
+			conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(srv.Addrs()[0].String())))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			m := new(dns.Msg)
+			m.SetQuestion(c.name, c.qtype)
+			m.SetEdns0(1232, false)
+			q, _ := m.Pack()
+			buf := make([]byte, 4096)
+			const burst = 16
+			exchange := func(n int) {
+				for i := 0; i < n; i++ {
+					if _, err := conn.Write(q); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for i := 0; i < n; i++ {
+					conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+					if _, err := conn.Read(buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			exchange(burst) // warm up: packed material, name cache
+			st0 := srv.UDPStats()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := b.N; n > 0; n -= burst {
+				exchange(min(n, burst))
+			}
+			b.StopTimer()
+			st := srv.UDPStats()
+			msgs := st.ReadMsgs - st0.ReadMsgs
+			if msgs > 0 {
+				b.ReportMetric(float64(st.ReadCalls-st0.ReadCalls+st.WriteCalls-st0.WriteCalls)/float64(msgs), "syscalls/q")
+			}
+		})
 	}
 }

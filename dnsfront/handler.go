@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,7 +63,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 		// Start refuses such a Config; a Handler made directly without
 		// Start knows no key, and every signed update is BADKEY.
 		cfg.Logger.Error("TSIG keys not used", "err", err.Error())
-		h.keys = &keyring{keys: map[string]*Key{}}
+		h.keys, _ = newKeyring(nil)
 	}
 	h.scratch.New = func() any {
 		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64)}
@@ -83,26 +82,15 @@ func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 	return dns.MsgAccept
 }
 
-// checkingReader reads messages for miekg/dns's server and checks each
+// checkingReader reads messages for miekg/dns's TCP server and checks each
 // one (checkMsg) before the server sees it: it answers the ones that get
 // an error itself, from their bytes, and drops the ones that get nothing,
-// so that only well-formed QUERY and UPDATE messages go on.
+// so that only well-formed QUERY and UPDATE messages go on. (UDP has a loop
+// of its own, udp.go, which checks the same way.)
 type checkingReader struct {
 	dns.Reader
 	h *Handler
 }
-
-// errHandled tells miekg/dns's UDP loop that the message read was dealt
-// with; as a temporary error, the loop reads the next one.
-var errHandled = handledError{}
-
-type handledError struct{}
-
-func (handledError) Error() string   { return "dnsfront: message answered by the reader" }
-func (handledError) Timeout() bool   { return false }
-func (handledError) Temporary() bool { return true }
-
-var _ net.Error = handledError{}
 
 // check returns the message's verdict and, for an error, the reply to send.
 func (cr *checkingReader) check(b []byte) (serve bool, reply []byte) {
@@ -128,24 +116,6 @@ func (cr *checkingReader) check(b []byte) (serve bool, reply []byte) {
 	return false, appendErrorReply(make([]byte, 0, 64+m.qend), b, &m, rcode, h.udpSize)
 }
 
-// ReadUDP implements dns.Reader.
-func (cr *checkingReader) ReadUDP(conn *net.UDPConn, timeout time.Duration) ([]byte, *dns.SessionUDP, error) {
-	b, sess, err := cr.Reader.ReadUDP(conn, timeout)
-	if err != nil {
-		return b, sess, err
-	}
-	serve, reply := cr.check(b)
-	if serve {
-		return b, sess, nil
-	}
-	if len(reply) > 0 {
-		if _, err := dns.WriteToSessionUDP(conn, reply, sess); err != nil {
-			cr.h.log.Debug("writing reply", "err", err)
-		}
-	}
-	return nil, nil, errHandled
-}
-
 // ReadTCP implements dns.Reader. miekg/dns ends a connection on any read
 // error, so the messages it must not see are answered here and the next
 // one read.
@@ -168,20 +138,14 @@ func (cr *checkingReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte,
 	}
 }
 
-// request is what ServeDNS learned of a query.
-type request struct {
-	r       *dns.Msg
-	q       dns.Question
-	qname   string // lower case
-	tcp     bool
-	opt     *dns.OPT  // the query's OPT record, nil without EDNS
-	maxSize int       // largest reply we may send
-	logq    bool      // the query log was on when the query came
-	tsig    *dns.TSIG // the query's verified TSIG: the reply is signed
-}
-
 // SetQueryLog turns the query log (one info line per query) on or off.
 func (h *Handler) SetQueryLog(on bool) { h.queryLog.Store(on) }
+
+// SetTSIG replaces the TSIG keys of updates (and signed queries) with
+// keys, all at once: the requests after it are verified with the new set.
+// If a key is bad (the checks of Config.TSIG), nothing changes and the
+// error says which.
+func (h *Handler) SetTSIG(keys []Key) error { return h.keys.set(keys) }
 
 // SetSites replaces the site map of the nearest policy (nil: none); the
 // queries after it use the new one.
@@ -207,8 +171,8 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 			m.SetRcode(r, dns.RcodeServerFailure)
 			var req *request
 			if len(r.Question) == 1 {
-				req = &request{r: r, q: r.Question[0], logq: h.queryLog.Load()}
-				_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
+				rq := newRequest(w, r, h.queryLog.Load())
+				req = &rq
 			}
 			h.account(w, req, dns.RcodeServerFailure, false, m.Len())
 			w.WriteMsg(m)
@@ -222,49 +186,40 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		h.reply(w, r, nil, dns.RcodeFormatError)
 		return
 	}
-	req := request{r: r, q: r.Question[0], opt: r.IsEdns0(), logq: h.queryLog.Load()}
-	_, req.tcp = w.RemoteAddr().(*net.TCPAddr)
-	switch {
-	case req.tcp:
-		req.maxSize = dns.MaxMsgSize
-	case req.opt != nil:
-		req.maxSize = min(max(int(req.opt.UDPSize()), dns.MinMsgSize), h.udpSize)
-	default:
-		req.maxSize = dns.MinMsgSize
-	}
+	req := newRequest(w, r, h.queryLog.Load())
+	req.setMaxSize(h.udpSize)
 	if signedQuery(r) && !h.checkSigned(w, r, &req) {
 		return
 	}
-	if req.opt != nil && req.opt.Version() != 0 {
-		h.reply(w, r, &req, dns.RcodeBadVers)
+	h.serveQuery(w, &req)
+}
+
+// serveQuery answers a query whose request is read: its checks, the
+// lookup and the renderer.
+func (h *Handler) serveQuery(w dns.ResponseWriter, req *request) {
+	if req.edns.on && req.edns.version != 0 {
+		h.reply(w, req.r, req, dns.RcodeBadVers)
 		return
 	}
 	switch req.q.Qtype {
-	case dns.TypeAXFR, dns.TypeIXFR:
-		h.reply(w, r, &req, dns.RcodeRefused) // no zone transfers
-		return
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
-		h.reply(w, r, &req, dns.RcodeFormatError)
+		h.reply(w, req.r, req, dns.RcodeFormatError)
 		return
 	case dns.TypeMAILA, dns.TypeMAILB:
-		h.reply(w, r, &req, dns.RcodeNotImplemented)
+		h.reply(w, req.r, req, dns.RcodeNotImplemented)
 		return
 	}
 	if req.q.Qclass != dns.ClassINET && req.q.Qclass != dns.ClassANY {
-		h.reply(w, r, &req, dns.RcodeRefused)
+		h.reply(w, req.r, req, dns.RcodeRefused)
 		return
 	}
 	req.qname = lower(req.q.Name)
-	z := h.src.View().FindZone(req.qname)
-	if z == nil {
-		h.reply(w, r, &req, dns.RcodeRefused)
+	var res Result
+	Lookup(h.src.View(), req.q.Name, req.qname, req.q.Qtype, &res)
+	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 && h.writeWire(w, req, &res) {
 		return
 	}
-	t := classify(z, req.qname)
-	if t.kind != kindStatic && t.kind != kindNone && h.fast(w, &req, &t) {
-		return
-	}
-	h.slow(w, &req, z, &t)
+	h.writeMsg(w, req, &res)
 }
 
 // lower returns s in lower case, without allocating when it already is.
@@ -275,94 +230,6 @@ func lower(s string) string {
 		}
 	}
 	return s
-}
-
-// nameKind says what a name in a zone is.
-type nameKind uint8
-
-const (
-	kindNone    nameKind = iota // does not exist
-	kindStatic                  // a name of the zone file (or below a delegation, or a wildcard)
-	kindPool                    // <handle>.<zone>
-	kindService                 // <service>.<handle>.<zone>
-	kindElement                 // <pe>.<handle>.<zone>
-	kindPoolENT                 // <_proto>.<handle>.<zone>: exists, holds nothing
-)
-
-type target struct {
-	kind nameKind
-	pool *handlespace.PoolView
-	elem *handlespace.Element
-}
-
-// classify finds what qname (lower case, inside z) names.
-func classify(z *handlespace.Zone, qname string) target {
-	rel := qname[:len(qname)-len(z.Origin)]
-	if rel == "" || strings.IndexByte(rel, '\\') >= 0 {
-		return target{kind: kindStatic}
-	}
-	// rel is "handle." or "prefix.handle.".
-	i := strings.LastIndexByte(rel[:len(rel)-1], '.')
-	handle, prefix := rel[i+1:len(rel)-1], rel[:i+1]
-	pv := z.Pool(handle)
-	if pv == nil {
-		return target{kind: kindStatic}
-	}
-	switch {
-	case prefix == "":
-		return target{kind: kindPool, pool: pv}
-	case pv.Spec.Service != "" && len(prefix) == len(pv.Spec.Service)+1 && strings.HasPrefix(prefix, pv.Spec.Service):
-		return target{kind: kindService, pool: pv}
-	case strings.IndexByte(prefix, '.') == len(prefix)-1:
-		label := prefix[:len(prefix)-1]
-		if e := pv.Label(label); e != nil {
-			return target{kind: kindElement, pool: pv, elem: e}
-		}
-		if s := pv.Spec.Service; s != "" && s[strings.IndexByte(s, '.')+1:] == label {
-			return target{kind: kindPoolENT, pool: pv}
-		}
-	}
-	return target{kind: kindNone, pool: pv}
-}
-
-// clientOf fills c with what the policies may use of the query's source.
-func clientOf(c *handlespace.Client, w dns.ResponseWriter, opt *dns.OPT) {
-	*c = handlespace.Client{}
-	switch a := w.RemoteAddr().(type) {
-	case *net.UDPAddr:
-		c.Addr, _ = netip.AddrFromSlice(a.IP)
-	case *net.TCPAddr:
-		c.Addr, _ = netip.AddrFromSlice(a.IP)
-	}
-	c.Addr = c.Addr.Unmap()
-	if ecs := subnetOption(opt); ecs != nil {
-		if a, ok := netip.AddrFromSlice(ecs.Address); ok {
-			bits := int(ecs.SourceNetmask)
-			switch {
-			case ecs.Family != 2:
-				a = a.Unmap()
-			case a.Is4In6() && bits >= 96:
-				// An IPv4-mapped IPv6 subnet is the IPv4 subnet.
-				a, bits = a.Unmap(), bits-96
-			}
-			if p, err := a.Prefix(bits); err == nil {
-				c.Subnet = p
-			}
-		}
-	}
-}
-
-// subnetOption returns the query's EDNS Client Subnet option, if any.
-func subnetOption(opt *dns.OPT) *dns.EDNS0_SUBNET {
-	if opt == nil {
-		return nil
-	}
-	for _, o := range opt.Option {
-		if s, ok := o.(*dns.EDNS0_SUBNET); ok {
-			return s
-		}
-	}
-	return nil
 }
 
 // account counts a reply in the metrics and, when the query log is on,
@@ -386,19 +253,22 @@ func (h *Handler) account(w dns.ResponseWriter, req *request, rcode int, tc bool
 
 // logQuery writes the query log line of one reply.
 func (h *Handler) logQuery(w dns.ResponseWriter, req *request, rcode int, tc bool, size int) {
-	transport, qname, qtype := "udp", "", ""
+	transport, qname, qtype, client := "udp", "", "", ""
 	if req != nil {
 		if req.tcp {
 			transport = "tcp"
 		}
-		qname, qtype = req.q.Name, dns.Type(req.q.Qtype).String()
-	} else if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
-		transport = "tcp"
+		qname, qtype, client = req.q.Name, dns.Type(req.q.Qtype).String(), req.client.String()
+	} else {
+		if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
+			transport = "tcp"
+		}
+		client = w.RemoteAddr().String()
 	}
 	rc := dns.RcodeToString[rcode]
 	if rc == "" {
 		rc = itoa(rcode)
 	}
-	h.log.Info("query", "client", w.RemoteAddr().String(), "transport", transport,
+	h.log.Info("query", "client", client, "transport", transport,
 		"qname", qname, "qtype", qtype, "rcode", rc, "tc", tc, "size", size)
 }

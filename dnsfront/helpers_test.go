@@ -201,3 +201,16 @@ func serveTest(t *testing.T, cfg Config, hs *handlespace.Handlespace) (string, *
 	})
 	return srv.Addrs()[0].String(), srv
 }
+
+// subnetOption returns a reply's EDNS Client Subnet option, if any.
+func subnetOption(opt *dns.OPT) *dns.EDNS0_SUBNET {
+	if opt == nil {
+		return nil
+	}
+	for _, o := range opt.Option {
+		if s, ok := o.(*dns.EDNS0_SUBNET); ok {
+			return s
+		}
+	}
+	return nil
+}

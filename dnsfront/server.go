@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/metrics"
 )
 
@@ -57,7 +58,8 @@ type Config struct {
 
 // Server is a running DNS front: UDP and TCP servers on every listen address.
 type Server struct {
-	servers []*dns.Server
+	servers []*dns.Server // TCP, on miekg/dns's server
+	udp     []*udpServer
 	addrs   []net.Addr
 	handler *Handler
 	wg      sync.WaitGroup
@@ -105,7 +107,13 @@ func Start(cfg Config, src Source) (*Server, error) {
 				return nil, fmt.Errorf("dnsfront: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			s.serve(&dns.Server{PacketConn: pc, Handler: h, DecorateReader: checked, MsgAcceptFunc: acceptMsg, MsgInvalidFunc: invalid, UDPSize: maxUDPQuery, TsigProvider: h.keys})
+			u, err := newUDPServer(h, pc.(*net.UDPConn))
+			if err != nil {
+				pc.Close()
+				s.Shutdown(context.Background())
+				return nil, fmt.Errorf("dnsfront: udp %s: %w", bound, err)
+			}
+			s.serveUDP(u)
 		}
 		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
 	}
@@ -132,6 +140,33 @@ func (s *Server) serve(ds *dns.Server) {
 	}
 }
 
+func (s *Server) serveUDP(u *udpServer) {
+	s.udp = append(s.udp, u)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := u.run(); err != nil {
+			select {
+			case s.errc <- err:
+			default:
+			}
+		}
+	}()
+}
+
+// UDPStats returns the UDP loops' counts of system calls and datagrams.
+func (s *Server) UDPStats() udpbatch.Stats {
+	var t udpbatch.Stats
+	for _, u := range s.udp {
+		st := u.bc.Stats()
+		t.ReadCalls += st.ReadCalls
+		t.ReadMsgs += st.ReadMsgs
+		t.WriteCalls += st.WriteCalls
+		t.WriteMsgs += st.WriteMsgs
+	}
+	return t
+}
+
 // Addrs returns the bound addresses, one per listen address (UDP and TCP
 // share the port).
 func (s *Server) Addrs() []net.Addr { return s.addrs }
@@ -146,11 +181,21 @@ func (s *Server) Err() <-chan error { return s.errc }
 // ends, and closes the sockets.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var first error
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Minute)
+	}
+	var stopped sync.WaitGroup
+	for _, u := range s.udp {
+		stopped.Add(1)
+		go func() { defer stopped.Done(); u.stop(deadline) }()
+	}
 	for _, ds := range s.servers {
 		if err := ds.ShutdownContext(ctx); err != nil && first == nil {
 			first = err
 		}
 	}
+	stopped.Wait()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

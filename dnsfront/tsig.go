@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -54,16 +57,39 @@ var (
 )
 
 // keyring is the server's dns.TsigProvider: it knows the configured keys
-// by name.
+// by name. The set is replaced whole (Handler.SetTSIG); a lookup sees the
+// old set or the new one.
 type keyring struct {
-	keys map[string]*Key // by lower-case FQDN
+	keys atomic.Pointer[map[string]*Key] // by lower-case FQDN
 }
 
 var _ dns.TsigProvider = (*keyring)(nil)
 
 // newKeyring checks the keys and indexes them.
 func newKeyring(keys []Key) (*keyring, error) {
-	kr := &keyring{keys: map[string]*Key{}}
+	m, err := indexKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	kr := &keyring{}
+	kr.keys.Store(&m)
+	return kr, nil
+}
+
+// set replaces the keys with keys, if they are all good; else nothing
+// changes.
+func (kr *keyring) set(keys []Key) error {
+	m, err := indexKeys(keys)
+	if err != nil {
+		return err
+	}
+	kr.keys.Store(&m)
+	return nil
+}
+
+// indexKeys checks keys and indexes them by lower-case FQDN.
+func indexKeys(keys []Key) (map[string]*Key, error) {
+	m := map[string]*Key{}
 	for i := range keys {
 		k := keys[i]
 		k.Name = strings.ToLower(dns.Fqdn(k.Name))
@@ -77,12 +103,14 @@ func newKeyring(keys []Key) (*keyring, error) {
 		if len(k.Secret) == 0 {
 			return nil, fmt.Errorf("dnsfront: TSIG key %s: empty secret", k.Name)
 		}
-		if _, dup := kr.keys[k.Name]; dup {
+		if _, dup := m[k.Name]; dup {
 			return nil, fmt.Errorf("dnsfront: TSIG key %s is defined twice", k.Name)
 		}
-		kr.keys[k.Name] = &k
+		k.Secret = bytes.Clone(k.Secret)
+		k.Pools = slices.Clone(k.Pools)
+		m[k.Name] = &k
 	}
-	return kr, nil
+	return m, nil
 }
 
 func newHash(alg string) func() hash.Hash {
@@ -97,7 +125,7 @@ func newHash(alg string) func() hash.Hash {
 
 // key returns the key that t names with t's algorithm, or nil.
 func (kr *keyring) key(t *dns.TSIG) *Key {
-	k := kr.keys[strings.ToLower(t.Hdr.Name)]
+	k := (*kr.keys.Load())[strings.ToLower(t.Hdr.Name)]
 	if k == nil || !strings.EqualFold(dns.Fqdn(t.Algorithm), k.Algorithm) {
 		return nil
 	}

@@ -187,7 +187,10 @@ func requestMAC(t *testing.T, b []byte) string { return unpack(t, b).IsTsig().MA
 // verifyReply checks a reply's MAC. miekg/dns verifies no NOTAUTH reply,
 // so this signs the reply again, as it came, and compares the MACs.
 func verifyReply(reply, secret []byte, reqMAC string) error {
-	kr := &keyring{keys: map[string]*Key{keyAll: {Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret}}}
+	kr, err := newKeyring([]Key{{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret}})
+	if err != nil {
+		return err
+	}
 	m := new(dns.Msg)
 	if err := m.Unpack(reply); err != nil {
 		return err
@@ -204,4 +207,65 @@ func verifyReply(reply, secret []byte, reqMAC string) error {
 		return errors.New("the reply's MAC does not verify")
 	}
 	return nil
+}
+
+// TestSetTSIG: keys added, changed and removed while serving take effect
+// for the next request over the sockets (the servers' TsigProvider is the
+// handler's keyring); a bad set changes nothing.
+func TestSetTSIG(t *testing.T) {
+	hs := newTestSpace(t)
+	st, err := handlespace.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg := registrar.New(hs, st, registrar.Config{Logger: discardLog()})
+	t.Cleanup(reg.Close)
+	addr, srv := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys[:1]}, hs)
+
+	other := []byte("another secret, 32 bytes long...")
+	send := func(label, key string, secret []byte) (int, uint16) {
+		t.Helper()
+		b := signed(t, msg(t, pe(label, 80, "192.0.2.9", 30)...), key, dns.HmacSHA256, secret, time.Now())
+		r := unpack(t, rawExchange(t, addr, b))
+		var tsigErr uint16
+		if ts := r.IsTsig(); ts != nil {
+			tsigErr = ts.Error
+		}
+		return r.Rcode, tsigErr
+	}
+	const added = "added-key."
+	if rc, te := send("a1", added, other); rc != dns.RcodeNotAuth || te != dns.RcodeBadKey {
+		t.Fatalf("before it is added: %s/%s, want NOTAUTH/BADKEY", dns.RcodeToString[rc], dns.RcodeToString[int(te)])
+	}
+	// Added, and keyAll's secret changed.
+	if err := srv.Handler().SetTSIG([]Key{
+		{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: other},
+		{Name: "Added-Key", Algorithm: "HMAC-SHA256", Secret: other},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if rc, te := send("a2", added, other); rc != dns.RcodeSuccess {
+		t.Errorf("added key: %s/%s, want NOERROR", dns.RcodeToString[rc], dns.RcodeToString[int(te)])
+	}
+	if rc, te := send("a3", keyAll, tsigSecret); rc != dns.RcodeNotAuth || te != dns.RcodeBadSig {
+		t.Errorf("old secret of a changed key: %s/%s, want NOTAUTH/BADSIG", dns.RcodeToString[rc], dns.RcodeToString[int(te)])
+	}
+	if rc, _ := send("a4", keyAll, other); rc != dns.RcodeSuccess {
+		t.Errorf("new secret of a changed key: %s, want NOERROR", dns.RcodeToString[rc])
+	}
+	// A bad set (a key twice) changes nothing.
+	if err := srv.Handler().SetTSIG([]Key{{Name: "x.", Algorithm: dns.HmacSHA256, Secret: other}, {Name: "X", Algorithm: dns.HmacSHA256, Secret: other}}); err == nil {
+		t.Error("a key defined twice was accepted")
+	}
+	if rc, _ := send("a5", added, other); rc != dns.RcodeSuccess {
+		t.Errorf("after a refused set: %s, want NOERROR", dns.RcodeToString[rc])
+	}
+	// Removed.
+	if err := srv.Handler().SetTSIG(nil); err != nil {
+		t.Fatal(err)
+	}
+	if rc, te := send("a6", added, other); rc != dns.RcodeNotAuth || te != dns.RcodeBadKey {
+		t.Errorf("removed key: %s/%s, want NOTAUTH/BADKEY", dns.RcodeToString[rc], dns.RcodeToString[int(te)])
+	}
 }

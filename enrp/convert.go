@@ -34,6 +34,24 @@ var policyTypes = map[string]uint32{
 	"nearest": PolicyXNearest,
 }
 
+// Priorities run opposite ways: poolnsd's prio (as SRV's priority) puts
+// the lowest value first, RFC 5356's Priority policy (and RSPLIB) the
+// highest. The value of the Member Selection Policy parameter is therefore
+// converted at this edge, so that another implementation reads it as
+// poolnsd means it: wire = 2^32-1 - prio, one to one. poolnsd's own
+// extension (ParamXValues) carries the element's values in poolnsd's
+// meaning and, when present, wins over the policy parameter's: two
+// poolnsd versions, one converting and one not, agree on every element,
+// since both send and read the extension.
+
+// prioToWire turns poolnsd's prio (lower first) into RFC 5356's priority
+// (higher first).
+func prioToWire(p uint32) uint32 { return math.MaxUint32 - p }
+
+// prioFromWire turns RFC 5356's priority (higher first) into poolnsd's
+// prio (lower first).
+func prioFromWire(w uint32) uint32 { return math.MaxUint32 - w }
+
 // PolicyType returns the wire type of a poolnsd policy name.
 func PolicyType(name string) (uint32, bool) {
 	t, ok := policyTypes[name]
@@ -111,7 +129,7 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
 		p.Policy.Weight = e.Weight
 	case PolicyPriority:
-		p.Policy.Priority = e.Priority
+		p.Policy.Priority = prioToWire(e.Priority)
 	case PolicyLeastUsed, PolicyRandomLeastUsed:
 		p.Policy.Load = e.Load
 	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
@@ -147,7 +165,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
 		e.Weight = p.Policy.Weight
 	case PolicyPriority:
-		e.Priority = p.Policy.Priority
+		e.Priority = prioFromWire(p.Policy.Priority)
 	case PolicyLeastUsed, PolicyRandomLeastUsed:
 		e.Load = p.Policy.Load
 	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
@@ -187,18 +205,30 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		}
 		e.Addrs = append(e.Addrs, x.Addrs...)
 	}
-	if _, ok := dns.IsDomainName(e.Label + "."); !ok || strings.Contains(e.Label, ".") {
-		return nil, "", 0, fmt.Errorf("element %s: label %q is not one DNS label", handlespace.IDString(p.ID), e.Label)
+	if err := handlespace.CheckLabel(e.Label); err != nil {
+		return nil, "", 0, fmt.Errorf("element %s: %v", handlespace.IDString(p.ID), err)
+	}
+	// As a registration would be refused (but loopback, which the home's
+	// configuration allowed: a cluster on one host has such elements).
+	for _, a := range e.Addrs {
+		if err := handlespace.CheckAddr(a, true); err != nil {
+			return nil, "", 0, fmt.Errorf("element %s: bad address %v", handlespace.IDString(p.ID), err)
+		}
 	}
 	return e, PolicyName(p.Policy.Type), gen, nil
 }
 
 // PoolName normalises a pool handle from the wire to poolnsd's form, a
-// lower-case FQDN, or fails.
+// lower-case FQDN, or fails: a name that handlespace.CheckPoolName
+// refuses (DNS cannot carry it, or its handle is no label a registration
+// may have) is not taken from a peer either.
 func PoolName(handle []byte) (string, error) {
 	s := strings.ToLower(string(handle))
 	if _, ok := dns.IsDomainName(s); !ok || !strings.HasSuffix(s, ".") || s == "." {
 		return "", fmt.Errorf("pool handle %q is not a domain name", handle)
+	}
+	if err := handlespace.CheckPoolName(s); err != nil {
+		return "", fmt.Errorf("pool handle %q: %v", handle, err)
 	}
 	return s, nil
 }

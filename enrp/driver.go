@@ -48,6 +48,14 @@ type DriverConfig struct {
 	// MaxQueue is how many bytes may wait to be written to one peer
 	// before its connection is dropped as too slow (default 64 MiB).
 	MaxQueue int
+	// ReadTimeout bounds how long a message may take to arrive once its
+	// first byte has, how long a new connection may wait for the peer's
+	// first message, and how long a batch of writes may take; past it the
+	// connection is closed (default the Node's MaxTimeLastHeard +
+	// MaxTimeNoResponse, after which a silent peer is dead anyway). A
+	// connection that has carried a message may stay idle: the peer's
+	// silence is presence's to judge.
+	ReadTimeout time.Duration
 	// OnOwnership, if set, is called from the driver's goroutine with the
 	// registered elements that became this registrar's (Elem set: a
 	// takeover) or stopped being its (Elem nil), so that the caller can
@@ -168,6 +176,7 @@ type Stats struct {
 	BytesIn, BytesOut int64
 	Malformed         int64 // messages that closed their connection
 	Refused           int64 // connections refused at the TLS handshake
+	Stalled           int64 // connections closed for a message not sent in time (ReadTimeout)
 	// Owned is how many elements this registrar owns (as its PRESENCE
 	// claims).
 	Owned int
@@ -350,6 +359,10 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		return nil, err
 	}
 	d.node = node
+	if d.cfg.ReadTimeout <= 0 {
+		nc := node.Config()
+		d.cfg.ReadTimeout = nc.MaxTimeLastHeard + nc.MaxTimeNoResponse
+	}
 	d.bind = NewBinding(cfg.Handlespace, cfg.Node.ID)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	changes := cfg.Handlespace.Subscribe()
@@ -503,12 +516,40 @@ func (d *Driver) run(c *conn) {
 	}
 }
 
-// read reads messages, framed by their length field, until an error.
+// read reads messages, framed by their length field, until an error. A
+// message begun must arrive within ReadTimeout, and so must the first
+// one; a peer that stalls is cut off.
 func (d *Driver) read(c *conn) {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	hdr := make([]byte, headerLen)
+	first, armed := true, false
+	// arm sets the read deadline ReadTimeout from now, unless the next
+	// need bytes are buffered already (nothing to wait for) or it is set
+	// for this message.
+	arm := func(need int) {
+		if !armed && r.Buffered() < need {
+			c.nc.SetReadDeadline(time.Now().Add(d.cfg.ReadTimeout))
+			armed = true
+		}
+	}
 	for {
+		// Between messages: no deadline once the peer has spoken.
+		if r.Buffered() == 0 {
+			switch {
+			case first:
+				arm(1)
+			case armed:
+				c.nc.SetReadDeadline(time.Time{})
+				armed = false
+			}
+			if _, err := r.Peek(1); err != nil {
+				d.readFailed(c, err, first, 0)
+				return
+			}
+		}
+		arm(headerLen)
 		if _, err := io.ReadFull(r, hdr); err != nil {
+			d.readFailed(c, err, first, headerLen)
 			return
 		}
 		n, ok := MessageLen(hdr)
@@ -518,11 +559,18 @@ func (d *Driver) read(c *conn) {
 		} else {
 			b := make([]byte, n)
 			copy(b, hdr)
+			arm(n - headerLen)
 			if _, err := io.ReadFull(r, b[headerLen:]); err != nil {
+				d.readFailed(c, err, first, n)
 				return
 			}
 			m, err := Decode(b)
 			ib = inbound{c: c, m: m, err: err, n: n}
+		}
+		first = false
+		if armed && r.Buffered() > 0 {
+			// The next message has begun: its own ReadTimeout.
+			c.nc.SetReadDeadline(time.Now().Add(d.cfg.ReadTimeout))
 		}
 		select {
 		case d.in <- ib:
@@ -541,6 +589,25 @@ func (d *Driver) read(c *conn) {
 			return
 		}
 	}
+}
+
+// readFailed logs why reading from c stopped, if it was a peer's stall:
+// no first message, or a message of want bytes (0: not begun) that did
+// not arrive, within ReadTimeout.
+func (d *Driver) readFailed(c *conn, err error, first bool, want int) {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || d.ctx.Err() != nil {
+		return
+	}
+	d.mu.Lock()
+	d.stats.Stalled++
+	d.mu.Unlock()
+	if first && want == 0 {
+		d.log.Warn("ENRP connection sent no message in time; closing it", "peer", c.remote, "timeout", d.cfg.ReadTimeout.String())
+		return
+	}
+	d.log.Warn("ENRP peer stalled in the middle of a message; closing the connection", "peer", c.remote,
+		"bytes", want, "timeout", d.cfg.ReadTimeout.String())
 }
 
 // write writes what is queued, in batches, until the connection closes.
@@ -569,6 +636,8 @@ func (d *Driver) write(c *conn) {
 				}
 				break
 			}
+			// A peer that stops reading cannot hold the writer.
+			c.nc.SetWriteDeadline(time.Now().Add(d.cfg.ReadTimeout))
 			for _, b := range q {
 				if _, err := w.Write(b); err != nil {
 					c.close()

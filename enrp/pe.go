@@ -111,8 +111,10 @@ func (w *walker) transport(p param) (*Transport, error) {
 // the policy type and the element's values for it.
 type Policy struct {
 	Type uint32
-	// The values that Type carries: Weight (wrr, wrand), Priority (prio),
-	// Load (lu, rlu, lud, plu), LoadDeg (lud, plu). The others are zero.
+	// The values that Type carries: Weight (wrr, wrand), Priority (prio:
+	// RFC 5356's, the highest preferred; ToPE and FromPE convert poolnsd's
+	// lowest-first prio), Load (lu, rlu, lud, plu), LoadDeg (lud, plu).
+	// The others are zero.
 	Weight, Priority, Load, LoadDeg uint32
 	// Value is the value of a type this code does not know, as received.
 	Value []byte

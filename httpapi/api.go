@@ -96,8 +96,17 @@ type Backend interface {
 // Config configures the API. Zero values have defaults.
 type Config struct {
 	// Token is the bearer token of the write endpoints. Empty: the write
-	// endpoints answer 403.
+	// endpoints answer 403 (failure reports: unless ReportToken or
+	// ReportAllow lets them in).
 	Token string
+	// ReportToken is a bearer token that the failure-report endpoint
+	// takes besides Token, and no other endpoint does: the credential of
+	// pool users, which cannot drain. Empty: none.
+	ReportToken string
+	// ReportAllow are the client prefixes whose failure reports need no
+	// token. Reports are rate-limited per client all the same (by the
+	// Backend).
+	ReportAllow []netip.Prefix
 	// Logger gets a line per refused authentication (warn), per admin
 	// change (info), per failure report (debug) and per internal error
 	// (error); default slog.Default().
@@ -108,6 +117,10 @@ type Config struct {
 	// Registrar, when set, serves the registration endpoints (PUT and
 	// DELETE /v1/pools/{pool}/elements/{pe}, see register.go).
 	Registrar Registrar
+	// AllowLoopback lets registrations have loopback addresses; off, they
+	// are refused with 400 (the registrar refuses them too, with its own
+	// AllowLoopback: give both the same).
+	AllowLoopback bool
 	// AuthRefused, when set, is called for each write refused with 401 (no
 	// or a wrong bearer token); registration is true on the registration
 	// endpoints. For the metrics.
@@ -121,15 +134,22 @@ type api struct {
 	b      Backend
 	token  [sha256.Size]byte // hash of the token, compared in constant time
 	hasTok bool
-	log    *slog.Logger
-	now    func() time.Time
+	// The report-only token's hash, and the prefixes that report
+	// without a token.
+	reportTok    [sha256.Size]byte
+	hasReportTok bool
+	reportAllow  []netip.Prefix
+	log          *slog.Logger
+	now          func() time.Time
 	// refused is Config.AuthRefused (never nil).
 	refused func(registration bool)
+	// loopback is Config.AllowLoopback.
+	loopback bool
 }
 
 // NewHandler returns the API's handler over b.
 func NewHandler(b Backend, cfg Config) http.Handler {
-	a := &api{b: b, log: cfg.Logger, now: cfg.Now, refused: cfg.AuthRefused}
+	a := &api{b: b, log: cfg.Logger, now: cfg.Now, refused: cfg.AuthRefused, loopback: cfg.AllowLoopback}
 	if a.refused == nil {
 		a.refused = func(bool) {}
 	}
@@ -141,6 +161,12 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	}
 	if cfg.Token != "" {
 		a.token, a.hasTok = sha256.Sum256([]byte(cfg.Token)), true
+	}
+	if cfg.ReportToken != "" {
+		a.reportTok, a.hasReportTok = sha256.Sum256([]byte(cfg.ReportToken)), true
+	}
+	for _, p := range cfg.ReportAllow {
+		a.reportAllow = append(a.reportAllow, p.Masked())
 	}
 	mux := http.NewServeMux()
 	route := func(method, path string, h http.HandlerFunc) {
@@ -155,7 +181,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	route(http.MethodGet, "/v1/pools", a.listPools)
 	route(http.MethodGet, "/v1/pools/{pool}", a.getPool)
 	route(http.MethodGet, "/v1/status", a.status) // status.go
-	route(http.MethodPost, "/v1/pools/{pool}/reports", a.write(a.report))
+	route(http.MethodPost, "/v1/pools/{pool}/reports", a.reporter(a.report))
 	route(http.MethodPut, "/v1/pools/{pool}/elements/{pe}/admin", a.write(a.setAdmin))
 	if cfg.Registrar != nil {
 		a.registerRoutes(mux, cfg.Registrar)
@@ -206,6 +232,49 @@ func (a *api) writeOf(registration bool, h http.HandlerFunc) http.HandlerFunc {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="poolnsd", error="invalid_token"`)
 			writeError(w, r, http.StatusUnauthorized, "wrong bearer token")
 			a.refused(registration)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// reporter wraps the failure-report endpoint: a client in ReportAllow
+// needs no token; any other needs Token or ReportToken. Without either
+// token and outside ReportAllow (or with nothing configured) it is 403.
+func (a *api) reporter(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		from := clientAddr(r)
+		for _, p := range a.reportAllow {
+			if from.IsValid() && p.Contains(from) {
+				h(w, r)
+				return
+			}
+		}
+		if !a.hasTok && !a.hasReportTok {
+			msg := "failure reports are disabled: set http.token, http.report_token (the pool users' token) or reports.allow (their addresses)"
+			if len(a.reportAllow) > 0 {
+				msg = fmt.Sprintf("failure reports from %s are refused: the address is not in reports.allow, and no token is configured (http.report_token)", from)
+			}
+			writeError(w, r, http.StatusForbidden, msg)
+			return
+		}
+		tok, ok := bearer(r)
+		if !ok {
+			a.log.Warn("http api: failure report refused: no bearer token", "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="poolnsd"`)
+			writeError(w, r, http.StatusUnauthorized, "this endpoint needs an Authorization: Bearer token (http.report_token or http.token) from an address outside reports.allow")
+			a.refused(false)
+			return
+		}
+		sum := sha256.Sum256([]byte(tok))
+		// Both compared, in constant time, whichever matches.
+		admin := a.hasTok && subtle.ConstantTimeCompare(sum[:], a.token[:]) == 1
+		report := a.hasReportTok && subtle.ConstantTimeCompare(sum[:], a.reportTok[:]) == 1
+		if !admin && !report {
+			a.log.Warn("http api: failure report refused: wrong bearer token", "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="poolnsd", error="invalid_token"`)
+			writeError(w, r, http.StatusUnauthorized, "wrong bearer token")
+			a.refused(false)
 			return
 		}
 		h(w, r)

@@ -411,3 +411,63 @@ func TestDisputedJSON(t *testing.T) {
 		t.Errorf("status totals %v, want 1 disputed", c)
 	}
 }
+
+// TestReportCredentials: pool users report with the report-only token or
+// from a prefix of ReportAllow without one; the report token opens no
+// other write endpoint; the admin token still reports.
+func TestReportCredentials(t *testing.T) {
+	const reportToken = "pool-users-token"
+	report := `{"element":"` + id(web1) + `"}`
+	path := "/v1/pools/web.pool.test./reports"
+	adminPath := "/v1/pools/web.pool.test./elements/web2/admin"
+	allow := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8:5::/48")}
+	inside, outside := "10.1.2.3:5555", "10.2.0.1:5555"
+
+	for _, c := range []struct {
+		name string
+		cfg  httpapi.Config
+		// the statuses of a report without a token from inside and
+		// outside allow, with the report token, with the admin token,
+		// and of a drain with the report token
+		noTokIn, noTokOut, withReport, withAdmin, drain int
+	}{
+		{"report token only", httpapi.Config{ReportToken: reportToken}, 401, 401, 202, 401, 403},
+		{"both tokens", httpapi.Config{Token: testToken, ReportToken: reportToken}, 401, 401, 202, 202, 401},
+		{"allow only", httpapi.Config{ReportAllow: allow}, 202, 403, 403, 403, 403},
+		{"allow and report token", httpapi.Config{ReportToken: reportToken, ReportAllow: allow}, 202, 401, 202, 401, 403},
+		{"admin token only", httpapi.Config{Token: testToken}, 401, 401, 401, 202, 401},
+	} {
+		f := newFixtureWith(t, c.cfg)
+		check := func(what string, got reply, want int) {
+			t.Helper()
+			if got.code != want {
+				t.Errorf("%s: %s: %d %s, want %d", c.name, what, got.code, got.body, want)
+			}
+		}
+		check("no token, inside reports.allow", f.doFrom(t, "POST", path, report, "", inside), c.noTokIn)
+		check("no token, outside reports.allow", f.doFrom(t, "POST", path, report, "", outside), c.noTokOut)
+		check("the report token", f.doFrom(t, "POST", path, report, "Bearer "+reportToken, outside), c.withReport)
+		check("the admin token", f.doFrom(t, "POST", path, report, "Bearer "+testToken, outside), c.withAdmin)
+		check("a drain with the report token", f.doFrom(t, "PUT", adminPath, `{"state":"drain"}`, "Bearer "+reportToken, inside), c.drain)
+		// An IPv6 client inside, and an IPv4-mapped one: the mapping is
+		// undone before the prefixes are matched.
+		if c.noTokIn == 202 {
+			check("no token, IPv6 inside", f.doFrom(t, "POST", path, report, "", "[2001:db8:5::9]:1"), 202)
+			check("no token, IPv4-mapped inside", f.doFrom(t, "POST", path, report, "", "[::ffff:10.1.9.9]:1"), 202)
+		}
+		if len(f.b.admins) != 0 {
+			t.Errorf("%s: the report token drained: %v", c.name, f.b.admins)
+		}
+	}
+	// The reports that got in reached the backend with their client's
+	// address, for its per-client rate limit.
+	f := newFixtureWith(t, httpapi.Config{ReportAllow: allow})
+	f.doFrom(t, "POST", path, report, "", inside).want(t, http.StatusAccepted, "")
+	if len(f.b.from) != 1 || f.b.from[0] != netip.MustParseAddr("10.1.2.3") {
+		t.Errorf("backend got clients %v, want [10.1.2.3]", f.b.from)
+	}
+	// Refusals say what to configure.
+	f.doFrom(t, "POST", path, report, "", outside).want(t, http.StatusForbidden, "not in reports.allow")
+	f = newFixtureWith(t, httpapi.Config{ReportToken: reportToken})
+	f.doFrom(t, "POST", path, report, "", outside).want(t, http.StatusUnauthorized, "http.report_token")
+}

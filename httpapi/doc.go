@@ -30,8 +30,11 @@
 //
 // Write endpoints need "Authorization: Bearer TOKEN" with the configured
 // token; without a configured token they are refused (403), so an API
-// left at its defaults cannot be used to drain a pool. Tokens are compared
-// in constant time. There is no TLS here: put the API on loopback or behind
+// left at its defaults cannot be used to drain a pool. The failure-report
+// endpoint also takes a report-only token (Config.ReportToken), which no
+// other endpoint takes, and needs no token at all from the clients of
+// Config.ReportAllow: pool users report without the credential that can
+// drain. Tokens are compared in constant time. There is no TLS here: put the API on loopback or behind
 // a proxy that terminates TLS. The client address that failure reports are
 // rate-limited by is the connection's peer: behind a proxy every report
 // comes from the proxy (X-Forwarded-For is not trusted).

@@ -111,6 +111,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, token string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, httpapi.Config{Token: token})
+}
+
+// newFixtureWith is newFixture with the API's configuration cfg (its
+// Logger and Now are the fixture's).
+func newFixtureWith(t testing.TB, cfg httpapi.Config) *fixture {
+	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: 7, Now: func() time.Time { return t0 }})
 	spec := func(policy string) handlespace.PoolSpec {
 		s := handlespace.DefaultPoolSpec()
@@ -154,7 +161,8 @@ func newFixture(t testing.TB, token string) *fixture {
 	b := &fakeBackend{hs: hs, status: map[string]httpapi.ProbeStatus{}, reports: map[string]int{}}
 	b.status[key("web.pool.test.", web1.ID)] = httpapi.ProbeStatus{At: t0.Add(-time.Second), OK: true, RTT: 1234 * time.Microsecond}
 	b.status[key("web.pool.test.", web2.ID)] = httpapi.ProbeStatus{At: t0.Add(-2 * time.Second), Err: "connection refused", RTT: 250 * time.Microsecond}
-	h := httpapi.NewHandler(b, httpapi.Config{Token: token, Logger: discard(), Now: func() time.Time { return t0 }})
+	cfg.Logger, cfg.Now = discard(), func() time.Time { return t0 }
+	h := httpapi.NewHandler(b, cfg)
 	return &fixture{hs: hs, b: b, h: h}
 }
 

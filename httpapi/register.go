@@ -137,10 +137,18 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 		writeError(w, r, http.StatusBadRequest, "site is longer than 64 bytes")
 		return
 	}
-	for _, s := range req.Addresses {
+	for i, s := range req.Addresses {
 		ad, err := netip.ParseAddr(s)
 		if err != nil || ad.Zone() != "" {
-			writeError(w, r, http.StatusBadRequest, fmt.Sprintf("bad address %q; want an IPv4 or IPv6 address", s))
+			writeError(w, r, http.StatusBadRequest, fmt.Sprintf("addresses[%d]: bad address %q; want an IPv4 or IPv6 address", i, s))
+			return
+		}
+		if err := handlespace.CheckAddr(ad, a.loopback); err != nil {
+			msg := fmt.Sprintf("addresses[%d]: %v", i, err)
+			if errors.Is(err, handlespace.ErrLoopback) {
+				msg += "; registration.allow_loopback allows it"
+			}
+			writeError(w, r, http.StatusBadRequest, msg)
 			return
 		}
 		e.Addrs = append(e.Addrs, ad.Unmap())
@@ -165,7 +173,19 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 		writeLookupError(w, r, lerr)
 		return
 	}
+	if err := handlespace.CheckPoolName(pool); err != nil {
+		writeError(w, r, http.StatusBadRequest, fmt.Sprintf("pool: bad pool name %q: %v", r.PathValue("pool"), err))
+		return
+	}
 	label := strings.ToLower(r.PathValue("pe"))
+	if err := handlespace.CheckLabel(label); err != nil {
+		writeError(w, r, http.StatusBadRequest, fmt.Sprintf("element: bad element label: %v", err))
+		return
+	}
+	if err := handlespace.CheckElementName(pool, label); err != nil {
+		writeError(w, r, http.StatusBadRequest, "element: "+err.Error())
+		return
+	}
 	change := registrar.Change{Pool: pool, Label: label, Elem: e, Policy: req.Policy,
 		Lease: time.Duration(req.Lease * float64(time.Second))}
 	res, ok := a.submit(w, r, reg, pool, label, change)

@@ -150,3 +150,57 @@ func TestRegisterRateLimit(t *testing.T) {
 		t.Errorf("another source: %d", w.Code)
 	}
 }
+
+// TestRegisterValidation: pool names DNS cannot carry and addresses that
+// cannot be an element's are refused with 400 naming the field, before
+// anything is stored; loopback only where allowed.
+func TestRegisterValidation(t *testing.T) {
+	f := newRegFixture(t, registrar.Config{})
+	put := func(path, body string) reply { return f.do(t, "PUT", path, body, auth) }
+	body := `{"addresses":["192.0.2.1"],"port":80}`
+	addr := func(a string) string { return `{"addresses":["192.0.2.9","` + a + `"],"port":80}` }
+	for _, c := range []struct{ name, path, body, msg string }{
+		{"a space in the handle", "/v1/pools/we%20b.pool.test/elements/x", body, `pool: bad pool name "we b.pool.test": pool handle: label "we b" has a space`},
+		{"a NUL in the handle", "/v1/pools/we%00b.pool.test/elements/x", body, "pool: bad pool name"},
+		{"a wildcard handle", "/v1/pools/%2A.pool.test/elements/x", body, `label "*" has "*"`},
+		{"a bare - handle", "/v1/pools/-.pool.test/elements/x", body, `label "-" begins or ends with '-'`},
+		{"a handle of 64", "/v1/pools/" + strings.Repeat("h", 64) + ".pool.test/elements/x", body, "64 octets long"},
+		{"a bare - label", "/v1/pools/web.pool.test/elements/-", body, `element: bad element label: label "-" begins or ends`},
+		{"a label of 64", "/v1/pools/web.pool.test/elements/" + strings.Repeat("e", 64), body, "element: bad element label"},
+		{"0.0.0.0", "/v1/pools/web.pool.test/elements/x", addr("0.0.0.0"), "addresses[1]: 0.0.0.0 is the unspecified address"},
+		{"::", "/v1/pools/web.pool.test/elements/x", addr("::"), "addresses[1]: :: is the unspecified address"},
+		{"multicast", "/v1/pools/web.pool.test/elements/x", addr("224.0.0.251"), "addresses[1]: 224.0.0.251 is a multicast address"},
+		{"IPv6 multicast", "/v1/pools/web.pool.test/elements/x", addr("ff02::1"), "is a multicast address"},
+		{"broadcast", "/v1/pools/web.pool.test/elements/x", addr("255.255.255.255"), "addresses[1]: 255.255.255.255 is the broadcast address"},
+		{"loopback", "/v1/pools/web.pool.test/elements/x", addr("127.0.0.1"), "addresses[1]: 127.0.0.1: a loopback address: clients and the registrar's probes would reach their own host; registration.allow_loopback allows it"},
+		{"IPv6 loopback", "/v1/pools/web.pool.test/elements/x", addr("::1"), "registration.allow_loopback allows it"},
+		{"IPv4-mapped loopback", "/v1/pools/web.pool.test/elements/x", addr("::ffff:127.0.0.2"), "127.0.0.2: a loopback address"},
+		{"not an address", "/v1/pools/web.pool.test/elements/x", addr("localhost"), `addresses[1]: bad address "localhost"`},
+	} {
+		rp := put(c.path, c.body)
+		if e, _ := rp.json["error"].(string); rp.code != http.StatusBadRequest || !strings.Contains(e, c.msg) {
+			t.Errorf("%s: %d %s, want 400 %q", c.name, rp.code, rp.body, c.msg)
+		}
+	}
+	if got := f.stored(t); len(got) != 0 {
+		t.Errorf("refused registrations stored: %q", got)
+	}
+	for _, z := range f.hs.View().Zones() {
+		for _, h := range z.PoolHandles() {
+			if err := handlespace.CheckLabel(h); err != nil {
+				t.Errorf("a pool %s.%s: %v", h, z.Origin, err)
+			}
+		}
+	}
+
+	// Where loopback is allowed (the API and the registrar alike), it is
+	// registered; the others are still refused.
+	g := newRegFixture(t, registrar.Config{AllowLoopback: true})
+	g.h = httpapi.NewHandler(g.b, httpapi.Config{Token: testToken, Logger: discard(), Registrar: g.reg, AllowLoopback: true})
+	g.do(t, "PUT", "/v1/pools/web.pool.test/elements/lo", `{"addresses":["127.0.0.1","::1"],"port":80}`, auth).want(t, http.StatusCreated, "")
+	g.do(t, "PUT", "/v1/pools/web.pool.test/elements/x", addr("0.0.0.0"), auth).want(t, http.StatusBadRequest, "unspecified")
+	// The registrar refuses on its own what the API let through.
+	h := newRegFixture(t, registrar.Config{})
+	h.h = httpapi.NewHandler(h.b, httpapi.Config{Token: testToken, Logger: discard(), Registrar: h.reg, AllowLoopback: true})
+	h.do(t, "PUT", "/v1/pools/web.pool.test/elements/lo", `{"addresses":["127.0.0.1"],"port":80}`, auth).want(t, http.StatusBadRequest, "registration.allow_loopback allows it")
+}

@@ -121,14 +121,30 @@ var reportOutcomeNames = [...]string{ReportCounted, ReportRemoved, ReportRateLim
 
 const nReportOutcomes = len(reportOutcomeNames)
 
-// FailureReport counts a pool user's failure report by its outcome (one of
-// the Report constants; anything else is not counted).
-func (m *Metrics) FailureReport(outcome string) {
+// The ways a failure report comes, for FailureReport.
+const (
+	ReportViaAPI  = "api"  // from a pool user, through this registrar's HTTP API
+	ReportViaPeer = "peer" // passed on by a peer registrar: the element is homed here
+)
+
+var reportViaNames = [...]string{ReportViaAPI, ReportViaPeer}
+
+const nReportVias = len(reportViaNames)
+
+// FailureReport counts a pool user's failure report by the way it came
+// (ReportViaAPI, ReportViaPeer) and its outcome (one of the Report
+// constants); anything else is not counted. A report made at one
+// registrar and counted at the element's home is counted twice across
+// the cluster: via=api outcome=forwarded where it was made, via=peer with
+// its outcome at the home.
+func (m *Metrics) FailureReport(via, outcome string) {
 	if m == nil {
 		return
 	}
-	if i := slices.Index(reportOutcomeNames[:], outcome); i >= 0 {
-		m.reports[i].Inc()
+	v := slices.Index(reportViaNames[:], via)
+	i := slices.Index(reportOutcomeNames[:], outcome)
+	if v >= 0 && i >= 0 && m.reports[v][i] != nil {
+		m.reports[v][i].Inc()
 	}
 }
 

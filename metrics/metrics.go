@@ -46,9 +46,9 @@ type Metrics struct {
 	probes        [nKinds][2]prometheus.Counter // by kind, fail/pass
 	probeDur      [nKinds]*histogram
 	descProbeDur  *prometheus.Desc
-	healthChanges [3]prometheus.Counter // to unknown, up, down
-	reports       [nReportOutcomes]prometheus.Counter
-	adminChanges  [3]prometheus.Counter // to auto, drain, force-down
+	healthChanges [3]prometheus.Counter                            // to unknown, up, down
+	reports       [nReportVias][nReportOutcomes]prometheus.Counter // by way, outcome
+	adminChanges  [3]prometheus.Counter                            // to auto, drain, force-down
 
 	registrations [nSources]prometheus.Counter
 	refreshes     [nSources]prometheus.Counter
@@ -103,9 +103,14 @@ func New(o Options) *Metrics {
 		m.healthChanges[h] = health.WithLabelValues(handlespace.Health(h).String())
 	}
 	reports := f.counterVec("poolnsd_failure_reports_total",
-		"Failure reports from pool users (ENDPOINT_UNREACHABLE), by what they did.", "outcome")
-	for i, o := range reportOutcomeNames {
-		m.reports[i] = reports.WithLabelValues(o)
+		"Failure reports from pool users (ENDPOINT_UNREACHABLE), by the way they came and what they did.", "via", "outcome")
+	for v, via := range reportViaNames {
+		for i, o := range reportOutcomeNames {
+			if via == ReportViaPeer && o == ReportForwarded {
+				continue // a report a peer passed on is never passed on again
+			}
+			m.reports[v][i] = reports.WithLabelValues(via, o)
+		}
 	}
 	admin := f.counterVec("poolnsd_admin_changes_total", "Changes of an element's administrative state, by the new state.", "to")
 	for a := range m.adminChanges {

@@ -47,11 +47,14 @@ func TestHooks(t *testing.T) {
 	m.Rejected(metrics.SourceDNS, metrics.CauseAuth)
 	m.Rejected(metrics.SourceHTTP, metrics.CausePolicy)
 	m.Rejected(metrics.SourceHTTP, "cosmic rays")
-	m.FailureReport(metrics.ReportCounted)
-	m.FailureReport(metrics.ReportCounted)
-	m.FailureReport(metrics.ReportRemoved)
-	m.FailureReport(metrics.ReportRateLimited)
-	m.FailureReport("bogus")
+	m.FailureReport(metrics.ReportViaAPI, metrics.ReportCounted)
+	m.FailureReport(metrics.ReportViaAPI, metrics.ReportCounted)
+	m.FailureReport(metrics.ReportViaAPI, metrics.ReportRemoved)
+	m.FailureReport(metrics.ReportViaAPI, metrics.ReportRateLimited)
+	m.FailureReport(metrics.ReportViaAPI, "bogus")
+	m.FailureReport(metrics.ReportViaPeer, metrics.ReportCounted)
+	m.FailureReport(metrics.ReportViaPeer, metrics.ReportForwarded) // never: not counted
+	m.FailureReport("pigeon", metrics.ReportCounted)
 	m.HealthChange(handlespace.HealthDown)
 	m.HealthChange(handlespace.HealthUp)
 	m.HealthChange(handlespace.HealthDown)
@@ -86,10 +89,12 @@ func TestHooks(t *testing.T) {
 		"poolnsd_registration_rejections_total{source=dns,cause=auth} 2",
 		"poolnsd_registration_rejections_total{source=http,cause=policy} 1",
 		"poolnsd_registration_rejections_total{source=http,cause=other} 1",
-		"poolnsd_failure_reports_total{outcome=counted} 2",
-		"poolnsd_failure_reports_total{outcome=removed} 1",
-		"poolnsd_failure_reports_total{outcome=rate_limited} 1",
-		"poolnsd_failure_reports_total{outcome=unknown} 0",
+		"poolnsd_failure_reports_total{via=api,outcome=counted} 2",
+		"poolnsd_failure_reports_total{via=api,outcome=removed} 1",
+		"poolnsd_failure_reports_total{via=api,outcome=rate_limited} 1",
+		"poolnsd_failure_reports_total{via=api,outcome=unknown} 0",
+		"poolnsd_failure_reports_total{via=peer,outcome=counted} 1",
+		"poolnsd_failure_reports_total{via=peer,outcome=removed} 0",
 		"poolnsd_health_changes_total{to=down} 2",
 		"poolnsd_health_changes_total{to=up} 1",
 		"poolnsd_admin_changes_total{to=drain} 1",
@@ -137,7 +142,7 @@ func TestHooks(t *testing.T) {
 	var nm *metrics.Metrics
 	nm.Registered(metrics.SourceDNS, false)
 	nm.Rejected(metrics.SourceDNS, metrics.CauseAuth)
-	nm.FailureReport(metrics.ReportCounted)
+	nm.FailureReport(metrics.ReportViaAPI, metrics.ReportCounted)
 	nm.Probe("tcp", true, time.Millisecond)
 	nm.ENRPMessage(true, 1)
 	nm.Takeover(metrics.TakeoverCompleted, 1)

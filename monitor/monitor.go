@@ -18,7 +18,8 @@
 //
 // Failure reports (RFC 5352 ENDPOINT_UNREACHABLE, through the HTTP API)
 // trigger an immediate probe of the element; after MaxBadReports reports
-// within ReportWindow the element leaves the answers (Element.Reported)
+// within ReportWindow, from one pool user or several (RFC 5352 counts
+// reports, not reporters), the element leaves the answers (Element.Reported)
 // until a probe that started after the last report passes — or, for an
 // element without probes, until a window passes without reports. Reports
 // are rate-limited per client address.
@@ -58,9 +59,13 @@ type Config struct {
 	// home) are probed.
 	Self uint32
 	// MaxBadReports is how many failure reports within ReportWindow take an
-	// element out of the answers (default 3).
+	// element out of the answers (default 3, RFC 5352's MAX-BAD-PE-REPORT).
+	// They are counted per element, whoever sends them: one pool user
+	// alone can take an element out.
 	MaxBadReports int
-	// ReportWindow is the window of MaxBadReports (default 10 s).
+	// ReportWindow is the window of MaxBadReports (default 30 s: three
+	// reports of a pool user that reports an element once every 10 s, as
+	// poolclient does, fall in one window).
 	ReportWindow time.Duration
 	// ReportRate and ReportBurst limit the reports one client address may
 	// send: a token bucket of ReportBurst tokens refilled at ReportRate per
@@ -98,7 +103,7 @@ func (c *Config) defaults() {
 		c.MaxBadReports = 3
 	}
 	if c.ReportWindow <= 0 {
-		c.ReportWindow = 10 * time.Second
+		c.ReportWindow = 30 * time.Second
 	}
 	if c.ReportRate <= 0 {
 		c.ReportRate = 5

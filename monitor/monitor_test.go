@@ -14,6 +14,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/monitor"
+	"github.com/poolnsd/poolnsd/poolclient"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/poolnsd/poolnsd/probe/probetest"
 )
@@ -502,3 +503,43 @@ func TestHealthChangeCountedBeforeLogged(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (w writerFunc) Write(b []byte) (int, error) { return w(b) }
+
+// TestOneUserTakesAnElementOut: the rule of failure reports is RFC 5352's,
+// reports per element whoever sends them. A pool user alone that reports
+// an element without probes once per poolclient's hold (it reports an
+// element at most that often) takes it out with its third report under
+// the default settings; under the old 10 s window it never could.
+func TestOneUserTakesAnElementOut(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		window time.Duration
+		out    bool
+	}{
+		{"default window", 0, true},
+		{"10 s window", 10 * time.Second, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFixture(t, testZone, monitor.Config{ReportWindow: c.window})
+				f.advance(time.Millisecond)
+				p := f.elem(plain, "p1")
+				var out monitor.ReportOutcome
+				for i := range 3 {
+					if i > 0 {
+						f.advance(poolclient.DefaultReportHold)
+					}
+					var err error
+					if out, err = f.m.Report(plain, p.ID, client1); err != nil {
+						t.Fatal(err)
+					}
+					if i < 2 && out.Removed {
+						t.Fatalf("out after %d reports", i+1)
+					}
+				}
+				if out.Removed != c.out || slices.Contains(f.answerSet(plain), "10.0.2.1") == c.out {
+					t.Errorf("after 3 reports %v apart: %+v, answers %v; want out %v", poolclient.DefaultReportHold, out, f.answerSet(plain), c.out)
+				}
+			})
+		})
+	}
+}

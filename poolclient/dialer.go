@@ -23,7 +23,10 @@ import (
 type Reporter struct {
 	// URL is the API's base URL ("http://127.0.0.1:8053").
 	URL string
-	// Token is the API's bearer token (http.token).
+	// Token is the bearer token of the reports: the server's
+	// http.report_token, the pool users' credential (http.token, the
+	// operator's, works too but can also drain). Empty: no token, for a
+	// pool user whose address is in the server's reports.allow.
 	Token string
 	// Client sends the reports (default a client with a 5 s timeout).
 	Client *http.Client
@@ -72,7 +75,11 @@ type Dialer struct {
 	// not accept a connection.
 	Reporter *Reporter
 	// ReportHold is how long an address that failed is tried last (and
-	// not reported again); default 10 s.
+	// not reported again); default DefaultReportHold. A pool user alone
+	// reports a dead element at most once per ReportHold: for its reports
+	// alone to take the element out, the server's reports.window must be
+	// longer than (reports.max_bad - 1) × ReportHold (the defaults: 30 s
+	// and 2 × 10 s).
 	ReportHold time.Duration
 	// Rand returns uniform numbers in [0, n) for Order (default
 	// math/rand/v2's). Testing.
@@ -93,11 +100,14 @@ func (d *Dialer) logger() *slog.Logger {
 	return slog.Default()
 }
 
+// DefaultReportHold is Dialer.ReportHold's default.
+const DefaultReportHold = 10 * time.Second
+
 func (d *Dialer) hold() time.Duration {
 	if d.ReportHold > 0 {
 		return d.ReportHold
 	}
-	return 10 * time.Second
+	return DefaultReportHold
 }
 
 // DialContext connects to the pool named by address's host (host:port),

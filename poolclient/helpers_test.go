@@ -69,6 +69,7 @@ func startServer(t testing.TB, cfg registrar.Config) *server {
 	if cfg.Logger == nil {
 		cfg.Logger = quiet()
 	}
+	cfg.AllowLoopback = true // the elements are test listeners on loopback
 	reg := registrar.New(hs, st, cfg)
 	s := &server{hs: hs, submits: make(chan struct{}, 64)}
 	srv, err := dnsfront.Start(dnsfront.Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: quiet(),

@@ -38,6 +38,11 @@ type Config struct {
 	Burst int
 	// MaxBatch is the most Requests one group commit takes (default 1024).
 	MaxBatch int
+	// AllowLoopback lets elements have loopback addresses (127.0.0.0/8,
+	// ::1): off, they are refused, since they point clients and this
+	// registrar's probes at their own host. Unspecified, multicast and
+	// broadcast addresses are always refused (handlespace.CheckAddr).
+	AllowLoopback bool
 	// Now is the clock (default time.Now). Testing.
 	Now func() time.Time
 	// Logger gets one line per registration, removal and expiry (debug),
@@ -532,6 +537,12 @@ func (r *Registrar) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		if err := checkLabel(c.Label); err != nil {
 			return nil, err
 		}
+		if err := handlespace.CheckPoolName(c.Pool); err != nil {
+			return nil, &Error{Code: Invalid, Msg: "bad pool name: " + err.Error()}
+		}
+		if err := handlespace.CheckElementName(c.Pool, c.Label); err != nil {
+			return nil, &Error{Code: Invalid, Msg: err.Error()}
+		}
 		pv := poolView(v, c.Pool)
 		var cur *handlespace.Element
 		if pv != nil {
@@ -561,6 +572,15 @@ func (r *Registrar) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		}
 		if e.Port == 0 {
 			return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s has no port", c.Label, c.Pool)}
+		}
+		for _, a := range e.Addrs {
+			if err := handlespace.CheckAddr(a, r.cfg.AllowLoopback); err != nil {
+				msg := fmt.Sprintf("element %s.%s: bad address %v", c.Label, c.Pool, err)
+				if errors.Is(err, handlespace.ErrLoopback) {
+					msg += " (registration.allow_loopback allows it)"
+				}
+				return nil, &Error{Code: Invalid, Msg: msg}
+			}
 		}
 		id, err := claims.assign(pv, c.Pool, c.Label, cur)
 		if err != nil {
@@ -601,17 +621,11 @@ func ownerName(o string) string {
 	return o
 }
 
-// checkLabel accepts a label of letters, digits, '-' and '_', 1 to 63
-// bytes, lower case.
+// checkLabel accepts a label as handlespace.CheckLabel does: letters,
+// digits, '-' and '_', 1 to 63 bytes, lower case, no '-' first or last.
 func checkLabel(l string) error {
-	if l == "" || len(l) > 63 {
-		return &Error{Code: Invalid, Msg: fmt.Sprintf("bad element label %q: want 1 to 63 letters, digits, '-' or '_'", l)}
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return &Error{Code: Invalid, Msg: fmt.Sprintf("bad element label %q: want 1 to 63 lower-case letters, digits, '-' or '_'", l)}
-		}
+	if err := handlespace.CheckLabel(l); err != nil {
+		return &Error{Code: Invalid, Msg: "bad element label: " + err.Error()}
 	}
 	return nil
 }

@@ -10,7 +10,9 @@
 // Parse reads one file (and the files it includes) from an fs.FS; LoadDir
 // reads every *.zone file of a directory; LoadPaths reads what `poolnsd
 // check` is given. A zone set that loads without error is accepted by
-// handlespace.ApplyZones on a fresh handlespace.
+// handlespace.ApplyZones on a fresh handlespace. Watch says when a zones
+// directory has changed and its files are complete (on Linux, a file
+// written in place once its writer has closed it), for hot reloads.
 //
 // A file is one zone:
 //
@@ -45,7 +47,8 @@
 //
 // $POOL HANDLE key=value ... defines a pool. HANDLE is relative to $ORIGIN
 // (or absolute) and names one label directly under the zone's origin
-// (letters, digits, - and _). A blank owner after $POOL is the pool. Keys
+// (letters, digits, - and _; not - first or last). A blank owner after
+// $POOL is the pool. Keys
 // (each at most once; unset keys take the defaults of
 // handlespace.DefaultPoolSpec and of this package):
 //
@@ -68,7 +71,9 @@
 //
 // OWNER [TTL] [IN] PE ADDR[,ADDR...]:PORT key=value ... adds an element to
 // the pool OWNER, which a $POOL earlier in the file (or its includes)
-// defines. IPv6 addresses are written in brackets: [2001:db8::1]:8080. The
+// defines. IPv6 addresses are written in brackets: [2001:db8::1]:8080;
+// the unspecified address, multicast, the broadcast address and IPv6
+// link-local are refused (handlespace.CheckAddr; loopback is allowed). The
 // element's identifier is handlespace.ElementID(first address, port), so it
 // keeps its health and load across reloads; a TTL on a PE line is accepted
 // and ignored (pool answers carry the pool's ttl). Keys:

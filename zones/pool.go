@@ -103,6 +103,12 @@ func (p *parser) pool(f *frame, d token, args []token) *Error {
 	if !handleRE.MatchString(handle) {
 		return errf(ht.pos, "bad pool handle %q; want one label of letters, digits, - and _", handle)
 	}
+	if err := handlespace.CheckLabel(handle); err != nil {
+		return errf(ht.pos, "bad pool handle: %v", err)
+	}
+	if err := handlespace.CheckPoolName(name); err != nil {
+		return errf(ht.pos, "bad pool name: %v", err)
+	}
 	if ps := p.pools[handle]; ps != nil {
 		return errf(ht.pos, "pool %s is already defined at %s; want one $POOL per pool", handle, ps.pos.ref(ht.pos.file))
 	}
@@ -507,6 +513,10 @@ func addrPort(t token) ([]netip.Addr, uint16, *Error) {
 			if o == a {
 				return nil, 0, errf(t.pos, "address %s is given twice in %q; want each address of an element once", h, s)
 			}
+		}
+		// Loopback is the operator's to write here (a single-host setup).
+		if err := handlespace.CheckAddr(a, true); err != nil {
+			return nil, 0, errf(t.pos, "bad PE address in %q: %v", s, err)
 		}
 		addrs = append(addrs, a)
 	}

@@ -21,7 +21,7 @@ import (
 // report for the first.
 func TestClientLibrary(t *testing.T) {
 	t.Parallel()
-	dir := daemonDir(t, goodZone, regConfig()...)
+	dir := daemonDir(t, goodZone, regConfig("allow_loopback: true")...) // the backends are on loopback
 	p := startDaemon(t, dir, "--http.token="+regToken)
 	addr, _ := p.ready()
 	api, _ := p.waitLog(0, "the HTTP API", msgIs("serving HTTP API"))

@@ -176,6 +176,11 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	if !fs.Changed("data") {
 		cfg.Data = filepath.Join(tmp, "data")
 	}
+	if !fs.Changed("registration.allow_loopback") {
+		// Everything of the demo is on this host: elements registered
+		// into it (DNS UPDATE, HTTP) are too.
+		cfg.Registration.AllowLoopback = true
+	}
 	if cfg.HTTP.Token == "" {
 		var b [12]byte
 		rand.Read(b[:])

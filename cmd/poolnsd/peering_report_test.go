@@ -20,6 +20,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
 
 // service is a TCP listener standing in for a pool element's service:
@@ -157,6 +158,14 @@ func TestPeeringReportAtNonHome(t *testing.T) {
 		}
 	}
 	home.p.waitLog(ch, home.name+" taking r1 out", msgIs("element out of the answers after failure reports"))
+	// The metrics: R counts three reports passed on, H the three it
+	// counted for a peer (each counted before its log line).
+	scrape(t, at).Expect(t, "poolnsd_failure_reports_total{via=api,outcome=forwarded} 3",
+		"poolnsd_failure_reports_total{via=peer,outcome=counted} 0")
+	scrape(t, home).Expect(t, "poolnsd_failure_reports_total{via=peer,outcome=counted} 2",
+		"poolnsd_failure_reports_total{via=peer,outcome=removed} 1",
+		"poolnsd_failure_reports_total{via=api,outcome=counted} 0",
+		"poolnsd_failure_reports_total{via=api,outcome=forwarded} 0")
 	without := slices.Clone(all[1:])
 	waitDig(t, ps, pool, without, waitLimit)
 	for _, p := range ps {
@@ -203,7 +212,24 @@ func TestPeeringReportAtNonHome(t *testing.T) {
 	if got := len(slices.DeleteFunc(home.p.Records(ch, home.p.Cursor()), func(r logRec) bool { return !heard(r) })); got != accepted {
 		t.Errorf("%s heard of %d reports of the flood, %s let %d through", home.name, got, at.name, accepted)
 	}
+	// H's metrics count every report it heard of from R, whatever came of
+	// it; R's, every one it let through as passed on.
+	if got := scrape(t, home).Sum("poolnsd_failure_reports_total", "via=peer"); got != float64(3+accepted) {
+		t.Errorf("%s counts %v reports via peers, want %d", home.name, got, 3+accepted)
+	}
+	scrape(t, at).Expect(t, fmt.Sprintf("poolnsd_failure_reports_total{via=api,outcome=forwarded} %d", 3+accepted),
+		fmt.Sprintf("poolnsd_failure_reports_total{via=api,outcome=rate_limited} %d", limited))
 	t.Logf("flood at %s: %d accepted, %d rate-limited", at.name, accepted, limited)
+}
+
+// scrape reads p's /metrics.
+func scrape(t *testing.T, p *peer) metricstest.Samples {
+	t.Helper()
+	s, _, err := metricstest.Scrape(http.DefaultClient, "http://"+p.http+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // TestPeeringAdminRefusedByHome: a drain asked for at a real poolnsd (B)

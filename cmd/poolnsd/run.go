@@ -45,7 +45,8 @@ const usageHead = `poolnsd is a pool registrar with a DNS face.
 
 Usage:
   poolnsd serve [flags]                serve DNS until SIGTERM or SIGINT;
-                                       SIGHUP reloads the zones
+                                       SIGHUP reloads the zones and the
+                                       live settings (log, tokens, tsig)
   poolnsd check [flags] [FILE|DIR...]  check zone files (default: the zones
                                        directory of the configuration) and exit
   poolnsd config [--markdown]          print the default configuration as

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -26,7 +25,8 @@ import (
 const (
 	// reloadDebounce is how long the zones directory must be quiet after a
 	// change before the zones are reloaded: an editor's save or a copy is
-	// several events.
+	// several events. A zone file written in place is reloaded once its
+	// writer has closed it too (zones.Watch, on Linux).
 	reloadDebounce = 200 * time.Millisecond
 	// expireEvery is the period of the lease-expiry sweep: the slot of the
 	// registrar's lease wheel, so a sweep walks one slot.
@@ -156,7 +156,7 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.startRegistrar()
-	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID()}
+	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
 	if code := d.startPeering(); code != exitOK {
 		d.reg.Close()
 		d.store.Close()
@@ -207,21 +207,18 @@ func (d *daemon) start() int {
 // loop serves until a signal to stop, reloading the zones on SIGHUP and
 // changes, and expiring leases. It returns the exit code.
 func (d *daemon) loop(sigc <-chan os.Signal) int {
-	var changes <-chan fsnotify.Event
+	var changes <-chan struct{}
 	var watchErrs <-chan error
 	if d.cfg.ZonesWatch {
-		w, err := d.watch()
+		w, err := zones.Watch(d.cfg.Zones, zones.WatchConfig{Quiet: reloadDebounce, Logger: d.log})
 		if err != nil {
 			// Serving goes on; SIGHUP still reloads.
 			d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", err.Error())
 		} else {
 			defer w.Close()
-			changes, watchErrs = w.Events, w.Errors
+			changes, watchErrs = w.Changed(), w.Errors()
 		}
 	}
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
 
@@ -237,13 +234,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			}
 			d.log.Info("stopping", "signal", sig.String())
 			return d.stop(exitOK)
-		case ev := <-changes:
-			if ev.Op == fsnotify.Chmod {
-				continue
-			}
-			d.log.Debug("zones directory changed", "file", ev.Name, "op", ev.Op.String())
-			debounce.Reset(reloadDebounce)
-		case <-debounce.C:
+		case <-changes:
 			d.reload("change")
 		case err := <-watchErrs:
 			d.log.Error("watching the zones directory", "dir", d.cfg.Zones, "err", err.Error())
@@ -257,19 +248,6 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			return d.stop(exitRuntime)
 		}
 	}
-}
-
-// watch starts watching the zones directory.
-func (d *daemon) watch() (*fsnotify.Watcher, error) {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, err
-	}
-	if err := w.Add(d.cfg.Zones); err != nil {
-		w.Close()
-		return nil, err
-	}
-	return w, nil
 }
 
 // reload loads the zones again and applies them. On error it logs one line

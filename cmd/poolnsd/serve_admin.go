@@ -12,6 +12,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/monitor"
 )
 
@@ -43,6 +44,8 @@ type adminKeeper struct {
 	drv   *enrp.Driver // nil without peering
 	self  uint32
 	wait  time.Duration
+	// metrics counts the failure reports that peers pass on (nil: none).
+	metrics *metrics.Metrics
 }
 
 func (k *adminKeeper) setMonitor(m *monitor.Monitor) {
@@ -165,7 +168,8 @@ func (k *adminKeeper) report(pool string, id uint32, from netip.Addr) (monitor.R
 }
 
 // reportLocal counts a failure report that a peer passed on for an
-// element homed here, by the reporter's address.
+// element homed here, by the reporter's address, and in the metrics
+// (via=peer) as a report made here is.
 func (k *adminKeeper) reportLocal(r enrp.ReportRequest) error {
 	k.mu.Lock()
 	mon := k.mon
@@ -173,7 +177,10 @@ func (k *adminKeeper) reportLocal(r enrp.ReportRequest) error {
 	if mon == nil {
 		return errors.New("the monitor is not started yet")
 	}
-	_, err := mon.Report(r.Pool, r.ID, r.Reporter)
+	out, err := mon.Report(r.Pool, r.ID, r.Reporter)
+	if o := reportOutcome(out.Removed, false, err); o != "" {
+		k.metrics.FailureReport(metrics.ReportViaPeer, o)
+	}
 	if errors.Is(err, monitor.ErrRateLimited) {
 		return fmt.Errorf("too many failure reports from %s", r.Reporter)
 	}

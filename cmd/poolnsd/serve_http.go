@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
@@ -86,19 +87,24 @@ func (d *daemon) startHTTP() int {
 	}
 	// The listener serves since the start (listenHTTP, serve_ops.go): the
 	// API joins the status page, /metrics and /readyz on it now, counted in
-	// the metrics. SIGHUP rebuilds it when http.token changes.
+	// the metrics. SIGHUP rebuilds it when http.token, http.report_token or
+	// reports.allow changes.
 	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate, d.admin}, d.ops.metrics, d.hs.RegistrarID()}
 	reg := meteredRegistrar{d.reg, d.ops.metrics}
-	d.setAPI(func(token string) http.Handler {
-		return httpapi.NewHandler(backend, httpapi.Config{Token: token, Logger: d.log, Registrar: reg,
+	d.setAPI(func(cfg config.Config) http.Handler {
+		return httpapi.NewHandler(backend, httpapi.Config{Token: cfg.HTTP.Token, ReportToken: cfg.HTTP.ReportToken,
+			ReportAllow: cfg.ReportAllow(), AllowLoopback: d.cfg.Registration.AllowLoopback, Logger: d.log, Registrar: reg,
 			AuthRefused: func(registration bool) {
 				if registration {
 					d.ops.metrics.Rejected(metrics.SourceHTTP, metrics.CauseAuth)
 				}
 			}})
 	})
-	if d.cfg.HTTP.Token == "" {
+	switch {
+	case d.cfg.HTTP.Token == "" && d.cfg.HTTP.ReportToken == "" && len(d.cfg.Reports.Allow) == 0:
 		d.log.Warn("http.token is empty: the HTTP API's write endpoints are refused")
+	case d.cfg.HTTP.Token == "":
+		d.log.Warn("http.token is empty: the HTTP API's write endpoints are refused, but for failure reports (http.report_token, reports.allow)")
 	}
 	return exitOK
 }

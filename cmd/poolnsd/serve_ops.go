@@ -5,6 +5,7 @@ package main
 // that SIGHUP changes live, and systemd's readiness notifications.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,11 +22,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/registrar"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
@@ -34,8 +37,12 @@ import (
 
 // liveKeys are the configuration keys that SIGHUP applies to the running
 // server; the others need a restart (the server says which changed). The
-// "sites" map (not in the table of keys) is live too.
-var liveKeys = []string{"log.level", "log.queries", "http.token"}
+// "sites" map and the "tsig" keys (not in the table of keys) are live too.
+var liveKeys = []string{"log.level", "log.queries", "http.token", "http.report_token", "reports.allow"}
+
+// apiKeys are the live keys that the JSON API's handler is built with:
+// SIGHUP rebuilds it when one changes.
+var apiKeys = []string{"http.token", "http.report_token", "reports.allow"}
 
 // ops is the operator state of a daemon.
 type ops struct {
@@ -51,10 +58,10 @@ type ops struct {
 	ready atomic.Bool
 	phase atomic.Pointer[string] // why not ready: "starting: loading zones", "stopping"
 
-	// newAPI builds the JSON API's handler with a bearer token; whoever
-	// wires the API sets it (setAPI), and SIGHUP rebuilds the handler when
-	// http.token changes.
-	newAPI func(token string) http.Handler
+	// newAPI builds the JSON API's handler with the credentials of cfg
+	// (the apiKeys); whoever wires the API sets it (setAPI), and SIGHUP
+	// rebuilds the handler when one of them changes.
+	newAPI func(cfg config.Config) http.Handler
 	api    atomic.Pointer[http.Handler]
 
 	// httpAddr is the HTTP listener's bound address, once it serves.
@@ -128,10 +135,11 @@ func (o *ops) setReady() {
 	sdNotify("READY=1\nSTATUS=serving")
 }
 
-// setAPI installs the JSON API: newAPI builds its handler for a token.
-func (d *daemon) setAPI(newAPI func(token string) http.Handler) {
+// setAPI installs the JSON API: newAPI builds its handler with the
+// credentials of a configuration (the apiKeys).
+func (d *daemon) setAPI(newAPI func(cfg config.Config) http.Handler) {
 	d.ops.newAPI = newAPI
-	h := newAPI(d.cfg.HTTP.Token)
+	h := newAPI(d.cfg)
 	d.ops.api.Store(&h)
 }
 
@@ -203,7 +211,7 @@ func (d *daemon) reloadConfig() {
 		if reflect.DeepEqual(old[k], now[k]) {
 			continue
 		}
-		if !slices.Contains(liveKeys, k) || (k == "http.token" && d.ops.newAPI == nil) {
+		if !slices.Contains(liveKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
 			restart = append(restart, k)
 			continue
 		}
@@ -219,10 +227,22 @@ func (d *daemon) reloadConfig() {
 			d.dns.Handler().SetQueryLog(cfg.Log.Queries)
 		}
 	}
-	if slices.Contains(applied, "http.token") {
-		d.cfg.HTTP.Token = cfg.HTTP.Token
-		h := d.ops.newAPI(cfg.HTTP.Token)
+	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(apiKeys, k) }) {
+		d.cfg.HTTP.Token, d.cfg.HTTP.ReportToken = cfg.HTTP.Token, cfg.HTTP.ReportToken
+		d.cfg.Reports.Allow = cfg.Reports.Allow
+		h := d.ops.newAPI(d.cfg)
 		d.ops.api.Store(&h)
+	}
+	if added, removed, changed := tsigChanges(d.cfg.TSIG, cfg.TSIG); len(added)+len(removed)+len(changed) > 0 {
+		if err := d.dns.Handler().SetTSIG(tsigKeys(cfg.TSIG)); err != nil {
+			// Load checked the keys as the DNS front does: not expected.
+			d.log.Error("TSIG keys not reloaded; keeping the running ones", "err", err.Error())
+		} else {
+			d.cfg.TSIG = cfg.TSIG
+			applied = append(applied, "tsig")
+			// Names and what changed, never a secret.
+			d.log.Info("TSIG keys reloaded", "added", added, "removed", removed, "changed", changed, "keys", len(cfg.TSIG))
+		}
 	}
 	if !reflect.DeepEqual(d.cfg.Sites, cfg.Sites) {
 		d.cfg.Sites = cfg.Sites
@@ -240,6 +260,51 @@ func (d *daemon) reloadConfig() {
 	if len(restart) > 0 {
 		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", restart)
 	}
+}
+
+// tsigChanges compares two lists of TSIG keys by name (lower case, with
+// the final dot) and returns the names added, the names removed and, for
+// the keys in both that differ, "NAME (what)", what being algorithm,
+// secret and pools as they changed. It never returns a secret.
+func tsigChanges(old, now []config.TSIGKey) (added, removed, changed []string) {
+	index := func(keys []config.TSIGKey) map[string]config.TSIGKey {
+		m := make(map[string]config.TSIGKey, len(keys))
+		for _, k := range keys {
+			m[strings.ToLower(dns.Fqdn(k.Name))] = k
+		}
+		return m
+	}
+	o, n := index(old), index(now)
+	added, removed, changed = []string{}, []string{}, []string{}
+	for name, nk := range n {
+		ok, had := o[name]
+		if !had {
+			added = append(added, name)
+			continue
+		}
+		var what []string
+		if ok.TSIGAlgorithm() != nk.TSIGAlgorithm() {
+			what = append(what, "algorithm")
+		}
+		if !bytes.Equal(ok.SecretBytes(), nk.SecretBytes()) {
+			what = append(what, "secret")
+		}
+		if !slices.Equal(ok.Pools, nk.Pools) {
+			what = append(what, "pools")
+		}
+		if len(what) > 0 {
+			changed = append(changed, name+" ("+strings.Join(what, ", ")+")")
+		}
+	}
+	for name := range o {
+		if _, ok := n[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(removed)
+	slices.Sort(changed)
+	return added, removed, changed
 }
 
 // configValues flattens c into its keys' values (by the mapstructure tags
@@ -311,20 +376,29 @@ func (b meteredBackend) RegistrarID() uint32 { return b.id }
 
 func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
 	out, err := b.Backend.Report(pool, id, from)
-	switch {
-	case errors.Is(err, httpapi.ErrRateLimited):
-		b.m.FailureReport(metrics.ReportRateLimited)
-	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
-		b.m.FailureReport(metrics.ReportUnknown)
-	case err != nil:
-	case out.Forwarded != 0:
-		b.m.FailureReport(metrics.ReportForwarded)
-	case out.Removed:
-		b.m.FailureReport(metrics.ReportRemoved)
-	default:
-		b.m.FailureReport(metrics.ReportCounted)
+	if o := reportOutcome(out.Removed, out.Forwarded != 0, err); o != "" {
+		b.m.FailureReport(metrics.ReportViaAPI, o)
 	}
 	return out, err
+}
+
+// reportOutcome is the outcome label of a failure report that removed the
+// element (or found it removed), was forwarded to its home, or failed with
+// err; "" for a failure that is not the report's (the home unavailable).
+func reportOutcome(removed, forwarded bool, err error) string {
+	switch {
+	case errors.Is(err, httpapi.ErrRateLimited), errors.Is(err, monitor.ErrRateLimited):
+		return metrics.ReportRateLimited
+	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
+		return metrics.ReportUnknown
+	case err != nil:
+		return ""
+	case forwarded:
+		return metrics.ReportForwarded
+	case removed:
+		return metrics.ReportRemoved
+	}
+	return metrics.ReportCounted
 }
 
 func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {

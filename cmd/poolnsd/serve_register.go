@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/registrar"
@@ -48,6 +49,12 @@ func (d *daemon) loadRegistrations() (int, error) {
 			expired = append(expired, handlespace.StoreOp{Pool: pool, ID: e.ID})
 			return nil
 		}
+		if err := storedOK(pool, e); err != nil {
+			// Stored by an older poolnsd that took such names: not served
+			// nor sent to peers; the store keeps it until its lease ends.
+			d.log.Warn("stored registration not loaded", "pool", pool, "element", handlespace.IDString(e.ID), "err", err.Error())
+			return nil
+		}
 		groups = append(groups, []handlespace.Op{{Pool: pool, Elem: e}})
 		if len(groups) >= loadBatch {
 			flush()
@@ -65,6 +72,26 @@ func (d *daemon) loadRegistrations() (int, error) {
 	return loaded, nil
 }
 
+// storedOK checks a stored registration as a new one is checked (but
+// loopback, which the configuration allowed when it was made).
+func storedOK(pool string, e *handlespace.Element) error {
+	if err := handlespace.CheckPoolName(pool); err != nil {
+		return err
+	}
+	if err := handlespace.CheckLabel(e.Label); err != nil {
+		return err
+	}
+	if err := handlespace.CheckElementName(pool, e.Label); err != nil {
+		return err
+	}
+	for _, a := range e.Addrs {
+		if err := handlespace.CheckAddr(a, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // startRegistrar starts the registrar over the handlespace and the store.
 func (d *daemon) startRegistrar() {
 	def, lo, hi := d.cfg.Leases()
@@ -75,15 +102,21 @@ func (d *daemon) startRegistrar() {
 		Rate:        float64(d.cfg.Registration.Rate),
 		Burst:       d.cfg.Registration.Burst,
 		Logger:      d.log,
+
+		AllowLoopback: d.cfg.Registration.AllowLoopback,
 	})
 	d.log.Info("registration", "tsig_keys", len(d.cfg.TSIG), "lease_default", def.String(),
-		"lease_min", lo.String(), "lease_max", hi.String())
+		"lease_min", lo.String(), "lease_max", hi.String(), "allow_loopback", d.cfg.Registration.AllowLoopback)
 }
 
 // tsigKeys returns the configured TSIG keys for the DNS front.
-func (d *daemon) tsigKeys() []dnsfront.Key {
-	keys := make([]dnsfront.Key, len(d.cfg.TSIG))
-	for i, k := range d.cfg.TSIG {
+func (d *daemon) tsigKeys() []dnsfront.Key { return tsigKeys(d.cfg.TSIG) }
+
+// tsigKeys returns TSIG keys of the configuration as the DNS front takes
+// them.
+func tsigKeys(cfg []config.TSIGKey) []dnsfront.Key {
+	keys := make([]dnsfront.Key, len(cfg))
+	for i, k := range cfg {
 		keys[i] = dnsfront.Key{Name: k.Name, Algorithm: k.TSIGAlgorithm(), Secret: k.SecretBytes(), Pools: k.Pools}
 	}
 	return keys

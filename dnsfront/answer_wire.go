@@ -10,7 +10,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// The fast path writes positive pool answers straight into a byte buffer
+// The wire renderer writes pool and element answers straight into a byte buffer
 // from material packed once per pool view (see poolWire), patching only what
 // differs per query: the ID and flags, the question as the client wrote it,
 // the policy order and the compression pointers. Every owner name in the
@@ -194,95 +194,83 @@ func appendRRBody(b []byte, typ uint16, ttl uint32, rdata []byte) []byte {
 	return append(b, rdata...)
 }
 
-// fast answers a pool query with a positive answer from packed material and
-// reports whether it did; it declines (false) whatever the slow path must
-// answer: negative answers, ANY, escaped names.
-func (h *Handler) fast(w dns.ResponseWriter, req *request, t *target) bool {
-	s := h.scratch.Get().(*scratch)
-	defer h.scratch.Put(s)
-	clientOf(&s.client, w, req.opt)
-	s.sited = false
-	scope := -1 // the answer does not depend on the client
-	switch t.pool.Spec.Policy {
+// choose asks the pool's policy for the elements of a KindPool answer to
+// client c (through the site map m, for nearest pools) and returns them
+// in s.picks, with the ECS scope of the answer: -1 when it does not depend
+// on the client, else the prefix length it depends on (255: the whole
+// source prefix).
+func choose(s *scratch, r *Result, c *handlespace.Client, m *handlespace.SiteMap) (scope int) {
+	scope = -1 // the answer does not depend on the client
+	switch r.Pool.Spec.Policy {
 	case "hash":
 		scope = 255 // the hash is of the whole subnet: the source prefix length
 	case "nearest":
-		if m := h.sites.Load(); m.Len() > 0 {
-			s.client.Site, scope = m.Lookup(&s.client)
+		if m.Len() > 0 {
+			c.Site, scope = m.Lookup(c)
+		}
+		if !r.Set.HasSites() {
+			scope = -1 // no element has a site: the order is the same for every client
 		}
 	}
-	ancount, arcount, ok := h.build(s, req, t)
-	if !ok {
+	s.picks = r.Set.Select(s.picks[:0], r.K, c)
+	return scope
+}
+
+// writeWire writes the answer of a pool or element result (without a CNAME
+// chain) as packed bytes, from material packed once per element, and
+// reports whether it did; it declines (false) a question whose name has
+// escapes, which the dns.Msg renderer writes.
+func (h *Handler) writeWire(w dns.ResponseWriter, req *request, r *Result) bool {
+	if strings.IndexByte(req.q.Name, '\\') >= 0 {
 		return false
 	}
-	if t.pool.Spec.Policy == "nearest" && !s.sited {
-		scope = -1 // no element has a site: the order is the same for every client
+	s := h.scratch.Get().(*scratch)
+	defer h.scratch.Put(s)
+	b := h.renderWire(s, s.buf[:0], req, r)
+	s.buf = b
+	h.account(w, req, dns.RcodeSuccess, b[2]&(bitTC>>8) != 0, len(b))
+	if req.tsig != nil {
+		h.writeSigned(w, req, b)
+	} else if _, err := w.Write(b); err != nil {
+		h.log.Debug("writing reply", "err", err)
 	}
-	s.buf = h.finish(w, req, s.buf, ancount, arcount, scope)
 	return true
 }
 
-// build writes the header, the question and a positive pool answer for req
-// into s.buf, choosing elements for s.client, and returns the section
-// counts (not yet in the header; ancount -1: does not fit). ok is false
-// when there is no positive answer to give.
-func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount int, ok bool) {
-	qt := req.q.Qtype
-	pv := t.pool
-	if strings.IndexByte(req.q.Name, '\\') >= 0 {
-		return 0, 0, false
-	}
-	var set *handlespace.ElementSet
-	switch t.kind {
-	case kindPool:
-		switch qt {
-		case dns.TypeA:
-			set = &pv.V4
-		case dns.TypeAAAA:
-			set = &pv.V6
-		case dns.TypeSRV:
-			set = &pv.All
-		}
-	case kindService:
-		switch {
-		case qt == dns.TypeSRV, qt == dns.TypeURI && pv.Spec.URI != "":
-			set = &pv.All
-		}
-	case kindElement:
-		if (qt == dns.TypeA && t.elem.HasV4()) || (qt == dns.TypeAAAA && t.elem.HasV6()) {
-			ew := pv.Memo(buildPoolWire).(*poolWire).wireOf(t.elem)
-			b := appendQuestion(appendHeader(s.buf[:0], req), req)
-			if qt == dns.TypeA {
-				s.buf = append(b, ew.a...)
-				return int(ew.na), 0, true
-			}
-			s.buf = append(b, ew.aaaa...)
-			return int(ew.naaaa), 0, true
-		}
-		return 0, 0, false
-	}
-	if set == nil || set.Len() == 0 {
-		return 0, 0, false
-	}
-	pw := pv.Memo(buildPoolWire).(*poolWire)
-	k := 0 // all: SRV and URI carry every served element, in policy order
+// renderWire appends the reply to req of a pool or element result to dst,
+// choosing elements with s's working memory.
+func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []byte {
+	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
+	b := appendQuestion(appendHeader(dst, req), req)
+	ancount, arcount, scope := 0, 0, -1
 	switch {
-	case qt == dns.TypeA || qt == dns.TypeAAAA:
-		k = pv.Spec.Answers
-	case !req.tcp && qt == dns.TypeSRV && set.Len() > req.maxSize/pw.minSRV:
+	case r.Kind == KindElement:
+		ew := pw.wireOf(r.Elem)
+		if r.Qtype == dns.TypeA {
+			b, ancount = append(b, ew.a...), int(ew.na)
+		} else {
+			b, ancount = append(b, ew.aaaa...), int(ew.naaaa)
+		}
+	case !req.tcp && r.Qtype == dns.TypeSRV && r.Set.Len() > req.maxSize/pw.minSRV:
 		// More elements than could fit in the reply: it is truncated
 		// (TC=1) and the client asks again over TCP, so they need no
 		// ordering, and a policy that counts its selections (rr's
 		// sequence, lud's charges) counts the TCP answer only.
-		s.buf = appendQuestion(appendHeader(s.buf[:0], req), req)
-		return -1, 0, true
+		ancount = -1
+	default:
+		clientOf(&s.client, req)
+		scope = choose(s, r, &s.client, h.sites.Load())
+		b, ancount, arcount = h.packPool(s, b, req, r, pw)
 	}
-	s.sited = set.HasSites()
-	s.picks = set.Select(s.picks[:0], k, &s.client)
-	b := s.buf[:0]
-	b = appendHeader(b, req)
-	b = appendQuestion(b, req)
-	poolOff := qnameOffset + len(req.q.Name) - len(pv.Name)
+	return h.finish(req, b, len(dst), ancount, arcount, scope)
+}
+
+// packPool appends the records of the elements in s.picks, in policy
+// order, to b (which holds the header and question) and returns it with
+// the section counts (ancount -1: does not fit).
+func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *poolWire) ([]byte, int, int) {
+	qt := r.Qtype
+	ancount := 0
 	if qt == dns.TypeA || qt == dns.TypeAAAA {
 		var part []*elemWire // of the last pick's part
 		for j, p := range s.picks {
@@ -298,8 +286,7 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 				ancount += int(ew.naaaa)
 			}
 		}
-		s.buf = b
-		return ancount, 0, true
+		return b, ancount, 0
 	}
 	wires := slices.Grow(s.wires[:0], len(s.picks))[:len(s.picks)]
 	var part []*elemWire
@@ -310,21 +297,19 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 		wires[j] = part[p.Index()]
 	}
 	s.wires = wires
-	switch qt {
-	case dns.TypeSRV:
-		b, ancount, arcount = h.appendSRV(b, req, pw, wires, poolOff)
-	case dns.TypeURI:
-		for rank, ew := range wires {
-			off := len(b)
-			b = append(b, ew.uri...)
-			prio, weight := srvOrder(pw, rank, ew)
-			binary.BigEndian.PutUint16(b[off+12:], prio)
-			binary.BigEndian.PutUint16(b[off+14:], weight)
-			ancount++
-		}
+	if qt == dns.TypeSRV {
+		poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
+		return h.appendSRV(b, req, pw, wires, poolOff)
 	}
-	s.buf = b
-	return ancount, arcount, true
+	for rank, ew := range wires { // URI
+		off := len(b)
+		b = append(b, ew.uri...)
+		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
+		binary.BigEndian.PutUint16(b[off+12:], prio)
+		binary.BigEndian.PutUint16(b[off+14:], weight)
+		ancount++
+	}
+	return b, ancount, 0
 }
 
 // srvOrder gives the SRV (or URI) priority and weight of the element at rank
@@ -333,12 +318,12 @@ func (h *Handler) build(s *scratch, req *request, t *target) (ancount, arcount i
 // then make the weighted pick themselves). An element that goes last
 // (a disputed one this registrar cannot reach) comes after those: its
 // rank puts it there, and in weighted answers priority 1 does.
-func srvOrder(pw *poolWire, rank int, ew *elemWire) (prio, weight uint16) {
-	if pw.weighted {
-		if ew.last {
-			return 1, ew.weight
+func srvOrder(weighted bool, rank int, w uint16, last bool) (prio, weight uint16) {
+	if weighted {
+		if last {
+			return 1, w
 		}
-		return 0, ew.weight
+		return 0, w
 	}
 	return uint16(min(rank, 0xFFFF)), 0
 }
@@ -381,7 +366,7 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 	for rank, ew := range wires {
 		off := len(b)
 		b = append(b, ew.srv...)
-		prio, weight := srvOrder(pw, rank, ew)
+		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 	}
@@ -433,22 +418,25 @@ func appendGlue(b []byte, ew *elemWire, bodies []byte, size, target, poolOff int
 // appendHeader writes a reply header with zero counts: ID, QR, opcode, AA,
 // RD and CD copied.
 func appendHeader(b []byte, req *request) []byte {
-	r := req.r
-	var flags uint16 = 1<<15 | 1<<10 // QR, AA
-	if r.RecursionDesired {
-		flags |= 1 << 8
+	var flags uint16 = bitQR | bitAA
+	if req.rd {
+		flags |= bitRD
 	}
-	if r.CheckingDisabled {
-		flags |= 1 << 4
+	if req.cd {
+		flags |= bitCD
 	}
-	b = binary.BigEndian.AppendUint16(b, r.Id)
+	b = binary.BigEndian.AppendUint16(b, req.id)
 	b = binary.BigEndian.AppendUint16(b, flags)
 	return append(b, 0, 1, 0, 0, 0, 0, 0, 0) // QDCOUNT 1
 }
 
-// appendQuestion writes the question as the client sent it. The caller has
-// made sure the name has no escapes, so each label is written as it is.
+// appendQuestion writes the question as the client sent it: its bytes,
+// when the request was read from them, or its name, which the caller has
+// made sure has no escapes, label by label.
 func appendQuestion(b []byte, req *request) []byte {
+	if req.rawQ != nil {
+		return append(b, req.rawQ...)
+	}
 	name := req.q.Name
 	if name != "." {
 		for len(name) > 0 {
@@ -465,41 +453,33 @@ func appendQuestion(b []byte, req *request) []byte {
 
 // optLen is the size of the OPT record the reply will carry.
 func optLen(req *request) int {
-	if req.opt == nil {
+	if !req.edns.on {
 		return 0
 	}
 	n := 11
-	if ecs := subnetOption(req.opt); ecs != nil {
-		n += 8 + (int(ecs.SourceNetmask)+7)/8
+	if req.edns.ecs.on {
+		n += 8 + int(req.edns.ecs.n)
 	}
 	return n
 }
 
-// finish sets the counts, adds the OPT record, truncates (TC=1, no records)
-// when the answer does not fit, and writes the reply. ancount < 0 means
-// "does not fit". It returns the buffer for reuse.
-func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, arcount int, scope int) []byte {
-	qend := headerLen + len(req.q.Name) + 1 + 4
-	if req.q.Name == "." {
-		qend = headerLen + 1 + 4
-	}
-	if ancount < 0 || len(b)+optLen(req) > req.maxSize {
-		b = b[:qend]
-		b[2] |= 1 << 1 // TC
+// finish sets the counts of the reply that starts at b[start:], adds the
+// OPT record and truncates (TC=1, no records) when the answer does not fit.
+// ancount < 0 means "does not fit".
+func (h *Handler) finish(req *request, b []byte, start, ancount, arcount int, scope int) []byte {
+	hdr := b[start:]
+	if ancount < 0 || len(hdr)+optLen(req) > req.maxSize {
+		b = b[:start+headerLen+req.qnameLen()+4]
+		hdr = b[start:]
+		hdr[2] |= bitTC >> 8
 		ancount, arcount = 0, 0
 	}
-	binary.BigEndian.PutUint16(b[6:], uint16(ancount))
-	if req.opt != nil {
+	binary.BigEndian.PutUint16(hdr[6:], uint16(ancount))
+	if req.edns.on {
 		b = appendOPT(b, req, h.udpSize, scope)
 		arcount++
 	}
-	binary.BigEndian.PutUint16(b[10:], uint16(arcount))
-	h.account(w, req, dns.RcodeSuccess, b[2]&(1<<1) != 0, len(b))
-	if req.tsig != nil {
-		h.writeSigned(w, req, b)
-	} else if _, err := w.Write(b); err != nil {
-		h.log.Debug("writing reply", "err", err)
-	}
+	binary.BigEndian.PutUint16(b[start+10:], uint16(arcount))
 	return b
 }
 
@@ -509,7 +489,7 @@ func (h *Handler) finish(w dns.ResponseWriter, req *request, b []byte, ancount, 
 // the answer did not depend on the subnet, scope 0).
 func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 	var flags uint16
-	if req.opt.Do() {
+	if req.edns.do {
 		flags = 1 << 15
 	}
 	b = append(b, 0) // root owner
@@ -517,22 +497,14 @@ func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(udpSize))
 	b = append(b, 0, 0) // extended RCODE, version
 	b = binary.BigEndian.AppendUint16(b, flags)
-	ecs := subnetOption(req.opt)
-	if ecs == nil {
+	e := &req.edns.ecs
+	if !e.on {
 		return binary.BigEndian.AppendUint16(b, 0)
 	}
-	alen := (int(ecs.SourceNetmask) + 7) / 8
-	addr := ecs.Address.To4()
-	if ecs.Family == 2 || addr == nil {
-		addr = ecs.Address.To16()
-	}
-	if alen > len(addr) {
-		alen = len(addr)
-	}
-	b = binary.BigEndian.AppendUint16(b, uint16(8+alen))
+	b = binary.BigEndian.AppendUint16(b, uint16(8+int(e.n)))
 	b = binary.BigEndian.AppendUint16(b, dns.EDNS0SUBNET)
-	b = binary.BigEndian.AppendUint16(b, uint16(4+alen))
-	b = binary.BigEndian.AppendUint16(b, ecs.Family)
-	b = append(b, ecs.SourceNetmask, uint8(min(max(scope, 0), int(ecs.SourceNetmask))))
-	return append(b, addr[:alen]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(4+int(e.n)))
+	b = binary.BigEndian.AppendUint16(b, e.family)
+	b = append(b, e.source, uint8(min(max(scope, 0), int(e.source))))
+	return append(b, e.addr[:e.n]...)
 }

@@ -43,6 +43,10 @@ type wireMsg struct {
 	nopt   int    // OPT records seen (in any section)
 	optOK  bool   // exactly one OPT, in the additional section, well formed
 	optDO  bool   // its DO bit
+	others bool   // records other than an OPT (a TSIG, an update's)
+	// The OPT record's fields: its RDATA is b[optData:optData+optLen].
+	optSize, optVersion uint16
+	optData, optLen     int
 }
 
 func (m *wireMsg) opcode() int { return int(m.bits>>11) & 0xF }
@@ -98,6 +102,7 @@ func checkMsg(b []byte, m *wireMsg) verdict {
 	}
 	others, ok := walkRRs(b, off, an, ns, ar, m)
 	m.optOK = m.optOK && ok && m.nopt == 1
+	m.others = others
 	if !ok {
 		return verdictFormErr
 	}
@@ -137,7 +142,10 @@ func walkRRs(b []byte, off, an, ns, ar int, m *wireMsg) (others, ok bool) {
 			// The OPT's owner is the root, and it sits in the additional section.
 			if m.nopt == 1 && i >= an+ns && b[nameStart] == 0 && optionsOK(b[rdata:rdata+rdlen]) {
 				m.optOK = true
+				m.optSize = binary.BigEndian.Uint16(b[end+2:])
+				m.optVersion = uint16(b[end+5])
 				m.optDO = binary.BigEndian.Uint16(b[end+6:])&(1<<15) != 0
+				m.optData, m.optLen = rdata, rdlen
 			}
 		} else {
 			others = true

@@ -1,0 +1,49 @@
+// Package dnsfront is poolnsd's authoritative DNS server: it answers
+// queries from the current handlespace view and applies DNS UPDATE
+// registrations.
+//
+// # Basics
+//
+// A query goes through four steps, each in its own file:
+//
+//   - msgcheck.go reads the raw message (checkMsg) before anything else
+//     does: responses and runts are dropped, opcodes other than QUERY and
+//     UPDATE get NOTIMP and malformed messages FORMERR, written from the
+//     message's bytes; only well-formed messages reach the handler.
+//   - handler.go (Handler.ServeDNS) checks what the question asks for
+//     (EDNS version, meta types, class, a TSIG), then looks the question up
+//     and hands the result to a renderer. It holds no lock and does no I/O
+//     but writing the reply.
+//   - lookup.go (Lookup) is the meaning of the answer, and the only place
+//     that decides it: (view, question) → Result, whose Kind (pool answer,
+//     element, static, wildcard, CNAME chain, referral, NXDOMAIN, NODATA,
+//     refused) gives the rcode and the AA bit, and whose fields say what the
+//     sections hold. It is pure and, on the query path, allocates nothing.
+//   - Two renderers write a Result. answer_wire.go writes pool and element
+//     answers straight into a byte buffer from material packed once per
+//     element (the common case: no dns.Msg, no allocation); answer_msg.go
+//     writes every kind as a dns.Msg (static records, negative answers,
+//     referrals, CNAME chains into pools, errors) and fits it to the
+//     client's size (RFC 2181 §9: glue is left out before TC is set).
+//
+// update.go, prereq.go and tsig.go apply DNS UPDATE (RFC 2136) signed with
+// TSIG (RFC 8945) through an Updater; server.go binds the UDP (one
+// SO_REUSEPORT socket per core) and TCP listeners on miekg/dns's server.
+//
+// # Caveats
+//
+//   - A pool answer's elements are chosen when it is written, not by
+//     Lookup: a selection changes the policy's per-query state (round-robin
+//     sequences, least-used charges), and a UDP SRV answer that cannot fit
+//     is truncated without asking the policy at all.
+//   - The records a Result refers to belong to the view: renderers copy
+//     what they change (wildcard owners, the SOA's TTL) and never reorder
+//     a slice of the view in place.
+//   - The packed material lives on the handlespace's elements and leaf
+//     parts (Element.Memo, Pick.PartMemo), keyed by what it depends on, so
+//     a change of one element repacks that element only.
+//   - Negative answers at or below a pool's name carry at most the pool's
+//     TTL on their SOA (RFC 2308 lets the server choose), so that a
+//     resolver does not hide a pool that comes back from all-down for the
+//     zone's negative TTL.
+package dnsfront

@@ -1,0 +1,71 @@
+package dnsfront
+
+import (
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// TestLookup: what the pure lookup finds, in DNS terms, for every kind of
+// result; the handler tables check the replies written from them.
+func TestLookup(t *testing.T) {
+	v := newTestSpace(t).View()
+	for _, c := range []struct {
+		name    string
+		qtype   uint16
+		kind    Kind
+		chain   int    // CNAME records before the final name
+		final   string // Result.Name
+		records int    // len(Result.Records)
+		negTTL  uint32 // for negative kinds
+	}{
+		{"example.org.", dns.TypeA, KindRefused, 0, "example.org.", 0, 0},
+		{"pool.test.", dns.TypeAXFR, KindRefused, 0, "pool.test.", 0, 0},
+		{"Web.pool.test.", dns.TypeA, KindPool, 0, "Web.pool.test.", 0, 0},
+		{"_http._tcp.web.pool.test.", dns.TypeURI, KindPool, 0, "_http._tcp.web.pool.test.", 0, 0},
+		{"w1.web.pool.test.", dns.TypeA, KindElement, 0, "w1.web.pool.test.", 0, 0},
+		{"w1.web.pool.test.", dns.TypeAAAA, KindNoData, 0, "w1.web.pool.test.", 0, 5},
+		{"dead.pool.test.", dns.TypeA, KindNoData, 0, "dead.pool.test.", 0, 5},
+		{"nope.web.pool.test.", dns.TypeA, KindNXDomain, 0, "nope.web.pool.test.", 0, 5},
+		{"_tcp.web.pool.test.", dns.TypeSRV, KindNoData, 0, "_tcp.web.pool.test.", 0, 5},
+		{"web.pool.test.", dns.TypeANY, KindStatic, 0, "web.pool.test.", 1, 0},
+		{"ns1.pool.test.", dns.TypeA, KindStatic, 0, "ns1.pool.test.", 1, 0},
+		{"pool.test.", dns.TypeANY, KindStatic, 0, "pool.test.", 1, 0},
+		{"x.wild.pool.test.", dns.TypeTXT, KindWildcard, 0, "x.wild.pool.test.", 1, 0},
+		{"x.wild.pool.test.", dns.TypeA, KindNoData, 0, "x.wild.pool.test.", 0, 30},
+		{"www.pool.test.", dns.TypeTXT, KindStatic, 1, "txt.pool.test.", 1, 0},
+		{"www.pool.test.", dns.TypeCNAME, KindStatic, 0, "www.pool.test.", 1, 0},
+		{"alias.pool.test.", dns.TypeA, KindPool, 1, "web.pool.test.", 0, 0},
+		{"gone.pool.test.", dns.TypeA, KindNXDomain, 1, "nope.web.pool.test.", 0, 5},
+		{"host.sub.pool.test.", dns.TypeA, KindReferral, 0, "host.sub.pool.test.", 1, 0},
+		{"nothing.pool.test.", dns.TypeA, KindNXDomain, 0, "nothing.pool.test.", 0, 30},
+		{"deep.pool.test.", dns.TypeA, KindNoData, 0, "deep.pool.test.", 0, 30},
+	} {
+		var r Result
+		Lookup(v, c.name, lower(c.name), c.qtype, &r)
+		if r.Kind != c.kind || len(r.Chain) != c.chain || r.Name != c.final || len(r.Records) != c.records {
+			t.Errorf("%s %s: %s, chain %d, final %s, %d records; want %s, %d, %s, %d", c.name, dns.TypeToString[c.qtype],
+				r.Kind, len(r.Chain), r.Name, len(r.Records), c.kind, c.chain, c.final, c.records)
+		}
+		if (c.kind == KindNXDomain || c.kind == KindNoData) && r.NegTTL != c.negTTL {
+			t.Errorf("%s %s: negative TTL %d, want %d", c.name, dns.TypeToString[c.qtype], r.NegTTL, c.negTTL)
+		}
+		if c.kind == KindPool && (r.Set == nil || r.Set.Len() == 0 || r.Pool == nil) {
+			t.Errorf("%s %s: pool result without a set to choose from", c.name, dns.TypeToString[c.qtype])
+		}
+	}
+}
+
+// TestLookupAllocs: the lookups of the query path allocate nothing.
+func TestLookupAllocs(t *testing.T) {
+	v := newTestSpace(t).View()
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"web.pool.test.", dns.TypeA}, {"w1.web.pool.test.", dns.TypeA}, {"ns1.pool.test.", dns.TypeA},
+		{"nothing.pool.test.", dns.TypeA}, {"dead.pool.test.", dns.TypeA}} {
+		if n := testing.AllocsPerRun(100, func() { var r Result; Lookup(v, q.name, q.name, q.qtype, &r) }); n != 0 {
+			t.Errorf("%s %s: %.0f allocations per lookup, want 0", q.name, dns.TypeToString[q.qtype], n)
+		}
+	}
+}

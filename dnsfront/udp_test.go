@@ -1,0 +1,204 @@
+package dnsfront
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
+	"github.com/poolnsd/poolnsd/registrar"
+)
+
+// stuckUpdater holds every update until release is closed.
+type stuckUpdater struct {
+	got     chan struct{}
+	release chan struct{}
+}
+
+func (u *stuckUpdater) Allow(netip.Addr) bool { return true }
+func (u *stuckUpdater) Submit(ctx context.Context, _ *registrar.Request) (registrar.Result, error) {
+	u.got <- struct{}{}
+	select {
+	case <-u.release:
+	case <-ctx.Done():
+	}
+	return registrar.Result{}, context.Canceled
+}
+
+// TestUDPUpdateDoesNotStall: an UPDATE waiting for its commit holds no UDP
+// loop: with one socket, queries sent after it are answered while it
+// waits, and its own reply comes once it is done.
+func TestUDPUpdateDoesNotStall(t *testing.T) {
+	up := &stuckUpdater{got: make(chan struct{}, 1), release: make(chan struct{})}
+	addr, _ := serveTest(t, Config{Logger: discardLog(), Updates: up, TSIG: testKeys, UDPSockets: 1}, newTestSpace(t))
+	m := new(dns.Msg)
+	m.SetUpdate("pool.test.")
+	rr, _ := dns.NewRR("x1.web.pool.test. 60 IN SRV 0 0 80 x1.web.pool.test.")
+	m.Insert([]dns.RR{rr})
+	b := signed(t, m, keyAll, dns.HmacSHA256, tsigSecret, time.Now())
+	uc, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	if _, err := uc.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-up.got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the update did not reach the updater")
+	}
+	// The update waits; the loop answers queries meanwhile.
+	c := &dns.Client{Timeout: 2 * time.Second}
+	for i := 0; i < 5; i++ {
+		q := new(dns.Msg)
+		q.SetQuestion("web.pool.test.", dns.TypeA)
+		if r, _, err := c.Exchange(q, addr); err != nil || len(r.Answer) == 0 {
+			t.Fatalf("query %d while an update waits: %v %v", i, r, err)
+		}
+	}
+	close(up.release)
+	uc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := uc.Read(buf)
+	if err != nil {
+		t.Fatalf("the update's reply: %v", err)
+	}
+	r := unpack(t, buf[:n])
+	if r.Opcode != dns.OpcodeUpdate || r.Rcode != dns.RcodeServerFailure || r.IsTsig() == nil {
+		t.Errorf("update reply: opcode %d rcode %s TSIG %v; want UPDATE, SERVFAIL (the updater failed), signed", r.Opcode, dns.RcodeToString[r.Rcode], r.IsTsig())
+	}
+}
+
+// TestUDPFastAndSlowAgree: the loop's answers to queries read from their
+// bytes are the same as the handler's through miekg/dns's dns.Msg, for
+// every kind of result (a pool that rotates is compared by count).
+func TestUDPFastAndSlowAgree(t *testing.T) {
+	h := NewHandler(newTestSpace(t), Config{})
+	u := loopFor(t, h)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+		edns  bool
+	}{
+		{"web.pool.test.", dns.TypeA, false}, {"WEB.pool.test.", dns.TypeSRV, true},
+		{"w1.web.pool.test.", dns.TypeA, true}, {"ns1.pool.test.", dns.TypeA, true},
+		{"Nothing.pool.test.", dns.TypeA, false}, {"x.wild.pool.test.", dns.TypeTXT, true},
+		{"alias.pool.test.", dns.TypeAAAA, true}, {"host.sub.pool.test.", dns.TypeA, true},
+		{"example.com.", dns.TypeA, true}, {"dead.pool.test.", dns.TypeA, true},
+		{"pool.test.", dns.TypeANY, true}, {"pool.test.", dns.TypeOPT, true},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		if q.edns {
+			m.SetEdns0(1232, true)
+		}
+		b, _ := m.Pack()
+		loop := new(dns.Msg)
+		out := u.serve(&udpbatch.Msg{Buf: b, Addr: udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)}, nil)
+		if err := loop.Unpack(out); err != nil {
+			t.Fatalf("%s %s: loop reply does not unpack: %v", q.name, dns.TypeToString[q.qtype], err)
+		}
+		w := newRecorder(false)
+		h.ServeDNS(w, m)
+		got, want := loop, w.msg
+		if got.MsgHdr != want.MsgHdr || len(got.Answer) != len(want.Answer) || len(got.Ns) != len(want.Ns) || len(got.Extra) != len(want.Extra) ||
+			got.Question[0] != want.Question[0] {
+			t.Errorf("%s %s:\nloop:\n%v\nhandler:\n%v", q.name, dns.TypeToString[q.qtype], got, want)
+		}
+	}
+}
+
+// loopFor makes a UDP loop of h on a loopback socket, to call serve on
+// directly.
+func loopFor(t testing.TB, h *Handler) *udpServer {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	u, err := newUDPServer(h, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// FuzzUDPServe feeds arbitrary datagrams to the UDP loop's serve: no
+// panic; every reply unpacks, carries the query's ID and QR, and fits the
+// size the query allows.
+func FuzzUDPServe(f *testing.F) {
+	for _, q := range []struct {
+		name string
+		qt   uint16
+	}{{"web.pool.test.", dns.TypeA}, {"_http._tcp.web.pool.test.", dns.TypeSRV}, {"big.pool.test.", dns.TypeSRV},
+		{"x.wild.pool.test.", dns.TypeTXT}, {"nothing.pool.test.", dns.TypeA}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qt)
+		m.SetEdns0(1232, true)
+		b, _ := m.Pack()
+		f.Add(b)
+	}
+	h := NewHandler(bigSpace(f, 300, 5), Config{})
+	u := loopFor(f, h)
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out := u.serve(&udpbatch.Msg{Buf: b, Addr: from}, nil)
+		if out == nil {
+			return
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(out); err != nil {
+			t.Fatalf("reply does not unpack: %v", err)
+		}
+		if len(b) < 2 || r.Id != uint16(b[0])<<8|uint16(b[1]) || !r.Response {
+			t.Fatalf("reply ID %d QR %v", r.Id, r.Response)
+		}
+		limit := dns.MinMsgSize
+		q := new(dns.Msg)
+		if q.Unpack(b) == nil {
+			if opt := q.IsEdns0(); opt != nil {
+				limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), 1232)
+			}
+		}
+		if len(out) > limit {
+			t.Fatalf("UDP reply of %d bytes, limit %d", len(out), limit)
+		}
+	})
+}
+
+// TestPlainName: the fast path takes names of plain characters, in lower
+// case, and leaves the ones presentation form escapes (or compressed ones)
+// to the slow path.
+func TestPlainName(t *testing.T) {
+	u := loopFor(t, NewHandler(newTestSpace(t), Config{}))
+	wire := func(s string) []byte {
+		b := make([]byte, 256)
+		n, err := dns.PackDomainName(s, b, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b[:n]
+	}
+	for _, c := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{".", ".", true}, {"WeB.Pool.TEST.", "web.pool.test.", true}, {"_http._tcp.x-1.test.", "_http._tcp.x-1.test.", true},
+		{`a\.b.test.`, "", false}, {`a\ b.test.`, "", false}, {`a\$.test.`, "", false}, {`a\@.test.`, "", false},
+		{`a\000.test.`, "", false}, {`a\255.test.`, "", false}, {`a\"b.test.`, "", false}, {`a\;.test.`, "", false},
+	} {
+		got, ok := u.plainName(wire(c.name))
+		if ok != c.ok || got != c.want {
+			t.Errorf("plainName(%q) = %q, %v; want %q, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := u.plainName([]byte{0xC0, 12}); ok {
+		t.Errorf("a compressed name taken")
+	}
+}

@@ -1,0 +1,260 @@
+package netlab
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// fakeElements are elements whose state stays what the checker believes.
+type fakeElements map[netip.Addr]ElementState
+
+func (f fakeElements) State(a netip.Addr) ElementState { return f[a] }
+
+func (f fakeElements) Set(a netip.Addr, s ElementState) time.Time { f[a] = s; return time.Now() }
+
+// testChecker is a checker over two registrars (a, b) and one pool of
+// three elements, judged by hand: no network.
+func testChecker(t *testing.T) (*Checker, []netip.Addr, time.Time) {
+	t.Helper()
+	elems := []netip.Addr{netip.MustParseAddr("198.19.1.1"), netip.MustParseAddr("198.19.1.2"), netip.MustParseAddr("198.19.1.3")}
+	cl := &Cluster{Regs: []*Registrar{{Name: "a"}, {Name: "b"}}}
+	c := NewChecker(CheckerConfig{
+		Cluster:  cl,
+		Backends: fakeElements{},
+		Pools:    []Pool{{Name: "p.pool.example.", Elems: elems}},
+		Dyn:      Pool{Name: "dyn.pool.example."},
+		Interval: 50 * time.Millisecond,
+		Bounds:   Bounds{Detect: 3 * time.Second, Takeover: 4 * time.Second, Rise: 8 * time.Second, Propagate: 2 * time.Second},
+	})
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c.start = t0
+	for _, e := range c.elems {
+		e.since = t0.Add(-time.Hour)
+	}
+	c.stats = make([]regStats, 2)
+	for i := range c.stats {
+		c.stats[i].open = map[netip.Addr]time.Time{}
+	}
+	return c, elems, t0
+}
+
+func kinds(c *Checker) map[string]int {
+	out := map[string]int{}
+	for k, n := range c.nviol {
+		out[k] = n
+	}
+	return out
+}
+
+func TestCheckerDeadListed(t *testing.T) {
+	c, el, t0 := testChecker(t)
+	e := c.elems[el[0]]
+	e.state, e.since = Dead, t0
+	// Within the bound: allowed.
+	c.judge(0, 0, t0.Add(2*time.Second), reply{addrs: el})
+	if n := c.nviol[VDeadListed]; n != 0 {
+		t.Fatalf("an element dead for 2 s (bound 3 s) counted as dead-listed %d times", n)
+	}
+	// Past it: a violation, at a and at b.
+	c.judge(0, 0, t0.Add(4*time.Second), reply{addrs: el})
+	c.judge(1, 0, t0.Add(4*time.Second), reply{addrs: el})
+	if n := c.nviol[VDeadListed]; n != 2 {
+		t.Fatalf("an element dead for 4 s (bound 3 s) listed by two registrars: %d dead-listed, want 2", n)
+	}
+	// On the minority side: allowed.
+	c.regs[1].minority = true
+	c.judge(1, 0, t0.Add(5*time.Second), reply{addrs: el})
+	if n := c.nviol[VDeadListed]; n != 2 {
+		t.Fatalf("the minority side's answer counted: %d dead-listed, want 2", n)
+	}
+	// Not listed: fine, and the dead element is no gap.
+	c.judge(0, 0, t0.Add(5*time.Second), reply{addrs: el[1:]})
+	if n := c.nviol[VDeadListed]; n != 2 {
+		t.Fatalf("an answer without the dead element counted: %d", n)
+	}
+	if len(c.stats[0].open) != 0 {
+		t.Errorf("a dead element's absence opened a gap: %v", c.stats[0].open)
+	}
+}
+
+func TestCheckerDeadBound(t *testing.T) {
+	c, _, t0 := testChecker(t)
+	b := c.cfg.Bounds
+	if got := c.deadBound(t0); got != b.Detect {
+		t.Errorf("no change near the death: bound %v, want %v", got, b.Detect)
+	}
+	c.changes = []time.Time{t0.Add(-time.Second)} // a registrar died just before
+	if got := c.deadBound(t0); got != b.Detect+b.Takeover {
+		t.Errorf("a change 1 s before the death: bound %v, want %v", got, b.Detect+b.Takeover)
+	}
+	c.changes = []time.Time{t0.Add(time.Second)} // while the home detected it
+	if got := c.deadBound(t0); got != 2*b.Detect+b.Takeover {
+		t.Errorf("a change 1 s after the death: bound %v, want %v", got, 2*b.Detect+b.Takeover)
+	}
+	c.changes = []time.Time{t0.Add(-time.Minute), t0.Add(time.Minute)}
+	if got := c.deadBound(t0); got != b.Detect {
+		t.Errorf("changes far from the death: bound %v, want %v", got, b.Detect)
+	}
+}
+
+func TestCheckerEmpty(t *testing.T) {
+	c, el, t0 := testChecker(t)
+	c.judge(0, 0, t0, reply{rcode: dns.RcodeSuccess})
+	if n := c.nviol[VEmpty]; n != 1 {
+		t.Fatalf("an empty answer with three healthy elements: %d empty, want 1", n)
+	}
+	// All dead: an empty answer is right.
+	for _, a := range el {
+		c.elems[a].state, c.elems[a].since = Dead, t0
+	}
+	c.judge(0, 0, t0.Add(time.Second), reply{})
+	if n := c.nviol[VEmpty]; n != 1 {
+		t.Fatalf("an empty answer with every element dead counted: %d empty, want 1", n)
+	}
+	// One alive again, but not for Rise yet: still right.
+	c.elems[el[1]].state, c.elems[el[1]].since = Alive, t0.Add(time.Second)
+	c.judge(0, 0, t0.Add(2*time.Second), reply{})
+	if n := c.nviol[VEmpty]; n != 1 {
+		t.Fatalf("an element revived 1 s ago (rise bound 8 s) made an empty answer wrong: %d", n)
+	}
+	// Alive for Rise, but cut off from a: right at a, wrong at b.
+	c.SetCut(el[1], c.cfg.Cluster.Regs[0], true)
+	c.judge(0, 0, t0.Add(10*time.Second), reply{})
+	if n := c.nviol[VEmpty]; n != 1 {
+		t.Fatalf("a's empty answer counted while its only healthy element is cut off from a: %d", n)
+	}
+	c.judge(1, 0, t0.Add(10*time.Second), reply{})
+	if n := c.nviol[VEmpty]; n != 2 {
+		t.Fatalf("b's empty answer with a healthy element it reaches: %d empty, want 2", n)
+	}
+	// a's link is down: nothing is reachable from a.
+	c.SetCut(el[1], c.cfg.Cluster.Regs[0], false)
+	c.SetIsolated(c.cfg.Cluster.Regs[0], true)
+	c.judge(0, 0, t0.Add(11*time.Second), reply{})
+	if n := c.nviol[VEmpty]; n != 2 {
+		t.Fatalf("an isolated registrar's empty answer counted: %d", n)
+	}
+}
+
+func TestCheckerCutLeft(t *testing.T) {
+	c, el, t0 := testChecker(t)
+	c.SetCut(el[2], c.cfg.Cluster.Regs[0], true)
+	c.judge(1, 0, t0, reply{addrs: el[:2]})
+	if n := c.nviol[VCutLeft]; n != 1 {
+		t.Fatalf("the element cut off from a only, missing at b: %d cut-left, want 1", n)
+	}
+	c.judge(0, 0, t0, reply{addrs: el[:2]})
+	if n := c.nviol[VCutLeft]; n != 2 {
+		t.Fatalf("the element cut off from a only, missing at a: %d cut-left, want 2", n)
+	}
+	c.judge(0, 0, t0, reply{addrs: el})
+	if n := c.nviol[VCutLeft]; n != 2 {
+		t.Fatalf("an answer with the cut element counted: %d", n)
+	}
+	// Cut off from both: it may leave.
+	c.SetCut(el[2], c.cfg.Cluster.Regs[1], true)
+	c.judge(0, 0, t0, reply{addrs: el[:2]})
+	if n := c.nviol[VCutLeft]; n != 2 {
+		t.Fatalf("an element cut off from every registrar counted as cut-left: %d", n)
+	}
+}
+
+func TestCheckerGaps(t *testing.T) {
+	c, el, t0 := testChecker(t)
+	c.judge(0, 0, t0, reply{addrs: el})
+	c.judge(0, 0, t0.Add(50*time.Millisecond), reply{addrs: el[1:]})
+	c.judge(0, 0, t0.Add(100*time.Millisecond), reply{addrs: el[1:]})
+	c.judge(0, 0, t0.Add(150*time.Millisecond), reply{addrs: el})
+	c.judge(1, 0, t0.Add(150*time.Millisecond), reply{addrs: el[:2]})
+	c.end = t0.Add(time.Second)
+	c.stop = make(chan struct{})
+	c.Stop()
+	gs := c.Gaps(t0, t0.Add(time.Hour))
+	if gs.N != 2 || gs.Elems != 2 || gs.Longest < 100*time.Millisecond {
+		t.Fatalf("gaps %+v, want 2 (one of 100 ms at a, one left open at b) of 2 elements", gs)
+	}
+	if c.stats[0].lacking != 2 || c.stats[1].lacking != 1 {
+		t.Errorf("lacking answers a %d b %d, want 2 and 1", c.stats[0].lacking, c.stats[1].lacking)
+	}
+	if len(c.nviol) != 0 {
+		t.Errorf("gaps are not violations, got %v", kinds(c))
+	}
+}
+
+func TestCheckerRegistrations(t *testing.T) {
+	c, el, t0 := testChecker(t)
+	dyn := len(c.pools) - 1
+	d := &elemT{addr: netip.MustParseAddr("198.19.1.200"), pool: dyn, state: Alive, since: t0.Add(-time.Hour), reg: regAcked, regAt: t0}
+	c.elems[d.addr] = d
+	c.members[dyn] = append(c.members[dyn], d)
+	// Acknowledged 1 s ago (propagation bound 2 s): may be missing.
+	c.judge(0, dyn, t0.Add(time.Second), reply{})
+	if len(c.stats[0].open) != 0 || len(c.nviol) != 0 {
+		t.Fatalf("a registration 1 s old missing: gaps %v, violations %v", c.stats[0].open, kinds(c))
+	}
+	// 3 s: must be there.
+	c.judge(0, dyn, t0.Add(3*time.Second), reply{})
+	if len(c.stats[0].open) != 1 || c.nviol[VEmpty] != 1 {
+		t.Fatalf("a registration 3 s old missing: gaps %v, violations %v; want a gap and an empty answer", c.stats[0].open, kinds(c))
+	}
+	// Deregistered: listed within the bound, fine; past it, stale.
+	d.reg, d.deregAt = regGone, t0.Add(4*time.Second)
+	c.judge(0, dyn, t0.Add(5*time.Second), reply{addrs: []netip.Addr{d.addr}})
+	c.judge(0, dyn, t0.Add(7*time.Second), reply{addrs: []netip.Addr{d.addr}})
+	if n := c.nviol[VStaleDereg]; n != 1 {
+		t.Fatalf("stale deregistrations %d, want 1", n)
+	}
+	// An address of no element, or one of another pool.
+	c.judge(0, dyn, t0, reply{addrs: []netip.Addr{netip.MustParseAddr("198.19.9.9"), el[0]}})
+	if n := c.nviol[VUnknown]; n != 2 {
+		t.Fatalf("unknown addresses %d, want 2", n)
+	}
+}
+
+func TestParseReply(t *testing.T) {
+	q, err := packQuery("p00.pool.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setID(q, 0xbeef)
+	var m dns.Msg
+	if err := m.Unpack(q); err != nil || m.Id != 0xbeef || m.Question[0].Name != "p00.pool.example." || m.IsEdns0() == nil || m.RecursionDesired {
+		t.Fatalf("the packed query reads back as %v (%v)", &m, err)
+	}
+	r := new(dns.Msg)
+	r.SetReply(&m)
+	r.Compress = true
+	for _, a := range []string{"198.19.1.1", "198.19.2.7"} {
+		r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: "p00.pool.example.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1}, A: net.ParseIP(a)})
+	}
+	r.Answer = append(r.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: "p00.pool.example.", Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{"x"}})
+	r.SetEdns0(1232, false)
+	b, err := r.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := parseReply(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.id != 0xbeef || rep.rcode != 0 || rep.tc || len(rep.addrs) != 2 || rep.addrs[1] != netip.MustParseAddr("198.19.2.7") {
+		t.Fatalf("parsed %+v", rep)
+	}
+	r.Answer = nil
+	r.Rcode = dns.RcodeNameError
+	r.Truncated = true
+	b, _ = r.Pack()
+	if rep, err = parseReply(b, nil); err != nil || rep.rcode != dns.RcodeNameError || !rep.tc || len(rep.addrs) != 0 {
+		t.Fatalf("parsed %+v %v, want NXDOMAIN with TC and no address", rep, err)
+	}
+	for i := 0; i < len(b); i++ {
+		parseReply(b[:i], nil) // no panic on a short message
+	}
+	if _, err := parseReply(q, nil); err == nil {
+		t.Errorf("a query parsed as a reply")
+	}
+}

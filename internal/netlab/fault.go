@@ -1,0 +1,81 @@
+package netlab
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Fault is one fault of the network or of a process, with its repair.
+// Inject and Heal return the time they took effect (just after the change
+// was made), so that the measures count from there.
+type Fault struct {
+	// Name says what it is: "link down r3", "split r1,r2|r3,r4,r5".
+	Name string
+	// Inject makes the fault.
+	Inject func() (time.Time, error)
+	// Heal undoes it; nil for a fault that is not undone (kill -9: a
+	// restart is a fault of its own).
+	Heal func() (time.Time, error)
+}
+
+// LinkDown is a node's link taken down at the hub's end, as a cable
+// pulled at the switch: the node keeps its address and routes, and
+// reaches nothing, and nothing reaches it, until Heal.
+func (nd *Node) LinkDown() Fault {
+	hub := nd.net.hub.ns
+	set := func(state string) func() (time.Time, error) {
+		return func() (time.Time, error) {
+			err := hub.ip("link", "set", nd.link, state)
+			return time.Now(), err
+		}
+	}
+	return Fault{Name: "link down " + nd.Name, Inject: set("down"), Heal: set("up")}
+}
+
+// Blackhole is a blackhole route to p in the node's namespace: the node
+// alone cannot reach p (its packets to p are discarded before they leave;
+// a connect fails at once), everyone else still can.
+func (nd *Node) Blackhole(p netip.Prefix) Fault {
+	route := func(op string) func() (time.Time, error) {
+		return func() (time.Time, error) {
+			err := nd.ns.ip("route", op, "blackhole", p.String())
+			return time.Now(), err
+		}
+	}
+	return Fault{Name: fmt.Sprintf("blackhole %s at %s", p, nd.Name), Inject: route("add"), Heal: route("del")}
+}
+
+// Split partitions the nodes into groups: the relay drops every packet
+// between two nodes of different groups (in both directions), silently,
+// as a broken network would; inside a group, and between any node and a
+// node in no group, packets pass. The hub (the checker) still reaches
+// every node.
+func (n *Net) Split(groups ...[]*Node) Fault {
+	var names []string
+	for _, g := range groups {
+		var ns []string
+		for _, nd := range g {
+			ns = append(ns, nd.Name)
+		}
+		names = append(names, strings.Join(ns, ","))
+	}
+	set := func(on bool) func() (time.Time, error) {
+		return func() (time.Time, error) {
+			for i, a := range groups {
+				for _, b := range groups[i+1:] {
+					for _, x := range a {
+						for _, y := range b {
+							if err := n.relay.setCut(x.idx, y.idx, on); err != nil {
+								return time.Now(), err
+							}
+						}
+					}
+				}
+			}
+			return time.Now(), nil
+		}
+	}
+	return Fault{Name: "split " + strings.Join(names, "|"), Inject: set(true), Heal: set(false)}
+}

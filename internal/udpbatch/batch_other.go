@@ -1,0 +1,68 @@
+//go:build !linux
+
+package udpbatch
+
+import (
+	"net"
+	"sync/atomic"
+)
+
+// Conn reads and writes datagrams one at a time with the net package
+// (recvmmsg and sendmmsg are Linux's).
+type Conn struct {
+	c     *net.UDPConn
+	v6    bool
+	stats struct {
+		readCalls, readMsgs, writeCalls, writeMsgs atomic.Uint64
+	}
+}
+
+// New wraps c.
+func New(c *net.UDPConn, size int) (*Conn, error) {
+	la, _ := c.LocalAddr().(*net.UDPAddr)
+	return &Conn{c: c, v6: la != nil && la.IP.To4() == nil}, nil
+}
+
+// V6 reports whether the socket is an IPv6 one.
+func (c *Conn) V6() bool { return c.v6 }
+
+// Stats returns the counts of system calls and datagrams so far.
+func (c *Conn) Stats() Stats {
+	return Stats{ReadCalls: c.stats.readCalls.Load(), ReadMsgs: c.stats.readMsgs.Load(),
+		WriteCalls: c.stats.writeCalls.Load(), WriteMsgs: c.stats.writeMsgs.Load()}
+}
+
+// ReadBatch reads one datagram.
+func (c *Conn) ReadBatch(ms []Msg) (int, error) {
+	m := &ms[0]
+	n, _, _, ap, err := c.c.ReadMsgUDPAddrPort(m.Buf, nil)
+	if err != nil {
+		return 0, err
+	}
+	m.Buf, m.OOB, m.Addr = m.Buf[:n], m.OOB[:0], AddrFrom(ap, c.v6)
+	c.stats.readCalls.Add(1)
+	c.stats.readMsgs.Add(1)
+	return 1, nil
+}
+
+// WriteBatch writes the messages one by one.
+func (c *Conn) WriteBatch(ms []Msg) (int, error) {
+	sent := 0
+	var first error
+	for i := range ms {
+		_, _, err := c.c.WriteMsgUDPAddrPort(ms[i].Buf, nil, ms[i].Addr.AddrPort())
+		c.stats.writeCalls.Add(1)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		sent++
+	}
+	c.stats.writeMsgs.Add(uint64(sent))
+	return sent, first
+}
+
+// ReplyOOB returns nil: no destination addresses are asked for here.
+func ReplyOOB(oob []byte) []byte { return nil }
