@@ -80,6 +80,10 @@ type Verdict struct {
 	Votes []Vote
 	// Asked is how many other registrars were asked.
 	Asked int
+	// Moved: the element is no longer homed here (it was handed off, or
+	// taken back, while the vantage points probed it); the verdict is
+	// not to be published here, its new home decides.
+	Moved bool
 }
 
 // round is a confirmation this registrar asked for.
@@ -180,6 +184,9 @@ func (n *Node) decide(r *round) {
 	h, views := Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
 	v := Verdict{Pool: r.pool, ID: r.id, Current: r.current, Proposed: r.proposed, Health: h, Vantage: views,
 		Votes: r.votes, Asked: r.asked}
+	if en := n.tab.get(r.key); en == nil || en.home() != n.id {
+		v.Moved = true
+	}
 	n.out.Verdicts = append(n.out.Verdicts, v)
 	n.cstats.Decided++
 	if views != nil {
@@ -189,6 +196,9 @@ func (n *Node) decide(r *round) {
 		r.proposed, h, len(r.votes)-1, r.asked)
 	if views != nil {
 		detail += ", disputed"
+	}
+	if v.Moved {
+		detail += ", not published: the element is no longer homed here"
 	}
 	n.event(Event{Kind: EventConfirmed, Detail: detail})
 }

@@ -192,6 +192,62 @@ func TestConfirmTwoAndOne(t *testing.T) {
 	}
 }
 
+// TestConfirmMoved: a verdict that comes after its element moved to
+// another home (here: handed off as its home leaves) is marked Moved and
+// is not published by the old home; a change of a peer's element made
+// here anyway (a probe result published as the element moved) is undone
+// from the table, so that no registrar keeps a health its element's home
+// does not say.
+func TestConfirmMoved(t *testing.T) {
+	c, a, b, cm := confirmCluster(t, 25, 12)
+	e := staticOf(t, a)
+	b.Sees, cm.Sees = sees(handlespace.HealthDown), sees(handlespace.HealthDown)
+	b.ProbeDelay, cm.ProbeDelay = 2*probeWait, 2*probeWait
+	if !a.Confirm(staticPool, e.ID, handlespace.HealthDown, probeWait) {
+		t.Fatal("A found nobody to ask")
+	}
+	a.Leave(nil)
+	v, _ := confirmed(t, c, a, 1, time.Second)
+	if !v.Moved {
+		t.Fatalf("verdict %+v after A handed the element off, want Moved", v)
+	}
+	if got := a.Find(staticPool, e.ID); got.Health != handlespace.HealthUp {
+		t.Errorf("A published a verdict for an element no longer homed there: %v", got.Health)
+	}
+	a.Stop()
+	requireSettled(t, c, interval)
+	// B publishes down for an element homed at C: the table's up stands.
+	var other *handlespace.Element
+	for _, el := range b.Elements() {
+		if el.Static && el.Home == idC {
+			other = el.Element
+			break
+		}
+	}
+	if other == nil {
+		t.Fatal("C is home of no zone-file element")
+	}
+	b.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Update(staticPool, other.ID, func(e *handlespace.Element) { e.Health = handlespace.HealthDown })
+	})
+	if got := b.Find(staticPool, other.ID); got.Health != handlespace.HealthUp {
+		t.Errorf("B keeps %v for an element its home C says is up", got.Health)
+	}
+	// The same for a registration homed at C.
+	register(t, c, cm, 500, 1)
+	requireSettled(t, c, interval)
+	reg := registered(b, idC)
+	if len(reg) == 0 {
+		t.Fatal("B sees no registration homed at C")
+	}
+	b.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Update(reg[0].Pool, reg[0].ID, func(e *handlespace.Element) { e.Health = handlespace.HealthDown })
+	})
+	if got := b.Find(reg[0].Pool, reg[0].ID); got.Health != reg[0].Health {
+		t.Errorf("B keeps %v for a registration its home C says is %v", got.Health, reg[0].Health)
+	}
+}
+
 // confirmRequest is a confirmation request from from to to for element
 // e of pool, as a home sends it.
 func confirmRequest(from, to uint32, pool string, e *handlespace.Element, nonce uint32) *enrp.Message {

@@ -356,6 +356,9 @@ func (m *Member) handle(r enrp.Ready) {
 		// As the daemon's monitor does: publish the verdict as a local
 		// change, which the Node then announces.
 		m.Verdicts = append(m.Verdicts, v)
+		if v.Moved {
+			continue
+		}
 		m.HS.Update(v.Pool, v.ID, func(e *handlespace.Element) {
 			e.Health, e.Vantage = v.Health, v.Vantage
 			e.Last = handlespace.LastAt(e, m.ID)
