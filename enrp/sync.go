@@ -2,6 +2,7 @@ package enrp
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -383,6 +384,13 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	return true
 }
 
+// stateDiffers tells whether the handlespace's element e differs from the
+// table's t in what only an element's home decides: its health, what the
+// vantage points saw, its administrative state and its failure reports.
+func stateDiffers(t, e *handlespace.Element) bool {
+	return t.Health != e.Health || t.Admin != e.Admin || t.Reported != e.Reported || !slices.Equal(t.Vantage, e.Vantage)
+}
+
 // toPE returns en's wire form, with the strength of its state.
 func (n *Node) toPE(en *entry) PE {
 	pe := ToPE(en.e, en.policy, en.gen, n.now())
@@ -450,7 +458,13 @@ func (n *Node) local(c *Change) {
 			e = withHome(e, home)
 		}
 		if cur != nil && cur.static() && home != n.id {
-			return // the home's word on its state stands
+			// The home's word on its state stands: a change made here
+			// (a probe result or verdict published just as the element
+			// moved to another home) is undone.
+			if stateDiffers(cur.e, e) {
+				n.op(Op{Kind: OpSetState, Pool: c.Pool, ID: c.ID, Elem: cur.e})
+			}
+			return
 		}
 		if cur != nil && sameElement(cur.e, e) && cur.policy == c.Policy {
 			return
@@ -465,8 +479,12 @@ func (n *Node) local(c *Change) {
 	}
 	if e.Home != n.id {
 		// A peer's element: it changes here only by the Node's own
-		// operations (already in the table) or by local administration,
-		// which does not travel.
+		// operations (already in the table). Its health as its home
+		// says stands: a change made here (a verdict published just as
+		// the element moved) is undone.
+		if cur != nil && cur.home() == e.Home && stateDiffers(cur.e, e) {
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e})
+		}
 		return
 	}
 	gen := uint32(0)
