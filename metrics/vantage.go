@@ -22,9 +22,12 @@ const (
 	ConfirmDisputed = "disputed"
 	// ConfirmAlone: nobody could be asked; the proposal stands.
 	ConfirmAlone = "alone"
+	// ConfirmMoved: the element was homed elsewhere before the verdict
+	// came; nothing was published here.
+	ConfirmMoved = "moved"
 )
 
-var confirmOutcomes = []string{ConfirmAgreed, ConfirmOverruled, ConfirmDisputed, ConfirmAlone}
+var confirmOutcomes = []string{ConfirmAgreed, ConfirmOverruled, ConfirmDisputed, ConfirmAlone, ConfirmMoved}
 
 // Directions of a hand-off (poolnsd_enrp_handoff_elements_total).
 const (
@@ -50,7 +53,7 @@ type vantageMetrics struct {
 func newVantageMetrics(f factory, reg *prometheus.Registry) *vantageMetrics {
 	v := &vantageMetrics{confirms: map[string]prometheus.Counter{}, handoff: map[string]prometheus.Counter{}}
 	c := f.counterVec("poolnsd_health_confirmations_total",
-		"Changes of health proposed by this registrar's probes and confirmed by other registrars' (health.confirm), by outcome: agreed, overruled (kept against the probes here), disputed (the vantage points disagreed), alone (nobody to ask).", "outcome")
+		"Changes of health proposed by this registrar's probes and confirmed by other registrars' (health.confirm), by outcome: agreed, overruled (kept against the probes here), disputed (the vantage points disagreed), alone (nobody to ask), moved (homed elsewhere before the verdict; not published).", "outcome")
 	for _, o := range confirmOutcomes {
 		v.confirms[o] = c.WithLabelValues(o)
 	}

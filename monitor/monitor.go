@@ -422,8 +422,12 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		health = m.vantageHealth(t, e, tr)
 	}
 	if (changed && health == tr.Health) || e.Health != health || clears {
+		from, changedHere := e.Health, false
 		err := m.hs.Update(t.pool, t.id, func(e *handlespace.Element) {
 			if e.Health != health {
+				// (Not e's: a verdict published meanwhile may have made
+				// the change already.)
+				from, changedHere = e.Health, true
 				e.Health, e.Vantage, e.Last = health, nil, false
 			}
 			if clears {
@@ -439,16 +443,16 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		if err != nil {
 			return
 		}
-		if e.Health != health {
+		if changedHere {
 			reason := r.Err
 			if r.OK {
 				reason = "probe passed"
 			}
 			if m.cfg.OnHealthChange != nil { // first: what reads the log then finds it counted
-				m.cfg.OnHealthChange(t.pool, t.id, e.Health, health)
+				m.cfg.OnHealthChange(t.pool, t.id, from, health)
 			}
 			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label,
-				"from", e.Health.String(), "to", health.String(), "reason", reason)
+				"from", from.String(), "to", health.String(), "reason", reason)
 		}
 		if clears {
 			m.mu.Lock()

@@ -51,6 +51,9 @@ type Verdict struct {
 	// Asked is how many other registrars were asked, Answered how many
 	// answered in time.
 	Asked, Answered int
+	// Moved: the element was homed elsewhere by the time the verdict
+	// came; it ends the confirmation and publishes nothing.
+	Moved bool
 }
 
 // vantageHealth returns the health onResult is to publish for t, whose
@@ -126,6 +129,9 @@ func (m *Monitor) Verdict(v Verdict) {
 	m.mu.Lock()
 	if t := m.targets[k]; t != nil {
 		t.confirming = false
+		if v.Moved {
+			t.earlyRound, t.early = false, nil
+		}
 		if t.earlyRound {
 			t.earlyRound = false
 			if tr, ok := m.sched.Tracker(k); ok && tr.Health != v.Proposed {
@@ -138,6 +144,9 @@ func (m *Monitor) Verdict(v Verdict) {
 		}
 	}
 	m.mu.Unlock()
+	if v.Moved {
+		return
+	}
 	m.publish(v)
 }
 

@@ -216,7 +216,15 @@ func TestHandoffStateAndAdopt(t *testing.T) {
 func TestEarlyConfirmation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fcf := &fakeConfirmer{}
-		f := newFixture(t, testZone, monitor.Config{Confirmer: fcf})
+		var mu sync.Mutex
+		var downs []string
+		f := newFixture(t, testZone, monitor.Config{Confirmer: fcf, OnHealthChange: func(pool string, id uint32, from, to handlespace.Health) {
+			mu.Lock()
+			defer mu.Unlock()
+			if to == handlespace.HealthDown {
+				downs = append(downs, from.String()+">"+to.String())
+			}
+		}})
 		f.advance(time.Millisecond)
 		e1 := f.elem(web, "web1")
 		k := monitor.Key(web, e1.ID)
@@ -248,6 +256,11 @@ func TestEarlyConfirmation(t *testing.T) {
 		f.advance(time.Millisecond)
 		if h := f.elem(web, "web1").Health; h != handlespace.HealthDown || fcf.count() != n+1 {
 			t.Fatalf("web1 %v after the second failure, %d confirmations asked; want down at once, asked once", h, fcf.count()-n)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(downs) != 1 || downs[0] != "up>down" {
+			t.Errorf("changes to down counted: %v, want one, up>down", downs)
 		}
 	})
 }

@@ -40,6 +40,8 @@ func (v *vantageLink) probe(req enrp.ProbeRequest, done func(handlespace.Health,
 // for, and counts it.
 func (v *vantageLink) verdict(ev enrp.Verdict) {
 	switch {
+	case ev.Moved:
+		v.m.Confirmation(metrics.ConfirmMoved)
 	case ev.Asked == 0:
 		v.m.Confirmation(metrics.ConfirmAlone)
 	case ev.Health != ev.Proposed:
@@ -51,7 +53,7 @@ func (v *vantageLink) verdict(ev enrp.Verdict) {
 	}
 	if mon := v.mon.Load(); mon != nil {
 		mon.Verdict(monitor.Verdict{Pool: ev.Pool, ID: ev.ID, Proposed: ev.Proposed, Health: ev.Health,
-			Vantage: ev.Vantage, Asked: ev.Asked, Answered: len(ev.Votes) - 1})
+			Vantage: ev.Vantage, Asked: ev.Asked, Answered: len(ev.Votes) - 1, Moved: ev.Moved})
 	}
 }
 
