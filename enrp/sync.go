@@ -481,8 +481,14 @@ func (n *Node) local(c *Change) {
 		// A peer's element: it changes here only by the Node's own
 		// operations (already in the table). Its health as its home
 		// says stands: a change made here (a verdict published just as
-		// the element moved) is undone.
-		if cur != nil && cur.home() == e.Home && stateDiffers(cur.e, e) {
+		// the element moved) is undone. One the table no longer has
+		// came from an operation applied after the element was
+		// deregistered here (the driver applies operations in
+		// batches): it goes again.
+		switch {
+		case cur == nil:
+			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID})
+		case cur.home() == e.Home && stateDiffers(cur.e, e):
 			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e})
 		}
 		return

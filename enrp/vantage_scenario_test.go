@@ -246,6 +246,25 @@ func TestConfirmMoved(t *testing.T) {
 	if got := b.Find(reg[0].Pool, reg[0].ID); got.Health != reg[0].Health {
 		t.Errorf("B keeps %v for a registration its home C says is %v", got.Health, reg[0].Health)
 	}
+	// C's registration deregistered at B, then put back into B's
+	// handlespace by an operation B's driver held until after the
+	// deregistration: it goes again, and stays gone everywhere.
+	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(reg[0].Pool, reg[0].ID) }); err != nil {
+		t.Fatal(err)
+	}
+	late := reg[0].Element.Clone()
+	b.Do(func(hs *handlespace.Handlespace) error {
+		return hs.ApplyEdits([]handlespace.Edit{{Pool: reg[0].Pool, ID: reg[0].ID, Put: late, Policy: "wrr"}})[0]
+	})
+	if got := b.Find(reg[0].Pool, reg[0].ID); got != nil {
+		t.Errorf("B keeps a registration deregistered there and put back by a late operation: %+v", *got)
+	}
+	requireSettled(t, c, interval)
+	for _, m := range []*enrptest.Member{b, cm} {
+		if got := m.Find(reg[0].Pool, reg[0].ID); got != nil {
+			t.Errorf("%08x still has the registration deregistered at B", m.ID)
+		}
+	}
 }
 
 // confirmRequest is a confirmation request from from to to for element
