@@ -327,6 +327,16 @@ func (c *Checker) Standing(a netip.Addr) bool {
 	return e != nil && (e.reg == regNone || e.reg == regAcked)
 }
 
+// Untouched reports whether element a has been alive, with no element
+// fault, since at (a frozen or dead element records no probes, so it is
+// no measure of who probes it).
+func (c *Checker) Untouched(a netip.Addr, at time.Time) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e := c.elems[a]
+	return e != nil && e.state == Alive && !e.since.After(at)
+}
+
 // Registration returns who acknowledged the registration of element a,
 // and when (ok false if a is no acknowledged registration standing).
 func (c *Checker) Registration(a netip.Addr) (by *Registrar, at time.Time, ok bool) {
