@@ -81,8 +81,11 @@ type Verdict struct {
 	// Asked is how many other registrars were asked.
 	Asked int
 	// Moved: the element is no longer homed here (it was handed off, or
-	// taken back, while the vantage points probed it); the verdict is
-	// not to be published here, its new home decides.
+	// taken back, while the vantage points probed it), or a vantage
+	// point refused because it sees another home (the registrars do not
+	// agree on the live set yet: this one may have just started); the
+	// verdict is not to be published here (its home decides, or this
+	// registrar asks again once it is settled).
 	Moved bool
 }
 
@@ -95,6 +98,7 @@ type round struct {
 	waiting           map[uint32]bool // asked, not answered yet
 	asked             int
 	deadline          time.Time
+	elsewhere         bool // a vantage point refused: the element's home is another there
 }
 
 // probeReq is a peer's request being carried out here.
@@ -184,7 +188,7 @@ func (n *Node) decide(r *round) {
 	h, views := Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
 	v := Verdict{Pool: r.pool, ID: r.id, Current: r.current, Proposed: r.proposed, Health: h, Vantage: views,
 		Votes: r.votes, Asked: r.asked}
-	if en := n.tab.get(r.key); en == nil || en.home() != n.id {
+	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.elsewhere {
 		v.Moved = true
 	}
 	n.out.Verdicts = append(n.out.Verdicts, v)
@@ -198,7 +202,7 @@ func (n *Node) decide(r *round) {
 		detail += ", disputed"
 	}
 	if v.Moved {
-		detail += ", not published: the element is no longer homed here"
+		detail += ", not published: the element is homed elsewhere (here or at a vantage point)"
 	}
 	n.event(Event{Kind: EventConfirmed, Detail: detail})
 }
@@ -312,6 +316,7 @@ func (n *Node) onConfirmRefused(p *peer, r *Refused, pool string) {
 		rd := n.byNonce[nonce]
 		if rd.pool == pool && rd.id == r.ID && rd.waiting[p.id] {
 			delete(rd.waiting, p.id)
+			rd.elsewhere = rd.elsewhere || r.Reason == RefusedNotHome
 			if len(rd.waiting) == 0 {
 				n.decide(rd)
 			}

@@ -308,8 +308,20 @@ func TestConfirmRefused(t *testing.T) {
 		t.Errorf("a refused confirmation reached the refusals' watchers: %+v", r.Refusals)
 	}
 	c.RunFor(10 * time.Millisecond)
-	if len(a.Verdicts) != 1 || len(a.Verdicts[0].Votes) != 2 {
+	if len(a.Verdicts) != 1 || len(a.Verdicts[0].Votes) != 2 || a.Verdicts[0].Moved {
 		t.Fatalf("after B's refusal: verdicts %+v, want one with A's and C's votes", a.Verdicts)
+	}
+	// B refuses because it sees another home (the live sets differ, as
+	// when A has just started): A publishes nothing, and asks again later.
+	was := a.Find(staticPool, e.ID).Health
+	a.Confirm(staticPool, e.ID, handlespace.HealthDown, time.Second)
+	a.Node.Step(&enrp.Message{Type: enrp.TypeError, Sender: idB, Receiver: idA,
+		Causes:  []enrp.Cause{{Code: enrp.CauseInvalidValues}},
+		Refused: &enrp.Refused{Request: enrp.ParamXConfirmReq, Reason: enrp.RefusedNotHome, ID: e.ID, Handle: []byte(staticPool)}})
+	c.RunFor(10 * time.Millisecond)
+	if len(a.Verdicts) != 2 || !a.Verdicts[1].Moved || a.Find(staticPool, e.ID).Health != was {
+		t.Fatalf("after B's refusal as not the home: verdicts %+v, health %v; want the second Moved, health %v kept",
+			a.Verdicts, a.Find(staticPool, e.ID).Health, was)
 	}
 
 	// A flood of 5000 at one instant, from the element's home.
