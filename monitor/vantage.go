@@ -226,7 +226,9 @@ func VantageString(vs []handlespace.Vantage) string {
 // confirmation (whether or not it is probed here), with its probe
 // settings and a timeout of at most three quarters of budget (the time
 // the asker waits, so that even a timeout is answered in time), and calls
-// done with up or down and the probe's RTT. An element that is not here
+// done with up or down and the probe's RTT. A timeout within that shorter
+// time is answered unknown: the element's own timeout, which a vantage
+// point far from the element may need, was not given. An element that is not here
 // or has no probe, or too many such probes at once (MaxPeerProbes), is
 // answered unknown at once. done is called once, from another goroutine
 // or before ProbeFor returns.
@@ -247,8 +249,9 @@ func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done fu
 		return
 	}
 	spec := probe.Normalize(pv.ProbeSpec(e))
+	short := false
 	if b := budget * 3 / 4; b > 0 && b < spec.Timeout {
-		spec.Timeout = b
+		spec.Timeout, short = b, true
 	}
 	tg := probe.Target{Key: "confirm/" + Key(pool, id), ID: id, Addr: netip.AddrPortFrom(e.Addrs[0], e.Port),
 		Source: m.cfg.Source, Name: e.Label + "." + pool, Spec: spec}
@@ -256,8 +259,13 @@ func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done fu
 		defer func() { <-m.peerProbes }()
 		r := m.sched.Check(context.Background(), tg)
 		h := handlespace.HealthDown
-		if r.OK {
+		switch {
+		case r.OK:
 			h = handlespace.HealthUp
+		case short && (strings.HasPrefix(r.Err, "timeout") || r.RTT >= spec.Timeout):
+			// Timed out within less than the element's own timeout
+			// (which a far vantage point may need): no say either way.
+			h = handlespace.HealthUnknown
 		}
 		done(h, r.RTT)
 	}()

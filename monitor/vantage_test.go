@@ -156,9 +156,15 @@ func TestProbeFor(t *testing.T) {
 		if n := f.fc.Calls("confirm/"+monitor.Key(web, e1.ID)) - calls; n != 1 {
 			t.Errorf("%d probes for one confirmation", n)
 		}
-		f.fc.Script("confirm/"+monitor.Key(web, e1.ID), probetest.Fail("timeout after 75ms"))
+		f.fc.Script("confirm/"+monitor.Key(web, e1.ID), probetest.Fail("connect: connection refused"))
 		if a := ask(web, e1.ID); a.h != handlespace.HealthDown {
 			t.Errorf("web1 failing: %+v, want down", a)
+		}
+		// A timeout within three quarters of the wait, less than the
+		// element's own timeout: no say.
+		f.fc.Script("confirm/"+monitor.Key(web, e1.ID), probetest.Fail("timeout after 75ms"))
+		if a := ask(web, e1.ID); a.h != handlespace.HealthUnknown {
+			t.Errorf("web1 timing out within a shortened timeout: %+v, want unknown", a)
 		}
 		if a := ask(plain, f.elem(plain, "p1").ID); a.h != handlespace.HealthUnknown {
 			t.Errorf("an element without probes: %+v, want unknown", a)
@@ -166,8 +172,8 @@ func TestProbeFor(t *testing.T) {
 		if a := ask(web, 0xdead); a.h != handlespace.HealthUnknown {
 			t.Errorf("no such element: %+v, want unknown", a)
 		}
-		if st := f.m.Stats(); st.OneShots != 2 {
-			t.Errorf("%d one-shot probes counted, want 2", st.OneShots)
+		if st := f.m.Stats(); st.OneShots != 3 {
+			t.Errorf("%d one-shot probes counted, want 3", st.OneShots)
 		}
 	})
 }
