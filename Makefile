@@ -2,36 +2,47 @@
 GO       ?= go
 BIN      ?= bin/poolnsd
 FUZZTIME ?= 30s
+PREFIX   ?= /usr/local
 PKGS     := ./...
 
-.PHONY: all build run demo test test-short test-cluster bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps clean
+.PHONY: all build install run demo test test-short test-cluster bench bench-go bench-dnsperf bench-register bench-failover bench-peers bench-enrp bench-tshark lint fuzz check deps docs clean
 
 all: lint test build
 
+# scripts/build.sh says so before a first build (an empty build cache
+# takes a minute or more; later builds a few seconds).
 build:
-	$(GO) build -o $(BIN) ./cmd/poolnsd
+	@GO=$(GO) ./scripts/build.sh $(BIN)
+
+# Installs bin/poolnsd as $(PREFIX)/bin/poolnsd (default /usr/local/bin,
+# on PATH), so that the docs' `poolnsd …` commands run as written.
+install: build
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/poolnsd
 
 # Serve the example zone (zones/example.zone) on the built-in defaults:
-# DNS on 127.0.0.1:5353, data in ./data.
+# DNS on 127.0.0.1:5300, data in ./data. ARGS go to the command
+# (make run ARGS="--dns.listen 127.0.0.1:5301").
 run: build
-	./$(BIN) serve
+	./$(BIN) serve $(ARGS)
 
 # A demo pool of four local HTTP backends, probed; kill one and watch it
-# leave the answers (see README.md, Quick start).
+# leave the answers (see README.md, the tour).
 demo: build
-	./$(BIN) demo
+	./$(BIN) demo $(ARGS)
 
 # Everything: unit, end-to-end (real sockets, dig), process tests, fuzz seeds,
-# with the race detector.
+# with the race detector (which needs cgo: scripts/deps.sh installs gcc).
 # The cluster test in network namespaces (test/cluster) runs after the
 # others, alone: its registrars and lab process run at raised priority and
 # would take CPU from the other packages' timing tests.
 test: deps
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v /test/cluster)
+	$(GO) test -race -count=1 -timeout 30m $$($(GO) list $(PKGS) | grep -v /test/cluster)
 	$(GO) test -race -count=1 -timeout 10m ./test/cluster
 
+# Quicker: no -race, -short (fewer randomised seeds, no 50 000-element
+# memory test, tests whose tool is missing skip), nothing installed.
 test-short:
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -short -count=1 $(PKGS)
 
 # Every cluster scenario in network namespaces (needs root, iproute2 and
 # /dev/net/tun; see docs/netlab-notes.md): kill -9, SIGSTOP, a link down,
@@ -84,7 +95,8 @@ bench-enrp: build
 bench-tshark: deps
 	./bench/enrp-tshark.sh
 
-# poolnsd beside knot, nsd and PowerDNS in ../shared/bench-peers (long).
+# poolnsd beside knot, nsd and PowerDNS with the harness in bench/peers (long;
+# install the peers first: bench/peers/install.sh).
 bench-peers: build
 	./bench/peers.sh
 
@@ -98,6 +110,11 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzCheckMsg -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
+
+# Regenerate the generated parts of docs/ (the configuration and metrics
+# references); go test ./docs fails while they are stale.
+docs:
+	$(GO) generate ./docs
 
 # Validate the zone files in ./zones without serving.
 check: build

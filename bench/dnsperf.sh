@@ -5,7 +5,7 @@
 # Zone: 100 pools x 10 elements (policies rr, wrr, rand, wrand, prio, lu, lud,
 # plu, rlu, hash in turn), A and SRV query mixes over all 100 pools.
 # poolnsd is pinned to one core (SERVER_CPU, default 1, GOMAXPROCS=1) and
-# dnsperf to the other (LOAD_CPU, default 0), as in ../shared/bench-peers.
+# dnsperf to the other (LOAD_CPU, default 0), as in bench/peers.
 # Every run is bounded (dnsperf -l); all traffic goes to 127.0.0.1.
 #
 # Knobs: DURATION (10 s per throughput run), REPS (3), RATE (20000 q/s for the

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# bench/peers.sh [SERVER ...] — poolnsd as one more column of
-# ../shared/bench-peers (knot, nsd, PowerDNS, …) in the same run, so that the
-# figures compare as ratios. Default peers: poolnsd knot nsd pdns-lua-shared.
-# The peers must be installed once: ../shared/bench-peers/install.sh.
-# Knobs are bench-peers' own (DURATION, REPS, CONCURRENCY, LAT_RATES, …);
-# OUT is the results folder (default bench/out/peers).
+# bench/peers.sh [SERVER ...] — poolnsd as one more column of the peer
+# benchmark harness in bench/peers (knot, nsd, PowerDNS, …) in the same run, so
+# that the figures compare as ratios. Default peers: poolnsd knot nsd
+# pdns-lua-shared. The peers must be installed once: bench/peers/install.sh
+# (as root; it starts none of their services).
+# Knobs are the harness's own (DURATION, REPS, CONCURRENCY, LAT_RATES, …; see
+# bench/peers/README.md); OUT is the results folder (default bench/out/peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-PEERS=${PEERS_DIR:-$ROOT/../shared/bench-peers}
-[ -x "$PEERS/run.sh" ] || { echo "bench-peers not found at $PEERS" >&2; exit 2; }
+PEERS=$ROOT/bench/peers
 go build -o bin/poolnsd ./cmd/poolnsd
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/zones"
-cp bench/peers/pool.test.zone "$WORK/zones/"
+cp bench/peers/zones/pool.test.poolnsd.zone "$WORK/zones/pool.test.zone"
 # The zone has no probe= keys, so poolnsd serves all 10 members without
 # probing them: compare with the static peers (POOLNSD_HEALTH=no).
 cat > "$WORK/poolnsd-bench.yaml" <<YAML

@@ -32,6 +32,7 @@ type Config struct {
 	Log          Log          `mapstructure:"log"`
 	HTTP         HTTP         `mapstructure:"http"`
 	Probe        Probe        `mapstructure:"probe"`
+	Nearest      Nearest      `mapstructure:"nearest"`
 	Reports      Reports      `mapstructure:"reports"`
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 	Registration Registration `mapstructure:"registration"`
@@ -56,6 +57,16 @@ type DNS struct {
 	Listen     []string `mapstructure:"listen"`
 	UDPSize    int      `mapstructure:"udp_size"`
 	UDPSockets int      `mapstructure:"udp_sockets"`
+
+	// The protections of protect.go.
+	Cookies              bool     `mapstructure:"cookies"`
+	CookieSecret         string   `mapstructure:"cookie_secret"`
+	CookieSecretPrevious string   `mapstructure:"cookie_secret_previous"`
+	AllowQuery           []string `mapstructure:"allow_query"`
+	NSID                 string   `mapstructure:"nsid"`
+	Version              string   `mapstructure:"version"`
+	RRL                  RRL      `mapstructure:"rrl"`
+	TLS                  DNSTLS   `mapstructure:"tls"`
 }
 
 // HTTP is the section "http": the JSON API.
@@ -69,6 +80,31 @@ type HTTP struct {
 type Probe struct {
 	Workers int    `mapstructure:"workers"`
 	Source  string `mapstructure:"source"`
+	Start   string `mapstructure:"start"`
+}
+
+// ProbeSource returns probe.source as an address, invalid when "".
+func (c Config) ProbeSource() netip.Addr {
+	a, _ := netip.ParseAddr(c.Probe.Source)
+	return a
+}
+
+// ProbeStarts are the values of probe.start.
+var ProbeStarts = []string{"last", "unknown", "up"}
+
+// Nearest is the section "nearest": the nearest policy.
+type Nearest struct {
+	RTTInterval string `mapstructure:"rtt_interval"`
+}
+
+// MinRTTInterval is the shortest nearest.rtt_interval (other than 0).
+const MinRTTInterval = 100 * time.Millisecond
+
+// RTTInterval returns nearest.rtt_interval as a duration, 0 when off
+// (Validate checked it).
+func (c Config) RTTInterval() time.Duration {
+	d, _ := time.ParseDuration(c.Nearest.RTTInterval)
+	return d
 }
 
 // Reports is the section "reports": pool users' failure reports.
@@ -149,6 +185,9 @@ type Log struct {
 	Level   string `mapstructure:"level"`
 	Format  string `mapstructure:"format"`
 	Queries bool   `mapstructure:"queries"`
+	// RepeatLimit and RepeatInterval: see protect.go.
+	RepeatLimit    int    `mapstructure:"repeat_limit"`
+	RepeatInterval string `mapstructure:"repeat_interval"`
 }
 
 // PoolDefaults is the section "pool_defaults": the settings of pools that
@@ -618,6 +657,17 @@ func (c Config) Validate() error {
 		}
 	}
 	inRange("probe.workers", c.Probe.Workers, 1, 100000)
+	if s := c.Probe.Source; s != "" {
+		if a, err := netip.ParseAddr(s); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			bad("probe.source", "%q is not a unicast IP address of this host", s)
+		}
+	}
+	if !slices.Contains(ProbeStarts, c.Probe.Start) {
+		bad("probe.start", "unknown value %q, want last, unknown or up", c.Probe.Start)
+	}
+	if d, err := time.ParseDuration(c.Nearest.RTTInterval); err != nil || d < 0 || (d > 0 && d < MinRTTInterval) {
+		bad("nearest.rtt_interval", "%q is not 0 or a duration of at least %v, want e.g. 10s", c.Nearest.RTTInterval, MinRTTInterval)
+	}
 	inRange("reports.max_bad", c.Reports.MaxBad, 1, 1000000)
 	if d, err := time.ParseDuration(c.Reports.Window); err != nil || d <= 0 {
 		bad("reports.window", "%q is not a positive duration, want e.g. 10s", c.Reports.Window)
@@ -666,5 +716,6 @@ func (c Config) Validate() error {
 	validateSites(c.Sites, bad)
 	errs = append(errs, c.validateENRP()...)
 	errs = append(errs, c.validateHealth()...)
+	errs = append(errs, c.validateProtect()...)
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/spf13/pflag"
@@ -53,13 +54,17 @@ func loadErrors(t *testing.T, file string) []string {
 
 func TestDefaults(t *testing.T) {
 	want := Config{
-		DNS:          DNS{Listen: []string{"127.0.0.1:5353"}, UDPSize: 1232, UDPSockets: 0},
+		DNS: DNS{Listen: []string{"127.0.0.1:5300"}, UDPSize: 1232, UDPSockets: 0,
+			Cookies: true, AllowQuery: []string{"0.0.0.0/0", "::/0"},
+			RRL: RRL{Window: "15s", Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56, Exempt: []string{}, TableSize: 65536},
+			TLS: DNSTLS{Listen: []string{}}},
 		Zones:        "./zones",
 		ZonesWatch:   true,
 		Data:         "./data",
-		Log:          Log{Level: "info", Format: "text"},
+		Log:          Log{Level: "info", Format: "text", RepeatLimit: 20, RepeatInterval: "10s"},
 		HTTP:         HTTP{Listen: "127.0.0.1:8053"},
-		Probe:        Probe{Workers: 64},
+		Probe:        Probe{Workers: 64, Start: "last"},
+		Nearest:      Nearest{RTTInterval: "10s"},
 		Reports:      Reports{Allow: []string{}, MaxBad: 3, Window: "30s", Rate: 5, Burst: 10},
 		PoolDefaults: PoolDefaults{Policy: "rr", TTL: 5, Answers: 3, AllDown: "none"},
 		Registration: Registration{LeaseDefault: "60s", LeaseMin: "5s", LeaseMax: "24h",
@@ -318,7 +323,7 @@ func TestFileErrors(t *testing.T) {
 				`F: unknown key "zones_wtach"; did you mean "zones_watch"?`,
 			}},
 		{"section given a value", "log: debug\n",
-			[]string{`F: "log" is a section of keys (log.level, log.format, log.queries), not a value`}},
+			[]string{`F: "log" is a section of keys (log.level, log.format, log.queries, log.repeat_limit, log.repeat_interval), not a value`}},
 		{"YAML syntax", "dns:\n  listen: [\n",
 			[]string{`F:2: did not find expected node content`}},
 		{"wrong type", "dns:\n  udp_size: big\n",
@@ -381,6 +386,12 @@ func TestValidation(t *testing.T) {
 		{"ttl", []string{"--pool_defaults.ttl=-5"}, nil, []string{"pool_defaults.ttl: -5 is below 0"}},
 		{"answers", []string{"--pool_defaults.answers=0"}, nil, []string{"pool_defaults.answers: 0 is below 1"}},
 		{"alldown", []string{"--pool_defaults.alldown=some"}, nil, []string{`pool_defaults.alldown: unknown value "some", want none or all`}},
+		{"probe.source", []string{"--probe.source=host.example"}, nil, []string{`probe.source: "host.example" is not a unicast IP address of this host`}},
+		{"probe.source unspecified", []string{"--probe.source=0.0.0.0"}, nil, []string{`probe.source: "0.0.0.0" is not a unicast IP address of this host`}},
+		{"probe.start", []string{"--probe.start=down"}, nil, []string{`probe.start: unknown value "down", want last, unknown or up`}},
+		{"rtt_interval short", []string{"--nearest.rtt_interval=50ms"}, nil, []string{`nearest.rtt_interval: "50ms" is not 0 or a duration of at least 100ms, want e.g. 10s`}},
+		{"rtt_interval negative", nil, map[string]string{"POOLNSD_NEAREST_RTT_INTERVAL": "-1s"}, []string{`nearest.rtt_interval: "-1s" is not 0 or a duration of at least 100ms, want e.g. 10s`}},
+		{"rtt_interval not a duration", []string{"--nearest.rtt_interval=often"}, nil, []string{`nearest.rtt_interval: "often" is not 0 or a duration of at least 100ms, want e.g. 10s`}},
 		{"report token as the admin token", []string{"--http.token=t1", "--http.report_token=t1"}, nil, []string{
 			"http.report_token: the same as http.token; want another token (the report token lets pool users report, and nothing else)"}},
 		{"reports.allow", []string{"--reports.allow=10.0.0.0/8,10.1.2.3,fe80::1%eth0,10.0.0.0/33,::ffff:10.0.0.0/104,web"}, nil, []string{
@@ -462,5 +473,26 @@ func TestFlagsFromTable(t *testing.T) {
 	}
 	if fs.Lookup(ConfigFlag) == nil {
 		t.Error("no --config flag")
+	}
+}
+
+// TestRTTInterval: nearest.rtt_interval from a file, 0 (off) included.
+func TestRTTInterval(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		want time.Duration
+	}{
+		{"", 10 * time.Second},
+		{"nearest:\n  rtt_interval: 0\n", 0},
+		{"nearest:\n  rtt_interval: 250ms\n", 250 * time.Millisecond},
+		{"probe:\n  start: up\n  source: 127.0.0.2\n", 10 * time.Second},
+	} {
+		c, _, err := load(t, tt.file, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.file, err)
+		}
+		if got := c.RTTInterval(); got != tt.want {
+			t.Errorf("%q: RTTInterval() = %v, want %v", tt.file, got, tt.want)
+		}
 	}
 }

@@ -38,13 +38,7 @@ func (e ENRP) Waits() (handoff, sync time.Duration) {
 	return
 }
 
-// ProbeSource returns probe.source as an address, invalid when "".
-func (c Config) ProbeSource() netip.Addr {
-	a, _ := netip.ParseAddr(c.Probe.Source)
-	return a
-}
-
-// validateHealth checks the section "health" and probe.source.
+// validateHealth checks the section "health".
 func (c Config) validateHealth() []error {
 	var errs []error
 	if c.Health.Confirm < 0 || c.Health.Confirm > 16 {
@@ -52,11 +46,6 @@ func (c Config) validateHealth() []error {
 	}
 	if c.Health.Quorum < 0 || c.Health.Quorum > 17 {
 		errs = append(errs, fmt.Errorf("health.quorum: %d is outside 0..17", c.Health.Quorum))
-	}
-	if s := c.Probe.Source; s != "" {
-		if a, err := netip.ParseAddr(s); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
-			errs = append(errs, fmt.Errorf("probe.source: %q is not a unicast IP address of this host", s))
-		}
 	}
 	return errs
 }

@@ -27,7 +27,7 @@ type Option struct {
 // options is the table of every key, in the order of the documentation.
 // Keys of one section are adjacent.
 var options = []Option{
-	{"dns.listen", []string{"127.0.0.1:5353"}, "",
+	{"dns.listen", []string{"127.0.0.1:5300"}, "",
 		"addresses (host:port) to serve DNS on, UDP and TCP on each"},
 	{"dns.udp_size", 1232, "bytes",
 		"largest UDP reply to EDNS clients, 512..65535 (clients without EDNS get 512)"},
@@ -52,9 +52,13 @@ var options = []Option{
 	{"http.report_token", "", "",
 		"bearer token that failure reports (POST /v1/pools/{pool}/reports) take besides http.token, and no other endpoint does: the pool users' credential, which cannot drain; empty: none"},
 	{"probe.workers", 64, "",
-		"most probes in flight at once, 1..100000 (a probe that hangs holds one until its timeout)"},
+		"most probes in flight at once, 1..100000 (a probe that hangs holds one until its timeout); the RTT samples of nearest.rtt_interval have as many of their own"},
 	{"probe.source", "", "",
 		"local IP address that probes are sent from (one of this host's, for the elements' firewalls); \"\" lets the system choose"},
+	{"probe.start", "last", "",
+		"health of a probed element when poolnsd starts, until its probes decide: last (the last known health, kept in the data directory; unknown if none), unknown (not served until a probe passes) or up (served until probes fail)"},
+	{"nearest.rtt_interval", "10s", "",
+		"how often this registrar measures its own RTT to each element of a nearest pool that another registrar probes (each gap 80..100 % of it at random), a duration of at least 100ms; 0 turns it off (nearest then orders by the home's RTTs)"},
 	{"reports.allow", []string{}, "",
 		"client prefixes (10.1.0.0/16, 2001:db8::/32, or one address) whose failure reports need no token; still rate-limited per client (reports.rate)"},
 	{"reports.max_bad", 3, "",

@@ -24,8 +24,9 @@ func (h *Handler) reply(w dns.ResponseWriter, r *dns.Msg, req *request, rcode in
 	}
 	if req != nil && req.edns.on {
 		m.SetEdns0(uint16(h.udpSize), req.edns.do)
+		addReplyOptions(m, req)
 	}
-	m.Rcode = rcode // Pack splits extended rcodes (BADVERS) into the OPT
+	m.Rcode = rcode // Pack splits extended rcodes (BADVERS, BADCOOKIE) into the OPT
 	h.write(w, m, req)
 }
 

@@ -460,6 +460,9 @@ func optLen(req *request) int {
 	if req.edns.ecs.on {
 		n += 8 + int(req.edns.ecs.n)
 	}
+	if req.ckSt != 0 || req.nsid {
+		n += req.cookieLen() + req.nsidLen()
+	}
 	return n
 }
 
@@ -497,14 +500,16 @@ func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(udpSize))
 	b = append(b, 0, 0) // extended RCODE, version
 	b = binary.BigEndian.AppendUint16(b, flags)
-	e := &req.edns.ecs
-	if !e.on {
-		return binary.BigEndian.AppendUint16(b, 0)
+	rdlen := len(b)
+	b = append(b, 0, 0)
+	if e := &req.edns.ecs; e.on {
+		b = binary.BigEndian.AppendUint16(b, dns.EDNS0SUBNET)
+		b = binary.BigEndian.AppendUint16(b, uint16(4+int(e.n)))
+		b = binary.BigEndian.AppendUint16(b, e.family)
+		b = append(b, e.source, uint8(min(max(scope, 0), int(e.source))))
+		b = append(b, e.addr[:e.n]...)
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(8+int(e.n)))
-	b = binary.BigEndian.AppendUint16(b, dns.EDNS0SUBNET)
-	b = binary.BigEndian.AppendUint16(b, uint16(4+int(e.n)))
-	b = binary.BigEndian.AppendUint16(b, e.family)
-	b = append(b, e.source, uint8(min(max(scope, 0), int(e.source))))
-	return append(b, e.addr[:e.n]...)
+	b = appendReplyOptions(b, req)
+	binary.BigEndian.PutUint16(b[rdlen:], uint16(len(b)-rdlen-2))
+	return b
 }

@@ -271,3 +271,39 @@ func TestEndToEndErrorReplies(t *testing.T) {
 		}
 	}
 }
+
+// TestEndToEndProtections: DNS Cookies, NSID and the CHAOS names with the
+// real dig and kdig, over UDP and TCP: a client cookie gets a server
+// cookie that dig calls good; a stale server cookie gets BADCOOKIE, and
+// dig retries with the fresh one; NSID and version.bind. as configured.
+func TestEndToEndProtections(t *testing.T) {
+	dig := digPath(t)
+	kdig := proctest.LookTool(t, "kdig", "knot-dnsutils")
+	p := testProtections(t)
+	p.Allow = nil
+	addr, _ := serveTest(t, Config{Protect: p, UDPSockets: 2}, newTestSpace(t))
+	for _, tcp := range []string{"+notcp", "+tcp"} {
+		r := runDig(t, dig, addr, tcp, "+cookie", "+nsid", "web.pool.test", "A")
+		if r.status != "NOERROR" || r.answer != 3 || !regexp.MustCompile(`; COOKIE: [0-9a-f]{48} \(good\)`).MatchString(r.out) ||
+			!strings.Contains(r.out, `("ns-test")`) {
+			t.Errorf("dig %s +cookie +nsid: want 3 answers, a good cookie, NSID ns-test:\n%s", tcp, r.out)
+		}
+	}
+	// A server cookie of the right form that is not ours.
+	r := runDig(t, dig, addr, "+cookie=0102030405060708010000006b155b2011223344556677aa", "web.pool.test", "A")
+	if !strings.Contains(r.out, "BADCOOKIE, retrying") || r.status != "NOERROR" || r.answer != 3 || !strings.Contains(r.out, "(good)") {
+		t.Errorf("dig with a stale server cookie: want BADCOOKIE, a retry and the answer:\n%s", r.out)
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	out, err := exec.Command(kdig, "@"+host, "-p", port, "+cookie", "+nsid", "+time=2", "+retry=0", "web.pool.test", "A").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?i);; COOKIE: [0-9a-f]{48}`).Match(out) || !strings.Contains(string(out), `"ns-test"`) ||
+		!strings.Contains(string(out), "status: NOERROR") {
+		t.Errorf("kdig +cookie +nsid: %v\n%s", err, out)
+	}
+	for _, c := range []struct{ name, want string }{{"version.bind", `"test-1"`}, {"id.server", `"ns-test"`}, {"hostname.bind", `"ns-test"`}} {
+		r := runDig(t, dig, addr, "+short", "CH", "TXT", c.name)
+		if strings.TrimSpace(r.out) != c.want {
+			t.Errorf("dig CH TXT %s: %q, want %s", c.name, r.out, c.want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/ednsopt"
+	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/metrics"
 )
 
@@ -25,6 +27,7 @@ type Handler struct {
 	metrics  *metrics.DNS
 	queryLog atomic.Bool
 	sites    atomic.Pointer[handlespace.SiteMap] // nil: no site map
+	prot     atomic.Pointer[Protections]         // never nil
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
@@ -55,6 +58,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
 	h.queryLog.Store(cfg.QueryLog)
 	h.sites.Store(cfg.Sites)
+	h.SetProtections(cfg.Protect)
 	if h.updateTimeout <= 0 {
 		h.updateTimeout = defaultUpdateTimeout
 	}
@@ -171,7 +175,7 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 			m.SetRcode(r, dns.RcodeServerFailure)
 			var req *request
 			if len(r.Question) == 1 {
-				rq := newRequest(w, r, h.queryLog.Load())
+				rq := newRequest(w, r, h.queryLog.Load(), nil)
 				req = &rq
 			}
 			h.account(w, req, dns.RcodeServerFailure, false, m.Len())
@@ -186,40 +190,118 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		h.reply(w, r, nil, dns.RcodeFormatError)
 		return
 	}
-	req := newRequest(w, r, h.queryLog.Load())
+	var qo queryOpts
+	req := newRequest(w, r, h.queryLog.Load(), &qo)
+	req.prot = h.prot.Load()
 	req.setMaxSize(h.udpSize)
 	if signedQuery(r) && !h.checkSigned(w, r, &req) {
 		return
 	}
-	h.serveQuery(w, &req)
+	h.serveQuery(w, &req, &qo)
 }
 
 // serveQuery answers a query whose request is read: its checks, the
-// lookup and the renderer.
-func (h *Handler) serveQuery(w dns.ResponseWriter, req *request) {
+// lookup, the rate limit and the renderer.
+func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *queryOpts) {
 	if req.edns.on && req.edns.version != 0 {
 		h.reply(w, req.r, req, dns.RcodeBadVers)
 		return
 	}
-	switch req.q.Qtype {
-	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
-		h.reply(w, req.r, req, dns.RcodeFormatError)
-		return
-	case dns.TypeMAILA, dns.TypeMAILB:
-		h.reply(w, req.r, req, dns.RcodeNotImplemented)
+	if rcode := h.admit(req, qo); rcode >= 0 {
+		h.errorReply(w, req, rcode)
 		return
 	}
-	if req.q.Qclass != dns.ClassINET && req.q.Qclass != dns.ClassANY {
-		h.reply(w, req.r, req, dns.RcodeRefused)
+	switch req.q.Qtype {
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		req.setEDE(ednsopt.NotSupported)
+		h.errorReply(w, req, dns.RcodeFormatError)
+		return
+	case dns.TypeMAILA, dns.TypeMAILB:
+		req.setEDE(ednsopt.NotSupported)
+		h.errorReply(w, req, dns.RcodeNotImplemented)
+		return
+	}
+	switch req.q.Qclass {
+	case dns.ClassINET, dns.ClassANY:
+	case dns.ClassCHAOS:
+		h.writeChaos(w, req)
+		return
+	default:
+		req.setEDE(ednsopt.NotSupported)
+		h.errorReply(w, req, dns.RcodeRefused)
 		return
 	}
 	req.qname = lower(req.q.Name)
 	var res Result
 	Lookup(h.src.View(), req.q.Name, req.qname, req.q.Qtype, &res)
-	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 && h.writeWire(w, req, &res) {
+	h.answer(w, req, &res)
+}
+
+// answer writes the reply of a lookup result, unless the rate limit drops
+// it or makes it a truncated (or BADCOOKIE) one.
+func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
+	class, name := rrlClass(res)
+	switch h.limit(req, class, name) {
+	case rrl.Drop:
+		return // counted by the limiter
+	case rrl.Slip:
+		h.slip(w, req)
 		return
 	}
-	h.writeMsg(w, req, &res)
+	if res.Kind == KindRefused {
+		req.setEDE(ednsopt.NotAuthoritative)
+	}
+	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 && h.writeWire(w, req, res) {
+		return
+	}
+	h.writeMsg(w, req, res)
+}
+
+// errorReply answers req with an error rcode (and the rate limit's say over
+// UDP, in the errors' class).
+func (h *Handler) errorReply(w dns.ResponseWriter, req *request, rcode int) {
+	switch h.limit(req, rrl.Error, "") {
+	case rrl.Drop:
+		return // counted by the limiter
+	case rrl.Slip:
+		h.slip(w, req)
+		return
+	}
+	h.reply(w, req.r, req, rcode)
+}
+
+// slip answers a reply that the rate limit cut with TC=1 and no records,
+// so that a real client asks again over TCP, or, to a client that speaks
+// cookies without a valid one, BADCOOKIE with a fresh cookie.
+func (h *Handler) slip(w dns.ResponseWriter, req *request) {
+	if req.slipBadCookie {
+		h.reply(w, req.r, req, dns.RcodeBadCookie)
+		return
+	}
+	m := replyMsg(req)
+	m.Truncated = true
+	if req.edns.on {
+		setOPT(m, req, h.udpSize, -1)
+	}
+	h.write(w, m, req)
+}
+
+// writeChaos answers a CHAOS-class query: this registrar's identity.
+func (h *Handler) writeChaos(w dns.ResponseWriter, req *request) {
+	rcode, rr := h.chaos(req)
+	if rcode != dns.RcodeSuccess {
+		h.errorReply(w, req, rcode)
+		return
+	}
+	m := replyMsg(req)
+	m.Authoritative = true
+	if rr != nil {
+		m.Answer = append(m.Answer, rr)
+	}
+	if req.edns.on {
+		setOPT(m, req, h.udpSize, -1)
+	}
+	h.write(w, m, req)
 }
 
 // lower returns s in lower case, without allocating when it already is.

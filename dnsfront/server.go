@@ -44,6 +44,10 @@ type Config struct {
 	// Sites maps clients to sites for the nearest policy (nil: none;
 	// Handler.SetSites changes it while serving).
 	Sites *handlespace.SiteMap
+	// Protect are the per-query protections: query ACL, DNS Cookies,
+	// response rate limiting, NSID and the CHAOS identity (nil: none;
+	// Handler.SetProtections changes them while serving).
+	Protect *Protections
 
 	// Updates applies DNS UPDATE registrations (see update.go); nil
 	// answers UPDATE with NOTIMP.
@@ -54,6 +58,9 @@ type Config struct {
 	// UpdateTimeout bounds how long an update waits for its commit
 	// (default 10 s); then it gets SERVFAIL.
 	UpdateTimeout time.Duration
+
+	// TLS configures DNS over TLS (tls.go); off without TLS.Listen.
+	TLS TLSConfig
 }
 
 // Server is a running DNS front: UDP and TCP servers on every listen address.
@@ -64,6 +71,7 @@ type Server struct {
 	handler *Handler
 	wg      sync.WaitGroup
 	errc    chan error
+	tls     *tlsFront // DNS over TLS (tls.go), nil without it
 }
 
 // Start binds every listen address (UDP and TCP) and serves src on them. It
@@ -116,6 +124,10 @@ func Start(cfg Config, src Source) (*Server, error) {
 			s.serveUDP(u)
 		}
 		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
+	}
+	if err := s.startTLS(cfg.TLS, h, checked, invalid); err != nil {
+		s.Shutdown(context.Background())
+		return nil, err
 	}
 	return s, nil
 }

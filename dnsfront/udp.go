@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/metrics"
 )
@@ -44,6 +45,8 @@ type udpServer struct {
 	// emptied when full.
 	names   map[string]string
 	nameBuf []byte
+
+	now time.Time // when the batch in hand was read
 
 	stopping atomic.Bool
 	done     chan struct{}
@@ -80,6 +83,7 @@ func (u *udpServer) run() error {
 			u.rx[i].Buf = u.rx[i].Buf[:cap(u.rx[i].Buf)]
 		}
 		n, err := u.bc.ReadBatch(u.rx)
+		u.now = time.Now()
 		if err != nil {
 			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -212,28 +216,53 @@ func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byt
 		q:     dns.Question{Name: qname, Qtype: qtype, Qclass: dns.ClassINET},
 		qname: qname, client: client, logq: h.queryLog.Load(),
 	}
+	var qo queryOpts
 	if wm.nopt == 1 {
 		req.edns = edns{on: true, udpSize: wm.optSize, do: wm.optDO}
-		readOptions(b[wm.optData:wm.optData+wm.optLen], &req.edns)
+		readOptions(b[wm.optData:wm.optData+wm.optLen], &req.edns, &qo)
 	}
 	req.setMaxSize(h.udpSize)
+	req.prot, req.now = h.prot.Load(), u.now
+	if req.prot.Allow != nil || qo.hasCookie || qo.nsid {
+		if rcode := h.admit(&req, &qo); rcode >= 0 {
+			u.asMsg(b, wm, &req, out)
+			h.errorReply(&u.w, &req, rcode)
+			return u.w.reply, true
+		}
+	}
 	var res Result
 	Lookup(h.src.View(), qname, qname, qtype, &res)
 	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 {
+		if req.prot.RRL != nil {
+			class, name := rrlClass(&res)
+			switch h.limit(&req, class, name) {
+			case rrl.Drop:
+				return nil, true
+			case rrl.Slip:
+				u.asMsg(b, wm, &req, out)
+				h.slip(&u.w, &req)
+				return u.w.reply, true
+			}
+		}
 		reply := h.renderWire(&u.s, out, &req, &res)
 		h.account(nil, &req, dns.RcodeSuccess, reply[2]&(bitTC>>8) != 0, len(reply))
 		return reply, true
 	}
-	// Another kind: written as a dns.Msg, whose question must keep the
-	// client's letter case.
-	req.q.Name = presentation(b[wm.qstart : wm.qend-4])
+	// Another kind: written as a dns.Msg.
+	u.asMsg(b, wm, &req, out)
 	if len(res.Chain) == 0 {
 		res.Name = req.q.Name
 	}
-	req.rawQ = nil
-	u.w.reset(out, client, nil, nil)
-	h.writeMsg(&u.w, &req, &res)
+	h.answer(&u.w, &req, &res)
 	return u.w.reply, true
+}
+
+// asMsg readies a request read from its bytes for the dns.Msg renderer,
+// whose reply goes into out: the question keeps the client's letter case.
+func (u *udpServer) asMsg(b []byte, wm *wireMsg, req *request, out []byte) {
+	req.q.Name = presentation(b[wm.qstart : wm.qend-4])
+	req.rawQ = nil
+	u.w.reset(out, req.client, nil, nil)
 }
 
 // plainName returns the question name (wire form, uncompressed) in lower
@@ -303,13 +332,23 @@ func presentation(wire []byte) string {
 	return string(out)
 }
 
-// readOptions reads the OPT options the handler uses (ECS) into e;
-// checkMsg found them well formed.
-func readOptions(rd []byte, e *edns) {
+// readOptions reads the OPT options the handler uses (ECS) into e, and
+// the ones the protections use (COOKIE, NSID) into qo; checkMsg found them
+// well formed.
+func readOptions(rd []byte, e *edns, qo *queryOpts) {
 	for len(rd) >= 4 {
 		code, n := binary.BigEndian.Uint16(rd), int(binary.BigEndian.Uint16(rd[2:]))
-		if code == dns.EDNS0SUBNET && !e.ecs.on {
-			e.ecs = ecsRead(rd[4 : 4+n])
+		switch code {
+		case dns.EDNS0SUBNET:
+			if !e.ecs.on {
+				e.ecs = ecsRead(rd[4 : 4+n])
+			}
+		case dns.EDNS0COOKIE:
+			if !qo.hasCookie {
+				qo.cookie, qo.hasCookie = rd[4:4+n], true
+			}
+		case dns.EDNS0NSID:
+			qo.nsid = true
 		}
 		rd = rd[4+n:]
 	}

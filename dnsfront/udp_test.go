@@ -144,7 +144,17 @@ func FuzzUDPServe(f *testing.F) {
 		b, _ := m.Pack()
 		f.Add(b)
 	}
-	h := NewHandler(bigSpace(f, 300, 5), Config{})
+	// Cookies, NSID and the ACL are on, with seeds that carry them.
+	for _, ck := range []string{"0102030405060708", "01020304050607080100000000000000aabbccddeeff0011", "0102"} {
+		m := new(dns.Msg)
+		m.SetQuestion("web.pool.test.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: ck},
+			&dns.EDNS0_NSID{Code: dns.EDNS0NSID})
+		b, _ := m.Pack()
+		f.Add(b)
+	}
+	h := NewHandler(bigSpace(f, 300, 5), Config{Protect: testProtections(f)})
 	u := loopFor(f, h)
 	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
 	f.Fuzz(func(t *testing.T, b []byte) {

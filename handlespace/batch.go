@@ -522,9 +522,20 @@ func (b *batch) apply(op *Op) error {
 	}
 	if !op.asIs {
 		b.h.prepareRegister(w.spec, e, old)
+	} else if old != nil && old.LocalRTT > 0 && e.LocalRTT == 0 && sameAddress(old, e) {
+		// A peer's new version of its element: this registrar's own RTT
+		// to it, which peers never carry, stays.
+		e = e.Clone()
+		e.LocalRTT = old.LocalRTT
 	}
 	b.set(w, e.ID, e, old)
 	return nil
+}
+
+// sameAddress reports whether a and b are reached at the same addresses
+// and port.
+func sameAddress(a, b *Element) bool {
+	return a.Port == b.Port && slices.Equal(a.Addrs, b.Addrs)
 }
 
 // prepareRegister fills in what a registration does not say: the home
@@ -540,6 +551,9 @@ func (h *Handlespace) prepareRegister(spec PoolSpec, e, old *Element) {
 			e.Health = old.Health
 		}
 		e.Admin, e.Reported, e.RTT = old.Admin, old.Reported, old.RTT
+		if sameAddress(old, e) {
+			e.LocalRTT = old.LocalRTT
+		}
 	}
 }
 

@@ -168,8 +168,16 @@ type Element struct {
 	// probe that passes clears it.
 	Reported bool
 	// RTT is the smoothed round-trip time of the element's probes (0:
-	// unknown), for the nearest policy.
+	// unknown), for the nearest policy: its home registrar's measure,
+	// which peering carries.
 	RTT time.Duration
+	// LocalRTT is this registrar's own smoothed round-trip time to the
+	// element (0: none yet): its probes' where it is the home, its RTT
+	// samples' elsewhere (nearest.rtt_interval). The nearest policy
+	// orders by it where it is known, so that each registrar answers by
+	// its own distance. It never leaves the registrar: peering neither
+	// sends nor compares it.
+	LocalRTT time.Duration
 	// Probe overrides the pool's probe settings for this element, or nil.
 	Probe *ProbeSpec
 
@@ -255,7 +263,7 @@ func (e *Element) Clone() *Element {
 		ID: e.ID, Label: e.Label, Port: e.Port, Transport: e.Transport,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg, Site: e.Site,
 		Expires: e.Expires, Health: e.Health, Home: e.Home, Static: e.Static, Owner: e.Owner, Lease: e.Lease,
-		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, Last: e.Last,
+		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, LocalRTT: e.LocalRTT, Last: e.Last,
 	}
 	c.Addrs = append([]netip.Addr(nil), e.Addrs...)
 	if e.Vantage != nil {

@@ -251,7 +251,7 @@ func (h *Handlespace) mergeStatic(name string, pd *PoolDef, prev *PoolView) ([]*
 				if e.Health != HealthUp {
 					e.Health = pe.Health
 				}
-				e.Load, e.RTT, e.Admin, e.Reported = pe.Load, pe.RTT, pe.Admin, pe.Reported
+				e.Load, e.RTT, e.LocalRTT, e.Admin, e.Reported = pe.Load, pe.RTT, pe.LocalRTT, pe.Admin, pe.Reported
 			}
 		}
 		elems = append(elems, e)

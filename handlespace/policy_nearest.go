@@ -10,9 +10,11 @@ import (
 // nearest puts the elements of the client's site first (Client.Site, which
 // the DNS front finds in the site map from the query's EDNS Client Subnet
 // or source address), then the others; each of the two in the order of
-// the smoothed probe round-trip time, lowest first. Elements whose RTT is
-// not known yet (no probe has measured it) come last of their part, and
-// equal RTTs take turns round robin. A client without a site, or of a site
+// the smoothed probe round-trip time, lowest first: this registrar's own
+// (Element.LocalRTT) where it has one, else the home's (Element.RTT), so
+// that registrars near their clients answer by their own distance.
+// Elements whose RTT is not known yet (no probe has measured it) come
+// last of their part, and equal RTTs take turns round robin. A client without a site, or of a site
 // that no element of the set has, gets the order by RTT alone. The order
 // changes as the probes' RTT reports do (a new Build).
 //
@@ -48,13 +50,24 @@ func (nearest) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
 // unknownRTT is the rank of an element whose RTT is not known.
 const unknownRTT = math.MaxUint64
 
-// nearestRank is an element's RTT in units of 100 µs (at most 2³²-2);
-// unknown is last.
+// nearestRank is an element's RTT (NearestRTT) in units of 100 µs (at
+// most 2³²-2); unknown is last.
 func nearestRank(e *Element) uint64 {
-	if e.RTT <= 0 {
+	rtt := NearestRTT(e)
+	if rtt <= 0 {
 		return unknownRTT
 	}
-	return min(uint64(e.RTT/(100*time.Microsecond)), 1<<32-2)
+	return min(uint64(rtt/(100*time.Microsecond)), 1<<32-2)
+}
+
+// NearestRTT is the RTT by which the nearest policy orders e: this
+// registrar's own (LocalRTT) when it has one, else the home's (RTT); 0
+// when neither is known.
+func NearestRTT(e *Element) time.Duration {
+	if e.LocalRTT > 0 {
+		return e.LocalRTT
+	}
+	return e.RTT
 }
 
 // nearestSiteKey is an element's key in the tree by site: its site, then

@@ -74,18 +74,31 @@ var (
 //	key    as in "elements"
 //	value  the state's name: "drain" or "force-down"
 //
+// Bucket "health", one key per element (registered or from a zone file)
+// whose last known health is up or down, written in batches (PutHealth)
+// so that a restart can serve what it last knew (added within format 1):
+//
+//	key    as in "elements"
+//	value  "up" or "down"
+//
+// and in "meta", health_at: when the last batch was written (RFC 3339).
+//
 // # Caveats
 //
 // Only elements that registrations create belong here: zone files define
-// the static ones. Health is not stored (a restarted registrar probes
-// again); a lease end is stored as an absolute time, so an element whose
-// lease ran out while the registrar was down is loaded with an expired
-// lease and the caller should skip it. The database file is locked while
+// the static ones. Health is stored apart from the elements, in batches:
+// after a crash it may be a batch behind, and it is a hint to start from
+// (the caller's probes replace it), never an acknowledged state. A lease
+// end is stored as an absolute time, so an element whose lease ran out
+// while the registrar was down is loaded with an expired lease and the
+// caller should skip it. The database file is locked while
 // open: a second process on the same data directory fails to open it.
 type Store struct {
 	path string
 	db   *bolt.DB
 	id   uint32
+
+	healthTxs healthTxs // PutHealth's commits, for tests and benchmarks
 
 	closeOnce sync.Once
 	closeErr  error
@@ -172,6 +185,9 @@ func (s *Store) init() error {
 			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketAdmin); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketHealth); err != nil {
 			return err
 		}
 		if v := meta.Get(keyRegistrarID); v != nil {
@@ -331,12 +347,16 @@ func (s *Store) PutElement(pool string, e *Element) error {
 	return nil
 }
 
-// DeleteElement removes element id of pool, and its administrative state.
-// Removing an element that is not stored is not an error. It returns once the change is on disk.
+// DeleteElement removes element id of pool, and its administrative state
+// and last known health. Removing an element that is not stored is not an
+// error. It returns once the change is on disk.
 func (s *Store) DeleteElement(pool string, id uint32) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		k := elementKey(normPool(pool), id)
 		if err := tx.Bucket(bucketAdmin).Delete(k); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketHealth).Delete(k); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketElements).Delete(k)

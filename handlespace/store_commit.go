@@ -36,13 +36,16 @@ func (s *Store) Commit(ops []StoreOp) error {
 		enc[i] = kv{elementKey(pool, op.Elem.ID), v}
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, adm := tx.Bucket(bucketElements), tx.Bucket(bucketAdmin)
+		b, adm, hb := tx.Bucket(bucketElements), tx.Bucket(bucketAdmin), tx.Bucket(bucketHealth)
 		for _, e := range enc {
 			var err error
 			if e.v == nil {
-				// A removed element's administrative state goes with it.
+				// A removed element's administrative state and health go
+				// with it.
 				if err = adm.Delete(e.k); err == nil {
-					err = b.Delete(e.k)
+					if err = hb.Delete(e.k); err == nil {
+						err = b.Delete(e.k)
+					}
 				}
 			} else {
 				err = b.Put(e.k, e.v)

@@ -76,7 +76,7 @@ func TestGetPool(t *testing.T) {
 		"addresses": ["192.0.2.10"], "port": 8080, "transport": "tcp",
 		"weight": 10, "priority": 0, "load": 0, "loaddeg": 0, "site": "",
 		"health": "up", "admin": "auto", "reported": false, "served": true,
-		"rtt_ms": 1.5, "home": "00000007", "static": true,
+		"rtt_ms": 1.5, "local_rtt_ms": 0.9, "home": "00000007", "static": true,
 		"expires": null, "lease_left_s": null, "probe": null,
 		"last_probe": {"at": "2026-01-02T03:04:04Z", "ok": true, "error": "", "rtt_ms": 1.234}
 	}`)
@@ -90,7 +90,7 @@ func TestGetPool(t *testing.T) {
 		"addresses": ["192.0.2.12", "2001:db8::12"], "port": 8080, "transport": "udp",
 		"weight": 30, "priority": 2, "load": 0.25, "loaddeg": 0.05, "site": "fra",
 		"health": "up", "admin": "auto", "reported": false, "served": true,
-		"rtt_ms": null, "home": "00000007", "static": true,
+		"rtt_ms": null, "local_rtt_ms": null, "home": "00000007", "static": true,
 		"expires": null, "lease_left_s": null,
 		"probe": {"kind": "tcp", "target": "", "interval_ms": 2000, "timeout_ms": 1000, "rise": 1, "fall": 3, "jitter": 0.25},
 		"last_probe": null
@@ -100,7 +100,7 @@ func TestGetPool(t *testing.T) {
 		"addresses": ["2001:db8::99"], "port": 8443, "transport": "tcp",
 		"weight": 5, "priority": 0, "load": 0, "loaddeg": 0, "site": "",
 		"health": "up", "admin": "auto", "reported": false, "served": true,
-		"rtt_ms": null, "home": "0a0b0c0d", "static": false,
+		"rtt_ms": null, "local_rtt_ms": null, "home": "0a0b0c0d", "static": false,
 		"expires": "2026-01-02T03:04:47.5Z", "lease_left_s": 42.5, "probe": null,
 		"last_probe": null
 	}`)

@@ -155,7 +155,7 @@ func newFixtureWith(t testing.TB, cfg httpapi.Config) *fixture {
 	if err := hs.SetHealth("web.pool.test.", web2.ID, handlespace.HealthDown); err != nil {
 		t.Fatal(err)
 	}
-	if err := hs.Update("web.pool.test.", web1.ID, func(e *handlespace.Element) { e.RTT = 1500 * time.Microsecond }); err != nil {
+	if err := hs.Update("web.pool.test.", web1.ID, func(e *handlespace.Element) { e.RTT, e.LocalRTT = 1500*time.Microsecond, 900*time.Microsecond }); err != nil {
 		t.Fatal(err)
 	}
 	b := &fakeBackend{hs: hs, status: map[string]httpapi.ProbeStatus{}, reports: map[string]int{}}

@@ -89,9 +89,10 @@ type ElementJSON struct {
 	Health     string         `json:"health"` // up, down, unknown
 	Admin      string         `json:"admin"`  // auto, drain, force-down
 	Reported   bool           `json:"reported"`
-	Served     bool           `json:"served"` // in the answers now
-	RTTms      *float64       `json:"rtt_ms"` // smoothed probe RTT (of this registrar's probes, else the view's); null unknown
-	Home       string         `json:"home"`   // registrar ID, 8 hex digits
+	Served     bool           `json:"served"`       // in the answers now
+	RTTms      *float64       `json:"rtt_ms"`       // smoothed probe RTT (of this registrar's probes, else the view's); null unknown
+	LocalRTTms *float64       `json:"local_rtt_ms"` // this registrar's own smoothed RTT (its probes' or its nearest samples'); null unknown
+	Home       string         `json:"home"`         // registrar ID, 8 hex digits
 	Static     bool           `json:"static"`
 	Expires    *time.Time     `json:"expires"`      // null: no lease
 	LeaseLeftS *float64       `json:"lease_left_s"` // null: no lease
@@ -259,6 +260,10 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served m
 	if rtt > 0 {
 		ms := millis(rtt)
 		j.RTTms = &ms
+	}
+	if e.LocalRTT > 0 {
+		ms := millis(e.LocalRTT)
+		j.LocalRTTms = &ms
 	}
 	if !e.Expires.IsZero() {
 		exp := e.Expires.UTC()

@@ -126,15 +126,15 @@ func newDNS(sample int) *DNS {
 		latency:    newHistogram(dnsBuckets),
 		sampleMask: mask,
 		descQueries: prometheus.NewDesc("poolnsd_dns_queries_total",
-			"DNS queries answered, by query type, response code and transport.",
+			"DNS queries answered, by query type, response code (NODATA counts as NOERROR) and transport.",
 			[]string{"qtype", "rcode", "transport"}, nil),
 		descTruncated: prometheus.NewDesc("poolnsd_dns_truncated_total",
 			"UDP replies sent truncated (TC=1) because the answer did not fit.", nil, nil),
 		descRejected: prometheus.NewDesc("poolnsd_dns_rejected_total",
-			"DNS messages turned away before their question was read, by what was done: answered FORMERR, answered NOTIMP, or ignored.",
+			"DNS messages turned away before their question was read, by what was done: answered FORMERR, answered NOTIMP (an opcode other than QUERY and UPDATE), or ignored (responses, messages shorter than a header).",
 			[]string{"reason"}, nil),
 		descLatency: prometheus.NewDesc("poolnsd_dns_answer_duration_seconds",
-			"Time from the handler getting a query to its reply being written, for a random sample of the queries (see poolnsd_dns_answer_sample_ratio).",
+			"Time from the handler getting a query to its reply being written, for a random sample of the queries (one in 8 by default: poolnsd_dns_answer_sample_ratio).",
 			nil, nil),
 	}
 }

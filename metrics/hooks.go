@@ -311,9 +311,18 @@ func (m *Metrics) Takeover(outcome string, elements int) {
 	}
 }
 
+// Peer states: the values of poolnsd_enrp_peers' state label.
+const (
+	PeerUp      = "up"      // heard from
+	PeerSuspect = "suspect" // asked to answer after a silence
+	PeerDead    = "dead"    // did not answer: dead, its elements taken over
+)
+
+var peerStateNames = [...]string{PeerUp, PeerSuspect, PeerDead}
+
 // SetPeerStates gives the function that poolnsd_enrp_peers reads at scrape
-// time: the number of peers in each state. The states must be a small
-// fixed set (the peering state machine's); at most maxPeerStates are
+// time: the number of peers in each state (PeerUp, PeerSuspect, PeerDead).
+// The states must be a small fixed set; at most maxPeerStates are
 // exported.
 func (m *Metrics) SetPeerStates(f func() map[string]int) {
 	if m == nil {

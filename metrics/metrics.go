@@ -103,7 +103,7 @@ func New(o Options) *Metrics {
 		m.healthChanges[h] = health.WithLabelValues(handlespace.Health(h).String())
 	}
 	reports := f.counterVec("poolnsd_failure_reports_total",
-		"Failure reports from pool users (ENDPOINT_UNREACHABLE), by the way they came and what they did.", "via", "outcome")
+		"Failure reports from pool users (ENDPOINT_UNREACHABLE), by the way they came (via: this registrar's HTTP API, or passed on by a peer because the element is homed here) and what they did: counted, the one that took the element out (removed), refused for the client's rate (rate_limited) or for an unknown element (unknown), or with peering passed on to the element's home registrar, which counts it there (forwarded).", "via", "outcome")
 	for v, via := range reportViaNames {
 		for i, o := range reportOutcomeNames {
 			if via == ReportViaPeer && o == ReportForwarded {
@@ -120,7 +120,7 @@ func New(o Options) *Metrics {
 	regs := f.counterVec("poolnsd_registrations_total", "Pool elements registered (new registrations, not refreshes), by source.", "source")
 	refr := f.counterVec("poolnsd_registration_refreshes_total", "Registrations refreshed (re-registered before their lease ended), by source.", "source")
 	deregs := f.counterVec("poolnsd_deregistrations_total", "Pool elements deregistered, by source.", "source")
-	rej := f.counterVec("poolnsd_registration_rejections_total", "Registrations and deregistrations refused, by source and cause.", "source", "cause")
+	rej := f.counterVec("poolnsd_registration_rejections_total", "Registrations and deregistrations refused, by source and cause: by the registrar (both sources), DNS UPDATEs refused before it (signature, key not allowed the pool, malformed, rate), and HTTP registrations and deregistrations refused with 401 (no or a wrong bearer token: source=http, cause=auth; a 401 on the report or admin endpoints is not counted).", "source", "cause")
 	for s, src := range sourceNames {
 		m.registrations[s] = regs.WithLabelValues(src)
 		m.refreshes[s] = refr.WithLabelValues(src)
@@ -129,9 +129,9 @@ func New(o Options) *Metrics {
 			m.rejections[s][c] = rej.WithLabelValues(src, cause)
 		}
 	}
-	m.expiries = f.counter("poolnsd_registration_expiries_total", "Registrations removed because their lease ended.")
+	m.expiries = f.counter("poolnsd_registration_expiries_total", "Registrations removed because their lease ended (also those that ended while poolnsd was down).")
 
-	msgs := f.counterVec("poolnsd_enrp_messages_total", "ENRP messages, by direction and message type.", "direction", "type")
+	msgs := f.counterVec("poolnsd_enrp_messages_total", "ENRP messages (RFC 5353), by direction and message type.", "direction", "type")
 	upd := f.counterVec("poolnsd_enrp_handle_updates_total", "ENRP handle updates (ENRP_HANDLE_UPDATE), by direction.", "direction")
 	for d, dir := range directionNames {
 		for t, typ := range enrpTypeNames {
@@ -139,13 +139,13 @@ func New(o Options) *Metrics {
 		}
 		m.updates[d] = upd.WithLabelValues(dir)
 	}
-	tko := f.counterVec("poolnsd_enrp_takeovers_total", "Takeovers of a dead peer's pool elements, by outcome.", "outcome")
+	tko := f.counterVec("poolnsd_enrp_takeovers_total", "Takeovers of a dead peer's pool elements, by outcome: this registrar started one, completed it, gave it up (abandoned), or another registrar took the dead peer over (yielded).", "outcome")
 	for i, o := range takeoverNames {
 		m.takeovers[i] = tko.WithLabelValues(o)
 	}
 	m.takenElements = f.counter("poolnsd_enrp_elements_taken_over_total", "Pool elements this registrar became home for by takeover.")
 	m.reg.MustRegister(&peerCollector{m: m, desc: prometheus.NewDesc("poolnsd_enrp_peers",
-		"Peer registrars, by state.", []string{"state"}, nil)})
+		"Peer registrars this one knows of, by state: heard from (up), asked to answer after a silence (suspect), dead.", []string{"state"}, nil)})
 
 	rel := f.counterVec("poolnsd_zone_loads_total", "Loads of the zones directory (at start, SIGHUP, file change), by result.", "result")
 	m.reloads[0], m.reloads[1] = rel.WithLabelValues("ok"), rel.WithLabelValues("error")

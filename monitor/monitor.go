@@ -16,6 +16,13 @@
 // on every probe. A health change publishes the element's RTT and load
 // with it. Status has every probed element's last result and smoothed RTT.
 //
+// With Config.RTTInterval set, the monitor also samples, at that low rate
+// and with the same check as their home's probes, the elements of nearest
+// pools that another registrar is home for (SampleSpec), and publishes
+// the result as their LocalRTT, so that nearest orders this registrar's
+// answers by its own distance to every element. Samples never change
+// health and stay here.
+//
 // Failure reports (RFC 5352 ENDPOINT_UNREACHABLE, through the HTTP API)
 // trigger an immediate probe of the element; after MaxBadReports reports
 // within ReportWindow, from one pool user or several (RFC 5352 counts
@@ -34,10 +41,10 @@
 // # Caveats
 //
 // An element with several addresses is probed at its first one. The
-// administrative state (drain, force-down) lives in the handlespace only:
-// elements of zone files keep it across reloads but lose it on restart.
-// Health is not stored either: after a restart every probed element starts
-// unknown again.
+// administrative state (drain, force-down) lives in the handlespace; the
+// daemon keeps it in its store. Health is kept in the store by a Keeper,
+// in batches, and given back at a start by RestoreHealth (probe.start):
+// provisionally, until the element's probes decide.
 package monitor
 
 import (
@@ -89,13 +96,28 @@ type Config struct {
 	// health that this registrar's probes propose (see Confirmer); the
 	// verdicts come back through Verdict.
 	Confirmer Confirmer
-	// Source, if valid, is the local address probes are sent from
-	// (probe.source).
-	Source netip.Addr
 	// MaxPeerProbes bounds the probes made at once for other registrars'
 	// confirmations (ProbeFor; default 64); beyond it they are answered
 	// unknown.
 	MaxPeerProbes int
+	// Source, if valid, is the local address probes and samples are sent
+	// from (probe.source).
+	Source netip.Addr
+	// RTTInterval is how often this registrar samples its own RTT to each
+	// element of a nearest pool that another registrar is home for
+	// (nearest.rtt_interval; see SampleSpec); 0, the default: never.
+	RTTInterval time.Duration
+	// Sample configures the sampler's prober: its Clock is Probe's, its
+	// Workers default to Probe's (a pool of their own: a sample of a far
+	// element holds one for a round trip, and samples go at
+	// elements / (0.9 × RTTInterval) a second), its Checkers to a set of
+	// their own (DefaultCheckers), and it only samples (Sampling).
+	Sample probe.Config
+	// Provisional is the health given to elements at the start (see
+	// RestoreHealth), by Key: an element probed from the first sync on
+	// that still has it keeps it only until its probes decide (see
+	// probe.Tracker.Observe).
+	Provisional map[string]handlespace.Health
 }
 
 func (c *Config) defaults() {
@@ -117,6 +139,13 @@ func (c *Config) defaults() {
 	if c.Probe.Clock == nil {
 		c.Probe.Clock = probe.SystemClock()
 	}
+	c.Sample.Clock, c.Sample.Sampling = c.Probe.Clock, true
+	if c.Sample.Workers <= 0 {
+		c.Sample.Workers = c.Probe.Workers
+	}
+	if c.Sample.Slack == 0 {
+		c.Sample.Slack = SampleSlack
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -137,13 +166,19 @@ type Monitor struct {
 	cfg   Config
 	sched *probe.Scheduler
 	clock probe.Clock
+	// sampler samples the RTT of elements homed elsewhere (sample.go);
+	// nil when Config.RTTInterval is 0.
+	sampler *probe.Scheduler
 
-	// pools is what sync last gave the scheduler, by pool name. Only Run's
-	// goroutine uses it.
-	pools map[string]poolTargets
+	// pools is what sync last gave the scheduler, by pool name, and
+	// spools what syncSamples gave the sampler. Only Run's goroutine
+	// uses them.
+	pools  map[string]poolTargets
+	spools map[string]poolSamples
 
 	mu      sync.Mutex
 	targets map[string]*target // by probe key
+	samples map[string]*sample // by probe key
 	pending map[string]map[uint32]change
 	reports map[string][]time.Time // report times by element key, within the window
 	outAt   map[string]time.Time   // when reports last took an element out
@@ -193,12 +228,15 @@ type poolTargets struct {
 	elems   []*handlespace.Element
 }
 
-// change is what a flush publishes for one element.
+// change is what a flush publishes for one element: an RTT of its
+// probes here (RTT and LocalRTT), of its samples (LocalRTT), a load.
 type change struct {
-	rtt     time.Duration
-	load    uint32
-	hasRTT  bool
-	hasLoad bool
+	rtt      time.Duration
+	local    time.Duration
+	load     uint32
+	hasRTT   bool
+	hasLocal bool
+	hasLoad  bool
 }
 
 type bucket struct {
@@ -212,12 +250,21 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	m := &Monitor{
 		hs: hs, cfg: cfg, clock: cfg.Probe.Clock,
 		pools:   map[string]poolTargets{},
+		spools:  map[string]poolSamples{},
 		targets: map[string]*target{},
+		samples: map[string]*sample{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
 		buckets: map[netip.Addr]*bucket{},
 	}
 	m.peerProbes = make(chan struct{}, cfg.MaxPeerProbes)
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
+	if cfg.RTTInterval > 0 {
+		if cfg.Sample.Checkers == nil {
+			cfg.Sample.Checkers = probe.DefaultCheckers()
+			m.cfg.Sample.Checkers = cfg.Sample.Checkers
+		}
+		m.sampler = probe.NewScheduler(cfg.Sample, m.onSample)
+	}
 	m.sync() // so that Stats counts the targets before Run
 	return m
 }
@@ -232,6 +279,11 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.sync()
 	errc := make(chan error, 1)
 	go func() { errc <- m.sched.Run(ctx) }()
+	if m.sampler != nil {
+		serrc := make(chan error, 1)
+		go func() { serrc <- m.sampler.Run(ctx) }()
+		defer func() { <-serrc }()
+	}
 	flush := m.clock.NewTimer(m.cfg.FlushInterval)
 	defer flush.Stop()
 	for {
@@ -252,6 +304,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 // sync are not looked at again, so that the health and RTT changes that
 // the monitor itself publishes cost a pointer comparison per pool.
 func (m *Monitor) sync() {
+	defer m.syncSamples()
 	changed := false
 	seen := map[string]bool{}
 	var fresh []poolTargets // pools with a new view
@@ -307,7 +360,12 @@ func (m *Monitor) sync() {
 			t.elem, t.nearest, t.spec = p.elems[i], p.view.Spec.Policy == "nearest", tg.Spec
 			tg.Ref = t
 			next[tg.Key] = t
-			ts = append(ts, *tg)
+			pt := *tg
+			if !m.started {
+				h, ok := m.cfg.Provisional[tg.Key]
+				pt.Provisional = ok && h == tg.Health
+			}
+			ts = append(ts, pt)
 		}
 	}
 	for k, t := range m.targets {
@@ -319,6 +377,7 @@ func (m *Monitor) sync() {
 	m.targets = next
 	if !m.started {
 		m.started = true
+		m.cfg.Provisional = nil // the first sync's only
 		if len(next) > 0 {
 			m.first = make(map[string]bool, len(next))
 			for k := range next {
@@ -418,7 +477,14 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		clears = !out || !r.At.Before(outAt)
 	}
 	health := tr.Health
-	if m.cfg.Confirmer != nil {
+	switch {
+	case tr.Provisional && tr.Health != e.Health:
+		// A provisional health (restored at the start) does not
+		// overwrite the view until the probes decide, nor is it put to
+		// the other vantage points: the view may have fresher news from
+		// the element's previous home meanwhile.
+		health = e.Health
+	case m.cfg.Confirmer != nil:
 		health = m.vantageHealth(t, e, tr)
 	}
 	if (changed && health == tr.Health) || e.Health != health || clears {
@@ -434,7 +500,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 				e.Reported = false
 			}
 			if tr.SRTT > 0 {
-				e.RTT = tr.SRTT
+				e.RTT, e.LocalRTT = tr.SRTT, tr.SRTT // measured here: this registrar's own too
 			}
 			if r.HasLoad {
 				e.Load = handlespace.LoadFromFraction(r.Load)
@@ -468,7 +534,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 	// them for everyone): elsewhere they would rebuild the pool's view at
 	// every flush for nothing, loopback RTTs being as noisy as they are.
 	var c change
-	if r.OK && nearest && RTTChanged(e.RTT, tr.SRTT) {
+	if r.OK && nearest && (RTTChanged(e.RTT, tr.SRTT) || RTTChanged(e.LocalRTT, tr.SRTT)) {
 		c.rtt, c.hasRTT = tr.SRTT, true
 	}
 	if r.HasLoad {
@@ -484,6 +550,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		p := m.pending[t.pool][t.id]
 		if c.hasRTT {
 			p.rtt, p.hasRTT = c.rtt, true
+			p.hasLocal = false // an older sample's, of before the element came here
 		}
 		if c.hasLoad {
 			p.load, p.hasLoad = c.load, true
@@ -494,9 +561,10 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 }
 
 // noteFirst counts the first results of the targets that the start gave,
-// and logs once all have a health. Called with mu held.
+// and logs once all have a health decided by their probes (a provisional
+// one does not count). Called with mu held.
 func (m *Monitor) noteFirst(key string, tr probe.Tracker) {
-	if m.first == nil || !m.first[key] || tr.Health == handlespace.HealthUnknown {
+	if m.first == nil || !m.first[key] || tr.Health == handlespace.HealthUnknown || tr.Provisional {
 		return
 	}
 	delete(m.first, key)
@@ -586,8 +654,11 @@ func (m *Monitor) flush() {
 		fs := make(map[uint32]func(*handlespace.Element), len(cs))
 		for id, c := range cs {
 			fs[id] = func(e *handlespace.Element) {
+				if c.hasLocal {
+					e.LocalRTT = c.local
+				}
 				if c.hasRTT {
-					e.RTT = c.rtt
+					e.RTT, e.LocalRTT = c.rtt, c.rtt
 				}
 				if c.hasLoad {
 					e.Load = c.load

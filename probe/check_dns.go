@@ -40,8 +40,8 @@ func (d *DNSChecker) Check(ctx context.Context, t Target) Result {
 	m := new(dns.Msg)
 	m.SetQuestion(dt.name, dt.qtype)
 	c := dns.Client{Net: "udp", UDPSize: dns.MinMsgSize}
-	if t.Source.IsValid() {
-		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: t.Source.AsSlice()}}
+	if src, ok := t.source(); ok {
+		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: src.AsSlice()}}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		// miekg/dns applies its own 2 s default to each step unless told.

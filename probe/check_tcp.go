@@ -30,9 +30,9 @@ func (TCPChecker) Check(ctx context.Context, t Target) Result {
 var dialer = net.Dialer{KeepAlive: -1}
 
 func dial(ctx context.Context, t Target) (net.Conn, error) {
-	if t.Source.IsValid() {
+	if src, ok := t.source(); ok {
 		d := dialer
-		d.LocalAddr = &net.TCPAddr{IP: t.Source.AsSlice()}
+		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
 		return d.DialContext(ctx, "tcp", t.Addr.String())
 	}
 	return dialer.DialContext(ctx, "tcp", t.Addr.String())

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/probe"
 )
 
@@ -588,5 +589,78 @@ func TestHTTPResponses(t *testing.T) {
 			}
 			c.Forget("k")
 		})
+	}
+}
+
+// TestSource: a target with a Source is probed from that address, over
+// TCP (tcp, http) and UDP (dns); a target of the other family from the
+// system's choice.
+func TestSource(t *testing.T) {
+	src := netip.MustParseAddr("127.0.0.7")
+	ln := listen(t)
+	from := make(chan netip.Addr, 16)
+	serveConns(ln, func(c net.Conn) {
+		from <- addrOf(c.RemoteAddr()).Addr()
+		c.Close()
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			_, a, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			from <- addrOf(a).Addr()
+		}
+	}()
+	spec := func(kind, target string) handlespace.ProbeSpec {
+		return handlespace.ProbeSpec{Kind: kind, Target: target, Interval: time.Hour, Timeout: 200 * time.Millisecond}
+	}
+	targets := []probe.Target{
+		{Key: "tcp", Addr: addrOf(ln.Addr()), Source: src, Spec: spec("tcp", "")},
+		{Key: "dns", Addr: addrOf(pc.LocalAddr()), Source: src, Spec: spec("dns", "ok.test")},
+	}
+	// IPv6, where the machine has it.
+	from6 := make(chan netip.Addr, 16)
+	if v6, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		t.Cleanup(func() { v6.Close() })
+		serveConns(v6, func(c net.Conn) {
+			from6 <- addrOf(c.RemoteAddr()).Addr()
+			c.Close()
+		})
+		targets = append(targets, probe.Target{Key: "v6", Addr: addrOf(v6.Addr()), Source: src, Spec: spec("tcp", "")})
+	}
+	s := probe.NewScheduler(probe.Config{}, func(probe.Result, probe.Tracker, bool) {})
+	s.Set(targets)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.After(waitLimit)
+	for range 2 {
+		select {
+		case a := <-from:
+			if a != src {
+				t.Errorf("a probe came from %v, want %v", a, src)
+			}
+		case <-deadline:
+			t.Fatal("no probe arrived")
+		}
+	}
+	if len(targets) < 3 {
+		return
+	}
+	select {
+	case a := <-from6:
+		if a != netip.MustParseAddr("::1") {
+			t.Errorf("the IPv6 probe came from %v", a)
+		}
+	case <-deadline:
+		t.Fatal("no IPv6 probe arrived")
 	}
 }

@@ -33,7 +33,8 @@
 //     registrar serves its elements within milliseconds of probing them,
 //     and fall failures in a row make it Down. An Up target goes Down
 //     after fall failures in a row, a Down one Up after rise passes in a
-//     row.
+//     row. A target given a health (Target.Provisional: restored at a
+//     start) keeps it until its results decide as an Unknown one's would.
 //   - SmoothRTT is RFC 6298's SRTT (gain 1/8), kept in Tracker.SRTT.
 //   - NextDelay is the delay between probes: the interval, shortened by up
 //     to Spec.Jitter at random (so the interval is the longest gap), and

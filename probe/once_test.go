@@ -71,9 +71,9 @@ func TestReset(t *testing.T) {
 	})
 }
 
-// TestSource: probes go out from Target.Source when it is set (TCP,
+// TestSourceEachChecker: probes go out from Target.Source when it is set (TCP,
 // HTTP, DNS), and from the system's choice when not.
-func TestSource(t *testing.T) {
+func TestSourceEachChecker(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

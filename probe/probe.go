@@ -38,6 +38,10 @@ type Target struct {
 	// element already up needs fall failures to go down. Set reads it only
 	// for targets it does not have yet.
 	Health handlespace.Health
+	// Provisional says that Health is given, not observed (restored at a
+	// start): the target's Tracker starts Provisional (see
+	// Tracker.Observe). Set reads it only for targets it does not have yet.
+	Provisional bool
 	// slot keeps a built-in checker's connection between probes when a
 	// Scheduler runs the target (nil otherwise).
 	slot *connSlot
@@ -111,6 +115,16 @@ func DefaultCheckers() map[string]Checker {
 type timing struct {
 	start   time.Time
 	timeout time.Duration
+}
+
+// source returns the address to send probes of t from: Source, if it is
+// set and of Addr's family (an element of the other family is probed
+// from the system's choice).
+func (t Target) source() (netip.Addr, bool) {
+	if !t.Source.IsValid() || t.Source.Unmap().Is4() != t.Addr.Addr().Unmap().Is4() {
+		return netip.Addr{}, false
+	}
+	return t.Source.Unmap(), true
 }
 
 func begin(ctx context.Context, t Target) timing {

@@ -44,6 +44,11 @@ type Config struct {
 	// held, so it need not be safe for concurrent use; tests give a seeded
 	// source.
 	Rand func() float64
+	// Sampling makes a Scheduler that only measures (the RTT samples of
+	// the nearest policy): no probe confirms a failure or starts beside an
+	// overdue one, so each target costs one probe per interval at most.
+	// Results and Trackers are reported as usual.
+	Sampling bool
 }
 
 func (c *Config) defaults() {
@@ -185,7 +190,8 @@ func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) 
 // Set replaces the targets. Targets that are new (by Key) are probed at
 // once, their first probes spread in the order given over len × SpreadStep
 // (at most their interval), so that 10 000 new targets do not all connect
-// in the same millisecond; they start with their Target.Health. Targets that
+// in the same millisecond; they start with their Target.Health (and
+// Provisional). Targets that
 // are gone are not probed again, and the results of their probes in flight
 // are dropped. A target whose Addr changed is new; one whose Spec changed
 // keeps its Tracker and is probed at once; an unchanged one (or one whose
@@ -222,7 +228,7 @@ func (s *Scheduler) set(targets []Target) (retired []string) {
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		default:
-			e := &entry{t: t, tr: Tracker{Health: t.Health}, index: -1, cindex: -1}
+			e := &entry{t: t, tr: Tracker{Health: t.Health, Provisional: t.Provisional && t.Health != handlespace.HealthUnknown}, index: -1, cindex: -1}
 			next[t.Key] = e
 			fresh = append(fresh, e)
 		}
@@ -429,7 +435,7 @@ func (s *Scheduler) take(now time.Time, run bool) (job, time.Duration) {
 	}
 	s.due.remove(0)
 	j := job{e: e, due: due, confirm: e.confirm}
-	if e.tr.Health != handlespace.HealthDown {
+	if e.tr.Health != handlespace.HealthDown && !s.cfg.Sampling {
 		if d := ConfirmDelay(e.t.Spec, e.tr); d < e.t.Spec.Timeout {
 			e.confirmAt = now.Add(d)
 			heap.Push(&s.confirms, e)
@@ -509,7 +515,7 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 		return
 	}
 	s.unconfirm(e)
-	if tr := e.tr; tr.Suspect() {
+	if tr := e.tr; tr.Suspect() && !s.cfg.Sampling {
 		s.schedule(e, s.cfg.Clock.Now().Add(ConfirmDelay(t.Spec, tr)), true)
 		return
 	}

@@ -501,3 +501,102 @@ func TestRunTwice(t *testing.T) {
 		}
 	})
 }
+
+// TestSetProvisional: a new target given as Provisional Up starts Up, is
+// kept Up by one failure whose confirming probe follows ConfirmDelay
+// later, and goes Down at the second; one given Provisional Down is Up at
+// its first pass; a Provisional Unknown is a plain Unknown.
+func TestSetProvisional(t *testing.T) {
+	spec := handlespace.ProbeSpec{Kind: "fake", Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 3, Fall: 2}
+	synctest.Test(t, func(t *testing.T) {
+		fc := probetest.NewFakeChecker(nil)
+		rs := &results{ch: make(chan reported, 100)}
+		s := probe.NewScheduler(probe.Config{Checkers: map[string]probe.Checker{"fake": fc}, Rand: seeded(t)}, rs.on)
+		ts := fakeTargets(3, spec)
+		ts[0].Health, ts[0].Provisional = handlespace.HealthUp, true
+		ts[1].Health, ts[1].Provisional = handlespace.HealthDown, true
+		ts[2].Provisional = true
+		fc.Script(ts[0].Key, probetest.Fail("connect: connection refused"))
+		s.Set(ts)
+		for i, want := range []handlespace.Health{handlespace.HealthUp, handlespace.HealthDown, handlespace.HealthUnknown} {
+			if tr, _ := s.Tracker(ts[i].Key); tr.Health != want || tr.Provisional != (i < 2) {
+				t.Fatalf("target %d starts %+v, want %v", i, tr, want)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		var f1, f2 *reported
+		for f2 == nil {
+			r := <-rs.ch
+			switch {
+			case r.r.Key == ts[1].Key:
+				if !r.changed || r.tr.Health != handlespace.HealthUp || r.tr.Provisional {
+					t.Errorf("restored-down target after its first pass: %+v, want Up (rise not waited for)", r)
+				}
+			case r.r.Key == ts[2].Key:
+				if r.tr.Health != handlespace.HealthUp {
+					t.Errorf("provisional unknown after a pass: %+v", r)
+				}
+			case f1 == nil:
+				f1 = &r
+				if r.changed || r.tr.Health != handlespace.HealthUp || !r.tr.Provisional {
+					t.Fatalf("restored-up target after one failure: %+v, want still Up, provisional", r)
+				}
+			default:
+				f2 = &r
+				if !r.changed || r.tr.Health != handlespace.HealthDown || r.tr.Provisional {
+					t.Fatalf("restored-up target after two failures: %+v, want Down", r)
+				}
+			}
+		}
+		if gap := f2.r.At.Sub(f1.r.At); gap != probe.ConfirmMin {
+			t.Errorf("confirming probe %v after the first failure, want %v", gap, probe.ConfirmMin)
+		}
+	})
+}
+
+// TestSchedulerSampling: a Scheduler that only samples sends no probe
+// beside a hung one and does not confirm a failure early: one probe per
+// interval at most, whatever the target does.
+func TestSchedulerSampling(t *testing.T) {
+	spec := handlespace.ProbeSpec{Kind: "fake", Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2}
+	synctest.Test(t, func(t *testing.T) {
+		// The bubble's clock, so that the hung probe's timeout (a context
+		// deadline) passes as the time does.
+		fc := probetest.NewFakeChecker(nil)
+		s := probe.NewScheduler(probe.Config{Checkers: map[string]probe.Checker{"fake": fc}, Rand: seeded(t), Sampling: true},
+			func(probe.Result, probe.Tracker, bool) {})
+		ts := fakeTargets(2, spec)
+		hung, failing := ts[0].Key, ts[1].Key
+		fc.Script(failing, probetest.Fail("x"))
+		release := fc.Block(hung)
+		defer release()
+		s.Set(ts)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go s.Run(ctx)
+		time.Sleep(5*time.Second + probe.SpreadStep) // the bubble's time
+		synctest.Wait()
+		// Probes of one target an interval apart (or more: a Down target
+		// backs off), never ConfirmDelay.
+		for _, k := range []string{failing, hung} {
+			times := fc.Times(k)
+			if len(times) < 3 {
+				t.Fatalf("%s sampled %d times in 5 s", k, len(times))
+			}
+			for i := 1; i < len(times); i++ {
+				if gap := times[i].Sub(times[i-1]); gap < spec.Interval {
+					t.Errorf("%s: samples %v apart, want at least the interval %v", k, gap, spec.Interval)
+				}
+			}
+		}
+		if fc.Peak() > 2 {
+			t.Errorf("%d probes in flight at once, want at most one per target", fc.Peak())
+		}
+		if st := s.Stats(); st.Confirms != 0 {
+			t.Errorf("%d confirming probes", st.Confirms)
+		}
+	})
+}

@@ -62,6 +62,11 @@ type Tracker struct {
 	// SRTT is the smoothed RTT of the passing probes (SmoothRTT); 0 until
 	// one passed.
 	SRTT time.Duration
+	// Provisional says that Health was given, not observed: restored at a
+	// start from what was last known, or assumed. Results are then judged
+	// as for a new (Unknown) target, and Health is kept until they decide
+	// one: see Observe.
+	Provisional bool
 }
 
 // Observe returns the tracker after one more probe result, and whether the
@@ -71,8 +76,24 @@ type Tracker struct {
 // failures in a row, a Down one Up after rise passes in a row. A pass
 // resets the failure count, a failure the pass count. rise and fall below 1
 // count as 1. Observe does not touch SRTT.
+//
+// A Provisional tracker judges its results as an Unknown one does, keeping
+// its given health until they decide: its first pass makes it Up (a given
+// Down does not wait for rise passes: a verdict older than the start
+// weighs less than a pass now), fall failures in a row make it Down (a
+// given Up needs them as any Up does: the first of them is confirmed
+// ConfirmDelay later, see Suspect); either ends Provisional.
 func (t Tracker) Observe(ok bool, rise, fall int) (next Tracker, changed bool) {
 	rise, fall = max(rise, 1), max(fall, 1)
+	if t.Provisional {
+		u := t
+		u.Health, u.Provisional = handlespace.HealthUnknown, false
+		n, _ := u.Observe(ok, rise, fall)
+		if n.Health == handlespace.HealthUnknown {
+			n.Health, n.Provisional = t.Health, true
+		}
+		return n, n.Health != t.Health
+	}
 	n := t
 	if ok {
 		n.Successes, n.Failures = sat(t.Successes+1), 0

@@ -57,6 +57,70 @@ func TestObserve(t *testing.T) {
 	}
 }
 
+// TestObserveProvisional: a given (restored) health is kept until the
+// results decide as they would for an Unknown target: the first pass makes
+// it Up, fall failures in a row make it Down; then hysteresis as usual.
+func TestObserveProvisional(t *testing.T) {
+	tests := []struct {
+		name       string
+		start      handlespace.Health
+		rise, fall int
+		results    string // p pass, f fail
+		want       []handlespace.Health
+		decided    int // index of the result that ends Provisional; -1 never
+	}{
+		{"restored up, pass confirms", up, 2, 2, "p", []handlespace.Health{up}, 0},
+		{"restored up, one failure keeps it (fall 2)", up, 2, 2, "fp", []handlespace.Health{up, up}, 1},
+		{"restored up, fall failures take it down", up, 2, 2, "ff", []handlespace.Health{up, down}, 1},
+		{"restored up, fall 1: first failure decides", up, 2, 1, "f", []handlespace.Health{down}, 0},
+		{"restored up, fall 3", up, 2, 3, "fffp", []handlespace.Health{up, up, down, down}, 2},
+		{"restored up, decided down then needs rise", up, 3, 2, "ffpp", []handlespace.Health{up, down, down, down}, 1},
+		{"restored down, first pass is up (not rise)", down, 3, 2, "p", []handlespace.Health{up}, 0},
+		{"restored down, failures keep it down", down, 2, 2, "ffp", []handlespace.Health{down, down, down}, 1},
+		{"restored down, fail then pass", down, 2, 2, "fp", []handlespace.Health{down, up}, 1},
+		{"restored up, then fall as any up", up, 2, 2, "pfpff", []handlespace.Health{up, up, up, up, down}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := Tracker{Health: tt.start, Provisional: true}
+			decided := -1
+			for i, c := range tt.results {
+				prev := tr.Health
+				var changed bool
+				tr, changed = tr.Observe(c == 'p', tt.rise, tt.fall)
+				if tr.Health != tt.want[i] {
+					t.Fatalf("after %q: %v, want %v", tt.results[:i+1], tr.Health, tt.want[i])
+				}
+				if changed != (prev != tr.Health) {
+					t.Fatalf("after %q: changed=%v going %v → %v", tt.results[:i+1], changed, prev, tr.Health)
+				}
+				if !tr.Provisional && decided < 0 {
+					decided = i
+				}
+			}
+			if decided != tt.decided {
+				t.Errorf("Provisional ended at result %d, want %d", decided, tt.decided)
+			}
+		})
+	}
+}
+
+// TestObserveProvisionalUnknown: an Unknown tracker marked Provisional
+// behaves as a plain Unknown one.
+func TestObserveProvisionalUnknown(t *testing.T) {
+	for _, seq := range []string{"p", "f", "ff", "fp", "pff"} {
+		a, b := Tracker{}, Tracker{Provisional: true}
+		for _, c := range seq {
+			a, _ = a.Observe(c == 'p', 2, 2)
+			b, _ = b.Observe(c == 'p', 2, 2)
+		}
+		b.Provisional = a.Provisional
+		if a != b {
+			t.Errorf("%q: %+v, plain %+v", seq, b, a)
+		}
+	}
+}
+
 func TestObserveSaturates(t *testing.T) {
 	tr := Tracker{Health: down, Failures: 1 << 30}
 	tr, _ = tr.Observe(false, 2, 2)

@@ -217,7 +217,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 			for _, a := range d.dns.Addrs() {
 				dnsBound = append(dnsBound, a.String())
 			}
-			printDemo(stdout, cfg, d.ops.httpURL(cfg), dnsBound, bs)
+			printDemo(stdout, selfName(os.Args[0]), cfg, d.ops.httpURL(cfg), dnsBound, bs)
 			if stdinIsTerminal() {
 				go demoKeys(ctx, os.Stdin, stdout, bs)
 			}
@@ -275,8 +275,23 @@ func demoRoutes(mux *http.ServeMux, bs []*demoBackend) {
 	})
 }
 
-// printDemo says what to run.
-func printDemo(w io.Writer, cfg config.Config, httpURL string, dnsBound []string, bs []*demoBackend) {
+// selfName is how to run this program again from the directory it was
+// started in: arg0 (os.Args[0]) when it is a path (./bin/poolnsd, as make
+// demo starts it), shell-quoted if need be; else "poolnsd", found in PATH.
+func selfName(arg0 string) string {
+	if !strings.Contains(arg0, "/") {
+		return "poolnsd"
+	}
+	if strings.ContainsFunc(arg0, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '+' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) {
+		return "'" + strings.ReplaceAll(arg0, "'", `'\''`) + "'"
+	}
+	return arg0
+}
+
+// printDemo says what to run; self is how to run poolnsd (selfName).
+func printDemo(w io.Writer, self string, cfg config.Config, httpURL string, dnsBound []string, bs []*demoBackend) {
 	dnsAddr := cfg.DNS.Listen[0]
 	if len(dnsBound) > 0 {
 		dnsAddr = dnsBound[0]
@@ -297,14 +312,14 @@ Ask for the pool (each answer is the next live backend; TTL 1 s):
   dig %[1]s _http._tcp.web.demo.example SRV
   watch -n 0.5 dig %[1]s +short web.demo.example A
 Watch the pool live:    %[2]s/            (status page)
-                        poolnsd status --server %[2]s
+                        %[4]s status --server %[2]s
 Kill a backend:         type its number and Enter here (again to bring it back), or
                         curl -X POST %[2]s/demo/backends/web2/stop   (and .../start)
-Drain one by hand:      poolnsd drain --server %[2]s --token %[3]s web.demo.example web3
-                        poolnsd undrain --server %[2]s --token %[3]s web.demo.example web3
+Drain one by hand:      %[4]s drain --server %[2]s --token %[3]s web.demo.example web3
+                        %[4]s undrain --server %[2]s --token %[3]s web.demo.example web3
 Metrics:                curl %[2]s/metrics
 Stop the demo:          Ctrl-C
-`, digAt, httpURL, cfg.HTTP.Token)
+`, digAt, httpURL, cfg.HTTP.Token, self)
 	io.WriteString(w, b.String())
 }
 
@@ -332,11 +347,12 @@ func demoKeys(ctx context.Context, in io.Reader, out io.Writer, bs []*demoBacken
 		b := bs[i-1]
 		if b.running() {
 			b.stop()
-			fmt.Fprintf(out, "%s stopped: its probes fail now, and within about a second it leaves the answers\n", b.name)
+			fmt.Fprintf(out, "%s stopped: its next probe fails, and within about half a second it leaves the answers\n", b.name)
 		} else if err := b.start(); err != nil {
 			fmt.Fprintf(out, "%s: cannot start: %v\n", b.name, err)
 		} else {
-			fmt.Fprintf(out, "%s started: after 2 passed probes it is back in the answers\n", b.name)
+			fmt.Fprintf(out, "%s started: after 2 passed probes it is back in the answers, within 0.5 to 5.5 s\n"+
+				"  (a stopped backend is probed less often the longer it was down: after 0.5, 1, 2, 4, then every 5 s)\n", b.name)
 		}
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrClosed) {

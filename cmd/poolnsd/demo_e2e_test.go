@@ -163,6 +163,18 @@ func TestDemo(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "web2") || !strings.Contains(stdout, "connection refused") {
 		t.Errorf("poolnsd status --problems: exit %d:\n%s", code, stdout)
 	}
+	// The status command runs as printed (the binary as the demo was
+	// started, here by its full path): web2 is down, so it exits 0 with the
+	// pool degraded.
+	printed := regexp.MustCompile(`(?m)^\s+(\S+ status --server \S+)$`).FindStringSubmatch(out)
+	if printed == nil {
+		t.Fatalf("no status command in the instructions:\n%s", out)
+	}
+	if argv := strings.Fields(printed[1]); argv[0] != binary {
+		t.Errorf("printed command %q does not start with the binary %s", printed[1], binary)
+	} else if res, err := exec.Command(argv[0], argv[1:]...).Output(); err != nil || !strings.Contains(string(res), "degraded") {
+		t.Errorf("%s, as printed: %v\n%s", printed[1], err, res)
+	}
 	if _, errOut, code := runPoolnsd(t, dir, "drain", "--server", base, "--token", tok[1], "web.demo.example", "web3"); code != exitOK {
 		t.Errorf("poolnsd drain web3 with the printed token: exit %d: %s", code, errOut)
 	}

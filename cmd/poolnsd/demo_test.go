@@ -119,3 +119,19 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestSelfName: the demo prints commands with the binary as it was
+// started, so that they run as printed.
+func TestSelfName(t *testing.T) {
+	for in, want := range map[string]string{
+		"./bin/poolnsd":          "./bin/poolnsd",
+		"/usr/local/bin/poolnsd": "/usr/local/bin/poolnsd",
+		"poolnsd":                "poolnsd",
+		"/tmp/my dir/poolnsd":    `'/tmp/my dir/poolnsd'`,
+		"/tmp/it's/poolnsd":      `'/tmp/it'\''s/poolnsd'`,
+	} {
+		if got := selfName(in); got != want {
+			t.Errorf("selfName(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -85,7 +85,8 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	cfg.ZonesWatch = false // reloads only when the test sends SIGHUP
 	cfg.HTTP.Listen = ""   // the test serves the handler on httptest
 	buf := &lockedBuffer{}
-	log, level := newLiveLogger(cfg, buf)
+	log, level, logLimit := newLiveLogger(cfg, buf)
+	t.Cleanup(logLimit.Close)
 	d := &daemon{cfg: cfg, log: log, ops: newOps(nil, level, log)}
 	srv := httptest.NewServer(d.httpHandler())
 	t.Cleanup(srv.Close)

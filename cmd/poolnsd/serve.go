@@ -54,9 +54,15 @@ type daemon struct {
 	// vantage joins peering's confirmations and hand-offs to the monitor
 	// (serve_vantage.go).
 	vantage *vantageLink
+	// health keeps the elements' last known health in the store
+	// (serve_health.go).
+	health *healthKeeper
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
+	// protect are the DNS front's protections (serve_protect.go), which
+	// SIGHUP replaces.
+	protect *dnsfront.Protections
 }
 
 // logErrors logs each line of err as one error line.
@@ -87,7 +93,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // exit code. prepare, if not nil, gets the daemon before it starts (the
 // demo uses it).
 func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Writer, prepare func(*daemon) error) int {
-	log, level := newLiveLogger(cfg, stderr)
+	log, level, logLimit := newLiveLogger(cfg, stderr)
+	defer logLimit.Close()
 	for _, w := range warns {
 		log.Warn(w)
 	}
@@ -130,10 +137,15 @@ func (d *daemon) start() int {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}
+	if d.protect, err = d.loadProtections(d.cfg, nil); err != nil {
+		d.log.Error("cannot set up the DNS protections", "err", err.Error())
+		d.store.Close()
+		return exitRuntime
+	}
 	d.hs = handlespace.New(handlespace.Options{
 		RegistrarID: d.store.RegistrarID(),
 		DefaultSpec: d.cfg.PoolSpec(),
-		Probing:     true, // probed elements start unknown until the monitor (serve_http.go) probes them
+		Probing:     true, // probed elements start unknown; restoreHealth (serve_health.go) gives them probe.start's health
 	})
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
@@ -149,6 +161,9 @@ func (d *daemon) start() int {
 	regs, err := d.loadRegistrations()
 	if err == nil {
 		err = d.restoreAdmin()
+	}
+	if err == nil {
+		err = d.restoreHealth()
 	}
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
@@ -173,9 +188,11 @@ func (d *daemon) start() int {
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.cfg.SiteMap(),
+		Protect:    d.protect,
+		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
-		d.log.Error("cannot serve DNS", "err", err.Error())
+		d.logListenError("cannot serve DNS", "dns.listen", err)
 		d.stopPeering()
 		d.reg.Close()
 		d.store.Close()
@@ -189,6 +206,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return code
 	}
+	d.startKeeper()
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
 		addrs = append(addrs, a.String())
@@ -229,6 +247,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 				sdReloading()
 				d.reload("SIGHUP")
 				d.reloadConfig()
+				d.reloadTLS()
 				sdNotify("READY=1")
 				continue
 			}
@@ -284,6 +303,7 @@ func (d *daemon) stop(code int) int {
 	d.stopHTTP(ctx)
 	d.stopPeering()
 	d.reg.Close()
+	d.stopKeeper() // after the monitor and peering: the last health they set
 	d.log.Info("registrations", "stats", d.registrarStats())
 	if err := d.store.Close(); err != nil {
 		d.log.Error("closing the store", "err", err.Error())

@@ -218,15 +218,15 @@ func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
 // peerStates counts the peers by state for poolnsd_enrp_peers: up (heard
 // from), suspect (asked to answer after a silence) and dead.
 func peerStates(ps []enrp.PeerState) map[string]int {
-	out := map[string]int{"up": 0, "suspect": 0, "dead": 0}
+	out := map[string]int{metrics.PeerUp: 0, metrics.PeerSuspect: 0, metrics.PeerDead: 0}
 	for _, p := range ps {
 		switch {
 		case p.Dead:
-			out["dead"]++
+			out[metrics.PeerDead]++
 		case p.Suspect:
-			out["suspect"]++
+			out[metrics.PeerSuspect]++
 		default:
-			out["up"]++
+			out[metrics.PeerUp]++
 		}
 	}
 	return out

@@ -62,11 +62,13 @@ func (d *daemon) startHTTP() int {
 		ReportRate:    float64(d.cfg.Reports.Rate),
 		ReportBurst:   d.cfg.Reports.Burst,
 		Probe:         probe.Config{Workers: d.cfg.Probe.Workers, Checkers: d.ops.metrics.InstrumentCheckers(nil)},
+		RTTInterval:   d.cfg.RTTInterval(),
 		Logger:        d.log,
 		OnHealthChange: func(_ string, _ uint32, _, to handlespace.Health) {
 			d.ops.metrics.HealthChange(to)
 		},
-		Source: d.cfg.ProbeSource(),
+		Provisional: d.givenHealth(),
+		Source:      d.cfg.ProbeSource(),
 	}
 	if d.peering != nil && d.cfg.Health.Confirm > 0 {
 		mcfg.Confirmer = d.peering.drv
@@ -81,7 +83,8 @@ func (d *daemon) startHTTP() int {
 	d.monDone = make(chan error, 1)
 	d.monStop = cancel
 	go func() { d.monDone <- d.mon.Run(ctx) }()
-	d.log.Info("probing", "elements", d.mon.Stats().Targets, "workers", d.cfg.Probe.Workers, "reports", d.mon.String())
+	d.log.Info("probing", "elements", d.mon.Stats().Targets, "workers", d.cfg.Probe.Workers, "reports", d.mon.String(),
+		"rtt_samples", d.mon.SampleStats().Targets, "rtt_interval", d.cfg.RTTInterval().String())
 	if d.cfg.HTTP.Listen == "" {
 		return exitOK
 	}

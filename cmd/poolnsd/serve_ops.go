@@ -27,6 +27,7 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/registrar"
@@ -96,15 +97,24 @@ func newOps(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *ops {
 }
 
 // newLiveLogger returns the logger that log.level and log.format ask for,
-// with its level in a LevelVar that SIGHUP can change.
-func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+// with its level in a LevelVar that SIGHUP can change, and the limit of
+// repeated lines (log.repeat_limit: a flood of refused updates or
+// unauthenticated HTTP writes writes a summary, not a line each), which
+// the caller closes last to write its pending summaries.
+func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar, *loglimit.Handler) {
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel())
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), level
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), level
+	lim := loglimit.New(h, loglimit.Options{
+		Limit:    cfg.Log.RepeatLimit,
+		Interval: cfg.LogRepeatInterval(),
+		Exempt:   []string{"query"}, // log.queries: every line, as asked
+	})
+	return slog.New(lim), level, lim
 }
 
 // httpURL is the base URL of the HTTP listener: its bound address if it
@@ -211,7 +221,7 @@ func (d *daemon) reloadConfig() {
 		if reflect.DeepEqual(old[k], now[k]) {
 			continue
 		}
-		if !slices.Contains(liveKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
+		if !slices.Contains(liveKeys, k) && !slices.Contains(protectKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
 			restart = append(restart, k)
 			continue
 		}
@@ -242,6 +252,18 @@ func (d *daemon) reloadConfig() {
 			applied = append(applied, "tsig")
 			// Names and what changed, never a secret.
 			d.log.Info("TSIG keys reloaded", "added", added, "removed", removed, "changed", changed, "keys", len(cfg.TSIG))
+		}
+	}
+	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) }) && d.dns != nil {
+		p, err := d.loadProtections(cfg, d.protect)
+		if err != nil {
+			d.log.Error("DNS protections not reloaded; keeping the running ones", "err", err.Error())
+			applied = slices.DeleteFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) })
+		} else {
+			d.cfg.DNS.Cookies, d.cfg.DNS.CookieSecret, d.cfg.DNS.CookieSecretPrevious = cfg.DNS.Cookies, cfg.DNS.CookieSecret, cfg.DNS.CookieSecretPrevious
+			d.cfg.DNS.NSID, d.cfg.DNS.Version, d.cfg.DNS.AllowQuery, d.cfg.DNS.RRL = cfg.DNS.NSID, cfg.DNS.Version, cfg.DNS.AllowQuery, cfg.DNS.RRL
+			d.protect = p
+			d.dns.Handler().SetProtections(p)
 		}
 	}
 	if !reflect.DeepEqual(d.cfg.Sites, cfg.Sites) {
@@ -427,7 +449,7 @@ func (d *daemon) listenHTTP() int {
 	}
 	srv, err := httpapi.Start(d.cfg.HTTP.Listen, d.httpHandler(), d.log)
 	if err != nil {
-		d.log.Error("cannot serve HTTP", "err", err.Error())
+		d.logListenError("cannot serve HTTP", "http.listen", err)
 		return exitRuntime
 	}
 	d.api = srv

@@ -1,0 +1,84 @@
+package monitor_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/monitor"
+	"github.com/poolnsd/poolnsd/zones"
+)
+
+// BenchmarkHealthWrites is the cost of keeping health changes in the
+// bbolt store (fsync included), per change of one element's health in a
+// probed pool of 10 000: written one transaction per change, as a naive
+// writer would, or by a Keeper that writes what changed every second, here
+// after each 100 or 1000 changes (a handlespace with 100 or 1000 health
+// changes a second). It reports bbolt transactions per change (tx/change).
+func BenchmarkHealthWrites(b *testing.B) {
+	for _, every := range []int{1, 100, 1000} {
+		name := "per-change"
+		if every > 1 {
+			name = fmt.Sprintf("keeper-%d-changes-a-write", every)
+		}
+		b.Run(name, func(b *testing.B) { benchHealthWrites(b, every) })
+	}
+}
+
+func benchHealthWrites(b *testing.B, every int) {
+	const n = 10000
+	hs := handlespace.New(handlespace.Options{RegistrarID: self, Probing: true})
+	zone := zoneHead + "$POOL web probe=tcp interval=1s timeout=500ms\n"
+	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(zone)}}, "pool.test.zone")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := hs.ApplyZones([]handlespace.ZoneDef{*def}); err != nil {
+		b.Fatal(err)
+	}
+	edits := make([]handlespace.Edit, n)
+	for i := range edits {
+		edits[i] = handlespace.Edit{Pool: web, Put: &handlespace.Element{
+			ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})},
+			Port: 80, Weight: 1, Health: handlespace.HealthUp, Home: self,
+		}}
+	}
+	for i, err := range hs.ApplyEdits(edits) {
+		if err != nil {
+			b.Fatalf("element %d: %v", i, err)
+		}
+	}
+	s, err := handlespace.OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	kp := monitor.NewKeeper(hs, s, monitor.KeeperConfig{Logger: discard()})
+	kp.Flush() // every element's health, once
+	tx0 := s.HealthTxs()
+	b.ResetTimer()
+	for i := range b.N {
+		id := uint32(i%n + 1)
+		h := handlespace.HealthDown
+		if (i/n)%2 == 1 {
+			h = handlespace.HealthUp
+		}
+		if err := hs.Update(web, id, func(e *handlespace.Element) { e.Health = h }); err != nil {
+			b.Fatal(err)
+		}
+		switch {
+		case every == 1:
+			if err := s.PutHealth([]handlespace.HealthWrite{{Pool: web, ID: id, Health: h}}, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		case (i+1)%every == 0:
+			kp.Flush()
+		}
+	}
+	kp.Flush()
+	b.StopTimer()
+	b.ReportMetric(float64(s.HealthTxs()-tx0)/float64(b.N), "tx/change")
+}
