@@ -19,6 +19,8 @@ type Binding struct {
 	self uint32
 	last map[string]*handlespace.PoolView // pool views Changes last saw, by name
 	live atomic.Pointer[[]uint32]
+	// conflicts counts the guarded operations not carried out.
+	conflicts int
 }
 
 // NewBinding returns a Binding of hs for registrar self and installs its
@@ -55,7 +57,9 @@ type OpError struct {
 // Apply applies ops to the handlespace and returns those it refused (for
 // example a pool in a zone this registrar does not serve). Set-home and
 // set-state operations on elements that are not there are not errors: the
-// Node keeps elements that this registrar's zones lack.
+// Node keeps elements that this registrar's zones lack. Nor are guarded
+// operations whose guard did not hold (see Guard; Conflicts counts
+// them): the next Changes tells the Node what changed instead.
 func (b *Binding) Apply(ops []Op) []OpError {
 	if len(ops) == 0 {
 		return nil
@@ -64,6 +68,9 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	for i := range ops {
 		o := &ops[i]
 		ed := handlespace.Edit{Pool: o.Pool, ID: o.ID}
+		if o.Guard != nil {
+			ed.If = o.Guard.Holds
+		}
 		switch o.Kind {
 		case OpPut:
 			ed.Put, ed.Policy = o.Elem, o.Policy
@@ -86,6 +93,8 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	for i, err := range b.hs.ApplyEdits(edits) {
 		switch {
 		case err == nil:
+		case errors.Is(err, handlespace.ErrConflict):
+			b.conflicts++
 		case ops[i].Kind != OpPut && errors.Is(err, handlespace.ErrNoElement):
 		case ops[i].Kind == OpPut && errors.Is(err, handlespace.ErrInconsistentPolicy):
 			// The pool here has another policy than at the element's
@@ -102,12 +111,20 @@ func (b *Binding) Apply(ops []Op) []OpError {
 		}
 	}
 	for i, err := range b.hs.ApplyEdits(retry) {
-		if err != nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, handlespace.ErrConflict):
+			b.conflicts++
+		default:
 			out = append(out, OpError{retryOps[i], err})
 		}
 	}
 	return out
 }
+
+// Conflicts returns how many guarded operations Apply did not carry out
+// because the handlespace had changed meanwhile.
+func (b *Binding) Conflicts() int { return b.conflicts }
 
 // Changes returns what changed in the handlespace since the last call (the
 // first call: every element), pool by pool: only pools with a new view are

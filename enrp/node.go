@@ -136,6 +136,46 @@ type Op struct {
 	Policy string               // OpPut
 	Elem   *handlespace.Element // OpPut, OpSetState; never modified
 	Home   uint32               // OpSetHome
+	// Guard, if set, makes the operation conditional (see Guard): the
+	// Node sets it on every operation on a registered element.
+	Guard *Guard
+}
+
+// Guard is the registration that the Node believed the handlespace held
+// when it asked for an operation on a registered element. The
+// handlespace may have changed since by a local change that the Node has
+// not seen yet: the registrar deregistered the element, or registered it
+// (a new lease, or the home moved here). The operation is carried out
+// only if the handlespace still holds that registration (the element
+// there or not as believed, with the same home and lease end, to the
+// millisecond), so that it undoes no such change; the Change that shows
+// the local change then reaches the Node, which acts on it (a
+// deregistration here of a peer's element goes to every peer). Health,
+// administrative state and the other fields may differ: the operation
+// sets them as it always did.
+type Guard struct {
+	Present bool      // the element was there
+	Home    uint32    // with this home
+	Expires time.Time // and this lease end (zero: none)
+}
+
+// guardOf returns the guard of an operation on the registration e (nil:
+// none).
+func guardOf(e *handlespace.Element) *Guard {
+	if e == nil {
+		return &Guard{}
+	}
+	return &Guard{Present: true, Home: e.Home, Expires: e.Expires}
+}
+
+// Holds reports whether the handlespace's element cur (nil: none) is the
+// registration the guard names.
+func (g *Guard) Holds(cur *handlespace.Element) bool {
+	if cur == nil || !g.Present {
+		return cur == nil && !g.Present
+	}
+	return !cur.Static && cur.Home == g.Home && cur.Expires.IsZero() == g.Expires.IsZero() &&
+		cur.Expires.UnixMilli() == g.Expires.UnixMilli()
 }
 
 // EventKind is the kind of an Event.

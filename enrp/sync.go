@@ -185,7 +185,7 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 		for _, k := range keysInOrder(s.pending) {
 			if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
 				n.tab.del(k) // a wrong belief, not a deregistration: no tomb
-				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id})
+				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id, Guard: guardOf(en.e)})
 				swept++
 			}
 		}
@@ -243,7 +243,7 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 	}
 	n.tab.del(k)
 	n.tab.bury(k, en.e.Expires, n.now())
-	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID})
+	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.e)})
 }
 
 // wins reports whether ownership claim (gen1, home1) beats (gen2, home2):
@@ -313,8 +313,12 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		}
 		return false
 	}
+	g := guardOf(nil)
+	if cur != nil {
+		g = guardOf(cur.e)
+	}
 	n.tab.put(newEntry(pool, policy, e, gen))
-	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e})
+	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 	return true
 }
 
