@@ -19,14 +19,17 @@ type Binding struct {
 	self uint32
 	last map[string]*handlespace.PoolView // pool views Changes last saw, by name
 	live atomic.Pointer[[]uint32]
-	// conflicts counts the guarded operations not carried out.
+	// put are the elements that Apply put into the handlespace since
+	// Changes last ran: one that a local change removed before Changes
+	// runs shows in no view diff, yet the Node believes it there.
+	put       map[key]*handlespace.Element
 	conflicts int
 }
 
 // NewBinding returns a Binding of hs for registrar self and installs its
 // zone-file home function in hs.
 func NewBinding(hs *handlespace.Handlespace, self uint32) *Binding {
-	b := &Binding{hs: hs, self: self, last: map[string]*handlespace.PoolView{}}
+	b := &Binding{hs: hs, self: self, last: map[string]*handlespace.PoolView{}, put: map[key]*handlespace.Element{}}
 	live := []uint32{self}
 	b.live.Store(&live)
 	hs.SetStaticHome(b.StaticHome)
@@ -93,6 +96,9 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	for i, err := range b.hs.ApplyEdits(edits) {
 		switch {
 		case err == nil:
+			if ops[i].Kind == OpPut {
+				b.put[key{ops[i].Pool, ops[i].ID}] = ops[i].Elem
+			}
 		case errors.Is(err, handlespace.ErrConflict):
 			b.conflicts++
 		case ops[i].Kind != OpPut && errors.Is(err, handlespace.ErrNoElement):
@@ -113,6 +119,7 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	for i, err := range b.hs.ApplyEdits(retry) {
 		switch {
 		case err == nil:
+			b.put[key{retryOps[i].Pool, retryOps[i].ID}] = retryOps[i].Elem
 		case errors.Is(err, handlespace.ErrConflict):
 			b.conflicts++
 		default:
@@ -131,8 +138,25 @@ func (b *Binding) Conflicts() int { return b.conflicts }
 // compared, element by element.
 func (b *Binding) Changes() []Change {
 	var out []Change
+	// Elements that Apply put there and that neither the last views nor
+	// the current ones have: a local change removed them before the Node
+	// could see it.
+	v := b.hs.View()
+	if len(b.put) > 0 {
+		var vanished []key
+		for k := range b.put {
+			if lookup(v, k.pool, k.id) == nil && (b.last[k.pool] == nil || b.last[k.pool].Element(k.id) == nil) {
+				vanished = append(vanished, k)
+			}
+		}
+		slices.SortFunc(vanished, cmpKey)
+		for _, k := range vanished {
+			out = append(out, Change{Pool: k.pool, ID: k.id, Was: b.put[k]})
+		}
+		clear(b.put)
+	}
 	seen := make(map[string]bool, len(b.last))
-	zones := b.hs.View().Zones()
+	zones := v.Zones()
 	slices.SortFunc(zones, func(x, y *handlespace.Zone) int { return strings.Compare(x.Origin, y.Origin) })
 	for _, z := range zones {
 		handles := z.PoolHandles()
@@ -162,7 +186,7 @@ func (b *Binding) Changes() []Change {
 		old := b.last[name]
 		{
 			for e := range old.Range() {
-				out = append(out, Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID})
+				out = append(out, Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID, Was: e})
 			}
 			delete(b.last, name)
 		}
@@ -181,13 +205,15 @@ func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
 		for i < len(oe) || j < len(ne) {
 			switch {
 			case j == len(ne) || (i < len(oe) && oe[i].ID < ne[j].ID):
-				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID})
+				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID, Was: oe[i]})
 				i++
 			default:
-				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]})
+				c := Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]}
 				if i < len(oe) && oe[i].ID == ne[j].ID {
+					c.Was = oe[i]
 					i++
 				}
+				out = append(out, c)
 				j++
 			}
 		}
@@ -195,10 +221,10 @@ func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
 	}
 	handlespace.DiffElements(old, nv, func(was, now *handlespace.Element) {
 		if now == nil {
-			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: was.ID})
+			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: was.ID, Was: was})
 			return
 		}
-		out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: now.ID, Elem: now})
+		out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: now.ID, Elem: now, Was: was})
 	})
 	return out
 }

@@ -1,9 +1,13 @@
 package enrp_test
 
 import (
+	"fmt"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -34,6 +38,18 @@ func setHealth(t *testing.T, m *enrptest.Member, pool string, id uint32, h handl
 	}
 }
 
+// addsOf counts the HANDLE_UPDATE (ADD_PE) of element id sent by from.
+func addsOf(c *enrptest.Cluster, from, id uint32) *int {
+	n := new(int)
+	c.Net.Filter = func(f, _ uint32, m *enrp.Message) enrptest.Verdict {
+		if f == from && m.Type == enrp.TypeHandleUpdate && m.Action == enrp.AddPE && m.Entries[0].Elements[0].ID == id {
+			*n++
+		}
+		return enrptest.Deliver
+	}
+	return n
+}
+
 // TestDeregistrationCrossesUpdate: the registrar at A deletes an element
 // homed at B while B's update of it (a probe result) is on its way; the
 // update reaches A's Node before the deletion does. A's Node must not
@@ -56,5 +72,130 @@ func TestDeregistrationCrossesUpdate(t *testing.T) {
 	absentEverywhere(t, c, pool, id, "deregistered at A while B's update crossed it")
 	if a.Bind.Conflicts() == 0 {
 		t.Error("B's update did not cross A's deregistration: the scenario tests nothing")
+	}
+}
+
+// TestDeregistrationWhileOpsHeld: the driver holds the Node's operations
+// back while a handle table comes in, so the Node is ahead of the
+// handlespace. At a non-home registrar, a peer's update held back must
+// not bring an element deregistered meanwhile back when it is applied;
+// at the home, a probe result of an element a peer deregistered, made
+// before the deletion reached the handlespace, is not a new registration
+// to announce.
+func TestDeregistrationWhileOpsHeld(t *testing.T) {
+	t.Run("at the deregistering registrar", func(t *testing.T) {
+		c, a, b, _ := cluster3(t, 22, 0)
+		c.RunFor(2 * interval)
+		register(t, c, b, 0, 1)
+		pool, id := poolOf(0), uint32(1000)
+		requireSettled(t, c, interval)
+		a.HoldOps = true
+		setHealth(t, b, pool, id, handlespace.HealthDown)
+		c.RunFor(5 * time.Millisecond) // B's update: held back at A
+		if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+			t.Fatal(err)
+		}
+		c.RunFor(5 * time.Millisecond)
+		a.ReleaseOps()
+		requireSettled(t, c, 3*interval)
+		absentEverywhere(t, c, pool, id, "deregistered at A while A held B's update back")
+	})
+	t.Run("at the home", func(t *testing.T) {
+		c, a, b, cm := cluster3(t, 23, 0)
+		c.RunFor(2 * interval)
+		register(t, c, b, 0, 1)
+		pool, id := poolOf(0), uint32(1000)
+		requireSettled(t, c, interval)
+		adds := addsOf(c, idB, id)
+		b.HoldOps = true
+		if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+			t.Fatal(err)
+		}
+		c.RunFor(5 * time.Millisecond) // A's deregistration reaches B: its deletion held back
+		setHealth(t, b, pool, id, handlespace.HealthDown)
+		back := false
+		c.RunUntil(func() bool {
+			back = back || a.Find(pool, id) != nil || cm.Find(pool, id) != nil
+			return false
+		}, 100*time.Millisecond)
+		b.ReleaseOps()
+		requireSettled(t, c, 3*interval)
+		absentEverywhere(t, c, pool, id, "deregistered at A while B held its deletion back")
+		if back || *adds > 0 {
+			t.Errorf("B announced its probe result of the deleted element as a registration (%d ADD_PE; back at A or C: %v)", *adds, back)
+		}
+	})
+}
+
+// regAt registers element i at m, with a lease of an hour.
+func regAt(t *testing.T, c *enrptest.Cluster, m *enrptest.Member, i int) {
+	t.Helper()
+	if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Register(poolOf(i), reg(c, i), "wrr") }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReregistrationAfterDeregistration: an element homed at B,
+// deregistered at B or at A, and registered again later with the same ID
+// at B, A or C, is everywhere again: the memory of the deregistration
+// does not hold the new registration back. (Without a lease a new
+// registration cannot be told from a stale copy of the one deleted, and
+// the memory holds it back for a day: see the package doc's Caveats. The
+// daemon gives every registration a lease.)
+func TestReregistrationAfterDeregistration(t *testing.T) {
+	for _, dereg := range []string{"home", "other"} {
+		for _, again := range []string{"home", "other", "third"} {
+			t.Run(fmt.Sprintf("deregistered at %s, registered again at %s", dereg, again), func(t *testing.T) {
+				c, a, b, cm := cluster3(t, 24, 0)
+				c.RunFor(2 * interval)
+				regAt(t, c, b, 0) // home B
+				pool, id := poolOf(0), uint32(1000)
+				requireSettled(t, c, interval)
+				d := b
+				if dereg == "other" {
+					d = a
+				}
+				if err := d.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+					t.Fatal(err)
+				}
+				requireSettled(t, c, interval)
+				absentEverywhere(t, c, pool, id, "deregistered")
+				c.RunFor(interval)
+				r := map[string]*enrptest.Member{"home": b, "other": a, "third": cm}[again]
+				regAt(t, c, r, 0)
+				requireSettled(t, c, 3*interval)
+				for _, m := range c.Up() {
+					if e := m.Find(pool, id); e == nil || e.Home != r.ID {
+						t.Errorf("%08x: registered again at %08x: %+v", m.ID, r.ID, e)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestBindingSeesPutThenDeleted: an element that the Node put into the
+// handlespace and that a local change removed before the Node's next look
+// shows in no view diff (it was in neither view), yet the Node believes
+// it there: Changes reports it gone.
+func TestBindingSeesPutThenDeleted(t *testing.T) {
+	hs := handlespace.New(handlespace.Options{RegistrarID: idA})
+	if err := hs.ApplyZones(testZones(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	b := enrp.NewBinding(hs, idA)
+	b.Changes()
+	pool := poolOf(0)
+	e := &handlespace.Element{ID: 1000, Label: "pe0", Addrs: []netip.Addr{netip.MustParseAddr("10.1.0.0")}, Port: 8080,
+		Weight: 1, Home: idB, Expires: enrptest.Epoch.Add(time.Hour)}
+	if errs := b.Apply([]enrp.Op{{Kind: enrp.OpPut, Pool: pool, ID: e.ID, Policy: "wrr", Elem: e}}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if err := hs.Deregister(pool, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	cs := b.Changes()
+	if !slices.ContainsFunc(cs, func(c enrp.Change) bool { return c.Pool == pool && c.ID == e.ID && c.Elem == nil }) {
+		t.Errorf("changes %+v: the deletion of the element put is missing", cs)
 	}
 }

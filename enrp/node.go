@@ -279,11 +279,13 @@ type Ready struct {
 
 // Change is a change of the local handlespace that the driver observed:
 // element ID of Pool (whose policy is Policy) is now Elem, or gone (nil).
+// Was, if known, is what it was before (nil: not there).
 type Change struct {
 	Pool   string
 	Policy string
 	ID     uint32
 	Elem   *handlespace.Element
+	Was    *handlespace.Element
 }
 
 // Node is the peering state machine of one registrar (RFC 5353): presence

@@ -383,6 +383,13 @@ func (n *Node) local(c *Change) {
 		if cur == nil {
 			return
 		}
+		if w := c.Was; w != nil && !cur.static() && !w.Static && later(cur.e.Expires, w.Expires) {
+			// What went was an older registration than the one the Node
+			// has (its operations had not reached the handlespace yet):
+			// the later registration stands. Put it back.
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(nil)})
+			return
+		}
 		n.tab.del(k)
 		now := n.now()
 		switch {
@@ -422,11 +429,30 @@ func (n *Node) local(c *Change) {
 	if e.Home != n.id {
 		// A peer's element: it changes here only by the Node's own
 		// operations (already in the table) or by local administration,
-		// which does not travel.
+		// which does not travel. But an operation that reached the
+		// handlespace late (the driver holds them back while a table
+		// comes in), after the Node had moved on, may have left there a
+		// registration that the Node no longer believes: set it right.
+		switch {
+		case cur == nil:
+			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
+		case !cur.static() && cur.home() == e.Home && !guardOf(cur.e).Holds(e):
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
+		}
 		return
 	}
 	gen := uint32(0)
 	if cur == nil {
+		if tb, ok := n.tab.tombOf(k, n.now()); ok && !e.Expires.IsZero() && e.Expires.UnixMilli() == tb.expires.UnixMilli() {
+			// The registration deleted here, with its lease end: a
+			// change of it (a probe result, say) made before the
+			// deletion reached the handlespace (the driver holds
+			// operations back while a table comes in), not a new
+			// registration, whose lease would end later. Delete it,
+			// should the deletion have been lost.
+			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
+			return
+		}
 		delete(n.tab.tombs, k) // registered again after its deletion
 	}
 	if cur != nil {
@@ -435,7 +461,9 @@ func (n *Node) local(c *Change) {
 			if !later(e.Expires, cur.e.Expires) {
 				// Not a new lease: a change (a probe result, say) of an
 				// element whose move to its new home is still on its way
-				// to the handlespace.
+				// to the handlespace, or that a late operation left
+				// homed here. Its new home's copy stands.
+				n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
 				return
 			}
 			// Registered here while a peer owned it: ours now, one

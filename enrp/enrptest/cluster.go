@@ -32,6 +32,12 @@ type Member struct {
 	// requests that came back.
 	Reports  []enrp.ReportRequest
 	Refusals []enrp.Refusal
+	// HoldOps, while set, keeps the Node's handlespace operations back
+	// instead of applying them, as the driver does while a handle table
+	// comes in; local changes still reach the Node. ReleaseOps applies
+	// them.
+	HoldOps bool
+	held    []enrp.Op
 
 	counts map[string]int // failure reports counted, by pool and element
 	zones  []handlespace.ZoneDef
@@ -293,7 +299,11 @@ func (m *Member) handle(r enrp.Ready) {
 		}
 	}
 	m.Bind.SetLive(r.Live)
-	if errs := m.Bind.Apply(r.Ops); len(errs) > 0 {
+	ops := r.Ops
+	if m.HoldOps {
+		m.held, ops = append(m.held, ops...), nil
+	}
+	if errs := m.Bind.Apply(ops); len(errs) > 0 {
 		m.OpErrors = append(m.OpErrors, errs...)
 	}
 	m.next = r.Next
@@ -321,6 +331,17 @@ func (m *Member) handle(r enrp.Ready) {
 	if len(r.Ops) > 0 || len(r.Admin) > 0 || len(r.Reports) > 0 {
 		m.Sync()
 	}
+}
+
+// ReleaseOps stops holding the Node's operations back (HoldOps) and
+// applies those held, in order.
+func (m *Member) ReleaseOps() {
+	ops := m.held
+	m.HoldOps, m.held = false, nil
+	if errs := m.Bind.Apply(ops); len(errs) > 0 {
+		m.OpErrors = append(m.OpErrors, errs...)
+	}
+	m.Sync()
 }
 
 // RequestReport passes a failure report of element id of pool from the
