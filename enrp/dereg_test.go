@@ -199,3 +199,33 @@ func TestBindingSeesPutThenDeleted(t *testing.T) {
 		t.Errorf("changes %+v: the deletion of the element put is missing", cs)
 	}
 }
+
+// TestReregistrationBeatsTakeover: A is cut off from B and C, which take
+// its registrations over (one generation on). On A's side the registrant
+// deregisters an element and registers it again. After the heal the new
+// registration, with its later lease, is the element everywhere, not the
+// old one that B or C took over with a higher generation.
+func TestReregistrationBeatsTakeover(t *testing.T) {
+	c, a, b, cm := cluster3(t, 25, 0)
+	c.RunFor(2 * interval)
+	regAt(t, c, a, 0)
+	pool, id := poolOf(0), uint32(1000)
+	requireSettled(t, c, interval)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	if !c.RunUntil(func() bool { return homes(b)[idA] == 0 }, lastHeard+noResponse+2*time.Second) {
+		t.Fatal("no takeover of A's registration")
+	}
+	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+		t.Fatal(err)
+	}
+	c.RunFor(interval)
+	regAt(t, c, a, 0)
+	lease := a.Find(pool, id).Expires
+	c.Net.Heal()
+	requireSettled(t, c, 3*interval)
+	for _, m := range []*enrptest.Member{a, b, cm} {
+		if e := m.Find(pool, id); e == nil || e.Home != idA || e.Expires.Sub(lease).Abs() > leaseSkew {
+			t.Errorf("%08x: %+v, want A's new registration (lease end %v)", m.ID, e, lease)
+		}
+	}
+}

@@ -37,8 +37,10 @@
 // they believe, transferring the home's own elements when they differ.
 // Ownership carries a generation: each takeover, and each registration of
 // an element at a registrar other than its home, adds one; between two
-// claims the higher generation wins, and between equal ones the lower
-// registrar ID.
+// claims of one registration the higher generation wins, and between
+// equal ones the lower registrar ID. Between copies of two registrations
+// of an element (lease ends more than a quarter of a second apart) the
+// later registration wins.
 //
 // # Administrative changes
 //

@@ -252,6 +252,22 @@ func wins(gen1, home1, gen2, home2 uint32) bool {
 	return gen1 > gen2 || (gen1 == gen2 && home1 < home2)
 }
 
+// supersedes reports whether a copy of an element (e, of ownership
+// generation gen) beats the copy en. Between copies of two registrations
+// (lease ends more than the skew apart) the later one wins, whatever
+// their generations: a registration made again after a deregistration on
+// one side of a partition beats the old one taken over on the other.
+// Between copies of one registration the ownership claims decide (wins).
+func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
+	switch {
+	case later(e.Expires, en.e.Expires):
+		return true
+	case later(en.e.Expires, e.Expires):
+		return false
+	}
+	return wins(gen, e.Home, en.gen, en.home())
+}
+
 // applyPE takes what peer p says of an element and reports whether it
 // changed this registrar's table.
 func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
@@ -302,7 +318,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		}
 	case cur.home() == e.Home:
 		return false // what the home itself says is worth more
-	case wins(gen, e.Home, cur.gen, cur.home()) && e.Home != n.id:
+	case supersedes(e, gen, cur) && e.Home != n.id:
 		if cur.home() == n.id {
 			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: pool + " " + handlespace.IDString(e.ID)})
 		}
