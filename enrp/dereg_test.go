@@ -1,7 +1,9 @@
 package enrp_test
 
 import (
+	"flag"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -226,6 +228,191 @@ func TestReregistrationBeatsTakeover(t *testing.T) {
 	for _, m := range []*enrptest.Member{a, b, cm} {
 		if e := m.Find(pool, id); e == nil || e.Home != idA || e.Expires.Sub(lease).Abs() > leaseSkew {
 			t.Errorf("%08x: %+v, want A's new registration (lease end %v)", m.ID, e, lease)
+		}
+	}
+}
+
+// TestRefreshLostWithConnection: the connection between A and B breaks
+// for a moment (not long enough for a death) while B's registrant
+// refreshes its lease; the update to A is lost with the connection, and
+// audits do not compare lease ends. Once A hears B again it takes B's
+// elements again: a deregistration at A then names the current
+// registration, and B does not refuse it as an older one.
+func TestRefreshLostWithConnection(t *testing.T) {
+	c, a, b, _ := cluster3(t, 26, 0)
+	c.RunFor(2 * interval)
+	regAt(t, c, b, 0)
+	pool, id := poolOf(0), uint32(1000)
+	requireSettled(t, c, interval)
+	c.Net.Cut([]uint32{idA}, []uint32{idB})
+	c.RunFor(interval / 2)
+	regAt(t, c, b, 0) // the refresh: its update to A is lost
+	c.RunFor(interval / 2)
+	c.Net.Heal()
+	requireSettled(t, c, 3*interval)
+	if ea, eb := a.Find(pool, id), b.Find(pool, id); ea == nil || ea.Expires.Sub(eb.Expires).Abs() > leaseSkew {
+		t.Errorf("A has %+v, B %+v: A missed the refresh", ea, eb)
+	}
+	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+		t.Fatal(err)
+	}
+	requireSettled(t, c, 2*interval)
+	absentEverywhere(t, c, pool, id, "deregistered at A after a refresh A had missed")
+}
+
+var deregSeed = flag.Uint64("dereg.seed", 0, "run only this seed of TestDeregistrationChurn, with a trace")
+
+// TestDeregistrationChurn: registrations, deregistrations and
+// registrations again at random registrars (the element's home or not),
+// probe results at the homes, operations held back (a quarter of a
+// second at most, as the driver does) at random registrars, and
+// partitions, all at random, messages reordered; under many seeds.
+// At the end every registrar has exactly the registrations made and not
+// deregistered since, and agrees with the others.
+func TestDeregistrationChurn(t *testing.T) {
+	seeds := 40
+	if testing.Short() {
+		seeds = 5
+	}
+	first := uint64(700)
+	if *deregSeed != 0 {
+		first, seeds = *deregSeed, 1
+	}
+	for seed := first; seed < first+uint64(seeds); seed++ {
+		c, a, b, cm := cluster3(t, seed, 5)
+		if *deregSeed != 0 {
+			c.Trace = func(s string) { t.Log(s) }
+		}
+		c.Net.Jitter = 5 * time.Millisecond
+		c.RunFor(2 * interval)
+		ms := []*enrptest.Member{a, b, cm}
+		want := map[int]bool{}          // element i registered and standing
+		gone := map[int]time.Time{}     // deregistered, when
+		leaseEnd := map[int]time.Time{} // of i's latest registration
+		next := 0
+		logf := func(format string, args ...any) {
+			if *deregSeed != 0 {
+				t.Logf("%7.3f "+format, append([]any{c.Elapsed().Seconds()}, args...)...)
+			}
+		}
+		// Operations are held back for a quarter of a second at most, as
+		// the driver does (maxOpsDelay).
+		held := map[*enrptest.Member]time.Time{}
+		run := func(d time.Duration) {
+			for end := c.Clock.Now().Add(d); c.Clock.Now().Before(end); {
+				c.RunFor(min(end.Sub(c.Clock.Now()), 10*time.Millisecond))
+				for _, m := range ms {
+					if m.HoldOps && c.Clock.Now().Sub(held[m]) >= 250*time.Millisecond {
+						logf("%08x releases its operations", m.ID)
+						m.ReleaseOps()
+					}
+				}
+			}
+		}
+		for round := 0; round < 150; round++ {
+			m := ms[c.Rand.IntN(3)]
+			switch action := c.Rand.IntN(10); {
+			case action < 3: // register a new element, or one deregistered a while ago again
+				i := next
+				for _, j := range slices.Sorted(maps.Keys(gone)) {
+					if c.Clock.Now().Sub(gone[j]) > interval && c.Rand.IntN(2) == 0 {
+						i = j
+						break
+					}
+				}
+				if i == next {
+					next++
+				}
+				logf("register %d at %08x", i, m.ID)
+				regAt(t, c, m, i)
+				want[i] = true
+				delete(gone, i)
+				leaseEnd[i] = c.Clock.Now().Add(time.Hour)
+			case action < 6: // deregister an element this registrar has
+				var have []enrptest.Element
+				for _, e := range m.Elements() {
+					if !e.Static {
+						have = append(have, e)
+					}
+				}
+				if len(have) == 0 {
+					continue
+				}
+				e := have[c.Rand.IntN(len(have))]
+				i := int(e.ID) - 1000
+				// It deregisters the registration this registrar knows:
+				// if a later one was made elsewhere, that one stands.
+				latest := e.Expires.Sub(leaseEnd[i]).Abs() < leaseSkew
+				logf("deregister %d at %08x (latest registration: %v)", i, m.ID, latest)
+				if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(e.Pool, e.ID) }); err != nil {
+					t.Fatal(err)
+				}
+				if latest {
+					delete(want, i)
+					gone[i] = c.Clock.Now()
+				}
+			case action < 8: // a probe result at the home of one of its elements
+				for _, e := range m.Elements() {
+					if !e.Static && e.Home == m.ID && c.Rand.IntN(3) == 0 {
+						h := handlespace.HealthUp
+						if e.Health == h {
+							h = handlespace.HealthDown
+						}
+						setHealth(t, m, e.Pool, e.ID, h)
+						break
+					}
+				}
+			case action == 8: // hold the operations back, or let them go
+				if m.HoldOps {
+					logf("%08x releases its operations", m.ID)
+					m.ReleaseOps()
+				} else {
+					logf("%08x holds its operations back", m.ID)
+					m.HoldOps, held[m] = true, c.Clock.Now()
+				}
+			default: // cut one off from the others, or heal
+				if c.Rand.IntN(3) == 0 {
+					logf("%08x cut off", m.ID)
+					c.Net.Partition([]uint32{m.ID}, others(m.ID))
+				} else {
+					logf("heal")
+					c.Net.Heal()
+				}
+			}
+			d := time.Duration(c.Rand.IntN(60)) * time.Millisecond
+			if c.Rand.IntN(10) == 0 {
+				d += time.Duration(c.Rand.IntN(3000)) * time.Millisecond
+			}
+			run(d)
+		}
+		c.Net.Heal()
+		for _, m := range ms {
+			if m.HoldOps {
+				m.ReleaseOps()
+			}
+		}
+		if !c.RunUntil(settled(c), 10*time.Second) {
+			_, why := c.Consistent()
+			_, why2 := sameElements(c)
+			t.Fatalf("seed %d: not settled: %s %s", seed, why, why2)
+		}
+		for _, m := range ms {
+			got := map[int]bool{}
+			for _, e := range m.Elements() {
+				if !e.Static {
+					got[int(e.ID)-1000] = true
+				}
+			}
+			for i := range want {
+				if !got[i] {
+					t.Errorf("seed %d: %08x lost registration %d", seed, m.ID, i)
+				}
+			}
+			for i := range got {
+				if !want[i] {
+					t.Errorf("seed %d: %08x has %d, which was deregistered", seed, m.ID, i)
+				}
+			}
 		}
 	}
 }

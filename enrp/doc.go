@@ -42,6 +42,29 @@
 // of an element (lease ends more than a quarter of a second apart) the
 // later registration wins.
 //
+// # Deregistrations
+//
+// A deregistration anywhere goes to every peer (DEL_PE), and each
+// registrar remembers it (a tomb) until the deleted registration's lease
+// would have ended, so that no stale copy brings it back; a copy whose
+// lease ends later is a new registration. The registrar acknowledges a
+// deregistration once its handlespace has it, and the Node learns of it
+// later, from the driver's next Changes: meanwhile the Node may still
+// act on the element (a peer's update of it, a table page). So every
+// operation on a registered element is guarded (Op.Guard): it is carried
+// out only if the handlespace still holds the registration the Node
+// believed there, and otherwise the local change stands and reaches the
+// Node next. Changes also says what each element was before (Change.Was),
+// so that the Node can tell the deletion of an older registration, which
+// its operations had not yet replaced, from that of its own; and the Node
+// sets right a registration that one of its operations, held back while
+// a table came in, left in the handlespace after it had moved on.
+//
+// A registration without a lease cannot be told from a stale copy of a
+// deleted one: registered again within a day of its deregistration (the
+// tomb's bound), it is taken for the deleted one and removed. The daemon
+// gives every registration a lease.
+//
 // # Administrative changes
 //
 // An element's administrative state (drain, force-down, auto) is its

@@ -323,6 +323,9 @@ type peer struct {
 	seq     *tableSeq // our handle table request to it in progress
 	holdoff time.Time // no new own-children transfer before
 	cursor  *cursor   // its handle table request to us in progress
+	// resync: its connection was lost (what it sent meanwhile is lost
+	// too): take its own elements again when it is heard on a new one.
+	resync bool
 }
 
 // New returns a Node.
@@ -450,9 +453,13 @@ func (n *Node) Hello(to uint32) []*Message {
 }
 
 // Disconnected tells the Node that the connection to peer id is gone: its
-// handle table transfers in either direction are abandoned.
+// handle table transfers in either direction are abandoned, and its own
+// elements are taken again once it is heard on a new connection (what it
+// sent meanwhile is lost, and audits miss lease ends, which only the
+// updates carry).
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
+		p.resync = true
 		p.cursor = nil
 		if p.seq != nil {
 			n.abortSeq(p, "connection lost")
@@ -579,10 +586,15 @@ func (n *Node) heard(id uint32) *peer {
 		// It may have lost what it had and we may have taken over its
 		// elements: compare tables.
 		if n.synced {
+			p.resync = false
 			n.requestTable(p, true, "peer back")
 		}
 	default:
 		p.lastHeard, p.asked = now, time.Time{}
+		if p.resync && n.synced && p.seq == nil && !now.Before(p.holdoff) {
+			p.resync = false
+			n.requestTable(p, true, "reconnected")
+		}
 	}
 	if tk := n.takeovers[id]; tk != nil {
 		delete(n.takeovers, id)

@@ -73,6 +73,9 @@ func (n *Node) abortSeq(p *peer, why string) {
 	// Let the peer's cursor run out before the next transfer, so that a
 	// new request is not taken for the next page of the old one.
 	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval/2)
+	if s.own {
+		p.resync = true // try again once the holdoff is over
+	}
 	if !s.own && n.mentor == p.id {
 		n.mentor = 0
 	}
