@@ -65,6 +65,22 @@
 // tomb's bound), it is taken for the deleted one and removed. The daemon
 // gives every registration a lease.
 //
+// # Stalls and lost connections
+//
+// A peer is dead when it has been silent for MaxTimeLastHeard and then
+// left a reply-required PRESENCE unanswered for MaxTimeNoResponse. A
+// registrar that did not run for a while (SIGSTOP, a suspended machine,
+// starvation) finds on its next Tick, due at least every presence
+// interval, that it runs late: more than half the smaller of
+// PresenceInterval and MaxTimeNoResponse late means a stall of its own,
+// not silence of its peers: the stalled time does not count, every
+// timer moves on by it (EventStalled), so that it hears its peers again,
+// over new connections if they dropped it, before it judges them. A peer
+// that died meanwhile is found dead that much later. When the
+// connection to a peer is lost, what either sent meanwhile is lost too,
+// and audits do not see lease ends: the peer's own elements are
+// transferred again once it is heard on a new connection.
+//
 // # Administrative changes
 //
 // An element's administrative state (drain, force-down, auto) is its

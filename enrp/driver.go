@@ -1065,7 +1065,7 @@ func (d *Driver) logEvent(ev Event) {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
 		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused:
+	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventStalled:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

@@ -203,6 +203,7 @@ const (
 	EventAdminRefused                       // Peer's administrative request was refused (Detail says why)
 	EventReportRequest                      // Peer passed on a failure report of an element homed here (Detail); see Ready.Reports
 	EventReportRefused                      // Peer's passed-on failure report was refused (Detail says why)
+	EventStalled                            // this registrar did not run for a while (stopped, starved): its peers' timers start again (Detail: for how long)
 )
 
 var eventNames = map[EventKind]string{
@@ -213,6 +214,7 @@ var eventNames = map[EventKind]string{
 	EventErrorReceived: "error-received", EventReclaimed: "reclaimed", EventStaticHomes: "static-homes",
 	EventAdminRequest: "admin-request", EventAdminRefused: "admin-refused",
 	EventReportRequest: "report-request", EventReportRefused: "report-refused",
+	EventStalled: "stalled",
 }
 
 func (k EventKind) String() string {
@@ -610,6 +612,9 @@ func (n *Node) heard(id uint32) *peer {
 // Tick runs the timers: presence, liveness, takeovers and transfers.
 func (n *Node) Tick() Ready {
 	now := n.now()
+	if stall := now.Sub(n.nextPresence); stall > n.stallSlack() {
+		n.stalled(stall, now)
+	}
 	if !now.Before(n.nextPresence) {
 		for _, id := range n.allPeers() {
 			n.send(id, n.presence(false))
@@ -647,6 +652,55 @@ func (n *Node) Tick() Ready {
 		}
 	}
 	return n.flush()
+}
+
+// stallSlack is how much later than due Tick may run before the Node
+// takes it that it was stalled itself.
+func (n *Node) stallSlack() time.Duration {
+	return min(n.cfg.PresenceInterval, n.cfg.MaxTimeNoResponse) / 2
+}
+
+// stalled is Tick's finding that it runs stall later than it should have
+// (it runs at least once a presence interval): this registrar was stopped
+// (SIGSTOP, a suspended machine) or starved. Its peers were not silent
+// for that time, it did not listen: judged by the stopped clock, every
+// peer would be found suspect or dead at once, and by the time it asked
+// them and heard back (its connections may have to be made again) it
+// would have taken their elements over. So the time it did not run does
+// not count: every timer that ran then is moved on by stall (not past
+// now), and each peer has what was left of its time to be heard, at
+// least MaxTimeLastHeard + MaxTimeNoResponse less a presence interval.
+// (Starting the timers again instead would never let a registrar that is
+// late at every Tick find a dead peer dead.) A peer that died meanwhile
+// is found dead stall later.
+func (n *Node) stalled(stall time.Duration, now time.Time) {
+	on := func(t *time.Time) {
+		if !t.IsZero() {
+			*t = t.Add(stall)
+			if t.After(now) {
+				*t = now
+			}
+		}
+	}
+	for _, id := range n.allPeers() {
+		p := n.peers[id]
+		on(&p.lastHeard)
+		on(&p.asked)
+		if p.seq != nil {
+			on(&p.seq.last)
+		}
+		if p.cursor != nil {
+			on(&p.cursor.last)
+		}
+	}
+	for _, tk := range n.takeovers {
+		on(&tk.sent)
+	}
+	for target, f := range n.foreign {
+		on(&f.since)
+		n.foreign[target] = f
+	}
+	n.event(Event{Kind: EventStalled, Detail: stall.Round(time.Millisecond).String()})
 }
 
 func (n *Node) peerDead(p *peer) {
