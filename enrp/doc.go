@@ -37,8 +37,49 @@
 // they believe, transferring the home's own elements when they differ.
 // Ownership carries a generation: each takeover, and each registration of
 // an element at a registrar other than its home, adds one; between two
-// claims the higher generation wins, and between equal ones the lower
-// registrar ID.
+// claims of one registration the higher generation wins, and between
+// equal ones the lower registrar ID. Between copies of two registrations
+// of an element (lease ends more than a quarter of a second apart) the
+// later registration wins.
+//
+// # Deregistrations
+//
+// A deregistration anywhere goes to every peer (DEL_PE), and each
+// registrar remembers it (a tomb) until the deleted registration's lease
+// would have ended, so that no stale copy brings it back; a copy whose
+// lease ends later is a new registration. The registrar acknowledges a
+// deregistration once its handlespace has it, and the Node learns of it
+// later, from the driver's next Changes: meanwhile the Node may still
+// act on the element (a peer's update of it, a table page). So every
+// operation on a registered element is guarded (Op.Guard): it is carried
+// out only if the handlespace still holds the registration the Node
+// believed there, and otherwise the local change stands and reaches the
+// Node next. Changes also says what each element was before (Change.Was),
+// so that the Node can tell the deletion of an older registration, which
+// its operations had not yet replaced, from that of its own; and the Node
+// sets right a registration that one of its operations, held back while
+// a table came in, left in the handlespace after it had moved on.
+//
+// A registration without a lease cannot be told from a stale copy of a
+// deleted one: registered again within a day of its deregistration (the
+// tomb's bound), it is taken for the deleted one and removed. The daemon
+// gives every registration a lease.
+//
+// # Stalls and lost connections
+//
+// A peer is dead when it has been silent for MaxTimeLastHeard and then
+// left a reply-required PRESENCE unanswered for MaxTimeNoResponse. A
+// registrar that did not run for a while (SIGSTOP, a suspended machine,
+// starvation) finds on its next Tick, due at least every presence
+// interval, that it runs late: more than half the smaller of
+// PresenceInterval and MaxTimeNoResponse late means a stall of its own,
+// not silence of its peers: the stalled time does not count, every
+// timer moves on by it (EventStalled), so that it hears its peers again,
+// over new connections if they dropped it, before it judges them. A peer
+// that died meanwhile is found dead that much later. When the
+// connection to a peer is lost, what either sent meanwhile is lost too,
+// and audits do not see lease ends: the peer's own elements are
+// transferred again once it is heard on a new connection.
 //
 // # Administrative changes
 //

@@ -1250,7 +1250,7 @@ func (d *Driver) logEvent(ev Event) {
 		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes,
 		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused:
+	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused, EventStalled:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

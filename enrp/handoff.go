@@ -291,10 +291,14 @@ func (n *Node) onHandoff(p *peer, m *Message) {
 			} else {
 				gen = max(gen, cur.gen)
 			}
+			g := guardOf(nil)
+			if cur != nil {
+				g = guardOf(cur.e)
+			}
 			e.Home = n.id
 			e.Last = handlespace.LastAt(e, n.id)
 			n.tab.put(newEntry(pool, policy, e, gen+1))
-			n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e})
+			n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 			n.out.Handed = append(n.out.Handed, handed)
 			taken++
 		}
@@ -349,7 +353,7 @@ func (n *Node) peerLeft(p *peer) {
 		en := n.tab.get(k)
 		s := Rendezvous(n.live, k.pool, k.id)
 		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, s), en.gen+1))
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s})
+		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s, Guard: guardOf(en.e)})
 	}
 }
 

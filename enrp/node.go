@@ -161,6 +161,46 @@ type Op struct {
 	Policy string               // OpPut
 	Elem   *handlespace.Element // OpPut, OpSetState; never modified
 	Home   uint32               // OpSetHome
+	// Guard, if set, makes the operation conditional (see Guard): the
+	// Node sets it on every operation on a registered element.
+	Guard *Guard
+}
+
+// Guard is the registration that the Node believed the handlespace held
+// when it asked for an operation on a registered element. The
+// handlespace may have changed since by a local change that the Node has
+// not seen yet: the registrar deregistered the element, or registered it
+// (a new lease, or the home moved here). The operation is carried out
+// only if the handlespace still holds that registration (the element
+// there or not as believed, with the same home and lease end, to the
+// millisecond), so that it undoes no such change; the Change that shows
+// the local change then reaches the Node, which acts on it (a
+// deregistration here of a peer's element goes to every peer). Health,
+// administrative state and the other fields may differ: the operation
+// sets them as it always did.
+type Guard struct {
+	Present bool      // the element was there
+	Home    uint32    // with this home
+	Expires time.Time // and this lease end (zero: none)
+}
+
+// guardOf returns the guard of an operation on the registration e (nil:
+// none).
+func guardOf(e *handlespace.Element) *Guard {
+	if e == nil {
+		return &Guard{}
+	}
+	return &Guard{Present: true, Home: e.Home, Expires: e.Expires}
+}
+
+// Holds reports whether the handlespace's element cur (nil: none) is the
+// registration the guard names.
+func (g *Guard) Holds(cur *handlespace.Element) bool {
+	if cur == nil || !g.Present {
+		return cur == nil && !g.Present
+	}
+	return !cur.Static && cur.Home == g.Home && cur.Expires.IsZero() == g.Expires.IsZero() &&
+		cur.Expires.UnixMilli() == g.Expires.UnixMilli()
 }
 
 // EventKind is the kind of an Event.
@@ -194,6 +234,7 @@ const (
 	EventHandoffDone                         // every peer took this registrar's hand-off (Count elements)
 	EventHandoffIn                           // Peer handed this registrar Count elements; it is leaving (Detail)
 	EventHandback                            // Peer gave back the state of Count elements now homed here, or this registrar gave it (Detail)
+	EventStalled                             // this registrar did not run for a while (stopped, starved): its peers' timers start again (Detail: for how long)
 )
 
 var eventNames = map[EventKind]string{
@@ -206,6 +247,7 @@ var eventNames = map[EventKind]string{
 	EventReportRequest: "report-request", EventReportRefused: "report-refused",
 	EventConfirmed: "confirmed", EventConfirmRefused: "confirm-refused",
 	EventHandoffStart: "handoff-start", EventHandoffDone: "handoff-done", EventHandoffIn: "handoff-in", EventHandback: "handback",
+	EventStalled: "stalled",
 }
 
 func (k EventKind) String() string {
@@ -285,11 +327,13 @@ type Ready struct {
 
 // Change is a change of the local handlespace that the driver observed:
 // element ID of Pool (whose policy is Policy) is now Elem, or gone (nil).
+// Was, if known, is what it was before (nil: not there).
 type Change struct {
 	Pool   string
 	Policy string
 	ID     uint32
 	Elem   *handlespace.Element
+	Was    *handlespace.Element
 }
 
 // Node is the peering state machine of one registrar (RFC 5353): presence
@@ -351,6 +395,9 @@ type peer struct {
 	left      bool
 	handingIn bool
 	handedIn  int // elements taken from its hand-off so far
+	// resync: its connection was lost (what it sent meanwhile is lost
+	// too): take its own elements again when it is heard on a new one.
+	resync bool
 }
 
 // New returns a Node.
@@ -490,10 +537,14 @@ func (n *Node) Hello(to uint32) []*Message {
 }
 
 // Disconnected tells the Node that the connection to peer id is gone: its
-// handle table transfers in either direction are abandoned.
+// handle table transfers in either direction are abandoned, and its own
+// elements are taken again once it is heard on a new connection (what it
+// sent meanwhile is lost, and audits miss lease ends, which only the
+// updates carry).
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
 		p.left, p.handingIn, p.handedIn = false, false, 0 // what comes on a new connection is a new life
+		p.resync = true
 		p.cursor = nil
 		if p.seq != nil {
 			n.abortSeq(p, "connection lost")
@@ -633,10 +684,15 @@ func (n *Node) heard(id uint32) *peer {
 		// It may have lost what it had and we may have taken over its
 		// elements: compare tables.
 		if n.synced {
+			p.resync = false
 			n.requestTable(p, true, "peer back")
 		}
 	default:
 		p.lastHeard, p.asked = now, time.Time{}
+		if p.resync && n.synced && p.seq == nil && !now.Before(p.holdoff) {
+			p.resync = false
+			n.requestTable(p, true, "reconnected")
+		}
 	}
 	if tk := n.takeovers[id]; tk != nil {
 		delete(n.takeovers, id)
@@ -652,6 +708,9 @@ func (n *Node) heard(id uint32) *peer {
 // Tick runs the timers: presence, liveness, takeovers and transfers.
 func (n *Node) Tick() Ready {
 	now := n.now()
+	if stall := now.Sub(n.nextPresence); stall > n.stallSlack() {
+		n.stalled(stall, now)
+	}
 	if !now.Before(n.nextPresence) {
 		for _, id := range n.allPeers() {
 			n.send(id, n.presence(false))
@@ -690,6 +749,55 @@ func (n *Node) Tick() Ready {
 		}
 	}
 	return n.flush()
+}
+
+// stallSlack is how much later than due Tick may run before the Node
+// takes it that it was stalled itself.
+func (n *Node) stallSlack() time.Duration {
+	return min(n.cfg.PresenceInterval, n.cfg.MaxTimeNoResponse) / 2
+}
+
+// stalled is Tick's finding that it runs stall later than it should have
+// (it runs at least once a presence interval): this registrar was stopped
+// (SIGSTOP, a suspended machine) or starved. Its peers were not silent
+// for that time, it did not listen: judged by the stopped clock, every
+// peer would be found suspect or dead at once, and by the time it asked
+// them and heard back (its connections may have to be made again) it
+// would have taken their elements over. So the time it did not run does
+// not count: every timer that ran then is moved on by stall (not past
+// now), and each peer has what was left of its time to be heard, at
+// least MaxTimeLastHeard + MaxTimeNoResponse less a presence interval.
+// (Starting the timers again instead would never let a registrar that is
+// late at every Tick find a dead peer dead.) A peer that died meanwhile
+// is found dead stall later.
+func (n *Node) stalled(stall time.Duration, now time.Time) {
+	on := func(t *time.Time) {
+		if !t.IsZero() {
+			*t = t.Add(stall)
+			if t.After(now) {
+				*t = now
+			}
+		}
+	}
+	for _, id := range n.allPeers() {
+		p := n.peers[id]
+		on(&p.lastHeard)
+		on(&p.asked)
+		if p.seq != nil {
+			on(&p.seq.last)
+		}
+		if p.cursor != nil {
+			on(&p.cursor.last)
+		}
+	}
+	for _, tk := range n.takeovers {
+		on(&tk.sent)
+	}
+	for target, f := range n.foreign {
+		on(&f.since)
+		n.foreign[target] = f
+	}
+	n.event(Event{Kind: EventStalled, Detail: stall.Round(time.Millisecond).String()})
 }
 
 func (n *Node) peerDead(p *peer) {

@@ -76,6 +76,9 @@ func (n *Node) abortSeq(p *peer, why string) {
 	// Let the peer's cursor run out before the next transfer, so that a
 	// new request is not taken for the next page of the old one.
 	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval/2)
+	if s.own {
+		p.resync = true // try again once the holdoff is over
+	}
 	if !s.own && n.mentor == p.id {
 		n.mentor = 0
 	}
@@ -188,7 +191,7 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 		for _, k := range keysInOrder(s.pending) {
 			if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
 				n.tab.del(k) // a wrong belief, not a deregistration: no tomb
-				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id})
+				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id, Guard: guardOf(en.e)})
 				swept++
 			}
 		}
@@ -254,13 +257,29 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 	}
 	n.tab.del(k)
 	n.tab.bury(k, en.e.Expires, n.now())
-	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID})
+	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.e)})
 }
 
 // wins reports whether ownership claim (gen1, home1) beats (gen2, home2):
 // the higher generation, and between equal ones the lower registrar ID.
 func wins(gen1, home1, gen2, home2 uint32) bool {
 	return gen1 > gen2 || (gen1 == gen2 && home1 < home2)
+}
+
+// supersedes reports whether a copy of an element (e, of ownership
+// generation gen) beats the copy en. Between copies of two registrations
+// (lease ends more than the skew apart) the later one wins, whatever
+// their generations: a registration made again after a deregistration on
+// one side of a partition beats the old one taken over on the other.
+// Between copies of one registration the ownership claims decide (wins).
+func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
+	switch {
+	case later(e.Expires, en.e.Expires):
+		return true
+	case later(en.e.Expires, e.Expires):
+		return false
+	}
+	return wins(gen, e.Home, en.gen, en.home())
 }
 
 // applyPE takes what peer p says of an element and reports whether it
@@ -318,7 +337,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		}
 	case cur.home() == e.Home:
 		return false // what the home itself says is worth more
-	case wins(gen, e.Home, cur.gen, cur.home()) && e.Home != n.id:
+	case supersedes(e, gen, cur) && e.Home != n.id:
 		if cur.home() == n.id {
 			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: pool + " " + handlespace.IDString(e.ID)})
 		}
@@ -329,8 +348,12 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		}
 		return false
 	}
+	g := guardOf(nil)
+	if cur != nil {
+		g = guardOf(cur.e)
+	}
 	n.tab.put(newEntry(pool, policy, e, gen))
-	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e})
+	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 	return true
 }
 
@@ -435,6 +458,13 @@ func (n *Node) local(c *Change) {
 		if cur == nil {
 			return
 		}
+		if w := c.Was; w != nil && !cur.static() && !w.Static && later(cur.e.Expires, w.Expires) {
+			// What went was an older registration than the one the Node
+			// has (its operations had not reached the handlespace yet):
+			// the later registration stands. Put it back.
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(nil)})
+			return
+		}
 		n.tab.del(k)
 		now := n.now()
 		switch {
@@ -479,22 +509,34 @@ func (n *Node) local(c *Change) {
 	}
 	if e.Home != n.id {
 		// A peer's element: it changes here only by the Node's own
-		// operations (already in the table). Its health as its home
-		// says stands: a change made here (a verdict published just as
-		// the element moved) is undone. One the table no longer has
-		// came from an operation applied after the element was
-		// deregistered here (the driver applies operations in
-		// batches): it goes again.
+		// operations (already in the table). Its state as its home says
+		// stands: a change made here (a verdict published just as the
+		// element moved) is undone. And an operation that reached the
+		// handlespace late (the driver holds them back while a table
+		// comes in), after the Node had moved on, may have left there a
+		// registration that the Node no longer believes (one it
+		// deregistered, an older lease): set it right.
 		switch {
 		case cur == nil:
-			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID})
-		case cur.home() == e.Home && stateDiffers(cur.e, e):
-			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e})
+			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
+		case cur.static():
+		case cur.home() == e.Home && (!guardOf(cur.e).Holds(e) || stateDiffers(cur.e, e)):
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
 		}
 		return
 	}
 	gen := uint32(0)
 	if cur == nil {
+		if tb, ok := n.tab.tombOf(k, n.now()); ok && !e.Expires.IsZero() && e.Expires.UnixMilli() == tb.expires.UnixMilli() {
+			// The registration deleted here, with its lease end: a
+			// change of it (a probe result, say) made before the
+			// deletion reached the handlespace (the driver holds
+			// operations back while a table comes in), not a new
+			// registration, whose lease would end later. Delete it,
+			// should the deletion have been lost.
+			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
+			return
+		}
 		delete(n.tab.tombs, k) // registered again after its deletion
 	}
 	if cur != nil {
@@ -503,7 +545,9 @@ func (n *Node) local(c *Change) {
 			if !later(e.Expires, cur.e.Expires) {
 				// Not a new lease: a change (a probe result, say) of an
 				// element whose move to its new home is still on its way
-				// to the handlespace.
+				// to the handlespace, or that a late operation left
+				// homed here. Its new home's copy stands.
+				n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
 				return
 			}
 			// Registered here while a peer owned it: ours now, one

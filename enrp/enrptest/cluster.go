@@ -38,6 +38,12 @@ type Member struct {
 	// requests that came back.
 	Reports  []enrp.ReportRequest
 	Refusals []enrp.Refusal
+	// HoldOps, while set, keeps the Node's handlespace operations back
+	// instead of applying them, as the driver does while a handle table
+	// comes in; local changes still reach the Node. ReleaseOps applies
+	// them.
+	HoldOps bool
+	held    []enrp.Op
 
 	// Sees, if set, is what this member's probe of an element sees, for
 	// the peers' confirmation requests (nil: up); ProbeDelay is how long
@@ -323,7 +329,11 @@ func (m *Member) handle(r enrp.Ready) {
 		}
 	}
 	m.Bind.SetLive(r.Live)
-	if errs := m.Bind.Apply(r.Ops); len(errs) > 0 {
+	ops := r.Ops
+	if m.HoldOps {
+		m.held, ops = append(m.held, ops...), nil
+	}
+	if errs := m.Bind.Apply(ops); len(errs) > 0 {
 		m.OpErrors = append(m.OpErrors, errs...)
 	}
 	m.next = r.Next
@@ -412,6 +422,17 @@ func (m *Member) answerProbes(now time.Time) {
 		}
 		m.handle(m.Node.Answer(req, h, time.Millisecond))
 	}
+}
+
+// ReleaseOps stops holding the Node's operations back (HoldOps) and
+// applies those held, in order.
+func (m *Member) ReleaseOps() {
+	ops := m.held
+	m.HoldOps, m.held = false, nil
+	if errs := m.Bind.Apply(ops); len(errs) > 0 {
+		m.OpErrors = append(m.OpErrors, errs...)
+	}
+	m.Sync()
 }
 
 // RequestReport passes a failure report of element id of pool from the
