@@ -352,16 +352,6 @@ func (l *lab) report(t *testing.T) netlab.Report {
 	return rp
 }
 
-// pending skips t unless NETLAB_PENDING=1, naming the feature it waits
-// for: the scenario's assertions need it, and today they fail. The lead
-// removes the skip once the feature is merged.
-func pending(t *testing.T, feature string) {
-	t.Helper()
-	if os.Getenv("NETLAB_PENDING") != "1" {
-		t.Skipf("pending %s (NETLAB_PENDING=1 runs it anyway)", feature)
-	}
-}
-
 // long skips t unless NETLAB_LONG=1 (make test-cluster).
 func long(t *testing.T) {
 	t.Helper()
