@@ -163,6 +163,10 @@ type elemT struct {
 	deregAt  time.Time // acknowledgement of the deregistration
 	cut      map[int]bool
 	reserved bool // not touched by element faults
+	// local: registered during a network fault, so known only on side
+	// (sideOf) of the registrar that acknowledged it until the heal.
+	local bool
+	side  int
 }
 
 // regT is what the checker knows of a registrar's place in the network.
@@ -198,20 +202,23 @@ type Checker struct {
 	regs     []regT
 	changes  []time.Time // faults and heals: changes of the live set
 	netFault int         // network faults in force
-	events   []event
-	actions  []event // the workloads' acknowledged changes
-	viols    []Violation
-	nviol    map[string]int
-	stats    []regStats
-	rng      *rand.Rand
-	dynNext  int
-	counts   workCounts
-	paused   bool
-	start    time.Time
-	end      time.Time
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	stopOnce sync.Once
+	// splitAt and healedAt: when the network faults in force began, and
+	// when the last ones were healed.
+	splitAt, healedAt time.Time
+	events            []event
+	actions           []event // the workloads' acknowledged changes
+	viols             []Violation
+	nviol             map[string]int
+	stats             []regStats
+	rng               *rand.Rand
+	dynNext           int
+	counts            workCounts
+	paused            bool
+	start             time.Time
+	end               time.Time
+	stop              chan struct{}
+	wg                sync.WaitGroup
+	stopOnce          sync.Once
 }
 
 // workCounts counts what the workloads did.
@@ -415,12 +422,54 @@ func (c *Checker) SetIsolated(r *Registrar, on bool) {
 
 // recountNet counts the network faults in force; c.mu is held.
 func (c *Checker) recountNet() {
+	was := c.netFault
 	c.netFault = 0
 	for _, r := range c.regs {
 		if r.minority || r.isolated {
 			c.netFault++
 		}
 	}
+	switch {
+	case was == 0 && c.netFault > 0:
+		c.splitAt = time.Now()
+	case was > 0 && c.netFault == 0:
+		c.healedAt = time.Now()
+	}
+}
+
+// sideOf names the side of the network faults in force that registrar
+// ri is on: 0 the majority (or no fault), 1 the minority, 2+ri alone
+// (its link is down). c.mu is held.
+func (c *Checker) sideOf(ri int) int {
+	switch {
+	case c.regs[ri].isolated:
+		return 2 + ri
+	case c.regs[ri].minority:
+		return 1
+	}
+	return 0
+}
+
+// knows tells whether registrar ri can know of registration e now, so
+// that a deregistration there means something: a DNS UPDATE deleting an
+// element the registrar never heard of is a successful no-op (RFC 2136),
+// which no registrar can turn into a deregistration of the element
+// registered elsewhere. A registration is known everywhere Propagate
+// after it, unless a network fault came first; one made during a fault
+// only on its side, and everywhere once the fault has been healed for a
+// takeover's time (the registrars meet again and sync). c.mu is held.
+func (c *Checker) knows(ri int, e *elemT, now time.Time) bool {
+	b := c.cfg.Bounds
+	if c.netFault > 0 {
+		if e.local {
+			return e.side == c.sideOf(ri)
+		}
+		return e.regAt.Add(b.Propagate).Before(c.splitAt)
+	}
+	if e.local {
+		return now.After(c.healedAt.Add(b.Propagate + b.Takeover))
+	}
+	return e.regAt.Add(b.Propagate).Before(now)
 }
 
 // SetCut says whether element a is cut off from registrar r (a blackhole
@@ -752,17 +801,20 @@ func (c *Checker) register() {
 			continue
 		}
 		ri := live[c.rng.IntN(len(live))]
-		var standing []*elemT
+		var standing, known []*elemT
 		for _, e := range c.members[dyn] {
 			if e.reg == regAcked {
 				standing = append(standing, e)
+				if c.knows(ri, e, time.Now()) {
+					known = append(known, e)
+				}
 			}
 		}
 		var e *elemT
 		add := len(standing) == 0 || len(standing) < c.cfg.MaxDyn && c.rng.Float64() >= c.cfg.Deregister
-		if !add && c.cfg.Deregister == 0 {
+		if !add && (c.cfg.Deregister == 0 || len(known) == 0) {
 			c.mu.Unlock()
-			continue // MaxDyn stand, and nothing is to be deregistered
+			continue // MaxDyn stand, and nothing is to be deregistered (there)
 		}
 		if add {
 			if c.dynNext >= len(c.cfg.Dyn.Elems) {
@@ -776,7 +828,7 @@ func (c *Checker) register() {
 			c.elems[a] = e
 			c.members[dyn] = append(c.members[dyn], e)
 		} else {
-			e = standing[c.rng.IntN(len(standing))]
+			e = known[c.rng.IntN(len(known))]
 		}
 		c.mu.Unlock()
 		r := c.cfg.Cluster.Regs[ri]
@@ -798,6 +850,7 @@ func (c *Checker) register() {
 			c.events = append(c.events, event{at: now, what: fmt.Sprintf("(%s of %s %s at %s by %s failed: %v)", what, e.label, e.addr, r.Name, e.via, err)})
 		case add:
 			e.reg, e.regAt, e.regBy = regAcked, now, ri
+			e.local, e.side = c.netFault > 0, c.sideOf(ri)
 			c.counts.registered++
 		default:
 			e.reg, e.deregAt, e.regBy = regGone, now, ri
