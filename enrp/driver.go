@@ -658,10 +658,10 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 	host, _, _ := net.SplitHostPort(addr)
 	failing := false
 	for {
-		nd := net.Dialer{Timeout: d.cfg.DialTimeout}
-		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
-		nc, err := nd.DialContext(ctx, "tcp", addr)
-		cancel()
+		nc, err := d.connect(addr, stop)
+		if errors.Is(err, errDialStopped) {
+			return
+		}
 		if err == nil {
 			var c *conn
 			if c, err = d.handshake(nc, addr, host); err == nil {
@@ -678,6 +678,72 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 			return
 		case <-d.ctx.Done():
 			return
+		}
+	}
+}
+
+// errDialStopped: the dialler was stopped while it connected.
+var errDialStopped = errors.New("enrp: dialler stopped")
+
+// connect opens a TCP connection to addr. An attempt whose SYN was lost
+// (sent during a partition) waits for the kernel to send it again, a
+// second or more later, and would hold up the reconnection after the
+// heal: so while none has connected, another attempt starts every
+// Redial (at most DialTimeout / Redial at once), and the first to
+// connect wins; the others are closed.
+func (d *Driver) connect(addr string, stop chan struct{}) (net.Conn, error) {
+	ctx, cancel := context.WithCancel(d.ctx)
+	defer cancel()
+	type result struct {
+		nc  net.Conn
+		err error
+	}
+	most := max(1, int(d.cfg.DialTimeout/d.cfg.Redial))
+	out := make(chan result, most)
+	pending := 0
+	attempt := func() {
+		pending++
+		go func() {
+			nd := net.Dialer{Timeout: d.cfg.DialTimeout}
+			nc, err := nd.DialContext(ctx, "tcp", addr)
+			out <- result{nc, err}
+		}()
+	}
+	// drain closes what the attempts still pending bring (ctx is
+	// cancelled: they end at once).
+	drain := func(n int) {
+		go func() {
+			for range n {
+				if r := <-out; r.nc != nil {
+					r.nc.Close()
+				}
+			}
+		}()
+	}
+	attempt()
+	tick := time.NewTicker(d.cfg.Redial)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-out:
+			pending--
+			if r.err == nil {
+				drain(pending)
+				return r.nc, nil
+			}
+			if pending == 0 {
+				return nil, r.err
+			}
+		case <-tick.C:
+			if pending < most {
+				attempt()
+			}
+		case <-stop:
+			drain(pending)
+			return nil, errDialStopped
+		case <-d.ctx.Done():
+			drain(pending)
+			return nil, d.ctx.Err()
 		}
 	}
 }
