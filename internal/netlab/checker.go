@@ -670,7 +670,7 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 		case majority && e.state != Alive && t.Sub(e.since) > c.deadBound(e.since):
 			viols = append(viols, Violation{Kind: VDeadListed, At: t, Reg: reg, Pool: pool, Elem: a,
 				Detail: fmt.Sprintf("%s for %v (bound %v)", e.state, t.Sub(e.since).Round(time.Millisecond), c.deadBound(e.since))})
-		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(e.deregAt) > b.Propagate:
+		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(c.deregSeen(e, t)) > b.Propagate:
 			viols = append(viols, Violation{Kind: VStaleDereg, At: t, Reg: reg, Pool: pool, Elem: a,
 				Detail: fmt.Sprintf("deregistered %v ago", t.Sub(e.deregAt).Round(time.Millisecond))})
 		}
@@ -735,6 +735,21 @@ func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 		return t.Sub(e.regAt) >= c.settleBound(e.regAt, b.Propagate) && c.netFault == 0
 	}
 	return false
+}
+
+// deregSeen is when e's deregistration could start to reach every
+// registrar, as of t: its acknowledgement, or the last fault or heal
+// between it and t (a deregistration made on one side of a partition, or
+// while a registrar was stopped, reaches the others only once they meet
+// again). c.mu is held.
+func (c *Checker) deregSeen(e *elemT, t time.Time) time.Time {
+	from := e.deregAt
+	for _, f := range c.changes {
+		if f.After(from) && !f.After(t) {
+			from = f
+		}
+	}
+	return from
 }
 
 // settleBound is bound, plus Takeover if the live set changed within
