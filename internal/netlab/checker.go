@@ -456,13 +456,14 @@ func (c *Checker) sideOf(ri int) int {
 // which no registrar can turn into a deregistration of the element
 // registered elsewhere. A registration is known everywhere Propagate
 // after it, unless a network fault came first; one made during a fault
-// only on its side, and everywhere once the fault has been healed for a
-// takeover's time (the registrars meet again and sync). c.mu is held.
+// only on its side (Propagate after it), and everywhere once the fault
+// has been healed for a takeover's time (the registrars meet again and
+// sync). c.mu is held.
 func (c *Checker) knows(ri int, e *elemT, now time.Time) bool {
 	b := c.cfg.Bounds
 	if c.netFault > 0 {
 		if e.local {
-			return e.side == c.sideOf(ri)
+			return e.side == c.sideOf(ri) && e.regAt.Add(b.Propagate).Before(now)
 		}
 		return e.regAt.Add(b.Propagate).Before(c.splitAt)
 	}
