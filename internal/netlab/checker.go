@@ -671,7 +671,7 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 		case majority && e.state != Alive && t.Sub(e.since) > c.deadBound(e.since):
 			viols = append(viols, Violation{Kind: VDeadListed, At: t, Reg: reg, Pool: pool, Elem: a,
 				Detail: fmt.Sprintf("%s for %v (bound %v)", e.state, t.Sub(e.since).Round(time.Millisecond), c.deadBound(e.since))})
-		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(c.deregSeen(e, t)) > b.Propagate:
+		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(c.deregSeen(e)) > b.Propagate:
 			viols = append(viols, Violation{Kind: VStaleDereg, At: t, Reg: reg, Pool: pool, Elem: a,
 				Detail: fmt.Sprintf("deregistered %v ago", t.Sub(e.deregAt).Round(time.Millisecond))})
 		}
@@ -739,14 +739,16 @@ func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 }
 
 // deregSeen is when e's deregistration could start to reach every
-// registrar, as of t: its acknowledgement, or the last fault or heal
-// between it and t (a deregistration made on one side of a partition, or
-// while a registrar was stopped, reaches the others only once they meet
-// again). c.mu is held.
-func (c *Checker) deregSeen(e *elemT, t time.Time) time.Time {
+// registrar: its acknowledgement, or the last fault or heal after it (a
+// deregistration made on one side of a partition, or while a registrar
+// was stopped, reaches the others only once they meet again). Faults and
+// heals up to now count, not only up to the question's sending: an
+// answer judged after a heal may be to a question sent just before it.
+// c.mu is held.
+func (c *Checker) deregSeen(e *elemT) time.Time {
 	from := e.deregAt
 	for _, f := range c.changes {
-		if f.After(from) && !f.After(t) {
+		if f.After(from) {
 			from = f
 		}
 	}
