@@ -11,9 +11,10 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
-	"github.com/poolnsd/poolnsd/metrics"
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
 )
 
 // Handler answers DNS queries from the current handlespace view. It is
@@ -26,8 +27,10 @@ type Handler struct {
 	scratch  sync.Pool // *scratch
 	metrics  *metrics.DNS
 	queryLog atomic.Bool
-	sites    atomic.Pointer[handlespace.SiteMap] // nil: no site map
-	prot     atomic.Pointer[Protections]         // never nil
+	sites    atomic.Pointer[siteBox]     // nil: no site map
+	prot     atomic.Pointer[Protections] // never nil
+	// cookieCounts counts queries with a COOKIE option, by status.
+	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
@@ -43,7 +46,6 @@ type scratch struct {
 	picks  []handlespace.Pick // the policy's choice
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
-	sited  bool // the selected set's order depends on the client's site
 }
 
 // NewHandler returns a handler serving src.
@@ -57,7 +59,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	}
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
 	h.queryLog.Store(cfg.QueryLog)
-	h.sites.Store(cfg.Sites)
+	h.SetSites(cfg.Sites)
 	h.SetProtections(cfg.Protect)
 	if h.updateTimeout <= 0 {
 		h.updateTimeout = defaultUpdateTimeout
@@ -151,9 +153,15 @@ func (h *Handler) SetQueryLog(on bool) { h.queryLog.Store(on) }
 // error says which.
 func (h *Handler) SetTSIG(keys []Key) error { return h.keys.set(keys) }
 
-// SetSites replaces the site map of the nearest policy (nil: none); the
-// queries after it use the new one.
-func (h *Handler) SetSites(m *handlespace.SiteMap) { h.sites.Store(m) }
+// SetSites replaces the site map of the nearest policy (nil, or a finder
+// of no site: none); the queries after it use the new one.
+func (h *Handler) SetSites(m SiteFinder) {
+	if m == nil || m.Len() == 0 {
+		h.sites.Store(nil)
+		return
+	}
+	h.sites.Store(&siteBox{m})
+}
 
 // ServeDNS implements dns.Handler. One query in the metrics' sample is
 // timed: reading the clock costs more than the rest of the accounting.

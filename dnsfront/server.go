@@ -13,7 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
-	"github.com/poolnsd/poolnsd/metrics"
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
 )
 
 // Source gives the current handlespace view. *handlespace.Handlespace is one.
@@ -43,7 +43,7 @@ type Config struct {
 	QueryLog bool
 	// Sites maps clients to sites for the nearest policy (nil: none;
 	// Handler.SetSites changes it while serving).
-	Sites *handlespace.SiteMap
+	Sites SiteFinder
 	// Protect are the per-query protections: query ACL, DNS Cookies,
 	// response rate limiting, NSID and the CHAOS identity (nil: none;
 	// Handler.SetProtections changes them while serving).

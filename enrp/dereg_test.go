@@ -35,7 +35,9 @@ func absentEverywhere(t *testing.T, c *enrptest.Cluster, pool string, id uint32,
 // setHealth is a probe result at m, the element's home.
 func setHealth(t *testing.T, m *enrptest.Member, pool string, id uint32, h handlespace.Health) {
 	t.Helper()
-	if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.SetHealth(pool, id, h) }); err != nil {
+	if err := m.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Update(pool, id, func(x *handlespace.Element) { x.Health = h })
+	}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -65,8 +67,8 @@ func TestDeregistrationCrossesUpdate(t *testing.T) {
 	register(t, c, b, 0, 1)
 	pool, id := poolOf(0), uint32(1000)
 	requireSettled(t, c, interval)
-	setHealth(t, b, pool, id, handlespace.HealthDown) // B's update is in flight to A
-	if err := a.HS.Deregister(pool, id); err != nil { // acknowledged; A's Node has not seen it
+	setHealth(t, b, pool, id, handlespace.HealthDown)                   // B's update is in flight to A
+	if err := a.HS.Do(handlespace.Op{Pool: pool, ID: id}); err != nil { // acknowledged; A's Node has not seen it
 		t.Fatal(err)
 	}
 	c.RunFor(5 * time.Millisecond) // B's update reaches A's Node, then A's Node sees the deletion
@@ -94,7 +96,7 @@ func TestDeregistrationWhileOpsHeld(t *testing.T) {
 		a.HoldOps = true
 		setHealth(t, b, pool, id, handlespace.HealthDown)
 		c.RunFor(5 * time.Millisecond) // B's update: held back at A
-		if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+		if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: pool, ID: id}) }); err != nil {
 			t.Fatal(err)
 		}
 		c.RunFor(5 * time.Millisecond)
@@ -110,7 +112,7 @@ func TestDeregistrationWhileOpsHeld(t *testing.T) {
 		requireSettled(t, c, interval)
 		adds := addsOf(c, idB, id)
 		b.HoldOps = true
-		if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+		if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: pool, ID: id}) }); err != nil {
 			t.Fatal(err)
 		}
 		c.RunFor(5 * time.Millisecond) // A's deregistration reaches B: its deletion held back
@@ -132,7 +134,9 @@ func TestDeregistrationWhileOpsHeld(t *testing.T) {
 // regAt registers element i at m, with a lease of an hour.
 func regAt(t *testing.T, c *enrptest.Cluster, m *enrptest.Member, i int) {
 	t.Helper()
-	if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Register(poolOf(i), reg(c, i), "wrr") }); err != nil {
+	if err := m.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Do(handlespace.Op{Pool: poolOf(i), Elem: reg(c, i), Policy: "wrr"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -157,7 +161,7 @@ func TestReregistrationAfterDeregistration(t *testing.T) {
 				if dereg == "other" {
 					d = a
 				}
-				if err := d.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+				if err := d.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: pool, ID: id}) }); err != nil {
 					t.Fatal(err)
 				}
 				requireSettled(t, c, interval)
@@ -193,7 +197,7 @@ func TestBindingSeesPutThenDeleted(t *testing.T) {
 	if errs := b.Apply([]enrp.Op{{Kind: enrp.OpPut, Pool: pool, ID: e.ID, Policy: "wrr", Elem: e}}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if err := hs.Deregister(pool, e.ID); err != nil {
+	if err := hs.Do(handlespace.Op{Pool: pool, ID: e.ID}); err != nil {
 		t.Fatal(err)
 	}
 	cs := b.Changes()
@@ -217,7 +221,7 @@ func TestReregistrationBeatsTakeover(t *testing.T) {
 	if !c.RunUntil(func() bool { return homes(b)[idA] == 0 }, lastHeard+noResponse+2*time.Second) {
 		t.Fatal("no takeover of A's registration")
 	}
-	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: pool, ID: id}) }); err != nil {
 		t.Fatal(err)
 	}
 	c.RunFor(interval)
@@ -253,7 +257,7 @@ func TestRefreshLostWithConnection(t *testing.T) {
 	if ea, eb := a.Find(pool, id), b.Find(pool, id); ea == nil || ea.Expires.Sub(eb.Expires).Abs() > leaseSkew {
 		t.Errorf("A has %+v, B %+v: A missed the refresh", ea, eb)
 	}
-	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: pool, ID: id}) }); err != nil {
 		t.Fatal(err)
 	}
 	requireSettled(t, c, 2*interval)
@@ -344,7 +348,7 @@ func TestDeregistrationChurn(t *testing.T) {
 				// if a later one was made elsewhere, that one stands.
 				latest := e.Expires.Sub(leaseEnd[i]).Abs() < leaseSkew
 				logf("deregister %d at %08x (latest registration: %v)", i, m.ID, latest)
-				if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(e.Pool, e.ID) }); err != nil {
+				if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: e.Pool, ID: e.ID}) }); err != nil {
 					t.Fatal(err)
 				}
 				if latest {

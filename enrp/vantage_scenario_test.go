@@ -249,7 +249,9 @@ func TestConfirmMoved(t *testing.T) {
 	// C's registration deregistered at B, then put back into B's
 	// handlespace by an operation B's driver held until after the
 	// deregistration: it goes again, and stays gone everywhere.
-	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(reg[0].Pool, reg[0].ID) }); err != nil {
+	if err := b.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Do(handlespace.Op{Pool: reg[0].Pool, ID: reg[0].ID})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	late := reg[0].Element.Clone()
@@ -571,7 +573,7 @@ func restartTakesCurrentHealth(t *testing.T, seed uint64) {
 	c.RunFor(lastHeard + noResponse + 2*interval)
 	a.OnStart = func(hs *handlespace.Handlespace) {
 		for _, e := range hs.View().Pool(staticPool).Elements() {
-			hs.SetHealth(staticPool, e.ID, handlespace.HealthDown)
+			hs.Update(staticPool, e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
 		}
 	}
 	if err := a.Start(nil); err != nil {

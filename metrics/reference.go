@@ -83,13 +83,7 @@ func Reference() ([]Family, error) {
 		return nil, err
 	}
 	m := New(Options{NoRuntime: true, View: func() *handlespace.View { return view }})
-	for q := range m.dns.queries {
-		for r := range m.dns.queries[q] {
-			for t := range m.dns.queries[q][r] {
-				m.dns.queries[q][r][t].Add(1)
-			}
-		}
-	}
+	m.dns.CountEverySeries()
 	m.dns.Latency(time.Microsecond)
 	for _, k := range kindNames {
 		m.Probe(k, true, time.Millisecond)
@@ -102,6 +96,11 @@ func Reference() ([]Family, error) {
 		}
 		return out
 	})
+	ps := ProtectStats{Cookies: map[string]uint64{}}
+	for _, c := range rrlClassNames {
+		ps.RRL = append(ps.RRL, RRLClassStats{Class: c})
+	}
+	m.SetProtectStats(func() ProtectStats { return ps })
 	mfs, err := m.reg.Gather()
 	if err != nil {
 		return nil, fmt.Errorf("metrics: gather: %w", err)

@@ -49,6 +49,9 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	m.SetProtectStats(func() metrics.ProtectStats {
+		return metrics.ProtectStats{RRL: []metrics.RRLClassStats{{Class: "answer"}}}
+	})
 	s, _ := expose(t, m)
 	var exported []string
 	for name := range s {

@@ -32,6 +32,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 var (
@@ -153,19 +154,19 @@ func (r *registrar) owned() (owned, elements float64) {
 
 // fill writes n registrations homed at A into A's store.
 func fill(dir string, n int) uint32 {
-	st, err := handlespace.OpenStore(filepath.Join(dir, "data"))
+	st, err := store.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		fatalf("%v", err)
 	}
 	defer st.Close()
 	id := st.RegistrarID()
 	exp := time.Now().Add(2 * time.Hour)
-	var ops []handlespace.StoreOp
+	var ops []store.Write
 	for i := 0; i < n; i++ {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: []netip.Addr{a}, Port: 80,
 			Weight: 1, Health: handlespace.HealthUp, Home: id, Owner: "http", Expires: exp, Lease: 2 * time.Hour}
-		ops = append(ops, handlespace.StoreOp{Pool: fmt.Sprintf("p%d.bench.test.", i / *perPool), Elem: e})
+		ops = append(ops, store.Write{Pool: fmt.Sprintf("p%d.bench.test.", i / *perPool), Elem: e})
 		if len(ops) == 10000 {
 			if err := st.Commit(ops); err != nil {
 				fatalf("%v", err)
