@@ -464,10 +464,6 @@ func (f *failover) close() {
 	}
 }
 
-// answer asks the first registrar for web.bench.test. A and returns the
-// addresses.
-func (f *failover) answer() ([]string, error) { return f.answerAt(0) }
-
 // answerAt asks registrar i for web.bench.test. A.
 func (f *failover) answerAt(i int) ([]string, error) {
 	m := new(dns.Msg)
