@@ -38,6 +38,7 @@ type Config struct {
 	Registration Registration `mapstructure:"registration"`
 	ENRP         ENRP         `mapstructure:"enrp"`
 	Health       Health       `mapstructure:"health"`
+	DNSSEC       DNSSEC       `mapstructure:"dnssec"`
 
 	// TSIG are the keys of DNS UPDATE: the config file's "tsig" list
 	// (see TSIGKey). Not in the table of keys.
@@ -726,5 +727,6 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateENRP()...)
 	errs = append(errs, c.validateHealth()...)
 	errs = append(errs, c.validateProtect()...)
+	errs = append(errs, c.validateDNSSEC()...)
 	return errors.Join(errs...)
 }

@@ -109,6 +109,12 @@ var options = []Option{
 		"other live registrars that probe an element to confirm a change of health that its home's probes propose (peering only), 0..16; 0 turns confirmation off"},
 	{"health.quorum", 0, "",
 		"vantage points (the home included) that must see a change of health for it to take effect, of those that answer within the probe timeout, 0..17; 0 is a strict majority of them"},
+	{"dnssec.validity", "168h", "",
+		"validity of the signatures made online (zones with keys in <data>/keys are signed), a duration, 2h..2160h; a cached signature is made again when a quarter is left"},
+	{"dnssec.cache_size", 64, "MiB",
+		"bound of the signature cache (keys, signatures and about 450 bytes per cached RRset: some 800 bytes for a 3-address pool answer with one P-256 signature), 1..1048576"},
+	{"dnssec.dnskey_ttl", 3600, "seconds",
+		"TTL of the DNSKEY RRset of signed zones; a new key must be published this long before it signs (poolnsd dnssec status says when)"},
 }
 
 // Options returns the table of every configuration key, in documentation

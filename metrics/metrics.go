@@ -74,6 +74,8 @@ type Metrics struct {
 	vant *vantageMetrics // health confirmations, hand-offs (vantage.go)
 	// protectStats reads the DNS protections' counters; guarded by mu.
 	protectStats func() ProtectStats
+	// dnssecStats reads the signature cache's counters; guarded by mu.
+	dnssecStats func() DNSSECStats
 }
 
 // New returns the metrics of one poolnsd process, registered in a new
@@ -171,6 +173,7 @@ func New(o Options) *Metrics {
 	m.reg.MustRegister(&probeCollector{m: m})
 	m.vant = newVantageMetrics(f, m.reg)
 	m.reg.MustRegister(&protectCollector{m: m})
+	m.reg.MustRegister(&dnssecCollector{m: m})
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View, o.Self))
