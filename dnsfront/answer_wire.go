@@ -35,7 +35,7 @@ type elemWire struct {
 	glueAAAA  []byte // AAAA RRs without owner, 26 bytes each
 	uri       []byte // URI RR, owner pointer to qname; priority patched per query
 	weight    uint16
-	last      bool // Element.Last: after the others, also in weighted answers
+	last      bool     // Element.Last: after the others, also in weighted answers
 	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
 }
 
