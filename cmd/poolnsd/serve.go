@@ -63,14 +63,14 @@ type daemon struct {
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
 	protect *dnsfront.Protections
-	// watch tells of changes in the zones directory (nil when zones_watch
-	// is off or the directory cannot be watched).
-	watch *zones.Watcher
 	// rrlRetired are the counts of rate limiters a reload replaced, for
 	// the metrics (serve_protect.go).
 	rrlRetired rrlTotals
 	// logLimit limits repeated log lines; the metrics read its counts.
 	logLimit *loglimit.Handler
+	// watch tells of changes in the zones directory (nil when zones_watch
+	// is off or the directory cannot be watched).
+	watch *zones.Watcher
 }
 
 // logErrors logs each line of err as one error line.
