@@ -457,6 +457,16 @@ func (v *PoolView) sets() [3]struct {
 	}{{&v.All, base, n}, {&v.V4, base | flagV4, n4}, {&v.V6, base | flagV6, n6}}
 }
 
+// Serves reports whether e, an element of the view, is in its answers
+// (the All set): served, or, when the pool fails open, not drained or
+// forced down. It looks at e alone, without walking the set.
+func (v *PoolView) Serves(e *Element) bool {
+	if v.failMode {
+		return e.Admin == AdminAuto
+	}
+	return e.Served()
+}
+
 func (v *PoolView) setFailMode() {
 	v.failMode = v.cnt.served == 0 && v.Spec.AllDown == AllDownAll
 	v.FailOpen = v.failMode && v.cnt.auto > 0

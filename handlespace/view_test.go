@@ -114,6 +114,13 @@ func checkView(t *testing.T, pv *PoolView) {
 			}
 		}
 	}
+	// Serves answers for one element what the All set holds.
+	all := pv.sets()[0].mask
+	for _, e := range elems {
+		if got, want := pv.Serves(e), elementFlags(e)&all == all; got != want {
+			t.Fatalf("Serves(%d) = %v, want %v (health %v, admin %v, reported %v, fail mode %v)", e.ID, got, want, e.Health, e.Admin, e.Reported, pv.failMode)
+		}
+	}
 }
 
 func elemIDs(es []*Element) []uint32 {

@@ -209,7 +209,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 	if d.Created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, r, status, registerJSON{Pool: pool, Created: d.Created, LeaseS: res.Lease.Seconds(), Element: a.element(pv, ne, servedSet(pv))})
+	writeJSON(w, r, status, registerJSON{Pool: pool, Created: d.Created, LeaseS: res.Lease.Seconds(), Element: a.element(pv, ne)})
 }
 
 func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registrar) {
