@@ -71,6 +71,8 @@ type daemon struct {
 	// watch tells of changes in the zones directory (nil when zones_watch
 	// is off or the directory cannot be watched).
 	watch *zones.Watcher
+
+	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
 }
 
 // logErrors logs each line of err as one error line.
@@ -184,6 +186,10 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
+	if code := d.startDNSSEC(); code != exitOK {
+		d.store.Close()
+		return code
+	}
 	d.startRegistrar()
 	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
 	if code := d.startPeering(); code != exitOK {
@@ -202,6 +208,7 @@ func (d *daemon) start() int {
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
 		Protect:    d.protect,
+		Signer:     d.dnssec.signer,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
@@ -212,6 +219,7 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.ops.metrics.SetProtectStats(d.protectStats)
+	d.ops.metrics.SetDNSSECStats(d.dnssec.stats)
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())
@@ -255,6 +263,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			if sig == syscall.SIGHUP {
 				sdReloading()
 				d.reload("SIGHUP")
+				d.dnssec.reload("SIGHUP")
 				d.reloadConfig()
 				d.reloadTLS()
 				sdNotify("READY=1")
@@ -337,6 +346,7 @@ func (d *daemon) stop(code int) int {
 	}
 	d.stopHTTP(ctx)
 	d.stopPeering()
+	d.dnssec.close()
 	d.reg.Close()
 	d.stopKeeper() // after the monitor and peering: the last health they set
 	d.log.Info("registrations", "stats", d.registrarStats())
