@@ -63,6 +63,7 @@ bench: bench-go bench-dnsperf bench-register bench-failover bench-enrp
 
 bench-go:
 	$(GO) test -run XXX -bench . -benchmem -benchtime 1s ./handlespace
+	$(GO) test -run XXX -bench . -benchmem -benchtime 1s ./store
 	$(GO) test -run XXX -bench 'Serve' -benchmem ./dnsfront
 	$(GO) test -run XXX -bench 'MemoryPerElement' -benchtime 1x ./dnsfront
 	$(GO) test -run XXX -bench . ./probe

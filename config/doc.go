@@ -15,6 +15,11 @@
 // POOLNSD_DNS_UDP_SIZE), and the flags (--dns.udp_size). It returns a
 // Config, a plain value that the daemon replaces whole, never edits.
 //
+// A reload compares the running Config with a new one: Changed lists the
+// keys whose values differ, TSIGChanges the TSIG keys added, removed and
+// changed (by name, never a secret); which of them apply without a
+// restart is the daemon's choice.
+//
 // # Caveats
 //
 // Unknown keys in the config file are errors; unknown POOLNSD_ environment

@@ -1,6 +1,6 @@
 // Package store keeps a registrar's state on disk: its identity, the pool
-// elements registered with it and their administrative states, in a bbolt
-// database, so that a restart (or kill -9) serves the same handlespace at
+// elements registered with it, their administrative states and the last
+// known health of the elements, in a bbolt database, so that a restart (or kill -9) serves the same handlespace at
 // once and loses no acknowledged registration.
 //
 // # Basics
@@ -10,7 +10,10 @@
 // Commit writes a batch of puts and deletes (Write) in one transaction,
 // one fsync for the batch, which is what the registration committer's
 // group commit builds on. Elements and Admins read everything back at
-// start. The layout of the buckets and records is documented on Store.
+// start. PutHealth writes a batch of last known healths in one
+// transaction (monitor's Keeper batches them), Healths reads them back
+// with the time of the last batch, PruneHealth drops those of elements
+// that are gone. The layout of the buckets and records is documented on Store.
 //
 // # Caveats
 //

@@ -5,7 +5,6 @@ package main
 // that SIGHUP changes live, and systemd's readiness notifications.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,13 +15,11 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -215,13 +212,8 @@ func (d *daemon) reloadConfig() {
 	for _, w := range warns {
 		d.log.Warn(w)
 	}
-	old, now := configValues(d.cfg), configValues(cfg)
 	var applied, restart []string
-	for _, o := range config.Options() {
-		k := o.Key
-		if reflect.DeepEqual(old[k], now[k]) {
-			continue
-		}
+	for _, k := range config.Changed(d.cfg, cfg) {
 		if !slices.Contains(liveKeys, k) && !slices.Contains(protectKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
 			restart = append(restart, k)
 			continue
@@ -244,7 +236,7 @@ func (d *daemon) reloadConfig() {
 		h := d.ops.newAPI(d.cfg)
 		d.ops.api.Store(&h)
 	}
-	if added, removed, changed := tsigChanges(d.cfg.TSIG, cfg.TSIG); len(added)+len(removed)+len(changed) > 0 {
+	if added, removed, changed := config.TSIGChanges(d.cfg.TSIG, cfg.TSIG); len(added)+len(removed)+len(changed) > 0 {
 		if err := d.dns.Handler().SetTSIG(tsigKeys(cfg.TSIG)); err != nil {
 			// Load checked the keys as the DNS front does: not expected.
 			d.log.Error("TSIG keys not reloaded; keeping the running ones", "err", err.Error())
@@ -284,74 +276,6 @@ func (d *daemon) reloadConfig() {
 	if len(restart) > 0 {
 		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", restart)
 	}
-}
-
-// tsigChanges compares two lists of TSIG keys by name (lower case, with
-// the final dot) and returns the names added, the names removed and, for
-// the keys in both that differ, "NAME (what)", what being algorithm,
-// secret and pools as they changed. It never returns a secret.
-func tsigChanges(old, now []config.TSIGKey) (added, removed, changed []string) {
-	index := func(keys []config.TSIGKey) map[string]config.TSIGKey {
-		m := make(map[string]config.TSIGKey, len(keys))
-		for _, k := range keys {
-			m[strings.ToLower(dns.Fqdn(k.Name))] = k
-		}
-		return m
-	}
-	o, n := index(old), index(now)
-	added, removed, changed = []string{}, []string{}, []string{}
-	for name, nk := range n {
-		ok, had := o[name]
-		if !had {
-			added = append(added, name)
-			continue
-		}
-		var what []string
-		if ok.TSIGAlgorithm() != nk.TSIGAlgorithm() {
-			what = append(what, "algorithm")
-		}
-		if !bytes.Equal(ok.SecretBytes(), nk.SecretBytes()) {
-			what = append(what, "secret")
-		}
-		if !slices.Equal(ok.Pools, nk.Pools) {
-			what = append(what, "pools")
-		}
-		if len(what) > 0 {
-			changed = append(changed, name+" ("+strings.Join(what, ", ")+")")
-		}
-	}
-	for name := range o {
-		if _, ok := n[name]; !ok {
-			removed = append(removed, name)
-		}
-	}
-	slices.Sort(added)
-	slices.Sort(removed)
-	slices.Sort(changed)
-	return added, removed, changed
-}
-
-// configValues flattens c into its keys' values (by the mapstructure tags
-// that config uses).
-func configValues(c config.Config) map[string]any {
-	out := map[string]any{}
-	var walk func(prefix string, v reflect.Value)
-	walk = func(prefix string, v reflect.Value) {
-		t := v.Type()
-		for i := range t.NumField() {
-			tag := t.Field(i).Tag.Get("mapstructure")
-			if tag == "" || tag == "-" {
-				continue
-			}
-			if f := v.Field(i); f.Kind() == reflect.Struct {
-				walk(prefix+tag+".", f)
-			} else {
-				out[prefix+tag] = f.Interface()
-			}
-		}
-	}
-	walk("", reflect.ValueOf(c))
-	return out
 }
 
 // sdNotify sends a state to systemd's notification socket ($NOTIFY_SOCKET,
