@@ -60,6 +60,8 @@ type daemon struct {
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
 	protect *dnsfront.Protections
+	// hist is the status page's history (serve_history.go).
+	hist *historyRun
 }
 
 // logErrors logs each line of err as one error line.
@@ -169,6 +171,7 @@ func (d *daemon) start() int {
 	}
 	d.startRegistrar()
 	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
+	d.newHistory()
 	if code := d.startPeering(); code != exitOK {
 		d.reg.Close()
 		d.store.Close()
@@ -203,6 +206,7 @@ func (d *daemon) start() int {
 		return code
 	}
 	d.startKeeper()
+	d.startHistory()
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
 		addrs = append(addrs, a.String())
@@ -296,6 +300,7 @@ func (d *daemon) stop(code int) int {
 		d.log.Warn("DNS shutdown", "err", err.Error())
 	}
 	d.stopHTTP(ctx)
+	d.stopHistory()
 	d.stopPeering()
 	d.reg.Close()
 	d.stopKeeper() // after the monitor and peering: the last health they set
