@@ -2,7 +2,9 @@ package history
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +100,9 @@ type Inputs struct {
 	Counters func() Counters
 	// Peers returns the peers (nil: no peering).
 	Peers func() []Peer
+	// Answers are the pools' answers as the DNS front counts them (nil:
+	// no answer rates or shares).
+	Answers *Answers
 }
 
 // Element states in timelines.
@@ -121,12 +126,25 @@ const (
 	SeriesQPS      = "qps"        // DNS queries answered per second
 	SeriesLatency  = "latency_us" // mean answer latency of the timed queries, µs
 	SeriesPeersUp  = "peers_up"   // peers heard from
+	SeriesAnswers  = "answers"    // a pool's answers per second (NODATA not counted)
 )
+
+// Answer shares: a snapshot of the pools' counts every shareEvery
+// samples, shareSnaps of them, so that the shares over the last
+// ShareWindows can be read.
+const (
+	shareEvery  = 5
+	shareSnaps  = 13
+	retainEvery = 60 // samples between prunings of Answers
+)
+
+// ShareWindows are the windows of the actual answer shares.
+var ShareWindows = []int{10, 60} // samples
 
 var poolSeries = []struct {
 	name string
 	agg  agg
-}{{SeriesElements, aggMin}, {SeriesServed, aggMin}, {SeriesUp, aggMin}, {SeriesDown, aggMean}, {SeriesChanges, aggSum}}
+}{{SeriesElements, aggMin}, {SeriesServed, aggMin}, {SeriesUp, aggMin}, {SeriesDown, aggMean}, {SeriesChanges, aggSum}, {SeriesAnswers, aggMean}}
 
 var globalSeries = []struct {
 	name string
@@ -178,6 +196,19 @@ type poolState struct {
 	policy    string
 	changes   int // state changes seen in this sample
 	untracked int // elements without a timeline (MaxElements)
+
+	// The answer counts: the running total at the last sample, and
+	// snapshots of the totals and first places (oldest first).
+	ansTotal uint64
+	ansHave  bool
+	snaps    []ansSnap
+}
+
+// ansSnap is a pool's answer counts at one time.
+type ansSnap struct {
+	at    time.Time
+	total uint64
+	first map[uint32]uint64
 }
 
 // event is a peering event.
@@ -200,7 +231,7 @@ type Recorder struct {
 	pools      map[string]*poolState
 	global     *set
 	tracked    int // elements with a track
-	poolsOut   int // pools left out by MaxPools, at the last sample
+	nSeries    int // pools with series
 	last       time.Time
 	lastSlot   int64
 	lastCount  Counters
@@ -210,6 +241,7 @@ type Recorder struct {
 	evN        int
 	peers      []Peer
 	peerEvents map[uint32]event // the last sync event by peer
+	samples    int              // Sample calls so far
 }
 
 // New returns a Recorder of in, bounded by cfg.
@@ -248,44 +280,47 @@ func (r *Recorder) Sample(now time.Time) {
 	seen := map[string]bool{}
 	var tot [4]float32
 	changes := 0
-	poolsOut := 0
+	// The pools by name, so that which ones have series (MaxPools) does
+	// not depend on map order.
+	var pvs []*handlespace.PoolView
 	if v != nil {
 		for _, z := range v.Zones() {
 			for _, h := range z.PoolHandles() {
-				pv := z.Pool(h)
-				if pv == nil {
-					continue
-				}
-				seen[pv.Name] = true
-				ps := r.pools[pv.Name]
-				if ps == nil {
-					ps = &poolState{}
-					r.pools[pv.Name] = ps
-				}
-				ps.goneAt = time.Time{}
-				if ps.series == nil && r.trackedPools() < r.cfg.MaxPools {
-					ps.series = r.newSet(poolSeries)
-					ps.tracks = map[uint32]*track{}
-					ps.pv = nil // walk it for its timelines
-				}
-				if ps.series == nil {
-					poolsOut++
-				}
-				ps.changes = 0
-				if ps.pv != pv {
-					r.walk(ps, pv, now)
-				}
-				changes += ps.changes
-				for i := range tot {
-					tot[i] += ps.counts[i]
-				}
-				if ps.series != nil {
-					for i := range 4 {
-						ps.series.s[i].add(slot, ps.counts[i])
-					}
-					ps.series.s[4].add(slot, float32(ps.changes))
+				if pv := z.Pool(h); pv != nil {
+					pvs = append(pvs, pv)
 				}
 			}
+		}
+		slices.SortFunc(pvs, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
+	}
+	for _, pv := range pvs {
+		seen[pv.Name] = true
+		ps := r.pools[pv.Name]
+		if ps == nil {
+			ps = &poolState{}
+			r.pools[pv.Name] = ps
+		}
+		ps.goneAt = time.Time{}
+		if ps.series == nil && r.nSeries < r.cfg.MaxPools {
+			ps.series = r.newSet(poolSeries)
+			ps.tracks = map[uint32]*track{}
+			ps.pv = nil // walk it for its timelines
+			r.nSeries++
+		}
+		ps.changes = 0
+		if ps.pv != pv {
+			r.walk(ps, pv, now)
+		}
+		changes += ps.changes
+		for i := range tot {
+			tot[i] += ps.counts[i]
+		}
+		if ps.series != nil {
+			for i := range 4 {
+				ps.series.s[i].add(slot, ps.counts[i])
+			}
+			ps.series.s[4].add(slot, float32(ps.changes))
+			ps.series.s[5].add(slot, r.answers(ps, pv.Name, now))
 		}
 	}
 	for name, ps := range r.pools {
@@ -300,6 +335,9 @@ func (r *Recorder) Sample(now time.Time) {
 		}
 		if ps.series == nil || now.Sub(ps.goneAt) > r.longWindow() {
 			r.dropTracks(ps)
+			if ps.series != nil {
+				r.nSeries--
+			}
 			delete(r.pools, name)
 			continue
 		}
@@ -307,8 +345,8 @@ func (r *Recorder) Sample(now time.Time) {
 			ps.series.s[i].add(slot, 0)
 		}
 		ps.series.s[4].add(slot, 0)
+		ps.series.s[5].add(slot, 0)
 	}
-	r.poolsOut = poolsOut
 	r.expire(now)
 
 	// The registrar's own series.
@@ -337,16 +375,46 @@ func (r *Recorder) Sample(now time.Time) {
 	g[5].add(slot, tot[0])
 	r.peers = peers
 	r.last, r.lastSlot, r.lastCount, r.haveCount = now, slot, cnt, r.in.Counters != nil
+	r.samples++
+	if r.in.Answers != nil && r.samples%retainEvery == 0 {
+		r.in.Answers.retain(func(pool string) bool { return r.pools[pool] != nil && r.pools[pool].pv != nil },
+			func(pool string, id uint32) bool { return r.pools[pool].pv.Element(id) != nil })
+	}
 }
 
-func (r *Recorder) trackedPools() int {
-	n := 0
-	for _, ps := range r.pools {
-		if ps.series != nil {
-			n++
+// answers returns a tracked pool's answers per second since the last
+// sample (NaN without counts) and takes its snapshot when it is due.
+func (r *Recorder) answers(ps *poolState, pool string, now time.Time) float32 {
+	if r.in.Answers == nil {
+		return nan
+	}
+	snap := r.samples%shareEvery == 0
+	var first map[uint32]uint64
+	if snap {
+		first = map[uint32]uint64{}
+	}
+	var total uint64
+	if snap {
+		total, _ = r.in.Answers.read(pool, first)
+	} else if pt := (*r.in.Answers.pools.Load())[pool]; pt != nil {
+		total = pt.total.Load()
+	}
+	rate := nan
+	if ps.ansHave && now.After(r.last) {
+		d := total - ps.ansTotal
+		if total < ps.ansTotal { // the tally forgot the pool and started again
+			d = total
+		}
+		rate = float32(float64(d) / now.Sub(r.last).Seconds())
+	}
+	ps.ansTotal, ps.ansHave = total, true
+	if snap {
+		ps.snaps = append(ps.snaps, ansSnap{at: now, total: total, first: first})
+		if len(ps.snaps) > shareSnaps {
+			ps.snaps = append(ps.snaps[:0], ps.snaps[len(ps.snaps)-shareSnaps:]...)
 		}
 	}
-	return n
+	return rate
 }
 
 func (r *Recorder) shortWindow() time.Duration { return time.Duration(r.cfg.Points) * r.cfg.Period }

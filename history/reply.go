@@ -58,6 +58,20 @@ type PoolHistory struct {
 	// Expected is how the pool's policy shares the first position of the
 	// answers among the elements served now.
 	Expected *Share `json:"expected_share,omitempty"`
+	// Actual is how the answers did share it, over the last 10 s or so
+	// and the last minute (when the DNS front counts answers).
+	Actual []ActualShare `json:"actual_share,omitempty"`
+}
+
+// ActualShare is how a pool's answers shared the first position among
+// its elements over a window (WindowS, from the snapshot nearest to
+// ForS, the window it stands for; shorter while the history is young):
+// Answers answers, each element's count and share.
+type ActualShare struct {
+	ForS     float64        `json:"for_s"`
+	WindowS  float64        `json:"window_s"`
+	Answers  uint64         `json:"answers"`
+	Elements []ElementShare `json:"elements"`
 }
 
 // Timeline is an element's states over the short window: its past spans,
@@ -88,11 +102,13 @@ type Share struct {
 	Elements []ElementShare `json:"elements,omitempty"`
 }
 
-// ElementShare is one element's expected share, 0..1.
+// ElementShare is one element's share, 0..1 (and, for an actual share,
+// its count of first places).
 type ElementShare struct {
-	ID    string  `json:"id"`
-	Label string  `json:"label"`
-	Share float64 `json:"share"`
+	ID      string  `json:"id"`
+	Label   string  `json:"label"`
+	Share   float64 `json:"share"`
+	Answers *uint64 `json:"answers,omitempty"`
 }
 
 // History returns the history that q selects.
@@ -154,6 +170,7 @@ func (r *Recorder) History(q Query) Reply {
 		if ps.pv != nil {
 			ph.Expected = expectedShare(ps.pv)
 		}
+		ph.Actual = r.actualShares(ps, name)
 		out.Pools = append(out.Pools, ph)
 	}
 	return out
@@ -335,4 +352,58 @@ func digits(s string) int {
 		i++
 	}
 	return i
+}
+
+// actualShares are a pool's shares of first places over ShareWindows, the
+// live counts against the newest snapshot at least that old (or the
+// oldest, when there is none so old).
+func (r *Recorder) actualShares(ps *poolState, pool string) []ActualShare {
+	if r.in.Answers == nil || len(ps.snaps) == 0 {
+		return nil
+	}
+	now := map[uint32]uint64{}
+	total, ok := r.in.Answers.read(pool, now)
+	if !ok {
+		return nil
+	}
+	var out []ActualShare
+	for _, w := range ShareWindows {
+		want := r.last.Add(-time.Duration(w) * r.cfg.Period)
+		base := ps.snaps[0]
+		for _, sn := range ps.snaps {
+			if sn.at.After(want) {
+				break
+			}
+			base = sn
+		}
+		as := ActualShare{ForS: (time.Duration(w) * r.cfg.Period).Seconds(), WindowS: r.last.Sub(base.at).Seconds(), Elements: []ElementShare{}}
+		if total >= base.total {
+			as.Answers = total - base.total
+		}
+		for id, n := range now {
+			d := n - base.first[id]
+			if n < base.first[id] {
+				d = n
+			}
+			if d == 0 {
+				continue
+			}
+			label := handlespace.IDString(id)
+			if t := ps.tracks[id]; t != nil {
+				label = t.label
+			} else if ps.pv != nil {
+				if e := ps.pv.Element(id); e != nil {
+					label = e.Label
+				}
+			}
+			es := ElementShare{ID: handlespace.IDString(id), Label: label, Answers: &d}
+			if as.Answers > 0 {
+				es.Share = float64(d) / float64(as.Answers)
+			}
+			as.Elements = append(as.Elements, es)
+		}
+		slices.SortFunc(as.Elements, func(a, b ElementShare) int { return naturalCompare(a.Label, b.Label) })
+		out = append(out, as)
+	}
+	return out
 }

@@ -54,7 +54,7 @@ func TestRing(t *testing.T) {
 	if got := vals(&r, 15, 4); !same(got, []float64{-1, 4, -1, 6}) {
 		t.Errorf("an old slot was written: %v", got)
 	}
-	r.put(13, 5) // within: rewritten
+	r.put(13, 5)  // within: rewritten
 	r.put(100, 7) // a gap longer than the ring: only 100 held
 	if got := vals(&r, 100, 5); !same(got, []float64{-1, -1, -1, -1, 7}) {
 		t.Errorf("after a long gap: %v", got)
