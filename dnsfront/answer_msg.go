@@ -79,6 +79,7 @@ func (h *Handler) writeMsg(w dns.ResponseWriter, req *request, r *Result) {
 		defer h.scratch.Put(s)
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
+		h.tallyAnswer(r, s)
 		m.Answer, m.Extra = poolRRs(m.Answer, m.Extra, r, s.picks)
 	}
 	if req.edns.on {

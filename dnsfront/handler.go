@@ -25,6 +25,7 @@ type Handler struct {
 	log      *slog.Logger
 	scratch  sync.Pool // *scratch
 	metrics  *metrics.DNS
+	tally    Tally // nil: none (tally.go)
 	queryLog atomic.Bool
 	sites    atomic.Pointer[handlespace.SiteMap] // nil: no site map
 	prot     atomic.Pointer[Protections]         // never nil
@@ -57,6 +58,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	}
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
 	h.queryLog.Store(cfg.QueryLog)
+	h.tally = cfg.Answers
 	h.sites.Store(cfg.Sites)
 	h.SetProtections(cfg.Protect)
 	if h.updateTimeout <= 0 {

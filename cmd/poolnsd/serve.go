@@ -183,6 +183,7 @@ func (d *daemon) start() int {
 		UDPSockets: d.cfg.DNS.UDPSockets,
 		Logger:     d.log,
 		Metrics:    d.ops.metrics.DNS(),
+		Answers:    d.historyAnswers(),
 		QueryLog:   d.cfg.Log.Queries,
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/history"
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -18,6 +19,7 @@ import (
 // historyRun is the daemon's history recorder and its sampling loop.
 type historyRun struct {
 	rec  *history.Recorder
+	ans  *history.Answers // the DNS front's pool answers
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -25,7 +27,9 @@ type historyRun struct {
 // newHistory makes the recorder; startHistory starts sampling. It reads
 // the monitor and peering lazily: they start after it.
 func (d *daemon) newHistory() {
-	d.hist = &historyRun{rec: history.New(history.Config{}, history.Inputs{
+	ans := history.NewAnswers()
+	d.hist = &historyRun{ans: ans, rec: history.New(history.Config{}, history.Inputs{
+		Answers: ans,
 		View: d.hs.View,
 		Self: d.hs.RegistrarID,
 		Reason: func(pool string, id uint32) string {
@@ -77,6 +81,14 @@ func (d *daemon) historyEvent(ev enrp.Event) {
 		return
 	}
 	d.hist.rec.Event(time.Now(), ev.Kind.String(), ev.Peer, ev.Target, ev.Count, ev.Detail)
+}
+
+// historyAnswers is the DNS front's tally of pool answers (nil: none).
+func (d *daemon) historyAnswers() dnsfront.Tally {
+	if d.hist == nil {
+		return nil
+	}
+	return d.hist.ans
 }
 
 // historySource is what the API serves history from; nil (no history) if

@@ -107,15 +107,35 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 		t.Fatalf("registering r1 at B: %d %s", code, body)
 	}
 
-	// Traffic for the query rate: 300 queries to A.
+	// Traffic for the query rates and answer shares: 300 queries to A at
+	// once, then about 50 a second until the test ends.
 	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	for range 300 {
+	ask := func() error {
 		m := new(dns.Msg)
 		m.SetQuestion("web.pool.example.", dns.TypeA)
-		if _, _, err := c.Exchange(m, a.dns); err != nil {
+		_, _, err := c.Exchange(m, a.dns)
+		return err
+	}
+	for range 300 {
+		if err := ask(); err != nil {
 			t.Fatalf("query: %v", err)
 		}
 	}
+	stopAsking, asked := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(asked)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopAsking:
+				return
+			case <-tick.C:
+				ask() // a lost query only lowers the rate
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stopAsking); <-asked })
 
 	br := browsertest.New(t, 120*time.Second)
 	ctx := br.Ctx
@@ -156,18 +176,26 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 		document.querySelector('figure.chart[data-series="qps"] path.line').getAttribute('d').length > 10`); got != true {
 		t.Errorf("the query-rate chart has no line")
 	}
-	// Expected shares by weight: 1/6, 2/6, 3/6.
-	shares := func() map[string]float64 {
+	// Shares of first answers by weight, 1/6, 2/6, 3/6: expected, and
+	// what the answers of the last 10 s or so did (wrr keeps to it).
+	shares := func(kind string) map[string]float64 {
 		var out map[string]float64
-		v := eval(`JSON.stringify(Object.fromEntries([...document.querySelectorAll(` + web + ` + ' svg.sharebar rect')].map(r =>
-			[r.querySelector('title').textContent.split(':')[0], Number(r.dataset.share)])))`)
+		v := eval(`JSON.stringify(Object.fromEntries([...document.querySelectorAll(` + web + ` + ' .share-row[data-kind="` + kind + `"] rect')].map(r =>
+			[r.dataset.label, Number(r.dataset.share)])))`)
 		if err := json.Unmarshal([]byte(v.(string)), &out); err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
-	if got := shares(); len(got) != 3 || !near(got["w1"], 1.0/6) || !near(got["w2"], 2.0/6) || !near(got["w3"], 3.0/6) {
+	if got := shares("expected"); len(got) != 3 || !near(got["w1"], 1.0/6) || !near(got["w2"], 2.0/6) || !near(got["w3"], 3.0/6) {
 		t.Errorf("expected shares %v, want w1 1/6, w2 2/6, w3 3/6", got)
+	}
+	waitFor("the recent answer shares", `document.querySelectorAll(`+web+` + ' .share-row[data-kind="recent"] rect').length === 3`, 15*time.Second)
+	if got := shares("recent"); len(got) != 3 || !within(got["w1"], 1.0/6, 0.05) || !within(got["w2"], 2.0/6, 0.05) || !within(got["w3"], 3.0/6, 0.05) {
+		t.Errorf("recent answer shares %v, want about w1 1/6, w2 2/6, w3 3/6", got)
+	}
+	if got := eval(`document.querySelector(` + web + `).querySelector('figure.chart[data-series="pool-answers"] svg').dataset.points > 1`); got != true {
+		t.Errorf("no pool answer rate")
 	}
 
 	// The peers panel: B up, home of as many elements as A's /v1/status
@@ -224,9 +252,16 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	if got, _ := eval(`[...` + band("w2") + `.querySelectorAll('rect')].map(r => r.dataset.state).join()`).(string); strings.TrimPrefix(got, "unknown,") != "up,down" {
 		t.Errorf("w2's band states %v, want [unknown,]up,down", got)
 	}
-	waitFor("w2's share gone", `(() => { const rs = document.querySelectorAll(`+web+` + ' svg.sharebar rect'); return rs.length === 2 })()`, 5*time.Second)
-	if got := shares(); got["w2"] != 0 || !near(got["w1"], 0.25) || !near(got["w3"], 0.75) {
+	waitFor("w2's expected share gone", `document.querySelectorAll(`+web+` + ' .share-row[data-kind="expected"] rect').length === 2`, 5*time.Second)
+	if got := shares("expected"); got["w2"] != 0 || !near(got["w1"], 0.25) || !near(got["w3"], 0.75) {
 		t.Errorf("expected shares with w2 down %v, want w1 1/4, w3 3/4, no w2", got)
+	}
+	// Its actual share of the last 10-15 s falls to zero.
+	took = waitFor("w2's recent answer share zero", `(() => { const rs = [...document.querySelectorAll(`+web+` + ' .share-row[data-kind="recent"] rect')];
+		return rs.length === 2 && !rs.some(r => r.dataset.label === 'w2') })()`, 25*time.Second)
+	t.Logf("w2's recent answer share fell to zero %v later", took.Round(time.Millisecond))
+	if got := shares("minute"); got["w2"] == 0 {
+		t.Errorf("w2 gone from the last minute's shares too soon: %v", got)
 	}
 	if got := eval(`document.querySelector(` + web + `).querySelector('figure.chart[data-series="pool-changes"] b.chart-val').textContent`); got == nil {
 		t.Errorf("no changes chart")
@@ -270,4 +305,6 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	t.Logf("screenshots in %s", browsertest.ArtifactDir(t))
 }
 
-func near(a, b float64) bool { return a-b < 1e-3 && b-a < 1e-3 }
+func near(a, b float64) bool { return within(a, b, 1e-3) }
+
+func within(a, b, d float64) bool { return a-b < d && b-a < d }

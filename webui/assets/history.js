@@ -20,6 +20,7 @@
     reported: 'reported', disputed: 'disputed', gone: 'gone' };
 
   const el = (id) => document.getElementById(id);
+  const collator = new Intl.Collator('en', { numeric: true });
   let lastHistory = null, lastPeers = null, lastTimelines = null;
   let timings = null;
 
@@ -178,7 +179,8 @@
         { name: 'served', values: p.series.served, cls: 'c-up' },
         { name: 'down', values: p.series.down, cls: 'c-down', fill: false },
         { name: 'all', values: p.series.elements, cls: 'c-all', fill: false }], rep, { width: 300 }),
-      chart('pool-changes', 'health changes', '', [{ name: 'changes', values: p.series.changes, cls: 'c-down' }], rep, { width: 200 }),
+      chart('pool-answers', 'answers / s', '', [{ name: 'answers', values: p.series.answers, cls: 'c-q' }], rep, { width: 200 }),
+      chart('pool-changes', 'health changes', '', [{ name: 'changes', values: p.series.changes, cls: 'c-down' }], rep, { width: 160 }),
       shareBlock(p));
     const parts = [row];
     if (tl) parts.push(timelineBlock(tl.pool, tl));
@@ -186,38 +188,60 @@
     return true;
   }
 
-  // shareBlock draws the share of first positions the policy should give
-  // among the elements served now.
+  // shareBlock draws how the first position of the pool's answers is
+  // shared among its elements: what the policy should give among the
+  // elements served now, and what the answers did over the last 10 s or
+  // so and the last minute. An element keeps its colour in every bar.
   function shareBlock(p) {
     const box = h('figure', 'chart share');
-    box.dataset.series = 'expected-share';
+    box.dataset.series = 'share';
     const ex = p.expected_share;
     const bases = { equal: 'equal shares', weight: 'by weight', priority: 'lowest priority value only' };
     const cap = h('figcaption');
-    cap.append(h('span', 'chart-title', 'first answer: expected share (' + p.policy + ')'));
+    cap.append(h('span', 'chart-title', 'first answer: share by element (' + p.policy + ')'));
     box.appendChild(cap);
+    const labels = new Set();
+    for (const e of (ex && ex.elements) || []) labels.add(e.label);
+    for (const a of p.actual_share || []) for (const e of a.elements) labels.add(e.label);
+    const order = [...labels].sort(collator.compare);
+    const colour = new Map(order.map((l, i) => [l, i % 6]));
+    const W = 300, H = 12;
+    const row = (kind, name, elements, note) => {
+      const line = h('div', 'share-row');
+      line.dataset.kind = kind;
+      line.appendChild(h('span', 'share-name muted', name));
+      if (!elements || elements.length === 0) {
+        line.appendChild(h('span', kind === 'expected' ? 'fail' : 'muted', note));
+        return line;
+      }
+      const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'sharebar' });
+      let x = 0;
+      for (const e of elements) {
+        const w = e.share * W;
+        const r = s('rect', { x: x.toFixed(2), y: 0, width: Math.max(0, w - 1).toFixed(2), height: H, class: 'sh sh' + colour.get(e.label),
+          'data-pe': e.id, 'data-label': e.label, 'data-share': e.share.toFixed(4) });
+        r.appendChild(s('title', {}, e.label + ': ' + (e.share * 100).toFixed(1) + ' %' + (e.answers !== undefined ? ' (' + e.answers + ' answers)' : '')));
+        svg.appendChild(r);
+        x += w;
+      }
+      line.append(svg, h('span', 'share-note muted', note));
+      return line;
+    };
     if (!ex || !ex.elements) {
-      const why = { load: 'follows the elements\' load reports', client: 'follows each client\'s distance' };
-      box.appendChild(h('div', 'muted', 'no fixed share: ' + p.policy + ' ' + ((ex && why[ex.basis]) || 'depends on state')));
-      return box;
+      const why = { load: 'follows the elements\' load', client: 'follows each client\'s distance' };
+      box.appendChild(row('expected', 'policy', null, 'no fixed share: ' + ((ex && why[ex.basis]) || 'depends on state')));
+    } else {
+      box.appendChild(row('expected', 'policy', ex.elements, ex.elements.length ? bases[ex.basis] : 'no element served: no answer'));
     }
-    if (ex.elements.length === 0) {
-      box.appendChild(h('div', 'fail', 'no element served: no answer'));
-      return box;
+    for (const a of p.actual_share || []) {
+      const name = 'last ' + fmtDur(a.for_s);
+      let note = a.answers ? fmtNum(a.answers) + ' answers' : 'no answer';
+      if (a.window_s < a.for_s * 0.9) note += ' (history of ' + fmtDur(a.window_s) + ')';
+      else note += ' in ' + fmtDur(a.window_s);
+      box.appendChild(row(a.for_s < 30 ? 'recent' : 'minute', name, a.elements, note));
     }
-    const W = 300, H = 14;
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'sharebar' });
-    let x = 0;
-    ex.elements.forEach((e, i) => {
-      const w = e.share * W;
-      const r = s('rect', { x: x.toFixed(2), y: 0, width: Math.max(0, w - 1).toFixed(2), height: H, class: 'sh sh' + (i % 6), 'data-pe': e.id, 'data-share': e.share.toFixed(4) });
-      r.appendChild(s('title', {}, e.label + ': ' + (e.share * 100).toFixed(1) + ' %'));
-      svg.appendChild(r);
-      x += w;
-    });
-    box.appendChild(svg);
-    const leg = h('div', 'chart-foot muted');
-    leg.textContent = bases[ex.basis] + ': ' + ex.elements.map((e) => e.label + ' ' + Math.round(e.share * 100) + '%').join(' · ');
+    const leg = h('div', 'chart-legend');
+    for (const l of order) leg.appendChild(h('span', 'lg shc' + colour.get(l), l));
     box.appendChild(leg);
     return box;
   }
