@@ -46,6 +46,12 @@ type Config struct {
 	// "sites" map of site names to prefixes, as written (see SiteMap).
 	// Not in the table of keys.
 	Sites map[string][]string `mapstructure:"-"`
+	// SiteGeo is what the "sites" map says of sites besides their
+	// prefixes, for sites_mmdb (see sites_geo.go). Not in the table of
+	// keys.
+	SiteGeo map[string]SiteGeo `mapstructure:"-"`
+	// SitesMMDB is the MaxMind DB of sites_mmdb ("" none).
+	SitesMMDB string `mapstructure:"sites_mmdb"`
 
 	// File is the config file that Load read, "" if none. Not a key.
 	File string `mapstructure:"-"`
@@ -286,6 +292,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 	}
 	var tsig []TSIGKey
 	var sites map[string][]string
+	var siteGeo map[string]SiteGeo
 	if file != "" {
 		settings, err := readFile(file)
 		if err != nil {
@@ -295,7 +302,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 			return Config{}, nil, err
 		}
 		delete(settings, "tsig")
-		if sites, err = decodeSites(file, settings["sites"]); err != nil {
+		if sites, siteGeo, err = decodeSites(file, settings["sites"]); err != nil {
 			return Config{}, nil, err
 		}
 		delete(settings, "sites")
@@ -338,6 +345,7 @@ func Load(opts LoadOptions) (Config, []string, error) {
 	c.File = file
 	c.TSIG = tsig
 	c.Sites = sites
+	c.SiteGeo = siteGeo
 	if err := c.Validate(); err != nil {
 		return Config{}, nil, err
 	}
@@ -713,6 +721,7 @@ func (c Config) Validate() error {
 	inRange("registration.burst", c.Registration.Burst, 1, 1000000)
 	validateTSIG(c.TSIG, bad)
 	validateSites(c.Sites, bad)
+	validateSiteGeo(c.SiteGeo, c.SitesMMDB, bad)
 	errs = append(errs, c.validateENRP()...)
 	errs = append(errs, c.validateProtect()...)
 	return errors.Join(errs...)

@@ -157,6 +157,7 @@ func TestWriteYAMLRoundTrip(t *testing.T) {
 		ex += strings.TrimPrefix(l, "# ")
 	}
 	ex = strings.Replace(ex, `"SECRET"`, `"`+strings.Repeat("c2VjcmV0", 4)+`"`, 1)
+	ex = "sites_mmdb: GeoLite2-City.mmdb\n" + ex // the long form's countries need one
 	if !strings.Contains(b.String(), sitesExample) || !strings.Contains(b.String(), tsigExample) ||
 		!strings.Contains(b.String(), SitesDoc) || !strings.Contains(b.String(), TSIGKeyDoc) {
 		t.Errorf("YAML lacks the examples or docs of sites and tsig:\n%s", b.String())

@@ -37,6 +37,8 @@ var options = []Option{
 		"directory of zone files (*.zone)"},
 	{"zones_watch", true, "",
 		"reload the zones when a file in the zones directory changes (SIGHUP always reloads)"},
+	{"sites_mmdb", "", "",
+		"MaxMind DB file (.mmdb: GeoIP2/GeoLite2 City, Country or ASN) whose records map clients to the sites of the \"sites\" map by AS, country, continent or location, for the nearest policy; reloaded on SIGHUP and when the file changes; \"\" turns it off"},
 	{"data", "./data", "",
 		"data directory: the store of registrations and this registrar's identity"},
 	{"log.level", "info", "",
@@ -233,6 +235,13 @@ const (
 	sitesExample = `# sites:
 #   fra: ["10.1.0.0/16", "2001:db8:1::/48"]
 #   ams: ["10.2.0.0/16"]
+#   # with sites_mmdb: the clients of a country, continent or AS, and
+#   # where the site is (the nearest takes clients no rule maps)
+#   iad:
+#     prefixes: ["10.3.0.0/16"]
+#     countries: [US, CA]
+#     asns: [64500]
+#     location: [38.9, -77.0]
 `
 	tsigExample = `# tsig:
 #   - name: pe-key.

@@ -12,18 +12,18 @@ import (
 )
 
 // SitesDoc documents the "sites" map in poolnsd config's output.
-const SitesDoc = "the site map of the nearest policy: site name → list of prefixes (IPv4, IPv6); a client (its EDNS Client Subnet, else its source address) is at the site of its longest matching prefix; config file only; SIGHUP applies a change"
+const SitesDoc = "the site map of the nearest policy: site name → list of prefixes (IPv4, IPv6), or a section of prefixes, countries, continents, asns and location [lat, lon] (the last four with sites_mmdb); a client (its EDNS Client Subnet, else its source address) is at the site of its longest matching prefix, else of its record in sites_mmdb (AS, then country, then continent, else the nearest located site); config file only; SIGHUP applies a change"
 
 // decodeSites reads the "sites" map of a config file: site name → list of
 // prefixes, as written (Validate parses them). Its errors name the site:
 // sites.fra.
-func decodeSites(file string, raw any) (map[string][]string, error) {
+func decodeSites(file string, raw any) (map[string][]string, map[string]SiteGeo, error) {
 	if raw == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: sites: want a map of site names to lists of prefixes (fra: [\"10.1.0.0/16\"]), not %s", file, show(raw))
+		return nil, nil, fmt.Errorf("%s: sites: want a map of site names to lists of prefixes (fra: [\"10.1.0.0/16\"]), not %s", file, show(raw))
 	}
 	names := make([]string, 0, len(m))
 	for name := range m {
@@ -32,6 +32,7 @@ func decodeSites(file string, raw any) (map[string][]string, error) {
 	sort.Strings(names)
 	var errs []error
 	out := make(map[string][]string, len(m))
+	var geo map[string]SiteGeo
 	for _, name := range names {
 		at := "sites." + name
 		switch v := m[name].(type) {
@@ -48,11 +49,19 @@ func decodeSites(file string, raw any) (map[string][]string, error) {
 			out[name] = list
 		case nil:
 			out[name] = []string{}
+		case map[string]any: // sites_geo.go
+			prefixes, g, err := decodeSiteGeo(file, at, v)
+			errs = append(errs, err)
+			out[name] = prefixes
+			if geo == nil {
+				geo = map[string]SiteGeo{}
+			}
+			geo[name] = g
 		default:
-			errs = append(errs, fmt.Errorf("%s: %s: want a list of prefixes ([\"10.1.0.0/16\"]), not %s", file, at, show(v)))
+			errs = append(errs, fmt.Errorf("%s: %s: want a list of prefixes ([\"10.1.0.0/16\"]) or a section (prefixes, countries, continents, asns, location), not %s", file, at, show(v)))
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, geo, errors.Join(errs...)
 }
 
 // validateSites checks the site map, reporting through bad with the key

@@ -56,7 +56,7 @@ func TestSitesErrors(t *testing.T) {
 			`sites.fra[0]: 10.1.0.0/16 is also sites.ams[0]: a prefix belongs to one site`,
 		}},
 		{"not a list", "sites:\n  fra: 10.1.0.0/16\n", []string{
-			`F: sites.fra: want a list of prefixes (["10.1.0.0/16"]), not "10.1.0.0/16"`,
+			`F: sites.fra: want a list of prefixes (["10.1.0.0/16"]) or a section (prefixes, countries, continents, asns, location), not "10.1.0.0/16"`,
 		}},
 		{"not a map", "sites: [10.1.0.0/16]\n", []string{
 			`F: sites: want a map of site names to lists of prefixes (fra: ["10.1.0.0/16"]), not a list`,

@@ -92,6 +92,9 @@ func (h *Handler) writeMsg(w dns.ResponseWriter, req *request, r *Result) {
 // policy order, to answer, and their SRV targets' addresses to extra: the
 // same records as the packed material (answer_wire.go) holds.
 func poolRRs(answer, extra []dns.RR, r *Result, picks []handlespace.Pick) ([]dns.RR, []dns.RR) {
+	if isSvcType(r.Qtype) {
+		return svcRRs(answer, extra, r, picks) // answer_svcb.go
+	}
 	pv := r.Pool
 	ttl := pv.Spec.TTL
 	hdr := func(name string, t uint16) dns.RR_Header {

@@ -35,6 +35,7 @@ type elemWire struct {
 	glueAAAA  []byte // AAAA RRs without owner, 26 bytes each
 	uri       []byte // URI RR, owner pointer to qname; priority patched per query
 	weight    uint16
+	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
 }
 
 // poolWire is what a pool view's answers need besides the elements' own
@@ -56,24 +57,34 @@ type poolWire struct {
 	build  func(*handlespace.Element) any
 	// buildPart packs a part's records: a *partWire.
 	buildPart func([]*handlespace.Element) any
+
+	// minSVCB and minUNAPTR are minSRV for HTTPS/SVCB and U-NAPTR
+	// answers; sNAPTR is the pool's S-NAPTR records, nsNAPTR of them
+	// (answer_svcb.go).
+	minSVCB, minUNAPTR int
+	sNAPTR             []byte
+	nsNAPTR            int
 }
 
 // partWire is the packed records of a part's elements, aligned with them.
 type partWire struct{ w []*elemWire }
 
 // wireKey is what an element's packed records depend on besides the
-// element: the pool's name (the SRV target's suffix), TTL and URI template.
+// element: the pool's name (the SRV target's suffix), TTL, URI template,
+// ALPN IDs and NAPTR services.
 type wireKey struct {
-	name string
-	ttl  uint32
-	uri  string
+	name  string
+	ttl   uint32
+	uri   string
+	https string
+	naptr string
 }
 
 func buildPoolWire(pv *handlespace.PoolView) any {
 	pw := &poolWire{
 		weighted: handlespace.WeightedPolicy(pv.Spec.Policy),
 		hasURI:   pv.Spec.URI != "",
-		key:      wireKey{name: pv.Name, ttl: pv.Spec.TTL, uri: pv.Spec.URI},
+		key:      wireKey{name: pv.Name, ttl: pv.Spec.TTL, uri: pv.Spec.URI, https: pv.Spec.HTTPS, naptr: pv.Spec.NAPTR},
 	}
 	pw.keyAny = unique.Make(pw.key)
 	poolWireName := make([]byte, 256)
@@ -92,6 +103,11 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 	}
 	// owner pointer, fixed part, priority, weight, port; target.
 	pw.minSRV = 2 + rrFixedLen + 6 + (1 + 1 + len(poolWireName))
+	pw.minSVCB = svcTarget + (1 + 1 + len(poolWireName)) + 4 + len(pv.Spec.HTTPS) + 1
+	pw.minUNAPTR = (2 + rrFixedLen + 4 + 2 + 2 + 6 + 1) * (strings.Count(pv.Spec.NAPTR, ",") + 1)
+	if pv.Spec.NAPTR != "" && pv.Spec.URI == "" {
+		pw.sNAPTR, pw.nsNAPTR = sNAPTRWire(pv)
+	}
 	return pw
 }
 
@@ -148,6 +164,9 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 	}
 	ew.a, ew.aaaa, ew.srv = part(a), part(aaaa), part(srv)
 	ew.glueA, ew.glueAAAA, ew.uri = part(glueA), part(glueAAAA), part(uri)
+	if key.https != "" || (key.naptr != "" && key.uri != "") {
+		ew.svc = buildSvcWire(e, key, poolWireName)
+	}
 	return ew
 }
 
@@ -198,14 +217,18 @@ func appendRRBody(b []byte, typ uint16, ttl uint32, rdata []byte) []byte {
 // in s.picks, with the ECS scope of the answer: -1 when it does not depend
 // on the client, else the prefix length it depends on (255: the whole
 // source prefix).
-func choose(s *scratch, r *Result, c *handlespace.Client, m *handlespace.SiteMap) (scope int) {
+func choose(s *scratch, r *Result, c *handlespace.Client, m *siteBox) (scope int) {
 	scope = -1 // the answer does not depend on the client
+	if sNAPTR(r) {
+		s.picks = s.picks[:0] // SRV chooses
+		return scope
+	}
 	switch r.Pool.Spec.Policy {
 	case "hash":
 		scope = 255 // the hash is of the whole subnet: the source prefix length
 	case "nearest":
-		if m.Len() > 0 {
-			c.Site, scope = m.Lookup(c)
+		if m != nil {
+			c.Site, scope = m.f.Lookup(c)
 		}
 		if !r.Set.HasSites() {
 			scope = -1 // no element has a site: the order is the same for every client
@@ -256,6 +279,8 @@ func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []
 		// ordering, and a policy that counts its selections (rr's
 		// sequence, lud's charges) counts the TCP answer only.
 		ancount = -1
+	case isSvcType(r.Qtype):
+		b, ancount, arcount, scope = h.renderSvc(s, b, req, r, pw)
 	default:
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())

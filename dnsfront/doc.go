@@ -25,6 +25,9 @@
 //     writes every kind as a dns.Msg (static records, negative answers,
 //     referrals, CNAME chains into pools, errors) and fits it to the
 //     client's size (RFC 2181 §9: glue is left out before TC is set).
+//   - answer_svcb.go holds what both renderers write of HTTPS/SVCB (RFC
+//     9460) and NAPTR (S-NAPTR, U-NAPTR) pool answers, and the naming
+//     rule of the pools' SVCB names.
 //
 // update.go, prereq.go and tsig.go apply DNS UPDATE (RFC 2136) signed with
 // TSIG (RFC 8945) through an Updater; server.go binds the UDP (one

@@ -18,6 +18,8 @@ func FuzzHandler(f *testing.F) {
 		{"web.pool.test.", dns.TypeA}, {"_http._tcp.web.pool.test.", dns.TypeSRV},
 		{"big.pool.test.", dns.TypeSRV}, {"w1.web.pool.test.", dns.TypeAAAA},
 		{"x.wild.pool.test.", dns.TypeTXT}, {"pool.test.", dns.TypeANY},
+		{"h.pool.test.", dns.TypeHTTPS}, {"_8080._foo.h.pool.test.", dns.TypeSVCB}, {"bs.pool.test.", dns.TypeHTTPS},
+		{"s.pool.test.", dns.TypeNAPTR}, {"bs.pool.test.", dns.TypeNAPTR},
 	} {
 		m := new(dns.Msg)
 		m.SetQuestion(q.name, q.qt)
@@ -28,7 +30,7 @@ func FuzzHandler(f *testing.F) {
 		}
 		f.Add(b, false)
 	}
-	h := NewHandler(bigSpace(f, 300, 5), Config{})
+	h := NewHandler(fuzzSpace(f), Config{})
 	f.Fuzz(func(t *testing.T, data []byte, tcp bool) {
 		q := new(dns.Msg)
 		if err := q.Unpack(data); err != nil {

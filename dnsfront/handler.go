@@ -27,8 +27,8 @@ type Handler struct {
 	metrics  *metrics.DNS
 	tally    Tally // nil: none (tally.go)
 	queryLog atomic.Bool
-	sites    atomic.Pointer[handlespace.SiteMap] // nil: no site map
-	prot     atomic.Pointer[Protections]         // never nil
+	sites    atomic.Pointer[siteBox] // nil: no site map
+	prot     atomic.Pointer[Protections] // never nil
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
@@ -59,7 +59,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
 	h.queryLog.Store(cfg.QueryLog)
 	h.tally = cfg.Answers
-	h.sites.Store(cfg.Sites)
+	h.SetSites(cfg.Sites)
 	h.SetProtections(cfg.Protect)
 	if h.updateTimeout <= 0 {
 		h.updateTimeout = defaultUpdateTimeout
@@ -153,9 +153,15 @@ func (h *Handler) SetQueryLog(on bool) { h.queryLog.Store(on) }
 // error says which.
 func (h *Handler) SetTSIG(keys []Key) error { return h.keys.set(keys) }
 
-// SetSites replaces the site map of the nearest policy (nil: none); the
-// queries after it use the new one.
-func (h *Handler) SetSites(m *handlespace.SiteMap) { h.sites.Store(m) }
+// SetSites replaces the site map of the nearest policy (nil, or a finder
+// of no site: none); the queries after it use the new one.
+func (h *Handler) SetSites(m SiteFinder) {
+	if m == nil || m.Len() == 0 {
+		h.sites.Store(nil)
+		return
+	}
+	h.sites.Store(&siteBox{m})
+}
 
 // ServeDNS implements dns.Handler. One query in the metrics' sample is
 // timed: reading the clock costs more than the rest of the accounting.

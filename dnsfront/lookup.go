@@ -221,7 +221,11 @@ func lookupPool(r *Result, t *target) {
 			set, r.K = &pv.V6, pv.Spec.Answers
 		case dns.TypeSRV:
 			set = &pv.All
+		case dns.TypeHTTPS, dns.TypeNAPTR:
+			set, r.K = svcSet(pv, kindPool, qt)
 		}
+	case kindSVCB:
+		set, r.K = svcSet(pv, kindSVCB, qt)
 	case kindService:
 		if qt == dns.TypeSRV || (qt == dns.TypeURI && pv.Spec.URI != "") {
 			set = &pv.All
@@ -247,6 +251,7 @@ const (
 	kindService                 // <service>.<handle>.<zone>
 	kindElement                 // <pe>.<handle>.<zone>
 	kindPoolENT                 // <_proto>.<handle>.<zone>: exists, holds nothing
+	kindSVCB                    // _<port>._<scheme>.<handle>.<zone> (answer_svcb.go)
 )
 
 type target struct {
@@ -281,6 +286,9 @@ func classify(z *handlespace.Zone, qname string) target {
 		if s := pv.Spec.Service; s != "" && s[strings.IndexByte(s, '.')+1:] == label {
 			return target{kind: kindPoolENT, pool: pv}
 		}
+	}
+	if k := svcbName(pv, prefix); k != kindNone {
+		return target{kind: k, pool: pv}
 	}
 	return target{kind: kindNone, pool: pv}
 }

@@ -46,7 +46,7 @@ type Config struct {
 	QueryLog bool
 	// Sites maps clients to sites for the nearest policy (nil: none;
 	// Handler.SetSites changes it while serving).
-	Sites *handlespace.SiteMap
+	Sites SiteFinder
 	// Protect are the per-query protections: query ACL, DNS Cookies,
 	// response rate limiting, NSID and the CHAOS identity (nil: none;
 	// Handler.SetProtections changes them while serving).

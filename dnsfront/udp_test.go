@@ -137,7 +137,9 @@ func FuzzUDPServe(f *testing.F) {
 		name string
 		qt   uint16
 	}{{"web.pool.test.", dns.TypeA}, {"_http._tcp.web.pool.test.", dns.TypeSRV}, {"big.pool.test.", dns.TypeSRV},
-		{"x.wild.pool.test.", dns.TypeTXT}, {"nothing.pool.test.", dns.TypeA}} {
+		{"x.wild.pool.test.", dns.TypeTXT}, {"nothing.pool.test.", dns.TypeA},
+		{"h.pool.test.", dns.TypeHTTPS}, {"_8080._foo.h.pool.test.", dns.TypeSVCB}, {"bs.pool.test.", dns.TypeHTTPS},
+		{"s.pool.test.", dns.TypeNAPTR}, {"bs.pool.test.", dns.TypeNAPTR}} {
 		m := new(dns.Msg)
 		m.SetQuestion(q.name, q.qt)
 		m.SetEdns0(1232, true)
@@ -154,7 +156,7 @@ func FuzzUDPServe(f *testing.F) {
 		b, _ := m.Pack()
 		f.Add(b)
 	}
-	h := NewHandler(bigSpace(f, 300, 5), Config{Protect: testProtections(f)})
+	h := NewHandler(fuzzSpace(f), Config{Protect: testProtections(f)})
 	u := loopFor(f, h)
 	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -63,6 +63,13 @@ type PoolSpec struct {
 	AllDown AllDown
 	URI     string // URI RR template (RFC 7553), "" none: {name}, {addr}, {port} are filled per element
 	Probe   ProbeSpec
+	// HTTPS is the ALPN protocol IDs (comma-separated: "h2,h3") of the
+	// pool's HTTPS and SVCB records (RFC 9460); "" none.
+	HTTPS string
+	// NAPTR is the pool's NAPTR services fields (comma-separated, each
+	// "APP[:PROTO…]", RFC 3958 / RFC 4848); "" none. With a URI template
+	// the records are U-NAPTR, else S-NAPTR to the pool's SRV name.
+	NAPTR string
 }
 
 // DefaultPoolSpec is the spec of a pool that no zone file defines.

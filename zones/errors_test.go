@@ -141,7 +141,7 @@ var errorCases = []struct {
 	{"static record under a pool", head + "$POOL web\n_http._tcp.web SRV 0 0 80 x\n", nil, `z.zone:7:1: SRV record at _http._tcp.web.pool.example., a name of pool web (line 6); want static records outside the names of pools`},
 	{"static record at an escaped pool name", head + "$POOL web\nw\\101b A 192.0.2.1\n", nil, `z.zone:7:1: A record at w\101b.pool.example., a name of pool web (line 6); want static records outside the names of pools`},
 	{"static record with the blank owner after $POOL", head + "$POOL web\n  TXT x\n", nil, `z.zone:7:3: TXT record at web.pool.example., a name of pool web (line 6); want static records outside the names of pools`},
-	{"unknown $POOL key", head + "$POOL web polcy=rr\n", nil, `z.zone:6:11: unknown $POOL key "polcy"; want one of policy, service, ttl, answers, alldown, uri, probe, interval, timeout, rise, fall, jitter`},
+	{"unknown $POOL key", head + "$POOL web polcy=rr\n", nil, `z.zone:6:11: unknown $POOL key "polcy"; want one of policy, service, ttl, answers, alldown, uri, https, naptr, probe, interval, timeout, rise, fall, jitter`},
 	{"$POOL argument without =", head + "$POOL web rr\n", nil, `z.zone:6:11: bad $POOL argument "rr"; want key=value`},
 	{"$POOL argument without key", head + "$POOL web =rr\n", nil, `z.zone:6:11: bad $POOL argument "=rr"; want key=value`},
 	{"$POOL key twice", head + "$POOL web ttl=5 ttl=6\n", nil, `z.zone:6:17: key ttl given twice (first at column 11); want each key at most once`},

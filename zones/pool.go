@@ -33,7 +33,7 @@ const (
 
 // poolKeys and peKeys list the keys, in the order messages name them.
 var (
-	poolKeys = []string{"policy", "service", "ttl", "answers", "alldown", "uri", "probe", "interval", "timeout", "rise", "fall", "jitter"}
+	poolKeys = []string{"policy", "service", "ttl", "answers", "alldown", "uri", "https", "naptr", "probe", "interval", "timeout", "rise", "fall", "jitter"}
 	peKeys   = []string{"weight", "prio", "load", "loaddeg", "site", "name", "transport", "probe", "interval", "timeout", "rise", "fall", "jitter"}
 )
 
@@ -115,7 +115,7 @@ func (p *parser) pool(f *frame, d token, args []token) *Error {
 	if at, taken := p.under[handle]; taken {
 		return errf(ht.pos, "pool %s: the name %s already has static records (%s); want a pool's names to be its own", handle, name, at.ref(ht.pos.file))
 	}
-	spec, err := poolSpec(args[1:])
+	spec, err := poolSpec(args[1:], name)
 	if err != nil {
 		return err
 	}
@@ -135,15 +135,15 @@ var (
 	fracRE    = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)%?$`)
 )
 
-// poolSpec reads the keys of a $POOL directive.
-func poolSpec(args []token) (handlespace.PoolSpec, *Error) {
+// poolSpec reads the keys of a $POOL directive of pool name.
+func poolSpec(args []token, name string) (handlespace.PoolSpec, *Error) {
 	spec := handlespace.DefaultPoolSpec()
 	spec.Probe = handlespace.ProbeSpec{Interval: DefaultInterval, Timeout: DefaultTimeout, Rise: DefaultRise, Fall: DefaultFall, Jitter: DefaultJitter}
 	kvs, err := keyValues(args, "$POOL", poolKeys)
 	if err != nil {
 		return spec, err
 	}
-	var uriKV, intervalKV, timeoutKV *kv
+	var uriKV, naptrKV, intervalKV, timeoutKV *kv
 	for i := range kvs {
 		a := &kvs[i]
 		v, at := a.val, a.valPos
@@ -186,6 +186,17 @@ func poolSpec(args []token) (handlespace.PoolSpec, *Error) {
 			}
 			spec.URI = v
 			uriKV = a
+		case "https":
+			if err := checkALPN(v, a.at); err != nil {
+				return spec, err
+			}
+			spec.HTTPS = v
+		case "naptr":
+			if err := checkNAPTR(v, a.at); err != nil {
+				return spec, err
+			}
+			spec.NAPTR = v
+			naptrKV = a
 		case "probe", "interval", "timeout", "rise", "fall", "jitter":
 			if err := probeKey(&spec.Probe, a, &intervalKV, &timeoutKV); err != nil {
 				return spec, err
@@ -197,6 +208,11 @@ func poolSpec(args []token) (handlespace.PoolSpec, *Error) {
 	}
 	if uriKV != nil && spec.Service == "" {
 		return spec, errf(uriKV.tok.pos, "uri without service; want service=_svc._proto too, the name of the URI records")
+	}
+	if naptrKV != nil && uriKV != nil {
+		if err := checkUNAPTRFit(spec.URI, name, uriKV); err != nil {
+			return spec, err
+		}
 	}
 	return spec, nil
 }

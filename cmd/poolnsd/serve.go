@@ -57,6 +57,7 @@ type daemon struct {
 	// admin makes administrative changes (serve_admin.go): locally or at
 	// the element's home.
 	admin *adminKeeper
+	sites siteState // serve_sites.go
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
 	protect *dnsfront.Protections
@@ -187,7 +188,7 @@ func (d *daemon) start() int {
 		QueryLog:   d.cfg.Log.Queries,
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
-		Sites:      d.cfg.SiteMap(),
+		Sites:      d.startSites(),
 		Protect:    d.protect,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
@@ -240,6 +241,8 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 	}
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
+	d.watchSites()
+	defer d.stopSitesWatch()
 
 	for {
 		select {
@@ -256,6 +259,8 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			return d.stop(exitOK)
 		case <-changes:
 			d.reload("change")
+		case <-d.sitesChanged():
+			d.reloadSites("change")
 		case err := <-watchErrs:
 			d.log.Error("watching the zones directory", "dir", d.cfg.Zones, "err", err.Error())
 		case now := <-expire.C:

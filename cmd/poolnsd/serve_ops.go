@@ -39,7 +39,7 @@ import (
 // liveKeys are the configuration keys that SIGHUP applies to the running
 // server; the others need a restart (the server says which changed). The
 // "sites" map and the "tsig" keys (not in the table of keys) are live too.
-var liveKeys = []string{"log.level", "log.queries", "http.token", "http.report_token", "reports.allow"}
+var liveKeys = []string{"log.level", "log.queries", "http.token", "http.report_token", "reports.allow", "sites_mmdb"}
 
 // apiKeys are the live keys that the JSON API's handler is built with:
 // SIGHUP rebuilds it when one changes.
@@ -266,12 +266,9 @@ func (d *daemon) reloadConfig() {
 			d.dns.Handler().SetProtections(p)
 		}
 	}
-	if !reflect.DeepEqual(d.cfg.Sites, cfg.Sites) {
-		d.cfg.Sites = cfg.Sites
+	applied = slices.DeleteFunc(applied, func(k string) bool { return k == "sites_mmdb" })
+	if changed, ok := d.applySitesConfig(cfg); changed && ok { // serve_sites.go
 		applied = append(applied, "sites")
-		if d.dns != nil {
-			d.dns.Handler().SetSites(cfg.SiteMap())
-		}
 	}
 	if len(applied) > 0 {
 		d.log.Info("configuration reloaded", "applied", applied)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,15 +22,44 @@ import (
 func startUnbound(t *testing.T, stub, upstream string) string {
 	t.Helper()
 	bin := proctest.LookTool(t, "unbound", "unbound")
-	dir := t.TempDir()
-	// A free port: bind, note it, close. unbound binds it a moment later.
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port free for UDP and TCP, which unbound binds a moment later:
+	// another process may take it meanwhile, so try again then.
+	for try := 1; ; try++ {
+		addr, exited, out := runUnbound(t, bin, stub, upstream)
+		deadline := time.NewTimer(10 * time.Second)
+		tick := time.NewTicker(50 * time.Millisecond)
+		c := &dns.Client{Timeout: 500 * time.Millisecond}
+		m := new(dns.Msg)
+		m.SetQuestion(stub, dns.TypeSOA)
+		for ready := false; !ready; {
+			if r, _, err := c.Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
+				deadline.Stop()
+				tick.Stop()
+				return addr
+			}
+			select {
+			case <-exited:
+				ready = true
+			case <-deadline.C:
+				t.Fatalf("unbound on %s did not answer within 10 s", addr)
+			case <-tick.C:
+			}
+		}
+		deadline.Stop()
+		tick.Stop()
+		if try == 3 || !strings.Contains(out.String(), "could not open ports") {
+			t.Fatalf("unbound on %s exited:\n%s", addr, out.String())
+		}
 	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	host, port, _ := net.SplitHostPort(addr)
+}
+
+// runUnbound starts unbound on a free port of 127.0.0.1; exited is closed
+// when it exits. It is stopped at the end of the test.
+func runUnbound(t *testing.T, bin, stub, upstream string) (addr string, exited chan struct{}, out *lockedBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	host, port := "127.0.0.1", fmt.Sprint(freePort(t, "127.0.0.1"))
+	addr = net.JoinHostPort(host, port)
 	uhost, uport, _ := net.SplitHostPort(upstream)
 	conf := fmt.Sprintf(`server:
   interface: %s
@@ -57,32 +87,21 @@ stub-zone:
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-d", "-c", cfg)
-	out := &lockedBuffer{}
+	out = &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited = make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("unbound's output:\n%s", out.String())
 		}
 	})
-	// Ready when it answers.
-	c := &dns.Client{Timeout: 500 * time.Millisecond}
-	m := new(dns.Msg)
-	m.SetQuestion(stub, dns.TypeSOA)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if r, _, err := c.Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound on %s did not answer within 10 s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return addr, exited, out
 }
 
 // TestUnboundPoolComesBack: a pool whose elements are all down answers
