@@ -172,6 +172,8 @@
   function renderPool(p, rep, tl) {
     const sec = document.querySelector('section.pool[data-pool="' + CSS.escape(p.name) + '"]');
     if (!sec) return false; // app.js has not drawn it yet
+    // A closed or filtered-out pool is drawn when it opens (onOpen).
+    if (sec.hidden || sec.classList.contains('collapsed')) return false;
     const b = poolBlock(sec);
     const row = h('div', 'ph-row');
     row.append(
@@ -218,7 +220,8 @@
       let x = 0;
       for (const e of elements) {
         const w = e.share * W;
-        const r = s('rect', { x: x.toFixed(2), y: 0, width: Math.max(0, w - 1).toFixed(2), height: H, class: 'sh sh' + colour.get(e.label),
+        // A gap between elements where they are wide enough to spare it.
+        const r = s('rect', { x: x.toFixed(2), y: 0, width: (w > 4 ? w - 1 : w).toFixed(2), height: H, class: 'sh sh' + colour.get(e.label),
           'data-pe': e.id, 'data-label': e.label, 'data-share': e.share.toFixed(4) });
         r.appendChild(s('title', {}, e.label + ': ' + (e.share * 100).toFixed(1) + ' %' + (e.answers !== undefined ? ' (' + e.answers + ' answers)' : '')));
         svg.appendChild(r);
@@ -241,7 +244,11 @@
       box.appendChild(row(a.for_s < 30 ? 'recent' : 'minute', name, a.elements, note));
     }
     const leg = h('div', 'chart-legend');
-    for (const l of order) leg.appendChild(h('span', 'lg shc' + colour.get(l), l));
+    if (order.length <= 16) {
+      for (const l of order) leg.appendChild(h('span', 'lg shc' + colour.get(l), l));
+    } else {
+      leg.appendChild(h('span', 'muted', order.length + ' elements: hover a bar for its element'));
+    }
     box.appendChild(leg);
     return box;
   }
@@ -270,6 +277,13 @@
     svg.dataset.pool = p.name;
     const bw = W - labelW - 4;
     const xt = (ms) => labelW + Math.max(0, Math.min(1, (ms - startMs) / win)) * bw;
+    // Time axis: ticks every few minutes, under the bands.
+    const yAx = els.length * (rowH + gap) + 10;
+    const tickEvery = win <= 20 * 60e3 ? 5 * 60e3 : win <= 2 * 3600e3 ? 15 * 60e3 : 3600e3;
+    for (let ms = Math.ceil(startMs / tickEvery) * tickEvery; ms <= endMs; ms += tickEvery) {
+      svg.appendChild(s('line', { x1: xt(ms), x2: xt(ms), y1: 0, y2: yAx - 8, class: 'tick' }));
+      if (xt(ms) < W - 40) svg.appendChild(s('text', { x: xt(ms), y: yAx + 2, class: 'tick-l' }, fmtClock(ms).slice(0, 5)));
+    }
     els.forEach((t, i) => {
       const y = i * (rowH + gap);
       const g = s('g', { class: 'tl-row', 'data-pe': t.id, 'data-state': t.state });
@@ -288,13 +302,6 @@
       }
       svg.appendChild(g);
     });
-    // Time axis: ticks every few minutes.
-    const yAx = els.length * (rowH + gap) + 10;
-    const tickEvery = win <= 20 * 60e3 ? 5 * 60e3 : win <= 2 * 3600e3 ? 15 * 60e3 : 3600e3;
-    for (let ms = Math.ceil(startMs / tickEvery) * tickEvery; ms <= endMs; ms += tickEvery) {
-      svg.appendChild(s('line', { x1: xt(ms), x2: xt(ms), y1: 0, y2: yAx - 8, class: 'tick' }));
-      if (xt(ms) < W - 40) svg.appendChild(s('text', { x: xt(ms), y: yAx + 2, class: 'tick-l' }, fmtClock(ms).slice(0, 5)));
-    }
     svg.appendChild(s('text', { x: W - 2, y: yAx + 2, class: 'tick-l end' }, 'now'));
     box.appendChild(svg);
     return box;
@@ -375,13 +382,7 @@
       lastTimelines = tlRep;
       renderPeers(pr);
       renderOverview(rep);
-      const tlPools = new Map((tlRep.pools || []).map((p) => [p.name, p]));
-      let drawn = 0;
-      for (const p of rep.pools) {
-        const tp = tlPools.get(p.name);
-        if (renderPool(p, rep, tp ? { pool: tp, time: tlRep.time, short_window_s: tlRep.short_window_s } : null)) drawn++;
-      }
-      overview.dataset.pools = String(drawn);
+      drawPools();
       timings = { fetch_ms: t1 - t0, render_ms: performance.now() - t1 };
       overview.classList.remove('stale');
     } catch (err) {
@@ -390,6 +391,25 @@
     }
     if (!document.hidden) timer = setTimeout(poll, refreshMs);
   }
+  // drawPools draws the open pools from the last replies.
+  function drawPools() {
+    const rep = lastHistory, tlRep = lastTimelines;
+    if (!rep || !tlRep) return;
+    const tlPools = new Map((tlRep.pools || []).map((p) => [p.name, p]));
+    let drawn = 0;
+    for (const p of rep.pools) {
+      const tp = tlPools.get(p.name);
+      if (renderPool(p, rep, tp ? { pool: tp, time: tlRep.time, short_window_s: tlRep.short_window_s } : null)) drawn++;
+    }
+    overview.dataset.pools = String(drawn);
+  }
+  // A pool opened (its header, expand all, a filter): draw it now, not at
+  // the next refresh. app.js changes the classes in its own handlers, so
+  // this looks once they have run.
+  const onOpen = () => setTimeout(drawPools, 0);
+  document.addEventListener('click', (ev) => { if (ev.target.closest('.pool-head, #expand')) onOpen(); });
+  el('filter').addEventListener('input', onOpen);
+  el('problems').addEventListener('change', onOpen);
   document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
   poll();
   // For tests and the curious.
