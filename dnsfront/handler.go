@@ -27,7 +27,7 @@ type Handler struct {
 	metrics  *metrics.DNS
 	tally    Tally // nil: none (tally.go)
 	queryLog atomic.Bool
-	sites    atomic.Pointer[siteBox] // nil: no site map
+	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
 
 	upd           Updater  // nil: no DNS UPDATE

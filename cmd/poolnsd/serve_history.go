@@ -30,8 +30,8 @@ func (d *daemon) newHistory() {
 	ans := history.NewAnswers()
 	d.hist = &historyRun{ans: ans, rec: history.New(history.Config{}, history.Inputs{
 		Answers: ans,
-		View: d.hs.View,
-		Self: d.hs.RegistrarID,
+		View:    d.hs.View,
+		Self:    d.hs.RegistrarID,
 		Reason: func(pool string, id uint32) string {
 			if d.mon == nil {
 				return ""
