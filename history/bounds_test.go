@@ -1,11 +1,13 @@
 package history_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/history"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 // TestBounds: beyond MaxPools a pool has no series and beyond MaxElements
@@ -117,5 +119,46 @@ func TestPeers(t *testing.T) {
 	r2.Sample(t0)
 	if p := r2.Peers(t0); p.Peering || len(p.Peers) != 0 {
 		t.Errorf("without peering: %+v", p)
+	}
+}
+
+// TestChurn: elements that come and go (a registration a second, each
+// deregistered a second later) for an hour leave no more timelines than
+// the short window holds, and the answer tally forgets them.
+func TestChurn(t *testing.T) {
+	hs, _ := space(t)
+	ans := history.NewAnswers()
+	r := history.New(history.Config{Points: 60}, history.Inputs{View: hs.View, Answers: ans})
+	var prev *handlespace.Element
+	for i := range 3600 {
+		e := hstest.Elem(fmt.Sprintf("c%d", i), fmt.Sprintf("10.9.%d.%d", i/250, i%250+1), 80, 1)
+		e.Expires = t0.Add(time.Hour)
+		e.Health = handlespace.HealthUp
+		if err := hs.Register("churn.pool.test.", e, "rr"); err != nil {
+			t.Fatal(err)
+		}
+		ans.PoolAnswer("churn.pool.test.", e.ID)
+		if prev != nil {
+			if err := hs.Deregister("churn.pool.test.", prev.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prev = e
+		r.Sample(t0.Add(time.Duration(i) * time.Second))
+	}
+	h := r.History(history.Query{Pool: "churn.pool.test."})
+	if len(h.Pools) != 1 {
+		t.Fatalf("pools %+v", h.Pools)
+	}
+	if n := len(h.Pools[0].Timelines); n > 62 {
+		t.Errorf("%d timelines after an hour of churn, want at most the window's 61 or so", n)
+	}
+	for _, as := range h.Pools[0].Actual {
+		if len(as.Elements) > 61 {
+			t.Errorf("share over %v s lists %d elements", as.WindowS, len(as.Elements))
+		}
+	}
+	if n := history.TallyLen(ans, "churn.pool.test."); n > 61 {
+		t.Errorf("the tally keeps %d elements of the pool, want those of the last minute at most", n)
 	}
 }

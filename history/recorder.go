@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -20,8 +21,8 @@ const (
 	DefaultCoarseEvery  = 60   // one long-window point per minute at 1 s
 	DefaultCoarsePoints = 1440 // 24 hours of minutes
 	DefaultMaxPools     = 256
-	DefaultMaxElements  = 20000
-	DefaultMaxSpans     = 64
+	DefaultMaxElements  = 10000
+	DefaultMaxSpans     = 30 // a change every 30 s for 15 minutes
 	DefaultMaxEvents    = 256
 )
 
@@ -457,13 +458,13 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 					continue
 				}
 				r.tracked++
-				ps.tracks[e.ID] = &track{label: e.Label, state: st, reason: why, since: now}
+				ps.tracks[e.ID] = &track{label: e.Label, state: st, reason: clip(why), since: now}
 				continue
 			}
 			t.label = e.Label
 			if t.state == st {
 				if why != "" && t.reason == "" {
-					t.reason = why // the probe's error came after the change
+					t.reason = clip(why) // the probe's error came after the change
 				}
 				continue
 			}
@@ -479,8 +480,13 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 	}
 }
 
+// maxReason is the longest reason kept (a probe's error can quote a
+// body).
+const maxReason = 200
+
 // change ends t's current span at now and starts one in state st.
 func (r *Recorder) change(t *track, st, why string, now time.Time) {
+	why = clip(why)
 	t.past = append(t.past, span{from: t.since, to: now, state: t.state, reason: t.reason})
 	if len(t.past) > r.cfg.MaxSpans {
 		t.past = append(t.past[:0], t.past[len(t.past)-r.cfg.MaxSpans:]...)
@@ -583,4 +589,16 @@ func (r *Recorder) poolNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// clip shortens a reason to maxReason bytes, at a rune boundary.
+func clip(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	i := maxReason
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
