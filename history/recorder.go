@@ -114,7 +114,8 @@ const (
 	StateDrained    = "drained"
 	StateForcedDown = "forced-down"
 	StateReported   = "reported"
-	StateGone       = "gone" // no longer in the pool
+	StateDisputed   = "disputed" // the registrars' vantage points disagree
+	StateGone       = "gone"     // no longer in the pool
 )
 
 // Names of the series.
@@ -525,6 +526,8 @@ func (r *Recorder) stateOf(pool string, e *handlespace.Element) (string, string)
 	switch {
 	case e.Admin == handlespace.AdminForceDown:
 		return StateForcedDown, "forced down by an operator"
+	case disputed(e):
+		return StateDisputed, "the registrars' vantage points disagree on its health (it stays in the answers)"
 	case e.Health == handlespace.HealthDown:
 		why := ""
 		if r.in.Reason != nil {
@@ -601,4 +604,12 @@ func clip(s string) string {
 		i--
 	}
 	return s[:i] + "…"
+}
+
+// disputed reports whether the element's vantage points disagree, when
+// the handlespace knows of vantage points (an Element with a Disputed
+// method); false when it does not.
+func disputed(e *handlespace.Element) bool {
+	d, ok := any(e).(interface{ Disputed() bool })
+	return ok && d.Disputed()
 }
