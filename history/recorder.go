@@ -99,8 +99,10 @@ type Inputs struct {
 	Reason func(pool string, id uint32) string
 	// Counters returns the running totals (nil: no query series).
 	Counters func() Counters
-	// Peers returns the peers (nil: no peering).
-	Peers func() []Peer
+	// Peers returns the peers (nil: no peering); PeerAddr this
+	// registrar's own peering address (nil or "": unknown).
+	Peers    func() []Peer
+	PeerAddr func() string
 	// Answers are the pools' answers as the DNS front counts them (nil:
 	// no answer rates or shares).
 	Answers *Answers

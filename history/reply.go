@@ -243,8 +243,10 @@ func expectedShare(pv *handlespace.PoolView) *Share {
 type PeersReply struct {
 	Time      time.Time `json:"time"`
 	Registrar string    `json:"registrar,omitempty"`
-	// Peering is false when this registrar does not peer.
-	Peering bool `json:"peering"`
+	// Peering is false when this registrar does not peer; Addr is its
+	// peering address.
+	Peering bool   `json:"peering"`
+	Addr    string `json:"addr,omitempty"`
 	// Homed is how many elements this registrar is home for.
 	Homed  int         `json:"homed"`
 	Peers  []PeerJSON  `json:"peers"`
@@ -291,6 +293,9 @@ func (r *Recorder) Peers(now time.Time) PeersReply {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := PeersReply{Time: now.UTC(), Peering: r.in.Peers != nil, Peers: []PeerJSON{}, Events: []EventJSON{}}
+	if r.in.PeerAddr != nil {
+		out.Addr = r.in.PeerAddr()
+	}
 	var self uint32
 	if r.in.Self != nil {
 		self = r.in.Self()

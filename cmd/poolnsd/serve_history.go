@@ -46,7 +46,8 @@ func (d *daemon) newHistory() {
 			q, n, s := d.ops.metrics.DNS().Totals()
 			return history.Counters{Queries: q, Timed: n, TimedSum: s}
 		},
-		Peers: d.historyPeers,
+		Peers:    d.historyPeers,
+		PeerAddr: d.historyPeerAddr,
 	})}
 }
 
@@ -73,6 +74,21 @@ func (d *daemon) historyPeers() []history.Peer {
 		out = append(out, hp)
 	}
 	return out
+}
+
+// historyPeerAddr is this registrar's peering address: enrp.advertise,
+// else the address it listens on; "" without peering.
+func (d *daemon) historyPeerAddr() string {
+	if d.peering == nil {
+		return ""
+	}
+	if d.cfg.ENRP.Advertise != "" {
+		return d.cfg.ENRP.Advertise
+	}
+	if a := d.peering.drv.Addr(); a != nil {
+		return a.String()
+	}
+	return ""
 }
 
 // historyEvent records a peering event (OnEvent of the driver).

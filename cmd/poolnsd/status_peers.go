@@ -56,7 +56,7 @@ func writePeers(w io.Writer, pr *history.PeersReply) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGISTRAR\tSTATE\tADDRESS\tLAST HEARD\tHOME OF\tLAST SYNC")
-	fmt.Fprintf(tw, "%s\tthis one\t\t\t%d\t\n", pr.Registrar, pr.Homed)
+	fmt.Fprintf(tw, "%s\tthis one\t%s\t\t%d\t\n", pr.Registrar, pr.Addr, pr.Homed)
 	for _, p := range pr.Peers {
 		heard := "never"
 		if p.HeardAgoS != nil {

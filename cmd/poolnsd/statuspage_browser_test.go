@@ -233,6 +233,9 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	if got := eval(peerRow + `.cells[2].textContent`); got != b.enrp {
 		t.Errorf("B's address %v, want %s", got, b.enrp)
 	}
+	if got := eval(`document.querySelector('#peers tr.self').cells[2].textContent`); got != a.enrp {
+		t.Errorf("A's own address %v, want %s", got, a.enrp)
+	}
 	if got, _ := eval(peerRow + `.cells[3].textContent`).(string); !strings.HasSuffix(got, " ago") {
 		t.Errorf("B last heard %q", got)
 	}

@@ -326,7 +326,7 @@
     const self = h('tr', 'h-up self');
     self.dataset.peer = pr.registrar;
     const st = h('td', 'health'); st.append(h('span', 'dot'), 'this one');
-    self.append(st, h('td', 'mono', pr.registrar), h('td', 'muted', ''), h('td', '', '—'), h('td', 'num', String(pr.homed)), h('td', '', ''));
+    self.append(st, h('td', 'mono', pr.registrar), h('td', 'mono', pr.addr || ''), h('td', '', '—'), h('td', 'num', String(pr.homed)), h('td', '', ''));
     tbody.appendChild(self);
     for (const p of pr.peers) {
       const cls = p.state === 'up' ? 'h-up' : p.state === 'dead' ? 'h-down' : 'h-suspect';
@@ -342,7 +342,7 @@
     table.append(thead, tbody);
     const evs = h('div', 'events');
     evs.appendChild(h('div', 'chart-title', 'recent peering events'));
-    const list = h('ol', 'ev-list');
+    const list = h('ul', 'ev-list');
     const shown = pr.events.filter((e) => e.kind !== 'admin-request' && e.kind !== 'report-request').slice(0, 12);
     for (const e of shown) {
       const li = h('li', 'ev ev-' + e.kind);
