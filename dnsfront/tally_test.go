@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/history"
 )
 
@@ -15,9 +16,9 @@ type tallyRec struct {
 	calls []string
 }
 
-func (r *tallyRec) PoolAnswer(pool string, first uint32) {
+func (r *tallyRec) PoolAnswer(pool *handlespace.PoolInfo, first uint32) {
 	r.mu.Lock()
-	r.calls = append(r.calls, fmt.Sprintf("%s %08x", pool, first))
+	r.calls = append(r.calls, fmt.Sprintf("%s %08x", pool.Name, first))
 	r.mu.Unlock()
 }
 

@@ -137,7 +137,7 @@ func TestChurn(t *testing.T) {
 		if err := hs.Register("churn.pool.test.", e, "rr"); err != nil {
 			t.Fatal(err)
 		}
-		ans.PoolAnswer("churn.pool.test.", e.ID)
+		ans.PoolAnswer(hs.View().Pool("churn.pool.test.").PoolInfo, e.ID)
 		if prev != nil {
 			if err := hs.Deregister("churn.pool.test.", prev.ID); err != nil {
 				t.Fatal(err)
@@ -158,7 +158,7 @@ func TestChurn(t *testing.T) {
 			t.Errorf("share over %v s lists %d elements", as.WindowS, len(as.Elements))
 		}
 	}
-	if n := history.TallyLen(ans, "churn.pool.test."); n > 61 {
+	if n := history.TallyLen(ans, hs.View().Pool("churn.pool.test.").PoolInfo); n > 61 {
 		t.Errorf("the tally keeps %d elements of the pool, want those of the last minute at most", n)
 	}
 }

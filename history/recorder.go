@@ -205,11 +205,13 @@ type poolState struct {
 	// snapshots of the totals and first places (oldest first).
 	ansTotal uint64
 	ansHave  bool
+	ansInfo  *handlespace.PoolInfo // the settings ansTotal counts
 	snaps    []ansSnap
 }
 
 // ansSnap is a pool's answer counts at one time.
 type ansSnap struct {
+	info  *handlespace.PoolInfo // the settings counted
 	at    time.Time
 	total uint64
 	first map[uint32]uint64
@@ -324,7 +326,7 @@ func (r *Recorder) Sample(now time.Time) {
 				ps.series.s[i].add(slot, ps.counts[i])
 			}
 			ps.series.s[4].add(slot, float32(ps.changes))
-			ps.series.s[5].add(slot, r.answers(ps, pv.Name, now))
+			ps.series.s[5].add(slot, r.answers(ps, pv, now))
 		}
 	}
 	for name, ps := range r.pools {
@@ -381,14 +383,18 @@ func (r *Recorder) Sample(now time.Time) {
 	r.last, r.lastSlot, r.lastCount, r.haveCount = now, slot, cnt, r.in.Counters != nil
 	r.samples++
 	if r.in.Answers != nil && r.samples%retainEvery == 0 {
-		r.in.Answers.retain(func(pool string) bool { return r.pools[pool] != nil && r.pools[pool].pv != nil },
-			func(pool string, id uint32) bool { return r.pools[pool].pv.Element(id) != nil })
+		cur := make(map[*handlespace.PoolInfo]*handlespace.PoolView, len(pvs))
+		for _, pv := range pvs {
+			cur[pv.PoolInfo] = pv
+		}
+		r.in.Answers.retain(func(pi *handlespace.PoolInfo) bool { return cur[pi] != nil },
+			func(pi *handlespace.PoolInfo, id uint32) bool { return cur[pi].Element(id) != nil })
 	}
 }
 
 // answers returns a tracked pool's answers per second since the last
 // sample (NaN without counts) and takes its snapshot when it is due.
-func (r *Recorder) answers(ps *poolState, pool string, now time.Time) float32 {
+func (r *Recorder) answers(ps *poolState, pv *handlespace.PoolView, now time.Time) float32 {
 	if r.in.Answers == nil {
 		return nan
 	}
@@ -397,23 +403,18 @@ func (r *Recorder) answers(ps *poolState, pool string, now time.Time) float32 {
 	if snap {
 		first = map[uint32]uint64{}
 	}
-	var total uint64
-	if snap {
-		total, _ = r.in.Answers.read(pool, first)
-	} else if pt := (*r.in.Answers.pools.Load())[pool]; pt != nil {
-		total = pt.total.Load()
-	}
+	total, _ := r.in.Answers.read(pv.PoolInfo, first)
 	rate := nan
 	if ps.ansHave && now.After(r.last) {
 		d := total - ps.ansTotal
-		if total < ps.ansTotal { // the tally forgot the pool and started again
+		if total < ps.ansTotal || pv.PoolInfo != ps.ansInfo { // new settings: new counts
 			d = total
 		}
 		rate = float32(float64(d) / now.Sub(r.last).Seconds())
 	}
-	ps.ansTotal, ps.ansHave = total, true
+	ps.ansTotal, ps.ansHave, ps.ansInfo = total, true, pv.PoolInfo
 	if snap {
-		ps.snaps = append(ps.snaps, ansSnap{at: now, total: total, first: first})
+		ps.snaps = append(ps.snaps, ansSnap{info: pv.PoolInfo, at: now, total: total, first: first})
 		if len(ps.snaps) > shareSnaps {
 			ps.snaps = append(ps.snaps[:0], ps.snaps[len(ps.snaps)-shareSnaps:]...)
 		}

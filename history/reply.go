@@ -363,19 +363,27 @@ func digits(s string) int {
 // live counts against the newest snapshot at least that old (or the
 // oldest, when there is none so old).
 func (r *Recorder) actualShares(ps *poolState, pool string) []ActualShare {
-	if r.in.Answers == nil || len(ps.snaps) == 0 {
+	if r.in.Answers == nil || len(ps.snaps) == 0 || ps.pv == nil {
 		return nil
 	}
 	now := map[uint32]uint64{}
-	total, ok := r.in.Answers.read(pool, now)
+	total, ok := r.in.Answers.read(ps.pv.PoolInfo, now)
 	if !ok {
+		return nil
+	}
+	// Only the snapshots of the pool's current settings count.
+	snaps := ps.snaps
+	for len(snaps) > 0 && snaps[0].info != ps.pv.PoolInfo {
+		snaps = snaps[1:]
+	}
+	if len(snaps) == 0 {
 		return nil
 	}
 	var out []ActualShare
 	for _, w := range ShareWindows {
 		want := r.last.Add(-time.Duration(w) * r.cfg.Period)
-		base := ps.snaps[0]
-		for _, sn := range ps.snaps {
+		base := snaps[0]
+		for _, sn := range snaps {
 			if sn.at.After(want) {
 				break
 			}
