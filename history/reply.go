@@ -170,7 +170,7 @@ func (r *Recorder) History(q Query) Reply {
 		if ps.pv != nil {
 			ph.Expected = expectedShare(ps.pv)
 		}
-		ph.Actual = r.actualShares(ps, name)
+		ph.Actual = r.actualShares(ps)
 		out.Pools = append(out.Pools, ph)
 	}
 	return out
@@ -362,7 +362,7 @@ func digits(s string) int {
 // actualShares are a pool's shares of first places over ShareWindows, the
 // live counts against the newest snapshot at least that old (or the
 // oldest, when there is none so old).
-func (r *Recorder) actualShares(ps *poolState, pool string) []ActualShare {
+func (r *Recorder) actualShares(ps *poolState) []ActualShare {
 	if r.in.Answers == nil || len(ps.snaps) == 0 || ps.pv == nil {
 		return nil
 	}
