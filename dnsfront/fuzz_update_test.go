@@ -7,7 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // FuzzUpdate feeds arbitrary messages, as DNS UPDATEs, to the handler with
@@ -21,7 +21,7 @@ func FuzzUpdate(f *testing.F) {
 	for _, s := range updateSeeds(f) {
 		f.Add(s.b, s.signed)
 	}
-	fx := newUpdFixture(f, registrar.Config{Rate: 1e9, Burst: 1 << 30})
+	fx := newUpdFixture(f, regcommit.Config{Rate: 1e9, Burst: 1 << 30})
 	f.Fuzz(func(t *testing.T, data []byte, signed bool) {
 		m := new(dns.Msg)
 		if err := m.Unpack(data); err != nil {

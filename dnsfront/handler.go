@@ -11,9 +11,10 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
-	"github.com/poolnsd/poolnsd/metrics"
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
 )
 
 // Handler answers DNS queries from the current handlespace view. It is
@@ -29,6 +30,8 @@ type Handler struct {
 	queryLog atomic.Bool
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
+	// cookieCounts counts queries with a COOKIE option, by status.
+	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
@@ -44,7 +47,6 @@ type scratch struct {
 	picks  []handlespace.Pick // the policy's choice
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
-	sited  bool // the selected set's order depends on the client's site
 }
 
 // NewHandler returns a handler serving src.

@@ -215,11 +215,7 @@ func TestCaseInsensitive(t *testing.T) {
 func TestPolicyOrder(t *testing.T) {
 	h := NewHandler(newTestSpace(t), Config{})
 	pv := h.src.View().Zone("pool.test.").Pool("web")
-	ids := []string{}
 	all, v4 := pv.All.Elements(), pv.V4.Elements()
-	for _, e := range all {
-		ids = append(ids, e.Label)
-	}
 	// rr over the 4 elements (ordered by ID): each query starts one further.
 	n := len(v4)
 	for q := 0; q < 2*n; q++ {
@@ -399,7 +395,7 @@ func TestSnapshotChange(t *testing.T) {
 	h := NewHandler(hs, Config{})
 	pv := hs.View().Zone("pool.test.").Pool("web")
 	for _, e := range pv.Elements()[1:] {
-		if err := hs.SetHealth("web.pool.test.", e.ID, handlespace.HealthDown); err != nil {
+		if err := hs.Update("web.pool.test.", e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -407,7 +403,7 @@ func TestSnapshotChange(t *testing.T) {
 	if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != pv.Elements()[0].Addrs[0].String() {
 		t.Fatalf("after 3 of 4 went down: %v", m.Answer)
 	}
-	if err := hs.SetHealth("web.pool.test.", pv.Elements()[0].ID, handlespace.HealthDown); err != nil {
+	if err := hs.Update("web.pool.test.", pv.Elements()[0].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	m = query(t, h, "web.pool.test.", dns.TypeA, false, 0)

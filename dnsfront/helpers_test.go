@@ -128,7 +128,7 @@ func newTestSpace(t testing.TB, extra ...handlespace.PoolDef) *handlespace.Handl
 	}
 	for _, p := range []string{"dead.pool.test.", "open.pool.test."} {
 		pv := hs.View().Zone("pool.test.").Pool(strings.Split(p, ".")[0])
-		if err := hs.SetHealth(p, pv.Elements()[0].ID, handlespace.HealthDown); err != nil {
+		if err := hs.Update(p, pv.Elements()[0].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 			t.Fatal(err)
 		}
 	}

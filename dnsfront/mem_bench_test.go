@@ -9,12 +9,13 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 type nopStore struct{}
 
-func (nopStore) Commit([]handlespace.StoreOp) error { return nil }
+func (nopStore) Commit([]store.Write) error { return nil }
 
 // BenchmarkMemoryPerElement measures the heap that registered elements
 // take in a serving poolnsd: the handlespace's views, the DNS front's
@@ -75,7 +76,7 @@ func memoryPerElement(t testing.TB, n, pools int) float64 {
 			groups = groups[:0]
 		}
 	}
-	reg := registrar.New(hs, nopStore{}, registrar.Config{Logger: discardLog()})
+	reg := regcommit.New(hs, nopStore{}, regcommit.Config{Logger: discardLog()})
 	h := NewHandler(hs, Config{Logger: discardLog()})
 	w := &discard{}
 	for _, name := range names {

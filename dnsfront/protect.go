@@ -36,6 +36,23 @@ func (h *Handler) SetProtections(p *Protections) {
 	h.prot.Store(p)
 }
 
+// CookieCounts returns the number of queries with a COOKIE option so far,
+// by what it held (cookie.Status names: "valid", "client-only", …), over
+// every Protections the handler had.
+func (h *Handler) CookieCounts() map[string]uint64 {
+	out := make(map[string]uint64, len(h.cookieCounts))
+	for st := range h.cookieCounts {
+		if st != int(cookie.None) {
+			out[cookie.Status(st).String()] = h.cookieCounts[st].Load()
+		}
+	}
+	return out
+}
+
+// Protections returns the protections in use (never nil; a zero
+// Protections when there are none).
+func (h *Handler) Protections() *Protections { return h.prot.Load() }
+
 // queryOpts is what the protections read of a query's OPT record.
 type queryOpts struct {
 	cookie    []byte // the first COOKIE option's data (a view of the query)
@@ -62,6 +79,9 @@ func (h *Handler) admit(req *request, qo *queryOpts) int {
 		req.now = time.Now()
 	}
 	req.ckSt = p.Cookies.Check(qo.cookie, req.client.Addr(), req.now, &req.ck)
+	if int(req.ckSt) < len(h.cookieCounts) {
+		h.cookieCounts[req.ckSt].Add(1)
+	}
 	switch cookie.Decide(req.ckSt, req.tcp) {
 	case cookie.FormErr:
 		req.ckSt = cookie.None // the reply has no COOKIE (RFC 7873 §5.2.2)

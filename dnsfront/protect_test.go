@@ -2,6 +2,7 @@ package dnsfront
 
 import (
 	"encoding/hex"
+	"maps"
 	"net"
 	"net/netip"
 	"testing"
@@ -145,6 +146,13 @@ func TestProtections(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// Every query above with a COOKIE went through both paths: counted
+	// twice by status, except the one the ACL refused before its cookie.
+	want := map[string]uint64{"client-only": 4, "valid": 6, "invalid": 4, "malformed": 2, "valid-renew": 0}
+	if got := h.CookieCounts(); !maps.Equal(got, want) {
+		t.Errorf("CookieCounts() = %v, want %v", got, want)
 	}
 
 	// NSID, when asked for; the CHAOS names.

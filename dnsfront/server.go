@@ -13,7 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
-	"github.com/poolnsd/poolnsd/metrics"
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
 )
 
 // Source gives the current handlespace view. *handlespace.Handlespace is one.

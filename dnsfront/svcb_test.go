@@ -74,7 +74,7 @@ func newSvcSpace(t testing.TB, extra ...handlespace.PoolDef) *handlespace.Handle
 func setDown(t testing.TB, hs *handlespace.Handlespace, handle string) {
 	t.Helper()
 	pv := hs.View().Zone("pool.test.").Pool(handle)
-	if err := hs.SetHealth(handle+".pool.test.", pv.Elements()[0].ID, handlespace.HealthDown); err != nil {
+	if err := hs.Update(handle+".pool.test.", pv.Elements()[0].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,7 +12,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // TSIG over real sockets: the server verifies requests with its keyring
@@ -30,12 +31,12 @@ var testKeys = []Key{
 func startUpdServer(t *testing.T) (string, *handlespace.Handlespace) {
 	t.Helper()
 	hs := newTestSpace(t)
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg := registrar.New(hs, st, registrar.Config{Logger: discardLog()})
+	reg := regcommit.New(hs, st, regcommit.Config{Logger: discardLog()})
 	t.Cleanup(reg.Close)
 	addr, _ := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys}, hs)
 	return addr, hs
@@ -214,12 +215,12 @@ func verifyReply(reply, secret []byte, reqMAC string) error {
 // handler's keyring); a bad set changes nothing.
 func TestSetTSIG(t *testing.T) {
 	hs := newTestSpace(t)
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg := registrar.New(hs, st, registrar.Config{Logger: discardLog()})
+	reg := regcommit.New(hs, st, regcommit.Config{Logger: discardLog()})
 	t.Cleanup(reg.Close)
 	addr, srv := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys[:1]}, hs)
 

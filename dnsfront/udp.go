@@ -14,7 +14,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
-	"github.com/poolnsd/poolnsd/metrics"
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
 )
 
 // The UDP serving loop: one goroutine per SO_REUSEPORT socket reads a batch

@@ -9,7 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // stuckUpdater holds every update until release is closed.
@@ -19,13 +19,13 @@ type stuckUpdater struct {
 }
 
 func (u *stuckUpdater) Allow(netip.Addr) bool { return true }
-func (u *stuckUpdater) Submit(ctx context.Context, _ *registrar.Request) (registrar.Result, error) {
+func (u *stuckUpdater) Submit(ctx context.Context, _ *regcommit.Request) (regcommit.Result, error) {
 	u.got <- struct{}{}
 	select {
 	case <-u.release:
 	case <-ctx.Done():
 	}
-	return registrar.Result{}, context.Canceled
+	return regcommit.Result{}, context.Canceled
 }
 
 // TestUDPUpdateDoesNotStall: an UPDATE waiting for its commit holds no UDP

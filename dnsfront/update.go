@@ -14,8 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/metrics"
-	"github.com/poolnsd/poolnsd/registrar"
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // DNS UPDATE (RFC 2136) registers pool elements. An element is the name
@@ -33,10 +33,10 @@ type Updater interface {
 	Allow(from netip.Addr) bool
 	// Submit applies a request and returns once it is durable, or failed
 	// and changed nothing.
-	Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error)
+	Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error)
 }
 
-var _ Updater = (*registrar.Registrar)(nil)
+var _ Updater = (*regcommit.Committer)(nil)
 
 // maxUpdateRRs bounds the records of the prerequisite and update sections
 // of one UPDATE.
@@ -125,8 +125,8 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 			return
 		}
 	}
-	req := &registrar.Request{
-		Who:   registrar.Who{Owner: "tsig:" + key.Name},
+	req := &regcommit.Request{
+		Who:   regcommit.Who{Owner: "tsig:" + key.Name},
 		Keys:  u.keys,
 		Build: u.build,
 	}
@@ -139,9 +139,9 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 		switch {
 		case errors.As(err, &ue):
 			rcode = ue.rcode
-		case registrar.CodeOf(err) == registrar.Refused, registrar.CodeOf(err) == registrar.Invalid:
+		case regcommit.CodeOf(err) == regcommit.Refused, regcommit.CodeOf(err) == regcommit.Invalid:
 			rcode = dns.RcodeRefused
-		case registrar.CodeOf(err) == registrar.NotFound:
+		case regcommit.CodeOf(err) == regcommit.NotFound:
 			rcode = dns.RcodeNotAuth
 		}
 		h.refuse(w, r, tsig, rcode, from, err.Error())
@@ -392,7 +392,7 @@ func (h *Handler) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 			return nil, err
 		}
 		u.names = append(u.names, pn)
-		addKey(registrar.Key(pn.pool, pn.label))
+		addKey(regcommit.Key(pn.pool, pn.label))
 	}
 	return u, nil
 }
@@ -442,14 +442,14 @@ func nameKey(origin, name string) string {
 	labels := strings.Split(rel, ".")
 	pool := labels[len(labels)-1] + "." + origin
 	if len(labels) == 2 {
-		return registrar.Key(pool, labels[0])
+		return regcommit.Key(pool, labels[0])
 	}
-	return registrar.Key(pool, "")
+	return regcommit.Key(pool, "")
 }
 
 // build runs on the registrar's committer: it checks the prerequisites
 // against the current view and turns the update section into Changes.
-func (u *parsedUpdate) build(v *handlespace.View) ([]registrar.Change, error) {
+func (u *parsedUpdate) build(v *handlespace.View) ([]regcommit.Change, error) {
 	z := v.Zone(u.origin)
 	if z == nil {
 		return nil, updErr(dns.RcodeNotAuth, "zone %s is no longer served", u.origin)
@@ -457,7 +457,7 @@ func (u *parsedUpdate) build(v *handlespace.View) ([]registrar.Change, error) {
 	if err := checkPrereqs(z, u.origin, u.prereq); err != nil {
 		return nil, err
 	}
-	var out []registrar.Change
+	var out []regcommit.Change
 	for _, n := range u.names {
 		var cur *handlespace.Element
 		pv := z.Pool(strings.TrimSuffix(strings.TrimSuffix(n.pool, u.origin), "."))
@@ -696,8 +696,8 @@ func parseFraction(v string) (float64, error) {
 }
 
 // change turns the final state into a registration, a removal or nothing.
-func (st *peState) change(n peName, ul *dns.EDNS0_UL) (registrar.Change, bool, error) {
-	c := registrar.Change{Pool: n.pool, Label: n.label}
+func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, error) {
+	c := regcommit.Change{Pool: n.pool, Label: n.label}
 	if len(st.srv) == 0 {
 		switch {
 		case st.existed:

@@ -14,7 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // Handler-level tests of DNS UPDATE: the semantics of the sections, with
@@ -40,8 +41,8 @@ func (w *tsigWriter) TsigStatus() error { return w.status }
 
 type updFixture struct {
 	hs    *handlespace.Handlespace
-	store *handlespace.Store
-	reg   *registrar.Registrar
+	store *store.Store
+	reg   *regcommit.Committer
 	h     *Handler
 
 	mu  sync.Mutex
@@ -56,11 +57,11 @@ func (f *updFixture) advance(d time.Duration) time.Time {
 	return f.now
 }
 
-func newUpdFixture(t testing.TB, cfg registrar.Config) *updFixture {
+func newUpdFixture(t testing.TB, cfg regcommit.Config) *updFixture {
 	t.Helper()
 	f := &updFixture{now: ut0}
 	f.hs = newTestSpace(t)
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func newUpdFixture(t testing.TB, cfg registrar.Config) *updFixture {
 	f.store = st
 	cfg.Now = f.Now
 	cfg.Logger = discardLog()
-	f.reg = registrar.New(f.hs, st, cfg)
+	f.reg = regcommit.New(f.hs, st, cfg)
 	t.Cleanup(f.reg.Close)
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	f.h = NewHandler(f.hs, Config{Updates: f.reg, Logger: discardLog(), TSIG: []Key{
@@ -209,7 +210,7 @@ func (f *updFixture) elem(pool, label string) *handlespace.Element {
 func rcode(m *dns.Msg) string { return dns.RcodeToString[m.Rcode] }
 
 func TestUpdateSemantics(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{})
+	f := newUpdFixture(t, regcommit.Config{})
 	type step struct {
 		name  string
 		lines []string
@@ -267,7 +268,7 @@ func TestUpdateSemantics(t *testing.T) {
 }
 
 func TestUpdateTXTAndPolicy(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{})
+	f := newUpdFixture(t, regcommit.Config{})
 	r := f.send(t, msg(t, append(pe("a", 80, "192.0.2.1", 30),
 		`+ a.dyn.pool.test. 30 IN TXT "policy=lu" "load=0.25" "loaddeg=1%" "site=ams" "transport=udp"`)...), keyAll)
 	if r.Rcode != dns.RcodeSuccess {
@@ -298,7 +299,7 @@ func TestUpdateTXTAndPolicy(t *testing.T) {
 }
 
 func TestUpdateForm(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{})
+	f := newUpdFixture(t, regcommit.Config{})
 	good := func() *dns.Msg { return msg(t, pe("x", 80, "192.0.2.1", 30)...) }
 	for _, c := range []struct {
 		name  string
@@ -356,7 +357,7 @@ func TestUpdateForm(t *testing.T) {
 }
 
 func TestUpdateAuthorisation(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{})
+	f := newUpdFixture(t, regcommit.Config{})
 	// Unsigned: refused, nothing changes.
 	if r := f.send(t, msg(t, pe("x", 80, "192.0.2.1", 30)...), ""); r.Rcode != dns.RcodeRefused || f.state("dyn") != nil {
 		t.Errorf("unsigned: %s, pool %q", rcode(r), f.state("dyn"))
@@ -400,7 +401,7 @@ func TestUpdateAuthorisation(t *testing.T) {
 }
 
 func TestUpdateLeases(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{LeaseDefault: 60 * time.Second, LeaseMin: 5 * time.Second, LeaseMax: time.Hour})
+	f := newUpdFixture(t, regcommit.Config{LeaseDefault: 60 * time.Second, LeaseMin: 5 * time.Second, LeaseMax: time.Hour})
 	withLease := func(m *dns.Msg, lease, keyLease uint32) *dns.Msg {
 		m.SetEdns0(1232, false)
 		o := m.IsEdns0()
@@ -474,7 +475,7 @@ func TestUpdateLeases(t *testing.T) {
 }
 
 func TestUpdateQuotasAndRate(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{MaxPerOwner: 2, Rate: 1, Burst: 5})
+	f := newUpdFixture(t, regcommit.Config{MaxPerOwner: 2, Rate: 1, Burst: 5})
 	var rcodes []string
 	for i := 0; i < 6; i++ {
 		r := f.send(t, msg(t, pe(fmt.Sprintf("q%d", i), 80, fmt.Sprintf("192.0.2.%d", i+1), 30)...), keyAll)
@@ -491,7 +492,7 @@ func TestUpdateQuotasAndRate(t *testing.T) {
 }
 
 func TestPrerequisites(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{})
+	f := newUpdFixture(t, regcommit.Config{})
 	if r := f.send(t, msg(t, append(pe("p1", 80, "192.0.2.1", 30), `+ p1.dyn.pool.test. 30 IN TXT "weight=4"`)...), keyAll); r.Rcode != dns.RcodeSuccess {
 		t.Fatal(rcode(r))
 	}
@@ -556,7 +557,7 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 // TestElementWireKept: a change of one element of a pool packs that element
 // again, not the pool; a change of the pool's TTL packs every element anew.
 func TestElementWireKept(t *testing.T) {
-	f := newUpdFixture(t, registrar.Config{})
+	f := newUpdFixture(t, regcommit.Config{})
 	if r := f.send(t, msg(t, append(pe("k1", 80, "192.0.2.1", 30), pe("k2", 80, "192.0.2.2", 30)...)...), keyAll); r.Rcode != dns.RcodeSuccess {
 		t.Fatal(rcode(r))
 	}

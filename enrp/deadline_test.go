@@ -11,6 +11,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // stallTimeout is the driver's ReadTimeout in TestDriverReadDeadline.
@@ -135,7 +136,7 @@ func TestDriverReadDeadline(t *testing.T) {
 	// The driver carries on: a registrar peers with it and gets its
 	// registrations.
 	b := startRegistrar(t, 0xb, tlsFor(t, ca, "b"), addr)
-	if err := a.hs.Register("web.pool.test.", element(1), ""); err != nil {
+	if err := a.hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: element(1)}); err != nil {
 		t.Fatal(err)
 	}
 	waitHS(t, b.hs, "A's registration at B", func() bool {

@@ -159,7 +159,7 @@ func TestDriverTLS(t *testing.T) {
 	}
 	a := startRegistrar(t, 0xa, tlsFor(t, ca, "a"))
 	b := startRegistrar(t, 0xb, tlsFor(t, ca, "b"), a.drv.Addr().String())
-	if err := a.hs.Register("web.pool.test.", element(1), "wrr"); err != nil {
+	if err := a.hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: element(1), Policy: "wrr"}); err != nil {
 		t.Fatal(err)
 	}
 	waitHS(t, b.hs, "A's registration at B", func() bool {
@@ -168,7 +168,7 @@ func TestDriverTLS(t *testing.T) {
 		return pv != nil && pv.Element(1001) != nil && pv.Element(1001).Home == 0xa && pv.Spec.Policy == "wrr"
 	})
 	// And back: B's registration at A.
-	if err := b.hs.Register("web.pool.test.", element(2), ""); err != nil {
+	if err := b.hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: element(2)}); err != nil {
 		t.Fatal(err)
 	}
 	waitHS(t, a.hs, "B's registration at A", func() bool {
@@ -339,7 +339,7 @@ func TestDriverLearnsPeers(t *testing.T) {
 	a := startRegistrar(t, 0xa, nil)
 	b := startRegistrar(t, 0xb, nil, a.drv.Addr().String())
 	c := startRegistrar(t, 0xc, nil, a.drv.Addr().String())
-	if err := b.hs.Register("web.pool.test.", element(3), ""); err != nil {
+	if err := b.hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: element(3)}); err != nil {
 		t.Fatal(err)
 	}
 	waitHS(t, c.hs, "B's registration at C", func() bool {
@@ -400,7 +400,7 @@ func TestDriverRequestsOverTLS(t *testing.T) {
 		c.OnAdmin = func(enrp.AdminRequest) error { return errors.New("the store is read-only") }
 	})
 	b := startRegistrar(t, 0xb, tlsFor(t, ca, "b"), a.drv.Addr().String())
-	if err := a.hs.Register("web.pool.test.", element(1), "wrr"); err != nil {
+	if err := a.hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: element(1), Policy: "wrr"}); err != nil {
 		t.Fatal(err)
 	}
 	elem := func() *handlespace.Element {

@@ -21,7 +21,7 @@ func policyValue(t *testing.T, raw []byte) uint32 {
 	binary.BigEndian.PutUint16(tlv[2:], 12) // type, length, policy type, value
 	binary.BigEndian.PutUint32(tlv[4:], PolicyPriority)
 	i := bytes.Index(raw, tlv[:])
-	if i < 0 || bytes.Index(raw[i+1:], tlv[:]) >= 0 {
+	if i < 0 || bytes.Contains(raw[i+1:], tlv[:]) {
 		t.Fatalf("not one Priority policy parameter in % x", raw)
 	}
 	return binary.BigEndian.Uint32(raw[i+8:])

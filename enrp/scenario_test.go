@@ -72,7 +72,7 @@ func register(t *testing.T, c *enrptest.Cluster, m *enrptest.Member, first, n in
 	t.Helper()
 	err := m.Do(func(hs *handlespace.Handlespace) error {
 		for i := first; i < first+n; i++ {
-			if err := hs.Register(poolOf(i), reg(c, i), "wrr"); err != nil {
+			if err := hs.Do(handlespace.Op{Pool: poolOf(i), Elem: reg(c, i), Policy: "wrr"}); err != nil {
 				return err
 			}
 		}
@@ -234,10 +234,12 @@ func TestUpdatePropagation(t *testing.T) {
 	if got := c.Net.CountByType[enrp.TypeHandleUpdate] - updates; got != 10 {
 		t.Errorf("%d HANDLE_UPDATE for 5 registrations to 2 peers, want 10", got)
 	}
-	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.SetHealth(poolOf(3), 1003, handlespace.HealthDown) }); err != nil {
+	if err := b.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Update(poolOf(3), 1003, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(poolOf(4), 1004) }); err != nil {
+	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: poolOf(4), ID: 1004}) }); err != nil {
 		t.Fatal(err)
 	}
 	c.RunFor(5 * time.Millisecond)
@@ -250,7 +252,7 @@ func TestUpdatePropagation(t *testing.T) {
 		}
 	}
 	// A deregistration at a registrar that is not the home.
-	if err := cm.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(poolOf(2), 1002) }); err != nil {
+	if err := cm.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: poolOf(2), ID: 1002}) }); err != nil {
 		t.Fatal(err)
 	}
 	c.RunFor(5 * time.Millisecond)
@@ -307,7 +309,9 @@ func TestChecksumRepair(t *testing.T) {
 	check("lost add", func() bool { return cm.Find(poolOf(3), 1003) != nil })
 
 	lose(enrp.AddPE)
-	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.SetHealth(poolOf(1), 1001, handlespace.HealthDown) }); err != nil {
+	if err := a.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Update(poolOf(1), 1001, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+	}); err != nil {
 		t.Fatal(err)
 	}
 	check("lost health change", func() bool {
@@ -316,7 +320,7 @@ func TestChecksumRepair(t *testing.T) {
 	})
 
 	lose(enrp.DelPE)
-	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(poolOf(2), 1002) }); err != nil {
+	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: poolOf(2), ID: 1002}) }); err != nil {
 		t.Fatal(err)
 	}
 	check("lost delete", func() bool { return cm.Find(poolOf(2), 1002) == nil })
@@ -582,7 +586,7 @@ func TestDeregisteredStaysDeleted(t *testing.T) {
 	store := a.Stored()
 	stopAndTakeOver(t, c, a, b)
 	requireSettled(t, c, interval)
-	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(poolOf(2), 1002) }); err != nil {
+	if err := b.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: poolOf(2), ID: 1002}) }); err != nil {
 		t.Fatal(err)
 	}
 	c.RunFor(interval)
@@ -613,7 +617,7 @@ func TestJoinTakesMentorsState(t *testing.T) {
 		err := m.Do(func(hs *handlespace.Handlespace) error {
 			for _, e := range m.Elements() {
 				if e.Static && e.Home == m.ID {
-					if err := hs.SetHealth(e.Pool, e.ID, handlespace.HealthDown); err != nil {
+					if err := hs.Update(e.Pool, e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 						return err
 					}
 				}

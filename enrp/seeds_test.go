@@ -116,7 +116,7 @@ func TestChurn(t *testing.T) {
 					for _, e := range m.Elements() {
 						if !e.Static && e.Home == m.ID {
 							id, pool := e.ID, e.Pool
-							if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Deregister(pool, id) }); err != nil {
+							if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: pool, ID: id}) }); err != nil {
 								t.Fatal(err)
 							}
 							delete(want, id)

@@ -28,11 +28,15 @@ type Op struct {
 	// Pool is the pool's name (handle.zone., any case, final dot optional).
 	Pool string
 	// Elem, if not nil, is registered: added, or replacing the registered
-	// element with its ID, as Register does. The handlespace takes
-	// ownership of it.
+	// element of its ID, which must have its label (a registration does not
+	// rename an element). Its home (if 0) and initial health are filled in,
+	// and health, administrative state, reports and RTT carry over from the
+	// element it replaces. The handlespace takes ownership of it.
 	Elem *Element
-	// Policy is the policy the registration asks for ("" any), as for
-	// Register.
+	// Policy is the policy the registration asks for: "" for any. If the
+	// pool exists with another policy the registration fails with
+	// ErrInconsistentPolicy; a pool that does not exist yet is created
+	// with it (with the handlespace's default spec otherwise).
 	Policy string
 	// ID is the element that a removal (Elem nil) removes.
 	ID uint32
@@ -43,10 +47,6 @@ type Op struct {
 	// ErrNoElement.
 	ExpiredBy time.Time
 
-	// legacy gives the operation the semantics of Register and Deregister:
-	// zone-file elements may be replaced and removed, a registration may
-	// rename an element.
-	legacy bool
 	// update, when set, changes a copy of element ID (UpdateMany).
 	update func(*Element)
 	// asIs puts Elem as given, health and home included, and lets it
@@ -60,10 +60,9 @@ type Op struct {
 // pool the batch touches gets one new view, whatever the number of
 // operations on it, which is what makes batches cheap for large pools.
 //
-// Unlike Register and Deregister, Apply never touches an element that a
-// zone file defines (ErrStaticElement), and a registration does not rename
-// an element: another label with the identifier of an element is
-// ErrIDInUse.
+// Apply never touches an element that a zone file defines
+// (ErrStaticElement), and a registration does not rename an element:
+// another label with the identifier of an element is ErrIDInUse.
 //
 // commit, if not nil, is called once the outcome of every group is known
 // (ok[i] says whether group i succeeded) and before anything is published,
@@ -74,15 +73,6 @@ func (h *Handlespace) Apply(groups [][]Op, commit func(ok []bool) error) []error
 	errs := make([]error, len(groups))
 	h.apply(groups, commit, errs)
 	return errs
-}
-
-// applyOne is Apply of one group of one operation, without commit: the
-// one-at-a-time API.
-func (h *Handlespace) applyOne(op Op) error {
-	var errs [1]error
-	g := [1]Op{op}
-	h.apply([][]Op{g[:]}, nil, errs[:])
-	return errs[0]
 }
 
 // apply is Apply, with errs (len(groups) long) for the errors.
@@ -474,7 +464,7 @@ func (b *batch) apply(op *Op) error {
 		switch {
 		case cur == nil:
 			return ErrNoElement
-		case cur.Static && !op.legacy:
+		case cur.Static:
 			return ErrStaticElement
 		case !op.ExpiredBy.IsZero() && (cur.Expires.IsZero() || cur.Expires.After(op.ExpiredBy)):
 			return ErrNoElement
@@ -506,15 +496,15 @@ func (b *batch) apply(op *Op) error {
 		return fmt.Errorf("%w: pool uses %s, registration asks for %s", ErrInconsistentPolicy, w.spec.Policy, op.Policy)
 	}
 	old := w.element(e.ID)
-	if old != nil && old.Static && !op.legacy {
+	if old != nil && old.Static {
 		return ErrStaticElement
 	}
-	if old != nil && old.Label != e.Label && !op.legacy && !op.asIs {
+	if old != nil && old.Label != e.Label && !op.asIs {
 		return ErrIDInUse
 	}
 	if old == nil || old.Label != e.Label { // else the label is old's
 		if o := w.byLabel(e.Label); o != nil && o.ID != e.ID {
-			if o.Static && !op.legacy {
+			if o.Static {
 				return ErrStaticElement
 			}
 			return ErrLabelInUse

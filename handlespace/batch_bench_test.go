@@ -54,18 +54,17 @@ func BenchmarkRegisterDeregister(b *testing.B) {
 		for p := range names {
 			names[p] = fmt.Sprintf("p%d.z.test.", p)
 		}
-		// The one-at-a-time API (Register, Deregister: a full rebuild of
-		// the pool per change), for comparison.
+		// One operation at a time (Do), for comparison.
 		b.Run(layout.name+"/Register+Deregister", func(b *testing.B) {
 			next := 2 * n
 			ops := 0
 			b.ReportAllocs()
 			for b.Loop() {
 				e := benchElem(next)
-				if err := hs.Register(names[next%layout.pools], e, ""); err != nil {
+				if err := hs.Do(Op{Pool: names[next%layout.pools], Elem: e}); err != nil {
 					b.Fatal(err)
 				}
-				if err := hs.Deregister(names[next%layout.pools], e.ID); err != nil {
+				if err := hs.Do(Op{Pool: names[next%layout.pools], ID: e.ID}); err != nil {
 					b.Fatal(err)
 				}
 				next++
@@ -151,10 +150,10 @@ func BenchmarkPolicyChange(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				e := site(benchElem(next), next)
-				if err := hs.Register("p0.z.test.", e, ""); err != nil {
+				if err := hs.Do(Op{Pool: "p0.z.test.", Elem: e}); err != nil {
 					b.Fatal(err)
 				}
-				if err := hs.Deregister("p0.z.test.", e.ID); err != nil {
+				if err := hs.Do(Op{Pool: "p0.z.test.", ID: e.ID}); err != nil {
 					b.Fatal(err)
 				}
 				next++
@@ -167,7 +166,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				load := uint32(i%11) * 900
-				if err := hs.UpdatePolicyInfo("p0.z.test.", uint32(1+(i*7919)%n), PolicyInfo{Load: &load}); err != nil {
+				if err := hs.Update("p0.z.test.", uint32(1+(i*7919)%n), func(e *Element) { e.Load = load }); err != nil {
 					b.Fatal(err)
 				}
 				i++

@@ -114,9 +114,9 @@ func TestApplyExpiredBy(t *testing.T) {
 	}
 }
 
-// TestApplyMatchesRegister: many random batches give the same pool as the
-// same operations one at a time through Register and Deregister.
-func TestApplyMatchesRegister(t *testing.T) {
+// TestApplyMatchesOneByOne: many random batches give the same pool as the
+// same operations one at a time (Do).
+func TestApplyMatchesOneByOne(t *testing.T) {
 	a, b := New(Options{}), New(Options{})
 	for _, hs := range []*Handlespace{a, b} {
 		if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr"))}); err != nil {
@@ -139,18 +139,17 @@ func TestApplyMatchesRegister(t *testing.T) {
 		}
 		errs := a.Apply(groups, nil)
 		for i, g := range groups {
-			var err error
-			if g[0].Elem != nil {
-				err = b.Register("web.z.test.", g[0].Elem.Clone(), "")
-			} else {
-				err = b.Deregister("web.z.test.", g[0].ID)
+			op := g[0]
+			if op.Elem != nil {
+				op.Elem = op.Elem.Clone()
 			}
+			err := b.Do(op)
 			if (err == nil) != (errs[i] == nil) {
 				t.Fatalf("round %d group %d: Apply %v, one at a time %v", round, i, errs[i], err)
 			}
 		}
 		pa, pb := a.View().Zone("z.test.").Pool("web"), b.View().Zone("z.test.").Pool("web")
-		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || pa.labels.n != pb.labels.n || pa.All.Len() != pb.All.Len() {
+		if !slices.Equal(labelsOf(pa), labelsOf(pb)) || pa.labels.Len() != pb.labels.Len() || pa.All.Len() != pb.All.Len() {
 			t.Fatalf("round %d: batched %v, one at a time %v", round, labelsOf(pa), labelsOf(pb))
 		}
 		checkLabelIndex(t, pa)
@@ -319,13 +318,13 @@ func TestQuickBatchRollback(t *testing.T) {
 				}
 				continue
 			}
-			if pv == nil || pv.Len() != len(model) || pv.labels.n != len(model) {
+			if pv == nil || pv.Len() != len(model) || pv.labels.Len() != len(model) {
 				t.Fatalf("%s round %d: view %v, model has %d elements", policy, round, pv != nil, len(model))
 			}
 			served := 0
 			for id, l := range model {
 				e := pv.Element(id)
-				if e == nil || e.Label != l || pv.Label(l) != e || !pv.labels.has(labelKey(l, id)) {
+				if e == nil || e.Label != l || pv.Label(l) != e || !hasLabelKey(pv, labelKey(l, id)) {
 					t.Fatalf("%s round %d: element %d (%q) is %v", policy, round, id, l, e)
 				}
 				if e.Served() {

@@ -1,17 +1,22 @@
-// Package handlespace holds poolnsd's pools and their elements, picks
-// elements for answers by each pool's policy, and stores registrations.
+// Package handlespace holds poolnsd's pools and their elements and picks
+// elements for answers by each pool's policy. (Package store keeps the
+// registrations on disk.)
 //
 // # Basics
 //
 // A Handlespace is the set of served zones and their pools. Readers call
 // View and then Zone(origin).Pool(handle): they get an immutable PoolView,
-// which never changes and is read without locks. Writers (ApplyZones,
-// Apply and the operations built on it: Register, Deregister, UpdateMany,
-// ApplyEdits, Expire) are serialised and publish a new view of each pool
-// they change, atomically.
+// which never changes and is read without locks. Writers are serialised
+// and publish a new view of each pool they change, atomically. There is
+// one operation model, Op (a registration, a removal, an expiry), applied
+// in batches by Apply (one group by Do); Update and UpdateMany change
+// fields of elements, ApplyEdits applies a peer's changes, and ApplyZones
+// the zone files.
 //
 // A PoolView keeps its elements in immutable trees that a new view shares
-// with the old one wherever the change did not touch them:
+// with the old one wherever the change did not touch them (package
+// internal/ptree holds them, with all of the package's unsafe code; the
+// policies use them through its API and never see a node's layout):
 //
 //   - the elements, in a B+tree by ID (leaves of up to 64 elements, inner
 //     nodes of up to 32 children, each counting the elements below it, so
@@ -37,9 +42,11 @@
 // Maglev table of larger ones in the background.
 //
 // A selection (ElementSet.Select) returns Picks: an element and where it
-// lies in the set. Pick.PartMemo lets a reader keep material aligned with
-// the leaf (the DNS front keeps its packed records there), so that it too
-// is rebuilt only where a change made a new leaf.
+// lies in the set. Readers may keep material they derive from elements,
+// from the parts picks lie in and from views in the readers' memo
+// (Element.Memo, Pick.PartMemo, PoolView.Memo; see memo.go): the DNS front
+// keeps its packed records there, so that they too are rebuilt only where
+// a change made a new element, leaf or view.
 //
 // # Caveats
 //

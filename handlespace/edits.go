@@ -13,9 +13,9 @@ type Edit struct {
 	// ID is the element's identifier (Delete, Update; Put takes Put.ID).
 	ID uint32
 	// Put adds or replaces the element as given: its health, home, lease
-	// and everything else stay as they are (unlike Register, which sets
-	// the health and home). The handlespace takes ownership of Put and
-	// never modifies it. A missing pool is created with Policy ("" for the
+	// and everything else stay as they are (unlike a registration, an Op,
+	// which sets the health and home). The handlespace takes ownership of
+	// Put and never modifies it. A missing pool is created with Policy ("" for the
 	// default); an existing pool with another policy refuses the element
 	// with ErrInconsistentPolicy.
 	Put    *Element

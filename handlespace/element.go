@@ -5,9 +5,9 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 	"time"
-	"unsafe"
+
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // Health is what a registrar believes of a pool element's liveness.
@@ -181,33 +181,8 @@ type Element struct {
 	// Probe overrides the pool's probe settings for this element, or nil.
 	Probe *ProbeSpec
 
-	// memo is a reader's material derived from the element (see Memo): an
-	// *elementMemo, read and written atomically.
-	memo unsafe.Pointer
-}
-
-// elementMemo is what Memo keeps: the value built for key, and the element
-// it was built from (a copy of an Element by value carries the pointer but
-// is another element).
-type elementMemo struct {
-	owner *Element
-	key   any
-	v     any
-}
-
-// Memo returns build(e) for key, built at most once per element and key
-// in the common case (concurrent first callers may each build; one result
-// stays). key is a comparable value that says what else the value depends
-// on. The DNS front keeps an element's packed records here, so that a
-// change of one element of a pool packs that element again, not the pool.
-// Safe for concurrent use.
-func (e *Element) Memo(key any, build func(*Element) any) any {
-	if m := (*elementMemo)(atomic.LoadPointer(&e.memo)); m != nil && m.owner == e && m.key == key {
-		return m.v
-	}
-	m := &elementMemo{owner: e, key: key, v: build(e)}
-	atomic.StorePointer(&e.memo, unsafe.Pointer(m))
-	return m.v
+	// memo is the readers' memo of the element (see Memo).
+	memo ptree.Memo
 }
 
 // Served reports whether the element may be in answers: up, not drained

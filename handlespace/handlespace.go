@@ -346,13 +346,13 @@ func splitPool(pool string) (handle, parent string, ok bool) {
 	return pool[:i], pool[i+1:], true
 }
 
-// Register adds element e to pool (an FQDN: handle.zone.), or updates the
-// element with the same ID. policy is the policy the registrant asks for:
-// "" for any; if the pool exists with another policy the registration is
-// rejected with ErrInconsistentPolicy, and a pool that does not exist yet is
-// created with it. The handlespace takes ownership of e.
-func (h *Handlespace) Register(pool string, e *Element, policy string) error {
-	return h.applyOne(Op{Pool: pool, Elem: e, Policy: policy, legacy: true})
+// Do applies ops as one group, all or nothing, and publishes the result:
+// Apply of one group without a commit function. It returns the group's
+// error.
+func (h *Handlespace) Do(ops ...Op) error {
+	var errs [1]error
+	h.apply([][]Op{ops}, nil, errs[:])
+	return errs[0]
 }
 
 // Update applies f to a copy of the element id of pool and publishes it.
@@ -381,87 +381,6 @@ func (h *Handlespace) UpdateMany(pool string, fs map[uint32]func(e *Element)) er
 		return ErrNoElement
 	}
 	return first
-}
-
-// Refresh extends the lease of an element to expires.
-func (h *Handlespace) Refresh(pool string, id uint32, expires time.Time) error {
-	return h.Update(pool, id, func(e *Element) { e.Expires = expires })
-}
-
-// PolicyInfo is a change of an element's policy parameters: nil fields stay.
-type PolicyInfo struct {
-	Weight, Priority, Load, LoadDeg *uint32
-	Site                            *string
-}
-
-// UpdatePolicyInfo changes an element's policy parameters. A new Load is a
-// load report: it resets the element's least-used degradation.
-func (h *Handlespace) UpdatePolicyInfo(pool string, id uint32, pi PolicyInfo) error {
-	return h.Update(pool, id, func(e *Element) {
-		if pi.Weight != nil {
-			e.Weight = *pi.Weight
-		}
-		if pi.Priority != nil {
-			e.Priority = *pi.Priority
-		}
-		if pi.Load != nil {
-			e.Load = *pi.Load
-		}
-		if pi.LoadDeg != nil {
-			e.LoadDeg = *pi.LoadDeg
-		}
-		if pi.Site != nil {
-			e.Site = *pi.Site
-		}
-	})
-}
-
-// SetHealth sets an element's health.
-func (h *Handlespace) SetHealth(pool string, id uint32, hl Health) error {
-	return h.Update(pool, id, func(e *Element) { e.Health = hl })
-}
-
-// Deregister removes an element. A pool that no zone file defines goes with
-// its last element.
-func (h *Handlespace) Deregister(pool string, id uint32) error {
-	return h.applyOne(Op{Pool: pool, ID: id, legacy: true})
-}
-
-// Expired names an element removed because its lease ran out.
-type Expired struct {
-	Pool string
-	ID   uint32
-}
-
-// Expire removes every element whose lease ended at or before now and
-// returns them.
-func (h *Handlespace) Expire(now time.Time) []Expired {
-	var out []Expired
-	for _, z := range h.View().Zones() {
-		for _, handle := range z.PoolHandles() {
-			pv := z.Pool(handle)
-			if pv == nil {
-				continue
-			}
-			for e := range pv.Range() {
-				if !e.Expires.IsZero() && !e.Expires.After(now) {
-					out = append(out, Expired{pv.Name, e.ID})
-				}
-			}
-		}
-	}
-	// Check again in the batch: a refresh may have come in between.
-	groups := make([][]Op, len(out))
-	for i, x := range out {
-		groups[i] = []Op{{Pool: x.Pool, ID: x.ID, ExpiredBy: now, legacy: true}}
-	}
-	var done []Expired
-	for i, err := range h.Apply(groups, nil) {
-		if err == nil {
-			done = append(done, out[i])
-		}
-	}
-	return done
 }
 
 // Now returns the handlespace's clock reading.

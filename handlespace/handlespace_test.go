@@ -89,18 +89,18 @@ func TestReloadKeepsState(t *testing.T) {
 	if pv.Elements()[0].Health != HealthUnknown || pv.All.Len() != 0 {
 		t.Fatalf("probed elements must start unknown and unserved: %v, %d served", pv.Elements()[0].Health, pv.All.Len())
 	}
-	if err := hs.SetHealth("web.z.test.", a.ID, HealthUp); err != nil {
+	if err := hs.Update("web.z.test.", a.ID, func(e *Element) { e.Health = HealthUp }); err != nil {
 		t.Fatal(err)
 	}
 	load := uint32(1234)
-	if err := hs.UpdatePolicyInfo("web.z.test.", a.ID, PolicyInfo{Load: &load}); err != nil {
+	if err := hs.Update("web.z.test.", a.ID, func(e *Element) { e.Load = load }); err != nil {
 		t.Fatal(err)
 	}
 	dyn := testElem("d", "10.0.0.9", 80)
-	if err := hs.Register("web.z.test.", dyn, ""); err != nil {
+	if err := hs.Do(Op{Pool: "web.z.test.", Elem: dyn}); err != nil {
 		t.Fatal(err)
 	}
-	if err := hs.Register("gone.z.test.", testElem("r", "10.0.9.2", 80), ""); err != nil {
+	if err := hs.Do(Op{Pool: "gone.z.test.", Elem: testElem("r", "10.0.9.2", 80)}); err != nil {
 		t.Fatal(err)
 	}
 	// Reload with the same pool (b removed, c added) and without "gone".
@@ -133,12 +133,12 @@ func TestReloadKeepsState(t *testing.T) {
 func TestRegisterDeregister(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	hs := New(Options{RegistrarID: 5, Now: func() time.Time { return now }})
-	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr", testElem("a", "10.0.0.1", 80)))}); err != nil {
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr", testElem("a", "10.0.0.1", 80)), poolDef("empty", "rr"))}); err != nil {
 		t.Fatal(err)
 	}
 	e := testElem("x", "10.0.1.1", 80)
 	e.Expires = now.Add(time.Minute)
-	if err := hs.Register("new.z.test.", e, "lu"); err != nil {
+	if err := hs.Do(Op{Pool: "new.z.test.", Elem: e, Policy: "lu"}); err != nil {
 		t.Fatal(err)
 	}
 	pv := hs.View().Zone("z.test.").Pool("new")
@@ -159,14 +159,14 @@ func TestRegisterDeregister(t *testing.T) {
 		{"ns.z.test.", testElem("y", "10.0.1.2", 80), "", ErrNameTaken},
 		{"new.z.test.", &Element{ID: 1, Label: "q", Port: 80}, "", ErrBadElement},
 	} {
-		if err := hs.Register(c.pool, c.e, c.policy); !errors.Is(err, c.want) {
-			t.Errorf("Register(%s, %s, %q): %v, want %v", c.pool, c.e.Label, c.policy, err, c.want)
+		if err := hs.Do(Op{Pool: c.pool, Elem: c.e, Policy: c.policy}); !errors.Is(err, c.want) {
+			t.Errorf("registration of %s in %s, policy %q: %v, want %v", c.e.Label, c.pool, c.policy, err, c.want)
 		}
 	}
 	// Same ID again: an update, not a second element.
 	e2 := testElem("x", "10.0.1.1", 80)
 	e2.Weight = 7
-	if err := hs.Register("NEW.z.test", e2, ""); err != nil {
+	if err := hs.Do(Op{Pool: "NEW.z.test", Elem: e2}); err != nil {
 		t.Fatal(err)
 	}
 	pv = hs.View().Zone("z.test.").Pool("new")
@@ -174,32 +174,40 @@ func TestRegisterDeregister(t *testing.T) {
 		t.Fatalf("re-registration: %d elements, weight %d", pv.Len(), pv.Elements()[0].Weight)
 	}
 	// Expiry: the element goes, and with it the pool no file defines.
-	if got := hs.Expire(now.Add(30 * time.Second)); len(got) != 0 {
-		t.Fatalf("expired early: %v", got)
+	expire := func(at time.Time) error { return hs.Do(Op{Pool: "new.z.test.", ID: e.ID, ExpiredBy: at}) }
+	if err := expire(now.Add(30 * time.Second)); !errors.Is(err, ErrNoElement) {
+		t.Fatalf("expiry before the lease's end: %v, want ErrNoElement", err)
 	}
-	if err := hs.Refresh("new.z.test.", e.ID, now.Add(2*time.Minute)); err != nil {
+	if err := hs.Update("new.z.test.", e.ID, func(e *Element) { e.Expires = now.Add(2 * time.Minute) }); err != nil {
 		t.Fatal(err)
 	}
-	if got := hs.Expire(now.Add(90 * time.Second)); len(got) != 0 {
-		t.Fatalf("expired despite the refresh: %v", got)
+	if err := expire(now.Add(90 * time.Second)); !errors.Is(err, ErrNoElement) {
+		t.Fatalf("expiry despite the refresh: %v, want ErrNoElement", err)
 	}
-	got := hs.Expire(now.Add(2 * time.Minute))
-	if len(got) != 1 || got[0] != (Expired{"new.z.test.", e.ID}) {
-		t.Fatalf("Expire: %v", got)
+	if err := expire(now.Add(2 * time.Minute)); err != nil {
+		t.Fatalf("expiry at the lease's end: %v", err)
 	}
 	if hs.View().Zone("z.test.").Pool("new") != nil {
 		t.Error("pool with no element left, defined by no file, still exists")
 	}
 	// A pool a zone file defines stays when its last element goes.
-	web := hs.View().Zone("z.test.").Pool("web")
-	if err := hs.Deregister("web.z.test.", web.Elements()[0].ID); err != nil {
+	d := testElem("d", "10.0.2.1", 80)
+	if err := hs.Do(Op{Pool: "empty.z.test.", Elem: d}); err != nil {
 		t.Fatal(err)
 	}
-	if pv := hs.View().Zone("z.test.").Pool("web"); pv == nil || pv.Len() != 0 {
+	if err := hs.Do(Op{Pool: "empty.z.test.", ID: d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if pv := hs.View().Zone("z.test.").Pool("empty"); pv == nil || pv.Len() != 0 {
 		t.Errorf("zone-file pool after its last element left: %+v", pv)
 	}
-	if err := hs.Deregister("web.z.test.", 42); !errors.Is(err, ErrNoElement) {
+	if err := hs.Do(Op{Pool: "web.z.test.", ID: 42}); !errors.Is(err, ErrNoElement) {
 		t.Errorf("deregistering a missing element: %v", err)
+	}
+	// A zone file's element changes only with its file.
+	web := hs.View().Zone("z.test.").Pool("web")
+	if err := hs.Do(Op{Pool: "web.z.test.", ID: web.Elements()[0].ID}); !errors.Is(err, ErrStaticElement) {
+		t.Errorf("deregistering a zone file's element: %v, want ErrStaticElement", err)
 	}
 }
 
@@ -211,20 +219,20 @@ func TestViewsAreImmutable(t *testing.T) {
 	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "rr", a), poolDef("api", "rr", testElem("b", "10.0.0.2", 80)))}); err != nil {
 		t.Fatal(err)
 	}
-	z := hs.View().Zone("z.test.")
+	v0 := hs.View()
+	z := v0.Zone("z.test.")
 	web, api := z.Pool("web"), z.Pool("api")
 	snapshot := fmt.Sprintf("%+v", *web.Elements()[0])
-	w := uint32(99)
-	if err := hs.UpdatePolicyInfo("web.z.test.", a.ID, PolicyInfo{Weight: &w}); err != nil {
+	if err := hs.Update("web.z.test.", a.ID, func(e *Element) { e.Weight = 99 }); err != nil {
 		t.Fatal(err)
 	}
-	if err := hs.SetHealth("web.z.test.", a.ID, HealthDown); err != nil {
+	if err := hs.Update("web.z.test.", a.ID, func(e *Element) { e.Health = HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprintf("%+v", *web.Elements()[0]); got != snapshot || web.All.Len() != 1 {
 		t.Errorf("a reader's element changed under it:\n%s\n%s", snapshot, got)
 	}
-	if hs.View() != hs.View() || hs.View().Zone("z.test.") != z {
+	if hs.View() != v0 || hs.View().Zone("z.test.") != z {
 		t.Error("an element change replaced the zone (should publish only the pool's view)")
 	}
 	if z.Pool("api") != api {
@@ -276,14 +284,14 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 		if i%2 == 1 {
 			h = HealthUp
 		}
-		if err := hs.SetHealth("web.z.test.", e.ID, h); err != nil {
+		if err := hs.Update("web.z.test.", e.ID, func(e *Element) { e.Health = h }); err != nil {
 			t.Fatal(err)
 		}
 		x := testElem("x", "10.0.1.1", 80)
-		if err := hs.Register("web.z.test.", x, ""); err != nil {
+		if err := hs.Do(Op{Pool: "web.z.test.", Elem: x}); err != nil {
 			t.Fatal(err)
 		}
-		if err := hs.Deregister("web.z.test.", x.ID); err != nil {
+		if err := hs.Do(Op{Pool: "web.z.test.", ID: x.ID}); err != nil {
 			t.Fatal(err)
 		}
 	}

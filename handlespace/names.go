@@ -75,6 +75,7 @@ func CheckPoolName(name string) error {
 		return fmt.Errorf("pool handle: %w", err)
 	}
 	if len(labels) < 2 {
+		//lint:ignore ST1005 the message ends with a name's final dot
 		return fmt.Errorf("pool name %q has no zone; want handle.zone.", name)
 	}
 	for _, l := range labels[1:] {

@@ -2,6 +2,7 @@ package handlespace
 
 import (
 	"encoding/binary"
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 	"math/bits"
 	"slices"
 	"sync"
@@ -46,14 +47,14 @@ const hashExactMax = 256
 func (hashPol) order() setOrder { return setOrder{} }
 
 func (hashPol) build(set *eset, seq *atomic.Uint64, prev Selector, full bool) Selector {
-	if set.t.n > hashExactMax {
+	if set.t.Len() > hashExactMax {
 		return buildHashBig(set, seq, prev, full)
 	}
-	return buildHash(set.t.appendElems(make([]*Element, 0, set.t.n)), seq)
+	return buildHash(set.t.AppendElems(make([]*Element, 0, set.t.Len())), seq)
 }
 
 func buildHash(elems []*Element, seq *atomic.Uint64) *hashSel {
-	s := &hashSel{part: flatPart(elems), keys: make([]uint64, len(elems)), seq: seq}
+	s := &hashSel{part: ptree.LeafOf(elems), keys: make([]uint64, len(elems)), seq: seq}
 	for i, e := range elems {
 		s.keys[i] = elementHashKey(e.ID)
 	}
@@ -123,8 +124,6 @@ func isPrime(n int) bool {
 }
 
 var _ Selector = (*hashSel)(nil)
-
-func (s *hashSel) poolSeq() *atomic.Uint64 { return s.seq }
 
 // elementHashKey is a bijection of element IDs, so distinct IDs never tie.
 func elementHashKey(id uint32) uint64 { return mix64(uint64(id) + 0x9e3779b97f4a7c15) }

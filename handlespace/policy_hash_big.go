@@ -34,8 +34,6 @@ type hashBig struct {
 
 var _ Selector = (*hashBig)(nil)
 
-func (s *hashBig) poolSeq() *atomic.Uint64 { return s.seq }
-
 // maglevTab is a Maglev table over one version of a set.
 type maglevTab struct {
 	slots []int32  // element indexes
@@ -44,8 +42,8 @@ type maglevTab struct {
 }
 
 func newMaglev(t *tree) *maglevTab {
-	tab := &maglevTab{picks: appendPicks(make([]Pick, 0, t.n), t), ids: make([]uint32, t.n)}
-	keys := make([]uint64, t.n)
+	tab := &maglevTab{picks: appendPicks(make([]Pick, 0, t.Len()), t), ids: make([]uint32, t.Len())}
+	keys := make([]uint64, t.Len())
 	for i, p := range tab.picks {
 		tab.ids[i] = p.Elem().ID
 		keys[i] = elementHashKey(tab.ids[i])
@@ -108,7 +106,7 @@ func buildHashBig(set *eset, seq *atomic.Uint64, prev Selector, full bool) *hash
 }
 
 func (s *hashBig) Select(dst []Pick, k int, c *Client) []Pick {
-	n := s.t.n
+	n := s.t.Len()
 	k = wantK(k, n)
 	ck, ok := clientHashKey(c)
 	if !ok {
@@ -159,8 +157,8 @@ func (s *hashBig) Select(dst []Pick, k int, c *Client) []Pick {
 // fill appends k of the set's elements that the answer dst[start:] does
 // not hold yet, in ID order (a stale table that ran out).
 func (s *hashBig) fill(dst []Pick, start, k int) []Pick {
-	s.t.each(func(l *tnode) bool {
-		for i := range l.elems() {
+	s.t.EachLeaf(func(l *tnode) bool {
+		for i := range l.Elems() {
 			if k == 0 {
 				return false
 			}
@@ -179,12 +177,8 @@ var seenScratches = sync.Pool{New: func() any { return new([]uint64) }}
 
 // find returns where element id lies in the set, if it is there.
 func (s *hashBig) find(id uint32) (Pick, bool) {
-	n := s.t.root
-	for n.kids() != nil {
-		n = n.kids()[s.t.child(n, uint64(id), 0)]
-	}
-	i, ok := s.t.leafPos(n, uint64(id), 0)
-	return Pick{n, int32(i)}, ok
+	l, i, ok := s.t.Find(uint64(id), 0)
+	return Pick{l, int32(i)}, ok
 }
 
 // selectLarge is Select for long answers: a bitmap says which elements
@@ -218,8 +212,8 @@ func (s *hashBig) selectLarge(dst []Pick, k int, ck uint64, tab *maglevTab, exac
 	}
 	if got < k && !exact {
 		// Elements that joined after the table was built.
-		s.t.each(func(l *tnode) bool {
-			for i, e := range l.elems() {
+		s.t.EachLeaf(func(l *tnode) bool {
+			for i, e := range l.Elems() {
 				if got == k {
 					return false
 				}

@@ -2,6 +2,7 @@ package handlespace
 
 import (
 	"cmp"
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 	"math"
 	"math/bits"
 	"slices"
@@ -43,7 +44,7 @@ import (
 // changed: a mirror node whose tree node the new tree shares is shared
 // with the previous selector (its state and tournament with it), and a new
 // one takes the state of the elements it holds from the old nodes of the
-// same range, O(leafMax + log n) per changed leaf.
+// same range, O(ptree.LeafMax + log n) per changed leaf.
 //
 // Races: queries that run at the same time may read the same champion and
 // both charge it, and a tournament position rewritten concurrently may for
@@ -71,15 +72,15 @@ func (lud) order() setOrder { return setOrder{} }
 
 func (lud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
 	s := &ludSel{t: set.t, seq: seq}
-	if set.t.root == nil {
+	if set.t.Root() == nil {
 		return s
 	}
 	var olds []*ludNode
 	oh := 0
 	if p, ok := prev.(*ludSel); ok && p.root != nil {
-		olds, oh = []*ludNode{p.root}, int(p.t.height)
+		olds, oh = []*ludNode{p.root}, p.t.Height()
 	}
-	s.root = mirror(set.t.root, int(set.t.height), olds, oh)
+	s.root = mirror(set.t.Root(), set.t.Height(), olds, oh)
 	return s
 }
 
@@ -220,14 +221,14 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 		}
 	}
 	m := &ludNode{src: n}
-	if n.kids() == nil {
-		m.st = make([]ludState, len(n.elems()))
+	if n.Kids() == nil {
+		m.st = make([]ludState, len(n.Elems()))
 		var old []*ludNode
 		if oh == h {
 			old = olds // leaves
 		}
 		oi, oj := 0, 0 // old leaf and entry
-		for i, e := range n.elems() {
+		for i, e := range n.Elems() {
 			st := &m.st[i]
 			st.load, st.deg, st.id = uint64(e.Load), uint64(e.LoadDeg), e.ID
 			for oi < len(old) {
@@ -251,7 +252,7 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 		m.init()
 		return m
 	}
-	m.kids = make([]*ludNode, len(n.kids()))
+	m.kids = make([]*ludNode, len(n.Kids()))
 	var oldKids []*ludNode
 	kh := oh
 	if oh == h {
@@ -262,19 +263,19 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 	} else {
 		oldKids = olds // a shorter old tree: its nodes lie lower
 	}
-	firstOf := func(o *ludNode) uint64 { return o.src.firstKey() }
+	firstOf := func(o *ludNode) uint64 { return o.src.FirstKey() }
 	a := 0
-	for i, k := range n.kids() {
+	for i, k := range n.Kids() {
 		// The old nodes that may hold keys of child i: from the last one
 		// starting at or before its first key to the last one starting
 		// before the next child's.
-		lo := k.firstKey()
+		lo := k.FirstKey()
 		for a+1 < len(oldKids) && firstOf(oldKids[a+1]) <= lo {
 			a++
 		}
 		b := a
-		if i+1 < len(n.kids()) {
-			hi := n.kids()[i+1].firstKey()
+		if i+1 < len(n.Kids()) {
+			hi := n.Kids()[i+1].FirstKey()
 			for b < len(oldKids) && firstOf(oldKids[b]) < hi {
 				b++
 			}
@@ -296,26 +297,24 @@ type ludSel struct {
 
 var _ Selector = (*ludSel)(nil)
 
-func (s *ludSel) poolSeq() *atomic.Uint64 { return s.seq }
-
 // leafOf returns the mirror path to the leaf holding element id, and the
 // entry's index, or nil.
 func (s *ludSel) leafOf(id uint32, path []*ludNode, idx []int) ([]*ludNode, []int, bool) {
 	n := s.root
 	for n.kids != nil {
-		i := s.t.child(n.src, uint64(id), 0)
+		i := s.t.ChildIndex(n.src, uint64(id), 0)
 		path, idx = append(path, n), append(idx, i)
 		n = n.kids[i]
 	}
-	i, ok := s.t.leafPos(n.src, uint64(id), 0)
+	i, ok := s.t.LeafIndex(n.src, uint64(id), 0)
 	return append(path, n), append(idx, i), ok
 }
 
 // charge counts a selection of element id and repairs the tournaments on
 // its path.
 func (s *ludSel) charge(id uint32) {
-	var pb [maxHeight]*ludNode
-	var ib [maxHeight]int
+	var pb [ptree.MaxHeight]*ludNode
+	var ib [ptree.MaxHeight]int
 	path, idx, ok := s.leafOf(id, pb[:0], ib[:0])
 	if ok {
 		s.chargePath(path, idx)
@@ -339,10 +338,10 @@ func (s *ludSel) chargePath(path []*ludNode, idx []int) {
 const ludSmallK = 8
 
 func (s *ludSel) Select(dst []Pick, k int, _ *Client) []Pick {
-	k = wantK(k, s.t.n)
+	k = wantK(k, s.t.Len())
 	base := len(dst)
-	var pb [maxHeight]*ludNode
-	var ib [maxHeight]int
+	var pb [ptree.MaxHeight]*ludNode
+	var ib [ptree.MaxHeight]int
 	path, idx := pb[:0], ib[:0]
 	ok := false
 	switch {
@@ -364,7 +363,7 @@ func (s *ludSel) Select(dst []Pick, k int, _ *Client) []Pick {
 
 // ludParts bounds the parts that taking one element leaves in best: one
 // per tournament level on its way down, log2(innerMax) per inner node and
-// log2(leafMax) in the leaf, for trees of height 4 (a million elements); a
+// log2(ptree.LeafMax) in the leaf, for trees of height 4 (a million elements); a
 // taller tree may fall back to sorting.
 const ludParts = 5*3 + 6 + 4
 
@@ -499,25 +498,4 @@ func appendLudKeys(n *ludNode, keys []ludKey, picks []Pick) ([]ludKey, []Pick) {
 		keys, picks = appendLudKeys(c, keys, picks)
 	}
 	return keys, picks
-}
-
-// stateOf returns the charge count and last-charge stamp of element id
-// (testing).
-func (s *ludSel) stateOf(id uint32) (count, last uint64) {
-	path, idx, ok := s.leafOf(id, nil, nil)
-	if !ok {
-		return 0, 0
-	}
-	st := &path[len(path)-1].st[idx[len(idx)-1]]
-	return st.count.Load(), st.last.Load()
-}
-
-// degradationOf returns element id's accumulated degradation (testing).
-func (s *ludSel) degradationOf(id uint32) uint64 {
-	path, idx, ok := s.leafOf(id, nil, nil)
-	if !ok {
-		return 0
-	}
-	st := &path[len(path)-1].st[idx[len(idx)-1]]
-	return st.count.Load() * st.deg
 }

@@ -99,19 +99,19 @@ type nearestSel struct {
 var _ Selector = (*nearestSel)(nil)
 
 func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
-	if c == nil || c.Site == 0 || s.z.n == 0 {
+	if c == nil || c.Site == 0 || s.z.Len() == 0 {
 		return s.rankSel.Select(dst, k, c)
 	}
 	site := uint64(c.Site)
-	a := s.z.rankOf(site<<32, 0)
-	if a == s.z.n || s.z.keyAt(a)>>32 != site {
+	a := s.z.RankOf(site<<32, 0)
+	if a == s.z.Len() || s.z.KeyAt(a)>>32 != site {
 		return s.rankSel.Select(dst, k, c)
 	}
-	n := s.t.n
+	n := s.t.Len()
 	k = wantK(k, n)
 	seq := s.seq.Add(1) - 1
 	base := len(dst)
-	dst, k = appendRanked(dst, &s.z, a, s.z.n, seq, k, nil, site)
+	dst, k = appendRanked(dst, &s.z, a, s.z.Len(), seq, k, nil, site)
 	if k == 0 {
 		return dst
 	}
@@ -120,8 +120,8 @@ func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
 	var buf [32]int
 	skip := buf[:0]
 	for _, p := range dst[base:] {
-		key, tie := p.part.keys()[p.i], p.part.ties()[p.i]
-		skip = append(skip, s.t.rankOf(rankOfSiteKey(key), uint32(tie)))
+		key, tie := p.part.Keys()[p.i], p.part.Tie(int(p.i))
+		skip = append(skip, s.t.RankOf(rankOfSiteKey(key), tie))
 	}
 	slices.Sort(skip)
 	dst, _ = appendRanked(dst, &s.t, 0, n, seq, k, skip, 0)
@@ -139,7 +139,7 @@ func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []i
 	if from >= to || k <= 0 {
 		return dst, k
 	}
-	l, i := t.at(from)
+	l, i := t.At(from)
 	for r := from; r < to && k > 0; {
 		end := groupEndIn(t, r, l, i, to)
 		ns := 0
@@ -164,10 +164,10 @@ func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []i
 		if k == 0 || end >= to {
 			break
 		}
-		if i += end - r; i >= len(l.elems()) {
-			l, i = t.at(end)
+		if i += end - r; i >= len(l.Elems()) {
+			l, i = t.At(end)
 		}
-		if site > 0 && l.keys()[i]>>32 != site {
+		if site > 0 && l.Keys()[i]>>32 != site {
 			break
 		}
 		r = end
@@ -180,16 +180,16 @@ func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []i
 // nearest set's tree by site has its sites in its keys: its groups never
 // reach into another site.)
 func groupEndIn(t *tree, r int, l *tnode, i int, to int) int {
-	keys := l.keys()
+	keys := l.Keys()
 	key := keys[i]
 	for j := i + 1; j < len(keys); j++ {
 		if keys[j] != key {
 			return min(r+j-i, to)
 		}
 	}
-	end := t.n
+	end := t.Len()
 	if key != math.MaxUint64 {
-		end = t.rankOf(key+1, 0)
+		end = t.RankOf(key+1, 0)
 	}
 	return min(end, to)
 }

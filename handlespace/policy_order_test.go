@@ -2,6 +2,7 @@ package handlespace
 
 import (
 	"cmp"
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 	"math/big"
 	"math/rand"
 	"reflect"
@@ -538,13 +539,13 @@ func TestConcurrentLUD(t *testing.T) {
 func TestQuickLUDLarge(t *testing.T) {
 	p := mustPolicy(t, "lud", nil)
 	r := rand.New(rand.NewSource(int64(polSeed(t))))
-	for _, n := range []int{leafMax + 1, 700, 3000} {
+	for _, n := range []int{ptree.LeafMax + 1, 700, 3000} {
 		elems := polElems(n, func(i int, e *Element) {
 			e.Load = uint32(r.Intn(4)) * 1000
 			e.LoadDeg = uint32(r.Intn(3)) * 700
 		})
 		sel := build(p, elems, nil)
-		if h := sel.sel.(*ludSel).t.height; h < 2 {
+		if h := sel.sel.(*ludSel).t.Height(); h < 2 {
 			t.Fatalf("n=%d: tree of height %d", n, h)
 		}
 		ref := &naiveLUD{elems: elems, count: make([]uint64, n), last: make([]uint64, n)}

@@ -33,17 +33,17 @@ const randSmallK = 8
 
 // pickAt returns the entry of rank r of t.
 func pickAt(t *tree, r int) Pick {
-	if t.height == 1 {
-		return Pick{t.root, int32(r)}
+	if t.Height() == 1 {
+		return Pick{t.Root(), int32(r)}
 	}
-	l, i := t.at(r)
+	l, i := t.At(r)
 	return Pick{l, int32(i)}
 }
 
 // appendPicks appends every entry of t, in order.
 func appendPicks(dst []Pick, t *tree) []Pick {
-	t.each(func(l *tnode) bool {
-		for i := range l.elems() {
+	t.EachLeaf(func(l *tnode) bool {
+		for i := range l.Elems() {
 			dst = append(dst, Pick{l, int32(i)})
 		}
 		return true
@@ -52,7 +52,7 @@ func appendPicks(dst []Pick, t *tree) []Pick {
 }
 
 func (s *randSel) Select(dst []Pick, k int, _ *Client) []Pick {
-	n := s.t.n
+	n := s.t.Len()
 	k = wantK(k, n)
 	if k > randSmallK {
 		// Partial Fisher–Yates shuffle of all elements, in dst itself.

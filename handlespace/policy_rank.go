@@ -13,7 +13,7 @@ import (
 // consecutive selections each of m elements tied for the best rank is the
 // first pick exactly once, whatever the concurrency.
 //
-// A set of one leaf (up to leafMax elements, most pools) has its groups
+// A set of one leaf (up to ptree.LeafMax elements, most pools) has its groups
 // found at Build, O(n), and a k-element answer costs O(k). A larger set
 // finds a group's end by a search of the tree, O(log n), and keeps the
 // first group's end once found (most answers stay in it), so an answer
@@ -40,8 +40,8 @@ func buildRankSel(s *eset, seq *atomic.Uint64) *rankSel {
 
 func (rs *rankSel) init(s *eset, seq *atomic.Uint64) {
 	rs.t, rs.seq = s.t, seq
-	if s.t.height == 1 {
-		keys := s.t.root.keys()
+	if s.t.Height() == 1 {
+		keys := s.t.Root().Keys()
 		for i := 1; i <= len(keys); i++ {
 			if i == len(keys) || keys[i] != keys[i-1] {
 				rs.ends = append(rs.ends, i)
@@ -49,8 +49,6 @@ func (rs *rankSel) init(s *eset, seq *atomic.Uint64) {
 		}
 	}
 }
-
-func (s *rankSel) poolSeq() *atomic.Uint64 { return s.seq }
 
 // groupEnd returns the rank after the last entry of the group of the
 // entry of rank r, which is entry i of leaf l (a large set).
@@ -60,7 +58,7 @@ func (s *rankSel) groupEnd(r int, l *tnode, i int) int {
 			return int(f - 1)
 		}
 	}
-	keys := l.keys()
+	keys := l.Keys()
 	key := keys[i]
 	// Most groups end in the same leaf.
 	end := -1
@@ -71,9 +69,9 @@ func (s *rankSel) groupEnd(r int, l *tnode, i int) int {
 		}
 	}
 	if end < 0 {
-		end = s.t.n
+		end = s.t.Len()
 		if key != math.MaxUint64 {
-			end = s.t.rankOf(key+1, 0)
+			end = s.t.RankOf(key+1, 0)
 		}
 	}
 	if r == 0 {
@@ -83,12 +81,12 @@ func (s *rankSel) groupEnd(r int, l *tnode, i int) int {
 }
 
 func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
-	n := s.t.n
+	n := s.t.Len()
 	k = wantK(k, n)
 	seq := s.seq.Add(1) - 1
 	if s.ends != nil {
 		start := 0
-		l := s.t.root
+		l := s.t.Root()
 		for _, end := range s.ends {
 			if k == 0 {
 				break
@@ -103,7 +101,7 @@ func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
 		}
 		return dst
 	}
-	l, i := s.t.at(0)
+	l, i := s.t.At(0)
 	for r := 0; r < n && k > 0; {
 		end := s.groupEnd(r, l, i)
 		if end == r+1 { // a group of one: no rotation, no search
@@ -116,8 +114,8 @@ func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
 			break
 		}
 		// On to the next group: in the same leaf, or found from the root.
-		if i += end - r; i >= len(l.elems()) {
-			l, i = s.t.at(end)
+		if i += end - r; i >= len(l.Elems()) {
+			l, i = s.t.At(end)
 		}
 		r = end
 	}

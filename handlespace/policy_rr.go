@@ -35,8 +35,6 @@ type rrSetSel ElementSet
 
 var _ Selector = (*rrSetSel)(nil)
 
-func (s *rrSetSel) poolSeq() *atomic.Uint64 { return s.seq }
-
 func (s *rrSetSel) Select(dst []Pick, k int, c *Client) []Pick {
 	return rrSelect(dst, k, &s.set.t, s.seq)
 }
@@ -48,19 +46,17 @@ type rrSel struct {
 
 var _ Selector = (*rrSel)(nil)
 
-func (s *rrSel) poolSeq() *atomic.Uint64 { return s.seq }
-
 func (s *rrSel) Select(dst []Pick, k int, _ *Client) []Pick {
 	return rrSelect(dst, k, &s.t, s.seq)
 }
 
 // rrSelect appends k elements of t from the next position of seq on.
 func rrSelect(dst []Pick, k int, t *tree, seq *atomic.Uint64) []Pick {
-	n := t.n
+	n := t.Len()
 	k = wantK(k, n)
 	start := int((seq.Add(1) - 1) % uint64(n))
-	if t.height == 1 { // one leaf: most pools
-		l := t.root
+	if t.Height() == 1 { // one leaf: most pools
+		l := t.Root()
 		for i, j := 0, start; i < k; i, j = i+1, j+1 {
 			if j == n {
 				j = 0
@@ -73,22 +69,22 @@ func rrSelect(dst []Pick, k int, t *tree, seq *atomic.Uint64) []Pick {
 }
 
 // appendRun appends the k entries of t from rank start on, wrapping around
-// (k <= t.n): a descent to each leaf the run reaches, and the leaf's
+// (k <= t.Len()): a descent to each leaf the run reaches, and the leaf's
 // entries.
 func appendRun(dst []Pick, t *tree, start, k int) []Pick {
 	for r := start; k > 0; {
-		l, i := t.root, r
-		if t.height > 1 {
-			l, i = t.at(r)
+		l, i := t.Root(), r
+		if t.Height() > 1 {
+			l, i = t.At(r)
 		}
-		m := min(k, len(l.elems())-i)
+		m := min(k, len(l.Elems())-i)
 		n := len(dst)
 		dst = slices.Grow(dst, m)[:n+m]
 		for j := range m {
 			dst[n+j] = Pick{l, int32(i + j)}
 		}
 		k -= m
-		if r += m; r == t.n {
+		if r += m; r == t.Len() {
 			r = 0
 		}
 	}

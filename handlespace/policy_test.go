@@ -77,7 +77,7 @@ func build(p Policy, elems []*Element, prev *testSel) *testSel {
 func (s *testSel) Select(dst []int32, k int, c *Client) []int32 {
 	for _, p := range s.sel.Select(nil, k, c) {
 		e := p.Elem()
-		if p.part.elems()[p.i] != e {
+		if p.part.Elems()[p.i] != e {
 			panic(fmt.Sprintf("pick of element %d does not lie where it says", e.ID))
 		}
 		i, ok := s.idx[e]

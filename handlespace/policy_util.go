@@ -4,7 +4,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 )
 
 // Helpers shared by the policies.
@@ -61,9 +60,6 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// seqHolder is a selector with a sequence (testing).
-type seqHolder interface{ poolSeq() *atomic.Uint64 }
-
 // idxScratches holds index buffers of the selectors that work on indexes,
 // for answers too long for a buffer on the stack.
 var idxScratches = sync.Pool{New: func() any { return new([]int32) }}
@@ -74,12 +70,4 @@ func appendIdx(dst []Pick, part *tnode, idx []int32) []Pick {
 		dst = append(dst, Pick{part, i})
 	}
 	return dst
-}
-
-// flatPart makes elems one part (see Pick) for the selectors that work on
-// a slice of the whole set.
-func flatPart(elems []*Element) *tnode {
-	n := &tnode{}
-	n.setElems(elems)
-	return n
 }

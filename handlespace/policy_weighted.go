@@ -24,9 +24,9 @@ type weightedSel struct {
 var _ Selector = (*weightedSel)(nil)
 
 func newWeightedSel(r Rand, set *eset) *weightedSel {
-	s := &weightedSel{r: r, pos: set.t, zero: set.z, total: set.t.total()}
+	s := &weightedSel{r: r, pos: set.t, zero: set.z, total: set.t.Total()}
 	if s.total == 0 {
-		s.pos, s.zero, s.total = set.z, tree{}, uint64(set.z.n)
+		s.pos, s.zero, s.total = set.z, tree{}, uint64(set.z.Len())
 	}
 	return s
 }
@@ -34,15 +34,15 @@ func newWeightedSel(r Rand, set *eset) *weightedSel {
 // locate returns the element whose interval of the weight line holds x,
 // the interval's start and its length.
 func (s *weightedSel) locate(x uint64) (Pick, uint64, uint64) {
-	if !s.pos.weighted {
+	if !s.pos.Weighted() {
 		return pickAt(&s.pos, int(x)), x, 1
 	}
-	l, i, _, start := s.pos.atWeight(x)
-	return Pick{l, int32(i)}, start, l.entryWeight(i)
+	l, i, _, start := s.pos.AtWeight(x)
+	return Pick{l, int32(i)}, start, l.Weight(i)
 }
 
 func (s *weightedSel) Select(dst []Pick, k int, _ *Client) []Pick {
-	k = wantK(k, s.pos.n+s.zero.n)
+	k = wantK(k, s.pos.Len()+s.zero.Len())
 	if k > randSmallK {
 		return s.selectMany(dst, k)
 	}
@@ -50,7 +50,7 @@ func (s *weightedSel) Select(dst []Pick, k int, _ *Client) []Pick {
 	var start, width [randSmallK]uint64
 	rest := s.total
 	c := 0
-	for ; c < k && c < s.pos.n; c++ {
+	for ; c < k && c < s.pos.Len(); c++ {
 		// The x-th point of the line without the chosen intervals.
 		x := randBelow(s.r, rest)
 		i := 0
@@ -80,15 +80,15 @@ type weightScratch struct {
 var weightScratches = sync.Pool{New: func() any { return new(weightScratch) }}
 
 func (s *weightedSel) selectMany(dst []Pick, k int) []Pick {
-	m := s.pos.n
+	m := s.pos.Len()
 	sc := weightScratches.Get().(*weightScratch)
 	ws, es := sc.w[:0], appendPicks(sc.es[:0], &s.pos)
-	s.pos.each(func(l *tnode) bool {
-		for i := range l.elems() {
-			if !s.pos.weighted {
+	s.pos.EachLeaf(func(l *tnode) bool {
+		for i := range l.Elems() {
+			if !s.pos.Weighted() {
 				ws = append(ws, 1)
 			} else {
-				ws = append(ws, l.entryWeight(i))
+				ws = append(ws, l.Weight(i))
 			}
 		}
 		return true
@@ -126,7 +126,7 @@ func (s *weightedSel) selectMany(dst []Pick, k int) []Pick {
 // appendZero appends k of the weight-0 elements, from a random place in
 // list order on.
 func (s *weightedSel) appendZero(dst []Pick, k int) []Pick {
-	z := s.zero.n
+	z := s.zero.Len()
 	if k <= 0 || z == 0 {
 		return dst
 	}

@@ -34,10 +34,10 @@ func (wrr) order() setOrder {
 
 func (wrr) build(set *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
 	s := &wrrSel{pos: set.t, zero: set.z, seq: seq}
-	total := set.t.total()
+	total := set.t.Total()
 	if total == 0 { // every weight is 0: round robin
 		s.pos, s.zero = set.z, tree{}
-		total = uint64(set.z.n)
+		total = uint64(set.z.Len())
 	}
 	s.total, s.stride = total, coprimeStride(total)
 	return s
@@ -76,8 +76,6 @@ type wrrSel struct {
 
 var _ Selector = (*wrrSel)(nil)
 
-func (s *wrrSel) poolSeq() *atomic.Uint64 { return s.seq }
-
 // point returns the point of the line that selection number seq takes.
 func (s *wrrSel) point(seq uint64) uint64 {
 	hi, lo := bits.Mul64(seq%s.total, s.stride)
@@ -85,19 +83,19 @@ func (s *wrrSel) point(seq uint64) uint64 {
 }
 
 func (s *wrrSel) Select(dst []Pick, k int, _ *Client) []Pick {
-	k = wantK(k, s.pos.n+s.zero.n)
+	k = wantK(k, s.pos.Len()+s.zero.Len())
 	seq := s.seq.Add(1) - 1
 	x := s.point(seq)
 	var j int
-	if s.pos.weighted {
-		_, _, j, _ = s.pos.atWeight(x)
+	if s.pos.Weighted() {
+		_, _, j, _ = s.pos.AtWeight(x)
 	} else {
 		j = int(x) // every weight is 0: one point per element
 	}
-	m := min(k, s.pos.n)
+	m := min(k, s.pos.Len())
 	dst = appendRun(dst, &s.pos, j, m)
-	if k -= m; k > 0 && s.zero.n > 0 {
-		dst = appendRun(dst, &s.zero, int(seq%uint64(s.zero.n)), min(k, s.zero.n))
+	if k -= m; k > 0 && s.zero.Len() > 0 {
+		dst = appendRun(dst, &s.zero, int(seq%uint64(s.zero.Len())), min(k, s.zero.Len()))
 	}
 	return dst
 }

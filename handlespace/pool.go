@@ -2,6 +2,7 @@ package handlespace
 
 import (
 	"cmp"
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 	"iter"
 	"slices"
 	"sync/atomic"
@@ -100,15 +101,15 @@ func (s *ElementSet) Select(dst []Pick, k int, c *Client) []Pick {
 // HasSites reports whether the set's order depends on the client's site
 // (Client.Site): its policy is nearest and some of its elements have a
 // site.
-func (s *ElementSet) HasSites() bool { return s.set.t.kind == byRank && s.set.z.n > 0 }
+func (s *ElementSet) HasSites() bool { return s.set.t.Kind() == byRank && s.set.z.Len() > 0 }
 
 // Range returns the set's elements, in no particular order (weighted
 // policies keep the elements of weight 0 apart).
 func (s *ElementSet) Range() iter.Seq[*Element] {
 	return func(yield func(*Element) bool) {
 		for _, t := range s.set.members() {
-			if !t.each(func(l *tnode) bool {
-				for _, e := range l.elems() {
+			if !t.EachLeaf(func(l *tnode) bool {
+				for _, e := range l.Elems() {
 					if !yield(e) {
 						return false
 					}
@@ -123,11 +124,11 @@ func (s *ElementSet) Range() iter.Seq[*Element] {
 
 // Elements returns a new slice of the set's elements, sorted by ID.
 func (s *ElementSet) Elements() []*Element {
-	out := s.set.t.appendElems(make([]*Element, 0, s.Len()))
-	if s.set.t.kind != byRank {
-		out = s.set.z.appendElems(out)
+	out := s.set.t.AppendElems(make([]*Element, 0, s.Len()))
+	if s.set.t.Kind() != byRank {
+		out = s.set.z.AppendElems(out)
 	}
-	if s.set.t.kind == byRank || s.set.z.n > 0 {
+	if s.set.t.Kind() == byRank || s.set.z.Len() > 0 {
 		slices.SortFunc(out, func(a, b *Element) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	return out
@@ -142,32 +143,7 @@ type Pick struct {
 }
 
 // Elem returns the picked element.
-func (p Pick) Elem() *Element { return p.part.elems()[p.i] }
-
-// partMemo is what PartMemo keeps on a part.
-type partMemo struct {
-	key, v any
-}
-
-// PartMemo returns the value build computes from the elements of p's part
-// and p's index among them. The value is built at most once per part and
-// key in the common case (concurrent first callers may each build; one
-// result stays), so that material aligned with a part's elements (the DNS
-// front's packed records) is built again only for the parts a change
-// made. key is a comparable value that says what else the value depends
-// on. Safe for concurrent use.
-func (p Pick) PartMemo(key any, build func(elems []*Element) any) (any, int) {
-	if m := p.part.memo.Load(); m != nil && m.key == key {
-		return m.v, int(p.i)
-	}
-	return p.partMemoBuild(key, build), int(p.i)
-}
-
-func (p Pick) partMemoBuild(key any, build func(elems []*Element) any) any {
-	m := &partMemo{key: key, v: build(p.part.elems())}
-	p.part.memo.Store(m)
-	return m.v
-}
+func (p Pick) Elem() *Element { return p.part.Elems()[p.i] }
 
 // Index returns p's index among the elements of its part.
 func (p Pick) Index() int { return int(p.i) }
@@ -188,17 +164,17 @@ type eset struct {
 
 // members returns the trees that hold the set's elements, each once.
 func (s *eset) members() []*tree {
-	if s.t.kind == byRank {
+	if s.t.Kind() == byRank {
 		return []*tree{&s.t}
 	}
 	return []*tree{&s.t, &s.z}
 }
 
 func (s *eset) len() int {
-	if s.t.kind == byRank {
-		return s.t.n
+	if s.t.Kind() == byRank {
+		return s.t.Len()
 	}
-	return s.t.n + s.z.n
+	return s.t.Len() + s.z.Len()
 }
 
 // setOrder is how a policy keeps its sets.
@@ -221,9 +197,9 @@ func (o *setOrder) plain() bool { return o.rank == nil && o.weight == nil }
 func (o *setOrder) empty() eset {
 	switch {
 	case o.rank != nil:
-		return eset{t: tree{kind: byRank}, z: tree{kind: byRank}}
+		return eset{t: ptree.Empty[Element](byRank, false), z: ptree.Empty[Element](byRank, false)}
 	case o.weight != nil:
-		return eset{t: tree{kind: byID, weighted: true}}
+		return eset{t: ptree.Empty[Element](byID, true)}
 	}
 	return eset{}
 }
@@ -231,12 +207,12 @@ func (o *setOrder) empty() eset {
 // place returns e's entry in a set, and whether it goes to the tree of
 // weight 0.
 func (o *setOrder) place(e *Element) (tent, bool) {
-	x := tent{key: uint64(e.ID), e: e}
+	x := tent{Key: uint64(e.ID), Elem: e}
 	switch {
 	case o.rank != nil:
-		x.key, x.tie = o.rank(e), e.ID
+		x.Key, x.Tie = o.rank(e), e.ID
 	case o.weight != nil:
-		if x.w = o.weight(e); x.w == 0 {
+		if x.W = o.weight(e); x.W == 0 {
 			return x, true
 		}
 	}
@@ -250,7 +226,7 @@ func (o *setOrder) sitePlace(e *Element) (tent, bool) {
 		return tent{}, false
 	}
 	k, ok := o.site(e)
-	return tent{key: k, tie: e.ID, e: e}, ok
+	return tent{Key: k, Tie: e.ID, Elem: e}, ok
 }
 
 // Element flags: what decides which served sets an element is in.
@@ -320,8 +296,8 @@ type PoolView struct {
 	// pool's views while they stay the same.
 	*PoolInfo
 
-	elems  tree   // every element, byID
-	labels lindex // every element's labelKey
+	elems  tree        // every element, byID
+	labels ptree.Index // every element's labelKey
 
 	// Served sets: the elements that answers may carry (those up, or all of
 	// them when none is up and the pool fails open), all of them, those
@@ -336,34 +312,18 @@ type PoolView struct {
 	cnt      viewCounts
 	failMode bool // no element is served and the pool fails open: the sets hold the AdminAuto elements
 
-	memo atomic.Pointer[memoBox]
-}
-
-type memoBox struct{ v any }
-
-// Memo returns the value build computes from this view, computing it at most
-// once per view in the common case (concurrent first callers may each build;
-// one result wins). The DNS front keeps its packed reply material here.
-func (v *PoolView) Memo(build func(*PoolView) any) any {
-	if b := v.memo.Load(); b != nil {
-		return b.v
-	}
-	b := &memoBox{build(v)}
-	if v.memo.CompareAndSwap(nil, b) {
-		return b.v
-	}
-	return v.memo.Load().v
+	memo ptree.Memo // the readers' memo of the view (see Memo)
 }
 
 // Len returns the number of elements of the pool.
-func (v *PoolView) Len() int { return v.elems.n }
+func (v *PoolView) Len() int { return v.elems.Len() }
 
 // Range returns the pool's elements, sorted by ID. Iterating costs
 // O(n); it allocates nothing.
 func (v *PoolView) Range() iter.Seq[*Element] {
 	return func(yield func(*Element) bool) {
-		v.elems.each(func(l *tnode) bool {
-			for _, e := range l.elems() {
+		v.elems.EachLeaf(func(l *tnode) bool {
+			for _, e := range l.Elems() {
 				if !yield(e) {
 					return false
 				}
@@ -374,16 +334,18 @@ func (v *PoolView) Range() iter.Seq[*Element] {
 }
 
 // Elements returns a new slice of the pool's elements, sorted by ID.
-func (v *PoolView) Elements() []*Element { return v.elems.appendElems(make([]*Element, 0, v.elems.n)) }
+func (v *PoolView) Elements() []*Element {
+	return v.elems.AppendElems(make([]*Element, 0, v.elems.Len()))
+}
 
 // Element returns the element with the given ID, or nil. O(log n).
-func (v *PoolView) Element(id uint32) *Element { return v.elems.findID(id) }
+func (v *PoolView) Element(id uint32) *Element { return v.elems.Get(uint64(id)) }
 
 // Label returns the element whose label is label, or nil. O(log n).
 func (v *PoolView) Label(label string) *Element {
 	var found *Element
-	v.labels.each(labelHash(label), func(k uint64) bool {
-		if e := v.elems.findID(uint32(k)); e != nil && e.Label == label {
+	v.labels.Each(labelHash(label), func(k uint64) bool {
+		if e := v.elems.Get(uint64(uint32(k))); e != nil && e.Label == label {
 			found = e
 			return false
 		}
@@ -396,14 +358,14 @@ func (v *PoolView) Label(label string) *Element {
 // (old nil: every element of v), in ID order: with the old and the new
 // version (either nil when the element was added or removed). Parts of the
 // two views that a change did not touch are skipped without being read,
-// so that after a change of one element it costs O(n / leafMax), not O(n).
+// so that after a change of one element it costs O(n / 64), not O(n).
 func DiffElements(old, v *PoolView, f func(was, now *Element)) {
 	var a, b []*tnode
 	if old != nil {
-		old.elems.each(func(l *tnode) bool { a = append(a, l); return true })
+		old.elems.EachLeaf(func(l *tnode) bool { a = append(a, l); return true })
 	}
 	if v != nil {
-		v.elems.each(func(l *tnode) bool { b = append(b, l); return true })
+		v.elems.EachLeaf(func(l *tnode) bool { b = append(b, l); return true })
 	}
 	var ea, eb []*Element
 	i, j := 0, 0
@@ -415,11 +377,11 @@ func DiffElements(old, v *PoolView, f func(was, now *Element)) {
 			j++
 		}
 		if len(ea) == 0 && i < len(a) {
-			ea = a[i].elems()
+			ea = a[i].Elems()
 			i++
 		}
 		if len(eb) == 0 && j < len(b) {
-			eb = b[j].elems()
+			eb = b[j].Elems()
 			j++
 		}
 		switch {
@@ -459,16 +421,16 @@ func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems 
 	}
 	ents := make([]tent, len(elems))
 	for i, e := range elems {
-		ents[i] = tent{key: uint64(e.ID), e: e}
+		ents[i] = tent{Key: uint64(e.ID), Elem: e}
 		v.cnt.add(elementFlags(e), 1)
 	}
-	v.elems = buildTree(byID, false, ents)
+	v.elems = ptree.Build(byID, false, ents)
 	lkeys := make([]uint64, len(elems))
 	for i, e := range elems {
 		lkeys[i] = labelKey(e.Label, e.ID)
 	}
 	slices.Sort(lkeys)
-	v.labels = buildIndex(lkeys)
+	v.labels = ptree.BuildIndex(lkeys)
 	if prev != nil {
 		v.Gen = prev.Gen + 1
 	}
@@ -493,6 +455,16 @@ func (v *PoolView) sets() [3]struct {
 		mask uint8
 		n    int
 	}{{&v.All, base, n}, {&v.V4, base | flagV4, n4}, {&v.V6, base | flagV6, n6}}
+}
+
+// Serves reports whether e, an element of the view, is in its answers
+// (the All set): served, or, when the pool fails open, not drained or
+// forced down. It looks at e alone, without walking the set.
+func (v *PoolView) Serves(e *Element) bool {
+	if v.failMode {
+		return e.Admin == AdminAuto
+	}
+	return e.Served()
 }
 
 func (v *PoolView) setFailMode() {
@@ -573,7 +545,7 @@ func (v *PoolView) sharedSet(o *setOrder, i, n, n0 int) (eset, bool) {
 		return o.empty(), true
 	case i > 0 && n == n0:
 		return v.All.set, true
-	case o.plain() && n == v.elems.n:
+	case o.plain() && n == v.elems.Len():
 		return eset{t: v.elems}, true
 	}
 	return eset{}, false
@@ -594,17 +566,17 @@ func (o *setOrder) setOf(elems []*Element) eset {
 	}
 	s := o.empty()
 	byKey := func(a, b tent) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.tie, b.tie)
+		return cmp.Compare(a.Tie, b.Tie)
 	}
 	if o.rank != nil {
 		slices.SortFunc(ents, byKey)
 		slices.SortFunc(zero, byKey)
 	}
-	s.t = buildTree(s.t.kind, s.t.weighted, ents)
-	s.z = buildTree(s.z.kind, false, zero)
+	s.t = ptree.Build(s.t.Kind(), s.t.Weighted(), ents)
+	s.z = ptree.Build(s.z.Kind(), false, zero)
 	return s
 }
 
@@ -628,24 +600,24 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 	nv.labels = v.labels
 	for _, c := range changes {
 		if c.new != nil {
-			mods = append(mods, tent{key: uint64(c.id), e: c.new})
+			mods = append(mods, tent{Key: uint64(c.id), Elem: c.new})
 			nv.cnt.add(elementFlags(c.new), 1)
 		} else {
-			mods = append(mods, tent{key: uint64(c.id), del: true, e: c.old})
+			mods = append(mods, tent{Key: uint64(c.id), Del: true, Elem: c.old})
 		}
 		if c.old != nil {
 			nv.cnt.add(elementFlags(c.old), -1)
 		}
 		if c.old == nil || c.new == nil || c.old.Label != c.new.Label {
 			if c.old != nil {
-				nv.labels = nv.labels.without(labelKey(c.old.Label, c.id))
+				nv.labels = nv.labels.Without(labelKey(c.old.Label, c.id))
 			}
 			if c.new != nil {
-				nv.labels = nv.labels.with(labelKey(c.new.Label, c.id))
+				nv.labels = nv.labels.With(labelKey(c.new.Label, c.id))
 			}
 		}
 	}
-	nv.elems = v.elems.update(mods, &sc.t)
+	nv.elems = v.elems.Update(mods, &sc.t)
 	clear(mods)
 	sc.mods = mods[:0]
 	nv.setFailMode()
@@ -676,20 +648,20 @@ func (o *setOrder) updateSet(s eset, changes []elemChange, mask uint8, sc *scrat
 				continue
 			}
 			x, z := o.place(e)
-			x.del = e == c.old
+			x.Del = e == c.old
 			if z {
 				zm = append(zm, x)
 			} else {
 				tm = append(tm, x)
 			}
 			if x, ok := o.sitePlace(e); ok {
-				x.del = e == c.old
+				x.Del = e == c.old
 				zm = append(zm, x)
 			}
 		}
 	}
-	s.t = s.t.update(s.t.sortMods(tm), &sc.t)
-	s.z = s.z.update(s.z.sortMods(zm), &sc.t)
+	s.t = s.t.Update(s.t.SortMods(tm), &sc.t)
+	s.z = s.z.Update(s.z.SortMods(zm), &sc.t)
 	sc.mods, sc.zmods = tm[:0], zm[:0]
 	return s
 }
@@ -697,7 +669,7 @@ func (o *setOrder) updateSet(s eset, changes []elemChange, mask uint8, sc *scrat
 // scratch is a writer's reusable working memory (guarded by the
 // handlespace's lock).
 type scratch struct {
-	t           tscratch
+	t           ptree.Scratch[Element]
 	mods, zmods []tent
 	changes     []elemChange
 	ids         []uint32

@@ -3,11 +3,12 @@ package handlespace
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // Site is a site name (an element's Site, a site of the site map) as a
@@ -75,27 +76,11 @@ func (s Site) String() string {
 
 // SiteMap maps client addresses to sites: the site of the longest of its
 // prefixes that holds the address. It is immutable once made, and safe for
-// concurrent use; a lookup takes no lock and allocates nothing.
-//
-// It is a path-compressed binary trie per address family (IPv4 addresses,
-// and IPv4-mapped IPv6 prefixes and addresses, in the IPv4 one): a lookup
-// visits one node per branching on the address's path, at most one per
-// prefix, and, for a few hundred prefixes, typically about log₂ of their
-// number.
+// concurrent use; a lookup takes no lock and allocates nothing (see
+// ptree.PrefixTrie for how).
 type SiteMap struct {
-	v4, v6 *snode
-	n      int
-	sites  []string // sorted
-}
-
-// snode is a node of a SiteMap's trie: a prefix (bits, its address's
-// leading bits left-aligned in hi and lo), the site of that prefix if the
-// map has it, and the subtries of the two values of the next bit.
-type snode struct {
-	hi, lo uint64
-	bits   int
-	site   Site
-	kid    [2]*snode
+	t     ptree.PrefixTrie
+	sites []string // sorted
 }
 
 // NewSiteMap makes the map of sites (a site name → its prefixes). The same
@@ -125,16 +110,9 @@ func NewSiteMap(sites map[string][]netip.Prefix) (*SiteMap, error) {
 				errs = append(errs, fmt.Errorf("site %q: invalid prefix", name))
 				continue
 			}
-			hi, lo, b, v6 := prefixBits(p)
-			root := &m.v4
-			if v6 {
-				root = &m.v6
+			if other := m.t.Insert(p, uint32(s)); other != 0 {
+				errs = append(errs, fmt.Errorf("prefix %s is given for two sites, %s and %s", p.Masked(), Site(other), s))
 			}
-			if other := insertSite(root, hi, lo, b, s); other != 0 {
-				errs = append(errs, fmt.Errorf("prefix %s is given for two sites, %s and %s", p.Masked(), other, s))
-				continue
-			}
-			m.n++
 		}
 	}
 	m.sites = slices.Compact(m.sites)
@@ -149,7 +127,7 @@ func (m *SiteMap) Len() int {
 	if m == nil {
 		return 0
 	}
-	return m.n
+	return m.t.Len()
 }
 
 // Sites returns the map's site names, sorted.
@@ -158,101 +136,6 @@ func (m *SiteMap) Sites() []string {
 		return nil
 	}
 	return slices.Clone(m.sites)
-}
-
-// prefixBits returns p's address bits left-aligned, its length, and
-// whether it is an IPv6 prefix (IPv4-mapped ones of at least 96 bits are
-// IPv4 prefixes).
-func prefixBits(p netip.Prefix) (hi, lo uint64, b int, v6 bool) {
-	p = p.Masked()
-	a, b := p.Addr(), p.Bits()
-	if a.Is4In6() && b >= 96 {
-		a, b = a.Unmap(), b-96
-	}
-	hi, lo = addrBits(a)
-	return hi, lo, b, a.Is6()
-}
-
-// addrBits returns a's bits left-aligned (an IPv4 address in the top 32
-// bits of hi).
-func addrBits(a netip.Addr) (hi, lo uint64) {
-	if a.Is4() {
-		v := a.As4()
-		return uint64(v[0])<<56 | uint64(v[1])<<48 | uint64(v[2])<<40 | uint64(v[3])<<32, 0
-	}
-	v := a.As16()
-	for i := range 8 {
-		hi = hi<<8 | uint64(v[i])
-		lo = lo<<8 | uint64(v[8+i])
-	}
-	return hi, lo
-}
-
-// bitAt returns bit i (0 is the first) of hi, lo.
-func bitAt(hi, lo uint64, i int) int {
-	if i < 64 {
-		return int(hi >> (63 - i) & 1)
-	}
-	return int(lo >> (127 - i) & 1)
-}
-
-// commonBits returns how many leading bits (a) and (b) share, at most lim.
-func commonBits(ahi, alo, bhi, blo uint64, lim int) int {
-	c := bits.LeadingZeros64(ahi ^ bhi)
-	if c == 64 {
-		c += bits.LeadingZeros64(alo ^ blo)
-	}
-	return min(c, lim)
-}
-
-// maskBits keeps the first b bits of hi, lo.
-func maskBits(hi, lo uint64, b int) (uint64, uint64) {
-	switch {
-	case b <= 0:
-		return 0, 0
-	case b < 64:
-		return hi &^ (^uint64(0) >> b), 0
-	case b < 128:
-		return hi, lo &^ (^uint64(0) >> (b - 64))
-	}
-	return hi, lo
-}
-
-// insertSite adds the prefix (hi, lo)/b of site s below *ref; if the
-// prefix is already another site's, it returns that site and changes
-// nothing.
-func insertSite(ref **snode, hi, lo uint64, b int, s Site) Site {
-	hi, lo = maskBits(hi, lo, b)
-	for {
-		n := *ref
-		if n == nil {
-			*ref = &snode{hi: hi, lo: lo, bits: b, site: s}
-			return 0
-		}
-		c := commonBits(hi, lo, n.hi, n.lo, min(b, n.bits))
-		switch {
-		case c == n.bits && c == b: // this very prefix
-			if n.site != 0 && n.site != s {
-				return n.site
-			}
-			n.site = s
-			return 0
-		case c == n.bits: // inside n
-			ref = &n.kid[bitAt(hi, lo, n.bits)]
-		case c == b: // n is inside the new prefix
-			nn := &snode{hi: hi, lo: lo, bits: b, site: s}
-			nn.kid[bitAt(n.hi, n.lo, b)] = n
-			*ref = nn
-			return 0
-		default: // they part at bit c: a branching node of neither
-			ghi, glo := maskBits(hi, lo, c)
-			g := &snode{hi: ghi, lo: glo, bits: c}
-			g.kid[bitAt(hi, lo, c)] = &snode{hi: hi, lo: lo, bits: b, site: s}
-			g.kid[bitAt(n.hi, n.lo, c)] = n
-			*ref = g
-			return 0
-		}
-	}
 }
 
 // Lookup returns the site of the client: of its EDNS Client Subnet when
@@ -282,37 +165,6 @@ func (m *SiteMap) Lookup(c *Client) (site Site, scope int) {
 	if m == nil {
 		return 0, 0
 	}
-	n, width := m.v6, 128
-	if a.Is4() {
-		n, width, lim = m.v4, 32, min(lim, 32)
-	}
-	hi, lo := addrBits(a)
-	hi, lo = maskBits(hi, lo, lim)
-	if n == nil {
-		return 0, 0 // no prefix of this family: the same for every address
-	}
-	for {
-		c := commonBits(hi, lo, n.hi, n.lo, min(n.bits, lim))
-		if c < n.bits {
-			// The address (as far as known) leaves the trie at bit c: no
-			// prefix lies inside its first c+1 bits; or n lies inside
-			// what is known of it (c == lim).
-			return site, min(c+1, lim)
-		}
-		if n.site != 0 {
-			site = n.site
-		}
-		if n.bits >= lim || n.bits == width {
-			return site, min(n.bits, lim)
-		}
-		b := bitAt(hi, lo, n.bits)
-		k := n.kid[b]
-		if k == nil {
-			if n.kid[1-b] == nil {
-				return site, n.bits // n's whole prefix maps to its site
-			}
-			return site, n.bits + 1
-		}
-		n = k
-	}
+	v, scope := m.t.Lookup(a, lim)
+	return Site(v), scope
 }

@@ -19,8 +19,8 @@ import (
 func checkView(t *testing.T, pv *PoolView) {
 	t.Helper()
 	elems := pv.Elements()
-	if len(elems) != pv.Len() || pv.labels.n != pv.Len() {
-		t.Fatalf("%d elements, Len %d, %d labels", len(elems), pv.Len(), pv.labels.n)
+	if len(elems) != pv.Len() || pv.labels.Len() != pv.Len() {
+		t.Fatalf("%d elements, Len %d, %d labels", len(elems), pv.Len(), pv.labels.Len())
 	}
 	var cnt viewCounts
 	labels := map[string]bool{}
@@ -42,8 +42,12 @@ func checkView(t *testing.T, pv *PoolView) {
 		lkeys = append(lkeys, labelKey(e.Label, e.ID))
 	}
 	slices.Sort(lkeys)
-	if got := pv.labels.all(nil); !slices.Equal(slices.Sorted(slices.Values(got)), lkeys) || !sameTrie(pv.labels.root, buildIndex(lkeys).root) {
-		t.Fatalf("label index holds %d keys, want %d (or is not canonical)", len(got), len(lkeys))
+	// The index holds these keys and no other (its canonical form is
+	// ptree's to check).
+	for _, k := range lkeys {
+		if !hasLabelKey(pv, k) {
+			t.Fatalf("label index lacks key %x", k)
+		}
 	}
 	if cnt != pv.cnt {
 		t.Fatalf("counts %+v, want %+v", pv.cnt, cnt)
@@ -70,25 +74,25 @@ func checkView(t *testing.T, pv *PoolView) {
 		}
 		for _, pair := range [][2]*tree{{&st.s.set.t, &ref.t}, {&st.s.set.z, &ref.z}} {
 			got, exp := pair[0], pair[1]
-			if got.kind != exp.kind || got.weighted != exp.weighted {
-				t.Fatalf("set of mask %04b: tree kind %d/%v, want %d/%v", st.mask, got.kind, got.weighted, exp.kind, exp.weighted)
+			if got.Kind() != exp.Kind() || got.Weighted() != exp.Weighted() {
+				t.Fatalf("set of mask %04b: tree kind %d/%v, want %d/%v", st.mask, got.Kind(), got.Weighted(), exp.Kind(), exp.Weighted())
 			}
-			if !slices.Equal(got.appendElems(nil), exp.appendElems(nil)) {
+			if !slices.Equal(got.AppendElems(nil), exp.AppendElems(nil)) {
 				t.Fatalf("set of mask %04b (policy %s) holds %v, want %v", st.mask, pv.Spec.Policy,
-					elemIDs(got.appendElems(nil)), elemIDs(exp.appendElems(nil)))
+					elemIDs(got.AppendElems(nil)), elemIDs(exp.AppendElems(nil)))
 			}
-			if got.weighted && got.total() != exp.total() {
-				t.Fatalf("set of mask %04b: weight %d, want %d", st.mask, got.total(), exp.total())
+			if got.Weighted() && got.Total() != exp.Total() {
+				t.Fatalf("set of mask %04b: weight %d, want %d", st.mask, got.Total(), exp.Total())
 			}
-			if got.kind == byRank {
-				for r := 0; r < got.n; r++ {
-					l, i := got.at(r)
-					want := o.rank(l.elems()[i])
+			if got.Kind() == byRank {
+				for r := 0; r < got.Len(); r++ {
+					l, i := got.At(r)
+					want := o.rank(l.Elems()[i])
 					if got == &st.s.set.z {
-						want, _ = o.site(l.elems()[i])
+						want, _ = o.site(l.Elems()[i])
 					}
-					if l.keys()[i] != want {
-						t.Fatalf("rank key of %d is %d, want %d", l.elems()[i].ID, l.keys()[i], want)
+					if l.Keys()[i] != want {
+						t.Fatalf("rank key of %d is %d, want %d", l.Elems()[i].ID, l.Keys()[i], want)
 					}
 				}
 			}
@@ -108,6 +112,13 @@ func checkView(t *testing.T, pv *PoolView) {
 			if pv.Spec.Policy == "nearest" {
 				checkNearestSites(t, st.s, want)
 			}
+		}
+	}
+	// Serves answers for one element what the All set holds.
+	all := pv.sets()[0].mask
+	for _, e := range elems {
+		if got, want := pv.Serves(e), elementFlags(e)&all == all; got != want {
+			t.Fatalf("Serves(%d) = %v, want %v (health %v, admin %v, reported %v, fail mode %v)", e.ID, got, want, e.Health, e.Admin, e.Reported, pv.failMode)
 		}
 	}
 }
@@ -185,9 +196,8 @@ func TestQuickViewUpdates(t *testing.T) {
 							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: mk(id)}})
 						case 2:
 							// A new label for the element (rename).
-							e := mk(id)
-							e.Label = fmt.Sprintf("r%d-%d", id, round)
-							groups = append(groups, []Op{{Pool: "web.z.test.", Elem: e, legacy: true}})
+							label := fmt.Sprintf("r%d-%d", id, round)
+							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) { e.Label = label }}})
 						default:
 							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
 							site := testSites[r.IntN(len(testSites))]

@@ -68,9 +68,7 @@ func TestAnswers(t *testing.T) {
 		t.Errorf("last %v s: %v, want w2 still there, below its 0.3", long.WindowS, s)
 	}
 	// A pool that leaves the handlespace is forgotten by the tally, in time.
-	if err := hs.Deregister(pool, els[1].ID); err != nil {
-		t.Fatal(err)
-	}
+	reload(t, hs, []*handlespace.Element{els[0], els[2]})
 	for i := 75; i < 140; i++ {
 		r.Sample(t0.Add(time.Duration(i) * time.Second))
 	}
@@ -99,6 +97,7 @@ func TestAnswersConcurrent(t *testing.T) {
 	r := history.New(history.Config{}, history.Inputs{View: hs.View, Answers: ans})
 	r.Sample(t0.Add(-time.Second)) // the base of the first rate
 	infos := []*handlespace.PoolInfo{hs.View().Pool("web.pool.test.").PoolInfo, hs.View().Pool("api.pool.test.").PoolInfo}
+	a1 := hs.View().Pool("api.pool.test.").Elements()[0].ID
 	var wg sync.WaitGroup
 	const per = 20000
 	for g := range 4 {
@@ -106,7 +105,11 @@ func TestAnswersConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range per {
-				ans.PoolAnswer(infos[i%2], els[(g+i)%3].ID)
+				if i%2 == 0 {
+					ans.PoolAnswer(infos[0], els[(g+i)%3].ID)
+				} else {
+					ans.PoolAnswer(infos[1], a1)
+				}
 			}
 		}()
 	}
@@ -167,7 +170,7 @@ func TestConcurrentReads(t *testing.T) {
 			if i%2 == 0 {
 				h = handlespace.HealthDown
 			}
-			hs.SetHealth("web.pool.test.", els[0].ID, h)
+			hs.Update("web.pool.test.", els[0].ID, func(x *handlespace.Element) { x.Health = h })
 			r.Sample(t0.Add(time.Duration(i) * time.Second))
 		}
 	}()

@@ -23,7 +23,7 @@ func TestBounds(t *testing.T) {
 			h = handlespace.HealthDown
 		}
 		if i < 100 { // flap w1 every second for 100 s
-			if err := hs.SetHealth("web.pool.test.", els[0].ID, h); err != nil {
+			if err := hs.Update("web.pool.test.", els[0].ID, func(x *handlespace.Element) { x.Health = h }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -54,7 +54,7 @@ func TestBounds(t *testing.T) {
 		if i%2 == 1 {
 			h = handlespace.HealthDown
 		}
-		if err := hs2.SetHealth("web.pool.test.", els2[0].ID, h); err != nil {
+		if err := hs2.Update("web.pool.test.", els2[0].ID, func(x *handlespace.Element) { x.Health = h }); err != nil {
 			t.Fatal(err)
 		}
 		r2.Sample(t0.Add(time.Duration(i) * time.Second))
@@ -134,12 +134,12 @@ func TestChurn(t *testing.T) {
 		e := hstest.Elem(fmt.Sprintf("c%d", i), fmt.Sprintf("10.9.%d.%d", i/250, i%250+1), 80, 1)
 		e.Expires = t0.Add(time.Hour)
 		e.Health = handlespace.HealthUp
-		if err := hs.Register("churn.pool.test.", e, "rr"); err != nil {
+		if err := hs.Do(handlespace.Op{Pool: "churn.pool.test.", Elem: e, Policy: "rr"}); err != nil {
 			t.Fatal(err)
 		}
 		ans.PoolAnswer(hs.View().Pool("churn.pool.test.").PoolInfo, e.ID)
 		if prev != nil {
-			if err := hs.Deregister("churn.pool.test.", prev.ID); err != nil {
+			if err := hs.Do(handlespace.Op{Pool: "churn.pool.test.", ID: prev.ID}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -17,18 +17,29 @@ var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 func space(t *testing.T) (*handlespace.Handlespace, []*handlespace.Element) {
 	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: 0x0a0a0a0a, Now: func() time.Time { return t0 }})
+	els := []*handlespace.Element{hstest.Elem("w1", "10.0.0.1", 80, 1), hstest.Elem("w2", "10.0.0.2", 80, 1), hstest.Elem("w3", "10.0.0.3", 80, 2)}
+	reload(t, hs, els)
+	return hs, els
+}
+
+// reload applies the zone of space with the web pool's elements els (a
+// zone file edited and reloaded).
+func reload(t *testing.T, hs *handlespace.Handlespace, els []*handlespace.Element) {
+	t.Helper()
 	rrs := hstest.RRs(t, "pool.test. 3600 IN SOA ns1.pool.test. h.pool.test. 1 3600 600 86400 30\npool.test. 3600 IN NS ns1.pool.test.\nns1.pool.test. 3600 IN A 192.0.2.53\n")
 	web := handlespace.DefaultPoolSpec()
 	web.Policy = "wrr"
 	api := handlespace.DefaultPoolSpec()
-	els := []*handlespace.Element{hstest.Elem("w1", "10.0.0.1", 80, 1), hstest.Elem("w2", "10.0.0.2", 80, 1), hstest.Elem("w3", "10.0.0.3", 80, 2)}
+	var cl []*handlespace.Element
+	for _, e := range els {
+		cl = append(cl, e.Clone())
+	}
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.test.", File: "t.zone", Records: rrs, Pools: []handlespace.PoolDef{
-		{Handle: "web", Spec: web, Elements: els},
+		{Handle: "web", Spec: web, Elements: cl},
 		{Handle: "api", Spec: api, Elements: []*handlespace.Element{hstest.Elem("a1", "10.0.1.1", 80, 1)}},
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	return hs, els
 }
 
 func pool(t *testing.T, r history.Reply, name string) history.PoolHistory {
@@ -76,7 +87,7 @@ func TestRecorder(t *testing.T) {
 	r.Sample(t0.Add(time.Second))
 	// w2 goes down at +2 s, with a reason.
 	reasons[els[1].ID] = "connect: connection refused"
-	if err := hs.SetHealth("web.pool.test.", els[1].ID, handlespace.HealthDown); err != nil {
+	if err := hs.Update("web.pool.test.", els[1].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	cnt = history.Counters{Queries: 1500, Timed: 20, TimedSum: 300 * time.Microsecond}
@@ -137,9 +148,18 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("web expected share %+v", web.Expected)
 	}
 
-	// w1 deregistered: gone.
-	if err := hs.Deregister("web.pool.test.", els[0].ID); err != nil {
-		t.Fatal(err)
+	// w1 removed from the zone file: gone. (This handlespace without
+	// probing starts the reloaded elements up and auto, where the daemon
+	// keeps their health and restores their administrative state: w2 is
+	// down and w3 drained again, in the same sample.)
+	reload(t, hs, els[1:])
+	for id, f := range map[uint32]func(*handlespace.Element){
+		els[1].ID: func(e *handlespace.Element) { e.Health = handlespace.HealthDown },
+		els[2].ID: func(e *handlespace.Element) { e.Admin = handlespace.AdminDrain },
+	} {
+		if err := hs.Update("web.pool.test.", id, f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r.Sample(t0.Add(6 * time.Second))
 	web = pool(t, r.History(history.Query{Pool: "web.pool.test."}), "web.pool.test.")

@@ -43,7 +43,7 @@ func TestExpectedShare(t *testing.T) {
 			t.Fatal(err)
 		}
 		if tt.down >= 0 {
-			if err := hs.SetHealth("p.z.", els[tt.down].ID, handlespace.HealthDown); err != nil {
+			if err := hs.Update("p.z.", els[tt.down].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -570,7 +570,7 @@ func (a *api) setAdmin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("pool %s has no element %s", pv.Name, handlespace.IDString(e.ID)))
 		return
 	}
-	writeJSON(w, r, http.StatusOK, a.element(npv, ne, servedSet(npv)))
+	writeJSON(w, r, http.StatusOK, a.element(npv, ne))
 }
 
 // backendError writes the reply for an error of the backend.

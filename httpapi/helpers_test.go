@@ -149,10 +149,10 @@ func newFixtureWith(t testing.TB, cfg httpapi.Config) *fixture {
 	d := dyn.Clone()
 	d.Home = 0x0a0b0c0d
 	d.Expires = t0.Add(42500 * time.Millisecond)
-	if err := hs.Register("web.pool.test.", d, ""); err != nil {
+	if err := hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: d}); err != nil {
 		t.Fatal(err)
 	}
-	if err := hs.SetHealth("web.pool.test.", web2.ID, handlespace.HealthDown); err != nil {
+	if err := hs.Update("web.pool.test.", web2.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	if err := hs.Update("web.pool.test.", web1.ID, func(e *handlespace.Element) { e.RTT, e.LocalRTT = 1500*time.Microsecond, 900*time.Microsecond }); err != nil {

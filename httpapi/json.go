@@ -142,15 +142,6 @@ func probeSpec(p handlespace.ProbeSpec) *ProbeJSON {
 	}
 }
 
-// servedSet returns the IDs of the elements in the pool's answers.
-func servedSet(pv *handlespace.PoolView) map[uint32]bool {
-	s := make(map[uint32]bool, pv.All.Len())
-	for e := range pv.All.Range() {
-		s[e.ID] = true
-	}
-	return s
-}
-
 func poolSummary(pv *handlespace.PoolView) PoolJSON {
 	p := PoolJSON{
 		Name:     pv.Name,
@@ -194,16 +185,15 @@ func poolSummary(pv *handlespace.PoolView) PoolJSON {
 
 func (a *api) poolDetail(pv *handlespace.PoolView) PoolJSON {
 	p := poolSummary(pv)
-	served := servedSet(pv)
 	es := make([]ElementJSON, 0, pv.Len())
 	for e := range pv.Range() {
-		es = append(es, a.element(pv, e, served))
+		es = append(es, a.element(pv, e))
 	}
 	p.Elements = &es
 	return p
 }
 
-func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served map[uint32]bool) ElementJSON {
+func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJSON {
 	j := ElementJSON{
 		ID:        handlespace.IDString(e.ID),
 		Label:     e.Label,
@@ -219,7 +209,7 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element, served m
 		Health:    e.Health.String(),
 		Admin:     e.Admin.String(),
 		Reported:  e.Reported,
-		Served:    served[e.ID],
+		Served:    pv.Serves(e),
 		Home:      handlespace.IDString(e.Home),
 		Static:    e.Static,
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // Registration endpoints (with the bearer token):
@@ -21,17 +21,17 @@ import (
 // They take the same path as DNS UPDATE: the registrar, which makes the
 // change durable (bbolt, fsync) before the reply.
 
-// Registrar is what the registration endpoints use. *registrar.Registrar
+// Registrar is what the registration endpoints use. *regcommit.Committer
 // is one.
 type Registrar interface {
 	// Allow reports whether the source may send another registration now.
 	Allow(from netip.Addr) bool
 	// Submit applies a request and returns once it is durable, or failed
 	// and changed nothing.
-	Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error)
+	Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error)
 }
 
-var _ Registrar = (*registrar.Registrar)(nil)
+var _ Registrar = (*regcommit.Committer)(nil)
 
 // registerTimeout bounds how long a registration waits for its commit.
 const registerTimeout = 10 * time.Second
@@ -186,7 +186,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 		writeError(w, r, http.StatusBadRequest, "element: "+err.Error())
 		return
 	}
-	change := registrar.Change{Pool: pool, Label: label, Elem: e, Policy: req.Policy,
+	change := regcommit.Change{Pool: pool, Label: label, Elem: e, Policy: req.Policy,
 		Lease: time.Duration(req.Lease * float64(time.Second))}
 	res, ok := a.submit(w, r, reg, pool, label, change)
 	if !ok {
@@ -209,7 +209,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 	if d.Created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, r, status, registerJSON{Pool: pool, Created: d.Created, LeaseS: res.Lease.Seconds(), Element: a.element(pv, ne, servedSet(pv))})
+	writeJSON(w, r, status, registerJSON{Pool: pool, Created: d.Created, LeaseS: res.Lease.Seconds(), Element: a.element(pv, ne)})
 }
 
 func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registrar) {
@@ -220,7 +220,7 @@ func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registra
 	if e == nil {
 		return
 	}
-	res, ok := a.submit(w, r, reg, pv.Name, e.Label, registrar.Change{Pool: pv.Name, Label: e.Label})
+	res, ok := a.submit(w, r, reg, pv.Name, e.Label, regcommit.Change{Pool: pv.Name, Label: e.Label})
 	if !ok {
 		return
 	}
@@ -234,24 +234,24 @@ func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registra
 
 // submit sends one change to the registrar, writing the error reply if it
 // fails.
-func (a *api) submit(w http.ResponseWriter, r *http.Request, reg Registrar, pool, label string, c registrar.Change) (registrar.Result, bool) {
+func (a *api) submit(w http.ResponseWriter, r *http.Request, reg Registrar, pool, label string, c regcommit.Change) (regcommit.Result, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), registerTimeout)
 	defer cancel()
-	res, err := reg.Submit(ctx, &registrar.Request{
-		Who:   registrar.Who{Owner: "http", Admin: true},
-		Keys:  []string{registrar.Key(pool, label)},
-		Build: func(*handlespace.View) ([]registrar.Change, error) { return []registrar.Change{c}, nil },
+	res, err := reg.Submit(ctx, &regcommit.Request{
+		Who:   regcommit.Who{Owner: "http", Admin: true},
+		Keys:  []string{regcommit.Key(pool, label)},
+		Build: func(*handlespace.View) ([]regcommit.Change, error) { return []regcommit.Change{c}, nil },
 	})
 	if err == nil {
 		return res, true
 	}
 	msg := strings.TrimPrefix(err.Error(), "registrar: ")
-	switch registrar.CodeOf(err) {
-	case registrar.Refused:
+	switch regcommit.CodeOf(err) {
+	case regcommit.Refused:
 		writeError(w, r, http.StatusConflict, msg)
-	case registrar.Invalid:
+	case regcommit.Invalid:
 		writeError(w, r, http.StatusBadRequest, msg)
-	case registrar.NotFound:
+	case regcommit.NotFound:
 		writeError(w, r, http.StatusNotFound, msg)
 	default:
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -261,5 +261,5 @@ func (a *api) submit(w http.ResponseWriter, r *http.Request, reg Registrar, pool
 		w.Header().Set("Retry-After", "1")
 		writeError(w, r, http.StatusServiceUnavailable, msg)
 	}
-	return registrar.Result{}, false
+	return regcommit.Result{}, false
 }

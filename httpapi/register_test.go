@@ -9,7 +9,8 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // regFixture is the API with the registration endpoints over a real
@@ -17,21 +18,21 @@ import (
 // other.test.).
 type regFixture struct {
 	*fixture
-	store *handlespace.Store
-	reg   *registrar.Registrar
+	store *store.Store
+	reg   *regcommit.Committer
 }
 
-func newRegFixture(t *testing.T, cfg registrar.Config) *regFixture {
+func newRegFixture(t *testing.T, cfg regcommit.Config) *regFixture {
 	t.Helper()
 	f := newFixture(t, testToken)
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	cfg.Now = func() time.Time { return t0 }
 	cfg.Logger = discard()
-	reg := registrar.New(f.hs, st, cfg)
+	reg := regcommit.New(f.hs, st, cfg)
 	t.Cleanup(reg.Close)
 	f.h = httpapi.NewHandler(f.b, httpapi.Config{Token: testToken, Logger: discard(), Now: func() time.Time { return t0 }, Registrar: reg})
 	return &regFixture{fixture: f, store: st, reg: reg}
@@ -47,7 +48,7 @@ func (f *regFixture) stored(t *testing.T) []string {
 }
 
 func TestRegisterEndpoints(t *testing.T) {
-	f := newRegFixture(t, registrar.Config{})
+	f := newRegFixture(t, regcommit.Config{})
 	put := func(path, body string) reply { return f.do(t, "PUT", path, body, auth) }
 
 	// Create: 201 with the element as the pool now has it.
@@ -58,7 +59,7 @@ func TestRegisterEndpoints(t *testing.T) {
 		el["weight"] != 3.0 || el["load"] != 0.5 || el["site"] != "ams" || el["lease_left_s"] != 30.0 || el["static"] != false {
 		t.Fatalf("PUT reply %s", rp.body)
 	}
-	id, _ := registrar.LabelID("h1")
+	id, _ := regcommit.LabelID("h1")
 	if el["id"] != handlespace.IDString(id) {
 		t.Errorf("identifier %v, want the label's hash %s", el["id"], handlespace.IDString(id))
 	}
@@ -119,7 +120,7 @@ func TestRegisterEndpoints(t *testing.T) {
 	// DELETE by label and by identifier; missing: 404; a zone file's: 409.
 	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/h1", "", auth).want(t, http.StatusOK, "")
 	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/h1", "", auth).want(t, http.StatusNotFound, "")
-	fid, _ := registrar.LabelID("f1")
+	fid, _ := regcommit.LabelID("f1")
 	f.do(t, "DELETE", "/v1/pools/fresh.pool.test/elements/"+handlespace.IDString(fid), "", auth).want(t, http.StatusOK, "")
 	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/web1", "", auth).want(t, http.StatusConflict, "defined by a zone file")
 	if got := f.stored(t); len(got) != 0 {
@@ -131,7 +132,7 @@ func TestRegisterEndpoints(t *testing.T) {
 }
 
 func TestRegisterRateLimit(t *testing.T) {
-	f := newRegFixture(t, registrar.Config{Rate: 1, Burst: 2})
+	f := newRegFixture(t, regcommit.Config{Rate: 1, Burst: 2})
 	body := `{"addresses":["192.0.2.1"],"port":80}`
 	codes := []int{}
 	for i := 0; i < 3; i++ {
@@ -155,7 +156,7 @@ func TestRegisterRateLimit(t *testing.T) {
 // cannot be an element's are refused with 400 naming the field, before
 // anything is stored; loopback only where allowed.
 func TestRegisterValidation(t *testing.T) {
-	f := newRegFixture(t, registrar.Config{})
+	f := newRegFixture(t, regcommit.Config{})
 	put := func(path, body string) reply { return f.do(t, "PUT", path, body, auth) }
 	body := `{"addresses":["192.0.2.1"],"port":80}`
 	addr := func(a string) string { return `{"addresses":["192.0.2.9","` + a + `"],"port":80}` }
@@ -195,12 +196,12 @@ func TestRegisterValidation(t *testing.T) {
 
 	// Where loopback is allowed (the API and the registrar alike), it is
 	// registered; the others are still refused.
-	g := newRegFixture(t, registrar.Config{AllowLoopback: true})
+	g := newRegFixture(t, regcommit.Config{AllowLoopback: true})
 	g.h = httpapi.NewHandler(g.b, httpapi.Config{Token: testToken, Logger: discard(), Registrar: g.reg, AllowLoopback: true})
 	g.do(t, "PUT", "/v1/pools/web.pool.test/elements/lo", `{"addresses":["127.0.0.1","::1"],"port":80}`, auth).want(t, http.StatusCreated, "")
 	g.do(t, "PUT", "/v1/pools/web.pool.test/elements/x", addr("0.0.0.0"), auth).want(t, http.StatusBadRequest, "unspecified")
 	// The registrar refuses on its own what the API let through.
-	h := newRegFixture(t, registrar.Config{})
+	h := newRegFixture(t, regcommit.Config{})
 	h.h = httpapi.NewHandler(h.b, httpapi.Config{Token: testToken, Logger: discard(), Registrar: h.reg, AllowLoopback: true})
 	h.do(t, "PUT", "/v1/pools/web.pool.test/elements/lo", `{"addresses":["127.0.0.1"],"port":80}`, auth).want(t, http.StatusBadRequest, "registration.allow_loopback allows it")
 }

@@ -9,10 +9,12 @@
 // package takes a *Metrics in its Config and calls the hooks without
 // checking whether metrics are on.
 //
-// The DNS counters (DNS) are on the query path and cost no allocation and
-// no lock: they are arrays of atomic counters indexed by query type, rcode
-// and transport, resolved once per query from a small table, and a custom
-// Collector turns them into samples at scrape time. The answer latency is
+// The DNS counters (DNS, which is dnsmetrics.DNS) are on the query path
+// and cost no allocation and no lock: they are arrays of atomic counters
+// indexed by query type, rcode and transport, resolved once per query from
+// a small table, and a custom Collector turns them into samples at scrape
+// time. They live in the leaf package metrics/dnsmetrics, so that the DNS
+// front, which takes them, depends on neither this package nor Prometheus. The answer latency is
 // timed for one query in LatencySample (a random pick, not every n-th),
 // because reading the clock twice costs more than the rest of the
 // accounting together. The pool and element gauges are computed at scrape

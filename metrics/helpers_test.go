@@ -27,12 +27,12 @@ func newSpace(t *testing.T) *handlespace.Handlespace {
 	if err := hs.Update("web.t.", web[3].ID, func(e *handlespace.Element) { e.Admin = handlespace.AdminDrain }); err != nil {
 		t.Fatal(err)
 	}
-	if err := hs.SetHealth("dead.t.", dead[0].ID, handlespace.HealthDown); err != nil {
+	if err := hs.Update("dead.t.", dead[0].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	r := el("r", "10.0.2.1")
 	r.Home, r.Health, r.Expires = 9, handlespace.HealthUp, time.Unix(1e9+60, 0)
-	if err := hs.Register("reg.t.", r, ""); err != nil {
+	if err := hs.Do(handlespace.Op{Pool: "reg.t.", Elem: r}); err != nil {
 		t.Fatal(err)
 	}
 	return hs

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics/dnsmetrics"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -36,7 +37,7 @@ func (m *Metrics) Probe(kind string, ok bool, d time.Duration) {
 	} else {
 		m.probes[k][0].Inc()
 	}
-	m.probeDur[k].observe(d)
+	m.probeDur[k].Observe(d)
 }
 
 // InstrumentCheckers returns checkers that call m.Probe with each result
@@ -171,19 +172,21 @@ func sourceIndex(s Source) int {
 }
 
 // Cause is why a registration was refused: the value of the cause label.
-type Cause string
+// It is dnsmetrics.Cause, so that the DNS front names the causes of its
+// refusals without depending on this package.
+type Cause = dnsmetrics.Cause
 
 // Causes of refused registrations.
 const (
-	CauseAuth      Cause = "auth"      // no or bad TSIG signature or bearer token
-	CauseForbidden Cause = "forbidden" // authenticated, but the key may not change this pool
-	CauseMalformed Cause = "malformed" // the request does not describe an element
-	CausePolicy    Cause = "policy"    // inconsistent pooling policy (RFC 5354)
-	CauseConflict  Cause = "conflict"  // the name is another element's, or a static name
-	CauseNoZone    Cause = "no_zone"   // the pool is not under a served zone
-	CauseLimit     Cause = "limit"     // over a configured limit (lease bounds, sizes)
-	CauseStore     Cause = "store"     // the store could not write it
-	CauseOther     Cause = "other"     // anything else
+	CauseAuth      = dnsmetrics.CauseAuth      // no or bad TSIG signature or bearer token
+	CauseForbidden = dnsmetrics.CauseForbidden // authenticated, but the key may not change this pool
+	CauseMalformed = dnsmetrics.CauseMalformed // the request does not describe an element
+	CausePolicy    = dnsmetrics.CausePolicy    // inconsistent pooling policy (RFC 5354)
+	CauseConflict  = dnsmetrics.CauseConflict  // the name is another element's, or a static name
+	CauseNoZone    = dnsmetrics.CauseNoZone    // the pool is not under a served zone
+	CauseLimit     = dnsmetrics.CauseLimit     // over a configured limit (lease bounds, sizes)
+	CauseStore     = dnsmetrics.CauseStore     // the store could not write it
+	CauseOther     = dnsmetrics.CauseOther     // anything else
 )
 
 var causeNames = [...]string{
@@ -384,8 +387,8 @@ func (c *probeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, kind := range kindNames {
-		if c.m.probeDur[k].count() > 0 {
-			ch <- c.m.probeDur[k].metric(c.m.descProbeDur, kind)
+		if c.m.probeDur[k].Count() > 0 {
+			ch <- histMetric(c.m.probeDur[k], c.m.descProbeDur, kind)
 		}
 	}
 	c.m.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/metrics/dnsmetrics"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -69,6 +70,8 @@ type Metrics struct {
 	mu        sync.Mutex
 	peerState func() map[string]int // guarded by mu
 	probeInfo func() probe.Stats    // guarded by mu
+	// protectStats reads the DNS protections' counters; guarded by mu.
+	protectStats func() ProtectStats
 }
 
 // New returns the metrics of one poolnsd process, registered in a new
@@ -77,12 +80,11 @@ func New(o Options) *Metrics {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	m := &Metrics{reg: prometheus.NewRegistry(), dns: newDNS(o.LatencySample), log: o.Logger,
-		startedUnix: float64(time.Now().UnixNano()) / 1e9}
+	m := &Metrics{reg: prometheus.NewRegistry(), log: o.Logger, startedUnix: float64(time.Now().UnixNano()) / 1e9}
+	m.dns = dnsmetrics.New(o.LatencySample, func(c Cause) { m.Rejected(SourceDNS, c) })
 	f := factory{m.reg}
-	m.dns.parent = m
 
-	m.reg.MustRegister(m.dns)
+	m.reg.MustRegister(newDNSCollector(m.dns))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "poolnsd_dns_answer_sample_ratio",
 		Help: "Share of the DNS queries whose answer latency poolnsd_dns_answer_duration_seconds records.",
@@ -165,6 +167,7 @@ func New(o Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": o.Version, "goversion": runtime.Version()},
 	}, func() float64 { return 1 }))
 	m.reg.MustRegister(&probeCollector{m: m})
+	m.reg.MustRegister(&protectCollector{m: m})
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View, o.Self))

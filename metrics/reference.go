@@ -44,13 +44,7 @@ var buildLabels = []string{"version", "goversion"}
 // are non-zero are there too, gathered from its registry.
 func Reference() ([]Family, error) {
 	m := New(Options{NoRuntime: true, View: func() *handlespace.View { return nil }})
-	for q := range m.dns.queries {
-		for r := range m.dns.queries[q] {
-			for t := range m.dns.queries[q][r] {
-				m.dns.queries[q][r][t].Add(1)
-			}
-		}
-	}
+	m.dns.CountEverySeries()
 	m.dns.Latency(time.Microsecond)
 	for _, k := range kindNames {
 		m.Probe(k, true, time.Millisecond)
@@ -63,6 +57,11 @@ func Reference() ([]Family, error) {
 		}
 		return out
 	})
+	ps := ProtectStats{Cookies: map[string]uint64{}}
+	for _, c := range rrlClassNames {
+		ps.RRL = append(ps.RRL, RRLClassStats{Class: c})
+	}
+	m.SetProtectStats(func() ProtectStats { return ps })
 	mfs, err := m.reg.Gather()
 	if err != nil {
 		return nil, fmt.Errorf("metrics: gather: %w", err)

@@ -42,6 +42,9 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 	m.Probe("tcp", true, time.Millisecond)
 	m.SetPeerStates(func() map[string]int { return map[string]int{metrics.PeerUp: 1} })
 	m.SetProbeStats(func() probe.Stats { return probe.Stats{} })
+	m.SetProtectStats(func() metrics.ProtectStats {
+		return metrics.ProtectStats{RRL: []metrics.RRLClassStats{{Class: "answer"}}}
+	})
 	s, _ := expose(t, m)
 	var exported []string
 	for name := range s {

@@ -7,10 +7,10 @@ import (
 	"github.com/poolnsd/poolnsd/metrics"
 )
 
-// TestTotals: Totals adds up every query counter and the sampled latencies.
+// TestTotals: DNSTotals adds up every query counter and the sampled latencies.
 func TestTotals(t *testing.T) {
 	var nilDNS *metrics.DNS
-	if q, n, s := nilDNS.Totals(); q != 0 || n != 0 || s != 0 {
+	if q, n, s := metrics.DNSTotals(nilDNS); q != 0 || n != 0 || s != 0 {
 		t.Errorf("nil DNS: %d %d %v", q, n, s)
 	}
 	d := metrics.New(metrics.Options{NoRuntime: true, LatencySample: 1}).DNS()
@@ -20,7 +20,7 @@ func TestTotals(t *testing.T) {
 	d.QueryNoQuestion(1, false)
 	d.Latency(10 * time.Microsecond)
 	d.Latency(30 * time.Microsecond)
-	q, n, s := d.Totals()
+	q, n, s := metrics.DNSTotals(d)
 	if q != 4 || n != 2 || s != 40*time.Microsecond {
 		t.Errorf("totals %d queries, %d timed, %v; want 4, 2, 40µs", q, n, s)
 	}

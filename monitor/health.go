@@ -8,6 +8,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/probe"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // The last known health of elements, kept in the store and given back at
@@ -117,12 +118,12 @@ func RestoreHealth(hs *handlespace.Handlespace, mode StartMode, stored map[strin
 }
 
 // HealthStore is where a Keeper writes: a batch of healths in one
-// transaction (handlespace.Store).
+// transaction (store.Store).
 type HealthStore interface {
-	PutHealth(ws []handlespace.HealthWrite, at time.Time) error
+	PutHealth(ws []store.HealthWrite, at time.Time) error
 }
 
-var _ HealthStore = (*handlespace.Store)(nil)
+var _ HealthStore = (*store.Store)(nil)
 
 // KeeperConfig configures a Keeper. Zero values have defaults.
 type KeeperConfig struct {
@@ -209,7 +210,7 @@ func keptHealth(pv *handlespace.PoolView, e *handlespace.Element) (h handlespace
 // returns how many elements it wrote. If the write fails it is logged and
 // tried again at the next Flush.
 func (k *Keeper) Flush() int {
-	var ws []handlespace.HealthWrite
+	var ws []store.HealthWrite
 	next := make(map[string]*handlespace.PoolView, len(k.last))
 	for _, z := range k.hs.View().Zones() {
 		for _, handle := range z.PoolHandles() {
@@ -224,7 +225,7 @@ func (k *Keeper) Flush() int {
 			}
 			handlespace.DiffElements(old, pv, func(was, now *handlespace.Element) {
 				if now == nil {
-					ws = append(ws, handlespace.HealthWrite{Pool: pv.Name, ID: was.ID})
+					ws = append(ws, store.HealthWrite{Pool: pv.Name, ID: was.ID})
 					return
 				}
 				h, keep := keptHealth(pv, now)
@@ -246,14 +247,14 @@ func (k *Keeper) Flush() int {
 				if known && had == h {
 					return
 				}
-				ws = append(ws, handlespace.HealthWrite{Pool: pv.Name, ID: now.ID, Health: h})
+				ws = append(ws, store.HealthWrite{Pool: pv.Name, ID: now.ID, Health: h})
 			})
 		}
 	}
 	for name, old := range k.last {
 		if next[name] == nil {
 			for e := range old.Range() {
-				ws = append(ws, handlespace.HealthWrite{Pool: name, ID: e.ID})
+				ws = append(ws, store.HealthWrite{Pool: name, ID: e.ID})
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/monitor"
+	"github.com/poolnsd/poolnsd/store"
 	"github.com/poolnsd/poolnsd/zones"
 )
 
@@ -51,7 +52,7 @@ func benchHealthWrites(b *testing.B, every int) {
 			b.Fatalf("element %d: %v", i, err)
 		}
 	}
-	s, err := handlespace.OpenStore(b.TempDir())
+	s, err := store.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func benchHealthWrites(b *testing.B, every int) {
 		}
 		switch {
 		case every == 1:
-			if err := s.PutHealth([]handlespace.HealthWrite{{Pool: web, ID: id, Health: h}}, time.Now()); err != nil {
+			if err := s.PutHealth([]store.HealthWrite{{Pool: web, ID: id, Health: h}}, time.Now()); err != nil {
 				b.Fatal(err)
 			}
 		case (i+1)%every == 0:

@@ -16,6 +16,7 @@ import (
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/poolnsd/poolnsd/probe/probetest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 const (
@@ -200,7 +201,7 @@ type memStore struct {
 	n   int // writes
 }
 
-func (s *memStore) PutHealth(ws []handlespace.HealthWrite, at time.Time) error {
+func (s *memStore) PutHealth(ws []store.HealthWrite, at time.Time) error {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -236,11 +237,11 @@ func viewHealths(hs *handlespace.Handlespace) map[string]handlespace.Health {
 
 // bboltStore is the real store, counting the elements it was given.
 type bboltStore struct {
-	*handlespace.Store
+	*store.Store
 	n int
 }
 
-func (s *bboltStore) PutHealth(ws []handlespace.HealthWrite, at time.Time) error {
+func (s *bboltStore) PutHealth(ws []store.HealthWrite, at time.Time) error {
 	s.n += len(ws)
 	return s.Store.PutHealth(ws, at)
 }
@@ -264,7 +265,7 @@ func TestKeeperBatches(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testZone, monitor.Config{})
-		s, err := handlespace.OpenStore(dir)
+		s, err := store.Open(dir)
 		if err != nil {
 			t.Fatal(err)
 		}

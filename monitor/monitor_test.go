@@ -437,11 +437,11 @@ web PE 10.0.0.4:80 name=web4
 		// A registration homed elsewhere is served (by its home's word) but
 		// not probed here; one homed here is.
 		other := &handlespace.Element{ID: 0x100, Label: "other", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.9")}, Port: 80, Home: 0x99}
-		if err := f.hs.Register(web, other, ""); err != nil {
+		if err := f.hs.Do(handlespace.Op{Pool: web, Elem: other}); err != nil {
 			t.Fatal(err)
 		}
 		mine := &handlespace.Element{ID: 0x101, Label: "mine", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.10")}, Port: 80}
-		if err := f.hs.Register(web, mine, ""); err != nil {
+		if err := f.hs.Do(handlespace.Op{Pool: web, Elem: mine}); err != nil {
 			t.Fatal(err)
 		}
 		f.advance(time.Second)
@@ -451,7 +451,7 @@ web PE 10.0.0.4:80 name=web4
 		if f.fc.Calls(monitor.Key(web, 0x101)) == 0 {
 			t.Error("a registered element homed here was not probed")
 		}
-		if err := f.hs.Deregister(web, 0x101); err != nil {
+		if err := f.hs.Do(handlespace.Op{Pool: web, ID: 0x101}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/poolclient"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // exampleServer starts a registrar in this process, on loopback, for the
@@ -19,7 +19,7 @@ import (
 func exampleServer() (*server, func()) {
 	var cleanups []func()
 	t := &cleanupT{cleanups: &cleanups}
-	s := startServer(t, registrar.Config{})
+	s := startServer(t, regcommit.Config{})
 	return s, func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()

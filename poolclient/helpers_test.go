@@ -14,7 +14,8 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/hstest"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // A registrar in the test process: the handlespace, a bbolt store, the
@@ -39,12 +40,12 @@ type server struct {
 
 // countingUpdater signals each answered update.
 type countingUpdater struct {
-	*registrar.Registrar
+	*regcommit.Committer
 	c chan struct{}
 }
 
-func (u countingUpdater) Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error) {
-	res, err := u.Registrar.Submit(ctx, req)
+func (u countingUpdater) Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error) {
+	res, err := u.Committer.Submit(ctx, req)
 	select {
 	case u.c <- struct{}{}:
 	default:
@@ -55,14 +56,14 @@ func (u countingUpdater) Submit(ctx context.Context, req *registrar.Request) (re
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // startServer starts a registrar for zone pool.example. with the test key.
-func startServer(t testing.TB, cfg registrar.Config) *server {
+func startServer(t testing.TB, cfg regcommit.Config) *server {
 	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: 1})
 	rrs := hstest.RRs(t, testZone)
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.example.", File: "test", Records: rrs}}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := handlespace.OpenStore(t.TempDir())
+	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func startServer(t testing.TB, cfg registrar.Config) *server {
 		cfg.Logger = quiet()
 	}
 	cfg.AllowLoopback = true // the elements are test listeners on loopback
-	reg := registrar.New(hs, st, cfg)
+	reg := regcommit.New(hs, st, cfg)
 	s := &server{hs: hs, submits: make(chan struct{}, 64)}
 	srv, err := dnsfront.Start(dnsfront.Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: quiet(),
 		Updates: countingUpdater{reg, s.submits},

@@ -20,7 +20,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/poolclient"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 var loopback = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
@@ -37,7 +37,7 @@ func regConfig(registrars ...string) poolclient.RegisterConfig {
 }
 
 func TestRegisterRefreshClose(t *testing.T) {
-	s := startServer(t, registrar.Config{LeaseMin: time.Second})
+	s := startServer(t, regcommit.Config{LeaseMin: time.Second})
 	cfg := regConfig(s.addr)
 	cfg.Lease = time.Second // refreshed every half second
 	r, err := poolclient.Register(context.Background(), poolclient.Element{Zone: "pool.example", Pool: "web", Label: "pe1",
@@ -82,7 +82,7 @@ func TestRegisterRefreshClose(t *testing.T) {
 // TestRegisterAcrossRegistrars: the first registrar is down; the second
 // takes the registration.
 func TestRegisterAcrossRegistrars(t *testing.T) {
-	s := startServer(t, registrar.Config{})
+	s := startServer(t, regcommit.Config{})
 	dead := deadUDP(t)
 	r, err := poolclient.Register(context.Background(), poolclient.Element{Zone: "pool.example.", Pool: "web", Label: "pe2",
 		Addrs: loopback, Port: 81}, regConfig(dead, s.addr))
@@ -115,7 +115,7 @@ func deadUDP(t *testing.T) string {
 
 // TestRegisterRefused: a wrong secret is refused for good, at once.
 func TestRegisterRefused(t *testing.T) {
-	s := startServer(t, registrar.Config{})
+	s := startServer(t, regcommit.Config{})
 	cfg := regConfig(s.addr)
 	cfg.Key.Secret = "d3Jvbmcgc2VjcmV0LCB3cm9uZyBzZWNyZXQsIHdyb25nIQ=="
 	_, err := poolclient.Register(context.Background(), poolclient.Element{Zone: "pool.example.", Pool: "web", Label: "pe4",
@@ -248,7 +248,7 @@ func TestResolverCache(t *testing.T) {
 // backends; with the first choice down, DialContext connects to the next
 // and reports the first.
 func TestDialFailover(t *testing.T) {
-	s := startServer(t, registrar.Config{})
+	s := startServer(t, regcommit.Config{})
 	b1, b2 := startBackend(t, "one"), startBackend(t, "two")
 	for i, b := range []*backend{b1, b2} {
 		r, err := poolclient.Register(context.Background(), poolclient.Element{Zone: "pool.example.", Pool: "app",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/probe/probespec"
 )
 
 // DNSChecker passes when the target answers a query over UDP with an
@@ -25,7 +26,7 @@ import (
 // a lost datagram is one failed probe, which Spec.Fall absorbs. A truncated
 // answer counts by its rcode.
 type DNSChecker struct {
-	targets parsedCache[*dnsTarget]
+	targets parsedCache[*probespec.DNS]
 }
 
 var _ Checker = (*DNSChecker)(nil)
@@ -33,12 +34,12 @@ var _ Checker = (*DNSChecker)(nil)
 // Check sends the query and checks the answer's rcode.
 func (d *DNSChecker) Check(ctx context.Context, t Target) Result {
 	tm := begin(ctx, t)
-	dt, err := d.targets.get(t.Spec.Target, parseDNSTarget)
+	dt, err := d.targets.get(t.Spec.Target, probespec.ParseDNS)
 	if err != nil {
 		return tm.fail(t, "bad probe target: "+err.Error())
 	}
 	m := new(dns.Msg)
-	m.SetQuestion(dt.name, dt.qtype)
+	m.SetQuestion(dt.Name, dt.Qtype)
 	c := dns.Client{Net: "udp", UDPSize: dns.MinMsgSize}
 	if src, ok := t.source(); ok {
 		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: src.AsSlice()}}
@@ -51,8 +52,8 @@ func (d *DNSChecker) Check(ctx context.Context, t Target) Result {
 	if err != nil {
 		return tm.failErr(ctx, t, "DNS", err)
 	}
-	if !dt.rcodeOK(r.Rcode) {
-		return tm.fail(t, fmt.Sprintf("DNS rcode %s, want %s", rcodeName(r.Rcode), dt.want()))
+	if !dt.RcodeOK(r.Rcode) {
+		return tm.fail(t, fmt.Sprintf("DNS rcode %s, want %s", probespec.RcodeName(r.Rcode), dt.Want()))
 	}
 	return tm.ok(t)
 }

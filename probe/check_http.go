@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/poolnsd/poolnsd/probe/probespec"
 	"io"
 	"net"
 	"net/http"
@@ -75,7 +76,7 @@ const LoadHeader = "Pool-Load"
 // body has no such member.
 type HTTPChecker struct {
 	tls     bool
-	targets parsedCache[*httpTarget]
+	targets parsedCache[*probespec.HTTP]
 
 	mu        sync.Mutex
 	idle      map[string]*pconn // by target key: one kept connection each
@@ -116,7 +117,7 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) 
 // Check sends the request and checks the response.
 func (h *HTTPChecker) Check(ctx context.Context, t Target) Result {
 	tm := begin(ctx, t)
-	ht, err := h.targets.get(t.Spec.Target, parseHTTPTarget)
+	ht, err := h.targets.get(t.Spec.Target, probespec.ParseHTTP)
 	if err != nil {
 		return tm.fail(t, "bad probe target: "+err.Error())
 	}
@@ -137,7 +138,7 @@ func (h *HTTPChecker) Check(ctx context.Context, t Target) Result {
 		}
 		r, keep, _ = h.exchange(ctx, t, ht, pc, tm)
 	}
-	if keep && !ht.fresh {
+	if keep && !ht.Fresh {
 		h.put(t, pc) // its deadline is past by its next use, which sets one
 
 	} else {
@@ -148,14 +149,14 @@ func (h *HTTPChecker) Check(ctx context.Context, t Target) Result {
 
 // connect opens a connection to t, with the TLS handshake for https. On
 // failure it returns nil and the failing result.
-func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *httpTarget, tm timing) (*pconn, Result) {
+func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *probespec.HTTP, tm timing) (*pconn, Result) {
 	c, err := dial(ctx, t)
 	if err != nil {
 		return nil, tm.failErr(ctx, t, "connect", err)
 	}
-	pc := &pconn{raw: c, rw: c, ap: t.Addr, addr: t.Addr.String(), sni: ht.host}
+	pc := &pconn{raw: c, rw: c, ap: t.Addr, addr: t.Addr.String(), sni: ht.Host}
 	if h.tls {
-		tc, err := handshake(ctx, c, ht.host)
+		tc, err := handshake(ctx, c, ht.Host)
 		if err != nil {
 			abort(c)
 			return nil, tm.failErr(ctx, t, "TLS handshake", err)
@@ -168,18 +169,18 @@ func (h *HTTPChecker) connect(ctx context.Context, t Target, ht *httpTarget, tm 
 // exchange sends the request on pc and reads the response. keep says
 // whether pc may serve the next probe; stale whether the connection was
 // found closed before any of the response came (worth a new connection).
-func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc *pconn, tm timing) (r Result, keep, stale bool) {
+func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *probespec.HTTP, pc *pconn, tm timing) (r Result, keep, stale bool) {
 	setDeadline(ctx, pc.raw)
 	if pc.req == nil || pc.reqFor != t.Spec.Target {
-		host := ht.host
+		host := ht.Host
 		if host == "" {
 			host = pc.addr
 		}
 		conn := "keep-alive"
-		if ht.fresh {
+		if ht.Fresh {
 			conn = "close"
 		}
-		pc.req = []byte("GET " + ht.path + " HTTP/1.1\r\nHost: " + host +
+		pc.req = []byte("GET " + ht.Path + " HTTP/1.1\r\nHost: " + host +
 			"\r\nUser-Agent: poolnsd-probe\r\nAccept: */*\r\nConnection: " + conn + "\r\n\r\n")
 		pc.reqFor = t.Spec.Target
 	}
@@ -204,7 +205,7 @@ func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc
 	var body []byte
 	var n int64
 	var berr error
-	if len(ht.bodies) > 0 || ht.loadField != nil {
+	if len(ht.Bodies) > 0 || ht.LoadField != nil {
 		pc.lim = io.LimitedReader{R: resp.body, N: MaxBody + 1}
 		body, berr = io.ReadAll(&pc.lim)
 		n = int64(len(body))
@@ -218,17 +219,17 @@ func (h *HTTPChecker) exchange(ctx context.Context, t Target, ht *httpTarget, pc
 	}
 	keep = berr == nil && n <= MaxBody && resp.keepAlive && br.Buffered() == 0
 	r = tm.ok(t)
-	if ht.loadField != nil && n <= MaxBody {
-		r.Load, r.HasLoad = jsonLoad(body, ht.loadField)
+	if ht.LoadField != nil && n <= MaxBody {
+		r.Load, r.HasLoad = jsonLoad(body, ht.LoadField)
 	}
 	if resp.load != nil && !r.HasLoad {
 		r.Load, r.HasLoad = ParseLoad(string(resp.load))
 	}
-	if !ht.statusOK(resp.status) {
-		r.OK, r.Err = false, fmt.Sprintf("HTTP status %d, want %s", resp.status, ht.want())
+	if !ht.StatusOK(resp.status) {
+		r.OK, r.Err = false, fmt.Sprintf("HTTP status %d, want %s", resp.status, ht.Want())
 		return r, false, false
 	}
-	for _, b := range ht.bodies {
+	for _, b := range ht.Bodies {
 		if !bytes.Contains(body, []byte(b)) {
 			r.OK, r.Err = false, fmt.Sprintf("body lacks %q", b)
 			return r, false, false
@@ -494,7 +495,7 @@ func (s *connSlot) close() {
 
 // take returns t's kept connection, if it has one to t's address (with
 // the server name that ht asks for).
-func (h *HTTPChecker) take(t Target, ht *httpTarget) *pconn {
+func (h *HTTPChecker) take(t Target, ht *probespec.HTTP) *pconn {
 	var pc *pconn
 	if t.slot != nil {
 		pc = t.slot.take()
@@ -507,7 +508,7 @@ func (h *HTTPChecker) take(t Target, ht *httpTarget) *pconn {
 	if pc == nil {
 		return nil
 	}
-	if pc.ap != t.Addr || h.tls && pc.sni != ht.host {
+	if pc.ap != t.Addr || h.tls && pc.sni != ht.Host {
 		abort(pc.raw)
 		return nil
 	}

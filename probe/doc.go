@@ -19,7 +19,7 @@
 //     rcodes, NOERROR by default (see DNSChecker);
 //   - tls: a handshake, with Spec.Target as SNI when set.
 //
-// ValidateTarget checks a target as these read it. https and tls do not
+// probespec.Validate checks a target as these read it. https and tls do not
 // verify certificates: probes address servers by IP address and ask
 // whether they are alive, not who they are.
 //

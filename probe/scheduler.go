@@ -17,10 +17,6 @@ import (
 // new targets a second, and never slower than one interval for them all.
 const SpreadStep = 100 * time.Microsecond
 
-// maxInFlight is how many probes of one target may be in flight at once:
-// one, and a second beside it once it is overdue (see ConfirmDelay).
-const maxInFlight = 2
-
 // Config configures a Scheduler. Zero fields take their defaults.
 type Config struct {
 	// Clock is the source of time (default SystemClock()). The timeouts of

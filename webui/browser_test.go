@@ -76,7 +76,7 @@ ns1.pool.test. 3600 IN A 192.0.2.53
 	b := &backend{hs: hs, st: map[string]httpapi.ProbeStatus{}}
 	now := time.Now()
 	for i, e := range webEls {
-		if err := hs.SetHealth("web.pool.test.", e.ID, handlespace.HealthUp); err != nil {
+		if err := hs.Update("web.pool.test.", e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthUp }); err != nil {
 			t.Fatal(err)
 		}
 		b.setStatus("web.pool.test.", e.ID, httpapi.ProbeStatus{At: now, OK: true, RTT: time.Duration(300+100*i) * time.Microsecond})
@@ -85,14 +85,14 @@ ns1.pool.test. 3600 IN A 192.0.2.53
 		t.Fatal(err)
 	}
 	for _, e := range bigEls {
-		if err := hs.SetHealth("big.pool.test.", e.ID, handlespace.HealthUp); err != nil {
+		if err := hs.Update("big.pool.test.", e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthUp }); err != nil {
 			t.Fatal(err)
 		}
 	}
 	reg := el("r1", "192.0.2.77", 443)
 	reg.Expires = now.Add(90 * time.Second)
 	reg.Health = handlespace.HealthUp
-	if err := hs.Register("api.pool.test.", reg, "rr"); err != nil {
+	if err := hs.Do(handlespace.Op{Pool: "api.pool.test.", Elem: reg, Policy: "rr"}); err != nil {
 		t.Fatal(err)
 	}
 	return hs, b, webEls
@@ -170,7 +170,7 @@ func TestStatusPageBrowser(t *testing.T) {
 	// w2 goes down: red within 2 s.
 	down := time.Now()
 	b.setStatus("web.pool.test.", w2.ID, httpapi.ProbeStatus{At: down, Err: "connect: connection refused", RTT: 150 * time.Microsecond})
-	if err := hs.SetHealth("web.pool.test.", w2.ID, handlespace.HealthDown); err != nil {
+	if err := hs.Update("web.pool.test.", w2.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 		t.Fatal(err)
 	}
 	took := waitFor("w2 red", row(w2)+`.classList.contains('h-down') && `+dotColour(w2)+` === 'rgb(207, 34, 46)' && `+

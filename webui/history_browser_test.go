@@ -44,14 +44,14 @@ func TestHistoryBrowserLarge(t *testing.T) {
 				h = handlespace.HealthUp
 			}
 			for _, e := range big[:5] {
-				if err := hs.SetHealth("big.pool.test.", e.ID, h); err != nil {
+				if err := hs.Update("big.pool.test.", e.ID, func(x *handlespace.Element) { x.Health = h }); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 		if i == 600 {
 			b.setStatus("web.pool.test.", web[1].ID, httpapi.ProbeStatus{At: at, Err: "connect: connection refused"})
-			if err := hs.SetHealth("web.pool.test.", web[1].ID, handlespace.HealthDown); err != nil {
+			if err := hs.Update("web.pool.test.", web[1].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,8 +1,8 @@
 package zones
 
 import (
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 )
 

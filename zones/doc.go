@@ -62,7 +62,7 @@
 //	                          address (IPv6 in brackets), {port}; an absolute URI
 //	probe=KIND[:TARGET] none  none, tcp, http[:/PATH[#TERMS]] (default /),
 //	                          https[:/PATH[#TERMS]], dns:NAME[#TERMS],
-//	                          tls[:SERVERNAME]; TERMS as probe.ValidateTarget checks
+//	                          tls[:SERVERNAME]; TERMS as probespec.Validate checks
 //	interval=DURATION  1s     longest time between probes, at least 100ms
 //	timeout=DURATION   500ms  shorter than interval
 //	rise=N             2      successes in a row to become up, at least 1

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
-	probepkg "github.com/poolnsd/poolnsd/probe"
+	"github.com/poolnsd/poolnsd/probe/probespec"
 )
 
 // Defaults of the $POOL keys that handlespace.DefaultPoolSpec does not
@@ -314,68 +313,14 @@ func checkURI(s string, at func(int) pos) *Error {
 	return nil
 }
 
-// probe reads kind[:target].
+// probe reads kind[:target] (probespec.Parse: the grammar of probes is
+// there, shared with the prober).
 func probe(v string, pos func(int) pos) (kind, target string, _ *Error) {
-	kind, target, hasTarget := strings.Cut(v, ":")
-	at, tat := pos(0), pos(len(kind)+1)
-	switch kind {
-	case "none", "tcp":
-		if hasTarget {
-			return "", "", errf(tat, "probe %s takes no target; want probe=%s", kind, kind)
-		}
-	case "http", "https":
-		if !hasTarget {
-			return kind, "/", nil
-		}
-		if !strings.HasPrefix(target, "/") {
-			return "", "", errf(tat, "bad probe target %q for %s; want a path starting with /, such as probe=%s:/healthz", target, kind, kind)
-		}
-		if err := probepkg.ValidateTarget(kind, target); err != nil {
-			return "", "", errf(tat, "bad probe target %q for %s: %v", target, kind, err)
-		}
-	case "dns":
-		if !hasTarget {
-			return "", "", errf(at, "probe dns needs a name to query; want probe=dns:NAME")
-		}
-		name, terms, hasTerms := strings.Cut(target, "#")
-		n := strings.ToLower(dns.Fqdn(name))
-		if _, ok := dns.IsDomainName(n); !ok || name == "" || strings.ContainsAny(name, " \t\"") {
-			return "", "", errf(tat, "bad probe target %q for dns; want a domain name such as probe=dns:www.example.com", target)
-		}
-		if hasTerms {
-			n += "#" + terms
-		}
-		if err := probepkg.ValidateTarget(kind, n); err != nil {
-			return "", "", errf(tat, "bad probe target %q for dns: %v", target, err)
-		}
-		target = n
-	case "tls":
-		if !hasTarget {
-			return kind, "", nil
-		}
-		n := strings.ToLower(strings.TrimSuffix(target, "."))
-		if !hostnameOK(n) {
-			return "", "", errf(tat, "bad probe target %q for tls; want a server name such as probe=tls:www.example.com", target)
-		}
-		target = n
-	default:
-		return "", "", errf(at, "unknown probe kind %q; want one of none, tcp, http, https, dns, tls", kind)
+	kind, target, err := probespec.Parse(v)
+	if err != nil {
+		return "", "", errf(pos(err.Offset), "%s", err.Msg)
 	}
 	return kind, target, nil
-}
-
-// hostnameOK reports whether s (lower case, no trailing dot) is a host
-// name: dot-separated labels of letters, digits and -.
-func hostnameOK(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(s, ".") {
-		if !labelRE.MatchString(l) {
-			return false
-		}
-	}
-	return true
 }
 
 // element handles "OWNER [TTL] [CLASS] PE ADDRS:PORT key=value ...". A TTL

@@ -230,7 +230,7 @@ func propagation(ca *enrptest.CA, dir string, n int) error {
 		// show the new one.
 		name := fmt.Sprintf("p%d.pool.bench.", i)
 		t0 := time.Now()
-		if err := a.hs.Register(name, e, ""); err != nil {
+		if err := a.hs.Do(handlespace.Op{Pool: name, Elem: e}); err != nil {
 			return err
 		}
 		if err := untilAnswered(client, caddr, name, e.Addrs[0], t0, i); err != nil {
@@ -286,7 +286,7 @@ func syncBench(ca *enrptest.CA, dir string, count, perPool int) error {
 		select {
 		case <-ch:
 		case <-time.After(60 * time.Second):
-			return fmt.Errorf("B has %d of %d elements after 60 s", countElements(b.hs), count)
+			return fmt.Errorf("registrar B has %d of %d elements after 60 s", countElements(b.hs), count)
 		}
 	}
 	took := time.Since(t0)
@@ -296,7 +296,7 @@ func syncBench(ca *enrptest.CA, dir string, count, perPool int) error {
 	ok, err := answers(&dns.Client{Net: "udp", Timeout: time.Second}, fmt.Sprintf("127.0.0.2:%d", *dnsPort),
 		fmt.Sprintf("%s.s%d.pool.bench.", last.Label, (count-1)/perPool), last.Addrs[0])
 	if err != nil || !ok {
-		return fmt.Errorf("B does not answer with the last element: %v", err)
+		return fmt.Errorf("registrar B does not answer with the last element: %v", err)
 	}
 	st := b.drv.Stats()
 	fmt.Printf("sync, %d elements in pools of %d: a new registrar has them all %v after it starts (connection and TLS handshake included); it received %d messages, %d bytes\n",

@@ -157,10 +157,9 @@ type backend struct {
 	addr string
 	last atomic.Int64 // when it last answered, Unix ns
 
-	mu     sync.Mutex
-	srv    *http.Server
-	fl     *freezeListener
-	frozen bool
+	mu  sync.Mutex
+	srv *http.Server
+	fl  *freezeListener
 }
 
 func newBackend(addr string) *backend {
@@ -701,12 +700,6 @@ func cpuFloor() string {
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on
 // Linux everywhere that matters).
 const clockTicks = 100
-
-// cpuTicks returns utime + stime of pid.
-func cpuTicks(pid int) int64 {
-	u, s := cpuSplit(pid)
-	return u + s
-}
 
 // cpuSplit returns utime and stime of pid.
 func cpuSplit(pid int) (user, sys int64) {

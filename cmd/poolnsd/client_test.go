@@ -11,7 +11,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/poolclient"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // TestClientLibrary runs the Go client library against the real poolnsd:
@@ -90,7 +90,7 @@ func TestClientLibrary(t *testing.T) {
 		t.Fatalf("GET with the first choice down: %q, want second", got)
 	}
 	d.Wait()
-	firstID, _ := registrar.LabelID("first")
+	firstID, _ := regcommit.LabelID("first")
 	p.waitLog(from, "the failure report", func(r logRec) bool {
 		return r.Str("msg") == "http api: failure report" && r.Str("pool") == "app.pool.example." &&
 			r.Str("element") == handlespace.IDString(firstID)

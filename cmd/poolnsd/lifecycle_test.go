@@ -20,6 +20,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // loadZone is the zone of the load tests: a pool of ten elements.
@@ -255,7 +256,7 @@ func TestSigtermUnderLoad(t *testing.T) {
 	t.Logf("dnsperf: %s queries completed (the rest were sent after the server had gone)", completed[1])
 
 	// The store opens cleanly, with the same registrar.
-	st, err := handlespace.OpenStore(filepath.Join(dir, "data"))
+	st, err := store.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatalf("the store after SIGTERM: %v", err)
 	}

@@ -6,9 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // raceBuild is set by race_test.go when the tests run with -race.
@@ -17,7 +18,8 @@ var raceBuild bool
 // binary is the poolnsd built by TestMain.
 var binary string
 
-// TestMain builds poolnsd once; the tests run it as a real process.
+// TestMain builds poolnsd once; the tests run it as a real process. It
+// fails the tests that pass when they leave a goroutine running.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "poolnsd-test-")
 	if err != nil {
@@ -25,9 +27,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "poolnsd")
+	// go test puts its own GOROOT/bin first in the PATH of the tests.
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		fmt.Fprintln(os.Stderr, "the go command, to build poolnsd:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	args := []string{"build", "-o", binary}
 	if raceBuild {
@@ -40,6 +45,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if code == 0 {
+		// The tests that run a daemon in this process (and the clients of
+		// the others) leave no goroutine behind.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // testBackend serves the API from the daemon's handlespace: reports count
@@ -87,7 +88,7 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	buf := &lockedBuffer{}
 	log, level, logLimit := newLiveLogger(cfg, buf)
 	t.Cleanup(logLimit.Close)
-	d := &daemon{cfg: cfg, log: log, ops: newOps(nil, level, log)}
+	d := &daemon{cfg: cfg, log: log, ops: newOperator(nil, level, log)}
 	srv := httptest.NewServer(d.httpHandler())
 	t.Cleanup(srv.Close)
 	p := &inproc{d: d, dir: dir, base: srv.URL, log: buf}
@@ -194,7 +195,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	p := startInProc(t, t.TempDir(), zone, func(dir string) {
 		// Two registrations in the store: one whose lease ran out while the
 		// server was down, one that runs out two seconds after the start.
-		st, err := handlespace.OpenStore(filepath.Join(dir, "data"))
+		st, err := store.Open(filepath.Join(dir, "data"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,11 +278,10 @@ func TestMetricsEndToEnd(t *testing.T) {
 	// The registration with the short lease expires in the sweep; the
 	// reload fails.
 	var s metricstest.Samples
-	var text string
 	deadline := time.Now().Add(waitLimit)
 	for {
 		var err error
-		s, text, err = metricstest.Scrape(http.DefaultClient, p.base+"/metrics")
+		s, _, err = metricstest.Scrape(http.DefaultClient, p.base+"/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

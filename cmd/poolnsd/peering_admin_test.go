@@ -12,6 +12,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 const adminToken = "admin-test-token"
@@ -155,7 +156,7 @@ func TestPeeringAdminAtNonHome(t *testing.T) {
 			t.Errorf("%s exited %d", p.name, code)
 		}
 	}
-	st, err := handlespace.OpenStore(filepath.Join(winner.dir, "data"))
+	st, err := store.Open(filepath.Join(winner.dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // peeringZone is the zone of the peering tests: a zone-file pool of six
@@ -135,7 +136,7 @@ func peeringClusterCA(t *testing.T, zone string, registration ...string) ([]*pee
 			fmt.Sprintf(`  max_time_last_heard: %v`, ptLastHeard),
 			fmt.Sprintf(`  max_time_no_response: %v`, ptNoResponse),
 		}, regConfig(append([]string{"allow_loopback: true # every registrar and element is on this host"}, registration...)...)...), "\n")+"\n")
-		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
+		st, err := store.Open(filepath.Join(p.dir, "data"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,37 +187,13 @@ func answerOf(addr, name string) ([]string, error) {
 type watcher struct {
 	stop chan struct{}
 	done chan struct{}
-	more chan struct{} // a value after each round of questions
 	mu   sync.Mutex
 	n    int
 	gaps []string
 }
 
-// waitAnswers waits for n more answers.
-func (w *watcher) waitAnswers(t *testing.T, n int) {
-	t.Helper()
-	w.mu.Lock()
-	until := w.n + n
-	w.mu.Unlock()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for {
-		w.mu.Lock()
-		got := w.n
-		w.mu.Unlock()
-		if got >= until {
-			return
-		}
-		select {
-		case <-w.more:
-		case <-deadline.C:
-			t.Fatalf("the watcher got %d answers of %d", got-until+n, n)
-		}
-	}
-}
-
 func watch(addrs []string, want map[string][]string) *watcher {
-	w := &watcher{stop: make(chan struct{}), done: make(chan struct{}), more: make(chan struct{}, 1)}
+	w := &watcher{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -232,10 +209,6 @@ func watch(addrs []string, want map[string][]string) *watcher {
 					}
 					w.mu.Unlock()
 				}
-			}
-			select {
-			case w.more <- struct{}{}:
-			default:
 			}
 			select {
 			case <-w.stop:
@@ -485,7 +458,7 @@ func TestPeeringProcesses(t *testing.T) {
 		}
 	}
 	for _, p := range ps {
-		st, err := handlespace.OpenStore(filepath.Join(p.dir, "data"))
+		st, err := store.Open(filepath.Join(p.dir, "data"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,8 +76,6 @@ func (b *backend) revive() {
 	b.serve(ln)
 }
 
-func (b *backend) ip() string { h, _, _ := strings.Cut(b.addr, ":"); return h }
-
 // TestServeProbes runs poolnsd with a pool of two real HTTP backends on
 // loopback: both are answered once probed, a dead one leaves the answers
 // (miekg/dns and dig) and comes back after rise probes; failure reports

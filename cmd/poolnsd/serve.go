@@ -16,8 +16,10 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/monitor"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 	"github.com/poolnsd/poolnsd/zones"
 	"github.com/spf13/pflag"
 )
@@ -39,12 +41,12 @@ const (
 type daemon struct {
 	cfg   config.Config
 	log   *slog.Logger
-	store *handlespace.Store
+	store *store.Store
 	hs    *handlespace.Handlespace
 	dns   *dnsfront.Server
-	ops   *ops // serve_ops.go: metrics, readiness, operator endpoints
+	ops   *operator // serve_ops.go: metrics, readiness, operator endpoints
 
-	reg     *registrar.Registrar // registrations (serve_register.go)
+	reg     *regcommit.Committer // registrations (serve_register.go)
 	mon     *monitor.Monitor     // probes and failure reports (serve_http.go)
 	monStop context.CancelFunc
 	monDone chan error
@@ -61,6 +63,14 @@ type daemon struct {
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
 	protect *dnsfront.Protections
+	// rrlRetired are the counts of rate limiters a reload replaced, for
+	// the metrics (serve_protect.go).
+	rrlRetired rrlTotals
+	// logLimit limits repeated log lines; the metrics read its counts.
+	logLimit *loglimit.Handler
+	// watch tells of changes in the zones directory (nil when zones_watch
+	// is off or the directory cannot be watched).
+	watch *zones.Watcher
 	// hist is the status page's history (serve_history.go).
 	hist *historyRun
 }
@@ -110,7 +120,7 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
 
-	d := &daemon{cfg: cfg, log: log, ops: newOps(fs, level, log)}
+	d := &daemon{cfg: cfg, log: log, ops: newOperator(fs, level, log), logLimit: logLimit}
 	if prepare != nil {
 		if err := prepare(d); err != nil {
 			log.Error("cannot start", "err", err.Error())
@@ -119,6 +129,7 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	}
 	if code := d.start(); code != exitOK {
 		d.stopHTTP(context.Background())
+		d.stopWatch()
 		return code
 	}
 	return d.loop(sigc)
@@ -133,7 +144,7 @@ func (d *daemon) start() int {
 		return code
 	}
 	d.ops.setPhase("starting: opening the store")
-	if d.store, err = handlespace.OpenStore(d.cfg.Data); err != nil {
+	if d.store, err = store.Open(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}
@@ -147,6 +158,7 @@ func (d *daemon) start() int {
 		DefaultSpec: d.cfg.PoolSpec(),
 		Probing:     true, // probed elements start unknown; restoreHealth (serve_health.go) gives them probe.start's health
 	})
+	watchErr := d.watchZones()
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
 	if err == nil {
@@ -157,6 +169,10 @@ func (d *daemon) start() int {
 		logErrors(d.log, "cannot load the zones", err)
 		d.store.Close()
 		return exitRuntime
+	}
+	if watchErr != nil {
+		// Serving goes on; SIGHUP still reloads.
+		d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", watchErr.Error())
 	}
 	regs, err := d.loadRegistrations()
 	if err == nil {
@@ -199,6 +215,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
+	d.ops.metrics.SetProtectStats(d.protectStats)
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())
@@ -229,15 +246,8 @@ func (d *daemon) start() int {
 func (d *daemon) loop(sigc <-chan os.Signal) int {
 	var changes <-chan struct{}
 	var watchErrs <-chan error
-	if d.cfg.ZonesWatch {
-		w, err := zones.Watch(d.cfg.Zones, zones.WatchConfig{Quiet: reloadDebounce, Logger: d.log})
-		if err != nil {
-			// Serving goes on; SIGHUP still reloads.
-			d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", err.Error())
-		} else {
-			defer w.Close()
-			changes, watchErrs = w.Changed(), w.Errors()
-		}
+	if d.watch != nil {
+		changes, watchErrs = d.watch.Changed(), d.watch.Errors()
 	}
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
@@ -275,6 +285,30 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 	}
 }
 
+// watchZones starts watching the zones directory when zones_watch is on:
+// before the zones are loaded, so that a change made while the server
+// starts, or just after it says it is ready, is seen and reloaded. An
+// error is for the caller to log once the zones have loaded (a directory
+// that cannot be read fails the start with its own message).
+func (d *daemon) watchZones() error {
+	if !d.cfg.ZonesWatch {
+		return nil
+	}
+	w, err := zones.Watch(d.cfg.Zones, zones.WatchConfig{Quiet: reloadDebounce, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	d.watch = w
+	return nil
+}
+
+// stopWatch stops watching the zones directory.
+func (d *daemon) stopWatch() {
+	if d.watch != nil {
+		d.watch.Close()
+	}
+}
+
 // reload loads the zones again and applies them. On error it logs one line
 // per error and the last good zones keep serving.
 func (d *daemon) reload(trigger string) {
@@ -300,6 +334,7 @@ func (d *daemon) reload(trigger string) {
 func (d *daemon) stop(code int) int {
 	d.ops.setPhase("stopping")
 	sdNotify("STOPPING=1")
+	d.stopWatch()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -14,6 +14,7 @@ import (
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/monitor"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // Administrative states (drain, force-down) are kept in the store, so that
@@ -40,7 +41,7 @@ type adminKeeper struct {
 	mu    sync.Mutex
 	hs    *handlespace.Handlespace
 	mon   *monitor.Monitor
-	store *handlespace.Store
+	store *store.Store
 	drv   *enrp.Driver // nil without peering
 	self  uint32
 	wait  time.Duration

@@ -9,6 +9,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // peering is the daemon's registrar peering (ENRP): the driver, and the
@@ -115,9 +116,9 @@ func (p *peering) keepStore(d *daemon) {
 // fails, each element is written alone, so that one that cannot be stored
 // costs only itself.
 func (p *peering) write(d *daemon, batch []enrp.Ownership) {
-	ops := make([]handlespace.StoreOp, len(batch))
+	ops := make([]store.Write, len(batch))
 	for i, o := range batch {
-		ops[i] = handlespace.StoreOp{Pool: o.Pool, Elem: o.Elem, ID: o.ID}
+		ops[i] = store.Write{Pool: o.Pool, Elem: o.Elem, ID: o.ID}
 	}
 	cerr := d.store.Commit(ops)
 	if cerr != nil {

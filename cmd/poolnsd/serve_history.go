@@ -14,6 +14,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/history"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/metrics"
 )
 
 // historyRun is the daemon's history recorder and its sampling loop.
@@ -43,7 +44,7 @@ func (d *daemon) newHistory() {
 			return st.Err
 		},
 		Counters: func() history.Counters {
-			q, n, s := d.ops.metrics.DNS().Totals()
+			q, n, s := metrics.DNSTotals(d.ops.metrics.DNS())
 			return history.Counters{Queries: q, Timed: n, TimedSum: s}
 		},
 		Peers:    d.historyPeers,

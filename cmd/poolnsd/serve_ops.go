@@ -30,7 +30,7 @@ import (
 	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/monitor"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -45,8 +45,9 @@ var liveKeys = []string{"log.level", "log.queries", "http.token", "http.report_t
 // SIGHUP rebuilds it when one changes.
 var apiKeys = []string{"http.token", "http.report_token", "reports.allow"}
 
-// ops is the operator state of a daemon.
-type ops struct {
+// operator is the operator side of a daemon: metrics, readiness, the
+// operator endpoints, the keys SIGHUP changes.
+type operator struct {
 	metrics *metrics.Metrics
 	level   *slog.LevelVar
 	// flags are the parsed flags of serve, to load the configuration again
@@ -74,8 +75,8 @@ type ops struct {
 	onReady func()
 }
 
-func newOps(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *ops {
-	o := &ops{flags: flags, level: level}
+func newOperator(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *operator {
+	o := &operator{flags: flags, level: level}
 	o.metrics = metrics.New(metrics.Options{
 		Version: versionString(),
 		View: func() *handlespace.View {
@@ -119,7 +120,7 @@ func newLiveLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar
 
 // httpURL is the base URL of the HTTP listener: its bound address if it
 // serves, else http.listen.
-func (o *ops) httpURL(cfg config.Config) string {
+func (o *operator) httpURL(cfg config.Config) string {
 	addr := cfg.HTTP.Listen
 	if a := o.httpAddr.Load(); a != nil {
 		addr = *a
@@ -132,14 +133,14 @@ func (o *ops) httpURL(cfg config.Config) string {
 }
 
 // setPhase marks the server not ready, saying why.
-func (o *ops) setPhase(why string) {
+func (o *operator) setPhase(why string) {
 	o.phase.Store(&why)
 	o.ready.Store(false)
 	o.metrics.SetReady(false)
 }
 
 // setReady marks the server ready: zones loaded, store open, DNS served.
-func (o *ops) setReady() {
+func (o *operator) setReady() {
 	o.ready.Store(true)
 	o.metrics.SetReady(true)
 	sdNotify("READY=1\nSTATUS=serving")
@@ -262,8 +263,12 @@ func (d *daemon) reloadConfig() {
 		} else {
 			d.cfg.DNS.Cookies, d.cfg.DNS.CookieSecret, d.cfg.DNS.CookieSecretPrevious = cfg.DNS.Cookies, cfg.DNS.CookieSecret, cfg.DNS.CookieSecretPrevious
 			d.cfg.DNS.NSID, d.cfg.DNS.Version, d.cfg.DNS.AllowQuery, d.cfg.DNS.RRL = cfg.DNS.NSID, cfg.DNS.Version, cfg.DNS.AllowQuery, cfg.DNS.RRL
+			old := d.protect
 			d.protect = p
 			d.dns.Handler().SetProtections(p)
+			if old.RRL != p.RRL {
+				d.rrlRetired.add(old.RRL.Stats())
+			}
 		}
 	}
 	applied = slices.DeleteFunc(applied, func(k string) bool { return k == "sites_mmdb" })
@@ -459,7 +464,7 @@ func (d *daemon) listenHTTP() int {
 // refusals in the metrics, by source, around the registrar that DNS UPDATE
 // and the HTTP API submit to.
 type meteredRegistrar struct {
-	*registrar.Registrar
+	*regcommit.Committer
 	m *metrics.Metrics
 }
 
@@ -469,8 +474,8 @@ var (
 )
 
 // Submit implements dnsfront.Updater and httpapi.Registrar.
-func (r meteredRegistrar) Submit(ctx context.Context, req *registrar.Request) (registrar.Result, error) {
-	res, err := r.Registrar.Submit(ctx, req)
+func (r meteredRegistrar) Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error) {
+	res, err := r.Committer.Submit(ctx, req)
 	src := metrics.SourceHTTP
 	if strings.HasPrefix(req.Who.Owner, "tsig:") {
 		src = metrics.SourceDNS
@@ -499,14 +504,14 @@ func rejectCause(err error) metrics.Cause {
 	case errors.Is(err, handlespace.ErrLabelInUse), errors.Is(err, handlespace.ErrNameTaken):
 		return metrics.CauseConflict
 	}
-	switch registrar.CodeOf(err) {
-	case registrar.Invalid:
+	switch regcommit.CodeOf(err) {
+	case regcommit.Invalid:
 		return metrics.CauseMalformed
-	case registrar.NotFound:
+	case regcommit.NotFound:
 		return metrics.CauseNoZone
-	case registrar.Unavailable:
+	case regcommit.Unavailable:
 		return metrics.CauseStore
-	case registrar.Refused:
+	case regcommit.Refused:
 		msg := err.Error()
 		switch {
 		case strings.Contains(msg, "most registered elements allowed"), strings.Contains(msg, "most elements allowed"):

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"sync"
 
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
@@ -11,6 +12,7 @@ import (
 	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/identity"
 	"github.com/poolnsd/poolnsd/internal/rrl"
+	"github.com/poolnsd/poolnsd/metrics"
 )
 
 // protectKeys are the configuration keys of the DNS front's protections:
@@ -80,4 +82,53 @@ func (d *daemon) loadProtections(c config.Config, old *dnsfront.Protections) (*d
 	d.log.Info("DNS protections", "cookie_secret", secret, "rrl", limit, "nsid", nsid,
 		"version", c.DNS.Version != "", "allow_query", allow)
 	return p, nil
+}
+
+// rrlTotals are the summed counts of retired rate limiters: a reload that
+// changes dns.rrl replaces the limiter, and the metrics' counters must not
+// go back.
+type rrlTotals struct {
+	mu sync.Mutex
+	s  rrl.Stats
+}
+
+func (t *rrlTotals) add(s rrl.Stats) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range rrl.NumClasses {
+		t.s.Counted[c] += s.Counted[c]
+		t.s.Dropped[c] += s.Dropped[c]
+		t.s.Slipped[c] += s.Slipped[c]
+	}
+	t.s.Evicted += s.Evicted
+}
+
+func (t *rrlTotals) get() rrl.Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.s
+}
+
+// protectStats are the counts of the DNS protections and UDP loops, read
+// by the metrics at each scrape.
+func (d *daemon) protectStats() metrics.ProtectStats {
+	h := d.dns.Handler()
+	var s metrics.ProtectStats
+	rs := d.rrlRetired.get()
+	if lim := h.Protections().RRL; lim != nil || rs != (rrl.Stats{}) {
+		cur := lim.Stats()
+		for c := range rrl.NumClasses {
+			s.RRL = append(s.RRL, metrics.RRLClassStats{Class: c.String(),
+				Counted: rs.Counted[c] + cur.Counted[c], Dropped: rs.Dropped[c] + cur.Dropped[c], Slipped: rs.Slipped[c] + cur.Slipped[c]})
+		}
+		s.RRLEvicted = rs.Evicted + cur.Evicted
+	}
+	s.Cookies = h.CookieCounts()
+	if d.logLimit != nil {
+		ls := d.logLimit.Stats()
+		s.LogSuppressed, s.LogSummaries = ls.Suppressed, ls.Summaries
+	}
+	us := d.dns.UDPStats()
+	s.UDPReadCalls, s.UDPReadMsgs, s.UDPWriteCalls, s.UDPWriteMsgs = us.ReadCalls, us.ReadMsgs, us.WriteCalls, us.WriteMsgs
+	return s
 }

@@ -7,7 +7,8 @@ import (
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // The wiring of dynamic registration: the registrar (group commit, leases,
@@ -27,7 +28,7 @@ func (d *daemon) loadRegistrations() (int, error) {
 	now := d.hs.Now()
 	var (
 		groups  [][]handlespace.Op
-		expired []handlespace.StoreOp
+		expired []store.Write
 		loaded  int
 	)
 	flush := func() {
@@ -46,7 +47,7 @@ func (d *daemon) loadRegistrations() (int, error) {
 	err := d.store.Elements(func(pool string, e *handlespace.Element) error {
 		if !e.Expires.IsZero() && !e.Expires.After(now) {
 			d.log.Info("registration expired while stopped", "pool", pool, "element", handlespace.IDString(e.ID), "expired", e.Expires)
-			expired = append(expired, handlespace.StoreOp{Pool: pool, ID: e.ID})
+			expired = append(expired, store.Write{Pool: pool, ID: e.ID})
 			return nil
 		}
 		if err := storedOK(pool, e); err != nil {
@@ -95,7 +96,7 @@ func storedOK(pool string, e *handlespace.Element) error {
 // startRegistrar starts the registrar over the handlespace and the store.
 func (d *daemon) startRegistrar() {
 	def, lo, hi := d.cfg.Leases()
-	d.reg = registrar.New(d.hs, d.store, registrar.Config{
+	d.reg = regcommit.New(d.hs, d.store, regcommit.Config{
 		LeaseDefault: def, LeaseMin: lo, LeaseMax: hi,
 		MaxPerOwner: d.cfg.Registration.MaxPerKey,
 		MaxPerPool:  d.cfg.Registration.MaxPerPool,

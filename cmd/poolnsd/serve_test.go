@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // waitLimit bounds every wait for the daemon: no test sleeps, they wait for
@@ -243,7 +244,7 @@ func TestServe(t *testing.T) {
 
 	// Registrations from before the start: one live, one whose lease ended
 	// while poolnsd was down, one that ends soon after the start.
-	st, err := handlespace.OpenStore(filepath.Join(dir, "data"))
+	st, err := store.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,8 @@ func TestServe(t *testing.T) {
 	}{
 		{"reg.pool.example.", el(1, "pe1", "192.0.2.101", now.Add(time.Hour))},
 		{"old.pool.example.", el(2, "pe2", "192.0.2.102", now.Add(-time.Hour))},
-		{"tmp.pool.example.", el(3, "pe3", "192.0.2.103", now.Add(2*time.Second))},
+		// Long enough for a start on a loaded machine.
+		{"tmp.pool.example.", el(3, "pe3", "192.0.2.103", now.Add(8*time.Second))},
 	} {
 		if err := st.PutElement(x.pool, x.e); err != nil {
 			t.Fatal(err)
@@ -343,7 +345,7 @@ func TestServe(t *testing.T) {
 	})
 	t.Run("second instance on the same data directory", func(t *testing.T) {
 		stdout, stderr, code := runPoolnsd(t, dir, "serve", "--log.format=text")
-		want := filepath.Join("data", handlespace.StoreFile) + ": locked by another process (is another poolnsd using this data directory?)"
+		want := filepath.Join("data", store.File) + ": locked by another process (is another poolnsd using this data directory?)"
 		if code != exitRuntime || !strings.Contains(stderr, want) {
 			t.Errorf("second instance: exit %d, want %d; stderr lacks %q:\n%s%s", code, exitRuntime, want, stdout, stderr)
 		}
@@ -360,7 +362,7 @@ func TestServe(t *testing.T) {
 	})
 
 	// The store holds what is left: the live registration only.
-	st, err = handlespace.OpenStore(filepath.Join(dir, "data"))
+	st, err = store.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -193,7 +193,9 @@ func sNAPTRResolve(t *testing.T, server, name, service string) []string {
 				out = append(out, netip.AddrPortFrom(netip.MustParseAddr(a), s.Port).String())
 			}
 		}
-		return out // the first matching record that resolves is used
+		if len(out) > 0 {
+			return out // the first matching record that resolves is used
+		}
 	}
 	return out
 }

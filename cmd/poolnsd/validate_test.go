@@ -13,7 +13,8 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
-	"github.com/poolnsd/poolnsd/registrar"
+	"github.com/poolnsd/poolnsd/regcommit"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // TestRegistrationValidation: pool names DNS cannot carry and addresses
@@ -133,13 +134,13 @@ func TestRegistrationValidation(t *testing.T) {
 func TestStoredBadRegistrations(t *testing.T) {
 	t.Parallel()
 	dir := daemonDir(t, goodZone)
-	st, err := handlespace.OpenStore(filepath.Join(dir, "data"))
+	st, err := store.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	exp := time.Now().Add(time.Hour)
 	el := func(label, addr string) *handlespace.Element {
-		id, _ := registrar.LabelID(label)
+		id, _ := regcommit.LabelID(label)
 		return &handlespace.Element{ID: id, Label: label, Addrs: []netip.Addr{netip.MustParseAddr(addr)}, Port: 80,
 			Expires: exp, Lease: time.Hour, Owner: "http"}
 	}

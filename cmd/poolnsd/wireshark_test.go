@@ -22,6 +22,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
 )
 
 // capture is a dumpcap process capturing on the loopback interface.
@@ -212,7 +213,7 @@ func TestWireshark(t *testing.T) {
 	}
 	a, b, c := ps[0], ps[1], ps[2]
 	// C holds a registration, so that its death makes a takeover.
-	st, err := handlespace.OpenStore(filepath.Join(c.dir, "data"))
+	st, err := store.Open(filepath.Join(c.dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,7 @@ func (m *Member) Start(registrations []Registration) error {
 		return err
 	}
 	for _, r := range registrations {
-		if err := m.HS.Register(r.Pool, r.Elem.Clone(), r.Policy); err != nil {
+		if err := m.HS.Do(handlespace.Op{Pool: r.Pool, Elem: r.Elem.Clone(), Policy: r.Policy}); err != nil {
 			return err
 		}
 	}

@@ -273,10 +273,11 @@ func TestRealClock(t *testing.T) {
 	buf := &syncBuffer{}
 	summary := make(chan struct{}, 1)
 	w := writerFunc(func(p []byte) (int, error) {
+		n, err := buf.Write(p) // before the signal: the test reads buf once it has it
 		if bytes.Contains(p, []byte(SummaryMsg)) {
 			summary <- struct{}{}
 		}
-		return buf.Write(p)
+		return n, err
 	})
 	h := New(slog.NewTextHandler(w, nil), Options{Limit: 1, Interval: 50 * time.Millisecond})
 	defer h.Close()

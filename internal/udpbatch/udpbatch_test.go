@@ -91,7 +91,12 @@ func TestBatchEcho(t *testing.T) {
 					}
 				}
 			}
+			// The echo loop counts a batch after sendmmsg returns, which
+			// may be after the client read the last reply.
 			st := bc.Stats()
+			for deadline := time.Now().Add(5 * time.Second); st.WriteMsgs < clients*each && time.Now().Before(deadline); st = bc.Stats() {
+				time.Sleep(time.Millisecond)
+			}
 			if st.ReadMsgs != clients*each || st.WriteMsgs != clients*each {
 				t.Errorf("stats %+v, want %d datagrams each way", st, clients*each)
 			}

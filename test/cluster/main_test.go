@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -46,9 +45,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "poolnsd")
+	// go test puts its own GOROOT/bin first in the PATH of the tests.
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		fmt.Fprintln(os.Stderr, "the go command, to build poolnsd:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	labd = filepath.Join(dir, "labd")
 	args := []string{"build", "-o", binary}

@@ -1,0 +1,417 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// File is the name of the store's database file in its data directory.
+const File = "poolnsd.db"
+
+// Format is the version of the store's layout and record encoding that
+// this code writes. Open refuses a store with a newer version.
+const Format = 1
+
+// storeLockTimeout is how long Open waits for another process to let go
+// of the database file before it gives up.
+const storeLockTimeout = time.Second
+
+// Bucket and key names. See Store for the layout.
+var (
+	bucketMeta     = []byte("meta")
+	bucketElements = []byte("elements")
+	bucketAdmin    = []byte("admin")
+	keyFormat      = []byte("format")
+	keyRegistrarID = []byte("registrar_id")
+)
+
+// Store is the registrar's persistent state in a bbolt database: its
+// identity and the pool elements registered with it, so that a restart
+// serves the same handlespace at once. It is the only code that touches
+// bbolt.
+//
+// # Basics
+//
+// Open opens (creating if needed) DIR/poolnsd.db. Every method runs in
+// one bbolt transaction (Update or View closure); PutElement and
+// DeleteElement return after the change is on disk (fsync), so a
+// registration can be acknowledged once they return. A Store is safe for
+// concurrent use.
+//
+// # Layout (format 1)
+//
+// Bucket "meta":
+//
+//	format        decimal ASCII, the layout version (Format)
+//	registrar_id  4 bytes big-endian, this registrar's ID: random, non-zero,
+//	              made on the first open and kept forever
+//
+// Bucket "elements", one key per registered (dynamic) pool element:
+//
+//	key    lower-case pool FQDN, a 0x00 byte, the element ID as 4 bytes
+//	       big-endian (so keys sort by pool, then ID)
+//	value  a JSON object, see elementRecord: {"v":1,"id":"0000abcd",
+//	       "label":"pe1","addrs":["192.0.2.1"],"port":8080,...}
+//
+// Bucket "admin", one key per element (registered or from a zone file)
+// whose administrative state is not auto, so that a drain outlives a
+// restart (added within format 1: an older poolnsd ignores it):
+//
+//	key    as in "elements"
+//	value  the state's name: "drain" or "force-down"
+//
+// Bucket "health", one key per element (registered or from a zone file)
+// whose last known health is up or down, written in batches (PutHealth)
+// so that a restart can serve what it last knew (added within format 1):
+//
+//	key    as in "elements"
+//	value  "up" or "down"
+//
+// and in "meta", health_at: when the last batch was written (RFC 3339).
+//
+// # Caveats
+//
+// Only elements that registrations create belong here: zone files define
+// the static ones. Health is stored apart from the elements, in batches:
+// after a crash it may be a batch behind, and it is a hint to start from
+// (the caller's probes replace it), never an acknowledged state. A lease
+// end is stored as an absolute time, so an element whose lease ran out
+// while the registrar was down is loaded with an expired lease and the
+// caller should skip it. The database file is locked while
+// open: a second process on the same data directory fails to open it.
+type Store struct {
+	path string
+	db   *bolt.DB
+	id   uint32
+
+	healthTxs healthTxs // PutHealth's commits, for tests and benchmarks
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the store in directory dir, creating the directory (mode
+// 0700) and the database if they do not exist. Its errors are one line
+// naming the path and the cause.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: cannot create: %v", dir, err)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("data directory %s: %v", dir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("data directory %s: not a directory", dir)
+	}
+	path := filepath.Join(dir, File)
+	db, err := openBolt(path)
+	if err != nil {
+		return nil, storeOpenError(path, err)
+	}
+	s := &Store{path: path, db: db}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openBolt opens the bbolt database, turning a panic on a damaged file
+// into an error.
+func openBolt(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w (%v)", berrors.ErrInvalid, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: storeLockTimeout})
+}
+
+// storeOpenError says in one line why the database file could not be opened.
+func storeOpenError(path string, err error) error {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("%s: locked by another process (is another poolnsd using this data directory?)", path)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
+		return fmt.Errorf("%s: not a poolnsd store or corrupt (%v); move it away to start afresh", path, err)
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s: cannot open: %v", path, pe.Err)
+	}
+	return fmt.Errorf("%s: cannot open: %v", path, err)
+}
+
+// init checks the meta bucket, creating it (and the registrar ID) on the
+// first open.
+func (s *Store) init() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			empty := true
+			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return fmt.Errorf("not a poolnsd store (a bbolt database without poolnsd's %q bucket); move it away to start afresh", bucketMeta)
+			}
+			var err error
+			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+				return err
+			}
+			if err := meta.Put(keyFormat, []byte(strconv.Itoa(Format))); err != nil {
+				return err
+			}
+		}
+		f, err := strconv.Atoi(string(meta.Get(keyFormat)))
+		if err != nil || f < 1 {
+			return fmt.Errorf("not a poolnsd store or corrupt (bad format version %q); move it away to start afresh", meta.Get(keyFormat))
+		}
+		if f > Format {
+			return fmt.Errorf("store format %d is newer than this poolnsd reads (%d); use a newer poolnsd", f, Format)
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketElements); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketAdmin); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketHealth); err != nil {
+			return err
+		}
+		if v := meta.Get(keyRegistrarID); v != nil {
+			if len(v) != 4 || binary.BigEndian.Uint32(v) == 0 {
+				return fmt.Errorf("not a poolnsd store or corrupt (bad registrar ID %x); move it away to start afresh", v)
+			}
+			s.id = binary.BigEndian.Uint32(v)
+			return nil
+		}
+		id, err := newRegistrarID()
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyRegistrarID, binary.BigEndian.AppendUint32(nil, id)); err != nil {
+			return err
+		}
+		s.id = id
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %v", s.path, err)
+	}
+	return nil
+}
+
+// newRegistrarID returns a random non-zero 32-bit ID.
+func newRegistrarID() (uint32, error) {
+	var b [4]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("cannot make a registrar ID: %v", err)
+		}
+		if id := binary.BigEndian.Uint32(b[:]); id != 0 {
+			return id, nil
+		}
+	}
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// RegistrarID returns this registrar's ID, made on the store's first open.
+func (s *Store) RegistrarID() uint32 { return s.id }
+
+// elementRecord is the JSON encoding of a registered element (format 1).
+// Absent fields are zero.
+type elementRecord struct {
+	V         int      `json:"v"`                   // record version, 1
+	ID        string   `json:"id"`                  // handlespace.IDString, eight hex digits
+	Label     string   `json:"label"`               // first label of the element's own name
+	Addrs     []string `json:"addrs"`               // IPv4 and IPv6 addresses
+	Port      uint16   `json:"port"`                //
+	Transport string   `json:"transport,omitempty"` // tcp (default), udp, sctp
+	Weight    uint32   `json:"weight,omitempty"`
+	Priority  uint32   `json:"priority,omitempty"`
+	Load      uint32   `json:"load,omitempty"`    // RFC 5356 scale, 0..0xFFFFFFFF
+	LoadDeg   uint32   `json:"loaddeg,omitempty"` // RFC 5356 scale
+	Site      string   `json:"site,omitempty"`
+	Expires   string   `json:"expires,omitempty"` // RFC 3339 with nanoseconds, UTC; absent: no lease
+	Home      uint32   `json:"home,omitempty"`    // home registrar ID
+	Owner     string   `json:"owner,omitempty"`   // who registered it: tsig:KEYNAME or http
+	Lease     int64    `json:"lease_s,omitempty"` // the granted lease, seconds
+}
+
+const elementRecordVersion = 1
+
+func encodeElement(e *handlespace.Element) ([]byte, error) {
+	r := elementRecord{
+		V: elementRecordVersion, ID: handlespace.IDString(e.ID), Label: e.Label, Port: e.Port,
+		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
+		Site: e.Site, Home: e.Home, Owner: e.Owner, Lease: int64(e.Lease / time.Second),
+	}
+	if e.Transport != handlespace.TransportTCP {
+		r.Transport = e.Transport.String()
+	}
+	r.Addrs = make([]string, len(e.Addrs))
+	for i, a := range e.Addrs {
+		r.Addrs[i] = a.String()
+	}
+	if !e.Expires.IsZero() {
+		r.Expires = e.Expires.UTC().Format(time.RFC3339Nano)
+	}
+	return json.Marshal(r)
+}
+
+func decodeElement(b []byte) (*handlespace.Element, error) {
+	var r elementRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	if r.V != elementRecordVersion {
+		return nil, fmt.Errorf("record version %d, want %d", r.V, elementRecordVersion)
+	}
+	id, err := handlespace.ParseID(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	e := &handlespace.Element{ID: id, Label: r.Label, Port: r.Port, Weight: r.Weight, Priority: r.Priority,
+		Load: r.Load, LoadDeg: r.LoadDeg, Site: r.Site, Home: r.Home, Owner: r.Owner,
+		Lease: time.Duration(r.Lease) * time.Second}
+	if r.Transport != "" {
+		if e.Transport, err = handlespace.ParseTransport(r.Transport); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range r.Addrs {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		e.Addrs = append(e.Addrs, a)
+	}
+	if r.Expires != "" {
+		if e.Expires, err = time.Parse(time.RFC3339Nano, r.Expires); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// elementKey is pool, 0x00, id (4 bytes big-endian).
+func elementKey(pool string, id uint32) []byte {
+	k := make([]byte, 0, len(pool)+5)
+	k = append(k, pool...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, id)
+}
+
+func splitElementKey(k []byte) (pool string, id uint32, ok bool) {
+	if len(k) < 5 || k[len(k)-5] != 0 {
+		return "", 0, false
+	}
+	return string(k[:len(k)-5]), binary.BigEndian.Uint32(k[len(k)-4:]), true
+}
+
+// normPool is how pool names are keyed: lower-case FQDN.
+func normPool(pool string) string {
+	if !strings.HasSuffix(pool, ".") {
+		pool += "."
+	}
+	return strings.ToLower(pool)
+}
+
+// PutElement stores (or replaces) the registered element e of pool. It
+// returns once the change is on disk.
+func (s *Store) PutElement(pool string, e *handlespace.Element) error {
+	v, err := encodeElement(e)
+	if err != nil {
+		return fmt.Errorf("%s: element %s: %v", s.path, handlespace.IDString(e.ID), err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketElements).Put(elementKey(normPool(pool), e.ID), v)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: store element %s of %s: %v", s.path, handlespace.IDString(e.ID), pool, err)
+	}
+	return nil
+}
+
+// DeleteElement removes element id of pool, and its administrative state
+// and last known health. Removing an element that is not stored is not an
+// error. It returns once the change is on disk.
+func (s *Store) DeleteElement(pool string, id uint32) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		k := elementKey(normPool(pool), id)
+		if err := tx.Bucket(bucketAdmin).Delete(k); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketHealth).Delete(k); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketElements).Delete(k)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: delete element %s of %s: %v", s.path, handlespace.IDString(id), pool, err)
+	}
+	return nil
+}
+
+// Elements calls f for every stored element, sorted by pool then ID, and
+// stops at the first error f returns. f runs outside the store's
+// transaction, so it may call the store's other methods. An undecodable
+// record is an error naming it.
+func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) error {
+	type item struct {
+		pool string
+		e    *handlespace.Element
+	}
+	var items []item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketElements).ForEach(func(k, v []byte) error {
+			pool, id, ok := splitElementKey(k)
+			if !ok {
+				return fmt.Errorf("%s: bad element key %q; move the store away to start afresh", s.path, k)
+			}
+			e, err := decodeElement(v)
+			if err != nil {
+				return fmt.Errorf("%s: element %s of %s: bad record: %v; move the store away to start afresh", s.path, handlespace.IDString(id), pool, err)
+			}
+			if e.ID != id {
+				return fmt.Errorf("%s: element %s of %s: record says ID %s; move the store away to start afresh", s.path, handlespace.IDString(id), pool, handlespace.IDString(e.ID))
+			}
+			items = append(items, item{pool, e})
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := f(it.pool, it.e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database. Closing twice is not an error.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("%s: close: %v", s.path, err)
+		}
+	})
+	return s.closeErr
+}
