@@ -290,6 +290,7 @@ func (h *Handler) slip(w dns.ResponseWriter, req *request) {
 	}
 	m := replyMsg(req)
 	m.Truncated = true
+	req.slipped = true // counted by the rate limiter, not as truncated
 	if req.edns.on {
 		setOPT(m, req, h.udpSize, -1)
 	}
@@ -335,7 +336,7 @@ func (h *Handler) account(w dns.ResponseWriter, req *request, rcode int, tc bool
 	} else {
 		h.metrics.Query(req.q.Qtype, rcode, req.tcp)
 	}
-	if tc {
+	if tc && (req == nil || !req.slipped) {
 		h.metrics.Truncated()
 	}
 	if (req != nil && req.logq) || (req == nil && h.queryLog.Load()) {

@@ -38,6 +38,7 @@ type request struct {
 	ede           uint16 // an Extended DNS Error for the reply, when edeSet
 	edeSet        bool
 	slipBadCookie bool // a slipped reply is BADCOOKIE, not TC=1
+	slipped       bool // the reply is the rate limit's slip, not a truncation
 }
 
 // setEDE gives the reply an Extended DNS Error (RFC 8914) of info code.

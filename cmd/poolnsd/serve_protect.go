@@ -23,7 +23,7 @@ var protectKeys = []string{"dns.cookies", "dns.cookie_secret", "dns.cookie_secre
 	"dns.rrl.ipv6_prefix", "dns.rrl.exempt", "dns.rrl.table_size", "dns.rrl.dry_run"}
 
 // loadProtections builds the DNS front's protections as c asks for them
-// (docs/protect-notes.md), once the store is open: the cookie secret
+// (docs/public-internet.md), once the store is open: the cookie secret
 // generated when none is configured is kept in the data directory, which
 // the store's lock makes this process's own. old, when not nil, are the
 // running protections: their rate limiter is kept (with its buckets) when

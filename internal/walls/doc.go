@@ -1,6 +1,6 @@
 // Package walls holds no code: its test reads the module's import graph
 // (go list -deps -json ./...) and fails when a package depends on one that
-// it must not, so that the layering of docs/house-notes.md (section
-// Layout) holds by test, not by review. The rules are the table walls in
+// it must not, so that the layering of docs/design.md (section The walls)
+// holds by test, not by review. The rules are the table walls in
 // walls_test.go, each with the reason for it.
 package walls
