@@ -37,6 +37,7 @@ type Config struct {
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 	Registration Registration `mapstructure:"registration"`
 	ENRP         ENRP         `mapstructure:"enrp"`
+	DNSSEC       DNSSEC       `mapstructure:"dnssec"`
 
 	// TSIG are the keys of DNS UPDATE: the config file's "tsig" list
 	// (see TSIGKey). Not in the table of keys.
@@ -724,5 +725,6 @@ func (c Config) Validate() error {
 	validateSiteGeo(c.SiteGeo, c.SitesMMDB, bad)
 	errs = append(errs, c.validateENRP()...)
 	errs = append(errs, c.validateProtect()...)
+	errs = append(errs, c.validateDNSSEC()...)
 	return errors.Join(errs...)
 }

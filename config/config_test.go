@@ -71,6 +71,7 @@ func TestDefaults(t *testing.T) {
 			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100, AllowLoopback: false},
 		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
 			PageSize: 128},
+		DNSSEC: DNSSEC{Validity: "168h", CacheSize: 64, DNSKEYTTL: 3600},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() =\n%+v\nwant\n%+v", got, want)

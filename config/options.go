@@ -101,6 +101,12 @@ var options = []Option{
 		"how long that question may go unanswered before the peer is dead and its elements are taken over, a duration"},
 	{"enrp.page_size", 128, "",
 		"most elements in one HANDLE_TABLE_RESPONSE, 1..1000"},
+	{"dnssec.validity", "168h", "",
+		"validity of the signatures made online (zones with keys in <data>/keys are signed), a duration, 2h..2160h; a cached signature is made again when a quarter is left"},
+	{"dnssec.cache_size", 64, "MiB",
+		"bound of the signature cache (keys, signatures and about 450 bytes per cached RRset: some 800 bytes for a 3-address pool answer with one P-256 signature), 1..1048576"},
+	{"dnssec.dnskey_ttl", 3600, "seconds",
+		"TTL of the DNSKEY RRset of signed zones; a new key must be published this long before it signs (poolnsd dnssec status says when)"},
 }
 
 // Options returns the table of every configuration key, in documentation

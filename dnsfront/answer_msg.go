@@ -55,6 +55,17 @@ func (h *Handler) writeMsg(w dns.ResponseWriter, req *request, r *Result) {
 		h.reply(w, req.r, req, dns.RcodeRefused)
 		return
 	}
+	m, scope := h.buildMsg(req, r)
+	if req.edns.on {
+		setOPT(m, req, h.udpSize, scope)
+	}
+	h.write(w, m, req)
+}
+
+// buildMsg returns the reply of a lookup result (not KindRefused) without
+// its OPT record, and the ECS scope that the OPT record gets (-1: the
+// answer does not depend on the client's subnet).
+func (h *Handler) buildMsg(req *request, r *Result) (*dns.Msg, int) {
 	m := replyMsg(req)
 	m.Authoritative = r.Kind.Authoritative()
 	m.Rcode = r.Kind.Rcode()
@@ -82,10 +93,7 @@ func (h *Handler) writeMsg(w dns.ResponseWriter, req *request, r *Result) {
 		h.tallyAnswer(r, s)
 		m.Answer, m.Extra = poolRRs(m.Answer, m.Extra, r, s.picks)
 	}
-	if req.edns.on {
-		setOPT(m, req, h.udpSize, scope)
-	}
-	h.write(w, m, req)
+	return m, scope
 }
 
 // poolRRs appends a KindPool answer's records for the chosen elements, in
@@ -183,6 +191,12 @@ func fit(m *dns.Msg, size int) {
 		n := len(extra) - 1
 		for n > required && extra[n-1].Header().Rrtype == last.Rrtype && strings.EqualFold(extra[n-1].Header().Name, last.Name) {
 			n--
+		}
+		if sig, ok := extra[len(extra)-1].(*dns.RRSIG); ok {
+			// Signatures go with the RRset they cover, just before them.
+			for n > required && extra[n-1].Header().Rrtype == sig.TypeCovered && strings.EqualFold(extra[n-1].Header().Name, last.Name) {
+				n--
+			}
 		}
 		extra = extra[:n]
 		m.Extra = withOPT(extra)

@@ -28,6 +28,12 @@
 //   - answer_svcb.go holds what both renderers write of HTTPS/SVCB (RFC
 //     9460) and NAPTR (S-NAPTR, U-NAPTR) pool answers, and the naming
 //     rule of the pools' SVCB names.
+//   - answer_dnssec.go signs the answers to DO queries of the zones that
+//     Config.Signer has keys for: A and AAAA pool and element answers on
+//     the wire renderer, every other kind on the dns.Msg renderer (the
+//     reply built as unsigned, then each RRset followed by its RRSIGs,
+//     negative answers as compact denials, RFC 9824). Without DO nothing
+//     changes but for the DNSKEY RRset at a signed apex.
 //
 // update.go, prereq.go and tsig.go apply DNS UPDATE (RFC 2136) signed with
 // TSIG (RFC 8945) through an Updater; server.go binds the UDP (one

@@ -9,7 +9,8 @@ import (
 // FuzzHandler feeds arbitrary messages to the handler (those that unpack:
 // the server answers the others FORMERR before the handler sees them). Every
 // query must get exactly one reply that unpacks, carries the query's ID and
-// QR, and fits the size the query allows over UDP. Seeds: testdata/fuzz.
+// QR, and fits the size the query allows over UDP. The zone is signed, so
+// that queries with DO take the signing renderer. Seeds: testdata/fuzz.
 func FuzzHandler(f *testing.F) {
 	for _, q := range []struct {
 		name string
@@ -20,6 +21,12 @@ func FuzzHandler(f *testing.F) {
 		{"x.wild.pool.test.", dns.TypeTXT}, {"pool.test.", dns.TypeANY},
 		{"h.pool.test.", dns.TypeHTTPS}, {"_8080._foo.h.pool.test.", dns.TypeSVCB}, {"bs.pool.test.", dns.TypeHTTPS},
 		{"s.pool.test.", dns.TypeNAPTR}, {"bs.pool.test.", dns.TypeNAPTR},
+		// Signed answers (DO=1; pool.test. is signed): denials, DNSSEC
+		// types, a referral, a CNAME chain.
+		{"nope.pool.test.", dns.TypeA}, {"txt.pool.test.", dns.TypeA}, {"pool.test.", dns.TypeDNSKEY},
+		{"sub.pool.test.", dns.TypeDS}, {"x.sub.pool.test.", dns.TypeA}, {"txt.pool.test.", dns.TypeNSEC},
+		{"nope.pool.test.", dns.TypeRRSIG}, {"nope.pool.test.", 128}, {"gone.pool.test.", dns.TypeA},
+		{"dead.pool.test.", dns.TypeAAAA}, {"_tcp.web.pool.test.", dns.TypeSRV},
 	} {
 		m := new(dns.Msg)
 		m.SetQuestion(q.name, q.qt)
@@ -30,7 +37,8 @@ func FuzzHandler(f *testing.F) {
 		}
 		f.Add(b, false)
 	}
-	h := NewHandler(fuzzSpace(f), Config{})
+	signer, _ := newTestSigner(f, dns.ECDSAP256SHA256)
+	h := NewHandler(fuzzSpace(f), Config{Signer: signer})
 	f.Fuzz(func(t *testing.T, data []byte, tcp bool) {
 		q := new(dns.Msg)
 		if err := q.Unpack(data); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
@@ -30,6 +31,7 @@ type Handler struct {
 	queryLog atomic.Bool
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
+	sign     Signer                      // nil: no zone is signed (answer_dnssec.go)
 	// cookieCounts counts queries with a COOKIE option, by status.
 	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
@@ -47,6 +49,7 @@ type scratch struct {
 	picks  []handlespace.Pick // the policy's choice
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
+	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
 }
 
 // NewHandler returns a handler serving src.
@@ -58,7 +61,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout}
+	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer}
 	h.queryLog.Store(cfg.QueryLog)
 	h.tally = cfg.Answers
 	h.SetSites(cfg.Sites)
@@ -260,6 +263,16 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 	}
 	if res.Kind == KindRefused {
 		req.setEDE(ednsopt.NotAuthoritative)
+	}
+	if h.sign != nil && (req.edns.do || req.q.Qtype == dns.TypeDNSKEY) {
+		if z := h.signerOf(res); z != nil {
+			if req.edns.do && (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 &&
+				(res.Qtype == dns.TypeA || res.Qtype == dns.TypeAAAA) && h.writeWireDNSSEC(w, req, res, z) {
+				return
+			}
+			h.writeDNSSEC(w, req, res, z, req.edns.do)
+			return
+		}
 	}
 	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 && h.writeWire(w, req, res) {
 		return

@@ -62,6 +62,10 @@ type Config struct {
 	// (default 10 s); then it gets SERVFAIL.
 	UpdateTimeout time.Duration
 
+	// Signer signs the answers of signed zones to queries with the DO bit
+	// (answer_dnssec.go); nil: no zone is signed.
+	Signer Signer
+
 	// TLS configures DNS over TLS (tls.go); off without TLS.Listen.
 	TLS TLSConfig
 }

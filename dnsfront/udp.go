@@ -233,22 +233,32 @@ func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byt
 	var res Result
 	Lookup(h.src.View(), qname, qname, qtype, &res)
 	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 {
-		if req.prot.RRL != nil {
-			class, name := rrlClass(&res)
-			switch h.limit(&req, class, name) {
-			case rrl.Drop:
-				return nil, true
-			case rrl.Slip:
-				u.asMsg(b, wm, &req, out)
-				h.slip(&u.w, &req)
-				return u.w.reply, true
+		if z, ok := h.wireSigning(&req, &res); ok {
+			if req.prot.RRL != nil {
+				class, name := rrlClass(&res)
+				switch h.limit(&req, class, name) {
+				case rrl.Drop:
+					return nil, true
+				case rrl.Slip:
+					u.asMsg(b, wm, &req, out)
+					h.slip(&u.w, &req)
+					return u.w.reply, true
+				}
+			}
+			var reply []byte
+			if z == nil {
+				reply = h.renderWire(&u.s, out, &req, &res)
+			} else {
+				reply, ok = h.renderWireDNSSEC(&u.s, out, &req, &res, z)
+			}
+			if ok {
+				h.account(nil, &req, dns.RcodeSuccess, reply[2]&(bitTC>>8) != 0, len(reply))
+				return reply, true
 			}
 		}
-		reply := h.renderWire(&u.s, out, &req, &res)
-		h.account(nil, &req, dns.RcodeSuccess, reply[2]&(bitTC>>8) != 0, len(reply))
-		return reply, true
 	}
-	// Another kind: written as a dns.Msg.
+	// Another kind, or a signed answer that the wire renderer does not
+	// write: written as a dns.Msg.
 	u.asMsg(b, wm, &req, out)
 	if len(res.Chain) == 0 {
 		res.Name = req.q.Name

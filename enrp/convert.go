@@ -15,8 +15,11 @@ import (
 
 // How poolnsd's policies travel in the Member Selection Policy parameter
 // (RFC 5356): the nine RFC 5356 policies under their own types, with the
-// values their type defines; hash and nearest, which RFC 5356 does not
-// have, under poolnsd's types PolicyXHash and PolicyXNearest, with no value.
+// values their type defines; RSPLIB's further policies (rplu, rlud, plud,
+// rplud and the -dpf family) under RSPLIB's types and layouts, the -dpf
+// ones with their penalty factor and distance left 0 (see Policy); hash
+// and nearest, which neither has, under poolnsd's types PolicyXHash and
+// PolicyXNearest, with no value.
 // Every element also carries all four values (weight, priority, load, load
 // degradation) and its site and RTT in poolnsd's extension, so that a peer
 // knows them whatever the pool's policy.
@@ -32,6 +35,16 @@ var policyTypes = map[string]uint32{
 	"rlu":     PolicyRandomLeastUsed,
 	"hash":    PolicyXHash,
 	"nearest": PolicyXNearest,
+
+	"rplu":      PolicyRandomPriorityLeastUsed,
+	"rlud":      PolicyRandomLeastUsedDeg,
+	"plud":      PolicyPriorityLeastUsedDeg,
+	"rplud":     PolicyRandomPriorityLeastUsedDeg,
+	"wrand-dpf": PolicyWeightedRandomDPF,
+	"lu-dpf":    PolicyLeastUsedDPF,
+	"lud-dpf":   PolicyLeastUsedDegDPF,
+	"plu-dpf":   PolicyPriorityLeastUsedDPF,
+	"plud-dpf":  PolicyPriorityLeastUsedDegDPF,
 }
 
 // Priorities run opposite ways: poolnsd's prio (as SRV's priority) puts
@@ -129,8 +142,14 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		p.Policy.Priority = prioToWire(e.Priority)
 	case PolicyLeastUsed, PolicyRandomLeastUsed:
 		p.Policy.Load = e.Load
-	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
+	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed,
+		PolicyRandomPriorityLeastUsed, PolicyRandomLeastUsedDeg, PolicyPriorityLeastUsedDeg, PolicyRandomPriorityLeastUsedDeg,
+		PolicyLeastUsedDegDPF, PolicyPriorityLeastUsedDPF, PolicyPriorityLeastUsedDegDPF:
 		p.Policy.Load, p.Policy.LoadDeg = e.Load, e.LoadDeg
+	case PolicyWeightedRandomDPF:
+		p.Policy.Weight = e.Weight
+	case PolicyLeastUsedDPF:
+		p.Policy.Load = e.Load
 	}
 	return p
 }
@@ -165,8 +184,14 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		e.Priority = prioFromWire(p.Policy.Priority)
 	case PolicyLeastUsed, PolicyRandomLeastUsed:
 		e.Load = p.Policy.Load
-	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
+	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed,
+		PolicyRandomPriorityLeastUsed, PolicyRandomLeastUsedDeg, PolicyPriorityLeastUsedDeg, PolicyRandomPriorityLeastUsedDeg,
+		PolicyLeastUsedDegDPF, PolicyPriorityLeastUsedDPF, PolicyPriorityLeastUsedDegDPF:
 		e.Load, e.LoadDeg = p.Policy.Load, p.Policy.LoadDeg
+	case PolicyWeightedRandomDPF:
+		e.Weight = p.Policy.Weight
+	case PolicyLeastUsedDPF:
+		e.Load = p.Policy.Load
 	}
 	var gen uint32
 	e.Label = handlespace.IDString(p.ID)

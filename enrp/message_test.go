@@ -60,6 +60,12 @@ func samples() []*Message {
 			{Code: CauseInvalidValues, Info: diagParam("parameter at byte 24: length 3, below 4")},
 			{Code: CauseLackOfResources},
 		}},
+		// RSPLIB's policy types beyond RFC 5356, one of each layout.
+		{Type: TypeHandleTableResp, Sender: 2, Receiver: 1, Entries: []Entry{{Handle: []byte("dpf.pool.example."), Elements: []PE{
+			{ID: 6, Home: 1, RegLife: NoLease, Transport: pe3.Transport, Policy: Policy{Type: PolicyRandomLeastUsedDeg, Load: 1, LoadDeg: 2}},
+			{ID: 7, Home: 1, RegLife: NoLease, Transport: pe3.Transport, Policy: Policy{Type: PolicyWeightedRandomDPF, Weight: 3, DPF: 4, Distance: 50}},
+			{ID: 8, Home: 1, RegLife: NoLease, Transport: pe3.Transport, Policy: Policy{Type: PolicyPriorityLeastUsedDegDPF, Load: 5, LoadDeg: 6, DPF: 7, Distance: 100}},
+		}}}},
 		// An administrative request to the element's home.
 		{Type: TypeHandleUpdate, Sender: 2, Receiver: 0x11111111, Action: AddPE, Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{pe5}}}},
 	}

@@ -114,8 +114,15 @@ type Policy struct {
 	// The values that Type carries: Weight (wrr, wrand), Priority (prio:
 	// RFC 5356's, the highest preferred; ToPE and FromPE convert poolnsd's
 	// lowest-first prio), Load (lu, rlu, lud, plu), LoadDeg (lud, plu).
-	// The others are zero.
+	// The others are zero. RSPLIB's policies carry Load and LoadDeg too
+	// (rplu, rlud, plud, rplud: both; lu-dpf: Load; wrand-dpf: Weight).
 	Weight, Priority, Load, LoadDeg uint32
+	// DPF and Distance are the distance penalty factor (RSPLIB's load
+	// or weight DPF) and the distance in milliseconds that the -dpf
+	// types carry. poolnsd sends 0 for both and ignores them: each
+	// registrar applies its own pool's factor to its own measure of
+	// the distance (see handlespace's -dpf policies).
+	DPF, Distance uint32
 	// Value is the value of a type this code does not know, as received.
 	Value []byte
 }
@@ -128,8 +135,13 @@ func policyFields(t uint32) int {
 		return 0
 	case PolicyWeightedRoundRobin, PolicyWeightedRandom, PolicyPriority, PolicyLeastUsed, PolicyRandomLeastUsed:
 		return 1
-	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
+	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed,
+		PolicyRandomPriorityLeastUsed, PolicyRandomLeastUsedDeg, PolicyPriorityLeastUsedDeg, PolicyRandomPriorityLeastUsedDeg:
 		return 2
+	case PolicyWeightedRandomDPF, PolicyLeastUsedDPF:
+		return 3
+	case PolicyLeastUsedDegDPF, PolicyPriorityLeastUsedDPF, PolicyPriorityLeastUsedDegDPF:
+		return 4
 	}
 	return -1
 }
@@ -144,9 +156,23 @@ func (e *enc) policy(p *Policy) {
 			e.u32(p.Priority)
 		case PolicyLeastUsed, PolicyRandomLeastUsed:
 			e.u32(p.Load)
-		case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
+		case PolicyLeastUsedDeg, PolicyPriorityLeastUsed,
+			PolicyRandomPriorityLeastUsed, PolicyRandomLeastUsedDeg, PolicyPriorityLeastUsedDeg, PolicyRandomPriorityLeastUsedDeg:
 			e.u32(p.Load)
 			e.u32(p.LoadDeg)
+		case PolicyWeightedRandomDPF:
+			e.u32(p.Weight)
+			e.u32(p.DPF)
+			e.u32(p.Distance)
+		case PolicyLeastUsedDPF:
+			e.u32(p.Load)
+			e.u32(p.DPF)
+			e.u32(p.Distance)
+		case PolicyLeastUsedDegDPF, PolicyPriorityLeastUsedDPF, PolicyPriorityLeastUsedDegDPF:
+			e.u32(p.Load)
+			e.u32(p.LoadDeg)
+			e.u32(p.DPF)
+			e.u32(p.Distance)
 		default:
 			if policyFields(p.Type) < 0 {
 				e.b = append(e.b, p.Value...)
@@ -177,8 +203,15 @@ func (w *walker) policy(p param) (*Policy, error) {
 		pol.Priority = u(0)
 	case PolicyLeastUsed, PolicyRandomLeastUsed:
 		pol.Load = u(0)
-	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed:
+	case PolicyLeastUsedDeg, PolicyPriorityLeastUsed,
+		PolicyRandomPriorityLeastUsed, PolicyRandomLeastUsedDeg, PolicyPriorityLeastUsedDeg, PolicyRandomPriorityLeastUsedDeg:
 		pol.Load, pol.LoadDeg = u(0), u(1)
+	case PolicyWeightedRandomDPF:
+		pol.Weight, pol.DPF, pol.Distance = u(0), u(1), u(2)
+	case PolicyLeastUsedDPF:
+		pol.Load, pol.DPF, pol.Distance = u(0), u(1), u(2)
+	case PolicyLeastUsedDegDPF, PolicyPriorityLeastUsedDPF, PolicyPriorityLeastUsedDegDPF:
+		pol.Load, pol.LoadDeg, pol.DPF, pol.Distance = u(0), u(1), u(2), u(3)
 	}
 	return pol, nil
 }

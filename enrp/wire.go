@@ -185,6 +185,20 @@ const (
 	PolicyPriorityLeastUsed  uint32 = 0x40000003 // plu: load, load degradation
 	PolicyRandomLeastUsed    uint32 = 0x40000004 // rlu: load
 
+	// RSPLIB's policies beyond RFC 5356, under RSPLIB's types
+	// (rserpool-policytypes.h) and with its value layouts
+	// (rserpoolmessage.h). RSPLIB defines no layout for plu-dpf and
+	// plud-dpf; poolnsd gives them lud-dpf's.
+	PolicyRandomPriorityLeastUsed    uint32 = 0xb0001001 // rplu: load, load degradation
+	PolicyRandomLeastUsedDeg         uint32 = 0xb0001002 // rlud: load, load degradation
+	PolicyPriorityLeastUsedDeg       uint32 = 0xb0001003 // plud: load, load degradation
+	PolicyRandomPriorityLeastUsedDeg uint32 = 0xb0001004 // rplud: load, load degradation
+	PolicyWeightedRandomDPF          uint32 = 0xb0002001 // wrand-dpf: weight, weight DPF, distance
+	PolicyLeastUsedDPF               uint32 = 0xb0002002 // lu-dpf: load, load DPF, distance
+	PolicyLeastUsedDegDPF            uint32 = 0xb0002003 // lud-dpf: load, load degradation, load DPF, distance
+	PolicyPriorityLeastUsedDPF       uint32 = 0xb0002004 // plu-dpf: load, load degradation, load DPF, distance
+	PolicyPriorityLeastUsedDegDPF    uint32 = 0xb0002005 // plud-dpf: load, load degradation, load DPF, distance
+
 	// PolicyXHash is poolnsd's hash (client-subnet affinity): no value.
 	PolicyXHash uint32 = 0xff504e01
 	// PolicyXNearest is poolnsd's nearest (lowest RTT): no value; the

@@ -563,7 +563,7 @@ func (b *batch) publish() {
 			}
 			continue
 		}
-		pol, err := b.h.policy(w.spec.Policy)
+		pol, err := b.h.policy(w.spec)
 		if err != nil {
 			// Checked when the operations were applied; a policy name
 			// that was valid then is valid now.

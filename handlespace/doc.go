@@ -24,9 +24,11 @@
 //   - a label index, a hash trie of label hash and ID whose leaves are
 //     buckets of up to 32 keys without pointers;
 //   - each served set (All, V4, V6: the elements answers may carry) in
-//     its policy's order: by ID (rr, rand, lud, hash), by rank then ID
-//     (prio, lu, plu, nearest), or by ID in a tree that also sums weights,
-//     with the elements of weight 0 apart (wrr, wrand, rlu); a nearest
+//     its policy's order: by ID (rr, rand, hash, and lud and the other
+//     policies with degradation: plud, lud-dpf, plud-dpf, rlud, rplud), by
+//     rank then ID (prio, lu, plu, lu-dpf, plu-dpf, nearest), or by ID in
+//     a tree that also sums weights, with the elements of weight 0 apart
+//     (wrr, wrand, rlu, rplu, wrand-dpf); a nearest
 //     set also keeps its elements that have a site by site, then rank, so
 //     that a client's site is one run of it (see SiteMap). A set that
 //     holds every element of a pool ordered by ID is the element tree
@@ -35,10 +37,11 @@
 // A change of d elements copies the paths from the roots to the leaves
 // they lie in, O(d log n) small nodes, and never reads the other
 // elements: one registration in a pool of 100 000 copies about 2.3 KB,
-// not the pool. Policies whose material is the set's tree (all but lud and
-// hash) build their selector in O(1); lud mirrors the set's tree with its
-// per-element counters and tournaments and copies only the mirror of the
-// changed leaves; hash scores small sets (≤ 256) per query and builds the
+// not the pool. Policies whose material is the set's tree (all but those
+// with degradation and hash) build their selector in O(1); lud and the
+// others with degradation mirror the set's tree with their per-element
+// counters and tournaments (rlud and rplud: weight sums) and copy only
+// the mirror of the changed leaves; hash scores small sets (≤ 256) per query and builds the
 // Maglev table of larger ones in the background.
 //
 // A selection (ElementSet.Select) returns Picks: an element and where it

@@ -138,10 +138,10 @@ type Element struct {
 	Transport Transport
 
 	// Policy parameters (RFC 5356).
-	Weight   uint32 // wrr, wrand
+	Weight   uint32 // wrr, wrand, wrand-dpf
 	Priority uint32 // prio; lower value is preferred, as in SRV
-	Load     uint32 // lu, lud, plu, rlu; 0 idle … LoadFull
-	LoadDeg  uint32 // lud: added to Load at each first pick until the next load report; plu: added to Load
+	Load     uint32 // lu, lud, plu, rlu and RSPLIB's (rplu, plud, …); 0 idle … LoadFull
+	LoadDeg  uint32 // lud, plud, rlud, …: added to Load at each first pick until the next load report; plu, plud, rplu, …: added to Load
 	Site     string // nearest
 
 	// Expires is the end of the registration lease; zero for elements that

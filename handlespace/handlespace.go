@@ -117,15 +117,22 @@ func (h *Handlespace) View() *View { return h.view.Load() }
 // RegistrarID returns this registrar's ID.
 func (h *Handlespace) RegistrarID() uint32 { return h.opts.RegistrarID }
 
-func (h *Handlespace) policy(name string) (Policy, error) {
-	if p := h.policies[name]; p != nil {
+// policy returns the policy of pools of the given spec (its name, and its
+// distance settings for a distance-penalty policy), one value per kind.
+func (h *Handlespace) policy(spec PoolSpec) (Policy, error) {
+	key := spec.Policy
+	if DistancePolicy(key) {
+		d := distOf(spec)
+		key = fmt.Sprintf("%s/%d/%d", key, d.dpf, d.stepMs)
+	}
+	if p := h.policies[key]; p != nil {
 		return p, nil
 	}
-	p, err := NewPolicy(name, h.opts.Rand)
+	p, err := newPolicyFor(spec.Policy, spec, h.opts.Rand)
 	if err != nil {
 		return nil, err
 	}
-	h.policies[name] = p
+	h.policies[key] = p
 	return p, nil
 }
 
@@ -163,7 +170,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 			if _, taken := z.Nodes[name]; taken {
 				return fmt.Errorf("%s:%d: pool %s: the name %s also has static records; a pool's names are its own", d.File, pd.Line, pd.Handle, name)
 			}
-			pol, err := h.policy(pd.Spec.Policy)
+			pol, err := h.policy(pd.Spec)
 			if err != nil {
 				return fmt.Errorf("%s:%d: %v", d.File, pd.Line, err)
 			}
@@ -206,7 +213,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 					spec = h.opts.DefaultSpec
 					spec.Policy = prev.Spec.Policy
 				}
-				pol, err := h.policy(spec.Policy)
+				pol, err := h.policy(spec)
 				if err != nil {
 					return err
 				}

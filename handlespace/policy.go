@@ -80,8 +80,16 @@ func PolicyNames() []string {
 }
 
 // NewPolicy returns the policy called name with random source r (nil for
-// DefaultRand).
+// DefaultRand). A distance-penalty policy (see DistancePolicy) gets the
+// default penalty factor and distance step (DefaultDPF,
+// DefaultDistanceStep); pools get theirs from their spec.
 func NewPolicy(name string, r Rand) (Policy, error) {
+	return newPolicyFor(name, DefaultPoolSpec(), r)
+}
+
+// newPolicyFor returns the policy called name with the distance settings
+// of spec.
+func newPolicyFor(name string, spec PoolSpec, r Rand) (Policy, error) {
 	mk, ok := policyMakers[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown policy %q; want one of %s", name, strings.Join(PolicyNames(), ", "))
@@ -89,7 +97,19 @@ func NewPolicy(name string, r Rand) (Policy, error) {
 	if r == nil {
 		r = DefaultRand
 	}
+	if dmk, ok := distMakers[name]; ok {
+		return dmk(r, distOf(spec)), nil
+	}
 	return mk(r), nil
+}
+
+// samePolicy reports whether two pool specs select alike: the same
+// policy, and for a distance-penalty policy the same factor and step.
+func samePolicy(a, b PoolSpec) bool {
+	if a.Policy != b.Policy {
+		return false
+	}
+	return !DistancePolicy(a.Policy) || distOf(a) == distOf(b)
 }
 
 // WeightedPolicy reports whether the policy's SRV answers share one priority

@@ -71,6 +71,24 @@ func (lud) Name() string { return "lud" }
 func (lud) order() setOrder { return setOrder{} }
 
 func (lud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
+	return buildLudSel(set, seq, prev, ludKind{base: ludLoad})
+}
+
+// ludLoad is lud's base: the element's Load.
+func ludLoad(e *Element) uint64 { return uint64(e.Load) }
+
+// ludKind is what varies among the policies built on lud's state (lud,
+// plud, lud-dpf, plud-dpf; rlud and rplud): the base of the effective
+// load, and whether the mirror nodes keep weight sums (the randomized
+// ones) rather than tournaments.
+type ludKind struct {
+	base     func(*Element) uint64
+	weighted bool
+}
+
+// buildLudSel builds a selector of lud's kind, taking the state of prev
+// (of the same policy) where it can.
+func buildLudSel(set *eset, seq *atomic.Uint64, prev Selector, kind ludKind) *ludSel {
 	s := &ludSel{t: set.t, seq: seq}
 	if set.t.Root() == nil {
 		return s
@@ -80,13 +98,13 @@ func (lud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector 
 	if p, ok := prev.(*ludSel); ok && p.root != nil {
 		olds, oh = []*ludNode{p.root}, p.t.Height()
 	}
-	s.root = mirror(set.t.Root(), set.t.Height(), olds, oh)
+	s.root = mirror(set.t.Root(), set.t.Height(), olds, oh, &kind)
 	return s
 }
 
 // ludState is the per-query state of one element.
 type ludState struct {
-	load, deg uint64
+	load, deg uint64 // the base of the effective load (lud: Load), and LoadDeg
 	id        uint32
 	count     atomic.Uint64 // charges since the last load report
 	last      atomic.Uint64 // the set's sequence at the last charge; 0 never
@@ -130,6 +148,9 @@ type ludNode struct {
 	tour  []atomic.Int32
 	size  int
 	champ atomic.Pointer[ludState] // the best state below the node
+	// sum is the sum of the weights (rludWeight) below the node, for the
+	// randomized kinds, which keep no tournament.
+	sum atomic.Uint64
 }
 
 func (n *ludNode) width() int {
@@ -181,6 +202,22 @@ func (n *ludNode) init() {
 	n.champ.Store(n.state(n.node(1)))
 }
 
+// initKind fills the node's tournament or, for a weighted kind, its sum.
+func (n *ludNode) initKind(kind *ludKind) {
+	if !kind.weighted {
+		n.init()
+		return
+	}
+	var sum uint64
+	for i := range n.st {
+		sum += rludWeight(&n.st[i], n.st[i].count.Load())
+	}
+	for _, k := range n.kids {
+		sum += k.sum.Load()
+	}
+	n.sum.Store(sum)
+}
+
 // fix repairs the tournament above entry or child i and the champion.
 func (n *ludNode) fix(i int) {
 	for v := (n.size + i) >> 1; v >= 1; v >>= 1 {
@@ -205,7 +242,7 @@ func (n *ludNode) fix(i int) {
 // (old mirror nodes of height oh, in key order, covering n's range) that
 // mirrors n itself, or a new one taking the state of n's elements from
 // them.
-func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
+func mirror(n *tnode, h int, olds []*ludNode, oh int, kind *ludKind) *ludNode {
 	for oh > h && len(olds) > 0 {
 		var kids []*ludNode
 		for _, o := range olds {
@@ -230,7 +267,7 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 		oi, oj := 0, 0 // old leaf and entry
 		for i, e := range n.Elems() {
 			st := &m.st[i]
-			st.load, st.deg, st.id = uint64(e.Load), uint64(e.LoadDeg), e.ID
+			st.load, st.deg, st.id = kind.base(e), uint64(e.LoadDeg), e.ID
 			for oi < len(old) {
 				if oj == len(old[oi].st) {
 					oi, oj = oi+1, 0
@@ -249,7 +286,7 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 				}
 			}
 		}
-		m.init()
+		m.initKind(kind)
 		return m
 	}
 	m.kids = make([]*ludNode, len(n.Kids()))
@@ -283,9 +320,9 @@ func mirror(n *tnode, h int, olds []*ludNode, oh int) *ludNode {
 			b = len(oldKids)
 		}
 		b = max(b, min(a+1, len(oldKids)))
-		m.kids[i] = mirror(k, h-1, oldKids[a:b], kh)
+		m.kids[i] = mirror(k, h-1, oldKids[a:b], kh, kind)
 	}
-	m.init()
+	m.initKind(kind)
 	return m
 }
 

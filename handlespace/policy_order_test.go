@@ -310,13 +310,18 @@ type naiveLUD struct {
 	elems       []*Element
 	count, last []uint64
 	seq         uint64
+	base        func(*Element) uint64 // the base of the effective load; nil: Load (lud)
 }
 
 func (m *naiveLUD) order() []int32 {
 	eff := func(i int32) *big.Int {
 		x := new(big.Int).SetUint64(m.count[i])
 		x.Mul(x, big.NewInt(int64(m.elems[i].LoadDeg)))
-		x.Add(x, big.NewInt(int64(m.elems[i].Load)))
+		if m.base != nil {
+			x.Add(x, new(big.Int).SetUint64(m.base(m.elems[i])))
+		} else {
+			x.Add(x, big.NewInt(int64(m.elems[i].Load)))
+		}
 		if x.Cmp(new(big.Int).SetUint64(^uint64(0))) > 0 {
 			x.SetUint64(^uint64(0))
 		}

@@ -99,6 +99,9 @@ func (s *testSel) degradation(i int) uint64 {
 
 // ludState returns lud's count and last-charge stamp of element i.
 func (s *testSel) ludState(i int) (count, last uint64) {
+	if r, ok := s.sel.(*rludSel); ok {
+		return r.stateOf(s.elems[i].ID)
+	}
 	return s.sel.(*ludSel).stateOf(s.elems[i].ID)
 }
 

@@ -71,6 +71,17 @@ type PoolSpec struct {
 	// "APP[:PROTO…]", RFC 3958 / RFC 4848); "" none. With a URI template
 	// the records are U-NAPTR, else S-NAPTR to the pool's SRV name.
 	NAPTR string
+	// DPF is the distance penalty factor of the distance-penalty policies
+	// (DistancePolicy): per millisecond of an element's distance, the
+	// load it adds (lu-dpf, lud-dpf, plu-dpf, plud-dpf) or the fraction
+	// of its weight it takes away (wrand-dpf), on the scale of LoadFull
+	// (RSPLIB's load and weight DPF); 0 means DefaultDPF (a factor of 0
+	// is the policy without -dpf). Other policies ignore it.
+	DPF uint32
+	// DistanceStep is the step to which the distance-penalty policies
+	// round an element's distance (RSPLIB's distancestep), whole
+	// milliseconds; 0 means DefaultDistanceStep.
+	DistanceStep time.Duration
 }
 
 // DefaultPoolSpec is the spec of a pool that no zone file defines.
@@ -531,7 +542,7 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 			}
 			st.s.set = o.setOf(members)
 		}
-		finishSet(st.s, prevSet(prev, i), prev != nil && prev.Spec.Policy == v.Spec.Policy, pol, true)
+		finishSet(st.s, prevSet(prev, i), prev != nil && samePolicy(prev.Spec, v.Spec), pol, true)
 	}
 }
 
@@ -621,7 +632,7 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 	clear(mods)
 	sc.mods = mods[:0]
 	nv.setFailMode()
-	if nv.failMode != v.failMode || spec.Policy != v.Spec.Policy {
+	if nv.failMode != v.failMode || !samePolicy(spec, v.Spec) {
 		nv.buildSets(v, pol)
 		return nv
 	}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,6 +82,16 @@ func TestRegisterEndpoints(t *testing.T) {
 	if p := f.hs.View().Zone("pool.test.").Pool("fresh"); p == nil || p.Spec.Policy != "lu" {
 		t.Errorf("new pool %+v", p)
 	}
+	// RSPLIB's policies by name too; a distance-penalty pool takes the
+	// default factor and step.
+	for i, pol := range []string{"rplud", "plud-dpf", "wrand-dpf"} {
+		pool := fmt.Sprintf("rsp%d", i)
+		put("/v1/pools/"+pool+".pool.test/elements/r1", `{"addresses":["192.0.2.7"],"port":80,"policy":"`+pol+`"}`).want(t, http.StatusCreated, "")
+		if p := f.hs.View().Zone("pool.test.").Pool(pool); p == nil || p.Spec.Policy != pol || p.All.Len() != 1 {
+			t.Errorf("new %s pool %+v", pol, p)
+		}
+		f.do(t, "DELETE", "/v1/pools/"+pool+".pool.test/elements/r1", "", auth).want(t, http.StatusOK, "")
+	}
 
 	for _, c := range []struct {
 		name, path, body string
@@ -93,6 +104,7 @@ func TestRegisterEndpoints(t *testing.T) {
 		{"unknown field", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"wieght":3}`, 400, `unknown field "wieght"`},
 		{"bad load", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"load":2}`, 400, "fractions"},
 		{"bad policy", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"policy":"lru"}`, 400, "unknown policy"},
+		{"bad RSPLIB-like policy", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"policy":"lu-dfp"}`, 400, `unknown policy "lu-dfp"; want one of hash, lu, lu-dpf,`},
 		{"another policy", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80,"policy":"lu"}`, 409, "inconsistent pooling policy"},
 		{"a zone file's element", "/v1/pools/web.pool.test/elements/web1", `{"addresses":["192.0.2.1"],"port":80}`, 409, "defined by a zone file"},
 		{"bad label", "/v1/pools/web.pool.test/elements/a_b%20c", `{"addresses":["192.0.2.1"],"port":80}`, 400, "bad element label"},

@@ -72,6 +72,8 @@ type Metrics struct {
 	probeInfo func() probe.Stats    // guarded by mu
 	// protectStats reads the DNS protections' counters; guarded by mu.
 	protectStats func() ProtectStats
+	// dnssecStats reads the signature cache's counters; guarded by mu.
+	dnssecStats func() DNSSECStats
 }
 
 // New returns the metrics of one poolnsd process, registered in a new
@@ -168,6 +170,7 @@ func New(o Options) *Metrics {
 	}, func() float64 { return 1 }))
 	m.reg.MustRegister(&probeCollector{m: m})
 	m.reg.MustRegister(&protectCollector{m: m})
+	m.reg.MustRegister(&dnssecCollector{m: m})
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View, o.Self))

@@ -62,6 +62,7 @@ func Reference() ([]Family, error) {
 		ps.RRL = append(ps.RRL, RRLClassStats{Class: c})
 	}
 	m.SetProtectStats(func() ProtectStats { return ps })
+	m.SetDNSSECStats(func() DNSSECStats { return DNSSECStats{} })
 	mfs, err := m.reg.Gather()
 	if err != nil {
 		return nil, fmt.Errorf("metrics: gather: %w", err)

@@ -45,6 +45,7 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 	m.SetProtectStats(func() metrics.ProtectStats {
 		return metrics.ProtectStats{RRL: []metrics.RRLClassStats{{Class: "answer"}}}
 	})
+	m.SetDNSSECStats(func() metrics.DNSSECStats { return metrics.DNSSECStats{Hits: 1} })
 	s, _ := expose(t, m)
 	var exported []string
 	for name := range s {

@@ -11,14 +11,15 @@
 // changes an element's health publishes a new view of its pool at once, so
 // the next DNS answer reflects it. RTT and load changes are gathered and
 // published together every FlushInterval, and only when they matter (RTT by
-// more than a tenth and 100 µs, and only in pools whose policy is nearest;
+// more than a tenth and 100 µs, and only in pools whose policy orders by
+// RTT: nearest and the distance-penalty ones, handlespace.UsesRTT;
 // load by any amount), so that probes alone do not rebuild a pool's view
 // on every probe. A health change publishes the element's RTT and load
 // with it. Status has every probed element's last result and smoothed RTT.
 //
 // With Config.RTTInterval set, the monitor also samples, at that low rate
 // and with the same check as their home's probes, the elements of nearest
-// pools that another registrar is home for (SampleSpec), and publishes
+// (and distance-penalty) pools that another registrar is home for (SampleSpec), and publishes
 // the result as their LocalRTT, so that nearest orders this registrar's
 // answers by its own distance to every element. Samples never change
 // health and stay here.
@@ -306,7 +307,7 @@ func (m *Monitor) sync() {
 		for _, p := range fresh {
 			for i, tg := range p.targets {
 				if t, ok := tg.Ref.(*target); ok {
-					t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+					t.elem, t.nearest = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy)
 				}
 			}
 		}
@@ -323,7 +324,7 @@ func (m *Monitor) sync() {
 				_, id, _ := cutKey(tg.Key)
 				t = &target{pool: name, id: id}
 			}
-			t.elem, t.nearest = p.elems[i], p.view.Spec.Policy == "nearest"
+			t.elem, t.nearest = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy)
 			tg.Ref = t
 			next[tg.Key] = t
 			pt := *tg

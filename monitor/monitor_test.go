@@ -543,3 +543,36 @@ func TestOneUserTakesAnElementOut(t *testing.T) {
 		})
 	}
 }
+
+// TestRTTDistancePolicy: the probes' RTTs reach the elements of a pool of
+// a distance-penalty policy (lu-dpf) as they do nearest's, and its order
+// follows them: d1, idle but 50 ms away (RTT 100 ms) at 1 %/ms, is behind
+// d2, 30 % loaded and near, until d1 comes near.
+func TestRTTDistancePolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		zone := zoneHead + `$POOL dpf policy=lu-dpf dpf=1% distancestep=10ms probe=tcp interval=1s timeout=500ms jitter=0 answers=1
+dpf PE 10.0.3.1:80 name=d1
+dpf PE 10.0.3.2:80 name=d2 load=30%
+`
+		f := newFixture(t, zone, monitor.Config{FlushInterval: 500 * time.Millisecond})
+		pool := "dpf.pool.test."
+		rtt := func(d time.Duration) probe.Result { return probe.Result{OK: true, RTT: d} }
+		f.fc.Script(f.key(pool, "d1"), rtt(100*time.Millisecond))
+		f.fc.Script(f.key(pool, "d2"), rtt(2*time.Millisecond))
+		f.advance(time.Millisecond)
+		if e := f.elem(pool, "d1"); e.RTT != 100*time.Millisecond || handlespace.Distance(e, 10*time.Millisecond) != 50 {
+			t.Fatalf("d1 RTT %v, want 100ms (distance 50 ms)", e.RTT)
+		}
+		if got := f.answer(pool); !slices.Equal(got, []string{"10.0.3.2"}) {
+			t.Fatalf("lu-dpf: %v, want d2 (30 %%) before d1 (0 %% + 50 %%)", got)
+		}
+		f.fc.Script(f.key(pool, "d1"), rtt(time.Millisecond))
+		f.advance(30 * time.Second) // the smoothed RTT falls below 10 ms
+		if e := f.elem(pool, "d1"); handlespace.Distance(e, 10*time.Millisecond) != 0 {
+			t.Fatalf("d1 RTT %v after 30 s of 1 ms probes, want distance 0", e.RTT)
+		}
+		if got := f.answer(pool); !slices.Equal(got, []string{"10.0.3.1"}) {
+			t.Errorf("lu-dpf after d1 came near: %v, want d1", got)
+		}
+	})
+}

@@ -57,9 +57,10 @@ type poolSamples struct {
 }
 
 // sampled reports whether e of pv is sampled here: an element of a
-// nearest pool that another registrar probes.
+// nearest (or distance-penalty, handlespace.UsesRTT) pool that another
+// registrar probes.
 func (m *Monitor) sampled(pv *handlespace.PoolView, e *handlespace.Element) bool {
-	return pv.Spec.Policy == "nearest" && e.Home != m.cfg.Self && e.Home != 0 &&
+	return handlespace.UsesRTT(pv.Spec.Policy) && e.Home != m.cfg.Self && e.Home != 0 &&
 		pv.ProbeSpec(e).Probed() && len(e.Addrs) > 0
 }
 

@@ -53,6 +53,10 @@
 // handlespace.DefaultPoolSpec and of this package):
 //
 //	policy=NAME        rr     one of handlespace.PolicyNames()
+//	dpf=F              0.1%   distance-penalty policies (-dpf) only: the load each
+//	                          millisecond of distance adds, above 0 up to 1 or 100%
+//	distancestep=DURATION 50ms -dpf policies only: distances are rounded to it,
+//	                          whole milliseconds from 1ms to 1m
 //	service=_SVC._PROTO none  SRV and URI also at _SVC._PROTO.HANDLE.ZONE
 //	ttl=TTL            5      of pool answers: seconds, 5s, 1m, 1h30m; 0 allowed; at most 2^31-1 s
 //	answers=N          3      A/AAAA answers carry up to N elements, 1..1000
@@ -80,8 +84,9 @@
 //
 //	weight=N           1      0..2^32-1, for wrr and wrand
 //	prio=N             0      0..2^32-1, lower is preferred (prio, plu)
-//	load=F             0      0..1 or 0%..100% (lu, lud, plu, rlu)
-//	loaddeg=F          0      0..1 or 0%..100%, added per selection (lud)
+//	load=F             0      0..1 or 0%..100% (lu, lud, plu, rlu and RSPLIB's)
+//	loaddeg=F          0      0..1 or 0%..100%, added per selection (lud and the
+//	                          other degradation policies; plu and its kin: added once)
 //	site=WORD          none   letters, digits, ., - and _
 //	name=LABEL         the identifier as 8 hex digits: the element's own name LABEL.HANDLE.ZONE
 //	transport=tcp|udp|sctp tcp

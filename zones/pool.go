@@ -32,7 +32,7 @@ const (
 
 // poolKeys and peKeys list the keys, in the order messages name them.
 var (
-	poolKeys = []string{"policy", "service", "ttl", "answers", "alldown", "uri", "https", "naptr", "probe", "interval", "timeout", "rise", "fall", "jitter"}
+	poolKeys = []string{"policy", "dpf", "distancestep", "service", "ttl", "answers", "alldown", "uri", "https", "naptr", "probe", "interval", "timeout", "rise", "fall", "jitter"}
 	peKeys   = []string{"weight", "prio", "load", "loaddeg", "site", "name", "transport", "probe", "interval", "timeout", "rise", "fall", "jitter"}
 )
 
@@ -142,7 +142,7 @@ func poolSpec(args []token, name string) (handlespace.PoolSpec, *Error) {
 	if err != nil {
 		return spec, err
 	}
-	var uriKV, naptrKV, intervalKV, timeoutKV *kv
+	var uriKV, naptrKV, intervalKV, timeoutKV, distKV *kv
 	for i := range kvs {
 		a := &kvs[i]
 		v, at := a.val, a.valPos
@@ -152,6 +152,22 @@ func poolSpec(args []token, name string) (handlespace.PoolSpec, *Error) {
 				return spec, errf(at, "%s", err.Error())
 			}
 			spec.Policy = v
+		case "dpf":
+			f, ok := parseFraction(v)
+			if !ok || handlespace.LoadFromFraction(f) == 0 {
+				return spec, errf(at, "bad dpf %q; want the load each millisecond of distance adds: a fraction above 0 up to 1 or a percentage up to 100%% such as 0.1%% (without a penalty, use the policy without -dpf)", v)
+			}
+			spec.DPF = handlespace.LoadFromFraction(f)
+			distKV = a
+		case "distancestep":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Millisecond || d > handlespace.MaxDistanceStep || d%time.Millisecond != 0 {
+				return spec, errf(at, "bad distancestep %q; want whole milliseconds from 1ms to %v such as 50ms", v, handlespace.MaxDistanceStep)
+			}
+			spec.DistanceStep = d
+			if distKV == nil {
+				distKV = a
+			}
 		case "service":
 			s := strings.ToLower(v)
 			if !serviceRE.MatchString(s) {
@@ -205,6 +221,9 @@ func poolSpec(args []token, name string) (handlespace.PoolSpec, *Error) {
 	if err := checkProbeTiming(spec.Probe, intervalKV, timeoutKV); err != nil {
 		return spec, err
 	}
+	if distKV != nil && !handlespace.DistancePolicy(spec.Policy) {
+		return spec, errf(distKV.tok.pos, "%s with policy %s, which does not weigh distance; want a distance-penalty policy (%s) or no %s", distKV.key, spec.Policy, strings.Join(distancePolicies(), ", "), distKV.key)
+	}
 	if uriKV != nil && spec.Service == "" {
 		return spec, errf(uriKV.tok.pos, "uri without service; want service=_svc._proto too, the name of the URI records")
 	}
@@ -214,6 +233,17 @@ func poolSpec(args []token, name string) (handlespace.PoolSpec, *Error) {
 		}
 	}
 	return spec, nil
+}
+
+// distancePolicies lists the distance-penalty policies, sorted.
+func distancePolicies() []string {
+	var out []string
+	for _, n := range handlespace.PolicyNames() {
+		if handlespace.DistancePolicy(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // probeKey reads one probe key (probe, interval, timeout, rise, fall,

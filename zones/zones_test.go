@@ -192,6 +192,14 @@ func TestPoolKeys(t *testing.T) {
 		{"probe=dns:Probe.Example#NXDOMAIN,type=aaaa", with(func(s *handlespace.PoolSpec) {
 			s.Probe.Kind, s.Probe.Target = "dns", "probe.example.#NXDOMAIN,type=aaaa"
 		})},
+		{"policy=lu-dpf", with(func(s *handlespace.PoolSpec) { s.Policy = "lu-dpf" })},
+		{"policy=wrand-dpf dpf=0.5% distancestep=10ms", with(func(s *handlespace.PoolSpec) {
+			s.Policy, s.DPF, s.DistanceStep = "wrand-dpf", handlespace.LoadFromFraction(0.005), 10*time.Millisecond
+		})},
+		{"distancestep=1m dpf=0.0000001 policy=plud-dpf", with(func(s *handlespace.PoolSpec) {
+			s.Policy, s.DPF, s.DistanceStep = "plud-dpf", handlespace.LoadFromFraction(1e-7), time.Minute
+		})},
+		{"policy=lud-dpf dpf=1", with(func(s *handlespace.PoolSpec) { s.Policy, s.DPF = "lud-dpf", handlespace.LoadFull })},
 		{"( policy=rr\n ttl=7 ) ; split over lines", with(func(s *handlespace.PoolSpec) { s.TTL = 7 })},
 	}
 	for _, tt := range tests {

@@ -71,7 +71,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{args: nil, code: exitUsage, stderrHas: "Usage:"},
 		{args: []string{"frobnicate"}, code: exitUsage,
-			stderrLine: `poolnsd: unknown command "frobnicate"; want serve, check, config, status, drain, undrain, demo, version or help`},
+			stderrLine: `poolnsd: unknown command "frobnicate"; want serve, check, config, status, drain, undrain, dnssec, demo, version or help`},
 		{args: []string{"help"}, code: exitOK, stdoutHas: "--dns.udp_size"},
 		{args: []string{"serve", "--help"}, code: exitOK, stdoutHas: "Exit status: 0 success; 1 check found errors"},
 		{args: []string{"serve", "--no-such-flag"}, code: exitUsage,

@@ -8,6 +8,7 @@
 //	poolnsd config [--markdown]         print the default configuration
 //	poolnsd status [--server URL]       print the server's pools and elements
 //	poolnsd drain|undrain POOL ELEMENT  take an element out of the answers, or back
+//	poolnsd dnssec keygen|ds|status ...  DNSSEC keys of signed zones
 //	poolnsd demo                        a demo pool of local HTTP backends
 //	poolnsd version                     print the version
 //

@@ -57,6 +57,9 @@ Usage:
   poolnsd drain [--force] POOL ELEMENT take an element out of the answers
                                        (--force: force it down)
   poolnsd undrain POOL ELEMENT         give the element back to its health
+  poolnsd dnssec keygen|import|ds|status|activate|retire|delete ...
+                                       DNSSEC keys in <data>/keys (poolnsd
+                                       dnssec help)
   poolnsd demo                         serve a demo pool of local HTTP
                                        backends, to watch a failover
   poolnsd version                      print the version
@@ -112,6 +115,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return adminCmd(cmd, rest, stdout, stderr)
 	case "demo":
 		return demo(rest, stdout, stderr)
+	case "dnssec":
+		return dnssecCmd(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -119,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "poolnsd: unknown command %q; want serve, check, config, status, drain, undrain, demo, version or help\n", cmd)
+	fmt.Fprintf(stderr, "poolnsd: unknown command %q; want serve, check, config, status, drain, undrain, dnssec, demo, version or help\n", cmd)
 	return exitUsage
 }
 

@@ -73,6 +73,8 @@ type daemon struct {
 	watch *zones.Watcher
 	// hist is the status page's history (serve_history.go).
 	hist *historyRun
+
+	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
 }
 
 // logErrors logs each line of err as one error line.
@@ -186,6 +188,10 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return exitRuntime
 	}
+	if code := d.startDNSSEC(); code != exitOK {
+		d.store.Close()
+		return code
+	}
 	d.startRegistrar()
 	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
 	d.newHistory()
@@ -206,6 +212,7 @@ func (d *daemon) start() int {
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
 		Protect:    d.protect,
+		Signer:     d.dnssec.signer,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 	}, d.hs)
 	if err != nil {
@@ -216,6 +223,7 @@ func (d *daemon) start() int {
 		return exitRuntime
 	}
 	d.ops.metrics.SetProtectStats(d.protectStats)
+	d.ops.metrics.SetDNSSECStats(d.dnssec.stats)
 	if code := d.startHTTP(); code != exitOK {
 		d.stopHTTP(context.Background())
 		d.dns.Shutdown(context.Background())
@@ -260,6 +268,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			if sig == syscall.SIGHUP {
 				sdReloading()
 				d.reload("SIGHUP")
+				d.dnssec.reload("SIGHUP")
 				d.reloadConfig()
 				d.reloadTLS()
 				sdNotify("READY=1")
@@ -343,6 +352,7 @@ func (d *daemon) stop(code int) int {
 	d.stopHTTP(ctx)
 	d.stopHistory()
 	d.stopPeering()
+	d.dnssec.close()
 	d.reg.Close()
 	d.stopKeeper() // after the monitor and peering: the last health they set
 	d.log.Info("registrations", "stats", d.registrarStats())

@@ -21,8 +21,9 @@ import (
 )
 
 // waitLimit bounds every wait for the daemon: no test sleeps, they wait for
-// a log line or an exit, up to this long.
-const waitLimit = 15 * time.Second
+// a log line or an exit, up to this long. Generous: under -race on a
+// loaded machine a start has taken over 10 s.
+const waitLimit = 30 * time.Second
 
 // apiDo makes a request of the HTTP API at url, with body (JSON; none if
 // empty) and token as its bearer token (none if empty), and returns the

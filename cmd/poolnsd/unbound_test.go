@@ -21,11 +21,18 @@ import (
 // at the end of the test.
 func startUnbound(t *testing.T, stub, upstream string) string {
 	t.Helper()
+	return startUnboundConf(t, stub, upstream, `  module-config: "iterator"`)
+}
+
+// startUnboundConf is startUnbound with more lines of unbound's server:
+// section (module-config among them).
+func startUnboundConf(t *testing.T, stub, upstream, serverConf string) string {
+	t.Helper()
 	bin := proctest.LookTool(t, "unbound", "unbound")
 	// A port free for UDP and TCP, which unbound binds a moment later:
 	// another process may take it meanwhile, so try again then.
 	for try := 1; ; try++ {
-		addr, exited, out := runUnbound(t, bin, stub, upstream)
+		addr, exited, out := runUnbound(t, bin, stub, upstream, serverConf)
 		deadline := time.NewTimer(10 * time.Second)
 		tick := time.NewTicker(50 * time.Millisecond)
 		c := &dns.Client{Timeout: 500 * time.Millisecond}
@@ -55,7 +62,7 @@ func startUnbound(t *testing.T, stub, upstream string) string {
 
 // runUnbound starts unbound on a free port of 127.0.0.1; exited is closed
 // when it exits. It is stopped at the end of the test.
-func runUnbound(t *testing.T, bin, stub, upstream string) (addr string, exited chan struct{}, out *lockedBuffer) {
+func runUnbound(t *testing.T, bin, stub, upstream, serverConf string) (addr string, exited chan struct{}, out *lockedBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	host, port := "127.0.0.1", fmt.Sprint(freePort(t, "127.0.0.1"))
@@ -75,13 +82,13 @@ func runUnbound(t *testing.T, bin, stub, upstream string) (addr string, exited c
   verbosity: 1
   access-control: 127.0.0.0/8 allow
   do-not-query-localhost: no
-  module-config: "iterator"
   qname-minimisation: no
   rrset-roundrobin: no
+%s
 stub-zone:
   name: "%s"
   stub-addr: %s@%s
-`, host, port, dir, dir, stub, uhost, uport)
+`, host, port, dir, dir, serverConf, stub, uhost, uport)
 	cfg := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

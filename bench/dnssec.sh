@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench/dnssec.sh — the cost of online signing under dnsperf: the server's
+# CPU time per answered query with the DO bit (signed answers) beside the
+# same queries without it (unsigned, the fast path), interleaved in one run.
+#
+# Zone: bench.test., signed with a key of ALG (13, ECDSAP256SHA256, or 15,
+# Ed25519) made by "poolnsd dnssec keygen": dnsperf.sh's 100 pools x 10
+# elements (policies rr, wrr, rand, wrand, prio, lu, lud, plu, rlu, hash in
+# turn), A and SRV mixes over all of them (A is warm: a pool makes few
+# RRsets, signed once each; SRV carries the policy order in its priority
+# field, so a pool whose order changes from query to query (rand, rlu, and
+# the least-used ones as their selections add load degradation) makes new
+# RRsets), SRV of the pools of rr, wrr, wrand, prio and hash (srvwarm:
+# few RRsets each), and the worst case: "big", a rand pool of BIG elements
+# (default 1000), 3 per A answer, nearly every answer a new RRset that is
+# signed as it is sent. poolnsd is pinned to SERVER_CPU with GOMAXPROCS=1,
+# dnsperf to LOAD_CPU; all traffic goes to 127.0.0.1.
+#
+# Knobs: ALG (13), BIG (1000), DURATION (5 s per run), REPS (3), PORT (5398),
+# OUT (bench/out/dnssec), BIN (built if unset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ALG=${ALG:-13} BIG=${BIG:-1000} DURATION=${DURATION:-5} REPS=${REPS:-3}
+PORT=${PORT:-5398} SERVER_CPU=${SERVER_CPU:-1} LOAD_CPU=${LOAD_CPU:-0}
+OUT=${OUT:-bench/out/dnssec}
+for tool in dnsperf taskset dig; do
+  command -v $tool >/dev/null || { echo "bench: $tool is missing (apt-get install dnsperf bind9-dnsutils util-linux)" >&2; exit 2; }
+done
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+WORK=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+if [ -z "${BIN:-}" ]; then
+  go build -o "$WORK/poolnsd" ./cmd/poolnsd
+  BIN=$WORK/poolnsd
+fi
+
+mkdir -p "$WORK/zones" "$WORK/data"
+policies=(rr wrr rand wrand prio lu lud plu rlu hash)
+{
+  echo '$ORIGIN bench.test.'
+  echo '$TTL 300'
+  echo '@ SOA ns1 hostmaster 1 3600 600 86400 5'
+  echo '@ NS ns1'
+  echo 'ns1 A 127.0.0.1'
+  for p in $(seq 0 99); do
+    echo "\$POOL p$p policy=${policies[$((p % 10))]} service=_http._tcp ttl=5 answers=3"
+    for e in $(seq 1 10); do
+      echo "p$p PE 127.1.$p.$e:8080 weight=$e prio=$((e % 3)) load=$((e * 7 % 100))% loaddeg=1%"
+    done
+  done
+  echo "\$POOL big policy=rand ttl=5 answers=3"
+  for e in $(seq 0 $((BIG - 1))); do
+    echo "big PE 127.2.$((e / 250)).$((e % 250 + 1)):8080"
+  done
+} > "$WORK/zones/bench.zone"
+for p in $(seq 0 99); do echo "p$p.bench.test. A"; done > "$WORK/a.txt"
+for p in $(seq 0 99); do echo "_http._tcp.p$p.bench.test. SRV"; done > "$WORK/srv.txt"
+# SRV of the pools whose SRV RRsets repeat (rr: one per rotation; wrr,
+# wrand: one, the order is the weights'; prio; hash: one per client): warm.
+for p in $(seq 0 99); do
+  case $((p % 10)) in 0|1|3|4|9) echo "_http._tcp.p$p.bench.test. SRV" ;; esac
+done > "$WORK/srvwarm.txt"
+echo "big.bench.test. A" > "$WORK/rand.txt"
+cat > "$WORK/poolnsd.yaml" <<YAML
+dns:
+  listen: ["127.0.0.1:$PORT"]
+http:
+  listen: ""
+zones: $WORK/zones
+data: $WORK/data
+YAML
+"$BIN" dnssec keygen --config "$WORK/poolnsd.yaml" --algorithm "$ALG" bench.test. > "$OUT/keygen.txt"
+
+GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$BIN" serve --config "$WORK/poolnsd.yaml" > "$OUT/server.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do
+  dig @127.0.0.1 -p "$PORT" +time=1 +tries=1 +short bench.test. SOA 2>/dev/null | grep -q hostmaster && break
+  kill -0 "$PID" 2>/dev/null || { echo "bench: poolnsd exited:" >&2; cat "$OUT/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+# Check the answers before measuring: signed with DO, unsigned without.
+[ "$(dig @127.0.0.1 -p "$PORT" +dnssec +short p0.bench.test. A | grep -c "^A $ALG ")" = 1 ] || { echo "bench: no RRSIG with DO" >&2; exit 1; }
+[ "$(dig @127.0.0.1 -p "$PORT" +short p0.bench.test. A | wc -l)" = 3 ] || { echo "bench: wrong A answer" >&2; exit 1; }
+
+TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+
+echo "mix,do,rep,qps,cpu_us_per_q,completed,lost" > "$OUT/runs.csv"
+for rep in $(seq "$REPS"); do
+  for q in a srvwarm srv rand; do
+    for do in 0 1; do # interleaved: unsigned, signed
+      flag=()
+      [ "$do" = 1 ] && flag=(-D)
+      t0=$(cpu_ticks)
+      taskset -c "$LOAD_CPU" dnsperf -s 127.0.0.1 -p "$PORT" "${flag[@]}" -d "$WORK/$q.txt" -l "$DURATION" -c 20 -q 200 -t 2 \
+        > "$OUT/dnsperf.$q.do$do.r$rep.txt" 2>&1
+      t1=$(cpu_ticks)
+      awk -v q="$q" -v dobit="$do" -v rep="$rep" -v ticks="$((t1 - t0))" -v tck="$TCK" '
+        /Queries completed:/ {c=$3} /Queries lost:/ {l=$3} /Queries per second:/ {qps=$4}
+        END { printf "%s,%d,%d,%.0f,%.2f,%d,%d\n", q, dobit, rep, qps, (ticks/tck*1e6)/c, c, l }' \
+        "$OUT/dnsperf.$q.do$do.r$rep.txt" | tee -a "$OUT/runs.csv"
+    done
+  done
+done
+
+# Medians over the repetitions, and the signed/unsigned CPU ratio.
+{
+  echo "## Signed answers under dnsperf ($(date -u +%F), algorithm $ALG, ${DURATION}s runs, median of $REPS; server on CPU $SERVER_CPU, dnsperf on CPU $LOAD_CPU; load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo
+  echo "| mix | q/s without DO | q/s with DO | CPU µs/q without DO | CPU µs/q with DO | CPU ratio |"
+  echo "|---|---|---|---|---|---|"
+  med() { awk -F, -v q="$1" -v d="$2" -v col="$3" 'NR>1 && $1==q && $2==d {print $col}' "$OUT/runs.csv" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+  for q in a srvwarm srv rand; do
+    u=$(med $q 0 5) s=$(med $q 1 5)
+    printf "| %s | %s | %s | %s | %s | %.2f |\n" "$q" "$(med $q 0 4)" "$(med $q 1 4)" "$u" "$s" "$(echo "$s / $u" | bc -l)"
+  done
+} | tee "$OUT/summary.md"

@@ -1,0 +1,427 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/dnssec"
+	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/spf13/pflag"
+)
+
+const dnssecUsage = `Usage:
+  poolnsd dnssec keygen [--algorithm 13|15] [--zsk] [--state active|published] [--at TIME] ZONE
+  poolnsd dnssec import [--zsk] [--state active|published] [--at TIME] ZONE FILE.pem
+  poolnsd dnssec ds ZONE
+  poolnsd dnssec status [ZONE]
+  poolnsd dnssec activate|retire|delete [--at TIME] ZONE TAG
+
+Keys are BIND-format files K<zone>+<alg>+<tag>.key/.private in <data>/keys
+(the data key of the configuration); a zone is signed when a key for it is
+there. keygen makes a key (ECDSAP256SHA256 by default, 15 for Ed25519): the
+zone's first key is active at once, a further one is published only (the
+first step of a rollover). import takes a PEM private key (Knot's keymgr
+keeps them in <kasp-db>/keys/). ds prints the DS records (SHA-256) the parent
+zone should hold; status the keys, their states and times. activate, retire
+and delete set a key's Activate, Inactive or Delete time (now, or --at: now,
++2h, +7d, RFC 3339 or YYYYMMDDHHMMSS), as dnssec-settime does. A running
+registrar applies key changes on SIGHUP, and by itself when a key's time
+comes. The configuration flags (--config, --data, ...) work as for serve.
+`
+
+// dnssecCmd runs "poolnsd dnssec ...".
+func dnssecCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		w := stdout
+		if len(args) == 0 {
+			w = stderr
+			fmt.Fprintln(stderr, "poolnsd dnssec: no command given")
+		}
+		fmt.Fprint(w, dnssecUsage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub, rest := args[0], args[1:]
+	fs := pflag.NewFlagSet("dnssec "+sub, pflag.ContinueOnError)
+	config.RegisterFlags(fs)
+	alg := fs.String("algorithm", "13", "keygen: algorithm, 13 (ECDSAP256SHA256) or 15 (ED25519)")
+	zsk := fs.Bool("zsk", false, "keygen, import: a zone signing key (flags 256) to go beside a KSK, instead of a combined signing key (257)")
+	state := fs.String("state", "", "keygen, import: active or published (default: active for a zone's first key or a new algorithm, else published)")
+	at := fs.String("at", "now", "when the key's new state begins")
+	nargs := map[string][2]int{"keygen": {1, 1}, "import": {2, 2}, "ds": {1, 1}, "status": {0, 1},
+		"activate": {2, 2}, "retire": {2, 2}, "delete": {2, 2}}
+	n, ok := nargs[sub]
+	if !ok {
+		fmt.Fprintf(stderr, "poolnsd dnssec: unknown command %q; want keygen, import, ds, status, activate, retire or delete\n", sub)
+		return exitUsage
+	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, dnssecUsage)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "poolnsd dnssec %s: %v\n", sub, err)
+		return exitUsage
+	}
+	if fs.NArg() < n[0] || fs.NArg() > n[1] {
+		fmt.Fprintf(stderr, "poolnsd dnssec %s: wrong number of arguments\n%s", sub, dnssecUsage)
+		return exitUsage
+	}
+	cfg, _, ok := loadConfig(fs, stderr)
+	if !ok {
+		return exitUsage
+	}
+	c := &keyCmd{dir: cfg.KeysDir(), now: time.Now().UTC().Truncate(time.Second), stdout: stdout, stderr: stderr, cmd: sub, dnskeyTTL: cfg.DNSSEC.DNSKEYTTL}
+	var zone string
+	if fs.NArg() > 0 {
+		zone = strings.ToLower(dns.Fqdn(fs.Arg(0)))
+		if _, ok := dns.IsDomainName(zone); !ok {
+			return c.fail(exitUsage, "%q is not a zone name", fs.Arg(0))
+		}
+	}
+	when, err := dnssec.ParseTime(*at, c.now)
+	if err != nil {
+		return c.fail(exitUsage, "--at: %v", err)
+	}
+	switch sub {
+	case "keygen", "import":
+		return c.newKey(zone, *alg, *zsk, *state, when, fs.Arg(1))
+	case "ds":
+		return c.ds(zone)
+	case "status":
+		return c.status(zone)
+	default:
+		tag, err := strconv.ParseUint(fs.Arg(1), 10, 16)
+		if err != nil {
+			return c.fail(exitUsage, "%q is not a key tag (0..65535)", fs.Arg(1))
+		}
+		return c.setState(zone, uint16(tag), when)
+	}
+}
+
+// keyCmd is one run of a key command.
+type keyCmd struct {
+	dir            string
+	now            time.Time
+	stdout, stderr io.Writer
+	cmd            string
+	dnskeyTTL      int
+}
+
+func (c *keyCmd) fail(code int, format string, a ...any) int {
+	fmt.Fprintf(c.stderr, "poolnsd dnssec %s: %s\n", c.cmd, fmt.Sprintf(format, a...))
+	return code
+}
+
+// load reads the keys directory, printing its errors.
+func (c *keyCmd) load(at time.Time) (*dnssec.Keys, bool) {
+	ks, err := dnssec.Load(c.dir, at)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(c.stderr, "poolnsd dnssec %s: %s\n", c.cmd, line)
+		}
+		return nil, false
+	}
+	return ks, true
+}
+
+func (c *keyCmd) newKey(zone, algName string, zsk bool, state string, when time.Time, pemFile string) int {
+	ks, ok := c.load(c.now)
+	if !ok {
+		return exitRuntime
+	}
+	flags := uint16(dnssec.FlagsCSK)
+	if zsk {
+		flags = dnssec.FlagsZSK
+	}
+	var k *dnssec.Key
+	var err error
+	t := dnssec.Timing{Created: c.now, Publish: when}
+	if c.cmd == "import" {
+		var b []byte
+		if b, err = os.ReadFile(pemFile); err == nil {
+			k, err = dnssec.ImportPEM(zone, b, flags, t)
+		}
+	} else {
+		var alg uint8
+		if alg, err = dnssec.ParseAlgorithm(algName); err != nil {
+			return c.fail(exitUsage, "%v", err)
+		}
+		k, err = dnssec.Generate(zone, alg, flags, t)
+	}
+	if err != nil {
+		return c.fail(exitRuntime, "%v", err)
+	}
+	zk := ks.Zone(zone)
+	if state == "" {
+		state = "published"
+		if zk == nil || len(zk.Signers()) == 0 {
+			state = "active"
+		} else if !sameAlgorithm(zk.Signers(), k.Algorithm) {
+			state = "active" // an algorithm rollover signs with both at once
+		}
+	}
+	switch state {
+	case "active":
+		k.Timing.Activate = when
+	case "published":
+	default:
+		return c.fail(exitUsage, "--state %q; want active or published", state)
+	}
+	if err := k.Write(c.dir); err != nil {
+		return c.fail(exitRuntime, "%v", err)
+	}
+	// The directory must still load: never leave keys that a registrar
+	// would refuse.
+	if _, err := dnssec.Load(c.dir, c.now); err != nil {
+		os.Remove(k.File)
+		os.Remove(k.PrivateFile())
+		return c.fail(exitRuntime, "the new key was removed again: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "%s\n", k.File)
+	fmt.Fprintf(c.stdout, "key %d (%s, flags %d) for %s: %s from %s\n", k.Tag, dnssec.AlgorithmName(k.Algorithm), k.DNSKEY.Flags, zone, state, when.Format(time.RFC3339))
+	if state == "published" {
+		fmt.Fprintf(c.stdout, "it may sign from %s on (dnssec.dnskey_ttl after its publication): poolnsd dnssec activate %s %d\n",
+			when.Add(time.Duration(c.dnskeyTTL)*time.Second).Format(time.RFC3339), zone, k.Tag)
+	}
+	if k.SEP() {
+		ds := k.DS()
+		fmt.Fprintf(c.stdout, "DS for the parent: %s IN DS %d %d %d %s\n", zone, ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
+	}
+	fmt.Fprintln(c.stdout, "copy both files to every registrar's keys directory, then send them SIGHUP")
+	return exitOK
+}
+
+func sameAlgorithm(keys []*dnssec.Key, alg uint8) bool {
+	for _, k := range keys {
+		if k.Algorithm == alg {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *keyCmd) ds(zone string) int {
+	ks, ok := c.load(c.now)
+	if !ok {
+		return exitRuntime
+	}
+	zk := ks.Zone(zone)
+	if zk == nil {
+		return c.fail(exitRuntime, "no keys for %s in %s", zone, c.dir)
+	}
+	for _, k := range zk.ParentDS() {
+		ds := k.DS()
+		fmt.Fprintf(c.stdout, "%s IN DS %d %d %d %s\n", zone, ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
+	}
+	return exitOK
+}
+
+func (c *keyCmd) status(zone string) int {
+	ks, ok := c.load(c.now)
+	if !ok {
+		return exitRuntime
+	}
+	zones := ks.Zones()
+	if zone != "" {
+		if ks.Zone(zone) == nil {
+			fmt.Fprintf(c.stdout, "%s: no keys in %s: served unsigned\n", zone, c.dir)
+			return exitOK
+		}
+		zones = []string{zone}
+	}
+	if len(zones) == 0 {
+		fmt.Fprintf(c.stdout, "no keys in %s: every zone is served unsigned\n", c.dir)
+	}
+	tm := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for i, name := range zones {
+		if i > 0 {
+			fmt.Fprintln(c.stdout)
+		}
+		zk := ks.Zone(name)
+		fmt.Fprintf(c.stdout, "zone %s: signed (%s)\n", name, c.now.Format(time.RFC3339))
+		w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "  TAG\tALGORITHM\tFLAGS\tSTATE\tROLE\tPUBLISH\tACTIVATE\tINACTIVE\tDELETE\tFILE")
+		for j, k := range zk.Keys {
+			fmt.Fprintf(w, "  %d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Tag, dnssec.AlgorithmName(k.Algorithm), k.DNSKEY.Flags,
+				zk.States[j], zk.Role(k), tm(k.Timing.Publish), tm(k.Timing.Activate), tm(k.Timing.Inactive), tm(k.Timing.Delete), filepath.Base(k.File))
+		}
+		w.Flush()
+		fmt.Fprintln(c.stdout, "DS the parent should hold (SHA-256):")
+		for _, k := range zk.ParentDS() {
+			ds := k.DS()
+			fmt.Fprintf(c.stdout, "  %s IN DS %d %d %d %s\n", name, ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
+		}
+		for j, k := range zk.Keys {
+			switch zk.States[j] {
+			case dnssec.StatePublished:
+				ready := k.Timing.Publish.Add(time.Duration(c.dnskeyTTL) * time.Second)
+				fmt.Fprintf(c.stdout, "key %d is published only: activate it after %s (dnssec.dnskey_ttl after its publication), once the parent has its DS\n", k.Tag, tm(ready))
+			case dnssec.StateRetired:
+				fmt.Fprintf(c.stdout, "key %d is retired: take its DS from the parent, wait for the parent's DS TTL, then: poolnsd dnssec delete %s %d\n", k.Tag, name, k.Tag)
+			}
+		}
+	}
+	if next := ks.NextEvent(); !next.IsZero() {
+		fmt.Fprintf(c.stdout, "next key change: %s\n", tm(next))
+	}
+	return exitOK
+}
+
+// setState sets the Activate, Inactive or Delete time of a key.
+func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
+	ks, ok := c.load(c.now)
+	if !ok {
+		return exitRuntime
+	}
+	zk := ks.Zone(zone)
+	var k *dnssec.Key
+	if zk != nil {
+		for _, x := range zk.Keys {
+			if x.Tag == tag {
+				k = x
+			}
+		}
+	}
+	if k == nil {
+		return c.fail(exitRuntime, "no key %d for %s in %s", tag, zone, c.dir)
+	}
+	old := k.Timing
+	t := old
+	switch c.cmd {
+	case "activate":
+		t.Activate, t.Inactive, t.Delete = when, time.Time{}, time.Time{}
+		if t.Publish.IsZero() || t.Publish.After(when) {
+			t.Publish = when
+		}
+	case "retire":
+		t.Inactive = when
+	case "delete":
+		t.Delete = when
+	}
+	if err := k.SetTiming(t); err != nil {
+		return c.fail(exitRuntime, "%v", err)
+	}
+	// Check the zone at that time and now: a command must not leave it
+	// without an active key.
+	for _, at := range []time.Time{c.now, when} {
+		if _, err := dnssec.Load(c.dir, at); err != nil {
+			k.SetTiming(old)
+			return c.fail(exitRuntime, "not done: %v", err)
+		}
+	}
+	fmt.Fprintf(c.stdout, "key %d of %s: %s from %s\n", tag, zone, map[string]string{"activate": "active", "retire": "retired", "delete": "deleted"}[c.cmd], when.Format(time.RFC3339))
+	fmt.Fprintln(c.stdout, "copy both files to every registrar's keys directory, then send them SIGHUP")
+	return exitOK
+}
+
+// dnssecKeeper holds the signer of a serving daemon and loads its keys:
+// at start (a bad key stops the start), on SIGHUP and when a key's time
+// comes (a bad key keeps the last good keys).
+type dnssecKeeper struct {
+	mu     sync.Mutex
+	dir    string
+	log    *slog.Logger
+	signer *dnssec.Signer
+	timer  *time.Timer
+	closed bool
+}
+
+// newDNSSECKeeper loads the keys of cfg into a new signer.
+func newDNSSECKeeper(cfg config.Config, log *slog.Logger) (*dnssecKeeper, error) {
+	k := &dnssecKeeper{dir: cfg.KeysDir(), log: log, signer: dnssec.NewSigner(dnssec.Options{
+		Validity:  cfg.SignatureValidity(),
+		DNSKEYTTL: uint32(cfg.DNSSEC.DNSKEYTTL),
+		CacheSize: cfg.SignatureCacheBytes(),
+	})}
+	ks, err := dnssec.Load(k.dir, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	k.set(ks, "start")
+	return k, nil
+}
+
+// set puts ks in use and plans the next load at its next key event. k.mu
+// is held, or k is not shared yet.
+func (k *dnssecKeeper) set(ks *dnssec.Keys, trigger string) {
+	k.signer.SetKeys(ks)
+	for _, z := range ks.Zones() {
+		zk := ks.Zone(z)
+		var tags []string
+		for _, key := range zk.Signers() {
+			tags = append(tags, strconv.Itoa(int(key.Tag)))
+		}
+		k.log.Info("zone signed", "zone", z, "keys", len(zk.Published()), "signing", strings.Join(tags, ","), "trigger", trigger)
+	}
+	if k.timer != nil {
+		k.timer.Stop()
+		k.timer = nil
+	}
+	if next := ks.NextEvent(); !next.IsZero() && !k.closed {
+		k.timer = time.AfterFunc(time.Until(next)+time.Second, func() { k.reload("key timing") })
+	}
+}
+
+// reload loads the keys again; on error it logs one line per problem and
+// the last good keys keep signing.
+func (k *dnssecKeeper) reload(trigger string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return
+	}
+	ks, err := dnssec.Load(k.dir, time.Now())
+	if err != nil {
+		logErrors(k.log, "DNSSEC keys not reloaded; signing with the last good ones", err)
+		return
+	}
+	k.set(ks, trigger)
+}
+
+// stats returns the signature cache's counters for the metrics.
+func (k *dnssecKeeper) stats() metrics.DNSSECStats {
+	s := k.signer.CacheStats()
+	return metrics.DNSSECStats{Hits: s.Hits, Misses: s.Misses, Refreshes: s.Refreshes,
+		Evictions: s.Evictions, Entries: s.Entries, Bytes: s.Bytes}
+}
+
+func (k *dnssecKeeper) close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.closed = true
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+}
+
+// startDNSSEC loads the DNSSEC keys at start: a key that cannot be used
+// stops the start (a zone must not go out unsigned by surprise).
+func (d *daemon) startDNSSEC() int {
+	var err error
+	if d.dnssec, err = newDNSSECKeeper(d.cfg, d.log); err != nil {
+		logErrors(d.log, "cannot load the DNSSEC keys", err)
+		return exitRuntime
+	}
+	return exitOK
+}

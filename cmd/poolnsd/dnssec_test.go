@@ -1,0 +1,238 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolnsd/poolnsd/dnssec"
+)
+
+// keyCmd runs "poolnsd dnssec args..." with data as the data directory.
+func runDNSSEC(t *testing.T, data string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb strings.Builder
+	full := append([]string{"dnssec", args[0], "--data", data}, args[1:]...)
+	code = run(full, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+var tagRe = regexp.MustCompile(`key (\d+) \(`)
+
+func keygen(t *testing.T, data string, args ...string) uint16 {
+	t.Helper()
+	code, out, errs := runDNSSEC(t, data, append([]string{"keygen"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("keygen %v: exit %d\n%s%s", args, code, out, errs)
+	}
+	m := tagRe.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("keygen printed no tag:\n%s", out)
+	}
+	tag, _ := strconv.Atoi(m[1])
+	return uint16(tag)
+}
+
+// TestDNSSECRollover walks the documented rollover with the commands:
+// pre-publish the new key, sign with it, retire the old one, delete it;
+// the keys directory loads at each step with the keys signing that the
+// procedure says.
+func TestDNSSECRollover(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	keys := filepath.Join(data, "keys")
+	state := func(at time.Time) (signers, published []uint16) {
+		t.Helper()
+		ks, err := dnssec.Load(keys, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := ks.Zone("pool.example.")
+		for _, k := range z.Signers() {
+			signers = append(signers, k.Tag)
+		}
+		for _, k := range z.Published() {
+			published = append(published, k.Tag)
+		}
+		return
+	}
+	has := func(list []uint16, tags ...uint16) bool {
+		if len(list) != len(tags) {
+			return false
+		}
+		for _, tg := range tags {
+			found := false
+			for _, x := range list {
+				found = found || x == tg
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+
+	old := keygen(t, data, "pool.example")
+	if s, p := state(time.Now()); !has(s, old) || !has(p, old) {
+		t.Fatalf("first key: signers %v published %v", s, p)
+	}
+	st, err := os.Stat(filepath.Join(keys, dnssec.BaseName("pool.example.", 13, old)+".private"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("private key file: %v %v; want mode 0600", st.Mode(), err)
+	}
+
+	// 1. Pre-publish: in the DNSKEY RRset, not signing.
+	newTag := keygen(t, data, "pool.example")
+	if s, p := state(time.Now()); !has(s, old) || !has(p, old, newTag) {
+		t.Fatalf("after pre-publishing: signers %v published %v", s, p)
+	}
+	_, out, _ := runDNSSEC(t, data, "status", "pool.example")
+	for _, want := range []string{"published", "signs DNSKEY only", "activate it after", "DS the parent should hold"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	_, ds, _ := runDNSSEC(t, data, "ds", "pool.example")
+	if strings.Count(ds, " IN DS ") != 2 {
+		t.Errorf("ds during the rollover:\n%s; want both keys' DS", ds)
+	}
+
+	// 2. Sign with the new key, 3. retire the old one.
+	if code, out, errs := runDNSSEC(t, data, "activate", "pool.example", strconv.Itoa(int(newTag))); code != exitOK {
+		t.Fatalf("activate: %d %s%s", code, out, errs)
+	}
+	if s, _ := state(time.Now()); !has(s, old, newTag) {
+		t.Fatalf("after activate: signers %v", s)
+	}
+	if code, out, errs := runDNSSEC(t, data, "retire", "pool.example", strconv.Itoa(int(old))); code != exitOK {
+		t.Fatalf("retire: %d %s%s", code, out, errs)
+	}
+	if s, p := state(time.Now()); !has(s, newTag) || !has(p, old, newTag) {
+		t.Fatalf("after retire: signers %v published %v", s, p)
+	}
+	_, ds, _ = runDNSSEC(t, data, "ds", "pool.example")
+	if strings.Count(ds, " IN DS ") != 1 || !strings.Contains(ds, " DS "+strconv.Itoa(int(newTag))+" ") {
+		t.Errorf("ds after retiring the old key:\n%s", ds)
+	}
+
+	// Retiring the last active key is refused, and changes nothing.
+	code, _, errs := runDNSSEC(t, data, "retire", "pool.example", strconv.Itoa(int(newTag)))
+	if code != exitRuntime || !strings.Contains(errs, "none is active") {
+		t.Errorf("retiring the last key: exit %d %s", code, errs)
+	}
+	code, _, errs = runDNSSEC(t, data, "retire", "--at", "+2h", "pool.example", strconv.Itoa(int(newTag)))
+	if code != exitRuntime || !strings.Contains(errs, "none is active") {
+		t.Errorf("retiring the last key in 2 hours: exit %d %s", code, errs)
+	}
+	if s, _ := state(time.Now().Add(3 * time.Hour)); !has(s, newTag) {
+		t.Errorf("a refused retire changed the files: signers in 3h %v", s)
+	}
+
+	// 4. Delete the old key (its DS gone from the parent).
+	if code, out, errs := runDNSSEC(t, data, "delete", "pool.example", strconv.Itoa(int(old))); code != exitOK {
+		t.Fatalf("delete: %d %s%s", code, out, errs)
+	}
+	if s, p := state(time.Now()); !has(s, newTag) || !has(p, newTag) {
+		t.Fatalf("after delete: signers %v published %v", s, p)
+	}
+	_, out, _ = runDNSSEC(t, data, "status", "pool.example")
+	if !strings.Contains(out, "removed") {
+		t.Errorf("status after delete:\n%s", out)
+	}
+
+	// Scheduled: a new key active in an hour; the registrar's keys change
+	// then by themselves (NextEvent).
+	third := keygen(t, data, "--state", "published", "pool.example")
+	if code, _, errs := runDNSSEC(t, data, "activate", "--at", "+1h", "pool.example", strconv.Itoa(int(third))); code != exitOK {
+		t.Fatal(errs)
+	}
+	ks, err := dnssec.Load(keys, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := ks.NextEvent(); next.Before(time.Now().Add(59*time.Minute)) || next.After(time.Now().Add(61*time.Minute)) {
+		t.Errorf("next event %v; want in an hour", next)
+	}
+	if s, _ := state(time.Now().Add(2 * time.Hour)); !has(s, newTag, third) {
+		t.Errorf("in 2 hours: signers %v", s)
+	}
+}
+
+func TestDNSSECCommandErrors(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	keygen(t, data, "pool.example")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"ds", "other.example"}, exitRuntime, "no keys for other.example."},
+		{[]string{"activate", "pool.example", "1"}, exitRuntime, "no key 1 for pool.example."},
+		{[]string{"activate", "pool.example", "x"}, exitUsage, `"x" is not a key tag`},
+		{[]string{"keygen", "--algorithm", "7", "pool.example"}, exitUsage, `unknown algorithm "7"`},
+		{[]string{"keygen", "--at", "soon", "pool.example"}, exitUsage, `time "soon"`},
+		{[]string{"keygen"}, exitUsage, "wrong number of arguments"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+	} {
+		code, _, errs := runDNSSEC(t, data, c.args...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+	// A bad key file: every command says which and why.
+	bad := filepath.Join(data, "keys", "Kpool.example.+013+00001.key")
+	os.WriteFile(bad, []byte("pool.example. IN A 192.0.2.1\n"), 0o644)
+	code, _, errs := runDNSSEC(t, data, "status")
+	if code != exitRuntime || !strings.Contains(errs, bad+":1: a A record; want DNSKEY") {
+		t.Errorf("status with a bad key file: exit %d %q", code, errs)
+	}
+}
+
+// TestServeDNSSECKeys: serve refuses to start with a bad key, names the
+// file, and on SIGHUP keeps the last good keys.
+func TestServeDNSSECKeys(t *testing.T) {
+	t.Parallel()
+	dir := daemonDir(t, goodZone)
+	data := filepath.Join(dir, "data")
+	tag := keygen(t, data, "pool.example")
+	p := startDaemon(t, dir)
+	signed := func(r logRec) bool { return r.Str("msg") == "zone signed" && r.Str("zone") == "pool.example." }
+	r, _ := p.waitLog(0, "zone signed at start", signed)
+	if r.Str("signing") != strconv.Itoa(int(tag)) || r.Str("trigger") != "start" {
+		t.Errorf("start: %v", r)
+	}
+	p.ready()
+
+	// A broken key file: the reload is refused, the last keys sign on.
+	bad := filepath.Join(data, "keys", dnssec.BaseName("pool.example.", 13, tag)+".private")
+	good, _ := os.ReadFile(bad)
+	os.WriteFile(bad, []byte("Private-key-format: v1.3\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: AAAA\n"), 0o600)
+	r = p.hup("the refused reload", func(r logRec) bool { return r.Str("level") == "ERROR" })
+	if r.Str("msg") != "DNSSEC keys not reloaded; signing with the last good ones" || !strings.Contains(r.Str("err"), filepath.Join("data", "keys", filepath.Base(bad))+": PrivateKey") {
+		t.Errorf("refused reload: %v", r)
+	}
+
+	// Fixed: the reload takes it.
+	os.WriteFile(bad, good, 0o600)
+	r = p.hup("the reload", signed)
+	if r.Str("trigger") != "SIGHUP" {
+		t.Errorf("reload: %v", r)
+	}
+
+	// A registrar does not start with a bad key.
+	os.WriteFile(bad, []byte("garbage\n"), 0o600)
+	dir2 := daemonDir(t, goodZone)
+	os.MkdirAll(filepath.Join(dir2, "data"), 0o700)
+	os.Rename(filepath.Join(data, "keys"), filepath.Join(dir2, "data", "keys"))
+	q := startDaemon(t, dir2)
+	r, _ = q.waitLog(0, "the key error", func(r logRec) bool { return r.Str("level") == "ERROR" })
+	if r.Str("msg") != "cannot load the DNSSEC keys" || !strings.Contains(r.Str("err"), filepath.Join("data", "keys", dnssec.BaseName("pool.example.", 13, tag)+".private")) {
+		t.Errorf("start with a bad key: %v", r)
+	}
+	if code := q.waitExit(waitLimit); code != exitRuntime {
+		t.Errorf("exit %d, want %d", code, exitRuntime)
+	}
+}

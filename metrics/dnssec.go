@@ -1,0 +1,71 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DNSSECStats are the counters of the signature cache of signed zones,
+// read at scrape time (see SetDNSSECStats). The counts are totals since
+// the process started.
+type DNSSECStats struct {
+	// Hits, Misses and Refreshes count the RRsets of signed answers looked
+	// up in the cache: signatures found, made because the RRset was new,
+	// made again because less than a quarter of their validity was left.
+	Hits, Misses, Refreshes uint64
+	// Evictions counts entries dropped to keep the cache within its bound.
+	Evictions uint64
+	// Entries and Bytes are what the cache holds now (bytes as counted
+	// against dnssec.cache_size).
+	Entries int
+	Bytes   int64
+}
+
+var (
+	descSigLookups = prometheus.NewDesc("poolnsd_dnssec_cache_lookups_total",
+		"RRsets of signed answers (DO queries of zones with keys) looked up in the signature cache, by result: hit (signatures found), miss (signed now: an RRset not seen before, such as a new set of pool elements) or refresh (signed again: less than a quarter of dnssec.validity was left). Each miss and refresh costs a signature per active key.",
+		[]string{"result"}, nil)
+	descSigEvictions = prometheus.NewDesc("poolnsd_dnssec_cache_evictions_total",
+		"Signature cache entries dropped to keep the cache within dnssec.cache_size.", nil, nil)
+	descSigEntries = prometheus.NewDesc("poolnsd_dnssec_cache_entries",
+		"RRsets whose signatures the signature cache holds.", nil, nil)
+	descSigBytes = prometheus.NewDesc("poolnsd_dnssec_cache_bytes",
+		"Bytes the signature cache holds, as counted against dnssec.cache_size (keys, signatures and a fixed overhead per entry).", nil, nil)
+)
+
+// SetDNSSECStats gives the function that the signature cache's families
+// read at scrape time; without it they are not exported.
+func (m *Metrics) SetDNSSECStats(f func() DNSSECStats) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.dnssecStats = f
+	m.mu.Unlock()
+}
+
+type dnssecCollector struct{ m *Metrics }
+
+func (c *dnssecCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSigLookups, descSigEvictions, descSigEntries, descSigBytes} {
+		ch <- d
+	}
+}
+
+func (c *dnssecCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	f := c.m.dnssecStats
+	c.m.mu.Unlock()
+	if f == nil {
+		return
+	}
+	s := f()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(descSigLookups, s.Hits, "hit")
+	counter(descSigLookups, s.Misses, "miss")
+	counter(descSigLookups, s.Refreshes, "refresh")
+	counter(descSigEvictions, s.Evictions)
+	ch <- prometheus.MustNewConstMetric(descSigEntries, prometheus.GaugeValue, float64(s.Entries))
+	ch <- prometheus.MustNewConstMetric(descSigBytes, prometheus.GaugeValue, float64(s.Bytes))
+}
