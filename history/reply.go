@@ -97,7 +97,8 @@ type Span struct {
 type Share struct {
 	// Basis says how the shares follow from the policy: "equal",
 	// "weight", "priority"; or, with no Elements, why there is no fixed
-	// share ("load", "client").
+	// share ("load": the least-used kinds; "client": nearest; "distance":
+	// the -dpf policies, whose penalties follow each registrar's RTTs).
 	Basis    string         `json:"basis"`
 	Elements []ElementShare `json:"elements,omitempty"`
 }
@@ -220,7 +221,11 @@ func expectedShare(pv *handlespace.PoolView) *Share {
 		}
 	case "nearest":
 		return &Share{Basis: "client"}
-	default:
+	}
+	switch {
+	case strings.HasSuffix(pv.Spec.Policy, "-dpf"):
+		return &Share{Basis: "distance"}
+	case sh.Basis == "":
 		return &Share{Basis: "load"}
 	}
 	sum := 0.0

@@ -28,6 +28,8 @@ func TestExpectedShare(t *testing.T) {
 		{"lu", "load", "", -1},
 		{"lud", "load", "", -1},
 		{"nearest", "client", "", -1},
+		{"wrand-dpf", "distance", "", -1},
+		{"rplud", "load", "", -1},
 	} {
 		hs := handlespace.New(handlespace.Options{RegistrarID: 1})
 		rrs := hstest.RRs(t, "z. 3600 IN SOA ns.z. h.z. 1 3600 600 86400 30\nz. 3600 IN NS ns.z.\nns.z. 3600 IN A 192.0.2.1\n")

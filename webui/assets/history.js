@@ -231,7 +231,8 @@
       return line;
     };
     if (!ex || !ex.elements) {
-      const why = { load: 'follows the elements\' load', client: 'follows each client\'s distance' };
+      const why = { load: 'follows the elements\' load', client: 'follows each client\'s distance',
+        distance: 'follows the elements\' load and distance penalties' };
       box.appendChild(row('expected', 'policy', null, 'no fixed share: ' + ((ex && why[ex.basis]) || 'depends on state')));
     } else {
       box.appendChild(row('expected', 'policy', ex.elements, ex.elements.length ? bases[ex.basis] : 'no element served: no answer'));
