@@ -121,7 +121,7 @@ func TestHistoryBrowserLarge(t *testing.T) {
 	}
 	const bigTL = `document.querySelector('section[data-pool="big.pool.test."] svg.tl')`
 	const webTL = `document.querySelector('section[data-pool="web.pool.test."] svg.tl')`
-	waitFor("both pools' bands", bigTL+` !== null && `+webTL+` !== null`, 2*time.Second)
+	waitFor("both pools' bands", bigTL+` !== null && `+webTL+` !== null`, 10*time.Second)
 	if got := eval(bigTL + `.querySelectorAll('g.tl-row').length`); got != float64(5) {
 		t.Errorf("big pool draws %v bands, want the 5 flapping elements", got)
 	}
@@ -150,11 +150,11 @@ func TestHistoryBrowserLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 15 minutes are 15 or 16 points of a minute, each plot has two lines.
-	waitFor("the 24 h window", `window.poolnsdHistory().step_s === 60 && ['30', '32'].includes(document.querySelector('figure.chart[data-series="served"] svg').dataset.points)`, 5*time.Second)
+	waitFor("the 24 h window", `window.poolnsdHistory().step_s === 60 && ['30', '32'].includes(document.querySelector('figure.chart[data-series="served"] svg').dataset.points)`, 15*time.Second)
 	var worst float64
 	for range 3 {
 		before := eval(`JSON.stringify(window.poolnsdHistoryTimings())`)
-		waitFor("another history refresh", `JSON.stringify(window.poolnsdHistoryTimings()) !== '`+before.(string)+`'`, 5*time.Second)
+		waitFor("another history refresh", `JSON.stringify(window.poolnsdHistoryTimings()) !== '`+before.(string)+`'`, 15*time.Second)
 		tm, _ := eval(`window.poolnsdHistoryTimings().render_ms`).(float64)
 		worst = max(worst, tm)
 	}
@@ -172,7 +172,7 @@ func TestHistoryBrowserLarge(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[data-window="15m"]`))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the 15 min window", `window.poolnsdHistory().step_s === 1`, 5*time.Second)
+	waitFor("the 15 min window", `window.poolnsdHistory().step_s === 1`, 15*time.Second)
 	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`section[data-pool="big.pool.test."] .pool-hist`)))
 	if err != nil {
 		t.Fatal(err)
