@@ -45,13 +45,12 @@ test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
 # Every cluster scenario in network namespaces (needs root, iproute2 and
-# /dev/net/tun; see docs/netlab-notes.md): kill -9, SIGSTOP, a link down,
+# /dev/net/tun; see docs/development.md): kill -9, SIGSTOP, a link down,
 # a 2|3 split, a blackhole, SIGTERM and restart, five registrars and 1 000
 # elements each, about 7 minutes. make test runs only the short one
-# (TestClusterKill). PENDING=1 also runs the scenarios that wait for a
-# feature not merged yet (they fail today).
+# (TestClusterKill).
 test-cluster: deps
-	NETLAB_LONG=1 NETLAB_PENDING=$(PENDING) $(GO) test -count=1 -v -timeout 30m -run 'TestCluster' ./test/cluster
+	NETLAB_LONG=1 $(GO) test -count=1 -v -timeout 30m -run 'TestCluster' ./test/cluster
 
 deps:
 	./scripts/deps.sh

@@ -37,6 +37,7 @@ type Config struct {
 	PoolDefaults PoolDefaults `mapstructure:"pool_defaults"`
 	Registration Registration `mapstructure:"registration"`
 	ENRP         ENRP         `mapstructure:"enrp"`
+	Health       Health       `mapstructure:"health"`
 	DNSSEC       DNSSEC       `mapstructure:"dnssec"`
 
 	// TSIG are the keys of DNS UPDATE: the config file's "tsig" list
@@ -724,6 +725,7 @@ func (c Config) Validate() error {
 	validateSites(c.Sites, bad)
 	validateSiteGeo(c.SiteGeo, c.SitesMMDB, bad)
 	errs = append(errs, c.validateENRP()...)
+	errs = append(errs, c.validateHealth()...)
 	errs = append(errs, c.validateProtect()...)
 	errs = append(errs, c.validateDNSSEC()...)
 	return errors.Join(errs...)

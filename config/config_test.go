@@ -70,7 +70,8 @@ func TestDefaults(t *testing.T) {
 		Registration: Registration{LeaseDefault: "60s", LeaseMin: "5s", LeaseMax: "24h",
 			MaxPerKey: 10000, MaxPerPool: 100000, Rate: 20, Burst: 100, AllowLoopback: false},
 		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
-			PageSize: 128},
+			PageSize: 128, HandoffTimeout: "2s", SyncWait: "3s"},
+		Health: Health{Confirm: 2},
 		DNSSEC: DNSSEC{Validity: "168h", CacheSize: 64, DNSKEYTTL: 3600},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {

@@ -19,6 +19,35 @@ type ENRP struct {
 	MaxTimeLastHeard  string   `mapstructure:"max_time_last_heard"`
 	MaxTimeNoResponse string   `mapstructure:"max_time_no_response"`
 	PageSize          int      `mapstructure:"page_size"`
+	HandoffTimeout    string   `mapstructure:"handoff_timeout"`
+	SyncWait          string   `mapstructure:"sync_wait"`
+}
+
+// Health is the section "health": health from more than one vantage
+// point.
+type Health struct {
+	Confirm int `mapstructure:"confirm"`
+	Quorum  int `mapstructure:"quorum"`
+}
+
+// Waits returns enrp.handoff_timeout and enrp.sync_wait (Validate checked
+// them).
+func (e ENRP) Waits() (handoff, sync time.Duration) {
+	handoff, _ = time.ParseDuration(e.HandoffTimeout)
+	sync, _ = time.ParseDuration(e.SyncWait)
+	return
+}
+
+// validateHealth checks the section "health".
+func (c Config) validateHealth() []error {
+	var errs []error
+	if c.Health.Confirm < 0 || c.Health.Confirm > 16 {
+		errs = append(errs, fmt.Errorf("health.confirm: %d is outside 0..16", c.Health.Confirm))
+	}
+	if c.Health.Quorum < 0 || c.Health.Quorum > 17 {
+		errs = append(errs, fmt.Errorf("health.quorum: %d is outside 0..17", c.Health.Quorum))
+	}
+	return errs
 }
 
 // ENRPTLS is the section "enrp.tls".
@@ -130,6 +159,15 @@ func (c Config) validateENRP() []error {
 	}
 	if e.PageSize < 1 || e.PageSize > 1000 {
 		bad("enrp.page_size", "%d is outside 1..1000", e.PageSize)
+	}
+	for _, d := range []struct{ key, v string }{{"enrp.handoff_timeout", e.HandoffTimeout}, {"enrp.sync_wait", e.SyncWait}} {
+		v, err := time.ParseDuration(d.v)
+		switch {
+		case err != nil:
+			bad(d.key, "%q is not a duration, want e.g. 2s or 0s", d.v)
+		case v < 0 || v > time.Minute:
+			bad(d.key, "%v is outside 0s..1m", v)
+		}
 	}
 	return errs
 }

@@ -30,6 +30,12 @@ func TestENRPValidation(t *testing.T) {
 		{"last heard not above interval", []string{"--enrp.presence_interval=3s"}, []string{
 			"enrp.max_time_last_heard: 3s is not above enrp.presence_interval (3s)"}},
 		{"page size", []string{"--enrp.page_size=0"}, []string{"enrp.page_size: 0 is outside 1..1000"}},
+		{"hand-off and sync waits", []string{"--enrp.handoff_timeout=soon", "--enrp.sync_wait=2m"}, []string{
+			`enrp.handoff_timeout: "soon" is not a duration, want e.g. 2s or 0s`, "enrp.sync_wait: 2m0s is outside 0s..1m"}},
+		{"confirmation", []string{"--health.confirm=17", "--health.quorum=-1"}, []string{
+			"health.confirm: 17 is outside 0..16", "health.quorum: -1 is outside 0..17"}},
+		{"probe source", []string{"--probe.source=0.0.0.0"}, []string{`probe.source: "0.0.0.0" is not a unicast IP address of this host`}},
+		{"probe source name", []string{"--probe.source=localhost"}, []string{`probe.source: "localhost" is not a unicast IP address`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := load(t, "", nil, c.args...)
@@ -76,5 +82,30 @@ func TestENRPFromFile(t *testing.T) {
 	// A typo inside the section is an error naming the key.
 	if _, _, err := load(t, "enrp:\n  tls:\n    certificate: x\n", nil); err == nil || !strings.Contains(err.Error(), `unknown key "enrp.tls.certificate"`) {
 		t.Errorf("typo: %v", err)
+	}
+}
+
+// TestVantageKeys: the keys of confirmation and hand-off as a file sets
+// them, and their accessors.
+func TestVantageKeys(t *testing.T) {
+	yaml := `health:
+  confirm: 3
+  quorum: 2
+probe:
+  source: 127.0.0.9
+enrp:
+  handoff_timeout: 500ms
+  sync_wait: 0s
+`
+	c, _, err := load(t, yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handoff, sync := c.ENRP.Waits()
+	if c.Health.Confirm != 3 || c.Health.Quorum != 2 || c.ProbeSource().String() != "127.0.0.9" || handoff != 500*time.Millisecond || sync != 0 {
+		t.Errorf("got %+v %v, %v, %v", c.Health, c.ProbeSource(), handoff, sync)
+	}
+	if Defaults().ProbeSource().IsValid() {
+		t.Error("the default probe.source is an address")
 	}
 }

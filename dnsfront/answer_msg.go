@@ -111,7 +111,7 @@ func poolRRs(answer, extra []dns.RR, r *Result, picks []handlespace.Pick) ([]dns
 	weighted := handlespace.WeightedPolicy(pv.Spec.Policy)
 	for rank, p := range picks {
 		e := p.Elem()
-		prio, weight := srvOrder(weighted, rank, uint16(min(e.Weight, 0xFFFF)))
+		prio, weight := srvOrder(weighted, rank, uint16(min(e.Weight, 0xFFFF)), e.Last)
 		target := e.Label + "." + pv.Name
 		switch r.Qtype {
 		case dns.TypeA, dns.TypeAAAA:

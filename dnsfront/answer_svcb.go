@@ -64,7 +64,11 @@ func svcbName(pv *handlespace.PoolView, prefix string) nameKind {
 	switch {
 	case port == "":
 		if scheme == "https" {
-			return kindNone // the default port's name is the pool's own
+			// The default port's records are at the pool's own name, but
+			// _https.<pool> has the _<port>._https names below it: an
+			// empty non-terminal, NODATA (RFC 8020: never NXDOMAIN above
+			// a name that exists).
+			return kindPoolENT
 		}
 		return kindSVCB
 	case len(port) < 3 || len(port) > 7 || port[0] != '_' || port[len(port)-1] != '.' || port[1] == '0':

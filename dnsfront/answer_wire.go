@@ -35,6 +35,7 @@ type elemWire struct {
 	glueAAAA  []byte // AAAA RRs without owner, 26 bytes each
 	uri       []byte // URI RR, owner pointer to qname; priority patched per query
 	weight    uint16
+	last      bool // Element.Last: after the others, also in weighted answers
 	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
 }
 
@@ -126,7 +127,7 @@ func (pw *poolWire) partOf(p handlespace.Pick) []*elemWire {
 // buildElemWire packs one element's records, in one buffer.
 func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *elemWire {
 	ttl := key.ttl
-	ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF)), labelLen: 1 + len(e.Label)}
+	ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF)), labelLen: 1 + len(e.Label), last: e.Last}
 	var a, aaaa, glueA, glueAAAA []byte
 	for _, ad := range e.Addrs {
 		if ad.Is4() {
@@ -329,7 +330,7 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 	for rank, ew := range wires { // URI
 		off := len(b)
 		b = append(b, ew.uri...)
-		prio, weight := srvOrder(pw.weighted, rank, ew.weight)
+		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 		ancount++
@@ -340,9 +341,14 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 // srvOrder gives the SRV (or URI) priority and weight of the element at rank
 // in a policy-ordered answer: the rank as priority, or, for weighted
 // policies, one shared priority and the element's weight (RFC 2782 clients
-// then make the weighted pick themselves).
-func srvOrder(weighted bool, rank int, w uint16) (prio, weight uint16) {
+// then make the weighted pick themselves). An element that goes last
+// (a disputed one this registrar cannot reach) comes after those: its
+// rank puts it there, and in weighted answers priority 1 does.
+func srvOrder(weighted bool, rank int, w uint16, last bool) (prio, weight uint16) {
 	if weighted {
+		if last {
+			return 1, w
+		}
 		return 0, w
 	}
 	return uint16(min(rank, 0xFFFF)), 0
@@ -386,7 +392,7 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 	for rank, ew := range wires {
 		off := len(b)
 		b = append(b, ew.srv...)
-		prio, weight := srvOrder(pw.weighted, rank, ew.weight)
+		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 	}

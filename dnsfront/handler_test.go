@@ -449,6 +449,58 @@ func TestAllocs(t *testing.T) {
 	}
 }
 
+// TestDisputedLast: a disputed element that this registrar cannot reach
+// (Element.Last) stays in the answers, after the others: last of the A
+// answers (left out when the others fill them), the highest SRV priority,
+// and in a weighted pool priority 1 where the others have 0.
+func TestDisputedLast(t *testing.T) {
+	hs := newTestSpace(t)
+	mark := func(pool, label string) {
+		pv := hs.View().Pool(pool)
+		e := pv.Label(label)
+		err := hs.Update(pool, e.ID, func(e *handlespace.Element) {
+			e.Health = handlespace.HealthDown
+			e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}}
+			e.Last = handlespace.LastAt(e, 7)
+		})
+		if err != nil || !hs.View().Pool(pool).Label(label).Last {
+			t.Fatalf("mark %s: %v", label, err)
+		}
+	}
+	mark("web.pool.test.", "w2")
+	mark("api.pool.test.", "a2")
+	h := NewHandler(hs, Config{})
+	for q := 0; q < 8; q++ {
+		m := query(t, h, "web.pool.test.", dns.TypeA, false, 0)
+		if len(m.Answer) != 3 {
+			t.Fatalf("query %d: %d answers, want 3", q, len(m.Answer))
+		}
+		for _, rr := range m.Answer {
+			if rr.(*dns.A).A.String() == "10.0.0.2" {
+				t.Errorf("query %d: w2, disputed and out of reach here, among the 3 answers of 4: %v", q, m.Answer)
+			}
+		}
+		m = query(t, h, "_http._tcp.web.pool.test.", dns.TypeSRV, false, 1232)
+		if len(m.Answer) != 4 {
+			t.Fatalf("query %d: %d SRV answers, want 4", q, len(m.Answer))
+		}
+		if last := m.Answer[3].(*dns.SRV); last.Target != "w2.web.pool.test." || last.Priority != 3 {
+			t.Errorf("query %d: last SRV %v, want w2 at priority 3", q, last)
+		}
+		m = query(t, h, "api.pool.test.", dns.TypeSRV, false, 1232)
+		for _, rr := range m.Answer {
+			srv := rr.(*dns.SRV)
+			want := uint16(0)
+			if srv.Target == "a2.api.pool.test." {
+				want = 1
+			}
+			if srv.Priority != want || srv.Weight == 0 {
+				t.Errorf("query %d: weighted SRV %v, want priority %d and its weight", q, srv, want)
+			}
+		}
+	}
+}
+
 // TestNegativeTTLUnderPool: every negative answer at or below a pool's name
 // carries an SOA whose TTL is at most the pool's (0 included), so that a
 // resolver caches "no such element" or "all down" no longer than it

@@ -115,11 +115,13 @@ func TestSvcTable(t *testing.T) {
 		{qname: "x._8080._foo.h.pool.test.", qtype: dns.TypeSVCB, rcode: dns.RcodeNameError, ns: []string{soaPool}},
 		{qname: "h.pool.test.", qtype: dns.TypeSVCB, ns: []string{soaPool}},
 		{qname: "h.pool.test.", qtype: dns.TypeNAPTR, ns: []string{soaPool}},
-		// The https scheme: HTTPS at _<port>._https (RFC 9460 §9.1), not SVCB,
-		// and no _https name of the default port.
+		// The https scheme: HTTPS at _<port>._https (RFC 9460 §9.1), not SVCB;
+		// the default port's records are at the pool's name.
 		{qname: "_8443._https.hs.pool.test.", qtype: dns.TypeHTTPS, nAns: 3},
 		{qname: "_8443._https.hs.pool.test.", qtype: dns.TypeSVCB, ns: []string{soaPool}},
-		{qname: "_https.hs.pool.test.", qtype: dns.TypeHTTPS, rcode: dns.RcodeNameError, ns: []string{soaPool}},
+		// _https.<pool> is an empty non-terminal above them: NODATA.
+		{qname: "_https.hs.pool.test.", qtype: dns.TypeHTTPS, ns: []string{soaPool}},
+		{qname: "_https.hs.pool.test.", qtype: dns.TypeA, ns: []string{soaPool}},
 		// A weighted policy: both elements, a draw orders them.
 		{qname: "hw.pool.test.", qtype: dns.TypeHTTPS, nAns: 2},
 		// All down: NODATA with the pool-capped negative TTL.

@@ -143,7 +143,7 @@ func (n *Node) request(pool string, id uint32, mark func(*ElementX)) (uint32, er
 	case p.dead:
 		return home, &HomeUnavailableError{Home: home, Why: "dead"}
 	}
-	pe := ToPE(en.e, en.policy, en.gen, n.now())
+	pe := n.toPE(en)
 	mark(pe.X)
 	n.send(home, &Message{Type: TypeHandleUpdate, Action: AddPE,
 		Entries: []Entry{{Handle: []byte(pool), Elements: []PE{pe}}}})
@@ -239,6 +239,10 @@ func (n *Node) onRefused(p *peer, m *Message) {
 	pool, err := PoolName(r.Handle)
 	if err != nil {
 		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: "refusal of a request: " + err.Error()})
+		return
+	}
+	if r.Request == ParamXConfirmReq {
+		n.onConfirmRefused(p, r, pool)
 		return
 	}
 	why := describeCauses(m.Causes)

@@ -3,9 +3,12 @@ package enrp
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -54,4 +57,179 @@ func BenchmarkTablePage(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(raw)), "bytes/page")
+}
+
+type benchClock struct{ t time.Time }
+
+func (c *benchClock) Now() time.Time { return c.t }
+
+type benchRand struct{}
+
+func (benchRand) Float64() float64 { return 0.5 }
+
+// handoffNodes returns a Node home of n registered elements (in pools of
+// 1000) with two live peers, and a peer Node that knows them all: the two
+// sides of a hand-off.
+func handoffNodes(b *testing.B, n int) (*Node, *Node) {
+	clock := &benchClock{time.Unix(1e9, 0)}
+	mk := func(id uint32) *Node {
+		nd, err := New(Config{ID: id, Clock: clock, Rand: benchRand{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return nd
+	}
+	a, p := mk(1), mk(2)
+	for _, id := range []uint32{2, 3} {
+		a.Step(&Message{Type: TypePresence, Sender: id, Receiver: 1, Checksum: 0xffff})
+	}
+	for _, id := range []uint32{1, 3} {
+		p.Step(&Message{Type: TypePresence, Sender: id, Receiver: 2, Checksum: 0xffff})
+	}
+	cs := make([]Change, n)
+	for i := range cs {
+		e := benchElement(i)
+		e.Expires = clock.t.Add(time.Hour)
+		cs[i] = Change{Pool: fmt.Sprintf("p%d.pool.example.", i/1000), Policy: "rr", ID: e.ID, Elem: e}
+	}
+	a.Local(cs)
+	// The peer has them from A's updates.
+	r := a.Local(nil)
+	_ = r
+	for i := range cs {
+		pe := ToPE(cs[i].Elem, "rr", 0, clock.t)
+		p.Step(&Message{Type: TypeHandleUpdate, Sender: 1, Receiver: 2, Action: AddPE,
+			Entries: []Entry{{Handle: []byte(cs[i].Pool), Elements: []PE{pe}}}})
+	}
+	return a, p
+}
+
+// BenchmarkLeave100k: a registrar home of 100 000 registrations builds its
+// hand-off to two peers (pages of 128, encoded as the driver sends them),
+// and one peer takes its share (decoded pages, the last one included).
+func BenchmarkLeave100k(b *testing.B) {
+	const n = 100000
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		a, p := handoffNodes(b, n)
+		runtime.GC()
+		b.StartTimer()
+		c0 := cpuTime()
+		r := a.Leave(nil)
+		var toP []*Message
+		bytes := 0
+		for _, env := range r.Msgs {
+			raw, err := env.Msg.Encode()
+			if err != nil {
+				b.Fatal(err)
+			}
+			bytes += len(raw)
+			if env.To == 2 {
+				m, err := Decode(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				toP = append(toP, m)
+			}
+		}
+		taken := 0
+		for _, m := range toP {
+			taken += len(p.Step(m).Ops)
+		}
+		cpu += cpuTime() - c0
+		b.ReportMetric(float64(len(r.Msgs)), "pages")
+		b.ReportMetric(float64(bytes)/1e6, "MB")
+		if taken < n/3 {
+			b.Fatalf("the peer took %d elements of %d", taken, n)
+		}
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkHandoffReceive100k: the receiving side of a hand-off of 100 000
+// registrations with a handlespace, as the driver runs it: the peer's half
+// of the pages decoded and stepped, their operations applied together to
+// its handlespace (the driver holds them while pages come in), and the
+// handlespace's changes fed back to the Node.
+func BenchmarkHandoffReceive100k(b *testing.B) {
+	const n = 100000
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		a, p := handoffNodes(b, n)
+		hs := handlespace.New(handlespace.Options{RegistrarID: 2, Now: func() time.Time { return time.Unix(1e9, 0) }})
+		soa, _ := dns.NewRR("pool.example. 60 IN SOA ns.pool.example. h.pool.example. 1 60 60 60 5")
+		ns, _ := dns.NewRR("pool.example. 60 IN NS ns.pool.example.")
+		glue, _ := dns.NewRR("ns.pool.example. 60 IN A 192.0.2.53")
+		if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.example.", File: "x", Records: []dns.RR{soa, ns, glue}}}); err != nil {
+			b.Fatal(err)
+		}
+		bind := NewBinding(hs, 2)
+		var ops []Op
+		p.Entries(func(pool, policy string, e *handlespace.Element, gen uint32) {
+			ops = append(ops, Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e})
+		})
+		if errs := bind.Apply(ops); len(errs) > 0 {
+			b.Fatal(errs[0].Err)
+		}
+		p.Local(bind.Changes())
+		r := a.Leave(nil)
+		var raws [][]byte
+		for _, env := range r.Msgs {
+			if env.To == 2 {
+				raw, _ := env.Msg.Encode()
+				raws = append(raws, raw)
+			}
+		}
+		runtime.GC()
+		b.StartTimer()
+		c0 := cpuTime()
+		var pending []Op
+		for _, raw := range raws {
+			m, err := Decode(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pending = append(pending, p.Step(m).Ops...)
+		}
+		if errs := bind.Apply(pending); len(errs) > 0 {
+			b.Fatal(errs[0].Err)
+		}
+		p.Local(bind.Changes())
+		cpu += cpuTime() - c0
+		b.ReportMetric(float64(len(pending)), "ops")
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+// BenchmarkLeaveBuild100k: the leaving side alone: Leave's pages for
+// 100 000 registrations, encoded.
+func BenchmarkLeaveBuild100k(b *testing.B) {
+	const n = 100000
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		a, _ := handoffNodes(b, n)
+		runtime.GC()
+		b.StartTimer()
+		c0 := cpuTime()
+		r := a.Leave(nil)
+		buf := make([]byte, 0, 64<<10)
+		for _, env := range r.Msgs {
+			var err error
+			if buf, err = env.Msg.AppendEncode(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu += cpuTime() - c0
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 }

@@ -19,12 +19,17 @@ type Binding struct {
 	self uint32
 	last map[string]*handlespace.PoolView // pool views Changes last saw, by name
 	live atomic.Pointer[[]uint32]
+	// put are the elements that Apply put into the handlespace since
+	// Changes last ran: one that a local change removed before Changes
+	// runs shows in no view diff, yet the Node believes it there.
+	put       map[key]*handlespace.Element
+	conflicts int
 }
 
 // NewBinding returns a Binding of hs for registrar self and installs its
 // zone-file home function in hs.
 func NewBinding(hs *handlespace.Handlespace, self uint32) *Binding {
-	b := &Binding{hs: hs, self: self, last: map[string]*handlespace.PoolView{}}
+	b := &Binding{hs: hs, self: self, last: map[string]*handlespace.PoolView{}, put: map[key]*handlespace.Element{}}
 	live := []uint32{self}
 	b.live.Store(&live)
 	hs.SetStaticHome(b.StaticHome)
@@ -55,7 +60,9 @@ type OpError struct {
 // Apply applies ops to the handlespace and returns those it refused (for
 // example a pool in a zone this registrar does not serve). Set-home and
 // set-state operations on elements that are not there are not errors: the
-// Node keeps elements that this registrar's zones lack.
+// Node keeps elements that this registrar's zones lack. Nor are guarded
+// operations whose guard did not hold (see Guard; Conflicts counts
+// them): the next Changes tells the Node what changed instead.
 func (b *Binding) Apply(ops []Op) []OpError {
 	if len(ops) == 0 {
 		return nil
@@ -64,6 +71,9 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	for i := range ops {
 		o := &ops[i]
 		ed := handlespace.Edit{Pool: o.Pool, ID: o.ID}
+		if o.Guard != nil {
+			ed.If = o.Guard.Holds
+		}
 		switch o.Kind {
 		case OpPut:
 			ed.Put, ed.Policy = o.Elem, o.Policy
@@ -73,9 +83,11 @@ func (b *Binding) Apply(ops []Op) []OpError {
 			home := o.Home
 			ed.Update = func(e *handlespace.Element) { e.Home = home }
 		case OpSetState:
-			src := o.Elem
+			src, self := o.Elem, b.self
 			ed.Update = func(e *handlespace.Element) {
 				e.Health, e.Admin, e.Reported, e.Load, e.RTT = src.Health, src.Admin, src.Reported, src.Load, src.RTT
+				e.Vantage = src.Vantage
+				e.Last = handlespace.LastAt(e, self)
 			}
 		}
 		edits[i] = ed
@@ -86,6 +98,11 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	for i, err := range b.hs.ApplyEdits(edits) {
 		switch {
 		case err == nil:
+			if ops[i].Kind == OpPut {
+				b.put[key{ops[i].Pool, ops[i].ID}] = ops[i].Elem
+			}
+		case errors.Is(err, handlespace.ErrConflict):
+			b.conflicts++
 		case ops[i].Kind != OpPut && errors.Is(err, handlespace.ErrNoElement):
 		case ops[i].Kind == OpPut && errors.Is(err, handlespace.ErrInconsistentPolicy):
 			// The pool here has another policy than at the element's
@@ -102,20 +119,46 @@ func (b *Binding) Apply(ops []Op) []OpError {
 		}
 	}
 	for i, err := range b.hs.ApplyEdits(retry) {
-		if err != nil {
+		switch {
+		case err == nil:
+			b.put[key{retryOps[i].Pool, retryOps[i].ID}] = retryOps[i].Elem
+		case errors.Is(err, handlespace.ErrConflict):
+			b.conflicts++
+		default:
 			out = append(out, OpError{retryOps[i], err})
 		}
 	}
 	return out
 }
 
+// Conflicts returns how many guarded operations Apply did not carry out
+// because the handlespace had changed meanwhile.
+func (b *Binding) Conflicts() int { return b.conflicts }
+
 // Changes returns what changed in the handlespace since the last call (the
 // first call: every element), pool by pool: only pools with a new view are
 // compared, element by element.
 func (b *Binding) Changes() []Change {
 	var out []Change
+	// Elements that Apply put there and that neither the last views nor
+	// the current ones have: a local change removed them before the Node
+	// could see it.
+	v := b.hs.View()
+	if len(b.put) > 0 {
+		var vanished []key
+		for k := range b.put {
+			if lookup(v, k.pool, k.id) == nil && (b.last[k.pool] == nil || b.last[k.pool].Element(k.id) == nil) {
+				vanished = append(vanished, k)
+			}
+		}
+		slices.SortFunc(vanished, cmpKey)
+		for _, k := range vanished {
+			out = append(out, Change{Pool: k.pool, ID: k.id, Was: b.put[k]})
+		}
+		clear(b.put)
+	}
 	seen := make(map[string]bool, len(b.last))
-	zones := b.hs.View().Zones()
+	zones := v.Zones()
 	slices.SortFunc(zones, func(x, y *handlespace.Zone) int { return strings.Compare(x.Origin, y.Origin) })
 	for _, z := range zones {
 		handles := z.PoolHandles()
@@ -145,7 +188,7 @@ func (b *Binding) Changes() []Change {
 		old := b.last[name]
 		{
 			for e := range old.Range() {
-				out = append(out, Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID})
+				out = append(out, Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID, Was: e})
 			}
 			delete(b.last, name)
 		}
@@ -164,13 +207,15 @@ func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
 		for i < len(oe) || j < len(ne) {
 			switch {
 			case j == len(ne) || (i < len(oe) && oe[i].ID < ne[j].ID):
-				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID})
+				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID, Was: oe[i]})
 				i++
 			default:
-				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]})
+				c := Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]}
 				if i < len(oe) && oe[i].ID == ne[j].ID {
+					c.Was = oe[i]
 					i++
 				}
+				out = append(out, c)
 				j++
 			}
 		}
@@ -178,10 +223,10 @@ func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
 	}
 	handlespace.DiffElements(old, nv, func(was, now *handlespace.Element) {
 		if now == nil {
-			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: was.ID})
+			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: was.ID, Was: was})
 			return
 		}
-		out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: now.ID, Elem: now})
+		out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: now.ID, Elem: now, Was: was})
 	})
 	return out
 }

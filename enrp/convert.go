@@ -117,6 +117,9 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 	if e.Reported {
 		x.Flags |= XReported
 	}
+	for _, v := range e.Vantage {
+		x.Vantage = append(x.Vantage, VantageX{Registrar: v.Registrar, Health: uint8(v.Health)})
+	}
 	if p.Transport.Proto == ParamSCTP {
 		p.Transport.Addrs = append([]netip.Addr(nil), e.Addrs...)
 	} else if len(e.Addrs) > 0 {
@@ -214,6 +217,12 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		if x.HasValues {
 			e.Weight, e.Priority, e.Load, e.LoadDeg = x.Weight, x.Priority, x.Load, x.LoadDeg
 		}
+		for _, v := range x.Vantage {
+			if v.Health > uint8(handlespace.HealthDown) {
+				return nil, "", 0, fmt.Errorf("element %s: vantage point %s saw unknown health %d", handlespace.IDString(p.ID), handlespace.IDString(v.Registrar), v.Health)
+			}
+			e.Vantage = append(e.Vantage, handlespace.Vantage{Registrar: v.Registrar, Health: handlespace.Health(v.Health)})
+		}
 		if pr := x.Probe; pr != nil {
 			e.Probe = &handlespace.ProbeSpec{Kind: pr.Kind, Target: pr.Target,
 				Interval: time.Duration(pr.Interval) * time.Millisecond, Timeout: time.Duration(pr.Timeout) * time.Millisecond,
@@ -291,6 +300,10 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 		u32(uint32(min(pr.Interval.Milliseconds(), math.MaxUint32)))
 		u32(uint32(min(pr.Timeout.Milliseconds(), math.MaxUint32)))
 		u32(uint32(pr.Rise)<<16 | uint32(pr.Fall)&0xffff)
+	}
+	for _, v := range e.Vantage {
+		u32(v.Registrar)
+		u32(uint32(v.Health) | 0x100)
 	}
 	x := h.Sum64()
 	x ^= x >> 31

@@ -37,8 +37,49 @@
 // they believe, transferring the home's own elements when they differ.
 // Ownership carries a generation: each takeover, and each registration of
 // an element at a registrar other than its home, adds one; between two
-// claims the higher generation wins, and between equal ones the lower
-// registrar ID.
+// claims of one registration the higher generation wins, and between
+// equal ones the lower registrar ID. Between copies of two registrations
+// of an element (lease ends more than a quarter of a second apart) the
+// later registration wins.
+//
+// # Deregistrations
+//
+// A deregistration anywhere goes to every peer (DEL_PE), and each
+// registrar remembers it (a tomb) until the deleted registration's lease
+// would have ended, so that no stale copy brings it back; a copy whose
+// lease ends later is a new registration. The registrar acknowledges a
+// deregistration once its handlespace has it, and the Node learns of it
+// later, from the driver's next Changes: meanwhile the Node may still
+// act on the element (a peer's update of it, a table page). So every
+// operation on a registered element is guarded (Op.Guard): it is carried
+// out only if the handlespace still holds the registration the Node
+// believed there, and otherwise the local change stands and reaches the
+// Node next. Changes also says what each element was before (Change.Was),
+// so that the Node can tell the deletion of an older registration, which
+// its operations had not yet replaced, from that of its own; and the Node
+// sets right a registration that one of its operations, held back while
+// a table came in, left in the handlespace after it had moved on.
+//
+// A registration without a lease cannot be told from a stale copy of a
+// deleted one: registered again within a day of its deregistration (the
+// tomb's bound), it is taken for the deleted one and removed. The daemon
+// gives every registration a lease.
+//
+// # Stalls and lost connections
+//
+// A peer is dead when it has been silent for MaxTimeLastHeard and then
+// left a reply-required PRESENCE unanswered for MaxTimeNoResponse. A
+// registrar that did not run for a while (SIGSTOP, a suspended machine,
+// starvation) finds on its next Tick, due at least every presence
+// interval, that it runs late: more than half the smaller of
+// PresenceInterval and MaxTimeNoResponse late means a stall of its own,
+// not silence of its peers: the stalled time does not count, every
+// timer moves on by it (EventStalled), so that it hears its peers again,
+// over new connections if they dropped it, before it judges them. A peer
+// that died meanwhile is found dead that much later. When the
+// connection to a peer is lost, what either sent meanwhile is lost too,
+// and audits do not see lease ends: the peer's own elements are
+// transferred again once it is heard on a new connection.
 //
 // # Administrative changes
 //
@@ -71,11 +112,46 @@
 // HANDLE_UPDATE. A home that is not the element's home, or whose OnReport
 // fails, refuses it as above. The asker rate-limits before it asks.
 //
+// # Health from other vantage points
+//
+// When the probes of an element's home would change its health, the
+// home's monitor has the change confirmed (Node.Confirm, through
+// Driver.Confirm): the home sends the element's vantage points (the next
+// Config.Confirm live registrars in its rendezvous order, Vantages) a
+// HANDLE_UPDATE of its copy with ParamXConfirmReq; each probes the
+// element once (Ready.Probes, DriverConfig.OnProbe) and answers with
+// ParamXConfirmAns (Node.Answer). The home decides by Quorum among the
+// answers that came within its wait (the probe timeout) and its own
+// (Ready.Verdicts, DriverConfig.OnVerdict). When they disagree the
+// element is disputed: its ParamXVantage lists who saw what, it stays in
+// every registrar's answers, and a registrar that saw it down (or, not
+// asked, when the verdict is down) puts it last (handlespace.LastAt).
+// Requests are refused for an unknown element, from a peer that is not
+// the element's home, over the asker's rate or with too many in flight,
+// with rate-limited ERRORs.
+//
+// # Hand-off and hand-back
+//
+// Node.Leave (Driver.Leave, on SIGTERM) hands every element homed here to
+// its next home among the live peers, in pages of HANDLE_TABLE_RESPONSE
+// marked with ParamXHandoff, with its state and what the monitor keeps
+// beside it (ParamXReports, the RTT); each peer takes its part, drops the
+// leaver from its live set on its last page, and acknowledges
+// (Ready.Left at the leaver when all did). When the live set grows, the
+// old homes of the zone-file elements that move to the newcomer hand it
+// their state back (HandbackPage), which it takes when it is stronger
+// than its own (ElementX.Strength: a restarted registrar's, or one from
+// the smaller side of a healed partition, is weaker); the others keep
+// theirs against a weaker word from the newcomer for two presence
+// intervals. See handoff.go.
+//
 // # Caveats
 //
 // A Node is not safe for concurrent use. Every registrar should serve the
 // same zone files. Generations and the memory of deregistrations (tombs)
 // live in memory only: a registrar that restarts takes them back from its
-// peers. Peers with a certificate from the configured CA are trusted with
+// peers. A registrar that handed its elements off keeps them in its
+// handlespace and its store until it stops; restarted, it yields them to
+// their new homes' newer generation at its first sync. Peers with a certificate from the configured CA are trusted with
 // the whole handlespace (RFC 5355): the CA decides who may peer.
 package enrp

@@ -83,6 +83,27 @@ type DriverConfig struct {
 	// type of each message sent to or received from a peer (for metrics).
 	// It must not block.
 	OnMessage func(sent bool, t Type)
+	// OnProbe, if set, is called from the driver's goroutine with each
+	// peer's request to probe an element once (health confirmation, see
+	// Node.Confirm); it starts the probe and returns at once, and calls
+	// done (from any goroutine, once) with what the probe saw: up or
+	// down, or unknown when it could not probe. Without it such requests
+	// are answered unknown at once.
+	OnProbe func(req ProbeRequest, done func(h handlespace.Health, rtt time.Duration))
+	// OnVerdict, if set, is called from the driver's goroutine with the
+	// outcome of each confirmation asked for with Confirm (Verdict.Asked
+	// is 0 when nobody could be asked: the proposed health stands). It
+	// publishes it (the element's health and Vantage) as a local change;
+	// it may block briefly.
+	OnVerdict func(Verdict)
+	// OnHanded, if set, is called from the driver's goroutine, after the
+	// handlespace shows them homed here, with the elements a peer handed
+	// to this registrar (off or back), for the monitor to go on from the
+	// old home's state. It must not block for long.
+	OnHanded func([]Handed)
+	// HandoffState gives, for Leave, what the monitor keeps beside each
+	// element homed here (nil: nothing).
+	HandoffState HandoffState
 }
 
 // Ownership is a change of who owns a registered element.
@@ -118,10 +139,17 @@ type Driver struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	in     chan inbound
-	connUp chan *conn
-	connDn chan *conn
-	admin  chan requestCall
+	in       chan inbound
+	connUp   chan *conn
+	connDn   chan *conn
+	admin    chan requestCall
+	confirms chan confirmCall
+	answers  chan answerCall
+	leave    chan chan struct{}
+	synced   chan struct{} // closed at the first sync
+	left     chan struct{} // closed when the hand-off is over
+	leftDone bool          // loop-owned: left is closed
+	syncDone bool          // loop-owned: synced is closed
 
 	// Owned by the loop goroutine.
 	conns        map[*conn]bool
@@ -131,6 +159,7 @@ type Driver struct {
 	selfAddrs    map[string]bool
 	pending      []Op // operations held back while a handle table comes in
 	pendingSince time.Time
+	handed       []Handed // for OnHanded once pending is applied
 
 	mu       sync.Mutex
 	status   []PeerState
@@ -151,6 +180,23 @@ type Stats struct {
 	// Owned is how many elements this registrar owns (as its PRESENCE
 	// claims).
 	Owned int
+	// Confirm counts the health confirmations (Node.ConfirmStats).
+	Confirm ConfirmStats
+}
+
+// confirmCall is a Confirm call, answerCall a probe's answer, both
+// carried out on the loop goroutine.
+type confirmCall struct {
+	pool     string
+	id       uint32
+	proposed handlespace.Health
+	wait     time.Duration
+}
+
+type answerCall struct {
+	req ProbeRequest
+	h   handlespace.Health
+	rtt time.Duration
 }
 
 // requestCall is a RequestAdmin or RequestReport call, carried out on the
@@ -271,6 +317,8 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 	}
 	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
 		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan requestCall),
+		confirms: make(chan confirmCall, 4096), answers: make(chan answerCall, 4096), leave: make(chan chan struct{}),
+		synced: make(chan struct{}), left: make(chan struct{}),
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
 	if cfg.Listen != "" {
@@ -610,10 +658,10 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 	host, _, _ := net.SplitHostPort(addr)
 	failing := false
 	for {
-		nd := net.Dialer{Timeout: d.cfg.DialTimeout}
-		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
-		nc, err := nd.DialContext(ctx, "tcp", addr)
-		cancel()
+		nc, err := d.connect(addr, stop)
+		if errors.Is(err, errDialStopped) {
+			return
+		}
 		if err == nil {
 			var c *conn
 			if c, err = d.handshake(nc, addr, host); err == nil {
@@ -630,6 +678,72 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 			return
 		case <-d.ctx.Done():
 			return
+		}
+	}
+}
+
+// errDialStopped: the dialler was stopped while it connected.
+var errDialStopped = errors.New("enrp: dialler stopped")
+
+// connect opens a TCP connection to addr. An attempt whose SYN was lost
+// (sent during a partition) waits for the kernel to send it again, a
+// second or more later, and would hold up the reconnection after the
+// heal: so while none has connected, another attempt starts every
+// Redial (at most DialTimeout / Redial at once), and the first to
+// connect wins; the others are closed.
+func (d *Driver) connect(addr string, stop chan struct{}) (net.Conn, error) {
+	ctx, cancel := context.WithCancel(d.ctx)
+	defer cancel()
+	type result struct {
+		nc  net.Conn
+		err error
+	}
+	most := max(1, int(d.cfg.DialTimeout/d.cfg.Redial))
+	out := make(chan result, most)
+	pending := 0
+	attempt := func() {
+		pending++
+		go func() {
+			nd := net.Dialer{Timeout: d.cfg.DialTimeout}
+			nc, err := nd.DialContext(ctx, "tcp", addr)
+			out <- result{nc, err}
+		}()
+	}
+	// drain closes what the attempts still pending bring (ctx is
+	// cancelled: they end at once).
+	drain := func(n int) {
+		go func() {
+			for range n {
+				if r := <-out; r.nc != nil {
+					r.nc.Close()
+				}
+			}
+		}()
+	}
+	attempt()
+	tick := time.NewTicker(d.cfg.Redial)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-out:
+			pending--
+			if r.err == nil {
+				drain(pending)
+				return r.nc, nil
+			}
+			if pending == 0 {
+				return nil, r.err
+			}
+		case <-tick.C:
+			if pending < most {
+				attempt()
+			}
+		case <-stop:
+			drain(pending)
+			return nil, errDialStopped
+		case <-d.ctx.Done():
+			drain(pending)
+			return nil, d.ctx.Err()
 		}
 	}
 }
@@ -677,9 +791,83 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			next = d.handle(d.node.Local(d.bind.Changes()))
 		case rc := <-d.admin:
 			next = d.request(rc)
+		case cc := <-d.confirms:
+			next = d.confirm(cc)
+		case ac := <-d.answers:
+			next = d.handle(d.node.Answer(ac.req, ac.h, ac.rtt))
+		case done := <-d.leave:
+			d.log.Info("ENRP handing this registrar's elements off to its peers", "peers", len(d.node.alivePeers()))
+			next = d.handle(d.node.Leave(d.cfg.HandoffState))
+			close(done)
 		case <-timer.C:
 			next = d.handle(d.node.Tick())
 		}
+	}
+}
+
+// Confirm asks the vantage points of element id of pool, homed here, to
+// probe it once, because this registrar's probes propose the health
+// proposed, and waits up to wait for their answers (Node.Confirm); the
+// verdict comes to DriverConfig.OnVerdict (with Asked 0 when nobody could
+// be asked). It does not block: it returns false, and nothing comes, when
+// too many confirmations wait to be carried out or the driver is closed
+// (the caller decides alone).
+func (d *Driver) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) bool {
+	if d.ctx.Err() != nil {
+		return false
+	}
+	select {
+	case d.confirms <- confirmCall{pool: pool, id: id, proposed: proposed, wait: wait}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *Driver) confirm(cc confirmCall) time.Time {
+	ok, r := d.node.Confirm(cc.pool, cc.id, cc.proposed, cc.wait)
+	if !ok {
+		r.Verdicts = append(r.Verdicts, Verdict{Pool: cc.pool, ID: cc.id, Current: cc.proposed, Proposed: cc.proposed, Health: cc.proposed,
+			Votes: []Vote{{Registrar: d.self, Health: cc.proposed}}})
+	}
+	return d.handle(r)
+}
+
+// WaitSynced waits until the first handle table transfer from a peer is
+// done (Node.Synced) or ctx ends, and reports whether it is done.
+func (d *Driver) WaitSynced(ctx context.Context) bool {
+	select {
+	case <-d.synced:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Leave hands every element homed here off to the live peers (Node.Leave)
+// and waits until every peer acknowledged (or died) or ctx ends; it
+// reports whether the hand-off is over. Peering goes on until Close.
+func (d *Driver) Leave(ctx context.Context) bool {
+	done := make(chan struct{})
+	select {
+	case d.leave <- done:
+	case <-ctx.Done():
+		return false
+	case <-d.ctx.Done():
+		return false
+	}
+	select {
+	case <-done:
+	case <-d.ctx.Done():
+		return false
+	}
+	select {
+	case <-d.left:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-d.ctx.Done():
+		return false
 	}
 }
 
@@ -829,13 +1017,17 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 		d.cfg.OnMessage(false, ib.m.Type)
 	}
 	if ib.err != nil {
+		if errors.Is(ib.err, ErrMalformed) {
+			// Counted before the ERROR goes: the peer may have it (and a
+			// test look at the count) before this goroutine runs again.
+			d.mu.Lock()
+			d.stats.Malformed++
+			d.mu.Unlock()
+		}
 		if em := ErrorFor(ib.err, d.self, c.peer); em != nil {
 			d.sendOn(c, em)
 		}
 		if errors.Is(ib.err, ErrMalformed) {
-			d.mu.Lock()
-			d.stats.Malformed++
-			d.mu.Unlock()
 			d.log.Warn("malformed ENRP message; closing the connection", "peer", c.remote, "id", hex8(c.peer), "err", ib.err.Error())
 			c.closeAfterFlush()
 		} else {
@@ -921,10 +1113,60 @@ func (d *Driver) handle(r Ready) time.Time {
 		}
 		d.pending = append(d.pending, r.Ops...)
 	}
-	if len(d.pending) > 0 && (!d.node.Transferring() || time.Since(d.pendingSince) > maxOpsDelay || len(d.pending) > maxPendingOps) {
+	// A hand-off coming in is not held to maxOpsDelay: its operations
+	// apply once it is taken (and acknowledged), so that the leaver, which
+	// waits for that, is not kept waiting by handlespace updates.
+	if len(d.pending) > 0 && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps) {
 		ops := d.pending
 		d.pending = nil
 		d.apply(ops)
+	}
+	if d.cfg.OnHanded != nil {
+		// After the operations: the monitor finds the elements homed
+		// here. While they wait (a transfer, a hand-off coming in), so do
+		// these.
+		d.handed = append(d.handed, r.Handed...)
+		if len(d.handed) > 0 && len(d.pending) == 0 {
+			hs := d.handed
+			d.handed = nil
+			d.cfg.OnHanded(hs)
+		}
+	}
+	for _, pr := range r.Probes {
+		if d.cfg.OnProbe == nil {
+			select { // the loop reads it next (dropped if the queue is full: the home stops waiting at its wait's end)
+			case d.answers <- answerCall{pr, handlespace.HealthUnknown, 0}:
+			default:
+			}
+			continue
+		}
+		d.cfg.OnProbe(pr, func(h handlespace.Health, rtt time.Duration) {
+			select {
+			case d.answers <- answerCall{pr, h, rtt}:
+			case <-d.ctx.Done():
+			}
+		})
+	}
+	for _, v := range r.Verdicts {
+		if d.cfg.OnVerdict != nil {
+			d.cfg.OnVerdict(v)
+		}
+	}
+	if r.Left && !d.leftDone {
+		d.leftDone = true
+		close(d.left)
+	}
+	if !d.syncDone && d.node.Synced() {
+		// Whoever waits for the sync (DNS) finds the handlespace synced:
+		// the table's operations are applied, even if another transfer
+		// still holds them back.
+		if len(d.pending) > 0 {
+			ops := d.pending
+			d.pending = nil
+			d.apply(ops)
+		}
+		d.syncDone = true
+		close(d.synced)
 	}
 	var failed []func() Ready // refusals of requests that could not be carried out
 	for _, rr := range r.Reports {
@@ -951,9 +1193,17 @@ func (d *Driver) handle(r Ready) time.Time {
 	d.mu.Lock()
 	d.status = d.node.Peers()
 	d.stats.Owned = int(dig.Count)
+	d.stats.Confirm = d.node.ConfirmStats()
 	d.mu.Unlock()
 	for _, f := range failed {
 		r.Next = d.handle(f())
+	}
+	if len(d.pending) > 0 && !d.node.HandingIn() {
+		// Operations held back for a transfer apply at maxOpsDelay at the
+		// latest, even if nothing else happens by then.
+		if at := d.pendingSince.Add(maxOpsDelay); at.Before(r.Next) {
+			r.Next = at
+		}
 	}
 	return r.Next
 }
@@ -1063,9 +1313,10 @@ func (d *Driver) logEvent(ev Event) {
 	}
 	switch ev.Kind {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
-		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes:
+		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes,
+		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused:
+	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused, EventStalled:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

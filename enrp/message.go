@@ -34,6 +34,11 @@ type Message struct {
 	// HANDLE_UPDATE.
 	Entries []Entry
 
+	// Handoff, in a HANDLE_TABLE_RESPONSE, makes it a page of a hand-off
+	// or hand-back; in a PRESENCE it acknowledges a hand-off
+	// (ParamXHandoff). Nil if absent.
+	Handoff *Handoff
+
 	// Servers are the Server Information parameters of a LIST_RESPONSE.
 	Servers []ServerInfo
 
@@ -64,6 +69,60 @@ type Digest struct {
 	Hash  uint64
 }
 
+// Handoff is poolnsd's hand-off parameter (ParamXHandoff).
+type Handoff struct {
+	// Kind is HandoffPage, HandoffLast, HandoffAck or HandbackPage.
+	Kind uint8
+	// Live is how many registrars (the sender included) the sender saw
+	// live while it was the home of the elements of the page: between
+	// two registrars that each held an element (each side of a healed
+	// partition), the state of the one that saw more is the current one.
+	Live uint16
+	// Seq is the hand-off's sequence number, which its acknowledgement
+	// carries back.
+	Seq uint32
+}
+
+// Kinds of Handoff.
+const (
+	// HandoffPage: a page of a planned hand-off (the sender is leaving):
+	// the receiver becomes the home of the page's elements.
+	HandoffPage uint8 = 1
+	// HandoffLast: the last page of a planned hand-off to the receiver
+	// (it may hold no element): the sender is leaving, and its other
+	// elements go to their next homes; acknowledge with HandoffAck.
+	HandoffLast uint8 = 2
+	// HandoffAck, in a PRESENCE: the receiver of a hand-off took it.
+	HandoffAck uint8 = 3
+	// HandbackPage: elements whose home moved from the sender to the
+	// receiver when the live set grew (a registrar joined or came back),
+	// with the sender's current state of them.
+	HandbackPage uint8 = 4
+)
+
+func (e *enc) handoff(h *Handoff) {
+	e.param(ParamXHandoff, func() {
+		e.u8(h.Kind)
+		e.u8(0)
+		e.u16(h.Live)
+		e.u32(h.Seq)
+	})
+}
+
+func (w *walker) handoff(p param, typ Type) (*Handoff, error) {
+	if len(p.val) != 8 {
+		return nil, malformed(p.off, "hand-off parameter has %d bytes of value, want 8", len(p.val))
+	}
+	h := &Handoff{Kind: p.val[0], Live: binary.BigEndian.Uint16(p.val[2:]), Seq: binary.BigEndian.Uint32(p.val[4:])}
+	switch {
+	case typ == TypePresence && h.Kind == HandoffAck:
+	case typ == TypeHandleTableResp && (h.Kind == HandoffPage || h.Kind == HandoffLast || h.Kind == HandbackPage):
+	default:
+		return nil, malformed(p.off, "hand-off kind %d in a %s", h.Kind, typ)
+	}
+	return h, nil
+}
+
 // Has reports whether all bits of flag are set.
 func (m *Message) Has(flag uint8) bool { return m.Flags&flag == flag }
 
@@ -89,6 +148,9 @@ func (m *Message) String() string {
 	}
 	if n := m.elementCount(); n > 0 {
 		s += fmt.Sprintf(" elements=%d", n)
+	}
+	if h := m.Handoff; h != nil {
+		s += fmt.Sprintf(" handoff=%d seq=%d live=%d", h.Kind, h.Seq, h.Live)
 	}
 	return s
 }
@@ -127,12 +189,18 @@ func (m *Message) AppendEncode(b []byte) ([]byte, error) {
 				e.b = binary.BigEndian.AppendUint64(e.b, d.Hash)
 			})
 		}
+		if m.Handoff != nil {
+			e.handoff(m.Handoff)
+		}
 	case TypeHandleTableResp:
 		for i := range m.Entries {
 			e.bytesParam(ParamPoolHandle, m.Entries[i].Handle)
 			for j := range m.Entries[i].Elements {
 				e.pe(&m.Entries[i].Elements[j])
 			}
+		}
+		if m.Handoff != nil {
+			e.handoff(m.Handoff)
 		}
 	case TypeHandleUpdate:
 		if len(m.Entries) != 1 || len(m.Entries[0].Elements) != 1 {
@@ -224,7 +292,7 @@ func (w *walker) message(m *Message, ps []param) error {
 	var err error
 	switch m.Type {
 	case TypePresence:
-		if ps, err = w.filter(ps, is(ParamPEChecksum, ParamServerInfo, ParamXDigest)); err != nil {
+		if ps, err = w.filter(ps, is(ParamPEChecksum, ParamServerInfo, ParamXDigest, ParamXHandoff)); err != nil {
 			return err
 		}
 		var sum bool
@@ -247,16 +315,36 @@ func (w *walker) message(m *Message, ps []param) error {
 					return malformed(p.off, "digest parameter twice or of %d bytes, want one of 12", len(p.val))
 				}
 				m.Digest = &Digest{Count: binary.BigEndian.Uint32(p.val), Hash: binary.BigEndian.Uint64(p.val[4:])}
+			case ParamXHandoff:
+				if m.Handoff != nil {
+					return malformed(p.off, "two hand-off parameters in a PRESENCE")
+				}
+				if m.Handoff, err = w.handoff(p, m.Type); err != nil {
+					return err
+				}
 			}
 		}
 		if !sum {
 			return malformed(headerLen+idsLen, "PRESENCE without a PE checksum parameter")
 		}
 	case TypeHandleTableResp, TypeHandleUpdate:
-		if ps, err = w.filter(ps, is(ParamPoolHandle, ParamPoolElement)); err != nil {
+		known := is(ParamPoolHandle, ParamPoolElement)
+		if m.Type == TypeHandleTableResp {
+			known = is(ParamPoolHandle, ParamPoolElement, ParamXHandoff)
+		}
+		if ps, err = w.filter(ps, known); err != nil {
 			return err
 		}
 		for _, p := range ps {
+			if p.typ == ParamXHandoff {
+				if m.Handoff != nil {
+					return malformed(p.off, "two hand-off parameters in a HANDLE_TABLE_RESPONSE")
+				}
+				if m.Handoff, err = w.handoff(p, m.Type); err != nil {
+					return err
+				}
+				continue
+			}
 			if p.typ == ParamPoolHandle {
 				if len(p.val) == 0 {
 					return malformed(p.off, "empty pool handle")
@@ -283,7 +371,7 @@ func (w *walker) message(m *Message, ps []param) error {
 		if m.Type == TypeHandleUpdate && (len(m.Entries) != 1 || len(m.Entries[0].Elements) != 1) {
 			return malformed(headerLen+idsLen+4, "HANDLE_UPDATE with %d elements, want one pool handle and one element", m.elementCount())
 		}
-		if m.Type == TypeHandleTableResp && m.Has(FlagReject) && len(m.Entries) > 0 {
+		if m.Type == TypeHandleTableResp && m.Has(FlagReject) && (len(m.Entries) > 0 || m.Handoff != nil) {
 			return malformed(1, "rejecting HANDLE_TABLE_RESPONSE with %d elements", m.elementCount())
 		}
 	case TypeListResponse:

@@ -37,6 +37,19 @@ func samples() []*Message {
 	x5 := *pe1.X
 	x5.AdminReq, x5.ReqAdmin = true, 2
 	pe5.X = &x5
+	pe6 := pe1
+	x6 := *pe1.X
+	x6.ConfirmReq = &ConfirmReq{Nonce: 0xdeadbeef, Budget: 300, Proposed: 2}
+	x6.Vantage = []VantageX{{Registrar: 0x11111111, Health: 2}, {Registrar: 0x22222222, Health: 1}}
+	pe6.X = &x6
+	pe7 := pe1
+	x7 := *pe1.X
+	x7.ConfirmAns = &ConfirmAns{Nonce: 0xdeadbeef, Health: 1, RTT: 1234}
+	pe7.X = &x7
+	pe8 := pe1
+	x8 := *pe1.X
+	x8.Reports = 2
+	pe8.X = &x8
 	srv := ServerInfo{ID: 0x11111111, Transport: Transport{Proto: ParamTCP, Port: 9901, Addrs: []netip.Addr{addr("127.0.0.1")}}}
 	srv2 := ServerInfo{ID: 0x22222222, Transport: Transport{Proto: ParamSCTP, Port: 9901, Addrs: []netip.Addr{addr("127.0.0.2"), addr("::1")}}}
 	return []*Message{
@@ -68,6 +81,18 @@ func samples() []*Message {
 		}}}},
 		// An administrative request to the element's home.
 		{Type: TypeHandleUpdate, Sender: 2, Receiver: 0x11111111, Action: AddPE, Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{pe5}}}},
+		// A confirmation request from the home (with the vantage points
+		// of its last, disputed, confirmation) and its answer.
+		{Type: TypeHandleUpdate, Sender: 0x11111111, Receiver: 2, Action: AddPE, Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{pe6}}}},
+		{Type: TypeHandleUpdate, Sender: 2, Receiver: 0x11111111, Action: AddPE, Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{pe7}}}},
+		// A hand-off: a page, the last page (empty), its acknowledgement,
+		// and a hand-back page.
+		{Type: TypeHandleTableResp, Sender: 0x11111111, Receiver: 2, Handoff: &Handoff{Kind: HandoffPage, Live: 3, Seq: 7},
+			Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{pe8, pe2}}}},
+		{Type: TypeHandleTableResp, Sender: 0x11111111, Receiver: 2, Handoff: &Handoff{Kind: HandoffLast, Live: 3, Seq: 7}},
+		{Type: TypePresence, Sender: 2, Receiver: 0x11111111, Checksum: 0x1234, Handoff: &Handoff{Kind: HandoffAck, Seq: 7}},
+		{Type: TypeHandleTableResp, Sender: 2, Receiver: 3, Handoff: &Handoff{Kind: HandbackPage, Live: 2, Seq: 1},
+			Entries: []Entry{{Handle: []byte("dns.pool.example."), Elements: []PE{pe3}}}},
 	}
 }
 
@@ -232,7 +257,12 @@ func TestAdminReqSkippable(t *testing.T) {
 	if ParamXAdminReq&actionMask != actionSkip {
 		t.Fatalf("ParamXAdminReq 0x%04x: top bits not 10", ParamXAdminReq)
 	}
-	m := samples()[len(samples())-1]
+	var m *Message
+	for _, sm := range samples() {
+		if sm.Type == TypeHandleUpdate && sm.Entries[0].Elements[0].X != nil && sm.Entries[0].Elements[0].X.AdminReq {
+			m = sm
+		}
+	}
 	b, _ := m.Encode()
 	w := &walker{}
 	ps, err := splitParams(b[16:], 16)
@@ -279,5 +309,100 @@ func TestStrings(t *testing.T) {
 	}
 	if Type(99).String() != "TYPE_99" || UpdateAction(5).String() != "ACTION_5" {
 		t.Error("unknown type and action names")
+	}
+}
+
+// TestExtensionsSkippable: every poolnsd extension parameter has top bits
+// 10, so that a decoder that does not know it (another implementation,
+// Wireshark, an older poolnsd) skips it silently (RFC 5354 §3).
+func TestExtensionsSkippable(t *testing.T) {
+	for _, p := range []uint16{ParamXElement, ParamXDigest, ParamXDiag, ParamXRefused, ParamXLabel, ParamXSite, ParamXState,
+		ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq,
+		ParamXConfirmReq, ParamXConfirmAns, ParamXVantage, ParamXHandoff, ParamXReports} {
+		if p&actionMask != actionSkip {
+			t.Errorf("parameter 0x%04x: top bits not 10", p)
+		}
+	}
+	// A decoder that knows no extension reads a hand-off page as a table
+	// response, and its acknowledgement as a PRESENCE.
+	for _, m := range samples() {
+		if m.Handoff == nil {
+			continue
+		}
+		b, _ := m.Encode()
+		ps, err := splitParams(b[12:], 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &walker{}
+		kept, err := w.filter(ps, is(ParamPoolHandle, ParamPoolElement, ParamPEChecksum))
+		if err != nil || len(w.report) != 0 || len(kept) != len(ps)-1 {
+			t.Errorf("%v: an unaware decoder kept %d of %d, reported %d, %v", m, len(kept), len(ps), len(w.report), err)
+		}
+	}
+}
+
+// TestNewParamErrors: the new parameters' sizes and kinds are checked.
+func TestNewParamErrors(t *testing.T) {
+	// x returns an ADD_PE whose element's extension holds one extra
+	// sub-parameter of type typ with value v.
+	x := func(typ uint16, v []byte) []byte {
+		pe := samples()[5].Entries[0].Elements[0]
+		xx := *pe.X
+		pe.X = &xx
+		m := &Message{Type: TypeHandleUpdate, Sender: 1, Receiver: 2, Entries: []Entry{{Handle: []byte("a."), Elements: []PE{pe}}}}
+		b, _ := m.Encode()
+		// The extension is the PE's last parameter, the PE the message's:
+		// append to both and fix the lengths.
+		e := &enc{}
+		e.bytesParam(typ, v)
+		peOff := 16 + 4 + pad4(len("a."))
+		ps, _ := splitParams(b[peOff+16:], peOff+16)
+		var xoff int
+		for _, q := range ps {
+			if q.typ == ParamXElement {
+				xoff = q.off
+			}
+		}
+		b = append(b, e.b...)
+		for _, off := range []int{2, peOff + 2, xoff + 2} {
+			binary.BigEndian.PutUint16(b[off:], binary.BigEndian.Uint16(b[off:])+uint16(len(e.b)))
+		}
+		return b
+	}
+	hand := func(typ Type, kind uint8, extra ...byte) []byte {
+		b := []byte{byte(typ), 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2}
+		if typ == TypePresence {
+			b = append(b, 0, 0x0f, 0, 6, 0, 0, 0, 0)
+		}
+		b = append(b, 0x8f, 0x1c, 0, byte(12+len(extra)), kind, 0, 0, 3, 0, 0, 0, 1)
+		b = append(b, extra...)
+		binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
+		return b
+	}
+	good := x(ParamXConfirmReq, []byte{0, 0, 0, 1, 0, 100, 2, 0})
+	if m, err := Decode(good); err != nil || m.Entries[0].Elements[0].X.ConfirmReq == nil {
+		t.Fatalf("a good confirmation request: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		what string
+	}{
+		{"short request", x(ParamXConfirmReq, []byte{0, 0, 0, 1}), "confirmation request has 4 bytes"},
+		{"long answer", x(ParamXConfirmAns, make([]byte, 16)), "confirmation answer has 16 bytes"},
+		{"empty vantage", x(ParamXVantage, nil), "vantage list has 0 bytes"},
+		{"odd vantage", x(ParamXVantage, make([]byte, 12)), "vantage list has 12 bytes"},
+		{"huge vantage", x(ParamXVantage, make([]byte, 8*65)), "vantage list has 520 bytes"},
+		{"zero reports", x(ParamXReports, make([]byte, 4)), "report count"},
+		{"ack in a table response", hand(TypeHandleTableResp, HandoffAck), "hand-off kind 3"},
+		{"page in a presence", hand(TypePresence, HandoffPage), "hand-off kind 1"},
+		{"unknown kind", hand(TypeHandleTableResp, 9), "hand-off kind 9"},
+		{"long hand-off", hand(TypeHandleTableResp, HandoffPage, 0, 0, 0, 0), "hand-off parameter has 12 bytes"},
+	} {
+		_, err := Decode(c.b)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.what) {
+			t.Errorf("%s: Decode = %v, want malformed: %q", c.name, err, c.what)
+		}
 	}
 }

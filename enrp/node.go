@@ -48,6 +48,22 @@ type Config struct {
 	// PageSize is the most elements of one HANDLE_TABLE_RESPONSE (default
 	// 128); a page also stops short of 60 000 bytes.
 	PageSize int
+
+	// Confirm is how many other live registrars a change of health of an
+	// element homed here is confirmed by (see Confirm); 0: none.
+	Confirm int
+	// Quorum is how many vantage points (this registrar included) must
+	// see a proposed change of health for it to take effect, clamped to
+	// those that answered; 0: a strict majority of those that answered.
+	Quorum int
+	// ConfirmRate and ConfirmBurst limit the confirmation requests one
+	// peer may make here: a token bucket of ConfirmBurst refilled at
+	// ConfirmRate a second (defaults DefaultConfirmRate,
+	// DefaultConfirmBurst). MaxProbes bounds the peers' requests being
+	// carried out here at once (default DefaultMaxProbes).
+	ConfirmRate  float64
+	ConfirmBurst int
+	MaxProbes    int
 }
 
 // Defaults.
@@ -86,6 +102,15 @@ func (c *Config) defaults() error {
 	}
 	if c.PageSize <= 0 {
 		c.PageSize = DefaultPageSize
+	}
+	if c.ConfirmRate <= 0 {
+		c.ConfirmRate = DefaultConfirmRate
+	}
+	if c.ConfirmBurst <= 0 {
+		c.ConfirmBurst = DefaultConfirmBurst
+	}
+	if c.MaxProbes <= 0 {
+		c.MaxProbes = DefaultMaxProbes
 	}
 	return nil
 }
@@ -136,6 +161,46 @@ type Op struct {
 	Policy string               // OpPut
 	Elem   *handlespace.Element // OpPut, OpSetState; never modified
 	Home   uint32               // OpSetHome
+	// Guard, if set, makes the operation conditional (see Guard): the
+	// Node sets it on every operation on a registered element.
+	Guard *Guard
+}
+
+// Guard is the registration that the Node believed the handlespace held
+// when it asked for an operation on a registered element. The
+// handlespace may have changed since by a local change that the Node has
+// not seen yet: the registrar deregistered the element, or registered it
+// (a new lease, or the home moved here). The operation is carried out
+// only if the handlespace still holds that registration (the element
+// there or not as believed, with the same home and lease end, to the
+// millisecond), so that it undoes no such change; the Change that shows
+// the local change then reaches the Node, which acts on it (a
+// deregistration here of a peer's element goes to every peer). Health,
+// administrative state and the other fields may differ: the operation
+// sets them as it always did.
+type Guard struct {
+	Present bool      // the element was there
+	Home    uint32    // with this home
+	Expires time.Time // and this lease end (zero: none)
+}
+
+// guardOf returns the guard of an operation on the registration e (nil:
+// none).
+func guardOf(e *handlespace.Element) *Guard {
+	if e == nil {
+		return &Guard{}
+	}
+	return &Guard{Present: true, Home: e.Home, Expires: e.Expires}
+}
+
+// Holds reports whether the handlespace's element cur (nil: none) is the
+// registration the guard names.
+func (g *Guard) Holds(cur *handlespace.Element) bool {
+	if cur == nil || !g.Present {
+		return cur == nil && !g.Present
+	}
+	return !cur.Static && cur.Home == g.Home && cur.Expires.IsZero() == g.Expires.IsZero() &&
+		cur.Expires.UnixMilli() == g.Expires.UnixMilli()
 }
 
 // EventKind is the kind of an Event.
@@ -143,26 +208,33 @@ type EventKind uint8
 
 // Events: what happened, for logs, metrics and tests.
 const (
-	EventPeerUp        EventKind = iota + 1 // first heard of, or heard again after it was dead
-	EventPeerSuspect                        // silent for MaxTimeLastHeard: asked to reply
-	EventPeerDead                           // the question went unanswered
-	EventSyncDone                           // a handle table transfer ended (Count elements applied)
-	EventSyncAbort                          // a handle table transfer timed out or was refused
-	EventResync                             // a checksum or digest mismatch started a transfer of the peer's own elements
-	EventSwept                              // a transfer's sweep removed Count elements not confirmed
-	EventTakeoverStart                      // this registrar started to take over Target
-	EventTakeoverAbort                      // it gave the takeover of Target up (Detail says why)
-	EventTakeoverDone                       // it took over Target's Count elements
-	EventTakenOver                          // Peer took over Target's Count elements
-	EventOwnershipLost                      // Count elements this registrar owned are now Peer's
-	EventRejected                           // an element from Peer could not be used (Detail)
-	EventErrorReceived                      // Peer sent an ERROR (Detail)
-	EventReclaimed                          // Peer took this registrar over while it was alive; it reclaimed its Count elements
-	EventStaticHomes                        // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
-	EventAdminRequest                       // Peer asked this registrar, the element's home, for an administrative change (Detail); see Ready.Admin
-	EventAdminRefused                       // Peer's administrative request was refused (Detail says why)
-	EventReportRequest                      // Peer passed on a failure report of an element homed here (Detail); see Ready.Reports
-	EventReportRefused                      // Peer's passed-on failure report was refused (Detail says why)
+	EventPeerUp         EventKind = iota + 1 // first heard of, or heard again after it was dead
+	EventPeerSuspect                         // silent for MaxTimeLastHeard: asked to reply
+	EventPeerDead                            // the question went unanswered
+	EventSyncDone                            // a handle table transfer ended (Count elements applied)
+	EventSyncAbort                           // a handle table transfer timed out or was refused
+	EventResync                              // a checksum or digest mismatch started a transfer of the peer's own elements
+	EventSwept                               // a transfer's sweep removed Count elements not confirmed
+	EventTakeoverStart                       // this registrar started to take over Target
+	EventTakeoverAbort                       // it gave the takeover of Target up (Detail says why)
+	EventTakeoverDone                        // it took over Target's Count elements
+	EventTakenOver                           // Peer took over Target's Count elements
+	EventOwnershipLost                       // Count elements this registrar owned are now Peer's
+	EventRejected                            // an element from Peer could not be used (Detail)
+	EventErrorReceived                       // Peer sent an ERROR (Detail)
+	EventReclaimed                           // Peer took this registrar over while it was alive; it reclaimed its Count elements
+	EventStaticHomes                         // the live set changed: this registrar is now home of Count zone-file elements (Detail: how many moved)
+	EventAdminRequest                        // Peer asked this registrar, the element's home, for an administrative change (Detail); see Ready.Admin
+	EventAdminRefused                        // Peer's administrative request was refused (Detail says why)
+	EventReportRequest                       // Peer passed on a failure report of an element homed here (Detail); see Ready.Reports
+	EventReportRefused                       // Peer's passed-on failure report was refused (Detail says why)
+	EventConfirmed                           // a confirmation this registrar asked for was decided (Detail: the verdict); see Ready.Verdicts
+	EventConfirmRefused                      // Peer's confirmation request was refused (Detail says why)
+	EventHandoffStart                        // this registrar began to hand its Count elements off to its peers (it is leaving)
+	EventHandoffDone                         // every peer took this registrar's hand-off (Count elements)
+	EventHandoffIn                           // Peer handed this registrar Count elements; it is leaving (Detail)
+	EventHandback                            // Peer gave back the state of Count elements now homed here, or this registrar gave it (Detail)
+	EventStalled                             // this registrar did not run for a while (stopped, starved): its peers' timers start again (Detail: for how long)
 )
 
 var eventNames = map[EventKind]string{
@@ -173,6 +245,9 @@ var eventNames = map[EventKind]string{
 	EventErrorReceived: "error-received", EventReclaimed: "reclaimed", EventStaticHomes: "static-homes",
 	EventAdminRequest: "admin-request", EventAdminRefused: "admin-refused",
 	EventReportRequest: "report-request", EventReportRefused: "report-refused",
+	EventConfirmed: "confirmed", EventConfirmRefused: "confirm-refused",
+	EventHandoffStart: "handoff-start", EventHandoffDone: "handoff-done", EventHandoffIn: "handoff-in", EventHandback: "handback",
+	EventStalled: "stalled",
 }
 
 func (k EventKind) String() string {
@@ -233,17 +308,32 @@ type Ready struct {
 	// RequestReport) that came back from the peers asked, for whoever
 	// waits on them.
 	Refusals []Refusal
+	// Probes are the peers' requests to probe an element once (health
+	// confirmation), to carry out and answer with Answer.
+	Probes []ProbeRequest
+	// Verdicts are the outcomes of the confirmations this registrar asked
+	// for (Confirm), to publish as local changes of the elements.
+	Verdicts []Verdict
+	// Handed are the elements whose home this registrar became by a
+	// peer's hand-off or hand-back, with the state that the peer kept
+	// beside the element (RTT, failure reports), for the monitor.
+	Handed []Handed
+	// Left is true when the hand-off begun by Leave is over: every peer
+	// took its part, or died.
+	Left bool
 	// Next is when Tick must be called next.
 	Next time.Time
 }
 
 // Change is a change of the local handlespace that the driver observed:
 // element ID of Pool (whose policy is Policy) is now Elem, or gone (nil).
+// Was, if known, is what it was before (nil: not there).
 type Change struct {
 	Pool   string
 	Policy string
 	ID     uint32
 	Elem   *handlespace.Element
+	Was    *handlespace.Element
 }
 
 // Node is the peering state machine of one registrar (RFC 5353): presence
@@ -267,6 +357,24 @@ type Node struct {
 	takeovers map[uint32]*takeover // ours, by target
 	foreign   map[uint32]foreign   // someone else's, by target
 
+	// Confirmations (confirm.go).
+	rounds      map[key]*round
+	byNonce     map[uint32]*round
+	nonce       uint32
+	probing     map[probeReq]time.Time // peers' requests being carried out, until
+	confirmIn   map[uint32]*bucket     // peers' requests, by peer
+	refusalsOut map[uint32]*bucket     // ERRORs refusing them, by peer
+	cstats      ConfirmStats
+
+	// Hand-off and hand-back (handoff.go).
+	leaving *leaving
+	handSeq uint32
+	// mergeSide is how many registrars were live before the live set
+	// last grew, and mergeUntil when that growth's settling ends (see
+	// strength).
+	mergeSide  int
+	mergeUntil time.Time
+
 	out Ready
 }
 
@@ -281,6 +389,15 @@ type peer struct {
 	seq     *tableSeq // our handle table request to it in progress
 	holdoff time.Time // no new own-children transfer before
 	cursor  *cursor   // its handle table request to us in progress
+	// left: it handed its elements off and left the live set; its
+	// messages are ignored until its connection drops. handingIn: its
+	// hand-off pages are coming in (until the last one).
+	left      bool
+	handingIn bool
+	handedIn  int // elements taken from its hand-off so far
+	// resync: its connection was lost (what it sent meanwhile is lost
+	// too): take its own elements again when it is heard on a new one.
+	resync bool
 }
 
 // New returns a Node.
@@ -289,7 +406,13 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, id: cfg.ID, tab: newTable(), peers: map[uint32]*peer{},
-		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{}}
+		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{},
+		rounds: map[key]*round{}, byNonce: map[uint32]*round{}, probing: map[probeReq]time.Time{},
+		confirmIn: map[uint32]*bucket{}, refusalsOut: map[uint32]*bucket{}}
+	// Nonces and hand-off sequence numbers start apart per registrar
+	// (not from Rand, whose draws pace the presence timers).
+	n.nonce = cfg.ID * 0x9e3779b1
+	n.handSeq = n.nonce
 	n.live = []uint32{n.id}
 	n.nextPresence = n.now().Add(n.presenceDelay())
 	n.out.Live = slices.Clone(n.live)
@@ -394,6 +517,12 @@ func (n *Node) nextDeadline() time.Time {
 	for _, f := range n.foreign {
 		at(f.since.Add(n.takeoverTimeout()))
 	}
+	for _, r := range n.byNonce {
+		at(r.deadline)
+	}
+	for _, until := range n.probing {
+		at(until)
+	}
 	return next
 }
 
@@ -408,9 +537,14 @@ func (n *Node) Hello(to uint32) []*Message {
 }
 
 // Disconnected tells the Node that the connection to peer id is gone: its
-// handle table transfers in either direction are abandoned.
+// handle table transfers in either direction are abandoned, and its own
+// elements are taken again once it is heard on a new connection (what it
+// sent meanwhile is lost, and audits miss lease ends, which only the
+// updates carry).
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
+		p.left, p.handingIn, p.handedIn = false, false, 0 // what comes on a new connection is a new life
+		p.resync = true
 		p.cursor = nil
 		if p.seq != nil {
 			n.abortSeq(p, "connection lost")
@@ -461,11 +595,11 @@ func (n *Node) Peers() []PeerState {
 // Len returns how many elements the Node knows.
 func (n *Node) Len() int { return len(n.tab.m) }
 
-// Transferring reports whether a handle table transfer from a peer is in
-// progress.
+// Transferring reports whether a handle table transfer, or a hand-off,
+// from a peer is in progress.
 func (n *Node) Transferring() bool {
 	for _, p := range n.peers {
-		if p.seq != nil {
+		if p.seq != nil || p.handingIn {
 			return true
 		}
 	}
@@ -481,6 +615,9 @@ func (n *Node) Step(m *Message) Ready {
 		return n.flush()
 	}
 	p := n.heard(m.Sender)
+	if p.left {
+		return n.flush()
+	}
 	if m.Receiver != 0 && m.Receiver != n.id {
 		// Meant for another registrar (the peer knows this address by
 		// another ID): it shows the peer alive, nothing more.
@@ -495,10 +632,17 @@ func (n *Node) Step(m *Message) Ready {
 		if m.Has(FlagReplyRequired) {
 			n.send(p.id, n.presence(false))
 		}
+		if m.Handoff != nil && m.Handoff.Kind == HandoffAck {
+			n.onHandoffAck(p, m.Handoff)
+		}
 		n.audit(p, m)
 	case TypeHandleTableRequest:
 		n.onTableRequest(p, m)
 	case TypeHandleTableResp:
+		if m.Handoff != nil {
+			n.onHandoff(p, m)
+			break
+		}
 		n.onTableResponse(p, m)
 	case TypeHandleUpdate:
 		n.onUpdate(p, m)
@@ -529,6 +673,9 @@ func (n *Node) heard(id uint32) *peer {
 		n.peers[id] = p
 		n.event(Event{Kind: EventPeerUp, Peer: id})
 		n.recomputeLive()
+	case p.left:
+		p.lastHeard = now
+		return p
 	case p.dead:
 		p.dead, p.lastHeard, p.asked = false, now, time.Time{}
 		n.event(Event{Kind: EventPeerUp, Peer: id, Detail: "back"})
@@ -537,10 +684,15 @@ func (n *Node) heard(id uint32) *peer {
 		// It may have lost what it had and we may have taken over its
 		// elements: compare tables.
 		if n.synced {
+			p.resync = false
 			n.requestTable(p, true, "peer back")
 		}
 	default:
 		p.lastHeard, p.asked = now, time.Time{}
+		if p.resync && n.synced && p.seq == nil && !now.Before(p.holdoff) {
+			p.resync = false
+			n.requestTable(p, true, "reconnected")
+		}
 	}
 	if tk := n.takeovers[id]; tk != nil {
 		delete(n.takeovers, id)
@@ -556,6 +708,9 @@ func (n *Node) heard(id uint32) *peer {
 // Tick runs the timers: presence, liveness, takeovers and transfers.
 func (n *Node) Tick() Ready {
 	now := n.now()
+	if stall := now.Sub(n.nextPresence); stall > n.stallSlack() {
+		n.stalled(stall, now)
+	}
 	if !now.Before(n.nextPresence) {
 		for _, id := range n.allPeers() {
 			n.send(id, n.presence(false))
@@ -583,6 +738,7 @@ func (n *Node) Tick() Ready {
 		}
 	}
 	n.tickTakeovers(now)
+	n.tickRounds(now)
 	if !n.synced && n.mentor == 0 {
 		for _, id := range n.alivePeers() {
 			if p := n.peers[id]; p.seq == nil && !now.Before(p.holdoff) {
@@ -595,34 +751,126 @@ func (n *Node) Tick() Ready {
 	return n.flush()
 }
 
+// stallSlack is how much later than due Tick may run before the Node
+// takes it that it was stalled itself.
+func (n *Node) stallSlack() time.Duration {
+	return min(n.cfg.PresenceInterval, n.cfg.MaxTimeNoResponse) / 2
+}
+
+// stalled is Tick's finding that it runs stall later than it should have
+// (it runs at least once a presence interval): this registrar was stopped
+// (SIGSTOP, a suspended machine) or starved. Its peers were not silent
+// for that time, it did not listen: judged by the stopped clock, every
+// peer would be found suspect or dead at once, and by the time it asked
+// them and heard back (its connections may have to be made again) it
+// would have taken their elements over. So the time it did not run does
+// not count: every timer that ran then is moved on by stall (not past
+// now), and each peer has what was left of its time to be heard, at
+// least MaxTimeLastHeard + MaxTimeNoResponse less a presence interval.
+// (Starting the timers again instead would never let a registrar that is
+// late at every Tick find a dead peer dead.) A peer that died meanwhile
+// is found dead stall later.
+func (n *Node) stalled(stall time.Duration, now time.Time) {
+	on := func(t *time.Time) {
+		if !t.IsZero() {
+			*t = t.Add(stall)
+			if t.After(now) {
+				*t = now
+			}
+		}
+	}
+	for _, id := range n.allPeers() {
+		p := n.peers[id]
+		on(&p.lastHeard)
+		on(&p.asked)
+		if p.seq != nil {
+			on(&p.seq.last)
+		}
+		if p.cursor != nil {
+			on(&p.cursor.last)
+		}
+	}
+	for _, tk := range n.takeovers {
+		on(&tk.sent)
+	}
+	for target, f := range n.foreign {
+		on(&f.since)
+		n.foreign[target] = f
+	}
+	n.event(Event{Kind: EventStalled, Detail: stall.Round(time.Millisecond).String()})
+}
+
 func (n *Node) peerDead(p *peer) {
 	p.dead, p.asked = true, time.Time{}
-	p.cursor = nil
+	p.cursor, p.handingIn, p.handedIn = nil, false, 0
 	if p.seq != nil {
 		n.abortSeq(p, "peer dead")
 	}
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
+	n.forgetInRounds(p.id)
 	n.recomputeLive()
 	if n.ownsDynamic(p.id) {
 		n.startTakeover(p.id)
 	}
 }
 
+// forgetInRounds stops waiting for a dead peer's answers.
+func (n *Node) forgetInRounds(id uint32) {
+	for _, nonce := range sortedKeys(n.byNonce) {
+		if r := n.byNonce[nonce]; r.waiting[id] {
+			delete(r.waiting, id)
+			if len(r.waiting) == 0 {
+				n.decide(r)
+			}
+		}
+	}
+	if n.leaving != nil {
+		n.leftPeer(id)
+	}
+}
+
 // recomputeLive recomputes the live set and, when it changed, the homes of
 // the zone-file elements.
+//
+// When it grew, the zone-file elements that move to a newcomer are handed
+// back to it by their old home (handBack) and kept a while against a
+// weaker state from it (entry.settle). A registrar whose hand-off is over
+// leaves itself out.
 func (n *Node) recomputeLive() {
-	live := append([]uint32{n.id}, n.alivePeers()...)
+	live := n.alivePeers()
+	if n.leaving == nil || !n.leaving.done {
+		live = append(live, n.id)
+	}
 	slices.Sort(live)
 	if slices.Equal(live, n.live) {
 		return
 	}
+	old := n.live
 	n.live = live
 	n.out.Live = slices.Clone(live)
+	newcomer := map[uint32]bool{}
+	for _, id := range live {
+		if !slices.Contains(old, id) {
+			newcomer[id] = true
+		}
+	}
+	now := n.now()
+	if len(newcomer) > 0 {
+		if !now.Before(n.mergeUntil) {
+			n.mergeSide = len(old)
+		}
+		n.mergeUntil = now.Add(n.settleWindow())
+	}
+	give := n.strength() > 0 && n.leaving == nil
+	back := map[uint32][]key{}
 	moved, mine := 0, 0
 	statics := n.tab.keys(func(en *entry) bool { return en.static() })
 	for _, k := range statics {
 		en := n.tab.get(k)
-		h := Rendezvous(live, k.pool, k.id)
+		h := n.id
+		if len(live) > 0 {
+			h = Rendezvous(live, k.pool, k.id)
+		}
 		if h == n.id {
 			mine++
 		}
@@ -632,12 +880,20 @@ func (n *Node) recomputeLive() {
 		moved++
 		ne := newEntry(k.pool, en.policy, withHome(en.e, h), en.gen)
 		ne.heard = h == n.id
+		ne.settle = en.settle
+		if newcomer[h] {
+			ne.settle = now.Add(n.settleWindow())
+			if en.home() == n.id && give {
+				back[h] = append(back[h], k)
+			}
+		}
 		n.tab.put(ne)
 		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: h})
 	}
 	if len(statics) > 0 {
 		n.event(Event{Kind: EventStaticHomes, Count: mine, Detail: fmt.Sprintf("%d moved, live %d", moved, len(live))})
 	}
+	n.handBack(back, len(old))
 }
 
 // staticHome is the home of a zone-file element.

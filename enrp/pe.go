@@ -245,9 +245,16 @@ type ElementX struct {
 
 	// State (ParamXState).
 	HasState bool
-	Health   uint8  // handlespace.Health: 0 unknown, 1 up, 2 down
-	Admin    uint8  // handlespace.Admin: 0 auto, 1 drain, 2 force-down
-	Flags    uint8  // XStatic, XReported
+	Health   uint8 // handlespace.Health: 0 unknown, 1 up, 2 down
+	Admin    uint8 // handlespace.Admin: 0 auto, 1 drain, 2 force-down
+	Flags    uint8 // XStatic, XReported
+	// Strength is one more than the sender's strength (see Node: how
+	// many registrars its knowledge of the zone-file elements comes from,
+	// up to 254), 0 unknown (older senders leave it 0): between two
+	// registrars that each were home of a zone-file element (the two
+	// sides of a healed partition), the stronger one's state is the
+	// current one.
+	Strength uint8
 	Gen      uint32 // ownership generation: higher wins (see Node)
 	RTT      uint32 // smoothed probe RTT in microseconds, 0 unknown
 
@@ -280,7 +287,54 @@ type ElementX struct {
 	// if unknown). The rest of the element is for identification only.
 	ReportReq bool
 	Reporter  netip.Addr
+
+	// ConfirmReq (ParamXConfirmReq), in a HANDLE_UPDATE from the
+	// element's home, asks the receiver to probe the element once and
+	// answer (ConfirmAns); nil if absent.
+	ConfirmReq *ConfirmReq
+	// ConfirmAns (ParamXConfirmAns), in a HANDLE_UPDATE to the element's
+	// home, answers its ConfirmReq; nil if absent.
+	ConfirmAns *ConfirmAns
+	// Vantage (ParamXVantage) is what the vantage points of the element's
+	// last confirmation saw, when they disagreed.
+	Vantage []VantageX
+	// Reports (ParamXReports), in a hand-off page, is how many failure
+	// reports of the element the old home counted within its window.
+	Reports uint32
 }
+
+// ConfirmReq is a home's request to probe an element once
+// (ParamXConfirmReq).
+type ConfirmReq struct {
+	Nonce uint32
+	// Budget is how long the home waits for the answer, in milliseconds:
+	// an answer later than that does not count.
+	Budget uint16
+	// Proposed is the health (a handlespace.Health) the home's own probes
+	// propose.
+	Proposed uint8
+}
+
+// ConfirmAns is a vantage point's answer to a ConfirmReq
+// (ParamXConfirmAns).
+type ConfirmAns struct {
+	Nonce uint32
+	// Health is what the probe saw (a handlespace.Health): up or down, or
+	// unknown when the receiver could not probe (busy, no such probe
+	// kind).
+	Health uint8
+	// RTT is the probe's round-trip time in microseconds.
+	RTT uint32
+}
+
+// VantageX is one vantage point's view of an element (ParamXVantage).
+type VantageX struct {
+	Registrar uint32
+	Health    uint8
+}
+
+// maxVantage bounds the vantage points one element lists.
+const maxVantage = 64
 
 // ElementX flags.
 const (
@@ -319,7 +373,7 @@ func (e *enc) elementX(x *ElementX) {
 				e.u8(x.Health)
 				e.u8(x.Admin)
 				e.u8(x.Flags)
-				e.u8(0)
+				e.u8(x.Strength)
 				e.u32(x.Gen)
 				e.u32(x.RTT)
 			})
@@ -361,6 +415,32 @@ func (e *enc) elementX(x *ElementX) {
 				}
 			})
 		}
+		if r := x.ConfirmReq; r != nil {
+			e.param(ParamXConfirmReq, func() {
+				e.u32(r.Nonce)
+				e.u16(r.Budget)
+				e.u8(r.Proposed)
+				e.u8(0)
+			})
+		}
+		if a := x.ConfirmAns; a != nil {
+			e.param(ParamXConfirmAns, func() {
+				e.u32(a.Nonce)
+				e.u32(uint32(a.Health) << 24)
+				e.u32(a.RTT)
+			})
+		}
+		if len(x.Vantage) > 0 {
+			e.param(ParamXVantage, func() {
+				for _, v := range x.Vantage[:min(len(x.Vantage), maxVantage)] {
+					e.u32(v.Registrar)
+					e.u32(uint32(v.Health) << 24)
+				}
+			})
+		}
+		if x.Reports != 0 {
+			e.param(ParamXReports, func() { e.u32(x.Reports) })
+		}
 	})
 }
 
@@ -377,7 +457,8 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq, ParamIPv4, ParamIPv6)); err != nil {
+	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq,
+		ParamXConfirmReq, ParamXConfirmAns, ParamXVantage, ParamXReports, ParamIPv4, ParamIPv6)); err != nil {
 		return nil, err
 	}
 	x := &ElementX{}
@@ -420,12 +501,34 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				return nil, malformed(q.off, "failure report has %d bytes of address, want 0, 4 or 16", len(q.val))
 			}
 			x.ReportReq = true
+		case ParamXConfirmReq:
+			if len(q.val) != 8 {
+				return nil, malformed(q.off, "confirmation request has %d bytes of value, want 8", len(q.val))
+			}
+			x.ConfirmReq = &ConfirmReq{Nonce: binary.BigEndian.Uint32(q.val), Budget: binary.BigEndian.Uint16(q.val[4:]), Proposed: q.val[6]}
+		case ParamXConfirmAns:
+			if len(q.val) != 12 {
+				return nil, malformed(q.off, "confirmation answer has %d bytes of value, want 12", len(q.val))
+			}
+			x.ConfirmAns = &ConfirmAns{Nonce: binary.BigEndian.Uint32(q.val), Health: q.val[4], RTT: binary.BigEndian.Uint32(q.val[8:])}
+		case ParamXVantage:
+			if len(q.val) == 0 || len(q.val)%8 != 0 || len(q.val) > 8*maxVantage {
+				return nil, malformed(q.off, "vantage list has %d bytes of value, want a multiple of 8 from 8 to %d", len(q.val), 8*maxVantage)
+			}
+			for i := 0; i < len(q.val); i += 8 {
+				x.Vantage = append(x.Vantage, VantageX{Registrar: binary.BigEndian.Uint32(q.val[i:]), Health: q.val[i+4]})
+			}
+		case ParamXReports:
+			if len(q.val) != 4 || binary.BigEndian.Uint32(q.val) == 0 {
+				return nil, malformed(q.off, "report count: want 4 bytes, not zero")
+			}
+			x.Reports = binary.BigEndian.Uint32(q.val)
 		case ParamXState:
 			if len(q.val) != 12 {
 				return nil, malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))
 			}
 			x.HasState = true
-			x.Health, x.Admin, x.Flags = q.val[0], q.val[1], q.val[2]
+			x.Health, x.Admin, x.Flags, x.Strength = q.val[0], q.val[1], q.val[2], q.val[3]
 			x.Gen = binary.BigEndian.Uint32(q.val[4:])
 			x.RTT = binary.BigEndian.Uint32(q.val[8:])
 		case ParamXValues:

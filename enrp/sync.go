@@ -2,6 +2,7 @@ package enrp
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -31,7 +32,9 @@ type cursor struct {
 // registrar believes it owns, and starts a transfer of the peer's own
 // elements when they differ.
 func (n *Node) audit(p *peer, m *Message) {
-	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) {
+	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) || n.HandingIn() {
+		// While a hand-off comes in, claims differ until its last page:
+		// no transfer for that.
 		return
 	}
 	sum, dig := n.tab.claim(p.id)
@@ -73,6 +76,9 @@ func (n *Node) abortSeq(p *peer, why string) {
 	// Let the peer's cursor run out before the next transfer, so that a
 	// new request is not taken for the next page of the old one.
 	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval/2)
+	if s.own {
+		p.resync = true // try again once the holdoff is over
+	}
 	if !s.own && n.mentor == p.id {
 		n.mentor = 0
 	}
@@ -101,7 +107,7 @@ func (n *Node) onTableRequest(p *peer, m *Message) {
 			c.pos++
 			continue
 		}
-		pe := ToPE(en.e, en.policy, en.gen, now)
+		pe := n.toPE(en)
 		sz := peSize(&pe)
 		last := len(resp.Entries) - 1
 		newPool := last < 0 || string(resp.Entries[last].Handle) != k.pool
@@ -185,7 +191,7 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 		for _, k := range keysInOrder(s.pending) {
 			if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
 				n.tab.del(k) // a wrong belief, not a deregistration: no tomb
-				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id})
+				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id, Guard: guardOf(en.e)})
 				swept++
 			}
 		}
@@ -212,6 +218,14 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 	}
 	if m.Action == AddPE && pe.X != nil && pe.X.ReportReq {
 		n.onReportRequest(p, pool, pe)
+		return
+	}
+	if m.Action == AddPE && pe.X != nil && pe.X.ConfirmReq != nil {
+		n.onConfirmRequest(p, pool, pe)
+		return
+	}
+	if m.Action == AddPE && pe.X != nil && pe.X.ConfirmAns != nil {
+		n.onConfirmAnswer(p, pool, pe)
 		return
 	}
 	k := key{pool, pe.ID}
@@ -243,13 +257,29 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 	}
 	n.tab.del(k)
 	n.tab.bury(k, en.e.Expires, n.now())
-	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID})
+	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.e)})
 }
 
 // wins reports whether ownership claim (gen1, home1) beats (gen2, home2):
 // the higher generation, and between equal ones the lower registrar ID.
 func wins(gen1, home1, gen2, home2 uint32) bool {
 	return gen1 > gen2 || (gen1 == gen2 && home1 < home2)
+}
+
+// supersedes reports whether a copy of an element (e, of ownership
+// generation gen) beats the copy en. Between copies of two registrations
+// (lease ends more than the skew apart) the later one wins, whatever
+// their generations: a registration made again after a deregistration on
+// one side of a partition beats the old one taken over on the other.
+// Between copies of one registration the ownership claims decide (wins).
+func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
+	switch {
+	case later(e.Expires, en.e.Expires):
+		return true
+	case later(en.e.Expires, e.Expires):
+		return false
+	}
+	return wins(gen, e.Home, en.gen, en.home())
 }
 
 // applyPE takes what peer p says of an element and reports whether it
@@ -264,10 +294,15 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: fmt.Sprintf("element %s of %s without a home", handlespace.IDString(e.ID), pool)})
 		return false
 	}
+	e.Last = handlespace.LastAt(e, n.id)
 	k := key{pool, e.ID}
 	cur := n.tab.get(k)
 	if e.Static || (cur != nil && cur.static()) {
-		return n.applyStatic(p, k, cur, e, policy)
+		strength := -1 // unknown: an older sender
+		if pe.X != nil && pe.X.Strength > 0 {
+			strength = int(pe.X.Strength) - 1
+		}
+		return n.applyStatic(p, k, cur, e, policy, strength)
 	}
 	direct := p.id == e.Home
 	if cur != nil && e.Home == n.id && cur.home() == n.id {
@@ -302,7 +337,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		}
 	case cur.home() == e.Home:
 		return false // what the home itself says is worth more
-	case wins(gen, e.Home, cur.gen, cur.home()) && e.Home != n.id:
+	case supersedes(e, gen, cur) && e.Home != n.id:
 		if cur.home() == n.id {
 			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: pool + " " + handlespace.IDString(e.ID)})
 		}
@@ -313,30 +348,56 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		}
 		return false
 	}
+	g := guardOf(nil)
+	if cur != nil {
+		g = guardOf(cur.e)
+	}
 	n.tab.put(newEntry(pool, policy, e, gen))
-	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e})
+	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 	return true
 }
 
 // applyStatic takes what p says of a zone-file element: only its home (by
 // rendezvous over the live set) is believed, and only for the state it
-// measures; zone files decide the rest.
-func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string) bool {
+// measures; zone files decide the rest. strength is the sender's (see
+// ElementX.Strength), -1 unknown.
+func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string, strength int) bool {
 	home := n.staticHome(k.pool, k.id)
 	fromHome := p.id == home
-	if !fromHome && (home == n.id || cur == nil || cur.heard) {
+	// Homed here, but a peer knows better: this registrar has not synced
+	// yet (a restart), or it is settling after the live set grew, when
+	// its side of a partition had fewer registrars. Take it, and say so
+	// to the monitor.
+	mine := n.strength()
+	stronger := home == n.id && cur != nil && strength > mine && (!n.synced || n.now().Before(n.mergeUntil))
+	switch {
+	case fromHome:
+		if cur != nil && strength >= 0 && strength < mine && n.now().Before(cur.settle) {
+			// A newcomer's state, weaker than the one held here while it
+			// settles in: its old home hands the current one back to it.
+			return false
+		}
+	case stronger:
+	case home == n.id || cur == nil || cur.heard:
 		// Only the home's word counts, but another's is better than
 		// none: a registrar that joins takes its mentor's until the home
 		// speaks.
 		return false
 	}
 	e.Home, e.Static = home, true
+	e.Last = handlespace.LastAt(e, n.id)
 	if cur != nil && sameElement(cur.e, e) {
-		cur.heard = cur.heard || fromHome
+		cur.heard = cur.heard || fromHome || stronger
 		return false
 	}
 	en := newEntry(k.pool, policy, e, 0)
-	en.heard = fromHome
+	en.heard = fromHome || stronger
+	if cur != nil {
+		en.settle = cur.settle
+	}
+	if stronger {
+		n.out.Handed = append(n.out.Handed, Handed{Pool: k.pool, ID: k.id, From: p.id, Health: e.Health, RTT: e.RTT})
+	}
 	n.tab.put(en)
 	if cur != nil {
 		// An element of our own zones: copy the state over. One that our
@@ -346,15 +407,33 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	return true
 }
 
+// stateDiffers tells whether the handlespace's element e differs from the
+// table's t in what only an element's home decides: its health, what the
+// vantage points saw, its administrative state and its failure reports.
+func stateDiffers(t, e *handlespace.Element) bool {
+	return t.Health != e.Health || t.Admin != e.Admin || t.Reported != e.Reported || !slices.Equal(t.Vantage, e.Vantage)
+}
+
+// toPE returns en's wire form, with the strength of its state.
+func (n *Node) toPE(en *entry) PE {
+	pe := ToPE(en.e, en.policy, en.gen, n.now())
+	pe.X.Strength = uint8(min(n.strength()+1, 255))
+	return pe
+}
+
 // sendUpdate sends a HANDLE_UPDATE of en to peer to.
 func (n *Node) sendUpdate(to uint32, action UpdateAction, en *entry) {
-	pe := ToPE(en.e, en.policy, en.gen, n.now())
+	pe := n.toPE(en)
 	n.send(to, &Message{Type: TypeHandleUpdate, Action: action,
 		Entries: []Entry{{Handle: []byte(en.pool), Elements: []PE{pe}}}})
 }
 
-// announce sends a HANDLE_UPDATE of en to every live peer.
+// announce sends a HANDLE_UPDATE of en to every live peer (none while
+// this registrar hands its elements off: they are its peers' now).
 func (n *Node) announce(action UpdateAction, en *entry) {
+	if n.leaving != nil {
+		return
+	}
 	for _, id := range n.alivePeers() {
 		n.sendUpdate(id, action, en)
 	}
@@ -377,6 +456,13 @@ func (n *Node) local(c *Change) {
 	e := c.Elem
 	if e == nil {
 		if cur == nil {
+			return
+		}
+		if w := c.Was; w != nil && !cur.static() && !w.Static && later(cur.e.Expires, w.Expires) {
+			// What went was an older registration than the one the Node
+			// has (its operations had not reached the handlespace yet):
+			// the later registration stands. Put it back.
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(nil)})
 			return
 		}
 		n.tab.del(k)
@@ -402,7 +488,13 @@ func (n *Node) local(c *Change) {
 			e = withHome(e, home)
 		}
 		if cur != nil && cur.static() && home != n.id {
-			return // the home's word on its state stands
+			// The home's word on its state stands: a change made here
+			// (a probe result or verdict published just as the element
+			// moved to another home) is undone.
+			if stateDiffers(cur.e, e) {
+				n.op(Op{Kind: OpSetState, Pool: c.Pool, ID: c.ID, Elem: cur.e})
+			}
+			return
 		}
 		if cur != nil && sameElement(cur.e, e) && cur.policy == c.Policy {
 			return
@@ -417,12 +509,34 @@ func (n *Node) local(c *Change) {
 	}
 	if e.Home != n.id {
 		// A peer's element: it changes here only by the Node's own
-		// operations (already in the table) or by local administration,
-		// which does not travel.
+		// operations (already in the table). Its state as its home says
+		// stands: a change made here (a verdict published just as the
+		// element moved) is undone. And an operation that reached the
+		// handlespace late (the driver holds them back while a table
+		// comes in), after the Node had moved on, may have left there a
+		// registration that the Node no longer believes (one it
+		// deregistered, an older lease): set it right.
+		switch {
+		case cur == nil:
+			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
+		case cur.static():
+		case cur.home() == e.Home && (!guardOf(cur.e).Holds(e) || stateDiffers(cur.e, e)):
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
+		}
 		return
 	}
 	gen := uint32(0)
 	if cur == nil {
+		if tb, ok := n.tab.tombOf(k, n.now()); ok && !e.Expires.IsZero() && e.Expires.UnixMilli() == tb.expires.UnixMilli() {
+			// The registration deleted here, with its lease end: a
+			// change of it (a probe result, say) made before the
+			// deletion reached the handlespace (the driver holds
+			// operations back while a table comes in), not a new
+			// registration, whose lease would end later. Delete it,
+			// should the deletion have been lost.
+			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
+			return
+		}
 		delete(n.tab.tombs, k) // registered again after its deletion
 	}
 	if cur != nil {
@@ -431,7 +545,9 @@ func (n *Node) local(c *Change) {
 			if !later(e.Expires, cur.e.Expires) {
 				// Not a new lease: a change (a probe result, say) of an
 				// element whose move to its new home is still on its way
-				// to the handlespace.
+				// to the handlespace, or that a late operation left
+				// homed here. Its new home's copy stands.
+				n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
 				return
 			}
 			// Registered here while a peer owned it: ours now, one

@@ -44,6 +44,11 @@ type entry struct {
 	// heard: for a zone-file element, its state came from its home (or
 	// this registrar is its home).
 	heard bool
+	// settle: for a zone-file element whose home changed because the
+	// live set grew, until when a word from its new home weaker than this
+	// registrar's knowledge does not replace its state (the newcomer's
+	// own may be stale; its old home hands the current one back to it).
+	settle time.Time
 }
 
 func (en *entry) home() uint32 { return en.e.Home }
@@ -215,7 +220,8 @@ func sameElement(a, b *handlespace.Element) bool {
 		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
 		a.Site != b.Site || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
 		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
-		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() {
+		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() ||
+		!slices.Equal(a.Vantage, b.Vantage) {
 		return false
 	}
 	switch {

@@ -72,7 +72,7 @@ func (n *Node) rehome(from, to uint32) int {
 	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == from && !en.static() }) {
 		en := n.tab.get(k)
 		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, to), en.gen+1))
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: to})
+		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: to, Guard: guardOf(en.e)})
 		count++
 	}
 	return count

@@ -107,7 +107,8 @@ const (
 	// ParamXElement, inside a Pool Element parameter, holds what DNS
 	// answers need beyond RFC 5354: sub-parameters ParamXLabel, ParamXSite,
 	// ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease,
-	// ParamXAdminReq, ParamXReportReq and further IPv4/IPv6 address
+	// ParamXAdminReq, ParamXReportReq, ParamXConfirmReq, ParamXConfirmAns,
+	// ParamXVantage, ParamXReports and further IPv4/IPv6 address
 	// parameters.
 	ParamXElement uint16 = 0x8f01
 	// ParamXDigest, in a PRESENCE, holds the sender's ownership digest: the
@@ -122,7 +123,7 @@ const (
 
 	ParamXLabel  uint16 = 0x8f10 // the element's own DNS label
 	ParamXSite   uint16 = 0x8f11 // site= of the element
-	ParamXState  uint16 = 0x8f12 // health, admin, flags, ownership generation, RTT
+	ParamXState  uint16 = 0x8f12 // health, admin, flags, strength, ownership generation, RTT
 	ParamXValues uint16 = 0x8f13 // weight, priority, load, load degradation
 	ParamXProbe  uint16 = 0x8f14 // the element's own probe settings
 	ParamXOwner  uint16 = 0x8f15 // who registered the element ("tsig:KEY", "http")
@@ -140,6 +141,40 @@ const (
 	// Node.RequestReport. A peer that does not know it skips it, as it
 	// does ParamXAdminReq.
 	ParamXReportReq uint16 = 0x8f18
+	// ParamXConfirmReq marks a HANDLE_UPDATE from an element's home as a
+	// request to probe the element once, now, and say what the probe saw
+	// (health confirmation from another vantage point): a nonce (4
+	// bytes), the time the home waits for the answer in milliseconds (2
+	// bytes), the health the home's own probes propose (1 byte) and one
+	// reserved byte. See Node.Confirm. A peer that does not know it skips
+	// it and takes the message for the home's word on its own element,
+	// which is what it is.
+	ParamXConfirmReq uint16 = 0x8f19
+	// ParamXConfirmAns marks a HANDLE_UPDATE to an element's home as the
+	// answer to its ParamXConfirmReq: the nonce (4 bytes), the health the
+	// probe saw (1 byte: 0 when it could not probe), 3 reserved bytes and
+	// the probe's RTT in microseconds (4 bytes). A home that does not
+	// know it skips it and ignores a non-home's word on its element.
+	ParamXConfirmAns uint16 = 0x8f1a
+	// ParamXVantage, in an element's extension, lists what the vantage
+	// points of the element's last confirmation saw when they disagreed
+	// (the element is disputed): 8 bytes each, a registrar ID, the health
+	// it saw (1 byte) and 3 reserved bytes. Absent when they agreed.
+	ParamXVantage uint16 = 0x8f1b
+	// ParamXHandoff, beside the pool handles and elements of a
+	// HANDLE_TABLE_RESPONSE, makes it a page of a hand-off (the sender
+	// gives the receiver the home of the elements it carries, with their
+	// state) and, in a PRESENCE, acknowledges one: a kind (1 byte:
+	// HandoffPage, HandoffLast, HandoffAck, HandbackPage), a reserved
+	// byte, the number of live registrars the sender saw while it held
+	// the elements (2 bytes) and the hand-off's sequence number (4
+	// bytes). See Handoff. A peer that does not know it skips it: an
+	// unasked-for table response is dropped, a PRESENCE read as usual.
+	ParamXHandoff uint16 = 0x8f1c
+	// ParamXReports, in an element's extension in a hand-off page, is
+	// how many failure reports of the element its old home counted within
+	// the report window (4 bytes), for the new home to go on counting.
+	ParamXReports uint16 = 0x8f1d
 )
 
 // Unknown-parameter actions, the top two bits of a parameter type

@@ -52,6 +52,9 @@ type Op struct {
 	// asIs puts Elem as given, health and home included, and lets it
 	// rename the element with its ID (ApplyEdits: a peer's element).
 	asIs bool
+	// cond, when set, must hold for the element's current version (nil:
+	// none), else the operation fails with ErrConflict (Edit.If).
+	cond func(*Element) bool
 }
 
 // Apply runs groups of operations as one change: each group all or nothing
@@ -435,6 +438,19 @@ func (b *batch) pool(name string, create *PoolSpec) (*poolWork, error) {
 }
 
 func (b *batch) apply(op *Op) error {
+	if op.cond != nil {
+		id := op.ID
+		if op.Elem != nil {
+			id = op.Elem.ID
+		}
+		var cur *Element
+		if w, err := b.pool(op.Pool, nil); err == nil {
+			cur = w.element(id)
+		}
+		if !op.cond(cur) {
+			return ErrConflict
+		}
+	}
 	if op.update != nil {
 		w, err := b.pool(op.Pool, nil)
 		if err != nil {

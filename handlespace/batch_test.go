@@ -190,7 +190,11 @@ func TestCloneCopiesEverything(t *testing.T) {
 		case reflect.Int64:
 			f.SetInt(1)
 		case reflect.Slice:
-			f.Set(reflect.ValueOf([]netip.Addr{netip.MustParseAddr("192.0.2.1")}))
+			if f.Type() == reflect.TypeFor[[]netip.Addr]() {
+				f.Set(reflect.ValueOf([]netip.Addr{netip.MustParseAddr("192.0.2.1")}))
+			} else {
+				f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+			}
 		case reflect.Pointer:
 			f.Set(reflect.New(f.Type().Elem()))
 		case reflect.Struct:
@@ -336,4 +340,70 @@ func TestQuickBatchRollback(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDisputed: a disputed element is served whatever the verdict of its
+// confirmation, and goes last at the registrars that saw it down (or, not
+// asked, when the verdict is down); an agreed one is served by its health
+// alone.
+func TestDisputed(t *testing.T) {
+	split := []Vantage{{1, HealthUp}, {2, HealthDown}}
+	for _, c := range []struct {
+		health  Health
+		vantage []Vantage
+		admin   Admin
+		served  bool
+		last    [3]bool // at registrars 1, 2 and 3 (3 not asked)
+	}{
+		{HealthUp, nil, AdminAuto, true, [3]bool{}},
+		{HealthDown, nil, AdminAuto, false, [3]bool{}},
+		{HealthUp, split, AdminAuto, true, [3]bool{false, true, false}},
+		{HealthDown, split, AdminAuto, true, [3]bool{false, true, true}},
+		{HealthDown, split, AdminDrain, false, [3]bool{false, true, true}},
+		{HealthUp, []Vantage{{1, HealthDown}, {2, HealthDown}, {3, HealthUp}}, AdminAuto, true, [3]bool{true, true, false}},
+	} {
+		e := &Element{ID: 1, Health: c.health, Vantage: c.vantage, Admin: c.admin}
+		if e.Served() != c.served || e.Disputed() != (c.vantage != nil) {
+			t.Errorf("%v %v %v: served %v disputed %v, want %v", c.health, c.vantage, c.admin, e.Served(), e.Disputed(), c.served)
+		}
+		for i, want := range c.last {
+			if got := LastAt(e, uint32(i+1)); got != want {
+				t.Errorf("%v %v: last at %d = %v, want %v", c.health, c.vantage, i+1, got, want)
+			}
+		}
+	}
+	// In a pool: the disputed element that goes last here is answered
+	// after the others, and not at all when the others fill the answer.
+	hs := New(Options{RegistrarID: 2, DefaultSpec: DefaultPoolSpec()})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint32(1); i <= 4; i++ {
+		e := dyn(i, fmt.Sprintf("e%d", i), fmt.Sprintf("10.0.0.%d", i))
+		if i == 1 {
+			e.Health, e.Vantage = HealthDown, split
+			e.Last = LastAt(e, 2)
+		}
+		if err := hs.Do(Op{Pool: "web.z.test.", Elem: e, Policy: "rr"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pv := hs.View().Pool("web.z.test.")
+	for q := 0; q < 8; q++ {
+		all := pv.V4.Select(nil, 0, nil)
+		if len(all) != 4 || all[3].Elem().ID != 1 {
+			t.Fatalf("query %d: full answer %v, want 4 elements, element 1 last", q, picked(all))
+		}
+		if three := pv.V4.Select(nil, 3, nil); len(three) != 3 || slices.Contains(picked(three), 1) {
+			t.Fatalf("query %d: answer of 3 %v, want three without element 1", q, picked(three))
+		}
+	}
+}
+
+func picked(ps []Pick) []uint32 {
+	var out []uint32
+	for _, p := range ps {
+		out = append(out, p.Elem().ID)
+	}
+	return out
 }

@@ -1,9 +1,13 @@
 package handlespace
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 )
+
+// ErrConflict: a conditional edit (Edit.If) found the element changed.
+var ErrConflict = errors.New("handlespace: the element changed meanwhile")
 
 // Edit is one change of ApplyEdits: exactly one of Put, Delete and Update.
 // Update may not change an element's ID or label.
@@ -24,6 +28,13 @@ type Edit struct {
 	Delete bool
 	// Update applies a function to a copy of element ID.
 	Update func(e *Element)
+	// If, when set, makes the edit conditional: it is applied only if If
+	// holds for the element's version at that point of the batch (nil:
+	// none), else it fails with ErrConflict. So a writer that works from
+	// a view it read earlier (registrar peering) undoes no change made
+	// since by another. If is called with the writer lock held and must
+	// not call into the handlespace.
+	If func(cur *Element) bool
 }
 
 // ApplyEdits applies edits as one change (see Apply): every pool it
@@ -54,6 +65,7 @@ func (h *Handlespace) ApplyEdits(edits []Edit) []error {
 			errs[i] = fmt.Errorf("handlespace: empty edit of %s", ed.Pool)
 			continue
 		}
+		op.cond = ed.If
 		groups[i] = []Op{op}
 	}
 	for i, err := range h.Apply(groups, nil) {

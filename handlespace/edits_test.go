@@ -93,3 +93,53 @@ func TestStaticHome(t *testing.T) {
 		t.Errorf("homes %d, %d, want 5, 1", pv.Element(a.ID).Home, pv.Element(b.ID).Home)
 	}
 }
+
+// TestApplyEditsIf: a conditional edit sees the element as the batch has
+// it at that point (earlier edits included, nil when there is none) and
+// fails with ErrConflict, changing nothing, when its condition does not
+// hold.
+func TestApplyEditsIf(t *testing.T) {
+	hs := New(Options{RegistrarID: 1})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t, poolDef("web", "wrr", testElem("s", "10.0.0.9", 80)))}); err != nil {
+		t.Fatal(err)
+	}
+	e := testElem("p", "10.1.0.1", 80)
+	e.Home = 7
+	absent := func(cur *Element) bool { return cur == nil }
+	homedAt := func(h uint32) func(*Element) bool {
+		return func(cur *Element) bool { return cur != nil && cur.Home == h }
+	}
+	put := func(home uint32, w uint32) *Element {
+		c := e.Clone()
+		c.Home, c.Weight = home, w
+		return c
+	}
+	var seen []*Element
+	errs := hs.ApplyEdits([]Edit{
+		{Pool: "web.z.test.", Put: put(7, 1), If: func(cur *Element) bool { seen = append(seen, cur); return cur == nil }},
+		{Pool: "web.z.test.", Put: put(8, 2), If: absent},                                          // there now: conflict
+		{Pool: "web.z.test.", ID: e.ID, Update: func(x *Element) { x.Weight = 3 }, If: homedAt(8)}, // conflict
+		{Pool: "web.z.test.", ID: e.ID, Update: func(x *Element) { x.Weight = 4 }, If: homedAt(7)},
+		{Pool: "web.z.test.", ID: e.ID, Delete: true, If: homedAt(8)}, // conflict
+		{Pool: "nopool.z.test.", Put: put(7, 5), If: func(cur *Element) bool { seen = append(seen, cur); return false }},
+	})
+	for i, want := range []error{nil, ErrConflict, ErrConflict, nil, ErrConflict, ErrConflict} {
+		if !errors.Is(errs[i], want) {
+			t.Errorf("edit %d: %v, want %v", i, errs[i], want)
+		}
+	}
+	if len(seen) != 2 || seen[0] != nil || seen[1] != nil {
+		t.Errorf("If saw %v, want nil twice (no element yet, no pool)", seen)
+	}
+	pv := hs.View().Zone("z.test.").Pool("web")
+	if got := pv.Element(e.ID); got == nil || got.Home != 7 || got.Weight != 4 {
+		t.Errorf("element %+v, want home 7 weight 4", got)
+	}
+	if hs.View().Zone("z.test.").Pool("nopool") != nil {
+		t.Error("a put that failed its condition made its pool")
+	}
+	errs = hs.ApplyEdits([]Edit{{Pool: "web.z.test.", ID: e.ID, Delete: true, If: homedAt(7)}})
+	if errs[0] != nil || pv.Len() != 2 || hs.View().Zone("z.test.").Pool("web").Element(e.ID) != nil {
+		t.Errorf("conditional delete: %v", errs[0])
+	}
+}

@@ -181,14 +181,53 @@ type Element struct {
 	// Probe overrides the pool's probe settings for this element, or nil.
 	Probe *ProbeSpec
 
+	// Vantage is what the vantage points of the element's last health
+	// confirmation saw when they disagreed, sorted by registrar: the
+	// element is disputed (see Disputed). Nil when they agreed or when
+	// there was none. Never modified once published: writers replace it.
+	Vantage []Vantage
+	// Last is true when this registrar puts the element after the others
+	// in its answers: it is disputed and, as far as this registrar knows,
+	// out of its own reach (see LastAt). Each registrar sets its own; it
+	// does not travel to peers.
+	Last bool
+
 	// memo is the readers' memo of the element (see Memo).
 	memo ptree.Memo
 }
 
-// Served reports whether the element may be in answers: up, not drained
-// or forced down, not taken out by failure reports.
+// Served reports whether the element may be in answers: up (or
+// disputed: some vantage point reaches it), not drained or forced down,
+// not taken out by failure reports.
 func (e *Element) Served() bool {
-	return e.Health == HealthUp && e.Admin == AdminAuto && !e.Reported
+	return (e.Health == HealthUp || len(e.Vantage) > 0) && e.Admin == AdminAuto && !e.Reported
+}
+
+// Vantage is what one registrar's probe saw of an element when the
+// element's home asked it to confirm a change of health.
+type Vantage struct {
+	Registrar uint32
+	Health    Health
+}
+
+// Disputed reports whether the vantage points of the element's last
+// health confirmation disagreed. A disputed element stays in the answers
+// (some registrar reaches it), last at the registrars that cannot.
+func (e *Element) Disputed() bool { return len(e.Vantage) > 0 }
+
+// LastAt reports whether registrar self puts e last in its answers: e is
+// disputed and self saw it down in the last confirmation or, if self was
+// not asked, the confirmation's verdict (e.Health) is not up.
+func LastAt(e *Element, self uint32) bool {
+	if len(e.Vantage) == 0 {
+		return false
+	}
+	for _, v := range e.Vantage {
+		if v.Registrar == self {
+			return v.Health != HealthUp
+		}
+	}
+	return e.Health != HealthUp
 }
 
 // Clone returns a copy that a writer may modify. It copies field by field,
@@ -199,9 +238,12 @@ func (e *Element) Clone() *Element {
 		ID: e.ID, Label: e.Label, Port: e.Port, Transport: e.Transport,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg, Site: e.Site,
 		Expires: e.Expires, Health: e.Health, Home: e.Home, Static: e.Static, Owner: e.Owner, Lease: e.Lease,
-		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, LocalRTT: e.LocalRTT,
+		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, LocalRTT: e.LocalRTT, Last: e.Last,
 	}
 	c.Addrs = append([]netip.Addr(nil), e.Addrs...)
+	if e.Vantage != nil {
+		c.Vantage = append([]Vantage(nil), e.Vantage...)
+	}
 	if e.Probe != nil {
 		p := *e.Probe
 		c.Probe = &p

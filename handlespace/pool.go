@@ -95,6 +95,8 @@ type ElementSet struct {
 	set eset
 	sel Selector
 	seq *atomic.Uint64 // the set's sequence, kept across its versions (round robin, ties)
+	// nlast is how many of the set's elements go last (Element.Last).
+	nlast int32
 }
 
 // Len returns the number of elements in the set.
@@ -102,12 +104,46 @@ func (s *ElementSet) Len() int { return s.set.len() }
 
 // Select appends to dst up to k elements of the set in policy order and
 // returns dst. k <= 0 means all. It takes no lock and never waits.
+//
+// Elements marked Last (disputed ones that this registrar cannot reach)
+// come after all the others, in policy order among themselves; to find k
+// others the policy is asked for k more than it would be, so a policy that
+// counts its picks (lud's degradation) counts those too.
 func (s *ElementSet) Select(dst []Pick, k int, c *Client) []Pick {
 	if s.set.len() == 0 {
 		return dst
 	}
-	return s.sel.Select(dst, k, c)
+	if s.nlast == 0 {
+		return s.sel.Select(dst, k, c)
+	}
+	start := len(dst)
+	kk := k
+	if k > 0 {
+		kk = k + int(s.nlast)
+	}
+	dst = s.sel.Select(dst, kk, c)
+	picks := dst[start:]
+	var buf [8]Pick
+	last := buf[:0]
+	n := 0
+	for _, p := range picks {
+		if p.Elem().Last {
+			last = append(last, p)
+		} else {
+			picks[n] = p
+			n++
+		}
+	}
+	copy(picks[n:], last)
+	if k > 0 && len(picks) > k {
+		dst = dst[:start+k]
+	}
+	return dst
 }
+
+// Last returns how many of the set's elements go last in its selections
+// (Element.Last).
+func (s *ElementSet) Last() int { return int(s.nlast) }
 
 // HasSites reports whether the set's order depends on the client's site
 // (Client.Site): its policy is nearest and some of its elements have a
@@ -246,6 +282,7 @@ const (
 	flagV4
 	flagV6
 	flagAdminAuto
+	flagLast
 )
 
 func elementFlags(e *Element) uint8 {
@@ -262,6 +299,9 @@ func elementFlags(e *Element) uint8 {
 	if e.Admin == AdminAuto {
 		f |= flagAdminAuto
 	}
+	if e.Last {
+		f |= flagLast
+	}
 	return f
 }
 
@@ -270,6 +310,9 @@ func elementFlags(e *Element) uint8 {
 type viewCounts struct {
 	served, served4, served6 int32
 	auto, auto4, auto6       int32
+	// The same of the elements that go last (flagLast).
+	lserved, lserved4, lserved6 int32
+	lauto, lauto4, lauto6       int32
 }
 
 func (c *viewCounts) add(f uint8, d int32) {
@@ -285,6 +328,15 @@ func (c *viewCounts) add(f uint8, d int32) {
 	}
 	if f&flagAdminAuto != 0 {
 		c.auto, c.auto4, c.auto6 = c.auto+d, c.auto4+v4, c.auto6+v6
+	}
+	if f&flagLast == 0 {
+		return
+	}
+	if f&flagServed != 0 {
+		c.lserved, c.lserved4, c.lserved6 = c.lserved+d, c.lserved4+v4, c.lserved6+v6
+	}
+	if f&flagAdminAuto != 0 {
+		c.lauto, c.lauto4, c.lauto6 = c.lauto+d, c.lauto4+v4, c.lauto6+v6
 	}
 }
 
@@ -452,20 +504,24 @@ func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems 
 // sets returns the view's served sets with the flags each one's elements
 // have (all of them).
 func (v *PoolView) sets() [3]struct {
-	s    *ElementSet
-	mask uint8
-	n    int
+	s     *ElementSet
+	mask  uint8
+	n     int
+	nlast int32
 } {
 	base, c := flagServed, v.cnt
 	n, n4, n6 := int(c.served), int(c.served4), int(c.served6)
+	l, l4, l6 := c.lserved, c.lserved4, c.lserved6
 	if v.failMode {
 		base, n, n4, n6 = flagAdminAuto, int(c.auto), int(c.auto4), int(c.auto6)
+		l, l4, l6 = c.lauto, c.lauto4, c.lauto6
 	}
 	return [3]struct {
-		s    *ElementSet
-		mask uint8
-		n    int
-	}{{&v.All, base, n}, {&v.V4, base | flagV4, n4}, {&v.V6, base | flagV6, n6}}
+		s     *ElementSet
+		mask  uint8
+		n     int
+		nlast int32
+	}{{&v.All, base, n, l}, {&v.V4, base | flagV4, n4, l4}, {&v.V6, base | flagV6, n6, l6}}
 }
 
 // Serves reports whether e, an element of the view, is in its answers
@@ -542,6 +598,7 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 			}
 			st.s.set = o.setOf(members)
 		}
+		st.s.nlast = st.nlast
 		finishSet(st.s, prevSet(prev, i), prev != nil && samePolicy(prev.Spec, v.Spec), pol, true)
 	}
 }
@@ -644,6 +701,7 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 		} else {
 			st.s.set = o.updateSet(old[i].s.set, changes, st.mask, sc)
 		}
+		st.s.nlast = st.nlast
 		finishSet(st.s, old[i].s, true, pol, false)
 	}
 	return nv

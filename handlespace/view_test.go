@@ -100,10 +100,29 @@ func checkView(t *testing.T, pv *PoolView) {
 		if (st.s.sel == nil) != (st.n == 0) {
 			t.Fatalf("set of mask %04b with %d elements has selector %v", st.mask, st.n, st.s.sel)
 		}
+		nlast := 0
+		for _, e := range want {
+			if e.Last {
+				nlast++
+			}
+		}
+		if st.s.Last() != nlast {
+			t.Fatalf("set of mask %04b: %d elements last, want %d", st.mask, st.s.Last(), nlast)
+		}
 		if st.n > 0 {
 			var got []*Element
-			for _, p := range st.s.Select(nil, 0, &Client{Addr: netip.MustParseAddr("192.0.2.1")}) {
+			for i, p := range st.s.Select(nil, 0, &Client{Addr: netip.MustParseAddr("192.0.2.1")}) {
+				if p.Elem().Last != (i >= st.n-nlast) {
+					t.Fatalf("set of mask %04b: a full selection has %d (last %v) at %d of %d, with %d last", st.mask, p.Elem().ID, p.Elem().Last, i, st.n, nlast)
+				}
 				got = append(got, p.Elem())
+			}
+			if k := st.n - nlast; k > 0 {
+				for _, p := range st.s.Select(nil, k, &Client{Addr: netip.MustParseAddr("192.0.2.1")}) {
+					if p.Elem().Last {
+						t.Fatalf("set of mask %04b: a selection of %d of the %d not last has %d, last", st.mask, k, st.n, p.Elem().ID)
+					}
+				}
 			}
 			slices.SortFunc(got, func(a, b *Element) int { return cmp.Compare(a.ID, b.ID) })
 			if !slices.Equal(got, want) {
@@ -201,8 +220,17 @@ func TestQuickViewUpdates(t *testing.T) {
 						default:
 							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
 							site := testSites[r.IntN(len(testSites))]
+							disputed := r.IntN(2) == 0
 							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) {
-								switch r.IntN(6) {
+								switch r.IntN(7) {
+								case 6:
+									// Disputed (served whatever its
+									// health), last here or not.
+									e.Vantage, e.Last = nil, false
+									if disputed {
+										e.Vantage = []Vantage{{1, HealthDown}, {2, HealthUp}}
+										e.Last = LastAt(e, 1)
+									}
 								case 5:
 									e.Site = site
 								case 0:
@@ -478,6 +506,7 @@ var testSites = []string{"", "", "fra", "ams", "FRA", "lon"}
 func checkNearestSites(t *testing.T, s *ElementSet, want []*Element) {
 	t.Helper()
 	type sr struct {
+		last bool
 		mine bool
 		rank uint64
 	}
@@ -485,9 +514,15 @@ func checkNearestSites(t *testing.T, s *ElementSet, want []*Element) {
 		c := &Client{Site: SiteOf(name)}
 		var ref []sr
 		for _, e := range want {
-			ref = append(ref, sr{SiteOf(e.Site) == c.Site, nearestRank(e)})
+			ref = append(ref, sr{e.Last, SiteOf(e.Site) == c.Site, nearestRank(e)})
 		}
 		slices.SortFunc(ref, func(a, b sr) int {
+			if a.last != b.last {
+				if b.last {
+					return -1
+				}
+				return 1
+			}
 			if a.mine != b.mine {
 				if a.mine {
 					return -1
@@ -509,7 +544,7 @@ func checkNearestSites(t *testing.T, s *ElementSet, want []*Element) {
 					t.Fatalf("site %s, k=%d: element %d twice", name, k, e.ID)
 				}
 				seen[e.ID] = true
-				if got := (sr{SiteOf(e.Site) == c.Site, nearestRank(e)}); got != ref[i] {
+				if got := (sr{e.Last, SiteOf(e.Site) == c.Site, nearestRank(e)}); got != ref[i] {
 					t.Fatalf("site %s, k=%d: pick %d is element %d (site %q, rank %d), want site-first %v rank %d",
 						name, k, i, e.ID, e.Site, got.rank, ref[i].mine, ref[i].rank)
 				}

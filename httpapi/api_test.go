@@ -380,6 +380,38 @@ func TestPretty(t *testing.T) {
 	}
 }
 
+// TestDisputedJSON: a disputed element says so, with what each vantage
+// point saw and whether it goes last here; the pool's and the status's
+// counts count it; an undisputed element has none of these keys.
+func TestDisputedJSON(t *testing.T) {
+	f := newFixture(t, "")
+	if err := f.hs.Update("web.pool.test.", web2.ID, func(e *handlespace.Element) {
+		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 0xb, Health: handlespace.HealthUp}}
+		e.Last = handlespace.LastAt(e, 7)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rp := f.do(t, "GET", "/v1/pools/web.pool.test.", "", "")
+	rp.want(t, http.StatusOK, "")
+	e := elementJSON(t, rp.json, id(web2))
+	if e["disputed"] != true || e["last"] != true || e["served"] != true || e["health"] != "down" {
+		t.Errorf("web2: %v", e)
+	}
+	sameJSON(t, "vantage", e["vantage"], `[{"registrar": "00000007", "health": "down"}, {"registrar": "0000000b", "health": "up"}]`)
+	for _, k := range []string{"disputed", "last", "vantage"} {
+		if _, ok := elementJSON(t, rp.json, id(web1))[k]; ok {
+			t.Errorf("web1, not disputed, has %q", k)
+		}
+	}
+	if c := rp.json["counts"].(map[string]any); c["disputed"] != 1.0 || c["served"] != 4.0 {
+		t.Errorf("counts %v, want 1 disputed, 4 served", c)
+	}
+	st := f.do(t, "GET", "/v1/status", "", "")
+	if c := st.json["totals"].(map[string]any); c["disputed"] != 1.0 {
+		t.Errorf("status totals %v, want 1 disputed", c)
+	}
+}
+
 // TestReportCredentials: pool users report with the report-only token or
 // from a prefix of ReportAllow without one; the report token opens no
 // other write endpoint; the admin token still reports.

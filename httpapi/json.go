@@ -67,6 +67,9 @@ type CountsJSON struct {
 	Drained    int `json:"drained"`
 	ForcedDown int `json:"forced_down"`
 	Reported   int `json:"reported"`
+	// Disputed counts the elements whose vantage points disagreed at
+	// their last health confirmation (absent when none).
+	Disputed int `json:"disputed,omitempty"`
 }
 
 // ElementJSON is a pool element (and the reply of PUT
@@ -95,6 +98,21 @@ type ElementJSON struct {
 	LeaseLeftS *float64       `json:"lease_left_s"` // null: no lease
 	Probe      *ProbeJSON     `json:"probe"`        // the element's own probe settings; null: the pool's
 	LastProbe  *LastProbeJSON `json:"last_probe"`   // null: none here
+	// Disputed is true when the vantage points of the element's last
+	// health confirmation disagreed: it stays in the answers, last at the
+	// registrars that cannot reach it (Last: this one is such a
+	// registrar). Vantage says what each of them saw. All absent when
+	// not disputed.
+	Disputed bool          `json:"disputed,omitempty"`
+	Last     bool          `json:"last,omitempty"`
+	Vantage  []VantageJSON `json:"vantage,omitempty"`
+}
+
+// VantageJSON is what one registrar saw of an element at its last health
+// confirmation.
+type VantageJSON struct {
+	Registrar string `json:"registrar"` // 8 hex digits
+	Health    string `json:"health"`    // up, down
 }
 
 // LastProbeJSON is the result of an element's last probe here.
@@ -179,6 +197,9 @@ func poolSummary(pv *handlespace.PoolView) PoolJSON {
 		if e.Reported {
 			c.Reported++
 		}
+		if e.Disputed() {
+			c.Disputed++
+		}
 	}
 	return p
 }
@@ -212,6 +233,11 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		Served:    pv.Serves(e),
 		Home:      handlespace.IDString(e.Home),
 		Static:    e.Static,
+		Disputed:  e.Disputed(),
+		Last:      e.Last,
+	}
+	for _, v := range e.Vantage {
+		j.Vantage = append(j.Vantage, VantageJSON{Registrar: handlespace.IDString(v.Registrar), Health: v.Health.String()})
 	}
 	for i, ad := range e.Addrs {
 		j.Addresses[i] = ad.String()

@@ -56,6 +56,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		t.Drained += c.Drained
 		t.ForcedDown += c.ForcedDown
 		t.Reported += c.Reported
+		t.Disputed += c.Disputed
 	}
 	writeJSONGzip(w, r, http.StatusOK, out)
 }

@@ -70,6 +70,8 @@ type Metrics struct {
 	mu        sync.Mutex
 	peerState func() map[string]int // guarded by mu
 	probeInfo func() probe.Stats    // guarded by mu
+
+	vant *vantageMetrics // health confirmations, hand-offs (vantage.go)
 	// protectStats reads the DNS protections' counters; guarded by mu.
 	protectStats func() ProtectStats
 	// dnssecStats reads the signature cache's counters; guarded by mu.
@@ -169,6 +171,7 @@ func New(o Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": o.Version, "goversion": runtime.Version()},
 	}, func() float64 { return 1 }))
 	m.reg.MustRegister(&probeCollector{m: m})
+	m.vant = newVantageMetrics(f, m.reg)
 	m.reg.MustRegister(&protectCollector{m: m})
 	m.reg.MustRegister(&dnssecCollector{m: m})
 

@@ -230,3 +230,43 @@ func (f *forgetter) Check(_ context.Context, t probe.Target) probe.Result {
 	return probe.Result{Key: t.Key, OK: true}
 }
 func (f *forgetter) Forget(key string) { f.forgot = key }
+
+// TestVantageMetrics: disputed elements, what each vantage point saw of
+// them, confirmations, probes for peers, refusals and hand-offs.
+func TestVantageMetrics(t *testing.T) {
+	hs := newSpace(t)
+	web := hs.View().Pool("web.t.").Elements()
+	if err := hs.Update("web.t.", web[0].ID, func(e *handlespace.Element) {
+		e.Health = handlespace.HealthDown
+		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 9, Health: handlespace.HealthUp}}
+		e.Last = handlespace.LastAt(e, 7)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(metrics.Options{NoRuntime: true, View: hs.View, Self: func() uint32 { return 7 }})
+	m.Confirmation(metrics.ConfirmAgreed)
+	m.Confirmation(metrics.ConfirmOverruled)
+	m.Confirmation(metrics.ConfirmOverruled)
+	m.PeerProbe(handlespace.HealthUp)
+	m.PeerProbe(handlespace.HealthUnknown)
+	m.SetConfirmRefused(func() uint64 { return 42 })
+	m.Handoff(metrics.HandoffGiven, 100)
+	m.Handoff(metrics.HandbackTaken, 3)
+	s, _ := expose(t, m)
+	id := handlespace.IDString(web[0].ID)
+	s.Expect(t,
+		"poolnsd_elements_disputed 1",
+		"poolnsd_elements_last 1",
+		"poolnsd_elements_served 4", // the disputed one stays, though down
+		"poolnsd_element_vantage{element="+id+",health=down,pool=web.t.,registrar=00000007} 1",
+		"poolnsd_element_vantage{element="+id+",health=up,pool=web.t.,registrar=00000009} 1",
+		"poolnsd_health_confirmations_total{outcome=agreed} 1",
+		"poolnsd_health_confirmations_total{outcome=overruled} 2",
+		"poolnsd_health_confirmations_total{outcome=alone} 0",
+		"poolnsd_health_peer_probes_total{result=up} 1",
+		"poolnsd_health_peer_probes_total{result=unknown} 1",
+		"poolnsd_health_confirm_refused_total 42",
+		"poolnsd_enrp_handoff_elements_total{direction=given} 100",
+		"poolnsd_enrp_handoff_elements_total{direction=taken_back} 3",
+	)
+}

@@ -3,10 +3,12 @@ package metrics
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/probe"
 )
@@ -31,19 +33,56 @@ type Family struct {
 type Label struct {
 	Name string
 	// Values are every value the label takes, nil for the labels of
-	// poolnsd_build_info, whose values are the build's.
+	// poolnsd_build_info, whose values are the build's, and those of
+	// poolnsd_element_vantage, which name pools, elements and registrars.
 	Values []string
 }
 
 // buildLabels are poolnsd_build_info's labels.
 var buildLabels = []string{"version", "goversion"}
 
+// freeLabels are the labels, by family, whose values are not a fixed set.
+var freeLabels = map[string][]string{
+	"poolnsd_build_info":      buildLabels,
+	"poolnsd_element_vantage": {"pool", "element", "registrar"},
+}
+
+// disputedView is a handlespace view with one disputed element, so that
+// the families of disputed elements are in the reference.
+func disputedView() (*handlespace.View, error) {
+	var rrs []dns.RR
+	for _, s := range []string{"example. 3600 IN SOA ns.example. h.example. 1 3600 600 86400 30", "example. 3600 IN NS ns.example."} {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: reference zone: %w", err)
+		}
+		rrs = append(rrs, rr)
+	}
+	hs := handlespace.New(handlespace.Options{RegistrarID: 1})
+	e := &handlespace.Element{Label: "a", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Port: 80, Weight: 1}
+	e.ID = handlespace.ElementID(e.Addrs[0], e.Port)
+	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "example.", Records: rrs,
+		Pools: []handlespace.PoolDef{{Handle: "web", Spec: handlespace.DefaultPoolSpec(), Elements: []*handlespace.Element{e}}}}}); err != nil {
+		return nil, fmt.Errorf("metrics: reference zone: %w", err)
+	}
+	if err := hs.Update("web.example.", e.ID, func(e *handlespace.Element) {
+		e.Vantage = []handlespace.Vantage{{Registrar: 1, Health: handlespace.HealthUp}, {Registrar: 2, Health: handlespace.HealthDown}}
+	}); err != nil {
+		return nil, fmt.Errorf("metrics: reference element: %w", err)
+	}
+	return hs.View(), nil
+}
+
 // Reference returns every poolnsd_ metric family that a server exports,
 // sorted by name: a fresh Metrics with every hook called once for each of
 // its label values, so that families whose series appear only once they
 // are non-zero are there too, gathered from its registry.
 func Reference() ([]Family, error) {
-	m := New(Options{NoRuntime: true, View: func() *handlespace.View { return nil }})
+	view, err := disputedView()
+	if err != nil {
+		return nil, err
+	}
+	m := New(Options{NoRuntime: true, View: func() *handlespace.View { return view }})
 	m.dns.CountEverySeries()
 	m.dns.Latency(time.Microsecond)
 	for _, k := range kindNames {
@@ -92,8 +131,8 @@ func Reference() ([]Family, error) {
 			}
 		}
 		for _, n := range order {
-			var vs []string // nil for the build's labels: they vary by build
-			if !slices.Contains(buildLabels, n) {
+			var vs []string // nil for the build's labels and the like: no fixed set
+			if !slices.Contains(freeLabels[f.Name], n) {
 				vs = seen[n]
 				slices.SortFunc(vs, compareLabelValues)
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/probe"
 )
@@ -26,7 +27,7 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 			t.Errorf("%s has no help text", f.Name)
 		}
 		for _, l := range f.Labels {
-			if len(l.Values) == 0 && f.Name != "poolnsd_build_info" {
+			if len(l.Values) == 0 && f.Name != "poolnsd_build_info" && f.Name != "poolnsd_element_vantage" {
 				t.Errorf("%s: label %s has no values", f.Name, l.Name)
 			}
 		}
@@ -42,6 +43,12 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 	m.Probe("tcp", true, time.Millisecond)
 	m.SetPeerStates(func() map[string]int { return map[string]int{metrics.PeerUp: 1} })
 	m.SetProbeStats(func() probe.Stats { return probe.Stats{} })
+	web := hs.View().Pool("web.t.").Elements()
+	if err := hs.Update("web.t.", web[0].ID, func(e *handlespace.Element) { // a disputed element
+		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthUp}, {Registrar: 9, Health: handlespace.HealthDown}}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	m.SetProtectStats(func() metrics.ProtectStats {
 		return metrics.ProtectStats{RRL: []metrics.RRLClassStats{{Class: "answer"}}}
 	})
@@ -73,10 +80,12 @@ func TestReferenceLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"poolnsd_enrp_peers":            "state=dead,suspect,up",
-		"poolnsd_failure_reports_total": "outcome=counted,forwarded,rate_limited,removed,unknown via=api,peer",
-		"poolnsd_probes_total":          "kind=dns,http,https,tcp,tls,other result=fail,pass",
-		"poolnsd_build_info":            "goversion= version=",
+		"poolnsd_enrp_peers":                 "state=dead,suspect,up",
+		"poolnsd_failure_reports_total":      "outcome=counted,forwarded,rate_limited,removed,unknown via=api,peer",
+		"poolnsd_probes_total":               "kind=dns,http,https,tcp,tls,other result=fail,pass",
+		"poolnsd_build_info":                 "goversion= version=",
+		"poolnsd_element_vantage":            "element= health=down,up pool= registrar=",
+		"poolnsd_health_confirmations_total": "outcome=agreed,alone,disputed,moved,overruled",
 	}
 	for _, f := range ref {
 		w, ok := want[f.Name]

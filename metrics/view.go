@@ -13,6 +13,7 @@ type viewCollector struct {
 	self func() uint32
 
 	zones, pools, unserved, failOpen, elems, served, admin, reported, owned *prometheus.Desc
+	disputed, last, vantage                                                 *prometheus.Desc
 }
 
 func newViewCollector(view func() *handlespace.View, self func() uint32) *viewCollector {
@@ -30,11 +31,17 @@ func newViewCollector(view func() *handlespace.View, self func() uint32) *viewCo
 		admin:    d("poolnsd_elements_admin", "Pool elements by administrative state.", "state"),
 		reported: d("poolnsd_elements_reported", "Pool elements out of the answers because of failure reports."),
 		owned:    d("poolnsd_elements_owned", "Pool elements this registrar is home for."),
+		disputed: d("poolnsd_elements_disputed", "Pool elements whose vantage points disagreed at their last health confirmation: they stay in the answers."),
+		last:     d("poolnsd_elements_last", "Disputed pool elements out of this registrar's reach, put last in its answers."),
+		vantage: d("poolnsd_element_vantage",
+			"What each vantage point saw of a disputed element at its last confirmation (1 per element and registrar; at most 1000 series).",
+			"pool", "element", "registrar", "health"),
 	}
 }
 
 func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.zones, c.pools, c.unserved, c.failOpen, c.elems, c.served, c.admin, c.reported, c.owned} {
+	for _, d := range []*prometheus.Desc{c.zones, c.pools, c.unserved, c.failOpen, c.elems, c.served, c.admin, c.reported, c.owned,
+		c.disputed, c.last, c.vantage} {
 		ch <- d
 	}
 }
@@ -45,7 +52,9 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.self != nil {
 		self = c.self()
 	}
-	var zones, static, dynamic, unserved, failOpen, served, reported, owned int
+	var zones, static, dynamic, unserved, failOpen, served, reported, owned, disputed, last int
+	type view struct{ pool, element, registrar, health string }
+	var views []view
 	var health [3]int
 	var admin [3]int
 	if v != nil {
@@ -81,6 +90,17 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 					if e.Home == self || e.Home == 0 { // 0: a zone file's, homed here
 						owned++
 					}
+					if e.Disputed() {
+						disputed++
+						if e.Last {
+							last++
+						}
+						for _, vp := range e.Vantage {
+							if len(views) < maxVantageSeries {
+								views = append(views, view{pv.Name, handlespace.IDString(e.ID), handlespace.IDString(vp.Registrar), vp.Health.String()})
+							}
+						}
+					}
 				}
 				served += n
 				if n == 0 && pv.Len() > 0 {
@@ -106,4 +126,9 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	g(c.reported, reported)
 	g(c.owned, owned)
+	g(c.disputed, disputed)
+	g(c.last, last)
+	for _, vw := range views {
+		g(c.vantage, 1, vw.pool, vw.element, vw.registrar, vw.health)
+	}
 }

@@ -32,6 +32,13 @@
 // element without probes, until a window passes without reports. Reports
 // are rate-limited per client address.
 //
+// With a Confirmer (registrar peering), a change of health that the
+// probes here propose is confirmed by other registrars' probes before it
+// is published (Verdict): an element the others reach stays in the
+// answers, disputed, and goes last in this registrar's. ProbeFor probes
+// an element once for another registrar; HandoffState and Adopt carry
+// the RTT and failure reports kept beside an element to its next home.
+//
 // # Caveats
 //
 // An element with several addresses is probed at its first one. The
@@ -86,6 +93,14 @@ type Config struct {
 	// health that the monitor publishes (for metrics). It runs on a prober
 	// worker: it must be quick.
 	OnHealthChange func(pool string, id uint32, from, to handlespace.Health)
+	// Confirmer, if set, has other registrars confirm the changes of
+	// health that this registrar's probes propose (see Confirmer); the
+	// verdicts come back through Verdict.
+	Confirmer Confirmer
+	// MaxPeerProbes bounds the probes made at once for other registrars'
+	// confirmations (ProbeFor; default 64); beyond it they are answered
+	// unknown.
+	MaxPeerProbes int
 	// Source, if valid, is the local address probes and samples are sent
 	// from (probe.source).
 	Source netip.Addr
@@ -135,6 +150,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.MaxPeerProbes <= 0 {
+		c.MaxPeerProbes = 64
+	}
 }
 
 // ErrRateLimited: the client sent more reports than its rate allows.
@@ -168,6 +186,8 @@ type Monitor struct {
 	buckets map[netip.Addr]*bucket
 	first   map[string]bool // targets of the first sync without a result yet
 	started bool            // the first sync happened
+
+	peerProbes chan struct{} // a slot per probe made for another registrar (ProbeFor)
 }
 
 // target is an element probed here. Its fields after id are guarded by
@@ -187,6 +207,19 @@ type target struct {
 	srtt    time.Duration
 	probed  bool
 	removed bool // no longer probed: its late results are ignored
+	// spec is how it is probed; confirming, confirmAt and proposed are
+	// its confirmation by other registrars under way, or the last one
+	// (see vantageHealth).
+	spec       handlespace.ProbeSpec
+	confirming bool
+	confirmAt  time.Time
+	proposed   handlespace.Health
+	// earlyRound: the confirmation under way was asked for at the first
+	// failure; early is its verdict, kept from earlyAt until the probes
+	// here say down too.
+	earlyRound bool
+	early      *Verdict
+	earlyAt    time.Time
 }
 
 // poolTargets are the targets of one pool view, and their elements.
@@ -224,6 +257,7 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
 		buckets: map[netip.Addr]*bucket{},
 	}
+	m.peerProbes = make(chan struct{}, cfg.MaxPeerProbes)
 	m.sched = probe.NewScheduler(cfg.Probe, m.onResult)
 	if cfg.RTTInterval > 0 {
 		if cfg.Sample.Checkers == nil {
@@ -307,7 +341,7 @@ func (m *Monitor) sync() {
 		for _, p := range fresh {
 			for i, tg := range p.targets {
 				if t, ok := tg.Ref.(*target); ok {
-					t.elem, t.nearest = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy)
+					t.elem, t.nearest, t.spec = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy), tg.Spec
 				}
 			}
 		}
@@ -324,7 +358,7 @@ func (m *Monitor) sync() {
 				_, id, _ := cutKey(tg.Key)
 				t = &target{pool: name, id: id}
 			}
-			t.elem, t.nearest = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy)
+			t.elem, t.nearest, t.spec = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy), tg.Spec
 			tg.Ref = t
 			next[tg.Key] = t
 			pt := *tg
@@ -443,12 +477,26 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		m.mu.Unlock()
 		clears = !out || !r.At.Before(outAt)
 	}
-	// A provisional health (restored at the start) does not overwrite the
-	// view until the probes decide: the view may have fresher news from
-	// the element's previous home meanwhile.
-	if changed || (e.Health != tr.Health && !tr.Provisional) || clears {
+	health := tr.Health
+	switch {
+	case tr.Provisional && tr.Health != e.Health:
+		// A provisional health (restored at the start) does not
+		// overwrite the view until the probes decide, nor is it put to
+		// the other vantage points: the view may have fresher news from
+		// the element's previous home meanwhile.
+		health = e.Health
+	case m.cfg.Confirmer != nil:
+		health = m.vantageHealth(t, e, tr)
+	}
+	if (changed && health == tr.Health) || e.Health != health || clears {
+		from, changedHere := e.Health, false
 		err := m.hs.Update(t.pool, t.id, func(e *handlespace.Element) {
-			e.Health = tr.Health
+			if e.Health != health {
+				// (Not e's: a verdict published meanwhile may have made
+				// the change already.)
+				from, changedHere = e.Health, true
+				e.Health, e.Vantage, e.Last = health, nil, false
+			}
 			if clears {
 				e.Reported = false
 			}
@@ -462,16 +510,16 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 		if err != nil {
 			return
 		}
-		if e.Health != tr.Health {
+		if changedHere {
 			reason := r.Err
 			if r.OK {
 				reason = "probe passed"
 			}
 			if m.cfg.OnHealthChange != nil { // first: what reads the log then finds it counted
-				m.cfg.OnHealthChange(t.pool, t.id, e.Health, tr.Health)
+				m.cfg.OnHealthChange(t.pool, t.id, from, health)
 			}
 			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label,
-				"from", e.Health.String(), "to", tr.Health.String(), "reason", reason)
+				"from", from.String(), "to", health.String(), "reason", reason)
 		}
 		if clears {
 			m.mu.Lock()

@@ -93,6 +93,8 @@ type Stats struct {
 	// Dropped counts the results not reported because their target was
 	// removed or changed while they were in flight.
 	Dropped uint64
+	// OneShots counts the probes made with Check, outside the schedule.
+	OneShots uint64
 }
 
 // Scheduler probes a set of targets, each at its interval, with a bounded

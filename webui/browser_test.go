@@ -213,6 +213,18 @@ func TestStatusPageBrowser(t *testing.T) {
 	}
 	waitFor("filter off", `[...document.querySelectorAll('tr[data-pe]')].filter(r => !r.hidden).length === 1005`, 2*time.Second)
 
+	// w3 disputed, out of this registrar's reach: said in its row, in the
+	// pool's counts and the totals.
+	if err := hs.Update("web.pool.test.", web[2].ID, func(e *handlespace.Element) {
+		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}}
+		e.Last = true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("w3 disputed", row(web[2])+`.querySelector('.health').textContent === 'up, disputed' && `+
+		row(web[2])+`.cells[4].title.includes('sees it down') && `+
+		`document.querySelector('section[data-pool="web.pool.test."] .pool-head').textContent.includes('1 disputed')`, 3*time.Second)
+
 	// The page asked this server only.
 	for _, u := range br.Requests() {
 		if !strings.HasPrefix(u, srv.URL+"/") && !strings.HasPrefix(u, "data:") {

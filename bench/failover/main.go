@@ -18,8 +18,16 @@
 // /proc/PID/stat) over a fixed window, divided by the window, is the share
 // of one core. The same is measured with probe=tcp and with no probes.
 //
+// With -registrars 3 the failover runs again over three peering poolnsd
+// (127.0.0.1–3, plain TCP peering on port 9441, health.confirm 2, each
+// probing from its own address): the element's home has its change
+// confirmed by the two others before it is published, and a trial's
+// figure is the time until all three registrars' answers lack the broken
+// backend.
+//
 // All traffic stays on loopback: DNS on 127.0.0.1:5400, the HTTP API on
-// 127.0.0.1:8400, backends on 127.0.3.x and 127.0.4.x.
+// 127.0.0.1:8400 (and .2, .3 with three registrars), backends on
+// 127.0.3.x and 127.0.4.x.
 package main
 
 import (
@@ -51,14 +59,16 @@ import (
 var (
 	bin      = flag.String("poolnsd", "bin/poolnsd", "poolnsd binary")
 	trials   = flag.Int("trials", 20, "trials per scenario")
-	dnsAddr  = flag.String("dns", "127.0.0.1:5400", "poolnsd's DNS address")
-	apiAddr  = flag.String("api", "127.0.0.1:8400", "poolnsd's HTTP API address")
+	dnsAddr  = flag.String("dns", "127.0.0.1:5400", "poolnsd's DNS address (with 3 registrars, its port on 127.0.0.1-3)")
+	apiAddr  = flag.String("api", "127.0.0.1:8400", "poolnsd's HTTP API address (with 3 registrars, its port on 127.0.0.1-3)")
+	enrpPort = flag.Int("enrp-port", 9441, "the registrars' ENRP port on 127.0.0.1-3, with 3 registrars")
 	only     = flag.String("only", "", "run only the scenarios whose name contains this (e.g. 100ms, freeze, cpu)")
 	cpuWin   = flag.Duration("cpu-window", 20*time.Second, "CPU measurement window")
 	cpuWarm  = flag.Duration("cpu-warmup", 5*time.Second, "time after the first probes before the CPU window")
 	keepLogs = flag.String("logs", "", "directory to keep poolnsd's logs in (default: discarded)")
 	debug    = flag.Bool("v", false, "print every trial")
 	pinCPU   = flag.Int("cpu-pin", -1, "for the CPU runs, also measure poolnsd pinned to this CPU (taskset) with GOMAXPROCS=1; -1: only unpinned")
+	clusters = flag.String("registrars", "1,3", "cluster sizes of the failover runs: 1 (one poolnsd) and 3 (three peering poolnsd on 127.0.0.1-3 that confirm health changes, health.confirm 2)")
 )
 
 const token = "bench-token"
@@ -83,27 +93,33 @@ func main() {
 		}
 	}
 	var rows []string
-	for _, iv := range []time.Duration{time.Second, 100 * time.Millisecond} {
-		var mine []scenario
-		for _, sc := range scs {
-			name := scenarioName(sc.interval, sc.timeout, sc.mode, sc.reports)
-			if sc.interval == iv && (*only == "" || strings.Contains(name, *only)) {
-				mine = append(mine, sc)
+	for _, nr := range strings.Split(*clusters, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(nr))
+		if err != nil || n < 1 || n > 3 {
+			fatalf("-registrars: %q, want 1 or 3", nr)
+		}
+		for _, iv := range []time.Duration{time.Second, 100 * time.Millisecond} {
+			var mine []scenario
+			for _, sc := range scs {
+				name := fmt.Sprintf("%dx/", n) + scenarioName(sc.interval, sc.timeout, sc.mode, sc.reports)
+				if sc.interval == iv && (*only == "" || strings.Contains(name, *only)) {
+					mine = append(mine, sc)
+				}
 			}
+			if len(mine) == 0 {
+				continue
+			}
+			f := startFailover(n, mine[0].interval, mine[0].timeout)
+			for _, sc := range mine {
+				rows = append(rows, f.run(sc.mode, sc.reports))
+			}
+			f.close()
 		}
-		if len(mine) == 0 {
-			continue
-		}
-		f := startFailover(mine[0].interval, mine[0].timeout)
-		for _, sc := range mine {
-			rows = append(rows, f.run(sc.mode, sc.reports))
-		}
-		f.close()
 	}
 	if len(rows) > 0 {
 		fmt.Println()
-		fmt.Println("| interval | timeout | fall | fault | reports | trials | median | p99 | max | target p99 | met |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Println("| registrars | interval | timeout | fall | fault | reports | trials | median | p99 | max | target p99 | met |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, r := range rows {
 			fmt.Println(r)
 		}
@@ -281,13 +297,20 @@ func (l *freezeListener) setFrozen(f bool) {
 
 type daemon struct {
 	*proctest.Proc
-	dir  string
-	logf *os.File
+	dir      string
+	dns, api string
+	logf     *os.File
 }
 
 // startDaemon runs poolnsd serve on a zones directory holding zone, on
 // CPU pin with GOMAXPROCS=1 if pin >= 0.
 func startDaemon(name, zone string, pin int) *daemon {
+	return startDaemonAt(name, zone, pin, *dnsAddr, *apiAddr, "")
+}
+
+// startDaemonAt is startDaemon with its DNS and API addresses, and extra
+// configuration (YAML, top level).
+func startDaemonAt(name, zone string, pin int, dnsAt, apiAt, extra string) *daemon {
 	dir, err := os.MkdirTemp("", "poolnsd-failover-")
 	if err != nil {
 		fatalf("%v", err)
@@ -310,11 +333,11 @@ reports:
   rate: 1000
 log:
   format: json
-`, *dnsAddr, *apiAddr, token, filepath.Join(dir, "zones"), filepath.Join(dir, "data"))
+`, dnsAt, apiAt, token, filepath.Join(dir, "zones"), filepath.Join(dir, "data")) + extra
 	if err := os.WriteFile(filepath.Join(dir, "poolnsd.yaml"), []byte(cfg), 0o644); err != nil {
 		fatalf("%v", err)
 	}
-	d := &daemon{dir: dir}
+	d := &daemon{dir: dir, dns: dnsAt, api: apiAt}
 	cmd := exec.Command(*bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
 	if pin >= 0 {
 		cmd = exec.Command("taskset", "-c", strconv.Itoa(pin), *bin, "serve", "--config", filepath.Join(dir, "poolnsd.yaml"))
@@ -355,10 +378,10 @@ func (d *daemon) stop() {
 type failover struct {
 	interval, timeout time.Duration
 	backs             []*backend
-	d                 *daemon
+	ds                []*daemon // the registrars; the first takes the reports
 	client            *dns.Client
-	conn              *dns.Conn
-	ids               []string // element identifiers, for reports
+	conns             []*dns.Conn // to each registrar's DNS
+	ids               []string    // element identifiers, for reports
 }
 
 const zoneHead = `$ORIGIN bench.test.
@@ -368,7 +391,10 @@ $TTL 300
 ns1 A 127.0.0.1
 `
 
-func startFailover(interval, timeout time.Duration) *failover {
+// startFailover starts n registrars (one, or three peering on
+// 127.0.0.1–3 with health.confirm 2, each probing from its own address)
+// over the five backends.
+func startFailover(n int, interval, timeout time.Duration) *failover {
 	f := &failover{interval: interval, timeout: timeout}
 	zone := zoneHead + fmt.Sprintf("$POOL web ttl=0 answers=5 probe=http:/healthz interval=%v timeout=%v rise=2 fall=2\n", interval, timeout)
 	for i := 1; i <= 5; i++ {
@@ -376,33 +402,73 @@ func startFailover(interval, timeout time.Duration) *failover {
 		f.backs = append(f.backs, newBackend(addr))
 		zone += fmt.Sprintf("web PE %s name=b%d\n", addr, i)
 	}
-	f.d = startDaemon(fmt.Sprintf("failover-%v", interval), zone, -1)
-	f.client = &dns.Client{Net: "udp", Timeout: time.Second}
-	c, err := f.client.Dial(*dnsAddr)
-	if err != nil {
-		fatalf("dial %s: %v", *dnsAddr, err)
+	if n == 1 {
+		f.ds = []*daemon{startDaemon(fmt.Sprintf("failover-%v", interval), zone, -1)}
+	} else {
+		_, dnsPort, _ := net.SplitHostPort(*dnsAddr)
+		_, apiPort, _ := net.SplitHostPort(*apiAddr)
+		var peers []string
+		for i := 1; i <= n; i++ {
+			peers = append(peers, fmt.Sprintf("%q", fmt.Sprintf("127.0.0.%d:%d", i, *enrpPort)))
+		}
+		for i := 1; i <= n; i++ {
+			ip := fmt.Sprintf("127.0.0.%d", i)
+			extra := fmt.Sprintf("probe:\n  source: %s\nhealth:\n  confirm: 2\nenrp:\n  listen: \"%s:%d\"\n  peers: [%s]\n  insecure: true\n  presence_interval: 250ms\n  max_time_last_heard: 750ms\n  max_time_no_response: 250ms\n",
+				ip, ip, *enrpPort, strings.Join(peers, ", "))
+			f.ds = append(f.ds, startDaemonAt(fmt.Sprintf("failover-%dx-%v-%d", n, interval, i), zone, -1,
+				net.JoinHostPort(ip, dnsPort), net.JoinHostPort(ip, apiPort), extra))
+		}
+		for _, d := range f.ds {
+			if !d.waitPeers(n-1, 30*time.Second) {
+				fatalf("registrar %s did not hear its peers:\n%s", d.api, d.Tail(20))
+			}
+		}
 	}
-	f.conn = c
+	f.client = &dns.Client{Net: "udp", Timeout: time.Second}
+	for _, d := range f.ds {
+		c, err := f.client.Dial(d.dns)
+		if err != nil {
+			fatalf("dial %s: %v", d.dns, err)
+		}
+		f.conns = append(f.conns, c)
+	}
 	if !f.waitAnswered(5, "", 30*time.Second) {
-		fatalf("the five backends were not all answered:\n%s", f.d.Tail(20))
+		fatalf("the five backends were not all answered:\n%s", f.ds[0].Tail(20))
 	}
 	f.ids = f.elementIDs()
 	return f
 }
 
+// waitPeers waits for the registrar to log peer-up n times.
+func (d *daemon) waitPeers(n int, limit time.Duration) bool {
+	from := 0
+	for range n {
+		_, next, err := d.Wait(from, limit, func(r proctest.Rec) bool { return r.Str("event") == "peer-up" })
+		if err != nil {
+			return false
+		}
+		from = next
+	}
+	return true
+}
+
 func (f *failover) close() {
-	f.conn.Close()
-	f.d.stop()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	for _, d := range f.ds {
+		d.stop()
+	}
 	for _, b := range f.backs {
 		b.close()
 	}
 }
 
-// answer asks for web.bench.test. A and returns the addresses.
-func (f *failover) answer() ([]string, error) {
+// answerAt asks registrar i for web.bench.test. A.
+func (f *failover) answerAt(i int) ([]string, error) {
 	m := new(dns.Msg)
 	m.SetQuestion("web.bench.test.", dns.TypeA)
-	r, _, err := f.client.ExchangeWithConn(m, f.conn)
+	r, _, err := f.client.ExchangeWithConn(m, f.conns[i])
 	if err != nil {
 		return nil, err
 	}
@@ -415,22 +481,27 @@ func (f *failover) answer() ([]string, error) {
 	return out, nil
 }
 
-// waitAnswered waits until the answer has n addresses including want (if
-// set).
+// waitAnswered waits until every registrar's answer has n addresses
+// including want (if set).
 func (f *failover) waitAnswered(n int, want string, limit time.Duration) bool {
 	end := time.Now().Add(limit)
-	for time.Now().Before(end) {
-		got, err := f.answer()
-		if err == nil && len(got) == n && (want == "" || slices.Contains(got, want)) {
-			return true
+	for i := range f.conns {
+		for {
+			got, err := f.answerAt(i)
+			if err == nil && len(got) == n && (want == "" || slices.Contains(got, want)) {
+				break
+			}
+			if time.Now().After(end) {
+				return false
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	return false
+	return true
 }
 
 func (f *failover) elementIDs() []string {
-	resp, err := http.Get("http://" + *apiAddr + "/v1/pools/web.bench.test")
+	resp, err := http.Get("http://" + f.ds[0].api + "/v1/pools/web.bench.test")
 	if err != nil {
 		fatalf("GET pool: %v", err)
 	}
@@ -451,7 +522,7 @@ func (f *failover) elementIDs() []string {
 }
 
 func (f *failover) report(i int) {
-	req, _ := http.NewRequest("POST", "http://"+*apiAddr+"/v1/pools/web.bench.test/reports",
+	req, _ := http.NewRequest("POST", "http://"+f.ds[0].api+"/v1/pools/web.bench.test/reports",
 		strings.NewReader(`{"element":"`+f.ids[i]+`"}`))
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -465,9 +536,11 @@ func (f *failover) report(i int) {
 	}
 }
 
-// run makes the trials of one scenario and returns its table row.
+// run makes the trials of one scenario and returns its table row. A
+// trial's figure is the time until every registrar's answer lacks the
+// broken backend.
 func (f *failover) run(mode string, reports bool) string {
-	name := scenarioName(f.interval, f.timeout, mode, reports)
+	name := fmt.Sprintf("%dx/", len(f.ds)) + scenarioName(f.interval, f.timeout, mode, reports)
 	var times []time.Duration
 	for trial := 0; trial < *trials; trial++ {
 		i := trial % len(f.backs)
@@ -488,14 +561,16 @@ func (f *failover) run(mode string, reports bool) string {
 			}
 		}
 		var d time.Duration
-		for n := 0; ; n++ {
-			got, err := f.answer()
-			if err == nil && len(got) > 0 && !slices.Contains(got, victim) {
-				d = time.Since(t0)
-				break
-			}
-			if time.Since(t0) > 30*time.Second {
-				fatalf("%s trial %d: %s still answered after 30 s (%d queries)", name, trial, victim, n)
+		for i := range f.conns {
+			for n := 0; ; n++ {
+				got, err := f.answerAt(i)
+				if err == nil && len(got) > 0 && !slices.Contains(got, victim) {
+					d = time.Since(t0)
+					break
+				}
+				if time.Since(t0) > 30*time.Second {
+					fatalf("%s trial %d: %s still answered by %s after 30 s (%d queries)", name, trial, victim, f.ds[i].dns, n)
+				}
 			}
 		}
 		times = append(times, d)
@@ -504,12 +579,17 @@ func (f *failover) run(mode string, reports bool) string {
 		}
 		b.repair(mode)
 		if !f.waitAnswered(5, victim, 30*time.Second) {
-			fatalf("%s trial %d: %s not answered again after repair:\n%s", name, trial, victim, f.d.Tail(20))
+			fatalf("%s trial %d: %s not answered again after repair:\n%s", name, trial, victim, f.ds[0].Tail(20))
 		}
 	}
 	slices.Sort(times)
 	med, p99, mx := quantile(times, 0.5), quantile(times, 0.99), times[len(times)-1]
 	target := f.interval*(2-1) + f.timeout + 50*time.Millisecond
+	if len(f.ds) > 1 {
+		// Confirmation may add one probe timeout (issue 11: 250 ms at
+		// 100 ms / 50 ms).
+		target += f.timeout
+	}
 	if reports {
 		target = f.timeout + 50*time.Millisecond
 	}
@@ -522,7 +602,7 @@ func (f *failover) run(mode string, reports bool) string {
 	if reports {
 		rep = "3 at the fault"
 	}
-	return fmt.Sprintf("| %v | %v | 2 | %s | %s | %d | %v | %v | %v | ≤ %v | %s |", f.interval, f.timeout, mode, rep, len(times), ms(med), ms(p99), ms(mx), target, met)
+	return fmt.Sprintf("| %d | %v | %v | 2 | %s | %s | %d | %v | %v | %v | ≤ %v | %s |", len(f.ds), f.interval, f.timeout, mode, rep, len(times), ms(med), ms(p99), ms(mx), target, met)
 }
 
 // quantile is the nearest-rank quantile of sorted xs.

@@ -53,6 +53,9 @@ type daemon struct {
 	api     *httpapi.Server // nil when http.listen is ""
 
 	peering *peering // serve_enrp.go; nil without peering
+	// vantage joins peering's confirmations and hand-offs to the monitor
+	// (serve_vantage.go).
+	vantage *vantageLink
 	// health keeps the elements' last known health in the store
 	// (serve_health.go).
 	health *healthKeeper
@@ -200,6 +203,7 @@ func (d *daemon) start() int {
 		d.store.Close()
 		return code
 	}
+	d.waitSynced()
 	d.dns, err = dnsfront.Start(dnsfront.Config{
 		Listen:     d.cfg.DNS.Listen,
 		UDPSize:    d.cfg.DNS.UDPSize,
@@ -344,6 +348,7 @@ func (d *daemon) stop(code int) int {
 	d.ops.setPhase("stopping")
 	sdNotify("STOPPING=1")
 	d.stopWatch()
+	d.handOff()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

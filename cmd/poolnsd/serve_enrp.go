@@ -42,11 +42,13 @@ func (d *daemon) startPeering() int {
 	}
 	presence, lastHeard, noResponse := e.Durations()
 	p := &peering{store: make(chan []enrp.Ownership, 64)}
+	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
 	go p.keepStore(d)
 	drv, err := enrp.StartDriver(enrp.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
-			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize},
+			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
+			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum},
 		Listen:      e.Listen,
 		Advertise:   e.Advertise,
 		Peers:       e.PeerAddrs(),
@@ -64,6 +66,12 @@ func (d *daemon) startPeering() int {
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
 		OnReport:  d.admin.reportLocal,
 		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
+
+		// Confirmations and hand-offs (serve_vantage.go).
+		OnProbe:      d.vantage.probe,
+		OnVerdict:    d.vantage.verdict,
+		OnHanded:     d.vantage.handed,
+		HandoffState: d.vantage.state,
 	})
 	if err != nil {
 		close(p.store)
@@ -75,6 +83,7 @@ func (d *daemon) startPeering() int {
 	d.peering = p
 	d.admin.setDriver(drv)
 	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
+	d.ops.metrics.SetConfirmRefused(func() uint64 { return drv.Stats().Confirm.Refused })
 	mode := "tls"
 	if tlsc == nil {
 		mode = "insecure"
@@ -90,24 +99,54 @@ func (d *daemon) startPeering() int {
 // expires it; one given up or deleted by a peer is removed. A nil batch
 // asks for the zone-file elements' administrative states to follow their
 // homes (keepHomedAdmin).
+//
+// The batches waiting when it gets to them are written together (one
+// fsync): a hand-off or a table transfer sends one batch a page, hundreds
+// a second, which one fsync each could not keep up with (the driver waits
+// when the channel is full).
 func (p *peering) keepStore(d *daemon) {
 	defer p.done.Done()
-	for batch := range p.store {
-		if batch == nil {
+	for first := range p.store {
+		batch, admin, open := first, first == nil, true
+		for open && len(batch) < maxStoreBatch {
+			select {
+			case more, ok := <-p.store:
+				if !ok {
+					open = false
+					break
+				}
+				if more == nil {
+					admin = true
+				}
+				batch = append(batch, more...)
+				continue
+			default:
+			}
+			break
+		}
+		if len(batch) > 0 {
+			gained := slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil })
+			p.write(d, batch)
+			if gained {
+				// The registrar expires what it owns: have it count the
+				// leases again, the ones just taken over included.
+				d.reg.Resync()
+			}
+		}
+		if admin {
 			if err := d.admin.keepHomedAdmin(); err != nil {
 				d.log.Error("cannot keep the administrative states of the zone-file elements homed here in the store", "err", err.Error())
 			}
-			continue
 		}
-		gained := slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil })
-		p.write(d, batch)
-		if gained {
-			// The registrar expires what it owns: have it count the
-			// leases again, the ones just taken over included.
-			d.reg.Resync()
+		if !open {
+			return
 		}
 	}
 }
+
+// maxStoreBatch bounds the ownership changes keepStore writes in one
+// transaction.
+const maxStoreBatch = 1 << 17
 
 // write stores a batch of ownership changes (one per element): the
 // elements in one transaction (one fsync however many a takeover moves),
@@ -165,6 +204,16 @@ func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
 		m.Takeover(metrics.TakeoverAbandoned, 0)
 	case enrp.EventTakenOver:
 		m.Takeover(metrics.TakeoverYielded, 0)
+	case enrp.EventHandoffStart:
+		m.Handoff(metrics.HandoffGiven, ev.Count)
+	case enrp.EventHandoffIn:
+		m.Handoff(metrics.HandoffTaken, ev.Count)
+	case enrp.EventHandback:
+		if ev.Detail == "given" {
+			m.Handoff(metrics.HandbackGiven, ev.Count)
+		} else {
+			m.Handoff(metrics.HandbackTaken, ev.Count)
+		}
 	}
 }
 

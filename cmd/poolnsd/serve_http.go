@@ -55,7 +55,7 @@ func (b monitorBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) er
 // http.listen is set the API. It returns exitOK or the exit code of the
 // failure, which it has logged.
 func (d *daemon) startHTTP() int {
-	d.mon = monitor.New(d.hs, monitor.Config{
+	mcfg := monitor.Config{
 		Self:          d.store.RegistrarID(),
 		MaxBadReports: d.cfg.Reports.MaxBad,
 		ReportWindow:  d.cfg.ReportWindow(),
@@ -69,7 +69,14 @@ func (d *daemon) startHTTP() int {
 		},
 		Provisional: d.givenHealth(),
 		Source:      d.cfg.ProbeSource(),
-	})
+	}
+	if d.peering != nil && d.cfg.Health.Confirm > 0 {
+		mcfg.Confirmer = d.peering.drv
+	}
+	d.mon = monitor.New(d.hs, mcfg)
+	if d.vantage != nil {
+		d.vantage.mon.Store(d.mon)
+	}
 	d.admin.setMonitor(d.mon)
 	d.ops.metrics.SetProbeStats(d.mon.Stats)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -254,8 +254,12 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 // writeStatus prints the pools as a table, then each pool's elements.
 func writeStatus(w io.Writer, st *httpapi.StatusJSON, problems bool) {
 	t := st.Totals
-	fmt.Fprintf(w, "registrar %s: %d pools, %d elements, %d served, %d up, %d down, %d unknown, %d drained, %d forced down, %d reported\n",
-		dash(st.Registrar), len(st.Pools), t.Elements, t.Served, t.Up, t.Down, t.Unknown, t.Drained, t.ForcedDown, t.Reported)
+	disputed := ""
+	if t.Disputed > 0 {
+		disputed = fmt.Sprintf(", %d disputed", t.Disputed)
+	}
+	fmt.Fprintf(w, "registrar %s: %d pools, %d elements, %d served, %d up, %d down, %d unknown, %d drained, %d forced down, %d reported%s\n",
+		dash(st.Registrar), len(st.Pools), t.Elements, t.Served, t.Up, t.Down, t.Unknown, t.Drained, t.ForcedDown, t.Reported, disputed)
 	if len(st.Pools) == 0 {
 		return
 	}
@@ -286,12 +290,49 @@ func writeStatus(w io.Writer, st *httpapi.StatusJSON, problems bool) {
 		fmt.Fprintln(tw, "  ELEMENT\tID\tADDRESS\tHEALTH\tSERVED\tADMIN\tLAST PROBE\tRTT\tLOAD\tWEIGHT\tPRIO\tSITE\tHOME\tLEASE")
 		for _, e := range es {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n",
-				e.Label, e.ID, addrString(&e), e.Health, yesNo(e.Served), adminString(&e), lastProbe(&e, st.Time),
+				e.Label, e.ID, addrString(&e), healthString(&e), yesNo(e.Served), adminString(&e), lastProbe(&e, st.Time),
 				rttString(e.RTTms), fmt.Sprintf("%g%%", roundTo(e.Load*100, 10)), e.Weight, e.Priority, dash(e.Site),
 				homeString(e.Home, st.Registrar), leaseString(&e))
 		}
 		tw.Flush()
+		for _, e := range es {
+			if e.Disputed {
+				fmt.Fprintf(w, "  %s is disputed: %s\n", e.Label, vantageString(&e, st.Registrar))
+			}
+		}
 	}
+}
+
+// healthString is an element's health, marked when its vantage points
+// disagree.
+func healthString(e *httpapi.ElementJSON) string {
+	if e.Disputed {
+		return e.Health + " (disputed)"
+	}
+	return e.Health
+}
+
+// vantageString says what each vantage point saw of a disputed element,
+// and whether it goes last here.
+func vantageString(e *httpapi.ElementJSON, self string) string {
+	var b strings.Builder
+	for i, v := range e.Vantage {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v.Registrar)
+		if v.Registrar == self {
+			b.WriteString(" (here)")
+		}
+		b.WriteString(" sees it ")
+		b.WriteString(v.Health)
+	}
+	if e.Last {
+		b.WriteString("; last in this registrar's answers")
+	} else {
+		b.WriteString("; in this registrar's answers as usual")
+	}
+	return b.String()
 }
 
 func poolState(p *httpapi.PoolJSON) string {
@@ -309,7 +350,7 @@ func poolState(p *httpapi.PoolJSON) string {
 }
 
 func elementProblem(e *httpapi.ElementJSON) bool {
-	return e.Health != "up" || !e.Served || e.Admin != "auto" || e.Reported
+	return e.Health != "up" || !e.Served || e.Admin != "auto" || e.Reported || e.Disputed
 }
 
 func probeString(p *httpapi.ProbeJSON) string {

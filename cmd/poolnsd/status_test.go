@@ -214,3 +214,25 @@ func TestWriteStatus(t *testing.T) {
 	writeStatus(&b, &st, false)
 	golden(t, "status-render.golden", b.String())
 }
+
+// TestWriteStatusDisputed: a disputed element is marked, and what each
+// vantage point saw is written under its pool.
+func TestWriteStatusDisputed(t *testing.T) {
+	const reply = `{"time":"2026-01-02T03:04:05Z","registrar":"0000abcd","totals":{"elements":2,"served":2,"up":1,"down":1,"unknown":0,"drained":0,"forced_down":0,"reported":0,"disputed":1},
+	"pools":[
+	 {"name":"web.pool.example.","policy":"rr","ttl":5,"answers":3,"alldown":"none","probe":{"kind":"tcp","target":"","interval_ms":1000,"timeout_ms":300,"rise":2,"fall":2},"fail_open":false,
+	  "counts":{"elements":2,"served":2,"up":1,"down":1,"unknown":0,"drained":0,"forced_down":0,"reported":0,"disputed":1},
+	  "elements":[
+	   {"id":"00000001","label":"web1","name":"web1.web.pool.example.","addresses":["10.0.0.1"],"port":80,"weight":1,"priority":0,"load":0,"site":"",
+	    "health":"up","admin":"auto","reported":false,"served":true,"rtt_ms":null,"home":"0000abcd","static":true,"lease_left_s":null,"last_probe":null},
+	   {"id":"00000002","label":"web2","name":"web2.web.pool.example.","addresses":["10.0.0.2"],"port":80,"weight":1,"priority":0,"load":0,"site":"",
+	    "health":"down","admin":"auto","reported":false,"served":true,"rtt_ms":null,"home":"00001234","static":true,"lease_left_s":null,"last_probe":null,
+	    "disputed":true,"last":true,"vantage":[{"registrar":"0000abcd","health":"down"},{"registrar":"00001234","health":"down"},{"registrar":"00005678","health":"up"}]}]}]}`
+	var st httpapi.StatusJSON
+	if err := json.Unmarshal([]byte(reply), &st); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	writeStatus(&b, &st, true)
+	golden(t, "status-disputed.golden", b.String())
+}

@@ -192,14 +192,22 @@ func streamMessages(t *testing.T, file string, skip map[int]bool) [][]byte {
 // ERROR, asking a peer for an administrative change (drain and undrain of
 // its element), passing a failure report on to its element's home,
 // refusing one for an element homed elsewhere (an ERROR naming it), sending updates after a zone reload, and taking over a
-// killed peer. Every message poolnsd sent, replayed as one UDP datagram each to
+// killed peer; and the parameters of confirmation and hand-off: C joins A
+// and B late (a hand-back of its share), a backend refuses its element's
+// home (a confirmation request, answers, and updates of a disputed
+// element), A hands off to B at its SIGTERM (pages and an
+// acknowledgement). Every message poolnsd sent, replayed as one UDP datagram each to
 // port 9901, must decode in Wireshark's ENRP dissector as the message type
 // it is, with no malformed packet and no expert warning or error; all ten
 // RFC 5353 message types must be among them.
 func TestWireshark(t *testing.T) {
 	proctest.LookTool(t, "tshark", "tshark")
 	proctest.LookTool(t, "dumpcap", "tshark")
-	ps := peeringCluster(t, peeringZone)
+	// A zone-file element probed over HTTP, whose backend can refuse one
+	// registrar's probes: a disputed confirmation.
+	vb := newVBackend(t, "127.0.1.9")
+	zone := peeringZone + fmt.Sprintf("\n$POOL vp policy=rr answers=3 probe=http:/healthz interval=500ms timeout=400ms rise=2 fall=2\nvp PE %s name=v1\n", vb.addr)
+	ps := peeringCluster(t, zone)
 	var ports []string
 	for _, p := range ps {
 		// Plain TCP: what a capture can read.
@@ -225,12 +233,35 @@ func TestWireshark(t *testing.T) {
 	st.Close()
 
 	tcpCap := startCapture(t, strings.Join(ports, " or "))
-	for _, p := range ps {
-		p.p = startDaemon(t, p.dir, "--http.token="+adminToken)
+	// A and B first; C joins them once they have synced, and they hand it
+	// back the state of its share of the zone-file elements.
+	for _, p := range []*peer{a, b} {
+		p.p = startDaemon(t, p.dir, "--http.token="+adminToken, "--probe.source="+p.ip)
 	}
-	for _, p := range ps {
+	for _, p := range []*peer{a, b} {
+		p.p.waitLog(0, p.name+" synced", msgIs("synced with a peer"))
 		p.p.ready()
 	}
+	c.p = startDaemon(t, c.dir, "--http.token="+adminToken, "--probe.source="+c.ip)
+	c.p.ready()
+	// (Which of A and B hands back depends on the registrars' IDs.)
+	firstToLog(t, "a hand-back to C", eventIs("handback", "peer", handlespace.IDString(c.id), "detail", "given"),
+		[]*daemonProc{a.p, b.p}, []int{0, 0})
+	// v1's backend refuses its home's probes: its vantage points are
+	// asked, reach it, and it is disputed.
+	for _, p := range ps {
+		waitAnswer(t, p.name, p.dns, "vp.pool.example.", []string{vb.addr.Addr().String()})
+	}
+	v1 := a.mustElement(t, "vp.pool.example.", "v1")
+	var vhome *peer
+	for _, p := range ps {
+		if handlespace.IDString(p.id) == v1.Home {
+			vhome = p
+		}
+	}
+	vb.setRefused(vhome.ip)
+	vhome.p.waitLog(0, "v1 disputed", msgIs("health disputed: the vantage points disagree; the element stays in the answers, last where it is out of reach"))
+	vb.setRefused()
 	waitAnswer(t, "A", a.dns, "reg.pool.example.", []string{"192.0.2.7"})
 	waitAnswer(t, "B", b.dns, "reg.pool.example.", []string{"192.0.2.7"})
 	// Drain and undrain C's registration at A: A asks C (an administrative
@@ -308,12 +339,30 @@ func TestWireshark(t *testing.T) {
 	msgs := streamMessages(t, tcpFile, map[int]bool{rawPort: true})
 	types := map[enrp.Type]int{}
 	adminReqs, reportReqs, refusals := 0, 0, 0
+	vantage := map[string]int{}
 	for _, m := range msgs {
 		dm, err := enrp.Decode(m)
 		if err != nil {
 			t.Fatalf("poolnsd sent a message its own decoder refuses: %v (%x)", err, m)
 		}
 		types[dm.Type]++
+		if h := dm.Handoff; h != nil {
+			vantage[map[uint8]string{enrp.HandoffPage: "hand-off page", enrp.HandoffLast: "last hand-off page",
+				enrp.HandoffAck: "hand-off acknowledgement", enrp.HandbackPage: "hand-back page"}[h.Kind]]++
+		}
+		for _, en := range dm.Entries {
+			for _, pe := range en.Elements {
+				switch x := pe.X; {
+				case x == nil:
+				case x.ConfirmReq != nil:
+					vantage["confirmation request"]++
+				case x.ConfirmAns != nil:
+					vantage["confirmation answer"]++
+				case len(x.Vantage) > 0:
+					vantage["element with vantage points"]++
+				}
+			}
+		}
 		if dm.Type == enrp.TypeHandleUpdate && dm.Entries[0].Elements[0].X != nil && dm.Entries[0].Elements[0].X.AdminReq {
 			adminReqs++
 		}
@@ -330,6 +379,13 @@ func TestWireshark(t *testing.T) {
 	if adminReqs != 2 {
 		t.Errorf("%d administrative requests in the capture, want 2 (drain and undrain)", adminReqs)
 	}
+	for _, what := range []string{"confirmation request", "confirmation answer", "element with vantage points",
+		"last hand-off page", "hand-off acknowledgement", "hand-back page"} { // few elements: the hand-off is one, last, page
+		if vantage[what] == 0 {
+			t.Errorf("no %s in the capture; have %v", what, vantage)
+		}
+	}
+	t.Logf("messages with the confirmation and hand-off parameters: %v", vantage)
 	for typ := enrp.TypePresence; typ <= enrp.TypeError; typ++ {
 		if types[typ] == 0 {
 			t.Errorf("no %v in the capture; have %v", typ, types)

@@ -13,6 +13,12 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
+// pendingProbe is a peer's confirmation request being "probed".
+type pendingProbe struct {
+	at  time.Time
+	req enrp.ProbeRequest
+}
+
 // Member is one registrar of a Cluster.
 type Member struct {
 	ID    uint32
@@ -32,6 +38,31 @@ type Member struct {
 	// requests that came back.
 	Reports  []enrp.ReportRequest
 	Refusals []enrp.Refusal
+	// HoldOps, while set, keeps the Node's handlespace operations back
+	// instead of applying them, as the driver does while a handle table
+	// comes in; local changes still reach the Node. ReleaseOps applies
+	// them.
+	HoldOps bool
+	held    []enrp.Op
+
+	// Sees, if set, is what this member's probe of an element sees, for
+	// the peers' confirmation requests (nil: up); ProbeDelay is how long
+	// its probe takes before the answer goes out.
+	Sees       func(pool string, id uint32) handlespace.Health
+	ProbeDelay time.Duration
+	// Probed are the peers' confirmation requests this member carried
+	// out; Verdicts the outcomes of its own confirmations (applied to
+	// its handlespace as its monitor would); Handed the elements it was
+	// handed (off or back); Left whether its hand-off is over.
+	Probed   []enrp.ProbeRequest
+	Verdicts []enrp.Verdict
+	Handed   []enrp.Handed
+	Left     bool
+	probes   []pendingProbe
+	// OnStart, if set, runs on the member's new handlespace when it
+	// (re)starts, after its zones and registrations are loaded and before
+	// its Node sees them (as a daemon restores stored state).
+	OnStart func(hs *handlespace.Handlespace)
 
 	counts map[string]int // failure reports counted, by pool and element
 	zones  []handlespace.ZoneDef
@@ -141,6 +172,10 @@ func (m *Member) Start(registrations []Registration) error {
 			return err
 		}
 	}
+	if m.OnStart != nil {
+		m.OnStart(m.HS)
+	}
+	m.Left, m.probes = false, nil
 	m.up = true
 	m.dial = map[uint32]bool{}
 	for _, p := range m.Peers {
@@ -239,6 +274,7 @@ func (c *Cluster) Connected(a, b uint32) bool { return c.conns[pair(a, b)] }
 // in flight to it is lost, and its connections break.
 func (m *Member) Stop() {
 	m.up = false
+	m.probes = nil
 	m.c.trace("%08x stopped", m.ID)
 	m.c.disconnect()
 }
@@ -293,7 +329,11 @@ func (m *Member) handle(r enrp.Ready) {
 		}
 	}
 	m.Bind.SetLive(r.Live)
-	if errs := m.Bind.Apply(r.Ops); len(errs) > 0 {
+	ops := r.Ops
+	if m.HoldOps {
+		m.held, ops = append(m.held, ops...), nil
+	}
+	if errs := m.Bind.Apply(ops); len(errs) > 0 {
 		m.OpErrors = append(m.OpErrors, errs...)
 	}
 	m.next = r.Next
@@ -318,9 +358,81 @@ func (m *Member) handle(r enrp.Ready) {
 		}
 	}
 	m.Refusals = append(m.Refusals, r.Refusals...)
-	if len(r.Ops) > 0 || len(r.Admin) > 0 || len(r.Reports) > 0 {
+	for _, pr := range r.Probes {
+		m.Probed = append(m.Probed, pr)
+		m.probes = append(m.probes, pendingProbe{at: m.c.Clock.Now().Add(m.ProbeDelay), req: pr})
+	}
+	for _, v := range r.Verdicts {
+		// As the daemon's monitor does: publish the verdict as a local
+		// change, which the Node then announces.
+		m.Verdicts = append(m.Verdicts, v)
+		if v.Moved {
+			continue
+		}
+		m.HS.Update(v.Pool, v.ID, func(e *handlespace.Element) {
+			e.Health, e.Vantage = v.Health, v.Vantage
+			e.Last = handlespace.LastAt(e, m.ID)
+		})
+	}
+	m.Handed = append(m.Handed, r.Handed...)
+	m.Left = m.Left || r.Left
+	if len(r.Ops) > 0 || len(r.Admin) > 0 || len(r.Reports) > 0 || len(r.Verdicts) > 0 {
 		m.Sync()
 	}
+}
+
+// Confirm has the member ask its peers to confirm the health proposed
+// for element id of pool, homed here, waiting up to wait; false when
+// there is no one to ask (then the member applies proposed itself, as
+// its monitor would).
+func (m *Member) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) bool {
+	ok, r := m.Node.Confirm(pool, id, proposed, wait)
+	m.handle(r)
+	if !ok {
+		m.Do(func(hs *handlespace.Handlespace) error {
+			return hs.Update(pool, id, func(e *handlespace.Element) { e.Health, e.Vantage, e.Last = proposed, nil, false })
+		})
+	}
+	return ok
+}
+
+// Leave begins the member's planned hand-off (enrp.Node.Leave), with
+// state for what a monitor keeps beside each element (nil: nothing).
+func (m *Member) Leave(state enrp.HandoffState) {
+	m.handle(m.Node.Leave(state))
+}
+
+// answerProbes answers the peers' confirmation requests whose probe is
+// done by now.
+func (m *Member) answerProbes(now time.Time) {
+	rest := m.probes[:0]
+	var due []enrp.ProbeRequest
+	for _, p := range m.probes {
+		if p.at.After(now) {
+			rest = append(rest, p)
+		} else {
+			due = append(due, p.req)
+		}
+	}
+	m.probes = rest
+	for _, req := range due {
+		h := handlespace.HealthUp
+		if m.Sees != nil {
+			h = m.Sees(req.Pool, req.ID)
+		}
+		m.handle(m.Node.Answer(req, h, time.Millisecond))
+	}
+}
+
+// ReleaseOps stops holding the Node's operations back (HoldOps) and
+// applies those held, in order.
+func (m *Member) ReleaseOps() {
+	ops := m.held
+	m.HoldOps, m.held = false, nil
+	if errs := m.Bind.Apply(ops); len(errs) > 0 {
+		m.OpErrors = append(m.OpErrors, errs...)
+	}
+	m.Sync()
 }
 
 // RequestReport passes a failure report of element id of pool from the
@@ -390,6 +502,9 @@ func (c *Cluster) step() {
 	}
 	for _, id := range sortedKeys(c.Members) {
 		m := c.Members[id]
+		if m.up && !m.paused.After(now) {
+			m.answerProbes(now)
+		}
 		if m.up && !m.paused.After(now) && !m.next.After(now) {
 			m.handle(m.Node.Tick())
 		}
@@ -401,6 +516,11 @@ func (c *Cluster) nextEvent() time.Time {
 	next := c.Net.next()
 	for _, m := range c.Members {
 		at := m.next
+		for _, p := range m.probes {
+			if p.at.Before(at) {
+				at = p.at
+			}
+		}
 		if m.paused.After(at) {
 			at = m.paused
 		}

@@ -163,6 +163,10 @@ type elemT struct {
 	deregAt  time.Time // acknowledgement of the deregistration
 	cut      map[int]bool
 	reserved bool // not touched by element faults
+	// local: registered during a network fault, so known only on side
+	// (sideOf) of the registrar that acknowledged it until the heal.
+	local bool
+	side  int
 }
 
 // regT is what the checker knows of a registrar's place in the network.
@@ -198,20 +202,23 @@ type Checker struct {
 	regs     []regT
 	changes  []time.Time // faults and heals: changes of the live set
 	netFault int         // network faults in force
-	events   []event
-	actions  []event // the workloads' acknowledged changes
-	viols    []Violation
-	nviol    map[string]int
-	stats    []regStats
-	rng      *rand.Rand
-	dynNext  int
-	counts   workCounts
-	paused   bool
-	start    time.Time
-	end      time.Time
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	stopOnce sync.Once
+	// splitAt and healedAt: when the network faults in force began, and
+	// when the last ones were healed.
+	splitAt, healedAt time.Time
+	events            []event
+	actions           []event // the workloads' acknowledged changes
+	viols             []Violation
+	nviol             map[string]int
+	stats             []regStats
+	rng               *rand.Rand
+	dynNext           int
+	counts            workCounts
+	paused            bool
+	start             time.Time
+	end               time.Time
+	stop              chan struct{}
+	wg                sync.WaitGroup
+	stopOnce          sync.Once
 }
 
 // workCounts counts what the workloads did.
@@ -327,6 +334,16 @@ func (c *Checker) Standing(a netip.Addr) bool {
 	return e != nil && (e.reg == regNone || e.reg == regAcked)
 }
 
+// Untouched reports whether element a has been alive, with no element
+// fault, since at (a frozen or dead element records no probes, so it is
+// no measure of who probes it).
+func (c *Checker) Untouched(a netip.Addr, at time.Time) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e := c.elems[a]
+	return e != nil && e.state == Alive && !e.since.After(at)
+}
+
 // Registration returns who acknowledged the registration of element a,
 // and when (ok false if a is no acknowledged registration standing).
 func (c *Checker) Registration(a netip.Addr) (by *Registrar, at time.Time, ok bool) {
@@ -405,12 +422,55 @@ func (c *Checker) SetIsolated(r *Registrar, on bool) {
 
 // recountNet counts the network faults in force; c.mu is held.
 func (c *Checker) recountNet() {
+	was := c.netFault
 	c.netFault = 0
 	for _, r := range c.regs {
 		if r.minority || r.isolated {
 			c.netFault++
 		}
 	}
+	switch {
+	case was == 0 && c.netFault > 0:
+		c.splitAt = time.Now()
+	case was > 0 && c.netFault == 0:
+		c.healedAt = time.Now()
+	}
+}
+
+// sideOf names the side of the network faults in force that registrar
+// ri is on: 0 the majority (or no fault), 1 the minority, 2+ri alone
+// (its link is down). c.mu is held.
+func (c *Checker) sideOf(ri int) int {
+	switch {
+	case c.regs[ri].isolated:
+		return 2 + ri
+	case c.regs[ri].minority:
+		return 1
+	}
+	return 0
+}
+
+// knows tells whether registrar ri can know of registration e now, so
+// that a deregistration there means something: a DNS UPDATE deleting an
+// element the registrar never heard of is a successful no-op (RFC 2136),
+// which no registrar can turn into a deregistration of the element
+// registered elsewhere. A registration is known everywhere Propagate
+// after it, unless a network fault came first; one made during a fault
+// only on its side (Propagate after it), and everywhere once the fault
+// has been healed for a takeover's time (the registrars meet again and
+// sync). c.mu is held.
+func (c *Checker) knows(ri int, e *elemT, now time.Time) bool {
+	b := c.cfg.Bounds
+	if c.netFault > 0 {
+		if e.local {
+			return e.side == c.sideOf(ri) && e.regAt.Add(b.Propagate).Before(now)
+		}
+		return e.regAt.Add(b.Propagate).Before(c.splitAt)
+	}
+	if e.local {
+		return now.After(c.healedAt.Add(b.Propagate + b.Takeover))
+	}
+	return e.regAt.Add(b.Propagate).Before(now)
 }
 
 // SetCut says whether element a is cut off from registrar r (a blackhole
@@ -611,7 +671,7 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 		case majority && e.state != Alive && t.Sub(e.since) > c.deadBound(e.since):
 			viols = append(viols, Violation{Kind: VDeadListed, At: t, Reg: reg, Pool: pool, Elem: a,
 				Detail: fmt.Sprintf("%s for %v (bound %v)", e.state, t.Sub(e.since).Round(time.Millisecond), c.deadBound(e.since))})
-		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(e.deregAt) > b.Propagate:
+		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(c.deregSeen(e)) > b.Propagate:
 			viols = append(viols, Violation{Kind: VStaleDereg, At: t, Reg: reg, Pool: pool, Elem: a,
 				Detail: fmt.Sprintf("deregistered %v ago", t.Sub(e.deregAt).Round(time.Millisecond))})
 		}
@@ -678,6 +738,23 @@ func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 	return false
 }
 
+// deregSeen is when e's deregistration could start to reach every
+// registrar: its acknowledgement, or the last fault or heal after it (a
+// deregistration made on one side of a partition, or while a registrar
+// was stopped, reaches the others only once they meet again). Faults and
+// heals up to now count, not only up to the question's sending: an
+// answer judged after a heal may be to a question sent just before it.
+// c.mu is held.
+func (c *Checker) deregSeen(e *elemT) time.Time {
+	from := e.deregAt
+	for _, f := range c.changes {
+		if f.After(from) {
+			from = f
+		}
+	}
+	return from
+}
+
 // settleBound is bound, plus Takeover if the live set changed within
 // bound after from (the home that was to probe or announce the element
 // may be the one that went). c.mu is held.
@@ -742,17 +819,20 @@ func (c *Checker) register() {
 			continue
 		}
 		ri := live[c.rng.IntN(len(live))]
-		var standing []*elemT
+		var standing, known []*elemT
 		for _, e := range c.members[dyn] {
 			if e.reg == regAcked {
 				standing = append(standing, e)
+				if c.knows(ri, e, time.Now()) {
+					known = append(known, e)
+				}
 			}
 		}
 		var e *elemT
 		add := len(standing) == 0 || len(standing) < c.cfg.MaxDyn && c.rng.Float64() >= c.cfg.Deregister
-		if !add && c.cfg.Deregister == 0 {
+		if !add && (c.cfg.Deregister == 0 || len(known) == 0) {
 			c.mu.Unlock()
-			continue // MaxDyn stand, and nothing is to be deregistered
+			continue // MaxDyn stand, and nothing is to be deregistered (there)
 		}
 		if add {
 			if c.dynNext >= len(c.cfg.Dyn.Elems) {
@@ -766,7 +846,7 @@ func (c *Checker) register() {
 			c.elems[a] = e
 			c.members[dyn] = append(c.members[dyn], e)
 		} else {
-			e = standing[c.rng.IntN(len(standing))]
+			e = known[c.rng.IntN(len(known))]
 		}
 		c.mu.Unlock()
 		r := c.cfg.Cluster.Regs[ri]
@@ -788,6 +868,7 @@ func (c *Checker) register() {
 			c.events = append(c.events, event{at: now, what: fmt.Sprintf("(%s of %s %s at %s by %s failed: %v)", what, e.label, e.addr, r.Name, e.via, err)})
 		case add:
 			e.reg, e.regAt, e.regBy = regAcked, now, ri
+			e.local, e.side = c.netFault > 0, c.sideOf(ri)
 			c.counts.registered++
 		default:
 			e.reg, e.deregAt, e.regBy = regGone, now, ri

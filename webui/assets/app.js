@@ -68,11 +68,13 @@
   // The columns of an element row: header, class, and the cell's text and
   // title from an element (e), its pool (p) and the reply (s).
   const columns = [
-    { th: 'health', cls: 'health', text: (e) => e.health },
+    { th: 'health', cls: 'health', text: (e) => e.disputed ? e.health + ', disputed' : e.health,
+      klass: (e) => e.disputed ? 'disputed' : '' },
     { th: 'element', cls: '', text: (e) => e.label, title: (e) => e.name },
     { th: 'id', cls: 'mono', text: (e) => e.id },
     { th: 'address', cls: 'mono', text: addrText, title: (e) => (e.addresses || []).join(' ') + ' port ' + e.port + ' ' + e.transport },
-    { th: 'served', cls: '', text: (e) => e.served ? 'yes' : 'no' },
+    { th: 'served', cls: '', text: (e) => e.served ? (e.last ? 'yes, last here' : 'yes') : 'no',
+      title: (e) => e.disputed ? 'disputed: ' + (e.vantage || []).map((v) => v.registrar + ' sees it ' + v.health).join(', ') : '' },
     { th: 'admin', cls: '', text: (e) => e.admin === 'auto' ? (e.reported ? 'reported' : 'auto') : e.admin + (e.reported ? ', reported' : ''),
       klass: (e) => e.admin === 'drain' ? 'adm-drain' : e.admin === 'force-down' ? 'adm-force-down' : e.reported ? 'rep' : '' },
     { th: 'last probe', cls: '', text: (e, p, s) => {
@@ -99,10 +101,10 @@
     if (e.reported) c += ' reported';
     return c;
   }
-  function problem(e) { return e.health !== 'up' || !e.served || e.admin !== 'auto' || e.reported; }
+  function problem(e) { return e.health !== 'up' || !e.served || e.admin !== 'auto' || e.reported || !!e.disputed; }
   function haystack(e, p) {
     return [p.name, e.label, e.name, e.id, (e.addresses || []).join(' '), ':' + e.port, e.site, e.health,
-      e.admin, e.reported ? 'reported' : '', e.served ? 'served' : 'unserved', e.home,
+      e.admin, e.reported ? 'reported' : '', e.served ? 'served' : 'unserved', e.home, e.disputed ? 'disputed' : '',
       e.last_probe && !e.last_probe.ok ? e.last_probe.error : ''].join(' ').toLowerCase();
   }
 
@@ -180,6 +182,7 @@
     if (c.drained) parts.push(c.drained + ' drained');
     if (c.forced_down) parts.push(c.forced_down + ' forced down');
     if (c.reported) parts.push(c.reported + ' reported');
+    if (c.disputed) parts.push(c.disputed + ' disputed');
     if (p.fail_open) parts.push('FAIL OPEN');
     setText(st.counts, parts.join(' · '));
     const upServed = c.served;
@@ -237,6 +240,7 @@
     if (t.drained) item(t.drained, 'drained', 'adm-drain');
     if (t.forced_down) item(t.forced_down, 'forced down', 'adm-force-down');
     if (t.reported) item(t.reported, 'reported', 'rep');
+    if (t.disputed) item(t.disputed, 'disputed', 'disputed');
     setText(el('registrar'), s.registrar ? 'registrar ' + s.registrar : '');
     const bad = t.down + t.unknown;
     document.title = (bad ? bad + ' not up · ' : '') + 'poolnsd';

@@ -1,0 +1,326 @@
+package enrp
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// Health confirmation from other vantage points (see vantage.go for the
+// maths).
+//
+// The home (its monitor, through Confirm) asks the element's vantage
+// points: a HANDLE_UPDATE (ADD_PE) of its copy of the element with
+// ParamXConfirmReq, carrying a nonce, the health its own probes propose
+// and how long it waits. A vantage point that has the element homed at
+// the asker hands the request to its driver (Ready.Probes), which probes
+// the element once and gives the result back (Answer); the answer goes
+// to the home as a HANDLE_UPDATE of the vantage point's copy with
+// ParamXConfirmAns. The home decides (Quorum) once every vantage point
+// answered or its wait is over, and hands the verdict to its driver
+// (Ready.Verdicts), which publishes it as a local change (the element's
+// health and, if the votes disagreed, its Vantage), which reaches every
+// peer as usual.
+//
+// A request is refused (an ERROR naming it, ParamXRefused) when the
+// element is unknown here or homed elsewhere than at the asker, and when
+// the asker is over its rate (ConfirmRate, ConfirmBurst) or too many of
+// its probes are in flight here (MaxProbes); the refusals themselves are
+// rate-limited, and those beyond the rate are dropped silently. A peer
+// that does not know ParamXConfirmReq reads the request as the home's
+// word on its own element (what it is); a home that does not know
+// ParamXConfirmAns ignores the answer, a non-home's word.
+
+// Defaults of the confirmation limits.
+const (
+	DefaultConfirmRate  = 1000 // requests a second from one peer
+	DefaultConfirmBurst = 2000
+	DefaultMaxProbes    = 512
+	// refusalRate and refusalBurst bound the ERRORs refusing one peer's
+	// requests (the rest are dropped without a word).
+	refusalRate  = 10
+	refusalBurst = 20
+)
+
+// RefusedBusy: the receiver refused the request for now: the asker is
+// over its rate, or too many of its requests are being carried out.
+const RefusedBusy uint8 = 5
+
+// ProbeRequest is a home's request, accepted here, to probe element ID of
+// Pool once, now, and answer with what the probe saw (Node.Answer) within
+// Budget.
+type ProbeRequest struct {
+	Pool  string
+	ID    uint32
+	From  uint32 // the home that asks
+	Nonce uint32
+	// Budget is how long the home waits for the answer; the probe should
+	// end well before (the driver gives it three quarters).
+	Budget time.Duration
+	// Proposed is the health the home's own probes propose.
+	Proposed handlespace.Health
+}
+
+// Verdict is the outcome of a confirmation this registrar asked for: the
+// element's health by quorum, and what each vantage point saw.
+type Verdict struct {
+	Pool string
+	ID   uint32
+	// Current is the health published when the confirmation began, and
+	// Proposed what the home's probes said.
+	Current, Proposed handlespace.Health
+	// Health is the verdict.
+	Health handlespace.Health
+	// Vantage is what the vantage points saw when they disagreed (the
+	// element is disputed), sorted by registrar; nil when they agreed.
+	Vantage []handlespace.Vantage
+	// Votes are the answers that came in time, this registrar's own first.
+	Votes []Vote
+	// Asked is how many other registrars were asked.
+	Asked int
+	// Moved: the element is no longer homed here (it was handed off, or
+	// taken back, while the vantage points probed it), or a vantage
+	// point refused because it sees another home (the registrars do not
+	// agree on the live set yet: this one may have just started); the
+	// verdict is not to be published here (its home decides, or this
+	// registrar asks again once it is settled).
+	Moved bool
+}
+
+// round is a confirmation this registrar asked for.
+type round struct {
+	key
+	nonce             uint32
+	current, proposed handlespace.Health
+	votes             []Vote
+	waiting           map[uint32]bool // asked, not answered yet
+	asked             int
+	deadline          time.Time
+	elsewhere         bool // a vantage point refused: the element's home is another there
+}
+
+// probeReq is a peer's request being carried out here.
+type probeReq struct {
+	from, nonce uint32
+}
+
+// bucket is a token bucket on the Node's clock.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take takes a token if there is one, refilling at rate a second up to
+// burst.
+func (b *bucket) take(now time.Time, rate float64, burst int) bool {
+	if b.last.IsZero() {
+		b.tokens, b.last = float64(burst), now
+	}
+	b.tokens = min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// ConfirmStats counts what the confirmations did here.
+type ConfirmStats struct {
+	// Asked counts the confirmations this registrar asked for, Decided
+	// those decided, Disputed those whose vantage points disagreed.
+	Asked, Decided, Disputed uint64
+	// Probes counts the peers' requests accepted here (probes made for
+	// them); Refused those refused (unknown element, not the home,
+	// rate, load), whether an ERROR said so or not.
+	Probes, Refused uint64
+}
+
+// ConfirmStats returns the confirmation counters.
+func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
+
+// Confirm asks the vantage points of element id of pool, homed here, to
+// probe it once now, because this registrar's probes propose the health
+// proposed; it waits up to wait for their answers. It returns false (and
+// sends nothing) when there is no one to ask: the element is not homed
+// here, no other registrar is live, Config.Confirm is 0, or this
+// registrar is handing its elements off. Otherwise the verdict comes in a
+// later Ready's Verdicts (after every answer, or at wait), and a
+// confirmation of the element already under way is decided at once with
+// the answers it has.
+func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) (bool, Ready) {
+	k := key{pool, id}
+	en := n.tab.get(k)
+	if en == nil || en.home() != n.id || n.cfg.Confirm <= 0 || n.leaving != nil {
+		return false, n.flush()
+	}
+	vs := Vantages(n.live, n.id, pool, id, n.cfg.Confirm)
+	if len(vs) == 0 {
+		return false, n.flush()
+	}
+	if old := n.rounds[k]; old != nil {
+		n.decide(old)
+	}
+	n.nonce++
+	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
+		votes:   []Vote{{Registrar: n.id, Health: proposed}},
+		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait)}
+	n.rounds[k] = r
+	n.byNonce[r.nonce] = r
+	n.cstats.Asked++
+	budget := uint16(min(wait.Milliseconds(), math.MaxUint16))
+	for _, v := range vs {
+		r.waiting[v] = true
+		pe := n.toPE(en)
+		pe.X.ConfirmReq = &ConfirmReq{Nonce: r.nonce, Budget: budget, Proposed: uint8(proposed)}
+		n.send(v, &Message{Type: TypeHandleUpdate, Action: AddPE,
+			Entries: []Entry{{Handle: []byte(pool), Elements: []PE{pe}}}})
+	}
+	return true, n.flush()
+}
+
+// decide ends round r with the votes it has and hands out the verdict.
+func (n *Node) decide(r *round) {
+	delete(n.rounds, r.key)
+	delete(n.byNonce, r.nonce)
+	h, views := Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
+	v := Verdict{Pool: r.pool, ID: r.id, Current: r.current, Proposed: r.proposed, Health: h, Vantage: views,
+		Votes: r.votes, Asked: r.asked}
+	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.elsewhere {
+		v.Moved = true
+	}
+	n.out.Verdicts = append(n.out.Verdicts, v)
+	n.cstats.Decided++
+	if views != nil {
+		n.cstats.Disputed++
+	}
+	detail := fmt.Sprintf("%s %s: proposed %s, verdict %s, %d of %d vantage points answered", r.pool, handlespace.IDString(r.id),
+		r.proposed, h, len(r.votes)-1, r.asked)
+	if views != nil {
+		detail += ", disputed"
+	}
+	if v.Moved {
+		detail += ", not published: the element is homed elsewhere (here or at a vantage point)"
+	}
+	n.event(Event{Kind: EventConfirmed, Detail: detail})
+}
+
+// tickRounds decides the rounds whose wait is over, and forgets the
+// peers' requests that were never answered.
+func (n *Node) tickRounds(now time.Time) {
+	for _, nonce := range sortedKeys(n.byNonce) {
+		if r := n.byNonce[nonce]; !now.Before(r.deadline) {
+			n.decide(r)
+		}
+	}
+	for pr, until := range n.probing {
+		if !now.Before(until) {
+			delete(n.probing, pr)
+		}
+	}
+}
+
+// onConfirmAnswer takes a vantage point's answer.
+func (n *Node) onConfirmAnswer(p *peer, pool string, pe *PE) {
+	a := pe.X.ConfirmAns
+	r := n.byNonce[a.Nonce]
+	if r == nil || r.pool != pool || r.id != pe.ID || !r.waiting[p.id] {
+		return // late (decided already), or not asked
+	}
+	delete(r.waiting, p.id)
+	h := handlespace.Health(a.Health)
+	if h > handlespace.HealthDown {
+		h = handlespace.HealthUnknown
+	}
+	r.votes = append(r.votes, Vote{Registrar: p.id, Health: h})
+	if len(r.waiting) == 0 {
+		n.decide(r)
+	}
+}
+
+// onConfirmRequest takes a home's request to probe one of its elements.
+func (n *Node) onConfirmRequest(p *peer, pool string, pe *PE) {
+	now := n.now()
+	req := pe.X.ConfirmReq
+	what := fmt.Sprintf("confirmation request for %s %s", pool, handlespace.IDString(pe.ID))
+	if n.confirmIn[p.id] == nil {
+		n.confirmIn[p.id] = &bucket{}
+	}
+	if !n.confirmIn[p.id].take(now, n.cfg.ConfirmRate, n.cfg.ConfirmBurst) {
+		n.refuseConfirm(p, pool, pe.ID, RefusedBusy, what, "too many requests from this peer")
+		return
+	}
+	en := n.tab.get(key{pool, pe.ID})
+	switch {
+	case en == nil:
+		n.refuseConfirm(p, pool, pe.ID, RefusedNoElement, what, "no such element here")
+		return
+	case en.home() != p.id:
+		n.refuseConfirm(p, pool, pe.ID, RefusedNotHome, what,
+			fmt.Sprintf("its home is %s here, not the asker", handlespace.IDString(en.home())))
+		return
+	case len(n.probing) >= n.cfg.MaxProbes:
+		n.refuseConfirm(p, pool, pe.ID, RefusedBusy, what, "too many probes for peers in flight")
+		return
+	}
+	budget := time.Duration(req.Budget) * time.Millisecond
+	n.probing[probeReq{p.id, req.Nonce}] = now.Add(budget)
+	n.cstats.Probes++
+	proposed := handlespace.Health(req.Proposed)
+	if proposed > handlespace.HealthDown {
+		proposed = handlespace.HealthUnknown
+	}
+	n.out.Probes = append(n.out.Probes, ProbeRequest{Pool: pool, ID: pe.ID, From: p.id, Nonce: req.Nonce, Budget: budget, Proposed: proposed})
+}
+
+// refuseConfirm refuses a confirmation request with an ERROR naming it,
+// unless the peer's refusals are over their rate.
+func (n *Node) refuseConfirm(p *peer, pool string, id uint32, reason uint8, what, why string) {
+	n.cstats.Refused++
+	if n.refusalsOut[p.id] == nil {
+		n.refusalsOut[p.id] = &bucket{}
+	}
+	if !n.refusalsOut[p.id].take(n.now(), refusalRate, refusalBurst) {
+		return
+	}
+	n.event(Event{Kind: EventConfirmRefused, Peer: p.id, Detail: what + ": " + why})
+	n.send(p.id, &Message{Type: TypeError,
+		Causes:  []Cause{{Code: CauseInvalidValues, Info: diagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
+		Refused: &Refused{Request: ParamXConfirmReq, Reason: reason, ID: id, Handle: []byte(pool)}})
+}
+
+// Answer sends the home that asked (Ready.Probes) what the probe of its
+// element saw: up or down, or unknown when it could not be probed.
+func (n *Node) Answer(req ProbeRequest, h handlespace.Health, rtt time.Duration) Ready {
+	pr := probeReq{req.From, req.Nonce}
+	if _, ok := n.probing[pr]; !ok {
+		return n.flush() // forgotten: too late to count
+	}
+	delete(n.probing, pr)
+	en := n.tab.get(key{req.Pool, req.ID})
+	if p := n.peers[req.From]; en == nil || p == nil || p.dead {
+		return n.flush()
+	}
+	pe := n.toPE(en)
+	pe.X.ConfirmAns = &ConfirmAns{Nonce: req.Nonce, Health: uint8(h), RTT: uint32(min(max(rtt.Microseconds(), 0), math.MaxUint32))}
+	n.send(req.From, &Message{Type: TypeHandleUpdate, Action: AddPE,
+		Entries: []Entry{{Handle: []byte(req.Pool), Elements: []PE{pe}}}})
+	return n.flush()
+}
+
+// onConfirmRefused ends the wait for a vantage point that refused.
+func (n *Node) onConfirmRefused(p *peer, r *Refused, pool string) {
+	for _, nonce := range sortedKeys(n.byNonce) {
+		rd := n.byNonce[nonce]
+		if rd.pool == pool && rd.id == r.ID && rd.waiting[p.id] {
+			delete(rd.waiting, p.id)
+			rd.elsewhere = rd.elsewhere || r.Reason == RefusedNotHome
+			if len(rd.waiting) == 0 {
+				n.decide(rd)
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,409 @@
+package enrp
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// Planned hand-off, and hand-back.
+//
+// A registrar that stops with live peers (SIGTERM) calls Leave: it sends
+// each live peer the elements it is home for whose next home that peer
+// is (the rendezvous winner among the live registrars without this one),
+// as pages of HANDLE_TABLE_RESPONSE marked with ParamXHandoff, each
+// element with its state (health, admin state, load, failure reports) and
+// what the monitor keeps beside it (its smoothed RTT and report count);
+// every peer gets a last page (HandoffLast, empty if it gets nothing).
+// The peer becomes the home of what it was given (a registered element
+// one ownership generation on, as a takeover does), and on the last page
+// takes the leaver out of its live set without waiting for it to fall
+// silent (zone-file elements follow the live set; the leaver's other
+// registered elements go to their rendezvous winners, which every peer
+// computes alike), and acknowledges with a PRESENCE carrying
+// ParamXHandoff (HandoffAck). With every acknowledgement in (or the peers
+// that did not answer dead), the leaver gives its elements up in its own
+// table too (Ready.Left); its driver bounds the wait
+// (enrp.handoff_timeout).
+//
+// Hand-back: when the live set grows (a registrar joins, restarts or
+// comes back after a partition), the zone-file elements whose home moves
+// to the newcomer are handed back to it by their old home: a page marked
+// HandbackPage with the old home's state. Each state carries its strength
+// (ElementX.Strength): how many registrars were live when its home
+// measured it. The newcomer takes the state when it is stronger than its
+// own (its own is from before it joined, or from its side of a partition
+// with fewer registrars, or it has none), so that it never serves, or
+// announces, a stale verdict of its own. Meanwhile every other registrar
+// keeps its state of such an element for a while (settleWindow) against
+// a weaker word from the new home.
+
+// Handed is an element whose home this registrar became by a peer's
+// hand-off, or whose state it took from a peer's hand-back, with what the
+// old home kept beside the element, for the monitor to go on from there.
+type Handed struct {
+	Pool   string
+	ID     uint32
+	From   uint32 // the old home
+	Health handlespace.Health
+	// RTT is the old home's smoothed RTT of the element, 0 unknown.
+	RTT time.Duration
+	// Reports is how many failure reports of the element the old home
+	// counted within its window.
+	Reports int
+}
+
+// HandoffState returns what the monitor keeps beside an element homed
+// here, for a hand-off: its smoothed RTT (0 unknown) and the failure
+// reports counted within the window.
+type HandoffState func(pool string, id uint32) (rtt time.Duration, reports int)
+
+// leaving is this registrar's hand-off in progress.
+type leaving struct {
+	seq     uint32
+	waiting map[uint32]bool // peers that have not acknowledged
+	keys    []key           // the elements handed off, sorted
+	succ    []uint32        // the next home of each, aligned with keys
+	count   int
+	done    bool
+}
+
+// settleWindow is how long, after the live set grew, a zone-file
+// element's state is kept against a weaker one from its new home.
+func (n *Node) settleWindow() time.Duration {
+	return 2 * n.cfg.PresenceInterval
+}
+
+// strength is how much this registrar's knowledge of the zone-file
+// elements is worth against another's (ElementX.Strength): 0 before its
+// first sync (what it knows is from before it joined); while it settles
+// after the live set grew, the number of registrars live before (its
+// side of a healed partition); else the number live now.
+func (n *Node) strength() int {
+	switch {
+	case !n.synced:
+		return 0
+	case n.now().Before(n.mergeUntil):
+		return n.mergeSide
+	}
+	return len(n.live)
+}
+
+// Leaving reports whether Leave was called.
+func (n *Node) Leaving() bool { return n.leaving != nil }
+
+// Leave begins the planned hand-off of every element homed here to the
+// live peers (see above). state, if not nil, gives what the monitor keeps
+// beside each element. The hand-off is over when a Ready has Left: at
+// once when there is no live peer, else when every peer acknowledged or
+// died. Meanwhile the elements stay homed here (their probes go on), but
+// their changes are no longer announced and no confirmation is asked
+// for.
+func (n *Node) Leave(state HandoffState) Ready {
+	if n.leaving != nil {
+		return n.flush()
+	}
+	peers := n.alivePeers()
+	own := n.tab.keys(func(en *entry) bool { return en.home() == n.id })
+	n.handSeq++
+	lv := &leaving{seq: n.handSeq, waiting: map[uint32]bool{}, keys: own, succ: make([]uint32, len(own)), count: len(own)}
+	n.leaving = lv
+	if len(peers) == 0 {
+		lv.done = true
+		n.out.Left = true
+		return n.flush()
+	}
+	byPeer := map[uint32][]key{}
+	for i, k := range own {
+		s := Rendezvous(peers, k.pool, k.id)
+		lv.succ[i] = s
+		byPeer[s] = append(byPeer[s], k)
+	}
+	fill := func(k key, pe *PE) {
+		if state == nil {
+			return
+		}
+		rtt, reports := state(k.pool, k.id)
+		if rtt > 0 {
+			pe.X.RTT = uint32(min(rtt.Microseconds(), math.MaxUint32))
+		}
+		pe.X.Reports = uint32(min(max(reports, 0), math.MaxUint32))
+	}
+	for _, id := range peers {
+		lv.waiting[id] = true
+		n.sendPages(id, byPeer[id], &Handoff{Kind: HandoffPage, Live: uint16(len(n.live)), Seq: lv.seq}, HandoffLast, handoffPage, fill)
+	}
+	n.event(Event{Kind: EventHandoffStart, Count: len(own), Detail: fmt.Sprintf("to %d peers", len(peers))})
+	return n.flush()
+}
+
+// handoffPage is the most elements of a hand-off page (which also stops
+// short of pageBytes): more than a table transfer's, so that 100 000
+// elements take a few hundred messages.
+const handoffPage = 512
+
+// sendPages sends peer to the elements of keys as HANDLE_TABLE_RESPONSE
+// pages of at most size elements marked h, the last one with kind last
+// (instead of h.Kind) when last is not 0; with no element, one empty page
+// when last is not 0, else nothing. fill, if not nil, completes each
+// element.
+func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, size int, fill func(key, *PE)) {
+	var pages []*Message
+	var cur *Message
+	count, bytes := 0, 0
+	for done, k := range keys {
+		en := n.tab.get(k)
+		if en == nil {
+			continue
+		}
+		pe := n.toPE(en)
+		if fill != nil {
+			fill(k, &pe)
+		}
+		sz := peSize(&pe) + 8
+		if cur != nil && (count >= size || bytes+sz+paramHeaderLen+pad4(len(k.pool)) > pageBytes) {
+			cur = nil
+		}
+		if cur == nil {
+			hh := *h
+			cur = &Message{Type: TypeHandleTableResp, Handoff: &hh}
+			pages = append(pages, cur)
+			count, bytes = 0, headerLen+idsLen+12
+		}
+		lastEntry := len(cur.Entries) - 1
+		if lastEntry < 0 || string(cur.Entries[lastEntry].Handle) != k.pool {
+			cur.Entries = append(cur.Entries, Entry{Handle: []byte(k.pool), Elements: make([]PE, 0, min(size-count, len(keys)-done))})
+			bytes += paramHeaderLen + pad4(len(k.pool))
+			lastEntry++
+		}
+		cur.Entries[lastEntry].Elements = append(cur.Entries[lastEntry].Elements, pe)
+		count++
+		bytes += sz
+	}
+	if last != 0 {
+		if len(pages) == 0 {
+			hh := *h
+			pages = append(pages, &Message{Type: TypeHandleTableResp, Handoff: &hh})
+		}
+		pages[len(pages)-1].Handoff.Kind = last
+	}
+	for _, m := range pages {
+		n.send(to, m)
+	}
+}
+
+// onHandoffAck takes a peer's acknowledgement of this registrar's
+// hand-off.
+func (n *Node) onHandoffAck(p *peer, h *Handoff) {
+	if n.leaving != nil && h.Seq == n.leaving.seq {
+		n.leftPeer(p.id)
+	}
+}
+
+// leftPeer stops waiting for peer id's acknowledgement (it gave it, or
+// died) and ends the hand-off when nobody is left to wait for.
+func (n *Node) leftPeer(id uint32) {
+	lv := n.leaving
+	if lv.done || !lv.waiting[id] {
+		return
+	}
+	delete(lv.waiting, id)
+	if len(lv.waiting) > 0 {
+		return
+	}
+	lv.done = true
+	// Give the elements up here too: the registered ones to their next
+	// homes, one generation on, in this Node's table only (the
+	// handlespace and the store keep them as they were: this registrar
+	// is about to stop, and a restart yields them to the newer
+	// generation at its first sync, which DNS waits for); the zone-file
+	// ones follow the live set, this registrar out of it.
+	for i, k := range lv.keys {
+		en := n.tab.get(k)
+		if en == nil || en.home() != n.id || en.static() {
+			continue
+		}
+		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, lv.succ[i]), en.gen+1))
+	}
+	n.recomputeLive()
+	n.event(Event{Kind: EventHandoffDone, Count: lv.count})
+	n.out.Left = true
+}
+
+// onHandoff takes a page of a peer's hand-off or hand-back.
+func (n *Node) onHandoff(p *peer, m *Message) {
+	if m.Handoff.Kind == HandbackPage {
+		n.onHandback(p, m)
+		return
+	}
+	now := n.now()
+	var without []uint32 // the live set once p has left
+	for _, id := range n.live {
+		if id != p.id {
+			without = append(without, id)
+		}
+	}
+	taken := 0
+	for i := range m.Entries {
+		pool, err := PoolName(m.Entries[i].Handle)
+		if err != nil {
+			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+			continue
+		}
+		for j := range m.Entries[i].Elements {
+			pe := &m.Entries[i].Elements[j]
+			e, policy, gen, err := FromPE(pe, now)
+			if err != nil {
+				n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+				continue
+			}
+			k := key{pool, e.ID}
+			cur := n.tab.get(k)
+			handed := Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,
+				RTT: time.Duration(pe.X.RTT) * time.Microsecond, Reports: int(pe.X.Reports)}
+			if e.Static || (cur != nil && cur.static()) {
+				if cur == nil || !cur.static() {
+					continue // not of this registrar's zones
+				}
+				// The leaver's state, the freshest there is; the home
+				// follows the live set when the leaver leaves it.
+				e.Home, e.Static = cur.home(), true
+				e.Last = handlespace.LastAt(e, n.id)
+				ne := newEntry(pool, policy, e, 0)
+				ne.heard = true
+				n.tab.put(ne)
+				n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
+				if Rendezvous(without, pool, e.ID) == n.id {
+					n.out.Handed = append(n.out.Handed, handed)
+				}
+				taken++
+				continue
+			}
+			if cur != nil && cur.home() != p.id && cur.home() != n.id && wins(cur.gen, cur.home(), gen, p.id) {
+				continue // another's by a newer claim
+			}
+			if cur == nil {
+				if tb, ok := n.tab.tombOf(k, now); ok && !later(e.Expires, tb.expires) {
+					continue // deregistered meanwhile
+				}
+			} else {
+				gen = max(gen, cur.gen)
+			}
+			g := guardOf(nil)
+			if cur != nil {
+				g = guardOf(cur.e)
+			}
+			e.Home = n.id
+			e.Last = handlespace.LastAt(e, n.id)
+			n.tab.put(newEntry(pool, policy, e, gen+1))
+			n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
+			n.out.Handed = append(n.out.Handed, handed)
+			taken++
+		}
+	}
+	p.handedIn += taken
+	if m.Handoff.Kind != HandoffLast {
+		p.handingIn = true // Transferring: the driver applies the pages' operations together
+		return
+	}
+	taken, p.handingIn, p.handedIn = p.handedIn, false, 0
+	n.peerLeft(p)
+	ack := n.presence(false)
+	ack.Handoff = &Handoff{Kind: HandoffAck, Seq: m.Handoff.Seq}
+	n.send(p.id, ack)
+	n.event(Event{Kind: EventHandoffIn, Peer: p.id, Count: taken, Detail: "leaving"})
+}
+
+// HandingIn reports whether a peer's hand-off is coming in.
+func (n *Node) HandingIn() bool {
+	for _, p := range n.peers {
+		if p.handingIn {
+			return true
+		}
+	}
+	return false
+}
+
+// peerLeft takes p, which handed its elements off, out of the live set:
+// its zone-file elements follow the live set, and its registered
+// elements not handed here go to their rendezvous winners, one
+// generation on (every peer computes the same). Until its connection
+// drops, p's messages are ignored.
+func (n *Node) peerLeft(p *peer) {
+	p.left, p.dead, p.asked = true, true, time.Time{}
+	p.cursor = nil
+	if p.seq != nil {
+		n.abortSeq(p, "peer left")
+	}
+	delete(n.foreign, p.id)
+	delete(n.takeovers, p.id)
+	n.forgetInRounds(p.id)
+	// The other peers take their part of the hand-off about now, not at
+	// once: give their claims a presence interval to agree again.
+	hold := n.now().Add(n.cfg.PresenceInterval)
+	for _, q := range n.peers {
+		if q.holdoff.Before(hold) {
+			q.holdoff = hold
+		}
+	}
+	n.recomputeLive()
+	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == p.id && !en.static() }) {
+		en := n.tab.get(k)
+		s := Rendezvous(n.live, k.pool, k.id)
+		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, s), en.gen+1))
+		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s, Guard: guardOf(en.e)})
+	}
+}
+
+// handBack sends each newcomer the state of the zone-file elements
+// homed here that moved to it (see recomputeLive), with their strength.
+func (n *Node) handBack(moved map[uint32][]key, oldLive int) {
+	for _, to := range sortedKeys(moved) {
+		n.handSeq++
+		n.sendPages(to, moved[to], &Handoff{Kind: HandbackPage, Live: uint16(min(oldLive, math.MaxUint16)), Seq: n.handSeq}, 0, n.cfg.PageSize, nil)
+		n.event(Event{Kind: EventHandback, Peer: to, Count: len(moved[to]), Detail: "given"})
+	}
+}
+
+// onHandback takes a peer's state of zone-file elements now homed here,
+// where it is stronger than this registrar's own.
+func (n *Node) onHandback(p *peer, m *Message) {
+	now := n.now()
+	taken := 0
+	for i := range m.Entries {
+		pool, err := PoolName(m.Entries[i].Handle)
+		if err != nil {
+			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+			continue
+		}
+		for j := range m.Entries[i].Elements {
+			pe := &m.Entries[i].Elements[j]
+			k := key{pool, pe.ID}
+			cur := n.tab.get(k)
+			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
+				continue
+			}
+			s, mine := int(pe.X.Strength)-1, n.strength()
+			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) {
+				continue
+			}
+			e, policy, _, err := FromPE(pe, now)
+			if err != nil {
+				n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+				continue
+			}
+			e.Home, e.Static = n.id, true
+			e.Last = handlespace.LastAt(e, n.id)
+			ne := newEntry(pool, policy, e, 0)
+			ne.heard = true
+			n.tab.put(ne)
+			n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
+			n.out.Handed = append(n.out.Handed, Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,
+				RTT: time.Duration(pe.X.RTT) * time.Microsecond})
+			taken++
+		}
+	}
+	n.event(Event{Kind: EventHandback, Peer: p.id, Count: taken, Detail: fmt.Sprintf("taken (of %d)", m.elementCount())})
+}
