@@ -90,6 +90,7 @@ func (h *Handler) buildMsg(req *request, r *Result) (*dns.Msg, int) {
 		defer h.scratch.Put(s)
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
+		h.tallyAnswer(r, s)
 		m.Answer, m.Extra = poolRRs(m.Answer, m.Extra, r, s.picks)
 	}
 	return m, scope

@@ -285,6 +285,7 @@ func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []
 	default:
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
+		h.tallyAnswer(r, s)
 		b, ancount, arcount = h.packPool(s, b, req, r, pw)
 	}
 	return h.finish(req, b, len(dst), ancount, arcount, scope)

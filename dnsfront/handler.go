@@ -27,6 +27,7 @@ type Handler struct {
 	log      *slog.Logger
 	scratch  sync.Pool // *scratch
 	metrics  *metrics.DNS
+	tally    Tally // nil: none (tally.go)
 	queryLog atomic.Bool
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
@@ -62,6 +63,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	}
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer}
 	h.queryLog.Store(cfg.QueryLog)
+	h.tally = cfg.Answers
 	h.SetSites(cfg.Sites)
 	h.SetProtections(cfg.Protect)
 	if h.updateTimeout <= 0 {

@@ -38,6 +38,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics gets the query counters and latencies (nil: none).
 	Metrics *metrics.DNS
+	// Answers, when set, counts each pool answer and its first element
+	// (the status page's history).
+	Answers Tally
 	// QueryLog logs one line per query at info level (off by default;
 	// Handler.SetQueryLog changes it while serving).
 	QueryLog bool

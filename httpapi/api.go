@@ -121,6 +121,9 @@ type Config struct {
 	// are refused with 400 (the registrar refuses them too, with its own
 	// AllowLoopback: give both the same).
 	AllowLoopback bool
+	// History, when set, serves GET /v1/history and GET /v1/peers
+	// (history.go); without it they answer 404.
+	History History
 	// AuthRefused, when set, is called for each write refused with 401 (no
 	// or a wrong bearer token); registration is true on the registration
 	// endpoints. For the metrics.
@@ -145,11 +148,13 @@ type api struct {
 	refused func(registration bool)
 	// loopback is Config.AllowLoopback.
 	loopback bool
+	// hist is Config.History, nil if none.
+	hist History
 }
 
 // NewHandler returns the API's handler over b.
 func NewHandler(b Backend, cfg Config) http.Handler {
-	a := &api{b: b, log: cfg.Logger, now: cfg.Now, refused: cfg.AuthRefused, loopback: cfg.AllowLoopback}
+	a := &api{b: b, log: cfg.Logger, now: cfg.Now, refused: cfg.AuthRefused, loopback: cfg.AllowLoopback, hist: cfg.History}
 	if a.refused == nil {
 		a.refused = func(bool) {}
 	}
@@ -181,6 +186,9 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	route(http.MethodGet, "/v1/pools", a.listPools)
 	route(http.MethodGet, "/v1/pools/{pool}", a.getPool)
 	route(http.MethodGet, "/v1/status", a.status) // status.go
+	// history.go
+	route(http.MethodGet, "/v1/history", a.history)
+	route(http.MethodGet, "/v1/peers", a.peers)
 	route(http.MethodPost, "/v1/pools/{pool}/reports", a.reporter(a.report))
 	route(http.MethodPut, "/v1/pools/{pool}/elements/{pe}/admin", a.write(a.setAdmin))
 	if cfg.Registrar != nil {

@@ -10,6 +10,9 @@
 //	GET  /healthz                                 liveness: {"status":"ok"}
 //	GET  /v1/pools                                every pool, with counts
 //	GET  /v1/pools/{pool}                         one pool with every element
+//	GET  /v1/status                               every pool with every element
+//	GET  /v1/history                              series and health timelines (Config.History)
+//	GET  /v1/peers                                the cluster's registrars and peering events
 //	POST /v1/pools/{pool}/reports                 a failure report (RFC 5352 ENDPOINT_UNREACHABLE)
 //	PUT  /v1/pools/{pool}/elements/{pe}/admin     set drain, force-down or auto
 //

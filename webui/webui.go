@@ -13,6 +13,17 @@
 // elements with a problem. With more than 300 elements, pools start closed
 // unless they have no element in the answers.
 //
+// history.js, beside app.js, polls GET /v1/history and GET /v1/peers
+// every 2 s (?history_refresh=SECONDS) and draws in inline SVG, made by
+// the script (no charting library, nothing from elsewhere): the
+// registrar's queries per second, mean answer latency, elements served,
+// health changes and peers up over 15 min, 1 h, 6 h or 24 h (?window=);
+// the registrars of the cluster with their recent peering events; and in
+// each open pool its element counts and answers per second, the share of
+// first answers by element (what the policy should give, what the last
+// 10 s and the last minute gave) and a health band per element over 15
+// minutes with each state's times and reason on hover.
+//
 // # Caveats
 //
 // The page needs JavaScript. It shows what one registrar knows: with

@@ -51,8 +51,9 @@ Usage:
                                        directory of the configuration) and exit
   poolnsd config [--markdown]          print the default configuration as
                                        commented YAML (or a Markdown table)
-  poolnsd status [--server URL] [--json] [--problems]
+  poolnsd status [--server URL] [--json] [--problems] [--peers]
                                        print the server's pools and elements
+                                       (--peers: the registrars of its cluster)
   poolnsd drain [--force] POOL ELEMENT take an element out of the answers
                                        (--force: force it down)
   poolnsd undrain POOL ELEMENT         give the element back to its health

@@ -74,6 +74,8 @@ type daemon struct {
 	// watch tells of changes in the zones directory (nil when zones_watch
 	// is off or the directory cannot be watched).
 	watch *zones.Watcher
+	// hist is the status page's history (serve_history.go).
+	hist *historyRun
 
 	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
 }
@@ -195,6 +197,7 @@ func (d *daemon) start() int {
 	}
 	d.startRegistrar()
 	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
+	d.newHistory()
 	if code := d.startPeering(); code != exitOK {
 		d.reg.Close()
 		d.store.Close()
@@ -207,6 +210,7 @@ func (d *daemon) start() int {
 		UDPSockets: d.cfg.DNS.UDPSockets,
 		Logger:     d.log,
 		Metrics:    d.ops.metrics.DNS(),
+		Answers:    d.historyAnswers(),
 		QueryLog:   d.cfg.Log.Queries,
 		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
 		TSIG:       d.tsigKeys(),
@@ -233,6 +237,7 @@ func (d *daemon) start() int {
 		return code
 	}
 	d.startKeeper()
+	d.startHistory()
 	addrs := make([]string, 0, len(d.dns.Addrs()))
 	for _, a := range d.dns.Addrs() {
 		addrs = append(addrs, a.String())
@@ -350,6 +355,7 @@ func (d *daemon) stop(code int) int {
 		d.log.Warn("DNS shutdown", "err", err.Error())
 	}
 	d.stopHTTP(ctx)
+	d.stopHistory()
 	d.stopPeering()
 	d.dnssec.close()
 	d.reg.Close()

@@ -58,6 +58,7 @@ func (d *daemon) startPeering() int {
 		OnOwnership: func(o []enrp.Ownership) { p.store <- o },
 		OnEvent: func(ev enrp.Event) {
 			peeringEvent(d.ops.metrics, ev)
+			d.historyEvent(ev)
 			if ev.Kind == enrp.EventStaticHomes {
 				p.store <- nil // the homes of zone-file elements moved: keep their admin states where they are homed
 			}

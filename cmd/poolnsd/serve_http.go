@@ -97,6 +97,7 @@ func (d *daemon) startHTTP() int {
 	d.setAPI(func(cfg config.Config) http.Handler {
 		return httpapi.NewHandler(backend, httpapi.Config{Token: cfg.HTTP.Token, ReportToken: cfg.HTTP.ReportToken,
 			ReportAllow: cfg.ReportAllow(), AllowLoopback: d.cfg.Registration.AllowLoopback, Logger: d.log, Registrar: reg,
+			History: d.historySource(),
 			AuthRefused: func(registration bool) {
 				if registration {
 					d.ops.metrics.Rejected(metrics.SourceHTTP, metrics.CauseAuth)

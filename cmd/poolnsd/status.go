@@ -204,6 +204,7 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	c := newClientFlags("status")
 	asJSON := c.fs.Bool("json", false, "print the server's JSON (GET /v1/status) instead of tables")
 	problems := c.fs.Bool("problems", false, "list only the elements that are not up and served, and the pools that have any")
+	peers := c.fs.Bool("peers", false, "list the registrars of the cluster (GET /v1/peers) instead of the pools: state, address, last heard, elements homed, last sync, recent events")
 	if code, ok := parseFlags(c.fs, "status", args, stdout, stderr); !ok {
 		return code
 	}
@@ -214,6 +215,9 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	u, _, code, ok := c.endpoint(stderr, "status")
 	if !ok {
 		return code
+	}
+	if *peers {
+		return statusPeers(u, *asJSON, stdout, stderr)
 	}
 	var raw json.RawMessage
 	if err := call(context.Background(), http.MethodGet, u, "/v1/status", "", nil, &raw); err != nil {

@@ -1,0 +1,618 @@
+package history
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+var jsonUnmarshal = json.Unmarshal
+
+// Defaults of Config.
+const (
+	DefaultPeriod       = time.Second
+	DefaultPoints       = 900  // 15 minutes at 1 s
+	DefaultCoarseEvery  = 60   // one long-window point per minute at 1 s
+	DefaultCoarsePoints = 1440 // 24 hours of minutes
+	DefaultMaxPools     = 256
+	DefaultMaxElements  = 10000
+	DefaultMaxSpans     = 30 // a change every 30 s for 15 minutes
+	DefaultMaxEvents    = 256
+)
+
+// Config bounds a Recorder. Zero values have the defaults above.
+type Config struct {
+	// Period is the time between samples.
+	Period time.Duration
+	// Points is how many samples the short window holds (its length is
+	// Points × Period).
+	Points int
+	// CoarseEvery is how many samples make one point of the long window,
+	// which holds CoarsePoints of them.
+	CoarseEvery  int
+	CoarsePoints int
+	// MaxPools is how many pools have series; MaxElements how many
+	// elements have timelines, each with at most MaxSpans past changes
+	// in the short window. MaxEvents is how many peering events are kept.
+	MaxPools    int
+	MaxElements int
+	MaxSpans    int
+	MaxEvents   int
+}
+
+func (c *Config) fill() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Period <= 0 {
+		c.Period = DefaultPeriod
+	}
+	def(&c.Points, DefaultPoints)
+	def(&c.CoarseEvery, DefaultCoarseEvery)
+	def(&c.CoarsePoints, DefaultCoarsePoints)
+	def(&c.MaxPools, DefaultMaxPools)
+	def(&c.MaxElements, DefaultMaxElements)
+	def(&c.MaxSpans, DefaultMaxSpans)
+	def(&c.MaxEvents, DefaultMaxEvents)
+}
+
+// Counters are the registrar's running totals that rates are made of.
+type Counters struct {
+	Queries uint64 // DNS queries answered
+	// Timed and TimedSum are the count and total of the answer latencies
+	// measured (a sample of the queries).
+	Timed    uint64
+	TimedSum time.Duration
+}
+
+// Peer is a registrar of the cluster as peering last saw it.
+type Peer struct {
+	ID        uint32
+	Addr      string // host:port it is reached at; "" unknown
+	State     string // PeerUp, PeerSuspect or PeerDead
+	LastHeard time.Time
+}
+
+// Peer states.
+const (
+	PeerUp      = "up"      // heard from within the presence timeout
+	PeerSuspect = "suspect" // silent too long; asked to answer
+	PeerDead    = "dead"    // did not answer: its elements are taken over
+)
+
+// Inputs are what a Recorder reads at each sample. Only View is needed.
+type Inputs struct {
+	// View returns the current handlespace view (nil: none yet).
+	View func() *handlespace.View
+	// Self returns this registrar's ID.
+	Self func() uint32
+	// Reason returns why an element is down as this registrar knows it
+	// (its last probe's error), "" if it does not know.
+	Reason func(pool string, id uint32) string
+	// Counters returns the running totals (nil: no query series).
+	Counters func() Counters
+	// Peers returns the peers (nil: no peering); PeerAddr this
+	// registrar's own peering address (nil or "": unknown).
+	Peers    func() []Peer
+	PeerAddr func() string
+	// Answers are the pools' answers as the DNS front counts them (nil:
+	// no answer rates or shares).
+	Answers *Answers
+}
+
+// Element states in timelines.
+const (
+	StateUp         = "up"
+	StateDown       = "down"
+	StateUnknown    = "unknown"
+	StateDrained    = "drained"
+	StateForcedDown = "forced-down"
+	StateReported   = "reported"
+	StateDisputed   = "disputed" // the registrars' vantage points disagree
+	StateGone       = "gone"     // no longer in the pool
+)
+
+// Names of the series.
+const (
+	SeriesElements = "elements" // a pool's elements
+	SeriesServed   = "served"   // of them in the answers
+	SeriesUp       = "up"
+	SeriesDown     = "down"
+	SeriesChanges  = "changes"    // elements whose state changed, per sample
+	SeriesQPS      = "qps"        // DNS queries answered per second
+	SeriesLatency  = "latency_us" // mean answer latency of the timed queries, µs
+	SeriesPeersUp  = "peers_up"   // peers heard from
+	SeriesAnswers  = "answers"    // a pool's answers per second (NODATA not counted)
+)
+
+// Answer shares: a snapshot of the pools' counts every shareEvery
+// samples, shareSnaps of them, so that the shares over the last
+// ShareWindows can be read.
+const (
+	shareEvery  = 5
+	shareSnaps  = 13
+	retainEvery = 60 // samples between prunings of Answers
+)
+
+// ShareWindows are the windows of the actual answer shares.
+var ShareWindows = []int{10, 60} // samples
+
+var poolSeries = []struct {
+	name string
+	agg  agg
+}{{SeriesElements, aggMin}, {SeriesServed, aggMin}, {SeriesUp, aggMin}, {SeriesDown, aggMean}, {SeriesChanges, aggSum}, {SeriesAnswers, aggMean}}
+
+var globalSeries = []struct {
+	name string
+	agg  agg
+}{{SeriesQPS, aggMean}, {SeriesLatency, aggMean}, {SeriesChanges, aggSum}, {SeriesPeersUp, aggMin}, {SeriesServed, aggMin}, {SeriesElements, aggMin}}
+
+// set is the series of one pool (or the registrar's).
+type set struct {
+	names []string
+	s     []*series
+}
+
+func (r *Recorder) newSet(defs []struct {
+	name string
+	agg  agg
+}) *set {
+	st := &set{}
+	for _, d := range defs {
+		st.names = append(st.names, d.name)
+		st.s = append(st.s, newSeries(r.cfg.Points, r.cfg.CoarsePoints, r.cfg.CoarseEvery, d.agg))
+	}
+	return st
+}
+
+// span is a stretch of an element's timeline.
+type span struct {
+	from, to time.Time
+	state    string
+	reason   string
+}
+
+// track is one element's timeline.
+type track struct {
+	label  string
+	state  string
+	reason string
+	since  time.Time
+	past   []span // oldest first, at most MaxSpans
+}
+
+// poolState is what a Recorder keeps of a pool.
+type poolState struct {
+	pv        *handlespace.PoolView // the view last walked
+	counts    [4]float32            // elements, served, up, down of pv
+	homes     map[uint32]int        // elements of pv by home registrar
+	series    *set                  // nil: not tracked (MaxPools)
+	tracks    map[uint32]*track     // nil: no timelines (not tracked)
+	goneAt    time.Time             // when it left the view; zero while in it
+	policy    string
+	changes   int // state changes seen in this sample
+	untracked int // elements without a timeline (MaxElements)
+
+	// The answer counts: the running total at the last sample, and
+	// snapshots of the totals and first places (oldest first).
+	ansTotal uint64
+	ansHave  bool
+	ansInfo  *handlespace.PoolInfo // the settings ansTotal counts
+	snaps    []ansSnap
+}
+
+// ansSnap is a pool's answer counts at one time.
+type ansSnap struct {
+	info  *handlespace.PoolInfo // the settings counted
+	at    time.Time
+	total uint64
+	first map[uint32]uint64
+}
+
+// event is a peering event.
+type event struct {
+	at     time.Time
+	kind   string
+	peer   uint32
+	target uint32
+	count  int
+	detail string
+}
+
+// Recorder keeps the history. It is safe for concurrent use: Sample and
+// Event write, History and Peers read.
+type Recorder struct {
+	cfg Config
+	in  Inputs
+
+	mu         sync.Mutex
+	pools      map[string]*poolState
+	global     *set
+	tracked    int // elements with a track
+	nSeries    int // pools with series
+	last       time.Time
+	lastSlot   int64
+	lastCount  Counters
+	haveCount  bool
+	events     []event // ring of MaxEvents, evHead next to write
+	evHead     int
+	evN        int
+	peers      []Peer
+	peerEvents map[uint32]event // the last sync event by peer
+	samples    int              // Sample calls so far
+}
+
+// New returns a Recorder of in, bounded by cfg.
+func New(cfg Config, in Inputs) *Recorder {
+	cfg.fill()
+	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, peerEvents: map[uint32]event{},
+		events: make([]event, cfg.MaxEvents)}
+	r.global = r.newSet(globalSeries)
+	return r
+}
+
+// Config returns the Recorder's configuration, defaults filled in.
+func (r *Recorder) Config() Config { return r.cfg }
+
+// slot is the sample slot of t.
+func (r *Recorder) slot(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(r.cfg.Period)) }
+
+// Sample takes one sample at now: it walks the pools whose view changed,
+// updates the timelines and adds a point to every series.
+func (r *Recorder) Sample(now time.Time) {
+	var v *handlespace.View
+	if r.in.View != nil {
+		v = r.in.View()
+	}
+	var peers []Peer
+	if r.in.Peers != nil {
+		peers = r.in.Peers()
+	}
+	var cnt Counters
+	if r.in.Counters != nil {
+		cnt = r.in.Counters()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slot := r.slot(now)
+	seen := map[string]bool{}
+	var tot [4]float32
+	changes := 0
+	// The pools by name, so that which ones have series (MaxPools) does
+	// not depend on map order.
+	var pvs []*handlespace.PoolView
+	if v != nil {
+		for _, z := range v.Zones() {
+			for _, h := range z.PoolHandles() {
+				if pv := z.Pool(h); pv != nil {
+					pvs = append(pvs, pv)
+				}
+			}
+		}
+		slices.SortFunc(pvs, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
+	}
+	for _, pv := range pvs {
+		seen[pv.Name] = true
+		ps := r.pools[pv.Name]
+		if ps == nil {
+			ps = &poolState{}
+			r.pools[pv.Name] = ps
+		}
+		ps.goneAt = time.Time{}
+		if ps.series == nil && r.nSeries < r.cfg.MaxPools {
+			ps.series = r.newSet(poolSeries)
+			ps.tracks = map[uint32]*track{}
+			ps.pv = nil // walk it for its timelines
+			r.nSeries++
+		}
+		ps.changes = 0
+		if ps.pv != pv {
+			r.walk(ps, pv, now)
+		}
+		changes += ps.changes
+		for i := range tot {
+			tot[i] += ps.counts[i]
+		}
+		if ps.series != nil {
+			for i := range 4 {
+				ps.series.s[i].add(slot, ps.counts[i])
+			}
+			ps.series.s[4].add(slot, float32(ps.changes))
+			ps.series.s[5].add(slot, r.answers(ps, pv, now))
+		}
+	}
+	for name, ps := range r.pools {
+		if seen[name] {
+			continue
+		}
+		if ps.goneAt.IsZero() {
+			ps.goneAt = now
+			ps.changes = 0
+			r.walk(ps, nil, now)
+			changes += ps.changes
+		}
+		if ps.series == nil || now.Sub(ps.goneAt) > r.longWindow() {
+			r.dropTracks(ps)
+			if ps.series != nil {
+				r.nSeries--
+			}
+			delete(r.pools, name)
+			continue
+		}
+		for i := range 4 {
+			ps.series.s[i].add(slot, 0)
+		}
+		ps.series.s[4].add(slot, 0)
+		ps.series.s[5].add(slot, 0)
+	}
+	r.expire(now)
+
+	// The registrar's own series.
+	g := r.global.s
+	qps, lat := nan, nan
+	if r.in.Counters != nil && r.haveCount && now.After(r.last) && cnt.Queries >= r.lastCount.Queries {
+		qps = float32(float64(cnt.Queries-r.lastCount.Queries) / now.Sub(r.last).Seconds())
+		if dn := cnt.Timed - r.lastCount.Timed; dn > 0 && cnt.TimedSum >= r.lastCount.TimedSum {
+			lat = float32(float64(cnt.TimedSum-r.lastCount.TimedSum) / float64(dn) / float64(time.Microsecond))
+		}
+	}
+	g[0].add(slot, qps)
+	g[1].add(slot, lat)
+	g[2].add(slot, float32(changes))
+	up := nan
+	if r.in.Peers != nil {
+		up = 0
+		for _, p := range peers {
+			if p.State == PeerUp {
+				up++
+			}
+		}
+	}
+	g[3].add(slot, up)
+	g[4].add(slot, tot[1])
+	g[5].add(slot, tot[0])
+	r.peers = peers
+	r.last, r.lastSlot, r.lastCount, r.haveCount = now, slot, cnt, r.in.Counters != nil
+	r.samples++
+	if r.in.Answers != nil && r.samples%retainEvery == 0 {
+		cur := make(map[*handlespace.PoolInfo]*handlespace.PoolView, len(pvs))
+		for _, pv := range pvs {
+			cur[pv.PoolInfo] = pv
+		}
+		r.in.Answers.retain(func(pi *handlespace.PoolInfo) bool { return cur[pi] != nil },
+			func(pi *handlespace.PoolInfo, id uint32) bool { return cur[pi].Element(id) != nil })
+	}
+}
+
+// answers returns a tracked pool's answers per second since the last
+// sample (NaN without counts) and takes its snapshot when it is due.
+func (r *Recorder) answers(ps *poolState, pv *handlespace.PoolView, now time.Time) float32 {
+	if r.in.Answers == nil {
+		return nan
+	}
+	snap := r.samples%shareEvery == 0
+	var first map[uint32]uint64
+	if snap {
+		first = map[uint32]uint64{}
+	}
+	total, _ := r.in.Answers.read(pv.PoolInfo, first)
+	rate := nan
+	if ps.ansHave && now.After(r.last) {
+		d := total - ps.ansTotal
+		if total < ps.ansTotal || pv.PoolInfo != ps.ansInfo { // new settings: new counts
+			d = total
+		}
+		rate = float32(float64(d) / now.Sub(r.last).Seconds())
+	}
+	ps.ansTotal, ps.ansHave, ps.ansInfo = total, true, pv.PoolInfo
+	if snap {
+		ps.snaps = append(ps.snaps, ansSnap{info: pv.PoolInfo, at: now, total: total, first: first})
+		if len(ps.snaps) > shareSnaps {
+			ps.snaps = append(ps.snaps[:0], ps.snaps[len(ps.snaps)-shareSnaps:]...)
+		}
+	}
+	return rate
+}
+
+func (r *Recorder) shortWindow() time.Duration { return time.Duration(r.cfg.Points) * r.cfg.Period }
+func (r *Recorder) longWindow() time.Duration {
+	return time.Duration(r.cfg.CoarsePoints*r.cfg.CoarseEvery) * r.cfg.Period
+}
+
+// walk takes pv's counts and, for a tracked pool, the states of its
+// elements; pv nil: the pool is gone.
+func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) {
+	ps.pv = pv
+	ps.counts = [4]float32{}
+	ps.homes = map[uint32]int{}
+	ps.untracked = 0
+	var seen map[uint32]bool
+	if ps.tracks != nil {
+		seen = make(map[uint32]bool, len(ps.tracks))
+	}
+	if pv != nil {
+		ps.policy = pv.Spec.Policy
+		ps.counts[0] = float32(pv.Len())
+		ps.counts[1] = float32(pv.All.Len())
+		for e := range pv.Range() {
+			switch e.Health {
+			case handlespace.HealthUp:
+				ps.counts[2]++
+			case handlespace.HealthDown:
+				ps.counts[3]++
+			}
+			ps.homes[e.Home]++
+			if ps.tracks == nil {
+				continue
+			}
+			seen[e.ID] = true
+			st, why := r.stateOf(pv.Name, e)
+			t := ps.tracks[e.ID]
+			if t == nil {
+				if r.tracked >= r.cfg.MaxElements {
+					ps.untracked++
+					continue
+				}
+				r.tracked++
+				ps.tracks[e.ID] = &track{label: e.Label, state: st, reason: clip(why), since: now}
+				continue
+			}
+			t.label = e.Label
+			if t.state == st {
+				if why != "" && t.reason == "" {
+					t.reason = clip(why) // the probe's error came after the change
+				}
+				continue
+			}
+			r.change(t, st, why, now)
+			ps.changes++
+		}
+	}
+	for id, t := range ps.tracks {
+		if !seen[id] && t.state != StateGone {
+			r.change(t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
+			ps.changes++
+		}
+	}
+}
+
+// maxReason is the longest reason kept (a probe's error can quote a
+// body).
+const maxReason = 200
+
+// change ends t's current span at now and starts one in state st.
+func (r *Recorder) change(t *track, st, why string, now time.Time) {
+	why = clip(why)
+	t.past = append(t.past, span{from: t.since, to: now, state: t.state, reason: t.reason})
+	if len(t.past) > r.cfg.MaxSpans {
+		t.past = append(t.past[:0], t.past[len(t.past)-r.cfg.MaxSpans:]...)
+	}
+	t.state, t.reason, t.since = st, why, now
+}
+
+// expire drops spans older than the short window and gone elements whose
+// last change is.
+func (r *Recorder) expire(now time.Time) {
+	cut := now.Add(-r.shortWindow())
+	for _, ps := range r.pools {
+		for id, t := range ps.tracks {
+			i := 0
+			for i < len(t.past) && t.past[i].to.Before(cut) {
+				i++
+			}
+			if i > 0 {
+				t.past = append(t.past[:0], t.past[i:]...)
+			}
+			if t.state == StateGone && t.since.Before(cut) {
+				delete(ps.tracks, id)
+				r.tracked--
+			}
+		}
+	}
+}
+
+func (r *Recorder) dropTracks(ps *poolState) {
+	r.tracked -= len(ps.tracks)
+	ps.tracks = nil
+}
+
+// stateOf is an element's timeline state and its reason.
+func (r *Recorder) stateOf(pool string, e *handlespace.Element) (string, string) {
+	switch {
+	case e.Admin == handlespace.AdminForceDown:
+		return StateForcedDown, "forced down by an operator"
+	case disputed(e):
+		return StateDisputed, "the registrars' vantage points disagree on its health (it stays in the answers)"
+	case e.Health == handlespace.HealthDown:
+		why := ""
+		if r.in.Reason != nil {
+			why = r.in.Reason(pool, e.ID)
+		}
+		if why == "" && r.in.Self != nil && e.Home != r.in.Self() {
+			why = "down at its home registrar " + handlespace.IDString(e.Home)
+		}
+		return StateDown, why
+	case e.Admin == handlespace.AdminDrain:
+		return StateDrained, "drained by an operator"
+	case e.Reported:
+		return StateReported, "reported unreachable by pool users (max_bad_reports)"
+	case e.Health == handlespace.HealthUnknown:
+		return StateUnknown, "not probed yet"
+	}
+	return StateUp, ""
+}
+
+// Event records a peering event at at: its kind (takeover-done,
+// sync-done, …), the peer it concerns, its target (a registrar taken
+// over), a count of elements and a detail.
+func (r *Recorder) Event(at time.Time, kind string, peer, target uint32, count int, detail string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := event{at: at, kind: kind, peer: peer, target: target, count: count, detail: detail}
+	r.events[r.evHead] = ev
+	r.evHead = (r.evHead + 1) % len(r.events)
+	r.evN = min(r.evN+1, len(r.events))
+	switch kind {
+	case "sync-done", "sync-abort", "resync":
+		if peer != 0 {
+			r.peerEvents[peer] = ev
+		}
+	}
+	if len(r.peerEvents) > 4*r.cfg.MaxEvents { // peers come and go: forget the oldest
+		var oldest uint32
+		var t time.Time
+		for id, e := range r.peerEvents {
+			if t.IsZero() || e.at.Before(t) {
+				oldest, t = id, e.at
+			}
+		}
+		delete(r.peerEvents, oldest)
+	}
+}
+
+// recentEvents returns the events kept, newest first.
+func (r *Recorder) recentEvents() []event {
+	out := make([]event, 0, r.evN)
+	for i := 1; i <= r.evN; i++ {
+		out = append(out, r.events[mod(int64(r.evHead-i), int64(len(r.events)))])
+	}
+	return out
+}
+
+// poolNames returns the names of the pools kept, sorted.
+func (r *Recorder) poolNames() []string {
+	out := make([]string, 0, len(r.pools))
+	for n := range r.pools {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// clip shortens a reason to maxReason bytes, at a rune boundary.
+func clip(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	i := maxReason
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// disputed reports whether the element's vantage points disagree, when
+// the handlespace knows of vantage points (an Element with a Disputed
+// method); false when it does not.
+func disputed(e *handlespace.Element) bool {
+	d, ok := any(e).(interface{ Disputed() bool })
+	return ok && d.Disputed()
+}
