@@ -218,7 +218,7 @@ func (h *Handler) tsigFail(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st err
 	m := new(dns.Msg)
 	m.SetRcode(r, dns.RcodeNotAuth)
 	rt := &dns.TSIG{
-		Hdr:       dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Hdr: dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
 		// A TSIG whose algorithm name is empty (malformed) would pack to
 		// no name at all and shift every later field: "." instead.
 		Algorithm: dns.Fqdn(t.Algorithm), TimeSigned: t.TimeSigned, Fudge: t.Fudge, OrigId: m.Id, Error: code,
