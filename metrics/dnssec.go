@@ -59,13 +59,10 @@ func (c *dnssecCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	s := f()
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	counter(descSigLookups, s.Hits, "hit")
-	counter(descSigLookups, s.Misses, "miss")
-	counter(descSigLookups, s.Refreshes, "refresh")
-	counter(descSigEvictions, s.Evictions)
+	constCounter(ch, descSigLookups, s.Hits, "hit")
+	constCounter(ch, descSigLookups, s.Misses, "miss")
+	constCounter(ch, descSigLookups, s.Refreshes, "refresh")
+	constCounter(ch, descSigEvictions, s.Evictions)
 	ch <- prometheus.MustNewConstMetric(descSigEntries, prometheus.GaugeValue, float64(s.Entries))
 	ch <- prometheus.MustNewConstMetric(descSigBytes, prometheus.GaugeValue, float64(s.Bytes))
 }

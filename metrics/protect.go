@@ -82,24 +82,27 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	s := f()
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
 	for _, r := range s.RRL {
-		counter(descRRL, r.Counted-min(r.Counted, r.Dropped+r.Slipped), r.Class, "sent")
-		counter(descRRL, r.Dropped, r.Class, "dropped")
-		counter(descRRL, r.Slipped, r.Class, "slipped")
+		constCounter(ch, descRRL, r.Counted-min(r.Counted, r.Dropped+r.Slipped), r.Class, "sent")
+		constCounter(ch, descRRL, r.Dropped, r.Class, "dropped")
+		constCounter(ch, descRRL, r.Slipped, r.Class, "slipped")
 	}
 	if s.RRL != nil {
-		counter(descRRLEvicted, s.RRLEvicted)
+		constCounter(ch, descRRLEvicted, s.RRLEvicted)
 	}
 	for _, st := range cookieStatusNames {
-		counter(descCookies, s.Cookies[st], st)
+		constCounter(ch, descCookies, s.Cookies[st], st)
 	}
-	counter(descLogSuppressed, s.LogSuppressed)
-	counter(descLogSummaries, s.LogSummaries)
-	counter(descUDPCalls, s.UDPReadCalls, "read")
-	counter(descUDPCalls, s.UDPWriteCalls, "write")
-	counter(descUDPMsgs, s.UDPReadMsgs, "read")
-	counter(descUDPMsgs, s.UDPWriteMsgs, "write")
+	constCounter(ch, descLogSuppressed, s.LogSuppressed)
+	constCounter(ch, descLogSummaries, s.LogSummaries)
+	constCounter(ch, descUDPCalls, s.UDPReadCalls, "read")
+	constCounter(ch, descUDPCalls, s.UDPWriteCalls, "write")
+	constCounter(ch, descUDPMsgs, s.UDPReadMsgs, "read")
+	constCounter(ch, descUDPMsgs, s.UDPWriteMsgs, "write")
+}
+
+// constCounter sends a counter read at scrape time: the collectors that
+// read a function's totals (protections, the DNSSEC cache) share it.
+func constCounter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 }
