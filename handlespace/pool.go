@@ -420,49 +420,19 @@ func (v *PoolView) Label(label string) *Element {
 // DiffElements calls f for each element that differs between old and v
 // (old nil: every element of v), in ID order: with the old and the new
 // version (either nil when the element was added or removed). Parts of the
-// two views that a change did not touch are skipped without being read,
-// so that after a change of one element it costs O(n / 64), not O(n).
+// two views that a change did not touch are skipped without being read
+// (ptree.Diff), so that after a change of d elements it costs O(d log n),
+// not O(n): what reacts to a change (the monitor, the status history)
+// pays for the change, not for the pool.
 func DiffElements(old, v *PoolView, f func(was, now *Element)) {
-	var a, b []*tnode
+	var a, b tree
 	if old != nil {
-		old.elems.EachLeaf(func(l *tnode) bool { a = append(a, l); return true })
+		a = old.elems
 	}
 	if v != nil {
-		v.elems.EachLeaf(func(l *tnode) bool { b = append(b, l); return true })
+		b = v.elems
 	}
-	var ea, eb []*Element
-	i, j := 0, 0
-	for {
-		// Skip leaves both views share, once both sides are at a leaf
-		// boundary.
-		for len(ea) == 0 && len(eb) == 0 && i < len(a) && j < len(b) && a[i] == b[j] {
-			i++
-			j++
-		}
-		if len(ea) == 0 && i < len(a) {
-			ea = a[i].Elems()
-			i++
-		}
-		if len(eb) == 0 && j < len(b) {
-			eb = b[j].Elems()
-			j++
-		}
-		switch {
-		case len(ea) == 0 && len(eb) == 0:
-			return
-		case len(eb) == 0 || (len(ea) > 0 && ea[0].ID < eb[0].ID):
-			f(ea[0], nil)
-			ea = ea[1:]
-		case len(ea) == 0 || eb[0].ID < ea[0].ID:
-			f(nil, eb[0])
-			eb = eb[1:]
-		default:
-			if ea[0] != eb[0] {
-				f(ea[0], eb[0])
-			}
-			ea, eb = ea[1:], eb[1:]
-		}
-	}
+	ptree.Diff(&a, &b, f)
 }
 
 // poolSlot holds the current view of one pool. Its identity is stable as long

@@ -1,0 +1,619 @@
+// Command bigpool measures what a large handlespace costs a small pool's
+// answers and what a change costs in a large pool (issue 13 parts 2 and 3),
+// against real poolnsd processes on loopback.
+//
+// It starts one poolnsd per size in -sizes (default 1 000 and 1 000 000
+// elements), each with a bbolt store filled beforehand with that many
+// registrations spread over -pools pools (big0, big1, …) and a zone with
+// a pool of 10 (small, policy rr, 3 answers). It logs how long each took
+// to load its store (the start up to the "ready" line) and, from
+// GODEBUG=gctrace=1, its live heap and its garbage-collection cycles.
+// Every server is pinned to -server-cpu with GOMAXPROCS=1 (-gomaxprocs);
+// dnsperf and the registration clients run on -load-cpu.
+//
+// Then, for -reps rounds, the servers in turn (A B A B …, so that the
+// ratio of two figures is taken under the same load of the machine):
+//
+//   - query: dnsperf open loop at -rate q/s for -duration asking the
+//     small pool's A: answered, lost, p50/p99/max latency, the server's
+//     CPU µs per answered query (utime+stime from /proc over the run), and
+//     the GC cycles during the run;
+//   - register: -regrate registrations a second for -duration into the
+//     big pools (refreshes of registered elements, each with a new load, so
+//     that every one is a change), through DNS UPDATE (TSIG) or HTTP PUT
+//     (-via dns, http or both), paced by a clock and sent by -workers
+//     clients: acknowledged, failed, latency, and the server's CPU per
+//     acknowledged registration beyond its idle CPU (measured before);
+//   - mixed: both at once, the dnsperf figures under registrations.
+//
+// All traffic goes to 127.0.0.1; the ports are picked free at the start.
+//
+//	go build -o bin/poolnsd ./cmd/poolnsd
+//	go run ./bench/bigpool -poolnsd bin/poolnsd -sizes 1000,1000000 -reps 3
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
+)
+
+const (
+	origin  = "bench.test."
+	keyName = "bench-key."
+	token   = "bench-token"
+)
+
+var secret = base64.StdEncoding.EncodeToString([]byte("bench-bigpool-secret-32-bytes!!!"))
+
+type options struct {
+	bin           string
+	sizes         []int
+	pools         int
+	reps          int
+	rate, regRate int
+	workers       int
+	duration      time.Duration
+	via           []string
+	phases        []string
+	serverCPU     string
+	loadCPU       string
+	gomaxprocs    string
+	perf          string
+	keep          bool
+}
+
+func main() {
+	var o options
+	sizes := flag.String("sizes", "1000,1000000", "elements of each server's big pools (comma-separated)")
+	via := flag.String("via", "dns,http", "registration paths: dns, http")
+	phases := flag.String("phases", "query,register,mixed", "what to measure each round")
+	flag.StringVar(&o.bin, "poolnsd", "bin/poolnsd", "the poolnsd binary")
+	flag.IntVar(&o.pools, "pools", 1, "pools the elements of a server spread over")
+	flag.IntVar(&o.reps, "reps", 3, "rounds")
+	flag.IntVar(&o.rate, "rate", 20000, "dnsperf's offered queries per second")
+	flag.IntVar(&o.regRate, "regrate", 1000, "registrations per second")
+	flag.IntVar(&o.workers, "workers", 32, "registration clients")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "each measured run")
+	flag.StringVar(&o.serverCPU, "server-cpu", "1", "CPU list the servers are pinned to (taskset)")
+	flag.StringVar(&o.loadCPU, "load-cpu", "0", "CPU list of dnsperf and of this program's clients")
+	flag.StringVar(&o.gomaxprocs, "gomaxprocs", "1", "GOMAXPROCS of the servers")
+	flag.BoolVar(&o.keep, "keep", false, "keep the servers' directories")
+	flag.StringVar(&o.perf, "perf", "", "a directory: record each register run's server with perf record -g there")
+	flag.Parse()
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bigpool: -sizes: bad size %q\n", s)
+			os.Exit(2)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	o.via = strings.Split(*via, ",")
+	o.phases = strings.Split(*phases, ",")
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bigpool:", err)
+		os.Exit(1)
+	}
+}
+
+// server is one poolnsd under test.
+type server struct {
+	n, pools      int
+	dir           string
+	dnsAt, httpAt string
+	proc          *proctest.Proc
+	pid           int
+	idle          float64 // CPU seconds per second when nothing is asked of it
+}
+
+func run(o options) error {
+	for _, tool := range []string{"dnsperf", "taskset"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is missing (apt-get install dnsperf util-linux)", tool)
+		}
+	}
+	root, err := os.MkdirTemp("", "bench-bigpool-")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(root)
+	}
+	uptime()
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			if s.proc != nil {
+				s.proc.Kill()
+			}
+		}
+	}()
+	for i, n := range o.sizes {
+		s := &server{n: n, pools: o.pools, dir: filepath.Join(root, fmt.Sprintf("s%d", i))}
+		if err := s.prepare(); err != nil {
+			return err
+		}
+		if err := s.start(o); err != nil {
+			return err
+		}
+		servers = append(servers, s)
+	}
+	for _, s := range servers {
+		s.idle = s.idleCPU(3 * time.Second)
+		fmt.Printf("%s: idle CPU %.2f ms/s\n", s.name(), s.idle*1e3)
+	}
+	queries := filepath.Join(root, "small.txt")
+	if err := os.WriteFile(queries, []byte("small."+origin+" A\n"), 0o644); err != nil {
+		return err
+	}
+	for rep := 1; rep <= o.reps; rep++ {
+		for _, ph := range o.phases {
+			switch ph {
+			case "query":
+				for _, s := range servers {
+					q, err := s.query(o, queries)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("round %d query    %-10s %s\n", rep, s.name(), q)
+				}
+			case "register":
+				for _, via := range o.via {
+					for _, s := range servers {
+						r := s.register(o, via, o.duration)
+						fmt.Printf("round %d register %-10s via %-4s %s\n", rep, s.name(), via, r)
+					}
+				}
+			case "mixed":
+				for _, via := range o.via {
+					for _, s := range servers {
+						var r regResult
+						done := make(chan struct{})
+						go func() { r = s.register(o, via, o.duration+2*time.Second); close(done) }()
+						time.Sleep(time.Second)
+						q, err := s.query(o, queries)
+						<-done
+						if err != nil {
+							return err
+						}
+						fmt.Printf("round %d mixed    %-10s via %-4s %s | registrations %s\n", rep, s.name(), via, q, r)
+					}
+				}
+			default:
+				return fmt.Errorf("unknown phase %q", ph)
+			}
+		}
+	}
+	for _, s := range servers {
+		fmt.Printf("%s: %s\n", s.name(), gcSummary(s.proc.Log(), 0))
+	}
+	uptime()
+	return nil
+}
+
+func uptime() {
+	b, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("%s loadavg %s", time.Now().UTC().Format("15:04:05 UTC"), b)
+}
+
+func (s *server) name() string {
+	if s.pools == 1 {
+		return fmt.Sprintf("n=%d", s.n)
+	}
+	return fmt.Sprintf("n=%d/%dp", s.n, s.pools)
+}
+
+// pool is the big pool element i lies in; label its label.
+func (s *server) pool(i int) string { return fmt.Sprintf("big%d.%s", i%s.pools, origin) }
+func label(i int) string            { return fmt.Sprintf("e%d", i) }
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(l.Addr().String())))
+	if err != nil {
+		return "", err
+	}
+	u.Close()
+	return l.Addr().String(), nil
+}
+
+// prepare writes the zone, the configuration and the store.
+func (s *server) prepare() error {
+	var err error
+	if s.dnsAt, err = freePort(); err != nil {
+		return err
+	}
+	if s.httpAt, err = freePort(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(s.dir, "zones"), 0o755); err != nil {
+		return err
+	}
+	var z strings.Builder
+	fmt.Fprintf(&z, "$ORIGIN %s\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 5\n@ NS ns1\nns1 A 127.0.0.1\n", origin)
+	fmt.Fprintf(&z, "$POOL small policy=rr service=_http._tcp ttl=5 answers=3\n")
+	for e := 1; e <= 10; e++ {
+		fmt.Fprintf(&z, "small PE 192.0.2.%d:8080 weight=%d\n", e, e)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "zones", "bench.zone"), []byte(z.String()), 0o644); err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf(`dns:
+  listen: [%q]
+http:
+  listen: %q
+  token: %q
+zones: zones
+zones_watch: false
+data: data
+log:
+  format: json
+tsig:
+  - name: %s
+    algorithm: hmac-sha256
+    secret: %q
+registration:
+  max_per_key: 0
+  max_per_pool: 0
+  rate: 1000000
+  burst: 1000000
+`, s.dnsAt, s.httpAt, token, keyName, secret)
+	if err := os.WriteFile(filepath.Join(s.dir, "poolnsd.yaml"), []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	st, err := store.Open(filepath.Join(s.dir, "data"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	exp := time.Now().Add(2 * time.Hour)
+	const chunk = 20000
+	ws := make([]store.Write, 0, chunk)
+	for i := 0; i < s.n; i++ {
+		e := &handlespace.Element{ID: uint32(i + 1), Label: label(i),
+			Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})},
+			Port:  8080, Weight: 1, Expires: exp, Lease: 2 * time.Hour, Owner: "tsig:" + keyName, Home: st.RegistrarID()}
+		ws = append(ws, store.Write{Pool: s.pool(i), Elem: e})
+		if len(ws) == chunk || i == s.n-1 {
+			if err := st.Commit(ws); err != nil {
+				return err
+			}
+			ws = ws[:0]
+		}
+	}
+	fmt.Printf("%s: store of %d registrations in %d pools written in %v\n", s.name(), s.n, s.pools, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+func (s *server) start(o options) error {
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("taskset", "-c", o.serverCPU, bin, "serve", "--config", "poolnsd.yaml")
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+o.gomaxprocs)
+	t0 := time.Now()
+	if s.proc, err = proctest.Start(cmd, nil); err != nil {
+		return err
+	}
+	s.pid = cmd.Process.Pid
+	r, _, err := s.proc.Wait(0, 10*time.Minute, func(r proctest.Rec) bool { return r["msg"] == "ready" || r["level"] == "ERROR" })
+	if err != nil {
+		return fmt.Errorf("%s: no ready line: %v\n%s", s.name(), err, s.proc.Tail(20))
+	}
+	if r["msg"] != "ready" {
+		return fmt.Errorf("%s: %v", s.name(), r)
+	}
+	took := time.Since(t0)
+	fmt.Printf("%s: ready in %v (%v elements), CPU %.2f s, RSS %s; %s\n", s.name(), took.Round(time.Millisecond),
+		r["elements"], s.cpu(), s.rss(), gcSummary(s.proc.Log(), 0))
+	return nil
+}
+
+// cpu returns the server's CPU seconds so far (utime + stime).
+func (s *server) cpu() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // CLK_TCK
+}
+
+func (s *server) rss() string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+func (s *server) idleCPU(d time.Duration) float64 {
+	c0, t0 := s.cpu(), time.Now()
+	time.Sleep(d)
+	return (s.cpu() - c0) / time.Since(t0).Seconds()
+}
+
+// gcLine is a line of GODEBUG=gctrace=1:
+// gc 7 @12.345s 3%: 0.011+52+0.004 ms clock, … 610->612->600 MB, 1200 MB goal, …
+var gcLine = regexp.MustCompile(`^gc \d+ @[0-9.]+s \d+%: ([0-9.]+)\+([0-9.]+)\+([0-9.]+) ms clock, ([0-9.]+)\+([0-9.]+)/([0-9.]+)/([0-9.]+)\+([0-9.]+) ms cpu, (\d+)->(\d+)->(\d+) MB, (\d+) MB goal`)
+
+// gcSummary sums the GC cycles logged from line from on.
+func gcSummary(log string, from int) string {
+	lines := strings.Split(log, "\n")
+	var n int
+	var markClock, markCPU, maxClock float64
+	live, goal := "", ""
+	for _, l := range lines[min(from, len(lines)):] {
+		m := gcLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		n++
+		c, _ := strconv.ParseFloat(m[2], 64)
+		markClock += c
+		maxClock = max(maxClock, c)
+		for _, k := range []int{5, 6, 7} {
+			v, _ := strconv.ParseFloat(m[k], 64)
+			markCPU += v
+		}
+		live, goal = m[11], m[12]
+	}
+	if n == 0 {
+		return "no GC cycle"
+	}
+	return fmt.Sprintf("%d GC cycles, mark %.0f ms clock (longest %.0f ms), %.0f ms CPU in all; live heap %s MB, goal %s MB",
+		n, markClock, maxClock, markCPU, live, goal)
+}
+
+// query runs dnsperf against the small pool.
+func (s *server) query(o options, file string) (string, error) {
+	host, port, _ := net.SplitHostPort(s.dnsAt)
+	from := s.proc.Cursor()
+	c0 := s.cpu()
+	cmd := exec.Command("taskset", "-c", o.loadCPU, "dnsperf", "-s", host, "-p", port, "-d", file,
+		"-l", strconv.Itoa(int(o.duration.Seconds())), "-c", "16", "-q", "1000", "-Q", strconv.Itoa(o.rate), "-t", "2", "-v")
+	out, err := cmd.Output()
+	c1 := s.cpu()
+	if err != nil && len(out) == 0 {
+		return "", fmt.Errorf("dnsperf: %v", err)
+	}
+	var lat []float64
+	var completed, lost int
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) >= 5 && f[0] == ">" && f[1] == "NOERROR":
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			lat = append(lat, v*1e3)
+		case len(f) >= 3 && f[0] == "Queries" && f[1] == "completed:":
+			completed, _ = strconv.Atoi(f[2])
+		case len(f) >= 3 && f[0] == "Queries" && f[1] == "lost:":
+			lost, _ = strconv.Atoi(f[2])
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	per := 0.0
+	if completed > 0 {
+		per = (c1 - c0) / float64(completed) * 1e6
+	}
+	return fmt.Sprintf("answered %d lost %d  p50 %.3f p99 %.3f p99.9 %.3f max %.3f ms  CPU %.2f µs/q  [%s]",
+		completed, lost, pct(0.5), pct(0.99), pct(0.999), pct(1), per, gcSummary(s.proc.Log(), from)), nil
+}
+
+type regResult struct {
+	ok, failed, missed int64
+	lat                []time.Duration
+	cpu, idle          float64
+	secs               float64
+	err                error
+}
+
+func (r regResult) String() string {
+	slices.Sort(r.lat)
+	pct := func(p float64) time.Duration {
+		if len(r.lat) == 0 {
+			return 0
+		}
+		return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
+	}
+	per := 0.0
+	if r.ok > 0 {
+		per = (r.cpu - r.idle*r.secs) / float64(r.ok) * 1e6
+	}
+	s := fmt.Sprintf("acked %d (%.0f/s) failed %d missed %d  p50 %v p99 %v  CPU %.0f µs/registration",
+		r.ok, float64(r.ok)/r.secs, r.failed, r.missed, pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), per)
+	if r.err != nil {
+		s += fmt.Sprintf(" (first error: %v)", r.err)
+	}
+	return s
+}
+
+// register sends o.regRate registrations a second for d, refreshes of
+// random registered elements each with a new load.
+func (s *server) register(o options, via string, d time.Duration) regResult {
+	tokens := make(chan struct{}, o.regRate) // a second's worth at most
+	var (
+		res    regResult
+		ok     atomic.Int64
+		failed atomic.Int64
+		missed atomic.Int64
+		mu     sync.Mutex
+		first  atomic.Value
+		wg     sync.WaitGroup
+	)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.workers}, Timeout: 10 * time.Second}
+	for w := 0; w < o.workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			var udp net.Conn
+			if via == "dns" {
+				var err error
+				if udp, err = net.Dial("udp", s.dnsAt); err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+				defer udp.Close()
+			}
+			var mine []time.Duration
+			for range tokens {
+				i := rng.IntN(s.n)
+				load := rng.IntN(100)
+				t0 := time.Now()
+				var err error
+				if via == "dns" {
+					err = s.updateDNS(udp, i, load)
+				} else {
+					err = s.updateHTTP(client, i, load)
+				}
+				if err != nil {
+					failed.Add(1)
+					first.CompareAndSwap(nil, err)
+					continue
+				}
+				ok.Add(1)
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			res.lat = append(res.lat, mine...)
+			mu.Unlock()
+		}(w)
+	}
+	if o.perf != "" {
+		out := filepath.Join(o.perf, fmt.Sprintf("%s-%s-%d.data", strings.ReplaceAll(s.name(), "/", "-"), via, time.Now().Unix()))
+		rec := exec.Command("perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(s.pid), "-o", out, "--", "sleep", strconv.Itoa(int(d.Seconds())))
+		if err := rec.Start(); err == nil {
+			defer rec.Wait()
+		}
+	}
+	c0, t0 := s.cpu(), time.Now()
+	// Pace by the clock: by time t, t × rate tokens were due.
+	sent := 0
+	tick := time.NewTicker(time.Millisecond)
+	for now := range tick.C {
+		el := now.Sub(t0)
+		if el >= d {
+			break
+		}
+		due := int(el.Seconds() * float64(o.regRate))
+		for ; sent < due; sent++ {
+			select {
+			case tokens <- struct{}{}:
+			default:
+				missed.Add(1)
+			}
+		}
+	}
+	tick.Stop()
+	close(tokens)
+	wg.Wait()
+	res.cpu, res.secs, res.idle = s.cpu()-c0, time.Since(t0).Seconds(), s.idle
+	res.ok, res.failed, res.missed = ok.Load(), failed.Load(), missed.Load()
+	if e, _ := first.Load().(error); e != nil {
+		res.err = e
+	}
+	client.CloseIdleConnections()
+	return res
+}
+
+func (s *server) updateDNS(udp net.Conn, i, load int) error {
+	name := label(i) + "." + s.pool(i)
+	m := new(dns.Msg)
+	m.SetUpdate(origin)
+	srv := &dns.SRV{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 60},
+		Port: 8080, Weight: 1, Target: name}
+	a := &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+		A: net.IPv4(10, byte(i>>16), byte(i>>8), byte(i))}
+	txt := &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+		Txt: []string{fmt.Sprintf("load=%d%%", load)}}
+	m.Insert([]dns.RR{srv, a, txt})
+	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_UL{Code: dns.EDNS0UL, Lease: 7200})
+	m.SetTsig(keyName, dns.HmacSHA256, 300, time.Now().Unix())
+	// A dns.Conn per exchange: a Conn chains TSIG MACs from one message
+	// to the next, which independent updates must not.
+	conn := &dns.Conn{Conn: udp, TsigSecret: map[string]string{keyName: secret}}
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.WriteMsg(m); err != nil {
+		return err
+	}
+	for {
+		r, err := conn.ReadMsg()
+		if err != nil {
+			return err
+		}
+		if r.Id != m.Id { // a late reply to an earlier, timed-out update
+			continue
+		}
+		if r.Rcode != dns.RcodeSuccess {
+			return fmt.Errorf("UPDATE: %s", dns.RcodeToString[r.Rcode])
+		}
+		return nil
+	}
+}
+
+func (s *server) updateHTTP(c *http.Client, i, load int) error {
+	body := fmt.Sprintf(`{"addresses":["10.%d.%d.%d"],"port":8080,"weight":1,"load":%.2f,"lease":7200}`,
+		byte(i>>16), byte(i>>8), byte(i), float64(load)/100)
+	url := fmt.Sprintf("http://%s/v1/pools/%s/elements/%s", s.httpAt, s.pool(i), label(i))
+	req, err := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		return errors.New("PUT: " + resp.Status + ": " + strings.TrimSpace(string(b)))
+	}
+	return nil
+}

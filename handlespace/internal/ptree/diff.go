@@ -1,0 +1,135 @@
+package ptree
+
+// Diff compares two versions a and b of a ByID tree (b made from a by
+// Update, or the other way, or any two trees of the same kind) entry by
+// entry in key order, and calls f for each key whose entries differ:
+// f(x, nil) for an entry only a has, f(nil, y) for one only b has, and
+// f(x, y) for a key whose element is another pointer in b.
+//
+// It skips every subtree the two versions share, so two versions d
+// changes apart cost O(d log n) nodes to compare, not O(n): a change
+// copies only the paths from the root to the leaves it touched, and the
+// walk meets the shared nodes at the same point of both trees.
+func Diff[E any](a, b *Tree[E], f func(x, y *E)) { diff(a, b, f) }
+
+// diff is Diff; it returns how many nodes it opened or read, for the tests.
+func diff[E any](a, b *Tree[E], f func(x, y *E)) int {
+	ca, cb := diffCursor[E]{}, diffCursor[E]{}
+	ca.init(a)
+	cb.init(b)
+	for {
+		if ca.leaf == nil && cb.leaf == nil {
+			// At a boundary of both sides: every key up to here is
+			// compared, so a node both have next holds the same entries.
+			skipShared(&ca, &cb)
+		}
+		if ca.leaf == nil {
+			ca.nextLeaf()
+		}
+		if cb.leaf == nil {
+			cb.nextLeaf()
+		}
+		switch {
+		case ca.leaf == nil && cb.leaf == nil:
+			return ca.nodes + cb.nodes
+		case cb.leaf == nil || (ca.leaf != nil && ca.key() < cb.key()):
+			f(ca.elem(), nil)
+			ca.advance()
+		case ca.leaf == nil || cb.key() < ca.key():
+			f(nil, cb.elem())
+			cb.advance()
+		default:
+			if x, y := ca.elem(), cb.elem(); x != y {
+				f(x, y)
+			}
+			ca.advance()
+			cb.advance()
+		}
+	}
+}
+
+// diffCursor walks a tree's leaves in order: pending holds the subtrees
+// not walked yet (the next on top), leaf the leaf being read, at entry i.
+type diffCursor[E any] struct {
+	pending []diffItem[E]
+	leaf    *Node[E]
+	i       int
+	nodes   int // inner nodes opened and leaves read
+}
+
+// diffItem is a pending subtree and its height (1: a leaf).
+type diffItem[E any] struct {
+	n *Node[E]
+	h int
+}
+
+func (c *diffCursor[E]) init(t *Tree[E]) {
+	c.pending = make([]diffItem[E], 0, 4*MaxHeight)
+	if t.root != nil {
+		c.pending = append(c.pending, diffItem[E]{t.root, int(t.height)})
+	}
+}
+
+func (c *diffCursor[E]) top() diffItem[E] { return c.pending[len(c.pending)-1] }
+func (c *diffCursor[E]) pop()             { c.pending = c.pending[:len(c.pending)-1] }
+
+// open replaces the pending inner node on top with its children.
+func (c *diffCursor[E]) open() {
+	it := c.top()
+	c.pop()
+	c.nodes++
+	kids := it.n.Kids()
+	for i := len(kids) - 1; i >= 0; i-- {
+		c.pending = append(c.pending, diffItem[E]{kids[i], it.h - 1})
+	}
+}
+
+// nextLeaf makes the next leaf the one being read (leaf stays nil at the
+// end; empty leaves, which a tree never keeps, are passed over).
+func (c *diffCursor[E]) nextLeaf() {
+	for len(c.pending) > 0 {
+		it := c.top()
+		if it.h > 1 {
+			c.open()
+			continue
+		}
+		c.pop()
+		c.nodes++
+		if it.n.Width() > 0 {
+			c.leaf, c.i = it.n, 0
+			return
+		}
+	}
+}
+
+func (c *diffCursor[E]) key() uint64 { return c.leaf.Key(c.i) }
+func (c *diffCursor[E]) elem() *E    { return c.leaf.Elem(c.i) }
+
+func (c *diffCursor[E]) advance() {
+	if c.i++; c.i >= c.leaf.Width() {
+		c.leaf = nil
+	}
+}
+
+// skipShared passes over the subtrees both cursors have next, opening the
+// taller of two different ones (both when as tall) until two leaves
+// differ or a side ends.
+func skipShared[E any](a, b *diffCursor[E]) {
+	for len(a.pending) > 0 && len(b.pending) > 0 {
+		x, y := a.top(), b.top()
+		switch {
+		case x.n == y.n:
+			a.pop()
+			b.pop()
+		case x.h == 1 && y.h == 1:
+			return
+		case x.h > y.h:
+			a.open()
+		case y.h > x.h:
+			b.open()
+		default:
+			a.open()
+			b.open()
+		}
+	}
+}
