@@ -174,8 +174,8 @@ type Monitor struct {
 	// pools is what sync last gave the scheduler, by pool name, and
 	// spools what syncSamples gave the sampler. Only Run's goroutine
 	// uses them.
-	pools  map[string]poolTargets
-	spools map[string]poolSamples
+	pools  map[string]*poolTargets
+	spools map[string]*poolTargets
 
 	mu      sync.Mutex
 	targets map[string]*target // by probe key
@@ -222,13 +222,6 @@ type target struct {
 	earlyAt    time.Time
 }
 
-// poolTargets are the targets of one pool view, and their elements.
-type poolTargets struct {
-	view    *handlespace.PoolView
-	targets []probe.Target
-	elems   []*handlespace.Element
-}
-
 // change is what a flush publishes for one element: an RTT of its
 // probes here (RTT and LocalRTT), of its samples (LocalRTT), a load.
 type change struct {
@@ -250,8 +243,8 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	cfg.defaults()
 	m := &Monitor{
 		hs: hs, cfg: cfg, clock: cfg.Probe.Clock,
-		pools:   map[string]poolTargets{},
-		spools:  map[string]poolSamples{},
+		pools:   map[string]*poolTargets{},
+		spools:  map[string]*poolTargets{},
 		targets: map[string]*target{},
 		samples: map[string]*sample{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
@@ -300,15 +293,16 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-// sync gives the scheduler the current set of targets, every element homed
-// here with a probe, if it changed. Pools whose view is the one of the last
-// sync are not looked at again, so that the health and RTT changes that
-// the monitor itself publishes cost a pointer comparison per pool.
+// sync gives the scheduler the targets that changed since the last sync:
+// every element homed here with a probe. Pools whose view is the one of
+// the last sync are not looked at again, and in a pool with a new view
+// only the elements that changed are (see targets.go), so that a change
+// costs O(log n) in a pool of n, and the health and RTT changes that the
+// monitor itself publishes a pointer comparison per other pool.
 func (m *Monitor) sync() {
 	defer m.syncSamples()
-	changed := false
-	seen := map[string]bool{}
-	var fresh []poolTargets // pools with a new view
+	seen := make(map[string]bool, len(m.pools))
+	var changes []targetChange
 	for _, z := range m.hs.View().Zones() {
 		for _, h := range z.PoolHandles() {
 			pv := z.Pool(h)
@@ -316,134 +310,97 @@ func (m *Monitor) sync() {
 				continue
 			}
 			seen[pv.Name] = true
-			old, ok := m.pools[pv.Name]
-			if ok && old.view == pv {
+			p, ok := m.pools[pv.Name]
+			if ok && p.view == pv {
 				continue
 			}
-			ts, es := m.poolTargets(pv, old.targets)
-			if !ok || !sameTargets(old.targets, ts) {
-				changed = true
+			if p == nil {
+				p = &poolTargets{}
+				m.pools[pv.Name] = p
 			}
-			p := poolTargets{pv, ts, es}
-			m.pools[pv.Name] = p
-			fresh = append(fresh, p)
+			changes = p.update(pv, m.targetOf, changes)
 		}
 	}
-	for name := range m.pools {
-		if !seen[name] {
-			delete(m.pools, name)
-			changed = true
-		}
-	}
-	m.mu.Lock()
-	if !changed && m.started {
-		// The same targets: only their elements are newer.
-		for _, p := range fresh {
-			for i, tg := range p.targets {
-				if t, ok := tg.Ref.(*target); ok {
-					t.elem, t.nearest, t.spec = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy), tg.Spec
-				}
-			}
-		}
-		m.mu.Unlock()
-		return
-	}
-	var ts []probe.Target
-	next := make(map[string]*target, len(m.targets))
 	for name, p := range m.pools {
-		for i := range p.targets {
-			tg := &p.targets[i]
-			t := m.targets[tg.Key]
+		if !seen[name] {
+			changes = p.gone(name, changes)
+			delete(m.pools, name)
+		}
+	}
+	var add []probe.Target
+	var remove []string
+	m.mu.Lock()
+	for _, c := range changes {
+		key := c.pt.t.Key
+		switch c.kind {
+		case targetGone:
+			if t := m.targets[key]; t != nil {
+				t.removed = true
+				delete(m.targets, key)
+				delete(m.first, key)
+			}
+			remove = append(remove, key)
+		case targetElem:
+			if t := m.targets[key]; t != nil {
+				t.elem, t.nearest = c.pt.elem, handlespace.UsesRTT(m.pools[c.pool].view.Spec.Policy)
+			}
+		case targetAdded:
+			t := m.targets[key]
 			if t == nil {
-				_, id, _ := cutKey(tg.Key)
-				t = &target{pool: name, id: id}
+				t = &target{pool: c.pool, id: c.pt.t.ID}
+				m.targets[key] = t
 			}
-			t.elem, t.nearest, t.spec = p.elems[i], handlespace.UsesRTT(p.view.Spec.Policy), tg.Spec
-			tg.Ref = t
-			next[tg.Key] = t
-			pt := *tg
+			t.elem, t.nearest, t.spec = c.pt.elem, handlespace.UsesRTT(m.pools[c.pool].view.Spec.Policy), c.pt.t.Spec
+			pt := c.pt.t
+			pt.Ref = t
 			if !m.started {
-				h, ok := m.cfg.Provisional[tg.Key]
-				pt.Provisional = ok && h == tg.Health
+				h, ok := m.cfg.Provisional[key]
+				pt.Provisional = ok && h == pt.Health
 			}
-			ts = append(ts, pt)
+			add = append(add, pt)
 		}
 	}
-	for k, t := range m.targets {
-		if next[k] != t {
-			t.removed = true
-			delete(m.first, k)
-		}
-	}
-	m.targets = next
 	if !m.started {
 		m.started = true
 		m.cfg.Provisional = nil // the first sync's only
-		if len(next) > 0 {
-			m.first = make(map[string]bool, len(next))
-			for k := range next {
+		if len(m.targets) > 0 {
+			m.first = make(map[string]bool, len(m.targets))
+			for k := range m.targets {
 				m.first[k] = true
 			}
 		}
 	}
 	m.mu.Unlock()
-	// Not under mu: Set waits for the results being reported, and
-	// onResult takes mu. Until Set returns, results of removed targets
+	// Not under mu: Change waits for the results being reported, and
+	// onResult takes mu. Until Change returns, results of removed targets
 	// are dropped by their removed mark.
-	m.sched.Set(ts)
+	if len(add) > 0 || len(remove) > 0 {
+		m.sched.Change(add, remove)
+	}
 }
 
-// poolTargets returns the targets of a pool view, in element order. The
-// targets of the pool's previous view (old, in the same order) are taken
-// over where they fit, so that a health or RTT change of one element
-// costs no new strings for the others.
-func (m *Monitor) poolTargets(pv *handlespace.PoolView, old []probe.Target) ([]probe.Target, []*handlespace.Element) {
-	ts := make([]probe.Target, 0, len(old))
-	es := make([]*handlespace.Element, 0, len(old))
-	j := 0
-	for e := range pv.Range() {
-		spec := pv.ProbeSpec(e)
-		if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || len(e.Addrs) == 0 {
-			continue
-		}
-		addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
-		for j < len(old) && old[j].ID < e.ID {
-			j++
-		}
-		if j < len(old) && old[j].ID == e.ID && old[j].Addr == addr && old[j].Spec == spec &&
-			len(old[j].Name) == len(e.Label)+1+len(pv.Name) && old[j].Name[:len(e.Label)] == e.Label {
-			t := old[j]
-			t.Health = e.Health
-			ts = append(ts, t)
-			es = append(es, e)
-			continue
-		}
-		es = append(es, e)
-		ts = append(ts, probe.Target{
-			Key:    Key(pv.Name, e.ID),
-			ID:     e.ID,
-			Addr:   addr,
-			Source: m.cfg.Source,
-			Name:   e.Label + "." + pv.Name,
-			Health: e.Health,
-			Spec:   spec,
-		})
+// targetOf is the probe target of element e of pool view pv, if it is
+// probed here (a targetFunc).
+func (m *Monitor) targetOf(pv *handlespace.PoolView, e *handlespace.Element, old probe.Target, had bool) (probe.Target, bool) {
+	spec := pv.ProbeSpec(e)
+	if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || len(e.Addrs) == 0 {
+		return probe.Target{}, false
 	}
-	return ts, es
-}
-
-// sameTargets reports whether two target lists probe the same things (their
-// Health, a start value only, aside).
-func sameTargets(a, b []probe.Target) bool {
-	if len(a) != len(b) {
-		return false
+	addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
+	if had && old.Addr == addr && old.Spec == spec && old.Source == m.cfg.Source &&
+		len(old.Name) == len(e.Label)+1+len(pv.Name) && old.Name[:len(e.Label)] == e.Label {
+		old.Health = e.Health
+		return old, true // its strings kept
 	}
-	for i := range a {
-		if a[i].Key != b[i].Key || a[i].Addr != b[i].Addr || a[i].Name != b[i].Name || a[i].Spec != b[i].Spec {
-			return false
-		}
-	}
-	return true
+	return probe.Target{
+		Key:    Key(pv.Name, e.ID),
+		ID:     e.ID,
+		Addr:   addr,
+		Source: m.cfg.Source,
+		Name:   e.Label + "." + pv.Name,
+		Health: e.Health,
+		Spec:   spec,
+	}, true
 }
 
 // onResult takes one probe result (called concurrently by the prober).

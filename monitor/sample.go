@@ -49,13 +49,6 @@ type sample struct {
 	removed bool          // no longer sampled: its late results are ignored
 }
 
-// poolSamples are the sample targets of one pool view, and their elements.
-type poolSamples struct {
-	view    *handlespace.PoolView
-	targets []probe.Target
-	elems   []*handlespace.Element
-}
-
 // sampled reports whether e of pv is sampled here: an element of a
 // nearest (or distance-penalty, handlespace.UsesRTT) pool that another
 // registrar probes.
@@ -64,102 +57,86 @@ func (m *Monitor) sampled(pv *handlespace.PoolView, e *handlespace.Element) bool
 		pv.ProbeSpec(e).Probed() && len(e.Addrs) > 0
 }
 
-// syncSamples gives the sampler the current set of sample targets if it
-// changed; pools whose view is the one of the last sync are not looked at
-// again. Only Run's goroutine (and New) call it, after sync.
+// syncSamples gives the sampler the sample targets that changed; pools
+// whose view is the one of the last sync are not looked at again, and in
+// the others only the elements that changed are (targets.go). Only Run's
+// goroutine (and New) call it, after sync.
 func (m *Monitor) syncSamples() {
 	if m.sampler == nil {
 		return
 	}
-	changed := false
-	var fresh []poolSamples
+	var changes []targetChange
 	for name, p := range m.pools {
-		old, ok := m.spools[name]
-		if ok && old.view == p.view {
+		ps, ok := m.spools[name]
+		if ok && ps.view == p.view {
 			continue
 		}
-		ps := m.poolSamples(name, p.view, old.targets)
-		if !ok || !sameTargets(old.targets, ps.targets) {
-			changed = true
+		if ps == nil {
+			ps = &poolTargets{}
+			m.spools[name] = ps
 		}
-		m.spools[name] = ps
-		fresh = append(fresh, ps)
+		changes = ps.update(p.view, m.sampleOf, changes)
 	}
-	for name := range m.spools {
-		if _, ok := m.pools[name]; !ok {
-			delete(m.spools, name)
-			changed = true
-		}
-	}
-	m.mu.Lock()
-	if !changed {
-		for _, ps := range fresh {
-			for i, tg := range ps.targets {
-				if s := m.samples[tg.Key]; s != nil {
-					s.elem = ps.elems[i]
-				}
-			}
-		}
-		m.mu.Unlock()
-		return
-	}
-	var ts []probe.Target
-	next := make(map[string]*sample, len(m.samples))
 	for name, ps := range m.spools {
-		for i := range ps.targets {
-			tg := &ps.targets[i]
-			s := m.samples[tg.Key]
-			if s == nil {
-				s = &sample{pool: name, id: tg.ID}
+		if _, ok := m.pools[name]; !ok {
+			changes = ps.gone(name, changes)
+			delete(m.spools, name)
+		}
+	}
+	var add []probe.Target
+	var remove []string
+	m.mu.Lock()
+	for _, c := range changes {
+		key := c.pt.t.Key
+		switch c.kind {
+		case targetGone:
+			if s := m.samples[key]; s != nil {
+				s.removed = true
+				delete(m.samples, key)
 			}
-			s.elem = ps.elems[i]
-			tg.Ref = s
-			next[tg.Key] = s
-			ts = append(ts, *tg)
+			remove = append(remove, key)
+		case targetElem:
+			if s := m.samples[key]; s != nil {
+				s.elem = c.pt.elem
+			}
+		case targetAdded:
+			s := m.samples[key]
+			if s == nil {
+				s = &sample{pool: c.pool, id: c.pt.t.ID}
+				m.samples[key] = s
+			}
+			s.elem = c.pt.elem
+			pt := c.pt.t
+			pt.Ref = s
+			add = append(add, pt)
 		}
 	}
-	for k, s := range m.samples {
-		if next[k] != s {
-			s.removed = true
-		}
-	}
-	m.samples = next
 	m.mu.Unlock()
-	m.sampler.Set(ts) // not under mu: see sync
+	if len(add) > 0 || len(remove) > 0 {
+		m.sampler.Change(add, remove) // not under mu: see sync
+	}
 }
 
-// poolSamples returns the sample targets of a pool view, in element
-// order. The targets of the pool's previous view (old, in the same order)
-// are taken over where they fit, so that the LocalRTT changes the samples
-// themselves publish cost no new strings.
-func (m *Monitor) poolSamples(name string, pv *handlespace.PoolView, old []probe.Target) poolSamples {
-	ps := poolSamples{view: pv, targets: make([]probe.Target, 0, len(old)), elems: make([]*handlespace.Element, 0, len(old))}
-	j := 0
-	for e := range pv.Range() {
-		if !m.sampled(pv, e) {
-			continue
-		}
-		ps.elems = append(ps.elems, e)
-		addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
-		spec := SampleSpec(pv.ProbeSpec(e), m.cfg.RTTInterval)
-		for j < len(old) && old[j].ID < e.ID {
-			j++
-		}
-		if j < len(old) && old[j].ID == e.ID && old[j].Addr == addr && old[j].Spec == spec &&
-			len(old[j].Name) == len(e.Label)+1+len(name) && old[j].Name[:len(e.Label)] == e.Label {
-			ps.targets = append(ps.targets, old[j])
-			continue
-		}
-		ps.targets = append(ps.targets, probe.Target{
-			Key:    Key(name, e.ID),
-			ID:     e.ID,
-			Addr:   addr,
-			Source: m.cfg.Source,
-			Name:   e.Label + "." + name,
-			Spec:   spec,
-		})
+// sampleOf is the sample target of element e of pool view pv, if it is
+// sampled here (a targetFunc).
+func (m *Monitor) sampleOf(pv *handlespace.PoolView, e *handlespace.Element, old probe.Target, had bool) (probe.Target, bool) {
+	if !m.sampled(pv, e) {
+		return probe.Target{}, false
 	}
-	return ps
+	addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
+	spec := SampleSpec(pv.ProbeSpec(e), m.cfg.RTTInterval)
+	if had && old.Addr == addr && old.Spec == spec && old.Source == m.cfg.Source &&
+		len(old.Name) == len(e.Label)+1+len(pv.Name) && old.Name[:len(e.Label)] == e.Label {
+		return old, true // its strings kept
+	}
+	return probe.Target{
+		Key:    Key(pv.Name, e.ID),
+		ID:     e.ID,
+		Addr:   addr,
+		Source: m.cfg.Source,
+		Name:   e.Label + "." + pv.Name,
+		Spec:   spec,
+	}, true
 }
 
 // onSample takes one RTT sample (called concurrently by the sampler): a
