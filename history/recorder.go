@@ -200,6 +200,9 @@ type poolState struct {
 	policy    string
 	changes   int // state changes seen in this sample
 	untracked int // elements without a timeline (MaxElements)
+	// noReason are the tracked elements down without a reason yet, which
+	// walkChanges looks at again.
+	noReason map[uint32]struct{}
 
 	// The answer counts: the running total at the last sample, and
 	// snapshots of the totals and first places (oldest first).
@@ -430,6 +433,11 @@ func (r *Recorder) longWindow() time.Duration {
 // walk takes pv's counts and, for a tracked pool, the states of its
 // elements; pv nil: the pool is gone.
 func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) {
+	if ps.pv != nil && pv != nil && ps.homes != nil {
+		r.walkChanges(ps, pv, now)
+		return
+	}
+	ps.noReason = nil
 	ps.pv = pv
 	ps.counts = [4]float32{}
 	ps.homes = map[uint32]int{}
@@ -463,6 +471,7 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 				}
 				r.tracked++
 				ps.tracks[e.ID] = &track{label: e.Label, state: st, reason: clip(why), since: now}
+				ps.awaitReason(e.ID, st, why)
 				continue
 			}
 			t.label = e.Label
@@ -470,9 +479,11 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 				if why != "" && t.reason == "" {
 					t.reason = clip(why) // the probe's error came after the change
 				}
+				ps.awaitReason(e.ID, st, t.reason)
 				continue
 			}
 			r.change(t, st, why, now)
+			ps.awaitReason(e.ID, st, why)
 			ps.changes++
 		}
 	}
@@ -481,6 +492,104 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 			r.change(t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
 			ps.changes++
 		}
+	}
+}
+
+// walkChanges is walk from the view walked last to pv, reading only the
+// elements that differ (handlespace.DiffElements): O(d log n) for d
+// changes in a pool of n, so that a registration in a pool of a million
+// does not cost the sampler a walk of the million.
+func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time.Time) {
+	old := ps.pv
+	ps.pv = pv
+	ps.policy = pv.Spec.Policy
+	ps.counts[0] = float32(pv.Len())
+	ps.counts[1] = float32(pv.All.Len())
+	count := func(e *handlespace.Element, d int) {
+		switch e.Health {
+		case handlespace.HealthUp:
+			ps.counts[2] += float32(d)
+		case handlespace.HealthDown:
+			ps.counts[3] += float32(d)
+		}
+		if ps.homes[e.Home] += d; ps.homes[e.Home] == 0 {
+			delete(ps.homes, e.Home)
+		}
+	}
+	handlespace.DiffElements(old, pv, func(was, e *handlespace.Element) {
+		if was != nil {
+			count(was, -1)
+		}
+		if e != nil {
+			count(e, 1)
+		}
+		if ps.tracks == nil {
+			return
+		}
+		if e == nil {
+			t := ps.tracks[was.ID]
+			switch {
+			case t == nil:
+				ps.untracked-- // (an element of the last walk without a track was counted)
+			case t.state != StateGone:
+				r.change(t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
+				ps.changes++
+			}
+			delete(ps.noReason, was.ID)
+			return
+		}
+		st, why := r.stateOf(pv.Name, e)
+		t := ps.tracks[e.ID]
+		if t == nil {
+			if was != nil {
+				ps.untracked--
+			}
+			if r.tracked >= r.cfg.MaxElements {
+				ps.untracked++
+				return
+			}
+			r.tracked++
+			ps.tracks[e.ID] = &track{label: e.Label, state: st, reason: clip(why), since: now}
+			ps.awaitReason(e.ID, st, why)
+			return
+		}
+		t.label = e.Label
+		if t.state == st {
+			if why != "" && t.reason == "" {
+				t.reason = clip(why)
+			}
+			ps.awaitReason(e.ID, st, t.reason)
+			return
+		}
+		r.change(t, st, why, now)
+		ps.awaitReason(e.ID, st, why)
+		ps.changes++
+	})
+	// The elements down without a reason yet: the probe's error may have
+	// come after the change.
+	for id := range ps.noReason {
+		t, e := ps.tracks[id], pv.Element(id)
+		if t == nil || e == nil {
+			delete(ps.noReason, id)
+			continue
+		}
+		if st, why := r.stateOf(pv.Name, e); st == t.state && why != "" && t.reason == "" {
+			t.reason = clip(why)
+		}
+		ps.awaitReason(id, t.state, t.reason)
+	}
+}
+
+// awaitReason notes whether element id's track, in state st with reason
+// why, waits for a reason that may come later (walkChanges looks again).
+func (ps *poolState) awaitReason(id uint32, st, why string) {
+	if st == StateDown && why == "" {
+		if ps.noReason == nil {
+			ps.noReason = map[uint32]struct{}{}
+		}
+		ps.noReason[id] = struct{}{}
+	} else if ps.noReason != nil {
+		delete(ps.noReason, id)
 	}
 }
 
