@@ -23,7 +23,8 @@
 //     that every one is a change), through DNS UPDATE (TSIG) or HTTP PUT
 //     (-via dns, http or both), paced by a clock and sent by -workers
 //     clients: acknowledged, failed, latency, and the server's CPU per
-//     acknowledged registration beyond its idle CPU (measured before);
+//     acknowledged registration (and, beside it, the share of that its
+//     idle CPU, measured at the start, would account for);
 //   - mixed: both at once, the dnsperf figures under registrations.
 //
 // All traffic goes to 127.0.0.1; the ports are picked free at the start.
@@ -84,6 +85,7 @@ type options struct {
 	gomaxprocs    string
 	perf          string
 	keep          bool
+	gogc          []string
 }
 
 func main() {
@@ -91,6 +93,7 @@ func main() {
 	sizes := flag.String("sizes", "1000,1000000", "elements of each server's big pools (comma-separated)")
 	via := flag.String("via", "dns,http", "registration paths: dns, http")
 	phases := flag.String("phases", "query,register,mixed", "what to measure each round")
+	gogc := flag.String("gogc", "", "GOGC of each server, comma-separated as -sizes (\"\": poolnsd's default)")
 	flag.StringVar(&o.bin, "poolnsd", "bin/poolnsd", "the poolnsd binary")
 	flag.IntVar(&o.pools, "pools", 1, "pools the elements of a server spread over")
 	flag.IntVar(&o.reps, "reps", 3, "rounds")
@@ -112,6 +115,13 @@ func main() {
 		}
 		o.sizes = append(o.sizes, n)
 	}
+	if *gogc != "" {
+		o.gogc = strings.Split(*gogc, ",")
+		if len(o.gogc) != len(o.sizes) {
+			fmt.Fprintln(os.Stderr, "bigpool: -gogc needs a value per size")
+			os.Exit(2)
+		}
+	}
 	o.via = strings.Split(*via, ",")
 	o.phases = strings.Split(*phases, ",")
 	if err := run(o); err != nil {
@@ -122,6 +132,7 @@ func main() {
 
 // server is one poolnsd under test.
 type server struct {
+	gogc          string
 	n, pools      int
 	dir           string
 	dnsAt, httpAt string
@@ -154,6 +165,9 @@ func run(o options) error {
 	}()
 	for i, n := range o.sizes {
 		s := &server{n: n, pools: o.pools, dir: filepath.Join(root, fmt.Sprintf("s%d", i))}
+		if o.gogc != nil {
+			s.gogc = o.gogc[i]
+		}
 		if err := s.prepare(); err != nil {
 			return err
 		}
@@ -184,8 +198,9 @@ func run(o options) error {
 			case "register":
 				for _, via := range o.via {
 					for _, s := range servers {
+						from := s.proc.Cursor()
 						r := s.register(o, via, o.duration)
-						fmt.Printf("round %d register %-10s via %-4s %s\n", rep, s.name(), via, r)
+						fmt.Printf("round %d register %-10s via %-4s %s [%s]\n", rep, s.name(), via, r, gcSummary(s.proc.Log(), from))
 					}
 				}
 			case "mixed":
@@ -221,10 +236,14 @@ func uptime() {
 }
 
 func (s *server) name() string {
-	if s.pools == 1 {
-		return fmt.Sprintf("n=%d", s.n)
+	n := fmt.Sprintf("n=%d", s.n)
+	if s.pools > 1 {
+		n += fmt.Sprintf("/%dp", s.pools)
 	}
-	return fmt.Sprintf("n=%d/%dp", s.n, s.pools)
+	if s.gogc != "" {
+		n += "/gogc=" + s.gogc
+	}
+	return n
 }
 
 // pool is the big pool element i lies in; label its label.
@@ -322,6 +341,9 @@ func (s *server) start(o options) error {
 	cmd := exec.Command("taskset", "-c", o.serverCPU, bin, "serve", "--config", "poolnsd.yaml")
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+o.gomaxprocs)
+	if s.gogc != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+s.gogc)
+	}
 	t0 := time.Now()
 	if s.proc, err = proctest.Start(cmd, nil); err != nil {
 		return err
@@ -461,10 +483,11 @@ func (r regResult) String() string {
 	}
 	per := 0.0
 	if r.ok > 0 {
-		per = (r.cpu - r.idle*r.secs) / float64(r.ok) * 1e6
+		per = r.cpu / float64(r.ok) * 1e6
 	}
-	s := fmt.Sprintf("acked %d (%.0f/s) failed %d missed %d  p50 %v p99 %v  CPU %.0f µs/registration",
-		r.ok, float64(r.ok)/r.secs, r.failed, r.missed, pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), per)
+	s := fmt.Sprintf("acked %d (%.0f/s) failed %d missed %d  p50 %v p99 %v  CPU %.0f µs/registration (idle: %.0f)",
+		r.ok, float64(r.ok)/r.secs, r.failed, r.missed, pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), per,
+		r.idle*1e6/max(1, float64(r.ok)/r.secs))
 	if r.err != nil {
 		s += fmt.Sprintf(" (first error: %v)", r.err)
 	}
