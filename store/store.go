@@ -378,9 +378,27 @@ func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) erro
 		e    *handlespace.Element
 	}
 	var items []item
+	// The strings that many elements share (their pool, owner and site)
+	// are kept once: a million registrations of one key in one pool hold
+	// one owner string, not a million, which the garbage collector would
+	// otherwise visit on every cycle.
+	shared := map[string]string{}
+	intern := func(s string) string {
+		if s == "" {
+			return s
+		}
+		if c, ok := shared[s]; ok {
+			return c
+		}
+		if len(shared) < maxInterned {
+			shared[s] = s
+		}
+		return s
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketElements).ForEach(func(k, v []byte) error {
 			pool, id, ok := splitElementKey(k)
+			pool = intern(pool)
 			if !ok {
 				return fmt.Errorf("%s: bad element key %q; move the store away to start afresh", s.path, k)
 			}
@@ -391,6 +409,7 @@ func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) erro
 			if e.ID != id {
 				return fmt.Errorf("%s: element %s of %s: record says ID %s; move the store away to start afresh", s.path, handlespace.IDString(id), pool, handlespace.IDString(e.ID))
 			}
+			e.Owner, e.Site = intern(e.Owner), intern(e.Site)
 			items = append(items, item{pool, e})
 			return nil
 		})
@@ -405,6 +424,9 @@ func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) erro
 	}
 	return nil
 }
+
+// maxInterned bounds the strings Elements shares (pools, owners, sites).
+const maxInterned = 1 << 16
 
 // Close closes the database. Closing twice is not an error.
 func (s *Store) Close() error {

@@ -176,6 +176,7 @@ func run(o options) error {
 		}
 		servers = append(servers, s)
 	}
+	time.Sleep(5 * time.Second) // the work of the start (GC of the load, first samples) settles
 	for _, s := range servers {
 		s.idle = s.idleCPU(3 * time.Second)
 		fmt.Printf("%s: idle CPU %.2f ms/s\n", s.name(), s.idle*1e3)
