@@ -505,7 +505,7 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 		failed atomic.Int64
 		missed atomic.Int64
 		mu     sync.Mutex
-		first  atomic.Value
+		first  atomic.Pointer[error]
 		wg     sync.WaitGroup
 	)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.workers}, Timeout: 10 * time.Second}
@@ -518,7 +518,7 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 			if via == "dns" {
 				var err error
 				if udp, err = net.Dial("udp", s.dnsAt); err != nil {
-					first.CompareAndSwap(nil, err)
+					first.CompareAndSwap(nil, &err)
 					return
 				}
 				defer udp.Close()
@@ -536,7 +536,7 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 				}
 				if err != nil {
 					failed.Add(1)
-					first.CompareAndSwap(nil, err)
+					first.CompareAndSwap(nil, &err)
 					continue
 				}
 				ok.Add(1)
@@ -577,8 +577,8 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 	wg.Wait()
 	res.cpu, res.secs, res.idle = s.cpu()-c0, time.Since(t0).Seconds(), s.idle
 	res.ok, res.failed, res.missed = ok.Load(), failed.Load(), missed.Load()
-	if e, _ := first.Load().(error); e != nil {
-		res.err = e
+	if e := first.Load(); e != nil {
+		res.err = *e
 	}
 	client.CloseIdleConnections()
 	return res
