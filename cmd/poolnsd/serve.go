@@ -117,7 +117,8 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	if file == "" {
 		file = "none"
 	}
-	log.Info("starting", "version", versionString(), "config", file)
+	gogc, memLimit := gcDefaults()
+	log.Info("starting", "version", versionString(), "config", file, "gogc", gogc, "gomemlimit", memLimit)
 
 	// Take the signals before anything is served, so that a SIGTERM during
 	// start-up is not lost.
