@@ -369,7 +369,7 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 // the socket.
 func (u *udpServer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
 	w := &directWriter{slotWriter: slotWriter{h: u.h, local: u.conn.LocalAddr()}, conn: u.conn}
-	w.reset(nil, client, append([]byte(nil), b...), r)
+	w.reset(nil, client, b, r)
 	w.oob = append([]byte(nil), udpbatch.ReplyOOB(oob)...)
 	u.updates.Add(1)
 	go func() {
@@ -402,6 +402,10 @@ func (w *slotWriter) reset(buf []byte, client netip.AddrPort, raw []byte, r *dns
 	w.tsigStatus, w.tsigMAC, w.timersOnly = nil, "", false
 	if r != nil {
 		if t := r.IsTsig(); t != nil {
+			// miekg/dns verifies in place (the ID becomes the TSIG's
+			// original ID, ARCOUNT loses the TSIG): verify a copy, so
+			// that the datagram stays as it came.
+			raw = append([]byte(nil), raw...)
 			w.tsigStatus = dns.TsigVerifyWithProvider(raw, w.h.keys, "", false)
 			w.tsigMAC = t.MAC
 		}

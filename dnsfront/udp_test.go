@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/prefixset"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/regcommit"
 )
@@ -156,11 +158,24 @@ func FuzzUDPServe(f *testing.F) {
 		b, _ := m.Pack()
 		f.Add(b)
 	}
-	h := NewHandler(fuzzSpace(f), Config{Protect: testProtections(f)})
+	prot := testProtections(f)
+	prot.Allow = prefixset.MustParse("127.0.0.0/8")
+	h := NewHandler(fuzzSpace(f), Config{Protect: prot})
 	u := loopFor(f, h)
-	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
+	// The client is a socket of the test's own, on loopback: the replies
+	// of UPDATEs, which go straight to the socket, land there.
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { sink.Close() })
+	from := udpbatch.AddrFrom(sink.LocalAddr().(*net.UDPAddr).AddrPort(), false)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		in := append([]byte(nil), b...)
 		out := u.serve(&udpbatch.Msg{Buf: b, Addr: from}, nil)
+		if !bytes.Equal(b, in) {
+			t.Fatalf("the datagram was changed while served:\n% x\nbecame\n% x", in, b)
+		}
 		if out == nil {
 			return
 		}
