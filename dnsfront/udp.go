@@ -6,12 +6,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
@@ -144,11 +146,19 @@ func (u *udpServer) stop(deadline time.Time) {
 }
 
 // serve answers one datagram into out and returns the reply, or nil for
-// none.
-func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
+// none. A panic while answering (a defect) costs the loop nothing but this
+// datagram: it is logged and answered SERVFAIL, as the handler's
+// ServeDNS does.
+func (u *udpServer) serve(m *udpbatch.Msg, out []byte) (reply []byte) {
 	h := u.h
 	b := m.Buf
 	var wm wireMsg
+	checked := false
+	defer func() {
+		if p := recover(); p != nil {
+			reply = u.internalError(b, &wm, checked, out, p)
+		}
+	}()
 	switch checkMsg(b, &wm) {
 	case verdictDrop:
 		h.metrics.Rejected(metrics.RejectIgnored)
@@ -160,6 +170,7 @@ func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
 		h.metrics.Rejected(metrics.RejectNotImp)
 		return appendErrorReply(out, b, &wm, dns.RcodeNotImplemented, h.udpSize)
 	}
+	checked = true
 	client := m.Addr.AddrPort()
 	if h.metrics.Sample() {
 		t0 := time.Now()
@@ -168,6 +179,28 @@ func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
 		return reply
 	}
 	return u.serveChecked(b, &wm, client, m, out)
+}
+
+// internalError logs a panic p of the loop while it answered b, and
+// returns the SERVFAIL reply, with Extended DNS Error 0 (Other) when the
+// query had an OPT record; nil (dropped) when b had not been checked.
+func (u *udpServer) internalError(b []byte, wm *wireMsg, checked bool, out []byte, p any) []byte {
+	u.h.log.Error("internal error answering query", "panic", p, "stack", string(debug.Stack()))
+	if !checked {
+		return nil
+	}
+	reply := appendErrorReply(out[:0], b, wm, dns.RcodeServerFailure, u.h.udpSize)
+	if wm.optOK {
+		if r, err := ednsopt.AppendEDE(reply, len(reply)-2, ednsopt.Other, "internal error"); err == nil {
+			reply = r
+		}
+	}
+	if wm.qend != 0 {
+		u.h.metrics.Query(binary.BigEndian.Uint16(b[wm.qend-4:]), dns.RcodeServerFailure, false)
+	} else {
+		u.h.metrics.QueryNoQuestion(dns.RcodeServerFailure, false)
+	}
+	return reply
 }
 
 func (u *udpServer) serveChecked(b []byte, wm *wireMsg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {

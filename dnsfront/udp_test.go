@@ -3,12 +3,14 @@ package dnsfront
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/prefixset"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/regcommit"
@@ -227,5 +229,82 @@ func TestPlainName(t *testing.T) {
 	}
 	if _, ok := u.plainName([]byte{0xC0, 12}); ok {
 		t.Errorf("a compressed name taken")
+	}
+}
+
+// panicSource is a Source whose view panics once armed: a defect anywhere
+// below the loop.
+type panicSource struct {
+	src   Source
+	armed bool
+}
+
+func (p *panicSource) View() *handlespace.View {
+	if p.armed {
+		panic("a defect")
+	}
+	return p.src.View()
+}
+
+// TestLoopSurvivesPanic: a panic while answering costs the loop one
+// datagram, answered SERVFAIL (with EDE 0 when the query had EDNS, with
+// the question, ID and RD), and the next query is answered as usual.
+func TestLoopSurvivesPanic(t *testing.T) {
+	src := &panicSource{src: newTestSpace(t)}
+	h := NewHandler(src, Config{Logger: slog.New(slog.DiscardHandler)})
+	u := loopFor(t, h)
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("127.0.0.1:40000"), false)
+	ask := func(edns bool) *dns.Msg {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetQuestion("web.pool.test.", dns.TypeA)
+		q.Id = 4711
+		if edns {
+			q.SetEdns0(1232, true)
+		}
+		b, _ := q.Pack()
+		out := u.serve(&udpbatch.Msg{Buf: b, Addr: from}, nil)
+		r := new(dns.Msg)
+		if err := r.Unpack(out); err != nil {
+			t.Fatalf("reply does not unpack: %v (% x)", err, out)
+		}
+		return r
+	}
+	src.armed = true
+	for _, edns := range []bool{false, true} {
+		r := ask(edns)
+		if r.Rcode != dns.RcodeServerFailure || r.Id != 4711 || !r.Response || !r.RecursionDesired ||
+			len(r.Question) != 1 || r.Question[0].Name != "web.pool.test." || len(r.Answer) != 0 {
+			t.Fatalf("edns %v: reply to a query that panicked:\n%v", edns, r)
+		}
+		var ede *dns.EDNS0_EDE
+		if opt := r.IsEdns0(); opt != nil {
+			for _, o := range opt.Option {
+				if e, ok := o.(*dns.EDNS0_EDE); ok {
+					ede = e
+				}
+			}
+		}
+		switch {
+		case edns && (ede == nil || ede.InfoCode != 0 || ede.ExtraText != "internal error"):
+			t.Errorf("EDNS query: want EDE 0 (internal error), got %v", r)
+		case !edns && r.IsEdns0() != nil:
+			t.Errorf("query without EDNS got an OPT record: %v", r)
+		}
+	}
+	// The handler's own path (TCP, and what the loop hands it) answers the
+	// same.
+	q := new(dns.Msg)
+	q.SetQuestion("web.pool.test.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	w := newRecorder(true)
+	h.ServeDNS(w, q)
+	if r := w.msg; r == nil || r.Rcode != dns.RcodeServerFailure || r.IsEdns0() == nil ||
+		len(r.IsEdns0().Option) != 1 || r.IsEdns0().Option[0].(*dns.EDNS0_EDE).InfoCode != 0 {
+		t.Errorf("handler: reply to a query that panicked:\n%v", r)
+	}
+	src.armed = false
+	if r := ask(true); r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+		t.Fatalf("after the panic: %v", r)
 	}
 }
