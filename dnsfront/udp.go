@@ -100,15 +100,8 @@ func (u *udpServer) run() error {
 			return err
 		}
 		k := 0
-		for i := 0; i < n; i++ {
-			m := &u.rx[i]
-			out := u.tx[k].Buf[:0]
-			reply := u.serve(m, out)
-			if reply == nil {
-				continue
-			}
-			u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
-			k++
+		for i := 0; i < n; {
+			i, k = u.serveFrom(i, n, k)
 		}
 		if k > 0 {
 			if _, err := u.bc.WriteBatch(u.tx[:k]); err != nil {
@@ -145,20 +138,41 @@ func (u *udpServer) stop(deadline time.Time) {
 	u.conn.Close()
 }
 
+// serveFrom answers datagrams i to n-1 of the batch read into u.rx, the
+// replies into u.tx from k on, and returns where it stopped (n) and the
+// replies' count. A panic while answering (a defect) costs the loop
+// nothing but its datagram: it is logged and answered SERVFAIL, as the
+// handler's ServeDNS does, and serveFrom returns the next datagram for
+// the caller to go on. (One deferred call per batch, not per datagram.)
+func (u *udpServer) serveFrom(i, n, k int) (next, replies int) {
+	defer func() {
+		if p := recover(); p != nil {
+			m := &u.rx[i]
+			if reply := u.internalError(m.Buf, u.tx[k].Buf[:0], p); reply != nil {
+				u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+				k++
+			}
+			next, replies = i+1, k
+		}
+	}()
+	for ; i < n; i++ {
+		m := &u.rx[i]
+		reply := u.serve(m, u.tx[k].Buf[:0])
+		if reply == nil {
+			continue
+		}
+		u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+		k++
+	}
+	return i, k
+}
+
 // serve answers one datagram into out and returns the reply, or nil for
-// none. A panic while answering (a defect) costs the loop nothing but this
-// datagram: it is logged and answered SERVFAIL, as the handler's
-// ServeDNS does.
-func (u *udpServer) serve(m *udpbatch.Msg, out []byte) (reply []byte) {
+// none.
+func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
 	h := u.h
 	b := m.Buf
 	var wm wireMsg
-	checked := false
-	defer func() {
-		if p := recover(); p != nil {
-			reply = u.internalError(b, &wm, checked, out, p)
-		}
-	}()
 	switch checkMsg(b, &wm) {
 	case verdictDrop:
 		h.metrics.Rejected(metrics.RejectIgnored)
@@ -170,7 +184,6 @@ func (u *udpServer) serve(m *udpbatch.Msg, out []byte) (reply []byte) {
 		h.metrics.Rejected(metrics.RejectNotImp)
 		return appendErrorReply(out, b, &wm, dns.RcodeNotImplemented, h.udpSize)
 	}
-	checked = true
 	client := m.Addr.AddrPort()
 	if h.metrics.Sample() {
 		t0 := time.Now()
@@ -182,14 +195,21 @@ func (u *udpServer) serve(m *udpbatch.Msg, out []byte) (reply []byte) {
 }
 
 // internalError logs a panic p of the loop while it answered b, and
-// returns the SERVFAIL reply, with Extended DNS Error 0 (Other) when the
-// query had an OPT record; nil (dropped) when b had not been checked.
-func (u *udpServer) internalError(b []byte, wm *wireMsg, checked bool, out []byte, p any) []byte {
+// returns the SERVFAIL reply (appended to out), with Extended DNS Error 0
+// (Other) when the query had an OPT record; nil (dropped) when b is not a
+// query that checkMsg passes.
+func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
 	u.h.log.Error("internal error answering query", "panic", p, "stack", string(debug.Stack()))
-	if !checked {
+	defer func() {
+		if recover() != nil {
+			reply = nil // checkMsg itself failed: drop the datagram
+		}
+	}()
+	var wm wireMsg
+	if checkMsg(b, &wm) != verdictServe {
 		return nil
 	}
-	reply := appendErrorReply(out[:0], b, wm, dns.RcodeServerFailure, u.h.udpSize)
+	reply = appendErrorReply(out, b, &wm, dns.RcodeServerFailure, u.h.udpSize)
 	if wm.optOK {
 		if r, err := ednsopt.AppendEDE(reply, len(reply)-2, ednsopt.Other, "internal error"); err == nil {
 			reply = r

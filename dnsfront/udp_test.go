@@ -237,17 +237,20 @@ func TestPlainName(t *testing.T) {
 type panicSource struct {
 	src   Source
 	armed bool
+	calls int // with armed false: the views given; panics on call panicAt
+	at    int
 }
 
 func (p *panicSource) View() *handlespace.View {
-	if p.armed {
+	p.calls++
+	if p.armed || p.calls == p.at {
 		panic("a defect")
 	}
 	return p.src.View()
 }
 
 // TestLoopSurvivesPanic: a panic while answering costs the loop one
-// datagram, answered SERVFAIL (with EDE 0 when the query had EDNS, with
+// datagram of its batch, answered SERVFAIL (with EDE 0 when the query had EDNS, with
 // the question, ID and RD), and the next query is answered as usual.
 func TestLoopSurvivesPanic(t *testing.T) {
 	src := &panicSource{src: newTestSpace(t)}
@@ -263,7 +266,12 @@ func TestLoopSurvivesPanic(t *testing.T) {
 			q.SetEdns0(1232, true)
 		}
 		b, _ := q.Pack()
-		out := u.serve(&udpbatch.Msg{Buf: b, Addr: from}, nil)
+		// Through the batch's serving, as run does: a batch of one.
+		u.rx[0].Buf, u.rx[0].Addr = append(u.rx[0].Buf[:0], b...), from
+		if i, k := u.serveFrom(0, 1, 0); i != 1 || k != 1 {
+			t.Fatalf("serveFrom stopped at %d with %d replies, want 1, 1", i, k)
+		}
+		out := u.tx[0].Buf
 		r := new(dns.Msg)
 		if err := r.Unpack(out); err != nil {
 			t.Fatalf("reply does not unpack: %v (% x)", err, out)
@@ -306,5 +314,27 @@ func TestLoopSurvivesPanic(t *testing.T) {
 	src.armed = false
 	if r := ask(true); r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
 		t.Fatalf("after the panic: %v", r)
+	}
+	// A batch of three whose second panics: the first and third answered.
+	src.calls, src.at = 0, 2
+	for i := range 3 {
+		q := new(dns.Msg)
+		q.SetQuestion("web.pool.test.", dns.TypeA)
+		q.Id = uint16(100 + i)
+		b, _ := q.Pack()
+		u.rx[i].Buf, u.rx[i].Addr = append(u.rx[i].Buf[:0], b...), from
+	}
+	k := 0
+	for i := 0; i < 3; {
+		i, k = u.serveFrom(i, 3, k)
+	}
+	if k != 3 {
+		t.Fatalf("%d replies to a batch of 3", k)
+	}
+	for i, want := range []int{dns.RcodeSuccess, dns.RcodeServerFailure, dns.RcodeSuccess} {
+		r := new(dns.Msg)
+		if err := r.Unpack(u.tx[i].Buf); err != nil || r.Id != uint16(100+i) || r.Rcode != want {
+			t.Errorf("reply %d: %v, %v; want ID %d rcode %s", i, r, err, 100+i, dns.RcodeToString[want])
+		}
 	}
 }
