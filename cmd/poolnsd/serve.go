@@ -12,11 +12,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
@@ -59,9 +61,9 @@ type daemon struct {
 	// health keeps the elements' last known health in the store
 	// (serve_health.go).
 	health *healthKeeper
-	// admin makes administrative changes (serve_admin.go): locally or at
-	// the element's home.
-	admin *adminKeeper
+	// admin makes administrative changes and takes failure reports:
+	// locally or at the element's home.
+	admin *admin.Router
 	sites siteState // serve_sites.go
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
@@ -180,6 +182,7 @@ func (d *daemon) start() int {
 		d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", watchErr.Error())
 	}
 	regs, err := d.loadRegistrations()
+	d.admin = admin.New(admin.Config{Handlespace: d.hs, Store: d.store, Self: d.store.RegistrarID(), Metrics: d.ops.metrics})
 	if err == nil {
 		err = d.restoreAdmin()
 	}
@@ -196,7 +199,6 @@ func (d *daemon) start() int {
 		return code
 	}
 	d.startRegistrar()
-	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
 	d.newHistory()
 	if code := d.startPeering(); code != exitOK {
 		d.reg.Close()
@@ -212,7 +214,7 @@ func (d *daemon) start() int {
 		Metrics:    d.ops.metrics.DNS(),
 		Answers:    d.historyAnswers(),
 		QueryLog:   d.cfg.Log.Queries,
-		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
+		Updates:    metered.Registrar{Committer: d.reg, M: d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
 		Protect:    d.protect,
@@ -335,7 +337,7 @@ func (d *daemon) reload(trigger string) {
 		return
 	}
 	d.reg.Resync()
-	if _, err := d.pruneAdmin(); err != nil {
+	if _, err := d.admin.Prune(); err != nil {
 		d.log.Warn("stored admin states not pruned after the reload", "err", err.Error())
 	}
 	n := countView(d.hs.View())

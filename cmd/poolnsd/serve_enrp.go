@@ -63,8 +63,8 @@ func (d *daemon) startPeering() int {
 				p.store <- nil // the homes of zone-file elements moved: keep their admin states where they are homed
 			}
 		},
-		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
-		OnReport:  d.admin.reportLocal,
+		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.SetLocal(a.Pool, a.ID, a.Admin) },
+		OnReport:  d.admin.ReportLocal,
 		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 
 		// Confirmations and hand-offs (serve_vantage.go).
@@ -81,7 +81,7 @@ func (d *daemon) startPeering() int {
 	}
 	p.drv = drv
 	d.peering = p
-	d.admin.setDriver(drv)
+	d.admin.SetPeering(drv)
 	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
 	d.ops.metrics.SetConfirmRefused(func() uint64 { return drv.Stats().Confirm.Refused })
 	mode := "tls"
@@ -134,7 +134,7 @@ func (p *peering) keepStore(d *daemon) {
 			}
 		}
 		if admin {
-			if err := d.admin.keepHomedAdmin(); err != nil {
+			if err := d.admin.KeepHomed(); err != nil {
 				d.log.Error("cannot keep the administrative states of the zone-file elements homed here in the store", "err", err.Error())
 			}
 		}

@@ -5,15 +5,12 @@ package main
 // that SIGHUP changes live, and systemd's readiness notifications.
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -21,13 +18,10 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
-	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/metrics"
-	"github.com/poolnsd/poolnsd/monitor"
-	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -309,62 +303,6 @@ func sdReloading() {
 	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
 }
 
-// meteredBackend counts the API's failure reports and admin changes in the
-// metrics, around the backend that serves them.
-type meteredBackend struct {
-	httpapi.Backend
-	m  *metrics.Metrics
-	id uint32 // this registrar, for /v1/status
-}
-
-var _ httpapi.Backend = meteredBackend{}
-
-// RegistrarID names this registrar in /v1/status.
-func (b meteredBackend) RegistrarID() uint32 { return b.id }
-
-func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
-	out, err := b.Backend.Report(pool, id, from)
-	if o := reportOutcome(out.Removed, out.Forwarded != 0, err); o != "" {
-		b.m.FailureReport(metrics.ReportViaAPI, o)
-	}
-	return out, err
-}
-
-// reportOutcome is the outcome label of a failure report that removed the
-// element (or found it removed), was forwarded to its home, or failed with
-// err; "" for a failure that is not the report's (the home unavailable).
-func reportOutcome(removed, forwarded bool, err error) string {
-	switch {
-	case errors.Is(err, httpapi.ErrRateLimited), errors.Is(err, monitor.ErrRateLimited):
-		return metrics.ReportRateLimited
-	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
-		return metrics.ReportUnknown
-	case err != nil:
-		return ""
-	case forwarded:
-		return metrics.ReportForwarded
-	case removed:
-		return metrics.ReportRemoved
-	}
-	return metrics.ReportCounted
-}
-
-func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
-	var old handlespace.Admin
-	if v := b.View(); v != nil {
-		if pv := v.Pool(pool); pv != nil {
-			if e := pv.Element(id); e != nil {
-				old = e.Admin
-			}
-		}
-	}
-	err := b.Backend.SetAdmin(pool, id, a)
-	if err == nil && old != a {
-		b.m.AdminChange(a)
-	}
-	return err
-}
-
 // listenHTTP binds http.listen and serves httpHandler on it: first thing at
 // the start, so that /readyz says why the server is not ready while it
 // opens the store and loads the zones (the API joins with startHTTP). It
@@ -382,69 +320,4 @@ func (d *daemon) listenHTTP() int {
 	addr := srv.Addr().String()
 	d.ops.httpAddr.Store(&addr)
 	return exitOK
-}
-
-// meteredRegistrar counts registrations, refreshes, deregistrations and
-// refusals in the metrics, by source, around the registrar that DNS UPDATE
-// and the HTTP API submit to.
-type meteredRegistrar struct {
-	*regcommit.Committer
-	m *metrics.Metrics
-}
-
-var (
-	_ dnsfront.Updater  = meteredRegistrar{}
-	_ httpapi.Registrar = meteredRegistrar{}
-)
-
-// Submit implements dnsfront.Updater and httpapi.Registrar.
-func (r meteredRegistrar) Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error) {
-	res, err := r.Committer.Submit(ctx, req)
-	src := metrics.SourceHTTP
-	if strings.HasPrefix(req.Who.Owner, "tsig:") {
-		src = metrics.SourceDNS
-	}
-	if err != nil {
-		r.m.Rejected(src, rejectCause(err))
-		return res, err
-	}
-	for _, d := range res.Done {
-		switch {
-		case d.Removed:
-			r.m.Deregistered(src)
-		case d.Elem != nil:
-			r.m.Registered(src, !d.Created)
-		}
-	}
-	return res, err
-}
-
-// rejectCause classifies an error of the registrar for
-// poolnsd_registration_rejections_total.
-func rejectCause(err error) metrics.Cause {
-	switch {
-	case errors.Is(err, handlespace.ErrInconsistentPolicy):
-		return metrics.CausePolicy
-	case errors.Is(err, handlespace.ErrLabelInUse), errors.Is(err, handlespace.ErrNameTaken):
-		return metrics.CauseConflict
-	}
-	switch regcommit.CodeOf(err) {
-	case regcommit.Invalid:
-		return metrics.CauseMalformed
-	case regcommit.NotFound:
-		return metrics.CauseNoZone
-	case regcommit.Unavailable:
-		return metrics.CauseStore
-	case regcommit.Refused:
-		msg := err.Error()
-		switch {
-		case strings.Contains(msg, "most registered elements allowed"), strings.Contains(msg, "most elements allowed"):
-			return metrics.CauseLimit
-		case strings.Contains(msg, "defined by a zone file"), strings.Contains(msg, " belongs to "),
-			strings.Contains(msg, " is taken by "), strings.Contains(msg, "no free identifier"):
-			return metrics.CauseConflict
-		}
-		return metrics.CauseForbidden
-	}
-	return metrics.CauseOther
 }
