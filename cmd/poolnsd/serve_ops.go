@@ -12,12 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/config/reload"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
@@ -26,15 +26,6 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 )
-
-// liveKeys are the configuration keys that SIGHUP applies to the running
-// server; the others need a restart (the server says which changed). The
-// "sites" map and the "tsig" keys (not in the table of keys) are live too.
-var liveKeys = []string{"log.level", "log.queries", "http.token", "http.report_token", "reports.allow", "sites_mmdb"}
-
-// apiKeys are the live keys that the JSON API's handler is built with:
-// SIGHUP rebuilds it when one changes.
-var apiKeys = []string{"http.token", "http.report_token", "reports.allow"}
 
 // operator is the operator side of a daemon: metrics, readiness, the
 // operator endpoints, the keys SIGHUP changes.
@@ -52,7 +43,7 @@ type operator struct {
 	phase atomic.Pointer[string] // why not ready: "starting: loading zones", "stopping"
 
 	// newAPI builds the JSON API's handler with the credentials of cfg
-	// (the apiKeys); whoever wires the API sets it (setAPI), and SIGHUP
+	// (reload.API); whoever wires the API sets it (setAPI), and SIGHUP
 	// rebuilds the handler when one of them changes.
 	newAPI func(cfg config.Config) http.Handler
 	api    atomic.Pointer[http.Handler]
@@ -138,7 +129,7 @@ func (o *operator) setReady() {
 }
 
 // setAPI installs the JSON API: newAPI builds its handler with the
-// credentials of a configuration (the apiKeys).
+// credentials of a configuration (reload.API).
 func (d *daemon) setAPI(newAPI func(cfg config.Config) http.Handler) {
 	d.ops.newAPI = newAPI
 	h := newAPI(d.cfg)
@@ -191,9 +182,9 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 }
 
 // reloadConfig loads the configuration again (file, environment, the same
-// flags) and applies the live keys; it logs the other keys that changed,
-// which keep their running values until a restart. A configuration with
-// errors changes nothing.
+// flags) and applies the live parts (config/reload plans which); it logs
+// the other keys that changed, which keep their running values until a
+// restart. A configuration with errors changes nothing.
 func (d *daemon) reloadConfig() {
 	if d.ops.flags == nil {
 		return
@@ -206,49 +197,40 @@ func (d *daemon) reloadConfig() {
 	for _, w := range warns {
 		d.log.Warn(w)
 	}
-	var applied, restart []string
-	for _, k := range config.Changed(d.cfg, cfg) {
-		if !slices.Contains(liveKeys, k) && !slices.Contains(protectKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
-			restart = append(restart, k)
-			continue
-		}
-		applied = append(applied, k)
-	}
-	if slices.Contains(applied, "log.level") {
-		d.cfg.Log.Level = cfg.Log.Level
+	plan := reload.New(d.cfg, cfg, func(p reload.Part) bool { return p != reload.API || d.ops.newAPI != nil })
+	if plan.Changed(reload.LogLevel) {
+		reload.Carry(&d.cfg, cfg, reload.LogLevel)
 		d.ops.level.Set(cfg.LogLevel())
 	}
-	if slices.Contains(applied, "log.queries") {
-		d.cfg.Log.Queries = cfg.Log.Queries
+	if plan.Changed(reload.QueryLog) {
+		reload.Carry(&d.cfg, cfg, reload.QueryLog)
 		if d.dns != nil {
 			d.dns.Handler().SetQueryLog(cfg.Log.Queries)
 		}
 	}
-	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(apiKeys, k) }) {
-		d.cfg.HTTP.Token, d.cfg.HTTP.ReportToken = cfg.HTTP.Token, cfg.HTTP.ReportToken
-		d.cfg.Reports.Allow = cfg.Reports.Allow
+	if plan.Changed(reload.API) {
+		reload.Carry(&d.cfg, cfg, reload.API)
 		h := d.ops.newAPI(d.cfg)
 		d.ops.api.Store(&h)
 	}
-	if added, removed, changed := config.TSIGChanges(d.cfg.TSIG, cfg.TSIG); len(added)+len(removed)+len(changed) > 0 {
+	if plan.Changed(reload.TSIG) {
 		if err := d.dns.Handler().SetTSIG(tsigKeys(cfg.TSIG)); err != nil {
 			// Load checked the keys as the DNS front does: not expected.
 			d.log.Error("TSIG keys not reloaded; keeping the running ones", "err", err.Error())
+			plan.Failed(reload.TSIG)
 		} else {
-			d.cfg.TSIG = cfg.TSIG
-			applied = append(applied, "tsig")
+			reload.Carry(&d.cfg, cfg, reload.TSIG)
 			// Names and what changed, never a secret.
-			d.log.Info("TSIG keys reloaded", "added", added, "removed", removed, "changed", changed, "keys", len(cfg.TSIG))
+			d.log.Info("TSIG keys reloaded", "added", plan.TSIGAdded, "removed", plan.TSIGRemoved, "changed", plan.TSIGChanged, "keys", len(cfg.TSIG))
 		}
 	}
-	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) }) && d.dns != nil {
+	if plan.Changed(reload.Protections) && d.dns != nil {
 		p, err := d.loadProtections(cfg, d.protect)
 		if err != nil {
 			d.log.Error("DNS protections not reloaded; keeping the running ones", "err", err.Error())
-			applied = slices.DeleteFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) })
+			plan.Failed(reload.Protections)
 		} else {
-			d.cfg.DNS.Cookies, d.cfg.DNS.CookieSecret, d.cfg.DNS.CookieSecretPrevious = cfg.DNS.Cookies, cfg.DNS.CookieSecret, cfg.DNS.CookieSecretPrevious
-			d.cfg.DNS.NSID, d.cfg.DNS.Version, d.cfg.DNS.AllowQuery, d.cfg.DNS.RRL = cfg.DNS.NSID, cfg.DNS.Version, cfg.DNS.AllowQuery, cfg.DNS.RRL
+			reload.Carry(&d.cfg, cfg, reload.Protections)
 			old := d.protect
 			d.protect = p
 			d.dns.Handler().SetProtections(p)
@@ -257,18 +239,20 @@ func (d *daemon) reloadConfig() {
 			}
 		}
 	}
-	applied = slices.DeleteFunc(applied, func(k string) bool { return k == "sites_mmdb" })
-	if changed, ok := d.applySitesConfig(cfg); changed && ok { // serve_sites.go
-		applied = append(applied, "sites")
+	if !plan.Changed(reload.Sites) {
+		d.reloadSites("SIGHUP") // the same database, read again
+	} else if !d.applySitesConfig(cfg) { // serve_sites.go
+		plan.Failed(reload.Sites)
 	}
+	applied := plan.Applied()
 	if len(applied) > 0 {
 		d.log.Info("configuration reloaded", "applied", applied)
 	}
-	if len(applied)+len(restart) == 0 {
+	if len(applied)+len(plan.Restart) == 0 {
 		d.log.Debug("configuration reloaded; nothing changed")
 	}
-	if len(restart) > 0 {
-		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", restart)
+	if len(plan.Restart) > 0 {
+		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", plan.Restart)
 	}
 }
 

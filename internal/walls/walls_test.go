@@ -66,6 +66,11 @@ var walls = []wall{
 		why:  "peering turns peers' messages into handlespace changes; it depends on none of its sibling front ends (DESIGN: Layout)",
 	},
 	{
+		from: []string{"M/config/reload"},
+		deny: []string{"M/..."}, allow: []string{"M/config", "M/handlespace/...", "M/internal/..."},
+		why:  "reload plans a reload from two configurations and does no I/O: it knows only config (and what config is built on)",
+	},
+	{
 		from: []string{"M/admin", "M/metrics/metered"},
 		deny: []string{"M/dnsfront", "M/zones", "M/webui", "M/cmd/..."},
 		why:  "the daemon's parts between the HTTP API, peering, the monitor and the store answer no query and read no zone file",
