@@ -18,6 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
+	"github.com/poolnsd/poolnsd/internal/sdnotify"
 	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/regcommit"
@@ -316,12 +317,12 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 		select {
 		case sig := <-sigc:
 			if sig == syscall.SIGHUP {
-				sdReloading()
+				sdnotify.Reloading()
 				d.reload("SIGHUP")
 				d.dnssec.reload("SIGHUP")
 				d.reloadConfig()
 				d.reloadTLS()
-				sdNotify("READY=1")
+				sdnotify.Notify("READY=1")
 				continue
 			}
 			d.log.Info("stopping", "signal", sig.String())
@@ -393,7 +394,7 @@ func (d *daemon) reload(trigger string) {
 // and returns code (or exitRuntime if stopping failed).
 func (d *daemon) stop(code int) int {
 	d.ops.setPhase("stopping")
-	sdNotify("STOPPING=1")
+	sdnotify.Notify("STOPPING=1")
 	d.stopWatch()
 	d.handOff()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

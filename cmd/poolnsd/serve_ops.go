@@ -1,30 +1,26 @@
 package main
 
-// The operator side of serve: metrics, readiness, the operator endpoints
-// beside the JSON API (the status page at /, /metrics, /readyz), the keys
-// that SIGHUP changes live, and systemd's readiness notifications.
+// The operator side of serve: metrics, readiness (and systemd's
+// notifications of it), the operator endpoints beside the JSON API (the
+// status page at /, /metrics, /readyz), and the reload of the
+// configuration's live keys.
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/config/reload"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
+	"github.com/poolnsd/poolnsd/internal/sdnotify"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 )
 
 // operator is the operator side of a daemon: metrics, readiness, the
@@ -125,7 +121,7 @@ func (o *operator) setPhase(why string) {
 func (o *operator) setReady() {
 	o.ready.Store(true)
 	o.metrics.SetReady(true)
-	sdNotify("READY=1\nSTATUS=serving")
+	sdnotify.Notify("READY=1\nSTATUS=serving")
 }
 
 // setAPI installs the JSON API: newAPI builds its handler with the
@@ -254,37 +250,6 @@ func (d *daemon) reloadConfig() {
 	if len(plan.Restart) > 0 {
 		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", plan.Restart)
 	}
-}
-
-// sdNotify sends a state to systemd's notification socket ($NOTIFY_SOCKET,
-// sd_notify(3)), when there is one: READY=1 once serving, RELOADING=1 and
-// READY=1 around a reload, STOPPING=1 at shutdown. Without the variable it
-// does nothing.
-func sdNotify(state string) {
-	sock := os.Getenv("NOTIFY_SOCKET")
-	if sock == "" {
-		return
-	}
-	if strings.HasPrefix(sock, "@") {
-		sock = "\x00" + sock[1:] // an abstract socket
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.SetWriteDeadline(time.Now().Add(time.Second))
-	c.Write([]byte(state))
-}
-
-// sdReloading tells systemd that a reload begins (Type=notify-reload
-// wants the CLOCK_MONOTONIC time with it); READY=1 ends it.
-func sdReloading() {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
-		return
-	}
-	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
 }
 
 // listenHTTP binds http.listen and serves httpHandler on it: first thing at
