@@ -89,6 +89,11 @@ func (c *checker) udp() {
 	}
 	defer conn.Close()
 	buf := make([]byte, 4096)
+	// late are the IDs of the queries whose reply did not come within the
+	// read deadline: a reply to one of them that comes later is not a
+	// wrong reply to the query then waiting (under load a reply can take
+	// longer than the deadline), and is read past.
+	late := map[uint16]bool{}
 	for i := 0; !c.stop.Load() && i < 10_000_000; i++ {
 		q := new(dns.Msg)
 		q.SetQuestion("web.pool.example.", dns.TypeA)
@@ -98,11 +103,19 @@ func (c *checker) udp() {
 			continue // ICMP unreachable from an earlier datagram: the server is gone
 		}
 		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		n, err := conn.Read(buf)
-		if err != nil {
-			continue // lost, or the server stopped: not a malformed reply
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				late[q.Id] = true // lost, or the server stopped: not a malformed reply
+				break
+			}
+			if id := uint16(buf[0])<<8 | uint16(buf[1]); n >= 2 && id != q.Id && late[id] {
+				delete(late, id)
+				continue
+			}
+			c.check(q, buf[:n], after)
+			break
 		}
-		c.check(q, buf[:n], after)
 	}
 }
 
