@@ -1,12 +1,3 @@
-// Package e2e holds poolnsd's process tests: each runs the built poolnsd
-// (serve, check, status, drain, dnssec, demo) as real processes, on
-// loopback, and drives them with real clients (miekg/dns, dig, nsupdate,
-// kdig, unbound, delv, tshark, chromium, promtool, the poolclient
-// library): start and stop, reload, SIGHUP, SIGTERM under load, kill -9,
-// registrations, probes, peering of several registrars over TLS, the
-// status page, metrics. TestMain builds the binary once (with -race when
-// the tests run with it). The unit tests of the daemon's own helpers stay
-// in cmd/poolnsd; the cluster in network namespaces is test/cluster.
 package e2e
 
 import (
