@@ -68,7 +68,7 @@ var walls = []wall{
 	{
 		from: []string{"M/config/reload"},
 		deny: []string{"M/..."}, allow: []string{"M/config", "M/handlespace/...", "M/internal/..."},
-		why:  "reload plans a reload from two configurations and does no I/O: it knows only config (and what config is built on)",
+		why: "reload plans a reload from two configurations and does no I/O: it knows only config (and what config is built on)",
 	},
 	{
 		from: []string{"M/admin", "M/metrics/metered"},
