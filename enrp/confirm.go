@@ -146,10 +146,13 @@ func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
 // proposed; it waits up to wait for their answers. It returns false (and
 // sends nothing) when there is no one to ask: the element is not homed
 // here, no other registrar is live, Config.Confirm is 0, or this
-// registrar is handing its elements off. Otherwise the verdict comes in a
-// later Ready's Verdicts (after every answer, or at wait), and a
-// confirmation of the element already under way is decided at once with
-// the answers it has.
+// registrar is handing its elements off. Alone in a minority (Minority),
+// a proposed down of an element that is up is not taken on this
+// registrar's word (it may be the one cut off): it returns true with the
+// verdict in the Ready, the health kept and the element disputed, with
+// this registrar's view. Otherwise the verdict comes in a later Ready's
+// Verdicts (after every answer, or at wait), and a confirmation of the
+// element already under way is decided at once with the answers it has.
 func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) (bool, Ready) {
 	k := key{pool, id}
 	en := n.tab.get(k)
@@ -158,6 +161,12 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	}
 	vs := Vantages(n.live, n.id, pool, id, n.cfg.Confirm)
 	if len(vs) == 0 {
+		if v, ok := n.aloneVerdict(en, proposed); ok {
+			n.out.Verdicts = append(n.out.Verdicts, v)
+			n.event(Event{Kind: EventConfirmed, Detail: fmt.Sprintf("%s %s: proposed %s, verdict %s: alone in a minority, nobody to confirm",
+				pool, handlespace.IDString(id), proposed, v.Health)})
+			return true, n.flush()
+		}
 		return false, n.flush()
 	}
 	if old := n.rounds[k]; old != nil {

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -150,6 +152,13 @@ type Driver struct {
 	left     chan struct{} // closed when the hand-off is over
 	leftDone bool          // loop-owned: left is closed
 	syncDone bool          // loop-owned: synced is closed
+
+	// What Current reads: the Node holds its view as stale; the last
+	// heartbeat (unix ns), and how old it may be.
+	stale    atomic.Bool
+	beat     atomic.Int64
+	beatSlop time.Duration
+	poke     chan struct{} // the heartbeat found a stall: the loop sets stale right
 
 	// Owned by the loop goroutine.
 	conns        map[*conn]bool
@@ -318,7 +327,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
 		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan requestCall),
 		confirms: make(chan confirmCall, 4096), answers: make(chan answerCall, 4096), leave: make(chan chan struct{}),
-		synced: make(chan struct{}), left: make(chan struct{}),
+		synced: make(chan struct{}), left: make(chan struct{}), poke: make(chan struct{}, 1),
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
 	if cfg.Listen != "" {
@@ -367,6 +376,10 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	changes := cfg.Handlespace.Subscribe()
 	first := d.node.Local(d.bind.Changes())
+	d.beatSlop = d.node.stallSlack()
+	d.beat.Store(time.Now().UnixNano())
+	d.wg.Add(1)
+	go d.heartbeat()
 	d.wg.Add(1)
 	go d.loop(changes, first)
 	if d.ln != nil {
@@ -765,6 +778,7 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			c.close()
 		}
 	}()
+	defer d.stale.Store(false) // no more peering: the view is what there is
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for _, p := range d.cfg.Peers {
@@ -772,10 +786,13 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 	}
 	next := d.handle(first)
 	for {
+		d.stale.Store(d.node.held != nil)
 		timer.Reset(max(time.Until(next), 0))
 		select {
 		case <-d.ctx.Done():
 			return
+		case <-d.poke:
+			next = d.handle(d.node.Tick()) // finds the stall, if the timer has not yet
 		case c := <-d.connUp:
 			d.conns[c] = true
 			for _, m := range d.node.Hello(0) {
@@ -803,6 +820,46 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			next = d.handle(d.node.Tick())
 		}
 	}
+}
+
+// heartbeat notes the time four times per stall slack, until Close,
+// which leaves it far in the future.
+func (d *Driver) heartbeat() {
+	defer d.wg.Done()
+	t := time.NewTicker(max(d.beatSlop/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			now := time.Now().UnixNano()
+			if now-d.beat.Load() > int64(d.beatSlop) {
+				// Stopped, or starved: stale until the loop has run (its
+				// Node then finds the stall, and holds if need be).
+				d.stale.Store(true)
+				select {
+				case d.poke <- struct{}{}:
+				default:
+				}
+			}
+			d.beat.Store(now)
+		case <-d.ctx.Done():
+			d.beat.Store(math.MaxInt64 / 2)
+			return
+		}
+	}
+}
+
+// Current reports whether this registrar's view is current enough to
+// answer DNS from: the Node does not hold it as stale (after a long
+// stall, or a healed minority, until it has synced with its peers or
+// Config.ResyncWait has passed; see Node.Stale), and the process was not
+// stopped just now (its heartbeat is not older than the Node's stall
+// slack: a process resumed from SIGSTOP answers nothing from before its
+// stop, and by the time the heartbeat runs again the Node's Tick has
+// found the stall). After Close it is true. Safe for concurrent use; it
+// reads the clock.
+func (d *Driver) Current() bool {
+	return !d.stale.Load() && time.Now().UnixNano()-d.beat.Load() <= int64(d.beatSlop)
 }
 
 // Confirm asks the vantage points of element id of pool, homed here, to
@@ -1314,9 +1371,9 @@ func (d *Driver) logEvent(ev Event) {
 	switch ev.Kind {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
 		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes,
-		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback:
+		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback, EventHoldEnd:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused, EventStalled:
+	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused, EventStalled, EventHold:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

@@ -15,6 +15,7 @@ type tableSeq struct {
 	own     bool         // own-children-only: the peer's own elements
 	why     string       // for the events
 	pending map[key]bool // own: the peer's elements not yet confirmed (swept at the end)
+	start   time.Time    // when the first request went out
 	last    time.Time    // when the last request went out
 	applied int          // elements taken from the responses
 }
@@ -52,7 +53,7 @@ func (n *Node) requestTable(p *peer, own bool, why string) {
 	if p.seq != nil {
 		return
 	}
-	s := &tableSeq{own: own, why: why, last: n.now()}
+	s := &tableSeq{own: own, why: why, start: n.now(), last: n.now()}
 	if own {
 		s.pending = map[key]bool{}
 		for k, en := range n.tab.m {
@@ -198,6 +199,7 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 		if swept > 0 {
 			n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
 		}
+		defer n.syncedWith(p, s.start) // after the sync-done event
 	} else {
 		n.synced = true
 		n.mentor = 0

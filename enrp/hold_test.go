@@ -1,0 +1,168 @@
+package enrp_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// stale reports whether m holds its view as stale.
+func stale(m *enrptest.Member) bool {
+	s, _ := m.Node.Stale()
+	return s
+}
+
+// holdEnds returns the details of m's hold-end events since event from.
+func holdEnds(m *enrptest.Member, from int) []string {
+	var out []string
+	for _, ev := range m.Events[from:] {
+		if ev.Kind == enrp.EventHoldEnd {
+			out = append(out, ev.Detail)
+		}
+	}
+	return out
+}
+
+// TestHoldAfterStall: A is stopped for 10 s (its peers find it dead and
+// stop sending it updates; B registers meanwhile). When it runs again
+// its view is stale: it holds it (the DNS is not answered from it) until
+// it has taken B's and C's own elements again, and then has B's
+// registrations. B and C, which did not stall, never hold.
+func TestHoldAfterStall(t *testing.T) {
+	c, a, b, cm := cluster3(t, 41, 10)
+	c.RunFor(2 * interval)
+	requireSettled(t, c, interval)
+	before := len(a.Events)
+	stop := 10 * time.Second
+	resume := c.Clock.Now().Add(stop)
+	a.Pause(stop)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(lastHeard + noResponse + interval)
+	register(t, c, b, 0, 5) // A misses these
+	c.RunFor(resume.Sub(c.Clock.Now()) + time.Millisecond)
+	c.Net.Heal()
+	// A's first Tick after the stop finds the stall and holds.
+	if !c.RunUntil(func() bool { return stale(a) }, interval+interval/2) {
+		t.Fatalf("A does not hold its view after a 10 s stop; events %v", a.Events[before:])
+	}
+	held := c.Elapsed()
+	if !c.RunUntil(func() bool { return !stale(a) }, 4*time.Second) {
+		t.Fatalf("A still holds its view %v after the stop", c.Elapsed()-held)
+	}
+	ends := holdEnds(a, before)
+	if len(ends) != 1 || !strings.HasPrefix(ends[0], "synced") {
+		t.Fatalf("A's hold ended %q, want synced", ends)
+	}
+	if n := len(a.Elements()); n != 10+5 {
+		t.Errorf("A released its hold with %d elements, want 15 (B's registrations of the stop)", n)
+	}
+	for _, m := range []*enrptest.Member{b, cm} {
+		if len(m.EventsOf(enrp.EventHold)) > 0 {
+			t.Errorf("%08x held its view: %v", m.ID, m.EventsOf(enrp.EventHold))
+		}
+	}
+	t.Logf("A held its view %v after its first Tick", c.Elapsed()-held)
+}
+
+// TestHoldAfterMinority: A is cut off from B and C (a minority of one)
+// while they register. When the partition heals A holds its view until it
+// has synced with both; B and C (the majority) never hold. A short stall
+// (not enough for the peers to find A dead) holds nothing.
+func TestHoldAfterMinority(t *testing.T) {
+	c, a, b, cm := cluster3(t, 42, 10)
+	requireSettled(t, c, interval)
+	a.Pause(2 * time.Second) // more than the stall slack, less than max_time_last_heard
+	c.RunFor(lastHeard)
+	if len(a.EventsOf(enrp.EventStalled)) == 0 || len(a.EventsOf(enrp.EventHold)) > 0 {
+		t.Fatalf("A after a stall of 2 s: stalled %v, held %v", a.EventsOf(enrp.EventStalled), a.EventsOf(enrp.EventHold))
+	}
+	before := len(a.Events)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(lastHeard + noResponse + 2*interval)
+	if !a.Node.Minority() || b.Node.Minority() {
+		t.Fatalf("minority: A %v, B %v; want A only", a.Node.Minority(), b.Node.Minority())
+	}
+	if stale(a) {
+		t.Fatal("A holds its view while cut off (it must serve its side)")
+	}
+	register(t, c, cm, 0, 4)
+	c.RunFor(interval)
+	c.Net.Heal()
+	if !c.RunUntil(func() bool { return stale(a) }, 3*interval) {
+		t.Fatal("A does not hold its view when the partition heals")
+	}
+	held := c.Elapsed()
+	if !c.RunUntil(func() bool { return !stale(a) }, 4*time.Second) {
+		t.Fatalf("A still holds its view %v after the heal", c.Elapsed()-held)
+	}
+	if ends := holdEnds(a, before); len(ends) != 1 || !strings.HasPrefix(ends[0], "synced") {
+		t.Fatalf("A's hold ended %q, want synced", ends)
+	}
+	if n := len(a.Elements()); n != 10+4 {
+		t.Errorf("A released its hold with %d elements, want 14", n)
+	}
+	for _, m := range []*enrptest.Member{b, cm} {
+		if len(m.EventsOf(enrp.EventHold)) > 0 {
+			t.Errorf("%08x (the majority) held its view: %v", m.ID, m.EventsOf(enrp.EventHold))
+		}
+	}
+	t.Logf("A held its view %v", c.Elapsed()-held)
+}
+
+// TestHoldBounded: A comes back from a minority to B only (C stays cut
+// off from it): it holds its view for ResyncWait at most.
+func TestHoldBounded(t *testing.T) {
+	c, a, _, _ := cluster3(t, 43, 10)
+	if !c.RunUntil(a.Node.Synced, 3*interval) {
+		t.Fatal("A never synced")
+	}
+	before := len(a.Events)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(lastHeard + noResponse + 2*interval)
+	c.Net.Heal()
+	c.Net.Partition([]uint32{idA, idB}, []uint32{idC})
+	if !c.RunUntil(func() bool { return stale(a) }, 3*interval) {
+		t.Fatalf("A does not hold its view when B comes back: %v", a.Events[before:])
+	}
+	held := c.Elapsed()
+	wait := a.Node.Config().ResyncWait
+	if !c.RunUntil(func() bool { return !stale(a) }, wait+interval) {
+		t.Fatalf("A still holds its view %v after B came back (bound %v)", c.Elapsed()-held, wait)
+	}
+	if d := c.Elapsed() - held; d < wait-interval/2 {
+		t.Errorf("A's hold ended after %v, before C (still cut off) synced and the bound %v", d, wait)
+	}
+	if ends := holdEnds(a, before); len(ends) != 1 || !strings.HasPrefix(ends[0], "bounded wait") {
+		t.Fatalf("A's hold ended %q, want by the bounded wait", ends)
+	}
+}
+
+// TestAloneAfterMinorityMemory: a registrar whose peers have been dead for
+// longer than a minute no longer counts them: alone, it decides its
+// elements' health on its own probes again.
+func TestAloneAfterMinorityMemory(t *testing.T) {
+	c, a, _, _ := confirmCluster(t, 44, 6)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(lastHeard + noResponse + 2*interval)
+	if !a.Node.Minority() {
+		t.Fatal("A cut off is not in a minority")
+	}
+	c.RunFor(time.Minute)
+	if a.Node.Minority() {
+		t.Fatal("A is still in a minority a minute after its peers died")
+	}
+	for _, e := range a.Elements() {
+		if a.Confirm(staticPool, e.ID, handlespace.HealthDown, probeWait) {
+			t.Fatalf("A, alone for a minute, asked about %s", handlespace.IDString(e.ID))
+		}
+	}
+	for _, e := range a.Elements() {
+		if e.Health != handlespace.HealthDown || e.Disputed() {
+			t.Fatalf("A alone for a minute has %s %v (vantage %v), want down on its own probes", handlespace.IDString(e.ID), e.Health, e.Vantage)
+		}
+	}
+}
