@@ -195,6 +195,13 @@ func (n *Node) decide(r *round) {
 	delete(n.rounds, r.key)
 	delete(n.byNonce, r.nonce)
 	h, views := Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
+	if len(r.votes) == 1 && h == handlespace.HealthDown && r.current == handlespace.HealthUp && n.cutOff(n.now()) {
+		// Nobody answered, and every peer is overdue: this registrar is
+		// probably the one cut off (it will be in a minority once it
+		// finds them dead). Its word alone does not take the element
+		// down (see aloneVerdict).
+		h, views = r.current, []handlespace.Vantage{{Registrar: n.id, Health: r.proposed}}
+	}
 	v := Verdict{Pool: r.pool, ID: r.id, Current: r.current, Proposed: r.proposed, Health: h, Vantage: views,
 		Votes: r.votes, Asked: r.asked}
 	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.elsewhere {

@@ -44,8 +44,13 @@ type DriverConfig struct {
 	// DialTimeout bounds a connection attempt with its TLS handshake
 	// (default 3 s).
 	DialTimeout time.Duration
-	// Redial is how long a dialler waits before it tries again (default
-	// 500 ms).
+	// Redial is how long a dialler waits before it tries again, and how
+	// often it starts another attempt while one is pending (default
+	// 100 ms: a peer cut off is reached again at most this long after
+	// the network heals; at most DialTimeout / Redial attempts are
+	// pending at once). After a failed TLS handshake (a peer that
+	// refuses this registrar, or that it refuses) it waits ten times as
+	// long.
 	Redial time.Duration
 	// MaxQueue is how many bytes may wait to be written to one peer
 	// before its connection is dropped as too slow (default 64 MiB).
@@ -313,7 +318,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		cfg.DialTimeout = 3 * time.Second
 	}
 	if cfg.Redial <= 0 {
-		cfg.Redial = 500 * time.Millisecond
+		cfg.Redial = 100 * time.Millisecond
 	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 64 << 20
@@ -475,7 +480,10 @@ func (d *Driver) handshake(nc net.Conn, dialed, host string) (*conn, error) {
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
-		if d.ctx.Err() == nil {
+		// A connection closed before it said anything (io.EOF) is no
+		// refusal: a peer's dialler closes the attempts that lost the
+		// race to connect (see connect).
+		if d.ctx.Err() == nil && !(dialed == "" && errors.Is(err, io.EOF)) {
 			d.mu.Lock()
 			d.stats.Refused++
 			d.mu.Unlock()
@@ -675,18 +683,21 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 		if errors.Is(err, errDialStopped) {
 			return
 		}
+		wait := d.cfg.Redial
 		if err == nil {
 			var c *conn
 			if c, err = d.handshake(nc, addr, host); err == nil {
 				failing = false
 				d.run(c)
+			} else {
+				wait = 10 * d.cfg.Redial
 			}
 		} else if !failing && d.ctx.Err() == nil {
 			d.log.Info("ENRP peer not reachable; trying again", "peer", addr, "err", err.Error())
 		}
 		failing = err != nil
 		select {
-		case <-time.After(d.cfg.Redial):
+		case <-time.After(wait):
 		case <-stop:
 			return
 		case <-d.ctx.Done():

@@ -10,11 +10,13 @@ import (
 // Minority, and the hold of a view that may be stale.
 //
 // A registrar is in a minority when the live registrars (itself
-// included) are at most half of those it knows: itself, its live peers
-// and the peers that died within minorityMemory. Alone in a minority (no
-// live peer to ask), its probes cannot tell an element that died from
-// its own lost link: a failed probe there is not taken for the element's
-// death (see Confirm), only for a dispute that this registrar saw down.
+// included) are fewer than half of those it knows: itself, its live
+// peers and the peers that died within minorityMemory (so one of two is
+// not: two registrars cannot tell a partition from a death). Cut off
+// (in a minority, or with every peer overdue), its probes cannot tell an
+// element that died from its own lost link: a failed probe that no
+// other vantage point confirms is not taken for the element's death
+// (see Confirm), only for a dispute that this registrar saw down.
 //
 // Its view may also be stale, and then it should not answer from it
 // (Stale): after a stall long enough for its peers to have found it
@@ -55,12 +57,34 @@ func (n *Node) known(now time.Time) int {
 }
 
 // Minority reports whether this registrar is in a minority: the live
-// registrars are at most half of those it knows (see known).
+// registrars are fewer than half of those it knows (see known).
 func (n *Node) Minority() bool { return n.minority(n.now()) }
 
 func (n *Node) minority(now time.Time) bool {
-	k := n.known(now)
-	return k > 1 && 2*len(n.live) <= k
+	return 2*len(n.live) < n.known(now)
+}
+
+// cutOff reports whether this registrar is probably cut off from its
+// peers: in a minority, or every live peer overdue (not heard for more
+// than a presence interval and its jitter: it would have sent a PRESENCE
+// by then), as happens in the first seconds of a partition, before they
+// are found dead.
+func (n *Node) cutOff(now time.Time) bool {
+	if n.minority(now) {
+		return true
+	}
+	overdue := time.Duration(float64(n.cfg.PresenceInterval) * (1 + n.cfg.Jitter))
+	alive := 0
+	for _, p := range n.peers {
+		if p.dead || p.left {
+			continue
+		}
+		alive++
+		if now.Sub(p.lastHeard) <= overdue {
+			return false
+		}
+	}
+	return alive > 0
 }
 
 // Stale reports whether this registrar's view may be stale (see above):

@@ -166,3 +166,47 @@ func TestAloneAfterMinorityMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestCutOffNoLoneDown: in the first seconds of a partition, before A
+// finds its peers dead, its confirmations go unanswered. With every peer
+// overdue, A is probably the one cut off: its failed probe alone does not
+// take the element down (up, disputed, last at A). With its peers heard
+// but not answering the confirmation (a lost request), its own vote
+// decides, as the quorum rule says.
+func TestCutOffNoLoneDown(t *testing.T) {
+	c, a, _, _ := confirmCluster(t, 45, 12)
+	var mine []uint32
+	for _, e := range a.Elements() {
+		if e.Home == idA {
+			mine = append(mine, e.ID)
+		}
+	}
+	if len(mine) < 2 {
+		t.Fatalf("A is home of %d elements, want 2 or more", len(mine))
+	}
+	// Peers heard, confirmation requests lost.
+	c.Net.Filter = func(from, to uint32, m *enrp.Message) enrptest.Verdict {
+		if from == idA && m.Type == enrp.TypeHandleUpdate {
+			return enrptest.Drop
+		}
+		return enrptest.Deliver
+	}
+	a.Confirm(staticPool, mine[0], handlespace.HealthDown, probeWait)
+	c.RunFor(2 * probeWait)
+	if e := a.Find(staticPool, mine[0]); e.Health != handlespace.HealthDown {
+		t.Fatalf("peers heard, no answer: A has %s %v, want down by its own vote", handlespace.IDString(mine[0]), e.Health)
+	}
+	c.Net.Filter = nil
+	// Cut off, peers not found dead yet but overdue.
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(interval + interval/2)
+	if a.Node.Minority() {
+		t.Fatal("A is in a minority already: the test wants it before its peers are found dead")
+	}
+	a.Confirm(staticPool, mine[1], handlespace.HealthDown, probeWait)
+	c.RunFor(2 * probeWait)
+	e := a.Find(staticPool, mine[1])
+	if e.Health != handlespace.HealthUp || !handlespace.LastAt(e, idA) {
+		t.Fatalf("A cut off has %s %v (vantage %v), want up, disputed, last at A", handlespace.IDString(mine[1]), e.Health, e.Vantage)
+	}
+}
