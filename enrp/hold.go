@@ -144,9 +144,10 @@ func (n *Node) endHold(now time.Time) {
 // to have found this registrar dead (and stopped sending it updates):
 // every peer not dead is asked for its own elements once heard.
 func (n *Node) holdAfterStall(stall time.Duration) {
-	if stall < n.cfg.MaxTimeLastHeard || !n.synced {
+	if stall < max(n.cfg.MaxTimeLastHeard, n.cursorTTL()+n.cfg.PresenceInterval/2) || !n.synced {
 		return
 	}
+	n.longStall = n.now().Add(-stall)
 	var want []uint32
 	for _, id := range n.alivePeers() {
 		p := n.peers[id]

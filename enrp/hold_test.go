@@ -65,7 +65,7 @@ func TestHoldAfterStall(t *testing.T) {
 			t.Errorf("%08x held its view: %v", m.ID, m.EventsOf(enrp.EventHold))
 		}
 	}
-	t.Logf("A held its view %v after its first Tick", c.Elapsed()-held)
+	t.Logf("A held its view %v after its first Tick; events %v", c.Elapsed()-held, a.Events[before:])
 }
 
 // TestHoldAfterMinority: A is cut off from B and C (a minority of one)

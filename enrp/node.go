@@ -386,8 +386,10 @@ type Node struct {
 	mergeSide  int
 	mergeUntil time.Time
 
-	// held: the view may be stale (hold.go).
-	held *hold
+	// held: the view may be stale (hold.go); longStall: when the last
+	// stall that held it began.
+	held      *hold
+	longStall time.Time
 
 	out Ready
 }

@@ -77,6 +77,12 @@ func (n *Node) abortSeq(p *peer, why string) {
 	// Let the peer's cursor run out before the next transfer, so that a
 	// new request is not taken for the next page of the old one.
 	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval/2)
+	if !n.longStall.IsZero() && !s.last.After(n.longStall) {
+		// Asked before a stall long enough for the peer to have found
+		// this registrar dead: it dropped its cursor then (and it did
+		// not send more since). Ask again at once.
+		p.holdoff = time.Time{}
+	}
 	if s.own {
 		p.resync = true // try again once the holdoff is over
 	}

@@ -165,7 +165,7 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 	count := n.rehome(target, p.id)
 	n.event(Event{Kind: EventTakenOver, Peer: p.id, Target: target, Count: count})
 	if t := n.peers[target]; t != nil && !t.dead {
-		t.dead, t.asked = true, time.Time{}
+		t.dead, t.asked, t.deadAt = true, time.Time{}, n.now()
 		t.cursor = nil
 		if t.seq != nil {
 			n.abortSeq(t, "taken over")
