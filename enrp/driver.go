@@ -48,9 +48,9 @@ type DriverConfig struct {
 	// often it starts another attempt while one is pending (default
 	// 100 ms: a peer cut off is reached again at most this long after
 	// the network heals; at most DialTimeout / Redial attempts are
-	// pending at once). After a failed TLS handshake (a peer that
-	// refuses this registrar, or that it refuses) it waits ten times as
-	// long.
+	// pending at once). After a TLS handshake that failed other than by
+	// timing out (a peer that refuses this registrar, or that it
+	// refuses) it waits ten times as long.
 	Redial time.Duration
 	// MaxQueue is how many bytes may wait to be written to one peer
 	// before its connection is dropped as too slow (default 64 MiB).
@@ -689,7 +689,9 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 			if c, err = d.handshake(nc, addr, host); err == nil {
 				failing = false
 				d.run(c)
-			} else {
+			} else if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
+				// Refused (not merely slow: a stopped peer's handshake
+				// times out, and it should be tried again at once).
 				wait = 10 * d.cfg.Redial
 			}
 		} else if !failing && d.ctx.Err() == nil {
