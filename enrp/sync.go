@@ -347,7 +347,8 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		return false // what the home itself says is worth more
 	case supersedes(e, gen, cur) && e.Home != n.id:
 		if cur.home() == n.id {
-			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: pool + " " + handlespace.IDString(e.ID)})
+			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: fmt.Sprintf("%s %s: generation %d over %d, lease end %+dms, from %08x",
+				pool, handlespace.IDString(e.ID), gen, cur.gen, e.Expires.Sub(cur.e.Expires).Milliseconds(), p.id)})
 		}
 	default:
 		// Our claim wins: tell the claimant, if the claim is ours.
