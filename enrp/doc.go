@@ -39,7 +39,7 @@
 // an element at a registrar other than its home, adds one; between two
 // claims of one registration the higher generation wins, and between
 // equal ones the lower registrar ID. Between copies of two registrations
-// of an element (lease ends more than a quarter of a second apart) the
+// of an element (lease ends more than a second apart) the
 // later registration wins.
 //
 // # Deregistrations
