@@ -89,7 +89,8 @@
 // peer it expects back or Config.ResyncWait has passed; its driver's
 // DNS answers SERVFAIL meanwhile. Cut off (in a minority, or every peer
 // overdue), a failed probe that no vantage point confirms does not take
-// an element down: it disputes it.
+// an element down: it disputes it. In a minority a registrar takes
+// nothing over (see tickMinority).
 //
 // # Administrative changes
 //

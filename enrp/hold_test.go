@@ -141,26 +141,41 @@ func TestHoldBounded(t *testing.T) {
 	}
 }
 
-// TestAloneAfterMinorityMemory: a registrar whose peers have been dead for
-// longer than a minute no longer counts them: alone, it decides its
-// elements' health on its own probes again.
+// TestAloneAfterMinorityMemory: a registrar in a minority takes nothing
+// over; once its peers have been dead for longer than a minute it no
+// longer counts them: alone, it takes their registrations over and
+// decides its elements' health on its own probes again.
 func TestAloneAfterMinorityMemory(t *testing.T) {
-	c, a, _, _ := confirmCluster(t, 44, 6)
+	c, a, b, _ := confirmCluster(t, 44, 6)
+	register(t, c, b, 0, 4)
+	requireSettled(t, c, interval)
 	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
 	c.RunFor(lastHeard + noResponse + 2*interval)
 	if !a.Node.Minority() {
 		t.Fatal("A cut off is not in a minority")
 	}
+	if h := homes(a); h[idB] != 4 {
+		t.Fatalf("A in a minority took B's registrations over: %v", h)
+	}
 	c.RunFor(time.Minute)
 	if a.Node.Minority() {
 		t.Fatal("A is still in a minority a minute after its peers died")
 	}
+	if h := homes(a); h[idB] != 0 || h[idA] != 6+4 {
+		t.Fatalf("A, alone for a minute, did not take B's registrations over: %v", h)
+	}
 	for _, e := range a.Elements() {
+		if e.Pool != staticPool {
+			continue
+		}
 		if a.Confirm(staticPool, e.ID, handlespace.HealthDown, probeWait) {
 			t.Fatalf("A, alone for a minute, asked about %s", handlespace.IDString(e.ID))
 		}
 	}
 	for _, e := range a.Elements() {
+		if e.Pool != staticPool {
+			continue
+		}
 		if e.Health != handlespace.HealthDown || e.Disputed() {
 			t.Fatalf("A alone for a minute has %s %v (vantage %v), want down on its own probes", handlespace.IDString(e.ID), e.Health, e.Vantage)
 		}

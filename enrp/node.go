@@ -390,6 +390,8 @@ type Node struct {
 	// stall that held it began.
 	held      *hold
 	longStall time.Time
+	// inMinority: this registrar was in a minority at the last Tick.
+	inMinority bool
 
 	out Ready
 }
@@ -757,6 +759,7 @@ func (n *Node) Tick() Ready {
 			p.cursor = nil
 		}
 	}
+	n.tickMinority(now)
 	n.tickTakeovers(now)
 	n.tickRounds(now)
 	n.endHold(now)
@@ -831,7 +834,7 @@ func (n *Node) peerDead(p *peer) {
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
 	n.forgetInRounds(p.id)
 	n.recomputeLive()
-	if n.ownsDynamic(p.id) {
+	if n.ownsDynamic(p.id) && !n.minority(n.now()) {
 		n.startTakeover(p.id)
 	}
 }
