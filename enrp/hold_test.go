@@ -161,6 +161,7 @@ func TestAloneAfterMinorityMemory(t *testing.T) {
 	if a.Node.Minority() {
 		t.Fatal("A is still in a minority a minute after its peers died")
 	}
+	c.RunFor(lastHeard + noResponse + interval) // they may be on their way back: A waits that long
 	if h := homes(a); h[idB] != 0 || h[idA] != 6+4 {
 		t.Fatalf("A, alone for a minute, did not take B's registrations over: %v", h)
 	}

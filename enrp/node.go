@@ -390,8 +390,11 @@ type Node struct {
 	// stall that held it began.
 	held      *hold
 	longStall time.Time
-	// inMinority: this registrar was in a minority at the last Tick.
+	// inMinority: this registrar was in a minority at the last Tick;
+	// majorityAt: when to take over the peers still dead since it left
+	// one (tickMinority).
 	inMinority bool
+	majorityAt time.Time
 
 	out Ready
 }
@@ -545,6 +548,7 @@ func (n *Node) nextDeadline() time.Time {
 	if n.held != nil {
 		at(n.held.until)
 	}
+	at(n.majorityAt)
 	return next
 }
 

@@ -81,13 +81,24 @@ func (n *Node) checkTakeover(tk *takeover) {
 // (an element it could not reach, down or unknown, taken over from a
 // home that saw it up), and two claims crossing at the heal each
 // yielded to the other in the lab, losing the registration.
+//
+// It waits MaxTimeLastHeard + MaxTimeNoResponse after the minority ended
+// (majorityAt): when a partition heals, the peers still missing are
+// mostly on their way back, their connections not made yet.
 func (n *Node) tickMinority(now time.Time) {
 	m := n.minority(now)
-	was := n.inMinority
-	n.inMinority = m
-	if m || !was {
+	switch {
+	case m:
+		n.inMinority, n.majorityAt = true, time.Time{}
+		return
+	case n.inMinority:
+		n.inMinority = false
+		n.majorityAt = now.Add(n.cfg.MaxTimeLastHeard + n.cfg.MaxTimeNoResponse)
+		return
+	case n.majorityAt.IsZero() || now.Before(n.majorityAt):
 		return
 	}
+	n.majorityAt = time.Time{}
 	for _, id := range n.allPeers() {
 		if p := n.peers[id]; p.dead && !p.left && n.ownsDynamic(id) {
 			n.startTakeover(id)
@@ -131,7 +142,7 @@ func (n *Node) tickTakeovers(now time.Time) {
 		// The initiator never finished: if the target is still dead and
 		// still owns elements, take over ourselves.
 		delete(n.foreign, target)
-		if p := n.peers[target]; p != nil && p.dead && n.ownsDynamic(target) {
+		if p := n.peers[target]; p != nil && p.dead && !n.minority(now) && n.ownsDynamic(target) {
 			n.startTakeover(target)
 		}
 	}
