@@ -267,6 +267,7 @@ func (d *daemon) startSteps() int {
 		Protect:    d.protect,
 		Signer:     d.dnssec.signer,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
+		Current:    d.dnsCurrent(),
 	}, d.hs)
 	if err != nil {
 		d.logListenError("cannot serve DNS", "dns.listen", err)

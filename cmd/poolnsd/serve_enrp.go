@@ -41,6 +41,10 @@ func (d *daemon) startPeering() int {
 		}
 	}
 	presence, lastHeard, noResponse := e.Durations()
+	_, syncWait := e.Waits()
+	if syncWait <= 0 {
+		syncWait = -1 // enrp.sync_wait 0s: no hold
+	}
 	p := &peering{store: make(chan []enrp.Ownership, 64)}
 	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
@@ -48,7 +52,7 @@ func (d *daemon) startPeering() int {
 	drv, err := enrp.StartDriver(enrp.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
 			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
-			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum},
+			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum, ResyncWait: syncWait},
 		Listen:      e.Listen,
 		Advertise:   e.Advertise,
 		Peers:       e.PeerAddrs(),
@@ -91,6 +95,17 @@ func (d *daemon) startPeering() int {
 	d.log.Info("peering", "enrp", drv.Addr().String(), "peers", strings.Join(e.PeerAddrs(), ","), "transport", mode,
 		"registrar", handlespace.IDString(d.store.RegistrarID()))
 	return exitOK
+}
+
+// dnsCurrent is the DNS front's Config.Current: with peering, whether
+// this registrar's view is current enough to answer from (enrp's
+// Driver.Current: not just resumed from a stop, not healed from a
+// minority and waiting to sync, at most enrp.sync_wait); nil without.
+func (d *daemon) dnsCurrent() func() bool {
+	if d.peering == nil {
+		return nil
+	}
+	return d.peering.drv.Current
 }
 
 // keepStore writes the ownership changes that the driver reports: a
