@@ -2,12 +2,14 @@ package dnsfront
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/history"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
 )
 
 // tallyRec records PoolAnswer calls.
@@ -80,6 +82,29 @@ func BenchmarkServeTally(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				h.ServeDNS(w, m)
+			}
+		})
+	}
+}
+
+// BenchmarkServeLoopTally is BenchmarkServeLoop with the pools' answers
+// counted as the daemon counts them (Config.Answers): what the tally
+// costs the UDP loop, per query (bench/regress.sh BENCHES=ServeLoopTally).
+func BenchmarkServeLoopTally(b *testing.B) {
+	h := NewHandler(newTestSpace(b, nearPool()), Config{Sites: testSiteMap(b), Answers: history.NewAnswers()})
+	u := loopFor(b, h)
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
+	for _, c := range serveCases {
+		m := new(dns.Msg)
+		m.SetQuestion(c.name, c.qtype)
+		m.SetEdns0(1232, false)
+		q, _ := m.Pack()
+		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) {
+			out := make([]byte, 0, 4096)
+			msg := udpbatch.Msg{Buf: q, Addr: from}
+			b.ReportAllocs()
+			for b.Loop() {
+				u.serve(&msg, out[:0])
 			}
 		})
 	}
