@@ -37,6 +37,7 @@ type elemWire struct {
 	weight    uint16
 	last      bool     // Element.Last: after the others, also in weighted answers
 	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
+	tally     tallyRef // its slot in the answer tally (tally.go)
 }
 
 // poolWire is what a pool view's answers need besides the elements' own

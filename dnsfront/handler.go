@@ -50,6 +50,7 @@ type scratch struct {
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
 	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
+	tally  *tallyState  // the answer tally's counting (tally.go), nil: none
 }
 
 // NewHandler returns a handler serving src.
@@ -77,7 +78,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 		h.keys, _ = newKeyring(nil)
 	}
 	h.scratch.New = func() any {
-		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64)}
+		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.sharedTally()}
 	}
 	return h
 }

@@ -50,7 +50,8 @@ type PoolHistory struct {
 	// Gone is true for a pool no longer in the handlespace (its series
 	// are kept for the long window).
 	Gone bool `json:"gone,omitempty"`
-	// Series: elements, served, up, down, changes.
+	// Series: elements, served, up, down, changes, answers (per second)
+	// and latency_us (the mean latency of its timed answers).
 	Series map[string]Values `json:"series"`
 	// Timelines are the elements' health timelines in the short window,
 	// sorted by label.
@@ -372,7 +373,8 @@ func (r *Recorder) actualShares(ps *poolState) []ActualShare {
 		return nil
 	}
 	now := map[uint32]uint64{}
-	total, ok := r.in.Answers.read(ps.pv.PoolInfo, now)
+	totals, ok := r.in.Answers.read(ps.pv.Name, now)
+	total := totals.Answers
 	if !ok {
 		return nil
 	}
