@@ -286,8 +286,8 @@ func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []
 	default:
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
-		h.tallyAnswer(r, s)
 		b, ancount, arcount = h.packPool(s, b, req, r, pw)
+		h.tallyWire(r, s)
 	}
 	return h.finish(req, b, len(dst), ancount, arcount, scope)
 }
@@ -305,6 +305,9 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 				part = pw.partOf(p)
 			}
 			ew := part[p.Index()]
+			if j == 0 {
+				s.first = ew // for the tally (tally.go)
+			}
 			if qt == dns.TypeA {
 				b = append(b, ew.a...)
 				ancount += int(ew.na)
@@ -324,6 +327,7 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 		wires[j] = part[p.Index()]
 	}
 	s.wires = wires
+	s.first = wires[0] // for the tally (tally.go)
 	if qt == dns.TypeSRV {
 		poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
 		return h.appendSRV(b, req, pw, wires, poolOff)

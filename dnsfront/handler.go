@@ -51,6 +51,7 @@ type scratch struct {
 	client handlespace.Client
 	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
 	tally  *tallyState  // the answer tally's counting (tally.go), nil: none
+	first  *elemWire    // packPool's: the first pick's packed records, for the tally
 }
 
 // NewHandler returns a handler serving src.

@@ -32,6 +32,7 @@ type Tally interface {
 
 // tallyState is a scratch's counting.
 type tallyState struct {
+	table *tally.Table
 	shard *tally.Shard
 	loop  bool      // the UDP loop's own scratch: time its batches
 	timed *elemWire // the loop's: the first pool answer of the batch in hand
@@ -51,7 +52,7 @@ type elemTally struct {
 // gives its shard back when the loop ends.
 func (h *Handler) loopTally() *tallyState {
 	if t := h.tallyTable(); t != nil {
-		return &tallyState{shard: t.Shard(), loop: true}
+		return &tallyState{table: t, shard: t.Shard(), loop: true}
 	}
 	return nil
 }
@@ -59,7 +60,7 @@ func (h *Handler) loopTally() *tallyState {
 // sharedTally is a shared scratch's counting, nil without a tally.
 func (h *Handler) sharedTally() *tallyState {
 	if t := h.tallyTable(); t != nil {
-		return &tallyState{shard: t.Shared()}
+		return &tallyState{table: t, shard: t.Shared()}
 	}
 	return nil
 }
@@ -78,18 +79,31 @@ func (ts *tallyState) release() {
 	}
 }
 
-// tallyAnswer counts a pool answer whose elements are in s.picks.
+// tallyWire counts a pool answer written by packPool, whose first
+// element's packed records it left in s.first.
+func (h *Handler) tallyWire(r *Result, s *scratch) {
+	if ts := s.tally; ts != nil && s.first != nil {
+		ts.count(s.first, r, s)
+	}
+	s.first = nil
+}
+
+// tallyAnswer counts a pool answer whose elements are in s.picks (the
+// dns.Msg renderer's, which finds the first one's packed records).
 func (h *Handler) tallyAnswer(r *Result, s *scratch) {
-	ts := s.tally
-	if ts == nil || len(s.picks) == 0 {
+	if s.tally == nil || len(s.picks) == 0 {
 		return
 	}
 	p := s.picks[0]
 	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
-	ew := pw.partOf(p)[p.Index()]
+	s.tally.count(pw.partOf(p)[p.Index()], r, s)
+}
+
+// count counts an answer of r with ew's element (s.picks[0]) first.
+func (ts *tallyState) count(ew *elemWire, r *Result, s *scratch) {
 	et := ew.tally.Load()
-	if et == nil || et.t != ts.shard.Table() {
-		if et = ts.slotOf(ew, r.Pool.Name, p.Elem().ID); et == nil {
+	if et == nil || et.t != ts.table {
+		if et = ts.slotOf(ew, r.Pool.Name, s.picks[0].Elem().ID); et == nil {
 			return
 		}
 	}
@@ -106,7 +120,7 @@ func (h *Handler) tallyAnswer(r *Result, s *scratch) {
 // Table's (two handlers of one handlespace: counted the slow way) or the
 // Table is full.
 func (ts *tallyState) slotOf(ew *elemWire, pool string, id uint32) *elemTally {
-	t := ts.shard.Table()
+	t := ts.table
 	if ew.tally.Load() == nil {
 		if slot := t.Slot(pool, id); slot != 0 {
 			et := &elemTally{t: t, slot: slot}
@@ -133,7 +147,7 @@ func (ts *tallyState) timeBatch(read time.Time) {
 	}
 	ew := ts.timed
 	ts.timed = nil
-	if et := ew.tally.Load(); et != nil && et.t == ts.shard.Table() {
+	if et := ew.tally.Load(); et != nil && et.t == ts.table {
 		ts.shard.Time(et.slot, time.Since(read))
 	}
 	runtime.KeepAlive(ew)
