@@ -80,6 +80,9 @@ type Peer struct {
 	Addr      string // host:port it is reached at; "" unknown
 	State     string // PeerUp, PeerSuspect or PeerDead
 	LastHeard time.Time
+	// RTT and RTTVar are the round-trip time to it and its mean
+	// deviation, as peering measures them (0: unknown).
+	RTT, RTTVar time.Duration
 }
 
 // Peer states.
@@ -247,14 +250,20 @@ type Recorder struct {
 	evN        int
 	peers      []Peer
 	peerEvents map[uint32]event // the last sync event by peer
-	samples    int              // Sample calls so far
+	// handovers are the takeovers and hand-offs, a ring of maxHandovers
+	// kept apart from events so that a burst of other events does not
+	// push them out; hoHead is next to write.
+	handovers []event
+	hoHead    int
+	hoN       int
+	samples   int // Sample calls so far
 }
 
 // New returns a Recorder of in, bounded by cfg.
 func New(cfg Config, in Inputs) *Recorder {
 	cfg.fill()
 	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, peerEvents: map[uint32]event{},
-		events: make([]event, cfg.MaxEvents)}
+		events: make([]event, cfg.MaxEvents), handovers: make([]event, maxHandovers)}
 	r.global = r.newSet(globalSeries)
 	return r
 }
@@ -574,6 +583,11 @@ func (r *Recorder) Event(at time.Time, kind string, peer, target uint32, count i
 			r.peerEvents[peer] = ev
 		}
 	}
+	if handoverKinds[kind] {
+		r.handovers[r.hoHead] = ev
+		r.hoHead = (r.hoHead + 1) % len(r.handovers)
+		r.hoN = min(r.hoN+1, len(r.handovers))
+	}
 	if len(r.peerEvents) > 4*r.cfg.MaxEvents { // peers come and go: forget the oldest
 		var oldest uint32
 		var t time.Time
@@ -584,6 +598,27 @@ func (r *Recorder) Event(at time.Time, kind string, peer, target uint32, count i
 		}
 		delete(r.peerEvents, oldest)
 	}
+}
+
+// maxHandovers is how many takeovers and hand-offs are kept.
+const maxHandovers = 64
+
+// handoverKinds are the events of elements changing home: takeovers
+// (a peer died) and planned hand-offs (a peer left, on SIGTERM), with
+// their ends.
+var handoverKinds = map[string]bool{
+	"takeover-start": true, "takeover-abort": true, "takeover-done": true, "taken-over": true,
+	"ownership-lost": true, "reclaimed": true,
+	"handoff-start": true, "handoff-done": true, "handoff-in": true, "handback": true,
+}
+
+// recentHandovers returns the takeovers and hand-offs kept, newest first.
+func (r *Recorder) recentHandovers() []event {
+	out := make([]event, 0, r.hoN)
+	for i := 1; i <= r.hoN; i++ {
+		out = append(out, r.handovers[mod(int64(r.hoHead-i), int64(len(r.handovers)))])
+	}
+	return out
 }
 
 // recentEvents returns the events kept, newest first.
