@@ -344,6 +344,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 		!strings.Contains(out, "recent takeovers and hand-offs") || !strings.Contains(out, "handoff-in peer "+cid) {
 		t.Errorf("poolnsd status --peers with B dead: exit %d, want %d\n%s", code, exitDegraded, out)
 	}
+	t.Logf("poolnsd status --peers with C gone and B dead:\n%s", out)
 	br.Screenshot(t, "status-history-peer-dead.png")
 
 	for _, u := range br.Requests() {
