@@ -132,31 +132,6 @@ func TestAnswersConcurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkPoolAnswer is the cost the DNS front pays per pool answer:
-// one goroutine, and every CPU counting the same pool at once.
-func BenchmarkPoolAnswer(b *testing.B) {
-	ids := []uint32{0x01020304, 0x05060708, 0x090a0b0c}
-	info := &handlespace.PoolInfo{Name: "web.pool.example."}
-	b.Run("serial", func(b *testing.B) {
-		ans := history.NewAnswers()
-		i := 0
-		for b.Loop() {
-			ans.PoolAnswer(info, ids[i%3])
-			i++
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		ans := history.NewAnswers()
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				ans.PoolAnswer(info, ids[i%3])
-				i++
-			}
-		})
-	})
-}
-
 // TestConcurrentReads: History, Peers and Event while Sample runs (for
 // -race).
 func TestConcurrentReads(t *testing.T) {
