@@ -21,7 +21,7 @@ type Tally interface {
 // (taken the first time it comes first, and given back when the material
 // is collected), and each scratch has a shard of counters: the UDP loop's
 // scratch its own, the shared scratches (TCP, the dns.Msg renderer) one
-// of a few shared ones. So counting an answer is one atomic add on a
+// of two shared ones. So counting an answer is one atomic add on a
 // counter that only its loop writes: no map, no lock, no cache line
 // shared between the loops.
 //
@@ -44,8 +44,8 @@ type tallyRef struct{ atomic.Pointer[elemTally] }
 
 // elemTally is an element's slot in a Table, on its packed material.
 type elemTally struct {
-	t    *tally.Table
-	slot uint32
+	t *tally.Table
+	tally.Ref
 }
 
 // loopTally is a new UDP loop's counting, nil without a tally; release
@@ -107,7 +107,7 @@ func (ts *tallyState) count(ew *elemWire, r *Result, s *scratch) {
 			return
 		}
 	}
-	ts.shard.Count(et.slot)
+	ts.shard.Count(et.Slot)
 	if ts.loop && ts.timed == nil {
 		ts.timed = ew
 	}
@@ -122,13 +122,13 @@ func (ts *tallyState) count(ew *elemWire, r *Result, s *scratch) {
 func (ts *tallyState) slotOf(ew *elemWire, pool string, id uint32) *elemTally {
 	t := ts.table
 	if ew.tally.Load() == nil {
-		if slot := t.Slot(pool, id); slot != 0 {
-			et := &elemTally{t: t, slot: slot}
+		if ref := t.Slot(pool, id); ref.Slot != 0 {
+			et := &elemTally{t: t, Ref: ref}
 			if ew.tally.CompareAndSwap(nil, et) {
-				runtime.AddCleanup(ew, func(et *elemTally) { et.t.Free(et.slot) }, et)
+				runtime.AddCleanup(ew, func(et *elemTally) { et.t.Free(et.Slot) }, et)
 				return et
 			}
-			t.Free(slot)
+			t.Free(ref.Slot)
 		}
 	}
 	if et := ew.tally.Load(); et != nil && et.t == t {
@@ -148,7 +148,7 @@ func (ts *tallyState) timeBatch(read time.Time) {
 	ew := ts.timed
 	ts.timed = nil
 	if et := ew.tally.Load(); et != nil && et.t == ts.table {
-		ts.shard.Time(et.slot, time.Since(read))
+		ts.shard.Time(et.Pool, time.Since(read))
 	}
 	runtime.KeepAlive(ew)
 }

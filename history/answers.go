@@ -54,15 +54,7 @@ func (a *Answers) TimedAnswer(pool *handlespace.PoolInfo, first uint32, d time.D
 // latency, and (into, if not nil) first places by element. ok is false
 // when the pool has had no answer.
 func (a *Answers) read(pool string, into map[uint32]uint64) (total tally.Counts, ok bool) {
-	var by map[uint32]tally.Counts
-	if into != nil {
-		by = map[uint32]tally.Counts{}
-	}
-	total, ok = a.t.Read(pool, by)
-	for id, c := range by {
-		into[id] = c.Answers
-	}
-	return total, ok
+	return a.t.Read(pool, into)
 }
 
 // retain forgets the pools that keepPool says no to, and in the others

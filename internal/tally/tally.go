@@ -12,66 +12,70 @@ const (
 	maxChunks = 4096
 	// MaxSlots is how many slots may be in use at once (slot 0 is never
 	// handed out: it means none).
-	MaxSlots     = chunkLen * maxChunks
-	sharedShards = 4
+	MaxSlots = chunkLen * maxChunks
+	// MaxPools is how many pools may be counted at once.
+	MaxPools      = poolChunkLen * maxPoolChunks
+	poolChunkLen  = 256
+	maxPoolChunks = 256
+	sharedShards  = 2
 )
 
 // Counts are the counts of an element's (or a pool's) answers: how many
-// had it first, and of them how many were timed and their total latency.
+// had it first, and (a pool's only) how many of the pool's answers were
+// timed and their total latency.
 type Counts struct {
 	Answers uint64
 	Timed   uint64
 	TimedNS uint64
 }
 
-func (c *Counts) add(d Counts) {
-	c.Answers += d.Answers
-	c.Timed += d.Timed
-	c.TimedNS += d.TimedNS
-}
 
-// cell is one slot's counters in one shard.
-type cell struct {
-	n, timed, timedNS atomic.Uint64
-}
+// chunk is the answer counters of chunkLen slots; poolChunk the timing
+// counters of poolChunkLen pools.
+type chunk [chunkLen]atomic.Uint64
 
-type chunk [chunkLen]cell
+type poolChunk [poolChunkLen]struct{ timed, ns atomic.Uint64 }
 
-// Shard holds counters for every slot. A loop's own shard is written by
-// that loop only; a shared one by whoever holds it (atomically, so
-// several may). Its methods are safe for concurrent use.
+// Shard holds counters for every slot (8 bytes each) and the timings of
+// every pool. A loop's own shard is written by that loop only; a shared
+// one by whoever holds it (atomically, so several may). Its methods are
+// safe for concurrent use.
 type Shard struct {
 	t      *Table
 	chunks [maxChunks]atomic.Pointer[chunk]
-}
-
-// cell returns slot's counters, allocating its chunk on first use.
-func (s *Shard) cell(slot uint32) *cell {
-	i := (slot >> chunkBits) & (maxChunks - 1)
-	c := s.chunks[i].Load()
-	if c == nil {
-		c = s.grow(i)
-	}
-	return &c[slot&(chunkLen-1)]
-}
-
-func (s *Shard) grow(i uint32) *chunk {
-	c := new(chunk)
-	if s.chunks[i].CompareAndSwap(nil, c) {
-		return c
-	}
-	return s.chunks[i].Load()
+	pools  [maxPoolChunks]atomic.Pointer[poolChunk]
 }
 
 // Count counts an answer whose first element has slot.
-func (s *Shard) Count(slot uint32) { s.cell(slot).n.Add(1) }
+func (s *Shard) Count(slot uint32) {
+	i := (slot >> chunkBits) & (maxChunks - 1)
+	c := s.chunks[i].Load()
+	if c == nil {
+		c = grow(&s.chunks[i])
+	}
+	c[slot&(chunkLen-1)].Add(1)
+}
 
-// Time adds the latency d of a timed answer whose first element has
-// slot (counted with Count besides).
-func (s *Shard) Time(slot uint32, d time.Duration) {
-	c := s.cell(slot)
-	c.timed.Add(1)
-	c.timedNS.Add(uint64(max(d, 0)))
+// Time adds the latency d of a timed answer of the pool with index pool
+// (Ref.Pool; the answer is counted with Count besides).
+func (s *Shard) Time(pool uint32, d time.Duration) {
+	i := (pool / poolChunkLen) & (maxPoolChunks - 1)
+	c := s.pools[i].Load()
+	if c == nil {
+		c = grow(&s.pools[i])
+	}
+	x := &c[pool%poolChunkLen]
+	x.timed.Add(1)
+	x.ns.Add(uint64(max(d, 0)))
+}
+
+// grow allocates a chunk on first use.
+func grow[C any](p *atomic.Pointer[C]) *C {
+	c := new(C)
+	if p.CompareAndSwap(nil, c) {
+		return c
+	}
+	return p.Load()
 }
 
 // Table returns the Table s counts for.
@@ -87,17 +91,29 @@ func (s *Shard) Release() {
 	t.idle = append(t.idle, s)
 }
 
-// read returns slot's counts in s, and zeroes them when clear is set.
-func (s *Shard) read(slot uint32, clear bool) Counts {
+// read returns slot's count in s, and zeroes it when clear is set.
+func (s *Shard) read(slot uint32, clear bool) uint64 {
 	c := s.chunks[slot>>chunkBits].Load()
 	if c == nil {
-		return Counts{}
+		return 0
 	}
-	x := &c[slot&(chunkLen-1)]
 	if clear {
-		return Counts{x.n.Swap(0), x.timed.Swap(0), x.timedNS.Swap(0)}
+		return c[slot&(chunkLen-1)].Swap(0)
 	}
-	return Counts{x.n.Load(), x.timed.Load(), x.timedNS.Load()}
+	return c[slot&(chunkLen-1)].Load()
+}
+
+// readPool returns pool's timings in s, and zeroes them when clear is set.
+func (s *Shard) readPool(pool uint32, clear bool) (timed, ns uint64) {
+	c := s.pools[pool/poolChunkLen].Load()
+	if c == nil {
+		return 0, 0
+	}
+	x := &c[pool%poolChunkLen]
+	if clear {
+		return x.timed.Swap(0), x.ns.Swap(0)
+	}
+	return x.timed.Load(), x.ns.Load()
 }
 
 // Table is the slots and shards of one DNS front's tally. Its methods are
@@ -112,6 +128,8 @@ type Table struct {
 	owners []owner  // by slot
 	free   []uint32 // slots freed, to hand out again
 	pools  map[string]*pool
+	nPools uint32   // pool indexes handed out
+	freeP  []uint32 // pool indexes freed
 }
 
 // owner is what a slot stands for.
@@ -123,12 +141,18 @@ type owner struct {
 
 // pool is what a Table keeps of a pool.
 type pool struct {
+	idx   uint32              // its timing counters' index
 	live  map[uint32][]uint32 // element ID → slots in use
 	fixed map[uint32]uint32   // element ID → Add's slot
-	gone  map[uint32]Counts   // element ID → counts of its freed slots
-	// dropped are the counts of the elements forgotten, so that the
-	// pool's total never goes down.
-	dropped Counts
+	gone  map[uint32]uint64   // element ID → counts of its freed slots
+	// dropped is the count of the elements forgotten, so that the pool's
+	// total never goes down.
+	dropped uint64
+}
+
+// Ref is an element's slot and its pool's index, as Slot hands them out.
+type Ref struct {
+	Slot, Pool uint32
 }
 
 // New returns an empty Table.
@@ -162,37 +186,49 @@ func (t *Table) Shared() *Shard {
 	return t.shared[t.next.Add(1)%sharedShards]
 }
 
-// Slot returns a new slot for element id of pool (a lower-case FQDN), 0
-// when MaxSlots are in use. Free gives it back.
-func (t *Table) Slot(pool string, id uint32) uint32 {
+// Slot returns a new slot for element id of pool (a lower-case FQDN),
+// with the pool's index; Slot 0 when MaxSlots slots or MaxPools pools
+// are in use. Free gives the slot back.
+func (t *Table) Slot(pool string, id uint32) Ref {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.slot(pool, id, false)
 }
 
-func (t *Table) slot(name string, id uint32, fixed bool) uint32 {
+func (t *Table) slot(name string, id uint32, fixed bool) Ref {
+	p := t.pools[name]
+	if p == nil {
+		var idx uint32
+		if n := len(t.freeP); n > 0 {
+			idx = t.freeP[n-1]
+			t.freeP = t.freeP[:n-1]
+		} else {
+			if t.nPools >= MaxPools {
+				return Ref{}
+			}
+			idx = t.nPools
+			t.nPools++
+		}
+		p = &pool{idx: idx, live: map[uint32][]uint32{}, fixed: map[uint32]uint32{}, gone: map[uint32]uint64{}}
+		t.pools[name] = p
+	}
 	var slot uint32
 	if n := len(t.free); n > 0 {
 		slot = t.free[n-1]
 		t.free = t.free[:n-1]
 	} else {
 		if len(t.owners) >= MaxSlots {
-			return 0
+			return Ref{}
 		}
 		slot = uint32(len(t.owners))
 		t.owners = append(t.owners, owner{})
-	}
-	p := t.pools[name]
-	if p == nil {
-		p = &pool{live: map[uint32][]uint32{}, fixed: map[uint32]uint32{}, gone: map[uint32]Counts{}}
-		t.pools[name] = p
 	}
 	p.live[id] = append(p.live[id], slot)
 	if fixed {
 		p.fixed[id] = slot
 	}
 	t.owners[slot] = owner{p: p, id: id, fixed: fixed}
-	return slot
+	return Ref{Slot: slot, Pool: p.idx}
 }
 
 // Free gives slot back: nothing counts with it any more. Its counts stay
@@ -208,13 +244,11 @@ func (t *Table) freeLocked(slot uint32) {
 		return
 	}
 	o := t.owners[slot]
-	var c Counts
+	var n uint64
 	for _, s := range t.shards {
-		c.add(s.read(slot, true))
+		n += s.read(slot, true)
 	}
-	g := o.p.gone[o.id]
-	g.add(c)
-	o.p.gone[o.id] = g
+	o.p.gone[o.id] += n
 	ls := o.p.live[o.id]
 	for i, x := range ls {
 		if x == slot {
@@ -239,53 +273,59 @@ func (t *Table) freeLocked(slot uint32) {
 // (for tests, and answers whose element's slot is another Table's).
 func (t *Table) Add(pool string, id uint32, d time.Duration) {
 	t.mu.Lock()
-	slot := uint32(0)
+	var ref Ref
 	if p := t.pools[pool]; p != nil {
-		slot = p.fixed[id]
+		ref = Ref{Slot: p.fixed[id], Pool: p.idx}
 	}
-	if slot == 0 {
-		slot = t.slot(pool, id, true)
+	if ref.Slot == 0 {
+		ref = t.slot(pool, id, true)
 	}
 	t.mu.Unlock()
-	if slot == 0 {
+	if ref.Slot == 0 {
 		return
 	}
 	s := t.Shared()
-	s.Count(slot)
+	s.Count(ref.Slot)
 	if d > 0 {
-		s.Time(slot, d)
+		s.Time(ref.Pool, d)
 	}
 }
 
 // Read returns pool's running totals and, into into if not nil, each
-// element's; ok is false when the pool has had no answer counted.
-func (t *Table) Read(pool string, into map[uint32]Counts) (total Counts, ok bool) {
+// element's count of first places; ok is false when the pool has had no
+// answer counted.
+func (t *Table) Read(pool string, into map[uint32]uint64) (total Counts, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.pools[pool]
 	if p == nil {
 		return Counts{}, false
 	}
-	total = p.dropped
+	total.Answers = p.dropped
 	for id, g := range p.gone {
 		if _, live := p.live[id]; !live {
-			total.add(g)
+			total.Answers += g
 			if into != nil {
 				into[id] = g
 			}
 		}
 	}
 	for id, slots := range p.live {
-		c := p.gone[id]
+		n := p.gone[id]
 		for _, slot := range slots {
 			for _, s := range t.shards {
-				c.add(s.read(slot, false))
+				n += s.read(slot, false)
 			}
 		}
-		total.add(c)
+		total.Answers += n
 		if into != nil {
-			into[id] = c
+			into[id] = n
 		}
+	}
+	for _, s := range t.shards {
+		timed, ns := s.readPool(p.idx, false)
+		total.Timed += timed
+		total.TimedNS += ns
 	}
 	return total, true
 }
@@ -306,12 +346,16 @@ func (t *Table) Retain(keepPool func(pool string) bool, keepElem func(pool strin
 		for id, g := range p.gone {
 			if !keep || !keepElem(name, id) {
 				if _, live := p.live[id]; !live {
-					p.dropped.add(g)
+					p.dropped += g
 					delete(p.gone, id)
 				}
 			}
 		}
 		if !keep && len(p.live) == 0 {
+			for _, s := range t.shards {
+				s.readPool(p.idx, true)
+			}
+			t.freeP = append(t.freeP, p.idx)
 			delete(t.pools, name)
 		}
 	}

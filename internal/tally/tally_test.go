@@ -12,10 +12,14 @@ import (
 func TestCountRead(t *testing.T) {
 	tb := New()
 	a, b := tb.Shard(), tb.Shard()
-	s1, s2 := tb.Slot("web.", 1), tb.Slot("web.", 2)
-	s1b := tb.Slot("web.", 1) // a second slot of the same element (new packed material)
-	if s1 == 0 || s2 == 0 || s1b == 0 || s1 == s2 || s1 == s1b {
-		t.Fatalf("slots %d %d %d: want distinct, non-zero", s1, s2, s1b)
+	r1, r2 := tb.Slot("web.", 1), tb.Slot("web.", 2)
+	r1b := tb.Slot("web.", 1) // a second slot of the same element (new packed material)
+	s1, s2, s1b := r1.Slot, r2.Slot, r1b.Slot
+	if s1 == 0 || s2 == 0 || s1b == 0 || s1 == s2 || s1 == s1b || r1.Pool != r2.Pool {
+		t.Fatalf("refs %v %v %v: want distinct, non-zero slots of one pool", r1, r2, r1b)
+	}
+	if r := tb.Slot("api.", 1); r.Pool == r1.Pool {
+		t.Errorf("api's pool index %d is web's", r.Pool)
 	}
 	for range 3 {
 		a.Count(s1)
@@ -23,16 +27,16 @@ func TestCountRead(t *testing.T) {
 	b.Count(s1)
 	b.Count(s1b)
 	a.Count(s2)
-	a.Time(s1, 30*time.Microsecond)
-	b.Time(s2, 10*time.Microsecond)
+	a.Time(r1.Pool, 30*time.Microsecond)
+	b.Time(r2.Pool, 10*time.Microsecond)
 	tb.Add("web.", 2, 20*time.Microsecond)
-	into := map[uint32]Counts{}
+	into := map[uint32]uint64{}
 	total, ok := tb.Read("web.", into)
 	want := Counts{Answers: 7, Timed: 3, TimedNS: 60000}
 	if !ok || total != want {
 		t.Fatalf("total %+v %v, want %+v", total, ok, want)
 	}
-	if into[1] != (Counts{5, 1, 30000}) || into[2] != (Counts{2, 2, 30000}) {
+	if into[1] != 5 || into[2] != 2 {
 		t.Errorf("by element %+v", into)
 	}
 	if _, ok := tb.Read("other.", nil); ok {
@@ -40,13 +44,13 @@ func TestCountRead(t *testing.T) {
 	}
 	tb.Free(s1)
 	tb.Free(s1) // twice: nothing more
-	if total, _ := tb.Read("web.", into); total != want || into[1] != (Counts{5, 1, 30000}) {
+	if total, _ := tb.Read("web.", into); total != want || into[1] != 5 {
 		t.Errorf("after Free: total %+v, element 1 %+v; want the same counts", total, into[1])
 	}
-	if s := tb.Slot("api.", 9); s != s1 {
-		t.Errorf("new slot %d, want the freed %d again", s, s1)
+	if r := tb.Slot("api.", 9); r.Slot != s1 {
+		t.Errorf("new slot %d, want the freed %d again", r.Slot, s1)
 	} else {
-		a.Count(s)
+		a.Count(r.Slot)
 		if c, _ := tb.Read("api.", nil); c.Answers != 1 {
 			t.Errorf("the reused slot starts at %d answers, want 1", c.Answers)
 		}
@@ -66,17 +70,17 @@ func TestCountRead(t *testing.T) {
 func TestRetain(t *testing.T) {
 	tb := New()
 	sh := tb.Shard()
-	s1 := tb.Slot("web.", 1)
-	s2 := tb.Slot("web.", 2)
+	s1 := tb.Slot("web.", 1).Slot
+	s2 := tb.Slot("web.", 2).Slot
 	sh.Count(s1)
 	sh.Count(s2)
 	sh.Count(s2)
 	tb.Add("web.", 3, 0)
 	tb.Free(s2)
 	tb.Retain(func(string) bool { return true }, func(_ string, id uint32) bool { return id == 1 })
-	into := map[uint32]Counts{}
+	into := map[uint32]uint64{}
 	total, _ := tb.Read("web.", into)
-	if total.Answers != 4 || len(into) != 1 || into[1].Answers != 1 {
+	if total.Answers != 4 || len(into) != 1 || into[1] != 1 {
 		t.Errorf("after retaining element 1: total %d, elements %v; want 4 and only element 1", total.Answers, into)
 	}
 	// The pool goes: it stays while a slot of it is in use.
@@ -98,7 +102,7 @@ func TestConcurrent(t *testing.T) {
 	const loops, n = 4, 5000
 	slots := make([]uint32, 8)
 	for i := range slots {
-		slots[i] = tb.Slot("web.", uint32(i+1))
+		slots[i] = tb.Slot("web.", uint32(i+1)).Slot
 	}
 	var wg sync.WaitGroup
 	for g := range loops {
@@ -124,10 +128,9 @@ func TestConcurrent(t *testing.T) {
 				return
 			default:
 			}
-			tb.Read("web.", map[uint32]Counts{})
+			tb.Read("web.", map[uint32]uint64{})
 			tb.Retain(func(string) bool { return true }, func(string, uint32) bool { return true })
-			s := tb.Slot("other.", 1)
-			tb.Free(s)
+			tb.Free(tb.Slot("other.", 1).Slot)
 		}
 	}()
 	wg.Wait()
@@ -143,7 +146,7 @@ func TestConcurrent(t *testing.T) {
 // counter.
 func BenchmarkCount(b *testing.B) {
 	tb := New()
-	slots := []uint32{tb.Slot("web.", 1), tb.Slot("web.", 2), tb.Slot("web.", 3)}
+	slots := []uint32{tb.Slot("web.", 1).Slot, tb.Slot("web.", 2).Slot, tb.Slot("web.", 3).Slot}
 	b.Run("serial", func(b *testing.B) {
 		sh := tb.Shard()
 		defer sh.Release()
