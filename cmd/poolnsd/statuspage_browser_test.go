@@ -315,6 +315,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 		!strings.Contains(out, "RTT") || !regexp.MustCompile(bid+`\s+up\s.* ago\s+[0-9.]+(µs|ms)\s`).MatchString(out) {
 		t.Errorf("poolnsd status --peers: exit %d, want 0 with B's RTT\n%s", code, out)
 	}
+	t.Logf("poolnsd status --peers:\n%s", out)
 
 	// C stops (SIGTERM): it hands r2 off; A shows the hand-off.
 	cid := handlespace.IDString(c.id)
