@@ -29,7 +29,6 @@ type Counts struct {
 	TimedNS uint64
 }
 
-
 // chunk is the answer counters of chunkLen slots; poolChunk the timing
 // counters of poolChunkLen pools.
 type chunk [chunkLen]atomic.Uint64

@@ -110,7 +110,6 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 		t.Fatalf("registering r1 at B: %d %s", code, body)
 	}
 
-
 	// Traffic for the query rates and answer shares: 300 queries to A at
 	// once, then about 50 a second until the test ends.
 	dc := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
