@@ -346,6 +346,7 @@ func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Resu
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
 		b, ancount, _ = h.packPool(s, b, req, r, pw)
+		h.tallyWire(r, s)
 	}
 	if ancount > 0 {
 		// The records' owner is a pointer to the question's name.

@@ -37,6 +37,7 @@ type elemWire struct {
 	weight    uint16
 	last      bool     // Element.Last: after the others, also in weighted answers
 	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
+	tally     tallyRef // its slot in the answer tally (tally.go)
 }
 
 // poolWire is what a pool view's answers need besides the elements' own
@@ -285,8 +286,8 @@ func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []
 	default:
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
-		h.tallyAnswer(r, s)
 		b, ancount, arcount = h.packPool(s, b, req, r, pw)
+		h.tallyWire(r, s)
 	}
 	return h.finish(req, b, len(dst), ancount, arcount, scope)
 }
@@ -304,6 +305,9 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 				part = pw.partOf(p)
 			}
 			ew := part[p.Index()]
+			if j == 0 {
+				s.first = ew // for the tally (tally.go)
+			}
 			if qt == dns.TypeA {
 				b = append(b, ew.a...)
 				ancount += int(ew.na)
@@ -323,6 +327,7 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 		wires[j] = part[p.Index()]
 	}
 	s.wires = wires
+	s.first = wires[0] // for the tally (tally.go)
 	if qt == dns.TypeSRV {
 		poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
 		return h.appendSRV(b, req, pw, wires, poolOff)

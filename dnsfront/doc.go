@@ -34,6 +34,12 @@
 //     reply built as unsigned, then each RRset followed by its RRSIGs,
 //     negative answers as compact denials, RFC 9824). Without DO nothing
 //     changes but for the DNSKEY RRset at a signed apex.
+//   - tally.go counts each pool answer by its first element for the status
+//     page (Config.Answers, package history): one atomic add on a counter
+//     of the serving loop's own (internal/tally), found through the slot
+//     that the element's packed material carries; the UDP loop gives the
+//     time from reading a batch to sending its replies (one clock read a
+//     batch) to the batch's first pool answer, the pools' answer latency.
 //
 // update.go, prereq.go and tsig.go apply DNS UPDATE (RFC 2136) signed with
 // TSIG (RFC 8945) through an Updater; server.go binds the UDP (one

@@ -52,6 +52,8 @@ type scratch struct {
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
 	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
+	tally  *tallyState  // the answer tally's counting (tally.go), nil: none
+	first  *elemWire    // packPool's: the first pick's packed records, for the tally
 }
 
 // NewHandler returns a handler serving src.
@@ -80,7 +82,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 		h.keys, _ = newKeyring(nil)
 	}
 	h.scratch.New = func() any {
-		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64)}
+		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.sharedTally()}
 	}
 	return h
 }

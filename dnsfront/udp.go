@@ -71,7 +71,7 @@ func newUDPServer(h *Handler, conn *net.UDPConn) (*udpServer, error) {
 		u.rx[i].OOB = make([]byte, 0, udpbatch.OOBSize)
 		u.tx[i].Buf = make([]byte, 0, max(h.udpSize, dns.MinMsgSize))
 	}
-	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64)}
+	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.loopTally()}
 	u.w.h, u.w.local = h, conn.LocalAddr()
 	return u, nil
 }
@@ -80,6 +80,7 @@ func newUDPServer(h *Handler, conn *net.UDPConn) (*udpServer, error) {
 // other than stopping.
 func (u *udpServer) run() error {
 	defer close(u.done)
+	defer u.s.tally.release()
 	for {
 		for i := range u.rx {
 			u.rx[i].Buf = u.rx[i].Buf[:cap(u.rx[i].Buf)]
@@ -115,6 +116,7 @@ func (u *udpServer) run() error {
 				}
 			}
 		}
+		u.s.tally.timeBatch(u.now)
 	}
 }
 

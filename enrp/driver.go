@@ -182,6 +182,8 @@ type Driver struct {
 
 	wmu      sync.Mutex
 	watchers map[key]map[chan *RefusedError]struct{} // WatchRefusals, by element
+
+	rtt rttConns // the peers' connections, for PeerRTTs (rtt.go)
 }
 
 // Stats counts what a Driver did.
@@ -1061,6 +1063,7 @@ func (d *Driver) dropConn(c *conn) time.Time {
 		return d.node.nextDeadline()
 	}
 	delete(d.conns, c)
+	d.rtt.drop(c.peer, c.nc)
 	d.log.Debug("ENRP connection down", "peer", c.remote)
 	if c.peer == 0 {
 		return d.node.nextDeadline()
@@ -1122,6 +1125,7 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 	case c.peer == 0:
 		c.peer = m.Sender
 		d.byPeer[m.Sender] = append(d.byPeer[m.Sender], c)
+		d.rtt.add(m.Sender, c.nc)
 	case m.Sender != c.peer:
 		d.sendOn(c, ErrorFor(malformed(4, "sender %08x on a connection of %08x", m.Sender, c.peer), d.self, c.peer))
 		d.log.Warn("ENRP peer changed its ID on a connection; closing it", "peer", c.remote, "was", hex8(c.peer), "now", hex8(m.Sender))

@@ -1,6 +1,7 @@
 package history_test
 
 import (
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -131,31 +132,6 @@ func TestAnswersConcurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkPoolAnswer is the cost the DNS front pays per pool answer:
-// one goroutine, and every CPU counting the same pool at once.
-func BenchmarkPoolAnswer(b *testing.B) {
-	ids := []uint32{0x01020304, 0x05060708, 0x090a0b0c}
-	info := &handlespace.PoolInfo{Name: "web.pool.example."}
-	b.Run("serial", func(b *testing.B) {
-		ans := history.NewAnswers()
-		i := 0
-		for b.Loop() {
-			ans.PoolAnswer(info, ids[i%3])
-			i++
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		ans := history.NewAnswers()
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				ans.PoolAnswer(info, ids[i%3])
-				i++
-			}
-		})
-	})
-}
-
 // TestConcurrentReads: History, Peers and Event while Sample runs (for
 // -race).
 func TestConcurrentReads(t *testing.T) {
@@ -186,5 +162,40 @@ func TestConcurrentReads(t *testing.T) {
 		r.History(history.Query{Window: time.Duration(1+i%2) * time.Hour / 2})
 		r.Peers(t0)
 		r.Event(t0, "peer-up", 9, 0, 0, "")
+	}
+}
+
+// TestPoolLatency: a pool's latency_us series is the mean latency of the
+// answers timed in each sample; a sample without timed answers is null,
+// and a pool's answers per second count the timed ones too.
+func TestPoolLatency(t *testing.T) {
+	hs, els := space(t)
+	ans := history.NewAnswers()
+	r := history.New(history.Config{}, history.Inputs{View: hs.View, Answers: ans})
+	info := hs.View().Pool("web.pool.test.").PoolInfo
+	for i := range 10 {
+		if i < 5 {
+			ans.TimedAnswer(info, els[0].ID, 20*time.Microsecond)
+			ans.TimedAnswer(info, els[1].ID, 40*time.Microsecond)
+		}
+		ans.PoolAnswer(info, els[2].ID)
+		ans.PoolAnswer(info, els[2].ID)
+		r.Sample(t0.Add(time.Duration(i) * time.Second))
+	}
+	web := pool_(t, r, "web.pool.test.")
+	lat, qps := web.Series["latency_us"], web.Series["answers"]
+	n := len(lat)
+	// Samples 1..4 saw two timed answers each, 5..9 none.
+	for i := n - 9; i < n; i++ {
+		want := float32(30)
+		if i >= n-5 {
+			want = float32(math.NaN())
+		}
+		if got := lat[i]; (want == want) != (got == got) || (want == want && got != want) {
+			t.Errorf("latency_us[%d] = %v, want %v (series %v)", i, got, want, lat[n-9:])
+		}
+	}
+	if qps[n-9] != 4 || qps[n-1] != 2 {
+		t.Errorf("answers/s %v, want 4 then 2", qps[n-9:])
 	}
 }

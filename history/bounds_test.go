@@ -122,6 +122,47 @@ func TestPeers(t *testing.T) {
 	}
 }
 
+// TestPeersRTTAndHandovers: a peer's RTT (null when unknown), the
+// takeovers and hand-offs kept apart from the other events (a burst of
+// syncs does not push them out), and each peer's last one.
+func TestPeersRTTAndHandovers(t *testing.T) {
+	hs, _ := space(t)
+	peers := []history.Peer{{ID: 0x0b0b0b0b, State: history.PeerUp, RTT: 1500 * time.Microsecond, RTTVar: 250 * time.Microsecond},
+		{ID: 0x0c0c0c0c, State: history.PeerDead}, {ID: 0x0d0d0d0d, State: history.PeerUp}}
+	r := history.New(history.Config{MaxEvents: 3}, history.Inputs{View: hs.View, Self: hs.RegistrarID, Peers: func() []history.Peer { return peers }})
+	r.Event(t0, "takeover-start", 0, 0x0c0c0c0c, 0, "")
+	r.Event(t0.Add(time.Second), "takeover-done", 0, 0x0c0c0c0c, 7, "")
+	r.Event(t0.Add(2*time.Second), "handoff-in", 0x0b0b0b0b, 0, 2, "it is leaving")
+	for i := range 5 {
+		r.Event(t0.Add(time.Duration(3+i)*time.Second), "sync-done", 0x0d0d0d0d, 0, 1, "")
+	}
+	r.Sample(t0.Add(8 * time.Second))
+	p := r.Peers(t0.Add(8 * time.Second))
+	var kinds []string
+	for _, e := range p.Handovers {
+		kinds = append(kinds, e.Kind)
+	}
+	if fmt.Sprint(kinds) != "[handoff-in takeover-done takeover-start]" {
+		t.Errorf("handovers %v, want [handoff-in takeover-done takeover-start]", kinds)
+	}
+	for _, e := range p.Events {
+		if e.Kind != "sync-done" {
+			t.Errorf("events %+v: want the last 3, all syncs", p.Events)
+			break
+		}
+	}
+	b, c, d := p.Peers[0], p.Peers[1], p.Peers[2]
+	if b.RTTMS == nil || *b.RTTMS != 1.5 || b.RTTVarMS == nil || *b.RTTVarMS != 0.25 || b.Handover == nil || b.Handover.Kind != "handoff-in" || b.Handover.Count != 2 {
+		t.Errorf("peer b %+v, want RTT 1.5 ms ± 0.25 and its hand-off", b)
+	}
+	if c.RTTMS != nil || c.Handover == nil || c.Handover.Kind != "takeover-done" || c.Handover.Target != "0c0c0c0c" {
+		t.Errorf("peer c %+v, want no RTT and its takeover", c)
+	}
+	if d.RTTMS != nil || d.Handover != nil {
+		t.Errorf("peer d %+v, want no RTT, no handover", d)
+	}
+}
+
 // TestChurn: elements that come and go (a registration a second, each
 // deregistered a second later) for an hour leave no more timelines than
 // the short window holds, and the answer tally forgets them.

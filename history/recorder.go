@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/tally"
 )
 
 var jsonUnmarshal = json.Unmarshal
@@ -79,6 +80,9 @@ type Peer struct {
 	Addr      string // host:port it is reached at; "" unknown
 	State     string // PeerUp, PeerSuspect or PeerDead
 	LastHeard time.Time
+	// RTT and RTTVar are the round-trip time to it and its mean
+	// deviation, as peering measures them (0: unknown).
+	RTT, RTTVar time.Duration
 }
 
 // Peer states.
@@ -128,7 +132,7 @@ const (
 	SeriesDown     = "down"
 	SeriesChanges  = "changes"    // elements whose state changed, per sample
 	SeriesQPS      = "qps"        // DNS queries answered per second
-	SeriesLatency  = "latency_us" // mean answer latency of the timed queries, µs
+	SeriesLatency  = "latency_us" // mean answer latency of the timed queries (a pool's: of its timed answers), µs
 	SeriesPeersUp  = "peers_up"   // peers heard from
 	SeriesAnswers  = "answers"    // a pool's answers per second (NODATA not counted)
 )
@@ -148,7 +152,7 @@ var ShareWindows = []int{10, 60} // samples
 var poolSeries = []struct {
 	name string
 	agg  agg
-}{{SeriesElements, aggMin}, {SeriesServed, aggMin}, {SeriesUp, aggMin}, {SeriesDown, aggMean}, {SeriesChanges, aggSum}, {SeriesAnswers, aggMean}}
+}{{SeriesElements, aggMin}, {SeriesServed, aggMin}, {SeriesUp, aggMin}, {SeriesDown, aggMean}, {SeriesChanges, aggSum}, {SeriesAnswers, aggMean}, {SeriesLatency, aggMean}}
 
 var globalSeries = []struct {
 	name string
@@ -204,11 +208,10 @@ type poolState struct {
 	// walkChanges looks at again.
 	noReason map[uint32]struct{}
 
-	// The answer counts: the running total at the last sample, and
+	// The answer counts: the running totals at the last sample, and
 	// snapshots of the totals and first places (oldest first).
-	ansTotal uint64
+	ansTotal tally.Counts
 	ansHave  bool
-	ansInfo  *handlespace.PoolInfo // the settings ansTotal counts
 	snaps    []ansSnap
 }
 
@@ -250,14 +253,20 @@ type Recorder struct {
 	evN        int
 	peers      []Peer
 	peerEvents map[uint32]event // the last sync event by peer
-	samples    int              // Sample calls so far
+	// handovers are the takeovers and hand-offs, a ring of maxHandovers
+	// kept apart from events so that a burst of other events does not
+	// push them out; hoHead is next to write.
+	handovers []event
+	hoHead    int
+	hoN       int
+	samples   int // Sample calls so far
 }
 
 // New returns a Recorder of in, bounded by cfg.
 func New(cfg Config, in Inputs) *Recorder {
 	cfg.fill()
 	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, peerEvents: map[uint32]event{},
-		events: make([]event, cfg.MaxEvents)}
+		events: make([]event, cfg.MaxEvents), handovers: make([]event, maxHandovers)}
 	r.global = r.newSet(globalSeries)
 	return r
 }
@@ -329,7 +338,9 @@ func (r *Recorder) Sample(now time.Time) {
 				ps.series.s[i].add(slot, ps.counts[i])
 			}
 			ps.series.s[4].add(slot, float32(ps.changes))
-			ps.series.s[5].add(slot, r.answers(ps, pv, now))
+			rate, lat := r.answers(ps, pv, now)
+			ps.series.s[5].add(slot, rate)
+			ps.series.s[6].add(slot, lat)
 		}
 	}
 	for name, ps := range r.pools {
@@ -355,6 +366,8 @@ func (r *Recorder) Sample(now time.Time) {
 		}
 		ps.series.s[4].add(slot, 0)
 		ps.series.s[5].add(slot, 0)
+		ps.series.s[6].add(slot, nan)
+		ps.ansHave = false
 	}
 	r.expire(now)
 
@@ -386,43 +399,47 @@ func (r *Recorder) Sample(now time.Time) {
 	r.last, r.lastSlot, r.lastCount, r.haveCount = now, slot, cnt, r.in.Counters != nil
 	r.samples++
 	if r.in.Answers != nil && r.samples%retainEvery == 0 {
-		cur := make(map[*handlespace.PoolInfo]*handlespace.PoolView, len(pvs))
+		cur := make(map[string]*handlespace.PoolView, len(pvs))
 		for _, pv := range pvs {
-			cur[pv.PoolInfo] = pv
+			cur[pv.Name] = pv
 		}
-		r.in.Answers.retain(func(pi *handlespace.PoolInfo) bool { return cur[pi] != nil },
-			func(pi *handlespace.PoolInfo, id uint32) bool { return cur[pi].Element(id) != nil })
+		r.in.Answers.retain(func(name string) bool { return cur[name] != nil },
+			func(name string, id uint32) bool { return cur[name].Element(id) != nil })
 	}
 }
 
-// answers returns a tracked pool's answers per second since the last
-// sample (NaN without counts) and takes its snapshot when it is due.
-func (r *Recorder) answers(ps *poolState, pv *handlespace.PoolView, now time.Time) float32 {
+// answers returns a tracked pool's answers per second and the mean
+// latency of its timed answers (µs) since the last sample (NaN without
+// counts or timed answers) and takes its snapshot when it is due.
+func (r *Recorder) answers(ps *poolState, pv *handlespace.PoolView, now time.Time) (rate, lat float32) {
 	if r.in.Answers == nil {
-		return nan
+		return nan, nan
 	}
 	snap := r.samples%shareEvery == 0
 	var first map[uint32]uint64
 	if snap {
 		first = map[uint32]uint64{}
 	}
-	total, _ := r.in.Answers.read(pv.PoolInfo, first)
-	rate := nan
+	total, _ := r.in.Answers.read(pv.Name, first)
+	rate, lat = nan, nan
 	if ps.ansHave && now.After(r.last) {
-		d := total - ps.ansTotal
-		if total < ps.ansTotal || pv.PoolInfo != ps.ansInfo { // new settings: new counts
-			d = total
+		prev := ps.ansTotal
+		if total.Answers < prev.Answers { // forgotten (cannot happen while the pool stays): start again
+			prev = tally.Counts{}
 		}
-		rate = float32(float64(d) / now.Sub(r.last).Seconds())
+		rate = float32(float64(total.Answers-prev.Answers) / now.Sub(r.last).Seconds())
+		if dn := total.Timed - prev.Timed; total.Timed > prev.Timed && total.TimedNS >= prev.TimedNS {
+			lat = float32(float64(total.TimedNS-prev.TimedNS) / float64(dn) / float64(time.Microsecond))
+		}
 	}
-	ps.ansTotal, ps.ansHave, ps.ansInfo = total, true, pv.PoolInfo
+	ps.ansTotal, ps.ansHave = total, true
 	if snap {
-		ps.snaps = append(ps.snaps, ansSnap{info: pv.PoolInfo, at: now, total: total, first: first})
+		ps.snaps = append(ps.snaps, ansSnap{info: pv.PoolInfo, at: now, total: total.Answers, first: first})
 		if len(ps.snaps) > shareSnaps {
 			ps.snaps = append(ps.snaps[:0], ps.snaps[len(ps.snaps)-shareSnaps:]...)
 		}
 	}
-	return rate
+	return rate, lat
 }
 
 func (r *Recorder) shortWindow() time.Duration { return time.Duration(r.cfg.Points) * r.cfg.Period }
@@ -675,6 +692,11 @@ func (r *Recorder) Event(at time.Time, kind string, peer, target uint32, count i
 			r.peerEvents[peer] = ev
 		}
 	}
+	if handoverKinds[kind] {
+		r.handovers[r.hoHead] = ev
+		r.hoHead = (r.hoHead + 1) % len(r.handovers)
+		r.hoN = min(r.hoN+1, len(r.handovers))
+	}
 	if len(r.peerEvents) > 4*r.cfg.MaxEvents { // peers come and go: forget the oldest
 		var oldest uint32
 		var t time.Time
@@ -685,6 +707,27 @@ func (r *Recorder) Event(at time.Time, kind string, peer, target uint32, count i
 		}
 		delete(r.peerEvents, oldest)
 	}
+}
+
+// maxHandovers is how many takeovers and hand-offs are kept.
+const maxHandovers = 64
+
+// handoverKinds are the events of elements changing home: takeovers
+// (a peer died) and planned hand-offs (a peer left, on SIGTERM), with
+// their ends.
+var handoverKinds = map[string]bool{
+	"takeover-start": true, "takeover-abort": true, "takeover-done": true, "taken-over": true,
+	"ownership-lost": true, "reclaimed": true,
+	"handoff-start": true, "handoff-done": true, "handoff-in": true, "handback": true,
+}
+
+// recentHandovers returns the takeovers and hand-offs kept, newest first.
+func (r *Recorder) recentHandovers() []event {
+	out := make([]event, 0, r.hoN)
+	for i := 1; i <= r.hoN; i++ {
+		out = append(out, r.handovers[mod(int64(r.hoHead-i), int64(len(r.handovers)))])
+	}
+	return out
 }
 
 // recentEvents returns the events kept, newest first.

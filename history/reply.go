@@ -50,7 +50,8 @@ type PoolHistory struct {
 	// Gone is true for a pool no longer in the handlespace (its series
 	// are kept for the long window).
 	Gone bool `json:"gone,omitempty"`
-	// Series: elements, served, up, down, changes.
+	// Series: elements, served, up, down, changes, answers (per second)
+	// and latency_us (the mean latency of its timed answers).
 	Series map[string]Values `json:"series"`
 	// Timelines are the elements' health timelines in the short window,
 	// sorted by label.
@@ -256,6 +257,11 @@ type PeersReply struct {
 	Homed  int         `json:"homed"`
 	Peers  []PeerJSON  `json:"peers"`
 	Events []EventJSON `json:"events"` // newest first
+	// Handovers are the recent takeovers (a peer died) and planned
+	// hand-offs (a peer left, or this registrar did, on SIGTERM),
+	// newest first: kept apart from Events, so that other events do not
+	// push them out.
+	Handovers []EventJSON `json:"handovers"`
 }
 
 // PeerJSON is one peer.
@@ -266,9 +272,17 @@ type PeerJSON struct {
 	LastHeard *time.Time `json:"last_heard"`  // null: never
 	HeardAgoS *float64   `json:"heard_ago_s"` // null: never
 	Homed     int        `json:"homed"`       // elements it is home for, in this registrar's view
+	// RTTMS is the round-trip time to it in milliseconds, as the kernel
+	// measures it on its peering connection (smoothed; RTTVarMS its mean
+	// deviation); null when unknown (no connection up, or not Linux).
+	RTTMS    *float64 `json:"rtt_ms"`
+	RTTVarMS *float64 `json:"rttvar_ms,omitempty"`
 	// Sync is the last handle table transfer with it: sync-done,
 	// sync-abort or resync, null if none.
 	Sync *EventJSON `json:"sync"`
+	// Handover is the last takeover or hand-off it took part in (as the
+	// peer or the target), null if none kept.
+	Handover *EventJSON `json:"handover"`
 }
 
 // EventJSON is a peering event.
@@ -297,7 +311,7 @@ func eventJSON(e event) EventJSON {
 func (r *Recorder) Peers(now time.Time) PeersReply {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := PeersReply{Time: now.UTC(), Peering: r.in.Peers != nil, Peers: []PeerJSON{}, Events: []EventJSON{}}
+	out := PeersReply{Time: now.UTC(), Peering: r.in.Peers != nil, Peers: []PeerJSON{}, Events: []EventJSON{}, Handovers: []EventJSON{}}
 	if r.in.PeerAddr != nil {
 		out.Addr = r.in.PeerAddr()
 	}
@@ -320,6 +334,10 @@ func (r *Recorder) Peers(now time.Time) PeersReply {
 			ago := max(0, now.Sub(p.LastHeard).Seconds())
 			pj.LastHeard, pj.HeardAgoS = &lh, &ago
 		}
+		if p.RTT > 0 {
+			ms, vms := p.RTT.Seconds()*1000, p.RTTVar.Seconds()*1000
+			pj.RTTMS, pj.RTTVarMS = &ms, &vms
+		}
 		if e, ok := r.peerEvents[p.ID]; ok {
 			ej := eventJSON(e)
 			pj.Sync = &ej
@@ -328,6 +346,20 @@ func (r *Recorder) Peers(now time.Time) PeersReply {
 	}
 	for _, e := range r.recentEvents() {
 		out.Events = append(out.Events, eventJSON(e))
+	}
+	hos := r.recentHandovers()
+	for _, e := range hos {
+		out.Handovers = append(out.Handovers, eventJSON(e))
+	}
+	for i := range out.Peers {
+		id := r.peers[i].ID
+		for _, e := range hos { // newest first
+			if e.peer == id || e.target == id {
+				ej := eventJSON(e)
+				out.Peers[i].Handover = &ej
+				break
+			}
+		}
 	}
 	return out
 }
@@ -372,7 +404,8 @@ func (r *Recorder) actualShares(ps *poolState) []ActualShare {
 		return nil
 	}
 	now := map[uint32]uint64{}
-	total, ok := r.in.Answers.read(ps.pv.PoolInfo, now)
+	totals, ok := r.in.Answers.read(ps.pv.Name, now)
+	total := totals.Answers
 	if !ok {
 		return nil
 	}

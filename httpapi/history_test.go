@@ -99,14 +99,15 @@ func TestHistoryEndpoint(t *testing.T) {
 }
 
 // TestPeersEndpoint: GET /v1/peers without peering says so, with this
-// registrar's homed count.
+// registrar's homed count; a takeover is in the events and the handovers.
 func TestPeersEndpoint(t *testing.T) {
 	f, rec := historyFixture(t)
 	rec.Event(t0, "takeover-done", 0, 0x0a0b0c0d, 1, "")
 	rp := f.do(t, "GET", "/v1/peers", "", "")
 	rp.want(t, http.StatusOK, "")
 	sameJSON(t, "peers", rp.json, `{"time":"2026-01-02T03:04:05Z","registrar":"00000007","peering":false,"homed":6,"peers":[],
-		"events":[{"at":"2026-01-02T03:04:05Z","kind":"takeover-done","target":"0a0b0c0d","count":1}]}`)
+		"events":[{"at":"2026-01-02T03:04:05Z","kind":"takeover-done","target":"0a0b0c0d","count":1}],
+		"handovers":[{"at":"2026-01-02T03:04:05Z","kind":"takeover-done","target":"0a0b0c0d","count":1}]}`)
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -61,9 +61,10 @@ func (d *daemon) historyPeers() []history.Peer {
 		return nil
 	}
 	ps := d.peering.drv.Peers()
+	rtts := d.peering.drv.PeerRTTs()
 	out := make([]history.Peer, 0, len(ps))
 	for _, p := range ps {
-		hp := history.Peer{ID: p.ID, LastHeard: p.LastHeard, State: history.PeerUp}
+		hp := history.Peer{ID: p.ID, LastHeard: p.LastHeard, State: history.PeerUp, RTT: rtts[p.ID].RTT, RTTVar: rtts[p.ID].RTTVar}
 		switch {
 		case p.Dead:
 			hp.State = history.PeerDead

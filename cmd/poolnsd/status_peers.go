@@ -55,8 +55,8 @@ func writePeers(w io.Writer, pr *history.PeersReply) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGISTRAR\tSTATE\tADDRESS\tLAST HEARD\tHOME OF\tLAST SYNC")
-	fmt.Fprintf(tw, "%s\tthis one\t%s\t\t%d\t\n", pr.Registrar, pr.Addr, pr.Homed)
+	fmt.Fprintln(tw, "REGISTRAR\tSTATE\tADDRESS\tLAST HEARD\tRTT\tHOME OF\tLAST SYNC\tLAST TAKEOVER/HAND-OFF")
+	fmt.Fprintf(tw, "%s\tthis one\t%s\t\t\t%d\t\t\n", pr.Registrar, pr.Addr, pr.Homed)
 	for _, p := range pr.Peers {
 		heard := "never"
 		if p.HeardAgoS != nil {
@@ -74,9 +74,28 @@ func writePeers(w io.Writer, pr *history.PeersReply) {
 		if addr == "" {
 			addr = "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.ID, p.State, addr, heard, p.Homed, sync)
+		rtt := rttString(p.RTTMS)
+		ho := "-"
+		if p.Handover != nil {
+			ho = p.Handover.Kind
+			if p.Handover.Count > 0 {
+				ho += " (" + strconv.Itoa(p.Handover.Count) + ")"
+			}
+			ho += ", " + agoString(pr.Time.Sub(p.Handover.At))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", p.ID, p.State, addr, heard, rtt, p.Homed, sync, ho)
 	}
 	tw.Flush()
+	if len(pr.Handovers) > 0 {
+		fmt.Fprintln(w, "\nrecent takeovers and hand-offs (newest first):")
+		for i, e := range pr.Handovers {
+			if i == 10 {
+				fmt.Fprintf(w, "  … %d more (--json has them all)\n", len(pr.Handovers)-i)
+				break
+			}
+			fmt.Fprintln(w, "  "+eventLine(e))
+		}
+	}
 	if len(pr.Events) == 0 {
 		return
 	}
@@ -86,21 +105,26 @@ func writePeers(w io.Writer, pr *history.PeersReply) {
 			fmt.Fprintf(w, "  … %d more (--json has them all)\n", len(pr.Events)-i)
 			break
 		}
-		line := e.At.Local().Format("15:04:05") + "  " + e.Kind
-		if e.Peer != "" {
-			line += " peer " + e.Peer
-		}
-		if e.Target != "" {
-			line += " of " + e.Target
-		}
-		if e.Count != 0 {
-			line += fmt.Sprintf(" (%d elements)", e.Count)
-		}
-		if e.Detail != "" {
-			line += ": " + e.Detail
-		}
-		fmt.Fprintln(w, "  "+line)
+		fmt.Fprintln(w, "  "+eventLine(e))
 	}
+}
+
+// eventLine is one peering event, for people.
+func eventLine(e history.EventJSON) string {
+	line := e.At.Local().Format("15:04:05") + "  " + e.Kind
+	if e.Peer != "" {
+		line += " peer " + e.Peer
+	}
+	if e.Target != "" {
+		line += " of " + e.Target
+	}
+	if e.Count != 0 {
+		line += fmt.Sprintf(" (%d elements)", e.Count)
+	}
+	if e.Detail != "" {
+		line += ": " + e.Detail
+	}
+	return line
 }
 
 // agoString is a duration in the past, rounded for people.

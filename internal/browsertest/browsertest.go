@@ -169,3 +169,18 @@ func (b *Browser) Screenshot(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// ScreenshotOf saves a PNG of the first element that the CSS selector sel
+// matches as name in ArtifactDir and returns its path.
+func (b *Browser) ScreenshotOf(t testing.TB, sel, name string) string {
+	t.Helper()
+	png, err := chromedp.Run(b.Ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("screenshot of %s: %v", sel, err)
+	}
+	p := filepath.Join(ArtifactDir(t), name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,17 +66,19 @@ func (b *backendSet) stop(i int) {
 	b.lns[i].Close()
 }
 
-// TestStatusPageHistoryBrowser runs two real poolnsd peering over TLS
-// (A on 127.0.0.1, B on 127.0.0.2) in front of three real TCP backends,
-// and loads A's status page in headless chromium. The page draws, from
-// the daemons' own data: the query rate of queries the test sent, the
-// pool's element series, its expected share of first answers (by weight),
-// a health band per element, and the peers panel with B up, the number of
-// elements B is home for as A's /v1/status says, and the last sync. When
-// a backend stops, its band turns red within seconds with the probe's
-// reason on hover and its expected share falls to zero; when B is killed,
-// the panel shows it suspect or dead and A's takeover of B's registration.
-// poolnsd status --peers prints the same. Screenshots are kept.
+// TestStatusPageHistoryBrowser runs three real poolnsd peering over TLS
+// (A on 127.0.0.1, B on 127.0.0.2, C on 127.0.0.3) in front of real TCP
+// backends, and loads A's status page in headless chromium. The page
+// draws, from the daemons' own data: the query rate of queries the test
+// sent, the pool's element series and answer latency, its expected share
+// of first answers (by weight), a health band per element, and the peers
+// panel with B up, its RTT, the number of elements B is home for as A's
+// /v1/status says, and the last sync. When a backend stops, its band
+// turns red within seconds with the probe's reason on hover and its
+// expected share falls to zero; when C stops (SIGTERM), the panel lists
+// its hand-off; when B is killed, the panel shows it suspect or dead and
+// A's takeover of B's registration. poolnsd status --peers prints the
+// same. Screenshots are kept.
 func TestStatusPageHistoryBrowser(t *testing.T) {
 	t.Parallel()
 	be := newBackends(t, 4)
@@ -93,7 +96,7 @@ web    PE 127.0.0.1:%d name=w3 weight=3
 $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=1 fall=2
 `, be.port(0), be.port(1), be.port(2))
 	ps := peeringCluster(t, zone)
-	a, b := ps[0], ps[1]
+	a, b, c := ps[0], ps[1], ps[2]
 	env := []string{"POOLNSD_HTTP_TOKEN=" + regToken}
 	a.p = startDaemonEnv(t, a.dir, env)
 	b.p = startDaemonEnv(t, b.dir, env)
@@ -109,11 +112,11 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 
 	// Traffic for the query rates and answer shares: 300 queries to A at
 	// once, then about 50 a second until the test ends.
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+	dc := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
 	ask := func() error {
 		m := new(dns.Msg)
 		m.SetQuestion("web.pool.example.", dns.TypeA)
-		_, _, err := c.Exchange(m, a.dns)
+		_, _, err := dc.Exchange(m, a.dns)
 		return err
 	}
 	for range 300 {
@@ -221,7 +224,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		want := homedAtB()
-		ok := eval(peerRow+` !== null && `+peerRow+`.dataset.state === 'up' && `+peerRow+`.cells[4].textContent === '`+fmt.Sprint(want)+`'`) == true
+		ok := eval(peerRow+` !== null && `+peerRow+`.dataset.state === 'up' && `+peerRow+`.cells[5].textContent === '`+fmt.Sprint(want)+`'`) == true
 		if ok && want >= 1 { // r1 at least
 			break
 		}
@@ -239,6 +242,24 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	if got, _ := eval(peerRow + `.cells[3].textContent`).(string); !strings.HasSuffix(got, " ago") {
 		t.Errorf("B last heard %q", got)
 	}
+	// B's RTT, from the peering connection (loopback: above 0, under a
+	// second), in the panel and in GET /v1/peers.
+	waitFor("B's RTT", peerRow+`.querySelector('td.rtt').dataset.rttMs > 0`, 10*time.Second)
+	if ms, _ := eval(`Number(` + peerRow + `.querySelector('td.rtt').dataset.rttMs)`).(float64); ms <= 0 || ms >= 1000 {
+		t.Errorf("B's RTT %v ms, want above 0 and under 1 s", ms)
+	}
+	var pr history.PeersReply
+	if code, body := apiDo(t, "GET", base+"/v1/peers", "", ""); code != 200 || json.Unmarshal(body, &pr) != nil {
+		t.Fatalf("GET /v1/peers: %d %s", code, body)
+	}
+	for _, p := range pr.Peers {
+		if p.ID == bid && (p.RTTMS == nil || *p.RTTMS <= 0) {
+			t.Errorf("GET /v1/peers: B has RTT %v, want one above 0", p.RTTMS)
+		}
+	}
+	// web's answer latency, from the UDP loop's timed batches.
+	waitFor("web's answer latency", `(() => { const f = document.querySelector(`+web+`).querySelector('figure.chart[data-series="pool-latency"]');
+		return !!f && f.querySelector('svg').dataset.points > 0 && f.querySelector('b.chart-val').textContent.endsWith(' µs') })()`, 15*time.Second)
 	br.Screenshot(t, "status-history.png")
 
 	// w2's backend stops: its band turns red with the probe's reason, its
@@ -279,23 +300,58 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	}
 	br.Screenshot(t, "status-history-down.png")
 
+	// C joins (started only now, so that the checks above run on two
+	// registrars, as they did before C was added), with a registration
+	// that it hands off when it stops (SIGTERM).
+	acur := a.p.cursor()
+	c.p = startDaemonEnv(t, c.dir, env)
+	c.p.ready()
+	a.p.waitLog(acur, "a hearing c", eventIs("peer-up", "peer", handlespace.IDString(c.id)))
+	c.p.waitLog(0, "c hearing a", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
+	if code, body := apiDo(t, "PUT", "http://"+c.http+"/v1/pools/dyn.pool.example./elements/r2", regToken,
+		fmt.Sprintf(`{"addresses":["127.0.0.1"],"port":%d,"lease":600}`, be.port(3))); code != http.StatusCreated {
+		t.Fatalf("registering r2 at C: %d %s", code, body)
+	}
+	cid := handlespace.IDString(c.id)
+	waitFor("C up in A's panel, with its RTT", `(() => { const r = document.querySelector('#peers tr[data-peer="`+cid+`"]');
+		return !!r && r.dataset.state === 'up' && r.querySelector('td.rtt').dataset.rttMs > 0 })()`, 15*time.Second)
+
 	// poolnsd status --peers, as a user runs it.
 	out, _, code := runPoolnsd(t, t.TempDir(), "status", "--peers", "--server", a.http)
-	if code != 0 || !strings.Contains(out, bid) || !strings.Contains(out, "this one") || !strings.Contains(out, " up ") {
-		t.Errorf("poolnsd status --peers: exit %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, bid) || !strings.Contains(out, "this one") || !strings.Contains(out, " up ") ||
+		!strings.Contains(out, "RTT") || !regexp.MustCompile(bid+`\s+up\s.* ago\s+[0-9.]+(µs|ms)\s`).MatchString(out) {
+		t.Errorf("poolnsd status --peers: exit %d, want 0 with B's RTT\n%s", code, out)
 	}
+	t.Logf("poolnsd status --peers:\n%s", out)
+
+	// C stops (SIGTERM): it hands r2 off; A shows the hand-off.
+	c.p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.p.waitExit(waitLimit); code != exitOK {
+		t.Fatalf("C exited %d", code)
+	}
+	waitFor("C's hand-off in A's panel", `[...document.querySelectorAll('#peers .events.handovers li[data-kind="handoff-in"]')].some(l => l.textContent.includes('`+cid+`'))`, 15*time.Second)
+	if got := eval(`(() => { const r = document.querySelector('#peers tr[data-peer="` + cid + `"]'); return r ? r.querySelector('td.handover').dataset.kind : 'no row' })()`); got != "handoff-in" && got != "no row" {
+		t.Errorf("C's last takeover/hand-off %v, want handoff-in", got)
+	}
+	br.Screenshot(t, "status-history-handoff.png")
 
 	// B is killed: suspect, then dead; A takes r1 over.
 	b.p.cmd.Process.Signal(syscall.SIGKILL)
 	waitFor("B dead and taken over", peerRow+` !== null && `+peerRow+`.dataset.state === 'dead' &&
 		document.querySelector('#peers li[data-kind="takeover-done"]') !== null`, 15*time.Second)
-	if got, _ := eval(`document.querySelector('#peers li[data-kind="takeover-done"]').textContent`).(string); !strings.Contains(got, bid) || !strings.Contains(got, "(1 element)") {
-		t.Errorf("takeover event %q, want of %s with 1 element", got, bid)
+	// r1, and r2 if C handed it to B.
+	if got, _ := eval(`document.querySelector('#peers li[data-kind="takeover-done"]').textContent`).(string); !strings.Contains(got, bid) || !regexp.MustCompile(`\([12] elements?\)`).MatchString(got) {
+		t.Errorf("takeover event %q, want of %s with 1 or 2 elements", got, bid)
+	}
+	if got := eval(peerRow + `.querySelector('td.handover').dataset.kind`); got != "takeover-done" {
+		t.Errorf("B's last takeover/hand-off %v, want takeover-done", got)
 	}
 	out, _, code = runPoolnsd(t, t.TempDir(), "status", "--peers", "--server", a.http)
-	if code != exitDegraded || !strings.Contains(out, "dead") || !strings.Contains(out, "takeover-done of "+bid) {
+	if code != exitDegraded || !strings.Contains(out, "dead") || !strings.Contains(out, "takeover-done of "+bid) ||
+		!strings.Contains(out, "recent takeovers and hand-offs") || !strings.Contains(out, "handoff-in peer "+cid) {
 		t.Errorf("poolnsd status --peers with B dead: exit %d, want %d\n%s", code, exitDegraded, out)
 	}
+	t.Logf("poolnsd status --peers with C gone and B dead:\n%s", out)
 	br.Screenshot(t, "status-history-peer-dead.png")
 
 	for _, u := range br.Requests() {

@@ -1,9 +1,11 @@
 // poolnsd status page, history and peers: polls /v1/history and /v1/peers
 // and draws, in inline SVG made here (no library, nothing from elsewhere):
 // the registrar's series (queries per second, answer latency, elements
-// served, health changes, peers up), a peers panel, and in each pool its
-// series, the share of first positions its policy gives, and one health
-// band per element over the short window with the reason on hover.
+// served, health changes, peers up), a peers panel (RTT, takeovers and
+// hand-offs), and in each pool its series (answers per second and their
+// latency among them), the share of first positions its policy gives,
+// and one health band per element over the short window with the reason
+// on hover.
 // It leaves app.js's tables alone: it adds its own blocks beside them.
 'use strict';
 
@@ -182,6 +184,7 @@
         { name: 'down', values: p.series.down, cls: 'c-down', fill: false },
         { name: 'all', values: p.series.elements, cls: 'c-all', fill: false }], rep, { width: 300 }),
       chart('pool-answers', 'answers / s', '', [{ name: 'answers', values: p.series.answers, cls: 'c-q' }], rep, { width: 200 }),
+      chart('pool-latency', 'answer latency (mean)', 'µs', [{ name: 'latency', values: p.series.latency_us, cls: 'c-l' }], rep, { width: 200 }),
       chart('pool-changes', 'health changes', '', [{ name: 'changes', values: p.series.changes, cls: 'c-down' }], rep, { width: 160 }),
       shareBlock(p));
     const parts = [row];
@@ -321,13 +324,15 @@
     head.append(h('span', 'muted', pr.peers.length + (pr.peers.length === 1 ? ' peer, ' : ' peers, ') + up + ' up'));
     const table = h('table', 'peers');
     const tr = h('tr');
-    for (const c of ['state', 'registrar', 'address', 'last heard', 'home of', 'last sync']) tr.appendChild(h('th', c === 'home of' ? 'num' : '', c));
+    for (const c of ['state', 'registrar', 'address', 'last heard', 'rtt', 'home of', 'last sync', 'last takeover / hand-off']) {
+      tr.appendChild(h('th', c === 'home of' || c === 'rtt' ? 'num' : '', c));
+    }
     const thead = h('thead'); thead.appendChild(tr);
     const tbody = h('tbody');
     const self = h('tr', 'h-up self');
     self.dataset.peer = pr.registrar;
     const st = h('td', 'health'); st.append(h('span', 'dot'), 'this one');
-    self.append(st, h('td', 'mono', pr.registrar), h('td', 'mono', pr.addr || ''), h('td', '', '—'), h('td', 'num', String(pr.homed)), h('td', '', ''));
+    self.append(st, h('td', 'mono', pr.registrar), h('td', 'mono', pr.addr || ''), h('td', '', '—'), h('td', 'num', '—'), h('td', 'num', String(pr.homed)), h('td', '', ''), h('td', '', ''));
     tbody.appendChild(self);
     for (const p of pr.peers) {
       const cls = p.state === 'up' ? 'h-up' : p.state === 'dead' ? 'h-down' : 'h-suspect';
@@ -336,28 +341,43 @@
       r.dataset.state = p.state;
       const sc = h('td', 'health'); sc.append(h('span', 'dot'), p.state);
       const heard = p.heard_ago_s === null ? 'never' : fmtAgo(p.heard_ago_s);
-      const sync = p.sync ? p.sync.kind + (p.sync.count ? ' (' + p.sync.count + ')' : '') + ', ' + fmtAgo((Date.parse(pr.time) - Date.parse(p.sync.at)) / 1000) : '—';
-      r.append(sc, h('td', 'mono', p.id), h('td', 'mono', p.addr || '?'), h('td', 'num', heard), h('td', 'num', String(p.homed)), h('td', '', sync));
+      const ev = (e) => e ? e.kind + (e.count ? ' (' + e.count + ')' : '') + ', ' + fmtAgo((Date.parse(pr.time) - Date.parse(e.at)) / 1000) : '—';
+      const rtt = h('td', 'num rtt', p.rtt_ms === null || p.rtt_ms === undefined ? '?' : fmtMs(p.rtt_ms));
+      if (p.rtt_ms !== null && p.rtt_ms !== undefined) {
+        rtt.dataset.rttMs = String(p.rtt_ms);
+        rtt.title = 'round-trip time of the peering connection (kernel, smoothed): ' + fmtMs(p.rtt_ms) + ' ± ' + fmtMs(p.rttvar_ms || 0);
+      } else {
+        rtt.title = 'not known: no peering connection up';
+      }
+      const ho = h('td', 'handover', ev(p.handover));
+      if (p.handover) ho.dataset.kind = p.handover.kind;
+      r.append(sc, h('td', 'mono', p.id), h('td', 'mono', p.addr || '?'), h('td', 'num', heard), rtt, h('td', 'num', String(p.homed)), h('td', '', ev(p.sync)), ho);
       tbody.appendChild(r);
     }
     table.append(thead, tbody);
-    const evs = h('div', 'events');
-    evs.appendChild(h('div', 'chart-title', 'recent peering events'));
-    const list = h('ul', 'ev-list');
+    const evList = (cls, title, events, none) => {
+      const box = h('div', 'events ' + cls);
+      box.appendChild(h('div', 'chart-title', title));
+      const list = h('ul', 'ev-list');
+      for (const e of events) {
+        const li = h('li', 'ev ev-' + e.kind);
+        li.dataset.kind = e.kind;
+        li.textContent = fmtClock(Date.parse(e.at)) + ' ' + e.kind + (e.peer ? ' peer ' + e.peer : '') + (e.target ? ' of ' + e.target : '') +
+          (e.count ? ' (' + e.count + (e.count === 1 ? ' element)' : ' elements)') : '') + (e.detail ? ': ' + e.detail : '');
+        list.appendChild(li);
+      }
+      if (!events.length) list.appendChild(h('li', 'muted', none));
+      box.appendChild(list);
+      return box;
+    };
     const shown = pr.events.filter((e) => e.kind !== 'admin-request' && e.kind !== 'report-request').slice(0, 12);
-    for (const e of shown) {
-      const li = h('li', 'ev ev-' + e.kind);
-      li.dataset.kind = e.kind;
-      li.textContent = fmtClock(Date.parse(e.at)) + ' ' + e.kind + (e.peer ? ' peer ' + e.peer : '') + (e.target ? ' of ' + e.target : '') +
-        (e.count ? ' (' + e.count + (e.count === 1 ? ' element)' : ' elements)') : '') + (e.detail ? ': ' + e.detail : '');
-      list.appendChild(li);
-    }
-    if (!shown.length) list.appendChild(h('li', 'muted', 'none since this registrar started'));
-    evs.appendChild(list);
     const wrap = h('div', 'peers-wrap');
-    wrap.append(table, evs);
+    wrap.append(table,
+      evList('handovers', 'takeovers and hand-offs', (pr.handovers || []).slice(0, 8), 'none since this registrar started'),
+      evList('recent', 'recent peering events', shown, 'none since this registrar started'));
     peersEl.replaceChildren(head, wrap);
   }
+  function fmtMs(ms) { return ms < 1 ? Math.round(ms * 1000) + ' µs' : (ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : Math.round(ms)) + ' ms'; }
   function fmtAgo(sec) { return sec < 1 ? Math.round(sec * 1000) + ' ms ago' : fmtDur(sec) + ' ago'; }
 
   // ---- polling ----
