@@ -120,6 +120,11 @@ func TestRealFlaps(t *testing.T) {
 	serveHTTP(t, ln, srv, nil)
 	spec := realSpec
 	spec.Rise, spec.Fall = 3, 3
+	// The script is indexed by the server's arrivals, the results by the
+	// prober's: a probe that times out (40 ms, on a loaded machine) reads
+	// as a failure whatever the server's answer was, and the two part.
+	// Room for an answer: 200 ms of timeout (21 probes, about 5 s).
+	spec.Interval, spec.Timeout = 250*time.Millisecond, 200*time.Millisecond
 	ch := runReal(t, addrOf(ln.Addr()), spec)
 
 	var model probe.Tracker
