@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"time"
+	"weak"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
@@ -303,73 +305,181 @@ func sameTTL(run []dns.RR) []dns.RR {
 	return run
 }
 
-// The wire renderer signs the common answers itself: an A or AAAA answer of
-// a pool, or of an element's own name, to a DO query. Their RRset is read
-// back from the packed records into an RRset (no allocation), its
-// signatures come from the cache (made on a miss) and are appended packed,
-// owner a pointer to the question. The other kinds of signed answers take
-// the dns.Msg renderer.
+// The wire renderer signs pool and element answers itself, of every type
+// it writes (A, AAAA, SRV, URI, HTTPS, SVCB, NAPTR): it writes the reply as
+// without DO, with room left for the answer's signatures, then reads the
+// packed records back into RRsets (no allocation), finds their signatures
+// in the cache (made on a miss) and appends them packed: the answer's after
+// the answer, each additional RRset's (the SRV and HTTPS/SVCB targets'
+// addresses, the zone's own data) after it, as many as fit whole with their
+// signatures (RFC 4035 §3.1.1).
 
 // wireSigning says how the wire renderer writes a pool or element result
-// (without a CNAME chain) for req: unsigned (z nil, ok), signed by z (ok),
-// or not at all (!ok: a signed answer of a type it does not sign, which
-// the dns.Msg renderer writes). Without DO it costs one test.
+// (without a CNAME chain) for req: unsigned (z nil) or signed by z. ok is
+// always true: the wire renderer writes every such result, signed or not
+// (the dns.Msg renderer stays the fallback for a name it declines). Without
+// DO it costs one test.
 func (h *Handler) wireSigning(req *request, r *Result) (z *dnssec.Zone, ok bool) {
 	if !req.edns.do {
 		return nil, true
 	}
-	if z = h.signerOf(r); z == nil {
-		return nil, true
-	}
-	return z, r.Qtype == dns.TypeA || r.Qtype == dns.TypeAAAA
+	return h.signerOf(r), true
 }
 
-// renderWireDNSSEC is renderWire for an A or AAAA pool or element answer of
-// a zone that z signs: the records, then the RRSIGs of their RRset. It
-// returns false when a signature cannot be made (after logging why): the
-// dns.Msg renderer then tries, and answers SERVFAIL.
+// renderWireDNSSEC is renderWire for a pool or element answer of a zone
+// that z signs: the answer's records and their RRSIGs, then the additional
+// RRsets that fit, each followed by its RRSIGs. It returns false when a
+// signature cannot be made (after logging why): the dns.Msg renderer then
+// tries, and answers SERVFAIL.
 func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Result, z *dnssec.Zone) ([]byte, bool) {
-	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
-	b := appendQuestion(appendHeader(dst, req), req)
-	start := len(b)
-	ancount, scope := 0, -1
-	if r.Kind == KindElement {
-		ew := pw.wireOf(r.Elem)
-		if r.Qtype == dns.TypeA {
-			b, ancount = append(b, ew.a...), int(ew.na)
-		} else {
-			b, ancount = append(b, ew.aaaa...), int(ew.naaaa)
-		}
-	} else {
-		clientOf(&s.client, req)
-		scope = choose(s, r, &s.client, h.sites.Load())
-		b, ancount, _ = h.packPool(s, b, req, r, pw)
+	// The unsigned reply, made to leave room for the answer's RRSIGs (their
+	// size does not depend on what they sign): an answer that fits with
+	// them is whole, and one that does not is truncated (or, over TCP,
+	// cut) as an unsigned one would be.
+	rq := *req
+	rq.maxSize -= z.SigsWireLen(2)
+	b, ancount, arcount, scope := h.renderSections(s, dst, &rq, r)
+	if ancount <= 0 {
+		return h.finish(req, b, len(dst), ancount, arcount, scope), true
 	}
-	if ancount > 0 {
-		// The records' owner is a pointer to the question's name.
-		qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
-		s.set.ResetWire(qname, r.Qtype, binary.BigEndian.Uint32(b[start+2+4:])) // after owner, type, class
-		for off := start; off < len(b); {
-			n := int(binary.BigEndian.Uint16(b[off+2+8:]))
-			s.set.Add(b[off+2+rrFixedLen : off+2+rrFixedLen+n])
-			off += 2 + rrFixedLen + n
-		}
-		sigs, err := z.SignSet(&s.set)
-		if err != nil {
+	qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
+	start := len(dst) + headerLen + req.qnameLen() + 4
+	// The answer: ancount records of one RRset, each owner a pointer to
+	// the question.
+	end := start
+	s.set.ResetWire(qname, binary.BigEndian.Uint16(b[start+2:]), binary.BigEndian.Uint32(b[start+2+4:]))
+	for range ancount {
+		n := int(binary.BigEndian.Uint16(b[end+2+8:]))
+		s.set.Add(b[end+2+rrFixedLen : end+2+rrFixedLen+n])
+		end += 2 + rrFixedLen + n
+	}
+	// The clock is read once per reply (the UDP loop reads it once per
+	// batch): it costs more than a signature found in the cache.
+	now := req.now
+	if now.IsZero() {
+		now = z.Now()
+	}
+	sigs, err := z.SignSetAt(&s.set, now)
+	if err != nil {
+		h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
+		return nil, false
+	}
+	// The additional records written unsigned go; they are written again
+	// with their signatures, as many as fit.
+	b = sigs.AppendWire(b[:end], ptrQuestion)
+	n := ancount
+	ancount += sigs.Len()
+	arcount = 0
+	if r.Kind == KindPool && (r.Qtype == dns.TypeSRV || r.Qtype == dns.TypeHTTPS || r.Qtype == dns.TypeSVCB) && len(s.wires) >= n {
+		if b, arcount, err = h.signedGlue(s, b, req, r, z, now, start, n); err != nil {
 			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
 			return nil, false
 		}
-		b = sigs.AppendWire(b, ptrQuestion)
-		ancount += sigs.Len()
 	}
-	return h.finish(req, b, len(dst), ancount, 0, scope), true
+	return h.finish(req, b, len(dst), ancount, arcount, scope), true
+}
+
+// signedGlue appends the additional RRsets of an SRV, HTTPS or SVCB answer
+// whose n records start at b[start:], one per element of s.wires: each
+// target's A RRset, then its AAAA RRset, in policy order, each followed by
+// its RRSIGs, those that fit whole with them. It returns b and the records
+// appended.
+func (h *Handler) signedGlue(s *scratch, b []byte, req *request, r *Result, z *dnssec.Zone, now time.Time, start, n int) ([]byte, int, error) {
+	tgt := 2 + rrFixedLen + 6 // SRV: priority, weight, port
+	if r.Qtype != dns.TypeSRV {
+		tgt = svcTarget
+	}
+	budget := req.maxSize - len(b) - optLen(req)
+	poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
+	arcount := 0
+	var own [2 + 64]byte // an RRSIG's owner: the glue's
+	off := start
+	for _, ew := range s.wires[:n] {
+		target := off + tgt
+		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[off+2+8:]))
+		owner := own[:0]
+		if target <= maxPtr {
+			owner = binary.BigEndian.AppendUint16(owner, uint16(0xC000|target))
+		} else {
+			owner = append(owner, ew.srv[18:18+ew.labelLen]...)
+			owner = binary.BigEndian.AppendUint16(owner, uint16(0xC000|poolOff))
+		}
+		for _, g := range [2]struct {
+			bodies []byte
+			size   int
+			typ    uint16
+		}{{ew.glueA, 14, dns.TypeA}, {ew.glueAAAA, 26, dns.TypeAAAA}} {
+			if len(g.bodies) == 0 {
+				continue
+			}
+			size := glueSize(ew, g.bodies, g.size, target) + z.SigsWireLen(len(owner))
+			if size > budget {
+				continue
+			}
+			sigs, err := glueSigs(s, ew, z, g.typ, g.bodies, g.size, now)
+			if err != nil {
+				return nil, 0, err
+			}
+			b = appendGlue(b, ew, g.bodies, g.size, target, poolOff)
+			b = sigs.AppendWire(b, owner)
+			arcount += len(g.bodies)/g.size + sigs.Len()
+			budget -= size
+		}
+	}
+	return b, arcount, nil
+}
+
+// elemSigs are the signatures of an element's address RRsets at its own
+// name, kept on its packed material (elemWire.sigs) for the SRV and
+// HTTPS/SVCB answers that carry them as additional data: one test instead
+// of a cache lookup per RRset. They are weak pointers: the signature cache
+// holds the signatures and bounds their memory, and one it has evicted is
+// looked up (and made) again.
+type elemSigs struct {
+	z       *dnssec.Zone // the keys that made them
+	a, aaaa weak.Pointer[dnssec.Sigs]
+}
+
+// glueSigs returns the signatures of element ew's address RRset of type
+// typ (bodies: its records without owner, size bytes each), fresh at now.
+func glueSigs(s *scratch, ew *elemWire, z *dnssec.Zone, typ uint16, bodies []byte, size int, now time.Time) (*dnssec.Sigs, error) {
+	m := ew.sigs.Load()
+	if m != nil && m.z == z {
+		wp := m.a
+		if typ == dns.TypeAAAA {
+			wp = m.aaaa
+		}
+		if g := wp.Value(); g != nil && g.Fresh(now) {
+			return g, nil
+		}
+	}
+	// The owner: the target name in the SRV record, spelled out.
+	s.set.ResetWire(ew.srv[18:], typ, binary.BigEndian.Uint32(bodies[4:]))
+	for i := 0; i+size <= len(bodies); i += size {
+		s.set.Add(bodies[i+rrFixedLen : i+size])
+	}
+	g, err := z.SignSetAt(&s.set, now)
+	if err != nil {
+		return nil, err
+	}
+	nm := &elemSigs{z: z}
+	if m != nil && m.z == z {
+		*nm = *m
+	}
+	if typ == dns.TypeAAAA {
+		nm.aaaa = weak.Make(g)
+	} else {
+		nm.a = weak.Make(g)
+	}
+	ew.sigs.Store(nm) // a concurrent store of another query's is as good
+	return g, nil
 }
 
 // ptrQuestion is a compression pointer to the question's name.
 var ptrQuestion = []byte{ptrQname >> 8, ptrQname & 0xFF}
 
-// writeWireDNSSEC is writeWire for a signed A or AAAA pool or element
-// answer (renderWireDNSSEC), and reports whether it wrote it.
+// writeWireDNSSEC is writeWire for a signed pool or element answer
+// (renderWireDNSSEC), and reports whether it wrote it.
 func (h *Handler) writeWireDNSSEC(w dns.ResponseWriter, req *request, r *Result, z *dnssec.Zone) bool {
 	if strings.IndexByte(req.q.Name, '\\') >= 0 {
 		return false

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unique"
 
 	"github.com/miekg/dns"
@@ -37,6 +38,10 @@ type elemWire struct {
 	weight    uint16
 	last      bool     // Element.Last: after the others, also in weighted answers
 	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
+	// sigs are the signatures of the glue RRsets (A, AAAA) at the
+	// element's name, once a signed answer has carried them
+	// (answer_dnssec.go).
+	sigs atomic.Pointer[elemSigs]
 }
 
 // poolWire is what a pool view's answers need besides the elements' own
@@ -263,9 +268,17 @@ func (h *Handler) writeWire(w dns.ResponseWriter, req *request, r *Result) bool 
 // renderWire appends the reply to req of a pool or element result to dst,
 // choosing elements with s's working memory.
 func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []byte {
+	b, ancount, arcount, scope := h.renderSections(s, dst, req, r)
+	return h.finish(req, b, len(dst), ancount, arcount, scope)
+}
+
+// renderSections appends the header, question, answer and additional
+// records of renderWire's reply to dst and returns them with the section
+// counts (ancount -1: does not fit) and the ECS scope, for finish.
+func (h *Handler) renderSections(s *scratch, dst []byte, req *request, r *Result) (b []byte, ancount, arcount, scope int) {
 	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
-	b := appendQuestion(appendHeader(dst, req), req)
-	ancount, arcount, scope := 0, 0, -1
+	b = appendQuestion(appendHeader(dst, req), req)
+	scope = -1
 	switch {
 	case r.Kind == KindElement:
 		ew := pw.wireOf(r.Elem)
@@ -288,7 +301,7 @@ func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []
 		h.tallyAnswer(r, s)
 		b, ancount, arcount = h.packPool(s, b, req, r, pw)
 	}
-	return h.finish(req, b, len(dst), ancount, arcount, scope)
+	return b, ancount, arcount, scope
 }
 
 // packPool appends the records of the elements in s.picks, in policy

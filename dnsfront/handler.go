@@ -267,7 +267,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 	if h.sign != nil && (req.edns.do || req.q.Qtype == dns.TypeDNSKEY) {
 		if z := h.signerOf(res); z != nil {
 			if req.edns.do && (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 &&
-				(res.Qtype == dns.TypeA || res.Qtype == dns.TypeAAAA) && h.writeWireDNSSEC(w, req, res, z) {
+				h.writeWireDNSSEC(w, req, res, z) {
 				return
 			}
 			h.writeDNSSEC(w, req, res, z, req.edns.do)
