@@ -2,10 +2,11 @@ package dnsfront
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
@@ -332,26 +333,17 @@ func (h *Handler) wireSigning(req *request, r *Result) (z *dnssec.Zone, ok bool)
 // signature cannot be made (after logging why): the dns.Msg renderer then
 // tries, and answers SERVFAIL.
 func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Result, z *dnssec.Zone) ([]byte, bool) {
-	// The unsigned reply, made to leave room for the answer's RRSIGs (their
-	// size does not depend on what they sign): an answer that fits with
-	// them is whole, and one that does not is truncated (or, over TCP,
-	// cut) as an unsigned one would be.
+	// The unsigned answer, made to leave room for its RRSIGs (their size
+	// does not depend on what they sign): an answer that fits with them
+	// is whole, and one that does not is truncated (or, over TCP, cut) as
+	// an unsigned one would be. The additional records come after the
+	// RRSIGs, written below.
 	rq := *req
 	rq.maxSize -= z.SigsWireLen(2)
+	rq.noGlue = true
 	b, ancount, arcount, scope := h.renderSections(s, dst, &rq, r)
 	if ancount <= 0 {
 		return h.finish(req, b, len(dst), ancount, arcount, scope), true
-	}
-	qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
-	start := len(dst) + headerLen + req.qnameLen() + 4
-	// The answer: ancount records of one RRset, each owner a pointer to
-	// the question.
-	end := start
-	s.set.ResetWire(qname, binary.BigEndian.Uint16(b[start+2:]), binary.BigEndian.Uint32(b[start+2+4:]))
-	for range ancount {
-		n := int(binary.BigEndian.Uint16(b[end+2+8:]))
-		s.set.Add(b[end+2+rrFixedLen : end+2+rrFixedLen+n])
-		end += 2 + rrFixedLen + n
 	}
 	// The clock is read once per reply (the UDP loop reads it once per
 	// batch): it costs more than a signature found in the cache.
@@ -359,18 +351,35 @@ func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Resu
 	if now.IsZero() {
 		now = z.Now()
 	}
-	sigs, err := z.SignSetAt(&s.set, now)
-	if err != nil {
-		h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
-		return nil, false
+	// The answer: ancount records of one RRset, each owner a pointer to
+	// the question.
+	start := len(dst) + headerLen + req.qnameLen() + 4
+	end := start
+	for range ancount {
+		end += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[end+2+8:]))
 	}
-	// The additional records written unsigned go; they are written again
-	// with their signatures, as many as fit.
-	b = sigs.AppendWire(b[:end], ptrQuestion)
+	sigs := h.front.get(z, req.qname, nil, b[start:end], now)
+	if sigs == nil {
+		qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
+		s.set.ResetWire(qname, binary.BigEndian.Uint16(b[start+2:]), binary.BigEndian.Uint32(b[start+2+4:]))
+		for off := start; off < end; {
+			n := int(binary.BigEndian.Uint16(b[off+2+8:]))
+			s.set.Add(b[off+2+rrFixedLen : off+2+rrFixedLen+n])
+			off += 2 + rrFixedLen + n
+		}
+		var err error
+		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
+			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
+			return nil, false
+		}
+		h.front.put(z, req.qname, nil, b[start:end], sigs)
+	}
+	b = sigs.AppendWire(b, ptrQuestion)
 	n := ancount
 	ancount += sigs.Len()
 	arcount = 0
 	if r.Kind == KindPool && (r.Qtype == dns.TypeSRV || r.Qtype == dns.TypeHTTPS || r.Qtype == dns.TypeSVCB) && len(s.wires) >= n {
+		var err error
 		if b, arcount, err = h.signedGlue(s, b, req, r, z, now, start, n); err != nil {
 			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
 			return nil, false
@@ -382,8 +391,8 @@ func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Resu
 // signedGlue appends the additional RRsets of an SRV, HTTPS or SVCB answer
 // whose n records start at b[start:], one per element of s.wires: each
 // target's A RRset, then its AAAA RRset, in policy order, each followed by
-// its RRSIGs, those that fit whole with them. It returns b and the records
-// appended.
+// its RRSIGs, those that fit whole with them (RFC 4035 §3.1.1). It returns
+// b and the records appended.
 func (h *Handler) signedGlue(s *scratch, b []byte, req *request, r *Result, z *dnssec.Zone, now time.Time, start, n int) ([]byte, int, error) {
 	tgt := 2 + rrFixedLen + 6 // SRV: priority, weight, port
 	if r.Qtype != dns.TypeSRV {
@@ -392,9 +401,15 @@ func (h *Handler) signedGlue(s *scratch, b []byte, req *request, r *Result, z *d
 	budget := req.maxSize - len(b) - optLen(req)
 	poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
 	arcount := 0
+	// The least an RRset and its RRSIGs take: one A record, owner a
+	// pointer. Once the room left is less, nothing more fits.
+	least := 2 + 14 + z.SigsWireLen(2)
 	var own [2 + 64]byte // an RRSIG's owner: the glue's
 	off := start
 	for _, ew := range s.wires[:n] {
+		if budget < least {
+			break
+		}
 		target := off + tgt
 		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[off+2+8:]))
 		owner := own[:0]
@@ -404,75 +419,103 @@ func (h *Handler) signedGlue(s *scratch, b []byte, req *request, r *Result, z *d
 			owner = append(owner, ew.srv[18:18+ew.labelLen]...)
 			owner = binary.BigEndian.AppendUint16(owner, uint16(0xC000|poolOff))
 		}
-		for _, g := range [2]struct {
-			bodies []byte
-			size   int
-			typ    uint16
-		}{{ew.glueA, 14, dns.TypeA}, {ew.glueAAAA, 26, dns.TypeAAAA}} {
-			if len(g.bodies) == 0 {
-				continue
-			}
-			size := glueSize(ew, g.bodies, g.size, target) + z.SigsWireLen(len(owner))
-			if size > budget {
-				continue
-			}
-			sigs, err := glueSigs(s, ew, z, g.typ, g.bodies, g.size, now)
-			if err != nil {
-				return nil, 0, err
-			}
-			b = appendGlue(b, ew, g.bodies, g.size, target, poolOff)
-			b = sigs.AppendWire(b, owner)
-			arcount += len(g.bodies)/g.size + sigs.Len()
-			budget -= size
+		var err error
+		if b, budget, err = h.signedGlueSet(s, b, budget, &arcount, ew, ew.glueA, 14, target, poolOff, owner, z, now); err != nil {
+			return nil, 0, err
+		}
+		if b, budget, err = h.signedGlueSet(s, b, budget, &arcount, ew, ew.glueAAAA, 26, target, poolOff, owner, z, now); err != nil {
+			return nil, 0, err
 		}
 	}
 	return b, arcount, nil
 }
 
-// elemSigs are the signatures of an element's address RRsets at its own
-// name, kept on its packed material (elemWire.sigs) for the SRV and
-// HTTPS/SVCB answers that carry them as additional data: one test instead
-// of a cache lookup per RRset. They are weak pointers: the signature cache
-// holds the signatures and bounds their memory, and one it has evicted is
-// looked up (and made) again.
-type elemSigs struct {
-	z       *dnssec.Zone // the keys that made them
-	a, aaaa weak.Pointer[dnssec.Sigs]
+// signedGlueSet appends one of signedGlue's RRsets (bodies: the records
+// without owner, size bytes each, at the name of ew, whose RRSIGs take
+// owner), with its RRSIGs, if they fit budget; it returns b, the budget
+// left, and adds the records appended to arcount.
+func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, ew *elemWire, bodies []byte, size, target, poolOff int, owner []byte, z *dnssec.Zone, now time.Time) ([]byte, int, error) {
+	if len(bodies) == 0 {
+		return b, budget, nil
+	}
+	need := glueSize(ew, bodies, size, target) + z.SigsWireLen(len(owner))
+	if need > budget {
+		return b, budget, nil
+	}
+	// The target's name, spelled out in the SRV record.
+	name := ew.srv[18:]
+	sigs := h.front.get(z, "", name, bodies, now)
+	if sigs == nil {
+		s.set.ResetWire(name, binary.BigEndian.Uint16(bodies), binary.BigEndian.Uint32(bodies[4:]))
+		for i := 0; i+size <= len(bodies); i += size {
+			s.set.Add(bodies[i+rrFixedLen : i+size])
+		}
+		var err error
+		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
+			return nil, 0, err
+		}
+		h.front.put(z, "", name, bodies, sigs)
+	}
+	b = appendGlue(b, ew, bodies, size, target, poolOff)
+	b = sigs.AppendWire(b, owner)
+	*arcount += len(bodies)/size + sigs.Len()
+	return b, budget - need, nil
 }
 
-// glueSigs returns the signatures of element ew's address RRset of type
-// typ (bodies: its records without owner, size bytes each), fresh at now.
-func glueSigs(s *scratch, ew *elemWire, z *dnssec.Zone, typ uint16, bodies []byte, size int, now time.Time) (*dnssec.Sigs, error) {
-	m := ew.sigs.Load()
-	if m != nil && m.z == z {
-		wp := m.a
-		if typ == dns.TypeAAAA {
-			wp = m.aaaa
-		}
-		if g := wp.Value(); g != nil && g.Fresh(now) {
-			return g, nil
-		}
+// sigFront is a small table of signatures in front of the signer's cache,
+// for the wire renderer's RRsets as it has them packed: an answer section
+// (keyed by the question's name in lower case and the answer's bytes,
+// which hold its records in the order sent) or an SRV or HTTPS/SVCB
+// target's address records (keyed by the target's name and the records
+// without owner). A hit costs a hash and a comparison of the bytes, where
+// the cache's lookup reads the RRset into canonical form, sorts it and
+// builds its key: several times as much for an SRV answer of ten. A miss,
+// or signatures due to be made again, goes to the cache, and what it
+// returns takes the slot. The table is direct-mapped (a colliding RRset
+// takes the slot over), lock-free and bounded: frontSlots entries, each
+// holding its key's bytes and signatures that the cache may have evicted
+// (at most a few MiB in all).
+type sigFront struct {
+	seed  maphash.Seed
+	slots [frontSlots]atomic.Pointer[frontEntry]
+}
+
+// frontSlots is the number of entries of a sigFront: more than the RRsets
+// a busy zone's pools answer from, warm (bench/dnssec.sh's 100 pools of
+// ten make about 1 600 SRV and A answers).
+const frontSlots = 4096
+
+// frontEntry is one RRset's signatures by the keys of z, under its key
+// (name, wire, data). It is never changed once stored.
+type frontEntry struct {
+	z          *dnssec.Zone
+	name, wire string
+	data       string
+	sigs       *dnssec.Sigs
+}
+
+func newSigFront() *sigFront { return &sigFront{seed: maphash.MakeSeed()} }
+
+func (f *sigFront) slot(name string, wire, data []byte) *atomic.Pointer[frontEntry] {
+	h := maphash.String(f.seed, name)
+	h = h*31 + maphash.Bytes(f.seed, wire)
+	h = h*31 + maphash.Bytes(f.seed, data)
+	return &f.slots[h%frontSlots]
+}
+
+// get returns the signatures of the RRset of key (name, wire, data) by
+// the keys of z, fresh at now; nil if the table has none.
+func (f *sigFront) get(z *dnssec.Zone, name string, wire, data []byte, now time.Time) *dnssec.Sigs {
+	e := f.slot(name, wire, data).Load()
+	if e == nil || e.z != z || e.name != name || e.wire != string(wire) || e.data != string(data) || !e.sigs.Fresh(now) {
+		return nil
 	}
-	// The owner: the target name in the SRV record, spelled out.
-	s.set.ResetWire(ew.srv[18:], typ, binary.BigEndian.Uint32(bodies[4:]))
-	for i := 0; i+size <= len(bodies); i += size {
-		s.set.Add(bodies[i+rrFixedLen : i+size])
-	}
-	g, err := z.SignSetAt(&s.set, now)
-	if err != nil {
-		return nil, err
-	}
-	nm := &elemSigs{z: z}
-	if m != nil && m.z == z {
-		*nm = *m
-	}
-	if typ == dns.TypeAAAA {
-		nm.aaaa = weak.Make(g)
-	} else {
-		nm.a = weak.Make(g)
-	}
-	ew.sigs.Store(nm) // a concurrent store of another query's is as good
-	return g, nil
+	return e.sigs
+}
+
+// put stores the signatures of the RRset of key (name, wire, data).
+func (f *sigFront) put(z *dnssec.Zone, name string, wire, data []byte, sigs *dnssec.Sigs) {
+	f.slot(name, wire, data).Store(&frontEntry{z: z, name: name, wire: string(wire), data: string(data), sigs: sigs})
 }
 
 // ptrQuestion is a compression pointer to the question's name.

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"unique"
 
 	"github.com/miekg/dns"
@@ -38,10 +37,6 @@ type elemWire struct {
 	weight    uint16
 	last      bool     // Element.Last: after the others, also in weighted answers
 	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
-	// sigs are the signatures of the glue RRsets (A, AAAA) at the
-	// element's name, once a signed answer has carried them
-	// (answer_dnssec.go).
-	sigs atomic.Pointer[elemSigs]
 }
 
 // poolWire is what a pool view's answers need besides the elements' own
@@ -408,6 +403,9 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
+	}
+	if req.noGlue {
+		return b, len(wires), 0
 	}
 	arcount := 0
 	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)

@@ -32,6 +32,7 @@ type Handler struct {
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
 	sign     Signer                      // nil: no zone is signed (answer_dnssec.go)
+	front    *sigFront                   // signatures the wire renderer found, when sign is set
 	// cookieCounts counts queries with a COOKIE option, by status.
 	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
@@ -63,6 +64,9 @@ func NewHandler(src Source, cfg Config) *Handler {
 	}
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer}
 	h.queryLog.Store(cfg.QueryLog)
+	if h.sign != nil {
+		h.front = newSigFront()
+	}
 	h.tally = cfg.Answers
 	h.SetSites(cfg.Sites)
 	h.SetProtections(cfg.Protect)
