@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
@@ -358,7 +359,7 @@ func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Resu
 	for range ancount {
 		end += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[end+2+8:]))
 	}
-	sigs := h.front.get(z, req.qname, nil, b[start:end], now)
+	sigs, slot := h.front.answer(s, z, req.qname, b[start:end], now)
 	if sigs == nil {
 		qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
 		s.set.ResetWire(qname, binary.BigEndian.Uint16(b[start+2:]), binary.BigEndian.Uint32(b[start+2+4:]))
@@ -372,7 +373,7 @@ func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Resu
 			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
 			return nil, false
 		}
-		h.front.put(z, req.qname, nil, b[start:end], sigs)
+		h.front.putAnswer(slot, s, z, req.qname, b[start:end], sigs)
 	}
 	b = sigs.AppendWire(b, ptrQuestion)
 	n := ancount
@@ -444,9 +445,10 @@ func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, 
 	}
 	// The target's name, spelled out in the SRV record.
 	name := ew.srv[18:]
-	sigs := h.front.get(z, "", name, bodies, now)
+	typ := binary.BigEndian.Uint16(bodies)
+	sigs := h.front.target(z, ew, typ, now)
 	if sigs == nil {
-		s.set.ResetWire(name, binary.BigEndian.Uint16(bodies), binary.BigEndian.Uint32(bodies[4:]))
+		s.set.ResetWire(name, typ, binary.BigEndian.Uint32(bodies[4:]))
 		for i := 0; i+size <= len(bodies); i += size {
 			s.set.Add(bodies[i+rrFixedLen : i+size])
 		}
@@ -454,7 +456,7 @@ func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, 
 		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
 			return nil, 0, err
 		}
-		h.front.put(z, "", name, bodies, sigs)
+		h.front.putTarget(z, ew, typ, sigs)
 	}
 	b = appendGlue(b, ew, bodies, size, target, poolOff)
 	b = sigs.AppendWire(b, owner)
@@ -462,60 +464,187 @@ func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, 
 	return b, budget - need, nil
 }
 
-// sigFront is a small table of signatures in front of the signer's cache,
-// for the wire renderer's RRsets as it has them packed: an answer section
-// (keyed by the question's name in lower case and the answer's bytes,
-// which hold its records in the order sent) or an SRV or HTTPS/SVCB
-// target's address records (keyed by the target's name and the records
-// without owner). A hit costs a hash and a comparison of the bytes, where
-// the cache's lookup reads the RRset into canonical form, sorts it and
-// builds its key: several times as much for an SRV answer of ten. A miss,
-// or signatures due to be made again, goes to the cache, and what it
-// returns takes the slot. The table is direct-mapped (a colliding RRset
-// takes the slot over), lock-free and bounded: frontSlots entries, each
-// holding its key's bytes and signatures that the cache may have evicted
-// (at most a few MiB in all).
+// sigFront holds signatures in front of the signer's cache, for the wire
+// renderer's RRsets as it has them packed, found by a hash and a
+// comparison of bytes where the cache's lookup reads an RRset into
+// canonical form, sorts it and builds its key (several times as much for
+// an SRV answer of ten). It has two direct-mapped tables (a colliding
+// RRset takes the slot over), lock-free and bounded (frontSlots entries
+// each, every one holding its key's bytes and signatures that the cache
+// may have evicted: a few MiB at most):
+//
+//   - answers: keyed by the question's name (lower case) and the answer's
+//     records in any order (a weighted policy sends one RRset in many
+//     orders): the slot is chosen by the sum of the records' hashes, and
+//     the records are compared as a whole when in the entry's order, else
+//     one by one;
+//   - targets: an SRV or HTTPS/SVCB target's address records, keyed by
+//     the element's packed material (elemWire) and the type.
+//
+// A miss, or signatures due to be made again, goes to the cache, and what
+// it returns takes the slot. The hash is a cheap one (frontHash): what it
+// hashes is the server's own records, and a collision costs a lookup in
+// the cache, never a wrong signature.
 type sigFront struct {
-	seed  maphash.Seed
-	slots [frontSlots]atomic.Pointer[frontEntry]
+	seed    uint64
+	answers [frontSlots]atomic.Pointer[answerEntry]
+	targets [frontSlots]atomic.Pointer[targetEntry]
 }
 
-// frontSlots is the number of entries of a sigFront: more than the RRsets
+// frontSlots is the number of entries of each table: more than the RRsets
 // a busy zone's pools answer from, warm (bench/dnssec.sh's 100 pools of
 // ten make about 1 600 SRV and A answers).
 const frontSlots = 4096
 
-// frontEntry is one RRset's signatures by the keys of z, under its key
-// (name, wire, data). It is never changed once stored.
-type frontEntry struct {
-	z          *dnssec.Zone
-	name, wire string
-	data       string
-	sigs       *dnssec.Sigs
+// maxFrontRecords is the most records of an answer that sigFront keeps
+// (its comparison marks them in a 64-bit word); bigger answers go to the
+// cache.
+const maxFrontRecords = 64
+
+// answerEntry is an answer RRset's signatures by the keys of z. It is
+// never changed once stored.
+type answerEntry struct {
+	z      *dnssec.Zone
+	name   string
+	ans    string   // the answer section as first sent
+	ends   []int    // the end of each record in ans
+	hashes []uint64 // the hash of each
+	sigs   *dnssec.Sigs
 }
 
-func newSigFront() *sigFront { return &sigFront{seed: maphash.MakeSeed()} }
-
-func (f *sigFront) slot(name string, wire, data []byte) *atomic.Pointer[frontEntry] {
-	h := maphash.String(f.seed, name)
-	h = h*31 + maphash.Bytes(f.seed, wire)
-	h = h*31 + maphash.Bytes(f.seed, data)
-	return &f.slots[h%frontSlots]
+// targetEntry is the signatures of an element's address RRset of type
+// typ by the keys of z.
+type targetEntry struct {
+	z    *dnssec.Zone
+	ew   *elemWire
+	typ  uint16
+	sigs *dnssec.Sigs
 }
 
-// get returns the signatures of the RRset of key (name, wire, data) by
-// the keys of z, fresh at now; nil if the table has none.
-func (f *sigFront) get(z *dnssec.Zone, name string, wire, data []byte, now time.Time) *dnssec.Sigs {
-	e := f.slot(name, wire, data).Load()
-	if e == nil || e.z != z || e.name != name || e.wire != string(wire) || e.data != string(data) || !e.sigs.Fresh(now) {
+func newSigFront() *sigFront {
+	return &sigFront{seed: maphash.Bytes(maphash.MakeSeed(), nil) | 1}
+}
+
+// frontHash hashes b, eight bytes at a time (the last eight overlapping
+// the word before them).
+func frontHash(seed uint64, b []byte) uint64 {
+	const m = 0x9E3779B97F4A7C15
+	h := (seed ^ uint64(len(b))) * m
+	if len(b) < 8 {
+		var w uint64
+		for i, c := range b {
+			w |= uint64(c) << (8 * i)
+		}
+		return fmix(h ^ w)
+	}
+	last := binary.LittleEndian.Uint64(b[len(b)-8:])
+	for ; len(b) > 8; b = b[8:] {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * m
+		h ^= h >> 29
+	}
+	return fmix(h ^ last)
+}
+
+// fmix mixes every bit of h into every other (MurmurHash3's finaliser):
+// the records of an answer differ in a few bytes, and the slot is taken
+// from the low bits of their hashes' sum.
+func fmix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xFF51AFD7ED558CCD
+	h ^= h >> 33
+	h *= 0xC4CEB9FE1A85EC53
+	return h ^ h>>33
+}
+
+// answer looks up the signatures of the answer section ans (records whose
+// owner is a pointer to the question, name) by the keys of z, fresh at
+// now. It returns them, or nil and the slot for putAnswer; the records'
+// hashes are left in s.hashes.
+func (f *sigFront) answer(s *scratch, z *dnssec.Zone, name string, ans []byte, now time.Time) (*dnssec.Sigs, int) {
+	hs := s.hashes[:0]
+	var sum uint64
+	for off := 0; off < len(ans); {
+		end := off + 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
+		h := frontHash(f.seed, ans[off:end])
+		hs = append(hs, h)
+		sum += h
+		off = end
+	}
+	s.hashes = hs
+	if len(hs) > maxFrontRecords {
+		return nil, -1
+	}
+	slot := int(fmix(frontHash(f.seed, []byte(name))^sum) % frontSlots)
+	e := f.answers[slot].Load()
+	if e == nil || e.z != z || len(e.hashes) != len(hs) || e.name != name || !e.sigs.Fresh(now) {
+		return nil, slot
+	}
+	if e.ans == string(ans) {
+		return e.sigs, slot // in the same order
+	}
+	// The same records in another order: each of ours matches one of the
+	// entry's not matched yet.
+	var used uint64
+	off := 0
+	for _, h := range hs {
+		end := off + 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
+		rec := ans[off:end]
+		off = end
+		found := false
+		for j, eh := range e.hashes {
+			if eh != h || used&(1<<j) != 0 {
+				continue
+			}
+			start := 0
+			if j > 0 {
+				start = e.ends[j-1]
+			}
+			if e.ans[start:e.ends[j]] == string(rec) {
+				used |= 1 << j
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, slot
+		}
+	}
+	return e.sigs, slot
+}
+
+// putAnswer stores the signatures of ans in slot, after answer said it
+// had none (s.hashes as answer left them). It allocates: only on a miss.
+func (f *sigFront) putAnswer(slot int, s *scratch, z *dnssec.Zone, name string, ans []byte, sigs *dnssec.Sigs) {
+	if slot < 0 {
+		return
+	}
+	e := &answerEntry{z: z, name: name, ans: string(ans), hashes: slices.Clone(s.hashes), sigs: sigs, ends: make([]int, 0, len(s.hashes))}
+	for off := 0; off < len(ans); {
+		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
+		e.ends = append(e.ends, off)
+	}
+	f.answers[slot].Store(e)
+}
+
+func (f *sigFront) targetSlot(ew *elemWire, typ uint16) *atomic.Pointer[targetEntry] {
+	return &f.targets[fmix(f.seed^uint64(uintptr(unsafe.Pointer(ew)))^uint64(typ))%frontSlots]
+}
+
+// target returns the signatures of element ew's address RRset of type typ
+// by the keys of z, fresh at now; nil if the table has none. The packed
+// material of an element never changes (a changed element is packed
+// anew), so the pointer is the key.
+func (f *sigFront) target(z *dnssec.Zone, ew *elemWire, typ uint16, now time.Time) *dnssec.Sigs {
+	e := f.targetSlot(ew, typ).Load()
+	if e == nil || e.z != z || e.ew != ew || e.typ != typ || !e.sigs.Fresh(now) {
 		return nil
 	}
 	return e.sigs
 }
 
-// put stores the signatures of the RRset of key (name, wire, data).
-func (f *sigFront) put(z *dnssec.Zone, name string, wire, data []byte, sigs *dnssec.Sigs) {
-	f.slot(name, wire, data).Store(&frontEntry{z: z, name: name, wire: string(wire), data: string(data), sigs: sigs})
+// putTarget stores the signatures of an element's address RRset.
+func (f *sigFront) putTarget(z *dnssec.Zone, ew *elemWire, typ uint16, sigs *dnssec.Sigs) {
+	f.targetSlot(ew, typ).Store(&targetEntry{z: z, ew: ew, typ: typ, sigs: sigs})
 }
 
 // ptrQuestion is a compression pointer to the question's name.

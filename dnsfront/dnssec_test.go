@@ -632,3 +632,78 @@ func TestSignedConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// TestSigFront: the table in front of the signature cache finds an
+// answer's signatures for the same records in any order, and for nothing
+// else: not a subset or superset, not the same records with other
+// multiplicities, not another name, not other keys.
+func TestSigFront(t *testing.T) {
+	signer, _ := newTestSigner(t, dns.ECDSAP256SHA256)
+	other, _ := newTestSigner(t, dns.ECDSAP256SHA256)
+	z, z2 := signer.Zone("pool.test."), other.Zone("pool.test.")
+	sigs, err := z.Sign([]dns.RR{mustRRs(t, "web.pool.test. 5 IN A 10.0.0.1")[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ans packs A records of the last octets given, owners a pointer.
+	ans := func(octets ...byte) []byte {
+		var b []byte
+		for _, o := range octets {
+			b = appendRR(b, ptrQname, dns.TypeA, 5, []byte{10, 0, 0, o})
+		}
+		return b
+	}
+	now := time.Now()
+	var s scratch
+	f := newSigFront()
+	if g, slot := f.answer(&s, z, "web.pool.test.", ans(1, 2, 3), now); g != nil {
+		t.Fatal("a hit in an empty table")
+	} else {
+		f.putAnswer(slot, &s, z, "web.pool.test.", ans(1, 2, 3), sigs)
+	}
+	for _, c := range []struct {
+		what string
+		z    *dnssec.Zone
+		name string
+		ans  []byte
+		hit  bool
+	}{
+		{"the same", z, "web.pool.test.", ans(1, 2, 3), true},
+		{"another order", z, "web.pool.test.", ans(3, 1, 2), true},
+		{"another order", z, "web.pool.test.", ans(2, 3, 1), true},
+		{"a subset", z, "web.pool.test.", ans(1, 2), false},
+		{"a superset", z, "web.pool.test.", ans(1, 2, 3, 4), false},
+		{"one other record", z, "web.pool.test.", ans(1, 2, 4), false},
+		{"a record twice", z, "web.pool.test.", ans(1, 2, 2), false},
+		{"another name", z, "api.pool.test.", ans(1, 2, 3), false},
+		{"other keys", z2, "web.pool.test.", ans(1, 2, 3), false},
+	} {
+		g, _ := f.answer(&s, c.z, c.name, c.ans, now)
+		if (g != nil) != c.hit {
+			t.Errorf("%s: hit %v, want %v", c.what, g != nil, c.hit)
+		}
+	}
+	// Duplicates count: an entry with a record twice matches only that.
+	g, slot := f.answer(&s, z, "dup.pool.test.", ans(1, 1, 2), now)
+	if g != nil {
+		t.Fatal("a hit for a new name")
+	}
+	f.putAnswer(slot, &s, z, "dup.pool.test.", ans(1, 1, 2), sigs)
+	if g, _ := f.answer(&s, z, "dup.pool.test.", ans(1, 2, 1), now); g == nil {
+		t.Error("the same records with a duplicate, in another order: a miss")
+	}
+	if g, _ := f.answer(&s, z, "dup.pool.test.", ans(1, 2, 2), now); g != nil {
+		t.Error("other multiplicities: a hit")
+	}
+	// Signatures due to be made again are not served from the table.
+	if g, _ := f.answer(&s, z, "web.pool.test.", ans(1, 2, 3), now.Add(dnssec.DefaultValidity)); g != nil {
+		t.Error("a hit for signatures due to be made again")
+	}
+	// Address RRsets of targets: by element and type.
+	ew1, ew2 := &elemWire{}, &elemWire{}
+	f.putTarget(z, ew1, dns.TypeA, sigs)
+	if f.target(z, ew1, dns.TypeA, now) == nil || f.target(z2, ew1, dns.TypeA, now) != nil ||
+		f.target(z, ew2, dns.TypeA, now) != nil || f.target(z, ew1, dns.TypeAAAA, now) != nil {
+		t.Error("targets: a hit for another RRset, or a miss for the same")
+	}
+}

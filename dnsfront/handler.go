@@ -51,6 +51,7 @@ type scratch struct {
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
 	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
+	hashes []uint64     // its records' hashes (sigFront)
 }
 
 // NewHandler returns a handler serving src.
