@@ -129,6 +129,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzFindOPT -fuzztime $(FUZZTIME) ./internal/ednsopt
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
+	$(GO) test -run XXX -fuzz FuzzReadKey -fuzztime $(FUZZTIME) ./dnssec
 
 # Regenerate the generated parts of docs/ (the configuration and metrics
 # references); go test ./docs fails while they are stale.

@@ -313,9 +313,14 @@ func Load(opts LoadOptions) (Config, []string, error) {
 		}
 	}
 
-	v.SetEnvPrefix(strings.TrimSuffix(EnvPrefix, "_"))
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
+	// Each setting reads its own variable. (viper's AutomaticEnv would
+	// also let a variable named after a section, POOLNSD_HEALTH, hide
+	// every setting of that section: envWarnings names it instead.)
+	for _, o := range options {
+		if err := v.BindEnv(o.Key, EnvName(o.Key)); err != nil {
+			return Config{}, nil, fmt.Errorf("%s: %v", EnvName(o.Key), err)
+		}
+	}
 
 	if opts.Flags != nil {
 		for _, o := range options {
@@ -445,15 +450,25 @@ func allKeys() []string {
 // envWarnings names the POOLNSD_ variables of environ that are no key's.
 func envWarnings(environ []string) []string {
 	known := map[string]bool{}
+	sections := map[string]string{} // POOLNSD_HEALTH: one of its settings
 	var names []string
 	for _, o := range options {
 		known[EnvName(o.Key)] = true
 		names = append(names, EnvName(o.Key))
+		for i := range len(o.Key) {
+			if sec := EnvName(o.Key[:i]); o.Key[i] == '.' && sections[sec] == "" {
+				sections[sec] = EnvName(o.Key)
+			}
+		}
 	}
 	var out []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, EnvPrefix) || known[name] {
+			continue
+		}
+		if ex := sections[name]; ex != "" {
+			out = append(out, fmt.Sprintf("environment variable %s names a section, not a setting; ignored (set one setting, e.g. %s)", name, ex))
 			continue
 		}
 		msg := fmt.Sprintf("environment variable %s is not a poolnsd setting; ignored", name)

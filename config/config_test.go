@@ -434,12 +434,14 @@ func TestEnvWarnings(t *testing.T) {
 		"POOLNSD_DNS_LISEN":   "127.0.0.1:53",
 		"POOLNSD_TSIG_SECRET": "x",
 		"POOLNSD_LOG_LEVEL":   "debug",
+		"POOLNSD_HEALTH":      "no", // a section: it used to hide health.* (health.confirm: <nil> is not an integer)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"environment variable POOLNSD_DNS_LISEN is not a poolnsd setting; ignored (did you mean POOLNSD_DNS_LISTEN?)",
+		"environment variable POOLNSD_HEALTH names a section, not a setting; ignored (set one setting, e.g. POOLNSD_HEALTH_CONFIRM)",
 		"environment variable POOLNSD_TSIG_SECRET is not a poolnsd setting; ignored",
 	}
 	if !slices.Equal(warns, want) {

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/ednsopt"
 )
 
 // Signed answers (DNSSEC, online signing). A query with the DO bit for a
@@ -52,6 +53,7 @@ func (h *Handler) writeDNSSEC(w dns.ResponseWriter, req *request, r *Result, z *
 	if err != nil {
 		h.log.Error("cannot sign the answer; answered SERVFAIL", "qname", req.q.Name,
 			"qtype", dns.Type(req.q.Qtype).String(), "err", err.Error())
+		req.setEDEText(ednsopt.Other, "cannot sign the answer")
 		h.reply(w, req.r, req, dns.RcodeServerFailure)
 		return
 	}

@@ -191,6 +191,10 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 			h.log.Error("internal error answering query; answered SERVFAIL", "panic", p)
 			m := new(dns.Msg)
 			m.SetRcode(r, dns.RcodeServerFailure)
+			if opt := r.IsEdns0(); opt != nil {
+				m.SetEdns0(uint16(h.udpSize), opt.Do())
+				ednsopt.AddEDE(m, ednsopt.Other, "internal error")
+			}
 			var req *request
 			if len(r.Question) == 1 {
 				rq := newRequest(w, r, h.queryLog.Load(), nil)

@@ -174,7 +174,7 @@ func addReplyOptions(m *dns.Msg, req *request) {
 		opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: hex.EncodeToString(req.prot.Identity.NSID())})
 	}
 	if req.edeSet {
-		ednsopt.AddEDE(m, req.ede, "")
+		ednsopt.AddEDE(m, req.ede, req.edeText)
 	}
 }
 

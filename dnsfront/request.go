@@ -37,6 +37,7 @@ type request struct {
 	ckSt          cookie.Status
 	nsid          bool   // the reply carries our NSID
 	ede           uint16 // an Extended DNS Error for the reply, when edeSet
+	edeText       string // its EXTRA-TEXT
 	edeSet        bool
 	slipBadCookie bool // a slipped reply is BADCOOKIE, not TC=1
 	slipped       bool // the reply is the rate limit's slip, not a truncation
@@ -44,6 +45,11 @@ type request struct {
 
 // setEDE gives the reply an Extended DNS Error (RFC 8914) of info code.
 func (req *request) setEDE(code uint16) { req.ede, req.edeSet = code, true }
+
+// setEDEText is setEDE with an EXTRA-TEXT.
+func (req *request) setEDEText(code uint16, text string) {
+	req.ede, req.edeText, req.edeSet = code, text, true
+}
 
 // edns is what the handler uses of a query's OPT record.
 type edns struct {

@@ -6,12 +6,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
@@ -98,15 +100,8 @@ func (u *udpServer) run() error {
 			return err
 		}
 		k := 0
-		for i := 0; i < n; i++ {
-			m := &u.rx[i]
-			out := u.tx[k].Buf[:0]
-			reply := u.serve(m, out)
-			if reply == nil {
-				continue
-			}
-			u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
-			k++
+		for i := 0; i < n; {
+			i, k = u.serveFrom(i, n, k)
 		}
 		if k > 0 {
 			if _, err := u.bc.WriteBatch(u.tx[:k]); err != nil {
@@ -143,6 +138,35 @@ func (u *udpServer) stop(deadline time.Time) {
 	u.conn.Close()
 }
 
+// serveFrom answers datagrams i to n-1 of the batch read into u.rx, the
+// replies into u.tx from k on, and returns where it stopped (n) and the
+// replies' count. A panic while answering (a defect) costs the loop
+// nothing but its datagram: it is logged and answered SERVFAIL, as the
+// handler's ServeDNS does, and serveFrom returns the next datagram for
+// the caller to go on. (One deferred call per batch, not per datagram.)
+func (u *udpServer) serveFrom(i, n, k int) (next, replies int) {
+	defer func() {
+		if p := recover(); p != nil {
+			m := &u.rx[i]
+			if reply := u.internalError(m.Buf, u.tx[k].Buf[:0], p); reply != nil {
+				u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+				k++
+			}
+			next, replies = i+1, k
+		}
+	}()
+	for ; i < n; i++ {
+		m := &u.rx[i]
+		reply := u.serve(m, u.tx[k].Buf[:0])
+		if reply == nil {
+			continue
+		}
+		u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+		k++
+	}
+	return i, k
+}
+
 // serve answers one datagram into out and returns the reply, or nil for
 // none.
 func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
@@ -168,6 +192,35 @@ func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
 		return reply
 	}
 	return u.serveChecked(b, &wm, client, m, out)
+}
+
+// internalError logs a panic p of the loop while it answered b, and
+// returns the SERVFAIL reply (appended to out), with Extended DNS Error 0
+// (Other) when the query had an OPT record; nil (dropped) when b is not a
+// query that checkMsg passes.
+func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
+	u.h.log.Error("internal error answering query", "panic", p, "stack", string(debug.Stack()))
+	defer func() {
+		if recover() != nil {
+			reply = nil // checkMsg itself failed: drop the datagram
+		}
+	}()
+	var wm wireMsg
+	if checkMsg(b, &wm) != verdictServe {
+		return nil
+	}
+	reply = appendErrorReply(out, b, &wm, dns.RcodeServerFailure, u.h.udpSize)
+	if wm.optOK {
+		if r, err := ednsopt.AppendEDE(reply, len(reply)-2, ednsopt.Other, "internal error"); err == nil {
+			reply = r
+		}
+	}
+	if wm.qend != 0 {
+		u.h.metrics.Query(binary.BigEndian.Uint16(b[wm.qend-4:]), dns.RcodeServerFailure, false)
+	} else {
+		u.h.metrics.QueryNoQuestion(dns.RcodeServerFailure, false)
+	}
+	return reply
 }
 
 func (u *udpServer) serveChecked(b []byte, wm *wireMsg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
@@ -369,7 +422,7 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 // the socket.
 func (u *udpServer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
 	w := &directWriter{slotWriter: slotWriter{h: u.h, local: u.conn.LocalAddr()}, conn: u.conn}
-	w.reset(nil, client, append([]byte(nil), b...), r)
+	w.reset(nil, client, b, r)
 	w.oob = append([]byte(nil), udpbatch.ReplyOOB(oob)...)
 	u.updates.Add(1)
 	go func() {
@@ -402,6 +455,10 @@ func (w *slotWriter) reset(buf []byte, client netip.AddrPort, raw []byte, r *dns
 	w.tsigStatus, w.tsigMAC, w.timersOnly = nil, "", false
 	if r != nil {
 		if t := r.IsTsig(); t != nil {
+			// miekg/dns verifies in place (the ID becomes the TSIG's
+			// original ID, ARCOUNT loses the TSIG): verify a copy, so
+			// that the datagram stays as it came.
+			raw = append([]byte(nil), raw...)
 			w.tsigStatus = dns.TsigVerifyWithProvider(raw, w.h.keys, "", false)
 			w.tsigMAC = t.MAC
 		}

@@ -1,13 +1,17 @@
 package dnsfront
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/prefixset"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/regcommit"
 )
@@ -156,11 +160,24 @@ func FuzzUDPServe(f *testing.F) {
 		b, _ := m.Pack()
 		f.Add(b)
 	}
-	h := NewHandler(fuzzSpace(f), Config{Protect: testProtections(f)})
+	prot := testProtections(f)
+	prot.Allow = prefixset.MustParse("127.0.0.0/8")
+	h := NewHandler(fuzzSpace(f), Config{Protect: prot})
 	u := loopFor(f, h)
-	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
+	// The client is a socket of the test's own, on loopback: the replies
+	// of UPDATEs, which go straight to the socket, land there.
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { sink.Close() })
+	from := udpbatch.AddrFrom(sink.LocalAddr().(*net.UDPAddr).AddrPort(), false)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		in := append([]byte(nil), b...)
 		out := u.serve(&udpbatch.Msg{Buf: b, Addr: from}, nil)
+		if !bytes.Equal(b, in) {
+			t.Fatalf("the datagram was changed while served:\n% x\nbecame\n% x", in, b)
+		}
 		if out == nil {
 			return
 		}
@@ -212,5 +229,112 @@ func TestPlainName(t *testing.T) {
 	}
 	if _, ok := u.plainName([]byte{0xC0, 12}); ok {
 		t.Errorf("a compressed name taken")
+	}
+}
+
+// panicSource is a Source whose view panics once armed: a defect anywhere
+// below the loop.
+type panicSource struct {
+	src   Source
+	armed bool
+	calls int // with armed false: the views given; panics on call panicAt
+	at    int
+}
+
+func (p *panicSource) View() *handlespace.View {
+	p.calls++
+	if p.armed || p.calls == p.at {
+		panic("a defect")
+	}
+	return p.src.View()
+}
+
+// TestLoopSurvivesPanic: a panic while answering costs the loop one
+// datagram of its batch, answered SERVFAIL (with EDE 0 when the query had EDNS, with
+// the question, ID and RD), and the next query is answered as usual.
+func TestLoopSurvivesPanic(t *testing.T) {
+	src := &panicSource{src: newTestSpace(t)}
+	h := NewHandler(src, Config{Logger: slog.New(slog.DiscardHandler)})
+	u := loopFor(t, h)
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("127.0.0.1:40000"), false)
+	ask := func(edns bool) *dns.Msg {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetQuestion("web.pool.test.", dns.TypeA)
+		q.Id = 4711
+		if edns {
+			q.SetEdns0(1232, true)
+		}
+		b, _ := q.Pack()
+		// Through the batch's serving, as run does: a batch of one.
+		u.rx[0].Buf, u.rx[0].Addr = append(u.rx[0].Buf[:0], b...), from
+		if i, k := u.serveFrom(0, 1, 0); i != 1 || k != 1 {
+			t.Fatalf("serveFrom stopped at %d with %d replies, want 1, 1", i, k)
+		}
+		out := u.tx[0].Buf
+		r := new(dns.Msg)
+		if err := r.Unpack(out); err != nil {
+			t.Fatalf("reply does not unpack: %v (% x)", err, out)
+		}
+		return r
+	}
+	src.armed = true
+	for _, edns := range []bool{false, true} {
+		r := ask(edns)
+		if r.Rcode != dns.RcodeServerFailure || r.Id != 4711 || !r.Response || !r.RecursionDesired ||
+			len(r.Question) != 1 || r.Question[0].Name != "web.pool.test." || len(r.Answer) != 0 {
+			t.Fatalf("edns %v: reply to a query that panicked:\n%v", edns, r)
+		}
+		var ede *dns.EDNS0_EDE
+		if opt := r.IsEdns0(); opt != nil {
+			for _, o := range opt.Option {
+				if e, ok := o.(*dns.EDNS0_EDE); ok {
+					ede = e
+				}
+			}
+		}
+		switch {
+		case edns && (ede == nil || ede.InfoCode != 0 || ede.ExtraText != "internal error"):
+			t.Errorf("EDNS query: want EDE 0 (internal error), got %v", r)
+		case !edns && r.IsEdns0() != nil:
+			t.Errorf("query without EDNS got an OPT record: %v", r)
+		}
+	}
+	// The handler's own path (TCP, and what the loop hands it) answers the
+	// same.
+	q := new(dns.Msg)
+	q.SetQuestion("web.pool.test.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	w := newRecorder(true)
+	h.ServeDNS(w, q)
+	if r := w.msg; r == nil || r.Rcode != dns.RcodeServerFailure || r.IsEdns0() == nil ||
+		len(r.IsEdns0().Option) != 1 || r.IsEdns0().Option[0].(*dns.EDNS0_EDE).InfoCode != 0 {
+		t.Errorf("handler: reply to a query that panicked:\n%v", r)
+	}
+	src.armed = false
+	if r := ask(true); r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+		t.Fatalf("after the panic: %v", r)
+	}
+	// A batch of three whose second panics: the first and third answered.
+	src.calls, src.at = 0, 2
+	for i := range 3 {
+		q := new(dns.Msg)
+		q.SetQuestion("web.pool.test.", dns.TypeA)
+		q.Id = uint16(100 + i)
+		b, _ := q.Pack()
+		u.rx[i].Buf, u.rx[i].Addr = append(u.rx[i].Buf[:0], b...), from
+	}
+	k := 0
+	for i := 0; i < 3; {
+		i, k = u.serveFrom(i, 3, k)
+	}
+	if k != 3 {
+		t.Fatalf("%d replies to a batch of 3", k)
+	}
+	for i, want := range []int{dns.RcodeSuccess, dns.RcodeServerFailure, dns.RcodeSuccess} {
+		r := new(dns.Msg)
+		if err := r.Unpack(u.tx[i].Buf); err != nil || r.Id != uint16(100+i) || r.Rcode != want {
+			t.Errorf("reply %d: %v, %v; want ID %d rcode %s", i, r, err, 100+i, dns.RcodeToString[want])
+		}
 	}
 }

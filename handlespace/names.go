@@ -115,13 +115,13 @@ func CheckAddr(a netip.Addr, loopback bool) error {
 	a = a.Unmap()
 	switch {
 	case !a.IsValid():
-		return fmt.Errorf("no address")
+		return fmt.Errorf("no address; want an IPv4 or IPv6 address")
 	case a.Zone() != "":
 		return fmt.Errorf("%s has a zone; want an address without one", a)
 	case a.IsUnspecified():
 		return fmt.Errorf("%s is the unspecified address; want the element's own address", a)
 	case a.Is4() && a.As4()[0] == 0:
-		return fmt.Errorf("%s is in 0.0.0.0/8 (this network, RFC 1122), not an address to reach", a)
+		return fmt.Errorf("%s is in 0.0.0.0/8 (this network, RFC 1122), not an address to reach; want the element's own address", a)
 	case a.IsMulticast():
 		return fmt.Errorf("%s is a multicast address; want a unicast one", a)
 	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):

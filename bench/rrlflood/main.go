@@ -2,7 +2,11 @@
 // process: a flood from one /24 of loopback sources (127.1.2.1 to
 // 127.1.2.N, real sockets bound to those addresses: loopback accepts any
 // 127/8 source) at -flood q/s, and a legitimate client from another prefix
-// (127.0.3.1) at -legit q/s whose latencies it records. It prints, for the
+// (127.0.3.1) at -legit q/s whose latencies it records. The legitimate
+// client speaks DNS Cookies as a real resolver does (RFC 7873): it learns a
+// server cookie with its first query and sends it with every query after,
+// which exempts it from the limit (-legit-cookie=false: a client without
+// cookies, limited like any other). It prints, for the
 // flood, the replies it got back (full, truncated) against what it sent;
 // for the legitimate client, its answered share and latency percentiles;
 // and the server's CPU time per flood query (from /proc), with the limiter
@@ -52,16 +56,17 @@ func main() {
 	rate := flag.Int("rate", 20, "dns.rrl.responses_per_second")
 	slip := flag.Int("slip", 2, "dns.rrl.slip")
 	cpu := flag.String("cpu", "1", "CPU list for the server (taskset); empty: none")
+	withCookie := flag.Bool("legit-cookie", true, "the legitimate client sends a valid server cookie")
 	flag.Parse()
 	for _, on := range []bool{true, false} {
-		if err := run(*bin, *addr, *flood, *sources, *legit, *duration, *rate, *slip, *cpu, on); err != nil {
+		if err := run(*bin, *addr, *flood, *sources, *legit, *duration, *rate, *slip, *cpu, on, *withCookie); err != nil {
 			fmt.Fprintln(os.Stderr, "rrlflood:", err)
 			os.Exit(1)
 		}
 	}
 }
 
-func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, slip int, cpu string, on bool) error {
+func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, slip int, cpu string, on, withCookie bool) error {
 	dir, err := os.MkdirTemp("", "rrlflood")
 	if err != nil {
 		return err
@@ -174,10 +179,16 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 		return err
 	}
 	defer lc.Close()
+	lquery := query
+	if withCookie {
+		if lquery, err = cookieQuery(lc, q); err != nil {
+			return err
+		}
+	}
 	var mu sync.Mutex
 	sentAt := map[uint16]time.Time{}
 	var lat []time.Duration
-	var lsent, lgot atomic.Int64
+	var lsent, lgot, ltrunc atomic.Int64
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -198,6 +209,10 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 				continue
 			}
 			id := uint16(buf[0])<<8 | uint16(buf[1])
+			if buf[2]&0x02 != 0 || buf[3]&0x0f != 0 {
+				ltrunc.Add(1) // slipped, or an error (BADCOOKIE is in the OPT)
+				continue
+			}
 			mu.Lock()
 			if t, ok := sentAt[id]; ok {
 				lat = append(lat, now.Sub(t))
@@ -212,7 +227,7 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		start, k := time.Now(), 0
-		b := append([]byte(nil), query...)
+		b := append([]byte(nil), lquery...)
 		for {
 			select {
 			case <-stop:
@@ -236,7 +251,7 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 	pid := cmd.Process.Pid  // taskset execs poolnsd in its own process
 	time.Sleep(time.Second) // warm up
 	t0, s0 := cpuTicks(pid), sent.Load()
-	fu0, tr0, ls0, lg0 := full.Load(), truncated.Load(), lsent.Load(), lgot.Load()
+	fu0, tr0, ls0, lg0, lt0 := full.Load(), truncated.Load(), lsent.Load(), lgot.Load(), ltrunc.Load()
 	mu.Lock()
 	lat = lat[:0]
 	mu.Unlock()
@@ -245,7 +260,7 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 	close(stop)
 	wg.Wait()
 	fs, fu, tr := sent.Load()-s0, full.Load()-fu0, truncated.Load()-tr0
-	ls, lg := lsent.Load()-ls0, lgot.Load()-lg0
+	ls, lg, lt := lsent.Load()-ls0, lgot.Load()-lg0, ltrunc.Load()-lt0
 	mu.Lock()
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {
@@ -265,10 +280,54 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 	fmt.Printf("rate limit %s, %v:\n", mode, d)
 	fmt.Printf("  flood from 127.1.2.0/24 (%d sources): sent %.0f q/s; back %.1f full/s, %.1f truncated/s (%.2f %% of sent)\n",
 		sources, float64(fs)/secs, float64(fu)/secs, float64(tr)/secs, 100*float64(fu+tr)/max(float64(fs), 1))
-	fmt.Printf("  legitimate client 127.0.3.1: sent %.0f q/s, answered %.2f %%; latency p50 %v p99 %v p99.9 %v\n",
-		float64(ls)/secs, 100*float64(lg)/max(float64(ls), 1), p50.Round(time.Microsecond), p99.Round(time.Microsecond), p999.Round(time.Microsecond))
+	ck := "without cookies"
+	if withCookie {
+		ck = "with a server cookie"
+	}
+	fmt.Printf("  legitimate client 127.0.3.1 (%s): sent %.0f q/s, answered %.2f %%, truncated or error %.2f %%; latency p50 %v p99 %v p99.9 %v\n",
+		ck, float64(ls)/secs, 100*float64(lg)/max(float64(ls), 1), 100*float64(lt)/max(float64(ls), 1), p50.Round(time.Microsecond), p99.Round(time.Microsecond), p999.Round(time.Microsecond))
 	fmt.Printf("  server CPU %.1f %% of a core; %.2f µs per query received\n", 100*cpuSecs/secs, 1e6*cpuSecs/max(float64(fs+ls), 1))
 	return nil
+}
+
+// cookieQuery returns q packed with a client cookie and the server cookie
+// that the server gave c for it: one exchange, as a resolver starts.
+func cookieQuery(c *net.UDPConn, q *dns.Msg) ([]byte, error) {
+	const client = "0102030405060708"
+	m := q.Copy()
+	m.SetEdns0(1232, false)
+	opt := m.IsEdns0()
+	opt.Option = append(opt.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: client})
+	b, err := m.Pack()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write(b); err != nil {
+		return nil, err
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil {
+		return nil, fmt.Errorf("learning a server cookie: %v", err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(buf[:n]); err != nil {
+		return nil, err
+	}
+	var full string
+	if o := r.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if ck, ok := e.(*dns.EDNS0_COOKIE); ok {
+				full = ck.Cookie
+			}
+		}
+	}
+	if len(full) <= len(client) || full[:len(client)] != client {
+		return nil, fmt.Errorf("no server cookie in the reply (is dns.cookies on?):\n%v", r)
+	}
+	opt.Option[len(opt.Option)-1] = &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: full}
+	return m.Pack()
 }
 
 // cpuTicks is the process's user+system CPU time in clock ticks (1/100 s).
