@@ -8,4 +8,4 @@
 # and the right to capture (root or CAP_NET_RAW).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -count=1 -run '^TestWireshark$' -v ./cmd/poolnsd | grep -v '^\s*{' | grep -v 'serve_test.go'
+go test -count=1 -run '^TestWireshark$' -v ./test/e2e | grep -v '^\s*{' | grep -v 'serve_test.go'

@@ -104,7 +104,7 @@ var options = []Option{
 	{"enrp.handoff_timeout", "2s", "",
 		"on SIGTERM with live peers, how long to wait for them to take over the elements homed here (planned hand-off) before exiting anyway; 0s: no hand-off, a duration"},
 	{"enrp.sync_wait", "3s", "",
-		"with enrp.peers, how long a starting registrar waits for its first handle table from a peer before it serves DNS; 0s: serve at once, a duration"},
+		"with enrp.peers, how long a starting registrar waits for its first handle table from a peer before it serves DNS, and how long at most a registrar that resumed from a long stop or healed from a minority answers SERVFAIL (Not Ready) until it has synced with its peers; 0s: serve at once, a duration"},
 	{"health.confirm", 2, "",
 		"other live registrars that probe an element to confirm a change of health that its home's probes propose (peering only), 0..16; 0 turns confirmation off"},
 	{"health.quorum", 0, "",

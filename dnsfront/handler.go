@@ -36,6 +36,8 @@ type Handler struct {
 	// cookieCounts counts queries with a COOKIE option, by status.
 	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
+	current func() bool // nil: always current (ready.go)
+
 	upd           Updater  // nil: no DNS UPDATE
 	keys          *keyring // TSIG keys of updates
 	updateTimeout time.Duration
@@ -63,7 +65,8 @@ func NewHandler(src Source, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer}
+	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer,
+		current: cfg.Current}
 	h.queryLog.Store(cfg.QueryLog)
 	if h.sign != nil {
 		h.front = newSigFront()
@@ -251,6 +254,9 @@ func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *queryOpts) 
 	default:
 		req.setEDE(ednsopt.NotSupported)
 		h.errorReply(w, req, dns.RcodeRefused)
+		return
+	}
+	if h.held(w, req) {
 		return
 	}
 	req.qname = lower(req.q.Name)

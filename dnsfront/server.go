@@ -68,6 +68,14 @@ type Config struct {
 
 	// TLS configures DNS over TLS (tls.go); off without TLS.Listen.
 	TLS TLSConfig
+
+	// Current, if set, says whether the view may be answered from: while
+	// it returns false (a registrar that has just resumed from a stop, or
+	// healed from a minority, and has not synced with its peers yet),
+	// queries get SERVFAIL with Extended DNS Error 14, Not Ready (ready.go),
+	// and resolvers ask another registrar; updates go on. It is called
+	// for every query: it must be cheap and safe for concurrent use.
+	Current func() bool
 }
 
 // Server is a running DNS front: UDP and TCP servers on every listen address.

@@ -283,6 +283,11 @@ func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byt
 			return u.w.reply, true
 		}
 	}
+	if h.current != nil && !h.current() {
+		u.asMsg(b, wm, &req, out)
+		h.holdReply(&u.w, &req)
+		return u.w.reply, true
+	}
 	var res Result
 	Lookup(h.src.View(), qname, qname, qtype, &res)
 	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 {

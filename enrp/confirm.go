@@ -146,10 +146,13 @@ func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
 // proposed; it waits up to wait for their answers. It returns false (and
 // sends nothing) when there is no one to ask: the element is not homed
 // here, no other registrar is live, Config.Confirm is 0, or this
-// registrar is handing its elements off. Otherwise the verdict comes in a
-// later Ready's Verdicts (after every answer, or at wait), and a
-// confirmation of the element already under way is decided at once with
-// the answers it has.
+// registrar is handing its elements off. Alone in a minority (Minority),
+// a proposed down of an element that is up is not taken on this
+// registrar's word (it may be the one cut off): it returns true with the
+// verdict in the Ready, the health kept and the element disputed, with
+// this registrar's view. Otherwise the verdict comes in a later Ready's
+// Verdicts (after every answer, or at wait), and a confirmation of the
+// element already under way is decided at once with the answers it has.
 func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) (bool, Ready) {
 	k := key{pool, id}
 	en := n.tab.get(k)
@@ -158,6 +161,12 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	}
 	vs := Vantages(n.live, n.id, pool, id, n.cfg.Confirm)
 	if len(vs) == 0 {
+		if v, ok := n.aloneVerdict(en, proposed); ok {
+			n.out.Verdicts = append(n.out.Verdicts, v)
+			n.event(Event{Kind: EventConfirmed, Detail: fmt.Sprintf("%s %s: proposed %s, verdict %s: alone in a minority, nobody to confirm",
+				pool, handlespace.IDString(id), proposed, v.Health)})
+			return true, n.flush()
+		}
 		return false, n.flush()
 	}
 	if old := n.rounds[k]; old != nil {
@@ -186,6 +195,13 @@ func (n *Node) decide(r *round) {
 	delete(n.rounds, r.key)
 	delete(n.byNonce, r.nonce)
 	h, views := Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
+	if len(r.votes) == 1 && h == handlespace.HealthDown && r.current == handlespace.HealthUp && n.cutOff(n.now()) {
+		// Nobody answered, and every peer is overdue: this registrar is
+		// probably the one cut off (it will be in a minority once it
+		// finds them dead). Its word alone does not take the element
+		// down (see aloneVerdict).
+		h, views = r.current, []handlespace.Vantage{{Registrar: n.id, Health: r.proposed}}
+	}
 	v := Verdict{Pool: r.pool, ID: r.id, Current: r.current, Proposed: r.proposed, Health: h, Vantage: views,
 		Votes: r.votes, Asked: r.asked}
 	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.elsewhere {

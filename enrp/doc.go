@@ -39,7 +39,7 @@
 // an element at a registrar other than its home, adds one; between two
 // claims of one registration the higher generation wins, and between
 // equal ones the lower registrar ID. Between copies of two registrations
-// of an element (lease ends more than a quarter of a second apart) the
+// of an element (lease ends more than a second apart) the
 // later registration wins.
 //
 // # Deregistrations
@@ -80,6 +80,17 @@
 // connection to a peer is lost, what either sent meanwhile is lost too,
 // and audits do not see lease ends: the peer's own elements are
 // transferred again once it is heard on a new connection.
+//
+// A view that may be stale is held (Node.Stale, Driver.Current; see
+// hold.go): after a stall of MaxTimeLastHeard or more (the peers found
+// this registrar dead and stopped sending it updates), and when the live
+// set grows again after this registrar was in a minority (fewer than
+// half of the registrars it knows live), until it has synced with every
+// peer it expects back or Config.ResyncWait has passed; its driver's
+// DNS answers SERVFAIL meanwhile. Cut off (in a minority, or every peer
+// overdue), a failed probe that no vantage point confirms does not take
+// an element down: it disputes it. In a minority a registrar takes
+// nothing over (see tickMinority).
 //
 // # Administrative changes
 //

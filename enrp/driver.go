@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -42,8 +44,13 @@ type DriverConfig struct {
 	// DialTimeout bounds a connection attempt with its TLS handshake
 	// (default 3 s).
 	DialTimeout time.Duration
-	// Redial is how long a dialler waits before it tries again (default
-	// 500 ms).
+	// Redial is how long a dialler waits before it tries again, and how
+	// often it starts another attempt while one is pending (default
+	// 100 ms: a peer cut off is reached again at most this long after
+	// the network heals; at most DialTimeout / Redial attempts are
+	// pending at once). After a TLS handshake that failed other than by
+	// timing out (a peer that refuses this registrar, or that it
+	// refuses) it waits ten times as long.
 	Redial time.Duration
 	// MaxQueue is how many bytes may wait to be written to one peer
 	// before its connection is dropped as too slow (default 64 MiB).
@@ -150,6 +157,13 @@ type Driver struct {
 	left     chan struct{} // closed when the hand-off is over
 	leftDone bool          // loop-owned: left is closed
 	syncDone bool          // loop-owned: synced is closed
+
+	// What Current reads: the Node holds its view as stale; the last
+	// heartbeat (unix ns), and how old it may be.
+	stale    atomic.Bool
+	beat     atomic.Int64
+	beatSlop time.Duration
+	poke     chan struct{} // the heartbeat found a stall: the loop sets stale right
 
 	// Owned by the loop goroutine.
 	conns        map[*conn]bool
@@ -304,7 +318,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		cfg.DialTimeout = 3 * time.Second
 	}
 	if cfg.Redial <= 0 {
-		cfg.Redial = 500 * time.Millisecond
+		cfg.Redial = 100 * time.Millisecond
 	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 64 << 20
@@ -318,7 +332,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
 		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan requestCall),
 		confirms: make(chan confirmCall, 4096), answers: make(chan answerCall, 4096), leave: make(chan chan struct{}),
-		synced: make(chan struct{}), left: make(chan struct{}),
+		synced: make(chan struct{}), left: make(chan struct{}), poke: make(chan struct{}, 1),
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
 	if cfg.Listen != "" {
@@ -367,6 +381,10 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	changes := cfg.Handlespace.Subscribe()
 	first := d.node.Local(d.bind.Changes())
+	d.beatSlop = d.node.stallSlack()
+	d.beat.Store(time.Now().UnixNano())
+	d.wg.Add(1)
+	go d.heartbeat()
 	d.wg.Add(1)
 	go d.loop(changes, first)
 	if d.ln != nil {
@@ -462,7 +480,10 @@ func (d *Driver) handshake(nc net.Conn, dialed, host string) (*conn, error) {
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
-		if d.ctx.Err() == nil {
+		// A connection closed before it said anything (io.EOF) is no
+		// refusal: a peer's dialler closes the attempts that lost the
+		// race to connect (see connect).
+		if d.ctx.Err() == nil && !(dialed == "" && errors.Is(err, io.EOF)) {
 			d.mu.Lock()
 			d.stats.Refused++
 			d.mu.Unlock()
@@ -662,18 +683,23 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 		if errors.Is(err, errDialStopped) {
 			return
 		}
+		wait := d.cfg.Redial
 		if err == nil {
 			var c *conn
 			if c, err = d.handshake(nc, addr, host); err == nil {
 				failing = false
 				d.run(c)
+			} else if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
+				// Refused (not merely slow: a stopped peer's handshake
+				// times out, and it should be tried again at once).
+				wait = 10 * d.cfg.Redial
 			}
 		} else if !failing && d.ctx.Err() == nil {
 			d.log.Info("ENRP peer not reachable; trying again", "peer", addr, "err", err.Error())
 		}
 		failing = err != nil
 		select {
-		case <-time.After(d.cfg.Redial):
+		case <-time.After(wait):
 		case <-stop:
 			return
 		case <-d.ctx.Done():
@@ -765,6 +791,7 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			c.close()
 		}
 	}()
+	defer d.stale.Store(false) // no more peering: the view is what there is
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for _, p := range d.cfg.Peers {
@@ -772,10 +799,13 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 	}
 	next := d.handle(first)
 	for {
+		d.stale.Store(d.node.held != nil)
 		timer.Reset(max(time.Until(next), 0))
 		select {
 		case <-d.ctx.Done():
 			return
+		case <-d.poke:
+			next = d.handle(d.node.Tick()) // finds the stall, if the timer has not yet
 		case c := <-d.connUp:
 			d.conns[c] = true
 			for _, m := range d.node.Hello(0) {
@@ -803,6 +833,46 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 			next = d.handle(d.node.Tick())
 		}
 	}
+}
+
+// heartbeat notes the time four times per stall slack, until Close,
+// which leaves it far in the future.
+func (d *Driver) heartbeat() {
+	defer d.wg.Done()
+	t := time.NewTicker(max(d.beatSlop/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			now := time.Now().UnixNano()
+			if now-d.beat.Load() > int64(d.beatSlop) {
+				// Stopped, or starved: stale until the loop has run (its
+				// Node then finds the stall, and holds if need be).
+				d.stale.Store(true)
+				select {
+				case d.poke <- struct{}{}:
+				default:
+				}
+			}
+			d.beat.Store(now)
+		case <-d.ctx.Done():
+			d.beat.Store(math.MaxInt64 / 2)
+			return
+		}
+	}
+}
+
+// Current reports whether this registrar's view is current enough to
+// answer DNS from: the Node does not hold it as stale (after a long
+// stall, or a healed minority, until it has synced with its peers or
+// Config.ResyncWait has passed; see Node.Stale), and the process was not
+// stopped just now (its heartbeat is not older than the Node's stall
+// slack: a process resumed from SIGSTOP answers nothing from before its
+// stop, and by the time the heartbeat runs again the Node's Tick has
+// found the stall). After Close it is true. Safe for concurrent use; it
+// reads the clock.
+func (d *Driver) Current() bool {
+	return !d.stale.Load() && time.Now().UnixNano()-d.beat.Load() <= int64(d.beatSlop)
 }
 
 // Confirm asks the vantage points of element id of pool, homed here, to
@@ -1314,9 +1384,9 @@ func (d *Driver) logEvent(ev Event) {
 	switch ev.Kind {
 	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
 		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes,
-		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback:
+		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback, EventHoldEnd:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused, EventStalled:
+	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused, EventStalled, EventHold:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

@@ -64,6 +64,12 @@ type Config struct {
 	ConfirmRate  float64
 	ConfirmBurst int
 	MaxProbes    int
+
+	// ResyncWait bounds how long this registrar holds its view as stale
+	// after a stall or a healed minority (see Stale) while it waits to
+	// sync with its peers (default MaxTimeLastHeard + MaxTimeNoResponse;
+	// negative: it never holds).
+	ResyncWait time.Duration
 }
 
 // Defaults.
@@ -102,6 +108,9 @@ func (c *Config) defaults() error {
 	}
 	if c.PageSize <= 0 {
 		c.PageSize = DefaultPageSize
+	}
+	if c.ResyncWait == 0 {
+		c.ResyncWait = c.MaxTimeLastHeard + c.MaxTimeNoResponse
 	}
 	if c.ConfirmRate <= 0 {
 		c.ConfirmRate = DefaultConfirmRate
@@ -235,6 +244,8 @@ const (
 	EventHandoffIn                           // Peer handed this registrar Count elements; it is leaving (Detail)
 	EventHandback                            // Peer gave back the state of Count elements now homed here, or this registrar gave it (Detail)
 	EventStalled                             // this registrar did not run for a while (stopped, starved): its peers' timers start again (Detail: for how long)
+	EventHold                                // this registrar's view may be stale (a long stall, a healed minority): it holds it until synced (Detail: why); see Stale
+	EventHoldEnd                             // the hold is over: synced with the peers expected, or the bounded wait passed (Detail)
 )
 
 var eventNames = map[EventKind]string{
@@ -247,7 +258,7 @@ var eventNames = map[EventKind]string{
 	EventReportRequest: "report-request", EventReportRefused: "report-refused",
 	EventConfirmed: "confirmed", EventConfirmRefused: "confirm-refused",
 	EventHandoffStart: "handoff-start", EventHandoffDone: "handoff-done", EventHandoffIn: "handoff-in", EventHandback: "handback",
-	EventStalled: "stalled",
+	EventStalled: "stalled", EventHold: "hold", EventHoldEnd: "hold-end",
 }
 
 func (k EventKind) String() string {
@@ -375,6 +386,16 @@ type Node struct {
 	mergeSide  int
 	mergeUntil time.Time
 
+	// held: the view may be stale (hold.go); longStall: when the last
+	// stall that held it began.
+	held      *hold
+	longStall time.Time
+	// inMinority: this registrar was in a minority at the last Tick;
+	// majorityAt: when to take over the peers still dead since it left
+	// one (tickMinority).
+	inMinority bool
+	majorityAt time.Time
+
 	out Ready
 }
 
@@ -383,6 +404,7 @@ type peer struct {
 	id        uint32
 	info      *ServerInfo
 	dead      bool
+	deadAt    time.Time // when it was last found dead
 	lastHeard time.Time
 	asked     time.Time // when a reply-required PRESENCE was sent; zero: not suspect
 
@@ -523,6 +545,10 @@ func (n *Node) nextDeadline() time.Time {
 	for _, until := range n.probing {
 		at(until)
 	}
+	if n.held != nil {
+		at(n.held.until)
+	}
+	at(n.majorityAt)
 	return next
 }
 
@@ -737,8 +763,10 @@ func (n *Node) Tick() Ready {
 			p.cursor = nil
 		}
 	}
+	n.tickMinority(now)
 	n.tickTakeovers(now)
 	n.tickRounds(now)
+	n.endHold(now)
 	if !n.synced && n.mentor == 0 {
 		for _, id := range n.alivePeers() {
 			if p := n.peers[id]; p.seq == nil && !now.Before(p.holdoff) {
@@ -798,10 +826,11 @@ func (n *Node) stalled(stall time.Duration, now time.Time) {
 		n.foreign[target] = f
 	}
 	n.event(Event{Kind: EventStalled, Detail: stall.Round(time.Millisecond).String()})
+	n.holdAfterStall(stall)
 }
 
 func (n *Node) peerDead(p *peer) {
-	p.dead, p.asked = true, time.Time{}
+	p.dead, p.asked, p.deadAt = true, time.Time{}, n.now()
 	p.cursor, p.handingIn, p.handedIn = nil, false, 0
 	if p.seq != nil {
 		n.abortSeq(p, "peer dead")
@@ -809,7 +838,7 @@ func (n *Node) peerDead(p *peer) {
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
 	n.forgetInRounds(p.id)
 	n.recomputeLive()
-	if n.ownsDynamic(p.id) {
+	if n.ownsDynamic(p.id) && !n.minority(n.now()) {
 		n.startTakeover(p.id)
 	}
 }
@@ -837,6 +866,8 @@ func (n *Node) forgetInRounds(id uint32) {
 // weaker state from it (entry.settle). A registrar whose hand-off is over
 // leaves itself out.
 func (n *Node) recomputeLive() {
+	now := n.now()
+	wasMinority := n.minority(now)
 	live := n.alivePeers()
 	if n.leaving == nil || !n.leaving.done {
 		live = append(live, n.id)
@@ -849,12 +880,14 @@ func (n *Node) recomputeLive() {
 	n.live = live
 	n.out.Live = slices.Clone(live)
 	newcomer := map[uint32]bool{}
+	var newcomers []uint32
 	for _, id := range live {
 		if !slices.Contains(old, id) {
 			newcomer[id] = true
+			newcomers = append(newcomers, id)
 		}
 	}
-	now := n.now()
+	n.holdAfterMinority(wasMinority, newcomers)
 	if len(newcomer) > 0 {
 		if !now.Before(n.mergeUntil) {
 			n.mergeSide = len(old)

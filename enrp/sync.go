@@ -15,6 +15,7 @@ type tableSeq struct {
 	own     bool         // own-children-only: the peer's own elements
 	why     string       // for the events
 	pending map[key]bool // own: the peer's elements not yet confirmed (swept at the end)
+	start   time.Time    // when the first request went out
 	last    time.Time    // when the last request went out
 	applied int          // elements taken from the responses
 }
@@ -52,7 +53,7 @@ func (n *Node) requestTable(p *peer, own bool, why string) {
 	if p.seq != nil {
 		return
 	}
-	s := &tableSeq{own: own, why: why, last: n.now()}
+	s := &tableSeq{own: own, why: why, start: n.now(), last: n.now()}
 	if own {
 		s.pending = map[key]bool{}
 		for k, en := range n.tab.m {
@@ -76,6 +77,12 @@ func (n *Node) abortSeq(p *peer, why string) {
 	// Let the peer's cursor run out before the next transfer, so that a
 	// new request is not taken for the next page of the old one.
 	p.holdoff = n.now().Add(n.cursorTTL() + n.cfg.PresenceInterval/2)
+	if !n.longStall.IsZero() && !s.last.After(n.longStall) {
+		// Asked before a stall long enough for the peer to have found
+		// this registrar dead: it dropped its cursor then (and it did
+		// not send more since). Ask again at once.
+		p.holdoff = time.Time{}
+	}
 	if s.own {
 		p.resync = true // try again once the holdoff is over
 	}
@@ -198,6 +205,7 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 		if swept > 0 {
 			n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
 		}
+		defer n.syncedWith(p, s.start) // after the sync-done event
 	} else {
 		n.synced = true
 		n.mentor = 0
@@ -339,7 +347,8 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 		return false // what the home itself says is worth more
 	case supersedes(e, gen, cur) && e.Home != n.id:
 		if cur.home() == n.id {
-			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: pool + " " + handlespace.IDString(e.ID)})
+			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: fmt.Sprintf("%s %s: generation %d over %d, lease end %+dms, from %08x",
+				pool, handlespace.IDString(e.ID), gen, cur.gen, e.Expires.Sub(cur.e.Expires).Milliseconds(), p.id)})
 		}
 	default:
 		// Our claim wins: tell the claimant, if the claim is ours.

@@ -87,8 +87,14 @@ type tomb struct {
 }
 
 // leaseSkew is how much two registrars' lease ends of one registration
-// may differ (each counts the lease from when it heard of it).
-const leaseSkew = 250 * time.Millisecond
+// may differ: each counts the lease from when it heard of it, so a copy
+// that travelled k hops ends k one-way delays (and the queues on the
+// way) later. At 250 ms, a copy sent back over a 150 ms link (two hops,
+// 300-355 ms in the namespace lab) passed for a later registration on
+// one side while the generations decided the other way on the other:
+// both sides yielded, and the registration was lost. A registration made
+// again within this long of the one it replaces is taken for the same.
+const leaseSkew = time.Second
 
 // maxTomb bounds how long a deletion is remembered.
 const maxTomb = 24 * time.Hour

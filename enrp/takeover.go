@@ -48,7 +48,8 @@ func (n *Node) startTakeover(target uint32) {
 	n.checkTakeover(tk)
 }
 
-// checkTakeover completes tk when every live peer but the target acked.
+// checkTakeover completes tk when every live peer but the target acked,
+// unless this registrar is in a minority by then (see tickMinority).
 func (n *Node) checkTakeover(tk *takeover) {
 	for _, id := range n.alivePeers() {
 		if id != tk.target && !tk.acks[id] {
@@ -56,6 +57,10 @@ func (n *Node) checkTakeover(tk *takeover) {
 		}
 	}
 	delete(n.takeovers, tk.target)
+	if n.minority(n.now()) {
+		n.event(Event{Kind: EventTakeoverAbort, Target: tk.target, Detail: "in a minority"})
+		return
+	}
 	for _, id := range n.allPeers() {
 		if p := n.peers[id]; !p.dead || id == tk.target {
 			n.send(id, &Message{Type: TypeTakeoverServer, Target: tk.target})
@@ -63,6 +68,42 @@ func (n *Node) checkTakeover(tk *takeover) {
 	}
 	count := n.rehome(tk.target, n.id)
 	n.event(Event{Kind: EventTakeoverDone, Target: tk.target, Count: count})
+}
+
+// tickMinority takes over the dead peers' registrations once this
+// registrar is no longer in a minority (its dead peers no longer count,
+// or some came back while others stay dead).
+//
+// A registrar in a minority (hold.go) takes nothing over: the peer it
+// finds dead is probably alive on the other side of a partition, still
+// probing its elements, and a takeover there would win at the heal by
+// its generation and bring back the health this side could not measure
+// (an element it could not reach, down or unknown, taken over from a
+// home that saw it up), and two claims crossing at the heal each
+// yielded to the other in the lab, losing the registration.
+//
+// It waits MaxTimeLastHeard + MaxTimeNoResponse after the minority ended
+// (majorityAt): when a partition heals, the peers still missing are
+// mostly on their way back, their connections not made yet.
+func (n *Node) tickMinority(now time.Time) {
+	m := n.minority(now)
+	switch {
+	case m:
+		n.inMinority, n.majorityAt = true, time.Time{}
+		return
+	case n.inMinority:
+		n.inMinority = false
+		n.majorityAt = now.Add(n.cfg.MaxTimeLastHeard + n.cfg.MaxTimeNoResponse)
+		return
+	case n.majorityAt.IsZero() || now.Before(n.majorityAt):
+		return
+	}
+	n.majorityAt = time.Time{}
+	for _, id := range n.allPeers() {
+		if p := n.peers[id]; p.dead && !p.left && n.ownsDynamic(id) {
+			n.startTakeover(id)
+		}
+	}
 }
 
 // rehome makes to the home of every registered element of from, one
@@ -101,7 +142,7 @@ func (n *Node) tickTakeovers(now time.Time) {
 		// The initiator never finished: if the target is still dead and
 		// still owns elements, take over ourselves.
 		delete(n.foreign, target)
-		if p := n.peers[target]; p != nil && p.dead && n.ownsDynamic(target) {
+		if p := n.peers[target]; p != nil && p.dead && !n.minority(now) && n.ownsDynamic(target) {
 			n.startTakeover(target)
 		}
 	}
@@ -165,7 +206,7 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 	count := n.rehome(target, p.id)
 	n.event(Event{Kind: EventTakenOver, Peer: p.id, Target: target, Count: count})
 	if t := n.peers[target]; t != nil && !t.dead {
-		t.dead, t.asked = true, time.Time{}
+		t.dead, t.asked, t.deadAt = true, time.Time{}, n.now()
 		t.cursor = nil
 		if t.seq != nil {
 			n.abortSeq(t, "taken over")

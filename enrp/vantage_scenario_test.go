@@ -492,10 +492,12 @@ func TestHandoffPeerLost(t *testing.T) {
 }
 
 // TestHealTakesCurrentHealth: A is cut off from B and C for 10 s and,
-// alone, finds every zone-file element down (its own probes cannot reach
-// them); B and C, which can, keep them up. At the heal A gets its share
-// back with the current health (handed back), and no registrar's
-// handlespace shows any of them down at any moment after the heal.
+// alone, its probes find every zone-file element down (they cannot reach
+// them); in a minority with nobody to confirm, it does not take them down
+// on its own word but disputes them (last in its own answers); B and C,
+// which can reach them, keep them up. At the heal A gets its share back
+// with the current health (handed back), and no registrar's handlespace
+// shows any of them down at any moment after the heal.
 func TestHealTakesCurrentHealth(t *testing.T) {
 	for seed := uint64(280); seed < 290; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { healTakesCurrentHealth(t, seed) })
@@ -509,12 +511,19 @@ func healTakesCurrentHealth(t *testing.T, seed uint64) {
 	if h := homes(a); h[idA] != 30 {
 		t.Fatalf("A alone is home of %v", h)
 	}
-	for _, e := range a.Elements() {
-		a.Confirm(staticPool, e.ID, handlespace.HealthDown, probeWait) // nobody to ask: down
+	if !a.Node.Minority() {
+		t.Fatal("A alone, 2 of 3 peers dead, is not in a minority")
 	}
 	for _, e := range a.Elements() {
-		if e.Health != handlespace.HealthDown {
-			t.Fatalf("A alone has %s %v", handlespace.IDString(e.ID), e.Health)
+		// Nobody to ask, in a minority: A's failed probes alone do not
+		// take the element down, they dispute it (last at A).
+		if !a.Confirm(staticPool, e.ID, handlespace.HealthDown, probeWait) {
+			t.Fatalf("A alone in a minority decided %s alone", handlespace.IDString(e.ID))
+		}
+	}
+	for _, e := range a.Elements() {
+		if e.Health != handlespace.HealthUp || !e.Disputed() || !handlespace.LastAt(e.Element, idA) {
+			t.Fatalf("A alone has %s %v (vantage %v), want up, disputed, last at A", handlespace.IDString(e.ID), e.Health, e.Vantage)
 		}
 	}
 	c.RunFor(5 * time.Second)

@@ -65,7 +65,8 @@ func describeByte(c byte) string {
 // control characters; the whole at most MaxNameLen characters.
 func CheckPoolName(name string) error {
 	if !strings.HasSuffix(name, ".") || name == "." {
-		return fmt.Errorf("pool name %q is not a fully qualified name (handle.zone.)", name)
+		//lint:ignore ST1005 the message ends with a name's final dot
+		return fmt.Errorf("pool name %q is not a fully qualified name; want handle.zone.", name)
 	}
 	if len(name) > MaxNameLen {
 		return fmt.Errorf("pool name %.40q... is %d characters long; want at most %d (255 octets on the wire)", name, len(name), MaxNameLen)
@@ -81,13 +82,13 @@ func CheckPoolName(name string) error {
 	for _, l := range labels[1:] {
 		switch {
 		case l == "":
-			return fmt.Errorf("pool name %q has an empty label", name)
+			return fmt.Errorf("pool name %q has an empty label; want labels of 1 to 63 octets", name)
 		case len(l) > 63:
 			return fmt.Errorf("pool name %.40q...: a label of %d octets; want at most 63", name, len(l))
 		}
 		for i := 0; i < len(l); i++ {
 			if c := l[i]; c <= ' ' || c == 0x7f {
-				return fmt.Errorf("pool name %q has %s", name, describeByte(c))
+				return fmt.Errorf("pool name %q has %s; want no spaces or control characters", name, describeByte(c))
 			}
 		}
 	}

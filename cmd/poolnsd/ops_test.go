@@ -19,6 +19,7 @@ import (
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 	"github.com/poolnsd/poolnsd/store"
 )
@@ -108,7 +109,7 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 		t.Fatalf("start: exit %d; log:\n%s", code, buf.String())
 	}
 	d.setAPI(func(cfg config.Config) http.Handler {
-		return httpapi.NewHandler(meteredBackend{&testBackend{d: d, n: map[uint32]int{}}, d.ops.metrics, d.hs.RegistrarID()}, httpapi.Config{Token: cfg.HTTP.Token, Logger: log})
+		return httpapi.NewHandler(metered.Backend{Backend: &testBackend{d: d, n: map[uint32]int{}}, M: d.ops.metrics, ID: d.hs.RegistrarID()}, httpapi.Config{Token: cfg.HTTP.Token, Logger: log})
 	})
 	p.dns = d.dns.Addrs()[0].String()
 	p.sigc = make(chan os.Signal, 1)

@@ -12,11 +12,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
+	"github.com/poolnsd/poolnsd/internal/sdnotify"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
@@ -59,9 +62,9 @@ type daemon struct {
 	// health keeps the elements' last known health in the store
 	// (serve_health.go).
 	health *healthKeeper
-	// admin makes administrative changes (serve_admin.go): locally or at
-	// the element's home.
-	admin *adminKeeper
+	// admin makes administrative changes and takes failure reports:
+	// locally or at the element's home.
+	admin *admin.Router
 	sites siteState // serve_sites.go
 	// protect are the DNS front's protections (serve_protect.go), which
 	// SIGHUP replaces.
@@ -78,6 +81,31 @@ type daemon struct {
 	hist *historyRun
 
 	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
+
+	// cleanup is what start made that must be stopped or closed, last
+	// first: a failed start unwinds it, and so does stop.
+	cleanup cleanupStack
+}
+
+// cleanupStack is the daemon's teardown: each step of the start that
+// makes something to stop or close pushes how, at the place in the stack
+// where stopping it belongs (a step that finds nothing to stop does
+// nothing, so a stop may be pushed before what it stops is started).
+type cleanupStack []func(ctx context.Context) error
+
+// push adds a step, to run before those pushed earlier.
+func (s *cleanupStack) push(f func(ctx context.Context) error) { *s = append(*s, f) }
+
+// unwind runs the steps, last pushed first, once each, and returns their
+// errors joined.
+func (s *cleanupStack) unwind(ctx context.Context) error {
+	var errs []error
+	for len(*s) > 0 {
+		f := (*s)[len(*s)-1]
+		*s = (*s)[:len(*s)-1]
+		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // logErrors logs each line of err as one error line.
@@ -133,8 +161,6 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 		}
 	}
 	if code := d.start(); code != exitOK {
-		d.stopHTTP(context.Background())
-		d.stopWatch()
 		return code
 	}
 	return d.loop(sigc)
@@ -142,20 +168,42 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 
 // start opens the store, loads the zones and the registrations, and starts
 // the DNS front. It returns exitOK or the exit code of the failure, which
-// it has logged.
+// it has logged, after undoing what it had started.
+//
+// What it starts is pushed on d.cleanup in the order that stop undoes it
+// (last pushed, first undone): the DNS front, then the HTTP API and the
+// monitor, the history, peering, the registrar, the DNSSEC keys' timer,
+// the zones' watch, the health keeper (after the monitor and peering: the
+// last health they set), and the store last.
 func (d *daemon) start() int {
+	code := d.startSteps()
+	if code != exitOK {
+		d.cleanup.unwind(context.Background())
+	}
+	return code
+}
+
+func (d *daemon) startSteps() int {
 	var err error
 	if code := d.listenHTTP(); code != exitOK {
 		return code
 	}
+	d.cleanup.push(func(ctx context.Context) error { d.stopHTTP(ctx); return nil }) // a failed start's
 	d.ops.setPhase("starting: opening the store")
 	if d.store, err = store.Open(d.cfg.Data); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}
+	d.cleanup.push(func(context.Context) error {
+		if err := d.store.Close(); err != nil {
+			d.log.Error("closing the store", "err", err.Error())
+			return err
+		}
+		return nil
+	})
+	d.cleanup.push(func(context.Context) error { d.stopKeeper(); return nil })
 	if d.protect, err = d.loadProtections(d.cfg, nil); err != nil {
 		d.log.Error("cannot set up the DNS protections", "err", err.Error())
-		d.store.Close()
 		return exitRuntime
 	}
 	d.hs = handlespace.New(handlespace.Options{
@@ -164,6 +212,7 @@ func (d *daemon) start() int {
 		Probing:     true, // probed elements start unknown; restoreHealth (serve_health.go) gives them probe.start's health
 	})
 	watchErr := d.watchZones()
+	d.cleanup.push(func(context.Context) error { d.stopWatch(); return nil })
 	d.ops.setPhase("starting: loading the zones")
 	defs, err := zones.LoadDir(d.cfg.Zones)
 	if err == nil {
@@ -172,7 +221,6 @@ func (d *daemon) start() int {
 	d.ops.metrics.ZonesLoaded(err == nil, time.Now())
 	if err != nil {
 		logErrors(d.log, "cannot load the zones", err)
-		d.store.Close()
 		return exitRuntime
 	}
 	if watchErr != nil {
@@ -180,6 +228,7 @@ func (d *daemon) start() int {
 		d.log.Error("cannot watch the zones directory; reload with SIGHUP", "dir", d.cfg.Zones, "err", watchErr.Error())
 	}
 	regs, err := d.loadRegistrations()
+	d.admin = admin.New(admin.Config{Handlespace: d.hs, Store: d.store, Self: d.store.RegistrarID(), Metrics: d.ops.metrics})
 	if err == nil {
 		err = d.restoreAdmin()
 	}
@@ -188,21 +237,21 @@ func (d *daemon) start() int {
 	}
 	if err != nil {
 		logErrors(d.log, "cannot load the registrations", err)
-		d.store.Close()
 		return exitRuntime
 	}
 	if code := d.startDNSSEC(); code != exitOK {
-		d.store.Close()
 		return code
 	}
+	d.cleanup.push(func(context.Context) error { d.dnssec.close(); return nil })
 	d.startRegistrar()
-	d.admin = &adminKeeper{hs: d.hs, store: d.store, self: d.store.RegistrarID(), metrics: d.ops.metrics}
+	d.cleanup.push(func(context.Context) error { d.reg.Close(); return nil })
 	d.newHistory()
 	if code := d.startPeering(); code != exitOK {
-		d.reg.Close()
-		d.store.Close()
 		return code
 	}
+	d.cleanup.push(func(context.Context) error { d.stopPeering(); return nil })
+	d.cleanup.push(func(context.Context) error { d.stopHistory(); return nil })
+	d.cleanup.push(func(ctx context.Context) error { d.stopHTTP(ctx); return nil })
 	d.waitSynced()
 	d.dns, err = dnsfront.Start(dnsfront.Config{
 		Listen:     d.cfg.DNS.Listen,
@@ -212,28 +261,27 @@ func (d *daemon) start() int {
 		Metrics:    d.ops.metrics.DNS(),
 		Answers:    d.historyAnswers(),
 		QueryLog:   d.cfg.Log.Queries,
-		Updates:    meteredRegistrar{d.reg, d.ops.metrics},
+		Updates:    metered.Registrar{Committer: d.reg, M: d.ops.metrics},
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
 		Protect:    d.protect,
 		Signer:     d.dnssec.signer,
 		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
+		Current:    d.dnsCurrent(),
 	}, d.hs)
 	if err != nil {
 		d.logListenError("cannot serve DNS", "dns.listen", err)
-		d.stopPeering()
-		d.reg.Close()
-		d.store.Close()
 		return exitRuntime
 	}
+	d.cleanup.push(func(ctx context.Context) error {
+		if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			d.log.Warn("DNS shutdown", "err", err.Error())
+		}
+		return nil
+	})
 	d.ops.metrics.SetProtectStats(d.protectStats)
 	d.ops.metrics.SetDNSSECStats(d.dnssec.stats)
 	if code := d.startHTTP(); code != exitOK {
-		d.stopHTTP(context.Background())
-		d.dns.Shutdown(context.Background())
-		d.stopPeering()
-		d.reg.Close()
-		d.store.Close()
 		return code
 	}
 	d.startKeeper()
@@ -270,12 +318,12 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 		select {
 		case sig := <-sigc:
 			if sig == syscall.SIGHUP {
-				sdReloading()
+				sdnotify.Reloading()
 				d.reload("SIGHUP")
 				d.dnssec.reload("SIGHUP")
 				d.reloadConfig()
 				d.reloadTLS()
-				sdNotify("READY=1")
+				sdnotify.Notify("READY=1")
 				continue
 			}
 			d.log.Info("stopping", "signal", sig.String())
@@ -315,10 +363,11 @@ func (d *daemon) watchZones() error {
 	return nil
 }
 
-// stopWatch stops watching the zones directory.
+// stopWatch stops watching the zones directory; later calls do nothing.
 func (d *daemon) stopWatch() {
 	if d.watch != nil {
 		d.watch.Close()
+		d.watch = nil
 	}
 }
 
@@ -335,7 +384,7 @@ func (d *daemon) reload(trigger string) {
 		return
 	}
 	d.reg.Resync()
-	if _, err := d.pruneAdmin(); err != nil {
+	if _, err := d.admin.Prune(); err != nil {
 		d.log.Warn("stored admin states not pruned after the reload", "err", err.Error())
 	}
 	n := countView(d.hs.View())
@@ -346,25 +395,15 @@ func (d *daemon) reload(trigger string) {
 // and returns code (or exitRuntime if stopping failed).
 func (d *daemon) stop(code int) int {
 	d.ops.setPhase("stopping")
-	sdNotify("STOPPING=1")
+	sdnotify.Notify("STOPPING=1")
 	d.stopWatch()
 	d.handOff()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := d.dns.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		d.log.Warn("DNS shutdown", "err", err.Error())
-	}
-	d.stopHTTP(ctx)
-	d.stopHistory()
-	d.stopPeering()
-	d.dnssec.close()
-	d.reg.Close()
-	d.stopKeeper() // after the monitor and peering: the last health they set
-	d.log.Info("registrations", "stats", d.registrarStats())
-	if err := d.store.Close(); err != nil {
-		d.log.Error("closing the store", "err", err.Error())
+	if err := d.cleanup.unwind(ctx); err != nil {
 		code = exitRuntime
 	}
+	d.log.Info("registrations", "stats", d.registrarStats())
 	d.log.Info("stopped")
 	return code
 }

@@ -41,6 +41,10 @@ func (d *daemon) startPeering() int {
 		}
 	}
 	presence, lastHeard, noResponse := e.Durations()
+	_, syncWait := e.Waits()
+	if syncWait <= 0 {
+		syncWait = -1 // enrp.sync_wait 0s: no hold
+	}
 	p := &peering{store: make(chan []enrp.Ownership, 64)}
 	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
@@ -48,7 +52,7 @@ func (d *daemon) startPeering() int {
 	drv, err := enrp.StartDriver(enrp.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
 			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
-			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum},
+			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum, ResyncWait: syncWait},
 		Listen:      e.Listen,
 		Advertise:   e.Advertise,
 		Peers:       e.PeerAddrs(),
@@ -63,8 +67,8 @@ func (d *daemon) startPeering() int {
 				p.store <- nil // the homes of zone-file elements moved: keep their admin states where they are homed
 			}
 		},
-		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.setLocal(a.Pool, a.ID, a.Admin) },
-		OnReport:  d.admin.reportLocal,
+		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.SetLocal(a.Pool, a.ID, a.Admin) },
+		OnReport:  d.admin.ReportLocal,
 		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 
 		// Confirmations and hand-offs (serve_vantage.go).
@@ -81,7 +85,7 @@ func (d *daemon) startPeering() int {
 	}
 	p.drv = drv
 	d.peering = p
-	d.admin.setDriver(drv)
+	d.admin.SetPeering(drv)
 	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
 	d.ops.metrics.SetConfirmRefused(func() uint64 { return drv.Stats().Confirm.Refused })
 	mode := "tls"
@@ -91,6 +95,17 @@ func (d *daemon) startPeering() int {
 	d.log.Info("peering", "enrp", drv.Addr().String(), "peers", strings.Join(e.PeerAddrs(), ","), "transport", mode,
 		"registrar", handlespace.IDString(d.store.RegistrarID()))
 	return exitOK
+}
+
+// dnsCurrent is the DNS front's Config.Current: with peering, whether
+// this registrar's view is current enough to answer from (enrp's
+// Driver.Current: not just resumed from a stop, not healed from a
+// minority and waiting to sync, at most enrp.sync_wait); nil without.
+func (d *daemon) dnsCurrent() func() bool {
+	if d.peering == nil {
+		return nil
+	}
+	return d.peering.drv.Current
 }
 
 // keepStore writes the ownership changes that the driver reports: a
@@ -134,7 +149,7 @@ func (p *peering) keepStore(d *daemon) {
 			}
 		}
 		if admin {
-			if err := d.admin.keepHomedAdmin(); err != nil {
+			if err := d.admin.KeepHomed(); err != nil {
 				d.log.Error("cannot keep the administrative states of the zone-file elements homed here in the store", "err", err.Error())
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/monitor"
 )
@@ -39,14 +40,14 @@ func (d *daemon) restoreHealth() error {
 	v := d.hs.View()
 	stored := map[string]handlespace.Health{}
 	at, err := d.store.Healths(func(pool string, id uint32, h handlespace.Health) {
-		if elementExists(v, pool, id) {
+		if admin.Exists(v, pool, id) {
 			stored[monitor.Key(pool, id)] = h
 		}
 	})
 	if err != nil {
 		return err
 	}
-	dropped, err := d.store.PruneHealth(func(pool string, id uint32) bool { return elementExists(v, pool, id) })
+	dropped, err := d.store.PruneHealth(func(pool string, id uint32) bool { return admin.Exists(v, pool, id) })
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/history"
@@ -37,7 +38,7 @@ func (d *daemon) newHistory() {
 			if d.mon == nil {
 				return ""
 			}
-			st, ok := monitorBackend{mon: d.mon}.ProbeStatus(pool, id)
+			st, ok := admin.ProbeStatus(d.mon, pool, id)
 			if !ok || st.OK {
 				return ""
 			}

@@ -4,52 +4,19 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/netip"
-	"time"
 
+	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/probe"
 )
 
 // The monitor (probes of the elements homed here, failure reports, admin
 // states) and the HTTP API (http.listen) over it and the registrar.
-
-// monitorBackend serves the API from the monitor and the handlespace.
-type monitorBackend struct {
-	hs    *handlespace.Handlespace
-	mon   *monitor.Monitor
-	rate  int          // reports.rate, for Retry-After
-	admin *adminKeeper // administrative changes, kept in the store
-}
-
-var _ httpapi.Backend = monitorBackend{}
-
-func (b monitorBackend) View() *handlespace.View { return b.hs.View() }
-
-func (b monitorBackend) ProbeStatus(pool string, id uint32) (httpapi.ProbeStatus, bool) {
-	st, ok := b.mon.Status(pool, id)
-	if !ok {
-		return httpapi.ProbeStatus{}, false
-	}
-	r := st.Last
-	return httpapi.ProbeStatus{At: r.At.Add(r.RTT), OK: r.OK, Err: r.Err, RTT: r.RTT, SRTT: st.SRTT}, true
-}
-
-func (b monitorBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
-	out, home, err := b.admin.report(pool, id, from)
-	if errors.Is(err, monitor.ErrRateLimited) {
-		return httpapi.ReportOutcome{}, &httpapi.RateLimitError{RetryAfter: time.Second / time.Duration(max(b.rate, 1))}
-	}
-	return httpapi.ReportOutcome{Reports: out.Reports, Removed: out.Removed, Forwarded: home}, err
-}
-
-func (b monitorBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
-	return b.admin.set(pool, id, a)
-}
 
 // startHTTP starts the monitor, homed at this registrar, and when
 // http.listen is set the API. It returns exitOK or the exit code of the
@@ -77,7 +44,7 @@ func (d *daemon) startHTTP() int {
 	if d.vantage != nil {
 		d.vantage.mon.Store(d.mon)
 	}
-	d.admin.setMonitor(d.mon)
+	d.admin.SetMonitor(d.mon)
 	d.ops.metrics.SetProbeStats(d.mon.Stats)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.monDone = make(chan error, 1)
@@ -92,8 +59,8 @@ func (d *daemon) startHTTP() int {
 	// API joins the status page, /metrics and /readyz on it now, counted in
 	// the metrics. SIGHUP rebuilds it when http.token, http.report_token or
 	// reports.allow changes.
-	backend := meteredBackend{monitorBackend{d.hs, d.mon, d.cfg.Reports.Rate, d.admin}, d.ops.metrics, d.hs.RegistrarID()}
-	reg := meteredRegistrar{d.reg, d.ops.metrics}
+	backend := metered.Backend{Backend: admin.NewBackend(d.hs, d.mon, d.cfg.Reports.Rate, d.admin), M: d.ops.metrics, ID: d.hs.RegistrarID()}
+	reg := metered.Registrar{Committer: d.reg, M: d.ops.metrics}
 	d.setAPI(func(cfg config.Config) http.Handler {
 		return httpapi.NewHandler(backend, httpapi.Config{Token: cfg.HTTP.Token, ReportToken: cfg.HTTP.ReportToken,
 			ReportAllow: cfg.ReportAllow(), AllowLoopback: d.cfg.Registration.AllowLoopback, Logger: d.log, Registrar: reg,

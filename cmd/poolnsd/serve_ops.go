@@ -1,46 +1,27 @@
 package main
 
-// The operator side of serve: metrics, readiness, the operator endpoints
-// beside the JSON API (the status page at /, /metrics, /readyz), the keys
-// that SIGHUP changes live, and systemd's readiness notifications.
+// The operator side of serve: metrics, readiness (and systemd's
+// notifications of it), the operator endpoints beside the JSON API (the
+// status page at /, /metrics, /readyz), and the reload of the
+// configuration's live keys.
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
-	"os"
-	"slices"
-	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/poolnsd/poolnsd/config"
-	"github.com/poolnsd/poolnsd/dnsfront"
+	"github.com/poolnsd/poolnsd/config/reload"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
+	"github.com/poolnsd/poolnsd/internal/sdnotify"
 	"github.com/poolnsd/poolnsd/metrics"
-	"github.com/poolnsd/poolnsd/monitor"
-	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/webui"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 )
-
-// liveKeys are the configuration keys that SIGHUP applies to the running
-// server; the others need a restart (the server says which changed). The
-// "sites" map and the "tsig" keys (not in the table of keys) are live too.
-var liveKeys = []string{"log.level", "log.queries", "http.token", "http.report_token", "reports.allow", "sites_mmdb"}
-
-// apiKeys are the live keys that the JSON API's handler is built with:
-// SIGHUP rebuilds it when one changes.
-var apiKeys = []string{"http.token", "http.report_token", "reports.allow"}
 
 // operator is the operator side of a daemon: metrics, readiness, the
 // operator endpoints, the keys SIGHUP changes.
@@ -58,7 +39,7 @@ type operator struct {
 	phase atomic.Pointer[string] // why not ready: "starting: loading zones", "stopping"
 
 	// newAPI builds the JSON API's handler with the credentials of cfg
-	// (the apiKeys); whoever wires the API sets it (setAPI), and SIGHUP
+	// (reload.API); whoever wires the API sets it (setAPI), and SIGHUP
 	// rebuilds the handler when one of them changes.
 	newAPI func(cfg config.Config) http.Handler
 	api    atomic.Pointer[http.Handler]
@@ -140,11 +121,11 @@ func (o *operator) setPhase(why string) {
 func (o *operator) setReady() {
 	o.ready.Store(true)
 	o.metrics.SetReady(true)
-	sdNotify("READY=1\nSTATUS=serving")
+	sdnotify.Notify("READY=1\nSTATUS=serving")
 }
 
 // setAPI installs the JSON API: newAPI builds its handler with the
-// credentials of a configuration (the apiKeys).
+// credentials of a configuration (reload.API).
 func (d *daemon) setAPI(newAPI func(cfg config.Config) http.Handler) {
 	d.ops.newAPI = newAPI
 	h := newAPI(d.cfg)
@@ -197,9 +178,9 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 }
 
 // reloadConfig loads the configuration again (file, environment, the same
-// flags) and applies the live keys; it logs the other keys that changed,
-// which keep their running values until a restart. A configuration with
-// errors changes nothing.
+// flags) and applies the live parts (config/reload plans which); it logs
+// the other keys that changed, which keep their running values until a
+// restart. A configuration with errors changes nothing.
 func (d *daemon) reloadConfig() {
 	if d.ops.flags == nil {
 		return
@@ -212,49 +193,40 @@ func (d *daemon) reloadConfig() {
 	for _, w := range warns {
 		d.log.Warn(w)
 	}
-	var applied, restart []string
-	for _, k := range config.Changed(d.cfg, cfg) {
-		if !slices.Contains(liveKeys, k) && !slices.Contains(protectKeys, k) || (slices.Contains(apiKeys, k) && d.ops.newAPI == nil) {
-			restart = append(restart, k)
-			continue
-		}
-		applied = append(applied, k)
-	}
-	if slices.Contains(applied, "log.level") {
-		d.cfg.Log.Level = cfg.Log.Level
+	plan := reload.New(d.cfg, cfg, func(p reload.Part) bool { return p != reload.API || d.ops.newAPI != nil })
+	if plan.Changed(reload.LogLevel) {
+		reload.Carry(&d.cfg, cfg, reload.LogLevel)
 		d.ops.level.Set(cfg.LogLevel())
 	}
-	if slices.Contains(applied, "log.queries") {
-		d.cfg.Log.Queries = cfg.Log.Queries
+	if plan.Changed(reload.QueryLog) {
+		reload.Carry(&d.cfg, cfg, reload.QueryLog)
 		if d.dns != nil {
 			d.dns.Handler().SetQueryLog(cfg.Log.Queries)
 		}
 	}
-	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(apiKeys, k) }) {
-		d.cfg.HTTP.Token, d.cfg.HTTP.ReportToken = cfg.HTTP.Token, cfg.HTTP.ReportToken
-		d.cfg.Reports.Allow = cfg.Reports.Allow
+	if plan.Changed(reload.API) {
+		reload.Carry(&d.cfg, cfg, reload.API)
 		h := d.ops.newAPI(d.cfg)
 		d.ops.api.Store(&h)
 	}
-	if added, removed, changed := config.TSIGChanges(d.cfg.TSIG, cfg.TSIG); len(added)+len(removed)+len(changed) > 0 {
+	if plan.Changed(reload.TSIG) {
 		if err := d.dns.Handler().SetTSIG(tsigKeys(cfg.TSIG)); err != nil {
 			// Load checked the keys as the DNS front does: not expected.
 			d.log.Error("TSIG keys not reloaded; keeping the running ones", "err", err.Error())
+			plan.Failed(reload.TSIG)
 		} else {
-			d.cfg.TSIG = cfg.TSIG
-			applied = append(applied, "tsig")
+			reload.Carry(&d.cfg, cfg, reload.TSIG)
 			// Names and what changed, never a secret.
-			d.log.Info("TSIG keys reloaded", "added", added, "removed", removed, "changed", changed, "keys", len(cfg.TSIG))
+			d.log.Info("TSIG keys reloaded", "added", plan.TSIGAdded, "removed", plan.TSIGRemoved, "changed", plan.TSIGChanged, "keys", len(cfg.TSIG))
 		}
 	}
-	if slices.ContainsFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) }) && d.dns != nil {
+	if plan.Changed(reload.Protections) && d.dns != nil {
 		p, err := d.loadProtections(cfg, d.protect)
 		if err != nil {
 			d.log.Error("DNS protections not reloaded; keeping the running ones", "err", err.Error())
-			applied = slices.DeleteFunc(applied, func(k string) bool { return slices.Contains(protectKeys, k) })
+			plan.Failed(reload.Protections)
 		} else {
-			d.cfg.DNS.Cookies, d.cfg.DNS.CookieSecret, d.cfg.DNS.CookieSecretPrevious = cfg.DNS.Cookies, cfg.DNS.CookieSecret, cfg.DNS.CookieSecretPrevious
-			d.cfg.DNS.NSID, d.cfg.DNS.Version, d.cfg.DNS.AllowQuery, d.cfg.DNS.RRL = cfg.DNS.NSID, cfg.DNS.Version, cfg.DNS.AllowQuery, cfg.DNS.RRL
+			reload.Carry(&d.cfg, cfg, reload.Protections)
 			old := d.protect
 			d.protect = p
 			d.dns.Handler().SetProtections(p)
@@ -263,106 +235,21 @@ func (d *daemon) reloadConfig() {
 			}
 		}
 	}
-	applied = slices.DeleteFunc(applied, func(k string) bool { return k == "sites_mmdb" })
-	if changed, ok := d.applySitesConfig(cfg); changed && ok { // serve_sites.go
-		applied = append(applied, "sites")
+	if !plan.Changed(reload.Sites) {
+		d.reloadSites("SIGHUP") // the same database, read again
+	} else if !d.applySitesConfig(cfg) { // serve_sites.go
+		plan.Failed(reload.Sites)
 	}
+	applied := plan.Applied()
 	if len(applied) > 0 {
 		d.log.Info("configuration reloaded", "applied", applied)
 	}
-	if len(applied)+len(restart) == 0 {
+	if len(applied)+len(plan.Restart) == 0 {
 		d.log.Debug("configuration reloaded; nothing changed")
 	}
-	if len(restart) > 0 {
-		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", restart)
+	if len(plan.Restart) > 0 {
+		d.log.Warn("configuration keys changed that apply only at a restart; they keep their running values", "keys", plan.Restart)
 	}
-}
-
-// sdNotify sends a state to systemd's notification socket ($NOTIFY_SOCKET,
-// sd_notify(3)), when there is one: READY=1 once serving, RELOADING=1 and
-// READY=1 around a reload, STOPPING=1 at shutdown. Without the variable it
-// does nothing.
-func sdNotify(state string) {
-	sock := os.Getenv("NOTIFY_SOCKET")
-	if sock == "" {
-		return
-	}
-	if strings.HasPrefix(sock, "@") {
-		sock = "\x00" + sock[1:] // an abstract socket
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.SetWriteDeadline(time.Now().Add(time.Second))
-	c.Write([]byte(state))
-}
-
-// sdReloading tells systemd that a reload begins (Type=notify-reload
-// wants the CLOCK_MONOTONIC time with it); READY=1 ends it.
-func sdReloading() {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
-		return
-	}
-	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
-}
-
-// meteredBackend counts the API's failure reports and admin changes in the
-// metrics, around the backend that serves them.
-type meteredBackend struct {
-	httpapi.Backend
-	m  *metrics.Metrics
-	id uint32 // this registrar, for /v1/status
-}
-
-var _ httpapi.Backend = meteredBackend{}
-
-// RegistrarID names this registrar in /v1/status.
-func (b meteredBackend) RegistrarID() uint32 { return b.id }
-
-func (b meteredBackend) Report(pool string, id uint32, from netip.Addr) (httpapi.ReportOutcome, error) {
-	out, err := b.Backend.Report(pool, id, from)
-	if o := reportOutcome(out.Removed, out.Forwarded != 0, err); o != "" {
-		b.m.FailureReport(metrics.ReportViaAPI, o)
-	}
-	return out, err
-}
-
-// reportOutcome is the outcome label of a failure report that removed the
-// element (or found it removed), was forwarded to its home, or failed with
-// err; "" for a failure that is not the report's (the home unavailable).
-func reportOutcome(removed, forwarded bool, err error) string {
-	switch {
-	case errors.Is(err, httpapi.ErrRateLimited), errors.Is(err, monitor.ErrRateLimited):
-		return metrics.ReportRateLimited
-	case errors.Is(err, handlespace.ErrNoPool), errors.Is(err, handlespace.ErrNoZone), errors.Is(err, handlespace.ErrNoElement):
-		return metrics.ReportUnknown
-	case err != nil:
-		return ""
-	case forwarded:
-		return metrics.ReportForwarded
-	case removed:
-		return metrics.ReportRemoved
-	}
-	return metrics.ReportCounted
-}
-
-func (b meteredBackend) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
-	var old handlespace.Admin
-	if v := b.View(); v != nil {
-		if pv := v.Pool(pool); pv != nil {
-			if e := pv.Element(id); e != nil {
-				old = e.Admin
-			}
-		}
-	}
-	err := b.Backend.SetAdmin(pool, id, a)
-	if err == nil && old != a {
-		b.m.AdminChange(a)
-	}
-	return err
 }
 
 // listenHTTP binds http.listen and serves httpHandler on it: first thing at
@@ -382,69 +269,4 @@ func (d *daemon) listenHTTP() int {
 	addr := srv.Addr().String()
 	d.ops.httpAddr.Store(&addr)
 	return exitOK
-}
-
-// meteredRegistrar counts registrations, refreshes, deregistrations and
-// refusals in the metrics, by source, around the registrar that DNS UPDATE
-// and the HTTP API submit to.
-type meteredRegistrar struct {
-	*regcommit.Committer
-	m *metrics.Metrics
-}
-
-var (
-	_ dnsfront.Updater  = meteredRegistrar{}
-	_ httpapi.Registrar = meteredRegistrar{}
-)
-
-// Submit implements dnsfront.Updater and httpapi.Registrar.
-func (r meteredRegistrar) Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error) {
-	res, err := r.Committer.Submit(ctx, req)
-	src := metrics.SourceHTTP
-	if strings.HasPrefix(req.Who.Owner, "tsig:") {
-		src = metrics.SourceDNS
-	}
-	if err != nil {
-		r.m.Rejected(src, rejectCause(err))
-		return res, err
-	}
-	for _, d := range res.Done {
-		switch {
-		case d.Removed:
-			r.m.Deregistered(src)
-		case d.Elem != nil:
-			r.m.Registered(src, !d.Created)
-		}
-	}
-	return res, err
-}
-
-// rejectCause classifies an error of the registrar for
-// poolnsd_registration_rejections_total.
-func rejectCause(err error) metrics.Cause {
-	switch {
-	case errors.Is(err, handlespace.ErrInconsistentPolicy):
-		return metrics.CausePolicy
-	case errors.Is(err, handlespace.ErrLabelInUse), errors.Is(err, handlespace.ErrNameTaken):
-		return metrics.CauseConflict
-	}
-	switch regcommit.CodeOf(err) {
-	case regcommit.Invalid:
-		return metrics.CauseMalformed
-	case regcommit.NotFound:
-		return metrics.CauseNoZone
-	case regcommit.Unavailable:
-		return metrics.CauseStore
-	case regcommit.Refused:
-		msg := err.Error()
-		switch {
-		case strings.Contains(msg, "most registered elements allowed"), strings.Contains(msg, "most elements allowed"):
-			return metrics.CauseLimit
-		case strings.Contains(msg, "defined by a zone file"), strings.Contains(msg, " belongs to "),
-			strings.Contains(msg, " is taken by "), strings.Contains(msg, "no free identifier"):
-			return metrics.CauseConflict
-		}
-		return metrics.CauseForbidden
-	}
-	return metrics.CauseOther
 }

@@ -15,13 +15,6 @@ import (
 	"github.com/poolnsd/poolnsd/metrics"
 )
 
-// protectKeys are the configuration keys of the DNS front's protections:
-// SIGHUP applies them (reloadConfig).
-var protectKeys = []string{"dns.cookies", "dns.cookie_secret", "dns.cookie_secret_previous",
-	"dns.nsid", "dns.version", "dns.allow_query",
-	"dns.rrl.responses_per_second", "dns.rrl.window", "dns.rrl.slip", "dns.rrl.ipv4_prefix",
-	"dns.rrl.ipv6_prefix", "dns.rrl.exempt", "dns.rrl.table_size", "dns.rrl.dry_run"}
-
 // loadProtections builds the DNS front's protections as c asks for them
 // (docs/public-internet.md), once the store is open: the cookie secret
 // generated when none is configured is kept in the data directory, which

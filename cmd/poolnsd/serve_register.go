@@ -7,6 +7,8 @@ import (
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
 )
@@ -137,3 +139,9 @@ func (d *daemon) registrarStats() string {
 	s := d.reg.Stats()
 	return fmt.Sprintf("requests=%d batches=%d commits=%d max_batch=%d elements=%d", s.Requests, s.Batches, s.Commits, s.MaxBatch, s.Elements)
 }
+
+// The registrar the front ends submit to counts in the metrics.
+var (
+	_ dnsfront.Updater  = metered.Registrar{}
+	_ httpapi.Registrar = metered.Registrar{}
+)

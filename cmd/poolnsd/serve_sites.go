@@ -5,10 +5,10 @@ package main
 // the database file changes; a load that fails keeps the last good map.
 
 import (
-	"reflect"
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/config/reload"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/geosite"
 )
@@ -89,26 +89,22 @@ func (d *daemon) reloadSites(trigger string) {
 }
 
 // applySitesConfig applies a reloaded configuration's sites, sites_mmdb
-// and the sites' geography: it reports whether they changed and were
+// and the sites' geography, which changed: it reports whether they were
 // applied (when the new database does not load, the running map stays,
-// and so do the running keys). Unchanged, the database is loaded again.
-func (d *daemon) applySitesConfig(cfg config.Config) (changed, ok bool) {
-	if reflect.DeepEqual(d.cfg.Sites, cfg.Sites) && reflect.DeepEqual(d.cfg.SiteGeo, cfg.SiteGeo) && d.cfg.SitesMMDB == cfg.SitesMMDB {
-		d.reloadSites("SIGHUP")
-		return false, false
-	}
+// and so do the running keys).
+func (d *daemon) applySitesConfig(cfg config.Config) bool {
 	f, err := loadSites(cfg)
 	if err != nil {
 		d.log.Error("sites not reloaded; serving the last good map", "path", cfg.SitesMMDB, "err", err.Error())
-		return true, false
+		return false
 	}
-	d.cfg.Sites, d.cfg.SiteGeo, d.cfg.SitesMMDB = cfg.Sites, cfg.SiteGeo, cfg.SitesMMDB
+	reload.Carry(&d.cfg, cfg, reload.Sites)
 	if d.dns != nil {
 		d.dns.Handler().SetSites(f)
 	}
 	d.logSites("sites reloaded", "SIGHUP", f)
 	d.watchSites()
-	return true, true
+	return true
 }
 
 // watchSites (re)starts the watch of the database file, if there is one.

@@ -73,22 +73,6 @@ func TestStatusCLI(t *testing.T) {
 	testStatusCLI(t, p.base, func(args ...string) (string, string, int) { return cliRun(t, regs, args...) })
 }
 
-// TestStatusCLIBinary: the same with the built binary against a poolnsd
-// serve process.
-func TestStatusCLIBinary(t *testing.T) {
-	dir := daemonDir(t, statusZone)
-	p := startDaemon(t, dir, "--http.token", testToken)
-	_, rec := p.ready()
-	api, _ := p.waitLog(0, "the HTTP line", msgIs("serving HTTP API"))
-	regs := rec.Str("registrar")
-	work := t.TempDir() // no poolnsd.yaml: the CLI takes the flags only
-	testStatusCLI(t, "http://"+api.Str("addr"), func(args ...string) (string, string, int) {
-		out, errOut, code := runPoolnsd(t, work, args...)
-		fix := func(s string) string { return strings.ReplaceAll(s, regs, "xxxxxxxx") }
-		return fix(out), fix(errOut), code
-	})
-}
-
 func testStatusCLI(t *testing.T, base string, cli func(args ...string) (string, string, int)) {
 	srv := []string{"--server", base}
 	tok := []string{"--token", testToken}

@@ -233,6 +233,12 @@ type regStats struct {
 	answers, unanswered, late, lacking, errors int
 	open                                       map[netip.Addr]time.Time
 	gaps                                       []gap
+	// held counts the SERVFAIL answers (a registrar holding a view that
+	// may be stale, EDE 14 Not Ready); holds are their episodes (elem
+	// unset), heldSince the start of the one going on.
+	held      int
+	holds     []gap
+	heldSince time.Time
 }
 
 // maxExamples bounds the violations kept per kind.
@@ -653,6 +659,20 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 	var viols []Violation
 	if rep.tc {
 		viols = append(viols, Violation{Kind: VTruncated, At: t, Reg: reg, Pool: pool})
+	}
+	if rep.rcode == 2 {
+		// SERVFAIL: the registrar holds its view (after a stop, a healed
+		// minority) and lists nothing from it; a resolver asks another.
+		// Not judged; the gaps going on stay open.
+		st.held++
+		if st.heldSince.IsZero() {
+			st.heldSince = t
+		}
+		return
+	}
+	if !st.heldSince.IsZero() {
+		st.holds = append(st.holds, gap{reg: ri, start: st.heldSince, end: t})
+		st.heldSince = time.Time{}
 	}
 	if rep.rcode != 0 && rep.rcode != 3 { // NOERROR, NXDOMAIN
 		st.errors++
@@ -1106,7 +1126,15 @@ type Report struct {
 	Answers    int
 	Unanswered int // questions to running, reachable registrars with no reply within a second
 	Late       int // replies the kernel got more than an interval after their question
-	Errors     int // replies with an rcode other than NOERROR and NXDOMAIN
+	Errors     int // replies with an rcode other than NOERROR, NXDOMAIN and SERVFAIL
+	// Held counts the SERVFAIL replies (a registrar holding a view that
+	// may be stale); Holds their episodes (one registrar's SERVFAILs until
+	// its next other answer), LongestHold the longest and LongestHoldOf
+	// where.
+	Held          int
+	Holds         int
+	LongestHold   time.Duration
+	LongestHoldOf string
 	// Lacking counts the answers that lacked an element that was healthy
 	// and reachable from their registrar.
 	Lacking int
@@ -1144,6 +1172,14 @@ func (c *Checker) Report() Report {
 		rp.Unanswered += st.unanswered
 		rp.Late += st.late
 		rp.Errors += st.errors
+		rp.Held += st.held
+		rp.Holds += len(st.holds)
+		for _, h := range st.holds {
+			if d := h.end.Sub(h.start); d > rp.LongestHold {
+				rp.LongestHold = d
+				rp.LongestHoldOf = fmt.Sprintf("%s from %s", c.cfg.Cluster.Regs[ri].Name, h.start.Format("15:04:05.000"))
+			}
+		}
 		rp.Lacking += st.lacking
 		rp.Gaps += len(st.gaps)
 		for _, g := range st.gaps {
@@ -1223,7 +1259,15 @@ func (c *Checker) PerRegistrar() []string {
 	for ri, r := range c.cfg.Cluster.Regs {
 		st := c.stats[ri]
 		gs := c.Gaps(c.start, c.end.Add(time.Second), r)
-		out = append(out, fmt.Sprintf("%s: %d answers (%d late), %d unanswered, %d lacking; %s", r.Name, st.answers, st.late, st.unanswered, st.lacking, gs))
+		held := ""
+		if st.held > 0 {
+			var longest time.Duration
+			for _, h := range st.holds {
+				longest = max(longest, h.end.Sub(h.start))
+			}
+			held = fmt.Sprintf(", %d SERVFAIL (held; longest episode %v)", st.held, longest.Round(time.Millisecond))
+		}
+		out = append(out, fmt.Sprintf("%s: %d answers (%d late), %d unanswered%s, %d lacking; %s", r.Name, st.answers, st.late, st.unanswered, held, st.lacking, gs))
 	}
 	return out
 }
@@ -1272,9 +1316,13 @@ func (rp Report) Summary() string {
 	if len(kinds) == 0 {
 		kinds = []string{"none"}
 	}
-	return fmt.Sprintf("%v: %d answers (%d late), %d unanswered, %d errors; %d lacking a healthy element in %d gaps (longest %v: %s), %d false removals; "+
+	held := "none"
+	if rp.Held > 0 {
+		held = fmt.Sprintf("%d in %d episodes (longest %v: %s)", rp.Held, rp.Holds, rp.LongestHold.Round(time.Millisecond), rp.LongestHoldOf)
+	}
+	return fmt.Sprintf("%v: %d answers (%d late), %d unanswered, %d errors, SERVFAIL (held) %s; %d lacking a healthy element in %d gaps (longest %v: %s), %d false removals; "+
 		"%d registered, %d deregistered, %d failed; elements killed %d, frozen %d, revived %d; violations: %s\ntimeline:\n  %s",
-		rp.Duration.Round(time.Millisecond), rp.Answers, rp.Late, rp.Unanswered, rp.Errors, rp.Lacking, rp.Gaps, rp.LongestGap.Round(time.Millisecond), rp.LongestGapOf,
+		rp.Duration.Round(time.Millisecond), rp.Answers, rp.Late, rp.Unanswered, rp.Errors, held, rp.Lacking, rp.Gaps, rp.LongestGap.Round(time.Millisecond), rp.LongestGapOf,
 		rp.FalseRemovals, rp.Registered, rp.Deregistered, rp.RegFailed, rp.Killed, rp.Frozen, rp.Revived,
 		strings.Join(kinds, ", "), strings.Join(rp.Timeline, "\n  "))
 }

@@ -66,6 +66,21 @@ var walls = []wall{
 		why:  "peering turns peers' messages into handlespace changes; it depends on none of its sibling front ends (DESIGN: Layout)",
 	},
 	{
+		from: []string{"M/config/reload"},
+		deny: []string{"M/..."}, allow: []string{"M/config", "M/handlespace/...", "M/internal/..."},
+		why: "reload plans a reload from two configurations and does no I/O: it knows only config (and what config is built on)",
+	},
+	{
+		from: []string{"M/admin", "M/metrics/metered"},
+		deny: []string{"M/dnsfront", "M/zones", "M/webui", "M/cmd/..."},
+		why:  "the daemon's parts between the HTTP API, peering, the monitor and the store answer no query and read no zone file",
+	},
+	{
+		from: []string{"M/..."}, except: []string{"M/cmd/poolnsd", "M/admin", "M/metrics/metered"},
+		deny: []string{"M/admin", "M/metrics/metered"},
+		why:  "admin and metered are the daemon's glue: only cmd/poolnsd wires them (admin counts with metered), so that the packages below stay free of each other",
+	},
+	{
 		from: []string{"..."}, except: []string{"M/store"},
 		deny:   []string{"go.etcd.io/bbolt/..."},
 		direct: true,

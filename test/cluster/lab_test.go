@@ -382,8 +382,12 @@ func (l *lab) result(t *testing.T, scenario, takeover, convergence string, rp ne
 	if rp.Gaps > 0 {
 		gaps = fmt.Sprintf("%d (%d answers), longest %v", rp.Gaps, rp.Lacking, rp.LongestGap.Round(time.Millisecond))
 	}
-	t.Logf("RESULT | %s | %s | %s | %s | %d | %s | %d answers, %d unanswered; relay late >100 ms: %d of %d packets |",
-		scenario, takeover, convergence, gaps, rp.FalseRemovals, strings.Join(vs, ", "), rp.Answers, rp.Unanswered, l.relay.Late100, l.relay.Relayed)
+	held := "none"
+	if rp.Held > 0 {
+		held = fmt.Sprintf("%d answers in %d episodes, longest %v (%s)", rp.Held, rp.Holds, rp.LongestHold.Round(time.Millisecond), rp.LongestHoldOf)
+	}
+	t.Logf("RESULT | %s | %s | %s | %s | %s | %d | %s | %d answers, %d unanswered; relay late >100 ms: %d of %d packets |",
+		scenario, takeover, convergence, gaps, held, rp.FalseRemovals, strings.Join(vs, ", "), rp.Answers, rp.Unanswered, l.relay.Late100, l.relay.Relayed)
 }
 
 // dur formats a measured duration for the table.

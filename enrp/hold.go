@@ -1,0 +1,196 @@
+package enrp
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// Minority, and the hold of a view that may be stale.
+//
+// A registrar is in a minority when the live registrars (itself
+// included) are fewer than half of those it knows: itself, its live
+// peers and the peers that died within minorityMemory (so one of two is
+// not: two registrars cannot tell a partition from a death). Cut off
+// (in a minority, or with every peer overdue), its probes cannot tell an
+// element that died from its own lost link: a failed probe that no
+// other vantage point confirms is not taken for the element's death
+// (see Confirm), only for a dispute that this registrar saw down.
+//
+// Its view may also be stale, and then it should not answer from it
+// (Stale): after a stall long enough for its peers to have found it
+// dead (they stop sending it updates), and when its live set grows
+// again after it was in a minority (a healed partition: the other side
+// registered, deregistered and probed meanwhile). It holds until it has
+// synced with each peer it expects back (an own-children transfer begun
+// after the hold began: the peer's own elements, with their current
+// state; a peer that came back hands it back the state of the zone-file
+// elements homed here before it answers), or Config.ResyncWait has
+// passed. Its driver holds DNS answers meanwhile.
+
+// minorityMemory is how long a dead peer still counts among the
+// registrars known: after that, a registrar alone is taken for the
+// whole cluster (its peers were retired, not cut off).
+const minorityMemory = time.Minute
+
+// hold is a view held as possibly stale.
+type hold struct {
+	since, until time.Time
+	why          string
+	want         map[uint32]bool // peers to sync with
+}
+
+// known returns how many registrars count for a majority: this one, its
+// live peers and those dead for less than minorityMemory.
+func (n *Node) known(now time.Time) int {
+	k := 1
+	for _, p := range n.peers {
+		if p.left {
+			continue
+		}
+		if !p.dead || now.Sub(p.deadAt) < minorityMemory {
+			k++
+		}
+	}
+	return k
+}
+
+// Minority reports whether this registrar is in a minority: the live
+// registrars are fewer than half of those it knows (see known).
+func (n *Node) Minority() bool { return n.minority(n.now()) }
+
+func (n *Node) minority(now time.Time) bool {
+	return 2*len(n.live) < n.known(now)
+}
+
+// cutOff reports whether this registrar is probably cut off from its
+// peers: in a minority, or every live peer overdue (not heard for more
+// than a presence interval and its jitter: it would have sent a PRESENCE
+// by then), as happens in the first seconds of a partition, before they
+// are found dead.
+func (n *Node) cutOff(now time.Time) bool {
+	if n.minority(now) {
+		return true
+	}
+	overdue := time.Duration(float64(n.cfg.PresenceInterval) * (1 + n.cfg.Jitter))
+	alive := 0
+	for _, p := range n.peers {
+		if p.dead || p.left {
+			continue
+		}
+		alive++
+		if now.Sub(p.lastHeard) <= overdue {
+			return false
+		}
+	}
+	return alive > 0
+}
+
+// Stale reports whether this registrar's view may be stale (see above):
+// DNS should not be answered from it. why says since when and why.
+func (n *Node) Stale() (stale bool, why string) {
+	if n.held == nil {
+		return false, ""
+	}
+	return true, n.held.why
+}
+
+// startHold holds the view until this registrar has synced with the
+// peers want (or ResyncWait has passed). A hold already on takes the new
+// peers too.
+func (n *Node) startHold(why string, want []uint32) {
+	now := n.now()
+	if n.cfg.ResyncWait < 0 {
+		return
+	}
+	if n.held == nil {
+		n.held = &hold{since: now, until: now.Add(n.cfg.ResyncWait), why: why, want: map[uint32]bool{}}
+		n.event(Event{Kind: EventHold, Detail: fmt.Sprintf("%s; waiting for %d peers, at most %v", why, len(want), n.cfg.ResyncWait)})
+	}
+	for _, id := range want {
+		n.held.want[id] = true
+	}
+	n.endHold(now)
+}
+
+// synced notes an own-children transfer from p that began at start.
+func (n *Node) syncedWith(p *peer, start time.Time) {
+	if n.held == nil || start.Before(n.held.since) {
+		return
+	}
+	delete(n.held.want, p.id)
+	n.endHold(n.now())
+}
+
+// endHold ends the hold when every peer expected has synced, or its time
+// is over.
+func (n *Node) endHold(now time.Time) {
+	h := n.held
+	switch {
+	case h == nil:
+		return
+	case len(h.want) == 0:
+		n.event(Event{Kind: EventHoldEnd, Detail: fmt.Sprintf("synced after %v", now.Sub(h.since).Round(time.Millisecond))})
+	case !now.Before(h.until):
+		n.event(Event{Kind: EventHoldEnd, Detail: fmt.Sprintf("bounded wait of %v over; %d peers not synced", n.cfg.ResyncWait, len(h.want))})
+	default:
+		return
+	}
+	n.held = nil
+}
+
+// holdAfterStall holds the view after a stall long enough for the peers
+// to have found this registrar dead (and stopped sending it updates):
+// every peer not dead is asked for its own elements once heard.
+func (n *Node) holdAfterStall(stall time.Duration) {
+	if stall < max(n.cfg.MaxTimeLastHeard, n.cursorTTL()+n.cfg.PresenceInterval/2) || !n.synced {
+		return
+	}
+	n.longStall = n.now().Add(-stall)
+	var want []uint32
+	for _, id := range n.alivePeers() {
+		p := n.peers[id]
+		if p.left {
+			continue
+		}
+		p.resync = true
+		want = append(want, id)
+	}
+	if len(want) > 0 {
+		n.startHold(fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond)), want)
+	}
+}
+
+// holdAfterMinority holds the view when the live set grows while this
+// registrar was in a minority (wasMinority: before the change): it waits
+// for the peers that came back and for the ones still missing.
+func (n *Node) holdAfterMinority(wasMinority bool, newcomers []uint32) {
+	if !wasMinority || !n.synced || len(newcomers) == 0 {
+		return
+	}
+	now := n.now()
+	want := append([]uint32(nil), newcomers...)
+	for _, id := range n.allPeers() {
+		if p := n.peers[id]; p.dead && !p.left && now.Sub(p.deadAt) < minorityMemory {
+			want = append(want, id)
+		}
+	}
+	n.startHold("the live set grew after a minority", want)
+}
+
+// aloneVerdict is the verdict of a change of health that nobody could
+// confirm, in a minority: a failed probe alone does not take an element
+// down (this registrar may be the one cut off); the element keeps its
+// health, disputed, with this registrar's view (put last here). Other
+// changes stand as proposed. ok is false when the proposed health
+// stands.
+func (n *Node) aloneVerdict(en *entry, proposed handlespace.Health) (Verdict, bool) {
+	cur := en.e.Health
+	if proposed != handlespace.HealthDown || cur != handlespace.HealthUp || !n.minority(n.now()) {
+		return Verdict{}, false
+	}
+	return Verdict{Pool: en.pool, ID: en.e.ID, Current: cur, Proposed: proposed, Health: cur,
+		Vantage: []handlespace.Vantage{{Registrar: n.id, Health: proposed}},
+		Votes:   []Vote{{Registrar: n.id, Health: proposed}}}, true
+}

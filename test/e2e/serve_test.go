@@ -1,0 +1,427 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/store"
+)
+
+// waitLimit bounds every wait for the daemon: no test sleeps, they wait for
+// a log line or an exit, up to this long. Generous: under -race on a
+// loaded machine a start has taken over 10 s.
+const waitLimit = 30 * time.Second
+
+// apiDo makes a request of the HTTP API at url, with body (JSON; none if
+// empty) and token as its bearer token (none if empty), and returns the
+// answer's status and body.
+func apiDo(t *testing.T, method, url, token, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return resp.StatusCode, b
+}
+
+// logRec is one JSON log line of the daemon.
+type logRec = proctest.Rec
+
+// daemonProc is a poolnsd process whose JSON log the test reads.
+type daemonProc struct {
+	*proctest.Proc
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdout *lockedBuffer // what it printed
+}
+
+// lockedBuffer is a buffer that a process writes and the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startDaemon starts poolnsd serve in dir with args.
+func startDaemon(t *testing.T, dir string, args ...string) *daemonProc {
+	t.Helper()
+	return startDaemonEnv(t, dir, nil, args...)
+}
+
+// startDaemonEnv starts poolnsd serve in dir with args and extra
+// environment variables (KEY=value).
+func startDaemonEnv(t *testing.T, dir string, env []string, args ...string) *daemonProc {
+	t.Helper()
+	return startProc(t, dir, env, "serve", args...)
+}
+
+// startProc starts poolnsd's subcommand sub (serve, demo) in dir with args
+// and extra environment variables; its standard output goes to p.stdout.
+// The process is killed at the end of the test if it still runs, and its
+// log is printed if the test failed.
+func startProc(t *testing.T, dir string, env []string, sub string, args ...string) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{sub}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(testEnv(), env...)
+	stdout := &lockedBuffer{}
+	cmd.Stdout = stdout
+	pr, err := proctest.Start(cmd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &daemonProc{Proc: pr, t: t, cmd: cmd, stdout: stdout}
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("poolnsd serve %q log:\n%s", args, p.Log())
+		}
+	})
+	return p
+}
+
+// cursor counts the log lines seen so far: waitLog looks only after it.
+func (p *daemonProc) cursor() int { return p.Cursor() }
+
+// hup sends p SIGHUP and waits for the first log record after it that
+// match satisfies.
+func (p *daemonProc) hup(what string, match func(logRec) bool) logRec {
+	p.t.Helper()
+	from := p.cursor()
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		p.t.Fatal(err)
+	}
+	r, _ := p.waitLog(from, what, match)
+	return r
+}
+
+// waitLog waits for the first log record after line from that match
+// satisfies, and returns it with the index after it.
+func (p *daemonProc) waitLog(from int, what string, match func(logRec) bool) (logRec, int) {
+	p.t.Helper()
+	r, next, err := p.Wait(from, waitLimit, match)
+	switch err {
+	case nil:
+		return r, next
+	case proctest.ErrExited:
+		p.t.Fatalf("poolnsd exited (code %d) before logging %s", p.ExitCode(), what)
+	default:
+		p.t.Fatalf("poolnsd did not log %s within %v", what, waitLimit)
+	}
+	return nil, next
+}
+
+var msgIs = proctest.MsgIs
+
+// waitExit waits up to limit for the process to exit and returns its code.
+func (p *daemonProc) waitExit(limit time.Duration) int {
+	p.t.Helper()
+	code, err := p.WaitExit(limit)
+	if err != nil {
+		p.t.Fatalf("poolnsd did not exit within %v", limit)
+	}
+	return code
+}
+
+// ready waits for the ready line and returns the DNS address.
+func (p *daemonProc) ready() (string, logRec) {
+	p.t.Helper()
+	r, _ := p.waitLog(0, "ready", msgIs("ready"))
+	addrs, _ := r["dns"].([]any)
+	if len(addrs) == 0 {
+		p.t.Fatalf("ready line without DNS addresses: %v", r)
+	}
+	return addrs[0].(string), r
+}
+
+// query asks addr for name/qtype over UDP.
+func query(t *testing.T, addr, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(1232, false)
+	c := &dns.Client{Net: "udp", Timeout: 3 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("query %s %s: %v", name, dns.TypeToString[qtype], err)
+	}
+	return r
+}
+
+// addrsOf returns the sorted A addresses of an answer that must be NOERROR.
+func addrsOf(t *testing.T, addr, name string) []string {
+	t.Helper()
+	r := query(t, addr, name, dns.TypeA)
+	if r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("%s A: %s, want NOERROR", name, dns.RcodeToString[r.Rcode])
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// daemonDir makes a working directory with a zones directory holding zone
+// and a config file (JSON logs, DNS on a free port of 127.0.0.1) plus the
+// extra YAML lines.
+func daemonDir(t *testing.T, zone string, extra ...string) string {
+	dir := t.TempDir()
+	writeFile(t, dir, "zones/pool.example.zone", zone)
+	cfg := []string{
+		`dns:`,
+		`  listen: ["127.0.0.1:0"]`,
+		`  udp_sockets: 2`,
+		`http:`,
+		`  listen: "127.0.0.1:0"`,
+		`zones: zones`,
+		`data: data`,
+		`log:`,
+		`  level: debug`,
+		`  format: json`,
+	}
+	writeFile(t, dir, "poolnsd.yaml", strings.Join(append(cfg, extra...), "\n")+"\n")
+	return dir
+}
+
+// zoneWith is goodZone with the web pool's elements replaced by pes.
+func zoneWith(pes ...string) string {
+	z := goodZone[:strings.Index(goodZone, "web    PE")]
+	for _, pe := range pes {
+		z += "web    PE " + pe + "\n"
+	}
+	return z
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	dir := daemonDir(t, goodZone)
+
+	// Registrations from before the start: one live, one whose lease ended
+	// while poolnsd was down, one that ends soon after the start.
+	st, err := store.Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	regID := st.RegistrarID()
+	now := time.Now()
+	el := func(id uint32, label, addr string, expires time.Time) *handlespace.Element {
+		return &handlespace.Element{ID: id, Label: label, Addrs: []netip.Addr{netip.MustParseAddr(addr)},
+			Port: 80, Expires: expires, Home: regID}
+	}
+	for _, x := range []struct {
+		pool string
+		e    *handlespace.Element
+	}{
+		{"reg.pool.example.", el(1, "pe1", "192.0.2.101", now.Add(time.Hour))},
+		{"old.pool.example.", el(2, "pe2", "192.0.2.102", now.Add(-time.Hour))},
+		// Long enough for a start on a loaded machine.
+		{"tmp.pool.example.", el(3, "pe3", "192.0.2.103", now.Add(8*time.Second))},
+	} {
+		if err := st.PutElement(x.pool, x.e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	p := startDaemon(t, dir)
+	addr, ready := p.ready()
+	if ready["zones"] != 1.0 || ready["registrations"] != 2.0 || ready["registrar"] != handlespace.IDString(regID) {
+		t.Errorf("ready line %v: want 1 zone, 2 registrations, registrar %s", ready, handlespace.IDString(regID))
+	}
+	p.waitLog(0, "the expiry of old.pool.example.'s element", func(r logRec) bool {
+		return r.Str("msg") == "registration expired while stopped" && r.Str("pool") == "old.pool.example."
+	})
+
+	t.Run("SOA", func(t *testing.T) {
+		r := query(t, addr, "pool.example.", dns.TypeSOA)
+		if r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 1 {
+			t.Fatalf("pool.example. SOA: %s AA=%v, %d answers, want NOERROR, AA, the SOA:\n%v",
+				dns.RcodeToString[r.Rcode], r.Authoritative, len(r.Answer), r)
+		}
+		soa, ok := r.Answer[0].(*dns.SOA)
+		if !ok || soa.Ns != "ns1.pool.example." || soa.Mbox != "hostmaster.pool.example." || soa.Minttl != 5 {
+			t.Errorf("pool.example. SOA answer %v", r.Answer[0])
+		}
+	})
+	t.Run("pool A", func(t *testing.T) {
+		if got, want := addrsOf(t, addr, "web.pool.example."), []string{"10.0.0.1", "10.0.0.2"}; !slices.Equal(got, want) {
+			t.Errorf("web.pool.example. A = %v, want %v", got, want)
+		}
+	})
+	t.Run("registration from the store", func(t *testing.T) {
+		if got, want := addrsOf(t, addr, "reg.pool.example."), []string{"192.0.2.101"}; !slices.Equal(got, want) {
+			t.Errorf("reg.pool.example. A = %v, want %v", got, want)
+		}
+		if r := query(t, addr, "old.pool.example.", dns.TypeA); r.Rcode != dns.RcodeNameError {
+			t.Errorf("old.pool.example. A (lease ended while stopped): %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+		}
+	})
+	t.Run("lease expiry", func(t *testing.T) {
+		p.waitLog(0, "the expiry of tmp.pool.example.'s element", func(r logRec) bool {
+			return r.Str("msg") == "registration expired" && r.Str("pool") == "tmp.pool.example." && r.Str("element") == "00000003"
+		})
+		if r := query(t, addr, "tmp.pool.example.", dns.TypeA); r.Rcode != dns.RcodeNameError {
+			t.Errorf("tmp.pool.example. A after its lease: %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+		}
+	})
+
+	t.Run("bad file keeps the old zones", func(t *testing.T) {
+		from := p.cursor()
+		writeFile(t, dir, "zones/pool.example.zone", badZone)
+		r, _ := p.waitLog(from, "the zone error", func(r logRec) bool {
+			return r.Str("level") == "ERROR" && strings.Contains(r.Str("err"), "pool.example.zone:7:")
+		})
+		if !strings.HasPrefix(r.Str("err"), filepath.Join("zones", "pool.example.zone")+":7:") {
+			t.Errorf("error line %q does not start with the file:line", r.Str("err"))
+		}
+		if got, want := addrsOf(t, addr, "web.pool.example."), []string{"10.0.0.1", "10.0.0.2"}; !slices.Equal(got, want) {
+			t.Errorf("web.pool.example. A after a bad reload = %v, want the old %v", got, want)
+		}
+	})
+	t.Run("fixed file is loaded", func(t *testing.T) {
+		from := p.cursor()
+		writeFile(t, dir, "zones/pool.example.zone", zoneWith("10.0.0.1:8080", "10.0.0.3:8080"))
+		// The watcher reloads the file once its writer has closed it: the
+		// first reload reads all of it.
+		want := []string{"10.0.0.1", "10.0.0.3"}
+		p.waitLog(from, "a reload with "+strings.Join(want, ", "), msgIs("zones reloaded"))
+		if got := addrsOf(t, addr, "web.pool.example."); !slices.Equal(got, want) {
+			t.Errorf("web.pool.example. A after the first reload = %v, want %v", got, want)
+		}
+		if got, want := addrsOf(t, addr, "reg.pool.example."), []string{"192.0.2.101"}; !slices.Equal(got, want) {
+			t.Errorf("reg.pool.example. A after a reload = %v, want %v (registrations survive reloads)", got, want)
+		}
+	})
+	t.Run("SIGHUP", func(t *testing.T) {
+		p.hup("the SIGHUP reload", func(r logRec) bool {
+			return r.Str("msg") == "zones reloaded" && r.Str("trigger") == "SIGHUP"
+		})
+	})
+	t.Run("second instance on the same data directory", func(t *testing.T) {
+		stdout, stderr, code := runPoolnsd(t, dir, "serve", "--log.format=text")
+		want := filepath.Join("data", store.File) + ": locked by another process (is another poolnsd using this data directory?)"
+		if code != exitRuntime || !strings.Contains(stderr, want) {
+			t.Errorf("second instance: exit %d, want %d; stderr lacks %q:\n%s%s", code, exitRuntime, want, stdout, stderr)
+		}
+	})
+	t.Run("SIGTERM", func(t *testing.T) {
+		from := p.cursor()
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.waitExit(shutdownGrace); code != exitOK {
+			t.Errorf("exit %d after SIGTERM, want 0", code)
+		}
+		p.waitLog(from, "stopped", msgIs("stopped"))
+	})
+
+	// The store holds what is left: the live registration only.
+	st, err = store.Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var left []string
+	st.Elements(func(pool string, e *handlespace.Element) error {
+		left = append(left, fmt.Sprintf("%s/%s", pool, handlespace.IDString(e.ID)))
+		return nil
+	})
+	if want := []string{"reg.pool.example./00000001"}; !slices.Equal(left, want) {
+		t.Errorf("store holds %q after the run, want %q", left, want)
+	}
+}
+
+// TestServeReloadWithoutWatch reloads on SIGHUP only.
+func TestServeReloadWithoutWatch(t *testing.T) {
+	t.Parallel()
+	dir := daemonDir(t, goodZone, "zones_watch: false")
+	p := startDaemon(t, dir)
+	addr, _ := p.ready()
+	writeFile(t, dir, "zones/pool.example.zone", zoneWith("10.0.0.4:8080"))
+	p.hup("the SIGHUP reload", msgIs("zones reloaded"))
+	if got, want := addrsOf(t, addr, "web.pool.example."), []string{"10.0.0.4"}; !slices.Equal(got, want) {
+		t.Errorf("web.pool.example. A after SIGHUP = %v, want %v", got, want)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.waitExit(shutdownGrace); code != exitOK {
+		t.Errorf("exit %d after SIGINT, want 0", code)
+	}
+}
+
+// TestServeStartFailures: a bad zone or an unusable data directory at
+// start is fatal (exit 3) and says why.
+func TestServeStartFailures(t *testing.T) {
+	t.Parallel()
+	t.Run("bad zone", func(t *testing.T) {
+		dir := daemonDir(t, badZone)
+		p := startDaemon(t, dir)
+		r, _ := p.waitLog(0, "the zone error", func(r logRec) bool { return r.Str("level") == "ERROR" })
+		if !strings.HasPrefix(r.Str("err"), filepath.Join("zones", "pool.example.zone")+":7:") {
+			t.Errorf("error %q does not start with the file:line", r.Str("err"))
+		}
+		if code := p.waitExit(waitLimit); code != exitRuntime {
+			t.Errorf("exit %d, want %d", code, exitRuntime)
+		}
+	})
+	t.Run("data directory under a file", func(t *testing.T) {
+		dir := daemonDir(t, goodZone)
+		writeFile(t, dir, "file", "x")
+		p := startDaemon(t, dir, "--data", "file/data")
+		r, _ := p.waitLog(0, "the store error", func(r logRec) bool { return r.Str("level") == "ERROR" })
+		if want := "data directory file/data: cannot create: mkdir file: not a directory"; r.Str("err") != want {
+			t.Errorf("error %q, want %q", r.Str("err"), want)
+		}
+		if code := p.waitExit(waitLimit); code != exitRuntime {
+			t.Errorf("exit %d, want %d", code, exitRuntime)
+		}
+	})
+}
