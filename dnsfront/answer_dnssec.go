@@ -2,8 +2,12 @@ package dnsfront
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
@@ -305,74 +309,351 @@ func sameTTL(run []dns.RR) []dns.RR {
 	return run
 }
 
-// The wire renderer signs the common answers itself: an A or AAAA answer of
-// a pool, or of an element's own name, to a DO query. Their RRset is read
-// back from the packed records into an RRset (no allocation), its
-// signatures come from the cache (made on a miss) and are appended packed,
-// owner a pointer to the question. The other kinds of signed answers take
-// the dns.Msg renderer.
+// The wire renderer signs pool and element answers itself, of every type
+// it writes (A, AAAA, SRV, URI, HTTPS, SVCB, NAPTR): it writes the reply as
+// without DO, with room left for the answer's signatures, then reads the
+// packed records back into RRsets (no allocation), finds their signatures
+// in the cache (made on a miss) and appends them packed: the answer's after
+// the answer, each additional RRset's (the SRV and HTTPS/SVCB targets'
+// addresses, the zone's own data) after it, as many as fit whole with their
+// signatures (RFC 4035 §3.1.1).
 
 // wireSigning says how the wire renderer writes a pool or element result
-// (without a CNAME chain) for req: unsigned (z nil, ok), signed by z (ok),
-// or not at all (!ok: a signed answer of a type it does not sign, which
-// the dns.Msg renderer writes). Without DO it costs one test.
+// (without a CNAME chain) for req: unsigned (z nil) or signed by z. ok is
+// always true: the wire renderer writes every such result, signed or not
+// (the dns.Msg renderer stays the fallback for a name it declines). Without
+// DO it costs one test.
 func (h *Handler) wireSigning(req *request, r *Result) (z *dnssec.Zone, ok bool) {
 	if !req.edns.do {
 		return nil, true
 	}
-	if z = h.signerOf(r); z == nil {
-		return nil, true
-	}
-	return z, r.Qtype == dns.TypeA || r.Qtype == dns.TypeAAAA
+	return h.signerOf(r), true
 }
 
-// renderWireDNSSEC is renderWire for an A or AAAA pool or element answer of
-// a zone that z signs: the records, then the RRSIGs of their RRset. It
-// returns false when a signature cannot be made (after logging why): the
-// dns.Msg renderer then tries, and answers SERVFAIL.
+// renderWireDNSSEC is renderWire for a pool or element answer of a zone
+// that z signs: the answer's records and their RRSIGs, then the additional
+// RRsets that fit, each followed by its RRSIGs. It returns false when a
+// signature cannot be made (after logging why): the dns.Msg renderer then
+// tries, and answers SERVFAIL.
 func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Result, z *dnssec.Zone) ([]byte, bool) {
-	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
-	b := appendQuestion(appendHeader(dst, req), req)
-	start := len(b)
-	ancount, scope := 0, -1
-	if r.Kind == KindElement {
-		ew := pw.wireOf(r.Elem)
-		if r.Qtype == dns.TypeA {
-			b, ancount = append(b, ew.a...), int(ew.na)
-		} else {
-			b, ancount = append(b, ew.aaaa...), int(ew.naaaa)
-		}
-	} else {
-		clientOf(&s.client, req)
-		scope = choose(s, r, &s.client, h.sites.Load())
-		b, ancount, _ = h.packPool(s, b, req, r, pw)
-		h.tallyWire(r, s)
+	// The unsigned answer, made to leave room for its RRSIGs (their size
+	// does not depend on what they sign): an answer that fits with them
+	// is whole, and one that does not is truncated (or, over TCP, cut) as
+	// an unsigned one would be. The additional records come after the
+	// RRSIGs, written below.
+	rq := *req
+	rq.maxSize -= z.SigsWireLen(2)
+	rq.noGlue = true
+	b, ancount, arcount, scope := h.renderSections(s, dst, &rq, r)
+	if ancount <= 0 {
+		return h.finish(req, b, len(dst), ancount, arcount, scope), true
 	}
-	if ancount > 0 {
-		// The records' owner is a pointer to the question's name.
+	// The clock is read once per reply (the UDP loop reads it once per
+	// batch): it costs more than a signature found in the cache.
+	now := req.now
+	if now.IsZero() {
+		now = z.Now()
+	}
+	// The answer: ancount records of one RRset, each owner a pointer to
+	// the question.
+	start := len(dst) + headerLen + req.qnameLen() + 4
+	end := start
+	for range ancount {
+		end += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[end+2+8:]))
+	}
+	sigs, slot := h.front.answer(s, z, req.qname, b[start:end], now)
+	if sigs == nil {
 		qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
-		s.set.ResetWire(qname, r.Qtype, binary.BigEndian.Uint32(b[start+2+4:])) // after owner, type, class
-		for off := start; off < len(b); {
+		s.set.ResetWire(qname, binary.BigEndian.Uint16(b[start+2:]), binary.BigEndian.Uint32(b[start+2+4:]))
+		for off := start; off < end; {
 			n := int(binary.BigEndian.Uint16(b[off+2+8:]))
 			s.set.Add(b[off+2+rrFixedLen : off+2+rrFixedLen+n])
 			off += 2 + rrFixedLen + n
 		}
-		sigs, err := z.SignSet(&s.set)
-		if err != nil {
+		var err error
+		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
 			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
 			return nil, false
 		}
-		b = sigs.AppendWire(b, ptrQuestion)
-		ancount += sigs.Len()
+		h.front.putAnswer(slot, s, z, req.qname, b[start:end], sigs)
 	}
-	return h.finish(req, b, len(dst), ancount, 0, scope), true
+	b = sigs.AppendWire(b, ptrQuestion)
+	n := ancount
+	ancount += sigs.Len()
+	arcount = 0
+	if r.Kind == KindPool && (r.Qtype == dns.TypeSRV || r.Qtype == dns.TypeHTTPS || r.Qtype == dns.TypeSVCB) && len(s.wires) >= n {
+		var err error
+		if b, arcount, err = h.signedGlue(s, b, req, r, z, now, start, n); err != nil {
+			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
+			return nil, false
+		}
+	}
+	return h.finish(req, b, len(dst), ancount, arcount, scope), true
+}
+
+// signedGlue appends the additional RRsets of an SRV, HTTPS or SVCB answer
+// whose n records start at b[start:], one per element of s.wires: each
+// target's A RRset, then its AAAA RRset, in policy order, each followed by
+// its RRSIGs, those that fit whole with them (RFC 4035 §3.1.1). It returns
+// b and the records appended.
+func (h *Handler) signedGlue(s *scratch, b []byte, req *request, r *Result, z *dnssec.Zone, now time.Time, start, n int) ([]byte, int, error) {
+	tgt := 2 + rrFixedLen + 6 // SRV: priority, weight, port
+	if r.Qtype != dns.TypeSRV {
+		tgt = svcTarget
+	}
+	budget := req.maxSize - len(b) - optLen(req)
+	poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
+	arcount := 0
+	// The least an RRset and its RRSIGs take: one A record, owner a
+	// pointer. Once the room left is less, nothing more fits.
+	least := 2 + 14 + z.SigsWireLen(2)
+	var own [2 + 64]byte // an RRSIG's owner: the glue's
+	off := start
+	for _, ew := range s.wires[:n] {
+		if budget < least {
+			break
+		}
+		target := off + tgt
+		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[off+2+8:]))
+		owner := own[:0]
+		if target <= maxPtr {
+			owner = binary.BigEndian.AppendUint16(owner, uint16(0xC000|target))
+		} else {
+			owner = append(owner, ew.srv[18:18+ew.labelLen]...)
+			owner = binary.BigEndian.AppendUint16(owner, uint16(0xC000|poolOff))
+		}
+		var err error
+		if b, budget, err = h.signedGlueSet(s, b, budget, &arcount, ew, ew.glueA, 14, target, poolOff, owner, z, now); err != nil {
+			return nil, 0, err
+		}
+		if b, budget, err = h.signedGlueSet(s, b, budget, &arcount, ew, ew.glueAAAA, 26, target, poolOff, owner, z, now); err != nil {
+			return nil, 0, err
+		}
+	}
+	return b, arcount, nil
+}
+
+// signedGlueSet appends one of signedGlue's RRsets (bodies: the records
+// without owner, size bytes each, at the name of ew, whose RRSIGs take
+// owner), with its RRSIGs, if they fit budget; it returns b, the budget
+// left, and adds the records appended to arcount.
+func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, ew *elemWire, bodies []byte, size, target, poolOff int, owner []byte, z *dnssec.Zone, now time.Time) ([]byte, int, error) {
+	if len(bodies) == 0 {
+		return b, budget, nil
+	}
+	need := glueSize(ew, bodies, size, target) + z.SigsWireLen(len(owner))
+	if need > budget {
+		return b, budget, nil
+	}
+	// The target's name, spelled out in the SRV record.
+	name := ew.srv[18:]
+	typ := binary.BigEndian.Uint16(bodies)
+	sigs := h.front.target(z, ew, typ, now)
+	if sigs == nil {
+		s.set.ResetWire(name, typ, binary.BigEndian.Uint32(bodies[4:]))
+		for i := 0; i+size <= len(bodies); i += size {
+			s.set.Add(bodies[i+rrFixedLen : i+size])
+		}
+		var err error
+		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
+			return nil, 0, err
+		}
+		h.front.putTarget(z, ew, typ, sigs)
+	}
+	b = appendGlue(b, ew, bodies, size, target, poolOff)
+	b = sigs.AppendWire(b, owner)
+	*arcount += len(bodies)/size + sigs.Len()
+	return b, budget - need, nil
+}
+
+// sigFront holds signatures in front of the signer's cache, for the wire
+// renderer's RRsets as it has them packed, found by a hash and a
+// comparison of bytes where the cache's lookup reads an RRset into
+// canonical form, sorts it and builds its key (several times as much for
+// an SRV answer of ten). It has two direct-mapped tables (a colliding
+// RRset takes the slot over), lock-free and bounded (frontSlots entries
+// each, every one holding its key's bytes and signatures that the cache
+// may have evicted: a few MiB at most):
+//
+//   - answers: keyed by the question's name (lower case) and the answer's
+//     records in any order (a weighted policy sends one RRset in many
+//     orders): the slot is chosen by the sum of the records' hashes, and
+//     the records are compared as a whole when in the entry's order, else
+//     one by one;
+//   - targets: an SRV or HTTPS/SVCB target's address records, keyed by
+//     the element's packed material (elemWire) and the type.
+//
+// A miss, or signatures due to be made again, goes to the cache, and what
+// it returns takes the slot. The hash is a cheap one (frontHash): what it
+// hashes is the server's own records, and a collision costs a lookup in
+// the cache, never a wrong signature.
+type sigFront struct {
+	seed    uint64
+	answers [frontSlots]atomic.Pointer[answerEntry]
+	targets [frontSlots]atomic.Pointer[targetEntry]
+}
+
+// frontSlots is the number of entries of each table: more than the RRsets
+// a busy zone's pools answer from, warm (bench/dnssec.sh's 100 pools of
+// ten make about 1 600 SRV and A answers).
+const frontSlots = 4096
+
+// maxFrontRecords is the most records of an answer that sigFront keeps
+// (its comparison marks them in a 64-bit word); bigger answers go to the
+// cache.
+const maxFrontRecords = 64
+
+// answerEntry is an answer RRset's signatures by the keys of z. It is
+// never changed once stored.
+type answerEntry struct {
+	z      *dnssec.Zone
+	name   string
+	ans    string   // the answer section as first sent
+	ends   []int    // the end of each record in ans
+	hashes []uint64 // the hash of each
+	sigs   *dnssec.Sigs
+}
+
+// targetEntry is the signatures of an element's address RRset of type
+// typ by the keys of z.
+type targetEntry struct {
+	z    *dnssec.Zone
+	ew   *elemWire
+	typ  uint16
+	sigs *dnssec.Sigs
+}
+
+func newSigFront() *sigFront {
+	return &sigFront{seed: maphash.Bytes(maphash.MakeSeed(), nil) | 1}
+}
+
+// frontHash hashes b, eight bytes at a time (the last eight overlapping
+// the word before them).
+func frontHash(seed uint64, b []byte) uint64 {
+	const m = 0x9E3779B97F4A7C15
+	h := (seed ^ uint64(len(b))) * m
+	if len(b) < 8 {
+		var w uint64
+		for i, c := range b {
+			w |= uint64(c) << (8 * i)
+		}
+		return fmix(h ^ w)
+	}
+	last := binary.LittleEndian.Uint64(b[len(b)-8:])
+	for ; len(b) > 8; b = b[8:] {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * m
+		h ^= h >> 29
+	}
+	return fmix(h ^ last)
+}
+
+// fmix mixes every bit of h into every other (MurmurHash3's finaliser):
+// the records of an answer differ in a few bytes, and the slot is taken
+// from the low bits of their hashes' sum.
+func fmix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xFF51AFD7ED558CCD
+	h ^= h >> 33
+	h *= 0xC4CEB9FE1A85EC53
+	return h ^ h>>33
+}
+
+// answer looks up the signatures of the answer section ans (records whose
+// owner is a pointer to the question, name) by the keys of z, fresh at
+// now. It returns them, or nil and the slot for putAnswer; the records'
+// hashes are left in s.hashes.
+func (f *sigFront) answer(s *scratch, z *dnssec.Zone, name string, ans []byte, now time.Time) (*dnssec.Sigs, int) {
+	hs := s.hashes[:0]
+	var sum uint64
+	for off := 0; off < len(ans); {
+		end := off + 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
+		h := frontHash(f.seed, ans[off:end])
+		hs = append(hs, h)
+		sum += h
+		off = end
+	}
+	s.hashes = hs
+	if len(hs) > maxFrontRecords {
+		return nil, -1
+	}
+	slot := int(fmix(frontHash(f.seed, []byte(name))^sum) % frontSlots)
+	e := f.answers[slot].Load()
+	if e == nil || e.z != z || len(e.hashes) != len(hs) || e.name != name || !e.sigs.Fresh(now) {
+		return nil, slot
+	}
+	if e.ans == string(ans) {
+		return e.sigs, slot // in the same order
+	}
+	// The same records in another order: each of ours matches one of the
+	// entry's not matched yet.
+	var used uint64
+	off := 0
+	for _, h := range hs {
+		end := off + 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
+		rec := ans[off:end]
+		off = end
+		found := false
+		for j, eh := range e.hashes {
+			if eh != h || used&(1<<j) != 0 {
+				continue
+			}
+			start := 0
+			if j > 0 {
+				start = e.ends[j-1]
+			}
+			if e.ans[start:e.ends[j]] == string(rec) {
+				used |= 1 << j
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, slot
+		}
+	}
+	return e.sigs, slot
+}
+
+// putAnswer stores the signatures of ans in slot, after answer said it
+// had none (s.hashes as answer left them). It allocates: only on a miss.
+func (f *sigFront) putAnswer(slot int, s *scratch, z *dnssec.Zone, name string, ans []byte, sigs *dnssec.Sigs) {
+	if slot < 0 {
+		return
+	}
+	e := &answerEntry{z: z, name: name, ans: string(ans), hashes: slices.Clone(s.hashes), sigs: sigs, ends: make([]int, 0, len(s.hashes))}
+	for off := 0; off < len(ans); {
+		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
+		e.ends = append(e.ends, off)
+	}
+	f.answers[slot].Store(e)
+}
+
+func (f *sigFront) targetSlot(ew *elemWire, typ uint16) *atomic.Pointer[targetEntry] {
+	return &f.targets[fmix(f.seed^uint64(uintptr(unsafe.Pointer(ew)))^uint64(typ))%frontSlots]
+}
+
+// target returns the signatures of element ew's address RRset of type typ
+// by the keys of z, fresh at now; nil if the table has none. The packed
+// material of an element never changes (a changed element is packed
+// anew), so the pointer is the key.
+func (f *sigFront) target(z *dnssec.Zone, ew *elemWire, typ uint16, now time.Time) *dnssec.Sigs {
+	e := f.targetSlot(ew, typ).Load()
+	if e == nil || e.z != z || e.ew != ew || e.typ != typ || !e.sigs.Fresh(now) {
+		return nil
+	}
+	return e.sigs
+}
+
+// putTarget stores the signatures of an element's address RRset.
+func (f *sigFront) putTarget(z *dnssec.Zone, ew *elemWire, typ uint16, sigs *dnssec.Sigs) {
+	f.targetSlot(ew, typ).Store(&targetEntry{z: z, ew: ew, typ: typ, sigs: sigs})
 }
 
 // ptrQuestion is a compression pointer to the question's name.
 var ptrQuestion = []byte{ptrQname >> 8, ptrQname & 0xFF}
 
-// writeWireDNSSEC is writeWire for a signed A or AAAA pool or element
-// answer (renderWireDNSSEC), and reports whether it wrote it.
+// writeWireDNSSEC is writeWire for a signed pool or element answer
+// (renderWireDNSSEC), and reports whether it wrote it.
 func (h *Handler) writeWireDNSSEC(w dns.ResponseWriter, req *request, r *Result, z *dnssec.Zone) bool {
 	if strings.IndexByte(req.q.Name, '\\') >= 0 {
 		return false

@@ -381,6 +381,9 @@ func appendSvcb(b []byte, req *request, wires []*elemWire, qt uint16, atPool boo
 		binary.BigEndian.PutUint16(b[off+2:], qt)
 		binary.BigEndian.PutUint16(b[off+svcTarget-2:], uint16(min(rank+1, 0xFFFF)))
 	}
+	if req.noGlue {
+		return b, len(wires), 0
+	}
 	arcount := 0
 	target := start + svcTarget
 	for _, ew := range wires {

@@ -264,9 +264,17 @@ func (h *Handler) writeWire(w dns.ResponseWriter, req *request, r *Result) bool 
 // renderWire appends the reply to req of a pool or element result to dst,
 // choosing elements with s's working memory.
 func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []byte {
+	b, ancount, arcount, scope := h.renderSections(s, dst, req, r)
+	return h.finish(req, b, len(dst), ancount, arcount, scope)
+}
+
+// renderSections appends the header, question, answer and additional
+// records of renderWire's reply to dst and returns them with the section
+// counts (ancount -1: does not fit) and the ECS scope, for finish.
+func (h *Handler) renderSections(s *scratch, dst []byte, req *request, r *Result) (b []byte, ancount, arcount, scope int) {
 	pw := r.Pool.Memo(buildPoolWire).(*poolWire)
-	b := appendQuestion(appendHeader(dst, req), req)
-	ancount, arcount, scope := 0, 0, -1
+	b = appendQuestion(appendHeader(dst, req), req)
+	scope = -1
 	switch {
 	case r.Kind == KindElement:
 		ew := pw.wireOf(r.Elem)
@@ -289,7 +297,7 @@ func (h *Handler) renderWire(s *scratch, dst []byte, req *request, r *Result) []
 		b, ancount, arcount = h.packPool(s, b, req, r, pw)
 		h.tallyWire(r, s)
 	}
-	return h.finish(req, b, len(dst), ancount, arcount, scope)
+	return b, ancount, arcount, scope
 }
 
 // packPool appends the records of the elements in s.picks, in policy
@@ -400,6 +408,9 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
+	}
+	if req.noGlue {
+		return b, len(wires), 0
 	}
 	arcount := 0
 	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)

@@ -16,10 +16,26 @@ import (
 // process. P-256 key.
 func BenchmarkServeLoopSigned(b *testing.B) {
 	signer, _ := newTestSigner(b, dns.ECDSAP256SHA256)
-	h := NewHandler(newTestSpace(b, nearPool()), Config{Sites: testSiteMap(b), Signer: signer})
+	// ten and tenw are bench/dnssec.sh's pools: rr and wrand over 10
+	// elements, SRV of all 10 (wrand: one RRset, sent in many orders).
+	ten := bigPool(10, 5)
+	ten.Handle, ten.Spec.Policy, ten.Spec.Service = "ten", "rr", "_http._tcp"
+	tenw := bigPool(10, 5)
+	tenw.Handle, tenw.Spec.Policy = "tenw", "wrand"
+	for i, e := range tenw.Elements {
+		e.Weight = uint32(i + 1)
+	}
+	h := NewHandler(newTestSpace(b, nearPool(), ten, tenw), Config{Sites: testSiteMap(b), Signer: signer})
 	u := loopFor(b, h)
 	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
-	for _, c := range serveCases {
+	cases := append(serveCases[:len(serveCases):len(serveCases)], struct {
+		name  string
+		qtype uint16
+	}{"_http._tcp.ten.pool.test.", dns.TypeSRV}, struct {
+		name  string
+		qtype uint16
+	}{"tenw.pool.test.", dns.TypeSRV})
+	for _, c := range cases {
 		for _, do := range []bool{false, true} {
 			m := new(dns.Msg)
 			m.SetQuestion(c.name, c.qtype)

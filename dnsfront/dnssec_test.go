@@ -309,8 +309,8 @@ func TestSignedAnswers(t *testing.T) {
 
 // TestSignedPoolAnswersFollowHealth: pool answers are signed as they are
 // chosen: each new RRset once (a cache miss), a repeated one from the cache
-// (a hit); an element that goes down leaves the answers, whose new RRsets
-// are signed.
+// (no signature made); an element that goes down leaves the answers, whose
+// new RRsets are signed.
 func TestSignedPoolAnswersFollowHealth(t *testing.T) {
 	signer, key := newTestSigner(t, dns.ED25519)
 	hs := newSignedSpace(t, 3)
@@ -335,8 +335,8 @@ func TestSignedPoolAnswersFollowHealth(t *testing.T) {
 		if !seen[set] && after.Misses == before.Misses {
 			t.Errorf("a new RRset %s: no signature made (%+v)", set, after)
 		}
-		if seen[set] && after.Hits == before.Hits {
-			t.Errorf("the RRset %s again: not from the cache (%+v)", set, after)
+		if seen[set] && after.Misses != before.Misses {
+			t.Errorf("the RRset %s again: signed again (%+v)", set, after)
 		}
 		seen[set] = true
 		return set
@@ -454,46 +454,143 @@ func TestSignedOverUDPLoop(t *testing.T) {
 	}
 }
 
-// TestSignedWireMatchesMsg: the wire renderer's signed A and AAAA answers
-// (pool and element) are the dns.Msg renderer's, record for record.
+// msgRendered is the reply of the dns.Msg renderer (writeDNSSEC) to a DO
+// query of h, signed by z: what the wire renderer's signed answers must
+// match.
+func msgRendered(t *testing.T, h *Handler, z *dnssec.Zone, name string, qtype uint16, tcp bool, size int) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(uint16(size), true)
+	w := newRecorder(tcp)
+	req := newRequest(w, m, false, nil)
+	req.prot = h.prot.Load()
+	req.setMaxSize(h.udpSize)
+	req.qname = lower(name)
+	var res Result
+	Lookup(h.src.View(), name, req.qname, qtype, &res)
+	h.writeDNSSEC(w, &req, &res, z, true)
+	if w.err != nil || w.msg == nil {
+		t.Fatalf("%s: dns.Msg renderer: %v", name, w.err)
+	}
+	return w.msg
+}
+
+// TestSignedWireMatchesMsg: the wire renderer's signed answers of every
+// type it writes (pool and element A and AAAA; pool SRV, URI, HTTPS, SVCB,
+// S-NAPTR and U-NAPTR) are the dns.Msg renderer's, record for record, the
+// signed additional RRsets included, in any letter case.
 func TestSignedWireMatchesMsg(t *testing.T) {
 	signer, key := newTestSigner(t, dns.ECDSAP256SHA256)
-	wire := NewHandler(newSignedSpace(t, 3), Config{Signer: signer})
-	msg := NewHandler(newSignedSpace(t, 3), Config{Signer: signer})
 	z := signer.Zone("pool.test.")
-	for range 5 {
-		for _, q := range []struct {
-			name  string
-			qtype uint16
-		}{{"web.pool.test.", dns.TypeA}, {"Web.Pool.Test.", dns.TypeAAAA}, {"w4.web.pool.test.", dns.TypeA}, {"W4.web.pool.test.", dns.TypeAAAA}} {
-			for _, tcp := range []bool{false, true} {
-				a := queryDO(t, wire, q.name, q.qtype, tcp, 1232, true)
-				checkSigs(t, a, key, nil)
-				m := new(dns.Msg)
-				m.SetQuestion(q.name, q.qtype)
-				m.SetEdns0(1232, true)
-				w := newRecorder(tcp)
-				req := newRequest(w, m, false, nil)
-				req.prot = msg.prot.Load()
-				req.setMaxSize(msg.udpSize)
-				req.qname = lower(q.name)
-				var res Result
-				Lookup(msg.src.View(), q.name, req.qname, q.qtype, &res)
-				msg.writeDNSSEC(w, &req, &res, z, true)
-				if w.err != nil || w.msg == nil {
-					t.Fatalf("%s: dns.Msg renderer: %v", q.name, w.err)
-				}
-				b := w.msg
-				// Owners differ in case only: the wire renderer's point to
-				// the question.
-				got := strings.ToLower(strings.Join(sectionText(a.Answer), "\n"))
-				if want := strings.ToLower(strings.Join(sectionText(b.Answer), "\n")); got != want {
-					t.Errorf("%s %s tcp %v: wire renderer\n%s\ndns.Msg renderer\n%s", q.name, dns.Type(q.qtype), tcp, got, want)
-				}
-				if a.Rcode != b.Rcode || a.Authoritative != b.Authoritative || len(a.Ns) != len(b.Ns) || len(a.Extra) != len(b.Extra) {
-					t.Errorf("%s: headers or sections differ:\n%v\n%v", q.name, a, b)
+	type q struct {
+		name  string
+		qtype uint16
+	}
+	for _, c := range []struct {
+		space func() *handlespace.Handlespace
+		qs    []q
+	}{
+		{func() *handlespace.Handlespace { return newSignedSpace(t, 3) }, []q{
+			{"web.pool.test.", dns.TypeA}, {"Web.Pool.Test.", dns.TypeAAAA}, {"w4.web.pool.test.", dns.TypeA},
+			{"W4.web.pool.test.", dns.TypeAAAA}, {"web.pool.test.", dns.TypeSRV}, {"_HTTP._tcp.Web.pool.test.", dns.TypeSRV},
+			{"_http._tcp.web.pool.test.", dns.TypeURI}, {"big.pool.test.", dns.TypeSRV},
+		}},
+		{func() *handlespace.Handlespace { return newSvcSpace(t) }, []q{
+			{"H.Pool.TEST.", dns.TypeHTTPS}, {"_8080._foo.h.pool.test.", dns.TypeSVCB}, {"_FOO.H.pool.test.", dns.TypeSVCB},
+			{"_8443._https.hs.pool.test.", dns.TypeHTTPS}, {"s.pool.test.", dns.TypeNAPTR}, {"U.pool.test.", dns.TypeNAPTR},
+			{"_http._tcp.u.pool.test.", dns.TypeURI}, {"_foo._tcp.h.pool.test.", dns.TypeSRV},
+		}},
+	} {
+		wire := NewHandler(c.space(), Config{Signer: signer})
+		msg := NewHandler(c.space(), Config{Signer: signer})
+		for range 5 {
+			for _, q := range c.qs {
+				for _, tcp := range []bool{false, true} {
+					where := fmt.Sprintf("%s %s tcp %v", q.name, dns.Type(q.qtype), tcp)
+					a := queryDO(t, wire, q.name, q.qtype, tcp, 4096, true)
+					checkSigs(t, a, key, func(rrsetKey) bool { return true })
+					if len(a.Answer) < 2 || a.Rcode != dns.RcodeSuccess {
+						t.Fatalf("%s: %v", where, a)
+					}
+					b := msgRendered(t, msg, z, q.name, q.qtype, tcp, 4096)
+					// Owners differ in case only: the wire renderer's point to
+					// the question.
+					for i, sec := range [][2][]dns.RR{{a.Answer, b.Answer}, {a.Ns, b.Ns}, {a.Extra, b.Extra}} {
+						got, want := lowerText(sec[0]), lowerText(sec[1])
+						if got != want {
+							t.Errorf("%s: section %d: wire renderer\n%s\ndns.Msg renderer\n%s", where, i, got, want)
+						}
+					}
+					if a.Rcode != b.Rcode || a.Authoritative != b.Authoritative || a.Truncated != b.Truncated {
+						t.Errorf("%s: headers differ:\n%v\n%v", where, a, b)
+					}
 				}
 			}
+		}
+	}
+}
+
+// lowerText is a section's records in lower case, sorted, one a line.
+func lowerText(rrs []dns.RR) string {
+	lines := sectionText(rrs)
+	for i, l := range lines {
+		lines[i] = strings.ToLower(l)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestSignedWireFits: a signed wire answer too big for the client's UDP
+// size keeps its answer and signatures whole, with as many additional
+// RRsets as fit with their own (each one signed), or is truncated when the
+// answer and its signatures do not fit; no reply is over the size.
+func TestSignedWireFits(t *testing.T) {
+	signer, key := newTestSigner(t, dns.ECDSAP256SHA256)
+	h := NewHandler(newSvcSpace(t, bigSvcPool(12)), Config{Signer: signer})
+	h40 := NewHandler(newSignedSpace(t, 40), Config{Signer: signer})
+	all := func(rrsetKey) bool { return true }
+	seen := map[string]int{}
+	for _, c := range []struct {
+		h     *Handler
+		name  string
+		qtype uint16
+	}{
+		{h, "bs.pool.test.", dns.TypeHTTPS}, {h, "_99._foo.bs.pool.test.", dns.TypeSVCB}, {h, "bs.pool.test.", dns.TypeNAPTR},
+		{h40, "big.pool.test.", dns.TypeSRV}, {h40, "_http._tcp.big.pool.test.", dns.TypeSRV}, {h40, "web.pool.test.", dns.TypeSRV},
+	} {
+		full := queryDO(t, c.h, c.name, c.qtype, true, 4096, true)
+		checkSigs(t, full, key, all)
+		answer := 0 // the answer and its RRSIGs, on the wire
+		for _, rr := range full.Answer {
+			answer += dns.Len(rr) - len(c.name) + 1 // owner: a pointer
+		}
+		for size := 512; size <= 1400; size += 37 {
+			where := fmt.Sprintf("%s %s in %d bytes", c.name, dns.Type(c.qtype), size)
+			m := queryDO(t, c.h, c.name, c.qtype, false, size, true) // checks the size
+			checkSigs(t, m, key, all)
+			fits := 12+len(c.name)+1+4+answer+11 <= min(size, c.h.udpSize)
+			switch {
+			case fits && (m.Truncated || len(m.Answer) != len(full.Answer)):
+				t.Errorf("%s: TC %v, %d answer records; want %d (the answer takes %d bytes)", where, m.Truncated, len(m.Answer), len(full.Answer), answer)
+			case !fits && (!m.Truncated || len(m.Answer)+len(m.Extra) > 1):
+				t.Errorf("%s: TC %v, %d answer records; want TC and none", where, m.Truncated, len(m.Answer))
+			case fits && len(m.Extra) > len(full.Extra):
+				t.Errorf("%s: %d additional records, over the %d of TCP", where, len(m.Extra), len(full.Extra))
+			}
+			switch {
+			case m.Truncated:
+				seen["truncated"]++
+			case len(m.Extra) < len(full.Extra) && len(m.Extra) > 1:
+				seen["some additional RRsets"]++
+			case len(m.Extra) == len(full.Extra):
+				seen["whole"]++
+			}
+		}
+	}
+	for _, k := range []string{"truncated", "some additional RRsets", "whole"} {
+		if seen[k] == 0 {
+			t.Errorf("no reply %s: the sizes do not test it", k)
 		}
 	}
 }
@@ -533,5 +630,80 @@ func TestSignedConcurrent(t *testing.T) {
 	}
 	for range 8 {
 		<-done
+	}
+}
+
+// TestSigFront: the table in front of the signature cache finds an
+// answer's signatures for the same records in any order, and for nothing
+// else: not a subset or superset, not the same records with other
+// multiplicities, not another name, not other keys.
+func TestSigFront(t *testing.T) {
+	signer, _ := newTestSigner(t, dns.ECDSAP256SHA256)
+	other, _ := newTestSigner(t, dns.ECDSAP256SHA256)
+	z, z2 := signer.Zone("pool.test."), other.Zone("pool.test.")
+	sigs, err := z.Sign([]dns.RR{mustRRs(t, "web.pool.test. 5 IN A 10.0.0.1")[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ans packs A records of the last octets given, owners a pointer.
+	ans := func(octets ...byte) []byte {
+		var b []byte
+		for _, o := range octets {
+			b = appendRR(b, ptrQname, dns.TypeA, 5, []byte{10, 0, 0, o})
+		}
+		return b
+	}
+	now := time.Now()
+	var s scratch
+	f := newSigFront()
+	if g, slot := f.answer(&s, z, "web.pool.test.", ans(1, 2, 3), now); g != nil {
+		t.Fatal("a hit in an empty table")
+	} else {
+		f.putAnswer(slot, &s, z, "web.pool.test.", ans(1, 2, 3), sigs)
+	}
+	for _, c := range []struct {
+		what string
+		z    *dnssec.Zone
+		name string
+		ans  []byte
+		hit  bool
+	}{
+		{"the same", z, "web.pool.test.", ans(1, 2, 3), true},
+		{"another order", z, "web.pool.test.", ans(3, 1, 2), true},
+		{"another order", z, "web.pool.test.", ans(2, 3, 1), true},
+		{"a subset", z, "web.pool.test.", ans(1, 2), false},
+		{"a superset", z, "web.pool.test.", ans(1, 2, 3, 4), false},
+		{"one other record", z, "web.pool.test.", ans(1, 2, 4), false},
+		{"a record twice", z, "web.pool.test.", ans(1, 2, 2), false},
+		{"another name", z, "api.pool.test.", ans(1, 2, 3), false},
+		{"other keys", z2, "web.pool.test.", ans(1, 2, 3), false},
+	} {
+		g, _ := f.answer(&s, c.z, c.name, c.ans, now)
+		if (g != nil) != c.hit {
+			t.Errorf("%s: hit %v, want %v", c.what, g != nil, c.hit)
+		}
+	}
+	// Duplicates count: an entry with a record twice matches only that.
+	g, slot := f.answer(&s, z, "dup.pool.test.", ans(1, 1, 2), now)
+	if g != nil {
+		t.Fatal("a hit for a new name")
+	}
+	f.putAnswer(slot, &s, z, "dup.pool.test.", ans(1, 1, 2), sigs)
+	if g, _ := f.answer(&s, z, "dup.pool.test.", ans(1, 2, 1), now); g == nil {
+		t.Error("the same records with a duplicate, in another order: a miss")
+	}
+	if g, _ := f.answer(&s, z, "dup.pool.test.", ans(1, 2, 2), now); g != nil {
+		t.Error("other multiplicities: a hit")
+	}
+	// Signatures due to be made again are not served from the table.
+	if g, _ := f.answer(&s, z, "web.pool.test.", ans(1, 2, 3), now.Add(dnssec.DefaultValidity)); g != nil {
+		t.Error("a hit for signatures due to be made again")
+	}
+	// Address RRsets of targets: by element and type.
+	ew1, ew2 := &elemWire{}, &elemWire{}
+	f.putTarget(z, ew1, dns.TypeA, sigs)
+	if f.target(z, ew1, dns.TypeA, now) == nil || f.target(z2, ew1, dns.TypeA, now) != nil ||
+		f.target(z, ew2, dns.TypeA, now) != nil || f.target(z, ew1, dns.TypeAAAA, now) != nil {
+		t.Error("targets: a hit for another RRset, or a miss for the same")
 	}
 }

@@ -29,11 +29,16 @@
 //     9460) and NAPTR (S-NAPTR, U-NAPTR) pool answers, and the naming
 //     rule of the pools' SVCB names.
 //   - answer_dnssec.go signs the answers to DO queries of the zones that
-//     Config.Signer has keys for: A and AAAA pool and element answers on
-//     the wire renderer, every other kind on the dns.Msg renderer (the
-//     reply built as unsigned, then each RRset followed by its RRSIGs,
-//     negative answers as compact denials, RFC 9824). Without DO nothing
-//     changes but for the DNSKEY RRset at a signed apex.
+//     Config.Signer has keys for: pool and element answers of every type
+//     on the wire renderer (the packed answer read back as an RRset, its
+//     RRSIGs appended packed, then the SRV and HTTPS/SVCB targets'
+//     address RRsets, each with its own, as many as fit; the signatures
+//     found through a small lock-free table keyed by the packed records,
+//     sigFront, in front of the signer's cache), every other kind on the
+//     dns.Msg renderer (the reply built as unsigned, then each RRset
+//     followed by its RRSIGs, negative answers as compact denials, RFC
+//     9824). Without DO nothing changes but for the DNSKEY RRset at a
+//     signed apex.
 //   - tally.go counts each pool answer by its first element for the status
 //     page (Config.Answers, package history): one atomic add on a counter
 //     of the serving loop's own (internal/tally), found through the slot

@@ -32,6 +32,7 @@ type Handler struct {
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
 	sign     Signer                      // nil: no zone is signed (answer_dnssec.go)
+	front    *sigFront                   // signatures the wire renderer found, when sign is set
 	// cookieCounts counts queries with a COOKIE option, by status.
 	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
@@ -54,6 +55,7 @@ type scratch struct {
 	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
 	tally  *tallyState  // the answer tally's counting (tally.go), nil: none
 	first  *elemWire    // packPool's: the first pick's packed records, for the tally
+	hashes []uint64     // its records' hashes (sigFront)
 }
 
 // NewHandler returns a handler serving src.
@@ -68,6 +70,9 @@ func NewHandler(src Source, cfg Config) *Handler {
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer,
 		current: cfg.Current}
 	h.queryLog.Store(cfg.QueryLog)
+	if h.sign != nil {
+		h.front = newSigFront()
+	}
 	h.tally = cfg.Answers
 	h.SetSites(cfg.Sites)
 	h.SetProtections(cfg.Protect)
@@ -279,7 +284,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 	if h.sign != nil && (req.edns.do || req.q.Qtype == dns.TypeDNSKEY) {
 		if z := h.signerOf(res); z != nil {
 			if req.edns.do && (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 &&
-				(res.Qtype == dns.TypeA || res.Qtype == dns.TypeAAAA) && h.writeWireDNSSEC(w, req, res, z) {
+				h.writeWireDNSSEC(w, req, res, z) {
 				return
 			}
 			h.writeDNSSEC(w, req, res, z, req.edns.do)

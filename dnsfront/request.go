@@ -26,6 +26,7 @@ type request struct {
 	client  netip.AddrPort // the query's source
 	edns    edns
 	maxSize int       // largest reply we may send
+	noGlue  bool      // SRV and HTTPS/SVCB answers without their additional records (the signer writes them)
 	logq    bool      // the query log was on when the query came
 	tsig    *dns.TSIG // the query's verified TSIG: the reply is signed
 

@@ -243,16 +243,25 @@ func nameLen(b []byte, off int) (int, bool) {
 	}
 }
 
-// lowerName lowercases an uncompressed wire name in place.
+// lowerName lowercases an uncompressed wire name in place: b is the
+// name's bytes, the root label's included. Length bytes (at most 63) are
+// below 'A', so every byte can be treated alike, eight at a time.
 func lowerName(b []byte) {
-	for i := 0; i < len(b) && b[i] != 0; {
-		l := int(b[i])
-		for j := i + 1; j <= i+l && j < len(b); j++ {
-			if c := b[j]; 'A' <= c && c <= 'Z' {
-				b[j] = c + 'a' - 'A'
-			}
+	const ones = 0x0101010101010101
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		h := x & (0x7F * ones)
+		ge := h + (0x80-'A')*ones   // high bit: at least 'A' (no carry out of a byte)
+		gt := h + (0x80-'Z'-1)*ones // high bit: above 'Z'
+		if m := ge &^ gt &^ x & (0x80 * ones); m != 0 {
+			binary.LittleEndian.PutUint64(b, x|m>>2) // 0x80>>2: the case bit
 		}
-		i += l + 1
+		b = b[8:]
+	}
+	for i, c := range b {
+		if c-'A' < 26 {
+			b[i] = c + 'a' - 'A'
+		}
 	}
 }
 

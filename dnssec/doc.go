@@ -25,7 +25,11 @@
 //     (RRset.ResetWire with the question's name, then Add for each record,
 //     exactly as sent: SRV priority and weight included), and
 //     Sigs.AppendWire(buf, []byte{0xC0, 0x0C}) after the records (ANCOUNT
-//     += Sigs.Len()): the wire renderer, no allocation on a cache hit;
+//     += Sigs.Len()): the wire renderer, no allocation on a cache hit.
+//     Zone.SigsWireLen says beforehand how many bytes the RRSIGs take (it
+//     depends on the keys only), SignSetAt takes the time read once for a
+//     reply of several RRsets, and Sigs.Fresh says whether signatures kept
+//     beside the cache may still be sent;
 //   - Zone.Sign(records) and Sigs.AppendTo(section): the dns.Msg renderer;
 //   - Zone.DNSKEY() for a DNSKEY query at the apex;
 //   - Zone.NXDomain, Zone.NoData and Zone.NoDS for denials: one NSEC

@@ -117,6 +117,7 @@ type Zone struct {
 	keyFP      uint64
 	dnskey     []dns.RR // the DNSKEY RRset, TTL set
 	dnskeySet  *RRset   // the same, canonical and sorted (read-only)
+	sigsLen    int      // SigsWireLen(0)
 }
 
 func (s *Signer) newZone(zk *ZoneKeys) *Zone {
@@ -136,7 +137,34 @@ func (s *Signer) newZone(zk *ZoneKeys) *Zone {
 	}
 	set.sort()
 	z.dnskeySet = set
+	for _, k := range z.data {
+		// Type covered … key tag (18), the signer's name, the signature.
+		z.sigsLen += rrFixedLen + 18 + len(z.originWire) + k.sigLen()
+	}
 	return z
+}
+
+// rrFixedLen is the fixed part of a record after its owner: type, class,
+// TTL, RDLENGTH.
+const rrFixedLen = 10
+
+// SigsWireLen returns the bytes that Sigs.AppendWire adds for an RRset
+// other than DNSKEY signed by the zone's keys, with an owner of ownerLen
+// bytes (2 for a compression pointer): a renderer knows before signing
+// whether an RRset and its signatures fit.
+func (z *Zone) SigsWireLen(ownerLen int) int { return z.sigsLen + len(z.data)*ownerLen }
+
+// sigLen returns the length of the key's signatures.
+func (k *Key) sigLen() int {
+	switch p := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		return 2 * ((p.Curve.Params().BitSize + 7) / 8)
+	case ed25519.PrivateKey:
+		return ed25519.SignatureSize
+	case *rsa.PrivateKey:
+		return p.Size()
+	}
+	return 0
 }
 
 // fingerprint identifies a set of signing keys (and the validity they
@@ -153,6 +181,9 @@ func (s *Signer) fingerprint(zone string, keys []*Key) uint64 {
 	}
 	return h.Sum64()
 }
+
+// Now returns the signer's clock (Options.Now).
+func (z *Zone) Now() time.Time { return z.s.opts.Now() }
 
 // Origin returns the zone's name (lower case, final dot).
 func (z *Zone) Origin() string { return z.origin }
@@ -177,6 +208,12 @@ type Sigs struct {
 	ends    []int  // end of each in wire
 	refresh time.Time
 }
+
+// Fresh reports whether the signatures are fresh at now: not yet due to
+// be made again (less than a quarter of their validity left). A renderer
+// that keeps Sigs beside the cache (for an RRset it sends often) asks
+// SignSet again when they are not.
+func (g *Sigs) Fresh(now time.Time) bool { return now.Before(g.refresh) }
 
 // Len returns the number of RRSIG records.
 func (g *Sigs) Len() int { return len(g.RRSIGs) }
@@ -234,7 +271,12 @@ func (z *Zone) Sign(rrs []dns.RR) (*Sigs, error) {
 // SignSet returns the signatures of an RRset built with RRset: from the
 // cache, or made now (one signature per signing key, at most one signing
 // at a time for the same RRset).
-func (z *Zone) SignSet(set *RRset) (*Sigs, error) {
+func (z *Zone) SignSet(set *RRset) (*Sigs, error) { return z.SignSetAt(set, time.Time{}) }
+
+// SignSetAt is SignSet at time now, which a renderer that signs several
+// RRsets of one reply reads once (the clock costs more than a cache hit);
+// a zero now is the signer's clock (Options.Now).
+func (z *Zone) SignSetAt(set *RRset, now time.Time) (*Sigs, error) {
 	if set.err != nil {
 		return nil, set.err
 	}
@@ -250,7 +292,9 @@ func (z *Zone) SignSet(set *RRset) (*Sigs, error) {
 		signers, fp = z.keySigners, z.keyFP
 	}
 	set.key = set.appendKey(set.key[:0], fp)
-	now := z.s.opts.Now()
+	if now.IsZero() {
+		now = z.s.opts.Now()
+	}
 	e, v, o := z.s.cache.lookup(set.key, now)
 	if o == hit {
 		return v, nil

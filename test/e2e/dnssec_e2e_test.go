@@ -20,9 +20,9 @@ import (
 // CLI, a real unbound validating with the DS that "poolnsd dnssec ds"
 // prints as its trust anchor, delv (BIND's validator) and kdig.
 
-// signedZone has every kind of answer: pools (probed web with a service
-// and a URI template, static v with IPv4 and IPv6 elements, dead with its
-// only element down), static records, a CNAME into a pool, a wildcard, an
+// signedZone has every kind of answer: pools (probed web with a service,
+// a URI template, HTTPS records and U-NAPTR, static v with IPv4 and IPv6
+// elements and S-NAPTR, dead with its only element down), static records, a CNAME into a pool, a wildcard, an
 // empty non-terminal and two delegations, one with a DS RRset.
 const signedZone = `$ORIGIN pool.example.
 $TTL 300
@@ -40,7 +40,7 @@ ns.sub A   192.0.2.99
 secure NS  ns.sub
 secure DS  4711 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
 
-$POOL v ttl=1 answers=3
+$POOL v ttl=1 answers=3 naptr=x-bar:http
 v      PE 192.0.2.1:80
 v      PE 192.0.2.2:80
 v      PE 192.0.2.3:80
@@ -48,7 +48,7 @@ v      PE 192.0.2.4:80
 v      PE [2001:db8::1]:80
 v      PE [2001:db8::2]:80
 
-$POOL web service=_http._tcp uri=http://{name}:{port}/ ttl=1 probe=http:/healthz interval=100ms timeout=50ms rise=1 fall=1
+$POOL web service=_http._tcp uri=http://{name}:{port}/ https=h2 naptr=x-foo:http ttl=1 probe=http:/healthz interval=100ms timeout=50ms rise=1 fall=1
 web    PE %s name=a
 web    PE %s name=b
 
@@ -71,6 +71,10 @@ var signedCases = []signedCase{
 	{"pool SRV", "_http._tcp.web.pool.example.", dns.TypeSRV, 2},
 	{"pool SRV at the pool's name", "web.pool.example.", dns.TypeSRV, 2},
 	{"pool URI", "_http._tcp.web.pool.example.", dns.TypeURI, 2},
+	{"pool HTTPS", "web.pool.example.", dns.TypeHTTPS, 2},
+	{"pool HTTPS at a port's name", "_8443._https.web.pool.example.", dns.TypeHTTPS, 2},
+	{"pool U-NAPTR", "web.pool.example.", dns.TypeNAPTR, 2},
+	{"pool S-NAPTR", "v.pool.example.", dns.TypeNAPTR, 1},
 	{"an element's own name", "a.web.pool.example.", dns.TypeA, 1},
 	{"static A", "mail.pool.example.", dns.TypeA, 1},
 	{"static MX", "pool.example.", dns.TypeMX, 1},
