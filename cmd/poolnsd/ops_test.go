@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -63,7 +64,7 @@ type inproc struct {
 	dir  string
 	dns  string // DNS address
 	base string // HTTP base URL
-	log  *lockedBuffer
+	log  *proctest.Buffer
 	sigc chan os.Signal
 	done chan int
 	code *int
@@ -86,7 +87,7 @@ func startInProc(t *testing.T, dir, zone string, setup func(dir string)) *inproc
 	cfg.HTTP.Token = testToken
 	cfg.ZonesWatch = false // reloads only when the test sends SIGHUP
 	cfg.HTTP.Listen = ""   // the test serves the handler on httptest
-	buf := &lockedBuffer{}
+	buf := &proctest.Buffer{}
 	log, level, logLimit := newLiveLogger(cfg, buf)
 	t.Cleanup(logLimit.Close)
 	d := &daemon{cfg: cfg, log: log, ops: newOperator(nil, level, log)}
@@ -143,7 +144,7 @@ func (p *inproc) get(t *testing.T, path string) (int, string) {
 
 func (p *inproc) do(t *testing.T, method, path, body, token string) (int, string) {
 	t.Helper()
-	code, b := apiDo(t, method, p.base+path, token, body)
+	code, b := proctest.APIDo(t, method, p.base+path, token, body)
 	return code, string(b)
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"io"
 	"net/http"
 	"net/netip"
@@ -49,7 +50,7 @@ func adminStates(t *testing.T, base, pool string) map[string]string {
 // setAdmin sets an element's administrative state through the HTTP API.
 func setAdmin(t *testing.T, base, pool, pe, state string) {
 	t.Helper()
-	if code, b := apiDo(t, "PUT", base+"/v1/pools/"+pool+"/elements/"+pe+"/admin", regToken, `{"state":"`+state+`"}`); code != 200 {
+	if code, b := proctest.APIDo(t, "PUT", base+"/v1/pools/"+pool+"/elements/"+pe+"/admin", regToken, `{"state":"`+state+`"}`); code != 200 {
 		t.Fatalf("PUT %s/%s admin %s: %d %s", pool, pe, state, code, b)
 	}
 }
@@ -106,7 +107,7 @@ func TestAdminSurvivesRestart(t *testing.T) {
 
 	// Give z1 back; deregister r2 and register it again (a new element).
 	setAdmin(t, base, "web.pool.example.", z1, "auto")
-	if code, _ := apiDo(t, "DELETE", base+"/v1/pools/reg.pool.example./elements/r2", regToken, ""); code != 200 {
+	if code, _ := proctest.APIDo(t, "DELETE", base+"/v1/pools/reg.pool.example./elements/r2", regToken, ""); code != 200 {
 		t.Fatalf("DELETE r2: %d", code)
 	}
 	if err := register(dnsAddr, "r2", 2, 3600); err != nil {

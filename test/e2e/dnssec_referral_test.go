@@ -183,7 +183,7 @@ func startNetnsDaemon(t *testing.T, ns, dir string) (*daemonProc, string) {
 	cmd := inNetns(ns, binary, "serve")
 	cmd.Dir = dir
 	cmd.Env = testEnv()
-	stdout := &lockedBuffer{}
+	stdout := &proctest.Buffer{}
 	cmd.Stdout = stdout
 	pr, err := proctest.Start(cmd, nil)
 	if err != nil {
@@ -274,7 +274,7 @@ stub-zone:
   stub-addr: %s@%s
 `, udir, udir, anchor, uhost, uport))
 	cmd := inNetns(ns, ubin, "-d", "-c", conf)
-	out := &lockedBuffer{}
+	out := &proctest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

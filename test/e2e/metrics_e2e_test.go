@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"net/http"
 	"net/netip"
 	"syscall"
@@ -58,7 +59,7 @@ func TestRegistrationMetrics(t *testing.T) {
 	// over a zone file's element, a deregistration.
 	doAs := func(token, method, path, body string, want int) {
 		t.Helper()
-		if code, b := apiDo(t, method, base+path, token, body); code != want {
+		if code, b := proctest.APIDo(t, method, base+path, token, body); code != want {
 			t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
 		}
 	}

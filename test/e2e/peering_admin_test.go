@@ -96,7 +96,7 @@ func TestPeeringAdminAtNonHome(t *testing.T) {
 	// Auto at C over HTTP.
 	put := func(p *peer, state string) (int, string) {
 		t.Helper()
-		code, b := apiDo(t, http.MethodPut, "http://"+p.http+"/v1/pools/"+pool+"/elements/pe7/admin", adminToken, `{"state":"`+state+`"}`)
+		code, b := proctest.APIDo(t, http.MethodPut, "http://"+p.http+"/v1/pools/"+pool+"/elements/pe7/admin", adminToken, `{"state":"`+state+`"}`)
 		return code, string(b)
 	}
 	if st, body := put(c, "auto"); st != http.StatusOK || !strings.Contains(body, `"admin":"auto"`) {

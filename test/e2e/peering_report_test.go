@@ -72,7 +72,7 @@ func (s *service) stop() {
 // returns the status and the decoded body.
 func reportAt(t *testing.T, p *peer, pool, label string) (int, map[string]any) {
 	t.Helper()
-	code, b := apiDo(t, http.MethodPost, "http://"+p.http+"/v1/pools/"+pool+"/reports", adminToken, `{"element":"`+label+`"}`)
+	code, b := proctest.APIDo(t, http.MethodPost, "http://"+p.http+"/v1/pools/"+pool+"/reports", adminToken, `{"element":"`+label+`"}`)
 	body := map[string]any{}
 	if err := json.Unmarshal(b, &body); err != nil {
 		t.Fatalf("report at %s: %d %q: %v", p.name, code, b, err)

@@ -175,7 +175,7 @@ log:
 	idA := handlespace.IDString(elementID(t, a.addr))
 	do := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
-		code, raw := apiDo(t, method, api+path, token, body)
+		code, raw := proctest.APIDo(t, method, api+path, token, body)
 		var v map[string]any
 		if err := json.Unmarshal(raw, &v); err != nil {
 			t.Fatalf("%s %s: not JSON (%v): %s", method, path, err, raw)

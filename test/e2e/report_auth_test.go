@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"net"
 	"net/http"
 	"net/netip"
@@ -79,7 +80,7 @@ func TestReportCredentials(t *testing.T) {
 
 	// The report token reports, from any address; it cannot drain.
 	want("report token", reporterFrom(apiURL, "report-token", "127.0.0.1").Report(ctx, "web.pool.example", el), "202")
-	if code, body := apiDo(t, "PUT", apiURL+"/v1/pools/web.pool.example/elements/"+handlespace.IDString(handlespace.ElementID(el.Addr(), el.Port()))+"/admin", "report-token", `{"state":"drain"}`); code != http.StatusUnauthorized {
+	if code, body := proctest.APIDo(t, "PUT", apiURL+"/v1/pools/web.pool.example/elements/"+handlespace.IDString(handlespace.ElementID(el.Addr(), el.Port()))+"/admin", "report-token", `{"state":"drain"}`); code != http.StatusUnauthorized {
 		t.Errorf("a drain with the report token: %d %s, want 401", code, body)
 	}
 	// From 127.0.0.5 (reports.allow), no token is needed; from another

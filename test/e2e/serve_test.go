@@ -2,14 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,37 +22,6 @@ import (
 // loaded machine a start has taken over 10 s.
 const waitLimit = 30 * time.Second
 
-// apiDo makes a request of the HTTP API at url, with body (JSON; none if
-// empty) and token as its bearer token (none if empty), and returns the
-// answer's status and body.
-func apiDo(t *testing.T, method, url, token, body string) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return resp.StatusCode, b
-}
-
 // logRec is one JSON log line of the daemon.
 type logRec = proctest.Rec
 
@@ -64,25 +30,7 @@ type daemonProc struct {
 	*proctest.Proc
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout *lockedBuffer // what it printed
-}
-
-// lockedBuffer is a buffer that a process writes and the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stdout *proctest.Buffer // what it printed
 }
 
 // startDaemon starts poolnsd serve in dir with args.
@@ -107,7 +55,7 @@ func startProc(t *testing.T, dir string, env []string, sub string, args ...strin
 	cmd := exec.Command(binary, append([]string{sub}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(testEnv(), env...)
-	stdout := &lockedBuffer{}
+	stdout := &proctest.Buffer{}
 	cmd.Stdout = stdout
 	pr, err := proctest.Start(cmd, nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"net"
 	"net/http"
 	"regexp"
@@ -105,7 +106,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	a.p.waitLog(0, "a hearing b", eventIs("peer-up", "peer", handlespace.IDString(b.id)))
 	b.p.waitLog(0, "b hearing a", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
 	// A registration at B (homed there) on the fourth backend.
-	if code, body := apiDo(t, "PUT", "http://"+b.http+"/v1/pools/dyn.pool.example./elements/r1", regToken,
+	if code, body := proctest.APIDo(t, "PUT", "http://"+b.http+"/v1/pools/dyn.pool.example./elements/r1", regToken,
 		fmt.Sprintf(`{"addresses":["127.0.0.1"],"port":%d,"lease":600}`, be.port(3))); code != http.StatusCreated {
 		t.Fatalf("registering r1 at B: %d %s", code, body)
 	}
@@ -207,7 +208,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	peerRow := `document.querySelector('#peers tr[data-peer="` + bid + `"]')`
 	homedAtB := func() int {
 		var st httpapi.StatusJSON
-		code, body := apiDo(t, "GET", base+"/v1/status", "", "")
+		code, body := proctest.APIDo(t, "GET", base+"/v1/status", "", "")
 		if code != 200 || json.Unmarshal(body, &st) != nil {
 			t.Fatalf("GET /v1/status: %d %s", code, body)
 		}
@@ -249,7 +250,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 		t.Errorf("B's RTT %v ms, want above 0 and under 1 s", ms)
 	}
 	var pr history.PeersReply
-	if code, body := apiDo(t, "GET", base+"/v1/peers", "", ""); code != 200 || json.Unmarshal(body, &pr) != nil {
+	if code, body := proctest.APIDo(t, "GET", base+"/v1/peers", "", ""); code != 200 || json.Unmarshal(body, &pr) != nil {
 		t.Fatalf("GET /v1/peers: %d %s", code, body)
 	}
 	for _, p := range pr.Peers {
@@ -293,7 +294,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	}
 	// The pool's down series shows one element down.
 	var h history.Reply
-	if code, body := apiDo(t, "GET", base+"/v1/history?pool=web", "", ""); code != 200 || json.Unmarshal(body, &h) != nil {
+	if code, body := proctest.APIDo(t, "GET", base+"/v1/history?pool=web", "", ""); code != 200 || json.Unmarshal(body, &h) != nil {
 		t.Fatalf("GET /v1/history: %d %s", code, body)
 	} else if d := h.Pools[0].Series["down"]; d[len(d)-1] != 1 {
 		t.Errorf("web's down series ends %v, want 1", d[len(d)-5:])
@@ -308,7 +309,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	c.p.ready()
 	a.p.waitLog(acur, "a hearing c", eventIs("peer-up", "peer", handlespace.IDString(c.id)))
 	c.p.waitLog(0, "c hearing a", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
-	if code, body := apiDo(t, "PUT", "http://"+c.http+"/v1/pools/dyn.pool.example./elements/r2", regToken,
+	if code, body := proctest.APIDo(t, "PUT", "http://"+c.http+"/v1/pools/dyn.pool.example./elements/r2", regToken,
 		fmt.Sprintf(`{"addresses":["127.0.0.1"],"port":%d,"lease":600}`, be.port(3))); code != http.StatusCreated {
 		t.Fatalf("registering r2 at C: %d %s", code, body)
 	}

@@ -62,7 +62,7 @@ func startUnboundConf(t *testing.T, stub, upstream, serverConf string) string {
 
 // runUnbound starts unbound on a free port of 127.0.0.1; exited is closed
 // when it exits. It is stopped at the end of the test.
-func runUnbound(t *testing.T, bin, stub, upstream, serverConf string) (addr string, exited chan struct{}, out *lockedBuffer) {
+func runUnbound(t *testing.T, bin, stub, upstream, serverConf string) (addr string, exited chan struct{}, out *proctest.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	host, port := "127.0.0.1", fmt.Sprint(freePort(t, "127.0.0.1"))
@@ -94,7 +94,7 @@ stub-zone:
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-d", "-c", cfg)
-	out = &lockedBuffer{}
+	out = &proctest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func TestRegistrationValidation(t *testing.T) {
 	base := "http://" + api.Str("addr")
 
 	put := func(pool, label, body string) (int, string) {
-		code, b := apiDo(t, http.MethodPut, base+"/v1/pools/"+pool+"/elements/"+label, regToken, body)
+		code, b := proctest.APIDo(t, http.MethodPut, base+"/v1/pools/"+pool+"/elements/"+label, regToken, body)
 		var e struct{ Error string }
 		json.Unmarshal(b, &e)
 		return code, e.Error
@@ -101,7 +101,7 @@ func TestRegistrationValidation(t *testing.T) {
 	addr, _ = p.ready()
 	api, _ = p.waitLog(0, "the HTTP API", msgIs("serving HTTP API"))
 	base = "http://" + api.Str("addr")
-	code, b := apiDo(t, http.MethodGet, base+"/v1/pools", "", "")
+	code, b := proctest.APIDo(t, http.MethodGet, base+"/v1/pools", "", "")
 	var pools struct{ Pools []struct{ Name string } }
 	if err := json.Unmarshal(b, &pools); code != http.StatusOK || err != nil {
 		t.Fatalf("GET /v1/pools: %d %v", code, err)
