@@ -6,7 +6,10 @@
 // client speaks DNS Cookies as a real resolver does (RFC 7873): it learns a
 // server cookie with its first query and sends it with every query after,
 // which exempts it from the limit (-legit-cookie=false: a client without
-// cookies, limited like any other). It prints, for the
+// cookies, limited like any other). The legitimate client runs in a process
+// of its own, which -legit-rt puts at real-time priority so that, on a
+// machine of few cores, its latencies are the server's and not its own wait
+// for a core. It prints, for the
 // flood, the replies it got back (full, truncated) against what it sent;
 // for the legitimate client, its answered share and latency percentiles;
 // and the server's CPU time per flood query (from /proc), with the limiter
@@ -16,6 +19,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -57,16 +61,27 @@ func main() {
 	slip := flag.Int("slip", 2, "dns.rrl.slip")
 	cpu := flag.String("cpu", "1", "CPU list for the server (taskset); empty: none")
 	withCookie := flag.Bool("legit-cookie", true, "the legitimate client sends a valid server cookie")
+	legitRT := flag.Int("legit-rt", 0, "run the legitimate client at this SCHED_FIFO priority (chrt; 0: normal)")
+	child := flag.Bool("legit-child", false, "internal: be the legitimate client's process")
 	flag.Parse()
+	if *child {
+		r, err := legitClient(netip.MustParseAddrPort(*addr), *legit, *duration, *withCookie)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rrlflood:", err)
+			os.Exit(1)
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
 	for _, on := range []bool{true, false} {
-		if err := run(*bin, *addr, *flood, *sources, *legit, *duration, *rate, *slip, *cpu, on, *withCookie); err != nil {
+		if err := run(*bin, *addr, *flood, *sources, *legit, *duration, *rate, *slip, *cpu, *legitRT, on, *withCookie); err != nil {
 			fmt.Fprintln(os.Stderr, "rrlflood:", err)
 			os.Exit(1)
 		}
 	}
 }
 
-func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, slip int, cpu string, on, withCookie bool) error {
+func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, slip int, cpu string, legitRT int, on, withCookie bool) error {
 	dir, err := os.MkdirTemp("", "rrlflood")
 	if err != nil {
 		return err
@@ -173,22 +188,99 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 			}
 		}(s)
 	}
-	// The legitimate client.
-	lc, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 3, 1)}, net.UDPAddrFromAddrPort(server))
+	// The legitimate client: its own process (a resolver is not on the
+	// flooder's machine), optionally at real-time priority so that what it
+	// measures is the server's delay, not its wait for a core that the
+	// flood generator holds (this machine has two).
+	largs := []string{"-legit-child", "-listen", addr, "-legit", strconv.Itoa(legit),
+		"-duration", (d + time.Second).String(), "-legit-cookie=" + strconv.FormatBool(withCookie)}
+	self, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	lcmd := exec.Command(self, largs...)
+	if legitRT > 0 {
+		lcmd = exec.Command("chrt", append([]string{"-f", strconv.Itoa(legitRT), self}, largs...)...)
+	}
+	var lout strings.Builder
+	lcmd.Stdout, lcmd.Stderr = &lout, os.Stderr
+	if err := lcmd.Start(); err != nil {
+		return err
+	}
+	lerr := make(chan error, 1)
+	go func() { lerr <- lcmd.Wait() }()
+
+	pid := cmd.Process.Pid  // taskset execs poolnsd in its own process
+	time.Sleep(time.Second) // warm up
+	t0, s0 := cpuTicks(pid), sent.Load()
+	fu0, tr0 := full.Load(), truncated.Load()
+	time.Sleep(d)
+	t1 := cpuTicks(pid)
+	fs, fu, tr := sent.Load()-s0, full.Load()-fu0, truncated.Load()-tr0
+	if err := <-lerr; err != nil {
+		close(stop)
+		wg.Wait()
+		return fmt.Errorf("legitimate client: %v", err)
+	}
+	close(stop)
+	wg.Wait()
+	var lr legitResult
+	if err := json.Unmarshal([]byte(lout.String()), &lr); err != nil {
+		return fmt.Errorf("legitimate client's result %q: %v", lout.String(), err)
+	}
+	secs := d.Seconds()
+	cpuSecs := float64(t1-t0) / 100
+	mode := "off"
+	if on {
+		mode = fmt.Sprintf("on (%d/s per /24, slip %d)", rate, slip)
+	}
+	fmt.Printf("rate limit %s, %v:\n", mode, d)
+	fmt.Printf("  flood from 127.1.2.0/24 (%d sources): sent %.0f q/s; back %.1f full/s, %.1f truncated/s (%.2f %% of sent)\n",
+		sources, float64(fs)/secs, float64(fu)/secs, float64(tr)/secs, 100*float64(fu+tr)/max(float64(fs), 1))
+	ck := "without cookies"
+	if withCookie {
+		ck = "with a server cookie"
+	}
+	if legitRT > 0 {
+		ck += fmt.Sprintf(", own process at SCHED_FIFO %d", legitRT)
+	}
+	ls, lg, lt := float64(lr.Sent), float64(lr.Answered), float64(lr.Other)
+	fmt.Printf("  legitimate client 127.0.3.1 (%s): sent %.0f q/s, answered %.2f %%, truncated or error %.2f %%; latency p50 %v p99 %v p99.9 %v\n",
+		ck, ls/lr.Seconds, 100*lg/max(ls, 1), 100*lt/max(ls, 1), lr.P50.Round(time.Microsecond), lr.P99.Round(time.Microsecond), lr.P999.Round(time.Microsecond))
+	fmt.Printf("  server CPU %.1f %% of a core; %.2f µs per query received\n", 100*cpuSecs/secs, 1e6*cpuSecs/max(float64(fs)+ls/lr.Seconds*secs, 1))
+	return nil
+}
+
+// legitResult is what the legitimate client's process reports, as JSON.
+type legitResult struct {
+	Seconds               float64
+	Sent, Answered, Other int64
+	P50, P99, P999        time.Duration
+}
+
+// legitClient sends legit q/s to server for d, after a warm-up second that
+// it does not count, and reports latencies of the answers it got.
+func legitClient(server netip.AddrPort, legit int, d time.Duration, withCookie bool) (legitResult, error) {
+	q := new(dns.Msg)
+	q.SetQuestion("web.bench.test.", dns.TypeA)
+	query, _ := q.Pack()
+	lc, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 3, 1)}, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		return legitResult{}, err
 	}
 	defer lc.Close()
 	lquery := query
 	if withCookie {
 		if lquery, err = cookieQuery(lc, q); err != nil {
-			return err
+			return legitResult{}, err
 		}
 	}
 	var mu sync.Mutex
 	sentAt := map[uint16]time.Time{}
 	var lat []time.Duration
 	var lsent, lgot, ltrunc atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -248,20 +340,15 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 		}
 	}()
 
-	pid := cmd.Process.Pid  // taskset execs poolnsd in its own process
 	time.Sleep(time.Second) // warm up
-	t0, s0 := cpuTicks(pid), sent.Load()
-	fu0, tr0, ls0, lg0, lt0 := full.Load(), truncated.Load(), lsent.Load(), lgot.Load(), ltrunc.Load()
+	ls0, lg0, lt0 := lsent.Load(), lgot.Load(), ltrunc.Load()
 	mu.Lock()
 	lat = lat[:0]
 	mu.Unlock()
-	time.Sleep(d)
-	t1 := cpuTicks(pid)
+	time.Sleep(d - time.Second)
 	close(stop)
 	wg.Wait()
-	fs, fu, tr := sent.Load()-s0, full.Load()-fu0, truncated.Load()-tr0
-	ls, lg, lt := lsent.Load()-ls0, lgot.Load()-lg0, ltrunc.Load()-lt0
-	mu.Lock()
+	r := legitResult{Seconds: (d - time.Second).Seconds(), Sent: lsent.Load() - ls0, Answered: lgot.Load() - lg0, Other: ltrunc.Load() - lt0}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -269,25 +356,8 @@ func run(bin, addr string, flood, sources, legit int, d time.Duration, rate, sli
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	p50, p99, p999 := pct(0.5), pct(0.99), pct(0.999)
-	mu.Unlock()
-	secs := d.Seconds()
-	cpuSecs := float64(t1-t0) / 100
-	mode := "off"
-	if on {
-		mode = fmt.Sprintf("on (%d/s per /24, slip %d)", rate, slip)
-	}
-	fmt.Printf("rate limit %s, %v:\n", mode, d)
-	fmt.Printf("  flood from 127.1.2.0/24 (%d sources): sent %.0f q/s; back %.1f full/s, %.1f truncated/s (%.2f %% of sent)\n",
-		sources, float64(fs)/secs, float64(fu)/secs, float64(tr)/secs, 100*float64(fu+tr)/max(float64(fs), 1))
-	ck := "without cookies"
-	if withCookie {
-		ck = "with a server cookie"
-	}
-	fmt.Printf("  legitimate client 127.0.3.1 (%s): sent %.0f q/s, answered %.2f %%, truncated or error %.2f %%; latency p50 %v p99 %v p99.9 %v\n",
-		ck, float64(ls)/secs, 100*float64(lg)/max(float64(ls), 1), 100*float64(lt)/max(float64(ls), 1), p50.Round(time.Microsecond), p99.Round(time.Microsecond), p999.Round(time.Microsecond))
-	fmt.Printf("  server CPU %.1f %% of a core; %.2f µs per query received\n", 100*cpuSecs/secs, 1e6*cpuSecs/max(float64(fs+ls), 1))
-	return nil
+	r.P50, r.P99, r.P999 = pct(0.5), pct(0.99), pct(0.999)
+	return r, nil
 }
 
 // cookieQuery returns q packed with a client cookie and the server cookie
