@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -40,7 +41,7 @@ type Peering interface {
 	WatchRefusals(pool string, id uint32) (refused <-chan *enrp.RefusedError, stop func())
 }
 
-var _ Peering = (*enrp.Driver)(nil)
+var _ Peering = (*enrpnet.Driver)(nil)
 
 // Config is what a Router works on.
 type Config struct {
