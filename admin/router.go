@@ -28,7 +28,7 @@ const DefaultWait = 2 * time.Second
 var errNoMonitor = errors.New("the monitor is not started yet")
 
 // Peering is what the Router asks of registrar peering to reach the home
-// of an element homed elsewhere; *enrp.Driver is one.
+// of an element homed elsewhere; *enrpnet.Driver is one.
 type Peering interface {
 	// RequestAdmin asks the element's home to set its administrative
 	// state, and returns the home.
