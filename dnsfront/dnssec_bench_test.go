@@ -33,7 +33,11 @@ func BenchmarkServeLoopSigned(b *testing.B) {
 	for i, e := range tenw.Elements {
 		e.Weight = uint32(i + 1)
 	}
-	h := NewHandler(newTestSpace(b, nearPool(), ten, tenw), Config{Sites: testSiteMap(b), Signer: signer})
+	// tenr: rand over 10, SRV of all 10: one RRset (one priority, weight
+	// 1 each) in a new order each time; it was a new RRset each time.
+	tenr := bigPool(10, 5)
+	tenr.Handle, tenr.Spec.Policy = "tenr", "rand"
+	h := NewHandler(newTestSpace(b, nearPool(), ten, tenw, tenr), Config{Sites: testSiteMap(b), Signer: signer})
 	u := loopFor(b, h)
 	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
 	cases := append(serveCases[:len(serveCases):len(serveCases)], struct {
@@ -42,7 +46,10 @@ func BenchmarkServeLoopSigned(b *testing.B) {
 	}{"_http._tcp.ten.pool.test.", dns.TypeSRV}, struct {
 		name  string
 		qtype uint16
-	}{"tenw.pool.test.", dns.TypeSRV})
+	}{"tenw.pool.test.", dns.TypeSRV}, struct {
+		name  string
+		qtype uint16
+	}{"tenr.pool.test.", dns.TypeSRV})
 	for _, c := range cases {
 		for _, do := range []bool{false, true} {
 			m := new(dns.Msg)
