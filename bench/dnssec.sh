@@ -157,12 +157,16 @@ done
 {
   echo "## Signed answers under dnsperf ($(date -u +%F), algorithm $ALG, ${DURATION}s runs, median of $REPS; server on CPU $SERVER_CPU, dnsperf on CPU $LOAD_CPU; load: $(cut -d' ' -f1-3 /proc/loadavg))"
   echo
-  echo "| mix | q/s without DO | q/s with DO | CPU µs/q without DO | CPU µs/q with DO | CPU ratio |"
-  echo "|---|---|---|---|---|---|"
+  echo "| mix | q/s without DO | q/s with DO | CPU µs/q without DO | CPU µs/q with DO | CPU ratio | ratio of each rep (median) |"
+  echo "|---|---|---|---|---|---|---|"
   med() { awk -F, -v q="$1" -v d="$2" -v col="$3" 'NR>1 && $1==q && $2==d {print $col}' "$OUT/runs.csv" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
   for q in $MIXES; do
     u=$(med $q 0 5) s=$(med $q 1 5)
-    printf "| %s | %s | %s | %s | %s | %.2f |\n" "$q" "$(med $q 0 4)" "$(med $q 1 4)" "$u" "$s" "$(echo "$s / $u" | bc -l)"
+    # The ratio of each rep's signed run to the unsigned run just before it.
+    reps=$(awk -F, -v q="$q" 'NR>1 && $1==q {if ($2==0) u[$3]=$5; else s[$3]=$5}
+      END {for (r in s) if (u[r] > 0) printf "%.2f\n", s[r]/u[r]}' "$OUT/runs.csv" | sort -g)
+    printf "| %s | %s | %s | %s | %s | %.2f | %s (%s) |\n" "$q" "$(med $q 0 4)" "$(med $q 1 4)" "$u" "$s" "$(echo "$s / $u" | bc -l)" \
+      "$(echo $reps | tr ' ' '/')" "$(echo "$reps" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')"
   done
   echo
   echo "Signatures made during the measured runs (cache misses and refreshes): $(($(signatures) - SIGS_BEFORE))"
