@@ -248,14 +248,14 @@ type ElementX struct {
 	Health   uint8 // handlespace.Health: 0 unknown, 1 up, 2 down
 	Admin    uint8 // handlespace.Admin: 0 auto, 1 drain, 2 force-down
 	Flags    uint8 // XStatic, XReported
-	// Strength is one more than the sender's strength (see enrp.Node: how
+	// Strength is one more than the sender's strength (see Node: how
 	// many registrars its knowledge of the zone-file elements comes from,
 	// up to 254), 0 unknown (older senders leave it 0): between two
 	// registrars that each were home of a zone-file element (the two
 	// sides of a healed partition), the stronger one's state is the
 	// current one.
 	Strength uint8
-	Gen      uint32 // ownership generation: higher wins (see enrp.Node)
+	Gen      uint32 // ownership generation: higher wins (see Node)
 	RTT      uint32 // smoothed probe RTT in microseconds, 0 unknown
 
 	// Values (ParamXValues): all four policy values, whatever the policy.
