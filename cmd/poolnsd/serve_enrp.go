@@ -17,8 +17,19 @@ import (
 // registrar takes over or gives up.
 type peering struct {
 	drv   *enrp.Driver
-	store chan []enrp.Ownership
+	store chan storeReq
 	done  sync.WaitGroup
+}
+
+// storeReq is one request to keepStore: ownership changes to write, the
+// zone-file elements' administrative states to follow their homes
+// (admin), or a func to call once everything asked before is written
+// (durable: a hand-off coming in is acknowledged then).
+type storeReq struct {
+	batch   []enrp.Ownership
+	admin   bool
+	resync  bool // the handlespace has the elements of a hand-off stored before (Ownership.Handed)
+	durable func()
 }
 
 // startPeering starts peering if enrp.listen is set. It returns exitOK or
@@ -45,7 +56,7 @@ func (d *daemon) startPeering() int {
 	if syncWait <= 0 {
 		syncWait = -1 // enrp.sync_wait 0s: no hold
 	}
-	p := &peering{store: make(chan []enrp.Ownership, 64)}
+	p := &peering{store: make(chan storeReq, 64)}
 	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
 	go p.keepStore(d)
@@ -59,12 +70,13 @@ func (d *daemon) startPeering() int {
 		TLS:         tlsc,
 		Handlespace: d.hs,
 		Logger:      d.log,
-		OnOwnership: func(o []enrp.Ownership) { p.store <- o },
+		OnOwnership: func(o []enrp.Ownership) { p.store <- storeReq{batch: o} },
+		Durable:     func(done func()) { p.store <- storeReq{durable: done} },
 		OnEvent: func(ev enrp.Event) {
 			peeringEvent(d.ops.metrics, ev)
 			d.historyEvent(ev)
 			if ev.Kind == enrp.EventStaticHomes {
-				p.store <- nil // the homes of zone-file elements moved: keep their admin states where they are homed
+				p.store <- storeReq{admin: true} // the homes of zone-file elements moved: keep their admin states where they are homed
 			}
 		},
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.SetLocal(a.Pool, a.ID, a.Admin) },
@@ -72,9 +84,12 @@ func (d *daemon) startPeering() int {
 		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 
 		// Confirmations and hand-offs (serve_vantage.go).
-		OnProbe:      d.vantage.probe,
-		OnVerdict:    d.vantage.verdict,
-		OnHanded:     d.vantage.handed,
+		OnProbe:   d.vantage.probe,
+		OnVerdict: d.vantage.verdict,
+		OnHanded: func(hs []enrp.Handed) {
+			d.vantage.handed(hs)
+			p.store <- storeReq{resync: true} // the registrar counts the leases of the registrations handed here
+		},
 		HandoffState: d.vantage.state,
 	})
 	if err != nil {
@@ -109,11 +124,13 @@ func (d *daemon) dnsCurrent() func() bool {
 }
 
 // keepStore writes the ownership changes that the driver reports: a
-// registration taken over is stored here with its administrative state (a
-// restart keeps both) and its lease is handed to the registrar, which
-// expires it; one given up or deleted by a peer is removed. A nil batch
-// asks for the zone-file elements' administrative states to follow their
-// homes (keepHomedAdmin).
+// registration taken over, or handed here, is stored here with its
+// administrative state (a restart keeps both) and its lease is handed to
+// the registrar, which expires it; one given up or deleted by a peer is
+// removed. An admin request asks for the zone-file elements'
+// administrative states to follow their homes (keepHomedAdmin); a
+// durable one is answered once what came before it is written (and
+// fsynced: bbolt's commit).
 //
 // The batches waiting when it gets to them are written together (one
 // fsync): a hand-off or a table transfer sends one batch a page, hundreds
@@ -122,7 +139,11 @@ func (d *daemon) dnsCurrent() func() bool {
 func (p *peering) keepStore(d *daemon) {
 	defer p.done.Done()
 	for first := range p.store {
-		batch, admin, open := first, first == nil, true
+		batch, admin, resync, open := first.batch, first.admin, first.resync, true
+		var durable []func()
+		if first.durable != nil {
+			durable = append(durable, first.durable)
+		}
 		for open && len(batch) < maxStoreBatch {
 			select {
 			case more, ok := <-p.store:
@@ -130,23 +151,30 @@ func (p *peering) keepStore(d *daemon) {
 					open = false
 					break
 				}
-				if more == nil {
-					admin = true
+				admin = admin || more.admin
+				resync = resync || more.resync
+				if more.durable != nil {
+					durable = append(durable, more.durable)
 				}
-				batch = append(batch, more...)
+				batch = append(batch, more.batch...)
 				continue
 			default:
 			}
 			break
 		}
+		gained := resync || slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil && !o.Handed })
 		if len(batch) > 0 {
-			gained := slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil })
 			p.write(d, batch)
-			if gained {
-				// The registrar expires what it owns: have it count the
-				// leases again, the ones just taken over included.
-				d.reg.Resync()
-			}
+		}
+		// Written (what failed is logged: a store that cannot write
+		// loses what it was given, acknowledged or not).
+		for _, f := range durable {
+			f()
+		}
+		if gained {
+			// The registrar expires what it owns: have it count the
+			// leases again, the ones just taken over included.
+			d.reg.Resync()
 		}
 		if admin {
 			if err := d.admin.KeepHomed(); err != nil {
