@@ -1200,7 +1200,7 @@ func (d *Driver) handle(r Ready) time.Time {
 	durable := d.cfg.Durable != nil && d.cfg.OnOwnership != nil
 	var acks []Envelope // hand-off acknowledgements that wait for the store
 	for _, env := range r.Msgs {
-		if durable && env.Msg.Type == TypePresence && env.Msg.Handoff != nil && env.Msg.Handoff.Kind == HandoffAck {
+		if durable && env.Msg.Type == wire.TypePresence && env.Msg.Handoff != nil && env.Msg.Handoff.Kind == wire.HandoffAck {
 			acks = append(acks, env)
 			continue
 		}
