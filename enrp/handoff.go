@@ -140,6 +140,13 @@ func (n *Node) Leave(state HandoffState) Ready {
 	return n.flush()
 }
 
+// LeftMemory is how long a peer that left by hand-off is still listed
+// (Node.Peers, as left) after it left: long enough for an operator to
+// see a planned stop for what it was; a peer that does not come back is
+// then forgotten (it was not dead, nothing is wrong). One that comes back
+// is up again at once.
+const LeftMemory = 10 * time.Minute
+
 // handoffPage is the most elements of a hand-off page (which also stops
 // short of pageBytes): more than a table transfer's, so that 100 000
 // elements take a few hundred messages.
@@ -333,7 +340,7 @@ func (n *Node) HandingIn() bool {
 // generation on (every peer computes the same). Until its connection
 // drops, p's messages are ignored.
 func (n *Node) peerLeft(p *peer) {
-	p.left, p.dead, p.asked = true, true, time.Time{}
+	p.left, p.dead, p.asked, p.leftAt = true, true, time.Time{}, n.now()
 	p.cursor = nil
 	if p.seq != nil {
 		n.abortSeq(p, "peer left")

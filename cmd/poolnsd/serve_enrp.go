@@ -262,11 +262,14 @@ func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
 }
 
 // peerStates counts the peers by state for poolnsd_enrp_peers: up (heard
-// from), suspect (asked to answer after a silence) and dead.
+// from), suspect (asked to answer after a silence), dead, and left (by
+// hand-off, for enrp.LeftMemory).
 func peerStates(ps []enrp.PeerState) map[string]int {
-	out := map[string]int{metrics.PeerUp: 0, metrics.PeerSuspect: 0, metrics.PeerDead: 0}
+	out := map[string]int{metrics.PeerUp: 0, metrics.PeerSuspect: 0, metrics.PeerDead: 0, metrics.PeerLeft: 0}
 	for _, p := range ps {
 		switch {
+		case p.Left:
+			out[metrics.PeerLeft]++
 		case p.Dead:
 			out[metrics.PeerDead]++
 		case p.Suspect:
