@@ -678,7 +678,12 @@ func (n *Node) Step(m *wire.Message) Ready {
 		if m.Handoff != nil && m.Handoff.Kind == wire.HandoffAck {
 			n.onHandoffAck(p, m.Handoff)
 		}
-		n.audit(p, m)
+		if n.leaving == nil {
+			// (A registrar that hands off has no use for its peers'
+			// tables: it is about to stop; the acknowledgements' claims
+			// differ from its own until it gives its elements up.)
+			n.audit(p, m)
+		}
 	case wire.TypeHandleTableRequest:
 		n.onTableRequest(p, m)
 	case wire.TypeHandleTableResp:
@@ -751,6 +756,7 @@ func (n *Node) heard(id uint32) *peer {
 // Tick runs the timers: presence, liveness, takeovers and transfers.
 func (n *Node) Tick() Ready {
 	now := n.now()
+	n.giveUp()
 	if stall := now.Sub(n.nextPresence); stall > n.stallSlack() {
 		n.stalled(stall, now)
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/wire"
@@ -145,6 +146,14 @@ func (p *peering) keepStore(d *daemon) {
 		if first.durable != nil {
 			durable = append(durable, first.durable)
 		}
+		take := func(more storeReq) {
+			admin = admin || more.admin
+			resync = resync || more.resync
+			if more.durable != nil {
+				durable = append(durable, more.durable)
+			}
+			batch = append(batch, more.batch...)
+		}
 		for open && len(batch) < maxStoreBatch {
 			select {
 			case more, ok := <-p.store:
@@ -152,14 +161,26 @@ func (p *peering) keepStore(d *daemon) {
 					open = false
 					break
 				}
-				admin = admin || more.admin
-				resync = resync || more.resync
-				if more.durable != nil {
-					durable = append(durable, more.durable)
-				}
-				batch = append(batch, more.batch...)
+				take(more)
 				continue
 			default:
+			}
+			if onlyHanded(batch) && len(durable) == 0 && !admin && !resync && len(batch) < handedBatch {
+				// A hand-off coming in, its end not yet asked for: wait for
+				// more rather than commit a few pages at a time (each
+				// commit rewrites the tree's path and fsyncs; a few large
+				// ones cost far less than a hundred small ones).
+				// At most handedWait, in case no end comes (the leaver
+				// died): what was given is stored anyway.
+				select {
+				case more, ok := <-p.store:
+					if ok {
+						take(more)
+						continue
+					}
+					open = false
+				case <-time.After(handedWait):
+				}
 			}
 			break
 		}
@@ -191,6 +212,28 @@ func (p *peering) keepStore(d *daemon) {
 // maxStoreBatch bounds the ownership changes keepStore writes in one
 // transaction.
 const maxStoreBatch = 1 << 17
+
+// handedBatch is how many elements of a hand-off coming in keepStore
+// gathers before it writes them, unless the hand-off's end (its durable
+// request) comes first, or nothing more comes for handedWait.
+const (
+	handedBatch = 16384
+	handedWait  = 100 * time.Millisecond
+)
+
+// onlyHanded reports whether batch is not empty and all of a hand-off
+// coming in (Ownership.Handed).
+func onlyHanded(batch []enrp.Ownership) bool {
+	if len(batch) == 0 {
+		return false
+	}
+	for _, o := range batch {
+		if !o.Handed {
+			return false
+		}
+	}
+	return true
+}
 
 // write stores a batch of ownership changes (one per element): the
 // elements in one transaction (one fsync however many a takeover moves),
