@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
@@ -18,7 +19,7 @@ import (
 // writer that keeps the store in step with the registrations this
 // registrar takes over or gives up.
 type peering struct {
-	drv   *enrp.Driver
+	drv   *enrpnet.Driver
 	store chan storeReq
 	done  sync.WaitGroup
 }
@@ -28,7 +29,7 @@ type peering struct {
 // (admin), or a func to call once everything asked before is written
 // (durable: a hand-off coming in is acknowledged then).
 type storeReq struct {
-	batch   []enrp.Ownership
+	batch   []enrpnet.Ownership
 	admin   bool
 	resync  bool // the handlespace has the elements of a hand-off stored before (Ownership.Handed)
 	durable func()
@@ -47,7 +48,7 @@ func (d *daemon) startPeering() int {
 			"listen", e.Listen)
 	} else {
 		var err error
-		tlsc, err = enrp.LoadTLS(enrp.TLSFiles{Cert: e.TLS.Cert, Key: e.TLS.Key, CA: e.TLS.CA})
+		tlsc, err = enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: e.TLS.Cert, Key: e.TLS.Key, CA: e.TLS.CA})
 		if err != nil {
 			d.log.Error("cannot load the peering TLS files", "keys", "enrp.tls.cert, enrp.tls.key, enrp.tls.ca", "err", err.Error())
 			return exitUsage
@@ -62,7 +63,7 @@ func (d *daemon) startPeering() int {
 	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
 	go p.keepStore(d)
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
 			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
 			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum, ResyncWait: syncWait},
@@ -72,7 +73,7 @@ func (d *daemon) startPeering() int {
 		TLS:         tlsc,
 		Handlespace: d.hs,
 		Logger:      d.log,
-		OnOwnership: func(o []enrp.Ownership) { p.store <- storeReq{batch: o} },
+		OnOwnership: func(o []enrpnet.Ownership) { p.store <- storeReq{batch: o} },
 		Durable:     func(done func()) { p.store <- storeReq{durable: done} },
 		OnEvent: func(ev enrp.Event) {
 			peeringEvent(d.ops.metrics, ev)
@@ -184,7 +185,7 @@ func (p *peering) keepStore(d *daemon) {
 			}
 			break
 		}
-		gained := resync || slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil && !o.Handed })
+		gained := resync || slices.ContainsFunc(batch, func(o enrpnet.Ownership) bool { return o.Elem != nil && !o.Handed })
 		if len(batch) > 0 {
 			p.write(d, batch)
 		}
@@ -223,7 +224,7 @@ const (
 
 // onlyHanded reports whether batch is not empty and all of a hand-off
 // coming in (Ownership.Handed).
-func onlyHanded(batch []enrp.Ownership) bool {
+func onlyHanded(batch []enrpnet.Ownership) bool {
 	if len(batch) == 0 {
 		return false
 	}
@@ -241,7 +242,7 @@ func onlyHanded(batch []enrp.Ownership) bool {
 // down (the drain is this registrar's to keep now). If the transaction
 // fails, each element is written alone, so that one that cannot be stored
 // costs only itself.
-func (p *peering) write(d *daemon, batch []enrp.Ownership) {
+func (p *peering) write(d *daemon, batch []enrpnet.Ownership) {
 	ops := make([]store.Write, len(batch))
 	for i, o := range batch {
 		ops[i] = store.Write{Pool: o.Pool, Elem: o.Elem, ID: o.ID}

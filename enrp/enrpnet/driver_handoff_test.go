@@ -1,4 +1,4 @@
-package enrp_test
+package enrpnet_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -48,8 +48,8 @@ func newGatedStore(t *testing.T) *gatedStore {
 	return s
 }
 
-func (s *gatedStore) edit(c *enrp.DriverConfig) {
-	c.OnOwnership = func(os []enrp.Ownership) {
+func (s *gatedStore) edit(c *enrpnet.DriverConfig) {
+	c.OnOwnership = func(os []enrpnet.Ownership) {
 		s.reqs <- func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
