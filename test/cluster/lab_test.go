@@ -206,6 +206,7 @@ func newLab(t *testing.T, opts labOpts) *lab {
 		NoResponse: noResponse,
 		Extra:      "probe:\n  workers: 256\n",
 		LogDir:     logDir,
+		LogLevel:   os.Getenv("NETLAB_LOGLEVEL"),
 		RealTime:   os.Getenv("NETLAB_RT") == "1",
 	})
 	for _, r := range l.cluster.Regs {
