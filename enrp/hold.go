@@ -148,13 +148,18 @@ func (n *Node) holdAfterStall(stall time.Duration) {
 		return
 	}
 	n.longStall = n.now().Add(-stall)
+	// Stalled long enough for every peer to have found it dead, it is
+	// pushed their own elements when they hear it again (they closed
+	// their connections to it, and owe it a push: pushOwn); else it
+	// asks for them.
+	pushed := stall >= n.cfg.MaxTimeLastHeard+n.cfg.MaxTimeNoResponse
 	var want []uint32
 	for _, id := range n.alivePeers() {
 		p := n.peers[id]
 		if p.left {
 			continue
 		}
-		p.resync = true
+		p.resync = !pushed
 		want = append(want, id)
 	}
 	if len(want) > 0 {

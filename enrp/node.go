@@ -246,6 +246,7 @@ const (
 	EventStalled                             // this registrar did not run for a while (stopped, starved): its peers' timers start again (Detail: for how long)
 	EventHold                                // this registrar's view may be stale (a long stall, a healed minority): it holds it until synced (Detail: why); see Stale
 	EventHoldEnd                             // the hold is over: synced with the peers expected, or the bounded wait passed (Detail)
+	EventPushed                              // this registrar pushed its Count own elements to Peer, meeting it again (Detail: and the deletions)
 )
 
 var eventNames = map[EventKind]string{
@@ -259,6 +260,7 @@ var eventNames = map[EventKind]string{
 	EventConfirmed: "confirmed", EventConfirmRefused: "confirm-refused",
 	EventHandoffStart: "handoff-start", EventHandoffDone: "handoff-done", EventHandoffIn: "handoff-in", EventHandback: "handback",
 	EventStalled: "stalled", EventHold: "hold", EventHoldEnd: "hold-end",
+	EventPushed: "pushed",
 }
 
 func (k EventKind) String() string {
@@ -417,9 +419,29 @@ type peer struct {
 	left      bool
 	handingIn bool
 	handedIn  int // elements taken from its hand-off so far
-	// resync: its connection was lost (what it sent meanwhile is lost
-	// too): take its own elements again when it is heard on a new one.
+	// resync: take its own elements again (a table transfer) when it
+	// is next heard: a transfer of them failed, or this registrar
+	// stalled long enough for the peer to have stopped telling it.
 	resync bool
+	// owe: this registrar owes the peer a push of its own elements
+	// (pushOwn): the connection to it was lost, or it was found dead, so
+	// what was sent to it meanwhile may be lost. lost: when it was last
+	// heard before that; the deletions made here since go with the
+	// push. in: the peer's push coming in.
+	owe  bool
+	lost time.Time
+	in   *pushIn
+	// expect: from the loss until the peer's push is in, the elements
+	// it sent a HANDLE_UPDATE of: sent after its push was made (a push
+	// is made at the first chance on a new connection), so newer than
+	// what the push says of them, even if they come first (over another
+	// connection).
+	expect map[key]bool
+	// expectSince: when it was first heard after the loss; its claims
+	// are not audited for a transfer timeout after that, its push being
+	// on its way (a registrar that restarted since does not push: its
+	// claims are audited then).
+	expectSince time.Time
 }
 
 // New returns a Node.
@@ -554,12 +576,24 @@ func (n *Node) nextDeadline() time.Time {
 
 // Hello returns what to send first on a new connection to a peer: a
 // PRESENCE and a LIST_REQUEST, addressed to the peer's ID if the driver
-// knows it (else 0).
+// knows it (else 0). To a known peer that this registrar owes its own
+// elements (the connection before was lost, or the peer was found
+// dead), the push follows at once (pushOwn), on this connection, before
+// a word has come back.
 func (n *Node) Hello(to uint32) []*Message {
 	pr := n.presence(false)
 	pr.Sender, pr.Receiver = n.id, to
 	lr := &Message{Type: TypeListRequest, Sender: n.id, Receiver: to}
-	return []*Message{pr, lr}
+	out := []*Message{pr, lr}
+	if p := n.peers[to]; p != nil && to != 0 {
+		before := len(n.out.Msgs)
+		n.pushOwn(p)
+		for _, env := range n.out.Msgs[before:] {
+			out = append(out, env.Msg)
+		}
+		n.out.Msgs = n.out.Msgs[:before]
+	}
+	return out
 }
 
 // Disconnected tells the Node that the connection to peer id is gone: its
@@ -570,11 +604,15 @@ func (n *Node) Hello(to uint32) []*Message {
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
 		p.left, p.handingIn, p.handedIn = false, false, 0 // what comes on a new connection is a new life
-		p.resync = true
 		p.cursor = nil
+		n.lostPeer(p)
 		if p.seq != nil {
 			n.abortSeq(p, "connection lost")
+			// Not to be asked again: the peer pushes its own elements
+			// on the next connection, as this registrar does.
+			p.resync, p.holdoff = false, time.Time{}
 		}
+		n.abortPush(p, "connection lost")
 	}
 	return n.flush()
 }
@@ -665,6 +703,10 @@ func (n *Node) Step(m *Message) Ready {
 	case TypeHandleTableRequest:
 		n.onTableRequest(p, m)
 	case TypeHandleTableResp:
+		if m.Handoff != nil && (m.Handoff.Kind == SyncPage || m.Handoff.Kind == SyncLast) {
+			n.onPush(p, m)
+			break
+		}
 		if m.Handoff != nil {
 			n.onHandoff(p, m)
 			break
@@ -708,17 +750,20 @@ func (n *Node) heard(id uint32) *peer {
 		delete(n.foreign, id)
 		n.recomputeLive()
 		// It may have lost what it had and we may have taken over its
-		// elements: compare tables.
-		if n.synced {
-			p.resync = false
-			n.requestTable(p, true, "peer back")
-		}
+		// elements: each pushes its own to the other (it found this
+		// registrar dead too, or lost its connection, which was closed
+		// here; should it not, its next PRESENCE's claim tells).
+		n.pushOwn(p)
 	default:
 		p.lastHeard, p.asked = now, time.Time{}
-		if p.resync && n.synced && p.seq == nil && !now.Before(p.holdoff) {
+		n.pushOwn(p)
+		if p.resync && n.synced && p.seq == nil && p.in == nil && !now.Before(p.holdoff) {
 			p.resync = false
-			n.requestTable(p, true, "reconnected")
+			n.requestTable(p, true, "resync")
 		}
+	}
+	if p.expect != nil && p.expectSince.IsZero() {
+		p.expectSince = now
 	}
 	if tk := n.takeovers[id]; tk != nil {
 		delete(n.takeovers, id)
@@ -832,9 +877,11 @@ func (n *Node) stalled(stall time.Duration, now time.Time) {
 func (n *Node) peerDead(p *peer) {
 	p.dead, p.asked, p.deadAt = true, time.Time{}, n.now()
 	p.cursor, p.handingIn, p.handedIn = nil, false, 0
+	n.lostPeer(p)
 	if p.seq != nil {
 		n.abortSeq(p, "peer dead")
 	}
+	n.abortPush(p, "peer dead")
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
 	n.forgetInRounds(p.id)
 	n.recomputeLive()

@@ -2,6 +2,7 @@ package enrp
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -33,13 +34,25 @@ type cursor struct {
 // registrar believes it owns, and starts a transfer of the peer's own
 // elements when they differ.
 func (n *Node) audit(p *peer, m *Message) {
-	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) || n.HandingIn() {
+	if !n.synced || p.seq != nil || p.in != nil || n.now().Before(p.holdoff) || n.HandingIn() {
 		// While a hand-off comes in, claims differ until its last page:
 		// no transfer for that.
 		return
 	}
 	sum, dig := n.tab.claim(p.id)
+	pushing := p.expect != nil && n.now().Sub(p.expectSince) < n.seqTimeout()
 	switch {
+	case pushing && !(m.Checksum == sum && m.Digest != nil && *m.Digest == dig):
+		// Its push, made when it met this registrar again, is on its
+		// way (behind this PRESENCE, or on another connection).
+		return
+	case m.Checksum == sum && m.Digest != nil && *m.Digest == dig:
+		// What this registrar believes p owns is what p says it owns:
+		// synced with p as well as a transfer would make it (a peer
+		// that did not push, such as one that restarted, ends a hold
+		// so).
+		p.expect, p.expectSince = nil, time.Time{}
+		n.syncedWith(p, n.now())
 	case m.Checksum != sum:
 		n.requestTable(p, true, fmt.Sprintf("checksum %04x, expected %04x", m.Checksum, sum))
 	case m.Digest != nil && *m.Digest != dig:
@@ -239,6 +252,13 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 	k := key{pool, pe.ID}
 	if p.seq != nil {
 		delete(p.seq.pending, k)
+	}
+	if p.in != nil {
+		delete(p.in.pending, k)
+	}
+	if p.expect != nil {
+		// Sent after the push that is to come, or coming (see onPush).
+		p.expect[k] = true
 	}
 	if m.Action == AddPE {
 		n.applyPE(p, pool, pe)
@@ -479,13 +499,13 @@ func (n *Node) local(c *Change) {
 		switch {
 		case cur.static():
 		case cur.home() == n.id:
-			n.tab.bury(k, cur.e.Expires, now)
+			n.tab.buryHere(cur, now)
 			n.announce(DelPE, cur)
 		case cur.e.Expires.IsZero() || cur.e.Expires.After(now):
 			// A peer's element deregistered here (not expired: its
 			// home expires it by itself). Tell everyone, the home
 			// included.
-			n.tab.bury(k, cur.e.Expires, now)
+			n.tab.buryHere(cur, now)
 			n.announce(DelPE, cur)
 		}
 		return
@@ -569,4 +589,134 @@ func (n *Node) local(c *Change) {
 	en := newEntry(c.Pool, c.Policy, e, gen)
 	n.tab.put(en)
 	n.announce(AddPE, en)
+}
+
+// Pushes: when two registrars meet again (a new connection after the
+// last one was lost, or a peer back from the dead), what either sent the
+// other meanwhile may be lost. Each then pushes the other its own
+// elements, unasked, the moment it can speak to it (pushOwn: in the
+// Hello of a connection it dialled, or when it first hears the peer):
+// every page at once, sized by bytes, before them a DEL_PE of each
+// deregistration made here since the peer was last heard. The receiver
+// takes the pages as it takes an own-children-only table transfer
+// (onPush), the last page sweeping what it believed the pusher owned and
+// the push did not carry. No request, and no round trip a page, stands
+// between a heal and a synced view: a table of a few thousand elements
+// arrives within one one-way delay of the connection.
+
+// syncPage is the most elements of a push page, which also stops short
+// of pageBytes (about 300 elements of a zone file).
+const syncPage = 4096
+
+// pushIn is a peer's push coming in.
+type pushIn struct {
+	seq     uint32
+	start   time.Time
+	pending map[key]bool // what the peer was believed to own, not yet in a page
+	applied int
+}
+
+// lostPeer notes that what was sent to p may be lost (its connection
+// was, or it was found dead): this registrar owes it a push, and
+// expects one.
+func (n *Node) lostPeer(p *peer) {
+	if !p.owe {
+		p.owe, p.lost = true, p.lastHeard
+	}
+	if p.expect == nil {
+		p.expect = map[key]bool{}
+	}
+}
+
+// pushOwn pushes this registrar's own elements to p if it owes them and
+// can (it has synced, and is not leaving): the DEL_PE of each
+// deregistration made here since a presence interval before p was last
+// heard (what was sent just before may be lost too), then pages of
+// HANDLE_TABLE_RESPONSE marked SyncPage, the last one SyncLast.
+func (n *Node) pushOwn(p *peer) {
+	if !p.owe || !n.synced || p.left || n.leaving != nil {
+		return
+	}
+	p.owe = false
+	now := n.now()
+	since := p.lost.Add(-n.cfg.PresenceInterval)
+	var dels []key
+	for k, tb := range n.tab.tombs {
+		if tb.en != nil && !tb.at.Before(since) && now.Before(tb.until) {
+			dels = append(dels, k)
+		}
+	}
+	slices.SortFunc(dels, cmpKey)
+	for _, k := range dels {
+		n.sendUpdate(p.id, DelPE, n.tab.tombs[k].en)
+	}
+	keys := n.tab.keys(func(en *entry) bool { return en.home() == n.id })
+	n.handSeq++
+	n.sendPages(p.id, keys, &Handoff{Kind: SyncPage, Live: uint16(min(n.strength(), math.MaxUint16)), Seq: n.handSeq}, SyncLast, syncPage, nil)
+	n.event(Event{Kind: EventPushed, Peer: p.id, Count: len(keys), Detail: fmt.Sprintf("and %d deletions", len(dels))})
+}
+
+// abortPush gives up p's push coming in (the connection that carried it
+// is gone; p pushes again on the next one).
+func (n *Node) abortPush(p *peer, why string) {
+	if p.in == nil {
+		return
+	}
+	p.in = nil
+	n.event(Event{Kind: EventSyncAbort, Peer: p.id, Detail: "push: " + why})
+}
+
+// onPush takes a page of p's push of its own elements.
+func (n *Node) onPush(p *peer, m *Message) {
+	h := m.Handoff
+	in := p.in
+	if in == nil || in.seq != h.Seq {
+		in = &pushIn{seq: h.Seq, start: n.now(), pending: map[key]bool{}}
+		for k, en := range n.tab.m {
+			if en.home() == p.id && !en.static() {
+				in.pending[k] = true
+			}
+		}
+		p.in = in
+	}
+	for i := range m.Entries {
+		pool, err := PoolName(m.Entries[i].Handle)
+		if err != nil {
+			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+			continue
+		}
+		for j := range m.Entries[i].Elements {
+			pe := &m.Entries[i].Elements[j]
+			k := key{pool, pe.ID}
+			delete(in.pending, k)
+			if p.expect[k] {
+				continue // p's later word on it came first
+			}
+			if n.applyPE(p, pool, pe) {
+				in.applied++
+			}
+		}
+	}
+	if h.Kind != SyncLast {
+		return
+	}
+	p.in, p.expect, p.expectSince = nil, nil, time.Time{}
+	// Its PRESENCE messages sent before it met the others again (its
+	// live set, and so its claim of zone-file elements, about to
+	// change) may still come: no audit for a while, as after a table
+	// transfer.
+	p.holdoff = n.now().Add(n.cfg.PresenceInterval)
+	swept := 0
+	for _, k := range keysInOrder(in.pending) {
+		if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
+			n.tab.del(k) // a wrong belief, not a deregistration: no tomb
+			n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id, Guard: guardOf(en.e)})
+			swept++
+		}
+	}
+	if swept > 0 {
+		n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
+	}
+	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: in.applied, Detail: "pushed"})
+	n.syncedWith(p, in.start)
 }

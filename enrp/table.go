@@ -84,6 +84,12 @@ type table struct {
 type tomb struct {
 	expires time.Time // the deleted registration's lease end
 	until   time.Time // when the tomb is forgotten
+	// at is when the registration was deleted, and en what it was,
+	// for a deletion made here (a deregistration): a peer that this
+	// registrar meets again is sent it with the push (pushOwn), in
+	// case the DEL_PE of the time was lost.
+	at time.Time
+	en *entry
 }
 
 // leaseSkew is how much two registrars' lease ends of one registration
@@ -124,6 +130,16 @@ func (t *table) bury(k key, expires, now time.Time) {
 	}
 	if until.After(now) {
 		t.tombs[k] = tomb{expires: expires, until: until}
+	}
+}
+
+// buryHere records the deletion here of en's registration (see bury),
+// remembering it for the pushes of pushOwn.
+func (t *table) buryHere(en *entry, now time.Time) {
+	t.bury(en.key, en.e.Expires, now)
+	if tb, ok := t.tombs[en.key]; ok {
+		tb.at, tb.en = now, en
+		t.tombs[en.key] = tb
 	}
 }
 
