@@ -6,6 +6,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -69,7 +70,7 @@ func TestHealPush(t *testing.T) {
 	if a.Find(poolOf(7), 1007) == nil {
 		t.Fatal("C's deregistration crossed the partition")
 	}
-	requests := c.Net.CountByType[enrp.TypeHandleTableRequest]
+	requests := c.Net.CountByType[wire.TypeHandleTableRequest]
 	pushed := len(a.EventsOf(enrp.EventPushed)) + len(b.EventsOf(enrp.EventPushed)) + len(cm.EventsOf(enrp.EventPushed))
 	c.Net.Heal()
 	healed := c.Elapsed()
@@ -91,7 +92,7 @@ func TestHealPush(t *testing.T) {
 			t.Errorf("%08x has %d elements, want %d", m.ID, n, 1200+160-1)
 		}
 	}
-	if n := c.Net.CountByType[enrp.TypeHandleTableRequest] - requests; n != 0 {
+	if n := c.Net.CountByType[wire.TypeHandleTableRequest] - requests; n != 0 {
 		t.Errorf("%d table requests after the heal, want none (the pushes carry it all)", n)
 	}
 	// One push each way between C and each of A and B.
