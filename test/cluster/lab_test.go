@@ -80,11 +80,15 @@ var (
 //     the farthest: 6.95 s, taken as 8 s.
 //   - Propagate: a registration's first probe, then 150 ms to the
 //     farthest: taken as 2 s.
+//   - Heal: a deregistration made on one side of a partition, whose
+//     DEL_PE to the other side was lost, must be carried by the heal as
+//     soon as all agree: two presence intervals (convergeBound).
 var bounds = netlab.Bounds{
 	Detect:    4250 * time.Millisecond,
 	Takeover:  4 * time.Second,
 	Rise:      8 * time.Second,
 	Propagate: 2 * time.Second,
+	Heal:      2 * presence,
 }
 
 // lab is one built cluster.
