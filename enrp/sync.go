@@ -276,9 +276,11 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		return
 	case en.static():
 		return // zone files decide zone-file elements
-	case en.home() != p.id && later(en.e.Expires, expires):
-		// Not the home, and our copy is of a later registration than
-		// the one deleted: it stands.
+	case later(en.e.Expires, expires):
+		// Our copy is of a later registration than the one deleted: it
+		// stands, even against its home's word (a deletion replayed
+		// with a push, see pushOwn, may be older than a registration
+		// made since).
 		return
 	}
 	if en.home() == n.id {
@@ -326,6 +328,19 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 	e.Last = handlespace.LastAt(e, n.id)
 	k := key{pool, e.ID}
 	cur := n.tab.get(k)
+	if pe.X != nil && pe.X.Flags&wire.XTrimmed != 0 {
+		if cur == nil || !cur.static() {
+			return false // not of this registrar's zones: its claim's audit asks for it whole
+		}
+		// The state alone: the zone file gives the rest.
+		c := cur.e
+		e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, slices.Clone(c.Addrs), c.Owner, c.Lease
+		e.Probe = nil
+		if c.Probe != nil {
+			pr := *c.Probe
+			e.Probe = &pr
+		}
+	}
 	if e.Static || (cur != nil && cur.static()) {
 		strength := -1 // unknown: an older sender
 		if pe.X != nil && pe.X.Strength > 0 {
@@ -651,9 +666,34 @@ func (n *Node) pushOwn(p *peer) {
 	for _, k := range dels {
 		n.sendUpdate(p.id, wire.DelPE, n.tab.tombs[k].en)
 	}
-	keys := n.tab.keys(func(en *entry) bool { return en.home() == n.id })
+	// The registered elements homed here, and the zone-file ones that
+	// stay homed here once p is live (those that move to p, p gets
+	// handed back), as their state alone (its zone file gives the
+	// rest): a push over a new connection goes out in slow start, ten
+	// segments the first round trip, and every one it needs more is a
+	// round trip later. A registrar whose state of them is weaker than
+	// anyone's (held as stale, or in a minority: see strength) sends
+	// none: nobody would take it.
+	live := n.live
+	if !slices.Contains(live, p.id) {
+		live = append(slices.Clone(live), p.id)
+		slices.Sort(live)
+	}
+	statics := n.strength() > 0 && !n.minority(now)
+	keys := n.tab.keys(func(en *entry) bool {
+		if en.static() {
+			return statics && Rendezvous(live, en.pool, en.e.ID) == n.id
+		}
+		return en.home() == n.id
+	})
+	trim := func(_ key, pe *wire.PE) {
+		if x := pe.X; x != nil && x.Flags&wire.XStatic != 0 {
+			x.Label, x.Site, x.Probe, x.Addrs, x.Owner, x.Lease = "", "", nil, nil, "", 0
+			x.Flags |= wire.XTrimmed
+		}
+	}
 	n.handSeq++
-	n.sendPages(p.id, keys, &wire.Handoff{Kind: wire.SyncPage, Live: uint16(min(n.strength(), math.MaxUint16)), Seq: n.handSeq}, wire.SyncLast, syncPage, nil)
+	n.sendPages(p.id, keys, &wire.Handoff{Kind: wire.SyncPage, Live: uint16(min(n.strength(), math.MaxUint16)), Seq: n.handSeq}, wire.SyncLast, syncPage, trim)
 	n.event(Event{Kind: EventPushed, Peer: p.id, Count: len(keys), Detail: fmt.Sprintf("and %d deletions", len(dels))})
 }
 
