@@ -79,16 +79,12 @@ func (n *Node) settleWindow() time.Duration {
 
 // strength is how much this registrar's knowledge of the zone-file
 // elements is worth against another's (ElementX.Strength): 0 before its
-// first sync (what it knows is from before it joined) and while its view
-// is held as stale; while it settles
+// first sync (what it knows is from before it joined); while it settles
 // after the live set grew, the number of registrars live before (its
 // side of a healed partition); else the number live now.
 func (n *Node) strength() int {
 	switch {
-	case !n.synced, n.held != nil:
-		// Before its first sync, or while its view is held as stale (a
-		// long stall, a healed minority: see hold.go), what it knows is
-		// older than what its peers do.
+	case !n.synced:
 		return 0
 	case n.now().Before(n.mergeUntil):
 		return n.mergeSide
@@ -390,7 +386,7 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
 				continue
 			}
-			s, mine := int(pe.X.Strength)-1, n.strength()
+			s, mine := int(pe.X.Strength)-1, n.takeStrength()
 			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) {
 				continue
 			}

@@ -199,3 +199,16 @@ func (n *Node) aloneVerdict(en *entry, proposed handlespace.Health) (Verdict, bo
 		Vantage: []handlespace.Vantage{{Registrar: n.id, Health: proposed}},
 		Votes:   []Vote{{Registrar: n.id, Health: proposed}}}, true
 }
+
+// takeStrength is this registrar's strength (see strength) against a
+// peer's hand-back: 0 while its view is held as stale (after a long
+// stall its live set did not change, so its strength did not fall, but
+// the state it remembers is from before the stall: the peers' current
+// state is taken). What it measures meanwhile goes out at its usual
+// strength, so that its peers take it.
+func (n *Node) takeStrength() int {
+	if n.held != nil {
+		return 0
+	}
+	return n.strength()
+}

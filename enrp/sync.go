@@ -671,15 +671,14 @@ func (n *Node) pushOwn(p *peer) {
 	// handed back), as their state alone (its zone file gives the
 	// rest): a push over a new connection goes out in slow start, ten
 	// segments the first round trip, and every one it needs more is a
-	// round trip later. A registrar whose state of them is weaker than
-	// anyone's (held as stale, or in a minority: see strength) sends
-	// none: nobody would take it.
+	// round trip later. A registrar whose state of them is stale (held,
+	// see hold.go) or weak (in a minority: see strength) sends none.
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)
 		slices.Sort(live)
 	}
-	statics := n.strength() > 0 && !n.minority(now)
+	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
 	keys := n.tab.keys(func(en *entry) bool {
 		if en.static() {
 			return statics && Rendezvous(live, en.pool, en.e.ID) == n.id
