@@ -138,6 +138,7 @@ func (n *Node) endHold(now time.Time) {
 		return
 	}
 	n.held = nil
+	n.heldAfter = now.Add(n.settleWindow())
 }
 
 // holdAfterStall holds the view after a stall long enough for the peers
@@ -201,13 +202,15 @@ func (n *Node) aloneVerdict(en *entry, proposed handlespace.Health) (Verdict, bo
 }
 
 // takeStrength is this registrar's strength (see strength) against a
-// peer's hand-back: 0 while its view is held as stale (after a long
+// peer's hand-back: 0 while its view is held as stale, and for a settle
+// window after (the hand-backs come when the peers hear it again, after
+// the pushes that may end the hold) (after a long
 // stall its live set did not change, so its strength did not fall, but
 // the state it remembers is from before the stall: the peers' current
 // state is taken). What it measures meanwhile goes out at its usual
 // strength, so that its peers take it.
 func (n *Node) takeStrength() int {
-	if n.held != nil {
+	if n.held != nil || n.now().Before(n.heldAfter) {
 		return 0
 	}
 	return n.strength()

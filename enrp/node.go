@@ -393,6 +393,9 @@ type Node struct {
 	// stall that held it began.
 	held      *hold
 	longStall time.Time
+	// heldAfter: until when, after a hold ended, hand-backs are still
+	// taken as from a stronger peer (takeStrength).
+	heldAfter time.Time
 	// inMinority: this registrar was in a minority at the last Tick;
 	// majorityAt: when to take over the peers still dead since it left
 	// one (tickMinority).
