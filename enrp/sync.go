@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/wire"
@@ -20,6 +21,7 @@ type tableSeq struct {
 	start   time.Time    // when the first request went out
 	last    time.Time    // when the last request went out
 	applied int          // elements taken from the responses
+	changed []string     // the first few of them, for the event
 }
 
 // cursor is a peer's handle table transfer from this registrar: the keys
@@ -194,6 +196,9 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 			delete(s.pending, key{pool, pe.ID})
 			if n.applyPE(p, pool, pe) {
 				s.applied++
+				if len(s.changed) < 4 {
+					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID))
+				}
 			}
 		}
 	}
@@ -224,7 +229,13 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 		n.synced = true
 		n.mentor = 0
 	}
-	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: s.applied, Detail: map[bool]string{true: "own", false: "full"}[s.own]})
+	detail := map[bool]string{true: "own", false: "full"}[s.own]
+	if s.own && len(s.changed) > 0 {
+		// What an own-children transfer had to set right (what the
+		// peer's updates and pushes did not carry): worth a look.
+		detail += "; changed " + strings.Join(s.changed, ", ")
+	}
+	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: s.applied, Detail: detail})
 }
 
 func (n *Node) onUpdate(p *peer, m *wire.Message) {
