@@ -413,6 +413,11 @@ type peer struct {
 	deadAt    time.Time // when it was last found dead
 	lastHeard time.Time
 	asked     time.Time // when a reply-required PRESENCE was sent; zero: not suspect
+	// gone: when its last connection was lost (zero: it has been heard
+	// since). A peer whose process died closed its connections (the
+	// kernel does): not heard again within goneGrace of that, it is
+	// asked as if silent for MaxTimeLastHeard.
+	gone time.Time
 
 	seq     *tableSeq // our handle table request to it in progress
 	holdoff time.Time // no new own-children transfer before
@@ -491,6 +496,19 @@ func (n *Node) seqTimeout() time.Duration {
 	return n.cfg.MaxTimeNoResponse + n.cfg.PresenceInterval/2
 }
 func (n *Node) cursorTTL() time.Duration { return n.seqTimeout() }
+
+// goneGrace is how long a peer whose every connection was lost has to be
+// heard again (the diallers try at once: a new connection takes a few
+// round trips, TCP and TLS) before it is asked, as a peer silent for
+// MaxTimeLastHeard is; MaxTimeNoResponse later it is dead. A process
+// killed (kill -9, a crash) closes its connections at once, so its peers
+// find it dead MaxTimeLastHeard − PresenceInterval + MaxTimeNoResponse
+// after, rather than up to a presence interval more than
+// MaxTimeLastHeard + MaxTimeNoResponse after. A stopped process (SIGSTOP)
+// or a cut link closes nothing: that takes the usual time.
+func (n *Node) goneGrace() time.Duration {
+	return max(n.cfg.MaxTimeLastHeard-n.cfg.PresenceInterval, n.cfg.MaxTimeLastHeard/2)
+}
 func (n *Node) takeoverRetry() time.Duration {
 	return n.cfg.MaxTimeNoResponse
 }
@@ -548,6 +566,9 @@ func (n *Node) nextDeadline() time.Time {
 		if !p.dead {
 			if p.asked.IsZero() {
 				at(p.lastHeard.Add(n.cfg.MaxTimeLastHeard))
+				if !p.gone.IsZero() {
+					at(p.gone.Add(n.goneGrace()))
+				}
 			} else {
 				at(p.asked.Add(n.cfg.MaxTimeNoResponse))
 			}
@@ -607,6 +628,9 @@ func (n *Node) Hello(to uint32) []*wire.Message {
 // updates carry).
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
+		if !p.dead && !p.left && p.gone.IsZero() {
+			p.gone = n.now()
+		}
 		p.left, p.handingIn, p.handedIn = false, false, 0 // what comes on a new connection is a new life
 		p.cursor = nil
 		n.lostPeer(p)
@@ -766,6 +790,7 @@ func (n *Node) heard(id uint32) *peer {
 			n.requestTable(p, true, "resync")
 		}
 	}
+	p.gone = time.Time{}
 	if p.expect != nil && p.expectSince.IsZero() {
 		p.expectSince = now
 	}
@@ -797,7 +822,8 @@ func (n *Node) Tick() Ready {
 		p := n.peers[id]
 		if !p.dead {
 			switch {
-			case p.asked.IsZero() && now.Sub(p.lastHeard) >= n.cfg.MaxTimeLastHeard:
+			case p.asked.IsZero() && (now.Sub(p.lastHeard) >= n.cfg.MaxTimeLastHeard ||
+				!p.gone.IsZero() && now.Sub(p.gone) >= n.goneGrace()):
 				p.asked = now
 				n.send(id, n.presence(true))
 				n.event(Event{Kind: EventPeerSuspect, Peer: id})
@@ -860,6 +886,7 @@ func (n *Node) stalled(stall time.Duration, now time.Time) {
 		p := n.peers[id]
 		on(&p.lastHeard)
 		on(&p.asked)
+		on(&p.gone)
 		if p.seq != nil {
 			on(&p.seq.last)
 		}

@@ -103,3 +103,38 @@ func TestHealPush(t *testing.T) {
 		t.Error("C still holds its view once all agree")
 	}
 }
+
+// TestKilledPeerFoundDeadSooner: a registrar whose process dies closes
+// its connections (the kernel does), so its peers ask after
+// MaxTimeLastHeard − PresenceInterval from then, not from when they last
+// heard it, and find it dead MaxTimeNoResponse later; a peer whose
+// connection drops but that is heard again within that time is not.
+func TestKilledPeerFoundDeadSooner(t *testing.T) {
+	c, a, b, cm := cluster3(t, 72, 10)
+	c.Redial = 100 * time.Millisecond
+	c.RunFor(2 * interval)
+	// A blip: C's connections drop and come back at the next dial.
+	c.Net.Partition([]uint32{idC}, []uint32{idA, idB})
+	c.RunFor(50 * time.Millisecond)
+	c.Net.Heal()
+	c.RunFor(lastHeard)
+	for _, m := range []*enrptest.Member{a, b} {
+		if evs := m.EventsOf(enrp.EventPeerDead); len(evs) > 0 {
+			t.Fatalf("%08x found a peer dead after a blip: %v", m.ID, evs)
+		}
+	}
+	stopped := c.Elapsed()
+	a.Stop()
+	dead := func() bool {
+		return len(b.EventsOf(enrp.EventPeerDead)) > 0 && len(cm.EventsOf(enrp.EventPeerDead)) > 0
+	}
+	if !c.RunUntil(dead, lastHeard+noResponse+2*interval) {
+		t.Fatal("A not found dead")
+	}
+	took := c.Elapsed() - stopped
+	want := lastHeard - interval + noResponse
+	t.Logf("A found dead %v after it stopped (want %v; from its last PRESENCE it would be up to %v)", took, want, lastHeard+noResponse+interval)
+	if took > want+10*time.Millisecond {
+		t.Errorf("A found dead %v after it stopped, want at most %v", took, want)
+	}
+}
