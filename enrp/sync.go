@@ -473,7 +473,16 @@ func stateDiffers(t, e *handlespace.Element) bool {
 // toPE returns en's wire form, with the strength of its state.
 func (n *Node) toPE(en *entry) wire.PE {
 	pe := wire.ToPE(en.e, en.policy, en.gen, n.now())
-	pe.X.Strength = uint8(min(n.strength()+1, 255))
+	s := n.strength()
+	if en.handed && en.static() && en.home() == n.id {
+		// Its state came from its old home, and what this registrar
+		// measured since: its peers, settling after the live set grew,
+		// must not take it for the stale state of a newcomer (they
+		// would ignore its updates until the settle window ends, and
+		// their digests would differ until an audit).
+		s = max(s, len(n.live))
+	}
+	pe.X.Strength = uint8(min(s+1, 255))
 	return pe
 }
 
@@ -557,6 +566,7 @@ func (n *Node) local(c *Change) {
 		}
 		en := newEntry(c.Pool, c.Policy, e, 0)
 		en.heard = home == n.id
+		en.handed = home == n.id && cur != nil && cur.static() && cur.handed
 		n.tab.put(en)
 		if home == n.id {
 			n.announce(wire.AddPE, en)
