@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
@@ -148,7 +149,7 @@ func (r *Router) setAtHome(peers Peering, pool string, id uint32, a handlespace.
 		select {
 		case <-changed:
 		case re := <-refused:
-			if re.Request != enrp.ParamXAdminReq {
+			if re.Request != wire.ParamXAdminReq {
 				continue // a refused failure report of the element
 			}
 			return refusedError(re, "the change was not made")

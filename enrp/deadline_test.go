@@ -11,6 +11,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -89,7 +90,7 @@ func TestDriverReadDeadline(t *testing.T) {
 		c.Node.MaxTimeLastHeard = time.Minute
 	})
 	addr := a.drv.Addr().String()
-	presence, err := (&enrp.Message{Type: enrp.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
+	presence, err := (&wire.Message{Type: wire.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}

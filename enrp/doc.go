@@ -6,11 +6,12 @@
 //
 // Three layers, each usable alone:
 //
-//   - The codec: Message, Encode and Decode, for all ten RFC 5353 message
-//     types and the RFC 5354 parameters, with poolnsd's extension
-//     parameters (ParamX*) for what DNS answers need beyond RFC 5354.
-//     Decode never panics; its errors are *DecodeError, ErrorFor turns one
-//     into the ERROR that answers it.
+//   - The codec, package enrp/wire: Message, Encode and Decode, for all
+//     ten RFC 5353 message types and the RFC 5354 parameters, with
+//     poolnsd's extension parameters (ParamX*) for what DNS answers need
+//     beyond RFC 5354. Decode never panics; its errors are
+//     *wire.DecodeError, wire.ErrorFor turns one into the ERROR that
+//     answers it.
 //   - The state machine: Node. It does no I/O and reads time only from an
 //     injected Clock: Step takes a peer's message, Tick runs the timers,
 //     Local takes changes of the local handlespace, Hello and Disconnected

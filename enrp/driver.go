@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -89,7 +90,7 @@ type DriverConfig struct {
 	// OnMessage, if set, is called from the driver's goroutine with the
 	// type of each message sent to or received from a peer (for metrics).
 	// It must not block.
-	OnMessage func(sent bool, t Type)
+	OnMessage func(sent bool, t wire.Type)
 	// OnProbe, if set, is called from the driver's goroutine with each
 	// peer's request to probe an element once (health confirmation, see
 	// Node.Confirm); it starts the probe and returns at once, and calls
@@ -233,7 +234,7 @@ type requestReply struct {
 
 type inbound struct {
 	c   *conn
-	m   *Message
+	m   *wire.Message
 	err error
 	n   int
 }
@@ -398,12 +399,12 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 
 // serverInfoFor makes the Server Information of a registrar reachable at
 // addr (host:port, the host an IP address).
-func serverInfoFor(id uint32, addr string) (*ServerInfo, error) {
+func serverInfoFor(id uint32, addr string) (*wire.ServerInfo, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("enrp: advertised address %q: want IP:port (%v)", addr, err)
 	}
-	return &ServerInfo{ID: id, Transport: Transport{Proto: ParamTCP, Port: ap.Port(), Use: UseDataOnly,
+	return &wire.ServerInfo{ID: id, Transport: wire.Transport{Proto: wire.ParamTCP, Port: ap.Port(), Use: wire.UseDataOnly,
 		Addrs: []netip.Addr{ap.Addr().Unmap()}}}, nil
 }
 
@@ -544,7 +545,7 @@ func (d *Driver) run(c *conn) {
 // one; a peer that stalls is cut off.
 func (d *Driver) read(c *conn) {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
-	hdr := make([]byte, headerLen)
+	hdr := make([]byte, wire.HeaderLen)
 	first, armed := true, false
 	// arm sets the read deadline ReadTimeout from now, unless the next
 	// need bytes are buffered already (nothing to wait for) or it is set
@@ -570,24 +571,24 @@ func (d *Driver) read(c *conn) {
 				return
 			}
 		}
-		arm(headerLen)
+		arm(wire.HeaderLen)
 		if _, err := io.ReadFull(r, hdr); err != nil {
-			d.readFailed(c, err, first, headerLen)
+			d.readFailed(c, err, first, wire.HeaderLen)
 			return
 		}
-		n, ok := MessageLen(hdr)
+		n, ok := wire.MessageLen(hdr)
 		var ib inbound
 		if !ok {
-			ib = inbound{c: c, err: malformed(2, "message length %d, below 4", n), n: headerLen}
+			ib = inbound{c: c, err: wire.Malformed(2, "message length %d, below 4", n), n: wire.HeaderLen}
 		} else {
 			b := make([]byte, n)
 			copy(b, hdr)
-			arm(n - headerLen)
-			if _, err := io.ReadFull(r, b[headerLen:]); err != nil {
+			arm(n - wire.HeaderLen)
+			if _, err := io.ReadFull(r, b[wire.HeaderLen:]); err != nil {
 				d.readFailed(c, err, first, n)
 				return
 			}
-			m, err := Decode(b)
+			m, err := wire.Decode(b)
 			ib = inbound{c: c, m: m, err: err, n: n}
 		}
 		first = false
@@ -602,7 +603,7 @@ func (d *Driver) read(c *conn) {
 		case <-c.closed:
 			return
 		}
-		if errors.Is(ib.err, ErrMalformed) {
+		if errors.Is(ib.err, wire.ErrMalformed) {
 			// Out of step with the peer: read no more, and let the
 			// writer send the ERROR and close.
 			select {
@@ -1016,9 +1017,9 @@ func (d *Driver) refused(f Refusal) {
 
 func requestName(request uint16) string {
 	switch request {
-	case ParamXAdminReq:
+	case wire.ParamXAdminReq:
 		return "admin"
-	case ParamXReportReq:
+	case wire.ParamXReportReq:
 		return "report"
 	}
 	return fmt.Sprintf("0x%04x", request)
@@ -1090,17 +1091,17 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 		d.cfg.OnMessage(false, ib.m.Type)
 	}
 	if ib.err != nil {
-		if errors.Is(ib.err, ErrMalformed) {
+		if errors.Is(ib.err, wire.ErrMalformed) {
 			// Counted before the ERROR goes: the peer may have it (and a
 			// test look at the count) before this goroutine runs again.
 			d.mu.Lock()
 			d.stats.Malformed++
 			d.mu.Unlock()
 		}
-		if em := ErrorFor(ib.err, d.self, c.peer); em != nil {
+		if em := wire.ErrorFor(ib.err, d.self, c.peer); em != nil {
 			d.sendOn(c, em)
 		}
-		if errors.Is(ib.err, ErrMalformed) {
+		if errors.Is(ib.err, wire.ErrMalformed) {
 			d.log.Warn("malformed ENRP message; closing the connection", "peer", c.remote, "id", hex8(c.peer), "err", ib.err.Error())
 			c.closeAfterFlush()
 		} else {
@@ -1127,19 +1128,19 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 		d.byPeer[m.Sender] = append(d.byPeer[m.Sender], c)
 		d.rtt.add(m.Sender, c.nc)
 	case m.Sender != c.peer:
-		d.sendOn(c, ErrorFor(malformed(4, "sender %08x on a connection of %08x", m.Sender, c.peer), d.self, c.peer))
+		d.sendOn(c, wire.ErrorFor(wire.Malformed(4, "sender %08x on a connection of %08x", m.Sender, c.peer), d.self, c.peer))
 		d.log.Warn("ENRP peer changed its ID on a connection; closing it", "peer", c.remote, "was", hex8(c.peer), "now", hex8(m.Sender))
 		c.closeAfterFlush()
 		return d.node.nextDeadline()
 	}
-	if em := ReportUnrecognized(m, d.self); em != nil {
+	if em := wire.ReportUnrecognized(m, d.self); em != nil {
 		d.sendOn(c, em)
 	}
 	return d.handle(d.node.Step(m))
 }
 
 // sendOn encodes m and queues it on c.
-func (d *Driver) sendOn(c *conn, m *Message) {
+func (d *Driver) sendOn(c *conn, m *wire.Message) {
 	b, err := m.Encode()
 	if err != nil {
 		d.log.Error("cannot encode an ENRP message", "msg", m.String(), "err", err.Error())
@@ -1171,7 +1172,7 @@ func (d *Driver) handle(r Ready) time.Time {
 		d.sendOn(cs[len(cs)-1], env.Msg)
 	}
 	for _, s := range r.Dial {
-		if len(s.Transport.Addrs) > 0 && s.Transport.Proto == ParamTCP {
+		if len(s.Transport.Addrs) > 0 && s.Transport.Proto == wire.ParamTCP {
 			d.startDialer(netip.AddrPortFrom(s.Transport.Addrs[0], s.Transport.Port).String())
 		}
 	}
@@ -1291,12 +1292,12 @@ type peerRequest struct {
 }
 
 var (
-	reportRequest = peerRequest{ParamXReportReq,
+	reportRequest = peerRequest{wire.ParamXReportReq,
 		"ENRP failure report from a peer not counted: no monitor",
 		"ENRP failure report from a peer not counted",
 		"ENRP failure report from a peer counted",
 		slog.LevelWarn, slog.LevelDebug}
-	adminRequest = peerRequest{ParamXAdminReq,
+	adminRequest = peerRequest{wire.ParamXAdminReq,
 		"ENRP admin request from a peer not applied: no administrative backend",
 		"ENRP admin request from a peer failed",
 		"ENRP admin request from a peer applied",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -247,7 +248,7 @@ func (r *rawConn) send(b []byte) {
 }
 
 // next reads the next message; nil at EOF.
-func (r *rawConn) next() *enrp.Message {
+func (r *rawConn) next() *wire.Message {
 	r.t.Helper()
 	r.c.SetReadDeadline(time.Now().Add(waitLimit))
 	hdr := make([]byte, 4)
@@ -263,7 +264,7 @@ func (r *rawConn) next() *enrp.Message {
 	if _, err := io.ReadFull(r.c, b[4:]); err != nil {
 		r.t.Fatal(err)
 	}
-	m, err := enrp.Decode(b)
+	m, err := wire.Decode(b)
 	if err != nil {
 		r.t.Fatalf("the registrar sent a message that does not decode: %v", err)
 	}
@@ -271,7 +272,7 @@ func (r *rawConn) next() *enrp.Message {
 }
 
 // nextOf reads messages until one of type typ.
-func (r *rawConn) nextOf(typ enrp.Type) *enrp.Message {
+func (r *rawConn) nextOf(typ wire.Type) *wire.Message {
 	r.t.Helper()
 	for i := 0; i < 100; i++ {
 		m := r.next()
@@ -295,21 +296,21 @@ func TestDriverMalformed(t *testing.T) {
 	r := dialRaw(t, a.drv.Addr().String())
 	unknown := []byte{0x7f, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0xa}
 	r.send(unknown)
-	e := r.nextOf(enrp.TypeError)
-	if len(e.Causes) != 1 || e.Causes[0].Code != enrp.CauseUnrecognizedMessage {
+	e := r.nextOf(wire.TypeError)
+	if len(e.Causes) != 1 || e.Causes[0].Code != wire.CauseUnrecognizedMessage {
 		t.Fatalf("ERROR for an unknown type: %+v", e)
 	}
 	// Still connected: a reply-required PRESENCE is answered.
-	p, _ := (&enrp.Message{Type: enrp.TypePresence, Flags: enrp.FlagReplyRequired, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
+	p, _ := (&wire.Message{Type: wire.TypePresence, Flags: wire.FlagReplyRequired, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
 	r.send(p)
-	if m := r.nextOf(enrp.TypePresence); m.Sender != 0xa {
+	if m := r.nextOf(wire.TypePresence); m.Sender != 0xa {
 		t.Fatalf("PRESENCE %v", m)
 	}
 	// A PRESENCE without its checksum parameter is malformed.
 	bad := []byte{1, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0xa}
 	r.send(bad)
-	e = r.nextOf(enrp.TypeError)
-	if e.Causes[0].Code != enrp.CauseInvalidValues || !strings.Contains(string(e.Causes[0].Info), "without a PE checksum") {
+	e = r.nextOf(wire.TypeError)
+	if e.Causes[0].Code != wire.CauseInvalidValues || !strings.Contains(string(e.Causes[0].Info), "without a PE checksum") {
 		t.Fatalf("ERROR for a malformed message: %+v (%q)", e, e.Causes[0].Info)
 	}
 	for i := 0; i < 100; i++ {
@@ -325,7 +326,7 @@ func TestDriverMalformed(t *testing.T) {
 	// A length field below 4 cannot even be framed.
 	r2 := dialRaw(t, a.drv.Addr().String())
 	r2.send([]byte{1, 0, 0, 2})
-	if e := r2.nextOf(enrp.TypeError); e.Causes[0].Code != enrp.CauseInvalidValues {
+	if e := r2.nextOf(wire.TypeError); e.Causes[0].Code != wire.CauseInvalidValues {
 		t.Fatalf("ERROR %+v", e)
 	}
 	if st := a.drv.Stats(); st.Malformed != 2 {
@@ -433,7 +434,7 @@ func TestDriverRequestsOverTLS(t *testing.T) {
 	}
 	select {
 	case re := <-refused:
-		if re.Home != 0xa || re.Request != enrp.ParamXAdminReq || re.Reason != enrp.RefusedFailed || re.Stale() ||
+		if re.Home != 0xa || re.Request != wire.ParamXAdminReq || re.Reason != wire.RefusedFailed || re.Stale() ||
 			!strings.Contains(re.Error(), "the store is read-only") {
 			t.Fatalf("refusal %+v: %v", re.Refusal, re)
 		}

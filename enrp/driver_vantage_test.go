@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -131,7 +132,7 @@ func TestDriverConfirmFlood(t *testing.T) {
 		}
 	})
 	r := dialRaw(t, a.drv.Addr().String())
-	hello, _ := (&enrp.Message{Type: enrp.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
+	hello, _ := (&wire.Message{Type: wire.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
 	r.send(hello)
 	// Some elements are homed at the peer now (the handlespace shows it
 	// once the operations held back by A's table request apply).
@@ -162,7 +163,7 @@ func TestDriverConfirmFlood(t *testing.T) {
 	}
 	flood := time.Now()
 	r.send(buf)
-	ask, _ := (&enrp.Message{Type: enrp.TypeListRequest, Sender: 0xe, Receiver: 0xa}).Encode()
+	ask, _ := (&wire.Message{Type: wire.TypeListRequest, Sender: 0xe, Receiver: 0xa}).Encode()
 	r.send(ask)
 	errs, reasons := 0, map[uint8]int{}
 	for {
@@ -170,11 +171,11 @@ func TestDriverConfirmFlood(t *testing.T) {
 		if m == nil {
 			t.Fatal("A closed the connection")
 		}
-		if m.Type == enrp.TypeError && m.Refused != nil && m.Refused.Request == enrp.ParamXConfirmReq {
+		if m.Type == wire.TypeError && m.Refused != nil && m.Refused.Request == wire.ParamXConfirmReq {
 			errs++
 			reasons[m.Refused.Reason]++
 		}
-		if m.Type == enrp.TypeListResponse {
+		if m.Type == wire.TypeListResponse {
 			break // the answer to the last message sent, after the flood
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/store"
@@ -69,7 +70,7 @@ func (d *daemon) startPeering() int {
 		},
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.SetLocal(a.Pool, a.ID, a.Admin) },
 		OnReport:  d.admin.ReportLocal,
-		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
+		OnMessage: func(sent bool, t wire.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 
 		// Confirmations and hand-offs (serve_vantage.go).
 		OnProbe:      d.vantage.probe,

@@ -61,7 +61,12 @@ var walls = []wall{
 		why:  "probe reports results and owns no state of pools (DESIGN 14)",
 	},
 	{
-		from: []string{"M/enrp", "M/enrp/enrptest"},
+		from: []string{"M/enrp/wire"},
+		deny: []string{"M/..."}, allow: []string{"M/handlespace/..."},
+		why: "the ENRP codec turns messages into bytes and back: it knows handlespace's element (ToPE, FromPE) and no other package of poolnsd, the engine that speaks it least of all",
+	},
+	{
+		from: []string{"M/enrp", "M/enrp/wire", "M/enrp/enrptest"},
 		deny: []string{"M/dnsfront", "M/probe/...", "M/zones", "M/monitor", "M/httpapi", "M/webui", "M/metrics"},
 		why:  "peering turns peers' messages into handlespace changes; it depends on none of its sibling front ends (DESIGN: Layout)",
 	},
