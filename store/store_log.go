@@ -332,6 +332,12 @@ func (s *Store) compactor() {
 	}
 }
 
+// Compact moves everything in the element log into the database file
+// now, and returns once it is there. (The log is compacted in the
+// background as it grows; Compact is for a tool that fills a store and
+// wants the next Open to find nothing to replay.)
+func (s *Store) Compact() error { return s.flushLog() }
+
 // flushLog moves everything appended so far into bbolt.
 func (s *Store) flushLog() error {
 	cur, err := s.log.rotate()
