@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -60,8 +61,16 @@ const (
 	logPutOp    = 1
 	logDeleteOp = 2
 	// logChunk is the most writes of one compaction transaction: the
-	// transaction's dirty pages are in memory until it commits.
-	logChunk = 1 << 15
+	// transaction's dirty pages are in memory until it commits, and its
+	// commit (a pwrite per page) does not yield the CPU. The writes are
+	// sorted, so a chunk covers a range of keys and smaller chunks rewrite
+	// no more leaves, only a few more branch pages and syncs.
+	logChunk = 1 << 12
+	// logYield is how many writes a compaction applies between two pauses
+	// of a microsecond, which let the goroutines that the network poller
+	// has woken (the DNS loop) run: with GOMAXPROCS=1 a busy goroutine
+	// otherwise holds the CPU until it is preempted, 10 ms.
+	logYield = 512
 	// logGroup bounds the log bytes one compaction pass reads into memory
 	// (as multiples of Options.LogCompact).
 	logGroup = 4
@@ -563,6 +572,9 @@ func (s *Store) applyLog(data []byte, ws []logWrite, replay bool) error {
 			b, adm, hb := tx.Bucket(bucketElements), tx.Bucket(bucketAdmin), tx.Bucket(bucketHealth)
 			b.FillPercent = logFill
 			for i := range chunk {
+				if i > 0 && i%logYield == 0 && !replay {
+					time.Sleep(time.Microsecond)
+				}
 				w := &chunk[i]
 				k := key(w)
 				var err error
