@@ -47,6 +47,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,6 +55,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -155,13 +157,34 @@ func run(o options) error {
 		defer os.RemoveAll(root)
 	}
 	uptime()
-	var servers []*server
-	defer func() {
+	var (
+		mu      sync.Mutex // servers, for the signal handler
+		servers []*server
+	)
+	stopAll := func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, s := range servers {
 			if s.proc != nil {
 				s.proc.Kill()
 			}
 		}
+	}
+	defer stopAll()
+	// Interrupted: the servers and their directories go too.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; !ok {
+			return
+		}
+		stopAll()
+		if !o.keep {
+			os.RemoveAll(root)
+		}
+		fmt.Fprintln(os.Stderr, "bigpool: interrupted")
+		os.Exit(1)
 	}()
 	for i, n := range o.sizes {
 		s := &server{n: n, pools: o.pools, dir: filepath.Join(root, fmt.Sprintf("s%d", i))}
@@ -174,7 +197,9 @@ func run(o options) error {
 		if err := s.start(o); err != nil {
 			return err
 		}
+		mu.Lock()
 		servers = append(servers, s)
+		mu.Unlock()
 	}
 	time.Sleep(5 * time.Second) // the work of the start (GC of the load, first samples) settles
 	for _, s := range servers {
