@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -27,7 +28,7 @@ const DefaultWait = 2 * time.Second
 var errNoMonitor = errors.New("the monitor is not started yet")
 
 // Peering is what the Router asks of registrar peering to reach the home
-// of an element homed elsewhere; *enrp.Driver is one.
+// of an element homed elsewhere; *enrpnet.Driver is one.
 type Peering interface {
 	// RequestAdmin asks the element's home to set its administrative
 	// state, and returns the home.
@@ -40,7 +41,7 @@ type Peering interface {
 	WatchRefusals(pool string, id uint32) (refused <-chan *enrp.RefusedError, stop func())
 }
 
-var _ Peering = (*enrp.Driver)(nil)
+var _ Peering = (*enrpnet.Driver)(nil)
 
 // Config is what a Router works on.
 type Config struct {

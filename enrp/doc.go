@@ -19,9 +19,13 @@
 //     the handlespace operations to apply, events, peers to dial and when
 //     to Tick next. A Binding turns operations into handlespace edits and
 //     handlespace views into Changes.
-//   - The driver: StartDriver runs a Node over TCP (TLS 1.3 with mutual
-//     authentication, see LoadTLS, or plain TCP), framing messages by their
-//     length field, with real timers and diallers that reconnect.
+//   - The driver, package enrp/enrpnet: StartDriver runs a Node over TCP
+//     (TLS 1.3 with mutual authentication, see LoadTLS, or plain TCP),
+//     framing messages by their length field, with real timers and
+//     diallers that reconnect. Besides each Ready, it reads a Node's
+//     NextDeadline, StallSlack, AlivePeers, HomeOf and PeerKnown
+//     (driving.go). The Driver and DriverConfig named below are
+//     enrpnet's.
 //
 // Package enrptest runs Nodes in memory: a fake clock, a network that
 // drops, delays, reorders and partitions, a cluster of registrars with real

@@ -38,6 +38,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -71,7 +72,7 @@ type registrar struct {
 	ip  string
 	hs  *handlespace.Handlespace
 	dns *dnsfront.Server
-	drv *enrp.Driver
+	drv *enrpnet.Driver
 }
 
 func (r *registrar) close() {
@@ -94,7 +95,7 @@ func start(ca *enrptest.CA, dir string, i int, peers []string) (*registrar, erro
 	if err != nil {
 		return nil, err
 	}
-	tlsc, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	tlsc, err := enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func start(ca *enrptest.CA, dir string, i int, peers []string) (*registrar, erro
 	if err != nil {
 		return nil, err
 	}
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: id},
 		Listen:      fmt.Sprintf("%s:%d", ip, *enrpPort),
 		Peers:       peers,

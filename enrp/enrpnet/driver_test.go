@@ -1,4 +1,4 @@
-package enrp_test
+package enrpnet_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -90,7 +91,7 @@ func waitHS(t *testing.T, hs *handlespace.Handlespace, what string, cond func() 
 
 type registrar struct {
 	hs  *handlespace.Handlespace
-	drv *enrp.Driver
+	drv *enrpnet.Driver
 	log *logBuf
 }
 
@@ -101,14 +102,14 @@ func startRegistrar(t *testing.T, id uint32, tlsc *tls.Config, peers ...string) 
 
 // startRegistrarWith is startRegistrar with edit applied to the driver's
 // configuration.
-func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*enrp.DriverConfig), peers ...string) *registrar {
+func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*enrpnet.DriverConfig), peers ...string) *registrar {
 	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: id})
 	if err := hs.ApplyZones(testZones(t, 4)); err != nil {
 		t.Fatal(err)
 	}
 	lb := newLogBuf()
-	cfg := enrp.DriverConfig{
+	cfg := enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: id, PresenceInterval: 200 * time.Millisecond},
 		Listen:      "127.0.0.1:0",
 		Peers:       peers,
@@ -119,7 +120,7 @@ func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*en
 	if edit != nil {
 		edit(&cfg)
 	}
-	drv, err := enrp.StartDriver(cfg)
+	drv, err := enrpnet.StartDriver(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func tlsFor(t *testing.T, ca *enrptest.CA, name string) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	c, err := enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func TestDriverRefusesUntrusted(t *testing.T) {
 	}
 	// A certificate of the right CA, but not for the address dialled.
 	f, _ := ca.WriteFiles(t.TempDir(), "wrongip", "127.0.0.9")
-	wrong, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	wrong, err := enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +364,7 @@ func TestDriverSelfInPeers(t *testing.T) {
 	ln.Close()
 	hs := handlespace.New(handlespace.Options{RegistrarID: 0xa})
 	lb := newLogBuf()
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: 0xa},
 		Listen:      addr,
 		Advertise:   "127.0.0.9:9901", // not what is dialled: the connection itself must tell
@@ -393,7 +394,7 @@ func TestDriverRequestsOverTLS(t *testing.T) {
 	}
 	reports := make(chan enrp.ReportRequest, 4)
 	var a *registrar
-	a = startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrp.DriverConfig) {
+	a = startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrpnet.DriverConfig) {
 		c.OnReport = func(r enrp.ReportRequest) error {
 			reports <- r
 			return a.hs.Update(r.Pool, r.ID, func(e *handlespace.Element) { e.Reported = true })
@@ -459,7 +460,7 @@ func TestDriverEventBeforeLog(t *testing.T) {
 	lines := func() int { return strings.Count(lb.String(), " event=") }
 	var mu sync.Mutex
 	heard, early := 0, 0
-	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrp.DriverConfig) {
+	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrpnet.DriverConfig) {
 		c.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		c.OnEvent = func(ev enrp.Event) {
 			mu.Lock()

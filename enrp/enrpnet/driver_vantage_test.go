@@ -1,4 +1,4 @@
-package enrp_test
+package enrpnet_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -22,8 +23,8 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 	verdicts := make(chan enrp.Verdict, 4)
 	var mu sync.Mutex
 	handed := map[uint32]int{} // times each element was handed to B or C, by ID
-	edit := func(id uint32) func(*enrp.DriverConfig) {
-		return func(c *enrp.DriverConfig) {
+	edit := func(id uint32) func(*enrpnet.DriverConfig) {
+		return func(c *enrpnet.DriverConfig) {
 			c.Node.Confirm = 2
 			c.OnProbe = func(req enrp.ProbeRequest, done func(handlespace.Health, time.Duration)) {
 				go done(handlespace.HealthUp, time.Millisecond)
@@ -123,7 +124,7 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 // handlespace does not change, and A goes on answering.
 func TestDriverConfirmFlood(t *testing.T) {
 	var probed atomic.Int64
-	a := startRegistrarWith(t, 0xa, nil, func(c *enrp.DriverConfig) {
+	a := startRegistrarWith(t, 0xa, nil, func(c *enrpnet.DriverConfig) {
 		c.Node.Confirm = 2
 		c.Node.PresenceInterval = 10 * time.Second // the hand-made peer stays live without a word
 		c.OnProbe = func(req enrp.ProbeRequest, done func(handlespace.Health, time.Duration)) {
