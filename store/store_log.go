@@ -99,7 +99,7 @@ type Options struct {
 	// new segment and the older ones are compacted into the bbolt file
 	// (default DefaultLogCompact). Larger: fewer compactions, each
 	// rewriting a larger share of the store's pages once for more writes;
-	// a longer replay at start after a crash (about a second per 100 MB).
+	// more to replay at the start after a crash.
 	LogCompact int64
 }
 
