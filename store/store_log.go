@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,6 +102,10 @@ type Options struct {
 	// rewriting a larger share of the store's pages once for more writes;
 	// more to replay at the start after a crash.
 	LogCompact int64
+	// Logger gets a line per failed compaction (error; the log grows on
+	// and the next compaction tries again) and per compaction done (debug);
+	// default: none.
+	Logger *slog.Logger
 }
 
 // LogStats are counters of the element log.
@@ -118,6 +123,7 @@ type LogStats struct {
 type elog struct {
 	dir     string
 	compact int64
+	log     *slog.Logger
 
 	mu    sync.Mutex // guards the fields below, and orders appends
 	f     *os.File   // the newest segment
@@ -167,7 +173,10 @@ func (s *Store) openLog(o Options) error {
 	if o.LogCompact <= 0 {
 		o.LogCompact = DefaultLogCompact
 	}
-	l := &elog{dir: filepath.Dir(s.path), compact: o.LogCompact,
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &elog{dir: filepath.Dir(s.path), compact: o.LogCompact, log: o.Logger,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	s.log = l
 	segs, err := segments(l.dir)
@@ -332,11 +341,17 @@ func (s *Store) compactor() {
 		l.mu.Lock()
 		cur := l.seg
 		l.mu.Unlock()
+		t0, n0 := time.Now(), l.compacted.Load()
 		if err := s.compactBefore(cur); err != nil {
+			if errors.Is(err, errClosing) {
+				return
+			}
 			msg := err.Error()
 			l.lastErr.Store(&msg)
+			l.log.Error("store: element log not compacted; it grows until a compaction succeeds", "err", msg)
 		} else {
 			l.lastErr.Store(nil)
+			l.log.Debug("store: element log compacted", "writes", l.compacted.Load()-n0, "took", time.Since(t0).String())
 		}
 	}
 }
