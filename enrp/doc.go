@@ -133,11 +133,12 @@
 // When the probes of an element's home would change its health, the
 // home's monitor has the change confirmed (Node.Confirm, through
 // Driver.Confirm): the home sends the element's vantage points (the next
-// Config.Confirm live registrars in its rendezvous order, Vantages) a
-// HANDLE_UPDATE of its copy with ParamXConfirmReq; each probes the
-// element once (Ready.Probes, DriverConfig.OnProbe) and answers with
-// ParamXConfirmAns (Node.Answer). The home decides by Quorum among the
-// answers that came within its wait (the probe timeout) and its own
+// Config.Confirm live registrars in its rendezvous order,
+// placement.Vantages) a HANDLE_UPDATE of its copy with ParamXConfirmReq;
+// each probes the element once (Ready.Probes, DriverConfig.OnProbe) and
+// answers with ParamXConfirmAns (Node.Answer). The home decides by
+// placement.Quorum among the answers that came within its wait (the probe
+// timeout) and its own
 // (Ready.Verdicts, DriverConfig.OnVerdict). When they disagree the
 // element is disputed: its ParamXVantage lists who saw what, it stays in
 // every registrar's answers, and a registrar that saw it down (or, not

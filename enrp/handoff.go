@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -118,7 +119,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 	}
 	byPeer := map[uint32][]key{}
 	for i, k := range own {
-		s := Rendezvous(peers, k.pool, k.id)
+		s := placement.Rendezvous(peers, k.pool, k.id)
 		lv.succ[i] = s
 		byPeer[s] = append(byPeer[s], k)
 	}
@@ -276,7 +277,7 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 				ne.heard = true
 				n.tab.put(ne)
 				n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
-				if Rendezvous(without, pool, e.ID) == n.id {
+				if placement.Rendezvous(without, pool, e.ID) == n.id {
 					n.out.Handed = append(n.out.Handed, handed)
 				}
 				taken++
@@ -352,7 +353,7 @@ func (n *Node) peerLeft(p *peer) {
 	n.recomputeLive()
 	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == p.id && !en.static() }) {
 		en := n.tab.get(k)
-		s := Rendezvous(n.live, k.pool, k.id)
+		s := placement.Rendezvous(n.live, k.pool, k.id)
 		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, s), en.gen+1))
 		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s, Guard: guardOf(en.e)})
 	}
