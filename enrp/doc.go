@@ -35,7 +35,7 @@
 //
 // Each element has a home: the registrar that accepted its registration,
 // or, for an element of a zone file, the winner of a rendezvous hash over
-// the live registrars. Only the home sends the element's changes; its
+// the live registrars (placement.Rendezvous). Only the home sends the element's changes; its
 // PRESENCE messages carry the RFC 5353 ownership checksum (the Internet
 // checksum of the owned elements' pool handles and identifiers) and
 // poolnsd's digest (count and content hash), which peers compare with what
