@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -78,7 +79,7 @@ type Verdict struct {
 	// element is disputed), sorted by registrar; nil when they agreed.
 	Vantage []handlespace.Vantage
 	// Votes are the answers that came in time, this registrar's own first.
-	Votes []Vote
+	Votes []placement.Vote
 	// Asked is how many other registrars were asked.
 	Asked int
 	// Moved: the element is no longer homed here (it was handed off, or
@@ -95,7 +96,7 @@ type round struct {
 	key
 	nonce             uint32
 	current, proposed handlespace.Health
-	votes             []Vote
+	votes             []placement.Vote
 	waiting           map[uint32]bool // asked, not answered yet
 	asked             int
 	deadline          time.Time
@@ -160,7 +161,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	if en == nil || en.home() != n.id || n.cfg.Confirm <= 0 || n.leaving != nil {
 		return false, n.flush()
 	}
-	vs := Vantages(n.live, n.id, pool, id, n.cfg.Confirm)
+	vs := placement.Vantages(n.live, n.id, pool, id, n.cfg.Confirm)
 	if len(vs) == 0 {
 		if v, ok := n.aloneVerdict(en, proposed); ok {
 			n.out.Verdicts = append(n.out.Verdicts, v)
@@ -175,7 +176,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	}
 	n.nonce++
 	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
-		votes:   []Vote{{Registrar: n.id, Health: proposed}},
+		votes:   []placement.Vote{{Registrar: n.id, Health: proposed}},
 		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait)}
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
@@ -195,7 +196,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 func (n *Node) decide(r *round) {
 	delete(n.rounds, r.key)
 	delete(n.byNonce, r.nonce)
-	h, views := Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
+	h, views := placement.Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
 	if len(r.votes) == 1 && h == handlespace.HealthDown && r.current == handlespace.HealthUp && n.cutOff(n.now()) {
 		// Nobody answered, and every peer is overdue: this registrar is
 		// probably the one cut off (it will be in a minority once it
@@ -251,7 +252,7 @@ func (n *Node) onConfirmAnswer(p *peer, pool string, pe *wire.PE) {
 	if h > handlespace.HealthDown {
 		h = handlespace.HealthUnknown
 	}
-	r.votes = append(r.votes, Vote{Registrar: p.id, Health: h})
+	r.votes = append(r.votes, placement.Vote{Registrar: p.id, Health: h})
 	if len(r.waiting) == 0 {
 		n.decide(r)
 	}

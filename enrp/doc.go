@@ -35,7 +35,7 @@
 //
 // Each element has a home: the registrar that accepted its registration,
 // or, for an element of a zone file, the winner of a rendezvous hash over
-// the live registrars. Only the home sends the element's changes; its
+// the live registrars (placement.Rendezvous). Only the home sends the element's changes; its
 // PRESENCE messages carry the RFC 5353 ownership checksum (the Internet
 // checksum of the owned elements' pool handles and identifiers) and
 // poolnsd's digest (count and content hash), which peers compare with what
@@ -139,11 +139,12 @@
 // When the probes of an element's home would change its health, the
 // home's monitor has the change confirmed (Node.Confirm, through
 // Driver.Confirm): the home sends the element's vantage points (the next
-// Config.Confirm live registrars in its rendezvous order, Vantages) a
-// HANDLE_UPDATE of its copy with ParamXConfirmReq; each probes the
-// element once (Ready.Probes, DriverConfig.OnProbe) and answers with
-// ParamXConfirmAns (Node.Answer). The home decides by Quorum among the
-// answers that came within its wait (the probe timeout) and its own
+// Config.Confirm live registrars in its rendezvous order,
+// placement.Vantages) a HANDLE_UPDATE of its copy with ParamXConfirmReq;
+// each probes the element once (Ready.Probes, DriverConfig.OnProbe) and
+// answers with ParamXConfirmAns (Node.Answer). The home decides by
+// placement.Quorum among the answers that came within its wait (the probe
+// timeout) and its own
 // (Ready.Verdicts, DriverConfig.OnVerdict). When they disagree the
 // element is disputed: its ParamXVantage lists who saw what, it stays in
 // every registrar's answers, and a registrar that saw it down (or, not

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -120,7 +121,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 	}
 	byPeer := map[uint32][]key{}
 	for i, k := range own {
-		s := Rendezvous(peers, k.pool, k.id)
+		s := placement.Rendezvous(peers, k.pool, k.id)
 		lv.succ[i] = s
 		byPeer[s] = append(byPeer[s], k)
 	}
@@ -297,7 +298,7 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 				ne.heard = true
 				n.tab.put(ne)
 				n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
-				if Rendezvous(without, pool, e.ID) == n.id {
+				if placement.Rendezvous(without, pool, e.ID) == n.id {
 					n.out.Handed = append(n.out.Handed, handed)
 				}
 				taken++
@@ -378,7 +379,7 @@ func (n *Node) peerLeft(p *peer) {
 	guards := make([]Guard, len(keys))
 	for i, k := range keys {
 		en := n.tab.get(k)
-		s := Rendezvous(n.live, k.pool, k.id)
+		s := placement.Rendezvous(n.live, k.pool, k.id)
 		guards[i] = Guard{Present: true, Home: en.e.Home, Expires: en.e.Expires}
 		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, s), en.gen+1))
 		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s, Guard: &guards[i]})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -198,7 +199,7 @@ func (n *Node) aloneVerdict(en *entry, proposed handlespace.Health) (Verdict, bo
 	}
 	return Verdict{Pool: en.pool, ID: en.e.ID, Current: cur, Proposed: proposed, Health: cur,
 		Vantage: []handlespace.Vantage{{Registrar: n.id, Health: proposed}},
-		Votes:   []Vote{{Registrar: n.id, Health: proposed}}}, true
+		Votes:   []placement.Vote{{Registrar: n.id, Health: proposed}}}, true
 }
 
 // takeStrength is this registrar's strength (see strength) against a

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -1002,7 +1003,7 @@ func (n *Node) recomputeLive() {
 		en := n.tab.get(k)
 		h := n.id
 		if len(live) > 0 {
-			h = Rendezvous(live, k.pool, k.id)
+			h = placement.Rendezvous(live, k.pool, k.id)
 		}
 		if h == n.id {
 			mine++
@@ -1030,7 +1031,9 @@ func (n *Node) recomputeLive() {
 }
 
 // staticHome is the home of a zone-file element.
-func (n *Node) staticHome(pool string, id uint32) uint32 { return Rendezvous(n.live, pool, id) }
+func (n *Node) staticHome(pool string, id uint32) uint32 {
+	return placement.Rendezvous(n.live, pool, id)
+}
 
 // ownsDynamic reports whether home owns registered elements.
 func (n *Node) ownsDynamic(home uint32) bool {

@@ -2,6 +2,7 @@ package enrp
 
 import (
 	"github.com/poolnsd/poolnsd/enrp/wire"
+	"slices"
 	"time"
 )
 
@@ -223,6 +224,13 @@ func sortedKeys[V any](m map[uint32]V) []uint32 {
 		out = append(out, k)
 	}
 	return sortedIDs(out)
+}
+
+// sortedIDs returns ids sorted ascending (a copy).
+func sortedIDs(ids []uint32) []uint32 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
 }
 
 func hex8(id uint32) string {

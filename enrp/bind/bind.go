@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -50,7 +51,7 @@ func (b *Binding) SetLive(live []uint32) {
 
 // StaticHome is the home of a zone-file element over the live set.
 func (b *Binding) StaticHome(pool string, id uint32) uint32 {
-	return enrp.Rendezvous(*b.live.Load(), pool, id)
+	return placement.Rendezvous(*b.live.Load(), pool, id)
 }
 
 // OpError is an operation that the handlespace refused.

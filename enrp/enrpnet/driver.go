@@ -19,6 +19,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/bind"
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -955,7 +956,7 @@ func (d *Driver) confirm(cc confirmCall) time.Time {
 	ok, r := d.node.Confirm(cc.pool, cc.id, cc.proposed, cc.wait)
 	if !ok {
 		r.Verdicts = append(r.Verdicts, enrp.Verdict{Pool: cc.pool, ID: cc.id, Current: cc.proposed, Proposed: cc.proposed, Health: cc.proposed,
-			Votes: []enrp.Vote{{Registrar: d.self, Health: cc.proposed}}})
+			Votes: []placement.Vote{{Registrar: d.self, Health: cc.proposed}}})
 	}
 	return d.handle(r)
 }

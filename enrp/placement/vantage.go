@@ -1,4 +1,4 @@
-package enrp
+package placement
 
 import (
 	"slices"

@@ -1,9 +1,8 @@
-package enrp
+package placement
 
 import (
 	"encoding/binary"
 	"hash/fnv"
-	"slices"
 )
 
 // Rendezvous returns the registrar among live (non-empty) that is home for
@@ -40,11 +39,4 @@ func rendezvousScore(r uint32, pool string, id uint32) uint64 {
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
 	return x
-}
-
-// sortedIDs returns ids sorted ascending (a copy).
-func sortedIDs(ids []uint32) []uint32 {
-	out := slices.Clone(ids)
-	slices.Sort(out)
-	return out
 }
