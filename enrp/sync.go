@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -702,7 +703,7 @@ func (n *Node) pushOwn(p *peer) {
 	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
 	keys := n.tab.keys(func(en *entry) bool {
 		if en.static() {
-			return statics && Rendezvous(live, en.pool, en.e.ID) == n.id
+			return statics && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
 		}
 		return en.home() == n.id
 	})
