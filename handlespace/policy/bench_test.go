@@ -1,4 +1,4 @@
-package handlespace
+package policy
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // BenchmarkSelect measures one selection of every policy for pools of 10,
@@ -15,34 +17,34 @@ import (
 func BenchmarkSelect(b *testing.B) {
 	type size struct{ n, k int }
 	sizes := []size{{10, 3}, {1000, 3}, {100_000, 3}, {10, 0}}
-	elems := map[int][]*Element{}
+	elems := map[int][]*handlespace.Element{}
 	for _, sz := range sizes {
 		if elems[sz.n] == nil {
 			r := rand.New(rand.NewPCG(uint64(sz.n), 1))
-			elems[sz.n] = polElems(sz.n, func(i int, e *Element) {
+			elems[sz.n] = polElems(sz.n, func(i int, e *handlespace.Element) {
 				e.Weight = 1 + r.Uint32N(100)
 				e.Priority = r.Uint32N(10)
 				e.Load = r.Uint32()
-				e.LoadDeg = r.Uint32N(LoadFull / 100)
+				e.LoadDeg = r.Uint32N(handlespace.LoadFull / 100)
 			})
 		}
 	}
-	c := &Client{Addr: netip.MustParseAddr("198.51.100.77")}
-	for _, name := range PolicyNames() {
+	c := &handlespace.Client{Addr: netip.MustParseAddr("198.51.100.77")}
+	for _, name := range handlespace.PolicyNames() {
 		for _, sz := range sizes {
 			k := fmt.Sprint(sz.k)
 			if sz.k <= 0 {
 				k = "all"
 			}
 			b.Run(fmt.Sprintf("%s/n=%d/k=%s", name, sz.n, k), func(b *testing.B) {
-				p, err := NewPolicy(name, NewSeededRand(1))
+				p, err := handlespace.NewPolicy(name, handlespace.NewSeededRand(1))
 				if err != nil {
 					b.Fatal(err)
 				}
-				o := p.order()
-				set := o.setOf(elems[sz.n])
-				sel := p.build(&set, new(atomic.Uint64), nil, true)
-				dst := make([]Pick, 0, min(sz.n, 16))
+				o := p.Order()
+				set := handlespace.NewSet(o, elems[sz.n])
+				sel := p.Build(set, new(atomic.Uint64), nil, true)
+				dst := make([]handlespace.Pick, 0, min(sz.n, 16))
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
@@ -59,17 +61,17 @@ func BenchmarkSelect(b *testing.B) {
 // leaving them out), and of no site (the order by RTT).
 func BenchmarkSelectNearestSites(b *testing.B) {
 	for _, n := range []int{10, 1000, 100_000} {
-		elems := polElems(n, func(i int, e *Element) {
+		elems := polElems(n, func(i int, e *handlespace.Element) {
 			e.Site = []string{"", "s-fra", "s-ams", "s-lon", "s-nyc"}[i%5]
 			e.RTT = time.Duration(1+i%97) * 100 * time.Microsecond
 		})
 		elems[n/2].Site, elems[n/3].Site = "s-rare", "s-rare"
-		p, _ := NewPolicy("nearest", nil)
-		o := p.order()
-		set := o.setOf(elems)
-		sel := p.build(&set, new(atomic.Uint64), nil, true)
+		p, _ := handlespace.NewPolicy("nearest", nil)
+		o := p.Order()
+		set := handlespace.NewSet(o, elems)
+		sel := p.Build(set, new(atomic.Uint64), nil, true)
 		for _, site := range []string{"s-fra", "s-rare", ""} {
-			c := &Client{Site: SiteOf(site)}
+			c := &handlespace.Client{Site: handlespace.SiteOf(site)}
 			for _, k := range []int{3, 0} {
 				if k == 0 && n > 10 {
 					continue
@@ -79,7 +81,7 @@ func BenchmarkSelectNearestSites(b *testing.B) {
 					name = "none"
 				}
 				b.Run(fmt.Sprintf("n=%d/site=%s/k=%d", n, name, k), func(b *testing.B) {
-					dst := make([]Pick, 0, 16)
+					dst := make([]handlespace.Pick, 0, 16)
 					b.ReportAllocs()
 					for b.Loop() {
 						dst = sel.Select(dst[:0], k, c)
@@ -113,7 +115,7 @@ func BenchmarkSiteMapLookup(b *testing.B) {
 			in[name] = append(in[name], p)
 			addrs = append(addrs, a)
 		}
-		m, err := NewSiteMap(in)
+		m, err := handlespace.NewSiteMap(in)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -121,7 +123,7 @@ func BenchmarkSiteMapLookup(b *testing.B) {
 			i := 0
 			b.ReportAllocs()
 			for b.Loop() {
-				m.Lookup(&Client{Addr: addrs[i%len(addrs)]})
+				m.Lookup(&handlespace.Client{Addr: addrs[i%len(addrs)]})
 				i++
 			}
 		})
@@ -134,7 +136,7 @@ func BenchmarkSiteMapLookup(b *testing.B) {
 				if a.Is6() {
 					bits = 56
 				}
-				m.Lookup(&Client{Addr: netip.MustParseAddr("127.0.0.1"), Subnet: netip.PrefixFrom(a, bits)})
+				m.Lookup(&handlespace.Client{Addr: netip.MustParseAddr("127.0.0.1"), Subnet: netip.PrefixFrom(a, bits)})
 				i++
 			}
 		})
@@ -151,23 +153,23 @@ func BenchmarkSelectDistance(b *testing.B) {
 	pairs := []string{"lu", "lu-dpf", "plu", "plu-dpf", "lud", "lud-dpf", "plud", "plud-dpf", "wrand", "wrand-dpf", "rlu", "rplu", "rlud", "rplud"}
 	for _, n := range []int{10, 1000, 100_000} {
 		r := rand.New(rand.NewPCG(uint64(n), 3))
-		elems := polElems(n, func(i int, e *Element) {
+		elems := polElems(n, func(i int, e *handlespace.Element) {
 			e.Weight = 1 + r.Uint32N(100)
 			e.Load = r.Uint32()
-			e.LoadDeg = r.Uint32N(LoadFull / 100)
+			e.LoadDeg = r.Uint32N(handlespace.LoadFull / 100)
 			e.RTT = time.Duration(r.IntN(300)) * time.Millisecond
 		})
-		c := &Client{Addr: netip.MustParseAddr("198.51.100.77")}
+		c := &handlespace.Client{Addr: netip.MustParseAddr("198.51.100.77")}
 		for _, name := range pairs {
 			b.Run(fmt.Sprintf("%s/n=%d/k=3", name, n), func(b *testing.B) {
-				p, err := NewPolicy(name, NewSeededRand(1))
+				p, err := handlespace.NewPolicy(name, handlespace.NewSeededRand(1))
 				if err != nil {
 					b.Fatal(err)
 				}
-				o := p.order()
-				set := o.setOf(elems)
-				sel := p.build(&set, new(atomic.Uint64), nil, true)
-				dst := make([]Pick, 0, 16)
+				o := p.Order()
+				set := handlespace.NewSet(o, elems)
+				sel := p.Build(set, new(atomic.Uint64), nil, true)
+				dst := make([]handlespace.Pick, 0, 16)
 				b.ReportAllocs()
 				b.ResetTimer()
 				cpu0 := cpuTime()

@@ -1,9 +1,11 @@
-package handlespace
+package policy
 
 import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // The distance-penalty policies (RSPLIB's "DPF" family): wrand-dpf,
@@ -25,70 +27,38 @@ import (
 // at least 1 for an element of positive weight (RSPLIB's floor; weight 0
 // stays 0: last, as in wrand). Sums are exact in 64 bits.
 
-const (
-	// DefaultDPF is the distance penalty factor of pools that set none:
-	// 0.1 % of full load per millisecond of distance.
-	DefaultDPF = LoadFull / 1000
-	// DefaultDistanceStep is the distance step of pools that set none,
-	// RSPLIB's default.
-	DefaultDistanceStep = 50 * time.Millisecond
-	// MaxDistanceStep is the largest distance step a pool may have.
-	MaxDistanceStep = time.Minute
-	// maxDistance caps a distance (ms), so that d·DPF fits in 63 bits.
-	maxDistance = 1 << 31
-)
+// maxDistance caps a distance (ms), so that d·DPF fits in 63 bits.
+const maxDistance = 1 << 31
 
-// dist is a pool's distance settings.
+// dist is a pool's distance settings (handlespace.DistanceOf).
 type dist struct {
 	dpf    uint64 // PoolSpec.DPF
 	stepMs uint64 // PoolSpec.DistanceStep in ms, at least 1
 }
 
-func distOf(s PoolSpec) dist {
-	step, dpf := s.DistanceStep, s.DPF
-	if step <= 0 {
-		step = DefaultDistanceStep
-	}
-	if dpf == 0 {
-		dpf = DefaultDPF
-	}
-	return dist{dpf: uint64(dpf), stepMs: uint64(max(step/time.Millisecond, 1))}
+func distOf(s handlespace.PoolSpec) dist {
+	d := handlespace.DistanceOf(s)
+	return dist{dpf: d.DPF, stepMs: d.StepMs}
 }
 
-// distMakers maps the names of the distance-penalty policies to their
-// constructors, which take the pool's distance settings.
-var distMakers = map[string]func(Rand, dist) Policy{}
-
-// registerDistPolicy registers a distance-penalty policy: under its name
-// as every policy (with the default settings), and with its settings.
-func registerDistPolicy(name string, mk func(Rand, dist) Policy) {
-	distMakers[name] = mk
-	registerPolicy(name, func(r Rand) Policy { return mk(r, distOf(DefaultPoolSpec())) })
+// registerDistPolicy registers a distance-penalty policy, which takes
+// its pools' distance settings.
+func registerDistPolicy(name string, mk func(handlespace.Rand, dist) handlespace.Policy) {
+	handlespace.RegisterPolicy(name, true, func(r handlespace.Rand, spec handlespace.PoolSpec) handlespace.Policy {
+		return mk(r, distOf(spec))
+	})
 }
-
-// DistancePolicy reports whether the policy counts an element's distance
-// against it (the -dpf policies), so that its pools take a penalty factor
-// and a distance step.
-func DistancePolicy(name string) bool {
-	_, ok := distMakers[name]
-	return ok
-}
-
-// UsesRTT reports whether the order of the policy depends on the
-// elements' RTT (nearest and the distance-penalty policies), so that a
-// registrar measures its own RTT to the elements of its pools.
-func UsesRTT(name string) bool { return name == "nearest" || DistancePolicy(name) }
 
 // Distance returns element e's distance in milliseconds as the
 // distance-penalty policies of a pool with the given distance step see
 // it: half of NearestRTT(e) rounded to the nearest multiple of step (0 or
 // less: DefaultDistanceStep); 0 when the RTT is not known.
-func Distance(e *Element, step time.Duration) uint32 {
-	return uint32(distOf(PoolSpec{DistanceStep: step}).distance(e))
+func Distance(e *handlespace.Element, step time.Duration) uint32 {
+	return uint32(distOf(handlespace.PoolSpec{DistanceStep: step}).distance(e))
 }
 
 // distance returns e's distance in ms (at most maxDistance).
-func (d dist) distance(e *Element) uint64 {
+func (d dist) distance(e *handlespace.Element) uint64 {
 	rtt := NearestRTT(e)
 	if rtt <= 0 {
 		return 0
@@ -100,15 +70,15 @@ func (d dist) distance(e *Element) uint64 {
 }
 
 // penalty returns e's distance penalty on the scale of LoadFull (< 2⁶³).
-func (d dist) penalty(e *Element) uint64 { return d.distance(e) * d.dpf }
+func (d dist) penalty(e *handlespace.Element) uint64 { return d.distance(e) * d.dpf }
 
 // weight returns the weight wrand-dpf gives e.
-func (d dist) weight(e *Element) uint64 {
+func (d dist) weight(e *handlespace.Element) uint64 {
 	w := uint64(e.Weight)
 	if w == 0 {
 		return 0
 	}
-	f := float64(d.distance(e)) * float64(d.dpf) / LoadFull // fraction taken away
+	f := float64(d.distance(e)) * float64(d.dpf) / handlespace.LoadFull // fraction taken away
 	cut := math.Round(float64(w) * f)
 	if cut >= float64(w) {
 		return 1
@@ -124,47 +94,47 @@ type pluDPF struct{ d dist }
 
 // wrandDPF is wrand-dpf: wrand with each weight cut by the penalty.
 type wrandDPF struct {
-	r Rand
+	r handlespace.Rand
 	d dist
 }
 
 func init() {
-	registerDistPolicy("lu-dpf", func(_ Rand, d dist) Policy { return luDPF{d} })
-	registerDistPolicy("plu-dpf", func(_ Rand, d dist) Policy { return pluDPF{d} })
-	registerDistPolicy("wrand-dpf", func(r Rand, d dist) Policy { return wrandDPF{r, d} })
+	registerDistPolicy("lu-dpf", func(_ handlespace.Rand, d dist) handlespace.Policy { return luDPF{d} })
+	registerDistPolicy("plu-dpf", func(_ handlespace.Rand, d dist) handlespace.Policy { return pluDPF{d} })
+	registerDistPolicy("wrand-dpf", func(r handlespace.Rand, d dist) handlespace.Policy { return wrandDPF{r, d} })
 }
 
 var (
-	_ Policy = luDPF{}
-	_ Policy = pluDPF{}
-	_ Policy = wrandDPF{}
+	_ handlespace.Policy = luDPF{}
+	_ handlespace.Policy = pluDPF{}
+	_ handlespace.Policy = wrandDPF{}
 )
 
 func (luDPF) Name() string { return "lu-dpf" }
 
-func (p luDPF) order() setOrder {
-	return rankOrder(func(e *Element) uint64 { return uint64(e.Load) + p.d.penalty(e) })
+func (p luDPF) Order() handlespace.Order {
+	return rankOrder(func(e *handlespace.Element) uint64 { return uint64(e.Load) + p.d.penalty(e) })
 }
 
-func (luDPF) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+func (luDPF) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
 	return buildRankSel(s, seq)
 }
 
 func (pluDPF) Name() string { return "plu-dpf" }
 
-func (p pluDPF) order() setOrder {
-	return rankOrder(func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) + p.d.penalty(e) })
+func (p pluDPF) Order() handlespace.Order {
+	return rankOrder(func(e *handlespace.Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) + p.d.penalty(e) })
 }
 
-func (pluDPF) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+func (pluDPF) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
 	return buildRankSel(s, seq)
 }
 
 func (wrandDPF) Name() string { return "wrand-dpf" }
 
-func (p wrandDPF) order() setOrder { return setOrder{weight: p.d.weight} }
+func (p wrandDPF) Order() handlespace.Order { return handlespace.Order{Weight: p.d.weight} }
 
-func (p wrandDPF) build(s *eset, _ *atomic.Uint64, _ Selector, _ bool) Selector {
+func (p wrandDPF) Build(s *handlespace.Set, _ *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
 	return newWeightedSel(p.r, s)
 }
 
@@ -172,20 +142,20 @@ func (p wrandDPF) build(s *eset, _ *atomic.Uint64, _ Selector, _ bool) Selector 
 // LoadFull − Load − LoadDeg, the free capacity the element has left after
 // taking the request. An element with no capacity left (weight 0) is never
 // the first pick unless every element is so, as in rlu.
-type rplu struct{ r Rand }
+type rplu struct{ r handlespace.Rand }
 
-func init() { registerPolicy("rplu", func(r Rand) Policy { return rplu{r} }) }
+func init() { registerPolicy("rplu", func(r handlespace.Rand) handlespace.Policy { return rplu{r} }) }
 
-var _ Policy = rplu{}
+var _ handlespace.Policy = rplu{}
 
 func (rplu) Name() string { return "rplu" }
 
-func (rplu) order() setOrder {
-	return setOrder{weight: func(e *Element) uint64 {
-		return uint64(LoadFull) - min(uint64(e.Load)+uint64(e.LoadDeg), LoadFull)
+func (rplu) Order() handlespace.Order {
+	return handlespace.Order{Weight: func(e *handlespace.Element) uint64 {
+		return uint64(handlespace.LoadFull) - min(uint64(e.Load)+uint64(e.LoadDeg), handlespace.LoadFull)
 	}}
 }
 
-func (p rplu) build(s *eset, _ *atomic.Uint64, _ Selector, _ bool) Selector {
+func (p rplu) Build(s *handlespace.Set, _ *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
 	return newWeightedSel(p.r, s)
 }

@@ -1,12 +1,14 @@
-package handlespace
+package policy
 
 import (
 	"encoding/binary"
-	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // hash gives a client the same element as long as that element is there:
@@ -34,9 +36,9 @@ import (
 // pool, so it is built in the background (see hashBig).
 type hashPol struct{}
 
-func init() { registerPolicy("hash", func(Rand) Policy { return hashPol{} }) }
+func init() { registerPolicy("hash", func(handlespace.Rand) handlespace.Policy { return hashPol{} }) }
 
-var _ Policy = hashPol{}
+var _ handlespace.Policy = hashPol{}
 
 func (hashPol) Name() string { return "hash" }
 
@@ -44,16 +46,16 @@ func (hashPol) Name() string { return "hash" }
 // larger ones use a Maglev table.
 const hashExactMax = 256
 
-func (hashPol) order() setOrder { return setOrder{} }
+func (hashPol) Order() handlespace.Order { return handlespace.Order{} }
 
-func (hashPol) build(set *eset, seq *atomic.Uint64, prev Selector, full bool) Selector {
-	if set.t.Len() > hashExactMax {
+func (hashPol) Build(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, full bool) handlespace.Selector {
+	if set.Tree().Len() > hashExactMax {
 		return buildHashBig(set, seq, prev, full)
 	}
-	return buildHash(set.t.AppendElems(make([]*Element, 0, set.t.Len())), seq)
+	return buildHash(set.Tree().AppendElems(make([]*handlespace.Element, 0, set.Tree().Len())), seq)
 }
 
-func buildHash(elems []*Element, seq *atomic.Uint64) *hashSel {
+func buildHash(elems []*handlespace.Element, seq *atomic.Uint64) *hashSel {
 	s := &hashSel{part: ptree.LeafOf(elems), keys: make([]uint64, len(elems)), seq: seq}
 	for i, e := range elems {
 		s.keys[i] = elementHashKey(e.ID)
@@ -123,14 +125,14 @@ func isPrime(n int) bool {
 	return true
 }
 
-var _ Selector = (*hashSel)(nil)
+var _ handlespace.Selector = (*hashSel)(nil)
 
 // elementHashKey is a bijection of element IDs, so distinct IDs never tie.
 func elementHashKey(id uint32) uint64 { return mix64(uint64(id) + 0x9e3779b97f4a7c15) }
 
 // clientHashKey returns the hash of the client's subnet, and false if the
 // client has no address.
-func clientHashKey(c *Client) (uint64, bool) {
+func clientHashKey(c *handlespace.Client) (uint64, bool) {
 	if c == nil {
 		return 0, false
 	}
@@ -177,7 +179,7 @@ func (a hashScore) before(b hashScore) bool {
 // scanning; larger ones sort all scores.
 const hashSmallK = 8
 
-func (s *hashSel) Select(dst []Pick, k int, c *Client) []Pick {
+func (s *hashSel) Select(dst []handlespace.Pick, k int, c *handlespace.Client) []handlespace.Pick {
 	if wantK(k, len(s.keys)) <= hashSmallK {
 		var buf [hashSmallK]int32
 		return appendIdx(dst, s.part, s.selectIdx(buf[:0], k, c))
@@ -190,7 +192,7 @@ func (s *hashSel) Select(dst []Pick, k int, c *Client) []Pick {
 	return dst
 }
 
-func (s *hashSel) selectIdx(dst []int32, k int, c *Client) []int32 {
+func (s *hashSel) selectIdx(dst []int32, k int, c *handlespace.Client) []int32 {
 	n := len(s.keys)
 	k = wantK(k, n)
 	ck, ok := clientHashKey(c)

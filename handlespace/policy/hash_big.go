@@ -1,9 +1,11 @@
-package handlespace
+package policy
 
 import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // hashBig is hash for sets of more than hashExactMax elements: a Maglev
@@ -32,17 +34,17 @@ type hashBig struct {
 	ready chan struct{}
 }
 
-var _ Selector = (*hashBig)(nil)
+var _ handlespace.Selector = (*hashBig)(nil)
 
 // maglevTab is a Maglev table over one version of a set.
 type maglevTab struct {
-	slots []int32  // element indexes
-	picks []Pick   // the elements, by ID, where they lie in that version's tree
-	ids   []uint32 // their IDs
+	slots []int32            // element indexes
+	picks []handlespace.Pick // the elements, by ID, where they lie in that version's tree
+	ids   []uint32           // their IDs
 }
 
 func newMaglev(t *tree) *maglevTab {
-	tab := &maglevTab{picks: appendPicks(make([]Pick, 0, t.Len()), t), ids: make([]uint32, t.Len())}
+	tab := &maglevTab{picks: appendPicks(make([]handlespace.Pick, 0, t.Len()), t), ids: make([]uint32, t.Len())}
 	keys := make([]uint64, t.Len())
 	for i, p := range tab.picks {
 		tab.ids[i] = p.Elem().ID
@@ -90,8 +92,8 @@ func (b *maglevBuilder) run() {
 	}
 }
 
-func buildHashBig(set *eset, seq *atomic.Uint64, prev Selector, full bool) *hashBig {
-	s := &hashBig{t: set.t, seq: seq}
+func buildHashBig(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, full bool) *hashBig {
+	s := &hashBig{t: *set.Tree(), seq: seq}
 	p, _ := prev.(*hashBig)
 	if full || p == nil {
 		tab := newMaglev(&s.t)
@@ -105,7 +107,7 @@ func buildHashBig(set *eset, seq *atomic.Uint64, prev Selector, full bool) *hash
 	return s
 }
 
-func (s *hashBig) Select(dst []Pick, k int, c *Client) []Pick {
+func (s *hashBig) Select(dst []handlespace.Pick, k int, c *handlespace.Client) []handlespace.Pick {
 	n := s.t.Len()
 	k = wantK(k, n)
 	ck, ok := clientHashKey(c)
@@ -156,13 +158,13 @@ func (s *hashBig) Select(dst []Pick, k int, c *Client) []Pick {
 
 // fill appends k of the set's elements that the answer dst[start:] does
 // not hold yet, in ID order (a stale table that ran out).
-func (s *hashBig) fill(dst []Pick, start, k int) []Pick {
+func (s *hashBig) fill(dst []handlespace.Pick, start, k int) []handlespace.Pick {
 	s.t.EachLeaf(func(l *tnode) bool {
 		for i := range l.Elems() {
 			if k == 0 {
 				return false
 			}
-			p := Pick{l, int32(i)}
+			p := handlespace.PickOf(l, int32(i))
 			if !slices.Contains(dst[start:], p) {
 				dst = append(dst, p)
 				k--
@@ -176,15 +178,15 @@ func (s *hashBig) fill(dst []Pick, start, k int) []Pick {
 var seenScratches = sync.Pool{New: func() any { return new([]uint64) }}
 
 // find returns where element id lies in the set, if it is there.
-func (s *hashBig) find(id uint32) (Pick, bool) {
+func (s *hashBig) find(id uint32) (handlespace.Pick, bool) {
 	l, i, ok := s.t.Find(uint64(id), 0)
-	return Pick{l, int32(i)}, ok
+	return handlespace.PickOf(l, int32(i)), ok
 }
 
 // selectLarge is Select for long answers: a bitmap says which elements
 // the answer holds; from a stale table, the set's elements the table does
 // not know follow, in ID order, if the answer wants them.
-func (s *hashBig) selectLarge(dst []Pick, k int, ck uint64, tab *maglevTab, exact bool) []Pick {
+func (s *hashBig) selectLarge(dst []handlespace.Pick, k int, ck uint64, tab *maglevTab, exact bool) []handlespace.Pick {
 	bp := seenScratches.Get().(*[]uint64)
 	defer seenScratches.Put(bp)
 	seen := slices.Grow((*bp)[:0], (len(tab.picks)+63)/64)[:(len(tab.picks)+63)/64]
@@ -218,7 +220,7 @@ func (s *hashBig) selectLarge(dst []Pick, k int, ck uint64, tab *maglevTab, exac
 					return false
 				}
 				if _, known := slices.BinarySearch(tab.ids, e.ID); !known {
-					dst = append(dst, Pick{l, int32(i)})
+					dst = append(dst, handlespace.PickOf(l, int32(i)))
 					got++
 				}
 			}

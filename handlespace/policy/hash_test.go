@@ -1,4 +1,4 @@
-package handlespace
+package policy
 
 import (
 	"fmt"
@@ -6,23 +6,25 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-func hashClients(n int) []*Client {
-	cs := make([]*Client, n)
+func hashClients(n int) []*handlespace.Client {
+	cs := make([]*handlespace.Client, n)
 	for i := range cs {
 		if i%2 == 0 {
-			cs[i] = &Client{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1})}
+			cs[i] = &handlespace.Client{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1})}
 		} else {
 			a := [16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i), 0x42}
-			cs[i] = &Client{Addr: netip.AddrFrom16(a)}
+			cs[i] = &handlespace.Client{Addr: netip.AddrFrom16(a)}
 		}
 	}
 	return cs
 }
 
 // ids maps an answer to element IDs.
-func ids(elems []*Element, idx []int32) []uint32 {
+func ids(elems []*handlespace.Element, idx []int32) []uint32 {
 	out := make([]uint32, len(idx))
 	for i, j := range idx {
 		out[i] = elems[j].ID
@@ -55,25 +57,25 @@ func TestHashStable(t *testing.T) {
 
 func TestHashSubnets(t *testing.T) {
 	sel := build(mustPolicy(t, "hash", nil), polElems(64, nil), nil)
-	pick := func(c Client) []int32 { return sel.Select(nil, 5, &c) }
+	pick := func(c handlespace.Client) []int32 { return sel.Select(nil, 5, &c) }
 	for _, tc := range []struct {
 		name string
-		a, b Client
+		a, b handlespace.Client
 		same bool
 	}{
-		{"same /24", Client{Addr: netip.MustParseAddr("192.0.2.1")}, Client{Addr: netip.MustParseAddr("192.0.2.250")}, true},
-		{"v4-mapped", Client{Addr: netip.MustParseAddr("192.0.2.1")}, Client{Addr: netip.MustParseAddr("::ffff:192.0.2.9")}, true},
-		{"other /24", Client{Addr: netip.MustParseAddr("192.0.2.1")}, Client{Addr: netip.MustParseAddr("192.0.3.1")}, false},
-		{"same /56", Client{Addr: netip.MustParseAddr("2001:db8:1:200::1")}, Client{Addr: netip.MustParseAddr("2001:db8:1:2ff:ffff::9")}, true},
-		{"other /56", Client{Addr: netip.MustParseAddr("2001:db8:1:200::1")}, Client{Addr: netip.MustParseAddr("2001:db8:1:300::1")}, false},
-		{"ECS wins", Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("203.0.113.0/24")},
-			Client{Addr: netip.MustParseAddr("203.0.113.77")}, true},
-		{"ECS unmasked", Client{Subnet: netip.MustParsePrefix("203.0.113.5/24")}, Client{Subnet: netip.MustParsePrefix("203.0.113.0/24")}, true},
-		{"ECS /0 is no ECS", Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("0.0.0.0/0")},
-			Client{Addr: netip.MustParseAddr("198.51.100.1")}, true},
-		{"ECS /0 keeps clients apart", Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("0.0.0.0/0")},
-			Client{Addr: netip.MustParseAddr("203.0.113.1"), Subnet: netip.MustParsePrefix("0.0.0.0/0")}, false},
-		{"ECS length counts", Client{Subnet: netip.MustParsePrefix("203.0.113.0/24")}, Client{Subnet: netip.MustParsePrefix("203.0.113.0/25")}, false},
+		{"same /24", handlespace.Client{Addr: netip.MustParseAddr("192.0.2.1")}, handlespace.Client{Addr: netip.MustParseAddr("192.0.2.250")}, true},
+		{"v4-mapped", handlespace.Client{Addr: netip.MustParseAddr("192.0.2.1")}, handlespace.Client{Addr: netip.MustParseAddr("::ffff:192.0.2.9")}, true},
+		{"other /24", handlespace.Client{Addr: netip.MustParseAddr("192.0.2.1")}, handlespace.Client{Addr: netip.MustParseAddr("192.0.3.1")}, false},
+		{"same /56", handlespace.Client{Addr: netip.MustParseAddr("2001:db8:1:200::1")}, handlespace.Client{Addr: netip.MustParseAddr("2001:db8:1:2ff:ffff::9")}, true},
+		{"other /56", handlespace.Client{Addr: netip.MustParseAddr("2001:db8:1:200::1")}, handlespace.Client{Addr: netip.MustParseAddr("2001:db8:1:300::1")}, false},
+		{"ECS wins", handlespace.Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("203.0.113.0/24")},
+			handlespace.Client{Addr: netip.MustParseAddr("203.0.113.77")}, true},
+		{"ECS unmasked", handlespace.Client{Subnet: netip.MustParsePrefix("203.0.113.5/24")}, handlespace.Client{Subnet: netip.MustParsePrefix("203.0.113.0/24")}, true},
+		{"ECS /0 is no ECS", handlespace.Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("0.0.0.0/0")},
+			handlespace.Client{Addr: netip.MustParseAddr("198.51.100.1")}, true},
+		{"ECS /0 keeps clients apart", handlespace.Client{Addr: netip.MustParseAddr("198.51.100.53"), Subnet: netip.MustParsePrefix("0.0.0.0/0")},
+			handlespace.Client{Addr: netip.MustParseAddr("203.0.113.1"), Subnet: netip.MustParsePrefix("0.0.0.0/0")}, false},
+		{"ECS length counts", handlespace.Client{Subnet: netip.MustParsePrefix("203.0.113.0/24")}, handlespace.Client{Subnet: netip.MustParsePrefix("203.0.113.0/25")}, false},
 	} {
 		if got := slices.Equal(pick(tc.a), pick(tc.b)); got != tc.same {
 			t.Errorf("%s: same answer %v, want %v", tc.name, got, tc.same)
@@ -124,7 +126,7 @@ func TestHashRendezvous(t *testing.T) {
 			}
 		}
 
-		added := append(slices.Clone(elems), &Element{ID: 424242})
+		added := append(slices.Clone(elems), &handlespace.Element{ID: 424242})
 		grown := build(p, added, sel)
 		for i, c := range clients {
 			if got := added[grown.Select(nil, 1, c)[0]].ID; got != before[i][0] && got != 424242 {
@@ -137,7 +139,7 @@ func TestHashRendezvous(t *testing.T) {
 func TestHashWithoutClient(t *testing.T) {
 	sel := build(mustPolicy(t, "hash", nil), polElems(4, nil), nil)
 	var firsts []int32
-	for _, c := range []*Client{nil, {}, nil, {}, nil} {
+	for _, c := range []*handlespace.Client{nil, {}, nil, {}, nil} {
 		firsts = append(firsts, sel.Select(nil, 2, c)[0])
 	}
 	if want := []int32{0, 1, 2, 3, 0}; !slices.Equal(firsts, want) {
@@ -211,7 +213,7 @@ func TestHashStaleTable(t *testing.T) {
 	elems := polElems(n, nil)
 	old := build(p, elems, nil)
 	// The next version: every third element gone, 50 new ones.
-	var next []*Element
+	var next []*handlespace.Element
 	gone := map[uint32]bool{}
 	for i, e := range elems {
 		if i%3 == 0 {
@@ -221,11 +223,11 @@ func TestHashStaleTable(t *testing.T) {
 		next = append(next, e)
 	}
 	for i := range 50 {
-		next = append(next, &Element{ID: uint32(900_000 + i)})
+		next = append(next, &handlespace.Element{ID: uint32(900_000 + i)})
 	}
-	o := p.order()
-	set := o.setOf(sortedByID(next))
-	in := map[*Element]bool{}
+	o := p.Order()
+	set := handlespace.NewSet(o, sortedByID(next))
+	in := map[*handlespace.Element]bool{}
 	for _, e := range next {
 		in[e] = true
 	}
@@ -233,14 +235,14 @@ func TestHashStaleTable(t *testing.T) {
 
 	// A stale selector: the old table.
 	ob := old.sel.(*hashBig)
-	stale := &hashBig{t: set.t, seq: old.seq, b: ob.b}
+	stale := &hashBig{t: *set.Tree(), seq: old.seq, b: ob.b}
 	for _, c := range clients {
 		for _, k := range []int{1, 3, 8, 20} {
 			got := stale.Select(nil, k, c)
 			if len(got) != k {
 				t.Fatalf("stale table: %d of %d elements", len(got), k)
 			}
-			seen := map[*Element]bool{}
+			seen := map[*handlespace.Element]bool{}
 			for _, pk := range got {
 				e := pk.Elem()
 				if !in[e] || gone[e.ID] || seen[e] {
@@ -252,13 +254,13 @@ func TestHashStaleTable(t *testing.T) {
 	}
 
 	// The real thing: built in the background, then exact.
-	sel := p.build(&set, old.seq, old.sel, false).(*hashBig)
+	sel := p.Build(set, old.seq, old.sel, false).(*hashBig)
 	select {
 	case <-sel.ready:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the table was not built in 20 s")
 	}
-	fresh := p.build(&set, old.seq, nil, true).(*hashBig)
+	fresh := p.Build(set, old.seq, nil, true).(*hashBig)
 	for _, c := range clients {
 		a, b := sel.Select(nil, 3, c), fresh.Select(nil, 3, c)
 		if !slices.Equal(a, b) {
@@ -270,7 +272,7 @@ func TestHashStaleTable(t *testing.T) {
 	}
 }
 
-func sortedByID(es []*Element) []*Element {
+func sortedByID(es []*handlespace.Element) []*handlespace.Element {
 	out := slices.Clone(es)
 	sortByID(out)
 	return out

@@ -1,6 +1,10 @@
-package handlespace
+package policy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
 
 // lu is RFC 5356 Least Used: the element with the lowest Load first, then
 // the next lowest and so on; elements of equal load take turns, round robin
@@ -8,14 +12,16 @@ import "sync/atomic"
 // with load reports (a new Build).
 type lu struct{}
 
-func init() { registerPolicy("lu", func(Rand) Policy { return lu{} }) }
+func init() { registerPolicy("lu", func(handlespace.Rand) handlespace.Policy { return lu{} }) }
 
-var _ Policy = lu{}
+var _ handlespace.Policy = lu{}
 
 func (lu) Name() string { return "lu" }
 
-func (lu) order() setOrder { return rankOrder(func(e *Element) uint64 { return uint64(e.Load) }) }
+func (lu) Order() handlespace.Order {
+	return rankOrder(func(e *handlespace.Element) uint64 { return uint64(e.Load) })
+}
 
-func (lu) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+func (lu) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
 	return buildRankSel(s, seq)
 }

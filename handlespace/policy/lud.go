@@ -1,13 +1,15 @@
-package handlespace
+package policy
 
 import (
 	"cmp"
-	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 	"math"
 	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // lud is RFC 5356 Least Used with Degradation: elements in order of
@@ -62,35 +64,35 @@ import (
 // degrade the same element in SRV answers.
 type lud struct{}
 
-func init() { registerPolicy("lud", func(Rand) Policy { return lud{} }) }
+func init() { registerPolicy("lud", func(handlespace.Rand) handlespace.Policy { return lud{} }) }
 
-var _ Policy = lud{}
+var _ handlespace.Policy = lud{}
 
 func (lud) Name() string { return "lud" }
 
-func (lud) order() setOrder { return setOrder{} }
+func (lud) Order() handlespace.Order { return handlespace.Order{} }
 
-func (lud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
+func (lud) Build(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, _ bool) handlespace.Selector {
 	return buildLudSel(set, seq, prev, ludKind{base: ludLoad})
 }
 
 // ludLoad is lud's base: the element's Load.
-func ludLoad(e *Element) uint64 { return uint64(e.Load) }
+func ludLoad(e *handlespace.Element) uint64 { return uint64(e.Load) }
 
 // ludKind is what varies among the policies built on lud's state (lud,
 // plud, lud-dpf, plud-dpf; rlud and rplud): the base of the effective
 // load, and whether the mirror nodes keep weight sums (the randomized
 // ones) rather than tournaments.
 type ludKind struct {
-	base     func(*Element) uint64
+	base     func(*handlespace.Element) uint64
 	weighted bool
 }
 
 // buildLudSel builds a selector of lud's kind, taking the state of prev
 // (of the same policy) where it can.
-func buildLudSel(set *eset, seq *atomic.Uint64, prev Selector, kind ludKind) *ludSel {
-	s := &ludSel{t: set.t, seq: seq}
-	if set.t.Root() == nil {
+func buildLudSel(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, kind ludKind) *ludSel {
+	s := &ludSel{t: *set.Tree(), seq: seq}
+	if set.Tree().Root() == nil {
 		return s
 	}
 	var olds []*ludNode
@@ -98,7 +100,7 @@ func buildLudSel(set *eset, seq *atomic.Uint64, prev Selector, kind ludKind) *lu
 	if p, ok := prev.(*ludSel); ok && p.root != nil {
 		olds, oh = []*ludNode{p.root}, p.t.Height()
 	}
-	s.root = mirror(set.t.Root(), set.t.Height(), olds, oh, &kind)
+	s.root = mirror(set.Tree().Root(), set.Tree().Height(), olds, oh, &kind)
 	return s
 }
 
@@ -332,7 +334,7 @@ type ludSel struct {
 	seq  *atomic.Uint64 // last charge number
 }
 
-var _ Selector = (*ludSel)(nil)
+var _ handlespace.Selector = (*ludSel)(nil)
 
 // leafOf returns the mirror path to the leaf holding element id, and the
 // entry's index, or nil.
@@ -374,7 +376,7 @@ func (s *ludSel) chargePath(path []*ludNode, idx []int) {
 // larger ones sort a snapshot.
 const ludSmallK = 8
 
-func (s *ludSel) Select(dst []Pick, k int, _ *Client) []Pick {
+func (s *ludSel) Select(dst []handlespace.Pick, k int, _ *handlespace.Client) []handlespace.Pick {
 	k = wantK(k, s.t.Len())
 	base := len(dst)
 	var pb [ptree.MaxHeight]*ludNode
@@ -418,7 +420,7 @@ type ludCand struct {
 // element leaves the siblings of the path down to it. It also returns the
 // path to the first element (for its charge). ok is false if the heap
 // outgrew its buffer (the caller sorts instead).
-func (s *ludSel) best(dst []Pick, k int, h []ludCand, path []*ludNode, idx []int) ([]Pick, []*ludNode, []int, bool) {
+func (s *ludSel) best(dst []handlespace.Pick, k int, h []ludCand, path []*ludNode, idx []int) ([]handlespace.Pick, []*ludNode, []int, bool) {
 	h = append(h, ludCand{s.root, 1, s.root.state(s.root.node(1))})
 	first := true
 	for ; k > 0 && len(h) > 0; k-- {
@@ -447,7 +449,7 @@ func (s *ludSel) best(dst []Pick, k int, h []ludCand, path []*ludNode, idx []int
 				}
 			}
 			if n.kids == nil {
-				dst = append(dst, Pick{n.src, w})
+				dst = append(dst, handlespace.PickOf(n.src, w))
 				break
 			}
 			n, v = n.kids[w], 1
@@ -494,13 +496,13 @@ type ludKey struct {
 
 type ludScratch struct {
 	keys  []ludKey
-	picks []Pick
+	picks []handlespace.Pick
 }
 
 var ludScratches = sync.Pool{New: func() any { return new(ludScratch) }}
 
 // sorted appends the k best elements of a snapshot sorted in full.
-func (s *ludSel) sorted(dst []Pick, k int) []Pick {
+func (s *ludSel) sorted(dst []handlespace.Pick, k int) []handlespace.Pick {
 	sc := ludScratches.Get().(*ludScratch)
 	keys, picks := sc.keys[:0], sc.picks[:0]
 	keys, picks = appendLudKeys(s.root, keys, picks)
@@ -522,12 +524,12 @@ func (s *ludSel) sorted(dst []Pick, k int) []Pick {
 	return dst
 }
 
-func appendLudKeys(n *ludNode, keys []ludKey, picks []Pick) ([]ludKey, []Pick) {
+func appendLudKeys(n *ludNode, keys []ludKey, picks []handlespace.Pick) ([]ludKey, []handlespace.Pick) {
 	if n.kids == nil {
 		for i := range n.st {
 			st := &n.st[i]
 			keys = append(keys, ludKey{st.effective(), st.last.Load(), st.id, int32(len(picks))})
-			picks = append(picks, Pick{n.src, int32(i)})
+			picks = append(picks, handlespace.PickOf(n.src, int32(i)))
 		}
 		return keys, picks
 	}

@@ -1,10 +1,12 @@
-package handlespace
+package policy
 
 import (
 	"math"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // nearest puts the elements of the client's site first (Client.Site, which
@@ -31,18 +33,20 @@ import (
 // already given, which costs O(k + m log n).
 type nearest struct{}
 
-func init() { registerPolicy("nearest", func(Rand) Policy { return nearest{} }) }
+func init() {
+	registerPolicy("nearest", func(handlespace.Rand) handlespace.Policy { return nearest{} })
+}
 
-var _ Policy = nearest{}
+var _ handlespace.Policy = nearest{}
 
 func (nearest) Name() string { return "nearest" }
 
-func (nearest) order() setOrder {
-	return setOrder{rank: nearestRank, site: nearestSiteKey}
+func (nearest) Order() handlespace.Order {
+	return handlespace.Order{Rank: nearestRank, Site: nearestSiteKey}
 }
 
-func (nearest) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
-	ns := &nearestSel{z: s.z}
+func (nearest) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
+	ns := &nearestSel{z: *s.Aside()}
 	ns.rankSel.init(s, seq)
 	return ns
 }
@@ -52,7 +56,7 @@ const unknownRTT = math.MaxUint64
 
 // nearestRank is an element's RTT (NearestRTT) in units of 100 µs (at
 // most 2³²-2); unknown is last.
-func nearestRank(e *Element) uint64 {
+func nearestRank(e *handlespace.Element) uint64 {
 	rtt := NearestRTT(e)
 	if rtt <= 0 {
 		return unknownRTT
@@ -63,7 +67,7 @@ func nearestRank(e *Element) uint64 {
 // NearestRTT is the RTT by which the nearest policy orders e: this
 // registrar's own (LocalRTT) when it has one, else the home's (RTT); 0
 // when neither is known.
-func NearestRTT(e *Element) time.Duration {
+func NearestRTT(e *handlespace.Element) time.Duration {
 	if e.LocalRTT > 0 {
 		return e.LocalRTT
 	}
@@ -72,8 +76,8 @@ func NearestRTT(e *Element) time.Duration {
 
 // nearestSiteKey is an element's key in the tree by site: its site, then
 // its rank in 32 bits (unknown: 2³²-1). No site: not there.
-func nearestSiteKey(e *Element) (uint64, bool) {
-	s := SiteOf(e.Site)
+func nearestSiteKey(e *handlespace.Element) (uint64, bool) {
+	s := handlespace.SiteOf(e.Site)
 	if s == 0 {
 		return 0, false
 	}
@@ -96,9 +100,9 @@ type nearestSel struct {
 	z tree // byRank: the elements that have a site, by site, rank, ID
 }
 
-var _ Selector = (*nearestSel)(nil)
+var _ handlespace.Selector = (*nearestSel)(nil)
 
-func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
+func (s *nearestSel) Select(dst []handlespace.Pick, k int, c *handlespace.Client) []handlespace.Pick {
 	if c == nil || c.Site == 0 || s.z.Len() == 0 {
 		return s.rankSel.Select(dst, k, c)
 	}
@@ -120,7 +124,7 @@ func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
 	var buf [32]int
 	skip := buf[:0]
 	for _, p := range dst[base:] {
-		key, tie := p.part.Keys()[p.i], p.part.Tie(int(p.i))
+		key, tie := p.Part().Keys()[p.Index()], p.Part().Tie(p.Index())
 		skip = append(skip, s.t.RankOf(rankOfSiteKey(key), tie))
 	}
 	slices.Sort(skip)
@@ -135,7 +139,7 @@ func (s *nearestSel) Select(dst []Pick, k int, c *Client) []Pick {
 // wanted. With site > 0 (t is a nearest set's tree by site) it stops at
 // the first entry of another site. O(k + len(skip) + g log n) for the g
 // groups it reaches.
-func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []int, site uint64) ([]Pick, int) {
+func appendRanked(dst []handlespace.Pick, t *tree, from, to int, seq uint64, k int, skip []int, site uint64) ([]handlespace.Pick, int) {
 	if from >= to || k <= 0 {
 		return dst, k
 	}
@@ -149,7 +153,7 @@ func appendRanked(dst []Pick, t *tree, from, to int, seq uint64, k int, skip []i
 		gskip := skip[:ns]
 		skip = skip[ns:]
 		if m := end - r - len(gskip); m == 1 && len(gskip) == 0 {
-			dst = append(dst, Pick{l, int32(i)})
+			dst = append(dst, handlespace.PickOf(l, int32(i)))
 			k--
 		} else if m > 0 {
 			off := int(seq % uint64(m))
@@ -196,7 +200,7 @@ func groupEndIn(t *tree, r int, l *tnode, i int, to int) int {
 
 // appendSkipping appends cnt entries of the ranks [start, end) of t that
 // are not in skip (sorted, within [start, end)), from the j-th of them on.
-func appendSkipping(dst []Pick, t *tree, start, end int, skip []int, j, cnt int) []Pick {
+func appendSkipping(dst []handlespace.Pick, t *tree, start, end int, skip []int, j, cnt int) []handlespace.Pick {
 	pos, si := start, 0
 	for ; si < len(skip); si++ {
 		g := skip[si]

@@ -1,8 +1,7 @@
-package handlespace
+package policy
 
 import (
 	"cmp"
-	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 	"math/big"
 	"math/rand"
 	"reflect"
@@ -10,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"testing/quick"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // Tests of the deterministic policies: rr, wrr, prio, lu, plu, lud.
@@ -73,7 +75,7 @@ func TestWRRRound(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := len(tc.weights)
-			elems := polElems(n, func(i int, e *Element) { e.Weight = tc.weights[i] })
+			elems := polElems(n, func(i int, e *handlespace.Element) { e.Weight = tc.weights[i] })
 			want := make([]int, n)
 			w := 0
 			for i, x := range tc.weights {
@@ -128,18 +130,18 @@ func TestRankPolicies(t *testing.T) {
 			[]int32{1, 2, 1, 2}, [][]int32{{1, 2, 3, 0}, {2, 1, 3, 0}}},
 		{"lu", []params{{load: 5}, {load: 5}, {load: 5}},
 			[]int32{0, 1, 2, 0, 1, 2}, [][]int32{{0, 1, 2}, {1, 2, 0}}},
-		{"lu", []params{{load: LoadFull}, {load: 0, deg: 100}},
+		{"lu", []params{{load: handlespace.LoadFull}, {load: 0, deg: 100}},
 			[]int32{1, 1}, [][]int32{{1, 0}}},
 		{"plu", []params{{load: 10, deg: 50}, {load: 30, deg: 10}, {load: 40}, {load: 0, deg: 90}},
 			[]int32{1, 2, 1, 2}, [][]int32{{1, 2, 0, 3}, {2, 1, 0, 3}}},
-		{"plu", []params{{load: LoadFull, deg: LoadFull}, {load: LoadFull}},
+		{"plu", []params{{load: handlespace.LoadFull, deg: handlespace.LoadFull}, {load: handlespace.LoadFull}},
 			[]int32{1, 1}, [][]int32{{1, 0}}},
 		{"prio", []params{{prio: 2}, {prio: 1}, {prio: 1}, {prio: 3}, {prio: 2}},
 			[]int32{1, 2, 1, 2}, [][]int32{{1, 2, 0, 4, 3}, {2, 1, 4, 0, 3}}},
 		{"prio", []params{{prio: 0, load: 99}, {prio: 1, load: 0}},
 			[]int32{0, 0}, [][]int32{{0, 1}}},
 	} {
-		elems := polElems(len(tc.elems), func(i int, e *Element) {
+		elems := polElems(len(tc.elems), func(i int, e *handlespace.Element) {
 			e.Load, e.LoadDeg, e.Priority = tc.elems[i].load, tc.elems[i].deg, tc.elems[i].prio
 		})
 		sel := build(mustPolicy(t, tc.policy, nil), elems, nil)
@@ -161,7 +163,7 @@ func TestRankPolicies(t *testing.T) {
 // polCase is a random pool and a selection for testing/quick: few distinct
 // parameter values, so that ties are common.
 type polCase struct {
-	Elems []*Element
+	Elems []*handlespace.Element
 	Seq   uint64
 	K     int
 }
@@ -169,9 +171,9 @@ type polCase struct {
 func (polCase) Generate(r *rand.Rand, _ int) reflect.Value {
 	n := 1 + r.Intn(12)
 	pick := func(vals ...uint32) uint32 { return vals[r.Intn(len(vals))] }
-	elems := polElems(n, func(i int, e *Element) {
-		e.Load = pick(0, 0, 7, 100, LoadFull/2, LoadFull)
-		e.LoadDeg = pick(0, 3, 93, LoadFull/4, LoadFull)
+	elems := polElems(n, func(i int, e *handlespace.Element) {
+		e.Load = pick(0, 0, 7, 100, handlespace.LoadFull/2, handlespace.LoadFull)
+		e.LoadDeg = pick(0, 3, 93, handlespace.LoadFull/4, handlespace.LoadFull)
 		e.Priority = pick(0, 1, 1, 2, 10, 1<<31)
 		e.Weight = pick(0, 1, 2, 3, 7, 1000, 4_000_000_000)
 	})
@@ -184,7 +186,7 @@ func quickConfig(t *testing.T) *quick.Config {
 
 // naiveRank is the reference for prio, lu and plu: sort by key (stably),
 // rotate each run of equal keys by seq, take k.
-func naiveRank(elems []*Element, key func(*Element) uint64, seq uint64, k int) []int32 {
+func naiveRank(elems []*handlespace.Element, key func(*handlespace.Element) uint64, seq uint64, k int) []int32 {
 	idx := make([]int32, len(elems))
 	for i := range idx {
 		idx[i] = int32(i)
@@ -211,11 +213,11 @@ func naiveRank(elems []*Element, key func(*Element) uint64, seq uint64, k int) [
 func TestQuickRank(t *testing.T) {
 	for _, tc := range []struct {
 		policy string
-		key    func(*Element) uint64
+		key    func(*handlespace.Element) uint64
 	}{
-		{"lu", func(e *Element) uint64 { return uint64(e.Load) }},
-		{"plu", func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) }},
-		{"prio", func(e *Element) uint64 { return uint64(e.Priority) }},
+		{"lu", func(e *handlespace.Element) uint64 { return uint64(e.Load) }},
+		{"plu", func(e *handlespace.Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) }},
+		{"prio", func(e *handlespace.Element) uint64 { return uint64(e.Priority) }},
 	} {
 		p := mustPolicy(t, tc.policy, nil)
 		f := func(c polCase) bool {
@@ -239,7 +241,7 @@ func TestQuickRank(t *testing.T) {
 // selection seq takes point (seq·stride) mod W of the weight line; the
 // answer goes on along the line, then through the weight-0 elements from
 // seq mod z on.
-func naiveWRR(elems []*Element, seq uint64, k int) []int32 {
+func naiveWRR(elems []*handlespace.Element, seq uint64, k int) []int32 {
 	var pos, zero []int32
 	w := new(big.Int)
 	for i, e := range elems {
@@ -307,13 +309,13 @@ func TestCoprimeStride(t *testing.T) {
 // naiveLUD is the reference for lud: counts and last-charge stamps in plain
 // slices, a full sort per selection.
 type naiveLUD struct {
-	elems       []*Element
+	elems       []*handlespace.Element
 	count, last []uint64
 	seq         uint64
-	base        func(*Element) uint64 // the base of the effective load; nil: Load (lud)
+	base        func(*handlespace.Element) uint64 // the base of the effective load; nil: Load (lud)
 }
 
-func (m *naiveLUD) order() []int32 {
+func (m *naiveLUD) Order() []int32 {
 	eff := func(i int32) *big.Int {
 		x := new(big.Int).SetUint64(m.count[i])
 		x.Mul(x, big.NewInt(int64(m.elems[i].LoadDeg)))
@@ -344,7 +346,7 @@ func (m *naiveLUD) order() []int32 {
 }
 
 func (m *naiveLUD) selectK(k int) []int32 {
-	out := m.order()
+	out := m.Order()
 	if k > 0 && k < len(out) {
 		out = out[:k]
 	}
@@ -377,8 +379,8 @@ func TestQuickLUD(t *testing.T) {
 }
 
 func TestLUDDegradation(t *testing.T) {
-	const pct = LoadFull / 100
-	elems := polElems(4, func(i int, e *Element) {
+	const pct = handlespace.LoadFull / 100
+	elems := polElems(4, func(i int, e *handlespace.Element) {
 		e.Load = []uint32{0, 25 * pct, 25 * pct, 90 * pct}[i]
 		e.LoadDeg = []uint32{10 * pct, 10 * pct, 5 * pct, 0}[i]
 	})
@@ -432,7 +434,7 @@ func TestLUDDegradation(t *testing.T) {
 
 	// A load report for element 0 (new Load) resets its degradation; 1
 	// keeps its count under a new LoadDeg; 2 goes and a new one comes.
-	next := []*Element{elems[0].Clone(), elems[1].Clone(), elems[3], {ID: 5000, Load: 50 * pct}}
+	next := []*handlespace.Element{elems[0].Clone(), elems[1].Clone(), elems[3], {ID: 5000, Load: 50 * pct}}
 	next[0].Load = 10 * pct
 	next[1].LoadDeg = 1
 	sel2 := build(p, next, sel)
@@ -456,14 +458,14 @@ func TestConcurrentFairness(t *testing.T) {
 	const G, M = 8, 1500
 	for _, tc := range []struct {
 		policy string
-		elems  []*Element
+		elems  []*handlespace.Element
 		want   func(i int) int
 	}{
 		{"rr", polElems(10, nil), func(int) int { return G * M / 10 }},
-		{"lu", polElems(6, func(i int, e *Element) { e.Load = 7 }), func(int) int { return G * M / 6 }},
-		{"lu", polElems(5, func(i int, e *Element) { e.Load = uint32(7 + i/4) }), func(i int) int { return G * M / 4 * (1 - i/4) }},
-		{"prio", polElems(4, func(i int, e *Element) { e.Priority = 3 }), func(int) int { return G * M / 4 }},
-		{"wrr", polElems(3, func(i int, e *Element) { e.Weight = uint32(i + 1) }), func(i int) int { return G * M / 6 * (i + 1) }},
+		{"lu", polElems(6, func(i int, e *handlespace.Element) { e.Load = 7 }), func(int) int { return G * M / 6 }},
+		{"lu", polElems(5, func(i int, e *handlespace.Element) { e.Load = uint32(7 + i/4) }), func(i int) int { return G * M / 4 * (1 - i/4) }},
+		{"prio", polElems(4, func(i int, e *handlespace.Element) { e.Priority = 3 }), func(int) int { return G * M / 4 }},
+		{"wrr", polElems(3, func(i int, e *handlespace.Element) { e.Weight = uint32(i + 1) }), func(i int) int { return G * M / 6 * (i + 1) }},
 		{"hash", polElems(12, nil), func(int) int { return G * M / 12 }}, // no client: round robin
 	} {
 		sel := build(mustPolicy(t, tc.policy, nil), tc.elems, nil)
@@ -498,7 +500,7 @@ func TestConcurrentFairness(t *testing.T) {
 // (the order may race, the accounting may not).
 func TestConcurrentLUD(t *testing.T) {
 	const G, M = 8, 2000
-	elems := polElems(20, func(i int, e *Element) { e.Load = uint32(i) * 1000; e.LoadDeg = 997 })
+	elems := polElems(20, func(i int, e *handlespace.Element) { e.Load = uint32(i) * 1000; e.LoadDeg = 997 })
 	sel := build(mustPolicy(t, "lud", nil), elems, nil)
 	counts := make([][]uint64, G)
 	var wg sync.WaitGroup
@@ -534,7 +536,7 @@ func TestConcurrentLUD(t *testing.T) {
 	for i := range elems {
 		ref.count[i], ref.last[i] = sel.ludState(i)
 	}
-	if got, want := sel.Select(nil, 0, nil), ref.order(); !slices.Equal(got, want) {
+	if got, want := sel.Select(nil, 0, nil), ref.Order(); !slices.Equal(got, want) {
 		t.Errorf("after the storm: order %v, want %v", got, want)
 	}
 }
@@ -545,7 +547,7 @@ func TestQuickLUDLarge(t *testing.T) {
 	p := mustPolicy(t, "lud", nil)
 	r := rand.New(rand.NewSource(int64(polSeed(t))))
 	for _, n := range []int{ptree.LeafMax + 1, 700, 3000} {
-		elems := polElems(n, func(i int, e *Element) {
+		elems := polElems(n, func(i int, e *handlespace.Element) {
 			e.Load = uint32(r.Intn(4)) * 1000
 			e.LoadDeg = uint32(r.Intn(3)) * 700
 		})

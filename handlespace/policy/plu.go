@@ -1,6 +1,10 @@
-package handlespace
+package policy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
 
 // plu is RFC 5356 Priority Least Used: the element with the lowest sum of
 // Load and LoadDeg first, then the next lowest and so on; equal sums take
@@ -14,16 +18,16 @@ import "sync/atomic"
 // computed in 64 bits, without saturation. Element.Priority plays no part.
 type plu struct{}
 
-func init() { registerPolicy("plu", func(Rand) Policy { return plu{} }) }
+func init() { registerPolicy("plu", func(handlespace.Rand) handlespace.Policy { return plu{} }) }
 
-var _ Policy = plu{}
+var _ handlespace.Policy = plu{}
 
 func (plu) Name() string { return "plu" }
 
-func (plu) order() setOrder {
-	return rankOrder(func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) })
+func (plu) Order() handlespace.Order {
+	return rankOrder(func(e *handlespace.Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) })
 }
 
-func (plu) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+func (plu) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
 	return buildRankSel(s, seq)
 }

@@ -1,6 +1,10 @@
-package handlespace
+package policy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
 
 // RSPLIB's policies with degradation beyond RFC 5356's lud. All keep
 // lud's per-element state (see lud): a count of the selections that
@@ -28,37 +32,37 @@ type ludDPF struct{ d dist }
 type pludDPF struct{ d dist }
 
 func init() {
-	registerPolicy("plud", func(Rand) Policy { return plud{} })
-	registerDistPolicy("lud-dpf", func(_ Rand, d dist) Policy { return ludDPF{d} })
-	registerDistPolicy("plud-dpf", func(_ Rand, d dist) Policy { return pludDPF{d} })
+	registerPolicy("plud", func(handlespace.Rand) handlespace.Policy { return plud{} })
+	registerDistPolicy("lud-dpf", func(_ handlespace.Rand, d dist) handlespace.Policy { return ludDPF{d} })
+	registerDistPolicy("plud-dpf", func(_ handlespace.Rand, d dist) handlespace.Policy { return pludDPF{d} })
 }
 
 var (
-	_ Policy = plud{}
-	_ Policy = ludDPF{}
-	_ Policy = pludDPF{}
+	_ handlespace.Policy = plud{}
+	_ handlespace.Policy = ludDPF{}
+	_ handlespace.Policy = pludDPF{}
 )
 
 // pluBase is plu's key: the load after taking the request.
-func pluBase(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) }
+func pluBase(e *handlespace.Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) }
 
-func (plud) Name() string      { return "plud" }
-func (plud) order() setOrder   { return setOrder{} }
-func (ludDPF) Name() string    { return "lud-dpf" }
-func (ludDPF) order() setOrder { return setOrder{} }
-func (pludDPF) Name() string   { return "plud-dpf" }
-func (pludDPF) order() setOrder {
-	return setOrder{}
+func (plud) Name() string               { return "plud" }
+func (plud) Order() handlespace.Order   { return handlespace.Order{} }
+func (ludDPF) Name() string             { return "lud-dpf" }
+func (ludDPF) Order() handlespace.Order { return handlespace.Order{} }
+func (pludDPF) Name() string            { return "plud-dpf" }
+func (pludDPF) Order() handlespace.Order {
+	return handlespace.Order{}
 }
 
-func (plud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
+func (plud) Build(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, _ bool) handlespace.Selector {
 	return buildLudSel(set, seq, prev, ludKind{base: pluBase})
 }
 
-func (p ludDPF) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
-	return buildLudSel(set, seq, prev, ludKind{base: func(e *Element) uint64 { return uint64(e.Load) + p.d.penalty(e) }})
+func (p ludDPF) Build(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, _ bool) handlespace.Selector {
+	return buildLudSel(set, seq, prev, ludKind{base: func(e *handlespace.Element) uint64 { return uint64(e.Load) + p.d.penalty(e) }})
 }
 
-func (p pludDPF) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
-	return buildLudSel(set, seq, prev, ludKind{base: func(e *Element) uint64 { return pluBase(e) + p.d.penalty(e) }})
+func (p pludDPF) Build(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, _ bool) handlespace.Selector {
+	return buildLudSel(set, seq, prev, ludKind{base: func(e *handlespace.Element) uint64 { return pluBase(e) + p.d.penalty(e) }})
 }

@@ -1,4 +1,4 @@
-package handlespace
+package policy
 
 import (
 	"flag"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // Tests common to all policies, and helpers for the other policy tests.
@@ -23,10 +25,10 @@ func polSeed(t testing.TB) uint64 {
 }
 
 // polElems returns n elements with IDs 1000+i·7 and parameters set by f.
-func polElems(n int, f func(i int, e *Element)) []*Element {
-	es := make([]*Element, n)
+func polElems(n int, f func(i int, e *handlespace.Element)) []*handlespace.Element {
+	es := make([]*handlespace.Element, n)
 	for i := range es {
-		es[i] = &Element{ID: uint32(1000 + i*7), Health: HealthUp}
+		es[i] = &handlespace.Element{ID: uint32(1000 + i*7), Health: handlespace.HealthUp}
 		if f != nil {
 			f(i, es[i])
 		}
@@ -35,49 +37,49 @@ func polElems(n int, f func(i int, e *Element)) []*Element {
 }
 
 // polVaried sets parameters with ties and zeros, for the contract tests.
-func polVaried(i int, e *Element) {
+func polVaried(i int, e *handlespace.Element) {
 	e.Weight = uint32([]int{0, 1, 5, 5, 100, 3}[i%6])
 	e.Priority = uint32(i % 3)
-	e.Load = LoadFromFraction([]float64{0, 0.5, 0.5, 1, 0.25}[i%5])
-	e.LoadDeg = LoadFromFraction([]float64{0, 0.01, 0.1}[i%3])
+	e.Load = handlespace.LoadFromFraction([]float64{0, 0.5, 0.5, 1, 0.25}[i%5])
+	e.LoadDeg = handlespace.LoadFromFraction([]float64{0, 0.01, 0.1}[i%3])
 }
 
 // testSel is policy p's selector for a set of the given elements (kept as
 // a pool keeps its served sets), answering with indexes into them, which
 // is how these tests think.
 type testSel struct {
-	sel   Selector // nil for an empty set
+	sel   handlespace.Selector // nil for an empty set
 	seq   *atomic.Uint64
-	elems []*Element
-	idx   map[*Element]int32
+	elems []*handlespace.Element
+	idx   map[*handlespace.Element]int32
 }
 
 // build returns the selector of p for elems, carrying over prev's state.
-func build(p Policy, elems []*Element, prev *testSel) *testSel {
+func build(p handlespace.Policy, elems []*handlespace.Element, prev *testSel) *testSel {
 	sorted := slices.Clone(elems)
 	sortByID(sorted)
-	o := p.order()
-	set := o.setOf(sorted)
-	ts := &testSel{elems: elems, idx: make(map[*Element]int32, len(elems))}
+	o := p.Order()
+	set := handlespace.NewSet(o, sorted)
+	ts := &testSel{elems: elems, idx: make(map[*handlespace.Element]int32, len(elems))}
 	for i, e := range elems {
 		ts.idx[e] = int32(i)
 	}
-	var ps Selector
+	var ps handlespace.Selector
 	ts.seq = new(atomic.Uint64)
 	if prev != nil {
 		ps, ts.seq = prev.sel, prev.seq
 	}
-	if set.len() > 0 {
-		ts.sel = p.build(&set, ts.seq, ps, true)
+	if set.Len() > 0 {
+		ts.sel = p.Build(set, ts.seq, ps, true)
 	}
 	return ts
 }
 
 // Select appends the indexes of the selector's answer to dst.
-func (s *testSel) Select(dst []int32, k int, c *Client) []int32 {
+func (s *testSel) Select(dst []int32, k int, c *handlespace.Client) []int32 {
 	for _, p := range s.sel.Select(nil, k, c) {
 		e := p.Elem()
-		if p.part.Elems()[p.i] != e {
+		if p.Part().Elems()[p.Index()] != e {
 			panic(fmt.Sprintf("pick of element %d does not lie where it says", e.ID))
 		}
 		i, ok := s.idx[e]
@@ -105,9 +107,9 @@ func (s *testSel) ludState(i int) (count, last uint64) {
 	return s.sel.(*ludSel).stateOf(s.elems[i].ID)
 }
 
-func mustPolicy(t testing.TB, name string, r Rand) Policy {
+func mustPolicy(t testing.TB, name string, r handlespace.Rand) handlespace.Policy {
 	t.Helper()
-	p, err := NewPolicy(name, r)
+	p, err := handlespace.NewPolicy(name, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +122,11 @@ func mustPolicy(t testing.TB, name string, r Rand) Policy {
 func TestPolicyNames(t *testing.T) {
 	want := []string{"hash", "lu", "lud", "plu", "prio", "rand", "rlu", "rr", "wrand", "wrr"}
 	for _, n := range want {
-		if !slices.Contains(PolicyNames(), n) {
-			t.Errorf("policy %q is not registered; have %v", n, PolicyNames())
+		if !slices.Contains(handlespace.PolicyNames(), n) {
+			t.Errorf("policy %q is not registered; have %v", n, handlespace.PolicyNames())
 		}
 	}
-	if _, err := NewPolicy("lru", nil); err == nil {
+	if _, err := handlespace.NewPolicy("lru", nil); err == nil {
 		t.Error("NewPolicy(lru) did not fail")
 	}
 }
@@ -153,19 +155,19 @@ func checkAnswer(t *testing.T, got, prefix []int32, n, want int) {
 
 func TestSelectContract(t *testing.T) {
 	seed := polSeed(t)
-	clients := []*Client{
+	clients := []*handlespace.Client{
 		nil,
 		{},
 		{Addr: netip.MustParseAddr("192.0.2.7")},
 		{Addr: netip.MustParseAddr("2001:db8::1"), Subnet: netip.MustParsePrefix("2001:db8:77::/48")},
 	}
-	for _, name := range PolicyNames() {
+	for _, name := range handlespace.PolicyNames() {
 		t.Run(name, func(t *testing.T) {
-			p := mustPolicy(t, name, NewSeededRand(seed))
+			p := mustPolicy(t, name, handlespace.NewSeededRand(seed))
 			// pool.go builds selectors for empty sets too (never selected)
-			sel := build(p, nil, build(p, []*Element{}, nil))
+			sel := build(p, nil, build(p, []*handlespace.Element{}, nil))
 			for _, n := range []int{1, 2, 3, 7, 9, 10, 33, 4} {
-				for _, f := range []func(int, *Element){nil, polVaried, func(i int, e *Element) { e.Load = LoadFull }} {
+				for _, f := range []func(int, *handlespace.Element){nil, polVaried, func(i int, e *handlespace.Element) { e.Load = handlespace.LoadFull }} {
 					sel = build(p, polElems(n, f), sel)
 					for _, k := range []int{-1, 0, 1, 2, 3, n - 1, n, n + 1, 50} {
 						want := k
@@ -186,11 +188,11 @@ func TestSelectContract(t *testing.T) {
 }
 
 func TestSelectAllocs(t *testing.T) {
-	c := &Client{Addr: netip.MustParseAddr("198.51.100.4")}
-	for _, name := range PolicyNames() {
-		p := mustPolicy(t, name, NewSeededRand(1))
+	c := &handlespace.Client{Addr: netip.MustParseAddr("198.51.100.4")}
+	for _, name := range handlespace.PolicyNames() {
+		p := mustPolicy(t, name, handlespace.NewSeededRand(1))
 		sel := build(p, polElems(1000, polVaried), nil).sel
-		dst := make([]Pick, 0, 8)
+		dst := make([]handlespace.Pick, 0, 8)
 		for _, k := range []int{1, 3, 8} {
 			if a := testing.AllocsPerRun(100, func() { dst = sel.Select(dst[:0], k, c) }); a != 0 {
 				t.Errorf("%s: Select(k=%d) of 1000 makes %v allocations, want 0", name, k, a)
@@ -289,8 +291,8 @@ func chiSquare(t *testing.T, what string, counts []int, probs []float64) {
 }
 
 func ExampleNewPolicy() {
-	p, _ := NewPolicy("wrr", NewSeededRand(1))
-	elems := []*Element{{ID: 1, Weight: 1}, {ID: 2, Weight: 3}}
+	p, _ := handlespace.NewPolicy("wrr", handlespace.NewSeededRand(1))
+	elems := []*handlespace.Element{{ID: 1, Weight: 1}, {ID: 2, Weight: 3}}
 	sel := build(p, elems, nil)
 	var firsts []uint32
 	for i := 0; i < 8; i++ { // two rounds of 1+3

@@ -1,6 +1,10 @@
-package handlespace
+package policy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
 
 // prio is RFC 5356's Priority policy with the direction of SRV: the element
 // with the lowest Priority value first, then the next lowest and so on;
@@ -13,14 +17,16 @@ import "sync/atomic"
 // priorities must be converted at the protocol boundary.
 type prio struct{}
 
-func init() { registerPolicy("prio", func(Rand) Policy { return prio{} }) }
+func init() { registerPolicy("prio", func(handlespace.Rand) handlespace.Policy { return prio{} }) }
 
-var _ Policy = prio{}
+var _ handlespace.Policy = prio{}
 
 func (prio) Name() string { return "prio" }
 
-func (prio) order() setOrder { return rankOrder(func(e *Element) uint64 { return uint64(e.Priority) }) }
+func (prio) Order() handlespace.Order {
+	return rankOrder(func(e *handlespace.Element) uint64 { return uint64(e.Priority) })
+}
 
-func (prio) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
+func (prio) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
 	return buildRankSel(s, seq)
 }

@@ -1,30 +1,36 @@
-package handlespace
+package policy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
 
 // rand is RFC 5356 Random: each answer is a uniformly random ordering of k
 // distinct elements (the first pick uniform over all n, the second uniform
 // over the n-1 others, and so on). The randomness is the policy's Rand.
-type randPol struct{ r Rand }
+type randPol struct{ r handlespace.Rand }
 
-func init() { registerPolicy("rand", func(r Rand) Policy { return randPol{r} }) }
+func init() {
+	registerPolicy("rand", func(r handlespace.Rand) handlespace.Policy { return randPol{r} })
+}
 
-var _ Policy = randPol{}
+var _ handlespace.Policy = randPol{}
 
 func (randPol) Name() string { return "rand" }
 
-func (randPol) order() setOrder { return setOrder{} }
+func (randPol) Order() handlespace.Order { return handlespace.Order{} }
 
-func (p randPol) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
-	return &randSel{r: p.r, t: s.t}
+func (p randPol) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
+	return &randSel{r: p.r, t: *s.Tree()}
 }
 
 type randSel struct {
-	r Rand
+	r handlespace.Rand
 	t tree
 }
 
-var _ Selector = (*randSel)(nil)
+var _ handlespace.Selector = (*randSel)(nil)
 
 // randSmallK is the largest k that rand and the weighted random policies
 // serve by drawing from the remaining elements directly, in O(k²) time and
@@ -32,26 +38,26 @@ var _ Selector = (*randSel)(nil)
 const randSmallK = 8
 
 // pickAt returns the entry of rank r of t.
-func pickAt(t *tree, r int) Pick {
+func pickAt(t *tree, r int) handlespace.Pick {
 	if t.Height() == 1 {
-		return Pick{t.Root(), int32(r)}
+		return handlespace.PickOf(t.Root(), int32(r))
 	}
 	l, i := t.At(r)
-	return Pick{l, int32(i)}
+	return handlespace.PickOf(l, int32(i))
 }
 
 // appendPicks appends every entry of t, in order.
-func appendPicks(dst []Pick, t *tree) []Pick {
+func appendPicks(dst []handlespace.Pick, t *tree) []handlespace.Pick {
 	t.EachLeaf(func(l *tnode) bool {
 		for i := range l.Elems() {
-			dst = append(dst, Pick{l, int32(i)})
+			dst = append(dst, handlespace.PickOf(l, int32(i)))
 		}
 		return true
 	})
 	return dst
 }
 
-func (s *randSel) Select(dst []Pick, k int, _ *Client) []Pick {
+func (s *randSel) Select(dst []handlespace.Pick, k int, _ *handlespace.Client) []handlespace.Pick {
 	n := s.t.Len()
 	k = wantK(k, n)
 	if k > randSmallK {

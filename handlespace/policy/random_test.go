@@ -1,8 +1,10 @@
-package handlespace
+package policy
 
 import (
 	"fmt"
 	"testing"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // Goodness of fit of the random policies: rand, wrand and rlu.
@@ -25,21 +27,25 @@ func firstTwo(sel *testSel, n, count, k int) (first []int, pairs []int) {
 func TestRandomPolicies(t *testing.T) {
 	seed := polSeed(t)
 	const draws = 200_000
-	pct := func(p float64) uint32 { return LoadFromFraction(p) }
+	pct := func(p float64) uint32 { return handlespace.LoadFromFraction(p) }
 	for _, tc := range []struct {
 		policy string
-		elems  []*Element
-		weight func(e *Element) float64 // proportional to the first-pick probability
+		elems  []*handlespace.Element
+		weight func(e *handlespace.Element) float64 // proportional to the first-pick probability
 	}{
-		{"rand", polElems(10, nil), func(*Element) float64 { return 1 }},
-		{"wrand", polElems(7, func(i int, e *Element) { e.Weight = []uint32{1, 2, 3, 4, 0, 10, 30}[i] }),
-			func(e *Element) float64 { return float64(e.Weight) }},
-		{"wrand", polElems(12, func(i int, e *Element) { e.Weight = uint32(1 + i%4) }), // 12 > randSmallK: the Fenwick path
-			func(e *Element) float64 { return float64(e.Weight) }},
-		{"wrand", polElems(5, nil), func(*Element) float64 { return 1 }}, // all weights 0: uniform
-		{"rlu", polElems(6, func(i int, e *Element) { e.Load = []uint32{0, pct(.25), pct(.5), pct(.75), LoadFull, pct(.9)}[i] }),
-			func(e *Element) float64 { return LoadFraction(LoadFull) - LoadFraction(e.Load) }},
-		{"rlu", polElems(3, func(i int, e *Element) { e.Load = LoadFull }), func(*Element) float64 { return 1 }},
+		{"rand", polElems(10, nil), func(*handlespace.Element) float64 { return 1 }},
+		{"wrand", polElems(7, func(i int, e *handlespace.Element) { e.Weight = []uint32{1, 2, 3, 4, 0, 10, 30}[i] }),
+			func(e *handlespace.Element) float64 { return float64(e.Weight) }},
+		{"wrand", polElems(12, func(i int, e *handlespace.Element) { e.Weight = uint32(1 + i%4) }), // 12 > randSmallK: the Fenwick path
+			func(e *handlespace.Element) float64 { return float64(e.Weight) }},
+		{"wrand", polElems(5, nil), func(*handlespace.Element) float64 { return 1 }}, // all weights 0: uniform
+		{"rlu", polElems(6, func(i int, e *handlespace.Element) {
+			e.Load = []uint32{0, pct(.25), pct(.5), pct(.75), handlespace.LoadFull, pct(.9)}[i]
+		}),
+			func(e *handlespace.Element) float64 {
+				return handlespace.LoadFraction(handlespace.LoadFull) - handlespace.LoadFraction(e.Load)
+			}},
+		{"rlu", polElems(3, func(i int, e *handlespace.Element) { e.Load = handlespace.LoadFull }), func(*handlespace.Element) float64 { return 1 }},
 	} {
 		n := len(tc.elems)
 		w := make([]float64, n)
@@ -62,7 +68,7 @@ func TestRandomPolicies(t *testing.T) {
 		}
 		for _, k := range []int{1, 3, 0} {
 			what := fmt.Sprintf("%s n=%d k=%d", tc.policy, n, k)
-			sel := build(mustPolicy(t, tc.policy, NewSeededRand(seed)), tc.elems, nil)
+			sel := build(mustPolicy(t, tc.policy, handlespace.NewSeededRand(seed)), tc.elems, nil)
 			first, pairs := firstTwo(sel, n, draws, k)
 			chiSquare(t, what+" first picks", first, probs)
 			if k != 1 {
@@ -77,15 +83,15 @@ func TestRandomPolicies(t *testing.T) {
 func TestRandomZeroWeightsLast(t *testing.T) {
 	seed := polSeed(t)
 	for _, k := range []int{3, 0} {
-		elems := polElems(11, func(i int, e *Element) {
+		elems := polElems(11, func(i int, e *handlespace.Element) {
 			if i%3 == 0 {
-				e.Load = LoadFull
+				e.Load = handlespace.LoadFull
 			} else {
 				e.Weight, e.Load = 1, 5
 			}
 		})
 		for _, name := range []string{"wrand", "rlu"} {
-			sel := build(mustPolicy(t, name, NewSeededRand(seed)), elems, nil)
+			sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed)), elems, nil)
 			for rep := 0; rep < 200; rep++ {
 				got := sel.Select(nil, k, nil)
 				zeroSeen := false

@@ -1,8 +1,10 @@
-package handlespace
+package policy
 
 import (
 	"math"
 	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // rankSel serves the policies whose order is a ranking (prio, lu, plu,
@@ -28,20 +30,22 @@ type rankSel struct {
 	seq   *atomic.Uint64
 }
 
-var _ Selector = (*rankSel)(nil)
+var _ handlespace.Selector = (*rankSel)(nil)
 
-func rankOrder(rank func(*Element) uint64) setOrder { return setOrder{rank: rank} }
+func rankOrder(rank func(*handlespace.Element) uint64) handlespace.Order {
+	return handlespace.Order{Rank: rank}
+}
 
-func buildRankSel(s *eset, seq *atomic.Uint64) *rankSel {
+func buildRankSel(s *handlespace.Set, seq *atomic.Uint64) *rankSel {
 	rs := &rankSel{}
 	rs.init(s, seq)
 	return rs
 }
 
-func (rs *rankSel) init(s *eset, seq *atomic.Uint64) {
-	rs.t, rs.seq = s.t, seq
-	if s.t.Height() == 1 {
-		keys := s.t.Root().Keys()
+func (rs *rankSel) init(s *handlespace.Set, seq *atomic.Uint64) {
+	rs.t, rs.seq = *s.Tree(), seq
+	if rs.t.Height() == 1 {
+		keys := rs.t.Root().Keys()
 		for i := 1; i <= len(keys); i++ {
 			if i == len(keys) || keys[i] != keys[i-1] {
 				rs.ends = append(rs.ends, i)
@@ -80,7 +84,7 @@ func (s *rankSel) groupEnd(r int, l *tnode, i int) int {
 	return end
 }
 
-func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
+func (s *rankSel) Select(dst []handlespace.Pick, k int, _ *handlespace.Client) []handlespace.Pick {
 	n := s.t.Len()
 	k = wantK(k, n)
 	seq := s.seq.Add(1) - 1
@@ -92,7 +96,7 @@ func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
 				break
 			}
 			if end == start+1 {
-				dst = append(dst, Pick{l, int32(start)})
+				dst = append(dst, handlespace.PickOf(l, int32(start)))
 				k--
 			} else {
 				dst, k = s.appendGroup(dst, start, end, seq, k)
@@ -105,7 +109,7 @@ func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
 	for r := 0; r < n && k > 0; {
 		end := s.groupEnd(r, l, i)
 		if end == r+1 { // a group of one: no rotation, no search
-			dst = append(dst, Pick{l, int32(i)})
+			dst = append(dst, handlespace.PickOf(l, int32(i)))
 			k--
 		} else {
 			dst, k = s.appendGroup(dst, r, end, seq, k)
@@ -124,7 +128,7 @@ func (s *rankSel) Select(dst []Pick, k int, _ *Client) []Pick {
 
 // appendGroup appends up to k entries of the group [start, end), turned
 // by seq, and returns how many are still wanted.
-func (s *rankSel) appendGroup(dst []Pick, start, end int, seq uint64, k int) ([]Pick, int) {
+func (s *rankSel) appendGroup(dst []handlespace.Pick, start, end int, seq uint64, k int) ([]handlespace.Pick, int) {
 	m := end - start
 	off := int(seq % uint64(m))
 	// The group from start+off to its end, then from its start.

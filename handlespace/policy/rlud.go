@@ -1,9 +1,10 @@
-package handlespace
+package policy
 
 import (
 	"math/bits"
 	"sync/atomic"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
@@ -35,35 +36,35 @@ import (
 // through the previous selector in a subtree the new one shares leaves
 // the new one's sums above that subtree too high until the pool's next
 // change there. The counts themselves are exact.
-type rlud struct{ r Rand }
+type rlud struct{ r handlespace.Rand }
 
-type rplud struct{ r Rand }
+type rplud struct{ r handlespace.Rand }
 
 func init() {
-	registerPolicy("rlud", func(r Rand) Policy { return rlud{r} })
-	registerPolicy("rplud", func(r Rand) Policy { return rplud{r} })
+	registerPolicy("rlud", func(r handlespace.Rand) handlespace.Policy { return rlud{r} })
+	registerPolicy("rplud", func(r handlespace.Rand) handlespace.Policy { return rplud{r} })
 }
 
 var (
-	_ Policy = rlud{}
-	_ Policy = rplud{}
+	_ handlespace.Policy = rlud{}
+	_ handlespace.Policy = rplud{}
 )
 
-func (rlud) Name() string     { return "rlud" }
-func (rlud) order() setOrder  { return setOrder{} }
-func (rplud) Name() string    { return "rplud" }
-func (rplud) order() setOrder { return setOrder{} }
+func (rlud) Name() string              { return "rlud" }
+func (rlud) Order() handlespace.Order  { return handlespace.Order{} }
+func (rplud) Name() string             { return "rplud" }
+func (rplud) Order() handlespace.Order { return handlespace.Order{} }
 
-func (p rlud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
+func (p rlud) Build(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, _ bool) handlespace.Selector {
 	return buildRludSel(p.r, set, seq, prev, ludLoad)
 }
 
-func (p rplud) build(set *eset, seq *atomic.Uint64, prev Selector, _ bool) Selector {
+func (p rplud) Build(set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, _ bool) handlespace.Selector {
 	return buildRludSel(p.r, set, seq, prev, pluBase)
 }
 
-func buildRludSel(r Rand, set *eset, seq *atomic.Uint64, prev Selector, base func(*Element) uint64) *rludSel {
-	var pl Selector
+func buildRludSel(r handlespace.Rand, set *handlespace.Set, seq *atomic.Uint64, prev handlespace.Selector, base func(*handlespace.Element) uint64) *rludSel {
+	var pl handlespace.Selector
 	if p, ok := prev.(*rludSel); ok {
 		pl = &p.ludSel
 	}
@@ -74,21 +75,21 @@ func buildRludSel(r Rand, set *eset, seq *atomic.Uint64, prev Selector, base fun
 // times: LoadFull less its base and degradation, at least 1.
 func rludWeight(st *ludState, count uint64) uint64 {
 	hi, lo := bits.Mul64(count, st.deg)
-	if hi != 0 || lo >= LoadFull || st.load >= LoadFull {
+	if hi != 0 || lo >= handlespace.LoadFull || st.load >= handlespace.LoadFull {
 		return 1
 	}
-	if e := st.load + lo; e < LoadFull {
-		return LoadFull - e
+	if e := st.load + lo; e < handlespace.LoadFull {
+		return handlespace.LoadFull - e
 	}
 	return 1
 }
 
 type rludSel struct {
 	ludSel
-	r Rand
+	r handlespace.Rand
 }
 
-var _ Selector = (*rludSel)(nil)
+var _ handlespace.Selector = (*rludSel)(nil)
 
 // rludPick is a pick of a Select: the mirror path to it (path[0] the
 // root, path[depth] its leaf), the index taken in each node, and the
@@ -100,7 +101,7 @@ type rludPick struct {
 	w     uint64
 }
 
-func (s *rludSel) Select(dst []Pick, k int, _ *Client) []Pick {
+func (s *rludSel) Select(dst []handlespace.Pick, k int, _ *handlespace.Client) []handlespace.Pick {
 	k = wantK(k, s.t.Len())
 	base := len(dst)
 	if k <= randSmallK {
@@ -137,7 +138,7 @@ func (s *rludSel) chargePick(path []*ludNode, idx []int) {
 // draw appends k picks drawn by descents of the sums, recording them in
 // ch; ok is false if a race made the sums inconsistent (the caller draws
 // from a snapshot instead).
-func (s *rludSel) draw(dst []Pick, k int, ch []rludPick) ([]Pick, bool) {
+func (s *rludSel) draw(dst []handlespace.Pick, k int, ch []rludPick) ([]handlespace.Pick, bool) {
 	for c := 0; c < k; c++ {
 		total := s.root.sum.Load()
 		for i := range ch {
@@ -199,7 +200,7 @@ func (s *rludSel) draw(dst []Pick, k int, ch []rludPick) ([]Pick, bool) {
 		p.path[d], p.idx[d], p.depth = n, pick, d
 		p.w = lastW
 		ch = append(ch, p)
-		dst = append(dst, Pick{n.src, int32(pick)})
+		dst = append(dst, handlespace.PickOf(n.src, int32(pick)))
 	}
 	return dst, true
 }
@@ -217,7 +218,7 @@ func rludChosen(ch []rludPick, n *ludNode, i, d int) bool {
 
 // drawMany appends k picks drawn from a snapshot of the weights: a
 // Fenwick tree in pooled scratch, as weightedSel's selectMany.
-func (s *rludSel) drawMany(dst []Pick, k int) []Pick {
+func (s *rludSel) drawMany(dst []handlespace.Pick, k int) []handlespace.Pick {
 	sc := weightScratches.Get().(*weightScratch)
 	ws, es := sc.w[:0], sc.es[:0]
 	ws, es = appendRludWeights(s.root, ws, es)
@@ -254,11 +255,11 @@ func (s *rludSel) drawMany(dst []Pick, k int) []Pick {
 	return dst
 }
 
-func appendRludWeights(n *ludNode, ws []uint64, es []Pick) ([]uint64, []Pick) {
+func appendRludWeights(n *ludNode, ws []uint64, es []handlespace.Pick) ([]uint64, []handlespace.Pick) {
 	if n.kids == nil {
 		for i := range n.st {
 			ws = append(ws, rludWeight(&n.st[i], n.st[i].count.Load()))
-			es = append(es, Pick{n.src, int32(i)})
+			es = append(es, handlespace.PickOf(n.src, int32(i)))
 		}
 		return ws, es
 	}

@@ -1,8 +1,10 @@
-package handlespace
+package policy
 
 import (
 	"slices"
 	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // rr is RFC 5356 Round Robin: each selection starts one element further
@@ -13,30 +15,31 @@ import (
 // k-element answer costs O(k + log n).
 type rr struct{}
 
-func init() { registerPolicy("rr", func(Rand) Policy { return rr{} }) }
+func init() { registerPolicy("rr", func(handlespace.Rand) handlespace.Policy { return rr{} }) }
 
-var _ Policy = rr{}
+var _ handlespace.Policy = rr{}
 
 func (rr) Name() string { return "rr" }
 
-func (rr) order() setOrder { return setOrder{} }
+func (rr) Order() handlespace.Order { return handlespace.Order{} }
 
-func (rr) build(s *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
-	return &rrSel{t: s.t, seq: seq}
+func (rr) Build(s *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
+	return &rrSel{t: *s.Tree(), seq: seq}
 }
 
-// inSet returns the selector of a pool view's set: the set itself, seen
+// InSet returns the selector of a pool view's set: the set itself, seen
 // as an rrSetSel, so that a new view's sets cost no allocation.
-func (rr) inSet(s *ElementSet) Selector { return (*rrSetSel)(s) }
+func (rr) InSet(s *handlespace.ElementSet) handlespace.Selector { return (*rrSetSel)(s) }
 
 // rrSetSel is an ElementSet selecting as rrSel does, from the set's own
-// tree and sequence (see setSelector).
-type rrSetSel ElementSet
+// tree and sequence (see handlespace.InSetPolicy).
+type rrSetSel handlespace.ElementSet
 
-var _ Selector = (*rrSetSel)(nil)
+var _ handlespace.Selector = (*rrSetSel)(nil)
 
-func (s *rrSetSel) Select(dst []Pick, k int, c *Client) []Pick {
-	return rrSelect(dst, k, &s.set.t, s.seq)
+func (s *rrSetSel) Select(dst []handlespace.Pick, k int, c *handlespace.Client) []handlespace.Pick {
+	set, seq := (*handlespace.ElementSet)(s).Set()
+	return rrSelect(dst, k, set.Tree(), seq)
 }
 
 type rrSel struct {
@@ -44,14 +47,14 @@ type rrSel struct {
 	seq *atomic.Uint64 // carried over from the set's previous selector
 }
 
-var _ Selector = (*rrSel)(nil)
+var _ handlespace.Selector = (*rrSel)(nil)
 
-func (s *rrSel) Select(dst []Pick, k int, _ *Client) []Pick {
+func (s *rrSel) Select(dst []handlespace.Pick, k int, _ *handlespace.Client) []handlespace.Pick {
 	return rrSelect(dst, k, &s.t, s.seq)
 }
 
 // rrSelect appends k elements of t from the next position of seq on.
-func rrSelect(dst []Pick, k int, t *tree, seq *atomic.Uint64) []Pick {
+func rrSelect(dst []handlespace.Pick, k int, t *tree, seq *atomic.Uint64) []handlespace.Pick {
 	n := t.Len()
 	k = wantK(k, n)
 	start := int((seq.Add(1) - 1) % uint64(n))
@@ -61,7 +64,7 @@ func rrSelect(dst []Pick, k int, t *tree, seq *atomic.Uint64) []Pick {
 			if j == n {
 				j = 0
 			}
-			dst = append(dst, Pick{l, int32(j)})
+			dst = append(dst, handlespace.PickOf(l, int32(j)))
 		}
 		return dst
 	}
@@ -71,7 +74,7 @@ func rrSelect(dst []Pick, k int, t *tree, seq *atomic.Uint64) []Pick {
 // appendRun appends the k entries of t from rank start on, wrapping around
 // (k <= t.Len()): a descent to each leaf the run reaches, and the leaf's
 // entries.
-func appendRun(dst []Pick, t *tree, start, k int) []Pick {
+func appendRun(dst []handlespace.Pick, t *tree, start, k int) []handlespace.Pick {
 	for r := start; k > 0; {
 		l, i := t.Root(), r
 		if t.Height() > 1 {
@@ -81,7 +84,7 @@ func appendRun(dst []Pick, t *tree, start, k int) []Pick {
 		n := len(dst)
 		dst = slices.Grow(dst, m)[:n+m]
 		for j := range m {
-			dst[n+j] = Pick{l, int32(i + j)}
+			dst[n+j] = handlespace.PickOf(l, int32(i+j))
 		}
 		k -= m
 		if r += m; r == t.Len() {

@@ -1,4 +1,4 @@
-package handlespace
+package policy
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"testing/quick"
 	"time"
 
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
@@ -17,15 +18,15 @@ import (
 // the distance-penalty family (wrand-dpf, lu-dpf, lud-dpf, plu-dpf,
 // plud-dpf).
 
-const pct = LoadFull / 100
+const pct = handlespace.LoadFull / 100
 
 // mustDistPolicy returns policy name with penalty factor dpf and
 // distance step step.
-func mustDistPolicy(t testing.TB, name string, dpf uint32, step time.Duration, r Rand) Policy {
+func mustDistPolicy(t testing.TB, name string, dpf uint32, step time.Duration, r handlespace.Rand) handlespace.Policy {
 	t.Helper()
-	spec := DefaultPoolSpec()
-	spec.DPF, spec.DistanceStep = dpf, step
-	p, err := newPolicyFor(name, spec, r)
+	spec := handlespace.DefaultPoolSpec()
+	spec.Policy, spec.DPF, spec.DistanceStep = name, dpf, step
+	p, err := handlespace.PolicyFor(spec, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,14 +37,14 @@ func TestRSPLIBPolicyNames(t *testing.T) {
 	dpf := []string{"lu-dpf", "lud-dpf", "plu-dpf", "plud-dpf", "wrand-dpf"}
 	for _, n := range append([]string{"plud", "rlud", "rplu", "rplud"}, dpf...) {
 		mustPolicy(t, n, nil)
-		if got, want := DistancePolicy(n), slices.Contains(dpf, n); got != want {
+		if got, want := handlespace.DistancePolicy(n), slices.Contains(dpf, n); got != want {
 			t.Errorf("DistancePolicy(%s) = %v", n, got)
 		}
-		if got, want := UsesRTT(n), slices.Contains(dpf, n); got != want {
-			t.Errorf("UsesRTT(%s) = %v", n, got)
+		if got, want := handlespace.UsesRTT(n), slices.Contains(dpf, n); got != want {
+			t.Errorf("handlespace.UsesRTT(%s) = %v", n, got)
 		}
 	}
-	if !UsesRTT("nearest") || UsesRTT("lud") || DistancePolicy("nearest") {
+	if !handlespace.UsesRTT("nearest") || handlespace.UsesRTT("lud") || handlespace.DistancePolicy("nearest") {
 		t.Error("UsesRTT or DistancePolicy wrong for nearest or lud")
 	}
 }
@@ -67,7 +68,7 @@ func TestDistance(t *testing.T) {
 		{3 * time.Second, 0, time.Minute, 0},          // 1.5 s of a minute's step
 		{90 * time.Second, 0, time.Minute, 60 * 1000}, // 45 s: a step
 	} {
-		e := &Element{RTT: tc.rtt, LocalRTT: tc.local}
+		e := &handlespace.Element{RTT: tc.rtt, LocalRTT: tc.local}
 		if got := Distance(e, tc.step); got != tc.want {
 			t.Errorf("Distance(RTT %v, LocalRTT %v, step %v) = %d ms, want %d", tc.rtt, tc.local, tc.step, got, tc.want)
 		}
@@ -99,7 +100,7 @@ func TestDistanceRankPolicies(t *testing.T) {
 		{"lu-dpf", []int32{3, 3, 3}, [][]int32{{3, 4, 0, 2, 1}, {3, 0, 4, 2, 1}, {3, 4, 0, 2, 1}}},
 		{"plu-dpf", []int32{0, 4, 0}, [][]int32{{4, 0, 2, 1, 3}, {0, 4, 2, 1, 3}}},
 	} {
-		es := polElems(len(elems), func(i int, e *Element) {
+		es := polElems(len(elems), func(i int, e *handlespace.Element) {
 			e.Load, e.LoadDeg, e.RTT = elems[i].load, elems[i].deg, elems[i].rtt
 		})
 		sel := build(mustDistPolicy(t, tc.policy, pct, 10*ms, nil), es, nil)
@@ -118,7 +119,10 @@ func TestDistanceRankPolicies(t *testing.T) {
 	}
 	// Penalty factor 0 is the default, 0.1 %/ms: 3 %, 2 % + 50 %, 1 % +
 	// 100 %.
-	es := polElems(3, func(i int, e *Element) { e.Load = uint32(3-i) * pct; e.RTT = time.Duration(i) * time.Second })
+	es := polElems(3, func(i int, e *handlespace.Element) {
+		e.Load = uint32(3-i) * pct
+		e.RTT = time.Duration(i) * time.Second
+	})
 	if got := build(mustDistPolicy(t, "lu-dpf", 0, 10*ms, nil), es, nil).Select(nil, 0, nil); !slices.Equal(got, []int32{0, 1, 2}) {
 		t.Errorf("lu-dpf with dpf=0 (the default): %v, want [0 1 2]", got)
 	}
@@ -139,7 +143,7 @@ func setRTTs(c polCase) {
 // naivePenalty is the distance penalty, computed apart from dist: half
 // the RTT in ms rounded to the nearest step, times the factor, in big
 // integers, capped at 2⁶⁴-1.
-func naivePenalty(e *Element, dpf uint32, step time.Duration) uint64 {
+func naivePenalty(e *handlespace.Element, dpf uint32, step time.Duration) uint64 {
 	rtt := e.RTT
 	if e.LocalRTT > 0 {
 		rtt = e.LocalRTT
@@ -151,13 +155,15 @@ func naivePenalty(e *Element, dpf uint32, step time.Duration) uint64 {
 }
 
 func TestQuickDistanceRank(t *testing.T) {
-	const dpf, step = LoadFull / 300, 20 * time.Millisecond
+	const dpf, step = handlespace.LoadFull / 300, 20 * time.Millisecond
 	for _, tc := range []struct {
 		policy string
-		key    func(*Element) uint64
+		key    func(*handlespace.Element) uint64
 	}{
-		{"lu-dpf", func(e *Element) uint64 { return uint64(e.Load) + naivePenalty(e, dpf, step) }},
-		{"plu-dpf", func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) + naivePenalty(e, dpf, step) }},
+		{"lu-dpf", func(e *handlespace.Element) uint64 { return uint64(e.Load) + naivePenalty(e, dpf, step) }},
+		{"plu-dpf", func(e *handlespace.Element) uint64 {
+			return uint64(e.Load) + uint64(e.LoadDeg) + naivePenalty(e, dpf, step)
+		}},
 	} {
 		p := mustDistPolicy(t, tc.policy, dpf, step, nil)
 		f := func(c polCase) bool {
@@ -180,16 +186,18 @@ func TestQuickDistanceRank(t *testing.T) {
 
 // ludBases are the bases of the effective load of the sorted degradation
 // policies, computed apart from the policies.
-func ludBases(dpf uint32, step time.Duration) map[string]func(*Element) uint64 {
-	return map[string]func(*Element) uint64{
-		"plud":     func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) },
-		"lud-dpf":  func(e *Element) uint64 { return uint64(e.Load) + naivePenalty(e, dpf, step) },
-		"plud-dpf": func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) + naivePenalty(e, dpf, step) },
+func ludBases(dpf uint32, step time.Duration) map[string]func(*handlespace.Element) uint64 {
+	return map[string]func(*handlespace.Element) uint64{
+		"plud":    func(e *handlespace.Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) },
+		"lud-dpf": func(e *handlespace.Element) uint64 { return uint64(e.Load) + naivePenalty(e, dpf, step) },
+		"plud-dpf": func(e *handlespace.Element) uint64 {
+			return uint64(e.Load) + uint64(e.LoadDeg) + naivePenalty(e, dpf, step)
+		},
 	}
 }
 
 func TestQuickPLUD(t *testing.T) {
-	const dpf, step = LoadFull / 300, 20 * time.Millisecond
+	const dpf, step = handlespace.LoadFull / 300, 20 * time.Millisecond
 	for name, base := range ludBases(dpf, step) {
 		p := mustDistPolicy(t, name, dpf, step, nil)
 		f := func(c polCase) bool {
@@ -215,7 +223,7 @@ func TestQuickPLUD(t *testing.T) {
 // TestPLUDOrder: plud's exact first picks, and a load report resetting
 // the count.
 func TestPLUDOrder(t *testing.T) {
-	elems := polElems(3, func(i int, e *Element) {
+	elems := polElems(3, func(i int, e *handlespace.Element) {
 		e.Load = []uint32{0, 10 * pct, 25 * pct}[i]
 		e.LoadDeg = []uint32{10 * pct, 5 * pct, 0}[i]
 	})
@@ -235,7 +243,7 @@ func TestPLUDOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("plud first picks %v, want %v", got, want)
 	}
-	next := []*Element{elems[0].Clone(), elems[1], elems[2]}
+	next := []*handlespace.Element{elems[0].Clone(), elems[1], elems[2]}
 	next[0].Load = 1 // a load report: 0's count starts again
 	sel2 := build(p, next, sel)
 	if c := sel2.charges(0); c != 0 {
@@ -250,17 +258,17 @@ func TestPLUDOrder(t *testing.T) {
 // plain slices, each pick a linear scan in ID order over the elements not
 // yet picked, drawn with the same random source.
 type naiveRLUD struct {
-	elems []*Element
+	elems []*handlespace.Element
 	count []uint64
-	base  func(*Element) uint64
-	r     Rand
+	base  func(*handlespace.Element) uint64
+	r     handlespace.Rand
 }
 
 func (m *naiveRLUD) weight(i int) uint64 {
 	x := new(big.Int).SetUint64(m.count[i])
 	x.Mul(x, big.NewInt(int64(m.elems[i].LoadDeg)))
 	x.Add(x, new(big.Int).SetUint64(m.base(m.elems[i])))
-	full := big.NewInt(LoadFull)
+	full := big.NewInt(handlespace.LoadFull)
 	if x.Cmp(full) >= 0 {
 		return 1
 	}
@@ -315,9 +323,9 @@ func (m *naiveRLUD) selectK(k int) []int32 {
 	return out
 }
 
-var rludBases = map[string]func(*Element) uint64{
-	"rlud":  func(e *Element) uint64 { return uint64(e.Load) },
-	"rplud": func(e *Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) },
+var rludBases = map[string]func(*handlespace.Element) uint64{
+	"rlud":  func(e *handlespace.Element) uint64 { return uint64(e.Load) },
+	"rplud": func(e *handlespace.Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) },
 }
 
 func TestQuickRLUD(t *testing.T) {
@@ -325,8 +333,8 @@ func TestQuickRLUD(t *testing.T) {
 	for name, base := range rludBases {
 		f := func(c polCase) bool {
 			n := len(c.Elems)
-			sel := build(mustPolicy(t, name, NewSeededRand(seed+c.Seq)), c.Elems, nil)
-			ref := &naiveRLUD{elems: c.Elems, count: make([]uint64, n), base: base, r: NewSeededRand(seed + c.Seq)}
+			sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed+c.Seq)), c.Elems, nil)
+			ref := &naiveRLUD{elems: c.Elems, count: make([]uint64, n), base: base, r: handlespace.NewSeededRand(seed + c.Seq)}
 			for step := 0; step < 40; step++ {
 				k := []int{1, 2, 3, 0, c.K, 9}[step%6]
 				if got, want := sel.Select(nil, k, nil), ref.selectK(k); !slices.Equal(got, want) {
@@ -348,16 +356,16 @@ func TestQuickRLUDLarge(t *testing.T) {
 	seed := polSeed(t)
 	r := rand.New(rand.NewSource(int64(seed)))
 	for _, n := range []int{ptree.LeafMax + 1, 700, 3000} {
-		elems := polElems(n, func(i int, e *Element) {
+		elems := polElems(n, func(i int, e *handlespace.Element) {
 			e.Load = uint32(r.Intn(4)) * 20 * pct
 			e.LoadDeg = uint32(r.Intn(3)) * 7 * pct
 		})
 		for name, base := range rludBases {
-			sel := build(mustPolicy(t, name, NewSeededRand(seed)), elems, nil)
+			sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed)), elems, nil)
 			if h := sel.sel.(*rludSel).t.Height(); h < 2 {
 				t.Fatalf("n=%d: tree of height %d", n, h)
 			}
-			ref := &naiveRLUD{elems: elems, count: make([]uint64, n), base: base, r: NewSeededRand(seed)}
+			ref := &naiveRLUD{elems: elems, count: make([]uint64, n), base: base, r: handlespace.NewSeededRand(seed)}
 			for step := 0; step < 300; step++ {
 				k := []int{1, 2, 3, 8, 9, 40}[step%6]
 				if n < 1000 && step%12 == 5 {
@@ -395,8 +403,8 @@ func checkRludSums(t *testing.T, n *ludNode) uint64 {
 // keeps its sums right.
 func TestRLUDCarriesState(t *testing.T) {
 	for _, n := range []int{5, 700} {
-		elems := polElems(n, func(i int, e *Element) { e.Load = uint32(i%5) * 10 * pct; e.LoadDeg = pct })
-		p := mustPolicy(t, "rplud", NewSeededRand(polSeed(t)))
+		elems := polElems(n, func(i int, e *handlespace.Element) { e.Load = uint32(i%5) * 10 * pct; e.LoadDeg = pct })
+		p := mustPolicy(t, "rplud", handlespace.NewSeededRand(polSeed(t)))
 		sel := build(p, elems, nil)
 		for range 200 {
 			sel.Select(nil, 3, nil)
@@ -405,7 +413,7 @@ func TestRLUDCarriesState(t *testing.T) {
 		next[1] = elems[1].Clone()
 		next[1].Load = 3 * pct // a load report
 		next = append(next[:3], next[4:]...)
-		next = append(next, &Element{ID: 1 << 30, Load: 0, LoadDeg: pct})
+		next = append(next, &handlespace.Element{ID: 1 << 30, Load: 0, LoadDeg: pct})
 		sel2 := build(p, next, sel)
 		for i, e := range next {
 			want := uint64(0)
@@ -429,8 +437,8 @@ func TestRLUDCarriesState(t *testing.T) {
 func TestConcurrentRLUD(t *testing.T) {
 	const G, M = 8, 2000
 	for _, n := range []int{20, 500} {
-		elems := polElems(n, func(i int, e *Element) { e.Load = uint32(i%10) * 5 * pct; e.LoadDeg = pct / 7 })
-		sel := build(mustPolicy(t, "rlud", NewSeededRand(polSeed(t))), elems, nil)
+		elems := polElems(n, func(i int, e *handlespace.Element) { e.Load = uint32(i%10) * 5 * pct; e.LoadDeg = pct / 7 })
+		sel := build(mustPolicy(t, "rlud", handlespace.NewSeededRand(polSeed(t))), elems, nil)
 		counts := make([][]uint64, G)
 		var wg sync.WaitGroup
 		for g := 0; g < G; g++ {
@@ -474,33 +482,33 @@ func TestRSPLIBRandomPolicies(t *testing.T) {
 	dpfWeights := []float64{90, 10, 1, 0, 7, 45}
 	for _, tc := range []struct {
 		policy string
-		p      Policy
-		elems  []*Element
+		p      handlespace.Policy
+		elems  []*handlespace.Element
 		weight []float64 // proportional to the first-pick probability
 	}{
-		{"rplu", nil, polElems(6, func(i int, e *Element) {
-			e.Load = []uint32{0, 25 * pct, 50 * pct, 70 * pct, LoadFull, 90 * pct}[i]
+		{"rplu", nil, polElems(6, func(i int, e *handlespace.Element) {
+			e.Load = []uint32{0, 25 * pct, 50 * pct, 70 * pct, handlespace.LoadFull, 90 * pct}[i]
 			e.LoadDeg = []uint32{10 * pct, 0, 25 * pct, 30 * pct, 0, 0}[i]
 		}), []float64{90, 75, 25, 0, 0, 10}},
 		// wrand-dpf at 0.1 %/ms, steps of 50 ms: weight 100 at 100 ms
 		// (RTT 200 ms) loses 10 %; weight 50 at 1 s all but 1; weight 7
 		// at 50 ms (RTT 60 ms) loses 0.35, rounded to 0; weight 50 at
 		// 100 ms by its own RTT (the home's is 2 s) loses 5.
-		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", LoadFull/1000, 50*ms, NewSeededRand(seed)), polElems(6, func(i int, e *Element) {
+		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", handlespace.LoadFull/1000, 50*ms, handlespace.NewSeededRand(seed)), polElems(6, func(i int, e *handlespace.Element) {
 			e.Weight = []uint32{100, 10, 50, 0, 7, 50}[i]
 			e.RTT = []time.Duration{200 * ms, 0, 2 * time.Second, 30 * ms, 60 * ms, 2 * time.Second}[i]
 			if i == 5 {
 				e.LocalRTT = 200 * ms
 			}
 		}), dpfWeights},
-		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", LoadFull/1000, 50*ms, NewSeededRand(seed)), polElems(12, func(i int, e *Element) { // the Fenwick path
+		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", handlespace.LoadFull/1000, 50*ms, handlespace.NewSeededRand(seed)), polElems(12, func(i int, e *handlespace.Element) { // the Fenwick path
 			e.Weight = uint32(10 + 10*(i%4))
 			e.RTT = time.Duration(i%3) * 400 * ms // 0, 200, 400 ms one way: 0 %, 20 %, 40 % off
 		}), []float64{10, 16, 18, 40, 8, 12, 30, 32, 6, 20, 24, 24}},
-		{"rlud", nil, polElems(6, func(i int, e *Element) {
-			e.Load = []uint32{0, 25 * pct, 50 * pct, 75 * pct, LoadFull, 90 * pct}[i]
+		{"rlud", nil, polElems(6, func(i int, e *handlespace.Element) {
+			e.Load = []uint32{0, 25 * pct, 50 * pct, 75 * pct, handlespace.LoadFull, 90 * pct}[i]
 		}), []float64{100, 75, 50, 25, 0, 10}},
-		{"rplud", nil, polElems(4, func(i int, e *Element) {
+		{"rplud", nil, polElems(4, func(i int, e *handlespace.Element) {
 			e.Load = []uint32{0, 30 * pct, 50 * pct, 60 * pct}[i]
 			e.LoadDeg = []uint32{40 * pct, 0, 0, 0}[i] // no degradation: charged, but 0 per charge
 		}), nil},
@@ -530,7 +538,7 @@ func TestRSPLIBRandomPolicies(t *testing.T) {
 			what := fmt.Sprintf("%s n=%d k=%d", tc.policy, n, k)
 			p := tc.p
 			if p == nil {
-				p = mustPolicy(t, tc.policy, NewSeededRand(seed))
+				p = mustPolicy(t, tc.policy, handlespace.NewSeededRand(seed))
 			}
 			sel := build(p, tc.elems, nil)
 			first, pairs := firstTwo(sel, n, draws, k)
@@ -554,11 +562,11 @@ func TestRLUDDegradationFit(t *testing.T) {
 	seed := polSeed(t)
 	const draws = 100_000
 	for name, base := range rludBases {
-		elems := polElems(6, func(i int, e *Element) {
+		elems := polElems(6, func(i int, e *handlespace.Element) {
 			e.Load = []uint32{0, 10 * pct, 20 * pct, 40 * pct, 60 * pct, 0}[i]
 			e.LoadDeg = []uint32{1, 2, 1, 0, 3, 10}[i] * (pct / 1000) // saturates after ~10⁵ charges at most
 		})
-		sel := build(mustPolicy(t, name, NewSeededRand(seed)), elems, nil)
+		sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed)), elems, nil)
 		ref := &naiveRLUD{elems: elems, count: make([]uint64, len(elems)), base: base}
 		first := make([]int, len(elems))
 		expect := make([]float64, len(elems))
@@ -586,19 +594,19 @@ func TestRLUDDegradationFit(t *testing.T) {
 // changed by a zone reload rebuilds its order (and a registration into a
 // pool keeps the spec's settings).
 func TestDistancePolicyRebuild(t *testing.T) {
-	h := New(Options{})
+	h := handlespace.New(handlespace.Options{})
 	near, far := testElem("near", "192.0.2.1", 80), testElem("far", "192.0.2.2", 80)
 	near.Load, far.Load = 30*pct, 0
-	zone := func(dpf uint32, step time.Duration) []ZoneDef {
+	zone := func(dpf uint32, step time.Duration) []handlespace.ZoneDef {
 		pd := poolDef("web", "lu-dpf", near, far)
 		pd.Spec.DPF, pd.Spec.DistanceStep = dpf, step
-		return []ZoneDef{zoneDef(t, pd)}
+		return []handlespace.ZoneDef{zoneDef(t, pd)}
 	}
 	if err := h.ApplyZones(zone(pct, 10*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	for id, rtt := range map[uint32]time.Duration{near.ID: 2 * time.Millisecond, far.ID: 80 * time.Millisecond} {
-		if err := h.Update("web.z.test.", id, func(e *Element) { e.RTT = rtt; e.Health = HealthUp }); err != nil {
+		if err := h.Update("web.z.test.", id, func(e *handlespace.Element) { e.RTT = rtt; e.Health = handlespace.HealthUp }); err != nil {
 			t.Fatal(err)
 		}
 	}

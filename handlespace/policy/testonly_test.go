@@ -1,6 +1,10 @@
-package handlespace
+package policy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
 
 // Test-only methods of the package's types, kept out of its production
 // files.
@@ -38,13 +42,9 @@ func (s *rankSel) poolSeq() *atomic.Uint64 { return s.seq }
 
 func (s *hashSel) poolSeq() *atomic.Uint64 { return s.seq }
 
-func (s *rrSetSel) poolSeq() *atomic.Uint64 { return s.seq }
+func (s *rrSetSel) poolSeq() *atomic.Uint64 {
+	_, seq := (*handlespace.ElementSet)(s).Set()
+	return seq
+}
 
 func (s *rrSel) poolSeq() *atomic.Uint64 { return s.seq }
-
-// hasLabelKey reports whether pv's label index holds key.
-func hasLabelKey(pv *PoolView, key uint64) bool {
-	found := false
-	pv.labels.Each(uint32(key>>32), func(k uint64) bool { found = k == key; return !found })
-	return found
-}

@@ -1,36 +1,25 @@
-package handlespace
+package policy
 
 import (
 	"math/bits"
-	"math/rand/v2"
 	"sync"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // Helpers shared by the policies.
 
-// NewSeededRand returns a Rand that yields the same sequence for the same
-// seed: math/rand/v2's PCG behind a mutex, so it is safe for concurrent use
-// (though which goroutine then gets which number depends on scheduling).
-// For tests and benchmarks; servers use DefaultRand.
-func NewSeededRand(seed uint64) Rand {
-	return &seededRand{pcg: rand.NewPCG(seed, 0xda3e39cb94b95bdb)}
-}
-
-type seededRand struct {
-	mu  sync.Mutex // guards pcg
-	pcg *rand.PCG
-}
-
-func (r *seededRand) Uint64() uint64 {
-	r.mu.Lock()
-	v := r.pcg.Uint64()
-	r.mu.Unlock()
-	return v
+// registerPolicy registers a policy that needs nothing of its pools'
+// specs.
+func registerPolicy(name string, mk func(handlespace.Rand) handlespace.Policy) {
+	handlespace.RegisterPolicy(name, false, func(r handlespace.Rand, _ handlespace.PoolSpec) handlespace.Policy {
+		return mk(r)
+	})
 }
 
 // randBelow returns a uniformly distributed number in [0, n), n > 0, without
 // modulo bias (Lemire's multiply-and-reject; almost never draws twice).
-func randBelow(r Rand, n uint64) uint64 {
+func randBelow(r handlespace.Rand, n uint64) uint64 {
 	hi, lo := bits.Mul64(r.Uint64(), n)
 	if lo < n {
 		thresh := -n % n
@@ -65,9 +54,9 @@ func mix64(x uint64) uint64 {
 var idxScratches = sync.Pool{New: func() any { return new([]int32) }}
 
 // appendIdx appends the elements of part of the given indexes.
-func appendIdx(dst []Pick, part *tnode, idx []int32) []Pick {
+func appendIdx(dst []handlespace.Pick, part *tnode, idx []int32) []handlespace.Pick {
 	for _, i := range idx {
-		dst = append(dst, Pick{part, i})
+		dst = append(dst, handlespace.PickOf(part, i))
 	}
 	return dst
 }

@@ -1,8 +1,10 @@
-package handlespace
+package policy
 
 import (
 	"math/bits"
 	"sync"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // weightedSel serves the weighted random policies (wrand, rlu): the first
@@ -15,33 +17,33 @@ import (
 // a descent of the set's weighted tree: O(k² + k log n), no memory. Larger
 // answers build a Fenwick tree in pooled scratch: O(n + k log n).
 type weightedSel struct {
-	r     Rand
+	r     handlespace.Rand
 	pos   tree // elements of positive weight, by ID, weighted; all (unweighted: each counts 1) if every weight is 0
 	zero  tree // elements of weight 0, unless every weight is 0
 	total uint64
 }
 
-var _ Selector = (*weightedSel)(nil)
+var _ handlespace.Selector = (*weightedSel)(nil)
 
-func newWeightedSel(r Rand, set *eset) *weightedSel {
-	s := &weightedSel{r: r, pos: set.t, zero: set.z, total: set.t.Total()}
+func newWeightedSel(r handlespace.Rand, set *handlespace.Set) *weightedSel {
+	s := &weightedSel{r: r, pos: *set.Tree(), zero: *set.Aside(), total: set.Tree().Total()}
 	if s.total == 0 {
-		s.pos, s.zero, s.total = set.z, tree{}, uint64(set.z.Len())
+		s.pos, s.zero, s.total = *set.Aside(), tree{}, uint64(set.Aside().Len())
 	}
 	return s
 }
 
 // locate returns the element whose interval of the weight line holds x,
 // the interval's start and its length.
-func (s *weightedSel) locate(x uint64) (Pick, uint64, uint64) {
+func (s *weightedSel) locate(x uint64) (handlespace.Pick, uint64, uint64) {
 	if !s.pos.Weighted() {
 		return pickAt(&s.pos, int(x)), x, 1
 	}
 	l, i, _, start := s.pos.AtWeight(x)
-	return Pick{l, int32(i)}, start, l.Weight(i)
+	return handlespace.PickOf(l, int32(i)), start, l.Weight(i)
 }
 
-func (s *weightedSel) Select(dst []Pick, k int, _ *Client) []Pick {
+func (s *weightedSel) Select(dst []handlespace.Pick, k int, _ *handlespace.Client) []handlespace.Pick {
 	k = wantK(k, s.pos.Len()+s.zero.Len())
 	if k > randSmallK {
 		return s.selectMany(dst, k)
@@ -74,12 +76,12 @@ func (s *weightedSel) Select(dst []Pick, k int, _ *Client) []Pick {
 // weightScratch is selectMany's working memory.
 type weightScratch struct {
 	f, w []uint64
-	es   []Pick
+	es   []handlespace.Pick
 }
 
 var weightScratches = sync.Pool{New: func() any { return new(weightScratch) }}
 
-func (s *weightedSel) selectMany(dst []Pick, k int) []Pick {
+func (s *weightedSel) selectMany(dst []handlespace.Pick, k int) []handlespace.Pick {
 	m := s.pos.Len()
 	sc := weightScratches.Get().(*weightScratch)
 	ws, es := sc.w[:0], appendPicks(sc.es[:0], &s.pos)
@@ -125,7 +127,7 @@ func (s *weightedSel) selectMany(dst []Pick, k int) []Pick {
 
 // appendZero appends k of the weight-0 elements, from a random place in
 // list order on.
-func (s *weightedSel) appendZero(dst []Pick, k int) []Pick {
+func (s *weightedSel) appendZero(dst []handlespace.Pick, k int) []handlespace.Pick {
 	z := s.zero.Len()
 	if k <= 0 || z == 0 {
 		return dst

@@ -1,8 +1,10 @@
-package handlespace
+package policy
 
 import (
 	"math/bits"
 	"sync/atomic"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // wrr is RFC 5356 Weighted Round Robin.
@@ -22,22 +24,22 @@ import (
 // weight is 0, in which case the policy is plain round robin.
 type wrr struct{}
 
-func init() { registerPolicy("wrr", func(Rand) Policy { return wrr{} }) }
+func init() { registerPolicy("wrr", func(handlespace.Rand) handlespace.Policy { return wrr{} }) }
 
-var _ Policy = wrr{}
+var _ handlespace.Policy = wrr{}
 
 func (wrr) Name() string { return "wrr" }
 
-func (wrr) order() setOrder {
-	return setOrder{weight: func(e *Element) uint64 { return uint64(e.Weight) }}
+func (wrr) Order() handlespace.Order {
+	return handlespace.Order{Weight: func(e *handlespace.Element) uint64 { return uint64(e.Weight) }}
 }
 
-func (wrr) build(set *eset, seq *atomic.Uint64, _ Selector, _ bool) Selector {
-	s := &wrrSel{pos: set.t, zero: set.z, seq: seq}
-	total := set.t.Total()
+func (wrr) Build(set *handlespace.Set, seq *atomic.Uint64, _ handlespace.Selector, _ bool) handlespace.Selector {
+	s := &wrrSel{pos: *set.Tree(), zero: *set.Aside(), seq: seq}
+	total := set.Tree().Total()
 	if total == 0 { // every weight is 0: round robin
-		s.pos, s.zero = set.z, tree{}
-		total = uint64(set.z.Len())
+		s.pos, s.zero = *set.Aside(), tree{}
+		total = uint64(set.Aside().Len())
 	}
 	s.total, s.stride = total, coprimeStride(total)
 	return s
@@ -74,7 +76,7 @@ type wrrSel struct {
 	seq    *atomic.Uint64
 }
 
-var _ Selector = (*wrrSel)(nil)
+var _ handlespace.Selector = (*wrrSel)(nil)
 
 // point returns the point of the line that selection number seq takes.
 func (s *wrrSel) point(seq uint64) uint64 {
@@ -82,7 +84,7 @@ func (s *wrrSel) point(seq uint64) uint64 {
 	return bits.Rem64(hi, lo, s.total)
 }
 
-func (s *wrrSel) Select(dst []Pick, k int, _ *Client) []Pick {
+func (s *wrrSel) Select(dst []handlespace.Pick, k int, _ *handlespace.Client) []handlespace.Pick {
 	k = wantK(k, s.pos.Len()+s.zero.Len())
 	seq := s.seq.Add(1) - 1
 	x := s.point(seq)
