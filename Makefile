@@ -90,9 +90,10 @@ bench-dnssec: deps
 
 # Registrar peering on 127.0.0.1-127.0.0.8 (DNS port 5420, ENRP 9901, TLS):
 # registration-to-answer time with 3 and 8 registrars, a 100 000-element
-# sync, bytes per update; and the ENRP codec's Go benchmarks.
+# sync, bytes per update; and the Go benchmarks of the ENRP codec
+# (enrp/wire) and of the hand-off (enrp).
 bench-enrp: build
-	$(GO) test -run XXX -bench . -benchmem ./enrp
+	$(GO) test -run XXX -bench . -benchmem ./enrp/wire ./enrp
 	$(GO) run ./bench/enrp -poolnsd $(BIN)
 
 # The Wireshark check of what peering sends (needs tshark, and root or
@@ -127,7 +128,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./internal/cookie
 	$(GO) test -run XXX -fuzz FuzzFindOption -fuzztime $(FUZZTIME) ./internal/cookie
 	$(GO) test -run XXX -fuzz FuzzFindOPT -fuzztime $(FUZZTIME) ./internal/ednsopt
-	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./enrp/wire
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./zones
 	$(GO) test -run XXX -fuzz FuzzReadKey -fuzztime $(FUZZTIME) ./dnssec
 

@@ -26,7 +26,7 @@
 //     asked is a 503 naming it (*httpapi.HomeError).
 //
 // SetLocal and ReportLocal are also how a peer's requests for elements
-// homed here are carried out (enrp.DriverConfig's OnAdmin and OnReport).
+// homed here are carried out (enrpnet.DriverConfig's OnAdmin and OnReport).
 // At the start, Restore puts the stored states back on the elements that
 // exist and drops the others; after a reload of the zones, Prune drops
 // the states of elements the zones no longer have; when peering moves the

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
@@ -26,7 +28,7 @@ const DefaultWait = 2 * time.Second
 var errNoMonitor = errors.New("the monitor is not started yet")
 
 // Peering is what the Router asks of registrar peering to reach the home
-// of an element homed elsewhere; *enrp.Driver is one.
+// of an element homed elsewhere; *enrpnet.Driver is one.
 type Peering interface {
 	// RequestAdmin asks the element's home to set its administrative
 	// state, and returns the home.
@@ -39,7 +41,7 @@ type Peering interface {
 	WatchRefusals(pool string, id uint32) (refused <-chan *enrp.RefusedError, stop func())
 }
 
-var _ Peering = (*enrp.Driver)(nil)
+var _ Peering = (*enrpnet.Driver)(nil)
 
 // Config is what a Router works on.
 type Config struct {
@@ -148,7 +150,7 @@ func (r *Router) setAtHome(peers Peering, pool string, id uint32, a handlespace.
 		select {
 		case <-changed:
 		case re := <-refused:
-			if re.Request != enrp.ParamXAdminReq {
+			if re.Request != wire.ParamXAdminReq {
 				continue // a refused failure report of the element
 			}
 			return refusedError(re, "the change was not made")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/monitor"
@@ -183,7 +184,7 @@ func TestSetLocal(t *testing.T) {
 func TestSetAtHome(t *testing.T) {
 	refused := func(reason uint8) *enrp.RefusedError {
 		return &enrp.RefusedError{Refusal: enrp.Refusal{Home: peer, Pool: pool, ID: away1,
-			Request: enrp.ParamXAdminReq, Reason: reason, Why: "test"}}
+			Request: wire.ParamXAdminReq, Reason: reason, Why: "test"}}
 	}
 	for _, c := range []struct {
 		name    string
@@ -198,8 +199,8 @@ func TestSetAtHome(t *testing.T) {
 		{name: "unknown to peering", p: &fakePeering{home: peer, err: enrp.ErrNoSuchElement}, status: http.StatusServiceUnavailable},
 		{name: "peering stopped", p: &fakePeering{home: peer, err: errors.New("enrp: peering stopped")}, status: http.StatusServiceUnavailable},
 		{name: "homed here after all", p: &fakePeering{err: enrp.ErrHomeHere}, local: true},
-		{name: "refused, stale view", p: &fakePeering{home: peer, refuse: refused(enrp.RefusedNotHome)}, status: http.StatusConflict},
-		{name: "refused, failed", p: &fakePeering{home: peer, refuse: refused(enrp.RefusedFailed)}, status: http.StatusServiceUnavailable},
+		{name: "refused, stale view", p: &fakePeering{home: peer, refuse: refused(wire.RefusedNotHome)}, status: http.StatusConflict},
+		{name: "refused, failed", p: &fakePeering{home: peer, refuse: refused(wire.RefusedFailed)}, status: http.StatusServiceUnavailable},
 		{name: "not confirmed in time", p: &fakePeering{home: peer}, status: http.StatusGatewayTimeout},
 	} {
 		t.Run(c.name, func(t *testing.T) {

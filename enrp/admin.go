@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -67,9 +68,9 @@ type RefusedError struct{ Refusal }
 func (e *RefusedError) Error() string {
 	what := "request"
 	switch e.Request {
-	case ParamXAdminReq:
+	case wire.ParamXAdminReq:
 		what = "change"
-	case ParamXReportReq:
+	case wire.ParamXReportReq:
 		what = "failure report"
 	}
 	return fmt.Sprintf("the element's home registrar %s refused the %s (%s)", handlespace.IDString(e.Home), what, e.Why)
@@ -79,7 +80,7 @@ func (e *RefusedError) Error() string {
 // element is not the home's (it is homed elsewhere now, or gone), rather
 // than that the home failed to carry out the request.
 func (e *RefusedError) Stale() bool {
-	return e.Reason != RefusedFailed
+	return e.Reason != wire.RefusedFailed
 }
 
 // Errors of RequestAdmin.
@@ -110,7 +111,7 @@ func (e *HomeUnavailableError) Error() string {
 // is dead or unknown; then nothing is sent. A home that refuses answers
 // with an ERROR naming the request: Ready.Refusals.
 func (n *Node) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint32, Ready, error) {
-	home, err := n.request(pool, id, func(x *ElementX) { x.AdminReq, x.ReqAdmin = true, uint8(a) })
+	home, err := n.request(pool, id, func(x *wire.ElementX) { x.AdminReq, x.ReqAdmin = true, uint8(a) })
 	return home, n.flush(), err
 }
 
@@ -121,13 +122,13 @@ func (n *Node) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint32
 // it (the element out of the answers) reaches every peer in the home's
 // HANDLE_UPDATE.
 func (n *Node) RequestReport(pool string, id uint32, from netip.Addr) (uint32, Ready, error) {
-	home, err := n.request(pool, id, func(x *ElementX) { x.ReportReq, x.Reporter = true, from })
+	home, err := n.request(pool, id, func(x *wire.ElementX) { x.ReportReq, x.Reporter = true, from })
 	return home, n.flush(), err
 }
 
 // request sends the home of element id of pool a HANDLE_UPDATE (ADD_PE) of
 // this registrar's copy with the request that mark puts in its extension.
-func (n *Node) request(pool string, id uint32, mark func(*ElementX)) (uint32, error) {
+func (n *Node) request(pool string, id uint32, mark func(*wire.ElementX)) (uint32, error) {
 	en := n.tab.get(key{pool, id})
 	if en == nil {
 		return 0, ErrNoSuchElement
@@ -145,8 +146,8 @@ func (n *Node) request(pool string, id uint32, mark func(*ElementX)) (uint32, er
 	}
 	pe := n.toPE(en)
 	mark(pe.X)
-	n.send(home, &Message{Type: TypeHandleUpdate, Action: AddPE,
-		Entries: []Entry{{Handle: []byte(pool), Elements: []PE{pe}}}})
+	n.send(home, &wire.Message{Type: wire.TypeHandleUpdate, Action: wire.AddPE,
+		Entries: []wire.Entry{{Handle: []byte(pool), Elements: []wire.PE{pe}}}})
 	return home, nil
 }
 
@@ -154,13 +155,13 @@ func (n *Node) request(pool string, id uint32, mark func(*ElementX)) (uint32, er
 // names it (ParamXRefused) and says why.
 func (n *Node) refuse(peer uint32, request uint16, pool string, id uint32, reason uint8, what, why string) {
 	kind := EventAdminRefused
-	if request == ParamXReportReq {
+	if request == wire.ParamXReportReq {
 		kind = EventReportRefused
 	}
 	n.event(Event{Kind: kind, Peer: peer, Detail: what + ": " + why})
-	n.send(peer, &Message{Type: TypeError,
-		Causes:  []Cause{{Code: CauseInvalidValues, Info: diagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
-		Refused: &Refused{Request: request, Reason: reason, ID: id, Handle: []byte(pool)}})
+	n.send(peer, &wire.Message{Type: wire.TypeError,
+		Causes:  []wire.Cause{{Code: wire.CauseInvalidValues, Info: wire.DiagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
+		Refused: &wire.Refused{Request: request, Reason: reason, ID: id, Handle: []byte(pool)}})
 }
 
 // Refuse answers a peer's request that this registrar took as the
@@ -171,12 +172,12 @@ func (n *Node) refuse(peer uint32, request uint16, pool string, id uint32, reaso
 func (n *Node) Refuse(peer uint32, request uint16, pool string, id uint32, why string) Ready {
 	what := "request"
 	switch request {
-	case ParamXAdminReq:
+	case wire.ParamXAdminReq:
 		what = "admin request"
-	case ParamXReportReq:
+	case wire.ParamXReportReq:
 		what = "failure report"
 	}
-	n.refuse(peer, request, pool, id, RefusedFailed, fmt.Sprintf("%s for %s %s", what, pool, handlespace.IDString(id)), why)
+	n.refuse(peer, request, pool, id, wire.RefusedFailed, fmt.Sprintf("%s for %s %s", what, pool, handlespace.IDString(id)), why)
 	return n.flush()
 }
 
@@ -186,10 +187,10 @@ func (n *Node) homed(p *peer, request uint16, pool string, id uint32, what strin
 	en := n.tab.get(key{pool, id})
 	switch {
 	case en == nil:
-		n.refuse(p.id, request, pool, id, RefusedNoElement, what, "no such element here")
+		n.refuse(p.id, request, pool, id, wire.RefusedNoElement, what, "no such element here")
 		return false
 	case en.home() != n.id:
-		n.refuse(p.id, request, pool, id, RefusedNotHome, what,
+		n.refuse(p.id, request, pool, id, wire.RefusedNotHome, what,
 			fmt.Sprintf("its home is %s, not this registrar", handlespace.IDString(en.home())))
 		return false
 	}
@@ -199,14 +200,14 @@ func (n *Node) homed(p *peer, request uint16, pool string, id uint32, what strin
 // onAdminRequest takes peer p's request to set the administrative state
 // of an element: granted (Ready.Admin) if this registrar is its home,
 // else refused with an ERROR that says why.
-func (n *Node) onAdminRequest(p *peer, pool string, pe *PE) {
+func (n *Node) onAdminRequest(p *peer, pool string, pe *wire.PE) {
 	a := handlespace.Admin(pe.X.ReqAdmin)
 	what := fmt.Sprintf("admin request %s for %s %s", a, pool, handlespace.IDString(pe.ID))
 	if pe.X.ReqAdmin > uint8(handlespace.AdminForceDown) {
-		n.refuse(p.id, ParamXAdminReq, pool, pe.ID, RefusedBadRequest, what, fmt.Sprintf("unknown state %d", pe.X.ReqAdmin))
+		n.refuse(p.id, wire.ParamXAdminReq, pool, pe.ID, wire.RefusedBadRequest, what, fmt.Sprintf("unknown state %d", pe.X.ReqAdmin))
 		return
 	}
-	if !n.homed(p, ParamXAdminReq, pool, pe.ID, what) {
+	if !n.homed(p, wire.ParamXAdminReq, pool, pe.ID, what) {
 		return
 	}
 	n.out.Admin = append(n.out.Admin, AdminRequest{Pool: pool, ID: pe.ID, Admin: a, From: p.id})
@@ -216,13 +217,13 @@ func (n *Node) onAdminRequest(p *peer, pool string, pe *PE) {
 // onReportRequest takes a failure report that peer p passed on: to count
 // here (Ready.Reports) if this registrar is the element's home, else
 // refused with an ERROR that says why.
-func (n *Node) onReportRequest(p *peer, pool string, pe *PE) {
+func (n *Node) onReportRequest(p *peer, pool string, pe *wire.PE) {
 	from := "an unknown address"
 	if pe.X.Reporter.IsValid() {
 		from = pe.X.Reporter.String()
 	}
 	what := fmt.Sprintf("failure report from %s for %s %s", from, pool, handlespace.IDString(pe.ID))
-	if !n.homed(p, ParamXReportReq, pool, pe.ID, what) {
+	if !n.homed(p, wire.ParamXReportReq, pool, pe.ID, what) {
 		return
 	}
 	n.out.Reports = append(n.out.Reports, ReportRequest{Pool: pool, ID: pe.ID, Reporter: pe.X.Reporter, From: p.id})
@@ -231,23 +232,23 @@ func (n *Node) onReportRequest(p *peer, pool string, pe *PE) {
 
 // onRefused hands a peer's refusal of one of this registrar's requests,
 // an ERROR naming it, to whoever waits on it (Ready.Refusals).
-func (n *Node) onRefused(p *peer, m *Message) {
+func (n *Node) onRefused(p *peer, m *wire.Message) {
 	r := m.Refused
 	if r == nil {
 		return
 	}
-	pool, err := PoolName(r.Handle)
+	pool, err := wire.PoolName(r.Handle)
 	if err != nil {
 		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: "refusal of a request: " + err.Error()})
 		return
 	}
-	if r.Request == ParamXConfirmReq {
+	if r.Request == wire.ParamXConfirmReq {
 		n.onConfirmRefused(p, r, pool)
 		return
 	}
 	why := describeCauses(m.Causes)
-	if len(m.Causes) == 1 && diagText(m.Causes[0].Info) != "" {
-		why = diagText(m.Causes[0].Info)
+	if len(m.Causes) == 1 && wire.DiagText(m.Causes[0].Info) != "" {
+		why = wire.DiagText(m.Causes[0].Info)
 	}
 	n.out.Refusals = append(n.out.Refusals, Refusal{Home: p.id, Pool: pool, ID: r.ID, Request: r.Request, Reason: r.Reason, Why: why})
 }

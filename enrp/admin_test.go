@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -139,7 +140,7 @@ func TestAdminRequestRefusedOrIgnored(t *testing.T) {
 	msg := r.Msgs[0].Msg
 	if b, err := msg.Encode(); err != nil {
 		t.Fatal(err)
-	} else if back, err := enrp.Decode(b); err != nil || !back.Entries[0].Elements[0].X.AdminReq ||
+	} else if back, err := wire.Decode(b); err != nil || !back.Entries[0].Elements[0].X.AdminReq ||
 		back.Entries[0].Elements[0].X.ReqAdmin != uint8(handlespace.AdminDrain) {
 		t.Fatalf("request does not survive the wire: %v", err)
 	}
@@ -150,7 +151,7 @@ func TestAdminRequestRefusedOrIgnored(t *testing.T) {
 	x := *pe.X
 	x.AdminReq, x.ReqAdmin = false, 0
 	pe.X = &x
-	old.Entries = []enrp.Entry{{Handle: old.Entries[0].Handle, Elements: []enrp.PE{pe}}}
+	old.Entries = []wire.Entry{{Handle: old.Entries[0].Handle, Elements: []wire.PE{pe}}}
 	ra := a.Node.Step(&old)
 	if len(ra.Ops) != 0 || len(ra.Admin) != 0 || len(ra.Msgs) != 0 {
 		t.Fatalf("a home that skips the request acted on it: %+v", ra)
@@ -164,12 +165,12 @@ func TestAdminRequestRefusedOrIgnored(t *testing.T) {
 	wrong := *msg
 	pe = wrong.Entries[0].Elements[0]
 	pe.ID = 1001
-	wrong.Entries = []enrp.Entry{{Handle: []byte(poolOf(1)), Elements: []enrp.PE{pe}}}
+	wrong.Entries = []wire.Entry{{Handle: []byte(poolOf(1)), Elements: []wire.PE{pe}}}
 	rw := a.Node.Step(&wrong)
 	if len(rw.Admin) != 0 || len(rw.Ops) != 0 {
 		t.Fatalf("A granted a request for B's element: %+v", rw)
 	}
-	if len(rw.Msgs) != 1 || rw.Msgs[0].To != idB || rw.Msgs[0].Msg.Type != enrp.TypeError {
+	if len(rw.Msgs) != 1 || rw.Msgs[0].To != idB || rw.Msgs[0].Msg.Type != wire.TypeError {
 		t.Fatalf("A's answer: %+v, want one ERROR to B", rw.Msgs)
 	}
 	refused := false

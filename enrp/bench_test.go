@@ -9,54 +9,13 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 func benchElement(i int) *handlespace.Element {
 	return &handlespace.Element{ID: uint32(i), Label: fmt.Sprintf("pe%d", i), Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})},
 		Port: 8080, Weight: 1, Home: 1, Health: handlespace.HealthUp, Expires: time.Now().Add(time.Hour)}
-}
-
-func BenchmarkEncodeUpdate(b *testing.B) {
-	m := &Message{Type: TypeHandleUpdate, Sender: 1, Receiver: 2,
-		Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{ToPE(benchElement(1), "rr", 0, time.Now())}}}}
-	buf := make([]byte, 0, 512)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf, _ = m.AppendEncode(buf[:0])
-	}
-	b.ReportMetric(float64(len(buf)), "bytes/msg")
-}
-
-func BenchmarkDecodeUpdate(b *testing.B) {
-	m := &Message{Type: TypeHandleUpdate, Sender: 1, Receiver: 2,
-		Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{ToPE(benchElement(1), "rr", 0, time.Now())}}}}
-	raw, _ := m.Encode()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Decode(raw); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkTablePage: one HANDLE_TABLE_RESPONSE page of 128 elements,
-// encoded and decoded.
-func BenchmarkTablePage(b *testing.B) {
-	m := &Message{Type: TypeHandleTableResp, Flags: FlagMoreToSend, Sender: 1, Receiver: 2, Entries: []Entry{{Handle: []byte("web.pool.example.")}}}
-	now := time.Now()
-	for i := 0; i < DefaultPageSize; i++ {
-		m.Entries[0].Elements = append(m.Entries[0].Elements, ToPE(benchElement(i), "rr", 0, now))
-	}
-	raw, _ := m.Encode()
-	b.ReportAllocs()
-	for b.Loop() {
-		raw, _ = m.AppendEncode(raw[:0])
-		if _, err := Decode(raw); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(raw)), "bytes/page")
 }
 
 type benchClock struct{ t time.Time }
@@ -81,10 +40,10 @@ func handoffNodes(b *testing.B, n int) (*Node, *Node) {
 	}
 	a, p := mk(1), mk(2)
 	for _, id := range []uint32{2, 3} {
-		a.Step(&Message{Type: TypePresence, Sender: id, Receiver: 1, Checksum: 0xffff})
+		a.Step(&wire.Message{Type: wire.TypePresence, Sender: id, Receiver: 1, Checksum: 0xffff})
 	}
 	for _, id := range []uint32{1, 3} {
-		p.Step(&Message{Type: TypePresence, Sender: id, Receiver: 2, Checksum: 0xffff})
+		p.Step(&wire.Message{Type: wire.TypePresence, Sender: id, Receiver: 2, Checksum: 0xffff})
 	}
 	cs := make([]Change, n)
 	for i := range cs {
@@ -97,9 +56,9 @@ func handoffNodes(b *testing.B, n int) (*Node, *Node) {
 	r := a.Local(nil)
 	_ = r
 	for i := range cs {
-		pe := ToPE(cs[i].Elem, "rr", 0, clock.t)
-		p.Step(&Message{Type: TypeHandleUpdate, Sender: 1, Receiver: 2, Action: AddPE,
-			Entries: []Entry{{Handle: []byte(cs[i].Pool), Elements: []PE{pe}}}})
+		pe := wire.ToPE(cs[i].Elem, "rr", 0, clock.t)
+		p.Step(&wire.Message{Type: wire.TypeHandleUpdate, Sender: 1, Receiver: 2, Action: wire.AddPE,
+			Entries: []wire.Entry{{Handle: []byte(cs[i].Pool), Elements: []wire.PE{pe}}}})
 	}
 	return a, p
 }
@@ -117,7 +76,7 @@ func BenchmarkLeave100k(b *testing.B) {
 		b.StartTimer()
 		c0 := cpuTime()
 		r := a.Leave(nil)
-		var toP []*Message
+		var toP []*wire.Message
 		bytes := 0
 		for _, env := range r.Msgs {
 			raw, err := env.Msg.Encode()
@@ -126,7 +85,7 @@ func BenchmarkLeave100k(b *testing.B) {
 			}
 			bytes += len(raw)
 			if env.To == 2 {
-				m, err := Decode(raw)
+				m, err := wire.Decode(raw)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -194,7 +153,7 @@ func BenchmarkHandoffReceive100k(b *testing.B) {
 		c0 := cpuTime()
 		var pending []Op
 		for _, raw := range raws {
-			m, err := Decode(raw)
+			m, err := wire.Decode(raw)
 			if err != nil {
 				b.Fatal(err)
 			}

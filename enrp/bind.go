@@ -230,3 +230,12 @@ func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
 	})
 	return out
 }
+
+// lookup finds element id of pool (a lower-case FQDN) in v.
+func lookup(v *handlespace.View, pool string, id uint32) *handlespace.Element {
+	pv := v.Pool(pool)
+	if pv == nil {
+		return nil
+	}
+	return pv.Element(id)
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -183,9 +184,9 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	for _, v := range vs {
 		r.waiting[v] = true
 		pe := n.toPE(en)
-		pe.X.ConfirmReq = &ConfirmReq{Nonce: r.nonce, Budget: budget, Proposed: uint8(proposed)}
-		n.send(v, &Message{Type: TypeHandleUpdate, Action: AddPE,
-			Entries: []Entry{{Handle: []byte(pool), Elements: []PE{pe}}}})
+		pe.X.ConfirmReq = &wire.ConfirmReq{Nonce: r.nonce, Budget: budget, Proposed: uint8(proposed)}
+		n.send(v, &wire.Message{Type: wire.TypeHandleUpdate, Action: wire.AddPE,
+			Entries: []wire.Entry{{Handle: []byte(pool), Elements: []wire.PE{pe}}}})
 	}
 	return true, n.flush()
 }
@@ -239,7 +240,7 @@ func (n *Node) tickRounds(now time.Time) {
 }
 
 // onConfirmAnswer takes a vantage point's answer.
-func (n *Node) onConfirmAnswer(p *peer, pool string, pe *PE) {
+func (n *Node) onConfirmAnswer(p *peer, pool string, pe *wire.PE) {
 	a := pe.X.ConfirmAns
 	r := n.byNonce[a.Nonce]
 	if r == nil || r.pool != pool || r.id != pe.ID || !r.waiting[p.id] {
@@ -257,7 +258,7 @@ func (n *Node) onConfirmAnswer(p *peer, pool string, pe *PE) {
 }
 
 // onConfirmRequest takes a home's request to probe one of its elements.
-func (n *Node) onConfirmRequest(p *peer, pool string, pe *PE) {
+func (n *Node) onConfirmRequest(p *peer, pool string, pe *wire.PE) {
 	now := n.now()
 	req := pe.X.ConfirmReq
 	what := fmt.Sprintf("confirmation request for %s %s", pool, handlespace.IDString(pe.ID))
@@ -271,10 +272,10 @@ func (n *Node) onConfirmRequest(p *peer, pool string, pe *PE) {
 	en := n.tab.get(key{pool, pe.ID})
 	switch {
 	case en == nil:
-		n.refuseConfirm(p, pool, pe.ID, RefusedNoElement, what, "no such element here")
+		n.refuseConfirm(p, pool, pe.ID, wire.RefusedNoElement, what, "no such element here")
 		return
 	case en.home() != p.id:
-		n.refuseConfirm(p, pool, pe.ID, RefusedNotHome, what,
+		n.refuseConfirm(p, pool, pe.ID, wire.RefusedNotHome, what,
 			fmt.Sprintf("its home is %s here, not the asker", handlespace.IDString(en.home())))
 		return
 	case len(n.probing) >= n.cfg.MaxProbes:
@@ -302,9 +303,9 @@ func (n *Node) refuseConfirm(p *peer, pool string, id uint32, reason uint8, what
 		return
 	}
 	n.event(Event{Kind: EventConfirmRefused, Peer: p.id, Detail: what + ": " + why})
-	n.send(p.id, &Message{Type: TypeError,
-		Causes:  []Cause{{Code: CauseInvalidValues, Info: diagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
-		Refused: &Refused{Request: ParamXConfirmReq, Reason: reason, ID: id, Handle: []byte(pool)}})
+	n.send(p.id, &wire.Message{Type: wire.TypeError,
+		Causes:  []wire.Cause{{Code: wire.CauseInvalidValues, Info: wire.DiagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
+		Refused: &wire.Refused{Request: wire.ParamXConfirmReq, Reason: reason, ID: id, Handle: []byte(pool)}})
 }
 
 // Answer sends the home that asked (Ready.Probes) what the probe of its
@@ -320,19 +321,19 @@ func (n *Node) Answer(req ProbeRequest, h handlespace.Health, rtt time.Duration)
 		return n.flush()
 	}
 	pe := n.toPE(en)
-	pe.X.ConfirmAns = &ConfirmAns{Nonce: req.Nonce, Health: uint8(h), RTT: uint32(min(max(rtt.Microseconds(), 0), math.MaxUint32))}
-	n.send(req.From, &Message{Type: TypeHandleUpdate, Action: AddPE,
-		Entries: []Entry{{Handle: []byte(req.Pool), Elements: []PE{pe}}}})
+	pe.X.ConfirmAns = &wire.ConfirmAns{Nonce: req.Nonce, Health: uint8(h), RTT: uint32(min(max(rtt.Microseconds(), 0), math.MaxUint32))}
+	n.send(req.From, &wire.Message{Type: wire.TypeHandleUpdate, Action: wire.AddPE,
+		Entries: []wire.Entry{{Handle: []byte(req.Pool), Elements: []wire.PE{pe}}}})
 	return n.flush()
 }
 
 // onConfirmRefused ends the wait for a vantage point that refused.
-func (n *Node) onConfirmRefused(p *peer, r *Refused, pool string) {
+func (n *Node) onConfirmRefused(p *peer, r *wire.Refused, pool string) {
 	for _, nonce := range sortedKeys(n.byNonce) {
 		rd := n.byNonce[nonce]
 		if rd.pool == pool && rd.id == r.ID && rd.waiting[p.id] {
 			delete(rd.waiting, p.id)
-			rd.elsewhere = rd.elsewhere || r.Reason == RefusedNotHome
+			rd.elsewhere = rd.elsewhere || r.Reason == wire.RefusedNotHome
 			if len(rd.waiting) == 0 {
 				n.decide(rd)
 			}

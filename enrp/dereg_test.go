@@ -11,6 +11,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -45,8 +46,8 @@ func setHealth(t *testing.T, m *enrptest.Member, pool string, id uint32, h handl
 // addsOf counts the HANDLE_UPDATE (ADD_PE) of element id sent by from.
 func addsOf(c *enrptest.Cluster, from, id uint32) *int {
 	n := new(int)
-	c.Net.Filter = func(f, _ uint32, m *enrp.Message) enrptest.Verdict {
-		if f == from && m.Type == enrp.TypeHandleUpdate && m.Action == enrp.AddPE && m.Entries[0].Elements[0].ID == id {
+	c.Net.Filter = func(f, _ uint32, m *wire.Message) enrptest.Verdict {
+		if f == from && m.Type == wire.TypeHandleUpdate && m.Action == wire.AddPE && m.Entries[0].Elements[0].ID == id {
 			*n++
 		}
 		return enrptest.Deliver

@@ -6,11 +6,12 @@
 //
 // Three layers, each usable alone:
 //
-//   - The codec: Message, Encode and Decode, for all ten RFC 5353 message
-//     types and the RFC 5354 parameters, with poolnsd's extension
-//     parameters (ParamX*) for what DNS answers need beyond RFC 5354.
-//     Decode never panics; its errors are *DecodeError, ErrorFor turns one
-//     into the ERROR that answers it.
+//   - The codec, package enrp/wire: Message, Encode and Decode, for all
+//     ten RFC 5353 message types and the RFC 5354 parameters, with
+//     poolnsd's extension parameters (ParamX*) for what DNS answers need
+//     beyond RFC 5354. Decode never panics; its errors are
+//     *wire.DecodeError, wire.ErrorFor turns one into the ERROR that
+//     answers it.
 //   - The state machine: Node. It does no I/O and reads time only from an
 //     injected Clock: Step takes a peer's message, Tick runs the timers,
 //     Local takes changes of the local handlespace, Hello and Disconnected
@@ -18,9 +19,13 @@
 //     the handlespace operations to apply, events, peers to dial and when
 //     to Tick next. A Binding turns operations into handlespace edits and
 //     handlespace views into Changes.
-//   - The driver: StartDriver runs a Node over TCP (TLS 1.3 with mutual
-//     authentication, see LoadTLS, or plain TCP), framing messages by their
-//     length field, with real timers and diallers that reconnect.
+//   - The driver, package enrp/enrpnet: StartDriver runs a Node over TCP
+//     (TLS 1.3 with mutual authentication, see LoadTLS, or plain TCP),
+//     framing messages by their length field, with real timers and
+//     diallers that reconnect. Besides each Ready, it reads a Node's
+//     NextDeadline, StallSlack, AlivePeers, HomeOf and PeerKnown
+//     (driving.go). The Driver and DriverConfig named below are
+//     enrpnet's.
 //
 // Package enrptest runs Nodes in memory: a fake clock, a network that
 // drops, delays, reorders and partitions, a cluster of registrars with real

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 )
 
 var update = flag.Bool("enrp.update", false, "rewrite the golden traces in testdata/traces")
@@ -72,5 +72,5 @@ func TestGoldenTraces(t *testing.T) {
 			}
 		})
 	}
-	_ = enrp.TypePresence
+	_ = wire.TypePresence
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -121,7 +122,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 		lv.succ[i] = s
 		byPeer[s] = append(byPeer[s], k)
 	}
-	fill := func(k key, pe *PE) {
+	fill := func(k key, pe *wire.PE) {
 		if state == nil {
 			return
 		}
@@ -133,7 +134,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 	}
 	for _, id := range peers {
 		lv.waiting[id] = true
-		n.sendPages(id, byPeer[id], &Handoff{Kind: HandoffPage, Live: uint16(len(n.live)), Seq: lv.seq}, HandoffLast, handoffPage, fill)
+		n.sendPages(id, byPeer[id], &wire.Handoff{Kind: wire.HandoffPage, Live: uint16(len(n.live)), Seq: lv.seq}, wire.HandoffLast, handoffPage, fill)
 	}
 	n.event(Event{Kind: EventHandoffStart, Count: len(own), Detail: fmt.Sprintf("to %d peers", len(peers))})
 	return n.flush()
@@ -149,9 +150,9 @@ const handoffPage = 512
 // (instead of h.Kind) when last is not 0; with no element, one empty page
 // when last is not 0, else nothing. fill, if not nil, completes each
 // element.
-func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, size int, fill func(key, *PE)) {
-	var pages []*Message
-	var cur *Message
+func (n *Node) sendPages(to uint32, keys []key, h *wire.Handoff, last uint8, size int, fill func(key, *wire.PE)) {
+	var pages []*wire.Message
+	var cur *wire.Message
 	count, bytes := 0, 0
 	for done, k := range keys {
 		en := n.tab.get(k)
@@ -163,19 +164,19 @@ func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, size int
 			fill(k, &pe)
 		}
 		sz := peSize(&pe) + 8
-		if cur != nil && (count >= size || bytes+sz+paramHeaderLen+pad4(len(k.pool)) > pageBytes) {
+		if cur != nil && (count >= size || bytes+sz+wire.ParamHeaderLen+wire.Pad4(len(k.pool)) > pageBytes) {
 			cur = nil
 		}
 		if cur == nil {
 			hh := *h
-			cur = &Message{Type: TypeHandleTableResp, Handoff: &hh}
+			cur = &wire.Message{Type: wire.TypeHandleTableResp, Handoff: &hh}
 			pages = append(pages, cur)
-			count, bytes = 0, headerLen+idsLen+12
+			count, bytes = 0, wire.HeaderLen+wire.IDsLen+12
 		}
 		lastEntry := len(cur.Entries) - 1
 		if lastEntry < 0 || string(cur.Entries[lastEntry].Handle) != k.pool {
-			cur.Entries = append(cur.Entries, Entry{Handle: []byte(k.pool), Elements: make([]PE, 0, min(size-count, len(keys)-done))})
-			bytes += paramHeaderLen + pad4(len(k.pool))
+			cur.Entries = append(cur.Entries, wire.Entry{Handle: []byte(k.pool), Elements: make([]wire.PE, 0, min(size-count, len(keys)-done))})
+			bytes += wire.ParamHeaderLen + wire.Pad4(len(k.pool))
 			lastEntry++
 		}
 		cur.Entries[lastEntry].Elements = append(cur.Entries[lastEntry].Elements, pe)
@@ -185,7 +186,7 @@ func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, size int
 	if last != 0 {
 		if len(pages) == 0 {
 			hh := *h
-			pages = append(pages, &Message{Type: TypeHandleTableResp, Handoff: &hh})
+			pages = append(pages, &wire.Message{Type: wire.TypeHandleTableResp, Handoff: &hh})
 		}
 		pages[len(pages)-1].Handoff.Kind = last
 	}
@@ -196,7 +197,7 @@ func (n *Node) sendPages(to uint32, keys []key, h *Handoff, last uint8, size int
 
 // onHandoffAck takes a peer's acknowledgement of this registrar's
 // hand-off.
-func (n *Node) onHandoffAck(p *peer, h *Handoff) {
+func (n *Node) onHandoffAck(p *peer, h *wire.Handoff) {
 	if n.leaving != nil && h.Seq == n.leaving.seq {
 		n.leftPeer(p.id)
 	}
@@ -233,8 +234,8 @@ func (n *Node) leftPeer(id uint32) {
 }
 
 // onHandoff takes a page of a peer's hand-off or hand-back.
-func (n *Node) onHandoff(p *peer, m *Message) {
-	if m.Handoff.Kind == HandbackPage {
+func (n *Node) onHandoff(p *peer, m *wire.Message) {
+	if m.Handoff.Kind == wire.HandbackPage {
 		n.onHandback(p, m)
 		return
 	}
@@ -247,14 +248,14 @@ func (n *Node) onHandoff(p *peer, m *Message) {
 	}
 	taken := 0
 	for i := range m.Entries {
-		pool, err := PoolName(m.Entries[i].Handle)
+		pool, err := wire.PoolName(m.Entries[i].Handle)
 		if err != nil {
 			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 			continue
 		}
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
-			e, policy, gen, err := FromPE(pe, now)
+			e, policy, gen, err := wire.FromPE(pe, now)
 			if err != nil {
 				n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 				continue
@@ -304,14 +305,14 @@ func (n *Node) onHandoff(p *peer, m *Message) {
 		}
 	}
 	p.handedIn += taken
-	if m.Handoff.Kind != HandoffLast {
+	if m.Handoff.Kind != wire.HandoffLast {
 		p.handingIn = true // Transferring: the driver applies the pages' operations together
 		return
 	}
 	taken, p.handingIn, p.handedIn = p.handedIn, false, 0
 	n.peerLeft(p)
 	ack := n.presence(false)
-	ack.Handoff = &Handoff{Kind: HandoffAck, Seq: m.Handoff.Seq}
+	ack.Handoff = &wire.Handoff{Kind: wire.HandoffAck, Seq: m.Handoff.Seq}
 	n.send(p.id, ack)
 	n.event(Event{Kind: EventHandoffIn, Peer: p.id, Count: taken, Detail: "leaving"})
 }
@@ -362,18 +363,18 @@ func (n *Node) peerLeft(p *peer) {
 func (n *Node) handBack(moved map[uint32][]key, oldLive int) {
 	for _, to := range sortedKeys(moved) {
 		n.handSeq++
-		n.sendPages(to, moved[to], &Handoff{Kind: HandbackPage, Live: uint16(min(oldLive, math.MaxUint16)), Seq: n.handSeq}, 0, n.cfg.PageSize, nil)
+		n.sendPages(to, moved[to], &wire.Handoff{Kind: wire.HandbackPage, Live: uint16(min(oldLive, math.MaxUint16)), Seq: n.handSeq}, 0, n.cfg.PageSize, nil)
 		n.event(Event{Kind: EventHandback, Peer: to, Count: len(moved[to]), Detail: "given"})
 	}
 }
 
 // onHandback takes a peer's state of zone-file elements now homed here,
 // where it is stronger than this registrar's own.
-func (n *Node) onHandback(p *peer, m *Message) {
+func (n *Node) onHandback(p *peer, m *wire.Message) {
 	now := n.now()
 	taken := 0
 	for i := range m.Entries {
-		pool, err := PoolName(m.Entries[i].Handle)
+		pool, err := wire.PoolName(m.Entries[i].Handle)
 		if err != nil {
 			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 			continue
@@ -389,7 +390,7 @@ func (n *Node) onHandback(p *peer, m *Message) {
 			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) {
 				continue
 			}
-			e, policy, _, err := FromPE(pe, now)
+			e, policy, _, err := wire.FromPE(pe, now)
 			if err != nil {
 				n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 				continue
@@ -405,5 +406,5 @@ func (n *Node) onHandback(p *peer, m *Message) {
 			taken++
 		}
 	}
-	n.event(Event{Kind: EventHandback, Peer: p.id, Count: taken, Detail: fmt.Sprintf("taken (of %d)", m.elementCount())})
+	n.event(Event{Kind: EventHandback, Peer: p.id, Count: taken, Detail: fmt.Sprintf("taken (of %d)", m.ElementCount())})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -201,8 +202,8 @@ func TestCutOffNoLoneDown(t *testing.T) {
 		t.Fatalf("A is home of %d elements, want 2 or more", len(mine))
 	}
 	// Peers heard, confirmation requests lost.
-	c.Net.Filter = func(from, to uint32, m *enrp.Message) enrptest.Verdict {
-		if from == idA && m.Type == enrp.TypeHandleUpdate {
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if from == idA && m.Type == wire.TypeHandleUpdate {
 			return enrptest.Drop
 		}
 		return enrptest.Deliver

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 )
 
 // TestPeerNamesAndAddresses: a peer's HANDLE_UPDATE of a pool whose name
@@ -22,21 +23,21 @@ func TestPeerNamesAndAddresses(t *testing.T) {
 	if e == nil {
 		t.Fatal("no element")
 	}
-	update := func(handle string, edit func(*enrp.PE)) *enrp.Message {
-		pe := enrp.ToPE(e, "rr", 1, time.Now())
+	update := func(handle string, edit func(*wire.PE)) *wire.Message {
+		pe := wire.ToPE(e, "rr", 1, time.Now())
 		pe.ID = 4242
 		if edit != nil {
 			edit(&pe)
 		}
-		return &enrp.Message{Type: enrp.TypeHandleUpdate, Action: enrp.AddPE, Sender: idA, Receiver: idB,
-			Entries: []enrp.Entry{{Handle: []byte(handle), Elements: []enrp.PE{pe}}}}
+		return &wire.Message{Type: wire.TypeHandleUpdate, Action: wire.AddPE, Sender: idA, Receiver: idB,
+			Entries: []wire.Entry{{Handle: []byte(handle), Elements: []wire.PE{pe}}}}
 	}
-	addr := func(s string) func(*enrp.PE) {
-		return func(pe *enrp.PE) { pe.Transport.Addrs = []netip.Addr{netip.MustParseAddr(s)} }
+	addr := func(s string) func(*wire.PE) {
+		return func(pe *wire.PE) { pe.Transport.Addrs = []netip.Addr{netip.MustParseAddr(s)} }
 	}
 	for _, tc := range []struct {
 		name, handle string
-		edit         func(*enrp.PE)
+		edit         func(*wire.PE)
 		why          string
 	}{
 		{"a space", "we b.pool.test.", nil, `label "we b" has a space`},
@@ -49,7 +50,7 @@ func TestPeerNamesAndAddresses(t *testing.T) {
 		{"::", pool, addr("::"), "unspecified"},
 		{"multicast", pool, addr("239.1.2.3"), "multicast"},
 		{"broadcast", pool, addr("255.255.255.255"), "broadcast"},
-		{"a bad label", pool, func(pe *enrp.PE) { pe.X.Label = "-x" }, "begins or ends with '-'"},
+		{"a bad label", pool, func(pe *wire.PE) { pe.X.Label = "-x" }, "begins or ends with '-'"},
 	} {
 		r := b.Node.Step(wireTrip(t, update(tc.handle, tc.edit)))
 		if len(r.Ops) != 0 {

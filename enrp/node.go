@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -25,7 +26,7 @@ type Config struct {
 	ID uint32
 	// Self is how peers reach this registrar, sent in PRESENCE and
 	// LIST_RESPONSE; nil sends none.
-	Self *ServerInfo
+	Self *wire.ServerInfo
 	// Clock and Rand are required.
 	Clock Clock
 	Rand  Rand
@@ -127,7 +128,7 @@ func (c *Config) defaults() error {
 // Envelope is a message to send to one peer.
 type Envelope struct {
 	To  uint32
-	Msg *Message
+	Msg *wire.Message
 }
 
 // OpKind is the kind of a handlespace operation.
@@ -303,7 +304,7 @@ type Ready struct {
 	Events []Event
 	// Dial are peers learned from a LIST_RESPONSE that the driver should
 	// connect to.
-	Dial []ServerInfo
+	Dial []wire.ServerInfo
 	// Live is the new set of live registrars (this one included, sorted)
 	// when it changed, else nil: what zone-file elements are homed over.
 	Live []uint32
@@ -402,7 +403,7 @@ type Node struct {
 // peer is what the Node knows of one peer registrar.
 type peer struct {
 	id        uint32
-	info      *ServerInfo
+	info      *wire.ServerInfo
 	dead      bool
 	deadAt    time.Time // when it was last found dead
 	lastHeard time.Time
@@ -476,7 +477,7 @@ func (n *Node) event(ev Event) { n.out.Events = append(n.out.Events, ev) }
 func (n *Node) op(o Op)        { n.out.Ops = append(n.out.Ops, o) }
 
 // send queues m for peer to, filling in the sender and receiver IDs.
-func (n *Node) send(to uint32, m *Message) {
+func (n *Node) send(to uint32, m *wire.Message) {
 	m.Sender, m.Receiver = n.id, to
 	n.out.Msgs = append(n.out.Msgs, Envelope{To: to, Msg: m})
 }
@@ -555,11 +556,11 @@ func (n *Node) nextDeadline() time.Time {
 // Hello returns what to send first on a new connection to a peer: a
 // PRESENCE and a LIST_REQUEST, addressed to the peer's ID if the driver
 // knows it (else 0).
-func (n *Node) Hello(to uint32) []*Message {
+func (n *Node) Hello(to uint32) []*wire.Message {
 	pr := n.presence(false)
 	pr.Sender, pr.Receiver = n.id, to
-	lr := &Message{Type: TypeListRequest, Sender: n.id, Receiver: to}
-	return []*Message{pr, lr}
+	lr := &wire.Message{Type: wire.TypeListRequest, Sender: n.id, Receiver: to}
+	return []*wire.Message{pr, lr}
 }
 
 // Disconnected tells the Node that the connection to peer id is gone: its
@@ -579,22 +580,22 @@ func (n *Node) Disconnected(id uint32) Ready {
 	return n.flush()
 }
 
-func (n *Node) presence(replyRequired bool) *Message {
+func (n *Node) presence(replyRequired bool) *wire.Message {
 	sum, dig := n.tab.claim(n.id)
-	m := &Message{Type: TypePresence, Checksum: sum, Digest: &dig, Server: n.cfg.Self}
+	m := &wire.Message{Type: wire.TypePresence, Checksum: sum, Digest: &dig, Server: n.cfg.Self}
 	if replyRequired {
-		m.Flags = FlagReplyRequired
+		m.Flags = wire.FlagReplyRequired
 	}
 	return m
 }
 
 // Claim returns this registrar's ownership checksum and digest: what its
 // PRESENCE messages carry.
-func (n *Node) Claim() (uint16, Digest) { return n.tab.claim(n.id) }
+func (n *Node) Claim() (uint16, wire.Digest) { return n.tab.claim(n.id) }
 
 // ClaimOf returns the ownership checksum and digest of the elements this
 // registrar believes home is home for.
-func (n *Node) ClaimOf(home uint32) (uint16, Digest) { return n.tab.claim(home) }
+func (n *Node) ClaimOf(home uint32) (uint16, wire.Digest) { return n.tab.claim(home) }
 
 // Live returns the live registrars (this one included), sorted.
 func (n *Node) Live() []uint32 { return slices.Clone(n.live) }
@@ -602,7 +603,7 @@ func (n *Node) Live() []uint32 { return slices.Clone(n.live) }
 // PeerState describes one peer for status pages.
 type PeerState struct {
 	ID        uint32
-	Info      *ServerInfo
+	Info      *wire.ServerInfo
 	Dead      bool
 	Suspect   bool
 	LastHeard time.Time
@@ -636,7 +637,7 @@ func (n *Node) Transferring() bool {
 func (n *Node) Synced() bool { return n.synced }
 
 // Step takes one message from a peer.
-func (n *Node) Step(m *Message) Ready {
+func (n *Node) Step(m *wire.Message) Ready {
 	if m.Sender == 0 || m.Sender == n.id {
 		return n.flush()
 	}
@@ -650,39 +651,39 @@ func (n *Node) Step(m *Message) Ready {
 		return n.flush()
 	}
 	switch m.Type {
-	case TypePresence:
+	case wire.TypePresence:
 		if m.Server != nil && m.Server.ID == m.Sender {
 			s := *m.Server
 			p.info = &s
 		}
-		if m.Has(FlagReplyRequired) {
+		if m.Has(wire.FlagReplyRequired) {
 			n.send(p.id, n.presence(false))
 		}
-		if m.Handoff != nil && m.Handoff.Kind == HandoffAck {
+		if m.Handoff != nil && m.Handoff.Kind == wire.HandoffAck {
 			n.onHandoffAck(p, m.Handoff)
 		}
 		n.audit(p, m)
-	case TypeHandleTableRequest:
+	case wire.TypeHandleTableRequest:
 		n.onTableRequest(p, m)
-	case TypeHandleTableResp:
+	case wire.TypeHandleTableResp:
 		if m.Handoff != nil {
 			n.onHandoff(p, m)
 			break
 		}
 		n.onTableResponse(p, m)
-	case TypeHandleUpdate:
+	case wire.TypeHandleUpdate:
 		n.onUpdate(p, m)
-	case TypeListRequest:
+	case wire.TypeListRequest:
 		n.onListRequest(p)
-	case TypeListResponse:
+	case wire.TypeListResponse:
 		n.onListResponse(m)
-	case TypeInitTakeover:
+	case wire.TypeInitTakeover:
 		n.onInitTakeover(p, m.Target)
-	case TypeInitTakeoverAck:
+	case wire.TypeInitTakeoverAck:
 		n.onInitTakeoverAck(p, m.Target)
-	case TypeTakeoverServer:
+	case wire.TypeTakeoverServer:
 		n.onTakeoverServer(p, m.Target)
-	case TypeError:
+	case wire.TypeError:
 		n.event(Event{Kind: EventErrorReceived, Peer: p.id, Detail: describeCauses(m.Causes)})
 		n.onRefused(p, m)
 	}
@@ -943,7 +944,7 @@ func (n *Node) ownsDynamic(home uint32) bool {
 }
 
 func (n *Node) onListRequest(p *peer) {
-	m := &Message{Type: TypeListResponse}
+	m := &wire.Message{Type: wire.TypeListResponse}
 	if n.cfg.Self != nil {
 		m.Servers = append(m.Servers, *n.cfg.Self)
 	}
@@ -955,8 +956,8 @@ func (n *Node) onListRequest(p *peer) {
 	n.send(p.id, m)
 }
 
-func (n *Node) onListResponse(m *Message) {
-	if m.Has(FlagReject) {
+func (n *Node) onListResponse(m *wire.Message) {
+	if m.Has(wire.FlagReject) {
 		return
 	}
 	for _, s := range m.Servers {
@@ -970,14 +971,14 @@ func (n *Node) onListResponse(m *Message) {
 	}
 }
 
-func describeCauses(cs []Cause) string {
+func describeCauses(cs []wire.Cause) string {
 	s := ""
 	for i, c := range cs {
 		if i > 0 {
 			s += "; "
 		}
-		s += CauseText(c.Code)
-		if d := diagText(c.Info); d != "" {
+		s += wire.CauseText(c.Code)
+		if d := wire.DiagText(c.Info); d != "" {
 			s += ": " + d
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -123,21 +124,21 @@ func TestRequestRefusals(t *testing.T) {
 	}
 
 	// Skipped: as an older home sees it.
-	old := withX(msg, func(x *enrp.ElementX) { x.ReportReq, x.Reporter = false, netip.Addr{} })
+	old := withX(msg, func(x *wire.ElementX) { x.ReportReq, x.Reporter = false, netip.Addr{} })
 	if ra := a.Node.Step(old); len(ra.Ops) != 0 || len(ra.Reports) != 0 || len(ra.Msgs) != 0 {
 		t.Fatalf("a home that skips the report acted on it: %+v", ra)
 	}
 
 	for _, tc := range []struct {
 		name    string
-		mark    func(*enrp.ElementX)
+		mark    func(*wire.ElementX)
 		request uint16
 	}{
-		{"report", func(x *enrp.ElementX) {}, enrp.ParamXReportReq},
-		{"admin", func(x *enrp.ElementX) {
+		{"report", func(x *wire.ElementX) {}, wire.ParamXReportReq},
+		{"admin", func(x *wire.ElementX) {
 			x.ReportReq, x.Reporter = false, netip.Addr{}
 			x.AdminReq, x.ReqAdmin = true, uint8(handlespace.AdminDrain)
-		}, enrp.ParamXAdminReq},
+		}, wire.ParamXAdminReq},
 	} {
 		// The request for B's own element, sent to A (B's view of it
 		// as A would see a stale asker's).
@@ -148,12 +149,12 @@ func TestRequestRefusals(t *testing.T) {
 		if len(rw.Reports) != 0 || len(rw.Admin) != 0 || len(rw.Ops) != 0 {
 			t.Fatalf("%s: A granted a request for B's element: %+v", tc.name, rw)
 		}
-		if len(rw.Msgs) != 1 || rw.Msgs[0].To != idB || rw.Msgs[0].Msg.Type != enrp.TypeError {
+		if len(rw.Msgs) != 1 || rw.Msgs[0].To != idB || rw.Msgs[0].Msg.Type != wire.TypeError {
 			t.Fatalf("%s: A's answer: %+v, want one ERROR to B", tc.name, rw.Msgs)
 		}
 		e := wireTrip(t, rw.Msgs[0].Msg)
 		if e.Refused == nil || e.Refused.Request != tc.request || e.Refused.ID != 1001 || string(e.Refused.Handle) != poolOf(1) ||
-			e.Refused.Reason != enrp.RefusedNotHome {
+			e.Refused.Reason != wire.RefusedNotHome {
 			t.Fatalf("%s: the ERROR names %+v", tc.name, e.Refused)
 		}
 		rb := b.Node.Step(e)
@@ -161,7 +162,7 @@ func TestRequestRefusals(t *testing.T) {
 			t.Fatalf("%s: B's refusals: %+v", tc.name, rb.Refusals)
 		}
 		f := rb.Refusals[0]
-		if f.Home != idA || f.Pool != poolOf(1) || f.ID != 1001 || f.Request != tc.request || f.Reason != enrp.RefusedNotHome ||
+		if f.Home != idA || f.Pool != poolOf(1) || f.ID != 1001 || f.Request != tc.request || f.Reason != wire.RefusedNotHome ||
 			!strings.Contains(f.Why, "its home is "+handlespace.IDString(idB)) {
 			t.Fatalf("%s: refusal %+v", tc.name, f)
 		}
@@ -173,30 +174,30 @@ func TestRequestRefusals(t *testing.T) {
 	}
 
 	// A home that took a request but could not carry it out says so.
-	rf := a.Node.Refuse(idB, enrp.ParamXReportReq, poolOf(0), 1000, "too many reports from "+user.String())
+	rf := a.Node.Refuse(idB, wire.ParamXReportReq, poolOf(0), 1000, "too many reports from "+user.String())
 	if len(rf.Msgs) != 1 {
 		t.Fatalf("Refuse: %+v", rf.Msgs)
 	}
 	rb := b.Node.Step(wireTrip(t, rf.Msgs[0].Msg))
-	if len(rb.Refusals) != 1 || rb.Refusals[0].Reason != enrp.RefusedFailed || (&enrp.RefusedError{Refusal: rb.Refusals[0]}).Stale() {
+	if len(rb.Refusals) != 1 || rb.Refusals[0].Reason != wire.RefusedFailed || (&enrp.RefusedError{Refusal: rb.Refusals[0]}).Stale() {
 		t.Fatalf("failed request: %+v", rb.Refusals)
 	}
 	// An ERROR about something else names no request.
-	plain := &enrp.Message{Type: enrp.TypeError, Sender: idA, Receiver: idB,
-		Causes: []enrp.Cause{{Code: enrp.CauseInvalidValues}}}
+	plain := &wire.Message{Type: wire.TypeError, Sender: idA, Receiver: idB,
+		Causes: []wire.Cause{{Code: wire.CauseInvalidValues}}}
 	if rb := b.Node.Step(wireTrip(t, plain)); len(rb.Refusals) != 0 {
 		t.Fatalf("a plain ERROR became a refusal: %+v", rb.Refusals)
 	}
 }
 
 // wireTrip encodes m and decodes it again.
-func wireTrip(t *testing.T, m *enrp.Message) *enrp.Message {
+func wireTrip(t *testing.T, m *wire.Message) *wire.Message {
 	t.Helper()
 	b, err := m.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := enrp.Decode(b)
+	back, err := wire.Decode(b)
 	if err != nil {
 		t.Fatalf("%v: %v", m.Type, err)
 	}
@@ -205,12 +206,12 @@ func wireTrip(t *testing.T, m *enrp.Message) *enrp.Message {
 
 // withX returns a copy of HANDLE_UPDATE m whose element's extension edit
 // changed.
-func withX(m *enrp.Message, edit func(*enrp.ElementX)) *enrp.Message {
+func withX(m *wire.Message, edit func(*wire.ElementX)) *wire.Message {
 	out := *m
 	pe := m.Entries[0].Elements[0]
 	x := *pe.X
 	edit(&x)
 	pe.X = &x
-	out.Entries = []enrp.Entry{{Handle: m.Entries[0].Handle, Elements: []enrp.PE{pe}}}
+	out.Entries = []wire.Entry{{Handle: m.Entries[0].Handle, Elements: []wire.PE{pe}}}
 	return &out
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -179,7 +180,7 @@ func TestJoinAndFullSync(t *testing.T) {
 	if n := len(b.Elements()); n != 320 {
 		t.Fatalf("B has %d elements, want 320", n)
 	}
-	if got := c.Net.CountByType[enrp.TypeHandleTableResp]; got < 3 {
+	if got := c.Net.CountByType[wire.TypeHandleTableResp]; got < 3 {
 		t.Errorf("%d HANDLE_TABLE_RESPONSE for 300 elements, want at least 3 pages", got)
 	}
 	if ev := b.EventsOf(enrp.EventSyncDone); len(ev) == 0 || ev[0].Detail != "full" || ev[0].Peer != idA || ev[0].Count < 300 {
@@ -219,8 +220,8 @@ func cluster3(t *testing.T, seed uint64, n int) (*enrptest.Cluster, *enrptest.Me
 // alone, within the network's delay.
 func TestUpdatePropagation(t *testing.T) {
 	c, a, b, cm := cluster3(t, 2, 10)
-	tables := c.Net.CountByType[enrp.TypeHandleTableRequest]
-	updates := c.Net.CountByType[enrp.TypeHandleUpdate]
+	tables := c.Net.CountByType[wire.TypeHandleTableRequest]
+	updates := c.Net.CountByType[wire.TypeHandleUpdate]
 	register(t, c, b, 0, 5)
 	c.RunFor(5 * time.Millisecond)
 	for _, m := range []*enrptest.Member{a, cm} {
@@ -231,7 +232,7 @@ func TestUpdatePropagation(t *testing.T) {
 			}
 		}
 	}
-	if got := c.Net.CountByType[enrp.TypeHandleUpdate] - updates; got != 10 {
+	if got := c.Net.CountByType[wire.TypeHandleUpdate] - updates; got != 10 {
 		t.Errorf("%d HANDLE_UPDATE for 5 registrations to 2 peers, want 10", got)
 	}
 	if err := b.Do(func(hs *handlespace.Handlespace) error {
@@ -265,7 +266,7 @@ func TestUpdatePropagation(t *testing.T) {
 	if e := b.Find(poolOf(2), 1002); e != nil {
 		t.Error("element 2 came back")
 	}
-	if got := c.Net.CountByType[enrp.TypeHandleTableRequest]; got != tables {
+	if got := c.Net.CountByType[wire.TypeHandleTableRequest]; got != tables {
 		t.Errorf("%d handle table requests after the sync, want none: updates should do", got-tables)
 	}
 }
@@ -278,10 +279,10 @@ func TestChecksumRepair(t *testing.T) {
 	register(t, c, a, 0, 3)
 	requireSettled(t, c, interval)
 
-	lose := func(action enrp.UpdateAction) {
+	lose := func(action wire.UpdateAction) {
 		lost := false
-		c.Net.Filter = func(from, to uint32, m *enrp.Message) enrptest.Verdict {
-			if !lost && from == idA && to == idC && m.Type == enrp.TypeHandleUpdate && m.Action == action {
+		c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+			if !lost && from == idA && to == idC && m.Type == wire.TypeHandleUpdate && m.Action == action {
 				lost = true
 				return enrptest.Drop
 			}
@@ -304,11 +305,11 @@ func TestChecksumRepair(t *testing.T) {
 		c.Net.Filter = nil
 	}
 
-	lose(enrp.AddPE)
+	lose(wire.AddPE)
 	register(t, c, a, 3, 1)
 	check("lost add", func() bool { return cm.Find(poolOf(3), 1003) != nil })
 
-	lose(enrp.AddPE)
+	lose(wire.AddPE)
 	if err := a.Do(func(hs *handlespace.Handlespace) error {
 		return hs.Update(poolOf(1), 1001, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
 	}); err != nil {
@@ -319,7 +320,7 @@ func TestChecksumRepair(t *testing.T) {
 		return e != nil && e.Health == handlespace.HealthDown
 	})
 
-	lose(enrp.DelPE)
+	lose(wire.DelPE)
 	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: poolOf(2), ID: 1002}) }); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -32,7 +33,7 @@ type cursor struct {
 // audit compares a peer's ownership claim in its PRESENCE with what this
 // registrar believes it owns, and starts a transfer of the peer's own
 // elements when they differ.
-func (n *Node) audit(p *peer, m *Message) {
+func (n *Node) audit(p *peer, m *wire.Message) {
 	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) || n.HandingIn() {
 		// While a hand-off comes in, claims differ until its last page:
 		// no transfer for that.
@@ -64,9 +65,9 @@ func (n *Node) requestTable(p *peer, own bool, why string) {
 		n.event(Event{Kind: EventResync, Peer: p.id, Detail: why})
 	}
 	p.seq = s
-	m := &Message{Type: TypeHandleTableRequest}
+	m := &wire.Message{Type: wire.TypeHandleTableRequest}
 	if own {
-		m.Flags = FlagOwnChildrenOnly
+		m.Flags = wire.FlagOwnChildrenOnly
 	}
 	n.send(p.id, m)
 }
@@ -92,9 +93,9 @@ func (n *Node) abortSeq(p *peer, why string) {
 	n.event(Event{Kind: EventSyncAbort, Peer: p.id, Detail: why})
 }
 
-func (n *Node) onTableRequest(p *peer, m *Message) {
+func (n *Node) onTableRequest(p *peer, m *wire.Message) {
 	now := n.now()
-	own := m.Has(FlagOwnChildrenOnly)
+	own := m.Has(wire.FlagOwnChildrenOnly)
 	c := p.cursor
 	if c == nil || c.own != own {
 		keep := func(en *entry) bool { return true }
@@ -105,8 +106,8 @@ func (n *Node) onTableRequest(p *peer, m *Message) {
 		p.cursor = c
 	}
 	c.last = now
-	resp := &Message{Type: TypeHandleTableResp}
-	count, size := 0, headerLen+idsLen
+	resp := &wire.Message{Type: wire.TypeHandleTableResp}
+	count, size := 0, wire.HeaderLen+wire.IDsLen
 	for c.pos < len(c.keys) && count < n.cfg.PageSize {
 		k := c.keys[c.pos]
 		en := n.tab.get(k)
@@ -119,13 +120,13 @@ func (n *Node) onTableRequest(p *peer, m *Message) {
 		last := len(resp.Entries) - 1
 		newPool := last < 0 || string(resp.Entries[last].Handle) != k.pool
 		if newPool {
-			sz += paramHeaderLen + pad4(len(k.pool))
+			sz += wire.ParamHeaderLen + wire.Pad4(len(k.pool))
 		}
 		if count > 0 && size+sz > pageBytes {
 			break
 		}
 		if newPool {
-			resp.Entries = append(resp.Entries, Entry{Handle: []byte(k.pool)})
+			resp.Entries = append(resp.Entries, wire.Entry{Handle: []byte(k.pool)})
 			last++
 		}
 		resp.Entries[last].Elements = append(resp.Entries[last].Elements, pe)
@@ -134,7 +135,7 @@ func (n *Node) onTableRequest(p *peer, m *Message) {
 		c.pos++
 	}
 	if c.pos < len(c.keys) {
-		resp.Flags = FlagMoreToSend
+		resp.Flags = wire.FlagMoreToSend
 	} else {
 		p.cursor = nil
 	}
@@ -143,34 +144,34 @@ func (n *Node) onTableRequest(p *peer, m *Message) {
 
 // peSize is an upper bound of the encoded size of a Pool Element
 // parameter.
-func peSize(p *PE) int {
-	s := paramHeaderLen + 12
-	s += paramHeaderLen + 4 + 20*len(p.Transport.Addrs) // user transport
-	s += paramHeaderLen + 12                            // policy
+func peSize(p *wire.PE) int {
+	s := wire.ParamHeaderLen + 12
+	s += wire.ParamHeaderLen + 4 + 20*len(p.Transport.Addrs) // user transport
+	s += wire.ParamHeaderLen + 12                            // policy
 	if x := p.X; x != nil {
-		s += paramHeaderLen
-		s += paramHeaderLen + pad4(len(x.Label)) + paramHeaderLen + pad4(len(x.Site))
-		s += paramHeaderLen + 12 + paramHeaderLen + 16
+		s += wire.ParamHeaderLen
+		s += wire.ParamHeaderLen + wire.Pad4(len(x.Label)) + wire.ParamHeaderLen + wire.Pad4(len(x.Site))
+		s += wire.ParamHeaderLen + 12 + wire.ParamHeaderLen + 16
 		s += 20 * len(x.Addrs)
 		if x.Probe != nil {
-			s += paramHeaderLen + 12 + pad4(2+len(x.Probe.Kind)+len(x.Probe.Target))
+			s += wire.ParamHeaderLen + 12 + wire.Pad4(2+len(x.Probe.Kind)+len(x.Probe.Target))
 		}
 	}
 	return s
 }
 
-func (n *Node) onTableResponse(p *peer, m *Message) {
+func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 	s := p.seq
 	if s == nil {
 		return // not asked for, or given up on
 	}
-	if m.Has(FlagReject) {
+	if m.Has(wire.FlagReject) {
 		n.abortSeq(p, "refused")
 		return
 	}
 	s.last = n.now()
 	for i := range m.Entries {
-		pool, err := PoolName(m.Entries[i].Handle)
+		pool, err := wire.PoolName(m.Entries[i].Handle)
 		if err != nil {
 			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 			continue
@@ -183,10 +184,10 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 			}
 		}
 	}
-	if m.Has(FlagMoreToSend) {
-		req := &Message{Type: TypeHandleTableRequest}
+	if m.Has(wire.FlagMoreToSend) {
+		req := &wire.Message{Type: wire.TypeHandleTableRequest}
 		if s.own {
-			req.Flags = FlagOwnChildrenOnly
+			req.Flags = wire.FlagOwnChildrenOnly
 		}
 		n.send(p.id, req)
 		return
@@ -213,26 +214,26 @@ func (n *Node) onTableResponse(p *peer, m *Message) {
 	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: s.applied, Detail: map[bool]string{true: "own", false: "full"}[s.own]})
 }
 
-func (n *Node) onUpdate(p *peer, m *Message) {
-	pool, err := PoolName(m.Entries[0].Handle)
+func (n *Node) onUpdate(p *peer, m *wire.Message) {
+	pool, err := wire.PoolName(m.Entries[0].Handle)
 	if err != nil {
 		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 		return
 	}
 	pe := &m.Entries[0].Elements[0]
-	if m.Action == AddPE && pe.X != nil && pe.X.AdminReq {
+	if m.Action == wire.AddPE && pe.X != nil && pe.X.AdminReq {
 		n.onAdminRequest(p, pool, pe)
 		return
 	}
-	if m.Action == AddPE && pe.X != nil && pe.X.ReportReq {
+	if m.Action == wire.AddPE && pe.X != nil && pe.X.ReportReq {
 		n.onReportRequest(p, pool, pe)
 		return
 	}
-	if m.Action == AddPE && pe.X != nil && pe.X.ConfirmReq != nil {
+	if m.Action == wire.AddPE && pe.X != nil && pe.X.ConfirmReq != nil {
 		n.onConfirmRequest(p, pool, pe)
 		return
 	}
-	if m.Action == AddPE && pe.X != nil && pe.X.ConfirmAns != nil {
+	if m.Action == wire.AddPE && pe.X != nil && pe.X.ConfirmAns != nil {
 		n.onConfirmAnswer(p, pool, pe)
 		return
 	}
@@ -240,13 +241,13 @@ func (n *Node) onUpdate(p *peer, m *Message) {
 	if p.seq != nil {
 		delete(p.seq.pending, k)
 	}
-	if m.Action == AddPE {
+	if m.Action == wire.AddPE {
 		n.applyPE(p, pool, pe)
 		return
 	}
 	en := n.tab.get(k)
 	expires := n.now().Add(time.Duration(max(pe.RegLife, 0)) * time.Millisecond)
-	if pe.RegLife == NoLease {
+	if pe.RegLife == wire.NoLease {
 		expires = time.Time{}
 	}
 	switch {
@@ -292,8 +293,8 @@ func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
 
 // applyPE takes what peer p says of an element and reports whether it
 // changed this registrar's table.
-func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
-	e, policy, gen, err := FromPE(pe, n.now())
+func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
+	e, policy, gen, err := wire.FromPE(pe, n.now())
 	if err != nil {
 		n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 		return false
@@ -333,7 +334,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 			// Deregistered, and this copy is of that registration
 			// or an older one: tell its home.
 			if direct {
-				n.sendUpdate(p.id, DelPE, newEntry(pool, policy, e, gen))
+				n.sendUpdate(p.id, wire.DelPE, newEntry(pool, policy, e, gen))
 			}
 			return false
 		}
@@ -353,7 +354,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *PE) bool {
 	default:
 		// Our claim wins: tell the claimant, if the claim is ours.
 		if cur.home() == n.id && direct {
-			n.sendUpdate(p.id, AddPE, cur)
+			n.sendUpdate(p.id, wire.AddPE, cur)
 		}
 		return false
 	}
@@ -424,22 +425,22 @@ func stateDiffers(t, e *handlespace.Element) bool {
 }
 
 // toPE returns en's wire form, with the strength of its state.
-func (n *Node) toPE(en *entry) PE {
-	pe := ToPE(en.e, en.policy, en.gen, n.now())
+func (n *Node) toPE(en *entry) wire.PE {
+	pe := wire.ToPE(en.e, en.policy, en.gen, n.now())
 	pe.X.Strength = uint8(min(n.strength()+1, 255))
 	return pe
 }
 
 // sendUpdate sends a HANDLE_UPDATE of en to peer to.
-func (n *Node) sendUpdate(to uint32, action UpdateAction, en *entry) {
+func (n *Node) sendUpdate(to uint32, action wire.UpdateAction, en *entry) {
 	pe := n.toPE(en)
-	n.send(to, &Message{Type: TypeHandleUpdate, Action: action,
-		Entries: []Entry{{Handle: []byte(en.pool), Elements: []PE{pe}}}})
+	n.send(to, &wire.Message{Type: wire.TypeHandleUpdate, Action: action,
+		Entries: []wire.Entry{{Handle: []byte(en.pool), Elements: []wire.PE{pe}}}})
 }
 
 // announce sends a HANDLE_UPDATE of en to every live peer (none while
 // this registrar hands its elements off: they are its peers' now).
-func (n *Node) announce(action UpdateAction, en *entry) {
+func (n *Node) announce(action wire.UpdateAction, en *entry) {
 	if n.leaving != nil {
 		return
 	}
@@ -480,13 +481,13 @@ func (n *Node) local(c *Change) {
 		case cur.static():
 		case cur.home() == n.id:
 			n.tab.bury(k, cur.e.Expires, now)
-			n.announce(DelPE, cur)
+			n.announce(wire.DelPE, cur)
 		case cur.e.Expires.IsZero() || cur.e.Expires.After(now):
 			// A peer's element deregistered here (not expired: its
 			// home expires it by itself). Tell everyone, the home
 			// included.
 			n.tab.bury(k, cur.e.Expires, now)
-			n.announce(DelPE, cur)
+			n.announce(wire.DelPE, cur)
 		}
 		return
 	}
@@ -512,7 +513,7 @@ func (n *Node) local(c *Change) {
 		en.heard = home == n.id
 		n.tab.put(en)
 		if home == n.id {
-			n.announce(AddPE, en)
+			n.announce(wire.AddPE, en)
 		}
 		return
 	}
@@ -568,5 +569,5 @@ func (n *Node) local(c *Change) {
 	}
 	en := newEntry(c.Pool, c.Policy, e, gen)
 	n.tab.put(en)
-	n.announce(AddPE, en)
+	n.announce(wire.AddPE, en)
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -56,13 +57,13 @@ func (en *entry) static() bool { return en.e.Static }
 
 func newEntry(pool, policy string, e *handlespace.Element, gen uint32) *entry {
 	return &entry{key: key{pool, e.ID}, policy: policy, e: e, gen: gen,
-		sum: ElementSum(pool, e.ID), hash: ContentHash(pool, policy, e, gen)}
+		sum: wire.ElementSum(pool, e.ID), hash: wire.ContentHash(pool, policy, e, gen)}
 }
 
 // ownership is the running checksum and digest of the elements of one
 // home.
 type ownership struct {
-	acc   SumAcc
+	acc   wire.SumAcc
 	count uint32
 	hash  uint64
 }
@@ -189,12 +190,12 @@ func (t *table) del(k key) *entry {
 }
 
 // claim returns the ownership checksum and digest of home's elements.
-func (t *table) claim(home uint32) (uint16, Digest) {
+func (t *table) claim(home uint32) (uint16, wire.Digest) {
 	o := t.own[home]
 	if o == nil {
-		return SumAcc{}.Checksum(), Digest{}
+		return wire.SumAcc{}.Checksum(), wire.Digest{}
 	}
-	return o.acc.Checksum(), Digest{Count: o.count, Hash: o.hash}
+	return o.acc.Checksum(), wire.Digest{Count: o.count, Hash: o.hash}
 }
 
 // keys returns the keys of the entries that keep accepts, sorted.

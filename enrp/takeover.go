@@ -1,6 +1,7 @@
 package enrp
 
 import (
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"time"
 )
 
@@ -42,7 +43,7 @@ func (n *Node) startTakeover(target uint32) {
 	n.event(Event{Kind: EventTakeoverStart, Target: target})
 	for _, id := range n.allPeers() {
 		if p := n.peers[id]; !p.dead || id == target {
-			n.send(id, &Message{Type: TypeInitTakeover, Target: target})
+			n.send(id, &wire.Message{Type: wire.TypeInitTakeover, Target: target})
 		}
 	}
 	n.checkTakeover(tk)
@@ -63,7 +64,7 @@ func (n *Node) checkTakeover(tk *takeover) {
 	}
 	for _, id := range n.allPeers() {
 		if p := n.peers[id]; !p.dead || id == tk.target {
-			n.send(id, &Message{Type: TypeTakeoverServer, Target: tk.target})
+			n.send(id, &wire.Message{Type: wire.TypeTakeoverServer, Target: tk.target})
 		}
 	}
 	count := n.rehome(tk.target, n.id)
@@ -128,7 +129,7 @@ func (n *Node) tickTakeovers(now time.Time) {
 			tk.sent = now
 			for _, id := range n.alivePeers() {
 				if !tk.acks[id] {
-					n.send(id, &Message{Type: TypeInitTakeover, Target: target})
+					n.send(id, &wire.Message{Type: wire.TypeInitTakeover, Target: target})
 				}
 			}
 		}
@@ -170,7 +171,7 @@ func (n *Node) onInitTakeover(p *peer, target uint32) {
 		n.event(Event{Kind: EventTakeoverAbort, Target: target, Peer: p.id, Detail: "lower ID initiator"})
 	}
 	n.foreign[target] = foreign{by: p.id, since: n.now()}
-	n.send(p.id, &Message{Type: TypeInitTakeoverAck, Target: target})
+	n.send(p.id, &wire.Message{Type: wire.TypeInitTakeoverAck, Target: target})
 }
 
 func (n *Node) onInitTakeoverAck(p *peer, target uint32) {
@@ -197,7 +198,7 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 			en := n.tab.get(k)
 			ne := newEntry(k.pool, en.policy, en.e, en.gen+2)
 			n.tab.put(ne)
-			n.announce(AddPE, ne)
+			n.announce(wire.AddPE, ne)
 			count++
 		}
 		n.event(Event{Kind: EventReclaimed, Peer: p.id, Count: count})

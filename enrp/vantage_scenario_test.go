@@ -9,6 +9,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -271,11 +272,11 @@ func TestConfirmMoved(t *testing.T) {
 
 // confirmRequest is a confirmation request from from to to for element
 // e of pool, as a home sends it.
-func confirmRequest(from, to uint32, pool string, e *handlespace.Element, nonce uint32) *enrp.Message {
-	pe := enrp.ToPE(e, "rr", 0, enrptest.Epoch)
-	pe.X.ConfirmReq = &enrp.ConfirmReq{Nonce: nonce, Budget: 50, Proposed: uint8(handlespace.HealthDown)}
-	return &enrp.Message{Type: enrp.TypeHandleUpdate, Sender: from, Receiver: to, Action: enrp.AddPE,
-		Entries: []enrp.Entry{{Handle: []byte(pool), Elements: []enrp.PE{pe}}}}
+func confirmRequest(from, to uint32, pool string, e *handlespace.Element, nonce uint32) *wire.Message {
+	pe := wire.ToPE(e, "rr", 0, enrptest.Epoch)
+	pe.X.ConfirmReq = &wire.ConfirmReq{Nonce: nonce, Budget: 50, Proposed: uint8(handlespace.HealthDown)}
+	return &wire.Message{Type: wire.TypeHandleUpdate, Sender: from, Receiver: to, Action: wire.AddPE,
+		Entries: []wire.Entry{{Handle: []byte(pool), Elements: []wire.PE{pe}}}}
 }
 
 // TestConfirmRefused: a confirmation request for an element B does not
@@ -287,25 +288,25 @@ func TestConfirmRefused(t *testing.T) {
 	c, a, b, cm := confirmCluster(t, 25, 12)
 	before := b.Elements()
 	e := staticOf(t, a)
-	refusal := func(r enrp.Ready) *enrp.Refused {
+	refusal := func(r enrp.Ready) *wire.Refused {
 		t.Helper()
-		if len(r.Probes) != 0 || len(r.Ops) != 0 || len(r.Msgs) != 1 || r.Msgs[0].Msg.Type != enrp.TypeError || r.Msgs[0].Msg.Refused == nil {
+		if len(r.Probes) != 0 || len(r.Ops) != 0 || len(r.Msgs) != 1 || r.Msgs[0].Msg.Type != wire.TypeError || r.Msgs[0].Msg.Refused == nil {
 			t.Fatalf("want one refusal and nothing else: %+v", r)
 		}
 		return r.Msgs[0].Msg.Refused
 	}
 	unknown := &handlespace.Element{ID: 0xdead, Label: "x", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80, Home: idA, Static: true}
-	if f := refusal(b.Node.Step(confirmRequest(idA, idB, staticPool, unknown, 1))); f.Reason != enrp.RefusedNoElement || f.Request != enrp.ParamXConfirmReq || f.ID != 0xdead {
+	if f := refusal(b.Node.Step(confirmRequest(idA, idB, staticPool, unknown, 1))); f.Reason != wire.RefusedNoElement || f.Request != wire.ParamXConfirmReq || f.ID != 0xdead {
 		t.Errorf("unknown element: %+v", f)
 	}
-	if f := refusal(b.Node.Step(confirmRequest(idC, idB, staticPool, e, 2))); f.Reason != enrp.RefusedNotHome {
+	if f := refusal(b.Node.Step(confirmRequest(idC, idB, staticPool, e, 2))); f.Reason != wire.RefusedNotHome {
 		t.Errorf("from C, not the home: %+v", f)
 	}
 	// The asker takes the refusal as the vantage point's end.
 	a.Confirm(staticPool, e.ID, handlespace.HealthDown, time.Second)
-	r := a.Node.Step(&enrp.Message{Type: enrp.TypeError, Sender: idB, Receiver: idA,
-		Causes:  []enrp.Cause{{Code: enrp.CauseInvalidValues}},
-		Refused: &enrp.Refused{Request: enrp.ParamXConfirmReq, Reason: enrp.RefusedBusy, ID: e.ID, Handle: []byte(staticPool)}})
+	r := a.Node.Step(&wire.Message{Type: wire.TypeError, Sender: idB, Receiver: idA,
+		Causes:  []wire.Cause{{Code: wire.CauseInvalidValues}},
+		Refused: &wire.Refused{Request: wire.ParamXConfirmReq, Reason: enrp.RefusedBusy, ID: e.ID, Handle: []byte(staticPool)}})
 	if len(r.Refusals) != 0 {
 		t.Errorf("a refused confirmation reached the refusals' watchers: %+v", r.Refusals)
 	}
@@ -317,9 +318,9 @@ func TestConfirmRefused(t *testing.T) {
 	// when A has just started): A publishes nothing, and asks again later.
 	was := a.Find(staticPool, e.ID).Health
 	a.Confirm(staticPool, e.ID, handlespace.HealthDown, time.Second)
-	a.Node.Step(&enrp.Message{Type: enrp.TypeError, Sender: idB, Receiver: idA,
-		Causes:  []enrp.Cause{{Code: enrp.CauseInvalidValues}},
-		Refused: &enrp.Refused{Request: enrp.ParamXConfirmReq, Reason: enrp.RefusedNotHome, ID: e.ID, Handle: []byte(staticPool)}})
+	a.Node.Step(&wire.Message{Type: wire.TypeError, Sender: idB, Receiver: idA,
+		Causes:  []wire.Cause{{Code: wire.CauseInvalidValues}},
+		Refused: &wire.Refused{Request: wire.ParamXConfirmReq, Reason: wire.RefusedNotHome, ID: e.ID, Handle: []byte(staticPool)}})
 	c.RunFor(10 * time.Millisecond)
 	if len(a.Verdicts) != 2 || !a.Verdicts[1].Moved || a.Find(staticPool, e.ID).Health != was {
 		t.Fatalf("after B's refusal as not the home: verdicts %+v, health %v; want the second Moved, health %v kept",
@@ -332,7 +333,7 @@ func TestConfirmRefused(t *testing.T) {
 		r := b.Node.Step(confirmRequest(idA, idB, staticPool, e, uint32(1000+i)))
 		accepted += len(r.Probes)
 		for _, env := range r.Msgs {
-			if env.Msg.Type == enrp.TypeError {
+			if env.Msg.Type == wire.TypeError {
 				errors++
 			}
 		}

@@ -154,7 +154,7 @@ func TestStatusPageBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`section[data-pool="web.pool.test."] .pool-head`))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("web pool open", `document.querySelector('section[data-pool="web.pool.test."] .pool-head').getAttribute('aria-expanded') === 'true'`, 2*time.Second)
+	waitFor("web pool open", `document.querySelector('section[data-pool="web.pool.test."] .pool-head').getAttribute('aria-expanded') === 'true'`, 10*time.Second)
 
 	w2 := web[1]
 	if got := eval(row(w2) + `.className`); got != "h-up" {
@@ -190,7 +190,7 @@ func TestStatusPageBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#filter"), "w2")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("filter w2", `[...document.querySelectorAll('tr[data-pe]')].filter(r => !r.hidden).length === 1`, 2*time.Second)
+	waitFor("filter w2", `[...document.querySelectorAll('tr[data-pe]')].filter(r => !r.hidden).length === 1`, 10*time.Second)
 	if got := eval(`document.querySelector('section[data-pool="big.pool.test."]').hidden`); got != true {
 		t.Errorf("filter w2: pool big still shown")
 	}
@@ -200,18 +200,18 @@ func TestStatusPageBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("filter big 10.1.3.", `[...document.querySelectorAll('tr[data-pe]')].filter(r => !r.hidden).length === 250 && `+
-		`!document.querySelector('section[data-pool="big.pool.test."]').classList.contains('collapsed')`, 2*time.Second)
+		`!document.querySelector('section[data-pool="big.pool.test."]').classList.contains('collapsed')`, 10*time.Second)
 	// Problems only.
 	eval(clear)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#problems"))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("problems only", `[...document.querySelectorAll('tr[data-pe]')].filter(r => !r.hidden).map(r => r.dataset.pe.split('/')[1]).sort().join() === `+
-		fmt.Sprintf("'%s'", strings.Join(sortedIDs(web[1], web[3]), ",")), 3*time.Second)
+		fmt.Sprintf("'%s'", strings.Join(sortedIDs(web[1], web[3]), ",")), 10*time.Second)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#problems"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("filter off", `[...document.querySelectorAll('tr[data-pe]')].filter(r => !r.hidden).length === 1005`, 2*time.Second)
+	waitFor("filter off", `[...document.querySelectorAll('tr[data-pe]')].filter(r => !r.hidden).length === 1005`, 10*time.Second)
 
 	// w3 disputed, out of this registrar's reach: said in its row, in the
 	// pool's counts and the totals.
@@ -223,7 +223,7 @@ func TestStatusPageBrowser(t *testing.T) {
 	}
 	waitFor("w3 disputed", row(web[2])+`.querySelector('.health').textContent === 'up, disputed' && `+
 		row(web[2])+`.cells[4].title.includes('sees it down') && `+
-		`document.querySelector('section[data-pool="web.pool.test."] .pool-head').textContent.includes('1 disputed')`, 3*time.Second)
+		`document.querySelector('section[data-pool="web.pool.test."] .pool-head').textContent.includes('1 disputed')`, 10*time.Second)
 
 	// The page asked this server only.
 	for _, u := range br.Requests() {
@@ -238,7 +238,7 @@ func TestStatusPageBrowser(t *testing.T) {
 	var worst float64
 	for range 3 {
 		before := eval(`JSON.stringify(window.poolnsdTimings())`)
-		waitFor("another refresh", `JSON.stringify(window.poolnsdTimings()) !== '`+before.(string)+`'`, 3*time.Second)
+		waitFor("another refresh", `JSON.stringify(window.poolnsdTimings()) !== '`+before.(string)+`'`, 10*time.Second)
 		tm, _ := eval(`window.poolnsdTimings().render_ms`).(float64)
 		worst = max(worst, tm)
 	}

@@ -38,7 +38,9 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -70,7 +72,7 @@ type registrar struct {
 	ip  string
 	hs  *handlespace.Handlespace
 	dns *dnsfront.Server
-	drv *enrp.Driver
+	drv *enrpnet.Driver
 }
 
 func (r *registrar) close() {
@@ -93,7 +95,7 @@ func start(ca *enrptest.CA, dir string, i int, peers []string) (*registrar, erro
 	if err != nil {
 		return nil, err
 	}
-	tlsc, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	tlsc, err := enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +103,7 @@ func start(ca *enrptest.CA, dir string, i int, peers []string) (*registrar, erro
 	if err != nil {
 		return nil, err
 	}
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: id},
 		Listen:      fmt.Sprintf("%s:%d", ip, *enrpPort),
 		Peers:       peers,
@@ -335,19 +337,19 @@ func updateBytes() {
 			return x
 		}()},
 	} {
-		m := &enrp.Message{Type: enrp.TypeHandleUpdate, Sender: 1, Receiver: 2, Action: enrp.AddPE,
-			Entries: []enrp.Entry{{Handle: []byte(c.pool), Elements: []enrp.PE{enrp.ToPE(c.e, c.policy, 0, time.Now())}}}}
+		m := &wire.Message{Type: wire.TypeHandleUpdate, Sender: 1, Receiver: 2, Action: wire.AddPE,
+			Entries: []wire.Entry{{Handle: []byte(c.pool), Elements: []wire.PE{wire.ToPE(c.e, c.policy, 0, time.Now())}}}}
 		b, _ := m.Encode()
 		std := *m
 		pe := m.Entries[0].Elements[0]
 		pe.X = nil
-		std.Entries = []enrp.Entry{{Handle: m.Entries[0].Handle, Elements: []enrp.PE{pe}}}
+		std.Entries = []wire.Entry{{Handle: m.Entries[0].Handle, Elements: []wire.PE{pe}}}
 		sb, _ := std.Encode()
 		fmt.Printf("bytes per update (%s, pool %s): HANDLE_UPDATE %d bytes (%d of them poolnsd's extension); in a TLS 1.3 record of its own %d, in TCP/IPv4 %d\n",
 			c.what, c.pool, len(b), len(b)-len(sb), len(b)+22, len(b)+22+52)
 	}
-	p := &enrp.Message{Type: enrp.TypePresence, Sender: 1, Receiver: 2, Checksum: 0xabcd, Digest: &enrp.Digest{Count: 1, Hash: 1},
-		Server: &enrp.ServerInfo{ID: 1, Transport: enrp.Transport{Proto: enrp.ParamTCP, Port: 9901, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}}}
+	p := &wire.Message{Type: wire.TypePresence, Sender: 1, Receiver: 2, Checksum: 0xabcd, Digest: &wire.Digest{Count: 1, Hash: 1},
+		Server: &wire.ServerInfo{ID: 1, Transport: wire.Transport{Proto: wire.ParamTCP, Port: 9901, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}}}
 	pb, _ := p.Encode()
 	fmt.Printf("PRESENCE: %d bytes, to each peer once a presence interval (1 s)\n", len(pb))
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/store"
@@ -16,8 +18,8 @@ import (
 // writer that keeps the store in step with the registrations this
 // registrar takes over or gives up.
 type peering struct {
-	drv   *enrp.Driver
-	store chan []enrp.Ownership
+	drv   *enrpnet.Driver
+	store chan []enrpnet.Ownership
 	done  sync.WaitGroup
 }
 
@@ -34,7 +36,7 @@ func (d *daemon) startPeering() int {
 			"listen", e.Listen)
 	} else {
 		var err error
-		tlsc, err = enrp.LoadTLS(enrp.TLSFiles{Cert: e.TLS.Cert, Key: e.TLS.Key, CA: e.TLS.CA})
+		tlsc, err = enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: e.TLS.Cert, Key: e.TLS.Key, CA: e.TLS.CA})
 		if err != nil {
 			d.log.Error("cannot load the peering TLS files", "keys", "enrp.tls.cert, enrp.tls.key, enrp.tls.ca", "err", err.Error())
 			return exitUsage
@@ -45,11 +47,11 @@ func (d *daemon) startPeering() int {
 	if syncWait <= 0 {
 		syncWait = -1 // enrp.sync_wait 0s: no hold
 	}
-	p := &peering{store: make(chan []enrp.Ownership, 64)}
+	p := &peering{store: make(chan []enrpnet.Ownership, 64)}
 	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
 	go p.keepStore(d)
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
 			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
 			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum, ResyncWait: syncWait},
@@ -59,7 +61,7 @@ func (d *daemon) startPeering() int {
 		TLS:         tlsc,
 		Handlespace: d.hs,
 		Logger:      d.log,
-		OnOwnership: func(o []enrp.Ownership) { p.store <- o },
+		OnOwnership: func(o []enrpnet.Ownership) { p.store <- o },
 		OnEvent: func(ev enrp.Event) {
 			peeringEvent(d.ops.metrics, ev)
 			d.historyEvent(ev)
@@ -69,7 +71,7 @@ func (d *daemon) startPeering() int {
 		},
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.SetLocal(a.Pool, a.ID, a.Admin) },
 		OnReport:  d.admin.ReportLocal,
-		OnMessage: func(sent bool, t enrp.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
+		OnMessage: func(sent bool, t wire.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 
 		// Confirmations and hand-offs (serve_vantage.go).
 		OnProbe:      d.vantage.probe,
@@ -140,7 +142,7 @@ func (p *peering) keepStore(d *daemon) {
 			break
 		}
 		if len(batch) > 0 {
-			gained := slices.ContainsFunc(batch, func(o enrp.Ownership) bool { return o.Elem != nil })
+			gained := slices.ContainsFunc(batch, func(o enrpnet.Ownership) bool { return o.Elem != nil })
 			p.write(d, batch)
 			if gained {
 				// The registrar expires what it owns: have it count the
@@ -169,7 +171,7 @@ const maxStoreBatch = 1 << 17
 // down (the drain is this registrar's to keep now). If the transaction
 // fails, each element is written alone, so that one that cannot be stored
 // costs only itself.
-func (p *peering) write(d *daemon, batch []enrp.Ownership) {
+func (p *peering) write(d *daemon, batch []enrpnet.Ownership) {
 	ops := make([]store.Write, len(batch))
 	for i, o := range batch {
 		ops[i] = store.Write{Pool: o.Pool, Elem: o.Elem, ID: o.ID}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -155,7 +156,7 @@ func (m *Member) Start(registrations []Registration) error {
 	c := m.c
 	cfg := c.Config
 	cfg.ID, cfg.Clock, cfg.Rand = m.ID, c.Clock, c.Rand
-	cfg.Self = &enrp.ServerInfo{ID: m.ID, Transport: enrp.Transport{Proto: enrp.ParamTCP, Port: enrp.Port,
+	cfg.Self = &wire.ServerInfo{ID: m.ID, Transport: wire.Transport{Proto: wire.ParamTCP, Port: wire.Port,
 		Addrs: []netip.Addr{netip.AddrFrom4([4]byte{127, byte(m.ID >> 16), byte(m.ID >> 8), byte(m.ID)})}}}
 	node, err := enrp.New(cfg)
 	if err != nil {
@@ -463,7 +464,7 @@ func (m *Member) RequestAdmin(pool string, id uint32, a handlespace.Admin) (uint
 	return home, err
 }
 
-func (c *Cluster) send(from, to uint32, msg *enrp.Message) {
+func (c *Cluster) send(from, to uint32, msg *wire.Message) {
 	if !c.conns[pair(from, to)] {
 		c.trace("%08x→%08x not connected: %v dropped", from, to, msg)
 		return
@@ -493,7 +494,7 @@ func (c *Cluster) step() {
 			c.Net.requeue(d, to.paused)
 			continue
 		}
-		msg, err := enrp.Decode(d.b)
+		msg, err := wire.Decode(d.b)
 		if err != nil {
 			panic(fmt.Sprintf("enrptest: %08x→%08x: %v", d.from, d.to, err))
 		}

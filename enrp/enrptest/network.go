@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 )
 
 // Verdict is what a Filter decides for one message.
@@ -20,7 +20,7 @@ const (
 
 // Filter sees every message before the network's own rules and may drop
 // it: to lose one particular message in a test.
-type Filter func(from, to uint32, m *enrp.Message) Verdict
+type Filter func(from, to uint32, m *wire.Message) Verdict
 
 // Network carries encoded messages between registrars by ID. Each message
 // is delayed by Delay plus a uniform random part of Jitter (so that
@@ -48,9 +48,9 @@ type Network struct {
 	// Stats.
 	Sent, Dropped, Bytes int
 	// BytesByType counts the bytes sent by message type.
-	BytesByType map[enrp.Type]int
+	BytesByType map[wire.Type]int
 	// CountByType counts the messages sent by message type.
-	CountByType map[enrp.Type]int
+	CountByType map[wire.Type]int
 }
 
 type delivery struct {
@@ -82,7 +82,7 @@ func (d *deliveries) Pop() any {
 // every message after 1 ms.
 func NewNetwork(clock *Clock, r *rand.Rand) *Network {
 	return &Network{clock: clock, rand: r, Delay: time.Millisecond, cut: map[[2]uint32]bool{},
-		LinkDelay: map[[2]uint32]time.Duration{}, BytesByType: map[enrp.Type]int{}, CountByType: map[enrp.Type]int{}}
+		LinkDelay: map[[2]uint32]time.Duration{}, BytesByType: map[wire.Type]int{}, CountByType: map[wire.Type]int{}}
 }
 
 // Cut cuts the links between every registrar of a and every one of b, both
@@ -110,7 +110,7 @@ func (n *Network) Partition(groups ...[]uint32) {
 func (n *Network) Heal() { n.cut = map[[2]uint32]bool{} }
 
 // Send encodes m and queues it for delivery (or drops it).
-func (n *Network) Send(from, to uint32, m *enrp.Message) error {
+func (n *Network) Send(from, to uint32, m *wire.Message) error {
 	b, err := m.Encode()
 	if err != nil {
 		return fmt.Errorf("enrptest: %08x→%08x %v: %v", from, to, m, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
@@ -250,7 +251,7 @@ func TestPeeringAdminRefusedByHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsc, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	tlsc, err := enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestPeeringAdminRefusedByHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	asked := make(chan enrp.AdminRequest, 1)
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: a.id, PresenceInterval: ptPresence, MaxTimeLastHeard: ptLastHeard, MaxTimeNoResponse: ptNoResponse},
 		Listen:      a.enrp,
 		Peers:       []string{b.enrp},

@@ -1,4 +1,4 @@
-package enrp_test
+package enrpnet_test
 
 import (
 	"crypto/tls"
@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -82,14 +83,14 @@ func TestDriverReadDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrp.DriverConfig) {
+	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrpnet.DriverConfig) {
 		c.ReadTimeout = stallTimeout
 		// The hand-made peer answers no PRESENCE: presence must not
 		// declare it dead during its idle spell.
 		c.Node.MaxTimeLastHeard = time.Minute
 	})
 	addr := a.drv.Addr().String()
-	presence, err := (&enrp.Message{Type: enrp.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
+	presence, err := (&wire.Message{Type: wire.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}

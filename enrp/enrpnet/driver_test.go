@@ -1,4 +1,4 @@
-package enrp_test
+package enrpnet_test
 
 import (
 	"bytes"
@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -89,7 +91,7 @@ func waitHS(t *testing.T, hs *handlespace.Handlespace, what string, cond func() 
 
 type registrar struct {
 	hs  *handlespace.Handlespace
-	drv *enrp.Driver
+	drv *enrpnet.Driver
 	log *logBuf
 }
 
@@ -100,14 +102,14 @@ func startRegistrar(t *testing.T, id uint32, tlsc *tls.Config, peers ...string) 
 
 // startRegistrarWith is startRegistrar with edit applied to the driver's
 // configuration.
-func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*enrp.DriverConfig), peers ...string) *registrar {
+func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*enrpnet.DriverConfig), peers ...string) *registrar {
 	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: id})
 	if err := hs.ApplyZones(testZones(t, 4)); err != nil {
 		t.Fatal(err)
 	}
 	lb := newLogBuf()
-	cfg := enrp.DriverConfig{
+	cfg := enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: id, PresenceInterval: 200 * time.Millisecond},
 		Listen:      "127.0.0.1:0",
 		Peers:       peers,
@@ -118,7 +120,7 @@ func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*en
 	if edit != nil {
 		edit(&cfg)
 	}
-	drv, err := enrp.StartDriver(cfg)
+	drv, err := enrpnet.StartDriver(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +139,7 @@ func tlsFor(t *testing.T, ca *enrptest.CA, name string) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	c, err := enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +218,7 @@ func TestDriverRefusesUntrusted(t *testing.T) {
 	}
 	// A certificate of the right CA, but not for the address dialled.
 	f, _ := ca.WriteFiles(t.TempDir(), "wrongip", "127.0.0.9")
-	wrong, err := enrp.LoadTLS(enrp.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
+	wrong, err := enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: f.Cert, Key: f.Key, CA: f.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +249,7 @@ func (r *rawConn) send(b []byte) {
 }
 
 // next reads the next message; nil at EOF.
-func (r *rawConn) next() *enrp.Message {
+func (r *rawConn) next() *wire.Message {
 	r.t.Helper()
 	r.c.SetReadDeadline(time.Now().Add(waitLimit))
 	hdr := make([]byte, 4)
@@ -263,7 +265,7 @@ func (r *rawConn) next() *enrp.Message {
 	if _, err := io.ReadFull(r.c, b[4:]); err != nil {
 		r.t.Fatal(err)
 	}
-	m, err := enrp.Decode(b)
+	m, err := wire.Decode(b)
 	if err != nil {
 		r.t.Fatalf("the registrar sent a message that does not decode: %v", err)
 	}
@@ -271,7 +273,7 @@ func (r *rawConn) next() *enrp.Message {
 }
 
 // nextOf reads messages until one of type typ.
-func (r *rawConn) nextOf(typ enrp.Type) *enrp.Message {
+func (r *rawConn) nextOf(typ wire.Type) *wire.Message {
 	r.t.Helper()
 	for i := 0; i < 100; i++ {
 		m := r.next()
@@ -295,21 +297,21 @@ func TestDriverMalformed(t *testing.T) {
 	r := dialRaw(t, a.drv.Addr().String())
 	unknown := []byte{0x7f, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0xa}
 	r.send(unknown)
-	e := r.nextOf(enrp.TypeError)
-	if len(e.Causes) != 1 || e.Causes[0].Code != enrp.CauseUnrecognizedMessage {
+	e := r.nextOf(wire.TypeError)
+	if len(e.Causes) != 1 || e.Causes[0].Code != wire.CauseUnrecognizedMessage {
 		t.Fatalf("ERROR for an unknown type: %+v", e)
 	}
 	// Still connected: a reply-required PRESENCE is answered.
-	p, _ := (&enrp.Message{Type: enrp.TypePresence, Flags: enrp.FlagReplyRequired, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
+	p, _ := (&wire.Message{Type: wire.TypePresence, Flags: wire.FlagReplyRequired, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
 	r.send(p)
-	if m := r.nextOf(enrp.TypePresence); m.Sender != 0xa {
+	if m := r.nextOf(wire.TypePresence); m.Sender != 0xa {
 		t.Fatalf("PRESENCE %v", m)
 	}
 	// A PRESENCE without its checksum parameter is malformed.
 	bad := []byte{1, 0, 0, 12, 0, 0, 0, 0xe, 0, 0, 0, 0xa}
 	r.send(bad)
-	e = r.nextOf(enrp.TypeError)
-	if e.Causes[0].Code != enrp.CauseInvalidValues || !strings.Contains(string(e.Causes[0].Info), "without a PE checksum") {
+	e = r.nextOf(wire.TypeError)
+	if e.Causes[0].Code != wire.CauseInvalidValues || !strings.Contains(string(e.Causes[0].Info), "without a PE checksum") {
 		t.Fatalf("ERROR for a malformed message: %+v (%q)", e, e.Causes[0].Info)
 	}
 	for i := 0; i < 100; i++ {
@@ -325,7 +327,7 @@ func TestDriverMalformed(t *testing.T) {
 	// A length field below 4 cannot even be framed.
 	r2 := dialRaw(t, a.drv.Addr().String())
 	r2.send([]byte{1, 0, 0, 2})
-	if e := r2.nextOf(enrp.TypeError); e.Causes[0].Code != enrp.CauseInvalidValues {
+	if e := r2.nextOf(wire.TypeError); e.Causes[0].Code != wire.CauseInvalidValues {
 		t.Fatalf("ERROR %+v", e)
 	}
 	if st := a.drv.Stats(); st.Malformed != 2 {
@@ -362,7 +364,7 @@ func TestDriverSelfInPeers(t *testing.T) {
 	ln.Close()
 	hs := handlespace.New(handlespace.Options{RegistrarID: 0xa})
 	lb := newLogBuf()
-	drv, err := enrp.StartDriver(enrp.DriverConfig{
+	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: 0xa},
 		Listen:      addr,
 		Advertise:   "127.0.0.9:9901", // not what is dialled: the connection itself must tell
@@ -392,7 +394,7 @@ func TestDriverRequestsOverTLS(t *testing.T) {
 	}
 	reports := make(chan enrp.ReportRequest, 4)
 	var a *registrar
-	a = startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrp.DriverConfig) {
+	a = startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrpnet.DriverConfig) {
 		c.OnReport = func(r enrp.ReportRequest) error {
 			reports <- r
 			return a.hs.Update(r.Pool, r.ID, func(e *handlespace.Element) { e.Reported = true })
@@ -433,7 +435,7 @@ func TestDriverRequestsOverTLS(t *testing.T) {
 	}
 	select {
 	case re := <-refused:
-		if re.Home != 0xa || re.Request != enrp.ParamXAdminReq || re.Reason != enrp.RefusedFailed || re.Stale() ||
+		if re.Home != 0xa || re.Request != wire.ParamXAdminReq || re.Reason != wire.RefusedFailed || re.Stale() ||
 			!strings.Contains(re.Error(), "the store is read-only") {
 			t.Fatalf("refusal %+v: %v", re.Refusal, re)
 		}
@@ -458,7 +460,7 @@ func TestDriverEventBeforeLog(t *testing.T) {
 	lines := func() int { return strings.Count(lb.String(), " event=") }
 	var mu sync.Mutex
 	heard, early := 0, 0
-	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrp.DriverConfig) {
+	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrpnet.DriverConfig) {
 		c.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		c.OnEvent = func(ev enrp.Event) {
 			mu.Lock()

@@ -1,4 +1,4 @@
-package enrp_test
+package enrpnet_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -21,8 +23,8 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 	verdicts := make(chan enrp.Verdict, 4)
 	var mu sync.Mutex
 	handed := map[uint32]int{} // times each element was handed to B or C, by ID
-	edit := func(id uint32) func(*enrp.DriverConfig) {
-		return func(c *enrp.DriverConfig) {
+	edit := func(id uint32) func(*enrpnet.DriverConfig) {
+		return func(c *enrpnet.DriverConfig) {
 			c.Node.Confirm = 2
 			c.OnProbe = func(req enrp.ProbeRequest, done func(handlespace.Health, time.Duration)) {
 				go done(handlespace.HealthUp, time.Millisecond)
@@ -122,7 +124,7 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 // handlespace does not change, and A goes on answering.
 func TestDriverConfirmFlood(t *testing.T) {
 	var probed atomic.Int64
-	a := startRegistrarWith(t, 0xa, nil, func(c *enrp.DriverConfig) {
+	a := startRegistrarWith(t, 0xa, nil, func(c *enrpnet.DriverConfig) {
 		c.Node.Confirm = 2
 		c.Node.PresenceInterval = 10 * time.Second // the hand-made peer stays live without a word
 		c.OnProbe = func(req enrp.ProbeRequest, done func(handlespace.Health, time.Duration)) {
@@ -131,7 +133,7 @@ func TestDriverConfirmFlood(t *testing.T) {
 		}
 	})
 	r := dialRaw(t, a.drv.Addr().String())
-	hello, _ := (&enrp.Message{Type: enrp.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
+	hello, _ := (&wire.Message{Type: wire.TypePresence, Sender: 0xe, Receiver: 0xa, Checksum: 0xffff}).Encode()
 	r.send(hello)
 	// Some elements are homed at the peer now (the handlespace shows it
 	// once the operations held back by A's table request apply).
@@ -162,7 +164,7 @@ func TestDriverConfirmFlood(t *testing.T) {
 	}
 	flood := time.Now()
 	r.send(buf)
-	ask, _ := (&enrp.Message{Type: enrp.TypeListRequest, Sender: 0xe, Receiver: 0xa}).Encode()
+	ask, _ := (&wire.Message{Type: wire.TypeListRequest, Sender: 0xe, Receiver: 0xa}).Encode()
 	r.send(ask)
 	errs, reasons := 0, map[uint8]int{}
 	for {
@@ -170,11 +172,11 @@ func TestDriverConfirmFlood(t *testing.T) {
 		if m == nil {
 			t.Fatal("A closed the connection")
 		}
-		if m.Type == enrp.TypeError && m.Refused != nil && m.Refused.Request == enrp.ParamXConfirmReq {
+		if m.Type == wire.TypeError && m.Refused != nil && m.Refused.Request == wire.ParamXConfirmReq {
 			errs++
 			reasons[m.Refused.Reason]++
 		}
-		if m.Type == enrp.TypeListResponse {
+		if m.Type == wire.TypeListResponse {
 			break // the answer to the last message sent, after the flood
 		}
 	}

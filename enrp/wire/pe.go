@@ -1,4 +1,4 @@
-package enrp
+package wire
 
 import (
 	"encoding/binary"
@@ -66,7 +66,7 @@ func (w *walker) addrParam(p param) (netip.Addr, error) {
 	case p.typ == ParamIPv6 && len(p.val) == 16:
 		return netip.AddrFrom16([16]byte(p.val)), nil
 	}
-	return netip.Addr{}, malformed(p.off, "address parameter 0x%04x has %d bytes of value, want 4 (IPv4) or 16 (IPv6)", p.typ, len(p.val))
+	return netip.Addr{}, Malformed(p.off, "address parameter 0x%04x has %d bytes of value, want 4 (IPv4) or 16 (IPv6)", p.typ, len(p.val))
 }
 
 func (w *walker) transport(p param) (*Transport, error) {
@@ -75,7 +75,7 @@ func (w *walker) transport(p param) (*Transport, error) {
 		fixed = 8
 	}
 	if len(p.val) < fixed {
-		return nil, malformed(p.off, "transport parameter 0x%04x is %d bytes long, too short", p.typ, len(p.raw))
+		return nil, Malformed(p.off, "transport parameter 0x%04x is %d bytes long, too short", p.typ, len(p.raw))
 	}
 	t := &Transport{Proto: p.typ, Port: binary.BigEndian.Uint16(p.val)}
 	switch p.typ {
@@ -84,7 +84,7 @@ func (w *walker) transport(p param) (*Transport, error) {
 	case ParamTCP, ParamSCTP:
 		t.Use = binary.BigEndian.Uint16(p.val[2:])
 	}
-	ps, err := splitParams(p.val[fixed:], p.off+paramHeaderLen+fixed)
+	ps, err := splitParams(p.val[fixed:], p.off+ParamHeaderLen+fixed)
 	if err != nil {
 		return nil, err
 	}
@@ -100,9 +100,9 @@ func (w *walker) transport(p param) (*Transport, error) {
 	}
 	switch {
 	case len(t.Addrs) == 0:
-		return nil, malformed(p.off, "transport parameter 0x%04x has no address", p.typ)
+		return nil, Malformed(p.off, "transport parameter 0x%04x has no address", p.typ)
 	case len(t.Addrs) > 1 && p.typ != ParamSCTP:
-		return nil, malformed(p.off, "transport parameter 0x%04x has %d addresses; only SCTP may have more than one", p.typ, len(t.Addrs))
+		return nil, Malformed(p.off, "transport parameter 0x%04x has %d addresses; only SCTP may have more than one", p.typ, len(t.Addrs))
 	}
 	return t, nil
 }
@@ -183,7 +183,7 @@ func (e *enc) policy(p *Policy) {
 
 func (w *walker) policy(p param) (*Policy, error) {
 	if len(p.val) < 4 {
-		return nil, malformed(p.off, "policy parameter has %d bytes of value, want at least 4", len(p.val))
+		return nil, Malformed(p.off, "policy parameter has %d bytes of value, want at least 4", len(p.val))
 	}
 	pol := &Policy{Type: binary.BigEndian.Uint32(p.val)}
 	v := p.val[4:]
@@ -193,7 +193,7 @@ func (w *walker) policy(p param) (*Policy, error) {
 		return pol, nil
 	}
 	if len(v) != 4*n {
-		return nil, malformed(p.off, "policy 0x%08x has %d bytes of values, want %d", pol.Type, len(v), 4*n)
+		return nil, Malformed(p.off, "policy 0x%08x has %d bytes of values, want %d", pol.Type, len(v), 4*n)
 	}
 	u := func(i int) uint32 { return binary.BigEndian.Uint32(v[4*i:]) }
 	switch pol.Type {
@@ -453,7 +453,7 @@ func readStr(b []byte) (string, []byte, bool) {
 }
 
 func (w *walker) elementX(p param) (*ElementX, error) {
-	ps, err := splitParams(p.val, p.off+paramHeaderLen)
+	ps, err := splitParams(p.val, p.off+ParamHeaderLen)
 	if err != nil {
 		return nil, err
 	}
@@ -465,13 +465,13 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 	seen := map[uint16]bool{}
 	for _, q := range ps {
 		if seen[q.typ] && !isAddr(q.typ) {
-			return nil, malformed(q.off, "parameter 0x%04x twice in one element", q.typ)
+			return nil, Malformed(q.off, "parameter 0x%04x twice in one element", q.typ)
 		}
 		seen[q.typ] = true
 		switch q.typ {
 		case ParamXLabel, ParamXSite, ParamXOwner:
 			if len(q.val) == 0 || len(q.val) > 255 || !utf8.Valid(q.val) {
-				return nil, malformed(q.off, "parameter 0x%04x: want 1 to 255 bytes of UTF-8, have %d", q.typ, len(q.val))
+				return nil, Malformed(q.off, "parameter 0x%04x: want 1 to 255 bytes of UTF-8, have %d", q.typ, len(q.val))
 			}
 			switch q.typ {
 			case ParamXLabel:
@@ -483,12 +483,12 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 			}
 		case ParamXLease:
 			if len(q.val) != 4 || binary.BigEndian.Uint32(q.val) == 0 {
-				return nil, malformed(q.off, "element lease: want 4 bytes, not zero")
+				return nil, Malformed(q.off, "element lease: want 4 bytes, not zero")
 			}
 			x.Lease = binary.BigEndian.Uint32(q.val)
 		case ParamXAdminReq:
 			if len(q.val) != 4 {
-				return nil, malformed(q.off, "admin request has %d bytes of value, want 4", len(q.val))
+				return nil, Malformed(q.off, "admin request has %d bytes of value, want 4", len(q.val))
 			}
 			x.AdminReq, x.ReqAdmin = true, q.val[0]
 		case ParamXReportReq:
@@ -498,34 +498,34 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				a, _ := netip.AddrFromSlice(q.val)
 				x.Reporter = a.Unmap()
 			default:
-				return nil, malformed(q.off, "failure report has %d bytes of address, want 0, 4 or 16", len(q.val))
+				return nil, Malformed(q.off, "failure report has %d bytes of address, want 0, 4 or 16", len(q.val))
 			}
 			x.ReportReq = true
 		case ParamXConfirmReq:
 			if len(q.val) != 8 {
-				return nil, malformed(q.off, "confirmation request has %d bytes of value, want 8", len(q.val))
+				return nil, Malformed(q.off, "confirmation request has %d bytes of value, want 8", len(q.val))
 			}
 			x.ConfirmReq = &ConfirmReq{Nonce: binary.BigEndian.Uint32(q.val), Budget: binary.BigEndian.Uint16(q.val[4:]), Proposed: q.val[6]}
 		case ParamXConfirmAns:
 			if len(q.val) != 12 {
-				return nil, malformed(q.off, "confirmation answer has %d bytes of value, want 12", len(q.val))
+				return nil, Malformed(q.off, "confirmation answer has %d bytes of value, want 12", len(q.val))
 			}
 			x.ConfirmAns = &ConfirmAns{Nonce: binary.BigEndian.Uint32(q.val), Health: q.val[4], RTT: binary.BigEndian.Uint32(q.val[8:])}
 		case ParamXVantage:
 			if len(q.val) == 0 || len(q.val)%8 != 0 || len(q.val) > 8*maxVantage {
-				return nil, malformed(q.off, "vantage list has %d bytes of value, want a multiple of 8 from 8 to %d", len(q.val), 8*maxVantage)
+				return nil, Malformed(q.off, "vantage list has %d bytes of value, want a multiple of 8 from 8 to %d", len(q.val), 8*maxVantage)
 			}
 			for i := 0; i < len(q.val); i += 8 {
 				x.Vantage = append(x.Vantage, VantageX{Registrar: binary.BigEndian.Uint32(q.val[i:]), Health: q.val[i+4]})
 			}
 		case ParamXReports:
 			if len(q.val) != 4 || binary.BigEndian.Uint32(q.val) == 0 {
-				return nil, malformed(q.off, "report count: want 4 bytes, not zero")
+				return nil, Malformed(q.off, "report count: want 4 bytes, not zero")
 			}
 			x.Reports = binary.BigEndian.Uint32(q.val)
 		case ParamXState:
 			if len(q.val) != 12 {
-				return nil, malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))
+				return nil, Malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))
 			}
 			x.HasState = true
 			x.Health, x.Admin, x.Flags, x.Strength = q.val[0], q.val[1], q.val[2], q.val[3]
@@ -533,7 +533,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 			x.RTT = binary.BigEndian.Uint32(q.val[8:])
 		case ParamXValues:
 			if len(q.val) != 16 {
-				return nil, malformed(q.off, "element values have %d bytes, want 16", len(q.val))
+				return nil, Malformed(q.off, "element values have %d bytes, want 16", len(q.val))
 			}
 			x.HasValues = true
 			x.Weight = binary.BigEndian.Uint32(q.val)
@@ -542,7 +542,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 			x.LoadDeg = binary.BigEndian.Uint32(q.val[12:])
 		case ParamXProbe:
 			if len(q.val) < 12 {
-				return nil, malformed(q.off, "element probe has %d bytes, want at least 14", len(q.val))
+				return nil, Malformed(q.off, "element probe has %d bytes, want at least 14", len(q.val))
 			}
 			pr := &ProbeX{
 				Interval: binary.BigEndian.Uint32(q.val),
@@ -557,7 +557,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				pr.Target, rest, ok2 = readStr(rest)
 			}
 			if !ok1 || !ok2 || len(rest) != 0 || !utf8.ValidString(pr.Kind) || !utf8.ValidString(pr.Target) {
-				return nil, malformed(q.off, "element probe: bad kind or target strings")
+				return nil, Malformed(q.off, "element probe: bad kind or target strings")
 			}
 			x.Probe = pr
 		case ParamIPv4, ParamIPv6:
@@ -589,14 +589,14 @@ func (e *enc) pe(p *PE) {
 
 func (w *walker) pe(p param) (*PE, error) {
 	if len(p.val) < 12 {
-		return nil, malformed(p.off, "pool element parameter is %d bytes long, want at least 16", len(p.raw))
+		return nil, Malformed(p.off, "pool element parameter is %d bytes long, want at least 16", len(p.raw))
 	}
 	pe := &PE{
 		ID:      binary.BigEndian.Uint32(p.val),
 		Home:    binary.BigEndian.Uint32(p.val[4:]),
 		RegLife: int32(binary.BigEndian.Uint32(p.val[8:])),
 	}
-	ps, err := splitParams(p.val[12:], p.off+paramHeaderLen+12)
+	ps, err := splitParams(p.val[12:], p.off+ParamHeaderLen+12)
 	if err != nil {
 		return nil, err
 	}
@@ -617,11 +617,11 @@ func (w *walker) pe(p param) (*PE, error) {
 			case pe.ASAP == nil:
 				pe.ASAP = t
 			default:
-				return nil, malformed(q.off, "pool element %08x has more than two transport parameters", pe.ID)
+				return nil, Malformed(q.off, "pool element %08x has more than two transport parameters", pe.ID)
 			}
 		case q.typ == ParamPolicy:
 			if pol {
-				return nil, malformed(q.off, "pool element %08x has two policy parameters", pe.ID)
+				return nil, Malformed(q.off, "pool element %08x has two policy parameters", pe.ID)
 			}
 			pp, err := w.policy(q)
 			if err != nil {
@@ -630,7 +630,7 @@ func (w *walker) pe(p param) (*PE, error) {
 			pe.Policy, pol = *pp, true
 		case q.typ == ParamXElement:
 			if pe.X != nil {
-				return nil, malformed(q.off, "pool element %08x has two poolnsd extensions", pe.ID)
+				return nil, Malformed(q.off, "pool element %08x has two poolnsd extensions", pe.ID)
 			}
 			if pe.X, err = w.elementX(q); err != nil {
 				return nil, err
@@ -638,7 +638,7 @@ func (w *walker) pe(p param) (*PE, error) {
 		}
 	}
 	if !user || !pol {
-		return nil, malformed(p.off, "pool element %08x lacks its user transport or policy parameter", pe.ID)
+		return nil, Malformed(p.off, "pool element %08x lacks its user transport or policy parameter", pe.ID)
 	}
 	return pe, nil
 }
@@ -659,10 +659,10 @@ func (e *enc) serverInfo(s *ServerInfo) {
 
 func (w *walker) serverInfo(p param) (*ServerInfo, error) {
 	if len(p.val) < 4 {
-		return nil, malformed(p.off, "server information parameter is %d bytes long, want at least 8", len(p.raw))
+		return nil, Malformed(p.off, "server information parameter is %d bytes long, want at least 8", len(p.raw))
 	}
 	s := &ServerInfo{ID: binary.BigEndian.Uint32(p.val)}
-	ps, err := splitParams(p.val[4:], p.off+paramHeaderLen+4)
+	ps, err := splitParams(p.val[4:], p.off+ParamHeaderLen+4)
 	if err != nil {
 		return nil, err
 	}
@@ -670,7 +670,7 @@ func (w *walker) serverInfo(p param) (*ServerInfo, error) {
 		return nil, err
 	}
 	if len(ps) != 1 {
-		return nil, malformed(p.off, "server information of %08x has %d transport parameters, want 1", s.ID, len(ps))
+		return nil, Malformed(p.off, "server information of %08x has %d transport parameters, want 1", s.ID, len(ps))
 	}
 	t, err := w.transport(ps[0])
 	if err != nil {
@@ -705,18 +705,18 @@ func (w *walker) causes(p param) ([]Cause, error) {
 	b := p.val
 	for off := 0; off < len(b); {
 		if len(b)-off < 4 {
-			return nil, malformed(p.off+paramHeaderLen+off, "%d stray bytes after the last error cause", len(b)-off)
+			return nil, Malformed(p.off+ParamHeaderLen+off, "%d stray bytes after the last error cause", len(b)-off)
 		}
 		code := binary.BigEndian.Uint16(b[off:])
 		n := int(binary.BigEndian.Uint16(b[off+2:]))
 		if n < 4 || n > len(b)-off {
-			return nil, malformed(p.off+paramHeaderLen+off+2, "error cause %d has length %d, want 4 to %d", code, n, len(b)-off)
+			return nil, Malformed(p.off+ParamHeaderLen+off+2, "error cause %d has length %d, want 4 to %d", code, n, len(b)-off)
 		}
 		out = append(out, Cause{Code: code, Info: clone(b[off+4 : off+n])})
-		off += min(pad4(n), len(b)-off)
+		off += min(Pad4(n), len(b)-off)
 	}
 	if len(out) == 0 {
-		return nil, malformed(p.off, "operation error parameter without a cause")
+		return nil, Malformed(p.off, "operation error parameter without a cause")
 	}
 	return out, nil
 }
@@ -758,7 +758,7 @@ func (e *enc) refused(r *Refused) {
 
 func (w *walker) refused(p param) (*Refused, error) {
 	if len(p.val) < 8 {
-		return nil, malformed(p.off, "refused-request parameter has %d bytes of value, want at least 8", len(p.val))
+		return nil, Malformed(p.off, "refused-request parameter has %d bytes of value, want at least 8", len(p.val))
 	}
 	return &Refused{
 		Request: binary.BigEndian.Uint16(p.val),

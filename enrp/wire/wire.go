@@ -1,4 +1,4 @@
-package enrp
+package wire
 
 import "strconv"
 
@@ -241,10 +241,11 @@ const (
 	PolicyXNearest uint32 = 0xff504e02
 )
 
-// Sizes.
+// Sizes on the wire, in bytes: what a message is framed by and what an
+// encoder counts to fill a page.
 const (
-	headerLen      = 4 // type, flags, length
-	idsLen         = 8 // sending and receiving server's ID
-	paramHeaderLen = 4 // type, length
+	HeaderLen      = 4 // type, flags, length
+	IDsLen         = 8 // sending and receiving server's ID
+	ParamHeaderLen = 4 // type, length
 	maxMessage     = 65535
 )

@@ -1,4 +1,4 @@
-package enrp
+package wire
 
 import (
 	"encoding/hex"

@@ -1,4 +1,4 @@
-package enrp
+package enrpnet
 
 import (
 	"crypto/tls"

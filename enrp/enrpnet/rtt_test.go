@@ -1,4 +1,4 @@
-package enrp_test
+package enrpnet_test
 
 import (
 	"runtime"

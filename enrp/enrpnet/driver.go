@@ -1,4 +1,4 @@
-package enrp
+package enrpnet
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -25,7 +27,7 @@ type DriverConfig struct {
 	// Node configures the state machine. Its Clock defaults to the wall
 	// clock and its Rand to a randomly seeded source; Self, if nil, is
 	// made from Advertise.
-	Node Config
+	Node enrp.Config
 	// Listen is the address (host:port) to take peers' connections on;
 	// "" takes none (this registrar only dials).
 	Listen string
@@ -71,46 +73,46 @@ type DriverConfig struct {
 	// OnEvent, if set, is called from the driver's goroutine with each
 	// event of the state machine, just before it is logged (so that what
 	// reads the log finds the event's metrics counted). It must not block.
-	OnEvent func(Event)
+	OnEvent func(enrp.Event)
 	// OnAdmin, if set, is called from the driver's goroutine with each
 	// peer's administrative request for an element homed here (see
 	// Node.RequestAdmin); it applies it as a local change (which then
 	// reaches the peers like any other). It may block briefly (a store
 	// write). Without it such requests are logged and dropped. When it
 	// fails, the asker is sent a refusal (Node.Refuse) saying why.
-	OnAdmin func(AdminRequest) error
+	OnAdmin func(enrp.AdminRequest) error
 	// OnReport, if set, is called from the driver's goroutine with each
 	// failure report that a peer passed on for an element homed here (see
 	// Node.RequestReport); it counts it as if made here, by the reporter's
 	// address (the monitor's Report). It must not block for long. Without
 	// it such reports are logged and dropped; when it fails (the reporter
 	// is over its rate), the asker is sent a refusal.
-	OnReport func(ReportRequest) error
+	OnReport func(enrp.ReportRequest) error
 	// OnMessage, if set, is called from the driver's goroutine with the
 	// type of each message sent to or received from a peer (for metrics).
 	// It must not block.
-	OnMessage func(sent bool, t Type)
+	OnMessage func(sent bool, t wire.Type)
 	// OnProbe, if set, is called from the driver's goroutine with each
 	// peer's request to probe an element once (health confirmation, see
 	// Node.Confirm); it starts the probe and returns at once, and calls
 	// done (from any goroutine, once) with what the probe saw: up or
 	// down, or unknown when it could not probe. Without it such requests
 	// are answered unknown at once.
-	OnProbe func(req ProbeRequest, done func(h handlespace.Health, rtt time.Duration))
+	OnProbe func(req enrp.ProbeRequest, done func(h handlespace.Health, rtt time.Duration))
 	// OnVerdict, if set, is called from the driver's goroutine with the
 	// outcome of each confirmation asked for with Confirm (Verdict.Asked
 	// is 0 when nobody could be asked: the proposed health stands). It
 	// publishes it (the element's health and Vantage) as a local change;
 	// it may block briefly.
-	OnVerdict func(Verdict)
+	OnVerdict func(enrp.Verdict)
 	// OnHanded, if set, is called from the driver's goroutine, after the
 	// handlespace shows them homed here, with the elements a peer handed
 	// to this registrar (off or back), for the monitor to go on from the
 	// old home's state. It must not block for long.
-	OnHanded func([]Handed)
+	OnHanded func([]enrp.Handed)
 	// HandoffState gives, for Leave, what the monitor keeps beside each
 	// element homed here (nil: nothing).
-	HandoffState HandoffState
+	HandoffState enrp.HandoffState
 }
 
 // Ownership is a change of who owns a registered element.
@@ -124,7 +126,7 @@ type Ownership struct {
 
 type wallClock struct{}
 
-var _ Clock = wallClock{}
+var _ enrp.Clock = wallClock{}
 
 func (wallClock) Now() time.Time { return time.Now() }
 
@@ -137,8 +139,8 @@ func (wallClock) Now() time.Time { return time.Now() }
 type Driver struct {
 	cfg  DriverConfig
 	log  *slog.Logger
-	node *Node
-	bind *Binding
+	node *enrp.Node
+	bind *enrp.Binding
 	self uint32
 	ln   net.Listener
 
@@ -171,17 +173,17 @@ type Driver struct {
 	dialers      map[string]chan struct{} // by address: closed to stop the dialler
 	opWarned     map[string]time.Time     // pools whose refused operations were logged, when
 	selfAddrs    map[string]bool
-	pending      []Op // operations held back while a handle table comes in
+	pending      []enrp.Op // operations held back while a handle table comes in
 	pendingSince time.Time
-	handed       []Handed // for OnHanded once pending is applied
+	handed       []enrp.Handed // for OnHanded once pending is applied
 
 	mu       sync.Mutex
-	status   []PeerState
+	status   []enrp.PeerState
 	stats    Stats
 	refusals map[string]time.Time // when a refused peer was last logged, by host
 
 	wmu      sync.Mutex
-	watchers map[key]map[chan *RefusedError]struct{} // WatchRefusals, by element
+	watchers map[key]map[chan *enrp.RefusedError]struct{} // WatchRefusals, by element
 
 	rtt rttConns // the peers' connections, for PeerRTTs (rtt.go)
 }
@@ -197,7 +199,7 @@ type Stats struct {
 	// claims).
 	Owned int
 	// Confirm counts the health confirmations (Node.ConfirmStats).
-	Confirm ConfirmStats
+	Confirm enrp.ConfirmStats
 }
 
 // confirmCall is a Confirm call, answerCall a probe's answer, both
@@ -210,7 +212,7 @@ type confirmCall struct {
 }
 
 type answerCall struct {
-	req ProbeRequest
+	req enrp.ProbeRequest
 	h   handlespace.Health
 	rtt time.Duration
 }
@@ -233,7 +235,7 @@ type requestReply struct {
 
 type inbound struct {
 	c   *conn
-	m   *Message
+	m   *wire.Message
 	err error
 	n   int
 }
@@ -367,7 +369,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 			d.selfAddrs[adv] = true
 		}
 	}
-	node, err := New(cfg.Node)
+	node, err := enrp.New(cfg.Node)
 	if err != nil {
 		if d.ln != nil {
 			d.ln.Close()
@@ -379,11 +381,11 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		nc := node.Config()
 		d.cfg.ReadTimeout = nc.MaxTimeLastHeard + nc.MaxTimeNoResponse
 	}
-	d.bind = NewBinding(cfg.Handlespace, cfg.Node.ID)
+	d.bind = enrp.NewBinding(cfg.Handlespace, cfg.Node.ID)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	changes := cfg.Handlespace.Subscribe()
 	first := d.node.Local(d.bind.Changes())
-	d.beatSlop = d.node.stallSlack()
+	d.beatSlop = d.node.StallSlack()
 	d.beat.Store(time.Now().UnixNano())
 	d.wg.Add(1)
 	go d.heartbeat()
@@ -398,12 +400,12 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 
 // serverInfoFor makes the Server Information of a registrar reachable at
 // addr (host:port, the host an IP address).
-func serverInfoFor(id uint32, addr string) (*ServerInfo, error) {
+func serverInfoFor(id uint32, addr string) (*wire.ServerInfo, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("enrp: advertised address %q: want IP:port (%v)", addr, err)
 	}
-	return &ServerInfo{ID: id, Transport: Transport{Proto: ParamTCP, Port: ap.Port(), Use: UseDataOnly,
+	return &wire.ServerInfo{ID: id, Transport: wire.Transport{Proto: wire.ParamTCP, Port: ap.Port(), Use: wire.UseDataOnly,
 		Addrs: []netip.Addr{ap.Addr().Unmap()}}}, nil
 }
 
@@ -419,7 +421,7 @@ func (d *Driver) Addr() net.Addr {
 func (d *Driver) ID() uint32 { return d.self }
 
 // Peers returns the peers as the Node last saw them.
-func (d *Driver) Peers() []PeerState {
+func (d *Driver) Peers() []enrp.PeerState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.status)
@@ -544,7 +546,7 @@ func (d *Driver) run(c *conn) {
 // one; a peer that stalls is cut off.
 func (d *Driver) read(c *conn) {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
-	hdr := make([]byte, headerLen)
+	hdr := make([]byte, wire.HeaderLen)
 	first, armed := true, false
 	// arm sets the read deadline ReadTimeout from now, unless the next
 	// need bytes are buffered already (nothing to wait for) or it is set
@@ -570,24 +572,24 @@ func (d *Driver) read(c *conn) {
 				return
 			}
 		}
-		arm(headerLen)
+		arm(wire.HeaderLen)
 		if _, err := io.ReadFull(r, hdr); err != nil {
-			d.readFailed(c, err, first, headerLen)
+			d.readFailed(c, err, first, wire.HeaderLen)
 			return
 		}
-		n, ok := MessageLen(hdr)
+		n, ok := wire.MessageLen(hdr)
 		var ib inbound
 		if !ok {
-			ib = inbound{c: c, err: malformed(2, "message length %d, below 4", n), n: headerLen}
+			ib = inbound{c: c, err: wire.Malformed(2, "message length %d, below 4", n), n: wire.HeaderLen}
 		} else {
 			b := make([]byte, n)
 			copy(b, hdr)
-			arm(n - headerLen)
-			if _, err := io.ReadFull(r, b[headerLen:]); err != nil {
+			arm(n - wire.HeaderLen)
+			if _, err := io.ReadFull(r, b[wire.HeaderLen:]); err != nil {
 				d.readFailed(c, err, first, n)
 				return
 			}
-			m, err := Decode(b)
+			m, err := wire.Decode(b)
 			ib = inbound{c: c, m: m, err: err, n: n}
 		}
 		first = false
@@ -602,7 +604,7 @@ func (d *Driver) read(c *conn) {
 		case <-c.closed:
 			return
 		}
-		if errors.Is(ib.err, ErrMalformed) {
+		if errors.Is(ib.err, wire.ErrMalformed) {
 			// Out of step with the peer: read no more, and let the
 			// writer send the ERROR and close.
 			select {
@@ -786,7 +788,7 @@ func (d *Driver) startDialer(addr string) {
 	go d.dial(addr, stop)
 }
 
-func (d *Driver) loop(changes <-chan struct{}, first Ready) {
+func (d *Driver) loop(changes <-chan struct{}, first enrp.Ready) {
 	defer d.wg.Done()
 	defer func() {
 		for c := range d.conns {
@@ -801,7 +803,8 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 	}
 	next := d.handle(first)
 	for {
-		d.stale.Store(d.node.held != nil)
+		stale, _ := d.node.Stale()
+		d.stale.Store(stale)
 		timer.Reset(max(time.Until(next), 0))
 		select {
 		case <-d.ctx.Done():
@@ -828,7 +831,7 @@ func (d *Driver) loop(changes <-chan struct{}, first Ready) {
 		case ac := <-d.answers:
 			next = d.handle(d.node.Answer(ac.req, ac.h, ac.rtt))
 		case done := <-d.leave:
-			d.log.Info("ENRP handing this registrar's elements off to its peers", "peers", len(d.node.alivePeers()))
+			d.log.Info("ENRP handing this registrar's elements off to its peers", "peers", len(d.node.AlivePeers()))
 			next = d.handle(d.node.Leave(d.cfg.HandoffState))
 			close(done)
 		case <-timer.C:
@@ -899,8 +902,8 @@ func (d *Driver) Confirm(pool string, id uint32, proposed handlespace.Health, wa
 func (d *Driver) confirm(cc confirmCall) time.Time {
 	ok, r := d.node.Confirm(cc.pool, cc.id, cc.proposed, cc.wait)
 	if !ok {
-		r.Verdicts = append(r.Verdicts, Verdict{Pool: cc.pool, ID: cc.id, Current: cc.proposed, Proposed: cc.proposed, Health: cc.proposed,
-			Votes: []Vote{{Registrar: d.self, Health: cc.proposed}}})
+		r.Verdicts = append(r.Verdicts, enrp.Verdict{Pool: cc.pool, ID: cc.id, Current: cc.proposed, Proposed: cc.proposed, Health: cc.proposed,
+			Votes: []enrp.Vote{{Registrar: d.self, Health: cc.proposed}}})
 	}
 	return d.handle(r)
 }
@@ -978,15 +981,15 @@ func (d *Driver) call(rc requestCall) (uint32, error) {
 // WatchRefusals returns a channel that gets the refusals (at most one
 // waits in it) of this registrar's requests for element id of pool that
 // come back from the home, until stop is called.
-func (d *Driver) WatchRefusals(pool string, id uint32) (refused <-chan *RefusedError, stop func()) {
-	ch := make(chan *RefusedError, 1)
+func (d *Driver) WatchRefusals(pool string, id uint32) (refused <-chan *enrp.RefusedError, stop func()) {
+	ch := make(chan *enrp.RefusedError, 1)
 	k := key{pool, id}
 	d.wmu.Lock()
 	if d.watchers == nil {
-		d.watchers = map[key]map[chan *RefusedError]struct{}{}
+		d.watchers = map[key]map[chan *enrp.RefusedError]struct{}{}
 	}
 	if d.watchers[k] == nil {
-		d.watchers[k] = map[chan *RefusedError]struct{}{}
+		d.watchers[k] = map[chan *enrp.RefusedError]struct{}{}
 	}
 	d.watchers[k][ch] = struct{}{}
 	d.wmu.Unlock()
@@ -1001,14 +1004,14 @@ func (d *Driver) WatchRefusals(pool string, id uint32) (refused <-chan *RefusedE
 }
 
 // refused hands a home's refusal to the element's watchers.
-func (d *Driver) refused(f Refusal) {
-	d.log.Info("ENRP request refused by the element's home", "home", hex8(f.Home), "pool", f.Pool,
+func (d *Driver) refused(f enrp.Refusal) {
+	d.log.Info("ENRP request refused by the element's home", "home", handlespace.IDString(f.Home), "pool", f.Pool,
 		"element", handlespace.IDString(f.ID), "request", requestName(f.Request), "why", f.Why)
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	for ch := range d.watchers[key{f.Pool, f.ID}] {
 		select {
-		case ch <- &RefusedError{f}:
+		case ch <- &enrp.RefusedError{Refusal: f}:
 		default:
 		}
 	}
@@ -1016,9 +1019,9 @@ func (d *Driver) refused(f Refusal) {
 
 func requestName(request uint16) string {
 	switch request {
-	case ParamXAdminReq:
+	case wire.ParamXAdminReq:
 		return "admin"
-	case ParamXReportReq:
+	case wire.ParamXReportReq:
 		return "report"
 	}
 	return fmt.Sprintf("0x%04x", request)
@@ -1027,18 +1030,18 @@ func requestName(request uint16) string {
 func (d *Driver) request(rc requestCall) time.Time {
 	// Not connected to the home: the Node would queue a message that the
 	// driver drops, and the request would be lost in silence.
-	if en := d.node.tab.get(key{rc.pool, rc.id}); en != nil && en.home() != d.self && len(d.byPeer[en.home()]) == 0 {
+	if home, ok := d.node.HomeOf(rc.pool, rc.id); ok && home != d.self && len(d.byPeer[home]) == 0 {
 		why := "not connected"
-		if p := d.node.peers[en.home()]; p == nil {
+		if known, dead := d.node.PeerKnown(home); !known {
 			why = "not a known peer"
-		} else if p.dead {
+		} else if dead {
 			why = "dead"
 		}
-		rc.reply <- requestReply{en.home(), &HomeUnavailableError{Home: en.home(), Why: why}}
-		return d.node.nextDeadline()
+		rc.reply <- requestReply{home, &enrp.HomeUnavailableError{Home: home, Why: why}}
+		return d.node.NextDeadline()
 	}
 	var home uint32
-	var r Ready
+	var r enrp.Ready
 	var err error
 	if rc.report {
 		home, r, err = d.node.RequestReport(rc.pool, rc.id, rc.from)
@@ -1050,28 +1053,28 @@ func (d *Driver) request(rc requestCall) time.Time {
 	case err != nil:
 	case rc.report:
 		d.log.Debug("ENRP failure report passed on to the element's home", "pool", rc.pool, "element", handlespace.IDString(rc.id),
-			"from", rc.from.String(), "home", hex8(home))
+			"from", rc.from.String(), "home", handlespace.IDString(home))
 	default:
 		d.log.Info("ENRP admin request sent to the element's home", "pool", rc.pool, "element", handlespace.IDString(rc.id),
-			"state", rc.a.String(), "home", hex8(home))
+			"state", rc.a.String(), "home", handlespace.IDString(home))
 	}
 	return d.handle(r)
 }
 
 func (d *Driver) dropConn(c *conn) time.Time {
 	if !d.conns[c] {
-		return d.node.nextDeadline()
+		return d.node.NextDeadline()
 	}
 	delete(d.conns, c)
 	d.rtt.drop(c.peer, c.nc)
 	d.log.Debug("ENRP connection down", "peer", c.remote)
 	if c.peer == 0 {
-		return d.node.nextDeadline()
+		return d.node.NextDeadline()
 	}
 	cs := slices.DeleteFunc(d.byPeer[c.peer], func(x *conn) bool { return x == c })
 	if len(cs) > 0 {
 		d.byPeer[c.peer] = cs
-		return d.node.nextDeadline()
+		return d.node.NextDeadline()
 	}
 	delete(d.byPeer, c.peer)
 	return d.handle(d.node.Disconnected(c.peer))
@@ -1080,7 +1083,7 @@ func (d *Driver) dropConn(c *conn) time.Time {
 func (d *Driver) onInbound(ib inbound) time.Time {
 	c := ib.c
 	if !d.conns[c] {
-		return d.node.nextDeadline()
+		return d.node.NextDeadline()
 	}
 	d.mu.Lock()
 	d.stats.MsgsIn++
@@ -1090,29 +1093,29 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 		d.cfg.OnMessage(false, ib.m.Type)
 	}
 	if ib.err != nil {
-		if errors.Is(ib.err, ErrMalformed) {
+		if errors.Is(ib.err, wire.ErrMalformed) {
 			// Counted before the ERROR goes: the peer may have it (and a
 			// test look at the count) before this goroutine runs again.
 			d.mu.Lock()
 			d.stats.Malformed++
 			d.mu.Unlock()
 		}
-		if em := ErrorFor(ib.err, d.self, c.peer); em != nil {
+		if em := wire.ErrorFor(ib.err, d.self, c.peer); em != nil {
 			d.sendOn(c, em)
 		}
-		if errors.Is(ib.err, ErrMalformed) {
-			d.log.Warn("malformed ENRP message; closing the connection", "peer", c.remote, "id", hex8(c.peer), "err", ib.err.Error())
+		if errors.Is(ib.err, wire.ErrMalformed) {
+			d.log.Warn("malformed ENRP message; closing the connection", "peer", c.remote, "id", handlespace.IDString(c.peer), "err", ib.err.Error())
 			c.closeAfterFlush()
 		} else {
-			d.log.Info("ENRP message not processed", "peer", c.remote, "id", hex8(c.peer), "err", ib.err.Error())
+			d.log.Info("ENRP message not processed", "peer", c.remote, "id", handlespace.IDString(c.peer), "err", ib.err.Error())
 		}
-		return d.node.nextDeadline()
+		return d.node.NextDeadline()
 	}
 	m := ib.m
 	switch {
 	case m.Sender == d.self:
 		d.log.Warn("an ENRP peer has this registrar's own ID: the peer address is this registrar itself (not dialled again), or the peer's data directory is a copy of this one's",
-			"peer", c.remote, "id", hex8(d.self))
+			"peer", c.remote, "id", handlespace.IDString(d.self))
 		if c.dialed != "" {
 			d.selfAddrs[c.dialed] = true
 			if stop, ok := d.dialers[c.dialed]; ok {
@@ -1121,25 +1124,25 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 			}
 		}
 		c.close()
-		return d.node.nextDeadline()
+		return d.node.NextDeadline()
 	case c.peer == 0:
 		c.peer = m.Sender
 		d.byPeer[m.Sender] = append(d.byPeer[m.Sender], c)
 		d.rtt.add(m.Sender, c.nc)
 	case m.Sender != c.peer:
-		d.sendOn(c, ErrorFor(malformed(4, "sender %08x on a connection of %08x", m.Sender, c.peer), d.self, c.peer))
-		d.log.Warn("ENRP peer changed its ID on a connection; closing it", "peer", c.remote, "was", hex8(c.peer), "now", hex8(m.Sender))
+		d.sendOn(c, wire.ErrorFor(wire.Malformed(4, "sender %08x on a connection of %08x", m.Sender, c.peer), d.self, c.peer))
+		d.log.Warn("ENRP peer changed its ID on a connection; closing it", "peer", c.remote, "was", handlespace.IDString(c.peer), "now", handlespace.IDString(m.Sender))
 		c.closeAfterFlush()
-		return d.node.nextDeadline()
+		return d.node.NextDeadline()
 	}
-	if em := ReportUnrecognized(m, d.self); em != nil {
+	if em := wire.ReportUnrecognized(m, d.self); em != nil {
 		d.sendOn(c, em)
 	}
 	return d.handle(d.node.Step(m))
 }
 
 // sendOn encodes m and queues it on c.
-func (d *Driver) sendOn(c *conn, m *Message) {
+func (d *Driver) sendOn(c *conn, m *wire.Message) {
 	b, err := m.Encode()
 	if err != nil {
 		d.log.Error("cannot encode an ENRP message", "msg", m.String(), "err", err.Error())
@@ -1155,14 +1158,14 @@ func (d *Driver) sendOn(c *conn, m *Message) {
 		d.cfg.OnMessage(true, m.Type)
 	}
 	if !c.enqueue(b, d.cfg.MaxQueue) {
-		d.log.Warn("ENRP peer too slow: more than the queue limit waiting; dropping its connection", "peer", c.remote, "id", hex8(c.peer))
+		d.log.Warn("ENRP peer too slow: more than the queue limit waiting; dropping its connection", "peer", c.remote, "id", handlespace.IDString(c.peer))
 	}
 }
 
 // handle carries out a Ready and returns when to tick next: the messages
 // go out, the operations are applied, then the events are logged (so that
 // a logged takeover is one the handlespace already shows).
-func (d *Driver) handle(r Ready) time.Time {
+func (d *Driver) handle(r enrp.Ready) time.Time {
 	for _, env := range r.Msgs {
 		cs := d.byPeer[env.To]
 		if len(cs) == 0 {
@@ -1171,7 +1174,7 @@ func (d *Driver) handle(r Ready) time.Time {
 		d.sendOn(cs[len(cs)-1], env.Msg)
 	}
 	for _, s := range r.Dial {
-		if len(s.Transport.Addrs) > 0 && s.Transport.Proto == ParamTCP {
+		if len(s.Transport.Addrs) > 0 && s.Transport.Proto == wire.ParamTCP {
 			d.startDialer(netip.AddrPortFrom(s.Transport.Addrs[0], s.Transport.Port).String())
 		}
 	}
@@ -1242,7 +1245,7 @@ func (d *Driver) handle(r Ready) time.Time {
 		d.syncDone = true
 		close(d.synced)
 	}
-	var failed []func() Ready // refusals of requests that could not be carried out
+	var failed []func() enrp.Ready // refusals of requests that could not be carried out
 	for _, rr := range r.Reports {
 		carryOut(d, reportRequest, d.cfg.OnReport, rr, rr.From, rr.Pool, rr.ID, nil, []any{"from", rr.Reporter.String()}, &failed)
 	}
@@ -1257,7 +1260,7 @@ func (d *Driver) handle(r Ready) time.Time {
 			d.cfg.OnEvent(ev)
 		}
 		d.logEvent(ev)
-		if ev.Kind == EventPeerDead {
+		if ev.Kind == enrp.EventPeerDead {
 			for _, c := range d.byPeer[ev.Peer] {
 				c.close()
 			}
@@ -1291,12 +1294,12 @@ type peerRequest struct {
 }
 
 var (
-	reportRequest = peerRequest{ParamXReportReq,
+	reportRequest = peerRequest{wire.ParamXReportReq,
 		"ENRP failure report from a peer not counted: no monitor",
 		"ENRP failure report from a peer not counted",
 		"ENRP failure report from a peer counted",
 		slog.LevelWarn, slog.LevelDebug}
-	adminRequest = peerRequest{ParamXAdminReq,
+	adminRequest = peerRequest{wire.ParamXAdminReq,
 		"ENRP admin request from a peer not applied: no administrative backend",
 		"ENRP admin request from a peer failed",
 		"ENRP admin request from a peer applied",
@@ -1308,8 +1311,8 @@ var (
 // how it went with attrs (and more once the hook is called). A request the
 // hook fails is refused, naming the hook's error, once the current Ready
 // is handled (failed).
-func carryOut[R any](d *Driver, k peerRequest, hook func(R) error, req R, from uint32, pool string, id uint32, attrs, more []any, failed *[]func() Ready) {
-	attrs = append([]any{"peer", hex8(from), "pool", pool, "element", handlespace.IDString(id)}, attrs...)
+func carryOut[R any](d *Driver, k peerRequest, hook func(R) error, req R, from uint32, pool string, id uint32, attrs, more []any, failed *[]func() enrp.Ready) {
+	attrs = append([]any{"peer", handlespace.IDString(from), "pool", pool, "element", handlespace.IDString(id)}, attrs...)
 	if hook == nil {
 		d.log.Warn(k.none, attrs...)
 		return
@@ -1317,7 +1320,7 @@ func carryOut[R any](d *Driver, k peerRequest, hook func(R) error, req R, from u
 	attrs = append(attrs, more...)
 	if err := hook(req); err != nil {
 		d.log.Log(context.Background(), k.failedLevel, k.failed, append(attrs, "err", err.Error())...)
-		*failed = append(*failed, func() Ready { return d.node.Refuse(from, k.param, pool, id, err.Error()) })
+		*failed = append(*failed, func() enrp.Ready { return d.node.Refuse(from, k.param, pool, id, err.Error()) })
 		return
 	}
 	d.log.Log(context.Background(), k.doneLevel, k.done, attrs...)
@@ -1325,7 +1328,7 @@ func carryOut[R any](d *Driver, k peerRequest, hook func(R) error, req R, from u
 
 // apply applies the Node's operations to the handlespace and reports the
 // changes of ownership of registered elements.
-func (d *Driver) apply(ops []Op) {
+func (d *Driver) apply(ops []enrp.Op) {
 	mine := func(pool string, id uint32) *handlespace.Element {
 		e := lookup(d.cfg.Handlespace.View(), pool, id)
 		if e == nil || e.Static || e.Home != d.self {
@@ -1371,26 +1374,26 @@ func lookup(v *handlespace.View, pool string, id uint32) *handlespace.Element {
 	return pv.Element(id)
 }
 
-func (d *Driver) logEvent(ev Event) {
+func (d *Driver) logEvent(ev enrp.Event) {
 	attrs := []any{"event", ev.Kind.String()}
 	if ev.Peer != 0 {
-		attrs = append(attrs, "peer", hex8(ev.Peer))
+		attrs = append(attrs, "peer", handlespace.IDString(ev.Peer))
 	}
 	if ev.Target != 0 {
-		attrs = append(attrs, "target", hex8(ev.Target))
+		attrs = append(attrs, "target", handlespace.IDString(ev.Target))
 	}
-	if ev.Count != 0 || ev.Kind == EventStaticHomes {
+	if ev.Count != 0 || ev.Kind == enrp.EventStaticHomes {
 		attrs = append(attrs, "count", ev.Count)
 	}
 	if ev.Detail != "" {
 		attrs = append(attrs, "detail", ev.Detail)
 	}
 	switch ev.Kind {
-	case EventPeerUp, EventPeerDead, EventTakeoverStart, EventTakeoverDone, EventTakeoverAbort, EventTakenOver,
-		EventOwnershipLost, EventReclaimed, EventSwept, EventStaticHomes,
-		EventHandoffStart, EventHandoffDone, EventHandoffIn, EventHandback, EventHoldEnd:
+	case enrp.EventPeerUp, enrp.EventPeerDead, enrp.EventTakeoverStart, enrp.EventTakeoverDone, enrp.EventTakeoverAbort, enrp.EventTakenOver,
+		enrp.EventOwnershipLost, enrp.EventReclaimed, enrp.EventSwept, enrp.EventStaticHomes,
+		enrp.EventHandoffStart, enrp.EventHandoffDone, enrp.EventHandoffIn, enrp.EventHandback, enrp.EventHoldEnd:
 		d.log.Info("ENRP "+ev.Kind.String(), attrs...)
-	case EventRejected, EventErrorReceived, EventAdminRefused, EventReportRefused, EventConfirmRefused, EventStalled, EventHold:
+	case enrp.EventRejected, enrp.EventErrorReceived, enrp.EventAdminRefused, enrp.EventReportRefused, enrp.EventConfirmRefused, enrp.EventStalled, enrp.EventHold:
 		d.log.Warn("ENRP "+ev.Kind.String(), attrs...)
 	default:
 		d.log.Debug("ENRP "+ev.Kind.String(), attrs...)

@@ -1,4 +1,4 @@
-package enrp
+package wire
 
 import (
 	"encoding/binary"
@@ -42,12 +42,14 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Kind }
 
-func malformed(off int, format string, a ...any) error {
+// Malformed returns a *DecodeError of kind ErrMalformed at byte off of
+// a message, saying what is wrong.
+func Malformed(off int, format string, a ...any) error {
 	return &DecodeError{Kind: ErrMalformed, Offset: off, What: fmt.Sprintf(format, a...)}
 }
 
-// pad4 rounds n up to a multiple of 4.
-func pad4(n int) int { return (n + 3) &^ 3 }
+// Pad4 rounds n up to a multiple of 4: a parameter's padded length.
+func Pad4(n int) int { return (n + 3) &^ 3 }
 
 // param is one parameter (TLV) of a list.
 type param struct {
@@ -68,19 +70,19 @@ type walker struct {
 func splitParams(b []byte, base int) ([]param, error) {
 	var out []param
 	for off := 0; off < len(b); {
-		if len(b)-off < paramHeaderLen {
-			return nil, malformed(base+off, "%d stray bytes after the last parameter", len(b)-off)
+		if len(b)-off < ParamHeaderLen {
+			return nil, Malformed(base+off, "%d stray bytes after the last parameter", len(b)-off)
 		}
 		typ := binary.BigEndian.Uint16(b[off:])
 		n := int(binary.BigEndian.Uint16(b[off+2:]))
-		if n < paramHeaderLen {
-			return nil, malformed(base+off+2, "parameter 0x%04x has length %d, below 4", typ, n)
+		if n < ParamHeaderLen {
+			return nil, Malformed(base+off+2, "parameter 0x%04x has length %d, below 4", typ, n)
 		}
 		if n > len(b)-off {
-			return nil, malformed(base+off+2, "parameter 0x%04x has length %d, beyond the %d bytes left", typ, n, len(b)-off)
+			return nil, Malformed(base+off+2, "parameter 0x%04x has length %d, beyond the %d bytes left", typ, n, len(b)-off)
 		}
-		out = append(out, param{typ: typ, val: b[off+paramHeaderLen : off+n], raw: b[off : off+n], off: base + off})
-		off += min(pad4(n), len(b)-off)
+		out = append(out, param{typ: typ, val: b[off+ParamHeaderLen : off+n], raw: b[off : off+n], off: base + off})
+		off += min(Pad4(n), len(b)-off)
 	}
 	return out, nil
 }
@@ -151,7 +153,7 @@ func (e *enc) param(typ uint16, body func()) {
 		n = maxMessage
 	}
 	binary.BigEndian.PutUint16(e.b[start+2:], uint16(n))
-	for i := n; i < pad4(n); i++ {
+	for i := n; i < Pad4(n); i++ {
 		e.b = append(e.b, 0)
 	}
 }

@@ -1,4 +1,4 @@
-package enrp
+package wire
 
 import (
 	"encoding/binary"
@@ -111,14 +111,14 @@ func (e *enc) handoff(h *Handoff) {
 
 func (w *walker) handoff(p param, typ Type) (*Handoff, error) {
 	if len(p.val) != 8 {
-		return nil, malformed(p.off, "hand-off parameter has %d bytes of value, want 8", len(p.val))
+		return nil, Malformed(p.off, "hand-off parameter has %d bytes of value, want 8", len(p.val))
 	}
 	h := &Handoff{Kind: p.val[0], Live: binary.BigEndian.Uint16(p.val[2:]), Seq: binary.BigEndian.Uint32(p.val[4:])}
 	switch {
 	case typ == TypePresence && h.Kind == HandoffAck:
 	case typ == TypeHandleTableResp && (h.Kind == HandoffPage || h.Kind == HandoffLast || h.Kind == HandbackPage):
 	default:
-		return nil, malformed(p.off, "hand-off kind %d in a %s", h.Kind, typ)
+		return nil, Malformed(p.off, "hand-off kind %d in a %s", h.Kind, typ)
 	}
 	return h, nil
 }
@@ -146,7 +146,7 @@ func (m *Message) String() string {
 			}
 		}
 	}
-	if n := m.elementCount(); n > 0 {
+	if n := m.ElementCount(); n > 0 {
 		s += fmt.Sprintf(" elements=%d", n)
 	}
 	if h := m.Handoff; h != nil {
@@ -155,7 +155,9 @@ func (m *Message) String() string {
 	return s
 }
 
-func (m *Message) elementCount() int {
+// ElementCount returns the number of elements the message carries, over
+// all its entries.
+func (m *Message) ElementCount() int {
 	n := 0
 	for _, e := range m.Entries {
 		n += len(e.Elements)
@@ -204,7 +206,7 @@ func (m *Message) AppendEncode(b []byte) ([]byte, error) {
 		}
 	case TypeHandleUpdate:
 		if len(m.Entries) != 1 || len(m.Entries[0].Elements) != 1 {
-			return b, fmt.Errorf("enrp: a HANDLE_UPDATE carries one element, not %d", m.elementCount())
+			return b, fmt.Errorf("enrp: a HANDLE_UPDATE carries one element, not %d", m.ElementCount())
 		}
 		e.u16(uint16(m.Action))
 		e.u16(0)
@@ -234,36 +236,36 @@ func (m *Message) AppendEncode(b []byte) ([]byte, error) {
 // (its first 4 bytes), as its length field says: what a stream reader must
 // read in all. It is at least 4 when ok.
 func MessageLen(header []byte) (n int, ok bool) {
-	if len(header) < headerLen {
+	if len(header) < HeaderLen {
 		return 0, false
 	}
 	n = int(binary.BigEndian.Uint16(header[2:]))
-	return n, n >= headerLen
+	return n, n >= HeaderLen
 }
 
 // Decode parses one message, which must fill b exactly. Its errors are
 // *DecodeError: ErrMalformed, ErrUnknownType, ErrDiscarded. It never
 // panics, whatever b holds, and keeps no reference to b.
 func Decode(b []byte) (*Message, error) {
-	if len(b) < headerLen {
-		return nil, malformed(0, "%d bytes, shorter than a message header", len(b))
+	if len(b) < HeaderLen {
+		return nil, Malformed(0, "%d bytes, shorter than a message header", len(b))
 	}
 	n := int(binary.BigEndian.Uint16(b[2:]))
 	if n != len(b) {
-		return nil, malformed(2, "message length %d, but %d bytes", n, len(b))
+		return nil, Malformed(2, "message length %d, but %d bytes", n, len(b))
 	}
 	m := &Message{Type: Type(b[0]), Flags: b[1]}
 	if _, known := typeNames[m.Type]; !known {
 		return nil, &DecodeError{Kind: ErrUnknownType, Offset: 0, What: fmt.Sprintf("message type %d", b[0]),
 			Report: [][]byte{clone(b[:min(len(b), 64)])}}
 	}
-	fixed := headerLen + idsLen
+	fixed := HeaderLen + IDsLen
 	switch m.Type {
 	case TypeInitTakeover, TypeInitTakeoverAck, TypeTakeoverServer, TypeHandleUpdate:
 		fixed += 4
 	}
 	if len(b) < fixed {
-		return nil, malformed(2, "%s of %d bytes, want at least %d", m.Type, len(b), fixed)
+		return nil, Malformed(2, "%s of %d bytes, want at least %d", m.Type, len(b), fixed)
 	}
 	m.Sender = binary.BigEndian.Uint32(b[4:])
 	m.Receiver = binary.BigEndian.Uint32(b[8:])
@@ -273,7 +275,7 @@ func Decode(b []byte) (*Message, error) {
 	case TypeHandleUpdate:
 		m.Action = UpdateAction(binary.BigEndian.Uint16(b[12:]))
 		if m.Action != AddPE && m.Action != DelPE {
-			return nil, malformed(12, "unknown update action %d", m.Action)
+			return nil, Malformed(12, "unknown update action %d", m.Action)
 		}
 	}
 	ps, err := splitParams(b[fixed:], fixed)
@@ -300,24 +302,24 @@ func (w *walker) message(m *Message, ps []param) error {
 			switch p.typ {
 			case ParamPEChecksum:
 				if sum || len(p.val) != 2 {
-					return malformed(p.off, "PE checksum parameter twice or of %d bytes, want one of 2", len(p.val))
+					return Malformed(p.off, "PE checksum parameter twice or of %d bytes, want one of 2", len(p.val))
 				}
 				m.Checksum, sum = binary.BigEndian.Uint16(p.val), true
 			case ParamServerInfo:
 				if m.Server != nil {
-					return malformed(p.off, "two server information parameters in a PRESENCE")
+					return Malformed(p.off, "two server information parameters in a PRESENCE")
 				}
 				if m.Server, err = w.serverInfo(p); err != nil {
 					return err
 				}
 			case ParamXDigest:
 				if m.Digest != nil || len(p.val) != 12 {
-					return malformed(p.off, "digest parameter twice or of %d bytes, want one of 12", len(p.val))
+					return Malformed(p.off, "digest parameter twice or of %d bytes, want one of 12", len(p.val))
 				}
 				m.Digest = &Digest{Count: binary.BigEndian.Uint32(p.val), Hash: binary.BigEndian.Uint64(p.val[4:])}
 			case ParamXHandoff:
 				if m.Handoff != nil {
-					return malformed(p.off, "two hand-off parameters in a PRESENCE")
+					return Malformed(p.off, "two hand-off parameters in a PRESENCE")
 				}
 				if m.Handoff, err = w.handoff(p, m.Type); err != nil {
 					return err
@@ -325,7 +327,7 @@ func (w *walker) message(m *Message, ps []param) error {
 			}
 		}
 		if !sum {
-			return malformed(headerLen+idsLen, "PRESENCE without a PE checksum parameter")
+			return Malformed(HeaderLen+IDsLen, "PRESENCE without a PE checksum parameter")
 		}
 	case TypeHandleTableResp, TypeHandleUpdate:
 		known := is(ParamPoolHandle, ParamPoolElement)
@@ -338,7 +340,7 @@ func (w *walker) message(m *Message, ps []param) error {
 		for _, p := range ps {
 			if p.typ == ParamXHandoff {
 				if m.Handoff != nil {
-					return malformed(p.off, "two hand-off parameters in a HANDLE_TABLE_RESPONSE")
+					return Malformed(p.off, "two hand-off parameters in a HANDLE_TABLE_RESPONSE")
 				}
 				if m.Handoff, err = w.handoff(p, m.Type); err != nil {
 					return err
@@ -347,16 +349,16 @@ func (w *walker) message(m *Message, ps []param) error {
 			}
 			if p.typ == ParamPoolHandle {
 				if len(p.val) == 0 {
-					return malformed(p.off, "empty pool handle")
+					return Malformed(p.off, "empty pool handle")
 				}
 				if n := len(m.Entries); n > 0 && len(m.Entries[n-1].Elements) == 0 {
-					return malformed(p.off, "pool handle %q without elements", m.Entries[n-1].Handle)
+					return Malformed(p.off, "pool handle %q without elements", m.Entries[n-1].Handle)
 				}
 				m.Entries = append(m.Entries, Entry{Handle: clone(p.val)})
 				continue
 			}
 			if len(m.Entries) == 0 {
-				return malformed(p.off, "pool element before any pool handle")
+				return Malformed(p.off, "pool element before any pool handle")
 			}
 			pe, err := w.pe(p)
 			if err != nil {
@@ -366,13 +368,13 @@ func (w *walker) message(m *Message, ps []param) error {
 			last.Elements = append(last.Elements, *pe)
 		}
 		if n := len(m.Entries); n > 0 && len(m.Entries[n-1].Elements) == 0 {
-			return malformed(headerLen+idsLen, "pool handle %q without elements", m.Entries[n-1].Handle)
+			return Malformed(HeaderLen+IDsLen, "pool handle %q without elements", m.Entries[n-1].Handle)
 		}
 		if m.Type == TypeHandleUpdate && (len(m.Entries) != 1 || len(m.Entries[0].Elements) != 1) {
-			return malformed(headerLen+idsLen+4, "HANDLE_UPDATE with %d elements, want one pool handle and one element", m.elementCount())
+			return Malformed(HeaderLen+IDsLen+4, "HANDLE_UPDATE with %d elements, want one pool handle and one element", m.ElementCount())
 		}
 		if m.Type == TypeHandleTableResp && m.Has(FlagReject) && (len(m.Entries) > 0 || m.Handoff != nil) {
-			return malformed(1, "rejecting HANDLE_TABLE_RESPONSE with %d elements", m.elementCount())
+			return Malformed(1, "rejecting HANDLE_TABLE_RESPONSE with %d elements", m.ElementCount())
 		}
 	case TypeListResponse:
 		if ps, err = w.filter(ps, is(ParamServerInfo)); err != nil {
@@ -398,7 +400,7 @@ func (w *walker) message(m *Message, ps []param) error {
 					return err
 				}
 			case m.Refused != nil:
-				return malformed(p.off, "ERROR with two refused-request parameters")
+				return Malformed(p.off, "ERROR with two refused-request parameters")
 			default:
 				if m.Refused, err = w.refused(p); err != nil {
 					return err
@@ -406,7 +408,7 @@ func (w *walker) message(m *Message, ps []param) error {
 			}
 		}
 		if ops != 1 {
-			return malformed(headerLen+idsLen, "ERROR with %d operation error parameters, want 1", ops)
+			return Malformed(HeaderLen+IDsLen, "ERROR with %d operation error parameters, want 1", ops)
 		}
 	default: // requests and takeover messages have no parameters
 		if _, err = w.filter(ps, func(uint16) bool { return false }); err != nil {

@@ -1,4 +1,4 @@
-package enrp
+package wire
 
 import (
 	"encoding/binary"
@@ -70,7 +70,7 @@ func samples() []*Message {
 		{Type: TypeInitTakeoverAck, Sender: 2, Receiver: 1, Target: 3},
 		{Type: TypeTakeoverServer, Sender: 1, Receiver: 2, Target: 3},
 		{Type: TypeError, Sender: 1, Receiver: 2, Causes: []Cause{
-			{Code: CauseInvalidValues, Info: diagParam("parameter at byte 24: length 3, below 4")},
+			{Code: CauseInvalidValues, Info: DiagParam("parameter at byte 24: length 3, below 4")},
 			{Code: CauseLackOfResources},
 		}},
 		// RSPLIB's policy types beyond RFC 5356, one of each layout.
@@ -236,7 +236,7 @@ func TestUnknownParamSkip(t *testing.T) {
 	b, _ := m.Encode()
 	// Append an unknown 10-type parameter at the end of the PE parameter:
 	// find the PE parameter (after the pool handle) and grow it.
-	peOff := 16 + 4 + pad4(len("web.pool.example."))
+	peOff := 16 + 4 + Pad4(len("web.pool.example."))
 	peLen := int(binary.BigEndian.Uint16(b[peOff+2:]))
 	extra := []byte{0x8f, 0x7f, 0, 4}
 	b = append(b[:peOff+peLen], append(extra, b[peOff+peLen:]...)...)
@@ -356,7 +356,7 @@ func TestNewParamErrors(t *testing.T) {
 		// append to both and fix the lengths.
 		e := &enc{}
 		e.bytesParam(typ, v)
-		peOff := 16 + 4 + pad4(len("a."))
+		peOff := 16 + 4 + Pad4(len("a."))
 		ps, _ := splitParams(b[peOff+16:], peOff+16)
 		var xoff int
 		for _, q := range ps {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package enrp
+package enrpnet
 
 import "net"
 

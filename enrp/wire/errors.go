@@ -1,4 +1,4 @@
-package enrp
+package wire
 
 import (
 	"encoding/binary"
@@ -27,22 +27,22 @@ func CauseText(code uint16) string {
 	return "cause " + strconv.Itoa(int(code))
 }
 
-// diagText returns the text of a ParamXDiag parameter at the start of info,
+// DiagText returns the text of a ParamXDiag parameter at the start of info,
 // "" if there is none.
-func diagText(info []byte) string {
-	if len(info) < paramHeaderLen || binary.BigEndian.Uint16(info) != ParamXDiag {
+func DiagText(info []byte) string {
+	if len(info) < ParamHeaderLen || binary.BigEndian.Uint16(info) != ParamXDiag {
 		return ""
 	}
 	n := int(binary.BigEndian.Uint16(info[2:]))
-	if n < paramHeaderLen || n > len(info) {
+	if n < ParamHeaderLen || n > len(info) {
 		return ""
 	}
-	return string(info[paramHeaderLen:n])
+	return string(info[ParamHeaderLen:n])
 }
 
-// diagParam returns a ParamXDiag parameter carrying text (at most 200
+// DiagParam returns a ParamXDiag parameter carrying text (at most 200
 // bytes of it).
-func diagParam(text string) []byte {
+func DiagParam(text string) []byte {
 	if len(text) > 200 {
 		text = text[:200]
 	}
@@ -65,12 +65,12 @@ func ErrorFor(err error, sender, receiver uint32) *Message {
 	var de *DecodeError
 	if !errors.As(err, &de) {
 		return &Message{Type: TypeError, Sender: sender, Receiver: receiver,
-			Causes: []Cause{{Code: CauseInvalidValues, Info: diagParam(err.Error())}}}
+			Causes: []Cause{{Code: CauseInvalidValues, Info: DiagParam(err.Error())}}}
 	}
 	m := &Message{Type: TypeError, Sender: sender, Receiver: receiver}
 	switch {
 	case errors.Is(de.Kind, ErrMalformed):
-		m.Causes = []Cause{{Code: CauseInvalidValues, Info: diagParam(de.Error())}}
+		m.Causes = []Cause{{Code: CauseInvalidValues, Info: DiagParam(de.Error())}}
 	case errors.Is(de.Kind, ErrUnknownType):
 		m.Causes = []Cause{{Code: CauseUnrecognizedMessage, Info: unknownMessageInfo(de.Report)}}
 	case len(de.Report) > 0:
@@ -87,7 +87,7 @@ func ErrorFor(err error, sender, receiver uint32) *Message {
 // cause: the message's first bytes, with its length field saying how many
 // there are (so that a dissector reading it as a message stays inside).
 func unknownMessageInfo(report [][]byte) []byte {
-	if len(report) == 0 || len(report[0]) < headerLen {
+	if len(report) == 0 || len(report[0]) < HeaderLen {
 		return nil
 	}
 	b := clone(report[0])
