@@ -1,4 +1,4 @@
-package dnsfront
+package dnsupdate
 
 import (
 	"slices"
@@ -12,7 +12,7 @@ import (
 // zone z: the first that fails gives the rcode, value-dependent ones
 // (§3.2.3) are compared after the others. Their form was checked by
 // parseUpdate.
-func checkPrereqs(z *handlespace.Zone, origin string, prereqs []dns.RR) error {
+func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []dns.RR) error {
 	type setKey struct {
 		name string
 		t    uint16
@@ -22,7 +22,7 @@ func checkPrereqs(z *handlespace.Zone, origin string, prereqs []dns.RR) error {
 	for _, rr := range prereqs {
 		hd := rr.Header()
 		name := lower(hd.Name)
-		sets := rrsetsAt(z, name)
+		sets := rrsetsAt(lookup, z, name)
 		switch hd.Class {
 		case dns.ClassANY:
 			if hd.Rrtype == dns.TypeANY {
@@ -49,7 +49,7 @@ func checkPrereqs(z *handlespace.Zone, origin string, prereqs []dns.RR) error {
 		}
 	}
 	for _, k := range order {
-		have := rrsetsAt(z, k.name)[k.t]
+		have := rrsetsAt(lookup, z, k.name)[k.t]
 		if !sameRdata(have, temp[k]) {
 			return updErr(dns.RcodeNXRrset, "prerequisite failed: the %s records of %s differ", dns.TypeToString[k.t], k.name)
 		}
@@ -64,16 +64,15 @@ func checkPrereqs(z *handlespace.Zone, origin string, prereqs []dns.RR) error {
 // served element. Names that hold no record (empty non-terminals, pools
 // with no element to serve) have none: they are "not in use". Wildcards are
 // not expanded (§3.2.5).
-func rrsetsAt(z *handlespace.Zone, name string) map[uint16][]dns.RR {
-	t := classify(z, name)
-	switch t.kind {
-	case kindStatic:
+func rrsetsAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16][]dns.RR {
+	kind, pv, e := lookup(z, name)
+	switch kind {
+	case KindStatic:
 		if n := z.Nodes[name]; n != nil && len(n.RRs) > 0 {
 			return n.RRs
 		}
 		return nil
-	case kindElement:
-		e := t.elem
+	case KindElement:
 		out := map[uint16][]dns.RR{}
 		hdr := func(typ uint16) dns.RR_Header { return dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET} }
 		st := stateOf(e, name)
@@ -98,8 +97,7 @@ func rrsetsAt(z *handlespace.Zone, name string) map[uint16][]dns.RR {
 			out[dns.TypeTXT] = []dns.RR{&dns.TXT{Hdr: hdr(dns.TypeTXT), Txt: strs}}
 		}
 		return out
-	case kindPool, kindService:
-		pv := t.pool
+	case KindPool, KindService:
 		out := map[uint16][]dns.RR{}
 		for _, e := range pv.All.Elements() {
 			out[dns.TypeSRV] = append(out[dns.TypeSRV], &dns.SRV{
@@ -107,7 +105,7 @@ func rrsetsAt(z *handlespace.Zone, name string) map[uint16][]dns.RR {
 				Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)),
 				Port: e.Port, Target: e.Label + "." + pv.Name,
 			})
-			if t.kind != kindPool {
+			if kind != KindPool {
 				continue
 			}
 			for _, a := range e.Addrs {
@@ -153,4 +151,14 @@ func canonical(rrs []dns.RR) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// lower returns s in lower case, without allocating when it already is.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }

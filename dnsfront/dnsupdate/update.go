@@ -1,4 +1,4 @@
-package dnsfront
+package dnsupdate
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
 	_ "github.com/poolnsd/poolnsd/handlespace/policy"       // the policies register themselves
 	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
@@ -39,6 +40,82 @@ type Updater interface {
 
 var _ Updater = (*regcommit.Committer)(nil)
 
+// Kind is what a name of a zone is, as the DNS front answers it: the
+// prerequisites of an UPDATE see the records its answers hold.
+type Kind uint8
+
+const (
+	// KindOther: a name the pools make that holds no record of its own
+	// for UPDATE (an empty non-terminal, a pool's SVCB name), or none.
+	KindOther Kind = iota
+	// KindStatic: a name whose records are the zone file's.
+	KindStatic
+	// KindPool: a pool's name.
+	KindPool
+	// KindService: a pool's service name (_svc._proto.handle).
+	KindService
+	// KindElement: a pool element's name.
+	KindElement
+)
+
+// Lookup says what name (lower case, inside z) names: its kind, its pool
+// (for the kinds of pools and elements) and its element (KindElement).
+// It is the DNS front's lookup, the one that decides what answers hold.
+type Lookup func(z *handlespace.Zone, name string) (Kind, *handlespace.PoolView, *handlespace.Element)
+
+// Source gives the current handlespace view.
+type Source interface {
+	View() *handlespace.View
+}
+
+// Config configures a Server. Zero values have defaults.
+type Config struct {
+	// Updates applies the registrations; nil: UPDATE is answered NOTIMP.
+	Updates Updater
+	// Keys are the TSIG keys that may sign updates (the server's keyring,
+	// which the DNS server verifies requests with).
+	Keys *tsigkey.Keyring
+	// Lookup is the DNS front's lookup, for the prerequisites.
+	Lookup Lookup
+	// Logger logs refused and applied updates; slog.Default() if nil.
+	Logger *slog.Logger
+	// Metrics counts refused updates; nil counts nothing.
+	Metrics *metrics.DNS
+	// UDPSize is the EDNS UDP size that replies advertise.
+	UDPSize int
+	// Timeout bounds how long an update waits for its commit; 10 s if 0.
+	Timeout time.Duration
+}
+
+// Server answers DNS UPDATEs: it checks them, and hands what they ask for
+// to the Updater.
+type Server struct {
+	src           Source
+	upd           Updater
+	keys          *tsigkey.Keyring
+	lookup        Lookup
+	log           *slog.Logger
+	metrics       *metrics.DNS
+	udpSize       int
+	updateTimeout time.Duration
+}
+
+// New returns a server of the updates of the zones of src.
+func New(src Source, cfg Config) *Server {
+	s := &Server{src: src, upd: cfg.Updates, keys: cfg.Keys, lookup: cfg.Lookup, log: cfg.Logger, metrics: cfg.Metrics,
+		udpSize: cfg.UDPSize, updateTimeout: cfg.Timeout}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.updateTimeout <= 0 {
+		s.updateTimeout = defaultUpdateTimeout
+	}
+	if s.keys == nil {
+		s.keys, _ = tsigkey.New(nil)
+	}
+	return s
+}
+
 // maxUpdateRRs bounds the records of the prerequisite and update sections
 // of one UPDATE.
 const maxUpdateRRs = 1024
@@ -64,6 +141,7 @@ func updErr(rcode int, format string, a ...any) error {
 // parsedUpdate is an UPDATE after the checks of its form.
 type parsedUpdate struct {
 	origin string
+	lookup Lookup
 	prereq []dns.RR
 	upd    []dns.RR
 	lease  *dns.EDNS0_UL
@@ -77,25 +155,30 @@ type peName struct {
 	name, pool, label string
 }
 
-// serveUpdate answers a DNS UPDATE.
-func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
+// ServeUpdate answers a DNS UPDATE.
+func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) {
 	if h.upd == nil {
 		h.updateReply(w, r, nil, dns.RcodeNotImplemented, "", nil)
 		return
 	}
-	from := remoteAddr(w)
-	tsig, err := tsigOf(r)
+	from := RemoteAddr(w)
+	tsig, err := tsigkey.Of(r)
 	if err != nil {
 		h.metrics.UpdateRefused(metrics.CauseMalformed)
 		h.refuse(w, r, nil, dns.RcodeFormatError, from, err.Error())
 		return
 	}
-	var key *Key
+	var key *tsigkey.Key
 	if tsig != nil {
 		var st error
-		if key, st = h.verified(w, tsig); st != nil {
+		if key, st = tsigkey.Verified(w, h.keys, tsig); st != nil {
 			h.metrics.UpdateRefused(metrics.CauseAuth)
-			h.tsigFail(w, r, tsig, st, from, "update refused", slog.LevelInfo)
+			code := tsigkey.ErrorCode(st)
+			h.log.Info("update refused", "rcode", "NOTAUTH", "tsig_error", dns.RcodeToString[int(code)], "key", tsig.Hdr.Name,
+				"from", from.String(), "zone", zoneName(r))
+			if err := tsigkey.WriteFailure(w, r, tsig, st); err != nil {
+				h.log.Debug("writing reply", "err", err)
+			}
 			return
 		}
 	}
@@ -120,7 +203,7 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	for _, n := range u.names {
-		if !key.allows(n.pool) {
+		if !key.Allows(n.pool) {
 			h.metrics.UpdateRefused(metrics.CauseForbidden)
 			h.refuse(w, r, tsig, dns.RcodeRefused, from, fmt.Sprintf("TSIG key %s may not change pool %s", key.Name, n.pool))
 			return
@@ -161,8 +244,8 @@ func (h *Handler) serveUpdate(w dns.ResponseWriter, r *dns.Msg) {
 	h.updateReply(w, r, tsig, dns.RcodeSuccess, "", ul)
 }
 
-// remoteAddr is the query's source address.
-func remoteAddr(w dns.ResponseWriter) netip.Addr {
+// RemoteAddr is the request's source address.
+func RemoteAddr(w dns.ResponseWriter) netip.Addr {
 	var a netip.Addr
 	switch ra := w.RemoteAddr().(type) {
 	case *net.UDPAddr:
@@ -173,31 +256,9 @@ func remoteAddr(w dns.ResponseWriter) netip.Addr {
 	return a.Unmap()
 }
 
-// tsigOf returns the request's TSIG record: it must be the last record of
-// the additional section and the only one (RFC 8945 §5.1).
-func tsigOf(r *dns.Msg) (*dns.TSIG, error) {
-	var t *dns.TSIG
-	for i, rr := range r.Extra {
-		if ts, ok := rr.(*dns.TSIG); ok {
-			if i != len(r.Extra)-1 {
-				return nil, errors.New("TSIG record not last in the additional section")
-			}
-			t = ts
-		}
-	}
-	for _, sec := range [][]dns.RR{r.Answer, r.Ns} {
-		for _, rr := range sec {
-			if rr.Header().Rrtype == dns.TypeTSIG {
-				return nil, errors.New("TSIG record outside the additional section")
-			}
-		}
-	}
-	return t, nil
-}
-
 // refuse logs why an update failed and answers rcode, signed when the
 // request was validly signed (tsig non-nil).
-func (h *Handler) refuse(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, from netip.Addr, why string) {
+func (h *Server) refuse(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, from netip.Addr, why string) {
 	h.log.Info("update refused", "rcode", dns.RcodeToString[rcode], "from", from.String(), "zone", zoneName(r), "reason", why)
 	h.updateReply(w, r, tsig, rcode, why, nil)
 }
@@ -209,56 +270,10 @@ func zoneName(r *dns.Msg) string {
 	return ""
 }
 
-// tsigFail answers a request whose TSIG failed (RFC 8945 §5.2): NOTAUTH
-// with the TSIG error; unsigned for BADKEY and BADSIG, signed with the
-// server's time in Other Data for BADTIME. It logs what at level.
-func (h *Handler) tsigFail(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st error, from netip.Addr, what string, level slog.Level) {
-	code := tsigError(st)
-	h.log.Log(context.Background(), level, what, "rcode", "NOTAUTH", "tsig_error", dns.RcodeToString[int(code)], "key", t.Hdr.Name,
-		"from", from.String(), "zone", zoneName(r))
-	m := new(dns.Msg)
-	m.SetRcode(r, dns.RcodeNotAuth)
-	rt := &dns.TSIG{
-		Hdr: dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
-		// A TSIG whose algorithm name is empty (malformed) would pack to
-		// no name at all and shift every later field: "." instead.
-		Algorithm: dns.Fqdn(t.Algorithm), TimeSigned: t.TimeSigned, Fudge: t.Fudge, OrigId: m.Id, Error: code,
-	}
-	switch code {
-	case dns.RcodeBadTime:
-		now := uint64(time.Now().Unix())
-		rt.OtherLen = 6
-		rt.OtherData = fmt.Sprintf("%012x", now&0xFFFFFFFFFFFF)
-		m.Extra = append(m.Extra, rt)
-		if err := w.WriteMsg(m); err != nil { // signed by the server's keyring
-			h.log.Debug("writing reply", "err", err)
-		}
-		return
-	case dns.RcodeBadTrunc:
-		m.Extra = append(m.Extra, rt)
-		if err := w.WriteMsg(m); err != nil {
-			h.log.Debug("writing reply", "err", err)
-		}
-		return
-	}
-	// BADKEY, BADSIG: an empty MAC, written as bytes so that the server
-	// does not try to sign it.
-	rt.TimeSigned = t.TimeSigned
-	m.Extra = append(m.Extra, rt)
-	b, err := m.Pack()
-	if err != nil {
-		h.log.Error("internal error packing a TSIG error reply", "err", err)
-		return
-	}
-	if _, err := w.Write(b); err != nil {
-		h.log.Debug("writing reply", "err", err)
-	}
-}
-
 // updateReply answers an UPDATE: the zone section echoed, the rcode, an
 // OPT when the request had one (with the granted lease, and an Extended
 // DNS Error with why on failure, RFC 8914), signed when tsig is set.
-func (h *Handler) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, why string, ul *dns.EDNS0_UL) {
+func (h *Server) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, why string, ul *dns.EDNS0_UL) {
 	m := new(dns.Msg)
 	m.SetRcode(r, rcode)
 	if len(m.Question) > 1 {
@@ -283,7 +298,7 @@ func (h *Handler) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, 
 		}
 	}
 	if tsig != nil {
-		signReply(m, tsig)
+		tsigkey.SignReply(m, tsig)
 	}
 	if err := w.WriteMsg(m); err != nil {
 		h.log.Debug("writing reply", "err", err)
@@ -293,7 +308,7 @@ func (h *Handler) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, 
 // parseUpdate checks the form of an UPDATE (zone section RFC 2136 §3.1,
 // prerequisite section §3.2, update section prescan §3.4.1) and that every
 // name it updates is a pool element's name.
-func (h *Handler) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
+func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	if len(r.Question) != 1 {
 		return nil, updErr(dns.RcodeFormatError, "zone section has %d records, want 1", len(r.Question))
 	}
@@ -310,7 +325,7 @@ func (h *Handler) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	if z == nil || (zq.Qclass != dns.ClassINET) {
 		return nil, updErr(dns.RcodeNotAuth, "not authoritative for zone %s class %s", zq.Name, dns.ClassToString[zq.Qclass])
 	}
-	u := &parsedUpdate{origin: origin, prereq: r.Answer, upd: r.Ns}
+	u := &parsedUpdate{origin: origin, lookup: h.lookup, prereq: r.Answer, upd: r.Ns}
 	for _, rr := range r.Extra {
 		if opt, ok := rr.(*dns.OPT); ok {
 			if opt.Version() != 0 {
@@ -457,7 +472,7 @@ func (u *parsedUpdate) build(v *handlespace.View) ([]regcommit.Change, error) {
 	if z == nil {
 		return nil, updErr(dns.RcodeNotAuth, "zone %s is no longer served", u.origin)
 	}
-	if err := checkPrereqs(z, u.origin, u.prereq); err != nil {
+	if err := checkPrereqs(u.lookup, z, u.origin, u.prereq); err != nil {
 		return nil, err
 	}
 	var out []regcommit.Change

@@ -1,4 +1,4 @@
-package dnsfront
+package tsigkey
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -32,8 +31,8 @@ type Key struct {
 	Pools []string
 }
 
-// allows reports whether the key may change pool (a lower-case FQDN).
-func (k *Key) allows(pool string) bool {
+// Allows reports whether the key may change pool (a lower-case FQDN).
+func (k *Key) Allows(pool string) bool {
 	if len(k.Pools) == 0 {
 		return true
 	}
@@ -51,34 +50,39 @@ func (k *Key) allows(pool string) bool {
 // server (ResponseWriter.TsigStatus). dns.ErrTime (BADTIME) comes from the
 // server's own time check, after the MAC passed.
 var (
-	errBadKey   = errors.New("dnsfront: TSIG key unknown or of another algorithm")
-	errBadSig   = errors.New("dnsfront: TSIG MAC does not verify")
-	errBadTrunc = errors.New("dnsfront: TSIG MAC truncated below the allowed length")
+	// ErrBadKey: the key is unknown, or known with another algorithm
+	// (BADKEY).
+	ErrBadKey = errors.New("tsigkey: key unknown or of another algorithm")
+	// ErrBadSig: the MAC does not verify (BADSIG).
+	ErrBadSig = errors.New("tsigkey: MAC does not verify")
+	// ErrBadTrunc: the MAC is truncated below the allowed length
+	// (BADTRUNC).
+	ErrBadTrunc = errors.New("tsigkey: MAC truncated below the allowed length")
 )
 
-// keyring is the server's dns.TsigProvider: it knows the configured keys
-// by name. The set is replaced whole (Handler.SetTSIG); a lookup sees the
-// old set or the new one.
-type keyring struct {
+// Keyring is the server's dns.TsigProvider: it knows the configured keys
+// by name. The set is replaced whole (Set); a lookup sees the old set or
+// the new one.
+type Keyring struct {
 	keys atomic.Pointer[map[string]*Key] // by lower-case FQDN
 }
 
-var _ dns.TsigProvider = (*keyring)(nil)
+var _ dns.TsigProvider = (*Keyring)(nil)
 
-// newKeyring checks the keys and indexes them.
-func newKeyring(keys []Key) (*keyring, error) {
+// New checks the keys and returns a keyring of them.
+func New(keys []Key) (*Keyring, error) {
 	m, err := indexKeys(keys)
 	if err != nil {
 		return nil, err
 	}
-	kr := &keyring{}
+	kr := &Keyring{}
 	kr.keys.Store(&m)
 	return kr, nil
 }
 
-// set replaces the keys with keys, if they are all good; else nothing
+// Set replaces the keys with keys, if they are all good; else nothing
 // changes.
-func (kr *keyring) set(keys []Key) error {
+func (kr *Keyring) Set(keys []Key) error {
 	m, err := indexKeys(keys)
 	if err != nil {
 		return err
@@ -95,16 +99,16 @@ func indexKeys(keys []Key) (map[string]*Key, error) {
 		k.Name = strings.ToLower(dns.Fqdn(k.Name))
 		k.Algorithm = strings.ToLower(dns.Fqdn(k.Algorithm))
 		if _, ok := dns.IsDomainName(k.Name); !ok || k.Name == "." {
-			return nil, fmt.Errorf("dnsfront: TSIG key %d: bad name %q", i, keys[i].Name)
+			return nil, fmt.Errorf("tsigkey: key %d: bad name %q", i, keys[i].Name)
 		}
 		if newHash(k.Algorithm) == nil {
-			return nil, fmt.Errorf("dnsfront: TSIG key %s: unsupported algorithm %q; want hmac-sha256 or hmac-sha512", k.Name, keys[i].Algorithm)
+			return nil, fmt.Errorf("tsigkey: key %s: unsupported algorithm %q; want hmac-sha256 or hmac-sha512", k.Name, keys[i].Algorithm)
 		}
 		if len(k.Secret) == 0 {
-			return nil, fmt.Errorf("dnsfront: TSIG key %s: empty secret", k.Name)
+			return nil, fmt.Errorf("tsigkey: key %s: empty secret", k.Name)
 		}
 		if _, dup := m[k.Name]; dup {
-			return nil, fmt.Errorf("dnsfront: TSIG key %s is defined twice", k.Name)
+			return nil, fmt.Errorf("tsigkey: key %s is defined twice", k.Name)
 		}
 		k.Secret = bytes.Clone(k.Secret)
 		k.Pools = slices.Clone(k.Pools)
@@ -123,8 +127,8 @@ func newHash(alg string) func() hash.Hash {
 	return nil
 }
 
-// key returns the key that t names with t's algorithm, or nil.
-func (kr *keyring) key(t *dns.TSIG) *Key {
+// Key returns the key that t names with t's algorithm, or nil.
+func (kr *Keyring) Key(t *dns.TSIG) *Key {
 	k := (*kr.keys.Load())[strings.ToLower(t.Hdr.Name)]
 	if k == nil || !strings.EqualFold(dns.Fqdn(t.Algorithm), k.Algorithm) {
 		return nil
@@ -132,7 +136,7 @@ func (kr *keyring) key(t *dns.TSIG) *Key {
 	return k
 }
 
-func (kr *keyring) mac(k *Key, msg []byte) []byte {
+func (kr *Keyring) mac(k *Key, msg []byte) []byte {
 	h := hmac.New(newHash(k.Algorithm), k.Secret)
 	h.Write(msg)
 	return h.Sum(nil)
@@ -141,10 +145,10 @@ func (kr *keyring) mac(k *Key, msg []byte) []byte {
 // Generate signs a reply. A MACSize set in t below the full length
 // truncates the MAC to it (RFC 8945 §5.2.2.1: a reply to a request with a
 // truncated MAC is truncated alike).
-func (kr *keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
-	k := kr.key(t)
+func (kr *Keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	k := kr.Key(t)
 	if k == nil {
-		return nil, errBadKey
+		return nil, ErrBadKey
 	}
 	mac := kr.mac(k, msg)
 	if n := int(t.MACSize); n > 0 && n < len(mac) {
@@ -157,55 +161,55 @@ func (kr *keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
 // another algorithm is BADKEY, a MAC that differs BADSIG; a truncated MAC
 // is accepted down to max(10 bytes, half the full length), below that it is
 // BADTRUNC.
-func (kr *keyring) Verify(msg []byte, t *dns.TSIG) error {
-	k := kr.key(t)
+func (kr *Keyring) Verify(msg []byte, t *dns.TSIG) error {
+	k := kr.Key(t)
 	if k == nil {
-		return errBadKey
+		return ErrBadKey
 	}
 	got, err := hex.DecodeString(t.MAC)
 	if err != nil {
-		return errBadSig
+		return ErrBadSig
 	}
 	want := kr.mac(k, msg)
 	switch {
 	case len(got) > len(want), len(got) == 0:
-		return errBadSig
+		return ErrBadSig
 	case len(got) < len(want) && len(got) < max(10, len(want)/2):
-		return errBadTrunc
+		return ErrBadTrunc
 	}
 	if !hmac.Equal(got, want[:len(got)]) {
-		return errBadSig
+		return ErrBadSig
 	}
 	return nil
 }
 
-// tsigError maps a TsigStatus to the TSIG error of the reply.
-func tsigError(err error) uint16 {
+// ErrorCode maps a TsigStatus to the TSIG error of the reply.
+func ErrorCode(err error) uint16 {
 	switch {
-	case errors.Is(err, errBadKey), errors.Is(err, dns.ErrSecret), errors.Is(err, dns.ErrKeyAlg):
+	case errors.Is(err, ErrBadKey), errors.Is(err, dns.ErrSecret), errors.Is(err, dns.ErrKeyAlg):
 		return dns.RcodeBadKey
 	case errors.Is(err, dns.ErrTime):
 		return dns.RcodeBadTime
-	case errors.Is(err, errBadTrunc):
+	case errors.Is(err, ErrBadTrunc):
 		return dns.RcodeBadTrunc
 	}
 	return dns.RcodeBadSig
 }
 
-// signReply adds a TSIG record for the key and algorithm of the request's
+// SignReply adds a TSIG record for the key and algorithm of the request's
 // t to m; the server's keyring computes the MAC when m is written. A
 // truncated request MAC truncates the reply's (RFC 8945 §5.2.2.1).
-func signReply(m *dns.Msg, t *dns.TSIG) {
+func SignReply(m *dns.Msg, t *dns.TSIG) {
 	m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
 	if rt := m.IsTsig(); rt != nil && t.MACSize > 0 {
 		rt.MACSize = t.MACSize
 	}
 }
 
-// tsigLen is the wire length of the TSIG record that signReply adds for a
+// Len is the wire length of the TSIG record that SignReply adds for a
 // request signed with t: owner and algorithm names uncompressed, the MAC
 // as long as the request's (or the algorithm's full length).
-func tsigLen(t *dns.TSIG) int {
+func Len(t *dns.TSIG) int {
 	mac := int(t.MACSize)
 	if mac == 0 {
 		mac = 64 // hmac-sha512's, the longest we verify
@@ -221,69 +225,74 @@ func tsigLen(t *dns.TSIG) int {
 	return name(t.Hdr.Name) + 10 + name(t.Algorithm) + 6 + 2 + 2 + mac + 2 + 2 + 2
 }
 
-// verified returns the key of the request's TSIG t, which the server has
-// verified, or why it failed: the server's TsigStatus, or errBadKey.
-func (h *Handler) verified(w dns.ResponseWriter, t *dns.TSIG) (*Key, error) {
+// Verified returns the key of the request's TSIG t, which the server has
+// verified with kr, or why it failed: the server's TsigStatus (w's), or
+// a BADKEY error.
+func Verified(w dns.ResponseWriter, kr *Keyring, t *dns.TSIG) (*Key, error) {
 	if st := w.TsigStatus(); st != nil {
 		return nil, st
 	}
-	if k := h.keys.key(t); k != nil {
+	if k := kr.Key(t); k != nil {
 		return k, nil
 	}
-	return nil, errBadKey // the server verified with a keyring that knows it
+	return nil, ErrBadKey // the server verified with a keyring that knows it
 }
 
-// signedQuery reports whether a query (whose answer and authority
-// sections acceptMsg found empty) has a TSIG record: the unsigned majority
-// pays a type check per additional record, at most two.
-func signedQuery(r *dns.Msg) bool {
-	for _, rr := range r.Extra {
-		if _, ok := rr.(*dns.TSIG); ok {
-			return true
+// Of returns the request's TSIG record: it must be the last record of
+// the additional section and the only one (RFC 8945 §5.1).
+func Of(r *dns.Msg) (*dns.TSIG, error) {
+	var t *dns.TSIG
+	for i, rr := range r.Extra {
+		if ts, ok := rr.(*dns.TSIG); ok {
+			if i != len(r.Extra)-1 {
+				return nil, errors.New("TSIG record not last in the additional section")
+			}
+			t = ts
 		}
 	}
-	return false
+	for _, sec := range [][]dns.RR{r.Answer, r.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeTSIG {
+				return nil, errors.New("TSIG record outside the additional section")
+			}
+		}
+	}
+	return t, nil
 }
 
-// checkSigned handles the TSIG of a query (RFC 8945): none, true; one that
-// the server verified with a known key, true and req.tsig set, so that
-// the reply is signed; a TSIG elsewhere than last, FORMERR; a failed one
-// (unknown key, bad MAC, time outside the fudge), NOTAUTH with the TSIG
-// error, and false. Failures are logged at debug: queries are not
-// authenticated, so a flood of them must not flood the log.
-func (h *Handler) checkSigned(w dns.ResponseWriter, r *dns.Msg, req *request) bool {
-	t, err := tsigOf(r)
-	switch {
-	case err != nil:
-		h.reply(w, r, req, dns.RcodeFormatError)
-		return false
-	case t == nil:
-		return true
-	}
-	if _, st := h.verified(w, t); st != nil {
-		h.account(w, req, dns.RcodeNotAuth, false, 0)
-		h.tsigFail(w, r, t, st, remoteAddr(w), "signed query refused", slog.LevelDebug)
-		return false
-	}
-	req.tsig = t
-	if !req.tcp {
-		req.maxSize -= tsigLen(t) // room for the reply's signature
-	}
-	return true
-}
-
-// writeSigned writes the fast path's reply b to a signed query, signed:
-// unpacked into a message that the server signs as it writes it. Signed
-// queries are rare; the cost of the round trip is theirs alone.
-func (h *Handler) writeSigned(w dns.ResponseWriter, req *request, b []byte) {
+// WriteFailure answers a request whose TSIG t failed with st (RFC 8945
+// §5.2): NOTAUTH with the TSIG error (ErrorCode(st)); unsigned for BADKEY
+// and BADSIG, signed with the server's time in Other Data for BADTIME.
+// The caller logs.
+func WriteFailure(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st error) error {
+	code := ErrorCode(st)
 	m := new(dns.Msg)
-	if err := m.Unpack(b); err != nil {
-		h.log.Error("internal error unpacking a reply to sign", "err", err.Error())
-		return
+	m.SetRcode(r, dns.RcodeNotAuth)
+	rt := &dns.TSIG{
+		Hdr: dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		// A TSIG whose algorithm name is empty (malformed) would pack to
+		// no name at all and shift every later field: "." instead.
+		Algorithm: dns.Fqdn(t.Algorithm), TimeSigned: t.TimeSigned, Fudge: t.Fudge, OrigId: m.Id, Error: code,
 	}
-	m.Compress = true
-	signReply(m, req.tsig)
-	if err := w.WriteMsg(m); err != nil {
-		h.log.Debug("writing reply", "err", err)
+	switch code {
+	case dns.RcodeBadTime:
+		now := uint64(time.Now().Unix())
+		rt.OtherLen = 6
+		rt.OtherData = fmt.Sprintf("%012x", now&0xFFFFFFFFFFFF)
+		m.Extra = append(m.Extra, rt)
+		return w.WriteMsg(m) // signed by the server's keyring
+	case dns.RcodeBadTrunc:
+		m.Extra = append(m.Extra, rt)
+		return w.WriteMsg(m)
 	}
+	// BADKEY, BADSIG: an empty MAC, written as bytes so that the server
+	// does not try to sign it.
+	rt.TimeSigned = t.TimeSigned
+	m.Extra = append(m.Extra, rt)
+	b, err := m.Pack()
+	if err != nil {
+		return fmt.Errorf("tsigkey: internal error packing a TSIG error reply: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
 }

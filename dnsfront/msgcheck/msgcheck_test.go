@@ -1,4 +1,4 @@
-package dnsfront
+package msgcheck
 
 import (
 	"encoding/binary"
@@ -54,87 +54,87 @@ func TestCheckMsg(t *testing.T) {
 		return m
 	}
 	plain := func(fix func([]byte) []byte) []byte { return rawMsg(t, q(), fix) }
-	allFlags := uint16(bitQR | bitAA | bitTC | bitRD | bitRA | bitAD | bitCD | 1<<6)
+	allFlags := uint16(BitQR | BitAA | BitTC | BitRD | BitRA | BitAD | BitCD | 1<<6)
 	root := []byte{0}
 	for _, tc := range []struct {
 		name     string
 		msg      []byte
-		want     verdict
+		want     Verdict
 		flags    string // the reply's header flags as dig writes them (error replies)
 		question bool   // the reply repeats the question
 		opt      bool   // the reply has an OPT record
 	}{
-		{"query", plain(nil), verdictServe, "", false, false},
+		{"query", plain(nil), Serve, "", false, false},
 		{"query with OPT and ECS", plain(func(b []byte) []byte {
 			return append(setCount(b, 3, 1), optRR(root, option(dns.EDNS0SUBNET, 0, 1, 24, 0, 192, 0, 2))...)
-		}), verdictServe, "", false, false},
-		{"short", []byte{0x12, 0x34, 0}, verdictDrop, "", false, false},
-		{"response", plain(func(b []byte) []byte { return setBits(b, bitQR) }), verdictDrop, "", false, false},
+		}), Serve, "", false, false},
+		{"short", []byte{0x12, 0x34, 0}, Drop, "", false, false},
+		{"response", plain(func(b []byte) []byte { return setBits(b, BitQR) }), Drop, "", false, false},
 		// Opcode 15 with every other header flag set: NOTIMP, nothing but
 		// QR (and the opcode, which a reply repeats), the question repeated.
-		{"opcode 15 all flags", plain(func(b []byte) []byte { return setBits(b, allFlags&^bitQR|15<<11) }),
-			verdictNotImp, "qr", true, false},
-		{"IQUERY", plain(func(b []byte) []byte { return setBits(b, 1<<11|bitRD) }), verdictNotImp, "qr", true, false},
-		{"STATUS", plain(func(b []byte) []byte { return setBits(b, 2<<11|bitCD) }), verdictNotImp, "qr", true, false},
+		{"opcode 15 all flags", plain(func(b []byte) []byte { return setBits(b, allFlags&^BitQR|15<<11) }),
+			NotImp, "qr", true, false},
+		{"IQUERY", plain(func(b []byte) []byte { return setBits(b, 1<<11|BitRD) }), NotImp, "qr", true, false},
+		{"STATUS", plain(func(b []byte) []byte { return setBits(b, 2<<11|BitCD) }), NotImp, "qr", true, false},
 		{"NOTIFY with OPT", plain(func(b []byte) []byte {
-			return append(setCount(setBits(b, 4<<11|bitAA), 3, 1), optRR(root, nil)...)
-		}), verdictNotImp, "qr", true, true},
+			return append(setCount(setBits(b, 4<<11|BitAA), 3, 1), optRR(root, nil)...)
+		}), NotImp, "qr", true, true},
 		{"NOTIFY, question cut short", plain(func(b []byte) []byte { return setBits(b, 4<<11)[:len(b)-3] }),
-			verdictNotImp, "qr", false, false},
+			NotImp, "qr", false, false},
 		// QUERY errors: RD and CD copied, AA TC RA AD cleared.
-		{"no question", plain(func(b []byte) []byte { return setCount(setBits(b, allFlags&^bitQR), 0, 0)[:headerLen] }),
-			verdictFormErr, "qr rd cd", false, false},
+		{"no question", plain(func(b []byte) []byte { return setCount(setBits(b, allFlags&^BitQR), 0, 0)[:headerLen] }),
+			FormErr, "qr rd cd", false, false},
 		{"two questions", plain(func(b []byte) []byte {
-			return append(setCount(setBits(b, allFlags&^bitQR), 0, 2), b[headerLen:]...)
-		}), verdictFormErr, "qr rd cd", true, false},
-		{"question count a lie", plain(func(b []byte) []byte { return setCount(b, 0, 2) }), verdictFormErr, "qr rd", true, false},
+			return append(setCount(setBits(b, allFlags&^BitQR), 0, 2), b[headerLen:]...)
+		}), FormErr, "qr rd cd", true, false},
+		{"question count a lie", plain(func(b []byte) []byte { return setCount(b, 0, 2) }), FormErr, "qr rd", true, false},
 		{"record in answer", plain(func(b []byte) []byte {
 			return append(setCount(b, 1, 1), 0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1)
-		}), verdictFormErr, "qr rd", true, false},
+		}), FormErr, "qr rd", true, false},
 		{"two OPT", plain(func(b []byte) []byte {
 			b = append(setCount(b, 3, 2), optRR(root, nil)...)
 			return append(b, optRR(root, nil)...)
-		}), verdictFormErr, "qr rd", true, false},
+		}), FormErr, "qr rd", true, false},
 		{"OPT in authority", plain(func(b []byte) []byte { return append(setCount(b, 2, 1), optRR(root, nil)...) }),
-			verdictFormErr, "qr rd", true, false},
+			FormErr, "qr rd", true, false},
 		{"OPT with an owner", plain(func(b []byte) []byte { return append(setCount(b, 3, 1), optRR([]byte{0xC0, 12}, nil)...) }),
-			verdictFormErr, "qr rd", true, false},
+			FormErr, "qr rd", true, false},
 		{"OPT option cut short", plain(func(b []byte) []byte {
 			return append(setCount(b, 3, 1), optRR(root, []byte{0, 10, 0, 8, 1, 2})...)
-		}), verdictFormErr, "qr rd", true, false},
+		}), FormErr, "qr rd", true, false},
 		{"ECS of family 3", plain(func(b []byte) []byte {
 			return append(setCount(b, 3, 1), optRR(root, option(dns.EDNS0SUBNET, 0, 3, 24, 0, 1, 2, 3))...)
-		}), verdictFormErr, "qr rd", true, false},
+		}), FormErr, "qr rd", true, false},
 		{"additional count a lie", plain(func(b []byte) []byte { return append(setCount(b, 3, 2), optRR(root, nil)...) }),
-			verdictFormErr, "qr rd", true, false},
+			FormErr, "qr rd", true, false},
 		{"pointer loop in the question", []byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1},
-			verdictFormErr, "qr", false, false},
+			FormErr, "qr", false, false},
 		{"reserved label type", []byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 1, 0, 1},
-			verdictFormErr, "qr", false, false},
+			FormErr, "qr", false, false},
 		{"FORMERR keeps a good OPT", plain(func(b []byte) []byte {
 			b = append(setCount(setCount(b, 0, 2), 3, 1), b[headerLen:]...)
 			return append(b, optRR(root, nil)...)
-		}), verdictFormErr, "qr rd", true, true},
+		}), FormErr, "qr rd", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var m wireMsg
-			v := checkMsg(tc.msg, &m)
+			var m Msg
+			v := Check(tc.msg, &m)
 			if v != tc.want {
-				t.Fatalf("verdict %d, want %d", v, tc.want)
+				t.Fatalf("Verdict %d, want %d", v, tc.want)
 			}
-			if v == verdictServe {
+			if v == Serve {
 				if err := new(dns.Msg).Unpack(tc.msg); err != nil {
 					t.Fatalf("served a message that does not unpack: %v", err)
 				}
 			}
-			if v != verdictFormErr && v != verdictNotImp {
+			if v != FormErr && v != NotImp {
 				return
 			}
 			rcode := dns.RcodeFormatError
-			if v == verdictNotImp {
+			if v == NotImp {
 				rcode = dns.RcodeNotImplemented
 			}
-			b := appendErrorReply(nil, tc.msg, &m, rcode, 1232)
+			b := AppendErrorReply(nil, tc.msg, &m, rcode, 1232)
 			r := new(dns.Msg)
 			if err := r.Unpack(b); err != nil {
 				t.Fatalf("reply does not unpack: %v", err)
@@ -179,7 +179,7 @@ func flagText(m *dns.Msg) string {
 	return s
 }
 
-// FuzzCheckMsg: checkMsg never panics; what it serves unpacks with
+// FuzzCheckMsg: Check never panics; what it serves unpacks with
 // miekg/dns; every error reply unpacks, carries the query's ID and QR,
 // none of AA, TC, RA, AD and Z, and repeats the query's first question
 // when it has one.
@@ -189,21 +189,21 @@ func FuzzCheckMsg(f *testing.F) {
 	m.SetEdns0(1232, true)
 	b, _ := m.Pack()
 	f.Add(b)
-	f.Add(setBits(append([]byte(nil), b...), 15<<11|bitTC|bitRA))
+	f.Add(setBits(append([]byte(nil), b...), 15<<11|BitTC|BitRA))
 	f.Add([]byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var m wireMsg
-		v := checkMsg(b, &m)
+		var m Msg
+		v := Check(b, &m)
 		switch v {
-		case verdictServe:
+		case Serve:
 			if err := new(dns.Msg).Unpack(b); err != nil {
 				t.Fatalf("served a message that does not unpack: %v", err)
 			}
 			return
-		case verdictDrop:
+		case Drop:
 			return
 		}
-		out := appendErrorReply(nil, b, &m, dns.RcodeFormatError, 1232)
+		out := AppendErrorReply(nil, b, &m, dns.RcodeFormatError, 1232)
 		r := new(dns.Msg)
 		if err := r.Unpack(out); err != nil {
 			t.Fatalf("reply does not unpack: %v", err)

@@ -1,4 +1,4 @@
-package dnsfront
+package msgcheck
 
 import (
 	"encoding/binary"
@@ -6,65 +6,66 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Raw messages are checked here before anything else reads them: what a
-// message is (a query to answer, one to refuse with an error, one to drop)
-// is decided from its bytes, and error replies are written from its bytes,
-// so that they repeat the question whenever it parsed and carry only the
-// header flags the RFCs allow (miekg/dns's own reject path copies TC, RA
-// and AD from the query and drops the question).
-
-// verdict is what checkMsg decided about a message.
-type verdict uint8
-
+// Lengths of the wire format.
 const (
-	verdictServe   verdict = iota // a well-formed message for the handler
-	verdictDrop                   // no reply: a response, or shorter than a header
-	verdictFormErr                // answer FORMERR
-	verdictNotImp                 // answer NOTIMP: an opcode poolnsd does not implement
+	headerLen  = 12
+	rrFixedLen = 10 // type, class, TTL, RDLENGTH
 )
 
-// Header bits of the second header word.
+// Verdict is what Check decided about a message.
+type Verdict uint8
+
+// The verdicts.
 const (
-	bitQR = 1 << 15
-	bitAA = 1 << 10
-	bitTC = 1 << 9
-	bitRD = 1 << 8
-	bitRA = 1 << 7
-	bitAD = 1 << 5
-	bitCD = 1 << 4
+	Serve   Verdict = iota // a well-formed message for the handler
+	Drop                   // no reply: a response, or shorter than a header
+	FormErr                // answer FORMERR
+	NotImp                 // answer NOTIMP: an opcode poolnsd does not implement
 )
 
-// wireMsg is what checkMsg read of a message, without allocating.
-type wireMsg struct {
-	id     uint16
-	bits   uint16 // the second header word: QR, opcode, AA, TC, RD, RA, Z, AD, CD, rcode
-	qstart int    // offset of the first question's name
-	qend   int    // offset after the first question; 0: no question parsed
-	nopt   int    // OPT records seen (in any section)
-	optOK  bool   // exactly one OPT, in the additional section, well formed
-	optDO  bool   // its DO bit
-	others bool   // records other than an OPT (a TSIG, an update's)
-	// The OPT record's fields: its RDATA is b[optData:optData+optLen].
-	optSize, optVersion uint16
-	optData, optLen     int
+// Header bits of the second header word (Msg.Bits).
+const (
+	BitQR = 1 << 15
+	BitAA = 1 << 10
+	BitTC = 1 << 9
+	BitRD = 1 << 8
+	BitRA = 1 << 7
+	BitAD = 1 << 5
+	BitCD = 1 << 4
+)
+
+// Msg is what Check read of a message, without allocating.
+type Msg struct {
+	ID     uint16
+	Bits   uint16 // the second header word: QR, opcode, AA, TC, RD, RA, Z, AD, CD, rcode
+	QStart int    // offset of the first question's name
+	QEnd   int    // offset after the first question; 0: no question parsed
+	NOPT   int    // OPT records seen (in any section)
+	OptOK  bool   // exactly one OPT, in the additional section, well formed
+	OptDO  bool   // its DO bit
+	Others bool   // records other than an OPT (a TSIG, an update's)
+	// The OPT record's fields: its RDATA is b[OptData:OptData+OptLen].
+	OptSize, OptVersion uint16
+	OptData, OptLen     int
 }
 
-func (m *wireMsg) opcode() int { return int(m.bits>>11) & 0xF }
+// Opcode returns the message's opcode.
+func (m *Msg) Opcode() int { return int(m.Bits>>11) & 0xF }
 
-// checkMsg reads the raw message b and decides what to do with it. A
-// message it hands to the handler (verdictServe) unpacks with miekg/dns:
+// Check reads the raw message b and decides what to do with it. A
+// message it hands to the handler (Serve) unpacks with miekg/dns:
 // its names, records and OPT options are checked here as miekg/dns would
 // check them, and messages with records other than an OPT (TSIG-signed
 // queries, updates) are unpacked here once to be sure.
-func checkMsg(b []byte, m *wireMsg) verdict {
-	*m = wireMsg{}
+func Check(b []byte, m *Msg) Verdict {
+	*m = Msg{}
 	if len(b) < headerLen {
-		return verdictDrop
+		return Drop
 	}
-	m.id = binary.BigEndian.Uint16(b)
-	m.bits = binary.BigEndian.Uint16(b[2:])
-	if m.bits&bitQR != 0 {
-		return verdictDrop // a response: never answer it
+	m.ID = binary.BigEndian.Uint16(b)
+	m.Bits = binary.BigEndian.Uint16(b[2:])
+	if m.Bits&BitQR != 0 {
+		return Drop // a response: never answer it
 	}
 	qd := int(binary.BigEndian.Uint16(b[4:]))
 	an := int(binary.BigEndian.Uint16(b[6:]))
@@ -74,57 +75,57 @@ func checkMsg(b []byte, m *wireMsg) verdict {
 	if qd > 0 {
 		end, ok := skipName(b, off)
 		if ok && end+4 <= len(b) {
-			m.qstart, m.qend = off, end+4
+			m.QStart, m.QEnd = off, end+4
 		}
 	}
-	op := m.opcode()
+	op := m.Opcode()
 	if op != dns.OpcodeQuery && op != dns.OpcodeUpdate {
 		// Still read the rest, to know whether the reply may carry an OPT.
-		if m.qend != 0 && qd == 1 {
-			_, ok := walkRRs(b, m.qend, an, ns, ar, m)
-			m.optOK = m.optOK && ok && m.nopt == 1
+		if m.QEnd != 0 && qd == 1 {
+			_, ok := walkRRs(b, m.QEnd, an, ns, ar, m)
+			m.OptOK = m.OptOK && ok && m.NOPT == 1
 		}
-		return verdictNotImp
+		return NotImp
 	}
-	if m.qend == 0 && qd > 0 {
-		return verdictFormErr
+	if m.QEnd == 0 && qd > 0 {
+		return FormErr
 	}
-	off = m.qend
+	off = m.QEnd
 	if qd == 0 {
 		off = headerLen
 	}
 	for i := 1; i < qd; i++ {
 		end, ok := skipName(b, off)
 		if !ok || end+4 > len(b) {
-			return verdictFormErr
+			return FormErr
 		}
 		off = end + 4
 	}
 	others, ok := walkRRs(b, off, an, ns, ar, m)
-	m.optOK = m.optOK && ok && m.nopt == 1
-	m.others = others
+	m.OptOK = m.OptOK && ok && m.NOPT == 1
+	m.Others = others
 	if !ok {
-		return verdictFormErr
+		return FormErr
 	}
-	if m.nopt > 0 && !m.optOK {
-		return verdictFormErr // RFC 6891 §6.1.1: one OPT, in the additional section
+	if m.NOPT > 0 && !m.OptOK {
+		return FormErr // RFC 6891 §6.1.1: one OPT, in the additional section
 	}
 	if op == dns.OpcodeQuery && (qd != 1 || an != 0 || ns != 0 || ar > 2) {
-		return verdictFormErr
+		return FormErr
 	}
 	if others {
 		// A TSIG record, or an update's records: their RDATA must unpack too.
 		if err := new(dns.Msg).Unpack(b); err != nil {
-			return verdictFormErr
+			return FormErr
 		}
 	}
-	return verdictServe
+	return Serve
 }
 
 // walkRRs reads an, ns and ar records from off, noting OPT records in m.
 // others reports records that are not OPT; ok is false when a record does
 // not parse.
-func walkRRs(b []byte, off, an, ns, ar int, m *wireMsg) (others, ok bool) {
+func walkRRs(b []byte, off, an, ns, ar int, m *Msg) (others, ok bool) {
 	for i := 0; i < an+ns+ar; i++ {
 		nameStart := off
 		end, ok := skipName(b, off)
@@ -138,14 +139,14 @@ func walkRRs(b []byte, off, an, ns, ar int, m *wireMsg) (others, ok bool) {
 			return others, false
 		}
 		if typ == dns.TypeOPT {
-			m.nopt++
+			m.NOPT++
 			// The OPT's owner is the root, and it sits in the additional section.
-			if m.nopt == 1 && i >= an+ns && b[nameStart] == 0 && optionsOK(b[rdata:rdata+rdlen]) {
-				m.optOK = true
-				m.optSize = binary.BigEndian.Uint16(b[end+2:])
-				m.optVersion = uint16(b[end+5])
-				m.optDO = binary.BigEndian.Uint16(b[end+6:])&(1<<15) != 0
-				m.optData, m.optLen = rdata, rdlen
+			if m.NOPT == 1 && i >= an+ns && b[nameStart] == 0 && optionsOK(b[rdata:rdata+rdlen]) {
+				m.OptOK = true
+				m.OptSize = binary.BigEndian.Uint16(b[end+2:])
+				m.OptVersion = uint16(b[end+5])
+				m.OptDO = binary.BigEndian.Uint16(b[end+6:])&(1<<15) != 0
+				m.OptData, m.OptLen = rdata, rdlen
 			}
 		} else {
 			others = true
@@ -271,40 +272,40 @@ func walkName(b []byte, off int, dst []byte) (end int, out []byte, ok bool) {
 	}
 }
 
-// appendErrorReply writes the reply with rcode to the message b that
-// checkMsg read into m: the ID; QR; the opcode; RD and CD copied for
+// AppendErrorReply writes the reply with rcode to the message b that
+// Check read into m: the ID; QR; the opcode; RD and CD copied for
 // QUERY only (for an opcode poolnsd does not implement, nothing but QR
 // and the rcode); AA, TC, RA and AD clear; the first question repeated
 // when it parsed (uncompressed); an OPT record (our UDP size, DO copied)
 // when the query had a well-formed one.
-func appendErrorReply(dst, b []byte, m *wireMsg, rcode int, udpSize int) []byte {
-	bits := uint16(bitQR) | m.bits&(0xF<<11) | uint16(rcode&0xF)
-	if m.opcode() == dns.OpcodeQuery {
-		bits |= m.bits & (bitRD | bitCD)
+func AppendErrorReply(dst, b []byte, m *Msg, rcode int, udpSize int) []byte {
+	bits := uint16(BitQR) | m.Bits&(0xF<<11) | uint16(rcode&0xF)
+	if m.Opcode() == dns.OpcodeQuery {
+		bits |= m.Bits & (BitRD | BitCD)
 	}
-	dst = binary.BigEndian.AppendUint16(dst, m.id)
+	dst = binary.BigEndian.AppendUint16(dst, m.ID)
 	dst = binary.BigEndian.AppendUint16(dst, bits)
 	var qd, ar uint16
-	if m.qend != 0 {
+	if m.QEnd != 0 {
 		qd = 1
 	}
-	if m.optOK {
+	if m.OptOK {
 		ar = 1
 	}
 	dst = binary.BigEndian.AppendUint16(dst, qd)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint16(dst, ar)
-	if m.qend != 0 {
-		end, out, _ := walkName(b, m.qstart, dst)
+	if m.QEnd != 0 {
+		end, out, _ := walkName(b, m.QStart, dst)
 		dst = append(out, b[end:end+4]...)
 	}
-	if m.optOK {
+	if m.OptOK {
 		dst = append(dst, 0) // root owner
 		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)
 		dst = binary.BigEndian.AppendUint16(dst, uint16(udpSize))
 		dst = append(dst, byte(rcode>>4), 0) // extended RCODE, version 0
 		var flags uint16
-		if m.optDO {
+		if m.OptDO {
 			flags = 1 << 15
 		}
 		dst = binary.BigEndian.AppendUint16(dst, flags)
