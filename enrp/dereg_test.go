@@ -4,12 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -178,32 +176,6 @@ func TestReregistrationAfterDeregistration(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// TestBindingSeesPutThenDeleted: an element that the Node put into the
-// handlespace and that a local change removed before the Node's next look
-// shows in no view diff (it was in neither view), yet the Node believes
-// it there: Changes reports it gone.
-func TestBindingSeesPutThenDeleted(t *testing.T) {
-	hs := handlespace.New(handlespace.Options{RegistrarID: idA})
-	if err := hs.ApplyZones(testZones(t, 0)); err != nil {
-		t.Fatal(err)
-	}
-	b := enrp.NewBinding(hs, idA)
-	b.Changes()
-	pool := poolOf(0)
-	e := &handlespace.Element{ID: 1000, Label: "pe0", Addrs: []netip.Addr{netip.MustParseAddr("10.1.0.0")}, Port: 8080,
-		Weight: 1, Home: idB, Expires: enrptest.Epoch.Add(time.Hour)}
-	if errs := b.Apply([]enrp.Op{{Kind: enrp.OpPut, Pool: pool, ID: e.ID, Policy: "wrr", Elem: e}}); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	if err := hs.Do(handlespace.Op{Pool: pool, ID: e.ID}); err != nil {
-		t.Fatal(err)
-	}
-	cs := b.Changes()
-	if !slices.ContainsFunc(cs, func(c enrp.Change) bool { return c.Pool == pool && c.ID == e.ID && c.Elem == nil }) {
-		t.Errorf("changes %+v: the deletion of the element put is missing", cs)
 	}
 }
 

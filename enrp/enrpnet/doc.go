@@ -8,7 +8,7 @@
 // with mutual authentication (LoadTLS reads the certificate, key and CA
 // files) or plain TCP; frames messages (package enrp/wire) by their
 // length field; and runs one goroutine that owns the Node, feeding it
-// messages, the handlespace's changes (through an enrp.Binding) and real
+// messages, the handlespace's changes (through a bind.Binding, package enrp/bind) and real
 // timers, and carrying out each Ready: messages to send, handlespace
 // operations, peers to dial, events to log. Each connection has a reader
 // and a writer goroutine. The daemon's other parts meet peering through

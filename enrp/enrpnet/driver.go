@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/bind"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -140,7 +141,7 @@ type Driver struct {
 	cfg  DriverConfig
 	log  *slog.Logger
 	node *enrp.Node
-	bind *enrp.Binding
+	bind *bind.Binding
 	self uint32
 	ln   net.Listener
 
@@ -381,7 +382,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		nc := node.Config()
 		d.cfg.ReadTimeout = nc.MaxTimeLastHeard + nc.MaxTimeNoResponse
 	}
-	d.bind = enrp.NewBinding(cfg.Handlespace, cfg.Node.ID)
+	d.bind = bind.New(cfg.Handlespace, cfg.Node.ID)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	changes := cfg.Handlespace.Subscribe()
 	first := d.node.Local(d.bind.Changes())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/bind"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -25,12 +26,12 @@ type Member struct {
 	ID    uint32
 	Node  *enrp.Node
 	HS    *handlespace.Handlespace
-	Bind  *enrp.Binding
+	Bind  *bind.Binding
 	Peers []uint32 // static peers: connected to whenever possible
 	// Events are the Node's events so far.
 	Events []enrp.Event
 	// OpErrors are the operations the handlespace refused.
-	OpErrors []enrp.OpError
+	OpErrors []bind.OpError
 	// Admins are the peers' administrative requests this member applied
 	// as their element's home.
 	Admins []enrp.AdminRequest
@@ -164,7 +165,7 @@ func (m *Member) Start(registrations []Registration) error {
 	}
 	m.Node = node
 	m.HS = handlespace.New(handlespace.Options{RegistrarID: m.ID, Now: c.Clock.Now})
-	m.Bind = enrp.NewBinding(m.HS, m.ID)
+	m.Bind = bind.New(m.HS, m.ID)
 	if err := m.HS.ApplyZones(m.zones); err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ const (
 	ParamXLease  uint16 = 0x8f16 // the lease last granted, in seconds
 	// ParamXAdminReq marks a HANDLE_UPDATE as a request to the element's
 	// home to set its administrative state (1 byte: the state, 3 reserved)
-	// rather than news of the element: see Node.RequestAdmin. A peer that
+	// rather than news of the element: see enrp.Node.RequestAdmin. A peer that
 	// does not know it skips it (top bits 10) and takes the message for a
 	// non-home's word on an element, which changes nothing there.
 	ParamXAdminReq uint16 = 0x8f17
@@ -138,7 +138,7 @@ const (
 	// report (RFC 5352 ENDPOINT_UNREACHABLE) passed on to the element's
 	// home: its value is the reporter's address (4 or 16 bytes, none if
 	// unknown), by which the home rate-limits and counts reports. See
-	// Node.RequestReport. A peer that does not know it skips it, as it
+	// enrp.Node.RequestReport. A peer that does not know it skips it, as it
 	// does ParamXAdminReq.
 	ParamXReportReq uint16 = 0x8f18
 	// ParamXConfirmReq marks a HANDLE_UPDATE from an element's home as a
@@ -146,7 +146,7 @@ const (
 	// (health confirmation from another vantage point): a nonce (4
 	// bytes), the time the home waits for the answer in milliseconds (2
 	// bytes), the health the home's own probes propose (1 byte) and one
-	// reserved byte. See Node.Confirm. A peer that does not know it skips
+	// reserved byte. See enrp.Node.Confirm. A peer that does not know it skips
 	// it and takes the message for the home's word on its own element,
 	// which is what it is.
 	ParamXConfirmReq uint16 = 0x8f19

@@ -71,15 +71,15 @@ var walls = []wall{
 		why: "the ENRP codec turns messages into bytes and back: it knows handlespace's element (ToPE, FromPE) and no other package of poolnsd, the engine that speaks it least of all",
 	},
 	{
-		from: []string{"M/enrp", "M/enrp/wire", "M/enrp/enrpnet", "M/enrp/enrptest"},
+		from: []string{"M/enrp", "M/enrp/wire", "M/enrp/bind", "M/enrp/enrpnet", "M/enrp/enrptest"},
 		deny: []string{"M/dnsfront", "M/probe/...", "M/zones", "M/monitor", "M/httpapi", "M/webui", "M/metrics"},
 		why:  "peering turns peers' messages into handlespace changes; it depends on none of its sibling front ends (DESIGN: Layout)",
 	},
 	{
-		from:   []string{"M/enrp", "M/enrp/wire"},
+		from:   []string{"M/enrp", "M/enrp/wire", "M/enrp/bind"},
 		deny:   []string{"net", "crypto/tls", "log/slog", "M/enrp/enrpnet"},
 		direct: true,
-		why:    "the ENRP engine and its codec do no I/O: sockets, TLS, real timers and logging are the driver's (enrp/enrpnet; DESIGN: the node does no I/O)",
+		why:    "the ENRP engine, its codec and its handlespace binding do no I/O: sockets, TLS, real timers and logging are the driver's (enrp/enrpnet; DESIGN: the node does no I/O)",
 	},
 	{
 		from: []string{"M/..."}, except: []string{"M/cmd/poolnsd", "M/admin", "M/enrp/enrpnet", "M/bench/...", "M/test/..."},

@@ -1,15 +1,17 @@
-package enrp
+package bind
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
 	"sync/atomic"
 
+	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// Binding joins a Node to a handlespace: it turns the Node's operations
+// Binding joins an enrp.Node to a handlespace: it turns the Node's operations
 // into handlespace edits, the handlespace's changes into Changes for the
 // Node, and homes zone-file elements by rendezvous hashing over the live
 // set that the Node last reported. Apply and Changes belong to the driver
@@ -26,9 +28,9 @@ type Binding struct {
 	conflicts int
 }
 
-// NewBinding returns a Binding of hs for registrar self and installs its
+// New returns a Binding of hs for registrar self and installs its
 // zone-file home function in hs.
-func NewBinding(hs *handlespace.Handlespace, self uint32) *Binding {
+func New(hs *handlespace.Handlespace, self uint32) *Binding {
 	b := &Binding{hs: hs, self: self, last: map[string]*handlespace.PoolView{}, put: map[key]*handlespace.Element{}}
 	live := []uint32{self}
 	b.live.Store(&live)
@@ -48,12 +50,12 @@ func (b *Binding) SetLive(live []uint32) {
 
 // StaticHome is the home of a zone-file element over the live set.
 func (b *Binding) StaticHome(pool string, id uint32) uint32 {
-	return Rendezvous(*b.live.Load(), pool, id)
+	return enrp.Rendezvous(*b.live.Load(), pool, id)
 }
 
 // OpError is an operation that the handlespace refused.
 type OpError struct {
-	Op  Op
+	Op  enrp.Op
 	Err error
 }
 
@@ -63,7 +65,7 @@ type OpError struct {
 // Node keeps elements that this registrar's zones lack. Nor are guarded
 // operations whose guard did not hold (see Guard; Conflicts counts
 // them): the next Changes tells the Node what changed instead.
-func (b *Binding) Apply(ops []Op) []OpError {
+func (b *Binding) Apply(ops []enrp.Op) []OpError {
 	if len(ops) == 0 {
 		return nil
 	}
@@ -75,14 +77,14 @@ func (b *Binding) Apply(ops []Op) []OpError {
 			ed.If = o.Guard.Holds
 		}
 		switch o.Kind {
-		case OpPut:
+		case enrp.OpPut:
 			ed.Put, ed.Policy = o.Elem, o.Policy
-		case OpDelete:
+		case enrp.OpDelete:
 			ed.Delete = true
-		case OpSetHome:
+		case enrp.OpSetHome:
 			home := o.Home
 			ed.Update = func(e *handlespace.Element) { e.Home = home }
-		case OpSetState:
+		case enrp.OpSetState:
 			src, self := o.Elem, b.self
 			ed.Update = func(e *handlespace.Element) {
 				e.Health, e.Admin, e.Reported, e.Load, e.RTT = src.Health, src.Admin, src.Reported, src.Load, src.RTT
@@ -94,17 +96,17 @@ func (b *Binding) Apply(ops []Op) []OpError {
 	}
 	var out []OpError
 	var retry []handlespace.Edit
-	var retryOps []Op
+	var retryOps []enrp.Op
 	for i, err := range b.hs.ApplyEdits(edits) {
 		switch {
 		case err == nil:
-			if ops[i].Kind == OpPut {
+			if ops[i].Kind == enrp.OpPut {
 				b.put[key{ops[i].Pool, ops[i].ID}] = ops[i].Elem
 			}
 		case errors.Is(err, handlespace.ErrConflict):
 			b.conflicts++
-		case ops[i].Kind != OpPut && errors.Is(err, handlespace.ErrNoElement):
-		case ops[i].Kind == OpPut && errors.Is(err, handlespace.ErrInconsistentPolicy):
+		case ops[i].Kind != enrp.OpPut && errors.Is(err, handlespace.ErrNoElement):
+		case ops[i].Kind == enrp.OpPut && errors.Is(err, handlespace.ErrInconsistentPolicy):
 			// The pool here has another policy than at the element's
 			// home (each registrar makes a registration's pool with the
 			// policy of the first registration it sees). The element is
@@ -138,8 +140,8 @@ func (b *Binding) Conflicts() int { return b.conflicts }
 // Changes returns what changed in the handlespace since the last call (the
 // first call: every element), pool by pool: only pools with a new view are
 // compared, element by element.
-func (b *Binding) Changes() []Change {
-	var out []Change
+func (b *Binding) Changes() []enrp.Change {
+	var out []enrp.Change
 	// Elements that Apply put there and that neither the last views nor
 	// the current ones have: a local change removed them before the Node
 	// could see it.
@@ -151,9 +153,14 @@ func (b *Binding) Changes() []Change {
 				vanished = append(vanished, k)
 			}
 		}
-		slices.SortFunc(vanished, cmpKey)
+		slices.SortFunc(vanished, func(a, b key) int {
+			if c := cmp.Compare(a.pool, b.pool); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.id, b.id)
+		})
 		for _, k := range vanished {
-			out = append(out, Change{Pool: k.pool, ID: k.id, Was: b.put[k]})
+			out = append(out, enrp.Change{Pool: k.pool, ID: k.id, Was: b.put[k]})
 		}
 		clear(b.put)
 	}
@@ -188,7 +195,7 @@ func (b *Binding) Changes() []Change {
 		old := b.last[name]
 		{
 			for e := range old.Range() {
-				out = append(out, Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID, Was: e})
+				out = append(out, enrp.Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID, Was: e})
 			}
 			delete(b.last, name)
 		}
@@ -200,17 +207,17 @@ func (b *Binding) Changes() []Change {
 // Parts of the pool the change did not touch are not read (see
 // handlespace.DiffElements), unless the policy changed, which every
 // element carries.
-func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
+func diffPool(out []enrp.Change, old, nv *handlespace.PoolView) []enrp.Change {
 	if old != nil && old.Spec.Policy != nv.Spec.Policy {
 		oe, ne := old.Elements(), nv.Elements()
 		i, j := 0, 0
 		for i < len(oe) || j < len(ne) {
 			switch {
 			case j == len(ne) || (i < len(oe) && oe[i].ID < ne[j].ID):
-				out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID, Was: oe[i]})
+				out = append(out, enrp.Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: oe[i].ID, Was: oe[i]})
 				i++
 			default:
-				c := Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]}
+				c := enrp.Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: ne[j].ID, Elem: ne[j]}
 				if i < len(oe) && oe[i].ID == ne[j].ID {
 					c.Was = oe[i]
 					i++
@@ -223,10 +230,10 @@ func diffPool(out []Change, old, nv *handlespace.PoolView) []Change {
 	}
 	handlespace.DiffElements(old, nv, func(was, now *handlespace.Element) {
 		if now == nil {
-			out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: was.ID, Was: was})
+			out = append(out, enrp.Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: was.ID, Was: was})
 			return
 		}
-		out = append(out, Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: now.ID, Elem: now, Was: was})
+		out = append(out, enrp.Change{Pool: nv.Name, Policy: nv.Spec.Policy, ID: now.ID, Elem: now, Was: was})
 	})
 	return out
 }
@@ -238,4 +245,10 @@ func lookup(v *handlespace.View, pool string, id uint32) *handlespace.Element {
 		return nil
 	}
 	return pv.Element(id)
+}
+
+// key names an element: its pool (lower-case FQDN) and identifier.
+type key struct {
+	pool string
+	id   uint32
 }
