@@ -129,6 +129,9 @@ func NewPolicy(name string, r Rand) (Policy, error) {
 // source r (nil for DefaultRand).
 func PolicyFor(spec PoolSpec, r Rand) (Policy, error) {
 	m, ok := policyMakers[spec.Policy]
+	if !ok && len(policyMakers) == 0 {
+		return nil, fmt.Errorf("unknown policy %q: no policy is registered (a program imports package handlespace/policy)", spec.Policy)
+	}
 	if !ok {
 		return nil, fmt.Errorf("unknown policy %q; want one of %s", spec.Policy, strings.Join(PolicyNames(), ", "))
 	}

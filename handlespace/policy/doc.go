@@ -2,8 +2,10 @@
 // RSPLIB's, and beyond: nearest, hash): what orders a pool's elements in
 // its answers. Each policy registers itself with package handlespace in an
 // init function (handlespace.RegisterPolicy), so a program that serves
-// pools imports this package (cmd/poolnsd does, and so do config and
-// zones, which check policy names).
+// pools imports this package (cmd/poolnsd does, and so do the packages
+// that hand policy names to a handlespace or check them: config, zones,
+// regcommit, enrp/bind, httpapi, dnsfront, and the test helper
+// internal/hstest).
 //
 // # Basics
 //
