@@ -493,10 +493,13 @@ type sigFront struct {
 	targets [frontSlots]atomic.Pointer[targetEntry]
 }
 
-// frontSlots is the number of entries of each table: more than the RRsets
-// a busy zone's pools answer from, warm (bench/dnssec.sh's 100 pools of
-// ten make about 1 600 SRV and A answers).
-const frontSlots = 4096
+// frontSlots is the number of entries of each table (128 KiB of pointers
+// each): several times the RRsets a busy zone's pools answer from, so
+// that few collide (bench/dnssec.sh's 100 pools of ten answer about 5 600
+// SRV, A and target RRsets; with 4096 slots half of its a and srv
+// queries missed the table and read their RRset into canonical form for
+// the cache).
+const frontSlots = 16384
 
 // maxFrontRecords is the most records of an answer that sigFront keeps
 // (its comparison marks them in a 64-bit word); bigger answers go to the

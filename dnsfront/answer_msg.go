@@ -108,10 +108,11 @@ func poolRRs(answer, extra []dns.RR, r *Result, picks []handlespace.Pick) ([]dns
 	hdr := func(name string, t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
 	}
-	weighted := handlespace.WeightedPolicy(pv.Spec.Policy)
+	mode := srvModeOf(pv.Spec.Policy)
 	for rank, p := range picks {
 		e := p.Elem()
-		prio, weight := srvOrder(weighted, rank, uint16(min(e.Weight, 0xFFFF)), e.Last)
+		se := srvElemOf(e)
+		prio, weight := srvOrder(mode, rank, &se)
 		target := e.Label + "." + pv.Name
 		switch r.Qtype {
 		case dns.TypeA, dns.TypeAAAA:

@@ -27,15 +27,14 @@ const (
 
 // elemWire is one element's packed material.
 type elemWire struct {
-	a, aaaa   []byte // A / AAAA RRs, owner = pointer to the question name
-	na, naaaa uint16 // how many RRs a and aaaa hold
-	srv       []byte // SRV RR, owner pointer to qname, target in full; priority and weight patched per query
-	labelLen  int    // length of the target's first label, with its length byte
-	glueA     []byte // A RRs without owner: type … RDATA, 14 bytes each
-	glueAAAA  []byte // AAAA RRs without owner, 26 bytes each
-	uri       []byte // URI RR, owner pointer to qname; priority patched per query
-	weight    uint16
-	last      bool     // Element.Last: after the others, also in weighted answers
+	a, aaaa   []byte   // A / AAAA RRs, owner = pointer to the question name
+	na, naaaa uint16   // how many RRs a and aaaa hold
+	srv       []byte   // SRV RR, owner pointer to qname, target in full; priority and weight patched per query
+	labelLen  int      // length of the target's first label, with its length byte
+	glueA     []byte   // A RRs without owner: type … RDATA, 14 bytes each
+	glueAAAA  []byte   // AAAA RRs without owner, 26 bytes each
+	uri       []byte   // URI RR, owner pointer to qname; priority patched per query
+	order     srvElem  // what its SRV and URI priority and weight depend on
 	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
 	tally     tallyRef // its slot in the answer tally (tally.go)
 }
@@ -48,7 +47,7 @@ type elemWire struct {
 // few dozen elements that outlive views too, see Pick.PartMemo), each
 // holding its elements' records in an array.
 type poolWire struct {
-	weighted bool
+	ordering srvMode
 	hasURI   bool
 	// minSRV is at most the fewest bytes one element adds to an SRV
 	// answer (its SRV record with a one-byte label; glue may be left out),
@@ -84,7 +83,7 @@ type wireKey struct {
 
 func buildPoolWire(pv *handlespace.PoolView) any {
 	pw := &poolWire{
-		weighted: handlespace.WeightedPolicy(pv.Spec.Policy),
+		ordering: srvModeOf(pv.Spec.Policy),
 		hasURI:   pv.Spec.URI != "",
 		key:      wireKey{name: pv.Name, ttl: pv.Spec.TTL, uri: pv.Spec.URI, https: pv.Spec.HTTPS, naptr: pv.Spec.NAPTR},
 	}
@@ -128,7 +127,7 @@ func (pw *poolWire) partOf(p handlespace.Pick) []*elemWire {
 // buildElemWire packs one element's records, in one buffer.
 func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *elemWire {
 	ttl := key.ttl
-	ew := &elemWire{weight: uint16(min(e.Weight, 0xFFFF)), labelLen: 1 + len(e.Label), last: e.Last}
+	ew := &elemWire{order: srvElemOf(e), labelLen: 1 + len(e.Label)}
 	var a, aaaa, glueA, glueAAAA []byte
 	for _, ad := range e.Addrs {
 		if ad.Is4() {
@@ -343,7 +342,7 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 	for rank, ew := range wires { // URI
 		off := len(b)
 		b = append(b, ew.uri...)
-		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
+		prio, weight := srvOrder(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 		ancount++
@@ -351,20 +350,103 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 	return b, ancount, 0
 }
 
-// srvOrder gives the SRV (or URI) priority and weight of the element at rank
-// in a policy-ordered answer: the rank as priority, or, for weighted
-// policies, one shared priority and the element's weight (RFC 2782 clients
-// then make the weighted pick themselves). An element that goes last
-// (a disputed one this registrar cannot reach) comes after those: its
-// rank puts it there, and in weighted answers priority 1 does.
-func srvOrder(weighted bool, rank int, w uint16, last bool) (prio, weight uint16) {
-	if weighted {
-		if last {
-			return 1, w
-		}
-		return 0, w
+// srvMode says how SRV and URI answers show a pool's policy order.
+//
+// A policy whose order is fixed by the pool's state (rr, prio, lu, lud,
+// nearest, hash, …) is shown as it is: the rank as priority (0, 1, 2, …),
+// weight 0, a strict order. A policy whose order is a random draw in
+// proportion to static weights is shown as that draw's definition
+// instead: one priority and each element's weight, with which an RFC 2782
+// client makes the same draw itself (RFC 2782's selection: by weight
+// among the records of one priority, then among the rest, the same
+// algorithm as the policy's). The records still come in the order the
+// policy drew, for clients that take the first. Such an answer is one
+// RRset whatever the draw (until an element or its load changes), which
+// a signed zone signs once instead of once per ordering (10! orderings of
+// ten elements: every answer new), and it spreads the clients of a
+// caching resolver by the weights where one cached ordering would send
+// them all to its first element for a TTL. Policies whose weights change
+// with every answer (rlud, rplud: degradation) or with the client
+// (wrand-dpf) keep the rank.
+type srvMode uint8
+
+const (
+	srvRank    srvMode = iota // priority = rank, weight 0
+	srvWeight                 // wrr, wrand: the weight= of the element
+	srvEqual                  // rand: every element weight 1
+	srvFree                   // rlu: the capacity left, 100 % − load
+	srvFreeDeg                // rplu: the capacity left after loaddeg=, 100 % − load − loaddeg
+)
+
+// srvModeOf returns the srvMode of a policy.
+func srvModeOf(policy string) srvMode {
+	switch {
+	case handlespace.WeightedPolicy(policy):
+		return srvWeight
+	case policy == "rand":
+		return srvEqual
+	case policy == "rlu":
+		return srvFree
+	case policy == "rplu":
+		return srvFreeDeg
 	}
-	return uint16(min(rank, 0xFFFF)), 0
+	return srvRank
+}
+
+// srvElem is what an element's SRV or URI priority and weight depend on.
+type srvElem struct {
+	weight  uint16 // weight=, at most 65535
+	free    uint16 // (LoadFull − Load) in 1/65536ths, at least 1 unless none is left
+	freeDeg uint16 // (LoadFull − Load − LoadDeg) likewise
+	last    bool   // Element.Last: after the others, also in weighted answers
+}
+
+func srvElemOf(e *handlespace.Element) srvElem {
+	return srvElem{
+		weight:  uint16(min(e.Weight, 0xFFFF)),
+		free:    capacity16(uint64(handlespace.LoadFull) - uint64(e.Load)),
+		freeDeg: capacity16(uint64(handlespace.LoadFull) - min(uint64(e.Load)+uint64(e.LoadDeg), handlespace.LoadFull)),
+		last:    e.Last,
+	}
+}
+
+// capacity16 scales a capacity of 0 … LoadFull to an SRV weight of 0 …
+// 65535: 0 only for none at all.
+func capacity16(c uint64) uint16 {
+	if c == 0 {
+		return 0
+	}
+	return uint16(max(c>>16, 1))
+}
+
+// srvOrder gives the SRV (or URI) priority and weight of the element at
+// rank in an answer of a pool of mode m: the rank as priority (srvRank),
+// else one shared priority and the element's weight in the mode (RFC 2782
+// clients then make the weighted pick themselves). An element that goes
+// last comes after those: a disputed one this registrar cannot reach
+// (its rank puts it there, and in weighted answers priority 1 does), and
+// in srvFree and srvFreeDeg one without capacity left, weight 1 (the
+// policies draw those last, uniformly).
+func srvOrder(m srvMode, rank int, e *srvElem) (prio, weight uint16) {
+	switch m {
+	case srvRank:
+		return uint16(min(rank, 0xFFFF)), 0
+	case srvWeight:
+		weight = e.weight
+	case srvEqual:
+		weight = 1
+	case srvFree:
+		weight = e.free
+	case srvFreeDeg:
+		weight = e.freeDeg
+	}
+	if weight == 0 && (m == srvFree || m == srvFreeDeg) {
+		return 1, 1
+	}
+	if e.last {
+		return 1, weight
+	}
+	return 0, weight
 }
 
 // appendSRV writes the SRV answers in policy order and their targets'
@@ -405,7 +487,7 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 	for rank, ew := range wires {
 		off := len(b)
 		b = append(b, ew.srv...)
-		prio, weight := srvOrder(pw.weighted, rank, ew.weight, ew.last)
+		prio, weight := srvOrder(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 	}

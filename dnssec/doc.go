@@ -94,7 +94,10 @@
 //     a policy that makes nearly every answer a new RRset (rand over a
 //     large pool) signs nearly every query. A query waits for at most one
 //     signature: the RRset's own, or the one another query is making of
-//     the same RRset; no lock is held while signing.
+//     the same RRset; no lock is held while signing. A caller that
+//     answers queries one after another (the DNS front's UDP loop does,
+//     a batch of up to 16 a socket) makes the queries behind a new RRset
+//     wait for its signature too.
 //   - Random names under a signed zone (compact NXDOMAIN) each cost a
 //     signature and an entry; CLOCK spares entries used since the hand
 //     last passed, so a flood of new names evicts the cold entries first.

@@ -153,7 +153,12 @@
 // marked with ParamXHandoff, with its state and what the monitor keeps
 // beside it (ParamXReports, the RTT); each peer takes its part, drops the
 // leaver from its live set on its last page, and acknowledges
-// (Ready.Left at the leaver when all did). When the live set grows, the
+// (Ready.Left at the leaver when all did). The daemon's driver
+// (enrpnet.DriverConfig.Durable) sends that acknowledgement only once the
+// registrations handed to it are in its store, so that the leaver, which
+// stops on it, never leaves one that a crash of the peer would lose. The
+// peers list the leaver as left (PeerState.Left), not dead, until it is
+// heard again or LeftMemory has passed. When the live set grows, the
 // old homes of the zone-file elements that move to the newcomer hand it
 // their state back (HandbackPage), which it takes when it is stronger
 // than its own (ElementX.Strength: a restarted registrar's, or one from

@@ -3,6 +3,7 @@ package enrp
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/wire"
@@ -69,6 +70,7 @@ type leaving struct {
 	succ    []uint32        // the next home of each, aligned with keys
 	count   int
 	done    bool
+	given   bool // giveUp ran
 }
 
 // settleWindow is how long, after the live set grew, a zone-file
@@ -139,6 +141,13 @@ func (n *Node) Leave(state HandoffState) Ready {
 	n.event(Event{Kind: EventHandoffStart, Count: len(own), Detail: fmt.Sprintf("to %d peers", len(peers))})
 	return n.flush()
 }
+
+// LeftMemory is how long a peer that left by hand-off is still listed
+// (Node.Peers, as left) after it left: long enough for an operator to
+// see a planned stop for what it was; a peer that does not come back is
+// then forgotten (it was not dead, nothing is wrong). One that comes back
+// is up again at once.
+const LeftMemory = 10 * time.Minute
 
 // handoffPage is the most elements of a hand-off page (which also stops
 // short of pageBytes): more than a table transfer's, so that 100 000
@@ -215,12 +224,26 @@ func (n *Node) leftPeer(id uint32) {
 		return
 	}
 	lv.done = true
-	// Give the elements up here too: the registered ones to their next
-	// homes, one generation on, in this Node's table only (the
-	// handlespace and the store keep them as they were: this registrar
-	// is about to stop, and a restart yields them to the newer
-	// generation at its first sync, which DNS waits for); the zone-file
-	// ones follow the live set, this registrar out of it.
+	n.event(Event{Kind: EventHandoffDone, Count: lv.count})
+	n.out.Left = true
+}
+
+// giveUp, at the first Tick after the hand-off is over, gives the
+// elements up in this Node's table too: the registered ones to their
+// next homes, one generation on, in this Node's table only (the
+// handlespace and the store keep them as they were: this registrar is
+// about to stop, and a restart yields them to the newer generation at
+// its first sync, which DNS waits for); the zone-file ones follow the
+// live set, this registrar out of it. Not at once: the leaver stops when
+// the hand-off is over (Ready.Left), and a table of 100 000 took 90 ms
+// to rewrite, all of it between the last acknowledgement and the exit;
+// its peers ignore it by then.
+func (n *Node) giveUp() {
+	lv := n.leaving
+	if lv == nil || !lv.done || lv.given {
+		return
+	}
+	lv.given = true
 	for i, k := range lv.keys {
 		en := n.tab.get(k)
 		if en == nil || en.home() != n.id || en.static() {
@@ -229,8 +252,6 @@ func (n *Node) leftPeer(id uint32) {
 		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, lv.succ[i]), en.gen+1))
 	}
 	n.recomputeLive()
-	n.event(Event{Kind: EventHandoffDone, Count: lv.count})
-	n.out.Left = true
 }
 
 // onHandoff takes a page of a peer's hand-off or hand-back.
@@ -333,7 +354,7 @@ func (n *Node) HandingIn() bool {
 // generation on (every peer computes the same). Until its connection
 // drops, p's messages are ignored.
 func (n *Node) peerLeft(p *peer) {
-	p.left, p.dead, p.asked = true, true, time.Time{}
+	p.left, p.dead, p.asked, p.leftAt = true, true, time.Time{}, n.now()
 	p.cursor = nil
 	if p.seq != nil {
 		n.abortSeq(p, "peer left")
@@ -350,11 +371,17 @@ func (n *Node) peerLeft(p *peer) {
 		}
 	}
 	n.recomputeLive()
-	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == p.id && !en.static() }) {
+	keys := n.tab.keys(func(en *entry) bool { return en.home() == p.id && !en.static() })
+	// Tens of thousands at a time (a peer's share of a large hand-off):
+	// the operations and their guards allocated at once.
+	n.out.Ops = slices.Grow(n.out.Ops, len(keys))
+	guards := make([]Guard, len(keys))
+	for i, k := range keys {
 		en := n.tab.get(k)
 		s := Rendezvous(n.live, k.pool, k.id)
+		guards[i] = Guard{Present: true, Home: en.e.Home, Expires: en.e.Expires}
 		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, s), en.gen+1))
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s, Guard: guardOf(en.e)})
+		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s, Guard: &guards[i]})
 	}
 }
 

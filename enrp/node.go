@@ -415,7 +415,10 @@ type peer struct {
 	// left: it handed its elements off and left the live set; its
 	// messages are ignored until its connection drops. handingIn: its
 	// hand-off pages are coming in (until the last one).
+	// leftAt: when it left so, until it is heard on a new connection
+	// (Peers lists it as left).
 	left      bool
+	leftAt    time.Time
 	handingIn bool
 	handedIn  int // elements taken from its hand-off so far
 	// resync: its connection was lost (what it sent meanwhile is lost
@@ -602,18 +605,31 @@ func (n *Node) Live() []uint32 { return slices.Clone(n.live) }
 
 // PeerState describes one peer for status pages.
 type PeerState struct {
-	ID        uint32
-	Info      *wire.ServerInfo
-	Dead      bool
-	Suspect   bool
+	ID      uint32
+	Info    *wire.ServerInfo
+	Dead    bool
+	Suspect bool
+	// Left: it handed its elements off and left (a planned stop, see
+	// Leave), at LeftAt; not Dead. Listed for LeftMemory after that.
+	Left      bool
+	LeftAt    time.Time
 	LastHeard time.Time
 }
 
-// Peers returns the known peers, sorted by ID.
+// Peers returns the known peers, sorted by ID; a peer that left by
+// hand-off only until LeftMemory has passed.
 func (n *Node) Peers() []PeerState {
 	var out []PeerState
+	now := n.now()
 	for _, id := range n.allPeers() {
 		p := n.peers[id]
+		if !p.leftAt.IsZero() && (p.left || p.dead) {
+			if now.Sub(p.leftAt) >= LeftMemory {
+				continue
+			}
+			out = append(out, PeerState{ID: id, Info: p.info, Left: true, LeftAt: p.leftAt, LastHeard: p.lastHeard})
+			continue
+		}
 		out = append(out, PeerState{ID: id, Info: p.info, Dead: p.dead, Suspect: !p.asked.IsZero(), LastHeard: p.lastHeard})
 	}
 	return out
@@ -662,7 +678,12 @@ func (n *Node) Step(m *wire.Message) Ready {
 		if m.Handoff != nil && m.Handoff.Kind == wire.HandoffAck {
 			n.onHandoffAck(p, m.Handoff)
 		}
-		n.audit(p, m)
+		if n.leaving == nil {
+			// (A registrar that hands off has no use for its peers'
+			// tables: it is about to stop; the acknowledgements' claims
+			// differ from its own until it gives its elements up.)
+			n.audit(p, m)
+		}
 	case wire.TypeHandleTableRequest:
 		n.onTableRequest(p, m)
 	case wire.TypeHandleTableResp:
@@ -704,7 +725,7 @@ func (n *Node) heard(id uint32) *peer {
 		p.lastHeard = now
 		return p
 	case p.dead:
-		p.dead, p.lastHeard, p.asked = false, now, time.Time{}
+		p.dead, p.lastHeard, p.asked, p.leftAt = false, now, time.Time{}, time.Time{}
 		n.event(Event{Kind: EventPeerUp, Peer: id, Detail: "back"})
 		delete(n.foreign, id)
 		n.recomputeLive()
@@ -735,6 +756,7 @@ func (n *Node) heard(id uint32) *peer {
 // Tick runs the timers: presence, liveness, takeovers and transfers.
 func (n *Node) Tick() Ready {
 	now := n.now()
+	n.giveUp()
 	if stall := now.Sub(n.nextPresence); stall > n.stallSlack() {
 		n.stalled(stall, now)
 	}

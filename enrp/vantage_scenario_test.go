@@ -430,10 +430,15 @@ func TestHandoff(t *testing.T) {
 			t.Errorf("%08x: homes %v after the hand-off", m.ID, h)
 		}
 	}
-	// A, about to stop, gave everything up in its peering table (its
+	// A, about to stop, gives everything up in its peering table at its
+	// next Tick, not between the last acknowledgement and Left (its
 	// handlespace and store keep them as they were).
+	if _, d := a.Node.Claim(); d.Count != uint32(mine) {
+		t.Errorf("A claims %d elements as its hand-off ends, want its %d until its next Tick", d.Count, mine)
+	}
+	c.RunFor(2 * interval)
 	if _, d := a.Node.Claim(); d.Count != 0 {
-		t.Errorf("A still claims %d elements after its hand-off", d.Count)
+		t.Errorf("A still claims %d elements %v after its hand-off", d.Count, 2*interval)
 	}
 	if n := len(b.Handed) + len(cm.Handed); n != mine {
 		t.Errorf("B and C were handed %d elements, A was home of %d", n, mine)

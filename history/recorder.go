@@ -78,7 +78,7 @@ type Counters struct {
 type Peer struct {
 	ID        uint32
 	Addr      string // host:port it is reached at; "" unknown
-	State     string // PeerUp, PeerSuspect or PeerDead
+	State     string // PeerUp, PeerSuspect, PeerDead or PeerLeft
 	LastHeard time.Time
 	// RTT and RTTVar are the round-trip time to it and its mean
 	// deviation, as peering measures them (0: unknown).
@@ -90,6 +90,7 @@ const (
 	PeerUp      = "up"      // heard from within the presence timeout
 	PeerSuspect = "suspect" // silent too long; asked to answer
 	PeerDead    = "dead"    // did not answer: its elements are taken over
+	PeerLeft    = "left"    // stopped by plan: handed its elements off (listed for a while, enrp.LeftMemory)
 )
 
 // Inputs are what a Recorder reads at each sample. Only View is needed.

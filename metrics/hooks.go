@@ -319,12 +319,14 @@ const (
 	PeerUp      = "up"      // heard from
 	PeerSuspect = "suspect" // asked to answer after a silence
 	PeerDead    = "dead"    // did not answer: dead, its elements taken over
+	PeerLeft    = "left"    // stopped by plan: handed its elements off (listed for enrp.LeftMemory)
 )
 
-var peerStateNames = [...]string{PeerUp, PeerSuspect, PeerDead}
+var peerStateNames = [...]string{PeerUp, PeerSuspect, PeerDead, PeerLeft}
 
 // SetPeerStates gives the function that poolnsd_enrp_peers reads at scrape
-// time: the number of peers in each state (PeerUp, PeerSuspect, PeerDead).
+// time: the number of peers in each state (PeerUp, PeerSuspect, PeerDead,
+// PeerLeft).
 // The states must be a small fixed set; at most maxPeerStates are
 // exported.
 func (m *Metrics) SetPeerStates(f func() map[string]int) {

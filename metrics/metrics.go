@@ -149,7 +149,7 @@ func New(o Options) *Metrics {
 	}
 	m.takenElements = f.counter("poolnsd_enrp_elements_taken_over_total", "Pool elements this registrar became home for by takeover.")
 	m.reg.MustRegister(&peerCollector{m: m, desc: prometheus.NewDesc("poolnsd_enrp_peers",
-		"Peer registrars this one knows of, by state: heard from (up), asked to answer after a silence (suspect), dead.", []string{"state"}, nil)})
+		"Peer registrars this one knows of, by state: heard from (up), asked to answer after a silence (suspect), dead, stopped by plan after handing its elements off (left, for 10 minutes).", []string{"state"}, nil)})
 
 	rel := f.counterVec("poolnsd_zone_loads_total", "Loads of the zones directory (at start, SIGHUP, file change), by result.", "result")
 	m.reloads[0], m.reloads[1] = rel.WithLabelValues("ok"), rel.WithLabelValues("error")

@@ -80,7 +80,7 @@ func TestReferenceLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"poolnsd_enrp_peers":                 "state=dead,suspect,up",
+		"poolnsd_enrp_peers":                 "state=dead,left,suspect,up",
 		"poolnsd_failure_reports_total":      "outcome=counted,forwarded,rate_limited,removed,unknown via=api,peer",
 		"poolnsd_probes_total":               "kind=dns,http,https,tcp,tls,other result=fail,pass",
 		"poolnsd_build_info":                 "goversion= version=",

@@ -186,6 +186,9 @@ type Monitor struct {
 	buckets map[netip.Addr]*bucket
 	first   map[string]bool // targets of the first sync without a result yet
 	started bool            // the first sync happened
+	// adopted are the elements handed here (Adopt) before sync made them
+	// targets, with the old home's health: sync probes them at once.
+	adopted map[string]handlespace.Health
 
 	peerProbes chan struct{} // a slot per probe made for another registrar (ProbeFor)
 }
@@ -245,7 +248,7 @@ func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 		hs: hs, cfg: cfg, clock: cfg.Probe.Clock,
 		pools:   map[string]*poolTargets{},
 		spools:  map[string]*poolTargets{},
-		targets: map[string]*target{},
+		targets: map[string]*target{}, adopted: map[string]handlespace.Health{},
 		samples: map[string]*sample{},
 		pending: map[string]map[uint32]change{}, reports: map[string][]time.Time{}, outAt: map[string]time.Time{},
 		buckets: map[netip.Addr]*bucket{},
@@ -377,6 +380,7 @@ func (m *Monitor) sync() {
 	if len(add) > 0 || len(remove) > 0 {
 		m.sched.Change(add, remove)
 	}
+	m.adoptAdded(add)
 }
 
 // targetOf is the probe target of element e of pool view pv, if it is

@@ -304,7 +304,57 @@ func (m *Monitor) Adopt(pool string, id uint32, h handlespace.Health, reports in
 		m.reports[k] = times
 	}
 	m.mu.Unlock()
+	if m.probeAdopted(k, h) {
+		return
+	}
+	// Not a target yet (the handlespace change that makes it one is on
+	// its way to sync): sync probes it at once. (Not under mu, as
+	// everywhere: the scheduler's workers take mu with its locks held.
+	// Tried again once noted, in case sync added it meanwhile.)
+	m.mu.Lock()
+	m.adopted[k] = h
+	m.mu.Unlock()
+	if m.probeAdopted(k, h) {
+		m.mu.Lock()
+		delete(m.adopted, k)
+		m.mu.Unlock()
+	}
+}
+
+// probeAdopted probes the target k at once, with health h unless unknown,
+// and reports whether there is such a target.
+func (m *Monitor) probeAdopted(k string, h handlespace.Health) bool {
 	if h != handlespace.HealthUnknown {
-		m.sched.Reset(k, h)
+		return m.sched.Reset(k, h)
+	}
+	return m.sched.ProbeNow(k)
+}
+
+// adoptAdded probes at once the targets just added that were handed here
+// before (adopted), rather than within the spread of new targets' first
+// probes (up to an interval): the old home probed them until it stopped,
+// and a first probe here an interval later would leave them unprobed for
+// up to two. Called by sync after the scheduler has the targets.
+func (m *Monitor) adoptAdded(add []probe.Target) {
+	type adoption struct {
+		k string
+		h handlespace.Health
+	}
+	var now []adoption
+	m.mu.Lock()
+	if len(m.adopted) > 0 {
+		for _, t := range add {
+			if h, ok := m.adopted[t.Key]; ok {
+				delete(m.adopted, t.Key)
+				now = append(now, adoption{t.Key, h})
+			}
+		}
+		if len(m.adopted) > 1<<17 {
+			clear(m.adopted) // bounded: elements handed here that never became targets (not probed)
+		}
+	}
+	m.mu.Unlock()
+	for _, a := range now {
+		m.probeAdopted(a.k, a.h)
 	}
 }

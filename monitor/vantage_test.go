@@ -1,6 +1,8 @@
 package monitor_test
 
 import (
+	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
@@ -267,6 +269,59 @@ func TestEarlyConfirmation(t *testing.T) {
 		defer mu.Unlock()
 		if len(downs) != 1 || downs[0] != "up>down" {
 			t.Errorf("changes to down counted: %v, want one, up>down", downs)
+		}
+	})
+}
+
+// TestAdoptBeforeTarget: an element handed here is adopted before the
+// monitor has made it a target (the driver hands it over right after the
+// handlespace change, which reaches the monitor's sync a moment later);
+// once it is a target it is probed at once, not somewhere in the spread
+// of the first probes of the targets added with it (up to an interval
+// for thousands: the old home probed it until it stopped, so a late
+// first probe here would leave it unprobed for up to two intervals).
+func TestAdoptBeforeTarget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, testZone, monitor.Config{})
+		f.advance(time.Millisecond)
+		const pool, n, other = "big.pool.test.", 20000, 0x0e0e0e0e
+		spec := &handlespace.ProbeSpec{Kind: "tcp", Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2}
+		mk := func(i int, home uint32) *handlespace.Element {
+			return &handlespace.Element{ID: uint32(1 + i), Label: fmt.Sprintf("b%d", i), Port: 80, Home: home, Probe: spec,
+				Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 5, byte(i >> 8), byte(i)})}, Expires: f.clock.Now().Add(time.Hour)}
+		}
+		ops := make([]handlespace.Op, n)
+		for i := range ops {
+			ops[i] = handlespace.Op{Pool: pool, Elem: mk(i, other)}
+		}
+		if err := f.hs.Do(ops...); err != nil {
+			t.Fatal(err)
+		}
+		f.advance(time.Millisecond)
+		last := uint32(n) // the last in any order the spread could take
+		k := monitor.Key(pool, last)
+		if c := f.fc.Calls(k); c != 0 {
+			t.Fatalf("%s probed %d times while homed elsewhere", k, c)
+		}
+		f.m.Adopt(pool, last, handlespace.HealthUp, 0)
+		for i := range ops {
+			ops[i] = handlespace.Op{Pool: pool, Elem: mk(i, self)}
+		}
+		if err := f.hs.Do(ops...); err != nil {
+			t.Fatal(err)
+		}
+		f.advance(2 * time.Millisecond)
+		if c := f.fc.Calls(k); c != 1 {
+			t.Errorf("the adopted element probed %d times within 2 ms of becoming a target, want 1", c)
+		}
+		probed := 0
+		for i := range n {
+			if f.fc.Calls(monitor.Key(pool, uint32(1+i))) > 0 {
+				probed++
+			}
+		}
+		if probed > n/10 {
+			t.Errorf("%d of %d new targets probed within 2 ms: the spread is not what this test assumes", probed, n)
 		}
 	})
 }

@@ -44,6 +44,7 @@ var (
 	dnsPort  = flag.Int("dns-port", 5430, "DNS port on 127.0.0.1-3")
 	httpPort = flag.Int("http-port", 8430, "HTTP port on 127.0.0.1-3")
 	enrpPort = flag.Int("enrp-port", 9461, "ENRP port on 127.0.0.1-3")
+	perfDir  = flag.String("perf", "", "directory for perf record profiles (cpu-clock, call graphs) of A, B and C from SIGTERM until B and C own everything, hand-off trials only")
 )
 
 func fatalf(format string, a ...any) {
@@ -212,6 +213,19 @@ func trial(i int, handoff string) string {
 	time.Sleep(time.Second) // let the first transfers' aftermath settle
 	cb, cc := b.p.Cursor(), c.p.Cursor()
 	cpuA0, cpuB0, cpuC0 := cpuOf(a.p.Cmd.Process.Pid), cpuOf(b.p.Cmd.Process.Pid), cpuOf(c.p.Cmd.Process.Pid)
+	var perfs []*exec.Cmd
+	if *perfDir != "" && handoff != "0s" {
+		os.MkdirAll(*perfDir, 0o755)
+		for _, r := range []*registrar{a, b, c} {
+			pc := exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", fmt.Sprint(r.p.Cmd.Process.Pid),
+				"-o", filepath.Join(*perfDir, tag+"-"+r.name+".data"))
+			if err := pc.Start(); err != nil {
+				fatalf("perf: %v", err)
+			}
+			perfs = append(perfs, pc)
+		}
+		time.Sleep(300 * time.Millisecond) // perf attaches
+	}
 	t0 := time.Now()
 	a.p.Cmd.Process.Signal(syscall.SIGTERM)
 	code, err := a.p.WaitExit(30 * time.Second)
@@ -226,6 +240,11 @@ func trial(i int, handoff string) string {
 	handed := "-"
 	if r, _, err := proc.Wait(0, time.Second, proctest.MsgIs("handed off")); err == nil {
 		handed = r.Str("took")
+	}
+	if r, _, err := proc.Wait(0, time.Second, proctest.MsgIs("stopped")); err == nil {
+		if ts, err := time.Parse(time.RFC3339Nano, r.Str("time")); err == nil {
+			fmt.Printf("trial %d %s: A logged \"stopped\" %v after SIGTERM\n", i, handoff, ts.Sub(t0).Round(time.Millisecond))
+		}
 	}
 	// B and C own everything, at once with a hand-off (after the
 	// takeover without).
@@ -247,6 +266,10 @@ func trial(i int, handoff string) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cpuB, cpuC := cpuOf(b.p.Cmd.Process.Pid)-cpuB0, cpuOf(c.p.Cmd.Process.Pid)-cpuC0
+	for _, pc := range perfs {
+		pc.Process.Signal(syscall.SIGINT)
+		pc.Wait()
+	}
 	takeover := false
 	for _, x := range []struct {
 		r    *registrar

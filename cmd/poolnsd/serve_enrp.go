@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrpnet"
@@ -19,8 +20,19 @@ import (
 // registrar takes over or gives up.
 type peering struct {
 	drv   *enrpnet.Driver
-	store chan []enrpnet.Ownership
+	store chan storeReq
 	done  sync.WaitGroup
+}
+
+// storeReq is one request to keepStore: ownership changes to write, the
+// zone-file elements' administrative states to follow their homes
+// (admin), or a func to call once everything asked before is written
+// (durable: a hand-off coming in is acknowledged then).
+type storeReq struct {
+	batch   []enrpnet.Ownership
+	admin   bool
+	resync  bool // the handlespace has the elements of a hand-off stored before (Ownership.Handed)
+	durable func()
 }
 
 // startPeering starts peering if enrp.listen is set. It returns exitOK or
@@ -47,7 +59,7 @@ func (d *daemon) startPeering() int {
 	if syncWait <= 0 {
 		syncWait = -1 // enrp.sync_wait 0s: no hold
 	}
-	p := &peering{store: make(chan []enrpnet.Ownership, 64)}
+	p := &peering{store: make(chan storeReq, 64)}
 	d.vantage = &vantageLink{m: d.ops.metrics}
 	p.done.Add(1)
 	go p.keepStore(d)
@@ -61,12 +73,13 @@ func (d *daemon) startPeering() int {
 		TLS:         tlsc,
 		Handlespace: d.hs,
 		Logger:      d.log,
-		OnOwnership: func(o []enrpnet.Ownership) { p.store <- o },
+		OnOwnership: func(o []enrpnet.Ownership) { p.store <- storeReq{batch: o} },
+		Durable:     func(done func()) { p.store <- storeReq{durable: done} },
 		OnEvent: func(ev enrp.Event) {
 			peeringEvent(d.ops.metrics, ev)
 			d.historyEvent(ev)
 			if ev.Kind == enrp.EventStaticHomes {
-				p.store <- nil // the homes of zone-file elements moved: keep their admin states where they are homed
+				p.store <- storeReq{admin: true} // the homes of zone-file elements moved: keep their admin states where they are homed
 			}
 		},
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.SetLocal(a.Pool, a.ID, a.Admin) },
@@ -74,9 +87,12 @@ func (d *daemon) startPeering() int {
 		OnMessage: func(sent bool, t wire.Type) { d.ops.metrics.ENRPMessage(sent, uint8(t)) },
 
 		// Confirmations and hand-offs (serve_vantage.go).
-		OnProbe:      d.vantage.probe,
-		OnVerdict:    d.vantage.verdict,
-		OnHanded:     d.vantage.handed,
+		OnProbe:   d.vantage.probe,
+		OnVerdict: d.vantage.verdict,
+		OnHanded: func(hs []enrp.Handed) {
+			d.vantage.handed(hs)
+			p.store <- storeReq{resync: true} // the registrar counts the leases of the registrations handed here
+		},
 		HandoffState: d.vantage.state,
 	})
 	if err != nil {
@@ -111,11 +127,13 @@ func (d *daemon) dnsCurrent() func() bool {
 }
 
 // keepStore writes the ownership changes that the driver reports: a
-// registration taken over is stored here with its administrative state (a
-// restart keeps both) and its lease is handed to the registrar, which
-// expires it; one given up or deleted by a peer is removed. A nil batch
-// asks for the zone-file elements' administrative states to follow their
-// homes (keepHomedAdmin).
+// registration taken over, or handed here, is stored here with its
+// administrative state (a restart keeps both) and its lease is handed to
+// the registrar, which expires it; one given up or deleted by a peer is
+// removed. An admin request asks for the zone-file elements'
+// administrative states to follow their homes (keepHomedAdmin); a
+// durable one is answered once what came before it is written (and
+// fsynced: bbolt's commit).
 //
 // The batches waiting when it gets to them are written together (one
 // fsync): a hand-off or a table transfer sends one batch a page, hundreds
@@ -124,7 +142,19 @@ func (d *daemon) dnsCurrent() func() bool {
 func (p *peering) keepStore(d *daemon) {
 	defer p.done.Done()
 	for first := range p.store {
-		batch, admin, open := first, first == nil, true
+		batch, admin, resync, open := first.batch, first.admin, first.resync, true
+		var durable []func()
+		if first.durable != nil {
+			durable = append(durable, first.durable)
+		}
+		take := func(more storeReq) {
+			admin = admin || more.admin
+			resync = resync || more.resync
+			if more.durable != nil {
+				durable = append(durable, more.durable)
+			}
+			batch = append(batch, more.batch...)
+		}
 		for open && len(batch) < maxStoreBatch {
 			select {
 			case more, ok := <-p.store:
@@ -132,23 +162,42 @@ func (p *peering) keepStore(d *daemon) {
 					open = false
 					break
 				}
-				if more == nil {
-					admin = true
-				}
-				batch = append(batch, more...)
+				take(more)
 				continue
 			default:
 			}
+			if onlyHanded(batch) && len(durable) == 0 && !admin && !resync && len(batch) < handedBatch {
+				// A hand-off coming in, its end not yet asked for: wait for
+				// more rather than commit a few pages at a time (each
+				// commit rewrites the tree's path and fsyncs; a few large
+				// ones cost far less than a hundred small ones).
+				// At most handedWait, in case no end comes (the leaver
+				// died): what was given is stored anyway.
+				select {
+				case more, ok := <-p.store:
+					if ok {
+						take(more)
+						continue
+					}
+					open = false
+				case <-time.After(handedWait):
+				}
+			}
 			break
 		}
+		gained := resync || slices.ContainsFunc(batch, func(o enrpnet.Ownership) bool { return o.Elem != nil && !o.Handed })
 		if len(batch) > 0 {
-			gained := slices.ContainsFunc(batch, func(o enrpnet.Ownership) bool { return o.Elem != nil })
 			p.write(d, batch)
-			if gained {
-				// The registrar expires what it owns: have it count the
-				// leases again, the ones just taken over included.
-				d.reg.Resync()
-			}
+		}
+		// Written (what failed is logged: a store that cannot write
+		// loses what it was given, acknowledged or not).
+		for _, f := range durable {
+			f()
+		}
+		if gained {
+			// The registrar expires what it owns: have it count the
+			// leases again, the ones just taken over included.
+			d.reg.Resync()
 		}
 		if admin {
 			if err := d.admin.KeepHomed(); err != nil {
@@ -164,6 +213,28 @@ func (p *peering) keepStore(d *daemon) {
 // maxStoreBatch bounds the ownership changes keepStore writes in one
 // transaction.
 const maxStoreBatch = 1 << 17
+
+// handedBatch is how many elements of a hand-off coming in keepStore
+// gathers before it writes them, unless the hand-off's end (its durable
+// request) comes first, or nothing more comes for handedWait.
+const (
+	handedBatch = 16384
+	handedWait  = 100 * time.Millisecond
+)
+
+// onlyHanded reports whether batch is not empty and all of a hand-off
+// coming in (Ownership.Handed).
+func onlyHanded(batch []enrpnet.Ownership) bool {
+	if len(batch) == 0 {
+		return false
+	}
+	for _, o := range batch {
+		if !o.Handed {
+			return false
+		}
+	}
+	return true
+}
 
 // write stores a batch of ownership changes (one per element): the
 // elements in one transaction (one fsync however many a takeover moves),
@@ -235,11 +306,14 @@ func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
 }
 
 // peerStates counts the peers by state for poolnsd_enrp_peers: up (heard
-// from), suspect (asked to answer after a silence) and dead.
+// from), suspect (asked to answer after a silence), dead, and left (by
+// hand-off, for enrp.LeftMemory).
 func peerStates(ps []enrp.PeerState) map[string]int {
-	out := map[string]int{metrics.PeerUp: 0, metrics.PeerSuspect: 0, metrics.PeerDead: 0}
+	out := map[string]int{metrics.PeerUp: 0, metrics.PeerSuspect: 0, metrics.PeerDead: 0, metrics.PeerLeft: 0}
 	for _, p := range ps {
 		switch {
+		case p.Left:
+			out[metrics.PeerLeft]++
 		case p.Dead:
 			out[metrics.PeerDead]++
 		case p.Suspect:

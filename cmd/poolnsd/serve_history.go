@@ -66,6 +66,8 @@ func (d *daemon) historyPeers() []history.Peer {
 	for _, p := range ps {
 		hp := history.Peer{ID: p.ID, LastHeard: p.LastHeard, State: history.PeerUp, RTT: rtts[p.ID].RTT, RTTVar: rtts[p.ID].RTTVar}
 		switch {
+		case p.Left:
+			hp.State = history.PeerLeft
 		case p.Dead:
 			hp.State = history.PeerDead
 		case p.Suspect:

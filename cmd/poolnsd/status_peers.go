@@ -17,7 +17,8 @@ import (
 
 // statusPeers is poolnsd status --peers: the registrars of the cluster as
 // the server sees them (GET /v1/peers), and its recent peering events.
-// It returns exitDegraded when a peer is suspect or dead.
+// It returns exitDegraded when a peer is suspect or dead (not when it
+// left by hand-off: a planned stop).
 func statusPeers(u *url.URL, asJSON bool, stdout, stderr io.Writer) int {
 	var raw json.RawMessage
 	if err := call(context.Background(), http.MethodGet, u, "/v1/peers", "", nil, &raw); err != nil {
@@ -41,7 +42,7 @@ func statusPeers(u *url.URL, asJSON bool, stdout, stderr io.Writer) int {
 		writePeers(stdout, &pr)
 	}
 	for _, p := range pr.Peers {
-		if p.State != history.PeerUp {
+		if p.State != history.PeerUp && p.State != history.PeerLeft {
 			return exitDegraded
 		}
 	}

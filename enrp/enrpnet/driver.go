@@ -114,6 +114,17 @@ type DriverConfig struct {
 	// HandoffState gives, for Leave, what the monitor keeps beside each
 	// element homed here (nil: nothing).
 	HandoffState enrp.HandoffState
+	// Durable, if set (with OnOwnership), makes a peer's hand-off durable
+	// here before it is acknowledged: the registered elements of each
+	// page go to OnOwnership as the page comes in (before the handlespace
+	// has them), and when the last page is taken Durable is called, from
+	// the driver's goroutine, with a done func to call (from any
+	// goroutine, once) when everything given to OnOwnership so far is
+	// stored. Only then does the acknowledgement go out, so that the
+	// leaver, which stops on it, never leaves a registration that a crash
+	// of this registrar right after would lose. It must not block.
+	// Without it the acknowledgement goes out at once.
+	Durable func(done func())
 }
 
 // Ownership is a change of who owns a registered element.
@@ -123,6 +134,10 @@ type Ownership struct {
 	// Elem is the element, now owned by this registrar, or nil when it no
 	// longer is (owned by another, or gone).
 	Elem *handlespace.Element
+	// Handed: the element of a hand-off coming in, given to be stored
+	// before the handlespace has it (see DriverConfig.Durable); OnHanded
+	// says when it has.
+	Handed bool
 }
 
 type wallClock struct{}
@@ -177,6 +192,14 @@ type Driver struct {
 	pending      []enrp.Op // operations held back while a handle table comes in
 	pendingSince time.Time
 	handed       []enrp.Handed // for OnHanded once pending is applied
+	// A hand-off coming in (DriverConfig.Durable): the registered
+	// elements given to OnOwnership before the handlespace had them, and
+	// the acknowledgements that wait for the store (sent when durable
+	// brings them back).
+	early   map[key]bool
+	durable chan []enrp.Envelope
+	acksOut int       // Durable calls not yet back
+	ackWait time.Time // since when acknowledgements wait for the store
 
 	mu       sync.Mutex
 	status   []enrp.PeerState
@@ -337,7 +360,8 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 	d := &Driver{cfg: cfg, log: cfg.Logger, self: cfg.Node.ID,
 		in: make(chan inbound, 256), connUp: make(chan *conn), connDn: make(chan *conn, 16), admin: make(chan requestCall),
 		confirms: make(chan confirmCall, 4096), answers: make(chan answerCall, 4096), leave: make(chan chan struct{}),
-		synced: make(chan struct{}), left: make(chan struct{}), poke: make(chan struct{}, 1),
+		synced: make(chan struct{}), left: make(chan struct{}), poke: make(chan struct{}, 1), durable: make(chan []enrp.Envelope, 16),
+		early: map[key]bool{},
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
 	if cfg.Listen != "" {
@@ -831,6 +855,15 @@ func (d *Driver) loop(changes <-chan struct{}, first enrp.Ready) {
 			next = d.confirm(cc)
 		case ac := <-d.answers:
 			next = d.handle(d.node.Answer(ac.req, ac.h, ac.rtt))
+		case acks := <-d.durable:
+			for _, env := range acks {
+				d.sendEnv(env)
+			}
+			d.log.Debug("ENRP hand-off stored; acknowledged", "peers", len(acks), "waited", time.Since(d.ackWait).String())
+			if d.acksOut--; d.acksOut == 0 {
+				d.ackWait = time.Time{}
+			}
+			next = d.handle(enrp.Ready{Next: d.node.NextDeadline()}) // the hand-off's operations, held for the acknowledgement
 		case done := <-d.leave:
 			d.log.Info("ENRP handing this registrar's elements off to its peers", "peers", len(d.node.AlivePeers()))
 			next = d.handle(d.node.Leave(d.cfg.HandoffState))
@@ -1167,12 +1200,29 @@ func (d *Driver) sendOn(c *conn, m *wire.Message) {
 // go out, the operations are applied, then the events are logged (so that
 // a logged takeover is one the handlespace already shows).
 func (d *Driver) handle(r enrp.Ready) time.Time {
+	durable := d.cfg.Durable != nil && d.cfg.OnOwnership != nil
+	var acks []enrp.Envelope // hand-off acknowledgements that wait for the store
 	for _, env := range r.Msgs {
-		cs := d.byPeer[env.To]
-		if len(cs) == 0 {
-			continue // not connected: the Node's audits repair what is lost
+		if durable && env.Msg.Type == wire.TypePresence && env.Msg.Handoff != nil && env.Msg.Handoff.Kind == wire.HandoffAck {
+			acks = append(acks, env)
+			continue
 		}
-		d.sendOn(cs[len(cs)-1], env.Msg)
+		d.sendEnv(env)
+	}
+	if durable && (len(acks) > 0 || d.node.HandingIn()) {
+		d.storeEarly(r.Ops)
+	}
+	if len(acks) > 0 {
+		if d.acksOut == 0 {
+			d.ackWait = time.Now()
+		}
+		d.acksOut++
+		d.cfg.Durable(func() {
+			select {
+			case d.durable <- acks:
+			case <-d.ctx.Done():
+			}
+		})
 	}
 	for _, s := range r.Dial {
 		if len(s.Transport.Addrs) > 0 && s.Transport.Proto == wire.ParamTCP {
@@ -1194,7 +1244,13 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	// A hand-off coming in is not held to maxOpsDelay: its operations
 	// apply once it is taken (and acknowledged), so that the leaver, which
 	// waits for that, is not kept waiting by handlespace updates.
-	if len(d.pending) > 0 && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps) {
+	//
+	// Nor do they apply while its acknowledgement waits for the store
+	// (Durable): the leaver waits for that, and applying them first
+	// would delay it (a quarter of a second for 50 000 elements); they
+	// apply once it is sent, or maxOpsDelay after it began to wait.
+	ackWaits := !d.ackWait.IsZero() && time.Since(d.ackWait) <= maxOpsDelay
+	if len(d.pending) > 0 && !ackWaits && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps) {
 		ops := d.pending
 		d.pending = nil
 		d.apply(ops)
@@ -1279,11 +1335,44 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	if len(d.pending) > 0 && !d.node.HandingIn() {
 		// Operations held back for a transfer apply at maxOpsDelay at the
 		// latest, even if nothing else happens by then.
-		if at := d.pendingSince.Add(maxOpsDelay); at.Before(r.Next) {
+		at := d.pendingSince.Add(maxOpsDelay)
+		if !d.ackWait.IsZero() {
+			at = d.ackWait.Add(maxOpsDelay + time.Millisecond)
+		}
+		if at.Before(r.Next) {
 			r.Next = at
 		}
 	}
 	return r.Next
+}
+
+// sendEnv sends env on the newest connection to its peer, if any.
+func (d *Driver) sendEnv(env enrp.Envelope) {
+	cs := d.byPeer[env.To]
+	if len(cs) == 0 {
+		return // not connected: the Node's audits repair what is lost
+	}
+	d.sendOn(cs[len(cs)-1], env.Msg)
+}
+
+// storeEarly gives OnOwnership the registered elements that ops (of a
+// hand-off coming in) make this registrar's home, before the handlespace
+// has them (the operations wait until the hand-off is taken), so that
+// they are stored by the time it is acknowledged (DriverConfig.Durable).
+// apply then reports only those that did not become this registrar's
+// after all (a guard that did not hold: deregistered meanwhile).
+func (d *Driver) storeEarly(ops []enrp.Op) {
+	var out []Ownership
+	for _, o := range ops {
+		if o.Kind != enrp.OpPut || o.Elem == nil || o.Elem.Static || o.Elem.Home != d.self {
+			continue
+		}
+		d.early[key{o.Pool, o.ID}] = true
+		out = append(out, Ownership{Pool: o.Pool, ID: o.ID, Elem: o.Elem, Handed: true})
+	}
+	if len(out) > 0 {
+		d.cfg.OnOwnership(out)
+	}
 }
 
 // peerRequest is a kind of peer's request that this registrar took as
@@ -1357,6 +1446,15 @@ func (d *Driver) apply(ops []enrp.Op) {
 	var out []Ownership
 	for _, k := range keysInOrder(before) {
 		now := mine(k.pool, k.id)
+		if d.early[k] {
+			// Stored as it came (storeEarly): only a change since counts.
+			delete(d.early, k)
+			if now != nil {
+				continue
+			}
+			out = append(out, Ownership{Pool: k.pool, ID: k.id})
+			continue
+		}
 		if (now != nil) != before[k] {
 			out = append(out, Ownership{Pool: k.pool, ID: k.id, Elem: now})
 		}

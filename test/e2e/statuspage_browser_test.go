@@ -334,7 +334,15 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	if got := eval(`(() => { const r = document.querySelector('#peers tr[data-peer="` + cid + `"]'); return r ? r.querySelector('td.handover').dataset.kind : 'no row' })()`); got != "handoff-in" && got != "no row" {
 		t.Errorf("C's last takeover/hand-off %v, want handoff-in", got)
 	}
+	if got := eval(`(() => { const r = document.querySelector('#peers tr[data-peer="` + cid + `"]'); return r ? r.dataset.state : 'no row' })()`); got != "left" {
+		t.Errorf("C's state after its hand-off %v, want left (not dead)", got)
+	}
 	br.Screenshot(t, "status-history-handoff.png")
+	// A planned stop is not a fault: status --peers says left, exits 0.
+	out, _, code = runPoolnsd(t, t.TempDir(), "status", "--peers", "--server", a.http)
+	if code != exitOK || !regexp.MustCompile(cid+`\s+left\s`).MatchString(out) {
+		t.Errorf("poolnsd status --peers after C's hand-off: exit %d, want 0 with C left\n%s", code, out)
+	}
 
 	// B is killed: suspect, then dead; A takes r1 over.
 	b.p.cmd.Process.Signal(syscall.SIGKILL)

@@ -335,7 +335,7 @@
     self.append(st, h('td', 'mono', pr.registrar), h('td', 'mono', pr.addr || ''), h('td', '', '—'), h('td', 'num', '—'), h('td', 'num', String(pr.homed)), h('td', '', ''), h('td', '', ''));
     tbody.appendChild(self);
     for (const p of pr.peers) {
-      const cls = p.state === 'up' ? 'h-up' : p.state === 'dead' ? 'h-down' : 'h-suspect';
+      const cls = p.state === 'up' ? 'h-up' : p.state === 'dead' ? 'h-down' : p.state === 'left' ? 'h-left' : 'h-suspect';
       const r = h('tr', cls);
       r.dataset.peer = p.id;
       r.dataset.state = p.state;
