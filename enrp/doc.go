@@ -73,7 +73,10 @@
 // # Stalls and lost connections
 //
 // A peer is dead when it has been silent for MaxTimeLastHeard and then
-// left a reply-required PRESENCE unanswered for MaxTimeNoResponse. A
+// left a reply-required PRESENCE unanswered for MaxTimeNoResponse; or,
+// when every connection to it was lost (a killed process's kernel closes
+// them), when it was not heard again within MaxTimeLastHeard −
+// PresenceInterval of that and then MaxTimeNoResponse. A
 // registrar that did not run for a while (SIGSTOP, a suspended machine,
 // starvation) finds on its next Tick, due at least every presence
 // interval, that it runs late: more than half the smaller of
@@ -82,9 +85,12 @@
 // timer moves on by it (EventStalled), so that it hears its peers again,
 // over new connections if they dropped it, before it judges them. A peer
 // that died meanwhile is found dead that much later. When the
-// connection to a peer is lost, what either sent meanwhile is lost too,
-// and audits do not see lease ends: the peer's own elements are
-// transferred again once it is heard on a new connection.
+// connection to a peer is lost (or it was found dead), what either sent
+// meanwhile is lost too, and audits do not see lease ends: when they
+// meet again each pushes the other its own elements at once, unasked
+// (SyncPage pages, all together, sized by bytes, the zone-file elements
+// as their state alone), after the deregistrations made since (see
+// sync.go); a held view waits for these pushes.
 //
 // A view that may be stale is held (Node.Stale, Driver.Current; see
 // hold.go): after a stall of MaxTimeLastHeard or more (the peers found

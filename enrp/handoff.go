@@ -413,7 +413,7 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
 				continue
 			}
-			s, mine := int(pe.X.Strength)-1, n.strength()
+			s, mine := int(pe.X.Strength)-1, n.takeStrength()
 			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) {
 				continue
 			}
@@ -425,7 +425,7 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			e.Home, e.Static = n.id, true
 			e.Last = handlespace.LastAt(e, n.id)
 			ne := newEntry(pool, policy, e, 0)
-			ne.heard = true
+			ne.heard, ne.handed = true, true
 			n.tab.put(ne)
 			n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
 			n.out.Handed = append(n.out.Handed, Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,

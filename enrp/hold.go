@@ -138,6 +138,7 @@ func (n *Node) endHold(now time.Time) {
 		return
 	}
 	n.held = nil
+	n.heldAfter = now.Add(n.settleWindow())
 }
 
 // holdAfterStall holds the view after a stall long enough for the peers
@@ -148,13 +149,18 @@ func (n *Node) holdAfterStall(stall time.Duration) {
 		return
 	}
 	n.longStall = n.now().Add(-stall)
+	// Stalled long enough for every peer to have found it dead, it is
+	// pushed their own elements when they hear it again (they closed
+	// their connections to it, and owe it a push: pushOwn); else it
+	// asks for them.
+	pushed := stall >= n.cfg.MaxTimeLastHeard+n.cfg.MaxTimeNoResponse
 	var want []uint32
 	for _, id := range n.alivePeers() {
 		p := n.peers[id]
 		if p.left {
 			continue
 		}
-		p.resync = true
+		p.resync = !pushed
 		want = append(want, id)
 	}
 	if len(want) > 0 {
@@ -193,4 +199,19 @@ func (n *Node) aloneVerdict(en *entry, proposed handlespace.Health) (Verdict, bo
 	return Verdict{Pool: en.pool, ID: en.e.ID, Current: cur, Proposed: proposed, Health: cur,
 		Vantage: []handlespace.Vantage{{Registrar: n.id, Health: proposed}},
 		Votes:   []Vote{{Registrar: n.id, Health: proposed}}}, true
+}
+
+// takeStrength is this registrar's strength (see strength) against a
+// peer's hand-back: 0 while its view is held as stale, and for a settle
+// window after (the hand-backs come when the peers hear it again, after
+// the pushes that may end the hold) (after a long
+// stall its live set did not change, so its strength did not fall, but
+// the state it remembers is from before the stall: the peers' current
+// state is taken). What it measures meanwhile goes out at its usual
+// strength, so that its peers take it.
+func (n *Node) takeStrength() int {
+	if n.held != nil || n.now().Before(n.heldAfter) {
+		return 0
+	}
+	return n.strength()
 }

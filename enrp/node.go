@@ -247,6 +247,7 @@ const (
 	EventStalled                             // this registrar did not run for a while (stopped, starved): its peers' timers start again (Detail: for how long)
 	EventHold                                // this registrar's view may be stale (a long stall, a healed minority): it holds it until synced (Detail: why); see Stale
 	EventHoldEnd                             // the hold is over: synced with the peers expected, or the bounded wait passed (Detail)
+	EventPushed                              // this registrar pushed its Count own elements to Peer, meeting it again (Detail: and the deletions)
 )
 
 var eventNames = map[EventKind]string{
@@ -260,6 +261,7 @@ var eventNames = map[EventKind]string{
 	EventConfirmed: "confirmed", EventConfirmRefused: "confirm-refused",
 	EventHandoffStart: "handoff-start", EventHandoffDone: "handoff-done", EventHandoffIn: "handoff-in", EventHandback: "handback",
 	EventStalled: "stalled", EventHold: "hold", EventHoldEnd: "hold-end",
+	EventPushed: "pushed",
 }
 
 func (k EventKind) String() string {
@@ -391,6 +393,9 @@ type Node struct {
 	// stall that held it began.
 	held      *hold
 	longStall time.Time
+	// heldAfter: until when, after a hold ended, hand-backs are still
+	// taken as from a stronger peer (takeStrength).
+	heldAfter time.Time
 	// inMinority: this registrar was in a minority at the last Tick;
 	// majorityAt: when to take over the peers still dead since it left
 	// one (tickMinority).
@@ -408,6 +413,11 @@ type peer struct {
 	deadAt    time.Time // when it was last found dead
 	lastHeard time.Time
 	asked     time.Time // when a reply-required PRESENCE was sent; zero: not suspect
+	// gone: when its last connection was lost (zero: it has been heard
+	// since). A peer whose process died closed its connections (the
+	// kernel does): not heard again within goneGrace of that, it is
+	// asked as if silent for MaxTimeLastHeard.
+	gone time.Time
 
 	seq     *tableSeq // our handle table request to it in progress
 	holdoff time.Time // no new own-children transfer before
@@ -421,9 +431,29 @@ type peer struct {
 	leftAt    time.Time
 	handingIn bool
 	handedIn  int // elements taken from its hand-off so far
-	// resync: its connection was lost (what it sent meanwhile is lost
-	// too): take its own elements again when it is heard on a new one.
+	// resync: take its own elements again (a table transfer) when it
+	// is next heard: a transfer of them failed, or this registrar
+	// stalled long enough for the peer to have stopped telling it.
 	resync bool
+	// owe: this registrar owes the peer a push of its own elements
+	// (pushOwn): the connection to it was lost, or it was found dead, so
+	// what was sent to it meanwhile may be lost. lost: when it was last
+	// heard before that; the deletions made here since go with the
+	// push. in: the peer's push coming in.
+	owe  bool
+	lost time.Time
+	in   *pushIn
+	// expect: from the loss until the peer's push is in, the elements
+	// it sent a HANDLE_UPDATE of: sent after its push was made (a push
+	// is made at the first chance on a new connection), so newer than
+	// what the push says of them, even if they come first (over another
+	// connection).
+	expect map[key]bool
+	// expectSince: when it was first heard after the loss; its claims
+	// are not audited for a transfer timeout after that, its push being
+	// on its way (a registrar that restarted since does not push: its
+	// claims are audited then).
+	expectSince time.Time
 }
 
 // New returns a Node.
@@ -469,6 +499,19 @@ func (n *Node) seqTimeout() time.Duration {
 	return n.cfg.MaxTimeNoResponse + n.cfg.PresenceInterval/2
 }
 func (n *Node) cursorTTL() time.Duration { return n.seqTimeout() }
+
+// goneGrace is how long a peer whose every connection was lost has to be
+// heard again (the diallers try at once: a new connection takes a few
+// round trips, TCP and TLS) before it is asked, as a peer silent for
+// MaxTimeLastHeard is; MaxTimeNoResponse later it is dead. A process
+// killed (kill -9, a crash) closes its connections at once, so its peers
+// find it dead MaxTimeLastHeard − PresenceInterval + MaxTimeNoResponse
+// after, rather than up to a presence interval more than
+// MaxTimeLastHeard + MaxTimeNoResponse after. A stopped process (SIGSTOP)
+// or a cut link closes nothing: that takes the usual time.
+func (n *Node) goneGrace() time.Duration {
+	return max(n.cfg.MaxTimeLastHeard-n.cfg.PresenceInterval, n.cfg.MaxTimeLastHeard/2)
+}
 func (n *Node) takeoverRetry() time.Duration {
 	return n.cfg.MaxTimeNoResponse
 }
@@ -526,6 +569,9 @@ func (n *Node) nextDeadline() time.Time {
 		if !p.dead {
 			if p.asked.IsZero() {
 				at(p.lastHeard.Add(n.cfg.MaxTimeLastHeard))
+				if !p.gone.IsZero() {
+					at(p.gone.Add(n.goneGrace()))
+				}
 			} else {
 				at(p.asked.Add(n.cfg.MaxTimeNoResponse))
 			}
@@ -558,12 +604,24 @@ func (n *Node) nextDeadline() time.Time {
 
 // Hello returns what to send first on a new connection to a peer: a
 // PRESENCE and a LIST_REQUEST, addressed to the peer's ID if the driver
-// knows it (else 0).
+// knows it (else 0). To a known peer that this registrar owes its own
+// elements (the connection before was lost, or the peer was found
+// dead), the push follows at once (pushOwn), on this connection, before
+// a word has come back.
 func (n *Node) Hello(to uint32) []*wire.Message {
 	pr := n.presence(false)
 	pr.Sender, pr.Receiver = n.id, to
 	lr := &wire.Message{Type: wire.TypeListRequest, Sender: n.id, Receiver: to}
-	return []*wire.Message{pr, lr}
+	out := []*wire.Message{pr, lr}
+	if p := n.peers[to]; p != nil && to != 0 {
+		before := len(n.out.Msgs)
+		n.pushOwn(p)
+		for _, env := range n.out.Msgs[before:] {
+			out = append(out, env.Msg)
+		}
+		n.out.Msgs = n.out.Msgs[:before]
+	}
+	return out
 }
 
 // Disconnected tells the Node that the connection to peer id is gone: its
@@ -573,12 +631,19 @@ func (n *Node) Hello(to uint32) []*wire.Message {
 // updates carry).
 func (n *Node) Disconnected(id uint32) Ready {
 	if p := n.peers[id]; p != nil {
+		if !p.dead && !p.left && p.gone.IsZero() {
+			p.gone = n.now()
+		}
 		p.left, p.handingIn, p.handedIn = false, false, 0 // what comes on a new connection is a new life
-		p.resync = true
 		p.cursor = nil
+		n.lostPeer(p)
 		if p.seq != nil {
 			n.abortSeq(p, "connection lost")
+			// Not to be asked again: the peer pushes its own elements
+			// on the next connection, as this registrar does.
+			p.resync, p.holdoff = false, time.Time{}
 		}
+		n.abortPush(p, "connection lost")
 	}
 	return n.flush()
 }
@@ -687,6 +752,10 @@ func (n *Node) Step(m *wire.Message) Ready {
 	case wire.TypeHandleTableRequest:
 		n.onTableRequest(p, m)
 	case wire.TypeHandleTableResp:
+		if m.Handoff != nil && (m.Handoff.Kind == wire.SyncPage || m.Handoff.Kind == wire.SyncLast) {
+			n.onPush(p, m)
+			break
+		}
 		if m.Handoff != nil {
 			n.onHandoff(p, m)
 			break
@@ -730,17 +799,21 @@ func (n *Node) heard(id uint32) *peer {
 		delete(n.foreign, id)
 		n.recomputeLive()
 		// It may have lost what it had and we may have taken over its
-		// elements: compare tables.
-		if n.synced {
-			p.resync = false
-			n.requestTable(p, true, "peer back")
-		}
+		// elements: each pushes its own to the other (it found this
+		// registrar dead too, or lost its connection, which was closed
+		// here; should it not, its next PRESENCE's claim tells).
+		n.pushOwn(p)
 	default:
 		p.lastHeard, p.asked = now, time.Time{}
-		if p.resync && n.synced && p.seq == nil && !now.Before(p.holdoff) {
+		n.pushOwn(p)
+		if p.resync && n.synced && p.seq == nil && p.in == nil && !now.Before(p.holdoff) {
 			p.resync = false
-			n.requestTable(p, true, "reconnected")
+			n.requestTable(p, true, "resync")
 		}
+	}
+	p.gone = time.Time{}
+	if p.expect != nil && p.expectSince.IsZero() {
+		p.expectSince = now
 	}
 	if tk := n.takeovers[id]; tk != nil {
 		delete(n.takeovers, id)
@@ -771,7 +844,8 @@ func (n *Node) Tick() Ready {
 		p := n.peers[id]
 		if !p.dead {
 			switch {
-			case p.asked.IsZero() && now.Sub(p.lastHeard) >= n.cfg.MaxTimeLastHeard:
+			case p.asked.IsZero() && (now.Sub(p.lastHeard) >= n.cfg.MaxTimeLastHeard ||
+				!p.gone.IsZero() && now.Sub(p.gone) >= n.goneGrace()):
 				p.asked = now
 				n.send(id, n.presence(true))
 				n.event(Event{Kind: EventPeerSuspect, Peer: id})
@@ -834,6 +908,7 @@ func (n *Node) stalled(stall time.Duration, now time.Time) {
 		p := n.peers[id]
 		on(&p.lastHeard)
 		on(&p.asked)
+		on(&p.gone)
 		if p.seq != nil {
 			on(&p.seq.last)
 		}
@@ -855,9 +930,11 @@ func (n *Node) stalled(stall time.Duration, now time.Time) {
 func (n *Node) peerDead(p *peer) {
 	p.dead, p.asked, p.deadAt = true, time.Time{}, n.now()
 	p.cursor, p.handingIn, p.handedIn = nil, false, 0
+	n.lostPeer(p)
 	if p.seq != nil {
 		n.abortSeq(p, "peer dead")
 	}
+	n.abortPush(p, "peer dead")
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
 	n.forgetInRounds(p.id)
 	n.recomputeLive()

@@ -105,7 +105,10 @@ func add(t *testing.T, c *enrptest.Cluster, id uint32, zones []handlespace.ZoneD
 // sameElements reports whether every running member has the same elements
 // with the same contents (lease ends within leaseSkew), and if not the
 // first difference.
-func sameElements(c *enrptest.Cluster) (bool, string) {
+func sameElements(c *enrptest.Cluster) (bool, string) { return sameElementsSkew(c, leaseSkew) }
+
+// sameElementsSkew is sameElements with lease ends within skew.
+func sameElementsSkew(c *enrptest.Cluster, skew time.Duration) (bool, string) {
 	up := c.Up()
 	ref := up[0].Elements()
 	for _, m := range up[1:] {
@@ -117,7 +120,7 @@ func sameElements(c *enrptest.Cluster) (bool, string) {
 			a, b := got[i], ref[i]
 			if a.Pool != b.Pool || a.ID != b.ID || a.Home != b.Home || a.Health != b.Health || a.Label != b.Label ||
 				a.Weight != b.Weight || a.Addrs[0] != b.Addrs[0] || a.Expires.IsZero() != b.Expires.IsZero() ||
-				a.Expires.Sub(b.Expires).Abs() > leaseSkew {
+				a.Expires.Sub(b.Expires).Abs() > skew {
 				return false, fmt.Sprintf("%s %s: %08x has %+v, %08x has %+v", a.Pool, handlespace.IDString(a.ID), m.ID, *a.Element, up[0].ID, *b.Element)
 			}
 		}

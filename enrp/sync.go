@@ -2,7 +2,9 @@ package enrp
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/wire"
@@ -19,6 +21,7 @@ type tableSeq struct {
 	start   time.Time    // when the first request went out
 	last    time.Time    // when the last request went out
 	applied int          // elements taken from the responses
+	changed []string     // the first few of them, for the event
 }
 
 // cursor is a peer's handle table transfer from this registrar: the keys
@@ -34,13 +37,25 @@ type cursor struct {
 // registrar believes it owns, and starts a transfer of the peer's own
 // elements when they differ.
 func (n *Node) audit(p *peer, m *wire.Message) {
-	if !n.synced || p.seq != nil || n.now().Before(p.holdoff) || n.HandingIn() {
+	if !n.synced || p.seq != nil || p.in != nil || n.now().Before(p.holdoff) || n.HandingIn() {
 		// While a hand-off comes in, claims differ until its last page:
 		// no transfer for that.
 		return
 	}
 	sum, dig := n.tab.claim(p.id)
+	pushing := p.expect != nil && n.now().Sub(p.expectSince) < n.seqTimeout()
 	switch {
+	case pushing && !(m.Checksum == sum && m.Digest != nil && *m.Digest == dig):
+		// Its push, made when it met this registrar again, is on its
+		// way (behind this PRESENCE, or on another connection).
+		return
+	case m.Checksum == sum && m.Digest != nil && *m.Digest == dig:
+		// What this registrar believes p owns is what p says it owns:
+		// synced with p as well as a transfer would make it (a peer
+		// that did not push, such as one that restarted, ends a hold
+		// so).
+		p.expect, p.expectSince = nil, time.Time{}
+		n.syncedWith(p, n.now())
 	case m.Checksum != sum:
 		n.requestTable(p, true, fmt.Sprintf("checksum %04x, expected %04x", m.Checksum, sum))
 	case m.Digest != nil && *m.Digest != dig:
@@ -181,6 +196,9 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 			delete(s.pending, key{pool, pe.ID})
 			if n.applyPE(p, pool, pe) {
 				s.applied++
+				if len(s.changed) < 4 {
+					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID))
+				}
 			}
 		}
 	}
@@ -211,7 +229,13 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 		n.synced = true
 		n.mentor = 0
 	}
-	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: s.applied, Detail: map[bool]string{true: "own", false: "full"}[s.own]})
+	detail := map[bool]string{true: "own", false: "full"}[s.own]
+	if s.own && len(s.changed) > 0 {
+		// What an own-children transfer had to set right (what the
+		// peer's updates and pushes did not carry): worth a look.
+		detail += "; changed " + strings.Join(s.changed, ", ")
+	}
+	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: s.applied, Detail: detail})
 }
 
 func (n *Node) onUpdate(p *peer, m *wire.Message) {
@@ -241,6 +265,13 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 	if p.seq != nil {
 		delete(p.seq.pending, k)
 	}
+	if p.in != nil {
+		delete(p.in.pending, k)
+	}
+	if p.expect != nil {
+		// Sent after the push that is to come, or coming (see onPush).
+		p.expect[k] = true
+	}
 	if m.Action == wire.AddPE {
 		n.applyPE(p, pool, pe)
 		return
@@ -256,9 +287,11 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		return
 	case en.static():
 		return // zone files decide zone-file elements
-	case en.home() != p.id && later(en.e.Expires, expires):
-		// Not the home, and our copy is of a later registration than
-		// the one deleted: it stands.
+	case later(en.e.Expires, expires):
+		// Our copy is of a later registration than the one deleted: it
+		// stands, even against its home's word (a deletion replayed
+		// with a push, see pushOwn, may be older than a registration
+		// made since).
 		return
 	}
 	if en.home() == n.id {
@@ -306,6 +339,19 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 	e.Last = handlespace.LastAt(e, n.id)
 	k := key{pool, e.ID}
 	cur := n.tab.get(k)
+	if pe.X != nil && pe.X.Flags&wire.XTrimmed != 0 {
+		if cur == nil || !cur.static() {
+			return false // not of this registrar's zones: its claim's audit asks for it whole
+		}
+		// The state alone: the zone file gives the rest.
+		c := cur.e
+		e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, slices.Clone(c.Addrs), c.Owner, c.Lease
+		e.Probe = nil
+		if c.Probe != nil {
+			pr := *c.Probe
+			e.Probe = &pr
+		}
+	}
 	if e.Static || (cur != nil && cur.static()) {
 		strength := -1 // unknown: an older sender
 		if pe.X != nil && pe.X.Strength > 0 {
@@ -427,7 +473,16 @@ func stateDiffers(t, e *handlespace.Element) bool {
 // toPE returns en's wire form, with the strength of its state.
 func (n *Node) toPE(en *entry) wire.PE {
 	pe := wire.ToPE(en.e, en.policy, en.gen, n.now())
-	pe.X.Strength = uint8(min(n.strength()+1, 255))
+	s := n.strength()
+	if en.handed && en.static() && en.home() == n.id {
+		// Its state came from its old home, and what this registrar
+		// measured since: its peers, settling after the live set grew,
+		// must not take it for the stale state of a newcomer (they
+		// would ignore its updates until the settle window ends, and
+		// their digests would differ until an audit).
+		s = max(s, len(n.live))
+	}
+	pe.X.Strength = uint8(min(s+1, 255))
 	return pe
 }
 
@@ -480,13 +535,13 @@ func (n *Node) local(c *Change) {
 		switch {
 		case cur.static():
 		case cur.home() == n.id:
-			n.tab.bury(k, cur.e.Expires, now)
+			n.tab.buryHere(cur, now)
 			n.announce(wire.DelPE, cur)
 		case cur.e.Expires.IsZero() || cur.e.Expires.After(now):
 			// A peer's element deregistered here (not expired: its
 			// home expires it by itself). Tell everyone, the home
 			// included.
-			n.tab.bury(k, cur.e.Expires, now)
+			n.tab.buryHere(cur, now)
 			n.announce(wire.DelPE, cur)
 		}
 		return
@@ -511,6 +566,7 @@ func (n *Node) local(c *Change) {
 		}
 		en := newEntry(c.Pool, c.Policy, e, 0)
 		en.heard = home == n.id
+		en.handed = home == n.id && cur != nil && cur.static() && cur.handed
 		n.tab.put(en)
 		if home == n.id {
 			n.announce(wire.AddPE, en)
@@ -570,4 +626,158 @@ func (n *Node) local(c *Change) {
 	en := newEntry(c.Pool, c.Policy, e, gen)
 	n.tab.put(en)
 	n.announce(wire.AddPE, en)
+}
+
+// Pushes: when two registrars meet again (a new connection after the
+// last one was lost, or a peer back from the dead), what either sent the
+// other meanwhile may be lost. Each then pushes the other its own
+// elements, unasked, the moment it can speak to it (pushOwn: in the
+// Hello of a connection it dialled, or when it first hears the peer):
+// every page at once, sized by bytes, before them a DEL_PE of each
+// deregistration made here since the peer was last heard. The receiver
+// takes the pages as it takes an own-children-only table transfer
+// (onPush), the last page sweeping what it believed the pusher owned and
+// the push did not carry. No request, and no round trip a page, stands
+// between a heal and a synced view: a table of a few thousand elements
+// arrives within one one-way delay of the connection.
+
+// syncPage is the most elements of a push page, which also stops short
+// of pageBytes (about 300 elements of a zone file).
+const syncPage = 4096
+
+// pushIn is a peer's push coming in.
+type pushIn struct {
+	seq     uint32
+	start   time.Time
+	pending map[key]bool // what the peer was believed to own, not yet in a page
+	applied int
+}
+
+// lostPeer notes that what was sent to p may be lost (its connection
+// was, or it was found dead): this registrar owes it a push, and
+// expects one.
+func (n *Node) lostPeer(p *peer) {
+	if !p.owe {
+		p.owe, p.lost = true, p.lastHeard
+	}
+	if p.expect == nil {
+		p.expect = map[key]bool{}
+	}
+}
+
+// pushOwn pushes this registrar's own elements to p if it owes them and
+// can (it has synced, and is not leaving): the DEL_PE of each
+// deregistration made here since a presence interval before p was last
+// heard (what was sent just before may be lost too), then pages of
+// HANDLE_TABLE_RESPONSE marked SyncPage, the last one SyncLast.
+func (n *Node) pushOwn(p *peer) {
+	if !p.owe || !n.synced || p.left || n.leaving != nil {
+		return
+	}
+	p.owe = false
+	now := n.now()
+	since := p.lost.Add(-n.cfg.PresenceInterval)
+	var dels []key
+	for k, tb := range n.tab.tombs {
+		if tb.en != nil && !tb.at.Before(since) && now.Before(tb.until) {
+			dels = append(dels, k)
+		}
+	}
+	slices.SortFunc(dels, cmpKey)
+	for _, k := range dels {
+		n.sendUpdate(p.id, wire.DelPE, n.tab.tombs[k].en)
+	}
+	// The registered elements homed here, and the zone-file ones that
+	// stay homed here once p is live (those that move to p, p gets
+	// handed back), as their state alone (its zone file gives the
+	// rest): a push over a new connection goes out in slow start, ten
+	// segments the first round trip, and every one it needs more is a
+	// round trip later. A registrar whose state of them is stale (held,
+	// see hold.go) or weak (in a minority: see strength) sends none.
+	live := n.live
+	if !slices.Contains(live, p.id) {
+		live = append(slices.Clone(live), p.id)
+		slices.Sort(live)
+	}
+	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
+	keys := n.tab.keys(func(en *entry) bool {
+		if en.static() {
+			return statics && Rendezvous(live, en.pool, en.e.ID) == n.id
+		}
+		return en.home() == n.id
+	})
+	trim := func(_ key, pe *wire.PE) {
+		if x := pe.X; x != nil && x.Flags&wire.XStatic != 0 {
+			x.Label, x.Site, x.Probe, x.Addrs, x.Owner, x.Lease = "", "", nil, nil, "", 0
+			x.Flags |= wire.XTrimmed
+		}
+	}
+	n.handSeq++
+	n.sendPages(p.id, keys, &wire.Handoff{Kind: wire.SyncPage, Live: uint16(min(n.strength(), math.MaxUint16)), Seq: n.handSeq}, wire.SyncLast, syncPage, trim)
+	n.event(Event{Kind: EventPushed, Peer: p.id, Count: len(keys), Detail: fmt.Sprintf("and %d deletions", len(dels))})
+}
+
+// abortPush gives up p's push coming in (the connection that carried it
+// is gone; p pushes again on the next one).
+func (n *Node) abortPush(p *peer, why string) {
+	if p.in == nil {
+		return
+	}
+	p.in = nil
+	n.event(Event{Kind: EventSyncAbort, Peer: p.id, Detail: "push: " + why})
+}
+
+// onPush takes a page of p's push of its own elements.
+func (n *Node) onPush(p *peer, m *wire.Message) {
+	h := m.Handoff
+	in := p.in
+	if in == nil || in.seq != h.Seq {
+		in = &pushIn{seq: h.Seq, start: n.now(), pending: map[key]bool{}}
+		for k, en := range n.tab.m {
+			if en.home() == p.id && !en.static() {
+				in.pending[k] = true
+			}
+		}
+		p.in = in
+	}
+	for i := range m.Entries {
+		pool, err := wire.PoolName(m.Entries[i].Handle)
+		if err != nil {
+			n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+			continue
+		}
+		for j := range m.Entries[i].Elements {
+			pe := &m.Entries[i].Elements[j]
+			k := key{pool, pe.ID}
+			delete(in.pending, k)
+			if p.expect[k] {
+				continue // p's later word on it came first
+			}
+			if n.applyPE(p, pool, pe) {
+				in.applied++
+			}
+		}
+	}
+	if h.Kind != wire.SyncLast {
+		return
+	}
+	p.in, p.expect, p.expectSince = nil, nil, time.Time{}
+	// Its PRESENCE messages sent before it met the others again (its
+	// live set, and so its claim of zone-file elements, about to
+	// change) may still come: no audit for a while, as after a table
+	// transfer.
+	p.holdoff = n.now().Add(n.cfg.PresenceInterval)
+	swept := 0
+	for _, k := range keysInOrder(in.pending) {
+		if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
+			n.tab.del(k) // a wrong belief, not a deregistration: no tomb
+			n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id, Guard: guardOf(en.e)})
+			swept++
+		}
+	}
+	if swept > 0 {
+		n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
+	}
+	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: in.applied, Detail: "pushed"})
+	n.syncedWith(p, in.start)
 }

@@ -50,6 +50,11 @@ type entry struct {
 	// registrar's knowledge does not replace its state (the newcomer's
 	// own may be stale; its old home hands the current one back to it).
 	settle time.Time
+	// handed: for a zone-file element homed here, its state was handed
+	// back by its old home (a stronger state than this registrar's
+	// own, taken in place of it): what is said of it from then on is as
+	// strong as a registrar of the whole live set's (see Node.toPE).
+	handed bool
 }
 
 func (en *entry) home() uint32 { return en.e.Home }
@@ -85,6 +90,12 @@ type table struct {
 type tomb struct {
 	expires time.Time // the deleted registration's lease end
 	until   time.Time // when the tomb is forgotten
+	// at is when the registration was deleted, and en what it was,
+	// for a deletion made here (a deregistration): a peer that this
+	// registrar meets again is sent it with the push (pushOwn), in
+	// case the DEL_PE of the time was lost.
+	at time.Time
+	en *entry
 }
 
 // leaseSkew is how much two registrars' lease ends of one registration
@@ -125,6 +136,16 @@ func (t *table) bury(k key, expires, now time.Time) {
 	}
 	if until.After(now) {
 		t.tombs[k] = tomb{expires: expires, until: until}
+	}
+}
+
+// buryHere records the deletion here of en's registration (see bury),
+// remembering it for the pushes of pushOwn.
+func (t *table) buryHere(en *entry, now time.Time) {
+	t.bury(en.key, en.e.Expires, now)
+	if tb, ok := t.tombs[en.key]; ok {
+		tb.at, tb.en = now, en
+		t.tombs[en.key] = tb
 	}
 }
 

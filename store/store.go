@@ -24,8 +24,11 @@ import (
 const File = "poolnsd.db"
 
 // Format is the version of the store's layout and record encoding that
-// this code writes. Open refuses a store with a newer version.
-const Format = 1
+// this code writes. Open refuses a store with a newer version and
+// upgrades an older one. Format 2 is format 1 with the element log beside
+// the database file (store_log.go): a poolnsd that knows only format 1
+// would not read the log, so it must refuse the store.
+const Format = 2
 
 // storeLockTimeout is how long Open waits for another process to let go
 // of the database file before it gives up.
@@ -47,19 +50,23 @@ var (
 //
 // # Basics
 //
-// Open opens (creating if needed) DIR/poolnsd.db. Every method runs in
-// one bbolt transaction (Update or View closure); PutElement and
-// DeleteElement return after the change is on disk (fsync), so a
-// registration can be acknowledged once they return. A Store is safe for
-// concurrent use.
+// Open opens (creating if needed) DIR/poolnsd.db. Element writes
+// (Commit, PutElement, DeleteElement) go to the element log and return
+// after the change is on disk (fsync), so a registration can be
+// acknowledged once they return; the log is compacted into the database
+// in the background (store_log.go documents the log's format). Every other
+// method runs in one bbolt transaction (Update or View closure). A Store
+// is safe for concurrent use.
 //
-// # Layout (format 1)
+// # Layout (format 2; format 1 had no element log and no log_applied)
 //
 // Bucket "meta":
 //
 //	format        decimal ASCII, the layout version (Format)
 //	registrar_id  4 bytes big-endian, this registrar's ID: random, non-zero,
 //	              made on the first open and kept forever
+//	log_applied   8 bytes big-endian, the sequence number of the last batch
+//	              of the element log that is in "elements"
 //
 // Bucket "elements", one key per registered (dynamic) pool element:
 //
@@ -98,6 +105,7 @@ type Store struct {
 	path string
 	db   *bolt.DB
 	id   uint32
+	log  *elog // the element log (store_log.go)
 
 	healthTxs healthTxs // PutHealth's commits, for tests and benchmarks
 
@@ -108,7 +116,10 @@ type Store struct {
 // Open opens the store in directory dir, creating the directory (mode
 // 0700) and the database if they do not exist. Its errors are one line
 // naming the path and the cause.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: cannot create: %v", dir, err)
 	}
@@ -118,7 +129,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("data directory %s: not a directory", dir)
 	}
 	path := filepath.Join(dir, File)
-	db, err := openBolt(path)
+	db, err := openBolt(path, boltOptions())
 	if err != nil {
 		return nil, storeOpenError(path, err)
 	}
@@ -127,18 +138,27 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.openLog(o); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // openBolt opens the bbolt database, turning a panic on a damaged file
 // into an error.
-func openBolt(path string) (db *bolt.DB, err error) {
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("%w (%v)", berrors.ErrInvalid, r)
 		}
 	}()
-	return bolt.Open(path, 0o600, &bolt.Options{Timeout: storeLockTimeout})
+	return bolt.Open(path, 0o600, o)
+}
+
+// boltOptions are the options the store opens bbolt with.
+var boltOptions = func() *bolt.Options {
+	return &bolt.Options{Timeout: storeLockTimeout}
 }
 
 // storeOpenError says in one line why the database file could not be opened.
@@ -181,6 +201,11 @@ func (s *Store) init() error {
 		}
 		if f > Format {
 			return fmt.Errorf("store format %d is newer than this poolnsd reads (%d); use a newer poolnsd", f, Format)
+		}
+		if f < Format {
+			if err := meta.Put(keyFormat, []byte(strconv.Itoa(Format))); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketElements); err != nil {
 			return err
@@ -335,44 +360,25 @@ func normPool(pool string) string {
 // PutElement stores (or replaces) the registered element e of pool. It
 // returns once the change is on disk.
 func (s *Store) PutElement(pool string, e *handlespace.Element) error {
-	v, err := encodeElement(e)
-	if err != nil {
-		return fmt.Errorf("%s: element %s: %v", s.path, handlespace.IDString(e.ID), err)
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketElements).Put(elementKey(normPool(pool), e.ID), v)
-	})
-	if err != nil {
-		return fmt.Errorf("%s: store element %s of %s: %v", s.path, handlespace.IDString(e.ID), pool, err)
-	}
-	return nil
+	return s.Commit([]Write{{Pool: pool, Elem: e}})
 }
 
 // DeleteElement removes element id of pool, and its administrative state
 // and last known health. Removing an element that is not stored is not an
 // error. It returns once the change is on disk.
 func (s *Store) DeleteElement(pool string, id uint32) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		k := elementKey(normPool(pool), id)
-		if err := tx.Bucket(bucketAdmin).Delete(k); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketHealth).Delete(k); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketElements).Delete(k)
-	})
-	if err != nil {
-		return fmt.Errorf("%s: delete element %s of %s: %v", s.path, handlespace.IDString(id), pool, err)
-	}
-	return nil
+	return s.Commit([]Write{{Pool: pool, ID: id}})
 }
 
 // Elements calls f for every stored element, sorted by pool then ID, and
 // stops at the first error f returns. f runs outside the store's
 // transaction, so it may call the store's other methods. An undecodable
-// record is an error naming it.
+// record is an error naming it. It first moves the element log into the
+// database file.
 func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) error {
+	if err := s.flushLog(); err != nil {
+		return err
+	}
 	type item struct {
 		pool string
 		e    *handlespace.Element
@@ -431,7 +437,10 @@ const maxInterned = 1 << 16
 // Close closes the database. Closing twice is not an error.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if err := s.db.Close(); err != nil {
+		if err := s.closeLog(); err != nil {
+			s.closeErr = fmt.Errorf("%s: close the element log: %v", s.path, err)
+		}
+		if err := s.db.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = fmt.Errorf("%s: close: %v", s.path, err)
 		}
 	})

@@ -2,9 +2,12 @@ package store
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,4 +94,84 @@ func BenchmarkStoreWrites(b *testing.B) {
 			wg.Wait()
 		})
 	}
+}
+
+// BenchmarkCommitRefresh is the store's part of a registration's cost at
+// two sizes (issue 13 part 3): a store holding n registrations in one pool
+// takes refreshes of random elements in group commits of k (each b.N op is
+// one refresh), and at the end moves its log into bbolt (within the
+// timing, so that the compaction's cost is counted: a pessimistic share of
+// it, since a short run compacts few writes per page). It reports the
+// process's CPU per refresh (rusage) and the pages bbolt wrote per
+// refresh beside the wall time.
+//
+//	go test -run XXX -bench CommitRefresh -benchtime 20000x ./store
+func BenchmarkCommitRefresh(b *testing.B) {
+	if os.Getenv("BOLT_NOFLSYNC") != "" {
+		old := boltOptions
+		boltOptions = func() *bolt.Options {
+			o := old()
+			o.NoFreelistSync, o.FreelistType = true, bolt.FreelistMapType
+			return o
+		}
+		defer func() { boltOptions = old }()
+	}
+	for _, n := range []int{1000, 1000000} {
+		dir := b.TempDir()
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		const chunk = 20000
+		ws := make([]Write, 0, chunk)
+		for i := 0; i < n; i++ {
+			ws = append(ws, Write{Pool: "big.z.test.", Elem: benchElem(i)})
+			if len(ws) == chunk || i == n-1 {
+				if err := s.Commit(ws); err != nil {
+					b.Fatal(err)
+				}
+				ws = ws[:0]
+			}
+		}
+		if err := s.flushLog(); err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("n=%d/k=%d", n, k), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(uint64(n), uint64(k)))
+				st0 := s.db.Stats()
+				cpu0 := cpuTime()
+				b.ResetTimer()
+				for i := 0; i < b.N; i += k {
+					ops := make([]Write, 0, k)
+					for j := i; j < min(i+k, b.N); j++ {
+						e := benchElem(rng.IntN(n))
+						e.Load = uint32(j)
+						ops = append(ops, Write{Pool: "big.z.test.", Elem: e})
+					}
+					if err := s.Commit(ops); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.flushLog(); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				st1 := s.db.Stats()
+				st := st1.Sub(&st0)
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(st.TxStats.GetWrite())/float64(b.N), "pages/op")
+			})
+		}
+		s.Close()
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -15,19 +15,22 @@ type Write struct {
 	ID   uint32
 }
 
-// Commit writes ops, in order, in one transaction and returns once it is
-// on disk: one fsync however many operations, which is what group commit
-// builds on. On error nothing of ops is written.
+// Commit writes ops, in order, as one batch and returns once it is on
+// disk: one write and one fsync of the element log however many
+// operations and however large the store, which is what group commit
+// builds on. On error nothing of ops is written. A removal also removes
+// the element's administrative state and last known health.
 func (s *Store) Commit(ops []Write) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	type kv struct{ k, v []byte }
 	enc := make([]kv, len(ops))
+	var dels [][]byte
 	for i, op := range ops {
 		pool := normPool(op.Pool)
 		if op.Elem == nil {
 			enc[i] = kv{elementKey(pool, op.ID), nil}
+			dels = append(dels, enc[i].k)
 			continue
 		}
 		v, err := encodeElement(op.Elem)
@@ -36,29 +39,45 @@ func (s *Store) Commit(ops []Write) error {
 		}
 		enc[i] = kv{elementKey(pool, op.Elem.ID), v}
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, adm, hb := tx.Bucket(bucketElements), tx.Bucket(bucketAdmin), tx.Bucket(bucketHealth)
-		for _, e := range enc {
-			var err error
-			if e.v == nil {
-				// A removed element's administrative state and health go
-				// with it.
-				if err = adm.Delete(e.k); err == nil {
-					if err = hb.Delete(e.k); err == nil {
-						err = b.Delete(e.k)
-					}
-				}
-			} else {
-				err = b.Put(e.k, e.v)
+	if err := s.log.appendBatch(enc); err != nil {
+		return fmt.Errorf("%s: commit %d element writes: %v", s.path, len(ops), err)
+	}
+	if len(dels) > 0 {
+		if err := s.dropStates(dels); err != nil {
+			// The removals are durable; what is left is a state without
+			// its element, which the next start's replay removes.
+			return fmt.Errorf("%s: remove the states of %d removed elements: %v", s.path, len(dels), err)
+		}
+	}
+	return nil
+}
+
+// dropStates removes the administrative states and healths stored under
+// keys, in one transaction if there are any.
+func (s *Store) dropStates(keys [][]byte) error {
+	some := false
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		adm, hb := tx.Bucket(bucketAdmin), tx.Bucket(bucketHealth)
+		for _, k := range keys {
+			if adm.Get(k) != nil || hb.Get(k) != nil {
+				some = true
+				return nil
 			}
-			if err != nil {
+		}
+		return nil
+	}); err != nil || !some {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		adm, hb := tx.Bucket(bucketAdmin), tx.Bucket(bucketHealth)
+		for _, k := range keys {
+			if err := adm.Delete(k); err != nil {
+				return err
+			}
+			if err := hb.Delete(k); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("%s: commit %d element writes: %v", s.path, len(ops), err)
-	}
-	return nil
 }

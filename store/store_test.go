@@ -350,7 +350,7 @@ func TestStoreOpenErrors(t *testing.T) {
 		}
 		s.Close()
 		_, err := Open(dir)
-		want := filepath.Join(dir, File) + ": store format 99 is newer than this poolnsd reads (1); use a newer poolnsd"
+		want := filepath.Join(dir, File) + ": store format 99 is newer than this poolnsd reads (" + strconv.Itoa(Format) + "); use a newer poolnsd"
 		if err == nil || err.Error() != want {
 			t.Errorf("error\n got %v\nwant %s", err, want)
 		}

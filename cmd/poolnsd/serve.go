@@ -192,7 +192,7 @@ func (d *daemon) startSteps() int {
 	}
 	d.cleanup.push(func(ctx context.Context) error { d.stopHTTP(ctx); return nil }) // a failed start's
 	d.ops.setPhase("starting: opening the store")
-	if d.store, err = store.Open(d.cfg.Data); err != nil {
+	if d.store, err = store.OpenWith(d.cfg.Data, store.Options{Logger: d.log}); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}

@@ -184,11 +184,15 @@ type Driver struct {
 	poke     chan struct{} // the heartbeat found a stall: the loop sets stale right
 
 	// Owned by the loop goroutine.
-	conns        map[*conn]bool
-	byPeer       map[uint32][]*conn
-	dialers      map[string]chan struct{} // by address: closed to stop the dialler
-	opWarned     map[string]time.Time     // pools whose refused operations were logged, when
-	selfAddrs    map[string]bool
+	conns     map[*conn]bool
+	byPeer    map[uint32][]*conn
+	dialers   map[string]chan struct{} // by address: closed to stop the dialler
+	opWarned  map[string]time.Time     // pools whose refused operations were logged, when
+	selfAddrs map[string]bool
+	// dialedID is the peer ID last heard on a connection dialled to an
+	// address: a new connection there says Hello to it by name, and so
+	// carries the push the Node owes it (Node.Hello) at once.
+	dialedID     map[string]uint32
 	pending      []enrp.Op // operations held back while a handle table comes in
 	pendingSince time.Time
 	handed       []enrp.Handed // for OnHanded once pending is applied
@@ -270,6 +274,9 @@ type conn struct {
 	remote string
 	dialed string // the address dialled; "" for an accepted connection
 	peer   uint32 // the peer's ID once its first message came (loop-owned)
+	// named: peer was taken from the address dialled (dialedID) before
+	// the peer said a word, and is not confirmed yet (loop-owned).
+	named bool
 
 	mu      sync.Mutex
 	queue   [][]byte
@@ -363,7 +370,8 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		synced: make(chan struct{}), left: make(chan struct{}), poke: make(chan struct{}, 1), durable: make(chan []enrp.Envelope, 16),
 		early: map[key]bool{},
 		conns: map[*conn]bool{}, byPeer: map[uint32][]*conn{}, dialers: map[string]chan struct{}{},
-		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{}}
+		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{},
+		dialedID: map[string]uint32{}}
 	if cfg.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
@@ -838,7 +846,17 @@ func (d *Driver) loop(changes <-chan struct{}, first enrp.Ready) {
 			next = d.handle(d.node.Tick()) // finds the stall, if the timer has not yet
 		case c := <-d.connUp:
 			d.conns[c] = true
-			for _, m := range d.node.Hello(0) {
+			if id := d.dialedID[c.dialed]; id != 0 && c.dialed != "" {
+				// The peer dialled is known by name: what the Node sends
+				// it from now on goes on this connection, behind the
+				// push its Hello carries, and none of it is dropped for
+				// want of a connection (the peer's first word would
+				// come a round trip later).
+				c.peer, c.named = id, true
+				d.byPeer[id] = append(d.byPeer[id], c)
+				d.rtt.add(id, c.nc)
+			}
+			for _, m := range d.node.Hello(c.peer) {
 				d.sendOn(c, m)
 			}
 			d.log.Debug("ENRP connection up", "peer", c.remote, "dialed", c.dialed != "")
@@ -1159,9 +1177,22 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 		}
 		c.close()
 		return d.node.NextDeadline()
+	case c.named && m.Sender != c.peer:
+		// Another registrar now answers at the address dialled: drop
+		// the connection (and its Hello, addressed to the one before);
+		// the next one says Hello to whoever answers.
+		d.log.Warn("ENRP peer at a dialled address has a new ID; connecting again", "peer", c.remote, "was", handlespace.IDString(c.peer), "now", handlespace.IDString(m.Sender))
+		delete(d.dialedID, c.dialed)
+		c.close()
+		return d.node.NextDeadline()
+	case c.named:
+		c.named = false
 	case c.peer == 0:
 		c.peer = m.Sender
 		d.byPeer[m.Sender] = append(d.byPeer[m.Sender], c)
+		if c.dialed != "" {
+			d.dialedID[c.dialed] = m.Sender
+		}
 		d.rtt.add(m.Sender, c.nc)
 	case m.Sender != c.peer:
 		d.sendOn(c, wire.ErrorFor(wire.Malformed(4, "sender %08x on a connection of %08x", m.Sender, c.peer), d.self, c.peer))
@@ -1352,7 +1383,10 @@ func (d *Driver) sendEnv(env enrp.Envelope) {
 	if len(cs) == 0 {
 		return // not connected: the Node's audits repair what is lost
 	}
-	d.sendOn(cs[len(cs)-1], env.Msg)
+	// The oldest connection: every message to a peer goes on one, in
+	// order (a push in a Hello, then the updates after it), until that
+	// one drops.
+	d.sendOn(cs[0], env.Msg)
 }
 
 // storeEarly gives OnOwnership the registered elements that ops (of a

@@ -90,6 +90,10 @@ type Cluster struct {
 	// (0: 1).
 	MaxBadReports int
 
+	// Redial is how often a member tries again to connect to a peer
+	// (0: DialRetry).
+	Redial time.Duration
+
 	conns    map[[2]uint32]bool      // connections, by pair(a, b)
 	nextDial map[[2]uint32]time.Time // by {from, to}
 	// Trace, if set, gets one line per message delivered or lost and per
@@ -221,15 +225,21 @@ func (c *Cluster) connect() {
 				continue
 			}
 			if !o.up || c.Net.cut[[2]uint32{m.ID, pid}] {
-				c.nextDial[[2]uint32{m.ID, pid}] = now.Add(DialRetry)
+				retry := c.Redial
+				if retry <= 0 {
+					retry = DialRetry
+				}
+				c.nextDial[[2]uint32{m.ID, pid}] = now.Add(retry)
 				continue
 			}
 			c.conns[pr] = true
 			c.trace("%08x connected to %08x", m.ID, pid)
-			for _, msg := range m.Node.Hello(0) {
+			// Each end knows whom it connected to (a driver knows the
+			// peer it dialled): a push owed goes with the Hello.
+			for _, msg := range m.Node.Hello(pid) {
 				c.send(m.ID, pid, msg)
 			}
-			for _, msg := range o.Node.Hello(0) {
+			for _, msg := range o.Node.Hello(m.ID) {
 				c.send(pid, m.ID, msg)
 			}
 		}
@@ -516,6 +526,13 @@ func (c *Cluster) step() {
 // nextEvent returns the time of the next delivery or timer.
 func (c *Cluster) nextEvent() time.Time {
 	next := c.Net.next()
+	// The next dial of a pair not connected (so that a heal is found
+	// at the next dial, as a driver's dialler finds it).
+	for k, at := range c.nextDial {
+		if !c.conns[pair(k[0], k[1])] && at.After(c.Clock.Now()) && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
 	for _, m := range c.Members {
 		at := m.next
 		for _, p := range m.probes {

@@ -71,7 +71,8 @@ type Digest struct {
 
 // Handoff is poolnsd's hand-off parameter (ParamXHandoff).
 type Handoff struct {
-	// Kind is HandoffPage, HandoffLast, HandoffAck or HandbackPage.
+	// Kind is HandoffPage, HandoffLast, HandoffAck, HandbackPage,
+	// SyncPage or SyncLast.
 	Kind uint8
 	// Live is how many registrars (the sender included) the sender saw
 	// live while it was the home of the elements of the page: between
@@ -98,6 +99,16 @@ const (
 	// receiver when the live set grew (a registrar joined or came back),
 	// with the sender's current state of them.
 	HandbackPage uint8 = 4
+	// SyncPage: a page of the sender's own elements, pushed unasked when
+	// it meets the receiver again (a new connection after one was lost,
+	// or the receiver back from the dead), so that no request and no
+	// round trip per page stands between a heal and a synced view; the
+	// pages of one push share Seq. SyncLast is its last page (it may
+	// hold no element): what the receiver believed the sender owned and
+	// the push did not carry is swept, as at the end of an
+	// own-children-only table transfer.
+	SyncPage uint8 = 5
+	SyncLast uint8 = 6
 )
 
 func (e *enc) handoff(h *Handoff) {
@@ -116,7 +127,8 @@ func (w *walker) handoff(p param, typ Type) (*Handoff, error) {
 	h := &Handoff{Kind: p.val[0], Live: binary.BigEndian.Uint16(p.val[2:]), Seq: binary.BigEndian.Uint32(p.val[4:])}
 	switch {
 	case typ == TypePresence && h.Kind == HandoffAck:
-	case typ == TypeHandleTableResp && (h.Kind == HandoffPage || h.Kind == HandoffLast || h.Kind == HandbackPage):
+	case typ == TypeHandleTableResp && (h.Kind == HandoffPage || h.Kind == HandoffLast || h.Kind == HandbackPage ||
+		h.Kind == SyncPage || h.Kind == SyncLast):
 	default:
 		return nil, Malformed(p.off, "hand-off kind %d in a %s", h.Kind, typ)
 	}

@@ -93,6 +93,14 @@ func samples() []*Message {
 		{Type: TypePresence, Sender: 2, Receiver: 0x11111111, Checksum: 0x1234, Handoff: &Handoff{Kind: HandoffAck, Seq: 7}},
 		{Type: TypeHandleTableResp, Sender: 2, Receiver: 3, Handoff: &Handoff{Kind: HandbackPage, Live: 2, Seq: 1},
 			Entries: []Entry{{Handle: []byte("dns.pool.example."), Elements: []PE{pe3}}}},
+		// A push of the sender's own elements on meeting again: a page
+		// and the last page (empty).
+		{Type: TypeHandleTableResp, Sender: 3, Receiver: 2, Handoff: &Handoff{Kind: SyncPage, Live: 3, Seq: 9},
+			Entries: []Entry{{Handle: []byte("dns.pool.example."), Elements: []PE{pe3, {ID: 8, Home: 3, RegLife: NoLease,
+				Transport: pe3.Transport, Policy: Policy{Type: PolicyRoundRobin},
+				X: &ElementX{HasState: true, Health: 2, Flags: XStatic | XTrimmed, Strength: 4, RTT: 900,
+					HasValues: true, Weight: 1}}}}}},
+		{Type: TypeHandleTableResp, Sender: 3, Receiver: 2, Handoff: &Handoff{Kind: SyncLast, Live: 3, Seq: 9}},
 	}
 }
 

@@ -247,7 +247,7 @@ type ElementX struct {
 	HasState bool
 	Health   uint8 // handlespace.Health: 0 unknown, 1 up, 2 down
 	Admin    uint8 // handlespace.Admin: 0 auto, 1 drain, 2 force-down
-	Flags    uint8 // XStatic, XReported
+	Flags    uint8 // XStatic, XReported, XTrimmed
 	// Strength is one more than the sender's strength (see Node: how
 	// many registrars its knowledge of the zone-file elements comes from,
 	// up to 254), 0 unknown (older senders leave it 0): between two
@@ -340,6 +340,10 @@ const maxVantage = 64
 const (
 	XStatic   uint8 = 0x01 // defined by a zone file
 	XReported uint8 = 0x02 // out of the answers by failure reports
+	// XTrimmed: a zone-file element's state only (a push, see
+	// SyncPage): its label, site, probe settings, further addresses,
+	// owner and lease are left out, the receiver's zone file gives them.
+	XTrimmed uint8 = 0x04
 )
 
 // ProbeX is an element's own probe settings (ParamXProbe).

@@ -165,7 +165,8 @@ const (
 	// HANDLE_TABLE_RESPONSE, makes it a page of a hand-off (the sender
 	// gives the receiver the home of the elements it carries, with their
 	// state) and, in a PRESENCE, acknowledges one: a kind (1 byte:
-	// HandoffPage, HandoffLast, HandoffAck, HandbackPage), a reserved
+	// HandoffPage, HandoffLast, HandoffAck, HandbackPage, SyncPage,
+	// SyncLast), a reserved
 	// byte, the number of live registrars the sender saw while it held
 	// the elements (2 bytes) and the hand-off's sequence number (4
 	// bytes). See Handoff. A peer that does not know it skips it: an

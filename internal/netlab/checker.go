@@ -46,6 +46,11 @@ type Bounds struct {
 	// Rise and Propagate get Takeover more when the live set changes
 	// within them (the element's home may be the registrar that went).
 	Propagate time.Duration
+	// Heal, if not 0: from a heal to every answer of the majority side
+	// showing a deregistration acknowledged on one side of the network
+	// fault while it stood (its DEL_PE to the other side lost; the
+	// heal must carry it). 0: Propagate.
+	Heal time.Duration
 }
 
 // ElementControl is what the checker needs of the elements' servers:
@@ -167,6 +172,8 @@ type elemT struct {
 	// (sideOf) of the registrar that acknowledged it until the heal.
 	local bool
 	side  int
+	// deregLocal: deregistered during a network fault (see Bounds.Heal).
+	deregLocal bool
 }
 
 // regT is what the checker knows of a registrar's place in the network.
@@ -680,7 +687,6 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 	c.mu.RLock()
 	rt := c.regs[ri]
 	majority := !rt.minority && !rt.isolated
-	b := c.cfg.Bounds
 	for _, a := range rep.addrs {
 		e := c.elems[a]
 		switch {
@@ -691,9 +697,10 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 		case majority && e.state != Alive && t.Sub(e.since) > c.deadBound(e.since):
 			viols = append(viols, Violation{Kind: VDeadListed, At: t, Reg: reg, Pool: pool, Elem: a,
 				Detail: fmt.Sprintf("%s for %v (bound %v)", e.state, t.Sub(e.since).Round(time.Millisecond), c.deadBound(e.since))})
-		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(c.deregSeen(e)) > b.Propagate:
+		case majority && c.netFault == 0 && e.reg == regGone && t.Sub(c.deregSeen(e)) > c.deregBound(e):
 			viols = append(viols, Violation{Kind: VStaleDereg, At: t, Reg: reg, Pool: pool, Elem: a,
-				Detail: fmt.Sprintf("deregistered %v ago", t.Sub(e.deregAt).Round(time.Millisecond))})
+				Detail: fmt.Sprintf("deregistered %v ago, %v after %s (bound %v)", t.Sub(e.deregAt).Round(time.Millisecond),
+					t.Sub(c.deregSeen(e)).Round(time.Millisecond), map[bool]string{true: "the heal", false: "the acknowledgement or the last fault"}[e.deregLocal], c.deregBound(e))})
 		}
 	}
 	lacking, healthy := false, false
@@ -773,6 +780,16 @@ func (c *Checker) deregSeen(e *elemT) time.Time {
 		}
 	}
 	return from
+}
+
+// deregBound is how long after deregSeen element e's deregistration may
+// still be answered: Bounds.Heal for one acknowledged during a network
+// fault (if set), else Propagate.
+func (c *Checker) deregBound(e *elemT) time.Duration {
+	if b := c.cfg.Bounds; e.deregLocal && b.Heal > 0 {
+		return b.Heal
+	}
+	return c.cfg.Bounds.Propagate
 }
 
 // settleBound is bound, plus Takeover if the live set changed within
@@ -889,9 +906,11 @@ func (c *Checker) register() {
 		case add:
 			e.reg, e.regAt, e.regBy = regAcked, now, ri
 			e.local, e.side = c.netFault > 0, c.sideOf(ri)
+			e.deregLocal = false
 			c.counts.registered++
 		default:
 			e.reg, e.deregAt, e.regBy = regGone, now, ri
+			e.deregLocal = c.netFault > 0
 			c.counts.deregistered++
 		}
 		if err == nil {

@@ -215,6 +215,35 @@ func TestCheckerRegistrations(t *testing.T) {
 	}
 }
 
+// TestCheckerDeregAcrossHeal: a deregistration acknowledged on one side
+// of a partition is judged from the heal, with Bounds.Heal when set.
+func TestCheckerDeregAcrossHeal(t *testing.T) {
+	for _, tc := range []struct {
+		heal time.Duration
+		at   time.Duration // after the heal
+		want int
+	}{
+		{0, 1500 * time.Millisecond, 0},           // Propagate (2 s)
+		{0, 2500 * time.Millisecond, 1},           // past Propagate
+		{time.Second, 900 * time.Millisecond, 0},  // within Heal
+		{time.Second, 1500 * time.Millisecond, 1}, // past Heal
+	} {
+		c, _, t0 := testChecker(t)
+		c.cfg.Bounds.Heal = tc.heal
+		dyn := len(c.pools) - 1
+		d := &elemT{addr: netip.MustParseAddr("198.19.1.200"), pool: dyn, state: Alive, since: t0.Add(-time.Hour),
+			reg: regGone, regAt: t0.Add(-time.Minute), deregAt: t0, deregLocal: true}
+		c.elems[d.addr] = d
+		c.members[dyn] = append(c.members[dyn], d)
+		healed := t0.Add(5 * time.Second)
+		c.changes = []time.Time{t0.Add(-time.Second), healed} // the split, the heal
+		c.judge(0, dyn, healed.Add(tc.at), reply{addrs: []netip.Addr{d.addr}})
+		if n := c.nviol[VStaleDereg]; n != tc.want {
+			t.Errorf("Heal %v, answered %v after the heal: stale deregistrations %d, want %d", tc.heal, tc.at, n, tc.want)
+		}
+	}
+}
+
 func TestParseReply(t *testing.T) {
 	q, err := packQuery("p00.pool.example")
 	if err != nil {

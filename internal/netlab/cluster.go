@@ -63,6 +63,10 @@ type ClusterConfig struct {
 	// LogDir, if not "", keeps each registrar's log there as NAME.log
 	// (every start appended), beside the tails printed on failure.
 	LogDir string
+	// LogLevel is the registrars' log.level ("" is info; debug adds
+	// every peering event and connection, for a look at where the time
+	// of a heal goes).
+	LogLevel string
 	// RealTime runs the registrars at real-time round-robin priority
 	// (chrt --rr 5, below the lab process's 10), so that other work on a
 	// shared machine does not starve them; false runs them at the test's
@@ -182,6 +186,10 @@ func (r *Registrar) writeConfig() error {
 			return err
 		}
 	}
+	level := c.cfg.LogLevel
+	if level == "" {
+		level = "info"
+	}
 	var peers []string
 	for _, o := range c.Regs {
 		if o != r {
@@ -198,7 +206,7 @@ zones: zones
 zones_watch: false
 data: data
 log:
-  level: info
+  level: %s
   format: json
 tsig:
   - name: %s
@@ -215,7 +223,7 @@ enrp:
   presence_interval: %v
   max_time_last_heard: %v
   max_time_no_response: %v
-%s`, r.Addr(DNSPort), r.Addr(HTTPPort), Token, TSIGKey, TSIGSecret,
+%s`, r.Addr(DNSPort), r.Addr(HTTPPort), Token, level, TSIGKey, TSIGSecret,
 		r.Addr(ENRPPort), r.Addr(ENRPPort), strings.Join(peers, ", "), f.Cert, f.Key, f.CA,
 		c.cfg.Presence, c.cfg.LastHeard, c.cfg.NoResponse, c.cfg.Extra)
 	return os.WriteFile(filepath.Join(r.Dir, "poolnsd.yaml"), []byte(cfg), 0o644)

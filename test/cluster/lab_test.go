@@ -80,11 +80,15 @@ var (
 //     the farthest: 6.95 s, taken as 8 s.
 //   - Propagate: a registration's first probe, then 150 ms to the
 //     farthest: taken as 2 s.
+//   - Heal: a deregistration made on one side of a partition, whose
+//     DEL_PE to the other side was lost, must be carried by the heal as
+//     soon as all agree: two presence intervals (convergeBound).
 var bounds = netlab.Bounds{
 	Detect:    4250 * time.Millisecond,
 	Takeover:  4 * time.Second,
 	Rise:      8 * time.Second,
 	Propagate: 2 * time.Second,
+	Heal:      2 * presence,
 }
 
 // lab is one built cluster.
@@ -206,6 +210,7 @@ func newLab(t *testing.T, opts labOpts) *lab {
 		NoResponse: noResponse,
 		Extra:      "probe:\n  workers: 256\n",
 		LogDir:     logDir,
+		LogLevel:   os.Getenv("NETLAB_LOGLEVEL"),
 		RealTime:   os.Getenv("NETLAB_RT") == "1",
 	})
 	for _, r := range l.cluster.Regs {

@@ -1,0 +1,140 @@
+package enrp_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// TestHealPush: C, 150 ms from A and B each way, is cut off for 6 s
+// (each side finds the other dead). Meanwhile A registers 60 elements
+// and changes the health of its zone-file elements, and C deregisters
+// one of A's registrations (its DEL_PE to A is lost). At the heal each
+// pushes the other its own elements the moment it connects, every page
+// at once, with the deletions made since: all agree, the deregistration
+// included, within the next dial and two one-way delays (the pushes, then
+// the hand-backs of the zone-file elements that move to C), with no
+// table request at all. A request and a round trip a page (the table
+// transfer this replaces) took a round trip more, and one per page of
+// each registrar's 400 zone-file elements.
+func TestHealPush(t *testing.T) {
+	const oneWay = 150 * time.Millisecond
+	const redial = 100 * time.Millisecond
+	c, a, b, cm := cluster3(t, 71, 1200)
+	c.Redial = redial
+	if !c.RunUntil(func() bool { return a.Node.Synced() && b.Node.Synced() && cm.Node.Synced() }, 2*interval) {
+		t.Fatal("not all synced")
+	}
+	for _, p := range [][2]uint32{{idA, idC}, {idC, idA}, {idB, idC}, {idC, idB}} {
+		c.Net.LinkDelay[p] = oneWay
+	}
+	// Each hop adds its delay to a lease end counted on arrival.
+	agree := func() (bool, string) {
+		if ok, why := c.Consistent(); !ok {
+			return false, why
+		}
+		return sameElementsSkew(c, 2*oneWay+leaseSkew)
+	}
+	settledFar := func() bool { ok, _ := agree(); return ok }
+	register(t, c, a, 0, 100)
+	if !c.RunUntil(settledFar, 2*interval) {
+		_, why := agree()
+		t.Fatalf("not settled before the partition: %s", why)
+	}
+	c.Net.Partition([]uint32{idC}, []uint32{idA, idB})
+	c.RunFor(lastHeard + noResponse + interval)
+	if ok := cm.Node.Minority(); !ok {
+		t.Fatal("C is not in a minority after 5 s cut off")
+	}
+	register(t, c, a, 100, 60)
+	a.Do(func(hs *handlespace.Handlespace) error {
+		for _, e := range a.Elements() {
+			if e.Static && e.Home == idA && e.ID%3 == 0 {
+				hs.Update(e.Pool, e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+			}
+		}
+		return nil
+	})
+	gone := a.Find(poolOf(7), 1007)
+	if gone == nil || gone.Home != idA {
+		t.Fatalf("element 1007 at A: %+v, want A's registration", gone)
+	}
+	if err := cm.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: poolOf(7), ID: 1007}) }); err != nil {
+		t.Fatal(err)
+	}
+	c.RunFor(interval)
+	if a.Find(poolOf(7), 1007) == nil {
+		t.Fatal("C's deregistration crossed the partition")
+	}
+	requests := c.Net.CountByType[wire.TypeHandleTableRequest]
+	pushed := len(a.EventsOf(enrp.EventPushed)) + len(b.EventsOf(enrp.EventPushed)) + len(cm.EventsOf(enrp.EventPushed))
+	c.Net.Heal()
+	healed := c.Elapsed()
+	limit := redial + 2*oneWay + 10*time.Millisecond
+	if !c.RunUntil(settledFar, 2*time.Second) {
+		_, why := agree()
+		t.Fatalf("not settled 2 s after the heal: %s", why)
+	}
+	took := c.Elapsed() - healed
+	t.Logf("all agree %v after the heal (bound %v)", took, limit)
+	if took > limit {
+		t.Errorf("all agree %v after the heal, want at most %v (the next dial and two one-way delays)", took, limit)
+	}
+	for _, m := range []*enrptest.Member{a, b, cm} {
+		if m.Find(poolOf(7), 1007) != nil {
+			t.Errorf("%08x still has element 1007, deregistered at C during the partition", m.ID)
+		}
+		if n := len(m.Elements()); n != 1200+160-1 {
+			t.Errorf("%08x has %d elements, want %d", m.ID, n, 1200+160-1)
+		}
+	}
+	if n := c.Net.CountByType[wire.TypeHandleTableRequest] - requests; n != 0 {
+		t.Errorf("%d table requests after the heal, want none (the pushes carry it all)", n)
+	}
+	// One push each way between C and each of A and B.
+	if n := len(a.EventsOf(enrp.EventPushed)) + len(b.EventsOf(enrp.EventPushed)) + len(cm.EventsOf(enrp.EventPushed)) - pushed; n != 4 {
+		t.Errorf("%d pushes after the heal, want 4", n)
+	}
+	if s, _ := cm.Node.Stale(); s {
+		t.Error("C still holds its view once all agree")
+	}
+}
+
+// TestKilledPeerFoundDeadSooner: a registrar whose process dies closes
+// its connections (the kernel does), so its peers ask after
+// MaxTimeLastHeard − PresenceInterval from then, not from when they last
+// heard it, and find it dead MaxTimeNoResponse later; a peer whose
+// connection drops but that is heard again within that time is not.
+func TestKilledPeerFoundDeadSooner(t *testing.T) {
+	c, a, b, cm := cluster3(t, 72, 10)
+	c.Redial = 100 * time.Millisecond
+	c.RunFor(2 * interval)
+	// A blip: C's connections drop and come back at the next dial.
+	c.Net.Partition([]uint32{idC}, []uint32{idA, idB})
+	c.RunFor(50 * time.Millisecond)
+	c.Net.Heal()
+	c.RunFor(lastHeard)
+	for _, m := range []*enrptest.Member{a, b} {
+		if evs := m.EventsOf(enrp.EventPeerDead); len(evs) > 0 {
+			t.Fatalf("%08x found a peer dead after a blip: %v", m.ID, evs)
+		}
+	}
+	stopped := c.Elapsed()
+	a.Stop()
+	dead := func() bool {
+		return len(b.EventsOf(enrp.EventPeerDead)) > 0 && len(cm.EventsOf(enrp.EventPeerDead)) > 0
+	}
+	if !c.RunUntil(dead, lastHeard+noResponse+2*interval) {
+		t.Fatal("A not found dead")
+	}
+	took := c.Elapsed() - stopped
+	want := lastHeard - interval + noResponse
+	t.Logf("A found dead %v after it stopped (want %v; from its last PRESENCE it would be up to %v)", took, want, lastHeard+noResponse+interval)
+	if took > want+10*time.Millisecond {
+		t.Errorf("A found dead %v after it stopped, want at most %v", took, want)
+	}
+}
