@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the policies register themselves
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )

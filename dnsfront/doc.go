@@ -6,10 +6,11 @@
 //
 // A query goes through four steps, each in its own file:
 //
-//   - msgcheck.go reads the raw message (checkMsg) before anything else
-//     does: responses and runts are dropped, opcodes other than QUERY and
-//     UPDATE get NOTIMP and malformed messages FORMERR, written from the
-//     message's bytes; only well-formed messages reach the handler.
+//   - Package dnsfront/msgcheck reads the raw message (msgcheck.Check)
+//     before anything else does: responses and runts are dropped, opcodes
+//     other than QUERY and UPDATE get NOTIMP and malformed messages
+//     FORMERR, written from the message's bytes; only well-formed messages
+//     reach the handler.
 //   - handler.go (Handler.ServeDNS) checks what the question asks for
 //     (EDNS version, meta types, class, a TSIG), then looks the question up
 //     and hands the result to a renderer. It holds no lock and does no I/O
@@ -46,9 +47,14 @@
 //     time from reading a batch to sending its replies (one clock read a
 //     batch) to the batch's first pool answer, the pools' answer latency.
 //
-// update.go, prereq.go and tsig.go apply DNS UPDATE (RFC 2136) signed with
-// TSIG (RFC 8945) through an Updater; server.go binds the UDP (one
-// SO_REUSEPORT socket per core) and TCP listeners on miekg/dns's server.
+// The handler hands an UPDATE to package dnsfront/dnsupdate, which applies
+// DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945) through an Updater,
+// seeing names through this package's lookup (a dnsupdate.Lookup, in
+// tsig.go); the TSIG keyring, which the server verifies requests and signs
+// replies with, is package dnsfront/tsigkey's, and tsig.go handles signed
+// queries. server.go binds the UDP (one SO_REUSEPORT socket per core, each
+// served by a loop of its own, udp.go) and TCP listeners on miekg/dns's
+// server.
 //
 // # Caveats
 //

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
+	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
+	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/cookie"
@@ -38,9 +41,8 @@ type Handler struct {
 
 	current func() bool // nil: always current (ready.go)
 
-	upd           Updater  // nil: no DNS UPDATE
-	keys          *keyring // TSIG keys of updates
-	updateTimeout time.Duration
+	upd  *dnsupdate.Server // DNS UPDATE (NOTIMP without an Updater)
+	keys *tsigkey.Keyring  // TSIG keys of updates and signed queries
 }
 
 var _ dns.Handler = (*Handler)(nil)
@@ -67,7 +69,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, upd: cfg.Updates, updateTimeout: cfg.UpdateTimeout, sign: cfg.Signer,
+	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, sign: cfg.Signer,
 		current: cfg.Current}
 	h.queryLog.Store(cfg.QueryLog)
 	if h.sign != nil {
@@ -76,21 +78,29 @@ func NewHandler(src Source, cfg Config) *Handler {
 	h.tally = cfg.Answers
 	h.SetSites(cfg.Sites)
 	h.SetProtections(cfg.Protect)
-	if h.updateTimeout <= 0 {
-		h.updateTimeout = defaultUpdateTimeout
-	}
 	var err error
-	if h.keys, err = newKeyring(cfg.TSIG); err != nil {
+	if h.keys, err = tsigkey.New(cfg.TSIG); err != nil {
 		// Start refuses such a Config; a Handler made directly without
 		// Start knows no key, and every signed update is BADKEY.
 		cfg.Logger.Error("TSIG keys not used", "err", err.Error())
-		h.keys, _ = newKeyring(nil)
+		h.keys, _ = tsigkey.New(nil)
 	}
+	h.upd = dnsupdate.New(src, dnsupdate.Config{Updates: cfg.Updates, Keys: h.keys, Lookup: updateLookup,
+		Logger: cfg.Logger, Metrics: cfg.Metrics, UDPSize: cfg.UDPSize, Timeout: cfg.UpdateTimeout})
 	h.scratch.New = func() any {
 		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.sharedTally()}
 	}
 	return h
 }
+
+// Header bits of the second header word (package msgcheck's).
+const (
+	bitQR = msgcheck.BitQR
+	bitAA = msgcheck.BitAA
+	bitTC = msgcheck.BitTC
+	bitRD = msgcheck.BitRD
+	bitCD = msgcheck.BitCD
+)
 
 // acceptMsg is the server's MsgAcceptFunc. checkingReader has already
 // turned away what must not reach the handler (responses, opcodes other
@@ -115,18 +125,18 @@ type checkingReader struct {
 
 // check returns the message's verdict and, for an error, the reply to send.
 func (cr *checkingReader) check(b []byte) (serve bool, reply []byte) {
-	var m wireMsg
-	v := checkMsg(b, &m)
-	if v == verdictServe {
+	var m msgcheck.Msg
+	v := msgcheck.Check(b, &m)
+	if v == msgcheck.Serve {
 		return true, nil
 	}
 	h := cr.h
 	rcode := dns.RcodeFormatError
 	switch v {
-	case verdictDrop:
+	case msgcheck.Drop:
 		h.metrics.Rejected(metrics.RejectIgnored)
 		return false, nil
-	case verdictNotImp:
+	case msgcheck.NotImp:
 		rcode = dns.RcodeNotImplemented
 		h.metrics.Rejected(metrics.RejectNotImp)
 	default:
@@ -134,7 +144,7 @@ func (cr *checkingReader) check(b []byte) (serve bool, reply []byte) {
 	}
 	// At most a header, a question of 259 bytes and an OPT: it fits any
 	// UDP reply.
-	return false, appendErrorReply(make([]byte, 0, 64+m.qend), b, &m, rcode, h.udpSize)
+	return false, msgcheck.AppendErrorReply(make([]byte, 0, 64+m.QEnd), b, &m, rcode, h.udpSize)
 }
 
 // ReadTCP implements dns.Reader. miekg/dns ends a connection on any read
@@ -166,7 +176,7 @@ func (h *Handler) SetQueryLog(on bool) { h.queryLog.Store(on) }
 // keys, all at once: the requests after it are verified with the new set.
 // If a key is bad (the checks of Config.TSIG), nothing changes and the
 // error says which.
-func (h *Handler) SetTSIG(keys []Key) error { return h.keys.set(keys) }
+func (h *Handler) SetTSIG(keys []Key) error { return h.keys.Set(keys) }
 
 // SetSites replaces the site map of the nearest policy (nil, or a finder
 // of no site: none); the queries after it use the new one.
@@ -210,7 +220,7 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}()
 	if r.Opcode == dns.OpcodeUpdate {
-		h.serveUpdate(w, r)
+		h.upd.ServeUpdate(w, r)
 		return
 	}
 	if len(r.Question) != 1 {

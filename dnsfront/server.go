@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
@@ -101,7 +102,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if _, err := newKeyring(cfg.TSIG); err != nil {
+	if _, err := tsigkey.New(cfg.TSIG); err != nil {
 		return nil, err
 	}
 	h := NewHandler(src, cfg)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
@@ -188,7 +189,7 @@ func requestMAC(t *testing.T, b []byte) string { return unpack(t, b).IsTsig().MA
 // verifyReply checks a reply's MAC. miekg/dns verifies no NOTAUTH reply,
 // so this signs the reply again, as it came, and compares the MACs.
 func verifyReply(reply, secret []byte, reqMAC string) error {
-	kr, err := newKeyring([]Key{{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret}})
+	kr, err := tsigkey.New([]Key{{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret}})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
@@ -174,17 +175,17 @@ func (u *udpServer) serveFrom(i, n, k int) (next, replies int) {
 func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
 	h := u.h
 	b := m.Buf
-	var wm wireMsg
-	switch checkMsg(b, &wm) {
-	case verdictDrop:
+	var wm msgcheck.Msg
+	switch msgcheck.Check(b, &wm) {
+	case msgcheck.Drop:
 		h.metrics.Rejected(metrics.RejectIgnored)
 		return nil
-	case verdictFormErr:
+	case msgcheck.FormErr:
 		h.metrics.Rejected(metrics.RejectFormErr)
-		return appendErrorReply(out, b, &wm, dns.RcodeFormatError, h.udpSize)
-	case verdictNotImp:
+		return msgcheck.AppendErrorReply(out, b, &wm, dns.RcodeFormatError, h.udpSize)
+	case msgcheck.NotImp:
 		h.metrics.Rejected(metrics.RejectNotImp)
-		return appendErrorReply(out, b, &wm, dns.RcodeNotImplemented, h.udpSize)
+		return msgcheck.AppendErrorReply(out, b, &wm, dns.RcodeNotImplemented, h.udpSize)
 	}
 	client := m.Addr.AddrPort()
 	if h.metrics.Sample() {
@@ -207,25 +208,25 @@ func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
 			reply = nil // checkMsg itself failed: drop the datagram
 		}
 	}()
-	var wm wireMsg
-	if checkMsg(b, &wm) != verdictServe {
+	var wm msgcheck.Msg
+	if msgcheck.Check(b, &wm) != msgcheck.Serve {
 		return nil
 	}
-	reply = appendErrorReply(out, b, &wm, dns.RcodeServerFailure, u.h.udpSize)
-	if wm.optOK {
+	reply = msgcheck.AppendErrorReply(out, b, &wm, dns.RcodeServerFailure, u.h.udpSize)
+	if wm.OptOK {
 		if r, err := ednsopt.AppendEDE(reply, len(reply)-2, ednsopt.Other, "internal error"); err == nil {
 			reply = r
 		}
 	}
-	if wm.qend != 0 {
-		u.h.metrics.Query(binary.BigEndian.Uint16(b[wm.qend-4:]), dns.RcodeServerFailure, false)
+	if wm.QEnd != 0 {
+		u.h.metrics.Query(binary.BigEndian.Uint16(b[wm.QEnd-4:]), dns.RcodeServerFailure, false)
 	} else {
 		u.h.metrics.QueryNoQuestion(dns.RcodeServerFailure, false)
 	}
 	return reply
 }
 
-func (u *udpServer) serveChecked(b []byte, wm *wireMsg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
+func (u *udpServer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
 	if reply, ok := u.fast(b, wm, client, out); ok {
 		return reply
 	}
@@ -233,7 +234,7 @@ func (u *udpServer) serveChecked(b []byte, wm *wireMsg, client netip.AddrPort, m
 	if err := r.Unpack(b); err != nil {
 		// checkMsg passes only what unpacks; answer as it would.
 		u.h.log.Error("internal error: a checked message did not unpack", "err", err)
-		return appendErrorReply(out, b, wm, dns.RcodeFormatError, u.h.udpSize)
+		return msgcheck.AppendErrorReply(out, b, wm, dns.RcodeFormatError, u.h.udpSize)
 	}
 	if r.Opcode == dns.OpcodeUpdate {
 		u.update(r, b, client, m.OOB)
@@ -249,16 +250,16 @@ func (u *udpServer) serveChecked(b []byte, wm *wireMsg, client netip.AddrPort, m
 // IN) and at most an OPT record of version 0. A pool or element answer is
 // written straight into out; the other kinds of results through the
 // dns.Msg renderer.
-func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byte) ([]byte, bool) {
-	if wm.opcode() != dns.OpcodeQuery || wm.others || (wm.nopt == 1 && wm.optVersion != 0) {
+func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out []byte) ([]byte, bool) {
+	if wm.Opcode() != dns.OpcodeQuery || wm.Others || (wm.NOPT == 1 && wm.OptVersion != 0) {
 		return nil, false
 	}
-	qname, ok := u.plainName(b[wm.qstart : wm.qend-4])
+	qname, ok := u.plainName(b[wm.QStart : wm.QEnd-4])
 	if !ok {
 		return nil, false
 	}
-	qtype := binary.BigEndian.Uint16(b[wm.qend-4:])
-	if binary.BigEndian.Uint16(b[wm.qend-2:]) != dns.ClassINET {
+	qtype := binary.BigEndian.Uint16(b[wm.QEnd-4:])
+	if binary.BigEndian.Uint16(b[wm.QEnd-2:]) != dns.ClassINET {
 		return nil, false
 	}
 	switch qtype {
@@ -267,14 +268,14 @@ func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byt
 	}
 	h := u.h
 	req := request{
-		rawQ: b[wm.qstart:wm.qend], id: wm.id, rd: wm.bits&bitRD != 0, cd: wm.bits&bitCD != 0,
+		rawQ: b[wm.QStart:wm.QEnd], id: wm.ID, rd: wm.Bits&bitRD != 0, cd: wm.Bits&bitCD != 0,
 		q:     dns.Question{Name: qname, Qtype: qtype, Qclass: dns.ClassINET},
 		qname: qname, client: client, logq: h.queryLog.Load(),
 	}
 	var qo queryOpts
-	if wm.nopt == 1 {
-		req.edns = edns{on: true, udpSize: wm.optSize, do: wm.optDO}
-		readOptions(b[wm.optData:wm.optData+wm.optLen], &req.edns, &qo)
+	if wm.NOPT == 1 {
+		req.edns = edns{on: true, udpSize: wm.OptSize, do: wm.OptDO}
+		readOptions(b[wm.OptData:wm.OptData+wm.OptLen], &req.edns, &qo)
 	}
 	req.setMaxSize(h.udpSize)
 	req.prot, req.now = h.prot.Load(), u.now
@@ -329,8 +330,8 @@ func (u *udpServer) fast(b []byte, wm *wireMsg, client netip.AddrPort, out []byt
 
 // asMsg readies a request read from its bytes for the dns.Msg renderer,
 // whose reply goes into out: the question keeps the client's letter case.
-func (u *udpServer) asMsg(b []byte, wm *wireMsg, req *request, out []byte) {
-	req.q.Name = presentation(b[wm.qstart : wm.qend-4])
+func (u *udpServer) asMsg(b []byte, wm *msgcheck.Msg, req *request, out []byte) {
+	req.q.Name = presentation(b[wm.QStart : wm.QEnd-4])
 	req.rawQ = nil
 	u.w.reset(out, req.client, nil, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"unique"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
@@ -368,7 +369,7 @@ func TestUpdateAuthorisation(t *testing.T) {
 		status error
 		code   uint16
 	}{
-		{errBadSig, dns.RcodeBadSig}, {errBadKey, dns.RcodeBadKey}, {dns.ErrTime, dns.RcodeBadTime}, {errBadTrunc, dns.RcodeBadTrunc},
+		{tsigkey.ErrBadSig, dns.RcodeBadSig}, {tsigkey.ErrBadKey, dns.RcodeBadKey}, {dns.ErrTime, dns.RcodeBadTime}, {tsigkey.ErrBadTrunc, dns.RcodeBadTrunc},
 	} {
 		r := f.sendStatus(t, msg(t, pe("x", 80, "192.0.2.1", 30)...), keyAll, c.status)
 		ts := r.IsTsig()

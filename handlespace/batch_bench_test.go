@@ -114,7 +114,7 @@ func BenchmarkRegisterDeregister(b *testing.B) {
 // (ns/element-op per operation), and a load report (a new Load, which
 // moves the element in lu's order and resets lud's degradation) of an
 // existing element. For hash the table itself is rebuilt in the
-// background (not measured here; see policy_hash_big.go).
+// background (not measured here; see policy/hash_big.go).
 func BenchmarkPolicyChange(b *testing.B) {
 	const n = 100_000
 	// nearest+sites: nearest with elements at 4 sites (and a quarter at

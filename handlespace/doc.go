@@ -1,6 +1,7 @@
 // Package handlespace holds poolnsd's pools and their elements and picks
 // elements for answers by each pool's policy. (Package store keeps the
-// registrations on disk.)
+// registrations on disk; package handlespace/policy holds the policies,
+// which the handlespace calls through the Policy interface.)
 //
 // # Basics
 //
@@ -37,12 +38,9 @@
 // A change of d elements copies the paths from the roots to the leaves
 // they lie in, O(d log n) small nodes, and never reads the other
 // elements: one registration in a pool of 100 000 copies about 2.3 KB,
-// not the pool. Policies whose material is the set's tree (all but those
-// with degradation and hash) build their selector in O(1); lud and the
-// others with degradation mirror the set's tree with their per-element
-// counters and tournaments (rlud and rplud: weight sums) and copy only
-// the mirror of the changed leaves; hash scores small sets (≤ 256) per query and builds the
-// Maglev table of larger ones in the background.
+// not the pool; the pool's policy then builds a selector for each set that
+// changed (Policy.Build; see package handlespace/policy for what each
+// costs).
 //
 // A selection (ElementSet.Select) returns Picks: an element and where it
 // lies in the set. Readers may keep material they derive from elements,
@@ -56,13 +54,12 @@
 //   - PoolView.Elements and ElementSet.Elements make a new slice, O(n);
 //     iterate with Range, and compare two views of a pool with
 //     DiffElements, which skips the leaves they share.
+//   - The policies register themselves (RegisterPolicy) when package
+//     handlespace/policy is linked in: without it no policy is known. The
+//     package's own tests get them through policies_test.go.
 //   - Per-query state (round-robin sequences, lud's counters) lives beside
 //     the immutable trees in atomics, carried from one version of a set to
-//     the next; see each policy's file for what a race can do to it.
-//   - A hash pool of more than 256 elements answers from the newest table
-//     built until the table of its current version is ready: an element
-//     that left is never answered, one that joined is answered once a
-//     table holds it (see policy_hash_big.go).
+//     the next (see package handlespace/policy).
 //   - Elements are owned by the handlespace once given to it: never modify
 //     one that a view holds; Clone it and register or update the copy.
 package handlespace

@@ -122,13 +122,13 @@ func (h *Handlespace) RegistrarID() uint32 { return h.opts.RegistrarID }
 func (h *Handlespace) policy(spec PoolSpec) (Policy, error) {
 	key := spec.Policy
 	if DistancePolicy(key) {
-		d := distOf(spec)
-		key = fmt.Sprintf("%s/%d/%d", key, d.dpf, d.stepMs)
+		d := DistanceOf(spec)
+		key = fmt.Sprintf("%s/%d/%d", key, d.DPF, d.StepMs)
 	}
 	if p := h.policies[key]; p != nil {
 		return p, nil
 	}
-	p, err := newPolicyFor(spec.Policy, spec, h.opts.Rand)
+	p, err := PolicyFor(spec, h.opts.Rand)
 	if err != nil {
 		return nil, err
 	}

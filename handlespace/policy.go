@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Client is what a selection may know of the pool user asking.
@@ -34,11 +36,14 @@ func (globalRand) Uint64() uint64 { return rand.Uint64() }
 // lock-free and safe for concurrent use.
 var DefaultRand Rand = globalRand{}
 
-// Policy is a pool's load-balancing policy: one small type per policy.
+// Policy is a pool's load-balancing policy: one small type per policy,
+// in package handlespace/policy, which registers each (RegisterPolicy).
+// The handlespace calls a policy through this interface only, and a
+// policy reads a set through Set's trees and makes its picks with PickOf.
 //
-// A policy says how the served sets of its pools are kept (order: by ID, by
-// a rank, or weighted), and builds a selector for each version of a set.
-// build is called by the writer for every new view of a pool, never on the
+// Order says how the served sets of its pools are kept (by ID, by a rank,
+// or weighted), and Build makes a selector for each version of a set.
+// Build is called by the writer for every new view of a pool, never on the
 // query path; it costs O(1) or O(log n) for the policies whose material is
 // the set's own tree (everything but lud and hash, whose material is their
 // own and is brought up to date, see their files). prev is the selector
@@ -50,8 +55,20 @@ var DefaultRand Rand = globalRand{}
 type Policy interface {
 	// Name is the policy's configuration name ("rr", "lud", …).
 	Name() string
-	order() setOrder
-	build(s *eset, seq *atomic.Uint64, prev Selector, full bool) Selector
+	// Order is how the policy's sets are kept; the same for every call.
+	Order() Order
+	// Build returns the selector of set s (never empty).
+	Build(s *Set, seq *atomic.Uint64, prev Selector, full bool) Selector
+}
+
+// InSetPolicy is a Policy whose selector needs nothing but a set's tree
+// and sequence (and keeps no state of its own): it selects from the
+// ElementSet itself (ElementSet.Set), so that a pool view's sets need no
+// allocation of their own. InSet returns the same selection as Build
+// would.
+type InSetPolicy interface {
+	Policy
+	InSet(s *ElementSet) Selector
 }
 
 // Selector picks elements for one query. It is called concurrently by many
@@ -63,11 +80,29 @@ type Selector interface {
 	Select(dst []Pick, k int, c *Client) []Pick
 }
 
-// policyMakers maps configuration names to constructors. The policies
-// register themselves in their files' init functions.
-var policyMakers = map[string]func(Rand) Policy{}
+// policyMaker is a registered policy.
+type policyMaker struct {
+	mk       func(r Rand, spec PoolSpec) Policy
+	distance bool
+}
 
-func registerPolicy(name string, mk func(Rand) Policy) { policyMakers[name] = mk }
+// policyMakers maps configuration names to constructors: package
+// handlespace/policy registers them in its init functions.
+var policyMakers = map[string]policyMaker{}
+
+// RegisterPolicy makes the policy called name known to every handlespace
+// (PolicyNames, NewPolicy, pools whose spec names it). mk returns the
+// policy for the pools of spec with random source r; distance says that
+// the policy counts an element's distance against it (DistancePolicy), so
+// that its pools' DPF and DistanceStep (see DistanceOf) are part of it.
+// Called from init functions only (package handlespace/policy, which every
+// program that serves pools imports); it panics when name is taken.
+func RegisterPolicy(name string, distance bool, mk func(r Rand, spec PoolSpec) Policy) {
+	if _, ok := policyMakers[name]; ok {
+		panic("handlespace: policy " + name + " registered twice")
+	}
+	policyMakers[name] = policyMaker{mk: mk, distance: distance}
+}
 
 // PolicyNames lists the known policy names, sorted.
 func PolicyNames() []string {
@@ -84,23 +119,26 @@ func PolicyNames() []string {
 // default penalty factor and distance step (DefaultDPF,
 // DefaultDistanceStep); pools get theirs from their spec.
 func NewPolicy(name string, r Rand) (Policy, error) {
-	return newPolicyFor(name, DefaultPoolSpec(), r)
+	spec := DefaultPoolSpec()
+	spec.Policy = name
+	return PolicyFor(spec, r)
 }
 
-// newPolicyFor returns the policy called name with the distance settings
-// of spec.
-func newPolicyFor(name string, spec PoolSpec, r Rand) (Policy, error) {
-	mk, ok := policyMakers[name]
+// PolicyFor returns the policy of the pools of spec (spec.Policy, with
+// spec's distance settings for a distance-penalty policy) with random
+// source r (nil for DefaultRand).
+func PolicyFor(spec PoolSpec, r Rand) (Policy, error) {
+	m, ok := policyMakers[spec.Policy]
+	if !ok && len(policyMakers) == 0 {
+		return nil, fmt.Errorf("unknown policy %q: no policy is registered (a program imports package handlespace/policy)", spec.Policy)
+	}
 	if !ok {
-		return nil, fmt.Errorf("unknown policy %q; want one of %s", name, strings.Join(PolicyNames(), ", "))
+		return nil, fmt.Errorf("unknown policy %q; want one of %s", spec.Policy, strings.Join(PolicyNames(), ", "))
 	}
 	if r == nil {
 		r = DefaultRand
 	}
-	if dmk, ok := distMakers[name]; ok {
-		return dmk(r, distOf(spec)), nil
-	}
-	return mk(r), nil
+	return m.mk(r, spec), nil
 }
 
 // samePolicy reports whether two pool specs select alike: the same
@@ -109,7 +147,7 @@ func samePolicy(a, b PoolSpec) bool {
 	if a.Policy != b.Policy {
 		return false
 	}
-	return !DistancePolicy(a.Policy) || distOf(a) == distOf(b)
+	return !DistancePolicy(a.Policy) || DistanceOf(a) == DistanceOf(b)
 }
 
 // WeightedPolicy reports whether the policy's SRV answers share one priority
@@ -117,3 +155,64 @@ func samePolicy(a, b PoolSpec) bool {
 // weighted pick itself) rather than carrying the policy order in the SRV
 // priority field.
 func WeightedPolicy(name string) bool { return name == "wrr" || name == "wrand" }
+
+const (
+	// DefaultDPF is the distance penalty factor of pools that set none:
+	// 0.1 % of full load per millisecond of distance.
+	DefaultDPF = LoadFull / 1000
+	// DefaultDistanceStep is the distance step of pools that set none,
+	// RSPLIB's default.
+	DefaultDistanceStep = 50 * time.Millisecond
+	// MaxDistanceStep is the largest distance step a pool may have.
+	MaxDistanceStep = time.Minute
+)
+
+// DistanceSpec is a pool's distance settings, for the distance-penalty
+// policies (see package handlespace/policy).
+type DistanceSpec struct {
+	DPF    uint64 // PoolSpec.DPF, DefaultDPF for 0
+	StepMs uint64 // PoolSpec.DistanceStep in ms, at least 1; DefaultDistanceStep for 0
+}
+
+// DistanceOf returns the distance settings of the pools of spec, defaults
+// filled in.
+func DistanceOf(s PoolSpec) DistanceSpec {
+	step, dpf := s.DistanceStep, s.DPF
+	if step <= 0 {
+		step = DefaultDistanceStep
+	}
+	if dpf == 0 {
+		dpf = DefaultDPF
+	}
+	return DistanceSpec{DPF: uint64(dpf), StepMs: uint64(max(step/time.Millisecond, 1))}
+}
+
+// DistancePolicy reports whether the policy counts an element's distance
+// against it (the -dpf policies), so that its pools take a penalty factor
+// and a distance step.
+func DistancePolicy(name string) bool { return policyMakers[name].distance }
+
+// UsesRTT reports whether the order of the policy depends on the
+// elements' RTT (nearest and the distance-penalty policies), so that a
+// registrar measures its own RTT to the elements of its pools.
+func UsesRTT(name string) bool { return name == "nearest" || DistancePolicy(name) }
+
+// NewSeededRand returns a Rand that yields the same sequence for the same
+// seed: math/rand/v2's PCG behind a mutex, so it is safe for concurrent use
+// (though which goroutine then gets which number depends on scheduling).
+// For tests and benchmarks; servers use DefaultRand.
+func NewSeededRand(seed uint64) Rand {
+	return &seededRand{pcg: rand.NewPCG(seed, 0xda3e39cb94b95bdb)}
+}
+
+type seededRand struct {
+	mu  sync.Mutex // guards pcg
+	pcg *rand.PCG
+}
+
+func (r *seededRand) Uint64() uint64 {
+	r.mu.Lock()
+	v := r.pcg.Uint64()
+	r.mu.Unlock()
+	return v
+}

@@ -92,7 +92,7 @@ func DefaultPoolSpec() PoolSpec {
 // ElementSet is a served set of a pool view: its elements, kept in the
 // order the pool's policy needs, and the selector built for them.
 type ElementSet struct {
-	set eset
+	set Set
 	sel Selector
 	seq *atomic.Uint64 // the set's sequence, kept across its versions (round robin, ties)
 	// nlast is how many of the set's elements go last (Element.Last).
@@ -140,6 +140,16 @@ func (s *ElementSet) Select(dst []Pick, k int, c *Client) []Pick {
 	}
 	return dst
 }
+
+// Set returns the set's storage and its sequence (carried from one
+// version of the set to the next), for a policy that selects from the
+// ElementSet itself (see InSetPolicy).
+func (s *ElementSet) Set() (*Set, *atomic.Uint64) { return &s.set, s.seq }
+
+// Selector returns the selector the set's policy built for this version
+// of the set (nil for an empty set). Select is what answers use: it puts
+// the elements marked Last after the others.
+func (s *ElementSet) Selector() Selector { return s.sel }
 
 // Last returns how many of the set's elements go last in its selections
 // (Element.Last).
@@ -195,84 +205,112 @@ func (p Pick) Elem() *Element { return p.part.Elems()[p.i] }
 // Index returns p's index among the elements of its part.
 func (p Pick) Index() int { return int(p.i) }
 
+// PickOf returns the pick of element i of part, a leaf of a set's tree
+// (Set.Tree, Set.Aside): how a policy's selector makes its picks.
+func PickOf(part *ptree.Node[Element], i int32) Pick { return Pick{part, i} }
+
+// Part returns the part p lies in, for the policies (see PickOf).
+func (p Pick) Part() *ptree.Node[Element] { return p.part }
+
 // SamePart reports whether p and q lie in the same part, so that what
 // PartMemo returned for one serves for the other.
 func (p Pick) SamePart(q Pick) bool { return p.part == q.part }
 
-// eset is the storage of a served set: the elements in the policy's order
-// (see setOrder).
-type eset struct {
+// Set is the storage of a served set, which a policy's selector reads:
+// the elements in the policy's order (see Order), in the trees of package
+// internal/ptree.
+type Set struct {
 	t tree // byID, byRank, or, for weighted policies, those of positive weight byID
 	// z: weighted policies: the elements of weight 0, byID; nearest: the
 	// elements that have a site, again, by site and rank (byRank, see
-	// setOrder.site), so that a site's elements are one run of it.
+	// Order.Site), so that a site's elements are one run of it.
 	z tree
 }
 
+// Tree returns the set's main tree: its elements by ID, by rank (Order.Rank)
+// or, for a weighted order, those of positive weight by ID, weighted.
+func (s *Set) Tree() *ptree.Tree[Element] { return &s.t }
+
+// Aside returns the set's second tree: for a weighted order the elements
+// of weight 0, by ID; for an order with Order.Site its elements that have
+// a site, by site key and ID; else empty.
+func (s *Set) Aside() *ptree.Tree[Element] { return &s.z }
+
+// NewSet returns the set of elems (sorted by ID, distinct IDs) kept in
+// order o, as a pool keeps a served set: for building a selector without
+// a pool (a policy's tests and benchmarks).
+func NewSet(o Order, elems []*Element) *Set {
+	s := o.setOf(elems)
+	return &s
+}
+
+// Len returns the number of elements in the set.
+func (s *Set) Len() int { return s.len() }
+
 // members returns the trees that hold the set's elements, each once.
-func (s *eset) members() []*tree {
+func (s *Set) members() []*tree {
 	if s.t.Kind() == byRank {
 		return []*tree{&s.t}
 	}
 	return []*tree{&s.t, &s.z}
 }
 
-func (s *eset) len() int {
+func (s *Set) len() int {
 	if s.t.Kind() == byRank {
 		return s.t.Len()
 	}
 	return s.t.Len() + s.z.Len()
 }
 
-// setOrder is how a policy keeps its sets.
-type setOrder struct {
-	// rank, if set, orders the set by rank, then ID (byRank).
-	rank func(*Element) uint64
-	// weight, if set, keeps the elements of positive weight in a weighted
-	// tree and those of weight 0 apart, each by ID.
-	weight func(*Element) uint64
-	// site, with rank, also keeps the elements that have a site in the
-	// set's z tree, by the key site returns (their site, then their rank)
-	// and ID; ok is false for an element without a site.
-	site func(*Element) (key uint64, ok bool)
+// Order is how a policy keeps its sets; the zero Order keeps them by ID.
+type Order struct {
+	// Rank, if set, orders the set by rank, then ID (byRank).
+	Rank func(*Element) uint64
+	// Weight, if set, keeps the elements of positive weight in a weighted
+	// tree and those of weight 0 apart (Set.Aside), each by ID.
+	Weight func(*Element) uint64
+	// Site, with Rank, also keeps the elements that have a site in the
+	// set's Aside tree, by the key Site returns (their site, then their
+	// rank) and ID; ok is false for an element without a site.
+	Site func(*Element) (key uint64, ok bool)
 }
 
 // plain reports whether the sets are kept by ID alone, as the pool's
 // elements are: a set that holds every element is the elements' tree.
-func (o *setOrder) plain() bool { return o.rank == nil && o.weight == nil }
+func (o *Order) plain() bool { return o.Rank == nil && o.Weight == nil }
 
-func (o *setOrder) empty() eset {
+func (o *Order) empty() Set {
 	switch {
-	case o.rank != nil:
-		return eset{t: ptree.Empty[Element](byRank, false), z: ptree.Empty[Element](byRank, false)}
-	case o.weight != nil:
-		return eset{t: ptree.Empty[Element](byID, true)}
+	case o.Rank != nil:
+		return Set{t: ptree.Empty[Element](byRank, false), z: ptree.Empty[Element](byRank, false)}
+	case o.Weight != nil:
+		return Set{t: ptree.Empty[Element](byID, true)}
 	}
-	return eset{}
+	return Set{}
 }
 
 // place returns e's entry in a set, and whether it goes to the tree of
 // weight 0.
-func (o *setOrder) place(e *Element) (tent, bool) {
+func (o *Order) place(e *Element) (tent, bool) {
 	x := tent{Key: uint64(e.ID), Elem: e}
 	switch {
-	case o.rank != nil:
-		x.Key, x.Tie = o.rank(e), e.ID
-	case o.weight != nil:
-		if x.W = o.weight(e); x.W == 0 {
+	case o.Rank != nil:
+		x.Key, x.Tie = o.Rank(e), e.ID
+	case o.Weight != nil:
+		if x.W = o.Weight(e); x.W == 0 {
 			return x, true
 		}
 	}
 	return x, false
 }
 
-// sitePlace returns e's entry in a set's tree by site (setOrder.site), and
+// sitePlace returns e's entry in a set's tree by site (Order.site), and
 // false if e has none there.
-func (o *setOrder) sitePlace(e *Element) (tent, bool) {
-	if o.site == nil {
+func (o *Order) sitePlace(e *Element) (tent, bool) {
+	if o.Site == nil {
 		return tent{}, false
 	}
-	k, ok := o.site(e)
+	k, ok := o.Site(e)
 	return tent{Key: k, Tie: e.ID, Elem: e}, ok
 }
 
@@ -536,25 +574,17 @@ func finishSet(s, ps *ElementSet, samePolicy bool, pol Policy, full bool) {
 	if s.seq == nil {
 		s.seq = new(atomic.Uint64)
 	}
-	if p, ok := pol.(setSelector); ok {
-		s.sel = p.inSet(s)
+	if p, ok := pol.(InSetPolicy); ok {
+		s.sel = p.InSet(s)
 		return
 	}
-	s.sel = pol.build(&s.set, s.seq, prevSel, full)
-}
-
-// setSelector is a policy whose selector needs nothing but a set's tree
-// and sequence (and keeps no state of its own): it selects from the
-// ElementSet itself, so that a pool view's sets need no allocation of
-// their own. inSet returns the same selection as build would.
-type setSelector interface {
-	inSet(s *ElementSet) Selector
+	s.sel = pol.Build(&s.set, s.seq, prevSel, full)
 }
 
 // buildSets builds the served sets from the elements. O(n log n).
 func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 	v.setFailMode()
-	o := pol.order()
+	o := pol.Order()
 	sets := v.sets()
 	for i, st := range sets {
 		if set, ok := v.sharedSet(&o, i, st.n, sets[0].n); ok {
@@ -577,20 +607,20 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 // has n0) can be without a tree of its own, if any: the empty set, All's
 // set (set i > 0 holding as many as All, whose set is already made) or,
 // for a plain order, the element tree itself (all elements).
-func (v *PoolView) sharedSet(o *setOrder, i, n, n0 int) (eset, bool) {
+func (v *PoolView) sharedSet(o *Order, i, n, n0 int) (Set, bool) {
 	switch {
 	case n == 0:
 		return o.empty(), true
 	case i > 0 && n == n0:
 		return v.All.set, true
 	case o.plain() && n == v.elems.Len():
-		return eset{t: v.elems}, true
+		return Set{t: v.elems}, true
 	}
-	return eset{}, false
+	return Set{}, false
 }
 
 // setOf returns the set of elems (sorted by ID).
-func (o *setOrder) setOf(elems []*Element) eset {
+func (o *Order) setOf(elems []*Element) Set {
 	var ents, zero []tent
 	for _, e := range elems {
 		if x, z := o.place(e); z {
@@ -609,7 +639,7 @@ func (o *setOrder) setOf(elems []*Element) eset {
 		}
 		return cmp.Compare(a.Tie, b.Tie)
 	}
-	if o.rank != nil {
+	if o.Rank != nil {
 		slices.SortFunc(ents, byKey)
 		slices.SortFunc(zero, byKey)
 	}
@@ -663,7 +693,7 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 		nv.buildSets(v, pol)
 		return nv
 	}
-	o := pol.order()
+	o := pol.Order()
 	sets, old := nv.sets(), v.sets()
 	for i, st := range sets {
 		if set, ok := nv.sharedSet(&o, i, st.n, sets[0].n); ok {
@@ -679,7 +709,7 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 
 // updateSet returns set s with changes applied, for the set of the
 // elements with the flags mask.
-func (o *setOrder) updateSet(s eset, changes []elemChange, mask uint8, sc *scratch) eset {
+func (o *Order) updateSet(s Set, changes []elemChange, mask uint8, sc *scratch) Set {
 	tm, zm := sc.mods[:0], sc.zmods[:0]
 	for _, c := range changes {
 		for _, e := range [2]*Element{c.old, c.new} {

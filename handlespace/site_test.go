@@ -1,13 +1,11 @@
 package handlespace
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func pfx(s ...string) []netip.Prefix {
@@ -179,111 +177,6 @@ func TestSiteMapQuick(t *testing.T) {
 				if got := naive(xl, lim); got != s.String() && scope < lim {
 					t.Fatalf("seed %d: %s/%d: scope %d, but %s maps to %q, not %q", seed, a, lim, scope, x, got, s)
 				}
-			}
-		}
-	}
-}
-
-// TestNearestSites: the client's site first (by RTT, ties in turn), then
-// the rest by RTT; a client of no site or of a site no element has gets
-// the order by RTT alone.
-func TestNearestSites(t *testing.T) {
-	p := mustPolicy(t, "nearest", nil)
-	ms := time.Millisecond
-	elems := polElems(7, nil)
-	for i, x := range []struct {
-		site string
-		rtt  time.Duration
-	}{
-		{"t-fra", 5 * ms}, {"t-ams", 1 * ms}, {"T-FRA", 2 * ms}, {"", 3 * ms}, {"t-fra", 0}, {"t-ams", 2 * ms}, {"t-fra", 2 * ms},
-	} {
-		elems[i].Site, elems[i].RTT = x.site, x.rtt
-	}
-	sel := build(p, elems, nil)
-	for _, c := range []struct {
-		site string
-		k    int
-		want [][]int32 // successive selections
-	}{
-		// 2 and 6 tie at 2 ms: they take turns; 4 (unknown RTT) last of fra.
-		{"t-fra", 0, [][]int32{{2, 6, 0, 4, 1, 5, 3}, {6, 2, 0, 4, 1, 5, 3}}},
-		{"t-fra", 2, [][]int32{{2, 6}, {6, 2}}},
-		{"t-ams", 0, [][]int32{{1, 5, 2, 6, 3, 0, 4}, {1, 5, 6, 2, 3, 0, 4}}},
-		{"t-ams", 3, [][]int32{{1, 5, 2}, {1, 5, 6}}},
-		{"t-ams", 1, [][]int32{{1}, {1}}},
-		// No site, a site no element has: by RTT; 2, 5 and 6 tie.
-		{"", 0, [][]int32{{1, 2, 5, 6, 3, 0, 4}, {1, 5, 6, 2, 3, 0, 4}, {1, 6, 2, 5, 3, 0, 4}}},
-		{"t-lon", 4, [][]int32{{1, 2, 5, 6}, {1, 5, 6, 2}, {1, 6, 2, 5}}},
-	} {
-		t.Run(fmt.Sprintf("%s/k=%d", c.site, c.k), func(t *testing.T) {
-			sel.seq.Store(0)
-			for q, w := range c.want {
-				got := sel.Select(nil, c.k, &Client{Site: SiteOf(c.site)})
-				if !slices.Equal(got, w) {
-					t.Fatalf("query %d: %v, want %v", q, got, w)
-				}
-			}
-		})
-	}
-	// A nil client is one of no site.
-	sel.seq.Store(0)
-	if got := sel.Select(nil, 0, nil); !slices.Equal(got, []int32{1, 2, 5, 6, 3, 0, 4}) {
-		t.Errorf("nil client: %v", got)
-	}
-}
-
-// TestNearestSitesLarge: a pool of many leaves, sites among a few values
-// and RTTs with many ties, against the naive order, for every k and many
-// sequences (so that the turns of groups split by the site's elements are
-// checked too: each element tied for a place is first there equally
-// often).
-func TestNearestSitesLarge(t *testing.T) {
-	p := mustPolicy(t, "nearest", nil)
-	r := rand.New(rand.NewPCG(polSeed(t), 3))
-	elems := polElems(700, func(i int, e *Element) {
-		e.Site = []string{"", "l-a", "l-b", "l-c"}[r.IntN(4)]
-		if r.IntN(5) > 0 {
-			e.RTT = time.Duration(r.IntN(6)) * 100 * time.Microsecond
-		}
-	})
-	// Two of a site with the same RTT: their turns make the positions to
-	// leave out of the rest come in either order.
-	elems[5].Site, elems[300].Site = "l-rare", "l-rare"
-	elems[5].RTT, elems[300].RTT = 200*time.Microsecond, 200*time.Microsecond
-	sel := build(p, elems, nil)
-	for _, site := range []string{"l-a", "l-rare", "l-none"} {
-		c := &Client{Site: SiteOf(site)}
-		type key struct {
-			mine bool
-			rank uint64
-		}
-		keyOf := func(i int32) key { return key{SiteOf(elems[i].Site) == c.Site, nearestRank(elems[i])} }
-		for _, k := range []int{1, 3, 40, 0} {
-			firsts := map[int32]int{}
-			for q := range 60 {
-				got := sel.Select(nil, k, c)
-				if len(got) != wantK(k, len(elems)) {
-					t.Fatalf("%s k=%d: %d picks", site, k, len(got))
-				}
-				seen := map[int32]bool{}
-				for j, i := range got {
-					if seen[i] {
-						t.Fatalf("%s k=%d q=%d: %d twice", site, k, q, i)
-					}
-					seen[i] = true
-					if j > 0 {
-						a, b := keyOf(got[j-1]), keyOf(i)
-						if a.mine != b.mine && !a.mine || a.mine == b.mine && a.rank > b.rank {
-							t.Fatalf("%s k=%d q=%d: pick %d %+v after %+v", site, k, q, j, b, a)
-						}
-					}
-				}
-				if site == "l-rare" && k >= 3 {
-					firsts[got[2]]++ // the third place: the best of the rest, in turn
-				}
-			}
-			if site == "l-rare" && k >= 3 && len(firsts) < 2 {
-				t.Errorf("k=%d: the tied second place is always %v", k, firsts)
 			}
 		}
 	}

@@ -1,46 +1,19 @@
 package handlespace
 
-import "sync/atomic"
+import (
+	"flag"
+	"testing"
+)
 
-// Test-only methods of the package's types, kept out of its production
-// files.
+var policySeed = flag.Uint64("policy.seed", 20260501, "seed of the random sources in the tests")
 
-// seqHolder is a selector with a sequence.
-type seqHolder interface{ poolSeq() *atomic.Uint64 }
-
-func (s *wrrSel) poolSeq() *atomic.Uint64 { return s.seq }
-
-func (s *ludSel) poolSeq() *atomic.Uint64 { return s.seq }
-
-// stateOf returns the charge count and last-charge stamp of element id.
-func (s *ludSel) stateOf(id uint32) (count, last uint64) {
-	path, idx, ok := s.leafOf(id, nil, nil)
-	if !ok {
-		return 0, 0
-	}
-	st := &path[len(path)-1].st[idx[len(idx)-1]]
-	return st.count.Load(), st.last.Load()
+// polSeed returns the seed of the tests' random sources and logs it, so
+// that a failure can be replayed with -policy.seed.
+func polSeed(t testing.TB) uint64 {
+	t.Helper()
+	t.Logf("seed %d (replay with -policy.seed=%d)", *policySeed, *policySeed)
+	return *policySeed
 }
-
-// degradationOf returns element id's accumulated degradation.
-func (s *ludSel) degradationOf(id uint32) uint64 {
-	path, idx, ok := s.leafOf(id, nil, nil)
-	if !ok {
-		return 0
-	}
-	st := &path[len(path)-1].st[idx[len(idx)-1]]
-	return st.count.Load() * st.deg
-}
-
-func (s *hashBig) poolSeq() *atomic.Uint64 { return s.seq }
-
-func (s *rankSel) poolSeq() *atomic.Uint64 { return s.seq }
-
-func (s *hashSel) poolSeq() *atomic.Uint64 { return s.seq }
-
-func (s *rrSetSel) poolSeq() *atomic.Uint64 { return s.seq }
-
-func (s *rrSel) poolSeq() *atomic.Uint64 { return s.seq }
 
 // hasLabelKey reports whether pv's label index holds key.
 func hasLabelKey(pv *PoolView, key uint64) bool {

@@ -39,3 +39,14 @@ func labelHash(l string) uint32 {
 
 // labelKey is element e's key in the label index.
 func labelKey(label string, id uint32) uint64 { return uint64(labelHash(label))<<32 | uint64(id) }
+
+// mix64 is the splitmix64 finalizer: a bijection of uint64 that scatters
+// every input bit over the whole output.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}

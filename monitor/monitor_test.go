@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/handlespace/policy"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/poolclient"
 	"github.com/poolnsd/poolnsd/probe"
@@ -560,7 +561,7 @@ dpf PE 10.0.3.2:80 name=d2 load=30%
 		f.fc.Script(f.key(pool, "d1"), rtt(100*time.Millisecond))
 		f.fc.Script(f.key(pool, "d2"), rtt(2*time.Millisecond))
 		f.advance(time.Millisecond)
-		if e := f.elem(pool, "d1"); e.RTT != 100*time.Millisecond || handlespace.Distance(e, 10*time.Millisecond) != 50 {
+		if e := f.elem(pool, "d1"); e.RTT != 100*time.Millisecond || policy.Distance(e, 10*time.Millisecond) != 50 {
 			t.Fatalf("d1 RTT %v, want 100ms (distance 50 ms)", e.RTT)
 		}
 		if got := f.answer(pool); !slices.Equal(got, []string{"10.0.3.2"}) {
@@ -568,7 +569,7 @@ dpf PE 10.0.3.2:80 name=d2 load=30%
 		}
 		f.fc.Script(f.key(pool, "d1"), rtt(time.Millisecond))
 		f.advance(30 * time.Second) // the smoothed RTT falls below 10 ms
-		if e := f.elem(pool, "d1"); handlespace.Distance(e, 10*time.Millisecond) != 0 {
+		if e := f.elem(pool, "d1"); policy.Distance(e, 10*time.Millisecond) != 0 {
 			t.Fatalf("d1 RTT %v after 30 s of 1 ms probes, want distance 0", e.RTT)
 		}
 		if got := f.answer(pool); !slices.Equal(got, []string{"10.0.3.1"}) {

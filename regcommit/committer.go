@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the policies register themselves
 	"github.com/poolnsd/poolnsd/store"
 )
 

@@ -16,6 +16,7 @@ import (
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/handlespace"
+	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the selection policies register themselves
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/internal/sdnotify"

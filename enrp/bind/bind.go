@@ -10,6 +10,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/handlespace"
+	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the policies register themselves
 )
 
 // Binding joins an enrp.Node to a handlespace: it turns the Node's operations

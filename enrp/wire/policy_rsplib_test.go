@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the policies register themselves
 )
 
 // RSPLIB's policy types beyond RFC 5356, as rserpool-policytypes.h

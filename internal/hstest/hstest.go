@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the policies register themselves
 )
 
 // RRs parses zone-file text (absolute names, or a $ORIGIN line) into

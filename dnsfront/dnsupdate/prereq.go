@@ -1,0 +1,164 @@
+package dnsupdate
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// checkPrereqs evaluates an UPDATE's prerequisites (RFC 2136 §3.2) against
+// zone z: the first that fails gives the rcode, value-dependent ones
+// (§3.2.3) are compared after the others. Their form was checked by
+// parseUpdate.
+func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []dns.RR) error {
+	type setKey struct {
+		name string
+		t    uint16
+	}
+	var order []setKey
+	temp := map[setKey][]dns.RR{}
+	for _, rr := range prereqs {
+		hd := rr.Header()
+		name := lower(hd.Name)
+		sets := rrsetsAt(lookup, z, name)
+		switch hd.Class {
+		case dns.ClassANY:
+			if hd.Rrtype == dns.TypeANY {
+				if len(sets) == 0 {
+					return updErr(dns.RcodeNameError, "prerequisite failed: name %s is not in use", hd.Name)
+				}
+			} else if len(sets[hd.Rrtype]) == 0 {
+				return updErr(dns.RcodeNXRrset, "prerequisite failed: %s has no %s records", hd.Name, dns.TypeToString[hd.Rrtype])
+			}
+		case dns.ClassNONE:
+			if hd.Rrtype == dns.TypeANY {
+				if len(sets) > 0 {
+					return updErr(dns.RcodeYXDomain, "prerequisite failed: name %s is in use", hd.Name)
+				}
+			} else if len(sets[hd.Rrtype]) > 0 {
+				return updErr(dns.RcodeYXRrset, "prerequisite failed: %s has %s records", hd.Name, dns.TypeToString[hd.Rrtype])
+			}
+		case dns.ClassINET:
+			k := setKey{name, hd.Rrtype}
+			if _, ok := temp[k]; !ok {
+				order = append(order, k)
+			}
+			temp[k] = append(temp[k], rr)
+		}
+	}
+	for _, k := range order {
+		have := rrsetsAt(lookup, z, k.name)[k.t]
+		if !sameRdata(have, temp[k]) {
+			return updErr(dns.RcodeNXRrset, "prerequisite failed: the %s records of %s differ", dns.TypeToString[k.t], k.name)
+		}
+	}
+	return nil
+}
+
+// rrsetsAt returns the records at name (lower case, in z) as prerequisites
+// see them, by type: a zone file's records as written; a pool element's
+// name as its registration wrote it (SRV, A/AAAA, TXT of its key=value
+// state); a pool's name and service name as answers give them, every
+// served element. Names that hold no record (empty non-terminals, pools
+// with no element to serve) have none: they are "not in use". Wildcards are
+// not expanded (§3.2.5).
+func rrsetsAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16][]dns.RR {
+	kind, pv, e := lookup(z, name)
+	switch kind {
+	case KindStatic:
+		if n := z.Nodes[name]; n != nil && len(n.RRs) > 0 {
+			return n.RRs
+		}
+		return nil
+	case KindElement:
+		out := map[uint16][]dns.RR{}
+		hdr := func(typ uint16) dns.RR_Header { return dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET} }
+		st := stateOf(e, name)
+		out[dns.TypeSRV] = []dns.RR{st.srv[0]}
+		for _, a := range e.Addrs {
+			if a.Is4() {
+				out[dns.TypeA] = append(out[dns.TypeA], &dns.A{Hdr: hdr(dns.TypeA), A: a.AsSlice()})
+			} else {
+				out[dns.TypeAAAA] = append(out[dns.TypeAAAA], &dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: a.AsSlice()})
+			}
+		}
+		if len(st.txt) > 0 {
+			keys := make([]string, 0, len(st.txt))
+			for k := range st.txt {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			var strs []string
+			for _, k := range keys {
+				strs = append(strs, k+"="+st.txt[k])
+			}
+			out[dns.TypeTXT] = []dns.RR{&dns.TXT{Hdr: hdr(dns.TypeTXT), Txt: strs}}
+		}
+		return out
+	case KindPool, KindService:
+		out := map[uint16][]dns.RR{}
+		for _, e := range pv.All.Elements() {
+			out[dns.TypeSRV] = append(out[dns.TypeSRV], &dns.SRV{
+				Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET},
+				Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)),
+				Port: e.Port, Target: e.Label + "." + pv.Name,
+			})
+			if kind != KindPool {
+				continue
+			}
+			for _, a := range e.Addrs {
+				if a.Is4() {
+					out[dns.TypeA] = append(out[dns.TypeA], &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: a.AsSlice()})
+				} else {
+					out[dns.TypeAAAA] = append(out[dns.TypeAAAA], &dns.AAAA{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassINET}, AAAA: a.AsSlice()})
+				}
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	return nil
+}
+
+// sameRdata reports whether two RRsets hold the same records, ignoring
+// owner case, TTL and order; TXT records compare as sets of key=value
+// pairs when both parse as such.
+func sameRdata(a, b []dns.RR) bool {
+	ca, cb := canonical(a), canonical(b)
+	return slices.Equal(ca, cb)
+}
+
+func canonical(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs {
+		if t, ok := rr.(*dns.TXT); ok {
+			if pairs, err := parseTXT(t.Txt); err == nil {
+				for _, p := range pairs {
+					out = append(out, "txt:"+p[0]+"="+p[1])
+				}
+				continue
+			}
+		}
+		c := dns.Copy(rr)
+		h := c.Header()
+		h.Name, h.Ttl, h.Class = lower(h.Name), 0, dns.ClassINET
+		s := c.String()
+		out = append(out, strings.ToLower(strings.TrimPrefix(s, h.String())))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// lower returns s in lower case, without allocating when it already is.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}

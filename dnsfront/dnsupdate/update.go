@@ -1,0 +1,771 @@
+package dnsupdate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
+	"github.com/poolnsd/poolnsd/handlespace"
+	_ "github.com/poolnsd/poolnsd/handlespace/policy"       // the policies register themselves
+	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
+	"github.com/poolnsd/poolnsd/regcommit"
+)
+
+// DNS UPDATE (RFC 2136) registers pool elements. An element is the name
+// <label>.<handle>.<zone> holding one SRV record (its port, priority and
+// weight; the target is the name itself; adding another replaces it), A and/or AAAA records (its
+// addresses) and optionally TXT records of key=value pairs (weight=, prio=,
+// load=, loaddeg=, site=, policy=, transport=). The update section is
+// applied to the name's records as RFC 2136 §3.4.2 says; what is left makes
+// the registration: an SRV and an address register or update the element,
+// no SRV removes it. See the README for the whole contract.
+
+// Updater is what applies registrations: the registrar.
+type Updater interface {
+	// Allow reports whether the source may send another update now.
+	Allow(from netip.Addr) bool
+	// Submit applies a request and returns once it is durable, or failed
+	// and changed nothing.
+	Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error)
+}
+
+var _ Updater = (*regcommit.Committer)(nil)
+
+// Kind is what a name of a zone is, as the DNS front answers it: the
+// prerequisites of an UPDATE see the records its answers hold.
+type Kind uint8
+
+const (
+	// KindOther: a name the pools make that holds no record of its own
+	// for UPDATE (an empty non-terminal, a pool's SVCB name), or none.
+	KindOther Kind = iota
+	// KindStatic: a name whose records are the zone file's.
+	KindStatic
+	// KindPool: a pool's name.
+	KindPool
+	// KindService: a pool's service name (_svc._proto.handle).
+	KindService
+	// KindElement: a pool element's name.
+	KindElement
+)
+
+// Lookup says what name (lower case, inside z) names: its kind, its pool
+// (for the kinds of pools and elements) and its element (KindElement).
+// It is the DNS front's lookup, the one that decides what answers hold.
+type Lookup func(z *handlespace.Zone, name string) (Kind, *handlespace.PoolView, *handlespace.Element)
+
+// Source gives the current handlespace view.
+type Source interface {
+	View() *handlespace.View
+}
+
+// Config configures a Server. Zero values have defaults.
+type Config struct {
+	// Updates applies the registrations; nil: UPDATE is answered NOTIMP.
+	Updates Updater
+	// Keys are the TSIG keys that may sign updates (the server's keyring,
+	// which the DNS server verifies requests with).
+	Keys *tsigkey.Keyring
+	// Lookup is the DNS front's lookup, for the prerequisites.
+	Lookup Lookup
+	// Logger logs refused and applied updates; slog.Default() if nil.
+	Logger *slog.Logger
+	// Metrics counts refused updates; nil counts nothing.
+	Metrics *metrics.DNS
+	// UDPSize is the EDNS UDP size that replies advertise.
+	UDPSize int
+	// Timeout bounds how long an update waits for its commit; 10 s if 0.
+	Timeout time.Duration
+}
+
+// Server answers DNS UPDATEs: it checks them, and hands what they ask for
+// to the Updater.
+type Server struct {
+	src           Source
+	upd           Updater
+	keys          *tsigkey.Keyring
+	lookup        Lookup
+	log           *slog.Logger
+	metrics       *metrics.DNS
+	udpSize       int
+	updateTimeout time.Duration
+}
+
+// New returns a server of the updates of the zones of src.
+func New(src Source, cfg Config) *Server {
+	s := &Server{src: src, upd: cfg.Updates, keys: cfg.Keys, lookup: cfg.Lookup, log: cfg.Logger, metrics: cfg.Metrics,
+		udpSize: cfg.UDPSize, updateTimeout: cfg.Timeout}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.updateTimeout <= 0 {
+		s.updateTimeout = defaultUpdateTimeout
+	}
+	if s.keys == nil {
+		s.keys, _ = tsigkey.New(nil)
+	}
+	return s
+}
+
+// maxUpdateRRs bounds the records of the prerequisite and update sections
+// of one UPDATE.
+const maxUpdateRRs = 1024
+
+// defaultUpdateTimeout bounds how long an UPDATE waits for its commit.
+const defaultUpdateTimeout = 10 * time.Second
+
+// txtKeys are the TXT keys a registration understands.
+var txtKeys = []string{"weight", "prio", "load", "loaddeg", "site", "policy", "transport"}
+
+// updateError is a failure of an UPDATE with the rcode it gets.
+type updateError struct {
+	rcode int
+	msg   string
+}
+
+func (e *updateError) Error() string { return e.msg }
+
+func updErr(rcode int, format string, a ...any) error {
+	return &updateError{rcode: rcode, msg: fmt.Sprintf(format, a...)}
+}
+
+// parsedUpdate is an UPDATE after the checks of its form.
+type parsedUpdate struct {
+	origin string
+	lookup Lookup
+	prereq []dns.RR
+	upd    []dns.RR
+	lease  *dns.EDNS0_UL
+	// names are the element names the update section touches, in order of
+	// first appearance, with their pool and label.
+	names []peName
+	keys  []string
+}
+
+type peName struct {
+	name, pool, label string
+}
+
+// ServeUpdate answers a DNS UPDATE.
+func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) {
+	if h.upd == nil {
+		h.updateReply(w, r, nil, dns.RcodeNotImplemented, "", nil)
+		return
+	}
+	from := RemoteAddr(w)
+	tsig, err := tsigkey.Of(r)
+	if err != nil {
+		h.metrics.UpdateRefused(metrics.CauseMalformed)
+		h.refuse(w, r, nil, dns.RcodeFormatError, from, err.Error())
+		return
+	}
+	var key *tsigkey.Key
+	if tsig != nil {
+		var st error
+		if key, st = tsigkey.Verified(w, h.keys, tsig); st != nil {
+			h.metrics.UpdateRefused(metrics.CauseAuth)
+			code := tsigkey.ErrorCode(st)
+			h.log.Info("update refused", "rcode", "NOTAUTH", "tsig_error", dns.RcodeToString[int(code)], "key", tsig.Hdr.Name,
+				"from", from.String(), "zone", zoneName(r))
+			if err := tsigkey.WriteFailure(w, r, tsig, st); err != nil {
+				h.log.Debug("writing reply", "err", err)
+			}
+			return
+		}
+	}
+	if !h.upd.Allow(from) {
+		// Logged at debug: a flood must not flood the log too.
+		h.log.Debug("update refused", "rcode", "REFUSED", "from", from.String(), "zone", zoneName(r), "reason", "rate limit")
+		h.metrics.UpdateRefused(metrics.CauseLimit)
+		h.updateReply(w, r, tsig, dns.RcodeRefused, "rate limit exceeded (registration.rate)", nil)
+		return
+	}
+	u, err := h.parseUpdate(r)
+	if err != nil {
+		var ue *updateError
+		errors.As(err, &ue)
+		h.metrics.UpdateRefused(metrics.CauseMalformed)
+		h.refuse(w, r, tsig, ue.rcode, from, ue.msg)
+		return
+	}
+	if key == nil {
+		h.metrics.UpdateRefused(metrics.CauseAuth)
+		h.refuse(w, r, nil, dns.RcodeRefused, from, "unsigned update; updates need a TSIG signature")
+		return
+	}
+	for _, n := range u.names {
+		if !key.Allows(n.pool) {
+			h.metrics.UpdateRefused(metrics.CauseForbidden)
+			h.refuse(w, r, tsig, dns.RcodeRefused, from, fmt.Sprintf("TSIG key %s may not change pool %s", key.Name, n.pool))
+			return
+		}
+	}
+	req := &regcommit.Request{
+		Who:   regcommit.Who{Owner: "tsig:" + key.Name},
+		Keys:  u.keys,
+		Build: u.build,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.updateTimeout)
+	res, err := h.upd.Submit(ctx, req)
+	cancel()
+	if err != nil {
+		rcode := dns.RcodeServerFailure
+		var ue *updateError
+		switch {
+		case errors.As(err, &ue):
+			rcode = ue.rcode
+		case regcommit.CodeOf(err) == regcommit.Refused, regcommit.CodeOf(err) == regcommit.Invalid:
+			rcode = dns.RcodeRefused
+		case regcommit.CodeOf(err) == regcommit.NotFound:
+			rcode = dns.RcodeNotAuth
+		}
+		h.refuse(w, r, tsig, rcode, from, err.Error())
+		return
+	}
+	var ul *dns.EDNS0_UL
+	if u.lease != nil {
+		granted := uint32(res.Lease / time.Second)
+		ul = &dns.EDNS0_UL{Code: dns.EDNS0UL, Lease: granted}
+		if u.lease.KeyLease != 0 {
+			ul.KeyLease = granted // no name is kept beyond the lease
+		}
+	}
+	h.log.Debug("update applied", "zone", u.origin, "key", key.Name, "from", from.String(), "changes", len(res.Done),
+		"lease", res.Lease.String())
+	h.updateReply(w, r, tsig, dns.RcodeSuccess, "", ul)
+}
+
+// RemoteAddr is the request's source address.
+func RemoteAddr(w dns.ResponseWriter) netip.Addr {
+	var a netip.Addr
+	switch ra := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		a, _ = netip.AddrFromSlice(ra.IP)
+	case *net.TCPAddr:
+		a, _ = netip.AddrFromSlice(ra.IP)
+	}
+	return a.Unmap()
+}
+
+// refuse logs why an update failed and answers rcode, signed when the
+// request was validly signed (tsig non-nil).
+func (h *Server) refuse(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, from netip.Addr, why string) {
+	h.log.Info("update refused", "rcode", dns.RcodeToString[rcode], "from", from.String(), "zone", zoneName(r), "reason", why)
+	h.updateReply(w, r, tsig, rcode, why, nil)
+}
+
+func zoneName(r *dns.Msg) string {
+	if len(r.Question) > 0 {
+		return r.Question[0].Name
+	}
+	return ""
+}
+
+// updateReply answers an UPDATE: the zone section echoed, the rcode, an
+// OPT when the request had one (with the granted lease, and an Extended
+// DNS Error with why on failure, RFC 8914), signed when tsig is set.
+func (h *Server) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, why string, ul *dns.EDNS0_UL) {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	if len(m.Question) > 1 {
+		m.Question = m.Question[:1]
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		m.SetEdns0(uint16(h.udpSize), false)
+		m.Rcode = rcode
+		o := m.IsEdns0()
+		if ul != nil {
+			o.Option = append(o.Option, ul)
+		}
+		if why != "" && rcode != dns.RcodeSuccess {
+			info := dns.ExtendedErrorCodeOther
+			if rcode == dns.RcodeRefused {
+				info = dns.ExtendedErrorCodeProhibited
+			}
+			if len(why) > 200 {
+				why = why[:200]
+			}
+			o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: info, ExtraText: why})
+		}
+	}
+	if tsig != nil {
+		tsigkey.SignReply(m, tsig)
+	}
+	if err := w.WriteMsg(m); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
+}
+
+// parseUpdate checks the form of an UPDATE (zone section RFC 2136 §3.1,
+// prerequisite section §3.2, update section prescan §3.4.1) and that every
+// name it updates is a pool element's name.
+func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
+	if len(r.Question) != 1 {
+		return nil, updErr(dns.RcodeFormatError, "zone section has %d records, want 1", len(r.Question))
+	}
+	zq := r.Question[0]
+	if zq.Qtype != dns.TypeSOA {
+		return nil, updErr(dns.RcodeFormatError, "zone section type %s, want SOA", dns.TypeToString[zq.Qtype])
+	}
+	if len(r.Answer)+len(r.Ns) > maxUpdateRRs {
+		return nil, updErr(dns.RcodeFormatError, "more than %d records", maxUpdateRRs)
+	}
+	origin := lower(zq.Name)
+	v := h.src.View()
+	z := v.Zone(origin)
+	if z == nil || (zq.Qclass != dns.ClassINET) {
+		return nil, updErr(dns.RcodeNotAuth, "not authoritative for zone %s class %s", zq.Name, dns.ClassToString[zq.Qclass])
+	}
+	u := &parsedUpdate{origin: origin, lookup: h.lookup, prereq: r.Answer, upd: r.Ns}
+	for _, rr := range r.Extra {
+		if opt, ok := rr.(*dns.OPT); ok {
+			if opt.Version() != 0 {
+				return nil, updErr(dns.RcodeBadVers, "EDNS version %d", opt.Version())
+			}
+			for _, o := range opt.Option {
+				if ul, ok := o.(*dns.EDNS0_UL); ok {
+					u.lease = ul
+				}
+			}
+		}
+	}
+	keys := map[string]bool{}
+	addKey := func(k string) {
+		if !keys[k] {
+			keys[k] = true
+			u.keys = append(u.keys, k)
+		}
+	}
+	// Prerequisites (§3.2.1, §3.2.2 form).
+	for _, rr := range r.Answer {
+		hd := rr.Header()
+		name := lower(hd.Name)
+		if !dns.IsSubDomain(origin, name) {
+			return nil, updErr(dns.RcodeNotZone, "prerequisite %s is outside zone %s", hd.Name, origin)
+		}
+		if hd.Ttl != 0 {
+			return nil, updErr(dns.RcodeFormatError, "prerequisite %s has TTL %d, want 0", hd.Name, hd.Ttl)
+		}
+		switch hd.Class {
+		case dns.ClassANY, dns.ClassNONE:
+			if hd.Rdlength != 0 {
+				return nil, updErr(dns.RcodeFormatError, "prerequisite %s of class %s has data", hd.Name, dns.ClassToString[hd.Class])
+			}
+			if badType(hd.Rrtype, true) {
+				return nil, updErr(dns.RcodeFormatError, "prerequisite %s has type %s", hd.Name, dns.TypeToString[hd.Rrtype])
+			}
+		case dns.ClassINET:
+			if hd.Rrtype == dns.TypeANY || badType(hd.Rrtype, false) || hd.Rdlength == 0 {
+				return nil, updErr(dns.RcodeFormatError, "prerequisite %s %s of class IN needs data of a real type", hd.Name, dns.TypeToString[hd.Rrtype])
+			}
+		default:
+			return nil, updErr(dns.RcodeFormatError, "prerequisite %s has class %s", hd.Name, dns.ClassToString[hd.Class])
+		}
+		if k := nameKey(origin, name); k != "" {
+			addKey(k)
+		}
+	}
+	// Update section prescan (§3.4.1.3) and the names it touches.
+	seen := map[string]bool{}
+	for _, rr := range r.Ns {
+		hd := rr.Header()
+		name := lower(hd.Name)
+		if !dns.IsSubDomain(origin, name) {
+			return nil, updErr(dns.RcodeNotZone, "update %s is outside zone %s", hd.Name, origin)
+		}
+		switch hd.Class {
+		case dns.ClassINET:
+			if hd.Rrtype == dns.TypeANY || badType(hd.Rrtype, false) {
+				return nil, updErr(dns.RcodeFormatError, "update adds a record of type %s", dns.TypeToString[hd.Rrtype])
+			}
+			if hd.Rdlength == 0 {
+				return nil, updErr(dns.RcodeFormatError, "update adds %s %s without data", hd.Name, dns.TypeToString[hd.Rrtype])
+			}
+		case dns.ClassANY:
+			if hd.Ttl != 0 || hd.Rdlength != 0 || badType(hd.Rrtype, true) {
+				return nil, updErr(dns.RcodeFormatError, "update deletes %s %s with a TTL, data or a bad type", hd.Name, dns.TypeToString[hd.Rrtype])
+			}
+		case dns.ClassNONE:
+			if hd.Ttl != 0 || hd.Rrtype == dns.TypeANY || badType(hd.Rrtype, false) {
+				return nil, updErr(dns.RcodeFormatError, "update deletes a record %s %s with a TTL or a bad type", hd.Name, dns.TypeToString[hd.Rrtype])
+			}
+		default:
+			return nil, updErr(dns.RcodeFormatError, "update %s has class %s", hd.Name, dns.ClassToString[hd.Class])
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		pn, err := elementName(z, origin, name)
+		if err != nil {
+			return nil, err
+		}
+		u.names = append(u.names, pn)
+		addKey(regcommit.Key(pn.pool, pn.label))
+	}
+	return u, nil
+}
+
+// badType reports the types that never appear in these sections:
+// meta-types and the pseudo-records. ANY is allowed where anyOK.
+func badType(t uint16, anyOK bool) bool {
+	switch t {
+	case dns.TypeANY:
+		return !anyOK
+	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		return true
+	}
+	return false
+}
+
+// elementName checks that name (lower case, in zone origin) is a pool
+// element's name <label>.<handle>.<origin> that registrations may hold.
+func elementName(z *handlespace.Zone, origin, name string) (peName, error) {
+	rel := strings.TrimSuffix(strings.TrimSuffix(name, origin), ".")
+	labels := strings.Split(rel, ".")
+	if rel == "" || len(labels) != 2 || strings.ContainsRune(rel, '\\') {
+		return peName{}, updErr(dns.RcodeRefused, "%s is not a pool element's name (<element>.<pool>.%s)", name, origin)
+	}
+	label, handle := labels[0], labels[1]
+	pool := handle + "." + origin
+	if _, static := z.Nodes[name]; static {
+		return peName{}, updErr(dns.RcodeRefused, "%s has static records (zone file)", name)
+	}
+	if z.Pool(handle) == nil {
+		if _, static := z.Nodes[pool]; static {
+			return peName{}, updErr(dns.RcodeRefused, "%s has static records (zone file); it cannot be a pool", pool)
+		}
+	}
+	if label == "" || handle == "" {
+		return peName{}, updErr(dns.RcodeRefused, "%s is not a pool element's name", name)
+	}
+	return peName{name: name, pool: pool, label: label}, nil
+}
+
+// nameKey is the conflict key of a name a prerequisite reads.
+func nameKey(origin, name string) string {
+	rel := strings.TrimSuffix(strings.TrimSuffix(name, origin), ".")
+	if rel == "" {
+		return ""
+	}
+	labels := strings.Split(rel, ".")
+	pool := labels[len(labels)-1] + "." + origin
+	if len(labels) == 2 {
+		return regcommit.Key(pool, labels[0])
+	}
+	return regcommit.Key(pool, "")
+}
+
+// build runs on the registrar's committer: it checks the prerequisites
+// against the current view and turns the update section into Changes.
+func (u *parsedUpdate) build(v *handlespace.View) ([]regcommit.Change, error) {
+	z := v.Zone(u.origin)
+	if z == nil {
+		return nil, updErr(dns.RcodeNotAuth, "zone %s is no longer served", u.origin)
+	}
+	if err := checkPrereqs(u.lookup, z, u.origin, u.prereq); err != nil {
+		return nil, err
+	}
+	var out []regcommit.Change
+	for _, n := range u.names {
+		var cur *handlespace.Element
+		pv := z.Pool(strings.TrimSuffix(strings.TrimSuffix(n.pool, u.origin), "."))
+		if pv != nil {
+			cur = pv.Label(n.label)
+			if cur != nil && cur.Static {
+				return nil, updErr(dns.RcodeRefused, "%s is defined by a zone file", n.name)
+			}
+		}
+		st := stateOf(cur, n.name)
+		for _, rr := range u.upd {
+			if lower(rr.Header().Name) != n.name {
+				continue
+			}
+			if err := st.apply(rr, n.name); err != nil {
+				return nil, err
+			}
+		}
+		c, ok, err := st.change(n, u.lease)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// peState is the records of one element's name while an update applies.
+type peState struct {
+	existed bool
+	srv     []*dns.SRV
+	addrs   []netip.Addr
+	txt     map[string]string
+	added   bool   // the update added records
+	srvTTL  uint32 // TTL of the last SRV the update added
+	srvSeen bool
+	lease   time.Duration // of the existing registration
+}
+
+// stateOf is the records of element e (nil: none) at its name.
+func stateOf(e *handlespace.Element, name string) *peState {
+	st := &peState{txt: map[string]string{}}
+	if e == nil {
+		return st
+	}
+	st.existed = true
+	st.srv = []*dns.SRV{{
+		Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET},
+		Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)),
+		Port: e.Port, Target: name,
+	}}
+	st.addrs = slices.Clone(e.Addrs)
+	for k, v := range elementTXT(e) {
+		st.txt[k] = v
+	}
+	st.lease = e.Lease
+	return st
+}
+
+// elementTXT is the key=value state of an element that its SRV record does
+// not carry.
+func elementTXT(e *handlespace.Element) map[string]string {
+	m := map[string]string{}
+	if e.Priority > 0xFFFF {
+		m["prio"] = strconv.FormatUint(uint64(e.Priority), 10)
+	}
+	if e.Weight > 0xFFFF {
+		m["weight"] = strconv.FormatUint(uint64(e.Weight), 10)
+	}
+	if e.Load != 0 {
+		m["load"] = strconv.FormatFloat(handlespace.LoadFraction(e.Load), 'g', 6, 64)
+	}
+	if e.LoadDeg != 0 {
+		m["loaddeg"] = strconv.FormatFloat(handlespace.LoadFraction(e.LoadDeg), 'g', 6, 64)
+	}
+	if e.Site != "" {
+		m["site"] = e.Site
+	}
+	if e.Transport != handlespace.TransportTCP {
+		m["transport"] = e.Transport.String()
+	}
+	return m
+}
+
+// apply applies one update record (RFC 2136 §3.4.2.2–3.4.2.4).
+func (st *peState) apply(rr dns.RR, name string) error {
+	hd := rr.Header()
+	switch hd.Class {
+	case dns.ClassINET: // add
+		st.added = true
+		switch x := rr.(type) {
+		case *dns.SRV:
+			if lower(x.Target) != name {
+				return updErr(dns.RcodeRefused, "SRV target %s: an element's SRV points at its own name %s", x.Target, name)
+			}
+			// An element has one SRV record: adding one replaces it, as
+			// RFC 2136 §3.4.2.2 does for the zone's SOA.
+			st.srvSeen, st.srvTTL = true, hd.Ttl
+			st.srv = []*dns.SRV{x}
+		case *dns.A:
+			st.addAddr(ipv4(x.A))
+		case *dns.AAAA:
+			st.addAddr(ipv6(x.AAAA))
+		case *dns.TXT:
+			pairs, err := parseTXT(x.Txt)
+			if err != nil {
+				return err
+			}
+			for _, p := range pairs {
+				st.txt[p[0]] = p[1]
+			}
+		default:
+			return updErr(dns.RcodeRefused, "%s: an element's name holds SRV, A, AAAA and TXT records, not %s", name, dns.TypeToString[hd.Rrtype])
+		}
+	case dns.ClassANY: // delete an RRset, or every RRset of the name
+		switch hd.Rrtype {
+		case dns.TypeANY:
+			st.srv, st.addrs, st.txt = nil, nil, map[string]string{}
+		case dns.TypeSRV:
+			st.srv = nil
+		case dns.TypeA:
+			st.addrs = slices.DeleteFunc(st.addrs, netip.Addr.Is4)
+		case dns.TypeAAAA:
+			st.addrs = slices.DeleteFunc(st.addrs, netip.Addr.Is6)
+		case dns.TypeTXT:
+			st.txt = map[string]string{}
+		}
+	case dns.ClassNONE: // delete one record
+		switch x := rr.(type) {
+		case *dns.SRV:
+			st.srv = slices.DeleteFunc(st.srv, func(s *dns.SRV) bool {
+				return s.Priority == x.Priority && s.Weight == x.Weight && s.Port == x.Port && lower(x.Target) == name
+			})
+		case *dns.A:
+			st.delAddr(ipv4(x.A))
+		case *dns.AAAA:
+			st.delAddr(ipv6(x.AAAA))
+		case *dns.TXT:
+			pairs, err := parseTXT(x.Txt)
+			if err != nil {
+				return err
+			}
+			for _, p := range pairs {
+				if st.txt[p[0]] == p[1] {
+					delete(st.txt, p[0])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (st *peState) addAddr(a netip.Addr) {
+	if a.IsValid() && !slices.Contains(st.addrs, a) {
+		st.addrs = append(st.addrs, a)
+	}
+}
+
+func (st *peState) delAddr(a netip.Addr) {
+	st.addrs = slices.DeleteFunc(st.addrs, func(x netip.Addr) bool { return x == a })
+}
+
+// ipv4 and ipv6 convert the addresses of A and AAAA records.
+func ipv4(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip.To4())
+	return a
+}
+
+func ipv6(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip.To16())
+	return a
+}
+
+// parseTXT splits TXT strings into key=value pairs (separated by spaces
+// within a string too).
+func parseTXT(strs []string) ([][2]string, error) {
+	var out [][2]string
+	for _, s := range strs {
+		for _, f := range strings.Fields(s) {
+			k, v, ok := strings.Cut(f, "=")
+			k = strings.ToLower(k)
+			if !ok || v == "" {
+				return nil, updErr(dns.RcodeRefused, "TXT %q is not key=value", f)
+			}
+			if !slices.Contains(txtKeys, k) {
+				return nil, updErr(dns.RcodeRefused, "TXT key %q is unknown; want %s", k, strings.Join(txtKeys, ", "))
+			}
+			if err := checkTXTValue(k, v); err != nil {
+				return nil, err
+			}
+			out = append(out, [2]string{k, v})
+		}
+	}
+	return out, nil
+}
+
+func checkTXTValue(k, v string) error {
+	switch k {
+	case "weight", "prio":
+		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+			return updErr(dns.RcodeRefused, "TXT %s=%s: want a whole number 0..4294967295", k, v)
+		}
+	case "load", "loaddeg":
+		if _, err := parseFraction(v); err != nil {
+			return updErr(dns.RcodeRefused, "TXT %s=%s: %v", k, v, err)
+		}
+	case "policy":
+		if _, err := handlespace.NewPolicy(v, nil); err != nil {
+			return updErr(dns.RcodeRefused, "TXT policy=%s: %v", v, err)
+		}
+	case "transport":
+		if _, err := handlespace.ParseTransport(v); err != nil {
+			return updErr(dns.RcodeRefused, "TXT transport=%s: %v", v, err)
+		}
+	case "site":
+		if len(v) > 64 {
+			return updErr(dns.RcodeRefused, "TXT site=%s: longer than 64 bytes", v)
+		}
+	}
+	return nil
+}
+
+// parseFraction parses a load: 0..1, or a percentage "25%".
+func parseFraction(v string) (float64, error) {
+	pct := strings.HasSuffix(v, "%")
+	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if pct {
+		f /= 100
+	}
+	if err != nil || !(f >= 0 && f <= 1) {
+		return 0, errors.New("want a fraction 0..1 or a percentage 0%..100%")
+	}
+	return f, nil
+}
+
+// change turns the final state into a registration, a removal or nothing.
+func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, error) {
+	c := regcommit.Change{Pool: n.pool, Label: n.label}
+	if len(st.srv) == 0 {
+		switch {
+		case st.existed:
+			return c, true, nil // removal
+		case st.added:
+			return c, false, updErr(dns.RcodeRefused, "%s: a pool element needs an SRV record (its port)", n.name)
+		}
+		return c, false, nil // deleting what is not there
+	}
+	if len(st.addrs) == 0 {
+		return c, false, updErr(dns.RcodeRefused, "%s: a pool element needs an A or AAAA record", n.name)
+	}
+	s := st.srv[0]
+	e := &handlespace.Element{Port: s.Port, Priority: uint32(s.Priority), Weight: uint32(s.Weight)}
+	if e.Port == 0 {
+		return c, false, updErr(dns.RcodeRefused, "%s: SRV port 0", n.name)
+	}
+	v4 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is6)
+	v6 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is4)
+	e.Addrs = append(v4, v6...)
+	for k, v := range st.txt {
+		switch k {
+		case "weight":
+			x, _ := strconv.ParseUint(v, 10, 32)
+			e.Weight = uint32(x)
+		case "prio":
+			x, _ := strconv.ParseUint(v, 10, 32)
+			e.Priority = uint32(x)
+		case "load":
+			f, _ := parseFraction(v)
+			e.Load = handlespace.LoadFromFraction(f)
+		case "loaddeg":
+			f, _ := parseFraction(v)
+			e.LoadDeg = handlespace.LoadFromFraction(f)
+		case "site":
+			e.Site = v
+		case "transport":
+			e.Transport, _ = handlespace.ParseTransport(v)
+		case "policy":
+			c.Policy = v
+		}
+	}
+	c.Elem = e
+	switch {
+	case ul != nil:
+		c.Lease = time.Duration(ul.Lease) * time.Second
+	case st.srvSeen:
+		c.Lease = time.Duration(st.srvTTL) * time.Second
+	default:
+		c.Lease = st.lease
+	}
+	return c, true, nil
+}

@@ -1,0 +1,298 @@
+package tsigkey
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Key is a TSIG key (RFC 8945) that may sign DNS UPDATEs (and queries,
+// whose replies are then signed).
+type Key struct {
+	// Name is the key's name, a domain name ("pe-key.").
+	Name string
+	// Algorithm is dns.HmacSHA256 or dns.HmacSHA512.
+	Algorithm string
+	// Secret is the shared secret (raw bytes, not base64).
+	Secret []byte
+	// Pools limits the key to some pools: a handle ("web", that handle in
+	// any zone) or a pool's name ("web.pool.example."). Empty: every pool.
+	Pools []string
+}
+
+// Allows reports whether the key may change pool (a lower-case FQDN).
+func (k *Key) Allows(pool string) bool {
+	if len(k.Pools) == 0 {
+		return true
+	}
+	handle, _, _ := strings.Cut(pool, ".")
+	for _, p := range k.Pools {
+		p = strings.ToLower(p)
+		if p == handle || dns.Fqdn(p) == pool {
+			return true
+		}
+	}
+	return false
+}
+
+// TSIG verification errors, as the keyring returns them to miekg/dns's
+// server (ResponseWriter.TsigStatus). dns.ErrTime (BADTIME) comes from the
+// server's own time check, after the MAC passed.
+var (
+	// ErrBadKey: the key is unknown, or known with another algorithm
+	// (BADKEY).
+	ErrBadKey = errors.New("tsigkey: key unknown or of another algorithm")
+	// ErrBadSig: the MAC does not verify (BADSIG).
+	ErrBadSig = errors.New("tsigkey: MAC does not verify")
+	// ErrBadTrunc: the MAC is truncated below the allowed length
+	// (BADTRUNC).
+	ErrBadTrunc = errors.New("tsigkey: MAC truncated below the allowed length")
+)
+
+// Keyring is the server's dns.TsigProvider: it knows the configured keys
+// by name. The set is replaced whole (Set); a lookup sees the old set or
+// the new one.
+type Keyring struct {
+	keys atomic.Pointer[map[string]*Key] // by lower-case FQDN
+}
+
+var _ dns.TsigProvider = (*Keyring)(nil)
+
+// New checks the keys and returns a keyring of them.
+func New(keys []Key) (*Keyring, error) {
+	m, err := indexKeys(keys)
+	if err != nil {
+		return nil, err
+	}
+	kr := &Keyring{}
+	kr.keys.Store(&m)
+	return kr, nil
+}
+
+// Set replaces the keys with keys, if they are all good; else nothing
+// changes.
+func (kr *Keyring) Set(keys []Key) error {
+	m, err := indexKeys(keys)
+	if err != nil {
+		return err
+	}
+	kr.keys.Store(&m)
+	return nil
+}
+
+// indexKeys checks keys and indexes them by lower-case FQDN.
+func indexKeys(keys []Key) (map[string]*Key, error) {
+	m := map[string]*Key{}
+	for i := range keys {
+		k := keys[i]
+		k.Name = strings.ToLower(dns.Fqdn(k.Name))
+		k.Algorithm = strings.ToLower(dns.Fqdn(k.Algorithm))
+		if _, ok := dns.IsDomainName(k.Name); !ok || k.Name == "." {
+			return nil, fmt.Errorf("tsigkey: key %d: bad name %q", i, keys[i].Name)
+		}
+		if newHash(k.Algorithm) == nil {
+			return nil, fmt.Errorf("tsigkey: key %s: unsupported algorithm %q; want hmac-sha256 or hmac-sha512", k.Name, keys[i].Algorithm)
+		}
+		if len(k.Secret) == 0 {
+			return nil, fmt.Errorf("tsigkey: key %s: empty secret", k.Name)
+		}
+		if _, dup := m[k.Name]; dup {
+			return nil, fmt.Errorf("tsigkey: key %s is defined twice", k.Name)
+		}
+		k.Secret = bytes.Clone(k.Secret)
+		k.Pools = slices.Clone(k.Pools)
+		m[k.Name] = &k
+	}
+	return m, nil
+}
+
+func newHash(alg string) func() hash.Hash {
+	switch alg {
+	case dns.HmacSHA256:
+		return sha256.New
+	case dns.HmacSHA512:
+		return sha512.New
+	}
+	return nil
+}
+
+// Key returns the key that t names with t's algorithm, or nil.
+func (kr *Keyring) Key(t *dns.TSIG) *Key {
+	k := (*kr.keys.Load())[strings.ToLower(t.Hdr.Name)]
+	if k == nil || !strings.EqualFold(dns.Fqdn(t.Algorithm), k.Algorithm) {
+		return nil
+	}
+	return k
+}
+
+func (kr *Keyring) mac(k *Key, msg []byte) []byte {
+	h := hmac.New(newHash(k.Algorithm), k.Secret)
+	h.Write(msg)
+	return h.Sum(nil)
+}
+
+// Generate signs a reply. A MACSize set in t below the full length
+// truncates the MAC to it (RFC 8945 §5.2.2.1: a reply to a request with a
+// truncated MAC is truncated alike).
+func (kr *Keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	k := kr.Key(t)
+	if k == nil {
+		return nil, ErrBadKey
+	}
+	mac := kr.mac(k, msg)
+	if n := int(t.MACSize); n > 0 && n < len(mac) {
+		mac = mac[:n]
+	}
+	return mac, nil
+}
+
+// Verify checks a request's MAC (RFC 8945 §5.2.2): an unknown key or
+// another algorithm is BADKEY, a MAC that differs BADSIG; a truncated MAC
+// is accepted down to max(10 bytes, half the full length), below that it is
+// BADTRUNC.
+func (kr *Keyring) Verify(msg []byte, t *dns.TSIG) error {
+	k := kr.Key(t)
+	if k == nil {
+		return ErrBadKey
+	}
+	got, err := hex.DecodeString(t.MAC)
+	if err != nil {
+		return ErrBadSig
+	}
+	want := kr.mac(k, msg)
+	switch {
+	case len(got) > len(want), len(got) == 0:
+		return ErrBadSig
+	case len(got) < len(want) && len(got) < max(10, len(want)/2):
+		return ErrBadTrunc
+	}
+	if !hmac.Equal(got, want[:len(got)]) {
+		return ErrBadSig
+	}
+	return nil
+}
+
+// ErrorCode maps a TsigStatus to the TSIG error of the reply.
+func ErrorCode(err error) uint16 {
+	switch {
+	case errors.Is(err, ErrBadKey), errors.Is(err, dns.ErrSecret), errors.Is(err, dns.ErrKeyAlg):
+		return dns.RcodeBadKey
+	case errors.Is(err, dns.ErrTime):
+		return dns.RcodeBadTime
+	case errors.Is(err, ErrBadTrunc):
+		return dns.RcodeBadTrunc
+	}
+	return dns.RcodeBadSig
+}
+
+// SignReply adds a TSIG record for the key and algorithm of the request's
+// t to m; the server's keyring computes the MAC when m is written. A
+// truncated request MAC truncates the reply's (RFC 8945 §5.2.2.1).
+func SignReply(m *dns.Msg, t *dns.TSIG) {
+	m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
+	if rt := m.IsTsig(); rt != nil && t.MACSize > 0 {
+		rt.MACSize = t.MACSize
+	}
+}
+
+// Len is the wire length of the TSIG record that SignReply adds for a
+// request signed with t: owner and algorithm names uncompressed, the MAC
+// as long as the request's (or the algorithm's full length).
+func Len(t *dns.TSIG) int {
+	mac := int(t.MACSize)
+	if mac == 0 {
+		mac = 64 // hmac-sha512's, the longest we verify
+	}
+	name := func(s string) int {
+		if s == "." || s == "" {
+			return 1
+		}
+		return len(dns.Fqdn(s)) + 1
+	}
+	// type, class, TTL, RDLENGTH; time (6), fudge, MAC size; original ID,
+	// error, other length.
+	return name(t.Hdr.Name) + 10 + name(t.Algorithm) + 6 + 2 + 2 + mac + 2 + 2 + 2
+}
+
+// Verified returns the key of the request's TSIG t, which the server has
+// verified with kr, or why it failed: the server's TsigStatus (w's), or
+// a BADKEY error.
+func Verified(w dns.ResponseWriter, kr *Keyring, t *dns.TSIG) (*Key, error) {
+	if st := w.TsigStatus(); st != nil {
+		return nil, st
+	}
+	if k := kr.Key(t); k != nil {
+		return k, nil
+	}
+	return nil, ErrBadKey // the server verified with a keyring that knows it
+}
+
+// Of returns the request's TSIG record: it must be the last record of
+// the additional section and the only one (RFC 8945 §5.1).
+func Of(r *dns.Msg) (*dns.TSIG, error) {
+	var t *dns.TSIG
+	for i, rr := range r.Extra {
+		if ts, ok := rr.(*dns.TSIG); ok {
+			if i != len(r.Extra)-1 {
+				return nil, errors.New("TSIG record not last in the additional section")
+			}
+			t = ts
+		}
+	}
+	for _, sec := range [][]dns.RR{r.Answer, r.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeTSIG {
+				return nil, errors.New("TSIG record outside the additional section")
+			}
+		}
+	}
+	return t, nil
+}
+
+// WriteFailure answers a request whose TSIG t failed with st (RFC 8945
+// §5.2): NOTAUTH with the TSIG error (ErrorCode(st)); unsigned for BADKEY
+// and BADSIG, signed with the server's time in Other Data for BADTIME.
+// The caller logs.
+func WriteFailure(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st error) error {
+	code := ErrorCode(st)
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeNotAuth)
+	rt := &dns.TSIG{
+		Hdr: dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		// A TSIG whose algorithm name is empty (malformed) would pack to
+		// no name at all and shift every later field: "." instead.
+		Algorithm: dns.Fqdn(t.Algorithm), TimeSigned: t.TimeSigned, Fudge: t.Fudge, OrigId: m.Id, Error: code,
+	}
+	switch code {
+	case dns.RcodeBadTime:
+		now := uint64(time.Now().Unix())
+		rt.OtherLen = 6
+		rt.OtherData = fmt.Sprintf("%012x", now&0xFFFFFFFFFFFF)
+		m.Extra = append(m.Extra, rt)
+		return w.WriteMsg(m) // signed by the server's keyring
+	case dns.RcodeBadTrunc:
+		m.Extra = append(m.Extra, rt)
+		return w.WriteMsg(m)
+	}
+	// BADKEY, BADSIG: an empty MAC, written as bytes so that the server
+	// does not try to sign it.
+	rt.TimeSigned = t.TimeSigned
+	m.Extra = append(m.Extra, rt)
+	b, err := m.Pack()
+	if err != nil {
+		return fmt.Errorf("tsigkey: internal error packing a TSIG error reply: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
+}
