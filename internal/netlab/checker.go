@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolnsd/poolnsd/internal/netlab/dnsq"
 	"golang.org/x/sys/unix"
 )
 
@@ -540,7 +541,7 @@ func (c *Checker) ask(ri int, conn *net.UDPConn, a *asker) {
 	defer conn.Close() // ends the reader
 	queries := make([][]byte, len(c.pools))
 	for i, p := range c.pools {
-		q, err := packQuery(p.Name)
+		q, err := dnsq.PackQuery(p.Name)
 		if err != nil {
 			panic(err)
 		}
@@ -572,7 +573,7 @@ func (c *Checker) ask(ri int, conn *net.UDPConn, a *asker) {
 		first := id - uint16(len(queries)) + 1
 		a.mu.Unlock()
 		for i, q := range queries {
-			setID(q, first+uint16(i))
+			dnsq.SetID(q, first+uint16(i))
 			conn.Write(q)
 		}
 		select {
@@ -607,14 +608,14 @@ func (c *Checker) read(ri int, conn *net.UDPConn, a *asker) {
 			continue // a refusal (ICMP) of a registrar that is gone
 		}
 		got := rxTime(oob[:oobn])
-		rep, err := parseReply(buf[:n], addrs)
-		addrs = rep.addrs
+		rep, err := dnsq.ParseReply(buf[:n], addrs)
+		addrs = rep.Addrs
 		if err != nil {
 			continue
 		}
 		a.mu.Lock()
-		q, ok := a.outstanding[rep.id]
-		delete(a.outstanding, rep.id)
+		q, ok := a.outstanding[rep.ID]
+		delete(a.outstanding, rep.ID)
 		if ok && got.Sub(q.sent) > c.cfg.Interval {
 			a.late++
 		}
@@ -658,16 +659,16 @@ func rxTime(oob []byte) time.Time {
 }
 
 // judge checks one answer of registrar ri for pool pi, got at t.
-func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
+func (c *Checker) judge(ri, pi int, t time.Time, rep dnsq.Reply) {
 	st := &c.stats[ri]
 	st.answers++
 	reg := c.cfg.Cluster.Regs[ri].Name
 	pool := c.pools[pi].Name
 	var viols []Violation
-	if rep.tc {
+	if rep.TC {
 		viols = append(viols, Violation{Kind: VTruncated, At: t, Reg: reg, Pool: pool})
 	}
-	if rep.rcode == 2 {
+	if rep.Rcode == 2 {
 		// SERVFAIL: the registrar holds its view (after a stop, a healed
 		// minority) and lists nothing from it; a resolver asks another.
 		// Not judged; the gaps going on stay open.
@@ -681,13 +682,13 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 		st.holds = append(st.holds, gap{reg: ri, start: st.heldSince, end: t})
 		st.heldSince = time.Time{}
 	}
-	if rep.rcode != 0 && rep.rcode != 3 { // NOERROR, NXDOMAIN
+	if rep.Rcode != 0 && rep.Rcode != 3 { // NOERROR, NXDOMAIN
 		st.errors++
 	}
 	c.mu.RLock()
 	rt := c.regs[ri]
 	majority := !rt.minority && !rt.isolated
-	for _, a := range rep.addrs {
+	for _, a := range rep.Addrs {
 		e := c.elems[a]
 		switch {
 		case e == nil:
@@ -705,7 +706,7 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 	}
 	lacking, healthy := false, false
 	for _, e := range c.members[pi] {
-		in := slices.Contains(rep.addrs, e.addr)
+		in := slices.Contains(rep.Addrs, e.addr)
 		expected := c.expected(e, ri, t)
 		healthy = healthy || expected
 		if len(e.cut) == 1 && e.state == Alive && !in {
@@ -727,8 +728,8 @@ func (c *Checker) judge(ri, pi int, t time.Time, rep reply) {
 	if lacking {
 		st.lacking++
 	}
-	if len(rep.addrs) == 0 && healthy {
-		viols = append(viols, Violation{Kind: VEmpty, At: t, Reg: reg, Pool: pool, Detail: fmt.Sprintf("rcode %d", rep.rcode)})
+	if len(rep.Addrs) == 0 && healthy {
+		viols = append(viols, Violation{Kind: VEmpty, At: t, Reg: reg, Pool: pool, Detail: fmt.Sprintf("rcode %d", rep.Rcode)})
 	}
 	if len(viols) > 0 {
 		c.mu.Lock()

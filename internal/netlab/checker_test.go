@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/netlab/dnsq"
 )
 
 // fakeElements are elements whose state stays what the checker believes.
@@ -55,24 +56,24 @@ func TestCheckerDeadListed(t *testing.T) {
 	e := c.elems[el[0]]
 	e.state, e.since = Dead, t0
 	// Within the bound: allowed.
-	c.judge(0, 0, t0.Add(2*time.Second), reply{addrs: el})
+	c.judge(0, 0, t0.Add(2*time.Second), dnsq.Reply{Addrs: el})
 	if n := c.nviol[VDeadListed]; n != 0 {
 		t.Fatalf("an element dead for 2 s (bound 3 s) counted as dead-listed %d times", n)
 	}
 	// Past it: a violation, at a and at b.
-	c.judge(0, 0, t0.Add(4*time.Second), reply{addrs: el})
-	c.judge(1, 0, t0.Add(4*time.Second), reply{addrs: el})
+	c.judge(0, 0, t0.Add(4*time.Second), dnsq.Reply{Addrs: el})
+	c.judge(1, 0, t0.Add(4*time.Second), dnsq.Reply{Addrs: el})
 	if n := c.nviol[VDeadListed]; n != 2 {
 		t.Fatalf("an element dead for 4 s (bound 3 s) listed by two registrars: %d dead-listed, want 2", n)
 	}
 	// On the minority side: allowed.
 	c.regs[1].minority = true
-	c.judge(1, 0, t0.Add(5*time.Second), reply{addrs: el})
+	c.judge(1, 0, t0.Add(5*time.Second), dnsq.Reply{Addrs: el})
 	if n := c.nviol[VDeadListed]; n != 2 {
 		t.Fatalf("the minority side's answer counted: %d dead-listed, want 2", n)
 	}
 	// Not listed: fine, and the dead element is no gap.
-	c.judge(0, 0, t0.Add(5*time.Second), reply{addrs: el[1:]})
+	c.judge(0, 0, t0.Add(5*time.Second), dnsq.Reply{Addrs: el[1:]})
 	if n := c.nviol[VDeadListed]; n != 2 {
 		t.Fatalf("an answer without the dead element counted: %d", n)
 	}
@@ -103,7 +104,7 @@ func TestCheckerDeadBound(t *testing.T) {
 
 func TestCheckerEmpty(t *testing.T) {
 	c, el, t0 := testChecker(t)
-	c.judge(0, 0, t0, reply{rcode: dns.RcodeSuccess})
+	c.judge(0, 0, t0, dnsq.Reply{Rcode: dns.RcodeSuccess})
 	if n := c.nviol[VEmpty]; n != 1 {
 		t.Fatalf("an empty answer with three healthy elements: %d empty, want 1", n)
 	}
@@ -111,30 +112,30 @@ func TestCheckerEmpty(t *testing.T) {
 	for _, a := range el {
 		c.elems[a].state, c.elems[a].since = Dead, t0
 	}
-	c.judge(0, 0, t0.Add(time.Second), reply{})
+	c.judge(0, 0, t0.Add(time.Second), dnsq.Reply{})
 	if n := c.nviol[VEmpty]; n != 1 {
 		t.Fatalf("an empty answer with every element dead counted: %d empty, want 1", n)
 	}
 	// One alive again, but not for Rise yet: still right.
 	c.elems[el[1]].state, c.elems[el[1]].since = Alive, t0.Add(time.Second)
-	c.judge(0, 0, t0.Add(2*time.Second), reply{})
+	c.judge(0, 0, t0.Add(2*time.Second), dnsq.Reply{})
 	if n := c.nviol[VEmpty]; n != 1 {
 		t.Fatalf("an element revived 1 s ago (rise bound 8 s) made an empty answer wrong: %d", n)
 	}
 	// Alive for Rise, but cut off from a: right at a, wrong at b.
 	c.SetCut(el[1], c.cfg.Cluster.Regs[0], true)
-	c.judge(0, 0, t0.Add(10*time.Second), reply{})
+	c.judge(0, 0, t0.Add(10*time.Second), dnsq.Reply{})
 	if n := c.nviol[VEmpty]; n != 1 {
 		t.Fatalf("a's empty answer counted while its only healthy element is cut off from a: %d", n)
 	}
-	c.judge(1, 0, t0.Add(10*time.Second), reply{})
+	c.judge(1, 0, t0.Add(10*time.Second), dnsq.Reply{})
 	if n := c.nviol[VEmpty]; n != 2 {
 		t.Fatalf("b's empty answer with a healthy element it reaches: %d empty, want 2", n)
 	}
 	// a's link is down: nothing is reachable from a.
 	c.SetCut(el[1], c.cfg.Cluster.Regs[0], false)
 	c.SetIsolated(c.cfg.Cluster.Regs[0], true)
-	c.judge(0, 0, t0.Add(11*time.Second), reply{})
+	c.judge(0, 0, t0.Add(11*time.Second), dnsq.Reply{})
 	if n := c.nviol[VEmpty]; n != 2 {
 		t.Fatalf("an isolated registrar's empty answer counted: %d", n)
 	}
@@ -143,21 +144,21 @@ func TestCheckerEmpty(t *testing.T) {
 func TestCheckerCutLeft(t *testing.T) {
 	c, el, t0 := testChecker(t)
 	c.SetCut(el[2], c.cfg.Cluster.Regs[0], true)
-	c.judge(1, 0, t0, reply{addrs: el[:2]})
+	c.judge(1, 0, t0, dnsq.Reply{Addrs: el[:2]})
 	if n := c.nviol[VCutLeft]; n != 1 {
 		t.Fatalf("the element cut off from a only, missing at b: %d cut-left, want 1", n)
 	}
-	c.judge(0, 0, t0, reply{addrs: el[:2]})
+	c.judge(0, 0, t0, dnsq.Reply{Addrs: el[:2]})
 	if n := c.nviol[VCutLeft]; n != 2 {
 		t.Fatalf("the element cut off from a only, missing at a: %d cut-left, want 2", n)
 	}
-	c.judge(0, 0, t0, reply{addrs: el})
+	c.judge(0, 0, t0, dnsq.Reply{Addrs: el})
 	if n := c.nviol[VCutLeft]; n != 2 {
 		t.Fatalf("an answer with the cut element counted: %d", n)
 	}
 	// Cut off from both: it may leave.
 	c.SetCut(el[2], c.cfg.Cluster.Regs[1], true)
-	c.judge(0, 0, t0, reply{addrs: el[:2]})
+	c.judge(0, 0, t0, dnsq.Reply{Addrs: el[:2]})
 	if n := c.nviol[VCutLeft]; n != 2 {
 		t.Fatalf("an element cut off from every registrar counted as cut-left: %d", n)
 	}
@@ -165,11 +166,11 @@ func TestCheckerCutLeft(t *testing.T) {
 
 func TestCheckerGaps(t *testing.T) {
 	c, el, t0 := testChecker(t)
-	c.judge(0, 0, t0, reply{addrs: el})
-	c.judge(0, 0, t0.Add(50*time.Millisecond), reply{addrs: el[1:]})
-	c.judge(0, 0, t0.Add(100*time.Millisecond), reply{addrs: el[1:]})
-	c.judge(0, 0, t0.Add(150*time.Millisecond), reply{addrs: el})
-	c.judge(1, 0, t0.Add(150*time.Millisecond), reply{addrs: el[:2]})
+	c.judge(0, 0, t0, dnsq.Reply{Addrs: el})
+	c.judge(0, 0, t0.Add(50*time.Millisecond), dnsq.Reply{Addrs: el[1:]})
+	c.judge(0, 0, t0.Add(100*time.Millisecond), dnsq.Reply{Addrs: el[1:]})
+	c.judge(0, 0, t0.Add(150*time.Millisecond), dnsq.Reply{Addrs: el})
+	c.judge(1, 0, t0.Add(150*time.Millisecond), dnsq.Reply{Addrs: el[:2]})
 	c.end = t0.Add(time.Second)
 	c.stop = make(chan struct{})
 	c.Stop()
@@ -192,24 +193,24 @@ func TestCheckerRegistrations(t *testing.T) {
 	c.elems[d.addr] = d
 	c.members[dyn] = append(c.members[dyn], d)
 	// Acknowledged 1 s ago (propagation bound 2 s): may be missing.
-	c.judge(0, dyn, t0.Add(time.Second), reply{})
+	c.judge(0, dyn, t0.Add(time.Second), dnsq.Reply{})
 	if len(c.stats[0].open) != 0 || len(c.nviol) != 0 {
 		t.Fatalf("a registration 1 s old missing: gaps %v, violations %v", c.stats[0].open, kinds(c))
 	}
 	// 3 s: must be there.
-	c.judge(0, dyn, t0.Add(3*time.Second), reply{})
+	c.judge(0, dyn, t0.Add(3*time.Second), dnsq.Reply{})
 	if len(c.stats[0].open) != 1 || c.nviol[VEmpty] != 1 {
 		t.Fatalf("a registration 3 s old missing: gaps %v, violations %v; want a gap and an empty answer", c.stats[0].open, kinds(c))
 	}
 	// Deregistered: listed within the bound, fine; past it, stale.
 	d.reg, d.deregAt = regGone, t0.Add(4*time.Second)
-	c.judge(0, dyn, t0.Add(5*time.Second), reply{addrs: []netip.Addr{d.addr}})
-	c.judge(0, dyn, t0.Add(7*time.Second), reply{addrs: []netip.Addr{d.addr}})
+	c.judge(0, dyn, t0.Add(5*time.Second), dnsq.Reply{Addrs: []netip.Addr{d.addr}})
+	c.judge(0, dyn, t0.Add(7*time.Second), dnsq.Reply{Addrs: []netip.Addr{d.addr}})
 	if n := c.nviol[VStaleDereg]; n != 1 {
 		t.Fatalf("stale deregistrations %d, want 1", n)
 	}
 	// An address of no element, or one of another pool.
-	c.judge(0, dyn, t0, reply{addrs: []netip.Addr{netip.MustParseAddr("198.19.9.9"), el[0]}})
+	c.judge(0, dyn, t0, dnsq.Reply{Addrs: []netip.Addr{netip.MustParseAddr("198.19.9.9"), el[0]}})
 	if n := c.nviol[VUnknown]; n != 2 {
 		t.Fatalf("unknown addresses %d, want 2", n)
 	}
@@ -237,7 +238,7 @@ func TestCheckerDeregAcrossHeal(t *testing.T) {
 		c.members[dyn] = append(c.members[dyn], d)
 		healed := t0.Add(5 * time.Second)
 		c.changes = []time.Time{t0.Add(-time.Second), healed} // the split, the heal
-		c.judge(0, dyn, healed.Add(tc.at), reply{addrs: []netip.Addr{d.addr}})
+		c.judge(0, dyn, healed.Add(tc.at), dnsq.Reply{Addrs: []netip.Addr{d.addr}})
 		if n := c.nviol[VStaleDereg]; n != tc.want {
 			t.Errorf("Heal %v, answered %v after the heal: stale deregistrations %d, want %d", tc.heal, tc.at, n, tc.want)
 		}
@@ -245,11 +246,11 @@ func TestCheckerDeregAcrossHeal(t *testing.T) {
 }
 
 func TestParseReply(t *testing.T) {
-	q, err := packQuery("p00.pool.example")
+	q, err := dnsq.PackQuery("p00.pool.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	setID(q, 0xbeef)
+	dnsq.SetID(q, 0xbeef)
 	var m dns.Msg
 	if err := m.Unpack(q); err != nil || m.Id != 0xbeef || m.Question[0].Name != "p00.pool.example." || m.IsEdns0() == nil || m.RecursionDesired {
 		t.Fatalf("the packed query reads back as %v (%v)", &m, err)
@@ -266,24 +267,24 @@ func TestParseReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := parseReply(b, nil)
+	rep, err := dnsq.ParseReply(b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.id != 0xbeef || rep.rcode != 0 || rep.tc || len(rep.addrs) != 2 || rep.addrs[1] != netip.MustParseAddr("198.19.2.7") {
+	if rep.ID != 0xbeef || rep.Rcode != 0 || rep.TC || len(rep.Addrs) != 2 || rep.Addrs[1] != netip.MustParseAddr("198.19.2.7") {
 		t.Fatalf("parsed %+v", rep)
 	}
 	r.Answer = nil
 	r.Rcode = dns.RcodeNameError
 	r.Truncated = true
 	b, _ = r.Pack()
-	if rep, err = parseReply(b, nil); err != nil || rep.rcode != dns.RcodeNameError || !rep.tc || len(rep.addrs) != 0 {
+	if rep, err = dnsq.ParseReply(b, nil); err != nil || rep.Rcode != dns.RcodeNameError || !rep.TC || len(rep.Addrs) != 0 {
 		t.Fatalf("parsed %+v %v, want NXDOMAIN with TC and no address", rep, err)
 	}
 	for i := 0; i < len(b); i++ {
-		parseReply(b[:i], nil) // no panic on a short message
+		dnsq.ParseReply(b[:i], nil) // no panic on a short message
 	}
-	if _, err := parseReply(q, nil); err == nil {
+	if _, err := dnsq.ParseReply(q, nil); err == nil {
 		t.Errorf("a query parsed as a reply")
 	}
 }

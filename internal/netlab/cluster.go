@@ -24,6 +24,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/internal/netlab/dnsq"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -669,12 +670,12 @@ func (c *Cluster) WaitServing(pools []Pool, limit time.Duration) error {
 			defer conn.Close()
 			buf := make([]byte, 65536)
 			for _, p := range pools {
-				q, err := packQuery(p.Name)
+				q, err := dnsq.PackQuery(p.Name)
 				if err != nil {
 					return err
 				}
 				for id := uint16(1); ; id++ {
-					setID(q, id)
+					dnsq.SetID(q, id)
 					conn.Write(q)
 					conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 					var got []netip.Addr
@@ -683,8 +684,8 @@ func (c *Cluster) WaitServing(pools []Pool, limit time.Duration) error {
 						if err != nil {
 							break
 						}
-						if rep, err := parseReply(buf[:n], nil); err == nil && rep.id == id {
-							got = rep.addrs
+						if rep, err := dnsq.ParseReply(buf[:n], nil); err == nil && rep.ID == id {
+							got = rep.Addrs
 							break
 						}
 					}
