@@ -25,15 +25,15 @@ func TestGoldenTraces(t *testing.T) {
 		run  func(t *testing.T, c *enrptest.Cluster)
 	}{
 		{"join", func(t *testing.T, c *enrptest.Cluster) {
-			a := add(t, c, idA, testZones(t, 2))
+			a := add(t, c, idA, enrptest.Zones(t, 2))
 			register(t, c, a, 0, 2)
-			add(t, c, idB, testZones(t, 2), idA)
+			add(t, c, idB, enrptest.Zones(t, 2), idA)
 			c.RunFor(1500 * time.Millisecond)
 		}},
 		{"takeover", func(t *testing.T, c *enrptest.Cluster) {
-			a := add(t, c, idA, testZones(t, 0))
-			add(t, c, idB, testZones(t, 0), idA)
-			add(t, c, idC, testZones(t, 0), idA, idB)
+			a := add(t, c, idA, enrptest.Zones(t, 0))
+			add(t, c, idB, enrptest.Zones(t, 0), idA)
+			add(t, c, idC, enrptest.Zones(t, 0), idA, idB)
 			register(t, c, a, 0, 1)
 			c.RunFor(1200 * time.Millisecond)
 			a.Stop()

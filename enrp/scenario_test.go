@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/enrp/wire"
@@ -30,34 +29,6 @@ const (
 	lastHeard  = 3 * time.Second
 	noResponse = time.Second
 )
-
-func mustRR(t testing.TB, s string) dns.RR {
-	rr, err := dns.NewRR(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rr
-}
-
-// testZones is the zone every registrar serves: pool.test. with a pool
-// "static" of n zone-file elements. Registrations go to other pools of the
-// zone, which they create.
-func testZones(t testing.TB, n int) []handlespace.ZoneDef {
-	z := handlespace.ZoneDef{Origin: "pool.test.", File: "pool.test.zone", Records: []dns.RR{
-		mustRR(t, "pool.test. 60 IN SOA ns.pool.test. h.pool.test. 1 60 60 60 5"),
-		mustRR(t, "pool.test. 60 IN NS ns.pool.test."),
-		mustRR(t, "ns.pool.test. 60 IN A 192.0.2.53"),
-	}}
-	spec := handlespace.DefaultPoolSpec()
-	pd := handlespace.PoolDef{Handle: "static", Spec: spec, Line: 1}
-	for i := 0; i < n; i++ {
-		a := netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)})
-		pd.Elements = append(pd.Elements, &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: fmt.Sprintf("s%d", i),
-			Addrs: []netip.Addr{a}, Port: 80, Weight: 1})
-	}
-	z.Pools = []handlespace.PoolDef{pd}
-	return []handlespace.ZoneDef{z}
-}
 
 // reg returns a registration: element i of a pool, with a 1-hour lease.
 func reg(c *enrptest.Cluster, i int) *handlespace.Element {
@@ -174,7 +145,7 @@ func stopAndTakeOver(t *testing.T, c *enrptest.Cluster, a, b *enrptest.Member) {
 // first, learns the second from its LIST_RESPONSE.
 func TestJoinAndFullSync(t *testing.T) {
 	c := newCluster(t, 1)
-	zones := testZones(t, 20)
+	zones := enrptest.Zones(t, 20)
 	a := add(t, c, idA, zones)
 	register(t, c, a, 0, 300)
 	c.RunFor(2 * interval)
@@ -210,7 +181,7 @@ func TestJoinAndFullSync(t *testing.T) {
 // until they agree.
 func cluster3(t *testing.T, seed uint64, n int) (*enrptest.Cluster, *enrptest.Member, *enrptest.Member, *enrptest.Member) {
 	c := newCluster(t, seed)
-	zones := testZones(t, n)
+	zones := enrptest.Zones(t, n)
 	a := add(t, c, idA, zones)
 	b := add(t, c, idB, zones, idA)
 	cm := add(t, c, idC, zones, idA, idB)
@@ -413,7 +384,7 @@ func TestTakeoverOfDeadRegistrar(t *testing.T) {
 func TestTwoInitiators(t *testing.T) {
 	c := newCluster(t, 5)
 	c.Config.Jitter = -1
-	zones := testZones(t, 0)
+	zones := enrptest.Zones(t, 0)
 	a := add(t, c, idA, zones)
 	b := add(t, c, idB, zones, idA)
 	cm := add(t, c, idC, zones, idA, idB)
@@ -619,7 +590,7 @@ func TestDeregisteredStaysDeleted(t *testing.T) {
 // without waiting for each element's home to speak.
 func TestJoinTakesMentorsState(t *testing.T) {
 	c := newCluster(t, 12)
-	zones := testZones(t, 12)
+	zones := enrptest.Zones(t, 12)
 	a := add(t, c, idA, zones)
 	b := add(t, c, idB, zones, idA)
 	requireSettled(t, c, 3*interval)

@@ -27,7 +27,7 @@ func confirmCluster(t *testing.T, seed uint64, n int) (*enrptest.Cluster, *enrpt
 	c := newCluster(t, seed)
 	c.Config.Confirm = 2
 	c.Net.Delay = time.Millisecond
-	zones := testZones(t, n)
+	zones := enrptest.Zones(t, n)
 	a := add(t, c, idA, zones)
 	b := add(t, c, idB, zones, idA)
 	cm := add(t, c, idC, zones, idA, idB)
@@ -170,7 +170,7 @@ func TestConfirmWait(t *testing.T) {
 func TestConfirmTwoAndOne(t *testing.T) {
 	c := newCluster(t, 24)
 	c.Config.Confirm = 2
-	zones := testZones(t, 6)
+	zones := enrptest.Zones(t, 6)
 	a := add(t, c, idA, zones)
 	e := staticOf(t, a)
 	if a.Confirm(staticPool, e.ID, handlespace.HealthDown, probeWait) || len(a.Verdicts) != 0 {
@@ -270,15 +270,6 @@ func TestConfirmMoved(t *testing.T) {
 	}
 }
 
-// confirmRequest is a confirmation request from from to to for element
-// e of pool, as a home sends it.
-func confirmRequest(from, to uint32, pool string, e *handlespace.Element, nonce uint32) *wire.Message {
-	pe := wire.ToPE(e, "rr", 0, enrptest.Epoch)
-	pe.X.ConfirmReq = &wire.ConfirmReq{Nonce: nonce, Budget: 50, Proposed: uint8(handlespace.HealthDown)}
-	return &wire.Message{Type: wire.TypeHandleUpdate, Sender: from, Receiver: to, Action: wire.AddPE,
-		Entries: []wire.Entry{{Handle: []byte(pool), Elements: []wire.PE{pe}}}}
-}
-
 // TestConfirmRefused: a confirmation request for an element B does not
 // know, or from a registrar that is not the element's home, is refused
 // with an ERROR that names it; a flood is refused beyond the asker's
@@ -296,10 +287,10 @@ func TestConfirmRefused(t *testing.T) {
 		return r.Msgs[0].Msg.Refused
 	}
 	unknown := &handlespace.Element{ID: 0xdead, Label: "x", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80, Home: idA, Static: true}
-	if f := refusal(b.Node.Step(confirmRequest(idA, idB, staticPool, unknown, 1))); f.Reason != wire.RefusedNoElement || f.Request != wire.ParamXConfirmReq || f.ID != 0xdead {
+	if f := refusal(b.Node.Step(enrptest.ConfirmRequest(idA, idB, staticPool, unknown, 1))); f.Reason != wire.RefusedNoElement || f.Request != wire.ParamXConfirmReq || f.ID != 0xdead {
 		t.Errorf("unknown element: %+v", f)
 	}
-	if f := refusal(b.Node.Step(confirmRequest(idC, idB, staticPool, e, 2))); f.Reason != wire.RefusedNotHome {
+	if f := refusal(b.Node.Step(enrptest.ConfirmRequest(idC, idB, staticPool, e, 2))); f.Reason != wire.RefusedNotHome {
 		t.Errorf("from C, not the home: %+v", f)
 	}
 	// The asker takes the refusal as the vantage point's end.
@@ -330,7 +321,7 @@ func TestConfirmRefused(t *testing.T) {
 	// A flood of 5000 at one instant, from the element's home.
 	accepted, errors := 0, 0
 	for i := 0; i < 5000; i++ {
-		r := b.Node.Step(confirmRequest(idA, idB, staticPool, e, uint32(1000+i)))
+		r := b.Node.Step(enrptest.ConfirmRequest(idA, idB, staticPool, e, uint32(1000+i)))
 		accepted += len(r.Probes)
 		for _, env := range r.Msgs {
 			if env.Msg.Type == wire.TypeError {
@@ -350,7 +341,7 @@ func TestConfirmRefused(t *testing.T) {
 	c.RunFor(time.Second)
 	accepted = 0
 	for i := 0; i < 5000; i++ {
-		accepted += len(b.Node.Step(confirmRequest(idA, idB, staticPool, e, uint32(10000+i))).Probes)
+		accepted += len(b.Node.Step(enrptest.ConfirmRequest(idA, idB, staticPool, e, uint32(10000+i))).Probes)
 	}
 	if accepted > enrp.DefaultConfirmRate+enrp.DefaultConfirmBurst || accepted == 0 {
 		t.Errorf("a second later: %d accepted", accepted)

@@ -105,7 +105,7 @@ func startRegistrar(t *testing.T, id uint32, tlsc *tls.Config, peers ...string) 
 func startRegistrarWith(t *testing.T, id uint32, tlsc *tls.Config, edit func(*enrpnet.DriverConfig), peers ...string) *registrar {
 	t.Helper()
 	hs := handlespace.New(handlespace.Options{RegistrarID: id})
-	if err := hs.ApplyZones(testZones(t, 4)); err != nil {
+	if err := hs.ApplyZones(enrptest.Zones(t, 4)); err != nil {
 		t.Fatal(err)
 	}
 	lb := newLogBuf()

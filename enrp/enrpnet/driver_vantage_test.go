@@ -10,6 +10,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrpnet"
+	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -156,7 +157,7 @@ func TestDriverConfirmFlood(t *testing.T) {
 		if i%10 == 0 {
 			e.ID = 0xdead0000 + uint32(i)
 		}
-		b, err := confirmRequest(0xe, 0xa, "static.pool.test.", e, uint32(i)).Encode()
+		b, err := enrptest.ConfirmRequest(0xe, 0xa, "static.pool.test.", e, uint32(i)).Encode()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package enrpnet_test
+package enrptest
 
 import (
 	"fmt"
@@ -6,29 +6,25 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
-	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// The engine's test helpers (enrp's scenario tests) that the driver's
-// tests use too.
-
-func mustRR(t testing.TB, s string) dns.RR {
-	rr, err := dns.NewRR(s)
-	if err != nil {
-		t.Fatal(err)
+// Zones is the zone every registrar of the engine's and the driver's tests
+// serves: pool.test. with a pool "static" of n zone-file elements.
+// Registrations go to other pools of the zone, which they create.
+func Zones(t testing.TB, n int) []handlespace.ZoneDef {
+	rr := func(s string) dns.RR {
+		r, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
-	return rr
-}
-
-// testZones is the zone every registrar serves: pool.test. with a pool
-// "static" of n zone-file elements.
-func testZones(t testing.TB, n int) []handlespace.ZoneDef {
 	z := handlespace.ZoneDef{Origin: "pool.test.", File: "pool.test.zone", Records: []dns.RR{
-		mustRR(t, "pool.test. 60 IN SOA ns.pool.test. h.pool.test. 1 60 60 60 5"),
-		mustRR(t, "pool.test. 60 IN NS ns.pool.test."),
-		mustRR(t, "ns.pool.test. 60 IN A 192.0.2.53"),
+		rr("pool.test. 60 IN SOA ns.pool.test. h.pool.test. 1 60 60 60 5"),
+		rr("pool.test. 60 IN NS ns.pool.test."),
+		rr("ns.pool.test. 60 IN A 192.0.2.53"),
 	}}
 	spec := handlespace.DefaultPoolSpec()
 	pd := handlespace.PoolDef{Handle: "static", Spec: spec, Line: 1}
@@ -41,10 +37,10 @@ func testZones(t testing.TB, n int) []handlespace.ZoneDef {
 	return []handlespace.ZoneDef{z}
 }
 
-// confirmRequest is from's request to to to confirm that element e of
-// pool is down.
-func confirmRequest(from, to uint32, pool string, e *handlespace.Element, nonce uint32) *wire.Message {
-	pe := wire.ToPE(e, "rr", 0, enrptest.Epoch)
+// ConfirmRequest is from's request to to to confirm that element e of pool
+// is down.
+func ConfirmRequest(from, to uint32, pool string, e *handlespace.Element, nonce uint32) *wire.Message {
+	pe := wire.ToPE(e, "rr", 0, Epoch)
 	pe.X.ConfirmReq = &wire.ConfirmReq{Nonce: nonce, Budget: 50, Proposed: uint8(handlespace.HealthDown)}
 	return &wire.Message{Type: wire.TypeHandleUpdate, Sender: from, Receiver: to, Action: wire.AddPE,
 		Entries: []wire.Entry{{Handle: []byte(pool), Elements: []wire.PE{pe}}}}
