@@ -35,6 +35,13 @@
 //   - Zone.NXDomain, Zone.NoData and Zone.NoDS for denials: one NSEC
 //     record (Sigs.NSEC) and its signatures.
 //
+// A caller that must not spend a signature's time now (the DNS front's
+// UDP loop, which answers a socket's queries one after another) asks
+// Zone.CacheOnly's twin first: the same methods, which return what the
+// cache holds fresh and ErrNotCached instead of signing (or waiting for
+// another caller's signature); it signs what it lacks later with
+// Zone.Signing.
+//
 // Each RRset is signed with the TTL it is sent with, which is part of the
 // cache key with its owner (lower-cased), type and RDATA in canonical
 // order: the same pool answer in another order or letter case is one
