@@ -58,6 +58,7 @@ type scratch struct {
 	tally  *tallyState  // the answer tally's counting (tally.go), nil: none
 	first  *elemWire    // packPool's: the first pick's packed records, for the tally
 	hashes []uint64     // its records' hashes (sigFront)
+	cold   *coldQueue   // the UDP loop's queue of answers to sign after the batch (coldsign.go); nil: sign now
 }
 
 // NewHandler returns a handler serving src.

@@ -195,6 +195,16 @@ func (s *Server) UDPStats() udpbatch.Stats {
 	return t
 }
 
+// ColdStats returns the UDP loops' counts of the answers they signed
+// after their batch (coldsign.go).
+func (s *Server) ColdStats() ColdStats {
+	var st ColdStats
+	for _, u := range s.udp {
+		u.s.cold.stats(&st)
+	}
+	return st
+}
+
 // Addrs returns the bound addresses, one per listen address (UDP and TCP
 // share the port).
 func (s *Server) Addrs() []net.Addr { return s.addrs }

@@ -74,6 +74,8 @@ func newUDPServer(h *Handler, conn *net.UDPConn) (*udpServer, error) {
 	}
 	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.loopTally()}
 	u.w.h, u.w.local = h, conn.LocalAddr()
+	u.s.cold = newColdQueue(h, conn)
+	u.w.cold = u.s.cold
 	return u, nil
 }
 
@@ -82,7 +84,9 @@ func newUDPServer(h *Handler, conn *net.UDPConn) (*udpServer, error) {
 func (u *udpServer) run() error {
 	defer close(u.done)
 	defer u.s.tally.release()
+	defer u.s.cold.drain(&u.s)
 	for {
+		u.s.cold.run(&u.s) // answers that wait for a signature (coldsign.go)
 		for i := range u.rx {
 			u.rx[i].Buf = u.rx[i].Buf[:cap(u.rx[i].Buf)]
 		}
@@ -227,6 +231,9 @@ func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
 }
 
 func (u *udpServer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
+	if u.s.cold != nil {
+		u.s.cold.oob = udpbatch.ReplyOOB(m.OOB)
+	}
 	if reply, ok := u.fast(b, wm, client, out); ok {
 		return reply
 	}
@@ -313,6 +320,9 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 				reply, ok = h.renderWireDNSSEC(&u.s, out, &req, &res, z)
 			}
 			if ok {
+				if reply == nil {
+					return nil, true // queued: signed after the batch (coldsign.go)
+				}
 				h.account(nil, &req, dns.RcodeSuccess, reply[2]&(bitTC>>8) != 0, len(reply))
 				return reply, true
 			}
@@ -452,6 +462,8 @@ type slotWriter struct {
 	tsigStatus error
 	tsigMAC    string // the request's MAC, which a signed reply covers
 	timersOnly bool
+
+	cold *coldQueue // the loop's (coldsign.go); nil: sign now
 }
 
 var _ dns.ResponseWriter = (*slotWriter)(nil)

@@ -128,9 +128,12 @@ type Zone struct {
 	dnskeySet  *RRset   // the same, canonical and sorted (read-only)
 	sigsLen    int      // SigsWireLen(0)
 
-	// cacheOnly: this is the zone's CacheOnly twin, which never signs;
-	// twin is the other one of the pair.
+	// cacheOnly: this is the zone's CacheOnly twin, which never signs.
+	// budget: this is a zone of Budget. base is the zone they are of (nil
+	// for the zone itself); twin is the zone's CacheOnly twin.
 	cacheOnly bool
+	budget    *int
+	base      *Zone
 	twin      *Zone
 }
 
@@ -156,7 +159,7 @@ func (s *Signer) newZone(zk *ZoneKeys) *Zone {
 		z.sigsLen += rrFixedLen + 18 + len(z.originWire) + k.sigLen()
 	}
 	co := *z
-	co.cacheOnly, co.twin = true, z
+	co.cacheOnly, co.base = true, z
 	z.twin = &co
 	return z
 }
@@ -169,18 +172,24 @@ func (s *Signer) newZone(zk *ZoneKeys) *Zone {
 // and signs what it lacks later, with the zone itself (Signing). The twin
 // has the zone's keys, name and sizes; it counts its hits in CacheStats,
 // not its misses (the signing that follows counts them).
-func (z *Zone) CacheOnly() *Zone {
-	if z.cacheOnly {
-		return z
-	}
-	return z.twin
+func (z *Zone) CacheOnly() *Zone { return z.Signing().twin }
+
+// Budget returns a zone that signs at most *n RRsets, taking one from *n
+// for each, and then is as CacheOnly's twin: a caller that may spend one
+// signature now, and must go on with other work before the next, makes
+// an answer that needs several in as many turns. (It allocates: one per
+// turn of such an answer, against a signature's cost.)
+func (z *Zone) Budget(n *int) *Zone {
+	b := *z.Signing()
+	b.budget, b.base = n, z.Signing()
+	return &b
 }
 
 // Signing returns the zone that signs what the cache lacks: z itself, or
-// the zone whose CacheOnly twin z is.
+// the zone whose CacheOnly twin or Budget zone z is.
 func (z *Zone) Signing() *Zone {
-	if z.cacheOnly {
-		return z.twin
+	if z.base != nil {
+		return z.base
 	}
 	return z
 }
@@ -336,11 +345,14 @@ func (z *Zone) SignSetAt(set *RRset, now time.Time) (*Sigs, error) {
 	if now.IsZero() {
 		now = z.s.opts.Now()
 	}
-	if z.cacheOnly {
+	if z.cacheOnly || z.budget != nil {
 		if v := z.s.cache.peek(set.key, now); v != nil {
 			return v, nil
 		}
-		return nil, ErrNotCached
+		if z.cacheOnly || *z.budget <= 0 {
+			return nil, ErrNotCached
+		}
+		*z.budget--
 	}
 	e, v, o := z.s.cache.lookup(set.key, now)
 	if o == hit {

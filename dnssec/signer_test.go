@@ -385,6 +385,9 @@ func TestCacheOnly(t *testing.T) {
 	if co == z || co.CacheOnly() != co || co.Signing() != z || z.Signing() != z {
 		t.Fatal("CacheOnly and Signing do not pair the zone and its twin")
 	}
+	if b := z.Budget(new(int)); b.Signing() != z || b.CacheOnly() != co {
+		t.Fatal("a Budget zone is not of its zone")
+	}
 	set := rrs(t, "web.pool.example. 5 IN A 10.0.0.1", "web.pool.example. 5 IN A 10.0.0.2")
 
 	if g, err := co.Sign(set); g != nil || !errors.Is(err, ErrNotCached) {
@@ -469,4 +472,31 @@ func TestCacheOnlyDuringRefresh(t *testing.T) {
 	}
 	close(block)
 	<-done
+}
+
+// TestBudget: a Budget zone signs as many RRsets as its budget, answers
+// from the cache without spending it, and then is CacheOnly.
+func TestBudget(t *testing.T) {
+	var signs atomic.Int32
+	s, _ := newTestSigner(t, Options{BeforeSign: func() { signs.Add(1) }}, newTestKey(t, "pool.example.", dns.ED25519, FlagsCSK))
+	z := s.Zone("pool.example.")
+	a := rrs(t, "a.pool.example. 5 IN A 10.0.0.1")
+	b := rrs(t, "b.pool.example. 5 IN A 10.0.0.2")
+	n := 1
+	zb := z.Budget(&n)
+	ga, err := zb.Sign(a)
+	if err != nil || n != 0 || signs.Load() != 1 {
+		t.Fatalf("first RRset: %v; budget left %d, %d signatures; want signed, 0, 1", err, n, signs.Load())
+	}
+	verify(t, z, ga, a, t0)
+	if g, err := zb.Sign(a); err != nil || g != ga {
+		t.Fatalf("cached RRset with no budget left: %v", err)
+	}
+	if _, err := zb.Sign(b); !errors.Is(err, ErrNotCached) || signs.Load() != 1 {
+		t.Fatalf("second RRset with no budget left: %v, %d signatures; want ErrNotCached, 1", err, signs.Load())
+	}
+	n = 1
+	if _, err := zb.Sign(b); err != nil || n != 0 {
+		t.Fatalf("second RRset with a new budget: %v, %d left", err, n)
+	}
 }
