@@ -2,12 +2,12 @@ package dnsfront
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 )
@@ -22,10 +22,12 @@ import (
 // the cache only (dnssec.Zone.CacheOnly) and queues the queries whose
 // answers need a new signature, with all it has made of them (the pool's
 // choice included: a policy chooses once per query), in a coldQueue of its
-// own; between batches it signs them one at a time and sends each reply
-// itself: at least one before it reads again, so that a flood cannot
-// starve them, and then more only while no datagram waits on the socket
-// (poll(2), zero timeout). A query that comes while a signature is being
+// own; between batches (dnsserve.Loop's Sent) it signs them, one
+// signature a turn (dnssec.Zone.Budget), and sends each reply itself: one
+// turn before it reads again, so that a flood cannot starve them, and then
+// more only while no datagram waits on the socket (dnsserve.Socket's
+// Waiting: poll(2), zero timeout). Stopping (Close) signs and sends the
+// rest. A query that comes while a signature is being
 // made waits for that one signature, and then for nothing but the queries
 // ahead of it that the cache answers.
 //
@@ -77,25 +79,34 @@ type coldJob struct {
 	pre builtMsg
 }
 
-// ColdStats are the counts of a server's cold-signature queues since it
-// started.
+// ColdStats are the counts of a handler's cold-signature queues (its UDP
+// loops') since it was made.
 type ColdStats struct {
 	// Queued: queries whose answers needed a signature the cache lacked,
 	// answered after their batch.
 	Queued uint64
 	// Truncated: such queries answered TC=1 because the queue was full.
 	Truncated uint64
-	// SignedWaiting: turns of the queue taken while a datagram waited
-	// on the socket (one signature at most each, one a batch).
-	SignedWaiting uint64
+	// TurnsWaiting: turns of the queues (one signature at most each)
+	// taken while a datagram waited on the socket: one a batch at most.
+	TurnsWaiting uint64
 }
 
-// coldQueue is one UDP loop's queue of cold answers (a ring). Only its
-// loop uses it, but for its counters.
+// coldCounts are a handler's ColdStats, counted by its loops.
+type coldCounts struct {
+	queued, truncated, turnsWaiting atomic.Uint64
+}
+
+// ColdStats returns the counts of the UDP loops' cold-signature queues.
+func (h *Handler) ColdStats() ColdStats {
+	return ColdStats{Queued: h.cold.queued.Load(), Truncated: h.cold.truncated.Load(), TurnsWaiting: h.cold.turnsWaiting.Load()}
+}
+
+// coldQueue is one UDP loop's queue of cold answers (a ring), used by its
+// loop's goroutine only.
 type coldQueue struct {
 	h    *Handler
-	conn *net.UDPConn
-	fd   int // the socket's descriptor, for poll; -1: unknown
+	sock *dnsserve.Socket
 
 	jobs [coldQueueMax]*coldJob
 	head int
@@ -106,31 +117,31 @@ type coldQueue struct {
 	// the query came to.
 	oob []byte
 
-	w   directWriter // the dns.Msg renderer's writer for queued replies
-	buf []byte       // the wire renderer's buffer for them
-
-	queued, truncated, signedWaiting atomic.Uint64
+	w   dnsserve.SlotWriter // the dns.Msg renderer's writer for queued replies
+	buf []byte              // their buffer
 }
 
-// newColdQueue returns the queue of a loop on conn; nil when h signs no
+// newColdQueue returns the queue of a loop on sock; nil when h signs no
 // zone.
-func newColdQueue(h *Handler, conn *net.UDPConn) *coldQueue {
+func newColdQueue(h *Handler, sock *dnsserve.Socket) *coldQueue {
 	if h.sign == nil {
 		return nil
 	}
-	q := &coldQueue{h: h, conn: conn, fd: -1, buf: make([]byte, 0, max(h.udpSize, dns.MinMsgSize))}
-	q.w = directWriter{slotWriter: slotWriter{h: h, local: conn.LocalAddr()}, conn: conn}
-	if rc, err := conn.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { q.fd = int(fd) })
-	}
-	return q
+	return &coldQueue{h: h, sock: sock, w: dnsserve.NewSlotWriter(sock, h.keys), buf: make([]byte, 0, max(h.udpSize, dns.MinMsgSize))}
+}
+
+// loopWriter is a UDP loop's dns.ResponseWriter: the slot writer, and the
+// loop's queue for the answers that wait for a signature.
+type loopWriter struct {
+	dnsserve.SlotWriter
+	cold *coldQueue // nil: sign now
 }
 
 // coldQueueOf returns the loop's queue when w is a UDP loop's writer and
 // req may wait in it (not signed with TSIG: its reply's MAC is the
 // writer's), else nil: sign now.
 func coldQueueOf(w dns.ResponseWriter, req *request) *coldQueue {
-	if sw, ok := w.(*slotWriter); ok && sw.cold != nil && req.tsig == nil && !req.tcp {
+	if sw, ok := w.(*loopWriter); ok && sw.cold != nil && req.tsig == nil && !req.tcp {
 		return sw.cold
 	}
 	return nil
@@ -139,7 +150,7 @@ func coldQueueOf(w dns.ResponseWriter, req *request) *coldQueue {
 // add returns a job to fill, nil when the queue is full.
 func (q *coldQueue) add(req *request, r *Result, z *dnssec.Zone, kind coldKind) *coldJob {
 	if q.n == len(q.jobs) {
-		q.truncated.Add(1)
+		q.h.cold.truncated.Add(1)
 		return nil
 	}
 	i := (q.head + q.n) % len(q.jobs)
@@ -149,7 +160,7 @@ func (q *coldQueue) add(req *request, r *Result, z *dnssec.Zone, kind coldKind) 
 		q.jobs[i] = j
 	}
 	q.n++
-	q.queued.Add(1)
+	q.h.cold.queued.Add(1)
 	j.kind, j.client, j.z, j.res = kind, req.client, z.Signing(), *r
 	j.oob = append(j.oob[:0], q.oob...)
 	j.req = *req
@@ -199,11 +210,11 @@ func (q *coldQueue) run(s *scratch) {
 		return
 	}
 	for i := 0; q.n > 0; i++ {
-		if q.waiting() {
+		if q.sock.Waiting() {
 			if i > 0 {
 				return
 			}
-			q.signedWaiting.Add(1)
+			q.h.cold.turnsWaiting.Add(1)
 		}
 		q.turn(s)
 	}
@@ -248,8 +259,7 @@ func (q *coldQueue) answer(s *scratch, j *coldJob) bool {
 	h := q.h
 	budget := 1
 	z := j.z.Budget(&budget)
-	q.w.reset(q.buf[:0], j.client, nil, nil)
-	q.w.oob = j.oob
+	q.w.Reset(q.buf[:0], j.client, nil, nil)
 	switch j.kind {
 	case coldMsg:
 		m, scope, err := h.signedMsg(&j.req, &j.res, z, j.do, &j.pre)
@@ -257,6 +267,7 @@ func (q *coldQueue) answer(s *scratch, j *coldJob) bool {
 			return false
 		}
 		h.writeSignedMsg(&q.w, &j.req, m, scope, err)
+		q.send(j, q.w.Reply())
 	case coldWire:
 		b := append(q.buf[:0], j.reply...)
 		s.wires = append(s.wires[:0], j.wires...)
@@ -274,25 +285,24 @@ func (q *coldQueue) answer(s *scratch, j *coldJob) bool {
 			}
 			req.setEDEText(ednsopt.Other, "cannot sign the answer")
 			h.reply(&q.w, req.r, req, dns.RcodeServerFailure)
+			q.send(j, q.w.Reply())
 			return true
 		}
 		q.buf = b[:0]
 		h.account(nil, &j.req, dns.RcodeSuccess, b[2]&(bitTC>>8) != 0, len(b))
-		if _, _, err := q.conn.WriteMsgUDPAddrPort(b, j.oob, j.client); err != nil {
-			h.log.Debug("writing reply", "err", err)
-		}
+		q.send(j, b)
 	}
 	return true
 }
 
-// stats adds the queue's counts to st.
-func (q *coldQueue) stats(st *ColdStats) {
-	if q == nil {
+// send sends j's reply (nil: none).
+func (q *coldQueue) send(j *coldJob, reply []byte) {
+	if reply == nil {
 		return
 	}
-	st.Queued += q.queued.Load()
-	st.Truncated += q.truncated.Load()
-	st.SignedWaiting += q.signedWaiting.Load()
+	if err := q.sock.WriteTo(reply, j.oob, j.client); err != nil {
+		q.h.log.Debug("writing reply", "err", err)
+	}
 }
 
 // errNotCached reports whether err is the cache-only zone's "sign it

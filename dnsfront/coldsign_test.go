@@ -200,7 +200,7 @@ func TestColdSignatureOffTheBatch(t *testing.T) {
 			if got := bs.count() - before; got != c.wantSigns {
 				t.Errorf("%d signatures; want %d", got, c.wantSigns)
 			}
-			if st := srv.ColdStats(); st.Queued < 2 || st.Truncated != 0 {
+			if st := srv.Handler().ColdStats(); st.Queued < 2 || st.Truncated != 0 {
 				t.Errorf("cold stats %+v; want the 2 cold answers queued, none truncated", st)
 			}
 		})
@@ -307,7 +307,7 @@ func TestColdBurstOneSignature(t *testing.T) {
 	if got := bs.count(); got != 3 {
 		t.Errorf("%d signatures; want 3 (SOA, NSEC of the first name, NSEC of the burst's)", got)
 	}
-	if st := srv.ColdStats(); st.Queued < n {
+	if st := srv.Handler().ColdStats(); st.Queued < n {
 		t.Errorf("cold stats %+v; want the burst queued", st)
 	}
 }
