@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
 )
 
 // blockingSign is a dnssec.Options.BeforeSign hook that, armed, stops the
@@ -309,5 +310,99 @@ func TestColdBurstOneSignature(t *testing.T) {
 	}
 	if st := srv.Handler().ColdStats(); st.Queued < n {
 		t.Errorf("cold stats %+v; want the burst queued", st)
+	}
+}
+
+// loopSink returns a loopback socket that receives what a loop sends
+// after its batch, and its address as a datagram's source.
+func loopSink(t testing.TB) (*net.UDPConn, udpbatch.Addr) {
+	t.Helper()
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	sink.SetReadBuffer(4 << 20) // a loop's queue of replies at once, if the system allows
+	return sink, udpbatch.AddrFrom(sink.LocalAddr().(*net.UDPAddr).AddrPort(), false)
+}
+
+// TestColdQueueFull: a loop's queue holds coldQueueMax answers; a cold
+// query beyond them gets TC=1 at once (the resolver asks again over TCP),
+// counted as truncated; the queued ones are all answered, signed, when
+// the loop stops. The 0x20 case of the question and the ECS option are
+// kept in the queued replies.
+func TestColdQueueFull(t *testing.T) {
+	signer, key := newTestSigner(t, dns.ED25519)
+	big := bigPool(1000, 5)
+	big.Spec.Policy = "rand"
+	h := NewHandler(newTestSpace(t, big), Config{Signer: signer, Logger: discardLog()})
+	u := loopFor(t, h)
+	sink, from := loopSink(t)
+	pack := func(id uint16) []byte {
+		m := new(dns.Msg)
+		m.SetQuestion("BiG.pool.TEST.", dns.TypeA)
+		m.Id = id
+		m.SetEdns0(1232, true)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(192, 0, 2, 0)})
+		b, _ := m.Pack()
+		return b
+	}
+	out := make([]byte, 0, 4096)
+	for i := range coldQueueMax {
+		if r := u.serve(&udpbatch.Msg{Buf: pack(uint16(i)), Addr: from}, out[:0]); r != nil {
+			t.Fatalf("query %d answered at once (%d bytes); want it queued", i, len(r))
+		}
+	}
+	r := u.serve(&udpbatch.Msg{Buf: pack(coldQueueMax), Addr: from}, out[:0])
+	if r == nil {
+		t.Fatal("a query beyond the full queue got no reply")
+	}
+	tc := new(dns.Msg)
+	if err := tc.Unpack(r); err != nil {
+		t.Fatal(err)
+	}
+	if !tc.Truncated || len(tc.Answer) != 0 || tc.Id != coldQueueMax || tc.Question[0].Name != "BiG.pool.TEST." || tc.IsEdns0() == nil {
+		t.Errorf("beyond the full queue: %v; want TC=1, no records, the question as sent, an OPT record", tc)
+	}
+	if st := h.ColdStats(); st.Queued != coldQueueMax || st.Truncated != 1 {
+		t.Errorf("cold stats %+v; want %d queued, 1 truncated", st, coldQueueMax)
+	}
+
+	// The replies, read as they come (the sink's buffer holds fewer).
+	replies := make(chan []byte, coldQueueMax)
+	go func() {
+		defer close(replies)
+		for range coldQueueMax {
+			buf := make([]byte, 4096)
+			sink.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, err := sink.Read(buf)
+			if err != nil {
+				return
+			}
+			replies <- buf[:n]
+		}
+	}()
+	misses := signer.CacheStats().Misses
+	u.Close() // stops: sends what waits
+	if got := signer.CacheStats().Misses - misses; got == 0 || got > coldQueueMax {
+		t.Errorf("%d signatures for %d queued answers", got, coldQueueMax)
+	}
+	seen := map[uint16]bool{}
+	for b := range replies {
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			t.Fatal(err)
+		}
+		seen[m.Id] = true
+		if m.Truncated || len(m.Question) != 1 || m.Question[0].Name != "BiG.pool.TEST." {
+			t.Errorf("reply %d: TC %v question %v; want the question as sent", m.Id, m.Truncated, m.Question)
+		}
+		if ecs := subnetOption(m.IsEdns0()); ecs == nil || ecs.SourceNetmask != 24 {
+			t.Errorf("reply %d: ECS option %v; want it echoed", m.Id, ecs)
+		}
+		checkSigned(t, m, key, true)
+	}
+	if len(seen) != coldQueueMax {
+		t.Errorf("replies to %d queries; want %d", len(seen), coldQueueMax)
 	}
 }
