@@ -141,7 +141,7 @@ func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
 
 func (u *udpServer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
 	if u.s.cold != nil {
-		u.s.cold.oob = udpbatch.ReplyOOB(m.OOB)
+		u.s.cold.addr, u.s.cold.oob = m.Addr, udpbatch.ReplyOOB(m.OOB)
 	}
 	if reply, ok := u.fast(b, wm, client, out); ok {
 		return reply

@@ -81,6 +81,7 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (
 		u.tx[i].Buf = make([]byte, 0, udpSize)
 	}
 	u.sock.init(conn)
+	u.sock.bc = bc
 	u.loop = h.NewLoop(&u.sock)
 	return u, nil
 }

@@ -13,6 +13,7 @@ import (
 // must not stall the loop and the replies that such work writes later.
 type Socket struct {
 	conn     *net.UDPConn
+	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
 	fd       int            // conn's descriptor, for Waiting; -1: unknown
 	inflight sync.WaitGroup // Go's goroutines
 }
@@ -36,12 +37,21 @@ func (s *Socket) init(conn *net.UDPConn) {
 // LocalAddr returns the socket's address.
 func (s *Socket) LocalAddr() net.Addr { return s.conn.LocalAddr() }
 
-// WriteTo sends reply to client from the socket, with the control
-// message oob (udpbatch.ReplyOOB of the query's: from the address the
-// query came to). A Loop sends with it what it answers after its batch.
-func (s *Socket) WriteTo(reply, oob []byte, client netip.AddrPort) error {
-	_, _, err := s.conn.WriteMsgUDPAddrPort(reply, oob, client)
-	return err
+// WriteBatch sends replies that a Loop made after its batch (in Sent, on
+// the loop's goroutine only), with one system call (sendmmsg) where it
+// can. It returns the first error.
+func (s *Socket) WriteBatch(ms []udpbatch.Msg) error {
+	if s.bc != nil {
+		_, err := s.bc.WriteBatch(ms)
+		return err
+	}
+	var first error
+	for i := range ms {
+		if _, _, err := s.conn.WriteMsgUDPAddrPort(ms[i].Buf, ms[i].OOB, ms[i].Addr.AddrPort()); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Go runs f on a goroutine of its own: work that must not stall the loop,
