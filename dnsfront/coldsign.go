@@ -24,13 +24,17 @@ import (
 // answers need a new signature, with all it has made of them (the pool's
 // choice included: a policy chooses once per query), in a coldQueue of its
 // own; between batches (dnsserve.Loop's Sent) it signs them, one
-// signature a turn (dnssec.Zone.Budget), and sends each reply itself: one
-// turn before it reads again, so that a flood cannot starve them, and then
-// more only while no datagram waits on the socket (dnsserve.Socket's
-// Waiting: poll(2), zero timeout). Stopping (Close) signs and sends the
-// rest. A query that comes while a signature is being
-// made waits for that one signature, and then for nothing but the queries
-// ahead of it that the cache answers.
+// signature a turn (dnssec.Zone.Budget), and sends the replies itself
+// (together at the end of the run, Socket.WriteBatch): one turn before it
+// reads again, so that a flood cannot starve them, and then more only
+// while no datagram waits on the socket (dnsserve.Socket's Waiting:
+// poll(2), zero timeout). Stopping (Close) signs and sends the rest. A
+// query that comes while a signature is being made waits for that one
+// signature, and then for nothing but the queries ahead of it that the
+// cache answers.
+//
+// The sampled query latency (metrics) of a queued query is the time to
+// queue it; its reply is counted (account) when it is made.
 //
 // Why not a pool of signing goroutines: Go's scheduler looks at the
 // network (where the loop waits for its socket) only when a P has nothing
@@ -121,9 +125,8 @@ type coldQueue struct {
 	buf []byte              // their buffer
 
 	// out holds the replies made in a run, sent together (sendmmsg) when
-	// the run ends or it is full: one system call for several replies,
-	// and one wake-up of their client, where sending each alone cost a
-	// fifth more CPU per signed answer under dnsperf. A reply waits in
+	// the run ends or it is full: one system call for the replies of a
+	// run of several turns (under a flood a run has one). A reply waits in
 	// it for at most the signatures of the rest of its run, which goes on
 	// only while no query waits.
 	out  [coldOut]udpbatch.Msg
