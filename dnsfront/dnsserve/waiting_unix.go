@@ -1,12 +1,12 @@
-//go:build unix
+//go:build unix && !linux
 
 package dnsserve
 
 import "golang.org/x/sys/unix"
 
 // Waiting reports whether a datagram waits on the socket to be read:
-// poll(2) with a zero timeout, about a microsecond. A Loop that does work
-// of its own between batches (Sent) checks it to go back to reading.
+// poll(2) with a zero timeout. A Loop that does work of its own between
+// batches (Sent) checks it to go back to reading.
 func (s *Socket) Waiting() bool {
 	if s.fd < 0 {
 		return false
