@@ -1272,6 +1272,38 @@ func (c *Checker) Gaps(from, to time.Time, regs ...*Registrar) GapStats {
 	return gs
 }
 
+// GapList lists the gap episodes that started in [from, to), one line
+// each, in order of their start: the element (its registration's label,
+// or "zone"), the registrar, the start and the length; at most max lines
+// (and how many more). Call it after Stop.
+func (c *Checker) GapList(from, to time.Time, max int) []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var gs []gap
+	for _, st := range c.stats {
+		for _, g := range st.gaps {
+			if !g.start.Before(from) && g.start.Before(to) {
+				gs = append(gs, g)
+			}
+		}
+	}
+	sort.Slice(gs, func(i, j int) bool { return gs[i].start.Before(gs[j].start) })
+	var out []string
+	for i, g := range gs {
+		if i == max {
+			out = append(out, fmt.Sprintf("and %d more", len(gs)-max))
+			break
+		}
+		what := "zone"
+		if e := c.elems[g.elem]; e != nil && e.reg != regNone {
+			what = "registration " + e.label
+		}
+		out = append(out, fmt.Sprintf("%s (%s) at %s from %s for %v", g.elem, what, c.cfg.Cluster.Regs[g.reg].Name,
+			g.start.Format("15:04:05.000"), g.end.Sub(g.start).Round(time.Millisecond)))
+	}
+	return out
+}
+
 // PerRegistrar returns, for each registrar, its answers, its unanswered
 // questions and its gaps over the whole run. Call it after Stop.
 func (c *Checker) PerRegistrar() []string {

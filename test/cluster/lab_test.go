@@ -361,6 +361,15 @@ func (l *lab) report(t *testing.T) netlab.Report {
 	return rp
 }
 
+// logGaps logs the gap episodes that started in [from, to), one a line
+// (the first 40).
+func (l *lab) logGaps(t *testing.T, from, to time.Time) {
+	t.Helper()
+	if gs := l.checker.GapList(from, to, 40); len(gs) > 0 {
+		t.Logf("the gaps:\n  %s", strings.Join(gs, "\n  "))
+	}
+}
+
 // long skips t unless NETLAB_LONG=1 (make test-cluster).
 func long(t *testing.T) {
 	t.Helper()
