@@ -194,11 +194,13 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 		}
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
-			delete(s.pending, key{pool, pe.ID})
+			k := key{pool, pe.ID}
+			delete(s.pending, k)
+			was := n.tab.get(k)
 			if n.applyPE(p, pool, pe) {
 				s.applied++
-				if len(s.changed) < 4 {
-					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID))
+				if what := changeOf(was, n.tab.get(k)); what != "" && len(s.changed) < 4 {
+					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID)+" ("+what+")")
 				}
 			}
 		}
@@ -224,6 +226,9 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 		}
 		if swept > 0 {
 			n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
+			if len(s.changed) < 4 {
+				s.changed = append(s.changed, fmt.Sprintf("%d swept", swept))
+			}
 		}
 		defer n.syncedWith(p, s.start) // after the sync-done event
 	} else {
@@ -412,6 +417,33 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 	n.tab.put(newEntry(pool, policy, e, gen))
 	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 	return true
+}
+
+// changeOf says what a transfer changed of an element, was before and
+// now after: "new", "home", "generation", "state" (health, admin,
+// reports, vantage) or "other"; "" when only its lease end moved by less
+// than the skew between registrars (each counts it from arrival).
+func changeOf(was, now *entry) string {
+	switch {
+	case now == nil:
+		return ""
+	case was == nil:
+		return "new"
+	case was.home() != now.home():
+		return "home"
+	case was.gen != now.gen:
+		return "generation"
+	case stateDiffers(was.e, now.e):
+		return "state"
+	}
+	w, e := *was.e, *now.e
+	if !later(w.Expires, e.Expires) && !later(e.Expires, w.Expires) {
+		e.Expires = w.Expires
+	}
+	if sameElement(&w, &e) {
+		return ""
+	}
+	return "other"
 }
 
 // applyStatic takes what p says of a zone-file element: only its home (by
