@@ -50,7 +50,10 @@ type Bounds struct {
 	// Heal, if not 0: from a heal to every answer of the majority side
 	// showing a deregistration acknowledged on one side of the network
 	// fault while it stood (its DEL_PE to the other side lost; the
-	// heal must carry it). 0: Propagate.
+	// heal must carry it), and to every answer on the other side
+	// showing a registration acknowledged on one side (until then its
+	// absence there is no gap). 0: Propagate, and such a registration
+	// is expected at once.
 	Heal time.Duration
 }
 
@@ -173,6 +176,10 @@ type elemT struct {
 	// (sideOf) of the registrar that acknowledged it until the heal.
 	local bool
 	side  int
+	// apart: the registrars on another side than the acknowledging one
+	// when it was registered during a network fault; they can know of
+	// it only once the fault is healed (see Bounds.Heal).
+	apart map[int]bool
 	// deregLocal: deregistered during a network fault (see Bounds.Heal).
 	deregLocal bool
 }
@@ -750,8 +757,9 @@ func (c *Checker) addViolation(v Violation) {
 }
 
 // expected reports whether element e must be in registrar ri's answers at
-// t: alive for Rise, registered for Propagate (and no partition since),
-// and reachable from ri. c.mu is held.
+// t: alive for Rise, registered for Propagate (and no partition since;
+// registered on the other side of one, healed for Heal), and reachable
+// from ri. c.mu is held.
 func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 	b := c.cfg.Bounds
 	if e.state != Alive || t.Sub(e.since) < c.settleBound(e.since, b.Rise) || e.cut[ri] || c.regs[ri].isolated {
@@ -761,6 +769,12 @@ func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 	case regNone:
 		return true
 	case regAcked:
+		if e.apart[ri] && b.Heal > 0 && t.Sub(c.healedAt) < b.Heal {
+			// Registered on the other side of a network fault: the
+			// heal must carry it here, within Heal (as a
+			// deregistration made there).
+			return false
+		}
 		return t.Sub(e.regAt) >= c.settleBound(e.regAt, b.Propagate) && c.netFault == 0
 	}
 	return false
@@ -907,6 +921,15 @@ func (c *Checker) register() {
 		case add:
 			e.reg, e.regAt, e.regBy = regAcked, now, ri
 			e.local, e.side = c.netFault > 0, c.sideOf(ri)
+			e.apart = nil
+			if e.local {
+				e.apart = map[int]bool{}
+				for o := range c.regs {
+					if c.sideOf(o) != e.side {
+						e.apart[o] = true
+					}
+				}
+			}
 			e.deregLocal = false
 			c.counts.registered++
 		default:

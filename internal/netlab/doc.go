@@ -78,8 +78,10 @@
 //   - Converge: how soon after a heal every registrar's digest is equal.
 //
 // It counts gaps (episodes of one registrar's answers lacking an element
-// that is healthy and reachable from it) and false removals (the elements
-// that had one), and the questions answered late or not at all.
+// that is healthy and reachable from it, and known there: a registration
+// made on the other side of a network fault only Bounds.Heal after the
+// heal) and false removals (the elements that had one; GapList lists the
+// episodes), and the questions answered late or not at all.
 //
 // Cleanup: New registers Net.Close with t.Cleanup, which ends the lab
 // process, kills what still runs in the namespaces (by PID) and deletes
