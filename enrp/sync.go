@@ -352,6 +352,11 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 		// The state alone: the zone file gives the rest.
 		c := cur.e
 		e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, slices.Clone(c.Addrs), c.Owner, c.Lease
+		if !pe.X.HasValues {
+			// Left out with a load of 0 (see pushOwn): the zone file's
+			// weight and priority.
+			e.Weight, e.Priority = c.Weight, c.Priority
+		}
 		e.Probe = nil
 		if c.Probe != nil {
 			pr := *c.Probe
@@ -743,6 +748,15 @@ func (n *Node) pushOwn(p *peer) {
 		if x := pe.X; x != nil && x.Flags&wire.XStatic != 0 {
 			x.Label, x.Site, x.Probe, x.Addrs, x.Owner, x.Lease = "", "", nil, nil, "", 0
 			x.Flags |= wire.XTrimmed
+			// Weight and priority are the zone file's too, and a load
+			// of 0 is what the receiver takes without the values (the
+			// policy parameter carries a load where the policy has
+			// one): 20 bytes less an element, about a quarter of a
+			// push, so that one of 200 elements fits the ten segments
+			// a new connection may send in its first round trip.
+			if x.Load == 0 && x.LoadDeg == 0 {
+				x.HasValues = false
+			}
 		}
 	}
 	n.handSeq++

@@ -229,6 +229,7 @@ type Checker struct {
 	dynNext           int
 	counts            workCounts
 	paused            bool
+	trail             []string // Converge's unequal rounds
 	start             time.Time
 	end               time.Time
 	stop              chan struct{}
@@ -1028,6 +1029,9 @@ func (c *Checker) setPaused(on bool) {
 // error names what differs.
 func (c *Checker) Converge(since time.Time, limit time.Duration) (took, resolution time.Duration, err error) {
 	deadline := since.Add(limit)
+	c.mu.Lock()
+	c.trail = nil
+	c.mu.Unlock()
 	for {
 		round := time.Now()
 		regs := c.running()
@@ -1059,10 +1063,25 @@ func (c *Checker) Converge(since time.Time, limit time.Duration) (took, resoluti
 		if equal {
 			return end.Sub(since), end.Sub(round), nil
 		}
+		diff := digestDiff(names, ds, msgs)
+		c.mu.Lock()
+		if len(c.trail) < 20 {
+			c.trail = append(c.trail, fmt.Sprintf("%v after: %s", end.Sub(since).Round(time.Millisecond), diff))
+		}
+		c.mu.Unlock()
 		if end.After(deadline) {
-			return 0, end.Sub(round), fmt.Errorf("%w %v after: %s", ErrNotConverged, end.Sub(since).Round(time.Millisecond), digestDiff(names, ds, msgs))
+			return 0, end.Sub(round), fmt.Errorf("%w %v after: %s", ErrNotConverged, end.Sub(since).Round(time.Millisecond), diff)
 		}
 	}
+}
+
+// ConvergeTrail returns what differed in each round of the last Converge
+// that found the digests unequal (the first 20), to say what held up
+// convergence.
+func (c *Checker) ConvergeTrail() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.trail)
 }
 
 // digestDiff says how digests differ: counts, and a few lines that some

@@ -331,7 +331,8 @@ func (l *lab) converge(t *testing.T, what string, since time.Time, limit time.Du
 	}
 	t.Logf("%s: all running registrars agree %v after (at most; a round of digests took %v)", what, d.Round(time.Millisecond), res.Round(time.Millisecond))
 	if d > limit {
-		t.Errorf("%s: the registrars agreed only %v after, bound %v", what, d.Round(time.Millisecond), limit)
+		t.Errorf("%s: the registrars agreed only %v after, bound %v; the rounds before:\n  %s", what, d.Round(time.Millisecond), limit,
+			strings.Join(l.checker.ConvergeTrail(), "\n  "))
 	}
 	return d
 }
