@@ -496,7 +496,7 @@ func (d *Driver) accept() {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			c, err := d.handshake(d.ctx, nc, "", "")
+			c, err := d.handshake(d.ctx, nc, "", "", nil)
 			if err != nil {
 				return
 			}
@@ -510,7 +510,7 @@ func (d *Driver) accept() {
 // DialTimeout and while ctx lasts. An error that is the network's (see
 // netFailure) is no refusal; nor is the failure of a dialler's attempt
 // that lost its race (ctx cancelled, see connect).
-func (d *Driver) handshake(ctx context.Context, nc net.Conn, dialed, host string) (*conn, error) {
+func (d *Driver) handshake(ctx context.Context, nc net.Conn, dialed, host string, reached func()) (*conn, error) {
 	if d.cfg.TLS == nil {
 		return newConn(nc, dialed), nil
 	}
@@ -522,6 +522,17 @@ func (d *Driver) handshake(ctx context.Context, nc net.Conn, dialed, host string
 	} else {
 		cfg := d.cfg.TLS.Clone()
 		cfg.ServerName = host
+		if reached != nil {
+			// The server's whole flight is in: the path works.
+			verify := cfg.VerifyConnection
+			cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+				reached()
+				if verify != nil {
+					return verify(cs)
+				}
+				return nil
+			}
+		}
 		tc = tls.Client(nc, cfg)
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -783,21 +794,37 @@ var errDialStopped = errors.New("enrp: dialler stopped")
 // (with TCP Fast Open the ClientHello rides in the SYN, and the dial
 // itself returns at once), waits for the kernel to send it again, a
 // second or more later, and would hold up the reconnection after the
-// heal: so while none has completed, another attempt starts every Redial
-// (at most DialTimeout / Redial at once), and the first to complete its
-// handshake wins; the others are closed before they carry a message.
+// heal: so while none has got through, another attempt starts every
+// Redial (at most DialTimeout / Redial at once). The first whose
+// handshake hears the server (its whole flight in) goes on and the
+// others are cancelled at once, before they cost either side more
+// cryptography; any that completed all the same is closed before it
+// carries a message.
 func (d *Driver) connect(addr, host string, stop chan struct{}) (*conn, error) {
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
 	type result struct {
+		i   int
 		c   *conn
 		err error
 	}
 	most := max(1, int(d.cfg.DialTimeout/d.cfg.Redial))
 	out := make(chan result, most)
-	pending := 0
+	reachedBy := make(chan int, 1)
+	cancels := map[int]context.CancelFunc{} // of the attempts pending
+	pending, through, next := 0, -1, 0
 	attempt := func() {
 		pending++
+		i := next
+		next++
+		actx, acancel := context.WithCancel(ctx)
+		cancels[i] = acancel
+		reached := func() {
+			select {
+			case reachedBy <- i:
+			default: // another got through first
+			}
+		}
 		go func() {
 			start := time.Now()
 			nd := net.Dialer{Timeout: d.cfg.DialTimeout}
@@ -806,16 +833,16 @@ func (d *Driver) connect(addr, host string, stop chan struct{}) (*conn, error) {
 				// made from a SYN still on its way: no Fast Open.
 				nd.Control = dialControl
 			}
-			nc, err := nd.DialContext(ctx, "tcp", addr)
+			nc, err := nd.DialContext(actx, "tcp", addr)
 			if err != nil {
-				out <- result{nil, err}
+				out <- result{i, nil, err}
 				return
 			}
-			c, err := d.handshake(ctx, nc, addr, host)
+			c, err := d.handshake(actx, nc, addr, host, reached)
 			if c != nil {
 				c.took = time.Since(start)
 			}
-			out <- result{c, err}
+			out <- result{i, c, err}
 		}()
 	}
 	// drain closes what the attempts still pending bring (ctx is
@@ -835,8 +862,21 @@ func (d *Driver) connect(addr, host string, stop chan struct{}) (*conn, error) {
 	var refused error
 	for {
 		select {
+		case i := <-reachedBy:
+			if through < 0 {
+				through = i
+				for j, c := range cancels {
+					if j != i {
+						c()
+					}
+				}
+			}
 		case r := <-out:
 			pending--
+			if c := cancels[r.i]; c != nil && r.err != nil {
+				c()
+			}
+			delete(cancels, r.i)
 			if r.err == nil {
 				drain(pending)
 				return r.c, nil
@@ -851,7 +891,7 @@ func (d *Driver) connect(addr, host string, stop chan struct{}) (*conn, error) {
 				return nil, r.err
 			}
 		case <-tick.C:
-			if pending < most && refused == nil {
+			if pending < most && refused == nil && through < 0 {
 				attempt()
 			}
 		case <-stop:
