@@ -1097,7 +1097,26 @@ func digestDiff(names []string, ds []Digest, errs []string) string {
 	if len(ds) < 2 {
 		return b.String()
 	}
+	// Each against the digest most of them have (the first on a tie).
+	ref, best := 0, 0
+	for i := range ds {
+		n := 0
+		for j := range ds {
+			if ds[j].Hash == ds[i].Hash {
+				n++
+			}
+		}
+		if n > best {
+			ref, best = i, n
+		}
+	}
+	ds[0], ds[ref] = ds[ref], ds[0]
+	names = slices.Clone(names)
+	names[0], names[ref] = names[ref], names[0]
 	for i := 1; i < len(ds); i++ {
+		if ds[i].Hash == ds[0].Hash {
+			continue
+		}
 		in0 := map[string]bool{}
 		for _, l := range ds[0].Lines {
 			in0[l] = true
