@@ -531,14 +531,18 @@ func (n *Node) sendUpdate(to uint32, action wire.UpdateAction, en *entry) {
 		Entries: []wire.Entry{{Handle: []byte(en.pool), Elements: []wire.PE{pe}}}})
 }
 
-// announce sends a HANDLE_UPDATE of en to every live peer (none while
-// this registrar hands its elements off: they are its peers' now).
+// announce sends a HANDLE_UPDATE of en to every live peer, and to a
+// dead one that was pushed this registrar's elements since (see
+// peer.pushedDead); none while this registrar hands its elements off:
+// they are its peers' now.
 func (n *Node) announce(action wire.UpdateAction, en *entry) {
 	if n.leaving != nil {
 		return
 	}
-	for _, id := range n.alivePeers() {
-		n.sendUpdate(id, action, en)
+	for _, id := range n.allPeers() {
+		if p := n.peers[id]; !p.dead || p.pushedDead {
+			n.sendUpdate(id, action, en)
+		}
 	}
 }
 
@@ -695,6 +699,7 @@ type pushIn struct {
 // was, or it was found dead): this registrar owes it a push, and
 // expects one.
 func (n *Node) lostPeer(p *peer) {
+	p.pushedDead = false // the push, if any, went with what was lost
 	if !p.owe {
 		p.owe, p.lost = true, p.lastHeard
 	}
@@ -713,6 +718,7 @@ func (n *Node) pushOwn(p *peer) {
 		return
 	}
 	p.owe = false
+	p.pushedDead = p.dead
 	now := n.now()
 	since := p.lost.Add(-n.cfg.PresenceInterval)
 	var dels []key
