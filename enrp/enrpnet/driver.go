@@ -1378,7 +1378,18 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	// would delay it (a quarter of a second for 50 000 elements); they
 	// apply once it is sent, or maxOpsDelay after it began to wait.
 	ackWaits := !d.ackWait.IsZero() && time.Since(d.ackWait) <= maxOpsDelay
-	if len(d.pending) > 0 && !ackWaits && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps) {
+	// A hold that ends with this Ready (the pushes are in) ends with
+	// their operations in the handlespace: the loop lets DNS answer
+	// from it as soon as this returns, and an audit's transfer under
+	// way would otherwise hold them back for up to maxOpsDelay (the lab:
+	// registrations of the other side missing from answers for 0.25 s
+	// after the hold).
+	released := false
+	if d.stale.Load() {
+		released, _ = d.node.Stale()
+		released = !released
+	}
+	if len(d.pending) > 0 && (released || !ackWaits && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps)) {
 		ops := d.pending
 		d.pending = nil
 		d.apply(ops)
