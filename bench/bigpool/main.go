@@ -80,6 +80,7 @@ type options struct {
 	rate, regRate int
 	workers       int
 	duration      time.Duration
+	idle          time.Duration
 	via           []string
 	phases        []string
 	serverCPU     string
@@ -103,11 +104,12 @@ func main() {
 	flag.IntVar(&o.regRate, "regrate", 1000, "registrations per second")
 	flag.IntVar(&o.workers, "workers", 32, "registration clients")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "each measured run")
+	flag.DurationVar(&o.idle, "idle", 3*time.Second, "how long the idle CPU is measured (and recorded with -perf)")
 	flag.StringVar(&o.serverCPU, "server-cpu", "1", "CPU list the servers are pinned to (taskset)")
 	flag.StringVar(&o.loadCPU, "load-cpu", "0", "CPU list of dnsperf and of this program's clients")
 	flag.StringVar(&o.gomaxprocs, "gomaxprocs", "1", "GOMAXPROCS of the servers")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' directories")
-	flag.StringVar(&o.perf, "perf", "", "a directory: record each register run's server with perf record -g there")
+	flag.StringVar(&o.perf, "perf", "", "a directory: record each server idle and each register run's server with perf record -g there")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -203,7 +205,14 @@ func run(o options) error {
 	}
 	time.Sleep(5 * time.Second) // the work of the start (GC of the load, first samples) settles
 	for _, s := range servers {
-		s.idle = s.idleCPU(3 * time.Second)
+		if o.perf != "" {
+			out := filepath.Join(o.perf, fmt.Sprintf("%s-idle-%d.data", strings.ReplaceAll(s.name(), "/", "-"), time.Now().Unix()))
+			rec := exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(s.pid), "-o", out, "--", "sleep", strconv.Itoa(int(o.idle.Seconds())))
+			if err := rec.Start(); err == nil {
+				defer rec.Wait()
+			}
+		}
+		s.idle = s.idleCPU(o.idle)
 		fmt.Printf("%s: idle CPU %.2f ms/s\n", s.name(), s.idle*1e3)
 	}
 	queries := filepath.Join(root, "small.txt")
