@@ -13,11 +13,11 @@
 // value per size too, and -poolnsd several binaries (each size runs with
 // each, A B A B …), so that one run compares layouts and binaries.
 //
-// The servers share -server-cpu: while one is measured, the others are
-// stopped (SIGSTOP; -pause=false leaves them running), since an idle
-// server of 1 000 000 elements still collects its heap every 2 minutes
-// (the runtime's forced collection, a large part of a second of CPU) and
-// that would count in the measured server's latencies.
+// The servers share -server-cpu: while one is measured, the others move
+// to -load-cpu (-park=false leaves them), since an idle server of
+// 1 000 000 elements still collects its heap every 2 minutes (the
+// runtime's forced collection, a large part of a second of CPU) and that
+// would count in the measured server's latencies.
 //
 // First the idle CPU, -idle-reps rounds of -idle per server in turn: the
 // median of the rounds without a collection, and the rounds with one
@@ -102,7 +102,7 @@ type options struct {
 	gomaxprocs    string
 	perf          string
 	keep          bool
-	pause         bool
+	park          bool
 	gogc          []string
 }
 
@@ -114,7 +114,7 @@ func main() {
 	gogc := flag.String("gogc", "", "GOGC of each server, comma-separated as -sizes (\"\": poolnsd's default)")
 	flag.StringVar(&o.bin, "poolnsd", "bin/poolnsd", "the poolnsd binary; several, comma-separated: each size runs with each (A B A B …)")
 	pools := flag.String("pools", "1", "pools the elements of a server spread over: one value, or one per size (comma-separated)")
-	flag.IntVar(&o.idleReps, "idle-reps", 1, "rounds of the idle measurement (the servers in turn, the others stopped)")
+	flag.IntVar(&o.idleReps, "idle-reps", 1, "rounds of the idle measurement (the servers in turn, the others parked)")
 	flag.IntVar(&o.reps, "reps", 3, "rounds")
 	flag.IntVar(&o.rate, "rate", 20000, "dnsperf's offered queries per second")
 	flag.IntVar(&o.regRate, "regrate", 1000, "registrations per second")
@@ -125,7 +125,7 @@ func main() {
 	flag.StringVar(&o.loadCPU, "load-cpu", "0", "CPU list of dnsperf and of this program's clients")
 	flag.StringVar(&o.gomaxprocs, "gomaxprocs", "1", "GOMAXPROCS of the servers")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' directories")
-	flag.BoolVar(&o.pause, "pause", true, "stop (SIGSTOP) the other servers while one is measured: they share its CPU")
+	flag.BoolVar(&o.park, "park", true, "move the other servers to -load-cpu while one is measured: they share its CPU")
 	flag.StringVar(&o.perf, "perf", "", "a directory: record each server idle and each register run's server with perf record -g there")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
@@ -252,28 +252,30 @@ func run(o options) error {
 		}
 	}
 	time.Sleep(5 * time.Second) // the work of the start (GC of the load, first samples) settles
-	// The servers share -server-cpu: while one is measured the others are
-	// stopped, so that their own work (a collection of a large heap, the
-	// runtime's timers) neither takes the CPU from it nor counts in its
-	// latencies.
-	only := func(s *server) (resume func()) {
-		if !o.pause {
+	// The servers share -server-cpu: while one is measured the others
+	// move to -load-cpu, so that their own work (the collection of a large
+	// heap that the runtime forces every 2 minutes, its timers) neither
+	// takes the CPU from it nor counts in its latencies. (Stopping them
+	// instead would make each one's forced collection fall due while it is
+	// stopped, and so land in its own next measured run.)
+	only := func(s *server) (restore func()) {
+		if !o.park {
 			return func() {}
 		}
-		var stopped []*server
+		var moved []*server
 		for _, x := range servers {
-			if x != s && syscall.Kill(x.pid, syscall.SIGSTOP) == nil {
-				stopped = append(stopped, x)
+			if x != s && x.pin(o.loadCPU) == nil {
+				moved = append(moved, x)
 			}
 		}
 		return func() {
-			for _, x := range stopped {
-				syscall.Kill(x.pid, syscall.SIGCONT)
+			for _, x := range moved {
+				x.pin(o.serverCPU)
 			}
 		}
 	}
 	// The idle CPU: -idle-reps rounds of the servers in turn (the
-	// others stopped); each server's figure is the median of its rounds
+	// others parked); each server's figure is the median of its rounds
 	// without a collection (the runtime forces one every 2 minutes, which
 	// at 1 000 000 elements costs a large part of a second: the rounds
 	// with one are shown apart, with the collection's cost).
@@ -378,6 +380,15 @@ func loadavg() string {
 	b, _ := os.ReadFile("/proc/loadavg")
 	f := strings.Fields(string(b))
 	return "load " + strings.Join(f[:min(3, len(f))], " ")
+}
+
+// pin sets the CPUs of all of the server's threads.
+func (s *server) pin(cpus string) error {
+	out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(s.pid)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("taskset %s: %v: %s", s.name(), err, out)
+	}
+	return nil
 }
 
 func (s *server) name() string {
