@@ -74,6 +74,14 @@ type Result struct {
 	// At is when the probe started. A Scheduler sets it from its Clock.
 	// The probe finished at At + RTT.
 	At time.Time
+	// Stalled, set by a Scheduler on a failure, says that the check took
+	// so much longer than its timeout (by more than the timeout again,
+	// on the Scheduler's Clock) that the process did not run while it
+	// waited: stopped (SIGSTOP), on a paused machine, or starved. Its
+	// deadline fired late, and the failure says nothing of the target. A
+	// Scheduler does not count such a failure (it is not reported) and
+	// probes the target again at once; Check returns it.
+	Stalled bool
 }
 
 // Checker probes one kind of target. Check must return when ctx ends (its
