@@ -101,6 +101,8 @@ type round struct {
 	asked             int
 	deadline          time.Time
 	elsewhere         bool // a vantage point refused: the element's home is another there
+	// wait is how long it waits for answers: deadline, less its start.
+	wait time.Duration
 }
 
 // probeReq is a peer's request being carried out here.
@@ -177,7 +179,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	n.nonce++
 	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
 		votes:   []placement.Vote{{Registrar: n.id, Health: proposed}},
-		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait)}
+		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait), wait: wait}
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
 	n.cstats.Asked++
@@ -223,6 +225,19 @@ func (n *Node) decide(r *round) {
 		detail += ", not published: the element is homed elsewhere (here or at a vantage point)"
 	}
 	n.event(Event{Kind: EventConfirmed, Detail: detail})
+}
+
+// stallRounds gives every round under way its whole wait again from now,
+// after a stall of this registrar (see stalled): the answers may have
+// come while it did not run and wait to be read, and a round decided
+// first would count its vantage points as silent ("0 of 2 answered")
+// and go by its own probes alone.
+func (n *Node) stallRounds(now time.Time) {
+	for _, r := range n.byNonce {
+		if end := now.Add(r.wait); r.deadline.Before(end) {
+			r.deadline = end
+		}
+	}
 }
 
 // tickRounds decides the rounds whose wait is over, and forgets the
