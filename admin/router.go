@@ -189,7 +189,7 @@ func (r *Router) Report(pool string, id uint32, from netip.Addr) (monitor.Report
 	case err == nil:
 		return monitor.ReportOutcome{Removed: e.Reported}, home, nil
 	case errors.Is(err, enrp.ErrHomeHere):
-		out, err := mon.Report(pool, id, from)
+		out, err := mon.ReportAllowed(pool, id, from)
 		return out, 0, err
 	case errors.As(err, &hu):
 		return monitor.ReportOutcome{}, 0, &httpapi.HomeError{Status: http.StatusServiceUnavailable, Home: hu.Home,

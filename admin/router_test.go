@@ -292,9 +292,16 @@ func TestReport(t *testing.T) {
 	}
 	// (Passed on, a report takes a token here first: a third address.)
 	p.err = enrp.ErrHomeHere
-	out, home, err = f.router.Report(pool, away1, netip.MustParseAddr("192.0.2.11"))
+	third := netip.MustParseAddr("192.0.2.11")
+	out, home, err = f.router.Report(pool, away1, third)
 	if err != nil || home != 0 || out.Reports != 1 {
 		t.Errorf("homed here after all: %+v, home %x, %v; want counted here", out, home, err)
+	}
+	// It took one token of the burst of 2, not two: the client's second
+	// report is counted too.
+	out, _, err = f.router.Report(pool, away1, third)
+	if err != nil || out.Reports != 2 {
+		t.Errorf("second report after a homed-here one: %+v, %v; want counted (one token each)", out, err)
 	}
 }
 

@@ -52,9 +52,12 @@
 // seeing names through this package's lookup (a dnsupdate.Lookup, in
 // tsig.go); the TSIG keyring, which the server verifies requests and signs
 // replies with, is package dnsfront/tsigkey's, and tsig.go handles signed
-// queries. server.go binds the UDP (one SO_REUSEPORT socket per core, each
-// served by a loop of its own, udp.go) and TCP listeners on miekg/dns's
-// server.
+// queries. Package dnsfront/dnsserve binds the listeners and moves the
+// bytes (Start, in start.go, serves a Handler on it): TCP and TLS through
+// miekg/dns's server, UDP through loops of its own (one SO_REUSEPORT
+// socket per core), each of which hands its datagrams to the Handler's
+// answering of that loop (udp.go: the fast path from a datagram's bytes,
+// the rest through ServeDNS).
 //
 // # Caveats
 //

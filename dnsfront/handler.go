@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
 	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
@@ -45,7 +46,10 @@ type Handler struct {
 	keys *tsigkey.Keyring  // TSIG keys of updates and signed queries
 }
 
-var _ dns.Handler = (*Handler)(nil)
+var (
+	_ dns.Handler      = (*Handler)(nil)
+	_ dnsserve.Handler = (*Handler)(nil)
+)
 
 // scratch is per-query working memory, recycled through a sync.Pool so that
 // an answered query allocates nothing of its own on the fast path.
@@ -167,6 +171,19 @@ func (cr *checkingReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte,
 			}
 		}
 	}
+}
+
+// PrepareStream implements dnsserve.Handler: miekg/dns's server of a TCP
+// or TLS listener reads through checkingReader, accepts what it passed,
+// and verifies and signs TSIG with the handler's keys.
+func (h *Handler) PrepareStream(ds *dns.Server) {
+	ds.DecorateReader = func(r dns.Reader) dns.Reader { return &checkingReader{Reader: r, h: h} }
+	ds.MsgAcceptFunc = acceptMsg
+	ds.MsgInvalidFunc = func([]byte, error) {
+		// Unreachable: checkingReader hands on only messages that unpack.
+		h.log.Error("internal error: a checked message did not unpack")
+	}
+	ds.TsigProvider = h.keys
 }
 
 // SetQueryLog turns the query log (one info line per query) on or off.

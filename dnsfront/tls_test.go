@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -70,7 +71,7 @@ func startTLSServer(t *testing.T) (tcpAddr, tlsAddr, dir string, srv *Server, ce
 	t.Helper()
 	dir = t.TempDir()
 	cert = writeCert(t, dir, 1)
-	tcpAddr, srv = serveTest(t, Config{TLS: TLSConfig{Listen: []string{"127.0.0.1:0"},
+	tcpAddr, srv = serveTest(t, Config{TLS: dnsserve.TLSConfig{Listen: []string{"127.0.0.1:0"},
 		CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}}, newTestSpace(t))
 	if len(srv.TLSAddrs()) != 1 {
 		t.Fatalf("TLS addresses %v, want one", srv.TLSAddrs())
@@ -221,15 +222,6 @@ func TestTLSIdleTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d < 7*time.Second {
 		t.Errorf("closed after %v idle, want about 8 s", d)
-	}
-}
-
-func TestTLSStartErrors(t *testing.T) {
-	dir := t.TempDir()
-	_, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, TLS: TLSConfig{Listen: []string{"127.0.0.1:0"},
-		CertFile: filepath.Join(dir, "none.pem"), KeyFile: filepath.Join(dir, "none.key")}}, newTestSpace(t))
-	if err == nil || !strings.Contains(err.Error(), "dns.tls.cert") {
-		t.Errorf("start without the certificate file: %v, want an error naming dns.tls.cert", err)
 	}
 }
 

@@ -2,16 +2,12 @@ package dnsfront
 
 import (
 	"encoding/binary"
-	"errors"
-	"net"
 	"net/netip"
-	"os"
 	"runtime/debug"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
@@ -20,28 +16,23 @@ import (
 	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
 )
 
-// The UDP serving loop: one goroutine per SO_REUSEPORT socket reads a batch
-// of queries with one system call (recvmmsg), answers each into a buffer of
-// its own and sends the batch's replies with one more (sendmmsg). The fast
-// path reads a plain query's question and OPT record from its bytes and
-// writes a pool or element answer from packed material: no goroutine, no
-// dns.Msg and no allocation per query. The rest (static and negative
-// answers, signed queries, odd names) goes through the same lookup and
-// renderers with a dns.Msg, still on the loop; UPDATE, which waits for its
-// commit, gets a goroutine of its own, so that it never stalls the loop.
+// The answering of the UDP loops (package dnsfront/dnsserve runs them: a
+// loop per SO_REUSEPORT socket reads a batch of queries with one system
+// call and sends their replies with one more). The fast path reads a plain
+// query's question and OPT record from its bytes and writes a pool or
+// element answer from packed material: no goroutine, no dns.Msg and no
+// allocation per query. The rest (static and negative answers, signed
+// queries, odd names) goes through the same lookup and renderers with a
+// dns.Msg, still on the loop; UPDATE, which waits for its commit, gets a
+// goroutine of its own, so that it never stalls the loop.
 
-// udpBatch is the most datagrams moved per system call (Knot's is 10).
-const udpBatch = 16
-
-// udpServer serves one UDP socket.
+// udpServer answers the datagrams of one UDP loop: the dnsserve.Loop
+// that NewLoop returns.
 type udpServer struct {
 	h    *Handler
-	conn *net.UDPConn
-	bc   *udpbatch.Conn
-	rx   []udpbatch.Msg // queries read
-	tx   []udpbatch.Msg // replies to send, each in a buffer of its own
-	s    scratch        // the fast path's working memory
-	w    slotWriter     // the slow path's ResponseWriter
+	sock *dnsserve.Socket
+	s    scratch             // the fast path's working memory
+	w    dnsserve.SlotWriter // the slow path's ResponseWriter
 
 	// names maps question names (lower case, wire form) to strings, so
 	// that the fast path's names cost no allocation once seen; it is
@@ -50,125 +41,37 @@ type udpServer struct {
 	nameBuf []byte
 
 	now time.Time // when the batch in hand was read
-
-	stopping atomic.Bool
-	done     chan struct{}
-	updates  sync.WaitGroup // UPDATEs in flight
 }
+
+var _ dnsserve.Loop = (*udpServer)(nil)
 
 // maxNames bounds udpServer.names.
 const maxNames = 4096
 
-func newUDPServer(h *Handler, conn *net.UDPConn) (*udpServer, error) {
-	bc, err := udpbatch.New(conn, udpBatch)
-	if err != nil {
-		return nil, err
-	}
-	u := &udpServer{h: h, conn: conn, bc: bc, done: make(chan struct{}),
-		rx: make([]udpbatch.Msg, udpBatch), tx: make([]udpbatch.Msg, udpBatch),
-		names: make(map[string]string), nameBuf: make([]byte, 0, 256)}
-	for i := range u.rx {
-		u.rx[i].Buf = make([]byte, maxUDPQuery)
-		u.rx[i].OOB = make([]byte, 0, udpbatch.OOBSize)
-		u.tx[i].Buf = make([]byte, 0, max(h.udpSize, dns.MinMsgSize))
-	}
+// NewLoop implements dnsserve.Handler: the answering of a UDP loop on s.
+func (h *Handler) NewLoop(s *dnsserve.Socket) dnsserve.Loop {
+	u := &udpServer{h: h, sock: s, names: make(map[string]string), nameBuf: make([]byte, 0, 256), w: dnsserve.NewSlotWriter(s, h.keys)}
 	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.loopTally()}
-	u.w.h, u.w.local = h, conn.LocalAddr()
-	return u, nil
+	return u
 }
 
-// run serves until stop; it returns the error that ended it, if any
-// other than stopping.
-func (u *udpServer) run() error {
-	defer close(u.done)
-	defer u.s.tally.release()
-	for {
-		for i := range u.rx {
-			u.rx[i].Buf = u.rx[i].Buf[:cap(u.rx[i].Buf)]
-		}
-		n, err := u.bc.ReadBatch(u.rx)
-		u.now = time.Now()
-		if err != nil {
-			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		k := 0
-		for i := 0; i < n; {
-			i, k = u.serveFrom(i, n, k)
-		}
-		if k > 0 {
-			if _, err := u.bc.WriteBatch(u.tx[:k]); err != nil {
-				u.h.log.Debug("writing replies", "err", err)
-			}
-			for i := 0; i < k; i++ {
-				if cap(u.tx[i].Buf) > 4*max(u.h.udpSize, dns.MinMsgSize) {
-					// A big slow-path reply (packed past the buffer): do
-					// not keep its memory.
-					u.tx[i].Buf = make([]byte, 0, max(u.h.udpSize, dns.MinMsgSize))
-				}
-			}
-		}
-		u.s.tally.timeBatch(u.now)
-	}
+// Serve implements dnsserve.Loop.
+func (u *udpServer) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
+	u.now = read
+	return u.serve(m, out)
 }
 
-// stop makes run return after the batch in hand, and waits for it and for
-// the UPDATEs in flight (until ctx's deadline, given as t).
-func (u *udpServer) stop(deadline time.Time) {
-	u.stopping.Store(true)
-	u.conn.SetReadDeadline(time.Now()) // wakes a blocked read
-	wait := func(f func()) bool {
-		c := make(chan struct{})
-		go func() { f(); close(c) }()
-		select {
-		case <-c:
-			return true
-		case <-time.After(time.Until(deadline)):
-			return false
-		}
-	}
-	wait(func() { <-u.done })
-	wait(u.updates.Wait)
-	u.conn.Close()
+// Recover implements dnsserve.Loop: a panic while answering is logged and
+// answered SERVFAIL, as the handler's ServeDNS does.
+func (u *udpServer) Recover(m *udpbatch.Msg, out []byte, p any) []byte {
+	return u.internalError(m.Buf, out, p)
 }
 
-// serveFrom answers datagrams i to n-1 of the batch read into u.rx, the
-// replies into u.tx from k on, and returns where it stopped (n) and the
-// replies' count. A panic while answering (a defect) costs the loop
-// nothing but its datagram: it is logged and answered SERVFAIL, as the
-// handler's ServeDNS does, and serveFrom returns the next datagram for
-// the caller to go on. (One deferred call per batch, not per datagram.)
-func (u *udpServer) serveFrom(i, n, k int) (next, replies int) {
-	defer func() {
-		if p := recover(); p != nil {
-			m := &u.rx[i]
-			if reply := u.internalError(m.Buf, u.tx[k].Buf[:0], p); reply != nil {
-				u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
-				k++
-			}
-			next, replies = i+1, k
-		}
-	}()
-	for ; i < n; i++ {
-		m := &u.rx[i]
-		reply := u.serve(m, u.tx[k].Buf[:0])
-		if reply == nil {
-			continue
-		}
-		u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
-		k++
-	}
-	return i, k
-}
+// Sent implements dnsserve.Loop: the answer tally's latency of the batch.
+func (u *udpServer) Sent(read time.Time) { u.s.tally.timeBatch(read) }
+
+// Close implements dnsserve.Loop: it gives the tally's shard back.
+func (u *udpServer) Close() { u.s.tally.release() }
 
 // serve answers one datagram into out and returns the reply, or nil for
 // none.
@@ -240,9 +143,9 @@ func (u *udpServer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPo
 		u.update(r, b, client, m.OOB)
 		return nil
 	}
-	u.w.reset(out, client, b, r)
+	u.w.Reset(out, client, b, r)
 	u.h.ServeDNS(&u.w, r)
-	return u.w.reply
+	return u.w.Reply()
 }
 
 // fast answers a plain query from its bytes and reports whether it did: a
@@ -283,13 +186,13 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 		if rcode := h.admit(&req, &qo); rcode >= 0 {
 			u.asMsg(b, wm, &req, out)
 			h.errorReply(&u.w, &req, rcode)
-			return u.w.reply, true
+			return u.w.Reply(), true
 		}
 	}
 	if h.current != nil && !h.current() {
 		u.asMsg(b, wm, &req, out)
 		h.holdReply(&u.w, &req)
-		return u.w.reply, true
+		return u.w.Reply(), true
 	}
 	var res Result
 	Lookup(h.src.View(), qname, qname, qtype, &res)
@@ -303,7 +206,7 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 				case rrl.Slip:
 					u.asMsg(b, wm, &req, out)
 					h.slip(&u.w, &req)
-					return u.w.reply, true
+					return u.w.Reply(), true
 				}
 			}
 			var reply []byte
@@ -325,7 +228,7 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 		res.Name = req.q.Name
 	}
 	h.answer(&u.w, &req, &res)
-	return u.w.reply, true
+	return u.w.Reply(), true
 }
 
 // asMsg readies a request read from its bytes for the dns.Msg renderer,
@@ -333,7 +236,7 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 func (u *udpServer) asMsg(b []byte, wm *msgcheck.Msg, req *request, out []byte) {
 	req.q.Name = presentation(b[wm.QStart : wm.QEnd-4])
 	req.rawQ = nil
-	u.w.reset(out, req.client, nil, nil)
+	u.w.Reset(out, req.client, nil, nil)
 }
 
 // plainName returns the question name (wire form, uncompressed) in lower
@@ -429,105 +332,6 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 // commit, which must not stall the loop. Its reply is written straight to
 // the socket.
 func (u *udpServer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
-	w := &directWriter{slotWriter: slotWriter{h: u.h, local: u.conn.LocalAddr()}, conn: u.conn}
-	w.reset(nil, client, b, r)
-	w.oob = append([]byte(nil), udpbatch.ReplyOOB(oob)...)
-	u.updates.Add(1)
-	go func() {
-		defer u.updates.Done()
-		u.h.ServeDNS(w, r)
-	}()
-}
-
-// slotWriter is the dns.ResponseWriter of the loop's slow path: it keeps
-// the reply in the buffer of its slot of the batch. It verifies and signs
-// TSIG as miekg/dns's server does.
-type slotWriter struct {
-	h      *Handler
-	local  net.Addr
-	buf    []byte
-	reply  []byte
-	client netip.AddrPort
-
-	tsigStatus error
-	tsigMAC    string // the request's MAC, which a signed reply covers
-	timersOnly bool
-}
-
-var _ dns.ResponseWriter = (*slotWriter)(nil)
-
-// reset prepares w for a query from client, whose reply goes into buf. raw
-// and r are the query's bytes and unpacked form when it may be signed.
-func (w *slotWriter) reset(buf []byte, client netip.AddrPort, raw []byte, r *dns.Msg) {
-	w.buf, w.reply, w.client = buf, nil, client
-	w.tsigStatus, w.tsigMAC, w.timersOnly = nil, "", false
-	if r != nil {
-		if t := r.IsTsig(); t != nil {
-			// miekg/dns verifies in place (the ID becomes the TSIG's
-			// original ID, ARCOUNT loses the TSIG): verify a copy, so
-			// that the datagram stays as it came.
-			raw = append([]byte(nil), raw...)
-			w.tsigStatus = dns.TsigVerifyWithProvider(raw, w.h.keys, "", false)
-			w.tsigMAC = t.MAC
-		}
-	}
-}
-
-func (w *slotWriter) LocalAddr() net.Addr  { return w.local }
-func (w *slotWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.client) }
-func (w *slotWriter) Close() error         { return nil }
-func (w *slotWriter) TsigStatus() error    { return w.tsigStatus }
-func (w *slotWriter) TsigTimersOnly(b bool) {
-	w.timersOnly = b
-}
-func (w *slotWriter) Hijack() {}
-
-// WriteMsg packs m (signed when it carries a TSIG record) into the slot.
-func (w *slotWriter) WriteMsg(m *dns.Msg) error {
-	if m.IsTsig() != nil {
-		data, mac, err := dns.TsigGenerateWithProvider(m, w.h.keys, w.tsigMAC, w.timersOnly)
-		if err != nil {
-			return err
-		}
-		w.tsigMAC = mac
-		_, err = w.Write(data)
-		return err
-	}
-	data, err := m.PackBuffer(w.buf[:0:cap(w.buf)])
-	if err != nil {
-		return err
-	}
-	w.reply = data
-	return nil
-}
-
-// Write keeps b as the reply.
-func (w *slotWriter) Write(b []byte) (int, error) {
-	w.reply = append(w.buf[:0], b...)
-	return len(b), nil
-}
-
-// directWriter writes its reply to the socket at once: an UPDATE's, from
-// its own goroutine.
-type directWriter struct {
-	slotWriter
-	conn *net.UDPConn
-	oob  []byte
-}
-
-func (w *directWriter) WriteMsg(m *dns.Msg) error {
-	if err := w.slotWriter.WriteMsg(m); err != nil {
-		return err
-	}
-	return w.send()
-}
-
-func (w *directWriter) Write(b []byte) (int, error) {
-	w.slotWriter.Write(b)
-	return len(b), w.send()
-}
-
-func (w *directWriter) send() error {
-	_, _, err := w.conn.WriteMsgUDPAddrPort(w.reply, w.oob, w.client)
-	return err
+	w := dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, b, r)
+	u.sock.Go(func() { u.h.ServeDNS(w, r) })
 }

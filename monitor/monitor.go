@@ -685,6 +685,17 @@ type ReportOutcome struct {
 // until a probe that starts after the last report passes. The element is
 // out of the answers when Report returns.
 func (m *Monitor) Report(pool string, id uint32, from netip.Addr) (ReportOutcome, error) {
+	return m.report(pool, id, from, true)
+}
+
+// ReportAllowed counts a report as Report does, for a client whose token
+// AllowReport has already taken: a report meant for a peer that turned out
+// to be homed here costs the client one token, not two.
+func (m *Monitor) ReportAllowed(pool string, id uint32, from netip.Addr) (ReportOutcome, error) {
+	return m.report(pool, id, from, false)
+}
+
+func (m *Monitor) report(pool string, id uint32, from netip.Addr, limit bool) (ReportOutcome, error) {
 	pv := m.poolView(pool)
 	if pv == nil {
 		return ReportOutcome{}, handlespace.ErrNoPool
@@ -696,7 +707,7 @@ func (m *Monitor) Report(pool string, id uint32, from netip.Addr) (ReportOutcome
 	now := m.clock.Now()
 	k := Key(pool, id)
 	m.mu.Lock()
-	if !m.allow(from, now) {
+	if limit && !m.allow(from, now) {
 		m.mu.Unlock()
 		return ReportOutcome{}, ErrRateLimited
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/handlespace"
 	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the selection policies register themselves
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -268,7 +269,7 @@ func (d *daemon) startSteps() int {
 		Sites:      d.startSites(),
 		Protect:    d.protect,
 		Signer:     d.dnssec.signer,
-		TLS:        dnsfront.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
+		TLS:        dnsserve.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 		Current:    d.dnsCurrent(),
 	}, d.hs)
 	if err != nil {

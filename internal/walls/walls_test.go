@@ -51,6 +51,11 @@ var walls = []wall{
 		why:  "reading a raw message and keeping the TSIG keys are wire-level jobs: they know nothing of pools (the UPDATE package and the handler build on them)",
 	},
 	{
+		from: []string{"M/dnsfront/dnsserve"},
+		deny: []string{"M/..."}, allow: []string{"M/internal/udpbatch"},
+		why: "the serving machinery binds listeners and moves bytes: what a query means is the handler's (dnsfront), behind the Handler and Loop interfaces it declares",
+	},
+	{
 		from: []string{"M/metrics/dnsmetrics", "M/probe/probespec", "M/internal/tally"},
 		deny: []string{"M/...", "net/http", "github.com/prometheus/..."},
 		why:  "leaf packages: the DNS counters, the probe grammar and the answer tally are shared by packages that must not depend on each other",

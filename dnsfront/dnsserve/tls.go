@@ -1,4 +1,4 @@
-package dnsfront
+package dnsserve
 
 import (
 	"context"
@@ -37,14 +37,14 @@ type tlsFront struct {
 func (f *tlsFront) load() error {
 	c, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
 	if err != nil {
-		return fmt.Errorf("dnsfront: dns.tls.cert %s, dns.tls.key %s: %w", f.certFile, f.keyFile, err)
+		return fmt.Errorf("dnsserve: dns.tls.cert %s, dns.tls.key %s: %w", f.certFile, f.keyFile, err)
 	}
 	f.cert.Store(&c)
 	return nil
 }
 
 // startTLS binds the TLS listeners of cfg and serves h on them as on TCP.
-func (s *Server) startTLS(cfg TLSConfig, h *Handler, checked func(dns.Reader) dns.Reader, invalid func([]byte, error)) error {
+func (s *Server) startTLS(cfg TLSConfig, h Handler) error {
 	if len(cfg.Listen) == 0 {
 		return nil
 	}
@@ -64,15 +64,14 @@ func (s *Server) startTLS(cfg TLSConfig, h *Handler, checked func(dns.Reader) dn
 	for _, addr := range cfg.Listen {
 		tl, err := lc.Listen(context.Background(), "tcp", addr)
 		if err != nil {
-			return fmt.Errorf("dnsfront: listen tls %s: %w", addr, err)
+			return fmt.Errorf("dnsserve: listen tls %s: %w", addr, err)
 		}
 		f.addrs = append(f.addrs, tl.Addr())
 		// As TCP: pipelined queries on one connection, the same read and
 		// idle timeouts (miekg/dns's: 2 s for the first query, which here
 		// includes the handshake; 8 s idle between queries).
-		s.serve(&dns.Server{Listener: tls.NewListener(tl, tc), Handler: h, DecorateReader: checked,
-			MsgAcceptFunc: acceptMsg, MsgInvalidFunc: invalid, MaxTCPQueries: -1, TsigProvider: h.keys})
-		h.log.Info("serving DNS over TLS", "addr", tl.Addr().String())
+		s.serve(&dns.Server{Listener: tls.NewListener(tl, tc), Handler: h, MaxTCPQueries: -1}, h)
+		s.log.Info("serving DNS over TLS", "addr", tl.Addr().String())
 	}
 	return nil
 }

@@ -1,0 +1,178 @@
+package dnsserve
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
+)
+
+// The UDP serving loop: one goroutine per SO_REUSEPORT socket reads a batch
+// of queries with one system call (recvmmsg), has the handler's Loop
+// answer each into a buffer of its own and sends the batch's replies with
+// one more (sendmmsg). What a datagram means, and how it is answered, is
+// the Loop's: the loop only moves bytes.
+
+// Loop answers the datagrams of one UDP socket's loop. Serve, Recover and
+// Sent are called from the loop's goroutine only, one at a time; Close
+// once, after the loop has ended.
+//
+// Serve may hand work that must not stall the loop to Socket.Go, and have
+// it write its reply with a DirectWriter; SlotWriter is the
+// dns.ResponseWriter of a reply that Serve returns.
+type Loop interface {
+	// Serve answers datagram m, of a batch read at read, into out (empty,
+	// its capacity the largest reply) and returns the reply, nil for none.
+	// It must not keep m or out.
+	Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte
+	// Recover answers datagram m, into out, after Serve panicked with p
+	// (a defect): it returns the reply, nil for none.
+	Recover(m *udpbatch.Msg, out []byte, p any) []byte
+	// Sent is called once the replies of the batch read at read are
+	// written (also after a batch that had none).
+	Sent(read time.Time)
+	// Close frees the loop's resources, once the loop has ended and the
+	// work it handed to Socket.Go is done (or Shutdown's deadline has
+	// passed); the socket is closed after it.
+	Close()
+}
+
+// udpBatch is the most datagrams moved per system call (Knot's is 10).
+const udpBatch = 16
+
+// maxUDPQuery is the largest UDP query read whole (the read buffer of the
+// UDP servers): queries, even signed updates, are far smaller; a larger
+// buffer would only cost memory per query in flight.
+const maxUDPQuery = dns.DefaultMsgSize
+
+// udpServer serves one UDP socket.
+type udpServer struct {
+	loop    Loop
+	sock    Socket
+	conn    *net.UDPConn
+	bc      *udpbatch.Conn
+	rx      []udpbatch.Msg // queries read
+	tx      []udpbatch.Msg // replies to send, each in a buffer of its own
+	udpSize int            // the largest reply: the reply buffers' size
+	log     *slog.Logger
+
+	stopping atomic.Bool
+	done     chan struct{}
+}
+
+func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (*udpServer, error) {
+	bc, err := udpbatch.New(conn, udpBatch)
+	if err != nil {
+		return nil, err
+	}
+	u := &udpServer{conn: conn, bc: bc, done: make(chan struct{}), udpSize: udpSize, log: log,
+		rx: make([]udpbatch.Msg, udpBatch), tx: make([]udpbatch.Msg, udpBatch)}
+	for i := range u.rx {
+		u.rx[i].Buf = make([]byte, maxUDPQuery)
+		u.rx[i].OOB = make([]byte, 0, udpbatch.OOBSize)
+		u.tx[i].Buf = make([]byte, 0, udpSize)
+	}
+	u.sock.conn = conn
+	u.loop = h.NewLoop(&u.sock)
+	return u, nil
+}
+
+// run serves until stop; it returns the error that ended it, if any
+// other than stopping.
+func (u *udpServer) run() error {
+	defer close(u.done)
+	for {
+		for i := range u.rx {
+			u.rx[i].Buf = u.rx[i].Buf[:cap(u.rx[i].Buf)]
+		}
+		n, err := u.bc.ReadBatch(u.rx)
+		now := time.Now()
+		if err != nil {
+			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		k := 0
+		for i := 0; i < n; {
+			i, k = u.serveFrom(i, n, k, now)
+		}
+		if k > 0 {
+			if _, err := u.bc.WriteBatch(u.tx[:k]); err != nil {
+				u.log.Debug("writing replies", "err", err)
+			}
+			for i := 0; i < k; i++ {
+				if cap(u.tx[i].Buf) > 4*u.udpSize {
+					// A big slow-path reply (packed past the buffer): do
+					// not keep its memory.
+					u.tx[i].Buf = make([]byte, 0, u.udpSize)
+				}
+			}
+		}
+		u.loop.Sent(now)
+	}
+}
+
+// stop makes run return after the batch in hand, and waits for it and for
+// the work its Loop handed to Socket.Go (until ctx's deadline), then
+// closes the Loop and the socket.
+func (u *udpServer) stop(deadline time.Time) {
+	u.stopping.Store(true)
+	u.conn.SetReadDeadline(time.Now()) // wakes a blocked read
+	wait := func(f func()) bool {
+		c := make(chan struct{})
+		go func() { f(); close(c) }()
+		select {
+		case <-c:
+			return true
+		case <-time.After(time.Until(deadline)):
+			return false
+		}
+	}
+	if wait(func() { <-u.done }) {
+		wait(u.sock.inflight.Wait)
+		u.loop.Close()
+	}
+	u.conn.Close()
+}
+
+// serveFrom answers datagrams i to n-1 of the batch read into u.rx at
+// read, the replies into u.tx from k on, and returns where it stopped (n)
+// and the replies' count. A panic while answering (a defect) costs the
+// loop nothing but its datagram: the Loop's Recover answers it, and
+// serveFrom returns the next datagram for the caller to go on. (One
+// deferred call per batch, not per datagram.)
+func (u *udpServer) serveFrom(i, n, k int, read time.Time) (next, replies int) {
+	defer func() {
+		if p := recover(); p != nil {
+			m := &u.rx[i]
+			if reply := u.loop.Recover(m, u.tx[k].Buf[:0], p); reply != nil {
+				u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+				k++
+			}
+			next, replies = i+1, k
+		}
+	}()
+	for ; i < n; i++ {
+		m := &u.rx[i]
+		reply := u.loop.Serve(m, read, u.tx[k].Buf[:0])
+		if reply == nil {
+			continue
+		}
+		u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+		k++
+	}
+	return i, k
+}

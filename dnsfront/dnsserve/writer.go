@@ -1,0 +1,151 @@
+package dnsserve
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
+)
+
+// Socket is a UDP loop's socket as its Loop sees it: for the work that
+// must not stall the loop and the replies that such work writes later.
+type Socket struct {
+	conn     *net.UDPConn
+	inflight sync.WaitGroup // Go's goroutines
+}
+
+// NewSocket returns a Socket of conn. Start makes its loops' own; this is
+// for a Loop driven without one, as a Handler's tests and benchmarks do.
+func NewSocket(conn *net.UDPConn) *Socket { return &Socket{conn: conn} }
+
+// LocalAddr returns the socket's address.
+func (s *Socket) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+
+// Go runs f on a goroutine of its own: work that must not stall the loop,
+// such as an UPDATE waiting for its commit. Shutdown waits for it (until
+// its deadline) before it closes the socket.
+func (s *Socket) Go(f func()) {
+	s.inflight.Add(1)
+	go func() {
+		defer s.inflight.Done()
+		f()
+	}()
+}
+
+// SlotWriter is the dns.ResponseWriter of a Loop's replies written through
+// a dns.Msg: it keeps the reply in the buffer it was given (the loop's slot
+// of the batch), for Serve to return. It verifies and signs TSIG as
+// miekg/dns's server does, with the keys it was made with.
+type SlotWriter struct {
+	keys   dns.TsigProvider
+	local  net.Addr
+	buf    []byte
+	reply  []byte
+	client netip.AddrPort
+
+	tsigStatus error
+	tsigMAC    string // the request's MAC, which a signed reply covers
+	timersOnly bool
+}
+
+var _ dns.ResponseWriter = (*SlotWriter)(nil)
+
+// NewSlotWriter returns a SlotWriter for the replies of a loop on s, which
+// verifies and signs TSIG with keys.
+func NewSlotWriter(s *Socket, keys dns.TsigProvider) SlotWriter {
+	return SlotWriter{keys: keys, local: s.LocalAddr()}
+}
+
+// Reset prepares w for a query from client, whose reply goes into buf. raw
+// and r are the query's bytes and unpacked form when it may be signed.
+func (w *SlotWriter) Reset(buf []byte, client netip.AddrPort, raw []byte, r *dns.Msg) {
+	w.buf, w.reply, w.client = buf, nil, client
+	w.tsigStatus, w.tsigMAC, w.timersOnly = nil, "", false
+	if r != nil {
+		if t := r.IsTsig(); t != nil {
+			// miekg/dns verifies in place (the ID becomes the TSIG's
+			// original ID, ARCOUNT loses the TSIG): verify a copy, so
+			// that the datagram stays as it came.
+			raw = append([]byte(nil), raw...)
+			w.tsigStatus = dns.TsigVerifyWithProvider(raw, w.keys, "", false)
+			w.tsigMAC = t.MAC
+		}
+	}
+}
+
+// Reply returns the reply written since Reset, nil for none.
+func (w *SlotWriter) Reply() []byte { return w.reply }
+
+func (w *SlotWriter) LocalAddr() net.Addr  { return w.local }
+func (w *SlotWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.client) }
+func (w *SlotWriter) Close() error         { return nil }
+func (w *SlotWriter) TsigStatus() error    { return w.tsigStatus }
+func (w *SlotWriter) TsigTimersOnly(b bool) {
+	w.timersOnly = b
+}
+func (w *SlotWriter) Hijack() {}
+
+// WriteMsg packs m (signed when it carries a TSIG record) into the slot.
+func (w *SlotWriter) WriteMsg(m *dns.Msg) error {
+	if m.IsTsig() != nil {
+		data, mac, err := dns.TsigGenerateWithProvider(m, w.keys, w.tsigMAC, w.timersOnly)
+		if err != nil {
+			return err
+		}
+		w.tsigMAC = mac
+		_, err = w.Write(data)
+		return err
+	}
+	data, err := m.PackBuffer(w.buf[:0:cap(w.buf)])
+	if err != nil {
+		return err
+	}
+	w.reply = data
+	return nil
+}
+
+// Write keeps b as the reply.
+func (w *SlotWriter) Write(b []byte) (int, error) {
+	w.reply = append(w.buf[:0], b...)
+	return len(b), nil
+}
+
+// DirectWriter writes its reply to the socket at once: the reply of work
+// that runs off the loop (Socket.Go), such as an UPDATE's.
+type DirectWriter struct {
+	SlotWriter
+	conn *net.UDPConn
+	oob  []byte
+}
+
+// NewDirectWriter returns a DirectWriter of the reply to a query from
+// client, read from s with the control message oob (kept: the reply goes
+// out from the address the query came to); keys, raw and r as for
+// NewSlotWriter and Reset.
+func NewDirectWriter(s *Socket, keys dns.TsigProvider, client netip.AddrPort, oob, raw []byte, r *dns.Msg) *DirectWriter {
+	w := &DirectWriter{SlotWriter: NewSlotWriter(s, keys), conn: s.conn}
+	w.Reset(nil, client, raw, r)
+	w.oob = append([]byte(nil), udpbatch.ReplyOOB(oob)...)
+	return w
+}
+
+// WriteMsg packs m (signed when it carries a TSIG record) and sends it.
+func (w *DirectWriter) WriteMsg(m *dns.Msg) error {
+	if err := w.SlotWriter.WriteMsg(m); err != nil {
+		return err
+	}
+	return w.send()
+}
+
+// Write sends b.
+func (w *DirectWriter) Write(b []byte) (int, error) {
+	w.SlotWriter.Write(b)
+	return len(b), w.send()
+}
+
+func (w *DirectWriter) send() error {
+	_, _, err := w.conn.WriteMsgUDPAddrPort(w.reply, w.oob, w.client)
+	return err
+}
