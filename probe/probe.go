@@ -45,6 +45,9 @@ type Target struct {
 	// slot keeps a built-in checker's connection between probes when a
 	// Scheduler runs the target (nil otherwise).
 	slot *connSlot
+	// begun is when a Scheduler started the check's timeout (zero
+	// otherwise): the start of its RTT.
+	begun time.Time
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
 	// https, dns, tls (a Scheduler should not get targets of kind none or
 	// ""; they fail every probe).
@@ -135,13 +138,20 @@ func (t Target) source() (netip.Addr, bool) {
 	return t.Source.Unmap(), true
 }
 
+// begin starts a check's timing: when the Scheduler set its deadline
+// (Target.begun), else now. The checker may get to run milliseconds
+// later on a loaded machine, and a probe that timed out would show an RTT
+// shorter than its timeout.
 func begin(ctx context.Context, t Target) timing {
 	now := time.Now()
-	to := t.Spec.Timeout
+	start, to := now, t.Spec.Timeout
+	if !t.begun.IsZero() && t.begun.Before(now) {
+		start = t.begun
+	}
 	if d, ok := ctx.Deadline(); ok && to <= 0 {
 		to = d.Sub(now).Round(time.Millisecond)
 	}
-	return timing{start: now, timeout: to}
+	return timing{start: start, timeout: to}
 }
 
 func (tm timing) ok(t Target) Result {

@@ -641,6 +641,7 @@ func (s *Scheduler) check(ctx context.Context, t Target) (r Result) {
 	if c == nil {
 		return Result{Err: fmt.Sprintf("no checker for probe kind %q", t.Spec.Kind)}
 	}
+	t.begun = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, t.Spec.Timeout)
 	defer cancel()
 	defer func() {
