@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -33,6 +34,10 @@ type Conn struct {
 	werr     error
 	readFn   func(uintptr) bool
 	writeFn  func(uintptr) bool
+
+	// full: the last read filled every slot, so more is likely queued
+	// and the reader will not park soon (see yield in ReadBatch).
+	full bool
 
 	stats struct {
 		readCalls, readMsgs, writeCalls, writeMsgs atomic.Uint64
@@ -96,6 +101,15 @@ func (c *Conn) ReadBatch(ms []Msg) (int, error) {
 	if !c.batch {
 		return c.readOne(ms)
 	}
+	if c.full {
+		// The system calls are raw (see doRead): a reader that always
+		// finds datagrams would hold its P until the scheduler preempts
+		// it (10 ms). After a full batch, let the goroutines that are
+		// waiting for this P run first (the TCP server, timers, the API),
+		// as a retaken P in a system call used to let them.
+		c.full = false
+		runtime.Gosched()
+	}
 	n := min(len(ms), len(c.rhdrs))
 	for i := 0; i < n; i++ {
 		m := &ms[i]
@@ -132,14 +146,30 @@ func (c *Conn) ReadBatch(ms []Msg) (int, error) {
 		ms[i].Addr.n = h.Hdr.Namelen
 		ms[i].OOB = ms[i].OOB[:h.Hdr.Controllen]
 	}
+	c.full = c.rgot == n
 	c.stats.readCalls.Add(1)
 	c.stats.readMsgs.Add(uint64(c.rgot))
 	return c.rgot, nil
 }
 
+// doRead and doWrite make their system calls raw, without telling the
+// scheduler (entersyscall): with MSG_DONTWAIT they never block, and a
+// system call the scheduler knows of costs a busy loop more than its own
+// time. A recvmmsg or sendmmsg of a batch takes tens of microseconds on a
+// paravirtualized kernel, longer than a tick of the runtime's monitor
+// thread (sysmon, 20 µs), which then takes the P away and wakes a spinning
+// thread for it (handoffp, when no P is idle, as with one P per loop);
+// the loop's thread, back from its call, finds the P gone, parks on a
+// futex and is woken again; and sysmon, which did work, keeps polling
+// every 20 µs. With the cores pinned as in bench/peers (closed loop, one
+// P), that was 0.10–0.14 context switches and 0.04–0.06 nanosleeps per
+// query, against 0.01–0.03 and none with raw calls, and about a quarter
+// of the CPU per query (bench/RESULTS.md, "The loop's system calls made
+// raw"). Waiting stays in Go's network poller (rc.Read and rc.Write park
+// the goroutine when a call returns EAGAIN).
 func (c *Conn) doRead(fd uintptr) bool {
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
 			c.rgot, c.rerr = int(r), nil
@@ -205,7 +235,7 @@ func (c *Conn) WriteBatch(ms []Msg) (int, error) {
 
 func (c *Conn) doWrite(fd uintptr) bool {
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.whdrs[0])), uintptr(c.wn), unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.whdrs[0])), uintptr(c.wn), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
 			c.wgot, c.werr = int(r), nil

@@ -18,6 +18,12 @@
 //
 //   - A Conn is for one goroutine: ReadBatch and WriteBatch reuse buffers
 //     that the Conn owns.
+//   - On Linux recvmmsg and sendmmsg are raw system calls, which the Go
+//     scheduler is not told of: they never block (MSG_DONTWAIT; waiting is
+//     the network poller's), and a call the scheduler knows of costs a busy
+//     loop hand-offs of its P and wake-ups of the runtime's threads. A
+//     reader that keeps finding full batches yields its P before each next
+//     read (runtime.Gosched), so that other goroutines still run.
 //   - A socket bound to an unspecified address (0.0.0.0, ::) asks the
 //     kernel for each datagram's destination address (IP_PKTINFO,
 //     IPV6_RECVPKTINFO) so that replies leave from the address the client

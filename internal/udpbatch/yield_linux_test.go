@@ -1,0 +1,67 @@
+//go:build linux
+
+package udpbatch
+
+import (
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestFullBatchYields: the system calls are raw, so a reader that keeps
+// finding datagrams would hold its P; after a full batch, ReadBatch lets a
+// goroutine waiting for the P run before it reads again.
+func TestFullBatchYields(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadBuffer(1 << 20)
+	s, err := net.DialUDP("udp4", nil, c.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	const batch, total = 8, 64
+	for i := 0; i < total; i++ {
+		if _, err := s.Write([]byte("q")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bc, err := New(c, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := make([]Msg, batch)
+	for i := range ms {
+		ms[i].Buf = make([]byte, 64)
+	}
+	// With one P, the goroutine started here runs only when the reader
+	// parks or yields.
+	var ran atomic.Bool
+	go ran.Store(true)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	full := false // a batch before this one was full
+	for got := 0; got < total; {
+		for i := range ms {
+			ms[i].Buf = ms[i].Buf[:cap(ms[i].Buf)]
+		}
+		n, err := bc.ReadBatch(ms)
+		if err != nil {
+			t.Fatalf("ReadBatch after %d datagrams: %v", got, err)
+		}
+		if full && !ran.Load() {
+			t.Fatalf("a goroutine waiting for the P did not run before the read after a full batch (%d datagrams read)", got+n)
+		}
+		if ran.Load() {
+			return
+		}
+		full = full || n == batch
+		got += n
+	}
+	t.Skip("no full batch was read (the datagrams came in small groups): nothing shown")
+}
