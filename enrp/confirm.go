@@ -101,6 +101,7 @@ type round struct {
 	asked             int
 	deadline          time.Time
 	elsewhere         bool // a vantage point refused: the element's home is another there
+	cut               bool // this registrar was cut off when it began (cutOff)
 	// wait is how long it waits for answers: deadline, less its start.
 	wait time.Duration
 }
@@ -179,7 +180,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	n.nonce++
 	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
 		votes:   []placement.Vote{{Registrar: n.id, Health: proposed}},
-		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait), wait: wait}
+		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait), cut: n.cutOff(n.now()), wait: wait}
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
 	n.cstats.Asked++
@@ -199,11 +200,15 @@ func (n *Node) decide(r *round) {
 	delete(n.rounds, r.key)
 	delete(n.byNonce, r.nonce)
 	h, views := placement.Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
-	if len(r.votes) == 1 && h == handlespace.HealthDown && r.current == handlespace.HealthUp && n.cutOff(n.now()) {
-		// Nobody answered, and every peer is overdue: this registrar is
-		// probably the one cut off (it will be in a minority once it
-		// finds them dead). Its word alone does not take the element
-		// down (see aloneVerdict).
+	if h == handlespace.HealthDown && r.current == handlespace.HealthUp && !r.seconded(n.id) && n.unsure(r) {
+		// No other vantage point saw it down (none answered, or none
+		// could say: a far one's short probe), and this registrar's
+		// own word is suspect: it is probably the one cut off (every
+		// peer overdue; in a minority once it finds them dead), or it
+		// just came back from a cut or a stall and its probes' count
+		// is from then (until the peers' hand-backs reset it). Its
+		// word alone does not take the element down (see
+		// aloneVerdict).
 		h, views = r.current, []handlespace.Vantage{{Registrar: n.id, Health: r.proposed}}
 	}
 	v := Verdict{Pool: r.pool, ID: r.id, Current: r.current, Proposed: r.proposed, Health: h, Vantage: views,
@@ -238,6 +243,27 @@ func (n *Node) stallRounds(now time.Time) {
 			r.deadline = end
 		}
 	}
+}
+
+// seconded reports whether a vantage point other than self voted for
+// what r proposes.
+func (r *round) seconded(self uint32) bool {
+	for _, v := range r.votes {
+		if v.Registrar != self && v.Health == r.proposed {
+			return true
+		}
+	}
+	return false
+}
+
+// unsure reports whether this registrar's probes alone are not to be
+// trusted for round r: it is cut off now or was when r began, or its
+// view is held or settling after a hold (a healed minority, a long
+// stall: the failures its probes counted may be from then, and the
+// hand-backs that reset them may still be on their way).
+func (n *Node) unsure(r *round) bool {
+	now := n.now()
+	return r.cut || n.cutOff(now) || n.held != nil || now.Before(n.heldAfter)
 }
 
 // tickRounds decides the rounds whose wait is over, and forgets the

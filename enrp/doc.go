@@ -90,7 +90,9 @@
 // meet again each pushes the other its own elements at once, unasked
 // (SyncPage pages, all together, sized by bytes, the zone-file elements
 // as their state alone), after the deregistrations made since (see
-// sync.go); a held view waits for these pushes.
+// sync.go), and what changes of them after the push goes to the peer
+// too, even before its first word makes it live again; a held view
+// waits for these pushes.
 //
 // A view that may be stale is held (Node.Stale, Driver.Current; see
 // hold.go): after a stall of MaxTimeLastHeard or more (the peers found
@@ -99,8 +101,10 @@
 // half of the registrars it knows live), until it has synced with every
 // peer it expects back or Config.ResyncWait has passed; its driver's
 // DNS answers SERVFAIL meanwhile. Cut off (in a minority, or every peer
-// overdue), a failed probe that no vantage point confirms does not take
-// an element down: it disputes it. In a minority a registrar takes
+// overdue), or just back (held, or settling after the hold: what its
+// probes counted is from the cut until the hand-backs reset it), a
+// failed probe that no other vantage point confirms does not take an
+// element down: it disputes it. In a minority a registrar takes
 // nothing over (see tickMinority).
 //
 // # Administrative changes

@@ -444,6 +444,12 @@ type peer struct {
 	owe  bool
 	lost time.Time
 	in   *pushIn
+	// pushedDead: pushed while still dead here (the push goes in the
+	// Hello of a connection dialled, before the peer's first word
+	// brings it back): what changes of this registrar's own elements
+	// after the push goes to it too (announce), or it would miss them
+	// until an audit.
+	pushedDead bool
 	// expect: from the loss until the peer's push is in, the elements
 	// it sent a HANDLE_UPDATE of: sent after its push was made (a push
 	// is made at the first chance on a new connection), so newer than
@@ -930,7 +936,7 @@ func (n *Node) stalled(stall time.Duration, now time.Time) {
 }
 
 func (n *Node) peerDead(p *peer) {
-	p.dead, p.asked, p.deadAt = true, time.Time{}, n.now()
+	p.dead, p.asked, p.deadAt, p.pushedDead = true, time.Time{}, n.now(), false
 	p.cursor, p.handingIn, p.handedIn = nil, false, 0
 	n.lostPeer(p)
 	if p.seq != nil {

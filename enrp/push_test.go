@@ -1,6 +1,7 @@
 package enrp_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -136,5 +137,71 @@ func TestKilledPeerFoundDeadSooner(t *testing.T) {
 	t.Logf("A found dead %v after it stopped (want %v; from its last PRESENCE it would be up to %v)", took, want, lastHeard+noResponse+interval)
 	if took > want+10*time.Millisecond {
 		t.Errorf("A found dead %v after it stopped, want at most %v", took, want)
+	}
+}
+
+// TestUpdateAfterPushToDeadPeer: A is stopped for 10 s (B and C find it
+// dead), 150 ms from B each way. When it runs again B dials it and
+// pushes its own elements in the connection's first message, but counts
+// A alive only once A's first word arrives, a round trip later. A
+// change of B's own element in between (held long here: A's words to B
+// are dropped) must reach A too, not wait for an audit (the lab, after SIGCONT: a registration's first "up" missed at
+// the resumed registrar for 1.6 s, until its audit pulled the table).
+func TestUpdateAfterPushToDeadPeer(t *testing.T) {
+	const oneWay = 150 * time.Millisecond
+	c, a, b, _ := cluster3(t, 73, 10)
+	c.Redial = 100 * time.Millisecond
+	register(t, c, b, 0, 3)
+	c.RunFor(2 * interval)
+	requireSettled(t, c, interval)
+	c.Net.LinkDelay[[2]uint32{idA, idB}] = oneWay
+	c.Net.LinkDelay[[2]uint32{idB, idA}] = oneWay
+	stop := 10 * time.Second
+	resume := c.Clock.Now().Add(stop)
+	a.Pause(stop)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(resume.Sub(c.Clock.Now()) + time.Millisecond)
+	if !slices.ContainsFunc(b.EventsOf(enrp.EventPeerDead), func(ev enrp.Event) bool { return ev.Peer == idA }) {
+		t.Fatal("B did not find A dead")
+	}
+	pushes := len(b.EventsOf(enrp.EventPushed))
+	evs := len(b.Events)
+	// A's first word to B comes late (held here): B's push to A goes
+	// before it, as it does over a far link.
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if from == idA && to == idB {
+			return enrptest.Drop
+		}
+		return enrptest.Deliver
+	}
+	c.Net.Heal()
+	if !c.RunUntil(func() bool { return len(b.EventsOf(enrp.EventPushed)) > pushes }, time.Second) {
+		t.Fatal("B did not push to A")
+	}
+	if slices.Contains(b.Node.AlivePeers(), idA) {
+		t.Fatalf("B counts A alive already: the test wants the window before A's first word; B's events %v", b.Events[evs:])
+	}
+	e := b.Find(poolOf(1), 1001)
+	if e == nil || e.Home != idB {
+		t.Fatalf("B's registration 1001: %+v", e)
+	}
+	if err := b.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Update(poolOf(1), 1001, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	changed := c.Elapsed()
+	resyncs := len(a.EventsOf(enrp.EventResync))
+	if !c.RunUntil(func() bool {
+		x := a.Find(poolOf(1), 1001)
+		return x != nil && x.Health == handlespace.HealthDown
+	}, 2*time.Second) {
+		t.Fatal("A never had B's change")
+	}
+	took := c.Elapsed() - changed
+	c.Net.Filter = nil
+	t.Logf("A had B's change %v after it was made", took)
+	if took > oneWay+50*time.Millisecond || len(a.EventsOf(enrp.EventResync)) > resyncs {
+		t.Errorf("A had B's change %v after it was made (%d audits), want one one-way delay, no audit", took, len(a.EventsOf(enrp.EventResync))-resyncs)
 	}
 }

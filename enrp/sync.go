@@ -194,11 +194,13 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 		}
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
-			delete(s.pending, key{pool, pe.ID})
+			k := key{pool, pe.ID}
+			delete(s.pending, k)
+			was := n.tab.get(k)
 			if n.applyPE(p, pool, pe) {
 				s.applied++
-				if len(s.changed) < 4 {
-					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID))
+				if what := changeOf(was, n.tab.get(k)); what != "" && len(s.changed) < 4 {
+					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID)+" ("+what+")")
 				}
 			}
 		}
@@ -224,6 +226,9 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 		}
 		if swept > 0 {
 			n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
+			if len(s.changed) < 4 {
+				s.changed = append(s.changed, fmt.Sprintf("%d swept", swept))
+			}
 		}
 		defer n.syncedWith(p, s.start) // after the sync-done event
 	} else {
@@ -347,6 +352,11 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 		// The state alone: the zone file gives the rest.
 		c := cur.e
 		e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, slices.Clone(c.Addrs), c.Owner, c.Lease
+		if !pe.X.HasValues {
+			// Left out with a load of 0 (see pushOwn): the zone file's
+			// weight and priority.
+			e.Weight, e.Priority = c.Weight, c.Priority
+		}
 		e.Probe = nil
 		if c.Probe != nil {
 			pr := *c.Probe
@@ -412,6 +422,33 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 	n.tab.put(newEntry(pool, policy, e, gen))
 	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 	return true
+}
+
+// changeOf says what a transfer changed of an element, was before and
+// now after: "new", "home", "generation", "state" (health, admin,
+// reports, vantage) or "other"; "" when only its lease end moved by less
+// than the skew between registrars (each counts it from arrival).
+func changeOf(was, now *entry) string {
+	switch {
+	case now == nil:
+		return ""
+	case was == nil:
+		return "new"
+	case was.home() != now.home():
+		return "home"
+	case was.gen != now.gen:
+		return "generation"
+	case stateDiffers(was.e, now.e):
+		return "state"
+	}
+	w, e := *was.e, *now.e
+	if !later(w.Expires, e.Expires) && !later(e.Expires, w.Expires) {
+		e.Expires = w.Expires
+	}
+	if sameElement(&w, &e) {
+		return ""
+	}
+	return "other"
 }
 
 // applyStatic takes what p says of a zone-file element: only its home (by
@@ -494,14 +531,18 @@ func (n *Node) sendUpdate(to uint32, action wire.UpdateAction, en *entry) {
 		Entries: []wire.Entry{{Handle: []byte(en.pool), Elements: []wire.PE{pe}}}})
 }
 
-// announce sends a HANDLE_UPDATE of en to every live peer (none while
-// this registrar hands its elements off: they are its peers' now).
+// announce sends a HANDLE_UPDATE of en to every live peer, and to a
+// dead one that was pushed this registrar's elements since (see
+// peer.pushedDead); none while this registrar hands its elements off:
+// they are its peers' now.
 func (n *Node) announce(action wire.UpdateAction, en *entry) {
 	if n.leaving != nil {
 		return
 	}
-	for _, id := range n.alivePeers() {
-		n.sendUpdate(id, action, en)
+	for _, id := range n.allPeers() {
+		if p := n.peers[id]; !p.dead || p.pushedDead {
+			n.sendUpdate(id, action, en)
+		}
 	}
 }
 
@@ -658,6 +699,7 @@ type pushIn struct {
 // was, or it was found dead): this registrar owes it a push, and
 // expects one.
 func (n *Node) lostPeer(p *peer) {
+	p.pushedDead = false // the push, if any, went with what was lost
 	if !p.owe {
 		p.owe, p.lost = true, p.lastHeard
 	}
@@ -676,6 +718,7 @@ func (n *Node) pushOwn(p *peer) {
 		return
 	}
 	p.owe = false
+	p.pushedDead = p.dead
 	now := n.now()
 	since := p.lost.Add(-n.cfg.PresenceInterval)
 	var dels []key
@@ -711,6 +754,15 @@ func (n *Node) pushOwn(p *peer) {
 		if x := pe.X; x != nil && x.Flags&wire.XStatic != 0 {
 			x.Label, x.Site, x.Probe, x.Addrs, x.Owner, x.Lease = "", "", nil, nil, "", 0
 			x.Flags |= wire.XTrimmed
+			// Weight and priority are the zone file's too, and a load
+			// of 0 is what the receiver takes without the values (the
+			// policy parameter carries a load where the policy has
+			// one): 20 bytes less an element, about a quarter of a
+			// push, so that one of 200 elements fits the ten segments
+			// a new connection may send in its first round trip.
+			if x.Load == 0 && x.LoadDeg == 0 {
+				x.HasValues = false
+			}
 		}
 	}
 	n.handSeq++

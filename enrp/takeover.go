@@ -208,7 +208,7 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 	count := n.rehome(target, p.id)
 	n.event(Event{Kind: EventTakenOver, Peer: p.id, Target: target, Count: count})
 	if t := n.peers[target]; t != nil && !t.dead {
-		t.dead, t.asked, t.deadAt = true, time.Time{}, n.now()
+		t.dead, t.asked, t.deadAt, t.pushedDead = true, time.Time{}, n.now(), false
 		t.cursor = nil
 		if t.seq != nil {
 			n.abortSeq(t, "taken over")

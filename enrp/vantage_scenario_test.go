@@ -563,6 +563,92 @@ func healTakesCurrentHealth(t *testing.T, seed uint64) {
 	t.Logf("settled %v after the heal; A took the health of %d elements handed back", c.Elapsed()-healed, len(a.Handed))
 }
 
+// TestHealNoLoneDown: A is cut off from B and C for 10 s; its probes
+// fail throughout and, once the partition heals, still say down for a
+// while (their count is from the cut: the elements were probed with the
+// link down, and a dead element's probes are spaced out). Right after
+// the heal A is home of its share again, held, and asks B and C to
+// confirm the downs; they cannot say (a far element: their probe,
+// shorter than the element's own timeout, runs out). A's word alone must
+// not take any element down while it is held or settling (B and C take
+// what it publishes as the home's word), only dispute it. Once A has
+// settled, its own vote decides again, as the quorum rule says.
+func TestHealNoLoneDown(t *testing.T) {
+	for seed := uint64(300); seed < 305; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { healNoLoneDown(t, seed) })
+	}
+}
+
+func healNoLoneDown(t *testing.T, seed uint64) {
+	c, a, b, cm := confirmCluster(t, seed, 30)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(lastHeard + noResponse + 2*interval)
+	if !a.Node.Minority() {
+		t.Fatal("A alone, 2 of 3 peers dead, is not in a minority")
+	}
+	c.RunFor(5 * time.Second)
+	b.Sees, cm.Sees = sees(handlespace.HealthUnknown), sees(handlespace.HealthUnknown)
+	c.Net.Heal()
+	healed := c.Elapsed()
+	backAt := func(m *enrptest.Member) bool { return slices.Contains(m.Node.AlivePeers(), idA) }
+	held := len(a.EventsOf(enrp.EventHold))
+	if !c.RunUntil(func() bool { return backAt(b) && backAt(cm) }, 2*interval) {
+		t.Fatalf("A not heard back by B and C %v after the heal", c.Elapsed()-healed)
+	}
+	if len(a.EventsOf(enrp.EventHold)) == held {
+		t.Fatal("A did not hold its view after the heal")
+	}
+	// Its hold may be over already (the peers' pushes came at once): A
+	// settles for two presence intervals after it.
+	var mine []uint32
+	for _, e := range a.Elements() {
+		if e.Home == idA {
+			if h, _ := b.Node.HomeOf(staticPool, e.ID); h == idA {
+				mine = append(mine, e.ID)
+			}
+		}
+	}
+	if len(mine) == 0 {
+		t.Fatal("A is home of no zone-file element that B sees homed at A")
+	}
+	before := len(a.Verdicts)
+	for _, id := range mine {
+		a.Confirm(staticPool, id, handlespace.HealthDown, probeWait)
+	}
+	down := ""
+	watch := func() {
+		for _, m := range []*enrptest.Member{a, b, cm} {
+			for _, e := range m.Elements() {
+				if e.Health != handlespace.HealthUp && down == "" {
+					down = fmt.Sprintf("%08x shows %s %v %v after the heal", m.ID, handlespace.IDString(e.ID), e.Health, c.Elapsed()-healed)
+				}
+			}
+		}
+	}
+	if !c.RunUntil(func() bool { watch(); return len(a.Verdicts) >= before+len(mine) }, time.Second) {
+		t.Fatalf("A has %d verdicts of %d", len(a.Verdicts)-before, len(mine))
+	}
+	for _, v := range a.Verdicts[before:] {
+		if v.Moved || v.Asked != 2 || v.Health != handlespace.HealthUp || len(v.Vantage) != 1 || v.Vantage[0].Registrar != idA {
+			t.Fatalf("A just healed, B and C unable to say: verdict %+v, want up, disputed by A alone", v)
+		}
+	}
+	c.RunFor(3 * interval)
+	watch()
+	if down != "" {
+		t.Fatal(down)
+	}
+	if stale(a) {
+		t.Fatal("A still held 3 s after the heal")
+	}
+	// Settled: A's own vote decides when nobody else can say.
+	a.Confirm(staticPool, mine[0], handlespace.HealthDown, probeWait)
+	v, _ := confirmed(t, c, a, len(a.Verdicts)+1, time.Second)
+	if v.Health != handlespace.HealthDown {
+		t.Fatalf("A settled, B and C unable to say: verdict %+v, want down by A's own vote", v)
+	}
+}
+
 // TestRestartTakesCurrentHealth: A stops; B and C take its zone-file
 // elements and keep them up. A restarts with a stale store that has them
 // all down: it takes its share back with the current health, from whoever

@@ -17,7 +17,11 @@
 // goroutine) and the Driver's methods (Current, Confirm, RequestAdmin,
 // RequestReport, WatchRefusals, Leave, WaitSynced, Peers, PeerRTTs,
 // Stats). PeerRTTs reads the kernel's smoothed RTT of the peers' TCP
-// connections (Linux; elsewhere none).
+// connections (Linux; elsewhere none). On Linux, TLS peering uses TCP
+// Fast Open (the listener takes it, dials ask for it) where the kernel's
+// net.ipv4.tcp_fastopen allows it, so that a reconnection's first message
+// goes a round trip sooner; a dialler's attempts race through the TLS
+// handshake, the first to hear the peer's flight cancelling the others.
 //
 // # Caveats
 //

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
@@ -278,6 +279,9 @@ type conn struct {
 	// named: peer was taken from the address dialled (dialedID) before
 	// the peer said a word, and is not confirmed yet (loop-owned).
 	named bool
+	// took: for a dialled connection, from the start of the attempt that
+	// won to its handshake's end (for the debug log).
+	took time.Duration
 
 	mu      sync.Mutex
 	queue   [][]byte
@@ -374,7 +378,8 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		opWarned: map[string]time.Time{}, selfAddrs: map[string]bool{}, refusals: map[string]time.Time{},
 		dialedID: map[string]uint32{}}
 	if cfg.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.Listen)
+		lc := net.ListenConfig{Control: listenControl}
+		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("enrp: listen on %s: %v", cfg.Listen, err)
 		}
@@ -491,7 +496,7 @@ func (d *Driver) accept() {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			c, err := d.handshake(nc, "", "")
+			c, err := d.handshake(d.ctx, nc, "", "", nil)
 			if err != nil {
 				return
 			}
@@ -501,12 +506,15 @@ func (d *Driver) accept() {
 }
 
 // handshake runs the TLS handshake of a new connection (as the server
-// when dialed is "", else as the client that dialled host).
-func (d *Driver) handshake(nc net.Conn, dialed, host string) (*conn, error) {
+// when dialed is "", else as the client that dialled host), within
+// DialTimeout and while ctx lasts. An error that is the network's (see
+// netFailure) is no refusal; nor is the failure of a dialler's attempt
+// that lost its race (ctx cancelled, see connect).
+func (d *Driver) handshake(ctx context.Context, nc net.Conn, dialed, host string, reached func()) (*conn, error) {
 	if d.cfg.TLS == nil {
 		return newConn(nc, dialed), nil
 	}
-	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
 	defer cancel()
 	var tc *tls.Conn
 	if dialed == "" {
@@ -514,6 +522,17 @@ func (d *Driver) handshake(nc net.Conn, dialed, host string) (*conn, error) {
 	} else {
 		cfg := d.cfg.TLS.Clone()
 		cfg.ServerName = host
+		if reached != nil {
+			// The server's whole flight is in: the path works.
+			verify := cfg.VerifyConnection
+			cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+				reached()
+				if verify != nil {
+					return verify(cs)
+				}
+				return nil
+			}
+		}
 		tc = tls.Client(nc, cfg)
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -521,7 +540,7 @@ func (d *Driver) handshake(nc net.Conn, dialed, host string) (*conn, error) {
 		// A connection closed before it said anything (io.EOF) is no
 		// refusal: a peer's dialler closes the attempts that lost the
 		// race to connect (see connect).
-		if d.ctx.Err() == nil && !(dialed == "" && errors.Is(err, io.EOF)) {
+		if ctx.Err() == nil && !netFailure(err) && !(dialed == "" && errors.Is(err, io.EOF)) {
 			d.mu.Lock()
 			d.stats.Refused++
 			d.mu.Unlock()
@@ -533,10 +552,33 @@ func (d *Driver) handshake(nc net.Conn, dialed, host string) (*conn, error) {
 				d.log.Warn("ENRP peer refused: TLS handshake failed (further refusals of this peer are not logged for a minute)",
 					"peer", who, "incoming", dialed == "", "err", err.Error())
 			}
+			return nil, fmt.Errorf("%w: %v", errRefused, err)
 		}
 		return nil, err
 	}
 	return newConn(tc, dialed), nil
+}
+
+// errRefused: a TLS handshake failed other than by the network (a peer
+// that refuses this registrar, or that it refuses).
+var errRefused = errors.New("enrp: refused at the TLS handshake")
+
+// netFailure reports whether err is the network's: a timeout, or the
+// peer's host or port not reachable or the connection reset. With TCP
+// Fast Open a dial returns before the SYN is answered, so these come
+// from the handshake's first read or write rather than from the dial.
+func netFailure(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH, syscall.ENETUNREACH,
+		syscall.EHOSTDOWN, syscall.ENETDOWN, syscall.EPIPE, syscall.ETIMEDOUT} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusalLogged reports whether a refusal of who is to be logged: the
@@ -717,22 +759,20 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 	host, _, _ := net.SplitHostPort(addr)
 	failing := false
 	for {
-		nc, err := d.connect(addr, stop)
+		c, err := d.connect(addr, host, stop)
 		if errors.Is(err, errDialStopped) {
 			return
 		}
 		wait := d.cfg.Redial
-		if err == nil {
-			var c *conn
-			if c, err = d.handshake(nc, addr, host); err == nil {
-				failing = false
-				d.run(c)
-			} else if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
-				// Refused (not merely slow: a stopped peer's handshake
-				// times out, and it should be tried again at once).
-				wait = 10 * d.cfg.Redial
-			}
-		} else if !failing && d.ctx.Err() == nil {
+		switch {
+		case err == nil:
+			d.run(c)
+		case errors.Is(err, errRefused):
+			// Refused (not merely slow or unreachable: a stopped
+			// peer's handshake times out, and it should be tried again
+			// at once).
+			wait = 10 * d.cfg.Redial
+		case !failing && d.ctx.Err() == nil:
 			d.log.Info("ENRP peer not reachable; trying again", "peer", addr, "err", err.Error())
 		}
 		failing = err != nil
@@ -749,28 +789,60 @@ func (d *Driver) dial(addr string, stop chan struct{}) {
 // errDialStopped: the dialler was stopped while it connected.
 var errDialStopped = errors.New("enrp: dialler stopped")
 
-// connect opens a TCP connection to addr. An attempt whose SYN was lost
-// (sent during a partition) waits for the kernel to send it again, a
+// connect opens a connection to addr, the TLS handshake done. An attempt
+// whose SYN was lost (sent during a partition), or whose handshake was
+// (with TCP Fast Open the ClientHello rides in the SYN, and the dial
+// itself returns at once), waits for the kernel to send it again, a
 // second or more later, and would hold up the reconnection after the
-// heal: so while none has connected, another attempt starts every
-// Redial (at most DialTimeout / Redial at once), and the first to
-// connect wins; the others are closed.
-func (d *Driver) connect(addr string, stop chan struct{}) (net.Conn, error) {
+// heal: so while none has got through, another attempt starts every
+// Redial (at most DialTimeout / Redial at once). The first whose
+// handshake hears the server (its whole flight in) goes on and the
+// others are cancelled at once, before they cost either side more
+// cryptography; any that completed all the same is closed before it
+// carries a message.
+func (d *Driver) connect(addr, host string, stop chan struct{}) (*conn, error) {
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
 	type result struct {
-		nc  net.Conn
+		i   int
+		c   *conn
 		err error
 	}
 	most := max(1, int(d.cfg.DialTimeout/d.cfg.Redial))
 	out := make(chan result, most)
-	pending := 0
+	reachedBy := make(chan int, 1)
+	cancels := map[int]context.CancelFunc{} // of the attempts pending
+	pending, through, next := 0, -1, 0
 	attempt := func() {
 		pending++
+		i := next
+		next++
+		actx, acancel := context.WithCancel(ctx)
+		cancels[i] = acancel
+		reached := func() {
+			select {
+			case reachedBy <- i:
+			default: // another got through first
+			}
+		}
 		go func() {
+			start := time.Now()
 			nd := net.Dialer{Timeout: d.cfg.DialTimeout}
-			nc, err := nd.DialContext(ctx, "tcp", addr)
-			out <- result{nc, err}
+			if d.cfg.TLS != nil {
+				// Plain TCP has no handshake to tell a connection
+				// made from a SYN still on its way: no Fast Open.
+				nd.Control = dialControl
+			}
+			nc, err := nd.DialContext(actx, "tcp", addr)
+			if err != nil {
+				out <- result{i, nil, err}
+				return
+			}
+			c, err := d.handshake(actx, nc, addr, host, reached)
+			if c != nil {
+				c.took = time.Since(start)
+			}
+			out <- result{i, c, err}
 		}()
 	}
 	// drain closes what the attempts still pending bring (ctx is
@@ -778,8 +850,8 @@ func (d *Driver) connect(addr string, stop chan struct{}) (net.Conn, error) {
 	drain := func(n int) {
 		go func() {
 			for range n {
-				if r := <-out; r.nc != nil {
-					r.nc.Close()
+				if r := <-out; r.c != nil {
+					r.c.nc.Close()
 				}
 			}
 		}()
@@ -787,19 +859,39 @@ func (d *Driver) connect(addr string, stop chan struct{}) (net.Conn, error) {
 	attempt()
 	tick := time.NewTicker(d.cfg.Redial)
 	defer tick.Stop()
+	var refused error
 	for {
 		select {
+		case i := <-reachedBy:
+			if through < 0 {
+				through = i
+				for j, c := range cancels {
+					if j != i {
+						c()
+					}
+				}
+			}
 		case r := <-out:
 			pending--
+			if c := cancels[r.i]; c != nil && r.err != nil {
+				c()
+			}
+			delete(cancels, r.i)
 			if r.err == nil {
 				drain(pending)
-				return r.nc, nil
+				return r.c, nil
+			}
+			if errors.Is(r.err, errRefused) {
+				refused = r.err
 			}
 			if pending == 0 {
+				if refused != nil {
+					return nil, refused
+				}
 				return nil, r.err
 			}
 		case <-tick.C:
-			if pending < most {
+			if pending < most && refused == nil && through < 0 {
 				attempt()
 			}
 		case <-stop:
@@ -860,7 +952,11 @@ func (d *Driver) loop(changes <-chan struct{}, first enrp.Ready) {
 			for _, m := range d.node.Hello(c.peer) {
 				d.sendOn(c, m)
 			}
-			d.log.Debug("ENRP connection up", "peer", c.remote, "dialed", c.dialed != "")
+			if c.dialed != "" {
+				d.log.Debug("ENRP connection up", "peer", c.remote, "dialed", true, "took", c.took.String(), "fastopen", fastOpened(c.nc))
+			} else {
+				d.log.Debug("ENRP connection up", "peer", c.remote, "dialed", false, "fastopen", fastOpened(c.nc))
+			}
 			continue // the timer stays as it is
 		case c := <-d.connDn:
 			next = d.dropConn(c)
@@ -1282,7 +1378,18 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	// would delay it (a quarter of a second for 50 000 elements); they
 	// apply once it is sent, or maxOpsDelay after it began to wait.
 	ackWaits := !d.ackWait.IsZero() && time.Since(d.ackWait) <= maxOpsDelay
-	if len(d.pending) > 0 && !ackWaits && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps) {
+	// A hold that ends with this Ready (the pushes are in) ends with
+	// their operations in the handlespace: the loop lets DNS answer
+	// from it as soon as this returns, and an audit's transfer under
+	// way would otherwise hold them back for up to maxOpsDelay (the lab:
+	// registrations of the other side missing from answers for 0.25 s
+	// after the hold).
+	released := false
+	if d.stale.Load() {
+		released, _ = d.node.Stale()
+		released = !released
+	}
+	if len(d.pending) > 0 && (released || !ackWaits && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps)) {
 		ops := d.pending
 		d.pending = nil
 		d.apply(ops)

@@ -50,7 +50,10 @@ type Bounds struct {
 	// Heal, if not 0: from a heal to every answer of the majority side
 	// showing a deregistration acknowledged on one side of the network
 	// fault while it stood (its DEL_PE to the other side lost; the
-	// heal must carry it). 0: Propagate.
+	// heal must carry it), and to every answer on the other side
+	// showing a registration acknowledged on one side (until then its
+	// absence there is no gap). 0: Propagate, and such a registration
+	// is expected at once.
 	Heal time.Duration
 }
 
@@ -173,6 +176,10 @@ type elemT struct {
 	// (sideOf) of the registrar that acknowledged it until the heal.
 	local bool
 	side  int
+	// apart: the registrars on another side than the acknowledging one
+	// when it was registered during a network fault; they can know of
+	// it only once the fault is healed (see Bounds.Heal).
+	apart map[int]bool
 	// deregLocal: deregistered during a network fault (see Bounds.Heal).
 	deregLocal bool
 }
@@ -222,6 +229,7 @@ type Checker struct {
 	dynNext           int
 	counts            workCounts
 	paused            bool
+	trail             []string // Converge's unequal rounds
 	start             time.Time
 	end               time.Time
 	stop              chan struct{}
@@ -750,8 +758,9 @@ func (c *Checker) addViolation(v Violation) {
 }
 
 // expected reports whether element e must be in registrar ri's answers at
-// t: alive for Rise, registered for Propagate (and no partition since),
-// and reachable from ri. c.mu is held.
+// t: alive for Rise, registered for Propagate (and no partition since;
+// registered on the other side of one, healed for Heal), and reachable
+// from ri. c.mu is held.
 func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 	b := c.cfg.Bounds
 	if e.state != Alive || t.Sub(e.since) < c.settleBound(e.since, b.Rise) || e.cut[ri] || c.regs[ri].isolated {
@@ -761,6 +770,12 @@ func (c *Checker) expected(e *elemT, ri int, t time.Time) bool {
 	case regNone:
 		return true
 	case regAcked:
+		if e.apart[ri] && b.Heal > 0 && t.Sub(c.healedAt) < b.Heal {
+			// Registered on the other side of a network fault: the
+			// heal must carry it here, within Heal (as a
+			// deregistration made there).
+			return false
+		}
 		return t.Sub(e.regAt) >= c.settleBound(e.regAt, b.Propagate) && c.netFault == 0
 	}
 	return false
@@ -907,6 +922,15 @@ func (c *Checker) register() {
 		case add:
 			e.reg, e.regAt, e.regBy = regAcked, now, ri
 			e.local, e.side = c.netFault > 0, c.sideOf(ri)
+			e.apart = nil
+			if e.local {
+				e.apart = map[int]bool{}
+				for o := range c.regs {
+					if c.sideOf(o) != e.side {
+						e.apart[o] = true
+					}
+				}
+			}
 			e.deregLocal = false
 			c.counts.registered++
 		default:
@@ -1005,6 +1029,9 @@ func (c *Checker) setPaused(on bool) {
 // error names what differs.
 func (c *Checker) Converge(since time.Time, limit time.Duration) (took, resolution time.Duration, err error) {
 	deadline := since.Add(limit)
+	c.mu.Lock()
+	c.trail = nil
+	c.mu.Unlock()
 	for {
 		round := time.Now()
 		regs := c.running()
@@ -1036,10 +1063,25 @@ func (c *Checker) Converge(since time.Time, limit time.Duration) (took, resoluti
 		if equal {
 			return end.Sub(since), end.Sub(round), nil
 		}
+		diff := digestDiff(names, ds, msgs)
+		c.mu.Lock()
+		if len(c.trail) < 20 {
+			c.trail = append(c.trail, fmt.Sprintf("%v after: %s", end.Sub(since).Round(time.Millisecond), diff))
+		}
+		c.mu.Unlock()
 		if end.After(deadline) {
-			return 0, end.Sub(round), fmt.Errorf("%w %v after: %s", ErrNotConverged, end.Sub(since).Round(time.Millisecond), digestDiff(names, ds, msgs))
+			return 0, end.Sub(round), fmt.Errorf("%w %v after: %s", ErrNotConverged, end.Sub(since).Round(time.Millisecond), diff)
 		}
 	}
+}
+
+// ConvergeTrail returns what differed in each round of the last Converge
+// that found the digests unequal (the first 20), to say what held up
+// convergence.
+func (c *Checker) ConvergeTrail() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.trail)
 }
 
 // digestDiff says how digests differ: counts, and a few lines that some
@@ -1055,7 +1097,26 @@ func digestDiff(names []string, ds []Digest, errs []string) string {
 	if len(ds) < 2 {
 		return b.String()
 	}
+	// Each against the digest most of them have (the first on a tie).
+	ref, best := 0, 0
+	for i := range ds {
+		n := 0
+		for j := range ds {
+			if ds[j].Hash == ds[i].Hash {
+				n++
+			}
+		}
+		if n > best {
+			ref, best = i, n
+		}
+	}
+	ds[0], ds[ref] = ds[ref], ds[0]
+	names = slices.Clone(names)
+	names[0], names[ref] = names[ref], names[0]
 	for i := 1; i < len(ds); i++ {
+		if ds[i].Hash == ds[0].Hash {
+			continue
+		}
 		in0 := map[string]bool{}
 		for _, l := range ds[0].Lines {
 			in0[l] = true
@@ -1270,6 +1331,38 @@ func (c *Checker) Gaps(from, to time.Time, regs ...*Registrar) GapStats {
 	}
 	gs.Elems = len(seen)
 	return gs
+}
+
+// GapList lists the gap episodes that started in [from, to), one line
+// each, in order of their start: the element (its registration's label,
+// or "zone"), the registrar, the start and the length; at most max lines
+// (and how many more). Call it after Stop.
+func (c *Checker) GapList(from, to time.Time, max int) []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var gs []gap
+	for _, st := range c.stats {
+		for _, g := range st.gaps {
+			if !g.start.Before(from) && g.start.Before(to) {
+				gs = append(gs, g)
+			}
+		}
+	}
+	sort.Slice(gs, func(i, j int) bool { return gs[i].start.Before(gs[j].start) })
+	var out []string
+	for i, g := range gs {
+		if i == max {
+			out = append(out, fmt.Sprintf("and %d more", len(gs)-max))
+			break
+		}
+		what := "zone"
+		if e := c.elems[g.elem]; e != nil && e.reg != regNone {
+			what = "registration " + e.label
+		}
+		out = append(out, fmt.Sprintf("%s (%s) at %s from %s for %v", g.elem, what, c.cfg.Cluster.Regs[g.reg].Name,
+			g.start.Format("15:04:05.000"), g.end.Sub(g.start).Round(time.Millisecond)))
+	}
+	return out
 }
 
 // PerRegistrar returns, for each registrar, its answers, its unanswered

@@ -9,8 +9,10 @@
 // (198.18.0.1, where the test's checker lives), a TUN device and the
 // policy routing that sends every packet forwarded between nodes to it.
 // AddNode makes one namespace per host, attached to the bridge by a veth
-// pair made inside the hub, with an address 198.18.SITE.N/32 and one
-// route, to the whole network (198.18.0.0/15) through the hub. A node may
+// pair made inside the hub, with an address 198.18.SITE.N/32, one
+// route, to the whole network (198.18.0.0/15) through the hub, and TCP
+// Fast Open on both ways (net.ipv4.tcp_fastopen 3, as peering asks of a
+// registrar's host). A node may
 // also answer on a /24 of 198.19.0.0/16 (AddBlock: a local route, so that
 // one listener on 0.0.0.0 serves 254 addresses, one per pool element).
 // Nothing is made in the root namespace and nothing routes out: the nodes
@@ -78,8 +80,10 @@
 //   - Converge: how soon after a heal every registrar's digest is equal.
 //
 // It counts gaps (episodes of one registrar's answers lacking an element
-// that is healthy and reachable from it) and false removals (the elements
-// that had one), and the questions answered late or not at all.
+// that is healthy and reachable from it, and known there: a registration
+// made on the other side of a network fault only Bounds.Heal after the
+// heal) and false removals (the elements that had one; GapList lists the
+// episodes), and the questions answered late or not at all.
 //
 // Cleanup: New registers Net.Close with t.Cleanup, which ends the lab
 // process, kills what still runs in the namespaces (by PID) and deletes

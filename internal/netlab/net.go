@@ -264,6 +264,12 @@ func (n *Net) AddNode(name, site string) (*Node, error) {
 			return nil, err
 		}
 	}
+	// TCP Fast Open both ways, as docs/peering.md asks of a registrar's
+	// host (the sysctl is per namespace; a new one has the client side
+	// only).
+	if err := nd.ns.sysctl("net/ipv4/tcp_fastopen", "3"); err != nil {
+		return nil, fmt.Errorf("netlab: sysctl net.ipv4.tcp_fastopen in %s: %v", nd.Name, err)
+	}
 	if err := n.relay.place(netip.PrefixFrom(addr, 32), nd.idx, si); err != nil {
 		return nil, err
 	}

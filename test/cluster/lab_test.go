@@ -331,7 +331,8 @@ func (l *lab) converge(t *testing.T, what string, since time.Time, limit time.Du
 	}
 	t.Logf("%s: all running registrars agree %v after (at most; a round of digests took %v)", what, d.Round(time.Millisecond), res.Round(time.Millisecond))
 	if d > limit {
-		t.Errorf("%s: the registrars agreed only %v after, bound %v", what, d.Round(time.Millisecond), limit)
+		t.Errorf("%s: the registrars agreed only %v after, bound %v; the rounds before:\n  %s", what, d.Round(time.Millisecond), limit,
+			strings.Join(l.checker.ConvergeTrail(), "\n  "))
 	}
 	return d
 }
@@ -359,6 +360,15 @@ func (l *lab) report(t *testing.T) netlab.Report {
 		t.Logf("the registrations:\n  %s", strings.Join(l.checker.Actions(), "\n  "))
 	}
 	return rp
+}
+
+// logGaps logs the gap episodes that started in [from, to), one a line
+// (the first 40).
+func (l *lab) logGaps(t *testing.T, from, to time.Time) {
+	t.Helper()
+	if gs := l.checker.GapList(from, to, 40); len(gs) > 0 {
+		t.Logf("the gaps:\n  %s", strings.Join(gs, "\n  "))
+	}
 }
 
 // long skips t unless NETLAB_LONG=1 (make test-cluster).

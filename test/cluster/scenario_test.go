@@ -100,6 +100,7 @@ func TestClusterFreeze(t *testing.T) {
 	rp := l.finish(t)
 	t.Logf("while r5 was stopped, at the others: %s", l.checker.Gaps(stopped, resumed, l.others("r5")...))
 	t.Logf("after SIGCONT: %s", l.checker.Gaps(resumed, time.Now()))
+	l.logGaps(t, stopped, time.Now())
 	l.result(t, "SIGSTOP r5 (10 s), SIGCONT", dur(longest)+" (median "+dur(median)+")", dur(conv), rp)
 	rp.Assert(t)
 }
@@ -132,6 +133,7 @@ func TestClusterLinkDown(t *testing.T) {
 	rp := l.finish(t)
 	t.Logf("while r1 was cut off, at the others: %s", l.checker.Gaps(down, up, l.others("r1")...))
 	t.Logf("after the heal: %s", l.checker.Gaps(up, time.Now()))
+	l.logGaps(t, down, time.Now())
 	l.result(t, "r1's link down (10 s), up", dur(longest)+" (median "+dur(median)+")", dur(conv), rp)
 	rp.Assert(t)
 }
@@ -174,6 +176,7 @@ func TestClusterSplit(t *testing.T) {
 	rp := l.finish(t)
 	t.Logf("during the split, at the majority: %s", l.checker.Gaps(split, healed, majority...))
 	t.Logf("after the heal: %s", l.checker.Gaps(healed, time.Now()))
+	l.logGaps(t, split, time.Now())
 	l.result(t, "split r1,r2 | r3,r4,r5 (10 s), heal", dur(longest)+" (minority's elements)", dur(conv), rp)
 	rp.Assert(t)
 }
