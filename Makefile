@@ -128,7 +128,7 @@ lint:
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./dnsfront
-	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront
+	$(GO) test -run XXX -fuzz FuzzUpdate -fuzztime $(FUZZTIME) ./dnsfront/dnsupdate
 	$(GO) test -run XXX -fuzz FuzzCheckMsg -fuzztime $(FUZZTIME) ./dnsfront/msgcheck
 	$(GO) test -run XXX -fuzz FuzzUDPServe -fuzztime $(FUZZTIME) ./dnsfront
 	$(GO) test -run XXX -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./internal/cookie

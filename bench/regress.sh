@@ -9,7 +9,10 @@
 #     whatever else the machine does, so a 1 % change is visible on a
 #     loaded machine where ns/op is not (about 1 % of noise remains, from
 #     the garbage collector). Each count is the difference of two runs (N1
-#     and N2 queries), divided by N2-N1, so that set-up cancels out;
+#     and N2 queries), divided by N2-N1, so that set-up cancels out.
+#     BENCHES=ServeUDP counts the whole UDP path instead (a client on
+#     loopback, Start's server: the loop's system calls and batching too),
+#     noisier (about 3 %: how the loop batches varies from run to run);
 #  2. allocations per query of the same cases (go test -benchmem);
 #  3. with DNSPERF=1, the server's CPU µs per answered query under dnsperf
 #     (bench/dnsperf.sh, A and SRV), base and new interleaved REPS times.

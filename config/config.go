@@ -30,6 +30,7 @@ type Config struct {
 	Zones        string       `mapstructure:"zones"`
 	ZonesWatch   bool         `mapstructure:"zones_watch"`
 	Data         string       `mapstructure:"data"`
+	Store        Store        `mapstructure:"store"`
 	Log          Log          `mapstructure:"log"`
 	HTTP         HTTP         `mapstructure:"http"`
 	Probe        Probe        `mapstructure:"probe"`
@@ -58,6 +59,11 @@ type Config struct {
 
 	// File is the config file that Load read, "" if none. Not a key.
 	File string `mapstructure:"-"`
+}
+
+// Store is the section "store": the store of registrations.
+type Store struct {
+	LogCompact int `mapstructure:"log_compact"` // MiB
 }
 
 // DNS is the section "dns": the DNS front.
@@ -651,6 +657,7 @@ func (c Config) Validate() error {
 	}
 	inRange("dns.udp_size", c.DNS.UDPSize, 512, 65535)
 	inRange("dns.udp_sockets", c.DNS.UDPSockets, 0, 1024)
+	inRange("store.log_compact", c.Store.LogCompact, 1, 65536)
 	if c.Zones == "" {
 		bad("zones", "empty; want a directory")
 	}

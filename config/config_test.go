@@ -61,6 +61,7 @@ func TestDefaults(t *testing.T) {
 		Zones:        "./zones",
 		ZonesWatch:   true,
 		Data:         "./data",
+		Store:        Store{LogCompact: 32},
 		Log:          Log{Level: "info", Format: "text", RepeatLimit: 20, RepeatInterval: "10s"},
 		HTTP:         HTTP{Listen: "127.0.0.1:8053"},
 		Probe:        Probe{Workers: 64, Start: "last"},

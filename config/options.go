@@ -41,6 +41,8 @@ var options = []Option{
 		"MaxMind DB file (.mmdb: GeoIP2/GeoLite2 City, Country or ASN) whose records map clients to the sites of the \"sites\" map by AS, country, continent or location, for the nearest policy; reloaded on SIGHUP and when the file changes; \"\" turns it off"},
 	{"data", "./data", "",
 		"data directory: the store of registrations and this registrar's identity"},
+	{"store.log_compact", 32, "MiB",
+		"size of the store's element log at which it is compacted into the bbolt file, 1..65536: larger, fewer compactions for more writes each, and more to replay after a crash (about 150 000 registrations per 32 MiB)"},
 	{"log.level", "info", "",
 		"least severe log level written: debug, info, warn or error"},
 	{"log.format", "text", "",

@@ -1,7 +1,6 @@
 package dnsfront
 
 import (
-	"encoding/binary"
 	"log/slog"
 	"net"
 	"strings"
@@ -108,84 +107,32 @@ const (
 	bitCD = msgcheck.BitCD
 )
 
-// acceptMsg is the server's MsgAcceptFunc. checkingReader has already
-// turned away what must not reach the handler (responses, opcodes other
-// than QUERY and UPDATE, malformed messages), so it accepts the rest;
-// miekg/dns's default would answer UPDATE with NOTIMP.
-func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
-	if dh.Bits&bitQR != 0 {
-		return dns.MsgIgnore
-	}
-	return dns.MsgAccept
-}
-
-// checkingReader reads messages for miekg/dns's TCP server and checks each
-// one (checkMsg) before the server sees it: it answers the ones that get
-// an error itself, from their bytes, and drops the ones that get nothing,
-// so that only well-formed QUERY and UPDATE messages go on. (UDP has a loop
-// of its own, udp.go, which checks the same way.)
-type checkingReader struct {
-	dns.Reader
-	h *Handler
-}
-
-// check returns the message's verdict and, for an error, the reply to send.
-func (cr *checkingReader) check(b []byte) (serve bool, reply []byte) {
-	var m msgcheck.Msg
-	v := msgcheck.Check(b, &m)
-	if v == msgcheck.Serve {
-		return true, nil
-	}
-	h := cr.h
-	rcode := dns.RcodeFormatError
-	switch v {
-	case msgcheck.Drop:
-		h.metrics.Rejected(metrics.RejectIgnored)
-		return false, nil
-	case msgcheck.NotImp:
-		rcode = dns.RcodeNotImplemented
-		h.metrics.Rejected(metrics.RejectNotImp)
-	default:
-		h.metrics.Rejected(metrics.RejectFormErr)
-	}
-	// At most a header, a question of 259 bytes and an OPT: it fits any
-	// UDP reply.
-	return false, msgcheck.AppendErrorReply(make([]byte, 0, 64+m.QEnd), b, &m, rcode, h.udpSize)
-}
-
-// ReadTCP implements dns.Reader. miekg/dns ends a connection on any read
-// error, so the messages it must not see are answered here and the next
-// one read.
-func (cr *checkingReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
-	for {
-		b, err := cr.Reader.ReadTCP(conn, timeout)
-		if err != nil {
-			return b, err
-		}
-		serve, reply := cr.check(b)
-		if serve {
-			return b, nil
-		}
-		if len(reply) > 0 {
-			framed := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reply)), uint16(len(reply)))
-			if _, err := conn.Write(append(framed, reply...)); err != nil {
-				return nil, err
-			}
-		}
-	}
-}
-
 // PrepareStream implements dnsserve.Handler: miekg/dns's server of a TCP
-// or TLS listener reads through checkingReader, accepts what it passed,
-// and verifies and signs TSIG with the handler's keys.
+// or TLS listener reads through msgcheck's Reader (the UDP loops check
+// alike, udp.go), accepts what it passed, and verifies and signs TSIG with
+// the handler's keys.
 func (h *Handler) PrepareStream(ds *dns.Server) {
-	ds.DecorateReader = func(r dns.Reader) dns.Reader { return &checkingReader{Reader: r, h: h} }
-	ds.MsgAcceptFunc = acceptMsg
+	ds.DecorateReader = func(r dns.Reader) dns.Reader {
+		return &msgcheck.Reader{Reader: r, UDPSize: h.udpSize, Rejected: h.rejected}
+	}
+	ds.MsgAcceptFunc = msgcheck.Accept
 	ds.MsgInvalidFunc = func([]byte, error) {
-		// Unreachable: checkingReader hands on only messages that unpack.
+		// Unreachable: msgcheck's Reader hands on only messages that unpack.
 		h.log.Error("internal error: a checked message did not unpack")
 	}
 	ds.TsigProvider = h.keys
+}
+
+// rejected counts a message that msgcheck did not serve.
+func (h *Handler) rejected(v msgcheck.Verdict) {
+	switch v {
+	case msgcheck.Drop:
+		h.metrics.Rejected(metrics.RejectIgnored)
+	case msgcheck.NotImp:
+		h.metrics.Rejected(metrics.RejectNotImp)
+	case msgcheck.FormErr:
+		h.metrics.Rejected(metrics.RejectFormErr)
+	}
 }
 
 // SetQueryLog turns the query log (one info line per query) on or off.

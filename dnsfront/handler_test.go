@@ -167,20 +167,6 @@ func TestErrorsAndFlags(t *testing.T) {
 			t.Errorf("%s: RD %v CD %v AD %v RA %v; want RD, CD copied, no AD, no RA", name, r.RecursionDesired, r.CheckingDisabled, r.AuthenticatedData, r.RecursionAvailable)
 		}
 	}
-	// The accept function: responses ignored, the rest accepted (the
-	// checking reader has turned away what must not reach the handler).
-	for _, c := range []struct {
-		hdr  dns.Header
-		want dns.MsgAcceptAction
-	}{
-		{dns.Header{Bits: 1 << 15, Qdcount: 1}, dns.MsgIgnore},
-		{dns.Header{Bits: uint16(dns.OpcodeUpdate) << 11, Qdcount: 1, Ancount: 3, Nscount: 40, Arcount: 2}, dns.MsgAccept},
-		{dns.Header{Qdcount: 1, Arcount: 1}, dns.MsgAccept},
-	} {
-		if got := acceptMsg(c.hdr); got != c.want {
-			t.Errorf("acceptMsg(%+v) = %v, want %v", c.hdr, got, c.want)
-		}
-	}
 }
 
 // TestCaseInsensitive: names match in any case, and the pool answers echo

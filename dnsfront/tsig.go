@@ -42,8 +42,8 @@ func updateLookup(z *handlespace.Zone, name string) (dnsupdate.Kind, *handlespac
 }
 
 // signedQuery reports whether a query (whose answer and authority
-// sections acceptMsg found empty) has a TSIG record: the unsigned majority
-// pays a type check per additional record, at most two.
+// sections msgcheck.Check found empty) has a TSIG record: the unsigned
+// majority pays a type check per additional record, at most two.
 func signedQuery(r *dns.Msg) bool {
 	for _, rr := range r.Extra {
 		if _, ok := rr.(*dns.TSIG); ok {

@@ -250,36 +250,19 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 // asMsg readies a request read from its bytes for the dns.Msg renderer,
 // whose reply goes into out: the question keeps the client's letter case.
 func (u *udpServer) asMsg(b []byte, wm *msgcheck.Msg, req *request, out []byte) {
-	req.q.Name = presentation(b[wm.QStart : wm.QEnd-4])
+	req.q.Name = msgcheck.Presentation(b[wm.QStart : wm.QEnd-4])
 	req.rawQ = nil
 	u.w.Reset(out, req.client, nil, nil)
 }
 
 // plainName returns the question name (wire form, uncompressed) in lower
 // case presentation form, or false when it is compressed or has a byte
-// that presentation form escapes. Names seen before cost no allocation.
+// that presentation form escapes (msgcheck.AppendPlainName). Names seen
+// before cost no allocation.
 func (u *udpServer) plainName(wire []byte) (string, bool) {
-	lowered := u.nameBuf[:0]
-	for i := 0; i < len(wire); {
-		n := int(wire[i])
-		if n == 0 {
-			break
-		}
-		if n&0xC0 != 0 {
-			return "", false // a compression pointer in the question
-		}
-		for _, c := range wire[i+1 : i+1+n] {
-			l := nameByte[c]
-			if l == 0 {
-				return "", false
-			}
-			lowered = append(lowered, l)
-		}
-		lowered = append(lowered, '.')
-		i += 1 + n
-	}
-	if len(lowered) == 0 {
-		lowered = append(lowered, '.')
+	lowered, ok := msgcheck.AppendPlainName(u.nameBuf[:0], wire)
+	if !ok {
+		return "", false
 	}
 	u.nameBuf = lowered[:0]
 	if s, ok := u.names[string(lowered)]; ok {
@@ -291,35 +274,6 @@ func (u *udpServer) plainName(wire []byte) (string, bool) {
 	s := string(lowered)
 	u.names[s] = s
 	return s, true
-}
-
-// nameByte maps a byte of a label to itself in lower case, or to 0 when
-// presentation form escapes it (miekg/dns escapes the same ones).
-var nameByte = func() (t [256]byte) {
-	for c := '!'; c <= '~'; c++ {
-		t[c] = byte(c)
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = byte(c + 'a' - 'A')
-	}
-	for _, c := range ".\\\"();@'$" {
-		t[c] = 0
-	}
-	return t
-}()
-
-// presentation writes a wire-form name of plain characters (see
-// plainName) in presentation form, as written.
-func presentation(wire []byte) string {
-	out := make([]byte, 0, len(wire))
-	for i := 0; i < len(wire) && wire[i] != 0; i += 1 + int(wire[i]) {
-		out = append(out, wire[i+1:i+1+int(wire[i])]...)
-		out = append(out, '.')
-	}
-	if len(out) == 0 {
-		return "."
-	}
-	return string(out)
 }
 
 // readOptions reads the OPT options the handler uses (ECS) into e, and

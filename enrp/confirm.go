@@ -102,6 +102,8 @@ type round struct {
 	deadline          time.Time
 	elsewhere         bool // a vantage point refused: the element's home is another there
 	cut               bool // this registrar was cut off when it began (cutOff)
+	// wait is how long it waits for answers: deadline, less its start.
+	wait time.Duration
 }
 
 // probeReq is a peer's request being carried out here.
@@ -178,7 +180,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	n.nonce++
 	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
 		votes:   []placement.Vote{{Registrar: n.id, Health: proposed}},
-		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait), cut: n.cutOff(n.now())}
+		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait), cut: n.cutOff(n.now()), wait: wait}
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
 	n.cstats.Asked++
@@ -228,6 +230,19 @@ func (n *Node) decide(r *round) {
 		detail += ", not published: the element is homed elsewhere (here or at a vantage point)"
 	}
 	n.event(Event{Kind: EventConfirmed, Detail: detail})
+}
+
+// stallRounds gives every round under way its whole wait again from now,
+// after a stall of this registrar (see stalled): the answers may have
+// come while it did not run and wait to be read, and a round decided
+// first would count its vantage points as silent ("0 of 2 answered")
+// and go by its own probes alone.
+func (n *Node) stallRounds(now time.Time) {
+	for _, r := range n.byNonce {
+		if end := now.Add(r.wait); r.deadline.Before(end) {
+			r.deadline = end
+		}
+	}
 }
 
 // seconded reports whether a vantage point other than self voted for

@@ -930,6 +930,7 @@ func (n *Node) stalled(stall time.Duration, now time.Time) {
 		on(&f.since)
 		n.foreign[target] = f
 	}
+	n.stallRounds(now)
 	n.event(Event{Kind: EventStalled, Detail: stall.Round(time.Millisecond).String()})
 	n.holdAfterStall(stall)
 }

@@ -598,6 +598,13 @@ func (b *batch) publish() {
 		b.h.replacePools(b.v, created, removed)
 	}
 	if changed {
+		// The watches learn of a pool after its new view is in place, so
+		// that one that takes the name reads that view or a newer one.
+		for _, w := range b.order {
+			if w.delta.len() > 0 {
+				b.h.changedPool(w.name, false)
+			}
+		}
 		b.h.notify()
 	}
 }

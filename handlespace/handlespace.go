@@ -57,6 +57,7 @@ type Handlespace struct {
 	opts     Options
 	policies map[string]Policy // guarded by mu
 	subs     []chan struct{}   // guarded by mu
+	watches  []*Watch          // guarded by mu
 	static   staticHomes       // homes of zone-file elements (edits.go)
 	sc       scratch           // writers' working memory; guarded by mu
 	b        batch             // Apply's working state; guarded by mu
@@ -85,13 +86,25 @@ func (h *Handlespace) Unsubscribe(c <-chan struct{}) {
 	}
 }
 
-// notify tells the subscribers that something changed. Called with mu held.
+// notify tells the subscribers and watches that something changed.
+// Called with mu held.
 func (h *Handlespace) notify() {
 	for _, c := range h.subs {
 		select {
 		case c <- struct{}{}:
 		default:
 		}
+	}
+	for _, w := range h.watches {
+		w.wake()
+	}
+}
+
+// changedPool tells the watches that pool name changed (all: any pool
+// may have). Called with mu held, before notify.
+func (h *Handlespace) changedPool(name string, all bool) {
+	for _, w := range h.watches {
+		w.mark(name, all)
 	}
 }
 
@@ -230,6 +243,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 		p.slot.v.Store(p.view)
 	}
 	h.view.Store(nv)
+	h.changedPool("", true)
 	h.notify()
 	return nil
 }

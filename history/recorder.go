@@ -1,6 +1,7 @@
 package history
 
 import (
+	"container/heap"
 	"encoding/json"
 	"slices"
 	"sort"
@@ -111,6 +112,11 @@ type Inputs struct {
 	// Answers are the pools' answers as the DNS front counts them (nil:
 	// no answer rates or shares).
 	Answers *Answers
+	// Changed, if set, returns the names of the pools whose view changed
+	// since its last call, or all when any may have
+	// (handlespace.Watch.Changed): a sample then looks only at those (see
+	// Sample). Nil: every sample looks at every pool.
+	Changed func() (names []string, all bool)
 }
 
 // Element states in timelines.
@@ -192,6 +198,7 @@ type track struct {
 	reason string
 	since  time.Time
 	past   []span // oldest first, at most MaxSpans
+	queued bool   // in Recorder.due
 }
 
 // poolState is what a Recorder keeps of a pool.
@@ -203,7 +210,8 @@ type poolState struct {
 	tracks    map[uint32]*track     // nil: no timelines (not tracked)
 	goneAt    time.Time             // when it left the view; zero while in it
 	policy    string
-	changes   int // state changes seen in this sample
+	changes   int // state changes seen in the sample sampled
+	sampled   int // Recorder.samples of the last sample that looked at it
 	untracked int // elements without a timeline (MaxElements)
 	// noReason are the tracked elements down without a reason yet, which
 	// walkChanges looks at again.
@@ -261,12 +269,21 @@ type Recorder struct {
 	hoHead    int
 	hoN       int
 	samples   int // Sample calls so far
+
+	// withSeries are the pools with series, by name (at most MaxPools).
+	withSeries map[string]*poolState
+	// total is the sum of the counts of all pools in the view.
+	total [4]float64
+	// changes are the state changes seen in this sample.
+	changes int
+	// due are the tracks with spans or a gone state to expire, by when.
+	due dueHeap
 }
 
 // New returns a Recorder of in, bounded by cfg.
 func New(cfg Config, in Inputs) *Recorder {
 	cfg.fill()
-	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, peerEvents: map[uint32]event{},
+	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, withSeries: map[string]*poolState{}, peerEvents: map[uint32]event{},
 		events: make([]event, cfg.MaxEvents), handovers: make([]event, maxHandovers)}
 	r.global = r.newSet(globalSeries)
 	return r
@@ -280,7 +297,18 @@ func (r *Recorder) slot(t time.Time) int64 { return floorDiv(t.UnixNano(), int64
 
 // Sample takes one sample at now: it walks the pools whose view changed,
 // updates the timelines and adds a point to every series.
+//
+// With Inputs.Changed it looks only at the pools named changed and at the
+// pools with series (at most MaxPools): its cost does not grow with the
+// number of pools. It looks at every pool (in name order, which decides
+// which pools get series) at the first sample, after a zone reload, and
+// while a pool without series could get one.
 func (r *Recorder) Sample(now time.Time) {
+	var names []string
+	all := true
+	if r.in.Changed != nil {
+		names, all = r.in.Changed() // before the view: a later change is named again
+	}
 	var v *handlespace.View
 	if r.in.View != nil {
 		v = r.in.View()
@@ -296,69 +324,39 @@ func (r *Recorder) Sample(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot := r.slot(now)
-	seen := map[string]bool{}
-	var tot [4]float32
-	changes := 0
-	// The pools by name, so that which ones have series (MaxPools) does
-	// not depend on map order.
-	var pvs []*handlespace.PoolView
-	if v != nil {
-		for _, z := range v.Zones() {
-			for _, h := range z.PoolHandles() {
-				if pv := z.Pool(h); pv != nil {
-					pvs = append(pvs, pv)
-				}
-			}
-		}
-		slices.SortFunc(pvs, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
+	if r.nSeries < r.cfg.MaxPools && len(r.pools) > r.nSeries {
+		all = true // a pool without series may get one: in name order
 	}
-	for _, pv := range pvs {
-		seen[pv.Name] = true
-		ps := r.pools[pv.Name]
-		if ps == nil {
-			ps = &poolState{}
-			r.pools[pv.Name] = ps
-		}
-		ps.goneAt = time.Time{}
-		if ps.series == nil && r.nSeries < r.cfg.MaxPools {
-			ps.series = r.newSet(poolSeries)
-			ps.tracks = map[uint32]*track{}
-			ps.pv = nil // walk it for its timelines
-			r.nSeries++
-		}
-		ps.changes = 0
-		if ps.pv != pv {
-			r.walk(ps, pv, now)
-		}
-		changes += ps.changes
-		for i := range tot {
-			tot[i] += ps.counts[i]
-		}
-		if ps.series != nil {
-			for i := range 4 {
-				ps.series.s[i].add(slot, ps.counts[i])
-			}
-			ps.series.s[4].add(slot, float32(ps.changes))
-			rate, lat := r.answers(ps, pv, now)
-			ps.series.s[5].add(slot, rate)
-			ps.series.s[6].add(slot, lat)
-		}
+	r.changes = 0
+	if all {
+		r.sampleAll(v, now)
+	} else {
+		r.sampleChanged(v, names, now)
 	}
-	for name, ps := range r.pools {
-		if seen[name] {
+	for _, ps := range r.withSeries {
+		if !ps.goneAt.IsZero() {
+			continue // below
+		}
+		for i := range 4 {
+			ps.series.s[i].add(slot, ps.counts[i])
+		}
+		changes := float32(0)
+		if ps.sampled == r.samples {
+			changes = float32(ps.changes)
+		}
+		ps.series.s[4].add(slot, changes)
+		rate, lat := r.answers(ps, ps.pv, now)
+		ps.series.s[5].add(slot, rate)
+		ps.series.s[6].add(slot, lat)
+	}
+	for name, ps := range r.withSeries {
+		if ps.goneAt.IsZero() {
 			continue
 		}
-		if ps.goneAt.IsZero() {
-			ps.goneAt = now
-			ps.changes = 0
-			r.walk(ps, nil, now)
-			changes += ps.changes
-		}
-		if ps.series == nil || now.Sub(ps.goneAt) > r.longWindow() {
+		if now.Sub(ps.goneAt) > r.longWindow() {
 			r.dropTracks(ps)
-			if ps.series != nil {
-				r.nSeries--
-			}
+			r.nSeries--
+			delete(r.withSeries, name)
 			delete(r.pools, name)
 			continue
 		}
@@ -383,7 +381,7 @@ func (r *Recorder) Sample(now time.Time) {
 	}
 	g[0].add(slot, qps)
 	g[1].add(slot, lat)
-	g[2].add(slot, float32(changes))
+	g[2].add(slot, float32(r.changes))
 	up := nan
 	if r.in.Peers != nil {
 		up = 0
@@ -394,18 +392,107 @@ func (r *Recorder) Sample(now time.Time) {
 		}
 	}
 	g[3].add(slot, up)
-	g[4].add(slot, tot[1])
-	g[5].add(slot, tot[0])
+	g[4].add(slot, float32(r.total[1]))
+	g[5].add(slot, float32(r.total[0]))
 	r.peers = peers
 	r.last, r.lastSlot, r.lastCount, r.haveCount = now, slot, cnt, r.in.Counters != nil
 	r.samples++
 	if r.in.Answers != nil && r.samples%retainEvery == 0 {
-		cur := make(map[string]*handlespace.PoolView, len(pvs))
-		for _, pv := range pvs {
-			cur[pv.Name] = pv
+		pool := func(name string) *handlespace.PoolView {
+			if v == nil {
+				return nil
+			}
+			return v.Pool(name)
 		}
-		r.in.Answers.retain(func(name string) bool { return cur[name] != nil },
-			func(name string, id uint32) bool { return cur[name].Element(id) != nil })
+		r.in.Answers.retain(func(name string) bool { return pool(name) != nil },
+			func(name string, id uint32) bool { return pool(name).Element(id) != nil })
+	}
+}
+
+// sampleAll is Sample's look at every pool of v, in name order.
+func (r *Recorder) sampleAll(v *handlespace.View, now time.Time) {
+	seen := map[string]bool{}
+	var pvs []*handlespace.PoolView
+	if v != nil {
+		for _, z := range v.Zones() {
+			for _, h := range z.PoolHandles() {
+				if pv := z.Pool(h); pv != nil {
+					pvs = append(pvs, pv)
+				}
+			}
+		}
+		slices.SortFunc(pvs, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
+	}
+	for _, pv := range pvs {
+		seen[pv.Name] = true
+		r.samplePool(pv.Name, pv, now)
+	}
+	for name, ps := range r.pools {
+		if !seen[name] && ps.goneAt.IsZero() {
+			r.samplePool(name, nil, now)
+		}
+	}
+}
+
+// sampleChanged is Sample's look at the pools named, in name order.
+func (r *Recorder) sampleChanged(v *handlespace.View, names []string, now time.Time) {
+	slices.Sort(names)
+	for _, name := range names {
+		var pv *handlespace.PoolView
+		if v != nil {
+			pv = v.Pool(name)
+		}
+		if pv != nil {
+			r.samplePool(pv.Name, pv, now)
+		} else if ps := r.pools[name]; ps != nil && ps.goneAt.IsZero() {
+			r.samplePool(name, nil, now)
+		}
+	}
+}
+
+// samplePool takes pool name's view pv (nil: the pool is gone from the
+// view) into its state, giving it series if there is room, and counts
+// its changes.
+func (r *Recorder) samplePool(name string, pv *handlespace.PoolView, now time.Time) {
+	ps := r.pools[name]
+	if pv == nil {
+		ps.goneAt = now
+		ps.changes, ps.sampled = 0, r.samples
+		r.walkCounted(ps, nil, now)
+		r.changes += ps.changes
+		if ps.series == nil {
+			r.dropTracks(ps)
+			delete(r.pools, name)
+		}
+		return
+	}
+	if ps == nil {
+		ps = &poolState{}
+		r.pools[name] = ps
+	}
+	ps.goneAt = time.Time{}
+	if ps.series == nil && r.nSeries < r.cfg.MaxPools {
+		ps.series = r.newSet(poolSeries)
+		ps.tracks = map[uint32]*track{}
+		ps.pv = nil // walk it for its timelines
+		r.nSeries++
+		r.withSeries[name] = ps
+	}
+	ps.changes, ps.sampled = 0, r.samples
+	if ps.pv != pv {
+		r.walkCounted(ps, pv, now)
+	}
+	r.changes += ps.changes
+}
+
+// walkCounted is walk, keeping the totals of the counts of all pools.
+func (r *Recorder) walkCounted(ps *poolState, pv *handlespace.PoolView, now time.Time) {
+	for i, c := range ps.counts {
+		r.total[i] -= float64(c)
+	}
+	r.walk(ps, pv, now)
+	for i, c := range ps.counts {
+		r.total[i] += float64(c)
 	}
 }
 
@@ -500,14 +587,14 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 				ps.awaitReason(e.ID, st, t.reason)
 				continue
 			}
-			r.change(t, st, why, now)
+			r.change(ps, e.ID, t, st, why, now)
 			ps.awaitReason(e.ID, st, why)
 			ps.changes++
 		}
 	}
 	for id, t := range ps.tracks {
 		if !seen[id] && t.state != StateGone {
-			r.change(t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
+			r.change(ps, id, t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
 			ps.changes++
 		}
 	}
@@ -550,7 +637,7 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 			case t == nil:
 				ps.untracked-- // (an element of the last walk without a track was counted)
 			case t.state != StateGone:
-				r.change(t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
+				r.change(ps, was.ID, t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
 				ps.changes++
 			}
 			delete(ps.noReason, was.ID)
@@ -579,7 +666,7 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 			ps.awaitReason(e.ID, st, t.reason)
 			return
 		}
-		r.change(t, st, why, now)
+		r.change(ps, e.ID, t, st, why, now)
 		ps.awaitReason(e.ID, st, why)
 		ps.changes++
 	})
@@ -615,35 +702,88 @@ func (ps *poolState) awaitReason(id uint32, st, why string) {
 // body).
 const maxReason = 200
 
-// change ends t's current span at now and starts one in state st.
-func (r *Recorder) change(t *track, st, why string, now time.Time) {
+// change ends t's current span at now and starts one in state st; t is
+// element id's track in ps.
+func (r *Recorder) change(ps *poolState, id uint32, t *track, st, why string, now time.Time) {
 	why = clip(why)
 	t.past = append(t.past, span{from: t.since, to: now, state: t.state, reason: t.reason})
 	if len(t.past) > r.cfg.MaxSpans {
 		t.past = append(t.past[:0], t.past[len(t.past)-r.cfg.MaxSpans:]...)
 	}
 	t.state, t.reason, t.since = st, why, now
+	r.schedule(ps, id, t)
 }
 
 // expire drops spans older than the short window and gone elements whose
-// last change is.
+// last change is. It looks only at the tracks that have something to
+// drop (r.due): O(log n) for each, however many tracks there are.
 func (r *Recorder) expire(now time.Time) {
 	cut := now.Add(-r.shortWindow())
-	for _, ps := range r.pools {
-		for id, t := range ps.tracks {
-			i := 0
-			for i < len(t.past) && t.past[i].to.Before(cut) {
-				i++
-			}
-			if i > 0 {
-				t.past = append(t.past[:0], t.past[i:]...)
-			}
-			if t.state == StateGone && t.since.Before(cut) {
-				delete(ps.tracks, id)
-				r.tracked--
-			}
+	for len(r.due) > 0 && r.due[0].at.Before(cut) {
+		d := heap.Pop(&r.due).(due)
+		t := d.t
+		if d.ps.tracks[d.id] != t {
+			continue // dropped since
 		}
+		t.queued = false
+		i := 0
+		for i < len(t.past) && t.past[i].to.Before(cut) {
+			i++
+		}
+		if i > 0 {
+			t.past = append(t.past[:0], t.past[i:]...)
+		}
+		if t.state == StateGone && t.since.Before(cut) {
+			delete(d.ps.tracks, d.id)
+			r.tracked--
+			continue
+		}
+		r.schedule(d.ps, d.id, t)
 	}
+}
+
+// schedule puts t (element id's track in ps) in r.due if it has a span,
+// or is gone, and is not there yet: at the end of its oldest span, or
+// when it went. (Spans end in the order of the samples, so the oldest
+// span's end is the first thing of t that expires.)
+func (r *Recorder) schedule(ps *poolState, id uint32, t *track) {
+	if t.queued {
+		return
+	}
+	var at time.Time
+	switch {
+	case len(t.past) > 0:
+		at = t.past[0].to
+	case t.state == StateGone:
+		at = t.since
+	default:
+		return
+	}
+	t.queued = true
+	heap.Push(&r.due, due{at: at, ps: ps, id: id, t: t})
+}
+
+// due is a track with something to expire at at.
+type due struct {
+	at time.Time
+	ps *poolState
+	id uint32
+	t  *track
+}
+
+// dueHeap is a min-heap of dues by at (container/heap).
+type dueHeap []due
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(due)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = due{}
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (r *Recorder) dropTracks(ps *poolState) {

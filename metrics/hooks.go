@@ -377,6 +377,8 @@ var (
 	descProbeLate     = prometheus.NewDesc("poolnsd_probes_late_total",
 		"Probes that started more than a tenth of their interval late (too few probe.workers, or checks that hang).", nil, nil)
 	descProbeMaxLate = prometheus.NewDesc("poolnsd_probe_max_lateness_seconds", "The latest start of a probe so far.", nil, nil)
+	descProbeStalled = prometheus.NewDesc("poolnsd_probes_stalled_total",
+		"Probe failures not counted because this process did not run while the probe waited (SIGSTOP, a paused machine, starvation); each target was probed again at once.", nil, nil)
 )
 
 func (c *probeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -385,6 +387,7 @@ func (c *probeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descProbeInFlight
 	ch <- descProbeLate
 	ch <- descProbeMaxLate
+	ch <- descProbeStalled
 }
 
 func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -404,4 +407,5 @@ func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descProbeInFlight, prometheus.GaugeValue, float64(st.InFlight))
 	ch <- prometheus.MustNewConstMetric(descProbeLate, prometheus.CounterValue, float64(st.Late))
 	ch <- prometheus.MustNewConstMetric(descProbeMaxLate, prometheus.GaugeValue, st.MaxLate.Seconds())
+	ch <- prometheus.MustNewConstMetric(descProbeStalled, prometheus.CounterValue, float64(st.Stalled))
 }

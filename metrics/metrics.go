@@ -76,6 +76,8 @@ type Metrics struct {
 	protectStats func() ProtectStats
 	// dnssecStats reads the signature cache's counters; guarded by mu.
 	dnssecStats func() DNSSECStats
+	// storeStats reads the store's element log counters; guarded by mu.
+	storeStats func() StoreStats
 }
 
 // New returns the metrics of one poolnsd process, registered in a new
@@ -174,6 +176,7 @@ func New(o Options) *Metrics {
 	m.vant = newVantageMetrics(f, m.reg)
 	m.reg.MustRegister(&protectCollector{m: m})
 	m.reg.MustRegister(&dnssecCollector{m: m})
+	m.reg.MustRegister(&storeCollector{m: m})
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View, o.Self))

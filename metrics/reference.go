@@ -102,6 +102,7 @@ func Reference() ([]Family, error) {
 	}
 	m.SetProtectStats(func() ProtectStats { return ps })
 	m.SetDNSSECStats(func() DNSSECStats { return DNSSECStats{} })
+	m.SetStoreStats(func() StoreStats { return StoreStats{} })
 	mfs, err := m.reg.Gather()
 	if err != nil {
 		return nil, fmt.Errorf("metrics: gather: %w", err)

@@ -53,6 +53,7 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 		return metrics.ProtectStats{RRL: []metrics.RRLClassStats{{Class: "answer"}}}
 	})
 	m.SetDNSSECStats(func() metrics.DNSSECStats { return metrics.DNSSECStats{Hits: 1} })
+	m.SetStoreStats(func() metrics.StoreStats { return metrics.StoreStats{Batches: 1, Compactions: 1, Compacted: 1} })
 	s, _ := expose(t, m)
 	var exported []string
 	for name := range s {

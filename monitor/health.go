@@ -163,6 +163,9 @@ type Keeper struct {
 	cfg   KeeperConfig
 	// last is the pool views of the last write, by name.
 	last map[string]*handlespace.PoolView
+	// watch names the pools changed since the last write (nil after Run:
+	// every Flush looks at every pool).
+	watch *handlespace.Watch
 }
 
 // NewKeeper returns a Keeper of hs writing to store.
@@ -176,11 +179,12 @@ func NewKeeper(hs *handlespace.Handlespace, store HealthStore, cfg KeeperConfig)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Keeper{hs: hs, store: store, cfg: cfg, last: map[string]*handlespace.PoolView{}}
+	return &Keeper{hs: hs, store: store, cfg: cfg, last: map[string]*handlespace.PoolView{}, watch: hs.Watch()}
 }
 
 // Run writes every Every until ctx ends, then writes once more (so that a
-// clean stop keeps the latest) and returns.
+// clean stop keeps the latest) and returns. (It then stops following the
+// handlespace's changes: a Flush after Run looks at every pool.)
 func (k *Keeper) Run(ctx context.Context) {
 	t := k.cfg.Clock.NewTimer(k.cfg.Every)
 	defer t.Stop()
@@ -188,6 +192,10 @@ func (k *Keeper) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			k.Flush()
+			if k.watch != nil {
+				k.watch.Close()
+				k.watch = nil
+			}
 			return
 		case <-t.C():
 			k.Flush()
@@ -208,64 +216,102 @@ func keptHealth(pv *handlespace.PoolView, e *handlespace.Element) (h handlespace
 
 // Flush writes what changed since the last write, in one transaction, and
 // returns how many elements it wrote. If the write fails it is logged and
-// tried again at the next Flush.
+// tried again at the next Flush. It looks only at the pools that changed
+// since the last Flush (a handlespace.Watch), so that with nothing
+// changed it costs nothing, however many pools there are.
 func (k *Keeper) Flush() int {
-	var ws []store.HealthWrite
-	next := make(map[string]*handlespace.PoolView, len(k.last))
-	for _, z := range k.hs.View().Zones() {
-		for _, handle := range z.PoolHandles() {
-			pv := z.Pool(handle)
-			if pv == nil {
-				continue
-			}
-			next[pv.Name] = pv
-			old := k.last[pv.Name]
-			if old == pv {
-				continue
-			}
-			handlespace.DiffElements(old, pv, func(was, now *handlespace.Element) {
-				if now == nil {
-					ws = append(ws, store.HealthWrite{Pool: pv.Name, ID: was.ID})
-					return
-				}
-				h, keep := keptHealth(pv, now)
-				if !keep {
-					return
-				}
-				// What the store has: the last write's view says, or at
-				// the first write the baseline, or (without one) nobody
-				// knows.
-				had, known := handlespace.HealthUnknown, false
-				switch {
-				case old != nil && was != nil:
-					had, known = keptHealth(old, was)
-				case old != nil:
-					known = true // added since the last write: nothing stored
-				case k.cfg.Stored != nil:
-					had, known = k.cfg.Stored[Key(pv.Name, now.ID)], true
-				}
-				if known && had == h {
-					return
-				}
-				ws = append(ws, store.HealthWrite{Pool: pv.Name, ID: now.ID, Health: h})
-			})
-		}
+	var names []string
+	all := true
+	if k.watch != nil {
+		names, all = k.watch.Changed()
 	}
-	for name, old := range k.last {
-		if next[name] == nil {
-			for e := range old.Range() {
-				ws = append(ws, store.HealthWrite{Pool: name, ID: e.ID})
+	var ws []store.HealthWrite
+	v := k.hs.View()
+	var next map[string]*handlespace.PoolView // all: every pool's view; else the changed ones' (nil: gone)
+	if all {
+		next = make(map[string]*handlespace.PoolView, len(k.last))
+		for _, z := range v.Zones() {
+			for _, handle := range z.PoolHandles() {
+				if pv := z.Pool(handle); pv != nil {
+					next[pv.Name] = pv
+					ws = k.diff(ws, k.last[pv.Name], pv)
+				}
 			}
+		}
+		for name, old := range k.last {
+			if next[name] == nil {
+				ws = k.diff(ws, old, nil)
+			}
+		}
+	} else {
+		next = make(map[string]*handlespace.PoolView, len(names))
+		for _, name := range names {
+			pv := v.Pool(name)
+			next[name] = pv
+			ws = k.diff(ws, k.last[name], pv)
 		}
 	}
 	if err := k.store.PutHealth(ws, k.cfg.Clock.Now()); err != nil {
 		k.cfg.Logger.Error("cannot keep the elements' health in the store; trying again", "elements", len(ws), "err", err.Error())
+		if k.watch != nil {
+			k.watch.Requeue(names, all)
+		}
 		return 0
 	}
-	k.last = next
+	if all {
+		k.last = next
+	} else {
+		for name, pv := range next {
+			if pv == nil {
+				delete(k.last, name)
+			} else {
+				k.last[name] = pv
+			}
+		}
+	}
 	k.cfg.Stored = nil
 	if len(ws) > 0 {
 		k.cfg.Logger.Debug("health kept", "elements", len(ws))
 	}
 	return len(ws)
+}
+
+// diff appends to ws what the store needs to go from pool view old (the
+// last write's; nil: none) to pv (nil: the pool is gone).
+func (k *Keeper) diff(ws []store.HealthWrite, old, pv *handlespace.PoolView) []store.HealthWrite {
+	if old == pv {
+		return ws
+	}
+	if pv == nil {
+		for e := range old.Range() {
+			ws = append(ws, store.HealthWrite{Pool: old.Name, ID: e.ID})
+		}
+		return ws
+	}
+	handlespace.DiffElements(old, pv, func(was, now *handlespace.Element) {
+		if now == nil {
+			ws = append(ws, store.HealthWrite{Pool: pv.Name, ID: was.ID})
+			return
+		}
+		h, keep := keptHealth(pv, now)
+		if !keep {
+			return
+		}
+		// What the store has: the last write's view says, or at the
+		// first write the baseline, or (without one) nobody knows.
+		had, known := handlespace.HealthUnknown, false
+		switch {
+		case old != nil && was != nil:
+			had, known = keptHealth(old, was)
+		case old != nil:
+			known = true // added since the last write: nothing stored
+		case k.cfg.Stored != nil:
+			had, known = k.cfg.Stored[Key(pv.Name, now.ID)], true
+		}
+		if known && had == h {
+			return
+		}
+		ws = append(ws, store.HealthWrite{Pool: pv.Name, ID: now.ID, Health: h})
+	})
+	return ws
 }

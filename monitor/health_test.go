@@ -3,8 +3,12 @@ package monitor_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -381,4 +385,77 @@ func TestRestoredHealthYieldsToNews(t *testing.T) {
 			t.Errorf("after a pass: %v, want up", h)
 		}
 	})
+}
+
+// flakyStore is a memStore whose writes fail when fail is set.
+type flakyStore struct {
+	memStore
+	fail bool
+}
+
+func (s *flakyStore) PutHealth(ws []store.HealthWrite, at time.Time) error {
+	if s.fail && len(ws) > 0 {
+		return errors.New("disk full")
+	}
+	return s.memStore.PutHealth(ws, at)
+}
+
+// TestKeeperFollowsChanges: a Keeper over many pools (it looks only at
+// the pools that changed since its last write) keeps what the view says
+// through random registrations, removals, health changes, pools that
+// come and go, zone reloads and failed writes (tried again at the next
+// Flush); a Flush with nothing changed writes nothing.
+func TestKeeperFollowsChanges(t *testing.T) {
+	clock := probetest.NewFakeClock(time.Time{})
+	hs := handlespace.New(handlespace.Options{RegistrarID: self, Probing: true, Now: clock.Now})
+	def := parseZone(t, testZone)
+	if err := hs.ApplyZones([]handlespace.ZoneDef{def}); err != nil {
+		t.Fatal(err)
+	}
+	st := &flakyStore{memStore: memStore{m: map[string]handlespace.Health{}}}
+	kp := monitor.NewKeeper(hs, st, monitor.KeeperConfig{Clock: clock, Logger: discard()})
+	tcp := &handlespace.ProbeSpec{Kind: "tcp", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
+	rng := rand.New(rand.NewPCG(3, 11))
+	// (Not unknown: an element that goes unknown keeps its last known
+	// health in the store, which viewHealths does not say.)
+	known := []handlespace.Health{hUp, hDown}
+	for round := range 300 {
+		for range rng.IntN(8) {
+			pool := fmt.Sprintf("p%d.pool.test.", rng.IntN(12))
+			i := rng.IntN(6)
+			a := netip.AddrFrom4([4]byte{10, 9, 0, byte(i)})
+			id := handlespace.ElementID(a, 80)
+			switch rng.IntN(4) {
+			case 0:
+				hs.Do(handlespace.Op{Pool: pool, ID: id}) // may be missing: fine
+			case 1:
+				hs.Update(pool, id, func(e *handlespace.Element) { e.Health = known[rng.IntN(2)] })
+			default:
+				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", i), Addrs: []netip.Addr{a}, Port: 80, Weight: 1}
+				if rng.IntN(2) == 0 {
+					e.Probe = tcp
+				}
+				hs.Do(handlespace.Op{Pool: pool, Elem: e})
+			}
+		}
+		if round%50 == 49 {
+			if err := hs.ApplyZones([]handlespace.ZoneDef{def}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st.fail = rng.IntN(5) == 0
+		kp.Flush()
+		if st.fail {
+			continue
+		}
+		if got, want := st.m, viewHealths(hs); !maps.Equal(got, want) {
+			t.Fatalf("round %d: stored %v, view %v", round, got, want)
+		}
+		if n := kp.Flush(); n != 0 {
+			t.Fatalf("round %d: a Flush with nothing changed wrote %d", round, n)
+		}
+	}
+	if st.txs < 100 {
+		t.Errorf("only %d writes: the changes did not reach the probed elements", st.txs)
+	}
 }

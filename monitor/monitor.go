@@ -172,8 +172,9 @@ type Monitor struct {
 	sampler *probe.Scheduler
 
 	// pools is what sync last gave the scheduler, by pool name, and
-	// spools what syncSamples gave the sampler. Only Run's goroutine
-	// uses them.
+	// spools what syncSamples gave the sampler; watch names the pools
+	// changed since the last sync. Only Run's goroutine uses them.
+	watch  *handlespace.Watch
 	pools  map[string]*poolTargets
 	spools map[string]*poolTargets
 
@@ -245,7 +246,7 @@ type bucket struct {
 func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	cfg.defaults()
 	m := &Monitor{
-		hs: hs, cfg: cfg, clock: cfg.Probe.Clock,
+		hs: hs, cfg: cfg, clock: cfg.Probe.Clock, watch: hs.Watch(),
 		pools:   map[string]*poolTargets{},
 		spools:  map[string]*poolTargets{},
 		targets: map[string]*target{}, adopted: map[string]handlespace.Health{},
@@ -272,7 +273,8 @@ func Key(pool string, id uint32) string { return pool + "/" + handlespace.IDStri
 // Run probes until ctx ends, then stops the prober (cancelling the probes
 // in flight) and returns.
 func (m *Monitor) Run(ctx context.Context) error {
-	changes := m.hs.Subscribe()
+	defer m.watch.Close()
+	changes := m.watch.C()
 	m.sync()
 	errc := make(chan error, 1)
 	go func() { errc <- m.sched.Run(ctx) }()
@@ -297,37 +299,50 @@ func (m *Monitor) Run(ctx context.Context) error {
 }
 
 // sync gives the scheduler the targets that changed since the last sync:
-// every element homed here with a probe. Pools whose view is the one of
-// the last sync are not looked at again, and in a pool with a new view
-// only the elements that changed are (see targets.go), so that a change
-// costs O(log n) in a pool of n, and the health and RTT changes that the
-// monitor itself publishes a pointer comparison per other pool.
+// every element homed here with a probe. Only the pools that changed
+// since (m.watch) are looked at, and in a pool with a new view only the
+// elements that changed (see targets.go), so that a change costs O(log n)
+// in a pool of n, whatever the number of pools.
 func (m *Monitor) sync() {
-	defer m.syncSamples()
-	seen := make(map[string]bool, len(m.pools))
+	names, all := m.watch.Changed()
+	defer m.syncSamples(names, all)
+	v := m.hs.View()
 	var changes []targetChange
-	for _, z := range m.hs.View().Zones() {
-		for _, h := range z.PoolHandles() {
-			pv := z.Pool(h)
-			if pv == nil {
-				continue
+	follow := func(name string, pv *handlespace.PoolView) {
+		p, ok := m.pools[name]
+		switch {
+		case pv == nil:
+			if ok {
+				changes = p.gone(name, changes)
+				delete(m.pools, name)
 			}
-			seen[pv.Name] = true
-			p, ok := m.pools[pv.Name]
-			if ok && p.view == pv {
-				continue
-			}
-			if p == nil {
-				p = &poolTargets{}
-				m.pools[pv.Name] = p
-			}
-			changes = p.update(pv, m.targetOf, changes)
+			return
+		case ok && p.view == pv:
+			return
+		case p == nil:
+			p = &poolTargets{}
+			m.pools[name] = p
 		}
+		changes = p.update(pv, m.targetOf, changes)
 	}
-	for name, p := range m.pools {
-		if !seen[name] {
-			changes = p.gone(name, changes)
-			delete(m.pools, name)
+	if all {
+		seen := make(map[string]bool, len(m.pools))
+		for _, z := range v.Zones() {
+			for _, h := range z.PoolHandles() {
+				if pv := z.Pool(h); pv != nil {
+					seen[pv.Name] = true
+					follow(pv.Name, pv)
+				}
+			}
+		}
+		for name := range m.pools {
+			if !seen[name] {
+				follow(name, nil)
+			}
+		}
+	} else {
+		for _, name := range names {
+			follow(name, v.Pool(name))
 		}
 	}
 	var add []probe.Target

@@ -57,30 +57,43 @@ func (m *Monitor) sampled(pv *handlespace.PoolView, e *handlespace.Element) bool
 		pv.ProbeSpec(e).Probed() && len(e.Addrs) > 0
 }
 
-// syncSamples gives the sampler the sample targets that changed; pools
-// whose view is the one of the last sync are not looked at again, and in
-// the others only the elements that changed are (targets.go). Only Run's
-// goroutine (and New) call it, after sync.
-func (m *Monitor) syncSamples() {
+// syncSamples gives the sampler the sample targets that changed in the
+// pools sync looked at (names, or all of them); pools whose view is the
+// one of the last sync are not looked at again, and in the others only
+// the elements that changed are (targets.go). Only Run's goroutine (and
+// New) call it, after sync.
+func (m *Monitor) syncSamples(names []string, all bool) {
 	if m.sampler == nil {
 		return
 	}
 	var changes []targetChange
-	for name, p := range m.pools {
-		ps, ok := m.spools[name]
-		if ok && ps.view == p.view {
-			continue
-		}
-		if ps == nil {
+	follow := func(name string) {
+		p, ps := m.pools[name], m.spools[name]
+		switch {
+		case p == nil:
+			if ps != nil {
+				changes = ps.gone(name, changes)
+				delete(m.spools, name)
+			}
+			return
+		case ps != nil && ps.view == p.view:
+			return
+		case ps == nil:
 			ps = &poolTargets{}
 			m.spools[name] = ps
 		}
 		changes = ps.update(p.view, m.sampleOf, changes)
 	}
-	for name, ps := range m.spools {
-		if _, ok := m.pools[name]; !ok {
-			changes = ps.gone(name, changes)
-			delete(m.spools, name)
+	if all {
+		for name := range m.pools {
+			follow(name)
+		}
+		for name := range m.spools {
+			follow(name)
+		}
+	} else {
+		for _, name := range names {
+			follow(name)
 		}
 	}
 	var add []probe.Target

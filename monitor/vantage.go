@@ -230,7 +230,8 @@ func VantageString(vs []handlespace.Vantage) string {
 // time is answered unknown: the element's own timeout, which a vantage
 // point far from the element may need, was not given. An element that is not here
 // or has no probe, or too many such probes at once (MaxPeerProbes), is
-// answered unknown at once. done is called once, from another goroutine
+// answered unknown at once; a probe whose wait a stall of this process
+// spanned (probe.Result.Stalled), unknown. done is called once, from another goroutine
 // or before ProbeFor returns.
 func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done func(handlespace.Health, time.Duration)) {
 	pv := m.poolView(pool)
@@ -265,6 +266,10 @@ func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done fu
 		case short && (strings.HasPrefix(r.Err, "timeout") || r.RTT >= spec.Timeout):
 			// Timed out within less than the element's own timeout
 			// (which a far vantage point may need): no say either way.
+			h = handlespace.HealthUnknown
+		case r.Stalled:
+			// This process did not run while the probe waited: no say
+			// either way (the asker has likely given up by now anyway).
 			h = handlespace.HealthUnknown
 		}
 		done(h, r.RTT)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -129,11 +130,16 @@ func TestRealFlaps(t *testing.T) {
 
 	var model probe.Tracker
 	var seen string
+	var timeouts []string
 	for range len(script) {
 		r := nextResult(t, ch)
-		if r.r.OK {
+		switch {
+		case r.r.OK:
 			seen += "p"
-		} else {
+		case strings.HasPrefix(r.r.Err, "timeout"):
+			seen += "f"
+			timeouts = append(timeouts, fmt.Sprintf("result %d: %s", len(seen), r.r.Err))
+		default:
 			seen += "f"
 		}
 		prev := model.Health
@@ -143,9 +149,19 @@ func TestRealFlaps(t *testing.T) {
 		}
 	}
 	// The results came in the order the server answered (one probe at a
-	// time: every answer is quick), so the health went exactly so:
+	// time: every answer is quick), so the health went exactly so. Unless
+	// a probe timed out: the prober gave up on an answer that came later
+	// (under -race on a machine loaded 9 times over its 2 cores, 200 ms
+	// without the CPU happened once in 5 runs), and the server's next
+	// answer went to the next probe; from there on the results do not
+	// line up with the script, and only the rule above (checked on what
+	// the prober saw) holds.
 	if seen != script {
-		t.Fatalf("results %q, want the server's script %q", seen, script)
+		if len(timeouts) == 0 {
+			t.Fatalf("results %q, want the server's script %q", seen, script)
+		}
+		t.Logf("results %q, the server's script %q: they parted at a timeout (%s)", seen, script, strings.Join(timeouts, "; "))
+		return
 	}
 	if model.Health != handlespace.HealthUp {
 		t.Errorf("health %v at the end of the script, want up", model.Health)

@@ -48,6 +48,16 @@
 //     probe), plus (fall−1) × ConfirmDelay, plus one timeout if it hangs,
 //     after it dies.
 //
+// A failure that took much longer than its timeout (by more than the
+// timeout again, on the Scheduler's Clock) is put down to a stall of the
+// process, not to the target (Result.Stalled): the process was stopped
+// (SIGSTOP), its machine paused, or it was starved, and the probe's
+// deadline fired late, after the answer had come. The Scheduler does not
+// count it and probes the target again at once; that probe's failure
+// counts whatever its timing, so a registrar that is starved all the time
+// still finds a dead target dead, one probe later. Stats.Stalled counts
+// them.
+//
 // ProbeNow probes a target at once, for failure reports.
 //
 // The Scheduler is one goroutine with a min-heap of due times and one timer

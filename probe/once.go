@@ -14,7 +14,8 @@ func Normalize(s handlespace.ProbeSpec) handlespace.ProbeSpec { return normalize
 // the Scheduler's targets): with t's checker, under t's timeout, on a
 // connection of its own. It is how a registrar probes an element for
 // another registrar's confirmation. It counts in Stats.OneShots and
-// returns the result with Key and At set.
+// returns the result with Key and At set, and Stalled when the process
+// stalled while it waited (the caller is to take it for no answer).
 func (s *Scheduler) Check(ctx context.Context, t Target) Result {
 	t.Spec = normalize(t.Spec)
 	t.slot = nil
@@ -24,6 +25,7 @@ func (s *Scheduler) Check(ctx context.Context, t Target) Result {
 	start := s.cfg.Clock.Now()
 	r := s.check(ctx, t)
 	r.Key, r.Ref, r.At = t.Key, t.Ref, start
+	r.Stalled = !r.OK && ctx.Err() == nil && stalledSince(s.cfg.Clock, start, t.Spec.Timeout)
 	return r
 }
 

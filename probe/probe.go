@@ -45,6 +45,9 @@ type Target struct {
 	// slot keeps a built-in checker's connection between probes when a
 	// Scheduler runs the target (nil otherwise).
 	slot *connSlot
+	// begun is when a Scheduler started the check's timeout (zero
+	// otherwise): the start of its RTT.
+	begun time.Time
 	// Spec says how and how often to probe. Spec.Kind is one of tcp, http,
 	// https, dns, tls (a Scheduler should not get targets of kind none or
 	// ""; they fail every probe).
@@ -74,6 +77,14 @@ type Result struct {
 	// At is when the probe started. A Scheduler sets it from its Clock.
 	// The probe finished at At + RTT.
 	At time.Time
+	// Stalled, set by a Scheduler on a failure, says that the check took
+	// so much longer than its timeout (by more than the timeout again,
+	// on the Scheduler's Clock) that the process did not run while it
+	// waited: stopped (SIGSTOP), on a paused machine, or starved. Its
+	// deadline fired late, and the failure says nothing of the target. A
+	// Scheduler does not count such a failure (it is not reported) and
+	// probes the target again at once; Check returns it.
+	Stalled bool
 }
 
 // Checker probes one kind of target. Check must return when ctx ends (its
@@ -127,13 +138,20 @@ func (t Target) source() (netip.Addr, bool) {
 	return t.Source.Unmap(), true
 }
 
+// begin starts a check's timing: when the Scheduler set its deadline
+// (Target.begun), else now. The checker may get to run milliseconds
+// later on a loaded machine, and a probe that timed out would show an RTT
+// shorter than its timeout.
 func begin(ctx context.Context, t Target) timing {
 	now := time.Now()
-	to := t.Spec.Timeout
+	start, to := now, t.Spec.Timeout
+	if !t.begun.IsZero() && t.begun.Before(now) {
+		start = t.begun
+	}
 	if d, ok := ctx.Deadline(); ok && to <= 0 {
 		to = d.Sub(now).Round(time.Millisecond)
 	}
-	return timing{start: now, timeout: to}
+	return timing{start: start, timeout: to}
 }
 
 func (tm timing) ok(t Target) Result {

@@ -95,6 +95,10 @@ type Stats struct {
 	Dropped uint64
 	// OneShots counts the probes made with Check, outside the schedule.
 	OneShots uint64
+	// Stalled counts the failures not counted because the process did
+	// not run while the probe waited (see Result.Stalled): their targets
+	// were probed again at once.
+	Stalled uint64
 }
 
 // Scheduler probes a set of targets, each at its interval, with a bounded
@@ -137,6 +141,8 @@ type entry struct {
 	confirmAt time.Time
 	cindex    int
 	last      time.Time // start of the latest probe
+	counted   time.Time // start of the latest probe whose result counted
+	retry     bool      // the next dispatch from Scheduler.due follows a stalled probe: its failure counts
 	removed   bool      // no longer a target: drop its results
 	conn      connSlot  // the checker's connection kept between probes
 
@@ -151,6 +157,7 @@ type job struct {
 	e       *entry
 	due     time.Time
 	confirm bool
+	retry   bool // after a stalled probe (entry.retry)
 }
 
 // farFuture is Run's timer deadline when there is no target.
@@ -489,7 +496,8 @@ func (s *Scheduler) take(now time.Time, run bool) (job, time.Duration) {
 		return job{e: e, due: due, confirm: true}, 0
 	}
 	s.due.remove(0)
-	j := job{e: e, due: due, confirm: e.confirm}
+	j := job{e: e, due: due, confirm: e.confirm, retry: e.retry}
+	e.retry = false
 	if e.tr.Health != handlespace.HealthDown && !s.cfg.Sampling {
 		if d := ConfirmDelay(e.t.Spec, e.tr); d < e.t.Spec.Timeout {
 			e.confirmAt = now.Add(d)
@@ -538,6 +546,7 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 
 	r := s.check(ctx, t)
 	r.Key, r.Ref, r.At = t.Key, t.Ref, start
+	r.Stalled = !r.OK && ctx.Err() == nil && stalledSince(s.cfg.Clock, start, t.Spec.Timeout)
 
 	s.deliver.RLock()
 	defer s.deliver.RUnlock()
@@ -552,7 +561,31 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 		s.mu.Unlock()
 		return
 	}
+	if r.Stalled && !j.retry {
+		// The failure says nothing of the target: not counted, and the
+		// target is probed again at once (unless a probe that started
+		// later counted), and that probe's failure counts whatever
+		// happens, so that a registrar starved all the time still finds
+		// a dead target dead, one probe later.
+		s.stats.Stalled++
+		e.inFlight--
+		s.inFlight--
+		if e.inFlight == 0 {
+			s.unconfirm(e)
+			if !e.counted.After(start) {
+				s.schedule(e, s.cfg.Clock.Now(), false)
+				e.retry = true
+			} else {
+				s.next(e, t.Spec)
+			}
+		}
+		s.mu.Unlock()
+		return
+	}
 	tr, changed := e.tr.Observe(r.OK, t.Spec.Rise, t.Spec.Fall)
+	if start.After(e.counted) {
+		e.counted = start
+	}
 	if r.OK {
 		tr.SRTT = SmoothRTT(tr.SRTT, r.RTT)
 	}
@@ -570,11 +603,36 @@ func (s *Scheduler) probe(ctx context.Context, j job) {
 		return
 	}
 	s.unconfirm(e)
+	s.next(e, t.Spec)
+}
+
+// next schedules e's next probe after its latest result: a confirming
+// one if it is suspect, else after the interval (backing off if Down).
+// Called with mu held.
+func (s *Scheduler) next(e *entry, spec handlespace.ProbeSpec) {
 	if tr := e.tr; tr.Suspect() && !s.cfg.Sampling {
-		s.schedule(e, s.cfg.Clock.Now().Add(ConfirmDelay(t.Spec, tr)), true)
+		s.schedule(e, s.cfg.Clock.Now().Add(ConfirmDelay(spec, tr)), true)
 		return
 	}
-	s.schedule(e, e.last.Add(NextDelay(t.Spec, e.tr, s.cfg.Rand)), false)
+	s.schedule(e, e.last.Add(NextDelay(spec, e.tr, s.cfg.Rand)), false)
+}
+
+// StallMin is the least time by which a check must overrun its timeout
+// for its failure to be put down to a stall of the process (see
+// Result.Stalled).
+const StallMin = 20 * time.Millisecond
+
+// stalledSince reports whether a check that started at start with this
+// timeout and failed ran so much longer than its timeout (by more than
+// the timeout itself, at least StallMin) that the process cannot have
+// been running all that time: it was stopped (SIGSTOP), its machine
+// paused, or it was starved. Its deadline then fired late, and the
+// failure (a timeout, most likely, of a target that answered meanwhile)
+// says nothing of the target. (A checker that ignores its context and
+// hangs looks the same; the Scheduler counts the failure of the probe
+// that follows, so such a target is still found Down.)
+func stalledSince(c Clock, start time.Time, timeout time.Duration) bool {
+	return c.Now().Sub(start) > timeout+max(timeout, StallMin)
 }
 
 // check runs t's checker under t's timeout. A checker that panics fails.
@@ -583,6 +641,7 @@ func (s *Scheduler) check(ctx context.Context, t Target) (r Result) {
 	if c == nil {
 		return Result{Err: fmt.Sprintf("no checker for probe kind %q", t.Spec.Kind)}
 	}
+	t.begun = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, t.Spec.Timeout)
 	defer cancel()
 	defer func() {

@@ -9,15 +9,27 @@
 // to load its store (the start up to the "ready" line) and, from
 // GODEBUG=gctrace=1, its live heap and its garbage-collection cycles.
 // Every server is pinned to -server-cpu with GOMAXPROCS=1 (-gomaxprocs);
-// dnsperf and the registration clients run on -load-cpu.
+// dnsperf and the registration clients run on -load-cpu. -pools takes one
+// value per size too, and -poolnsd several binaries (each size runs with
+// each, A B A B …), so that one run compares layouts and binaries.
 //
-// Then, for -reps rounds, the servers in turn (A B A B …, so that the
-// ratio of two figures is taken under the same load of the machine):
+// The servers share -server-cpu: while one is measured, the others move
+// to -load-cpu (-park=false leaves them), since an idle server of
+// 1 000 000 elements still collects its heap every 2 minutes (the
+// runtime's forced collection, a large part of a second of CPU) and that
+// would count in the measured server's latencies.
 //
-//   - query: dnsperf open loop at -rate q/s for -duration asking the
-//     small pool's A: answered, lost, p50/p99/max latency, the server's
-//     CPU µs per answered query (utime+stime from /proc over the run), and
-//     the GC cycles during the run;
+// First the idle CPU, -idle-reps rounds of -idle per server in turn: the
+// median of the rounds without a collection, and the rounds with one
+// apart. Then, for -reps rounds, the servers in turn (A B A B …, so that
+// the ratio of two figures is taken under the same load of the machine):
+//
+//   - query: dnsperf closed loop (the CPU µs per query with the server
+//     busy), then open loop at -rate q/s for -duration asking the small
+//     pool's A: answered, lost, p50/p99/max latency, the server's CPU µs
+//     per answered query (its threads' run time from schedstat), the run
+//     delay (time its threads waited for a CPU) and the GC cycles during
+//     the run;
 //   - register: -regrate registrations a second for -duration into the
 //     big pools (refreshes of registered elements, each with a new load, so
 //     that every one is a change), through DNS UPDATE (TSIG) or HTTP PUT
@@ -31,6 +43,7 @@
 //
 //	go build -o bin/poolnsd ./cmd/poolnsd
 //	go run ./bench/bigpool -poolnsd bin/poolnsd -sizes 1000,1000000 -reps 3
+//	go run ./bench/bigpool -poolnsd bin/poolnsd -sizes 1,1000000,1000000 -pools 1,1,10000 -phases query -idle-reps 6
 package main
 
 import (
@@ -75,11 +88,13 @@ var secret = base64.StdEncoding.EncodeToString([]byte("bench-bigpool-secret-32-b
 type options struct {
 	bin           string
 	sizes         []int
-	pools         int
+	pools         []int
+	idleReps      int
 	reps          int
 	rate, regRate int
 	workers       int
 	duration      time.Duration
+	idle          time.Duration
 	via           []string
 	phases        []string
 	serverCPU     string
@@ -87,6 +102,7 @@ type options struct {
 	gomaxprocs    string
 	perf          string
 	keep          bool
+	park          bool
 	gogc          []string
 }
 
@@ -96,18 +112,21 @@ func main() {
 	via := flag.String("via", "dns,http", "registration paths: dns, http")
 	phases := flag.String("phases", "query,register,mixed", "what to measure each round")
 	gogc := flag.String("gogc", "", "GOGC of each server, comma-separated as -sizes (\"\": poolnsd's default)")
-	flag.StringVar(&o.bin, "poolnsd", "bin/poolnsd", "the poolnsd binary")
-	flag.IntVar(&o.pools, "pools", 1, "pools the elements of a server spread over")
+	flag.StringVar(&o.bin, "poolnsd", "bin/poolnsd", "the poolnsd binary; several, comma-separated: each size runs with each (A B A B …)")
+	pools := flag.String("pools", "1", "pools the elements of a server spread over: one value, or one per size (comma-separated)")
+	flag.IntVar(&o.idleReps, "idle-reps", 1, "rounds of the idle measurement (the servers in turn, the others parked)")
 	flag.IntVar(&o.reps, "reps", 3, "rounds")
 	flag.IntVar(&o.rate, "rate", 20000, "dnsperf's offered queries per second")
 	flag.IntVar(&o.regRate, "regrate", 1000, "registrations per second")
 	flag.IntVar(&o.workers, "workers", 32, "registration clients")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "each measured run")
+	flag.DurationVar(&o.idle, "idle", 3*time.Second, "how long the idle CPU is measured (and recorded with -perf)")
 	flag.StringVar(&o.serverCPU, "server-cpu", "1", "CPU list the servers are pinned to (taskset)")
 	flag.StringVar(&o.loadCPU, "load-cpu", "0", "CPU list of dnsperf and of this program's clients")
 	flag.StringVar(&o.gomaxprocs, "gomaxprocs", "1", "GOMAXPROCS of the servers")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' directories")
-	flag.StringVar(&o.perf, "perf", "", "a directory: record each register run's server with perf record -g there")
+	flag.BoolVar(&o.park, "park", true, "move the other servers to -load-cpu while one is measured: they share its CPU")
+	flag.StringVar(&o.perf, "perf", "", "a directory: record each server idle and each register run's server with perf record -g there")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -116,6 +135,24 @@ func main() {
 			os.Exit(2)
 		}
 		o.sizes = append(o.sizes, n)
+	}
+	for _, p := range strings.Split(*pools, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bigpool: -pools: bad number %q\n", p)
+			os.Exit(2)
+		}
+		o.pools = append(o.pools, n)
+	}
+	switch len(o.pools) {
+	case 1:
+		for len(o.pools) < len(o.sizes) {
+			o.pools = append(o.pools, o.pools[0])
+		}
+	case len(o.sizes):
+	default:
+		fmt.Fprintln(os.Stderr, "bigpool: -pools needs one value or one per size")
+		os.Exit(2)
 	}
 	if *gogc != "" {
 		o.gogc = strings.Split(*gogc, ",")
@@ -134,6 +171,7 @@ func main() {
 
 // server is one poolnsd under test.
 type server struct {
+	bin, tag      string // the binary; its name when there are several
 	gogc          string
 	n, pools      int
 	dir           string
@@ -186,25 +224,96 @@ func run(o options) error {
 		fmt.Fprintln(os.Stderr, "bigpool: interrupted")
 		os.Exit(1)
 	}()
+	bins := strings.Split(o.bin, ",")
 	for i, n := range o.sizes {
-		s := &server{n: n, pools: o.pools, dir: filepath.Join(root, fmt.Sprintf("s%d", i))}
-		if o.gogc != nil {
-			s.gogc = o.gogc[i]
+		for j, bin := range bins {
+			s := &server{n: n, pools: o.pools[i], dir: filepath.Join(root, fmt.Sprintf("s%d-%d", i, j)), bin: bin}
+			if len(bins) > 1 {
+				s.tag = filepath.Base(bin)
+			}
+			if o.gogc != nil {
+				s.gogc = o.gogc[i]
+			}
+			var like *server // a server with the same store, to copy it from
+			for _, x := range servers {
+				if x.n == s.n && x.pools == s.pools {
+					like = x
+				}
+			}
+			if err := s.prepare(like); err != nil {
+				return err
+			}
+			if err := s.start(o); err != nil {
+				return err
+			}
+			mu.Lock()
+			servers = append(servers, s)
+			mu.Unlock()
 		}
-		if err := s.prepare(); err != nil {
-			return err
-		}
-		if err := s.start(o); err != nil {
-			return err
-		}
-		mu.Lock()
-		servers = append(servers, s)
-		mu.Unlock()
 	}
 	time.Sleep(5 * time.Second) // the work of the start (GC of the load, first samples) settles
-	for _, s := range servers {
-		s.idle = s.idleCPU(3 * time.Second)
-		fmt.Printf("%s: idle CPU %.2f ms/s\n", s.name(), s.idle*1e3)
+	// The servers share -server-cpu: while one is measured the others
+	// move to -load-cpu, so that their own work (the collection of a large
+	// heap that the runtime forces every 2 minutes, its timers) neither
+	// takes the CPU from it nor counts in its latencies. (Stopping them
+	// instead would make each one's forced collection fall due while it is
+	// stopped, and so land in its own next measured run.)
+	only := func(s *server) (restore func()) {
+		if !o.park {
+			return func() {}
+		}
+		var moved []*server
+		for _, x := range servers {
+			if x != s && x.pin(o.loadCPU) == nil {
+				moved = append(moved, x)
+			}
+		}
+		return func() {
+			for _, x := range moved {
+				x.pin(o.serverCPU)
+			}
+		}
+	}
+	// The idle CPU: -idle-reps rounds of the servers in turn (the
+	// others parked); each server's figure is the median of its rounds
+	// without a collection (the runtime forces one every 2 minutes, which
+	// at 1 000 000 elements costs a large part of a second: the rounds
+	// with one are shown apart, with the collection's cost).
+	idles := make([][]float64, len(servers))
+	gcs := make([][]string, len(servers))
+	for rep := 0; rep < o.idleReps; rep++ {
+		for i, s := range servers {
+			resume := only(s)
+			if o.perf != "" && rep == 0 {
+				out := filepath.Join(o.perf, fmt.Sprintf("%s-idle-%d.data", strings.ReplaceAll(s.name(), "/", "-"), time.Now().Unix()))
+				rec := exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(s.pid), "-o", out, "--", "sleep", strconv.Itoa(int(o.idle.Seconds())))
+				if err := rec.Start(); err == nil {
+					defer rec.Wait()
+				}
+			}
+			from := s.proc.Cursor()
+			idle := s.idleCPU(o.idle)
+			resume()
+			gc := gcSummary(s.proc.Log(), from)
+			if gc == "no GC cycle" {
+				idles[i] = append(idles[i], idle)
+			} else {
+				gcs[i] = append(gcs[i], fmt.Sprintf("%.2f ms/s with %s", idle*1e3, gc))
+			}
+			fmt.Printf("idle round %d %-16s CPU %.2f ms/s, %s (%s)\n", rep+1, s.name(), idle*1e3, gc, loadavg())
+		}
+	}
+	for i, s := range servers {
+		var all []string
+		for _, x := range idles[i] {
+			all = append(all, fmt.Sprintf("%.2f", x*1e3))
+		}
+		if len(idles[i]) > 0 {
+			slices.Sort(idles[i])
+			s.idle = idles[i][len(idles[i])/2]
+		}
+		fmt.Printf("%s: idle CPU %.2f ms/s (median of the rounds without a collection: %s); rounds with one: %d %v\n",
+			s.name(), s.idle*1e3, strings.Join(all, " "), len(gcs[i]), gcs[i])
 	}
 	queries := filepath.Join(root, "small.txt")
 	if err := os.WriteFile(queries, []byte("small."+origin+" A\n"), 0o644); err != nil {
@@ -215,7 +324,9 @@ func run(o options) error {
 			switch ph {
 			case "query":
 				for _, s := range servers {
+					resume := only(s)
 					q, err := s.query(o, queries, true)
+					resume()
 					if err != nil {
 						return err
 					}
@@ -225,19 +336,23 @@ func run(o options) error {
 				for _, via := range o.via {
 					for _, s := range servers {
 						from := s.proc.Cursor()
+						resume := only(s)
 						r := s.register(o, via, o.duration)
+						resume()
 						fmt.Printf("round %d register %-10s via %-4s %s [%s]\n", rep, s.name(), via, r, gcSummary(s.proc.Log(), from))
 					}
 				}
 			case "mixed":
 				for _, via := range o.via {
 					for _, s := range servers {
+						resume := only(s)
 						var r regResult
 						done := make(chan struct{})
 						go func() { r = s.register(o, via, o.duration+2*time.Second); close(done) }()
 						time.Sleep(time.Second)
 						q, err := s.query(o, queries, false)
 						<-done
+						resume()
 						if err != nil {
 							return err
 						}
@@ -257,8 +372,23 @@ func run(o options) error {
 }
 
 func uptime() {
+	fmt.Printf("%s loadavg %s\n", time.Now().UTC().Format("15:04:05 UTC"), loadavg())
+}
+
+// loadavg is the first three fields of /proc/loadavg.
+func loadavg() string {
 	b, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("%s loadavg %s", time.Now().UTC().Format("15:04:05 UTC"), b)
+	f := strings.Fields(string(b))
+	return "load " + strings.Join(f[:min(3, len(f))], " ")
+}
+
+// pin sets the CPUs of all of the server's threads.
+func (s *server) pin(cpus string) error {
+	out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(s.pid)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("taskset %s: %v: %s", s.name(), err, out)
+	}
+	return nil
 }
 
 func (s *server) name() string {
@@ -268,6 +398,9 @@ func (s *server) name() string {
 	}
 	if s.gogc != "" {
 		n += "/gogc=" + s.gogc
+	}
+	if s.tag != "" {
+		n += "/" + s.tag
 	}
 	return n
 }
@@ -291,7 +424,7 @@ func freePort() (string, error) {
 }
 
 // prepare writes the zone, the configuration and the store.
-func (s *server) prepare() error {
+func (s *server) prepare(like *server) error {
 	var err error
 	if s.dnsAt, err = freePort(); err != nil {
 		return err
@@ -335,6 +468,13 @@ registration:
 		return err
 	}
 	t0 := time.Now()
+	if like != nil { // the same registrations: a copy of its store as it was written
+		if out, err := exec.Command("cp", "-a", filepath.Join(like.dir, "data.orig"), filepath.Join(s.dir, "data")).CombinedOutput(); err != nil {
+			return fmt.Errorf("copy the store of %s: %v: %s", like.name(), err, out)
+		}
+		fmt.Printf("%s: store copied from %s in %v\n", s.name(), like.name(), time.Since(t0).Round(time.Millisecond))
+		return nil
+	}
 	st, err := store.Open(filepath.Join(s.dir, "data"))
 	if err != nil {
 		return err
@@ -358,12 +498,20 @@ registration:
 	if err := st.Compact(); err != nil {
 		return err
 	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	// A copy for the servers with the same registrations (the server
+	// changes its own).
+	if out, err := exec.Command("cp", "-a", filepath.Join(s.dir, "data"), filepath.Join(s.dir, "data.orig")).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy the store: %v: %s", err, out)
+	}
 	fmt.Printf("%s: store of %d registrations in %d pools written in %v\n", s.name(), s.n, s.pools, time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 
 func (s *server) start(o options) error {
-	bin, err := filepath.Abs(o.bin)
+	bin, err := filepath.Abs(s.bin)
 	if err != nil {
 		return err
 	}

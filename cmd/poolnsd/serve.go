@@ -21,6 +21,7 @@ import (
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/internal/sdnotify"
+	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/regcommit"
@@ -193,7 +194,7 @@ func (d *daemon) startSteps() int {
 	}
 	d.cleanup.push(func(ctx context.Context) error { d.stopHTTP(ctx); return nil }) // a failed start's
 	d.ops.setPhase("starting: opening the store")
-	if d.store, err = store.OpenWith(d.cfg.Data, store.Options{Logger: d.log}); err != nil {
+	if d.store, err = store.OpenWith(d.cfg.Data, store.Options{Logger: d.log, LogCompact: int64(d.cfg.Store.LogCompact) << 20}); err != nil {
 		d.log.Error("cannot open the store", "err", err.Error())
 		return exitRuntime
 	}
@@ -284,6 +285,11 @@ func (d *daemon) startSteps() int {
 	})
 	d.ops.metrics.SetProtectStats(d.protectStats)
 	d.ops.metrics.SetDNSSECStats(d.dnssec.stats)
+	d.ops.metrics.SetStoreStats(func() metrics.StoreStats {
+		s := d.store.LogStats()
+		return metrics.StoreStats{Batches: s.Batches, Compactions: s.Compactions, Compacted: s.Compacted,
+			Bytes: s.Bytes, Segments: s.Segments, Failing: s.LastError != ""}
+	})
 	if code := d.startHTTP(); code != exitOK {
 		return code
 	}

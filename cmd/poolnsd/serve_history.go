@@ -33,6 +33,7 @@ func (d *daemon) newHistory() {
 	d.hist = &historyRun{ans: ans, rec: history.New(history.Config{}, history.Inputs{
 		Answers: ans,
 		View:    d.hs.View,
+		Changed: d.hs.Watch().Changed,
 		Self:    d.hs.RegistrarID,
 		Reason: func(pool string, id uint32) string {
 			if d.mon == nil {

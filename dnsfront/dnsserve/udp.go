@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +67,7 @@ type udpServer struct {
 
 	stopping atomic.Bool
 	done     chan struct{}
+	closed   sync.Once // the Loop's Close, once even if Shutdown is called twice
 }
 
 func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (*udpServer, error) {
@@ -147,7 +149,7 @@ func (u *udpServer) stop(deadline time.Time) {
 	}
 	if wait(func() { <-u.done }) {
 		wait(u.sock.inflight.Wait)
-		u.loop.Close()
+		u.closed.Do(u.loop.Close)
 	}
 	u.conn.Close()
 }

@@ -15,7 +15,9 @@
 // error reply from the message's bytes, so that it repeats the question
 // whenever it parsed and carries only the header flags the RFCs allow
 // (miekg/dns's own reject path copies TC, RA and AD from the query and
-// drops the question).
+// drops the question). Reader does the same for miekg/dns's TCP and TLS
+// servers (their DecorateReader, with Accept as the MsgAcceptFunc): it
+// answers or drops what Check does not serve, and hands on the rest.
 //
 // # Caveats
 //

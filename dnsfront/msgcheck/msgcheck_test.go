@@ -229,3 +229,38 @@ func unpackFirstQuestion(b []byte) (dns.Question, int, error) {
 	}
 	return dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(b[off:]), Qclass: binary.BigEndian.Uint16(b[off+2:])}, off + 4, nil
 }
+
+// TestAppendPlainName: names of plain characters are taken, in lower
+// case, after what dst held; the ones presentation form escapes, and
+// compressed ones, are not. Presentation writes a taken one as written.
+func TestAppendPlainName(t *testing.T) {
+	wire := func(s string) []byte {
+		b := make([]byte, 256)
+		n, err := dns.PackDomainName(s, b, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b[:n]
+	}
+	for _, c := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{".", ".", true}, {"WeB.Pool.TEST.", "web.pool.test.", true}, {"_http._tcp.x-1.test.", "_http._tcp.x-1.test.", true},
+		{`a\.b.test.`, "", false}, {`a\ b.test.`, "", false}, {`a\$.test.`, "", false}, {`a\@.test.`, "", false},
+		{`a\000.test.`, "", false}, {`a\255.test.`, "", false}, {`a\"b.test.`, "", false}, {`a\;.test.`, "", false},
+	} {
+		got, ok := AppendPlainName([]byte("x:"), wire(c.name))
+		if ok != c.ok || (ok && string(got) != "x:"+c.want) {
+			t.Errorf("AppendPlainName(%q) = %q, %v; want %q, %v", c.name, got, ok, "x:"+c.want, c.ok)
+		}
+		if ok {
+			if p := Presentation(wire(c.name)); p != c.name {
+				t.Errorf("Presentation(%q) = %q", c.name, p)
+			}
+		}
+	}
+	if _, ok := AppendPlainName(nil, []byte{0xC0, 12}); ok {
+		t.Errorf("a compressed name taken")
+	}
+}

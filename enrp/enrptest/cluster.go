@@ -324,6 +324,11 @@ func (m *Member) Sync() {
 	panic("enrptest: changes do not settle")
 }
 
+// Tick runs the member's timers now, out of turn: as a driver does whose
+// timer fires before it reads what came meanwhile (after a stall the
+// runtime may run either first; the cluster delivers first).
+func (m *Member) Tick() { m.handle(m.Node.Tick()) }
+
 // handle carries out a Ready: send, apply, record.
 func (m *Member) handle(r enrp.Ready) {
 	for _, ev := range r.Events {

@@ -1,10 +1,11 @@
 // Package hstest builds the handlespace inputs that the tests of the
-// packages above handlespace share: zone records from zone-file text and
-// elements from their addresses. (handlespace's own tests cannot use it:
+// packages above handlespace share: zone records from zone-file text,
+// elements from their addresses, and DNS UPDATEs from lines. (handlespace's own tests cannot use it:
 // it imports handlespace.)
 package hstest
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -39,4 +40,70 @@ func Elem(label, addrs string, port uint16, weight uint32) *handlespace.Element 
 	}
 	e.ID = handlespace.ElementID(e.Addrs[0], port)
 	return e
+}
+
+// Update builds a DNS UPDATE of zone origin from lines. Lines of the
+// update section are "+ RR" (add), "- RR" (delete that record), "-rrset
+// NAME TYPE" (delete an RRset), "-name NAME" (delete every RRset of a
+// name); prerequisite lines start with "?": "?yxdomain NAME", "?nxdomain
+// NAME", "?yxrrset NAME TYPE", "?nxrrset NAME TYPE", "?= RR"
+// (value-dependent). A bad line fails the test.
+func Update(t testing.TB, origin string, lines ...string) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetUpdate(origin)
+	rr := func(s string) dns.RR {
+		r, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		return r
+	}
+	meta := func(name string, typ uint16, class uint16) dns.RR {
+		return &dns.ANY{Hdr: dns.RR_Header{Name: name, Rrtype: typ, Class: class}}
+	}
+	for _, l := range lines {
+		op, rest, _ := strings.Cut(l, " ")
+		f := strings.Fields(rest)
+		if n := map[string]int{"-rrset": 2, "-name": 1, "?yxdomain": 1, "?nxdomain": 1, "?yxrrset": 2, "?nxrrset": 2}[op]; len(f) < n {
+			t.Fatalf("bad line %q", l)
+		}
+		switch op {
+		case "+":
+			m.Insert([]dns.RR{rr(rest)})
+		case "-":
+			m.Remove([]dns.RR{rr(rest)})
+		case "-rrset":
+			m.Ns = append(m.Ns, meta(f[0], dns.StringToType[f[1]], dns.ClassANY))
+		case "-name":
+			m.Ns = append(m.Ns, meta(f[0], dns.TypeANY, dns.ClassANY))
+		case "?yxdomain":
+			m.Answer = append(m.Answer, meta(f[0], dns.TypeANY, dns.ClassANY))
+		case "?nxdomain":
+			m.Answer = append(m.Answer, meta(f[0], dns.TypeANY, dns.ClassNONE))
+		case "?yxrrset":
+			m.Answer = append(m.Answer, meta(f[0], dns.StringToType[f[1]], dns.ClassANY))
+		case "?nxrrset":
+			m.Answer = append(m.Answer, meta(f[0], dns.StringToType[f[1]], dns.ClassNONE))
+		case "?=":
+			m.Used([]dns.RR{rr(rest)})
+		default:
+			t.Fatalf("bad line %q", l)
+		}
+	}
+	return m
+}
+
+// Register is the update lines that register element label of the pool
+// (an FQDN) on port at addr (an A or AAAA), with TTL ttl.
+func Register(label, pool string, port int, addr string, ttl int) []string {
+	name := label + "." + pool
+	typ := "A"
+	if strings.Contains(addr, ":") {
+		typ = "AAAA"
+	}
+	return []string{
+		fmt.Sprintf("+ %s %d IN SRV 0 0 %d %s", name, ttl, port, name),
+		fmt.Sprintf("+ %s %d IN %s %s", name, ttl, typ, addr),
+	}
 }

@@ -28,7 +28,8 @@ import (
 	"github.com/poolnsd/poolnsd/probe"
 )
 
-// FakeClock is a probe.Clock whose time moves only by Advance. Its methods
+// FakeClock is a probe.Clock whose time moves only by Advance (and Jump,
+// a stall). Its methods
 // are safe for concurrent use.
 type FakeClock struct {
 	mu      sync.Mutex
@@ -95,6 +96,28 @@ func (c *FakeClock) Advance(d time.Duration) {
 		c.now = first.at
 		c.fire(first)
 		c.mu.Unlock()
+	}
+}
+
+// Jump moves the clock forward by d at once, as a process that was
+// stopped for d (SIGSTOP, a paused machine) finds it when it runs again:
+// the timers that fell due meanwhile fire late, all with the clock at the
+// end, in the order of their deadlines.
+func (c *FakeClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for {
+		var first *fakeTimer
+		for t := range c.armed {
+			if !t.at.After(c.now) && (first == nil || t.at.Before(first.at) || t.at.Equal(first.at) && t.seq < first.seq) {
+				first = t
+			}
+		}
+		if first == nil {
+			return
+		}
+		c.fire(first)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -187,19 +186,33 @@ func streamMessages(t *testing.T, file string, skip map[int]bool) [][]byte {
 	return msgs
 }
 
+// padElements is how many zone-file elements TestWireshark's pool pad
+// has: C must be home of some for the hand-back; with the 7 of the other
+// pools, (2/3)^7 = 6 % of random registrar IDs gave it none, with 12 more
+// (2/3)^19 = 0.05 %. (3000, enough for hand-offs and pushes of more than
+// one page, made the start and sync of three registrars under -race on a
+// machine loaded 12 times over take longer than 30 s: the codec's corpus,
+// TestWiresharkCodec, has those pages.)
+const padElements = 12
+
 // TestWireshark captures real peering (insecure, loopback) with dumpcap:
 // three poolnsd syncing, answering a hand-made client's bad messages with
 // ERROR, asking a peer for an administrative change (drain and undrain of
 // its element), passing a failure report on to its element's home,
-// refusing one for an element homed elsewhere (an ERROR naming it), sending updates after a zone reload, and taking over a
-// killed peer; and the parameters of confirmation and hand-off: C joins A
-// and B late (a hand-back of its share), a backend refuses its element's
-// home (a confirmation request, answers, and updates of a disputed
-// element), A hands off to B at its SIGTERM (pages and an
-// acknowledgement). Every message poolnsd sent, replayed as one UDP datagram each to
-// port 9901, must decode in Wireshark's ENRP dissector as the message type
-// it is, with no malformed packet and no expert warning or error; all ten
-// RFC 5353 message types must be among them.
+// refusing one for an element homed elsewhere (an ERROR naming it),
+// sending updates after a zone reload, and taking over a killed peer; and
+// the parameters of confirmation, hand-off and push: C joins A and B late
+// (a hand-back of its share), a backend refuses its element's home (a
+// confirmation request, answers, and updates of a disputed element), C
+// comes back after its death (A and B push it their own elements, the
+// zone-file ones trimmed to their state), A hands off to B and C at its
+// SIGTERM (last pages, the failure reports it counted, acknowledgements).
+// Every message poolnsd sent, as one UDP datagram each to the ENRP port
+// in a capture file written for the purpose (checkDissected), must decode
+// in Wireshark's ENRP dissector as the message it is, header, parameters,
+// elements and policies, with no malformed packet and no expert warning
+// or error; all ten RFC 5353 message types must be among them.
+// TestWiresharkCodec covers what the codec can encode beyond this.
 func TestWireshark(t *testing.T) {
 	proctest.LookTool(t, "tshark", "tshark")
 	proctest.LookTool(t, "dumpcap", "tshark")
@@ -207,12 +220,9 @@ func TestWireshark(t *testing.T) {
 	// registrar's probes: a disputed confirmation.
 	vb := newVBackend(t, "127.0.1.9")
 	zone := peeringZone + fmt.Sprintf("\n$POOL vp policy=rr answers=3 probe=http:/healthz interval=500ms timeout=400ms rise=2 fall=2\nvp PE %s name=v1\n", vb.addr)
-	// C must be home of some zone-file element for the hand-back: with the
-	// 7 above, (2/3)^7 = 6 % of random registrar IDs gave it none. With 12
-	// more, (2/3)^19 = 0.05 %.
 	zone += "\n$POOL pad policy=rr answers=3\n"
-	for i := 1; i <= 12; i++ {
-		zone += fmt.Sprintf("pad PE 10.0.9.%d:80\n", i)
+	for i := 0; i < padElements; i++ {
+		zone += fmt.Sprintf("pad PE 10.0.9.%d:80\n", i+1)
 	}
 	ps := peeringCluster(t, zone)
 	var ports []string
@@ -318,7 +328,7 @@ func TestWireshark(t *testing.T) {
 
 	// A zone reload everywhere: one zone-file element gone, one changed:
 	// their homes send HANDLE_UPDATE (DEL_PE, ADD_PE).
-	reloaded := strings.Replace(strings.Replace(peeringZone, "web    PE 10.0.0.6:8080\n", "", 1),
+	reloaded := strings.Replace(strings.Replace(zone, "web    PE 10.0.0.6:8080\n", "", 1),
 		"web    PE 10.0.0.5:8080", "web    PE 10.0.0.5:8080 weight=7", 1)
 	for _, p := range ps {
 		writeFile(t, p.dir, "zones/pool.example.zone", reloaded)
@@ -332,7 +342,31 @@ func TestWireshark(t *testing.T) {
 	// Both know: the loser got TAKEOVER_SERVER.
 	a.p.waitLog(ca, "A knowing of the takeover", func(r logRec) bool { return r.Str("event") == "takeover-done" || r.Str("event") == "taken-over" })
 	b.p.waitLog(cb, "B knowing of the takeover", func(r logRec) bool { return r.Str("event") == "takeover-done" || r.Str("event") == "taken-over" })
-	for _, p := range []*peer{a, b} {
+	// C back: A and B, which found it dead, push it their own elements
+	// (the zone-file ones as their state alone) on meeting it again.
+	ca, cb = a.p.cursor(), b.p.cursor()
+	c.p = startDaemon(t, c.dir, "--http.token="+adminToken, "--probe.source="+c.ip)
+	c.p.ready()
+	cid := handlespace.IDString(c.id)
+	a.p.waitLog(ca, "A pushing to C", eventIs("pushed", "peer", cid))
+	b.p.waitLog(cb, "B pushing to C", eventIs("pushed", "peer", cid))
+	// A failure report at A of an element homed at A: A counts it, and
+	// its hand-off page carries the count to the element's next home.
+	var padHere string
+	for _, e := range poolElements(t, "http://"+a.http, "pad.pool.example.") {
+		if e.Home == handlespace.IDString(a.id) {
+			padHere = e.Label
+			break
+		}
+	}
+	if padHere == "" {
+		t.Fatal("A is home of no element of pad")
+	}
+	if st, body := reportAt(t, a, "pad.pool.example.", padHere); st/100 != 2 || body["forwarded_to"] != nil {
+		t.Fatalf("report at A of its own %s: %d %v, want it counted there", padHere, st, body)
+	}
+	// A leaves (a hand-off to B and C), then B and C.
+	for _, p := range []*peer{a, b, c} {
 		p.p.cmd.Process.Signal(syscall.SIGTERM)
 		p.p.waitExit(waitLimit)
 	}
@@ -355,7 +389,8 @@ func TestWireshark(t *testing.T) {
 		types[dm.Type]++
 		if h := dm.Handoff; h != nil {
 			vantage[map[uint8]string{wire.HandoffPage: "hand-off page", wire.HandoffLast: "last hand-off page",
-				wire.HandoffAck: "hand-off acknowledgement", wire.HandbackPage: "hand-back page"}[h.Kind]]++
+				wire.HandoffAck: "hand-off acknowledgement", wire.HandbackPage: "hand-back page",
+				wire.SyncPage: "push page", wire.SyncLast: "last push page"}[h.Kind]]++
 		}
 		for _, en := range dm.Entries {
 			for _, pe := range en.Elements {
@@ -367,6 +402,12 @@ func TestWireshark(t *testing.T) {
 					vantage["confirmation answer"]++
 				case len(x.Vantage) > 0:
 					vantage["element with vantage points"]++
+				}
+				if x := pe.X; x != nil && x.Flags&wire.XTrimmed != 0 {
+					vantage["trimmed zone-file element"]++
+				}
+				if x := pe.X; x != nil && x.Reports > 0 && dm.Handoff != nil {
+					vantage["element with its report count"]++
 				}
 			}
 		}
@@ -387,7 +428,9 @@ func TestWireshark(t *testing.T) {
 		t.Errorf("%d administrative requests in the capture, want 2 (drain and undrain)", adminReqs)
 	}
 	for _, what := range []string{"confirmation request", "confirmation answer", "element with vantage points",
-		"last hand-off page", "hand-off acknowledgement", "hand-back page"} { // few elements: the hand-off is one, last, page
+		"last hand-off page", "hand-off acknowledgement", "hand-back page", "element with its report count",
+		"last push page", "trimmed zone-file element"} { // few elements: hand-offs and pushes are one, last, page
+
 		if vantage[what] == 0 {
 			t.Errorf("no %s in the capture; have %v", what, vantage)
 		}
@@ -399,53 +442,9 @@ func TestWireshark(t *testing.T) {
 		}
 	}
 
-	// Replay each message as a datagram to UDP port 9901, where Wireshark
-	// dissects ENRP by default, and capture that.
-	udpCap := startCapture(t, "udp dst port 9901")
-	// An unconnected socket: nothing listens on 9901, and the ICMP port
-	// unreachable that comes back must not fail the next write.
-	uc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9901}
-	for _, m := range msgs {
-		if _, err := uc.WriteTo(m, dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	uc.Close()
-	udpFile := udpCap.stop()
-
-	out := tshark(t, "-r", udpFile, "-Y", "enrp", "-T", "fields", "-e", "enrp.message_type")
-	if n := len(strings.Fields(tshark(t, "-r", udpFile, "-Y", "udp.dstport == 9901 && !icmp", "-T", "fields", "-e", "frame.number"))); n != len(msgs) {
-		t.Fatalf("the capture holds %d of the %d datagrams:\n%s", n, len(msgs), tshark(t, "-r", udpFile))
-	}
-	got := strings.Fields(out)
-	if len(got) != len(msgs) {
-		t.Fatalf("Wireshark decoded %d of the %d datagrams as ENRP", len(got), len(msgs))
-	}
-	for i, m := range msgs {
-		// An ERROR about an unrecognized message holds that message:
-		// its type is the second value.
-		if first, _, _ := strings.Cut(got[i], ","); first != strconv.Itoa(int(m[0])) {
-			t.Errorf("datagram %d: Wireshark's message type %s, sent %d", i+1, got[i], m[0])
-		}
-	}
-	if bad := tshark(t, "-r", udpFile, "-Y", "_ws.malformed || _ws.expert.severity >= \"Warning\"", "-T", "fields", "-e", "frame.number"); strings.TrimSpace(bad) != "" {
-		detail := tshark(t, "-r", udpFile, "-Y", "_ws.malformed || _ws.expert.severity >= \"Warning\"", "-V")
-		t.Errorf("Wireshark flags frames %s:\n%s", strings.Join(strings.Fields(bad), " "), detail)
-	}
-	summary := tshark(t, "-r", udpFile, "-Y", "enrp", "-T", "fields", "-e", "_ws.col.Info")
-	counts := map[string]int{}
-	for _, l := range strings.Split(strings.TrimSpace(summary), "\n") {
-		counts[strings.TrimSpace(l)]++
-	}
-	var lines []string
-	for k, v := range counts {
-		lines = append(lines, fmt.Sprintf("%5d  %s", v, k))
-	}
-	slices.Sort(lines)
+	// Each message as one UDP datagram to the ENRP port, in a capture file
+	// made for Wireshark's dissector.
+	counts := checkDissected(t, msgs, nil)
 	t.Logf("%d messages poolnsd sent, as Wireshark's ENRP dissector names them (no malformed packets, no expert warnings):\n%s",
-		len(msgs), strings.Join(lines, "\n"))
+		len(msgs), infoSummary(counts))
 }

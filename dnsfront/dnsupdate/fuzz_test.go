@@ -1,4 +1,4 @@
-package dnsfront
+package dnsupdate
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"github.com/poolnsd/poolnsd/regcommit"
 )
 
-// FuzzUpdate feeds arbitrary messages, as DNS UPDATEs, to the handler with
-// the real registrar and store (those that unpack: the server answers the
-// others FORMERR before the handler sees them). signed adds a TSIG record
+// FuzzUpdate feeds arbitrary messages, as DNS UPDATEs, to the server with
+// the real committer and store (those that unpack: the DNS front answers
+// the others FORMERR before this package sees them). signed adds a TSIG record
 // that the server is taken to have verified, so that the fuzzer reaches the
 // update's semantics. Every update must get exactly one reply that unpacks
 // and matches it, and one that does not succeed must change neither the
@@ -40,8 +40,8 @@ func FuzzUpdate(f *testing.F) {
 			return
 		}
 		before, storeBefore := fx.digest(t)
-		w := &tsigWriter{recorder: newRecorder(false)}
-		fx.h.ServeDNS(w, m)
+		w := &recorder{}
+		fx.s.ServeUpdate(w, m)
 		if w.n != 1 {
 			t.Fatalf("%d replies, want 1", w.n)
 		}
