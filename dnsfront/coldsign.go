@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
+	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
@@ -298,7 +299,7 @@ func (q *coldQueue) answer(s *scratch, j *coldJob) bool {
 				"qtype", dns.Type(j.req.q.Qtype).String(), "err", err.Error())
 			req := &j.req
 			if req.rawQ != nil {
-				req.q.Name = presentation(req.rawQ[:len(req.rawQ)-4]) // as the client wrote it
+				req.q.Name = msgcheck.Presentation(req.rawQ[:len(req.rawQ)-4]) // as the client wrote it
 				req.rawQ = nil
 			}
 			req.setEDEText(ednsopt.Other, "cannot sign the answer")
