@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 PREFIX   ?= /usr/local
 PKGS     := ./...
 
-.PHONY: all build install run demo test test-short test-cluster bench bench-go bench-dnsperf bench-dnssec bench-register bench-failover bench-peers bench-enrp bench-tshark bench-regress lint fuzz check deps docs clean
+.PHONY: all build install run demo test test-short test-cluster bench bench-go bench-dnsperf bench-dnssec bench-coldsign bench-register bench-failover bench-peers bench-enrp bench-tshark bench-regress lint fuzz check deps docs clean
 
 all: lint test build
 
@@ -87,6 +87,12 @@ bench-dnsperf: deps
 # server's CPU per query, warm and worst case (ALG=15 for Ed25519).
 bench-dnssec: deps
 	./bench/dnssec.sh
+
+# Warm signed answers at a fixed rate beside a flood of new RRsets (a rand
+# pool): the warm answers' latency percentiles under dnsperf, with and
+# without the flood (bench/coldsign.sh BIN... compares binaries).
+bench-coldsign: deps
+	./bench/coldsign.sh
 
 # Registrar peering on 127.0.0.1-127.0.0.8 (DNS port 5420, ENRP 9901, TLS):
 # registration-to-answer time with 3 and 8 registrars, a 100 000-element

@@ -49,7 +49,31 @@ func (h *Handler) signerOf(r *Result) *dnssec.Zone {
 // that cannot be made gives SERVFAIL: a signed zone's answers never go out
 // without their signatures.
 func (h *Handler) writeDNSSEC(w dns.ResponseWriter, req *request, r *Result, z *dnssec.Zone, do bool) {
-	m, scope, err := h.signedMsg(req, r, z, do)
+	h.writeDNSSECBuilt(w, req, r, z, do, nil)
+}
+
+// writeDNSSECBuilt is writeDNSSEC with the reply as far as buildMsg made
+// it before (pre.m not nil: a cold answer that the UDP loop queued), or to
+// be kept in pre. On the UDP loop (w its slotWriter), an answer that
+// needs a signature the cache lacks is queued, to be signed after the
+// batch (coldsign.go): nothing is written now.
+func (h *Handler) writeDNSSECBuilt(w dns.ResponseWriter, req *request, r *Result, z *dnssec.Zone, do bool, pre *builtMsg) {
+	if q := coldQueueOf(w, req); q != nil {
+		var built builtMsg
+		m, scope, err := h.signedMsg(req, r, z.CacheOnly(), do, &built)
+		if errNotCached(err) {
+			q.queueMsg(w, req, r, z, do, &built)
+			return
+		}
+		h.writeSignedMsg(w, req, m, scope, err)
+		return
+	}
+	m, scope, err := h.signedMsg(req, r, z, do, pre)
+	h.writeSignedMsg(w, req, m, scope, err)
+}
+
+// writeSignedMsg writes signedMsg's reply m, or SERVFAIL for its error.
+func (h *Handler) writeSignedMsg(w dns.ResponseWriter, req *request, m *dns.Msg, scope int, err error) {
 	if err != nil {
 		h.log.Error("cannot sign the answer; answered SERVFAIL", "qname", req.q.Name,
 			"qtype", dns.Type(req.q.Qtype).String(), "err", err.Error())
@@ -63,8 +87,16 @@ func (h *Handler) writeDNSSEC(w dns.ResponseWriter, req *request, r *Result, z *
 	h.write(w, m, req)
 }
 
-// signedMsg builds the reply of writeDNSSEC.
-func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool) (*dns.Msg, int, error) {
+// builtMsg is a reply as buildMsg made it, kept for signedMsg to sign
+// later: the pool's choice is made once.
+type builtMsg struct {
+	m     *dns.Msg
+	scope int
+}
+
+// signedMsg builds the reply of writeDNSSEC. pre, when not nil, keeps
+// what buildMsg made, or gives it when it has it already.
+func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pre *builtMsg) (*dns.Msg, int, error) {
 	qt := req.q.Qtype
 	name := lower(r.Name)
 	apex := len(r.Chain) == 0 && name == z.Origin()
@@ -117,7 +149,19 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool) (*
 		return m, -1, nil
 	}
 
-	m, scope := h.buildMsg(req, r)
+	var m *dns.Msg
+	var scope int
+	switch {
+	case pre != nil && pre.m != nil:
+		c := *pre.m // signing replaces sections, never changes them
+		m, scope = &c, pre.scope
+	case pre != nil:
+		m, scope = h.buildMsg(req, r)
+		c := *m
+		pre.m, pre.scope = &c, scope
+	default:
+		m, scope = h.buildMsg(req, r)
+	}
 	var err error
 	if m.Answer, err = signRuns(z, m.Answer[:0:0], m.Answer); err != nil {
 		return nil, 0, err
@@ -334,36 +378,82 @@ func (h *Handler) wireSigning(req *request, r *Result) (z *dnssec.Zone, ok bool)
 // that z signs: the answer's records and their RRSIGs, then the additional
 // RRsets that fit, each followed by its RRSIGs. It returns false when a
 // signature cannot be made (after logging why): the dns.Msg renderer then
-// tries, and answers SERVFAIL.
+// tries, and answers SERVFAIL. With the UDP loop's scratch (s.cold set),
+// an answer that needs a signature the cache lacks is queued: it returns
+// nil and true (or, the queue full, the reply truncated).
 func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Result, z *dnssec.Zone) ([]byte, bool) {
-	// The unsigned answer, made to leave room for its RRSIGs (their size
-	// does not depend on what they sign): an answer that fits with them
-	// is whole, and one that does not is truncated (or, over TCP, cut) as
-	// an unsigned one would be. The additional records come after the
-	// RRSIGs, written below.
+	b, ws := h.wireUnsigned(s, dst, req, r, z)
+	if ws.ancount <= 0 {
+		return h.finish(req, b, len(dst), ws.ancount, ws.arcount, ws.scope), true
+	}
+	if s.cold != nil {
+		// The UDP loop's: from the cache, or queued (a nil reply) to be
+		// signed after the batch (coldsign.go).
+		nb, err := h.wireSign(s, b, len(dst), req, r, z.CacheOnly(), &ws)
+		switch {
+		case err == nil:
+			return nb, true
+		case errNotCached(err):
+			return s.cold.queueWire(s, nb, len(dst), req, r, z, &ws), true
+		}
+		h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
+		return nil, false
+	}
+	b, err := h.wireSign(s, b, len(dst), req, r, z, &ws)
+	if err != nil {
+		h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
+		return nil, false
+	}
+	return b, true
+}
+
+// wireState is what wireSign needs of a signed wire answer that
+// wireUnsigned wrote: its section counts and ECS scope, and the time its
+// signatures are fresh at.
+type wireState struct {
+	ancount, arcount, scope int
+	now                     time.Time
+}
+
+// wireUnsigned appends renderWireDNSSEC's reply up to its answer records,
+// unsigned, to dst (the policy's choice made, the elements' packed records
+// left in s.wires), with room left for the answer's RRSIGs (their size
+// does not depend on what they sign): an answer that fits with them is
+// whole, and one that does not is truncated (or, over TCP, cut) as an
+// unsigned one would be. ancount <= 0: nothing to sign, finish it.
+func (h *Handler) wireUnsigned(s *scratch, dst []byte, req *request, r *Result, z *dnssec.Zone) ([]byte, wireState) {
 	rq := *req
 	rq.maxSize -= z.SigsWireLen(2)
 	rq.noGlue = true
-	b, ancount, arcount, scope := h.renderSections(s, dst, &rq, r)
-	if ancount <= 0 {
-		return h.finish(req, b, len(dst), ancount, arcount, scope), true
-	}
+	var ws wireState
+	var b []byte
+	b, ws.ancount, ws.arcount, ws.scope = h.renderSections(s, dst, &rq, r)
 	// The clock is read once per reply (the UDP loop reads it once per
 	// batch): it costs more than a signature found in the cache.
-	now := req.now
-	if now.IsZero() {
-		now = z.Now()
+	ws.now = req.now
+	if ws.now.IsZero() {
+		ws.now = z.Now()
 	}
+	return b, ws
+}
+
+// wireSign appends the answer's RRSIGs to b (the reply from dst[base:]
+// on, as wireUnsigned wrote it), then the additional RRsets that fit with
+// theirs, and finishes the reply. z signs what the cache lacks, or, a
+// CacheOnly zone, returns dnssec.ErrNotCached, b being then as given but
+// for what lies past its end.
+func (h *Handler) wireSign(s *scratch, b []byte, base int, req *request, r *Result, z *dnssec.Zone, ws *wireState) ([]byte, error) {
+	now := ws.now
 	// The answer: ancount records of one RRset, each owner a pointer to
 	// the question.
-	start := len(dst) + headerLen + req.qnameLen() + 4
+	start := base + headerLen + req.qnameLen() + 4
 	end := start
-	for range ancount {
+	for range ws.ancount {
 		end += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[end+2+8:]))
 	}
-	sigs, slot := h.front.answer(s, z, req.qname, b[start:end], now)
+	sigs, slot := h.front.answer(s, z.Signing(), req.qname, b[start:end], now)
 	if sigs == nil {
-		qname := b[len(dst)+headerLen : len(dst)+headerLen+req.qnameLen()]
+		qname := b[base+headerLen : base+headerLen+req.qnameLen()]
 		s.set.ResetWire(qname, binary.BigEndian.Uint16(b[start+2:]), binary.BigEndian.Uint32(b[start+2+4:]))
 		for off := start; off < end; {
 			n := int(binary.BigEndian.Uint16(b[off+2+8:]))
@@ -372,23 +462,23 @@ func (h *Handler) renderWireDNSSEC(s *scratch, dst []byte, req *request, r *Resu
 		}
 		var err error
 		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
-			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
-			return nil, false
+			return b, err
 		}
-		h.front.putAnswer(slot, s, z, req.qname, b[start:end], sigs)
+		h.front.putAnswer(slot, s, z.Signing(), req.qname, b[start:end], sigs)
 	}
 	b = sigs.AppendWire(b, ptrQuestion)
-	n := ancount
-	ancount += sigs.Len()
-	arcount = 0
+	n := ws.ancount
+	ancount := n + sigs.Len()
+	arcount := 0
 	if r.Kind == KindPool && (r.Qtype == dns.TypeSRV || r.Qtype == dns.TypeHTTPS || r.Qtype == dns.TypeSVCB) && len(s.wires) >= n {
 		var err error
-		if b, arcount, err = h.signedGlue(s, b, req, r, z, now, start, n); err != nil {
-			h.log.Error("cannot sign the answer", "qname", req.q.Name, "qtype", dns.Type(r.Qtype).String(), "err", err.Error())
-			return nil, false
+		var nb []byte
+		if nb, arcount, err = h.signedGlue(s, b, req, r, z, now, start, n); err != nil {
+			return b[:end], err
 		}
+		b = nb
 	}
-	return h.finish(req, b, len(dst), ancount, arcount, scope), true
+	return h.finish(req, b, base, ancount, arcount, ws.scope), nil
 }
 
 // signedGlue appends the additional RRsets of an SRV, HTTPS or SVCB answer
@@ -448,7 +538,7 @@ func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, 
 	// The target's name, spelled out in the SRV record.
 	name := ew.srv[18:]
 	typ := binary.BigEndian.Uint16(bodies)
-	sigs := h.front.target(z, ew, typ, now)
+	sigs := h.front.target(z.Signing(), ew, typ, now)
 	if sigs == nil {
 		s.set.ResetWire(name, typ, binary.BigEndian.Uint32(bodies[4:]))
 		for i := 0; i+size <= len(bodies); i += size {
@@ -458,7 +548,7 @@ func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, 
 		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
 			return nil, 0, err
 		}
-		h.front.putTarget(z, ew, typ, sigs)
+		h.front.putTarget(z.Signing(), ew, typ, sigs)
 	}
 	b = appendGlue(b, ew, bodies, size, target, poolOff)
 	b = sigs.AppendWire(b, owner)

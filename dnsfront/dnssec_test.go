@@ -51,6 +51,12 @@ func newSignedSpace(t testing.TB, n int) *handlespace.Handlespace {
 // combined signing key of alg) and the key's DNSKEY.
 func newTestSigner(t testing.TB, alg uint8) (*dnssec.Signer, *dns.DNSKEY) {
 	t.Helper()
+	return newTestSignerOpts(t, alg, dnssec.Options{})
+}
+
+// newTestSignerOpts is newTestSigner with the signer's options.
+func newTestSignerOpts(t testing.TB, alg uint8, opts dnssec.Options) (*dnssec.Signer, *dns.DNSKEY) {
+	t.Helper()
 	k, err := dnssec.Generate("pool.test.", alg, dnssec.FlagsCSK, dnssec.Timing{})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +69,7 @@ func newTestSigner(t testing.TB, alg uint8) (*dnssec.Signer, *dns.DNSKEY) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := dnssec.NewSigner(dnssec.Options{})
+	s := dnssec.NewSigner(opts)
 	s.SetKeys(ks)
 	key := dns.Copy(k.DNSKEY).(*dns.DNSKEY)
 	return s, key

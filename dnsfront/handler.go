@@ -40,6 +40,7 @@ type Handler struct {
 	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
 	current func() bool // nil: always current (ready.go)
+	cold    coldCounts  // the UDP loops' cold-signature queues (coldsign.go)
 
 	upd  *dnsupdate.Server // DNS UPDATE (NOTIMP without an Updater)
 	keys *tsigkey.Keyring  // TSIG keys of updates and signed queries
@@ -61,6 +62,7 @@ type scratch struct {
 	tally  *tallyState  // the answer tally's counting (tally.go), nil: none
 	first  *elemWire    // packPool's: the first pick's packed records, for the tally
 	hashes []uint64     // its records' hashes (sigFront)
+	cold   *coldQueue   // the UDP loop's queue of answers to sign after the batch (coldsign.go); nil: sign now
 }
 
 // NewHandler returns a handler serving src.

@@ -31,8 +31,8 @@ import (
 type udpServer struct {
 	h    *Handler
 	sock *dnsserve.Socket
-	s    scratch             // the fast path's working memory
-	w    dnsserve.SlotWriter // the slow path's ResponseWriter
+	s    scratch    // the fast path's working memory
+	w    loopWriter // the slow path's ResponseWriter
 
 	// names maps question names (lower case, wire form) to strings, so
 	// that the fast path's names cost no allocation once seen; it is
@@ -50,8 +50,10 @@ const maxNames = 4096
 
 // NewLoop implements dnsserve.Handler: the answering of a UDP loop on s.
 func (h *Handler) NewLoop(s *dnsserve.Socket) dnsserve.Loop {
-	u := &udpServer{h: h, sock: s, names: make(map[string]string), nameBuf: make([]byte, 0, 256), w: dnsserve.NewSlotWriter(s, h.keys)}
+	u := &udpServer{h: h, sock: s, names: make(map[string]string), nameBuf: make([]byte, 0, 256), w: loopWriter{SlotWriter: dnsserve.NewSlotWriter(s, h.keys)}}
 	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.loopTally()}
+	u.s.cold = newColdQueue(h, s)
+	u.w.cold = u.s.cold
 	return u
 }
 
@@ -67,11 +69,19 @@ func (u *udpServer) Recover(m *udpbatch.Msg, out []byte, p any) []byte {
 	return u.internalError(m.Buf, out, p)
 }
 
-// Sent implements dnsserve.Loop: the answer tally's latency of the batch.
-func (u *udpServer) Sent(read time.Time) { u.s.tally.timeBatch(read) }
+// Sent implements dnsserve.Loop: the answer tally's latency of the batch,
+// then the answers that wait for a signature (coldsign.go).
+func (u *udpServer) Sent(read time.Time) {
+	u.s.tally.timeBatch(read)
+	u.s.cold.run(&u.s)
+}
 
-// Close implements dnsserve.Loop: it gives the tally's shard back.
-func (u *udpServer) Close() { u.s.tally.release() }
+// Close implements dnsserve.Loop: it sends the answers that wait for a
+// signature and gives the tally's shard back.
+func (u *udpServer) Close() {
+	u.s.cold.drain(&u.s)
+	u.s.tally.release()
+}
 
 // serve answers one datagram into out and returns the reply, or nil for
 // none.
@@ -130,6 +140,9 @@ func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
 }
 
 func (u *udpServer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
+	if u.s.cold != nil {
+		u.s.cold.addr, u.s.cold.oob = m.Addr, udpbatch.ReplyOOB(m.OOB)
+	}
 	if reply, ok := u.fast(b, wm, client, out); ok {
 		return reply
 	}
@@ -216,6 +229,9 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 				reply, ok = h.renderWireDNSSEC(&u.s, out, &req, &res, z)
 			}
 			if ok {
+				if reply == nil {
+					return nil, true // queued: signed after the batch (coldsign.go)
+				}
 				h.account(nil, &req, dns.RcodeSuccess, reply[2]&(bitTC>>8) != 0, len(reply))
 				return reply, true
 			}

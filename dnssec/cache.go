@@ -130,6 +130,33 @@ func (c *cache) lookup(key []byte, now time.Time) (e *entry, v *Sigs, o outcome)
 	return e, v, refresh // expired: sign too rather than wait
 }
 
+// peek returns key's signatures at now without signing or waiting: nil
+// when the cache does not have them, they are being signed, or they are
+// due to be signed again and no caller is doing it yet (the caller's later
+// lookup does: peek never leaves an RRset to go stale). Another caller's
+// refresh in flight does not hide signatures still valid.
+func (c *cache) peek(key []byte, now time.Time) *Sigs {
+	sh := &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
+	sh.mu.Lock()
+	e := sh.m[string(key)]
+	sh.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	v := e.val.Load()
+	if v == nil {
+		return nil // being signed
+	}
+	if !now.Before(v.refresh) && !(e.refreshing.Load() && now.Before(v.Expiration)) {
+		return nil
+	}
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	c.hits.Add(1)
+	return v
+}
+
 // fill stores the signatures made after lookup said sign or refresh.
 func (c *cache) fill(e *entry, v *Sigs) {
 	e.val.Store(v)

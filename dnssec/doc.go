@@ -35,6 +35,15 @@
 //   - Zone.NXDomain, Zone.NoData and Zone.NoDS for denials: one NSEC
 //     record (Sigs.NSEC) and its signatures.
 //
+// A caller that must not spend a signature's time now (the DNS front's
+// UDP loop, which answers a socket's queries one after another) asks
+// Zone.CacheOnly's twin first: the same methods, which return what the
+// cache holds fresh and ErrNotCached instead of signing (or waiting for
+// another caller's signature); it signs what it lacks later with
+// Zone.Signing, or with Zone.Budget, which signs as many RRsets as it is
+// given and then is as CacheOnly (an answer that needs several
+// signatures is made in as many turns).
+//
 // Each RRset is signed with the TTL it is sent with, which is part of the
 // cache key with its owner (lower-cased), type and RDATA in canonical
 // order: the same pool answer in another order or letter case is one
@@ -95,9 +104,10 @@
 //     large pool) signs nearly every query. A query waits for at most one
 //     signature: the RRset's own, or the one another query is making of
 //     the same RRset; no lock is held while signing. A caller that
-//     answers queries one after another (the DNS front's UDP loop does,
-//     a batch of up to 16 a socket) makes the queries behind a new RRset
-//     wait for its signature too.
+//     answers queries one after another (the DNS front's UDP loop, a
+//     batch of up to 16 a socket) would make the queries behind a new
+//     RRset wait for its signature too: it answers from CacheOnly and
+//     signs later, one signature a turn (Budget) between its batches.
 //   - Random names under a signed zone (compact NXDOMAIN) each cost a
 //     signature and an entry; CLOCK spares entries used since the hand
 //     last passed, so a flood of new names evicts the cold entries first.

@@ -45,7 +45,16 @@ type Options struct {
 	CacheSize int64
 	// Now returns the current time (time.Now); tests set a fake clock.
 	Now func() time.Time
+	// BeforeSign, if set, is called before each RRset is signed (a cache
+	// miss or a refresh), on the goroutine that signs it. Testing: a test
+	// makes signing slow, or blocks it, to see what waits for it.
+	BeforeSign func()
 }
+
+// ErrNotCached is what a zone of CacheOnly returns for an RRset whose
+// signatures the cache does not hold fresh: the caller signs it later,
+// with the zone itself.
+var ErrNotCached = errors.New("dnssec: signatures not cached")
 
 // Signer signs the answers of the zones that have keys. It is safe for
 // concurrent use; its keys are swapped whole by SetKeys while queries go
@@ -118,6 +127,14 @@ type Zone struct {
 	dnskey     []dns.RR // the DNSKEY RRset, TTL set
 	dnskeySet  *RRset   // the same, canonical and sorted (read-only)
 	sigsLen    int      // SigsWireLen(0)
+
+	// cacheOnly: this is the zone's CacheOnly twin, which never signs.
+	// budget: this is a zone of Budget. base is the zone they are of (nil
+	// for the zone itself); twin is the zone's CacheOnly twin.
+	cacheOnly bool
+	budget    *int
+	base      *Zone
+	twin      *Zone
 }
 
 func (s *Signer) newZone(zk *ZoneKeys) *Zone {
@@ -140,6 +157,39 @@ func (s *Signer) newZone(zk *ZoneKeys) *Zone {
 	for _, k := range z.data {
 		// Type covered … key tag (18), the signer's name, the signature.
 		z.sigsLen += rrFixedLen + 18 + len(z.originWire) + k.sigLen()
+	}
+	co := *z
+	co.cacheOnly, co.base = true, z
+	z.twin = &co
+	return z
+}
+
+// CacheOnly returns the zone's twin that never signs: its methods return
+// what the cache holds fresh, and ErrNotCached for an RRset it does not
+// (not there yet, being signed by another caller, or due to be signed
+// again) instead of signing it or waiting for it. A caller that must not
+// spend a signature's time now (the DNS front's UDP loop) answers from it
+// and signs what it lacks later, with the zone itself (Signing). The twin
+// has the zone's keys, name and sizes; it counts its hits in CacheStats,
+// not its misses (the signing that follows counts them).
+func (z *Zone) CacheOnly() *Zone { return z.Signing().twin }
+
+// Budget returns a zone that signs at most *n RRsets, taking one from *n
+// for each, and then is as CacheOnly's twin: a caller that may spend one
+// signature now, and must go on with other work before the next, makes
+// an answer that needs several in as many turns. (It allocates: one per
+// turn of such an answer, against a signature's cost.)
+func (z *Zone) Budget(n *int) *Zone {
+	b := *z.Signing()
+	b.budget, b.base = n, z.Signing()
+	return &b
+}
+
+// Signing returns the zone that signs what the cache lacks: z itself, or
+// the zone whose CacheOnly twin or Budget zone z is.
+func (z *Zone) Signing() *Zone {
+	if z.base != nil {
+		return z.base
 	}
 	return z
 }
@@ -295,9 +345,21 @@ func (z *Zone) SignSetAt(set *RRset, now time.Time) (*Sigs, error) {
 	if now.IsZero() {
 		now = z.s.opts.Now()
 	}
+	if z.cacheOnly || z.budget != nil {
+		if v := z.s.cache.peek(set.key, now); v != nil {
+			return v, nil
+		}
+		if z.cacheOnly || *z.budget <= 0 {
+			return nil, ErrNotCached
+		}
+		*z.budget--
+	}
 	e, v, o := z.s.cache.lookup(set.key, now)
 	if o == hit {
 		return v, nil
+	}
+	if z.s.opts.BeforeSign != nil {
+		z.s.opts.BeforeSign()
 	}
 	nv, err := z.sign(set, signers, now)
 	if err != nil {

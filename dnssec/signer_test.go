@@ -3,9 +3,11 @@ package dnssec
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -355,5 +357,146 @@ func TestSignWritesNoRecord(t *testing.T) {
 	}
 	if got := set[0].Header().Rdlength; got != 4711 {
 		t.Errorf("Sign wrote the record's Rdlength: %d", got)
+	}
+}
+
+// TestCacheOnly: the CacheOnly twin answers from the cache and never
+// signs: a new RRset, one being signed by another caller, and one due to
+// be signed again are ErrNotCached at once; once the zone has signed them,
+// the twin returns the same signatures.
+func TestCacheOnly(t *testing.T) {
+	var signing chan struct{} // when set, BeforeSign blocks until it is closed
+	started := make(chan struct{}, 1)
+	var signs int
+	var mu sync.Mutex
+	hook := func() {
+		mu.Lock()
+		signs++
+		wait := signing
+		mu.Unlock()
+		if wait != nil {
+			started <- struct{}{}
+			<-wait
+		}
+	}
+	s, c := newTestSigner(t, Options{Validity: 8 * 24 * time.Hour, BeforeSign: hook}, newTestKey(t, "pool.example.", dns.ED25519, FlagsCSK))
+	z := s.Zone("pool.example.")
+	co := z.CacheOnly()
+	if co == z || co.CacheOnly() != co || co.Signing() != z || z.Signing() != z {
+		t.Fatal("CacheOnly and Signing do not pair the zone and its twin")
+	}
+	if b := z.Budget(new(int)); b.Signing() != z || b.CacheOnly() != co {
+		t.Fatal("a Budget zone is not of its zone")
+	}
+	set := rrs(t, "web.pool.example. 5 IN A 10.0.0.1", "web.pool.example. 5 IN A 10.0.0.2")
+
+	if g, err := co.Sign(set); g != nil || !errors.Is(err, ErrNotCached) {
+		t.Fatalf("new RRset: %v, %v; want ErrNotCached", g, err)
+	}
+	if _, err := co.NXDomain("nope.pool.example.", 5); !errors.Is(err, ErrNotCached) {
+		t.Fatalf("new denial: %v; want ErrNotCached", err)
+	}
+	if st := s.CacheStats(); signs != 0 || st.Entries != 0 || st.Misses != 0 {
+		t.Fatalf("the twin signed or stored: %d signatures, stats %+v", signs, st)
+	}
+
+	// Another caller is signing it: the twin does not wait for it.
+	mu.Lock()
+	signing = make(chan struct{})
+	release := signing
+	mu.Unlock()
+	done := make(chan *Sigs)
+	go func() { g, _ := z.Sign(set); done <- g }()
+	<-started
+	if _, err := co.Sign(set); !errors.Is(err, ErrNotCached) {
+		t.Fatalf("RRset being signed: %v; want ErrNotCached", err)
+	}
+	mu.Lock()
+	signing = nil
+	mu.Unlock()
+	close(release)
+	first := <-done
+	verify(t, z, first, set, c.Now())
+
+	if g, err := co.Sign(set); err != nil || g != first {
+		t.Fatalf("signed RRset: %v, %v; want the zone's signatures", g, err)
+	}
+	// The same RRset in another order and case is the same entry.
+	if g, err := co.Sign(rrs(t, "WEB.pool.example. 5 IN A 10.0.0.2", "web.pool.example. 5 IN A 10.0.0.1")); err != nil || g != first {
+		t.Fatalf("same RRset reordered: %v, %v", g, err)
+	}
+
+	// Due to be signed again: the twin leaves it to the zone.
+	c.Add(6*24*time.Hour + time.Second)
+	if _, err := co.Sign(set); !errors.Is(err, ErrNotCached) {
+		t.Fatalf("RRset due for a refresh: %v; want ErrNotCached", err)
+	}
+	re, err := z.Sign(set)
+	if err != nil || re == first {
+		t.Fatalf("the zone did not sign again: %v", err)
+	}
+	if g, _ := co.Sign(set); g != re {
+		t.Fatal("the twin does not return the refreshed signatures")
+	}
+	if signs != 2 {
+		t.Errorf("%d signatures made; want 2 (the first and the refresh)", signs)
+	}
+	if st := s.CacheStats(); st.Misses != 1 || st.Refreshes != 1 {
+		t.Errorf("stats %+v; want the zone's 1 miss and 1 refresh only", st)
+	}
+}
+
+// TestCacheOnlyDuringRefresh: while another caller signs an RRset again,
+// the twin returns the old signatures, still valid, as the zone does.
+func TestCacheOnlyDuringRefresh(t *testing.T) {
+	block := make(chan struct{})
+	started := make(chan struct{}, 1)
+	var armed atomic.Bool
+	hook := func() {
+		if armed.Load() {
+			started <- struct{}{}
+			<-block
+		}
+	}
+	s, c := newTestSigner(t, Options{Validity: 8 * 24 * time.Hour, BeforeSign: hook}, newTestKey(t, "pool.example.", dns.ED25519, FlagsCSK))
+	z := s.Zone("pool.example.")
+	set := rrs(t, "web.pool.example. 5 IN A 10.0.0.1")
+	first, _ := z.Sign(set)
+	c.Add(6*24*time.Hour + time.Second)
+	armed.Store(true)
+	done := make(chan struct{})
+	go func() { z.Sign(set); close(done) }()
+	<-started
+	if g, err := z.CacheOnly().Sign(set); err != nil || g != first {
+		t.Errorf("during a refresh: %v, %v; want the old signatures", g, err)
+	}
+	close(block)
+	<-done
+}
+
+// TestBudget: a Budget zone signs as many RRsets as its budget, answers
+// from the cache without spending it, and then is CacheOnly.
+func TestBudget(t *testing.T) {
+	var signs atomic.Int32
+	s, _ := newTestSigner(t, Options{BeforeSign: func() { signs.Add(1) }}, newTestKey(t, "pool.example.", dns.ED25519, FlagsCSK))
+	z := s.Zone("pool.example.")
+	a := rrs(t, "a.pool.example. 5 IN A 10.0.0.1")
+	b := rrs(t, "b.pool.example. 5 IN A 10.0.0.2")
+	n := 1
+	zb := z.Budget(&n)
+	ga, err := zb.Sign(a)
+	if err != nil || n != 0 || signs.Load() != 1 {
+		t.Fatalf("first RRset: %v; budget left %d, %d signatures; want signed, 0, 1", err, n, signs.Load())
+	}
+	verify(t, z, ga, a, t0)
+	if g, err := zb.Sign(a); err != nil || g != ga {
+		t.Fatalf("cached RRset with no budget left: %v", err)
+	}
+	if _, err := zb.Sign(b); !errors.Is(err, ErrNotCached) || signs.Load() != 1 {
+		t.Fatalf("second RRset with no budget left: %v, %d signatures; want ErrNotCached, 1", err, signs.Load())
+	}
+	n = 1
+	if _, err := zb.Sign(b); err != nil || n != 0 {
+		t.Fatalf("second RRset with a new budget: %v, %d left", err, n)
 	}
 }

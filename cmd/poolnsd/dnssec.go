@@ -25,7 +25,7 @@ const dnssecUsage = `Usage:
   poolnsd dnssec import [--zsk] [--state active|published] [--at TIME] ZONE FILE.pem
   poolnsd dnssec ds ZONE
   poolnsd dnssec status [ZONE]
-  poolnsd dnssec activate|retire|delete [--at TIME] ZONE TAG
+  poolnsd dnssec activate|retire|delete [--at TIME] [--force] ZONE TAG
 
 Keys are BIND-format files K<zone>+<alg>+<tag>.key/.private in <data>/keys
 (the data key of the configuration); a zone is signed when a key for it is
@@ -35,7 +35,9 @@ first step of a rollover). import takes a PEM private key (Knot's keymgr
 keeps them in <kasp-db>/keys/). ds prints the DS records (SHA-256) the parent
 zone should hold; status the keys, their states and times. activate, retire
 and delete set a key's Activate, Inactive or Delete time (now, or --at: now,
-+2h, +7d, RFC 3339 or YYYYMMDDHHMMSS), as dnssec-settime does. A running
++2h, +7d, RFC 3339 or YYYYMMDDHHMMSS), as dnssec-settime does; activate
+refuses a time earlier than dnssec.dnskey_ttl after the key's publication
+(unless --force), when the zone has other keys. A running
 registrar applies key changes on SIGHUP, and by itself when a key's time
 comes. The configuration flags (--config, --data, ...) work as for serve.
 `
@@ -61,6 +63,7 @@ func dnssecCmd(args []string, stdout, stderr io.Writer) int {
 	zsk := fs.Bool("zsk", false, "keygen, import: a zone signing key (flags 256) to go beside a KSK, instead of a combined signing key (257)")
 	state := fs.String("state", "", "keygen, import: active or published (default: active for a zone's first key or a new algorithm, else published)")
 	at := fs.String("at", "now", "when the key's new state begins")
+	force := fs.Bool("force", false, "activate: sign with the key before dnssec.dnskey_ttl has passed since its publication")
 	nargs := map[string][2]int{"keygen": {1, 1}, "import": {2, 2}, "ds": {1, 1}, "status": {0, 1},
 		"activate": {2, 2}, "retire": {2, 2}, "delete": {2, 2}}
 	n, ok := nargs[sub]
@@ -86,7 +89,7 @@ func dnssecCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	c := &keyCmd{dir: cfg.KeysDir(), now: time.Now().UTC().Truncate(time.Second), stdout: stdout, stderr: stderr, cmd: sub, dnskeyTTL: cfg.DNSSEC.DNSKEYTTL}
+	c := &keyCmd{dir: cfg.KeysDir(), now: time.Now().UTC().Truncate(time.Second), stdout: stdout, stderr: stderr, cmd: sub, dnskeyTTL: cfg.DNSSEC.DNSKEYTTL, force: *force}
 	var zone string
 	if fs.NArg() > 0 {
 		zone = strings.ToLower(dns.Fqdn(fs.Arg(0)))
@@ -121,6 +124,7 @@ type keyCmd struct {
 	stdout, stderr io.Writer
 	cmd            string
 	dnskeyTTL      int
+	force          bool // activate before the DNSKEY TTL has passed
 }
 
 func (c *keyCmd) fail(code int, format string, a ...any) int {
@@ -314,6 +318,12 @@ func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
 		if t.Publish.IsZero() || t.Publish.After(when) {
 			t.Publish = when
 		}
+		if ready := c.signableFrom(zk, k, t.Publish); when.Before(ready) && !c.force {
+			return c.fail(exitRuntime, "not done: key %d is published from %s; resolvers may hold the zone's DNSKEY RRset without it "+
+				"until %s (dnssec.dnskey_ttl, %d s, later), and answers that only it signed would fail to validate there. "+
+				"Activate it from then on (--at %s), or give --force",
+				tag, t.Publish.Format(time.RFC3339), ready.Format(time.RFC3339), c.dnskeyTTL, ready.Format(time.RFC3339))
+		}
 	case "retire":
 		t.Inactive = when
 	case "delete":
@@ -335,6 +345,34 @@ func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
 	return exitOK
 }
 
+// signableFrom returns when key k of zone zk, published from publish,
+// may sign answers: dnssec.dnskey_ttl after its publication, once every
+// resolver's cached DNSKEY RRset holds it; at once (the zero time) when
+// the zone has no other key that resolvers may have cached, or when k's
+// files give no timing at all (active since it was made). A key whose
+// files give no Publish time but an Activate time passed is published
+// since then.
+func (c *keyCmd) signableFrom(zk *dnssec.ZoneKeys, k *dnssec.Key, publish time.Time) time.Time {
+	old := k.Timing
+	if old.Publish.IsZero() && old.Activate.IsZero() && old.Inactive.IsZero() && old.Delete.IsZero() {
+		return time.Time{}
+	}
+	if old.Publish.IsZero() && !old.Activate.IsZero() && !old.Activate.After(c.now) {
+		publish = old.Activate
+	}
+	others := false
+	for j, x := range zk.Keys {
+		switch zk.States[j] {
+		case dnssec.StatePublished, dnssec.StateActive, dnssec.StateRetired:
+			others = others || x != k
+		}
+	}
+	if !others {
+		return time.Time{}
+	}
+	return publish.Add(time.Duration(c.dnskeyTTL) * time.Second)
+}
+
 // dnssecKeeper holds the signer of a serving daemon and loads its keys:
 // at start (a bad key stops the start), on SIGHUP and when a key's time
 // comes (a bad key keeps the last good keys).
@@ -345,11 +383,13 @@ type dnssecKeeper struct {
 	signer *dnssec.Signer
 	timer  *time.Timer
 	closed bool
+	served func(zone string) bool // nil: not checked
 }
 
-// newDNSSECKeeper loads the keys of cfg into a new signer.
-func newDNSSECKeeper(cfg config.Config, log *slog.Logger) (*dnssecKeeper, error) {
-	k := &dnssecKeeper{dir: cfg.KeysDir(), log: log, signer: dnssec.NewSigner(dnssec.Options{
+// newDNSSECKeeper loads the keys of cfg into a new signer; served says
+// whether a zone (lower case, final dot) is served (nil: do not check).
+func newDNSSECKeeper(cfg config.Config, log *slog.Logger, served func(zone string) bool) (*dnssecKeeper, error) {
+	k := &dnssecKeeper{dir: cfg.KeysDir(), log: log, served: served, signer: dnssec.NewSigner(dnssec.Options{
 		Validity:  cfg.SignatureValidity(),
 		DNSKEYTTL: uint32(cfg.DNSSEC.DNSKEYTTL),
 		CacheSize: cfg.SignatureCacheBytes(),
@@ -368,6 +408,14 @@ func (k *dnssecKeeper) set(ks *dnssec.Keys, trigger string) {
 	k.signer.SetKeys(ks)
 	for _, z := range ks.Zones() {
 		zk := ks.Zone(z)
+		if k.served != nil && !k.served(z) {
+			// A typo in a zone's name, or keys of a zone this registrar
+			// no longer serves: they sign nothing.
+			for _, key := range zk.Keys {
+				k.log.Warn("DNSSEC key of a zone not served here: it signs nothing", "zone", z, "file", key.File, "trigger", trigger)
+			}
+			continue
+		}
 		var tags []string
 		for _, key := range zk.Signers() {
 			tags = append(tags, strconv.Itoa(int(key.Tag)))
@@ -419,7 +467,8 @@ func (k *dnssecKeeper) close() {
 // stops the start (a zone must not go out unsigned by surprise).
 func (d *daemon) startDNSSEC() int {
 	var err error
-	if d.dnssec, err = newDNSSECKeeper(d.cfg, d.log); err != nil {
+	served := func(zone string) bool { return d.hs.View().Zone(zone) != nil }
+	if d.dnssec, err = newDNSSECKeeper(d.cfg, d.log, served); err != nil {
 		logErrors(d.log, "cannot load the DNSSEC keys", err)
 		return exitRuntime
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnssec"
 )
 
@@ -100,9 +102,18 @@ func TestDNSSECRollover(t *testing.T) {
 		t.Errorf("ds during the rollover:\n%s; want both keys' DS", ds)
 	}
 
-	// 2. Sign with the new key, 3. retire the old one.
-	if code, out, errs := runDNSSEC(t, data, "activate", "pool.example", strconv.Itoa(int(newTag))); code != exitOK {
-		t.Fatalf("activate: %d %s%s", code, out, errs)
+	// 2. Sign with the new key: not before dnssec.dnskey_ttl (3600 s)
+	// has passed since its publication (or with --force, standing for
+	// the wait here), 3. retire the old one.
+	code, _, errs := runDNSSEC(t, data, "activate", "pool.example", strconv.Itoa(int(newTag)))
+	if code != exitRuntime || !strings.Contains(errs, "not done") || !strings.Contains(errs, "--force") {
+		t.Errorf("activating a key just published: exit %d %q; want refused", code, errs)
+	}
+	if s, _ := state(time.Now().Add(2 * time.Hour)); !has(s, old) {
+		t.Fatalf("a refused activate changed the files: signers in 2h %v", s)
+	}
+	if code, out, errs := runDNSSEC(t, data, "activate", "--force", "pool.example", strconv.Itoa(int(newTag))); code != exitOK {
+		t.Fatalf("activate --force: %d %s%s", code, out, errs)
 	}
 	if s, _ := state(time.Now()); !has(s, old, newTag) {
 		t.Fatalf("after activate: signers %v", s)
@@ -119,7 +130,7 @@ func TestDNSSECRollover(t *testing.T) {
 	}
 
 	// Retiring the last active key is refused, and changes nothing.
-	code, _, errs := runDNSSEC(t, data, "retire", "pool.example", strconv.Itoa(int(newTag)))
+	code, _, errs = runDNSSEC(t, data, "retire", "pool.example", strconv.Itoa(int(newTag)))
 	if code != exitRuntime || !strings.Contains(errs, "none is active") {
 		t.Errorf("retiring the last key: exit %d %s", code, errs)
 	}
@@ -143,8 +154,9 @@ func TestDNSSECRollover(t *testing.T) {
 		t.Errorf("status after delete:\n%s", out)
 	}
 
-	// Scheduled: a new key active in an hour; the registrar's keys change
-	// then by themselves (NextEvent).
+	// Scheduled: a new key active in an hour (the DNSKEY TTL after its
+	// publication: allowed); the registrar's keys change then by
+	// themselves (NextEvent).
 	third := keygen(t, data, "--state", "published", "pool.example")
 	if code, _, errs := runDNSSEC(t, data, "activate", "--at", "+1h", "pool.example", strconv.Itoa(int(third))); code != exitOK {
 		t.Fatal(errs)
@@ -158,6 +170,50 @@ func TestDNSSECRollover(t *testing.T) {
 	}
 	if s, _ := state(time.Now().Add(2 * time.Hour)); !has(s, newTag, third) {
 		t.Errorf("in 2 hours: signers %v", s)
+	}
+}
+
+// TestDNSSECActivateWaitsForTTL: activate refuses to sign with a key
+// before dnssec.dnskey_ttl has passed since its publication, saying from
+// when it may, and allows that time, a key published long enough ago,
+// and --force.
+func TestDNSSECActivateWaitsForTTL(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	keygen(t, data, "pool.example")
+	fresh := keygen(t, data, "pool.example") // published now
+	code, _, errs := runDNSSEC(t, data, "activate", "--at", "+59m", "pool.example", strconv.Itoa(int(fresh)))
+	ks, err := dnssec.Load(filepath.Join(data, "keys"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub time.Time
+	for _, k := range ks.Zone("pool.example.").Keys {
+		if k.Tag == fresh {
+			pub = k.Timing.Publish
+		}
+	}
+	ready := pub.Add(time.Hour).UTC().Format(time.RFC3339)
+	if code != exitRuntime || !strings.Contains(errs, "until "+ready) || !strings.Contains(errs, "--at "+ready) {
+		t.Errorf("activate 59 minutes after publication: exit %d %q; want refused, naming %s", code, errs, ready)
+	}
+	if code, _, errs := runDNSSEC(t, data, "activate", "--at", ready, "pool.example", strconv.Itoa(int(fresh))); code != exitOK {
+		t.Errorf("activate at publication + TTL: exit %d %q", code, errs)
+	}
+
+	// Published two hours ago: may sign now. A shorter TTL from the
+	// configuration shortens the wait.
+	old := keygen(t, data, "--at", time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339), "pool.example")
+	if code, _, errs := runDNSSEC(t, data, "activate", "pool.example", strconv.Itoa(int(old))); code != exitOK {
+		t.Errorf("activate a key published 2 h ago: exit %d %q", code, errs)
+	}
+	t.Setenv("POOLNSD_DNSSEC_DNSKEY_TTL", "60")
+	short := keygen(t, data, "pool.example")
+	if code, _, errs := runDNSSEC(t, data, "activate", "--at", "+61s", "pool.example", strconv.Itoa(int(short))); code != exitOK {
+		t.Errorf("activate 61 s after publication with dnskey_ttl 60: exit %d %q", code, errs)
+	}
+	forced := keygen(t, data, "pool.example")
+	if code, _, errs := runDNSSEC(t, data, "activate", "--force", "pool.example", strconv.Itoa(int(forced))); code != exitOK {
+		t.Errorf("activate --force: exit %d %q", code, errs)
 	}
 }
 
@@ -188,5 +244,39 @@ func TestDNSSECCommandErrors(t *testing.T) {
 	code, _, errs := runDNSSEC(t, data, "status")
 	if code != exitRuntime || !strings.Contains(errs, bad+":1: a A record; want DNSKEY") {
 		t.Errorf("status with a bad key file: exit %d %q", code, errs)
+	}
+}
+
+// TestDNSSECKeyOfUnservedZone: a key in the keys directory for a zone
+// this registrar does not serve loads (it signs nothing) with a warning
+// that names its file, at start and at each reload.
+func TestDNSSECKeyOfUnservedZone(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	keygen(t, data, "pool.example")
+	keygen(t, data, "typo.example")
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	cfg := config.Defaults()
+	cfg.Data = data
+	served := func(zone string) bool { return zone == "pool.example." }
+	k, err := newDNSSECKeeper(cfg, log, served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.close)
+	ks := k.signer.Keys()
+	typo := ks.Zone("typo.example.").Keys[0].File
+	for _, want := range []string{"level=WARN", "DNSSEC key of a zone not served here", "zone=typo.example.", "file=" + typo, "trigger=start"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "Kpool.example.") {
+		t.Errorf("a served zone's key warned about:\n%s", logs.String())
+	}
+	logs.Reset()
+	k.reload("SIGHUP")
+	if !strings.Contains(logs.String(), "file="+typo) || !strings.Contains(logs.String(), "trigger=SIGHUP") {
+		t.Errorf("no warning on reload:\n%s", logs.String())
 	}
 }

@@ -35,7 +35,10 @@ type Loop interface {
 	// (a defect): it returns the reply, nil for none.
 	Recover(m *udpbatch.Msg, out []byte, p any) []byte
 	// Sent is called once the replies of the batch read at read are
-	// written (also after a batch that had none).
+	// written (also after a batch that had none). A Loop may do work of
+	// its own there, between batches (package dnsfront signs the answers
+	// that need a new signature), and keeps it short while Socket.Waiting
+	// says that datagrams wait.
 	Sent(read time.Time)
 	// Close frees the loop's resources, once the loop has ended and the
 	// work it handed to Socket.Go is done (or Shutdown's deadline has
@@ -79,7 +82,8 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (
 		u.rx[i].OOB = make([]byte, 0, udpbatch.OOBSize)
 		u.tx[i].Buf = make([]byte, 0, udpSize)
 	}
-	u.sock.conn = conn
+	u.sock.init(conn)
+	u.sock.bc = bc
 	u.loop = h.NewLoop(&u.sock)
 	return u, nil
 }

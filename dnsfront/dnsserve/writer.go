@@ -13,15 +13,46 @@ import (
 // must not stall the loop and the replies that such work writes later.
 type Socket struct {
 	conn     *net.UDPConn
+	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
+	fd       int            // conn's descriptor, for Waiting; -1: unknown
 	inflight sync.WaitGroup // Go's goroutines
 }
 
 // NewSocket returns a Socket of conn. Start makes its loops' own; this is
 // for a Loop driven without one, as a Handler's tests and benchmarks do.
-func NewSocket(conn *net.UDPConn) *Socket { return &Socket{conn: conn} }
+func NewSocket(conn *net.UDPConn) *Socket {
+	s := new(Socket)
+	s.init(conn)
+	return s
+}
+
+// init makes s the Socket of conn.
+func (s *Socket) init(conn *net.UDPConn) {
+	s.conn, s.fd = conn, -1
+	if rc, err := conn.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { s.fd = int(fd) })
+	}
+}
 
 // LocalAddr returns the socket's address.
 func (s *Socket) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+
+// WriteBatch sends replies that a Loop made after its batch (in Sent, on
+// the loop's goroutine only), with one system call (sendmmsg) where it
+// can. It returns the first error.
+func (s *Socket) WriteBatch(ms []udpbatch.Msg) error {
+	if s.bc != nil {
+		_, err := s.bc.WriteBatch(ms)
+		return err
+	}
+	var first error
+	for i := range ms {
+		if _, _, err := s.conn.WriteMsgUDPAddrPort(ms[i].Buf, ms[i].OOB, ms[i].Addr.AddrPort()); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 // Go runs f on a goroutine of its own: work that must not stall the loop,
 // such as an UPDATE waiting for its commit. Shutdown waits for it (until
