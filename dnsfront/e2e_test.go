@@ -2,7 +2,6 @@ package dnsfront
 
 import (
 	"context"
-	"github.com/poolnsd/poolnsd/internal/proctest"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -11,6 +10,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/poolnsd/poolnsd/internal/hstest"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 // startServer serves the test handlespace plus a 1000-element pool on a
@@ -242,9 +244,9 @@ func TestEndToEndErrorReplies(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %s: %v", network, c.name, err)
 			}
-			if r.Rcode != dns.RcodeFormatError || flagText(r) != "qr rd cd" || (len(r.Question) == 1) != c.question {
+			if r.Rcode != dns.RcodeFormatError || hstest.FlagText(r) != "qr rd cd" || (len(r.Question) == 1) != c.question {
 				t.Errorf("%s %s: %s flags %q question %v; want FORMERR, qr rd cd, question %v", network, c.name,
-					dns.RcodeToString[r.Rcode], flagText(r), r.Question, c.question)
+					dns.RcodeToString[r.Rcode], hstest.FlagText(r), r.Question, c.question)
 			}
 			if c.question && r.Question[0].Name != "Web.Pool.Test." {
 				t.Errorf("%s %s: question %v, want the query's as written", network, c.name, r.Question[0])

@@ -214,23 +214,3 @@ func subnetOption(opt *dns.OPT) *dns.EDNS0_SUBNET {
 	}
 	return nil
 }
-
-// flagText writes a message's header flags as dig does.
-func flagText(m *dns.Msg) string {
-	s := ""
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{
-		{m.Response, "qr"}, {m.Authoritative, "aa"}, {m.Truncated, "tc"}, {m.RecursionDesired, "rd"},
-		{m.RecursionAvailable, "ra"}, {m.Zero, "z"}, {m.AuthenticatedData, "ad"}, {m.CheckingDisabled, "cd"},
-	} {
-		if f.on {
-			if s != "" {
-				s += " "
-			}
-			s += f.name
-		}
-	}
-	return s
-}

@@ -182,24 +182,32 @@ func FuzzUDPServe(f *testing.F) {
 		if out == nil {
 			return
 		}
-		r := new(dns.Msg)
-		if err := r.Unpack(out); err != nil {
-			t.Fatalf("reply does not unpack: %v", err)
-		}
-		if len(b) < 2 || r.Id != uint16(b[0])<<8|uint16(b[1]) || !r.Response {
-			t.Fatalf("reply ID %d QR %v", r.Id, r.Response)
-		}
-		limit := dns.MinMsgSize
-		q := new(dns.Msg)
-		if q.Unpack(b) == nil {
-			if opt := q.IsEdns0(); opt != nil {
-				limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), 1232)
-			}
-		}
-		if len(out) > limit {
-			t.Fatalf("UDP reply of %d bytes, limit %d", len(out), limit)
-		}
+		checkFuzzReply(t, b, out)
 	})
+}
+
+// checkFuzzReply fails t unless out is a reply to the datagram b that
+// unpacks, carries b's ID with QR set, and fits b's UDP size (at most
+// the server's 1232).
+func checkFuzzReply(t *testing.T, b, out []byte) {
+	t.Helper()
+	r := new(dns.Msg)
+	if err := r.Unpack(out); err != nil {
+		t.Fatalf("reply does not unpack: %v", err)
+	}
+	if len(b) < 2 || r.Id != uint16(b[0])<<8|uint16(b[1]) || !r.Response {
+		t.Fatalf("reply ID %d QR %v", r.Id, r.Response)
+	}
+	limit := dns.MinMsgSize
+	q := new(dns.Msg)
+	if q.Unpack(b) == nil {
+		if opt := q.IsEdns0(); opt != nil {
+			limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), 1232)
+		}
+	}
+	if len(out) > limit {
+		t.Fatalf("UDP reply of %d bytes, limit %d", len(out), limit)
+	}
 }
 
 // TestPlainName: the fast path's names (msgcheck.AppendPlainName's,

@@ -546,65 +546,51 @@ func (s *server) start(o options) error {
 // is charged whole ticks or none: not a measurement at these rates.) The
 // run time of threads that have exited is lost; a Go program's threads do
 // not exit while it serves.
-func (s *server) cpu() float64 {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.pid))
-	if err != nil {
-		return 0
-	}
-	var ns int64
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", s.pid, t.Name()))
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			v, _ := strconv.ParseInt(f[0], 10, 64)
-			ns += v
-		}
-	}
-	return float64(ns) / 1e9
-}
+func (s *server) cpu() float64 { return float64(s.schedstat(0)) / 1e9 }
 
 // runDelay returns how long the server's threads have waited for a CPU
 // while runnable, seconds (the second field of schedstat).
-func (s *server) runDelay() float64 {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.pid))
-	if err != nil {
-		return 0
-	}
-	var ns int64
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", s.pid, t.Name()))
-		if err != nil {
-			continue
+func (s *server) runDelay() float64 { return float64(s.schedstat(1)) / 1e9 }
+
+// schedstat sums field i of the server's threads' schedstat files.
+func (s *server) schedstat(i int) int64 {
+	var n int64
+	s.eachTask("schedstat", func(b []byte) {
+		if f := strings.Fields(string(b)); len(f) > i {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			n += v
 		}
-		if f := strings.Fields(string(b)); len(f) > 1 {
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			ns += v
-		}
-	}
-	return float64(ns) / 1e9
+	})
+	return n
 }
 
 // involuntary returns the server's involuntary context switches so far
 // (preempted by another task), summed over its threads.
 func (s *server) involuntary() int {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.pid))
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for _, t := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", s.pid, t.Name()))
+	s.eachTask("status", func(b []byte) {
 		for _, l := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(l, "nonvoluntary_ctxt_switches:"); ok {
 				k, _ := strconv.Atoi(strings.TrimSpace(v))
 				n += k
 			}
 		}
-	}
+	})
 	return n
+}
+
+// eachTask calls f with file of each of the server's threads
+// (/proc/PID/task/TID/file); a thread that exited meanwhile is skipped.
+func (s *server) eachTask(file string, f func([]byte)) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.pid))
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/%s", s.pid, t.Name(), file)); err == nil {
+			f(b)
+		}
+	}
 }
 
 // ticksCPU returns the server's utime + stime of /proc/PID/stat, seconds

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 // rawMsg packs m and then lets fix change the bytes (header bits, counts,
@@ -142,7 +144,7 @@ func TestCheckMsg(t *testing.T) {
 			if r.Id != 0x1234 || r.Rcode != rcode || r.Opcode != int(binary.BigEndian.Uint16(tc.msg[2:])>>11&0xF) {
 				t.Errorf("reply ID %#x rcode %s opcode %d; want 0x1234, %s, the query's", r.Id, dns.RcodeToString[r.Rcode], r.Opcode, dns.RcodeToString[rcode])
 			}
-			if got := flagText(r); got != tc.flags {
+			if got := hstest.FlagText(r); got != tc.flags {
 				t.Errorf("flags %q, want %q", got, tc.flags)
 			}
 			if tc.question != (len(r.Question) == 1) {
@@ -157,26 +159,6 @@ func TestCheckMsg(t *testing.T) {
 			}
 		})
 	}
-}
-
-// flagText writes a message's header flags as dig does.
-func flagText(m *dns.Msg) string {
-	s := ""
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{
-		{m.Response, "qr"}, {m.Authoritative, "aa"}, {m.Truncated, "tc"}, {m.RecursionDesired, "rd"},
-		{m.RecursionAvailable, "ra"}, {m.Zero, "z"}, {m.AuthenticatedData, "ad"}, {m.CheckingDisabled, "cd"},
-	} {
-		if f.on {
-			if s != "" {
-				s += " "
-			}
-			s += f.name
-		}
-	}
-	return s
 }
 
 // FuzzCheckMsg: Check never panics; what it serves unpacks with
