@@ -226,8 +226,8 @@ func (q *coldQueue) queueMsg(w dns.ResponseWriter, req *request, r *Result, z *d
 // between the loop's batches: one signature, then more while no datagram
 // waits on the socket. (A nil queue has nothing to do.)
 func (q *coldQueue) run(s *scratch) {
-	if q == nil {
-		return
+	if q == nil || q.n == 0 {
+		return // nothing queued, nothing to send
 	}
 	defer q.flush()
 	for i := 0; q.n > 0; i++ {
