@@ -184,6 +184,29 @@ func quickConfig(t *testing.T) *quick.Config {
 	return &quick.Config{MaxCount: 2000, Rand: rand.New(rand.NewSource(int64(polSeed(t))))}
 }
 
+// checkRank checks policy p (named name) against naiveRank by key on
+// random cases, each first given to prep (nil: none).
+func checkRank(t *testing.T, name string, p handlespace.Policy, key func(*handlespace.Element) uint64, prep func(polCase)) {
+	t.Helper()
+	f := func(c polCase) bool {
+		if prep != nil {
+			prep(c)
+		}
+		sel := build(p, c.Elems, nil)
+		sel.sel.(*rankSel).seq.Store(c.Seq)
+		got := sel.Select(nil, c.K, nil)
+		want := naiveRank(c.Elems, key, c.Seq, c.K)
+		if !slices.Equal(got, want) {
+			t.Logf("%s seq=%d k=%d: got %v, want %v", name, c.Seq, c.K, got, want)
+			return false
+		}
+		return true
+	}
+	if err := quick.Check(f, quickConfig(t)); err != nil {
+		t.Errorf("%s: %v", name, err)
+	}
+}
+
 // naiveRank is the reference for prio, lu and plu: sort by key (stably),
 // rotate each run of equal keys by seq, take k.
 func naiveRank(elems []*handlespace.Element, key func(*handlespace.Element) uint64, seq uint64, k int) []int32 {
@@ -219,21 +242,7 @@ func TestQuickRank(t *testing.T) {
 		{"plu", func(e *handlespace.Element) uint64 { return uint64(e.Load) + uint64(e.LoadDeg) }},
 		{"prio", func(e *handlespace.Element) uint64 { return uint64(e.Priority) }},
 	} {
-		p := mustPolicy(t, tc.policy, nil)
-		f := func(c polCase) bool {
-			sel := build(p, c.Elems, nil)
-			sel.sel.(*rankSel).seq.Store(c.Seq)
-			got := sel.Select(nil, c.K, nil)
-			want := naiveRank(c.Elems, tc.key, c.Seq, c.K)
-			if !slices.Equal(got, want) {
-				t.Logf("%s seq=%d k=%d: got %v, want %v", tc.policy, c.Seq, c.K, got, want)
-				return false
-			}
-			return true
-		}
-		if err := quick.Check(f, quickConfig(t)); err != nil {
-			t.Errorf("%s: %v", tc.policy, err)
-		}
+		checkRank(t, tc.policy, mustPolicy(t, tc.policy, nil), tc.key, nil)
 	}
 }
 

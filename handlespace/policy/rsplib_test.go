@@ -165,22 +165,7 @@ func TestQuickDistanceRank(t *testing.T) {
 			return uint64(e.Load) + uint64(e.LoadDeg) + naivePenalty(e, dpf, step)
 		}},
 	} {
-		p := mustDistPolicy(t, tc.policy, dpf, step, nil)
-		f := func(c polCase) bool {
-			setRTTs(c)
-			sel := build(p, c.Elems, nil)
-			sel.sel.(*rankSel).seq.Store(c.Seq)
-			got := sel.Select(nil, c.K, nil)
-			want := naiveRank(c.Elems, tc.key, c.Seq, c.K)
-			if !slices.Equal(got, want) {
-				t.Logf("%s seq=%d k=%d: got %v, want %v", tc.policy, c.Seq, c.K, got, want)
-				return false
-			}
-			return true
-		}
-		if err := quick.Check(f, quickConfig(t)); err != nil {
-			t.Errorf("%s: %v", tc.policy, err)
-		}
+		checkRank(t, tc.policy, mustDistPolicy(t, tc.policy, dpf, step, nil), tc.key, setRTTs)
 	}
 }
 
