@@ -379,7 +379,8 @@ func TestWireshark(t *testing.T) {
 
 	msgs := streamMessages(t, tcpFile, map[int]bool{rawPort: true})
 	types := map[wire.Type]int{}
-	adminReqs, reportReqs, refusals := 0, 0, 0
+	adminReqs, reportReqs := 0, 0
+	refusals := map[uint16]int{} // by the request refused
 	vantage := map[string]int{}
 	for _, m := range msgs {
 		dm, err := wire.Decode(m)
@@ -418,12 +419,23 @@ func TestWireshark(t *testing.T) {
 			reportReqs++
 		}
 		if dm.Type == wire.TypeError && dm.Refused != nil {
-			refusals++
+			refusals[dm.Refused.Request]++
 		}
 	}
-	if reportReqs != 1 || refusals != 1 {
-		t.Errorf("%d failure reports passed on and %d refusals in the capture, want 1 and 1", reportReqs, refusals)
+	// One report refused (the hand-made client's) and no administrative
+	// request; a confirmation request may be refused besides (a vantage
+	// point that does not yet see the asker as the element's home while
+	// C comes and goes, or is busy): that is timing, not a fault.
+	if reportReqs != 1 || refusals[wire.ParamXReportReq] != 1 || refusals[wire.ParamXAdminReq] != 0 {
+		t.Errorf("%d failure reports passed on and refusals %v in the capture, want 1 report and 1 report refusal (%#x), no administrative refusal",
+			reportReqs, refusals, wire.ParamXReportReq)
 	}
+	for req := range refusals {
+		if req != wire.ParamXReportReq && req != wire.ParamXAdminReq && req != wire.ParamXConfirmReq {
+			t.Errorf("a refusal of request %#x in the capture, which nothing asked for", req)
+		}
+	}
+	t.Logf("refusals in the capture, by request: %v", refusals)
 	if adminReqs != 2 {
 		t.Errorf("%d administrative requests in the capture, want 2 (drain and undrain)", adminReqs)
 	}
