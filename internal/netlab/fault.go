@@ -22,16 +22,14 @@ type Fault struct {
 
 // LinkDown is a node's link taken down at the hub's end, as a cable
 // pulled at the switch: the node keeps its address and routes, and
-// reaches nothing, and nothing reaches it, until Heal.
+// reaches nothing, and nothing reaches it, until Heal. The time returned
+// is the kernel's acknowledgement of the change (rtnetlink, see setLink).
 func (nd *Node) LinkDown() Fault {
 	hub := nd.net.hub.ns
-	set := func(state string) func() (time.Time, error) {
-		return func() (time.Time, error) {
-			err := hub.ip("link", "set", nd.link, state)
-			return time.Now(), err
-		}
+	set := func(up bool) func() (time.Time, error) {
+		return func() (time.Time, error) { return hub.setLink(nd.link, up) }
 	}
-	return Fault{Name: "link down " + nd.Name, Inject: set("down"), Heal: set("up")}
+	return Fault{Name: "link down " + nd.Name, Inject: set(false), Heal: set(true)}
 }
 
 // Blackhole is a blackhole route to p in the node's namespace: the node
