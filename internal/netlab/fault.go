@@ -2,6 +2,7 @@ package netlab
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -22,14 +23,49 @@ type Fault struct {
 
 // LinkDown is a node's link taken down at the hub's end, as a cable
 // pulled at the switch: the node keeps its address and routes, and
-// reaches nothing, and nothing reaches it, until Heal. The time returned
-// is the kernel's acknowledgement of the change (rtnetlink, see setLink).
+// reaches nothing, and nothing reaches it, until Heal. Inject returns
+// the kernel's acknowledgement of the change (rtnetlink, see setLink):
+// from then on nothing crosses. Heal returns when both ends of the link
+// run again (the carrier is on at the node and at the hub's bridge):
+// the kernel turns the carrier on in a worker of its own after the
+// acknowledgement, and on a loaded machine that worker ran up to half
+// a second later (the node's first ARP request 541 ms after the
+// acknowledgement, with its ARP retransmission at 100 ms): time the
+// registrars could do nothing about.
 func (nd *Node) LinkDown() Fault {
 	hub := nd.net.hub.ns
-	set := func(up bool) func() (time.Time, error) {
-		return func() (time.Time, error) { return hub.setLink(nd.link, up) }
+	return Fault{Name: "link down " + nd.Name,
+		Inject: func() (time.Time, error) { return hub.setLink(nd.link, false) },
+		Heal: func() (time.Time, error) {
+			if _, err := hub.setLink(nd.link, true); err != nil {
+				return time.Now(), err
+			}
+			return nd.waitRunning(5 * time.Second)
+		}}
+}
+
+// waitRunning waits (up to limit) until the node's link runs at both
+// ends (IFF_RUNNING: up, with its carrier), and returns when it found so.
+func (nd *Node) waitRunning(limit time.Duration) (time.Time, error) {
+	running := func(n *ns, dev string) bool {
+		ok := false
+		n.Do(func() error {
+			ifi, err := net.InterfaceByName(dev)
+			ok = err == nil && ifi.Flags&net.FlagRunning != 0
+			return nil
+		})
+		return ok
 	}
-	return Fault{Name: "link down " + nd.Name, Inject: set(false), Heal: set(true)}
+	deadline := time.Now().Add(limit)
+	for {
+		if running(nd.net.hub.ns, nd.link) && running(nd.ns, "eth0") {
+			return time.Now(), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Now(), fmt.Errorf("netlab: %s's link does not run %v after it was set up", nd.Name, limit)
+		}
+		time.Sleep(time.Millisecond) // the kernel's worker, not an event this process can wait on
+	}
 }
 
 // Blackhole is a blackhole route to p in the node's namespace: the node
