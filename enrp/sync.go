@@ -57,11 +57,30 @@ func (n *Node) audit(p *peer, m *wire.Message) {
 		// so).
 		p.expect, p.expectSince = nil, time.Time{}
 		n.syncedWith(p, n.now())
+	case m.Checksum != sum && n.liveLag(p, m.Checksum):
+		// Compared again at its next PRESENCE.
 	case m.Checksum != sum:
 		n.requestTable(p, true, fmt.Sprintf("checksum %04x, expected %04x", m.Checksum, sum))
 	case m.Digest != nil && *m.Digest != dig:
 		n.requestTable(p, true, fmt.Sprintf("digest %d/%016x, expected %d/%016x", m.Digest.Count, m.Digest.Hash, dig.Count, dig.Hash))
 	}
+}
+
+// liveLag reports whether p's claim is what this registrar would credit
+// it with with one registrar seen alive or dead the other way
+// (placement.LiveLag): a pulled table would change nothing.
+func (n *Node) liveLag(p *peer, claimed uint16) bool {
+	var base wire.SumAcc
+	if o := n.tab.own[p.id]; o != nil {
+		base = o.acc
+	}
+	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, base, claimed, func(yield func(placement.Static) bool) {
+		for _, en := range n.tab.m {
+			if en.static() && !yield(placement.Static{Pool: en.pool, ID: en.id, Sum: en.sum, Home: en.home()}) {
+				return
+			}
+		}
+	})
 }
 
 // requestTable starts a handle table transfer from p: of its own elements
@@ -706,6 +725,7 @@ func (n *Node) lostPeer(p *peer) {
 	if p.expect == nil {
 		p.expect = map[key]bool{}
 	}
+	p.expectSince = time.Time{} // its push is awaited from its next word, not an older loss's
 }
 
 // pushOwn pushes this registrar's own elements to p if it owes them and

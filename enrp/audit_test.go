@@ -1,0 +1,83 @@
+package enrp_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolnsd/poolnsd/enrp"
+)
+
+// TestHealNoTransientPull: C is cut off until A and B find it dead, and
+// the heal reaches A 900 ms after B (A–C is a slow link). Meanwhile
+// B, which hears C back first, homes the zone-file elements by the
+// live set A, B, C, and its PRESENCE reaches A, which still homes them
+// by A, B: their checksums differ with nothing lost. No registrar may
+// pull a table for that (a checksum resync): the heal converges by the
+// pushes, within two presence intervals and the slow link's delay. A
+// lost update is still pulled at once (TestChecksumRepair).
+//
+// Cut off right after the cluster formed, before any PRESENCE settled
+// the peers' claims, C's wait for A's push counted from an earlier loss
+// of A (at the join) and was over at the heal: A's first PRESENCE,
+// ahead of its push, had C pull A's table.
+func TestHealNoTransientPull(t *testing.T) {
+	for _, steady := range []time.Duration{0, 3 * interval} {
+		t.Run(fmt.Sprintf("after %v", steady), func(t *testing.T) { healNoTransientPull(t, steady) })
+	}
+}
+
+func healNoTransientPull(t *testing.T, steady time.Duration) {
+	c, a, b, cm := cluster3(t, 11, 60)
+	register(t, c, a, 0, 10)
+	register(t, c, b, 10, 10)
+	register(t, c, cm, 20, 10)
+	requireSettled(t, c, interval)
+	c.RunFor(steady)
+	slow := 900 * time.Millisecond
+	c.Net.LinkDelay = map[[2]uint32]time.Duration{{idA, idC}: slow, {idC, idA}: slow}
+	c.Net.Partition([]uint32{idA, idB}, []uint32{idC})
+	c.RunFor(lastHeard + noResponse + 2*time.Second)
+	if h := homes(a); h[idC] != 0 {
+		t.Fatalf("C's registrations not taken over while it was cut off: %v", h)
+	}
+	checksumPulls := func() int {
+		n := 0
+		for _, m := range c.Up() {
+			for _, ev := range m.EventsOf(enrp.EventResync) {
+				if strings.HasPrefix(ev.Detail, "checksum") {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	before := checksumPulls()
+	c.Net.Heal()
+	healed := c.Elapsed()
+	// (Lease ends a copy over the slow link counts from later.)
+	same := func() (bool, string) {
+		if ok, why := c.Consistent(); !ok {
+			return false, why
+		}
+		return sameElementsSkew(c, 2*slow)
+	}
+	if !c.RunUntil(func() bool { ok, _ := same(); return ok }, 2*interval+slow) {
+		_, why := same()
+		t.Fatalf("not settled %v after the heal: %s", c.Elapsed()-healed, why)
+	}
+	t.Logf("settled %v after the heal", c.Elapsed()-healed)
+	c.RunFor(3 * interval)
+	if ok, why := c.Consistent(); !ok {
+		t.Errorf("not consistent 3 intervals after settling: %s", why)
+	}
+	if n := checksumPulls() - before; n > 0 {
+		for _, m := range c.Up() {
+			for _, ev := range m.EventsOf(enrp.EventResync) {
+				t.Logf("%08x: %v", m.ID, ev)
+			}
+		}
+		t.Errorf("%d tables pulled for checksums that differed only while the live sets did", n)
+	}
+}

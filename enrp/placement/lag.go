@@ -1,0 +1,62 @@
+package placement
+
+import (
+	"slices"
+
+	"github.com/poolnsd/poolnsd/enrp/wire"
+)
+
+// Static is a zone-file element as LiveLag sees it: its pool and ID, its
+// term of an ownership checksum (wire.ElementSum) and its home by the
+// live set.
+type Static struct {
+	Pool string
+	ID   uint32
+	Sum  uint16
+	Home uint32
+}
+
+// LiveLag reports whether claimed is home's ownership checksum with one
+// registrar of others seen the other way, alive or not, than in live:
+// base is the checksum of every element home is credited with by live,
+// and statics calls yield with each zone-file element (whose home
+// follows the live set by Rendezvous; registrations do not move). A
+// registrar that heard of another coming back or dying before the
+// registrar comparing, or after it, homes the zone-file elements by
+// another live set, and their claims differ with nothing lost until both
+// have heard. One pass over statics for all of others.
+func LiveLag(live, others []uint32, home uint32, base wire.SumAcc, claimed uint16, statics func(yield func(Static) bool)) bool {
+	var alts [][]uint32
+	for _, id := range others {
+		if id == home {
+			continue
+		}
+		l := slices.DeleteFunc(slices.Clone(live), func(x uint32) bool { return x == id })
+		if len(l) == len(live) {
+			l = append(l, id)
+			slices.Sort(l)
+		}
+		alts = append(alts, l)
+	}
+	sums := make([]wire.SumAcc, len(alts))
+	for i := range sums {
+		sums[i] = base
+	}
+	statics(func(s Static) bool {
+		for i, l := range alts {
+			switch h := Rendezvous(l, s.Pool, s.ID); {
+			case s.Home == home && h != home:
+				sums[i].Sub(s.Sum)
+			case s.Home != home && h == home:
+				sums[i].Add(s.Sum)
+			}
+		}
+		return true
+	})
+	for _, s := range sums {
+		if s.Checksum() == claimed {
+			return true
+		}
+	}
+	return false
+}
