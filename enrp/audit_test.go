@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/wire"
 )
 
 // TestHealNoTransientPull: C is cut off until A and B find it dead, and
@@ -79,5 +81,38 @@ func healNoTransientPull(t *testing.T, steady time.Duration) {
 			}
 		}
 		t.Errorf("%d tables pulled for checksums that differed only while the live sets did", n)
+	}
+}
+
+// TestNoPullAfterDeadPeerBack: C's transfer of A's own elements (an
+// audit's, for a lost update) goes unanswered and is given up; A is
+// then cut off and found dead. When A is back it pushes its own
+// elements (as C pushes its own to A): C must not pull A's table on top
+// (in the lab that pull took 0.8 s, and the driver held every update
+// back while it came).
+func TestNoPullAfterDeadPeerBack(t *testing.T) {
+	c, a, _, cm := cluster3(t, 12, 30)
+	register(t, c, a, 0, 5)
+	requireSettled(t, c, interval)
+	c.RunFor(2 * interval)
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if from == idA && to == idC && (m.Type == wire.TypeHandleUpdate || m.Type == wire.TypeHandleTableResp) {
+			return enrptest.Drop
+		}
+		return enrptest.Deliver
+	}
+	register(t, c, a, 5, 1) // C misses it, and then A's table
+	if !c.RunUntil(func() bool { return len(cm.EventsOf(enrp.EventSyncAbort)) > 0 }, 5*interval) {
+		t.Fatal("C's transfer of A's elements was not given up")
+	}
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.Net.Filter = nil
+	c.RunFor(lastHeard + noResponse + time.Second)
+	resyncs := len(cm.EventsOf(enrp.EventResync))
+	c.Net.Heal()
+	requireSettled(t, c, 2*interval)
+	c.RunFor(interval)
+	for _, ev := range cm.EventsOf(enrp.EventResync)[resyncs:] {
+		t.Errorf("C pulled a table after A came back: %v", ev)
 	}
 }
