@@ -44,18 +44,7 @@ func healNoTransientPull(t *testing.T, steady time.Duration) {
 	if h := homes(a); h[idC] != 0 {
 		t.Fatalf("C's registrations not taken over while it was cut off: %v", h)
 	}
-	checksumPulls := func() int {
-		n := 0
-		for _, m := range c.Up() {
-			for _, ev := range m.EventsOf(enrp.EventResync) {
-				if strings.HasPrefix(ev.Detail, "checksum") {
-					n++
-				}
-			}
-		}
-		return n
-	}
-	before := checksumPulls()
+	before := checksumPulls(c)
 	c.Net.Heal()
 	healed := c.Elapsed()
 	// (Lease ends a copy over the slow link counts from later.)
@@ -74,7 +63,7 @@ func healNoTransientPull(t *testing.T, steady time.Duration) {
 	if ok, why := c.Consistent(); !ok {
 		t.Errorf("not consistent 3 intervals after settling: %s", why)
 	}
-	if n := checksumPulls() - before; n > 0 {
+	if n := checksumPulls(c) - before; n > 0 {
 		for _, m := range c.Up() {
 			for _, ev := range m.EventsOf(enrp.EventResync) {
 				t.Logf("%08x: %v", m.ID, ev)
@@ -115,4 +104,61 @@ func TestNoPullAfterDeadPeerBack(t *testing.T) {
 	for _, ev := range cm.EventsOf(enrp.EventResync)[resyncs:] {
 		t.Errorf("C pulled a table after A came back: %v", ev)
 	}
+}
+
+// TestSplitHealNoTransientPull: a 2|3 split of five heals, and E, far
+// from A and B, hears them both 900 ms after C and D do: meanwhile E's
+// claims are made by a live set two registrars short of C's and D's,
+// with nothing lost. No table may be pulled for that.
+func TestSplitHealNoTransientPull(t *testing.T) {
+	const idD, idE uint32 = 0xd, 0xe
+	c := newCluster(t, 13)
+	zones := enrptest.Zones(t, 80)
+	a := add(t, c, idA, zones)
+	b := add(t, c, idB, zones, idA)
+	cm := add(t, c, idC, zones, idA, idB)
+	d := add(t, c, idD, zones, idA, idB, idC)
+	e := add(t, c, idE, zones, idA, idB, idC, idD)
+	requireSettled(t, c, 3*interval)
+	for i, m := range []*enrptest.Member{a, b, cm, d, e} {
+		register(t, c, m, 10*i, 5)
+	}
+	requireSettled(t, c, interval)
+	c.RunFor(2 * interval)
+	slow := 900 * time.Millisecond
+	c.Net.LinkDelay = map[[2]uint32]time.Duration{{idA, idE}: slow, {idE, idA}: slow, {idB, idE}: slow, {idE, idB}: slow}
+	c.Net.Partition([]uint32{idA, idB}, []uint32{idC, idD, idE})
+	c.RunFor(lastHeard + noResponse + 2*time.Second)
+	before := checksumPulls(c)
+	c.Net.Heal()
+	healed := c.Elapsed()
+	same := func() (bool, string) {
+		if ok, why := c.Consistent(); !ok {
+			return false, why
+		}
+		return sameElementsSkew(c, 2*slow)
+	}
+	if !c.RunUntil(func() bool { ok, _ := same(); return ok }, 2*interval+slow) {
+		_, why := same()
+		t.Fatalf("not settled %v after the heal: %s", c.Elapsed()-healed, why)
+	}
+	t.Logf("settled %v after the heal", c.Elapsed()-healed)
+	c.RunFor(3 * interval)
+	if n := checksumPulls(c) - before; n > 0 {
+		t.Errorf("%d tables pulled for checksums that differed only while the live sets did", n)
+	}
+}
+
+// checksumPulls counts the running members' transfers started for a
+// checksum that differed.
+func checksumPulls(c *enrptest.Cluster) int {
+	n := 0
+	for _, m := range c.Up() {
+		for _, ev := range m.EventsOf(enrp.EventResync) {
+			if strings.HasPrefix(ev.Detail, "checksum") {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -6,6 +6,10 @@ import (
 	"github.com/poolnsd/poolnsd/enrp/wire"
 )
 
+// maxPairs bounds the registrars whose pairs LiveLag tries: 28 live sets
+// more at most.
+const maxPairs = 8
+
 // Static is a zone-file element as LiveLag sees it: its pool and ID, its
 // term of an ownership checksum (wire.ElementSum) and its home by the
 // live set.
@@ -17,26 +21,34 @@ type Static struct {
 }
 
 // LiveLag reports whether claimed is home's ownership checksum with one
-// registrar of others seen the other way, alive or not, than in live:
+// registrar of others seen the other way, alive or not, than in live, or
+// two of them (a 2|3 split heals: the far side hears both at once) when
+// others are at most maxPairs:
 // base is the checksum of every element home is credited with by live,
 // and statics calls yield with each zone-file element (whose home
 // follows the live set by Rendezvous; registrations do not move). A
 // registrar that heard of another coming back or dying before the
 // registrar comparing, or after it, homes the zone-file elements by
 // another live set, and their claims differ with nothing lost until both
-// have heard. One pass over statics for all of others.
+// have heard. One pass over statics for all the live sets tried.
 func LiveLag(live, others []uint32, home uint32, base wire.SumAcc, claimed uint16, statics func(yield func(Static) bool)) bool {
+	toggle := func(l []uint32, id uint32) []uint32 {
+		out := slices.DeleteFunc(slices.Clone(l), func(x uint32) bool { return x == id })
+		if len(out) == len(l) {
+			out = append(out, id)
+			slices.Sort(out)
+		}
+		return out
+	}
+	others = slices.DeleteFunc(slices.Clone(others), func(x uint32) bool { return x == home })
 	var alts [][]uint32
-	for _, id := range others {
-		if id == home {
-			continue
+	for i, a := range others {
+		alts = append(alts, toggle(live, a))
+		if len(others) <= maxPairs {
+			for _, b := range others[i+1:] {
+				alts = append(alts, toggle(toggle(live, a), b))
+			}
 		}
-		l := slices.DeleteFunc(slices.Clone(live), func(x uint32) bool { return x == id })
-		if len(l) == len(live) {
-			l = append(l, id)
-			slices.Sort(l)
-		}
-		alts = append(alts, l)
 	}
 	sums := make([]wire.SumAcc, len(alts))
 	for i := range sums {

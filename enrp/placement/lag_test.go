@@ -10,8 +10,9 @@ import (
 
 // TestLiveLag: registrar 2's claim made with live set {1, 2} (3 not yet
 // heard) or {1, 2, 3, 4} (4 heard first) is told from the one with
-// {1, 2, 3}, the comparing registrar's; a claim that also misses one
-// registration, or one made with two registrars seen otherwise, is not.
+// {1, 2, 3}, the comparing registrar's, and so is one with two
+// registrars seen otherwise; a claim that also misses one registration,
+// or one with three registrars seen otherwise, is not.
 func TestLiveLag(t *testing.T) {
 	type elem struct {
 		pool string
@@ -59,7 +60,9 @@ func TestLiveLag(t *testing.T) {
 		{"3 not yet heard", claim([]uint32{1, 2}, 2, 2), true},
 		{"4 heard first", claim([]uint32{1, 2, 3, 4}, 2, 2), true},
 		{"3 not heard, a registration missing", claim([]uint32{1, 2}, 2, 1), false},
-		{"1 and 3 not heard", claim([]uint32{2}, 2, 2), false},
+		{"1 and 3 not heard", claim([]uint32{2}, 2, 2), true},
+		{"3 not heard, 4 heard", claim([]uint32{1, 2, 4}, 2, 2), true},
+		{"1 and 3 not heard, 4 heard", claim([]uint32{2, 4}, 2, 2), false},
 	} {
 		if got := placement.LiveLag(live, []uint32{1, 2, 3, 4}, 2, base, c.claimed, each); got != c.want {
 			t.Errorf("%s: LiveLag %v, want %v", c.name, got, c.want)
