@@ -46,7 +46,8 @@
 //
 //   - Node.LinkDown: the node's veth taken down at the hub's end (a
 //     minority partition of one, unreachable from the checker too),
-//     over rtnetlink; healed when both ends run again;
+//     over rtnetlink, its times the kernel's acknowledgements (the
+//     heal's returns once both ends run again);
 //   - Net.Split: the relay drops every packet between groups of nodes,
 //     both ways (a 2|3 split of five registrars); the checker still
 //     reaches both sides;

@@ -23,25 +23,39 @@ type Fault struct {
 
 // LinkDown is a node's link taken down at the hub's end, as a cable
 // pulled at the switch: the node keeps its address and routes, and
-// reaches nothing, and nothing reaches it, until Heal. Inject returns
-// the kernel's acknowledgement of the change (rtnetlink, see setLink):
-// from then on nothing crosses. Heal returns when both ends of the link
-// run again (the carrier is on at the node and at the hub's bridge):
-// the kernel turns the carrier on in a worker of its own after the
-// acknowledgement, and on a loaded machine that worker ran up to half
-// a second later (the node's first ARP request 541 ms after the
-// acknowledgement, with its ARP retransmission at 100 ms): time the
-// registrars could do nothing about.
+// reaches nothing, and nothing reaches it, until Heal. Inject and Heal
+// return the kernel's acknowledgement of the change (rtnetlink, see
+// setLink): nothing crosses after the one, nor before the other. Heal
+// returns once both ends of the link run again (the carrier on at the
+// node and at the hub's bridge), which the kernel does in a worker of
+// its own: on a loaded machine up to half a second after the
+// acknowledgement (the node's first ARP request 541 ms after it), time
+// the registrars can do nothing about but that the measures from the
+// heal include; Node.LinkRan says when it was found running.
 func (nd *Node) LinkDown() Fault {
 	hub := nd.net.hub.ns
 	return Fault{Name: "link down " + nd.Name,
 		Inject: func() (time.Time, error) { return hub.setLink(nd.link, false) },
 		Heal: func() (time.Time, error) {
-			if _, err := hub.setLink(nd.link, true); err != nil {
-				return time.Now(), err
+			at, err := hub.setLink(nd.link, true)
+			if err != nil {
+				return at, err
 			}
-			return nd.waitRunning(5 * time.Second)
+			ran, err := nd.waitRunning(5 * time.Second)
+			nd.net.mu.Lock()
+			nd.ran = ran
+			nd.net.mu.Unlock()
+			return at, err
 		}}
+}
+
+// LinkRan returns when the node's link was last found running again
+// after LinkDown's Heal (its first poll that found it so; the zero Time
+// if never healed).
+func (nd *Node) LinkRan() time.Time {
+	nd.net.mu.Lock()
+	defer nd.net.mu.Unlock()
+	return nd.ran
 }
 
 // waitRunning waits (up to limit) until the node's link runs at both

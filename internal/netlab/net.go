@@ -88,7 +88,8 @@ type Node struct {
 	ns   *ns
 	idx  int // index in the relay's table
 	site int
-	link string // its veth's name in the hub
+	link string    // its veth's name in the hub
+	ran  time.Time // when LinkDown's Heal found the link running (net.mu)
 }
 
 var netSeq atomic.Int64
