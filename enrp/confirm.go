@@ -99,7 +99,7 @@ type round struct {
 	votes             []placement.Vote
 	waiting           map[uint32]bool // asked, not answered yet
 	asked             int
-	deadline          time.Time
+	start, deadline   time.Time
 	elsewhere         bool // a vantage point refused: the element's home is another there
 	cut               bool // this registrar was cut off when it began (cutOff)
 	// wait is how long it waits for answers: deadline, less its start.
@@ -180,7 +180,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	n.nonce++
 	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
 		votes:   []placement.Vote{{Registrar: n.id, Health: proposed}},
-		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait), cut: n.cutOff(n.now()), wait: wait}
+		waiting: map[uint32]bool{}, asked: len(vs), start: n.now(), deadline: n.now().Add(wait), cut: n.cutOff(n.now()), wait: wait}
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
 	n.cstats.Asked++
@@ -215,6 +215,11 @@ func (n *Node) decide(r *round) {
 		Votes: r.votes, Asked: r.asked}
 	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.elsewhere {
 		v.Moved = true
+	} else if h != handlespace.HealthUnknown && r.votedBy(n.id, h) && !r.cut && !n.cutOff(n.now()) && !r.start.Before(n.backAt) {
+		// Another vantage point's probe, made since this registrar came
+		// back (not on its side of a cut), says so: fresher than a
+		// hand-back, and as strong as the live set's word (freshen).
+		n.freshen(r.key, true)
 	}
 	n.out.Verdicts = append(n.out.Verdicts, v)
 	n.cstats.Decided++
@@ -247,9 +252,12 @@ func (n *Node) stallRounds(now time.Time) {
 
 // seconded reports whether a vantage point other than self voted for
 // what r proposes.
-func (r *round) seconded(self uint32) bool {
+func (r *round) seconded(self uint32) bool { return r.votedBy(self, r.proposed) }
+
+// votedBy reports whether a vantage point other than self voted h.
+func (r *round) votedBy(self uint32, h handlespace.Health) bool {
 	for _, v := range r.votes {
-		if v.Registrar != self && v.Health == r.proposed {
+		if v.Registrar != self && v.Health == h {
 			return true
 		}
 	}

@@ -389,6 +389,11 @@ type Node struct {
 	// strength).
 	mergeSide  int
 	mergeUntil time.Time
+	// fresh: the zone-file elements homed here whose state is as strong
+	// as the whole live set's for now (see freshen); backAt: when the
+	// last hold began (this registrar came back from a cut or a stall).
+	fresh  map[key]fresh
+	backAt time.Time
 
 	// held: the view may be stale (hold.go); longStall: when the last
 	// stall that held it began.
@@ -471,7 +476,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, id: cfg.ID, tab: newTable(), peers: map[uint32]*peer{},
 		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{},
 		rounds: map[key]*round{}, byNonce: map[uint32]*round{}, probing: map[probeReq]time.Time{},
-		confirmIn: map[uint32]*bucket{}, refusalsOut: map[uint32]*bucket{}}
+		confirmIn: map[uint32]*bucket{}, refusalsOut: map[uint32]*bucket{}, fresh: map[key]fresh{}}
 	// Nonces and hand-off sequence numbers start apart per registrar
 	// (not from Rand, whose draws pace the presence timers).
 	n.nonce = cfg.ID * 0x9e3779b1
@@ -846,6 +851,7 @@ func (n *Node) Tick() Ready {
 		}
 		n.nextPresence = now.Add(n.presenceDelay())
 		n.tab.sweepTombs(now)
+		n.sweepFresh(now)
 	}
 	for _, id := range n.allPeers() {
 		p := n.peers[id]
