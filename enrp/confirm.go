@@ -58,8 +58,10 @@ type ProbeRequest struct {
 	ID    uint32
 	From  uint32 // the home that asks
 	Nonce uint32
-	// Budget is how long the home waits for the answer; the probe should
-	// end well before (the driver gives it three quarters).
+	// Budget is how long this registrar has, from the request's
+	// arrival, to answer (placement.Budgets): the home's wait less the
+	// round trip between them. The probe should end well before (the
+	// monitor gives it four fifths, at most the element's timeout).
 	Budget time.Duration
 	// Proposed is the health the home's own probes propose.
 	Proposed handlespace.Health
@@ -148,7 +150,10 @@ func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
 
 // Confirm asks the vantage points of element id of pool, homed here, to
 // probe it once now, because this registrar's probes propose the health
-// proposed; it waits up to wait for their answers. It returns false (and
+// proposed, with wait the element's probe timeout; it waits for their
+// answers as long as placement.Budgets says (a quarter more than wait,
+// plus the farthest vantage point's round trip by Config.PeerRTT, at
+// most twice wait in all). It returns false (and
 // sends nothing) when there is no one to ask: the element is not homed
 // here, no other registrar is live, Config.Confirm is 0, or this
 // registrar is handing its elements off. Alone in a minority (Minority),
@@ -156,7 +161,7 @@ func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
 // registrar's word (it may be the one cut off): it returns true with the
 // verdict in the Ready, the health kept and the element disputed, with
 // this registrar's view. Otherwise the verdict comes in a later Ready's
-// Verdicts (after every answer, or at wait), and a confirmation of the
+// Verdicts (after every answer, or at that wait), and a confirmation of the
 // element already under way is decided at once with the answers it has.
 func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) (bool, Ready) {
 	k := key{pool, id}
@@ -177,17 +182,24 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	if old := n.rounds[k]; old != nil {
 		n.decide(old)
 	}
+	rtts := make([]time.Duration, len(vs))
+	for i, v := range vs {
+		if n.cfg.PeerRTT != nil {
+			rtts[i] = n.cfg.PeerRTT(v)
+		}
+	}
+	total, budgets := placement.Budgets(wait, rtts)
 	n.nonce++
 	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
 		votes:   []placement.Vote{{Registrar: n.id, Health: proposed}},
-		waiting: map[uint32]bool{}, asked: len(vs), start: n.now(), deadline: n.now().Add(wait), cut: n.cutOff(n.now()), wait: wait}
+		waiting: map[uint32]bool{}, asked: len(vs), start: n.now(), deadline: n.now().Add(total), cut: n.cutOff(n.now()), wait: total}
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
 	n.cstats.Asked++
-	budget := uint16(min(wait.Milliseconds(), math.MaxUint16))
-	for _, v := range vs {
+	for i, v := range vs {
 		r.waiting[v] = true
 		pe := n.toPE(en)
+		budget := uint16(min(budgets[i].Milliseconds(), math.MaxUint16))
 		pe.X.ConfirmReq = &wire.ConfirmReq{Nonce: r.nonce, Budget: budget, Proposed: uint8(proposed)}
 		n.send(v, &wire.Message{Type: wire.TypeHandleUpdate, Action: wire.AddPE,
 			Entries: []wire.Entry{{Handle: []byte(pool), Elements: []wire.PE{pe}}}})

@@ -148,7 +148,8 @@
 // each probes the element once (Ready.Probes, DriverConfig.OnProbe) and
 // answers with ParamXConfirmAns (Node.Answer). The home decides by
 // placement.Quorum among the answers that came within its wait (the probe
-// timeout) and its own
+// timeout, a quarter more and the farthest vantage point's round trip:
+// placement.Budgets, Config.PeerRTT) and its own
 // (Ready.Verdicts, DriverConfig.OnVerdict). When they disagree the
 // element is disputed: its ParamXVantage lists who saw what, it stays in
 // every registrar's answers, and a registrar that saw it down (or, not

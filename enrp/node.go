@@ -66,6 +66,10 @@ type Config struct {
 	ConfirmRate  float64
 	ConfirmBurst int
 	MaxProbes    int
+	// PeerRTT, if set, returns the round-trip time to a peer (0 unknown),
+	// for the confirmations' budgets (placement.Budgets): a far vantage
+	// point gets its round trip more. Called from the Node's methods.
+	PeerRTT func(id uint32) time.Duration
 
 	// ResyncWait bounds how long this registrar holds its view as stale
 	// after a stall or a healed minority (see Stale) while it waits to
