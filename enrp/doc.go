@@ -176,7 +176,10 @@
 // than its own (ElementX.Strength: a restarted registrar's, or one from
 // the smaller side of a healed partition, is weaker); the others keep
 // theirs against a weaker word from the newcomer for two presence
-// intervals. See handoff.go.
+// intervals. The newcomer announces a state so taken; a verdict it
+// reached since it came back, with another vantage point's vote, stands
+// against hand-backs; both go out at the live set's strength for two
+// presence intervals (Node.freshen). See handoff.go.
 //
 // # Caveats
 //
