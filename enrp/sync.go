@@ -74,7 +74,17 @@ func (n *Node) liveLag(p *peer, claimed uint16) bool {
 	if o := n.tab.own[p.id]; o != nil {
 		base = o.acc
 	}
-	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, base, claimed, func(yield func(placement.Static) bool) {
+	claims := func(join, leave []uint16) bool {
+		acc := base
+		for _, v := range join {
+			acc.Add(v)
+		}
+		for _, v := range leave {
+			acc.Sub(v)
+		}
+		return acc.Checksum() == claimed
+	}
+	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, claims, func(yield func(placement.Static) bool) {
 		for _, en := range n.tab.m {
 			if en.static() && !yield(placement.Static{Pool: en.pool, ID: en.id, Sum: en.sum, Home: en.home()}) {
 				return
