@@ -43,11 +43,32 @@ func main() {
 	tag := flag.String("tag", "", "a label printed at the start of the line")
 	csvOut := flag.Bool("csv", false, "print the figures as one CSV row: sent,lost,p50,p90,p99,p999,max (server, ms),p50,p99 (client, ms)")
 	flag.Parse()
-	if err := run(*server, *qname, *qtype, *rate, *duration, *timeout, *tag, *csvOut); err != nil {
+	r, err := probe(*server, *qname, *qtype, *rate, *duration, *timeout)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "udpprobe:", err)
 		os.Exit(1)
 	}
+	sp, cp := percentiles(r.server), percentiles(r.client)
+	if *csvOut {
+		fmt.Printf("%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", r.sent, r.lost(), sp[0], sp[1], sp[2], sp[3], sp[4], cp[0], cp[2])
+		return
+	}
+	if *tag != "" {
+		*tag += " "
+	}
+	fmt.Printf("%s%s %s at %d q/s for %v: sent %d, lost %d, bad %d; server %s; client %s\n",
+		*tag, *server, *qtype, *rate, *duration, r.sent, r.lost(), r.bad, pct(sp), pct(cp))
 }
+
+// result is what a probe measured: for each answered query, its latency
+// by the kernel's receive time (server) and by the time the probe read
+// the reply (client).
+type result struct {
+	sent, bad      int
+	server, client []time.Duration
+}
+
+func (r *result) lost() int { return r.sent - len(r.server) }
 
 // A query's slot: its send time; the slot is its ID, so at most 65 536
 // queries are in flight (32 s of queries at 2 000 q/s).
@@ -56,35 +77,37 @@ type slot struct {
 	pending bool
 }
 
-func run(server, qname, qtype string, rate int, duration, timeout time.Duration, tag string, csvOut bool) error {
+// probe sends qname/qtype (with EDNS, 1232 bytes) to server at rate q/s
+// for duration, and waits timeout after the last send for the replies.
+func probe(server, qname, qtype string, rate int, duration, timeout time.Duration) (*result, error) {
 	t, ok := dns.StringToType[qtype]
 	if !ok {
-		return fmt.Errorf("unknown query type %q", qtype)
+		return nil, fmt.Errorf("unknown query type %q", qtype)
 	}
 	if rate <= 0 || rate > 20000 {
-		return errors.New("-rate must be in 1..20000")
+		return nil, errors.New("-rate must be in 1..20000")
 	}
 	raddr, err := net.ResolveUDPAddr("udp", server)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	conn, err := net.DialUDP("udp", nil, raddr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
 	rc, err := conn.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if serr != nil {
-		return fmt.Errorf("SO_TIMESTAMPNS: %w", serr)
+		return nil, fmt.Errorf("SO_TIMESTAMPNS: %w", serr)
 	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(qname), t)
@@ -92,14 +115,13 @@ func run(server, qname, qtype string, rate int, duration, timeout time.Duration,
 	m.SetEdns0(1232, false)
 	q, err := m.Pack()
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	var (
-		mu             sync.Mutex
-		slots          [1 << 16]slot
-		srvLat, cliLat []time.Duration // latencies by kernel receive time, by read time
-		bad            int
+		mu    sync.Mutex
+		slots [1 << 16]slot
+		res   result
 	)
 	done := make(chan struct{})
 	go func() {
@@ -113,17 +135,13 @@ func run(server, qname, qtype string, rate int, duration, timeout time.Duration,
 				return // the deadline after the last send, or closed
 			}
 			kts, ok := rxTime(oob[:oobn])
-			if n < 12 || !ok {
-				bad++
-				continue
-			}
-			id := binary.BigEndian.Uint16(buf[0:2])
 			mu.Lock()
-			s := &slots[id]
-			if s.pending {
+			if n < 12 || buf[2]&0x80 == 0 || !ok {
+				res.bad++ // not a DNS response, or no time stamp
+			} else if s := &slots[binary.BigEndian.Uint16(buf[0:2])]; s.pending {
 				s.pending = false
-				srvLat = append(srvLat, kts.Sub(s.sent))
-				cliLat = append(cliLat, read.Sub(s.sent))
+				res.server = append(res.server, kts.Sub(s.sent))
+				res.client = append(res.client, read.Sub(s.sent))
 			}
 			mu.Unlock()
 		}
@@ -133,40 +151,24 @@ func run(server, qname, qtype string, rate int, duration, timeout time.Duration,
 	total := int(duration / every)
 	start := time.Now()
 	for i := 0; i < total; i++ {
-		next := start.Add(time.Duration(i) * every)
-		if d := time.Until(next); d > 0 {
+		if d := time.Until(start.Add(time.Duration(i) * every)); d > 0 {
 			time.Sleep(d)
 		}
-		id := uint16(i)
-		binary.BigEndian.PutUint16(q[0:2], id)
+		binary.BigEndian.PutUint16(q[0:2], uint16(i))
 		mu.Lock()
-		if slots[id].pending {
-			// 65 536 queries ago and still unanswered: lost.
-			slots[id].pending = false
-		}
-		slots[id] = slot{sent: time.Now(), pending: true}
+		// A slot still pending 65 536 queries later is lost, and taken.
+		slots[uint16(i)] = slot{sent: time.Now(), pending: true}
+		res.sent++
 		mu.Unlock()
 		if _, err := conn.Write(q); err != nil {
-			return fmt.Errorf("sending: %w", err)
+			return nil, fmt.Errorf("sending: %w", err)
 		}
 	}
 	conn.SetReadDeadline(time.Now().Add(timeout))
 	<-done
-
 	mu.Lock()
 	defer mu.Unlock()
-	lost := total - len(srvLat)
-	if csvOut {
-		sp, cp := percentiles(srvLat), percentiles(cliLat)
-		fmt.Printf("%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", total, lost, sp[0], sp[1], sp[2], sp[3], sp[4], cp[0], cp[2])
-		return nil
-	}
-	if tag != "" {
-		tag += " "
-	}
-	fmt.Printf("%s%s %s at %d q/s for %v: sent %d, lost %d, bad %d; server %s; client %s\n",
-		tag, server, qtype, rate, duration, total, lost, bad, pct(srvLat), pct(cliLat))
-	return nil
+	return &res, nil
 }
 
 // rxTime is the kernel's receive time from a datagram's control data
@@ -202,11 +204,7 @@ func percentiles(ds []time.Duration) [5]float64 {
 	return r
 }
 
-// pct gives p50/p90/p99/p99.9/max of ds in ms.
-func pct(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "none"
-	}
-	r := percentiles(ds)
+// pct formats percentiles' figures.
+func pct(r [5]float64) string {
 	return fmt.Sprintf("p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f", r[0], r[1], r[2], r[3], r[4])
 }
