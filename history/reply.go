@@ -152,16 +152,22 @@ func (r *Recorder) History(q Query) Reply {
 	for i, name := range r.global.names {
 		out.Global[name] = pick(r.global.s[i])
 	}
-	for _, name := range r.poolNames() {
-		ps := r.pools[name]
-		if q.Pool != "" && name != q.Pool {
-			continue
-		}
-		out.UntrackedElements += ps.untracked
-		if ps.series == nil {
+	// Only the pools with series are listed: the others are counted
+	// (their elements have no timelines), without a walk of every pool.
+	var names []string
+	if q.Pool != "" {
+		if ps := r.pools[q.Pool]; ps != nil && ps.series == nil {
 			out.UntrackedPools++
-			continue
+		} else if ps != nil {
+			names = []string{q.Pool}
 		}
+	} else {
+		names = r.seriesNames()
+		out.UntrackedPools = len(r.pools) - len(r.withSeries)
+	}
+	for _, name := range names {
+		ps := r.withSeries[name]
+		out.UntrackedElements += ps.untracked
 		ph := PoolHistory{Name: name, Policy: ps.policy, Gone: !ps.goneAt.IsZero(), Series: map[string]Values{}}
 		for i, sn := range ps.series.names {
 			ph.Series[sn] = pick(ps.series.s[i])
@@ -320,12 +326,7 @@ func (r *Recorder) Peers(now time.Time) PeersReply {
 		self = r.in.Self()
 		out.Registrar = handlespace.IDString(self)
 	}
-	homes := map[uint32]int{}
-	for _, ps := range r.pools {
-		for id, n := range ps.homes {
-			homes[id] += n
-		}
-	}
+	homes := r.homes // the sum over all pools, kept as they change
 	out.Homed = homes[self]
 	for _, p := range r.peers {
 		pj := PeerJSON{ID: handlespace.IDString(p.ID), Addr: p.Addr, State: p.State, Homed: homes[p.ID]}
