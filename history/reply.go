@@ -102,7 +102,15 @@ type Share struct {
 	// the -dpf policies, whose penalties follow each registrar's RTTs).
 	Basis    string         `json:"basis"`
 	Elements []ElementShare `json:"elements,omitempty"`
+	// Omitted is, instead of Elements, the number of elements served when
+	// there are more than MaxShareElements: their shares are not listed
+	// (the reply would be as large as the pool, and its sort as slow).
+	Omitted int `json:"omitted,omitempty"`
 }
+
+// MaxShareElements is how many served elements a pool may have for its
+// expected share to list them.
+const MaxShareElements = 1000
 
 // ElementShare is one element's share, 0..1 (and, for an actual share,
 // its count of first places).
@@ -205,7 +213,6 @@ func (r *Recorder) timelines(ps *poolState) []Timeline {
 // expectedShare is how pv's policy shares the first position among the
 // elements it serves now.
 func expectedShare(pv *handlespace.PoolView) *Share {
-	els := pv.All.Elements()
 	sh := &Share{}
 	weight := func(e *handlespace.Element) float64 { return 1 }
 	switch pv.Spec.Policy {
@@ -215,7 +222,22 @@ func expectedShare(pv *handlespace.PoolView) *Share {
 		sh.Basis = "weight"
 		weight = func(e *handlespace.Element) float64 { return float64(e.Weight) }
 	case "prio":
-		sh.Basis = "priority"
+		sh.Basis = "priority" // the weight: below, once the elements are listed
+	case "nearest":
+		return &Share{Basis: "client"}
+	}
+	switch {
+	case strings.HasSuffix(pv.Spec.Policy, "-dpf"):
+		return &Share{Basis: "distance"}
+	case sh.Basis == "":
+		return &Share{Basis: "load"}
+	}
+	if n := pv.All.Len(); n > MaxShareElements {
+		sh.Omitted = n
+		return sh
+	}
+	els := pv.All.Elements()
+	if pv.Spec.Policy == "prio" {
 		best := uint32(math.MaxUint32)
 		for _, e := range els {
 			best = min(best, e.Priority)
@@ -226,14 +248,6 @@ func expectedShare(pv *handlespace.PoolView) *Share {
 			}
 			return 0
 		}
-	case "nearest":
-		return &Share{Basis: "client"}
-	}
-	switch {
-	case strings.HasSuffix(pv.Spec.Policy, "-dpf"):
-		return &Share{Basis: "distance"}
-	case sh.Basis == "":
-		return &Share{Basis: "load"}
 	}
 	sum := 0.0
 	for _, e := range els {
