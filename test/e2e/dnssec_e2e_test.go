@@ -264,11 +264,8 @@ func TestServeDNSSECDelv(t *testing.T) {
 
 	// a goes down: the SRV RRset of b alone validates, and no answer
 	// names a.
-	from := p.cursor()
 	a.kill()
-	p.waitLog(from, "a down", func(r logRec) bool {
-		return r.Str("msg") == "health changed" && r.Str("name") == "a" && r.Str("to") == "down"
-	})
+	p.waitHealth("a", "down")
 	out := delv("_http._tcp.web.pool.example.", dns.TypeSRV)
 	if !strings.Contains(out, "; fully validated\n") || strings.Contains(out, " a.web.pool.example.") || !strings.Contains(out, " b.web.pool.example.") {
 		t.Errorf("delv after a went down:\n%s", out)
