@@ -48,7 +48,7 @@ v      PE 192.0.2.4:80
 v      PE [2001:db8::1]:80
 v      PE [2001:db8::2]:80
 
-$POOL web service=_http._tcp uri=http://{name}:{port}/ https=h2 naptr=x-foo:http ttl=1 probe=http:/healthz interval=100ms timeout=50ms rise=1 fall=1
+$POOL web service=_http._tcp uri=http://{name}:{port}/ https=h2 naptr=x-foo:http ttl=1 probe=http:/healthz interval=300ms timeout=250ms rise=1 fall=1
 web    PE %s name=a
 web    PE %s name=b
 
