@@ -34,8 +34,9 @@
 //     on the wire renderer (the packed answer read back as an RRset, its
 //     RRSIGs appended packed, then the SRV and HTTPS/SVCB targets'
 //     address RRsets, each with its own, as many as fit; the signatures
-//     found through a small lock-free table keyed by the packed records,
-//     sigFront, in front of the signer's cache), every other kind on the
+//     found through small lock-free tables keyed by the elements' packed
+//     material or the packed records, package sigfront, in front of the
+//     signer's cache), every other kind on the
 //     dns.Msg renderer (the reply built as unsigned, then each RRset
 //     followed by its RRSIGs, negative answers as compact denials, RFC
 //     9824). Without DO nothing changes but for the DNSKEY RRset at a
