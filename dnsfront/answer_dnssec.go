@@ -460,16 +460,17 @@ func (h *Handler) wireSign(s *scratch, b []byte, base int, req *request, r *Resu
 	}
 	s.recs = recs
 	zs := z.Signing()
+	nowN := now.UnixNano()
 	var g *sigfront.Signed
 	var e *sigfront.SetEntry[elemWire]
 	var same bool
 	var slot int
 	if bySet {
-		if e, same, slot = h.front.Set(zs, req.qname, dns.TypeSRV, recs, now); e != nil {
+		if e, same, slot = h.front.Set(zs, req.qname, dns.TypeSRV, recs, nowN); e != nil {
 			g = e.G
 		}
 	} else {
-		g, slot = h.front.Answer(&s.hashes, zs, req.qname, b[start:end], now)
+		g, slot = h.front.Answer(&s.hashes, zs, req.qname, b[start:end], nowN)
 	}
 	if g == nil {
 		qname := b[base+headerLen : base+headerLen+req.qnameLen()]
@@ -494,94 +495,134 @@ func (h *Handler) wireSign(s *scratch, b []byte, base int, req *request, r *Resu
 	ancount := n + g.Count
 	arcount := 0
 	if r.Kind == KindPool && (r.Qtype == dns.TypeSRV || r.Qtype == dns.TypeHTTPS || r.Qtype == dns.TypeSVCB) && len(s.wires) >= n {
-		room := req.maxSize - len(b) - optLen(req)
-		var tl *sigfront.Tail
-		if same && base == 0 {
-			tl = e.Tail(room, now)
+		gs := glueState{b: b, budget: req.maxSize - len(b) - optLen(req), z: z, now: now, nowN: nowN}
+		same = same && base == 0
+		if same {
+			if tl := e.Tail(gs.budget, nowN); tl != nil {
+				return h.finish(req, append(b, tl.Wire...), base, ancount, tl.Count, ws.scope), nil
+			}
+			gs.until = g.Until
 		}
-		if tl != nil {
-			b, arcount = append(b, tl.Wire...), tl.Count
-		} else {
-			mark := len(b)
-			until := g.Sigs.FreshUntil()
-			nb, ar, err := h.signedGlue(s, b, room, req, r, z, now, start, n, &until)
-			if err != nil {
-				return b[:end], err
-			}
-			b, arcount = nb, ar
-			if same && base == 0 {
-				e.PutTail(&sigfront.Tail{Room: room, Wire: slices.Clone(b[mark:]), Count: arcount, Until: until})
-			}
+		room, mark := gs.budget, len(b)
+		if err := h.signedGlue(s, &gs, req, r, start, n); err != nil {
+			return b[:end], err
+		}
+		b, arcount = gs.b, gs.arcount
+		if same {
+			e.PutTail(&sigfront.Tail{Room: room, Wire: slices.Clone(b[mark:]), Count: arcount, Until: gs.until})
 		}
 	}
 	return h.finish(req, b, base, ancount, arcount, ws.scope), nil
 }
 
-// signedGlue appends the additional RRsets of an SRV, HTTPS or SVCB answer
-// whose n records start at b[start:], one per element of s.wires: each
-// target's A RRset, then its AAAA RRset, in policy order, each followed by
-// its RRSIGs, those that fit whole with them in budget bytes (RFC 4035
-// §3.1.1). It returns b and the records appended, and lowers *until to
-// the earliest time their signatures are fresh until.
-func (h *Handler) signedGlue(s *scratch, b []byte, budget int, req *request, r *Result, z *dnssec.Zone, now time.Time, start, n int, until *time.Time) ([]byte, int, error) {
+// glueState is signedGlue's: the reply, the room left in it, the records
+// appended, the earliest time their signatures are fresh until (Unix
+// nanoseconds), and the zone and time they are signed at.
+type glueState struct {
+	b               []byte
+	budget, arcount int
+	until           int64
+	z               *dnssec.Zone
+	now             time.Time
+	nowN            int64
+}
+
+// signedGlue appends to gs.b the additional RRsets of an SRV, HTTPS or
+// SVCB answer whose n records start at gs.b[start:], one per element of
+// s.wires: each target's A RRset, then its AAAA RRset, in policy order,
+// each followed by its RRSIGs, those that fit whole with them in
+// gs.budget bytes (RFC 4035 §3.1.1).
+func (h *Handler) signedGlue(s *scratch, gs *glueState, req *request, r *Result, start, n int) error {
 	tgt := 2 + rrFixedLen + 6 // SRV: priority, weight, port
 	if r.Qtype != dns.TypeSRV {
 		tgt = svcTarget
 	}
-	poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
-	arcount := 0
 	// The least an RRset and its RRSIGs take: one A record, owner a
 	// pointer. Once the room left is less, nothing more fits.
-	sigsLen := z.SigsWireLen(2)
-	least := 2 + 14 + sigsLen
-	zs := z.Signing()
+	least := 2 + 14 + gs.z.SigsWireLen(2)
 	off := start
 	for _, ew := range s.wires[:n] {
-		if budget < least {
+		if gs.budget < least {
 			break
 		}
 		target := off + tgt
-		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[off+2+8:]))
-		for k := range 2 { // A, then AAAA
-			bodies, size := ew.glueA, 14
-			if k == 1 {
-				bodies, size = ew.glueAAAA, 26
+		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(gs.b[off+2+8:]))
+		if target > maxPtr {
+			poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
+			if err := h.signedGlueFar(s, gs, ew, target, poolOff); err != nil {
+				return err
 			}
-			if len(bodies) == 0 {
-				continue
+			continue
+		}
+		if len(ew.glueA) > 0 {
+			if err := h.signedGlueSet(s, gs, ew, ew.glueA, 14, target); err != nil {
+				return err
 			}
-			need := glueSize(ew, bodies, size, target)
-			if target > maxPtr {
-				need += z.SigsWireLen(ew.labelLen + 2) // the owner: the label and a pointer
-			} else {
-				need += sigsLen
+		}
+		if len(ew.glueAAAA) > 0 {
+			if err := h.signedGlueSet(s, gs, ew, ew.glueAAAA, 26, target); err != nil {
+				return err
 			}
-			if need > budget {
-				continue
-			}
-			typ := binary.BigEndian.Uint16(bodies)
-			g := h.front.Target(zs, ew, typ, now)
-			if g == nil {
-				var err error
-				if g, err = h.signTarget(s, ew, bodies, size, typ, z, now); err != nil {
-					return nil, 0, err
-				}
-			}
-			if target <= maxPtr {
-				b = g.AppendAt(b, target)
-			} else {
-				b = appendGlue(b, ew, bodies, size, target, poolOff)
-				owner := append(ew.srv[18:18+ew.labelLen:18+ew.labelLen], byte(0xC0|poolOff>>8), byte(poolOff))
-				b = g.Sigs.AppendWire(b, owner)
-			}
-			if u := g.Sigs.FreshUntil(); u.Before(*until) {
-				*until = u
-			}
-			budget -= need
-			arcount += g.Count
 		}
 	}
-	return b, arcount, nil
+	return nil
+}
+
+// signedGlueSet appends one of signedGlue's RRsets (bodies: the records
+// without owner, size bytes each, at the name of ew, which is at offset
+// target of the reply) with its RRSIGs, if they fit.
+func (h *Handler) signedGlueSet(s *scratch, gs *glueState, ew *elemWire, bodies []byte, size, target int) error {
+	need := len(bodies)/size*2 + len(bodies) + gs.z.SigsWireLen(2)
+	if need > gs.budget {
+		return nil
+	}
+	typ := binary.BigEndian.Uint16(bodies)
+	g := h.front.Target(gs.z.Signing(), ew, typ, gs.nowN)
+	if g == nil {
+		var err error
+		if g, err = h.signTarget(s, ew, bodies, size, typ, gs.z, gs.now); err != nil {
+			return err
+		}
+	}
+	gs.b = g.AppendAt(gs.b, target)
+	gs.budget -= need
+	gs.arcount += g.Count
+	gs.until = min(gs.until, g.Until)
+	return nil
+}
+
+// signedGlueFar is signedGlue's for a target past the reach of
+// compression pointers (a TCP answer over 16 KiB): the owners are the
+// target's label and a pointer to the pool's name.
+func (h *Handler) signedGlueFar(s *scratch, gs *glueState, ew *elemWire, target, poolOff int) error {
+	owner := append(ew.srv[18:18+ew.labelLen:18+ew.labelLen], byte(0xC0|poolOff>>8), byte(poolOff))
+	for k := range 2 {
+		bodies, size := ew.glueA, 14
+		if k == 1 {
+			bodies, size = ew.glueAAAA, 26
+		}
+		if len(bodies) == 0 {
+			continue
+		}
+		need := glueSize(ew, bodies, size, target) + gs.z.SigsWireLen(len(owner))
+		if need > gs.budget {
+			continue
+		}
+		typ := binary.BigEndian.Uint16(bodies)
+		g := h.front.Target(gs.z.Signing(), ew, typ, gs.nowN)
+		if g == nil {
+			var err error
+			if g, err = h.signTarget(s, ew, bodies, size, typ, gs.z, gs.now); err != nil {
+				return err
+			}
+		}
+		gs.b = appendGlue(gs.b, ew, bodies, size, target, poolOff)
+		gs.b = g.Sigs.AppendWire(gs.b, owner)
+		gs.budget -= need
+		gs.arcount += g.Count
+		gs.until = min(gs.until, g.Until)
+	}
+	return nil
 }
 
 // signTarget signs the address RRset of type typ of element ew (bodies:

@@ -638,3 +638,43 @@ func TestSignedConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// TestSignedFarGlue: a signed SRV answer over TCP of 1000 elements (some
+// 40 KiB of answer) carries glue whose targets lie past the reach of
+// compression pointers (owners spelled out, not patched pointers), each
+// RRset with RRSIGs that verify, the same the second time (from the
+// table in front of the cache).
+func TestSignedFarGlue(t *testing.T) {
+	signer, key := newTestSigner(t, dns.ECDSAP256SHA256)
+	h := NewHandler(newSignedSpace(t, 1000), Config{Signer: signer})
+	for range 2 {
+		w := newRecorder(true)
+		q := new(dns.Msg)
+		q.SetQuestion("big.pool.test.", dns.TypeSRV)
+		q.SetEdns0(4096, true)
+		h.ServeDNS(w, q)
+		if w.err != nil || w.msg == nil {
+			t.Fatalf("err %v", w.err)
+		}
+		m := w.msg
+		checkSigs(t, m, key, func(rrsetKey) bool { return true })
+		targets := map[string]bool{}
+		for _, rr := range m.Answer {
+			if srv, ok := rr.(*dns.SRV); ok {
+				targets[srv.Target] = true
+			}
+		}
+		glue := 0
+		for _, rr := range m.Extra {
+			if rr.Header().Rrtype == dns.TypeA {
+				glue++
+				if !targets[rr.Header().Name] {
+					t.Fatalf("glue %s names no SRV target", rr)
+				}
+			}
+		}
+		if len(targets) != 1000 || glue == 0 || len(w.raw) < 2*16384 {
+			t.Fatalf("%d targets, %d glue A, %d bytes; want 1000, some, over 32 KiB", len(targets), glue, len(w.raw))
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/poolnsd/poolnsd/dnssec"
@@ -34,6 +33,10 @@ type Signed struct {
 	Wire []byte
 	// Count is the number of records in Wire.
 	Count int
+	// Until is when the signatures are no longer fresh
+	// (Sigs.FreshUntil), in Unix nanoseconds: the table's times are Unix
+	// nanoseconds, compared as integers.
+	Until int64
 
 	owners []uint16 // the offset of each owner in Wire
 }
@@ -42,7 +45,7 @@ type Signed struct {
 // two-byte compression pointer, wire holds (Sigs.AppendWire with a
 // pointer, after the glue records for a target).
 func NewSigned(sigs *dnssec.Sigs, wire []byte) *Signed {
-	g := &Signed{Sigs: sigs, Wire: wire}
+	g := &Signed{Sigs: sigs, Wire: wire, Until: sigs.FreshUntil().UnixNano()}
 	for off := 0; off+2+rrFixedLen <= len(wire); {
 		g.owners = append(g.owners, uint16(off))
 		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(wire[off+2+8:]))
@@ -89,30 +92,31 @@ type SetEntry[T any] struct {
 	// G is the RRset's signatures.
 	G *Signed
 
-	z    *dnssec.Zone
-	name string
-	typ  uint16
-	recs []Rec[T]
-	tail atomic.Pointer[Tail]
+	z     *dnssec.Zone
+	name  string
+	typ   uint16
+	recs  []Rec[T]
+	index []uint8 // recs by their hash (Set, in another order)
+	tail  atomic.Pointer[Tail]
 }
 
 // Tail is what a renderer writes after an answer RRset and its RRSIGs
 // (an SRV answer's targets' addresses and their RRSIGs, the owners
 // pointers into the answer) when it is in its entry's order, given Room
-// bytes, until Until (the earliest of its signatures' FreshUntil). Never
-// changed once stored.
+// bytes, until Until (the earliest of its signatures' Until, Unix
+// nanoseconds). Never changed once stored.
 type Tail struct {
 	Room  int
 	Wire  []byte
 	Count int // records in Wire
-	Until time.Time
+	Until int64
 }
 
-// Tail returns the entry's tail for room bytes, fresh at now; nil if it
+// Tail returns the entry's tail for room bytes, fresh at now (Unix nanoseconds); nil if it
 // has none.
-func (e *SetEntry[T]) Tail(room int, now time.Time) *Tail {
+func (e *SetEntry[T]) Tail(room int, now int64) *Tail {
 	tl := e.tail.Load()
-	if tl == nil || tl.Room != room || !now.Before(tl.Until) {
+	if tl == nil || tl.Room != room || now >= tl.Until {
 		return nil
 	}
 	return tl
@@ -150,7 +154,7 @@ func New[T any]() *Table[T] {
 // typ by the keys of z whose records recs are, in any order, fresh at
 // now, and whether recs are in the entry's order (then its Tail may
 // follow); or nil and the slot for PutSet.
-func (t *Table[T]) Set(z *dnssec.Zone, name string, typ uint16, recs []Rec[T], now time.Time) (e *SetEntry[T], same bool, slot int) {
+func (t *Table[T]) Set(z *dnssec.Zone, name string, typ uint16, recs []Rec[T], now int64) (e *SetEntry[T], same bool, slot int) {
 	if len(recs) > MaxRecords {
 		return nil, false, -1
 	}
@@ -159,12 +163,11 @@ func (t *Table[T]) Set(z *dnssec.Zone, name string, typ uint16, recs []Rec[T], n
 	// have the same materials and the same Aux values, paired otherwise).
 	var sum uint64
 	for _, r := range recs {
-		x := (uint64(uintptr(unsafe.Pointer(r.P))) ^ uint64(r.Aux)*0x9E3779B97F4A7C15) * 0xC2B2AE3D27D4EB4F
-		sum += x ^ x>>29
+		sum += r.mix()
 	}
 	slot = int(fmix(hashString(t.seed, name)^sum^uint64(typ)) % Slots)
 	e = t.sets[slot].Load()
-	if e == nil || e.z != z || e.typ != typ || len(e.recs) != len(recs) || e.name != name || !e.G.Sigs.Fresh(now) {
+	if e == nil || e.z != z || e.typ != typ || len(e.recs) != len(recs) || e.name != name || now >= e.G.Until {
 		return nil, false, slot
 	}
 	i := 0
@@ -175,11 +178,13 @@ func (t *Table[T]) Set(z *dnssec.Zone, name string, typ uint16, recs []Rec[T], n
 		return e, true, slot
 	}
 	// Another order: each of ours matches one of the entry's not matched
-	// yet.
+	// yet, found through the entry's index.
 	var used uint64 = 1<<i - 1
+	mask := len(e.index) - 1
 	for _, r := range recs[i:] {
 		found := false
-		for j := i; j < len(e.recs); j++ {
+		for k := int(r.mix()>>32) & mask; e.index[k] != 0; k = (k + 1) & mask {
+			j := int(e.index[k]) - 1
 			if used&(1<<j) == 0 && e.recs[j] == r {
 				used |= 1 << j
 				found = true
@@ -193,21 +198,41 @@ func (t *Table[T]) Set(z *dnssec.Zone, name string, typ uint16, recs []Rec[T], n
 	return e, false, slot
 }
 
+// mix hashes a record of a Set key.
+func (r Rec[T]) mix() uint64 {
+	x := (uint64(uintptr(unsafe.Pointer(r.P))) ^ uint64(r.Aux)*0x9E3779B97F4A7C15) * 0xC2B2AE3D27D4EB4F
+	return x ^ x>>29
+}
+
 // PutSet stores g in slot, after Set said it had none, and returns the
 // entry (recs in its order).
 func (t *Table[T]) PutSet(slot int, z *dnssec.Zone, name string, typ uint16, recs []Rec[T], g *Signed) *SetEntry[T] {
 	e := &SetEntry[T]{z: z, name: name, typ: typ, recs: slices.Clone(recs), G: g}
+	// The index: open addressing, at most half full, each slot the
+	// record's position + 1 (0: empty).
+	size := 4
+	for size < 2*len(recs) {
+		size *= 2
+	}
+	e.index = make([]uint8, size)
+	for j, r := range recs {
+		k := int(r.mix()>>32) & (size - 1)
+		for e.index[k] != 0 {
+			k = (k + 1) & (size - 1)
+		}
+		e.index[k] = uint8(j + 1)
+	}
 	if slot >= 0 {
 		t.sets[slot].Store(e)
 	}
 	return e
 }
 
-// Answer returns the signatures by the keys of z, fresh at now, of the
+// Answer returns the signatures by the keys of z, fresh at now (Unix nanoseconds), of the
 // answer section ans (packed records whose owner is a pointer to the
 // question, name), its records in any order; or nil and the slot for
 // PutAnswer. The records' hashes are left in *hs for PutAnswer.
-func (t *Table[T]) Answer(hs *[]uint64, z *dnssec.Zone, name string, ans []byte, now time.Time) (*Signed, int) {
+func (t *Table[T]) Answer(hs *[]uint64, z *dnssec.Zone, name string, ans []byte, now int64) (*Signed, int) {
 	h := (*hs)[:0]
 	var sum uint64
 	for off := 0; off < len(ans); {
@@ -223,7 +248,7 @@ func (t *Table[T]) Answer(hs *[]uint64, z *dnssec.Zone, name string, ans []byte,
 	}
 	slot := int(fmix(hashString(t.seed, name)^sum) % Slots)
 	e := t.answers[slot].Load()
-	if e == nil || e.z != z || len(e.hashes) != len(h) || e.name != name || !e.g.Sigs.Fresh(now) {
+	if e == nil || e.z != z || len(e.hashes) != len(h) || e.name != name || now >= e.g.Until {
 		return nil, slot
 	}
 	if e.ans == string(ans) {
@@ -275,12 +300,12 @@ func (t *Table[T]) targetSlot(p *T, typ uint16) *atomic.Pointer[targetEntry[T]] 
 	return &t.targets[fmix(t.seed^uint64(uintptr(unsafe.Pointer(p)))^uint64(typ))%Slots]
 }
 
-// Target returns the signatures by the keys of z, fresh at now, of the
+// Target returns the signatures by the keys of z, fresh at now (Unix nanoseconds), of the
 // address RRset of type typ of the element packed as p, with its records;
 // nil if the table has none.
-func (t *Table[T]) Target(z *dnssec.Zone, p *T, typ uint16, now time.Time) *Signed {
+func (t *Table[T]) Target(z *dnssec.Zone, p *T, typ uint16, now int64) *Signed {
 	e := t.targetSlot(p, typ).Load()
-	if e == nil || e.z != z || e.p != p || e.typ != typ || !e.g.Sigs.Fresh(now) {
+	if e == nil || e.z != z || e.p != p || e.typ != typ || now >= e.g.Until {
 		return nil
 	}
 	return e.g
