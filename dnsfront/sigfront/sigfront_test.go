@@ -118,7 +118,7 @@ func TestSet(t *testing.T) {
 	if e.Tail(100, now) != nil {
 		t.Error("a tail before one was put")
 	}
-	tl := &Tail{Room: 100, Wire: []byte{1}, Count: 1, Until: now+int64(time.Hour)}
+	tl := &Tail{Room: 100, Wire: []byte{1}, Count: 1, Until: now + int64(time.Hour)}
 	e.PutTail(tl)
 	if e.Tail(100, now) != tl || e.Tail(99, now) != nil || e.Tail(100, now+int64(time.Hour)) != nil {
 		t.Error("Tail: a tail for other room or time, or none for its own")
