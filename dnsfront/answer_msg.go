@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
-	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/dnsfront/poolrr"
 )
 
 // The dns.Msg renderer writes every kind of result: static records,
@@ -84,63 +84,16 @@ func (h *Handler) buildMsg(req *request, r *Result) (*dns.Msg, int) {
 	case KindNXDomain, KindNoData:
 		m.Ns = append(m.Ns, r.SOA())
 	case KindElement:
-		m.Answer = appendAddrs(m.Answer, r.Name, r.Elem, r.Qtype, r.Pool.Spec.TTL)
+		m.Answer = poolrr.AppendAddrs(m.Answer, r.Name, r.Elem, r.Qtype, r.Pool.Spec.TTL)
 	case KindPool:
 		s := h.scratch.Get().(*scratch)
 		defer h.scratch.Put(s)
 		clientOf(&s.client, req)
 		scope = choose(s, r, &s.client, h.sites.Load())
 		h.tallyAnswer(r, s)
-		m.Answer, m.Extra = poolRRs(m.Answer, m.Extra, r, s.picks)
+		m.Answer, m.Extra = poolrr.RRs(m.Answer, m.Extra, r.Pool, r.Name, r.Qtype, s.picks)
 	}
 	return m, scope
-}
-
-// poolRRs appends a KindPool answer's records for the chosen elements, in
-// policy order, to answer, and their SRV targets' addresses to extra: the
-// same records as the packed material (answer_wire.go) holds.
-func poolRRs(answer, extra []dns.RR, r *Result, picks []handlespace.Pick) ([]dns.RR, []dns.RR) {
-	if isSvcType(r.Qtype) {
-		return svcRRs(answer, extra, r, picks) // answer_svcb.go
-	}
-	pv := r.Pool
-	ttl := pv.Spec.TTL
-	hdr := func(name string, t uint16) dns.RR_Header {
-		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
-	}
-	mode := srvModeOf(pv.Spec.Policy)
-	for rank, p := range picks {
-		e := p.Elem()
-		se := srvElemOf(e)
-		prio, weight := srvOrder(mode, rank, &se)
-		target := e.Label + "." + pv.Name
-		switch r.Qtype {
-		case dns.TypeA, dns.TypeAAAA:
-			answer = appendAddrs(answer, r.Name, e, r.Qtype, ttl)
-		case dns.TypeSRV:
-			answer = append(answer, &dns.SRV{Hdr: hdr(r.Name, dns.TypeSRV), Priority: prio, Weight: weight, Port: e.Port, Target: target})
-			extra = appendAddrs(extra, target, e, dns.TypeA, ttl)
-			extra = appendAddrs(extra, target, e, dns.TypeAAAA, ttl)
-		case dns.TypeURI:
-			answer = append(answer, &dns.URI{Hdr: hdr(r.Name, dns.TypeURI), Priority: prio, Weight: weight, Target: expandURI(pv.Spec.URI, e, pv.Name)})
-		}
-	}
-	return answer, extra
-}
-
-// appendAddrs appends element e's addresses of type qtype (A or AAAA) as
-// records of owner name.
-func appendAddrs(rrs []dns.RR, name string, e *handlespace.Element, qtype uint16, ttl uint32) []dns.RR {
-	for _, a := range e.Addrs {
-		hdr := dns.RR_Header{Name: name, Rrtype: qtype, Class: dns.ClassINET, Ttl: ttl}
-		switch {
-		case qtype == dns.TypeA && a.Is4():
-			rrs = append(rrs, &dns.A{Hdr: hdr, A: a.AsSlice()})
-		case qtype == dns.TypeAAAA && !a.Is4():
-			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
-		}
-	}
-	return rrs
 }
 
 // fit makes a reply fit size bytes (RFC 2181 §9): it leaves out whole

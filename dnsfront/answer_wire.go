@@ -7,6 +7,7 @@ import (
 	"unique"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/poolrr"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -27,16 +28,16 @@ const (
 
 // elemWire is one element's packed material.
 type elemWire struct {
-	a, aaaa   []byte   // A / AAAA RRs, owner = pointer to the question name
-	na, naaaa uint16   // how many RRs a and aaaa hold
-	srv       []byte   // SRV RR, owner pointer to qname, target in full; priority and weight patched per query
-	labelLen  int      // length of the target's first label, with its length byte
-	glueA     []byte   // A RRs without owner: type … RDATA, 14 bytes each
-	glueAAAA  []byte   // AAAA RRs without owner, 26 bytes each
-	uri       []byte   // URI RR, owner pointer to qname; priority patched per query
-	order     srvElem  // what its SRV and URI priority and weight depend on
-	svc       *svcWire // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
-	tally     tallyRef // its slot in the answer tally (tally.go)
+	a, aaaa   []byte         // A / AAAA RRs, owner = pointer to the question name
+	na, naaaa uint16         // how many RRs a and aaaa hold
+	srv       []byte         // SRV RR, owner pointer to qname, target in full; priority and weight patched per query
+	labelLen  int            // length of the target's first label, with its length byte
+	glueA     []byte         // A RRs without owner: type … RDATA, 14 bytes each
+	glueAAAA  []byte         // AAAA RRs without owner, 26 bytes each
+	uri       []byte         // URI RR, owner pointer to qname; priority patched per query
+	order     poolrr.Weights // what its SRV and URI priority and weight depend on
+	svc       *poolrr.Svc    // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
+	tally     tallyRef       // its slot in the answer tally (tally.go)
 }
 
 // poolWire is what a pool view's answers need besides the elements' own
@@ -47,7 +48,7 @@ type elemWire struct {
 // few dozen elements that outlive views too, see Pick.PartMemo), each
 // holding its elements' records in an array.
 type poolWire struct {
-	ordering srvMode
+	ordering poolrr.Mode
 	hasURI   bool
 	// minSRV is at most the fewest bytes one element adds to an SRV
 	// answer (its SRV record with a one-byte label; glue may be left out),
@@ -71,21 +72,14 @@ type poolWire struct {
 type partWire struct{ w []*elemWire }
 
 // wireKey is what an element's packed records depend on besides the
-// element: the pool's name (the SRV target's suffix), TTL, URI template,
-// ALPN IDs and NAPTR services.
-type wireKey struct {
-	name  string
-	ttl   uint32
-	uri   string
-	https string
-	naptr string
-}
+// element (poolrr.Key).
+type wireKey = poolrr.Key
 
 func buildPoolWire(pv *handlespace.PoolView) any {
 	pw := &poolWire{
-		ordering: srvModeOf(pv.Spec.Policy),
+		ordering: poolrr.ModeOf(pv.Spec.Policy),
 		hasURI:   pv.Spec.URI != "",
-		key:      wireKey{name: pv.Name, ttl: pv.Spec.TTL, uri: pv.Spec.URI, https: pv.Spec.HTTPS, naptr: pv.Spec.NAPTR},
+		key:      wireKey{Name: pv.Name, TTL: pv.Spec.TTL, URI: pv.Spec.URI, HTTPS: pv.Spec.HTTPS, NAPTR: pv.Spec.NAPTR},
 	}
 	pw.keyAny = unique.Make(pw.key)
 	poolWireName := make([]byte, 256)
@@ -107,7 +101,7 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 	pw.minSVCB = svcTarget + (1 + 1 + len(poolWireName)) + 4 + len(pv.Spec.HTTPS) + 1
 	pw.minUNAPTR = (2 + rrFixedLen + 4 + 2 + 2 + 6 + 1) * (strings.Count(pv.Spec.NAPTR, ",") + 1)
 	if pv.Spec.NAPTR != "" && pv.Spec.URI == "" {
-		pw.sNAPTR, pw.nsNAPTR = sNAPTRWire(pv)
+		pw.sNAPTR, pw.nsNAPTR = poolrr.SNAPTR(pv)
 	}
 	return pw
 }
@@ -126,8 +120,8 @@ func (pw *poolWire) partOf(p handlespace.Pick) []*elemWire {
 
 // buildElemWire packs one element's records, in one buffer.
 func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *elemWire {
-	ttl := key.ttl
-	ew := &elemWire{order: srvElemOf(e), labelLen: 1 + len(e.Label)}
+	ttl := key.TTL
+	ew := &elemWire{order: poolrr.WeightsOf(e), labelLen: 1 + len(e.Label)}
 	var a, aaaa, glueA, glueAAAA []byte
 	for _, ad := range e.Addrs {
 		if ad.Is4() {
@@ -151,8 +145,8 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 	rd = append(rd, poolWireName...)
 	srv := appendRR(nil, ptrQname, dns.TypeSRV, ttl, rd)
 	var uri []byte
-	if key.uri != "" {
-		u := expandURI(key.uri, e, key.name)
+	if key.URI != "" {
+		u := poolrr.ExpandURI(key.URI, e, key.Name)
 		rd := make([]byte, 4, 4+len(u))
 		rd = append(rd, u...)
 		uri = appendRR(nil, ptrQname, dns.TypeURI, ttl, rd)
@@ -165,26 +159,10 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 	}
 	ew.a, ew.aaaa, ew.srv = part(a), part(aaaa), part(srv)
 	ew.glueA, ew.glueAAAA, ew.uri = part(glueA), part(glueAAAA), part(uri)
-	if key.https != "" || (key.naptr != "" && key.uri != "") {
-		ew.svc = buildSvcWire(e, key, poolWireName)
+	if key.HTTPS != "" || (key.NAPTR != "" && key.URI != "") {
+		ew.svc = poolrr.BuildSvc(e, key, poolWireName)
 	}
 	return ew
-}
-
-// expandURI fills a pool's URI template for one element: {name} is the
-// element's own DNS name without the final dot, {addr} its first address
-// (IPv6 in brackets), {port} its port.
-func expandURI(tmpl string, e *handlespace.Element, pool string) string {
-	name := strings.TrimSuffix(e.Label+"."+pool, ".")
-	addr := ""
-	if len(e.Addrs) > 0 {
-		addr = e.Addrs[0].String()
-		if e.Addrs[0].Is6() {
-			addr = "[" + addr + "]"
-		}
-	}
-	r := strings.NewReplacer("{name}", name, "{addr}", addr, "{port}", itoa(int(e.Port)))
-	return r.Replace(tmpl)
 }
 
 func itoa(n int) string {
@@ -201,16 +179,11 @@ func itoa(n int) string {
 }
 
 func appendRR(b []byte, ptr uint16, typ uint16, ttl uint32, rdata []byte) []byte {
-	b = binary.BigEndian.AppendUint16(b, ptr)
-	return appendRRBody(b, typ, ttl, rdata)
+	return poolrr.AppendRR(b, ptr, typ, ttl, rdata)
 }
 
 func appendRRBody(b []byte, typ uint16, ttl uint32, rdata []byte) []byte {
-	b = binary.BigEndian.AppendUint16(b, typ)
-	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
-	b = binary.BigEndian.AppendUint32(b, ttl)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(rdata)))
-	return append(b, rdata...)
+	return poolrr.AppendRRBody(b, typ, ttl, rdata)
 }
 
 // choose asks the pool's policy for the elements of a KindPool answer to
@@ -342,111 +315,12 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 	for rank, ew := range wires { // URI
 		off := len(b)
 		b = append(b, ew.uri...)
-		prio, weight := srvOrder(pw.ordering, rank, &ew.order)
+		prio, weight := poolrr.Order(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 		ancount++
 	}
 	return b, ancount, 0
-}
-
-// srvMode says how SRV and URI answers show a pool's policy order.
-//
-// A policy whose order is fixed by the pool's state (rr, prio, lu, lud,
-// nearest, hash, …) is shown as it is: the rank as priority (0, 1, 2, …),
-// weight 0, a strict order. A policy whose order is a random draw in
-// proportion to static weights is shown as that draw's definition
-// instead: one priority and each element's weight, with which an RFC 2782
-// client makes the same draw itself (RFC 2782's selection: by weight
-// among the records of one priority, then among the rest, the same
-// algorithm as the policy's). The records still come in the order the
-// policy drew, for clients that take the first. Such an answer is one
-// RRset whatever the draw (until an element or its load changes), which
-// a signed zone signs once instead of once per ordering (10! orderings of
-// ten elements: every answer new), and it spreads the clients of a
-// caching resolver by the weights where one cached ordering would send
-// them all to its first element for a TTL. Policies whose weights change
-// with every answer (rlud, rplud: degradation) or with the client
-// (wrand-dpf) keep the rank.
-type srvMode uint8
-
-const (
-	srvRank    srvMode = iota // priority = rank, weight 0
-	srvWeight                 // wrr, wrand: the weight= of the element
-	srvEqual                  // rand: every element weight 1
-	srvFree                   // rlu: the capacity left, 100 % − load
-	srvFreeDeg                // rplu: the capacity left after loaddeg=, 100 % − load − loaddeg
-)
-
-// srvModeOf returns the srvMode of a policy.
-func srvModeOf(policy string) srvMode {
-	switch {
-	case handlespace.WeightedPolicy(policy):
-		return srvWeight
-	case policy == "rand":
-		return srvEqual
-	case policy == "rlu":
-		return srvFree
-	case policy == "rplu":
-		return srvFreeDeg
-	}
-	return srvRank
-}
-
-// srvElem is what an element's SRV or URI priority and weight depend on.
-type srvElem struct {
-	weight  uint16 // weight=, at most 65535
-	free    uint16 // (LoadFull − Load) in 1/65536ths, at least 1 unless none is left
-	freeDeg uint16 // (LoadFull − Load − LoadDeg) likewise
-	last    bool   // Element.Last: after the others, also in weighted answers
-}
-
-func srvElemOf(e *handlespace.Element) srvElem {
-	return srvElem{
-		weight:  uint16(min(e.Weight, 0xFFFF)),
-		free:    capacity16(uint64(handlespace.LoadFull) - uint64(e.Load)),
-		freeDeg: capacity16(uint64(handlespace.LoadFull) - min(uint64(e.Load)+uint64(e.LoadDeg), handlespace.LoadFull)),
-		last:    e.Last,
-	}
-}
-
-// capacity16 scales a capacity of 0 … LoadFull to an SRV weight of 0 …
-// 65535: 0 only for none at all.
-func capacity16(c uint64) uint16 {
-	if c == 0 {
-		return 0
-	}
-	return uint16(max(c>>16, 1))
-}
-
-// srvOrder gives the SRV (or URI) priority and weight of the element at
-// rank in an answer of a pool of mode m: the rank as priority (srvRank),
-// else one shared priority and the element's weight in the mode (RFC 2782
-// clients then make the weighted pick themselves). An element that goes
-// last comes after those: a disputed one this registrar cannot reach
-// (its rank puts it there, and in weighted answers priority 1 does), and
-// in srvFree and srvFreeDeg one without capacity left, weight 1 (the
-// policies draw those last, uniformly).
-func srvOrder(m srvMode, rank int, e *srvElem) (prio, weight uint16) {
-	switch m {
-	case srvRank:
-		return uint16(min(rank, 0xFFFF)), 0
-	case srvWeight:
-		weight = e.weight
-	case srvEqual:
-		weight = 1
-	case srvFree:
-		weight = e.free
-	case srvFreeDeg:
-		weight = e.freeDeg
-	}
-	if weight == 0 && (m == srvFree || m == srvFreeDeg) {
-		return 1, 1
-	}
-	if e.last {
-		return 1, weight
-	}
-	return 0, weight
 }
 
 // appendSRV writes the SRV answers in policy order and their targets'
@@ -487,7 +361,7 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 	for rank, ew := range wires {
 		off := len(b)
 		b = append(b, ew.srv...)
-		prio, weight := srvOrder(pw.ordering, rank, &ew.order)
+		prio, weight := poolrr.Order(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
 	}

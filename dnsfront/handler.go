@@ -3,7 +3,6 @@ package dnsfront
 import (
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -321,16 +320,6 @@ func (h *Handler) writeChaos(w dns.ResponseWriter, req *request) {
 		setOPT(m, req, h.udpSize, -1)
 	}
 	h.write(w, m, req)
-}
-
-// lower returns s in lower case, without allocating when it already is.
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
 }
 
 // account counts a reply in the metrics and, when the query log is on,

@@ -34,7 +34,7 @@ func testProtections(t testing.TB) *Protections {
 
 // both sends m from client through the handler's dns.Msg path and through
 // the UDP loop's byte path, and returns the two replies.
-func both(t *testing.T, h *Handler, u *udpServer, m *dns.Msg, client string) (msgPath, loopPath *dns.Msg) {
+func both(t *testing.T, h *Handler, u *loopAnswerer, m *dns.Msg, client string) (msgPath, loopPath *dns.Msg) {
 	t.Helper()
 	w := newRecorder(false)
 	w.raddr = udpAddr(client)

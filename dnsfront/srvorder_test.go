@@ -7,51 +7,6 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// TestSRVOrder: the SRV (and URI) priority and weight of an element, by
-// the way a policy's order is shown (srvMode), in DNS terms.
-func TestSRVOrder(t *testing.T) {
-	const full = handlespace.LoadFull
-	el := func(weight uint32, load, deg uint32, last bool) srvElem {
-		return srvElemOf(&handlespace.Element{Weight: weight, Load: load, LoadDeg: deg, Last: last})
-	}
-	for _, c := range []struct {
-		name         string
-		mode         srvMode
-		rank         int
-		e            srvElem
-		prio, weight uint16
-	}{
-		{"rank 0", srvRank, 0, el(5, 0, 0, false), 0, 0},
-		{"rank 3", srvRank, 3, el(5, 0, 0, false), 3, 0},
-		{"rank past 65535", srvRank, 70000, el(5, 0, 0, false), 65535, 0},
-		{"weight", srvWeight, 2, el(5, 0, 0, false), 0, 5},
-		{"weight over 16 bits", srvWeight, 2, el(100000, 0, 0, false), 0, 65535},
-		{"weight, disputed", srvWeight, 0, el(5, 0, 0, true), 1, 5},
-		{"rand", srvEqual, 4, el(5, full/2, 0, false), 0, 1},
-		{"rand, disputed", srvEqual, 0, el(5, 0, 0, true), 1, 1},
-		{"rlu idle", srvFree, 1, el(1, 0, 0, false), 0, 65535},
-		{"rlu 75 % loaded", srvFree, 1, el(1, handlespace.LoadFromFraction(0.75), 0, false), 0, 16384},
-		{"rlu almost full: at least 1", srvFree, 1, el(1, full-1, 0, false), 0, 1},
-		{"rlu full: last", srvFree, 0, el(1, full, 0, false), 1, 1},
-		{"rlu, disputed", srvFree, 0, el(1, 0, 0, true), 1, 65535},
-		{"rplu: load and loaddeg", srvFreeDeg, 1, el(1, handlespace.LoadFromFraction(0.5), handlespace.LoadFromFraction(0.25), false), 0, 16384},
-		{"rplu: loaddeg fills it", srvFreeDeg, 1, el(1, handlespace.LoadFromFraction(0.5), handlespace.LoadFromFraction(0.75), false), 1, 1},
-		{"rplu ignores loaddeg in rlu", srvFree, 1, el(1, handlespace.LoadFromFraction(0.5), handlespace.LoadFromFraction(0.75), false), 0, 32768},
-	} {
-		prio, weight := srvOrder(c.mode, c.rank, &c.e)
-		if prio != c.prio || weight != c.weight {
-			t.Errorf("%s: priority %d weight %d, want %d %d", c.name, prio, weight, c.prio, c.weight)
-		}
-	}
-	for policy, want := range map[string]srvMode{"rr": srvRank, "prio": srvRank, "lu": srvRank, "lud": srvRank,
-		"rlud": srvRank, "rplud": srvRank, "wrand-dpf": srvRank, "hash": srvRank, "nearest": srvRank,
-		"wrr": srvWeight, "wrand": srvWeight, "rand": srvEqual, "rlu": srvFree, "rplu": srvFreeDeg} {
-		if got := srvModeOf(policy); got != want {
-			t.Errorf("srvModeOf(%q) = %d, want %d", policy, got, want)
-		}
-	}
-}
-
 // randomPools are pools whose order is a weighted random draw: rand of
 // four, rlu of four (one fully loaded), rplu of three.
 func randomPools() []handlespace.PoolDef {

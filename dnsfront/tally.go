@@ -26,7 +26,7 @@ type Tally interface {
 // shared between the loops.
 //
 // The latency: the loop reads the clock once a batch (it has read it when
-// the batch came, udpServer.now), after the batch's replies are sent,
+// the batch came, loopAnswerer.now), after the batch's replies are sent,
 // and gives that time to the first pool answer of the batch: what the
 // batch's queries waited, from the read to the send.
 

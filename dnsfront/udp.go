@@ -26,9 +26,9 @@ import (
 // dns.Msg, still on the loop; UPDATE, which waits for its commit, gets a
 // goroutine of its own, so that it never stalls the loop.
 
-// udpServer answers the datagrams of one UDP loop: the dnsserve.Loop
+// loopAnswerer answers the datagrams of one UDP loop: the dnsserve.Loop
 // that NewLoop returns.
-type udpServer struct {
+type loopAnswerer struct {
 	h    *Handler
 	sock *dnsserve.Socket
 	s    scratch    // the fast path's working memory
@@ -43,14 +43,14 @@ type udpServer struct {
 	now time.Time // when the batch in hand was read
 }
 
-var _ dnsserve.Loop = (*udpServer)(nil)
+var _ dnsserve.Loop = (*loopAnswerer)(nil)
 
-// maxNames bounds udpServer.names.
+// maxNames bounds loopAnswerer.names.
 const maxNames = 4096
 
 // NewLoop implements dnsserve.Handler: the answering of a UDP loop on s.
 func (h *Handler) NewLoop(s *dnsserve.Socket) dnsserve.Loop {
-	u := &udpServer{h: h, sock: s, names: make(map[string]string), nameBuf: make([]byte, 0, 256), w: loopWriter{SlotWriter: dnsserve.NewSlotWriter(s, h.keys)}}
+	u := &loopAnswerer{h: h, sock: s, names: make(map[string]string), nameBuf: make([]byte, 0, 256), w: loopWriter{SlotWriter: dnsserve.NewSlotWriter(s, h.keys)}}
 	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.loopTally()}
 	u.s.cold = newColdQueue(h, s)
 	u.w.cold = u.s.cold
@@ -58,34 +58,34 @@ func (h *Handler) NewLoop(s *dnsserve.Socket) dnsserve.Loop {
 }
 
 // Serve implements dnsserve.Loop.
-func (u *udpServer) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
+func (u *loopAnswerer) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
 	u.now = read
 	return u.serve(m, out)
 }
 
 // Recover implements dnsserve.Loop: a panic while answering is logged and
 // answered SERVFAIL, as the handler's ServeDNS does.
-func (u *udpServer) Recover(m *udpbatch.Msg, out []byte, p any) []byte {
+func (u *loopAnswerer) Recover(m *udpbatch.Msg, out []byte, p any) []byte {
 	return u.internalError(m.Buf, out, p)
 }
 
 // Sent implements dnsserve.Loop: the answer tally's latency of the batch,
 // then the answers that wait for a signature (coldsign.go).
-func (u *udpServer) Sent(read time.Time) {
+func (u *loopAnswerer) Sent(read time.Time) {
 	u.s.tally.timeBatch(read)
 	u.s.cold.run(&u.s)
 }
 
 // Close implements dnsserve.Loop: it sends the answers that wait for a
 // signature and gives the tally's shard back.
-func (u *udpServer) Close() {
+func (u *loopAnswerer) Close() {
 	u.s.cold.drain(&u.s)
 	u.s.tally.release()
 }
 
 // serve answers one datagram into out and returns the reply, or nil for
 // none.
-func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
+func (u *loopAnswerer) serve(m *udpbatch.Msg, out []byte) []byte {
 	h := u.h
 	b := m.Buf
 	var wm msgcheck.Msg
@@ -114,7 +114,7 @@ func (u *udpServer) serve(m *udpbatch.Msg, out []byte) []byte {
 // returns the SERVFAIL reply (appended to out), with Extended DNS Error 0
 // (Other) when the query had an OPT record; nil (dropped) when b is not a
 // query that checkMsg passes.
-func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
+func (u *loopAnswerer) internalError(b, out []byte, p any) (reply []byte) {
 	u.h.log.Error("internal error answering query", "panic", p, "stack", string(debug.Stack()))
 	defer func() {
 		if recover() != nil {
@@ -139,7 +139,7 @@ func (u *udpServer) internalError(b, out []byte, p any) (reply []byte) {
 	return reply
 }
 
-func (u *udpServer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
+func (u *loopAnswerer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPort, m *udpbatch.Msg, out []byte) []byte {
 	if u.s.cold != nil {
 		u.s.cold.addr, u.s.cold.oob = m.Addr, udpbatch.ReplyOOB(m.OOB)
 	}
@@ -166,7 +166,7 @@ func (u *udpServer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.AddrPo
 // IN) and at most an OPT record of version 0. A pool or element answer is
 // written straight into out; the other kinds of results through the
 // dns.Msg renderer.
-func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out []byte) ([]byte, bool) {
+func (u *loopAnswerer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out []byte) ([]byte, bool) {
 	if wm.Opcode() != dns.OpcodeQuery || wm.Others || (wm.NOPT == 1 && wm.OptVersion != 0) {
 		return nil, false
 	}
@@ -249,7 +249,7 @@ func (u *udpServer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, out 
 
 // asMsg readies a request read from its bytes for the dns.Msg renderer,
 // whose reply goes into out: the question keeps the client's letter case.
-func (u *udpServer) asMsg(b []byte, wm *msgcheck.Msg, req *request, out []byte) {
+func (u *loopAnswerer) asMsg(b []byte, wm *msgcheck.Msg, req *request, out []byte) {
 	req.q.Name = msgcheck.Presentation(b[wm.QStart : wm.QEnd-4])
 	req.rawQ = nil
 	u.w.Reset(out, req.client, nil, nil)
@@ -259,7 +259,7 @@ func (u *udpServer) asMsg(b []byte, wm *msgcheck.Msg, req *request, out []byte) 
 // case presentation form, or false when it is compressed or has a byte
 // that presentation form escapes (msgcheck.AppendPlainName). Names seen
 // before cost no allocation.
-func (u *udpServer) plainName(wire []byte) (string, bool) {
+func (u *loopAnswerer) plainName(wire []byte) (string, bool) {
 	lowered, ok := msgcheck.AppendPlainName(u.nameBuf[:0], wire)
 	if !ok {
 		return "", false
@@ -301,7 +301,7 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 // update applies an UPDATE on a goroutine of its own: it waits for its
 // commit, which must not stall the loop. Its reply is written straight to
 // the socket.
-func (u *udpServer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
+func (u *loopAnswerer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
 	w := dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, b, r)
 	u.sock.Go(func() { u.h.ServeDNS(w, r) })
 }

@@ -122,14 +122,14 @@ func TestUDPFastAndSlowAgree(t *testing.T) {
 
 // loopFor makes a UDP loop of h on a loopback socket, to call serve on
 // directly.
-func loopFor(t testing.TB, h *Handler) *udpServer {
+func loopFor(t testing.TB, h *Handler) *loopAnswerer {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	u := h.NewLoop(dnsserve.NewSocket(c)).(*udpServer)
+	u := h.NewLoop(dnsserve.NewSocket(c)).(*loopAnswerer)
 	t.Cleanup(u.Close)
 	return u
 }
@@ -264,7 +264,7 @@ func (p *panicSource) View() *handlespace.View {
 
 // serveRecovering answers m as package dnsserve's loop does: Serve, and
 // Recover when it panics.
-func serveRecovering(u *udpServer, m *udpbatch.Msg, out []byte) (reply []byte) {
+func serveRecovering(u *loopAnswerer, m *udpbatch.Msg, out []byte) (reply []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			reply = u.Recover(m, out, p)

@@ -155,7 +155,7 @@ func TestElementWireKept(t *testing.T) {
 		t.Errorf("new view: %d elements served", pv2.All.Len())
 	}
 	// The same element under another TTL: packed anew.
-	k := wireKey{name: pv2.Name, ttl: 99}
+	k := wireKey{Name: pv2.Name, TTL: 99}
 	other := pv2.Label("k1").Memo(unique.Make(k), func(e *handlespace.Element) any { return buildElemWire(e, k, []byte{0}) }).(*elemWire)
 	if other == k1 || binary.BigEndian.Uint32(other.a[6:]) != 99 {
 		t.Errorf("wire for TTL 99: %x", other.a)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/poolnsd/poolnsd/internal/netlab/relay"
 )
 
 // The lab process: the world outside the registrars. It is this test
@@ -82,7 +84,7 @@ func helperMain(in io.Reader, out io.Writer) error {
 	if err := json.Unmarshal([]byte(os.Getenv("NETLAB_DELAYS")), &delay); err != nil {
 		return fmt.Errorf("NETLAB_DELAYS: %v", err)
 	}
-	fd, err := openTUN(os.Getenv("NETLAB_TUN"))
+	fd, err := relay.OpenTUN(os.Getenv("NETLAB_TUN"))
 	if err != nil {
 		return err
 	}
@@ -95,11 +97,11 @@ func helperMain(in io.Reader, out io.Writer) error {
 		pprof.StartCPUProfile(pf)
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
-	e, err := newEngine(fd, delay)
+	e, err := relay.New(fd, delay)
 	if err != nil {
 		return err
 	}
-	defer e.close()
+	defer e.Close()
 	srv := newBackendSrv()
 	defer srv.close()
 	w := bufio.NewWriter(out)
@@ -119,7 +121,7 @@ func helperMain(in io.Reader, out io.Writer) error {
 }
 
 // helperCommand runs one command of the lab process.
-func helperCommand(e *engine, srv *backendSrv, f []string) (string, error) {
+func helperCommand(e *relay.Engine, srv *backendSrv, f []string) (string, error) {
 	if len(f) == 0 {
 		return "", errors.New("empty command")
 	}
@@ -147,9 +149,9 @@ func helperCommand(e *engine, srv *backendSrv, f []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		e.place(p, int(n(2)), int(n(3)))
+		e.Place(p, int(n(2)), int(n(3)))
 	case "cut":
-		e.setCut(int(n(1)), int(n(2)), f[3] == "1")
+		e.SetCut(int(n(1)), int(n(2)), f[3] == "1")
 	case "mark":
 		return js(e.Mark())
 	case "stats":

@@ -1,4 +1,4 @@
-package dnsfront
+package lookup
 
 import (
 	"testing"
@@ -42,7 +42,7 @@ func TestLookup(t *testing.T) {
 		{"deep.pool.test.", dns.TypeA, KindNoData, 0, "deep.pool.test.", 0, 30},
 	} {
 		var r Result
-		Lookup(v, c.name, lower(c.name), c.qtype, &r)
+		Lookup(v, c.name, Lower(c.name), c.qtype, &r)
 		if r.Kind != c.kind || len(r.Chain) != c.chain || r.Name != c.final || len(r.Records) != c.records {
 			t.Errorf("%s %s: %s, chain %d, final %s, %d records; want %s, %d, %s, %d", c.name, dns.TypeToString[c.qtype],
 				r.Kind, len(r.Chain), r.Name, len(r.Records), c.kind, c.chain, c.final, c.records)

@@ -1,4 +1,4 @@
-package dnsfront
+package lookup
 
 import (
 	"slices"
@@ -132,12 +132,12 @@ func Lookup(v *handlespace.View, name, qname string, qtype uint16, r *Result) {
 	}
 	r.Zone, r.NegTTL = z, z.NegTTL
 	for chase := 0; ; chase++ {
-		t := classify(z, qname)
-		if t.kind != kindStatic {
+		t := Classify(z, qname)
+		if t.Kind != NameStatic {
 			lookupPool(r, &t)
 			return
 		}
-		if cut := findCut(z, qname); cut != nil {
+		if cut := FindCut(z, qname); cut != nil {
 			if len(r.Chain) > 0 {
 				r.Kind = KindCNAME // the resolver asks for the target itself
 				return
@@ -150,7 +150,7 @@ func Lookup(v *handlespace.View, name, qname string, qtype uint16, r *Result) {
 		node := z.Nodes[qname]
 		r.Kind = KindStatic
 		if node == nil {
-			if node = wildcard(z, qname); node == nil {
+			if node = Wildcard(z, qname); node == nil {
 				r.Kind = KindNXDomain // after a CNAME too: the last name's rcode (RFC 6604)
 				return
 			}
@@ -178,11 +178,11 @@ func Lookup(v *handlespace.View, name, qname string, qtype uint16, r *Result) {
 			return
 		}
 		if r.Kind == KindWildcard {
-			cn = synthesise(cn, r.Name)
+			cn = Synthesise(cn, r.Name)
 		}
 		r.Chain = append(r.Chain, cn...)
 		target := cn[0].(*dns.CNAME).Target
-		next := lower(target)
+		next := Lower(target)
 		if chase+1 >= maxChase || !dns.IsSubDomain(z.Origin, next) {
 			r.Kind = KindCNAME // out of the zone, or too long: the resolver follows it
 			return
@@ -192,12 +192,12 @@ func Lookup(v *handlespace.View, name, qname string, qtype uint16, r *Result) {
 }
 
 // lookupPool fills r for a name at or below a pool (t: what the name is).
-func lookupPool(r *Result, t *target) {
-	pv := t.pool
+func lookupPool(r *Result, t *Target) {
+	pv := t.Pool
 	r.Pool = pv
 	r.NegTTL = min(r.NegTTL, pv.Spec.TTL)
 	qt := r.Qtype
-	if t.kind == kindNone {
+	if t.Kind == NameNone {
 		r.Kind = KindNXDomain
 		return
 	}
@@ -212,8 +212,8 @@ func lookupPool(r *Result, t *target) {
 	}
 	r.Kind = KindNoData
 	var set *handlespace.ElementSet
-	switch t.kind {
-	case kindPool:
+	switch t.Kind {
+	case NamePool:
 		switch qt {
 		case dns.TypeA:
 			set, r.K = &pv.V4, pv.Spec.Answers
@@ -222,17 +222,17 @@ func lookupPool(r *Result, t *target) {
 		case dns.TypeSRV:
 			set = &pv.All
 		case dns.TypeHTTPS, dns.TypeNAPTR:
-			set, r.K = svcSet(pv, kindPool, qt)
+			set, r.K = svcSet(pv, NamePool, qt)
 		}
-	case kindSVCB:
-		set, r.K = svcSet(pv, kindSVCB, qt)
-	case kindService:
+	case NameSVCB:
+		set, r.K = svcSet(pv, NameSVCB, qt)
+	case NameService:
 		if qt == dns.TypeSRV || (qt == dns.TypeURI && pv.Spec.URI != "") {
 			set = &pv.All
 		}
-	case kindElement:
-		if (qt == dns.TypeA && t.elem.HasV4()) || (qt == dns.TypeAAAA && t.elem.HasV6()) {
-			r.Kind, r.Elem = KindElement, t.elem
+	case NameElement:
+		if (qt == dns.TypeA && t.Elem.HasV4()) || (qt == dns.TypeAAAA && t.Elem.HasV6()) {
+			r.Kind, r.Elem = KindElement, t.Elem
 		}
 		return
 	}
@@ -241,61 +241,66 @@ func lookupPool(r *Result, t *target) {
 	}
 }
 
-// nameKind says what a name in a zone is.
-type nameKind uint8
+// NameKind says what a name in a zone is, whatever the type asked: the
+// lookup's first step, which the UPDATE server (which names it may change)
+// and the signer (which types a name has, for a denial) share.
+type NameKind uint8
 
+// What names a zone has, besides its zone file's.
 const (
-	kindNone    nameKind = iota // does not exist
-	kindStatic                  // a name of the zone file (or below a delegation, or a wildcard)
-	kindPool                    // <handle>.<zone>
-	kindService                 // <service>.<handle>.<zone>
-	kindElement                 // <pe>.<handle>.<zone>
-	kindPoolENT                 // <_proto>.<handle>.<zone>: exists, holds nothing
-	kindSVCB                    // _<port>._<scheme>.<handle>.<zone> (answer_svcb.go)
+	NameNone    NameKind = iota // does not exist
+	NameStatic                  // a name of the zone file (or below a delegation, or a wildcard)
+	NamePool                    // <handle>.<zone>
+	NameService                 // <service>.<handle>.<zone>
+	NameElement                 // <pe>.<handle>.<zone>
+	NamePoolENT                 // <_proto>.<handle>.<zone>: exists, holds nothing
+	NameSVCB                    // _<port>._<scheme>.<handle>.<zone> (svcb.go)
 )
 
-type target struct {
-	kind nameKind
-	pool *handlespace.PoolView
-	elem *handlespace.Element
+// Target is what a name is: its kind, the pool it is at or below (nil at a
+// name of the zone file) and the element it names (NameElement).
+type Target struct {
+	Kind NameKind
+	Pool *handlespace.PoolView
+	Elem *handlespace.Element
 }
 
-// classify finds what qname (lower case, inside z) names.
-func classify(z *handlespace.Zone, qname string) target {
+// Classify finds what qname (lower case, inside z) names.
+func Classify(z *handlespace.Zone, qname string) Target {
 	rel := qname[:len(qname)-len(z.Origin)]
 	if rel == "" || strings.IndexByte(rel, '\\') >= 0 {
-		return target{kind: kindStatic}
+		return Target{Kind: NameStatic}
 	}
 	// rel is "handle." or "prefix.handle.".
 	i := strings.LastIndexByte(rel[:len(rel)-1], '.')
 	handle, prefix := rel[i+1:len(rel)-1], rel[:i+1]
 	pv := z.Pool(handle)
 	if pv == nil {
-		return target{kind: kindStatic}
+		return Target{Kind: NameStatic}
 	}
 	switch {
 	case prefix == "":
-		return target{kind: kindPool, pool: pv}
+		return Target{Kind: NamePool, Pool: pv}
 	case pv.Spec.Service != "" && len(prefix) == len(pv.Spec.Service)+1 && strings.HasPrefix(prefix, pv.Spec.Service):
-		return target{kind: kindService, pool: pv}
+		return Target{Kind: NameService, Pool: pv}
 	case strings.IndexByte(prefix, '.') == len(prefix)-1:
 		label := prefix[:len(prefix)-1]
 		if e := pv.Label(label); e != nil {
-			return target{kind: kindElement, pool: pv, elem: e}
+			return Target{Kind: NameElement, Pool: pv, Elem: e}
 		}
 		if s := pv.Spec.Service; s != "" && s[strings.IndexByte(s, '.')+1:] == label {
-			return target{kind: kindPoolENT, pool: pv}
+			return Target{Kind: NamePoolENT, Pool: pv}
 		}
 	}
-	if k := svcbName(pv, prefix); k != kindNone {
-		return target{kind: k, pool: pv}
+	if k := svcbName(pv, prefix); k != NameNone {
+		return Target{Kind: k, Pool: pv}
 	}
-	return target{kind: kindNone, pool: pv}
+	return Target{Kind: NameNone, Pool: pv}
 }
 
-// findCut returns the delegation point (a node with NS records strictly below
+// FindCut returns the delegation point (a node with NS records strictly below
 // the origin) at or above name, the highest one first, or nil.
-func findCut(z *handlespace.Zone, name string) *handlespace.Node {
+func FindCut(z *handlespace.Zone, name string) *handlespace.Node {
 	if len(name) <= len(z.Origin) {
 		return nil
 	}
@@ -314,9 +319,9 @@ func findCut(z *handlespace.Zone, name string) *handlespace.Node {
 	return cut
 }
 
-// wildcard returns the wildcard node that synthesises name (RFC 4592): the
+// Wildcard returns the wildcard node that synthesises name (RFC 4592): the
 // "*" child of name's closest encloser, or nil.
-func wildcard(z *handlespace.Zone, name string) *handlespace.Node {
+func Wildcard(z *handlespace.Zone, name string) *handlespace.Node {
 	for s := name; len(s) > len(z.Origin); {
 		i := strings.IndexByte(s, '.')
 		if i < 0 {
@@ -333,8 +338,8 @@ func wildcard(z *handlespace.Zone, name string) *handlespace.Node {
 	return nil
 }
 
-// synthesise copies records with owner as their name.
-func synthesise(rrs []dns.RR, owner string) []dns.RR {
+// Synthesise copies records with owner as their name.
+func Synthesise(rrs []dns.RR, owner string) []dns.RR {
 	out := make([]dns.RR, len(rrs))
 	for i, rr := range rrs {
 		out[i] = dns.Copy(rr)
@@ -358,10 +363,20 @@ func addGlue(extra []dns.RR, z *handlespace.Zone, rrs []dns.RR) []dns.RR {
 		default:
 			continue
 		}
-		if n := z.Nodes[lower(target)]; n != nil {
+		if n := z.Nodes[Lower(target)]; n != nil {
 			extra = append(extra, n.RRs[dns.TypeA]...)
 			extra = append(extra, n.RRs[dns.TypeAAAA]...)
 		}
 	}
 	return extra
+}
+
+// Lower returns s in lower case, without allocating when it already is.
+func Lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
