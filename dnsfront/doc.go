@@ -44,10 +44,11 @@
 //   - coldsign.go keeps a signed answer that needs a new signature (one
 //     the cache lacks) from holding up its UDP socket: the loop answers
 //     signed queries from the cache only and queues the others, with all
-//     it made of them, then, between batches (dnsserve.Loop's Sent),
-//     signs them one signature a turn, going back to reading as soon as a
-//     datagram waits, and sends each reply itself; a full queue (256)
-//     answers TC=1. TCP and DNS over TLS sign inline.
+//     it made of them, then, between batches (dnsserve.Loop's Sent, and
+//     dnsserve.Idler's Idle while a read that does not wait finds no
+//     datagram), signs them one signature a turn and sends the replies
+//     itself; a full queue (256) answers TC=1. TCP and DNS over TLS sign
+//     inline.
 //   - tally.go counts each pool answer by its first element for the status
 //     page (Config.Answers, package history): one atomic add on a counter
 //     of the serving loop's own (internal/tally), found through the slot
