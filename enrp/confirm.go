@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/vantage"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -42,8 +43,7 @@ const (
 	DefaultMaxProbes    = 512
 	// refusalRate and refusalBurst bound the ERRORs refusing one peer's
 	// requests (the rest are dropped without a word).
-	refusalRate  = 10
-	refusalBurst = 20
+	refusalRate, refusalBurst = 10, 20
 )
 
 // RefusedBusy: the receiver refused the request for now: the asker is
@@ -58,8 +58,10 @@ type ProbeRequest struct {
 	ID    uint32
 	From  uint32 // the home that asks
 	Nonce uint32
-	// Budget is how long the home waits for the answer; the probe should
-	// end well before (the driver gives it three quarters).
+	// Budget is how long this registrar has, from the request's
+	// arrival, to answer (placement.Budgets): the home's wait less the
+	// round trip between them. The probe should end well before (the
+	// monitor gives it four fifths, at most the element's timeout).
 	Budget time.Duration
 	// Proposed is the health the home's own probes propose.
 	Proposed handlespace.Health
@@ -91,45 +93,11 @@ type Verdict struct {
 	Moved bool
 }
 
-// round is a confirmation this registrar asked for.
+// round is a confirmation this registrar asked for, of element key.
 type round struct {
 	key
-	nonce             uint32
-	current, proposed handlespace.Health
-	votes             []placement.Vote
-	waiting           map[uint32]bool // asked, not answered yet
-	asked             int
-	deadline          time.Time
-	elsewhere         bool // a vantage point refused: the element's home is another there
-	cut               bool // this registrar was cut off when it began (cutOff)
-	// wait is how long it waits for answers: deadline, less its start.
-	wait time.Duration
-}
-
-// probeReq is a peer's request being carried out here.
-type probeReq struct {
-	from, nonce uint32
-}
-
-// bucket is a token bucket on the Node's clock.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// take takes a token if there is one, refilling at rate a second up to
-// burst.
-func (b *bucket) take(now time.Time, rate float64, burst int) bool {
-	if b.last.IsZero() {
-		b.tokens, b.last = float64(burst), now
-	}
-	b.tokens = min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	nonce uint32
+	*vantage.Round
 }
 
 // ConfirmStats counts what the confirmations did here.
@@ -148,7 +116,10 @@ func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
 
 // Confirm asks the vantage points of element id of pool, homed here, to
 // probe it once now, because this registrar's probes propose the health
-// proposed; it waits up to wait for their answers. It returns false (and
+// proposed, with wait the element's probe timeout; it waits for their
+// answers as long as placement.Budgets says (a quarter more than wait,
+// plus the farthest vantage point's round trip by Config.PeerRTT, at
+// most twice wait in all). It returns false (and
 // sends nothing) when there is no one to ask: the element is not homed
 // here, no other registrar is live, Config.Confirm is 0, or this
 // registrar is handing its elements off. Alone in a minority (Minority),
@@ -156,7 +127,7 @@ func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
 // registrar's word (it may be the one cut off): it returns true with the
 // verdict in the Ready, the health kept and the element disputed, with
 // this registrar's view. Otherwise the verdict comes in a later Ready's
-// Verdicts (after every answer, or at wait), and a confirmation of the
+// Verdicts (after every answer, or at that wait), and a confirmation of the
 // element already under way is decided at once with the answers it has.
 func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) (bool, Ready) {
 	k := key{pool, id}
@@ -177,17 +148,22 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	if old := n.rounds[k]; old != nil {
 		n.decide(old)
 	}
+	rtts := make([]time.Duration, len(vs))
+	for i, v := range vs {
+		if n.cfg.PeerRTT != nil {
+			rtts[i] = n.cfg.PeerRTT(v)
+		}
+	}
+	total, budgets := placement.Budgets(wait, rtts)
 	n.nonce++
-	r := &round{key: k, nonce: n.nonce, current: en.e.Health, proposed: proposed,
-		votes:   []placement.Vote{{Registrar: n.id, Health: proposed}},
-		waiting: map[uint32]bool{}, asked: len(vs), deadline: n.now().Add(wait), cut: n.cutOff(n.now()), wait: wait}
+	r := &round{key: k, nonce: n.nonce, Round: vantage.NewRound(n.now(), total, n.id, en.e.Health, proposed, vs)}
+	r.Cut = n.cutOff(n.now())
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
 	n.cstats.Asked++
-	budget := uint16(min(wait.Milliseconds(), math.MaxUint16))
-	for _, v := range vs {
-		r.waiting[v] = true
+	for i, v := range vs {
 		pe := n.toPE(en)
+		budget := uint16(min(budgets[i].Milliseconds(), math.MaxUint16))
 		pe.X.ConfirmReq = &wire.ConfirmReq{Nonce: r.nonce, Budget: budget, Proposed: uint8(proposed)}
 		n.send(v, &wire.Message{Type: wire.TypeHandleUpdate, Action: wire.AddPE,
 			Entries: []wire.Entry{{Handle: []byte(pool), Elements: []wire.PE{pe}}}})
@@ -199,8 +175,8 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 func (n *Node) decide(r *round) {
 	delete(n.rounds, r.key)
 	delete(n.byNonce, r.nonce)
-	h, views := placement.Quorum(r.current, r.proposed, r.votes, n.cfg.Quorum)
-	if h == handlespace.HealthDown && r.current == handlespace.HealthUp && !r.seconded(n.id) && n.unsure(r) {
+	h, views := placement.Quorum(r.Current, r.Proposed, r.Votes, n.cfg.Quorum)
+	if h == handlespace.HealthDown && r.Current == handlespace.HealthUp && !r.VotedBy(n.id, r.Proposed) && n.unsure(r) {
 		// No other vantage point saw it down (none answered, or none
 		// could say: a far one's short probe), and this registrar's
 		// own word is suspect: it is probably the one cut off (every
@@ -209,12 +185,17 @@ func (n *Node) decide(r *round) {
 		// is from then (until the peers' hand-backs reset it). Its
 		// word alone does not take the element down (see
 		// aloneVerdict).
-		h, views = r.current, []handlespace.Vantage{{Registrar: n.id, Health: r.proposed}}
+		h, views = r.Current, []handlespace.Vantage{{Registrar: n.id, Health: r.Proposed}}
 	}
-	v := Verdict{Pool: r.pool, ID: r.id, Current: r.current, Proposed: r.proposed, Health: h, Vantage: views,
-		Votes: r.votes, Asked: r.asked}
-	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.elsewhere {
+	v := Verdict{Pool: r.pool, ID: r.id, Current: r.Current, Proposed: r.Proposed, Health: h, Vantage: views,
+		Votes: r.Votes, Asked: r.Asked}
+	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.Elsewhere {
 		v.Moved = true
+	} else if h != handlespace.HealthUnknown && r.VotedBy(n.id, h) && !r.Cut && !n.cutOff(n.now()) && !r.Start.Before(n.backAt) {
+		// Another vantage point's probe, made since this registrar came
+		// back (not on its side of a cut), says so: fresher than a
+		// hand-back, and as strong as the live set's word (freshen).
+		n.freshen(r.key, true)
 	}
 	n.out.Verdicts = append(n.out.Verdicts, v)
 	n.cstats.Decided++
@@ -222,7 +203,7 @@ func (n *Node) decide(r *round) {
 		n.cstats.Disputed++
 	}
 	detail := fmt.Sprintf("%s %s: proposed %s, verdict %s, %d of %d vantage points answered", r.pool, handlespace.IDString(r.id),
-		r.proposed, h, len(r.votes)-1, r.asked)
+		r.Proposed, h, len(r.Votes)-1, r.Asked)
 	if views != nil {
 		detail += ", disputed"
 	}
@@ -233,27 +214,11 @@ func (n *Node) decide(r *round) {
 }
 
 // stallRounds gives every round under way its whole wait again from now,
-// after a stall of this registrar (see stalled): the answers may have
-// come while it did not run and wait to be read, and a round decided
-// first would count its vantage points as silent ("0 of 2 answered")
-// and go by its own probes alone.
+// after a stall of this registrar (see stalled and vantage.Round.Stall).
 func (n *Node) stallRounds(now time.Time) {
 	for _, r := range n.byNonce {
-		if end := now.Add(r.wait); r.deadline.Before(end) {
-			r.deadline = end
-		}
+		r.Stall(now)
 	}
-}
-
-// seconded reports whether a vantage point other than self voted for
-// what r proposes.
-func (r *round) seconded(self uint32) bool {
-	for _, v := range r.votes {
-		if v.Registrar != self && v.Health == r.proposed {
-			return true
-		}
-	}
-	return false
 }
 
 // unsure reports whether this registrar's probes alone are not to be
@@ -263,38 +228,28 @@ func (r *round) seconded(self uint32) bool {
 // hand-backs that reset them may still be on their way).
 func (n *Node) unsure(r *round) bool {
 	now := n.now()
-	return r.cut || n.cutOff(now) || n.held != nil || now.Before(n.heldAfter)
+	return r.Cut || n.cutOff(now) || n.held != nil || now.Before(n.heldAfter)
 }
 
 // tickRounds decides the rounds whose wait is over, and forgets the
 // peers' requests that were never answered.
 func (n *Node) tickRounds(now time.Time) {
 	for _, nonce := range sortedKeys(n.byNonce) {
-		if r := n.byNonce[nonce]; !now.Before(r.deadline) {
+		if r := n.byNonce[nonce]; !now.Before(r.Deadline) {
 			n.decide(r)
 		}
 	}
-	for pr, until := range n.probing {
-		if !now.Before(until) {
-			delete(n.probing, pr)
-		}
-	}
+	n.gate.Expire(now)
 }
 
 // onConfirmAnswer takes a vantage point's answer.
 func (n *Node) onConfirmAnswer(p *peer, pool string, pe *wire.PE) {
 	a := pe.X.ConfirmAns
 	r := n.byNonce[a.Nonce]
-	if r == nil || r.pool != pool || r.id != pe.ID || !r.waiting[p.id] {
+	if r == nil || r.pool != pool || r.id != pe.ID {
 		return // late (decided already), or not asked
 	}
-	delete(r.waiting, p.id)
-	h := handlespace.Health(a.Health)
-	if h > handlespace.HealthDown {
-		h = handlespace.HealthUnknown
-	}
-	r.votes = append(r.votes, placement.Vote{Registrar: p.id, Health: h})
-	if len(r.waiting) == 0 {
+	if _, done := r.Answer(p.id, handlespace.Health(a.Health)); done {
 		n.decide(r)
 	}
 }
@@ -304,10 +259,7 @@ func (n *Node) onConfirmRequest(p *peer, pool string, pe *wire.PE) {
 	now := n.now()
 	req := pe.X.ConfirmReq
 	what := fmt.Sprintf("confirmation request for %s %s", pool, handlespace.IDString(pe.ID))
-	if n.confirmIn[p.id] == nil {
-		n.confirmIn[p.id] = &bucket{}
-	}
-	if !n.confirmIn[p.id].take(now, n.cfg.ConfirmRate, n.cfg.ConfirmBurst) {
+	if !n.gate.Allow(now, p.id) {
 		n.refuseConfirm(p, pool, pe.ID, RefusedBusy, what, "too many requests from this peer")
 		return
 	}
@@ -320,12 +272,12 @@ func (n *Node) onConfirmRequest(p *peer, pool string, pe *wire.PE) {
 		n.refuseConfirm(p, pool, pe.ID, wire.RefusedNotHome, what,
 			fmt.Sprintf("its home is %s here, not the asker", handlespace.IDString(en.home())))
 		return
-	case len(n.probing) >= n.cfg.MaxProbes:
+	case n.gate.Full():
 		n.refuseConfirm(p, pool, pe.ID, RefusedBusy, what, "too many probes for peers in flight")
 		return
 	}
 	budget := time.Duration(req.Budget) * time.Millisecond
-	n.probing[probeReq{p.id, req.Nonce}] = now.Add(budget)
+	n.gate.Start(vantage.Req{From: p.id, Nonce: req.Nonce}, now.Add(budget))
 	n.cstats.Probes++
 	proposed := handlespace.Health(req.Proposed)
 	if proposed > handlespace.HealthDown {
@@ -338,10 +290,7 @@ func (n *Node) onConfirmRequest(p *peer, pool string, pe *wire.PE) {
 // unless the peer's refusals are over their rate.
 func (n *Node) refuseConfirm(p *peer, pool string, id uint32, reason uint8, what, why string) {
 	n.cstats.Refused++
-	if n.refusalsOut[p.id] == nil {
-		n.refusalsOut[p.id] = &bucket{}
-	}
-	if !n.refusalsOut[p.id].take(n.now(), refusalRate, refusalBurst) {
+	if !n.gate.Refuse(n.now(), p.id) {
 		return
 	}
 	n.event(Event{Kind: EventConfirmRefused, Peer: p.id, Detail: what + ": " + why})
@@ -353,11 +302,9 @@ func (n *Node) refuseConfirm(p *peer, pool string, id uint32, reason uint8, what
 // Answer sends the home that asked (Ready.Probes) what the probe of its
 // element saw: up or down, or unknown when it could not be probed.
 func (n *Node) Answer(req ProbeRequest, h handlespace.Health, rtt time.Duration) Ready {
-	pr := probeReq{req.From, req.Nonce}
-	if _, ok := n.probing[pr]; !ok {
+	if !n.gate.Done(vantage.Req{From: req.From, Nonce: req.Nonce}) {
 		return n.flush() // forgotten: too late to count
 	}
-	delete(n.probing, pr)
 	en := n.tab.get(key{req.Pool, req.ID})
 	if p := n.peers[req.From]; en == nil || p == nil || p.dead {
 		return n.flush()
@@ -373,10 +320,11 @@ func (n *Node) Answer(req ProbeRequest, h handlespace.Health, rtt time.Duration)
 func (n *Node) onConfirmRefused(p *peer, r *wire.Refused, pool string) {
 	for _, nonce := range sortedKeys(n.byNonce) {
 		rd := n.byNonce[nonce]
-		if rd.pool == pool && rd.id == r.ID && rd.waiting[p.id] {
-			delete(rd.waiting, p.id)
-			rd.elsewhere = rd.elsewhere || r.Reason == wire.RefusedNotHome
-			if len(rd.waiting) == 0 {
+		if rd.pool != pool || rd.id != r.ID {
+			continue
+		}
+		if waited, done := rd.Forget(p.id, r.Reason == wire.RefusedNotHome); waited {
+			if done {
 				n.decide(rd)
 			}
 			return

@@ -148,7 +148,8 @@
 // each probes the element once (Ready.Probes, DriverConfig.OnProbe) and
 // answers with ParamXConfirmAns (Node.Answer). The home decides by
 // placement.Quorum among the answers that came within its wait (the probe
-// timeout) and its own
+// timeout, a quarter more and the farthest vantage point's round trip:
+// placement.Budgets, Config.PeerRTT) and its own
 // (Ready.Verdicts, DriverConfig.OnVerdict). When they disagree the
 // element is disputed: its ParamXVantage lists who saw what, it stays in
 // every registrar's answers, and a registrar that saw it down (or, not
@@ -175,7 +176,10 @@
 // than its own (ElementX.Strength: a restarted registrar's, or one from
 // the smaller side of a healed partition, is weaker); the others keep
 // theirs against a weaker word from the newcomer for two presence
-// intervals. See handoff.go.
+// intervals. The newcomer announces a state so taken; a verdict it
+// reached since it came back, with another vantage point's vote, stands
+// against hand-backs; both go out at the live set's strength for two
+// presence intervals (Node.freshen). See handoff.go.
 //
 // # Caveats
 //

@@ -95,6 +95,61 @@ func (n *Node) strength() int {
 	return len(n.live)
 }
 
+// fresh is how long a state of a zone-file element homed here is as
+// strong as the whole live set's (Node.fresh), and whether a quorum
+// measured it (else it was taken from a stronger peer).
+type fresh struct {
+	until  time.Time
+	quorum bool
+}
+
+// freshen notes that this registrar's state of k, a zone-file element
+// homed here, is as strong as the whole live set's for a settle window:
+// it took it from a stronger peer (a hand-back), or a quorum measured it
+// since this registrar came back (quorum: see decide). Meanwhile what it
+// says of the element goes out at the live set's strength (toPE), so
+// that peers settling after the live set grew take it, and a hand-back
+// does not replace a quorum's state (onHandback). Then the strength is
+// this registrar's own again: it does not outlast the heal it was given
+// for (a later cut on this side would carry it over).
+func (n *Node) freshen(k key, quorum bool) {
+	n.fresh[k] = fresh{until: n.now().Add(n.settleWindow()), quorum: quorum}
+}
+
+// isFresh reports whether this registrar's state of k is as strong as
+// the whole live set's (see freshen); quorumFresh whether a quorum
+// measured it.
+func (n *Node) isFresh(k key) bool {
+	f, ok := n.fresh[k]
+	return ok && n.now().Before(f.until)
+}
+
+func (n *Node) quorumFresh(k key) bool {
+	f, ok := n.fresh[k]
+	return ok && f.quorum && n.now().Before(f.until)
+}
+
+// sweepFresh forgets the fresh states whose window is over.
+func (n *Node) sweepFresh(now time.Time) {
+	for k, f := range n.fresh {
+		if !now.Before(f.until) {
+			delete(n.fresh, k)
+		}
+	}
+}
+
+// tookState notes that this registrar, the element's home, took ne's
+// state from a stronger peer in place of cur's, and announces it when it
+// differs: its peers may have taken its earlier word (the side of a
+// split it was on did), and the local change that follows goes nowhere
+// (the table has it already).
+func (n *Node) tookState(cur, ne *entry) {
+	n.freshen(ne.key, false)
+	if cur == nil || stateDiffers(cur.e, ne.e) {
+		n.announce(wire.AddPE, ne)
+	}
+}
+
 // Leaving reports whether Leave was called.
 func (n *Node) Leaving() bool { return n.leaving != nil }
 
@@ -415,7 +470,7 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 				continue
 			}
 			s, mine := int(pe.X.Strength)-1, n.takeStrength()
-			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) {
+			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) || n.quorumFresh(k) {
 				continue
 			}
 			e, policy, _, err := wire.FromPE(pe, now)
@@ -426,8 +481,9 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			e.Home, e.Static = n.id, true
 			e.Last = handlespace.LastAt(e, n.id)
 			ne := newEntry(pool, policy, e, 0)
-			ne.heard, ne.handed = true, true
+			ne.heard = true
 			n.tab.put(ne)
+			n.tookState(cur, ne)
 			n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
 			n.out.Handed = append(n.out.Handed, Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,
 				RTT: time.Duration(pe.X.RTT) * time.Microsecond})

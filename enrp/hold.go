@@ -107,6 +107,8 @@ func (n *Node) startHold(why string, want []uint32) {
 	}
 	if n.held == nil {
 		n.held = &hold{since: now, until: now.Add(n.cfg.ResyncWait), why: why, want: map[uint32]bool{}}
+		n.backAt = now
+		clear(n.fresh) // measured before, on this side
 		n.event(Event{Kind: EventHold, Detail: fmt.Sprintf("%s; waiting for %d peers, at most %v", why, len(want), n.cfg.ResyncWait)})
 	}
 	for _, id := range want {

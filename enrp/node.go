@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/vantage"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -66,6 +67,10 @@ type Config struct {
 	ConfirmRate  float64
 	ConfirmBurst int
 	MaxProbes    int
+	// PeerRTT, if set, returns the round-trip time to a peer (0 unknown),
+	// for the confirmations' budgets (placement.Budgets): a far vantage
+	// point gets its round trip more. Called from the Node's methods.
+	PeerRTT func(id uint32) time.Duration
 
 	// ResyncWait bounds how long this registrar holds its view as stale
 	// after a stall or a healed minority (see Stale) while it waits to
@@ -373,13 +378,11 @@ type Node struct {
 	foreign   map[uint32]foreign   // someone else's, by target
 
 	// Confirmations (confirm.go).
-	rounds      map[key]*round
-	byNonce     map[uint32]*round
-	nonce       uint32
-	probing     map[probeReq]time.Time // peers' requests being carried out, until
-	confirmIn   map[uint32]*bucket     // peers' requests, by peer
-	refusalsOut map[uint32]*bucket     // ERRORs refusing them, by peer
-	cstats      ConfirmStats
+	rounds  map[key]*round
+	byNonce map[uint32]*round
+	nonce   uint32
+	gate    vantage.Gate // the peers' requests carried out here
+	cstats  ConfirmStats
 
 	// Hand-off and hand-back (handoff.go).
 	leaving *leaving
@@ -389,6 +392,11 @@ type Node struct {
 	// strength).
 	mergeSide  int
 	mergeUntil time.Time
+	// fresh: the zone-file elements homed here whose state is as strong
+	// as the whole live set's for now (see freshen); backAt: when the
+	// last hold began (this registrar came back from a cut or a stall).
+	fresh  map[key]fresh
+	backAt time.Time
 
 	// held: the view may be stale (hold.go); longStall: when the last
 	// stall that held it began.
@@ -470,8 +478,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, id: cfg.ID, tab: newTable(), peers: map[uint32]*peer{},
 		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{},
-		rounds: map[key]*round{}, byNonce: map[uint32]*round{}, probing: map[probeReq]time.Time{},
-		confirmIn: map[uint32]*bucket{}, refusalsOut: map[uint32]*bucket{}}
+		rounds: map[key]*round{}, byNonce: map[uint32]*round{}, fresh: map[key]fresh{},
+		gate: vantage.Gate{Rate: cfg.ConfirmRate, Burst: cfg.ConfirmBurst, MaxInFlight: cfg.MaxProbes,
+			RefusalRate: refusalRate, RefusalBurst: refusalBurst}}
 	// Nonces and hand-off sequence numbers start apart per registrar
 	// (not from Rand, whose draws pace the presence timers).
 	n.nonce = cfg.ID * 0x9e3779b1
@@ -597,11 +606,9 @@ func (n *Node) nextDeadline() time.Time {
 		at(f.since.Add(n.takeoverTimeout()))
 	}
 	for _, r := range n.byNonce {
-		at(r.deadline)
+		at(r.Deadline)
 	}
-	for _, until := range n.probing {
-		at(until)
-	}
+	at(n.gate.Next())
 	if n.held != nil {
 		at(n.held.until)
 	}
@@ -846,6 +853,7 @@ func (n *Node) Tick() Ready {
 		}
 		n.nextPresence = now.Add(n.presenceDelay())
 		n.tab.sweepTombs(now)
+		n.sweepFresh(now)
 	}
 	for _, id := range n.allPeers() {
 		p := n.peers[id]
@@ -954,11 +962,8 @@ func (n *Node) peerDead(p *peer) {
 // forgetInRounds stops waiting for a dead peer's answers.
 func (n *Node) forgetInRounds(id uint32) {
 	for _, nonce := range sortedKeys(n.byNonce) {
-		if r := n.byNonce[nonce]; r.waiting[id] {
-			delete(r.waiting, id)
-			if len(r.waiting) == 0 {
-				n.decide(r)
-			}
+		if _, done := n.byNonce[nonce].Forget(id, false); done {
+			n.decide(n.byNonce[nonce])
 		}
 	}
 	if n.leaving != nil {

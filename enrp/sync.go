@@ -463,7 +463,7 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	// its side of a partition had fewer registrars. Take it, and say so
 	// to the monitor.
 	mine := n.strength()
-	stronger := home == n.id && cur != nil && strength > mine && (!n.synced || n.now().Before(n.mergeUntil))
+	stronger := home == n.id && cur != nil && strength > mine && (!n.synced || n.now().Before(n.mergeUntil)) && !n.quorumFresh(k)
 	switch {
 	case fromHome:
 		if cur != nil && strength >= 0 && strength < mine && n.now().Before(cur.settle) {
@@ -489,10 +489,11 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	if cur != nil {
 		en.settle = cur.settle
 	}
+	n.tab.put(en)
 	if stronger {
 		n.out.Handed = append(n.out.Handed, Handed{Pool: k.pool, ID: k.id, From: p.id, Health: e.Health, RTT: e.RTT})
+		n.tookState(cur, en)
 	}
-	n.tab.put(en)
 	if cur != nil {
 		// An element of our own zones: copy the state over. One that our
 		// zones lack stays in the table only, so that the checksums agree.
@@ -512,9 +513,9 @@ func stateDiffers(t, e *handlespace.Element) bool {
 func (n *Node) toPE(en *entry) wire.PE {
 	pe := wire.ToPE(en.e, en.policy, en.gen, n.now())
 	s := n.strength()
-	if en.handed && en.static() && en.home() == n.id {
-		// Its state came from its old home, and what this registrar
-		// measured since: its peers, settling after the live set grew,
+	if en.static() && en.home() == n.id && n.isFresh(en.key) {
+		// Its state came from its old home, or a quorum measured it
+		// since the heal: its peers, settling after the live set grew,
 		// must not take it for the stale state of a newcomer (they
 		// would ignore its updates until the settle window ends, and
 		// their digests would differ until an audit).
@@ -608,7 +609,6 @@ func (n *Node) local(c *Change) {
 		}
 		en := newEntry(c.Pool, c.Policy, e, 0)
 		en.heard = home == n.id
-		en.handed = home == n.id && cur != nil && cur.static() && cur.handed
 		n.tab.put(en)
 		if home == n.id {
 			n.announce(wire.AddPE, en)

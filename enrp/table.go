@@ -50,11 +50,6 @@ type entry struct {
 	// registrar's knowledge does not replace its state (the newcomer's
 	// own may be stale; its old home hands the current one back to it).
 	settle time.Time
-	// handed: for a zone-file element homed here, its state was handed
-	// back by its old home (a stronger state than this registrar's
-	// own, taken in place of it): what is said of it from then on is as
-	// strong as a registrar of the whole live set's (see Node.toPE).
-	handed bool
 }
 
 func (en *entry) home() uint32 { return en.e.Home }

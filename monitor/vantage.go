@@ -224,8 +224,11 @@ func VantageString(vs []handlespace.Vantage) string {
 
 // ProbeFor probes element id of pool once, now, for another registrar's
 // confirmation (whether or not it is probed here), with its probe
-// settings and a timeout of at most three quarters of budget (the time
-// the asker waits, so that even a timeout is answered in time), and calls
+// settings and a timeout of at most four fifths of budget (the time this
+// registrar has to answer, from the request's arrival: the asker's wait
+// less their round trip, see enrp/placement.Budgets; the rest is for
+// scheduling, so that even a timeout is answered in time: a budget of a
+// quarter more than the element's timeout leaves it whole), and calls
 // done with up or down and the probe's RTT. A timeout within that shorter
 // time is answered unknown: the element's own timeout, which a vantage
 // point far from the element may need, was not given. An element that is not here
@@ -251,7 +254,7 @@ func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done fu
 	}
 	spec := probe.Normalize(pv.ProbeSpec(e))
 	short := false
-	if b := budget * 3 / 4; b > 0 && b < spec.Timeout {
+	if b := budget * 4 / 5; b > 0 && b < spec.Timeout {
 		spec.Timeout, short = b, true
 	}
 	tg := probe.Target{Key: "confirm/" + Key(pool, id), ID: id, Addr: netip.AddrPortFrom(e.Addrs[0], e.Port),

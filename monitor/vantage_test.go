@@ -128,7 +128,7 @@ func TestConfirmedHealth(t *testing.T) {
 }
 
 // TestProbeFor: a probe for another registrar's confirmation uses the
-// element's probe once, within three quarters of the asker's wait; an
+// element's probe once, within four fifths of its budget; an
 // element that is not here or has no probe is answered unknown.
 func TestProbeFor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -162,9 +162,9 @@ func TestProbeFor(t *testing.T) {
 		if a := ask(web, e1.ID); a.h != handlespace.HealthDown {
 			t.Errorf("web1 failing: %+v, want down", a)
 		}
-		// A timeout within three quarters of the wait, less than the
+		// A timeout within four fifths of the budget, less than the
 		// element's own timeout: no say.
-		f.fc.Script("confirm/"+monitor.Key(web, e1.ID), probetest.Fail("timeout after 75ms"))
+		f.fc.Script("confirm/"+monitor.Key(web, e1.ID), probetest.Fail("timeout after 80ms"))
 		if a := ask(web, e1.ID); a.h != handlespace.HealthUnknown {
 			t.Errorf("web1 timing out within a shortened timeout: %+v, want unknown", a)
 		}

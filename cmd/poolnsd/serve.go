@@ -243,6 +243,7 @@ func (d *daemon) startSteps() int {
 		logErrors(d.log, "cannot load the registrations", err)
 		return exitRuntime
 	}
+	releaseLoad(regs)
 	if code := d.startDNSSEC(); code != exitOK {
 		return code
 	}

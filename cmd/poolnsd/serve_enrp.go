@@ -66,7 +66,7 @@ func (d *daemon) startPeering() int {
 	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
 			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
-			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum, ResyncWait: syncWait},
+			Confirm: d.cfg.Health.Confirm, Quorum: d.cfg.Health.Quorum, ResyncWait: syncWait, PeerRTT: d.vantage.peerRTT},
 		Listen:      e.Listen,
 		Advertise:   e.Advertise,
 		Peers:       e.PeerAddrs(),
@@ -102,6 +102,7 @@ func (d *daemon) startPeering() int {
 		return exitRuntime
 	}
 	p.drv = drv
+	d.vantage.drv.Store(drv)
 	d.peering = p
 	d.admin.SetPeering(drv)
 	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })

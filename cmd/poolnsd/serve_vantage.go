@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
+	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/monitor"
@@ -19,7 +20,19 @@ import (
 // runs; until then peers' probe requests are answered unknown.
 type vantageLink struct {
 	mon atomic.Pointer[monitor.Monitor]
+	drv atomic.Pointer[enrpnet.Driver]
 	m   *metrics.Metrics
+}
+
+// peerRTT is the round-trip time to a peer as the kernel measures it on
+// the peer's connection (0 unknown), for the confirmations' budgets: a
+// vantage point across sites gets its round trip more (see
+// enrp/placement.Budgets).
+func (v *vantageLink) peerRTT(id uint32) time.Duration {
+	if drv := v.drv.Load(); drv != nil {
+		return drv.PeerRTTs()[id].RTT
+	}
+	return 0
 }
 
 // probe carries out a peer's request to probe an element once.

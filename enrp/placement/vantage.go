@@ -2,6 +2,7 @@ package placement
 
 import (
 	"slices"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -141,4 +142,32 @@ func Quorum(cur, proposed handlespace.Health, votes []Vote, quorum int) (verdict
 		})
 	}
 	return verdict, views
+}
+
+// Budgets returns how long a home waits for its vantage points' answers
+// (total, from when it asks) and the budget each is given (how long it
+// has from the request's arrival to its answer's sending), for a
+// confirmation whose probes time out after wait (the element's probe
+// timeout) and vantage points at the round-trip times rtts (0 unknown).
+//
+// A vantage point probes with the element's own timeout, which a far one
+// needs (its probe is several round trips to the element): its budget is
+// a quarter more than wait (it uses four fifths of it: the rest is for
+// its scheduling), plus the farthest vantage point's round trip less its
+// own, so that every answer is due back at once. The home waits that
+// long after the farthest round trip: at most twice wait in all (the
+// round trips counted are capped at three quarters of wait), so that
+// confirmation adds at most one probe timeout to detection.
+func Budgets(wait time.Duration, rtts []time.Duration) (total time.Duration, budgets []time.Duration) {
+	limit := wait * 3 / 4
+	far := time.Duration(0)
+	for _, r := range rtts {
+		far = max(far, min(max(r, 0), limit))
+	}
+	total = wait + wait/4 + far
+	budgets = make([]time.Duration, len(rtts))
+	for i, r := range rtts {
+		budgets[i] = total - min(max(r, 0), limit)
+	}
+	return total, budgets
 }

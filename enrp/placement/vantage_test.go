@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -117,6 +118,44 @@ func TestVantages(t *testing.T) {
 	for _, r := range live {
 		if counts[r] < 900 || counts[r] > 1500 {
 			t.Errorf("registrar %d confirms %d of 3000 elements' changes, want about 1200: %v", r, counts[r], counts)
+		}
+	}
+}
+
+// TestBudgets: near vantage points get a quarter more than the probe
+// timeout; a far one, its round trip more, the home waiting as long
+// (bounded by twice the timeout), and every vantage point's answer due
+// back at the same time.
+func TestBudgets(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		wait    time.Duration
+		rtts    []time.Duration
+		total   time.Duration
+		budgets []time.Duration
+	}{
+		{"none", 800 * ms, nil, 1000 * ms, []time.Duration{}},
+		{"unknown", 800 * ms, []time.Duration{0, 0}, 1000 * ms, []time.Duration{1000 * ms, 1000 * ms}},
+		{"loopback", 50 * ms, []time.Duration{0, 100 * time.Microsecond}, 62600 * time.Microsecond, []time.Duration{62600 * time.Microsecond, 62500 * time.Microsecond}},
+		// The lab: a near vantage point (2 ms) and one across sites (300 ms).
+		{"across sites", 800 * ms, []time.Duration{2 * ms, 300 * ms}, 1300 * ms, []time.Duration{1298 * ms, 1000 * ms}},
+		// Farther than three quarters of the wait: capped.
+		{"capped", 100 * ms, []time.Duration{500 * ms, -ms}, 200 * ms, []time.Duration{125 * ms, 200 * ms}},
+	} {
+		total, budgets := Budgets(tc.wait, tc.rtts)
+		if total != tc.total || !slices.Equal(budgets, tc.budgets) {
+			t.Errorf("%s: Budgets(%v, %v) = %v, %v; want %v, %v", tc.name, tc.wait, tc.rtts, total, budgets, tc.total, tc.budgets)
+		}
+		if total > 2*tc.wait {
+			t.Errorf("%s: waits %v, more than twice the probe timeout %v", tc.name, total, tc.wait)
+		}
+		for i, b := range budgets {
+			// Four fifths of a budget, what a vantage point probes
+			// with, is at least the probe timeout.
+			if b*4/5 < tc.wait {
+				t.Errorf("%s: vantage point %d gets %v, four fifths of it under the probe timeout %v", tc.name, i, b, tc.wait)
+			}
 		}
 	}
 }

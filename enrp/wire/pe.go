@@ -307,8 +307,9 @@ type ElementX struct {
 // (ParamXConfirmReq).
 type ConfirmReq struct {
 	Nonce uint32
-	// Budget is how long the home waits for the answer, in milliseconds:
-	// an answer later than that does not count.
+	// Budget is how long the receiver has, from the request's arrival,
+	// to answer, in milliseconds (the home's wait less their round
+	// trip): an answer later than that does not count.
 	Budget uint16
 	// Proposed is the health (a handlespace.Health) the home's own probes
 	// propose.

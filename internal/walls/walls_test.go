@@ -81,12 +81,17 @@ var walls = []wall{
 		why: "placement is pure functions of registrar IDs, pools and votes: it knows handlespace's health and no other package of poolnsd",
 	},
 	{
-		from: []string{"M/enrp", "M/enrp/wire", "M/enrp/bind", "M/enrp/placement", "M/enrp/enrpnet", "M/enrp/enrptest"},
+		from: []string{"M/enrp/vantage"},
+		deny: []string{"M/..."}, allow: []string{"M/handlespace/...", "M/enrp/placement"},
+		why: "vantage is the confirmations' bookkeeping on the caller's clock: it knows placement's votes and handlespace's health, and no other package of poolnsd",
+	},
+	{
+		from: []string{"M/enrp", "M/enrp/wire", "M/enrp/bind", "M/enrp/placement", "M/enrp/vantage", "M/enrp/enrpnet", "M/enrp/enrptest"},
 		deny: []string{"M/dnsfront", "M/probe/...", "M/zones", "M/monitor", "M/httpapi", "M/webui", "M/metrics"},
 		why:  "peering turns peers' messages into handlespace changes; it depends on none of its sibling front ends (DESIGN: Layout)",
 	},
 	{
-		from:   []string{"M/enrp", "M/enrp/wire", "M/enrp/bind", "M/enrp/placement"},
+		from:   []string{"M/enrp", "M/enrp/wire", "M/enrp/bind", "M/enrp/placement", "M/enrp/vantage"},
 		deny:   []string{"net", "crypto/tls", "log/slog", "M/enrp/enrpnet"},
 		direct: true,
 		why:    "the ENRP engine, its codec, its handlespace binding and placement do no I/O: sockets, TLS, real timers and logging are the driver's (enrp/enrpnet; DESIGN: the node does no I/O)",
