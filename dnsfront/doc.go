@@ -38,8 +38,9 @@
 //     on the wire renderer (the packed answer read back as an RRset, its
 //     RRSIGs appended packed, then the SRV and HTTPS/SVCB targets'
 //     address RRsets, each with its own, as many as fit; the signatures
-//     found through a small lock-free table keyed by the packed records,
-//     sigFront, in front of the signer's cache), every other kind on the
+//     found through small lock-free tables keyed by the elements' packed
+//     material or the packed records, package sigfront, in front of the
+//     signer's cache), every other kind on the
 //     dns.Msg renderer (the reply built as unsigned, then each RRset
 //     followed by its RRSIGs, negative answers as compact denials, RFC
 //     9824). Without DO nothing changes but for the DNSKEY RRset at a
@@ -47,10 +48,11 @@
 //   - coldsign.go keeps a signed answer that needs a new signature (one
 //     the cache lacks) from holding up its UDP socket: the loop answers
 //     signed queries from the cache only and queues the others, with all
-//     it made of them, then, between batches (dnsserve.Loop's Sent),
-//     signs them one signature a turn, going back to reading as soon as a
-//     datagram waits, and sends each reply itself; a full queue (256)
-//     answers TC=1. TCP and DNS over TLS sign inline.
+//     it made of them, then, between batches (dnsserve.Loop's Sent, and
+//     dnsserve.Idler's Idle while a read that does not wait finds no
+//     datagram), signs them one signature a turn and sends the replies
+//     itself; a full queue (256) answers TC=1. TCP and DNS over TLS sign
+//     inline.
 //   - tally.go counts each pool answer by its first element for the status
 //     page (Config.Answers, package history): one atomic add on a counter
 //     of the serving loop's own (internal/tally), found through the slot
