@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PEERS=$ROOT/bench/peers
 go build -o bin/poolnsd ./cmd/poolnsd
+go build -o bin/udpprobe ./bench/udpprobe
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/zones"
@@ -28,5 +29,5 @@ data: @DIR@/data
 YAML
 OUT=${OUT:-$ROOT/bench/out/peers}
 mkdir -p "$OUT"
-POOLNSD_BIN=$ROOT/bin/poolnsd POOLNSD_CONFIG=$WORK/poolnsd-bench.yaml POOLNSD_HEALTH=no \
+PROBE_BIN=${PROBE_BIN-$ROOT/bin/udpprobe} POOLNSD_BIN=$ROOT/bin/poolnsd POOLNSD_CONFIG=$WORK/poolnsd-bench.yaml POOLNSD_HEALTH=no \
   "$PEERS/run.sh" -o "$OUT" "${@:-poolnsd knot nsd pdns-lua-shared}"

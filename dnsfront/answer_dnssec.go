@@ -2,14 +2,12 @@ package dnsfront
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/sigfront"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
@@ -444,15 +442,37 @@ func (h *Handler) wireUnsigned(s *scratch, dst []byte, req *request, r *Result, 
 // for what lies past its end.
 func (h *Handler) wireSign(s *scratch, b []byte, base int, req *request, r *Result, z *dnssec.Zone, ws *wireState) ([]byte, error) {
 	now := ws.now
-	// The answer: ancount records of one RRset, each owner a pointer to
-	// the question.
+	n := ws.ancount
+	// The answer: n records of one RRset, each owner a pointer to the
+	// question. An SRV answer's records are named by their elements'
+	// packed material and priority and weight (cheaper to find than its
+	// bytes: h.front's Set, which also keeps its signed glue for the
+	// order it was first sent in); any other by its bytes.
+	bySet := r.Kind == KindPool && r.Qtype == dns.TypeSRV && len(s.wires) >= n
+	recs := s.recs[:0]
 	start := base + headerLen + req.qnameLen() + 4
 	end := start
-	for range ws.ancount {
+	for i := range n {
+		if bySet {
+			recs = append(recs, sigfront.Rec[elemWire]{P: s.wires[i], Aux: binary.BigEndian.Uint32(b[end+2+rrFixedLen:])})
+		}
 		end += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[end+2+8:]))
 	}
-	sigs, slot := h.front.answer(s, z.Signing(), req.qname, b[start:end], now)
-	if sigs == nil {
+	s.recs = recs
+	zs := z.Signing()
+	nowN := now.UnixNano()
+	var g *sigfront.Signed
+	var e *sigfront.SetEntry[elemWire]
+	var same bool
+	var slot int
+	if bySet {
+		if e, same, slot = h.front.Set(zs, req.qname, dns.TypeSRV, recs, nowN); e != nil {
+			g = e.G
+		}
+	} else {
+		g, slot = h.front.Answer(&s.hashes, zs, req.qname, b[start:end], nowN)
+	}
+	if g == nil {
 		qname := b[base+headerLen : base+headerLen+req.qnameLen()]
 		s.set.ResetWire(qname, binary.BigEndian.Uint16(b[start+2:]), binary.BigEndian.Uint32(b[start+2+4:]))
 		for off := start; off < end; {
@@ -460,286 +480,167 @@ func (h *Handler) wireSign(s *scratch, b []byte, base int, req *request, r *Resu
 			s.set.Add(b[off+2+rrFixedLen : off+2+rrFixedLen+n])
 			off += 2 + rrFixedLen + n
 		}
-		var err error
-		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
+		sigs, err := z.SignSetAt(&s.set, now)
+		if err != nil {
 			return b, err
 		}
-		h.front.putAnswer(slot, s, z.Signing(), req.qname, b[start:end], sigs)
+		g = sigfront.NewSigned(sigs, sigs.AppendWire(nil, ptrQuestion))
+		if bySet {
+			e, same = h.front.PutSet(slot, zs, req.qname, dns.TypeSRV, recs, g), true
+		} else {
+			h.front.PutAnswer(slot, s.hashes, zs, req.qname, b[start:end], g)
+		}
 	}
-	b = sigs.AppendWire(b, ptrQuestion)
-	n := ws.ancount
-	ancount := n + sigs.Len()
+	b = append(b, g.Wire...)
+	ancount := n + g.Count
 	arcount := 0
 	if r.Kind == KindPool && (r.Qtype == dns.TypeSRV || r.Qtype == dns.TypeHTTPS || r.Qtype == dns.TypeSVCB) && len(s.wires) >= n {
-		var err error
-		var nb []byte
-		if nb, arcount, err = h.signedGlue(s, b, req, r, z, now, start, n); err != nil {
+		gs := glueState{b: b, budget: req.maxSize - len(b) - optLen(req), z: z, now: now, nowN: nowN}
+		same = same && base == 0
+		if same {
+			if tl := e.Tail(gs.budget, nowN); tl != nil {
+				return h.finish(req, append(b, tl.Wire...), base, ancount, tl.Count, ws.scope), nil
+			}
+			gs.until = g.Until
+		}
+		room, mark := gs.budget, len(b)
+		if err := h.signedGlue(s, &gs, req, r, start, n); err != nil {
 			return b[:end], err
 		}
-		b = nb
+		b, arcount = gs.b, gs.arcount
+		if same {
+			e.PutTail(&sigfront.Tail{Room: room, Wire: slices.Clone(b[mark:]), Count: arcount, Until: gs.until})
+		}
 	}
 	return h.finish(req, b, base, ancount, arcount, ws.scope), nil
 }
 
-// signedGlue appends the additional RRsets of an SRV, HTTPS or SVCB answer
-// whose n records start at b[start:], one per element of s.wires: each
-// target's A RRset, then its AAAA RRset, in policy order, each followed by
-// its RRSIGs, those that fit whole with them (RFC 4035 §3.1.1). It returns
-// b and the records appended.
-func (h *Handler) signedGlue(s *scratch, b []byte, req *request, r *Result, z *dnssec.Zone, now time.Time, start, n int) ([]byte, int, error) {
+// glueState is signedGlue's: the reply, the room left in it, the records
+// appended, the earliest time their signatures are fresh until (Unix
+// nanoseconds), and the zone and time they are signed at.
+type glueState struct {
+	b               []byte
+	budget, arcount int
+	until           int64
+	z               *dnssec.Zone
+	now             time.Time
+	nowN            int64
+}
+
+// signedGlue appends to gs.b the additional RRsets of an SRV, HTTPS or
+// SVCB answer whose n records start at gs.b[start:], one per element of
+// s.wires: each target's A RRset, then its AAAA RRset, in policy order,
+// each followed by its RRSIGs, those that fit whole with them in
+// gs.budget bytes (RFC 4035 §3.1.1).
+func (h *Handler) signedGlue(s *scratch, gs *glueState, req *request, r *Result, start, n int) error {
 	tgt := 2 + rrFixedLen + 6 // SRV: priority, weight, port
 	if r.Qtype != dns.TypeSRV {
 		tgt = svcTarget
 	}
-	budget := req.maxSize - len(b) - optLen(req)
-	poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
-	arcount := 0
 	// The least an RRset and its RRSIGs take: one A record, owner a
 	// pointer. Once the room left is less, nothing more fits.
-	least := 2 + 14 + z.SigsWireLen(2)
-	var own [2 + 64]byte // an RRSIG's owner: the glue's
+	least := 2 + 14 + gs.z.SigsWireLen(2)
 	off := start
 	for _, ew := range s.wires[:n] {
-		if budget < least {
+		if gs.budget < least {
 			break
 		}
 		target := off + tgt
-		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(b[off+2+8:]))
-		owner := own[:0]
-		if target <= maxPtr {
-			owner = binary.BigEndian.AppendUint16(owner, uint16(0xC000|target))
-		} else {
-			owner = append(owner, ew.srv[18:18+ew.labelLen]...)
-			owner = binary.BigEndian.AppendUint16(owner, uint16(0xC000|poolOff))
+		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(gs.b[off+2+8:]))
+		if target > maxPtr {
+			poolOff := qnameOffset + req.qnameLen() - (len(r.Pool.Name) + 1)
+			if err := h.signedGlueFar(s, gs, ew, target, poolOff); err != nil {
+				return err
+			}
+			continue
 		}
-		var err error
-		if b, budget, err = h.signedGlueSet(s, b, budget, &arcount, ew, ew.glueA, 14, target, poolOff, owner, z, now); err != nil {
-			return nil, 0, err
+		if len(ew.glueA) > 0 {
+			if err := h.signedGlueSet(s, gs, ew, ew.glueA, 14, target); err != nil {
+				return err
+			}
 		}
-		if b, budget, err = h.signedGlueSet(s, b, budget, &arcount, ew, ew.glueAAAA, 26, target, poolOff, owner, z, now); err != nil {
-			return nil, 0, err
+		if len(ew.glueAAAA) > 0 {
+			if err := h.signedGlueSet(s, gs, ew, ew.glueAAAA, 26, target); err != nil {
+				return err
+			}
 		}
 	}
-	return b, arcount, nil
+	return nil
 }
 
 // signedGlueSet appends one of signedGlue's RRsets (bodies: the records
-// without owner, size bytes each, at the name of ew, whose RRSIGs take
-// owner), with its RRSIGs, if they fit budget; it returns b, the budget
-// left, and adds the records appended to arcount.
-func (h *Handler) signedGlueSet(s *scratch, b []byte, budget int, arcount *int, ew *elemWire, bodies []byte, size, target, poolOff int, owner []byte, z *dnssec.Zone, now time.Time) ([]byte, int, error) {
-	if len(bodies) == 0 {
-		return b, budget, nil
-	}
-	need := glueSize(ew, bodies, size, target) + z.SigsWireLen(len(owner))
-	if need > budget {
-		return b, budget, nil
-	}
-	// The target's name, spelled out in the SRV record.
-	name := ew.srv[18:]
-	typ := binary.BigEndian.Uint16(bodies)
-	sigs := h.front.target(z.Signing(), ew, typ, now)
-	if sigs == nil {
-		s.set.ResetWire(name, typ, binary.BigEndian.Uint32(bodies[4:]))
-		for i := 0; i+size <= len(bodies); i += size {
-			s.set.Add(bodies[i+rrFixedLen : i+size])
-		}
-		var err error
-		if sigs, err = z.SignSetAt(&s.set, now); err != nil {
-			return nil, 0, err
-		}
-		h.front.putTarget(z.Signing(), ew, typ, sigs)
-	}
-	b = appendGlue(b, ew, bodies, size, target, poolOff)
-	b = sigs.AppendWire(b, owner)
-	*arcount += len(bodies)/size + sigs.Len()
-	return b, budget - need, nil
-}
-
-// sigFront holds signatures in front of the signer's cache, for the wire
-// renderer's RRsets as it has them packed, found by a hash and a
-// comparison of bytes where the cache's lookup reads an RRset into
-// canonical form, sorts it and builds its key (several times as much for
-// an SRV answer of ten). It has two direct-mapped tables (a colliding
-// RRset takes the slot over), lock-free and bounded (frontSlots entries
-// each, every one holding its key's bytes and signatures that the cache
-// may have evicted: a few MiB at most):
-//
-//   - answers: keyed by the question's name (lower case) and the answer's
-//     records in any order (a weighted policy sends one RRset in many
-//     orders): the slot is chosen by the sum of the records' hashes, and
-//     the records are compared as a whole when in the entry's order, else
-//     one by one;
-//   - targets: an SRV or HTTPS/SVCB target's address records, keyed by
-//     the element's packed material (elemWire) and the type.
-//
-// A miss, or signatures due to be made again, goes to the cache, and what
-// it returns takes the slot. The hash is a cheap one (frontHash): what it
-// hashes is the server's own records, and a collision costs a lookup in
-// the cache, never a wrong signature.
-type sigFront struct {
-	seed    uint64
-	answers [frontSlots]atomic.Pointer[answerEntry]
-	targets [frontSlots]atomic.Pointer[targetEntry]
-}
-
-// frontSlots is the number of entries of each table (128 KiB of pointers
-// each): several times the RRsets a busy zone's pools answer from, so
-// that few collide (bench/dnssec.sh's 100 pools of ten answer about 5 600
-// SRV, A and target RRsets; with 4096 slots half of its a and srv
-// queries missed the table and read their RRset into canonical form for
-// the cache).
-const frontSlots = 16384
-
-// maxFrontRecords is the most records of an answer that sigFront keeps
-// (its comparison marks them in a 64-bit word); bigger answers go to the
-// cache.
-const maxFrontRecords = 64
-
-// answerEntry is an answer RRset's signatures by the keys of z. It is
-// never changed once stored.
-type answerEntry struct {
-	z      *dnssec.Zone
-	name   string
-	ans    string   // the answer section as first sent
-	ends   []int    // the end of each record in ans
-	hashes []uint64 // the hash of each
-	sigs   *dnssec.Sigs
-}
-
-// targetEntry is the signatures of an element's address RRset of type
-// typ by the keys of z.
-type targetEntry struct {
-	z    *dnssec.Zone
-	ew   *elemWire
-	typ  uint16
-	sigs *dnssec.Sigs
-}
-
-func newSigFront() *sigFront {
-	return &sigFront{seed: maphash.Bytes(maphash.MakeSeed(), nil) | 1}
-}
-
-// frontHash hashes b, eight bytes at a time (the last eight overlapping
-// the word before them).
-func frontHash(seed uint64, b []byte) uint64 {
-	const m = 0x9E3779B97F4A7C15
-	h := (seed ^ uint64(len(b))) * m
-	if len(b) < 8 {
-		var w uint64
-		for i, c := range b {
-			w |= uint64(c) << (8 * i)
-		}
-		return fmix(h ^ w)
-	}
-	last := binary.LittleEndian.Uint64(b[len(b)-8:])
-	for ; len(b) > 8; b = b[8:] {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * m
-		h ^= h >> 29
-	}
-	return fmix(h ^ last)
-}
-
-// fmix mixes every bit of h into every other (MurmurHash3's finaliser):
-// the records of an answer differ in a few bytes, and the slot is taken
-// from the low bits of their hashes' sum.
-func fmix(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xFF51AFD7ED558CCD
-	h ^= h >> 33
-	h *= 0xC4CEB9FE1A85EC53
-	return h ^ h>>33
-}
-
-// answer looks up the signatures of the answer section ans (records whose
-// owner is a pointer to the question, name) by the keys of z, fresh at
-// now. It returns them, or nil and the slot for putAnswer; the records'
-// hashes are left in s.hashes.
-func (f *sigFront) answer(s *scratch, z *dnssec.Zone, name string, ans []byte, now time.Time) (*dnssec.Sigs, int) {
-	hs := s.hashes[:0]
-	var sum uint64
-	for off := 0; off < len(ans); {
-		end := off + 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
-		h := frontHash(f.seed, ans[off:end])
-		hs = append(hs, h)
-		sum += h
-		off = end
-	}
-	s.hashes = hs
-	if len(hs) > maxFrontRecords {
-		return nil, -1
-	}
-	slot := int(fmix(frontHash(f.seed, []byte(name))^sum) % frontSlots)
-	e := f.answers[slot].Load()
-	if e == nil || e.z != z || len(e.hashes) != len(hs) || e.name != name || !e.sigs.Fresh(now) {
-		return nil, slot
-	}
-	if e.ans == string(ans) {
-		return e.sigs, slot // in the same order
-	}
-	// The same records in another order: each of ours matches one of the
-	// entry's not matched yet.
-	var used uint64
-	off := 0
-	for _, h := range hs {
-		end := off + 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
-		rec := ans[off:end]
-		off = end
-		found := false
-		for j, eh := range e.hashes {
-			if eh != h || used&(1<<j) != 0 {
-				continue
-			}
-			start := 0
-			if j > 0 {
-				start = e.ends[j-1]
-			}
-			if e.ans[start:e.ends[j]] == string(rec) {
-				used |= 1 << j
-				found = true
-				break
-			}
-		}
-		if !found {
-			return nil, slot
-		}
-	}
-	return e.sigs, slot
-}
-
-// putAnswer stores the signatures of ans in slot, after answer said it
-// had none (s.hashes as answer left them). It allocates: only on a miss.
-func (f *sigFront) putAnswer(slot int, s *scratch, z *dnssec.Zone, name string, ans []byte, sigs *dnssec.Sigs) {
-	if slot < 0 {
-		return
-	}
-	e := &answerEntry{z: z, name: name, ans: string(ans), hashes: slices.Clone(s.hashes), sigs: sigs, ends: make([]int, 0, len(s.hashes))}
-	for off := 0; off < len(ans); {
-		off += 2 + rrFixedLen + int(binary.BigEndian.Uint16(ans[off+2+8:]))
-		e.ends = append(e.ends, off)
-	}
-	f.answers[slot].Store(e)
-}
-
-func (f *sigFront) targetSlot(ew *elemWire, typ uint16) *atomic.Pointer[targetEntry] {
-	return &f.targets[fmix(f.seed^uint64(uintptr(unsafe.Pointer(ew)))^uint64(typ))%frontSlots]
-}
-
-// target returns the signatures of element ew's address RRset of type typ
-// by the keys of z, fresh at now; nil if the table has none. The packed
-// material of an element never changes (a changed element is packed
-// anew), so the pointer is the key.
-func (f *sigFront) target(z *dnssec.Zone, ew *elemWire, typ uint16, now time.Time) *dnssec.Sigs {
-	e := f.targetSlot(ew, typ).Load()
-	if e == nil || e.z != z || e.ew != ew || e.typ != typ || !e.sigs.Fresh(now) {
+// without owner, size bytes each, at the name of ew, which is at offset
+// target of the reply) with its RRSIGs, if they fit.
+func (h *Handler) signedGlueSet(s *scratch, gs *glueState, ew *elemWire, bodies []byte, size, target int) error {
+	need := len(bodies)/size*2 + len(bodies) + gs.z.SigsWireLen(2)
+	if need > gs.budget {
 		return nil
 	}
-	return e.sigs
+	typ := binary.BigEndian.Uint16(bodies)
+	g := h.front.Target(gs.z.Signing(), ew, typ, gs.nowN)
+	if g == nil {
+		var err error
+		if g, err = h.signTarget(s, ew, bodies, size, typ, gs.z, gs.now); err != nil {
+			return err
+		}
+	}
+	gs.b = g.AppendAt(gs.b, target)
+	gs.budget -= need
+	gs.arcount += g.Count
+	gs.until = min(gs.until, g.Until)
+	return nil
 }
 
-// putTarget stores the signatures of an element's address RRset.
-func (f *sigFront) putTarget(z *dnssec.Zone, ew *elemWire, typ uint16, sigs *dnssec.Sigs) {
-	f.targetSlot(ew, typ).Store(&targetEntry{z: z, ew: ew, typ: typ, sigs: sigs})
+// signedGlueFar is signedGlue's for a target past the reach of
+// compression pointers (a TCP answer over 16 KiB): the owners are the
+// target's label and a pointer to the pool's name.
+func (h *Handler) signedGlueFar(s *scratch, gs *glueState, ew *elemWire, target, poolOff int) error {
+	owner := append(ew.srv[18:18+ew.labelLen:18+ew.labelLen], byte(0xC0|poolOff>>8), byte(poolOff))
+	for k := range 2 {
+		bodies, size := ew.glueA, 14
+		if k == 1 {
+			bodies, size = ew.glueAAAA, 26
+		}
+		if len(bodies) == 0 {
+			continue
+		}
+		need := glueSize(ew, bodies, size, target) + gs.z.SigsWireLen(len(owner))
+		if need > gs.budget {
+			continue
+		}
+		typ := binary.BigEndian.Uint16(bodies)
+		g := h.front.Target(gs.z.Signing(), ew, typ, gs.nowN)
+		if g == nil {
+			var err error
+			if g, err = h.signTarget(s, ew, bodies, size, typ, gs.z, gs.now); err != nil {
+				return err
+			}
+		}
+		gs.b = appendGlue(gs.b, ew, bodies, size, target, poolOff)
+		gs.b = g.Sigs.AppendWire(gs.b, owner)
+		gs.budget -= need
+		gs.arcount += g.Count
+		gs.until = min(gs.until, g.Until)
+	}
+	return nil
+}
+
+// signTarget signs the address RRset of type typ of element ew (bodies:
+// its records without owner, size bytes each) and keeps it in h.front
+// with its records, their owners to be patched (AppendAt).
+func (h *Handler) signTarget(s *scratch, ew *elemWire, bodies []byte, size int, typ uint16, z *dnssec.Zone, now time.Time) (*sigfront.Signed, error) {
+	// The target's name, spelled out in the SRV record.
+	s.set.ResetWire(ew.srv[18:], typ, binary.BigEndian.Uint32(bodies[4:]))
+	for i := 0; i+size <= len(bodies); i += size {
+		s.set.Add(bodies[i+rrFixedLen : i+size])
+	}
+	sigs, err := z.SignSetAt(&s.set, now)
+	if err != nil {
+		return nil, err
+	}
+	g := sigfront.NewSigned(sigs, sigs.AppendWire(appendGlue(nil, ew, bodies, size, 0, 0), []byte{0xC0, 0}))
+	h.front.PutTarget(z.Signing(), ew, typ, g)
+	return g, nil
 }
 
 // ptrQuestion is a compression pointer to the question's name.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
@@ -24,15 +25,15 @@ import (
 // the cache only (dnssec.Zone.CacheOnly) and queues the queries whose
 // answers need a new signature, with all it has made of them (the pool's
 // choice included: a policy chooses once per query), in a coldQueue of its
-// own; between batches (dnsserve.Loop's Sent) it signs them, one
-// signature a turn (dnssec.Zone.Budget), and sends the replies itself
-// (together at the end of the run, Socket.WriteBatch): one turn before it
-// reads again, so that a flood cannot starve them, and then more only
-// while no datagram waits on the socket (dnsserve.Socket's Waiting:
-// poll(2), zero timeout). Stopping (Close) signs and sends the rest. A
-// query that comes while a signature is being made waits for that one
-// signature, and then for nothing but the queries ahead of it that the
-// cache answers.
+// own; between batches it signs them, one signature a turn
+// (dnssec.Zone.Budget), and sends the replies itself (Socket.WriteBatch,
+// several together): one turn after each batch (dnsserve.Loop's Sent), so
+// that a flood cannot starve them, and then one turn each time the loop,
+// reading without waiting (dnsserve.Idler), finds no datagram: when busy,
+// that check is the read of the next batch. Stopping (Close) signs and
+// sends the rest, for at most coldDrainTime. A query that comes while a
+// signature is being made waits for that one signature, and then for
+// nothing but the queries ahead of it that the cache answers.
 //
 // The sampled query latency (metrics) of a queued query is the time to
 // queue it; its reply is counted (account) when it is made.
@@ -90,20 +91,49 @@ type coldJob struct {
 // loops') since it was made.
 type ColdStats struct {
 	// Queued: queries whose answers needed a signature the cache lacked,
-	// answered after their batch.
+	// to be answered after their batch.
 	Queued uint64
-	// Truncated: such queries answered TC=1 because the queue was full.
+	// Answered: queued queries answered (signed, or SERVFAIL when a
+	// signature could not be made).
+	Answered uint64
+	// Truncated: such queries answered TC=1 at once because the queue was
+	// full.
 	Truncated uint64
+	// Dropped: queued queries left unanswered: the loop stopped before it
+	// could sign them (coldDrainTime), or a defect while answering.
+	Dropped uint64
 }
 
 // coldCounts are a handler's ColdStats, counted by its loops.
 type coldCounts struct {
-	queued, truncated atomic.Uint64
+	queued, answered, truncated, dropped atomic.Uint64
 }
 
 // ColdStats returns the counts of the UDP loops' cold-signature queues.
 func (h *Handler) ColdStats() ColdStats {
-	return ColdStats{Queued: h.cold.queued.Load(), Truncated: h.cold.truncated.Load()}
+	return ColdStats{Queued: h.cold.queued.Load(), Answered: h.cold.answered.Load(),
+		Truncated: h.cold.truncated.Load(), Dropped: h.cold.dropped.Load()}
+}
+
+// coldDrainTime bounds the signing of the queued answers when a loop
+// stops (a full queue is some 12 ms of P-256 signatures; an RSA key's
+// take far longer). A variable for tests.
+var coldDrainTime = time.Second
+
+var _ dnsserve.Idler = (*loopAnswerer)(nil)
+
+// Pending implements dnsserve.Idler: answers wait for a signature.
+func (u *loopAnswerer) Pending() bool { return u.s.cold != nil && u.s.cold.n > 0 }
+
+// Idle implements dnsserve.Idler: one turn of the queue, no datagram
+// waiting; the replies go out together when the queue is empty (or
+// coldOut of them are made).
+func (u *loopAnswerer) Idle() {
+	q := u.s.cold
+	q.turn(&u.s)
+	if q.n == 0 {
+		q.flush()
+	}
 }
 
 // coldQueue is one UDP loop's queue of cold answers (a ring), used by its
@@ -222,30 +252,36 @@ func (q *coldQueue) queueMsg(w dns.ResponseWriter, req *request, r *Result, z *d
 	j.do, j.pre = do, *pre
 }
 
-// run signs queued answers and sends them, one signature at a time,
-// between the loop's batches: one signature, then more while no datagram
-// waits on the socket. (A nil queue has nothing to do.)
+// run makes one turn of the queue after a batch and sends the replies
+// made since the last batch (more turns follow in Idle while no datagram
+// waits). A nil queue has nothing to do.
 func (q *coldQueue) run(s *scratch) {
-	if q == nil || q.n == 0 {
+	if q == nil || q.n == 0 && q.nout == 0 {
 		return // nothing queued, nothing to send
 	}
-	defer q.flush()
-	for i := 0; q.n > 0; i++ {
-		if i > 0 && q.sock.Waiting() {
-			return
-		}
+	if q.n > 0 {
 		q.turn(s)
 	}
+	q.flush()
 }
 
-// drain signs and sends every queued answer: the loop is stopping.
+// drain signs and sends the queued answers, for at most coldDrainTime,
+// and drops the rest: the loop is stopping.
 func (q *coldQueue) drain(s *scratch) {
 	if q == nil {
 		return
 	}
 	defer q.flush()
-	for q.n > 0 {
+	deadline := time.Now().Add(coldDrainTime)
+	for q.n > 0 && time.Now().Before(deadline) {
 		q.turn(s)
+	}
+	q.h.cold.dropped.Add(uint64(q.n))
+	for ; q.n > 0; q.n-- {
+		j := q.jobs[q.head]
+		q.head = (q.head + 1) % len(q.jobs)
+		j.res, j.pre, j.req = Result{}, builtMsg{}, request{}
+		clear(j.wires)
 	}
 }
 
@@ -260,6 +296,7 @@ func (q *coldQueue) turn(s *scratch) {
 	defer func() {
 		if p := recover(); p != nil {
 			q.h.log.Error("internal error answering query", "panic", p, "stack", string(debug.Stack()))
+			q.h.cold.dropped.Add(1)
 			done = true
 		}
 		if done {
@@ -318,8 +355,10 @@ func (q *coldQueue) answer(s *scratch, j *coldJob) bool {
 // them when they are coldOut.
 func (q *coldQueue) send(j *coldJob, reply []byte) {
 	if reply == nil {
+		q.h.cold.dropped.Add(1)
 		return
 	}
+	q.h.cold.answered.Add(1)
 	if q.nout == len(q.out) {
 		q.flush()
 	}

@@ -405,6 +405,40 @@ func TestColdQueueFull(t *testing.T) {
 	if len(seen) != coldQueueMax {
 		t.Errorf("replies to %d queries; want %d", len(seen), coldQueueMax)
 	}
+	if st := h.ColdStats(); st.Answered != coldQueueMax || st.Dropped != 0 {
+		t.Errorf("cold stats %+v; want %d answered, none dropped", st, coldQueueMax)
+	}
+}
+
+// TestColdDrainBounded: a loop that stops signs its queued answers for
+// at most coldDrainTime and counts the rest as dropped.
+func TestColdDrainBounded(t *testing.T) {
+	signer, _ := newTestSigner(t, dns.ED25519)
+	big := bigPool(1000, 5)
+	big.Spec.Policy = "rand"
+	h := NewHandler(newTestSpace(t, big), Config{Signer: signer, Logger: discardLog()})
+	u := loopFor(t, h)
+	_, from := loopSink(t)
+	m := new(dns.Msg)
+	m.SetQuestion("big.pool.test.", dns.TypeA)
+	m.SetEdns0(1232, true)
+	q, _ := m.Pack()
+	out := make([]byte, 0, 4096)
+	for i := range 10 {
+		if r := u.serve(&udpbatch.Msg{Buf: q, Addr: from}, out[:0]); r != nil {
+			t.Fatalf("query %d answered at once; want it queued", i)
+		}
+	}
+	old := coldDrainTime
+	coldDrainTime = 0
+	t.Cleanup(func() { coldDrainTime = old })
+	u.Close()
+	if st := h.ColdStats(); st.Queued != 10 || st.Answered != 0 || st.Dropped != 10 {
+		t.Errorf("cold stats %+v; want 10 queued, none answered, 10 dropped", st)
+	}
+	if u.Pending() {
+		t.Error("work pending after Close")
+	}
 }
 
 // FuzzUDPServeSigned feeds arbitrary datagrams to the UDP loop of a

@@ -639,77 +639,42 @@ func TestSignedConcurrent(t *testing.T) {
 	}
 }
 
-// TestSigFront: the table in front of the signature cache finds an
-// answer's signatures for the same records in any order, and for nothing
-// else: not a subset or superset, not the same records with other
-// multiplicities, not another name, not other keys.
-func TestSigFront(t *testing.T) {
-	signer, _ := newTestSigner(t, dns.ECDSAP256SHA256)
-	other, _ := newTestSigner(t, dns.ECDSAP256SHA256)
-	z, z2 := signer.Zone("pool.test."), other.Zone("pool.test.")
-	sigs, err := z.Sign([]dns.RR{mustRRs(t, "web.pool.test. 5 IN A 10.0.0.1")[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// ans packs A records of the last octets given, owners a pointer.
-	ans := func(octets ...byte) []byte {
-		var b []byte
-		for _, o := range octets {
-			b = appendRR(b, ptrQname, dns.TypeA, 5, []byte{10, 0, 0, o})
+// TestSignedFarGlue: a signed SRV answer over TCP of 1000 elements (some
+// 40 KiB of answer) carries glue whose targets lie past the reach of
+// compression pointers (owners spelled out, not patched pointers), each
+// RRset with RRSIGs that verify, the same the second time (from the
+// table in front of the cache).
+func TestSignedFarGlue(t *testing.T) {
+	signer, key := newTestSigner(t, dns.ECDSAP256SHA256)
+	h := NewHandler(newSignedSpace(t, 1000), Config{Signer: signer})
+	for range 2 {
+		w := newRecorder(true)
+		q := new(dns.Msg)
+		q.SetQuestion("big.pool.test.", dns.TypeSRV)
+		q.SetEdns0(4096, true)
+		h.ServeDNS(w, q)
+		if w.err != nil || w.msg == nil {
+			t.Fatalf("err %v", w.err)
 		}
-		return b
-	}
-	now := time.Now()
-	var s scratch
-	f := newSigFront()
-	if g, slot := f.answer(&s, z, "web.pool.test.", ans(1, 2, 3), now); g != nil {
-		t.Fatal("a hit in an empty table")
-	} else {
-		f.putAnswer(slot, &s, z, "web.pool.test.", ans(1, 2, 3), sigs)
-	}
-	for _, c := range []struct {
-		what string
-		z    *dnssec.Zone
-		name string
-		ans  []byte
-		hit  bool
-	}{
-		{"the same", z, "web.pool.test.", ans(1, 2, 3), true},
-		{"another order", z, "web.pool.test.", ans(3, 1, 2), true},
-		{"another order", z, "web.pool.test.", ans(2, 3, 1), true},
-		{"a subset", z, "web.pool.test.", ans(1, 2), false},
-		{"a superset", z, "web.pool.test.", ans(1, 2, 3, 4), false},
-		{"one other record", z, "web.pool.test.", ans(1, 2, 4), false},
-		{"a record twice", z, "web.pool.test.", ans(1, 2, 2), false},
-		{"another name", z, "api.pool.test.", ans(1, 2, 3), false},
-		{"other keys", z2, "web.pool.test.", ans(1, 2, 3), false},
-	} {
-		g, _ := f.answer(&s, c.z, c.name, c.ans, now)
-		if (g != nil) != c.hit {
-			t.Errorf("%s: hit %v, want %v", c.what, g != nil, c.hit)
+		m := w.msg
+		checkSigs(t, m, key, func(rrsetKey) bool { return true })
+		targets := map[string]bool{}
+		for _, rr := range m.Answer {
+			if srv, ok := rr.(*dns.SRV); ok {
+				targets[srv.Target] = true
+			}
 		}
-	}
-	// Duplicates count: an entry with a record twice matches only that.
-	g, slot := f.answer(&s, z, "dup.pool.test.", ans(1, 1, 2), now)
-	if g != nil {
-		t.Fatal("a hit for a new name")
-	}
-	f.putAnswer(slot, &s, z, "dup.pool.test.", ans(1, 1, 2), sigs)
-	if g, _ := f.answer(&s, z, "dup.pool.test.", ans(1, 2, 1), now); g == nil {
-		t.Error("the same records with a duplicate, in another order: a miss")
-	}
-	if g, _ := f.answer(&s, z, "dup.pool.test.", ans(1, 2, 2), now); g != nil {
-		t.Error("other multiplicities: a hit")
-	}
-	// Signatures due to be made again are not served from the table.
-	if g, _ := f.answer(&s, z, "web.pool.test.", ans(1, 2, 3), now.Add(dnssec.DefaultValidity)); g != nil {
-		t.Error("a hit for signatures due to be made again")
-	}
-	// Address RRsets of targets: by element and type.
-	ew1, ew2 := &elemWire{}, &elemWire{}
-	f.putTarget(z, ew1, dns.TypeA, sigs)
-	if f.target(z, ew1, dns.TypeA, now) == nil || f.target(z2, ew1, dns.TypeA, now) != nil ||
-		f.target(z, ew2, dns.TypeA, now) != nil || f.target(z, ew1, dns.TypeAAAA, now) != nil {
-		t.Error("targets: a hit for another RRset, or a miss for the same")
+		glue := 0
+		for _, rr := range m.Extra {
+			if rr.Header().Rrtype == dns.TypeA {
+				glue++
+				if !targets[rr.Header().Name] {
+					t.Fatalf("glue %s names no SRV target", rr)
+				}
+			}
+		}
+		if len(targets) != 1000 || glue == 0 || len(w.raw) < 2*16384 {
+			t.Fatalf("%d targets, %d glue A, %d bytes; want 1000, some, over 32 KiB", len(targets), glue, len(w.raw))
+		}
 	}
 }

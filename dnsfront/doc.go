@@ -15,27 +15,32 @@
 //     (EDNS version, meta types, class, a TSIG), then looks the question up
 //     and hands the result to a renderer. It holds no lock and does no I/O
 //     but writing the reply.
-//   - lookup.go (Lookup) is the meaning of the answer, and the only place
-//     that decides it: (view, question) → Result, whose Kind (pool answer,
-//     element, static, wildcard, CNAME chain, referral, NXDOMAIN, NODATA,
-//     refused) gives the rcode and the AA bit, and whose fields say what the
-//     sections hold. It is pure and, on the query path, allocates nothing.
+//   - Package dnsfront/lookup (Lookup; result.go names it here) is the
+//     meaning of the answer, and the only place that decides it: (view,
+//     question) → Result, whose Kind (pool answer, element, static,
+//     wildcard, CNAME chain, referral, NXDOMAIN, NODATA, refused) gives the
+//     rcode and the AA bit, and whose fields say what the sections hold. It
+//     is pure and, on the query path, allocates nothing. It also holds the
+//     naming rule of the pools' HTTPS/SVCB names.
 //   - Two renderers write a Result. answer_wire.go writes pool and element
 //     answers straight into a byte buffer from material packed once per
 //     element (the common case: no dns.Msg, no allocation); answer_msg.go
 //     writes every kind as a dns.Msg (static records, negative answers,
 //     referrals, CNAME chains into pools, errors) and fits it to the
 //     client's size (RFC 2181 §9: glue is left out before TC is set).
-//   - answer_svcb.go holds what both renderers write of HTTPS/SVCB (RFC
-//     9460) and NAPTR (S-NAPTR, U-NAPTR) pool answers, and the naming
-//     rule of the pools' SVCB names.
+//     What a pool's elements look like as records, packed and as dns.RR
+//     (the SRV/URI order of a policy, HTTPS/SVCB, NAPTR), is package
+//     dnsfront/poolrr's, so that both renderers write the same records;
+//     answer_svcb.go writes HTTPS/SVCB (RFC 9460) and NAPTR (S-NAPTR,
+//     U-NAPTR) pool answers from them into the packed reply.
 //   - answer_dnssec.go signs the answers to DO queries of the zones that
 //     Config.Signer has keys for: pool and element answers of every type
 //     on the wire renderer (the packed answer read back as an RRset, its
 //     RRSIGs appended packed, then the SRV and HTTPS/SVCB targets'
 //     address RRsets, each with its own, as many as fit; the signatures
-//     found through a small lock-free table keyed by the packed records,
-//     sigFront, in front of the signer's cache), every other kind on the
+//     found through small lock-free tables keyed by the elements' packed
+//     material or the packed records, package sigfront, in front of the
+//     signer's cache), every other kind on the
 //     dns.Msg renderer (the reply built as unsigned, then each RRset
 //     followed by its RRSIGs, negative answers as compact denials, RFC
 //     9824). Without DO nothing changes but for the DNSKEY RRset at a
@@ -43,10 +48,11 @@
 //   - coldsign.go keeps a signed answer that needs a new signature (one
 //     the cache lacks) from holding up its UDP socket: the loop answers
 //     signed queries from the cache only and queues the others, with all
-//     it made of them, then, between batches (dnsserve.Loop's Sent),
-//     signs them one signature a turn, going back to reading as soon as a
-//     datagram waits, and sends each reply itself; a full queue (256)
-//     answers TC=1. TCP and DNS over TLS sign inline.
+//     it made of them, then, between batches (dnsserve.Loop's Sent, and
+//     dnsserve.Idler's Idle while a read that does not wait finds no
+//     datagram), signs them one signature a turn and sends the replies
+//     itself; a full queue (256) answers TC=1. TCP and DNS over TLS sign
+//     inline.
 //   - tally.go counts each pool answer by its first element for the status
 //     page (Config.Answers, package history): one atomic add on a counter
 //     of the serving loop's own (internal/tally), found through the slot

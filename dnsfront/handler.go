@@ -11,6 +11,7 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
 	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
+	"github.com/poolnsd/poolnsd/dnsfront/sigfront"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -34,7 +35,7 @@ type Handler struct {
 	sites    atomic.Pointer[siteBox]     // nil: no site map
 	prot     atomic.Pointer[Protections] // never nil
 	sign     Signer                      // nil: no zone is signed (answer_dnssec.go)
-	front    *sigFront                   // signatures the wire renderer found, when sign is set
+	front    *sigfront.Table[elemWire]   // signatures the wire renderer found, when sign is set
 	// cookieCounts counts queries with a COOKIE option, by status.
 	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
 
@@ -57,11 +58,12 @@ type scratch struct {
 	picks  []handlespace.Pick // the policy's choice
 	wires  []*elemWire        // their packed records, aligned with picks
 	client handlespace.Client
-	set    dnssec.RRset // the RRset a signed wire answer signs (answer_dnssec.go)
-	tally  *tallyState  // the answer tally's counting (tally.go), nil: none
-	first  *elemWire    // packPool's: the first pick's packed records, for the tally
-	hashes []uint64     // its records' hashes (sigFront)
-	cold   *coldQueue   // the UDP loop's queue of answers to sign after the batch (coldsign.go); nil: sign now
+	set    dnssec.RRset             // the RRset a signed wire answer signs (answer_dnssec.go)
+	tally  *tallyState              // the answer tally's counting (tally.go), nil: none
+	first  *elemWire                // packPool's: the first pick's packed records, for the tally
+	hashes []uint64                 // its records' hashes (sigfront's Answer)
+	recs   []sigfront.Rec[elemWire] // an SRV answer's records (sigfront's Set)
+	cold   *coldQueue               // the UDP loop's queue of answers to sign after the batch (coldsign.go); nil: sign now
 }
 
 // NewHandler returns a handler serving src.
@@ -77,7 +79,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 		current: cfg.Current}
 	h.queryLog.Store(cfg.QueryLog)
 	if h.sign != nil {
-		h.front = newSigFront()
+		h.front = sigfront.New[elemWire]()
 	}
 	h.tally = cfg.Answers
 	h.SetSites(cfg.Sites)

@@ -96,6 +96,15 @@
 //     RRSIG answers). NXNAME query: FORMERR (RFC 9824 §3.5).
 //   - Without DO: the answer as without DNSSEC, NXDOMAIN included.
 //
+// # Key rollovers
+//
+// rollover.go holds the rules of poolnsd dnssec's key commands: the state
+// a new key starts in (NewKeyActive: a zone's first key and a new
+// algorithm sign at once, a further key is published only), when a
+// published key may sign (SignableFrom: the DNSKEY TTL after its
+// publication, RFC 7583), and the two changes of a keys directory,
+// AddKey and Retime, each undone when the directory would no longer load.
+//
 // # Caveats
 //
 //   - A pool answer of a new set of elements costs one signature per

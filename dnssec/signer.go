@@ -265,6 +265,11 @@ type Sigs struct {
 // SignSet again when they are not.
 func (g *Sigs) Fresh(now time.Time) bool { return now.Before(g.refresh) }
 
+// FreshUntil returns the time from which the signatures are no longer
+// Fresh: a renderer that keeps several RRsets' signatures together keeps
+// them until the earliest of these.
+func (g *Sigs) FreshUntil() time.Time { return g.refresh }
+
 // Len returns the number of RRSIG records.
 func (g *Sigs) Len() int { return len(g.RRSIGs) }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -104,6 +105,16 @@ func TestSampleChanged(t *testing.T) {
 		}
 		if a, b := reply(t, inc.Peers(now)), reply(t, full.Peers(now)); !bytes.Equal(a, b) {
 			t.Fatalf("round %d: peers looking at the changed pools\n%s\nlooking at every pool\n%s", round, a, b)
+		}
+		// The counts kept as pools change are those of a walk of every
+		// pool.
+		for _, r := range []*history.Recorder{inc, full} {
+			up, ue, homes, kept := history.WalkCounts(r)
+			h := r.History(history.Query{})
+			if h.UntrackedPools != up || h.UntrackedElements != ue || !maps.Equal(homes, kept) {
+				t.Fatalf("round %d: untracked pools %d, elements %d, homes %v; a walk of every pool: %d, %d, %v",
+					round, h.UntrackedPools, h.UntrackedElements, kept, up, ue, homes)
+			}
 		}
 		// The totals are the view's; no span ends before the short
 		// window, no gone element stays longer.

@@ -272,8 +272,11 @@ type Recorder struct {
 
 	// withSeries are the pools with series, by name (at most MaxPools).
 	withSeries map[string]*poolState
-	// total is the sum of the counts of all pools in the view.
+	// total is the sum of the counts of all pools in the view, homes the
+	// sum of their homes (kept as pools change: Peers does not walk the
+	// pools).
 	total [4]float64
+	homes map[uint32]int
 	// changes are the state changes seen in this sample.
 	changes int
 	// due are the tracks with spans or a gone state to expire, by when.
@@ -283,7 +286,7 @@ type Recorder struct {
 // New returns a Recorder of in, bounded by cfg.
 func New(cfg Config, in Inputs) *Recorder {
 	cfg.fill()
-	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, withSeries: map[string]*poolState{}, peerEvents: map[uint32]event{},
+	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, withSeries: map[string]*poolState{}, homes: map[uint32]int{}, peerEvents: map[uint32]event{},
 		events: make([]event, cfg.MaxEvents), handovers: make([]event, maxHandovers)}
 	r.global = r.newSet(globalSeries)
 	return r
@@ -485,14 +488,23 @@ func (r *Recorder) samplePool(name string, pv *handlespace.PoolView, now time.Ti
 	r.changes += ps.changes
 }
 
-// walkCounted is walk, keeping the totals of the counts of all pools.
+// walkCounted is walk, keeping the totals of the counts and homes of all
+// pools (O(registrars) for the homes).
 func (r *Recorder) walkCounted(ps *poolState, pv *handlespace.PoolView, now time.Time) {
 	for i, c := range ps.counts {
 		r.total[i] -= float64(c)
 	}
+	for id, n := range ps.homes {
+		if r.homes[id] -= n; r.homes[id] == 0 {
+			delete(r.homes, id)
+		}
+	}
 	r.walk(ps, pv, now)
 	for i, c := range ps.counts {
 		r.total[i] += float64(c)
+	}
+	for id, n := range ps.homes {
+		r.homes[id] += n
 	}
 }
 
@@ -880,10 +892,11 @@ func (r *Recorder) recentEvents() []event {
 	return out
 }
 
-// poolNames returns the names of the pools kept, sorted.
-func (r *Recorder) poolNames() []string {
-	out := make([]string, 0, len(r.pools))
-	for n := range r.pools {
+// seriesNames returns the names of the pools with series (at most
+// MaxPools, gone ones included), sorted.
+func (r *Recorder) seriesNames() []string {
+	out := make([]string, 0, len(r.withSeries))
+	for n := range r.withSeries {
 		out = append(out, n)
 	}
 	sort.Strings(out)

@@ -102,7 +102,15 @@ type Share struct {
 	// the -dpf policies, whose penalties follow each registrar's RTTs).
 	Basis    string         `json:"basis"`
 	Elements []ElementShare `json:"elements,omitempty"`
+	// Omitted is, instead of Elements, the number of elements served when
+	// there are more than MaxShareElements: their shares are not listed
+	// (the reply would be as large as the pool, and its sort as slow).
+	Omitted int `json:"omitted,omitempty"`
 }
+
+// MaxShareElements is how many served elements a pool may have for its
+// expected share to list them.
+const MaxShareElements = 1000
 
 // ElementShare is one element's share, 0..1 (and, for an actual share,
 // its count of first places).
@@ -152,16 +160,22 @@ func (r *Recorder) History(q Query) Reply {
 	for i, name := range r.global.names {
 		out.Global[name] = pick(r.global.s[i])
 	}
-	for _, name := range r.poolNames() {
-		ps := r.pools[name]
-		if q.Pool != "" && name != q.Pool {
-			continue
-		}
-		out.UntrackedElements += ps.untracked
-		if ps.series == nil {
+	// Only the pools with series are listed: the others are counted
+	// (their elements have no timelines), without a walk of every pool.
+	var names []string
+	if q.Pool != "" {
+		if ps := r.pools[q.Pool]; ps != nil && ps.series == nil {
 			out.UntrackedPools++
-			continue
+		} else if ps != nil {
+			names = []string{q.Pool}
 		}
+	} else {
+		names = r.seriesNames()
+		out.UntrackedPools = len(r.pools) - len(r.withSeries)
+	}
+	for _, name := range names {
+		ps := r.withSeries[name]
+		out.UntrackedElements += ps.untracked
 		ph := PoolHistory{Name: name, Policy: ps.policy, Gone: !ps.goneAt.IsZero(), Series: map[string]Values{}}
 		for i, sn := range ps.series.names {
 			ph.Series[sn] = pick(ps.series.s[i])
@@ -199,7 +213,6 @@ func (r *Recorder) timelines(ps *poolState) []Timeline {
 // expectedShare is how pv's policy shares the first position among the
 // elements it serves now.
 func expectedShare(pv *handlespace.PoolView) *Share {
-	els := pv.All.Elements()
 	sh := &Share{}
 	weight := func(e *handlespace.Element) float64 { return 1 }
 	switch pv.Spec.Policy {
@@ -209,7 +222,22 @@ func expectedShare(pv *handlespace.PoolView) *Share {
 		sh.Basis = "weight"
 		weight = func(e *handlespace.Element) float64 { return float64(e.Weight) }
 	case "prio":
-		sh.Basis = "priority"
+		sh.Basis = "priority" // the weight: below, once the elements are listed
+	case "nearest":
+		return &Share{Basis: "client"}
+	}
+	switch {
+	case strings.HasSuffix(pv.Spec.Policy, "-dpf"):
+		return &Share{Basis: "distance"}
+	case sh.Basis == "":
+		return &Share{Basis: "load"}
+	}
+	if n := pv.All.Len(); n > MaxShareElements {
+		sh.Omitted = n
+		return sh
+	}
+	els := pv.All.Elements()
+	if pv.Spec.Policy == "prio" {
 		best := uint32(math.MaxUint32)
 		for _, e := range els {
 			best = min(best, e.Priority)
@@ -220,14 +248,6 @@ func expectedShare(pv *handlespace.PoolView) *Share {
 			}
 			return 0
 		}
-	case "nearest":
-		return &Share{Basis: "client"}
-	}
-	switch {
-	case strings.HasSuffix(pv.Spec.Policy, "-dpf"):
-		return &Share{Basis: "distance"}
-	case sh.Basis == "":
-		return &Share{Basis: "load"}
 	}
 	sum := 0.0
 	for _, e := range els {
@@ -320,12 +340,7 @@ func (r *Recorder) Peers(now time.Time) PeersReply {
 		self = r.in.Self()
 		out.Registrar = handlespace.IDString(self)
 	}
-	homes := map[uint32]int{}
-	for _, ps := range r.pools {
-		for id, n := range ps.homes {
-			homes[id] += n
-		}
-	}
+	homes := r.homes // the sum over all pools, kept as they change
 	out.Homed = homes[self]
 	for _, p := range r.peers {
 		pj := PeerJSON{ID: handlespace.IDString(p.ID), Addr: p.Addr, State: p.State, Homed: homes[p.ID]}

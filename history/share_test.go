@@ -59,3 +59,29 @@ func TestExpectedShare(t *testing.T) {
 		}
 	}
 }
+
+// TestExpectedShareBounded: a pool serving more than MaxShareElements
+// elements says how many instead of listing their shares; one serving
+// exactly that many lists them all.
+func TestExpectedShareBounded(t *testing.T) {
+	for _, n := range []int{MaxShareElements, MaxShareElements + 1} {
+		hs := handlespace.New(handlespace.Options{RegistrarID: 1})
+		rrs := hstest.RRs(t, "z. 3600 IN SOA ns.z. h.z. 1 3600 600 86400 30\nz. 3600 IN NS ns.z.\nns.z. 3600 IN A 192.0.2.1\n")
+		spec := handlespace.DefaultPoolSpec()
+		spec.Policy = "prio"
+		var els []*handlespace.Element
+		for i := range n {
+			els = append(els, hstest.Elem(fmt.Sprintf("e%d", i), fmt.Sprintf("10.0.%d.%d", i>>8, i&255), 80, 1))
+		}
+		if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.", File: "z", Records: rrs, Pools: []handlespace.PoolDef{{Handle: "p", Spec: spec, Elements: els}}}}); err != nil {
+			t.Fatal(err)
+		}
+		sh := expectedShare(hs.View().Pool("p.z."))
+		switch {
+		case n > MaxShareElements && (sh.Omitted != n || sh.Elements != nil || sh.Basis != "priority"):
+			t.Errorf("%d served: basis %s, omitted %d, %d listed; want priority, %d, none", n, sh.Basis, sh.Omitted, len(sh.Elements), n)
+		case n <= MaxShareElements && (sh.Omitted != 0 || len(sh.Elements) != n):
+			t.Errorf("%d served: omitted %d, %d listed; want 0 and all", n, sh.Omitted, len(sh.Elements))
+		}
+	}
+}

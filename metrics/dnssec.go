@@ -18,6 +18,13 @@ type DNSSECStats struct {
 	// against dnssec.cache_size).
 	Entries int
 	Bytes   int64
+	// ColdQueued, ColdAnswered, ColdTruncated and ColdDropped count the
+	// UDP queries with DO whose answers needed a signature the cache
+	// lacked (the UDP loops' cold queues): queued, answered from the queue
+	// (signed, or SERVFAIL if signing failed), answered TC=1 at once
+	// because the queue was full, and dropped unanswered (the server
+	// stopping before it could sign them, or a defect).
+	ColdQueued, ColdAnswered, ColdTruncated, ColdDropped uint64
 }
 
 var (
@@ -28,6 +35,9 @@ var (
 		"Signature cache entries dropped to keep the cache within dnssec.cache_size.", nil, nil)
 	descSigEntries = prometheus.NewDesc("poolnsd_dnssec_cache_entries",
 		"RRsets whose signatures the signature cache holds.", nil, nil)
+	descSigCold = prometheus.NewDesc("poolnsd_dnssec_cold_queries_total",
+		"UDP queries with DO whose answers needed a signature the cache lacked, by result: queued (to be signed between the UDP loop's batches, so that no other query on the socket waits for more than one signature), answered (from the queue), truncated (answered TC=1 at once, the queue being full: the client asks again over TCP) or dropped (left unanswered: the server stopped before it could sign them, or a defect). queued = answered + dropped + those in the queues now.",
+		[]string{"result"}, nil)
 	descSigBytes = prometheus.NewDesc("poolnsd_dnssec_cache_bytes",
 		"Bytes the signature cache holds, as counted against dnssec.cache_size (keys, signatures and a fixed overhead per entry).", nil, nil)
 )
@@ -46,7 +56,7 @@ func (m *Metrics) SetDNSSECStats(f func() DNSSECStats) {
 type dnssecCollector struct{ m *Metrics }
 
 func (c *dnssecCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSigLookups, descSigEvictions, descSigEntries, descSigBytes} {
+	for _, d := range []*prometheus.Desc{descSigLookups, descSigEvictions, descSigEntries, descSigBytes, descSigCold} {
 		ch <- d
 	}
 }
@@ -65,4 +75,8 @@ func (c *dnssecCollector) Collect(ch chan<- prometheus.Metric) {
 	constCounter(ch, descSigEvictions, s.Evictions)
 	ch <- prometheus.MustNewConstMetric(descSigEntries, prometheus.GaugeValue, float64(s.Entries))
 	ch <- prometheus.MustNewConstMetric(descSigBytes, prometheus.GaugeValue, float64(s.Bytes))
+	constCounter(ch, descSigCold, s.ColdQueued, "queued")
+	constCounter(ch, descSigCold, s.ColdAnswered, "answered")
+	constCounter(ch, descSigCold, s.ColdTruncated, "truncated")
+	constCounter(ch, descSigCold, s.ColdDropped, "dropped")
 }

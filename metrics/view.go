@@ -1,16 +1,28 @@
 package metrics
 
 import (
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // viewCollector computes the pool and element gauges from the current
-// handlespace view at scrape time: O(elements) per scrape, nothing on the
-// handlespace's write path.
+// handlespace view at scrape time, nothing on the handlespace's write
+// path. It keeps each pool's counts with the view they count and follows
+// a pool's new view by its changes (handlespace.DiffElements): a scrape
+// costs O(pools) plus O(d log n) for d elements changed since the last,
+// not a walk of every element.
 type viewCollector struct {
 	view func() *handlespace.View
 	self func() uint32
+
+	mu      sync.Mutex
+	counts  map[string]*poolCounts // by pool name; guarded by mu
+	scrapes uint64                 // Collect calls; guarded by mu
 
 	zones, pools, unserved, failOpen, elems, served, admin, reported, owned *prometheus.Desc
 	disputed, last, vantage                                                 *prometheus.Desc
@@ -21,7 +33,7 @@ func newViewCollector(view func() *handlespace.View, self func() uint32) *viewCo
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &viewCollector{
-		view: view, self: self,
+		view: view, self: self, counts: map[string]*poolCounts{},
 		zones:    d("poolnsd_zones", "Zones served."),
 		pools:    d("poolnsd_pools", "Pools, by origin: zone (a $POOL of a zone file) or registration (created by a registration).", "origin"),
 		unserved: d("poolnsd_pools_unserved", "Pools with elements of which none is in the answers (they answer NODATA, or fail open)."),
@@ -46,6 +58,62 @@ func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// poolCounts are the counts of one view of a pool.
+type poolCounts struct {
+	pv                                      *handlespace.PoolView
+	health, admin                           [3]int
+	served, reported, owned, disputed, last int
+	disputes                                map[uint32]*handlespace.Element // the disputed elements, by ID
+	seen                                    uint64                          // the Collect that last found the pool
+}
+
+// add counts element e into pc, d = 1, or out of it, d = -1.
+func (pc *poolCounts) add(e *handlespace.Element, d int, self uint32) {
+	if int(e.Health) < len(pc.health) {
+		pc.health[e.Health] += d
+	}
+	if int(e.Admin) < len(pc.admin) {
+		pc.admin[e.Admin] += d
+	}
+	if e.Served() {
+		pc.served += d
+	}
+	if e.Reported {
+		pc.reported += d
+	}
+	if e.Home == self || e.Home == 0 { // 0: a zone file's, homed here
+		pc.owned += d
+	}
+	if e.Disputed() {
+		pc.disputed += d
+		if e.Last {
+			pc.last += d
+		}
+		if d > 0 {
+			if pc.disputes == nil {
+				pc.disputes = map[uint32]*handlespace.Element{}
+			}
+			pc.disputes[e.ID] = e
+		} else {
+			delete(pc.disputes, e.ID)
+		}
+	}
+}
+
+// follow brings pc from its view to pv: the elements that differ only
+// (handlespace.DiffElements), O(d log n) for d changes in a pool of n.
+func (pc *poolCounts) follow(pv *handlespace.PoolView, self uint32) {
+	handlespace.DiffElements(pc.pv, pv, func(was, now *handlespace.Element) {
+		if was != nil {
+			pc.add(was, -1, self)
+		}
+		if now != nil {
+			pc.add(now, 1, self)
+		}
+	})
+	pc.pv = pv
+}
+
 func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	v := c.view()
 	var self uint32
@@ -57,6 +125,9 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	var views []view
 	var health [3]int
 	var admin [3]int
+	var disputes []*poolCounts
+	c.mu.Lock()
+	c.scrapes++
 	if v != nil {
 		for _, z := range v.Zones() {
 			zones++
@@ -73,42 +144,55 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 				if pv.FailOpen {
 					failOpen++
 				}
-				n := 0
-				for e := range pv.Range() {
-					if int(e.Health) < len(health) {
-						health[e.Health]++
-					}
-					if int(e.Admin) < len(admin) {
-						admin[e.Admin]++
-					}
-					if e.Served() {
-						n++
-					}
-					if e.Reported {
-						reported++
-					}
-					if e.Home == self || e.Home == 0 { // 0: a zone file's, homed here
-						owned++
-					}
-					if e.Disputed() {
-						disputed++
-						if e.Last {
-							last++
-						}
-						for _, vp := range e.Vantage {
-							if len(views) < maxVantageSeries {
-								views = append(views, view{pv.Name, handlespace.IDString(e.ID), handlespace.IDString(vp.Registrar), vp.Health.String()})
-							}
-						}
-					}
+				pc := c.counts[pv.Name]
+				if pc == nil {
+					pc = &poolCounts{}
+					c.counts[pv.Name] = pc
 				}
-				served += n
-				if n == 0 && pv.Len() > 0 {
+				pc.seen = c.scrapes
+				if pc.pv != pv {
+					pc.follow(pv, self)
+				}
+				for i := range health {
+					health[i] += pc.health[i]
+					admin[i] += pc.admin[i]
+				}
+				served += pc.served
+				reported += pc.reported
+				owned += pc.owned
+				disputed += pc.disputed
+				last += pc.last
+				if pc.served == 0 && pv.Len() > 0 {
 					unserved++
+				}
+				if len(pc.disputes) > 0 {
+					disputes = append(disputes, pc)
 				}
 			}
 		}
 	}
+	for name, pc := range c.counts {
+		if pc.seen != c.scrapes {
+			delete(c.counts, name)
+		}
+	}
+	// The vantage series of the disputed elements, at most
+	// maxVantageSeries, by pool and element.
+	slices.SortFunc(disputes, func(a, b *poolCounts) int { return strings.Compare(a.pv.Name, b.pv.Name) })
+	for _, pc := range disputes {
+		ids := slices.Sorted(maps.Keys(pc.disputes))
+		for _, id := range ids {
+			for _, vp := range pc.disputes[id].Vantage {
+				if len(views) < maxVantageSeries {
+					views = append(views, view{pc.pv.Name, handlespace.IDString(id), handlespace.IDString(vp.Registrar), vp.Health.String()})
+				}
+			}
+		}
+		if len(views) >= maxVantageSeries {
+			break
+		}
+	}
+	c.mu.Unlock()
 	g := func(d *prometheus.Desc, n int, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(n), labels...)
 	}

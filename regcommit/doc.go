@@ -41,6 +41,11 @@
 // long after the registration or its last refresh. Sweep removes the
 // expired elements (from the handlespace and the store, in one batch).
 //
+// At a registrar's start, Restore puts the stored registrations back into
+// the handlespace (after the zones, before New), drops from the store
+// those whose lease ended while it was stopped, and leaves in the store,
+// unserved, those the handlespace or today's name rules refuse.
+//
 // # Caveats
 //
 // Elements that zone files define are never changed here. An element

@@ -9,7 +9,7 @@
 // to load its store (the start up to the "ready" line) and, from
 // GODEBUG=gctrace=1, its live heap and its garbage-collection cycles.
 // Every server is pinned to -server-cpu with GOMAXPROCS=1 (-gomaxprocs);
-// dnsperf and the registration clients run on -load-cpu. -pools takes one
+// dnsperf and this program (its registration clients) run on -load-cpu. -pools takes one
 // value per size too, and -poolnsd several binaries (each size runs with
 // each, A B A B …), so that one run compares layouts and binaries.
 //
@@ -193,6 +193,13 @@ func run(o options) error {
 	}
 	if !o.keep {
 		defer os.RemoveAll(root)
+	}
+	// This program's own threads (the registration clients, the store
+	// it writes) run on -load-cpu beside dnsperf, never on the servers'
+	// CPU: threads made later inherit the affinity of the thread that
+	// makes them.
+	if out, err := exec.Command("taskset", "-a", "-p", "-c", o.loadCPU, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
+		return fmt.Errorf("pin this program to -load-cpu %s: %v: %s", o.loadCPU, err, out)
 	}
 	uptime()
 	var (

@@ -171,13 +171,10 @@ func (c *keyCmd) newKey(zone, algName string, zsk bool, state string, when time.
 	if err != nil {
 		return c.fail(exitRuntime, "%v", err)
 	}
-	zk := ks.Zone(zone)
 	if state == "" {
 		state = "published"
-		if zk == nil || len(zk.Signers()) == 0 {
+		if dnssec.NewKeyActive(ks.Zone(zone), k.Algorithm) {
 			state = "active"
-		} else if !sameAlgorithm(zk.Signers(), k.Algorithm) {
-			state = "active" // an algorithm rollover signs with both at once
 		}
 	}
 	switch state {
@@ -187,15 +184,8 @@ func (c *keyCmd) newKey(zone, algName string, zsk bool, state string, when time.
 	default:
 		return c.fail(exitUsage, "--state %q; want active or published", state)
 	}
-	if err := k.Write(c.dir); err != nil {
+	if err := dnssec.AddKey(c.dir, k, c.now); err != nil { // never keys a registrar would refuse
 		return c.fail(exitRuntime, "%v", err)
-	}
-	// The directory must still load: never leave keys that a registrar
-	// would refuse.
-	if _, err := dnssec.Load(c.dir, c.now); err != nil {
-		os.Remove(k.File)
-		os.Remove(k.PrivateFile())
-		return c.fail(exitRuntime, "the new key was removed again: %v", err)
 	}
 	fmt.Fprintf(c.stdout, "%s\n", k.File)
 	fmt.Fprintf(c.stdout, "key %d (%s, flags %d) for %s: %s from %s\n", k.Tag, dnssec.AlgorithmName(k.Algorithm), k.DNSKEY.Flags, zone, state, when.Format(time.RFC3339))
@@ -209,15 +199,6 @@ func (c *keyCmd) newKey(zone, algName string, zsk bool, state string, when time.
 	}
 	fmt.Fprintln(c.stdout, "copy both files to every registrar's keys directory, then send them SIGHUP")
 	return exitOK
-}
-
-func sameAlgorithm(keys []*dnssec.Key, alg uint8) bool {
-	for _, k := range keys {
-		if k.Algorithm == alg {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *keyCmd) ds(zone string) int {
@@ -310,15 +291,12 @@ func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
 	if k == nil {
 		return c.fail(exitRuntime, "no key %d for %s in %s", tag, zone, c.dir)
 	}
-	old := k.Timing
-	t := old
+	t := k.Timing
 	switch c.cmd {
 	case "activate":
-		t.Activate, t.Inactive, t.Delete = when, time.Time{}, time.Time{}
-		if t.Publish.IsZero() || t.Publish.After(when) {
-			t.Publish = when
-		}
-		if ready := c.signableFrom(zk, k, t.Publish); when.Before(ready) && !c.force {
+		t = dnssec.Activated(t, when)
+		ttl := time.Duration(c.dnskeyTTL) * time.Second
+		if ready := dnssec.SignableFrom(zk, k, t.Publish, c.now, ttl); when.Before(ready) && !c.force {
 			return c.fail(exitRuntime, "not done: key %d is published from %s; resolvers may hold the zone's DNSKEY RRset without it "+
 				"until %s (dnssec.dnskey_ttl, %d s, later), and answers that only it signed would fail to validate there. "+
 				"Activate it from then on (--at %s), or give --force",
@@ -329,48 +307,14 @@ func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
 	case "delete":
 		t.Delete = when
 	}
-	if err := k.SetTiming(t); err != nil {
-		return c.fail(exitRuntime, "%v", err)
-	}
-	// Check the zone at that time and now: a command must not leave it
+	// The zone must load at that time and now: a command must not leave it
 	// without an active key.
-	for _, at := range []time.Time{c.now, when} {
-		if _, err := dnssec.Load(c.dir, at); err != nil {
-			k.SetTiming(old)
-			return c.fail(exitRuntime, "not done: %v", err)
-		}
+	if err := dnssec.Retime(c.dir, k, t, c.now, when); err != nil {
+		return c.fail(exitRuntime, "not done: %v", err)
 	}
 	fmt.Fprintf(c.stdout, "key %d of %s: %s from %s\n", tag, zone, map[string]string{"activate": "active", "retire": "retired", "delete": "deleted"}[c.cmd], when.Format(time.RFC3339))
 	fmt.Fprintln(c.stdout, "copy both files to every registrar's keys directory, then send them SIGHUP")
 	return exitOK
-}
-
-// signableFrom returns when key k of zone zk, published from publish,
-// may sign answers: dnssec.dnskey_ttl after its publication, once every
-// resolver's cached DNSKEY RRset holds it; at once (the zero time) when
-// the zone has no other key that resolvers may have cached, or when k's
-// files give no timing at all (active since it was made). A key whose
-// files give no Publish time but an Activate time passed is published
-// since then.
-func (c *keyCmd) signableFrom(zk *dnssec.ZoneKeys, k *dnssec.Key, publish time.Time) time.Time {
-	old := k.Timing
-	if old.Publish.IsZero() && old.Activate.IsZero() && old.Inactive.IsZero() && old.Delete.IsZero() {
-		return time.Time{}
-	}
-	if old.Publish.IsZero() && !old.Activate.IsZero() && !old.Activate.After(c.now) {
-		publish = old.Activate
-	}
-	others := false
-	for j, x := range zk.Keys {
-		switch zk.States[j] {
-		case dnssec.StatePublished, dnssec.StateActive, dnssec.StateRetired:
-			others = others || x != k
-		}
-	}
-	if !others {
-		return time.Time{}
-	}
-	return publish.Add(time.Duration(c.dnskeyTTL) * time.Second)
 }
 
 // dnssecKeeper holds the signer of a serving daemon and loads its keys:

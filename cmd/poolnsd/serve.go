@@ -243,6 +243,7 @@ func (d *daemon) startSteps() int {
 		logErrors(d.log, "cannot load the registrations", err)
 		return exitRuntime
 	}
+	releaseLoad(regs)
 	if code := d.startDNSSEC(); code != exitOK {
 		return code
 	}
@@ -284,7 +285,11 @@ func (d *daemon) startSteps() int {
 		return nil
 	})
 	d.ops.metrics.SetProtectStats(d.protectStats)
-	d.ops.metrics.SetDNSSECStats(d.dnssec.stats)
+	d.ops.metrics.SetDNSSECStats(func() metrics.DNSSECStats {
+		s, c := d.dnssec.stats(), d.dns.Handler().ColdStats()
+		s.ColdQueued, s.ColdAnswered, s.ColdTruncated, s.ColdDropped = c.Queued, c.Answered, c.Truncated, c.Dropped
+		return s
+	})
 	d.ops.metrics.SetStoreStats(func() metrics.StoreStats {
 		s := d.store.LogStats()
 		return metrics.StoreStats{Batches: s.Batches, Compactions: s.Compactions, Compacted: s.Compacted,

@@ -19,10 +19,11 @@
 //     Loop (Handler.NewLoop) answer each into a buffer of its own, and
 //     sends the batch's replies with one more (sendmmsg). A Loop is used
 //     by its loop's goroutine only, so it may keep working memory without
-//     a lock. Between batches (Loop.Sent) a Loop may do work of its own
-//     (package dnsfront signs there the answers that need a new
-//     signature), sending its replies with Socket.WriteBatch and keeping
-//     each step short while Socket.Waiting says that datagrams wait.
+//     a lock. Between batches (Loop.Sent, and Idler.Idle while the loop,
+//     reading without waiting, finds no datagram) a Loop may do work of
+//     its own, a piece at a time (package dnsfront signs there the
+//     answers that need a new signature), sending its replies with
+//     Socket.WriteBatch.
 //   - tls.go: DNS over TLS (RFC 7858) serves the same Handler as TCP
 //     behind a tls.Listener whose certificate ReloadTLS swaps atomically.
 //

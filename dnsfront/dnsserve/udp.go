@@ -35,15 +35,26 @@ type Loop interface {
 	// (a defect): it returns the reply, nil for none.
 	Recover(m *udpbatch.Msg, out []byte, p any) []byte
 	// Sent is called once the replies of the batch read at read are
-	// written (also after a batch that had none). A Loop may do work of
-	// its own there, between batches (package dnsfront signs the answers
-	// that need a new signature), and keeps it short while Socket.Waiting
-	// says that datagrams wait.
+	// written (also after a batch that had none). A Loop may do a piece
+	// of work of its own there, between batches (package dnsfront signs
+	// an answer that needs a new signature), and more in Idle (Idler).
 	Sent(read time.Time)
 	// Close frees the loop's resources, once the loop has ended and the
 	// work it handed to Socket.Go is done (or Shutdown's deadline has
 	// passed); the socket is closed after it.
 	Close()
+}
+
+// Idler is a Loop with work of its own between batches (package dnsfront
+// signs the answers that need a new signature). While Pending says that
+// work is left, the loop reads the socket without waiting (recvmmsg with
+// MSG_DONTWAIT: when busy, the check is the read of the next batch, no
+// system call more) and, when no datagram waits, calls Idle, which does
+// one piece of it (a signature): a query that comes meanwhile waits for
+// that piece only.
+type Idler interface {
+	Pending() bool
+	Idle()
 }
 
 // udpBatch is the most datagrams moved per system call (Knot's is 10).
@@ -57,6 +68,7 @@ const maxUDPQuery = dns.DefaultMsgSize
 // udpServer serves one UDP socket.
 type udpServer struct {
 	loop    Loop
+	idler   Idler // loop's, nil if it is none
 	sock    Socket
 	conn    *net.UDPConn
 	bc      *udpbatch.Conn
@@ -85,6 +97,7 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (
 	u.sock.init(conn)
 	u.sock.bc = bc
 	u.loop = h.NewLoop(&u.sock)
+	u.idler, _ = u.loop.(Idler)
 	return u, nil
 }
 
@@ -96,7 +109,19 @@ func (u *udpServer) run() error {
 		for i := range u.rx {
 			u.rx[i].Buf = u.rx[i].Buf[:cap(u.rx[i].Buf)]
 		}
-		n, err := u.bc.ReadBatch(u.rx)
+		var n int
+		var err error
+		if u.idler != nil && u.idler.Pending() {
+			if u.stopping.Load() {
+				return nil // the Loop's Close does the rest
+			}
+			if n, err = u.bc.ReadBatchNow(u.rx); n == 0 && err == nil {
+				u.idler.Idle()
+				continue
+			}
+		} else {
+			n, err = u.bc.ReadBatch(u.rx)
+		}
 		now := time.Now()
 		if err != nil {
 			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {

@@ -14,7 +14,6 @@ import (
 type Socket struct {
 	conn     *net.UDPConn
 	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
-	fd       int            // conn's descriptor, for Waiting; -1: unknown
 	inflight sync.WaitGroup // Go's goroutines
 }
 
@@ -28,10 +27,7 @@ func NewSocket(conn *net.UDPConn) *Socket {
 
 // init makes s the Socket of conn.
 func (s *Socket) init(conn *net.UDPConn) {
-	s.conn, s.fd = conn, -1
-	if rc, err := conn.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { s.fd = int(fd) })
-	}
+	s.conn = conn
 }
 
 // LocalAddr returns the socket's address.

@@ -19,10 +19,11 @@ import (
 // set that the Node last reported. Apply and Changes belong to the driver
 // goroutine; the home function is safe from any goroutine.
 type Binding struct {
-	hs   *handlespace.Handlespace
-	self uint32
-	last map[string]*handlespace.PoolView // pool views Changes last saw, by name
-	live atomic.Pointer[[]uint32]
+	hs    *handlespace.Handlespace
+	self  uint32
+	watch *handlespace.Watch               // the pools changed since Changes last ran
+	last  map[string]*handlespace.PoolView // pool views Changes last saw, by name
+	live  atomic.Pointer[[]uint32]
 	// put are the elements that Apply put into the handlespace since
 	// Changes last ran: one that a local change removed before Changes
 	// runs shows in no view diff, yet the Node believes it there.
@@ -33,12 +34,16 @@ type Binding struct {
 // New returns a Binding of hs for registrar self and installs its
 // zone-file home function in hs.
 func New(hs *handlespace.Handlespace, self uint32) *Binding {
-	b := &Binding{hs: hs, self: self, last: map[string]*handlespace.PoolView{}, put: map[key]*handlespace.Element{}}
+	b := &Binding{hs: hs, self: self, watch: hs.Watch(), last: map[string]*handlespace.PoolView{}, put: map[key]*handlespace.Element{}}
 	live := []uint32{self}
 	b.live.Store(&live)
 	hs.SetStaticHome(b.StaticHome)
 	return b
 }
+
+// Close stops following the handlespace's changes (Changes must not be
+// called after it).
+func (b *Binding) Close() { b.watch.Close() }
 
 // SetLive sets the live set (a Ready's Live) that zone-file elements are
 // homed over when zones are applied.
@@ -140,8 +145,10 @@ func (b *Binding) Apply(ops []enrp.Op) []OpError {
 func (b *Binding) Conflicts() int { return b.conflicts }
 
 // Changes returns what changed in the handlespace since the last call (the
-// first call: every element), pool by pool: only pools with a new view are
-// compared, element by element.
+// first call: every element), pool by pool: only the pools that got a new
+// view since (handlespace.Watch names them) are compared, and only their
+// parts that changed (handlespace.DiffElements), so one change costs
+// O(log n) whatever the number and size of the pools.
 func (b *Binding) Changes() []enrp.Change {
 	var out []enrp.Change
 	// Elements that Apply put there and that neither the last views nor
@@ -166,6 +173,34 @@ func (b *Binding) Changes() []enrp.Change {
 		}
 		clear(b.put)
 	}
+	names, all := b.watch.Changed()
+	if all {
+		return b.walkAll(out, v)
+	}
+	// Only the pools the handlespace changed since the last call (a
+	// handlespace.Watch): the work is the number of changes, not of pools.
+	slices.Sort(names)
+	for _, name := range names {
+		old := b.last[name]
+		pv := v.Pool(name)
+		switch {
+		case pv == old:
+		case pv == nil:
+			out = gonePool(out, old)
+			delete(b.last, name)
+		default:
+			out = diffPool(out, old, pv)
+			b.last[name] = pv
+		}
+	}
+	return out
+}
+
+// walkAll appends the changes of every pool of v since the views in
+// b.last (the first call, and after a zone reload, when any pool may have
+// changed), zone by zone and pool by pool in name order, then the pools
+// that are gone.
+func (b *Binding) walkAll(out []enrp.Change, v *handlespace.View) []enrp.Change {
 	seen := make(map[string]bool, len(b.last))
 	zones := v.Zones()
 	slices.SortFunc(zones, func(x, y *handlespace.Zone) int { return strings.Compare(x.Origin, y.Origin) })
@@ -194,13 +229,20 @@ func (b *Binding) Changes() []enrp.Change {
 	}
 	slices.Sort(gone)
 	for _, name := range gone {
-		old := b.last[name]
-		{
-			for e := range old.Range() {
-				out = append(out, enrp.Change{Pool: name, Policy: old.Spec.Policy, ID: e.ID, Was: e})
-			}
-			delete(b.last, name)
-		}
+		out = gonePool(out, b.last[name])
+		delete(b.last, name)
+	}
+	return out
+}
+
+// gonePool appends the removal of every element of old (nil: none), a
+// pool that is no longer there.
+func gonePool(out []enrp.Change, old *handlespace.PoolView) []enrp.Change {
+	if old == nil {
+		return out
+	}
+	for e := range old.Range() {
+		out = append(out, enrp.Change{Pool: old.Name, Policy: old.Spec.Policy, ID: e.ID, Was: e})
 	}
 	return out
 }

@@ -917,6 +917,7 @@ func (d *Driver) startDialer(addr string) {
 
 func (d *Driver) loop(changes <-chan struct{}, first enrp.Ready) {
 	defer d.wg.Done()
+	defer d.bind.Close()
 	defer func() {
 		for c := range d.conns {
 			c.close()

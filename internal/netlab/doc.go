@@ -24,7 +24,9 @@
 // Config.LabBinary) inside the hub, at real-time round-robin priority
 // (chrt --rr) when it can be. It runs
 //
-//   - the Relay: it reads each packet from the TUN device, holds it for
+//   - the Relay (its engine is package internal/netlab/relay, Relay the
+//     test's handle on it): it reads each packet from the TUN device,
+//     holds it for
 //     the one-way delay between the two nodes' sites (Config.Delay, e.g.
 //     1 ms inside a site, 40 ms or 150 ms between sites; the kernel here
 //     has no netem) and writes it back. Peering, probes and their answers

@@ -1,11 +1,16 @@
 package netlab
 
 import (
-	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
+// TestMain runs the lab process when this test binary is started as one
+// (Main); otherwise it runs the tests and fails them when a goroutine one
+// of them started (a checker's reader, a backend's server, the wait on a
+// lab process) is still running after the last.
 func TestMain(m *testing.M) {
 	Main()
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }

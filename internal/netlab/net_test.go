@@ -10,19 +10,40 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// echo serves a line echo on ln until it is closed.
+// echo serves a line echo on ln until it is closed, and then closes the
+// connections it accepted: a connection whose client went silently (cut
+// off, its namespace gone) would otherwise wait for a line forever.
 func echo(ln net.Listener) {
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for c := range conns {
+			c.Close()
+		}
+		conns = nil
+	}()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
+		mu.Lock()
+		conns[c] = true
+		mu.Unlock()
 		go func() {
-			defer c.Close()
+			defer func() {
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+				c.Close()
+			}()
 			r := bufio.NewReader(c)
 			for {
 				line, err := r.ReadString('\n')

@@ -11,15 +11,19 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"go.uber.org/goleak"
 )
 
 const limit = 10 * time.Second
 
 // TestMain runs the helper process when this test binary is started as
 // one (PROCTEST_HELPER set): it logs the lines its arguments say.
+// Otherwise it runs the tests and fails them when a goroutine one of them
+// started (a process's log reader) is still running after the last.
 func TestMain(m *testing.M) {
 	if os.Getenv("PROCTEST_HELPER") == "" {
-		os.Exit(m.Run())
+		goleak.VerifyTestMain(m)
+		return
 	}
 	for _, a := range os.Args[1:] {
 		switch {

@@ -28,12 +28,13 @@ type Conn struct {
 
 	// The system call's outcome, set by the closures that RawConn runs
 	// (method values made once: a closure per call would allocate).
-	rn, rgot int
-	rerr     error
-	wn, wgot int
-	werr     error
-	readFn   func(uintptr) bool
-	writeFn  func(uintptr) bool
+	rn, rgot  int
+	rerr      error
+	wn, wgot  int
+	werr      error
+	readFn    func(uintptr) bool
+	readNowFn func(uintptr) bool
+	writeFn   func(uintptr) bool
 
 	// full: the last read filled every slot, so more is likely queued
 	// and the reader will not park soon (see yield in ReadBatch).
@@ -56,7 +57,7 @@ func New(c *net.UDPConn, size int) (*Conn, error) {
 	bc := &Conn{c: c, rc: rc, batch: true,
 		rhdrs: make([]unix.Mmsghdr, size), riovs: make([]unix.Iovec, size),
 		whdrs: make([]unix.Mmsghdr, size), wiovs: make([]unix.Iovec, size)}
-	bc.readFn, bc.writeFn = bc.doRead, bc.doWrite
+	bc.readFn, bc.readNowFn, bc.writeFn = bc.doRead, bc.doReadNow, bc.doWrite
 	la, _ := c.LocalAddr().(*net.UDPAddr)
 	var ctlErr error
 	err = rc.Control(func(fd uintptr) {
@@ -98,6 +99,21 @@ func (c *Conn) Stats() Stats {
 
 // ReadBatch waits for datagrams and reads up to len(ms) of them (see Msg).
 func (c *Conn) ReadBatch(ms []Msg) (int, error) {
+	return c.readBatch(ms, c.readFn)
+}
+
+// ReadBatchNow reads up to len(ms) datagrams if any wait, without waiting:
+// 0 and no error when none does (or, without recvmmsg, always). A reader
+// with work of its own checks the socket with it: when busy, the check
+// is the read.
+func (c *Conn) ReadBatchNow(ms []Msg) (int, error) {
+	if !c.batch {
+		return 0, nil
+	}
+	return c.readBatch(ms, c.readNowFn)
+}
+
+func (c *Conn) readBatch(ms []Msg, fn func(uintptr) bool) (int, error) {
 	if !c.batch {
 		return c.readOne(ms)
 	}
@@ -130,7 +146,7 @@ func (c *Conn) ReadBatch(ms []Msg) (int, error) {
 		h.Flags = 0
 	}
 	c.rn = n
-	if err := c.rc.Read(c.readFn); err != nil {
+	if err := c.rc.Read(fn); err != nil {
 		return 0, err
 	}
 	if c.rerr != nil {
@@ -182,6 +198,14 @@ func (c *Conn) doRead(fd uintptr) bool {
 		c.rgot, c.rerr = 0, e
 		return true
 	}
+}
+
+// doReadNow is doRead that does not wait: EAGAIN reads nothing.
+func (c *Conn) doReadNow(fd uintptr) bool {
+	if !c.doRead(fd) {
+		c.rgot, c.rerr = 0, nil
+	}
+	return true
 }
 
 // WriteBatch sends every message of ms. A message the kernel refuses (an

@@ -45,6 +45,10 @@ func (c *Conn) ReadBatch(ms []Msg) (int, error) {
 	return 1, nil
 }
 
+// ReadBatchNow reads nothing: a read that does not wait needs recvmmsg
+// here.
+func (c *Conn) ReadBatchNow(ms []Msg) (int, error) { return 0, nil }
+
 // WriteBatch writes the messages one by one.
 func (c *Conn) WriteBatch(ms []Msg) (int, error) {
 	sent := 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -179,4 +180,64 @@ func TestCloseWakesRead(t *testing.T) {
 		t.Fatal("ReadBatch still blocked 5 s after its deadline")
 	}
 	c.Close()
+}
+
+// TestReadBatchNow: a read that does not wait returns nothing when no
+// datagram waits, and the datagrams that wait, with their sources, when
+// some do.
+func TestReadBatchNow(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("without recvmmsg ReadBatchNow reads nothing")
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bc, err := New(c, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx := make([]Msg, 4)
+	reset := func() {
+		for i := range rx {
+			rx[i].Buf = make([]byte, 512)
+			rx[i].OOB = make([]byte, 0, OOBSize)
+		}
+	}
+	reset()
+	if n, err := bc.ReadBatchNow(rx); n != 0 || err != nil {
+		t.Fatalf("nothing sent: %d datagrams, %v", n, err)
+	}
+	cl, err := net.DialUDP("udp4", nil, c.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 3 {
+		if _, err := cl.Write([]byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	for deadline := time.Now().Add(5 * time.Second); len(got) < 3 && time.Now().Before(deadline); {
+		reset()
+		n, err := bc.ReadBatchNow(rx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range rx[:n] {
+			got = append(got, m.Buf...)
+			if m.Addr.AddrPort() != cl.LocalAddr().(*net.UDPAddr).AddrPort() {
+				t.Errorf("source %v, want %v", m.Addr.AddrPort(), cl.LocalAddr())
+			}
+		}
+	}
+	if string(got) != "abc" {
+		t.Errorf("read %q, want \"abc\"", got)
+	}
+	reset()
+	if n, err := bc.ReadBatchNow(rx); n != 0 || err != nil {
+		t.Errorf("all read: %d datagrams more, %v", n, err)
+	}
 }

@@ -56,6 +56,16 @@ var walls = []wall{
 		why: "the serving machinery binds listeners and moves bytes: what a query means is the handler's (dnsfront), behind the Handler and Loop interfaces it declares",
 	},
 	{
+		from: []string{"M/dnsfront/lookup", "M/dnsfront/poolrr"},
+		deny: []string{"M/..."}, allow: []string{"M/handlespace", "M/handlespace/internal/..."},
+		why: "what a question finds (lookup) and what a pool's elements look like as records (poolrr) are pure functions of a handlespace view: they know neither the handler and renderers that use them (dnsfront) nor the policies that choose the elements",
+	},
+	{
+		from: []string{"M/internal/netlab/relay"},
+		deny: []string{"M/..."},
+		why:  "the lab's relay moves packets between sites by their addresses: it knows no registrar, pool or test of poolnsd (netlab drives it)",
+	},
+	{
 		from: []string{"M/metrics/dnsmetrics", "M/probe/probespec", "M/internal/tally"},
 		deny: []string{"M/...", "net/http", "github.com/prometheus/..."},
 		why:  "leaf packages: the DNS counters, the probe grammar and the answer tally are shared by packages that must not depend on each other",

@@ -104,6 +104,34 @@ func (p *daemonProc) waitLog(from int, what string, match func(logRec) bool) (lo
 
 var msgIs = proctest.MsgIs
 
+// waitHealth waits until the last health change poolnsd logged for the
+// element named name is to. A wait for the next change after a fault
+// would miss an element that flapped there just before it (probes of
+// 50 ms time out on a loaded machine): the state is what counts.
+func (p *daemonProc) waitHealth(name, to string) {
+	p.t.Helper()
+	change := func(r logRec) bool { return r.Str("msg") == "health changed" && r.Str("name") == name }
+	deadline := time.Now().Add(waitLimit)
+	for {
+		cur, last := p.cursor(), ""
+		for _, r := range p.Records(0, cur) {
+			if r != nil && change(r) {
+				last = r.Str("to")
+			}
+		}
+		if last == to {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			p.t.Fatalf("poolnsd did not log %s %s within %v (last: %q)", name, to, waitLimit, last)
+		}
+		if _, _, err := p.Wait(cur, left, change); err == proctest.ErrExited {
+			p.t.Fatalf("poolnsd exited (code %d) before logging %s %s", p.ExitCode(), name, to)
+		}
+	}
+}
+
 // waitExit waits up to limit for the process to exit and returns its code.
 func (p *daemonProc) waitExit(limit time.Duration) int {
 	p.t.Helper()

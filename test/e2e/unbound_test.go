@@ -146,9 +146,8 @@ log:
 		return func(r logRec) bool { return r.Str("msg") == "health changed" && r.Str("to") == to }
 	}
 	p.waitLog(0, "a up", healthTo("up"))
-	from := p.cursor()
 	b.kill()
-	p.waitLog(from, "a down", healthTo("down"))
+	p.waitHealth("a", "down")
 
 	resolver := startUnbound(t, "pool.example.", dnsAddr)
 	ask := func() *dns.Msg {
@@ -171,7 +170,7 @@ log:
 		t.Errorf("all down, through unbound: SOA TTL %d, want at most the pool's %d", ttl, poolTTL)
 	}
 
-	from = p.cursor()
+	from := p.cursor()
 	b.revive()
 	back := time.Now()
 	p.waitLog(from, "a up again", healthTo("up"))

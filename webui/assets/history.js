@@ -233,7 +233,13 @@
       line.append(svg, h('span', 'share-note muted', note));
       return line;
     };
-    if (!ex || !ex.elements) {
+    if (ex && ex.omitted) {
+      // More elements than the server lists shares for (MaxShareElements).
+      const line = row('expected', 'policy', null, '');
+      line.lastChild.className = 'muted';
+      line.lastChild.textContent = bases[ex.basis] + ' among ' + fmtNum(ex.omitted) + ' elements served: too many to draw';
+      box.appendChild(line);
+    } else if (!ex || !ex.elements) {
       const why = { load: 'follows the elements\' load', client: 'follows each client\'s distance',
         distance: 'follows the elements\' load and distance penalties' };
       box.appendChild(row('expected', 'policy', null, 'no fixed share: ' + ((ex && why[ex.basis]) || 'depends on state')));

@@ -1,0 +1,13 @@
+package relay
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests when a goroutine that one of them
+// started is still running once they have all returned (goleak waits a
+// little for goroutines on their way out, and prints the stacks of those
+// that stay).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
