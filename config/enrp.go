@@ -55,6 +55,9 @@ type ENRPTLS struct {
 	Cert string `mapstructure:"cert"`
 	Key  string `mapstructure:"key"`
 	CA   string `mapstructure:"ca"`
+	// PostQuantum: offer the hybrid X25519MLKEM768 key exchange (see
+	// enrpnet.TLSFiles).
+	PostQuantum bool `mapstructure:"post_quantum"`
 }
 
 // ENRPPort is the port of peers given without one.

@@ -69,7 +69,7 @@ func TestENRPFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := c.ENRP
-	if !e.Enabled() || e.TLS != (ENRPTLS{"a.crt", "a.key", "ca.crt"}) || e.Insecure {
+	if !e.Enabled() || e.TLS != (ENRPTLS{Cert: "a.crt", Key: "a.key", CA: "ca.crt"}) || e.Insecure {
 		t.Errorf("enrp = %+v", e)
 	}
 	if got := e.PeerAddrs(); !slices.Equal(got, []string{"127.0.0.2:9901", "127.0.0.3:9902"}) {

@@ -39,7 +39,8 @@
 // PRESENCE messages carry the RFC 5353 ownership checksum (the Internet
 // checksum of the owned elements' pool handles and identifiers) and
 // poolnsd's digest (count and content hash), which peers compare with what
-// they believe, transferring the home's own elements when they differ.
+// they believe, transferring the home's own elements when they differ
+// other than by a live set one of them has not heard change yet.
 // Ownership carries a generation: each takeover, and each registration of
 // an element at a registrar other than its home, adds one; between two
 // claims of one registration the higher generation wins, and between

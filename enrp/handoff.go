@@ -228,7 +228,7 @@ func (n *Node) sendPages(to uint32, keys []key, h *wire.Handoff, last uint8, siz
 		if fill != nil {
 			fill(k, &pe)
 		}
-		sz := peSize(&pe) + 8
+		sz := pe.MaxSize() + 8
 		if cur != nil && (count >= size || bytes+sz+wire.ParamHeaderLen+wire.Pad4(len(k.pool)) > pageBytes) {
 			cur = nil
 		}

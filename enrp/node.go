@@ -950,6 +950,7 @@ func (n *Node) peerDead(p *peer) {
 	if p.seq != nil {
 		n.abortSeq(p, "peer dead")
 	}
+	p.resync, p.holdoff = false, time.Time{} // it pushes its own elements when it is back
 	n.abortPush(p, "peer dead")
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
 	n.forgetInRounds(p.id)

@@ -57,11 +57,40 @@ func (n *Node) audit(p *peer, m *wire.Message) {
 		// so).
 		p.expect, p.expectSince = nil, time.Time{}
 		n.syncedWith(p, n.now())
+	case m.Checksum != sum && n.liveLag(p, m.Checksum):
+		// Compared again at its next PRESENCE.
 	case m.Checksum != sum:
 		n.requestTable(p, true, fmt.Sprintf("checksum %04x, expected %04x", m.Checksum, sum))
 	case m.Digest != nil && *m.Digest != dig:
 		n.requestTable(p, true, fmt.Sprintf("digest %d/%016x, expected %d/%016x", m.Digest.Count, m.Digest.Hash, dig.Count, dig.Hash))
 	}
+}
+
+// liveLag reports whether p's claim is what this registrar would credit
+// it with with one registrar seen alive or dead the other way
+// (placement.LiveLag): a pulled table would change nothing.
+func (n *Node) liveLag(p *peer, claimed uint16) bool {
+	var base wire.SumAcc
+	if o := n.tab.own[p.id]; o != nil {
+		base = o.acc
+	}
+	claims := func(join, leave []uint16) bool {
+		acc := base
+		for _, v := range join {
+			acc.Add(v)
+		}
+		for _, v := range leave {
+			acc.Sub(v)
+		}
+		return acc.Checksum() == claimed
+	}
+	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, claims, func(yield func(placement.Static) bool) {
+		for _, en := range n.tab.m {
+			if en.static() && !yield(placement.Static{Pool: en.pool, ID: en.id, Sum: en.sum, Home: en.home()}) {
+				return
+			}
+		}
+	})
 }
 
 // requestTable starts a handle table transfer from p: of its own elements
@@ -132,7 +161,7 @@ func (n *Node) onTableRequest(p *peer, m *wire.Message) {
 			continue
 		}
 		pe := n.toPE(en)
-		sz := peSize(&pe)
+		sz := pe.MaxSize()
 		last := len(resp.Entries) - 1
 		newPool := last < 0 || string(resp.Entries[last].Handle) != k.pool
 		if newPool {
@@ -156,24 +185,6 @@ func (n *Node) onTableRequest(p *peer, m *wire.Message) {
 		p.cursor = nil
 	}
 	n.send(p.id, resp)
-}
-
-// peSize is an upper bound of the encoded size of a Pool Element
-// parameter.
-func peSize(p *wire.PE) int {
-	s := wire.ParamHeaderLen + 12
-	s += wire.ParamHeaderLen + 4 + 20*len(p.Transport.Addrs) // user transport
-	s += wire.ParamHeaderLen + 12                            // policy
-	if x := p.X; x != nil {
-		s += wire.ParamHeaderLen
-		s += wire.ParamHeaderLen + wire.Pad4(len(x.Label)) + wire.ParamHeaderLen + wire.Pad4(len(x.Site))
-		s += wire.ParamHeaderLen + 12 + wire.ParamHeaderLen + 16
-		s += 20 * len(x.Addrs)
-		if x.Probe != nil {
-			s += wire.ParamHeaderLen + 12 + wire.Pad4(2+len(x.Probe.Kind)+len(x.Probe.Target))
-		}
-	}
-	return s
 }
 
 func (n *Node) onTableResponse(p *peer, m *wire.Message) {
@@ -706,6 +717,7 @@ func (n *Node) lostPeer(p *peer) {
 	if p.expect == nil {
 		p.expect = map[key]bool{}
 	}
+	p.expectSince = time.Time{} // its push is awaited from its next word, not an older loss's
 }
 
 // pushOwn pushes this registrar's own elements to p if it owes them and

@@ -48,7 +48,7 @@ func (d *daemon) startPeering() int {
 			"listen", e.Listen)
 	} else {
 		var err error
-		tlsc, err = enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: e.TLS.Cert, Key: e.TLS.Key, CA: e.TLS.CA})
+		tlsc, err = enrpnet.LoadTLS(enrpnet.TLSFiles{Cert: e.TLS.Cert, Key: e.TLS.Key, CA: e.TLS.CA, PostQuantum: e.TLS.PostQuantum})
 		if err != nil {
 			d.log.Error("cannot load the peering TLS files", "keys", "enrp.tls.cert, enrp.tls.key, enrp.tls.ca", "err", err.Error())
 			return exitUsage

@@ -537,10 +537,11 @@ func (d *Driver) handshake(ctx context.Context, nc net.Conn, dialed, host string
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
-		// A connection closed before it said anything (io.EOF) is no
+		// A connection closed before it said anything (io.EOF), or in
+		// the middle of its handshake (io.ErrUnexpectedEOF), is no
 		// refusal: a peer's dialler closes the attempts that lost the
 		// race to connect (see connect).
-		if ctx.Err() == nil && !netFailure(err) && !(dialed == "" && errors.Is(err, io.EOF)) {
+		if ctx.Err() == nil && !netFailure(err) && !(dialed == "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))) {
 			d.mu.Lock()
 			d.stats.Refused++
 			d.mu.Unlock()

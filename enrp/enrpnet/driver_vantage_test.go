@@ -23,7 +23,8 @@ import (
 func TestDriverConfirmAndLeave(t *testing.T) {
 	verdicts := make(chan enrp.Verdict, 4)
 	var mu sync.Mutex
-	handed := map[uint32]int{} // times each element was handed to B or C, by ID
+	handed := map[uint32]int{}          // times each element was handed to B or C, by ID
+	handedNow := make(chan struct{}, 1) // OnHanded was called
 	edit := func(id uint32) func(*enrpnet.DriverConfig) {
 		return func(c *enrpnet.DriverConfig) {
 			c.Node.Confirm = 2
@@ -37,6 +38,10 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 					handed[h.ID]++
 				}
 				mu.Unlock()
+				select {
+				case handedNow <- struct{}{}:
+				default:
+				}
 			}
 			c.HandoffState = func(pool string, id uint32) (time.Duration, int) { return 2 * time.Millisecond, 1 }
 		}
@@ -93,6 +98,28 @@ func TestDriverConfirmAndLeave(t *testing.T) {
 			}
 			return true
 		})
+	}
+	// OnHanded comes just after the handlespace shows the hand-off (in
+	// the same turn of B's and C's loops): wait for it as well.
+	allHanded := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range owned {
+			if handed[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+wait:
+	for !allHanded() {
+		select {
+		case <-handedNow:
+		case <-deadline.C:
+			break wait // the check below says which
+		}
 	}
 	mu.Lock()
 	for _, id := range owned {

@@ -772,3 +772,21 @@ func (w *walker) refused(p param) (*Refused, error) {
 		Handle:  clone(p.val[8:]),
 	}, nil
 }
+
+// MaxSize is an upper bound of p's encoded size as a Pool Element
+// parameter, for filling pages of a size.
+func (p *PE) MaxSize() int {
+	s := ParamHeaderLen + 12
+	s += ParamHeaderLen + 4 + 20*len(p.Transport.Addrs) // user transport
+	s += ParamHeaderLen + 12                            // policy
+	if x := p.X; x != nil {
+		s += ParamHeaderLen
+		s += ParamHeaderLen + Pad4(len(x.Label)) + ParamHeaderLen + Pad4(len(x.Site))
+		s += ParamHeaderLen + 12 + ParamHeaderLen + 16
+		s += 20 * len(x.Addrs)
+		if x.Probe != nil {
+			s += ParamHeaderLen + 12 + Pad4(2+len(x.Probe.Kind)+len(x.Probe.Target))
+		}
+	}
+	return s
+}

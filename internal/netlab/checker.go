@@ -396,6 +396,7 @@ func (c *Checker) Inject(t testing.TB, f Fault) time.Time {
 	if err != nil {
 		t.Fatalf("fault %s: %v", f.Name, err)
 	}
+	t.Logf("fault %s at %s", f.Name, at.Format("15:04:05.000"))
 	c.note(at, f.Name)
 	return at
 }
@@ -407,6 +408,7 @@ func (c *Checker) Heal(t testing.TB, f Fault) time.Time {
 	if err != nil {
 		t.Fatalf("heal %s: %v", f.Name, err)
 	}
+	t.Logf("heal %s at %s", f.Name, at.Format("15:04:05.000"))
 	c.note(at, "heal "+f.Name)
 	return at
 }

@@ -10,9 +10,10 @@
 // policy routing that sends every packet forwarded between nodes to it.
 // AddNode makes one namespace per host, attached to the bridge by a veth
 // pair made inside the hub, with an address 198.18.SITE.N/32, one
-// route, to the whole network (198.18.0.0/15) through the hub, and TCP
-// Fast Open on both ways (net.ipv4.tcp_fastopen 3, as peering asks of a
-// registrar's host). A node may
+// route, to the whole network (198.18.0.0/15) through the hub, TCP
+// Fast Open on both ways (net.ipv4.tcp_fastopen 3) and ARP requests
+// repeated every 100 ms (NeighRetrans), as peering asks of a registrar's
+// host (docs/peering.md). A node may
 // also answer on a /24 of 198.19.0.0/16 (AddBlock: a local route, so that
 // one listener on 0.0.0.0 serves 254 addresses, one per pool element).
 // Nothing is made in the root namespace and nothing routes out: the nodes
@@ -46,7 +47,9 @@
 // Faults (Fault: Inject and Heal):
 //
 //   - Node.LinkDown: the node's veth taken down at the hub's end (a
-//     minority partition of one, unreachable from the checker too);
+//     minority partition of one, unreachable from the checker too),
+//     over rtnetlink, its times the kernel's acknowledgements (the
+//     heal's returns once both ends run again);
 //   - Net.Split: the relay drops every packet between groups of nodes,
 //     both ways (a 2|3 split of five registrars); the checker still
 //     reaches both sides;
@@ -86,6 +89,9 @@
 // made on the other side of a network fault only Bounds.Heal after the
 // heal) and false removals (the elements that had one; GapList lists the
 // episodes), and the questions answered late or not at all.
+//
+// Net.Capture records the traffic on the hub's bridge with dumpcap, for
+// a look at what a fault does (test/cluster: NETLAB_CAPTURE=DIR).
 //
 // Cleanup: New registers Net.Close with t.Cleanup, which ends the lab
 // process, kills what still runs in the namespaces (by PID) and deletes

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +27,11 @@ var (
 	// nodePrefix holds the nodes' own addresses: 198.18.SITE.N.
 	nodePrefix = netip.MustParsePrefix("198.18.0.0/16")
 )
+
+// NeighRetrans is the nodes' neighbour (ARP) retransmission time
+// (net.ipv4.neigh.DEV.retrans_time_ms), as docs/peering.md asks of a
+// registrar's host; the hub, the network, keeps the kernel's 1 s.
+const NeighRetrans = 100 * time.Millisecond
 
 // Link and device names inside the hub.
 const (
@@ -82,7 +88,8 @@ type Node struct {
 	ns   *ns
 	idx  int // index in the relay's table
 	site int
-	link string // its veth's name in the hub
+	link string    // its veth's name in the hub
+	ran  time.Time // when LinkDown's Heal found the link running (net.mu)
 }
 
 var netSeq atomic.Int64
@@ -269,6 +276,15 @@ func (n *Net) AddNode(name, site string) (*Node, error) {
 	// only).
 	if err := nd.ns.sysctl("net/ipv4/tcp_fastopen", "3"); err != nil {
 		return nil, fmt.Errorf("netlab: sysctl net.ipv4.tcp_fastopen in %s: %v", nd.Name, err)
+	}
+	// And the neighbour (ARP) retransmission time of docs/peering.md:
+	// after a link comes back, nothing leaves the node until its next
+	// ARP request for the hub, which the kernel's default (1 s) sends up
+	// to a second later (the hub's own request for the node as late).
+	// (A namespace other than the first has no neigh/default.)
+	key := "net/ipv4/neigh/eth0/retrans_time_ms"
+	if err := nd.ns.sysctl(key, strconv.Itoa(int(NeighRetrans/time.Millisecond))); err != nil {
+		return nil, fmt.Errorf("netlab: sysctl %s in %s: %v", key, nd.Name, err)
 	}
 	if err := n.relay.place(netip.PrefixFrom(addr, 32), nd.idx, si); err != nil {
 		return nil, err

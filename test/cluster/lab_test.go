@@ -155,6 +155,15 @@ func newLab(t *testing.T, opts labOpts) *lab {
 	}
 	t.Logf("seed %d (NETLAB_SEED=%d replays the checker's choices); registrars at real-time priority: %t (NETLAB_RT)", l.seed, l.seed, os.Getenv("NETLAB_RT") == "1")
 	l.net = netlab.New(t, netlab.Config{Sites: sites, Delay: delay, LabBinary: labd})
+	if dir := os.Getenv("NETLAB_CAPTURE"); dir != "" {
+		// The peering and the ARP exchanges, for a look at what a fault
+		// does to them (tshark -r FILE).
+		path, err := l.net.Capture(t, dir, fmt.Sprintf("arp or tcp port %d", netlab.ENRPPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("capturing the peering and ARP on the hub's bridge into %s", path)
+	}
 	l.backends = netlab.NewBackends(l.net)
 	var blocks []netip.Prefix
 	for _, bs := range backendSites {

@@ -128,6 +128,7 @@ func TestClusterLinkDown(t *testing.T) {
 	l.steady(faultFor - time.Since(down))
 	up := l.checker.Heal(t, f)
 	l.checker.SetIsolated(r1, false)
+	t.Logf("r1's link ran again %v after the heal (the kernel's link worker)", r1.Node.LinkRan().Sub(up).Round(time.Millisecond))
 	conv := l.converge(t, "after r1's link came back", up, convergeBound)
 	l.steady(4 * time.Second)
 	rp := l.finish(t)
