@@ -46,8 +46,8 @@ func TestRound(t *testing.T) {
 // refusals have a rate of their own.
 func TestGate(t *testing.T) {
 	g := Gate{Rate: 10, Burst: 2, MaxInFlight: 2, RefusalRate: 1, RefusalBurst: 1}
-	if !g.Allow(t0, 7) || !g.Allow(t0, 7) || g.Allow(t0, 7) {
-		t.Fatal("want a burst of 2 at once")
+	if first, second, third := g.Allow(t0, 7), g.Allow(t0, 7), g.Allow(t0, 7); !first || !second || third {
+		t.Fatalf("a burst of 2 at once: allowed %v %v %v, want true true false", first, second, third)
 	}
 	if !g.Allow(t0, 8) {
 		t.Fatal("another peer's bucket is its own")
