@@ -273,10 +273,6 @@ func (g *Sigs) FreshUntil() time.Time { return g.refresh }
 // Len returns the number of RRSIG records.
 func (g *Sigs) Len() int { return len(g.RRSIGs) }
 
-// WireLen returns the bytes AppendWire adds with an owner of ownerLen
-// bytes (2 for a compression pointer).
-func (g *Sigs) WireLen(ownerLen int) int { return len(g.wire) + len(g.ends)*ownerLen }
-
 // AppendWire appends the RRSIG records in wire form to b, each with owner
 // as its owner name: a compression pointer (0xC0 0x0C for the question's
 // name) or an uncompressed name. The signer name in the RDATA is never

@@ -7,3 +7,8 @@ var (
 	HandoffNodes = handoffNodes
 	CPUTime      = cpuTime
 )
+
+// Minority reports whether this registrar is in a minority: the live
+// registrars are fewer than half of those it knows (see known). For the
+// scenario tests; the engine asks minority itself.
+func (n *Node) Minority() bool { return n.minority(n.now()) }

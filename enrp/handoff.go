@@ -150,9 +150,6 @@ func (n *Node) tookState(cur, ne *entry) {
 	}
 }
 
-// Leaving reports whether Leave was called.
-func (n *Node) Leaving() bool { return n.leaving != nil }
-
 // Leave begins the planned hand-off of every element homed here to the
 // live peers (see above). state, if not nil, gives what the monitor keeps
 // beside each element. The hand-off is over when a Ready has Left: at

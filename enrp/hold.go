@@ -57,10 +57,6 @@ func (n *Node) known(now time.Time) int {
 	return k
 }
 
-// Minority reports whether this registrar is in a minority: the live
-// registrars are fewer than half of those it knows (see known).
-func (n *Node) Minority() bool { return n.minority(n.now()) }
-
 func (n *Node) minority(now time.Time) bool {
 	return 2*len(n.live) < n.known(now)
 }

@@ -74,10 +74,6 @@ func (t *Tree[E]) Height() int { return int(t.height) }
 // with the old one are the same nodes.
 func (t *Tree[E]) Root() *Node[E] { return t.root }
 
-// OneLeaf returns the root if the whole tree is one leaf (most pools),
-// for the readers' shortcuts.
-func (t *Tree[E]) OneLeaf() (*Node[E], bool) { return t.root, t.height == 1 }
-
 // Node is a leaf or an inner node of a Tree. Readers see a leaf as a run
 // of entries (Width, Elem, Key, Tie, Weight), which versions of the tree
 // share until a change touches it, with a reader's Memo; and an inner node
@@ -116,9 +112,6 @@ func (n *Node[E]) Memo() *Memo { return &n.memo }
 
 // Elem returns the element of entry i of a leaf.
 func (n *Node[E]) Elem(i int) *E { return n.Elems()[i] }
-
-// IsLeaf reports whether n is a leaf.
-func (n *Node[E]) IsLeaf() bool { return n.leaf }
 
 // Tie returns the tie of entry i of a leaf of a ByRank tree.
 func (n *Node[E]) Tie(i int) uint32 { return uint32(n.ties()[i]) }
