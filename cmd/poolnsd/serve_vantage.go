@@ -30,7 +30,8 @@ type vantageLink struct {
 // enrp/placement.Budgets).
 func (v *vantageLink) peerRTT(id uint32) time.Duration {
 	if drv := v.drv.Load(); drv != nil {
-		return drv.PeerRTTs()[id].RTT
+		r, _ := drv.RTTOf(id)
+		return r.RTT
 	}
 	return 0
 }

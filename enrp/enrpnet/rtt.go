@@ -74,22 +74,40 @@ func (d *Driver) PeerRTTs() map[uint32]PeerRTT {
 	d.rtt.mu.Unlock()
 	out := make(map[uint32]PeerRTT, len(conns))
 	for id, cs := range conns {
-		for _, nc := range cs {
-			if tc, ok := nc.(*tls.Conn); ok {
-				nc = tc.NetConn()
-			}
-			tcp, ok := nc.(*net.TCPConn)
-			if !ok {
-				continue
-			}
-			r, ok := tcpRTT(tcp)
-			if !ok || r.RTT <= 0 {
-				continue
-			}
-			if cur, have := out[id]; !have || r.RTT < cur.RTT {
-				out[id] = r
-			}
+		if r, ok := lowestRTT(cs); ok {
+			out[id] = r
 		}
 	}
 	return out
+}
+
+// RTTOf is PeerRTTs for one peer (ok false when none is known): what a
+// confirmation's budget asks for each vantage point, without reading
+// every peer's connections.
+func (d *Driver) RTTOf(peer uint32) (r PeerRTT, ok bool) {
+	d.rtt.mu.Lock()
+	cs := slices.Clone(d.rtt.by[peer])
+	d.rtt.mu.Unlock()
+	return lowestRTT(cs)
+}
+
+// lowestRTT is the lowest RTT the system gives of the connections cs.
+func lowestRTT(cs []net.Conn) (best PeerRTT, ok bool) {
+	for _, nc := range cs {
+		if tc, isTLS := nc.(*tls.Conn); isTLS {
+			nc = tc.NetConn()
+		}
+		tcp, isTCP := nc.(*net.TCPConn)
+		if !isTCP {
+			continue
+		}
+		r, got := tcpRTT(tcp)
+		if !got || r.RTT <= 0 {
+			continue
+		}
+		if !ok || r.RTT < best.RTT {
+			best, ok = r, true
+		}
+	}
+	return best, ok
 }
