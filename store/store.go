@@ -252,9 +252,6 @@ func newRegistrarID() (uint32, error) {
 	}
 }
 
-// Path returns the database file's path.
-func (s *Store) Path() string { return s.path }
-
 // RegistrarID returns this registrar's ID, made on the store's first open.
 func (s *Store) RegistrarID() uint32 { return s.id }
 
