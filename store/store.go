@@ -107,8 +107,6 @@ type Store struct {
 	id   uint32
 	log  *elog // the element log (store_log.go)
 
-	healthTxs healthTxs // PutHealth's commits, for tests and benchmarks
-
 	closeOnce sync.Once
 	closeErr  error
 }
