@@ -140,12 +140,12 @@ func (n *Node) sweepFresh(now time.Time) {
 
 // tookState notes that this registrar, the element's home, took ne's
 // state from a stronger peer in place of cur's, and announces it when it
-// differs: its peers may have taken its earlier word (the side of a
-// split it was on did), and the local change that follows goes nowhere
-// (the table has it already).
+// differs in anything the digests cover (the RTT too): its peers may
+// have taken its earlier word (the side of a split it was on did), and
+// the local change that follows goes nowhere (the table has it already).
 func (n *Node) tookState(cur, ne *entry) {
 	n.freshen(ne.key, false)
-	if cur == nil || stateDiffers(cur.e, ne.e) {
+	if cur == nil || cur.hash != ne.hash {
 		n.announce(wire.AddPE, ne)
 	}
 }
