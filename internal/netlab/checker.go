@@ -53,9 +53,10 @@ type Bounds struct {
 	// showing a deregistration acknowledged on one side of the network
 	// fault while it stood (its DEL_PE to the other side lost; the
 	// heal must carry it), and to every answer on the other side
-	// showing a registration acknowledged on one side (until then its
-	// absence there is no gap). 0: Propagate, and such a registration
-	// is expected at once.
+	// showing a registration acknowledged on one side, or acknowledged
+	// less than Propagate before the fault began (its first probe's
+	// result may not have crossed: until then its absence there is no
+	// gap). 0: Propagate, and such a registration is expected at once.
 	Heal time.Duration
 }
 
@@ -458,8 +459,34 @@ func (c *Checker) recountNet() {
 	switch {
 	case was == 0 && c.netFault > 0:
 		c.splitAt = time.Now()
+		c.apartUnpropagated()
 	case was > 0 && c.netFault == 0:
 		c.healedAt = time.Now()
+	}
+}
+
+// apartUnpropagated marks the registrations acknowledged less than
+// Propagate before the network fault that begins now as apart for the
+// registrars on another side than the acknowledging one: the first probe
+// result, or the registration itself, may not have crossed before the
+// cut (in the lab a registration 0.46 s before a split reached the
+// minority with its health still unknown, its home's first probe 0.1 s
+// after the split), so only the heal can carry it there, within
+// Bounds.Heal, as one made during the fault. c.mu is held.
+func (c *Checker) apartUnpropagated() {
+	for _, e := range c.elems {
+		if e.reg != regAcked || e.local || !c.splitAt.Before(e.regAt.Add(c.cfg.Bounds.Propagate)) {
+			continue
+		}
+		side := c.sideOf(e.regBy)
+		for o := range c.regs {
+			if c.sideOf(o) != side {
+				if e.apart == nil {
+					e.apart = map[int]bool{}
+				}
+				e.apart[o] = true
+			}
+		}
 	}
 }
 

@@ -145,7 +145,7 @@ const churn = 0.4
 func newLab(t *testing.T, opts labOpts) *lab {
 	t.Helper()
 	if unavailable != "" {
-		t.Skipf("netlab: %s; skipped", unavailable)
+		netlab.Unavailable(t, unavailable)
 	}
 	start := time.Now()
 	l := &lab{regs: map[string]*netlab.Registrar{}}
