@@ -338,6 +338,9 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 			cur := n.tab.get(k)
 			handed := Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,
 				RTT: time.Duration(pe.X.RTT) * time.Microsecond, Reports: int(pe.X.Reports)}
+			if cur != nil {
+				e.RTT = cur.e.RTT // the monitor's RTT is for the monitor: the peers keep the one published
+			}
 			if e.Static || (cur != nil && cur.static()) {
 				if cur == nil || !cur.static() {
 					continue // not of this registrar's zones
