@@ -151,10 +151,6 @@ func (s *ElementSet) Set() (*Set, *atomic.Uint64) { return &s.set, s.seq }
 // the elements marked Last after the others.
 func (s *ElementSet) Selector() Selector { return s.sel }
 
-// Last returns how many of the set's elements go last in its selections
-// (Element.Last).
-func (s *ElementSet) Last() int { return int(s.nlast) }
-
 // HasSites reports whether the set's order depends on the client's site
 // (Client.Site): its policy is nearest and some of its elements have a
 // site.
