@@ -476,13 +476,14 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, id: cfg.ID, tab: newTable(), peers: map[uint32]*peer{},
+	n := &Node{cfg: cfg, id: cfg.ID, peers: map[uint32]*peer{},
 		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{},
 		rounds: map[key]*round{}, byNonce: map[uint32]*round{}, fresh: map[key]fresh{},
 		gate: vantage.Gate{Rate: cfg.ConfirmRate, Burst: cfg.ConfirmBurst, MaxInFlight: cfg.MaxProbes,
 			RefusalRate: refusalRate, RefusalBurst: refusalBurst}}
 	// Nonces and hand-off sequence numbers start apart per registrar
 	// (not from Rand, whose draws pace the presence timers).
+	n.tab = newTable(n.now)
 	n.nonce = cfg.ID * 0x9e3779b1
 	n.handSeq = n.nonce
 	n.live = []uint32{n.id}

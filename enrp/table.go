@@ -50,6 +50,11 @@ type entry struct {
 	// registrar's knowledge does not replace its state (the newcomer's
 	// own may be stale; its old home hands the current one back to it).
 	settle time.Time
+	// changed: when the entry last changed in what a peer is sent of it
+	// (its element, policy or generation); a put of the same keeps the
+	// time. A push sends a peer met again only the zone-file elements
+	// changed since it was lost (see pushOwn).
+	changed time.Time
 }
 
 func (en *entry) home() uint32 { return en.e.Home }
@@ -74,6 +79,7 @@ type table struct {
 	m     map[key]*entry
 	own   map[uint32]*ownership
 	tombs map[key]tomb
+	now   func() time.Time // for entry.changed
 }
 
 // tomb remembers a registration that was deleted (deregistered), until
@@ -118,8 +124,8 @@ func later(a, b time.Time) bool {
 	return a.Sub(b) > leaseSkew
 }
 
-func newTable() *table {
-	return &table{m: map[key]*entry{}, own: map[uint32]*ownership{}, tombs: map[key]tomb{}}
+func newTable(now func() time.Time) *table {
+	return &table{m: map[key]*entry{}, own: map[uint32]*ownership{}, tombs: map[key]tomb{}, now: now}
 }
 
 // bury records the deletion of the registration of k whose lease ends at
@@ -188,7 +194,11 @@ func (t *table) sub(en *entry) {
 
 // put inserts or replaces the entry with en's key.
 func (t *table) put(en *entry) {
+	en.changed = t.now()
 	if old := t.m[en.key]; old != nil {
+		if old.hash == en.hash && old.gen == en.gen && old.policy == en.policy && sameElement(old.e, en.e) {
+			en.changed = old.changed
+		}
 		t.sub(old)
 	}
 	t.m[en.key] = en
