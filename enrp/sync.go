@@ -743,21 +743,21 @@ func (n *Node) pushOwn(p *peer) {
 	for _, k := range dels {
 		n.sendUpdate(p.id, wire.DelPE, n.tab.tombs[k].en)
 	}
-	// The registered elements homed here (all of them: the receiver
-	// sweeps what it believed this registrar owned and the push did not
+	// The registered elements homed here (all: the receiver sweeps
+	// what it believed this registrar owned and the push did not
 	// carry), and the zone-file ones that stay homed here once p is live
 	// (those that move to p, p gets handed back) and changed since p was
-	// lost (p has the others' state as it was then), as their state
-	// alone (its zone file gives the rest): a push over a new connection
-	// goes out in slow start, ten segments the first round trip, and
-	// every one it needs more is a round trip later (the lab's 150 ms
-	// site: a push of 200 zone-file elements, 12-15 KB with TLS, came
-	// 300 ms after its connection). What p changed itself meanwhile (its
-	// side of a partition homed them) it hands back to this registrar,
-	// which answers a weaker state that differs from its own with its
-	// own (onHandback); the claims' digests catch the rest. A registrar
-	// whose state of them is stale (held, see hold.go) or weak (in a
-	// minority: see strength) sends none.
+	// lost (it has the others' as they were), as their state alone (its
+	// zone file gives the rest): a push over a new connection goes out
+	// in slow start, ten segments the first round trip, and every one it
+	// needs more is a round trip later (the lab's far site: 200 zone-file
+	// elements, 12-15 KB with TLS, came 300 ms late). What p's side
+	// changed meanwhile p hands back here, and a stronger state that
+	// differs is announced (onHandback). A registrar whose state of them
+	// is stale (held, see hold.go) or weak (in a minority: see strength)
+	// sends only those whose state is fresh (freshen: taken from a
+	// stronger peer, or a quorum's since it came back), which it
+	// announced to the peers live then: p may have missed that.
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)
@@ -766,7 +766,7 @@ func (n *Node) pushOwn(p *peer) {
 	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
 	keys := n.tab.keys(func(en *entry) bool {
 		if en.static() {
-			return statics && !en.changed.Before(since) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
+			return (statics || n.isFresh(en.key)) && !en.changed.Before(since) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
 		}
 		return en.home() == n.id
 	})

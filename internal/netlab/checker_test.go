@@ -332,3 +332,43 @@ func TestParseReply(t *testing.T) {
 		t.Errorf("a query parsed as a reply")
 	}
 }
+
+// TestCheckerMoving: the convergence measure leaves out the health of
+// the elements the workload set moving within its bounds, and of no
+// other, and compares everything else of them.
+func TestCheckerMoving(t *testing.T) {
+	c, elems, t0 := testChecker(t)
+	killed, revived, steady := c.elems[elems[0]], c.elems[elems[1]], elems[2]
+	killed.state, killed.since = Dead, t0.Add(time.Second)
+	revived.state, revived.since = Alive, t0.Add(2*time.Second)
+	line := func(a netip.Addr, health, home string) string {
+		return "p.pool.example. 00000001 " + a.String() + ":80 " + health + " auto home=" + home + " reported=false"
+	}
+	digest := func(lines ...string) Digest { return linesDigest(lines) }
+	at := t0.Add(3 * time.Second) // killed 2 s ago (Detect 3 s), revived 1 s ago (Rise 8 s)
+	mv := c.moving(at)
+	if !mv[elems[0]] || !mv[elems[1]] || mv[steady] || len(mv) != 2 {
+		t.Fatalf("moving at +3 s: %v, want the killed and the revived element", mv)
+	}
+	a := digest(line(elems[0], "up", "r1"), line(elems[1], "down", "r1"), line(steady, "up", "r2"))
+	b := digest(line(elems[0], "down", "r1"), line(elems[1], "up", "r1"), line(steady, "up", "r2"))
+	ma, n := maskHealth(a, mv)
+	mb, _ := maskHealth(b, mv)
+	if n != 2 || ma.Hash != mb.Hash || a.Hash == b.Hash {
+		t.Fatalf("health of moving elements: masked %d lines, equal %v (raw equal %v); want 2, equal, raw unequal", n, ma.Hash == mb.Hash, a.Hash == b.Hash)
+	}
+	// Another field of a moving element, or the health of a steady one,
+	// still counts.
+	for _, other := range []Digest{
+		digest(line(elems[0], "down", "r3"), line(elems[1], "up", "r1"), line(steady, "up", "r2")),
+		digest(line(elems[0], "down", "r1"), line(elems[1], "up", "r1"), line(steady, "down", "r2")),
+	} {
+		if mo, _ := maskHealth(other, mv); mo.Hash == ma.Hash {
+			t.Errorf("%v masked equal to %v", other.Lines, a.Lines)
+		}
+	}
+	// Past their bounds nothing is left out.
+	if mv := c.moving(t0.Add(11 * time.Second)); len(mv) != 0 {
+		t.Errorf("moving at +11 s: %v, want none", mv)
+	}
+}
