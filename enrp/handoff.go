@@ -145,7 +145,7 @@ func (n *Node) sweepFresh(now time.Time) {
 // (the table has it already).
 func (n *Node) tookState(cur, ne *entry) {
 	n.freshen(ne.key, false)
-	if cur == nil || stateDiffers(cur.e, ne.e) {
+	if cur == nil || wire.StateDiffers(cur.e, ne.e) {
 		n.announce(wire.AddPE, ne)
 	}
 }
@@ -356,11 +356,11 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 				taken++
 				continue
 			}
-			if cur != nil && cur.home() != p.id && cur.home() != n.id && wins(cur.gen, cur.home(), gen, p.id) {
+			if cur != nil && cur.home() != p.id && cur.home() != n.id && placement.Wins(cur.gen, cur.home(), gen, p.id) {
 				continue // another's by a newer claim
 			}
 			if cur == nil {
-				if tb, ok := n.tab.tombOf(k, now); ok && !later(e.Expires, tb.expires) {
+				if tb, ok := n.tab.tombOf(k, now); ok && !placement.Later(e.Expires, tb.expires) {
 					continue // deregistered meanwhile
 				}
 			} else {
@@ -474,7 +474,7 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			}
 			s, mine := int(pe.X.Strength)-1, n.takeStrength()
 			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) || n.quorumFresh(k) {
-				if stateDiffers(cur.e, e) {
+				if wire.StateDiffers(cur.e, e) {
 					// p's side changed it while apart and kept its
 					// word: this registrar's push to p carried only
 					// what changed here since (pushOwn), so p, and

@@ -324,3 +324,43 @@ func TestHealPushChangedOnly(t *testing.T) {
 		t.Errorf("%d table requests after the heal, want none", n)
 	}
 }
+
+// TestHealPushAllAfterSplit: a peer lost together with others (a
+// partition, A,B | C,D,E) had a side that probed every zone-file element
+// with its own RTTs: C's push to A carries every zone-file element C homes
+// with A back, not only those C changed (in the lab a push of the changed
+// ones alone left the minority with its own RTTs, and a table pull a peer
+// for them).
+func TestHealPushAllAfterSplit(t *testing.T) {
+	c, ms := cluster5(t, 74, 200)
+	c.RunFor(3 * interval)
+	c.Net.Partition(sideAB, sideCDE)
+	c.RunFor(splitFor)
+	pushed := 0
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if from == idC && to == idA && m.Type == wire.TypeHandleTableResp && m.Handoff != nil &&
+			(m.Handoff.Kind == wire.SyncPage || m.Handoff.Kind == wire.SyncLast) {
+			for _, en := range m.Entries {
+				for _, pe := range en.Elements {
+					if pe.X != nil && pe.X.Flags&wire.XStatic != 0 {
+						pushed++
+					}
+				}
+			}
+		}
+		return enrptest.Deliver
+	}
+	want := 0
+	for _, e := range ms[idC].Elements() {
+		if e.Static && placement.Rendezvous([]uint32{idA, idC, idD, idE}, e.Pool, e.ID) == idC {
+			want++
+		}
+	}
+	c.Net.Heal()
+	if !c.RunUntil(settled(c), 3*interval) {
+		t.Fatal("not settled after the heal")
+	}
+	if pushed < want {
+		t.Errorf("C pushed A %d zone-file elements, want the %d it homes with A back", pushed, want)
+	}
+}
