@@ -449,9 +449,13 @@ type peer struct {
 	// what was sent to it meanwhile may be lost. lost: when it was last
 	// heard before that; the deletions made here since go with the
 	// push. in: the peer's push coming in.
-	owe  bool
-	lost time.Time
-	in   *pushIn
+	// silent: it was lost by falling silent (found dead with its
+	// connections open: stopped, or its link cut), not by its
+	// connections closing (killed, restarted) or leaving.
+	owe    bool
+	lost   time.Time
+	silent bool
+	in     *pushIn
 	// pushedDead: pushed while still dead here (the push goes in the
 	// Hello of a connection dialled, before the peer's first word
 	// brings it back): what changes of this registrar's own elements

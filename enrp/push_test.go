@@ -242,8 +242,34 @@ func TestHealPushChangedOnly(t *testing.T) {
 	}
 	c.RunFor(3 * interval) // the zone-file elements' states settled well before the cut
 	all := []uint32{idA, idB, idC}
-	c.Net.Partition([]uint32{idC}, []uint32{idA, idB})
+	// Cut as the lab's link or a SIGSTOP cuts: the connections stay up,
+	// nothing crosses them, and each side finds the other dead by its
+	// silence (a peer whose connections close first may have been
+	// killed and restart: it gets a whole push).
+	cut := true
+	pushedStatics, pushedRegs := 0, 0
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if cut && (from == idC) != (to == idC) {
+			return enrptest.Drop
+		}
+		if from == idA && to == idC && m.Type == wire.TypeHandleTableResp && m.Handoff != nil &&
+			(m.Handoff.Kind == wire.SyncPage || m.Handoff.Kind == wire.SyncLast) {
+			for _, en := range m.Entries {
+				for _, pe := range en.Elements {
+					if pe.X != nil && pe.X.Flags&wire.XStatic != 0 {
+						pushedStatics++
+					} else {
+						pushedRegs++
+					}
+				}
+			}
+		}
+		return enrptest.Deliver
+	}
 	c.RunFor(lastHeard + noResponse + interval)
+	// Found dead: the drivers close the connections.
+	c.Net.Partition([]uint32{idC}, []uint32{idA, idB})
+	c.RunFor(interval)
 	changedAtA := 0 // and homed at A once C is back (the others A hands back to C)
 	a.Do(func(hs *handlespace.Handlespace) error {
 		for _, e := range a.Elements() {
@@ -277,23 +303,8 @@ func TestHealPushChangedOnly(t *testing.T) {
 		t.Fatalf("C changed %d elements, want 5", len(changedAtC))
 	}
 	c.RunFor(interval)
-	pushedStatics, pushedRegs := 0, 0
-	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
-		if from == idA && to == idC && m.Type == wire.TypeHandleTableResp && m.Handoff != nil &&
-			(m.Handoff.Kind == wire.SyncPage || m.Handoff.Kind == wire.SyncLast) {
-			for _, en := range m.Entries {
-				for _, pe := range en.Elements {
-					if pe.X != nil && pe.X.Flags&wire.XStatic != 0 {
-						pushedStatics++
-					} else {
-						pushedRegs++
-					}
-				}
-			}
-		}
-		return enrptest.Deliver
-	}
 	requests := c.Net.CountByType[wire.TypeHandleTableRequest]
+	cut = false
 	c.Net.Heal()
 	healed := c.Elapsed()
 	limit := redial + 3*oneWay + 10*time.Millisecond

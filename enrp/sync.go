@@ -699,7 +699,7 @@ type pushIn struct {
 func (n *Node) lostPeer(p *peer) {
 	p.pushedDead = false // the push, if any, went with what was lost
 	if !p.owe {
-		p.owe, p.lost = true, p.lastHeard
+		p.owe, p.lost, p.silent = true, p.lastHeard, p.dead && p.leftAt.IsZero()
 	}
 	if p.expect == nil {
 		p.expect = map[key]bool{}
@@ -738,12 +738,13 @@ func (n *Node) pushOwn(p *peer) {
 	// out in slow start, ten segments the first round trip, and every
 	// one it needs more is a round trip later (the lab's far site: 200
 	// zone-file elements, 12-15 KB with TLS, came 300 ms late). To a
-	// peer lost alone (stopped, restarted, its link cut) only those
+	// peer lost alone and silent (stopped, its link cut) only those
 	// changed since it was lost: it has the others' as they were, and
 	// what it changed alone it hands back here (a stronger state that
 	// differs is announced, onHandback). A peer lost with others (a
-	// partition) had a side that probed them all with its own RTTs: all
-	// of them. A registrar whose state of them is stale (held, see
+	// partition) had a side that probed them all with its own RTTs, and
+	// one whose connections closed (killed) or that left may come back
+	// restarted: all of them. A registrar whose state of them is stale (held, see
 	// hold.go) or weak (in a minority: see strength) sends only those
 	// whose state is fresh (freshen: taken from a stronger peer, or a
 	// quorum's since it came back), which it announced to the peers live
@@ -754,7 +755,7 @@ func (n *Node) pushOwn(p *peer) {
 		slices.Sort(live)
 	}
 	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
-	alone := true
+	alone := p.silent
 	for _, q := range n.peers {
 		if q != p && !q.lost.IsZero() && q.lost.Sub(p.lost).Abs() < n.cfg.MaxTimeLastHeard+n.cfg.MaxTimeNoResponse {
 			alone = false
