@@ -730,25 +730,22 @@ func (n *Node) pushOwn(p *peer) {
 	for _, k := range dels {
 		n.sendUpdate(p.id, wire.DelPE, n.tab.tombs[k].en)
 	}
-	// The registered elements homed here (all: the receiver sweeps
-	// what it believed this registrar owned and the push did not
-	// carry), and the zone-file ones that stay homed here once p is live
-	// (those that move to p, p gets handed back), as their state alone
-	// (its zone file gives the rest): a push over a new connection goes
-	// out in slow start, ten segments the first round trip, and every
-	// one it needs more is a round trip later (the lab's far site: 200
-	// zone-file elements, 12-15 KB with TLS, came 300 ms late). To a
-	// peer lost alone and silent (stopped, its link cut) only those
-	// changed since it was lost: it has the others' as they were, and
-	// what it changed alone it hands back here (a stronger state that
-	// differs is announced, onHandback). A peer lost with others (a
-	// partition) had a side that probed them all with its own RTTs, and
-	// one whose connections closed (killed) or that left may come back
-	// restarted: all of them. A registrar whose state of them is stale (held, see
-	// hold.go) or weak (in a minority: see strength) sends only those
-	// whose state is fresh (freshen: taken from a stronger peer, or a
-	// quorum's since it came back), which it announced to the peers live
-	// then: p may have missed that.
+	// The registered elements homed here (all: the receiver sweeps what
+	// it believed this registrar owned and the push did not carry), and
+	// the zone-file ones that stay homed here once p is live (those that
+	// move to p, p gets handed back), as their state alone (its zone file
+	// gives the rest): a push over a new connection goes out in slow
+	// start, ten segments the first round trip, and every one it needs
+	// more is a round trip later (the lab's far site: 200 of them, 12-15
+	// KB with TLS, came 300 ms late). To a peer lost alone and silent
+	// (stopped, its link cut) only those changed since: it has the
+	// others' as they were, and hands back what it changed alone (see
+	// onHandback). A peer lost with others (a partition: its side probed
+	// them all with its own RTTs), or whose connections closed first
+	// (killed, to restart) or that left, gets them all. A registrar whose
+	// state of them is stale (held, see hold.go) or weak (in a minority:
+	// see strength) sends only those fresh (freshen), announced to the
+	// peers live then, not p.
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)
