@@ -292,9 +292,6 @@ func New(hs *handlespace.Handlespace, store Store, cfg Config) *Committer {
 	return r
 }
 
-// Config returns the committer's configuration with the defaults filled in.
-func (r *Committer) Config() Config { return r.cfg }
-
 // Allow takes a token from the bucket of source from and reports whether
 // there was one. A front end calls it once per request, before Submit.
 func (r *Committer) Allow(from netip.Addr) bool { return r.limiter.allow(from, r.cfg.Now()) }
@@ -473,13 +470,15 @@ func (r *Committer) process(batch []*pending) []*pending {
 		}
 		plans = append(plans, pl)
 	}
-	if len(plans) > 0 {
-		r.commit(plans)
-	}
+	// The batch is counted before commit answers its Requests, so that
+	// Stats after an answer count the batch that answered it.
 	if n := len(batch) - len(deferred); n > 0 {
 		r.stats.Batches++
 		r.stats.LastBatch = n
 		r.stats.MaxBatch = max(r.stats.MaxBatch, n)
+	}
+	if len(plans) > 0 {
+		r.commit(plans)
 	}
 	return deferred
 }
