@@ -125,9 +125,9 @@ type digResult struct {
 func runDig(t *testing.T, dig, addr string, args ...string) digResult {
 	t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), proctest.ToolLimit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, dig, append([]string{"@" + host, "-p", port, "+norecurse", "+time=2", "+tries=1"}, args...)...)
+	cmd := exec.CommandContext(ctx, dig, append([]string{"@" + host, "-p", port, "+norecurse", proctest.ToolTime, "+tries=1"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("dig %v: %v\n%s", args, err, out)
@@ -297,7 +297,7 @@ func TestEndToEndProtections(t *testing.T) {
 		t.Errorf("dig with a stale server cookie: want BADCOOKIE, a retry and the answer:\n%s", r.out)
 	}
 	host, port, _ := strings.Cut(addr, ":")
-	out, err := exec.Command(kdig, "@"+host, "-p", port, "+cookie", "+nsid", "+time=2", "+retry=0", "web.pool.test", "A").CombinedOutput()
+	out, err := exec.Command(kdig, "@"+host, "-p", port, "+cookie", "+nsid", proctest.ToolTime, "+retry=0", "web.pool.test", "A").CombinedOutput()
 	if err != nil || !regexp.MustCompile(`(?i);; COOKIE: [0-9a-f]{48}`).Match(out) || !strings.Contains(string(out), `"ns-test"`) ||
 		!strings.Contains(string(out), "status: NOERROR") {
 		t.Errorf("kdig +cookie +nsid: %v\n%s", err, out)

@@ -89,12 +89,12 @@ func TestSvcEndToEndKdig(t *testing.T) {
 	host, port, _ := strings.Cut(addr, ":")
 	for _, tc := range svcDigCases {
 		for _, tcp := range []bool{false, true} {
-			args := []string{"@" + host, "-p", port, "+norecurse", "+time=2", "+retry=0", "+edns=0", "+bufsize=1232", tc.name, tc.qtype}
+			args := []string{"@" + host, "-p", port, "+norecurse", proctest.ToolTime, "+retry=0", "+edns=0", "+bufsize=1232", tc.name, tc.qtype}
 			if tcp {
 				args = append([]string{"+tcp"}, args...)
 			}
 			t.Run(strings.Join(args[len(args)-2:], " ")+map[bool]string{true: " tcp", false: " udp"}[tcp], func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), proctest.ToolLimit)
 				defer cancel()
 				out, err := exec.CommandContext(ctx, kdig, args...).CombinedOutput()
 				if err != nil {

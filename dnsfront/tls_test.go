@@ -233,7 +233,7 @@ func TestKdigTLS(t *testing.T) {
 	_, tlsAddr, dir, _, _ := startTLSServer(t)
 	host, port, _ := net.SplitHostPort(tlsAddr)
 	out, err := exec.Command(kdig, "@"+host, "-p", port, "+tls", "+tls-ca="+filepath.Join(dir, "cert.pem"), "+tls-hostname=dot.test",
-		"+keepopen", "+retry=0", "+time=5", "web.pool.test.", "A", "pool.test.", "SOA", "nothing.pool.test.", "A").CombinedOutput()
+		"+keepopen", "+retry=0", proctest.ToolTime, "web.pool.test.", "A", "pool.test.", "SOA", "nothing.pool.test.", "A").CombinedOutput()
 	if err != nil {
 		t.Fatalf("kdig: %v\n%s", err, out)
 	}
@@ -247,7 +247,7 @@ func TestKdigTLS(t *testing.T) {
 	// A wrong name is refused by kdig's verification: the certificate is
 	// checked, not just any.
 	out, err = exec.Command(kdig, "@"+host, "-p", port, "+tls", "+tls-ca="+filepath.Join(dir, "cert.pem"), "+tls-hostname=other.test",
-		"+retry=0", "+time=5", "web.pool.test.", "A").CombinedOutput()
+		"+retry=0", proctest.ToolTime, "web.pool.test.", "A").CombinedOutput()
 	if err == nil && strings.Contains(string(out), "status: NOERROR") {
 		t.Errorf("kdig with a wrong +tls-hostname got an answer:\n%s", out)
 	}

@@ -110,12 +110,12 @@ func TestSignedQueriesTools(t *testing.T) {
 		name, pkg string
 		limits    []string
 	}{
-		{"dig", "bind9-dnsutils", []string{"+time=2", "+tries=1"}},
-		{"kdig", "knot-dnsutils", []string{"+timeout=2", "+retry=0"}},
+		{"dig", "bind9-dnsutils", []string{proctest.ToolTime, "+tries=1"}},
+		{"kdig", "knot-dnsutils", []string{proctest.ToolTime, "+retry=0"}},
 	} {
 		path := proctest.LookTool(t, tool.name, tool.pkg)
 		for _, transport := range []string{"+notcp", "+tcp"} {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), proctest.ToolLimit)
 			args := append([]string{"@" + host, "-p", port, "+norecurse", transport}, tool.limits...)
 			args = append(args, "-y", "hmac-sha256:"+strings.TrimSuffix(keyAll, ".")+":"+secret, "_http._tcp.web.pool.test.", "SRV")
 			out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()

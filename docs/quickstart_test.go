@@ -208,7 +208,7 @@ func runDigExamples(t *testing.T, page string, s server, exs []example) {
 			continue
 		}
 		args := strings.Fields(strings.Replace(ex.cmd, want, "-p "+s.port+" ", 1))[1:]
-		out, err := exec.Command(dig, append([]string{"+time=2", "+tries=1"}, args...)...).CombinedOutput()
+		out, err := exec.Command(dig, append([]string{proctest.ToolTime, "+tries=1"}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s: %s: %v\n%s", where, ex.cmd, err, out)
 			continue
@@ -331,7 +331,7 @@ func TestQuickStartRegistration(t *testing.T) {
 		t.Errorf("pe1 is not in the SRV answer after its registration:\n%s", out)
 	}
 	// Deregistered: the last command removed it.
-	dig := exec.Command("dig", "@127.0.0.1", "-p", s.port, "+short", "+time=2", "+tries=1", "_http._tcp.web.pool.example", "SRV")
+	dig := exec.Command("dig", "@127.0.0.1", "-p", s.port, "+short", proctest.ToolTime, "+tries=1", "_http._tcp.web.pool.example", "SRV")
 	if after, err := dig.Output(); err != nil || strings.Contains(string(after), "pe1") || !strings.Contains(string(after), "web1") {
 		t.Errorf("after the deregistration: %v\n%s", err, after)
 	}

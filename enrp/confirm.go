@@ -175,7 +175,13 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 func (n *Node) decide(r *round) {
 	delete(n.rounds, r.key)
 	delete(n.byNonce, r.nonce)
-	h, views := placement.Quorum(r.Current, r.Proposed, r.Votes, n.cfg.Quorum)
+	votes := r.Votes
+	if n.unsure(r) && (r.VotedBy(n.id, handlespace.HealthUp) || r.VotedBy(n.id, handlespace.HealthDown)) {
+		// Its own count may be from a cut (unsure) and another's fresh
+		// probe said: the others decide; its stale vote makes no dispute.
+		votes = votes[1:]
+	}
+	h, views := placement.Quorum(r.Current, r.Proposed, votes, n.cfg.Quorum)
 	if h == handlespace.HealthDown && r.Current == handlespace.HealthUp && !r.VotedBy(n.id, r.Proposed) && n.unsure(r) {
 		// No other vantage point saw it down (none answered, or none
 		// could say: a far one's short probe), and this registrar's

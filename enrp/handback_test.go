@@ -281,3 +281,120 @@ func handedStrengthEnds(t *testing.T, seed uint64) {
 		t.Fatal(wrong)
 	}
 }
+
+// TestPushCarriesFreshState: A, back from the minority side of a split
+// and still holding its view, finds an element it is home of down with
+// B, D and E right after the heal (a quorum of fresh probes), before it
+// hears C (far: 400 ms each way). Its verdict goes to the peers live
+// then; C must have it from A's push when they meet, one one-way delay
+// after, not from a digest audit a presence interval or more later.
+func TestPushCarriesFreshState(t *testing.T) {
+	for seed := uint64(760); seed < 766; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { pushCarriesFreshState(t, seed) })
+	}
+}
+
+func pushCarriesFreshState(t *testing.T, seed uint64) {
+	c, ms := cluster5(t, seed, 60)
+	a, cm := ms[idA], ms[idC]
+	x := splitElement(t, a, idC).ID
+	c.Net.LinkDelay[[2]uint32{idA, idC}] = 400 * time.Millisecond
+	c.Net.LinkDelay[[2]uint32{idC, idA}] = 400 * time.Millisecond
+	c.Net.Partition(sideAB, sideCDE)
+	c.RunFor(splitFor)
+	// Healed but for the link between A and C, which comes back after
+	// A's verdict: their connection is made after it.
+	c.Net.Heal()
+	c.Net.Cut([]uint32{idA}, []uint32{idC})
+	healed := c.Elapsed()
+	for _, id := range []uint32{idB, idD, idE} {
+		ms[id].Sees = sees(handlespace.HealthDown)
+	}
+	heard := func() bool {
+		live := a.Node.AlivePeers()
+		return contains(live, idB) && contains(live, idD) && contains(live, idE) && !contains(live, idC)
+	}
+	if !c.RunUntil(heard, 2*interval) {
+		t.Fatalf("A's live peers %v %v after the heal, want B, D and E, not yet C", a.Node.AlivePeers(), c.Elapsed()-healed)
+	}
+	n := len(a.Verdicts)
+	if !a.Confirm(staticPool, x, handlespace.HealthDown, probeWait) {
+		t.Fatal("A found nobody to ask")
+	}
+	if v, _ := confirmed(t, c, a, n+1, time.Second); v.Health != handlespace.HealthDown || v.Moved {
+		t.Fatalf("verdict %+v, want down", v)
+	}
+	if !stale(a) {
+		t.Fatal("A's hold is over before it met C")
+	}
+	c.Net.Heal()
+	resyncs := len(cm.EventsOf(enrp.EventResync))
+	if !c.RunUntil(func() bool { return contains(a.Node.AlivePeers(), idC) }, 2*interval) {
+		t.Fatalf("A did not hear C %v after the heal", c.Elapsed()-healed)
+	}
+	met := c.Elapsed()
+	if !c.RunUntil(func() bool { return cm.Find(staticPool, x).Health == handlespace.HealthDown }, 2*interval) {
+		t.Fatalf("C shows %v %v after A heard it", cm.Find(staticPool, x).Health, c.Elapsed()-met)
+	}
+	took := c.Elapsed() - met
+	var audits []string
+	for _, ev := range cm.EventsOf(enrp.EventResync)[resyncs:] {
+		if ev.Peer == idA {
+			audits = append(audits, ev.Detail)
+		}
+	}
+	if took > 400*time.Millisecond+50*time.Millisecond || len(audits) > 0 {
+		t.Errorf("C took A's verdict %v after A heard it (audits of A: %v); want a one-way delay (400 ms), no audit", took, audits)
+	}
+}
+
+// TestHandbackAnnouncesRTT: both sides of a split keep an element up,
+// each with the RTT its home measured. At the heal A, its home, takes
+// C's state handed back (the stronger side's); it must announce it even
+// though only the RTT differs from what it had (the digests cover it):
+// B, which took A's word in the split, would otherwise keep the old RTT
+// until a digest audit pulled A's table (lab split run, 03:14:46: r1
+// pulled r2's for one such element, "changed ... (other)").
+func TestHandbackAnnouncesRTT(t *testing.T) {
+	for seed := uint64(780); seed < 786; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { handbackAnnouncesRTT(t, seed) })
+	}
+}
+
+func handbackAnnouncesRTT(t *testing.T, seed uint64) {
+	c, ms := cluster5(t, seed, 60)
+	a, b, cm := ms[idA], ms[idB], ms[idC]
+	x := splitElement(t, a, idC).ID
+	c.Net.Partition(sideAB, sideCDE)
+	c.RunFor(splitFor)
+	setRTT := func(m *enrptest.Member, rtt time.Duration) {
+		m.Do(func(hs *handlespace.Handlespace) error {
+			return hs.Update(staticPool, x, func(e *handlespace.Element) { e.RTT = rtt })
+		})
+	}
+	setRTT(a, 7*time.Millisecond)
+	setRTT(cm, 3*time.Millisecond)
+	c.RunFor(interval)
+	if got := b.Find(staticPool, x).RTT; got != 7*time.Millisecond {
+		t.Fatalf("B has RTT %v in the split, want A's 7ms", got)
+	}
+	resyncs := len(b.EventsOf(enrp.EventResync))
+	c.Net.Heal()
+	healed := c.Elapsed()
+	if !c.RunUntil(func() bool { return a.Find(staticPool, x).RTT == 3*time.Millisecond }, 2*interval) {
+		t.Fatalf("A did not take C's state back: RTT %v", a.Find(staticPool, x).RTT)
+	}
+	took := c.Elapsed()
+	if !c.RunUntil(func() bool { return b.Find(staticPool, x).RTT == 3*time.Millisecond }, 2*interval) {
+		t.Fatalf("B still has RTT %v %v after A took C's (%v after the heal)", b.Find(staticPool, x).RTT, c.Elapsed()-took, took-healed)
+	}
+	var audits []string
+	for _, ev := range b.EventsOf(enrp.EventResync)[resyncs:] {
+		if ev.Peer == idA {
+			audits = append(audits, ev.Detail)
+		}
+	}
+	if d := c.Elapsed() - took; d > 20*time.Millisecond || len(audits) > 0 {
+		t.Errorf("B took A's RTT %v after A took it (audits of A: %v), want at once, no audit", d, audits)
+	}
+}

@@ -749,7 +749,8 @@ func (n *Node) pushOwn(p *peer) {
 	// rest): a push over a new connection goes out in slow start, ten
 	// segments the first round trip, and every one it needs more is a
 	// round trip later. A registrar whose state of them is stale (held,
-	// see hold.go) or weak (in a minority: see strength) sends none.
+	// see hold.go) or weak (in a minority: see strength) sends only
+	// those fresh (freshen), announced to the peers live then, not p.
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)
@@ -758,7 +759,7 @@ func (n *Node) pushOwn(p *peer) {
 	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
 	keys := n.tab.keys(func(en *entry) bool {
 		if en.static() {
-			return statics && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
+			return (statics || n.isFresh(en.key)) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
 		}
 		return en.home() == n.id
 	})

@@ -711,3 +711,141 @@ func restartTakesCurrentHealth(t *testing.T, seed uint64) {
 	}
 	t.Logf("A synced %v after its restart and took the health of %d elements from its peers", synced, len(a.Handed))
 }
+
+// TestHealStaleVoteNoDispute: A, cut off alone, comes back with its
+// probes' count from the cut: right after the heal (held or settling) it
+// proposes its elements down while B and C, whose probes are fresh, see
+// them up. The others decide: the elements stay up and are not disputed
+// (a dispute by A's stale vote went out to every peer, and was taken
+// back an interval later when A's probes caught up: state changes inside
+// the heal's convergence, lab link-down 03:07:11). Once A has settled,
+// its vote counts again: the same disagreement is a dispute.
+func TestHealStaleVoteNoDispute(t *testing.T) {
+	for seed := uint64(310); seed < 315; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { healStaleVoteNoDispute(t, seed) })
+	}
+}
+
+func healStaleVoteNoDispute(t *testing.T, seed uint64) {
+	c, a, b, cm := confirmCluster(t, seed, 30)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	c.RunFor(lastHeard + noResponse + 2*interval)
+	if !a.Node.Minority() {
+		t.Fatal("A alone, 2 of 3 peers dead, is not in a minority")
+	}
+	c.Net.Heal()
+	healed := c.Elapsed()
+	backAt := func(m *enrptest.Member) bool { return slices.Contains(m.Node.AlivePeers(), idA) }
+	aBack := func() bool {
+		return slices.Contains(a.Node.AlivePeers(), idB) && slices.Contains(a.Node.AlivePeers(), idC)
+	}
+	if !c.RunUntil(func() bool { return backAt(b) && backAt(cm) && aBack() }, 2*interval) {
+		t.Fatalf("A and its peers not back %v after the heal", c.Elapsed()-healed)
+	}
+	var mine []uint32
+	for _, e := range a.Elements() {
+		if h, _ := b.Node.HomeOf(staticPool, e.ID); e.Home == idA && h == idA {
+			mine = append(mine, e.ID)
+		}
+	}
+	if len(mine) == 0 {
+		t.Fatal("A is home of no zone-file element that B sees homed at A")
+	}
+	b.Sees, cm.Sees = sees(handlespace.HealthUp), sees(handlespace.HealthUp)
+	before := len(a.Verdicts)
+	for _, id := range mine {
+		a.Confirm(staticPool, id, handlespace.HealthDown, probeWait)
+	}
+	disputed := ""
+	watch := func() {
+		for _, m := range []*enrptest.Member{a, b, cm} {
+			for _, e := range m.Elements() {
+				if (e.Disputed() || e.Health != handlespace.HealthUp) && disputed == "" {
+					disputed = fmt.Sprintf("%08x shows %s %v disputed %v, %v after the heal", m.ID, handlespace.IDString(e.ID), e.Health, e.Vantage, c.Elapsed()-healed)
+				}
+			}
+		}
+	}
+	if !c.RunUntil(func() bool { watch(); return len(a.Verdicts) >= before+len(mine) }, time.Second) {
+		t.Fatalf("A has %d verdicts of %d", len(a.Verdicts)-before, len(mine))
+	}
+	for _, v := range a.Verdicts[before:] {
+		if v.Moved || v.Health != handlespace.HealthUp || v.Vantage != nil {
+			t.Fatalf("A just healed, B and C see it up: verdict %+v, want up, not disputed", v)
+		}
+	}
+	c.RunFor(3 * interval)
+	watch()
+	if disputed != "" {
+		t.Fatal(disputed)
+	}
+	if stale(a) {
+		t.Fatal("A still held 3 s after the heal")
+	}
+	// Settled: A's own vote counts, and the disagreement is a dispute.
+	a.Confirm(staticPool, mine[0], handlespace.HealthDown, probeWait)
+	v, _ := confirmed(t, c, a, len(a.Verdicts)+1, time.Second)
+	if v.Health != handlespace.HealthUp || len(v.Vantage) != 3 {
+		t.Fatalf("A settled, B and C see it up: verdict %+v, want up, disputed by A", v)
+	}
+}
+
+// TestHandoffKeepsContent: the monitor's smoothed RTT that a hand-off
+// carries (for the new home's monitor) differs from the RTT the leaver
+// last published (set at its last change of health). Every peer but the
+// new home keeps the published one; the new home must too, so that
+// their claims agree at once: no digest audit, no table pulled (lab
+// SIGTERM run, 03:34:00: each peer pulled its peers' tables after r4's
+// hand-off, 49-64 elements "changed (other)" each).
+func TestHandoffKeepsContent(t *testing.T) {
+	for seed := uint64(330); seed < 334; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { handoffKeepsContent(t, seed) })
+	}
+}
+
+func handoffKeepsContent(t *testing.T, seed uint64) {
+	c, a, b, cm := confirmCluster(t, seed, 30)
+	register(t, c, a, 0, 20)
+	requireSettled(t, c, interval)
+	if err := a.Do(func(hs *handlespace.Handlespace) error {
+		for _, e := range a.Elements() {
+			if e.Home == idA {
+				if err := hs.Update(e.Pool, e.ID, func(x *handlespace.Element) { x.RTT = 5 * time.Millisecond }); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	requireSettled(t, c, interval)
+	resyncs := len(b.EventsOf(enrp.EventResync)) + len(cm.EventsOf(enrp.EventResync))
+	a.Leave(func(string, uint32) (time.Duration, int) { return 9 * time.Millisecond, 0 })
+	if !c.RunUntil(func() bool { return a.Left }, time.Second) {
+		t.Fatal("the hand-off did not end within a second")
+	}
+	c.RunFor(10 * time.Millisecond)
+	for _, pair := range [][2]*enrptest.Member{{b, cm}, {cm, b}} {
+		sum, dig := pair[0].Node.Claim()
+		bsum, bdig := pair[1].Node.ClaimOf(pair[0].ID)
+		if sum != bsum || dig != bdig {
+			t.Errorf("%08x claims %04x %+v, %08x believes %04x %+v right after the hand-off", pair[0].ID, sum, dig, pair[1].ID, bsum, bdig)
+		}
+	}
+	c.RunFor(3 * interval)
+	var audits []string
+	for _, m := range []*enrptest.Member{b, cm} {
+		for _, ev := range m.EventsOf(enrp.EventResync) {
+			audits = append(audits, fmt.Sprintf("%08x: %s", m.ID, ev))
+		}
+	}
+	if len(audits) > resyncs {
+		t.Errorf("audits after the hand-off: %v", audits[resyncs:])
+	}
+	for _, h := range append(b.Handed, cm.Handed...) {
+		if h.RTT != 9*time.Millisecond {
+			t.Fatalf("%s %s handed with RTT %v, want the monitor's 9ms", h.Pool, handlespace.IDString(h.ID), h.RTT)
+		}
+	}
+}

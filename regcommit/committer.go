@@ -470,13 +470,15 @@ func (r *Committer) process(batch []*pending) []*pending {
 		}
 		plans = append(plans, pl)
 	}
-	if len(plans) > 0 {
-		r.commit(plans)
-	}
+	// The batch is counted before commit answers its Requests, so that
+	// Stats after an answer count the batch that answered it.
 	if n := len(batch) - len(deferred); n > 0 {
 		r.stats.Batches++
 		r.stats.LastBatch = n
 		r.stats.MaxBatch = max(r.stats.MaxBatch, n)
+	}
+	if len(plans) > 0 {
+		r.commit(plans)
 	}
 	return deferred
 }

@@ -127,7 +127,7 @@ func TestDigCookies(t *testing.T) {
 	dig := proctest.LookTool(t, "dig", "bind9-dnsutils")
 	s, addr := startCookieServer(t)
 	host, port, _ := net.SplitHostPort(addr)
-	base := []string{"@" + host, "-p", port, "+norec", "+tries=1", "+time=3", "www.example.", "A"}
+	base := []string{"@" + host, "-p", port, "+norec", "+tries=1", proctest.ToolTime, "www.example.", "A"}
 
 	out := runTool(t, dig, append(base, "+cookie=0102030405060708")...)
 	if !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "(good)") {
@@ -169,7 +169,7 @@ func TestKdigCookies(t *testing.T) {
 	kdig := proctest.LookTool(t, "kdig", "knot-dnsutils")
 	s, addr := startCookieServer(t)
 	host, port, _ := net.SplitHostPort(addr)
-	base := []string{"@" + host, "-p", port, "+norec", "+retry=0", "+time=3", "www.example.", "A"}
+	base := []string{"@" + host, "-p", port, "+norec", "+retry=0", proctest.ToolTime, "www.example.", "A"}
 
 	out := runTool(t, kdig, append(base, "+cookie")...)
 	if !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "COOKIE:") {

@@ -72,8 +72,8 @@ func TestDigKdigIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, port, _ := net.SplitHostPort(startServer(t, id))
-	at := []string{"@" + host, "-p", port, "+tries=1", "+time=3"}
-	kat := []string{"@" + host, "-p", port, "+retry=0", "+time=3"}
+	at := []string{"@" + host, "-p", port, "+tries=1", proctest.ToolTime}
+	kat := []string{"@" + host, "-p", port, "+retry=0", proctest.ToolTime}
 
 	out := tool(t, dig, append(at, "+nsid", "example.", "A")...)
 	if !strings.Contains(out, `; NSID: 30 30 30 30 62 65 65 66 ("0000beef")`) {

@@ -2,7 +2,9 @@ package netlab
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -51,9 +53,10 @@ type Bounds struct {
 	// showing a deregistration acknowledged on one side of the network
 	// fault while it stood (its DEL_PE to the other side lost; the
 	// heal must carry it), and to every answer on the other side
-	// showing a registration acknowledged on one side (until then its
-	// absence there is no gap). 0: Propagate, and such a registration
-	// is expected at once.
+	// showing a registration acknowledged on one side, or acknowledged
+	// less than Propagate before the fault began (its first probe's
+	// result may not have crossed: until then its absence there is no
+	// gap). 0: Propagate, and such a registration is expected at once.
 	Heal time.Duration
 }
 
@@ -456,8 +459,34 @@ func (c *Checker) recountNet() {
 	switch {
 	case was == 0 && c.netFault > 0:
 		c.splitAt = time.Now()
+		c.apartUnpropagated()
 	case was > 0 && c.netFault == 0:
 		c.healedAt = time.Now()
+	}
+}
+
+// apartUnpropagated marks the registrations acknowledged less than
+// Propagate before the network fault that begins now as apart for the
+// registrars on another side than the acknowledging one: the first probe
+// result, or the registration itself, may not have crossed before the
+// cut (in the lab a registration 0.46 s before a split reached the
+// minority with its health still unknown, its home's first probe 0.1 s
+// after the split), so only the heal can carry it there, within
+// Bounds.Heal, as one made during the fault. c.mu is held.
+func (c *Checker) apartUnpropagated() {
+	for _, e := range c.elems {
+		if e.reg != regAcked || e.local || !c.splitAt.Before(e.regAt.Add(c.cfg.Bounds.Propagate)) {
+			continue
+		}
+		side := c.sideOf(e.regBy)
+		for o := range c.regs {
+			if c.sideOf(o) != side {
+				if e.apart == nil {
+					e.apart = map[int]bool{}
+				}
+				e.apart[o] = true
+			}
+		}
 	}
 }
 
@@ -1004,7 +1033,9 @@ func (c *Checker) elementFaults() {
 
 // Pause stops the workloads' changes (registrations and element faults)
 // until Resume, so that the registrars can agree; the questions go on.
-// It revives every element that is down.
+// The element faults are held as they are: a dead element stays dead
+// and nothing is revived (reviving them all at a heal put their rise,
+// which the checker itself caused, inside the convergence measure).
 func (c *Checker) Pause() { c.setPaused(true) }
 
 // Resume undoes Pause.
@@ -1014,20 +1045,79 @@ func (c *Checker) setPaused(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.paused = on
-	if on {
-		for _, e := range c.elems {
-			if e.reg == regNone && e.state != Alive && !e.reserved {
-				e.since, e.state = c.cfg.Backends.Set(e.addr, Alive), Alive
-				c.counts.revived++
+}
+
+// moving returns the elements whose health the checker itself set moving
+// shortly before at: killed or frozen within Bounds.Detect, revived within
+// Bounds.Rise, registered within Bounds.Propagate (their first probe).
+// Their health may differ between registrars at at for a reason of the
+// workload's, not of a fault's heal: the element's home decides it and
+// announces it (the answers' rules judge that, with those bounds).
+// Before Start none is.
+func (c *Checker) moving(at time.Time) map[netip.Addr]bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := map[netip.Addr]bool{}
+	if c.start.IsZero() {
+		return out
+	}
+	b := c.cfg.Bounds
+	for a, e := range c.elems {
+		switch {
+		case e.since.After(c.start) && e.state != Alive && at.Sub(e.since) < b.Detect,
+			e.since.After(c.start) && e.state == Alive && at.Sub(e.since) < b.Rise,
+			e.reg == regAcked && at.Sub(e.regAt) < b.Propagate:
+			out[a] = true
+		}
+	}
+	return out
+}
+
+// maskHealth returns d with the health of the elements in moving left
+// out of its hash (and the lines that differ only so), and how many
+// lines it masked.
+func maskHealth(d Digest, moving map[netip.Addr]bool) (Digest, int) {
+	if len(moving) == 0 {
+		return d, 0
+	}
+	n := 0
+	lines := make([]string, len(d.Lines))
+	for i, l := range d.Lines {
+		lines[i] = l
+		f := strings.Fields(l)
+		if len(f) < 4 {
+			continue
+		}
+		addrs := f[2]
+		if j := strings.LastIndexByte(addrs, ':'); j >= 0 {
+			addrs = addrs[:j]
+		}
+		for _, s := range strings.Split(addrs, ",") {
+			if a, err := netip.ParseAddr(s); err == nil && moving[a] {
+				f[3] = "~"
+				lines[i] = strings.Join(f, " ")
+				n++
+				break
 			}
 		}
 	}
+	return linesDigest(lines), n
+}
+
+// linesDigest is the Digest of sorted element lines (as Registrar.Digest
+// makes it).
+func linesDigest(lines []string) Digest {
+	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return Digest{Hash: hex.EncodeToString(h[:8]), Elements: len(lines), Lines: lines}
 }
 
 // Converge fetches every running registrar's digest (all at once) until
 // all are equal, for up to limit. It returns the time from since to the
 // end of the round that found them equal (an upper bound) and the length
-// of that round (the resolution); the workloads should be paused. Its
+// of that round (the resolution); the workloads should be paused. The
+// health of the elements whose fault or registration the checker made
+// within its bound before the round (moving) is left out of the
+// comparison; a round equal only so is noted in ConvergeTrail. Its
 // error names what differs.
 func (c *Checker) Converge(since time.Time, limit time.Duration) (took, resolution time.Duration, err error) {
 	deadline := since.Add(limit)
@@ -1051,21 +1141,35 @@ func (c *Checker) Converge(since time.Time, limit time.Duration) (took, resoluti
 		}
 		wg.Wait()
 		end := time.Now()
-		equal := len(regs) > 0
+		// The health of the elements that the workload set moving (see
+		// moving) is left out: each stands for a change the checker
+		// made, not for the heal measured.
+		moving := c.moving(round)
+		equal, raw := len(regs) > 0, len(regs) > 0
 		var names []string
 		var msgs []string
+		masked := make([]Digest, len(ds))
 		for i, ri := range regs {
 			names = append(names, c.cfg.Cluster.Regs[ri].Name)
 			if errs[i] != nil {
 				msgs = append(msgs, errs[i].Error())
-				equal = false
+				equal, raw = false, false
 			}
-			equal = equal && ds[i].Hash == ds[0].Hash
+			masked[i], _ = maskHealth(ds[i], moving)
+			equal = equal && masked[i].Hash == masked[0].Hash
+			raw = raw && ds[i].Hash == ds[0].Hash
 		}
 		if equal {
+			if !raw {
+				diff := digestDiff(names, ds, msgs)
+				c.mu.Lock()
+				c.trail = append(c.trail, fmt.Sprintf("%v after: equal but for the health of elements the workload set moving (%d of them): %s",
+					end.Sub(since).Round(time.Millisecond), len(moving), diff))
+				c.mu.Unlock()
+			}
 			return end.Sub(since), end.Sub(round), nil
 		}
-		diff := digestDiff(names, ds, msgs)
+		diff := digestDiff(names, masked, msgs)
 		c.mu.Lock()
 		if len(c.trail) < 20 {
 			c.trail = append(c.trail, fmt.Sprintf("%v after: %s", end.Sub(since).Round(time.Millisecond), diff))

@@ -245,6 +245,50 @@ func TestCheckerDeregAcrossHeal(t *testing.T) {
 	}
 }
 
+// TestCheckerRegistrationBeforeSplit: a registration acknowledged less
+// than Propagate before a partition may not have reached the other side
+// with its first probe's result (the lab: its home probed it 0.1 s after
+// the split began, and the minority had it with its health unknown until
+// the heal carried it); it is judged there as one made during the
+// partition, from the heal with Bounds.Heal. One older than Propagate at
+// the split is expected at once after the heal.
+func TestCheckerRegistrationBeforeSplit(t *testing.T) {
+	c, _, _ := testChecker(t)
+	c.cfg.Bounds.Heal = time.Second
+	dyn := len(c.pools) - 1
+	now := time.Now()
+	late := &elemT{addr: netip.MustParseAddr("198.19.1.200"), pool: dyn, state: Alive, since: now.Add(-time.Hour),
+		reg: regAcked, regAt: now.Add(-1500 * time.Millisecond), regBy: 0}
+	early := &elemT{addr: netip.MustParseAddr("198.19.1.201"), pool: dyn, state: Alive, since: now.Add(-time.Hour),
+		reg: regAcked, regAt: now.Add(-3 * time.Second), regBy: 0}
+	for _, d := range []*elemT{late, early} {
+		c.elems[d.addr] = d
+		c.members[dyn] = append(c.members[dyn], d)
+	}
+	b := c.cfg.Cluster.Regs[1]
+	c.SetMinority(b)
+	c.SetMinority()
+	healed := c.healedAt
+	// 0.9 s after the heal (2.4 s after the late one's acknowledgement,
+	// past Propagate): the early one is missed at b, the late one not yet.
+	c.judge(1, dyn, healed.Add(900*time.Millisecond), dnsq.Reply{Addrs: []netip.Addr{}})
+	if _, open := c.stats[1].open[early.addr]; !open {
+		t.Errorf("a registration propagated before the split, missing at the minority after the heal: no gap")
+	}
+	if _, open := c.stats[1].open[late.addr]; open {
+		t.Errorf("a registration 1.5 s old at the split (Propagate 2 s), missing at the minority 0.9 s after the heal (Heal 1 s): a gap")
+	}
+	// Past Heal: missed.
+	c.judge(1, dyn, healed.Add(1500*time.Millisecond), dnsq.Reply{})
+	if _, open := c.stats[1].open[late.addr]; !open {
+		t.Errorf("the late registration missing at the minority 1.5 s after the heal (Heal 1 s): no gap")
+	}
+	// On its own side it was never apart.
+	if late.apart[0] || !late.apart[1] {
+		t.Errorf("apart %v, want b only", late.apart)
+	}
+}
+
 func TestParseReply(t *testing.T) {
 	q, err := dnsq.PackQuery("p00.pool.example")
 	if err != nil {
@@ -286,5 +330,45 @@ func TestParseReply(t *testing.T) {
 	}
 	if _, err := dnsq.ParseReply(q, nil); err == nil {
 		t.Errorf("a query parsed as a reply")
+	}
+}
+
+// TestCheckerMoving: the convergence measure leaves out the health of
+// the elements the workload set moving within its bounds, and of no
+// other, and compares everything else of them.
+func TestCheckerMoving(t *testing.T) {
+	c, elems, t0 := testChecker(t)
+	killed, revived, steady := c.elems[elems[0]], c.elems[elems[1]], elems[2]
+	killed.state, killed.since = Dead, t0.Add(time.Second)
+	revived.state, revived.since = Alive, t0.Add(2*time.Second)
+	line := func(a netip.Addr, health, home string) string {
+		return "p.pool.example. 00000001 " + a.String() + ":80 " + health + " auto home=" + home + " reported=false"
+	}
+	digest := func(lines ...string) Digest { return linesDigest(lines) }
+	at := t0.Add(3 * time.Second) // killed 2 s ago (Detect 3 s), revived 1 s ago (Rise 8 s)
+	mv := c.moving(at)
+	if !mv[elems[0]] || !mv[elems[1]] || mv[steady] || len(mv) != 2 {
+		t.Fatalf("moving at +3 s: %v, want the killed and the revived element", mv)
+	}
+	a := digest(line(elems[0], "up", "r1"), line(elems[1], "down", "r1"), line(steady, "up", "r2"))
+	b := digest(line(elems[0], "down", "r1"), line(elems[1], "up", "r1"), line(steady, "up", "r2"))
+	ma, n := maskHealth(a, mv)
+	mb, _ := maskHealth(b, mv)
+	if n != 2 || ma.Hash != mb.Hash || a.Hash == b.Hash {
+		t.Fatalf("health of moving elements: masked %d lines, equal %v (raw equal %v); want 2, equal, raw unequal", n, ma.Hash == mb.Hash, a.Hash == b.Hash)
+	}
+	// Another field of a moving element, or the health of a steady one,
+	// still counts.
+	for _, other := range []Digest{
+		digest(line(elems[0], "down", "r3"), line(elems[1], "up", "r1"), line(steady, "up", "r2")),
+		digest(line(elems[0], "down", "r1"), line(elems[1], "up", "r1"), line(steady, "down", "r2")),
+	} {
+		if mo, _ := maskHealth(other, mv); mo.Hash == ma.Hash {
+			t.Errorf("%v masked equal to %v", other.Lines, a.Lines)
+		}
+	}
+	// Past their bounds nothing is left out.
+	if mv := c.moving(t0.Add(11 * time.Second)); len(mv) != 0 {
+		t.Errorf("moving at +11 s: %v, want none", mv)
 	}
 }

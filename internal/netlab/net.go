@@ -96,12 +96,25 @@ var netSeq atomic.Int64
 
 var sweepOnce sync.Once
 
-// Require skips t when namespaces cannot be made here, saying why.
+// Require skips t when namespaces cannot be made here, saying why (in CI
+// it fails: see Unavailable).
 func Require(t testing.TB) {
 	t.Helper()
 	if why := Available(); why != "" {
-		t.Skipf("netlab: %s; skipped", why)
+		Unavailable(t, why)
 	}
+}
+
+// Unavailable ends a test that needs network namespaces where they cannot
+// be made, saying why: it skips, except in CI (the environment variable CI
+// set, as CI sets it for .ci/run), where it fails, since CI is where these
+// tests must run and a skipped one would pass unseen.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("netlab: %s; CI (CI=%s) must run this test", why, os.Getenv("CI"))
+	}
+	t.Skipf("netlab: %s; skipped", why)
 }
 
 // New makes a Net for t, removed at its end even if it fails. Before the

@@ -277,6 +277,23 @@ func LookTool(t testing.TB, name, pkg string) string {
 	return ""
 }
 
+// How long the DNS tools a test runs wait. They are bounds for a server
+// that does not answer, not expectations of how soon one does: on a
+// loaded machine a starved dig takes seconds to run at all (3 to 8 s of
+// wall time for 80 ms of CPU at a load average of 30 on 2 cores), and
+// when it runs again its timer can fire before it reads a reply that is
+// already there ("timed out" with a 2-second wait, the answer sent).
+const (
+	// ToolWait is dig's and kdig's wait for an answer, in seconds, and
+	// nsupdate's (-t ToolWait).
+	ToolWait = "10"
+	// ToolTime is the option of dig and kdig for ToolWait.
+	ToolTime = "+time=" + ToolWait
+	// ToolLimit is when a test kills a DNS tool that still runs: after
+	// a few of its waits, for tools that ask more than once.
+	ToolLimit = 60 * time.Second
+)
+
 // APIDo makes a request of a poolnsd HTTP API at url, with body (JSON; none
 // if empty) and token as its bearer token (none if empty), and returns the
 // answer's status and body.

@@ -145,7 +145,7 @@ const churn = 0.4
 func newLab(t *testing.T, opts labOpts) *lab {
 	t.Helper()
 	if unavailable != "" {
-		t.Skipf("netlab: %s; skipped", unavailable)
+		netlab.Unavailable(t, unavailable)
 	}
 	start := time.Now()
 	l := &lab{regs: map[string]*netlab.Registrar{}}
@@ -326,9 +326,11 @@ func (l *lab) takeover(t *testing.T, r *netlab.Registrar, at time.Time, limit ti
 	}
 }
 
-// converge pauses the workloads, measures how long after since all
-// running registrars agree (failing t past limit, and waiting up to 30 s
-// more to measure it) and resumes them.
+// converge pauses the workloads (their faults held as they are: see
+// netlab.Checker.Pause), measures how long after since all running
+// registrars agree, but for the health of the elements the workload set
+// moving within its bounds (netlab.Checker.Converge; failing t past
+// limit, and waiting up to 30 s more to measure it) and resumes them.
 func (l *lab) converge(t *testing.T, what string, since time.Time, limit time.Duration) time.Duration {
 	t.Helper()
 	l.checker.Pause()
@@ -339,6 +341,9 @@ func (l *lab) converge(t *testing.T, what string, since time.Time, limit time.Du
 		return -1
 	}
 	t.Logf("%s: all running registrars agree %v after (at most; a round of digests took %v)", what, d.Round(time.Millisecond), res.Round(time.Millisecond))
+	if tr := l.checker.ConvergeTrail(); d <= limit && len(tr) > 0 && os.Getenv("NETLAB_VERBOSE") == "1" {
+		t.Logf("%s: the rounds before:\n  %s", what, strings.Join(tr, "\n  "))
+	}
 	if d > limit {
 		t.Errorf("%s: the registrars agreed only %v after, bound %v; the rounds before:\n  %s", what, d.Round(time.Millisecond), limit,
 			strings.Join(l.checker.ConvergeTrail(), "\n  "))

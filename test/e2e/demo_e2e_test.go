@@ -100,7 +100,7 @@ func TestDemo(t *testing.T) {
 	}
 	// dig itself, as the instructions say.
 	dig := proctest.LookTool(t, "dig", "bind9-dnsutils")
-	res, err := exec.Command(dig, "@127.0.0.1", "-p", m[1], "+short", "+time=2", "+tries=1", "web.demo.example", "A").Output()
+	res, err := exec.Command(dig, "@127.0.0.1", "-p", m[1], "+short", proctest.ToolTime, "+tries=1", "web.demo.example", "A").Output()
 	if err != nil || !slices.Contains(all, strings.TrimSpace(string(res))) {
 		t.Errorf("dig +short: %q (%v), want one backend's address", res, err)
 	}

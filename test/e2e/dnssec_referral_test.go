@@ -68,18 +68,19 @@ var netnsSeq atomic.Int64
 // newNetns makes a network namespace with its loopback up, named so that
 // netlab.Sweep removes it if this process dies first; the test removes
 // it, and kills what runs inside, at its end. It skips the test where
-// namespaces cannot be made (not root, no ip command).
+// namespaces cannot be made (not root, no ip command), and fails it in
+// CI (netlab.Unavailable).
 func newNetns(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("network namespaces need root (CI runs the tests as root)")
+		netlab.Unavailable(t, "network namespaces need root (CI runs the tests as root)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("the ip command is missing (apt-get install iproute2)")
+		netlab.Unavailable(t, "the ip command is missing (apt-get install iproute2)")
 	}
 	name := fmt.Sprintf("%s%d-%d-referral", netlab.Prefix, os.Getpid(), 1000+netnsSeq.Add(1))
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot make a network namespace: %v: %s", err, out)
+		netlab.Unavailable(t, fmt.Sprintf("cannot make a network namespace: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {

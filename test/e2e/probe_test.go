@@ -153,7 +153,7 @@ log:
 		if got := srvTargets(); !slices.Equal(got, []string{"a"}) {
 			t.Errorf("SRV targets with b dead: %v, want a only", got)
 		}
-		out, err := exec.Command("dig", "@127.0.0.1", "-p", portOf(dnsAddr), "+norecurse", "+short", "+time=2", "+tries=1",
+		out, err := exec.Command("dig", "@127.0.0.1", "-p", portOf(dnsAddr), "+norecurse", "+short", proctest.ToolTime, "+tries=1",
 			"_http._tcp.web.pool.example.", "SRV").CombinedOutput()
 		if err != nil {
 			t.Fatalf("dig: %v\n%s", err, out)

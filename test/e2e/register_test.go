@@ -54,11 +54,11 @@ func nsupdate(t *testing.T, addr, key string, script ...string) (string, error) 
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	in := fmt.Sprintf("server %s %s\nzone pool.example.\n%s\nsend\n", host, port, strings.Join(script, "\n"))
-	args := []string{"-v", "-t", "5"}
+	args := []string{"-v", "-t", proctest.ToolWait}
 	if key != "" {
 		args = append(args, "-k", key)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), proctest.ToolLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, proctest.LookTool(t, "nsupdate", "bind9-dnsutils"), args...)
 	cmd.Stdin = strings.NewReader(in)
@@ -71,10 +71,10 @@ func nsupdate(t *testing.T, addr, key string, script ...string) (string, error) 
 func dig(t *testing.T, addr string, args ...string) []string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), proctest.ToolLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, proctest.LookTool(t, "dig", "bind9-dnsutils"),
-		append([]string{"@" + host, "-p", port, "+norecurse", "+time=2", "+tries=1"}, args...)...)
+		append([]string{"@" + host, "-p", port, "+norecurse", proctest.ToolTime, "+tries=1"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("dig %v: %v\n%s", args, err, out)

@@ -54,7 +54,7 @@ func TestDNSOverTLS(t *testing.T) {
 	host, port, _ := net.SplitHostPort(addr)
 
 	out, err := exec.Command(kdig, "@"+host, "-p", port, "+tls", "+tls-ca="+filepath.Join(dir, "ca.pem"), "+tls-hostname=dot.test",
-		"+retry=0", "+time=5", "web.pool.example.", "A").CombinedOutput()
+		"+retry=0", proctest.ToolTime, "web.pool.example.", "A").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "status: NOERROR") || strings.Count(string(out), "\tA\t10.0.0.") != 2 {
 		t.Fatalf("kdig +tls: %v, want NOERROR with the two A records:\n%s", err, out)
 	}
