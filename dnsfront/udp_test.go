@@ -14,7 +14,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/internal/prefixset"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/regcommit"
 )
@@ -162,7 +161,7 @@ func FuzzUDPServe(f *testing.F) {
 		f.Add(b)
 	}
 	prot := testProtections(f)
-	prot.Allow = prefixset.MustParse("127.0.0.0/8")
+	prot.Allow = prefixes(f, "127.0.0.0/8")
 	h := NewHandler(fuzzSpace(f), Config{Protect: prot})
 	u := loopFor(f, h)
 	// The client is a socket of the test's own, on loopback: the replies
