@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-20} CPU_WINDOW=${CPU_WINDOW:-20s} ONLY=${ONLY:-} PIN=${PIN:--1} REGISTRARS=${REGISTRARS:-1,3}
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
-[ -x bin/poolnsd ] || go build -o bin/poolnsd ./cmd/poolnsd
+go build -o bin/poolnsd ./cmd/poolnsd # always: a binary left from an older tree would be measured
 go build -o bin/failover ./bench/failover
 if [ "$PIN" != "-1" ]; then
   command -v taskset >/dev/null || { echo "bench: taskset is missing (apt-get install util-linux)" >&2; exit 2; }

@@ -134,12 +134,6 @@ func (s *RRset) AddRR(rr dns.RR) {
 	s.Add(b[on+10:])
 }
 
-// Len returns the number of records added (duplicates included).
-func (s *RRset) Len() int { return len(s.offs) }
-
-// Type returns the RRset's type.
-func (s *RRset) Type() uint16 { return s.typ }
-
 func (s *RRset) rd(i int) []byte {
 	end := len(s.rdata)
 	if i+1 < len(s.offs) {

@@ -16,6 +16,10 @@
 // of them; every other RRset is signed by the active keys (the ZSKs only,
 // when a zone has a KSK and a ZSK).
 //
+// A Keeper holds a serving daemon's Signer and loads the keys into it: at
+// start (NewKeeper fails on a bad key), on Reload and when a key's time
+// comes; it warns of keys of zones not served there.
+//
 // A Signer holds the current Keys (SetKeys swaps them whole) and the
 // signature cache, shared by all zones. The handler asks Signer.Zone once
 // per query (nil: the zone is unsigned, answer as without DNSSEC) and
@@ -25,11 +29,11 @@
 //     (RRset.ResetWire with the question's name, then Add for each record,
 //     exactly as sent: SRV priority and weight included), and
 //     Sigs.AppendWire(buf, []byte{0xC0, 0x0C}) after the records (ANCOUNT
-//     += Sigs.Len()): the wire renderer, no allocation on a cache hit.
+//     += len(Sigs.RRSIGs)): the wire renderer, no allocation on a cache hit.
 //     Zone.SigsWireLen says beforehand how many bytes the RRSIGs take (it
 //     depends on the keys only), SignSetAt takes the time read once for a
-//     reply of several RRsets, and Sigs.Fresh says whether signatures kept
-//     beside the cache may still be sent;
+//     reply of several RRsets, and Sigs.FreshUntil says until when signatures
+//     kept beside the cache may still be sent;
 //   - Zone.Sign(records) and Sigs.AppendTo(section): the dns.Msg renderer;
 //   - Zone.DNSKEY() for a DNSKEY query at the apex;
 //   - Zone.NXDomain, Zone.NoData and Zone.NoDS for denials: one NSEC
@@ -122,8 +126,9 @@
 //     last passed, so a flood of new names evicts the cold entries first.
 //   - The owner names of the RRSIG records are lower case; on the wire
 //     they take the owner the caller gives (a pointer to the question).
-//   - Key states change at their times only when Load is called: the
-//     daemon loads again at Keys.NextEvent and on SIGHUP. Every registrar
+//   - Key states change at their times only when Load is called: a
+//     Keeper (the daemon's) loads again at Keys.NextEvent and on Reload
+//     (SIGHUP); a failed reload keeps the last good keys. Every registrar
 //     of a cluster must hold the same files (clocks within minutes of each
 //     other: the signatures' inception is an hour back).
 //   - Validators without NXNAME support (unbound 1.17 and BIND 9.18, as

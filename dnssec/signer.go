@@ -102,9 +102,6 @@ func (s *Signer) SetKeys(ks *Keys) {
 	s.state.Store(st)
 }
 
-// Keys returns the keys in use, nil if none were set.
-func (s *Signer) Keys() *Keys { return s.state.Load().keys }
-
 // Zone returns the signing context of a zone (its name in lower case,
 // with the final dot), nil if the zone has no keys: it is served unsigned.
 // The handler asks once per query and uses the result for the whole reply.
@@ -238,9 +235,6 @@ func (z *Zone) Now() time.Time { return z.s.opts.Now() }
 // Origin returns the zone's name (lower case, final dot).
 func (z *Zone) Origin() string { return z.origin }
 
-// Keys returns the zone's keys.
-func (z *Zone) Keys() *ZoneKeys { return z.keys }
-
 // Sigs are the signatures of one RRset, one RRSIG per signing key, in two
 // forms: records for a dns.Msg and packed bytes for a wire renderer. They
 // are shared through the cache: never change them.
@@ -259,19 +253,11 @@ type Sigs struct {
 	refresh time.Time
 }
 
-// Fresh reports whether the signatures are fresh at now: not yet due to
-// be made again (less than a quarter of their validity left). A renderer
-// that keeps Sigs beside the cache (for an RRset it sends often) asks
-// SignSet again when they are not.
-func (g *Sigs) Fresh(now time.Time) bool { return now.Before(g.refresh) }
-
-// FreshUntil returns the time from which the signatures are no longer
-// Fresh: a renderer that keeps several RRsets' signatures together keeps
-// them until the earliest of these.
+// FreshUntil returns the time from which the signatures are due to be
+// made again (less than a quarter of their validity left): a renderer
+// that keeps several RRsets' signatures together keeps them until the
+// earliest of these.
 func (g *Sigs) FreshUntil() time.Time { return g.refresh }
-
-// Len returns the number of RRSIG records.
-func (g *Sigs) Len() int { return len(g.RRSIGs) }
 
 // AppendWire appends the RRSIG records in wire form to b, each with owner
 // as its owner name: a compression pointer (0xC0 0x0C for the question's

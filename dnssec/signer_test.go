@@ -91,7 +91,7 @@ func checkWire(t *testing.T, sigs *Sigs, set []dns.RR) {
 		t.Fatal(err)
 	}
 	b = sigs.AppendWire(b, []byte{0xC0, 12})
-	binary.BigEndian.PutUint16(b[6:], uint16(len(set)+sigs.Len()))
+	binary.BigEndian.PutUint16(b[6:], uint16(len(set)+len(sigs.RRSIGs)))
 	m := new(dns.Msg)
 	if err := m.Unpack(b); err != nil {
 		t.Fatalf("unpacking the wire form: %v", err)
@@ -185,12 +185,12 @@ func TestDNSKEY(t *testing.T) {
 		t.Fatalf("DNSKEY RRset %v; want k1 and k2 with TTL 600", keys)
 	}
 	verify(t, z, sigs, keys, t0)
-	if sigs.Len() != 2 {
-		t.Errorf("DNSKEY RRset has %d signatures; want one by each published key", sigs.Len())
+	if len(sigs.RRSIGs) != 2 {
+		t.Errorf("DNSKEY RRset has %d signatures; want one by each published key", len(sigs.RRSIGs))
 	}
 	// Other RRsets: by the active key only.
 	a, _ := z.Sign(rrs(t, "web.pool.example. 5 IN A 10.0.0.1"))
-	if a.Len() != 1 || a.RRSIGs[0].(*dns.RRSIG).KeyTag != k1.Tag {
+	if len(a.RRSIGs) != 1 || a.RRSIGs[0].(*dns.RRSIG).KeyTag != k1.Tag {
 		t.Errorf("A signed by %v; want k1 (%d) only", a.RRSIGs, k1.Tag)
 	}
 }
@@ -203,13 +203,13 @@ func TestKSKAndZSK(t *testing.T) {
 	s, _ := newTestSigner(t, Options{}, ksk, zsk)
 	z := s.Zone("pool.example.")
 	a, _ := z.Sign(rrs(t, "web.pool.example. 5 IN A 10.0.0.1"))
-	if a.Len() != 1 || a.RRSIGs[0].(*dns.RRSIG).KeyTag != zsk.Tag {
+	if len(a.RRSIGs) != 1 || a.RRSIGs[0].(*dns.RRSIG).KeyTag != zsk.Tag {
 		t.Errorf("A signed by %v; want the ZSK only", a.RRSIGs)
 	}
 	keys, sigs, _ := z.DNSKEY()
 	verify(t, z, sigs, keys, t0)
-	if sigs.Len() != 2 {
-		t.Errorf("DNSKEY signed %d times; want 2", sigs.Len())
+	if len(sigs.RRSIGs) != 2 {
+		t.Errorf("DNSKEY signed %d times; want 2", len(sigs.RRSIGs))
 	}
 	if ds := z.Keys().ParentDS(); len(ds) != 1 || ds[0] != ksk {
 		t.Errorf("parent DS of %v; want the KSK's", ds)

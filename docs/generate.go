@@ -49,12 +49,6 @@ func endMarker(name string) string { return "<!-- END GENERATED: " + name + " --
 // ErrNoMarkers: a page lacks a section's markers, or has them out of order.
 var ErrNoMarkers = errors.New("docs: generated section markers missing")
 
-// Extract returns the text between a section's markers in page.
-func Extract(page []byte, name string) (string, error) {
-	_, body, _, err := split(page, name)
-	return string(body), err
-}
-
 // Splice returns page with the text between a section's markers replaced
 // by body.
 func Splice(page []byte, name, body string) ([]byte, error) {

@@ -177,10 +177,8 @@ func (n *Node) decide(r *round) {
 	delete(n.byNonce, r.nonce)
 	votes := r.Votes
 	if n.unsure(r) && (r.VotedBy(n.id, handlespace.HealthUp) || r.VotedBy(n.id, handlespace.HealthDown)) {
-		// This registrar's own count may be from a cut (see unsure),
-		// and another vantage point's fresh probe said: the others
-		// decide, and its stale vote makes no dispute (one it would
-		// announce, and take back once its probes caught up).
+		// Its own count may be from a cut (unsure) and another's fresh
+		// probe said: the others decide; its stale vote makes no dispute.
 		votes = votes[1:]
 	}
 	h, views := placement.Quorum(r.Current, r.Proposed, votes, n.cfg.Quorum)

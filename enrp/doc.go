@@ -179,8 +179,8 @@
 // theirs against a weaker word from the newcomer for two presence
 // intervals. The newcomer announces a state so taken; a verdict it
 // reached since it came back, with another vantage point's vote, stands
-// against hand-backs; both go out at the live set's strength for two
-// presence intervals (Node.freshen). See handoff.go.
+// against hand-backs; both go out at the live set's strength, its pushes
+// too, for two presence intervals (Node.freshen). See handoff.go.
 //
 // # Caveats
 //

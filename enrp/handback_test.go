@@ -347,3 +347,54 @@ func pushCarriesFreshState(t *testing.T, seed uint64) {
 		t.Errorf("C took A's verdict %v after A heard it (audits of A: %v); want a one-way delay (400 ms), no audit", took, audits)
 	}
 }
+
+// TestHandbackAnnouncesRTT: both sides of a split keep an element up,
+// each with the RTT its home measured. At the heal A, its home, takes
+// C's state handed back (the stronger side's); it must announce it even
+// though only the RTT differs from what it had (the digests cover it):
+// B, which took A's word in the split, would otherwise keep the old RTT
+// until a digest audit pulled A's table (lab split run, 03:14:46: r1
+// pulled r2's for one such element, "changed ... (other)").
+func TestHandbackAnnouncesRTT(t *testing.T) {
+	for seed := uint64(780); seed < 786; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { handbackAnnouncesRTT(t, seed) })
+	}
+}
+
+func handbackAnnouncesRTT(t *testing.T, seed uint64) {
+	c, ms := cluster5(t, seed, 60)
+	a, b, cm := ms[idA], ms[idB], ms[idC]
+	x := splitElement(t, a, idC).ID
+	c.Net.Partition(sideAB, sideCDE)
+	c.RunFor(splitFor)
+	setRTT := func(m *enrptest.Member, rtt time.Duration) {
+		m.Do(func(hs *handlespace.Handlespace) error {
+			return hs.Update(staticPool, x, func(e *handlespace.Element) { e.RTT = rtt })
+		})
+	}
+	setRTT(a, 7*time.Millisecond)
+	setRTT(cm, 3*time.Millisecond)
+	c.RunFor(interval)
+	if got := b.Find(staticPool, x).RTT; got != 7*time.Millisecond {
+		t.Fatalf("B has RTT %v in the split, want A's 7ms", got)
+	}
+	resyncs := len(b.EventsOf(enrp.EventResync))
+	c.Net.Heal()
+	healed := c.Elapsed()
+	if !c.RunUntil(func() bool { return a.Find(staticPool, x).RTT == 3*time.Millisecond }, 2*interval) {
+		t.Fatalf("A did not take C's state back: RTT %v", a.Find(staticPool, x).RTT)
+	}
+	took := c.Elapsed()
+	if !c.RunUntil(func() bool { return b.Find(staticPool, x).RTT == 3*time.Millisecond }, 2*interval) {
+		t.Fatalf("B still has RTT %v %v after A took C's (%v after the heal)", b.Find(staticPool, x).RTT, c.Elapsed()-took, took-healed)
+	}
+	var audits []string
+	for _, ev := range b.EventsOf(enrp.EventResync)[resyncs:] {
+		if ev.Peer == idA {
+			audits = append(audits, ev.Detail)
+		}
+	}
+	if d := c.Elapsed() - took; d > 20*time.Millisecond || len(audits) > 0 {
+		t.Errorf("B took A's RTT %v after A took it (audits of A: %v), want at once, no audit", d, audits)
+	}
+}

@@ -140,12 +140,12 @@ func (n *Node) sweepFresh(now time.Time) {
 
 // tookState notes that this registrar, the element's home, took ne's
 // state from a stronger peer in place of cur's, and announces it when it
-// differs: its peers may have taken its earlier word (the side of a
-// split it was on did), and the local change that follows goes nowhere
-// (the table has it already).
+// differs in anything the digests cover (the RTT too): its peers may
+// have taken its earlier word (the side of a split it was on did), and
+// the local change that follows goes nowhere (the table has it already).
 func (n *Node) tookState(cur, ne *entry) {
 	n.freshen(ne.key, false)
-	if cur == nil || stateDiffers(cur.e, ne.e) {
+	if cur == nil || cur.hash != ne.hash {
 		n.announce(wire.AddPE, ne)
 	}
 }
@@ -338,6 +338,9 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 			cur := n.tab.get(k)
 			handed := Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,
 				RTT: time.Duration(pe.X.RTT) * time.Microsecond, Reports: int(pe.X.Reports)}
+			if cur != nil {
+				e.RTT = cur.e.RTT // the monitor's RTT is for the monitor: the peers keep the one published
+			}
 			if e.Static || (cur != nil && cur.static()) {
 				if cur == nil || !cur.static() {
 					continue // not of this registrar's zones

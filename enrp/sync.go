@@ -750,9 +750,7 @@ func (n *Node) pushOwn(p *peer) {
 	// segments the first round trip, and every one it needs more is a
 	// round trip later. A registrar whose state of them is stale (held,
 	// see hold.go) or weak (in a minority: see strength) sends only
-	// those whose state is fresh (freshen: taken from a stronger peer,
-	// or a quorum's since it came back), which it announced to the
-	// peers live then: p may have missed that.
+	// those fresh (freshen), announced to the peers live then, not p.
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)

@@ -789,3 +789,63 @@ func healStaleVoteNoDispute(t *testing.T, seed uint64) {
 		t.Fatalf("A settled, B and C see it up: verdict %+v, want up, disputed by A", v)
 	}
 }
+
+// TestHandoffKeepsContent: the monitor's smoothed RTT that a hand-off
+// carries (for the new home's monitor) differs from the RTT the leaver
+// last published (set at its last change of health). Every peer but the
+// new home keeps the published one; the new home must too, so that
+// their claims agree at once: no digest audit, no table pulled (lab
+// SIGTERM run, 03:34:00: each peer pulled its peers' tables after r4's
+// hand-off, 49-64 elements "changed (other)" each).
+func TestHandoffKeepsContent(t *testing.T) {
+	for seed := uint64(330); seed < 334; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { handoffKeepsContent(t, seed) })
+	}
+}
+
+func handoffKeepsContent(t *testing.T, seed uint64) {
+	c, a, b, cm := confirmCluster(t, seed, 30)
+	register(t, c, a, 0, 20)
+	requireSettled(t, c, interval)
+	if err := a.Do(func(hs *handlespace.Handlespace) error {
+		for _, e := range a.Elements() {
+			if e.Home == idA {
+				if err := hs.Update(e.Pool, e.ID, func(x *handlespace.Element) { x.RTT = 5 * time.Millisecond }); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	requireSettled(t, c, interval)
+	resyncs := len(b.EventsOf(enrp.EventResync)) + len(cm.EventsOf(enrp.EventResync))
+	a.Leave(func(string, uint32) (time.Duration, int) { return 9 * time.Millisecond, 0 })
+	if !c.RunUntil(func() bool { return a.Left }, time.Second) {
+		t.Fatal("the hand-off did not end within a second")
+	}
+	c.RunFor(10 * time.Millisecond)
+	for _, pair := range [][2]*enrptest.Member{{b, cm}, {cm, b}} {
+		sum, dig := pair[0].Node.Claim()
+		bsum, bdig := pair[1].Node.ClaimOf(pair[0].ID)
+		if sum != bsum || dig != bdig {
+			t.Errorf("%08x claims %04x %+v, %08x believes %04x %+v right after the hand-off", pair[0].ID, sum, dig, pair[1].ID, bsum, bdig)
+		}
+	}
+	c.RunFor(3 * interval)
+	var audits []string
+	for _, m := range []*enrptest.Member{b, cm} {
+		for _, ev := range m.EventsOf(enrp.EventResync) {
+			audits = append(audits, fmt.Sprintf("%08x: %s", m.ID, ev))
+		}
+	}
+	if len(audits) > resyncs {
+		t.Errorf("audits after the hand-off: %v", audits[resyncs:])
+	}
+	for _, h := range append(b.Handed, cm.Handed...) {
+		if h.RTT != 9*time.Millisecond {
+			t.Fatalf("%s %s handed with RTT %v, want the monitor's 9ms", h.Pool, handlespace.IDString(h.ID), h.RTT)
+		}
+	}
+}

@@ -181,14 +181,6 @@ func centralAngle(lat1, lon1, lat2, lon2 float64) float64 {
 	return 2 * math.Asin(math.Sqrt(min(h, 1)))
 }
 
-// Distance returns the great-circle distance in kilometres between two
-// points given in degrees (on a sphere of the Earth's mean radius).
-func Distance(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371.0088
-	rad := math.Pi / 180
-	return r * centralAngle(lat1*rad, lon1*rad, lat2*rad, lon2*rad)
-}
-
 // Load reads the MaxMind DB at path and returns the map of sites it and
 // prefixes (the operator's prefix map; may be nil) give. Its errors name
 // the path and say what is wrong with the file or with sites.

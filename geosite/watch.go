@@ -36,9 +36,6 @@ func Watch(path string, quiet time.Duration) (*Watcher, error) {
 // Changed receives once per change (after the quiet time).
 func (w *Watcher) Changed() <-chan struct{} { return w.changed }
 
-// Errors receives the watch's errors (events lost); it goes on watching.
-func (w *Watcher) Errors() <-chan error { return w.errs }
-
 // Close stops watching and waits for the watcher's goroutine.
 func (w *Watcher) Close() error {
 	err := w.w.Close()

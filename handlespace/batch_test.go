@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/poolnsd/poolnsd/internal/testrand"
 )
 
 func dyn(id uint32, label, addr string) *Element {
@@ -123,7 +125,7 @@ func TestApplyMatchesOneByOne(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := NewSeededRand(7)
+	r := testrand.New(7)
 	for round := 0; round < 200; round++ {
 		var groups [][]Op
 		for g := 0; g < 1+int(r.Uint64()%8); g++ {

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -196,23 +195,3 @@ func DistancePolicy(name string) bool { return policyMakers[name].distance }
 // elements' RTT (nearest and the distance-penalty policies), so that a
 // registrar measures its own RTT to the elements of its pools.
 func UsesRTT(name string) bool { return name == "nearest" || DistancePolicy(name) }
-
-// NewSeededRand returns a Rand that yields the same sequence for the same
-// seed: math/rand/v2's PCG behind a mutex, so it is safe for concurrent use
-// (though which goroutine then gets which number depends on scheduling).
-// For tests and benchmarks; servers use DefaultRand.
-func NewSeededRand(seed uint64) Rand {
-	return &seededRand{pcg: rand.NewPCG(seed, 0xda3e39cb94b95bdb)}
-}
-
-type seededRand struct {
-	mu  sync.Mutex // guards pcg
-	pcg *rand.PCG
-}
-
-func (r *seededRand) Uint64() uint64 {
-	r.mu.Lock()
-	v := r.pcg.Uint64()
-	r.mu.Unlock()
-	return v
-}

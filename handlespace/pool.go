@@ -151,10 +151,6 @@ func (s *ElementSet) Set() (*Set, *atomic.Uint64) { return &s.set, s.seq }
 // the elements marked Last after the others.
 func (s *ElementSet) Selector() Selector { return s.sel }
 
-// Last returns how many of the set's elements go last in its selections
-// (Element.Last).
-func (s *ElementSet) Last() int { return int(s.nlast) }
-
 // HasSites reports whether the set's order depends on the client's site
 // (Client.Site): its policy is nearest and some of its elements have a
 // site.
@@ -351,6 +347,43 @@ type viewCounts struct {
 	// The same of the elements that go last (flagLast).
 	lserved, lserved4, lserved6 int32
 	lauto, lauto4, lauto6       int32
+	// What PoolView.Counts returns, kept with the rest so that a list of
+	// pools does not walk their elements.
+	status PoolCounts
+}
+
+// PoolCounts counts a pool's elements by health and administrative state
+// (an element counts in one of Up, Down and Unknown, and in any of the
+// others that apply).
+type PoolCounts struct {
+	Up, Down, Unknown   int
+	Drained, ForcedDown int
+	Reported, Disputed  int
+}
+
+// addStatus counts e (d 1) or no longer counts it (d -1) in c.status.
+func (c *viewCounts) addStatus(e *Element, d int) {
+	s := &c.status
+	switch e.Health {
+	case HealthUp:
+		s.Up += d
+	case HealthDown:
+		s.Down += d
+	default:
+		s.Unknown += d
+	}
+	switch e.Admin {
+	case AdminDrain:
+		s.Drained += d
+	case AdminForceDown:
+		s.ForcedDown += d
+	}
+	if e.Reported {
+		s.Reported += d
+	}
+	if e.Disputed() {
+		s.Disputed += d
+	}
 }
 
 func (c *viewCounts) add(f uint8, d int32) {
@@ -418,6 +451,10 @@ type PoolView struct {
 
 // Len returns the number of elements of the pool.
 func (v *PoolView) Len() int { return v.elems.Len() }
+
+// Counts returns the pool's elements counted by health and administrative
+// state. O(1): the counts follow each change of the pool.
+func (v *PoolView) Counts() PoolCounts { return v.cnt.status }
 
 // Range returns the pool's elements, sorted by ID. Iterating costs
 // O(n); it allocates nothing.
@@ -494,6 +531,7 @@ func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems 
 	for i, e := range elems {
 		ents[i] = tent{Key: uint64(e.ID), Elem: e}
 		v.cnt.add(elementFlags(e), 1)
+		v.cnt.addStatus(e, 1)
 	}
 	v.elems = ptree.Build(byID, false, ents)
 	lkeys := make([]uint64, len(elems))
@@ -670,11 +708,13 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 		if c.new != nil {
 			mods = append(mods, tent{Key: uint64(c.id), Elem: c.new})
 			nv.cnt.add(elementFlags(c.new), 1)
+			nv.cnt.addStatus(c.new, 1)
 		} else {
 			mods = append(mods, tent{Key: uint64(c.id), Del: true, Elem: c.old})
 		}
 		if c.old != nil {
 			nv.cnt.add(elementFlags(c.old), -1)
+			nv.cnt.addStatus(c.old, -1)
 		}
 		if c.old == nil || c.new == nil || c.old.Label != c.new.Label {
 			if c.old != nil {

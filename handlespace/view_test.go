@@ -36,6 +36,7 @@ func checkView(t *testing.T, pv *PoolView) {
 		}
 		labels[e.Label] = true
 		cnt.add(elementFlags(e), 1)
+		cnt.addStatus(e, 1)
 	}
 	var lkeys []uint64
 	for _, e := range elems {
@@ -234,7 +235,7 @@ func TestQuickViewUpdates(t *testing.T) {
 								case 5:
 									e.Site = site
 								case 0:
-									e.Health = h
+									e.Health, e.Reported = h, disputed
 								case 1:
 									e.Admin = a
 								case 2:

@@ -292,9 +292,6 @@ func New(cfg Config, in Inputs) *Recorder {
 	return r
 }
 
-// Config returns the Recorder's configuration, defaults filled in.
-func (r *Recorder) Config() Config { return r.cfg }
-
 // slot is the sample slot of t.
 func (r *Recorder) slot(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(r.cfg.Period)) }
 

@@ -179,28 +179,10 @@ func poolSummary(pv *handlespace.PoolView) PoolJSON {
 	c := &p.Counts
 	c.Elements = pv.Len()
 	c.Served = pv.All.Len()
-	for e := range pv.Range() {
-		switch e.Health {
-		case handlespace.HealthUp:
-			c.Up++
-		case handlespace.HealthDown:
-			c.Down++
-		default:
-			c.Unknown++
-		}
-		switch e.Admin {
-		case handlespace.AdminDrain:
-			c.Drained++
-		case handlespace.AdminForceDown:
-			c.ForcedDown++
-		}
-		if e.Reported {
-			c.Reported++
-		}
-		if e.Disputed() {
-			c.Disputed++
-		}
-	}
+	n := pv.Counts() // kept by the view: no walk of the elements
+	c.Up, c.Down, c.Unknown = n.Up, n.Down, n.Unknown
+	c.Drained, c.ForcedDown = n.Drained, n.ForcedDown
+	c.Reported, c.Disputed = n.Reported, n.Disputed
 	return p
 }
 

@@ -209,9 +209,6 @@ func (f factory) counterVec(name, help string, labels ...string) *prometheus.Cou
 	return c
 }
 
-// Registry returns the registry that holds the metrics.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the metrics in the Prometheus exposition formats (text
 // by default, OpenMetrics or protobuf when the scraper asks), gzipped when
 // the scraper accepts it.

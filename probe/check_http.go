@@ -555,14 +555,6 @@ func (h *HTTPChecker) Forget(key string) {
 	}
 }
 
-// Idle returns how many connections the checker's own table keeps open
-// between probes (those of checks made without a Scheduler).
-func (h *HTTPChecker) Idle() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.idle)
-}
-
 // noResponse names an end of the connection before the answer.
 func noResponse(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -23,7 +23,7 @@
 // verify certificates: probes address servers by IP address and ask
 // whether they are alive, not who they are.
 //
-// A Scheduler probes a set of targets, replaced whole with Set, and calls
+// A Scheduler probes a set of targets, changed with Change, and calls
 // back with each Result, the target's Tracker after it and whether its
 // health changed. The pure parts are functions without clock or
 // goroutines, table-tested:
@@ -68,14 +68,14 @@
 //
 // # Caveats
 //
-// The first probes of targets that one Set adds are spread over
+// The first probes of targets that one Change adds are spread over
 // len × SpreadStep (100 µs each, at most one interval), in the order given:
 // a registrar starting with 10 000 elements at a 1 s interval probes them
 // all within its first second, not in one millisecond.
 //
 // onResult runs on the worker goroutines, concurrently for different
-// targets; while it runs its worker probes nothing and Set waits, so it
-// must be quick, and it must not call Set. Once Set returns, no result of
+// targets; while it runs its worker probes nothing and Change waits, so it
+// must be quick, and it must not call Change. Once Change returns, no result of
 // a target it removed or changed is reported.
 //
 // Timeouts are context deadlines, so they run on the time package's clock

@@ -13,7 +13,7 @@ import (
 )
 
 // SpreadStep is how far apart, on average, a Scheduler starts the first
-// probes of the targets that one Set adds: 100 µs, that is at most 10 000
+// probes of the targets that one Change adds: 100 µs, that is at most 10 000
 // new targets a second, and never slower than one interval for them all.
 const SpreadStep = 100 * time.Microsecond
 
@@ -113,7 +113,7 @@ type Scheduler struct {
 
 	// deliver is held for reading by a worker from its check that its
 	// target is still current until onResult has returned, and for writing
-	// by Set: once Set returns, no result of a removed or changed target is
+	// by Change: once Change returns, no result of a removed or changed target is
 	// reported.
 	deliver sync.RWMutex
 
@@ -165,12 +165,12 @@ var farFuture = time.Unix(1<<62, 0)
 
 // NewScheduler returns a Scheduler that reports every probe result to
 // onResult, with the target's Tracker after that result and whether its
-// health changed. Call Set to give it targets and Run to start probing.
+// health changed. Call Change to give it targets and Run to start probing.
 //
 // onResult is called from the worker goroutines, concurrently for
 // different targets (one target's results come one at a time, in order).
 // It must not block for long: while it runs, its worker probes nothing
-// and Set waits. It may call ProbeNow and Stats, but not Set.
+// and Change waits. It may call ProbeNow and Stats, but not Change.
 func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) *Scheduler {
 	cfg.defaults()
 	s := &Scheduler{
@@ -190,66 +190,25 @@ func NewScheduler(cfg Config, onResult func(r Result, t Tracker, changed bool)) 
 	return s
 }
 
-// Set replaces the targets. Targets that are new (by Key) are probed at
-// once, their first probes spread in the order given over len × SpreadStep
-// (at most their interval), so that 10 000 new targets do not all connect
-// in the same millisecond; they start with their Target.Health (and
-// Provisional). Targets that
-// are gone are not probed again, and the results of their probes in flight
-// are dropped. A target whose Addr changed is new; one whose Spec changed
-// keeps its Tracker and is probed at once; an unchanged one (or one whose
-// Name alone changed) keeps its schedule. Of targets with the same key the
-// first counts.
-func (s *Scheduler) Set(targets []Target) {
-	for _, k := range s.set(targets) {
-		for _, f := range s.forgetters {
-			f.Forget(k)
-		}
-	}
-}
-
-// Change adds the targets add, replacing those of the same keys as Set
-// does (a new Addr: a new target; a new Spec: probed at once, Tracker
-// kept; else the schedule kept), and removes the targets whose keys are in
-// remove: Set's work for the targets that changed only, O((a+r) log n)
-// for a targets added and r removed among n, so that a registration in a
-// pool of a million costs what it costs in a pool of ten. A key both in
-// add and in remove is added.
+// Change adds the targets add, replacing those of the same keys, and
+// removes the targets whose keys are in remove, in O((a+r) log n) for a
+// targets added and r removed among n, so that a registration in a pool
+// of a million costs what it costs in a pool of ten. A key both in add and
+// in remove is added. Targets that are new (by Key) are probed at once,
+// their first probes spread in the order given over len × SpreadStep (at
+// most their interval), so that 10 000 new targets do not all connect in
+// the same millisecond; they start with their Target.Health (and
+// Provisional). Targets that are removed are not probed again, and the
+// results of their probes in flight are dropped. A target whose Addr
+// changed is new; one whose Spec changed keeps its Tracker and is probed
+// at once; an unchanged one (or one whose Name alone changed) keeps its
+// schedule. Of targets with the same key the first counts.
 func (s *Scheduler) Change(add []Target, remove []string) {
 	for _, k := range s.change(add, remove) {
 		for _, f := range s.forgetters {
 			f.Forget(k)
 		}
 	}
-}
-
-// set does Set's work and returns the keys of the targets it retired.
-func (s *Scheduler) set(targets []Target) (retired []string) {
-	s.deliver.Lock()
-	defer s.deliver.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next := make(map[string]*entry, len(targets))
-	var fresh []*entry
-	for _, t := range targets {
-		if _, dup := next[t.Key]; dup {
-			continue
-		}
-		e, isNew := s.entryFor(t)
-		next[t.Key] = e
-		if isNew {
-			fresh = append(fresh, e)
-		}
-	}
-	for k, e := range s.entries {
-		if next[k] != e {
-			s.retire(e)
-			retired = append(retired, k)
-		}
-	}
-	s.entries = next
-	s.spread(fresh)
-	return retired
 }
 
 // change does Change's work and returns the keys of the targets it

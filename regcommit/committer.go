@@ -292,9 +292,6 @@ func New(hs *handlespace.Handlespace, store Store, cfg Config) *Committer {
 	return r
 }
 
-// Config returns the committer's configuration with the defaults filled in.
-func (r *Committer) Config() Config { return r.cfg }
-
 // Allow takes a token from the bucket of source from and reports whether
 // there was one. A front end calls it once per request, before Submit.
 func (r *Committer) Allow(from netip.Addr) bool { return r.limiter.allow(from, r.cfg.Now()) }

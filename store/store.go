@@ -107,8 +107,6 @@ type Store struct {
 	id   uint32
 	log  *elog // the element log (store_log.go)
 
-	healthTxs healthTxs // PutHealth's commits, for tests and benchmarks
-
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -251,9 +249,6 @@ func newRegistrarID() (uint32, error) {
 		}
 	}
 }
-
-// Path returns the database file's path.
-func (s *Store) Path() string { return s.path }
 
 // RegistrarID returns this registrar's ID, made on the store's first open.
 func (s *Store) RegistrarID() uint32 { return s.id }

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -24,9 +23,6 @@ type HealthWrite struct {
 	ID     uint32
 	Health handlespace.Health
 }
-
-// healthTxs counts the transactions PutHealth committed, by store.
-type healthTxs struct{ n atomic.Uint64 }
 
 // PutHealth writes the last known health of elements, in one transaction
 // (one fsync however many), and notes at as the time of the writes; it
@@ -67,13 +63,8 @@ func (s *Store) PutHealth(ws []HealthWrite, at time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%s: store the health of %d elements: %v", s.path, len(ws), err)
 	}
-	s.healthTxs.n.Add(1)
 	return nil
 }
-
-// HealthTxs returns how many transactions PutHealth has committed since
-// the store was opened.
-func (s *Store) HealthTxs() uint64 { return s.healthTxs.n.Load() }
 
 // Healths calls f for every stored health (up or down), sorted by pool
 // then ID, and returns when they were last written (zero if never). f runs

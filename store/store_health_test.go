@@ -7,7 +7,18 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	bolt "go.etcd.io/bbolt"
 )
+
+// lastTxID returns the ID of the last write transaction committed.
+func lastTxID(t *testing.T, s *Store) int {
+	t.Helper()
+	var id int
+	if err := s.db.View(func(tx *bolt.Tx) error { id = int(tx.ID()); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
 
 type storedHealth struct {
 	pool string
@@ -44,6 +55,7 @@ func TestStoreHealth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	tx0 := lastTxID(t, s)
 	at1 := time.Date(2026, 3, 1, 12, 0, 0, 123e6, time.UTC)
 	if err := s.PutHealth([]HealthWrite{
 		{"reg.pool.example.", 1, handlespace.HealthUp},
@@ -68,7 +80,7 @@ func TestStoreHealth(t *testing.T) {
 	if err := s.PutHealth(nil, at2.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.HealthTxs(); n != 2 {
+	if n := lastTxID(t, s) - tx0; n != 2 {
 		t.Errorf("%d health transactions, want 2 (one per non-empty PutHealth)", n)
 	}
 	if err := s.Close(); err != nil {

@@ -131,6 +131,7 @@ type elog struct {
 	size  int64      // its length
 	seq   uint64     // the last batch's sequence number
 	older int64      // bytes of the segments before seg
+	aio   *aioSyncer // syncs the segment without holding a P; nil: fdatasync
 
 	cmu sync.Mutex // one compaction at a time
 
@@ -204,6 +205,7 @@ func (s *Store) openLog(o Options) error {
 	if err := l.begin(last + 1); err != nil {
 		return fmt.Errorf("%s: %v", l.dir, err)
 	}
+	l.aio = newAIOSyncer()
 	go s.compactor()
 	return nil
 }
@@ -279,7 +281,7 @@ func (l *elog) appendBatch(enc []kv) error {
 	off := l.size
 	_, err := l.f.WriteAt(buf, off)
 	if err == nil {
-		err = fdatasync(l.f)
+		err = l.sync()
 	}
 	if err != nil {
 		// Cut off what may have been written and go on in a new segment:
@@ -308,6 +310,21 @@ func (l *elog) appendBatch(enc []kv) error {
 		// On error the segment grows on; the next batch tries again.
 	}
 	return nil
+}
+
+// sync flushes the newest segment (l.mu held): through the AIO syncer
+// where there is one, so that the commit's goroutine waits without holding
+// the scheduler's P (see aiosync_linux.go), else with fdatasync.
+func (l *elog) sync() error {
+	if l.aio != nil {
+		err := l.aio.sync(l.f)
+		if !errors.Is(err, errNoAIOSync) {
+			return err
+		}
+		l.aio.close()
+		l.aio = nil
+	}
+	return fdatasync(l.f)
 }
 
 // rotate begins a new segment if the newest holds anything, and returns
@@ -635,6 +652,10 @@ func (s *Store) closeLog() error {
 	defer l.cmu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.aio != nil {
+		l.aio.close()
+		l.aio = nil
+	}
 	if l.f == nil {
 		return nil
 	}

@@ -8,7 +8,8 @@
 // a pool of 10 (small, policy rr, 3 answers). It logs how long each took
 // to load its store (the start up to the "ready" line) and, from
 // GODEBUG=gctrace=1, its live heap and its garbage-collection cycles.
-// Every server is pinned to -server-cpu with GOMAXPROCS=1 (-gomaxprocs);
+// Every server is pinned to -server-cpu with GOMAXPROCS=1 (-gomaxprocs,
+// one value or one per size);
 // dnsperf and this program (its registration clients) run on -load-cpu. -pools takes one
 // value per size too, and -poolnsd several binaries (each size runs with
 // each, A B A B …), so that one run compares layouts and binaries.
@@ -99,11 +100,16 @@ type options struct {
 	phases        []string
 	serverCPU     string
 	loadCPU       string
-	gomaxprocs    string
+	gomaxprocs    []string
 	perf          string
 	keep          bool
 	park          bool
 	gogc          []string
+	probeRate     int
+	probePrio     int
+	serverPrio    int
+	probeBin      string // built into the run's directory
+	env           []string
 }
 
 func main() {
@@ -123,10 +129,14 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 3*time.Second, "how long the idle CPU is measured (and recorded with -perf)")
 	flag.StringVar(&o.serverCPU, "server-cpu", "1", "CPU list the servers are pinned to (taskset)")
 	flag.StringVar(&o.loadCPU, "load-cpu", "0", "CPU list of dnsperf and of this program's clients")
-	flag.StringVar(&o.gomaxprocs, "gomaxprocs", "1", "GOMAXPROCS of the servers")
+	gmp := flag.String("gomaxprocs", "1", "GOMAXPROCS of the servers: one value, or one per size (comma-separated)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' directories")
 	flag.BoolVar(&o.park, "park", true, "move the other servers to -load-cpu while one is measured: they share its CPU")
 	flag.StringVar(&o.perf, "perf", "", "a directory: record each server idle and each register run's server with perf record -g there")
+	flag.IntVar(&o.probeRate, "probe-rate", 1000, "bench/udpprobe's queries per second beside dnsperf's open-loop runs (0: no probe)")
+	flag.IntVar(&o.probePrio, "probe-prio", 30, "the probe's SCHED_FIFO priority (0: normal)")
+	flag.IntVar(&o.serverPrio, "server-prio", 0, "the servers' SCHED_FIFO priority (0: normal); guards the measured server against other work of the machine")
+	env := flag.String("env", "", "more environment of the servers, comma-separated NAME=value (e.g. GOMEMLIMIT=1GiB)")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -161,6 +171,17 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	o.gomaxprocs = strings.Split(*gmp, ",")
+	switch len(o.gomaxprocs) {
+	case 1:
+	case len(o.sizes):
+	default:
+		fmt.Fprintln(os.Stderr, "bigpool: -gomaxprocs needs one value or one per size")
+		os.Exit(2)
+	}
+	if *env != "" {
+		o.env = strings.Split(*env, ",")
+	}
 	o.via = strings.Split(*via, ",")
 	o.phases = strings.Split(*phases, ",")
 	if err := run(o); err != nil {
@@ -173,6 +194,7 @@ func main() {
 type server struct {
 	bin, tag      string // the binary; its name when there are several
 	gogc          string
+	gomaxprocs    string // "" when every server has the same
 	n, pools      int
 	dir           string
 	dnsAt, httpAt string
@@ -200,6 +222,16 @@ func run(o options) error {
 	// makes them.
 	if out, err := exec.Command("taskset", "-a", "-p", "-c", o.loadCPU, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
 		return fmt.Errorf("pin this program to -load-cpu %s: %v: %s", o.loadCPU, err, out)
+	}
+	if o.probeRate > 0 {
+		o.probeBin = filepath.Join(root, "udpprobe")
+		if out, err := exec.Command("go", "build", "-o", o.probeBin, "./bench/udpprobe").CombinedOutput(); err != nil {
+			return fmt.Errorf("build bench/udpprobe (run bigpool from the repository's top): %v: %s", err, out)
+		}
+		if o.probePrio > 0 && exec.Command("chrt", "-f", strconv.Itoa(o.probePrio), "true").Run() != nil {
+			fmt.Println("the probe cannot have SCHED_FIFO here: it runs at normal priority")
+			o.probePrio = 0
+		}
 	}
 	uptime()
 	var (
@@ -241,6 +273,9 @@ func run(o options) error {
 			if o.gogc != nil {
 				s.gogc = o.gogc[i]
 			}
+			if len(o.gomaxprocs) > 1 {
+				s.gomaxprocs = o.gomaxprocs[i]
+			}
 			var like *server // a server with the same store, to copy it from
 			for _, x := range servers {
 				if x.n == s.n && x.pools == s.pools {
@@ -266,6 +301,15 @@ func run(o options) error {
 	// instead would make each one's forced collection fall due while it is
 	// stopped, and so land in its own next measured run.)
 	only := func(s *server) (restore func()) {
+		if o.serverPrio > 0 {
+			// Only while it is measured: a parked server at SCHED_FIFO
+			// would take -load-cpu from dnsperf when it collects.
+			s.prio(o.serverPrio)
+			defer func(r *func()) {
+				park := *r
+				*r = func() { s.prio(0); park() }
+			}(&restore)
+		}
 		if !o.park {
 			return func() {}
 		}
@@ -398,6 +442,18 @@ func (s *server) pin(cpus string) error {
 	return nil
 }
 
+// prio sets the scheduling of all of the server's threads: SCHED_FIFO at
+// prio, or the normal policy for 0.
+func (s *server) prio(prio int) {
+	args := []string{"-a", "-o", "-p", "0", strconv.Itoa(s.pid)}
+	if prio > 0 {
+		args = []string{"-a", "-f", "-p", strconv.Itoa(prio), strconv.Itoa(s.pid)}
+	}
+	if out, err := exec.Command("chrt", args...).CombinedOutput(); err != nil {
+		fmt.Printf("chrt %s: %v: %s\n", s.name(), err, out)
+	}
+}
+
 func (s *server) name() string {
 	n := fmt.Sprintf("n=%d", s.n)
 	if s.pools > 1 {
@@ -405,6 +461,9 @@ func (s *server) name() string {
 	}
 	if s.gogc != "" {
 		n += "/gogc=" + s.gogc
+	}
+	if s.gomaxprocs != "" {
+		n += "/gmp=" + s.gomaxprocs
 	}
 	if s.tag != "" {
 		n += "/" + s.tag
@@ -524,7 +583,12 @@ func (s *server) start(o options) error {
 	}
 	cmd := exec.Command("taskset", "-c", o.serverCPU, bin, "serve", "--config", "poolnsd.yaml")
 	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+o.gomaxprocs)
+	gmp := o.gomaxprocs[0]
+	if s.gomaxprocs != "" {
+		gmp = s.gomaxprocs
+	}
+	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+gmp)
+	cmd.Env = append(cmd.Env, o.env...)
 	if s.gogc != "" {
 		cmd.Env = append(cmd.Env, "GOGC="+s.gogc)
 	}
@@ -681,7 +745,14 @@ func (s *server) query(o options, file string, closed bool) (string, error) {
 		}
 		fmt.Fprintf(&b, "closed loop %.0f q/s CPU %.2f µs/q (ticks %.2f); ", r.qps, r.cpuPerQ(), r.ticksPerQ())
 	}
+	probe := make(chan string, 1)
+	if o.probeBin != "" && o.duration > 2*time.Second {
+		go func() { probe <- s.probe(o) }()
+	} else {
+		probe <- ""
+	}
 	r, err := s.dnsperf(o, file, []string{"-c", "16", "-q", "1000", "-Q", strconv.Itoa(o.rate), "-v"})
+	p := <-probe
 	if err != nil {
 		return "", err
 	}
@@ -695,7 +766,31 @@ func (s *server) query(o options, file string, closed bool) (string, error) {
 	fmt.Fprintf(&b, "at %d q/s answered %d lost %d  p50 %.3f p99 %.3f p99.9 %.3f max %.3f ms  CPU %.2f µs/q  run delay %.1f ms (%.2f%% of the run), %d involuntary switches  [%s]",
 		o.rate, r.completed, r.lost, pct(0.5), pct(0.99), pct(0.999), pct(1), r.cpuPerQ(),
 		r.wait*1e3, 100*r.wait/r.secs, r.nivcsw, gcSummary(s.proc.Log(), from))
+	if p != "" {
+		fmt.Fprintf(&b, "  probe %s", p)
+	}
 	return b.String(), nil
+}
+
+// probe runs bench/udpprobe beside dnsperf's open-loop run: o.probeRate
+// queries a second for the small pool's A, from half a second into the
+// run to half a second before its end, each reply timed by the kernel's
+// receive time (the server's latency, without dnsperf's own waits for its
+// core; see bench/udpprobe). It returns the figures as text.
+func (s *server) probe(o options) string {
+	time.Sleep(500 * time.Millisecond)
+	args := []string{"taskset", "-c", o.loadCPU, o.probeBin, "-server", s.dnsAt, "-qname", "small." + origin, "-qtype", "A",
+		"-rate", strconv.Itoa(o.probeRate), "-duration", (o.duration - time.Second).String(), "-csv"}
+	if o.probePrio > 0 {
+		args = append([]string{"chrt", "-f", strconv.Itoa(o.probePrio)}, args...)
+	}
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	f := strings.Split(strings.TrimSpace(string(out)), ",")
+	if err != nil || len(f) < 9 {
+		return fmt.Sprintf("failed: %v: %s", err, out)
+	}
+	return fmt.Sprintf("sent %s lost %s server p50 %s p90 %s p99 %s p99.9 %s max %s ms (client p50 %s p99 %s)",
+		f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8])
 }
 
 // perfRun is one dnsperf run's figures.
@@ -747,6 +842,7 @@ type regResult struct {
 	lat                []time.Duration
 	cpu, idle          float64
 	secs               float64
+	alloc              float64 // bytes the server allocated in the run
 	err                error
 }
 
@@ -765,6 +861,9 @@ func (r regResult) String() string {
 	s := fmt.Sprintf("acked %d (%.0f/s) failed %d missed %d  p50 %v p99 %v  CPU %.0f µs/registration (idle: %.0f)",
 		r.ok, float64(r.ok)/r.secs, r.failed, r.missed, pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), per,
 		r.idle*1e6/max(1, float64(r.ok)/r.secs))
+	if r.ok > 0 && r.alloc > 0 {
+		s += fmt.Sprintf(", allocated %.1f KB/registration", r.alloc/float64(r.ok)/1e3)
+	}
 	if r.err != nil {
 		s += fmt.Sprintf(" (first error: %v)", r.err)
 	}
@@ -830,6 +929,7 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 			defer rec.Wait()
 		}
 	}
+	a0 := s.allocated()
 	c0, t0 := s.cpu(), time.Now()
 	// Pace by the clock: by time t, t × rate tokens were due.
 	sent := 0
@@ -852,12 +952,41 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 	close(tokens)
 	wg.Wait()
 	res.cpu, res.secs, res.idle = s.cpu()-c0, time.Since(t0).Seconds(), s.idle
+	if a0 >= 0 {
+		if a1 := s.allocated(); a1 >= a0 {
+			res.alloc = a1 - a0
+		}
+	}
 	res.ok, res.failed, res.missed = ok.Load(), failed.Load(), missed.Load()
 	if e := first.Load(); e != nil {
 		res.err = *e
 	}
 	client.CloseIdleConnections()
 	return res
+}
+
+// allocated returns the bytes the server has allocated since it started
+// (go_memstats_alloc_bytes_total of its /metrics), -1 if unknown: with the
+// live heap and a collection's CPU (gctrace), what a registration costs
+// in collections at a given GOGC, amortised, which a run of a few
+// seconds at 1 000 000 elements (one collection every tens of seconds)
+// cannot show by itself.
+func (s *server) allocated() float64 {
+	resp, err := http.Get("http://" + s.httpAt + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_alloc_bytes_total "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 func (s *server) updateDNS(udp net.Conn, i, load int) error {

@@ -4,19 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnssec"
-	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/spf13/pflag"
 )
 
@@ -317,102 +314,21 @@ func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
 	return exitOK
 }
 
-// dnssecKeeper holds the signer of a serving daemon and loads its keys:
-// at start (a bad key stops the start), on SIGHUP and when a key's time
-// comes (a bad key keeps the last good keys).
-type dnssecKeeper struct {
-	mu     sync.Mutex
-	dir    string
-	log    *slog.Logger
-	signer *dnssec.Signer
-	timer  *time.Timer
-	closed bool
-	served func(zone string) bool // nil: not checked
-}
-
-// newDNSSECKeeper loads the keys of cfg into a new signer; served says
-// whether a zone (lower case, final dot) is served (nil: do not check).
-func newDNSSECKeeper(cfg config.Config, log *slog.Logger, served func(zone string) bool) (*dnssecKeeper, error) {
-	k := &dnssecKeeper{dir: cfg.KeysDir(), log: log, served: served, signer: dnssec.NewSigner(dnssec.Options{
-		Validity:  cfg.SignatureValidity(),
-		DNSKEYTTL: uint32(cfg.DNSSEC.DNSKEYTTL),
-		CacheSize: cfg.SignatureCacheBytes(),
-	})}
-	ks, err := dnssec.Load(k.dir, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	k.set(ks, "start")
-	return k, nil
-}
-
-// set puts ks in use and plans the next load at its next key event. k.mu
-// is held, or k is not shared yet.
-func (k *dnssecKeeper) set(ks *dnssec.Keys, trigger string) {
-	k.signer.SetKeys(ks)
-	for _, z := range ks.Zones() {
-		zk := ks.Zone(z)
-		if k.served != nil && !k.served(z) {
-			// A typo in a zone's name, or keys of a zone this registrar
-			// no longer serves: they sign nothing.
-			for _, key := range zk.Keys {
-				k.log.Warn("DNSSEC key of a zone not served here: it signs nothing", "zone", z, "file", key.File, "trigger", trigger)
-			}
-			continue
-		}
-		var tags []string
-		for _, key := range zk.Signers() {
-			tags = append(tags, strconv.Itoa(int(key.Tag)))
-		}
-		k.log.Info("zone signed", "zone", z, "keys", len(zk.Published()), "signing", strings.Join(tags, ","), "trigger", trigger)
-	}
-	if k.timer != nil {
-		k.timer.Stop()
-		k.timer = nil
-	}
-	if next := ks.NextEvent(); !next.IsZero() && !k.closed {
-		k.timer = time.AfterFunc(time.Until(next)+time.Second, func() { k.reload("key timing") })
-	}
-}
-
-// reload loads the keys again; on error it logs one line per problem and
-// the last good keys keep signing.
-func (k *dnssecKeeper) reload(trigger string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return
-	}
-	ks, err := dnssec.Load(k.dir, time.Now())
-	if err != nil {
-		logErrors(k.log, "DNSSEC keys not reloaded; signing with the last good ones", err)
-		return
-	}
-	k.set(ks, trigger)
-}
-
-// stats returns the signature cache's counters for the metrics.
-func (k *dnssecKeeper) stats() metrics.DNSSECStats {
-	s := k.signer.CacheStats()
-	return metrics.DNSSECStats{Hits: s.Hits, Misses: s.Misses, Refreshes: s.Refreshes,
-		Evictions: s.Evictions, Entries: s.Entries, Bytes: s.Bytes}
-}
-
-func (k *dnssecKeeper) close() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.closed = true
-	if k.timer != nil {
-		k.timer.Stop()
-	}
-}
-
 // startDNSSEC loads the DNSSEC keys at start: a key that cannot be used
 // stops the start (a zone must not go out unsigned by surprise).
 func (d *daemon) startDNSSEC() int {
 	var err error
-	served := func(zone string) bool { return d.hs.View().Zone(zone) != nil }
-	if d.dnssec, err = newDNSSECKeeper(d.cfg, d.log, served); err != nil {
+	d.dnssec, err = dnssec.NewKeeper(dnssec.KeeperOptions{
+		Dir: d.cfg.KeysDir(),
+		Signer: dnssec.Options{
+			Validity:  d.cfg.SignatureValidity(),
+			DNSKEYTTL: uint32(d.cfg.DNSSEC.DNSKEYTTL),
+			CacheSize: d.cfg.SignatureCacheBytes(),
+		},
+		Log:    d.log,
+		Served: func(zone string) bool { return d.hs.View().Zone(zone) != nil },
+	})
+	if err != nil {
 		logErrors(d.log, "cannot load the DNSSEC keys", err)
 		return exitRuntime
 	}

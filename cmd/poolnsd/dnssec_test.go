@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnssec"
 )
 
@@ -244,39 +242,5 @@ func TestDNSSECCommandErrors(t *testing.T) {
 	code, _, errs := runDNSSEC(t, data, "status")
 	if code != exitRuntime || !strings.Contains(errs, bad+":1: a A record; want DNSKEY") {
 		t.Errorf("status with a bad key file: exit %d %q", code, errs)
-	}
-}
-
-// TestDNSSECKeyOfUnservedZone: a key in the keys directory for a zone
-// this registrar does not serve loads (it signs nothing) with a warning
-// that names its file, at start and at each reload.
-func TestDNSSECKeyOfUnservedZone(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
-	keygen(t, data, "pool.example")
-	keygen(t, data, "typo.example")
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	cfg := config.Defaults()
-	cfg.Data = data
-	served := func(zone string) bool { return zone == "pool.example." }
-	k, err := newDNSSECKeeper(cfg, log, served)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(k.close)
-	ks := k.signer.Keys()
-	typo := ks.Zone("typo.example.").Keys[0].File
-	for _, want := range []string{"level=WARN", "DNSSEC key of a zone not served here", "zone=typo.example.", "file=" + typo, "trigger=start"} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %q:\n%s", want, logs.String())
-		}
-	}
-	if strings.Contains(logs.String(), "Kpool.example.") {
-		t.Errorf("a served zone's key warned about:\n%s", logs.String())
-	}
-	logs.Reset()
-	k.reload("SIGHUP")
-	if !strings.Contains(logs.String(), "file="+typo) || !strings.Contains(logs.String(), "trigger=SIGHUP") {
-		t.Errorf("no warning on reload:\n%s", logs.String())
 	}
 }

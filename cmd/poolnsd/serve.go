@@ -16,6 +16,7 @@ import (
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
+	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
 	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the selection policies register themselves
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -83,7 +84,7 @@ type daemon struct {
 	// hist is the status page's history (serve_history.go).
 	hist *historyRun
 
-	dnssec *dnssecKeeper // dnssec.go: the signer and its keys
+	dnssec *dnssec.Keeper // dnssec.go: the signer and its keys
 
 	// cleanup is what start made that must be stopped or closed, last
 	// first: a failed start unwinds it, and so does stop.
@@ -247,7 +248,7 @@ func (d *daemon) startSteps() int {
 	if code := d.startDNSSEC(); code != exitOK {
 		return code
 	}
-	d.cleanup.push(func(context.Context) error { d.dnssec.close(); return nil })
+	d.cleanup.push(func(context.Context) error { d.dnssec.Close(); return nil })
 	d.startRegistrar()
 	d.cleanup.push(func(context.Context) error { d.reg.Close(); return nil })
 	d.newHistory()
@@ -270,7 +271,7 @@ func (d *daemon) startSteps() int {
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
 		Protect:    d.protect,
-		Signer:     d.dnssec.signer,
+		Signer:     d.dnssec.Signer(),
 		TLS:        dnsserve.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
 		Current:    d.dnsCurrent(),
 	}, d.hs)
@@ -286,7 +287,9 @@ func (d *daemon) startSteps() int {
 	})
 	d.ops.metrics.SetProtectStats(d.protectStats)
 	d.ops.metrics.SetDNSSECStats(func() metrics.DNSSECStats {
-		s, c := d.dnssec.stats(), d.dns.Handler().ColdStats()
+		c, k := d.dns.Handler().ColdStats(), d.dnssec.Signer().CacheStats()
+		s := metrics.DNSSECStats{Hits: k.Hits, Misses: k.Misses, Refreshes: k.Refreshes,
+			Evictions: k.Evictions, Entries: k.Entries, Bytes: k.Bytes}
 		s.ColdQueued, s.ColdAnswered, s.ColdTruncated, s.ColdDropped = c.Queued, c.Answered, c.Truncated, c.Dropped
 		return s
 	})
@@ -334,7 +337,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 			if sig == syscall.SIGHUP {
 				sdnotify.Reloading()
 				d.reload("SIGHUP")
-				d.dnssec.reload("SIGHUP")
+				d.dnssec.Reload("SIGHUP")
 				d.reloadConfig()
 				d.reloadTLS()
 				sdnotify.Notify("READY=1")

@@ -52,9 +52,6 @@ var keys = [numParts][]string{
 	Sites: {"sites_mmdb"},
 }
 
-// Keys returns the keys of config.Options that belong to part.
-func Keys(part Part) []string { return slices.Clone(keys[part]) }
-
 // partOf returns the part of key k, false if it is in none.
 func partOf(k string) (Part, bool) {
 	for p := range numParts {

@@ -22,22 +22,23 @@ func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []d
 	for _, rr := range prereqs {
 		hd := rr.Header()
 		name := lower(hd.Name)
-		sets := rrsetsAt(lookup, z, name)
 		switch hd.Class {
 		case dns.ClassANY:
+			types := typesAt(lookup, z, name)
 			if hd.Rrtype == dns.TypeANY {
-				if len(sets) == 0 {
+				if len(types) == 0 {
 					return updErr(dns.RcodeNameError, "prerequisite failed: name %s is not in use", hd.Name)
 				}
-			} else if len(sets[hd.Rrtype]) == 0 {
+			} else if !types[hd.Rrtype] {
 				return updErr(dns.RcodeNXRrset, "prerequisite failed: %s has no %s records", hd.Name, dns.TypeToString[hd.Rrtype])
 			}
 		case dns.ClassNONE:
+			types := typesAt(lookup, z, name)
 			if hd.Rrtype == dns.TypeANY {
-				if len(sets) > 0 {
+				if len(types) > 0 {
 					return updErr(dns.RcodeYXDomain, "prerequisite failed: name %s is in use", hd.Name)
 				}
-			} else if len(sets[hd.Rrtype]) > 0 {
+			} else if types[hd.Rrtype] {
 				return updErr(dns.RcodeYXRrset, "prerequisite failed: %s has %s records", hd.Name, dns.TypeToString[hd.Rrtype])
 			}
 		case dns.ClassINET:
@@ -55,6 +56,42 @@ func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []d
 		}
 	}
 	return nil
+}
+
+// typesAt returns the types of the RRsets that rrsetsAt would return at
+// name, for the prerequisites that ask only whether a name or an RRset
+// exists (§3.2.1, §3.2.2, §3.2.4): a pool's and a service name's from the
+// sizes of the pool's served sets, O(1) where rrsetsAt builds a record of
+// every served element (a million of them in a large pool).
+func typesAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16]bool {
+	kind, pv, _ := lookup(z, name)
+	if kind == KindPool || kind == KindService {
+		if pv.All.Len() == 0 {
+			return nil
+		}
+		types := map[uint16]bool{dns.TypeSRV: true}
+		if kind == KindPool {
+			// V4 and V6 are the served elements with an address of the
+			// family, which rrsetsAt's A and AAAA records come from.
+			if pv.V4.Len() > 0 {
+				types[dns.TypeA] = true
+			}
+			if pv.V6.Len() > 0 {
+				types[dns.TypeAAAA] = true
+			}
+		}
+		return types
+	}
+	var types map[uint16]bool
+	for t, rrs := range rrsetsAt(lookup, z, name) {
+		if len(rrs) > 0 {
+			if types == nil {
+				types = map[uint16]bool{}
+			}
+			types[t] = true
+		}
+	}
+	return types
 }
 
 // rrsetsAt returns the records at name (lower case, in z) as prerequisites

@@ -708,3 +708,49 @@ func TestReplies(t *testing.T) {
 		}
 	}
 }
+
+// TestTypesAt: the types a prerequisite sees at a name without building
+// the RRsets are those of the RRsets: at pools (one with an IPv6-only
+// element, one with IPv4 only, one emptied), service names, elements,
+// zone file names, empty non-terminals and names that hold nothing.
+func TestTypesAt(t *testing.T) {
+	f := newUpdFixture(t, regcommit.Config{})
+	for _, m := range [][]string{
+		pe("p1", 80, "192.0.2.1", 30),
+		pe("p6", 80, "2001:db8::6", 30),
+		hstest.Register("q1", "dyn2.pool.test.", 80, "192.0.2.7", 30),
+	} {
+		if r := f.send(t, msg(t, m...), keyAll); r.Rcode != dns.RcodeSuccess {
+			t.Fatal(rcode(r))
+		}
+	}
+	if r := f.send(t, msg(t, "-name q1.dyn2.pool.test."), keyAll); r.Rcode != dns.RcodeSuccess {
+		t.Fatal(rcode(r))
+	}
+	z := f.hs.View().Zone("pool.test.")
+	for _, name := range []string{
+		"web.pool.test.", "api.pool.test.", "dyn.pool.test.", "dyn2.pool.test.",
+		"_http._tcp.web.pool.test.", "w4.web.pool.test.", "p1.dyn.pool.test.", "p6.dyn.pool.test.",
+		"pool.test.", "txt.pool.test.", "b.deep.pool.test.", "a.b.deep.pool.test.", "nothing.pool.test.",
+	} {
+		want := map[uint16]bool{}
+		for typ, rrs := range rrsetsAt(lookup, z, name) {
+			if len(rrs) > 0 {
+				want[typ] = true
+			}
+		}
+		got := typesAt(lookup, z, name)
+		if len(got) != len(want) {
+			t.Errorf("%s: types %v, want %v", name, got, want)
+			continue
+		}
+		for typ := range want {
+			if !got[typ] {
+				t.Errorf("%s: types %v, want %v", name, got, want)
+			}
+		}
+	}
+	if got := typesAt(lookup, z, "dyn.pool.test."); !got[dns.TypeA] || !got[dns.TypeAAAA] || !got[dns.TypeSRV] {
+		t.Errorf("dyn.pool.test.: types %v, want SRV, A and AAAA", got)
+	}
+}

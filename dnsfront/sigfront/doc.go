@@ -25,7 +25,7 @@
 // the glue records before them), each owner a two-byte compression
 // pointer, copied into a reply with one append (AppendAt patches the
 // owners of a target's). A miss, or signatures due to be made again
-// (dnssec.Sigs.Fresh), is the caller's to sign through the cache; what it
+// (dnssec.Sigs.FreshUntil), is the caller's to sign through the cache; what it
 // gets takes the slot (Put*).
 //
 // # Caveats

@@ -50,16 +50,6 @@ func (a *SumAcc) Sub(v uint16) { a.s -= uint64(v) }
 // sum (0xffff for the empty set).
 func (a SumAcc) Checksum() uint16 { return ^fold(a.s) }
 
-// Checksum computes the ownership checksum of a set of elements from
-// scratch, the reference for SumAcc.
-func Checksum(handles []string, ids []uint32) uint16 {
-	var s uint64
-	for i := range handles {
-		s += uint64(ElementSum(handles[i], ids[i]))
-	}
-	return ^fold(s)
-}
-
 // clampMillis converts a duration in nanoseconds to int32 milliseconds,
 // clamped to 0..MaxInt32.
 func clampMillis(ns int64) int32 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/testrand"
 )
 
 // BenchmarkSelect measures one selection of every policy for pools of 10,
@@ -37,7 +38,7 @@ func BenchmarkSelect(b *testing.B) {
 				k = "all"
 			}
 			b.Run(fmt.Sprintf("%s/n=%d/k=%s", name, sz.n, k), func(b *testing.B) {
-				p, err := handlespace.NewPolicy(name, handlespace.NewSeededRand(1))
+				p, err := handlespace.NewPolicy(name, testrand.New(1))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -162,7 +163,7 @@ func BenchmarkSelectDistance(b *testing.B) {
 		c := &handlespace.Client{Addr: netip.MustParseAddr("198.51.100.77")}
 		for _, name := range pairs {
 			b.Run(fmt.Sprintf("%s/n=%d/k=3", name, n), func(b *testing.B) {
-				p, err := handlespace.NewPolicy(name, handlespace.NewSeededRand(1))
+				p, err := handlespace.NewPolicy(name, testrand.New(1))
 				if err != nil {
 					b.Fatal(err)
 				}

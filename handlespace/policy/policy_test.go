@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/testrand"
 )
 
 // Tests common to all policies, and helpers for the other policy tests.
@@ -163,7 +164,7 @@ func TestSelectContract(t *testing.T) {
 	}
 	for _, name := range handlespace.PolicyNames() {
 		t.Run(name, func(t *testing.T) {
-			p := mustPolicy(t, name, handlespace.NewSeededRand(seed))
+			p := mustPolicy(t, name, testrand.New(seed))
 			// pool.go builds selectors for empty sets too (never selected)
 			sel := build(p, nil, build(p, []*handlespace.Element{}, nil))
 			for _, n := range []int{1, 2, 3, 7, 9, 10, 33, 4} {
@@ -190,7 +191,7 @@ func TestSelectContract(t *testing.T) {
 func TestSelectAllocs(t *testing.T) {
 	c := &handlespace.Client{Addr: netip.MustParseAddr("198.51.100.4")}
 	for _, name := range handlespace.PolicyNames() {
-		p := mustPolicy(t, name, handlespace.NewSeededRand(1))
+		p := mustPolicy(t, name, testrand.New(1))
 		sel := build(p, polElems(1000, polVaried), nil).sel
 		dst := make([]handlespace.Pick, 0, 8)
 		for _, k := range []int{1, 3, 8} {
@@ -291,7 +292,7 @@ func chiSquare(t *testing.T, what string, counts []int, probs []float64) {
 }
 
 func ExampleNewPolicy() {
-	p, _ := handlespace.NewPolicy("wrr", handlespace.NewSeededRand(1))
+	p, _ := handlespace.NewPolicy("wrr", testrand.New(1))
 	elems := []*handlespace.Element{{ID: 1, Weight: 1}, {ID: 2, Weight: 3}}
 	sel := build(p, elems, nil)
 	var firsts []uint32

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/testrand"
 )
 
 // Goodness of fit of the random policies: rand, wrand and rlu.
@@ -68,7 +69,7 @@ func TestRandomPolicies(t *testing.T) {
 		}
 		for _, k := range []int{1, 3, 0} {
 			what := fmt.Sprintf("%s n=%d k=%d", tc.policy, n, k)
-			sel := build(mustPolicy(t, tc.policy, handlespace.NewSeededRand(seed)), tc.elems, nil)
+			sel := build(mustPolicy(t, tc.policy, testrand.New(seed)), tc.elems, nil)
 			first, pairs := firstTwo(sel, n, draws, k)
 			chiSquare(t, what+" first picks", first, probs)
 			if k != 1 {
@@ -91,7 +92,7 @@ func TestRandomZeroWeightsLast(t *testing.T) {
 			}
 		})
 		for _, name := range []string{"wrand", "rlu"} {
-			sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed)), elems, nil)
+			sel := build(mustPolicy(t, name, testrand.New(seed)), elems, nil)
 			for rep := 0; rep < 200; rep++ {
 				got := sel.Select(nil, k, nil)
 				zeroSeen := false

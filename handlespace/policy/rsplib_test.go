@@ -12,6 +12,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
+	"github.com/poolnsd/poolnsd/internal/testrand"
 )
 
 // Tests of RSPLIB's policies beyond RFC 5356: rplu, plud, rlud, rplud and
@@ -318,8 +319,8 @@ func TestQuickRLUD(t *testing.T) {
 	for name, base := range rludBases {
 		f := func(c polCase) bool {
 			n := len(c.Elems)
-			sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed+c.Seq)), c.Elems, nil)
-			ref := &naiveRLUD{elems: c.Elems, count: make([]uint64, n), base: base, r: handlespace.NewSeededRand(seed + c.Seq)}
+			sel := build(mustPolicy(t, name, testrand.New(seed+c.Seq)), c.Elems, nil)
+			ref := &naiveRLUD{elems: c.Elems, count: make([]uint64, n), base: base, r: testrand.New(seed + c.Seq)}
 			for step := 0; step < 40; step++ {
 				k := []int{1, 2, 3, 0, c.K, 9}[step%6]
 				if got, want := sel.Select(nil, k, nil), ref.selectK(k); !slices.Equal(got, want) {
@@ -346,11 +347,11 @@ func TestQuickRLUDLarge(t *testing.T) {
 			e.LoadDeg = uint32(r.Intn(3)) * 7 * pct
 		})
 		for name, base := range rludBases {
-			sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed)), elems, nil)
+			sel := build(mustPolicy(t, name, testrand.New(seed)), elems, nil)
 			if h := sel.sel.(*rludSel).t.Height(); h < 2 {
 				t.Fatalf("n=%d: tree of height %d", n, h)
 			}
-			ref := &naiveRLUD{elems: elems, count: make([]uint64, n), base: base, r: handlespace.NewSeededRand(seed)}
+			ref := &naiveRLUD{elems: elems, count: make([]uint64, n), base: base, r: testrand.New(seed)}
 			for step := 0; step < 300; step++ {
 				k := []int{1, 2, 3, 8, 9, 40}[step%6]
 				if n < 1000 && step%12 == 5 {
@@ -389,7 +390,7 @@ func checkRludSums(t *testing.T, n *ludNode) uint64 {
 func TestRLUDCarriesState(t *testing.T) {
 	for _, n := range []int{5, 700} {
 		elems := polElems(n, func(i int, e *handlespace.Element) { e.Load = uint32(i%5) * 10 * pct; e.LoadDeg = pct })
-		p := mustPolicy(t, "rplud", handlespace.NewSeededRand(polSeed(t)))
+		p := mustPolicy(t, "rplud", testrand.New(polSeed(t)))
 		sel := build(p, elems, nil)
 		for range 200 {
 			sel.Select(nil, 3, nil)
@@ -423,7 +424,7 @@ func TestConcurrentRLUD(t *testing.T) {
 	const G, M = 8, 2000
 	for _, n := range []int{20, 500} {
 		elems := polElems(n, func(i int, e *handlespace.Element) { e.Load = uint32(i%10) * 5 * pct; e.LoadDeg = pct / 7 })
-		sel := build(mustPolicy(t, "rlud", handlespace.NewSeededRand(polSeed(t))), elems, nil)
+		sel := build(mustPolicy(t, "rlud", testrand.New(polSeed(t))), elems, nil)
 		counts := make([][]uint64, G)
 		var wg sync.WaitGroup
 		for g := 0; g < G; g++ {
@@ -479,14 +480,14 @@ func TestRSPLIBRandomPolicies(t *testing.T) {
 		// (RTT 200 ms) loses 10 %; weight 50 at 1 s all but 1; weight 7
 		// at 50 ms (RTT 60 ms) loses 0.35, rounded to 0; weight 50 at
 		// 100 ms by its own RTT (the home's is 2 s) loses 5.
-		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", handlespace.LoadFull/1000, 50*ms, handlespace.NewSeededRand(seed)), polElems(6, func(i int, e *handlespace.Element) {
+		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", handlespace.LoadFull/1000, 50*ms, testrand.New(seed)), polElems(6, func(i int, e *handlespace.Element) {
 			e.Weight = []uint32{100, 10, 50, 0, 7, 50}[i]
 			e.RTT = []time.Duration{200 * ms, 0, 2 * time.Second, 30 * ms, 60 * ms, 2 * time.Second}[i]
 			if i == 5 {
 				e.LocalRTT = 200 * ms
 			}
 		}), dpfWeights},
-		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", handlespace.LoadFull/1000, 50*ms, handlespace.NewSeededRand(seed)), polElems(12, func(i int, e *handlespace.Element) { // the Fenwick path
+		{"wrand-dpf", mustDistPolicy(t, "wrand-dpf", handlespace.LoadFull/1000, 50*ms, testrand.New(seed)), polElems(12, func(i int, e *handlespace.Element) { // the Fenwick path
 			e.Weight = uint32(10 + 10*(i%4))
 			e.RTT = time.Duration(i%3) * 400 * ms // 0, 200, 400 ms one way: 0 %, 20 %, 40 % off
 		}), []float64{10, 16, 18, 40, 8, 12, 30, 32, 6, 20, 24, 24}},
@@ -523,7 +524,7 @@ func TestRSPLIBRandomPolicies(t *testing.T) {
 			what := fmt.Sprintf("%s n=%d k=%d", tc.policy, n, k)
 			p := tc.p
 			if p == nil {
-				p = mustPolicy(t, tc.policy, handlespace.NewSeededRand(seed))
+				p = mustPolicy(t, tc.policy, testrand.New(seed))
 			}
 			sel := build(p, tc.elems, nil)
 			first, pairs := firstTwo(sel, n, draws, k)
@@ -551,7 +552,7 @@ func TestRLUDDegradationFit(t *testing.T) {
 			e.Load = []uint32{0, 10 * pct, 20 * pct, 40 * pct, 60 * pct, 0}[i]
 			e.LoadDeg = []uint32{1, 2, 1, 0, 3, 10}[i] * (pct / 1000) // saturates after ~10⁵ charges at most
 		})
-		sel := build(mustPolicy(t, name, handlespace.NewSeededRand(seed)), elems, nil)
+		sel := build(mustPolicy(t, name, testrand.New(seed)), elems, nil)
 		ref := &naiveRLUD{elems: elems, count: make([]uint64, len(elems)), base: base}
 		first := make([]int, len(elems))
 		expect := make([]float64, len(elems))

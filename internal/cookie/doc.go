@@ -6,11 +6,12 @@
 // # Basics
 //
 // A Jar holds the secrets (the current one, and the previous one during a
-// rotation). Per query, with the RDATA of the query's OPT record:
+// rotation). Per query, with the data of the query's COOKIE option (the
+// DNS front reads it with the OPT record's other options):
 //
 //	var o cookie.Option
 //	st := cookie.None
-//	if data, ok := cookie.FindOption(optRData); ok {
+//	if hasCookie {
 //		st = jar.Check(data, clientIP, now, &o)
 //	}
 //	switch cookie.Decide(st, tcp) {

@@ -12,21 +12,20 @@
 // version.server. answer only when dns.version is set. Nothing of the
 // server is published by default.
 //
-// Per query, on the raw path:
+// Per query (the DNS front reads the NSID option with the OPT record's
+// other options):
 //
-//	if id.NSID() != nil && identity.NSIDRequested(optRData) {
+//	if nsidAsked && id.NSID() != nil {
 //		reply, _ = ednsopt.AppendOption(reply, rdlenOff, ednsopt.CodeNSID, id.NSID())
 //	}
 //	if qclass == dns.ClassCHAOS {
-//		rr, res := id.ChaosWire(qnameWire, qtype)
+//		rr, res := id.ChaosRR(q)
 //		// Refused: REFUSED. NoData: NOERROR, no records. Answer: NOERROR,
-//		// AA, ANCOUNT 1, rr after the question (its owner is a pointer to
-//		// the question's name).
+//		// AA, rr in the answer section.
 //	}
 //
-// Chaos answers the same from the name as text, and ChaosRR as a dns.RR
-// for a reply built as a dns.Msg. NSID, NSIDRequested, ChaosWire and Chaos
-// do not allocate.
+// Chaos answers the same as text. NSID and Chaos do not allocate; ChaosRR
+// does (it is for replies built as a dns.Msg).
 //
 // # Caveats
 //
@@ -171,24 +170,6 @@ func (id *Identity) NSID() []byte {
 	return id.nsid
 }
 
-// NSIDRequested reports whether the RDATA of a query's OPT record holds an
-// NSID option (RFC 5001 §2.1: the client asks with an empty one; a
-// non-empty one asks too).
-func NSIDRequested(optRData []byte) bool {
-	for len(optRData) >= 4 {
-		code := binary.BigEndian.Uint16(optRData)
-		n := int(binary.BigEndian.Uint16(optRData[2:]))
-		if 4+n > len(optRData) {
-			return false
-		}
-		if code == dns.EDNS0NSID {
-			return true
-		}
-		optRData = optRData[4+n:]
-	}
-	return false
-}
-
 // Result is what a CHAOS query gets.
 type Result uint8
 
@@ -207,18 +188,6 @@ const (
 func (id *Identity) Chaos(qname string, qtype uint16) (string, Result) {
 	text, _ := id.lookup(qname)
 	return text, result(text, qtype)
-}
-
-// ChaosWire is Chaos for the question's name in wire format: it returns
-// the answer record to append after the question (shared: do not change
-// it), nil unless the Result is Answer.
-func (id *Identity) ChaosWire(qname []byte, qtype uint16) ([]byte, Result) {
-	text, rr := id.lookupWire(qname)
-	res := result(text, qtype)
-	if res != Answer {
-		rr = nil
-	}
-	return rr, res
 }
 
 // ChaosRR returns the answer record of Chaos as a dns.RR (nil unless the
@@ -241,12 +210,10 @@ func result(text string, qtype uint16) Result {
 	return NoData
 }
 
-// The CHAOS names, in text and in wire format.
+// The CHAOS names.
 var (
 	idNames      = []string{"id.server.", "hostname.bind."}
 	versionNames = []string{"version.bind.", "version.server."}
-	idWire       = [][]byte{[]byte("\x02id\x06server\x00"), []byte("\x08hostname\x04bind\x00")}
-	versionWire  = [][]byte{[]byte("\x07version\x04bind\x00"), []byte("\x07version\x06server\x00")}
 )
 
 func (id *Identity) lookup(qname string) (string, []byte) {
@@ -264,40 +231,4 @@ func (id *Identity) lookup(qname string) (string, []byte) {
 		}
 	}
 	return "", nil
-}
-
-func (id *Identity) lookupWire(qname []byte) (string, []byte) {
-	if id == nil {
-		return "", nil
-	}
-	for _, n := range idWire {
-		if equalFoldWire(qname, n) {
-			return id.idText, id.idRR
-		}
-	}
-	for _, n := range versionWire {
-		if equalFoldWire(qname, n) {
-			return id.version, id.versionRR
-		}
-	}
-	return "", nil
-}
-
-// equalFoldWire compares two uncompressed wire names, ASCII letters in
-// any case (the length bytes are below 'A', so folding them is harmless:
-// lengths of the names compared here are below 0x40).
-func equalFoldWire(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
