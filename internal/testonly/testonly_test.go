@@ -36,7 +36,6 @@ var known = map[string]string{
 	"history.Answers.PoolAnswer":      "history's and webui's tests record answers",
 	"history.Answers.TimedAnswer":     "history's and webui's tests record timed answers",
 	"zones.Parse":                     "the tests of admin, metered, monitor and zones parse zone text",
-	"wire.Equal":                      "test/e2e's Wireshark codec test compares decoded messages",
 	"wire.PolicyType":                 "test/e2e's Wireshark codec test and wire's own tests",
 	"bind.Binding.Conflicts":          "enrp's TestDeregistrationCrossesUpdate shows its scenario crossed (heal5 at work there)",
 	"enrp.Node.ClaimOf":               "enrptest's Cluster.Consistent (enrp engine file: heal5, vant5 at work)",
