@@ -30,7 +30,6 @@ var known = map[string]string{
 	"handlespace.ElementSet.Selector": "policy's tests reach the selector a set built",
 	"handlespace.SiteMap.Sites":       "config's tests read the site map back",
 	"ptree.Index.Len":                 "handlespace's tests (ptree is an internal package of handlespace)",
-	"policy.Distance":                 "monitor's tests check the distance a policy counts",
 	"tally.Table.InUse":               "dnsfront's TestTallyFreesSlots counts the slots still held",
 	"dnsserve.NewSocket":              "dnsfront's tests and benchmarks drive a UDP loop without a server (cpu5 at work there)",
 	"history.Answers.PoolAnswer":      "history's and webui's tests record answers",
