@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -12,23 +12,43 @@ import (
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
 
-// TestProbeAcrossStop: a poolnsd probes a live backend that takes 200 ms
-// to answer (a probe every 400 ms: one is in flight half of the time)
-// with fall=1:
-// one failure takes the element out. poolnsd is stopped (SIGSTOP) for a
-// second, again and again: the probe in flight when it stops is
-// answered while it is stopped, and times out when it runs again (its
-// deadline fires first). That failure is the stop's, not the backend's:
-// it is not counted (poolnsd_probes_stalled_total), the element is probed
-// again at once, and it never leaves the answers.
+// TestProbeAcrossStop: a poolnsd probes a live backend (a probe every
+// 1.2 s, timeout 1 s) with fall=1: one failure takes the element out.
+// The backend answers at once, but for one probe a round, which it holds:
+// with that probe in flight, poolnsd is stopped (SIGSTOP) for 2.5 s, and
+// when it runs again the probe's deadline has passed with no answer. A
+// failure so late (more than twice the timeout) is the stop's, not the
+// backend's: it is not counted (poolnsd_probes_stalled_total), the
+// element is probed again at once, and it never leaves the answers. The
+// held probe's answer comes only after poolnsd counted the stall.
+//
+// The probe in flight at each stop is the one the backend holds, not one
+// the stop happens to meet; the other probes' answers come at once, 1 s
+// within their timeout, so that a loaded machine does not fail them.
+// (An answer that came while poolnsd was stopped could be read first
+// when it runs again, the probe passing: right, but no stall to count.)
 func TestProbeAcrossStop(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// hold, when set, is taken by the next probe: its handler closes
+	// caught and answers when release is closed.
+	type catch struct{ caught, release chan struct{} }
+	var (
+		mu   sync.Mutex
+		hold *catch
+	)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond) // a slow backend: the probe's wait
+		mu.Lock()
+		c := hold
+		hold = nil
+		mu.Unlock()
+		if c != nil {
+			close(c.caught)
+			<-c.release
+		}
 		w.WriteHeader(http.StatusOK)
 	})}
 	go srv.Serve(ln)
@@ -36,7 +56,7 @@ func TestProbeAcrossStop(t *testing.T) {
 	be := ln.Addr().String()
 	zone := goodZone[:len(goodZone)-len("web    PE 10.0.0.1:8080\nweb    PE 10.0.0.2:8080\n")] +
 		fmt.Sprintf("web    PE %s\n", be) +
-		"\n$POOL slow policy=rr ttl=5 answers=3 probe=http:/healthz interval=400ms timeout=350ms rise=1 fall=1\n" +
+		"\n$POOL slow policy=rr ttl=5 answers=3 probe=http:/healthz interval=1200ms timeout=1s rise=1 fall=1\n" +
 		fmt.Sprintf("slow   PE %s\n", be)
 	dir := daemonDir(t, zone)
 	p := startDaemon(t, dir)
@@ -57,15 +77,45 @@ func TestProbeAcrossStop(t *testing.T) {
 		}
 		return s
 	}
-	stalled := 0.0
-	for round := 1; round <= 20 && stalled < 1; round++ {
+	// waitSample polls the metrics until ok holds of them.
+	waitSample := func(what string, ok func(metricstest.Samples) bool) {
+		t.Helper()
+		deadline := time.Now().Add(waitLimit)
+		for s := samples(); !ok(s); s = samples() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v", what, waitLimit)
+			}
+			<-time.After(50 * time.Millisecond) // polling the metrics
+		}
+	}
+	const rounds = 3
+	for round := 1; round <= rounds; round++ {
 		passes := samples().Sum("poolnsd_probes_total", "result=pass")
-		// The stop comes at a random point of the probes' cycle.
-		<-time.After(time.Duration(rand.Int64N(int64(400 * time.Millisecond))))
+		c := &catch{caught: make(chan struct{}), release: make(chan struct{})}
+		mu.Lock()
+		hold = c
+		mu.Unlock()
+		// The backend answers the held probe at the round's end, or at
+		// the test's if it fails first.
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				close(c.release)
+			}
+		}
+		t.Cleanup(release)
+		select {
+		case <-c.caught:
+		case <-time.After(waitLimit):
+			t.Fatalf("round %d: no probe within %v", round, waitLimit)
+		}
 		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		<-time.After(time.Second) // the stop lasts a second: nothing to wait for
+		// The stop lasts 2.5 s, past twice the probe's timeout since it
+		// began: nothing to wait for.
+		<-time.After(2500 * time.Millisecond)
 		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
@@ -75,24 +125,26 @@ func TestProbeAcrossStop(t *testing.T) {
 				t.Fatalf("round %d: slow.pool.example. answers %v after the stop, want %v", round, got, want)
 			}
 		}
-		// The next stop comes after two probes passed (the one again at
-		// once, if any, among them): two stops within one probe are
-		// starvation, where the probe after a stalled one counts.
-		deadline := time.Now().Add(waitLimit)
-		for s := samples(); ; s = samples() {
-			if s.Sum("poolnsd_probes_total", "result=pass") >= passes+2 {
-				stalled, _ = s.Value("poolnsd_probes_stalled_total")
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: no probe passed within %v after the stop", round, waitLimit)
-			}
-			<-time.After(50 * time.Millisecond) // polling the metrics
-		}
-		t.Logf("round %d: %v probe failures put down to a stop so far", round, stalled)
+		// The held probe's failure is put down to the stop.
+		waitSample(fmt.Sprintf("round %d: the held probe's failure put down to the stop", round), func(s metricstest.Samples) bool {
+			v, _ := s.Value("poolnsd_probes_stalled_total")
+			return v >= float64(round)
+		})
+		release()
+		// The next round after two probes passed (the one again at once
+		// among them).
+		waitSample(fmt.Sprintf("round %d: two probes passed after the stop", round), func(s metricstest.Samples) bool {
+			return s.Sum("poolnsd_probes_total", "result=pass") >= passes+2
+		})
 	}
-	if stalled == 0 {
-		t.Fatal("no probe was in flight at any stop (poolnsd_probes_stalled_total 0): the test did not test")
+	s := samples()
+	if v, _ := s.Value("poolnsd_probes_stalled_total"); v != rounds {
+		t.Errorf("poolnsd_probes_stalled_total %v after %d stops, one held probe each, want %d", v, rounds, rounds)
+	}
+	// poolnsd_probes_total counts every check's result, the stalled
+	// ones too: the held probes' timeouts, and no other failure.
+	if v := s.Sum("poolnsd_probes_total", "result=fail"); v != rounds {
+		t.Errorf("%v probes failed, want %d (the held ones)", v, rounds)
 	}
 	for _, r := range p.Records(from, p.cursor()) {
 		if r.Str("msg") == "health changed" {
