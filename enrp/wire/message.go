@@ -3,7 +3,6 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 )
 
 // Message is one ENRP message (RFC 5353 §2). Which fields mean something
@@ -430,9 +429,3 @@ func (w *walker) message(m *Message, ps []param) error {
 	return nil
 }
 
-// Equal reports whether two messages encode alike (Unrecognized aside).
-func Equal(a, b *Message) bool {
-	ea, err1 := a.Encode()
-	eb, err2 := b.Encode()
-	return err1 == nil && err2 == nil && slices.Equal(ea, eb)
-}
