@@ -48,7 +48,11 @@ func NewKeeper(o KeeperOptions) (*Keeper, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Held: the timer that set starts may fire at once and Reload, which
+	// reads and sets k.timer.
+	k.mu.Lock()
 	k.set(ks, "start")
+	k.mu.Unlock()
 	return k, nil
 }
 
@@ -63,7 +67,7 @@ func (k *Keeper) now() time.Time {
 }
 
 // set puts ks in use and plans the next load at its next key event. k.mu
-// is held, or k is not shared yet.
+// is held.
 func (k *Keeper) set(ks *Keys, trigger string) {
 	k.signer.SetKeys(ks)
 	for _, z := range ks.Zones() {
