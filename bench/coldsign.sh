@@ -19,19 +19,9 @@ cd "$(dirname "$0")/.."
 ALG=${ALG:-13} BIG=${BIG:-1000} DURATION=${DURATION:-5} REPS=${REPS:-3} WARM_QPS=${WARM_QPS:-1000}
 PORT=${PORT:-5643} HTTP_PORT=${HTTP_PORT:-$((${PORT:-5643} + 1))}
 SERVER_CPU=${SERVER_CPU:-1} LOAD_CPU=${LOAD_CPU:-0} OUT=${OUT:-bench/out/coldsign}
-for tool in dnsperf taskset dig; do
-  command -v $tool >/dev/null || { echo "bench: $tool is missing (apt-get install dnsperf bind9-dnsutils util-linux)" >&2; exit 2; }
-done
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-PID= FLOOD=
-cleanup() {
-  [ -n "$FLOOD" ] && kill "$FLOOD" 2>/dev/null && wait "$FLOOD" 2>/dev/null
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_need dnsperf taskset dig
+bench_start
 BINS=("$@")
 if [ ${#BINS[@]} -eq 0 ]; then
   go build -o "$WORK/poolnsd" ./cmd/poolnsd
@@ -40,15 +30,10 @@ fi
 
 mkdir -p "$WORK/zones"
 {
-  echo '$ORIGIN bench.test.'
-  echo '$TTL 300'
-  echo '@ SOA ns1 hostmaster 1 3600 600 86400 5'
-  echo '@ NS ns1'
-  echo 'ns1 A 127.0.0.1'
+  bench_zone_head
   echo '$POOL web policy=rr ttl=5 answers=3'
   for e in 1 2 3 4; do echo "web PE 127.3.0.$e:8080"; done
-  echo "\$POOL big policy=rand ttl=5 answers=3"
-  for e in $(seq 0 $((BIG - 1))); do echo "big PE 127.2.$((e / 250)).$((e % 250 + 1)):8080"; done
+  bench_big "$BIG"
 } > "$WORK/zones/bench.zone"
 echo "big.bench.test. A" > "$WORK/cold.txt"
 echo "web.bench.test. A" > "$WORK/warm.txt"
@@ -58,22 +43,11 @@ echo "web.bench.test. A" > "$WORK/warm.txt"
 serve() {
   rm -rf "$WORK/data"
   mkdir -p "$WORK/data"
-  cat > "$WORK/poolnsd.yaml" <<YAML
-dns:
-  listen: ["127.0.0.1:$PORT"]
-http:
-  listen: "127.0.0.1:$HTTP_PORT"
-zones: $WORK/zones
-data: $WORK/data
-YAML
+  bench_config "127.0.0.1:$HTTP_PORT"
   "$1" dnssec keygen --config "$WORK/poolnsd.yaml" --algorithm "$ALG" bench.test. > /dev/null
   GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$1" serve --config "$WORK/poolnsd.yaml" > "$WORK/server.log" 2>&1 &
   PID=$!
-  for _ in $(seq 100); do
-    dig @127.0.0.1 -p "$PORT" +time=1 +tries=1 +short bench.test. SOA 2>/dev/null | grep -q hostmaster && break
-    kill -0 "$PID" 2>/dev/null || { echo "bench: poolnsd exited:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  bench_wait "$WORK/server.log"
   [ "$(dig @127.0.0.1 -p "$PORT" +dnssec +short web.bench.test. A | grep -c "^A $ALG ")" = 1 ] || { echo "bench: no RRSIG with DO" >&2; exit 1; }
   for _ in $(seq 8); do dig @127.0.0.1 -p "$PORT" +dnssec web.bench.test. A > /dev/null; done # web's 4 RRsets signed
 }
@@ -97,13 +71,13 @@ for rep in $(seq "$REPS"); do
       if [ "$flood" = 1 ]; then
         taskset -c "$LOAD_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -D -d "$WORK/cold.txt" -l "$((DURATION + 2))" -c 20 -q 200 \
           > "$WORK/cold.out" 2>&1 &
-        FLOOD=$!
+        BENCH_PIDS=$!
         sleep 1 # the flood under way
       fi
       warm "$WORK/lat.txt"
       if [ "$flood" = 1 ]; then
-        wait "$FLOOD" || true
-        FLOOD=
+        wait "$BENCH_PIDS" || true
+        BENCH_PIDS=
         cold_qps=$(awk '/Queries per second/ {printf "%.0f", $4}' "$WORK/cold.out")
       fi
       echo "$i,$rep,$flood,$(wc -l < "$WORK/lat.txt"),$(pct "$WORK/lat.txt" 0.5),$(pct "$WORK/lat.txt" 0.9),$(pct "$WORK/lat.txt" 0.99),$(tail -1 "$WORK/lat.txt"),$cold_qps" >> "$OUT/runs.csv"

@@ -15,54 +15,22 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10} REPS=${REPS:-3} RATE=${RATE:-20000} LAT_DURATION=${LAT_DURATION:-5}
 PORT=${PORT:-5399} SERVER_CPU=${SERVER_CPU:-1} LOAD_CPU=${LOAD_CPU:-0}
 OUT=${OUT:-bench/out}
-for tool in dnsperf taskset dig; do
-  command -v $tool >/dev/null || { echo "bench: $tool is missing (apt-get install dnsperf bind9-dnsutils util-linux)" >&2; exit 2; }
-done
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-if [ -z "${BIN:-}" ]; then
-  go build -o "$WORK/poolnsd" ./cmd/poolnsd
-  BIN=$WORK/poolnsd
-fi
+. bench/lib.sh
+bench_need dnsperf taskset dig
+bench_start
+bench_build
 
 # The zone and the query files.
 mkdir -p "$WORK/zones" "$WORK/data"
-policies=(rr wrr rand wrand prio lu lud plu rlu hash)
 {
-  echo '$ORIGIN bench.test.'
-  echo '$TTL 300'
-  echo '@ SOA ns1 hostmaster 1 3600 600 86400 5'
-  echo '@ NS ns1'
-  echo 'ns1 A 127.0.0.1'
-  for p in $(seq 0 99); do
-    echo "\$POOL p$p policy=${policies[$((p % 10))]} service=_http._tcp ttl=5 answers=3"
-    for e in $(seq 1 10); do
-      echo "p$p PE 127.1.$p.$e:8080 weight=$e prio=$((e % 3)) load=$((e * 7 % 100))% loaddeg=1%"
-    done
-  done
+  bench_zone_head
+  bench_pools
 } > "$WORK/zones/bench.zone"
-for p in $(seq 0 99); do echo "p$p.bench.test. A"; done > "$WORK/a.txt"
-for p in $(seq 0 99); do echo "_http._tcp.p$p.bench.test. SRV"; done > "$WORK/srv.txt"
-cat > "$WORK/poolnsd.yaml" <<YAML
-dns:
-  listen: ["127.0.0.1:$PORT"]
-http:
-  listen: ""
-zones: $WORK/zones
-data: $WORK/data
-YAML
+bench_config ""
 
 GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$BIN" serve --config "$WORK/poolnsd.yaml" > "$OUT/server.log" 2>&1 &
 PID=$!
-for _ in $(seq 100); do
-  dig @127.0.0.1 -p "$PORT" +time=1 +tries=1 +short bench.test. SOA 2>/dev/null | grep -q hostmaster && break
-  kill -0 "$PID" 2>/dev/null || { echo "bench: poolnsd exited:" >&2; cat "$OUT/server.log" >&2; exit 1; }
-  sleep 0.2
-done
+bench_wait "$OUT/server.log"
 # Check the answers before measuring.
 [ "$(dig @127.0.0.1 -p "$PORT" +short p0.bench.test. A | wc -l)" = 3 ] || { echo "bench: wrong A answer" >&2; exit 1; }
 [ "$(dig @127.0.0.1 -p "$PORT" +short _http._tcp.p1.bench.test. SRV | wc -l)" = 10 ] || { echo "bench: wrong SRV answer" >&2; exit 1; }

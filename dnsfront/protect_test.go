@@ -29,7 +29,17 @@ func testProtections(t testing.TB) *Protections {
 		t.Fatal(err)
 	}
 	return &Protections{Cookies: cookie.NewJar(cookie.Secrets{Current: sec}), Identity: id,
-		Allow: prefixset.MustParse("192.0.2.0/24", "198.51.100.0/24")}
+		Allow: prefixes(t, "192.0.2.0/24", "198.51.100.0/24")}
+}
+
+// prefixes is the set of list; an error fails the test.
+func prefixes(t testing.TB, list ...string) *prefixset.Set {
+	t.Helper()
+	s, err := prefixset.Parse(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // both sends m from client through the handler's dns.Msg path and through

@@ -39,8 +39,29 @@ type loopAnswerer struct {
 	// emptied when full.
 	names   map[string]string
 	nameBuf []byte
+	// lastWire and lastName are the last plain question name, as it came
+	// (wire form, the client's letter case) and as plainName returned it:
+	// a name asked again, as a busy pool's is, costs one comparison.
+	lastWire []byte
+	lastName string
+
+	// found remembers the last pool and element lookups (see lookup):
+	// the few names of a busy pool server are looked up once per view.
+	found     [foundSize]foundLookup
+	foundNext int
 
 	now time.Time // when the batch in hand was read
+}
+
+// foundSize is how many lookups a loop remembers.
+const foundSize = 4
+
+// foundLookup is a remembered lookup: what view v held for qname and qtype.
+type foundLookup struct {
+	v     *handlespace.View
+	qname string
+	qtype uint16
+	res   Result
 }
 
 var _ dnsserve.Loop = (*loopAnswerer)(nil)
@@ -50,7 +71,7 @@ const maxNames = 4096
 
 // NewLoop implements dnsserve.Handler: the answering of a UDP loop on s.
 func (h *Handler) NewLoop(s *dnsserve.Socket) dnsserve.Loop {
-	u := &loopAnswerer{h: h, sock: s, names: make(map[string]string), nameBuf: make([]byte, 0, 256), w: loopWriter{SlotWriter: dnsserve.NewSlotWriter(s, h.keys)}}
+	u := &loopAnswerer{h: h, sock: s, names: make(map[string]string), nameBuf: make([]byte, 0, 256), lastWire: make([]byte, 0, 256), w: loopWriter{SlotWriter: dnsserve.NewSlotWriter(s, h.keys)}}
 	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.loopTally()}
 	u.s.cold = newColdQueue(h, s)
 	u.w.cold = u.s.cold
@@ -208,7 +229,7 @@ func (u *loopAnswerer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, o
 		return u.w.Reply(), true
 	}
 	var res Result
-	Lookup(h.src.View(), qname, qname, qtype, &res)
+	u.lookup(qname, qtype, &res)
 	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 {
 		if z, ok := h.wireSigning(&req, &res); ok {
 			if req.prot.RRL != nil {
@@ -255,24 +276,59 @@ func (u *loopAnswerer) asMsg(b []byte, wm *msgcheck.Msg, req *request, out []byt
 	u.w.Reset(out, req.client, nil, nil)
 }
 
+// lookup finds what the current view holds for a question, as Lookup,
+// into r. Pool and element results (no CNAME followed: what the fast path
+// answers) are remembered with the view they came from, whose zones are
+// immutable, and the pool's view they hold: the same question finds the
+// same result while both are current. A change of the pool (a
+// registration, a health change) publishes a new pool view in the same
+// zone, so the check looks the pool up again by its handle, one map
+// lookup where the whole lookup takes several.
+func (u *loopAnswerer) lookup(qname string, qtype uint16, r *Result) {
+	v := u.h.src.View()
+	for i := range u.found {
+		f := &u.found[i]
+		if f.v == v && f.qtype == qtype && f.qname == qname {
+			if f.res.Zone.Pool(f.res.Pool.Handle) != f.res.Pool {
+				f.v = nil // the pool changed
+				break
+			}
+			*r = f.res
+			return
+		}
+	}
+	Lookup(v, qname, qname, qtype, r)
+	if (r.Kind == KindPool || r.Kind == KindElement) && len(r.Chain) == 0 {
+		f := &u.found[u.foundNext]
+		u.foundNext = (u.foundNext + 1) % foundSize
+		f.v, f.qname, f.qtype, f.res = v, qname, qtype, *r
+	}
+}
+
 // plainName returns the question name (wire form, uncompressed) in lower
 // case presentation form, or false when it is compressed or has a byte
 // that presentation form escapes (msgcheck.AppendPlainName). Names seen
 // before cost no allocation.
 func (u *loopAnswerer) plainName(wire []byte) (string, bool) {
+	if string(wire) == string(u.lastWire) && len(u.lastWire) > 0 {
+		return u.lastName, true
+	}
 	lowered, ok := msgcheck.AppendPlainName(u.nameBuf[:0], wire)
 	if !ok {
 		return "", false
 	}
 	u.nameBuf = lowered[:0]
-	if s, ok := u.names[string(lowered)]; ok {
-		return s, true
+	s, ok := u.names[string(lowered)]
+	if !ok {
+		if len(u.names) >= maxNames {
+			clear(u.names)
+		}
+		s = string(lowered)
+		u.names[s] = s
 	}
-	if len(u.names) >= maxNames {
-		clear(u.names)
+	if len(wire) <= cap(u.lastWire) {
+		u.lastWire, u.lastName = append(u.lastWire[:0], wire...), s
 	}
-	s := string(lowered)
-	u.names[s] = s
 	return s, true
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/internal/prefixset"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/regcommit"
 )
@@ -162,7 +161,7 @@ func FuzzUDPServe(f *testing.F) {
 		f.Add(b)
 	}
 	prot := testProtections(f)
-	prot.Allow = prefixset.MustParse("127.0.0.0/8")
+	prot.Allow = prefixes(f, "127.0.0.0/8")
 	h := NewHandler(fuzzSpace(f), Config{Protect: prot})
 	u := loopFor(f, h)
 	// The client is a socket of the test's own, on loopback: the replies
@@ -342,5 +341,74 @@ func TestLoopSurvivesPanic(t *testing.T) {
 	b, _ := resp.Pack()
 	if out := u.Recover(&udpbatch.Msg{Buf: b, Addr: from}, nil, "a defect"); out != nil {
 		t.Errorf("Recover answered a response: % x", out)
+	}
+}
+
+// TestLoopFollowsViews: the loop remembers its last lookups and names
+// (loopAnswerer.lookup, plainName), and still answers from the current
+// view: each change (one element down, then the rest) shows in the very
+// next answer to the same question, and a question asked again in another
+// letter case keeps its case in the reply.
+func TestLoopFollowsViews(t *testing.T) {
+	hs := newTestSpace(t)
+	u := loopFor(t, NewHandler(hs, Config{}))
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("192.0.2.200:40000"), false)
+	ask := func(name string) *dns.Msg {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		m.SetEdns0(1232, false)
+		b, _ := m.Pack()
+		r := new(dns.Msg)
+		if err := r.Unpack(u.serve(&udpbatch.Msg{Buf: b, Addr: from}, nil)); err != nil {
+			t.Fatalf("%s: reply does not unpack: %v", name, err)
+		}
+		if r.Question[0].Name != name {
+			t.Errorf("reply's question %q, want %q", r.Question[0].Name, name)
+		}
+		return r
+	}
+	pv := hs.View().Zone("pool.test.").Pool("web")
+	elems := pv.Elements()
+	has := func(r *dns.Msg, e *handlespace.Element) bool {
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok && a.A.String() == e.Addrs[0].String() {
+				return true
+			}
+		}
+		return false
+	}
+	seen := false
+	for i := 0; i < 20; i++ {
+		r := ask("web.pool.test.")
+		if len(r.Answer) == 0 {
+			t.Fatal("all up: no answer")
+		}
+		seen = seen || has(r, elems[0])
+	}
+	if !seen {
+		t.Fatalf("all up: %v never answered in 20 queries", elems[0].Addrs[0])
+	}
+	down := func(e *handlespace.Element) {
+		t.Helper()
+		if err := hs.Update("web.pool.test.", e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	down(elems[0])
+	for i := 0; i < 20; i++ {
+		name := "web.pool.test."
+		if i%2 == 1 {
+			name = "WeB.pool.TEST."
+		}
+		if r := ask(name); len(r.Answer) == 0 || has(r, elems[0]) {
+			t.Fatalf("one down (%s): %v", name, r.Answer)
+		}
+	}
+	for _, e := range elems[1:] {
+		down(e)
+	}
+	if r := ask("WeB.pool.TEST."); len(r.Answer) != 0 || r.Rcode != dns.RcodeSuccess || len(r.Ns) != 1 {
+		t.Errorf("all down: want NODATA with SOA, got %v", r)
 	}
 }

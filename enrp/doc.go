@@ -90,10 +90,10 @@
 // meanwhile is lost too, and audits do not see lease ends: when they
 // meet again each pushes the other its own elements at once, unasked
 // (SyncPage pages, all together, sized by bytes, the zone-file elements
-// as their state alone), after the deregistrations made since (see
-// sync.go), and what changes of them after the push goes to the peer
-// too, even before its first word makes it live again; a held view
-// waits for these pushes.
+// as their state alone, to a peer lost silent and alone those changed since),
+// after the deregistrations made since (see sync.go), and what changes
+// of them after the push goes to the peer too, even before its first
+// word makes it live again; a held view waits for these pushes.
 //
 // A view that may be stale is held (Node.Stale, Driver.Current; see
 // hold.go): after a stall of MaxTimeLastHeard or more (the peers found

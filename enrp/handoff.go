@@ -359,11 +359,11 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 				taken++
 				continue
 			}
-			if cur != nil && cur.home() != p.id && cur.home() != n.id && wins(cur.gen, cur.home(), gen, p.id) {
+			if cur != nil && cur.home() != p.id && cur.home() != n.id && placement.Wins(cur.gen, cur.home(), gen, p.id) {
 				continue // another's by a newer claim
 			}
 			if cur == nil {
-				if tb, ok := n.tab.tombOf(k, now); ok && !later(e.Expires, tb.expires) {
+				if tb, ok := n.tab.tombOf(k, now); ok && !placement.Later(e.Expires, tb.expires) {
 					continue // deregistered meanwhile
 				}
 			} else {
@@ -456,6 +456,7 @@ func (n *Node) handBack(moved map[uint32][]key, oldLive int) {
 func (n *Node) onHandback(p *peer, m *wire.Message) {
 	now := n.now()
 	taken := 0
+	var kept []*entry // states kept here against a weaker one that differs
 	for i := range m.Entries {
 		pool, err := wire.PoolName(m.Entries[i].Handle)
 		if err != nil {
@@ -469,13 +470,21 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
 				continue
 			}
-			s, mine := int(pe.X.Strength)-1, n.takeStrength()
-			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) || n.quorumFresh(k) {
-				continue
-			}
 			e, policy, _, err := wire.FromPE(pe, now)
 			if err != nil {
 				n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
+				continue
+			}
+			s, mine := int(pe.X.Strength)-1, n.takeStrength()
+			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) || n.quorumFresh(k) {
+				if wire.StateDiffers(cur.e, e) || cur.e.RTT != e.RTT || cur.e.Load != e.Load {
+					// p's side changed it while apart and kept its
+					// word: this registrar's push to p carried only
+					// what changed here since (pushOwn), so p, and
+					// whoever took its word on its side, have the
+					// weaker state until told.
+					kept = append(kept, cur)
+				}
 				continue
 			}
 			e.Home, e.Static = n.id, true
@@ -490,5 +499,12 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			taken++
 		}
 	}
-	n.event(Event{Kind: EventHandback, Peer: p.id, Count: taken, Detail: fmt.Sprintf("taken (of %d)", m.ElementCount())})
+	for _, en := range kept {
+		n.announce(wire.AddPE, en)
+	}
+	detail := fmt.Sprintf("taken (of %d)", m.ElementCount())
+	if len(kept) > 0 {
+		detail += fmt.Sprintf(", %d kept and announced", len(kept))
+	}
+	n.event(Event{Kind: EventHandback, Peer: p.id, Count: taken, Detail: detail})
 }

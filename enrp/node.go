@@ -449,9 +449,13 @@ type peer struct {
 	// what was sent to it meanwhile may be lost. lost: when it was last
 	// heard before that; the deletions made here since go with the
 	// push. in: the peer's push coming in.
-	owe  bool
-	lost time.Time
-	in   *pushIn
+	// silent: it was lost by falling silent (found dead with its
+	// connections open: stopped, or its link cut), not by its
+	// connections closing (killed, restarted) or leaving.
+	owe    bool
+	lost   time.Time
+	silent bool
+	in     *pushIn
 	// pushedDead: pushed while still dead here (the push goes in the
 	// Hello of a connection dialled, before the peer's first word
 	// brings it back): what changes of this registrar's own elements
@@ -476,13 +480,14 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, id: cfg.ID, tab: newTable(), peers: map[uint32]*peer{},
+	n := &Node{cfg: cfg, id: cfg.ID, peers: map[uint32]*peer{},
 		takeovers: map[uint32]*takeover{}, foreign: map[uint32]foreign{},
 		rounds: map[key]*round{}, byNonce: map[uint32]*round{}, fresh: map[key]fresh{},
 		gate: vantage.Gate{Rate: cfg.ConfirmRate, Burst: cfg.ConfirmBurst, MaxInFlight: cfg.MaxProbes,
 			RefusalRate: refusalRate, RefusalBurst: refusalBurst}}
 	// Nonces and hand-off sequence numbers start apart per registrar
 	// (not from Rand, whose draws pace the presence timers).
+	n.tab = newTable(n.now)
 	n.nonce = cfg.ID * 0x9e3779b1
 	n.handSeq = n.nonce
 	n.live = []uint32{n.id}

@@ -1,6 +1,7 @@
 package enrp_test
 
 import (
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"slices"
 	"testing"
 	"time"
@@ -203,5 +204,174 @@ func TestUpdateAfterPushToDeadPeer(t *testing.T) {
 	t.Logf("A had B's change %v after it was made", took)
 	if took > oneWay+50*time.Millisecond || len(a.EventsOf(enrp.EventResync)) > resyncs {
 		t.Errorf("A had B's change %v after it was made (%d audits), want one one-way delay, no audit", took, len(a.EventsOf(enrp.EventResync))-resyncs)
+	}
+}
+
+// TestHealPushChangedOnly: as TestHealPush, C 150 ms away cut off until
+// each side finds the other dead; meanwhile A changes the health of a
+// third of the zone-file elements it homes, and C, alone, changes five
+// that it homes while cut off and that go back to A at the heal. A's
+// push to C carries A's registrations and only the zone-file elements
+// that changed at A since it lost C: in the lab a push of 200 of them
+// (12-15 KB with TLS) was more than a new connection's first ten
+// segments and came a round trip (300 ms) late. C's five, which A's push
+// does not carry, C hands back to A, and A, keeping its stronger state,
+// announces it: all agree within the next dial and three one-way delays.
+func TestHealPushChangedOnly(t *testing.T) {
+	const oneWay = 150 * time.Millisecond
+	const redial = 100 * time.Millisecond
+	c, a, b, cm := cluster3(t, 73, 1200)
+	c.Redial = redial
+	if !c.RunUntil(func() bool { return a.Node.Synced() && b.Node.Synced() && cm.Node.Synced() }, 2*interval) {
+		t.Fatal("not all synced")
+	}
+	for _, p := range [][2]uint32{{idA, idC}, {idC, idA}, {idB, idC}, {idC, idB}} {
+		c.Net.LinkDelay[p] = oneWay
+	}
+	agree := func() (bool, string) {
+		if ok, why := c.Consistent(); !ok {
+			return false, why
+		}
+		return sameElementsSkew(c, 2*oneWay+leaseSkew)
+	}
+	settledFar := func() bool { ok, _ := agree(); return ok }
+	register(t, c, a, 0, 20)
+	if !c.RunUntil(settledFar, 2*interval) {
+		_, why := agree()
+		t.Fatalf("not settled before the partition: %s", why)
+	}
+	c.RunFor(3 * interval) // the zone-file elements' states settled well before the cut
+	all := []uint32{idA, idB, idC}
+	// Cut as the lab's link or a SIGSTOP cuts: the connections stay up,
+	// nothing crosses them, and each side finds the other dead by its
+	// silence (a peer whose connections close first may have been
+	// killed and restart: it gets a whole push).
+	cut := true
+	pushedStatics, pushedRegs := 0, 0
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if cut && (from == idC) != (to == idC) {
+			return enrptest.Drop
+		}
+		if from == idA && to == idC && m.Type == wire.TypeHandleTableResp && m.Handoff != nil &&
+			(m.Handoff.Kind == wire.SyncPage || m.Handoff.Kind == wire.SyncLast) {
+			for _, en := range m.Entries {
+				for _, pe := range en.Elements {
+					if pe.X != nil && pe.X.Flags&wire.XStatic != 0 {
+						pushedStatics++
+					} else {
+						pushedRegs++
+					}
+				}
+			}
+		}
+		return enrptest.Deliver
+	}
+	c.RunFor(lastHeard + noResponse + interval)
+	// Found dead: the drivers close the connections.
+	c.Net.Partition([]uint32{idC}, []uint32{idA, idB})
+	c.RunFor(interval)
+	changedAtA := 0 // and homed at A once C is back (the others A hands back to C)
+	a.Do(func(hs *handlespace.Handlespace) error {
+		for _, e := range a.Elements() {
+			if e.Static && e.Home == idA && e.ID%3 == 0 {
+				hs.Update(e.Pool, e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+				if placement.Rendezvous(all, e.Pool, e.ID) == idA {
+					changedAtA++
+				}
+			}
+		}
+		return nil
+	})
+	homedAtA := 0
+	for _, e := range a.Elements() {
+		if e.Static && placement.Rendezvous(all, e.Pool, e.ID) == idA {
+			homedAtA++
+		}
+	}
+	var changedAtC []uint32
+	cm.Do(func(hs *handlespace.Handlespace) error {
+		for _, e := range cm.Elements() {
+			if e.Static && e.Home == idC && e.ID%3 != 0 && e.Health == handlespace.HealthUp &&
+				placement.Rendezvous(all, e.Pool, e.ID) == idA && len(changedAtC) < 5 {
+				hs.Update(e.Pool, e.ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+				changedAtC = append(changedAtC, e.ID)
+			}
+		}
+		return nil
+	})
+	if len(changedAtC) < 5 {
+		t.Fatalf("C changed %d elements, want 5", len(changedAtC))
+	}
+	c.RunFor(interval)
+	requests := c.Net.CountByType[wire.TypeHandleTableRequest]
+	cut = false
+	c.Net.Heal()
+	healed := c.Elapsed()
+	limit := redial + 3*oneWay + 10*time.Millisecond
+	if !c.RunUntil(settledFar, 2*time.Second) {
+		_, why := agree()
+		t.Fatalf("not settled 2 s after the heal: %s", why)
+	}
+	took := c.Elapsed() - healed
+	t.Logf("all agree %v after the heal (bound %v); A pushed C %d registrations and %d zone-file elements (%d changed at A)",
+		took, limit, pushedRegs, pushedStatics, changedAtA)
+	if took > limit {
+		t.Errorf("all agree %v after the heal, want at most %v (the next dial and three one-way delays)", took, limit)
+	}
+	if pushedRegs != 20 {
+		t.Errorf("A pushed %d registrations, want its 20", pushedRegs)
+	}
+	if pushedStatics != changedAtA {
+		t.Errorf("A pushed %d zone-file elements, want the %d it changed while C was cut off (of %d it homes)", pushedStatics, changedAtA, homedAtA)
+	}
+	for _, id := range changedAtC {
+		for _, m := range []*enrptest.Member{a, b, cm} {
+			if e := m.Find(staticPool, id); e != nil && e.Health != handlespace.HealthUp {
+				t.Errorf("%08x has element %s %v, want A's up", m.ID, handlespace.IDString(id), e.Health)
+			}
+		}
+	}
+	if n := c.Net.CountByType[wire.TypeHandleTableRequest] - requests; n != 0 {
+		t.Errorf("%d table requests after the heal, want none", n)
+	}
+}
+
+// TestHealPushAllAfterSplit: a peer lost together with others (a
+// partition, A,B | C,D,E) had a side that probed every zone-file element
+// with its own RTTs: C's push to A carries every zone-file element C homes
+// with A back, not only those C changed (in the lab a push of the changed
+// ones alone left the minority with its own RTTs, and a table pull a peer
+// for them).
+func TestHealPushAllAfterSplit(t *testing.T) {
+	c, ms := cluster5(t, 74, 200)
+	c.RunFor(3 * interval)
+	c.Net.Partition(sideAB, sideCDE)
+	c.RunFor(splitFor)
+	pushed := 0
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if from == idC && to == idA && m.Type == wire.TypeHandleTableResp && m.Handoff != nil &&
+			(m.Handoff.Kind == wire.SyncPage || m.Handoff.Kind == wire.SyncLast) {
+			for _, en := range m.Entries {
+				for _, pe := range en.Elements {
+					if pe.X != nil && pe.X.Flags&wire.XStatic != 0 {
+						pushed++
+					}
+				}
+			}
+		}
+		return enrptest.Deliver
+	}
+	want := 0
+	for _, e := range ms[idC].Elements() {
+		if e.Static && placement.Rendezvous([]uint32{idA, idC, idD, idE}, e.Pool, e.ID) == idC {
+			want++
+		}
+	}
+	c.Net.Heal()
+	if !c.RunUntil(settled(c), 3*interval) {
+		t.Fatal("not settled after the heal")
+	}
+	if pushed < want {
+		t.Errorf("C pushed A %d zone-file elements, want the %d it homes with A back", pushed, want)
 	}
 }

@@ -304,7 +304,7 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		return
 	case en.static():
 		return // zone files decide zone-file elements
-	case later(en.e.Expires, expires):
+	case placement.Later(en.e.Expires, expires):
 		// Our copy is of a later registration than the one deleted: it
 		// stands, even against its home's word (a deletion replayed
 		// with a push, see pushOwn, may be older than a registration
@@ -319,12 +319,6 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.e)})
 }
 
-// wins reports whether ownership claim (gen1, home1) beats (gen2, home2):
-// the higher generation, and between equal ones the lower registrar ID.
-func wins(gen1, home1, gen2, home2 uint32) bool {
-	return gen1 > gen2 || (gen1 == gen2 && home1 < home2)
-}
-
 // supersedes reports whether a copy of an element (e, of ownership
 // generation gen) beats the copy en. Between copies of two registrations
 // (lease ends more than the skew apart) the later one wins, whatever
@@ -333,12 +327,12 @@ func wins(gen1, home1, gen2, home2 uint32) bool {
 // Between copies of one registration the ownership claims decide (wins).
 func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
 	switch {
-	case later(e.Expires, en.e.Expires):
+	case placement.Later(e.Expires, en.e.Expires):
 		return true
-	case later(en.e.Expires, e.Expires):
+	case placement.Later(en.e.Expires, e.Expires):
 		return false
 	}
-	return wins(gen, e.Home, en.gen, en.home())
+	return placement.Wins(gen, e.Home, en.gen, en.home())
 }
 
 // applyPE takes what peer p says of an element and reports whether it
@@ -398,7 +392,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 			// registrar's claim will make the peer sweep.
 			return false
 		}
-		if tb, ok := n.tab.tombOf(k, n.now()); ok && !later(e.Expires, tb.expires) {
+		if tb, ok := n.tab.tombOf(k, n.now()); ok && !placement.Later(e.Expires, tb.expires) {
 			// Deregistered, and this copy is of that registration
 			// or an older one: tell its home.
 			if direct {
@@ -409,7 +403,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 	case direct && cur.home() == e.Home:
 		// The home's word on its own element, whatever generation it
 		// gives (a restarted home may give a lower one).
-		if gen == cur.gen && sameElement(cur.e, e) {
+		if gen == cur.gen && wire.SameElement(cur.e, e) {
 			return false
 		}
 	case cur.home() == e.Home:
@@ -449,14 +443,14 @@ func changeOf(was, now *entry) string {
 		return "home"
 	case was.gen != now.gen:
 		return "generation"
-	case stateDiffers(was.e, now.e):
+	case wire.StateDiffers(was.e, now.e):
 		return "state"
 	}
 	w, e := *was.e, *now.e
-	if !later(w.Expires, e.Expires) && !later(e.Expires, w.Expires) {
+	if !placement.Later(w.Expires, e.Expires) && !placement.Later(e.Expires, w.Expires) {
 		e.Expires = w.Expires
 	}
-	if sameElement(&w, &e) {
+	if wire.SameElement(&w, &e) {
 		return ""
 	}
 	return "other"
@@ -491,7 +485,7 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	}
 	e.Home, e.Static = home, true
 	e.Last = handlespace.LastAt(e, n.id)
-	if cur != nil && sameElement(cur.e, e) {
+	if cur != nil && wire.SameElement(cur.e, e) {
 		cur.heard = cur.heard || fromHome || stronger
 		return false
 	}
@@ -511,13 +505,6 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 		n.op(Op{Kind: OpSetState, Pool: k.pool, ID: k.id, Elem: e})
 	}
 	return true
-}
-
-// stateDiffers tells whether the handlespace's element e differs from the
-// table's t in what only an element's home decides: its health, what the
-// vantage points saw, its administrative state and its failure reports.
-func stateDiffers(t, e *handlespace.Element) bool {
-	return t.Health != e.Health || t.Admin != e.Admin || t.Reported != e.Reported || !slices.Equal(t.Vantage, e.Vantage)
 }
 
 // toPE returns en's wire form, with the strength of its state.
@@ -577,7 +564,7 @@ func (n *Node) local(c *Change) {
 		if cur == nil {
 			return
 		}
-		if w := c.Was; w != nil && !cur.static() && !w.Static && later(cur.e.Expires, w.Expires) {
+		if w := c.Was; w != nil && !cur.static() && !w.Static && placement.Later(cur.e.Expires, w.Expires) {
 			// What went was an older registration than the one the Node
 			// has (its operations had not reached the handlespace yet):
 			// the later registration stands. Put it back.
@@ -610,12 +597,12 @@ func (n *Node) local(c *Change) {
 			// The home's word on its state stands: a change made here
 			// (a probe result or verdict published just as the element
 			// moved to another home) is undone.
-			if stateDiffers(cur.e, e) {
+			if wire.StateDiffers(cur.e, e) {
 				n.op(Op{Kind: OpSetState, Pool: c.Pool, ID: c.ID, Elem: cur.e})
 			}
 			return
 		}
-		if cur != nil && sameElement(cur.e, e) && cur.policy == c.Policy {
+		if cur != nil && wire.SameElement(cur.e, e) && cur.policy == c.Policy {
 			return
 		}
 		en := newEntry(c.Pool, c.Policy, e, 0)
@@ -639,7 +626,7 @@ func (n *Node) local(c *Change) {
 		case cur == nil:
 			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
 		case cur.static():
-		case cur.home() == e.Home && (!guardOf(cur.e).Holds(e) || stateDiffers(cur.e, e)):
+		case cur.home() == e.Home && (!guardOf(cur.e).Holds(e) || wire.StateDiffers(cur.e, e)):
 			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
 		}
 		return
@@ -661,7 +648,7 @@ func (n *Node) local(c *Change) {
 	if cur != nil {
 		gen = cur.gen
 		if cur.home() != n.id {
-			if !later(e.Expires, cur.e.Expires) {
+			if !placement.Later(e.Expires, cur.e.Expires) {
 				// Not a new lease: a change (a probe result, say) of an
 				// element whose move to its new home is still on its way
 				// to the handlespace, or that a late operation left
@@ -672,7 +659,7 @@ func (n *Node) local(c *Change) {
 			// Registered here while a peer owned it: ours now, one
 			// generation on.
 			gen++
-		} else if sameElement(cur.e, e) && cur.policy == c.Policy {
+		} else if wire.SameElement(cur.e, e) && cur.policy == c.Policy {
 			return
 		}
 	}
@@ -712,7 +699,7 @@ type pushIn struct {
 func (n *Node) lostPeer(p *peer) {
 	p.pushedDead = false // the push, if any, went with what was lost
 	if !p.owe {
-		p.owe, p.lost = true, p.lastHeard
+		p.owe, p.lost, p.silent = true, p.lastHeard, p.dead && p.leftAt.IsZero()
 	}
 	if p.expect == nil {
 		p.expect = map[key]bool{}
@@ -743,23 +730,37 @@ func (n *Node) pushOwn(p *peer) {
 	for _, k := range dels {
 		n.sendUpdate(p.id, wire.DelPE, n.tab.tombs[k].en)
 	}
-	// The registered elements homed here, and the zone-file ones that
-	// stay homed here once p is live (those that move to p, p gets
-	// handed back), as their state alone (its zone file gives the
-	// rest): a push over a new connection goes out in slow start, ten
-	// segments the first round trip, and every one it needs more is a
-	// round trip later. A registrar whose state of them is stale (held,
-	// see hold.go) or weak (in a minority: see strength) sends only
-	// those fresh (freshen), announced to the peers live then, not p.
+	// The registered elements homed here (all: the receiver sweeps what
+	// it believed this registrar owned and the push did not carry), and
+	// the zone-file ones that stay homed here once p is live (those that
+	// move to p, p gets handed back), as their state alone (its zone file
+	// gives the rest): a push over a new connection goes out in slow
+	// start, ten segments the first round trip, and every one it needs
+	// more is a round trip later (the lab's far site: 200 of them, 12-15
+	// KB with TLS, came 300 ms late). To a peer lost alone and silent
+	// (stopped, its link cut) only those changed since: it has the
+	// others' as they were, and hands back what it changed alone (see
+	// onHandback). A peer lost with others (a partition: its side probed
+	// them all with its own RTTs), or whose connections closed first
+	// (killed, to restart) or that left, gets them all. A registrar whose
+	// state of them is stale (held, see hold.go) or weak (in a minority:
+	// see strength) sends only those fresh (freshen), announced to the
+	// peers live then, not p.
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)
 		slices.Sort(live)
 	}
 	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
+	alone := p.silent
+	for _, q := range n.peers {
+		if q != p && !q.lost.IsZero() && q.lost.Sub(p.lost).Abs() < n.cfg.MaxTimeLastHeard+n.cfg.MaxTimeNoResponse {
+			alone = false
+		}
+	}
 	keys := n.tab.keys(func(en *entry) bool {
 		if en.static() {
-			return (statics || n.isFresh(en.key)) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
+			return (statics || n.isFresh(en.key)) && (!alone || !en.changed.Before(since)) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
 		}
 		return en.home() == n.id
 	})

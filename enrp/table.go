@@ -50,6 +50,11 @@ type entry struct {
 	// registrar's knowledge does not replace its state (the newcomer's
 	// own may be stale; its old home hands the current one back to it).
 	settle time.Time
+	// changed: when the entry last changed in what a peer is sent of it
+	// (its element, policy or generation); a put of the same keeps the
+	// time. A push sends a peer met again only the zone-file elements
+	// changed since it was lost (see pushOwn).
+	changed time.Time
 }
 
 func (en *entry) home() uint32 { return en.e.Home }
@@ -74,6 +79,7 @@ type table struct {
 	m     map[key]*entry
 	own   map[uint32]*ownership
 	tombs map[key]tomb
+	now   func() time.Time // for entry.changed
 }
 
 // tomb remembers a registration that was deleted (deregistered), until
@@ -93,33 +99,11 @@ type tomb struct {
 	en *entry
 }
 
-// leaseSkew is how much two registrars' lease ends of one registration
-// may differ: each counts the lease from when it heard of it, so a copy
-// that travelled k hops ends k one-way delays (and the queues on the
-// way) later. At 250 ms, a copy sent back over a 150 ms link (two hops,
-// 300-355 ms in the namespace lab) passed for a later registration on
-// one side while the generations decided the other way on the other:
-// both sides yielded, and the registration was lost. A registration made
-// again within this long of the one it replaces is taken for the same.
-const leaseSkew = time.Second
-
 // maxTomb bounds how long a deletion is remembered.
 const maxTomb = 24 * time.Hour
 
-// later reports whether lease end a is later than b by more than the
-// skew; a zero lease end (no lease) is later than any other.
-func later(a, b time.Time) bool {
-	switch {
-	case a.IsZero():
-		return !b.IsZero()
-	case b.IsZero():
-		return false
-	}
-	return a.Sub(b) > leaseSkew
-}
-
-func newTable() *table {
-	return &table{m: map[key]*entry{}, own: map[uint32]*ownership{}, tombs: map[key]tomb{}}
+func newTable(now func() time.Time) *table {
+	return &table{m: map[key]*entry{}, own: map[uint32]*ownership{}, tombs: map[key]tomb{}, now: now}
 }
 
 // bury records the deletion of the registration of k whose lease ends at
@@ -188,7 +172,11 @@ func (t *table) sub(en *entry) {
 
 // put inserts or replaces the entry with en's key.
 func (t *table) put(en *entry) {
+	en.changed = t.now()
 	if old := t.m[en.key]; old != nil {
+		if old.hash == en.hash && old.gen == en.gen && old.policy == en.policy && wire.SameElement(old.e, en.e) {
+			en.changed = old.changed
+		}
 		t.sub(old)
 	}
 	t.m[en.key] = en
@@ -231,27 +219,4 @@ func withHome(e *handlespace.Element, home uint32) *handlespace.Element {
 	c := e.Clone()
 	c.Home = home
 	return c
-}
-
-// sameElement reports whether two elements are alike in everything ENRP
-// carries, the lease end included (to the millisecond).
-func sameElement(a, b *handlespace.Element) bool {
-	if a == b {
-		return true
-	}
-	if a.ID != b.ID || a.Label != b.Label || a.Port != b.Port || a.Transport != b.Transport ||
-		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
-		a.Site != b.Site || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
-		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
-		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() ||
-		!slices.Equal(a.Vantage, b.Vantage) {
-		return false
-	}
-	switch {
-	case a.Probe == nil && b.Probe == nil:
-		return true
-	case a.Probe == nil || b.Probe == nil:
-		return false
-	}
-	return *a.Probe == *b.Probe
 }

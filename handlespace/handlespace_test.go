@@ -10,21 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/zonetext"
 )
-
-func testRRs(t testing.TB, text string) []dns.RR {
-	t.Helper()
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(text), "", "t")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
-	if err := zp.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rrs
-}
 
 const apex = `z.test. 60 IN SOA ns.z.test. h.z.test. 1 60 60 60 10
 z.test. 60 IN NS ns.z.test.
@@ -37,7 +24,7 @@ func testElem(label, addr string, port uint16) *Element {
 }
 
 func zoneDef(t testing.TB, pools ...PoolDef) ZoneDef {
-	return ZoneDef{Origin: "z.test.", File: "z.zone", Records: testRRs(t, apex), Pools: pools}
+	return ZoneDef{Origin: "z.test.", File: "z.zone", Records: zonetext.RRs(t, apex), Pools: pools}
 }
 
 func poolDef(handle, policy string, elems ...*Element) PoolDef {
@@ -61,8 +48,8 @@ func TestApplyZonesErrorsChangeNothing(t *testing.T) {
 		{[]ZoneDef{zoneDef(t, poolDef("web", "rr"), poolDef("web", "rr"))}, "z.zone:7: pool web is defined twice"},
 		{[]ZoneDef{zoneDef(t, poolDef("ns", "rr"))}, "z.zone:7: pool ns: the name ns.z.test. also has static records"},
 		{[]ZoneDef{zoneDef(t, poolDef("web", "rr", testElem("a", "10.0.0.1", 80), testElem("a", "10.0.0.2", 80)))}, "element name a is used twice"},
-		{[]ZoneDef{{Origin: "y.test.", File: "y.zone", Records: testRRs(t, "y.test. 60 IN NS ns.y.test.")}}, "y.zone: zone y.test. has no SOA record"},
-		{[]ZoneDef{{Origin: "y.test.", File: "y.zone", Records: testRRs(t, apex)}}, "y.zone: record z.test. is outside zone y.test."},
+		{[]ZoneDef{{Origin: "y.test.", File: "y.zone", Records: zonetext.RRs(t, "y.test. 60 IN NS ns.y.test.")}}, "y.zone: zone y.test. has no SOA record"},
+		{[]ZoneDef{{Origin: "y.test.", File: "y.zone", Records: zonetext.RRs(t, apex)}}, "y.zone: record z.test. is outside zone y.test."},
 	} {
 		err := hs.ApplyZones(c.defs)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -304,7 +291,7 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 
 func TestFindZone(t *testing.T) {
 	hs := New(Options{})
-	sub := ZoneDef{Origin: "sub.z.test.", File: "s", Records: testRRs(t, `sub.z.test. 60 IN SOA ns.z.test. h.z.test. 1 60 60 60 10
+	sub := ZoneDef{Origin: "sub.z.test.", File: "s", Records: zonetext.RRs(t, `sub.z.test. 60 IN SOA ns.z.test. h.z.test. 1 60 60 60 10
 sub.z.test. 60 IN NS ns.z.test.`)}
 	if err := hs.ApplyZones([]ZoneDef{zoneDef(t), sub}); err != nil {
 		t.Fatal(err)

@@ -87,16 +87,20 @@ func (a *aioSyncer) sync(f *os.File) error {
 		return err
 	}
 	var serr syscall.Errno
+	var submitted uintptr
 	if err := rc.Control(func(fd uintptr) {
 		cb := &iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.efd)}
 		cbs := [1]*iocb{cb}
-		_, _, serr = unix.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&cbs[0])))
+		submitted, _, serr = unix.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&cbs[0])))
 		runtime.KeepAlive(cb) // the kernel copies it in io_submit
 	}); err != nil {
 		return err
 	}
 	switch serr {
 	case 0:
+		if submitted != 1 { // nothing in flight to wait for
+			return errNoAIOSync
+		}
 	case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP:
 		return errNoAIOSync
 	default:

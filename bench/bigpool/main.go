@@ -279,7 +279,8 @@ func run(o options) error {
 			var like *server // a server with the same store, to copy it from
 			for _, x := range servers {
 				if x.n == s.n && x.pools == s.pools {
-					like = x
+					like = x // the first: the one that wrote it
+					break
 				}
 			}
 			if err := s.prepare(like); err != nil {

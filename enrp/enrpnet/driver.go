@@ -197,7 +197,11 @@ type Driver struct {
 	dialedID     map[string]uint32
 	pending      []enrp.Op // operations held back while a handle table comes in
 	pendingSince time.Time
-	handed       []enrp.Handed // for OnHanded once pending is applied
+	pendingKeys  map[key]bool // the elements of pending
+	// tablePage: the Ready being handled is a page of a handle table
+	// this registrar asked for (its operations wait for the rest).
+	tablePage bool
+	handed    []enrp.Handed // for OnHanded once pending is applied
 	// A hand-off coming in (DriverConfig.Durable): the registered
 	// elements given to OnOwnership before the handlespace had them, and
 	// the acknowledgements that wait for the store (sent when durable
@@ -1302,7 +1306,10 @@ func (d *Driver) onInbound(ib inbound) time.Time {
 	if em := wire.ReportUnrecognized(m, d.self); em != nil {
 		d.sendOn(c, em)
 	}
-	return d.handle(d.node.Step(m))
+	d.tablePage = m.Type == wire.TypeHandleTableResp && m.Handoff == nil
+	next := d.handle(d.node.Step(m))
+	d.tablePage = false
+	return next
 }
 
 // sendOn encodes m and queues it on c.
@@ -1364,12 +1371,19 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	// apply together (a quarter of a second at most): each application
 	// rebuilds the views of the pools it touches, and a pool of 100 000
 	// elements rebuilt for each page of 128 would take far longer than the
-	// transfer.
+	// transfer. The other operations meanwhile (a peer's update or push,
+	// a hand-back) apply at once, as they would without the transfer,
+	// but for those of an element whose earlier operation waits: they
+	// wait behind it. (Held too, they waited up to a quarter of a second
+	// for any transfer, even one of a few elements: in the lab a far
+	// peer's table pulled after a heal held every other peer's push.)
+	// A hand-off coming in, or its acknowledgement waiting for the
+	// store, holds them all (below).
+	ackWaits := !d.ackWait.IsZero() && time.Since(d.ackWait) <= maxOpsDelay
 	if len(r.Ops) > 0 {
-		if len(d.pending) == 0 {
-			d.pendingSince = time.Now()
+		if now := d.holdBack(r.Ops, d.tablePage || ackWaits || d.node.HandingIn()); len(now) > 0 {
+			d.apply(now)
 		}
-		d.pending = append(d.pending, r.Ops...)
 	}
 	// A hand-off coming in is not held to maxOpsDelay: its operations
 	// apply once it is taken (and acknowledged), so that the leaver, which
@@ -1379,7 +1393,6 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	// (Durable): the leaver waits for that, and applying them first
 	// would delay it (a quarter of a second for 50 000 elements); they
 	// apply once it is sent, or maxOpsDelay after it began to wait.
-	ackWaits := !d.ackWait.IsZero() && time.Since(d.ackWait) <= maxOpsDelay
 	// A hold that ends with this Ready (the pushes are in) ends with
 	// their operations in the handlespace: the loop lets DNS answer
 	// from it as soon as this returns, and an audit's transfer under
@@ -1393,17 +1406,24 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	}
 	if len(d.pending) > 0 && (released || !ackWaits && (!d.node.Transferring() || (time.Since(d.pendingSince) > maxOpsDelay && !d.node.HandingIn()) || len(d.pending) > maxPendingOps)) {
 		ops := d.pending
-		d.pending = nil
+		d.pending, d.pendingKeys = nil, nil
 		d.apply(ops)
 	}
 	if d.cfg.OnHanded != nil {
 		// After the operations: the monitor finds the elements homed
-		// here. While they wait (a transfer, a hand-off coming in), so do
-		// these.
+		// here. Those whose operations wait (a transfer, a hand-off
+		// coming in) wait with them.
 		d.handed = append(d.handed, r.Handed...)
-		if len(d.handed) > 0 && len(d.pending) == 0 {
-			hs := d.handed
-			d.handed = nil
+		var hs, wait []enrp.Handed
+		for _, h := range d.handed {
+			if d.pendingKeys[key{h.Pool, h.ID}] {
+				wait = append(wait, h)
+			} else {
+				hs = append(hs, h)
+			}
+		}
+		d.handed = wait
+		if len(hs) > 0 {
 			d.cfg.OnHanded(hs)
 		}
 	}
@@ -1437,7 +1457,7 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 		// still holds them back.
 		if len(d.pending) > 0 {
 			ops := d.pending
-			d.pending = nil
+			d.pending, d.pendingKeys = nil, nil
 			d.apply(ops)
 		}
 		d.syncDone = true
@@ -1485,6 +1505,26 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 		}
 	}
 	return r.Next
+}
+
+// holdBack queues ops behind the operations held back (all of them if
+// hold) and returns those to apply now: the others, but for those of an
+// element with an operation held back, which wait behind it.
+func (d *Driver) holdBack(ops []enrp.Op, hold bool) (now []enrp.Op) {
+	for _, o := range ops {
+		k := key{o.Pool, o.ID}
+		if !hold && !d.pendingKeys[k] {
+			now = append(now, o)
+			continue
+		}
+		if len(d.pending) == 0 {
+			d.pendingSince = time.Now()
+			d.pendingKeys = map[key]bool{}
+		}
+		d.pending = append(d.pending, o)
+		d.pendingKeys[k] = true
+	}
+	return now
 }
 
 // sendEnv sends env on the newest connection to its peer, if any.

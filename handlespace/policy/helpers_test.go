@@ -3,28 +3,14 @@ package policy
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/zonetext"
 )
 
 // Helpers to build handlespaces in the tests (as handlespace's own tests
 // do).
-
-func testRRs(t testing.TB, text string) []dns.RR {
-	t.Helper()
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(text), "", "t")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
-	if err := zp.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rrs
-}
 
 const apex = `z.test. 60 IN SOA ns.z.test. h.z.test. 1 60 60 60 10
 z.test. 60 IN NS ns.z.test.
@@ -37,7 +23,7 @@ func testElem(label, addr string, port uint16) *handlespace.Element {
 }
 
 func zoneDef(t testing.TB, pools ...handlespace.PoolDef) handlespace.ZoneDef {
-	return handlespace.ZoneDef{Origin: "z.test.", File: "z.zone", Records: testRRs(t, apex), Pools: pools}
+	return handlespace.ZoneDef{Origin: "z.test.", File: "z.zone", Records: zonetext.RRs(t, apex), Pools: pools}
 }
 
 func poolDef(handle, policy string, elems ...*handlespace.Element) handlespace.PoolDef {

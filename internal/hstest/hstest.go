@@ -13,21 +13,14 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the policies register themselves
+	"github.com/poolnsd/poolnsd/internal/zonetext"
 )
 
 // RRs parses zone-file text (absolute names, or a $ORIGIN line) into
 // records; a syntax error fails the test.
 func RRs(t testing.TB, text string) []dns.RR {
 	t.Helper()
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(text), "", "test")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
-	if err := zp.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rrs
+	return zonetext.RRs(t, text)
 }
 
 // Elem is the element label on port with weight and addrs (comma

@@ -68,15 +68,6 @@ func Parse(list []string) (*Set, error) {
 	return s, nil
 }
 
-// MustParse is Parse that panics on error, for tests and constants.
-func MustParse(list ...string) *Set {
-	s, err := Parse(list)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
-
 func parseOne(item string) (netip.Prefix, error) {
 	if !strings.Contains(item, "/") {
 		a, err := netip.ParseAddr(item)

@@ -129,7 +129,7 @@ func TestKeys(t *testing.T) {
 // TestExempt: TCP, a valid cookie and exempt prefixes are never limited and
 // not counted; a dry run limits nothing but counts what it would.
 func TestExempt(t *testing.T) {
-	l := newLimiter(t, Config{ResponsesPerSecond: 1, Exempt: prefixset.MustParse("192.0.2.0/25")})
+	l := newLimiter(t, Config{ResponsesPerSecond: 1, Exempt: exempt(t, "192.0.2.0/25")})
 	now := l.start.Add(time.Minute)
 	for _, r := range []*Response{
 		{Client: netip.MustParseAddr("198.51.100.1"), Class: Answer, TCP: true},
@@ -258,4 +258,14 @@ func TestNilLimiter(t *testing.T) {
 	if s := l.Stats(); s != (Stats{}) {
 		t.Errorf("nil Limiter stats %+v", s)
 	}
+}
+
+// exempt is the set of list; an error fails the test.
+func exempt(t testing.TB, list ...string) *prefixset.Set {
+	t.Helper()
+	s, err := prefixset.Parse(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
