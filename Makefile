@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 PREFIX   ?= /usr/local
 PKGS     := ./...
 
-.PHONY: all build install run demo test test-short test-cluster bench bench-go bench-dnsperf bench-dnssec bench-coldsign bench-register bench-failover bench-peers bench-enrp bench-tshark bench-regress lint fuzz check deps docs clean
+.PHONY: all build install run demo test test-short test-cluster bench bench-go bench-dnsperf bench-dnssec bench-coldsign bench-register bench-failover bench-peers bench-syscalls bench-enrp bench-tshark bench-regress lint fuzz check deps docs clean
 
 all: lint test build
 
@@ -111,6 +111,11 @@ bench-tshark: deps
 # install the peers first: bench/peers/install.sh).
 bench-peers: build
 	./bench/peers.sh
+
+# System calls, context switches and CPU per query of poolnsd and Knot under
+# dnsperf, bench/peers' split mode, closed loop and at 20 000 q/s (perf).
+bench-syscalls:
+	./bench/syscalls.sh poolnsd knot
 
 # Did a change slow the query path? Instructions and allocations per query
 # (callgrind; steady on a loaded machine) of the working tree against BASE
