@@ -568,7 +568,7 @@ dpf PE 10.0.3.2:80 name=d2 load=30%
 			t.Fatalf("lu-dpf: %v, want d2 (30 %%) before d1 (0 %% + 50 %%)", got)
 		}
 		f.fc.Script(f.key(pool, "d1"), rtt(time.Millisecond))
-		f.advance(30 * time.Second) // the smoothed RTT falls below 10 ms
+		f.advance(30 * time.Second)                                               // the smoothed RTT falls below 10 ms
 		if e := f.elem(pool, "d1"); policy.NearestRTT(e) >= 10*time.Millisecond { // half of it rounds to 0 at a 10 ms step
 			t.Fatalf("d1 RTT %v after 30 s of 1 ms probes, want below 10 ms (distance 0)", policy.NearestRTT(e))
 		}

@@ -27,18 +27,18 @@ import (
 // aio_rw_flags (the two words after aio_data, in an order that depends on
 // the byte order) are both 0 here.
 type iocb struct {
-	data      uint64
-	key       uint32
-	rwFlags   uint32
-	opcode    uint16
-	reqprio   int16
-	fildes    uint32
-	buf       uint64
-	nbytes    uint64
-	offset    int64
-	reserved2 uint64
-	flags     uint32
-	resfd     uint32
+	_      uint64 // aio_data
+	_      uint32 // aio_key / aio_rw_flags
+	_      uint32 // aio_rw_flags / aio_key
+	opcode uint16 // aio_lio_opcode
+	_      int16  // aio_reqprio
+	fildes uint32 // aio_fildes
+	_      uint64 // aio_buf
+	_      uint64 // aio_nbytes
+	_      int64  // aio_offset
+	_      uint64 // aio_reserved2
+	flags  uint32 // aio_flags
+	resfd  uint32 // aio_resfd
 }
 
 // ioEvent is struct io_event.

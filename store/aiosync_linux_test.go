@@ -67,3 +67,24 @@ func TestAIOSync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIOCBLayout: iocb and ioEvent have the sizes and the named fields
+// the offsets of linux/aio_abi.h (the kernel reads them by offset).
+func TestIOCBLayout(t *testing.T) {
+	var cb iocb
+	for _, c := range []struct {
+		what      string
+		got, want uintptr
+	}{
+		{"sizeof iocb", unsafe.Sizeof(cb), 64},
+		{"aio_lio_opcode", unsafe.Offsetof(cb.opcode), 16},
+		{"aio_fildes", unsafe.Offsetof(cb.fildes), 20},
+		{"aio_flags", unsafe.Offsetof(cb.flags), 56},
+		{"aio_resfd", unsafe.Offsetof(cb.resfd), 60},
+		{"sizeof io_event", unsafe.Sizeof(ioEvent{}), 32},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %d, want %d", c.what, c.got, c.want)
+		}
+	}
+}

@@ -428,4 +428,3 @@ func (w *walker) message(m *Message, ps []param) error {
 	}
 	return nil
 }
-
