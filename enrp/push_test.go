@@ -24,29 +24,8 @@ import (
 // transfer this replaces) took a round trip more, and one per page of
 // each registrar's 400 zone-file elements.
 func TestHealPush(t *testing.T) {
-	const oneWay = 150 * time.Millisecond
-	const redial = 100 * time.Millisecond
-	c, a, b, cm := cluster3(t, 71, 1200)
-	c.Redial = redial
-	if !c.RunUntil(func() bool { return a.Node.Synced() && b.Node.Synced() && cm.Node.Synced() }, 2*interval) {
-		t.Fatal("not all synced")
-	}
-	for _, p := range [][2]uint32{{idA, idC}, {idC, idA}, {idB, idC}, {idC, idB}} {
-		c.Net.LinkDelay[p] = oneWay
-	}
-	// Each hop adds its delay to a lease end counted on arrival.
-	agree := func() (bool, string) {
-		if ok, why := c.Consistent(); !ok {
-			return false, why
-		}
-		return sameElementsSkew(c, 2*oneWay+leaseSkew)
-	}
+	c, a, b, cm, agree := farCCluster(t, 71, 100)
 	settledFar := func() bool { ok, _ := agree(); return ok }
-	register(t, c, a, 0, 100)
-	if !c.RunUntil(settledFar, 2*interval) {
-		_, why := agree()
-		t.Fatalf("not settled before the partition: %s", why)
-	}
 	c.Net.Partition([]uint32{idC}, []uint32{idA, idB})
 	c.RunFor(lastHeard + noResponse + interval)
 	if ok := cm.Node.Minority(); !ok {
@@ -218,28 +197,8 @@ func TestUpdateAfterPushToDeadPeer(t *testing.T) {
 // does not carry, C hands back to A, and A, keeping its stronger state,
 // announces it: all agree within the next dial and three one-way delays.
 func TestHealPushChangedOnly(t *testing.T) {
-	const oneWay = 150 * time.Millisecond
-	const redial = 100 * time.Millisecond
-	c, a, b, cm := cluster3(t, 73, 1200)
-	c.Redial = redial
-	if !c.RunUntil(func() bool { return a.Node.Synced() && b.Node.Synced() && cm.Node.Synced() }, 2*interval) {
-		t.Fatal("not all synced")
-	}
-	for _, p := range [][2]uint32{{idA, idC}, {idC, idA}, {idB, idC}, {idC, idB}} {
-		c.Net.LinkDelay[p] = oneWay
-	}
-	agree := func() (bool, string) {
-		if ok, why := c.Consistent(); !ok {
-			return false, why
-		}
-		return sameElementsSkew(c, 2*oneWay+leaseSkew)
-	}
+	c, a, b, cm, agree := farCCluster(t, 73, 20)
 	settledFar := func() bool { ok, _ := agree(); return ok }
-	register(t, c, a, 0, 20)
-	if !c.RunUntil(settledFar, 2*interval) {
-		_, why := agree()
-		t.Fatalf("not settled before the partition: %s", why)
-	}
 	c.RunFor(3 * interval) // the zone-file elements' states settled well before the cut
 	all := []uint32{idA, idB, idC}
 	// Cut as the lab's link or a SIGSTOP cuts: the connections stay up,
@@ -375,3 +334,38 @@ func TestHealPushAllAfterSplit(t *testing.T) {
 		t.Errorf("C pushed A %d zone-file elements, want the %d it homes with A back", pushed, want)
 	}
 }
+
+// The far-C cluster of TestHealPush and TestHealPushChangedOnly: three
+// synced registrars with 1 200 zone-file elements, C oneWay from A and
+// B, redialling every redial, and registered elements 0..n-1 at A
+// agreed everywhere. agree says whether all agree, allowing each hop's
+// delay in a lease end counted on arrival.
+func farCCluster(t *testing.T, seed uint64, n int) (c *enrptest.Cluster, a, b, cm *enrptest.Member, agree func() (bool, string)) {
+	t.Helper()
+	c, a, b, cm = cluster3(t, seed, 1200)
+	c.Redial = redial
+	if !c.RunUntil(func() bool { return a.Node.Synced() && b.Node.Synced() && cm.Node.Synced() }, 2*interval) {
+		t.Fatal("not all synced")
+	}
+	for _, p := range [][2]uint32{{idA, idC}, {idC, idA}, {idB, idC}, {idC, idB}} {
+		c.Net.LinkDelay[p] = oneWay
+	}
+	agree = func() (bool, string) {
+		if ok, why := c.Consistent(); !ok {
+			return false, why
+		}
+		return sameElementsSkew(c, 2*oneWay+leaseSkew)
+	}
+	register(t, c, a, 0, n)
+	if !c.RunUntil(func() bool { ok, _ := agree(); return ok }, 2*interval) {
+		_, why := agree()
+		t.Fatalf("not settled before the partition: %s", why)
+	}
+	return c, a, b, cm, agree
+}
+
+// The far-C cluster's delays: C's one way to A and B, and the redial.
+const (
+	oneWay = 150 * time.Millisecond
+	redial = 100 * time.Millisecond
+)
