@@ -187,17 +187,7 @@ func handbackKeepsFresherQuorum(t *testing.T, seed uint64) {
 	for _, id := range []uint32{idB, idD, idE} {
 		ms[id].Sees = sees(handlespace.HealthDown)
 	}
-	heard := func() bool {
-		live := a.Node.AlivePeers()
-		return contains(live, idB) && contains(live, idD) && contains(live, idE) && !contains(live, idC)
-	}
-	if !c.RunUntil(heard, 2*interval) {
-		t.Fatalf("A's live peers %v %v after the heal, want B, D and E, not yet C", a.Node.AlivePeers(), c.Elapsed()-healed)
-	}
-	n := len(a.Verdicts)
-	if !a.Confirm(staticPool, x, handlespace.HealthDown, probeWait) {
-		t.Fatal("A found nobody to ask")
-	}
+	n := confirmAfterHeal(t, c, a, x, healed)
 	v, _ := confirmed(t, c, a, n+1, time.Second)
 	if v.Health != handlespace.HealthDown || v.Moved {
 		t.Fatalf("verdict %+v, want down", v)
@@ -310,17 +300,7 @@ func pushCarriesFreshState(t *testing.T, seed uint64) {
 	for _, id := range []uint32{idB, idD, idE} {
 		ms[id].Sees = sees(handlespace.HealthDown)
 	}
-	heard := func() bool {
-		live := a.Node.AlivePeers()
-		return contains(live, idB) && contains(live, idD) && contains(live, idE) && !contains(live, idC)
-	}
-	if !c.RunUntil(heard, 2*interval) {
-		t.Fatalf("A's live peers %v %v after the heal, want B, D and E, not yet C", a.Node.AlivePeers(), c.Elapsed()-healed)
-	}
-	n := len(a.Verdicts)
-	if !a.Confirm(staticPool, x, handlespace.HealthDown, probeWait) {
-		t.Fatal("A found nobody to ask")
-	}
+	n := confirmAfterHeal(t, c, a, x, healed)
 	if v, _ := confirmed(t, c, a, n+1, time.Second); v.Health != handlespace.HealthDown || v.Moved {
 		t.Fatalf("verdict %+v, want down", v)
 	}
@@ -397,4 +377,23 @@ func handbackAnnouncesRTT(t *testing.T, seed uint64) {
 	if d := c.Elapsed() - took; d > 20*time.Millisecond || len(audits) > 0 {
 		t.Errorf("B took A's RTT %v after A took it (audits of A: %v), want at once, no audit", d, audits)
 	}
+}
+
+// confirmAfterHeal waits until A hears B, D and E again but not yet C,
+// then has A ask its vantage points to confirm x down; it returns how
+// many verdicts A had before.
+func confirmAfterHeal(t *testing.T, c *enrptest.Cluster, a *enrptest.Member, x uint32, healed time.Duration) int {
+	t.Helper()
+	heard := func() bool {
+		live := a.Node.AlivePeers()
+		return contains(live, idB) && contains(live, idD) && contains(live, idE) && !contains(live, idC)
+	}
+	if !c.RunUntil(heard, 2*interval) {
+		t.Fatalf("A's live peers %v %v after the heal, want B, D and E, not yet C", a.Node.AlivePeers(), c.Elapsed()-healed)
+	}
+	n := len(a.Verdicts)
+	if !a.Confirm(staticPool, x, handlespace.HealthDown, probeWait) {
+		t.Fatal("A found nobody to ask")
+	}
+	return n
 }
