@@ -40,6 +40,10 @@ type hold struct {
 	since, until time.Time
 	why          string
 	want         map[uint32]bool // peers to sync with
+	// pushed: after a stall long enough for the peers to have found
+	// this registrar dead; their pushes end it, not a claim (see
+	// claimMatched).
+	pushed bool
 }
 
 // known returns how many registrars count for a majority: this one, its
@@ -122,6 +126,21 @@ func (n *Node) syncedWith(p *peer, start time.Time) {
 	n.endHold(n.now())
 }
 
+// claimMatched notes that p's PRESENCE claims what this registrar
+// believes p owns: synced with p as well as a transfer would make it (a
+// peer that does not push, such as one that restarted, ends a hold so).
+// Not after a stall long enough for the peers to have found this
+// registrar dead: a PRESENCE read then may have been sent before they
+// did (the kernel kept it while this registrar stood still) and match
+// what it believed before the stall; their pushes end the hold.
+func (n *Node) claimMatched(p *peer) {
+	if n.held != nil && n.held.pushed {
+		return
+	}
+	p.expect, p.expectSince = nil, time.Time{}
+	n.syncedWith(p, n.now())
+}
+
 // endHold ends the hold when every peer expected has synced, or its time
 // is over.
 func (n *Node) endHold(now time.Time) {
@@ -164,6 +183,9 @@ func (n *Node) holdAfterStall(stall time.Duration) {
 	}
 	if len(want) > 0 {
 		n.startHold(fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond)), want)
+		if n.held != nil {
+			n.held.pushed = n.held.pushed || pushed
+		}
 	}
 }
 

@@ -51,12 +51,8 @@ func (n *Node) audit(p *peer, m *wire.Message) {
 		// way (behind this PRESENCE, or on another connection).
 		return
 	case m.Checksum == sum && m.Digest != nil && *m.Digest == dig:
-		// What this registrar believes p owns is what p says it owns:
-		// synced with p as well as a transfer would make it (a peer
-		// that did not push, such as one that restarted, ends a hold
-		// so).
-		p.expect, p.expectSince = nil, time.Time{}
-		n.syncedWith(p, n.now())
+		// What this registrar believes p owns is what p says it owns.
+		n.claimMatched(p)
 	case m.Checksum != sum && n.liveLag(p, m.Checksum):
 		// Compared again at its next PRESENCE.
 	case m.Checksum != sum:
