@@ -466,6 +466,7 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
 			k := key{pool, pe.ID}
+			n.handedBack(k)
 			cur := n.tab.get(k)
 			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
 				continue
@@ -507,4 +508,5 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 		detail += fmt.Sprintf(", %d kept and announced", len(kept))
 	}
 	n.event(Event{Kind: EventHandback, Peer: p.id, Count: taken, Detail: detail})
+	n.endHold(now)
 }

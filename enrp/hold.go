@@ -42,8 +42,10 @@ type hold struct {
 	want         map[uint32]bool // peers to sync with
 	// pushed: after a stall long enough for the peers to have found
 	// this registrar dead; their pushes end it, not a claim (see
-	// claimMatched).
+	// claimMatched). back: then also the zone-file elements homed here
+	// that they took, until their hand-backs are in (see handedBack).
 	pushed bool
+	back   map[key]bool
 }
 
 // known returns how many registrars count for a majority: this one, its
@@ -148,10 +150,11 @@ func (n *Node) endHold(now time.Time) {
 	switch {
 	case h == nil:
 		return
-	case len(h.want) == 0:
+	case len(h.want) == 0 && len(h.back) == 0:
 		n.event(Event{Kind: EventHoldEnd, Detail: fmt.Sprintf("synced after %v", now.Sub(h.since).Round(time.Millisecond))})
 	case !now.Before(h.until):
-		n.event(Event{Kind: EventHoldEnd, Detail: fmt.Sprintf("bounded wait of %v over; %d peers not synced", n.cfg.ResyncWait, len(h.want))})
+		n.event(Event{Kind: EventHoldEnd, Detail: fmt.Sprintf("bounded wait of %v over; %d peers not synced, %d elements not handed back",
+			n.cfg.ResyncWait, len(h.want), len(h.back))})
 	default:
 		return
 	}
@@ -181,11 +184,37 @@ func (n *Node) holdAfterStall(stall time.Duration) {
 		p.resync = !pushed
 		want = append(want, id)
 	}
-	if len(want) > 0 {
-		n.startHold(fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond)), want)
-		if n.held != nil {
-			n.held.pushed = n.held.pushed || pushed
+	if len(want) == 0 {
+		return
+	}
+	why := fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond))
+	if !pushed {
+		n.startHold(why, want)
+		return
+	}
+	// The peers took the zone-file elements homed here when they found
+	// this registrar dead, and probed them since: they hand them back
+	// when they hear it again, a round trip after their pushes (which
+	// come with their connections). Until then what it has of them is
+	// from before the stall.
+	back := n.tab.keys(func(en *entry) bool { return en.static() && en.home() == n.id })
+	n.startHold(fmt.Sprintf("%s; and %d elements to be handed back", why, len(back)), want)
+	if h := n.held; h != nil {
+		h.pushed = true
+		if h.back == nil {
+			h.back = map[key]bool{}
 		}
+		for _, k := range back {
+			h.back[k] = true
+		}
+	}
+}
+
+// handedBack notes that a peer handed back k (whether this registrar
+// took its state or kept its own, stronger one).
+func (n *Node) handedBack(k key) {
+	if n.held != nil {
+		delete(n.held.back, k)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
+	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // foundDead reports whether every one of ms has found peer id dead.
@@ -80,5 +82,69 @@ func TestHoldAfterStallOldPresence(t *testing.T) {
 	}
 	if n := len(a.Elements()); n != 10+5 {
 		t.Errorf("A ended its hold with %d elements, want 15 (B's registrations made while it was stopped); events %v", n, a.Events[before:])
+	}
+}
+
+// TestHoldAfterStallHandback: A, 150 ms from B and C, is stopped for
+// 10 s. B and C find it dead and take its zone-file elements; B, home of
+// one of them now, finds it down. When A runs again, B and C push A
+// their own elements with their connections, and hand back those homed
+// at A again only once they hear A (a round trip later): until then A's
+// own state of its elements is from before its stop, and it must not
+// answer from it. Its hold lasts until the hand-backs are in; from then
+// on A has the element down.
+func TestHoldAfterStallHandback(t *testing.T) {
+	c, a, b, cm := cluster3(t, 45, 60)
+	c.Redial = redial
+	c.RunFor(2 * interval)
+	requireSettled(t, c, interval)
+	for _, p := range [][2]uint32{{idA, idB}, {idB, idA}, {idA, idC}, {idC, idA}} {
+		c.Net.LinkDelay[p] = oneWay
+	}
+	var target uint32
+	for _, e := range a.Elements() {
+		if e.Static && e.Home == idA && placement.Rendezvous([]uint32{idB, idC}, e.Pool, e.ID) == idB {
+			target = e.ID
+			break
+		}
+	}
+	if target == 0 {
+		t.Fatal("no zone-file element homed at A that B takes")
+	}
+	if e := a.Find(staticPool, target); e == nil || e.Health == handlespace.HealthDown {
+		t.Fatalf("A's element %s before the stop: %+v", handlespace.IDString(target), e)
+	}
+	before := len(a.Events)
+	stopLikeSIGSTOP(t, c, a, 10*time.Second, func() {
+		c.RunFor(interval)
+		if e := b.Find(staticPool, target); e == nil || e.Home != idB {
+			t.Fatalf("B does not home A's element %s: %+v", handlespace.IDString(target), e)
+		}
+		b.Do(func(hs *handlespace.Handlespace) error {
+			return hs.Update(staticPool, target, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+		})
+	}, b, cm)
+	resumed := c.Elapsed()
+	// Every step from the stall on: while A answers (does not hold), it
+	// must have the element down.
+	var served []time.Duration
+	c.RunUntil(func() bool {
+		if !stale(a) {
+			if e := a.Find(staticPool, target); e == nil || e.Health != handlespace.HealthDown {
+				served = append(served, c.Elapsed()-resumed)
+			}
+		}
+		return false
+	}, 3*time.Second)
+	if len(served) > 0 {
+		t.Errorf("A answered with its pre-stop state of element %s (up; B found it down) at %v after it ran again; events %v",
+			handlespace.IDString(target), served, a.Events[before:])
+	}
+	ends := holdEnds(a, before)
+	if len(ends) != 1 || !strings.HasPrefix(ends[0], "synced") {
+		t.Errorf("A's hold ended %q, want synced", ends)
+	}
+	if e := a.Find(staticPool, target); e == nil || e.Health != handlespace.HealthDown || e.Home != idA {
+		t.Errorf("A's element %s 3 s after the stop: %+v, want down, homed at A", handlespace.IDString(target), e)
 	}
 }
