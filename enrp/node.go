@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/stale"
 	"github.com/poolnsd/poolnsd/enrp/vantage"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -400,7 +401,7 @@ type Node struct {
 
 	// held: the view may be stale (hold.go); longStall: when the last
 	// stall that held it began.
-	held      *hold
+	held      *stale.Hold[key]
 	longStall time.Time
 	// heldAfter: until when, after a hold ended, hand-backs are still
 	// taken as from a stronger peer (takeStrength).
@@ -615,7 +616,7 @@ func (n *Node) nextDeadline() time.Time {
 	}
 	at(n.gate.Next())
 	if n.held != nil {
-		at(n.held.until)
+		at(n.held.Until())
 	}
 	at(n.majorityAt)
 	return next
@@ -793,7 +794,7 @@ func (n *Node) Step(m *wire.Message) Ready {
 	case wire.TypeTakeoverServer:
 		n.onTakeoverServer(p, m.Target)
 	case wire.TypeError:
-		n.event(Event{Kind: EventErrorReceived, Peer: p.id, Detail: describeCauses(m.Causes)})
+		n.event(Event{Kind: EventErrorReceived, Peer: p.id, Detail: wire.DescribeCauses(m.Causes)})
 		n.onRefused(p, m)
 	}
 	return n.flush()
@@ -1089,20 +1090,6 @@ func (n *Node) onListResponse(m *wire.Message) {
 		}
 		n.out.Dial = append(n.out.Dial, s)
 	}
-}
-
-func describeCauses(cs []wire.Cause) string {
-	s := ""
-	for i, c := range cs {
-		if i > 0 {
-			s += "; "
-		}
-		s += wire.CauseText(c.Code)
-		if d := wire.DiagText(c.Info); d != "" {
-			s += ": " + d
-		}
-	}
-	return s
 }
 
 // Entries calls f for every element the Node knows, sorted by pool and ID,
