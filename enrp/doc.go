@@ -96,12 +96,15 @@
 // word makes it live again; a held view waits for these pushes.
 //
 // A view that may be stale is held (Node.Stale, Driver.Current; see
-// hold.go): after a stall of MaxTimeLastHeard or more (the peers found
-// this registrar dead and stopped sending it updates), and when the live
-// set grows again after this registrar was in a minority (fewer than
-// half of the registrars it knows live), until it has synced with every
-// peer it expects back or Config.ResyncWait has passed; its driver's
-// DNS answers SERVFAIL meanwhile. Cut off (in a minority, or every peer
+// hold.go and package stale): after a stall of MaxTimeLastHeard or more
+// (the peers found this registrar dead and stopped sending it updates),
+// and when the live set grows again after this registrar was in a
+// minority (fewer than half of the registrars it knows live), until it
+// has synced with every peer it expects back (after a stall the peers
+// found it dead in: by their pushes, not an old PRESENCE, and with the
+// hand-backs of the zone-file elements homed here) or
+// Config.ResyncWait has passed; its driver's DNS answers SERVFAIL
+// meanwhile. Cut off (in a minority, or every peer
 // overdue), or just back (held, or settling after the hold: what its
 // probes counted is from the cut until the hand-backs reset it), a
 // failed probe that no other vantage point confirms does not take an
