@@ -81,10 +81,10 @@ func (n *Node) Stale() (stale bool, why string) {
 }
 
 // startHold holds the view until this registrar has synced with the
-// peers want (or ResyncWait has passed), and after a long stall (stall)
-// until the peers have handed back the elements back. A hold already on
-// takes them too.
-func (n *Node) startHold(why string, want []uint32, stall bool, back []key) {
+// peers want and has the elements back handed back (or ResyncWait has
+// passed); after a long stall (stall) a matching claim does not count. A
+// hold already on takes them too.
+func (n *Node) startHold(why string, want []uint32, back []key, stall bool) {
 	now := n.now()
 	if n.cfg.ResyncWait < 0 {
 		return
@@ -96,13 +96,22 @@ func (n *Node) startHold(why string, want []uint32, stall bool, back []key) {
 		clear(n.fresh) // measured before, on this side
 	}
 	n.held.Want(want...)
+	n.held.Back(back...)
 	if stall {
-		n.held.AfterStall(back)
+		n.held.AfterStall()
 	}
 	if fresh {
 		n.event(Event{Kind: EventHold, Detail: why + "; " + n.held.Waiting()})
 	}
 	n.endHold(now)
+}
+
+// toHandBack returns the zone-file elements the peers want hand back to
+// this registrar once it is live with them again (see
+// placement.HandedBack): until then what it has of them is from before.
+func (n *Node) toHandBack(want []uint32) []key {
+	back := placement.HandedBack(n.id, n.live, want)
+	return n.tab.keys(func(en *entry) bool { return en.static() && back(en.pool, en.id) })
 }
 
 // syncedWith notes an own-children transfer (or push) from p that began
@@ -172,9 +181,9 @@ func (n *Node) holdAfterStall(stall time.Duration) {
 	}
 	var back []key
 	if pushed {
-		back = n.tab.keys(func(en *entry) bool { return en.static() && en.home() == n.id })
+		back = n.toHandBack(want)
 	}
-	n.startHold(fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond)), want, pushed, back)
+	n.startHold(fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond)), want, back, pushed)
 }
 
 // holdAfterMinority holds the view when the live set grows while this
@@ -191,7 +200,7 @@ func (n *Node) holdAfterMinority(wasMinority bool, newcomers []uint32) {
 			want = append(want, id)
 		}
 	}
-	n.startHold("the live set grew after a minority", want, false, nil)
+	n.startHold("the live set grew after a minority", want, n.toHandBack(want), false)
 }
 
 // aloneVerdict is the verdict of a change of health that nobody could

@@ -56,6 +56,34 @@ func stopLikeSIGSTOP(t *testing.T, c *enrptest.Cluster, a *enrptest.Member, stop
 	}
 }
 
+// homedAtTakenBy returns a zone-file element homed at a that b homes
+// while a is dead (b and other live).
+func homedAtTakenBy(t *testing.T, a *enrptest.Member, b, other uint32) uint32 {
+	t.Helper()
+	for _, e := range a.Elements() {
+		if e.Static && e.Home == a.ID && placement.Rendezvous([]uint32{b, other}, e.Pool, e.ID) == b && e.Health != handlespace.HealthDown {
+			return e.ID
+		}
+	}
+	t.Fatalf("no zone-file element homed at %08x that %08x takes", a.ID, b)
+	return 0
+}
+
+// upAfterHold runs c for 3 s and returns when (after start), once a had
+// begun to hold its view (its events from on), it answered (did not
+// hold) with element id of the static pool not down; and whether it
+// held at all. (A hold may begin and end within one delivery.)
+func upAfterHold(c *enrptest.Cluster, a *enrptest.Member, id uint32, start time.Duration, from int) (at []time.Duration, held bool) {
+	c.RunUntil(func() bool {
+		held = held || slices.ContainsFunc(a.Events[from:], func(ev enrp.Event) bool { return ev.Kind == enrp.EventHold })
+		if e := a.Find(staticPool, id); held && !stale(a) && (e == nil || e.Health != handlespace.HealthDown) {
+			at = append(at, c.Elapsed()-start)
+		}
+		return false
+	}, 3*time.Second)
+	return at, held
+}
+
 // TestHoldAfterStallOldPresence: A is stopped for 10 s; B and C found it
 // dead after 4 s and B registered five elements after that. The
 // PRESENCE messages B and C sent before they found it dead wait in A's
@@ -101,19 +129,7 @@ func TestHoldAfterStallHandback(t *testing.T) {
 	for _, p := range [][2]uint32{{idA, idB}, {idB, idA}, {idA, idC}, {idC, idA}} {
 		c.Net.LinkDelay[p] = oneWay
 	}
-	var target uint32
-	for _, e := range a.Elements() {
-		if e.Static && e.Home == idA && placement.Rendezvous([]uint32{idB, idC}, e.Pool, e.ID) == idB {
-			target = e.ID
-			break
-		}
-	}
-	if target == 0 {
-		t.Fatal("no zone-file element homed at A that B takes")
-	}
-	if e := a.Find(staticPool, target); e == nil || e.Health == handlespace.HealthDown {
-		t.Fatalf("A's element %s before the stop: %+v", handlespace.IDString(target), e)
-	}
+	target := homedAtTakenBy(t, a, idB, idC)
 	before := len(a.Events)
 	stopLikeSIGSTOP(t, c, a, 10*time.Second, func() {
 		c.RunFor(interval)
@@ -124,18 +140,7 @@ func TestHoldAfterStallHandback(t *testing.T) {
 			return hs.Update(staticPool, target, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
 		})
 	}, b, cm)
-	resumed := c.Elapsed()
-	// Every step from the stall on: while A answers (does not hold), it
-	// must have the element down.
-	var served []time.Duration
-	c.RunUntil(func() bool {
-		if !stale(a) {
-			if e := a.Find(staticPool, target); e == nil || e.Health != handlespace.HealthDown {
-				served = append(served, c.Elapsed()-resumed)
-			}
-		}
-		return false
-	}, 3*time.Second)
+	served, _ := upAfterHold(c, a, target, c.Elapsed(), before)
 	if len(served) > 0 {
 		t.Errorf("A answered with its pre-stop state of element %s (up; B found it down) at %v after it ran again; events %v",
 			handlespace.IDString(target), served, a.Events[before:])
@@ -146,5 +151,49 @@ func TestHoldAfterStallHandback(t *testing.T) {
 	}
 	if e := a.Find(staticPool, target); e == nil || e.Health != handlespace.HealthDown || e.Home != idA {
 		t.Errorf("A's element %s 3 s after the stop: %+v, want down, homed at A", handlespace.IDString(target), e)
+	}
+}
+
+// TestHoldAfterMinorityHandback: A, 150 ms from B and C, is cut off from
+// both (its link down) long enough for each side to find the other dead;
+// B, home of one of A's zone-file elements meanwhile, finds it down. A,
+// alone, probed it as it could (a failure alone does not take an element
+// down in a minority: it kept it up). At the heal B and C push A their
+// own elements with their connections and hand back A's a round trip
+// later: A holds its view until the hand-backs are in, and never
+// answers with the element up once it answers again.
+func TestHoldAfterMinorityHandback(t *testing.T) {
+	c, a, b, cm := cluster3(t, 46, 60)
+	c.Redial = redial
+	c.RunFor(2 * interval)
+	requireSettled(t, c, interval)
+	for _, p := range [][2]uint32{{idA, idB}, {idB, idA}, {idA, idC}, {idC, idA}} {
+		c.Net.LinkDelay[p] = oneWay
+	}
+	target := homedAtTakenBy(t, a, idB, idC)
+	before := len(a.Events)
+	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
+	if !c.RunUntil(foundDead(idA, b, cm), 2*(lastHeard+noResponse)) {
+		t.Fatal("B and C did not find A dead")
+	}
+	c.RunFor(interval)
+	b.Do(func(hs *handlespace.Handlespace) error {
+		return hs.Update(staticPool, target, func(x *handlespace.Element) { x.Health = handlespace.HealthDown })
+	})
+	c.RunFor(2 * interval)
+	if !a.Node.Minority() {
+		t.Fatal("A is not in a minority")
+	}
+	c.Net.Heal()
+	served, held := upAfterHold(c, a, target, c.Elapsed(), before)
+	if !held {
+		t.Fatalf("A did not hold its view after the heal; events %v", a.Events[before:])
+	}
+	if len(served) > 0 {
+		t.Errorf("A answered with its own state of element %s (up; B found it down) at %v after the heal, once its hold began; events %v",
+			handlespace.IDString(target), served, a.Events[before:])
+	}
+	if ends := holdEnds(a, before); len(ends) != 1 || !strings.HasPrefix(ends[0], "synced") {
+		t.Errorf("A's hold ended %q, want synced", ends)
 	}
 }

@@ -48,15 +48,17 @@ func (h *Hold[K]) Want(ids ...uint32) {
 	}
 }
 
-// AfterStall notes that the hold follows a stall long enough for the
-// peers to have found this registrar dead: they push it their own
-// elements, and hand back the elements back (homed here).
-func (h *Hold[K]) AfterStall(back []K) {
-	h.stall = true
-	for _, k := range back {
+// Back adds elements to be handed back (homed here, they were homed
+// by a peer meanwhile).
+func (h *Hold[K]) Back(ks ...K) {
+	for _, k := range ks {
 		h.back[k] = true
 	}
 }
+
+// AfterStall notes that the hold follows a stall long enough for the
+// peers to have found this registrar dead (see Claims).
+func (h *Hold[K]) AfterStall() { h.stall = true }
 
 // Claims reports whether a peer's PRESENCE whose claim matches what this
 // registrar believes the peer owns ends the wait for it, as a transfer

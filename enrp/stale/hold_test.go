@@ -13,7 +13,8 @@ var t0 = time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 func TestHoldSynced(t *testing.T) {
 	h := New[string](t0, 3*time.Second, "stalled for 10s")
 	h.Want(1, 2)
-	h.AfterStall([]string{"a", "b"})
+	h.AfterStall()
+	h.Back("a", "b")
 	if !strings.HasPrefix(h.Waiting(), "waiting for 2 peers and 2 elements to be handed back, at most 3s") {
 		t.Errorf("Waiting() = %q", h.Waiting())
 	}
