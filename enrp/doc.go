@@ -101,8 +101,8 @@
 // and when the live set grows again after this registrar was in a
 // minority (fewer than half of the registrars it knows live), until it
 // has synced with every peer it expects back (after a stall the peers
-// found it dead in: by their pushes, not an old PRESENCE, and with the
-// hand-backs of the zone-file elements homed here) or
+// found it dead in: by their pushes, not an old PRESENCE) and has the
+// hand-backs of the zone-file elements homed here that they took, or
 // Config.ResyncWait has passed; its driver's DNS answers SERVFAIL
 // meanwhile. Cut off (in a minority, or every peer
 // overdue), or just back (held, or settling after the hold: what its
