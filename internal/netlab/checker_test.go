@@ -216,6 +216,41 @@ func TestCheckerRegistrations(t *testing.T) {
 	}
 }
 
+// TestCheckerDeregInFlight: while a registration's deregistration is
+// sent and not yet acknowledged, the registrars may have applied it (the
+// one asked does before it answers): an answer without it is no gap,
+// nor an empty answer while it is the pool's only element. In the lab
+// (main, 06:09:37 on 2026-12-07) r1 applied d0000's deregistration at
+// .511 and its acknowledgement came at .518: r1's answer to a question
+// sent at .511 was counted a 64 ms "false removal".
+func TestCheckerDeregInFlight(t *testing.T) {
+	c, _, t0 := testChecker(t)
+	dyn := len(c.pools) - 1
+	d := &elemT{addr: netip.MustParseAddr("198.19.1.200"), pool: dyn, state: Alive, since: t0.Add(-time.Hour), reg: regAcked, regAt: t0}
+	c.elems[d.addr] = d
+	c.members[dyn] = append(c.members[dyn], d)
+	c.judge(0, dyn, t0.Add(3*time.Second), dnsq.Reply{Addrs: []netip.Addr{d.addr}})
+	d.reg = regLeaving // the deregistration is sent
+	c.judge(0, dyn, t0.Add(3*time.Second+50*time.Millisecond), dnsq.Reply{})
+	c.judge(1, dyn, t0.Add(3*time.Second+60*time.Millisecond), dnsq.Reply{Addrs: []netip.Addr{d.addr}})
+	d.reg, d.deregAt = regGone, t0.Add(3*time.Second+70*time.Millisecond)
+	c.judge(0, dyn, t0.Add(3*time.Second+100*time.Millisecond), dnsq.Reply{})
+	for i := range c.stats {
+		if len(c.stats[i].open) != 0 || len(c.stats[i].gaps) != 0 || c.stats[i].lacking != 0 {
+			t.Errorf("registrar %d: open %v, gaps %v, lacking %d; want none", i, c.stats[i].open, c.stats[i].gaps, c.stats[i].lacking)
+		}
+	}
+	if len(c.nviol) != 0 {
+		t.Errorf("violations %v, want none", kinds(c))
+	}
+	// Before the deregistration was sent, the same answer is a gap.
+	d.reg = regAcked
+	c.judge(0, dyn, t0.Add(4*time.Second), dnsq.Reply{})
+	if len(c.stats[0].open) != 1 {
+		t.Errorf("an acknowledged registration missing 4 s after: open %v, want a gap", c.stats[0].open)
+	}
+}
+
 // TestCheckerDeregAcrossHeal: a deregistration acknowledged on one side
 // of a partition is judged from the heal, with Bounds.Heal when set.
 func TestCheckerDeregAcrossHeal(t *testing.T) {
