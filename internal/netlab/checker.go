@@ -159,11 +159,7 @@ const (
 	regAcked                    // acknowledged
 	regGone                     // deregistration acknowledged
 	regUnknown                  // a request failed: either may hold
-	// regLeaving: its deregistration is sent, not yet acknowledged. The
-	// registrar applies it before it answers, and every registrar has
-	// it a few ms later: an answer without the element is no gap then
-	// (the lead's and heal5's one-answer "false removals" of 51-64 ms).
-	regLeaving
+	regLeaving                  // deregistration sent (maybe applied), not yet acknowledged
 )
 
 // elemT is what the checker knows of an element.
