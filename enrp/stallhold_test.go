@@ -56,6 +56,22 @@ func stopLikeSIGSTOP(t *testing.T, c *enrptest.Cluster, a *enrptest.Member, stop
 	}
 }
 
+// farAElement starts A, B and C with 60 zone-file elements, A 150 ms
+// from B and C, and returns a zone-file element homed at A that B homes
+// while A is dead.
+func farAElement(t *testing.T, seed uint64) (c *enrptest.Cluster, a, b, cm *enrptest.Member, target uint32) {
+	t.Helper()
+	c, a, b, cm = cluster3(t, seed, 60)
+	c.Redial = redial
+	c.RunFor(2 * interval)
+	requireSettled(t, c, interval)
+	for _, p := range [][2]uint32{{idA, idB}, {idB, idA}, {idA, idC}, {idC, idA}} {
+		c.Net.LinkDelay[p] = oneWay
+	}
+	target = homedAtTakenBy(t, a, idB, idC)
+	return c, a, b, cm, target
+}
+
 // homedAtTakenBy returns a zone-file element homed at a that b homes
 // while a is dead (b and other live).
 func homedAtTakenBy(t *testing.T, a *enrptest.Member, b, other uint32) uint32 {
@@ -122,14 +138,7 @@ func TestHoldAfterStallOldPresence(t *testing.T) {
 // answer from it. Its hold lasts until the hand-backs are in; from then
 // on A has the element down.
 func TestHoldAfterStallHandback(t *testing.T) {
-	c, a, b, cm := cluster3(t, 45, 60)
-	c.Redial = redial
-	c.RunFor(2 * interval)
-	requireSettled(t, c, interval)
-	for _, p := range [][2]uint32{{idA, idB}, {idB, idA}, {idA, idC}, {idC, idA}} {
-		c.Net.LinkDelay[p] = oneWay
-	}
-	target := homedAtTakenBy(t, a, idB, idC)
+	c, a, b, cm, target := farAElement(t, 45)
 	before := len(a.Events)
 	stopLikeSIGSTOP(t, c, a, 10*time.Second, func() {
 		c.RunFor(interval)
@@ -163,14 +172,7 @@ func TestHoldAfterStallHandback(t *testing.T) {
 // later: A holds its view until the hand-backs are in, and never
 // answers with the element up once it answers again.
 func TestHoldAfterMinorityHandback(t *testing.T) {
-	c, a, b, cm := cluster3(t, 46, 60)
-	c.Redial = redial
-	c.RunFor(2 * interval)
-	requireSettled(t, c, interval)
-	for _, p := range [][2]uint32{{idA, idB}, {idB, idA}, {idA, idC}, {idC, idA}} {
-		c.Net.LinkDelay[p] = oneWay
-	}
-	target := homedAtTakenBy(t, a, idB, idC)
+	c, a, b, cm, target := farAElement(t, 46)
 	before := len(a.Events)
 	c.Net.Partition([]uint32{idA}, []uint32{idB, idC})
 	if !c.RunUntil(foundDead(idA, b, cm), 2*(lastHeard+noResponse)) {

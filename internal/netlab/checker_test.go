@@ -186,12 +186,19 @@ func TestCheckerGaps(t *testing.T) {
 	}
 }
 
-func TestCheckerRegistrations(t *testing.T) {
-	c, el, t0 := testChecker(t)
+// registered adds to c a registration acknowledged at t0, alive for an
+// hour, and returns it with the registrations' pool.
+func registered(c *Checker, t0 time.Time) (*elemT, int) {
 	dyn := len(c.pools) - 1
 	d := &elemT{addr: netip.MustParseAddr("198.19.1.200"), pool: dyn, state: Alive, since: t0.Add(-time.Hour), reg: regAcked, regAt: t0}
 	c.elems[d.addr] = d
 	c.members[dyn] = append(c.members[dyn], d)
+	return d, dyn
+}
+
+func TestCheckerRegistrations(t *testing.T) {
+	c, el, t0 := testChecker(t)
+	d, dyn := registered(c, t0)
 	// Acknowledged 1 s ago (propagation bound 2 s): may be missing.
 	c.judge(0, dyn, t0.Add(time.Second), dnsq.Reply{})
 	if len(c.stats[0].open) != 0 || len(c.nviol) != 0 {
@@ -225,10 +232,7 @@ func TestCheckerRegistrations(t *testing.T) {
 // sent at .511 was counted a 64 ms "false removal".
 func TestCheckerDeregInFlight(t *testing.T) {
 	c, _, t0 := testChecker(t)
-	dyn := len(c.pools) - 1
-	d := &elemT{addr: netip.MustParseAddr("198.19.1.200"), pool: dyn, state: Alive, since: t0.Add(-time.Hour), reg: regAcked, regAt: t0}
-	c.elems[d.addr] = d
-	c.members[dyn] = append(c.members[dyn], d)
+	d, dyn := registered(c, t0)
 	c.judge(0, dyn, t0.Add(3*time.Second), dnsq.Reply{Addrs: []netip.Addr{d.addr}})
 	d.reg = regLeaving // the deregistration is sent
 	c.judge(0, dyn, t0.Add(3*time.Second+50*time.Millisecond), dnsq.Reply{})
