@@ -38,12 +38,6 @@ var known = map[string]string{
 	"wire.PolicyType":                 "test/e2e's Wireshark codec test and wire's own tests",
 	"bind.Binding.Conflicts":          "enrp's TestDeregistrationCrossesUpdate shows its scenario crossed (heal5 at work there)",
 	"enrp.Node.ClaimOf":               "enrptest's Cluster.Consistent (enrp engine file: heal5, vant5 at work)",
-	"enrp.Node.Entries":               "enrp's tests (enrp engine file: heal5, vant5 at work)",
-	"enrp.Node.Live":                  "enrp's tests (enrp engine file: heal5, vant5 at work)",
-	"enrp.Node.ID":                    "nothing calls it (enrp engine file: heal5, vant5 at work)",
-	"enrp.Node.Len":                   "nothing calls it (enrp engine file: heal5, vant5 at work)",
-	"enrpnet.Driver.ID":               "enrpnet's tests (the driver: heal5 at work)",
-	"udpbatch.Conn.V6":                "nothing calls it (the UDP loop: cpu5 at work)",
 }
 
 func TestNoNewTestOnlyExports(t *testing.T) {
