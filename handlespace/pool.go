@@ -156,25 +156,6 @@ func (s *ElementSet) Selector() Selector { return s.sel }
 // site.
 func (s *ElementSet) HasSites() bool { return s.set.t.Kind() == byRank && s.set.z.Len() > 0 }
 
-// Range returns the set's elements, in no particular order (weighted
-// policies keep the elements of weight 0 apart).
-func (s *ElementSet) Range() iter.Seq[*Element] {
-	return func(yield func(*Element) bool) {
-		for _, t := range s.set.members() {
-			if !t.EachLeaf(func(l *tnode) bool {
-				for _, e := range l.Elems() {
-					if !yield(e) {
-						return false
-					}
-				}
-				return true
-			}) {
-				return
-			}
-		}
-	}
-}
-
 // Elements returns a new slice of the set's elements, sorted by ID.
 func (s *ElementSet) Elements() []*Element {
 	out := s.set.t.AppendElems(make([]*Element, 0, s.Len()))
@@ -238,17 +219,6 @@ func (s *Set) Aside() *ptree.Tree[Element] { return &s.z }
 func NewSet(o Order, elems []*Element) *Set {
 	s := o.setOf(elems)
 	return &s
-}
-
-// Len returns the number of elements in the set.
-func (s *Set) Len() int { return s.len() }
-
-// members returns the trees that hold the set's elements, each once.
-func (s *Set) members() []*tree {
-	if s.t.Kind() == byRank {
-		return []*tree{&s.t}
-	}
-	return []*tree{&s.t, &s.z}
 }
 
 func (s *Set) len() int {

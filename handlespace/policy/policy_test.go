@@ -70,7 +70,7 @@ func build(p handlespace.Policy, elems []*handlespace.Element, prev *testSel) *t
 	if prev != nil {
 		ps, ts.seq = prev.sel, prev.seq
 	}
-	if set.Len() > 0 {
+	if len(sorted) > 0 {
 		ts.sel = p.Build(set, ts.seq, ps, true)
 	}
 	return ts

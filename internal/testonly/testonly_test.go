@@ -25,17 +25,11 @@ var public = []string{"poolclient"}
 var known = map[string]string{
 	// Other packages' tests build what only the package can build.
 	"handlespace.NewSet":              "policy's tests and benchmarks build a selector's set without a pool",
-	"handlespace.Set.Len":             "policy's tests, beside NewSet",
-	"handlespace.ElementSet.Range":    "policy's tests read a served set's elements",
 	"handlespace.ElementSet.Selector": "policy's tests reach the selector a set built",
-	"handlespace.SiteMap.Sites":       "config's tests read the site map back",
 	"ptree.Index.Len":                 "handlespace's tests (ptree is an internal package of handlespace)",
 	"tally.Table.InUse":               "dnsfront's TestTallyFreesSlots counts the slots still held",
 	"dnsserve.NewSocket":              "dnsfront's tests and benchmarks drive a UDP loop without a server (cpu5 at work there)",
-	"history.Answers.PoolAnswer":      "history's and webui's tests record answers",
-	"history.Answers.TimedAnswer":     "history's and webui's tests record timed answers",
 	"zones.Parse":                     "the tests of admin, metered, monitor and zones parse zone text",
-	"wire.PolicyType":                 "test/e2e's Wireshark codec test and wire's own tests",
 	"bind.Binding.Conflicts":          "enrp's TestDeregistrationCrossesUpdate shows its scenario crossed (heal5 at work there)",
 	"enrp.Node.ClaimOf":               "enrptest's Cluster.Consistent (enrp engine file: heal5, vant5 at work)",
 }
