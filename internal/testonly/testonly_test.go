@@ -14,7 +14,7 @@ const mod = "github.com/poolnsd/poolnsd"
 // their non-test files call counts as called by tests. The walls test
 // keeps production code from importing them.
 var helpers = []string{"internal/hstest", "internal/testrand", "internal/zonetext", "internal/proctest", "internal/browsertest",
-	"internal/netlab", "probe/probetest", "enrp/enrptest", "metrics/metricstest", "test"}
+	"internal/netlab", "probe/probetest", "enrp/enrptest", "metrics/metricstest", "zones/zonestest", "test"}
 
 // public are the packages whose API is for programs outside the module.
 var public = []string{"poolclient"}
@@ -29,7 +29,6 @@ var known = map[string]string{
 	"ptree.Index.Len":                 "handlespace's tests (ptree is an internal package of handlespace)",
 	"tally.Table.InUse":               "dnsfront's TestTallyFreesSlots counts the slots still held",
 	"dnsserve.NewSocket":              "dnsfront's tests and benchmarks drive a UDP loop without a server (cpu5 at work there)",
-	"zones.Parse":                     "the tests of admin, metered, monitor and zones parse zone text",
 	"bind.Binding.Conflicts":          "enrp's TestDeregistrationCrossesUpdate shows its scenario crossed (heal5 at work there)",
 	"enrp.Node.ClaimOf":               "enrptest's Cluster.Consistent (enrp engine file: heal5, vant5 at work)",
 }
