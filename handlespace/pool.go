@@ -213,14 +213,6 @@ func (s *Set) Tree() *ptree.Tree[Element] { return &s.t }
 // a site, by site key and ID; else empty.
 func (s *Set) Aside() *ptree.Tree[Element] { return &s.z }
 
-// NewSet returns the set of elems (sorted by ID, distinct IDs) kept in
-// order o, as a pool keeps a served set: for building a selector without
-// a pool (a policy's tests and benchmarks).
-func NewSet(o Order, elems []*Element) *Set {
-	s := o.setOf(elems)
-	return &s
-}
-
 func (s *Set) len() int {
 	if s.t.Kind() == byRank {
 		return s.t.Len()
@@ -604,7 +596,7 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 					members = append(members, e)
 				}
 			}
-			st.s.set = o.setOf(members)
+			st.s.set = o.NewSet(members)
 		}
 		st.s.nlast = st.nlast
 		finishSet(st.s, prevSet(prev, i), prev != nil && samePolicy(prev.Spec, v.Spec), pol, true)
@@ -627,8 +619,10 @@ func (v *PoolView) sharedSet(o *Order, i, n, n0 int) (Set, bool) {
 	return Set{}, false
 }
 
-// setOf returns the set of elems (sorted by ID).
-func (o *Order) setOf(elems []*Element) Set {
+// NewSet returns the set of elems (sorted by ID, distinct IDs) kept in
+// order o: how a pool makes a served set, and a selector can be built
+// without a pool (a policy's tests and benchmarks).
+func (o *Order) NewSet(elems []*Element) Set {
 	var ents, zero []tent
 	for _, e := range elems {
 		if x, z := o.place(e); z {
