@@ -231,7 +231,7 @@ func (d *daemon) reloadConfig() {
 			d.protect = p
 			d.dns.Handler().SetProtections(p)
 			if old.RRL != p.RRL {
-				d.rrlRetired.add(old.RRL.Stats())
+				d.rrlRetired.Retire(old.RRL)
 			}
 		}
 	}
