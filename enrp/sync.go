@@ -290,10 +290,7 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		return
 	}
 	en := n.tab.get(k)
-	expires := n.now().Add(time.Duration(max(pe.RegLife, 0)) * time.Millisecond)
-	if pe.RegLife == wire.NoLease {
-		expires = time.Time{}
-	}
+	expires := wire.LeaseEnd(pe, n.now())
 	switch {
 	case en == nil:
 		n.tab.bury(k, expires, n.now()) // in case a stale copy comes later

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -108,6 +109,9 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		HasValues: true, Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 	}
 	x.Owner = e.Owner
+	if !e.Expires.IsZero() {
+		x.LeaseEnd = max(e.Expires.UnixMilli(), 1)
+	}
 	if e.Lease > 0 {
 		x.Lease = uint32(min(e.Lease/time.Second, math.MaxUint32))
 	}
@@ -157,9 +161,30 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 	return p
 }
 
+// LeaseEnd returns the end of p's lease (zero: none) at a receiver whose
+// clock reads now: the sender's absolute lease end (ParamXLeaseEnd),
+// which every registrar passes on unchanged, so that all hold the same
+// lease end for one copy of a registration whatever the delays; from an
+// older sender, or one whose clock disagrees by more than
+// placement.ClockTolerance, the registration life counted from now.
+func LeaseEnd(p *PE, now time.Time) time.Time {
+	if p.RegLife == NoLease {
+		return time.Time{}
+	}
+	counted := now.Add(time.Duration(max(p.RegLife, 0)) * time.Millisecond)
+	if p.X == nil || p.X.LeaseEnd == 0 {
+		return counted
+	}
+	abs := time.UnixMilli(p.X.LeaseEnd)
+	if abs.Sub(counted).Abs() > placement.ClockTolerance {
+		return counted
+	}
+	return abs
+}
+
 // FromPE returns the element that a wire PE describes, the pool's policy
 // name ("" for a type poolnsd does not know) and its ownership generation,
-// at time now (for the lease end). Elements that poolnsd cannot serve (DCCP
+// at time now (for the lease end, see LeaseEnd). Elements that poolnsd cannot serve (DCCP
 // or UDP-Lite, no port, a bad label) are errors.
 func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) {
 	e := &handlespace.Element{ID: p.ID, Home: p.Home, Port: p.Transport.Port, Health: handlespace.HealthUp}
@@ -177,9 +202,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		return nil, "", 0, fmt.Errorf("element %s: port 0", handlespace.IDString(p.ID))
 	}
 	e.Addrs = append([]netip.Addr(nil), p.Transport.Addrs...)
-	if p.RegLife != NoLease {
-		e.Expires = now.Add(time.Duration(max(p.RegLife, 0)) * time.Millisecond)
-	}
+	e.Expires = LeaseEnd(p, now)
 	switch p.Policy.Type {
 	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
 		e.Weight = p.Policy.Weight

@@ -21,7 +21,7 @@ func samples() []*Message {
 		X: &ElementX{Label: "web1", Site: "fra", HasState: true, Health: 1, Admin: 0, Flags: XReported, Gen: 3, RTT: 1500,
 			HasValues: true, Weight: 10, Priority: 2, Load: 0x40000000, LoadDeg: 0x01000000,
 			Probe: &ProbeX{Kind: "http", Target: "/healthz", Interval: 1000, Timeout: 300, Rise: 2, Fall: 3},
-			Owner: "tsig:pe-key.", Lease: 60,
+			Owner: "tsig:pe-key.", Lease: 60, LeaseEnd: 1796543210987,
 			Addrs: []netip.Addr{addr("2001:db8::1")}}}
 	pe2 := PE{ID: 2, Home: 0x22222222, RegLife: NoLease,
 		Transport: Transport{Proto: ParamSCTP, Port: 9, Use: UseDataAndControl, Addrs: []netip.Addr{addr("192.0.2.2"), addr("2001:db8::2")}},
@@ -326,7 +326,7 @@ func TestStrings(t *testing.T) {
 func TestExtensionsSkippable(t *testing.T) {
 	for _, p := range []uint16{ParamXElement, ParamXDigest, ParamXDiag, ParamXRefused, ParamXLabel, ParamXSite, ParamXState,
 		ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq,
-		ParamXConfirmReq, ParamXConfirmAns, ParamXVantage, ParamXHandoff, ParamXReports} {
+		ParamXConfirmReq, ParamXConfirmAns, ParamXVantage, ParamXHandoff, ParamXReports, ParamXLeaseEnd} {
 		if p&actionMask != actionSkip {
 			t.Errorf("parameter 0x%04x: top bits not 10", p)
 		}
@@ -357,6 +357,9 @@ func TestNewParamErrors(t *testing.T) {
 	x := func(typ uint16, v []byte) []byte {
 		pe := samples()[5].Entries[0].Elements[0]
 		xx := *pe.X
+		if typ == ParamXLeaseEnd {
+			xx.LeaseEnd = 0 // the sample's own, else twice
+		}
 		pe.X = &xx
 		m := &Message{Type: TypeHandleUpdate, Sender: 1, Receiver: 2, Entries: []Entry{{Handle: []byte("a."), Elements: []PE{pe}}}}
 		b, _ := m.Encode()
@@ -403,6 +406,8 @@ func TestNewParamErrors(t *testing.T) {
 		{"odd vantage", x(ParamXVantage, make([]byte, 12)), "vantage list has 12 bytes"},
 		{"huge vantage", x(ParamXVantage, make([]byte, 8*65)), "vantage list has 520 bytes"},
 		{"zero reports", x(ParamXReports, make([]byte, 4)), "report count"},
+		{"zero lease end", x(ParamXLeaseEnd, make([]byte, 8)), "lease end"},
+		{"short lease end", x(ParamXLeaseEnd, []byte{0, 0, 1, 2}), "lease end"},
 		{"ack in a table response", hand(TypeHandleTableResp, HandoffAck), "hand-off kind 3"},
 		{"page in a presence", hand(TypePresence, HandoffPage), "hand-off kind 1"},
 		{"unknown kind", hand(TypeHandleTableResp, 9), "hand-off kind 9"},

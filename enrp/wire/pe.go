@@ -301,6 +301,10 @@ type ElementX struct {
 	// Reports (ParamXReports), in a hand-off page, is how many failure
 	// reports of the element the old home counted within its window.
 	Reports uint32
+	// LeaseEnd (ParamXLeaseEnd) is the end of the element's lease in
+	// milliseconds since the Unix epoch, 0 absent (no lease, or an older
+	// sender).
+	LeaseEnd int64
 }
 
 // ConfirmReq is a home's request to probe an element once
@@ -446,6 +450,9 @@ func (e *enc) elementX(x *ElementX) {
 		if x.Reports != 0 {
 			e.param(ParamXReports, func() { e.u32(x.Reports) })
 		}
+		if x.LeaseEnd != 0 {
+			e.param(ParamXLeaseEnd, func() { e.b = binary.BigEndian.AppendUint64(e.b, uint64(x.LeaseEnd)) })
+		}
 	})
 }
 
@@ -463,7 +470,7 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 		return nil, err
 	}
 	if ps, err = w.filter(ps, is(ParamXLabel, ParamXSite, ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease, ParamXAdminReq, ParamXReportReq,
-		ParamXConfirmReq, ParamXConfirmAns, ParamXVantage, ParamXReports, ParamIPv4, ParamIPv6)); err != nil {
+		ParamXConfirmReq, ParamXConfirmAns, ParamXVantage, ParamXReports, ParamXLeaseEnd, ParamIPv4, ParamIPv6)); err != nil {
 		return nil, err
 	}
 	x := &ElementX{}
@@ -528,6 +535,11 @@ func (w *walker) elementX(p param) (*ElementX, error) {
 				return nil, Malformed(q.off, "report count: want 4 bytes, not zero")
 			}
 			x.Reports = binary.BigEndian.Uint32(q.val)
+		case ParamXLeaseEnd:
+			if len(q.val) != 8 || binary.BigEndian.Uint64(q.val) == 0 {
+				return nil, Malformed(q.off, "lease end: want 8 bytes, not zero")
+			}
+			x.LeaseEnd = int64(binary.BigEndian.Uint64(q.val))
 		case ParamXState:
 			if len(q.val) != 12 {
 				return nil, Malformed(q.off, "element state has %d bytes of value, want 12", len(q.val))
@@ -783,6 +795,7 @@ func (p *PE) MaxSize() int {
 		s += ParamHeaderLen
 		s += ParamHeaderLen + Pad4(len(x.Label)) + ParamHeaderLen + Pad4(len(x.Site))
 		s += ParamHeaderLen + 12 + ParamHeaderLen + 16
+		s += ParamHeaderLen + 8 // lease end
 		s += 20 * len(x.Addrs)
 		if x.Probe != nil {
 			s += ParamHeaderLen + 12 + Pad4(2+len(x.Probe.Kind)+len(x.Probe.Target))

@@ -108,8 +108,8 @@ const (
 	// answers need beyond RFC 5354: sub-parameters ParamXLabel, ParamXSite,
 	// ParamXState, ParamXValues, ParamXProbe, ParamXOwner, ParamXLease,
 	// ParamXAdminReq, ParamXReportReq, ParamXConfirmReq, ParamXConfirmAns,
-	// ParamXVantage, ParamXReports and further IPv4/IPv6 address
-	// parameters.
+	// ParamXVantage, ParamXReports, ParamXLeaseEnd and further IPv4/IPv6
+	// address parameters.
 	ParamXElement uint16 = 0x8f01
 	// ParamXDigest, in a PRESENCE, holds the sender's ownership digest: the
 	// number of elements it owns and a 64-bit hash of their contents.
@@ -176,6 +176,15 @@ const (
 	// how many failure reports of the element its old home counted within
 	// the report window (4 bytes), for the new home to go on counting.
 	ParamXReports uint16 = 0x8f1d
+	// ParamXLeaseEnd, in an element's extension, is the end of its lease
+	// as an absolute time: milliseconds since the Unix epoch (8 bytes),
+	// as the registrar that granted the lease (or its last refresh)
+	// reckoned it, passed on unchanged by every registrar since. Unlike
+	// the registration life, which each receiver counts from when it
+	// processes the message, it is the same number at every registrar,
+	// so that two registrars comparing the same two copies of an element
+	// decide alike (see FromPE).
+	ParamXLeaseEnd uint16 = 0x8f1e
 )
 
 // Unknown-parameter actions, the top two bits of a parameter type
