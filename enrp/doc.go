@@ -46,7 +46,9 @@
 // claims of one registration the higher generation wins, and between
 // equal ones the lower registrar ID. Between copies of two registrations
 // of an element (lease ends more than a second apart) the
-// later registration wins.
+// later registration wins. The lease ends compared are absolute, as the
+// registrar that granted the lease set them (wire.LeaseEnd), so that two
+// registrars comparing the same two copies decide alike.
 //
 // # Deregistrations
 //

@@ -1,6 +1,7 @@
 package enrp_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,9 +15,29 @@ import (
 // registration (its lease end later by more than the skew) and gave it to
 // A, while A found the two within the skew, let the generations decide and
 // gave it to them: each took the other for the home, and the audits
-// deleted every copy (found by a starved registrar in the lab).
+// deleted every copy (found by a starved registrar in the lab). Also with
+// the delays the other way round, and with further seeds.
 func TestHealLeaseYield(t *testing.T) {
-	c, a, b, cm := cluster3(t, 47, 10)
+	for _, tc := range []struct {
+		seed        uint64
+		there, back time.Duration
+	}{
+		{47, 1500 * time.Millisecond, 600 * time.Millisecond},
+		{48, 1500 * time.Millisecond, 600 * time.Millisecond},
+		{49, 600 * time.Millisecond, 1500 * time.Millisecond},
+		{50, 2500 * time.Millisecond, 100 * time.Millisecond},
+		{51, 100 * time.Millisecond, 2500 * time.Millisecond},
+	} {
+		t.Run(fmt.Sprintf("%d-%v-%v", tc.seed, tc.there, tc.back), func(t *testing.T) {
+			healLeaseYield(t, tc.seed, tc.there, tc.back)
+		})
+	}
+}
+
+// healLeaseYield runs TestHealLeaseYield's scenario with A's messages to B
+// and C held up there long at the heal, theirs to A back.
+func healLeaseYield(t *testing.T, seed uint64, there, back time.Duration) {
+	c, a, b, cm := cluster3(t, seed, 10)
 	c.Redial = redial
 	c.RunFor(2 * interval)
 	register(t, c, a, 0, 3)
@@ -27,10 +48,10 @@ func TestHealLeaseYield(t *testing.T) {
 	}
 	c.RunFor(2 * interval)
 	for _, p := range [][2]uint32{{idA, idB}, {idA, idC}} {
-		c.Net.LinkDelay[p] = 1500 * time.Millisecond
+		c.Net.LinkDelay[p] = there
 	}
 	for _, p := range [][2]uint32{{idB, idA}, {idC, idA}} {
-		c.Net.LinkDelay[p] = 600 * time.Millisecond
+		c.Net.LinkDelay[p] = back
 	}
 	c.Net.Heal()
 	c.RunFor(3 * time.Second)

@@ -318,6 +318,8 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 // their generations: a registration made again after a deregistration on
 // one side of a partition beats the old one taken over on the other.
 // Between copies of one registration the ownership claims decide (wins).
+// Both registrars of a pair of copies must decide alike: the lease ends
+// compared are the same numbers at both (see wire.LeaseEnd).
 func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
 	switch {
 	case placement.Later(e.Expires, en.e.Expires):
@@ -425,7 +427,8 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 // changeOf says what a transfer changed of an element, was before and
 // now after: "new", "home", "generation", "state" (health, admin,
 // reports, vantage) or "other"; "" when only its lease end moved by less
-// than the skew between registrars (each counts it from arrival).
+// than the skew between registrars (an older sender's is counted from
+// arrival).
 func changeOf(was, now *entry) string {
 	switch {
 	case now == nil:

@@ -3,9 +3,10 @@ package placement
 import "time"
 
 // LeaseSkew is how much two registrars' lease ends of one registration
-// may differ: each counts the lease from when it heard of it, so a copy
-// that travelled k hops ends k one-way delays (and the queues on the
-// way) later. At 250 ms, a copy sent back over a 150 ms link (two hops,
+// may differ. From senders that carry the absolute lease end (see
+// wire.LeaseEnd) they agree to the millisecond; an older sender's is
+// counted from when the receiver heard of it, so a copy that travelled k
+// hops ends k one-way delays (and the queues on the way) later. At 250 ms, a copy sent back over a 150 ms link (two hops,
 // 300-355 ms in the namespace lab) passed for a later registration on
 // one side while the generations decided the other way on the other:
 // both sides yielded, and the registration was lost. A registration made
