@@ -81,6 +81,9 @@ type Handoff struct {
 	// Seq is the hand-off's sequence number, which its acknowledgement
 	// carries back.
 	Seq uint32
+	// Flags: HandoffDelta (in the byte that was reserved, zero: a
+	// receiver that does not know a flag ignores it).
+	Flags uint8
 }
 
 // Kinds of Handoff.
@@ -110,10 +113,18 @@ const (
 	SyncLast uint8 = 6
 )
 
+// HandoffDelta, in the Flags of a push (SyncPage, SyncLast), says that it
+// carries the sender's zone-file elements changed since it lost the
+// receiver, not all it homes: the receiver keeps what it had from the
+// sender for the others (it may have to put back what it had before it
+// took them over, see enrp/heal), and a receiver that cannot is set
+// right by its next audit.
+const HandoffDelta uint8 = 0x01
+
 func (e *enc) handoff(h *Handoff) {
 	e.param(ParamXHandoff, func() {
 		e.u8(h.Kind)
-		e.u8(0)
+		e.u8(h.Flags)
 		e.u16(h.Live)
 		e.u32(h.Seq)
 	})
@@ -123,7 +134,7 @@ func (w *walker) handoff(p param, typ Type) (*Handoff, error) {
 	if len(p.val) != 8 {
 		return nil, Malformed(p.off, "hand-off parameter has %d bytes of value, want 8", len(p.val))
 	}
-	h := &Handoff{Kind: p.val[0], Live: binary.BigEndian.Uint16(p.val[2:]), Seq: binary.BigEndian.Uint32(p.val[4:])}
+	h := &Handoff{Kind: p.val[0], Flags: p.val[1], Live: binary.BigEndian.Uint16(p.val[2:]), Seq: binary.BigEndian.Uint32(p.val[4:])}
 	switch {
 	case typ == TypePresence && h.Kind == HandoffAck:
 	case typ == TypeHandleTableResp && (h.Kind == HandoffPage || h.Kind == HandoffLast || h.Kind == HandbackPage ||
