@@ -423,13 +423,10 @@ func (n *Node) handBack(moved map[uint32][]key, oldLive int) {
 	}
 }
 
-// handBackAhead, as this registrar pushes its elements to p while p is
-// not live here yet (in the Hello of a connection it dialled), hands p
-// back the zone-file elements homed here that move to p once it is
-// (live: the live set with p), as their state alone: they reach p with
-// the push, not a round trip later once p's own first word has come
-// back (300 ms between the lab's far sites). When p is heard, the
-// elements handed so and not changed since are not handed again.
+// handBackAhead hands p, pushed to before it is live here (the Hello of
+// a connection dialled), the zone-file elements homed here that move to
+// it once it is (live: with p), trimmed: with the push, not a round trip
+// later. When p is heard, those unchanged since are not handed again.
 func (n *Node) handBackAhead(p *peer, live []uint32) int {
 	if slices.Contains(n.live, p.id) {
 		return 0

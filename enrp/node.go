@@ -789,6 +789,11 @@ func (n *Node) heard(id uint32) *peer {
 	switch {
 	case p == nil:
 		p = &peer{id: id, lastHeard: now}
+		if n.synced {
+			// Met after a restart here: it may owe a push, which its
+			// claims wait for before an audit pulls its table.
+			p.expect = map[key]bool{}
+		}
 		n.peers[id] = p
 		n.event(Event{Kind: EventPeerUp, Peer: id})
 		n.recomputeLive()

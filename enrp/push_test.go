@@ -438,3 +438,66 @@ const (
 	oneWay = 150 * time.Millisecond
 	redial = 100 * time.Millisecond
 )
+
+// TestRestartNoPull: A is killed (the far C and B take its zone-file
+// elements over, C measures its own RTTs of those it took) and restarts,
+// syncing from B. C, which owes A a push, pushes it, with A's elements
+// handed back ahead of it, in the first message of the connection: A
+// waits for that push rather than pulling C's table for the difference
+// of C's first PRESENCE (sent before it: C registered an element that
+// B's table did not have yet), which in the namespace lab
+// took a far peer's table transfer (0.8 s) with the driver holding its
+// elements meanwhile: all agree a one-way delay after the restart, and
+// A asks C for nothing.
+func TestRestartNoPull(t *testing.T) {
+	c, a, b, cm, agree := farCCluster(t, 75, 5)
+	c.RunFor(3 * interval)
+	store := a.Stored()
+	stopAndTakeOver(t, c, a, b)
+	c.RunFor(interval)
+	all := []uint32{idA, idB, idC}
+	took := 0
+	cm.Do(func(hs *handlespace.Handlespace) error {
+		for _, e := range cm.Elements() {
+			if e.Static && e.Home == idC && placement.Rendezvous(all, e.Pool, e.ID) == idA {
+				hs.Update(e.Pool, e.ID, func(x *handlespace.Element) { x.RTT = 66 * time.Millisecond })
+				took++
+			}
+		}
+		return nil
+	})
+	if took == 0 {
+		t.Fatal("C took none of A's zone-file elements over")
+	}
+	c.RunFor(interval)
+	asked := 0
+	c.Net.Filter = func(from, to uint32, m *wire.Message) enrptest.Verdict {
+		if from == idA && to == idC && m.Type == wire.TypeHandleTableRequest {
+			asked++
+		}
+		return enrptest.Deliver
+	}
+	// A registration at C just before: on its way to B when A takes B's
+	// table, so that C's first PRESENCE claims more than A believes.
+	register(t, c, cm, 100, 1)
+	c.RunFor(10 * time.Millisecond)
+	if err := a.Start(store); err != nil {
+		t.Fatal(err)
+	}
+	started := c.Elapsed()
+	if !c.RunUntil(func() bool { ok, _ := agree(); return ok }, 2*time.Second) {
+		_, why := agree()
+		t.Fatalf("not settled 2 s after the restart: %s", why)
+	}
+	d := c.Elapsed() - started
+	limit := oneWay + 50*time.Millisecond // and the near peers' few hops
+	t.Logf("all agree %v after A's restart (bound %v); C took %d of A's zone-file elements over; A asked C for its table %d times",
+		d, limit, took, asked)
+	if d > limit {
+		t.Errorf("all agree %v after A's restart, want at most %v (C's one-way delay)", d, limit)
+	}
+	c.RunFor(2 * interval)
+	if asked > 0 {
+		t.Errorf("A asked C for its table %d times, want none (C pushed it)", asked)
+	}
+}

@@ -711,24 +711,20 @@ func (n *Node) pushOwn(p *peer) {
 	// The registered elements homed here (all: the receiver sweeps what
 	// it believed this registrar owned and the push did not carry), and
 	// the zone-file ones that stay homed here once p is live (those that
-	// move to p, p gets handed back: ahead of the push, handBackAhead),
-	// as their state alone (its zone file gives the rest): a push over a
-	// new connection goes out in slow start, ten segments the first
-	// round trip, and every one it needs more is a round trip later (the
-	// lab's far site: 200 of them, 12-15 KB with TLS, came 300 ms late).
+	// move to p are handed back, ahead of the push), as their state
+	// alone: a push over a new connection goes out in slow start, ten
+	// segments the first round trip, each one more a round trip later
+	// (the lab's far site: 200 of them, 12-15 KB with TLS, 300 ms late).
 	// To a peer lost by its silence (stopped, its link cut, a partition:
 	// it kept its table) only those changed since, marked HandoffDelta:
-	// it puts back what it had from here for the others (putBack), its
-	// side's measures while apart being no one's word once this
-	// registrar is back. A peer whose connections closed first (killed,
-	// to restart) or that left gets them all. A registrar whose state of
-	// them is stale (held, see hold.go) or weak (in a minority: see
-	// strength) sends only those a quorum measured since it came back
-	// (freshen), announced to the peers live then, not p, no delta and
-	// no hand-back ahead: a state it took from a stronger peer's
-	// hand-back p has (it was on that peer's side, or the peer's push
-	// tells it), and 136 of them more filled the lab's first flight to
-	// the far site, the registrations in it a round trip late.
+	// it puts back what it had from here for the others (putBack). A
+	// peer whose connections closed first (killed, to restart) or that
+	// left gets them all. A registrar whose state of them is stale
+	// (held, see hold.go) or weak (in a minority: see strength) sends
+	// only those a quorum measured since it came back (freshen), and no
+	// delta, no hand-back ahead: a state it took from a stronger peer's
+	// hand-back, p has from that peer's side (136 of them filled the
+	// lab's first flight to the far site, its registrations 300 ms late).
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)
@@ -833,14 +829,12 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 	n.syncedWith(p, in.start)
 }
 
-// putBack, at the end of p's push of what it changed since it lost this
-// registrar (wire.HandoffDelta), puts back the zone-file elements that p
-// homes and did not push as p last said them before it was lost (bases):
-// this registrar's copies are its side's measures while apart (it took
-// them over), no one's word now; p's are as they were. Not those p's
-// later word reached (skip), nor those heard from p since, nor one that
-// moved to another home, nor, from a weaker p (strength), one kept here
-// while it settles (see applyStatic). It returns how many it put back.
+// putBack, at the end of p's delta push (wire.HandoffDelta), puts back
+// the zone-file elements p homes and left out as p said them before it
+// was lost (bases): the copies here are this side's measures while apart.
+// Not those p's later word reached (skip) or heard from p since, nor one
+// homed elsewhere, nor, from a weaker p (strength), one kept here while
+// it settles (see applyStatic). It returns how many it put back.
 func (n *Node) putBack(p *peer, bases []baseline.Base, skip map[key]bool, strength int) int {
 	count := 0
 	for _, b := range bases {
