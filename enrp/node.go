@@ -791,8 +791,9 @@ func (n *Node) heard(id uint32) *peer {
 		p = &peer{id: id, lastHeard: now}
 		if n.synced {
 			// Met after a restart here: it may owe a push, which its
-			// claims wait for before an audit pulls its table.
-			p.expect = map[key]bool{}
+			// claims wait for (a transfer timeout at most) before an
+			// audit pulls its table.
+			p.holdoff = now.Add(n.seqTimeout())
 		}
 		n.peers[id] = p
 		n.event(Event{Kind: EventPeerUp, Peer: id})
