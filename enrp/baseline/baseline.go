@@ -116,6 +116,3 @@ func (s *Set) Take(from uint32) []Base {
 	})
 	return out
 }
-
-// Len is how many bases are kept.
-func (s *Set) Len() int { return len(s.m) }
