@@ -46,8 +46,7 @@
 // claims of one registration the higher generation wins, and between
 // equal ones the lower registrar ID. Between copies of two registrations
 // of an element (lease ends more than a second apart) the
-// later registration wins. The lease ends compared are absolute, as the
-// registrar that granted the lease set them (wire.LeaseEnd), so that two
+// later registration wins, by absolute lease ends (wire.LeaseEnd): two
 // registrars comparing the same two copies decide alike.
 //
 // # Deregistrations
@@ -92,7 +91,9 @@
 // meanwhile is lost too, and audits do not see lease ends: when they
 // meet again each pushes the other its own elements at once, unasked
 // (SyncPage pages, all together, sized by bytes, the zone-file elements
-// as their state alone, to a peer lost silent and alone those changed since),
+// as their state alone, to a peer lost silent those changed since: it
+// puts back what it had from the pusher for the others, enrp/baseline;
+// the elements that move to the peer handed back ahead of them),
 // after the deregistrations made since (see sync.go), and what changes
 // of them after the push goes to the peer too, even before its first
 // word makes it live again; a held view waits for these pushes.
