@@ -10,10 +10,11 @@ import (
 // may differ. From senders that carry the absolute lease end (see
 // wire.LeaseEnd) they agree to the millisecond; an older sender's is
 // counted from when the receiver heard of it, so a copy that travelled k
-// hops ends k one-way delays (and the queues on the way) later. At 250 ms, a copy sent back over a 150 ms link (two hops,
-// 300-355 ms in the namespace lab) passed for a later registration on
-// one side while the generations decided the other way on the other:
-// both sides yielded, and the registration was lost. A registration made
+// hops ends k one-way delays (and the queues on the way) later. At
+// 250 ms, a copy sent back over a 150 ms link (two hops, 300-355 ms in
+// the namespace lab) passed for a later registration on one side while
+// the generations decided the other way on the other: both sides
+// yielded, and the registration was lost. A registration made
 // again within this long of the one it replaces is taken for the same.
 const LeaseSkew = time.Second
 

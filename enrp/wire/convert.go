@@ -176,16 +176,17 @@ func LeaseEnd(p *PE, now time.Time) time.Time {
 		return counted
 	}
 	abs := time.UnixMilli(p.X.LeaseEnd)
-	if abs.Sub(counted).Abs() > placement.ClockTolerance {
-		return counted
+	d := abs.Sub(counted)
+	if d < -placement.ClockTolerance || (d > placement.ClockTolerance && p.RegLife != math.MaxInt32) {
+		return counted // (a registration life of MaxInt32 ms is one clamped: at least that)
 	}
 	return abs
 }
 
 // FromPE returns the element that a wire PE describes, the pool's policy
 // name ("" for a type poolnsd does not know) and its ownership generation,
-// at time now (for the lease end, see LeaseEnd). Elements that poolnsd cannot serve (DCCP
-// or UDP-Lite, no port, a bad label) are errors.
+// at time now (for the lease end, see LeaseEnd). Elements that poolnsd
+// cannot serve (DCCP or UDP-Lite, no port, a bad label) are errors.
 func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) {
 	e := &handlespace.Element{ID: p.ID, Home: p.Home, Port: p.Transport.Port, Health: handlespace.HealthUp}
 	switch p.Transport.Proto {

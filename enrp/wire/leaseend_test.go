@@ -63,6 +63,13 @@ func TestLeaseEndTravels(t *testing.T) {
 			t.Errorf("lease end %v off: %v, want the registration life's %v", off, got, sent.Add(30123*time.Millisecond))
 		}
 	}
+	// A lease longer than a registration life can say (about 24.8 days,
+	// clamped): the absolute lease end, however far beyond.
+	long := *e
+	long.Expires = sent.Add(40 * 24 * time.Hour)
+	if got := LeaseEnd(ptr(ToPE(&long, "rr", 0, sent)), sent.Add(time.Second)); !got.Equal(long.Expires) {
+		t.Errorf("a 40-day lease ends %v, want %v", got, long.Expires)
+	}
 	// No lease: none, whatever the extension says.
 	pe = ToPE(e, "rr", 0, sent)
 	pe.RegLife = NoLease
@@ -75,3 +82,5 @@ func TestLeaseEndTravels(t *testing.T) {
 		t.Errorf("an element without a lease sends lease end %d", x.LeaseEnd)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
