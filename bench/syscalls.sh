@@ -2,7 +2,9 @@
 # bench/syscalls.sh [SERVER ...] — system calls, context switches and CPU per
 # answered query of poolnsd (and Knot, for comparison) under dnsperf, in
 # bench/peers' split mode: the server on CPU 1 with one UDP socket or worker,
-# dnsperf on CPU 0. SERVER is poolnsd (default) or knot. The zone is
+# dnsperf on CPU 0. SERVER is poolnsd (default), poolnsd-poller (the same
+# binary with dns.udp_wait: poller, the loop waiting in Go's network poller)
+# or knot. The zone is
 # bench/peers' (web.pool.test: 10 elements).
 #
 # For each dnsperf setting, perf stat counts the server's system calls (all of
@@ -12,7 +14,8 @@
 #
 # Knobs: CONCURRENCY ("1:100 20:200", dnsperf -c:-q, closed loop), RATES
 # ("20000": open loop, dnsperf -c 16 -q 1000 -Q RATE), QTYPE (a or srv),
-# DURATION (6 s per run), SERVER_PRIO (20: the server at SCHED_FIFO, as in
+# DURATION (6 s per run), PERF_PRIO (40: perf stat at SCHED_FIFO, above
+# the others; empty for none), SERVER_PRIO (20: the server at SCHED_FIFO, as in
 # bench/peers; empty for none), LOAD_PRIO (empty; e.g. 10 runs dnsperf at
 # SCHED_FIFO, which keeps it fed on a loaded machine), PORT (5420), BIN
 # (poolnsd binary, built if unset). Needs perf, dnsperf, and knotd for knot.
@@ -21,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 CONCURRENCY=${CONCURRENCY-"1:100 20:200"} RATES=${RATES-20000} QTYPE=${QTYPE:-a}
-DURATION=${DURATION:-6} SERVER_PRIO=${SERVER_PRIO-20} LOAD_PRIO=${LOAD_PRIO:-} PORT=${PORT:-5420}
+DURATION=${DURATION:-6} SERVER_PRIO=${SERVER_PRIO-20} LOAD_PRIO=${LOAD_PRIO:-} PERF_PRIO=${PERF_PRIO-40} PORT=${PORT:-5420}
 for tool in perf dnsperf taskset dig; do
   command -v $tool >/dev/null || { echo "syscalls: $tool is missing (apt-get install linux-perf dnsperf bind9-dnsutils)" >&2; exit 2; }
 done
@@ -37,17 +40,18 @@ read -r QNAME QT < "bench/peers/queries/$QTYPE.txt"
 for _ in $(seq 100); do echo "$QNAME $QT"; done > "$WORK/q.txt"
 prio=(); [ -n "$SERVER_PRIO" ] && prio=(chrt -f "$SERVER_PRIO")
 lprio=(); [ -n "$LOAD_PRIO" ] && lprio=(chrt -f "$LOAD_PRIO")
-pprio=(chrt -f 40); chrt -f 40 true 2>/dev/null || pprio=()
+pprio=(); [ -n "$PERF_PRIO" ] && pprio=(chrt -f "$PERF_PRIO"); "${pprio[@]}" true 2>/dev/null || pprio=()
 EV='raw_syscalls:sys_enter,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,context-switches'
 
 start() { # start SERVER: the server on CPU 1, PID set, answering
   local d=$WORK/$1
   rm -rf "$d" && mkdir -p "$d"
   case $1 in
-  poolnsd)
+  poolnsd | poolnsd-poller)
     mkdir -p "$d/zones" "$d/data"
     cp bench/peers/zones/pool.test.poolnsd.zone "$d/zones/pool.test.zone"
-    printf 'dns:\n  listen: ["127.0.0.1:%s"]\n  udp_sockets: 1\nhttp:\n  listen: ""\nzones: %s\ndata: %s\n' "$PORT" "$d/zones" "$d/data" > "$d/c.yaml"
+    wait=thread; [ "$1" = poolnsd-poller ] && wait=poller
+    printf 'dns:\n  listen: ["127.0.0.1:%s"]\n  udp_sockets: 1\n  udp_wait: %s\nhttp:\n  listen: ""\nzones: %s\ndata: %s\n' "$PORT" "$wait" "$d/zones" "$d/data" > "$d/c.yaml"
     GOMAXPROCS=1 "${prio[@]}" taskset -c 1 "$BIN" serve --config "$d/c.yaml" > "$d/log" 2>&1 &
     ;;
   knot)
@@ -55,7 +59,7 @@ start() { # start SERVER: the server on CPU 1, PID set, answering
     printf 'server:\n  rundir: "%s"\n  listen: 127.0.0.1@%s\n  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\ndatabase:\n  storage: "%s"\nzone:\n  - domain: pool.test\n    file: "%s/pool.test.zone"\n    zonefile-sync: -1\n    journal-content: none\n' "$d" "$PORT" "$d" "$d" > "$d/knot.conf"
     "${prio[@]}" taskset -c 1 knotd -c "$d/knot.conf" > "$d/log" 2>&1 &
     ;;
-  *) echo "syscalls: unknown server $1 (poolnsd, knot)" >&2; exit 2 ;;
+  *) echo "syscalls: unknown server $1 (poolnsd, poolnsd-poller, knot)" >&2; exit 2 ;;
   esac
   PID=$!
   for _ in $(seq 100); do

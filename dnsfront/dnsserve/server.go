@@ -37,6 +37,10 @@ type Config struct {
 	// UDPSize is the largest UDP reply the handler writes, in bytes
 	// (default and least 512): the size of the loops' reply buffers.
 	UDPSize int
+	// UDPPoller has the UDP loops wait for datagrams in Go's network
+	// poller, as goroutines, instead of in their recvmmsg, a thread and a
+	// P each (threads.go).
+	UDPPoller bool
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
 	// TLS configures DNS over TLS (tls.go); off without TLS.Listen.
@@ -88,7 +92,7 @@ func Start(cfg Config, h Handler) (*Server, error) {
 				return nil, fmt.Errorf("dnsserve: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			u, err := newUDPServer(h, pc.(*net.UDPConn), cfg.UDPSize, cfg.Logger)
+			u, err := newUDPServer(h, pc.(*net.UDPConn), cfg.UDPSize, cfg.UDPPoller, cfg.Logger)
 			if err != nil {
 				pc.Close()
 				s.Shutdown(context.Background())
