@@ -155,6 +155,7 @@ func (s *Server) UDPStats() udpbatch.Stats {
 		t.ReadMsgs += st.ReadMsgs
 		t.WriteCalls += st.WriteCalls
 		t.WriteMsgs += st.WriteMsgs
+		t.EmptyReads += st.EmptyReads
 	}
 	return t
 }
