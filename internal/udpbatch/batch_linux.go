@@ -42,6 +42,7 @@ type Conn struct {
 	rn, rgot  int
 	rerr      error
 	rintr     bool // the waiting read was interrupted (a signal, its timeout)
+	idle      int  // NewThread's waits in a row that ended without a datagram
 	wn, wgot  int
 	werr      error
 	readFn    func(uintptr) bool
@@ -105,6 +106,11 @@ func New(c *net.UDPConn, size int) (*Conn, error) {
 // socket with a receive timeout, and the timeout bounds the wait where
 // no signal comes (see doReadWait).
 const threadIdle = 50 * time.Millisecond
+
+// threadIdleWaits is how many waits in a row may end without a datagram
+// (about 10 ms each: the runtime's preemption) before a NewThread reader
+// waits through the scheduler (see doReadWait).
+const threadIdleWaits = 3
 
 // threadSendWait bounds a NewThread Conn's wait for room to send (its
 // SO_SNDTIMEO): the datagrams that still do not fit are dropped.
@@ -184,8 +190,7 @@ func threadFile(fd int) (*os.File, error) {
 	if err := unix.SetNonblock(fd, false); err != nil {
 		return nil, err
 	}
-	rt := unix.NsecToTimeval(threadIdle.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &rt); err != nil {
+	if err := setRecvTimeout(uintptr(fd), threadIdle); err != nil {
 		return nil, err
 	}
 	st := unix.NsecToTimeval(threadSendWait.Nanoseconds())
@@ -202,6 +207,12 @@ func (c *Conn) netErr(err error) error {
 		return net.ErrClosed
 	}
 	return err
+}
+
+// setRecvTimeout sets the socket's SO_RCVTIMEO (0: none).
+func setRecvTimeout(fd uintptr, d time.Duration) error {
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	return unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 }
 
 // Threaded reports whether the Conn is NewThread's, out of the network
@@ -350,10 +361,13 @@ func (c *Conn) readBatch(ms []Msg, fn func(uintptr) bool) (int, error) {
 		}
 		// A signal ended the wait (the runtime's preemption: a stop
 		// of the world, or 10 ms "running"), or its timeout: let the
-		// scheduler have the goroutine, then wait again.
+		// scheduler have the goroutine, then wait again (a wait
+		// through the scheduler has let it already).
 		c.rintr = false
 		c.stats.emptyReads.Add(1)
-		runtime.Gosched()
+		if c.idle <= threadIdleWaits {
+			runtime.Gosched()
+		}
 	}
 	if c.rerr != nil {
 		if errors.Is(c.rerr, unix.ENOSYS) {
@@ -436,19 +450,43 @@ func (c *Conn) doReadNow(fd uintptr) bool {
 // comes (GODEBUG=asyncpreemptoff=1, or a signal that came just before
 // the call). Wake shuts the socket down for reading, which ends a wait
 // at once.
+//
+// A reader that stays idle would be preempted, and so woken with the
+// runtime's threads, every 10 ms: after threadIdleWaits waits in a row
+// that ended without a datagram, the reader waits through the scheduler
+// instead (entersyscall: the runtime takes the P back for others and
+// signals nothing) and without the receive timeout, until a datagram
+// comes. The first datagram after an idle spell then pays the scheduler's
+// wake-up, as in the network poller, and a setsockopt.
 func (c *Conn) doReadWait(fd uintptr) bool {
 	if c.woken.Load() {
 		c.rgot, c.rerr = 0, net.ErrClosed
 		return true
 	}
-	r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_WAITFORONE, 0, 0)
+	var r uintptr
+	var e syscall.Errno
+	if c.idle < threadIdleWaits {
+		r, _, e = unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_WAITFORONE, 0, 0)
+	} else {
+		if c.idle == threadIdleWaits {
+			// No receive timeout while idle: nothing needs to interrupt a
+			// wait the scheduler knows of (Wake still ends it), and each
+			// timeout would wake the runtime's monitor for a while.
+			setRecvTimeout(fd, 0)
+		}
+		r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_WAITFORONE, 0, 0)
+		if e != unix.EINTR && e != unix.EAGAIN {
+			setRecvTimeout(fd, threadIdle)
+		}
+	}
 	switch {
 	case c.woken.Load():
 		c.rgot, c.rerr = 0, net.ErrClosed
 	case e == 0:
-		c.rgot, c.rerr = int(r), nil
+		c.rgot, c.rerr, c.idle = int(r), nil, 0
 	case e == unix.EINTR || e == unix.EAGAIN:
 		c.rintr = true
+		c.idle++
 	default:
 		c.rgot, c.rerr = 0, e
 	}

@@ -162,3 +162,53 @@ func TestThreadSocketLeavesThePoller(t *testing.T) {
 		t.Errorf("reply: %q, %v", buf[:n], err)
 	}
 }
+
+// TestThreadIdleReader: a NewThread reader that stays idle goes on to wait
+// through the scheduler (no preemption signals, no receive timeout); it
+// still reads the next datagram, lets collections run, and ends at Wake.
+func TestThreadIdleReader(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	bc, addr, errc := waitingReader(t)
+	// threadIdleWaits waits end within a preemption (10 ms) or the
+	// receive timeout (50 ms) each.
+	deadline := time.Now().Add(10 * time.Second)
+	for bc.Stats().EmptyReads < threadIdleWaits {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d empty reads in 10 s, want %d (the reader's waits are not ended)", bc.Stats().EmptyReads, threadIdleWaits)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	idle := bc.Stats().EmptyReads
+	time.Sleep(200 * time.Millisecond)
+	if n := bc.Stats().EmptyReads - idle; n > 0 {
+		t.Errorf("%d waits ended in 200 ms of an idle reader, want none (it should wait through the scheduler)", n)
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	cl, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); bc.Stats().ReadMsgs == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle reader read nothing 5 s after a datagram was sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // idle again
+	bc.Wake()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("ReadBatch after Wake: %v, want %v", err, net.ErrClosed)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the idle reader still waiting 5 s after Wake")
+	}
+}
