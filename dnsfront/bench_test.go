@@ -72,16 +72,7 @@ func BenchmarkServeLoop(b *testing.B) {
 		m.SetQuestion(c.name, c.qtype)
 		m.SetEdns0(1232, false)
 		q, _ := m.Pack()
-		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) {
-			out := make([]byte, 0, 4096)
-			msg := udpbatch.Msg{Buf: q, Addr: from}
-			b.ReportAllocs()
-			var n int
-			for b.Loop() {
-				n = len(u.serve(&msg, out[:0]))
-			}
-			b.ReportMetric(float64(n), "bytes/reply")
-		})
+		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) { benchLoopServe(b, u, q, from) })
 	}
 }
 
@@ -207,15 +198,8 @@ func BenchmarkServeLoopCookie(b *testing.B) {
 		}
 		q, _ := m.Pack()
 		b.Run(c.name, func(b *testing.B) {
-			out := make([]byte, 0, 4096)
-			msg := udpbatch.Msg{Buf: q, Addr: from}
 			u.now = time.Now()
-			b.ReportAllocs()
-			var n int
-			for b.Loop() {
-				n = len(u.serve(&msg, out[:0]))
-			}
-			b.ReportMetric(float64(n), "bytes/reply")
+			benchLoopServe(b, u, q, from)
 		})
 	}
 }

@@ -49,15 +49,7 @@ func waitingReader(t *testing.T) (*Conn, netip.AddrPort, chan error) {
 func TestThreadWake(t *testing.T) {
 	bc, _, errc := waitingReader(t)
 	time.Sleep(20 * time.Millisecond) // let it wait
-	bc.Wake()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Errorf("ReadBatch after Wake: %v, want %v", err, net.ErrClosed)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ReadBatch still waiting 5 s after Wake")
-	}
+	wakeEndsRead(t, bc, errc)
 	ms := []Msg{{Buf: make([]byte, 64)}}
 	if n, err := bc.ReadBatch(ms); n != 0 || !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ReadBatch after Wake: %d, %v; want 0, %v", n, err, net.ErrClosed)
@@ -96,20 +88,7 @@ func TestThreadReaderLetsTheWorldStop(t *testing.T) {
 	if bc.Stats().EmptyReads == before {
 		t.Errorf("the reader's wait was never ended during 5 collections (empty reads %d)", before)
 	}
-	cl, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := cl.Write([]byte("q")); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); bc.Stats().ReadMsgs == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the reader read nothing 5 s after a datagram was sent")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	sendAndAwaitRead(t, bc, addr)
 	select {
 	case err := <-errc:
 		t.Fatalf("ReadBatch: %v", err)
@@ -187,21 +166,36 @@ func TestThreadIdleReader(t *testing.T) {
 	for range 3 {
 		runtime.GC()
 	}
+	sendAndAwaitRead(t, bc, addr)
+	time.Sleep(300 * time.Millisecond) // idle again
+	wakeEndsRead(t, bc, errc)
+}
+
+// sendAndAwaitRead sends a datagram to addr and waits (5 s at most) until
+// bc's reader has read one.
+func sendAndAwaitRead(t *testing.T, bc *Conn, addr netip.AddrPort) {
+	t.Helper()
 	cl, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	before := bc.Stats().ReadMsgs
 	if _, err := cl.Write([]byte("q")); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); bc.Stats().ReadMsgs == 0; {
+	for deadline := time.Now().Add(5 * time.Second); bc.Stats().ReadMsgs == before; {
 		if time.Now().After(deadline) {
-			t.Fatal("the idle reader read nothing 5 s after a datagram was sent")
+			t.Fatal("the reader read nothing 5 s after a datagram was sent")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // idle again
+}
+
+// wakeEndsRead calls Wake and checks that the waiting reader's ReadBatch
+// ends (5 s at most) with net.ErrClosed.
+func wakeEndsRead(t *testing.T, bc *Conn, errc chan error) {
+	t.Helper()
 	bc.Wake()
 	select {
 	case err := <-errc:
@@ -209,6 +203,6 @@ func TestThreadIdleReader(t *testing.T) {
 			t.Errorf("ReadBatch after Wake: %v, want %v", err, net.ErrClosed)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("the idle reader still waiting 5 s after Wake")
+		t.Fatal("ReadBatch still waiting 5 s after Wake")
 	}
 }
