@@ -496,9 +496,6 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// ID returns this registrar's ID.
-func (n *Node) ID() uint32 { return n.id }
-
 // Config returns the configuration with its defaults filled in.
 func (n *Node) Config() Config { return n.cfg }
 
@@ -684,9 +681,6 @@ func (n *Node) Claim() (uint16, wire.Digest) { return n.tab.claim(n.id) }
 // registrar believes home is home for.
 func (n *Node) ClaimOf(home uint32) (uint16, wire.Digest) { return n.tab.claim(home) }
 
-// Live returns the live registrars (this one included), sorted.
-func (n *Node) Live() []uint32 { return slices.Clone(n.live) }
-
 // PeerState describes one peer for status pages.
 type PeerState struct {
 	ID      uint32
@@ -718,9 +712,6 @@ func (n *Node) Peers() []PeerState {
 	}
 	return out
 }
-
-// Len returns how many elements the Node knows.
-func (n *Node) Len() int { return len(n.tab.m) }
 
 // Transferring reports whether a handle table transfer, or a hand-off,
 // from a peer is in progress.
@@ -1103,13 +1094,4 @@ func describeCauses(cs []wire.Cause) string {
 		}
 	}
 	return s
-}
-
-// Entries calls f for every element the Node knows, sorted by pool and ID,
-// with its ownership generation.
-func (n *Node) Entries(f func(pool, policy string, e *handlespace.Element, gen uint32)) {
-	for _, k := range n.tab.keys(func(*entry) bool { return true }) {
-		en := n.tab.get(k)
-		f(en.pool, en.policy, en.e, en.gen)
-	}
 }

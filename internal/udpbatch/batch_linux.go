@@ -290,10 +290,6 @@ func (c *Conn) WriteTo(b, oob []byte, to netip.AddrPort) error {
 	return serr
 }
 
-// V6 reports whether the socket is an IPv6 one (Addr values for it are
-// sockaddr_in6, IPv4 peers IPv4-mapped).
-func (c *Conn) V6() bool { return c.v6 }
-
 // Stats returns the counts of system calls and datagrams so far.
 func (c *Conn) Stats() Stats {
 	return Stats{ReadCalls: c.stats.readCalls.Load(), ReadMsgs: c.stats.readMsgs.Load(),
