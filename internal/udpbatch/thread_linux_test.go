@@ -71,7 +71,9 @@ func TestThreadReaderLetsTheWorldStop(t *testing.T) {
 	// One P for the reader, one for the test, as dnsserve raises it.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	bc, addr, errc := waitingReader(t)
-	time.Sleep(20 * time.Millisecond)
+	// A datagram read: the reader's next waits are raw (it has not been
+	// idle), as when queries come.
+	sendAndAwaitRead(t, bc, addr)
 	before := bc.Stats().EmptyReads
 	done := make(chan struct{})
 	go func() {
