@@ -100,7 +100,11 @@ func Start(cfg Config, h Handler) (*Server, error) {
 			}
 			s.serveUDP(u)
 		}
-		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
+		wait := "thread"
+		if cfg.UDPPoller {
+			wait = "poller"
+		}
+		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets, "udp_wait", wait)
 	}
 	if err := s.startTLS(cfg.TLS, h); err != nil {
 		s.Shutdown(context.Background())
