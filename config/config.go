@@ -71,6 +71,7 @@ type DNS struct {
 	Listen     []string `mapstructure:"listen"`
 	UDPSize    int      `mapstructure:"udp_size"`
 	UDPSockets int      `mapstructure:"udp_sockets"`
+	UDPWait    string   `mapstructure:"udp_wait"`
 
 	// The protections of protect.go.
 	Cookies              bool     `mapstructure:"cookies"`
@@ -657,6 +658,9 @@ func (c Config) Validate() error {
 	}
 	inRange("dns.udp_size", c.DNS.UDPSize, 512, 65535)
 	inRange("dns.udp_sockets", c.DNS.UDPSockets, 0, 1024)
+	if c.DNS.UDPWait != "thread" && c.DNS.UDPWait != "poller" {
+		bad("dns.udp_wait", "unknown value %q, want thread or poller", c.DNS.UDPWait)
+	}
 	inRange("store.log_compact", c.Store.LogCompact, 1, 65536)
 	if c.Zones == "" {
 		bad("zones", "empty; want a directory")

@@ -54,7 +54,7 @@ func loadErrors(t *testing.T, file string) []string {
 
 func TestDefaults(t *testing.T) {
 	want := Config{
-		DNS: DNS{Listen: []string{"127.0.0.1:5300"}, UDPSize: 1232, UDPSockets: 0,
+		DNS: DNS{Listen: []string{"127.0.0.1:5300"}, UDPSize: 1232, UDPSockets: 0, UDPWait: "thread",
 			Cookies: true, AllowQuery: []string{"0.0.0.0/0", "::/0"},
 			RRL: RRL{Window: "15s", Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56, Exempt: []string{}, TableSize: 65536},
 			TLS: DNSTLS{Listen: []string{}}},
@@ -378,6 +378,7 @@ func TestValidation(t *testing.T) {
 		{"udp_size low", []string{"--dns.udp_size=100"}, nil, []string{"dns.udp_size: 100 is below 512"}},
 		{"udp_size high", []string{"--dns.udp_size=70000"}, nil, []string{"dns.udp_size: 70000 is above 65535"}},
 		{"udp_sockets", []string{"--dns.udp_sockets=-1"}, nil, []string{"dns.udp_sockets: -1 is below 0"}},
+		{"udp_wait", []string{"--dns.udp_wait=spin"}, nil, []string{`dns.udp_wait: unknown value "spin", want thread or poller`}},
 		{"listen not host:port", []string{"--dns.listen=foo"}, nil, []string{`dns.listen: "foo" is not host:port`}},
 		{"listen bad port", []string{"--dns.listen=127.0.0.1:99999"}, nil, []string{`dns.listen: "127.0.0.1:99999" has a bad port "99999", want 0..65535`}},
 		{"listen twice", []string{"--dns.listen=127.0.0.1:53,127.0.0.1:53"}, nil, []string{`dns.listen: "127.0.0.1:53" is listed twice`}},

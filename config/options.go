@@ -33,6 +33,8 @@ var options = []Option{
 		"largest UDP reply to EDNS clients, 512..65535 (clients without EDNS get 512)"},
 	{"dns.udp_sockets", 0, "",
 		"SO_REUSEPORT UDP sockets per listen address; 0 is one per CPU (GOMAXPROCS)"},
+	{"dns.udp_wait", "thread", "",
+		"how each UDP socket's loop waits for queries: \"thread\", in its own recvmmsg on a thread that keeps its Go P (GOMAXPROCS is raised by one per socket), or \"poller\", in Go's network poller as a goroutine (an EAGAIN read and the scheduler's park and wake each time the socket is found empty)"},
 	{"zones", "./zones", "",
 		"directory of zone files (*.zone)"},
 	{"zones_watch", true, "",

@@ -353,10 +353,21 @@ func appendAddrRRs(b, rrs []byte) []byte {
 // their glue, so that the best choices survive and need no more queries.
 func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemWire, poolOff int) ([]byte, int, int) {
 	budget := req.maxSize - len(b) - optLen(req)
-	answer := 0
+	answer, glue := 0, 0
 	for _, ew := range wires {
 		answer += len(ew.srv)
+		glue += len(ew.a) + len(ew.aaaa)
 	}
+	if answer+glue <= budget && len(b)+answer <= maxPtr && !req.noGlue {
+		return appendSRVWhole(b, pw, wires, answer+glue)
+	}
+	return appendSRVParts(b, req, pw, wires, poolOff, budget, answer)
+}
+
+// appendSRVParts is appendSRV's general case: the answer, or its glue, or
+// a target's pointer may not fit. budget is the room for records, answer
+// the size of all the SRV records.
+func appendSRVParts(b []byte, req *request, pw *poolWire, wires []*elemWire, poolOff, budget, answer int) ([]byte, int, int) {
 	if answer > budget {
 		if !req.tcp {
 			// UDP: better TC=1 and a retry over TCP than a partial pool.
@@ -404,6 +415,59 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 		target += len(ew.srv)
 	}
 	return b, len(wires), arcount
+}
+
+// appendSRVWhole is appendSRV's usual case: the answer and all its glue
+// fit (size bytes), and every target is within the pointer range. Each
+// glue record is its element's answer record (ew.a, ew.aaaa) with the
+// owner pointer set to the target; the usual one A record is copied as a
+// value, in line. It makes a third of the instructions of the general case,
+// which checks the room and the pointer range per record and appends
+// piece by piece.
+func appendSRVWhole(b []byte, pw *poolWire, wires []*elemWire, size int) ([]byte, int, int) {
+	start := len(b)
+	b = slices.Grow(b, size)[:start+size]
+	o := start
+	for rank, ew := range wires {
+		rr := b[o : o+len(ew.srv)]
+		copy(rr, ew.srv)
+		prio, weight := poolrr.Order(pw.ordering, rank, &ew.order)
+		binary.BigEndian.PutUint16(rr[12:14], prio)
+		binary.BigEndian.PutUint16(rr[14:16], weight)
+		o += len(rr)
+	}
+	arcount := 0
+	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
+	for _, ew := range wires {
+		ptr := uint16(0xC000 | target)
+		target += len(ew.srv)
+		if len(ew.a) == 16 && len(ew.aaaa) == 0 { // one IPv4 address
+			rr := b[o : o+16]
+			*(*[16]byte)(rr) = [16]byte(ew.a)
+			binary.BigEndian.PutUint16(rr[:2], ptr)
+			o += 16
+			arcount++
+			continue
+		}
+		o = putGlue(b, o, ew.a, 16, ptr)
+		o = putGlue(b, o, ew.aaaa, 28, ptr)
+		arcount += int(ew.na) + int(ew.naaaa)
+	}
+	return b, len(wires), arcount
+}
+
+// putGlue writes rrs (records of size bytes, owner a pointer) at b[o:]
+// with their owner pointer ptr, and returns the offset after them.
+func putGlue(b []byte, o int, rrs []byte, size int, ptr uint16) int {
+	if size == 28 && len(rrs) == 28 {
+		*(*[28]byte)(b[o : o+28]) = [28]byte(rrs)
+	} else {
+		copy(b[o:], rrs)
+	}
+	for g := o; g < o+len(rrs); g += size {
+		binary.BigEndian.PutUint16(b[g:g+2], ptr)
+	}
+	return o + len(rrs)
 }
 
 // glueSize is the size of an SRV target's glue RRset (bodies of size bytes

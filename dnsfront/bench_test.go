@@ -72,16 +72,7 @@ func BenchmarkServeLoop(b *testing.B) {
 		m.SetQuestion(c.name, c.qtype)
 		m.SetEdns0(1232, false)
 		q, _ := m.Pack()
-		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) {
-			out := make([]byte, 0, 4096)
-			msg := udpbatch.Msg{Buf: q, Addr: from}
-			b.ReportAllocs()
-			var n int
-			for b.Loop() {
-				n = len(u.serve(&msg, out[:0]))
-			}
-			b.ReportMetric(float64(n), "bytes/reply")
-		})
+		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) { benchLoopServe(b, u, q, from) })
 	}
 }
 
@@ -124,56 +115,62 @@ func BenchmarkServeLargePool(b *testing.B) {
 // loopback socket: a client sends bursts of 16 queries and reads their
 // replies. Allocations per query count the whole process (the client
 // allocates nothing either); syscalls/q are the loop's own (recvmmsg and
-// sendmmsg calls per query).
+// sendmmsg calls per query, those that read nothing included), with the
+// loop waiting in its own recvmmsg (thread) and in Go's network poller.
 func BenchmarkUDPLoop(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		qtype uint16
 	}{{"web.pool.test.", dns.TypeA}, {"_http._tcp.web.pool.test.", dns.TypeSRV}, {"ns1.pool.test.", dns.TypeA}} {
-		b.Run(fmt.Sprintf("%s/%s", c.name, dns.TypeToString[c.qtype]), func(b *testing.B) {
-			srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog()}, newTestSpace(b))
-			if err != nil {
+		for _, poller := range []bool{false, true} {
+			wait := map[bool]string{false: "thread", true: "poller"}[poller]
+			b.Run(fmt.Sprintf("%s/%s/%s", c.name, dns.TypeToString[c.qtype], wait), func(b *testing.B) { benchUDPLoop(b, c.name, c.qtype, poller) })
+		}
+	}
+}
+
+func benchUDPLoop(b *testing.B, name string, qtype uint16, poller bool) {
+	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, UDPPoller: poller, Logger: discardLog()}, newTestSpace(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(srv.Addrs()[0].String())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(1232, false)
+	q, _ := m.Pack()
+	buf := make([]byte, 4096)
+	const burst = 16
+	exchange := func(n int) {
+		for i := 0; i < n; i++ {
+			if _, err := conn.Write(q); err != nil {
 				b.Fatal(err)
 			}
-			defer srv.Shutdown(context.Background())
-			conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(srv.Addrs()[0].String())))
-			if err != nil {
+		}
+		for i := 0; i < n; i++ {
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := conn.Read(buf); err != nil {
 				b.Fatal(err)
 			}
-			defer conn.Close()
-			m := new(dns.Msg)
-			m.SetQuestion(c.name, c.qtype)
-			m.SetEdns0(1232, false)
-			q, _ := m.Pack()
-			buf := make([]byte, 4096)
-			const burst = 16
-			exchange := func(n int) {
-				for i := 0; i < n; i++ {
-					if _, err := conn.Write(q); err != nil {
-						b.Fatal(err)
-					}
-				}
-				for i := 0; i < n; i++ {
-					conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-					if _, err := conn.Read(buf); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			exchange(burst) // warm up: packed material, name cache
-			st0 := srv.UDPStats()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for n := b.N; n > 0; n -= burst {
-				exchange(min(n, burst))
-			}
-			b.StopTimer()
-			st := srv.UDPStats()
-			msgs := st.ReadMsgs - st0.ReadMsgs
-			if msgs > 0 {
-				b.ReportMetric(float64(st.ReadCalls-st0.ReadCalls+st.WriteCalls-st0.WriteCalls)/float64(msgs), "syscalls/q")
-			}
-		})
+		}
+	}
+	exchange(burst) // warm up: packed material, name cache
+	st0 := srv.UDPStats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := b.N; n > 0; n -= burst {
+		exchange(min(n, burst))
+	}
+	b.StopTimer()
+	st := srv.UDPStats()
+	msgs := st.ReadMsgs - st0.ReadMsgs
+	if msgs > 0 {
+		b.ReportMetric(float64(st.ReadCalls-st0.ReadCalls+st.EmptyReads-st0.EmptyReads+st.WriteCalls-st0.WriteCalls)/float64(msgs), "syscalls/q")
 	}
 }
 
@@ -201,15 +198,8 @@ func BenchmarkServeLoopCookie(b *testing.B) {
 		}
 		q, _ := m.Pack()
 		b.Run(c.name, func(b *testing.B) {
-			out := make([]byte, 0, 4096)
-			msg := udpbatch.Msg{Buf: q, Addr: from}
 			u.now = time.Now()
-			b.ReportAllocs()
-			var n int
-			for b.Loop() {
-				n = len(u.serve(&msg, out[:0]))
-			}
-			b.ReportMetric(float64(n), "bytes/reply")
+			benchLoopServe(b, u, q, from)
 		})
 	}
 }

@@ -28,6 +28,9 @@ type Config struct {
 	// UDPSockets is the number of SO_REUSEPORT UDP sockets per address
 	// (default GOMAXPROCS).
 	UDPSockets int
+	// UDPPoller has the UDP loops wait in Go's network poller, not in a
+	// thread each (dnsserve.Config.UDPPoller).
+	UDPPoller bool
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics gets the query counters and latencies (nil: none).
@@ -87,7 +90,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 		return nil, err
 	}
 	h := NewHandler(src, cfg)
-	s, err := dnsserve.Start(dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPSize: h.udpSize,
+	s, err := dnsserve.Start(dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPPoller: cfg.UDPPoller, UDPSize: h.udpSize,
 		Logger: h.log, TLS: cfg.TLS}, h)
 	if err != nil {
 		return nil, err

@@ -43,7 +43,7 @@ var (
 	descLogSummaries = prometheus.NewDesc("poolnsd_log_summaries_total",
 		"Summary lines written in place of repeated log lines.", nil, nil)
 	descUDPCalls = prometheus.NewDesc("poolnsd_dns_udp_syscalls_total",
-		"System calls of the batched UDP loops (recvmmsg, sendmmsg), by direction; with poolnsd_dns_udp_datagrams_total, the datagrams moved per call.",
+		"System calls of the batched UDP loops (recvmmsg, sendmmsg), by direction, the reads that found nothing (a wait ended by the runtime or a timeout) included; with poolnsd_dns_udp_datagrams_total, the datagrams moved per call.",
 		[]string{"direction"}, nil)
 	descUDPMsgs = prometheus.NewDesc("poolnsd_dns_udp_datagrams_total",
 		"Datagrams the batched UDP loops read and sent, by direction.", []string{"direction"}, nil)

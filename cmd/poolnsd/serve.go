@@ -264,6 +264,7 @@ func (d *daemon) startSteps() int {
 		Listen:     d.cfg.DNS.Listen,
 		UDPSize:    d.cfg.DNS.UDPSize,
 		UDPSockets: d.cfg.DNS.UDPSockets,
+		UDPPoller:  d.cfg.DNS.UDPWait == "poller",
 		Logger:     d.log,
 		Metrics:    d.ops.metrics.DNS(),
 		Answers:    d.historyAnswers(),

@@ -93,6 +93,6 @@ func (d *daemon) protectStats() metrics.ProtectStats {
 		s.LogSuppressed, s.LogSummaries = ls.Suppressed, ls.Summaries
 	}
 	us := d.dns.UDPStats()
-	s.UDPReadCalls, s.UDPReadMsgs, s.UDPWriteCalls, s.UDPWriteMsgs = us.ReadCalls, us.ReadMsgs, us.WriteCalls, us.WriteMsgs
+	s.UDPReadCalls, s.UDPReadMsgs, s.UDPWriteCalls, s.UDPWriteMsgs = us.ReadCalls+us.EmptyReads, us.ReadMsgs, us.WriteCalls, us.WriteMsgs
 	return s
 }

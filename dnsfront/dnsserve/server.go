@@ -37,6 +37,10 @@ type Config struct {
 	// UDPSize is the largest UDP reply the handler writes, in bytes
 	// (default and least 512): the size of the loops' reply buffers.
 	UDPSize int
+	// UDPPoller has the UDP loops wait for datagrams in Go's network
+	// poller, as goroutines, instead of in their recvmmsg, a thread and a
+	// P each (threads.go).
+	UDPPoller bool
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
 	// TLS configures DNS over TLS (tls.go); off without TLS.Listen.
@@ -88,7 +92,7 @@ func Start(cfg Config, h Handler) (*Server, error) {
 				return nil, fmt.Errorf("dnsserve: listen udp %s: %w", bound, err)
 			}
 			setRecvBuffer(pc, 8<<20)
-			u, err := newUDPServer(h, pc.(*net.UDPConn), cfg.UDPSize, cfg.Logger)
+			u, err := newUDPServer(h, pc.(*net.UDPConn), cfg.UDPSize, cfg.UDPPoller, cfg.Logger)
 			if err != nil {
 				pc.Close()
 				s.Shutdown(context.Background())
@@ -96,7 +100,11 @@ func Start(cfg Config, h Handler) (*Server, error) {
 			}
 			s.serveUDP(u)
 		}
-		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets)
+		wait := "thread"
+		if cfg.UDPPoller {
+			wait = "poller"
+		}
+		cfg.Logger.Info("serving DNS", "addr", bound, "udp_sockets", cfg.UDPSockets, "udp_wait", wait)
 	}
 	if err := s.startTLS(cfg.TLS, h); err != nil {
 		s.Shutdown(context.Background())
@@ -151,6 +159,7 @@ func (s *Server) UDPStats() udpbatch.Stats {
 		t.ReadMsgs += st.ReadMsgs
 		t.WriteCalls += st.WriteCalls
 		t.WriteMsgs += st.WriteMsgs
+		t.EmptyReads += st.EmptyReads
 	}
 	return t
 }

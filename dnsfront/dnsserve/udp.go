@@ -70,7 +70,6 @@ type udpServer struct {
 	loop    Loop
 	idler   Idler // loop's, nil if it is none
 	sock    Socket
-	conn    *net.UDPConn
 	bc      *udpbatch.Conn
 	rx      []udpbatch.Msg // queries read
 	tx      []udpbatch.Msg // replies to send, each in a buffer of its own
@@ -82,12 +81,16 @@ type udpServer struct {
 	closed   sync.Once // the Loop's Close, once even if Shutdown is called twice
 }
 
-func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (*udpServer, error) {
-	bc, err := udpbatch.New(conn, udpBatch)
+func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, poller bool, log *slog.Logger) (*udpServer, error) {
+	newConn := udpbatch.NewThread
+	if poller {
+		newConn = udpbatch.New
+	}
+	bc, err := newConn(conn, udpBatch)
 	if err != nil {
 		return nil, err
 	}
-	u := &udpServer{conn: conn, bc: bc, done: make(chan struct{}), udpSize: udpSize, log: log,
+	u := &udpServer{bc: bc, done: make(chan struct{}), udpSize: udpSize, log: log,
 		rx: make([]udpbatch.Msg, udpBatch), tx: make([]udpbatch.Msg, udpBatch)}
 	for i := range u.rx {
 		u.rx[i].Buf = make([]byte, maxUDPQuery)
@@ -96,6 +99,7 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (
 	}
 	u.sock.init(conn)
 	u.sock.bc = bc
+	u.sock.local = bc.LocalAddr()
 	u.loop = h.NewLoop(&u.sock)
 	u.idler, _ = u.loop.(Idler)
 	return u, nil
@@ -105,6 +109,12 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (
 // other than stopping.
 func (u *udpServer) run() error {
 	defer close(u.done)
+	if u.bc.Threaded() {
+		// The loop waits holding its P: the rest of the process gets
+		// one more (threads.go).
+		holdP()
+		defer releaseP()
+	}
 	for {
 		for i := range u.rx {
 			u.rx[i].Buf = u.rx[i].Buf[:cap(u.rx[i].Buf)]
@@ -123,6 +133,9 @@ func (u *udpServer) run() error {
 			n, err = u.bc.ReadBatch(u.rx)
 		}
 		now := time.Now()
+		if err == nil && u.stopping.Load() {
+			return nil
+		}
 		if err != nil {
 			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -161,7 +174,7 @@ func (u *udpServer) run() error {
 // closes the Loop and the socket.
 func (u *udpServer) stop(deadline time.Time) {
 	u.stopping.Store(true)
-	u.conn.SetReadDeadline(time.Now()) // wakes a blocked read
+	u.bc.Wake() // ends a waiting read
 	wait := func(f func()) bool {
 		c := make(chan struct{})
 		go func() { f(); close(c) }()
@@ -176,7 +189,7 @@ func (u *udpServer) stop(deadline time.Time) {
 		wait(u.sock.inflight.Wait)
 		u.closed.Do(u.loop.Close)
 	}
-	u.conn.Close()
+	u.bc.Close()
 }
 
 // serveFrom answers datagrams i to n-1 of the batch read into u.rx at

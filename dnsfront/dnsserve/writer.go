@@ -12,8 +12,9 @@ import (
 // Socket is a UDP loop's socket as its Loop sees it: for the work that
 // must not stall the loop and the replies that such work writes later.
 type Socket struct {
-	conn     *net.UDPConn
+	conn     *net.UDPConn   // NewSocket's (a loop's may be closed: see bc)
 	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
+	local    net.Addr
 	inflight sync.WaitGroup // Go's goroutines
 }
 
@@ -27,11 +28,20 @@ func NewSocket(conn *net.UDPConn) *Socket {
 
 // init makes s the Socket of conn.
 func (s *Socket) init(conn *net.UDPConn) {
-	s.conn = conn
+	s.conn, s.local = conn, conn.LocalAddr()
 }
 
 // LocalAddr returns the socket's address.
-func (s *Socket) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+func (s *Socket) LocalAddr() net.Addr { return s.local }
+
+// writeTo sends one datagram, from any goroutine.
+func (s *Socket) writeTo(b, oob []byte, to netip.AddrPort) error {
+	if s.bc != nil {
+		return s.bc.WriteTo(b, oob, to)
+	}
+	_, _, err := s.conn.WriteMsgUDPAddrPort(b, oob, to)
+	return err
+}
 
 // WriteBatch sends replies that a Loop made after its batch (in Sent, on
 // the loop's goroutine only), with one system call (sendmmsg) where it
@@ -43,7 +53,7 @@ func (s *Socket) WriteBatch(ms []udpbatch.Msg) error {
 	}
 	var first error
 	for i := range ms {
-		if _, _, err := s.conn.WriteMsgUDPAddrPort(ms[i].Buf, ms[i].OOB, ms[i].Addr.AddrPort()); err != nil && first == nil {
+		if err := s.writeTo(ms[i].Buf, ms[i].OOB, ms[i].Addr.AddrPort()); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -143,7 +153,7 @@ func (w *SlotWriter) Write(b []byte) (int, error) {
 // that runs off the loop (Socket.Go), such as an UPDATE's.
 type DirectWriter struct {
 	SlotWriter
-	conn *net.UDPConn
+	sock *Socket
 	oob  []byte
 }
 
@@ -152,7 +162,7 @@ type DirectWriter struct {
 // out from the address the query came to); keys, raw and r as for
 // NewSlotWriter and Reset.
 func NewDirectWriter(s *Socket, keys dns.TsigProvider, client netip.AddrPort, oob, raw []byte, r *dns.Msg) *DirectWriter {
-	w := &DirectWriter{SlotWriter: NewSlotWriter(s, keys), conn: s.conn}
+	w := &DirectWriter{SlotWriter: NewSlotWriter(s, keys), sock: s}
 	w.Reset(nil, client, raw, r)
 	w.oob = append([]byte(nil), udpbatch.ReplyOOB(oob)...)
 	return w
@@ -173,6 +183,5 @@ func (w *DirectWriter) Write(b []byte) (int, error) {
 }
 
 func (w *DirectWriter) send() error {
-	_, _, err := w.conn.WriteMsgUDPAddrPort(w.reply, w.oob, w.client)
-	return err
+	return w.sock.writeTo(w.reply, w.oob, w.client)
 }

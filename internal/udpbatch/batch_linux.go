@@ -5,10 +5,14 @@ package udpbatch
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
+	"net/netip"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -16,10 +20,17 @@ import (
 
 // Conn reads and writes batches of datagrams on one UDP socket.
 type Conn struct {
-	c     *net.UDPConn
+	c     *net.UDPConn // New's; closed by NewThread
 	rc    syscall.RawConn
+	la    net.Addr
 	v6    bool // an AF_INET6 socket
 	batch bool // recvmmsg/sendmmsg work
+
+	// NewThread's: the socket out of the network poller (a duplicate of
+	// c's, in blocking mode), and whether Wake was called.
+	f      *os.File
+	woken  atomic.Bool
+	closed atomic.Bool
 
 	rhdrs []unix.Mmsghdr
 	riovs []unix.Iovec
@@ -30,6 +41,8 @@ type Conn struct {
 	// (method values made once: a closure per call would allocate).
 	rn, rgot  int
 	rerr      error
+	rintr     bool // the waiting read was interrupted (a signal, its timeout)
+	idle      int  // NewThread's waits in a row that ended without a datagram
 	wn, wgot  int
 	werr      error
 	readFn    func(uintptr) bool
@@ -41,7 +54,7 @@ type Conn struct {
 	full bool
 
 	stats struct {
-		readCalls, readMsgs, writeCalls, writeMsgs atomic.Uint64
+		readCalls, readMsgs, writeCalls, writeMsgs, emptyReads atomic.Uint64
 	}
 }
 
@@ -58,7 +71,8 @@ func New(c *net.UDPConn, size int) (*Conn, error) {
 		rhdrs: make([]unix.Mmsghdr, size), riovs: make([]unix.Iovec, size),
 		whdrs: make([]unix.Mmsghdr, size), wiovs: make([]unix.Iovec, size)}
 	bc.readFn, bc.readNowFn, bc.writeFn = bc.doRead, bc.doReadNow, bc.doWrite
-	la, _ := c.LocalAddr().(*net.UDPAddr)
+	bc.la = c.LocalAddr()
+	la, _ := bc.la.(*net.UDPAddr)
 	var ctlErr error
 	err = rc.Control(func(fd uintptr) {
 		family, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
@@ -87,10 +101,200 @@ func New(c *net.UDPConn, size int) (*Conn, error) {
 	return bc, nil
 }
 
+// threadIdle is the longest a NewThread Conn's ReadBatch waits in one
+// system call (the socket's SO_RCVTIMEO): a signal ends a wait only on a
+// socket with a receive timeout, and the timeout bounds the wait where
+// no signal comes (see doReadWait).
+const threadIdle = 50 * time.Millisecond
+
+// threadIdleWaits is how many waits in a row may end without a datagram
+// (about 10 ms each: the runtime's preemption) before a NewThread reader
+// waits through the scheduler (see doReadWait).
+const threadIdleWaits = 3
+
+// threadSendWait bounds a NewThread Conn's wait for room to send (its
+// SO_SNDTIMEO): the datagrams that still do not fit are dropped.
+const threadSendWait = time.Second
+
+// NewThread is New for a reader with a thread of its own: ReadBatch waits
+// in the recvmmsg itself, which is raw, so that the goroutine keeps its
+// P (and its thread) while it waits, as a C server's worker does: one
+// system call per batch, and no scheduler between a datagram and its
+// reader. The caller must leave the other goroutines a P each such
+// reader does not hold (runtime.GOMAXPROCS): a P held by a waiting reader
+// runs nothing else until the runtime preempts the reader (every 10 ms,
+// or at once for a stop of the world).
+//
+// The Conn takes c's socket out of Go's network poller, which would
+// otherwise wake at each datagram: it keeps a duplicate of it, in
+// blocking mode, and closes c. Deadlines do not apply; Wake ends a
+// waiting ReadBatch (net.ErrClosed) and Close closes the socket. Where
+// recvmmsg is missing, NewThread returns New's Conn (Threaded false).
+func NewThread(c *net.UDPConn, size int) (*Conn, error) {
+	var dup int
+	var ctlErr error
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	if err := rc.Control(func(fd uintptr) {
+		// Ask the kernel for recvmmsg without taking a datagram.
+		var h [1]unix.Mmsghdr
+		var b [1]byte
+		var iov unix.Iovec
+		iov.Base = &b[0]
+		iov.SetLen(1)
+		h[0].Hdr.Iov = &iov
+		h[0].Hdr.SetIovlen(1)
+		_, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&h[0])), 1, unix.MSG_DONTWAIT|unix.MSG_PEEK, 0, 0)
+		if e == unix.ENOSYS {
+			dup = -1
+			return
+		}
+		dup, ctlErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, err
+	}
+	if ctlErr != nil {
+		return nil, ctlErr
+	}
+	if dup < 0 {
+		return New(c, size)
+	}
+	f, err := threadFile(dup)
+	if err != nil {
+		unix.Close(dup)
+		return nil, err
+	}
+	bc, err := New(c, size)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if bc.rc, err = f.SyscallConn(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// Out of the poller: c's close removes the socket from it (the
+	// duplicate keeps the socket open).
+	c.Close()
+	bc.c, bc.f = nil, f
+	bc.readFn = bc.doReadWait
+	return bc, nil
+}
+
+// threadFile makes fd, a duplicate of a UDP socket, NewThread's: in
+// blocking mode (so that os.NewFile leaves it out of the network poller),
+// with the receive and send timeouts.
+func threadFile(fd int) (*os.File, error) {
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return nil, err
+	}
+	if err := setRecvTimeout(uintptr(fd), threadIdle); err != nil {
+		return nil, err
+	}
+	st := unix.NsecToTimeval(threadSendWait.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &st); err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), fmt.Sprintf("udp socket %d", fd)), nil
+}
+
+// netErr returns err as the net package says it: an error of a closed
+// NewThread Conn's socket (os's own) is net.ErrClosed, as New's is.
+func (c *Conn) netErr(err error) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	return err
+}
+
+// setRecvTimeout sets the socket's SO_RCVTIMEO (0: none).
+func setRecvTimeout(fd uintptr, d time.Duration) error {
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	return unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+}
+
+// Threaded reports whether the Conn is NewThread's, out of the network
+// poller (ReadBatch waits holding its thread and P).
+func (c *Conn) Threaded() bool { return c.f != nil }
+
+// Wake ends a ReadBatch that waits, and every later one, with
+// net.ErrClosed (New's Conn: a deadline of now, which a later
+// SetReadDeadline lifts).
+func (c *Conn) Wake() {
+	if c.f == nil {
+		c.c.SetReadDeadline(time.Now())
+		return
+	}
+	c.woken.Store(true)
+	// A socket shut down for reading ends the waits on it (and makes
+	// every later read return at once).
+	c.rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RD) })
+}
+
+// Close closes the socket.
+func (c *Conn) Close() error {
+	if c.f != nil {
+		c.woken.Store(true)
+		c.closed.Store(true)
+		return c.f.Close()
+	}
+	return c.c.Close()
+}
+
+// LocalAddr returns the socket's address.
+func (c *Conn) LocalAddr() net.Addr { return c.la }
+
+// WriteTo sends one datagram b, with control data oob, to to: a reply
+// written off the reader's goroutine. It is safe to call concurrently with
+// the reader's calls.
+func (c *Conn) WriteTo(b, oob []byte, to netip.AddrPort) error {
+	if c.f == nil {
+		_, _, err := c.c.WriteMsgUDPAddrPort(b, oob, to)
+		return err
+	}
+	a := AddrFrom(to, c.v6)
+	var serr error
+	err := c.rc.Write(func(fd uintptr) bool {
+		var iov unix.Iovec
+		iov.Base = unsafe.SliceData(b)
+		iov.SetLen(len(b))
+		var h unix.Msghdr
+		h.Name, h.Namelen = &a.raw[0], a.n
+		h.Iov = &iov
+		h.SetIovlen(1)
+		if len(oob) > 0 {
+			h.Control = &oob[0]
+			h.SetControllen(len(oob))
+		}
+		for {
+			// Through the scheduler: it may wait (SO_SNDTIMEO bounds it).
+			_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&h)), 0)
+			if e == unix.EINTR {
+				continue
+			}
+			if e != 0 {
+				serr = e
+			}
+			return true
+		}
+	})
+	if err != nil {
+		return c.netErr(err)
+	}
+	c.stats.writeCalls.Add(1)
+	if serr == nil {
+		c.stats.writeMsgs.Add(1)
+	}
+	return serr
+}
+
 // Stats returns the counts of system calls and datagrams so far.
 func (c *Conn) Stats() Stats {
 	return Stats{ReadCalls: c.stats.readCalls.Load(), ReadMsgs: c.stats.readMsgs.Load(),
-		WriteCalls: c.stats.writeCalls.Load(), WriteMsgs: c.stats.writeMsgs.Load()}
+		WriteCalls: c.stats.writeCalls.Load(), WriteMsgs: c.stats.writeMsgs.Load(),
+		EmptyReads: c.stats.emptyReads.Load()}
 }
 
 // ReadBatch waits for datagrams and reads up to len(ms) of them (see Msg).
@@ -113,12 +317,14 @@ func (c *Conn) readBatch(ms []Msg, fn func(uintptr) bool) (int, error) {
 	if !c.batch {
 		return c.readOne(ms)
 	}
-	if c.full {
+	if c.full && c.f == nil {
 		// The system calls are raw (see doRead): a reader that always
 		// finds datagrams would hold its P until the scheduler preempts
 		// it (10 ms). After a full batch, let the goroutines that are
 		// waiting for this P run first (the TCP server, timers, the API),
-		// as a retaken P in a system call used to let them.
+		// as a retaken P in a system call used to let them. (NewThread's
+		// reader does not: the others have Ps of their own, and a yield
+		// would wake a thread for an idle one each time.)
 		c.full = false
 		runtime.Gosched()
 	}
@@ -142,8 +348,22 @@ func (c *Conn) readBatch(ms []Msg, fn func(uintptr) bool) (int, error) {
 		h.Flags = 0
 	}
 	c.rn = n
-	if err := c.rc.Read(fn); err != nil {
-		return 0, err
+	for {
+		if err := c.rc.Read(fn); err != nil {
+			return 0, c.netErr(err)
+		}
+		if !c.rintr {
+			break
+		}
+		// A signal ended the wait (the runtime's preemption: a stop
+		// of the world, or 10 ms "running"), or its timeout: let the
+		// scheduler have the goroutine, then wait again (a wait
+		// through the scheduler has let it already).
+		c.rintr = false
+		c.stats.emptyReads.Add(1)
+		if c.idle <= threadIdleWaits {
+			runtime.Gosched()
+		}
 	}
 	if c.rerr != nil {
 		if errors.Is(c.rerr, unix.ENOSYS) {
@@ -189,6 +409,7 @@ func (c *Conn) doRead(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			c.stats.emptyReads.Add(1)
 			return false // wait until readable
 		}
 		c.rgot, c.rerr = 0, e
@@ -198,8 +419,72 @@ func (c *Conn) doRead(fd uintptr) bool {
 
 // doReadNow is doRead that does not wait: EAGAIN reads nothing.
 func (c *Conn) doReadNow(fd uintptr) bool {
+	if c.woken.Load() {
+		c.rgot, c.rerr = 0, net.ErrClosed
+		return true
+	}
 	if !c.doRead(fd) {
 		c.rgot, c.rerr = 0, nil
+	}
+	return true
+}
+
+// doReadWait is NewThread's doRead: the recvmmsg waits for the first
+// datagram itself (MSG_WAITFORONE: then it takes what is queued, up to
+// the batch, without waiting more), raw, on a thread that keeps its P
+// meanwhile. One system call per batch, where waiting in the network
+// poller costs an EAGAIN recvmmsg, two epoll_pwait and the scheduler's
+// park and wake of the goroutine (about 4 500 instructions) each time the
+// socket is found empty.
+//
+// The runtime must still be able to stop the goroutine (a stop of the
+// world for the collector, or its preemption after 10 ms "running"): it
+// signals the thread, and the socket's receive timeout (SO_RCVTIMEO,
+// threadIdle) makes the signal end the wait with EINTR, where a socket
+// read would otherwise be restarted; the caller then yields
+// (runtime.Gosched). The timeout itself bounds the wait when no signal
+// comes (GODEBUG=asyncpreemptoff=1, or a signal that came just before
+// the call). Wake shuts the socket down for reading, which ends a wait
+// at once.
+//
+// A reader that stays idle would be preempted, and so woken with the
+// runtime's threads, every 10 ms: after threadIdleWaits waits in a row
+// that ended without a datagram, the reader waits through the scheduler
+// instead (entersyscall: the runtime takes the P back for others and
+// signals nothing) and without the receive timeout, until a datagram
+// comes. The first datagram after an idle spell then pays the scheduler's
+// wake-up, as in the network poller, and a setsockopt.
+func (c *Conn) doReadWait(fd uintptr) bool {
+	if c.woken.Load() {
+		c.rgot, c.rerr = 0, net.ErrClosed
+		return true
+	}
+	var r uintptr
+	var e syscall.Errno
+	if c.idle < threadIdleWaits {
+		r, _, e = unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_WAITFORONE, 0, 0)
+	} else {
+		if c.idle == threadIdleWaits {
+			// No receive timeout while idle: nothing needs to interrupt a
+			// wait the scheduler knows of (Wake still ends it), and each
+			// timeout would wake the runtime's monitor for a while.
+			setRecvTimeout(fd, 0)
+		}
+		r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_WAITFORONE, 0, 0)
+		if e != unix.EINTR && e != unix.EAGAIN {
+			setRecvTimeout(fd, threadIdle)
+		}
+	}
+	switch {
+	case c.woken.Load():
+		c.rgot, c.rerr = 0, net.ErrClosed
+	case e == 0:
+		c.rgot, c.rerr, c.idle = int(r), nil, 0
+	case e == unix.EINTR || e == unix.EAGAIN:
+		c.rintr = true
+		c.idle++
+	default:
+		c.rgot, c.rerr = 0, e
 	}
 	return true
 }
@@ -234,7 +519,7 @@ func (c *Conn) WriteBatch(ms []Msg) (int, error) {
 		}
 		c.wn = n
 		if err := c.rc.Write(c.writeFn); err != nil {
-			return sent, err
+			return sent, c.netErr(err)
 		}
 		c.stats.writeCalls.Add(1)
 		if c.werr != nil {
@@ -259,16 +544,42 @@ func (c *Conn) doWrite(fd uintptr) bool {
 		switch e {
 		case 0:
 			c.wgot, c.werr = int(r), nil
-			if r == 0 {
-				return false // nothing went: wait until writable
+			if r > 0 {
+				return true
 			}
-			return true
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			return false
+		default:
+			c.wgot, c.werr = 0, e
+			return true
 		}
-		c.wgot, c.werr = 0, e
+		// Nothing went: wait until writable.
+		if c.f != nil {
+			// Out of the network poller: wait in the call (bounded by
+			// the socket's send timeout, threadSendWait).
+			return c.doWriteWait(fd)
+		}
+		return false
+	}
+}
+
+// doWriteWait is a sendmmsg that waits for room in the socket's send
+// buffer, through the scheduler (the thread may block): NewThread's
+// WriteBatch, when a sendmmsg that does not wait sent nothing.
+func (c *Conn) doWriteWait(fd uintptr) bool {
+	for {
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.whdrs[0])), uintptr(c.wn), 0, 0, 0)
+		switch {
+		case e == unix.EINTR:
+			continue
+		case e == 0 && r > 0:
+			c.wgot, c.werr = int(r), nil
+		case e == 0:
+			c.wgot, c.werr = 0, unix.EAGAIN
+		default:
+			c.wgot, c.werr = 0, e
+		}
 		return true
 	}
 }

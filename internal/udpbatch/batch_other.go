@@ -4,7 +4,9 @@ package udpbatch
 
 import (
 	"net"
+	"net/netip"
 	"sync/atomic"
+	"time"
 )
 
 // Conn reads and writes datagrams one at a time with the net package
@@ -21,6 +23,28 @@ type Conn struct {
 func New(c *net.UDPConn, size int) (*Conn, error) {
 	la, _ := c.LocalAddr().(*net.UDPAddr)
 	return &Conn{c: c, v6: la != nil && la.IP.To4() == nil}, nil
+}
+
+// NewThread is New here: the wait in a system call of the reader's own is
+// Linux's.
+func NewThread(c *net.UDPConn, size int) (*Conn, error) { return New(c, size) }
+
+// Threaded reports false: see NewThread.
+func (c *Conn) Threaded() bool { return false }
+
+// Wake ends a waiting ReadBatch (a deadline of now).
+func (c *Conn) Wake() { c.c.SetReadDeadline(time.Now()) }
+
+// Close closes the socket.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// LocalAddr returns the socket's address.
+func (c *Conn) LocalAddr() net.Addr { return c.c.LocalAddr() }
+
+// WriteTo sends one datagram b to to (oob is not sent here).
+func (c *Conn) WriteTo(b, oob []byte, to netip.AddrPort) error {
+	_, err := c.c.WriteToUDPAddrPort(b, to)
+	return err
 }
 
 // Stats returns the counts of system calls and datagrams so far.

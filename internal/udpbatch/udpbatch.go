@@ -100,4 +100,9 @@ func zoneName(index int) string {
 type Stats struct {
 	ReadCalls, ReadMsgs   uint64
 	WriteCalls, WriteMsgs uint64
+	// EmptyReads are the read system calls that read nothing: New's
+	// EAGAIN recvmmsg before each wait in the network poller (and
+	// ReadBatchNow's), NewThread's waits that a signal or the idle
+	// timeout ended.
+	EmptyReads uint64
 }

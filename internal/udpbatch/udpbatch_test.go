@@ -10,12 +10,18 @@ import (
 	"time"
 )
 
-// echo serves one batch loop on c until it is closed: every datagram is
+// newConns are the ways to make a Conn, each test's cases.
+var newConns = []struct {
+	name string
+	new  func(*net.UDPConn, int) (*Conn, error)
+}{{"poller", New}, {"thread", NewThread}}
+
+// echo serves one batch loop on c until the test ends: every datagram is
 // answered with "re:" and its content, to its source, from the address it
 // was sent to.
-func echo(t *testing.T, c *net.UDPConn, size int) (*Conn, chan struct{}) {
+func echo(t *testing.T, c *net.UDPConn, size int, newConn func(*net.UDPConn, int) (*Conn, error)) (*Conn, chan struct{}) {
 	t.Helper()
-	bc, err := New(c, size)
+	bc, err := newConn(c, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +53,7 @@ func echo(t *testing.T, c *net.UDPConn, size int) (*Conn, chan struct{}) {
 			}
 		}
 	}()
-	t.Cleanup(func() { c.Close(); <-done })
+	t.Cleanup(func() { bc.Wake(); <-done; bc.Close() })
 	return bc, done
 }
 
@@ -55,55 +61,60 @@ func echo(t *testing.T, c *net.UDPConn, size int) (*Conn, chan struct{}) {
 // sources read without conversion, and the replies reach each client.
 func TestBatchEcho(t *testing.T) {
 	for _, network := range []struct{ net, addr string }{{"udp4", "127.0.0.1:0"}, {"udp6", "[::1]:0"}} {
-		t.Run(network.net, func(t *testing.T) {
-			c, err := net.ListenUDP(network.net, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(network.addr)))
-			if err != nil {
-				t.Skipf("no %s loopback: %v", network.net, err)
-			}
-			bc, _ := echo(t, c, 8)
-			const clients, each = 4, 50
-			var conns []*net.UDPConn
-			for i := 0; i < clients; i++ {
-				cc, err := net.DialUDP(network.net, nil, c.LocalAddr().(*net.UDPAddr))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer cc.Close()
-				conns = append(conns, cc)
-			}
-			// Queue many before reading replies, so that reads find batches.
-			for j := 0; j < each; j++ {
-				for i, cc := range conns {
-					if _, err := fmt.Fprintf(cc, "%d/%d", i, j); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			for i, cc := range conns {
-				cc.SetReadDeadline(time.Now().Add(5 * time.Second))
-				buf := make([]byte, 512)
-				for j := 0; j < each; j++ {
-					n, err := cc.Read(buf)
-					if err != nil {
-						t.Fatalf("client %d reply %d: %v", i, j, err)
-					}
-					if want := fmt.Sprintf("re:%d/%d", i, j); string(buf[:n]) != want {
-						t.Fatalf("client %d: %q, want %q", i, buf[:n], want)
-					}
-				}
-			}
-			// The echo loop counts a batch after sendmmsg returns, which
-			// may be after the client read the last reply.
-			st := bc.Stats()
-			for deadline := time.Now().Add(5 * time.Second); st.WriteMsgs < clients*each && time.Now().Before(deadline); st = bc.Stats() {
-				time.Sleep(time.Millisecond)
-			}
-			if st.ReadMsgs != clients*each || st.WriteMsgs != clients*each {
-				t.Errorf("stats %+v, want %d datagrams each way", st, clients*each)
-			}
-			t.Logf("%d datagrams in %d reads and %d writes", st.ReadMsgs, st.ReadCalls, st.WriteCalls)
-		})
+		for _, nc := range newConns {
+			t.Run(network.net+"/"+nc.name, func(t *testing.T) { testBatchEcho(t, network.net, network.addr, nc.new) })
+		}
 	}
+}
+
+func testBatchEcho(t *testing.T, network, addr string, newConn func(*net.UDPConn, int) (*Conn, error)) {
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Skipf("no %s loopback: %v", network, err)
+	}
+	laddr := c.LocalAddr().(*net.UDPAddr)
+	bc, _ := echo(t, c, 8, newConn)
+	const clients, each = 4, 50
+	var conns []*net.UDPConn
+	for i := 0; i < clients; i++ {
+		cc, err := net.DialUDP(network, nil, laddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		conns = append(conns, cc)
+	}
+	// Queue many before reading replies, so that reads find batches.
+	for j := 0; j < each; j++ {
+		for i, cc := range conns {
+			if _, err := fmt.Fprintf(cc, "%d/%d", i, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, cc := range conns {
+		cc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 512)
+		for j := 0; j < each; j++ {
+			n, err := cc.Read(buf)
+			if err != nil {
+				t.Fatalf("client %d reply %d: %v", i, j, err)
+			}
+			if want := fmt.Sprintf("re:%d/%d", i, j); string(buf[:n]) != want {
+				t.Fatalf("client %d: %q, want %q", i, buf[:n], want)
+			}
+		}
+	}
+	// The echo loop counts a batch after sendmmsg returns, which
+	// may be after the client read the last reply.
+	st := bc.Stats()
+	for deadline := time.Now().Add(5 * time.Second); st.WriteMsgs < clients*each && time.Now().Before(deadline); st = bc.Stats() {
+		time.Sleep(time.Millisecond)
+	}
+	if st.ReadMsgs != clients*each || st.WriteMsgs != clients*each {
+		t.Errorf("stats %+v, want %d datagrams each way", st, clients*each)
+	}
+	t.Logf("%d datagrams in %d reads and %d writes", st.ReadMsgs, st.ReadCalls, st.WriteCalls)
 }
 
 // TestAddrPort: the raw source address converts to what the client used.
@@ -127,12 +138,18 @@ func TestAddrPort(t *testing.T) {
 // answers from the address each datagram was sent to. The clients are
 // connected sockets, which take replies from that address only.
 func TestReplyFromDestination(t *testing.T) {
+	for _, nc := range newConns {
+		t.Run(nc.name, func(t *testing.T) { testReplyFromDestination(t, nc.new) })
+	}
+}
+
+func testReplyFromDestination(t *testing.T, newConn func(*net.UDPConn, int) (*Conn, error)) {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4zero})
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo(t, c, 4)
 	port := c.LocalAddr().(*net.UDPAddr).Port
+	echo(t, c, 4, newConn)
 	for _, dst := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
 		cc, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(dst), Port: port})
 		if err != nil {
