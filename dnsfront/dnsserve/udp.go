@@ -95,7 +95,7 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, log *slog.Logger) (
 		u.tx[i].Buf = make([]byte, 0, udpSize)
 	}
 	u.sock.init(conn)
-	u.sock.bc = bc
+	u.sock.bc, u.sock.srv = bc, u
 	u.loop = h.NewLoop(&u.sock)
 	u.idler, _ = u.loop.(Idler)
 	return u, nil
@@ -128,6 +128,13 @@ func (u *udpServer) run() error {
 				return nil
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Socket.Wake: clear its deadline, then look at stopping
+				// again (stop sets it before its own deadline, which this
+				// clear must not lose).
+				u.conn.SetReadDeadline(time.Time{})
+				if u.stopping.Load() {
+					return nil
+				}
 				continue
 			}
 			var ne net.Error

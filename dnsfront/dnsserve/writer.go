@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
@@ -14,6 +15,7 @@ import (
 type Socket struct {
 	conn     *net.UDPConn
 	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
+	srv      *udpServer     // the loop's; nil for NewSocket's
 	inflight sync.WaitGroup // Go's goroutines
 }
 
@@ -49,6 +51,27 @@ func (s *Socket) WriteBatch(ms []udpbatch.Msg) error {
 	}
 	return first
 }
+
+// Wake makes the loop of s go round once, reading without waiting, so
+// that it asks its Idler's Pending again (and calls Idle if work waits):
+// for work that another goroutine queued for the loop (package regcommit's
+// turns). A loop parked waiting for datagrams is woken; a busy one finds
+// its next read cut short. Safe from any goroutine. It returns false when
+// the loop is stopping, or when s has none (NewSocket): its Loop's Idle
+// will not be called again.
+func (s *Socket) Wake() bool {
+	u := s.srv
+	if u == nil || u.stopping.Load() {
+		return false
+	}
+	// The read deadline in the past wakes the read parked in Go's network
+	// poller (see udpServer.run, which clears it).
+	s.conn.SetReadDeadline(longAgo)
+	return true
+}
+
+// longAgo is a deadline in the past.
+var longAgo = time.Unix(1, 0)
 
 // Go runs f on a goroutine of its own: work that must not stall the loop,
 // such as an UPDATE waiting for its commit. Shutdown waits for it (until
