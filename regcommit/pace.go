@@ -43,12 +43,18 @@ type Pacer struct {
 	waiting atomic.Int32 // len(turns), for Waiting without the lock
 
 	mu    sync.Mutex
-	turns []func() // queued, oldest first
+	turns []waitingTurn // queued, oldest first
 	loops []*pacedLoop
-	next  int    // the loop woken next
-	gen   uint64 // counts the times the queue became non-empty
+	next  int         // the loop woken next
+	timer *time.Timer // expire's; armed: it will fire
+	armed bool
 
 	granted, expired atomic.Uint64
+}
+
+type waitingTurn struct {
+	f  func()
+	at time.Time // when it was queued
 }
 
 type pacedLoop struct {
@@ -66,7 +72,10 @@ func newPacer(hold time.Duration) *Pacer {
 	if hold <= 0 {
 		hold = defaultHold
 	}
-	return &Pacer{hold: hold}
+	p := &Pacer{hold: hold}
+	p.timer = time.AfterFunc(time.Hour, p.expire)
+	p.timer.Stop()
+	return p
 }
 
 // Attach makes a loop grant the turns: wake is called (from the goroutine
@@ -112,8 +121,8 @@ func (p *Pacer) Grant() bool {
 		p.mu.Unlock()
 		return false
 	}
-	f := p.turns[0]
-	p.turns[0] = nil
+	f := p.turns[0].f
+	p.turns[0] = waitingTurn{}
 	p.turns = p.turns[1:]
 	p.waiting.Add(-1)
 	p.mu.Unlock()
@@ -136,17 +145,16 @@ func (p *Pacer) add(f func()) {
 		f()
 		return
 	}
-	p.turns = append(p.turns, f)
+	p.turns = append(p.turns, waitingTurn{f: f, at: time.Now()})
 	first := p.waiting.Add(1) == 1
-	if !first {
-		p.mu.Unlock()
-		return
+	if !p.armed {
+		p.armed = true
+		p.timer.Reset(p.hold)
 	}
-	p.gen++
-	gen := p.gen
 	p.mu.Unlock()
-	time.AfterFunc(p.hold, func() { p.expire(gen) })
-	p.wakeOne()
+	if first {
+		p.wakeOne()
+	}
 }
 
 // wakeOne wakes an attached loop, the next in turn, detaching the ones
@@ -171,17 +179,30 @@ func (p *Pacer) wakeOne() {
 	}
 }
 
-// expire grants, in order, every turn still waiting from the time the
-// queue became non-empty (generation gen) a hold ago.
-func (p *Pacer) expire(gen uint64) {
+// expire, the timer's, grants the turns that waited a hold or longer,
+// oldest first (so, in order, every turn queued before them too), and
+// arms the timer for the oldest left, if any. One timer per Pacer: it
+// fires at most once a hold however many turns come.
+func (p *Pacer) expire() {
 	p.mu.Lock()
-	if p.gen != gen {
-		p.mu.Unlock()
-		return // emptied and refilled since: that filling has its own timer
+	now := time.Now()
+	n := 0
+	for n < len(p.turns) && now.Sub(p.turns[n].at) >= p.hold {
+		n++
 	}
-	left := p.takeAll()
+	left := make([]func(), n)
+	for i := range left {
+		left[i] = p.turns[i].f
+		p.turns[i] = waitingTurn{}
+	}
+	p.turns = p.turns[n:]
+	p.waiting.Add(-int32(n))
+	p.armed = len(p.turns) > 0
+	if p.armed {
+		p.timer.Reset(p.hold - now.Sub(p.turns[0].at))
+	}
 	p.mu.Unlock()
-	p.expired.Add(uint64(len(left)))
+	p.expired.Add(uint64(n))
 	run(left)
 }
 
@@ -195,7 +216,10 @@ func (p *Pacer) flush() {
 
 // takeAll empties the queue and returns what it held. p.mu is held.
 func (p *Pacer) takeAll() []func() {
-	left := p.turns
+	left := make([]func(), len(p.turns))
+	for i, t := range p.turns {
+		left[i] = t.f
+	}
 	p.turns = nil
 	p.waiting.Store(0)
 	return left
