@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/poolnsd/poolnsd/admin"
@@ -19,7 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/store"
-	"github.com/poolnsd/poolnsd/zones"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 const pool = "web.pool.test."
@@ -54,13 +53,7 @@ type fixture struct {
 
 func loadZone(t *testing.T, hs *handlespace.Handlespace, text string) {
 	t.Helper()
-	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(text)}}, "pool.test.zone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hs.ApplyZones([]handlespace.ZoneDef{*def}); err != nil {
-		t.Fatal(err)
-	}
+	zonestest.Apply(t, hs, text)
 }
 
 // newFixture makes a handlespace of zone (away1 homed at peer), a store

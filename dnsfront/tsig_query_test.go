@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/proctest"
+	"github.com/poolnsd/poolnsd/internal/updatetest"
 )
 
 // Signed queries (RFC 8945): a query signed with a known key gets a signed
@@ -24,7 +25,7 @@ func startQueryServer(t *testing.T) string {
 
 func TestSignedQueries(t *testing.T) {
 	addr := startQueryServer(t)
-	secrets := map[string]string{keyAll: base64.StdEncoding.EncodeToString(tsigSecret), keyAPI: base64.StdEncoding.EncodeToString(tsigSecret)}
+	secrets := map[string]string{updatetest.KeyAll: base64.StdEncoding.EncodeToString(updatetest.Secret), updatetest.KeyAPI: base64.StdEncoding.EncodeToString(updatetest.Secret)}
 
 	// Signed with either key, over UDP and TCP, answers of every kind: the
 	// client verifies the signed reply (Exchange fails otherwise).
@@ -33,12 +34,12 @@ func TestSignedQueries(t *testing.T) {
 		qtype          uint16
 		rcode, answers int
 	}{
-		{keyAll, dns.HmacSHA256, "web.pool.test.", dns.TypeA, dns.RcodeSuccess, 3},              // a pool (fast path when unsigned)
-		{keyAll, dns.HmacSHA256, "_http._tcp.web.pool.test.", dns.TypeSRV, dns.RcodeSuccess, 4}, // SRV with glue
-		{keyAPI, dns.HmacSHA512, "w1.web.pool.test.", dns.TypeA, dns.RcodeSuccess, 1},           // any key signs any query
-		{keyAll, dns.HmacSHA256, "ns1.pool.test.", dns.TypeA, dns.RcodeSuccess, 1},              // static
-		{keyAll, dns.HmacSHA256, "nothing.pool.test.", dns.TypeA, dns.RcodeNameError, 0},
-		{keyAll, dns.HmacSHA256, "example.com.", dns.TypeA, dns.RcodeRefused, 0},
+		{updatetest.KeyAll, dns.HmacSHA256, "web.pool.test.", dns.TypeA, dns.RcodeSuccess, 3},              // a pool (fast path when unsigned)
+		{updatetest.KeyAll, dns.HmacSHA256, "_http._tcp.web.pool.test.", dns.TypeSRV, dns.RcodeSuccess, 4}, // SRV with glue
+		{updatetest.KeyAPI, dns.HmacSHA512, "w1.web.pool.test.", dns.TypeA, dns.RcodeSuccess, 1},           // any key signs any query
+		{updatetest.KeyAll, dns.HmacSHA256, "ns1.pool.test.", dns.TypeA, dns.RcodeSuccess, 1},              // static
+		{updatetest.KeyAll, dns.HmacSHA256, "nothing.pool.test.", dns.TypeA, dns.RcodeNameError, 0},
+		{updatetest.KeyAll, dns.HmacSHA256, "example.com.", dns.TypeA, dns.RcodeRefused, 0},
 	} {
 		for _, network := range []string{"udp", "tcp"} {
 			m := new(dns.Msg)
@@ -65,7 +66,7 @@ func TestSignedQueries(t *testing.T) {
 	// to 512 bytes with the signature in them.
 	m := new(dns.Msg)
 	m.SetQuestion("big.pool.test.", dns.TypeSRV)
-	b := signed(t, m, keyAll, dns.HmacSHA256, tsigSecret, time.Now())
+	b := signed(t, m, updatetest.KeyAll, dns.HmacSHA256, updatetest.Secret, time.Now())
 	raw := rawExchange(t, addr, b)
 	if len(raw) > dns.MinMsgSize {
 		t.Errorf("signed truncated reply of %d bytes, over %d", len(raw), dns.MinMsgSize)
@@ -74,7 +75,7 @@ func TestSignedQueries(t *testing.T) {
 	if !r.Truncated || r.IsTsig() == nil {
 		t.Errorf("big SRV over UDP: TC=%v TSIG=%v, want a truncated signed reply", r.Truncated, r.IsTsig())
 	}
-	if err := dns.TsigVerify(raw, secrets[keyAll], requestMAC(t, b), false); err != nil {
+	if err := dns.TsigVerify(raw, secrets[updatetest.KeyAll], requestMAC(t, b), false); err != nil {
 		t.Errorf("truncated reply's TSIG does not verify: %v", err)
 	}
 
@@ -86,9 +87,9 @@ func TestSignedQueries(t *testing.T) {
 		at     time.Time
 		tsigRc uint16
 	}{
-		{"wrong secret", keyAll, []byte("another secret, of 32 bytes!!!!"), time.Now(), dns.RcodeBadSig},
-		{"unknown key", "nobody.", tsigSecret, time.Now(), dns.RcodeBadKey},
-		{"an hour late", keyAll, tsigSecret, time.Now().Add(-time.Hour), dns.RcodeBadTime},
+		{"wrong secret", updatetest.KeyAll, []byte("another secret, of 32 bytes!!!!"), time.Now(), dns.RcodeBadSig},
+		{"unknown key", "nobody.", updatetest.Secret, time.Now(), dns.RcodeBadKey},
+		{"an hour late", updatetest.KeyAll, updatetest.Secret, time.Now().Add(-time.Hour), dns.RcodeBadTime},
 	} {
 		m := new(dns.Msg)
 		m.SetQuestion("web.pool.test.", dns.TypeA)
@@ -105,7 +106,7 @@ func TestSignedQueries(t *testing.T) {
 func TestSignedQueriesTools(t *testing.T) {
 	addr := startQueryServer(t)
 	host, port, _ := strings.Cut(addr, ":")
-	secret := base64.StdEncoding.EncodeToString(tsigSecret)
+	secret := base64.StdEncoding.EncodeToString(updatetest.Secret)
 	for _, tool := range []struct {
 		name, pkg string
 		limits    []string
@@ -117,7 +118,7 @@ func TestSignedQueriesTools(t *testing.T) {
 		for _, transport := range []string{"+notcp", "+tcp"} {
 			ctx, cancel := context.WithTimeout(context.Background(), proctest.ToolLimit)
 			args := append([]string{"@" + host, "-p", port, "+norecurse", transport}, tool.limits...)
-			args = append(args, "-y", "hmac-sha256:"+strings.TrimSuffix(keyAll, ".")+":"+secret, "_http._tcp.web.pool.test.", "SRV")
+			args = append(args, "-y", "hmac-sha256:"+strings.TrimSuffix(updatetest.KeyAll, ".")+":"+secret, "_http._tcp.web.pool.test.", "SRV")
 			out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
 			cancel()
 			s := string(out)

@@ -13,32 +13,24 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/updatetest"
 	"github.com/poolnsd/poolnsd/regcommit"
-	"github.com/poolnsd/poolnsd/store"
 )
 
 // TSIG over real sockets: the server verifies requests with its keyring
 // and signs replies.
 
-var tsigSecret = []byte("0123456789abcdef0123456789abcdef")
-
-// testKeys are the servers' TSIG keys: keyAll for every pool, keyAPI
+// testKeys are the servers' TSIG keys: updatetest.KeyAll for every pool, updatetest.KeyAPI
 // (hmac-sha512) for pool api only.
 var testKeys = []Key{
-	{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: tsigSecret},
-	{Name: keyAPI, Algorithm: dns.HmacSHA512, Secret: tsigSecret, Pools: []string{"api"}},
+	{Name: updatetest.KeyAll, Algorithm: dns.HmacSHA256, Secret: updatetest.Secret},
+	{Name: updatetest.KeyAPI, Algorithm: dns.HmacSHA512, Secret: updatetest.Secret, Pools: []string{"api"}},
 }
 
 func startUpdServer(t *testing.T) (string, *handlespace.Handlespace) {
 	t.Helper()
 	hs := newTestSpace(t)
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg := regcommit.New(hs, st, regcommit.Config{Logger: discardLog()})
-	t.Cleanup(reg.Close)
+	_, reg := updatetest.Committer(t, hs, regcommit.Config{})
 	addr, _ := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys}, hs)
 	return addr, hs
 }
@@ -93,9 +85,9 @@ func TestTSIGOverSockets(t *testing.T) {
 	// A valid signature: NOERROR, and miekg/dns's client verifies the
 	// signed reply.
 	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second,
-		TsigSecret: map[string]string{keyAll: base64.StdEncoding.EncodeToString(tsigSecret)}}
-	m := msg(t, pe("ok", 80, "192.0.2.1", 30)...)
-	m.SetTsig(keyAll, dns.HmacSHA256, 300, time.Now().Unix())
+		TsigSecret: map[string]string{updatetest.KeyAll: base64.StdEncoding.EncodeToString(updatetest.Secret)}}
+	m := updatetest.Msg(t, updatetest.PE("ok", 80, "192.0.2.1", 30)...)
+	m.SetTsig(updatetest.KeyAll, dns.HmacSHA256, 300, time.Now().Unix())
 	r, _, err := c.Exchange(m, addr)
 	if err != nil || r.Rcode != dns.RcodeSuccess || r.IsTsig() == nil {
 		t.Fatalf("signed update: %v %v", r, err)
@@ -105,9 +97,9 @@ func TestTSIGOverSockets(t *testing.T) {
 	}
 	// hmac-sha512, a key limited to pool api: there it works, over TCP too.
 	c512 := &dns.Client{Net: "tcp", Timeout: 5 * time.Second,
-		TsigSecret: map[string]string{keyAPI: base64.StdEncoding.EncodeToString(tsigSecret)}}
-	m = msg(t, "+ x.api.pool.test. 30 IN SRV 0 0 443 x.api.pool.test.", "+ x.api.pool.test. 30 IN A 192.0.2.7")
-	m.SetTsig(keyAPI, dns.HmacSHA512, 300, time.Now().Unix())
+		TsigSecret: map[string]string{updatetest.KeyAPI: base64.StdEncoding.EncodeToString(updatetest.Secret)}}
+	m = updatetest.Msg(t, "+ x.api.pool.test. 30 IN SRV 0 0 443 x.api.pool.test.", "+ x.api.pool.test. 30 IN A 192.0.2.7")
+	m.SetTsig(updatetest.KeyAPI, dns.HmacSHA512, 300, time.Now().Unix())
 	if r, _, err := c512.Exchange(m, addr); err != nil || r.Rcode != dns.RcodeSuccess || !registered("api", "x") {
 		t.Fatalf("hmac-sha512 update over TCP: %v %v", r, err)
 	}
@@ -121,15 +113,15 @@ func TestTSIGOverSockets(t *testing.T) {
 		rcode    int
 		tsigErr  uint16
 	}{
-		{"wrong secret", keyAll, dns.HmacSHA256, []byte("another secret, 32 bytes long..."), time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadSig},
-		{"unknown key", "nobody.", dns.HmacSHA256, tsigSecret, time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadKey},
-		{"wrong algorithm for the key", keyAll, dns.HmacSHA512, tsigSecret, time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadKey},
-		{"an hour old", keyAll, dns.HmacSHA256, tsigSecret, time.Now().Add(-time.Hour), 0, dns.RcodeNotAuth, dns.RcodeBadTime},
-		{"MAC truncated to 8 bytes", keyAll, dns.HmacSHA256, tsigSecret, time.Now(), 8, dns.RcodeNotAuth, dns.RcodeBadTrunc},
-		{"MAC truncated to 16 bytes (allowed)", keyAll, dns.HmacSHA256, tsigSecret, time.Now(), 16, dns.RcodeSuccess, 0},
+		{"wrong secret", updatetest.KeyAll, dns.HmacSHA256, []byte("another secret, 32 bytes long..."), time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadSig},
+		{"unknown key", "nobody.", dns.HmacSHA256, updatetest.Secret, time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadKey},
+		{"wrong algorithm for the key", updatetest.KeyAll, dns.HmacSHA512, updatetest.Secret, time.Now(), 0, dns.RcodeNotAuth, dns.RcodeBadKey},
+		{"an hour old", updatetest.KeyAll, dns.HmacSHA256, updatetest.Secret, time.Now().Add(-time.Hour), 0, dns.RcodeNotAuth, dns.RcodeBadTime},
+		{"MAC truncated to 8 bytes", updatetest.KeyAll, dns.HmacSHA256, updatetest.Secret, time.Now(), 8, dns.RcodeNotAuth, dns.RcodeBadTrunc},
+		{"MAC truncated to 16 bytes (allowed)", updatetest.KeyAll, dns.HmacSHA256, updatetest.Secret, time.Now(), 16, dns.RcodeSuccess, 0},
 	} {
 		label := "t" + strconv.Itoa(tc.rcode) + strconv.Itoa(int(tc.tsigErr))
-		m := msg(t, pe(label, 80, "192.0.2.9", 30)...)
+		m := updatetest.Msg(t, updatetest.PE(label, 80, "192.0.2.9", 30)...)
 		b := signed(t, m, tc.key, tc.alg, tc.secret, tc.at)
 		if tc.truncate > 0 {
 			b = truncateMAC(t, b, tc.truncate)
@@ -138,7 +130,7 @@ func TestTSIGOverSockets(t *testing.T) {
 		r := unpack(t, rb)
 		ts := r.IsTsig()
 		if r.Rcode != tc.rcode || ts == nil || ts.Error != tc.tsigErr {
-			t.Errorf("%s: %s TSIG %v, want %s %s", tc.name, rcode(r), ts, dns.RcodeToString[tc.rcode], dns.RcodeToString[int(tc.tsigErr)])
+			t.Errorf("%s: %s TSIG %v, want %s %s", tc.name, updatetest.Rcode(r), ts, dns.RcodeToString[tc.rcode], dns.RcodeToString[int(tc.tsigErr)])
 			continue
 		}
 		if got := registered("dyn", label); got != (tc.rcode == dns.RcodeSuccess) {
@@ -189,7 +181,7 @@ func requestMAC(t *testing.T, b []byte) string { return unpack(t, b).IsTsig().MA
 // verifyReply checks a reply's MAC. miekg/dns verifies no NOTAUTH reply,
 // so this signs the reply again, as it came, and compares the MACs.
 func verifyReply(reply, secret []byte, reqMAC string) error {
-	kr, err := tsigkey.New([]Key{{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret}})
+	kr, err := tsigkey.New([]Key{{Name: updatetest.KeyAll, Algorithm: dns.HmacSHA256, Secret: secret}})
 	if err != nil {
 		return err
 	}
@@ -216,19 +208,13 @@ func verifyReply(reply, secret []byte, reqMAC string) error {
 // handler's keyring); a bad set changes nothing.
 func TestSetTSIG(t *testing.T) {
 	hs := newTestSpace(t)
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg := regcommit.New(hs, st, regcommit.Config{Logger: discardLog()})
-	t.Cleanup(reg.Close)
+	_, reg := updatetest.Committer(t, hs, regcommit.Config{})
 	addr, srv := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys[:1]}, hs)
 
 	other := []byte("another secret, 32 bytes long...")
 	send := func(label, key string, secret []byte) (int, uint16) {
 		t.Helper()
-		b := signed(t, msg(t, pe(label, 80, "192.0.2.9", 30)...), key, dns.HmacSHA256, secret, time.Now())
+		b := signed(t, updatetest.Msg(t, updatetest.PE(label, 80, "192.0.2.9", 30)...), key, dns.HmacSHA256, secret, time.Now())
 		r := unpack(t, rawExchange(t, addr, b))
 		var tsigErr uint16
 		if ts := r.IsTsig(); ts != nil {
@@ -240,9 +226,9 @@ func TestSetTSIG(t *testing.T) {
 	if rc, te := send("a1", added, other); rc != dns.RcodeNotAuth || te != dns.RcodeBadKey {
 		t.Fatalf("before it is added: %s/%s, want NOTAUTH/BADKEY", dns.RcodeToString[rc], dns.RcodeToString[int(te)])
 	}
-	// Added, and keyAll's secret changed.
+	// Added, and updatetest.KeyAll's secret changed.
 	if err := srv.Handler().SetTSIG([]Key{
-		{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: other},
+		{Name: updatetest.KeyAll, Algorithm: dns.HmacSHA256, Secret: other},
 		{Name: "Added-Key", Algorithm: "HMAC-SHA256", Secret: other},
 	}); err != nil {
 		t.Fatal(err)
@@ -250,10 +236,10 @@ func TestSetTSIG(t *testing.T) {
 	if rc, te := send("a2", added, other); rc != dns.RcodeSuccess {
 		t.Errorf("added key: %s/%s, want NOERROR", dns.RcodeToString[rc], dns.RcodeToString[int(te)])
 	}
-	if rc, te := send("a3", keyAll, tsigSecret); rc != dns.RcodeNotAuth || te != dns.RcodeBadSig {
+	if rc, te := send("a3", updatetest.KeyAll, updatetest.Secret); rc != dns.RcodeNotAuth || te != dns.RcodeBadSig {
 		t.Errorf("old secret of a changed key: %s/%s, want NOTAUTH/BADSIG", dns.RcodeToString[rc], dns.RcodeToString[int(te)])
 	}
-	if rc, _ := send("a4", keyAll, other); rc != dns.RcodeSuccess {
+	if rc, _ := send("a4", updatetest.KeyAll, other); rc != dns.RcodeSuccess {
 		t.Errorf("new secret of a changed key: %s, want NOERROR", dns.RcodeToString[rc])
 	}
 	// A bad set (a key twice) changes nothing.

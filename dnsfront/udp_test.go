@@ -15,6 +15,7 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
+	"github.com/poolnsd/poolnsd/internal/updatetest"
 	"github.com/poolnsd/poolnsd/regcommit"
 )
 
@@ -44,7 +45,7 @@ func TestUDPUpdateDoesNotStall(t *testing.T) {
 	m.SetUpdate("pool.test.")
 	rr, _ := dns.NewRR("x1.web.pool.test. 60 IN SRV 0 0 80 x1.web.pool.test.")
 	m.Insert([]dns.RR{rr})
-	b := signed(t, m, keyAll, dns.HmacSHA256, tsigSecret, time.Now())
+	b := signed(t, m, updatetest.KeyAll, dns.HmacSHA256, updatetest.Secret, time.Now())
 	uc, err := net.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)

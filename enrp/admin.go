@@ -246,7 +246,7 @@ func (n *Node) onRefused(p *peer, m *wire.Message) {
 		n.onConfirmRefused(p, r, pool)
 		return
 	}
-	why := describeCauses(m.Causes)
+	why := wire.DescribeCauses(m.Causes)
 	if len(m.Causes) == 1 && wire.DiagText(m.Causes[0].Info) != "" {
 		why = wire.DiagText(m.Causes[0].Info)
 	}

@@ -90,18 +90,23 @@
 // meanwhile is lost too, and audits do not see lease ends: when they
 // meet again each pushes the other its own elements at once, unasked
 // (SyncPage pages, all together, sized by bytes, the zone-file elements
-// as their state alone, to a peer lost silent and alone those changed since),
+// as their state alone, to a peer lost silent those changed since: it
+// puts back what it had from the pusher for the others, enrp/baseline;
+// the elements that move to the peer handed back ahead of them),
 // after the deregistrations made since (see sync.go), and what changes
 // of them after the push goes to the peer too, even before its first
 // word makes it live again; a held view waits for these pushes.
 //
 // A view that may be stale is held (Node.Stale, Driver.Current; see
-// hold.go): after a stall of MaxTimeLastHeard or more (the peers found
-// this registrar dead and stopped sending it updates), and when the live
-// set grows again after this registrar was in a minority (fewer than
-// half of the registrars it knows live), until it has synced with every
-// peer it expects back or Config.ResyncWait has passed; its driver's
-// DNS answers SERVFAIL meanwhile. Cut off (in a minority, or every peer
+// hold.go and package stale): after a stall of MaxTimeLastHeard or more
+// (the peers found this registrar dead and stopped sending it updates),
+// and when the live set grows again after this registrar was in a
+// minority (fewer than half of the registrars it knows live), until it
+// has synced with every peer it expects back (after a stall the peers
+// found it dead in: by their pushes, not an old PRESENCE) and has the
+// hand-backs of the zone-file elements homed here that they took, or
+// Config.ResyncWait has passed; its driver's DNS answers SERVFAIL
+// meanwhile. Cut off (in a minority, or every peer
 // overdue), or just back (held, or settling after the hold: what its
 // probes counted is from the cut until the hand-backs reset it), a
 // failed probe that no other vantage point confirms does not take an

@@ -213,45 +213,17 @@ const handoffPage = 512
 // when last is not 0, else nothing. fill, if not nil, completes each
 // element.
 func (n *Node) sendPages(to uint32, keys []key, h *wire.Handoff, last uint8, size int, fill func(key, *wire.PE)) {
-	var pages []*wire.Message
-	var cur *wire.Message
-	count, bytes := 0, 0
-	for done, k := range keys {
-		en := n.tab.get(k)
+	pages := wire.Pages(h, last, size, pageBytes, len(keys), func(i int) (string, wire.PE, bool) {
+		en := n.tab.get(keys[i])
 		if en == nil {
-			continue
+			return "", wire.PE{}, false
 		}
 		pe := n.toPE(en)
 		if fill != nil {
-			fill(k, &pe)
+			fill(keys[i], &pe)
 		}
-		sz := pe.MaxSize() + 8
-		if cur != nil && (count >= size || bytes+sz+wire.ParamHeaderLen+wire.Pad4(len(k.pool)) > pageBytes) {
-			cur = nil
-		}
-		if cur == nil {
-			hh := *h
-			cur = &wire.Message{Type: wire.TypeHandleTableResp, Handoff: &hh}
-			pages = append(pages, cur)
-			count, bytes = 0, wire.HeaderLen+wire.IDsLen+12
-		}
-		lastEntry := len(cur.Entries) - 1
-		if lastEntry < 0 || string(cur.Entries[lastEntry].Handle) != k.pool {
-			cur.Entries = append(cur.Entries, wire.Entry{Handle: []byte(k.pool), Elements: make([]wire.PE, 0, min(size-count, len(keys)-done))})
-			bytes += wire.ParamHeaderLen + wire.Pad4(len(k.pool))
-			lastEntry++
-		}
-		cur.Entries[lastEntry].Elements = append(cur.Entries[lastEntry].Elements, pe)
-		count++
-		bytes += sz
-	}
-	if last != 0 {
-		if len(pages) == 0 {
-			hh := *h
-			pages = append(pages, &wire.Message{Type: wire.TypeHandleTableResp, Handoff: &hh})
-		}
-		pages[len(pages)-1].Handoff.Kind = last
-	}
+		return en.pool, pe, true
+	})
 	for _, m := range pages {
 		n.send(to, m)
 	}
@@ -451,6 +423,29 @@ func (n *Node) handBack(moved map[uint32][]key, oldLive int) {
 	}
 }
 
+// handBackAhead hands p, pushed to before it is live here (the Hello of
+// a connection dialled), the zone-file elements homed here that move to
+// it once it is (live: with p), trimmed: with the push, not a round trip
+// later. When p is heard, those unchanged since are not handed again.
+func (n *Node) handBackAhead(p *peer, live []uint32) int {
+	if slices.Contains(n.live, p.id) {
+		return 0
+	}
+	keys := n.tab.keys(func(en *entry) bool {
+		return en.static() && en.home() == n.id && placement.Rendezvous(live, en.pool, en.e.ID) == p.id
+	})
+	if len(keys) == 0 {
+		return 0
+	}
+	p.ahead = map[key]time.Time{}
+	for _, k := range keys {
+		p.ahead[k] = n.now()
+	}
+	n.handSeq++
+	n.sendPages(p.id, keys, &wire.Handoff{Kind: wire.HandbackPage, Live: uint16(min(n.strength(), math.MaxUint16)), Seq: n.handSeq}, 0, n.cfg.PageSize, trimStatic)
+	return len(keys)
+}
+
 // onHandback takes a peer's state of zone-file elements now homed here,
 // where it is stronger than this registrar's own.
 func (n *Node) onHandback(p *peer, m *wire.Message) {
@@ -466,6 +461,7 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
 			k := key{pool, pe.ID}
+			n.handedBack(k)
 			cur := n.tab.get(k)
 			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
 				continue
@@ -474,6 +470,9 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			if err != nil {
 				n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 				continue
+			}
+			if pe.X.Flags&wire.XTrimmed != 0 {
+				wire.ZoneFields(e, cur.e, pe.X.HasValues)
 			}
 			s, mine := int(pe.X.Strength)-1, n.takeStrength()
 			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) || n.quorumFresh(k) {
@@ -507,4 +506,5 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 		detail += fmt.Sprintf(", %d kept and announced", len(kept))
 	}
 	n.event(Event{Kind: EventHandback, Peer: p.id, Count: taken, Detail: detail})
+	n.endHold(now)
 }

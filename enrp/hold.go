@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/stale"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -20,27 +21,13 @@ import (
 // (see Confirm), only for a dispute that this registrar saw down.
 //
 // Its view may also be stale, and then it should not answer from it
-// (Stale): after a stall long enough for its peers to have found it
-// dead (they stop sending it updates), and when its live set grows
-// again after it was in a minority (a healed partition: the other side
-// registered, deregistered and probed meanwhile). It holds until it has
-// synced with each peer it expects back (an own-children transfer begun
-// after the hold began: the peer's own elements, with their current
-// state; a peer that came back hands it back the state of the zone-file
-// elements homed here before it answers), or Config.ResyncWait has
-// passed. Its driver holds DNS answers meanwhile.
+// (Stale, Config.ResyncWait; see package stale). Its driver holds DNS
+// answers meanwhile.
 
 // minorityMemory is how long a dead peer still counts among the
 // registrars known: after that, a registrar alone is taken for the
 // whole cluster (its peers were retired, not cut off).
 const minorityMemory = time.Minute
-
-// hold is a view held as possibly stale.
-type hold struct {
-	since, until time.Time
-	why          string
-	want         map[uint32]bool // peers to sync with
-}
 
 // known returns how many registrars count for a majority: this one, its
 // live peers and those dead for less than minorityMemory.
@@ -90,54 +77,80 @@ func (n *Node) Stale() (stale bool, why string) {
 	if n.held == nil {
 		return false, ""
 	}
-	return true, n.held.why
+	return true, n.held.Why
 }
 
 // startHold holds the view until this registrar has synced with the
-// peers want (or ResyncWait has passed). A hold already on takes the new
-// peers too.
-func (n *Node) startHold(why string, want []uint32) {
+// peers want and has the elements back handed back (or ResyncWait has
+// passed); after a long stall (stall) a matching claim does not count. A
+// hold already on takes them too.
+func (n *Node) startHold(why string, want []uint32, back []key, stall bool) {
 	now := n.now()
 	if n.cfg.ResyncWait < 0 {
 		return
 	}
-	if n.held == nil {
-		n.held = &hold{since: now, until: now.Add(n.cfg.ResyncWait), why: why, want: map[uint32]bool{}}
+	fresh := n.held == nil
+	if fresh {
+		n.held = stale.New[key](now, n.cfg.ResyncWait, why)
 		n.backAt = now
 		clear(n.fresh) // measured before, on this side
-		n.event(Event{Kind: EventHold, Detail: fmt.Sprintf("%s; waiting for %d peers, at most %v", why, len(want), n.cfg.ResyncWait)})
 	}
-	for _, id := range want {
-		n.held.want[id] = true
+	n.held.Want(want...)
+	n.held.Back(back...)
+	if stall {
+		n.held.AfterStall()
+	}
+	if fresh {
+		n.event(Event{Kind: EventHold, Detail: why + "; " + n.held.Waiting()})
 	}
 	n.endHold(now)
 }
 
-// synced notes an own-children transfer from p that began at start.
-func (n *Node) syncedWith(p *peer, start time.Time) {
-	if n.held == nil || start.Before(n.held.since) {
-		return
-	}
-	delete(n.held.want, p.id)
-	n.endHold(n.now())
+// toHandBack returns the zone-file elements the peers want hand back to
+// this registrar once it is live with them again (see
+// placement.HandedBack): until then what it has of them is from before.
+func (n *Node) toHandBack(want []uint32) []key {
+	back := placement.HandedBack(n.id, n.live, want)
+	return n.tab.keys(func(en *entry) bool { return en.static() && back(en.pool, en.id) })
 }
 
-// endHold ends the hold when every peer expected has synced, or its time
-// is over.
+// syncedWith notes an own-children transfer (or push) from p that began
+// at start.
+func (n *Node) syncedWith(p *peer, start time.Time) {
+	if n.held != nil {
+		n.held.Synced(p.id, start)
+		n.endHold(n.now())
+	}
+}
+
+// claimMatched notes that p's PRESENCE claims what this registrar
+// believes p owns: synced with p as well as a transfer would make it (a
+// peer that does not push, such as one that restarted, ends a hold so),
+// unless the hold says a claim does not count (stale.Hold.Claims).
+func (n *Node) claimMatched(p *peer) {
+	if n.held == nil || n.held.Claims() {
+		p.expect, p.expectSince = nil, time.Time{}
+		n.syncedWith(p, n.now())
+	}
+}
+
+// handedBack notes that a peer handed back k.
+func (n *Node) handedBack(k key) {
+	if n.held != nil {
+		n.held.HandedBack(k)
+	}
+}
+
+// endHold ends the hold when it is over.
 func (n *Node) endHold(now time.Time) {
-	h := n.held
-	switch {
-	case h == nil:
-		return
-	case len(h.want) == 0:
-		n.event(Event{Kind: EventHoldEnd, Detail: fmt.Sprintf("synced after %v", now.Sub(h.since).Round(time.Millisecond))})
-	case !now.Before(h.until):
-		n.event(Event{Kind: EventHoldEnd, Detail: fmt.Sprintf("bounded wait of %v over; %d peers not synced", n.cfg.ResyncWait, len(h.want))})
-	default:
+	if n.held == nil {
 		return
 	}
-	n.held = nil
-	n.heldAfter = now.Add(n.settleWindow())
+	if why, over := n.held.Over(now); over {
+		n.event(Event{Kind: EventHoldEnd, Detail: why})
+		n.held = nil
+		n.heldAfter = now.Add(n.settleWindow())
+	}
 }
 
 // holdAfterStall holds the view after a stall long enough for the peers
@@ -150,7 +163,8 @@ func (n *Node) holdAfterStall(stall time.Duration) {
 	n.longStall = n.now().Add(-stall)
 	// Stalled long enough for every peer to have found it dead, it is
 	// pushed their own elements when they hear it again (they closed
-	// their connections to it, and owe it a push: pushOwn); else it
+	// their connections to it, and owe it a push: pushOwn), and handed
+	// back the zone-file elements homed here, which they took; else it
 	// asks for them.
 	pushed := stall >= n.cfg.MaxTimeLastHeard+n.cfg.MaxTimeNoResponse
 	var want []uint32
@@ -162,9 +176,14 @@ func (n *Node) holdAfterStall(stall time.Duration) {
 		p.resync = !pushed
 		want = append(want, id)
 	}
-	if len(want) > 0 {
-		n.startHold(fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond)), want)
+	if len(want) == 0 {
+		return
 	}
+	var back []key
+	if pushed {
+		back = n.toHandBack(want)
+	}
+	n.startHold(fmt.Sprintf("stalled for %v", stall.Round(time.Millisecond)), want, back, pushed)
 }
 
 // holdAfterMinority holds the view when the live set grows while this
@@ -181,7 +200,7 @@ func (n *Node) holdAfterMinority(wasMinority bool, newcomers []uint32) {
 			want = append(want, id)
 		}
 	}
-	n.startHold("the live set grew after a minority", want)
+	n.startHold("the live set grew after a minority", want, n.toHandBack(want), false)
 }
 
 // aloneVerdict is the verdict of a change of health that nobody could

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/baseline"
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/stale"
 	"github.com/poolnsd/poolnsd/enrp/vantage"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -182,23 +184,9 @@ type Op struct {
 	Guard *Guard
 }
 
-// Guard is the registration that the Node believed the handlespace held
-// when it asked for an operation on a registered element. The
-// handlespace may have changed since by a local change that the Node has
-// not seen yet: the registrar deregistered the element, or registered it
-// (a new lease, or the home moved here). The operation is carried out
-// only if the handlespace still holds that registration (the element
-// there or not as believed, with the same home and lease end, to the
-// millisecond), so that it undoes no such change; the Change that shows
-// the local change then reaches the Node, which acts on it (a
-// deregistration here of a peer's element goes to every peer). Health,
-// administrative state and the other fields may differ: the operation
-// sets them as it always did.
-type Guard struct {
-	Present bool      // the element was there
-	Home    uint32    // with this home
-	Expires time.Time // and this lease end (zero: none)
-}
+// Guard makes an operation on a registered element conditional on the
+// registration the Node believed the handlespace held (placement.Guard).
+type Guard = placement.Guard
 
 // guardOf returns the guard of an operation on the registration e (nil:
 // none).
@@ -207,16 +195,6 @@ func guardOf(e *handlespace.Element) *Guard {
 		return &Guard{}
 	}
 	return &Guard{Present: true, Home: e.Home, Expires: e.Expires}
-}
-
-// Holds reports whether the handlespace's element cur (nil: none) is the
-// registration the guard names.
-func (g *Guard) Holds(cur *handlespace.Element) bool {
-	if cur == nil || !g.Present {
-		return cur == nil && !g.Present
-	}
-	return !cur.Static && cur.Home == g.Home && cur.Expires.IsZero() == g.Expires.IsZero() &&
-		cur.Expires.UnixMilli() == g.Expires.UnixMilli()
 }
 
 // EventKind is the kind of an Event.
@@ -397,10 +375,13 @@ type Node struct {
 	// last hold began (this registrar came back from a cut or a stall).
 	fresh  map[key]fresh
 	backAt time.Time
+	// base: what the lost homes of zone-file elements last said of
+	// them, for their pushes when they are back (putBack).
+	base baseline.Set
 
 	// held: the view may be stale (hold.go); longStall: when the last
 	// stall that held it began.
-	held      *hold
+	held      *stale.Hold[key]
 	longStall time.Time
 	// heldAfter: until when, after a hold ended, hand-backs are still
 	// taken as from a stronger peer (takeStrength).
@@ -473,6 +454,9 @@ type peer struct {
 	// on its way (a registrar that restarted since does not push: its
 	// claims are audited then).
 	expectSince time.Time
+	// ahead: the zone-file elements handed back to it ahead of its
+	// return (handBackAhead), and when.
+	ahead map[key]time.Time
 }
 
 // New returns a Node.
@@ -495,9 +479,6 @@ func New(cfg Config) (*Node, error) {
 	n.out.Live = slices.Clone(n.live)
 	return n, nil
 }
-
-// ID returns this registrar's ID.
-func (n *Node) ID() uint32 { return n.id }
 
 // Config returns the configuration with its defaults filled in.
 func (n *Node) Config() Config { return n.cfg }
@@ -615,7 +596,7 @@ func (n *Node) nextDeadline() time.Time {
 	}
 	at(n.gate.Next())
 	if n.held != nil {
-		at(n.held.until)
+		at(n.held.Until())
 	}
 	at(n.majorityAt)
 	return next
@@ -684,9 +665,6 @@ func (n *Node) Claim() (uint16, wire.Digest) { return n.tab.claim(n.id) }
 // registrar believes home is home for.
 func (n *Node) ClaimOf(home uint32) (uint16, wire.Digest) { return n.tab.claim(home) }
 
-// Live returns the live registrars (this one included), sorted.
-func (n *Node) Live() []uint32 { return slices.Clone(n.live) }
-
 // PeerState describes one peer for status pages.
 type PeerState struct {
 	ID      uint32
@@ -718,9 +696,6 @@ func (n *Node) Peers() []PeerState {
 	}
 	return out
 }
-
-// Len returns how many elements the Node knows.
-func (n *Node) Len() int { return len(n.tab.m) }
 
 // Transferring reports whether a handle table transfer, or a hand-off,
 // from a peer is in progress.
@@ -793,7 +768,7 @@ func (n *Node) Step(m *wire.Message) Ready {
 	case wire.TypeTakeoverServer:
 		n.onTakeoverServer(p, m.Target)
 	case wire.TypeError:
-		n.event(Event{Kind: EventErrorReceived, Peer: p.id, Detail: describeCauses(m.Causes)})
+		n.event(Event{Kind: EventErrorReceived, Peer: p.id, Detail: wire.DescribeCauses(m.Causes)})
 		n.onRefused(p, m)
 	}
 	return n.flush()
@@ -806,6 +781,12 @@ func (n *Node) heard(id uint32) *peer {
 	switch {
 	case p == nil:
 		p = &peer{id: id, lastHeard: now}
+		if n.synced {
+			// Met after a restart here: it may owe a push, which its
+			// claims wait for (a transfer timeout at most) before an
+			// audit pulls its table.
+			p.holdoff = now.Add(n.seqTimeout())
+		}
 		n.peers[id] = p
 		n.event(Event{Kind: EventPeerUp, Peer: id})
 		n.recomputeLive()
@@ -1006,6 +987,9 @@ func (n *Node) recomputeLive() {
 			newcomers = append(newcomers, id)
 		}
 	}
+	for _, id := range newcomers {
+		n.base.Back(id)
+	}
 	n.holdAfterMinority(wasMinority, newcomers)
 	if len(newcomer) > 0 {
 		if !now.Before(n.mergeUntil) {
@@ -1029,13 +1013,16 @@ func (n *Node) recomputeLive() {
 		if h == en.home() {
 			continue
 		}
+		if q := n.peers[en.home()]; q != nil && !q.left && !slices.Contains(live, q.id) {
+			n.base.Lost(baseline.Key{Pool: k.pool, ID: k.id}, q.id, en.e, en.heard)
+		}
 		moved++
 		ne := newEntry(k.pool, en.policy, withHome(en.e, h), en.gen)
 		ne.heard = h == n.id
 		ne.settle = en.settle
 		if newcomer[h] {
 			ne.settle = now.Add(n.settleWindow())
-			if en.home() == n.id && give {
+			if en.home() == n.id && give && !n.peers[h].handedAhead(k, en.changed) {
 				back[h] = append(back[h], k)
 			}
 		}
@@ -1046,6 +1033,21 @@ func (n *Node) recomputeLive() {
 		n.event(Event{Kind: EventStaticHomes, Count: mine, Detail: fmt.Sprintf("%d moved, live %d", moved, len(live))})
 	}
 	n.handBack(back, len(old))
+	for _, id := range newcomers {
+		if q := n.peers[id]; q != nil {
+			q.ahead = nil
+		}
+	}
+}
+
+// handedAhead reports whether k was handed back to p ahead of its return
+// (handBackAhead) and has not changed since.
+func (p *peer) handedAhead(k key, changed time.Time) bool {
+	if p == nil {
+		return false
+	}
+	t, ok := p.ahead[k]
+	return ok && !changed.After(t)
 }
 
 // staticHome is the home of a zone-file element.
@@ -1088,28 +1090,5 @@ func (n *Node) onListResponse(m *wire.Message) {
 			continue
 		}
 		n.out.Dial = append(n.out.Dial, s)
-	}
-}
-
-func describeCauses(cs []wire.Cause) string {
-	s := ""
-	for i, c := range cs {
-		if i > 0 {
-			s += "; "
-		}
-		s += wire.CauseText(c.Code)
-		if d := wire.DiagText(c.Info); d != "" {
-			s += ": " + d
-		}
-	}
-	return s
-}
-
-// Entries calls f for every element the Node knows, sorted by pool and ID,
-// with its ownership generation.
-func (n *Node) Entries(f func(pool, policy string, e *handlespace.Element, gen uint32)) {
-	for _, k := range n.tab.keys(func(*entry) bool { return true }) {
-		en := n.tab.get(k)
-		f(en.pool, en.policy, en.e, en.gen)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/baseline"
 	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -51,12 +52,8 @@ func (n *Node) audit(p *peer, m *wire.Message) {
 		// way (behind this PRESENCE, or on another connection).
 		return
 	case m.Checksum == sum && m.Digest != nil && *m.Digest == dig:
-		// What this registrar believes p owns is what p says it owns:
-		// synced with p as well as a transfer would make it (a peer
-		// that did not push, such as one that restarted, ends a hold
-		// so).
-		p.expect, p.expectSince = nil, time.Time{}
-		n.syncedWith(p, n.now())
+		// What this registrar believes p owns is what p says it owns.
+		n.claimMatched(p)
 	case m.Checksum != sum && n.liveLag(p, m.Checksum):
 		// Compared again at its next PRESENCE.
 	case m.Checksum != sum:
@@ -354,19 +351,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 		if cur == nil || !cur.static() {
 			return false // not of this registrar's zones: its claim's audit asks for it whole
 		}
-		// The state alone: the zone file gives the rest.
-		c := cur.e
-		e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, slices.Clone(c.Addrs), c.Owner, c.Lease
-		if !pe.X.HasValues {
-			// Left out with a load of 0 (see pushOwn): the zone file's
-			// weight and priority.
-			e.Weight, e.Priority = c.Weight, c.Priority
-		}
-		e.Probe = nil
-		if c.Probe != nil {
-			pr := *c.Probe
-			e.Probe = &pr
-		}
+		wire.ZoneFields(e, cur.e, pe.X.HasValues)
 	}
 	if e.Static || (cur != nil && cur.static()) {
 		strength := -1 // unknown: an older sender
@@ -430,30 +415,16 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 }
 
 // changeOf says what a transfer changed of an element, was before and
-// now after: "new", "home", "generation", "state" (health, admin,
-// reports, vantage) or "other"; "" when only its lease end moved by less
-// than the skew between registrars (each counts it from arrival).
+// now after (wire.ChangeOf): "" when nothing, or only its lease end by
+// less than the skew between registrars (each counts it from arrival).
 func changeOf(was, now *entry) string {
 	switch {
 	case now == nil:
 		return ""
 	case was == nil:
 		return "new"
-	case was.home() != now.home():
-		return "home"
-	case was.gen != now.gen:
-		return "generation"
-	case wire.StateDiffers(was.e, now.e):
-		return "state"
 	}
-	w, e := *was.e, *now.e
-	if !placement.Later(w.Expires, e.Expires) && !placement.Later(e.Expires, w.Expires) {
-		e.Expires = w.Expires
-	}
-	if wire.SameElement(&w, &e) {
-		return ""
-	}
-	return "other"
+	return wire.ChangeOf(was.e, now.e, was.gen, now.gen, placement.LeaseSkew)
 }
 
 // applyStatic takes what p says of a zone-file element: only its home (by
@@ -482,6 +453,9 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 		// none: a registrar that joins takes its mentor's until the home
 		// speaks.
 		return false
+	}
+	if fromHome {
+		n.base.Said(baseline.Key{Pool: k.pool, ID: k.id}, p.id)
 	}
 	e.Home, e.Static = home, true
 	e.Last = handlespace.LastAt(e, n.id)
@@ -697,7 +671,7 @@ type pushIn struct {
 // was, or it was found dead): this registrar owes it a push, and
 // expects one.
 func (n *Node) lostPeer(p *peer) {
-	p.pushedDead = false // the push, if any, went with what was lost
+	p.pushedDead, p.ahead = false, nil // the push, if any, went with what was lost
 	if !p.owe {
 		p.owe, p.lost, p.silent = true, p.lastHeard, p.dead && p.leftAt.IsZero()
 	}
@@ -733,56 +707,49 @@ func (n *Node) pushOwn(p *peer) {
 	// The registered elements homed here (all: the receiver sweeps what
 	// it believed this registrar owned and the push did not carry), and
 	// the zone-file ones that stay homed here once p is live (those that
-	// move to p, p gets handed back), as their state alone (its zone file
-	// gives the rest): a push over a new connection goes out in slow
-	// start, ten segments the first round trip, and every one it needs
-	// more is a round trip later (the lab's far site: 200 of them, 12-15
-	// KB with TLS, came 300 ms late). To a peer lost alone and silent
-	// (stopped, its link cut) only those changed since: it has the
-	// others' as they were, and hands back what it changed alone (see
-	// onHandback). A peer lost with others (a partition: its side probed
-	// them all with its own RTTs), or whose connections closed first
-	// (killed, to restart) or that left, gets them all. A registrar whose
-	// state of them is stale (held, see hold.go) or weak (in a minority:
-	// see strength) sends only those fresh (freshen), announced to the
-	// peers live then, not p.
+	// move to p are handed back, ahead of the push), as their state
+	// alone: a push over a new connection goes out in slow start, ten
+	// segments the first round trip, each one more a round trip later
+	// (the lab's far site: 200 of them, 12-15 KB with TLS, 300 ms late).
+	// To a peer lost by its silence (stopped, its link cut, a partition:
+	// it kept its table) only those changed since, marked HandoffDelta:
+	// it puts back what it had from here for the others (putBack). A
+	// peer whose connections closed first (killed, to restart) or that
+	// left gets them all. A registrar whose state of them is stale
+	// (held, see hold.go) or weak (in a minority: see strength) sends
+	// only those a quorum measured since it came back (freshen), and no
+	// delta, no hand-back ahead: a state it took from a stronger peer's
+	// hand-back, p has from that peer's side (136 of them filled the
+	// lab's first flight to the far site, its registrations 300 ms late).
 	live := n.live
 	if !slices.Contains(live, p.id) {
 		live = append(slices.Clone(live), p.id)
 		slices.Sort(live)
 	}
 	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
-	alone := p.silent
-	for _, q := range n.peers {
-		if q != p && !q.lost.IsZero() && q.lost.Sub(p.lost).Abs() < n.cfg.MaxTimeLastHeard+n.cfg.MaxTimeNoResponse {
-			alone = false
-		}
-	}
+	delta := statics && p.silent
 	keys := n.tab.keys(func(en *entry) bool {
 		if en.static() {
-			return (statics || n.isFresh(en.key)) && (!alone || !en.changed.Before(since)) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
+			return (statics || n.quorumFresh(en.key)) && (!delta || !en.changed.Before(since)) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
 		}
 		return en.home() == n.id
 	})
-	trim := func(_ key, pe *wire.PE) {
-		if x := pe.X; x != nil && x.Flags&wire.XStatic != 0 {
-			x.Label, x.Site, x.Probe, x.Addrs, x.Owner, x.Lease = "", "", nil, nil, "", 0
-			x.Flags |= wire.XTrimmed
-			// Weight and priority are the zone file's too, and a load
-			// of 0 is what the receiver takes without the values (the
-			// policy parameter carries a load where the policy has
-			// one): 20 bytes less an element, about a quarter of a
-			// push, so that one of 200 elements fits the ten segments
-			// a new connection may send in its first round trip.
-			if x.Load == 0 && x.LoadDeg == 0 {
-				x.HasValues = false
-			}
-		}
+	ahead := 0
+	if statics {
+		ahead = n.handBackAhead(p, live)
+	}
+	h := &wire.Handoff{Kind: wire.SyncPage, Live: uint16(min(n.strength(), math.MaxUint16))}
+	if delta {
+		h.Flags = wire.HandoffDelta
 	}
 	n.handSeq++
-	n.sendPages(p.id, keys, &wire.Handoff{Kind: wire.SyncPage, Live: uint16(min(n.strength(), math.MaxUint16)), Seq: n.handSeq}, wire.SyncLast, syncPage, trim)
-	n.event(Event{Kind: EventPushed, Peer: p.id, Count: len(keys), Detail: fmt.Sprintf("and %d deletions", len(dels))})
+	h.Seq = n.handSeq
+	n.sendPages(p.id, keys, h, wire.SyncLast, syncPage, trimStatic)
+	n.event(Event{Kind: EventPushed, Peer: p.id, Count: len(keys), Detail: fmt.Sprintf("and %d deletions, %d handed back ahead, delta %t", len(dels), ahead, delta)})
 }
+
+// trimStatic is wire.TrimStatic for sendPages.
+func trimStatic(_ key, pe *wire.PE) { wire.TrimStatic(pe) }
 
 // abortPush gives up p's push coming in (the connection that carried it
 // is gone; p pushes again on the next one).
@@ -817,6 +784,7 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 			pe := &m.Entries[i].Elements[j]
 			k := key{pool, pe.ID}
 			delete(in.pending, k)
+			n.base.Said(baseline.Key{Pool: pool, ID: pe.ID}, p.id)
 			if p.expect[k] {
 				continue // p's later word on it came first
 			}
@@ -827,6 +795,10 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 	}
 	if h.Kind != wire.SyncLast {
 		return
+	}
+	bases, back := n.base.Take(p.id), 0
+	if h.Flags&wire.HandoffDelta != 0 {
+		back = n.putBack(p, bases, p.expect, int(h.Live))
 	}
 	p.in, p.expect, p.expectSince = nil, nil, time.Time{}
 	// Its PRESENCE messages sent before it met the others again (its
@@ -845,6 +817,38 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 	if swept > 0 {
 		n.event(Event{Kind: EventSwept, Peer: p.id, Count: swept})
 	}
-	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: in.applied, Detail: "pushed"})
+	detail := "pushed"
+	if back > 0 {
+		detail = fmt.Sprintf("pushed, %d put back", back)
+	}
+	n.event(Event{Kind: EventSyncDone, Peer: p.id, Count: in.applied, Detail: detail})
 	n.syncedWith(p, in.start)
+}
+
+// putBack, at the end of p's delta push (wire.HandoffDelta), puts back
+// the zone-file elements p homes and left out as p said them before it
+// was lost (bases): the copies here are this side's measures while apart.
+// Not those p's later word reached (skip) or heard from p since, nor one
+// homed elsewhere, nor, from a weaker p (strength), one kept here while
+// it settles (see applyStatic). It returns how many it put back.
+func (n *Node) putBack(p *peer, bases []baseline.Base, skip map[key]bool, strength int) int {
+	count := 0
+	for _, b := range bases {
+		k := key{b.Pool, b.ID}
+		cur := n.tab.get(k)
+		if skip[k] || cur == nil || !cur.static() || cur.heard || n.staticHome(k.pool, k.id) != p.id ||
+			(strength < n.strength() && n.now().Before(cur.settle)) {
+			continue
+		}
+		e := b.Elem.Clone()
+		wire.ZoneFields(e, cur.e, true)
+		e.Home, e.Static = p.id, true
+		e.Last = handlespace.LastAt(e, n.id)
+		en := newEntry(k.pool, cur.policy, e, 0)
+		en.heard, en.settle = true, cur.settle
+		n.tab.put(en)
+		n.op(Op{Kind: OpSetState, Pool: k.pool, ID: k.id, Elem: e})
+		count++
+	}
+	return count
 }

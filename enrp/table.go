@@ -51,9 +51,10 @@ type entry struct {
 	// own may be stale; its old home hands the current one back to it).
 	settle time.Time
 	// changed: when the entry last changed in what a peer is sent of it
-	// (its element, policy or generation); a put of the same keeps the
-	// time. A push sends a peer met again only the zone-file elements
-	// changed since it was lost (see pushOwn).
+	// (its element, policy or generation; for a zone-file element not its
+	// home, which each registrar computes from its live set); a put of
+	// the same keeps the time. A push sends a peer met again only the
+	// zone-file elements changed since it was lost (see pushOwn).
 	changed time.Time
 }
 
@@ -174,7 +175,12 @@ func (t *table) sub(en *entry) {
 func (t *table) put(en *entry) {
 	en.changed = t.now()
 	if old := t.m[en.key]; old != nil {
-		if old.hash == en.hash && old.gen == en.gen && old.policy == en.policy && wire.SameElement(old.e, en.e) {
+		e := en.e
+		if en.static() && old.static() && old.home() != en.home() {
+			c := *en.e
+			c.Home, e = old.home(), &c
+		}
+		if old.gen == en.gen && old.policy == en.policy && wire.SameElement(old.e, e) {
 			en.changed = old.changed
 		}
 		t.sub(old)

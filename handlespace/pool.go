@@ -156,25 +156,6 @@ func (s *ElementSet) Selector() Selector { return s.sel }
 // site.
 func (s *ElementSet) HasSites() bool { return s.set.t.Kind() == byRank && s.set.z.Len() > 0 }
 
-// Range returns the set's elements, in no particular order (weighted
-// policies keep the elements of weight 0 apart).
-func (s *ElementSet) Range() iter.Seq[*Element] {
-	return func(yield func(*Element) bool) {
-		for _, t := range s.set.members() {
-			if !t.EachLeaf(func(l *tnode) bool {
-				for _, e := range l.Elems() {
-					if !yield(e) {
-						return false
-					}
-				}
-				return true
-			}) {
-				return
-			}
-		}
-	}
-}
-
 // Elements returns a new slice of the set's elements, sorted by ID.
 func (s *ElementSet) Elements() []*Element {
 	out := s.set.t.AppendElems(make([]*Element, 0, s.Len()))
@@ -231,25 +212,6 @@ func (s *Set) Tree() *ptree.Tree[Element] { return &s.t }
 // of weight 0, by ID; for an order with Order.Site its elements that have
 // a site, by site key and ID; else empty.
 func (s *Set) Aside() *ptree.Tree[Element] { return &s.z }
-
-// NewSet returns the set of elems (sorted by ID, distinct IDs) kept in
-// order o, as a pool keeps a served set: for building a selector without
-// a pool (a policy's tests and benchmarks).
-func NewSet(o Order, elems []*Element) *Set {
-	s := o.setOf(elems)
-	return &s
-}
-
-// Len returns the number of elements in the set.
-func (s *Set) Len() int { return s.len() }
-
-// members returns the trees that hold the set's elements, each once.
-func (s *Set) members() []*tree {
-	if s.t.Kind() == byRank {
-		return []*tree{&s.t}
-	}
-	return []*tree{&s.t, &s.z}
-}
 
 func (s *Set) len() int {
 	if s.t.Kind() == byRank {
@@ -634,7 +596,7 @@ func (v *PoolView) buildSets(prev *PoolView, pol Policy) {
 					members = append(members, e)
 				}
 			}
-			st.s.set = o.setOf(members)
+			st.s.set = o.NewSet(members)
 		}
 		st.s.nlast = st.nlast
 		finishSet(st.s, prevSet(prev, i), prev != nil && samePolicy(prev.Spec, v.Spec), pol, true)
@@ -657,8 +619,10 @@ func (v *PoolView) sharedSet(o *Order, i, n, n0 int) (Set, bool) {
 	return Set{}, false
 }
 
-// setOf returns the set of elems (sorted by ID).
-func (o *Order) setOf(elems []*Element) Set {
+// NewSet returns the set of elems (sorted by ID, distinct IDs) kept in
+// order o: how a pool makes a served set, and a selector can be built
+// without a pool (a policy's tests and benchmarks).
+func (o *Order) NewSet(elems []*Element) Set {
 	var ents, zero []tent
 	for _, e := range elems {
 		if x, z := o.place(e); z {

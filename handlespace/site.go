@@ -79,8 +79,7 @@ func (s Site) String() string {
 // concurrent use; a lookup takes no lock and allocates nothing (see
 // ptree.PrefixTrie for how).
 type SiteMap struct {
-	t     ptree.PrefixTrie
-	sites []string // sorted
+	t ptree.PrefixTrie
 }
 
 // NewSiteMap makes the map of sites (a site name → its prefixes). The same
@@ -104,7 +103,6 @@ func NewSiteMap(sites map[string][]netip.Prefix) (*SiteMap, error) {
 			errs = append(errs, fmt.Errorf("site %q: too many site names", name))
 			continue
 		}
-		m.sites = append(m.sites, s.String())
 		for _, p := range sites[name] {
 			if !p.IsValid() {
 				errs = append(errs, fmt.Errorf("site %q: invalid prefix", name))
@@ -115,7 +113,6 @@ func NewSiteMap(sites map[string][]netip.Prefix) (*SiteMap, error) {
 			}
 		}
 	}
-	m.sites = slices.Compact(m.sites)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -128,14 +125,6 @@ func (m *SiteMap) Len() int {
 		return 0
 	}
 	return m.t.Len()
-}
-
-// Sites returns the map's site names, sorted.
-func (m *SiteMap) Sites() []string {
-	if m == nil {
-		return nil
-	}
-	return slices.Clone(m.sites)
 }
 
 // Lookup returns the site of the client: of its EDNS Client Subnet when

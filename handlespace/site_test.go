@@ -3,7 +3,6 @@ package handlespace
 import (
 	"math/rand/v2"
 	"net/netip"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -39,8 +38,8 @@ func TestSiteMapLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Len() != 8 || !slices.Equal(m.Sites(), []string{"ams", "any", "fra"}) {
-		t.Fatalf("Len %d, Sites %v", m.Len(), m.Sites())
+	if m.Len() != 8 {
+		t.Fatalf("Len %d, want 8", m.Len())
 	}
 	for _, c := range []struct {
 		addr, subnet string

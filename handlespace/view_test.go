@@ -69,7 +69,7 @@ func checkView(t *testing.T, pv *PoolView) {
 				want = append(want, e)
 			}
 		}
-		ref := o.setOf(want)
+		ref := o.NewSet(want)
 		if st.s.Len() != len(want) || st.n != len(want) {
 			t.Fatalf("set of mask %04b: %d elements (counted %d), want %d", st.mask, st.s.Len(), st.n, len(want))
 		}

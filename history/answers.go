@@ -1,11 +1,6 @@
 package history
 
-import (
-	"time"
-
-	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/internal/tally"
-)
+import "github.com/poolnsd/poolnsd/internal/tally"
 
 // Answers counts, per pool, how often each element came first in its
 // answers, and the latency of a sample of them: what a DNS front counts
@@ -32,22 +27,6 @@ func (a *Answers) Table() *tally.Table {
 		return nil
 	}
 	return a.t
-}
-
-// PoolAnswer counts an answer of pool with first in first place, the slow
-// way (a look-up of the element under a lock): for tests and tools; the
-// DNS front counts through Table. It does nothing on a nil *Answers.
-func (a *Answers) PoolAnswer(pool *handlespace.PoolInfo, first uint32) {
-	if a != nil {
-		a.t.Add(pool.Name, first, 0)
-	}
-}
-
-// TimedAnswer is PoolAnswer for an answer whose latency d was measured.
-func (a *Answers) TimedAnswer(pool *handlespace.PoolInfo, first uint32, d time.Duration) {
-	if a != nil {
-		a.t.Add(pool.Name, first, max(d, 1))
-	}
 }
 
 // read returns a pool's running totals: answers, timed answers and their

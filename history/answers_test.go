@@ -23,23 +23,23 @@ func TestAnswers(t *testing.T) {
 	// 60 s: each second 10 answers, w1 first 2, w2 3, w3 5.
 	for i := range 60 {
 		for range 2 {
-			ans.PoolAnswer(info, els[0].ID)
+			ans.Table().Add(info.Name, els[0].ID, 0)
 		}
 		for range 3 {
-			ans.PoolAnswer(info, els[1].ID)
+			ans.Table().Add(info.Name, els[1].ID, 0)
 		}
 		for range 5 {
-			ans.PoolAnswer(info, els[2].ID)
+			ans.Table().Add(info.Name, els[2].ID, 0)
 		}
 		r.Sample(t0.Add(time.Duration(i) * time.Second))
 	}
 	// 15 s more without w2.
 	for i := 60; i < 75; i++ {
 		for range 4 {
-			ans.PoolAnswer(info, els[0].ID)
+			ans.Table().Add(info.Name, els[0].ID, 0)
 		}
 		for range 6 {
-			ans.PoolAnswer(info, els[2].ID)
+			ans.Table().Add(info.Name, els[2].ID, 0)
 		}
 		r.Sample(t0.Add(time.Duration(i) * time.Second))
 	}
@@ -107,9 +107,9 @@ func TestAnswersConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := range per {
 				if i%2 == 0 {
-					ans.PoolAnswer(infos[0], els[(g+i)%3].ID)
+					ans.Table().Add(infos[0].Name, els[(g+i)%3].ID, 0)
 				} else {
-					ans.PoolAnswer(infos[1], a1)
+					ans.Table().Add(infos[1].Name, a1, 0)
 				}
 			}
 		}()
@@ -175,11 +175,11 @@ func TestPoolLatency(t *testing.T) {
 	info := hs.View().Pool("web.pool.test.").PoolInfo
 	for i := range 10 {
 		if i < 5 {
-			ans.TimedAnswer(info, els[0].ID, 20*time.Microsecond)
-			ans.TimedAnswer(info, els[1].ID, 40*time.Microsecond)
+			ans.Table().Add(info.Name, els[0].ID, 20*time.Microsecond)
+			ans.Table().Add(info.Name, els[1].ID, 40*time.Microsecond)
 		}
-		ans.PoolAnswer(info, els[2].ID)
-		ans.PoolAnswer(info, els[2].ID)
+		ans.Table().Add(info.Name, els[2].ID, 0)
+		ans.Table().Add(info.Name, els[2].ID, 0)
 		r.Sample(t0.Add(time.Duration(i) * time.Second))
 	}
 	web := pool_(t, r, "web.pool.test.")

@@ -178,7 +178,7 @@ func TestChurn(t *testing.T) {
 		if err := hs.Do(handlespace.Op{Pool: "churn.pool.test.", Elem: e, Policy: "rr"}); err != nil {
 			t.Fatal(err)
 		}
-		ans.PoolAnswer(hs.View().Pool("churn.pool.test.").PoolInfo, e.ID)
+		ans.Table().Add("churn.pool.test.", e.ID, 0)
 		if prev != nil {
 			if err := hs.Do(handlespace.Op{Pool: "churn.pool.test.", ID: prev.ID}); err != nil {
 				t.Fatal(err)

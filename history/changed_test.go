@@ -85,7 +85,7 @@ func TestSampleChanged(t *testing.T) {
 		for range rng.IntN(20) {
 			pool := fmt.Sprintf("p%d.pool.test.", rng.IntN(16))
 			if pv := hs.View().Pool(pool); pv != nil {
-				ans.PoolAnswer(pv.PoolInfo, elem(rng.IntN(8)).ID)
+				ans.Table().Add(pv.Name, elem(rng.IntN(8)).ID, 0)
 			}
 		}
 		now = now.Add(time.Duration(1+rng.IntN(2)) * time.Second)

@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/store"
-	"github.com/poolnsd/poolnsd/zones"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 // BenchmarkHealthWrites is the cost of keeping health changes in the
@@ -33,13 +32,7 @@ func benchHealthWrites(b *testing.B, every int) {
 	const n = 10000
 	hs := handlespace.New(handlespace.Options{RegistrarID: self, Probing: true})
 	zone := zoneHead + "$POOL web probe=tcp interval=1s timeout=500ms\n"
-	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(zone)}}, "pool.test.zone")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := hs.ApplyZones([]handlespace.ZoneDef{*def}); err != nil {
-		b.Fatal(err)
-	}
+	zonestest.Apply(b, hs, zone)
 	edits := make([]handlespace.Edit, n)
 	for i := range edits {
 		edits[i] = handlespace.Edit{Pool: web, Put: &handlespace.Element{

@@ -21,6 +21,7 @@ import (
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/poolnsd/poolnsd/probe/probetest"
 	"github.com/poolnsd/poolnsd/store"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 const (
@@ -70,9 +71,7 @@ func restoredFixture(t *testing.T, mode monitor.StartMode, stored map[string]han
 	t.Helper()
 	clock := probetest.NewFakeClock(time.Time{})
 	hs := handlespace.New(handlespace.Options{RegistrarID: self, Probing: true, Now: clock.Now})
-	if err := hs.ApplyZones([]handlespace.ZoneDef{parseZone(t, testZone)}); err != nil {
-		t.Fatal(err)
-	}
+	zonestest.Apply(t, hs, testZone)
 	byKey := map[string]handlespace.Health{}
 	for name, h := range stored {
 		pool, label, _ := strings.Cut(name, "/")
@@ -318,9 +317,7 @@ func TestKeeperBatches(t *testing.T) {
 		}
 		// web3 leaves the zone; web1 goes down just before the end.
 		zone := strings.Replace(testZone, "web PE 10.0.0.3:80 name=web3\n", "", 1)
-		if err := f.hs.ApplyZones([]handlespace.ZoneDef{parseZone(t, zone)}); err != nil {
-			t.Fatal(err)
-		}
+		zonestest.Apply(t, f.hs, zone)
 		f.fc.Script(f.key(web, "web1"), probetest.Fail("x"))
 		f.advance(1500 * time.Millisecond)
 		if err := f.hs.Update(web, f.elem(web, "web1").ID, func(e *handlespace.Element) { e.Health = hDown }); err != nil {
@@ -413,7 +410,7 @@ func (s *flakyStore) PutHealth(ws []store.HealthWrite, at time.Time) error {
 func TestKeeperFollowsChanges(t *testing.T) {
 	clock := probetest.NewFakeClock(time.Time{})
 	hs := handlespace.New(handlespace.Options{RegistrarID: self, Probing: true, Now: clock.Now})
-	def := parseZone(t, testZone)
+	def := zonestest.Def(t, testZone)
 	if err := hs.ApplyZones([]handlespace.ZoneDef{def}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
-	"testing/fstest"
 	"testing/synctest"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/poolnsd/poolnsd/probe/probetest"
-	"github.com/poolnsd/poolnsd/zones"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 // self is the registrar ID of the tests' handlespace.
@@ -59,24 +58,13 @@ type fixture struct {
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func parseZone(t *testing.T, text string) handlespace.ZoneDef {
-	t.Helper()
-	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(text)}}, "pool.test.zone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return *def
-}
-
 // newFixture loads zone and starts the monitor; cfg's Probe and Self are
 // filled in. Call it inside synctest.Test.
 func newFixture(t *testing.T, zone string, cfg monitor.Config) *fixture {
 	t.Helper()
 	clock := probetest.NewFakeClock(time.Time{})
 	hs := handlespace.New(handlespace.Options{RegistrarID: self, Probing: true, Now: clock.Now})
-	if err := hs.ApplyZones([]handlespace.ZoneDef{parseZone(t, zone)}); err != nil {
-		t.Fatal(err)
-	}
+	zonestest.Apply(t, hs, zone)
 	fc := probetest.NewFakeChecker(clock)
 	cfg.Self = self
 	cfg.Probe = probe.Config{Clock: clock, Workers: 8, Rand: func() float64 { return 0.5 }, Slack: -1,

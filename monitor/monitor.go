@@ -44,7 +44,8 @@
 // An element with several addresses is probed at its first one. The
 // administrative state (drain, force-down) lives in the handlespace; the
 // daemon keeps it in its store. Health is kept in the store by a Keeper,
-// in batches, and given back at a start by RestoreHealth (probe.start):
+// in batches, and given back at a start by RestoreStored (the store's
+// healths, those of elements gone dropped) and RestoreHealth (probe.start):
 // provisionally, until the element's probes decide.
 package monitor
 

@@ -18,6 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/poolclient"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/poolnsd/poolnsd/probe/probetest"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 const web, near, plain = "web.pool.test.", "near.pool.test.", "plain.pool.test."
@@ -407,9 +408,7 @@ web PE 10.0.0.2:80 name=web2
 web PE 10.0.0.3:80 name=web3
 web PE 10.0.0.4:80 name=web4
 `
-		if err := f.hs.ApplyZones([]handlespace.ZoneDef{parseZone(t, zone2)}); err != nil {
-			t.Fatal(err)
-		}
+		zonestest.Apply(t, f.hs, zone2)
 		// The reload keeps health: the three elements are answered at once.
 		if got := f.answerSet(web); !slices.Equal(got, allWeb) {
 			t.Errorf("right after the reload: %v, want the three known ones", got)

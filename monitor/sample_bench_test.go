@@ -8,13 +8,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/probe"
-	"github.com/poolnsd/poolnsd/zones"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 // sampleCounter counts finished samples and lets one wait for a count.
@@ -110,13 +109,7 @@ func benchSampler(b *testing.B, kind string, n int, interval time.Duration) {
 		probeSpec = "probe=http:/healthz"
 	}
 	zone := zoneHead + "$POOL near policy=nearest " + probeSpec + " interval=1s timeout=500ms\n"
-	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(zone)}}, "pool.test.zone")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := hs.ApplyZones([]handlespace.ZoneDef{*def}); err != nil {
-		b.Fatal(err)
-	}
+	zonestest.Apply(b, hs, zone)
 	edits := make([]handlespace.Edit, n)
 	for i := range edits {
 		ap := addrs[i%len(addrs)]

@@ -13,6 +13,7 @@ import (
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/poolnsd/poolnsd/probe/probetest"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 // elsewhere is the registrar that the sampling tests' near elements are
@@ -70,9 +71,7 @@ func newSampling(t *testing.T, id uint32, clock *probetest.FakeClock, interval t
 		}
 		return id
 	})
-	if err := hs.ApplyZones([]handlespace.ZoneDef{parseZone(t, testZone)}); err != nil {
-		t.Fatal(err)
-	}
+	zonestest.Apply(t, hs, testZone)
 	fs := map[uint32]func(*handlespace.Element){}
 	for label, rtt := range homeRTT {
 		fs[hs.View().Pool(near).Label(label).ID] = func(e *handlespace.Element) { e.Health, e.RTT = handlespace.HealthUp, rtt }

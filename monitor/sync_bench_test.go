@@ -7,12 +7,11 @@ import (
 	"net/netip"
 	"syscall"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/probe"
-	"github.com/poolnsd/poolnsd/zones"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 // BenchmarkSyncChange is what the monitor pays for one change in a pool
@@ -40,13 +39,7 @@ func benchSyncChange(b *testing.B, n int, probed bool) {
 		probe0 = &handlespace.ProbeSpec{Kind: "tcp", Interval: time.Hour, Timeout: time.Second, Rise: 1, Fall: 1}
 	}
 	zone := "$ORIGIN pool.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 5\n@ NS ns1\nns1 A 192.0.2.53\n"
-	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(zone)}}, "pool.test.zone")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := hs.ApplyZones([]handlespace.ZoneDef{*def}); err != nil {
-		b.Fatal(err)
-	}
+	zonestest.Apply(b, hs, zone)
 	const chunk = 1 << 16
 	groups := make([][]handlespace.Op, 0, chunk)
 	for i := 0; i < n; i++ {

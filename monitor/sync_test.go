@@ -9,12 +9,11 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/probe"
-	"github.com/poolnsd/poolnsd/zones"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 // TestSyncFollowsChanges: sync, which looks only at the pools changed
@@ -25,7 +24,7 @@ import (
 func TestSyncFollowsChanges(t *testing.T) {
 	const self = 7
 	hs := handlespace.New(handlespace.Options{RegistrarID: self})
-	def := parseTestZone(t, "$ORIGIN pool.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 5\n@ NS ns1\nns1 A 192.0.2.53\n")
+	def := zonestest.Def(t, "$ORIGIN pool.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 5\n@ NS ns1\nns1 A 192.0.2.53\n")
 	if err := hs.ApplyZones([]handlespace.ZoneDef{def}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +93,4 @@ func TestSyncFollowsChanges(t *testing.T) {
 			t.Fatalf("%d targets and %d samples at the end: the test does not exercise both", len(targets), len(samples))
 		}
 	}
-}
-
-func parseTestZone(t *testing.T, text string) handlespace.ZoneDef {
-	t.Helper()
-	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(text)}}, "pool.test.zone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return *def
 }

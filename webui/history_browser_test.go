@@ -56,7 +56,7 @@ func TestHistoryBrowserLarge(t *testing.T) {
 			}
 		}
 		for j := range 20 {
-			ans.PoolAnswer(hs.View().Pool("web.pool.test.").PoolInfo, web[j%3].ID)
+			ans.Table().Add("web.pool.test.", web[j%3].ID, 0)
 		}
 		rec.Sample(at)
 	}

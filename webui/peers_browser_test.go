@@ -39,7 +39,7 @@ func TestHistoryBrowserPeersLatency(t *testing.T) {
 			lat = 150 * time.Microsecond
 		}
 		for j := range 10 {
-			ans.TimedAnswer(info, web[j%3].ID, lat)
+			ans.Table().Add(info.Name, web[j%3].ID, lat)
 		}
 		switch i {
 		case 100:

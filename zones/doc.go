@@ -7,9 +7,10 @@
 //
 // # Basics
 //
-// Parse reads one file (and the files it includes) from an fs.FS; LoadDir
-// reads every *.zone file of a directory; LoadPaths reads what `poolnsd
-// check` is given. A zone set that loads without error is accepted by
+// LoadDir reads every *.zone file of a directory (each with the files it
+// includes, through an fs.FS rooted there); LoadPaths reads what `poolnsd
+// check` is given. Package zonestest loads zone text for other packages'
+// tests. A zone set that loads without error is accepted by
 // handlespace.ApplyZones on a fresh handlespace. Watch says when a zones
 // directory has changed and its files are complete (on Linux, a file
 // written in place once its writer has closed it), for hot reloads.

@@ -16,21 +16,6 @@ import (
 // may include a file that includes another, and so on, this many levels.
 const MaxIncludeDepth = 8
 
-// Parse reads the zone file name from fsys, with the files it includes,
-// and returns its zone. Include paths are relative to the root of fsys, so
-// an $INCLUDE cannot reach outside it. Messages and ZoneDef.File name the
-// file as name; an included file is named by its path in fsys.
-//
-// Parse checks the zone on its own; LoadDir and LoadPaths also check a set
-// of zones against each other.
-func Parse(fsys fs.FS, name string) (*handlespace.ZoneDef, error) {
-	r, err := parse(fsys, name, name, func(p string) string { return p })
-	if err != nil {
-		return nil, err
-	}
-	return &r.def, nil
-}
-
 // result is a parsed zone file with what the checks across files need.
 type result struct {
 	def   handlespace.ZoneDef

@@ -21,6 +21,7 @@ import (
 	_ "github.com/poolnsd/poolnsd/handlespace/policy" // the selection policies register themselves
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/loglimit"
+	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/internal/sdnotify"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/metrics/metered"
@@ -75,7 +76,7 @@ type daemon struct {
 	protect *dnsfront.Protections
 	// rrlRetired are the counts of rate limiters a reload replaced, for
 	// the metrics (serve_protect.go).
-	rrlRetired rrlTotals
+	rrlRetired rrl.Totals
 	// logLimit limits repeated log lines; the metrics read its counts.
 	logLimit *loglimit.Handler
 	// watch tells of changes in the zones directory (nil when zones_watch

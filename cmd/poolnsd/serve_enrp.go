@@ -2,10 +2,7 @@ package main
 
 import (
 	"crypto/tls"
-	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrpnet"
@@ -16,23 +13,29 @@ import (
 )
 
 // peering is the daemon's registrar peering (ENRP): the driver, and the
-// writer that keeps the store in step with the registrations this
+// keeper that keeps the store in step with the registrations this
 // registrar takes over or gives up.
 type peering struct {
-	drv   *enrpnet.Driver
-	store chan storeReq
-	done  sync.WaitGroup
+	drv  *enrpnet.Driver
+	keep *enrpnet.StoreKeeper
 }
 
-// storeReq is one request to keepStore: ownership changes to write, the
-// zone-file elements' administrative states to follow their homes
-// (admin), or a func to call once everything asked before is written
-// (durable: a hand-off coming in is acknowledged then).
-type storeReq struct {
-	batch   []enrpnet.Ownership
-	admin   bool
-	resync  bool // the handlespace has the elements of a hand-off stored before (Ownership.Handed)
-	durable func()
+// ownershipStore is the store as the peering's StoreKeeper writes to it:
+// its own one-change writes, and Commit of the keeper's batches.
+type ownershipStore struct{ *store.Store }
+
+var (
+	_ enrpnet.OwnershipStore = ownershipStore{}
+	_ enrpnet.ElementWriter  = (*store.Store)(nil)
+)
+
+// Commit writes the ownership changes in one transaction.
+func (s ownershipStore) Commit(batch []enrpnet.Ownership) error {
+	ops := make([]store.Write, len(batch))
+	for i, o := range batch {
+		ops[i] = store.Write{Pool: o.Pool, Elem: o.Elem, ID: o.ID}
+	}
+	return s.Store.Commit(ops)
 }
 
 // startPeering starts peering if enrp.listen is set. It returns exitOK or
@@ -59,10 +62,13 @@ func (d *daemon) startPeering() int {
 	if syncWait <= 0 {
 		syncWait = -1 // enrp.sync_wait 0s: no hold
 	}
-	p := &peering{store: make(chan storeReq, 64)}
+	p := &peering{keep: enrpnet.StartStoreKeeper(enrpnet.StoreKeeperConfig{
+		Store:     ownershipStore{d.store},
+		Resync:    func() { d.reg.Resync() },
+		KeepHomed: func() error { return d.admin.KeepHomed() },
+		Logger:    d.log,
+	})}
 	d.vantage = &vantageLink{m: d.ops.metrics}
-	p.done.Add(1)
-	go p.keepStore(d)
 	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
 		Node: enrp.Config{ID: d.store.RegistrarID(), PresenceInterval: presence,
 			MaxTimeLastHeard: lastHeard, MaxTimeNoResponse: noResponse, PageSize: e.PageSize,
@@ -73,13 +79,13 @@ func (d *daemon) startPeering() int {
 		TLS:         tlsc,
 		Handlespace: d.hs,
 		Logger:      d.log,
-		OnOwnership: func(o []enrpnet.Ownership) { p.store <- storeReq{batch: o} },
-		Durable:     func(done func()) { p.store <- storeReq{durable: done} },
+		OnOwnership: p.keep.Ownership,
+		Durable:     p.keep.Durable,
 		OnEvent: func(ev enrp.Event) {
 			peeringEvent(d.ops.metrics, ev)
 			d.historyEvent(ev)
 			if ev.Kind == enrp.EventStaticHomes {
-				p.store <- storeReq{admin: true} // the homes of zone-file elements moved: keep their admin states where they are homed
+				p.keep.StaticHomes() // the homes of zone-file elements moved: keep their admin states where they are homed
 			}
 		},
 		OnAdmin:   func(a enrp.AdminRequest) error { return d.admin.SetLocal(a.Pool, a.ID, a.Admin) },
@@ -91,13 +97,12 @@ func (d *daemon) startPeering() int {
 		OnVerdict: d.vantage.verdict,
 		OnHanded: func(hs []enrp.Handed) {
 			d.vantage.handed(hs)
-			p.store <- storeReq{resync: true} // the registrar counts the leases of the registrations handed here
+			p.keep.Handed() // the registrar counts the leases of the registrations handed here
 		},
 		HandoffState: d.vantage.state,
 	})
 	if err != nil {
-		close(p.store)
-		p.done.Wait()
+		p.keep.Close()
 		d.log.Error("cannot start peering", "err", err.Error())
 		return exitRuntime
 	}
@@ -127,149 +132,6 @@ func (d *daemon) dnsCurrent() func() bool {
 	return d.peering.drv.Current
 }
 
-// keepStore writes the ownership changes that the driver reports: a
-// registration taken over, or handed here, is stored here with its
-// administrative state (a restart keeps both) and its lease is handed to
-// the registrar, which expires it; one given up or deleted by a peer is
-// removed. An admin request asks for the zone-file elements'
-// administrative states to follow their homes (keepHomedAdmin); a
-// durable one is answered once what came before it is written (and
-// fsynced: bbolt's commit).
-//
-// The batches waiting when it gets to them are written together (one
-// fsync): a hand-off or a table transfer sends one batch a page, hundreds
-// a second, which one fsync each could not keep up with (the driver waits
-// when the channel is full).
-func (p *peering) keepStore(d *daemon) {
-	defer p.done.Done()
-	for first := range p.store {
-		batch, admin, resync, open := first.batch, first.admin, first.resync, true
-		var durable []func()
-		if first.durable != nil {
-			durable = append(durable, first.durable)
-		}
-		take := func(more storeReq) {
-			admin = admin || more.admin
-			resync = resync || more.resync
-			if more.durable != nil {
-				durable = append(durable, more.durable)
-			}
-			batch = append(batch, more.batch...)
-		}
-		for open && len(batch) < maxStoreBatch {
-			select {
-			case more, ok := <-p.store:
-				if !ok {
-					open = false
-					break
-				}
-				take(more)
-				continue
-			default:
-			}
-			if onlyHanded(batch) && len(durable) == 0 && !admin && !resync && len(batch) < handedBatch {
-				// A hand-off coming in, its end not yet asked for: wait for
-				// more rather than commit a few pages at a time (each
-				// commit rewrites the tree's path and fsyncs; a few large
-				// ones cost far less than a hundred small ones).
-				// At most handedWait, in case no end comes (the leaver
-				// died): what was given is stored anyway.
-				select {
-				case more, ok := <-p.store:
-					if ok {
-						take(more)
-						continue
-					}
-					open = false
-				case <-time.After(handedWait):
-				}
-			}
-			break
-		}
-		gained := resync || slices.ContainsFunc(batch, func(o enrpnet.Ownership) bool { return o.Elem != nil && !o.Handed })
-		if len(batch) > 0 {
-			p.write(d, batch)
-		}
-		// Written (what failed is logged: a store that cannot write
-		// loses what it was given, acknowledged or not).
-		for _, f := range durable {
-			f()
-		}
-		if gained {
-			// The registrar expires what it owns: have it count the
-			// leases again, the ones just taken over included.
-			d.reg.Resync()
-		}
-		if admin {
-			if err := d.admin.KeepHomed(); err != nil {
-				d.log.Error("cannot keep the administrative states of the zone-file elements homed here in the store", "err", err.Error())
-			}
-		}
-		if !open {
-			return
-		}
-	}
-}
-
-// maxStoreBatch bounds the ownership changes keepStore writes in one
-// transaction.
-const maxStoreBatch = 1 << 17
-
-// handedBatch is how many elements of a hand-off coming in keepStore
-// gathers before it writes them, unless the hand-off's end (its durable
-// request) comes first, or nothing more comes for handedWait.
-const (
-	handedBatch = 16384
-	handedWait  = 100 * time.Millisecond
-)
-
-// onlyHanded reports whether batch is not empty and all of a hand-off
-// coming in (Ownership.Handed).
-func onlyHanded(batch []enrpnet.Ownership) bool {
-	if len(batch) == 0 {
-		return false
-	}
-	for _, o := range batch {
-		if !o.Handed {
-			return false
-		}
-	}
-	return true
-}
-
-// write stores a batch of ownership changes (one per element): the
-// elements in one transaction (one fsync however many a takeover moves),
-// then the administrative states of the ones taken over drained or forced
-// down (the drain is this registrar's to keep now). If the transaction
-// fails, each element is written alone, so that one that cannot be stored
-// costs only itself.
-func (p *peering) write(d *daemon, batch []enrpnet.Ownership) {
-	ops := make([]store.Write, len(batch))
-	for i, o := range batch {
-		ops[i] = store.Write{Pool: o.Pool, Elem: o.Elem, ID: o.ID}
-	}
-	cerr := d.store.Commit(ops)
-	if cerr != nil {
-		d.log.Warn("cannot store the registrations' changes of home together; storing them one by one", "count", len(ops), "err", cerr.Error())
-	}
-	for _, o := range batch {
-		var err error
-		switch {
-		case cerr != nil && o.Elem != nil:
-			err = d.store.PutElement(o.Pool, o.Elem)
-		case cerr != nil:
-			err = d.store.DeleteElement(o.Pool, o.ID)
-		}
-		if err == nil && o.Elem != nil && o.Elem.Admin != handlespace.AdminAuto {
-			err = d.store.PutAdmin(o.Pool, o.ID, o.Elem.Admin)
-		}
-		if err != nil {
-			d.log.Error("cannot keep a registration's change of home in the store", "pool", o.Pool,
-				"element", handlespace.IDString(o.ID), "err", err.Error())
-		}
-	}
-}
-
 // stopPeering stops the driver and writes what is left for the store.
 func (d *daemon) stopPeering() {
 	p := d.peering
@@ -277,8 +139,7 @@ func (d *daemon) stopPeering() {
 		return
 	}
 	p.drv.Close()
-	close(p.store)
-	p.done.Wait()
+	p.keep.Close()
 }
 
 // peeringEvent counts the takeovers among the peering state machine's

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/poolnsd/poolnsd/admin"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/monitor"
 )
@@ -27,38 +26,24 @@ type healthKeeper struct {
 	done chan struct{}
 }
 
-// restoreHealth drops the stored healths of elements that are gone (a zone
-// file or a registration removed while poolnsd was stopped) and gives the
-// unknown probed elements the health that probe.start says. Called after
-// the zones, registrations and administrative states are loaded, before
-// DNS is served.
+// restoreHealth gives the last known health back (monitor.RestoreStored:
+// the stored healths of elements gone dropped, the unknown probed
+// elements given the health that probe.start says). Called after the
+// zones, registrations and administrative states are loaded, before DNS
+// is served.
 func (d *daemon) restoreHealth() error {
 	mode, err := monitor.ParseStartMode(d.cfg.Probe.Start)
 	if err != nil {
 		return err // Validate checked it
 	}
-	v := d.hs.View()
-	stored := map[string]handlespace.Health{}
-	at, err := d.store.Healths(func(pool string, id uint32, h handlespace.Health) {
-		if admin.Exists(v, pool, id) {
-			stored[monitor.Key(pool, id)] = h
-		}
-	})
+	r, err := monitor.RestoreStored(d.hs, d.store, mode)
 	if err != nil {
 		return err
 	}
-	dropped, err := d.store.PruneHealth(func(pool string, id uint32) bool { return admin.Exists(v, pool, id) })
-	if err != nil {
-		return err
-	}
-	given, up, down, err := monitor.RestoreHealth(d.hs, mode, stored)
-	if err != nil {
-		return err
-	}
-	d.health = &healthKeeper{given: given, stored: stored}
-	args := []any{"probe_start", mode.String(), "up", up, "down", down, "stored", len(stored), "dropped", dropped}
-	if !at.IsZero() {
-		args = append(args, "written", at.UTC().Format(time.RFC3339), "age", time.Since(at).Round(time.Second).String())
+	d.health = &healthKeeper{given: r.Given, stored: r.Stored}
+	args := []any{"probe_start", mode.String(), "up", r.Up, "down", r.Down, "stored", len(r.Stored), "dropped", r.Dropped}
+	if !r.Written.IsZero() {
+		args = append(args, "written", r.Written.UTC().Format(time.RFC3339), "age", time.Since(r.Written).Round(time.Second).String())
 	}
 	d.log.Info("health at start", args...)
 	return nil

@@ -7,6 +7,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -177,6 +178,10 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
+// errNotReloaded is a part of the configuration that was not reloaded
+// (its applier has logged why).
+var errNotReloaded = errors.New("not reloaded")
+
 // reloadConfig loads the configuration again (file, environment, the same
 // flags) and applies the live parts (config/reload plans which); it logs
 // the other keys that changed, which keep their running values until a
@@ -194,51 +199,55 @@ func (d *daemon) reloadConfig() {
 		d.log.Warn(w)
 	}
 	plan := reload.New(d.cfg, cfg, func(p reload.Part) bool { return p != reload.API || d.ops.newAPI != nil })
-	if plan.Changed(reload.LogLevel) {
-		reload.Carry(&d.cfg, cfg, reload.LogLevel)
-		d.ops.level.Set(cfg.LogLevel())
-	}
-	if plan.Changed(reload.QueryLog) {
-		reload.Carry(&d.cfg, cfg, reload.QueryLog)
-		if d.dns != nil {
-			d.dns.Handler().SetQueryLog(cfg.Log.Queries)
-		}
-	}
-	if plan.Changed(reload.API) {
-		reload.Carry(&d.cfg, cfg, reload.API)
-		h := d.ops.newAPI(d.cfg)
-		d.ops.api.Store(&h)
-	}
-	if plan.Changed(reload.TSIG) {
-		if err := d.dns.Handler().SetTSIG(tsigKeys(cfg.TSIG)); err != nil {
-			// Load checked the keys as the DNS front does: not expected.
-			d.log.Error("TSIG keys not reloaded; keeping the running ones", "err", err.Error())
-			plan.Failed(reload.TSIG)
-		} else {
-			reload.Carry(&d.cfg, cfg, reload.TSIG)
+	apply := map[reload.Part]reload.Applier{
+		reload.LogLevel: func(c config.Config) error { d.ops.level.Set(c.LogLevel()); return nil },
+		reload.QueryLog: func(c config.Config) error {
+			if d.dns != nil {
+				d.dns.Handler().SetQueryLog(c.Log.Queries)
+			}
+			return nil
+		},
+		reload.API: func(c config.Config) error { // newAPI reads only the part's keys of c
+			h := d.ops.newAPI(c)
+			d.ops.api.Store(&h)
+			return nil
+		},
+		reload.TSIG: func(c config.Config) error {
+			if err := d.dns.Handler().SetTSIG(tsigKeys(c.TSIG)); err != nil {
+				// Load checked the keys as the DNS front does: not expected.
+				d.log.Error("TSIG keys not reloaded; keeping the running ones", "err", err.Error())
+				return err
+			}
 			// Names and what changed, never a secret.
-			d.log.Info("TSIG keys reloaded", "added", plan.TSIGAdded, "removed", plan.TSIGRemoved, "changed", plan.TSIGChanged, "keys", len(cfg.TSIG))
-		}
+			d.log.Info("TSIG keys reloaded", "added", plan.TSIGAdded, "removed", plan.TSIGRemoved, "changed", plan.TSIGChanged, "keys", len(c.TSIG))
+			return nil
+		},
+		reload.Sites: func(c config.Config) error {
+			if !d.applySitesConfig(c) { // serve_sites.go; it has logged why
+				return errNotReloaded
+			}
+			return nil
+		},
 	}
-	if plan.Changed(reload.Protections) && d.dns != nil {
-		p, err := d.loadProtections(cfg, d.protect)
-		if err != nil {
-			d.log.Error("DNS protections not reloaded; keeping the running ones", "err", err.Error())
-			plan.Failed(reload.Protections)
-		} else {
-			reload.Carry(&d.cfg, cfg, reload.Protections)
+	if d.dns != nil {
+		apply[reload.Protections] = func(c config.Config) error {
+			p, err := d.loadProtections(c, d.protect)
+			if err != nil {
+				d.log.Error("DNS protections not reloaded; keeping the running ones", "err", err.Error())
+				return err
+			}
 			old := d.protect
 			d.protect = p
 			d.dns.Handler().SetProtections(p)
 			if old.RRL != p.RRL {
-				d.rrlRetired.add(old.RRL.Stats())
+				d.rrlRetired.Retire(old.RRL)
 			}
+			return nil
 		}
 	}
+	plan.Apply(&d.cfg, cfg, apply)
 	if !plan.Changed(reload.Sites) {
 		d.reloadSites("SIGHUP") // the same database, read again
-	} else if !d.applySitesConfig(cfg) { // serve_sites.go
-		plan.Failed(reload.Sites)
 	}
 	applied := plan.Applied()
 	if len(applied) > 0 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"sync"
 
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
@@ -77,44 +76,16 @@ func (d *daemon) loadProtections(c config.Config, old *dnsfront.Protections) (*d
 	return p, nil
 }
 
-// rrlTotals are the summed counts of retired rate limiters: a reload that
-// changes dns.rrl replaces the limiter, and the metrics' counters must not
-// go back.
-type rrlTotals struct {
-	mu sync.Mutex
-	s  rrl.Stats
-}
-
-func (t *rrlTotals) add(s rrl.Stats) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for c := range rrl.NumClasses {
-		t.s.Counted[c] += s.Counted[c]
-		t.s.Dropped[c] += s.Dropped[c]
-		t.s.Slipped[c] += s.Slipped[c]
-	}
-	t.s.Evicted += s.Evicted
-}
-
-func (t *rrlTotals) get() rrl.Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.s
-}
-
 // protectStats are the counts of the DNS protections and UDP loops, read
 // by the metrics at each scrape.
 func (d *daemon) protectStats() metrics.ProtectStats {
 	h := d.dns.Handler()
 	var s metrics.ProtectStats
-	rs := d.rrlRetired.get()
-	if lim := h.Protections().RRL; lim != nil || rs != (rrl.Stats{}) {
-		cur := lim.Stats()
+	if rs, ok := d.rrlRetired.With(h.Protections().RRL); ok {
 		for c := range rrl.NumClasses {
-			s.RRL = append(s.RRL, metrics.RRLClassStats{Class: c.String(),
-				Counted: rs.Counted[c] + cur.Counted[c], Dropped: rs.Dropped[c] + cur.Dropped[c], Slipped: rs.Slipped[c] + cur.Slipped[c]})
+			s.RRL = append(s.RRL, metrics.RRLClassStats{Class: c.String(), Counted: rs.Counted[c], Dropped: rs.Dropped[c], Slipped: rs.Slipped[c]})
 		}
-		s.RRLEvicted = rs.Evicted + cur.Evicted
+		s.RRLEvicted = rs.Evicted
 	}
 	s.Cookies = h.CookieCounts()
 	if d.logLimit != nil {

@@ -16,7 +16,9 @@
 // changed keys; Carry copies a part's keys from the loaded configuration
 // into the running one, once the part is applied; Failed takes a part
 // that could not be applied out of Applied, and Applied lists what the
-// reload changed for the log.
+// reload changed for the log. Apply does the three for the daemon: it
+// calls each changed part's Applier in order, then carries the part or
+// marks it failed.
 //
 // # Caveats
 //

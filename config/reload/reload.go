@@ -149,3 +149,34 @@ func Carry(running *config.Config, loaded config.Config, part Part) {
 		running.Sites, running.SiteGeo, running.SitesMMDB = loaded.Sites, loaded.SiteGeo, loaded.SitesMMDB
 	}
 }
+
+// An Applier changes its part of a running server to the values of the
+// configuration loaded, or returns why it could not (the part's running
+// values stay).
+type Applier func(loaded config.Config) error
+
+// Apply applies the changed parts, in the order of Part, each with its
+// applier in apply (a part without one is left alone: not applied, not
+// carried, not failed): the parts applied
+// are carried from loaded into running (Carry), those whose applier
+// failed are taken out of Applied (Failed) and keep their running
+// values. It returns the appliers' errors, by part.
+func (p *Plan) Apply(running *config.Config, loaded config.Config, apply map[Part]Applier) map[Part]error {
+	var errs map[Part]error
+	for part := range numParts {
+		f := apply[part]
+		if !p.changed[part] || f == nil {
+			continue
+		}
+		if err := f(loaded); err != nil {
+			p.Failed(part)
+			if errs == nil {
+				errs = map[Part]error{}
+			}
+			errs[part] = err
+			continue
+		}
+		Carry(running, loaded, part)
+	}
+	return errs
+}

@@ -1,6 +1,7 @@
 package reload_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -143,5 +144,45 @@ func TestRestartAndFailed(t *testing.T) {
 	}
 	if p = reload.New(running, running, nil); len(p.Applied())+len(p.Restart) != 0 {
 		t.Errorf("nothing changed: applied %q, restart %q", p.Applied(), p.Restart)
+	}
+}
+
+// TestApply: the changed parts are applied in order, each with its
+// applier; an applied part is carried into the running configuration, a
+// failed one is not and leaves Applied; a part without an applier, or
+// unchanged, is not applied.
+func TestApply(t *testing.T) {
+	running := load(t)
+	loaded := load(t, "log.level", "debug", "log.queries", "true", "dns.nsid", "ns1", "http.token", "t0ken")
+	p := reload.New(running, loaded, nil)
+	var order []reload.Part
+	ok := func(part reload.Part) reload.Applier {
+		return func(c config.Config) error {
+			if c.Log.Level != "debug" {
+				t.Errorf("%v: applier given %q, not the loaded configuration", part, c.Log.Level)
+			}
+			order = append(order, part)
+			return nil
+		}
+	}
+	failed := errors.New("cannot")
+	errs := p.Apply(&running, loaded, map[reload.Part]reload.Applier{
+		reload.Protections: func(config.Config) error { order = append(order, reload.Protections); return failed },
+		reload.LogLevel:    ok(reload.LogLevel),
+		reload.TSIG:        ok(reload.TSIG), // unchanged: not applied
+		reload.API:         ok(reload.API),
+		// QueryLog: no applier
+	})
+	if want := []reload.Part{reload.LogLevel, reload.API, reload.Protections}; !slices.Equal(order, want) {
+		t.Errorf("applied %v, want %v", order, want)
+	}
+	if len(errs) != 1 || errs[reload.Protections] != failed {
+		t.Errorf("errors %v, want protections' alone", errs)
+	}
+	if got, want := config.Changed(running, loaded), []string{"dns.nsid", "log.queries"}; !slices.Equal(got, want) {
+		t.Errorf("running differs from loaded in %q, want %q (the part without an applier, the failed one)", got, want)
+	}
+	if got, want := p.Applied(), []string{"log.level", "log.queries", "http.token"}; !slices.Equal(got, want) {
+		t.Errorf("applied %q, want %q", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/updatetest"
 	"github.com/poolnsd/poolnsd/regcommit"
 )
 
@@ -29,7 +30,7 @@ func FuzzUpdate(f *testing.F) {
 		}
 		m.Opcode, m.Response = dns.OpcodeUpdate, false
 		if signed && m.IsTsig() == nil {
-			m.SetTsig(keyAll, dns.HmacSHA256, 300, ut0.Unix())
+			m.SetTsig(updatetest.KeyAll, dns.HmacSHA256, 300, updatetest.T0.Unix())
 		}
 		b, err := m.Pack()
 		if err != nil {
@@ -54,7 +55,7 @@ func FuzzUpdate(f *testing.F) {
 		if w.msg.Rcode != dns.RcodeSuccess {
 			after, storeAfter := fx.digest(t)
 			if !slices.Equal(before, after) || !slices.Equal(storeBefore, storeAfter) {
-				t.Fatalf("update answered %s changed the state:\n%q\n%q\nupdate: %v", rcode(w.msg), before, after, m)
+				t.Fatalf("update answered %s changed the state:\n%q\n%q\nupdate: %v", updatetest.Rcode(w.msg), before, after, m)
 			}
 		}
 	})
@@ -62,7 +63,7 @@ func FuzzUpdate(f *testing.F) {
 
 // digest describes every element of the handlespace and of the store.
 func (f *updFixture) digest(t *testing.T) (view, store []string) {
-	for _, z := range f.hs.View().Zones() {
+	for _, z := range f.HS.View().Zones() {
 		for _, h := range z.PoolHandles() {
 			pv := z.Pool(h)
 			for _, e := range pv.Elements() {
@@ -72,7 +73,7 @@ func (f *updFixture) digest(t *testing.T) (view, store []string) {
 		}
 	}
 	slices.Sort(view)
-	if err := f.store.Elements(func(pool string, e *handlespace.Element) error {
+	if err := f.Store.Elements(func(pool string, e *handlespace.Element) error {
 		store = append(store, fmt.Sprintf("%s %08x %v %d %v", pool, e.ID, e.Addrs, e.Port, e.Expires.UnixNano()))
 		return nil
 	}); err != nil {
@@ -96,24 +97,24 @@ func updateSeeds(t testing.TB) []updateSeed {
 		}
 		out = append(out, updateSeed{b, signed})
 	}
-	reg := msg(t, append(pe("f1", 80, "192.0.2.1", 30), `+ f1.dyn.pool.test. 30 IN TXT "weight=3 load=0.5 site=x"`,
+	reg := updatetest.Msg(t, append(updatetest.PE("f1", 80, "192.0.2.1", 30), `+ f1.dyn.pool.test. 30 IN TXT "weight=3 load=0.5 site=x"`,
 		"+ f1.dyn.pool.test. 30 IN AAAA 2001:db8::1")...)
 	add(reg, true)
 	add(reg.Copy(), false)
-	withLease := msg(t, pe("f2", 81, "192.0.2.2", 0)...)
+	withLease := updatetest.Msg(t, updatetest.PE("f2", 81, "192.0.2.2", 0)...)
 	withLease.SetEdns0(1232, false)
 	withLease.IsEdns0().Option = append(withLease.IsEdns0().Option, &dns.EDNS0_UL{Code: dns.EDNS0UL, Lease: 10, KeyLease: 20})
 	add(withLease, true)
-	add(msg(t, "-name f1.dyn.pool.test."), true)
-	add(msg(t, "-rrset f1.dyn.pool.test. A", "- f1.dyn.pool.test. 0 IN SRV 0 0 80 f1.dyn.pool.test."), true)
-	add(msg(t, append([]string{"?nxdomain f3.dyn.pool.test.", "?yxrrset web.pool.test. A", "?= txt.pool.test. 0 IN TXT hello"},
-		pe("f3", 82, "192.0.2.3", 30)...)...), true)
-	add(msg(t, "+ w1.web.pool.test. 30 IN A 192.0.2.9"), true)
-	add(msg(t, "+ f4.dyn.example.org. 30 IN A 192.0.2.9"), true)
-	bad := msg(t, pe("f5", 80, "192.0.2.5", 30)...)
+	add(updatetest.Msg(t, "-name f1.dyn.pool.test."), true)
+	add(updatetest.Msg(t, "-rrset f1.dyn.pool.test. A", "- f1.dyn.pool.test. 0 IN SRV 0 0 80 f1.dyn.pool.test."), true)
+	add(updatetest.Msg(t, append([]string{"?nxdomain f3.dyn.pool.test.", "?yxrrset web.pool.test. A", "?= txt.pool.test. 0 IN TXT hello"},
+		updatetest.PE("f3", 82, "192.0.2.3", 30)...)...), true)
+	add(updatetest.Msg(t, "+ w1.web.pool.test. 30 IN A 192.0.2.9"), true)
+	add(updatetest.Msg(t, "+ f4.dyn.example.org. 30 IN A 192.0.2.9"), true)
+	bad := updatetest.Msg(t, updatetest.PE("f5", 80, "192.0.2.5", 30)...)
 	bad.Ns[0].Header().Class = dns.ClassCHAOS
 	add(bad, true)
-	zone2 := msg(t, pe("f6", 80, "192.0.2.6", 30)...)
+	zone2 := updatetest.Msg(t, updatetest.PE("f6", 80, "192.0.2.6", 30)...)
 	zone2.Question = append(zone2.Question, dns.Question{Name: "x.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
 	add(zone2, true)
 	return out

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +16,8 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/hstest"
+	"github.com/poolnsd/poolnsd/internal/updatetest"
 	"github.com/poolnsd/poolnsd/regcommit"
-	"github.com/poolnsd/poolnsd/store"
 )
 
 // The tests of DNS UPDATE: the semantics of the sections, with the real
@@ -26,14 +25,6 @@ import (
 // given (recorder.status). How the DNS front finds names for the
 // prerequisites is its own (dnsfront's TestUpdateLookup); here lookup
 // stands in for it.
-
-var ut0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-
-const (
-	keyAll  = "all-key."
-	keyAPI  = "api-key."
-	keyMore = "more-key."
-)
 
 const testZone = `$ORIGIN pool.test.
 @      3600 IN SOA ns1.pool.test. hostmaster.pool.test. 1 3600 600 86400 30
@@ -137,82 +128,32 @@ func (r *recorder) Hijack()             {}
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// updFixture is the shared fixture (internal/updatetest) with the UPDATE
+// server of its handlespace.
 type updFixture struct {
-	hs    *handlespace.Handlespace
-	store *store.Store
-	reg   *regcommit.Committer
-	s     *Server
-
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *updFixture) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-func (f *updFixture) advance(d time.Duration) time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-	return f.now
+	*updatetest.Fixture
+	s *Server
 }
 
 func newUpdFixture(t testing.TB, cfg regcommit.Config) *updFixture {
 	t.Helper()
-	f := &updFixture{now: ut0}
-	f.hs = newTestSpace(t)
-	st, err := store.Open(t.TempDir())
+	f := &updFixture{Fixture: updatetest.New(t, newTestSpace(t), cfg)}
+	keys, err := tsigkey.New(updatetest.Keys())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	f.store = st
-	cfg.Now = f.Now
-	cfg.Logger = discardLog()
-	f.reg = regcommit.New(f.hs, st, cfg)
-	t.Cleanup(f.reg.Close)
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	keys, err := tsigkey.New([]tsigkey.Key{
-		{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret},
-		{Name: keyAPI, Algorithm: dns.HmacSHA512, Secret: secret, Pools: []string{"api", "dyn2.pool.test."}},
-		{Name: keyMore, Algorithm: dns.HmacSHA256, Secret: secret},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.s = New(f.hs, Config{Updates: f.reg, Keys: keys, Lookup: lookup, Logger: discardLog(), UDPSize: 1232})
+	f.s = New(f.HS, Config{Updates: f.Reg, Keys: keys, Lookup: lookup, Logger: discardLog(), UDPSize: 1232})
 	return f
-}
-
-// msg builds an UPDATE of zone pool.test. (hstest.Update's lines).
-func msg(t testing.TB, lines ...string) *dns.Msg {
-	t.Helper()
-	return hstest.Update(t, "pool.test.", lines...)
-}
-
-// pe is the registration of label.dyn (SRV and an A) with TTL ttl.
-func pe(label string, port int, addr string, ttl int) []string {
-	return hstest.Register(label, "dyn.pool.test.", port, addr, ttl)
 }
 
 // sendStatus sends m signed by key (its TSIG verdict status: nil,
 // verified), or unsigned (key "").
 func (f *updFixture) sendStatus(t testing.TB, m *dns.Msg, key string, status error) *dns.Msg {
 	t.Helper()
-	if key != "" {
-		alg := dns.HmacSHA256
-		if key == keyAPI {
-			alg = dns.HmacSHA512
-		}
-		m.SetTsig(key, alg, 300, ut0.Unix())
-	}
-	m = wire(t, m)
+	m = updatetest.Sign(t, m, key)
 	w := &recorder{status: status}
 	f.s.ServeUpdate(w, m)
-	if w.err != nil || w.n != 1 {
-		t.Fatalf("reply: %d written, %v", w.n, w.err)
-	}
-	if w.msg.Id != m.Id || !w.msg.Response || w.msg.Opcode != dns.OpcodeUpdate {
-		t.Fatalf("reply header %+v", w.msg.MsgHdr)
-	}
+	updatetest.CheckReply(t, m, w.msg, w.n, w.err)
 	return w.msg
 }
 
@@ -221,25 +162,10 @@ func (f *updFixture) send(t testing.TB, m *dns.Msg, key string) *dns.Msg {
 	return f.sendStatus(t, m, key, nil)
 }
 
-// wire returns m as the server gets it: packed and unpacked (which sets
-// every RDLENGTH).
-func wire(t testing.TB, m *dns.Msg) *dns.Msg {
-	t.Helper()
-	b, err := m.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := new(dns.Msg)
-	if err := u.Unpack(b); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 // state describes a pool: "label:addrs:port:weight/prio" per element,
 // sorted; nil when there is no such pool.
 func (f *updFixture) state(pool string) []string {
-	pv := f.hs.View().Zone("pool.test.").Pool(pool)
+	pv := f.HS.View().Zone("pool.test.").Pool(pool)
 	if pv == nil {
 		return nil
 	}
@@ -256,14 +182,12 @@ func (f *updFixture) state(pool string) []string {
 }
 
 func (f *updFixture) elem(pool, label string) *handlespace.Element {
-	pv := f.hs.View().Zone("pool.test.").Pool(pool)
+	pv := f.HS.View().Zone("pool.test.").Pool(pool)
 	if pv == nil {
 		return nil
 	}
 	return pv.Label(label)
 }
-
-func rcode(m *dns.Msg) string { return dns.RcodeToString[m.Rcode] }
 
 func TestUpdateSemantics(t *testing.T) {
 	f := newUpdFixture(t, regcommit.Config{})
@@ -275,8 +199,8 @@ func TestUpdateSemantics(t *testing.T) {
 	}
 	join := func(ls ...[]string) []string { return slices.Concat(ls...) }
 	steps := []step{
-		{"register", pe("pe1", 8080, "192.0.2.1", 30), dns.RcodeSuccess, []string{"pe1:192.0.2.1:8080:0/0"}},
-		{"the same again (a refresh)", pe("pe1", 8080, "192.0.2.1", 30), dns.RcodeSuccess, []string{"pe1:192.0.2.1:8080:0/0"}},
+		{"register", updatetest.PE("pe1", 8080, "192.0.2.1", 30), dns.RcodeSuccess, []string{"pe1:192.0.2.1:8080:0/0"}},
+		{"the same again (a refresh)", updatetest.PE("pe1", 8080, "192.0.2.1", 30), dns.RcodeSuccess, []string{"pe1:192.0.2.1:8080:0/0"}},
 		{"an AAAA more", []string{"+ pe1.dyn.pool.test. 30 IN AAAA 2001:db8::1"}, dns.RcodeSuccess, []string{"pe1:192.0.2.1,2001:db8::1:8080:0/0"}},
 		{"policy parameters in TXT", []string{`+ pe1.dyn.pool.test. 30 IN TXT "weight=7 prio=2" "load=50%" "site=fra"`}, dns.RcodeSuccess,
 			[]string{"pe1:192.0.2.1,2001:db8::1:8080:7/2"}},
@@ -288,18 +212,18 @@ func TestUpdateSemantics(t *testing.T) {
 			dns.RcodeSuccess, []string{"pe1:2001:db8::1:9090:0/0"}},
 		{"SRV elsewhere: refused", []string{"+ pe2.dyn.pool.test. 30 IN SRV 0 0 80 www.example.", "+ pe2.dyn.pool.test. 30 IN A 192.0.2.2"}, dns.RcodeRefused, []string{"pe1:2001:db8::1:9090:0/0"}},
 		{"address without SRV: refused", []string{"+ pe2.dyn.pool.test. 30 IN A 192.0.2.2"}, dns.RcodeRefused, []string{"pe1:2001:db8::1:9090:0/0"}},
-		{"unknown TXT key: refused", join(pe("pe2", 80, "192.0.2.2", 30), []string{`+ pe2.dyn.pool.test. 30 IN TXT "wieght=3"`}), dns.RcodeRefused, []string{"pe1:2001:db8::1:9090:0/0"}},
-		{"bad TXT value: refused", join(pe("pe2", 80, "192.0.2.2", 30), []string{`+ pe2.dyn.pool.test. 30 IN TXT "load=2"`}), dns.RcodeRefused, []string{"pe1:2001:db8::1:9090:0/0"}},
+		{"unknown TXT key: refused", join(updatetest.PE("pe2", 80, "192.0.2.2", 30), []string{`+ pe2.dyn.pool.test. 30 IN TXT "wieght=3"`}), dns.RcodeRefused, []string{"pe1:2001:db8::1:9090:0/0"}},
+		{"bad TXT value: refused", join(updatetest.PE("pe2", 80, "192.0.2.2", 30), []string{`+ pe2.dyn.pool.test. 30 IN TXT "load=2"`}), dns.RcodeRefused, []string{"pe1:2001:db8::1:9090:0/0"}},
 		{"MX at an element: refused", []string{"+ pe1.dyn.pool.test. 30 IN MX 10 mx.example."}, dns.RcodeRefused, []string{"pe1:2001:db8::1:9090:0/0"}},
-		{"two elements at once", join(pe("pe2", 80, "192.0.2.2", 30), pe("pe3", 80, "192.0.2.3", 30)), dns.RcodeSuccess,
+		{"two elements at once", join(updatetest.PE("pe2", 80, "192.0.2.2", 30), updatetest.PE("pe3", 80, "192.0.2.3", 30)), dns.RcodeSuccess,
 			[]string{"pe1:2001:db8::1:9090:0/0", "pe2:192.0.2.2:80:0/0", "pe3:192.0.2.3:80:0/0"}},
-		{"all or nothing: pe4 good, pe5 bad", join(pe("pe4", 80, "192.0.2.4", 30), []string{"+ pe5.dyn.pool.test. 30 IN A 192.0.2.5"}), dns.RcodeRefused,
+		{"all or nothing: pe4 good, pe5 bad", join(updatetest.PE("pe4", 80, "192.0.2.4", 30), []string{"+ pe5.dyn.pool.test. 30 IN A 192.0.2.5"}), dns.RcodeRefused,
 			[]string{"pe1:2001:db8::1:9090:0/0", "pe2:192.0.2.2:80:0/0", "pe3:192.0.2.3:80:0/0"}},
 		{"delete an SRV: deregisters", []string{"- pe2.dyn.pool.test. 0 IN SRV 0 0 80 pe2.dyn.pool.test."}, dns.RcodeSuccess,
 			[]string{"pe1:2001:db8::1:9090:0/0", "pe3:192.0.2.3:80:0/0"}},
 		{"delete a name: deregisters", []string{"-name pe3.dyn.pool.test."}, dns.RcodeSuccess, []string{"pe1:2001:db8::1:9090:0/0"}},
 		{"delete a name that is not there", []string{"-name nope.dyn.pool.test."}, dns.RcodeSuccess, []string{"pe1:2001:db8::1:9090:0/0"}},
-		{"delete then add in one update: a replace", join([]string{"-name pe1.dyn.pool.test."}, pe("pe1", 7000, "192.0.2.9", 30)), dns.RcodeSuccess,
+		{"delete then add in one update: a replace", join([]string{"-name pe1.dyn.pool.test."}, updatetest.PE("pe1", 7000, "192.0.2.9", 30)), dns.RcodeSuccess,
 			[]string{"pe1:192.0.2.9:7000:0/0"}},
 		{"a zone file's element: refused", []string{"-name w1.web.pool.test."}, dns.RcodeRefused, []string{"pe1:192.0.2.9:7000:0/0"}},
 		{"the pool's name: refused", []string{"+ dyn.pool.test. 30 IN A 192.0.2.7"}, dns.RcodeRefused, []string{"pe1:192.0.2.9:7000:0/0"}},
@@ -310,14 +234,14 @@ func TestUpdateSemantics(t *testing.T) {
 		{"delete the last element: the pool goes", []string{"-name pe1.dyn.pool.test."}, dns.RcodeSuccess, nil},
 	}
 	for _, s := range steps {
-		r := f.send(t, msg(t, s.lines...), keyAll)
+		r := f.send(t, updatetest.Msg(t, s.lines...), updatetest.KeyAll)
 		if r.Rcode != s.rcode {
-			t.Errorf("%s: %s, want %s", s.name, rcode(r), dns.RcodeToString[s.rcode])
+			t.Errorf("%s: %s, want %s", s.name, updatetest.Rcode(r), dns.RcodeToString[s.rcode])
 		}
 		if got := f.state("dyn"); !slices.Equal(got, s.state) {
 			t.Errorf("%s: pool dyn = %q, want %q", s.name, got, s.state)
 		}
-		if s.rcode == dns.RcodeSuccess && (r.IsTsig() == nil || r.IsTsig().Hdr.Name != keyAll) {
+		if s.rcode == dns.RcodeSuccess && (r.IsTsig() == nil || r.IsTsig().Hdr.Name != updatetest.KeyAll) {
 			t.Errorf("%s: reply not signed with the request's key", s.name)
 		}
 	}
@@ -325,27 +249,27 @@ func TestUpdateSemantics(t *testing.T) {
 
 func TestUpdateTXTAndPolicy(t *testing.T) {
 	f := newUpdFixture(t, regcommit.Config{})
-	r := f.send(t, msg(t, append(pe("a", 80, "192.0.2.1", 30),
-		`+ a.dyn.pool.test. 30 IN TXT "policy=lu" "load=0.25" "loaddeg=1%" "site=ams" "transport=udp"`)...), keyAll)
+	r := f.send(t, updatetest.Msg(t, append(updatetest.PE("a", 80, "192.0.2.1", 30),
+		`+ a.dyn.pool.test. 30 IN TXT "policy=lu" "load=0.25" "loaddeg=1%" "site=ams" "transport=udp"`)...), updatetest.KeyAll)
 	if r.Rcode != dns.RcodeSuccess {
-		t.Fatalf("register with TXT: %s", rcode(r))
+		t.Fatalf("register with TXT: %s", updatetest.Rcode(r))
 	}
-	pv := f.hs.View().Zone("pool.test.").Pool("dyn")
+	pv := f.HS.View().Zone("pool.test.").Pool("dyn")
 	e := pv.Label("a")
 	if pv.Spec.Policy != "lu" || e.Site != "ams" || e.Transport != handlespace.TransportUDP ||
 		e.Load != handlespace.LoadFromFraction(0.25) || e.LoadDeg != handlespace.LoadFromFraction(0.01) {
 		t.Fatalf("pool %s, element %+v", pv.Spec.Policy, e)
 	}
 	// Deleting one pair by value, then the whole TXT set.
-	if r := f.send(t, msg(t, `- a.dyn.pool.test. 0 IN TXT "site=ams"`), keyAll); r.Rcode != dns.RcodeSuccess || f.elem("dyn", "a").Site != "" {
-		t.Errorf("delete site=ams: %s, site %q", rcode(r), f.elem("dyn", "a").Site)
+	if r := f.send(t, updatetest.Msg(t, `- a.dyn.pool.test. 0 IN TXT "site=ams"`), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess || f.elem("dyn", "a").Site != "" {
+		t.Errorf("delete site=ams: %s, site %q", updatetest.Rcode(r), f.elem("dyn", "a").Site)
 	}
-	if r := f.send(t, msg(t, "-rrset a.dyn.pool.test. TXT"), keyAll); r.Rcode != dns.RcodeSuccess || f.elem("dyn", "a").Load != 0 {
-		t.Errorf("delete TXT: %s, element %+v", rcode(r), f.elem("dyn", "a"))
+	if r := f.send(t, updatetest.Msg(t, "-rrset a.dyn.pool.test. TXT"), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess || f.elem("dyn", "a").Load != 0 {
+		t.Errorf("delete TXT: %s, element %+v", updatetest.Rcode(r), f.elem("dyn", "a"))
 	}
 	// Another policy for the pool is refused (RFC 5354 inconsistent pooling policy).
-	if r := f.send(t, msg(t, append(pe("b", 80, "192.0.2.2", 30), `+ b.dyn.pool.test. 30 IN TXT "policy=rr"`)...), keyAll); r.Rcode != dns.RcodeRefused {
-		t.Errorf("inconsistent policy: %s", rcode(r))
+	if r := f.send(t, updatetest.Msg(t, append(updatetest.PE("b", 80, "192.0.2.2", 30), `+ b.dyn.pool.test. 30 IN TXT "policy=rr"`)...), updatetest.KeyAll); r.Rcode != dns.RcodeRefused {
+		t.Errorf("inconsistent policy: %s", updatetest.Rcode(r))
 	}
 	// The refused element is not served; the first one is.
 	if got := f.state("dyn"); len(got) != 1 || !strings.HasPrefix(got[0], "a:") {
@@ -355,7 +279,7 @@ func TestUpdateTXTAndPolicy(t *testing.T) {
 
 func TestUpdateForm(t *testing.T) {
 	f := newUpdFixture(t, regcommit.Config{})
-	good := func() *dns.Msg { return msg(t, pe("x", 80, "192.0.2.1", 30)...) }
+	good := func() *dns.Msg { return updatetest.Msg(t, updatetest.PE("x", 80, "192.0.2.1", 30)...) }
 	for _, c := range []struct {
 		name  string
 		edit  func(m *dns.Msg)
@@ -392,9 +316,9 @@ func TestUpdateForm(t *testing.T) {
 	} {
 		m := good()
 		c.edit(m)
-		r := f.send(t, m, keyAll)
+		r := f.send(t, m, updatetest.KeyAll)
 		if r.Rcode != c.rcode {
-			t.Errorf("%s: %s, want %s", c.name, rcode(r), dns.RcodeToString[c.rcode])
+			t.Errorf("%s: %s, want %s", c.name, updatetest.Rcode(r), dns.RcodeToString[c.rcode])
 		}
 		if f.state("dyn") != nil {
 			t.Fatalf("%s: the malformed update changed the pool: %q", c.name, f.state("dyn"))
@@ -402,10 +326,10 @@ func TestUpdateForm(t *testing.T) {
 	}
 	// A TSIG record anywhere but last in the additional section.
 	m := good()
-	m.SetTsig(keyAll, dns.HmacSHA256, 300, ut0.Unix())
+	m.SetTsig(updatetest.KeyAll, dns.HmacSHA256, 300, updatetest.T0.Unix())
 	m.Extra = append(m.Extra, &dns.A{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: []byte{1, 2, 3, 4}})
 	w := &recorder{}
-	f.s.ServeUpdate(w, wire(t, m))
+	f.s.ServeUpdate(w, updatetest.Wire(t, m))
 	if w.msg == nil || w.msg.Rcode != dns.RcodeFormatError || f.state("dyn") != nil {
 		t.Errorf("TSIG not last: %v", w.msg)
 	}
@@ -414,8 +338,8 @@ func TestUpdateForm(t *testing.T) {
 func TestUpdateAuthorisation(t *testing.T) {
 	f := newUpdFixture(t, regcommit.Config{})
 	// Unsigned: refused, nothing changes.
-	if r := f.send(t, msg(t, pe("x", 80, "192.0.2.1", 30)...), ""); r.Rcode != dns.RcodeRefused || f.state("dyn") != nil {
-		t.Errorf("unsigned: %s, pool %q", rcode(r), f.state("dyn"))
+	if r := f.send(t, updatetest.Msg(t, updatetest.PE("x", 80, "192.0.2.1", 30)...), ""); r.Rcode != dns.RcodeRefused || f.state("dyn") != nil {
+		t.Errorf("unsigned: %s, pool %q", updatetest.Rcode(r), f.state("dyn"))
 	}
 	// TSIG failures: NOTAUTH with the TSIG error; BADTIME signed with the
 	// server's time, the others not.
@@ -425,10 +349,10 @@ func TestUpdateAuthorisation(t *testing.T) {
 	}{
 		{tsigkey.ErrBadSig, dns.RcodeBadSig}, {tsigkey.ErrBadKey, dns.RcodeBadKey}, {dns.ErrTime, dns.RcodeBadTime}, {tsigkey.ErrBadTrunc, dns.RcodeBadTrunc},
 	} {
-		r := f.sendStatus(t, msg(t, pe("x", 80, "192.0.2.1", 30)...), keyAll, c.status)
+		r := f.sendStatus(t, updatetest.Msg(t, updatetest.PE("x", 80, "192.0.2.1", 30)...), updatetest.KeyAll, c.status)
 		ts := r.IsTsig()
 		if r.Rcode != dns.RcodeNotAuth || ts == nil || ts.Error != c.code {
-			t.Errorf("TSIG %v: %s, TSIG %v; want NOTAUTH, %s", c.status, rcode(r), ts, dns.RcodeToString[int(c.code)])
+			t.Errorf("TSIG %v: %s, TSIG %v; want NOTAUTH, %s", c.status, updatetest.Rcode(r), ts, dns.RcodeToString[int(c.code)])
 			continue
 		}
 		if c.code == dns.RcodeBadTime && ts.OtherLen != 6 {
@@ -442,16 +366,16 @@ func TestUpdateAuthorisation(t *testing.T) {
 		}
 	}
 	// A key limited to pools: refused elsewhere, allowed there.
-	if r := f.send(t, msg(t, pe("x", 80, "192.0.2.1", 30)...), keyAPI); r.Rcode != dns.RcodeRefused || f.state("dyn") != nil {
-		t.Errorf("limited key outside its pools: %s", rcode(r))
+	if r := f.send(t, updatetest.Msg(t, updatetest.PE("x", 80, "192.0.2.1", 30)...), updatetest.KeyAPI); r.Rcode != dns.RcodeRefused || f.state("dyn") != nil {
+		t.Errorf("limited key outside its pools: %s", updatetest.Rcode(r))
 	}
-	m := msg(t, "+ x.dyn2.pool.test. 30 IN SRV 0 0 80 x.dyn2.pool.test.", "+ x.dyn2.pool.test. 30 IN A 192.0.2.1")
-	if r := f.send(t, m, keyAPI); r.Rcode != dns.RcodeSuccess || f.state("dyn2") == nil {
-		t.Errorf("limited key in its pool: %s", rcode(r))
+	m := updatetest.Msg(t, "+ x.dyn2.pool.test. 30 IN SRV 0 0 80 x.dyn2.pool.test.", "+ x.dyn2.pool.test. 30 IN A 192.0.2.1")
+	if r := f.send(t, m, updatetest.KeyAPI); r.Rcode != dns.RcodeSuccess || f.state("dyn2") == nil {
+		t.Errorf("limited key in its pool: %s", updatetest.Rcode(r))
 	}
 	// One key's element is not another's.
-	if r := f.send(t, msg(t, "-name x.dyn2.pool.test."), keyAll); r.Rcode != dns.RcodeRefused || f.state("dyn2") == nil {
-		t.Errorf("another key deletes: %s", rcode(r))
+	if r := f.send(t, updatetest.Msg(t, "-name x.dyn2.pool.test."), updatetest.KeyAll); r.Rcode != dns.RcodeRefused || f.state("dyn2") == nil {
+		t.Errorf("another key deletes: %s", updatetest.Rcode(r))
 	}
 }
 
@@ -480,20 +404,20 @@ func TestUpdateLeases(t *testing.T) {
 		echo       bool
 		wantKeyLse uint32
 	}{
-		{"UPDATE-LEASE", withLease(msg(t, pe("a", 80, "192.0.2.1", 30)...), 20, 0), 20 * time.Second, true, 0},
-		{"UPDATE-LEASE below the minimum", withLease(msg(t, pe("b", 80, "192.0.2.2", 30)...), 1, 0), 5 * time.Second, true, 0},
-		{"UPDATE-LEASE above the maximum, with KEY-LEASE", withLease(msg(t, pe("c", 80, "192.0.2.3", 30)...), 999999, 999999), time.Hour, true, 3600},
-		{"SRV TTL", msg(t, pe("d", 80, "192.0.2.4", 45)...), 45 * time.Second, false, 0},
-		{"SRV TTL 0: the default", msg(t, pe("e", 80, "192.0.2.5", 0)...), 60 * time.Second, false, 0},
+		{"UPDATE-LEASE", withLease(updatetest.Msg(t, updatetest.PE("a", 80, "192.0.2.1", 30)...), 20, 0), 20 * time.Second, true, 0},
+		{"UPDATE-LEASE below the minimum", withLease(updatetest.Msg(t, updatetest.PE("b", 80, "192.0.2.2", 30)...), 1, 0), 5 * time.Second, true, 0},
+		{"UPDATE-LEASE above the maximum, with KEY-LEASE", withLease(updatetest.Msg(t, updatetest.PE("c", 80, "192.0.2.3", 30)...), 999999, 999999), time.Hour, true, 3600},
+		{"SRV TTL", updatetest.Msg(t, updatetest.PE("d", 80, "192.0.2.4", 45)...), 45 * time.Second, false, 0},
+		{"SRV TTL 0: the default", updatetest.Msg(t, updatetest.PE("e", 80, "192.0.2.5", 0)...), 60 * time.Second, false, 0},
 	} {
-		r := f.send(t, c.m, keyAll)
+		r := f.send(t, c.m, updatetest.KeyAll)
 		if r.Rcode != dns.RcodeSuccess {
-			t.Errorf("%s: %s", c.name, rcode(r))
+			t.Errorf("%s: %s", c.name, updatetest.Rcode(r))
 			continue
 		}
 		label := strings.Split(c.m.Ns[0].Header().Name, ".")[0]
 		e := f.elem("dyn", label)
-		if e.Lease != c.want || !e.Expires.Equal(ut0.Add(c.want)) {
+		if e.Lease != c.want || !e.Expires.Equal(updatetest.T0.Add(c.want)) {
 			t.Errorf("%s: lease %v expiring %v, want %v", c.name, e.Lease, e.Expires, c.want)
 		}
 		l, kl, ok := granted(r)
@@ -502,20 +426,20 @@ func TestUpdateLeases(t *testing.T) {
 		}
 	}
 	// A TXT-only update refreshes with the element's lease.
-	f.advance(10 * time.Second)
-	if r := f.send(t, msg(t, `+ d.dyn.pool.test. 30 IN TXT "weight=3"`), keyAll); r.Rcode != dns.RcodeSuccess {
-		t.Fatal(rcode(r))
+	f.Advance(10 * time.Second)
+	if r := f.send(t, updatetest.Msg(t, `+ d.dyn.pool.test. 30 IN TXT "weight=3"`), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess {
+		t.Fatal(updatetest.Rcode(r))
 	}
-	if e := f.elem("dyn", "d"); e.Lease != 45*time.Second || !e.Expires.Equal(ut0.Add(55*time.Second)) || e.Weight != 3 {
+	if e := f.elem("dyn", "d"); e.Lease != 45*time.Second || !e.Expires.Equal(updatetest.T0.Add(55*time.Second)) || e.Weight != 3 {
 		t.Errorf("after a TXT update: %+v", e)
 	}
 	// Expiry on the fake clock: a (20 s) and b (5 s) have run out at +20 s.
-	n := f.reg.Sweep(ut0.Add(20 * time.Second))
+	n := f.Reg.Sweep(updatetest.T0.Add(20 * time.Second))
 	if n != 2 || f.elem("dyn", "a") != nil || f.elem("dyn", "b") != nil || f.elem("dyn", "d") == nil {
 		t.Errorf("sweep at +20s removed %d: %q", n, f.state("dyn"))
 	}
 	var stored []string
-	f.store.Elements(func(_ string, e *handlespace.Element) error { stored = append(stored, e.Label); return nil })
+	f.Store.Elements(func(_ string, e *handlespace.Element) error { stored = append(stored, e.Label); return nil })
 	slices.Sort(stored)
 	if !slices.Equal(stored, []string{"c", "d", "e"}) {
 		t.Errorf("store after the sweep: %q", stored)
@@ -526,8 +450,8 @@ func TestUpdateQuotasAndRate(t *testing.T) {
 	f := newUpdFixture(t, regcommit.Config{MaxPerOwner: 2, Rate: 1, Burst: 5})
 	var rcodes []string
 	for i := 0; i < 6; i++ {
-		r := f.send(t, msg(t, pe(fmt.Sprintf("q%d", i), 80, fmt.Sprintf("192.0.2.%d", i+1), 30)...), keyAll)
-		rcodes = append(rcodes, rcode(r))
+		r := f.send(t, updatetest.Msg(t, updatetest.PE(fmt.Sprintf("q%d", i), 80, fmt.Sprintf("192.0.2.%d", i+1), 30)...), updatetest.KeyAll)
+		rcodes = append(rcodes, updatetest.Rcode(r))
 	}
 	// Two registrations, one over the key's quota, then at the burst's end
 	// two refused by the rate limit.
@@ -541,8 +465,8 @@ func TestUpdateQuotasAndRate(t *testing.T) {
 
 func TestPrerequisites(t *testing.T) {
 	f := newUpdFixture(t, regcommit.Config{})
-	if r := f.send(t, msg(t, append(pe("p1", 80, "192.0.2.1", 30), `+ p1.dyn.pool.test. 30 IN TXT "weight=4"`)...), keyAll); r.Rcode != dns.RcodeSuccess {
-		t.Fatal(rcode(r))
+	if r := f.send(t, updatetest.Msg(t, append(updatetest.PE("p1", 80, "192.0.2.1", 30), `+ p1.dyn.pool.test. 30 IN TXT "weight=4"`)...), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess {
+		t.Fatal(updatetest.Rcode(r))
 	}
 	for _, c := range []struct {
 		pre   string
@@ -568,25 +492,25 @@ func TestPrerequisites(t *testing.T) {
 		{"?yxdomain b.deep.pool.test.", dns.RcodeNameError}, // an empty non-terminal is not in use
 	} {
 		// The update itself changes p2, so that success shows.
-		m := msg(t, append([]string{c.pre}, pe("p2", 81, "192.0.2.9", 30)...)...)
-		r := f.send(t, m, keyAll)
+		m := updatetest.Msg(t, append([]string{c.pre}, updatetest.PE("p2", 81, "192.0.2.9", 30)...)...)
+		r := f.send(t, m, updatetest.KeyAll)
 		if r.Rcode != c.rcode {
-			t.Errorf("%s: %s, want %s", c.pre, rcode(r), dns.RcodeToString[c.rcode])
+			t.Errorf("%s: %s, want %s", c.pre, updatetest.Rcode(r), dns.RcodeToString[c.rcode])
 		}
 		has := f.elem("dyn", "p2") != nil
 		if has != (c.rcode == dns.RcodeSuccess) {
 			t.Errorf("%s: p2 registered = %v", c.pre, has)
 		}
 		if has {
-			if r := f.send(t, msg(t, "-name p2.dyn.pool.test."), keyAll); r.Rcode != dns.RcodeSuccess {
-				t.Fatal(rcode(r))
+			if r := f.send(t, updatetest.Msg(t, "-name p2.dyn.pool.test."), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess {
+				t.Fatal(updatetest.Rcode(r))
 			}
 		}
 	}
 	// The typical use: register only if the name is free.
-	m := msg(t, append([]string{"?nxdomain p1.dyn.pool.test."}, pe("p1", 99, "192.0.2.99", 30)...)...)
-	if r := f.send(t, m, keyAll); r.Rcode != dns.RcodeYXDomain || f.elem("dyn", "p1").Port != 80 {
-		t.Errorf("conditional registration of a taken name: %s", rcode(r))
+	m := updatetest.Msg(t, append([]string{"?nxdomain p1.dyn.pool.test."}, updatetest.PE("p1", 99, "192.0.2.99", 30)...)...)
+	if r := f.send(t, m, updatetest.KeyAll); r.Rcode != dns.RcodeYXDomain || f.elem("dyn", "p1").Port != 80 {
+		t.Errorf("conditional registration of a taken name: %s", updatetest.Rcode(r))
 	}
 }
 
@@ -594,9 +518,9 @@ func TestPrerequisites(t *testing.T) {
 func TestUpdateNotImplemented(t *testing.T) {
 	s := New(newTestSpace(t), Config{Logger: discardLog(), Lookup: lookup})
 	w := &recorder{}
-	s.ServeUpdate(w, wire(t, msg(t, pe("x", 80, "192.0.2.1", 30)...)))
+	s.ServeUpdate(w, updatetest.Wire(t, updatetest.Msg(t, updatetest.PE("x", 80, "192.0.2.1", 30)...)))
 	if w.msg.Rcode != dns.RcodeNotImplemented {
-		t.Errorf("UPDATE without an updater: %s", rcode(w.msg))
+		t.Errorf("UPDATE without an updater: %s", updatetest.Rcode(w.msg))
 	}
 }
 
@@ -629,8 +553,8 @@ var _ Updater = (*fakeUpdater)(nil)
 // timeout included).
 func TestReplies(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	keys, err := tsigkey.New([]tsigkey.Key{{Name: keyAll, Algorithm: dns.HmacSHA256, Secret: secret},
-		{Name: keyAPI, Algorithm: dns.HmacSHA256, Secret: secret, Pools: []string{"api"}}})
+	keys, err := tsigkey.New([]tsigkey.Key{{Name: updatetest.KeyAll, Algorithm: dns.HmacSHA256, Secret: secret},
+		{Name: updatetest.KeyAPI, Algorithm: dns.HmacSHA256, Secret: secret, Pools: []string{"api"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -649,29 +573,29 @@ func TestReplies(t *testing.T) {
 		submitted bool
 		signed    bool
 	}{
-		{"applied", fakeUpdater{lease: 90 * time.Second}, keyAll, pe("x", 80, "192.0.2.1", 30), 120, dns.RcodeSuccess, -1, "", true, true},
-		{"rate limited", fakeUpdater{limited: true}, keyAll, pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "rate limit exceeded", false, true},
-		{"unsigned", fakeUpdater{}, "", pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "unsigned update", false, false},
-		{"key not for the pool", fakeUpdater{}, keyAPI, pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "may not change pool dyn.pool.test.", false, true},
-		{"malformed, signed", fakeUpdater{}, keyAll, []string{"+ a.b.dyn.pool.test. 30 IN A 192.0.2.1"}, 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "not a pool element's name", false, true},
-		{"outside the zone", fakeUpdater{}, keyAll, []string{"+ x.dyn.example.org. 30 IN A 192.0.2.1"}, 0, dns.RcodeNotZone, int(dns.ExtendedErrorCodeOther), "outside zone", false, true},
-		{"committer refuses", fakeUpdater{err: &regcommit.Error{Code: regcommit.Refused, Msg: "quota of key all-key. reached"}}, keyAll, pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "quota", true, true},
-		{"committer: invalid", fakeUpdater{err: &regcommit.Error{Code: regcommit.Invalid, Msg: "element x.dyn.pool.test. has no port"}}, keyAll, pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "no port", true, true},
-		{"zone gone", fakeUpdater{err: &regcommit.Error{Code: regcommit.NotFound, Msg: "the pool's zone is not served"}}, keyAll, pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeNotAuth, int(dns.ExtendedErrorCodeOther), "not served", true, true},
-		{"prerequisite failed", fakeUpdater{err: updErr(dns.RcodeYXDomain, "prerequisite failed: name x.dyn.pool.test. is in use")}, keyAll, pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeYXDomain, int(dns.ExtendedErrorCodeOther), "is in use", true, true},
-		{"commit timed out", fakeUpdater{err: context.DeadlineExceeded}, keyAll, pe("x", 80, "192.0.2.1", 30), 0, dns.RcodeServerFailure, int(dns.ExtendedErrorCodeOther), "deadline exceeded", true, true},
+		{"applied", fakeUpdater{lease: 90 * time.Second}, updatetest.KeyAll, updatetest.PE("x", 80, "192.0.2.1", 30), 120, dns.RcodeSuccess, -1, "", true, true},
+		{"rate limited", fakeUpdater{limited: true}, updatetest.KeyAll, updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "rate limit exceeded", false, true},
+		{"unsigned", fakeUpdater{}, "", updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "unsigned update", false, false},
+		{"key not for the pool", fakeUpdater{}, updatetest.KeyAPI, updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "may not change pool dyn.pool.test.", false, true},
+		{"malformed, signed", fakeUpdater{}, updatetest.KeyAll, []string{"+ a.b.dyn.pool.test. 30 IN A 192.0.2.1"}, 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "not a pool element's name", false, true},
+		{"outside the zone", fakeUpdater{}, updatetest.KeyAll, []string{"+ x.dyn.example.org. 30 IN A 192.0.2.1"}, 0, dns.RcodeNotZone, int(dns.ExtendedErrorCodeOther), "outside zone", false, true},
+		{"committer refuses", fakeUpdater{err: &regcommit.Error{Code: regcommit.Refused, Msg: "quota of key all-key. reached"}}, updatetest.KeyAll, updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "quota", true, true},
+		{"committer: invalid", fakeUpdater{err: &regcommit.Error{Code: regcommit.Invalid, Msg: "element x.dyn.pool.test. has no port"}}, updatetest.KeyAll, updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeRefused, int(dns.ExtendedErrorCodeProhibited), "no port", true, true},
+		{"zone gone", fakeUpdater{err: &regcommit.Error{Code: regcommit.NotFound, Msg: "the pool's zone is not served"}}, updatetest.KeyAll, updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeNotAuth, int(dns.ExtendedErrorCodeOther), "not served", true, true},
+		{"prerequisite failed", fakeUpdater{err: updErr(dns.RcodeYXDomain, "prerequisite failed: name x.dyn.pool.test. is in use")}, updatetest.KeyAll, updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeYXDomain, int(dns.ExtendedErrorCodeOther), "is in use", true, true},
+		{"commit timed out", fakeUpdater{err: context.DeadlineExceeded}, updatetest.KeyAll, updatetest.PE("x", 80, "192.0.2.1", 30), 0, dns.RcodeServerFailure, int(dns.ExtendedErrorCodeOther), "deadline exceeded", true, true},
 	} {
 		s := New(hs, Config{Updates: &c.upd, Keys: keys, Lookup: lookup, Logger: discardLog(), UDPSize: 1232})
-		m := msg(t, c.lines...)
+		m := updatetest.Msg(t, c.lines...)
 		m.SetEdns0(1232, false)
 		if c.lease != 0 {
 			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_UL{Code: dns.EDNS0UL, Lease: c.lease})
 		}
 		if c.key != "" {
-			m.SetTsig(c.key, dns.HmacSHA256, 300, ut0.Unix())
+			m.SetTsig(c.key, dns.HmacSHA256, 300, updatetest.T0.Unix())
 		}
 		w := &recorder{}
-		s.ServeUpdate(w, wire(t, m))
+		s.ServeUpdate(w, updatetest.Wire(t, m))
 		r := w.msg
 		if w.n != 1 || r == nil {
 			t.Fatalf("%s: %d replies, %v", c.name, w.n, w.err)
@@ -692,7 +616,7 @@ func TestReplies(t *testing.T) {
 		}
 		switch {
 		case r.Rcode != c.rcode:
-			t.Errorf("%s: %s, want %s", c.name, rcode(r), dns.RcodeToString[c.rcode])
+			t.Errorf("%s: %s, want %s", c.name, updatetest.Rcode(r), dns.RcodeToString[c.rcode])
 		case c.ede < 0 && ede != nil:
 			t.Errorf("%s: an Extended DNS Error %v", c.name, ede)
 		case c.ede >= 0 && (ede == nil || int(ede.InfoCode) != c.ede || !strings.Contains(ede.ExtraText, c.why)):
@@ -716,18 +640,18 @@ func TestReplies(t *testing.T) {
 func TestTypesAt(t *testing.T) {
 	f := newUpdFixture(t, regcommit.Config{})
 	for _, m := range [][]string{
-		pe("p1", 80, "192.0.2.1", 30),
-		pe("p6", 80, "2001:db8::6", 30),
+		updatetest.PE("p1", 80, "192.0.2.1", 30),
+		updatetest.PE("p6", 80, "2001:db8::6", 30),
 		hstest.Register("q1", "dyn2.pool.test.", 80, "192.0.2.7", 30),
 	} {
-		if r := f.send(t, msg(t, m...), keyAll); r.Rcode != dns.RcodeSuccess {
-			t.Fatal(rcode(r))
+		if r := f.send(t, updatetest.Msg(t, m...), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess {
+			t.Fatal(updatetest.Rcode(r))
 		}
 	}
-	if r := f.send(t, msg(t, "-name q1.dyn2.pool.test."), keyAll); r.Rcode != dns.RcodeSuccess {
-		t.Fatal(rcode(r))
+	if r := f.send(t, updatetest.Msg(t, "-name q1.dyn2.pool.test."), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess {
+		t.Fatal(updatetest.Rcode(r))
 	}
-	z := f.hs.View().Zone("pool.test.")
+	z := f.HS.View().Zone("pool.test.")
 	for _, name := range []string{
 		"web.pool.test.", "api.pool.test.", "dyn.pool.test.", "dyn2.pool.test.",
 		"_http._tcp.web.pool.test.", "w4.web.pool.test.", "p1.dyn.pool.test.", "p6.dyn.pool.test.",

@@ -23,6 +23,11 @@
 // goes a round trip sooner; a dialler's attempts race through the TLS
 // handshake, the first to hear the peer's flight cancelling the others.
 //
+// A StoreKeeper keeps the daemon's store in step with what the driver
+// reports of ownership (OnOwnership, Durable, OnHanded, EventStaticHomes):
+// on a goroutine of its own, the changes that wait are written in one
+// transaction, and a hand-off coming in is gathered until its end.
+//
 // # Caveats
 //
 // A connection that sends a malformed message, or one from a sender other

@@ -460,9 +460,6 @@ func (d *Driver) Addr() net.Addr {
 	return d.ln.Addr()
 }
 
-// ID returns this registrar's ID.
-func (d *Driver) ID() uint32 { return d.self }
-
 // Peers returns the peers as the Node last saw them.
 func (d *Driver) Peers() []enrp.PeerState {
 	d.mu.Lock()

@@ -25,13 +25,13 @@ func TestPeerRTTs(t *testing.T) {
 	a.log.waitLog(t, "ENRP peer-up", "peer=0000000b")
 	b.log.waitLog(t, "ENRP peer-up", "peer=0000000a")
 	for _, c := range []struct {
-		r    *registrar
-		peer uint32
-	}{{a, 0xb}, {b, 0xa}} {
+		r          *registrar
+		self, peer uint32
+	}{{a, 0xa, 0xb}, {b, 0xb, 0xa}} {
 		rtts := c.r.drv.PeerRTTs()
 		r, ok := rtts[c.peer]
 		if !ok || r.RTT <= 0 || r.RTT > time.Second || len(rtts) != 1 {
-			t.Errorf("registrar %08x: RTTs %v, want one to %08x, above 0 and under 1 s", c.r.drv.ID(), rtts, c.peer)
+			t.Errorf("registrar %08x: RTTs %v, want one to %08x, above 0 and under 1 s", c.self, rtts, c.peer)
 		}
 	}
 	b.drv.Close()

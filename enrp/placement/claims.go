@@ -1,6 +1,10 @@
 package placement
 
-import "time"
+import (
+	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+)
 
 // LeaseSkew is how much two registrars' lease ends of one registration
 // may differ: each counts the lease from when it heard of it, so a copy
@@ -31,4 +35,32 @@ func Later(a, b time.Time) bool {
 // lower registrar ID.
 func Wins(gen1, home1, gen2, home2 uint32) bool {
 	return gen1 > gen2 || (gen1 == gen2 && home1 < home2)
+}
+
+// Guard is the registration that package enrp's Node believed the
+// handlespace held when it asked for an operation on a registered
+// element. The handlespace may have changed since by a local change that
+// the Node has not seen yet: the registrar deregistered the element, or
+// registered it (a new lease, or the home moved here). The operation is
+// carried out only if the handlespace still holds that registration (the
+// element there or not as believed, with the same home and lease end, to
+// the millisecond), so that it undoes no such change; the Change that
+// shows the local change then reaches the Node, which acts on it (a
+// deregistration here of a peer's element goes to every peer). Health,
+// administrative state and the other fields may differ: the operation
+// sets them as it always did.
+type Guard struct {
+	Present bool      // the element was there
+	Home    uint32    // with this home
+	Expires time.Time // and this lease end (zero: none)
+}
+
+// Holds reports whether the handlespace's element cur (nil: none) is the
+// registration the guard names.
+func (g *Guard) Holds(cur *handlespace.Element) bool {
+	if cur == nil || !g.Present {
+		return cur == nil && !g.Present
+	}
+	return !cur.Static && cur.Home == g.Home && cur.Expires.IsZero() == g.Expires.IsZero() &&
+		cur.Expires.UnixMilli() == g.Expires.UnixMilli()
 }

@@ -12,7 +12,8 @@
 // first n after the home, the registrars an element's home asks to
 // confirm a change of its health. Quorum decides that health from their
 // Votes (up or down; unknown does not count) and says whether the element
-// is disputed.
+// is disputed. Later, Wins and Guard are the rules between copies of a
+// registration.
 //
 // # Caveats
 //

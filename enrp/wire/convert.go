@@ -133,7 +133,7 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 			Rise:     uint16(min(max(pr.Rise, 0), math.MaxUint16)), Fall: uint16(min(max(pr.Fall, 0), math.MaxUint16))}
 	}
 	p.X = x
-	t, ok := policyTypes[policy]
+	t, ok := PolicyType(policy)
 	if !ok {
 		t = PolicyRoundRobin
 	}

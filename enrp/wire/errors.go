@@ -40,6 +40,22 @@ func DiagText(info []byte) string {
 	return string(info[ParamHeaderLen:n])
 }
 
+// DescribeCauses says what the causes of an ERROR are, each with its
+// diagnostic text if it carries one, separated by "; ".
+func DescribeCauses(cs []Cause) string {
+	s := ""
+	for i, c := range cs {
+		if i > 0 {
+			s += "; "
+		}
+		s += CauseText(c.Code)
+		if d := DiagText(c.Info); d != "" {
+			s += ": " + d
+		}
+	}
+	return s
+}
+
 // DiagParam returns a ParamXDiag parameter carrying text (at most 200
 // bytes of it).
 func DiagParam(text string) []byte {

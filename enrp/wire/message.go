@@ -81,6 +81,9 @@ type Handoff struct {
 	// Seq is the hand-off's sequence number, which its acknowledgement
 	// carries back.
 	Seq uint32
+	// Flags: HandoffDelta (in the byte that was reserved, zero: a
+	// receiver that does not know a flag ignores it).
+	Flags uint8
 }
 
 // Kinds of Handoff.
@@ -110,10 +113,18 @@ const (
 	SyncLast uint8 = 6
 )
 
+// HandoffDelta, in the Flags of a push (SyncPage, SyncLast), says that it
+// carries the sender's zone-file elements changed since it lost the
+// receiver, not all it homes: the receiver keeps what it had from the
+// sender for the others (it may have to put back what it had before it
+// took them over, see enrp/baseline), and a receiver that cannot is set
+// right by its next audit.
+const HandoffDelta uint8 = 0x01
+
 func (e *enc) handoff(h *Handoff) {
 	e.param(ParamXHandoff, func() {
 		e.u8(h.Kind)
-		e.u8(0)
+		e.u8(h.Flags)
 		e.u16(h.Live)
 		e.u32(h.Seq)
 	})
@@ -123,7 +134,7 @@ func (w *walker) handoff(p param, typ Type) (*Handoff, error) {
 	if len(p.val) != 8 {
 		return nil, Malformed(p.off, "hand-off parameter has %d bytes of value, want 8", len(p.val))
 	}
-	h := &Handoff{Kind: p.val[0], Live: binary.BigEndian.Uint16(p.val[2:]), Seq: binary.BigEndian.Uint32(p.val[4:])}
+	h := &Handoff{Kind: p.val[0], Flags: p.val[1], Live: binary.BigEndian.Uint16(p.val[2:]), Seq: binary.BigEndian.Uint32(p.val[4:])}
 	switch {
 	case typ == TypePresence && h.Kind == HandoffAck:
 	case typ == TypeHandleTableResp && (h.Kind == HandoffPage || h.Kind == HandoffLast || h.Kind == HandbackPage ||
@@ -427,4 +438,49 @@ func (w *walker) message(m *Message, ps []param) error {
 		}
 	}
 	return nil
+}
+
+// Pages lays n elements out as HANDLE_TABLE_RESPONSE pages marked h (a
+// copy each): at most size elements and about maxBytes encoded bytes a
+// page, consecutive elements of one pool in one entry; the last page
+// with kind last (instead of h.Kind) when last is not 0, and then one
+// empty page if there is no element. elem gives element i and its pool,
+// or ok false to leave it out.
+func Pages(h *Handoff, last uint8, size, maxBytes, n int, elem func(i int) (pool string, pe PE, ok bool)) []*Message {
+	var pages []*Message
+	var cur *Message
+	count, bytes := 0, 0
+	for i := range n {
+		pool, pe, ok := elem(i)
+		if !ok {
+			continue
+		}
+		sz := pe.MaxSize() + 8
+		if cur != nil && (count >= size || bytes+sz+ParamHeaderLen+Pad4(len(pool)) > maxBytes) {
+			cur = nil
+		}
+		if cur == nil {
+			hh := *h
+			cur = &Message{Type: TypeHandleTableResp, Handoff: &hh}
+			pages = append(pages, cur)
+			count, bytes = 0, HeaderLen+IDsLen+12
+		}
+		lastEntry := len(cur.Entries) - 1
+		if lastEntry < 0 || string(cur.Entries[lastEntry].Handle) != pool {
+			cur.Entries = append(cur.Entries, Entry{Handle: []byte(pool), Elements: make([]PE, 0, min(size-count, n-i))})
+			bytes += ParamHeaderLen + Pad4(len(pool))
+			lastEntry++
+		}
+		cur.Entries[lastEntry].Elements = append(cur.Entries[lastEntry].Elements, pe)
+		count++
+		bytes += sz
+	}
+	if last != 0 {
+		if len(pages) == 0 {
+			hh := *h
+			pages = append(pages, &Message{Type: TypeHandleTableResp, Handoff: &hh})
+		}
+		pages[len(pages)-1].Handoff.Kind = last
+	}
+	return pages
 }

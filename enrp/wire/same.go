@@ -2,6 +2,7 @@ package wire
 
 import (
 	"slices"
+	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -35,4 +36,60 @@ func SameElement(a, b *handlespace.Element) bool {
 // reports.
 func StateDiffers(t, e *handlespace.Element) bool {
 	return t.Health != e.Health || t.Admin != e.Admin || t.Reported != e.Reported || !slices.Equal(t.Vantage, e.Vantage)
+}
+
+// TrimStatic leaves out of a zone-file element's wire form (XStatic)
+// what the receiver's zone file gives, and marks it XTrimmed: its label,
+// site, probe settings, addresses, owner and lease, and its weight and
+// priority with a load of 0 (what the receiver takes without the
+// values: the policy parameter carries a load where the policy has
+// one). About 60 bytes an element are left, so that a push of 200 fits
+// the ten segments a new connection may send in its first round trip.
+func TrimStatic(pe *PE) {
+	if x := pe.X; x != nil && x.Flags&XStatic != 0 {
+		x.Label, x.Site, x.Probe, x.Addrs, x.Owner, x.Lease = "", "", nil, nil, "", 0
+		x.Flags |= XTrimmed
+		if x.Load == 0 && x.LoadDeg == 0 {
+			x.HasValues = false
+		}
+	}
+}
+
+// ZoneFields completes e, a zone-file element received as its state
+// alone (XTrimmed), from c, the receiver's copy: the zone file's label,
+// site, addresses, owner, lease and probe settings, and weight and
+// priority when the values were left out (hasValues false).
+func ZoneFields(e, c *handlespace.Element, hasValues bool) {
+	e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, slices.Clone(c.Addrs), c.Owner, c.Lease
+	if !hasValues {
+		e.Weight, e.Priority = c.Weight, c.Priority
+	}
+	e.Probe = nil
+	if c.Probe != nil {
+		pr := *c.Probe
+		e.Probe = &pr
+	}
+}
+
+// ChangeOf says what changed of an element from was (ownership generation
+// wasGen) to e (gen): "home", "generation", "state" (health, admin,
+// reports, vantage) or "other"; "" when nothing, or only the lease end
+// by at most skew.
+func ChangeOf(was, e *handlespace.Element, wasGen, gen uint32, skew time.Duration) string {
+	switch {
+	case was.Home != e.Home:
+		return "home"
+	case wasGen != gen:
+		return "generation"
+	case StateDiffers(was, e):
+		return "state"
+	}
+	w, n := *was, *e
+	if d := n.Expires.Sub(w.Expires); d <= skew && d >= -skew && n.Expires.IsZero() == w.Expires.IsZero() {
+		n.Expires = w.Expires
+	}
+	if SameElement(&w, &n) {
+		return ""
+	}
+	return "other"
 }

@@ -166,8 +166,8 @@ const (
 	// gives the receiver the home of the elements it carries, with their
 	// state) and, in a PRESENCE, acknowledges one: a kind (1 byte:
 	// HandoffPage, HandoffLast, HandoffAck, HandbackPage, SyncPage,
-	// SyncLast), a reserved
-	// byte, the number of live registrars the sender saw while it held
+	// SyncLast), a flags byte (HandoffDelta; zero before, ignored by
+	// a peer that does not know it), the number of live registrars the sender saw while it held
 	// the elements (2 bytes) and the hand-off's sequence number (4
 	// bytes). See Handoff. A peer that does not know it skips it: an
 	// unasked-for table response is dropped, a PRESENCE read as usual.

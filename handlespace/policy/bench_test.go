@@ -43,8 +43,8 @@ func BenchmarkSelect(b *testing.B) {
 					b.Fatal(err)
 				}
 				o := p.Order()
-				set := handlespace.NewSet(o, elems[sz.n])
-				sel := p.Build(set, new(atomic.Uint64), nil, true)
+				set := o.NewSet(elems[sz.n])
+				sel := p.Build(&set, new(atomic.Uint64), nil, true)
 				dst := make([]handlespace.Pick, 0, min(sz.n, 16))
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -69,8 +69,8 @@ func BenchmarkSelectNearestSites(b *testing.B) {
 		elems[n/2].Site, elems[n/3].Site = "s-rare", "s-rare"
 		p, _ := handlespace.NewPolicy("nearest", nil)
 		o := p.Order()
-		set := handlespace.NewSet(o, elems)
-		sel := p.Build(set, new(atomic.Uint64), nil, true)
+		set := o.NewSet(elems)
+		sel := p.Build(&set, new(atomic.Uint64), nil, true)
 		for _, site := range []string{"s-fra", "s-rare", ""} {
 			c := &handlespace.Client{Site: handlespace.SiteOf(site)}
 			for _, k := range []int{3, 0} {
@@ -168,8 +168,8 @@ func BenchmarkSelectDistance(b *testing.B) {
 					b.Fatal(err)
 				}
 				o := p.Order()
-				set := handlespace.NewSet(o, elems)
-				sel := p.Build(set, new(atomic.Uint64), nil, true)
+				set := o.NewSet(elems)
+				sel := p.Build(&set, new(atomic.Uint64), nil, true)
 				dst := make([]handlespace.Pick, 0, 16)
 				b.ReportAllocs()
 				b.ResetTimer()

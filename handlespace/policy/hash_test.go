@@ -226,7 +226,7 @@ func TestHashStaleTable(t *testing.T) {
 		next = append(next, &handlespace.Element{ID: uint32(900_000 + i)})
 	}
 	o := p.Order()
-	set := handlespace.NewSet(o, sortedByID(next))
+	set := o.NewSet(sortedByID(next))
 	in := map[*handlespace.Element]bool{}
 	for _, e := range next {
 		in[e] = true
@@ -254,13 +254,13 @@ func TestHashStaleTable(t *testing.T) {
 	}
 
 	// The real thing: built in the background, then exact.
-	sel := p.Build(set, old.seq, old.sel, false).(*hashBig)
+	sel := p.Build(&set, old.seq, old.sel, false).(*hashBig)
 	select {
 	case <-sel.ready:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the table was not built in 20 s")
 	}
-	fresh := p.Build(set, old.seq, nil, true).(*hashBig)
+	fresh := p.Build(&set, old.seq, nil, true).(*hashBig)
 	for _, c := range clients {
 		a, b := sel.Select(nil, 3, c), fresh.Select(nil, 3, c)
 		if !slices.Equal(a, b) {

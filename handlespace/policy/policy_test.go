@@ -60,7 +60,7 @@ func build(p handlespace.Policy, elems []*handlespace.Element, prev *testSel) *t
 	sorted := slices.Clone(elems)
 	sortByID(sorted)
 	o := p.Order()
-	set := handlespace.NewSet(o, sorted)
+	set := o.NewSet(sorted)
 	ts := &testSel{elems: elems, idx: make(map[*handlespace.Element]int32, len(elems))}
 	for i, e := range elems {
 		ts.idx[e] = int32(i)
@@ -70,8 +70,8 @@ func build(p handlespace.Policy, elems []*handlespace.Element, prev *testSel) *t
 	if prev != nil {
 		ps, ts.seq = prev.sel, prev.seq
 	}
-	if set.Len() > 0 {
-		ts.sel = p.Build(set, ts.seq, ps, true)
+	if len(sorted) > 0 {
+		ts.sel = p.Build(&set, ts.seq, ps, true)
 	}
 	return ts
 }

@@ -201,7 +201,7 @@ func TestHashPoolAcrossChanges(t *testing.T) {
 		hs.Apply(groups, nil)
 		pv := hs.View().Zone("z.test.").Pool("web")
 		in := map[*handlespace.Element]bool{}
-		for e := range pv.All.Range() {
+		for _, e := range pv.All.Elements() {
 			in[e] = true
 		}
 		for _, c := range clients {

@@ -159,6 +159,7 @@ const (
 	regAcked                    // acknowledged
 	regGone                     // deregistration acknowledged
 	regUnknown                  // a request failed: either may hold
+	regLeaving                  // deregistration sent (maybe applied), not yet acknowledged
 )
 
 // elemT is what the checker knows of an element.
@@ -931,6 +932,7 @@ func (c *Checker) register() {
 			c.members[dyn] = append(c.members[dyn], e)
 		} else {
 			e = known[c.rng.IntN(len(known))]
+			e.reg = regLeaving
 		}
 		c.mu.Unlock()
 		r := c.cfg.Cluster.Regs[ri]

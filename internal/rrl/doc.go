@@ -36,7 +36,9 @@
 // Decide at once, and a decision neither allocates nor waits on I/O. When
 // a set is full, the bucket with the least debt is replaced (Stats.Evicted
 // counts replaced buckets that were still in debt: the table is too
-// small for the flood).
+// small for the flood). A server that replaces its Limiter (a reload of
+// the limits) keeps its counters going up with Totals: Retire the old
+// one, and read the sums With the new.
 //
 // # Caveats
 //

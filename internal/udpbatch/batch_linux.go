@@ -87,10 +87,6 @@ func New(c *net.UDPConn, size int) (*Conn, error) {
 	return bc, nil
 }
 
-// V6 reports whether the socket is an IPv6 one (Addr values for it are
-// sockaddr_in6, IPv4 peers IPv4-mapped).
-func (c *Conn) V6() bool { return c.v6 }
-
 // Stats returns the counts of system calls and datagrams so far.
 func (c *Conn) Stats() Stats {
 	return Stats{ReadCalls: c.stats.readCalls.Load(), ReadMsgs: c.stats.readMsgs.Load(),

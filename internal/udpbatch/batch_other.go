@@ -23,9 +23,6 @@ func New(c *net.UDPConn, size int) (*Conn, error) {
 	return &Conn{c: c, v6: la != nil && la.IP.To4() == nil}, nil
 }
 
-// V6 reports whether the socket is an IPv6 one.
-func (c *Conn) V6() bool { return c.v6 }
-
 // Stats returns the counts of system calls and datagrams so far.
 func (c *Conn) Stats() Stats {
 	return Stats{ReadCalls: c.stats.readCalls.Load(), ReadMsgs: c.stats.readMsgs.Load(),

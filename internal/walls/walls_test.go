@@ -31,7 +31,7 @@ type wall struct {
 // may use; they may use each other (netlab, the cluster harness, runs
 // poolnsd with proctest and makes certificates with enrptest).
 var testHelpers = []string{"M/internal/hstest", "M/internal/testrand", "M/internal/zonetext", "M/internal/proctest", "M/internal/browsertest",
-	"M/internal/netlab/...", "M/probe/probetest", "M/enrp/enrptest", "M/metrics/metricstest"}
+	"M/internal/netlab/...", "M/probe/probetest", "M/enrp/enrptest", "M/metrics/metricstest", "M/zones/zonestest", "M/internal/updatetest"}
 
 var walls = []wall{
 	{

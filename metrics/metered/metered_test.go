@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
-	"testing/fstest"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
@@ -19,7 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/monitor"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
-	"github.com/poolnsd/poolnsd/zones"
+	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
 
 const pool = "web.pool.test."
@@ -37,14 +36,8 @@ var z1 = handlespace.ElementID(netip.MustParseAddr("10.0.0.1"), 80)
 
 func newHandlespace(t *testing.T) *handlespace.Handlespace {
 	t.Helper()
-	def, err := zones.Parse(fstest.MapFS{"pool.test.zone": {Data: []byte(zone)}}, "pool.test.zone")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 1})
-	if err := hs.ApplyZones([]handlespace.ZoneDef{*def}); err != nil {
-		t.Fatal(err)
-	}
+	zonestest.Apply(t, hs, zone)
 	return hs
 }
 

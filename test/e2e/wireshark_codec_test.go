@@ -155,6 +155,10 @@ func codecCorpus(t *testing.T) []codecMsg {
 		}
 		return m
 	}
+	delta := func(m *wire.Message) *wire.Message {
+		m.Handoff.Flags = wire.HandoffDelta
+		return m
+	}
 	trimmed := withX(pe(static, "rr"), func(x *wire.ElementX) {
 		x.Label, x.Site, x.Probe, x.Addrs, x.Owner, x.Lease = "", "", nil, nil, "", 0
 		x.Flags |= wire.XTrimmed
@@ -261,6 +265,7 @@ func codecCorpus(t *testing.T) []codecMsg {
 		{"HANDLE_TABLE_RESPONSE: a push page, zone-file elements trimmed", page(wire.SyncPage, 0, pe(full, "lud"), trimmed)},
 		{"HANDLE_TABLE_RESPONSE: the last push page, empty", page(wire.SyncLast, 0)},
 		{"HANDLE_TABLE_RESPONSE: the last push page", page(wire.SyncLast, 0, trimmed)},
+		{"HANDLE_TABLE_RESPONSE: the last page of a push of the changes alone", delta(page(wire.SyncLast, 0, trimmed))},
 		{"LIST_REQUEST", &wire.Message{Type: wire.TypeListRequest, Sender: peer, Receiver: home}},
 		{"LIST_RESPONSE", &wire.Message{Type: wire.TypeListResponse, Sender: home, Receiver: peer, Servers: []wire.ServerInfo{srv, srv6}}},
 		{"LIST_RESPONSE rejecting the request", &wire.Message{Type: wire.TypeListResponse, Flags: wire.FlagReject, Sender: home, Receiver: peer}},
@@ -381,6 +386,9 @@ func TestWiresharkCodec(t *testing.T) {
 		}
 		if d.Handoff != nil {
 			handoffKind(uint64(d.Handoff.Kind))
+			if d.Handoff.Flags&wire.HandoffDelta != 0 {
+				seen["HandoffDelta"] = true
+			}
 		}
 		for _, c := range d.Causes {
 			mark([]string{"Cause"}, uint64(c.Code))
