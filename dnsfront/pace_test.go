@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/updatetest"
 	"github.com/poolnsd/poolnsd/regcommit"
-	"github.com/poolnsd/poolnsd/store"
 )
 
 // probePacer is a Pacer whose turns each send a query to the loop's
@@ -116,19 +116,13 @@ func TestLoopGrantsTurnByTurn(t *testing.T) {
 // of a minute, nothing but the loop grants them within the test's time.
 func TestUpdatePacedByLoop(t *testing.T) {
 	hs := newTestSpace(t)
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg := regcommit.New(hs, st, regcommit.Config{Logger: discardLog(), PaceHold: time.Minute})
-	t.Cleanup(reg.Close)
+	_, reg := updatetest.Committer(t, hs, regcommit.Config{PaceHold: time.Minute})
 	addr, _ := serveTest(t, Config{Logger: discardLog(), Updates: reg, Pacer: reg.Pacer(), TSIG: testKeys}, hs)
 	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second,
-		TsigSecret: map[string]string{keyAll: base64.StdEncoding.EncodeToString(tsigSecret)}}
+		TsigSecret: map[string]string{updatetest.KeyAll: base64.StdEncoding.EncodeToString(updatetest.Secret)}}
 	for i, label := range []string{"p1", "p2", "p3"} {
-		m := msg(t, pe(label, 80, "192.0.2.1", 30)...)
-		m.SetTsig(keyAll, dns.HmacSHA256, 300, time.Now().Unix())
+		m := updatetest.Msg(t, updatetest.PE(label, 80, "192.0.2.1", 30)...)
+		m.SetTsig(updatetest.KeyAll, dns.HmacSHA256, 300, time.Now().Unix())
 		r, _, err := c.Exchange(m, addr)
 		if err != nil || r.Rcode != dns.RcodeSuccess {
 			t.Fatalf("update %d: %v %v", i, r, err)
