@@ -122,13 +122,24 @@ var coldDrainTime = time.Second
 
 var _ dnsserve.Idler = (*loopAnswerer)(nil)
 
-// Pending implements dnsserve.Idler: answers wait for a signature.
-func (u *loopAnswerer) Pending() bool { return u.s.cold != nil && u.s.cold.n > 0 }
+// Pending implements dnsserve.Idler: answers wait for a signature, or
+// the registrar's turns for a grant (pace.go).
+func (u *loopAnswerer) Pending() bool { return u.coldPending() || u.granting() }
 
-// Idle implements dnsserve.Idler: one turn of the queue, no datagram
-// waiting; the replies go out together when the queue is empty (or
-// coldOut of them are made).
+func (u *loopAnswerer) coldPending() bool { return u.s.cold != nil && u.s.cold.n > 0 }
+
+// Idle implements dnsserve.Idler, no datagram waiting: one turn of the
+// queue, whose replies go out together when it is empty (or coldOut of
+// them are made), or a grant of the registrar's, the two in alternation
+// when both wait.
 func (u *loopAnswerer) Idle() {
+	u.grantFirst = !u.grantFirst
+	if (u.grantFirst || !u.coldPending()) && u.grant() {
+		return
+	}
+	if !u.coldPending() {
+		return
+	}
 	q := u.s.cold
 	q.turn(&u.s)
 	if q.n == 0 {

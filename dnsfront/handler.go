@@ -42,8 +42,9 @@ type Handler struct {
 	current func() bool // nil: always current (ready.go)
 	cold    coldCounts  // the UDP loops' cold-signature queues (coldsign.go)
 
-	upd  *dnsupdate.Server // DNS UPDATE (NOTIMP without an Updater)
-	keys *tsigkey.Keyring  // TSIG keys of updates and signed queries
+	upd   *dnsupdate.Server // DNS UPDATE (NOTIMP without an Updater)
+	pacer Pacer             // the registrar's turns (pace.go); nil: none
+	keys  *tsigkey.Keyring  // TSIG keys of updates and signed queries
 }
 
 var (
@@ -76,7 +77,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	h := &Handler{src: src, udpSize: cfg.UDPSize, log: cfg.Logger, metrics: cfg.Metrics, sign: cfg.Signer,
-		current: cfg.Current}
+		current: cfg.Current, pacer: cfg.Pacer}
 	h.queryLog.Store(cfg.QueryLog)
 	if h.sign != nil {
 		h.front = sigfront.New[elemWire]()

@@ -55,6 +55,9 @@ type Config struct {
 	// TSIG are the keys that may sign updates. Unsigned updates are
 	// refused.
 	TSIG []Key
+	// Pacer, when set, has the UDP loops grant the registrar's turns
+	// between their batches (pace.go; the registrar's Pacer).
+	Pacer Pacer
 	// UpdateTimeout bounds how long an update waits for its commit
 	// (default 10 s); then it gets SERVFAIL.
 	UpdateTimeout time.Duration

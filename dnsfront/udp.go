@@ -51,6 +51,9 @@ type loopAnswerer struct {
 	foundNext int
 
 	now time.Time // when the batch in hand was read
+
+	detach     func() // from the registrar's Pacer (pace.go); nil: not attached
+	grantFirst bool   // Idle's alternation of grants and signatures
 }
 
 // foundSize is how many lookups a loop remembers.
@@ -75,6 +78,9 @@ func (h *Handler) NewLoop(s *dnsserve.Socket) dnsserve.Loop {
 	u.s = scratch{buf: make([]byte, 0, 512), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.loopTally()}
 	u.s.cold = newColdQueue(h, s)
 	u.w.cold = u.s.cold
+	if h.pacer != nil && s.Paces() {
+		u.detach = h.pacer.Attach(s.Wake)
+	}
 	return u
 }
 
@@ -91,15 +97,22 @@ func (u *loopAnswerer) Recover(m *udpbatch.Msg, out []byte, p any) []byte {
 }
 
 // Sent implements dnsserve.Loop: the answer tally's latency of the batch,
-// then the answers that wait for a signature (coldsign.go).
+// then the answers that wait for a signature (coldsign.go) and a turn of
+// the registrar's (pace.go): a loop kept busy by queries grants one per
+// batch.
 func (u *loopAnswerer) Sent(read time.Time) {
 	u.s.tally.timeBatch(read)
 	u.s.cold.run(&u.s)
+	u.grant()
 }
 
-// Close implements dnsserve.Loop: it sends the answers that wait for a
-// signature and gives the tally's shard back.
+// Close implements dnsserve.Loop: it detaches the loop from the
+// registrar's turns, sends the answers that wait for a signature and
+// gives the tally's shard back.
 func (u *loopAnswerer) Close() {
+	if u.detach != nil {
+		u.detach()
+	}
 	u.s.cold.drain(&u.s)
 	u.s.tally.release()
 }
@@ -359,5 +372,10 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 // the socket.
 func (u *loopAnswerer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
 	w := dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, b, r)
-	u.sock.Go(func() { u.h.ServeDNS(w, r) })
+	u.sock.Go(func() {
+		if p := u.h.pacer; p != nil {
+			p.Turn() // between the loop's batches (pace.go)
+		}
+		u.h.ServeDNS(w, r)
+	})
 }

@@ -116,6 +116,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 	if !allowed(w, r, reg) {
 		return
 	}
+	turn(reg)
 	var req registerRequest
 	if !decodeBody(w, r, &req, registerFields) {
 		return
@@ -217,6 +218,7 @@ func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registra
 	if !allowed(w, r, reg) {
 		return
 	}
+	turn(reg)
 	pv, e := a.poolElement(w, r)
 	if e == nil {
 		return
@@ -231,6 +233,20 @@ func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registra
 	}
 	a.log.Info("http api: deregistered", "pool", pv.Name, "element", handlespace.IDString(e.ID), "name", e.Label, "remote", r.RemoteAddr)
 	writeJSON(w, r, http.StatusOK, deregisterJSON{Pool: pv.Name, Element: handlespace.IDString(e.ID), Label: e.Label, Deleted: true})
+}
+
+// Turner is a Registrar that paces the front ends' work
+// (*regcommit.Committer): a request takes a turn before its own work, so
+// that a burst of them is spread between the DNS front's batches.
+type Turner interface {
+	Turn()
+}
+
+// turn takes a turn of reg's, if it has them.
+func turn(reg Registrar) {
+	if t, ok := reg.(Turner); ok {
+		t.Turn()
+	}
 }
 
 // submit sends one change to the registrar, writing the error reply if it

@@ -23,7 +23,7 @@ type regFixture struct {
 	reg   *regcommit.Committer
 }
 
-func newRegFixture(t *testing.T, cfg regcommit.Config) *regFixture {
+func newRegFixture(t testing.TB, cfg regcommit.Config) *regFixture {
 	t.Helper()
 	f := newFixture(t, testToken)
 	st, err := store.Open(t.TempDir())

@@ -45,6 +45,9 @@ type Config struct {
 	// registrar's probes at their own host. Unspecified, multicast and
 	// broadcast addresses are always refused (handlespace.CheckAddr).
 	AllowLoopback bool
+	// PaceHold bounds how long the committer's turns wait for a UDP loop
+	// to grant them (see Pacer; default 20 ms).
+	PaceHold time.Duration
 	// Now is the clock (default time.Now). Testing.
 	Now func() time.Time
 	// Logger gets one line per registration, removal and expiry (debug),
@@ -228,6 +231,7 @@ type Committer struct {
 	once    sync.Once
 
 	limiter *limiter
+	pacer   *Pacer
 
 	// Owned by the committer goroutine.
 	perOwner map[string]int
@@ -285,6 +289,7 @@ func New(hs *handlespace.Handlespace, store Store, cfg Config) *Committer {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		limiter: newLimiter(cfg.Rate, cfg.Burst),
+		pacer:   newPacer(cfg.PaceHold),
 		leases:  newWheel(),
 	}
 	r.recount()
@@ -350,6 +355,10 @@ func (r *Committer) Resync() {
 	}
 }
 
+// Pacer returns the Pacer of the committer's turns, for the DNS front's
+// UDP loops to attach to.
+func (r *Committer) Pacer() *Pacer { return r.pacer }
+
 // Stats returns the committer's counters.
 func (r *Committer) Stats() Stats {
 	r.statsMu.Lock()
@@ -381,9 +390,16 @@ func (r *Committer) run() {
 				continue
 			case <-r.stop:
 				r.drainClosed()
+				// Every answer is in its Submit's channel before stopped
+				// closes (Submit then takes it rather than ErrClosed).
+				r.pacer.flush()
 				return
 			}
 		}
+		// The batch's work waits for a loop's grant (see Pacer): a query
+		// that came meanwhile is answered first. Requests that queue
+		// meanwhile join the batch.
+		r.pacer.turn(r.stop)
 		batch := carry
 	fill:
 		for len(batch) < r.cfg.MaxBatch {
@@ -518,7 +534,8 @@ func (r *Committer) answer(p *pending, o outcome) {
 	// Published before the answer, so that whoever got it sees it counted
 	// in Stats.
 	r.publishStats()
-	p.done <- o
+	// The answer waits for a loop's grant (see Pacer); p.done has room.
+	r.pacer.add(func() { p.done <- o })
 }
 
 // plan runs a Request's Build and turns its Changes into handlespace

@@ -28,6 +28,14 @@
 // meet those of an earlier Request of the same batch waits for the next
 // batch, so that its Build sees the earlier one's effect.
 //
+// The committer's work on a batch, each answer of a commit and, if the
+// front end takes one (Turn), each request's own work are turns that the
+// DNS front's UDP loops grant between their batches (Pacer, pace.go), so
+// that a burst of registrations does not hold queries off; a turn no loop
+// grants within Config.PaceHold is granted anyway. Only loops that wait in
+// Go's network poller pace (dns.udp_wait: poller); with none attached a
+// turn is granted at once.
+//
 // Element identifiers: a label of exactly eight hex digits is the
 // identifier itself (0a1b2c3d → 0x0a1b2c3d, as poolnsd writes identifiers);
 // an element already registered under a label keeps its identifier; any

@@ -1,6 +1,7 @@
 package regcommit
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -8,19 +9,22 @@ import (
 
 // TestWheel: against a model, across random adds and sweeps (regular,
 // early and after long pauses): every entry comes out of the first sweep
-// at or after its end's slot, never before its end and never twice.
+// at or after its end's slot, never before its end and never twice, with
+// its pool's name.
 func TestWheel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	w := newWheel()
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	now := t0
 	ends := map[uint32]time.Time{} // id → end, still in the wheel
+	pools := map[uint32]string{}   // id → pool
 	next := uint32(1)
 	for step := 0; step < 20000; step++ {
 		switch rng.IntN(10) {
 		case 0, 1, 2, 3: // add, mostly in the future, some already due
 			end := now.Add(time.Duration(rng.Int64N(int64(20*time.Second))) - 2*time.Second)
-			w.add("p.", next, end)
+			pools[next] = fmt.Sprintf("p%d.", rng.IntN(5))
+			w.add(pools[next], next, end)
 			ends[next] = end
 			next++
 		default:
@@ -38,6 +42,9 @@ func TestWheel(t *testing.T) {
 					t.Fatalf("step %d: %d returned twice", step, r.id)
 				}
 				seen[r.id] = true
+				if w.pool(r) != pools[r.id] {
+					t.Fatalf("step %d: %d returned in pool %q; want %q", step, r.id, w.pool(r), pools[r.id])
+				}
 				if end.After(now) {
 					t.Fatalf("step %d: %d returned at %v, before its end %v", step, r.id, now.Sub(t0), end.Sub(t0))
 				}

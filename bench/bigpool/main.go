@@ -781,7 +781,7 @@ func (s *server) query(o options, file string, closed bool) (string, error) {
 func (s *server) probe(o options) string {
 	time.Sleep(500 * time.Millisecond)
 	args := []string{"taskset", "-c", o.loadCPU, o.probeBin, "-server", s.dnsAt, "-qname", "small." + origin, "-qtype", "A",
-		"-rate", strconv.Itoa(o.probeRate), "-duration", (o.duration - time.Second).String(), "-csv"}
+		"-rate", strconv.Itoa(o.probeRate), "-duration", (o.duration - time.Second).String(), "-csv", "-cpu-of", strconv.Itoa(s.pid)}
 	if o.probePrio > 0 {
 		args = append([]string{"chrt", "-f", strconv.Itoa(o.probePrio)}, args...)
 	}
@@ -790,8 +790,14 @@ func (s *server) probe(o options) string {
 	if err != nil || len(f) < 9 {
 		return fmt.Sprintf("failed: %v: %s", err, out)
 	}
-	return fmt.Sprintf("sent %s lost %s server p50 %s p90 %s p99 %s p99.9 %s max %s ms (client p50 %s p99 %s)",
+	line := fmt.Sprintf("sent %s lost %s server p50 %s p90 %s p99 %s p99.9 %s max %s ms (client p50 %s p99 %s)",
 		f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8])
+	if len(f) >= 15 {
+		// In the server's CPU time: what its own work made of the wait
+		// (udpprobe -cpu-of), free of its waits for a core.
+		line += fmt.Sprintf(" server CPU (%s) p50 %s p99 %s p99.9 %s max %s ms", f[9], f[10], f[12], f[13], f[14])
+	}
+	return line
 }
 
 // perfRun is one dnsperf run's figures.

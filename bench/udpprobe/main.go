@@ -41,23 +41,32 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "how long to send")
 	timeout := flag.Duration("timeout", 2*time.Second, "a query unanswered this long after the last send is lost")
 	tag := flag.String("tag", "", "a label printed at the start of the line")
-	csvOut := flag.Bool("csv", false, "print the figures as one CSV row: sent,lost,p50,p90,p99,p999,max (server, ms),p50,p99 (client, ms)")
+	csvOut := flag.Bool("csv", false, "print the figures as one CSV row: sent,lost,p50,p90,p99,p999,max (server, ms),p50,p99 (client, ms), and with -cpu-of: n,p50,p90,p99,p999,max (server CPU, ms)")
+	cpuOf := flag.Int("cpu-of", 0, "the server's process ID: measure each query in its CPU time too")
 	flag.Parse()
-	r, err := probe(*server, *qname, *qtype, *rate, *duration, *timeout)
+	r, err := probe(*server, *qname, *qtype, *rate, *duration, *timeout, *cpuOf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "udpprobe:", err)
 		os.Exit(1)
 	}
-	sp, cp := percentiles(r.server), percentiles(r.client)
+	sp, cp, up := percentiles(r.server), percentiles(r.client), percentiles(r.cpu)
 	if *csvOut {
-		fmt.Printf("%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", r.sent, r.lost(), sp[0], sp[1], sp[2], sp[3], sp[4], cp[0], cp[2])
+		fmt.Printf("%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f", r.sent, r.lost(), sp[0], sp[1], sp[2], sp[3], sp[4], cp[0], cp[2])
+		if *cpuOf > 0 {
+			fmt.Printf(",%d,%.3f,%.3f,%.3f,%.3f,%.3f", len(r.cpu), up[0], up[1], up[2], up[3], up[4])
+		}
+		fmt.Println()
 		return
 	}
 	if *tag != "" {
 		*tag += " "
 	}
-	fmt.Printf("%s%s %s at %d q/s for %v: sent %d, lost %d, bad %d; server %s; client %s\n",
+	fmt.Printf("%s%s %s at %d q/s for %v: sent %d, lost %d, bad %d; server %s; client %s",
 		*tag, *server, *qtype, *rate, *duration, r.sent, r.lost(), r.bad, pct(sp), pct(cp))
+	if *cpuOf > 0 {
+		fmt.Printf("; server CPU (%d) %s", len(r.cpu), pct(up))
+	}
+	fmt.Println()
 }
 
 // result is what a probe measured: for each answered query, its latency
@@ -66,6 +75,7 @@ func main() {
 type result struct {
 	sent, bad      int
 	server, client []time.Duration
+	cpu            []time.Duration // in the server's CPU time (-cpu-of)
 }
 
 func (r *result) lost() int { return r.sent - len(r.server) }
@@ -75,11 +85,42 @@ func (r *result) lost() int { return r.sent - len(r.server) }
 type slot struct {
 	sent    time.Time
 	pending bool
+	// The server's CPU clock at the send and at the reply's reading
+	// (-cpu-of), and whether the probe was quick enough at each.
+	cpu0, cpu1     time.Duration
+	sentOK, readOK bool
+}
+
+// harvest adds s's time in the server's CPU to r, if it has one.
+func (s *slot) harvest(r *result) {
+	if s.sentOK && s.readOK {
+		r.cpu = append(r.cpu, s.cpu1-s.cpu0)
+	}
+	s.sentOK, s.readOK = false, false
+}
+
+// maxProbeDelay is the longest the probe may take around a send or a
+// read for the query to count in the server's CPU time.
+const maxProbeDelay = 50 * time.Microsecond
+
+// cpuClock reads the CPU clock of process pid (all its threads); false
+// when it cannot.
+func cpuClock(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	var ts unix.Timespec
+	// clock_getcpuclockid(3): the process's CPUCLOCK_SCHED clock.
+	id := int32(^uint32(pid)<<3) | 2
+	if err := unix.ClockGettime(id, &ts); err != nil {
+		return 0, false
+	}
+	return time.Duration(ts.Nano()), true
 }
 
 // probe sends qname/qtype (with EDNS, 1232 bytes) to server at rate q/s
 // for duration, and waits timeout after the last send for the replies.
-func probe(server, qname, qtype string, rate int, duration, timeout time.Duration) (*result, error) {
+func probe(server, qname, qtype string, rate int, duration, timeout time.Duration, cpuOf int) (*result, error) {
 	t, ok := dns.StringToType[qtype]
 	if !ok {
 		return nil, fmt.Errorf("unknown query type %q", qtype)
@@ -131,6 +172,7 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 		for {
 			n, oobn, _, _, err := conn.ReadMsgUDP(buf, oob)
 			read := time.Now()
+			c1, cok := cpuClock(cpuOf)
 			if err != nil {
 				return // the deadline after the last send, or closed
 			}
@@ -142,6 +184,7 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 				s.pending = false
 				res.server = append(res.server, kts.Sub(s.sent))
 				res.client = append(res.client, read.Sub(s.sent))
+				s.cpu1, s.readOK = c1, cok && read.Sub(kts) <= maxProbeDelay
 			}
 			mu.Unlock()
 		}
@@ -157,17 +200,28 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 		binary.BigEndian.PutUint16(q[0:2], uint16(i))
 		mu.Lock()
 		// A slot still pending 65 536 queries later is lost, and taken.
-		slots[uint16(i)] = slot{sent: time.Now(), pending: true}
+		slots[uint16(i)].harvest(&res)
+		c0, cok := cpuClock(cpuOf)
+		sent := time.Now()
+		slots[uint16(i)] = slot{sent: sent, pending: true, cpu0: c0}
 		res.sent++
 		mu.Unlock()
 		if _, err := conn.Write(q); err != nil {
 			return nil, fmt.Errorf("sending: %w", err)
+		}
+		if cok && time.Since(sent) <= maxProbeDelay {
+			mu.Lock()
+			slots[uint16(i)].sentOK = true
+			mu.Unlock()
 		}
 	}
 	conn.SetReadDeadline(time.Now().Add(timeout))
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
+	for i := range slots {
+		slots[i].harvest(&res)
+	}
 	return &res, nil
 }
 

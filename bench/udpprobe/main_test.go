@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"testing"
 	"time"
 )
@@ -38,7 +39,7 @@ func responder(t *testing.T, keep func(i int) bool, resp bool) string {
 
 func TestProbeTimesEveryReply(t *testing.T) {
 	addr := responder(t, func(int) bool { return true }, true)
-	r, err := probe(addr, "web.pool.test.", "A", 2000, 200*time.Millisecond, 300*time.Millisecond)
+	r, err := probe(addr, "web.pool.test.", "A", 2000, 200*time.Millisecond, 300*time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestProbeTimesEveryReply(t *testing.T) {
 
 func TestProbeCountsLostAndBad(t *testing.T) {
 	addr := responder(t, func(i int) bool { return i%4 != 0 }, true)
-	r, err := probe(addr, "web.pool.test.", "SRV", 2000, 200*time.Millisecond, 300*time.Millisecond)
+	r, err := probe(addr, "web.pool.test.", "SRV", 2000, 200*time.Millisecond, 300*time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestProbeCountsLostAndBad(t *testing.T) {
 	}
 
 	addr = responder(t, func(int) bool { return true }, false) // echoes queries back
-	r, err = probe(addr, "web.pool.test.", "A", 1000, 50*time.Millisecond, 300*time.Millisecond)
+	r, err = probe(addr, "web.pool.test.", "A", 1000, 50*time.Millisecond, 300*time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,5 +87,25 @@ func TestPercentiles(t *testing.T) {
 	}
 	if percentiles(nil) != [5]float64{} {
 		t.Fatal("percentiles of none should be zeros")
+	}
+}
+
+// TestCPUClock: the CPU clock of a process, read by its ID, moves by the
+// CPU it uses.
+func TestCPUClock(t *testing.T) {
+	c0, ok := cpuClock(os.Getpid())
+	if !ok {
+		t.Skip("no CPU clock of a process here")
+	}
+	x := 0
+	for start := time.Now(); time.Since(start) < 20*time.Millisecond; {
+		x++
+	}
+	c1, _ := cpuClock(os.Getpid())
+	if d := c1 - c0; d < 5*time.Millisecond || d > 5*time.Second {
+		t.Errorf("20 ms of spinning moved the CPU clock by %v (%d)", d, x)
+	}
+	if _, ok := cpuClock(0); ok {
+		t.Error("a clock for process 0")
 	}
 }

@@ -270,6 +270,7 @@ func (d *daemon) startSteps() int {
 		Answers:    d.historyAnswers(),
 		QueryLog:   d.cfg.Log.Queries,
 		Updates:    metered.Registrar{Committer: d.reg, M: d.ops.metrics},
+		Pacer:      d.reg.Pacer(),
 		TSIG:       d.tsigKeys(),
 		Sites:      d.startSites(),
 		Protect:    d.protect,

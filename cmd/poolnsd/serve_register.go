@@ -67,8 +67,9 @@ func (d *daemon) expire(now time.Time) {
 
 // registrarStats is the registrar's counters for the log.
 func (d *daemon) registrarStats() string {
-	s := d.reg.Stats()
-	return fmt.Sprintf("requests=%d batches=%d commits=%d max_batch=%d elements=%d", s.Requests, s.Batches, s.Commits, s.MaxBatch, s.Elements)
+	s, p := d.reg.Stats(), d.reg.Pacer().Stats()
+	return fmt.Sprintf("requests=%d batches=%d commits=%d max_batch=%d elements=%d turns_granted=%d turns_expired=%d",
+		s.Requests, s.Batches, s.Commits, s.MaxBatch, s.Elements, p.Granted, p.Expired)
 }
 
 // The registrar the front ends submit to counts in the metrics.

@@ -22,8 +22,10 @@
 //     a lock. Between batches (Loop.Sent, and Idler.Idle while the loop,
 //     reading without waiting, finds no datagram) a Loop may do work of
 //     its own, a piece at a time (package dnsfront signs there the
-//     answers that need a new signature), sending its replies with
-//     Socket.WriteBatch.
+//     answers that need a new signature; it grants the registrar's
+//     turns), sending its replies with Socket.WriteBatch. Work that
+//     another goroutine queues for a Loop wakes its loop with
+//     Socket.Wake.
 //   - tls.go: DNS over TLS (RFC 7858) serves the same Handler as TCP
 //     behind a tls.Listener whose certificate ReloadTLS swaps atomically.
 //

@@ -98,7 +98,7 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, poller bool, log *s
 		u.tx[i].Buf = make([]byte, 0, udpSize)
 	}
 	u.sock.init(conn)
-	u.sock.bc = bc
+	u.sock.bc, u.sock.srv = bc, u
 	u.sock.local = bc.LocalAddr()
 	u.loop = h.NewLoop(&u.sock)
 	u.idler, _ = u.loop.(Idler)
@@ -141,6 +141,13 @@ func (u *udpServer) run() error {
 				return nil
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Socket.Wake: clear its deadline, then look at stopping
+				// again (stop sets it before its own deadline, which this
+				// clear must not lose).
+				u.sock.conn.SetReadDeadline(time.Time{})
+				if u.stopping.Load() {
+					return nil
+				}
 				continue
 			}
 			var ne net.Error

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
@@ -15,6 +16,7 @@ type Socket struct {
 	conn     *net.UDPConn   // NewSocket's (a loop's may be closed: see bc)
 	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
 	local    net.Addr
+	srv      *udpServer     // the loop's; nil for NewSocket's
 	inflight sync.WaitGroup // Go's goroutines
 }
 
@@ -59,6 +61,33 @@ func (s *Socket) WriteBatch(ms []udpbatch.Msg) error {
 	}
 	return first
 }
+
+// Wake makes the loop of s go round once, reading without waiting, so
+// that it asks its Idler's Pending again (and calls Idle if work waits):
+// for work that another goroutine queued for the loop (package regcommit's
+// turns). A loop parked waiting for datagrams is woken; a busy one finds
+// its next read cut short. Safe from any goroutine. It returns false when
+// the loop is stopping, when s has none (NewSocket) or when its loop
+// does not pace (Paces): its Loop's Idle will not be called for it.
+func (s *Socket) Wake() bool {
+	if !s.Paces() || s.srv.stopping.Load() {
+		return false
+	}
+	// The read deadline in the past wakes the read parked in Go's network
+	// poller (see udpServer.run, which clears it).
+	s.conn.SetReadDeadline(longAgo)
+	return true
+}
+
+// Paces reports whether the loop of s can pace other work (Wake, Idler):
+// a loop that waits in Go's network poller (dns.udp_wait: poller). A loop
+// that waits in its own recvmmsg (udpbatch.NewThread) holds a P of its
+// own, so no goroutine of the rest of the daemon runs ahead of it on its
+// P, and no read deadline wakes it: work for it needs no pacing.
+func (s *Socket) Paces() bool { return s.srv != nil && !s.bc.Threaded() }
+
+// longAgo is a deadline in the past.
+var longAgo = time.Unix(1, 0)
 
 // Go runs f on a goroutine of its own: work that must not stall the loop,
 // such as an UPDATE waiting for its commit. Shutdown waits for it (until

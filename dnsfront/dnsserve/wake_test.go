@@ -1,0 +1,128 @@
+package dnsserve
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
+)
+
+// wakeHandler makes wakeLoops and keeps the Socket of the last one.
+type wakeHandler struct {
+	sock atomic.Pointer[Socket]
+	loop atomic.Pointer[wakeLoop]
+}
+
+func (h *wakeHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {}
+func (h *wakeHandler) PrepareStream(*dns.Server)                 {}
+func (h *wakeHandler) NewLoop(s *Socket) Loop {
+	l := &wakeLoop{idled: make(chan struct{}, 16)}
+	h.sock.Store(s)
+	h.loop.Store(l)
+	return l
+}
+
+// wakeLoop echoes datagrams and has work that another goroutine queues
+// (work), done one piece per Idle.
+type wakeLoop struct {
+	work  atomic.Int32
+	idled chan struct{}
+}
+
+var _ Idler = (*wakeLoop)(nil)
+
+func (l *wakeLoop) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
+	out = append(out, m.Buf...)
+	out[2] |= 0x80
+	return out
+}
+func (l *wakeLoop) Recover(m *udpbatch.Msg, out []byte, p any) []byte { return nil }
+func (l *wakeLoop) Sent(time.Time)                                    {}
+func (l *wakeLoop) Close()                                            {}
+func (l *wakeLoop) Pending() bool                                     { return l.work.Load() > 0 }
+func (l *wakeLoop) Idle() {
+	if l.work.Add(-1) >= 0 {
+		l.idled <- struct{}{}
+	}
+}
+
+// TestWake: work that another goroutine queues for a loop parked waiting
+// for datagrams is done once it calls Socket.Wake, a piece per Idle, with
+// no datagram to wake the loop; the loop then serves datagrams as before
+// (the wake's deadline cleared) and parks again. After Shutdown, and for
+// a Socket without a loop, and for a loop that waits in its own recvmmsg
+// (it does not pace), Wake reports false.
+func TestWake(t *testing.T) {
+	th := &wakeHandler{}
+	ts, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: quiet()}, th)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sock := th.sock.Load(); sock.Paces() || sock.Wake() {
+		t.Error("a loop waiting in its own recvmmsg paces")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &wakeHandler{}
+	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, UDPPoller: true, Logger: quiet()}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo := func(id uint16) {
+		t.Helper()
+		b, _ := query(id, "wake.test.").Pack()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 512)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		r := new(dns.Msg)
+		if err != nil || r.Unpack(buf[:n]) != nil || r.Id != id {
+			t.Fatalf("reply to %d: %v %v", id, r, err)
+		}
+	}
+	echo(1)
+	sock, l := h.sock.Load(), h.loop.Load()
+	for round := 0; round < 3; round++ {
+		time.Sleep(20 * time.Millisecond) // the loop parks in its read
+		l.work.Store(2)
+		if !sock.Wake() {
+			t.Fatal("Wake of a running loop reported false")
+		}
+		for i := 0; i < 2; i++ {
+			select {
+			case <-l.idled:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("round %d: piece %d of the woken loop's work not done", round, i+1)
+			}
+		}
+		echo(uint16(10 + round))
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sock.Wake() {
+		t.Error("Wake after Shutdown reported true")
+	}
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if NewSocket(pc).Wake() {
+		t.Error("Wake of a Socket without a loop reported true")
+	}
+}
