@@ -18,13 +18,6 @@ import (
 // again within this long of the one it replaces is taken for the same.
 const LeaseSkew = time.Second
 
-// ClockTolerance bounds how far a sender's absolute lease end (see
-// wire.LeaseEnd) may lie from the one its registration life gives at the
-// receiver: further, and the registrars' clocks disagree (or the message
-// lay in a queue that long), so the receiver counts the lease from the
-// registration life, as it does an older sender's.
-const ClockTolerance = time.Minute
-
 // Later reports whether lease end a is later than b by more than
 // LeaseSkew: between copies of two registrations of an element, the
 // later registration wins. A zero lease end (no lease) is later than any
