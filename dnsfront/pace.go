@@ -34,7 +34,7 @@ var _ Pacer = (*regcommit.Pacer)(nil)
 // goroutine it woke run its piece before the loop goes on.
 func (u *loopAnswerer) grant() bool {
 	p := u.h.pacer
-	if p == nil || !p.Waiting() || !p.Grant() {
+	if u.detach == nil || !p.Waiting() || !p.Grant() {
 		return false
 	}
 	runtime.Gosched()
@@ -42,4 +42,7 @@ func (u *loopAnswerer) grant() bool {
 }
 
 // granting reports whether turns wait for the loop.
-func (u *loopAnswerer) granting() bool { return u.h.pacer != nil && u.h.pacer.Waiting() }
+// Only a loop attached to the Pacer grants: one that waits in its own
+// recvmmsg (dnsserve.Socket.Paces false) never reads without waiting for
+// the registrar's sake.
+func (u *loopAnswerer) granting() bool { return u.detach != nil && u.h.pacer.Waiting() }
