@@ -135,7 +135,7 @@ func main() {
 	flag.StringVar(&o.perf, "perf", "", "a directory: record each server idle and each register run's server with perf record -g there")
 	flag.IntVar(&o.probeRate, "probe-rate", 1000, "bench/udpprobe's queries per second beside dnsperf's open-loop runs (0: no probe)")
 	flag.IntVar(&o.probePrio, "probe-prio", 30, "the probe's SCHED_FIFO priority (0: normal)")
-	flag.IntVar(&o.serverPrio, "server-prio", 0, "the servers' SCHED_FIFO priority (0: normal); guards the measured server against other work of the machine")
+	flag.IntVar(&o.serverPrio, "server-prio", 0, "the servers' SCHED_FIFO priority (0: normal); guards the measured server against other work of the machine. With the default dns.udp_wait: thread and a registration phase the pinned server stalls (docs/operations.md, Threads and GOMAXPROCS)")
 	env := flag.String("env", "", "more environment of the servers, comma-separated NAME=value (e.g. GOMEMLIMIT=1GiB)")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
