@@ -78,6 +78,8 @@ type Metrics struct {
 	dnssecStats func() DNSSECStats
 	// storeStats reads the store's element log counters; guarded by mu.
 	storeStats func() StoreStats
+	// answerSlots reads the answer tally's slots in use; guarded by mu.
+	answerSlots func() int
 }
 
 // New returns the metrics of one poolnsd process, registered in a new
@@ -177,6 +179,7 @@ func New(o Options) *Metrics {
 	m.reg.MustRegister(&protectCollector{m: m})
 	m.reg.MustRegister(&dnssecCollector{m: m})
 	m.reg.MustRegister(&storeCollector{m: m})
+	m.reg.MustRegister(&tallyCollector{m: m})
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View, o.Self))

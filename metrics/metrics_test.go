@@ -270,3 +270,23 @@ func TestVantageMetrics(t *testing.T) {
 		"poolnsd_enrp_handoff_elements_total{direction=taken_back} 3",
 	)
 }
+
+// TestAnswerSlots: the answer tally's gauge is absent until its hook is
+// set, then reads the hook at each scrape.
+func TestAnswerSlots(t *testing.T) {
+	m := metrics.New(metrics.Options{NoRuntime: true})
+	if s, _ := expose(t, m); len(s.Series("poolnsd_dns_answer_tally_slots")) != 0 {
+		t.Errorf("poolnsd_dns_answer_tally_slots exported without its hook")
+	}
+	n := 3
+	m.SetAnswerSlots(func() int { return n })
+	for _, want := range []int{3, 7} {
+		n = want
+		s, _ := expose(t, m)
+		if v, ok := s.Value("poolnsd_dns_answer_tally_slots"); !ok || v != float64(want) {
+			t.Errorf("poolnsd_dns_answer_tally_slots = %v (%v), want %d", v, ok, want)
+		}
+	}
+	var nilM *metrics.Metrics
+	nilM.SetAnswerSlots(func() int { return 1 }) // takes the call
+}

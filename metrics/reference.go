@@ -103,6 +103,7 @@ func Reference() ([]Family, error) {
 	m.SetProtectStats(func() ProtectStats { return ps })
 	m.SetDNSSECStats(func() DNSSECStats { return DNSSECStats{} })
 	m.SetStoreStats(func() StoreStats { return StoreStats{} })
+	m.SetAnswerSlots(func() int { return 0 })
 	mfs, err := m.reg.Gather()
 	if err != nil {
 		return nil, fmt.Errorf("metrics: gather: %w", err)

@@ -54,6 +54,7 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 	})
 	m.SetDNSSECStats(func() metrics.DNSSECStats { return metrics.DNSSECStats{Hits: 1} })
 	m.SetStoreStats(func() metrics.StoreStats { return metrics.StoreStats{Batches: 1, Compactions: 1, Compacted: 1} })
+	m.SetAnswerSlots(func() int { return 1 })
 	s, _ := expose(t, m)
 	var exported []string
 	for name := range s {

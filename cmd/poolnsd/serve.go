@@ -301,6 +301,9 @@ func (d *daemon) startSteps() int {
 		return metrics.StoreStats{Batches: s.Batches, Compactions: s.Compactions, Compacted: s.Compacted,
 			Bytes: s.Bytes, Segments: s.Segments, Failing: s.LastError != ""}
 	})
+	if d.hist != nil {
+		d.ops.metrics.SetAnswerSlots(d.hist.ans.Table().InUse)
+	}
 	if code := d.startHTTP(); code != exitOK {
 		return code
 	}

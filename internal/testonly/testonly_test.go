@@ -26,7 +26,6 @@ var known = map[string]string{
 	// Other packages' tests reach what only the package holds.
 	"handlespace.ElementSet.Selector": "policy's tests check the state of the selector a pool's set built (its counts, its table)",
 	"ptree.Index.Len":                 "handlespace's tests check that a view's label index holds no stale key (ptree is handlespace's internal package)",
-	"tally.Table.InUse":               "dnsfront's TestTallyFreesSlots counts the slots still held (a gauge of the tally's slots would be its production caller)",
 	"dnsserve.NewSocket":              "dnsfront's tests and benchmarks drive a UDP loop without a server (the loop: park6 at work there)",
 	"bind.Binding.Conflicts":          "enrp's TestDeregistrationCrossesUpdate shows its scenario crossed (a driver metric would be its caller: heal6, split6 at work there)",
 	"enrp.Node.ClaimOf":               "enrptest's Cluster.Consistent, a test helper package: export_test.go cannot serve it (enrp engine file: heal6, split6 at work)",
