@@ -250,6 +250,7 @@ func TestVantageMetrics(t *testing.T) {
 	m.PeerProbe(handlespace.HealthUp)
 	m.PeerProbe(handlespace.HealthUnknown)
 	m.SetConfirmRefused(func() uint64 { return 42 })
+	m.SetApplyConflicts(func() uint64 { return 5 })
 	m.Handoff(metrics.HandoffGiven, 100)
 	m.Handoff(metrics.HandbackTaken, 3)
 	s, _ := expose(t, m)
@@ -266,6 +267,7 @@ func TestVantageMetrics(t *testing.T) {
 		"poolnsd_health_peer_probes_total{result=up} 1",
 		"poolnsd_health_peer_probes_total{result=unknown} 1",
 		"poolnsd_health_confirm_refused_total 42",
+		"poolnsd_enrp_apply_conflicts_total 5",
 		"poolnsd_enrp_handoff_elements_total{direction=given} 100",
 		"poolnsd_enrp_handoff_elements_total{direction=taken_back} 3",
 	)

@@ -46,8 +46,23 @@ type vantageMetrics struct {
 	peerProbes [3]prometheus.Counter // by the health seen: unknown, up, down
 	handoff    map[string]prometheus.Counter
 
-	mu      sync.Mutex
-	refused func() uint64
+	mu        sync.Mutex
+	refused   func() uint64
+	conflicts func() uint64
+}
+
+// hookCounter registers a counter that reads *f (set under v.mu) at
+// scrape time: 0 while it is nil.
+func (v *vantageMetrics) hookCounter(reg *prometheus.Registry, name, help string, f *func() uint64) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
+		v.mu.Lock()
+		read := *f
+		v.mu.Unlock()
+		if read == nil {
+			return 0
+		}
+		return float64(read())
+	}))
 }
 
 func newVantageMetrics(f factory, reg *prometheus.Registry) *vantageMetrics {
@@ -62,18 +77,12 @@ func newVantageMetrics(f factory, reg *prometheus.Registry) *vantageMetrics {
 	for h := range v.peerProbes {
 		v.peerProbes[h] = p.WithLabelValues(handlespace.Health(h).String())
 	}
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "poolnsd_health_confirm_refused_total",
-		Help: "Other registrars' confirmation requests refused here: unknown element, not from its home, over the asker's rate, too many in flight.",
-	}, func() float64 {
-		v.mu.Lock()
-		f := v.refused
-		v.mu.Unlock()
-		if f == nil {
-			return 0
-		}
-		return float64(f())
-	}))
+	v.hookCounter(reg, "poolnsd_health_confirm_refused_total",
+		"Other registrars' confirmation requests refused here: unknown element, not from its home, over the asker's rate, too many in flight.",
+		&v.refused)
+	v.hookCounter(reg, "poolnsd_enrp_apply_conflicts_total",
+		"Peers' changes to an element not applied here because the element had changed here meanwhile (the guard of the operation did not hold); the engine learns the element's state from the handlespace instead.",
+		&v.conflicts)
 	h := f.counterVec("poolnsd_enrp_handoff_elements_total",
 		"Pool elements (or their states) moved by planned hand-off and hand-back, by direction: given, taken, handed_back, taken_back.", "direction")
 	for _, d := range handoffDirections {
@@ -110,6 +119,17 @@ func (m *Metrics) SetConfirmRefused(f func() uint64) {
 	}
 	m.vant.mu.Lock()
 	m.vant.refused = f
+	m.vant.mu.Unlock()
+}
+
+// SetApplyConflicts sets where poolnsd_enrp_apply_conflicts_total comes
+// from.
+func (m *Metrics) SetApplyConflicts(f func() uint64) {
+	if m == nil {
+		return
+	}
+	m.vant.mu.Lock()
+	m.vant.conflicts = f
 	m.vant.mu.Unlock()
 }
 

@@ -112,6 +112,7 @@ func (d *daemon) startPeering() int {
 	d.admin.SetPeering(drv)
 	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
 	d.ops.metrics.SetConfirmRefused(func() uint64 { return drv.Stats().Confirm.Refused })
+	d.ops.metrics.SetApplyConflicts(func() uint64 { return uint64(drv.Stats().Conflicts) })
 	mode := "tls"
 	if tlsc == nil {
 		mode = "insecure"

@@ -229,6 +229,9 @@ type Stats struct {
 	Malformed         int64 // messages that closed their connection
 	Refused           int64 // connections refused at the TLS handshake
 	Stalled           int64 // connections closed for a message not sent in time (ReadTimeout)
+	// Conflicts counts peers' operations not applied because the
+	// element changed here meanwhile (bind.Binding.Conflicts).
+	Conflicts int64
 	// Owned is how many elements this registrar owns (as its PRESENCE
 	// claims).
 	Owned int
@@ -1621,6 +1624,9 @@ func (d *Driver) apply(ops []enrp.Op) {
 				"pool", oe.Op.Pool, "element", handlespace.IDString(oe.Op.ID), "op", oe.Op.Kind.String(), "err", oe.Err.Error())
 		}
 	}
+	d.mu.Lock()
+	d.stats.Conflicts = int64(d.bind.Conflicts())
+	d.mu.Unlock()
 	if d.cfg.OnOwnership == nil {
 		return
 	}
