@@ -657,12 +657,9 @@ func (n *Node) presence(replyRequired bool) *wire.Message {
 	return m
 }
 
-// Claim returns this registrar's ownership checksum and digest: what its
-// PRESENCE messages carry.
-func (n *Node) Claim() (uint16, wire.Digest) { return n.tab.claim(n.id) }
-
 // ClaimOf returns the ownership checksum and digest of the elements this
-// registrar believes home is home for.
+// registrar believes home is home for; of its own (home: its ID), what
+// its PRESENCE messages carry.
 func (n *Node) ClaimOf(home uint32) (uint16, wire.Digest) { return n.tab.claim(home) }
 
 // PeerState describes one peer for status pages.

@@ -428,11 +428,11 @@ func TestHandoff(t *testing.T) {
 	// A, about to stop, gives everything up in its peering table at its
 	// next Tick, not between the last acknowledgement and Left (its
 	// handlespace and store keep them as they were).
-	if _, d := a.Node.Claim(); d.Count != uint32(mine) {
+	if _, d := a.Node.ClaimOf(a.ID); d.Count != uint32(mine) {
 		t.Errorf("A claims %d elements as its hand-off ends, want its %d until its next Tick", d.Count, mine)
 	}
 	c.RunFor(2 * interval)
-	if _, d := a.Node.Claim(); d.Count != 0 {
+	if _, d := a.Node.ClaimOf(a.ID); d.Count != 0 {
 		t.Errorf("A still claims %d elements %v after its hand-off", d.Count, 2*interval)
 	}
 	if n := len(b.Handed) + len(cm.Handed); n != mine {
@@ -827,7 +827,7 @@ func handoffKeepsContent(t *testing.T, seed uint64) {
 	}
 	c.RunFor(10 * time.Millisecond)
 	for _, pair := range [][2]*enrptest.Member{{b, cm}, {cm, b}} {
-		sum, dig := pair[0].Node.Claim()
+		sum, dig := pair[0].Node.ClaimOf(pair[0].ID)
 		bsum, bdig := pair[1].Node.ClaimOf(pair[0].ID)
 		if sum != bsum || dig != bdig {
 			t.Errorf("%08x claims %04x %+v, %08x believes %04x %+v right after the hand-off", pair[0].ID, sum, dig, pair[1].ID, bsum, bdig)

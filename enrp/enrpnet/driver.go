@@ -1484,7 +1484,7 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 			}
 		}
 	}
-	_, dig := d.node.Claim()
+	_, dig := d.node.ClaimOf(d.self)
 	d.mu.Lock()
 	d.status = d.node.Peers()
 	d.stats.Owned = int(dig.Count)

@@ -601,7 +601,7 @@ func (c *Cluster) Up() []*Member {
 func (c *Cluster) Consistent() (bool, string) {
 	up := c.Up()
 	for _, owner := range up {
-		sum, dig := owner.Node.Claim()
+		sum, dig := owner.Node.ClaimOf(owner.ID)
 		for _, m := range up {
 			if m == owner {
 				continue

@@ -27,7 +27,6 @@ var known = map[string]string{
 	"handlespace.ElementSet.Selector": "policy's tests check the state of the selector a pool's set built (its counts, its table)",
 	"ptree.Index.Len":                 "handlespace's tests check that a view's label index holds no stale key (ptree is handlespace's internal package)",
 	"dnsserve.NewSocket":              "dnsfront's tests and benchmarks drive a UDP loop without a server (the loop: park6 at work there)",
-	"enrp.Node.ClaimOf":               "enrptest's Cluster.Consistent, a test helper package: export_test.go cannot serve it (enrp engine file: heal6, split6 at work)",
 }
 
 func TestNoNewTestOnlyExports(t *testing.T) {
