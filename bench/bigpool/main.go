@@ -154,31 +154,16 @@ func main() {
 		}
 		o.pools = append(o.pools, n)
 	}
-	switch len(o.pools) {
-	case 1:
-		for len(o.pools) < len(o.sizes) {
-			o.pools = append(o.pools, o.pools[0])
-		}
-	case len(o.sizes):
-	default:
-		fmt.Fprintln(os.Stderr, "bigpool: -pools needs one value or one per size")
-		os.Exit(2)
+	perSize("pools", len(o.pools), len(o.sizes), true)
+	for len(o.pools) < len(o.sizes) {
+		o.pools = append(o.pools, o.pools[0])
 	}
 	if *gogc != "" {
 		o.gogc = strings.Split(*gogc, ",")
-		if len(o.gogc) != len(o.sizes) {
-			fmt.Fprintln(os.Stderr, "bigpool: -gogc needs a value per size")
-			os.Exit(2)
-		}
+		perSize("gogc", len(o.gogc), len(o.sizes), false)
 	}
 	o.gomaxprocs = strings.Split(*gmp, ",")
-	switch len(o.gomaxprocs) {
-	case 1:
-	case len(o.sizes):
-	default:
-		fmt.Fprintln(os.Stderr, "bigpool: -gomaxprocs needs one value or one per size")
-		os.Exit(2)
-	}
+	perSize("gomaxprocs", len(o.gomaxprocs), len(o.sizes), true)
 	if *env != "" {
 		o.env = strings.Split(*env, ",")
 	}
@@ -191,6 +176,20 @@ func main() {
 }
 
 // server is one poolnsd under test.
+// perSize exits with a usage error unless a flag gave n values, one per
+// size, or (one) a single value that stands for every size.
+func perSize(flag string, n, sizes int, one bool) {
+	if n == sizes || (one && n == 1) {
+		return
+	}
+	want := "a value per size"
+	if one {
+		want = "one value or one per size"
+	}
+	fmt.Fprintf(os.Stderr, "bigpool: -%s needs %s\n", flag, want)
+	os.Exit(2)
+}
+
 type server struct {
 	bin, tag      string // the binary; its name when there are several
 	gogc          string

@@ -91,26 +91,8 @@ func TestIdleWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ask := func(id uint16) {
-		t.Helper()
-		q := query(id, "idle.test.")
-		b, _ := q.Pack()
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reply := func(id uint16) {
-		t.Helper()
-		buf := make([]byte, 512)
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, err := c.Read(buf)
-		r := new(dns.Msg)
-		if err != nil || r.Unpack(buf[:n]) != nil || r.Id != id {
-			t.Fatalf("reply to %d: %v %v", id, r, err)
-		}
-	}
-	ask(1) // gives the loop 3 pieces of work
-	reply(1)
+	ask(t, c, 1, "idle.test.") // gives the loop 3 pieces of work
+	reply(t, c, 1)
 	l := h.loop.Load()
 	// Once the loop is in the first piece (waiting for its step), a
 	// datagram waits on the socket; it is answered after that piece.
@@ -119,9 +101,9 @@ func TestIdleWork(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the loop did not start its idle work")
 	}
-	ask(2)
+	ask(t, c, 2, "idle.test.")
 	h.step <- struct{}{}
-	reply(2)
+	reply(t, c, 2)
 	if n := l.idles.Load(); n != 1 {
 		t.Errorf("%d pieces done before the waiting datagram was answered; want 1", n)
 	}

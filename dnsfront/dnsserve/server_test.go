@@ -125,6 +125,27 @@ func query(id uint16, name string) *dns.Msg {
 	return q
 }
 
+// ask sends the query id for name on c.
+func ask(t *testing.T, c net.Conn, id uint16, name string) {
+	t.Helper()
+	b, _ := query(id, name).Pack()
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reply reads the reply to the query id from c (within 5 s).
+func reply(t *testing.T, c net.Conn, id uint16) {
+	t.Helper()
+	buf := make([]byte, 512)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(buf)
+	r := new(dns.Msg)
+	if err != nil || r.Unpack(buf[:n]) != nil || r.Id != id {
+		t.Fatalf("reply to %d: %v %v", id, r, err)
+	}
+}
+
 // TestServeUDPAndTCP: UDP datagrams go to the socket's Loop and its reply
 // back to the sender, TCP queries to the handler behind miekg/dns's
 // server, prepared by the handler; both on the one port of a ":0" address.

@@ -82,17 +82,8 @@ func TestWake(t *testing.T) {
 	defer c.Close()
 	echo := func(id uint16) {
 		t.Helper()
-		b, _ := query(id, "wake.test.").Pack()
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 512)
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, err := c.Read(buf)
-		r := new(dns.Msg)
-		if err != nil || r.Unpack(buf[:n]) != nil || r.Id != id {
-			t.Fatalf("reply to %d: %v %v", id, r, err)
-		}
+		ask(t, c, id, "wake.test.")
+		reply(t, c, id)
 	}
 	echo(1)
 	sock, l := h.sock.Load(), h.loop.Load()

@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
@@ -73,9 +72,9 @@ func (s *Socket) Wake() bool {
 	if !s.Paces() || s.srv.stopping.Load() {
 		return false
 	}
-	// The read deadline in the past wakes the read parked in Go's network
-	// poller (see udpServer.run, which clears it).
-	s.conn.SetReadDeadline(longAgo)
+	// A poller loop's Wake is a read deadline that has passed: it wakes
+	// the read parked in Go's network poller (udpServer.run clears it).
+	s.bc.Wake()
 	return true
 }
 
@@ -85,9 +84,6 @@ func (s *Socket) Wake() bool {
 // own, so no goroutine of the rest of the daemon runs ahead of it on its
 // P, and no read deadline wakes it: work for it needs no pacing.
 func (s *Socket) Paces() bool { return s.srv != nil && !s.bc.Threaded() }
-
-// longAgo is a deadline in the past.
-var longAgo = time.Unix(1, 0)
 
 // Go runs f on a goroutine of its own: work that must not stall the loop,
 // such as an UPDATE waiting for its commit. Shutdown waits for it (until
