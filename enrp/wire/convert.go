@@ -160,19 +160,19 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 	return p
 }
 
-// ClockTolerance bounds how far a sender's absolute lease end (see
+// clockTolerance bounds how far a sender's absolute lease end (see
 // LeaseEnd) may lie from the one its registration life gives at the
 // receiver: further, and the registrars' clocks disagree (or the message
 // lay in a queue that long), so the receiver counts the lease from the
 // registration life, as it does an older sender's.
-const ClockTolerance = time.Minute
+const clockTolerance = time.Minute
 
 // LeaseEnd returns the end of p's lease (zero: none) at a receiver whose
 // clock reads now: the sender's absolute lease end (ParamXLeaseEnd),
 // which every registrar passes on unchanged, so that all hold the same
 // lease end for one copy of a registration whatever the delays; from an
 // older sender, or one whose clock disagrees by more than
-// ClockTolerance, the registration life counted from now.
+// clockTolerance, the registration life counted from now.
 func LeaseEnd(p *PE, now time.Time) time.Time {
 	if p.RegLife == NoLease {
 		return time.Time{}
@@ -183,7 +183,7 @@ func LeaseEnd(p *PE, now time.Time) time.Time {
 	}
 	abs := time.UnixMilli(p.X.LeaseEnd)
 	d := abs.Sub(counted)
-	if d < -ClockTolerance || (d > ClockTolerance && p.RegLife != math.MaxInt32) {
+	if d < -clockTolerance || (d > clockTolerance && p.RegLife != math.MaxInt32) {
 		return counted // (a registration life of MaxInt32 ms is one clamped: at least that)
 	}
 	return abs

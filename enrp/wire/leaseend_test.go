@@ -12,7 +12,7 @@ import (
 // and FromPE as the same absolute time (to the millisecond) whenever the
 // receiver processes it, and after any number of hops; from an older
 // sender (no ParamXLeaseEnd), or from one whose clock disagrees by more
-// than ClockTolerance, it is counted from the registration life.
+// than clockTolerance, it is counted from the registration life.
 func TestLeaseEndTravels(t *testing.T) {
 	sent := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 	end := sent.Add(30*time.Second + 123456789*time.Nanosecond)
@@ -55,7 +55,7 @@ func TestLeaseEndTravels(t *testing.T) {
 		t.Errorf("an older sender's lease end %v, want %v", got, now.Add(30123*time.Millisecond))
 	}
 	// A clock too far off, either way: the registration life too.
-	for _, off := range []time.Duration{ClockTolerance + time.Second, -ClockTolerance - time.Second} {
+	for _, off := range []time.Duration{clockTolerance + time.Second, -clockTolerance - time.Second} {
 		pe := ToPE(e, "rr", 0, sent)
 		pe.X.LeaseEnd = end.Add(off).UnixMilli()
 		if got := LeaseEnd(&pe, sent); !got.Equal(sent.Add(30123 * time.Millisecond)) {

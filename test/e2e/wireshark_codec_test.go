@@ -59,9 +59,8 @@ func wireConsts(t *testing.T) map[string]uint64 {
 					lit, ok := vs.Values[i].(*ast.BasicLit)
 					if !ok || lit.Kind != token.INT {
 						// Not an integer the wire carries (NoLease is
-						// -1, a registration life; ClockTolerance a
-						// receiver's rule on LeaseEnd): named below.
-						if n.Name == "NoLease" || n.Name == "ClockTolerance" {
+						// -1, a registration life): named below.
+						if n.Name == "NoLease" {
 							continue
 						}
 						t.Fatalf("%s: constant %s is not an integer literal: teach TestWiresharkCodec", fset.Position(n.Pos()), n.Name)
