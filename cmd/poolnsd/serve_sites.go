@@ -51,8 +51,13 @@ func loadSites(cfg config.Config) (dnsfront.SiteFinder, error) {
 
 // startSites returns the site finder to start serving with: when the
 // database cannot be loaded, it logs the path and the cause and serves
-// with the prefix map alone until a reload succeeds.
+// with the prefix map alone until a reload succeeds. The watch of the
+// database starts first, as the zones' does, so that a file renamed over
+// it while the server starts, or just after it says it is ready, is seen
+// and loaded (started after the load, such a change went unseen until a
+// SIGHUP).
 func (d *daemon) startSites() dnsfront.SiteFinder {
+	d.watchSites()
 	f, err := loadSites(d.cfg)
 	if err != nil {
 		d.log.Error("sites database not loaded; serving with the prefix map alone until it loads", "path", d.cfg.SitesMMDB, "err", err.Error())
