@@ -333,14 +333,17 @@ func (c *Conn) readBatch(ms []Msg, fn func(uintptr) bool) (int, error) {
 	if !c.batch {
 		return c.readOne(ms)
 	}
-	if c.full && c.f == nil {
+	if c.full && (c.f == nil || c.schedWait.Load()) {
 		// The system calls are raw (see doRead): a reader that always
 		// finds datagrams would hold its P until the scheduler preempts
 		// it (10 ms). After a full batch, let the goroutines that are
 		// waiting for this P run first (the TCP server, timers, the API),
 		// as a retaken P in a system call used to let them. (NewThread's
 		// reader does not: the others have Ps of their own, and a yield
-		// would wake a thread for an idle one each time.)
+		// would wake a thread for an idle one each time; but with
+		// SetSchedulerWait they have not, and under a real-time policy
+		// the runtime's monitor, which preempts, runs only when the CPU
+		// is free.)
 		c.full = false
 		runtime.Gosched()
 	}
