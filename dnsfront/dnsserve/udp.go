@@ -109,11 +109,13 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, poller bool, log *s
 // other than stopping.
 func (u *udpServer) run() error {
 	defer close(u.done)
-	if u.bc.Threaded() {
+	threaded := u.bc.Threaded()
+	var policyAt time.Time
+	if threaded {
 		// The loop waits holding its P: the rest of the process gets
-		// one more (threads.go).
-		holdP()
-		defer releaseP()
+		// one more (threads.go), but under a real-time policy.
+		holdP(u.bc, u.log)
+		defer releaseP(u.bc)
 	}
 	for {
 		for i := range u.rx {
@@ -173,6 +175,9 @@ func (u *udpServer) run() error {
 			}
 		}
 		u.loop.Sent(now)
+		if threaded {
+			loopCheck(&policyAt, now)
+		}
 	}
 }
 
