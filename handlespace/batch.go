@@ -347,6 +347,7 @@ func (b *batch) set(w *poolWork, id uint32, e, before *Element) {
 	// Without an entry for id, before is id's version in prev.
 	w.delta.put(id, e, before)
 	if e != nil {
+		e.compact(&b.h.intern)
 		w.count++
 		w.noteLabel(e.Label, id)
 	}

@@ -192,8 +192,13 @@ type Element struct {
 	// does not travel to peers.
 	Last bool
 
-	// memo is the readers' memo of the element (see Memo).
-	memo ptree.Memo
+	// addr1 holds the address of an element of one address (Addrs is
+	// then addr1[:]), so that such an element is one object for the
+	// garbage collector to mark, not two (see compact).
+	addr1 [1]netip.Addr
+
+	// memo is the readers' memo of the element (see Memo, ElementMemo).
+	memo ptree.Cell
 }
 
 // Served reports whether the element may be in answers: up (or
@@ -240,7 +245,12 @@ func (e *Element) Clone() *Element {
 		Expires: e.Expires, Health: e.Health, Home: e.Home, Static: e.Static, Owner: e.Owner, Lease: e.Lease,
 		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, LocalRTT: e.LocalRTT, Last: e.Last,
 	}
-	c.Addrs = append([]netip.Addr(nil), e.Addrs...)
+	if len(e.Addrs) == 1 {
+		c.addr1[0] = e.Addrs[0]
+		c.Addrs = c.addr1[:]
+	} else {
+		c.Addrs = append([]netip.Addr(nil), e.Addrs...)
+	}
 	if e.Vantage != nil {
 		c.Vantage = append([]Vantage(nil), e.Vantage...)
 	}
@@ -249,6 +259,49 @@ func (e *Element) Clone() *Element {
 		c.Probe = &p
 	}
 	return c
+}
+
+// compact makes e, which the handlespace is taking (see Op.Elem), cheaper
+// to keep: the collector marks every object that a published element
+// holds at each cycle, and a registrar of a million elements spends most
+// of a cycle there. One address moves into e itself (addr1), and the
+// owner and the site are shared with the other elements that have them
+// (in). An element that is compact already, a published one among them,
+// is not written.
+func (e *Element) compact(in *interner) {
+	if len(e.Addrs) == 1 && &e.Addrs[0] != &e.addr1[0] {
+		e.addr1[0] = e.Addrs[0]
+		e.Addrs = e.addr1[:]
+	}
+	in.intern(&e.Owner)
+	in.intern(&e.Site)
+}
+
+// interner shares the strings that many elements hold alike (owners,
+// sites): one copy of each, not one per element. It keeps at most
+// internMax strings; past that, strings stay as they are. Guarded by the
+// handlespace's writer lock.
+type interner struct{ m map[string]string }
+
+const internMax = 4096
+
+// intern replaces *s with the interner's copy of it, if that is another.
+func (in *interner) intern(s *string) {
+	if *s == "" {
+		return
+	}
+	if c, ok := in.m[*s]; ok {
+		if !ptree.SameString(c, *s) {
+			*s = c
+		}
+		return
+	}
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	if len(in.m) < internMax {
+		in.m[*s] = *s
+	}
 }
 
 // HasV4 reports whether the element has an IPv4 address.

@@ -61,6 +61,7 @@ type Handlespace struct {
 	static   staticHomes       // homes of zone-file elements (edits.go)
 	sc       scratch           // writers' working memory; guarded by mu
 	b        batch             // Apply's working state; guarded by mu
+	intern   interner          // owners and sites of the elements; guarded by mu
 }
 
 // Subscribe returns a channel that receives a value after changes: one

@@ -1,5 +1,7 @@
 package handlespace
 
+import "github.com/poolnsd/poolnsd/handlespace/internal/ptree"
+
 // The readers' memo.
 //
 // A reader of the handlespace may keep material it derives from what it
@@ -20,8 +22,9 @@ package handlespace
 //   - PoolView.Memo: material of one view of a pool (what answers need
 //     besides the elements' own material).
 //
-// The three are one mechanism, a memo cell (ptree.Memo) in each element,
-// leaf and view: a value built for a key, the key saying what else the
+// The three are one mechanism, a memo cell (ptree.Memo; in an element
+// ptree.Cell, whose values carry their own entry) in each element, leaf
+// and view: a value built for a key, the key saying what else the
 // value depends on (the DNS front's: the pool's name, TTL and URI
 // template), kept until a value for another key replaces it. Each is built
 // at most once per cell and key in the common case (readers that find the
@@ -33,17 +36,42 @@ package handlespace
 
 // Memo returns build(e) for key, built at most once per element and key
 // in the common case. key is a comparable value that says what else the
-// value depends on. Safe for concurrent use.
+// value depends on. Safe for concurrent use. The value is kept in a box
+// of its own; ElementMemo keeps one without.
 func (e *Element) Memo(key any, build func(*Element) any) any {
-	if v, ok := e.memo.Load(key); ok {
-		return v
-	}
-	return e.memoBuild(key, build)
+	return ElementMemo(e, key, func(e *Element) *anyMemo { return &anyMemo{v: build(e)} }).v
 }
 
-// memoBuild is Memo's slow path, apart so that Memo inlines.
-func (e *Element) memoBuild(key any, build func(*Element) any) any {
-	return e.memo.Store(key, build(e))
+// anyMemo is the box of a value that Element.Memo keeps.
+type anyMemo struct {
+	MemoHead
+	v any
+}
+
+// MemoHead starts a value that ElementMemo keeps: embedded, the value's
+// first field.
+type MemoHead = ptree.Head
+
+// Memoized is a pointer to a value that starts with a MemoHead.
+type Memoized[T any] = ptree.Headed[T]
+
+// ElementMemo is Element.Memo for a value that starts with a MemoHead:
+// the value is its own entry in the element's memo, with no box around
+// it, so that a reader that keeps material on a million elements (the
+// DNS front's packed records) adds one object per element for the
+// garbage collector to mark, not two. A key belongs to one type of
+// value: ElementMemo returns what was built for key as a P.
+func ElementMemo[T any, P Memoized[T]](e *Element, key any, build func(*Element) P) P {
+	if v, ok := ptree.Load[T, P](&e.memo, key); ok {
+		return v
+	}
+	return elementMemoBuild(e, key, build)
+}
+
+// elementMemoBuild is ElementMemo's slow path, apart so that ElementMemo
+// inlines.
+func elementMemoBuild[T any, P Memoized[T]](e *Element, key any, build func(*Element) P) P {
+	return ptree.Store(&e.memo, key, build(e))
 }
 
 // PartMemo returns the value build computes from the elements of p's part,
