@@ -554,13 +554,13 @@ func (h *Handler) signedGlue(s *scratch, gs *glueState, req *request, r *Result,
 			}
 			continue
 		}
-		if len(ew.glueA) > 0 {
-			if err := h.signedGlueSet(s, gs, ew, ew.glueA, 14, target); err != nil {
+		if len(ew.glueA()) > 0 {
+			if err := h.signedGlueSet(s, gs, ew, ew.glueA(), 14, target); err != nil {
 				return err
 			}
 		}
-		if len(ew.glueAAAA) > 0 {
-			if err := h.signedGlueSet(s, gs, ew, ew.glueAAAA, 26, target); err != nil {
+		if len(ew.glueAAAA()) > 0 {
+			if err := h.signedGlueSet(s, gs, ew, ew.glueAAAA(), 26, target); err != nil {
 				return err
 			}
 		}
@@ -595,11 +595,11 @@ func (h *Handler) signedGlueSet(s *scratch, gs *glueState, ew *elemWire, bodies 
 // compression pointers (a TCP answer over 16 KiB): the owners are the
 // target's label and a pointer to the pool's name.
 func (h *Handler) signedGlueFar(s *scratch, gs *glueState, ew *elemWire, target, poolOff int) error {
-	owner := append(ew.srv[18:18+ew.labelLen:18+ew.labelLen], byte(0xC0|poolOff>>8), byte(poolOff))
+	owner := append(ew.srv()[18:18+int(ew.labelLen):18+int(ew.labelLen)], byte(0xC0|poolOff>>8), byte(poolOff))
 	for k := range 2 {
-		bodies, size := ew.glueA, 14
+		bodies, size := ew.glueA(), 14
 		if k == 1 {
-			bodies, size = ew.glueAAAA, 26
+			bodies, size = ew.glueAAAA(), 26
 		}
 		if len(bodies) == 0 {
 			continue
@@ -630,7 +630,7 @@ func (h *Handler) signedGlueFar(s *scratch, gs *glueState, ew *elemWire, target,
 // with its records, their owners to be patched (AppendAt).
 func (h *Handler) signTarget(s *scratch, ew *elemWire, bodies []byte, size int, typ uint16, z *dnssec.Zone, now time.Time) (*sigfront.Signed, error) {
 	// The target's name, spelled out in the SRV record.
-	s.set.ResetWire(ew.srv[18:], typ, binary.BigEndian.Uint32(bodies[4:]))
+	s.set.ResetWire(ew.srv()[18:], typ, binary.BigEndian.Uint32(bodies[4:]))
 	for i := 0; i+size <= len(bodies); i += size {
 		s.set.Add(bodies[i+rrFixedLen : i+size])
 	}

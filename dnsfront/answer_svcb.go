@@ -144,7 +144,7 @@ func appendSvcb(b []byte, req *request, wires []*elemWire, qt uint16, atPool boo
 		n, target, left := 0, len(b)+svcTarget, budget
 		answer = 0
 		for _, ew := range wires {
-			sz := len(rec(ew)) + glueSize(ew, ew.glueA, 14, target) + glueSize(ew, ew.glueAAAA, 26, target)
+			sz := len(rec(ew)) + glueSize(ew, ew.glueA(), 14, target) + glueSize(ew, ew.glueAAAA(), 26, target)
 			if sz > left {
 				break
 			}
@@ -170,15 +170,15 @@ func appendSvcb(b []byte, req *request, wires []*elemWire, qt uint16, atPool boo
 	target := start + svcTarget
 	for _, ew := range wires {
 		r := rec(ew)
-		if sz := glueSize(ew, ew.glueA, 14, target); sz > 0 && sz <= budget {
+		if sz := glueSize(ew, ew.glueA(), 14, target); sz > 0 && sz <= budget {
 			budget -= sz
-			b = appendSvcGlue(b, r, ew, ew.glueA, 14, target, poolOff)
-			arcount += len(ew.glueA) / 14
+			b = appendSvcGlue(b, r, ew, ew.glueA(), 14, target, poolOff)
+			arcount += len(ew.glueA()) / 14
 		}
-		if sz := glueSize(ew, ew.glueAAAA, 26, target); sz > 0 && sz <= budget {
+		if sz := glueSize(ew, ew.glueAAAA(), 26, target); sz > 0 && sz <= budget {
 			budget -= sz
-			b = appendSvcGlue(b, r, ew, ew.glueAAAA, 26, target, poolOff)
-			arcount += len(ew.glueAAAA) / 26
+			b = appendSvcGlue(b, r, ew, ew.glueAAAA(), 26, target, poolOff)
+			arcount += len(ew.glueAAAA()) / 26
 		}
 		target += len(r)
 	}
@@ -194,7 +194,7 @@ func appendSvcGlue(b, rec []byte, ew *elemWire, bodies []byte, size, target, poo
 		if target <= maxPtr {
 			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|target))
 		} else {
-			b = append(b, rec[svcTarget:svcTarget+ew.labelLen]...)
+			b = append(b, rec[svcTarget:svcTarget+int(ew.labelLen)]...)
 			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|poolOff))
 		}
 		b = append(b, bodies[g:g+size]...)

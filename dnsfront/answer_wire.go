@@ -26,19 +26,62 @@ const (
 	maxPtr      = 0x3FFF // compression pointers reach the first 16 KiB only
 )
 
-// elemWire is one element's packed material.
+// elemWire is one element's packed material. Its records are parts of
+// one buffer, found by where each part ends (a, aaaa, srv, glueA,
+// glueAAAA, uri), not six slices: a registrar of a million queried
+// elements keeps a million of these, and each slice was a pointer for the
+// garbage collector to follow at every cycle (and 24 bytes to scan).
 type elemWire struct {
-	a, aaaa   []byte         // A / AAAA RRs, owner = pointer to the question name
+	// MemoHead makes it its own entry in the element's memo (see
+	// handlespace.ElementMemo): no box around it.
+	handlespace.MemoHead
+	buf       []byte         // the parts, one after the other
+	end       [6]uint32      // where each part ends in buf
 	na, naaaa uint16         // how many RRs a and aaaa hold
-	srv       []byte         // SRV RR, owner pointer to qname, target in full; priority and weight patched per query
-	labelLen  int            // length of the target's first label, with its length byte
-	glueA     []byte         // A RRs without owner: type … RDATA, 14 bytes each
-	glueAAAA  []byte         // AAAA RRs without owner, 26 bytes each
-	uri       []byte         // URI RR, owner pointer to qname; priority patched per query
+	labelLen  int32          // length of the SRV target's first label, with its length byte
 	order     poolrr.Weights // what its SRV and URI priority and weight depend on
 	svc       *poolrr.Svc    // HTTPS/SVCB and U-NAPTR records (answer_svcb.go), nil if the pool has none
 	tally     tallyRef       // its slot in the answer tally (tally.go)
 }
+
+// The parts of an elemWire's buffer, in order.
+const (
+	partA = iota
+	partAAAA
+	partSRV
+	partGlueA
+	partGlueAAAA
+	partURI
+)
+
+// part returns part i of the buffer, its capacity ending with it.
+func (w *elemWire) part(i int) []byte {
+	var start uint32
+	if i > 0 {
+		start = w.end[i-1]
+	}
+	return w.buf[start:w.end[i]:w.end[i]]
+}
+
+// a returns the A RRs, owner = pointer to the question name.
+func (w *elemWire) a() []byte { return w.part(partA) }
+
+// aaaa returns the AAAA RRs, owner = pointer to the question name.
+func (w *elemWire) aaaa() []byte { return w.part(partAAAA) }
+
+// srv returns the SRV RR, owner pointer to qname, target in full;
+// priority and weight patched per query.
+func (w *elemWire) srv() []byte { return w.part(partSRV) }
+
+// glueA returns the A RRs without owner: type … RDATA, 14 bytes each.
+func (w *elemWire) glueA() []byte { return w.part(partGlueA) }
+
+// glueAAAA returns the AAAA RRs without owner, 26 bytes each.
+func (w *elemWire) glueAAAA() []byte { return w.part(partGlueAAAA) }
+
+// uri returns the URI RR, owner pointer to qname; priority patched per
+// query.
+func (w *elemWire) uri() []byte { return w.part(partURI) }
 
 // poolWire is what a pool view's answers need besides the elements' own
 // packed records, which live on the elements (Element.Memo) and outlive
@@ -56,7 +99,7 @@ type poolWire struct {
 	minSRV int
 	key    wireKey
 	keyAny any // unique.Make(key), boxed once: comparing it in Memo is one word
-	build  func(*handlespace.Element) any
+	build  func(*handlespace.Element) *elemWire
 	// buildPart packs a part's records: a *partWire.
 	buildPart func([]*handlespace.Element) any
 
@@ -88,7 +131,7 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 		panic("dnsfront: pool name does not pack: " + err.Error()) // handlespace names are valid
 	}
 	poolWireName = poolWireName[:n]
-	pw.build = func(e *handlespace.Element) any { return buildElemWire(e, pw.key, poolWireName) }
+	pw.build = func(e *handlespace.Element) *elemWire { return buildElemWire(e, pw.key, poolWireName) }
 	pw.buildPart = func(es []*handlespace.Element) any {
 		p := &partWire{w: make([]*elemWire, len(es))}
 		for i, e := range es {
@@ -109,7 +152,7 @@ func buildPoolWire(pv *handlespace.PoolView) any {
 // wireOf returns element e's packed material for this pool, packing it
 // if the element has none yet.
 func (pw *poolWire) wireOf(e *handlespace.Element) *elemWire {
-	return e.Memo(pw.keyAny, pw.build).(*elemWire)
+	return handlespace.ElementMemo(e, pw.keyAny, pw.build)
 }
 
 // partOf returns the packed records of the elements of p's part.
@@ -121,7 +164,7 @@ func (pw *poolWire) partOf(p handlespace.Pick) []*elemWire {
 // buildElemWire packs one element's records, in one buffer.
 func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *elemWire {
 	ttl := key.TTL
-	ew := &elemWire{order: poolrr.WeightsOf(e), labelLen: 1 + len(e.Label)}
+	ew := &elemWire{order: poolrr.WeightsOf(e), labelLen: int32(1 + len(e.Label))}
 	var a, aaaa, glueA, glueAAAA []byte
 	for _, ad := range e.Addrs {
 		if ad.Is4() {
@@ -152,13 +195,11 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 		uri = appendRR(nil, ptrQname, dns.TypeURI, ttl, rd)
 	}
 	buf := make([]byte, 0, len(a)+len(aaaa)+len(srv)+len(glueA)+len(glueAAAA)+len(uri))
-	part := func(p []byte) []byte {
-		off := len(buf)
+	for i, p := range [...][]byte{partA: a, partAAAA: aaaa, partSRV: srv, partGlueA: glueA, partGlueAAAA: glueAAAA, partURI: uri} {
 		buf = append(buf, p...)
-		return buf[off:len(buf):len(buf)]
+		ew.end[i] = uint32(len(buf))
 	}
-	ew.a, ew.aaaa, ew.srv = part(a), part(aaaa), part(srv)
-	ew.glueA, ew.glueAAAA, ew.uri = part(glueA), part(glueAAAA), part(uri)
+	ew.buf = buf
 	if key.HTTPS != "" || (key.NAPTR != "" && key.URI != "") {
 		ew.svc = poolrr.BuildSvc(e, key, poolWireName)
 	}
@@ -251,9 +292,9 @@ func (h *Handler) renderSections(s *scratch, dst []byte, req *request, r *Result
 	case r.Kind == KindElement:
 		ew := pw.wireOf(r.Elem)
 		if r.Qtype == dns.TypeA {
-			b, ancount = append(b, ew.a...), int(ew.na)
+			b, ancount = append(b, ew.a()...), int(ew.na)
 		} else {
-			b, ancount = append(b, ew.aaaa...), int(ew.naaaa)
+			b, ancount = append(b, ew.aaaa()...), int(ew.naaaa)
 		}
 	case !req.tcp && r.Qtype == dns.TypeSRV && r.Set.Len() > req.maxSize/pw.minSRV:
 		// More elements than could fit in the reply: it is truncated
@@ -290,10 +331,10 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 				s.first = ew // for the tally (tally.go)
 			}
 			if qt == dns.TypeA {
-				b = appendAddrRRs(b, ew.a)
+				b = appendAddrRRs(b, ew.a())
 				ancount += int(ew.na)
 			} else {
-				b = appendAddrRRs(b, ew.aaaa)
+				b = appendAddrRRs(b, ew.aaaa())
 				ancount += int(ew.naaaa)
 			}
 		}
@@ -315,7 +356,7 @@ func (h *Handler) packPool(s *scratch, b []byte, req *request, r *Result, pw *po
 	}
 	for rank, ew := range wires { // URI
 		off := len(b)
-		b = append(b, ew.uri...)
+		b = append(b, ew.uri()...)
 		prio, weight := poolrr.Order(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
@@ -355,8 +396,8 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 	budget := req.maxSize - len(b) - optLen(req)
 	answer, glue := 0, 0
 	for _, ew := range wires {
-		answer += len(ew.srv)
-		glue += len(ew.a) + len(ew.aaaa)
+		answer += len(ew.srv())
+		glue += len(ew.a()) + len(ew.aaaa())
 	}
 	if answer+glue <= budget && len(b)+answer <= maxPtr && !req.noGlue {
 		return appendSRVWhole(b, pw, wires, answer+glue)
@@ -376,13 +417,13 @@ func appendSRVParts(b []byte, req *request, pw *poolWire, wires []*elemWire, poo
 		n, target, left := 0, len(b)+18, budget
 		answer = 0
 		for _, ew := range wires {
-			sz := len(ew.srv) + glueSize(ew, ew.glueA, 14, target) + glueSize(ew, ew.glueAAAA, 26, target)
+			sz := len(ew.srv()) + glueSize(ew, ew.glueA(), 14, target) + glueSize(ew, ew.glueAAAA(), 26, target)
 			if sz > left {
 				break
 			}
 			left -= sz
-			answer += len(ew.srv)
-			target += len(ew.srv)
+			answer += len(ew.srv())
+			target += len(ew.srv())
 			n++
 		}
 		wires = wires[:n]
@@ -391,7 +432,7 @@ func appendSRVParts(b []byte, req *request, pw *poolWire, wires []*elemWire, poo
 	start := len(b)
 	for rank, ew := range wires {
 		off := len(b)
-		b = append(b, ew.srv...)
+		b = append(b, ew.srv()...)
 		prio, weight := poolrr.Order(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(b[off+12:], prio)
 		binary.BigEndian.PutUint16(b[off+14:], weight)
@@ -402,24 +443,24 @@ func appendSRVParts(b []byte, req *request, pw *poolWire, wires []*elemWire, poo
 	arcount := 0
 	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
 	for _, ew := range wires {
-		if sz := glueSize(ew, ew.glueA, 14, target); sz > 0 && sz <= budget {
+		if sz := glueSize(ew, ew.glueA(), 14, target); sz > 0 && sz <= budget {
 			budget -= sz
-			b = appendGlue(b, ew, ew.glueA, 14, target, poolOff)
-			arcount += len(ew.glueA) / 14
+			b = appendGlue(b, ew, ew.glueA(), 14, target, poolOff)
+			arcount += len(ew.glueA()) / 14
 		}
-		if sz := glueSize(ew, ew.glueAAAA, 26, target); sz > 0 && sz <= budget {
+		if sz := glueSize(ew, ew.glueAAAA(), 26, target); sz > 0 && sz <= budget {
 			budget -= sz
-			b = appendGlue(b, ew, ew.glueAAAA, 26, target, poolOff)
-			arcount += len(ew.glueAAAA) / 26
+			b = appendGlue(b, ew, ew.glueAAAA(), 26, target, poolOff)
+			arcount += len(ew.glueAAAA()) / 26
 		}
-		target += len(ew.srv)
+		target += len(ew.srv())
 	}
 	return b, len(wires), arcount
 }
 
 // appendSRVWhole is appendSRV's usual case: the answer and all its glue
 // fit (size bytes), and every target is within the pointer range. Each
-// glue record is its element's answer record (ew.a, ew.aaaa) with the
+// glue record is its element's answer record (ew.a(), ew.aaaa()) with the
 // owner pointer set to the target; the usual one A record is copied as a
 // value, in line. It makes a third of the instructions of the general case,
 // which checks the room and the pointer range per record and appends
@@ -429,8 +470,8 @@ func appendSRVWhole(b []byte, pw *poolWire, wires []*elemWire, size int) ([]byte
 	b = slices.Grow(b, size)[:start+size]
 	o := start
 	for rank, ew := range wires {
-		rr := b[o : o+len(ew.srv)]
-		copy(rr, ew.srv)
+		rr := b[o : o+len(ew.srv())]
+		copy(rr, ew.srv())
 		prio, weight := poolrr.Order(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(rr[12:14], prio)
 		binary.BigEndian.PutUint16(rr[14:16], weight)
@@ -440,17 +481,17 @@ func appendSRVWhole(b []byte, pw *poolWire, wires []*elemWire, size int) ([]byte
 	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
 	for _, ew := range wires {
 		ptr := uint16(0xC000 | target)
-		target += len(ew.srv)
-		if len(ew.a) == 16 && len(ew.aaaa) == 0 { // one IPv4 address
+		target += len(ew.srv())
+		if len(ew.a()) == 16 && len(ew.aaaa()) == 0 { // one IPv4 address
 			rr := b[o : o+16]
-			*(*[16]byte)(rr) = [16]byte(ew.a)
+			*(*[16]byte)(rr) = [16]byte(ew.a())
 			binary.BigEndian.PutUint16(rr[:2], ptr)
 			o += 16
 			arcount++
 			continue
 		}
-		o = putGlue(b, o, ew.a, 16, ptr)
-		o = putGlue(b, o, ew.aaaa, 28, ptr)
+		o = putGlue(b, o, ew.a(), 16, ptr)
+		o = putGlue(b, o, ew.aaaa(), 28, ptr)
 		arcount += int(ew.na) + int(ew.naaaa)
 	}
 	return b, len(wires), arcount
@@ -476,7 +517,7 @@ func putGlue(b []byte, o int, rrs []byte, size int, ptr uint16) int {
 func glueSize(ew *elemWire, bodies []byte, size, target int) int {
 	owner := 2
 	if target > maxPtr {
-		owner = ew.labelLen + 2
+		owner = int(ew.labelLen) + 2
 	}
 	return len(bodies) + len(bodies)/size*owner
 }
@@ -489,7 +530,7 @@ func appendGlue(b []byte, ew *elemWire, bodies []byte, size, target, poolOff int
 		if target <= maxPtr {
 			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|target))
 		} else {
-			b = append(b, ew.srv[18:18+ew.labelLen]...)
+			b = append(b, ew.srv()[18:18+int(ew.labelLen)]...)
 			b = binary.BigEndian.AppendUint16(b, uint16(0xC000|poolOff))
 		}
 		b = append(b, bodies[g:g+size]...)

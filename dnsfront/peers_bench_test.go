@@ -96,8 +96,8 @@ func TestSRVWholeMatchesParts(t *testing.T) {
 		budget := req.maxSize - len(head) - optLen(req)
 		answer, glue := 0, 0
 		for _, ew := range wires {
-			answer += len(ew.srv)
-			glue += len(ew.a) + len(ew.aaaa)
+			answer += len(ew.srv())
+			glue += len(ew.a()) + len(ew.aaaa())
 		}
 		whole, n1, ar1 := appendSRVWhole(bytes.Clone(head), pw, wires, answer+glue)
 		parts, n2, ar2 := appendSRVParts(bytes.Clone(head), req, pw, wires, 12, budget, answer)
