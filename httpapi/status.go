@@ -71,6 +71,7 @@ func writeJSONGzip(w http.ResponseWriter, r *http.Request, status int, v any) {
 	}
 	buf, err := encodeJSON(r, v)
 	if err != nil || buf.Len() < gzipMin {
+		putBuffer(buf)
 		writeJSON(w, r, status, v)
 		return
 	}
@@ -78,6 +79,7 @@ func writeJSONGzip(w http.ResponseWriter, r *http.Request, status int, v any) {
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.Write(buf.Bytes())
 	zw.Close()
+	putBuffer(buf)
 	writeBody(w, r, status, gz.Bytes(), true)
 }
 
