@@ -84,7 +84,7 @@ func (w *elemWire) glueAAAA() []byte { return w.part(partGlueAAAA) }
 func (w *elemWire) uri() []byte { return w.part(partURI) }
 
 // poolWire is what a pool view's answers need besides the elements' own
-// packed records, which live on the elements (Element.Memo) and outlive
+// packed records, which live on the elements (handlespace.ElementMemo) and outlive
 // the view: a change of one element packs that element again, not the
 // pool, and building a poolWire costs O(1), whatever the pool's size. The
 // records of a selection are found through its picks' parts (runs of a

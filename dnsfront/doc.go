@@ -82,8 +82,8 @@
 //     what they change (wildcard owners, the SOA's TTL) and never reorder
 //     a slice of the view in place.
 //   - The packed material lives on the handlespace's elements and leaf
-//     parts (Element.Memo, Pick.PartMemo), keyed by what it depends on, so
-//     a change of one element repacks that element only.
+//     parts (handlespace.ElementMemo, Pick.PartMemo), keyed by what it
+//     depends on, so a change of one element repacks that element only.
 //   - Negative answers at or below a pool's name carry at most the pool's
 //     TTL on their SOA (RFC 2308 lets the server choose), so that a
 //     resolver does not hide a pool that comes back from all-down for the

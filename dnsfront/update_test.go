@@ -84,7 +84,7 @@ func TestElementWireKept(t *testing.T) {
 	}
 	// The same element under another TTL: packed anew.
 	k := wireKey{Name: pv2.Name, TTL: 99}
-	other := pv2.Label("k1").Memo(unique.Make(k), func(e *handlespace.Element) any { return buildElemWire(e, k, []byte{0}) }).(*elemWire)
+	other := handlespace.ElementMemo(pv2.Label("k1"), unique.Make(k), func(e *handlespace.Element) *elemWire { return buildElemWire(e, k, []byte{0}) })
 	if other == k1 || binary.BigEndian.Uint32(other.a()[6:]) != 99 {
 		t.Errorf("wire for TTL 99: %x", other.a())
 	}

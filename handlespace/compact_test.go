@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
@@ -51,5 +52,14 @@ func TestRegisteredElementCompact(t *testing.T) {
 	c.Addrs[0] = netip.MustParseAddr("10.0.0.9")
 	if a.Addrs[0] != netip.MustParseAddr("10.0.0.1") {
 		t.Error("changing a clone's address changed the original's")
+	}
+}
+
+// TestElementSize: an element with its address inside fits the
+// allocator's 240-byte size class (a field added or moved carelessly
+// makes every element 16 bytes bigger: 16 MB at a million).
+func TestElementSize(t *testing.T) {
+	if n := unsafe.Sizeof(Element{}); n > 240 {
+		t.Errorf("Element is %d bytes, want at most 240", n)
 	}
 }

@@ -45,7 +45,7 @@
 // A selection (ElementSet.Select) returns Picks: an element and where it
 // lies in the set. Readers may keep material they derive from elements,
 // from the parts picks lie in and from views in the readers' memo
-// (Element.Memo, Pick.PartMemo, PoolView.Memo; see memo.go): the DNS front
+// (ElementMemo, Pick.PartMemo, PoolView.Memo; see memo.go): the DNS front
 // keeps its packed records there, so that they too are rebuilt only where
 // a change made a new element, leaf or view.
 //

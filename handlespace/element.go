@@ -167,6 +167,12 @@ type Element struct {
 	// often enough (max_bad_reports) that it left the answers; the next
 	// probe that passes clears it.
 	Reported bool
+	// Last is true when this registrar puts the element after the others
+	// in its answers: it is disputed (see Vantage) and, as far as this
+	// registrar knows, out of its own reach (see LastAt). Each registrar
+	// sets its own; it does not travel to peers. (Here, beside the other
+	// flags, so that an element fits the allocator's 240-byte class.)
+	Last bool
 	// RTT is the smoothed round-trip time of the element's probes (0:
 	// unknown), for the nearest policy: its home registrar's measure,
 	// which peering carries.
@@ -186,18 +192,13 @@ type Element struct {
 	// element is disputed (see Disputed). Nil when they agreed or when
 	// there was none. Never modified once published: writers replace it.
 	Vantage []Vantage
-	// Last is true when this registrar puts the element after the others
-	// in its answers: it is disputed and, as far as this registrar knows,
-	// out of its own reach (see LastAt). Each registrar sets its own; it
-	// does not travel to peers.
-	Last bool
 
 	// addr1 holds the address of an element of one address (Addrs is
 	// then addr1[:]), so that such an element is one object for the
 	// garbage collector to mark, not two (see compact).
 	addr1 [1]netip.Addr
 
-	// memo is the readers' memo of the element (see Memo, ElementMemo).
+	// memo is the readers' memo of the element (see ElementMemo).
 	memo ptree.Cell
 }
 

@@ -11,7 +11,7 @@ import "github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 // where it changed, so the material of everything else carries over from
 // one view of a pool to the next without being looked at:
 //
-//   - Element.Memo: material of one element (its packed A, AAAA, SRV and
+//   - ElementMemo: material of one element (its packed A, AAAA, SRV and
 //     URI records). A change of one element of a pool builds that
 //     element's again, not the pool's.
 //   - Pick.PartMemo: material of a part, the run of a few dozen elements
@@ -34,20 +34,6 @@ import "github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 // nothing once the value is there. A copy of an Element made by value
 // does not share the original's memo.
 
-// Memo returns build(e) for key, built at most once per element and key
-// in the common case. key is a comparable value that says what else the
-// value depends on. Safe for concurrent use. The value is kept in a box
-// of its own; ElementMemo keeps one without.
-func (e *Element) Memo(key any, build func(*Element) any) any {
-	return ElementMemo(e, key, func(e *Element) *anyMemo { return &anyMemo{v: build(e)} }).v
-}
-
-// anyMemo is the box of a value that Element.Memo keeps.
-type anyMemo struct {
-	MemoHead
-	v any
-}
-
 // MemoHead starts a value that ElementMemo keeps: embedded, the value's
 // first field.
 type MemoHead = ptree.Head
@@ -55,12 +41,14 @@ type MemoHead = ptree.Head
 // Memoized is a pointer to a value that starts with a MemoHead.
 type Memoized[T any] = ptree.Headed[T]
 
-// ElementMemo is Element.Memo for a value that starts with a MemoHead:
-// the value is its own entry in the element's memo, with no box around
-// it, so that a reader that keeps material on a million elements (the
-// DNS front's packed records) adds one object per element for the
-// garbage collector to mark, not two. A key belongs to one type of
-// value: ElementMemo returns what was built for key as a P.
+// ElementMemo returns build(e) for key, built at most once per element
+// and key in the common case. key is a comparable value that says what
+// else the value depends on; a key belongs to one type of value. Safe for
+// concurrent use. The value starts with a MemoHead and is its own entry
+// in the element's memo, with no box around it, so that a reader that
+// keeps material on a million elements (the DNS front's packed records)
+// adds one object per element for the garbage collector to mark, not
+// two.
 func ElementMemo[T any, P Memoized[T]](e *Element, key any, build func(*Element) P) P {
 	if v, ok := ptree.Load[T, P](&e.memo, key); ok {
 		return v

@@ -7,8 +7,8 @@ import (
 
 // Memo is a cell that caches a reader's material derived from what holds
 // it: a value built for a key, kept until a value for another key replaces
-// it. handlespace puts one in every element, every leaf and every pool
-// view (its readers' memo: Element.Memo, Pick.PartMemo, PoolView.Memo).
+// it. handlespace puts one in every leaf and every pool view (its
+// readers' memo: Pick.PartMemo, PoolView.Memo; an element has a Cell).
 //
 // The zero Memo is empty. Load and Store are safe for concurrent use: two
 // readers that find it empty may both build and store; one value stays.
@@ -44,7 +44,7 @@ func (m *Memo) Store(key, v any) any {
 // with a Head, which says which cell stored it and for which key, so that
 // keeping a value costs no allocation besides the value's own, and the
 // garbage collector one object to mark, not two. handlespace puts one in
-// every element (its readers' memo, Element.Memo and ElementMemo): a
+// every element (its readers' memo, handlespace.ElementMemo): a
 // registrar of a million queried elements keeps a million values.
 //
 // The zero Cell is empty. Load and Store are safe for concurrent use, as
