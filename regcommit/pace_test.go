@@ -120,7 +120,6 @@ func TestPacedBatchAnswersOneByOne(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	time.Sleep(20 * time.Millisecond) // the last batch queues its answers
 	returned := func() int {
 		k := 0
 		for _, c := range cs {
@@ -129,6 +128,14 @@ func TestPacedBatchAnswersOneByOne(t *testing.T) {
 			}
 		}
 		return k
+	}
+	// The committer queues the last batch's answers after publishing
+	// it: on a loaded machine it may get no core for longer than a
+	// fixed wait. A granted answer's Submit returns within Grant, so
+	// the answers not returned are the ones to wait for.
+	deadline = time.Now().Add(10 * time.Second)
+	for int(f.r.pacer.waiting.Load()) < n-returned() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 	before := returned()
 	for granted := 0; returned() < n; {
