@@ -334,8 +334,7 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 	}
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
-	d.watchSites()
-	defer d.stopSitesWatch()
+	defer d.stopSitesWatch() // watched from the start (startSites)
 
 	for {
 		select {

@@ -5,6 +5,7 @@ package main
 // the database file changes; a load that fails keeps the last good map.
 
 import (
+	"context"
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
@@ -51,8 +52,13 @@ func loadSites(cfg config.Config) (dnsfront.SiteFinder, error) {
 
 // startSites returns the site finder to start serving with: when the
 // database cannot be loaded, it logs the path and the cause and serves
-// with the prefix map alone until a reload succeeds.
+// with the prefix map alone until a reload succeeds. It watches the
+// database file first, so that a file replaced while the server starts
+// or just after it says it is ready is loaded (the loop, which reads the
+// changes, starts after the ready line).
 func (d *daemon) startSites() dnsfront.SiteFinder {
+	d.watchSites()
+	d.cleanup.push(func(context.Context) error { d.stopSitesWatch(); return nil })
 	f, err := loadSites(d.cfg)
 	if err != nil {
 		d.log.Error("sites database not loaded; serving with the prefix map alone until it loads", "path", d.cfg.SitesMMDB, "err", err.Error())
