@@ -16,7 +16,8 @@
 # ("20000": open loop, dnsperf -c 16 -q 1000 -Q RATE), QTYPE (a or srv),
 # DURATION (6 s per run), PERF_PRIO (40: perf stat at SCHED_FIFO, above
 # the others; empty for none), SERVER_PRIO (20: the server at SCHED_FIFO, as in
-# bench/peers; empty for none), SHARED (empty; 1: bench/peers' shared mode,
+# bench/peers; empty for none; under it poolnsd's thread loops wait through the
+# Go scheduler, docs/operations.md "Threads and GOMAXPROCS"), SHARED (empty; 1: bench/peers' shared mode,
 # the server with 2 sockets or workers and dnsperf both on CPUs 0-1), LOAD_PRIO (empty; e.g. 10 runs dnsperf at
 # SCHED_FIFO, which keeps it fed on a loaded machine), PORT (5420), BIN
 # (poolnsd binary, built if unset). Needs perf, dnsperf, and knotd for knot.

@@ -34,7 +34,7 @@ var options = []Option{
 	{"dns.udp_sockets", 0, "",
 		"SO_REUSEPORT UDP sockets per listen address; 0 is one per CPU (GOMAXPROCS)"},
 	{"dns.udp_wait", "thread", "",
-		"how each UDP socket's loop waits for queries: \"thread\", in its own recvmmsg on a thread that keeps its Go P (GOMAXPROCS is raised by one per socket), or \"poller\", in Go's network poller as a goroutine (an EAGAIN read and the scheduler's park and wake each time the socket is found empty)"},
+		"how each UDP socket's loop waits for queries: \"thread\", in its own recvmmsg on a thread that keeps its Go P (GOMAXPROCS is raised by one per socket; under a real-time scheduling policy the loops wait through the Go scheduler instead and GOMAXPROCS is not raised), or \"poller\", in Go's network poller as a goroutine (an EAGAIN read and the scheduler's park and wake each time the socket is found empty)"},
 	{"zones", "./zones", "",
 		"directory of zone files (*.zone)"},
 	{"zones_watch", true, "",

@@ -146,11 +146,6 @@ func (s *ElementSet) Select(dst []Pick, k int, c *Client) []Pick {
 // ElementSet itself (see InSetPolicy).
 func (s *ElementSet) Set() (*Set, *atomic.Uint64) { return &s.set, s.seq }
 
-// Selector returns the selector the set's policy built for this version
-// of the set (nil for an empty set). Select is what answers use: it puts
-// the elements marked Last after the others.
-func (s *ElementSet) Selector() Selector { return s.sel }
-
 // HasSites reports whether the set's order depends on the client's site
 // (Client.Site): its policy is nearest and some of its elements have a
 // site.

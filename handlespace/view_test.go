@@ -19,8 +19,8 @@ import (
 func checkView(t *testing.T, pv *PoolView) {
 	t.Helper()
 	elems := pv.Elements()
-	if len(elems) != pv.Len() || pv.labels.Len() != pv.Len() {
-		t.Fatalf("%d elements, Len %d, %d labels", len(elems), pv.Len(), pv.labels.Len())
+	if len(elems) != pv.Len() {
+		t.Fatalf("%d elements, Len %d", len(elems), pv.Len())
 	}
 	var cnt viewCounts
 	labels := map[string]bool{}
@@ -49,6 +49,9 @@ func checkView(t *testing.T, pv *PoolView) {
 		if !hasLabelKey(pv, k) {
 			t.Fatalf("label index lacks key %x", k)
 		}
+	}
+	if !labelIndexHolds(pv, lkeys) {
+		t.Fatalf("label index holds keys other than its %d elements'", len(lkeys))
 	}
 	if cnt != pv.cnt {
 		t.Fatalf("counts %+v, want %+v", pv.cnt, cnt)

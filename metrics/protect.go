@@ -21,6 +21,9 @@ type ProtectStats struct {
 	LogSuppressed, LogSummaries uint64
 	// UDP counts the UDP loops' system calls and the datagrams they moved.
 	UDPReadCalls, UDPReadMsgs, UDPWriteCalls, UDPWriteMsgs uint64
+	// UDPRealtimeFallbacks counts the UDP loops' switches to the wait
+	// through the scheduler under a real-time scheduling policy.
+	UDPRealtimeFallbacks uint64
 }
 
 // RRLClassStats are the rate limiter's counts of one response class.
@@ -47,6 +50,8 @@ var (
 		[]string{"direction"}, nil)
 	descUDPMsgs = prometheus.NewDesc("poolnsd_dns_udp_datagrams_total",
 		"Datagrams the batched UDP loops read and sent, by direction.", []string{"direction"}, nil)
+	descUDPRealtime = prometheus.NewDesc("poolnsd_dns_udp_realtime_fallbacks_total",
+		"Times the UDP loops (dns.udp_wait: thread) found the process under a real-time scheduling policy (SCHED_FIFO, SCHED_RR, SCHED_DEADLINE), at their start or later, and went to wait through the Go scheduler with GOMAXPROCS at its base (they go back once no thread is real-time).", nil, nil)
 )
 
 // cookieStatusNames are the statuses poolnsd_dns_cookies_total exports.
@@ -69,7 +74,7 @@ func (m *Metrics) SetProtectStats(f func() ProtectStats) {
 type protectCollector struct{ m *Metrics }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRRL, descRRLEvicted, descCookies, descLogSuppressed, descLogSummaries, descUDPCalls, descUDPMsgs} {
+	for _, d := range []*prometheus.Desc{descRRL, descRRLEvicted, descCookies, descLogSuppressed, descLogSummaries, descUDPCalls, descUDPMsgs, descUDPRealtime} {
 		ch <- d
 	}
 }
@@ -99,6 +104,7 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	constCounter(ch, descUDPCalls, s.UDPWriteCalls, "write")
 	constCounter(ch, descUDPMsgs, s.UDPReadMsgs, "read")
 	constCounter(ch, descUDPMsgs, s.UDPWriteMsgs, "write")
+	constCounter(ch, descUDPRealtime, s.UDPRealtimeFallbacks)
 }
 
 // constCounter sends a counter read at scrape time: the collectors that

@@ -21,6 +21,7 @@ func TestProtectStats(t *testing.T) {
 		Cookies:       map[string]uint64{"valid": 7, "client-only": 3},
 		LogSuppressed: 40, LogSummaries: 2,
 		UDPReadCalls: 10, UDPReadMsgs: 80, UDPWriteCalls: 11, UDPWriteMsgs: 79,
+		UDPRealtimeFallbacks: 1,
 	}
 	m.SetProtectStats(func() metrics.ProtectStats { return st })
 	s, _ = expose(t, m)
@@ -37,6 +38,7 @@ func TestProtectStats(t *testing.T) {
 		"poolnsd_log_summaries_total 2",
 		"poolnsd_dns_udp_syscalls_total{direction=read} 10",
 		"poolnsd_dns_udp_datagrams_total{direction=write} 79",
+		"poolnsd_dns_udp_realtime_fallbacks_total 1",
 	)
 	st.Cookies["valid"] = 9
 	s, _ = expose(t, m)

@@ -135,7 +135,7 @@ func main() {
 	flag.StringVar(&o.perf, "perf", "", "a directory: record each server idle and each register run's server with perf record -g there")
 	flag.IntVar(&o.probeRate, "probe-rate", 1000, "bench/udpprobe's queries per second beside dnsperf's open-loop runs (0: no probe)")
 	flag.IntVar(&o.probePrio, "probe-prio", 30, "the probe's SCHED_FIFO priority (0: normal)")
-	flag.IntVar(&o.serverPrio, "server-prio", 0, "the servers' SCHED_FIFO priority (0: normal); guards the measured server against other work of the machine. With the default dns.udp_wait: thread and a registration phase the pinned server stalls (docs/operations.md, Threads and GOMAXPROCS)")
+	flag.IntVar(&o.serverPrio, "server-prio", 0, "the servers' SCHED_FIFO priority (0: normal), on all the measured server's threads while it is measured; guards it against other work of the machine. Under it the UDP loops of dns.udp_wait: thread wait through the Go scheduler, GOMAXPROCS not raised (docs/operations.md, Threads and GOMAXPROCS); poolnsd before that check stalled in a registration phase")
 	env := flag.String("env", "", "more environment of the servers, comma-separated NAME=value (e.g. GOMEMLIMIT=1GiB)")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
@@ -305,6 +305,10 @@ func run(o options) error {
 			// Only while it is measured: a parked server at SCHED_FIFO
 			// would take -load-cpu from dnsperf when it collects.
 			s.prio(o.serverPrio)
+			// The server sees the policy within a second while no
+			// query comes (docs/operations.md, Threads and
+			// GOMAXPROCS): let its UDP loops switch before the load.
+			time.Sleep(1200 * time.Millisecond)
 			defer func(r *func()) {
 				park := *r
 				*r = func() { s.prio(0); park() }

@@ -260,6 +260,8 @@ func (d *daemon) startSteps() int {
 	d.cleanup.push(func(context.Context) error { d.stopHistory(); return nil })
 	d.cleanup.push(func(ctx context.Context) error { d.stopHTTP(ctx); return nil })
 	d.waitSynced()
+	sites := d.startSites()
+	d.cleanup.push(func(context.Context) error { d.stopSitesWatch(); return nil })
 	d.dns, err = dnsfront.Start(dnsfront.Config{
 		Listen:     d.cfg.DNS.Listen,
 		UDPSize:    d.cfg.DNS.UDPSize,
@@ -272,7 +274,7 @@ func (d *daemon) startSteps() int {
 		Updates:    metered.Registrar{Committer: d.reg, M: d.ops.metrics},
 		Pacer:      d.reg.Pacer(),
 		TSIG:       d.tsigKeys(),
-		Sites:      d.startSites(),
+		Sites:      sites,
 		Protect:    d.protect,
 		Signer:     d.dnssec.Signer(),
 		TLS:        dnsserve.TLSConfig{Listen: d.cfg.DNS.TLS.Listen, CertFile: d.cfg.DNS.TLS.Cert, KeyFile: d.cfg.DNS.TLS.Key},
@@ -334,7 +336,6 @@ func (d *daemon) loop(sigc <-chan os.Signal) int {
 	}
 	expire := time.NewTicker(expireEvery)
 	defer expire.Stop()
-	defer d.stopSitesWatch() // watched from the start (startSites)
 
 	for {
 		select {

@@ -8,7 +8,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/store"
 )
 
@@ -82,7 +82,7 @@ func (d *daemon) startPeering() int {
 		OnOwnership: p.keep.Ownership,
 		Durable:     p.keep.Durable,
 		OnEvent: func(ev enrp.Event) {
-			peeringEvent(d.ops.metrics, ev)
+			metered.PeeringEvent(d.ops.metrics, ev)
 			d.historyEvent(ev)
 			if ev.Kind == enrp.EventStaticHomes {
 				p.keep.StaticHomes() // the homes of zone-file elements moved: keep their admin states where they are homed
@@ -110,7 +110,7 @@ func (d *daemon) startPeering() int {
 	d.vantage.drv.Store(drv)
 	d.peering = p
 	d.admin.SetPeering(drv)
-	d.ops.metrics.SetPeerStates(func() map[string]int { return peerStates(drv.Peers()) })
+	d.ops.metrics.SetPeerStates(func() map[string]int { return metered.PeerStates(drv.Peers()) })
 	d.ops.metrics.SetConfirmRefused(func() uint64 { return drv.Stats().Confirm.Refused })
 	d.ops.metrics.SetApplyConflicts(func() uint64 { return uint64(drv.Stats().Conflicts) })
 	mode := "tls"
@@ -141,49 +141,4 @@ func (d *daemon) stopPeering() {
 	}
 	p.drv.Close()
 	p.keep.Close()
-}
-
-// peeringEvent counts the takeovers among the peering state machine's
-// events.
-func peeringEvent(m *metrics.Metrics, ev enrp.Event) {
-	switch ev.Kind {
-	case enrp.EventTakeoverStart:
-		m.Takeover(metrics.TakeoverStarted, 0)
-	case enrp.EventTakeoverDone:
-		m.Takeover(metrics.TakeoverCompleted, ev.Count)
-	case enrp.EventTakeoverAbort:
-		m.Takeover(metrics.TakeoverAbandoned, 0)
-	case enrp.EventTakenOver:
-		m.Takeover(metrics.TakeoverYielded, 0)
-	case enrp.EventHandoffStart:
-		m.Handoff(metrics.HandoffGiven, ev.Count)
-	case enrp.EventHandoffIn:
-		m.Handoff(metrics.HandoffTaken, ev.Count)
-	case enrp.EventHandback:
-		if ev.Detail == "given" {
-			m.Handoff(metrics.HandbackGiven, ev.Count)
-		} else {
-			m.Handoff(metrics.HandbackTaken, ev.Count)
-		}
-	}
-}
-
-// peerStates counts the peers by state for poolnsd_enrp_peers: up (heard
-// from), suspect (asked to answer after a silence), dead, and left (by
-// hand-off, for enrp.LeftMemory).
-func peerStates(ps []enrp.PeerState) map[string]int {
-	out := map[string]int{metrics.PeerUp: 0, metrics.PeerSuspect: 0, metrics.PeerDead: 0, metrics.PeerLeft: 0}
-	for _, p := range ps {
-		switch {
-		case p.Left:
-			out[metrics.PeerLeft]++
-		case p.Dead:
-			out[metrics.PeerDead]++
-		case p.Suspect:
-			out[metrics.PeerSuspect]++
-		default:
-			out[metrics.PeerUp]++
-		}
-	}
-	return out
 }

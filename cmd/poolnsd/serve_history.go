@@ -16,6 +16,7 @@ import (
 	"github.com/poolnsd/poolnsd/history"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 )
 
 // historyRun is the daemon's history recorder and its sampling loop.
@@ -65,15 +66,7 @@ func (d *daemon) historyPeers() []history.Peer {
 	rtts := d.peering.drv.PeerRTTs()
 	out := make([]history.Peer, 0, len(ps))
 	for _, p := range ps {
-		hp := history.Peer{ID: p.ID, LastHeard: p.LastHeard, State: history.PeerUp, RTT: rtts[p.ID].RTT, RTTVar: rtts[p.ID].RTTVar}
-		switch {
-		case p.Left:
-			hp.State = history.PeerLeft
-		case p.Dead:
-			hp.State = history.PeerDead
-		case p.Suspect:
-			hp.State = history.PeerSuspect
-		}
+		hp := history.Peer{ID: p.ID, LastHeard: p.LastHeard, State: historyPeerStates[metered.PeerStatus(p)], RTT: rtts[p.ID].RTT, RTTVar: rtts[p.ID].RTTVar}
 		if p.Info != nil && len(p.Info.Transport.Addrs) > 0 {
 			hp.Addr = net.JoinHostPort(p.Info.Transport.Addrs[0].String(), strconv.Itoa(int(p.Info.Transport.Port)))
 		}
@@ -81,6 +74,11 @@ func (d *daemon) historyPeers() []history.Peer {
 	}
 	return out
 }
+
+// historyPeerStates are the status page's names of the peers' states
+// (metered.PeerStatus: those of poolnsd_enrp_peers).
+var historyPeerStates = map[string]string{metrics.PeerUp: history.PeerUp, metrics.PeerSuspect: history.PeerSuspect,
+	metrics.PeerDead: history.PeerDead, metrics.PeerLeft: history.PeerLeft}
 
 // historyPeerAddr is this registrar's peering address: enrp.advertise,
 // else the address it listens on; "" without peering.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/config"
 	"github.com/poolnsd/poolnsd/dnsfront"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/identity"
@@ -94,5 +95,6 @@ func (d *daemon) protectStats() metrics.ProtectStats {
 	}
 	us := d.dns.UDPStats()
 	s.UDPReadCalls, s.UDPReadMsgs, s.UDPWriteCalls, s.UDPWriteMsgs = us.ReadCalls+us.EmptyReads, us.ReadMsgs, us.WriteCalls, us.WriteMsgs
+	s.UDPRealtimeFallbacks = dnsserve.RealtimeSwitches()
 	return s
 }

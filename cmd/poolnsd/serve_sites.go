@@ -5,7 +5,6 @@ package main
 // the database file changes; a load that fails keeps the last good map.
 
 import (
-	"context"
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
@@ -52,13 +51,13 @@ func loadSites(cfg config.Config) (dnsfront.SiteFinder, error) {
 
 // startSites returns the site finder to start serving with: when the
 // database cannot be loaded, it logs the path and the cause and serves
-// with the prefix map alone until a reload succeeds. It watches the
-// database file first, so that a file replaced while the server starts
-// or just after it says it is ready is loaded (the loop, which reads the
-// changes, starts after the ready line).
+// with the prefix map alone until a reload succeeds. The watch of the
+// database starts first, as the zones' does, so that a file renamed over
+// it while the server starts, or just after it says it is ready, is seen
+// and loaded (started after the load, such a change went unseen until a
+// SIGHUP).
 func (d *daemon) startSites() dnsfront.SiteFinder {
 	d.watchSites()
-	d.cleanup.push(func(context.Context) error { d.stopSitesWatch(); return nil })
 	f, err := loadSites(d.cfg)
 	if err != nil {
 		d.log.Error("sites database not loaded; serving with the prefix map alone until it loads", "path", d.cfg.SitesMMDB, "err", err.Error())

@@ -9,6 +9,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/monitor"
 )
 
@@ -50,21 +51,10 @@ func (v *vantageLink) probe(req enrp.ProbeRequest, done func(handlespace.Health,
 	})
 }
 
-// verdict publishes the outcome of a confirmation this registrar asked
-// for, and counts it.
+// verdict counts the outcome of a confirmation this registrar asked for,
+// and publishes it.
 func (v *vantageLink) verdict(ev enrp.Verdict) {
-	switch {
-	case ev.Moved:
-		v.m.Confirmation(metrics.ConfirmMoved)
-	case ev.Asked == 0:
-		v.m.Confirmation(metrics.ConfirmAlone)
-	case ev.Health != ev.Proposed:
-		v.m.Confirmation(metrics.ConfirmOverruled)
-	case ev.Vantage != nil:
-		v.m.Confirmation(metrics.ConfirmDisputed)
-	default:
-		v.m.Confirmation(metrics.ConfirmAgreed)
-	}
+	metered.Verdict(v.m, ev)
 	if mon := v.mon.Load(); mon != nil {
 		mon.Verdict(monitor.Verdict{Pool: ev.Pool, ID: ev.ID, Proposed: ev.Proposed, Health: ev.Health,
 			Vantage: ev.Vantage, Asked: ev.Asked, Answered: len(ev.Votes) - 1, Moved: ev.Moved})

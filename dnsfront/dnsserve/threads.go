@@ -1,8 +1,16 @@
 package dnsserve
 
 import (
+	"log/slog"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
+	"golang.org/x/sys/unix"
 )
 
 // The UDP loops of udpbatch.NewThread wait for datagrams in their recvmmsg,
@@ -12,27 +20,224 @@ import (
 // have had, GOMAXPROCS is raised by one for each such loop while it runs,
 // and set back once the last one has ended. A thread that waits costs no
 // CPU; a loop that answers uses its core as before.
+//
+// Not under a real-time scheduling policy (SCHED_FIFO, SCHED_RR,
+// SCHED_DEADLINE). There a thread runs until it blocks, and Go's runtime
+// assumes that the threads holding Ps all make progress: with more Ps
+// than CPUs, one thread can spin in the runtime waiting for another that
+// never gets its CPU. Seen (bench/bigpool -server-prio, one CPU,
+// GOMAXPROCS 2): the background sweeper, finding the sweep not done
+// because another thread was in the middle of sweeping a span, yields
+// (runtime.Gosched) and is scheduled again at once, forever, on the one
+// CPU; the thread it waits for, of the same priority, never runs, and the
+// server answers nothing. So while the process is under a real-time
+// policy the loops wait through the scheduler (udpbatch's
+// SetSchedulerWait, as an idle loop does: the P is free for others while
+// the thread waits) and GOMAXPROCS stays at its base. The policy is
+// checked before the first loop raises GOMAXPROCS (chrt -f 20 poolnsd
+// serve), by each loop between batches every loopPolicyEvery, and by a
+// watcher every watchPolicyEvery while no datagram comes (chrt -a -p PID
+// after the start); the watcher alone switches back, once no thread of the
+// process is under a real-time policy any more.
 var procs struct {
 	sync.Mutex
-	base  int // GOMAXPROCS before the first loop
-	loops int
+	base  int              // GOMAXPROCS before the first loop
+	loops []*udpbatch.Conn // the threaded loops' sockets
+	rt    bool             // a real-time policy: the loops wait through the scheduler
+	stop  chan struct{}    // ends the watcher
+	log   *slog.Logger
 }
 
-// holdP counts a loop that holds a P, and raises GOMAXPROCS for it.
-func holdP() {
+var (
+	// procsRT is procs.rt, for the loops' checks between batches.
+	procsRT atomic.Bool
+	// rtSwitches counts the switches to the scheduler wait.
+	rtSwitches atomic.Uint64
+)
+
+const (
+	// loopPolicyEvery spaces a loop's checks of its thread's policy
+	// (one system call) between batches: a policy set after the start
+	// is seen that soon when queries come.
+	loopPolicyEvery = 20 * time.Millisecond
+	// watchPolicyEvery spaces the watcher's checks, for a policy set
+	// while no query comes, and for its end.
+	watchPolicyEvery = time.Second
+)
+
+// holdP counts a loop that holds a P, reading from bc, and raises
+// GOMAXPROCS for it, unless the process is under a real-time policy: then
+// bc waits through the scheduler. The first loop starts the watcher.
+func holdP(bc *udpbatch.Conn, log *slog.Logger) {
 	procs.Lock()
 	defer procs.Unlock()
-	if procs.loops == 0 {
+	if len(procs.loops) == 0 {
 		procs.base = runtime.GOMAXPROCS(0)
+		procs.log = log
+		procs.stop = make(chan struct{})
+		go watchPolicy(procs.stop)
+		if p := policyOf(0, os.Getpid()); realtime(p) {
+			procs.rt = true
+			procsRT.Store(true)
+			rtSwitches.Add(1)
+			log.Info("UDP loops wait through the scheduler: real-time scheduling policy",
+				"policy", policyName(p), "gomaxprocs", procs.base)
+		}
 	}
-	procs.loops++
-	runtime.GOMAXPROCS(procs.base + procs.loops)
+	procs.loops = append(procs.loops, bc)
+	bc.SetSchedulerWait(procs.rt)
+	setProcs()
 }
 
-// releaseP undoes holdP once its loop has ended.
-func releaseP() {
+// releaseP undoes holdP once the loop of bc has ended.
+func releaseP(bc *udpbatch.Conn) {
 	procs.Lock()
 	defer procs.Unlock()
-	procs.loops--
-	runtime.GOMAXPROCS(procs.base + procs.loops)
+	for i, c := range procs.loops {
+		if c == bc {
+			procs.loops = append(procs.loops[:i], procs.loops[i+1:]...)
+			break
+		}
+	}
+	setProcs()
+	if len(procs.loops) == 0 {
+		close(procs.stop)
+		procs.rt = false
+		procsRT.Store(false)
+	}
 }
+
+// setProcs sets GOMAXPROCS for the loops (procs locked).
+func setProcs() {
+	n := procs.base
+	if !procs.rt {
+		n += len(procs.loops)
+	}
+	if runtime.GOMAXPROCS(0) != n {
+		runtime.GOMAXPROCS(n)
+	}
+}
+
+// setRealtime switches the loops to the scheduler wait (rt) or back, if
+// they are not so already; policy is the one that was seen.
+func setRealtime(rt bool, policy int) {
+	procs.Lock()
+	defer procs.Unlock()
+	if rt == procs.rt || len(procs.loops) == 0 {
+		return
+	}
+	procs.rt = rt
+	procsRT.Store(rt)
+	for _, bc := range procs.loops {
+		bc.SetSchedulerWait(rt)
+	}
+	setProcs()
+	if rt {
+		rtSwitches.Add(1)
+		procs.log.Info("UDP loops wait through the scheduler: real-time scheduling policy",
+			"policy", policyName(policy), "gomaxprocs", runtime.GOMAXPROCS(0))
+	} else {
+		procs.log.Info("UDP loops wait holding their thread again: no real-time scheduling policy",
+			"gomaxprocs", runtime.GOMAXPROCS(0))
+	}
+}
+
+// loopCheck is a loop's check of its own thread's policy, between
+// batches (the last at *at, now now): a real-time one switches every loop
+// to the scheduler wait.
+func loopCheck(at *time.Time, now time.Time) {
+	if now.Sub(*at) < loopPolicyEvery {
+		return
+	}
+	*at = now
+	if procsRT.Load() {
+		return // the watcher switches back
+	}
+	if p := policyOf(0); realtime(p) {
+		setRealtime(true, p)
+	}
+}
+
+// watchPolicy checks the process's policy every watchPolicyEvery until
+// stop is closed: its own thread's and the main thread's, and, while the
+// loops wait through the scheduler, every thread's (any one under a
+// real-time policy keeps them there).
+func watchPolicy(stop chan struct{}) {
+	t := time.NewTicker(watchPolicyEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if procsRT.Load() {
+			if p := anyThreadPolicy(); !realtime(p) {
+				setRealtime(false, p)
+			}
+		} else if p := policyOf(0, os.Getpid()); realtime(p) {
+			setRealtime(true, p)
+		}
+	}
+}
+
+// policyOf returns the first real-time scheduling policy of the threads
+// tids (0: the calling one), or the last one's if none is real-time, or
+// -1 if none could be read.
+func policyOf(tids ...int) int {
+	p := -1
+	for _, tid := range tids {
+		r, _, e := unix.RawSyscall(unix.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0)
+		if e != 0 {
+			continue
+		}
+		p = int(r) &^ unix.SCHED_RESET_ON_FORK
+		if realtime(p) {
+			return p
+		}
+	}
+	return p
+}
+
+// anyThreadPolicy is policyOf of every thread of the process.
+func anyThreadPolicy() int {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return policyOf(0, os.Getpid())
+	}
+	tids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return policyOf(tids...)
+}
+
+// realtime reports whether p is a real-time scheduling policy.
+func realtime(p int) bool {
+	return p == unix.SCHED_FIFO || p == unix.SCHED_RR || p == unix.SCHED_DEADLINE
+}
+
+func policyName(p int) string {
+	switch p {
+	case unix.SCHED_FIFO:
+		return "SCHED_FIFO"
+	case unix.SCHED_RR:
+		return "SCHED_RR"
+	case unix.SCHED_DEADLINE:
+		return "SCHED_DEADLINE"
+	case unix.SCHED_NORMAL:
+		return "SCHED_OTHER"
+	case unix.SCHED_BATCH:
+		return "SCHED_BATCH"
+	case unix.SCHED_IDLE:
+		return "SCHED_IDLE"
+	}
+	return strconv.Itoa(p)
+}
+
+// RealtimeSwitches counts the times the UDP loops switched to the wait
+// through the scheduler because of a real-time scheduling policy
+// (threads.go), at their start or later, since the process started.
+func RealtimeSwitches() uint64 { return rtSwitches.Load() }

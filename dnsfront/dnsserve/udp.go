@@ -69,7 +69,7 @@ const maxUDPQuery = dns.DefaultMsgSize
 type udpServer struct {
 	loop    Loop
 	idler   Idler // loop's, nil if it is none
-	sock    Socket
+	sock    *Socket
 	bc      *udpbatch.Conn
 	rx      []udpbatch.Msg // queries read
 	tx      []udpbatch.Msg // replies to send, each in a buffer of its own
@@ -97,10 +97,10 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, poller bool, log *s
 		u.rx[i].OOB = make([]byte, 0, udpbatch.OOBSize)
 		u.tx[i].Buf = make([]byte, 0, udpSize)
 	}
-	u.sock.init(conn)
+	u.sock = NewSocket(conn)
 	u.sock.bc, u.sock.srv = bc, u
 	u.sock.local = bc.LocalAddr()
-	u.loop = h.NewLoop(&u.sock)
+	u.loop = h.NewLoop(u.sock)
 	u.idler, _ = u.loop.(Idler)
 	return u, nil
 }
@@ -109,11 +109,13 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, poller bool, log *s
 // other than stopping.
 func (u *udpServer) run() error {
 	defer close(u.done)
-	if u.bc.Threaded() {
+	threaded := u.bc.Threaded()
+	var policyAt time.Time
+	if threaded {
 		// The loop waits holding its P: the rest of the process gets
-		// one more (threads.go).
-		holdP()
-		defer releaseP()
+		// one more (threads.go), but under a real-time policy.
+		holdP(u.bc, u.log)
+		defer releaseP(u.bc)
 	}
 	for {
 		for i := range u.rx {
@@ -173,6 +175,9 @@ func (u *udpServer) run() error {
 			}
 		}
 		u.loop.Sent(now)
+		if threaded {
+			loopCheck(&policyAt, now)
+		}
 	}
 }
 

@@ -12,24 +12,20 @@ import (
 // Socket is a UDP loop's socket as its Loop sees it: for the work that
 // must not stall the loop and the replies that such work writes later.
 type Socket struct {
-	conn     *net.UDPConn   // NewSocket's (a loop's may be closed: see bc)
+	conn     *net.UDPConn   // written to without a loop (a loop's may be closed: see bc)
 	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
 	local    net.Addr
-	srv      *udpServer     // the loop's; nil for NewSocket's
+	srv      *udpServer     // the loop's; nil without one
 	inflight sync.WaitGroup // Go's goroutines
 }
 
-// NewSocket returns a Socket of conn. Start makes its loops' own; this is
-// for a Loop driven without one, as a Handler's tests and benchmarks do.
+// NewSocket returns a Socket of conn without a loop. Start's UDP loops
+// each begin with one (and give it their batch connection); a Loop can
+// also be driven on one without a server, as a Handler's tests and
+// benchmarks do: its replies are written one by one and Wake reports
+// false.
 func NewSocket(conn *net.UDPConn) *Socket {
-	s := new(Socket)
-	s.init(conn)
-	return s
-}
-
-// init makes s the Socket of conn.
-func (s *Socket) init(conn *net.UDPConn) {
-	s.conn, s.local = conn, conn.LocalAddr()
+	return &Socket{conn: conn, local: conn.LocalAddr()}
 }
 
 // LocalAddr returns the socket's address.
@@ -66,8 +62,9 @@ func (s *Socket) WriteBatch(ms []udpbatch.Msg) error {
 // for work that another goroutine queued for the loop (package regcommit's
 // turns). A loop parked waiting for datagrams is woken; a busy one finds
 // its next read cut short. Safe from any goroutine. It returns false when
-// the loop is stopping, when s has none (NewSocket) or when its loop
-// does not pace (Paces): its Loop's Idle will not be called for it.
+// the loop is stopping, when s has none (a Loop driven without a server)
+// or when its loop does not pace (Paces): its Loop's Idle will not be
+// called for it.
 func (s *Socket) Wake() bool {
 	if !s.Paces() || s.srv.stopping.Load() {
 		return false

@@ -31,7 +31,7 @@ func BenchmarkSelect(b *testing.B) {
 		}
 	}
 	c := &handlespace.Client{Addr: netip.MustParseAddr("198.51.100.77")}
-	for _, name := range handlespace.PolicyNames() {
+	for _, name := range policyNames() {
 		for _, sz := range sizes {
 			k := fmt.Sprint(sz.k)
 			if sz.k <= 0 {

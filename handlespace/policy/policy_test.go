@@ -162,7 +162,7 @@ func TestSelectContract(t *testing.T) {
 		{Addr: netip.MustParseAddr("192.0.2.7")},
 		{Addr: netip.MustParseAddr("2001:db8::1"), Subnet: netip.MustParsePrefix("2001:db8:77::/48")},
 	}
-	for _, name := range handlespace.PolicyNames() {
+	for _, name := range policyNames() {
 		t.Run(name, func(t *testing.T) {
 			p := mustPolicy(t, name, testrand.New(seed))
 			// pool.go builds selectors for empty sets too (never selected)
@@ -190,7 +190,7 @@ func TestSelectContract(t *testing.T) {
 
 func TestSelectAllocs(t *testing.T) {
 	c := &handlespace.Client{Addr: netip.MustParseAddr("198.51.100.4")}
-	for _, name := range handlespace.PolicyNames() {
+	for _, name := range policyNames() {
 		p := mustPolicy(t, name, testrand.New(1))
 		sel := build(p, polElems(1000, polVaried), nil).sel
 		dst := make([]handlespace.Pick, 0, 8)

@@ -24,7 +24,7 @@ import (
 func TestLUDAcrossChanges(t *testing.T) {
 	r := rand.New(rand.NewPCG(polSeed(t), 3))
 	spec := handlespace.DefaultPoolSpec()
-	spec.Policy = "lud"
+	spec.Policy = spyOn(t, "lud")
 	hs := handlespace.New(handlespace.Options{RegistrarID: 1, DefaultSpec: spec})
 	if err := hs.ApplyZones([]handlespace.ZoneDef{zoneDef(t)}); err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestLUDAcrossChanges(t *testing.T) {
 			model[e.ID] = st{ref.count[i], ref.last[i]}
 		}
 		// Check the selector's own counts.
-		ls := pv.All.Selector().(*ludSel)
+		ls := selectorOf(t, &pv.All).(*ludSel)
 		for _, e := range elems {
 			if c, l := ls.stateOf(e.ID); c != model[e.ID].count || l != model[e.ID].last {
 				t.Fatalf("round %d: element %d has count %d last %d, model %+v", round, e.ID, c, l, model[e.ID])
@@ -139,7 +139,7 @@ func TestLUDAcrossChanges(t *testing.T) {
 		}
 		if nv := pool(); nv != pv {
 			// Unchanged parts of the mirror are shared.
-			shared := countShared(pv.All.Selector().(*ludSel).root, nv.All.Selector().(*ludSel).root)
+			shared := countShared(selectorOf(t, &pv.All).(*ludSel).root, selectorOf(t, &nv.All).(*ludSel).root)
 			if len(groups)+len(updates) == 1 && shared == 0 {
 				t.Fatalf("round %d: one change shared no mirror node", round)
 			}
@@ -174,7 +174,7 @@ func countShared(a, b *ludNode) int {
 func TestHashPoolAcrossChanges(t *testing.T) {
 	r := rand.New(rand.NewPCG(polSeed(t), 4))
 	spec := handlespace.DefaultPoolSpec()
-	spec.Policy = "hash"
+	spec.Policy = spyOn(t, "hash")
 	hs := handlespace.New(handlespace.Options{RegistrarID: 1, DefaultSpec: spec})
 	if err := hs.ApplyZones([]handlespace.ZoneDef{zoneDef(t)}); err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestHashPoolAcrossChanges(t *testing.T) {
 			copies = append(copies, e.Clone())
 		}
 		fresh := handlespace.New(handlespace.Options{RegistrarID: 1})
-		if err := fresh.ApplyZones([]handlespace.ZoneDef{zoneDef(t, poolDef("web", "hash", copies...))}); err != nil {
+		if err := fresh.ApplyZones([]handlespace.ZoneDef{zoneDef(t, poolDef("web", spec.Policy, copies...))}); err != nil {
 			t.Fatal(err)
 		}
 		fpv := fresh.View().Zone("z.test.").Pool("web")
@@ -239,7 +239,7 @@ func TestHashPoolAcrossChanges(t *testing.T) {
 // view pv's All set.
 func waitTable(t *testing.T, round int, pv *handlespace.PoolView) {
 	t.Helper()
-	hb := pv.All.Selector().(*hashBig)
+	hb := selectorOf(t, &pv.All).(*hashBig)
 	if hb.ready != nil {
 		select {
 		case <-hb.ready:
@@ -254,7 +254,7 @@ func waitTable(t *testing.T, round int, pv *handlespace.PoolView) {
 // versions), for every policy, in a pool of one leaf and in one of many.
 func TestSelectorsUseTheSetsSequence(t *testing.T) {
 	checked := 0
-	for _, name := range handlespace.PolicyNames() {
+	for _, name := range policyNames() {
 		for _, n := range []int{5, 300} {
 			var elems []*handlespace.Element
 			for i := range n {
@@ -263,12 +263,12 @@ func TestSelectorsUseTheSetsSequence(t *testing.T) {
 				elems = append(elems, e)
 			}
 			hs := handlespace.New(handlespace.Options{RegistrarID: 1})
-			if err := hs.ApplyZones([]handlespace.ZoneDef{zoneDef(t, poolDef("web", name, elems...))}); err != nil {
+			if err := hs.ApplyZones([]handlespace.ZoneDef{zoneDef(t, poolDef("web", spyOn(t, name), elems...))}); err != nil {
 				t.Fatal(err)
 			}
 			all := &hs.View().Zone("z.test.").Pool("web").All
 			_, seq := all.Set()
-			if sh, ok := all.Selector().(seqHolder); ok {
+			if sh, ok := selectorOf(t, all).(seqHolder); ok {
 				checked++
 				if sh.poolSeq() != seq {
 					t.Errorf("%s, %d elements: the selector has another sequence than its set", name, n)

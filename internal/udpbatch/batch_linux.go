@@ -31,6 +31,11 @@ type Conn struct {
 	f      *os.File
 	woken  atomic.Bool
 	closed atomic.Bool
+	// schedWait: every wait goes through the scheduler (SetSchedulerWait).
+	schedWait atomic.Bool
+	// timed: the reader's; the socket has its receive timeout (threadIdle),
+	// which a raw wait needs and one through the scheduler does without.
+	timed bool
 
 	rhdrs []unix.Mmsghdr
 	riovs []unix.Iovec
@@ -179,7 +184,7 @@ func NewThread(c *net.UDPConn, size int) (*Conn, error) {
 	// duplicate keeps the socket open).
 	c.Close()
 	bc.c, bc.f = nil, f
-	bc.readFn = bc.doReadWait
+	bc.readFn, bc.timed = bc.doReadWait, true
 	return bc, nil
 }
 
@@ -218,6 +223,17 @@ func setRecvTimeout(fd uintptr, d time.Duration) error {
 // Threaded reports whether the Conn is NewThread's, out of the network
 // poller (ReadBatch waits holding its thread and P).
 func (c *Conn) Threaded() bool { return c.f != nil }
+
+// SetSchedulerWait has a NewThread Conn's ReadBatch wait through the
+// scheduler (on) or, as NewThread makes it, raw, holding its P (off). A
+// wait through the scheduler is the one an idle reader falls back to (see
+// doReadWait): the runtime may give the P to another thread meanwhile, as
+// for any blocking system call, and no signal or timeout ends it early.
+// Package dnsserve turns it on under a real-time scheduling policy, where
+// a P held by a thread that waits starves the others (threads.go). It is
+// safe to call from any goroutine; a raw wait in progress ends within
+// threadIdle, and the next one follows the setting. New's Conn ignores it.
+func (c *Conn) SetSchedulerWait(on bool) { c.schedWait.Store(on) }
 
 // Wake ends a ReadBatch that waits, and every later one, with
 // net.ErrClosed (New's Conn: a deadline of now, which a later
@@ -317,14 +333,17 @@ func (c *Conn) readBatch(ms []Msg, fn func(uintptr) bool) (int, error) {
 	if !c.batch {
 		return c.readOne(ms)
 	}
-	if c.full && c.f == nil {
+	if c.full && (c.f == nil || c.schedWait.Load()) {
 		// The system calls are raw (see doRead): a reader that always
 		// finds datagrams would hold its P until the scheduler preempts
 		// it (10 ms). After a full batch, let the goroutines that are
 		// waiting for this P run first (the TCP server, timers, the API),
 		// as a retaken P in a system call used to let them. (NewThread's
 		// reader does not: the others have Ps of their own, and a yield
-		// would wake a thread for an idle one each time.)
+		// would wake a thread for an idle one each time; but with
+		// SetSchedulerWait they have not, and under a real-time policy
+		// the runtime's monitor, which preempts, runs only when the CPU
+		// is free.)
 		c.full = false
 		runtime.Gosched()
 	}
@@ -453,7 +472,8 @@ func (c *Conn) doReadNow(fd uintptr) bool {
 // instead (entersyscall: the runtime takes the P back for others and
 // signals nothing) and without the receive timeout, until a datagram
 // comes. The first datagram after an idle spell then pays the scheduler's
-// wake-up, as in the network poller, and a setsockopt.
+// wake-up, as in the network poller, and a setsockopt. With
+// SetSchedulerWait every wait is of that kind.
 func (c *Conn) doReadWait(fd uintptr) bool {
 	if c.woken.Load() {
 		c.rgot, c.rerr = 0, net.ErrClosed
@@ -461,19 +481,23 @@ func (c *Conn) doReadWait(fd uintptr) bool {
 	}
 	var r uintptr
 	var e syscall.Errno
-	if c.idle < threadIdleWaits {
+	raw := c.idle < threadIdleWaits && !c.schedWait.Load()
+	if raw != c.timed {
+		// A raw wait needs the receive timeout; none through the
+		// scheduler: nothing needs to interrupt a wait the scheduler
+		// knows of (Wake still ends it), and each timeout would wake the
+		// runtime's monitor for a while.
+		d := time.Duration(0)
+		if raw {
+			d = threadIdle
+		}
+		setRecvTimeout(fd, d)
+		c.timed = raw
+	}
+	if raw {
 		r, _, e = unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_WAITFORONE, 0, 0)
 	} else {
-		if c.idle == threadIdleWaits {
-			// No receive timeout while idle: nothing needs to interrupt a
-			// wait the scheduler knows of (Wake still ends it), and each
-			// timeout would wake the runtime's monitor for a while.
-			setRecvTimeout(fd, 0)
-		}
 		r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rhdrs[0])), uintptr(c.rn), unix.MSG_WAITFORONE, 0, 0)
-		if e != unix.EINTR && e != unix.EAGAIN {
-			setRecvTimeout(fd, threadIdle)
-		}
 	}
 	switch {
 	case c.woken.Load():

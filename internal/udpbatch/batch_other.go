@@ -32,6 +32,9 @@ func NewThread(c *net.UDPConn, size int) (*Conn, error) { return New(c, size) }
 // Threaded reports false: see NewThread.
 func (c *Conn) Threaded() bool { return false }
 
+// SetSchedulerWait does nothing here: no Conn waits holding its P.
+func (c *Conn) SetSchedulerWait(on bool) {}
+
 // Wake ends a waiting ReadBatch (a deadline of now).
 func (c *Conn) Wake() { c.c.SetReadDeadline(time.Now()) }
 

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // waitingReader starts a NewThread reader on a fresh loopback socket and
@@ -207,4 +209,43 @@ func wakeEndsRead(t *testing.T, bc *Conn, errc chan error) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("ReadBatch still waiting 5 s after Wake")
 	}
+}
+
+// TestThreadSchedulerWait: with SetSchedulerWait a NewThread reader that
+// has just read a datagram waits through the scheduler (no receive
+// timeout, no wait ended by a signal or the timeout), where it would wait
+// raw; turned off again, its waits after the next datagram are raw (each
+// ended within the receive timeout).
+func TestThreadSchedulerWait(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	bc, addr, errc := waitingReader(t)
+	bc.SetSchedulerWait(true)
+	sendAndAwaitRead(t, bc, addr)
+	// The wait that began before the setting has ended (it read the
+	// datagram); the ones since go through the scheduler.
+	before := bc.Stats().EmptyReads
+	time.Sleep(3 * threadIdle)
+	if n := bc.Stats().EmptyReads - before; n > 0 {
+		t.Errorf("%d waits ended in %v after a datagram with the scheduler wait on, want none", n, 3*threadIdle)
+	}
+	var tv *unix.Timeval
+	var gerr error
+	if err := bc.rc.Control(func(fd uintptr) {
+		tv, gerr = unix.GetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO)
+	}); err != nil || gerr != nil {
+		t.Fatal(err, gerr)
+	}
+	if tv.Sec != 0 || tv.Usec != 0 {
+		t.Errorf("receive timeout %v while waiting through the scheduler, want none", tv)
+	}
+	bc.SetSchedulerWait(false)
+	sendAndAwaitRead(t, bc, addr) // ends the wait through the scheduler
+	before = bc.Stats().EmptyReads
+	for deadline := time.Now().Add(5 * time.Second); bc.Stats().EmptyReads == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("no raw wait ended in 5 s after the scheduler wait was turned off")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wakeEndsRead(t, bc, errc)
 }

@@ -2,8 +2,10 @@
 // parts that take requests from outside: registrations (Registrar, around
 // the regcommit.Committer that DNS UPDATE and the HTTP API submit to) and
 // the HTTP API's failure reports and administrative changes (Backend,
-// around the API's backend). The wrappers change nothing of what they
-// wrap: they return what it returns.
+// around the API's backend), and peering's takeovers, hand-offs, health
+// confirmations and peers (PeeringEvent, Verdict, PeerStates, for the
+// ENRP driver's hooks). The wrappers change nothing of what they wrap:
+// they return what it returns.
 //
 // # Basics
 //
@@ -13,7 +15,11 @@
 // (RejectCause). Backend counts a failure report by its outcome
 // (ReportOutcome) and an administrative change that changed the state.
 // ReportOutcome also labels the reports that peers pass on (the admin
-// package counts those).
+// package counts those). PeeringEvent counts the takeover and hand-off
+// events by outcome and direction; Verdict a confirmation by outcome
+// (moved, alone, overruled, disputed, agreed: the first that holds);
+// PeerStatus names a peer's state (left before dead before suspect), and
+// PeerStates counts the peers by it.
 //
 // # Caveats
 //

@@ -16,6 +16,10 @@ import (
 // inner nodes of at most 16 pointers, and a bucket. Each node is one
 // allocation. The zero Index is empty.
 //
+// Indexes compare with ==: equal ones are the same trie. With and Without
+// return x itself when they change nothing (the key was there, or was
+// not), and Without of the last key returns the zero Index.
+//
 // Canonical form: a subtree is a bucket exactly when it holds at most
 // bucketMax keys (or when all its keys share their whole hash, at depth
 // hashDepth), so the same keys make the same trie whatever the order of
@@ -65,9 +69,6 @@ func hashOf(key uint64) uint32 { return uint32(key >> 32) }
 
 // pos returns the index in subs of slot s's child.
 func (n *hnode) pos(s uint16) int { return bits.OnesCount16(n.mask & (1<<s - 1)) }
-
-// Len returns the number of keys.
-func (x *Index) Len() int { return x.n }
 
 // Each calls f for every key with the given hash, until f returns false.
 func (x *Index) Each(h uint32, f func(key uint64) bool) {

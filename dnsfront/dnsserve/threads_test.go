@@ -1,0 +1,156 @@
+package dnsserve
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+)
+
+// policyThread runs a goroutine on a thread of its own under policy (at
+// priority prio) and returns the thread's id and a function that ends it:
+// the goroutine returns still locked, so the thread exits with it. It
+// skips the test when the policy may not be set (EPERM: not root).
+func policyThread(t *testing.T, policy, prio int) (tid int, end func()) {
+	t.Helper()
+	started := make(chan error, 1)
+	stop := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: uint32(policy), Priority: uint32(prio)}
+		if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+			started <- err
+			return
+		}
+		tid = unix.Gettid()
+		started <- nil
+		<-stop // blocked: under SCHED_FIFO it takes no CPU
+	}()
+	if err := <-started; err != nil {
+		if errors.Is(err, unix.EPERM) {
+			t.Skipf("setting policy %s: %v (needs root or CAP_SYS_NICE)", policyName(policy), err)
+		}
+		t.Fatalf("setting policy %s: %v", policyName(policy), err)
+	}
+	var ended bool
+	end = func() {
+		if !ended {
+			ended = true
+			close(stop)
+			<-exited
+		}
+	}
+	t.Cleanup(end)
+	return tid, end
+}
+
+// TestPolicyCheck: policyOf reads a thread's policy, its own (0) or
+// another's; SCHED_BATCH is not real-time, SCHED_FIFO is; anyThreadPolicy
+// finds the one thread of the process under SCHED_FIFO, and no more once
+// that thread has ended.
+func TestPolicyCheck(t *testing.T) {
+	if p := anyThreadPolicy(); realtime(p) {
+		t.Skipf("the test runs under %s already", policyName(p))
+	}
+	if p := policyOf(0); p != unix.SCHED_NORMAL {
+		t.Errorf("policyOf(0) = %s, want SCHED_OTHER", policyName(p))
+	}
+	if p := policyOf(-1); p != -1 {
+		t.Errorf("policyOf(-1) = %d, want -1 (no such thread)", p)
+	}
+	batch, _ := policyThread(t, unix.SCHED_BATCH, 0)
+	if p := policyOf(batch); p != unix.SCHED_BATCH || realtime(p) {
+		t.Errorf("policyOf(SCHED_BATCH thread) = %s, realtime %v", policyName(p), realtime(p))
+	}
+	fifo, end := policyThread(t, unix.SCHED_FIFO, 1)
+	if p := policyOf(fifo); p != unix.SCHED_FIFO || !realtime(p) {
+		t.Errorf("policyOf(SCHED_FIFO thread) = %s, realtime %v", policyName(p), realtime(p))
+	}
+	if p := policyOf(0, batch, fifo); p != unix.SCHED_FIFO {
+		t.Errorf("policyOf(self, batch, fifo) = %s, want SCHED_FIFO (the first real-time one)", policyName(p))
+	}
+	if p := anyThreadPolicy(); p != unix.SCHED_FIFO {
+		t.Errorf("anyThreadPolicy() = %s with a SCHED_FIFO thread, want SCHED_FIFO", policyName(p))
+	}
+	end()
+	for deadline := time.Now().Add(5 * time.Second); realtime(anyThreadPolicy()); {
+		if time.Now().After(deadline) {
+			t.Fatal("anyThreadPolicy still real-time 5 s after the SCHED_FIFO thread ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRealtimeSwitch: threaded UDP loops raise GOMAXPROCS by one each;
+// switched to the scheduler wait (as a loop does when it finds its thread
+// under a real-time policy) GOMAXPROCS is back at its base, the loops
+// still answer, and the switch is counted; while a thread of the process
+// is under SCHED_FIFO the watcher keeps them there, and once it has ended
+// it switches them back (GOMAXPROCS raised again). Shutdown sets
+// GOMAXPROCS back.
+func TestRealtimeSwitch(t *testing.T) {
+	if p := anyThreadPolicy(); realtime(p) {
+		t.Skipf("the test runs under %s already", policyName(p))
+	}
+	base := runtime.GOMAXPROCS(0)
+	h := &fakeHandler{}
+	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 2, Logger: quiet()}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		if n := runtime.GOMAXPROCS(0); n != base {
+			t.Errorf("GOMAXPROCS %d after Shutdown, want %d", n, base)
+		}
+	}()
+	addr := s.Addrs()[0].String()
+	c := &dns.Client{Timeout: 5 * time.Second}
+	exchange := func(id uint16) {
+		t.Helper()
+		for i := range 4 { // the kernel spreads the sources over both loops
+			if r, _, err := c.Exchange(query(id+uint16(i), "udp.test."), addr); err != nil || r.Id != id+uint16(i) {
+				t.Fatalf("UDP: %v, %v", r, err)
+			}
+		}
+	}
+	exchange(1)
+	if n := runtime.GOMAXPROCS(0); n != base+2 {
+		t.Fatalf("GOMAXPROCS %d with 2 threaded loops, want %d", n, base+2)
+	}
+	_, end := policyThread(t, unix.SCHED_FIFO, 1)
+	switches := RealtimeSwitches()
+	setRealtime(true, unix.SCHED_FIFO)
+	if n := runtime.GOMAXPROCS(0); n != base {
+		t.Errorf("GOMAXPROCS %d with the loops waiting through the scheduler, want %d", n, base)
+	}
+	if n := RealtimeSwitches() - switches; n != 1 {
+		t.Errorf("%d switches counted, want 1", n)
+	}
+	exchange(10)
+	// The watcher looks every watchPolicyEvery: the SCHED_FIFO thread
+	// keeps the loops where they are.
+	time.Sleep(watchPolicyEvery + watchPolicyEvery/2)
+	if !procsRT.Load() {
+		t.Fatal("the loops left the scheduler wait while a thread was under SCHED_FIFO")
+	}
+	end()
+	for deadline := time.Now().Add(5 * watchPolicyEvery); procsRT.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the loops still wait through the scheduler %v after the SCHED_FIFO thread ended", 5*watchPolicyEvery)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.GOMAXPROCS(0); n != base+2 {
+		t.Errorf("GOMAXPROCS %d after the switch back, want %d", n, base+2)
+	}
+	exchange(20)
+}
