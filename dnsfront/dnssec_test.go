@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 )
 
 // The signed answers (answer_dnssec.go), in DNS terms: pool.test. signed by
@@ -433,13 +434,12 @@ func TestSignedTruncation(t *testing.T) {
 func TestSignedOverUDPLoop(t *testing.T) {
 	signer, key := newTestSigner(t, dns.ECDSAP256SHA256)
 	addr, _ := serveTest(t, Config{Signer: signer}, newSignedSpace(t, 3))
-	c := &dns.Client{Timeout: 2 * time.Second}
 	for _, do := range []bool{true, false} {
 		for _, name := range []string{"web.pool.test.", "w1.web.pool.test.", "nope.pool.test."} {
 			q := new(dns.Msg)
 			q.SetQuestion(name, dns.TypeA)
 			q.SetEdns0(1232, do)
-			m, _, err := c.Exchange(q, addr)
+			m, err := nettest.Exchange(nil, q, addr)
 			if err != nil {
 				t.Fatal(err)
 			}

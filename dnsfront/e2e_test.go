@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 
 	"github.com/poolnsd/poolnsd/internal/hstest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
@@ -37,8 +38,8 @@ func startServer(t *testing.T) string {
 // miekg/dns's client.
 func TestEndToEndClient(t *testing.T) {
 	addr := startServer(t)
-	udp := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	tcp := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
+	udp := &dns.Client{Net: "udp"}
+	tcp := &dns.Client{Net: "tcp"}
 	ask := func(c *dns.Client, name string, qt uint16, edns bool) *dns.Msg {
 		t.Helper()
 		m := new(dns.Msg)
@@ -46,7 +47,7 @@ func TestEndToEndClient(t *testing.T) {
 		if edns {
 			m.SetEdns0(1232, false)
 		}
-		r, _, err := c.Exchange(m, addr)
+		r, err := nettest.Exchange(c, m, addr)
 		if err != nil {
 			t.Fatalf("%s %s over %s: %v", name, dns.TypeToString[qt], c.Net, err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 )
 
 // nearPool is a nearest pool whose elements are at sites fra, ams and lo
@@ -64,8 +65,7 @@ func TestSitesEndToEnd(t *testing.T) {
 			}
 			m.IsEdns0().Option = append(m.IsEdns0().Option, o)
 		}
-		c := &dns.Client{Net: net, Timeout: 2 * time.Second}
-		r, _, err := c.Exchange(m, addr)
+		r, err := nettest.Exchange(&dns.Client{Net: net}, m, addr)
 		if err != nil {
 			t.Fatalf("%s %s ECS %s: %v", net, dns.TypeToString[qt], ecs, err)
 		}
@@ -134,7 +134,7 @@ func TestSitesEndToEnd(t *testing.T) {
 	m.SetQuestion("web.pool.test.", dns.TypeA)
 	m.SetEdns0(1232, false)
 	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: []byte{192, 0, 2, 0}})
-	if r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, addr); err != nil || subnetOption(r.IsEdns0()) == nil || subnetOption(r.IsEdns0()).SourceScope != 0 {
+	if r, err := nettest.Exchange(nil, m, addr); err != nil || subnetOption(r.IsEdns0()) == nil || subnetOption(r.IsEdns0()).SourceScope != 0 {
 		t.Errorf("rr pool with ECS: %v %v", r, err)
 	}
 	// The map replaced while serving; then none: the order by RTT, scope 0.

@@ -6,9 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -134,12 +134,12 @@ func TestSvcEndToEndClient(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetQuestion(q.name, q.qt)
 		m.SetEdns0(1232, false)
-		r, _, err := (&dns.Client{Net: "udp", Timeout: 2 * time.Second}).Exchange(m, addr)
+		r, err := nettest.Exchange(nil, m, addr)
 		if err != nil {
 			t.Fatalf("%s over UDP: %v", q.name, err)
 		}
 		if r.Truncated {
-			r, _, err = (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(m, addr)
+			r, err = nettest.Exchange(&dns.Client{Net: "tcp"}, m, addr)
 			if err != nil {
 				t.Fatalf("%s over TCP: %v", q.name, err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/internal/updatetest"
 	"github.com/poolnsd/poolnsd/regcommit"
@@ -60,11 +61,10 @@ func TestUDPUpdateDoesNotStall(t *testing.T) {
 		t.Fatal("the update did not reach the updater")
 	}
 	// The update waits; the loop answers queries meanwhile.
-	c := &dns.Client{Timeout: 2 * time.Second}
 	for i := 0; i < 5; i++ {
 		q := new(dns.Msg)
 		q.SetQuestion("web.pool.test.", dns.TypeA)
-		if r, _, err := c.Exchange(q, addr); err != nil || len(r.Answer) == 0 {
+		if r, err := nettest.Exchange(nil, q, addr); err != nil || len(r.Answer) == 0 {
 			t.Fatalf("query %d while an update waits: %v %v", i, r, err)
 		}
 	}

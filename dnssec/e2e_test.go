@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -282,17 +284,6 @@ func (ts *testServer) answer(r *dns.Msg) (*dns.Msg, error) {
 	return negative(func() (*Sigs, error) { return z.NoData(owner, qtype, types, negTTL) })
 }
 
-// freePort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().String()
-}
-
 // startValidator runs a real unbound validating with ds as the zone's
 // trust anchor, the zone stubbed to upstream. It returns its address.
 func startValidator(t *testing.T, ds []*dns.DS, upstream string) string {
@@ -308,7 +299,7 @@ func startValidator(t *testing.T, ds []*dns.DS, upstream string) string {
 	}
 	uh, up, _ := net.SplitHostPort(upstream)
 	for try := 0; ; try++ {
-		addr := freePort(t)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(nettest.FreePort(t, "127.0.0.1")))
 		host, port, _ := net.SplitHostPort(addr)
 		conf := fmt.Sprintf(`server:
   interface: %s

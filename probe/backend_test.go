@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/probe"
 )
 
@@ -172,8 +173,16 @@ func TestRealFlaps(t *testing.T) {
 // refused connections, and Up again after rise passes once it listens
 // again on the same port.
 func TestRealComesBack(t *testing.T) {
-	ln := listen(t)
-	addr := addrOf(ln.Addr())
+	// A port outside the kernel's ephemeral range, held till the test
+	// ends: while the backend is down the kernel gives it to no other
+	// socket (a client's, another test's listener on port 0), so that it
+	// can listen there again.
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nettest.FreePort(t, "127.0.0.1")))
+	ln, err := net.Listen("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
 	stop := serveOn(t, ln)
 	ch := runReal(t, addr, realSpec)
 	untilHealth(t, ch, handlespace.HealthUp, 10)

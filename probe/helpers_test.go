@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/probe"
 )
 
@@ -151,13 +152,9 @@ func hangServer(t *testing.T) netip.AddrPort {
 // closedPort returns a loopback address where nothing listens.
 func closedPort(t *testing.T) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := addrOf(ln.Addr())
-	ln.Close()
-	return a
+	// Outside the kernel's ephemeral range and held: no other test's
+	// listener on port 0 is given it.
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nettest.FreePort(t, "127.0.0.1")))
 }
 
 // check runs one check of kind against addr with timeout.

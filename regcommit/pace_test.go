@@ -32,6 +32,19 @@ func (f *fixture) submitAsync(req *Request) <-chan outcome {
 	return c
 }
 
+// waitTurn waits (10 s at most) until a turn waits for a grant and the
+// loop was woken for it: the committer takes a queued request and asks
+// for its turn when it gets a core, on a loaded machine a while later.
+func waitTurn(t *testing.T, p *Pacer, l *fakeLoop) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !p.Waiting() || l.wakes.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("within 10 s: a turn waiting %v, %d wakes; want a turn and a wake", p.Waiting(), l.wakes.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // grantUntil grants turns, one at a time, until c has the outcome, and
 // returns it with the grants it took.
 func grantUntil(t *testing.T, p *Pacer, c <-chan outcome) (outcome, int) {
@@ -68,7 +81,7 @@ func TestPacedTurns(t *testing.T) {
 	c := f.submitAsync(reg("a", "e1", el("10.0.0.1", 80), 0))
 	f.waitQueued(t, 1)
 	// The committer waits for its turn: nothing is stored, Submit waits.
-	time.Sleep(20 * time.Millisecond)
+	waitTurn(t, f.r.Pacer(), l)
 	if got := len(f.store.commits); got != 0 || !f.r.Pacer().Waiting() {
 		t.Fatalf("before a grant: %d commits, waiting %v; want 0, a turn waiting", got, f.r.Pacer().Waiting())
 	}
@@ -120,7 +133,6 @@ func TestPacedBatchAnswersOneByOne(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	time.Sleep(20 * time.Millisecond) // the last batch queues its answers
 	returned := func() int {
 		k := 0
 		for _, c := range cs {
@@ -129,6 +141,14 @@ func TestPacedBatchAnswersOneByOne(t *testing.T) {
 			}
 		}
 		return k
+	}
+	// The committer queues the last batch's answers after publishing
+	// it: on a loaded machine it may get no core for longer than a
+	// fixed wait. A granted answer's Submit returns within Grant, so
+	// the answers not returned are the ones to wait for.
+	deadline = time.Now().Add(10 * time.Second)
+	for int(f.r.pacer.waiting.Load()) < n-returned() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 	before := returned()
 	for granted := 0; returned() < n; {
@@ -196,6 +216,10 @@ func TestPacedClose(t *testing.T) {
 	defer f.r.Pacer().Attach(l.wake)()
 	c := f.submitAsync(reg("a", "e1", el("10.0.0.1", 80), 0))
 	f.waitQueued(t, 1)
+	// Taken, and waiting for its turn: a request still in the queue at
+	// Close gets ErrClosed (Close's contract), and a committer without a
+	// core may not have taken it yet.
+	waitTurn(t, f.r.Pacer(), l)
 	f.r.Close()
 	select {
 	case o := <-c:

@@ -83,7 +83,7 @@ func (r *result) lost() int { return r.sent - len(r.server) }
 // A query's slot: its send time; the slot is its ID, so at most 65 536
 // queries are in flight (32 s of queries at 2 000 q/s).
 type slot struct {
-	sent    time.Time
+	sent    time.Time // by the wall clock alone (wallNow)
 	pending bool
 	// The server's CPU clock at the send and at the reply's reading
 	// (-cpu-of), and whether the probe was quick enough at each.
@@ -119,7 +119,8 @@ func cpuClock(pid int) (time.Duration, bool) {
 }
 
 // probe sends qname/qtype (with EDNS, 1232 bytes) to server at rate q/s
-// for duration, and waits timeout after the last send for the replies.
+// for duration, and waits for the replies until all are in or timeout
+// after the last send.
 func probe(server, qname, qtype string, rate int, duration, timeout time.Duration, cpuOf int) (*result, error) {
 	t, ok := dns.StringToType[qtype]
 	if !ok {
@@ -163,6 +164,10 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 		mu    sync.Mutex
 		slots [1 << 16]slot
 		res   result
+		// Queries pending, and whether the last is sent: the reader
+		// stops as soon as none is pending after the last send.
+		pending  int
+		lastSent bool
 	)
 	done := make(chan struct{})
 	go func() {
@@ -171,7 +176,7 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 		oob := make([]byte, 128)
 		for {
 			n, oobn, _, _, err := conn.ReadMsgUDP(buf, oob)
-			read := time.Now()
+			read := wallNow()
 			c1, cok := cpuClock(cpuOf)
 			if err != nil {
 				return // the deadline after the last send, or closed
@@ -182,11 +187,16 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 				res.bad++ // not a DNS response, or no time stamp
 			} else if s := &slots[binary.BigEndian.Uint16(buf[0:2])]; s.pending {
 				s.pending = false
+				pending--
 				res.server = append(res.server, kts.Sub(s.sent))
 				res.client = append(res.client, read.Sub(s.sent))
 				s.cpu1, s.readOK = c1, cok && read.Sub(kts) <= maxProbeDelay
 			}
+			all := lastSent && pending == 0
 			mu.Unlock()
+			if all {
+				return
+			}
 		}
 	}()
 
@@ -201,8 +211,11 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 		mu.Lock()
 		// A slot still pending 65 536 queries later is lost, and taken.
 		slots[uint16(i)].harvest(&res)
+		if !slots[uint16(i)].pending {
+			pending++
+		}
 		c0, cok := cpuClock(cpuOf)
-		sent := time.Now()
+		sent := wallNow()
 		slots[uint16(i)] = slot{sent: sent, pending: true, cpu0: c0}
 		res.sent++
 		mu.Unlock()
@@ -215,7 +228,14 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 			mu.Unlock()
 		}
 	}
-	conn.SetReadDeadline(time.Now().Add(timeout))
+	mu.Lock()
+	lastSent = true
+	wait := timeout
+	if pending == 0 {
+		wait = 0 // every reply is in: the read returns now
+	}
+	mu.Unlock()
+	conn.SetReadDeadline(time.Now().Add(wait))
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
@@ -225,8 +245,21 @@ func probe(server, qname, qtype string, rate int, duration, timeout time.Duratio
 	return &res, nil
 }
 
+// wallNow is the time now by the wall clock alone. The kernel stamps a
+// datagram by the wall clock (CLOCK_REALTIME), and the probe takes every
+// time by that clock so that its latencies compare: Go's time.Now reads
+// the wall clock and then the monotonic one, and Time.Sub uses the
+// monotonic readings when both times have them. A thread descheduled
+// between time.Now's two reads puts them apart by its wait, so a send
+// time's wall reading could be tens of µs older than its monotonic one
+// and the server latency (by the wall) come out above the client latency
+// (by the monotonic clock). By one clock the kernel's stamp comes before
+// the probe's read, always. The cost: a step of the wall clock during a
+// run (not NTP's slewing) skews the figures of the queries across it.
+func wallNow() time.Time { return time.Now().Round(0) }
+
 // rxTime is the kernel's receive time from a datagram's control data
-// (SCM_TIMESTAMPNS).
+// (SCM_TIMESTAMPNS), by the wall clock.
 func rxTime(oob []byte) (time.Time, bool) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {

@@ -35,7 +35,14 @@ func TestSchedulerWaitYields(t *testing.T) {
 
 // fullBatchYields reads datagrams queued on a socket with a Conn that
 // newConn makes, one P, and checks that a goroutine waiting for the P
-// runs before the read after a full batch.
+// runs once the reader has yielded after full batches.
+//
+// The reader yields with runtime.Gosched, which puts it on the global run
+// queue; the scheduler takes that queue first once in 61 schedules, so
+// the reader may resume before the waiting goroutine at one yield (1 run
+// in 55 failed when the goroutine was wanted at the first). The goroutine
+// must have run within yields reads after full batches: a reader that
+// does not yield never lets it run on the one P.
 func fullBatchYields(t *testing.T, newConn func(*net.UDPConn, int) (*Conn, error)) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -69,7 +76,8 @@ func fullBatchYields(t *testing.T, newConn func(*net.UDPConn, int) (*Conn, error
 	var ran atomic.Bool
 	go ran.Store(true)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	full := false // a batch before this one was full
+	const yields = 4
+	fulls := 0 // full batches read before this read
 	for got := 0; got < total; {
 		for i := range ms {
 			ms[i].Buf = ms[i].Buf[:cap(ms[i].Buf)]
@@ -78,13 +86,15 @@ func fullBatchYields(t *testing.T, newConn func(*net.UDPConn, int) (*Conn, error
 		if err != nil {
 			t.Fatalf("ReadBatch after %d datagrams: %v", got, err)
 		}
-		if full && !ran.Load() {
-			t.Fatalf("a goroutine waiting for the P did not run before the read after a full batch (%d datagrams read)", got+n)
+		if fulls >= yields && !ran.Load() {
+			t.Fatalf("a goroutine waiting for the P did not run in %d reads after full batches (%d datagrams read)", fulls, got+n)
 		}
 		if ran.Load() {
 			return
 		}
-		full = full || n == batch
+		if n == batch {
+			fulls++
+		}
 		got += n
 	}
 	t.Skip("no full batch was read (the datagrams came in small groups): nothing shown")

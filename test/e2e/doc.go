@@ -27,7 +27,10 @@
 // (scripts/deps.sh installs them), and skips only under -short. The
 // tests bind 127.0.0.1:0 and other 127.x addresses, so they need
 // loopback only, but peering tests use 127.0.0.2 and 127.0.0.3, which
-// Linux routes to lo. The unit tests of the daemon's helpers, and the
+// Linux routes to lo. Where a port must be known before the server starts
+// (peers named in each other's configuration, unbound), it comes from
+// internal/nettest.FreePort: outside the kernel's ephemeral range, and
+// held against the other tests until the test ends. The unit tests of the daemon's helpers, and the
 // tests that run a daemon inside the test's process, are in cmd/poolnsd;
 // the cluster in network namespaces is test/cluster.
 package e2e

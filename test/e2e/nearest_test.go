@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 )
 
 // distantBackend is an HTTP element that answers requests from slowFrom
@@ -45,8 +46,7 @@ func distantBackend(t *testing.T, slowFrom netip.Addr, delay time.Duration) stri
 func nearestAnswer(addr, name string) (string, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeSRV)
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	r, _, err := c.Exchange(m, addr)
+	r, err := nettest.Exchange(nil, m, addr)
 	if err != nil {
 		return "", err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/enrpnet"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
@@ -35,7 +36,7 @@ type service struct {
 }
 
 func newService(t *testing.T, ip string) *service {
-	s := &service{t: t, addr: fmt.Sprintf("%s:%d", ip, freePort(t, ip))}
+	s := &service{t: t, addr: fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))}
 	s.start()
 	t.Cleanup(s.stop)
 	return s

@@ -18,6 +18,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp/enrptest"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/store"
 )
@@ -50,27 +51,6 @@ const (
 	ptNoResponse = 250 * time.Millisecond
 )
 
-// freePort returns a port that is free on ip for TCP and UDP (as far as one
-// can know without holding it).
-func freePort(t *testing.T, ip string) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		ln, err := net.Listen("tcp", ip+":0")
-		if err != nil {
-			t.Fatalf("listen on %s: %v (is %s a loopback address here?)", ip, err, ip)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("%s:%d", ip, port))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatalf("no free port on %s", ip)
-	return 0
-}
-
 // peer is one registrar of a peering test.
 type peer struct {
 	name, ip string
@@ -101,9 +81,9 @@ func peeringClusterCA(t *testing.T, zone string, registration ...string) ([]*pee
 	for i, name := range []string{"a", "b", "c"} {
 		ip := fmt.Sprintf("127.0.0.%d", i+1)
 		p := &peer{name: name, ip: ip, dir: t.TempDir()}
-		p.dns = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
-		p.enrp = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
-		p.http = fmt.Sprintf("%s:%d", ip, freePort(t, ip))
+		p.dns = fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))
+		p.enrp = fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))
+		p.http = fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))
 		ps = append(ps, p)
 	}
 	for _, p := range ps {
@@ -171,8 +151,7 @@ func answerOf(addr, name string) ([]string, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
 	m.SetEdns0(1232, false) // so that a held reply can say so (EDE)
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	r, _, err := c.Exchange(m, addr)
+	r, err := nettest.Exchange(nil, m, addr)
 	if err != nil {
 		return nil, err
 	}

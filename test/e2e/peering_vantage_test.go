@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/metrics/metricstest"
 )
@@ -275,8 +276,7 @@ func TestPeeringDisputed(t *testing.T) {
 func orderedAnswer(addr, name string) ([]string, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	r, _, err := c.Exchange(m, addr)
+	r, err := nettest.Exchange(nil, m, addr)
 	if err != nil {
 		return nil, err
 	}

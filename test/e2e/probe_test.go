@@ -17,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -33,7 +34,10 @@ type backend struct {
 
 func newBackend(t *testing.T) *backend {
 	b := &backend{t: t}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port outside the kernel's ephemeral range, held till the test
+	// ends: while the backend is killed the kernel gives it to no other
+	// socket, so that revive can listen there again.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", nettest.FreePort(t, "127.0.0.1")))
 	if err != nil {
 		t.Fatal(err)
 	}

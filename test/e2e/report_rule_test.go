@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/poolclient"
 )
@@ -22,7 +23,7 @@ func TestOneUserReportsAnElementOut(t *testing.T) {
 	t.Parallel()
 	proctest.LookTool(t, "dig", "bind9-dnsutils")
 	live := newService(t, "127.0.2.2")
-	dead := fmt.Sprintf("127.0.2.1:%d", freePort(t, "127.0.2.1")) // nobody listens
+	dead := fmt.Sprintf("127.0.2.1:%d", nettest.FreePort(t, "127.0.2.1")) // nobody listens
 	zone := goodZone + "\n$POOL solo policy=prio ttl=1 answers=10\n" +
 		"solo PE " + dead + " prio=0 name=dead\n" +
 		"solo PE " + live.addr + " prio=1 name=live\n"

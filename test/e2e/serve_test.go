@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/store"
 )
@@ -153,14 +154,14 @@ func (p *daemonProc) ready() (string, logRec) {
 	return addrs[0].(string), r
 }
 
-// query asks addr for name/qtype over UDP.
+// query asks addr for name/qtype over UDP (nettest.Exchange: a loaded
+// machine may drop a datagram or be slow to answer).
 func query(t *testing.T, addr, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
-	c := &dns.Client{Net: "udp", Timeout: 3 * time.Second}
-	r, _, err := c.Exchange(m, addr)
+	r, err := nettest.Exchange(nil, m, addr)
 	if err != nil {
 		t.Fatalf("query %s %s: %v", name, dns.TypeToString[qtype], err)
 	}

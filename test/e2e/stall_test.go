@@ -142,14 +142,24 @@ func TestProbeAcrossStop(t *testing.T) {
 			return s.Sum("poolnsd_probes_total", "result=pass") >= passes+2
 		})
 	}
+	// Each held probe stalled (each round waited for it). A stop can
+	// stall a second probe: one that has had no answer for ConfirmDelay
+	// (20 ms here, four loopback RTTs) gets another beside it, and a
+	// SIGSTOP that comes that long after the catch (a loaded machine) can
+	// meet that one in flight too; a machine that starves poolnsd for
+	// over 2 s stalls a probe as well. Both are stalls poolnsd really
+	// had: what must not be is a failure that is not a stall.
 	s := samples()
-	if v, _ := s.Value("poolnsd_probes_stalled_total"); v != rounds {
-		t.Errorf("poolnsd_probes_stalled_total %v after %d stops, one held probe each, want %d", v, rounds, rounds)
+	stalled, _ := s.Value("poolnsd_probes_stalled_total")
+	if stalled < rounds {
+		t.Errorf("poolnsd_probes_stalled_total %v after %d stops, one held probe each, want at least %d", stalled, rounds, rounds)
+	} else if stalled > rounds {
+		t.Logf("%v probes stalled in %d stops (a second probe in flight at a stop, or a starved poolnsd)", stalled, rounds)
 	}
 	// poolnsd_probes_total counts every check's result, the stalled
 	// ones too: the held probes' timeouts, and no other failure.
-	if v := s.Sum("poolnsd_probes_total", "result=fail"); v != rounds {
-		t.Errorf("%v probes failed, want %d (the held ones)", v, rounds)
+	if v := s.Sum("poolnsd_probes_total", "result=fail"); v != stalled {
+		t.Errorf("%v probes failed, want %v (the stalled ones: the held probes and any the stops met)", v, stalled)
 	}
 	for _, r := range p.Records(from, p.cursor()) {
 		if r.Str("msg") == "health changed" {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/poolnsd/poolnsd/internal/proctest"
 	"net"
 	"net/http"
 	"regexp"
@@ -19,6 +18,8 @@ import (
 	"github.com/poolnsd/poolnsd/history"
 	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/poolnsd/poolnsd/internal/browsertest"
+	"github.com/poolnsd/poolnsd/internal/nettest"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
 // backendSet is TCP backends on 127.0.0.1 that accept and close
@@ -113,11 +114,10 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 
 	// Traffic for the query rates and answer shares: 300 queries to A at
 	// once, then about 50 a second until the test ends.
-	dc := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
 	ask := func() error {
 		m := new(dns.Msg)
 		m.SetQuestion("web.pool.example.", dns.TypeA)
-		_, _, err := dc.Exchange(m, a.dns)
+		_, err := nettest.Exchange(nil, m, a.dns)
 		return err
 	}
 	for range 300 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -65,7 +66,7 @@ func startUnboundConf(t *testing.T, stub, upstream, serverConf string) string {
 func runUnbound(t *testing.T, bin, stub, upstream, serverConf string) (addr string, exited chan struct{}, out *proctest.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
-	host, port := "127.0.0.1", fmt.Sprint(freePort(t, "127.0.0.1"))
+	host, port := "127.0.0.1", fmt.Sprint(nettest.FreePort(t, "127.0.0.1"))
 	addr = net.JoinHostPort(host, port)
 	uhost, uport, _ := net.SplitHostPort(upstream)
 	conf := fmt.Sprintf(`server:
