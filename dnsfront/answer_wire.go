@@ -63,6 +63,16 @@ func (w *elemWire) part(i int) []byte {
 	return w.buf[start:w.end[i]:w.end[i]]
 }
 
+// size returns the length of part i, from the ends alone (no slice, no
+// bounds check: the answer loops size every element before they copy).
+func (w *elemWire) size(i int) int {
+	var start uint32
+	if i > 0 {
+		start = w.end[i-1]
+	}
+	return int(w.end[i] - start)
+}
+
 // a returns the A RRs, owner = pointer to the question name.
 func (w *elemWire) a() []byte { return w.part(partA) }
 
@@ -396,8 +406,8 @@ func (h *Handler) appendSRV(b []byte, req *request, pw *poolWire, wires []*elemW
 	budget := req.maxSize - len(b) - optLen(req)
 	answer, glue := 0, 0
 	for _, ew := range wires {
-		answer += len(ew.srv())
-		glue += len(ew.a()) + len(ew.aaaa())
+		answer += ew.size(partSRV)
+		glue += ew.size(partA) + ew.size(partAAAA)
 	}
 	if answer+glue <= budget && len(b)+answer <= maxPtr && !req.noGlue {
 		return appendSRVWhole(b, pw, wires, answer+glue)
@@ -443,17 +453,21 @@ func appendSRVParts(b []byte, req *request, pw *poolWire, wires []*elemWire, poo
 	arcount := 0
 	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
 	for _, ew := range wires {
-		if sz := glueSize(ew, ew.glueA(), 14, target); sz > 0 && sz <= budget {
-			budget -= sz
-			b = appendGlue(b, ew, ew.glueA(), 14, target, poolOff)
-			arcount += len(ew.glueA()) / 14
+		if g := ew.glueA(); len(g) > 0 {
+			if sz := glueSize(ew, g, 14, target); sz > 0 && sz <= budget {
+				budget -= sz
+				b = appendGlue(b, ew, g, 14, target, poolOff)
+				arcount += len(g) / 14
+			}
 		}
-		if sz := glueSize(ew, ew.glueAAAA(), 26, target); sz > 0 && sz <= budget {
-			budget -= sz
-			b = appendGlue(b, ew, ew.glueAAAA(), 26, target, poolOff)
-			arcount += len(ew.glueAAAA()) / 26
+		if g := ew.glueAAAA(); len(g) > 0 {
+			if sz := glueSize(ew, g, 26, target); sz > 0 && sz <= budget {
+				budget -= sz
+				b = appendGlue(b, ew, g, 26, target, poolOff)
+				arcount += len(g) / 26
+			}
 		}
-		target += len(ew.srv())
+		target += ew.size(partSRV)
 	}
 	return b, len(wires), arcount
 }
@@ -470,8 +484,9 @@ func appendSRVWhole(b []byte, pw *poolWire, wires []*elemWire, size int) ([]byte
 	b = slices.Grow(b, size)[:start+size]
 	o := start
 	for rank, ew := range wires {
-		rr := b[o : o+len(ew.srv())]
-		copy(rr, ew.srv())
+		srv := ew.srv()
+		rr := b[o : o+len(srv)]
+		copy(rr, srv)
 		prio, weight := poolrr.Order(pw.ordering, rank, &ew.order)
 		binary.BigEndian.PutUint16(rr[12:14], prio)
 		binary.BigEndian.PutUint16(rr[14:16], weight)
@@ -481,16 +496,17 @@ func appendSRVWhole(b []byte, pw *poolWire, wires []*elemWire, size int) ([]byte
 	target := start + 18 // owner pointer (2) + fixed (10) + priority, weight, port (6)
 	for _, ew := range wires {
 		ptr := uint16(0xC000 | target)
-		target += len(ew.srv())
-		if len(ew.a()) == 16 && len(ew.aaaa()) == 0 { // one IPv4 address
+		target += ew.size(partSRV)
+		a := ew.a()
+		if len(a) == 16 && ew.size(partAAAA) == 0 { // one IPv4 address
 			rr := b[o : o+16]
-			*(*[16]byte)(rr) = [16]byte(ew.a())
+			*(*[16]byte)(rr) = [16]byte(a)
 			binary.BigEndian.PutUint16(rr[:2], ptr)
 			o += 16
 			arcount++
 			continue
 		}
-		o = putGlue(b, o, ew.a(), 16, ptr)
+		o = putGlue(b, o, a, 16, ptr)
 		o = putGlue(b, o, ew.aaaa(), 28, ptr)
 		arcount += int(ew.na) + int(ew.naaaa)
 	}
