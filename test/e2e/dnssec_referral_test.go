@@ -181,22 +181,7 @@ func askNetns(t *testing.T, ns, addr, name string, qtype uint16) *dns.Msg {
 // waits for it to be ready; it returns its DNS address.
 func startNetnsDaemon(t *testing.T, ns, dir string) (*daemonProc, string) {
 	t.Helper()
-	cmd := inNetns(ns, binary, "serve")
-	cmd.Dir = dir
-	cmd.Env = testEnv()
-	stdout := &proctest.Buffer{}
-	cmd.Stdout = stdout
-	pr, err := proctest.Start(cmd, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &daemonProc{Proc: pr, t: t, cmd: cmd, stdout: stdout}
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("poolnsd serve in %s log:\n%s", dir, p.Log())
-		}
-	})
+	p := startCmd(t, inNetns(ns, binary, "serve"), dir, "poolnsd serve in "+dir)
 	addr, _ := p.ready()
 	return p, addr
 }

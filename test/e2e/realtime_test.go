@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/poolnsd/poolnsd/internal/proctest"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,22 +89,7 @@ func TestRealtimePolicy(t *testing.T) {
 func startWrapped(t *testing.T, dir string, wrap []string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(wrap[0], append(wrap[1:], binary, "serve")...)
-	cmd.Dir = dir
-	cmd.Env = testEnv()
-	stdout := &proctest.Buffer{}
-	cmd.Stdout = stdout
-	pr, err := proctest.Start(cmd, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &daemonProc{Proc: pr, t: t, cmd: cmd, stdout: stdout}
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("%q poolnsd serve log:\n%s", wrap, p.Log())
-		}
-	})
-	return p
+	return startCmd(t, cmd, dir, fmt.Sprintf("%q poolnsd serve", wrap))
 }
 
 // loadResult is what realtimeLoad saw: registrations acknowledged, queries

@@ -54,8 +54,21 @@ func startDaemonEnv(t *testing.T, dir string, env []string, args ...string) *dae
 func startProc(t *testing.T, dir string, env []string, sub string, args ...string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{sub}, args...)...)
-	cmd.Dir = dir
 	cmd.Env = append(testEnv(), env...)
+	return startCmd(t, cmd, dir, fmt.Sprintf("poolnsd serve %q", args))
+}
+
+// startCmd starts cmd, a poolnsd process (perhaps run by another command:
+// chrt, ip netns exec), in dir, its standard output to p.stdout and its
+// environment testEnv's unless set. The process is killed at the end of
+// the test if it still runs, and its log, named by what, is printed if
+// the test failed.
+func startCmd(t *testing.T, cmd *exec.Cmd, dir, what string) *daemonProc {
+	t.Helper()
+	cmd.Dir = dir
+	if cmd.Env == nil {
+		cmd.Env = testEnv()
+	}
 	stdout := &proctest.Buffer{}
 	cmd.Stdout = stdout
 	pr, err := proctest.Start(cmd, nil)
@@ -66,7 +79,7 @@ func startProc(t *testing.T, dir string, env []string, sub string, args ...strin
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
-			t.Logf("poolnsd serve %q log:\n%s", args, p.Log())
+			t.Logf("%s log:\n%s", what, p.Log())
 		}
 	})
 	return p
