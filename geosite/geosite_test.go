@@ -10,6 +10,7 @@ import (
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/poolnsd/poolnsd/geosite/geositetest"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -81,16 +82,7 @@ func writeDB(t testing.TB, records ...struct {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "test.mmdb")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	geositetest.Write(t, tree, path)
 	return path
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/geosite/geositetest"
 	"github.com/poolnsd/poolnsd/internal/proctest"
 )
 
@@ -27,20 +28,7 @@ func writeSitesDB(t *testing.T, dir, name, cc string) {
 	if err := tree.Insert(n, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)}}); err != nil {
 		t.Fatal(err)
 	}
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		t.Fatal(err)
-	}
+	geositetest.Write(t, tree, filepath.Join(dir, name))
 }
 
 // TestSitesWatchedFromStart: a sites database replaced after the daemon

@@ -12,6 +12,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/geosite/geositetest"
 )
 
 // writeMMDB writes a MaxMind DB of networks → (country, latitude,
@@ -36,20 +37,7 @@ func writeMMDB(t *testing.T, dir, name string, nets map[string][3]any) {
 			t.Fatal(err)
 		}
 	}
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		t.Fatal(err)
-	}
+	geositetest.Write(t, tree, filepath.Join(dir, name))
 }
 
 // nearFrom asks near.pool.example. A for a client in subnet (EDNS Client
