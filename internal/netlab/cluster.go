@@ -71,7 +71,7 @@ type ClusterConfig struct {
 	// RealTime runs the registrars at real-time round-robin priority
 	// (chrt --rr 5, below the lab process's 10), so that other work on a
 	// shared machine does not starve them; false runs them at the test's
-	// nice value (Nice, after Prioritize).
+	// nice value (labprio.Nice, after labprio.Prioritize).
 	RealTime bool
 }
 

@@ -99,8 +99,8 @@
 // test fails; Cluster kills its registrars the same way. Namespace names
 // are Prefix + the test process's PID + a sequence number; before the
 // first Net of a process, Sweep removes the namespaces of dead owners.
-// Prioritize sets the test's threads (and so the registrars it starts) to
-// nice Nice, so that other work on the machine disturbs the lab less.
+// labprio.Prioritize sets the test's threads (and so the registrars it starts) to
+// nice labprio.Nice, so that other work on the machine disturbs the lab less.
 //
 // # Caveats
 //

@@ -20,7 +20,7 @@ import (
 
 // The lab process: the world outside the registrars. It is this test
 // binary run again (see Main) inside the hub's namespace, at real-time
-// round-robin priority (chrt --rr) when it can be, at Nice otherwise, and
+// round-robin priority (chrt --rr) when it can be, at labprio.Nice otherwise, and
 // runs the relay's engine (the network) and the backends' servers (the
 // pool elements). They must keep time as hardware would, whatever the
 // test's own process (the checker, decoding status documents) or the rest
@@ -200,7 +200,7 @@ func startHelper(hub *ns, exe, tun string, delay [][]time.Duration) (*labProc, e
 	}
 	b, _ := json.Marshal(delay)
 	env := append(os.Environ(), helperEnv+"=lab", "NETLAB_TUN="+tun, "NETLAB_DELAYS="+string(b))
-	// Real-time round robin if chrt can set it, else at Nice (inherited).
+	// Real-time round robin if chrt can set it, else at labprio.Nice (inherited).
 	var errs []error
 	for _, rt := range []bool{true, false} {
 		var cmd *exec.Cmd

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/poolnsd/poolnsd/internal/netlab"
+	"github.com/poolnsd/poolnsd/internal/netlab/labprio"
 )
 
 // binary is the poolnsd that TestMain built, labd the lab process ("" when
@@ -30,11 +31,11 @@ func TestMain(m *testing.M) {
 	if unavailable != "" {
 		os.Exit(m.Run())
 	}
-	prio := netlab.Prioritize
+	prio := labprio.Prioritize
 	if os.Getenv("NETLAB_RT") == "1" {
 		// The checker below the registrars (chrt --rr 5) and the lab
 		// process (10), but above everything else on the machine.
-		prio = func() error { return netlab.PrioritizeRealTime(3) }
+		prio = func() error { return labprio.PrioritizeRealTime(3) }
 	}
 	if err := prio(); err != nil {
 		fmt.Fprintf(os.Stderr, "netlab: cannot raise the lab's priority: %v\n", err)

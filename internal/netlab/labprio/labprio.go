@@ -1,4 +1,19 @@
-package netlab
+// Package labprio raises the network lab's processes above other work on
+// the machine (internal/netlab: the relay, the backends, the checker, and
+// the registrars they start), so that what a lab test measures is the
+// cluster and not the machine's load.
+//
+// # Basics
+//
+// Call Prioritize (a nice value, Nice) or PrioritizeRealTime (SCHED_RR)
+// once, in TestMain, before the lab starts anything: threads and children
+// made later inherit it.
+//
+// # Caveats
+//
+// Both need root (CAP_SYS_NICE). A nice value is per thread on Linux, so
+// Prioritize goes over the process's threads until none was missed.
+package labprio
 
 import (
 	"os"
