@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,18 +19,7 @@ const maxLines = 4000
 // of non-test Go code (the files of this platform's build and the others
 // that go list names as ignored, such as batch_other.go).
 func TestPackageSize(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command, to list the packages: %v", err)
-	}
-	cmd := exec.Command(goBin, "list", "-json=ImportPath,Dir,GoFiles,CgoFiles,IgnoredGoFiles", "./...")
-	cmd.Dir = filepath.Join("..", "..")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
-	}
+	out := goList(t, "-json=ImportPath,Dir,GoFiles,CgoFiles,IgnoredGoFiles")
 	largest, largestPkg := 0, ""
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {

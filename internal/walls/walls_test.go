@@ -171,18 +171,7 @@ func matchAny(patterns []string, path string) bool {
 // module's own packages.
 func loadGraph(t *testing.T) (map[string]*pkg, []string) {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command, to list the imports: %v", err)
-	}
-	cmd := exec.Command(goBin, "list", "-deps", "-test=false", "-json=ImportPath,Imports,TestImports,XTestImports,Standard,Error", "./...")
-	cmd.Dir = filepath.Join("..", "..")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
-	}
+	out := goList(t, "-deps", "-test=false", "-json=ImportPath,Imports,TestImports,XTestImports,Standard,Error")
 	all := map[string]*pkg{}
 	var own []string
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -205,6 +194,25 @@ func loadGraph(t *testing.T) (map[string]*pkg, []string) {
 		t.Fatal("go list found no package of the module")
 	}
 	return all, own
+}
+
+// goList runs go list with args over the module's packages (./...) and
+// returns its output.
+func goList(t *testing.T, args ...string) []byte {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command, to list the packages: %v", err)
+	}
+	cmd := exec.Command(goBin, append(append([]string{"list"}, args...), "./...")...)
+	cmd.Dir = filepath.Join("..", "..")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	return out
 }
 
 // violations checks every wall against the packages own of graph and

@@ -37,31 +37,13 @@ const Nice = -10
 // maker's), going over the threads again until none was missed. It needs
 // root (CAP_SYS_NICE).
 func Prioritize() error {
-	for pass := 0; pass < 10; pass++ {
-		ents, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return err
+	return eachThread(func(tid int) (bool, error) {
+		// getpriority(2) returns 20 - nice.
+		if p, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-p == Nice {
+			return false, nil
 		}
-		changed := false
-		for _, e := range ents {
-			tid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			// getpriority(2) returns 20 - nice.
-			if p, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-p == Nice {
-				continue
-			}
-			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, Nice); err != nil {
-				return err
-			}
-			changed = true
-		}
-		if !changed {
-			return nil
-		}
-	}
-	return nil
+		return true, unix.Setpriority(unix.PRIO_PROCESS, tid, Nice)
+	})
 }
 
 // PrioritizeRealTime sets every thread of this process to real-time
@@ -70,6 +52,18 @@ func Prioritize() error {
 // and processes made later inherit it. It needs root (CAP_SYS_NICE).
 func PrioritizeRealTime(prio int) error {
 	attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(prio)}
+	return eachThread(func(tid int) (bool, error) {
+		if cur, err := unix.SchedGetAttr(tid, 0); err == nil && cur.Policy == unix.SCHED_RR && cur.Priority == uint32(prio) {
+			return false, nil
+		}
+		return true, unix.SchedSetAttr(tid, attr, 0)
+	})
+}
+
+// eachThread calls set for every thread of this process, and again, up to
+// ten passes, while a pass changed one (set reports whether it did): a
+// thread started meanwhile is seen on the next pass.
+func eachThread(set func(tid int) (changed bool, err error)) error {
 	for pass := 0; pass < 10; pass++ {
 		ents, err := os.ReadDir("/proc/self/task")
 		if err != nil {
@@ -81,13 +75,11 @@ func PrioritizeRealTime(prio int) error {
 			if err != nil {
 				continue
 			}
-			if cur, err := unix.SchedGetAttr(tid, 0); err == nil && cur.Policy == unix.SCHED_RR && cur.Priority == uint32(prio) {
-				continue
-			}
-			if err := unix.SchedSetAttr(tid, attr, 0); err != nil {
+			c, err := set(tid)
+			if err != nil {
 				return err
 			}
-			changed = true
+			changed = changed || c
 		}
 		if !changed {
 			return nil
