@@ -246,10 +246,8 @@ func (e *Element) Clone() *Element {
 		Expires: e.Expires, Health: e.Health, Home: e.Home, Static: e.Static, Owner: e.Owner, Lease: e.Lease,
 		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, LocalRTT: e.LocalRTT, Last: e.Last,
 	}
-	if len(e.Addrs) == 1 {
-		c.addr1[0] = e.Addrs[0]
-		c.Addrs = c.addr1[:]
-	} else {
+	c.Addrs = e.Addrs
+	if !c.inlineAddr() {
 		c.Addrs = append([]netip.Addr(nil), e.Addrs...)
 	}
 	if e.Vantage != nil {
@@ -270,12 +268,22 @@ func (e *Element) Clone() *Element {
 // (in). An element that is compact already, a published one among them,
 // is not written.
 func (e *Element) compact(in *interner) {
-	if len(e.Addrs) == 1 && &e.Addrs[0] != &e.addr1[0] {
-		e.addr1[0] = e.Addrs[0]
-		e.Addrs = e.addr1[:]
+	if len(e.Addrs) == 1 && &e.Addrs[0] != &e.addr1[0] { // not inline yet: a published element is not written
+		e.inlineAddr()
 	}
 	in.intern(&e.Owner)
 	in.intern(&e.Site)
+}
+
+// inlineAddr moves e's one address into e itself (addr1) and reports
+// whether it did: not for none or several.
+func (e *Element) inlineAddr() bool {
+	if len(e.Addrs) != 1 {
+		return false
+	}
+	e.addr1[0] = e.Addrs[0]
+	e.Addrs = e.addr1[:]
+	return true
 }
 
 // interner shares the strings that many elements hold alike (owners,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/nettest"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,11 +123,10 @@ func TestRealtimeSwitch(t *testing.T) {
 		}
 	}()
 	addr := s.Addrs()[0].String()
-	c := &dns.Client{Timeout: 5 * time.Second}
 	exchange := func(id uint16) {
 		t.Helper()
 		for i := range 4 { // the kernel spreads the sources over both loops
-			if r, _, err := c.Exchange(query(id+uint16(i), "udp.test."), addr); err != nil || r.Id != id+uint16(i) {
+			if r, err := nettest.Exchange(nil, query(id+uint16(i), "udp.test."), addr); err != nil || r.Id != id+uint16(i) {
 				t.Fatalf("UDP: %v, %v", r, err)
 			}
 		}
