@@ -177,11 +177,8 @@ func TestRealComesBack(t *testing.T) {
 	// ends: while the backend is down the kernel gives it to no other
 	// socket (a client's, another test's listener on port 0), so that it
 	// can listen there again.
-	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nettest.FreePort(t, "127.0.0.1")))
-	ln, err := net.Listen("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.ListenTCP(t, "127.0.0.1")
+	addr := netip.MustParseAddrPort(ln.Addr().String())
 	t.Cleanup(func() { ln.Close() })
 	stop := serveOn(t, ln)
 	ch := runReal(t, addr, realSpec)

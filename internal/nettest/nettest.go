@@ -108,6 +108,34 @@ func FreePort(t testing.TB, ip string) int {
 	return port
 }
 
+// ListenTCP returns a TCP listener on a port of ip that FreePort gave,
+// for a server that must be able to listen on that same port again later
+// (after it is killed, say): the port stays FreePort's until the test
+// ends. A port that a program outside the callers of FreePort took
+// between FreePort's check and the bind is passed over for another, a
+// few times.
+func ListenTCP(t testing.TB, ip string) net.Listener {
+	t.Helper()
+	var err error
+	for range 5 {
+		var ln net.Listener
+		ln, err = net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(FreePort(t, ip))))
+		if err == nil {
+			return ln
+		}
+		if !errors.Is(err, unix.EADDRINUSE) {
+			break
+		}
+	}
+	t.Fatalf("nettest: %v", err)
+	return nil
+}
+
+// PortRange is the range of ports FreePort gives (lo..hi): a program the
+// tests start that picks ports of its own by number (unbound's outgoing
+// queries, say) is told to avoid it.
+func PortRange() (lo, hi int) { return portRange() }
+
 // portRange is where FreePort looks: below the kernel's ephemeral range
 // (from 20000, above the ports servers are usually given), or above it
 // when that leaves more room.

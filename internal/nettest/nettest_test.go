@@ -108,12 +108,27 @@ func TestExchangeOtherErrors(t *testing.T) {
 func TestPickHoldsPorts(t *testing.T) {
 	dir := t.TempDir()
 	lo, hi := portRange()
-	// Three ports next to each other that are free now.
+	// Three ports next to each other that are free now, whose shared
+	// locks the test holds: the other tests' FreePort gives none of them
+	// meanwhile, and the test binds none that another test's FreePort
+	// gave.
 	var base int
-	for p := lo; p+2 <= hi; p += 3 {
-		if free("127.0.0.1", p) && free("127.0.0.1", p+1) && free("127.0.0.1", p+2) {
+	for p := lo; p+2 <= hi && base == 0; p += 3 {
+		var held []func()
+		for q := p; q <= p+2; q++ {
+			if release, ok := lock(lockDir(), q); ok {
+				held = append(held, release)
+			}
+		}
+		if len(held) == 3 && free("127.0.0.1", p) && free("127.0.0.1", p+1) && free("127.0.0.1", p+2) {
 			base = p
+			for _, release := range held {
+				t.Cleanup(release)
+			}
 			break
+		}
+		for _, release := range held {
+			release()
 		}
 	}
 	if base == 0 {

@@ -36,19 +36,25 @@ type service struct {
 }
 
 func newService(t *testing.T, ip string) *service {
-	s := &service{t: t, addr: fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))}
-	s.start()
+	ln := nettest.ListenTCP(t, ip)
+	s := &service{t: t, addr: ln.Addr().String()}
+	s.serve(ln)
 	t.Cleanup(s.stop)
 	return s
 }
 
+// start listens on the service's address again.
 func (s *service) start() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		s.t.Fatalf("listen on %s: %v", s.addr, err)
 	}
+	s.serve(ln)
+}
+
+func (s *service) serve(ln net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.ln = ln
 	go func() {
 		for {

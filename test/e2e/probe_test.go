@@ -37,10 +37,7 @@ func newBackend(t *testing.T) *backend {
 	// A port outside the kernel's ephemeral range, held till the test
 	// ends: while the backend is killed the kernel gives it to no other
 	// socket, so that revive can listen there again.
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", nettest.FreePort(t, "127.0.0.1")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.ListenTCP(t, "127.0.0.1")
 	b.addr = ln.Addr().String()
 	b.serve(ln)
 	t.Cleanup(b.kill)

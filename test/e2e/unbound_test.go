@@ -69,6 +69,10 @@ func runUnbound(t *testing.T, bin, stub, upstream, serverConf string) (addr stri
 	host, port := "127.0.0.1", fmt.Sprint(nettest.FreePort(t, "127.0.0.1"))
 	addr = net.JoinHostPort(host, port)
 	uhost, uport, _ := net.SplitHostPort(upstream)
+	// unbound sends its queries from random ports of its own choosing,
+	// the whole range by default: not from those FreePort gives the
+	// servers of the other tests.
+	plo, phi := nettest.PortRange()
 	conf := fmt.Sprintf(`server:
   interface: %s
   port: %s
@@ -85,11 +89,12 @@ func runUnbound(t *testing.T, bin, stub, upstream, serverConf string) (addr stri
   do-not-query-localhost: no
   qname-minimisation: no
   rrset-roundrobin: no
+  outgoing-port-avoid: %d-%d
 %s
 stub-zone:
   name: "%s"
   stub-addr: %s@%s
-`, host, port, dir, dir, serverConf, stub, uhost, uport)
+`, host, port, dir, dir, plo, phi, serverConf, stub, uhost, uport)
 	cfg := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
