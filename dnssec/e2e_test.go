@@ -298,6 +298,9 @@ func startValidator(t *testing.T, ds []*dns.DS, upstream string) string {
 		t.Fatal(err)
 	}
 	uh, up, _ := net.SplitHostPort(upstream)
+	// unbound sends its queries from random ports of the whole range by
+	// default: not from those FreePort gives the servers of other tests.
+	plo, phi := nettest.PortRange()
 	for try := 0; ; try++ {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(nettest.FreePort(t, "127.0.0.1")))
 		host, port, _ := net.SplitHostPort(addr)
@@ -319,10 +322,11 @@ func startValidator(t *testing.T, ds []*dns.DS, upstream string) string {
   trust-anchor-file: "%s/anchor"
   qname-minimisation: no
   rrset-roundrobin: no
+  outgoing-port-avoid: %d-%d
 stub-zone:
   name: "%s"
   stub-addr: %s@%s
-`, host, port, dir, dir, dir, e2eZone, uh, up)
+`, host, port, dir, dir, dir, plo, phi, e2eZone, uh, up)
 		cfg := filepath.Join(dir, "unbound.conf")
 		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
