@@ -251,8 +251,8 @@ func TestPeeringAdminRefusedByHome(t *testing.T) {
 	zone := "$ORIGIN pool.example.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 5\n@ NS ns1\nns1 A 192.0.2.53\n"
 	ps, ca := peeringClusterCA(t, zone)
 	a, b := ps[0], ps[1]
-	b.p = startDaemon(t, b.dir, "--http.token="+adminToken)
-	b.p.ready()
+	// B alone; A is the driver below, on A's address.
+	startPeers(t, []*peer{b}, "--http.token="+adminToken)
 
 	f, err := ca.WriteFiles(t.TempDir(), "a", a.ip)
 	if err != nil {

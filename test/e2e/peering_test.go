@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,6 +61,10 @@ type peer struct {
 	http     string // HTTP API address
 	id       uint32
 	p        *daemonProc
+
+	tls     enrptest.Files // its certificate, key and the CA's
+	extra   []string       // its registration: lines
+	cluster []*peer        // every peer of its cluster, itself among them
 }
 
 // peeringCluster makes the working directories of registrars on 127.0.0.1,
@@ -80,24 +85,42 @@ func peeringClusterCA(t *testing.T, zone string, registration ...string) ([]*pee
 	var ps []*peer
 	for i, name := range []string{"a", "b", "c"} {
 		ip := fmt.Sprintf("127.0.0.%d", i+1)
-		p := &peer{name: name, ip: ip, dir: t.TempDir()}
-		p.dns = fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))
-		p.enrp = fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))
-		p.http = fmt.Sprintf("%s:%d", ip, nettest.FreePort(t, ip))
-		ps = append(ps, p)
-	}
-	for _, p := range ps {
-		f, err := ca.WriteFiles(p.dir, p.name, p.ip)
+		p := &peer{name: name, ip: ip, dir: t.TempDir(), extra: registration}
+		if p.tls, err = ca.WriteFiles(p.dir, p.name, p.ip); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, p.dir, "zones/pool.example.zone", zone)
+		st, err := store.Open(filepath.Join(p.dir, "data"))
 		if err != nil {
 			t.Fatal(err)
 		}
+		p.id = st.RegistrarID()
+		st.Close()
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		p.cluster = ps
+	}
+	newPeerPorts(t, ps)
+	return ps, ca
+}
+
+// newPeerPorts gives each of ps, a cluster, new ports (FreePort's) and
+// writes their configurations: each names the others as static peers.
+func newPeerPorts(t *testing.T, ps []*peer) {
+	t.Helper()
+	for _, p := range ps {
+		p.dns = fmt.Sprintf("%s:%d", p.ip, nettest.FreePort(t, p.ip))
+		p.enrp = fmt.Sprintf("%s:%d", p.ip, nettest.FreePort(t, p.ip))
+		p.http = fmt.Sprintf("%s:%d", p.ip, nettest.FreePort(t, p.ip))
+	}
+	for _, p := range ps {
 		var peers []string
 		for _, o := range ps {
 			if o != p {
 				peers = append(peers, fmt.Sprintf("%q", o.enrp))
 			}
 		}
-		writeFile(t, p.dir, "zones/pool.example.zone", zone)
 		writeFile(t, p.dir, "poolnsd.yaml", strings.Join(append([]string{
 			`dns:`,
 			fmt.Sprintf(`  listen: [%q]`, p.dns),
@@ -112,19 +135,12 @@ func peeringClusterCA(t *testing.T, zone string, registration ...string) ([]*pee
 			`enrp:`,
 			fmt.Sprintf(`  listen: %q`, p.enrp),
 			fmt.Sprintf(`  peers: [%s]`, strings.Join(peers, ", ")),
-			fmt.Sprintf(`  tls: {cert: %q, key: %q, ca: %q}`, f.Cert, f.Key, f.CA),
+			fmt.Sprintf(`  tls: {cert: %q, key: %q, ca: %q}`, p.tls.Cert, p.tls.Key, p.tls.CA),
 			fmt.Sprintf(`  presence_interval: %v`, ptPresence),
 			fmt.Sprintf(`  max_time_last_heard: %v`, ptLastHeard),
 			fmt.Sprintf(`  max_time_no_response: %v`, ptNoResponse),
-		}, regConfig(append([]string{"allow_loopback: true # every registrar and element is on this host"}, registration...)...)...), "\n")+"\n")
-		st, err := store.Open(filepath.Join(p.dir, "data"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.id = st.RegistrarID()
-		st.Close()
+		}, regConfig(append([]string{"allow_loopback: true # every registrar and element is on this host"}, p.extra...)...)...), "\n")+"\n")
 	}
-	return ps, ca
 }
 
 func eventIs(event string, kv ...string) func(logRec) bool {
@@ -322,11 +338,33 @@ func probedBy(t *testing.T, ps []*peer, home *peer, pc *probeCounter, after time
 // each is ready and has heard each of the others (peer-up).
 func startPeers(t *testing.T, ps []*peer, args ...string) {
 	t.Helper()
-	for _, p := range ps {
-		p.p = startDaemon(t, p.dir, args...)
-	}
-	for _, p := range ps {
-		p.p.ready()
+	startPeersArgs(t, ps, func(*peer) []string { return args })
+}
+
+// startPeersArgs is startPeers with each peer's own arguments. When one
+// exits because one of its addresses was taken meanwhile (startedOn),
+// each of ps is stopped, their cluster gets new ports and ps start
+// again, up to startTries times.
+func startPeersArgs(t *testing.T, ps []*peer, args func(*peer) []string) {
+	t.Helper()
+	for try := 1; ; try++ {
+		for _, p := range ps {
+			p.p = startDaemon(t, p.dir, args(p)...)
+		}
+		started := true
+		for _, p := range ps {
+			started = p.p.startedOn() && started
+		}
+		if started {
+			break
+		}
+		if try == startTries {
+			t.Fatalf("the peers found an address taken %d times", try)
+		}
+		for _, p := range ps {
+			p.p.Kill()
+		}
+		newPeerPorts(t, ps[0].cluster)
 	}
 	for _, p := range ps {
 		for _, o := range ps {
@@ -334,6 +372,40 @@ func startPeers(t *testing.T, ps []*peer, args ...string) {
 				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
 			}
 		}
+	}
+}
+
+// TestPeerStartsOnOtherPorts: a peer whose HTTP port (FreePort's) a
+// program took before the peer started exits with "address already in
+// use"; startPeers gives the cluster new ports, writes every peer's
+// configuration again and starts it, and it serves on the new ports.
+func TestPeerStartsOnOtherPorts(t *testing.T) {
+	t.Parallel()
+	ps := peeringCluster(t, peeringZone)
+	a, b := ps[0], ps[1]
+	// The test holds the port's lock (FreePort): no other test binds it.
+	taken, err := net.Listen("tcp", b.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	oldENRP := b.enrp
+	startPeers(t, []*peer{b})
+	if b.http == taken.Addr().String() || b.enrp == oldENRP {
+		t.Fatalf("B serves HTTP on %s and ENRP on %s: the ports it had, one of them taken", b.http, b.enrp)
+	}
+	if got := addrsOf(t, b.dns, "web.pool.example."); len(got) != 6 {
+		t.Errorf("B's answer on %s: %v, want the six elements", b.dns, got)
+	}
+	if es := poolElements(t, "http://"+b.http, "web.pool.example."); len(es) != 6 {
+		t.Errorf("B's API on %s: %d elements, want 6", b.http, len(es))
+	}
+	b2, err := os.ReadFile(filepath.Join(a.dir, "poolnsd.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf := string(b2); !strings.Contains(conf, fmt.Sprintf("%q", b.enrp)) || strings.Contains(conf, fmt.Sprintf("%q", oldENRP)) {
+		t.Errorf("A's configuration does not name B's new ENRP address %s alone:\n%s", b.enrp, b2)
 	}
 }
 

@@ -134,19 +134,7 @@ func startVantageCluster(t *testing.T, n int, probe string) ([]*peer, []*vbacken
 		bs = append(bs, newVBackend(t, fmt.Sprintf("127.0.1.%d", i+1)))
 	}
 	ps := peeringCluster(t, vantageZone(bs, probe))
-	for _, p := range ps {
-		p.p = startDaemon(t, p.dir, "--probe.source="+p.ip, "--http.token="+adminToken)
-	}
-	for _, p := range ps {
-		p.p.ready()
-	}
-	for _, p := range ps {
-		for _, o := range ps {
-			if o != p {
-				p.p.waitLog(0, p.name+" hearing "+o.name, eventIs("peer-up", "peer", handlespace.IDString(o.id)))
-			}
-		}
-	}
+	startPeersArgs(t, ps, func(p *peer) []string { return []string{"--probe.source=" + p.ip, "--http.token=" + adminToken} })
 	for _, p := range ps {
 		waitAnswer(t, p.name, p.dns, "vp.pool.example.", vpAddrs(bs))
 	}

@@ -167,6 +167,36 @@ func (p *daemonProc) ready() (string, logRec) {
 	return addrs[0].(string), r
 }
 
+// startTries is how many times a test starts daemons whose addresses
+// FreePort gave on new ports when one exits because an address of its
+// was taken (startedOn): FreePort keeps a port from the kernel and from
+// the other tests, not from a program that binds it by number.
+const startTries = 3
+
+// startedOn waits for p's ready line and reports true. It reports false
+// when p exited first because an address it was to listen on was in use
+// (its error says "address already in use"): the caller starts it again
+// on other ports. Any other end fails the test.
+func (p *daemonProc) startedOn() bool {
+	p.t.Helper()
+	_, _, err := p.Wait(0, waitLimit, msgIs("ready"))
+	switch err {
+	case nil:
+		return true
+	case proctest.ErrExited:
+		for _, r := range p.Records(0, p.cursor()) {
+			if r != nil && strings.Contains(r.Str("err"), "address already in use") {
+				p.t.Logf("poolnsd exited (code %d): %s: %s", p.ExitCode(), r.Str("msg"), r.Str("err"))
+				return false
+			}
+		}
+		p.t.Fatalf("poolnsd exited (code %d) before logging ready", p.ExitCode())
+	default:
+		p.t.Fatalf("poolnsd did not log ready within %v", waitLimit)
+	}
+	return false
+}
+
 // query asks addr for name/qtype over UDP (nettest.Exchange: a loaded
 // machine may drop a datagram or be slow to answer).
 func query(t *testing.T, addr, name string, qtype uint16) *dns.Msg {
