@@ -33,12 +33,9 @@ func TestPeeringConfirmFlood(t *testing.T) {
 	t.Parallel()
 	ps, ca := peeringClusterCA(t, peeringZone)
 	a, b, c := ps[0], ps[1], ps[2]
-	for _, p := range []*peer{a, b} {
-		p.p = startDaemon(t, p.dir)
-	}
+	startPeers(t, []*peer{a, b})
 	for _, p := range []*peer{a, b} {
 		p.p.waitLog(0, p.name+" synced", msgIs("synced with a peer"))
-		p.p.ready()
 	}
 	web := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"}
 	waitAnswer(t, "A", a.dns, "web.pool.example.", web)

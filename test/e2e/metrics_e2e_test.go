@@ -110,14 +110,7 @@ func TestRegistrationMetrics(t *testing.T) {
 func TestPeeringMetrics(t *testing.T) {
 	ps := peeringCluster(t, peeringZone)
 	a, b := ps[0], ps[1] // C is never started: a peer A and B are told of but never hear
-	for _, p := range []*peer{a, b} {
-		p.p = startDaemon(t, p.dir)
-	}
-	for _, p := range []*peer{a, b} {
-		p.p.ready()
-	}
-	a.p.waitLog(0, "A hearing B", eventIs("peer-up", "peer", handlespace.IDString(b.id)))
-	b.p.waitLog(0, "B hearing A", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
+	startPeers(t, []*peer{a, b})
 	scrape := func(p *peer) (metricstest.Samples, string) {
 		t.Helper()
 		s, text, err := metricstest.Scrape(http.DefaultClient, "http://"+p.http+"/metrics")

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/nettest"
 )
 
@@ -81,14 +80,9 @@ near   PE ` + e2 + ` name=e2
 `
 	ps := peeringCluster(t, zone)
 	a, b := ps[0], ps[1] // C is not started
-	for _, p := range []*peer{a, b} {
-		p.p = startDaemon(t, p.dir, "--probe.source="+p.ip, "--nearest.rtt_interval=500ms")
-	}
-	for _, p := range []*peer{a, b} {
-		p.p.ready()
-	}
-	a.p.waitLog(0, "a hearing b", eventIs("peer-up", "peer", handlespace.IDString(b.id)))
-	b.p.waitLog(0, "b hearing a", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
+	startPeersWith(t, []*peer{a, b}, func(p *peer) *daemonProc {
+		return startDaemon(t, p.dir, "--probe.source="+p.ip, "--nearest.rtt_interval=500ms")
+	})
 
 	const name = "near.pool.example."
 	want := map[*peer]string{a: "e1", b: "e2"}

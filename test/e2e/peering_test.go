@@ -338,18 +338,19 @@ func probedBy(t *testing.T, ps []*peer, home *peer, pc *probeCounter, after time
 // each is ready and has heard each of the others (peer-up).
 func startPeers(t *testing.T, ps []*peer, args ...string) {
 	t.Helper()
-	startPeersArgs(t, ps, func(*peer) []string { return args })
+	startPeersWith(t, ps, func(p *peer) *daemonProc { return startDaemon(t, p.dir, args...) })
 }
 
-// startPeersArgs is startPeers with each peer's own arguments. When one
-// exits because one of its addresses was taken meanwhile (startedOn),
-// each of ps is stopped, their cluster gets new ports and ps start
-// again, up to startTries times.
-func startPeersArgs(t *testing.T, ps []*peer, args func(*peer) []string) {
+// startPeersWith is startPeers with start starting each peer's daemon.
+// When one exits because one of its addresses was taken meanwhile
+// (startedOn), each of ps is stopped, their cluster gets new ports and
+// ps start again, up to startTries times. A peer started later, once
+// the others know its addresses, cannot move: it is not retried.
+func startPeersWith(t *testing.T, ps []*peer, start func(*peer) *daemonProc) {
 	t.Helper()
 	for try := 1; ; try++ {
 		for _, p := range ps {
-			p.p = startDaemon(t, p.dir, args(p)...)
+			p.p = start(p)
 		}
 		started := true
 		for _, p := range ps {

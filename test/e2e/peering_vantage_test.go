@@ -134,7 +134,9 @@ func startVantageCluster(t *testing.T, n int, probe string) ([]*peer, []*vbacken
 		bs = append(bs, newVBackend(t, fmt.Sprintf("127.0.1.%d", i+1)))
 	}
 	ps := peeringCluster(t, vantageZone(bs, probe))
-	startPeersArgs(t, ps, func(p *peer) []string { return []string{"--probe.source=" + p.ip, "--http.token=" + adminToken} })
+	startPeersWith(t, ps, func(p *peer) *daemonProc {
+		return startDaemon(t, p.dir, "--probe.source="+p.ip, "--http.token="+adminToken)
+	})
 	for _, p := range ps {
 		waitAnswer(t, p.name, p.dns, "vp.pool.example.", vpAddrs(bs))
 	}

@@ -100,12 +100,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	ps := peeringCluster(t, zone)
 	a, b, c := ps[0], ps[1], ps[2]
 	env := []string{"POOLNSD_HTTP_TOKEN=" + regToken}
-	a.p = startDaemonEnv(t, a.dir, env)
-	b.p = startDaemonEnv(t, b.dir, env)
-	a.p.ready()
-	b.p.ready()
-	a.p.waitLog(0, "a hearing b", eventIs("peer-up", "peer", handlespace.IDString(b.id)))
-	b.p.waitLog(0, "b hearing a", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
+	startPeersWith(t, []*peer{a, b}, func(p *peer) *daemonProc { return startDaemonEnv(t, p.dir, env) })
 	// A registration at B (homed there) on the fourth backend.
 	if code, body := proctest.APIDo(t, "PUT", "http://"+b.http+"/v1/pools/dyn.pool.example./elements/r1", regToken,
 		fmt.Sprintf(`{"addresses":["127.0.0.1"],"port":%d,"lease":600}`, be.port(3))); code != http.StatusCreated {
