@@ -64,6 +64,13 @@ func New(t testing.TB, timeout time.Duration) *Browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("hide-scrollbars", true),
+		// The pages are on loopback addresses: no name is looked up.
+		// Despite the flags above chromium asks the system's resolver
+		// for its own services' names (update.googleapis.com,
+		// accounts.google.com), from UDP ports it picks at random in
+		// 1024-65535 and binds: among them FreePort's
+		// (internal/nettest), which another test's server was to bind.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.*, EXCLUDE localhost"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 900),
 	}
