@@ -24,8 +24,12 @@
 //
 // FreePort keeps the port from the kernel (which gives no port outside
 // its ephemeral range to a socket bound to port 0 or to a client) and
-// from the other callers of FreePort on the machine, not from a program
-// that binds that port by number.
+// from the other callers of FreePort in its network namespace (the
+// machine, but for tests in namespaces of their own), not from a program
+// that binds that port by number: a test that starts such a program
+// keeps it out of PortRange (unbound's outgoing-port-avoid), and one
+// that starts a server on FreePort's port starts it again on another
+// when the port was taken (test/e2e's startPeers).
 package nettest
 
 import (
@@ -34,9 +38,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,13 +98,12 @@ func isTimeout(err error) bool {
 // any socket of the machine bound to port 0 or to any client's connect,
 // and the server's bind fails. So the port is taken outside the kernel's
 // ephemeral range (net.ipv4.ip_local_port_range), where the kernel gives
-// none, and the test holds a lock on it (a file under
-// os.TempDir()/poolnsd-test-ports, flock) that FreePort in the other
+// none, and the test holds a lock on it (lock) that FreePort in the other
 // tests and test processes respects.
 func FreePort(t testing.TB, ip string) int {
 	t.Helper()
 	lo, hi := portRange()
-	port, release, err := pick(ip, lo, hi, lockDir())
+	port, release, err := pick(ip, lo, hi, lockPrefix)
 	if err != nil {
 		t.Fatalf("nettest: %v", err)
 	}
@@ -156,21 +159,13 @@ func portRange() (lo, hi int) {
 	return ehi + 1, 65535
 }
 
-// lockDir is the directory of the ports' lock files, made writable by
-// every user (with the sticky bit, as /tmp), "" when it cannot be made.
-func lockDir() string {
-	dir := filepath.Join(os.TempDir(), "poolnsd-test-ports")
-	if err := os.Mkdir(dir, 0o755); err == nil {
-		os.Chmod(dir, 0o777|os.ModeSticky)
-	} else if !errors.Is(err, os.ErrExist) {
-		return ""
-	}
-	return dir
-}
+// lockPrefix begins the names of FreePort's locks.
+const lockPrefix = "poolnsd-test-port-"
 
-// pick returns a port in lo..hi free on ip for TCP and UDP whose lock in
-// dir it holds ("" dir: no lock), and the function that lets it go.
-func pick(ip string, lo, hi int, dir string) (int, func(), error) {
+// pick returns a port in lo..hi free on ip for TCP and UDP whose lock
+// (named prefix and the port) it holds, and the function that lets it
+// go.
+func pick(ip string, lo, hi int, prefix string) (int, func(), error) {
 	if lo < 1 || hi > 65535 || lo > hi {
 		return 0, nil, fmt.Errorf("no room for ports outside the ephemeral range (%d..%d)", lo, hi)
 	}
@@ -178,7 +173,10 @@ func pick(ip string, lo, hi int, dir string) (int, func(), error) {
 	start := rand.IntN(n)
 	for i := range min(n, 1000) {
 		port := lo + (start+i)%n
-		release, ok := lock(dir, port)
+		release, ok, err := lock(prefix, port)
+		if err != nil {
+			return 0, nil, err
+		}
 		if !ok {
 			continue
 		}
@@ -190,21 +188,29 @@ func pick(ip string, lo, hi int, dir string) (int, func(), error) {
 	return 0, nil, fmt.Errorf("no free port on %s in %d..%d", ip, lo, hi)
 }
 
-// lock takes the lock of port in dir, without waiting; ok is false when
-// another holds it. With no usable lock file it takes none (ok).
-func lock(dir string, port int) (release func(), ok bool) {
-	if dir == "" {
-		return func() {}, true
-	}
-	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_RDONLY|os.O_CREATE, 0o644)
+// lock takes the lock of port, without waiting; ok is false when another
+// holds it. The lock is a Unix socket bound to the abstract address
+// prefix+port: abstract addresses belong to the network namespace, as
+// ports do, so every process that shares the ports sees it, whatever its
+// TMPDIR or its mounts, and the kernel lets it go when the holder exits.
+// There is no file to remove. (Lock files under $TMPDIR, flock, as
+// before, were seen only by processes with the same TMPDIR, and stayed
+// behind, one per port.)
+func lock(prefix string, port int) (release func(), ok bool, err error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return func() {}, true // another user's file: the range alone keeps the kernel off
+		return nil, false, fmt.Errorf("a lock for port %d: %w", port, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, false
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: "@" + prefix + strconv.Itoa(port)}); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EADDRINUSE) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("a lock for port %d: %w", port, err)
 	}
-	return func() { f.Close() }, true
+	// Once: a second close could close another file that got the number.
+	var once sync.Once
+	return func() { once.Do(func() { unix.Close(fd) }) }, true, nil
 }
 
 // free reports whether ip:port can be bound for TCP and for UDP now.

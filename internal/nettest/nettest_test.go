@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,7 +15,69 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if name := os.Getenv(lockChildEnv); name != "" {
+		lockChild(name)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// lockChildEnv names the lock a child process of TestLockAcrossProcesses
+// tries (prefix, a space, the port).
+const lockChildEnv = "NETTEST_LOCK_CHILD"
+
+// lockChild tries the lock and says "held" (another holds it) or "free";
+// it exits holding a lock it got.
+func lockChild(name string) {
+	prefix, port, _ := strings.Cut(name, " ")
+	p, _ := strconv.Atoi(port)
+	_, ok, err := lock(prefix, p)
+	switch {
+	case err != nil:
+		fmt.Println(err)
+		os.Exit(1)
+	case ok:
+		fmt.Println("free")
+	default:
+		fmt.Println("held")
+	}
+}
+
+// TestLockAcrossProcesses: a lock this process holds is held for another
+// process whose TMPDIR differs, and free for it once released; a process
+// that exits holding one lets it go.
+func TestLockAcrossProcesses(t *testing.T) {
+	prefix := fmt.Sprintf("poolnsd-test-lock-%d-", os.Getpid())
+	child := func(port int) string {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), lockChildEnv+"="+prefix+" "+strconv.Itoa(port), "TMPDIR="+t.TempDir())
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("child: %v %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	release, ok, err := lock(prefix, 1)
+	if err != nil || !ok {
+		t.Fatalf("lock 1: %v %v", ok, err)
+	}
+	if got := child(1); got != "held" {
+		t.Errorf("the child finds a held lock %s", got)
+	}
+	release()
+	release() // a second release is harmless
+	if got := child(1); got != "free" {
+		t.Errorf("the child finds a released lock %s", got)
+	}
+	// The child exited holding lock 1: the kernel let it go.
+	if release, ok, err := lock(prefix, 1); err != nil || !ok {
+		t.Errorf("lock 1 after the child that held it exited: %v %v", ok, err)
+	} else {
+		release()
+	}
+}
 
 // server answers on 127.0.0.1:0 over UDP the queries that answer says
 // to (by their order from 0), and counts them all; it stops at the test's
@@ -106,9 +170,10 @@ func TestExchangeOtherErrors(t *testing.T) {
 // three, the fourth finds none while they are held, and a released one
 // can be picked again; a port bound by another socket is passed over.
 func TestPickHoldsPorts(t *testing.T) {
-	dir := t.TempDir()
+	// Locks of the test's own, apart from FreePort's.
+	prefix := fmt.Sprintf("poolnsd-test-pick-%d-", os.Getpid())
 	lo, hi := portRange()
-	// Three ports next to each other that are free now, whose shared
+	// Three ports next to each other that are free now, whose FreePort
 	// locks the test holds: the other tests' FreePort gives none of them
 	// meanwhile, and the test binds none that another test's FreePort
 	// gave.
@@ -116,7 +181,9 @@ func TestPickHoldsPorts(t *testing.T) {
 	for p := lo; p+2 <= hi && base == 0; p += 3 {
 		var held []func()
 		for q := p; q <= p+2; q++ {
-			if release, ok := lock(lockDir(), q); ok {
+			if release, ok, err := lock(lockPrefix, q); err != nil {
+				t.Fatal(err)
+			} else if ok {
 				held = append(held, release)
 			}
 		}
@@ -136,7 +203,7 @@ func TestPickHoldsPorts(t *testing.T) {
 	}
 	got := map[int]func(){}
 	for range 3 {
-		p, release, err := pick("127.0.0.1", base, base+2, dir)
+		p, release, err := pick("127.0.0.1", base, base+2, prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,11 +212,11 @@ func TestPickHoldsPorts(t *testing.T) {
 		}
 		got[p] = release
 	}
-	if p, _, err := pick("127.0.0.1", base, base+2, dir); err == nil {
+	if p, _, err := pick("127.0.0.1", base, base+2, prefix); err == nil {
 		t.Fatalf("picked %d with all three held", p)
 	}
 	got[base+1]()
-	p, release, err := pick("127.0.0.1", base, base+2, dir)
+	p, release, err := pick("127.0.0.1", base, base+2, prefix)
 	if err != nil || p != base+1 {
 		t.Fatalf("pick after releasing %d: %d, %v", base+1, p, err)
 	}
@@ -163,7 +230,7 @@ func TestPickHoldsPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	if p, _, err := pick("127.0.0.1", base, base, dir); err == nil {
+	if p, _, err := pick("127.0.0.1", base, base, prefix); err == nil {
 		t.Fatalf("picked %d, which a UDP socket holds", p)
 	}
 }
