@@ -62,9 +62,10 @@ type peer struct {
 	id       uint32
 	p        *daemonProc
 
-	tls     enrptest.Files // its certificate, key and the CA's
-	extra   []string       // its registration: lines
-	cluster []*peer        // every peer of its cluster, itself among them
+	tls      enrptest.Files // its certificate, key and the CA's
+	extra    []string       // its registration: lines
+	cluster  []*peer        // every peer of its cluster, itself among them
+	insecure bool           // peering over plain TCP (enrp.insecure)
 }
 
 // peeringCluster makes the working directories of registrars on 127.0.0.1,
@@ -106,7 +107,7 @@ func peeringClusterCA(t *testing.T, zone string, registration ...string) ([]*pee
 }
 
 // newPeerPorts gives each of ps, a cluster, new ports (FreePort's) and
-// writes their configurations: each names the others as static peers.
+// writes their configurations (writePeerConfigs).
 func newPeerPorts(t *testing.T, ps []*peer) {
 	t.Helper()
 	for _, p := range ps {
@@ -114,6 +115,13 @@ func newPeerPorts(t *testing.T, ps []*peer) {
 		p.enrp = fmt.Sprintf("%s:%d", p.ip, nettest.FreePort(t, p.ip))
 		p.http = fmt.Sprintf("%s:%d", p.ip, nettest.FreePort(t, p.ip))
 	}
+	writePeerConfigs(t, ps)
+}
+
+// writePeerConfigs writes the configuration of each of ps, a cluster: each
+// names the others as static peers.
+func writePeerConfigs(t *testing.T, ps []*peer) {
+	t.Helper()
 	for _, p := range ps {
 		var peers []string
 		for _, o := range ps {
@@ -121,7 +129,7 @@ func newPeerPorts(t *testing.T, ps []*peer) {
 				peers = append(peers, fmt.Sprintf("%q", o.enrp))
 			}
 		}
-		writeFile(t, p.dir, "poolnsd.yaml", strings.Join(append([]string{
+		lines := []string{
 			`dns:`,
 			fmt.Sprintf(`  listen: [%q]`, p.dns),
 			`  udp_sockets: 1`,
@@ -133,13 +141,20 @@ func newPeerPorts(t *testing.T, ps []*peer) {
 			`  level: debug`,
 			`  format: json`,
 			`enrp:`,
+		}
+		if p.insecure {
+			lines = append(lines, `  insecure: true`)
+		}
+		lines = append(lines,
 			fmt.Sprintf(`  listen: %q`, p.enrp),
 			fmt.Sprintf(`  peers: [%s]`, strings.Join(peers, ", ")),
 			fmt.Sprintf(`  tls: {cert: %q, key: %q, ca: %q}`, p.tls.Cert, p.tls.Key, p.tls.CA),
 			fmt.Sprintf(`  presence_interval: %v`, ptPresence),
 			fmt.Sprintf(`  max_time_last_heard: %v`, ptLastHeard),
 			fmt.Sprintf(`  max_time_no_response: %v`, ptNoResponse),
-		}, regConfig(append([]string{"allow_loopback: true # every registrar and element is on this host"}, p.extra...)...)...), "\n")+"\n")
+		)
+		lines = append(lines, regConfig(append([]string{"allow_loopback: true # every registrar and element is on this host"}, p.extra...)...)...)
+		writeFile(t, p.dir, "poolnsd.yaml", strings.Join(lines, "\n")+"\n")
 	}
 }
 

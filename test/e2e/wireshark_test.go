@@ -225,17 +225,10 @@ func TestWireshark(t *testing.T) {
 		zone += fmt.Sprintf("pad PE 10.0.9.%d:80\n", i+1)
 	}
 	ps := peeringCluster(t, zone)
-	var ports []string
 	for _, p := range ps {
-		// Plain TCP: what a capture can read.
-		cfg, err := os.ReadFile(filepath.Join(p.dir, "poolnsd.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, p.dir, "poolnsd.yaml", strings.Replace(string(cfg), "\nenrp:\n", "\nenrp:\n  insecure: true\n", 1))
-		_, port, _ := net.SplitHostPort(p.enrp)
-		ports = append(ports, "tcp port "+port)
+		p.insecure = true // plain TCP: what a capture can read
 	}
+	writePeerConfigs(t, ps)
 	a, b, c := ps[0], ps[1], ps[2]
 	// C holds a registration, so that its death makes a takeover.
 	st, err := store.Open(filepath.Join(c.dir, "data"))
@@ -249,15 +242,24 @@ func TestWireshark(t *testing.T) {
 	}
 	st.Close()
 
-	tcpCap := startCapture(t, strings.Join(ports, " or "))
 	// A and B first; C joins them once they have synced, and they hand it
-	// back the state of its share of the zone-file elements.
-	for _, p := range []*peer{a, b} {
-		p.p = startDaemon(t, p.dir, "--http.token="+adminToken, "--probe.source="+p.ip)
-	}
+	// back the state of its share of the zone-file elements. The capture
+	// starts before A (and again, on the new ports, when startPeersWith
+	// starts the peers again).
+	var tcpCap *capture
+	startPeersWith(t, []*peer{a, b}, func(p *peer) *daemonProc {
+		if p == a {
+			var ports []string
+			for _, p := range ps {
+				_, port, _ := net.SplitHostPort(p.enrp)
+				ports = append(ports, "tcp port "+port)
+			}
+			tcpCap = startCapture(t, strings.Join(ports, " or "))
+		}
+		return startDaemon(t, p.dir, "--http.token="+adminToken, "--probe.source="+p.ip)
+	})
 	for _, p := range []*peer{a, b} {
 		p.p.waitLog(0, p.name+" synced", msgIs("synced with a peer"))
-		p.p.ready()
 	}
 	c.p = startDaemon(t, c.dir, "--http.token="+adminToken, "--probe.source="+c.ip)
 	c.p.ready()
