@@ -109,8 +109,3 @@ func InlineString(buf []byte, s string) string {
 	}
 	return unsafe.String(&buf[0], n)
 }
-
-// StringIn reports whether s's bytes lie at the start of buf.
-func StringIn(s string, buf []byte) bool {
-	return len(s) > 0 && len(buf) > 0 && unsafe.StringData(s) == &buf[0]
-}
