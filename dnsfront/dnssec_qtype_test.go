@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
+	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 )
 
@@ -149,4 +150,46 @@ func edeCode(m *dns.Msg) int {
 		}
 	}
 	return -1
+}
+
+// TestSignedDSOfServedChild: with the child zone served here too, a DS
+// query at its apex is answered by the signed parent (RFC 4035
+// §3.1.4.1): the parent's DS RRset, signed with the parent's key, with or
+// without DO; other queries there are the child's.
+func TestSignedDSOfServedChild(t *testing.T) {
+	signer, key := newTestSigner(t, dns.ECDSAP256SHA256) // pool.test. only
+	hs := newSignedSpace(t, 3)
+	v := hs.View()
+	child := `$ORIGIN secure.pool.test.
+@  300 IN SOA ns hostmaster 1 3600 600 86400 60
+@  300 IN NS ns
+ns 300 IN A 192.0.2.98
+`
+	defs := []handlespace.ZoneDef{{Origin: "secure.pool.test.", File: "c.zone", Records: mustRRs(t, child)}}
+	pz := v.Zone("pool.test.")
+	var pools []handlespace.PoolDef
+	for _, h := range []string{"web", "dead", "big"} {
+		pv := pz.Pool(h)
+		pools = append(pools, handlespace.PoolDef{Handle: h, Spec: pv.Spec, Elements: pv.Elements()})
+	}
+	defs = append(defs, handlespace.ZoneDef{Origin: "pool.test.", File: "test.zone", Records: mustRRs(t, secureZone), Pools: pools})
+	if err := hs.ApplyZones(defs); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(hs, Config{Signer: signer})
+	for _, do := range []bool{true, false} {
+		m := queryDO(t, h, "secure.pool.test.", dns.TypeDS, false, 1232, do)
+		want := "NOERROR aa | DS |"
+		if do {
+			want = "NOERROR aa | DS RRSIG(DS) |"
+			checkSigs(t, m, key, nil)
+		}
+		if got := replySummary(m); got != want {
+			t.Errorf("DS at the served child's apex, DO %v: %s, want %s", do, got, want)
+		}
+		// The child's own apex: its NS RRset, unsigned (the child has no key).
+		if got := replySummary(queryDO(t, h, "secure.pool.test.", dns.TypeNS, false, 1232, do)); got != "NOERROR aa | NS |" {
+			t.Errorf("NS at the served child's apex, DO %v: %s", do, got)
+		}
+	}
 }
