@@ -130,25 +130,26 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 		m.Rcode = dns.RcodeRefused
 		req.setEDE(ednsopt.NotSupported)
 		return m, -1, nil
-	case qt == dns.TypeNSEC && (r.Kind == KindNoData || (r.Kind == KindNXDomain && do)):
+	case qt == dns.TypeNSEC && (len(r.Chain) > 0 || r.Kind == KindNoData || (r.Kind == KindNXDomain && do)):
 		// The NSEC record a denial at the name carries, as the answer:
 		// asked for, it is given without DO too (RFC 3225 §3), unsigned;
-		// a name that does not exist stays NXDOMAIN without DO.
-		sigs, err := denial(z, r, 0)
+		// a name that does not exist stays NXDOMAIN without DO. At a
+		// CNAME's owner, the alias's own (CNAME RRSIG NSEC: RFC 4035 §2.5
+		// puts it beside the CNAME), not the target's, as Knot answers.
+		nr := r
+		if len(r.Chain) > 0 {
+			nr = &Result{Kind: KindNoData, Zone: r.Zone, Name: r.Chain[0].Header().Name, NegTTL: r.Zone.NegTTL}
+		}
+		sigs, err := denial(z, nr, 0)
 		if err != nil {
 			return nil, 0, err
 		}
 		m := replyMsg(req)
 		m.Authoritative = true
-		if !do {
-			m.Answer = append(append(m.Answer, r.Chain...), sigs.NSEC)
-			return m, -1, nil
+		m.Answer = append(m.Answer, sigs.NSEC)
+		if do {
+			m.Answer = sigs.AppendTo(m.Answer)
 		}
-		m.Answer, err = signRuns(z, m.Answer, r.Chain)
-		if err != nil {
-			return nil, 0, err
-		}
-		m.Answer = sigs.AppendTo(append(m.Answer, sigs.NSEC))
 		return m, -1, nil
 	case !do:
 		m, scope := h.buildMsg(req, r)

@@ -47,7 +47,8 @@ func replySummary(m *dns.Msg) string {
 //     DO and unsigned (RFC 4035 §3.1.4.1), never a referral; below one, a
 //     referral; at the apex, NODATA (the parent is not here);
 //   - NSEC: the name's NSEC as the answer, also without DO (RFC 3225 §3)
-//     where the name exists; at a delegation, the referral;
+//     where the name exists; at a CNAME's owner, the alias's own NSEC
+//     (RFC 4035 §2.5); at a delegation, the referral;
 //   - RRSIG: REFUSED in a signed zone with or without DO, NODATA in an
 //     unsigned one; below a delegation, the referral;
 //   - NXNAME: FORMERR in every zone (RFC 9824 §3.5), with EDE 30.
@@ -56,14 +57,15 @@ func TestSignedDNSSECTypes(t *testing.T) {
 	signed := NewHandler(newSignedSpace(t, 3), Config{Signer: signer})
 	plain := NewHandler(newSignedSpace(t, 3), Config{})
 	const (
-		apexTypes = "NSEC(DNSKEY NS NSEC RRSIG SOA)"
-		webTypes  = "NSEC(A AAAA NSEC RRSIG SRV)"
-		w1Types   = "NSEC(A NSEC RRSIG)"
-		nxTypes   = "NSEC(NSEC NXNAME RRSIG)"
-		cutTypes  = "NSEC(NS NSEC RRSIG)"
-		soaDenial = "SOA RRSIG(SOA) "
-		refused   = "REFUSED | |"
-		formerr   = "FORMERR | |"
+		apexTypes  = "NSEC(DNSKEY NS NSEC RRSIG SOA)"
+		webTypes   = "NSEC(A AAAA NSEC RRSIG SRV)"
+		w1Types    = "NSEC(A NSEC RRSIG)"
+		nxTypes    = "NSEC(NSEC NXNAME RRSIG)"
+		cutTypes   = "NSEC(NS NSEC RRSIG)"
+		aliasTypes = "NSEC(CNAME NSEC RRSIG)"
+		soaDenial  = "SOA RRSIG(SOA) "
+		refused    = "REFUSED | |"
+		formerr    = "FORMERR | |"
 	)
 	for _, c := range []struct {
 		name  string
@@ -102,6 +104,13 @@ func TestSignedDNSSECTypes(t *testing.T) {
 		{"sub.pool.test.", dnssec.TypeNXNAME, formerr, formerr, formerr},
 		{"x.sub.pool.test.", dns.TypeDS, "NOERROR | | NS " + cutTypes + " RRSIG(NSEC)", "NOERROR | | NS", "NOERROR | | NS"},
 		{"x.sub.pool.test.", dns.TypeRRSIG, "NOERROR | | NS " + cutTypes + " RRSIG(NSEC)", "NOERROR | | NS", "NOERROR | | NS"},
+
+		// At a CNAME's owner: the alias's own NSEC (RFC 4035 §2.5), not
+		// the target's; an unsigned zone follows the CNAME.
+		{"alias.pool.test.", dns.TypeNSEC, "NOERROR aa | " + aliasTypes + " RRSIG(NSEC) |", "NOERROR aa | " + aliasTypes + " |", "NOERROR aa | CNAME | SOA"},
+		{"gone.pool.test.", dns.TypeNSEC, "NOERROR aa | " + aliasTypes + " RRSIG(NSEC) |", "NOERROR aa | " + aliasTypes + " |", "NXDOMAIN aa | CNAME | SOA"},
+		{"x.wild.pool.test.", dns.TypeNSEC, "NOERROR aa | NSEC(NSEC RRSIG TXT) RRSIG(NSEC) |", "NOERROR aa | NSEC(NSEC RRSIG TXT) |", "NOERROR aa | | SOA"},
+		{"alias.pool.test.", dns.TypeRRSIG, refused, refused, "NOERROR aa | CNAME | SOA"},
 
 		{"secure.pool.test.", dns.TypeDS, "NOERROR aa | DS RRSIG(DS) |", "NOERROR aa | DS |", "NOERROR aa | DS |"},
 		{"secure.pool.test.", dns.TypeDNSKEY, "NOERROR | | NS DS RRSIG(DS)", "NOERROR | | NS", "NOERROR | | NS"},

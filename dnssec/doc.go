@@ -95,8 +95,9 @@
 //     elsewhere an ordinary NODATA.
 //   - NSEC query: the NSEC a denial at the name would carry, in the answer
 //     section, rcode NOERROR: NoData(name, 0, types, NegTTL) for a name
-//     that exists, NXDomain(name, NegTTL) for one that does not; below a
-//     cut, the referral.
+//     that exists, NXDomain(name, NegTTL) for one that does not; at a
+//     CNAME's owner the alias's own (CNAME RRSIG NSEC, RFC 4035 §2.5), not
+//     the target's; below a cut, the referral.
 //   - RRSIG query: REFUSED with EDE 21 (as Knot's online signer does: the
 //     signer cannot list every signature a name may have, and validators
 //     never ask); below a cut, the referral. NXNAME query: FORMERR with
