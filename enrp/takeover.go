@@ -1,6 +1,7 @@
 package enrp
 
 import (
+	"github.com/poolnsd/poolnsd/enrp/table"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"slices"
 	"time"
@@ -112,10 +113,10 @@ func (n *Node) tickMinority(now time.Time) {
 // generation on, and returns how many there were.
 func (n *Node) rehome(from, to uint32) int {
 	count := 0
-	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == from && !en.static() }) {
-		en := n.tab.get(k)
-		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, to), en.gen+1))
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: to, Guard: guardOf(en.e)})
+	for _, k := range n.tab.Keys(func(en *entry) bool { return en.Home() == from && !en.Static() }) {
+		en := n.tab.Get(k)
+		n.tab.Put(table.NewEntry(k.Pool, en.Policy, table.WithHome(en.Elem, to), en.Gen+1))
+		n.op(Op{Kind: OpSetHome, Pool: k.Pool, ID: k.ID, Home: to, Guard: guardOf(en.Elem)})
 		count++
 	}
 	return count
@@ -195,10 +196,10 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 		// would lose registrations. Reclaim all, two generations on
 		// (the takeover made one), and tell everyone.
 		count := 0
-		for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == n.id && !en.static() }) {
-			en := n.tab.get(k)
-			ne := newEntry(k.pool, en.policy, en.e, en.gen+2)
-			n.tab.put(ne)
+		for _, k := range n.tab.Keys(func(en *entry) bool { return en.Home() == n.id && !en.Static() }) {
+			en := n.tab.Get(k)
+			ne := table.NewEntry(k.Pool, en.Policy, en.Elem, en.Gen+2)
+			n.tab.Put(ne)
 			n.announce(wire.AddPE, ne)
 			count++
 		}
