@@ -946,7 +946,7 @@ func (n *Node) peerDead(p *peer) {
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
 	n.forgetInRounds(p.id)
 	n.recomputeLive()
-	if n.ownsDynamic(p.id) && !n.minority(n.now()) {
+	if n.tab.OwnsRegistered(p.id) && !n.minority(n.now()) {
 		n.startTakeover(p.id)
 	}
 }
@@ -1058,16 +1058,6 @@ func (p *peer) handedAhead(k key, changed time.Time) bool {
 // staticHome is the home of a zone-file element.
 func (n *Node) staticHome(pool string, id uint32) uint32 {
 	return placement.Rendezvous(n.live, pool, id)
-}
-
-// ownsDynamic reports whether home owns registered elements.
-func (n *Node) ownsDynamic(home uint32) bool {
-	for _, en := range n.tab.All() {
-		if en.Home() == home && !en.Static() {
-			return true
-		}
-	}
-	return false
 }
 
 func (n *Node) onListRequest(p *peer) {

@@ -68,24 +68,8 @@ func (n *Node) audit(p *peer, m *wire.Message) {
 // it with with one registrar seen alive or dead the other way
 // (placement.LiveLag): a pulled table would change nothing.
 func (n *Node) liveLag(p *peer, claimed uint16) bool {
-	base := n.tab.Acc(p.id)
-	claims := func(join, leave []uint16) bool {
-		acc := base
-		for _, v := range join {
-			acc.Add(v)
-		}
-		for _, v := range leave {
-			acc.Sub(v)
-		}
-		return acc.Checksum() == claimed
-	}
-	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, claims, func(yield func(placement.Static) bool) {
-		for _, en := range n.tab.All() {
-			if en.Static() && !yield(placement.Static{Pool: en.Pool, ID: en.ID, Sum: en.Sum, Home: en.Home()}) {
-				return
-			}
-		}
-	})
+	claims := func(join, leave []uint16) bool { return n.tab.SumWith(p.id, join, leave) == claimed }
+	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, claims, n.tab.Statics)
 }
 
 // requestTable starts a handle table transfer from p: of its own elements
@@ -96,12 +80,7 @@ func (n *Node) requestTable(p *peer, own bool, why string) {
 	}
 	s := &tableSeq{own: own, why: why, start: n.now(), last: n.now()}
 	if own {
-		s.pending = map[key]bool{}
-		for k, en := range n.tab.All() {
-			if en.Home() == p.id && !en.Static() {
-				s.pending[k] = true
-			}
-		}
+		s.pending = n.tab.Registered(p.id)
 		n.event(Event{Kind: EventResync, Peer: p.id, Detail: why})
 	}
 	p.seq = s
@@ -205,7 +184,7 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 			was := n.tab.Get(k)
 			if n.applyPE(p, pool, pe) {
 				s.applied++
-				if what := changeOf(was, n.tab.Get(k)); what != "" && len(s.changed) < 4 {
+				if what := table.ChangeOf(was, n.tab.Get(k)); what != "" && len(s.changed) < 4 {
 					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID)+" ("+what+")")
 				}
 			}
@@ -311,23 +290,6 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.Elem)})
 }
 
-// supersedes reports whether a copy of an element (e, of ownership
-// generation gen) beats the copy en. Between copies of two registrations
-// (lease ends more than the skew apart) the later one wins, whatever
-// their generations: a registration made again after a deregistration on
-// one side of a partition beats the old one taken over on the other.
-// Between copies of one registration the ownership claims decide (wins).
-// Lease ends are absolute (wire.LeaseEnd): both holders decide alike.
-func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
-	switch {
-	case placement.Later(e.Expires, en.Elem.Expires):
-		return true
-	case placement.Later(en.Elem.Expires, e.Expires):
-		return false
-	}
-	return placement.Wins(gen, e.Home, en.Gen, en.Home())
-}
-
 // applyPE takes what peer p says of an element and reports whether it
 // changed this registrar's table.
 func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
@@ -389,7 +351,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 		}
 	case cur.Home() == e.Home:
 		return false // what the home itself says is worth more
-	case supersedes(e, gen, cur) && e.Home != n.id:
+	case table.Supersedes(e, gen, cur) && e.Home != n.id:
 		if cur.Home() == n.id {
 			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: fmt.Sprintf("%s %s: generation %d over %d, lease end %+dms, from %08x",
 				pool, handlespace.IDString(e.ID), gen, cur.Gen, e.Expires.Sub(cur.Elem.Expires).Milliseconds(), p.id)})
@@ -408,19 +370,6 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 	n.tab.Put(table.NewEntry(pool, policy, e, gen))
 	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 	return true
-}
-
-// changeOf says what a transfer changed of an element, was before and
-// now after (wire.ChangeOf): "" when nothing, or only its lease end by
-// less than placement.LeaseSkew (an older sender counts from arrival).
-func changeOf(was, now *entry) string {
-	switch {
-	case now == nil:
-		return ""
-	case was == nil:
-		return "new"
-	}
-	return wire.ChangeOf(was.Elem, now.Elem, was.Gen, now.Gen, placement.LeaseSkew)
 }
 
 // applyStatic takes what p says of a zone-file element: only its home (by
@@ -756,12 +705,7 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 	h := m.Handoff
 	in := p.in
 	if in == nil || in.seq != h.Seq {
-		in = &pushIn{seq: h.Seq, start: n.now(), pending: map[key]bool{}}
-		for k, en := range n.tab.All() {
-			if en.Home() == p.id && !en.Static() {
-				in.pending[k] = true
-			}
-		}
+		in = &pushIn{seq: h.Seq, start: n.now(), pending: n.tab.Registered(p.id)}
 		p.in = in
 	}
 	for i := range m.Entries {

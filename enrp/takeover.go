@@ -103,7 +103,7 @@ func (n *Node) tickMinority(now time.Time) {
 	}
 	n.majorityAt = time.Time{}
 	for _, id := range n.allPeers() {
-		if p := n.peers[id]; p.dead && !p.left && n.ownsDynamic(id) {
+		if p := n.peers[id]; p.dead && !p.left && n.tab.OwnsRegistered(id) {
 			n.startTakeover(id)
 		}
 	}
@@ -145,7 +145,7 @@ func (n *Node) tickTakeovers(now time.Time) {
 		// The initiator never finished: if the target is still dead and
 		// still owns elements, take over ourselves.
 		delete(n.foreign, target)
-		if p := n.peers[target]; p != nil && p.dead && !n.minority(now) && n.ownsDynamic(target) {
+		if p := n.peers[target]; p != nil && p.dead && !n.minority(now) && n.tab.OwnsRegistered(target) {
 			n.startTakeover(target)
 		}
 	}

@@ -11,9 +11,11 @@
 // ownership generation; its terms of the checksum and digest), under its
 // Key (pool and identifier). Put, Del and Get keep the entries; Claim
 // returns what a home's PRESENCE should carry (the RFC 5353 checksum of
-// its elements, and poolnsd's count and content hash), Acc the running
-// checksum that a guess at a peer's claim starts from. Keys and All list
-// the entries.
+// its elements, and poolnsd's count and content hash), SumWith the
+// checksum with some terms added or taken away, for a guess at a peer's
+// claim. Keys, Registered and Statics list the entries; Supersedes
+// says which of two copies of an element wins, ChangeOf what a transfer
+// changed of one.
 //
 // A deletion made or heard of is buried (Bury, BuryHere) until the
 // deleted registration's lease would have ended, a day at most; TombOf

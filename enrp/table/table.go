@@ -2,10 +2,10 @@ package table
 
 import (
 	"cmp"
-	"iter"
 	"slices"
 	"time"
 
+	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -227,23 +227,52 @@ func (t *Table) Del(k Key) *Entry {
 	return old
 }
 
-// All yields every entry, in no order.
-func (t *Table) All() iter.Seq2[Key, *Entry] {
-	return func(yield func(Key, *Entry) bool) {
-		for k, en := range t.m {
-			if !yield(k, en) {
-				return
-			}
+// SumWith returns the ownership checksum of home's elements with the
+// terms join added and leave taken away (placement.LiveLag's guesses at
+// a peer's claim).
+func (t *Table) SumWith(home uint32, join, leave []uint16) uint16 {
+	var acc wire.SumAcc
+	if o := t.own[home]; o != nil {
+		acc = o.acc
+	}
+	for _, v := range join {
+		acc.Add(v)
+	}
+	for _, v := range leave {
+		acc.Sub(v)
+	}
+	return acc.Checksum()
+}
+
+// Statics yields the zone-file elements, as placement.LiveLag takes them.
+func (t *Table) Statics(yield func(placement.Static) bool) {
+	for _, en := range t.m {
+		if en.Static() && !yield(placement.Static{Pool: en.Pool, ID: en.ID, Sum: en.Sum, Home: en.Home()}) {
+			return
 		}
 	}
 }
 
-// Acc returns the running ownership checksum of home's elements.
-func (t *Table) Acc(home uint32) wire.SumAcc {
-	if o := t.own[home]; o != nil {
-		return o.acc
+// Registered returns the keys of home's registered elements (not of a
+// zone file).
+func (t *Table) Registered(home uint32) map[Key]bool {
+	out := map[Key]bool{}
+	for k, en := range t.m {
+		if en.Home() == home && !en.Static() {
+			out[k] = true
+		}
 	}
-	return wire.SumAcc{}
+	return out
+}
+
+// OwnsRegistered reports whether home owns registered elements.
+func (t *Table) OwnsRegistered(home uint32) bool {
+	for _, en := range t.m {
+		if en.Home() == home && !en.Static() {
+			return true
+		}
+	}
+	return false
 }
 
 // Claim returns the ownership checksum and digest of home's elements.
@@ -272,4 +301,34 @@ func WithHome(e *handlespace.Element, home uint32) *handlespace.Element {
 	c := e.Clone()
 	c.Home = home
 	return c
+}
+
+// Supersedes reports whether a copy of an element (e, of ownership
+// generation gen) beats the copy en. Between copies of two registrations
+// (lease ends more than the skew apart) the later one wins, whatever
+// their generations: a registration made again after a deregistration on
+// one side of a partition beats the old one taken over on the other.
+// Between copies of one registration the ownership claims decide (wins).
+// Lease ends are absolute (wire.LeaseEnd): both holders decide alike.
+func Supersedes(e *handlespace.Element, gen uint32, en *Entry) bool {
+	switch {
+	case placement.Later(e.Expires, en.Elem.Expires):
+		return true
+	case placement.Later(en.Elem.Expires, e.Expires):
+		return false
+	}
+	return placement.Wins(gen, e.Home, en.Gen, en.Home())
+}
+
+// ChangeOf says what a transfer changed of an element, was before and
+// now after (wire.ChangeOf): "" when nothing, or only its lease end by
+// less than placement.LeaseSkew (an older sender counts from arrival).
+func ChangeOf(was, now *Entry) string {
+	switch {
+	case now == nil:
+		return ""
+	case was == nil:
+		return "new"
+	}
+	return wire.ChangeOf(was.Elem, now.Elem, was.Gen, now.Gen, placement.LeaseSkew)
 }
