@@ -1,10 +1,12 @@
 package enrp
 
 import (
-	"github.com/poolnsd/poolnsd/enrp/table"
-	"github.com/poolnsd/poolnsd/enrp/wire"
 	"slices"
 	"time"
+
+	"github.com/poolnsd/poolnsd/enrp/table"
+	"github.com/poolnsd/poolnsd/enrp/wire"
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // Takeover (RFC 5353). A registrar that finds a peer dead while that
@@ -214,32 +216,19 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 		if t.seq != nil {
 			n.abortSeq(t, "taken over")
 		}
-		n.event(Event{Kind: EventPeerDead, Peer: target, Detail: "taken over by " + hex8(p.id)})
+		n.event(Event{Kind: EventPeerDead, Peer: target, Detail: "taken over by " + handlespace.IDString(p.id)})
 		n.recomputeLive()
 	}
 }
 
+// sortedKeys returns the keys of m, sorted: one allocation, none for an
+// empty map (slices.Sorted(maps.Keys(m)) allocates its iterators even
+// then, at every Tick).
 func sortedKeys[V any](m map[uint32]V) []uint32 {
 	out := make([]uint32, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	return sortedIDs(out)
-}
-
-// sortedIDs returns ids sorted ascending (a copy).
-func sortedIDs(ids []uint32) []uint32 {
-	out := slices.Clone(ids)
 	slices.Sort(out)
 	return out
-}
-
-func hex8(id uint32) string {
-	const digits = "0123456789abcdef"
-	var b [8]byte
-	for i := 7; i >= 0; i-- {
-		b[i] = digits[id&0xf]
-		id >>= 4
-	}
-	return string(b[:])
 }
