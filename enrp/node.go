@@ -968,7 +968,7 @@ func (n *Node) forgetInRounds(id uint32) {
 //
 // When it grew, the zone-file elements that move to a newcomer are handed
 // back to it by their old home (handBack) and kept a while against a
-// weaker state from it (entry.settle). A registrar whose hand-off is over
+// weaker state from it (Entry.Settle). A registrar whose hand-off is over
 // leaves itself out.
 func (n *Node) recomputeLive() {
 	now := n.now()
