@@ -41,6 +41,14 @@ func (h *Handler) signerOf(r *Result) *dnssec.Zone {
 	return h.sign.Zone(r.Zone.Origin)
 }
 
+// askedDNSSEC reports whether a signed zone answers a query of type qtype
+// differently from an unsigned one even without DO: the DNSKEY RRset and
+// NSEC records asked for by their type are given (RFC 3225 §3), RRSIG
+// queries refused.
+func askedDNSSEC(qtype uint16) bool {
+	return qtype == dns.TypeDNSKEY || qtype == dns.TypeNSEC || qtype == dns.TypeRRSIG
+}
+
 // writeDNSSEC writes the reply of a lookup result of a signed zone: with
 // its signatures and compact denials when do is set, else unsigned (only
 // the DNSKEY RRset differs from an unsigned zone's answer). A signature
@@ -112,39 +120,40 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 		}
 		return m, -1, nil
 	}
-	if !do {
-		m, scope := h.buildMsg(req, r)
-		return m, scope, nil
-	}
-	switch qt {
-	case dns.TypeRRSIG:
-		// RFC 4035 §3.1.5 leaves it open; an online signer cannot list
-		// every signature a name may have (Knot refuses too).
+	switch {
+	case qt == dns.TypeRRSIG && r.Kind != KindReferral:
+		// With DO or without: an online signer cannot list every
+		// signature a name may have (no DNSSEC RFC gives QTYPE RRSIG a
+		// rule of its own; Knot's online signer refuses it too). Below a
+		// delegation, the referral: the name is the child's.
 		m := replyMsg(req)
 		m.Rcode = dns.RcodeRefused
+		req.setEDE(ednsopt.NotSupported)
 		return m, -1, nil
-	case dnssec.TypeNXNAME:
-		m := replyMsg(req) // RFC 9824 §3.5: a meta type, not to be asked
-		m.Rcode = dns.RcodeFormatError
-		return m, -1, nil
-	}
-	if r.Kind == KindReferral && qt == dns.TypeDS && name == cutName(r) {
-		return h.signedDS(req, r, z)
-	}
-	if qt == dns.TypeNSEC && (r.Kind == KindNoData || r.Kind == KindNXDomain) {
-		// The NSEC record a denial at the name carries, as the answer.
-		sigs, err := denial(z, r, 0)
+	case qt == dns.TypeNSEC && (len(r.Chain) > 0 || r.Kind == KindNoData || (r.Kind == KindNXDomain && do)):
+		// The NSEC record a denial at the name carries, as the answer:
+		// asked for, it is given without DO too (RFC 3225 §3), unsigned;
+		// a name that does not exist stays NXDOMAIN without DO. At a
+		// CNAME's owner, the alias's own (CNAME RRSIG NSEC: RFC 4035 §2.5
+		// puts it beside the CNAME), not the target's, as Knot answers.
+		nr := r
+		if len(r.Chain) > 0 {
+			nr = &Result{Kind: KindNoData, Zone: r.Zone, Name: r.Chain[0].Header().Name, NegTTL: r.Zone.NegTTL}
+		}
+		sigs, err := denial(z, nr, 0)
 		if err != nil {
 			return nil, 0, err
 		}
 		m := replyMsg(req)
 		m.Authoritative = true
-		m.Answer, err = signRuns(z, m.Answer, r.Chain)
-		if err != nil {
-			return nil, 0, err
+		m.Answer = append(m.Answer, sigs.NSEC)
+		if do {
+			m.Answer = sigs.AppendTo(m.Answer)
 		}
-		m.Answer = sigs.AppendTo(append(m.Answer, sigs.NSEC))
 		return m, -1, nil
+	case !do:
+		m, scope := h.buildMsg(req, r)
+		return m, scope, nil
 	}
 
 	var m *dns.Msg
@@ -194,30 +203,6 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 	return m, scope, nil
 }
 
-// signedDS answers a DS query at a delegation point: the parent's side
-// answers it (RFC 4035 §3.1.4.1), authoritatively: the DS RRset, or NODATA
-// with an NSEC proving that there is none.
-func (h *Handler) signedDS(req *request, r *Result, z *dnssec.Zone) (*dns.Msg, int, error) {
-	m := replyMsg(req)
-	m.Authoritative = true
-	cut := cutName(r)
-	if ds := r.Zone.Nodes[cut].RRs[dns.TypeDS]; len(ds) > 0 {
-		var err error
-		m.Answer, err = signRuns(z, m.Answer, ds)
-		return m, -1, err
-	}
-	var err error
-	if m.Ns, err = signRuns(z, m.Ns, []dns.RR{r.SOA()}); err != nil {
-		return nil, 0, err
-	}
-	sigs, err := z.NoDS(cut, r.NegTTL)
-	if err != nil {
-		return nil, 0, err
-	}
-	m.Ns = sigs.AppendTo(append(m.Ns, sigs.NSEC))
-	return m, -1, nil
-}
-
 // appendDS appends to a referral's authority section the delegation's DS
 // RRset and its signatures, or the NSEC record that proves it has none.
 func appendDS(z *dnssec.Zone, ns []dns.RR, r *Result) ([]dns.RR, error) {
@@ -248,6 +233,9 @@ func denial(z *dnssec.Zone, r *Result, qtype uint16) (*dnssec.Sigs, error) {
 	name := lower(r.Name)
 	if r.Kind == KindNXDomain {
 		return z.NXDomain(name, r.NegTTL)
+	}
+	if n := r.Zone.Nodes[name]; qtype == dns.TypeDS && n != nil && n.RRs[dns.TypeNS] != nil && name != r.Zone.Origin {
+		return z.NoDS(name, r.NegTTL) // a delegation's: the referral's NSEC
 	}
 	return z.NoData(name, qtype, nameTypes(r.Zone, name), r.NegTTL)
 }

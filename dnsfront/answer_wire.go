@@ -30,12 +30,13 @@ const (
 // one buffer, found by where each part ends (a, aaaa, srv, glueA,
 // glueAAAA, uri), not six slices: a registrar of a million queried
 // elements keeps a million of these, and each slice was a pointer for the
-// garbage collector to follow at every cycle (and 24 bytes to scan).
+// garbage collector to follow at every cycle (and 24 bytes to scan). The
+// buffer lies in the same allocation, after the struct (newElemWire).
 type elemWire struct {
 	// MemoHead makes it its own entry in the element's memo (see
 	// handlespace.ElementMemo): no box around it.
 	handlespace.MemoHead
-	buf       []byte         // the parts, one after the other
+	buf       []byte         // the parts, one after the other; in the same allocation but for the largest
 	end       [6]uint32      // where each part ends in buf
 	na, naaaa uint16         // how many RRs a and aaaa hold
 	labelLen  int32          // length of the SRV target's first label, with its length byte
@@ -174,19 +175,19 @@ func (pw *poolWire) partOf(p handlespace.Pick) []*elemWire {
 // buildElemWire packs one element's records, in one buffer.
 func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *elemWire {
 	ttl := key.TTL
-	ew := &elemWire{order: poolrr.WeightsOf(e), labelLen: int32(1 + len(e.Label))}
 	var a, aaaa, glueA, glueAAAA []byte
+	var na, naaaa uint16
 	for _, ad := range e.Addrs {
 		if ad.Is4() {
 			b := ad.As4()
 			a = appendRR(a, ptrQname, dns.TypeA, ttl, b[:])
 			glueA = appendRRBody(glueA, dns.TypeA, ttl, b[:])
-			ew.na++
+			na++
 		} else {
 			b := ad.As16()
 			aaaa = appendRR(aaaa, ptrQname, dns.TypeAAAA, ttl, b[:])
 			glueAAAA = appendRRBody(glueAAAA, dns.TypeAAAA, ttl, b[:])
-			ew.naaaa++
+			naaaa++
 		}
 	}
 	// SRV RDATA: priority, weight, port, target. RFC 2782 forbids name
@@ -204,7 +205,9 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 		rd = append(rd, u...)
 		uri = appendRR(nil, ptrQname, dns.TypeURI, ttl, rd)
 	}
-	buf := make([]byte, 0, len(a)+len(aaaa)+len(srv)+len(glueA)+len(glueAAAA)+len(uri))
+	ew := newElemWire(len(a) + len(aaaa) + len(srv) + len(glueA) + len(glueAAAA) + len(uri))
+	ew.order, ew.labelLen, ew.na, ew.naaaa = poolrr.WeightsOf(e), int32(1+len(e.Label)), na, naaaa
+	buf := ew.buf
 	for i, p := range [...][]byte{partA: a, partAAAA: aaaa, partSRV: srv, partGlueA: glueA, partGlueAAAA: glueAAAA, partURI: uri} {
 		buf = append(buf, p...)
 		ew.end[i] = uint32(len(buf))

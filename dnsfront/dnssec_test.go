@@ -373,7 +373,8 @@ func TestSignedPoolAnswersFollowHealth(t *testing.T) {
 }
 
 // TestUnsignedWithoutDO: without DO, a signed zone's answers are the
-// unsigned zone's (but for the DNSKEY RRset, zone data served to all).
+// unsigned zone's (but for queries of the DNSSEC types: the DNSKEY RRset,
+// zone data served to all; see TestSignedDNSSECTypes).
 func TestUnsignedWithoutDO(t *testing.T) {
 	signer, _ := newTestSigner(t, dns.ECDSAP256SHA256)
 	signed := NewHandler(newSignedSpace(t, 3), Config{Signer: signer})
@@ -385,7 +386,7 @@ func TestUnsignedWithoutDO(t *testing.T) {
 		{"web.pool.test.", dns.TypeA}, {"web.pool.test.", dns.TypeSRV}, {"nope.pool.test.", dns.TypeA},
 		{"txt.pool.test.", dns.TypeA}, {"x.sub.pool.test.", dns.TypeA}, {"secure.pool.test.", dns.TypeDS},
 		{"x.wild.pool.test.", dns.TypeTXT}, {"alias.pool.test.", dns.TypeA}, {"dead.pool.test.", dns.TypeA},
-		{"nope.pool.test.", dns.TypeRRSIG}, {"txt.pool.test.", dns.TypeNSEC},
+		{"nope.pool.test.", dns.TypeNSEC}, {"sub.pool.test.", dns.TypeDS},
 	} {
 		for _, edns := range []int{0, 1232} {
 			a := query(t, signed, q.name, q.qtype, false, edns)

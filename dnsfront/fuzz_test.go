@@ -28,14 +28,17 @@ func FuzzHandler(f *testing.F) {
 		{"nope.pool.test.", dns.TypeRRSIG}, {"nope.pool.test.", 128}, {"gone.pool.test.", dns.TypeA},
 		{"dead.pool.test.", dns.TypeAAAA}, {"_tcp.web.pool.test.", dns.TypeSRV},
 	} {
-		m := new(dns.Msg)
-		m.SetQuestion(q.name, q.qt)
-		m.SetEdns0(1232, true)
-		b, err := m.Pack()
-		if err != nil {
-			f.Fatal(err)
+		for _, do := range []bool{true, false} {
+			// Without DO too: the DNSSEC types are answered so.
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qt)
+			m.SetEdns0(1232, do)
+			b, err := m.Pack()
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b, false)
 		}
-		f.Add(b, false)
 	}
 	signer, _ := newTestSigner(f, dns.ECDSAP256SHA256)
 	h := NewHandler(fuzzSpace(f), Config{Signer: signer})

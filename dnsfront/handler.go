@@ -225,6 +225,10 @@ func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *queryOpts) 
 		req.setEDE(ednsopt.NotSupported)
 		h.errorReply(w, req, dns.RcodeNotImplemented)
 		return
+	case dnssec.TypeNXNAME: // RFC 9824 §3.5, with or without DO
+		req.setEDE(ednsopt.InvalidQueryType)
+		h.errorReply(w, req, dns.RcodeFormatError)
+		return
 	}
 	switch req.q.Qclass {
 	case dns.ClassINET, dns.ClassANY:
@@ -259,7 +263,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 	if res.Kind == KindRefused {
 		req.setEDE(ednsopt.NotAuthoritative)
 	}
-	if h.sign != nil && (req.edns.do || req.q.Qtype == dns.TypeDNSKEY) {
+	if h.sign != nil && (req.edns.do || askedDNSSEC(req.q.Qtype)) {
 		if z := h.signerOf(res); z != nil {
 			if req.edns.do && (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 &&
 				h.writeWireDNSSEC(w, req, res, z) {

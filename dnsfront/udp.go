@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
+	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
@@ -213,7 +214,7 @@ func (u *loopAnswerer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, o
 		return nil, false
 	}
 	switch qtype {
-	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB:
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dnssec.TypeNXNAME:
 		return nil, false // the handler's errors
 	}
 	h := u.h

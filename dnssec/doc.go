@@ -87,18 +87,25 @@
 //     and its signatures if the zone file has one, else NoDS(cut, NegTTL)
 //     (NSEC "cut → cut\000", NS RRSIG NSEC) and its signatures.
 //   - DS query at a cut: the parent's answer, authoritative, not a
-//     referral: the DS RRset signed, or NODATA with the SOA and NoDS(cut).
-//     DS query at the apex (the parent is not served here): NODATA with
-//     the apex's types (RFC 4035 §3.1.4.1).
+//     referral (package lookup answers it so, signed zone or not): the DS
+//     RRset signed, or NODATA with the SOA and NoDS(cut). At the apex of a
+//     zone whose parent is served here too, the parent's answer; else
+//     NODATA with the apex's types (RFC 4035 §3.1.4.1).
 //   - DNSKEY query at the apex: Zone.DNSKEY's RRset and signatures;
 //     elsewhere an ordinary NODATA.
 //   - NSEC query: the NSEC a denial at the name would carry, in the answer
 //     section, rcode NOERROR: NoData(name, 0, types, NegTTL) for a name
-//     that exists, NXDomain(name, NegTTL) for one that does not.
-//   - RRSIG query: REFUSED (as Knot's online signer does: the signer cannot
-//     list every signature a name may have, and validators do not validate
-//     RRSIG answers). NXNAME query: FORMERR (RFC 9824 §3.5).
-//   - Without DO: the answer as without DNSSEC, NXDOMAIN included.
+//     that exists, NXDomain(name, NegTTL) for one that does not; at a
+//     CNAME's owner the alias's own (CNAME RRSIG NSEC, RFC 4035 §2.5), not
+//     the target's; below a cut, the referral.
+//   - RRSIG query: REFUSED with EDE 21 (as Knot's online signer does: the
+//     signer cannot list every signature a name may have, and validators
+//     never ask); below a cut, the referral. NXNAME query: FORMERR with
+//     EDE 30 in every zone, signed or not (RFC 9824 §3.5).
+//   - Without DO: the answer as without DNSSEC, NXDOMAIN included, but
+//     for the DNSSEC types asked for by name (RFC 3225 §3): the DNSKEY
+//     RRset and the NSEC record of a name that exists are given unsigned,
+//     and RRSIG and NXNAME queries get the same errors as with DO.
 //
 // # Key rollovers
 //

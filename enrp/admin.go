@@ -129,11 +129,11 @@ func (n *Node) RequestReport(pool string, id uint32, from netip.Addr) (uint32, R
 // request sends the home of element id of pool a HANDLE_UPDATE (ADD_PE) of
 // this registrar's copy with the request that mark puts in its extension.
 func (n *Node) request(pool string, id uint32, mark func(*wire.ElementX)) (uint32, error) {
-	en := n.tab.get(key{pool, id})
+	en := n.tab.Get(key{Pool: pool, ID: id})
 	if en == nil {
 		return 0, ErrNoSuchElement
 	}
-	home := en.home()
+	home := en.Home()
 	if home == n.id {
 		return home, ErrHomeHere
 	}
@@ -184,14 +184,14 @@ func (n *Node) Refuse(peer uint32, request uint16, pool string, id uint32, why s
 // homed checks that element id of pool is homed here for peer p's request
 // and refuses it (false) if not.
 func (n *Node) homed(p *peer, request uint16, pool string, id uint32, what string) bool {
-	en := n.tab.get(key{pool, id})
+	en := n.tab.Get(key{Pool: pool, ID: id})
 	switch {
 	case en == nil:
 		n.refuse(p.id, request, pool, id, wire.RefusedNoElement, what, "no such element here")
 		return false
-	case en.home() != n.id:
+	case en.Home() != n.id:
 		n.refuse(p.id, request, pool, id, wire.RefusedNotHome, what,
-			fmt.Sprintf("its home is %s, not this registrar", handlespace.IDString(en.home())))
+			fmt.Sprintf("its home is %s, not this registrar", handlespace.IDString(en.Home())))
 		return false
 	}
 	return true

@@ -130,9 +130,9 @@ func (n *Node) ConfirmStats() ConfirmStats { return n.cstats }
 // Verdicts (after every answer, or at that wait), and a confirmation of the
 // element already under way is decided at once with the answers it has.
 func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait time.Duration) (bool, Ready) {
-	k := key{pool, id}
-	en := n.tab.get(k)
-	if en == nil || en.home() != n.id || n.cfg.Confirm <= 0 || n.leaving != nil {
+	k := key{Pool: pool, ID: id}
+	en := n.tab.Get(k)
+	if en == nil || en.Home() != n.id || n.cfg.Confirm <= 0 || n.leaving != nil {
 		return false, n.flush()
 	}
 	vs := placement.Vantages(n.live, n.id, pool, id, n.cfg.Confirm)
@@ -156,7 +156,7 @@ func (n *Node) Confirm(pool string, id uint32, proposed handlespace.Health, wait
 	}
 	total, budgets := placement.Budgets(wait, rtts)
 	n.nonce++
-	r := &round{key: k, nonce: n.nonce, Round: vantage.NewRound(n.now(), total, n.id, en.e.Health, proposed, vs)}
+	r := &round{key: k, nonce: n.nonce, Round: vantage.NewRound(n.now(), total, n.id, en.Elem.Health, proposed, vs)}
 	r.Cut = n.cutOff(n.now())
 	n.rounds[k] = r
 	n.byNonce[r.nonce] = r
@@ -193,9 +193,9 @@ func (n *Node) decide(r *round) {
 		// aloneVerdict).
 		h, views = r.Current, []handlespace.Vantage{{Registrar: n.id, Health: r.Proposed}}
 	}
-	v := Verdict{Pool: r.pool, ID: r.id, Current: r.Current, Proposed: r.Proposed, Health: h, Vantage: views,
+	v := Verdict{Pool: r.Pool, ID: r.ID, Current: r.Current, Proposed: r.Proposed, Health: h, Vantage: views,
 		Votes: r.Votes, Asked: r.Asked}
-	if en := n.tab.get(r.key); en == nil || en.home() != n.id || r.Elsewhere {
+	if en := n.tab.Get(r.key); en == nil || en.Home() != n.id || r.Elsewhere {
 		v.Moved = true
 	} else if h != handlespace.HealthUnknown && r.VotedBy(n.id, h) && !r.Cut && !n.cutOff(n.now()) && !r.Start.Before(n.backAt) {
 		// Another vantage point's probe, made since this registrar came
@@ -208,7 +208,7 @@ func (n *Node) decide(r *round) {
 	if views != nil {
 		n.cstats.Disputed++
 	}
-	detail := fmt.Sprintf("%s %s: proposed %s, verdict %s, %d of %d vantage points answered", r.pool, handlespace.IDString(r.id),
+	detail := fmt.Sprintf("%s %s: proposed %s, verdict %s, %d of %d vantage points answered", r.Pool, handlespace.IDString(r.ID),
 		r.Proposed, h, len(r.Votes)-1, r.Asked)
 	if views != nil {
 		detail += ", disputed"
@@ -252,7 +252,7 @@ func (n *Node) tickRounds(now time.Time) {
 func (n *Node) onConfirmAnswer(p *peer, pool string, pe *wire.PE) {
 	a := pe.X.ConfirmAns
 	r := n.byNonce[a.Nonce]
-	if r == nil || r.pool != pool || r.id != pe.ID {
+	if r == nil || r.Pool != pool || r.ID != pe.ID {
 		return // late (decided already), or not asked
 	}
 	if _, done := r.Answer(p.id, handlespace.Health(a.Health)); done {
@@ -269,14 +269,14 @@ func (n *Node) onConfirmRequest(p *peer, pool string, pe *wire.PE) {
 		n.refuseConfirm(p, pool, pe.ID, RefusedBusy, what, "too many requests from this peer")
 		return
 	}
-	en := n.tab.get(key{pool, pe.ID})
+	en := n.tab.Get(key{Pool: pool, ID: pe.ID})
 	switch {
 	case en == nil:
 		n.refuseConfirm(p, pool, pe.ID, wire.RefusedNoElement, what, "no such element here")
 		return
-	case en.home() != p.id:
+	case en.Home() != p.id:
 		n.refuseConfirm(p, pool, pe.ID, wire.RefusedNotHome, what,
-			fmt.Sprintf("its home is %s here, not the asker", handlespace.IDString(en.home())))
+			fmt.Sprintf("its home is %s here, not the asker", handlespace.IDString(en.Home())))
 		return
 	case n.gate.Full():
 		n.refuseConfirm(p, pool, pe.ID, RefusedBusy, what, "too many probes for peers in flight")
@@ -311,7 +311,7 @@ func (n *Node) Answer(req ProbeRequest, h handlespace.Health, rtt time.Duration)
 	if !n.gate.Done(vantage.Req{From: req.From, Nonce: req.Nonce}) {
 		return n.flush() // forgotten: too late to count
 	}
-	en := n.tab.get(key{req.Pool, req.ID})
+	en := n.tab.Get(key{Pool: req.Pool, ID: req.ID})
 	if p := n.peers[req.From]; en == nil || p == nil || p.dead {
 		return n.flush()
 	}
@@ -326,7 +326,7 @@ func (n *Node) Answer(req ProbeRequest, h handlespace.Health, rtt time.Duration)
 func (n *Node) onConfirmRefused(p *peer, r *wire.Refused, pool string) {
 	for _, nonce := range sortedKeys(n.byNonce) {
 		rd := n.byNonce[nonce]
-		if rd.pool != pool || rd.id != r.ID {
+		if rd.Pool != pool || rd.ID != r.ID {
 			continue
 		}
 		if waited, done := rd.Forget(p.id, r.Reason == wire.RefusedNotHome); waited {

@@ -18,7 +18,9 @@
 //     report connections; each returns a Ready with the messages to send,
 //     the handlespace operations to apply, events, peers to dial and when
 //     to Tick next. A Binding (package enrp/bind) turns operations into
-//     handlespace edits and handlespace views into Changes.
+//     handlespace edits and handlespace views into Changes. What the Node
+//     believes of each element, with every home's ownership sums, is its
+//     handle table (package enrp/table).
 //   - The driver, package enrp/enrpnet: StartDriver runs a Node over TCP
 //     (TLS 1.3 with mutual authentication, see LoadTLS, or plain TCP),
 //     framing messages by their length field, with real timers and

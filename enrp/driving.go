@@ -22,11 +22,11 @@ func (n *Node) AlivePeers() []uint32 { return n.alivePeers() }
 // HomeOf returns the home of element id of pool as the Node knows it; ok
 // is false when it knows no such element.
 func (n *Node) HomeOf(pool string, id uint32) (home uint32, ok bool) {
-	en := n.tab.get(key{pool, id})
+	en := n.tab.Get(key{Pool: pool, ID: id})
 	if en == nil {
 		return 0, false
 	}
-	return en.home(), true
+	return en.Home(), true
 }
 
 // PeerKnown reports whether registrar id is a peer the Node knows, and

@@ -25,8 +25,8 @@ func (n *Node) Live() []uint32 { return slices.Clone(n.live) }
 // Entries calls f for every element the Node knows, sorted by pool and ID,
 // with its ownership generation.
 func (n *Node) Entries(f func(pool, policy string, e *handlespace.Element, gen uint32)) {
-	for _, k := range n.tab.keys(func(*entry) bool { return true }) {
-		en := n.tab.get(k)
-		f(en.pool, en.policy, en.e, en.gen)
+	for _, k := range n.tab.Keys(func(*entry) bool { return true }) {
+		en := n.tab.Get(k)
+		f(en.Pool, en.Policy, en.Elem, en.Gen)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/table"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -144,8 +145,8 @@ func (n *Node) sweepFresh(now time.Time) {
 // have taken its earlier word (the side of a split it was on did), and
 // the local change that follows goes nowhere (the table has it already).
 func (n *Node) tookState(cur, ne *entry) {
-	n.freshen(ne.key, false)
-	if cur == nil || cur.hash != ne.hash {
+	n.freshen(ne.Key, false)
+	if cur == nil || cur.Hash != ne.Hash {
 		n.announce(wire.AddPE, ne)
 	}
 }
@@ -162,7 +163,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 		return n.flush()
 	}
 	peers := n.alivePeers()
-	own := n.tab.keys(func(en *entry) bool { return en.home() == n.id })
+	own := n.tab.Keys(func(en *entry) bool { return en.Home() == n.id })
 	n.handSeq++
 	lv := &leaving{seq: n.handSeq, waiting: map[uint32]bool{}, keys: own, succ: make([]uint32, len(own)), count: len(own)}
 	n.leaving = lv
@@ -173,7 +174,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 	}
 	byPeer := map[uint32][]key{}
 	for i, k := range own {
-		s := placement.Rendezvous(peers, k.pool, k.id)
+		s := placement.Rendezvous(peers, k.Pool, k.ID)
 		lv.succ[i] = s
 		byPeer[s] = append(byPeer[s], k)
 	}
@@ -181,7 +182,7 @@ func (n *Node) Leave(state HandoffState) Ready {
 		if state == nil {
 			return
 		}
-		rtt, reports := state(k.pool, k.id)
+		rtt, reports := state(k.Pool, k.ID)
 		if rtt > 0 {
 			pe.X.RTT = uint32(min(rtt.Microseconds(), math.MaxUint32))
 		}
@@ -214,7 +215,7 @@ const handoffPage = 512
 // element.
 func (n *Node) sendPages(to uint32, keys []key, h *wire.Handoff, last uint8, size int, fill func(key, *wire.PE)) {
 	pages := wire.Pages(h, last, size, pageBytes, len(keys), func(i int) (string, wire.PE, bool) {
-		en := n.tab.get(keys[i])
+		en := n.tab.Get(keys[i])
 		if en == nil {
 			return "", wire.PE{}, false
 		}
@@ -222,7 +223,7 @@ func (n *Node) sendPages(to uint32, keys []key, h *wire.Handoff, last uint8, siz
 		if fill != nil {
 			fill(keys[i], &pe)
 		}
-		return en.pool, pe, true
+		return en.Pool, pe, true
 	})
 	for _, m := range pages {
 		n.send(to, m)
@@ -270,11 +271,11 @@ func (n *Node) giveUp() {
 	}
 	lv.given = true
 	for i, k := range lv.keys {
-		en := n.tab.get(k)
-		if en == nil || en.home() != n.id || en.static() {
+		en := n.tab.Get(k)
+		if en == nil || en.Home() != n.id || en.Static() {
 			continue
 		}
-		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, lv.succ[i]), en.gen+1))
+		n.tab.Put(table.NewEntry(k.Pool, en.Policy, table.WithHome(en.Elem, lv.succ[i]), en.Gen+1))
 	}
 	n.recomputeLive()
 }
@@ -306,24 +307,24 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 				n.event(Event{Kind: EventRejected, Peer: p.id, Detail: err.Error()})
 				continue
 			}
-			k := key{pool, e.ID}
-			cur := n.tab.get(k)
+			k := key{Pool: pool, ID: e.ID}
+			cur := n.tab.Get(k)
 			handed := Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,
 				RTT: time.Duration(pe.X.RTT) * time.Microsecond, Reports: int(pe.X.Reports)}
 			if cur != nil {
-				e.RTT = cur.e.RTT // the monitor's RTT is for the monitor: the peers keep the one published
+				e.RTT = cur.Elem.RTT // the monitor's RTT is for the monitor: the peers keep the one published
 			}
-			if e.Static || (cur != nil && cur.static()) {
-				if cur == nil || !cur.static() {
+			if e.Static || (cur != nil && cur.Static()) {
+				if cur == nil || !cur.Static() {
 					continue // not of this registrar's zones
 				}
 				// The leaver's state, the freshest there is; the home
 				// follows the live set when the leaver leaves it.
-				e.Home, e.Static = cur.home(), true
+				e.Home, e.Static = cur.Home(), true
 				e.Last = handlespace.LastAt(e, n.id)
-				ne := newEntry(pool, policy, e, 0)
-				ne.heard = true
-				n.tab.put(ne)
+				ne := table.NewEntry(pool, policy, e, 0)
+				ne.Heard = true
+				n.tab.Put(ne)
 				n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
 				if placement.Rendezvous(without, pool, e.ID) == n.id {
 					n.out.Handed = append(n.out.Handed, handed)
@@ -331,23 +332,23 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 				taken++
 				continue
 			}
-			if cur != nil && cur.home() != p.id && cur.home() != n.id && placement.Wins(cur.gen, cur.home(), gen, p.id) {
+			if cur != nil && cur.Home() != p.id && cur.Home() != n.id && placement.Wins(cur.Gen, cur.Home(), gen, p.id) {
 				continue // another's by a newer claim
 			}
 			if cur == nil {
-				if tb, ok := n.tab.tombOf(k, now); ok && !placement.Later(e.Expires, tb.expires) {
+				if tb, ok := n.tab.TombOf(k, now); ok && !placement.Later(e.Expires, tb.Expires) {
 					continue // deregistered meanwhile
 				}
 			} else {
-				gen = max(gen, cur.gen)
+				gen = max(gen, cur.Gen)
 			}
 			g := guardOf(nil)
 			if cur != nil {
-				g = guardOf(cur.e)
+				g = guardOf(cur.Elem)
 			}
 			e.Home = n.id
 			e.Last = handlespace.LastAt(e, n.id)
-			n.tab.put(newEntry(pool, policy, e, gen+1))
+			n.tab.Put(table.NewEntry(pool, policy, e, gen+1))
 			n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 			n.out.Handed = append(n.out.Handed, handed)
 			taken++
@@ -399,17 +400,17 @@ func (n *Node) peerLeft(p *peer) {
 		}
 	}
 	n.recomputeLive()
-	keys := n.tab.keys(func(en *entry) bool { return en.home() == p.id && !en.static() })
+	keys := n.tab.Keys(func(en *entry) bool { return en.Home() == p.id && !en.Static() })
 	// Tens of thousands at a time (a peer's share of a large hand-off):
 	// the operations and their guards allocated at once.
 	n.out.Ops = slices.Grow(n.out.Ops, len(keys))
 	guards := make([]Guard, len(keys))
 	for i, k := range keys {
-		en := n.tab.get(k)
-		s := placement.Rendezvous(n.live, k.pool, k.id)
-		guards[i] = Guard{Present: true, Home: en.e.Home, Expires: en.e.Expires}
-		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, s), en.gen+1))
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: s, Guard: &guards[i]})
+		en := n.tab.Get(k)
+		s := placement.Rendezvous(n.live, k.Pool, k.ID)
+		guards[i] = Guard{Present: true, Home: en.Elem.Home, Expires: en.Elem.Expires}
+		n.tab.Put(table.NewEntry(k.Pool, en.Policy, table.WithHome(en.Elem, s), en.Gen+1))
+		n.op(Op{Kind: OpSetHome, Pool: k.Pool, ID: k.ID, Home: s, Guard: &guards[i]})
 	}
 }
 
@@ -431,8 +432,8 @@ func (n *Node) handBackAhead(p *peer, live []uint32) int {
 	if slices.Contains(n.live, p.id) {
 		return 0
 	}
-	keys := n.tab.keys(func(en *entry) bool {
-		return en.static() && en.home() == n.id && placement.Rendezvous(live, en.pool, en.e.ID) == p.id
+	keys := n.tab.Keys(func(en *entry) bool {
+		return en.Static() && en.Home() == n.id && placement.Rendezvous(live, en.Pool, en.Elem.ID) == p.id
 	})
 	if len(keys) == 0 {
 		return 0
@@ -460,10 +461,10 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 		}
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
-			k := key{pool, pe.ID}
+			k := key{Pool: pool, ID: pe.ID}
 			n.handedBack(k)
-			cur := n.tab.get(k)
-			if cur == nil || !cur.static() || n.staticHome(pool, pe.ID) != n.id {
+			cur := n.tab.Get(k)
+			if cur == nil || !cur.Static() || n.staticHome(pool, pe.ID) != n.id {
 				continue
 			}
 			e, policy, _, err := wire.FromPE(pe, now)
@@ -472,11 +473,11 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 				continue
 			}
 			if pe.X.Flags&wire.XTrimmed != 0 {
-				wire.ZoneFields(e, cur.e, pe.X.HasValues)
+				wire.ZoneFields(e, cur.Elem, pe.X.HasValues)
 			}
 			s, mine := int(pe.X.Strength)-1, n.takeStrength()
 			if !(s > mine || (s == mine && s > 0 && p.id < n.id)) || n.quorumFresh(k) {
-				if wire.StateDiffers(cur.e, e) || cur.e.RTT != e.RTT || cur.e.Load != e.Load {
+				if wire.StateDiffers(cur.Elem, e) || cur.Elem.RTT != e.RTT || cur.Elem.Load != e.Load {
 					// p's side changed it while apart and kept its
 					// word: this registrar's push to p carried only
 					// what changed here since (pushOwn), so p, and
@@ -488,9 +489,9 @@ func (n *Node) onHandback(p *peer, m *wire.Message) {
 			}
 			e.Home, e.Static = n.id, true
 			e.Last = handlespace.LastAt(e, n.id)
-			ne := newEntry(pool, policy, e, 0)
-			ne.heard = true
-			n.tab.put(ne)
+			ne := table.NewEntry(pool, policy, e, 0)
+			ne.Heard = true
+			n.tab.Put(ne)
 			n.tookState(cur, ne)
 			n.op(Op{Kind: OpSetState, Pool: pool, ID: e.ID, Elem: e})
 			n.out.Handed = append(n.out.Handed, Handed{Pool: pool, ID: e.ID, From: p.id, Health: e.Health,

@@ -111,7 +111,7 @@ func (n *Node) startHold(why string, want []uint32, back []key, stall bool) {
 // placement.HandedBack): until then what it has of them is from before.
 func (n *Node) toHandBack(want []uint32) []key {
 	back := placement.HandedBack(n.id, n.live, want)
-	return n.tab.keys(func(en *entry) bool { return en.static() && back(en.pool, en.id) })
+	return n.tab.Keys(func(en *entry) bool { return en.Static() && back(en.Pool, en.ID) })
 }
 
 // syncedWith notes an own-children transfer (or push) from p that began
@@ -210,11 +210,11 @@ func (n *Node) holdAfterMinority(wasMinority bool, newcomers []uint32) {
 // changes stand as proposed. ok is false when the proposed health
 // stands.
 func (n *Node) aloneVerdict(en *entry, proposed handlespace.Health) (Verdict, bool) {
-	cur := en.e.Health
+	cur := en.Elem.Health
 	if proposed != handlespace.HealthDown || cur != handlespace.HealthUp || !n.minority(n.now()) {
 		return Verdict{}, false
 	}
-	return Verdict{Pool: en.pool, ID: en.e.ID, Current: cur, Proposed: proposed, Health: cur,
+	return Verdict{Pool: en.Pool, ID: en.Elem.ID, Current: cur, Proposed: proposed, Health: cur,
 		Vantage: []handlespace.Vantage{{Registrar: n.id, Health: proposed}},
 		Votes:   []placement.Vote{{Registrar: n.id, Health: proposed}}}, true
 }

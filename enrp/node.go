@@ -8,6 +8,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp/baseline"
 	"github.com/poolnsd/poolnsd/enrp/placement"
 	"github.com/poolnsd/poolnsd/enrp/stale"
+	"github.com/poolnsd/poolnsd/enrp/table"
 	"github.com/poolnsd/poolnsd/enrp/vantage"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -334,6 +335,13 @@ type Change struct {
 	Was    *handlespace.Element
 }
 
+// key and entry are the handle table's (package enrp/table): an
+// element's name, and what the Node knows of it.
+type (
+	key   = table.Key
+	entry = table.Entry
+)
+
 // Node is the peering state machine of one registrar (RFC 5353): presence
 // and liveness of its peers, handle table transfers, handle updates,
 // checksum audits and takeovers. It does no I/O and reads the time only
@@ -343,7 +351,7 @@ type Change struct {
 type Node struct {
 	cfg Config
 	id  uint32
-	tab *table
+	tab *table.Table
 
 	peers map[uint32]*peer
 	live  []uint32 // sorted, self included
@@ -471,7 +479,7 @@ func New(cfg Config) (*Node, error) {
 			RefusalRate: refusalRate, RefusalBurst: refusalBurst}}
 	// Nonces and hand-off sequence numbers start apart per registrar
 	// (not from Rand, whose draws pace the presence timers).
-	n.tab = newTable(n.now)
+	n.tab = table.New(n.now)
 	n.nonce = cfg.ID * 0x9e3779b1
 	n.handSeq = n.nonce
 	n.live = []uint32{n.id}
@@ -649,7 +657,7 @@ func (n *Node) Disconnected(id uint32) Ready {
 }
 
 func (n *Node) presence(replyRequired bool) *wire.Message {
-	sum, dig := n.tab.claim(n.id)
+	sum, dig := n.tab.Claim(n.id)
 	m := &wire.Message{Type: wire.TypePresence, Checksum: sum, Digest: &dig, Server: n.cfg.Self}
 	if replyRequired {
 		m.Flags = wire.FlagReplyRequired
@@ -660,7 +668,7 @@ func (n *Node) presence(replyRequired bool) *wire.Message {
 // ClaimOf returns the ownership checksum and digest of the elements this
 // registrar believes home is home for; of its own (home: its ID), what
 // its PRESENCE messages carry.
-func (n *Node) ClaimOf(home uint32) (uint16, wire.Digest) { return n.tab.claim(home) }
+func (n *Node) ClaimOf(home uint32) (uint16, wire.Digest) { return n.tab.Claim(home) }
 
 // PeerState describes one peer for status pages.
 type PeerState struct {
@@ -835,7 +843,7 @@ func (n *Node) Tick() Ready {
 			n.send(id, n.presence(false))
 		}
 		n.nextPresence = now.Add(n.presenceDelay())
-		n.tab.sweepTombs(now)
+		n.tab.SweepTombs(now)
 		n.sweepFresh(now)
 	}
 	for _, id := range n.allPeers() {
@@ -938,7 +946,7 @@ func (n *Node) peerDead(p *peer) {
 	n.event(Event{Kind: EventPeerDead, Peer: p.id})
 	n.forgetInRounds(p.id)
 	n.recomputeLive()
-	if n.ownsDynamic(p.id) && !n.minority(n.now()) {
+	if n.tab.OwnsRegistered(p.id) && !n.minority(n.now()) {
 		n.startTakeover(p.id)
 	}
 }
@@ -960,7 +968,7 @@ func (n *Node) forgetInRounds(id uint32) {
 //
 // When it grew, the zone-file elements that move to a newcomer are handed
 // back to it by their old home (handBack) and kept a while against a
-// weaker state from it (entry.settle). A registrar whose hand-off is over
+// weaker state from it (Entry.Settle). A registrar whose hand-off is over
 // leaves itself out.
 func (n *Node) recomputeLive() {
 	now := n.now()
@@ -997,34 +1005,34 @@ func (n *Node) recomputeLive() {
 	give := n.strength() > 0 && n.leaving == nil
 	back := map[uint32][]key{}
 	moved, mine := 0, 0
-	statics := n.tab.keys(func(en *entry) bool { return en.static() })
+	statics := n.tab.Keys(func(en *entry) bool { return en.Static() })
 	for _, k := range statics {
-		en := n.tab.get(k)
+		en := n.tab.Get(k)
 		h := n.id
 		if len(live) > 0 {
-			h = placement.Rendezvous(live, k.pool, k.id)
+			h = placement.Rendezvous(live, k.Pool, k.ID)
 		}
 		if h == n.id {
 			mine++
 		}
-		if h == en.home() {
+		if h == en.Home() {
 			continue
 		}
-		if q := n.peers[en.home()]; q != nil && !q.left && !slices.Contains(live, q.id) {
-			n.base.Lost(baseline.Key{Pool: k.pool, ID: k.id}, q.id, en.e, en.heard)
+		if q := n.peers[en.Home()]; q != nil && !q.left && !slices.Contains(live, q.id) {
+			n.base.Lost(baseline.Key{Pool: k.Pool, ID: k.ID}, q.id, en.Elem, en.Heard)
 		}
 		moved++
-		ne := newEntry(k.pool, en.policy, withHome(en.e, h), en.gen)
-		ne.heard = h == n.id
-		ne.settle = en.settle
+		ne := table.NewEntry(k.Pool, en.Policy, table.WithHome(en.Elem, h), en.Gen)
+		ne.Heard = h == n.id
+		ne.Settle = en.Settle
 		if newcomer[h] {
-			ne.settle = now.Add(n.settleWindow())
-			if en.home() == n.id && give && !n.peers[h].handedAhead(k, en.changed) {
+			ne.Settle = now.Add(n.settleWindow())
+			if en.Home() == n.id && give && !n.peers[h].handedAhead(k, en.Changed) {
 				back[h] = append(back[h], k)
 			}
 		}
-		n.tab.put(ne)
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: h})
+		n.tab.Put(ne)
+		n.op(Op{Kind: OpSetHome, Pool: k.Pool, ID: k.ID, Home: h})
 	}
 	if len(statics) > 0 {
 		n.event(Event{Kind: EventStaticHomes, Count: mine, Detail: fmt.Sprintf("%d moved, live %d", moved, len(live))})
@@ -1050,16 +1058,6 @@ func (p *peer) handedAhead(k key, changed time.Time) bool {
 // staticHome is the home of a zone-file element.
 func (n *Node) staticHome(pool string, id uint32) uint32 {
 	return placement.Rendezvous(n.live, pool, id)
-}
-
-// ownsDynamic reports whether home owns registered elements.
-func (n *Node) ownsDynamic(home uint32) bool {
-	for _, en := range n.tab.m {
-		if en.home() == home && !en.static() {
-			return true
-		}
-	}
-	return false
 }
 
 func (n *Node) onListRequest(p *peer) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/poolnsd/poolnsd/enrp/baseline"
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/table"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -44,7 +45,7 @@ func (n *Node) audit(p *peer, m *wire.Message) {
 		// no transfer for that.
 		return
 	}
-	sum, dig := n.tab.claim(p.id)
+	sum, dig := n.tab.Claim(p.id)
 	pushing := p.expect != nil && n.now().Sub(p.expectSince) < n.seqTimeout()
 	switch {
 	case pushing && !(m.Checksum == sum && m.Digest != nil && *m.Digest == dig):
@@ -67,27 +68,8 @@ func (n *Node) audit(p *peer, m *wire.Message) {
 // it with with one registrar seen alive or dead the other way
 // (placement.LiveLag): a pulled table would change nothing.
 func (n *Node) liveLag(p *peer, claimed uint16) bool {
-	var base wire.SumAcc
-	if o := n.tab.own[p.id]; o != nil {
-		base = o.acc
-	}
-	claims := func(join, leave []uint16) bool {
-		acc := base
-		for _, v := range join {
-			acc.Add(v)
-		}
-		for _, v := range leave {
-			acc.Sub(v)
-		}
-		return acc.Checksum() == claimed
-	}
-	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, claims, func(yield func(placement.Static) bool) {
-		for _, en := range n.tab.m {
-			if en.static() && !yield(placement.Static{Pool: en.pool, ID: en.id, Sum: en.sum, Home: en.home()}) {
-				return
-			}
-		}
-	})
+	claims := func(join, leave []uint16) bool { return n.tab.SumWith(p.id, join, leave) == claimed }
+	return placement.LiveLag(n.live, append(n.allPeers(), n.id), p.id, claims, n.tab.Statics)
 }
 
 // requestTable starts a handle table transfer from p: of its own elements
@@ -98,12 +80,7 @@ func (n *Node) requestTable(p *peer, own bool, why string) {
 	}
 	s := &tableSeq{own: own, why: why, start: n.now(), last: n.now()}
 	if own {
-		s.pending = map[key]bool{}
-		for k, en := range n.tab.m {
-			if en.home() == p.id && !en.static() {
-				s.pending[k] = true
-			}
-		}
+		s.pending = n.tab.Registered(p.id)
 		n.event(Event{Kind: EventResync, Peer: p.id, Detail: why})
 	}
 	p.seq = s
@@ -142,9 +119,9 @@ func (n *Node) onTableRequest(p *peer, m *wire.Message) {
 	if c == nil || c.own != own {
 		keep := func(en *entry) bool { return true }
 		if own {
-			keep = func(en *entry) bool { return en.home() == n.id }
+			keep = func(en *entry) bool { return en.Home() == n.id }
 		}
-		c = &cursor{own: own, keys: n.tab.keys(keep)}
+		c = &cursor{own: own, keys: n.tab.Keys(keep)}
 		p.cursor = c
 	}
 	c.last = now
@@ -152,23 +129,23 @@ func (n *Node) onTableRequest(p *peer, m *wire.Message) {
 	count, size := 0, wire.HeaderLen+wire.IDsLen
 	for c.pos < len(c.keys) && count < n.cfg.PageSize {
 		k := c.keys[c.pos]
-		en := n.tab.get(k)
-		if en == nil || (own && en.home() != n.id) {
+		en := n.tab.Get(k)
+		if en == nil || (own && en.Home() != n.id) {
 			c.pos++
 			continue
 		}
 		pe := n.toPE(en)
 		sz := pe.MaxSize()
 		last := len(resp.Entries) - 1
-		newPool := last < 0 || string(resp.Entries[last].Handle) != k.pool
+		newPool := last < 0 || string(resp.Entries[last].Handle) != k.Pool
 		if newPool {
-			sz += wire.ParamHeaderLen + wire.Pad4(len(k.pool))
+			sz += wire.ParamHeaderLen + wire.Pad4(len(k.Pool))
 		}
 		if count > 0 && size+sz > pageBytes {
 			break
 		}
 		if newPool {
-			resp.Entries = append(resp.Entries, wire.Entry{Handle: []byte(k.pool)})
+			resp.Entries = append(resp.Entries, wire.Entry{Handle: []byte(k.Pool)})
 			last++
 		}
 		resp.Entries[last].Elements = append(resp.Entries[last].Elements, pe)
@@ -202,12 +179,12 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 		}
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
-			k := key{pool, pe.ID}
+			k := key{Pool: pool, ID: pe.ID}
 			delete(s.pending, k)
-			was := n.tab.get(k)
+			was := n.tab.Get(k)
 			if n.applyPE(p, pool, pe) {
 				s.applied++
-				if what := changeOf(was, n.tab.get(k)); what != "" && len(s.changed) < 4 {
+				if what := table.ChangeOf(was, n.tab.Get(k)); what != "" && len(s.changed) < 4 {
 					s.changed = append(s.changed, pool+" "+handlespace.IDString(pe.ID)+" ("+what+")")
 				}
 			}
@@ -225,10 +202,10 @@ func (n *Node) onTableResponse(p *peer, m *wire.Message) {
 	p.holdoff = n.now().Add(n.cfg.PresenceInterval)
 	if s.own {
 		swept := 0
-		for _, k := range keysInOrder(s.pending) {
-			if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
-				n.tab.del(k) // a wrong belief, not a deregistration: no tomb
-				n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id, Guard: guardOf(en.e)})
+		for _, k := range table.KeysInOrder(s.pending) {
+			if en := n.tab.Get(k); en != nil && en.Home() == p.id && !en.Static() {
+				n.tab.Del(k) // a wrong belief, not a deregistration: no tomb
+				n.op(Op{Kind: OpDelete, Pool: k.Pool, ID: k.ID, Guard: guardOf(en.Elem)})
 				swept++
 			}
 		}
@@ -275,7 +252,7 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		n.onConfirmAnswer(p, pool, pe)
 		return
 	}
-	k := key{pool, pe.ID}
+	k := key{Pool: pool, ID: pe.ID}
 	if p.seq != nil {
 		delete(p.seq.pending, k)
 	}
@@ -290,44 +267,27 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		n.applyPE(p, pool, pe)
 		return
 	}
-	en := n.tab.get(k)
+	en := n.tab.Get(k)
 	expires := wire.LeaseEnd(pe, n.now())
 	switch {
 	case en == nil:
-		n.tab.bury(k, expires, n.now()) // in case a stale copy comes later
+		n.tab.Bury(k, expires, n.now()) // in case a stale copy comes later
 		return
-	case en.static():
+	case en.Static():
 		return // zone files decide zone-file elements
-	case placement.Later(en.e.Expires, expires):
+	case placement.Later(en.Elem.Expires, expires):
 		// Our copy is of a later registration than the one deleted: it
 		// stands, even against its home's word (a deletion replayed
 		// with a push, see pushOwn, may be older than a registration
 		// made since).
 		return
 	}
-	if en.home() == n.id {
+	if en.Home() == n.id {
 		n.event(Event{Kind: EventOwnershipLost, Peer: p.id, Count: 1, Detail: "deregistered there: " + pool + " " + handlespace.IDString(pe.ID)})
 	}
-	n.tab.del(k)
-	n.tab.bury(k, en.e.Expires, n.now())
-	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.e)})
-}
-
-// supersedes reports whether a copy of an element (e, of ownership
-// generation gen) beats the copy en. Between copies of two registrations
-// (lease ends more than the skew apart) the later one wins, whatever
-// their generations: a registration made again after a deregistration on
-// one side of a partition beats the old one taken over on the other.
-// Between copies of one registration the ownership claims decide (wins).
-// Lease ends are absolute (wire.LeaseEnd): both holders decide alike.
-func supersedes(e *handlespace.Element, gen uint32, en *entry) bool {
-	switch {
-	case placement.Later(e.Expires, en.e.Expires):
-		return true
-	case placement.Later(en.e.Expires, e.Expires):
-		return false
-	}
-	return placement.Wins(gen, e.Home, en.gen, en.home())
+	n.tab.Del(k)
+	n.tab.Bury(k, en.Elem.Expires, n.now())
+	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.Elem)})
 }
 
 // applyPE takes what peer p says of an element and reports whether it
@@ -343,15 +303,15 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 		return false
 	}
 	e.Last = handlespace.LastAt(e, n.id)
-	k := key{pool, e.ID}
-	cur := n.tab.get(k)
+	k := key{Pool: pool, ID: e.ID}
+	cur := n.tab.Get(k)
 	if pe.X != nil && pe.X.Flags&wire.XTrimmed != 0 {
-		if cur == nil || !cur.static() {
+		if cur == nil || !cur.Static() {
 			return false // not of this registrar's zones: its claim's audit asks for it whole
 		}
-		wire.ZoneFields(e, cur.e, pe.X.HasValues)
+		wire.ZoneFields(e, cur.Elem, pe.X.HasValues)
 	}
-	if e.Static || (cur != nil && cur.static()) {
+	if e.Static || (cur != nil && cur.Static()) {
 		strength := -1 // unknown: an older sender
 		if pe.X != nil && pe.X.Strength > 0 {
 			strength = int(pe.X.Strength) - 1
@@ -359,12 +319,12 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 		return n.applyStatic(p, k, cur, e, policy, strength)
 	}
 	direct := p.id == e.Home
-	if cur != nil && e.Home == n.id && cur.home() == n.id {
+	if cur != nil && e.Home == n.id && cur.Home() == n.id {
 		// Ours, by a peer's account one generation or more later than by
 		// ours: a restart lost our generations (the store does not keep
 		// them). Take the peer's, so that our claims agree.
-		if gen > cur.gen {
-			n.tab.put(newEntry(pool, cur.policy, cur.e, gen))
+		if gen > cur.Gen {
+			n.tab.Put(table.NewEntry(pool, cur.Policy, cur.Elem, gen))
 		}
 		return false
 	}
@@ -375,54 +335,41 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 			// registrar's claim will make the peer sweep.
 			return false
 		}
-		if tb, ok := n.tab.tombOf(k, n.now()); ok && !placement.Later(e.Expires, tb.expires) {
+		if tb, ok := n.tab.TombOf(k, n.now()); ok && !placement.Later(e.Expires, tb.Expires) {
 			// Deregistered, and this copy is of that registration
 			// or an older one: tell its home.
 			if direct {
-				n.sendUpdate(p.id, wire.DelPE, newEntry(pool, policy, e, gen))
+				n.sendUpdate(p.id, wire.DelPE, table.NewEntry(pool, policy, e, gen))
 			}
 			return false
 		}
-	case direct && cur.home() == e.Home:
+	case direct && cur.Home() == e.Home:
 		// The home's word on its own element, whatever generation it
 		// gives (a restarted home may give a lower one).
-		if gen == cur.gen && wire.SameElement(cur.e, e) {
+		if gen == cur.Gen && wire.SameElement(cur.Elem, e) {
 			return false
 		}
-	case cur.home() == e.Home:
+	case cur.Home() == e.Home:
 		return false // what the home itself says is worth more
-	case supersedes(e, gen, cur) && e.Home != n.id:
-		if cur.home() == n.id {
+	case table.Supersedes(e, gen, cur) && e.Home != n.id:
+		if cur.Home() == n.id {
 			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: fmt.Sprintf("%s %s: generation %d over %d, lease end %+dms, from %08x",
-				pool, handlespace.IDString(e.ID), gen, cur.gen, e.Expires.Sub(cur.e.Expires).Milliseconds(), p.id)})
+				pool, handlespace.IDString(e.ID), gen, cur.Gen, e.Expires.Sub(cur.Elem.Expires).Milliseconds(), p.id)})
 		}
 	default:
 		// Our claim wins: tell the claimant, if the claim is ours.
-		if cur.home() == n.id && direct {
+		if cur.Home() == n.id && direct {
 			n.sendUpdate(p.id, wire.AddPE, cur)
 		}
 		return false
 	}
 	g := guardOf(nil)
 	if cur != nil {
-		g = guardOf(cur.e)
+		g = guardOf(cur.Elem)
 	}
-	n.tab.put(newEntry(pool, policy, e, gen))
+	n.tab.Put(table.NewEntry(pool, policy, e, gen))
 	n.op(Op{Kind: OpPut, Pool: pool, ID: e.ID, Policy: policy, Elem: e, Guard: g})
 	return true
-}
-
-// changeOf says what a transfer changed of an element, was before and
-// now after (wire.ChangeOf): "" when nothing, or only its lease end by
-// less than placement.LeaseSkew (an older sender counts from arrival).
-func changeOf(was, now *entry) string {
-	switch {
-	case now == nil:
-		return ""
-	case was == nil:
-		return "new"
-	}
-	return wire.ChangeOf(was.e, now.e, was.gen, now.gen, placement.LeaseSkew)
 }
 
 // applyStatic takes what p says of a zone-file element: only its home (by
@@ -430,7 +377,7 @@ func changeOf(was, now *entry) string {
 // measures; zone files decide the rest. strength is the sender's (see
 // ElementX.Strength), -1 unknown.
 func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, policy string, strength int) bool {
-	home := n.staticHome(k.pool, k.id)
+	home := n.staticHome(k.Pool, k.ID)
 	fromHome := p.id == home
 	// Homed here, but a peer knows better: this registrar has not synced
 	// yet (a restart), or it is settling after the live set grew, when
@@ -440,50 +387,50 @@ func (n *Node) applyStatic(p *peer, k key, cur *entry, e *handlespace.Element, p
 	stronger := home == n.id && cur != nil && strength > mine && (!n.synced || n.now().Before(n.mergeUntil)) && !n.quorumFresh(k)
 	switch {
 	case fromHome:
-		if cur != nil && strength >= 0 && strength < mine && n.now().Before(cur.settle) {
+		if cur != nil && strength >= 0 && strength < mine && n.now().Before(cur.Settle) {
 			// A newcomer's state, weaker than the one held here while it
 			// settles in: its old home hands the current one back to it.
 			return false
 		}
 	case stronger:
-	case home == n.id || cur == nil || cur.heard:
+	case home == n.id || cur == nil || cur.Heard:
 		// Only the home's word counts, but another's is better than
 		// none: a registrar that joins takes its mentor's until the home
 		// speaks.
 		return false
 	}
 	if fromHome {
-		n.base.Said(baseline.Key{Pool: k.pool, ID: k.id}, p.id)
+		n.base.Said(baseline.Key{Pool: k.Pool, ID: k.ID}, p.id)
 	}
 	e.Home, e.Static = home, true
 	e.Last = handlespace.LastAt(e, n.id)
-	if cur != nil && wire.SameElement(cur.e, e) {
-		cur.heard = cur.heard || fromHome || stronger
+	if cur != nil && wire.SameElement(cur.Elem, e) {
+		cur.Heard = cur.Heard || fromHome || stronger
 		return false
 	}
-	en := newEntry(k.pool, policy, e, 0)
-	en.heard = fromHome || stronger
+	en := table.NewEntry(k.Pool, policy, e, 0)
+	en.Heard = fromHome || stronger
 	if cur != nil {
-		en.settle = cur.settle
+		en.Settle = cur.Settle
 	}
-	n.tab.put(en)
+	n.tab.Put(en)
 	if stronger {
-		n.out.Handed = append(n.out.Handed, Handed{Pool: k.pool, ID: k.id, From: p.id, Health: e.Health, RTT: e.RTT})
+		n.out.Handed = append(n.out.Handed, Handed{Pool: k.Pool, ID: k.ID, From: p.id, Health: e.Health, RTT: e.RTT})
 		n.tookState(cur, en)
 	}
 	if cur != nil {
 		// An element of our own zones: copy the state over. One that our
 		// zones lack stays in the table only, so that the checksums agree.
-		n.op(Op{Kind: OpSetState, Pool: k.pool, ID: k.id, Elem: e})
+		n.op(Op{Kind: OpSetState, Pool: k.Pool, ID: k.ID, Elem: e})
 	}
 	return true
 }
 
 // toPE returns en's wire form, with the strength of its state.
 func (n *Node) toPE(en *entry) wire.PE {
-	pe := wire.ToPE(en.e, en.policy, en.gen, n.now())
+	pe := wire.ToPE(en.Elem, en.Policy, en.Gen, n.now())
 	s := n.strength()
-	if en.static() && en.home() == n.id && n.isFresh(en.key) {
+	if en.Static() && en.Home() == n.id && n.isFresh(en.Key) {
 		// Its state came from its old home, or a quorum measured it
 		// since the heal: its peers, settling after the live set grew,
 		// must not take it for the stale state of a newcomer (they
@@ -499,7 +446,7 @@ func (n *Node) toPE(en *entry) wire.PE {
 func (n *Node) sendUpdate(to uint32, action wire.UpdateAction, en *entry) {
 	pe := n.toPE(en)
 	n.send(to, &wire.Message{Type: wire.TypeHandleUpdate, Action: action,
-		Entries: []wire.Entry{{Handle: []byte(en.pool), Elements: []wire.PE{pe}}}})
+		Entries: []wire.Entry{{Handle: []byte(en.Pool), Elements: []wire.PE{pe}}}})
 }
 
 // announce sends a HANDLE_UPDATE of en to every live peer, and to a
@@ -529,32 +476,32 @@ func (n *Node) Local(cs []Change) Ready {
 }
 
 func (n *Node) local(c *Change) {
-	k := key{c.Pool, c.ID}
-	cur := n.tab.get(k)
+	k := key{Pool: c.Pool, ID: c.ID}
+	cur := n.tab.Get(k)
 	e := c.Elem
 	if e == nil {
 		if cur == nil {
 			return
 		}
-		if w := c.Was; w != nil && !cur.static() && !w.Static && placement.Later(cur.e.Expires, w.Expires) {
+		if w := c.Was; w != nil && !cur.Static() && !w.Static && placement.Later(cur.Elem.Expires, w.Expires) {
 			// What went was an older registration than the one the Node
 			// has (its operations had not reached the handlespace yet):
 			// the later registration stands. Put it back.
-			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(nil)})
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.Policy, Elem: cur.Elem, Guard: guardOf(nil)})
 			return
 		}
-		n.tab.del(k)
+		n.tab.Del(k)
 		now := n.now()
 		switch {
-		case cur.static():
-		case cur.home() == n.id:
-			n.tab.buryHere(cur, now)
+		case cur.Static():
+		case cur.Home() == n.id:
+			n.tab.BuryHere(cur, now)
 			n.announce(wire.DelPE, cur)
-		case cur.e.Expires.IsZero() || cur.e.Expires.After(now):
+		case cur.Elem.Expires.IsZero() || cur.Elem.Expires.After(now):
 			// A peer's element deregistered here (not expired: its
 			// home expires it by itself). Tell everyone, the home
 			// included.
-			n.tab.buryHere(cur, now)
+			n.tab.BuryHere(cur, now)
 			n.announce(wire.DelPE, cur)
 		}
 		return
@@ -563,23 +510,23 @@ func (n *Node) local(c *Change) {
 		home := n.staticHome(c.Pool, c.ID)
 		if e.Home != home {
 			n.op(Op{Kind: OpSetHome, Pool: c.Pool, ID: c.ID, Home: home})
-			e = withHome(e, home)
+			e = table.WithHome(e, home)
 		}
-		if cur != nil && cur.static() && home != n.id {
+		if cur != nil && cur.Static() && home != n.id {
 			// The home's word on its state stands: a change made here
 			// (a probe result or verdict published just as the element
 			// moved to another home) is undone.
-			if wire.StateDiffers(cur.e, e) {
-				n.op(Op{Kind: OpSetState, Pool: c.Pool, ID: c.ID, Elem: cur.e})
+			if wire.StateDiffers(cur.Elem, e) {
+				n.op(Op{Kind: OpSetState, Pool: c.Pool, ID: c.ID, Elem: cur.Elem})
 			}
 			return
 		}
-		if cur != nil && wire.SameElement(cur.e, e) && cur.policy == c.Policy {
+		if cur != nil && wire.SameElement(cur.Elem, e) && cur.Policy == c.Policy {
 			return
 		}
-		en := newEntry(c.Pool, c.Policy, e, 0)
-		en.heard = home == n.id
-		n.tab.put(en)
+		en := table.NewEntry(c.Pool, c.Policy, e, 0)
+		en.Heard = home == n.id
+		n.tab.Put(en)
 		if home == n.id {
 			n.announce(wire.AddPE, en)
 		}
@@ -597,15 +544,15 @@ func (n *Node) local(c *Change) {
 		switch {
 		case cur == nil:
 			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
-		case cur.static():
-		case cur.home() == e.Home && (!guardOf(cur.e).Holds(e) || wire.StateDiffers(cur.e, e)):
-			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
+		case cur.Static():
+		case cur.Home() == e.Home && (!guardOf(cur.Elem).Holds(e) || wire.StateDiffers(cur.Elem, e)):
+			n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.Policy, Elem: cur.Elem, Guard: guardOf(e)})
 		}
 		return
 	}
 	gen := uint32(0)
 	if cur == nil {
-		if tb, ok := n.tab.tombOf(k, n.now()); ok && !e.Expires.IsZero() && e.Expires.UnixMilli() == tb.expires.UnixMilli() {
+		if tb, ok := n.tab.TombOf(k, n.now()); ok && !e.Expires.IsZero() && e.Expires.UnixMilli() == tb.Expires.UnixMilli() {
 			// The registration deleted here, with its lease end: a
 			// change of it (a probe result, say) made before the
 			// deletion reached the handlespace (the driver holds
@@ -615,28 +562,28 @@ func (n *Node) local(c *Change) {
 			n.op(Op{Kind: OpDelete, Pool: c.Pool, ID: c.ID, Guard: guardOf(e)})
 			return
 		}
-		delete(n.tab.tombs, k) // registered again after its deletion
+		n.tab.Unbury(k) // registered again after its deletion
 	}
 	if cur != nil {
-		gen = cur.gen
-		if cur.home() != n.id {
-			if !placement.Later(e.Expires, cur.e.Expires) {
+		gen = cur.Gen
+		if cur.Home() != n.id {
+			if !placement.Later(e.Expires, cur.Elem.Expires) {
 				// Not a new lease: a change (a probe result, say) of an
 				// element whose move to its new home is still on its way
 				// to the handlespace, or that a late operation left
 				// homed here. Its new home's copy stands.
-				n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.policy, Elem: cur.e, Guard: guardOf(e)})
+				n.op(Op{Kind: OpPut, Pool: c.Pool, ID: c.ID, Policy: cur.Policy, Elem: cur.Elem, Guard: guardOf(e)})
 				return
 			}
 			// Registered here while a peer owned it: ours now, one
 			// generation on.
 			gen++
-		} else if wire.SameElement(cur.e, e) && cur.policy == c.Policy {
+		} else if wire.SameElement(cur.Elem, e) && cur.Policy == c.Policy {
 			return
 		}
 	}
-	en := newEntry(c.Pool, c.Policy, e, gen)
-	n.tab.put(en)
+	en := table.NewEntry(c.Pool, c.Policy, e, gen)
+	n.tab.Put(en)
 	n.announce(wire.AddPE, en)
 }
 
@@ -692,15 +639,9 @@ func (n *Node) pushOwn(p *peer) {
 	p.pushedDead = p.dead
 	now := n.now()
 	since := p.lost.Add(-n.cfg.PresenceInterval)
-	var dels []key
-	for k, tb := range n.tab.tombs {
-		if tb.en != nil && !tb.at.Before(since) && now.Before(tb.until) {
-			dels = append(dels, k)
-		}
-	}
-	slices.SortFunc(dels, cmpKey)
-	for _, k := range dels {
-		n.sendUpdate(p.id, wire.DelPE, n.tab.tombs[k].en)
+	dels := n.tab.DeletedHere(since, now)
+	for _, en := range dels {
+		n.sendUpdate(p.id, wire.DelPE, en)
 	}
 	// The registered elements homed here (all: the receiver sweeps what
 	// it believed this registrar owned and the push did not carry), and
@@ -726,11 +667,11 @@ func (n *Node) pushOwn(p *peer) {
 	}
 	statics := n.held == nil && n.strength() > 0 && !n.minority(now)
 	delta := statics && p.silent
-	keys := n.tab.keys(func(en *entry) bool {
-		if en.static() {
-			return (statics || n.quorumFresh(en.key)) && (!delta || !en.changed.Before(since)) && placement.Rendezvous(live, en.pool, en.e.ID) == n.id
+	keys := n.tab.Keys(func(en *entry) bool {
+		if en.Static() {
+			return (statics || n.quorumFresh(en.Key)) && (!delta || !en.Changed.Before(since)) && placement.Rendezvous(live, en.Pool, en.Elem.ID) == n.id
 		}
-		return en.home() == n.id
+		return en.Home() == n.id
 	})
 	ahead := 0
 	if statics {
@@ -764,12 +705,7 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 	h := m.Handoff
 	in := p.in
 	if in == nil || in.seq != h.Seq {
-		in = &pushIn{seq: h.Seq, start: n.now(), pending: map[key]bool{}}
-		for k, en := range n.tab.m {
-			if en.home() == p.id && !en.static() {
-				in.pending[k] = true
-			}
-		}
+		in = &pushIn{seq: h.Seq, start: n.now(), pending: n.tab.Registered(p.id)}
 		p.in = in
 	}
 	for i := range m.Entries {
@@ -780,7 +716,7 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 		}
 		for j := range m.Entries[i].Elements {
 			pe := &m.Entries[i].Elements[j]
-			k := key{pool, pe.ID}
+			k := key{Pool: pool, ID: pe.ID}
 			delete(in.pending, k)
 			n.base.Said(baseline.Key{Pool: pool, ID: pe.ID}, p.id)
 			if p.expect[k] {
@@ -805,10 +741,10 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 	// transfer.
 	p.holdoff = n.now().Add(n.cfg.PresenceInterval)
 	swept := 0
-	for _, k := range keysInOrder(in.pending) {
-		if en := n.tab.get(k); en != nil && en.home() == p.id && !en.static() {
-			n.tab.del(k) // a wrong belief, not a deregistration: no tomb
-			n.op(Op{Kind: OpDelete, Pool: k.pool, ID: k.id, Guard: guardOf(en.e)})
+	for _, k := range table.KeysInOrder(in.pending) {
+		if en := n.tab.Get(k); en != nil && en.Home() == p.id && !en.Static() {
+			n.tab.Del(k) // a wrong belief, not a deregistration: no tomb
+			n.op(Op{Kind: OpDelete, Pool: k.Pool, ID: k.ID, Guard: guardOf(en.Elem)})
 			swept++
 		}
 	}
@@ -832,20 +768,20 @@ func (n *Node) onPush(p *peer, m *wire.Message) {
 func (n *Node) putBack(p *peer, bases []baseline.Base, skip map[key]bool, strength int) int {
 	count := 0
 	for _, b := range bases {
-		k := key{b.Pool, b.ID}
-		cur := n.tab.get(k)
-		if skip[k] || cur == nil || !cur.static() || cur.heard || n.staticHome(k.pool, k.id) != p.id ||
-			(strength < n.strength() && n.now().Before(cur.settle)) {
+		k := key{Pool: b.Pool, ID: b.ID}
+		cur := n.tab.Get(k)
+		if skip[k] || cur == nil || !cur.Static() || cur.Heard || n.staticHome(k.Pool, k.ID) != p.id ||
+			(strength < n.strength() && n.now().Before(cur.Settle)) {
 			continue
 		}
 		e := b.Elem.Clone()
-		wire.ZoneFields(e, cur.e, true)
+		wire.ZoneFields(e, cur.Elem, true)
 		e.Home, e.Static = p.id, true
 		e.Last = handlespace.LastAt(e, n.id)
-		en := newEntry(k.pool, cur.policy, e, 0)
-		en.heard, en.settle = true, cur.settle
-		n.tab.put(en)
-		n.op(Op{Kind: OpSetState, Pool: k.pool, ID: k.id, Elem: e})
+		en := table.NewEntry(k.Pool, cur.Policy, e, 0)
+		en.Heard, en.Settle = true, cur.Settle
+		n.tab.Put(en)
+		n.op(Op{Kind: OpSetState, Pool: k.Pool, ID: k.ID, Elem: e})
 		count++
 	}
 	return count

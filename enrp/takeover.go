@@ -1,9 +1,12 @@
 package enrp
 
 import (
-	"github.com/poolnsd/poolnsd/enrp/wire"
 	"slices"
 	"time"
+
+	"github.com/poolnsd/poolnsd/enrp/table"
+	"github.com/poolnsd/poolnsd/enrp/wire"
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // Takeover (RFC 5353). A registrar that finds a peer dead while that
@@ -102,7 +105,7 @@ func (n *Node) tickMinority(now time.Time) {
 	}
 	n.majorityAt = time.Time{}
 	for _, id := range n.allPeers() {
-		if p := n.peers[id]; p.dead && !p.left && n.ownsDynamic(id) {
+		if p := n.peers[id]; p.dead && !p.left && n.tab.OwnsRegistered(id) {
 			n.startTakeover(id)
 		}
 	}
@@ -112,10 +115,10 @@ func (n *Node) tickMinority(now time.Time) {
 // generation on, and returns how many there were.
 func (n *Node) rehome(from, to uint32) int {
 	count := 0
-	for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == from && !en.static() }) {
-		en := n.tab.get(k)
-		n.tab.put(newEntry(k.pool, en.policy, withHome(en.e, to), en.gen+1))
-		n.op(Op{Kind: OpSetHome, Pool: k.pool, ID: k.id, Home: to, Guard: guardOf(en.e)})
+	for _, k := range n.tab.Keys(func(en *entry) bool { return en.Home() == from && !en.Static() }) {
+		en := n.tab.Get(k)
+		n.tab.Put(table.NewEntry(k.Pool, en.Policy, table.WithHome(en.Elem, to), en.Gen+1))
+		n.op(Op{Kind: OpSetHome, Pool: k.Pool, ID: k.ID, Home: to, Guard: guardOf(en.Elem)})
 		count++
 	}
 	return count
@@ -144,7 +147,7 @@ func (n *Node) tickTakeovers(now time.Time) {
 		// The initiator never finished: if the target is still dead and
 		// still owns elements, take over ourselves.
 		delete(n.foreign, target)
-		if p := n.peers[target]; p != nil && p.dead && !n.minority(now) && n.ownsDynamic(target) {
+		if p := n.peers[target]; p != nil && p.dead && !n.minority(now) && n.tab.OwnsRegistered(target) {
 			n.startTakeover(target)
 		}
 	}
@@ -195,10 +198,10 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 		// would lose registrations. Reclaim all, two generations on
 		// (the takeover made one), and tell everyone.
 		count := 0
-		for _, k := range n.tab.keys(func(en *entry) bool { return en.home() == n.id && !en.static() }) {
-			en := n.tab.get(k)
-			ne := newEntry(k.pool, en.policy, en.e, en.gen+2)
-			n.tab.put(ne)
+		for _, k := range n.tab.Keys(func(en *entry) bool { return en.Home() == n.id && !en.Static() }) {
+			en := n.tab.Get(k)
+			ne := table.NewEntry(k.Pool, en.Policy, en.Elem, en.Gen+2)
+			n.tab.Put(ne)
 			n.announce(wire.AddPE, ne)
 			count++
 		}
@@ -213,32 +216,19 @@ func (n *Node) onTakeoverServer(p *peer, target uint32) {
 		if t.seq != nil {
 			n.abortSeq(t, "taken over")
 		}
-		n.event(Event{Kind: EventPeerDead, Peer: target, Detail: "taken over by " + hex8(p.id)})
+		n.event(Event{Kind: EventPeerDead, Peer: target, Detail: "taken over by " + handlespace.IDString(p.id)})
 		n.recomputeLive()
 	}
 }
 
+// sortedKeys returns the keys of m, sorted: one allocation, none for an
+// empty map (slices.Sorted(maps.Keys(m)) allocates its iterators even
+// then, at every Tick).
 func sortedKeys[V any](m map[uint32]V) []uint32 {
 	out := make([]uint32, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	return sortedIDs(out)
-}
-
-// sortedIDs returns ids sorted ascending (a copy).
-func sortedIDs(ids []uint32) []uint32 {
-	out := slices.Clone(ids)
 	slices.Sort(out)
 	return out
-}
-
-func hex8(id uint32) string {
-	const digits = "0123456789abcdef"
-	var b [8]byte
-	for i := 7; i >= 0; i-- {
-		b[i] = digits[id&0xf]
-		id >>= 4
-	}
-	return string(b[:])
 }

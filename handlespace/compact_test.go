@@ -45,6 +45,9 @@ func TestRegisteredElementCompact(t *testing.T) {
 	if a.Owner != "tsig:k." || !ptree.SameString(a.Owner, b.Owner) || a.Site != "ams" || !ptree.SameString(a.Site, b.Site) {
 		t.Errorf("owners %q %q, sites %q %q: want equal values, one string each", a.Owner, b.Owner, a.Site, b.Site)
 	}
+	if a.Label != "a" || !stringIn(a.Label, a.label[:]) || b.Label != "b" || !stringIn(b.Label, b.label[:]) {
+		t.Errorf("labels %q %q, kept in the elements: %v %v", a.Label, b.Label, stringIn(a.Label, a.label[:]), stringIn(b.Label, b.label[:]))
+	}
 	c := a.Clone()
 	if len(c.Addrs) != 1 || c.Addrs[0] != a.Addrs[0] || &c.Addrs[0] != &c.addr1[0] {
 		t.Errorf("Clone: Addrs %v, kept in the clone: %v", c.Addrs, len(c.Addrs) == 1 && &c.Addrs[0] == &c.addr1[0])
@@ -55,11 +58,60 @@ func TestRegisteredElementCompact(t *testing.T) {
 	}
 }
 
-// TestElementSize: an element with its address inside fits the
-// allocator's 240-byte size class (a field added or moved carelessly
+// TestElementSize: an element with its address and label inside fits
+// the allocator's 240-byte size class (a field added or moved carelessly
 // makes every element 16 bytes bigger: 16 MB at a million).
 func TestElementSize(t *testing.T) {
 	if n := unsafe.Sizeof(Element{}); n > 240 {
 		t.Errorf("Element is %d bytes, want at most 240", n)
 	}
+}
+
+// TestElementLabelInline: a label of up to labelInline bytes lies in its
+// element, a longer one does not; the label array is written once at
+// most, so that a string made over it never changes, even when an element
+// the handlespace refused is given again with another label; a clone gets
+// an array of its own.
+func TestElementLabelInline(t *testing.T) {
+	var in interner
+	long := strings.Repeat("x", labelInline+1)
+	mk := func(label string) *Element {
+		return &Element{ID: 1, Label: strings.Clone(label), Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1")}, Port: 80}
+	}
+	for _, tc := range []struct {
+		label  string
+		inline bool
+	}{{"a", true}, {strings.Repeat("y", labelInline), true}, {long, false}} {
+		e := mk(tc.label)
+		e.compact(&in)
+		if e.Label != tc.label || stringIn(e.Label, e.label[:]) != tc.inline {
+			t.Errorf("label of %d bytes: %q, in the element %v, want %v", len(tc.label), e.Label, stringIn(e.Label, e.label[:]), tc.inline)
+		}
+	}
+	e := mk("first")
+	e.compact(&in)
+	first := e.Label
+	e.Label = strings.Clone("second")
+	e.compact(&in)
+	if first != "first" || e.Label != "second" || stringIn(e.Label, e.label[:]) {
+		t.Errorf("compacted again with another label: the first %q (want first), the second %q in the element: %v",
+			first, e.Label, stringIn(e.Label, e.label[:]))
+	}
+	f := mk("third")
+	f.compact(&in)
+	c := f.Clone()
+	c.compact(&in)
+	if c.Label != "third" || !stringIn(c.Label, c.label[:]) || !stringIn(f.Label, f.label[:]) {
+		t.Errorf("clone: %q, in the clone %v", c.Label, stringIn(c.Label, c.label[:]))
+	}
+	byValue := *f // a copy by value points at the original's bytes and keeps them
+	byValue.compact(&in)
+	if byValue.Label != "third" || !stringIn(byValue.Label, f.label[:]) {
+		t.Errorf("copy by value: %q, still the original's bytes: %v", byValue.Label, stringIn(byValue.Label, f.label[:]))
+	}
+}
+
+// stringIn reports whether s's bytes lie at the start of buf.
+func stringIn(s string, buf []byte) bool {
+	return len(s) > 0 && len(buf) > 0 && unsafe.StringData(s) == &buf[0]
 }

@@ -124,18 +124,24 @@ func LoadFraction(l uint32) float64 { return float64(l) / LoadFull }
 
 // Element is one pool element (PE). Once an Element is published in a view
 // it is never modified: writers copy it (see Clone).
+//
+// The fields are in an order that leaves no padding between them, so that
+// an element with its label and address inside (see compact) fits the
+// allocator's 240-byte class (TestElementSize).
 type Element struct {
 	// ID is the pool element identifier, unique in its pool.
 	ID uint32
+	// Port is the port the element serves on.
+	Port uint16
+	// Transport is the element's transport protocol.
+	Transport Transport
+	// Health is the element's current health.
+	Health Health
 	// Label is the DNS label of the element's own name <label>.<handle>.<zone>,
 	// the target of SRV answers. Lower case.
 	Label string
 	// Addrs are the element's addresses, IPv4 and/or IPv6.
 	Addrs []netip.Addr
-	// Port is the port the element serves on.
-	Port uint16
-	// Transport is the element's transport protocol.
-	Transport Transport
 
 	// Policy parameters (RFC 5356).
 	Weight   uint32 // wrr, wrand, wrand-dpf
@@ -147,20 +153,10 @@ type Element struct {
 	// Expires is the end of the registration lease; zero for elements that
 	// zone files define, which have no lease.
 	Expires time.Time
-	// Health is the element's current health.
-	Health Health
 	// Home is the ID of the registrar that owns the element.
 	Home uint32
 	// Static is true for elements defined by a zone file.
 	Static bool
-	// Owner is who registered the element, for quotas and so that one
-	// registrant cannot take over another's element: "tsig:KEYNAME" or
-	// "http"; "" for zone-file elements.
-	Owner string
-	// Lease is the lifetime last granted to the registration (Expires is
-	// when it ends); zero without a lease.
-	Lease time.Duration
-
 	// Admin is the operator's administrative state.
 	Admin Admin
 	// Reported is true when pool users reported the element unreachable
@@ -170,9 +166,16 @@ type Element struct {
 	// Last is true when this registrar puts the element after the others
 	// in its answers: it is disputed (see Vantage) and, as far as this
 	// registrar knows, out of its own reach (see LastAt). Each registrar
-	// sets its own; it does not travel to peers. (Here, beside the other
-	// flags, so that an element fits the allocator's 240-byte class.)
+	// sets its own; it does not travel to peers.
 	Last bool
+	// Owner is who registered the element, for quotas and so that one
+	// registrant cannot take over another's element: "tsig:KEYNAME" or
+	// "http"; "" for zone-file elements.
+	Owner string
+	// Lease is the lifetime last granted to the registration (Expires is
+	// when it ends); zero without a lease.
+	Lease time.Duration
+
 	// RTT is the smoothed round-trip time of the element's probes (0:
 	// unknown), for the nearest policy: its home registrar's measure,
 	// which peering carries.
@@ -200,7 +203,16 @@ type Element struct {
 
 	// memo is the readers' memo of the element (see ElementMemo).
 	memo ptree.Cell
+
+	// label holds a label of up to labelInline bytes (Label then lies in
+	// it), so that the label is not an object of its own (see compact);
+	// its last byte is 1 once it was written, and it is never written
+	// again.
+	label [labelInline + 1]byte
 }
+
+// labelInline is the longest label an element keeps in itself.
+const labelInline = 23
 
 // Served reports whether the element may be in answers: up (or
 // disputed: some vantage point reaches it), not drained or forced down,
@@ -263,16 +275,31 @@ func (e *Element) Clone() *Element {
 // compact makes e, which the handlespace is taking (see Op.Elem), cheaper
 // to keep: the collector marks every object that a published element
 // holds at each cycle, and a registrar of a million elements spends most
-// of a cycle there. One address moves into e itself (addr1), and the
-// owner and the site are shared with the other elements that have them
-// (in). An element that is compact already, a published one among them,
+// of a cycle there. One address and a label of up to labelInline bytes
+// move into e itself (addr1, label), and the owner and the site are
+// shared with the other elements that have them (in). An element that is compact already, a published one among them,
 // is not written.
 func (e *Element) compact(in *interner) {
 	if len(e.Addrs) == 1 && &e.Addrs[0] != &e.addr1[0] { // not inline yet: a published element is not written
 		e.inlineAddr()
 	}
+	e.inlineLabel()
 	in.intern(&e.Owner)
 	in.intern(&e.Site)
+}
+
+// inlineLabel moves e's label into e itself (label) if it fits and e's
+// label array was never written: a string made over it must never
+// change, so the array is written once at most. An element the
+// handlespace published is inline already or keeps its label elsewhere
+// for good; a copy of it by value (*e) keeps pointing at the original's
+// bytes, which never change either. Clone gives a new array.
+func (e *Element) inlineLabel() {
+	if len(e.Label) == 0 || len(e.Label) > labelInline || e.label[labelInline] != 0 {
+		return
+	}
+	e.Label = ptree.InlineString(e.label[:labelInline], e.Label)
+	e.label[labelInline] = 1
 }
 
 // inlineAddr moves e's one address into e itself (addr1) and reports

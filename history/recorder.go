@@ -720,6 +720,12 @@ func (r *Recorder) change(ps *poolState, id uint32, t *track, st, why string, no
 		t.past = append(t.past[:0], t.past[len(t.past)-r.cfg.MaxSpans:]...)
 	}
 	t.state, t.reason, t.since = st, why, now
+	if st == StateGone {
+		// The label may lie in the element (handlespace keeps short
+		// labels there): a copy, so that the track of an element gone
+		// does not keep the element.
+		t.label = strings.Clone(t.label)
+	}
 	r.schedule(ps, id, t)
 }
 

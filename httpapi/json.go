@@ -260,6 +260,12 @@ func millis(d time.Duration) float64 { return round(float64(d)/float64(time.Mill
 
 func round(f, scale float64) float64 { return math.Round(f*scale) / scale }
 
+// WriteJSON writes v as the reply with status and the API's headers
+// (JSON, no caching, no sniffing), indented when the query has "pretty":
+// for the daemon's other JSON endpoints on the same listener (readiness,
+// the demo's backends), so that they answer as the API does.
+func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) { writeJSON(w, r, status, v) }
+
 // writeJSON writes v as the reply, indented when the query has "pretty".
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	buf, err := encodeJSON(r, v)

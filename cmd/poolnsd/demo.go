@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/config"
+	"github.com/poolnsd/poolnsd/httpapi"
 	"github.com/spf13/pflag"
 )
 
@@ -239,7 +240,7 @@ func demoRoutes(mux *http.ServeMux, bs []*demoBackend) {
 		}
 		return nil
 	}
-	list := func(w http.ResponseWriter) {
+	list := func(w http.ResponseWriter, r *http.Request) {
 		type item struct {
 			Name    string `json:"name"`
 			Addr    string `json:"addr"`
@@ -250,13 +251,13 @@ func demoRoutes(mux *http.ServeMux, bs []*demoBackend) {
 		for _, b := range bs {
 			out = append(out, item{b.name, b.addr.String(), b.running(), b.hits.Load()})
 		}
-		writeJSONStatus(w, http.StatusOK, map[string]any{"backends": out})
+		httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"backends": out})
 	}
-	mux.HandleFunc("GET /demo/backends", func(w http.ResponseWriter, r *http.Request) { list(w) })
+	mux.HandleFunc("GET /demo/backends", func(w http.ResponseWriter, r *http.Request) { list(w, r) })
 	mux.HandleFunc("POST /demo/backends/{name}/{op}", func(w http.ResponseWriter, r *http.Request) {
 		b := find(r.PathValue("name"))
 		if b == nil {
-			writeJSONStatus(w, http.StatusNotFound, map[string]any{"error": "no demo backend " + strconv.Quote(r.PathValue("name"))})
+			httpapi.WriteJSON(w, r, http.StatusNotFound, map[string]any{"error": "no demo backend " + strconv.Quote(r.PathValue("name"))})
 			return
 		}
 		switch r.PathValue("op") {
@@ -264,14 +265,14 @@ func demoRoutes(mux *http.ServeMux, bs []*demoBackend) {
 			b.stop()
 		case "start":
 			if err := b.start(); err != nil {
-				writeJSONStatus(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+				httpapi.WriteJSON(w, r, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 				return
 			}
 		default:
-			writeJSONStatus(w, http.StatusNotFound, map[string]any{"error": "want POST /demo/backends/NAME/stop or /start"})
+			httpapi.WriteJSON(w, r, http.StatusNotFound, map[string]any{"error": "want POST /demo/backends/NAME/stop or /start"})
 			return
 		}
-		list(w)
+		list(w, r)
 	})
 }
 

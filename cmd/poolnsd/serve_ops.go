@@ -6,7 +6,6 @@ package main
 // configuration's live keys.
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -149,7 +148,7 @@ func (d *daemon) httpHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h := d.ops.api.Load()
 		if h == nil || d.ops.hs.Load() == nil {
-			writeJSONStatus(w, http.StatusServiceUnavailable, map[string]any{"error": "the server is " + *d.ops.phase.Load()})
+			httpapi.WriteJSON(w, r, http.StatusServiceUnavailable, map[string]any{"error": "the server is " + *d.ops.phase.Load()})
 			return
 		}
 		(*h).ServeHTTP(w, r)
@@ -162,20 +161,10 @@ func (d *daemon) httpHandler() http.Handler {
 // the moment the server begins to stop.
 func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	if d.ops.ready.Load() {
-		writeJSONStatus(w, http.StatusOK, map[string]any{"ready": true})
+		httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"ready": true})
 		return
 	}
-	writeJSONStatus(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": *d.ops.phase.Load()})
-}
-
-func writeJSONStatus(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	httpapi.WriteJSON(w, r, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": *d.ops.phase.Load()})
 }
 
 // errNotReloaded is a part of the configuration that was not reloaded

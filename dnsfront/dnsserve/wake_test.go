@@ -7,46 +7,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
 )
 
-// wakeHandler makes wakeLoops and keeps the Socket of the last one.
-type wakeHandler struct {
-	sock atomic.Pointer[Socket]
-	loop atomic.Pointer[wakeLoop]
-}
-
-func (h *wakeHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {}
-func (h *wakeHandler) PrepareStream(*dns.Server)                 {}
-func (h *wakeHandler) NewLoop(s *Socket) Loop {
-	l := &wakeLoop{idled: make(chan struct{}, 16)}
-	h.sock.Store(s)
-	h.loop.Store(l)
-	return l
-}
-
-// wakeLoop echoes datagrams and has work that another goroutine queues
-// (work), done one piece per Idle.
-type wakeLoop struct {
+// wakeWork is work that another goroutine queues for an echoLoop (work),
+// done one piece per Idle.
+type wakeWork struct {
 	work  atomic.Int32
 	idled chan struct{}
 }
 
-var _ Idler = (*wakeLoop)(nil)
+func newWakeWork() loopWork { return &wakeWork{idled: make(chan struct{}, 16)} }
 
-func (l *wakeLoop) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
-	out = append(out, m.Buf...)
-	out[2] |= 0x80
-	return out
-}
-func (l *wakeLoop) Recover(m *udpbatch.Msg, out []byte, p any) []byte { return nil }
-func (l *wakeLoop) Sent(time.Time)                                    {}
-func (l *wakeLoop) Close()                                            {}
-func (l *wakeLoop) Pending() bool                                     { return l.work.Load() > 0 }
-func (l *wakeLoop) Idle() {
-	if l.work.Add(-1) >= 0 {
-		l.idled <- struct{}{}
+func (w *wakeWork) saw(*udpbatch.Msg) {}
+func (w *wakeWork) Pending() bool     { return w.work.Load() > 0 }
+func (w *wakeWork) Idle() {
+	if w.work.Add(-1) >= 0 {
+		w.idled <- struct{}{}
 	}
 }
 
@@ -57,7 +34,7 @@ func (l *wakeLoop) Idle() {
 // a Socket without a loop, and for a loop that waits in its own recvmmsg
 // (it does not pace), Wake reports false.
 func TestWake(t *testing.T) {
-	th := &wakeHandler{}
+	th := &echoHandler{work: newWakeWork}
 	ts, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: quiet()}, th)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +47,7 @@ func TestWake(t *testing.T) {
 	if err := ts.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := &wakeHandler{}
+	h := &echoHandler{work: newWakeWork}
 	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, UDPPoller: true, Logger: quiet()}, h)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +63,7 @@ func TestWake(t *testing.T) {
 		reply(t, c, id)
 	}
 	echo(1)
-	sock, l := h.sock.Load(), h.loop.Load()
+	sock, l := h.sock.Load(), h.loop.Load().loopWork.(*wakeWork)
 	for round := 0; round < 3; round++ {
 		time.Sleep(20 * time.Millisecond) // the loop parks in its read
 		l.work.Store(2)

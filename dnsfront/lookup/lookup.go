@@ -130,6 +130,11 @@ func Lookup(v *handlespace.View, name, qname string, qtype uint16, r *Result) {
 	if z == nil {
 		return
 	}
+	if qtype == dns.TypeDS && qname == z.Origin {
+		if p := delegatingZone(v, qname); p != nil {
+			z = p // the DS RRset is the parent's (RFC 4035 §3.1.4.1)
+		}
+	}
 	r.Zone, r.NegTTL = z, z.NegTTL
 	for chase := 0; ; chase++ {
 		t := Classify(z, qname)
@@ -137,7 +142,9 @@ func Lookup(v *handlespace.View, name, qname string, qtype uint16, r *Result) {
 			lookupPool(r, &t)
 			return
 		}
-		if cut := FindCut(z, qname); cut != nil {
+		// A DS query at the delegation itself is the parent's to answer,
+		// with the DS RRset or NODATA (RFC 4035 §3.1.4.1), not a referral.
+		if cut := FindCut(z, qname); cut != nil && !(qtype == dns.TypeDS && len(r.Chain) == 0 && z.Nodes[qname] == cut) {
 			if len(r.Chain) > 0 {
 				r.Kind = KindCNAME // the resolver asks for the target itself
 				return
@@ -296,6 +303,24 @@ func Classify(z *handlespace.Zone, qname string) Target {
 		return Target{Kind: k, Pool: pv}
 	}
 	return Target{Kind: NameNone, Pool: pv}
+}
+
+// delegatingZone returns the served zone that delegates the zone of origin
+// (its parent side holds the DS RRset), nil when none is served here.
+func delegatingZone(v *handlespace.View, origin string) *handlespace.Zone {
+	i := strings.IndexByte(origin, '.')
+	if i < 0 || origin == "." {
+		return nil // the root has no parent
+	}
+	parent := origin[i+1:]
+	if parent == "" {
+		parent = "."
+	}
+	p := v.FindZone(parent)
+	if p == nil || p.Nodes[origin] == nil || FindCut(p, origin) != p.Nodes[origin] {
+		return nil
+	}
+	return p
 }
 
 // FindCut returns the delegation point (a node with NS records strictly below

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 // TestLookup: what the pure lookup finds, in DNS terms, for every kind of
@@ -38,6 +40,13 @@ func TestLookup(t *testing.T) {
 		{"alias.pool.test.", dns.TypeA, KindPool, 1, "web.pool.test.", 0, 0},
 		{"gone.pool.test.", dns.TypeA, KindNXDomain, 1, "nope.web.pool.test.", 0, 5},
 		{"host.sub.pool.test.", dns.TypeA, KindReferral, 0, "host.sub.pool.test.", 1, 0},
+		{"sub.pool.test.", dns.TypeA, KindReferral, 0, "sub.pool.test.", 1, 0},
+		{"sub.pool.test.", dns.TypeDNSKEY, KindReferral, 0, "sub.pool.test.", 1, 0},
+		// DS at the cut: the parent's NODATA (RFC 4035 §3.1.4.1); below it,
+		// the child's (a referral).
+		{"Sub.pool.test.", dns.TypeDS, KindNoData, 0, "Sub.pool.test.", 0, 30},
+		{"host.sub.pool.test.", dns.TypeDS, KindReferral, 0, "host.sub.pool.test.", 1, 0},
+		{"pool.test.", dns.TypeDS, KindNoData, 0, "pool.test.", 0, 30},
 		{"nothing.pool.test.", dns.TypeA, KindNXDomain, 0, "nothing.pool.test.", 0, 30},
 		{"deep.pool.test.", dns.TypeA, KindNoData, 0, "deep.pool.test.", 0, 30},
 	} {
@@ -66,6 +75,62 @@ func TestLookupAllocs(t *testing.T) {
 		{"nothing.pool.test.", dns.TypeA}, {"dead.pool.test.", dns.TypeA}} {
 		if n := testing.AllocsPerRun(100, func() { var r Result; Lookup(v, q.name, q.name, q.qtype, &r) }); n != 0 {
 			t.Errorf("%s %s: %.0f allocations per lookup, want 0", q.name, dns.TypeToString[q.qtype], n)
+		}
+	}
+}
+
+// TestLookupDSParentSide: with the parent and the child zone served here,
+// a DS query at the child's apex is answered from the parent's side of the
+// cut (RFC 4035 §3.1.4.1), with the parent's DS RRset; every other query
+// there from the child's apex.
+func TestLookupDSParentSide(t *testing.T) {
+	hs := handlespace.New(handlespace.Options{RegistrarID: 7})
+	parent := hstest.Zone + "secure 300 IN NS ns.secure.pool.test.\n" +
+		"secure 300 IN DS 4711 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n"
+	child := `$ORIGIN secure.pool.test.
+@  300 IN SOA ns hostmaster 1 3600 600 86400 60
+@  300 IN NS ns
+ns 300 IN A 192.0.2.98
+`
+	other := `$ORIGIN other.test.
+@  300 IN SOA ns hostmaster 1 3600 600 86400 60
+@  300 IN NS ns
+ns 300 IN A 192.0.2.97
+`
+	if err := hs.ApplyZones([]handlespace.ZoneDef{
+		{Origin: "pool.test.", File: "p.zone", Records: hstest.RRs(t, parent)},
+		{Origin: "secure.pool.test.", File: "c.zone", Records: hstest.RRs(t, child)},
+		{Origin: "other.test.", File: "o.zone", Records: hstest.RRs(t, other)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v := hs.View()
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+		kind  Kind
+		zone  string
+	}{
+		{"secure.pool.test.", dns.TypeDS, KindStatic, "pool.test."},
+		{"SECURE.pool.test.", dns.TypeDS, KindStatic, "pool.test."},
+		{"secure.pool.test.", dns.TypeNS, KindStatic, "secure.pool.test."},
+		{"secure.pool.test.", dns.TypeDNSKEY, KindNoData, "secure.pool.test."},
+		{"ns.secure.pool.test.", dns.TypeDS, KindNoData, "secure.pool.test."},
+		{"pool.test.", dns.TypeDS, KindNoData, "pool.test."},   // no parent served
+		{"other.test.", dns.TypeDS, KindNoData, "other.test."}, // no parent served
+	} {
+		var r Result
+		Lookup(v, c.name, Lower(c.name), c.qtype, &r)
+		origin := "no zone"
+		if r.Zone != nil {
+			origin = r.Zone.Origin
+		}
+		if r.Kind != c.kind || origin != c.zone {
+			t.Errorf("%s %s: %s in %s, want %s in %s", c.name, dns.TypeToString[c.qtype], r.Kind, origin, c.kind, c.zone)
+			continue
+		}
+		if c.kind == KindStatic && (len(r.Records) != 1 || r.Records[0].Header().Rrtype != c.qtype) {
+			t.Errorf("%s %s: records %v", c.name, dns.TypeToString[c.qtype], r.Records)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/poolnsd/poolnsd/enrp"
 	"github.com/poolnsd/poolnsd/enrp/bind"
 	"github.com/poolnsd/poolnsd/enrp/placement"
+	"github.com/poolnsd/poolnsd/enrp/table"
 	"github.com/poolnsd/poolnsd/enrp/wire"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -1138,7 +1139,7 @@ func (d *Driver) call(rc requestCall) (uint32, error) {
 // come back from the home, until stop is called.
 func (d *Driver) WatchRefusals(pool string, id uint32) (refused <-chan *enrp.RefusedError, stop func()) {
 	ch := make(chan *enrp.RefusedError, 1)
-	k := key{pool, id}
+	k := key{Pool: pool, ID: id}
 	d.wmu.Lock()
 	if d.watchers == nil {
 		d.watchers = map[key]map[chan *enrp.RefusedError]struct{}{}
@@ -1164,7 +1165,7 @@ func (d *Driver) refused(f enrp.Refusal) {
 		"element", handlespace.IDString(f.ID), "request", requestName(f.Request), "why", f.Why)
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	for ch := range d.watchers[key{f.Pool, f.ID}] {
+	for ch := range d.watchers[key{Pool: f.Pool, ID: f.ID}] {
 		select {
 		case ch <- &enrp.RefusedError{Refusal: f}:
 		default:
@@ -1416,7 +1417,7 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 		d.handed = append(d.handed, r.Handed...)
 		var hs, wait []enrp.Handed
 		for _, h := range d.handed {
-			if d.pendingKeys[key{h.Pool, h.ID}] {
+			if d.pendingKeys[key{Pool: h.Pool, ID: h.ID}] {
 				wait = append(wait, h)
 			} else {
 				hs = append(hs, h)
@@ -1512,7 +1513,7 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 // element with an operation held back, which wait behind it.
 func (d *Driver) holdBack(ops []enrp.Op, hold bool) (now []enrp.Op) {
 	for _, o := range ops {
-		k := key{o.Pool, o.ID}
+		k := key{Pool: o.Pool, ID: o.ID}
 		if !hold && !d.pendingKeys[k] {
 			now = append(now, o)
 			continue
@@ -1551,7 +1552,7 @@ func (d *Driver) storeEarly(ops []enrp.Op) {
 		if o.Kind != enrp.OpPut || o.Elem == nil || o.Elem.Static || o.Elem.Home != d.self {
 			continue
 		}
-		d.early[key{o.Pool, o.ID}] = true
+		d.early[key{Pool: o.Pool, ID: o.ID}] = true
 		out = append(out, Ownership{Pool: o.Pool, ID: o.ID, Elem: o.Elem, Handed: true})
 	}
 	if len(out) > 0 {
@@ -1614,7 +1615,7 @@ func (d *Driver) apply(ops []enrp.Op) {
 	if d.cfg.OnOwnership != nil {
 		before = map[key]bool{}
 		for _, o := range ops {
-			before[key{o.Pool, o.ID}] = mine(o.Pool, o.ID) != nil
+			before[key{Pool: o.Pool, ID: o.ID}] = mine(o.Pool, o.ID) != nil
 		}
 	}
 	for _, oe := range d.bind.Apply(ops) {
@@ -1631,19 +1632,19 @@ func (d *Driver) apply(ops []enrp.Op) {
 		return
 	}
 	var out []Ownership
-	for _, k := range keysInOrder(before) {
-		now := mine(k.pool, k.id)
+	for _, k := range table.KeysInOrder(before) {
+		now := mine(k.Pool, k.ID)
 		if d.early[k] {
 			// Stored as it came (storeEarly): only a change since counts.
 			delete(d.early, k)
 			if now != nil {
 				continue
 			}
-			out = append(out, Ownership{Pool: k.pool, ID: k.id})
+			out = append(out, Ownership{Pool: k.Pool, ID: k.ID})
 			continue
 		}
 		if (now != nil) != before[k] {
-			out = append(out, Ownership{Pool: k.pool, ID: k.id, Elem: now})
+			out = append(out, Ownership{Pool: k.Pool, ID: k.ID, Elem: now})
 		}
 	}
 	if len(out) > 0 {

@@ -55,6 +55,8 @@ const (
 	// InvalidData: a query whose data cannot be used (SERVFAIL of an
 	// update whose records a peer rejected, for instance).
 	InvalidData uint16 = 24
+	// InvalidQueryType: FORMERR to a query for NXNAME (RFC 9824 §3.5).
+	InvalidQueryType uint16 = 30
 )
 
 // maxExtraText bounds EXTRA-TEXT: a reply must still fit a small UDP size.

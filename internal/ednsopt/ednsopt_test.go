@@ -16,6 +16,7 @@ func TestCodes(t *testing.T) {
 		NotAuthoritative: dns.ExtendedErrorCodeNotAuthoritative,
 		NotSupported:     dns.ExtendedErrorCodeNotSupported,
 		InvalidData:      dns.ExtendedErrorCodeInvalidData,
+		InvalidQueryType: dns.ExtendedErrorCodeInvalidQueryType,
 	} {
 		if got != want {
 			t.Errorf("code %d, miekg/dns says %d (%s)", got, want, dns.ExtendedErrorCodeToString[want])

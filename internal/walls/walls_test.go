@@ -96,15 +96,25 @@ var walls = []wall{
 		why: "vantage is the confirmations' bookkeeping on the caller's clock: it knows placement's votes and handlespace's health, and no other package of poolnsd",
 	},
 	{
-		from: []string{"M/enrp", "M/enrp/wire", "M/enrp/bind", "M/enrp/placement", "M/enrp/vantage", "M/enrp/enrpnet", "M/enrp/enrptest"},
+		from: []string{"M/enrp/baseline", "M/enrp/stale"},
+		deny: []string{"M/..."}, allow: []string{"M/handlespace/..."},
+		why: "baseline and stale are the Node's bookkeeping of lost homes' words and of a held view: they know handlespace's element and no other package of poolnsd, the engine that holds them least of all",
+	},
+	{
+		from: []string{"M/enrp/table"},
+		deny: []string{"M/..."}, allow: []string{"M/handlespace/...", "M/enrp/wire", "M/enrp/placement"},
+		why: "the handle table keeps the Node's entries and the homes' sums: it knows the codec's checksum and digest, placement's rules of which copy wins, handlespace's element, and not the engine that holds it",
+	},
+	{
+		from: []string{"M/enrp/..."},
 		deny: []string{"M/dnsfront", "M/probe/...", "M/zones", "M/monitor", "M/httpapi", "M/webui", "M/metrics"},
 		why:  "peering turns peers' messages into handlespace changes; it depends on none of its sibling front ends (DESIGN: Layout)",
 	},
 	{
-		from:   []string{"M/enrp", "M/enrp/wire", "M/enrp/bind", "M/enrp/placement", "M/enrp/vantage"},
+		from: []string{"M/enrp/..."}, except: []string{"M/enrp/enrpnet", "M/enrp/enrptest"},
 		deny:   []string{"net", "crypto/tls", "log/slog", "M/enrp/enrpnet"},
 		direct: true,
-		why:    "the ENRP engine, its codec, its handlespace binding and placement do no I/O: sockets, TLS, real timers and logging are the driver's (enrp/enrpnet; DESIGN: the node does no I/O)",
+		why:    "the ENRP engine and every package of it but the driver (its codec, handlespace binding, placement, bookkeeping, table) do no I/O: sockets, TLS, real timers and logging are the driver's (enrp/enrpnet; DESIGN: the node does no I/O)",
 	},
 	{
 		from: []string{"M/..."}, except: []string{"M/cmd/poolnsd", "M/admin", "M/enrp/enrpnet", "M/bench/...", "M/test/..."},

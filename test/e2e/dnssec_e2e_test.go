@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,14 @@ func signedDaemon(t *testing.T, alg string) (p *daemonProc, addr, dir string, a,
 	}
 	p = startDaemon(t, dir)
 	addr, _ = p.ready()
+	waitSignedHealth(p)
+	return p, addr, dir, a, b
+}
+
+// waitSignedHealth waits until a daemon serving signedZone has found web's
+// elements up and dead's down.
+func waitSignedHealth(p *daemonProc) {
+	p.t.Helper()
 	health := func(name, to string) func(logRec) bool {
 		return func(r logRec) bool {
 			return r.Str("msg") == "health changed" && r.Str("name") == name && r.Str("to") == to
@@ -118,7 +127,6 @@ func signedDaemon(t *testing.T, alg string) (p *daemonProc, addr, dir string, a,
 	p.waitLog(0, "a up", health("a", "up"))
 	p.waitLog(0, "b up", health("b", "up"))
 	p.waitLog(0, "d down", health("d", "down"))
-	return p, addr, dir, a, b
 }
 
 // parentDS runs "poolnsd dnssec ds pool.example" in dir and returns what
@@ -309,5 +317,137 @@ func TestServeDNSSECDelv(t *testing.T) {
 	// Without DO nothing is signed, and NXDOMAIN stays NXDOMAIN.
 	if out, _ := exec.Command(kdig, "@"+host, "-p", port, "nosuch.pool.example.", "A").CombinedOutput(); !strings.Contains(string(out), "status: NXDOMAIN") || strings.Contains(string(out), "RRSIG") {
 		t.Errorf("kdig without +dnssec:\n%s", out)
+	}
+}
+
+// TestServeDNSSECTwoRegistrars: every registrar of a cluster signs with
+// the same key files (docs/dnssec.md, "Distribution"): a second registrar
+// given a copy of the first one's <data>/keys/K* (both files of each key,
+// the private one mode 0600) prints the same DS, serves the same DNSKEY
+// RRset, and signs every kind of answer so that it verifies against the
+// DNSKEY RRset the first one serves, as a resolver that cached it from
+// the first and asks the second does.
+func TestServeDNSSECTwoRegistrars(t *testing.T) {
+	t.Parallel()
+	_, addrA, dirA, _, _ := signedDaemon(t, "13")
+	zone, err := os.ReadFile(filepath.Join(dirA, "zones", "pool.example.zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirB := daemonDir(t, string(zone))
+	keysA, keysB := filepath.Join(dirA, "data", "keys"), filepath.Join(dirB, "data", "keys")
+	files, _ := filepath.Glob(filepath.Join(keysA, "K*"))
+	if len(files) != 2 {
+		t.Fatalf("registrar A's keys: %v, want a .key and a .private", files)
+	}
+	if err := os.MkdirAll(keysB, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(f, ".private") {
+			mode = 0o600
+		}
+		if err := os.WriteFile(filepath.Join(keysB, filepath.Base(f)), b, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pB := startDaemon(t, dirB)
+	addrB, _ := pB.ready()
+	waitSignedHealth(pB)
+
+	ds := parentDS(t, dirA)
+	if dsB := parentDS(t, dirB); dsB != ds {
+		t.Fatalf("registrar B's DS:\n%s\nA's:\n%s", dsB, ds)
+	}
+	// A's DNSKEY RRset, verified by the key its DS names.
+	rA := askDO(t, addrA, "pool.example.", dns.TypeDNSKEY)
+	keys, sigs := map[uint16]*dns.DNSKEY{}, []*dns.RRSIG{}
+	var keySet []dns.RR
+	for _, rr := range rA.Answer {
+		switch x := rr.(type) {
+		case *dns.DNSKEY:
+			keys[x.KeyTag()] = x
+			keySet = append(keySet, x)
+		case *dns.RRSIG:
+			sigs = append(sigs, x)
+		}
+	}
+	anchored := false
+	for _, k := range keys {
+		if d := k.ToDS(dns.SHA256); d != nil && strings.Contains(ds, strings.ToUpper(d.Digest)) {
+			for _, sig := range sigs {
+				if sig.KeyTag == k.KeyTag() && sig.Verify(k, keySet) == nil {
+					anchored = true
+				}
+			}
+		}
+	}
+	if !anchored {
+		t.Fatalf("registrar A's DNSKEY RRset is not signed by the key of its DS %s:\n%v", ds, rA)
+	}
+	rB := askDO(t, addrB, "pool.example.", dns.TypeDNSKEY)
+	if a, b := rrText(keySet), rrText(rB.Answer); a != b {
+		t.Errorf("DNSKEY RRsets differ:\nA: %s\nB: %s", a, b)
+	}
+	for _, c := range signedCases {
+		r := askDO(t, addrB, c.qname, c.qtype)
+		if r.Rcode != dns.RcodeSuccess || !r.Authoritative {
+			t.Errorf("%s from B: %s AA %v", c.what, dns.RcodeToString[r.Rcode], r.Authoritative)
+			continue
+		}
+		verifySections(t, c.what, r, keys)
+	}
+}
+
+// rrText is the sorted zone-file text of the records of rrs but RRSIGs.
+func rrText(rrs []dns.RR) string {
+	var out []string
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != dns.TypeRRSIG {
+			out = append(out, strings.Join(strings.Fields(rr.String()), " "))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
+}
+
+// verifySections checks that every RRset of a reply's answer and
+// authority sections has a signature that verifies with one of keys and is
+// valid now.
+func verifySections(t *testing.T, what string, r *dns.Msg, keys map[uint16]*dns.DNSKEY) {
+	t.Helper()
+	type set struct {
+		name string
+		typ  uint16
+	}
+	for _, sec := range [][]dns.RR{r.Answer, r.Ns} {
+		sets, sigs := map[set][]dns.RR{}, map[set][]*dns.RRSIG{}
+		for _, rr := range sec {
+			h := rr.Header()
+			if s, ok := rr.(*dns.RRSIG); ok {
+				k := set{strings.ToLower(h.Name), s.TypeCovered}
+				sigs[k] = append(sigs[k], s)
+				continue
+			}
+			k := set{strings.ToLower(h.Name), h.Rrtype}
+			sets[k] = append(sets[k], rr)
+		}
+		for k, rrs := range sets {
+			ok := false
+			for _, s := range sigs[k] {
+				if key := keys[s.KeyTag]; key != nil && s.Verify(key, rrs) == nil && s.ValidityPeriod(time.Now()) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s: %s %s from registrar B has no signature that verifies with A's DNSKEY RRset (%d RRSIGs)",
+					what, k.name, dns.TypeToString[k.typ], len(sigs[k]))
+			}
+		}
 	}
 }
