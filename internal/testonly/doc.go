@@ -20,5 +20,8 @@
 //
 // A method called only through reflection (a template, say) would look
 // test-only; none is today. The test loads the whole module: about 15 s
-// with a warm build cache.
+// with a warm build cache. It runs in a process of its own with
+// GOMAXPROCS=1 (TestMain), which type-checks one package at a time:
+// go/types races when go/packages checks several at once
+// (golang/go#81122).
 package testonly
