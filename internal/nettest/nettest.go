@@ -102,7 +102,7 @@ func isTimeout(err error) bool {
 // tests and test processes respects.
 func FreePort(t testing.TB, ip string) int {
 	t.Helper()
-	lo, hi := portRange()
+	lo, hi := PortRange()
 	port, release, err := pick(ip, lo, hi, lockPrefix)
 	if err != nil {
 		t.Fatalf("nettest: %v", err)
@@ -134,15 +134,12 @@ func ListenTCP(t testing.TB, ip string) net.Listener {
 	return nil
 }
 
-// PortRange is the range of ports FreePort gives (lo..hi): a program the
-// tests start that picks ports of its own by number (unbound's outgoing
+// PortRange is where FreePort looks (lo..hi): below the kernel's
+// ephemeral range (from 20000, above the ports servers are usually
+// given), or above it when that leaves more room. A program the tests
+// start that picks ports of its own by number (unbound's outgoing
 // queries, say) is told to avoid it.
-func PortRange() (lo, hi int) { return portRange() }
-
-// portRange is where FreePort looks: below the kernel's ephemeral range
-// (from 20000, above the ports servers are usually given), or above it
-// when that leaves more room.
-func portRange() (lo, hi int) {
+func PortRange() (lo, hi int) {
 	elo, ehi := 32768, 60999 // Linux's default
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(b)); len(f) == 2 {

@@ -172,7 +172,7 @@ func TestExchangeOtherErrors(t *testing.T) {
 func TestPickHoldsPorts(t *testing.T) {
 	// Locks of the test's own, apart from FreePort's.
 	prefix := fmt.Sprintf("poolnsd-test-pick-%d-", os.Getpid())
-	lo, hi := portRange()
+	lo, hi := PortRange()
 	// Three ports next to each other that are free now, whose FreePort
 	// locks the test holds: the other tests' FreePort gives none of them
 	// meanwhile, and the test binds none that another test's FreePort
