@@ -173,6 +173,9 @@ func (s *slicer) yield() {
 	s.start()
 }
 
+// maxChangeBuf is the most changes whose room a sync keeps for the next.
+const maxChangeBuf = 4096
+
 // tickLocked is tick for the loops that hold m.mu (the i-th step): the
 // turn is taken without it, so that results and reports go on meanwhile.
 func (m *Monitor) tickLocked(i int) {
@@ -241,7 +244,7 @@ type Monitor struct {
 	pools     map[string]*poolTargets
 	spools    map[string]*poolTargets
 	pieces    slicer         // sync's pieces
-	changeBuf []targetChange // sync's, kept for the next
+	changeBuf []targetChange // sync's, kept for the next (up to maxChangeBuf)
 
 	mu      sync.Mutex
 	targets map[string]*target // by probe key
@@ -379,7 +382,10 @@ func (m *Monitor) sync() {
 	changes := m.changeBuf[:0]
 	defer func() {
 		clear(changes) // (its elements and strings)
-		m.changeBuf = changes[:0]
+		m.changeBuf = nil
+		if cap(changes) <= maxChangeBuf { // not a first sync's million
+			m.changeBuf = changes[:0]
+		}
 	}()
 	follow := func(name string, pv *handlespace.PoolView) {
 		p, ok := m.pools[name]
