@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnssec"
+	"github.com/poolnsd/poolnsd/internal/proctest"
+)
+
+// TestServeDNSSECCDSRollover: the CDS and CDNSKEY RRsets of a real
+// `poolnsd serve` through the key rollover of docs/dnssec.md, run with
+// its commands and SIGHUP. At each step delv, given as trust anchor the
+// DS set the parent holds then, says "fully validated" for both; the CDS
+// records are what `poolnsd dnssec ds` prints and what BIND's
+// `dnssec-dsfromkey -2` makes of the key files, the CDNSKEY records the
+// keys' DNSKEYs. Then, with dnssec.cds_delete, the delete records of RFC
+// 8078 §4, validated too.
+func TestServeDNSSECCDSRollover(t *testing.T) {
+	t.Parallel()
+	delvBin := proctest.LookTool(t, "delv", "bind9-dnsutils")
+	fromKey := proctest.LookTool(t, "dnssec-dsfromkey", "bind9-utils")
+	dir := daemonDir(t, goodZone)
+	data := filepath.Join(dir, "data")
+	keys := filepath.Join(data, "keys")
+	oldTag := keygen(t, data, "pool.example")
+	p := startDaemon(t, dir)
+	addr, _ := p.ready()
+	host, port, _ := net.SplitHostPort(addr)
+	signed := func(r logRec) bool { return r.Str("msg") == "zone signed" && r.Str("trigger") == "SIGHUP" }
+
+	run := func(args ...string) string {
+		t.Helper()
+		out, errs, code := runPoolnsd(t, dir, args...)
+		if code != exitOK {
+			t.Fatalf("poolnsd %v: exit %d\n%s%s", args, code, out, errs)
+		}
+		return out
+	}
+	// dsOf returns the DS records (presentation, no owner or TTL, digest in
+	// upper case) of zone-file lines, of any of the types DS and CDS.
+	dsOf := func(text string) []string {
+		var out []string
+		for _, line := range strings.Split(text, "\n") {
+			if line = strings.TrimSpace(line); line == "" || line[0] == ';' {
+				continue
+			}
+			rr, err := dns.NewRR(line)
+			if err != nil || rr == nil {
+				continue
+			}
+			var ds *dns.DS
+			switch r := rr.(type) {
+			case *dns.DS:
+				ds = r
+			case *dns.CDS:
+				ds = &r.DS
+			default:
+				continue
+			}
+			out = append(out, fmt.Sprintf("%d %d %d %s", ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest)))
+		}
+		slices.Sort(out)
+		return out
+	}
+	// keysOf returns the CDNSKEY or DNSKEY records of text as
+	// "flags protocol algorithm key".
+	keysOf := func(text string) []string {
+		var out []string
+		for _, line := range strings.Split(text, "\n") {
+			if line = strings.TrimSpace(line); line == "" || line[0] == ';' {
+				continue
+			}
+			rr, err := dns.NewRR(line)
+			if err != nil || rr == nil {
+				continue
+			}
+			var k *dns.DNSKEY
+			switch r := rr.(type) {
+			case *dns.DNSKEY:
+				k = r
+			case *dns.CDNSKEY:
+				k = &r.DNSKEY
+			default:
+				continue
+			}
+			out = append(out, fmt.Sprintf("%d %d %d %s", k.Flags, k.Protocol, k.Algorithm, k.PublicKey))
+		}
+		slices.Sort(out)
+		return out
+	}
+	// delv asks for the CDS or CDNSKEY RRset, validating with the DS
+	// records of parent (zone-file lines) as trust anchor.
+	delv := func(qtype string, parent string) string {
+		t.Helper()
+		var anchor strings.Builder
+		anchor.WriteString("trust-anchors {\n")
+		for _, ds := range dsOf(parent) {
+			f := strings.Fields(ds)
+			fmt.Fprintf(&anchor, "  pool.example. static-ds %s %s %s \"%s\";\n", f[0], f[1], f[2], f[3])
+		}
+		anchor.WriteString("};\n")
+		file := writeFile(t, t.TempDir(), "anchor.conf", anchor.String())
+		out, _ := exec.Command(delvBin, "@"+host, "-p", port, "-a", file, "+root=pool.example.", "pool.example.", qtype).CombinedOutput()
+		if !strings.Contains(string(out), "; fully validated\n") {
+			t.Errorf("delv pool.example. %s, trust anchor %v:\n%s\nwant fully validated", qtype, dsOf(parent), out)
+		}
+		return string(out)
+	}
+	// check: the CDS and CDNSKEY RRsets validate with the parent's DS set
+	// and name exactly the keys of tags (their DS as `poolnsd dnssec ds`
+	// and dnssec-dsfromkey -2 make them, their DNSKEY as in their files).
+	check := func(step, parent string, tags ...uint16) {
+		t.Helper()
+		var wantDS, wantKeys []string
+		for _, tag := range tags {
+			file := filepath.Join(keys, dnssec.BaseName("pool.example.", dns.ECDSAP256SHA256, tag)+".key")
+			out, err := exec.Command(fromKey, "-2", file).CombinedOutput()
+			if err != nil {
+				t.Fatalf("dnssec-dsfromkey -2 %s: %v\n%s", file, err, out)
+			}
+			wantDS = append(wantDS, dsOf(string(out))...)
+			k, err := dnssec.ReadKey(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantKeys = append(wantKeys, keysOf(k.DNSKEY.String())...)
+		}
+		slices.Sort(wantDS)
+		slices.Sort(wantKeys)
+		if got := dsOf(run("dnssec", "ds", "pool.example")); !slices.Equal(got, wantDS) {
+			t.Errorf("%s: poolnsd dnssec ds: %v; dnssec-dsfromkey -2: %v", step, got, wantDS)
+		}
+		if got := dsOf(delv("CDS", parent)); !slices.Equal(got, wantDS) {
+			t.Errorf("%s: CDS %v, want %v", step, got, wantDS)
+		}
+		if got := keysOf(delv("CDNSKEY", parent)); !slices.Equal(got, wantKeys) {
+			t.Errorf("%s: CDNSKEY %v, want %v", step, got, wantKeys)
+		}
+	}
+
+	parent := run("dnssec", "ds", "pool.example") // OLD's
+	check("OLD alone", parent, oldTag)
+
+	// 1. Pre-publish the new key: the CDS RRset holds NEW's DS beside OLD's.
+	newTag := keygen(t, data, "pool.example")
+	p.hup("step 1", signed)
+	check("1: NEW published", parent, oldTag, newTag)
+
+	// 2. The parent takes what the CDS RRset says: OLD's and NEW's DS.
+	parent = run("dnssec", "ds", "pool.example")
+	check("2: the parent has both", parent, oldTag, newTag)
+
+	// 3. Sign with the new key, retire the old one: the CDS RRset holds
+	// NEW's DS alone, still signed by OLD too.
+	run("dnssec", "activate", "--force", "pool.example", fmt.Sprint(newTag))
+	run("dnssec", "retire", "pool.example", fmt.Sprint(oldTag))
+	p.hup("step 3", signed)
+	check("3: NEW signs, OLD retired", parent, newTag)
+
+	// 4. The parent takes OLD's DS out; 5. delete OLD.
+	parent = run("dnssec", "ds", "pool.example")
+	check("4: the parent has NEW's", parent, newTag)
+	run("dnssec", "delete", "pool.example", fmt.Sprint(oldTag))
+	p.hup("step 5", signed)
+	check("5: OLD deleted", parent, newTag)
+
+	// dnssec.cds_delete: the records that ask the parent to remove the DS
+	// RRset (RFC 8078 §4), signed.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(waitLimit); code != exitOK {
+		t.Fatalf("SIGTERM: exit %d", code)
+	}
+	q := startDaemon(t, dir, "--dnssec.cds_delete=pool.example")
+	addr, _ = q.ready()
+	host, port, _ = net.SplitHostPort(addr)
+	if out := delv("CDS", parent); !strings.Contains(out, "\tCDS\t0 0 0 00\n") {
+		t.Errorf("dnssec.cds_delete: CDS:\n%s\nwant 0 0 0 00", out)
+	}
+	if out := delv("CDNSKEY", parent); !strings.Contains(out, "\tCDNSKEY\t0 3 0 AA== ") {
+		t.Errorf("dnssec.cds_delete: CDNSKEY:\n%s\nwant 0 3 0 AA==", out)
+	}
+}
