@@ -341,11 +341,20 @@ func FindCut(z *handlespace.Zone, name string) *handlespace.Node {
 // dot that is not escaped: the parent of `a\.b.example.` is "example.",
 // not "b.example.".
 func parentName(name string) string {
-	i, end := dns.NextLabel(name, 0)
-	if end {
+	i := strings.IndexByte(name, '.')
+	if i >= 0 && strings.IndexByte(name[:i], '\\') >= 0 {
+		// An escape before it: the dot may be one (dns.NextLabel tells,
+		// byte by byte; the plain case costs two IndexByte).
+		j, end := dns.NextLabel(name, 0)
+		if end {
+			return "."
+		}
+		return name[j:]
+	}
+	if i < 0 || i+1 >= len(name) {
 		return "."
 	}
-	return name[i:]
+	return name[i+1:]
 }
 
 // Wildcard returns the wildcard node that synthesises name (RFC 4592): the

@@ -207,3 +207,17 @@ ns 300 IN A 192.0.2.91
 		}
 	}
 }
+
+// TestParentName: one label up, an escaped dot being part of its label.
+func TestParentName(t *testing.T) {
+	for _, c := range [][2]string{
+		{"x.example.", "example."}, {"example.", "."}, {".", "."},
+		{`a\.b.example.`, "example."}, {`a\..example.`, "example."},
+		{`a\\.b.example.`, "b.example."}, // an escaped backslash, then a dot
+		{`a\046b.example.`, "example."}, {`a\\\.b.c.`, "c."},
+	} {
+		if got := parentName(c[0]); got != c[1] {
+			t.Errorf("parentName(%q) = %q, want %q", c[0], got, c[1])
+		}
+	}
+}
