@@ -93,9 +93,6 @@ type cdsSet struct {
 	set *RRset
 }
 
-// CDSMode returns the zone's CDS mode (Options.CDS).
-func (z *Zone) CDSMode() CDSMode { return z.cdsMode }
-
 // PublishesCDS reports whether the zone publishes CDS and CDNSKEY RRsets at
 // its apex (a denial there lists their types).
 func (z *Zone) PublishesCDS() bool { return z.cds[0].set != nil }

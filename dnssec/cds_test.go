@@ -90,8 +90,8 @@ func TestCDSRollover(t *testing.T) {
 			s := NewSigner(Options{Now: func() time.Time { return c.at }})
 			s.SetKeys(ks)
 			z := s.Zone(zone)
-			if !z.PublishesCDS() || z.CDSMode() != CDSKeys {
-				t.Fatalf("the zone publishes no CDS by default (mode %s)", z.CDSMode())
+			if !z.PublishesCDS() || z.cdsMode != CDSKeys {
+				t.Fatalf("the zone publishes no CDS by default (mode %s)", z.cdsMode)
 			}
 			cds, cdnskey, signers := cdsOf(t, z, c.at)
 			var gotDS, wantDS, gotKeys, wantKeys []string
@@ -184,8 +184,8 @@ func TestCDSModes(t *testing.T) {
 	s, _ := newTestSigner(t, Options{CDS: func(z string) CDSMode { return modes[z] }}, key, other, gone)
 
 	off := s.Zone("off.example.")
-	if off.PublishesCDS() || off.CDSMode() != CDSOff {
-		t.Errorf("off.example.: publishes CDS %v, mode %s; want none, off", off.PublishesCDS(), off.CDSMode())
+	if off.PublishesCDS() || off.cdsMode != CDSOff {
+		t.Errorf("off.example.: publishes CDS %v, mode %s; want none, off", off.PublishesCDS(), off.cdsMode)
 	}
 	if cds, cdnskey, _ := cdsOf(t, off, t0); len(cds)+len(cdnskey) != 0 {
 		t.Errorf("off.example.: CDS %v, CDNSKEY %v; want none", cds, cdnskey)
