@@ -19,7 +19,8 @@ type DNSSEC struct {
 	// CDSOff and CDSDelete are zones whose apex publishes no CDS and
 	// CDNSKEY records, and zones whose CDS and CDNSKEY ask the parent to
 	// delete the DS RRset (RFC 8078 §4); the other signed zones publish
-	// those of their keys (RFC 7344).
+	// those of their keys (RFC 7344). A reload applies them (part CDS of
+	// config/reload).
 	CDSOff    []string `mapstructure:"cds_off"`
 	CDSDelete []string `mapstructure:"cds_delete"`
 }

@@ -122,9 +122,9 @@ var options = []Option{
 	{"dnssec.dnskey_ttl", 3600, "seconds",
 		"TTL of the DNSKEY RRset of signed zones (and of their CDS and CDNSKEY RRsets); a new key must be published this long before it signs (poolnsd dnssec status says when)"},
 	{"dnssec.cds_off", []string{}, "",
-		"signed zones whose apex publishes no CDS and CDNSKEY records (RFC 7344); the others publish those of the keys whose DS the parent should hold (poolnsd dnssec ds), for parents that update their DS from them"},
+		"signed zones whose apex publishes no CDS and CDNSKEY records (RFC 7344); the others publish those of the keys whose DS the parent should hold (poolnsd dnssec ds), for parents that update their DS from them; SIGHUP applies a change"},
 	{"dnssec.cds_delete", []string{}, "",
-		"signed zones whose CDS and CDNSKEY records ask the parent to delete their DS RRset (RFC 8078 §4: CDS 0 0 0 00): the first step of serving a zone unsigned"},
+		"signed zones whose CDS and CDNSKEY records ask the parent to delete their DS RRset (RFC 8078 §4: CDS 0 0 0 00): the first step of serving a zone unsigned; SIGHUP applies a change"},
 }
 
 // Options returns the table of every configuration key, in documentation

@@ -327,13 +327,15 @@ func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
 // stops the start (a zone must not go out unsigned by surprise).
 func (d *daemon) startDNSSEC() int {
 	var err error
+	modes := cdsModes(d.cfg)
+	d.cds.Store(&modes)
 	d.dnssec, err = dnssec.NewKeeper(dnssec.KeeperOptions{
 		Dir: d.cfg.KeysDir(),
 		Signer: dnssec.Options{
 			Validity:  d.cfg.SignatureValidity(),
 			DNSKEYTTL: uint32(d.cfg.DNSSEC.DNSKEYTTL),
 			CacheSize: d.cfg.SignatureCacheBytes(),
-			CDS:       cdsModes(d.cfg),
+			CDS:       func(zone string) dnssec.CDSMode { return (*d.cds.Load())(zone) },
 		},
 		Log:    d.log,
 		Served: func(zone string) bool { return d.hs.View().Zone(zone) != nil },
@@ -343,6 +345,15 @@ func (d *daemon) startDNSSEC() int {
 		return exitRuntime
 	}
 	return exitOK
+}
+
+// applyCDS is the reload's applier of dnssec.cds_off and
+// dnssec.cds_delete: the zones are made again with the new modes.
+func (d *daemon) applyCDS(c config.Config) error {
+	modes := cdsModes(c)
+	d.cds.Store(&modes)
+	d.dnssec.Reload("configuration")
+	return nil
 }
 
 // cdsModes returns the CDS mode of each zone by dnssec.cds_off and

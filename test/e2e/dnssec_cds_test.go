@@ -3,11 +3,11 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -22,7 +22,8 @@ import (
 // records are what `poolnsd dnssec ds` prints and what BIND's
 // `dnssec-dsfromkey -2` makes of the key files, the CDNSKEY records the
 // keys' DNSKEYs. Then, with dnssec.cds_delete, the delete records of RFC
-// 8078 §4, validated too.
+// 8078 §4, validated too, and with dnssec.cds_off none; both applied on
+// SIGHUP.
 func TestServeDNSSECCDSRollover(t *testing.T) {
 	t.Parallel()
 	delvBin := proctest.LookTool(t, "delv", "bind9-dnsutils")
@@ -96,9 +97,9 @@ func TestServeDNSSECCDSRollover(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	// delv asks for the CDS or CDNSKEY RRset, validating with the DS
+	// delvOut asks for the CDS or CDNSKEY RRset, validating with the DS
 	// records of parent (zone-file lines) as trust anchor.
-	delv := func(qtype string, parent string) string {
+	delvOut := func(qtype string, parent string) string {
 		t.Helper()
 		var anchor strings.Builder
 		anchor.WriteString("trust-anchors {\n")
@@ -109,10 +110,16 @@ func TestServeDNSSECCDSRollover(t *testing.T) {
 		anchor.WriteString("};\n")
 		file := writeFile(t, t.TempDir(), "anchor.conf", anchor.String())
 		out, _ := exec.Command(delvBin, "@"+host, "-p", port, "-a", file, "+root=pool.example.", "pool.example.", qtype).CombinedOutput()
-		if !strings.Contains(string(out), "; fully validated\n") {
+		return string(out)
+	}
+	// delv is delvOut of an answer that must validate.
+	delv := func(qtype string, parent string) string {
+		t.Helper()
+		out := delvOut(qtype, parent)
+		if !strings.Contains(out, "; fully validated\n") {
 			t.Errorf("delv pool.example. %s, trust anchor %v:\n%s\nwant fully validated", qtype, dsOf(parent), out)
 		}
-		return string(out)
+		return out
 	}
 	// check: the CDS and CDNSKEY RRsets validate with the parent's DS set
 	// and name exactly the keys of tags (their DS as `poolnsd dnssec ds`
@@ -172,19 +179,36 @@ func TestServeDNSSECCDSRollover(t *testing.T) {
 	p.hup("step 5", signed)
 	check("5: OLD deleted", parent, newTag)
 
-	// dnssec.cds_delete: the records that ask the parent to remove the DS
-	// RRset (RFC 8078 §4), signed.
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.waitExit(waitLimit); code != exitOK {
-		t.Fatalf("SIGTERM: exit %d", code)
+	// dnssec.cds_delete, applied on SIGHUP: the records that ask the
+	// parent to remove the DS RRset (RFC 8078 §4), signed.
+	cfgFile := filepath.Join(dir, "poolnsd.yaml")
+	base, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	q := startDaemon(t, dir, "--dnssec.cds_delete=pool.example")
-	addr, _ = q.ready()
-	host, port, _ = net.SplitHostPort(addr)
+	reconfigured := func(r logRec) bool { return r.Str("msg") == "zone signed" && r.Str("trigger") == "configuration" }
+	writeFile(t, dir, "poolnsd.yaml", string(base)+"dnssec:\n  cds_delete: [pool.example.]\n")
+	p.hup("cds_delete applied", reconfigured)
 	if out := delv("CDS", parent); !strings.Contains(out, "\tCDS\t0 0 0 00\n") {
 		t.Errorf("dnssec.cds_delete: CDS:\n%s\nwant 0 0 0 00", out)
 	}
 	if out := delv("CDNSKEY", parent); !strings.Contains(out, "\tCDNSKEY\t0 3 0 AA== ") {
 		t.Errorf("dnssec.cds_delete: CDNSKEY:\n%s\nwant 0 3 0 AA==", out)
 	}
+
+	// dnssec.cds_off, applied on SIGHUP: none; the NODATA validates and
+	// its NSEC lists neither type.
+	writeFile(t, dir, "poolnsd.yaml", string(base)+"dnssec:\n  cds_off: [pool.example.]\n")
+	p.hup("cds_off applied", reconfigured)
+	for _, qtype := range []string{"CDS", "CDNSKEY"} {
+		out := delvOut(qtype, parent)
+		if !strings.Contains(out, "; negative response, fully validated\n") || !strings.Contains(out, " SOA RRSIG NSEC DNSKEY\n") {
+			t.Errorf("dnssec.cds_off: %s:\n%s\nwant a validated NODATA whose NSEC ends at DNSKEY", qtype, out)
+		}
+	}
+
+	// Back to the default: the keys' again.
+	writeFile(t, dir, "poolnsd.yaml", string(base))
+	p.hup("the default again", reconfigured)
+	check("the default again", parent, newTag)
 }
