@@ -104,13 +104,7 @@ ns 300 IN A 192.0.2.97
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v := hs.View()
-	for _, c := range []struct {
-		name  string
-		qtype uint16
-		kind  Kind
-		zone  string
-	}{
+	checkZoneKinds(t, hs.View(), []zoneKind{
 		{"secure.pool.test.", dns.TypeDS, KindStatic, "pool.test."},
 		{"SECURE.pool.test.", dns.TypeDS, KindStatic, "pool.test."},
 		{"secure.pool.test.", dns.TypeNS, KindStatic, "secure.pool.test."},
@@ -118,21 +112,7 @@ ns 300 IN A 192.0.2.97
 		{"ns.secure.pool.test.", dns.TypeDS, KindNoData, "secure.pool.test."},
 		{"pool.test.", dns.TypeDS, KindNoData, "pool.test."},   // no parent served
 		{"other.test.", dns.TypeDS, KindNoData, "other.test."}, // no parent served
-	} {
-		var r Result
-		Lookup(v, c.name, Lower(c.name), c.qtype, &r)
-		origin := "no zone"
-		if r.Zone != nil {
-			origin = r.Zone.Origin
-		}
-		if r.Kind != c.kind || origin != c.zone {
-			t.Errorf("%s %s: %s in %s, want %s in %s", c.name, dns.TypeToString[c.qtype], r.Kind, origin, c.kind, c.zone)
-			continue
-		}
-		if c.kind == KindStatic && (len(r.Records) != 1 || r.Records[0].Header().Rrtype != c.qtype) {
-			t.Errorf("%s %s: records %v", c.name, dns.TypeToString[c.qtype], r.Records)
-		}
-	}
+	})
 }
 
 // TestLookupEscapedDots: a label may hold a dot, escaped (`a\.b`, one
@@ -171,13 +151,7 @@ ns 300 IN A 192.0.2.91
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v := hs.View()
-	for _, c := range []struct {
-		name  string
-		qtype uint16
-		kind  Kind
-		zone  string
-	}{
+	checkZoneKinds(t, hs.View(), []zoneKind{
 		// The DS of the zone a\.b.example. is its parent example.'s.
 		{`a\.b.example.`, dns.TypeDS, KindStatic, "example."},
 		{`A\.B.example.`, dns.TypeDS, KindStatic, "example."},
@@ -191,21 +165,7 @@ ns 300 IN A 192.0.2.91
 		// Its closest encloser is pool.test., which has no wildcard.
 		{`x.a\.wild.pool.test.`, dns.TypeTXT, KindNXDomain, "pool.test."},
 		{`a\.b.wild.pool.test.`, dns.TypeTXT, KindWildcard, "pool.test."},
-	} {
-		var r Result
-		Lookup(v, c.name, Lower(c.name), c.qtype, &r)
-		origin := "no zone"
-		if r.Zone != nil {
-			origin = r.Zone.Origin
-		}
-		if r.Kind != c.kind || origin != c.zone {
-			t.Errorf("%s %s: %s in %s, want %s in %s", c.name, dns.TypeToString[c.qtype], r.Kind, origin, c.kind, c.zone)
-			continue
-		}
-		if c.kind == KindStatic && (len(r.Records) == 0 || r.Records[0].Header().Rrtype != c.qtype) {
-			t.Errorf("%s %s: records %v", c.name, dns.TypeToString[c.qtype], r.Records)
-		}
-	}
+	})
 }
 
 // TestParentName: one label up, an escaped dot being part of its label.
@@ -218,6 +178,35 @@ func TestParentName(t *testing.T) {
 	} {
 		if got := parentName(c[0]); got != c[1] {
 			t.Errorf("parentName(%q) = %q, want %q", c[0], got, c[1])
+		}
+	}
+}
+
+// zoneKind is a question and the kind of result and zone it finds.
+type zoneKind struct {
+	name  string
+	qtype uint16
+	kind  Kind
+	zone  string
+}
+
+// checkZoneKinds looks each question up in v: its result's kind and zone,
+// and for KindStatic one record, of the type asked.
+func checkZoneKinds(t *testing.T, v *handlespace.View, cases []zoneKind) {
+	t.Helper()
+	for _, c := range cases {
+		var r Result
+		Lookup(v, c.name, Lower(c.name), c.qtype, &r)
+		origin := "no zone"
+		if r.Zone != nil {
+			origin = r.Zone.Origin
+		}
+		if r.Kind != c.kind || origin != c.zone {
+			t.Errorf("%s %s: %s in %s, want %s in %s", c.name, dns.TypeToString[c.qtype], r.Kind, origin, c.kind, c.zone)
+			continue
+		}
+		if c.kind == KindStatic && (len(r.Records) != 1 || r.Records[0].Header().Rrtype != c.qtype) {
+			t.Errorf("%s %s: records %v", c.name, dns.TypeToString[c.qtype], r.Records)
 		}
 	}
 }

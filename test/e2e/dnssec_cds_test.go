@@ -45,57 +45,50 @@ func TestServeDNSSECCDSRollover(t *testing.T) {
 		}
 		return out
 	}
-	// dsOf returns the DS records (presentation, no owner or TTL, digest in
-	// upper case) of zone-file lines, of any of the types DS and CDS.
-	dsOf := func(text string) []string {
+	// rdataOf returns, sorted, what f makes of each record of zone-file
+	// lines text that it takes (ok).
+	rdataOf := func(text string, f func(dns.RR) (string, bool)) []string {
 		var out []string
 		for _, line := range strings.Split(text, "\n") {
 			if line = strings.TrimSpace(line); line == "" || line[0] == ';' {
 				continue
 			}
-			rr, err := dns.NewRR(line)
-			if err != nil || rr == nil {
-				continue
+			if rr, err := dns.NewRR(line); err == nil && rr != nil {
+				if v, ok := f(rr); ok {
+					out = append(out, v)
+				}
 			}
-			var ds *dns.DS
-			switch r := rr.(type) {
-			case *dns.DS:
-				ds = r
-			case *dns.CDS:
-				ds = &r.DS
-			default:
-				continue
-			}
-			out = append(out, fmt.Sprintf("%d %d %d %s", ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest)))
 		}
 		slices.Sort(out)
 		return out
 	}
-	// keysOf returns the CDNSKEY or DNSKEY records of text as
-	// "flags protocol algorithm key".
+	// dsOf returns the DS and CDS records of text as "tag alg type
+	// DIGEST" (digest in upper case).
+	dsOf := func(text string) []string {
+		return rdataOf(text, func(rr dns.RR) (string, bool) {
+			ds, ok := rr.(*dns.DS)
+			if c, isCDS := rr.(*dns.CDS); isCDS {
+				ds, ok = &c.DS, true
+			}
+			if !ok {
+				return "", false
+			}
+			return fmt.Sprintf("%d %d %d %s", ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest)), true
+		})
+	}
+	// keysOf returns the DNSKEY and CDNSKEY records of text as "flags
+	// protocol algorithm key".
 	keysOf := func(text string) []string {
-		var out []string
-		for _, line := range strings.Split(text, "\n") {
-			if line = strings.TrimSpace(line); line == "" || line[0] == ';' {
-				continue
+		return rdataOf(text, func(rr dns.RR) (string, bool) {
+			k, ok := rr.(*dns.DNSKEY)
+			if c, isCDNSKEY := rr.(*dns.CDNSKEY); isCDNSKEY {
+				k, ok = &c.DNSKEY, true
 			}
-			rr, err := dns.NewRR(line)
-			if err != nil || rr == nil {
-				continue
+			if !ok {
+				return "", false
 			}
-			var k *dns.DNSKEY
-			switch r := rr.(type) {
-			case *dns.DNSKEY:
-				k = r
-			case *dns.CDNSKEY:
-				k = &r.DNSKEY
-			default:
-				continue
-			}
-			out = append(out, fmt.Sprintf("%d %d %d %s", k.Flags, k.Protocol, k.Algorithm, k.PublicKey))
-		}
-		slices.Sort(out)
-		return out
+			return fmt.Sprintf("%d %d %d %s", k.Flags, k.Protocol, k.Algorithm, k.PublicKey), true
+		})
 	}
 	// delvOut asks for the CDS or CDNSKEY RRset, validating with the DS
 	// records of parent (zone-file lines) as trust anchor.
