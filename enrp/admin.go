@@ -152,11 +152,15 @@ func (n *Node) request(pool string, id uint32, mark func(*wire.ElementX)) (uint3
 }
 
 // refuse answers peer's request for element id of pool with an ERROR that
-// names it (ParamXRefused) and says why.
+// names it (ParamXRefused) and says why, and notes the refusal as an event
+// (its kind by the request: administrative, report or confirmation).
 func (n *Node) refuse(peer uint32, request uint16, pool string, id uint32, reason uint8, what, why string) {
 	kind := EventAdminRefused
-	if request == wire.ParamXReportReq {
+	switch request {
+	case wire.ParamXReportReq:
 		kind = EventReportRefused
+	case wire.ParamXConfirmReq:
+		kind = EventConfirmRefused
 	}
 	n.event(Event{Kind: kind, Peer: peer, Detail: what + ": " + why})
 	n.send(peer, &wire.Message{Type: wire.TypeError,

@@ -299,10 +299,7 @@ func (n *Node) refuseConfirm(p *peer, pool string, id uint32, reason uint8, what
 	if !n.gate.Refuse(n.now(), p.id) {
 		return
 	}
-	n.event(Event{Kind: EventConfirmRefused, Peer: p.id, Detail: what + ": " + why})
-	n.send(p.id, &wire.Message{Type: wire.TypeError,
-		Causes:  []wire.Cause{{Code: wire.CauseInvalidValues, Info: wire.DiagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
-		Refused: &wire.Refused{Request: wire.ParamXConfirmReq, Reason: reason, ID: id, Handle: []byte(pool)}})
+	n.refuse(p.id, wire.ParamXConfirmReq, pool, id, reason, what, why)
 }
 
 // Answer sends the home that asked (Ready.Probes) what the probe of its
