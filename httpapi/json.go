@@ -344,7 +344,12 @@ func writeLookupError(w http.ResponseWriter, r *http.Request, e *lookupError) {
 // bytes and anything after the object. On error it writes the reply and
 // returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, dst any, want string) bool {
-	body := &limitReader{r: http.MaxBytesReader(w, r.Body, maxBody)}
+	return decodeBodyFrom(w, r, r.Body, dst, want)
+}
+
+// decodeBodyFrom is decodeBody reading the body from src.
+func decodeBodyFrom(w http.ResponseWriter, r *http.Request, src io.ReadCloser, dst any, want string) bool {
+	body := &limitReader{r: http.MaxBytesReader(w, src, maxBody)}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)

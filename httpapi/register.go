@@ -118,7 +118,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 	}
 	turn(reg)
 	var req registerRequest
-	if !decodeBody(w, r, &req, registerFields) {
+	if !decodeRegister(w, r, &req) {
 		return
 	}
 	e := &handlespace.Element{Port: req.Port, Weight: req.Weight, Priority: req.Prio, Site: req.Site}
