@@ -131,6 +131,11 @@ type Request struct {
 	// committer, serialised with every other Request; an error fails the
 	// Request and is what Submit returns.
 	Build func(v *handlespace.View) ([]Change, error)
+	// Deadline, if set, withdraws the Request as a ctx that ends then
+	// would (context.DeadlineExceeded), without a context and a timer
+	// of its own for each Request: the HTTP API's registrations bound
+	// their wait so, a thousand a second.
+	Deadline time.Time
 }
 
 // Key is a conflict key (see Request.Keys).
@@ -302,17 +307,18 @@ func New(hs *handlespace.Handlespace, store Store, cfg Config) *Committer {
 func (r *Committer) Allow(from netip.Addr) bool { return r.limiter.allow(from, r.cfg.Now()) }
 
 // Submit queues req and waits until it is durable and published, or failed
-// and changed nothing. A ctx that ends while req waits in the queue
-// withdraws it (ctx.Err()); once its batch has begun, Submit waits for the
-// outcome.
+// and changed nothing. A ctx that ends (or req.Deadline that passes) while
+// req waits in the queue withdraws it (ctx.Err(),
+// context.DeadlineExceeded); once its batch has begun, Submit waits for
+// the outcome.
 func (r *Committer) Submit(ctx context.Context, req *Request) (Result, error) {
 	p := &pending{ctx: ctx, req: req, done: make(chan outcome, 1)}
 	select {
-	case r.queue <- p:
-	case <-r.stop:
-		return Result{}, ErrClosed
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
+	case r.queue <- p: // room in the queue: no channel of ctx's made, no timer
+	default:
+		if err := r.enqueue(ctx, p); err != nil {
+			return Result{}, err
+		}
 	}
 	if r.queued != nil {
 		r.queued()
@@ -329,6 +335,39 @@ func (r *Committer) Submit(ctx context.Context, req *Request) (Result, error) {
 			return Result{}, ErrClosed
 		}
 	}
+}
+
+// enqueue waits for room in the queue for p, until ctx ends or p's
+// deadline passes.
+func (r *Committer) enqueue(ctx context.Context, p *pending) error {
+	var expired <-chan time.Time
+	if d := p.req.Deadline; !d.IsZero() {
+		t := time.NewTimer(time.Until(d))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case r.queue <- p:
+		return nil
+	case <-r.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-expired:
+		return context.DeadlineExceeded
+	}
+}
+
+// withdrawn returns why p is no longer wanted (its ctx ended, its deadline
+// passed), nil if it is.
+func (p *pending) withdrawn() error {
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	if d := p.req.Deadline; !d.IsZero() && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Sweep removes the elements whose lease ended at or before now, from the
@@ -461,8 +500,8 @@ func (r *Committer) process(batch []*pending) []*pending {
 	countPool := func(p string) int { return r.perPool[p] + poolCount[p] }
 
 	for _, p := range batch {
-		if p.ctx.Err() != nil {
-			p.done <- outcome{err: p.ctx.Err()}
+		if err := p.withdrawn(); err != nil {
+			p.done <- outcome{err: err}
 			continue
 		}
 		if conflicts(p.req.Keys, keys, pools) {
