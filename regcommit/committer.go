@@ -112,6 +112,10 @@ type Change struct {
 	// fills in the ID, Owner, Lease, Expires and Home. nil: the element
 	// with Label is removed (nothing if there is none).
 	Elem *handlespace.Element
+	// Give: Elem is the committer's to keep (the caller made it for this
+	// Change, with no Probe or Vantage of its own, and does not touch it
+	// again): it is registered itself, its fields set, not a copy of it.
+	Give bool
 	// Policy is the policy the registration asks for, "" any.
 	Policy string
 	// Lease is the lease asked for, 0 the default.
@@ -482,6 +486,15 @@ type planned struct {
 	pools  map[string]int
 }
 
+// count adds d to the plan's count of owner's and of pool's elements.
+func (pl *planned) count(owner, pool string, d int) {
+	if pl.owners == nil {
+		pl.owners, pl.pools = map[string]int{}, map[string]int{}
+	}
+	pl.owners[owner] += d
+	pl.pools[pool] += d
+}
+
 // process runs one batch and returns the Requests deferred to the next.
 func (r *Committer) process(batch []*pending) []*pending {
 	v := r.hs.View()
@@ -586,14 +599,21 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		return nil, err
 	}
 	who := p.req.Who
-	pl := &planned{p: p, owners: map[string]int{}, pools: map[string]int{}}
-	seen := map[string]bool{}
+	// The counts' maps are made when a change counts (a refresh does
+	// not), and a Request of one change has no twice-changed element.
+	pl := &planned{p: p}
+	var seen map[string]bool
 	for _, c := range changes {
-		nk := c.Pool + "\x00" + c.Label
-		if seen[nk] {
-			return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s is changed twice in one request", c.Label, c.Pool)}
+		if len(changes) > 1 {
+			nk := c.Pool + "\x00" + c.Label
+			if seen[nk] {
+				return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s is changed twice in one request", c.Label, c.Pool)}
+			}
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[nk] = true
 		}
-		seen[nk] = true
 		if err := checkLabel(c.Label); err != nil {
 			return nil, err
 		}
@@ -622,8 +642,7 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			}
 			pl.ops = append(pl.ops, handlespace.Op{Pool: c.Pool, ID: cur.ID})
 			pl.done = append(pl.done, Done{Pool: c.Pool, Label: c.Label, ID: cur.ID, Removed: true})
-			pl.owners[cur.Owner]--
-			pl.pools[c.Pool]--
+			pl.count(cur.Owner, c.Pool, -1)
 			continue
 		}
 		e := c.Elem
@@ -653,11 +672,13 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			if r.cfg.MaxPerOwner > 0 && !who.Admin && countOwner(who.Owner)+pl.owners[who.Owner] >= r.cfg.MaxPerOwner {
 				return nil, refused("%s has registered the most elements allowed (registration.max_per_key = %d)", ownerName(who.Owner), r.cfg.MaxPerOwner)
 			}
-			pl.owners[who.Owner]++
-			pl.pools[c.Pool]++
+			pl.count(who.Owner, c.Pool, 1)
 		}
 		lease := r.cfg.Clamp(c.Lease)
-		n := e.Clone()
+		n := e
+		if !c.Give {
+			n = e.Clone()
+		}
 		n.ID, n.Label, n.Lease, n.Expires = id, c.Label, lease, now.Add(lease)
 		n.Static, n.Home, n.Health, n.Admin, n.Reported, n.RTT = false, 0, 0, 0, false, 0
 		n.Owner = who.Owner

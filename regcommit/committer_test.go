@@ -592,3 +592,27 @@ func TestDeadline(t *testing.T) {
 		t.Errorf("after the queue drained: full %v, q3 %v", f.elem("full"), f.elem("q3"))
 	}
 }
+
+// TestGive: an element given (Change.Give) is registered itself, its
+// fields set by the committer; one not given is copied.
+func TestGive(t *testing.T) {
+	f := newFixture(t, Config{})
+	for _, give := range []bool{true, false} {
+		e := el("10.0.0.5", 80)
+		label := fmt.Sprintf("give-%v", give)
+		_, err := f.submit(t, &Request{Who: Who{Owner: "tsig:k."}, Keys: []string{Key("web.z.test.", label)},
+			Build: func(*handlespace.View) ([]Change, error) {
+				return []Change{{Pool: "web.z.test.", Label: label, Elem: e, Give: give, Lease: time.Minute}}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := f.elem(label)
+		if got == nil || got.Label != label || got.Owner != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
+			t.Fatalf("give %v: registered %+v", give, got)
+		}
+		if (got == e) != give {
+			t.Errorf("give %v: the registered element is the given one: %v", give, got == e)
+		}
+	}
+}
