@@ -37,12 +37,16 @@ func decodeRegister(w http.ResponseWriter, r *http.Request, req *registerRequest
 	}
 	// The general path, over what was read and then the rest of the
 	// body (or the error that ended the reading).
-	*req = registerRequest{}
 	rest := r.Body
 	if err != nil {
 		rest = io.NopCloser(errReader{err})
 	}
-	return decodeBodyFrom(w, r, readCloser{io.MultiReader(bytes.NewReader(b), rest), r.Body}, req, registerFields)
+	// Into a request of its own: req, given to encoding/json as an
+	// interface, would be on the heap on the usual path too.
+	var slow registerRequest
+	ok := decodeBodyFrom(w, r, readCloser{io.MultiReader(bytes.NewReader(b), rest), r.Body}, &slow, registerFields)
+	*req = slow
+	return ok
 }
 
 // readUpTo appends what rd gives to b, until io.EOF (not an error here) or
