@@ -876,7 +876,8 @@ type regResult struct {
 	secs               float64
 	alloc              float64 // bytes the server allocated in the run
 	gc                 gcStats // the server's GC cycles in the run
-	heap               gcStats // the last cycle before or in the run: live heap and goal, for the projection
+	heap               gcStats // the last cycle before or in the run: its live heap and cost, for the projection
+	gogc               float64 // the server's GOGC, for the projection
 	err                error
 }
 
@@ -909,21 +910,23 @@ func (r regResult) String() string {
 // their mark phases' clock and CPU against the run's length and the
 // server's CPU; and, since a run of a minute at 1 000 000 elements holds
 // one or two collections, their share at the natural rate: the bytes
-// allocated a second over the heap's growth to its goal (goal − live of
-// the last cycle) are the collections a second, each costing the run's
-// mean mark clock and CPU (of the last cycle before the run when it had
-// none).
+// allocated a second over the heap's growth to its next goal (the live
+// heap of the last cycle × GOGC/100; gctrace's goal is the cycle's own,
+// set by the cycle before) are the collections a second, each costing
+// the run's mean mark clock and CPU (the last cycle's before the run when
+// it had none). (A heap of a few MB collects more often than that: the
+// runtime's goal is 4 MB at least.)
 func (r regResult) gcShare() string {
 	s := fmt.Sprintf("GC in the run: %d collections, mark %.0f ms clock (%.2f%% of the run), %.0f ms CPU (%.2f%% of the server's)",
 		r.gc.n, r.gc.markClock, 100*r.gc.markClock/1e3/r.secs, r.gc.markCPU, 100*r.gc.markCPU/1e3/max(r.cpu, 1e-9))
-	per, growth := r.gc, r.heap.goal-r.heap.live
+	per, growth := r.gc, r.heap.live*r.gogc/100
 	if per.n == 0 {
 		per = r.heap
 	}
 	if per.n > 0 && growth > 0 && r.alloc > 0 {
 		rate := r.alloc / r.secs / (growth * 1e6) // collections a second
 		clock, cpu := per.markClock/float64(per.n), per.markCPU/float64(per.n)
-		s += fmt.Sprintf("; at the natural rate (%.0f MB/s allocated, growth %.0f MB): a collection every %.0f s, mark %.2f%% of the clock, GC CPU %.2f ms/s",
+		s += fmt.Sprintf("; at the natural rate (%.0f MB/s allocated, growth %.0f MB): a collection every %.1f s, mark %.2f%% of the clock, GC CPU %.2f ms/s",
 			r.alloc/r.secs/1e6, growth, 1/rate, 100*rate*clock/1e3, rate*cpu)
 	}
 	return s
@@ -1030,6 +1033,16 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 	}
 	res.gc = gcCycles(s.proc.Log(), from)
 	res.heap = gcLast(s.proc.Log())
+	res.gogc = 200 // poolnsd's default (cmd/poolnsd/gc.go)
+	gogc := s.gogc
+	for _, e := range o.env {
+		if v, ok := strings.CutPrefix(e, "GOGC="); ok && gogc == "" {
+			gogc = v
+		}
+	}
+	if g, err := strconv.ParseFloat(gogc, 64); err == nil {
+		res.gogc = g
+	}
 	res.ok, res.failed, res.missed = ok.Load(), failed.Load(), missed.Load()
 	if e := first.Load(); e != nil {
 		res.err = *e
