@@ -769,8 +769,10 @@ func (r *Committer) commit(plans []*planned) {
 				if d.Created {
 					level = slog.LevelInfo
 				}
-				r.log.Log(context.Background(), level, "registered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
-					"owner", d.Elem.Owner, "lease", d.Elem.Lease.String(), "created", d.Created)
+				if r.log.Enabled(context.Background(), level) { // the arguments are garbage of each refresh else
+					r.log.Log(context.Background(), level, "registered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
+						"owner", d.Elem.Owner, "lease", d.Elem.Lease.String(), "created", d.Created)
+				}
 			} else if d.Removed {
 				r.log.Info("deregistered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
 					"by", ownerName(pl.p.req.Who.Owner))
