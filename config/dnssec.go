@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // DNSSEC is the section "dnssec": online signing of the zones that have
@@ -13,6 +16,26 @@ type DNSSEC struct {
 	Validity  string `mapstructure:"validity"`
 	CacheSize int    `mapstructure:"cache_size"`
 	DNSKEYTTL int    `mapstructure:"dnskey_ttl"`
+	// CDSOff and CDSDelete are zones whose apex publishes no CDS and
+	// CDNSKEY records, and zones whose CDS and CDNSKEY ask the parent to
+	// delete the DS RRset (RFC 8078 §4); the other signed zones publish
+	// those of their keys (RFC 7344). A reload applies them (part CDS of
+	// config/reload).
+	CDSOff    []string `mapstructure:"cds_off"`
+	CDSDelete []string `mapstructure:"cds_delete"`
+}
+
+// CDSZones returns dnssec.cds_off and dnssec.cds_delete as sets of zone
+// names, lower case with the final dot (Validate checked them).
+func (c Config) CDSZones() (off, del map[string]bool) {
+	set := func(names []string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[strings.ToLower(dns.Fqdn(n))] = true
+		}
+		return m
+	}
+	return set(c.DNSSEC.CDSOff), set(c.DNSSEC.CDSDelete)
 }
 
 // KeysDir returns the directory of the DNSSEC key files: <data>/keys.
@@ -47,6 +70,23 @@ func (c Config) validateDNSSEC() []error {
 	}
 	if c.DNSSEC.DNSKEYTTL < 0 || c.DNSSEC.DNSKEYTTL > math.MaxInt32 {
 		bad("dnssec.dnskey_ttl", "%d is outside 0..2147483647", c.DNSSEC.DNSKEYTTL)
+	}
+	off := map[string]bool{}
+	for key, names := range map[string][]string{"dnssec.cds_off": c.DNSSEC.CDSOff, "dnssec.cds_delete": c.DNSSEC.CDSDelete} {
+		for i, n := range names {
+			if _, ok := dns.IsDomainName(n); !ok || n == "" {
+				bad(key, "item %d %q is not a zone name, want e.g. pool.example.", i+1, n)
+				continue
+			}
+			if key == "dnssec.cds_off" {
+				off[strings.ToLower(dns.Fqdn(n))] = true
+			}
+		}
+	}
+	for _, n := range c.DNSSEC.CDSDelete {
+		if off[strings.ToLower(dns.Fqdn(n))] {
+			bad("dnssec.cds_delete", "%s is in dnssec.cds_off too; want it in one of them", n)
+		}
 	}
 	return errs
 }

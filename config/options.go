@@ -120,7 +120,11 @@ var options = []Option{
 	{"dnssec.cache_size", 64, "MiB",
 		"bound of the signature cache (keys, signatures and about 450 bytes per cached RRset: some 800 bytes for a 3-address pool answer with one P-256 signature), 1..1048576"},
 	{"dnssec.dnskey_ttl", 3600, "seconds",
-		"TTL of the DNSKEY RRset of signed zones; a new key must be published this long before it signs (poolnsd dnssec status says when)"},
+		"TTL of the DNSKEY RRset of signed zones (and of their CDS and CDNSKEY RRsets); a new key must be published this long before it signs (poolnsd dnssec status says when)"},
+	{"dnssec.cds_off", []string{}, "",
+		"signed zones whose apex publishes no CDS and CDNSKEY records (RFC 7344); the others publish those of the keys whose DS the parent should hold (poolnsd dnssec ds), for parents that update their DS from them; SIGHUP applies a change"},
+	{"dnssec.cds_delete", []string{}, "",
+		"signed zones whose CDS and CDNSKEY records ask the parent to delete their DS RRset (RFC 8078 §4: CDS 0 0 0 00): the first step of serving a zone unsigned; SIGHUP applies a change"},
 }
 
 // Options returns the table of every configuration key, in documentation

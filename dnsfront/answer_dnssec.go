@@ -22,7 +22,8 @@ import (
 // compact denial (RFC 9824): NOERROR and an NSEC record of the name
 // itself. Queries without DO, and queries of unsigned zones, are answered
 // as before (the fast path included), but for the DNSKEY RRset at a signed
-// zone's apex, which is zone data and is served unsigned to them.
+// zone's apex, which is zone data and is served unsigned to them (and the
+// CDS and CDNSKEY RRsets there, made from the keys too).
 
 // Signer gives the signing context of a zone: nil when the zone is not
 // signed. *dnssec.Signer is one.
@@ -44,9 +45,14 @@ func (h *Handler) signerOf(r *Result) *dnssec.Zone {
 // askedDNSSEC reports whether a signed zone answers a query of type qtype
 // differently from an unsigned one even without DO: the DNSKEY RRset and
 // NSEC records asked for by their type are given (RFC 3225 §3), RRSIG
-// queries refused.
+// queries refused, and the CDS and CDNSKEY RRsets that the signer makes
+// are zone data, given as any other.
 func askedDNSSEC(qtype uint16) bool {
-	return qtype == dns.TypeDNSKEY || qtype == dns.TypeNSEC || qtype == dns.TypeRRSIG
+	switch qtype {
+	case dns.TypeDNSKEY, dns.TypeNSEC, dns.TypeRRSIG, dns.TypeCDS, dns.TypeCDNSKEY:
+		return true
+	}
+	return false
 }
 
 // writeDNSSEC writes the reply of a lookup result of a signed zone: with
@@ -106,15 +112,25 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 	qt := req.q.Qtype
 	name := lower(r.Name)
 	apex := len(r.Chain) == 0 && name == z.Origin()
-	if qt == dns.TypeDNSKEY && apex && (r.Kind == KindNoData || r.Kind == KindStatic) {
-		// The DNSKEY RRset is the signer's, whatever the zone file says.
-		keys, sigs, err := z.DNSKEY()
+	if apex && (r.Kind == KindNoData || r.Kind == KindStatic) &&
+		(qt == dns.TypeDNSKEY || ((qt == dns.TypeCDS || qt == dns.TypeCDNSKEY) && z.PublishesCDS())) {
+		// The DNSKEY RRset is the signer's, whatever the zone file says;
+		// so are the CDS and CDNSKEY RRsets, made from the keys, unless
+		// the zone publishes none (dnssec.cds_off).
+		var rrs []dns.RR
+		var sigs *dnssec.Sigs
+		var err error
+		if qt == dns.TypeDNSKEY {
+			rrs, sigs, err = z.DNSKEY()
+		} else {
+			rrs, sigs, err = z.CDS(qt)
+		}
 		if err != nil {
 			return nil, 0, err
 		}
 		m := replyMsg(req)
 		m.Authoritative = true
-		m.Answer = append(m.Answer, keys...)
+		m.Answer = append(m.Answer, rrs...)
 		if do {
 			m.Answer = sigs.AppendTo(m.Answer)
 		}

@@ -37,7 +37,7 @@ func replySummary(m *dns.Msg) string {
 }
 
 // TestSignedDNSSECTypes: queries for the DNSSEC types (DNSKEY, DS, NSEC,
-// RRSIG, NXNAME) at the apex, a pool's name, an element's name, a missing
+// RRSIG, NXNAME, CDS, CDNSKEY) at the apex, a pool's name, an element's name, a missing
 // name, a delegation without and with DS and below a delegation, with and
 // without DO, in a signed zone and in the same zone unsigned. The rules
 // (docs/dnssec.md, "Queries for the DNSSEC types"):
@@ -51,13 +51,15 @@ func replySummary(m *dns.Msg) string {
 //     (RFC 4035 §2.5); at a delegation, the referral;
 //   - RRSIG: REFUSED in a signed zone with or without DO, NODATA in an
 //     unsigned one; below a delegation, the referral;
-//   - NXNAME: FORMERR in every zone (RFC 9824 §3.5), with EDE 30.
+//   - NXNAME: FORMERR in every zone (RFC 9824 §3.5), with EDE 30;
+//   - CDS, CDNSKEY: at the apex the signer's (RFC 7344), also without DO
+//     (zone data); elsewhere NODATA; none in an unsigned zone.
 func TestSignedDNSSECTypes(t *testing.T) {
 	signer, key := newTestSigner(t, dns.ECDSAP256SHA256)
 	signed := NewHandler(newSignedSpace(t, 3), Config{Signer: signer})
 	plain := NewHandler(newSignedSpace(t, 3), Config{})
 	const (
-		apexTypes  = "NSEC(DNSKEY NS NSEC RRSIG SOA)"
+		apexTypes  = "NSEC(CDNSKEY CDS DNSKEY NS NSEC RRSIG SOA)"
 		webTypes   = "NSEC(A AAAA NSEC RRSIG SRV)"
 		w1Types    = "NSEC(A NSEC RRSIG)"
 		nxTypes    = "NSEC(NSEC NXNAME RRSIG)"
@@ -79,12 +81,16 @@ func TestSignedDNSSECTypes(t *testing.T) {
 		{"pool.test.", dns.TypeNSEC, "NOERROR aa | " + apexTypes + " RRSIG(NSEC) |", "NOERROR aa | " + apexTypes + " |", "NOERROR aa | | SOA"},
 		{"pool.test.", dns.TypeRRSIG, refused, refused, "NOERROR aa | | SOA"},
 		{"pool.test.", dnssec.TypeNXNAME, formerr, formerr, formerr},
+		{"pool.test.", dns.TypeCDS, "NOERROR aa | CDS RRSIG(CDS) |", "NOERROR aa | CDS |", "NOERROR aa | | SOA"},
+		{"POOL.test.", dns.TypeCDNSKEY, "NOERROR aa | CDNSKEY RRSIG(CDNSKEY) |", "NOERROR aa | CDNSKEY |", "NOERROR aa | | SOA"},
 
 		{"web.pool.test.", dns.TypeDNSKEY, "NOERROR aa | | " + soaDenial + webTypes + " RRSIG(NSEC)", "NOERROR aa | | SOA", "NOERROR aa | | SOA"},
 		{"web.pool.test.", dns.TypeDS, "NOERROR aa | | " + soaDenial + webTypes + " RRSIG(NSEC)", "NOERROR aa | | SOA", "NOERROR aa | | SOA"},
 		{"web.pool.test.", dns.TypeNSEC, "NOERROR aa | " + webTypes + " RRSIG(NSEC) |", "NOERROR aa | " + webTypes + " |", "NOERROR aa | | SOA"},
 		{"web.pool.test.", dns.TypeRRSIG, refused, refused, "NOERROR aa | | SOA"},
 		{"web.pool.test.", dnssec.TypeNXNAME, formerr, formerr, formerr},
+		{"web.pool.test.", dns.TypeCDS, "NOERROR aa | | " + soaDenial + webTypes + " RRSIG(NSEC)", "NOERROR aa | | SOA", "NOERROR aa | | SOA"},
+		{"web.pool.test.", dns.TypeCDNSKEY, "NOERROR aa | | " + soaDenial + webTypes + " RRSIG(NSEC)", "NOERROR aa | | SOA", "NOERROR aa | | SOA"},
 
 		{"w1.web.pool.test.", dns.TypeDS, "NOERROR aa | | " + soaDenial + w1Types + " RRSIG(NSEC)", "NOERROR aa | | SOA", "NOERROR aa | | SOA"},
 		{"w1.web.pool.test.", dns.TypeNSEC, "NOERROR aa | " + w1Types + " RRSIG(NSEC) |", "NOERROR aa | " + w1Types + " |", "NOERROR aa | | SOA"},
@@ -95,6 +101,7 @@ func TestSignedDNSSECTypes(t *testing.T) {
 		{"nope.pool.test.", dns.TypeNSEC, "NOERROR aa | " + nxTypes + " RRSIG(NSEC) |", "NXDOMAIN aa | | SOA", "NXDOMAIN aa | | SOA"},
 		{"nope.pool.test.", dns.TypeRRSIG, refused, refused, "NXDOMAIN aa | | SOA"},
 		{"nope.pool.test.", dnssec.TypeNXNAME, formerr, formerr, formerr},
+		{"nope.pool.test.", dns.TypeCDS, "NOERROR aa | | " + soaDenial + nxTypes + " RRSIG(NSEC)", "NXDOMAIN aa | | SOA", "NXDOMAIN aa | | SOA"},
 
 		{"sub.pool.test.", dns.TypeDS, "NOERROR aa | | " + soaDenial + cutTypes + " RRSIG(NSEC)", "NOERROR aa | | SOA", "NOERROR aa | | SOA"},
 		{"Sub.Pool.Test.", dns.TypeDS, "NOERROR aa | | " + soaDenial + cutTypes + " RRSIG(NSEC)", "NOERROR aa | | SOA", "NOERROR aa | | SOA"},
@@ -103,6 +110,7 @@ func TestSignedDNSSECTypes(t *testing.T) {
 		{"sub.pool.test.", dns.TypeRRSIG, "NOERROR | | NS " + cutTypes + " RRSIG(NSEC)", "NOERROR | | NS", "NOERROR | | NS"},
 		{"sub.pool.test.", dnssec.TypeNXNAME, formerr, formerr, formerr},
 		{"x.sub.pool.test.", dns.TypeDS, "NOERROR | | NS " + cutTypes + " RRSIG(NSEC)", "NOERROR | | NS", "NOERROR | | NS"},
+		{"sub.pool.test.", dns.TypeCDS, "NOERROR | | NS " + cutTypes + " RRSIG(NSEC)", "NOERROR | | NS", "NOERROR | | NS"},
 		{"x.sub.pool.test.", dns.TypeRRSIG, "NOERROR | | NS " + cutTypes + " RRSIG(NSEC)", "NOERROR | | NS", "NOERROR | | NS"},
 
 		// At a CNAME's owner: the alias's own NSEC (RFC 4035 §2.5), not
@@ -199,6 +207,60 @@ ns 300 IN A 192.0.2.98
 		// The child's own apex: its NS RRset, unsigned (the child has no key).
 		if got := replySummary(queryDO(t, h, "secure.pool.test.", dns.TypeNS, false, 1232, do)); got != "NOERROR aa | NS |" {
 			t.Errorf("NS at the served child's apex, DO %v: %s", do, got)
+		}
+	}
+}
+
+// TestSignedCDSModes: with dnssec.cds_off the apex has no CDS or CDNSKEY
+// of the signer's (NODATA, the apex's NSEC without their types), but a
+// zone file's own are served as its other records, signed; with
+// dnssec.cds_delete the records of RFC 8078 §4, signed, in place of a zone
+// file's.
+func TestSignedCDSModes(t *testing.T) {
+	const own = "@ 300 IN CDS 4711 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n"
+	for _, c := range []struct {
+		mode       dnssec.CDSMode
+		zoneCDS    bool
+		do, noDO   string
+		wantRecord string // the CDS record answered, "" for none
+	}{
+		{dnssec.CDSOff, false, "NOERROR aa | | SOA RRSIG(SOA) NSEC(DNSKEY NS NSEC RRSIG SOA) RRSIG(NSEC)", "NOERROR aa | | SOA", ""},
+		{dnssec.CDSOff, true, "NOERROR aa | CDS RRSIG(CDS) |", "NOERROR aa | CDS |", "4711 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"},
+		{dnssec.CDSDelete, false, "NOERROR aa | CDS RRSIG(CDS) |", "NOERROR aa | CDS |", "0 0 0 00"},
+		{dnssec.CDSDelete, true, "NOERROR aa | CDS RRSIG(CDS) |", "NOERROR aa | CDS |", "0 0 0 00"},
+	} {
+		signer, key := newTestSignerOpts(t, dns.ECDSAP256SHA256, dnssec.Options{CDS: func(string) dnssec.CDSMode { return c.mode }})
+		hs := newSignedSpace(t, 3)
+		if c.zoneCDS {
+			pz := hs.View().Zone("pool.test.")
+			var pools []handlespace.PoolDef
+			for _, h := range []string{"web", "dead", "big"} {
+				pv := pz.Pool(h)
+				pools = append(pools, handlespace.PoolDef{Handle: h, Spec: pv.Spec, Elements: pv.Elements()})
+			}
+			recs := mustRRs(t, secureZone+"$ORIGIN pool.test.\n"+own)
+			if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.test.", File: "test.zone", Records: recs, Pools: pools}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := NewHandler(hs, Config{Signer: signer})
+		for _, do := range []bool{true, false} {
+			where := fmt.Sprintf("mode %s, zone file's CDS %v, DO %v", c.mode, c.zoneCDS, do)
+			m := queryDO(t, h, "pool.test.", dns.TypeCDS, false, 1232, do)
+			want := c.noDO
+			if do {
+				want = c.do
+				checkSigs(t, m, key, nil)
+			}
+			if got := replySummary(m); got != want {
+				t.Errorf("%s:\n got %s\nwant %s", where, got, want)
+				continue
+			}
+			if c.wantRecord != "" {
+				if cds, ok := m.Answer[0].(*dns.CDS); !ok || strings.TrimPrefix(cds.String(), cds.Hdr.String()) != c.wantRecord {
+					t.Errorf("%s: answer %v, want CDS %s", where, m.Answer[0], c.wantRecord)
+				}
+			}
 		}
 	}
 }

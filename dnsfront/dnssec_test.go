@@ -242,7 +242,7 @@ func TestSignedAnswers(t *testing.T) {
 		{name: "_http._tcp.web.pool.test.", qtype: dns.TypeA, aa: true, nsecOwner: "_http._tcp.web.pool.test.", nsec: "NSEC RRSIG SRV URI"},
 		{name: "_tcp.web.pool.test.", qtype: dns.TypeA, aa: true, nsecOwner: "_tcp.web.pool.test.", nsec: "NSEC RRSIG"},
 		{name: "w1.web.pool.test.", qtype: dns.TypeAAAA, aa: true, nsecOwner: "w1.web.pool.test.", nsec: "A NSEC RRSIG"},
-		{name: "pool.test.", qtype: dns.TypeDS, aa: true, nsecOwner: "pool.test.", nsec: "DNSKEY NS NSEC RRSIG SOA"},
+		{name: "pool.test.", qtype: dns.TypeDS, aa: true, nsecOwner: "pool.test.", nsec: "CDNSKEY CDS DNSKEY NS NSEC RRSIG SOA"},
 		{name: "sub.pool.test.", qtype: dns.TypeDS, aa: true, nsecOwner: "sub.pool.test.", nsec: "NS NSEC RRSIG"},
 		// Referrals: the NS RRset and glue unsigned, the DS signed or
 		// denied.

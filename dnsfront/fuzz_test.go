@@ -27,6 +27,8 @@ func FuzzHandler(f *testing.F) {
 		{"sub.pool.test.", dns.TypeDS}, {"x.sub.pool.test.", dns.TypeA}, {"txt.pool.test.", dns.TypeNSEC},
 		{"nope.pool.test.", dns.TypeRRSIG}, {"nope.pool.test.", 128}, {"gone.pool.test.", dns.TypeA},
 		{"dead.pool.test.", dns.TypeAAAA}, {"_tcp.web.pool.test.", dns.TypeSRV},
+		{"pool.test.", dns.TypeCDS}, {"pool.test.", dns.TypeCDNSKEY}, {"web.pool.test.", dns.TypeCDS},
+		{`a\.sub.pool.test.`, dns.TypeA}, {`x.a\.wild.pool.test.`, dns.TypeTXT},
 	} {
 		for _, do := range []bool{true, false} {
 			// Without DO too: the DNSSEC types are answered so.

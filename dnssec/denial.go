@@ -35,8 +35,8 @@ func (z *Zone) NXDomain(qname string, ttl uint32) (*Sigs, error) {
 // NoData returns the signed NSEC record that says name exists without
 // records of qtype (RFC 9824 §3.2): owner name, next name "\000.<name>",
 // types: types (what the name holds, or can answer; see the package
-// documentation) without qtype, plus RRSIG and NSEC, plus DNSKEY at the
-// zone's apex. An empty non-terminal passes no types. ttl is the negative
+// documentation) without qtype, plus RRSIG and NSEC, plus DNSKEY (and CDS
+// and CDNSKEY when the zone publishes them) at the zone's apex. An empty non-terminal passes no types. ttl is the negative
 // answer's TTL.
 func (z *Zone) NoData(name string, qtype uint16, types []uint16, ttl uint32) (*Sigs, error) {
 	return z.noData(name, qtype, types, ttl)
@@ -50,8 +50,12 @@ func (z *Zone) noData(name string, qtype uint16, types []uint16, ttl uint32) (*S
 			ts = append(ts, t)
 		}
 	}
-	if qtype != dns.TypeDNSKEY && len(name) == len(z.origin) && equalFold(name, z.origin) {
-		ts = append(ts, dns.TypeDNSKEY)
+	if len(name) == len(z.origin) && equalFold(name, z.origin) {
+		for _, t := range [...]uint16{dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY} {
+			if t != qtype && (t == dns.TypeDNSKEY || z.PublishesCDS()) {
+				ts = append(ts, t)
+			}
+		}
 	}
 	return z.denial(name, ttl, false, ts)
 }

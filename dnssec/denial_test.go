@@ -35,12 +35,12 @@ func TestDenial(t *testing.T) {
 			"e1.web.pool.example.", `\000.e1.web.pool.example.`, []uint16{A, dns.TypeRRSIG, dns.TypeNSEC}, AAAA},
 		{"empty non-terminal", func() (*Sigs, error) { return z.NoData("_tcp.web.pool.example.", SRV, nil, 5) },
 			"_tcp.web.pool.example.", `\000._tcp.web.pool.example.`, []uint16{dns.TypeRRSIG, dns.TypeNSEC}, SRV},
-		{"apex: DNSKEY added", func() (*Sigs, error) {
+		{"apex: DNSKEY, CDS and CDNSKEY added", func() (*Sigs, error) {
 			return z.NoData("pool.example.", A, []uint16{dns.TypeSOA, dns.TypeNS, MX}, 300)
-		}, "pool.example.", `\000.pool.example.`, []uint16{dns.TypeNS, dns.TypeSOA, MX, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY}, A},
+		}, "pool.example.", `\000.pool.example.`, []uint16{dns.TypeNS, dns.TypeSOA, MX, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY}, A},
 		{"DS at the apex (not authoritative for the parent)", func() (*Sigs, error) {
 			return z.NoData("pool.example.", dns.TypeDS, []uint16{dns.TypeSOA, dns.TypeNS}, 300)
-		}, "pool.example.", `\000.pool.example.`, []uint16{dns.TypeNS, dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY}, dns.TypeDS},
+		}, "pool.example.", `\000.pool.example.`, []uint16{dns.TypeNS, dns.TypeSOA, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY}, dns.TypeDS},
 		{"delegation without DS", func() (*Sigs, error) { return z.NoDS("Sub.pool.example.", 300) },
 			"sub.pool.example.", `sub\000.pool.example.`, []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}, dns.TypeDS},
 	}

@@ -13,8 +13,10 @@
 // comes from its timing metadata (Publish, Activate, Inactive, Delete, as
 // BIND writes them) at the time of Load; Keys.NextEvent says when to load
 // again. The DNSKEY RRset holds every published key and is signed by each
-// of them; every other RRset is signed by the active keys (the ZSKs only,
-// when a zone has a KSK and a ZSK).
+// of them, as are the CDS and CDNSKEY RRsets (cds.go: those of the keys
+// whose DS the parent should hold, by default); every other RRset is
+// signed by the active keys (the ZSKs only, when a zone has a KSK and a
+// ZSK).
 //
 // A Keeper holds a serving daemon's Signer and loads the keys into it: at
 // start (NewKeeper fails on a bad key), on Reload and when a key's time
@@ -35,7 +37,8 @@
 //     reply of several RRsets, and Sigs.FreshUntil says until when signatures
 //     kept beside the cache may still be sent;
 //   - Zone.Sign(records) and Sigs.AppendTo(section): the dns.Msg renderer;
-//   - Zone.DNSKEY() for a DNSKEY query at the apex;
+//   - Zone.DNSKEY() for a DNSKEY query at the apex, Zone.CDS(type) for
+//     a CDS or CDNSKEY query there;
 //   - Zone.NXDomain, Zone.NoData and Zone.NoDS for denials: one NSEC
 //     record (Sigs.NSEC) and its signatures.
 //
@@ -61,7 +64,7 @@
 //
 // Negative TTL below is Result.NegTTL; "types" is what NoData is given;
 // NoData itself removes the type asked, and adds RRSIG, NSEC and, at the
-// apex, DNSKEY.
+// apex, DNSKEY (and CDS and CDNSKEY when the zone publishes them).
 //
 //   - Pool, element, static, RFC 8482 ANY answers: sign the answer RRset.
 //   - Wildcard: sign the synthesised records, owner the query's name: the
@@ -92,7 +95,9 @@
 //     zone whose parent is served here too, the parent's answer; else
 //     NODATA with the apex's types (RFC 4035 §3.1.4.1).
 //   - DNSKEY query at the apex: Zone.DNSKEY's RRset and signatures;
-//     elsewhere an ordinary NODATA.
+//     elsewhere an ordinary NODATA. CDS and CDNSKEY queries the same,
+//     with Zone.CDS, when the zone publishes them (Zone.PublishesCDS);
+//     else the zone file's records or NODATA.
 //   - NSEC query: the NSEC a denial at the name would carry, in the answer
 //     section, rcode NOERROR: NoData(name, 0, types, NegTTL) for a name
 //     that exists, NXDomain(name, NegTTL) for one that does not; at a
@@ -104,7 +109,8 @@
 //     EDE 30 in every zone, signed or not (RFC 9824 §3.5).
 //   - Without DO: the answer as without DNSSEC, NXDOMAIN included, but
 //     for the DNSSEC types asked for by name (RFC 3225 §3): the DNSKEY
-//     RRset and the NSEC record of a name that exists are given unsigned,
+//     RRset (and the CDS and CDNSKEY RRsets, zone data made by the signer)
+//     and the NSEC record of a name that exists are given unsigned,
 //     and RRSIG and NXNAME queries get the same errors as with DO.
 //
 // # Key rollovers

@@ -45,6 +45,9 @@ type Options struct {
 	CacheSize int64
 	// Now returns the current time (time.Now); tests set a fake clock.
 	Now func() time.Time
+	// CDS says which CDS and CDNSKEY records a zone (lower case, final
+	// dot) publishes at its apex; nil: CDSKeys for every zone.
+	CDS func(zone string) CDSMode
 	// BeforeSign, if set, is called before each RRset is signed (a cache
 	// miss or a refresh), on the goroutine that signs it. Testing: a test
 	// makes signing slow, or blocks it, to see what waits for it.
@@ -123,7 +126,9 @@ type Zone struct {
 	keyFP      uint64
 	dnskey     []dns.RR // the DNSKEY RRset, TTL set
 	dnskeySet  *RRset   // the same, canonical and sorted (read-only)
-	sigsLen    int      // SigsWireLen(0)
+	cdsMode    CDSMode
+	cds        [2]cdsSet // CDS, CDNSKEY (cds.go)
+	sigsLen    int       // SigsWireLen(0)
 
 	// cacheOnly: this is the zone's CacheOnly twin, which never signs.
 	// budget: this is a zone of Budget. base is the zone they are of (nil
@@ -151,6 +156,7 @@ func (s *Signer) newZone(zk *ZoneKeys) *Zone {
 	}
 	set.sort()
 	z.dnskeySet = set
+	z.cdsSets(zk)
 	for _, k := range z.data {
 		// Type covered … key tag (18), the signer's name, the signature.
 		z.sigsLen += rrFixedLen + 18 + len(z.originWire) + k.sigLen()
@@ -325,7 +331,10 @@ func (z *Zone) SignSetAt(set *RRset, now time.Time) (*Sigs, error) {
 		return nil, fmt.Errorf("dnssec: %s is not in zone %s", name, z.origin)
 	}
 	signers, fp := z.data, z.dataFP
-	if set.typ == dns.TypeDNSKEY {
+	switch set.typ {
+	case dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY:
+		// Signed by the keys that sign the DNSKEY RRset, among them the
+		// KSK whose DS the parent holds (RFC 7344 §4.1).
 		signers, fp = z.keySigners, z.keyFP
 	}
 	set.key = set.appendKey(set.key[:0], fp)

@@ -9,26 +9,43 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// Administrative changes made away from an element's home.
+// Administrative changes and failure reports made away from an
+// element's home.
 //
-// Only an element's home sends its changes, so a drain made at another
-// registrar would stay there (and the home's next update would undo it).
-// Instead that registrar asks the home: a HANDLE_UPDATE (ADD_PE) of its
-// copy of the element whose poolnsd extension carries ParamXAdminReq with
-// the state asked for. The home checks that it is the element's home and
-// hands the request to its driver (Ready.Admin), which applies it as a
-// local change; the change then reaches every peer, the asker included, in
-// the home's own HANDLE_UPDATE. The asker changes nothing by itself.
+// An element's administrative state (drain, force-down, auto) is its
+// home's to set and announce, like its health: only an element's home
+// sends its changes, so a drain made at another registrar would stay
+// there (and the home's next update would undo it). Instead that
+// registrar asks the home (RequestAdmin, through Driver.RequestAdmin): a
+// HANDLE_UPDATE (ADD_PE) of its copy of the element whose poolnsd
+// extension carries ParamXAdminReq with the state asked for. The home
+// checks that it is the element's home and hands the request to its
+// driver (Ready.Admin), which applies it as a local change
+// (DriverConfig.OnAdmin); the change then reaches every peer, the asker
+// included, in the home's own HANDLE_UPDATE. The asker changes nothing by
+// itself.
+//
+// A pool user's failure report (RFC 5352 ENDPOINT_UNREACHABLE) of an
+// element homed elsewhere goes to its home the same way (RequestReport,
+// through Driver.RequestReport), with ParamXReportReq carrying the
+// reporter's address; the asker rate-limits before it asks. The home
+// returns it in Ready.Reports for its driver to count
+// (DriverConfig.OnReport: the monitor, which rate-limits and counts by
+// the reporter's address and probes at once); the element's Reported
+// state (XReported in ParamXState) then reaches every peer in the home's
+// HANDLE_UPDATE.
+//
+// A registrar that is not the element's home (or does not know it)
+// answers either request with an ERROR that names it (ParamXRefused:
+// request type, reason, PE identifier, pool handle), and so does a driver
+// whose OnAdmin or OnReport fails (Refuse). The asker hands refusals to
+// whoever waits (Ready.Refusals, Driver.WatchRefusals), so that an
+// operator's change refused by the home is answered at once.
 //
 // A home that does not know ParamXAdminReq (an older poolnsd) skips it
 // (its top bits are 10) and sees a non-home's copy of its own element,
-// which changes nothing: the asker sees no change and says so.
-//
-// Failure reports made away from an element's home go to the home the
-// same way, with ParamXReportReq and the reporter's address
-// (RequestReport, Ready.Reports). A request the home refuses is answered
-// with an ERROR that names it (ParamXRefused), which the asker hands to
-// whoever waits on it (Ready.Refusals).
+// which changes nothing: the asker sees no change and says so. A peer
+// that does not know ParamXRefused skips it and only logs the ERROR.
 
 // AdminRequest is a peer's request, accepted by this registrar as the
 // element's home, to set the administrative state of element ID of Pool.
@@ -152,11 +169,15 @@ func (n *Node) request(pool string, id uint32, mark func(*wire.ElementX)) (uint3
 }
 
 // refuse answers peer's request for element id of pool with an ERROR that
-// names it (ParamXRefused) and says why.
+// names it (ParamXRefused) and says why, and notes the refusal as an event
+// (its kind by the request: administrative, report or confirmation).
 func (n *Node) refuse(peer uint32, request uint16, pool string, id uint32, reason uint8, what, why string) {
 	kind := EventAdminRefused
-	if request == wire.ParamXReportReq {
+	switch request {
+	case wire.ParamXReportReq:
 		kind = EventReportRefused
+	case wire.ParamXConfirmReq:
+		kind = EventConfirmRefused
 	}
 	n.event(Event{Kind: kind, Peer: peer, Detail: what + ": " + why})
 	n.send(peer, &wire.Message{Type: wire.TypeError,

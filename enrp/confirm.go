@@ -11,21 +11,30 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
-// Health confirmation from other vantage points (see vantage.go for the
-// maths).
+// Health confirmation from other vantage points (the maths are package
+// placement's, the books package vantage's).
 //
-// The home (its monitor, through Confirm) asks the element's vantage
-// points: a HANDLE_UPDATE (ADD_PE) of its copy of the element with
-// ParamXConfirmReq, carrying a nonce, the health its own probes propose
-// and how long it waits. A vantage point that has the element homed at
-// the asker hands the request to its driver (Ready.Probes), which probes
-// the element once and gives the result back (Answer); the answer goes
-// to the home as a HANDLE_UPDATE of the vantage point's copy with
-// ParamXConfirmAns. The home decides (Quorum) once every vantage point
-// answered or its wait is over, and hands the verdict to its driver
-// (Ready.Verdicts), which publishes it as a local change (the element's
-// health and, if the votes disagreed, its Vantage), which reaches every
-// peer as usual.
+// When the probes of an element's home would change its health, the
+// home's monitor has the change confirmed (Confirm, through
+// Driver.Confirm): the home asks the element's vantage points (the next
+// Config.Confirm live registrars in its rendezvous order,
+// placement.Vantages) with a HANDLE_UPDATE (ADD_PE) of its copy of the
+// element with ParamXConfirmReq, carrying a nonce, the health its own
+// probes propose and how long it waits. A vantage point that has the
+// element homed at the asker hands the request to its driver
+// (Ready.Probes, DriverConfig.OnProbe), which probes the element once and
+// gives the result back (Answer); the answer goes to the home as a
+// HANDLE_UPDATE of the vantage point's copy with ParamXConfirmAns. The
+// home decides (placement.Quorum, among the answers and its own) once
+// every vantage point answered or its wait is over (the probe timeout, a
+// quarter more and the farthest vantage point's round trip:
+// placement.Budgets, Config.PeerRTT), and hands the verdict to its driver
+// (Ready.Verdicts, DriverConfig.OnVerdict), which publishes it as a local
+// change (the element's health and, if the votes disagreed, its Vantage),
+// which reaches every peer as usual. When they disagree the element is
+// disputed: its ParamXVantage lists who saw what, it stays in every
+// registrar's answers, and a registrar that saw it down (or, not asked,
+// when the verdict is down) puts it last (handlespace.LastAt).
 //
 // A request is refused (an ERROR naming it, ParamXRefused) when the
 // element is unknown here or homed elsewhere than at the asker, and when
@@ -299,10 +308,7 @@ func (n *Node) refuseConfirm(p *peer, pool string, id uint32, reason uint8, what
 	if !n.gate.Refuse(n.now(), p.id) {
 		return
 	}
-	n.event(Event{Kind: EventConfirmRefused, Peer: p.id, Detail: what + ": " + why})
-	n.send(p.id, &wire.Message{Type: wire.TypeError,
-		Causes:  []wire.Cause{{Code: wire.CauseInvalidValues, Info: wire.DiagParam(what + " refused by " + handlespace.IDString(n.id) + ": " + why)}},
-		Refused: &wire.Refused{Request: wire.ParamXConfirmReq, Reason: reason, ID: id, Handle: []byte(pool)}})
+	n.refuse(p.id, wire.ParamXConfirmReq, pool, id, reason, what, why)
 }
 
 // Answer sends the home that asked (Ready.Probes) what the probe of its

@@ -116,79 +116,42 @@
 // element down: it disputes it. In a minority a registrar takes
 // nothing over (see tickMinority).
 //
-// # Administrative changes
+// # Administrative changes and failure reports
 //
 // An element's administrative state (drain, force-down, auto) is its
-// home's to set and announce, like its health. A registrar asked for a
-// change of an element homed elsewhere calls Node.RequestAdmin (through
-// Driver.RequestAdmin): a HANDLE_UPDATE (ADD_PE) of its copy of the element
-// to the home, with ParamXAdminReq in the extension. The home, if it is
-// the element's home, returns the request in Ready.Admin for its driver to
-// apply as a local change (DriverConfig.OnAdmin), which then goes to every
-// peer; else it answers with an ERROR that names the request
-// (ParamXRefused: request type, reason, PE identifier, pool handle), and
-// so does a driver whose OnAdmin fails (Node.Refuse). The asker changes
-// nothing itself; it hands refusals to whoever waits (Ready.Refusals,
-// Driver.WatchRefusals), so that an operator's change refused by the home
-// is answered at once. A peer that does not know ParamXAdminReq skips it
-// and ignores the message (a non-home's word on its own element); one that
-// does not know ParamXRefused skips it and only logs the ERROR.
-//
-// # Failure reports
-//
-// A pool user's failure report (RFC 5352 ENDPOINT_UNREACHABLE) of an
-// element homed elsewhere goes to its home the same way: Node.RequestReport
-// (Driver.RequestReport) sends the home a HANDLE_UPDATE (ADD_PE) of the
-// asker's copy with ParamXReportReq carrying the reporter's address. The
-// home returns it in Ready.Reports for its driver to count
-// (DriverConfig.OnReport: the monitor, which rate-limits and counts by the
-// reporter's address and probes at once); the element's Reported state
-// (XReported in ParamXState) then reaches every peer in the home's
-// HANDLE_UPDATE. A home that is not the element's home, or whose OnReport
-// fails, refuses it as above. The asker rate-limits before it asks.
+// home's to set and announce, like its health, and its failure reports
+// (RFC 5352 ENDPOINT_UNREACHABLE) are its home's to count. A registrar
+// asked for either about an element homed elsewhere asks the home
+// (Node.RequestAdmin, Node.RequestReport, through the Driver's methods of
+// the same names) and changes nothing itself; the home hands what it
+// accepts to its driver (Ready.Admin, Ready.Reports; DriverConfig.OnAdmin,
+// OnReport) and refuses the rest with an ERROR that names the request
+// (Node.Refuse when its driver fails), which the asker hands to whoever
+// waits (Ready.Refusals, Driver.WatchRefusals). See admin.go.
 //
 // # Health from other vantage points
 //
 // When the probes of an element's home would change its health, the
 // home's monitor has the change confirmed (Node.Confirm, through
-// Driver.Confirm): the home sends the element's vantage points (the next
-// Config.Confirm live registrars in its rendezvous order,
-// placement.Vantages) a HANDLE_UPDATE of its copy with ParamXConfirmReq;
-// each probes the element once (Ready.Probes, DriverConfig.OnProbe) and
-// answers with ParamXConfirmAns (Node.Answer). The home decides by
-// placement.Quorum among the answers that came within its wait (the probe
-// timeout, a quarter more and the farthest vantage point's round trip:
-// placement.Budgets, Config.PeerRTT) and its own
-// (Ready.Verdicts, DriverConfig.OnVerdict). When they disagree the
-// element is disputed: its ParamXVantage lists who saw what, it stays in
-// every registrar's answers, and a registrar that saw it down (or, not
-// asked, when the verdict is down) puts it last (handlespace.LastAt).
-// Requests are refused for an unknown element, from a peer that is not
-// the element's home, over the asker's rate or with too many in flight,
-// with rate-limited ERRORs.
+// Driver.Confirm) by the element's vantage points, which probe it once
+// each (Ready.Probes, DriverConfig.OnProbe, Node.Answer). The home
+// decides by quorum among their answers and its own (Ready.Verdicts,
+// DriverConfig.OnVerdict); an element they disagree on is disputed: it
+// stays in every registrar's answers, last at those that saw it down.
+// A request for an unknown element, one not homed at the asker, or
+// beyond the asker's rate is refused, with rate-limited ERRORs. See
+// confirm.go.
 //
 // # Hand-off and hand-back
 //
 // Node.Leave (Driver.Leave, on SIGTERM) hands every element homed here to
-// its next home among the live peers, in pages of HANDLE_TABLE_RESPONSE
-// marked with ParamXHandoff, with its state and what the monitor keeps
-// beside it (ParamXReports, the RTT); each peer takes its part, drops the
-// leaver from its live set on its last page, and acknowledges
-// (Ready.Left at the leaver when all did). The daemon's driver
-// (enrpnet.DriverConfig.Durable) sends that acknowledgement only once the
-// registrations handed to it are in its store, so that the leaver, which
-// stops on it, never leaves one that a crash of the peer would lose. The
-// peers list the leaver as left (PeerState.Left), not dead, until it is
-// heard again or LeftMemory has passed. When the live set grows, the
+// its next home among the live peers, with its state and what the monitor
+// keeps beside it; each peer takes its part and acknowledges (the
+// daemon's driver once the registrations are in its store), and the
+// leaver stops when all did (Ready.Left). When the live set grows, the
 // old homes of the zone-file elements that move to the newcomer hand it
-// their state back (HandbackPage), which it takes when it is stronger
-// than its own (ElementX.Strength: a restarted registrar's, or one from
-// the smaller side of a healed partition, is weaker); the others keep
-// theirs against a weaker word from the newcomer for two presence
-// intervals. The newcomer announces a state so taken; a verdict it
-// reached since it came back, with another vantage point's vote, stands
-// against hand-backs; both go out at the live set's strength, its pushes
-// too, for two presence intervals (Node.freshen). See handoff.go.
+// their state back, which it takes when it is stronger than its own
+// (ElementX.Strength). See handoff.go.
 //
 // # Caveats
 //

@@ -14,23 +14,28 @@ import (
 
 // Planned hand-off, and hand-back.
 //
-// A registrar that stops with live peers (SIGTERM) calls Leave: it sends
-// each live peer the elements it is home for whose next home that peer
-// is (the rendezvous winner among the live registrars without this one),
-// as pages of HANDLE_TABLE_RESPONSE marked with ParamXHandoff, each
-// element with its state (health, admin state, load, failure reports) and
-// what the monitor keeps beside it (its smoothed RTT and report count);
-// every peer gets a last page (HandoffLast, empty if it gets nothing).
-// The peer becomes the home of what it was given (a registered element
-// one ownership generation on, as a takeover does), and on the last page
-// takes the leaver out of its live set without waiting for it to fall
-// silent (zone-file elements follow the live set; the leaver's other
-// registered elements go to their rendezvous winners, which every peer
-// computes alike), and acknowledges with a PRESENCE carrying
-// ParamXHandoff (HandoffAck). With every acknowledgement in (or the peers
-// that did not answer dead), the leaver gives its elements up in its own
-// table too (Ready.Left); its driver bounds the wait
-// (enrp.handoff_timeout).
+// A registrar that stops with live peers (SIGTERM, through Driver.Leave)
+// calls Leave: it sends each live peer the elements it is home for whose
+// next home that peer is (the rendezvous winner among the live registrars
+// without this one), as pages of HANDLE_TABLE_RESPONSE marked with
+// ParamXHandoff, each element with its state (health, admin state, load,
+// failure reports) and what the monitor keeps beside it (its smoothed RTT
+// and report count, ParamXReports); every peer gets a last page
+// (HandoffLast, empty if it gets nothing). The peer becomes the home of
+// what it was given (a registered element one ownership generation on, as
+// a takeover does), and on the last page takes the leaver out of its live
+// set without waiting for it to fall silent (zone-file elements follow
+// the live set; the leaver's other registered elements go to their
+// rendezvous winners, which every peer computes alike), and acknowledges
+// with a PRESENCE carrying ParamXHandoff (HandoffAck). With every
+// acknowledgement in (or the peers that did not answer dead), the leaver
+// gives its elements up in its own table too (Ready.Left); its driver
+// bounds the wait (enrp.handoff_timeout). The daemon's driver
+// (enrpnet.DriverConfig.Durable) acknowledges only once the registrations
+// handed to it are in its store, so that the leaver, which stops on
+// Ready.Left, never leaves one that a crash of the peer would lose. The
+// peers list the leaver as left (PeerState.Left), not dead, until it is
+// heard again or LeftMemory has passed.
 //
 // Hand-back: when the live set grows (a registrar joins, restarts or
 // comes back after a partition), the zone-file elements whose home moves
@@ -40,9 +45,13 @@ import (
 // measured it. The newcomer takes the state when it is stronger than its
 // own (its own is from before it joined, or from its side of a partition
 // with fewer registrars, or it has none), so that it never serves, or
-// announces, a stale verdict of its own. Meanwhile every other registrar
-// keeps its state of such an element for a while (settleWindow) against
-// a weaker word from the new home.
+// announces, a stale verdict of its own; it announces a state so taken.
+// Meanwhile every other registrar keeps its state of such an element for
+// two presence intervals (settleWindow) against a weaker word from the
+// new home. A verdict the newcomer reached since it came back, with
+// another vantage point's vote, stands against hand-backs; both go out at
+// the live set's strength, its pushes too, for two presence intervals
+// (freshen).
 
 // Handed is an element whose home this registrar became by a peer's
 // hand-off, or whose state it took from a peer's hand-back, with what the

@@ -317,19 +317,30 @@ func putBuffer(buf *bytes.Buffer) {
 // with its headers; a HEAD request gets the headers only.
 func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte, gzipped bool) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	// The constant values are shared slices (net/http only reads them): a
+	// Set makes a slice of each, garbage of every reply.
+	h["Content-Type"] = hdrJSON
 	if gzipped {
-		h.Set("Content-Encoding", "gzip")
-		h.Set("Vary", "Accept-Encoding")
+		h["Content-Encoding"] = hdrGzip
+		h["Vary"] = hdrVaryEncoding
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Cache-Control"] = hdrNoStore
+	h["X-Content-Type-Options"] = hdrNoSniff
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(body)
 	}
 }
+
+// The values of writeBody's constant headers.
+var (
+	hdrJSON         = []string{"application/json"}
+	hdrGzip         = []string{"gzip"}
+	hdrVaryEncoding = []string{"Accept-Encoding"}
+	hdrNoStore      = []string{"no-store"}
+	hdrNoSniff      = []string{"nosniff"}
+)
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	writeJSON(w, r, status, ErrorJSON{Error: msg})
@@ -344,7 +355,12 @@ func writeLookupError(w http.ResponseWriter, r *http.Request, e *lookupError) {
 // bytes and anything after the object. On error it writes the reply and
 // returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, dst any, want string) bool {
-	body := &limitReader{r: http.MaxBytesReader(w, r.Body, maxBody)}
+	return decodeBodyFrom(w, r, r.Body, dst, want)
+}
+
+// decodeBodyFrom is decodeBody reading the body from src.
+func decodeBodyFrom(w http.ResponseWriter, r *http.Request, src io.ReadCloser, dst any, want string) bool {
+	body := &limitReader{r: http.MaxBytesReader(w, src, maxBody)}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)

@@ -111,6 +111,14 @@ func TestRegisterEndpoints(t *testing.T) {
 		{"zone not served", "/v1/pools/web.nowhere.test/elements/x", `{"addresses":["192.0.2.1"],"port":80}`, 404, "no served zone"},
 		{"ambiguous handle", "/v1/pools/web/elements/x", `{"addresses":["192.0.2.1"],"port":80}`, 409, "name the pool in full"},
 		{"new bare handle with two zones", "/v1/pools/brandnew/elements/x", `{"addresses":["192.0.2.1"],"port":80}`, 404, "name the pool in full"},
+		// Bodies that encoding/json reads, not the usual form's parser
+		// (regbody.go): the same replies as before it.
+		{"empty body", "/v1/pools/web.pool.test/elements/x", ``, 400, "empty request body; want a JSON object"},
+		{"cut body", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":`, 400, "request body ends inside its JSON"},
+		{"trailing data", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80} {}`, 400, "trailing data after the JSON object"},
+		{"port as a string", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":"80"}`, 400, `field "port" is a JSON string; want a number`},
+		{"port too large", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":65536}`, 400, `field "port" is a JSON number 65536; want a number`},
+		{"body too large", "/v1/pools/web.pool.test/elements/x", `{"addresses":["192.0.2.1"],"port":80}` + strings.Repeat(" ", 64<<10), 413, "request body larger than 65536 bytes"},
 	} {
 		rp := put(c.path, c.body)
 		if e, _ := rp.json["error"].(string); rp.code != c.code || !strings.Contains(e, c.msg) {
@@ -120,6 +128,14 @@ func TestRegisterEndpoints(t *testing.T) {
 	if p := f.hs.View().Zone("pool.test.").Pool("web"); p.Label("x") != nil {
 		t.Error("a refused PUT registered x")
 	}
+	// Escapes and another case of a field's name: encoding/json's
+	// meaning.
+	rp = put("/v1/pools/web.pool.test/elements/esc", `{"\u0061ddresses":["192.0.2.1"],"Port":80,"site":"x\"y"}`)
+	rp.want(t, http.StatusCreated, "")
+	if el, _ := rp.json["element"].(map[string]any); el["site"] != `x"y` || el["port"] != 80.0 {
+		t.Errorf("PUT with escapes: %s", rp.body)
+	}
+	f.do(t, "DELETE", "/v1/pools/web.pool.test/elements/esc", "", auth).want(t, http.StatusOK, "")
 	// Token: none, wrong.
 	f.do(t, "PUT", "/v1/pools/web.pool.test/elements/y", `{"addresses":["192.0.2.1"],"port":80}`, "").want(t, http.StatusUnauthorized, "")
 	f.do(t, "PUT", "/v1/pools/web.pool.test/elements/y", `{"addresses":["192.0.2.1"],"port":80}`, "Bearer nope").want(t, http.StatusUnauthorized, "")

@@ -112,6 +112,10 @@ type Change struct {
 	// fills in the ID, Owner, Lease, Expires and Home. nil: the element
 	// with Label is removed (nothing if there is none).
 	Elem *handlespace.Element
+	// Give: Elem is the committer's to keep (the caller made it for this
+	// Change, with no Probe or Vantage of its own, and does not touch it
+	// again): it is registered itself, its fields set, not a copy of it.
+	Give bool
 	// Policy is the policy the registration asks for, "" any.
 	Policy string
 	// Lease is the lease asked for, 0 the default.
@@ -131,6 +135,11 @@ type Request struct {
 	// committer, serialised with every other Request; an error fails the
 	// Request and is what Submit returns.
 	Build func(v *handlespace.View) ([]Change, error)
+	// Deadline, if set, withdraws the Request as a ctx that ends then
+	// would (context.DeadlineExceeded), without a context and a timer
+	// of its own for each Request: the HTTP API's registrations bound
+	// their wait so, a thousand a second.
+	Deadline time.Time
 }
 
 // Key is a conflict key (see Request.Keys).
@@ -302,17 +311,18 @@ func New(hs *handlespace.Handlespace, store Store, cfg Config) *Committer {
 func (r *Committer) Allow(from netip.Addr) bool { return r.limiter.allow(from, r.cfg.Now()) }
 
 // Submit queues req and waits until it is durable and published, or failed
-// and changed nothing. A ctx that ends while req waits in the queue
-// withdraws it (ctx.Err()); once its batch has begun, Submit waits for the
-// outcome.
+// and changed nothing. A ctx that ends (or req.Deadline that passes) while
+// req waits in the queue withdraws it (ctx.Err(),
+// context.DeadlineExceeded); once its batch has begun, Submit waits for
+// the outcome.
 func (r *Committer) Submit(ctx context.Context, req *Request) (Result, error) {
 	p := &pending{ctx: ctx, req: req, done: make(chan outcome, 1)}
 	select {
-	case r.queue <- p:
-	case <-r.stop:
-		return Result{}, ErrClosed
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
+	case r.queue <- p: // room in the queue: no channel of ctx's made, no timer
+	default:
+		if err := r.enqueue(ctx, p); err != nil {
+			return Result{}, err
+		}
 	}
 	if r.queued != nil {
 		r.queued()
@@ -329,6 +339,39 @@ func (r *Committer) Submit(ctx context.Context, req *Request) (Result, error) {
 			return Result{}, ErrClosed
 		}
 	}
+}
+
+// enqueue waits for room in the queue for p, until ctx ends or p's
+// deadline passes.
+func (r *Committer) enqueue(ctx context.Context, p *pending) error {
+	var expired <-chan time.Time
+	if d := p.req.Deadline; !d.IsZero() {
+		t := time.NewTimer(time.Until(d))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case r.queue <- p:
+		return nil
+	case <-r.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-expired:
+		return context.DeadlineExceeded
+	}
+}
+
+// withdrawn returns why p is no longer wanted (its ctx ended, its deadline
+// passed), nil if it is.
+func (p *pending) withdrawn() error {
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	if d := p.req.Deadline; !d.IsZero() && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Sweep removes the elements whose lease ended at or before now, from the
@@ -443,6 +486,15 @@ type planned struct {
 	pools  map[string]int
 }
 
+// count adds d to the plan's count of owner's and of pool's elements.
+func (pl *planned) count(owner, pool string, d int) {
+	if pl.owners == nil {
+		pl.owners, pl.pools = map[string]int{}, map[string]int{}
+	}
+	pl.owners[owner] += d
+	pl.pools[pool] += d
+}
+
 // process runs one batch and returns the Requests deferred to the next.
 func (r *Committer) process(batch []*pending) []*pending {
 	v := r.hs.View()
@@ -461,8 +513,8 @@ func (r *Committer) process(batch []*pending) []*pending {
 	countPool := func(p string) int { return r.perPool[p] + poolCount[p] }
 
 	for _, p := range batch {
-		if p.ctx.Err() != nil {
-			p.done <- outcome{err: p.ctx.Err()}
+		if err := p.withdrawn(); err != nil {
+			p.done <- outcome{err: err}
 			continue
 		}
 		if conflicts(p.req.Keys, keys, pools) {
@@ -547,14 +599,21 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		return nil, err
 	}
 	who := p.req.Who
-	pl := &planned{p: p, owners: map[string]int{}, pools: map[string]int{}}
-	seen := map[string]bool{}
+	// The counts' maps are made when a change counts (a refresh does
+	// not), and a Request of one change has no twice-changed element.
+	pl := &planned{p: p}
+	var seen map[string]bool
 	for _, c := range changes {
-		nk := c.Pool + "\x00" + c.Label
-		if seen[nk] {
-			return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s is changed twice in one request", c.Label, c.Pool)}
+		if len(changes) > 1 {
+			nk := c.Pool + "\x00" + c.Label
+			if seen[nk] {
+				return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s is changed twice in one request", c.Label, c.Pool)}
+			}
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[nk] = true
 		}
-		seen[nk] = true
 		if err := checkLabel(c.Label); err != nil {
 			return nil, err
 		}
@@ -583,8 +642,7 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			}
 			pl.ops = append(pl.ops, handlespace.Op{Pool: c.Pool, ID: cur.ID})
 			pl.done = append(pl.done, Done{Pool: c.Pool, Label: c.Label, ID: cur.ID, Removed: true})
-			pl.owners[cur.Owner]--
-			pl.pools[c.Pool]--
+			pl.count(cur.Owner, c.Pool, -1)
 			continue
 		}
 		e := c.Elem
@@ -614,11 +672,13 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			if r.cfg.MaxPerOwner > 0 && !who.Admin && countOwner(who.Owner)+pl.owners[who.Owner] >= r.cfg.MaxPerOwner {
 				return nil, refused("%s has registered the most elements allowed (registration.max_per_key = %d)", ownerName(who.Owner), r.cfg.MaxPerOwner)
 			}
-			pl.owners[who.Owner]++
-			pl.pools[c.Pool]++
+			pl.count(who.Owner, c.Pool, 1)
 		}
 		lease := r.cfg.Clamp(c.Lease)
-		n := e.Clone()
+		n := e
+		if !c.Give {
+			n = e.Clone()
+		}
 		n.ID, n.Label, n.Lease, n.Expires = id, c.Label, lease, now.Add(lease)
 		n.Static, n.Home, n.Health, n.Admin, n.Reported, n.RTT = false, 0, 0, 0, false, 0
 		n.Owner = who.Owner
@@ -709,8 +769,10 @@ func (r *Committer) commit(plans []*planned) {
 				if d.Created {
 					level = slog.LevelInfo
 				}
-				r.log.Log(context.Background(), level, "registered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
-					"owner", d.Elem.Owner, "lease", d.Elem.Lease.String(), "created", d.Created)
+				if r.log.Enabled(context.Background(), level) { // the arguments are garbage of each refresh else
+					r.log.Log(context.Background(), level, "registered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
+						"owner", d.Elem.Owner, "lease", d.Elem.Lease.String(), "created", d.Created)
+				}
 			} else if d.Removed {
 				r.log.Info("deregistered", "pool", d.Pool, "element", handlespace.IDString(d.ID), "name", d.Label,
 					"by", ownerName(pl.p.req.Who.Owner))

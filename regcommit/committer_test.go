@@ -541,3 +541,78 @@ func TestLimiter(t *testing.T) {
 		t.Error("after half a second at 2/s exactly one more request is allowed")
 	}
 }
+
+// TestDeadline: a Request whose Deadline has passed when its batch begins
+// is withdrawn (context.DeadlineExceeded) and changes nothing, as one
+// whose ctx ended is; one that finds the queue full waits for room until
+// its Deadline.
+func TestDeadline(t *testing.T) {
+	f := newFixture(t, Config{MaxBatch: 1})
+	past := reg("tsig:k.", "late", el("10.0.0.1", 80), 0)
+	past.Deadline = time.Now().Add(-time.Millisecond)
+	if _, err := f.submit(t, past); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("past deadline: %v, want %v", err, context.DeadlineExceeded)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.r.Submit(ctx, reg("tsig:k.", "gone", el("10.0.0.2", 80), 0)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ended ctx: %v, want %v", err, context.Canceled)
+	}
+	if f.elem("late") != nil || f.elem("gone") != nil || len(f.store.stored(t)) != 0 {
+		t.Fatal("a withdrawn request registered its element")
+	}
+	f.waitQueued(t, 2) // both were queued, and withdrawn in their batches
+
+	// The committer held in a commit, its queue (4 × MaxBatch) filled.
+	entered, release := f.store.holdCommits()
+	done := make(chan error, 5)
+	submit := func(label string) {
+		_, err := f.r.Submit(context.Background(), reg("tsig:k.", label, el("10.0.0.3", 80), 0))
+		done <- err
+	}
+	go submit("held")
+	<-entered
+	f.waitQueued(t, 1)
+	for i := range 4 {
+		go submit(fmt.Sprintf("q%d", i))
+		f.waitQueued(t, 1)
+	}
+	full := reg("tsig:k.", "full", el("10.0.0.4", 80), 0)
+	full.Deadline = time.Now().Add(50 * time.Millisecond)
+	if _, err := f.submit(t, full); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("full queue: %v, want %v", err, context.DeadlineExceeded)
+	}
+	release()
+	for range 5 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.elem("full") != nil || f.elem("q3") == nil {
+		t.Errorf("after the queue drained: full %v, q3 %v", f.elem("full"), f.elem("q3"))
+	}
+}
+
+// TestGive: an element given (Change.Give) is registered itself, its
+// fields set by the committer; one not given is copied.
+func TestGive(t *testing.T) {
+	f := newFixture(t, Config{})
+	for _, give := range []bool{true, false} {
+		e := el("10.0.0.5", 80)
+		label := fmt.Sprintf("give-%v", give)
+		_, err := f.submit(t, &Request{Who: Who{Owner: "tsig:k."}, Keys: []string{Key("web.z.test.", label)},
+			Build: func(*handlespace.View) ([]Change, error) {
+				return []Change{{Pool: "web.z.test.", Label: label, Elem: e, Give: give, Lease: time.Minute}}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := f.elem(label)
+		if got == nil || got.Label != label || got.Owner != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
+			t.Fatalf("give %v: registered %+v", give, got)
+		}
+		if (got == e) != give {
+			t.Errorf("give %v: the registered element is the given one: %v", give, got == e)
+		}
+	}
+}

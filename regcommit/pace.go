@@ -243,10 +243,27 @@ func (r *Committer) Turn() { r.pacer.Turn() }
 // turn waits for a turn (the committer's own: a batch's work). It returns
 // early when stop closes.
 func (p *Pacer) turn(stop <-chan struct{}) {
-	ch := make(chan struct{})
-	p.add(func() { close(ch) })
+	w := turnWaiters.Get().(*turnWaiter)
+	p.add(w.grant)
 	select {
-	case <-ch:
+	case <-w.ch:
+		turnWaiters.Put(w) // granted once, its channel empty again
 	case <-stop:
+		// Still queued: its grant comes later, into its buffer. Not
+		// reused.
 	}
 }
+
+// turnWaiter is what a turn waits on: grant sends on ch (room for one).
+// They are reused, a channel and a closure per turn being garbage of each
+// registration (two turns: its request's and its batch's).
+type turnWaiter struct {
+	ch    chan struct{}
+	grant func()
+}
+
+var turnWaiters = sync.Pool{New: func() any {
+	w := &turnWaiter{ch: make(chan struct{}, 1)}
+	w.grant = func() { w.ch <- struct{}{} }
+	return w
+}}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -276,7 +277,14 @@ type elementRecord struct {
 const elementRecordVersion = 1
 
 func encodeElement(e *handlespace.Element) ([]byte, error) {
-	r := elementRecord{
+	var r elementRecord
+	r.set(e, nil)
+	return json.Marshal(r)
+}
+
+// set makes r e's record, its addresses appended to addrs[:0].
+func (r *elementRecord) set(e *handlespace.Element, addrs []string) {
+	*r = elementRecord{
 		V: elementRecordVersion, ID: handlespace.IDString(e.ID), Label: e.Label, Port: e.Port,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 		Site: e.Site, Home: e.Home, Owner: e.Owner, Lease: int64(e.Lease / time.Second),
@@ -284,14 +292,89 @@ func encodeElement(e *handlespace.Element) ([]byte, error) {
 	if e.Transport != handlespace.TransportTCP {
 		r.Transport = e.Transport.String()
 	}
-	r.Addrs = make([]string, len(e.Addrs))
-	for i, a := range e.Addrs {
-		r.Addrs[i] = a.String()
+	r.Addrs = addrs[:0]
+	if r.Addrs == nil {
+		r.Addrs = make([]string, 0, len(e.Addrs))
+	}
+	for _, a := range e.Addrs {
+		r.Addrs = append(r.Addrs, a.String())
 	}
 	if !e.Expires.IsZero() {
 		r.Expires = e.Expires.UTC().Format(time.RFC3339Nano)
 	}
-	return json.Marshal(r)
+}
+
+// recordEncoder encodes a Commit's records and keys into one buffer,
+// which a pool keeps between Commits: encodeElement's record, its boxing
+// and json.Marshal's result, and a key, were garbage of every
+// registration (bench/RESULTS.md, gc10). The records are encodeElement's,
+// byte for byte.
+type recordEncoder struct {
+	buf   bytes.Buffer
+	enc   *json.Encoder
+	r     elementRecord
+	spans []recordSpan
+	kvs   []kv
+}
+
+// recordSpan is where a key and its record (none: a delete) lie in buf.
+type recordSpan struct{ k, v, end int }
+
+var recordEncoders = sync.Pool{New: func() any {
+	x := new(recordEncoder)
+	x.enc = json.NewEncoder(&x.buf)
+	return x
+}}
+
+// recordKeep is the largest buffer a recordEncoder keeps for the next
+// Commit.
+const recordKeep = 256 << 10
+
+// encode returns the log's writes of ops, which lie in x's buffers
+// until x is used again.
+func (x *recordEncoder) encode(ops []Write) ([]kv, error) {
+	x.buf.Reset()
+	x.spans = x.spans[:0]
+	for _, op := range ops {
+		k := x.buf.Len()
+		id := op.ID
+		if op.Elem != nil {
+			id = op.Elem.ID
+		}
+		x.buf.WriteString(normPool(op.Pool))
+		x.buf.WriteByte(0)
+		var idb [4]byte
+		binary.BigEndian.PutUint32(idb[:], id)
+		x.buf.Write(idb[:])
+		sp := recordSpan{k: k, v: x.buf.Len(), end: -1}
+		if op.Elem != nil {
+			x.r.set(op.Elem, x.r.Addrs)
+			if err := x.enc.Encode(&x.r); err != nil {
+				return nil, fmt.Errorf("element %s: %v", handlespace.IDString(op.Elem.ID), err)
+			}
+			sp.end = x.buf.Len() - 1 // Encode ends it with a newline; Marshal does not
+		}
+		x.spans = append(x.spans, sp)
+	}
+	b := x.buf.Bytes()
+	x.kvs = x.kvs[:0]
+	for _, sp := range x.spans {
+		w := kv{k: b[sp.k:sp.v:sp.v]}
+		if sp.end >= 0 {
+			w.v = b[sp.v:sp.end:sp.end]
+		}
+		x.kvs = append(x.kvs, w)
+	}
+	return x.kvs, nil
+}
+
+// put hands x back to the pool; nothing of what it encoded may be used
+// after.
+func (x *recordEncoder) put() {
+	if x.buf.Cap() <= recordKeep && cap(x.kvs) <= recordKeep/64 {
+		x.r = elementRecord{Addrs: x.r.Addrs[:0]}
+		recordEncoders.Put(x)
+	}
 }
 
 func decodeElement(b []byte) (*handlespace.Element, error) {

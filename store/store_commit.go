@@ -24,20 +24,17 @@ func (s *Store) Commit(ops []Write) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	enc := make([]kv, len(ops))
+	x := recordEncoders.Get().(*recordEncoder)
+	defer x.put()
+	enc, err := x.encode(ops)
+	if err != nil {
+		return fmt.Errorf("%s: %v", s.path, err)
+	}
 	var dels [][]byte
-	for i, op := range ops {
-		pool := normPool(op.Pool)
-		if op.Elem == nil {
-			enc[i] = kv{elementKey(pool, op.ID), nil}
-			dels = append(dels, enc[i].k)
-			continue
+	for _, w := range enc {
+		if w.v == nil {
+			dels = append(dels, w.k)
 		}
-		v, err := encodeElement(op.Elem)
-		if err != nil {
-			return fmt.Errorf("%s: element %s: %v", s.path, handlespace.IDString(op.Elem.ID), err)
-		}
-		enc[i] = kv{elementKey(pool, op.Elem.ID), v}
 	}
 	if err := s.log.appendBatch(enc); err != nil {
 		return fmt.Errorf("%s: commit %d element writes: %v", s.path, len(ops), err)

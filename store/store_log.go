@@ -132,6 +132,7 @@ type elog struct {
 	seq   uint64     // the last batch's sequence number
 	older int64      // bytes of the segments before seg
 	aio   *aioSyncer // syncs the segment without holding a P; nil: fdatasync
+	buf   []byte     // appendBatch's, reused
 
 	cmu sync.Mutex // one compaction at a time
 
@@ -142,6 +143,9 @@ type elog struct {
 	batches, compactions, compacted, replayed atomic.Uint64
 	lastErr                                   atomic.Pointer[string]
 }
+
+// logBufKeep is the largest batch buffer the log keeps for the next batch.
+const logBufKeep = 256 << 10
 
 // segName is segment n's file name.
 func segName(n uint64) string { return fmt.Sprintf("%s%010d", logPrefix, n) }
@@ -254,12 +258,23 @@ func (l *elog) appendBatch(enc []kv) error {
 	for _, e := range enc {
 		n += 1 + 2*binary.MaxVarintLen64 + len(e.k) + len(e.v)
 	}
-	buf := make([]byte, 8, n)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return errors.New("log closed")
 	}
+	// The batch is built in the log's buffer (under l.mu, and written
+	// before the lock goes): one made per batch was garbage of every
+	// commit. A large one is not kept.
+	if cap(l.buf) < n {
+		l.buf = make([]byte, 0, n)
+	}
+	buf := l.buf[:8]
+	defer func() {
+		if cap(l.buf) > logBufKeep {
+			l.buf = nil
+		}
+	}()
 	seq := l.seq + 1
 	buf = binary.BigEndian.AppendUint64(buf, seq)
 	buf = binary.AppendUvarint(buf, uint64(len(enc)))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -391,4 +392,44 @@ func sameMap(a, b map[uint32]uint32) bool {
 		}
 	}
 	return true
+}
+
+// TestRecordEncoder: a Commit's keys and records, encoded into one reused
+// buffer, are elementKey's and encodeElement's byte for byte, batch after
+// batch of the same encoder.
+func TestRecordEncoder(t *testing.T) {
+	two := logElem(7, 3)
+	two.Addrs = append(two.Addrs, netip.MustParseAddr("2001:db8::7"))
+	two.Transport, two.Site, two.Expires = handlespace.TransportUDP, "ams <&>", time.Time{}
+	batches := [][]Write{
+		{{Pool: "Web.Pool.Example", Elem: logElem(1, 1)}, {Pool: "web.pool.example.", ID: 2}, {Pool: "web.pool.example.", Elem: two}},
+		{{Pool: "web.pool.example.", Elem: logElem(3, 9)}},
+		{{Pool: "other.example.", ID: 4}},
+	}
+	x := recordEncoders.Get().(*recordEncoder)
+	defer x.put()
+	for i, ops := range batches {
+		got, err := x.encode(ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ops) {
+			t.Fatalf("batch %d: %d writes, want %d", i, len(got), len(ops))
+		}
+		for j, op := range ops {
+			id, want := op.ID, []byte(nil)
+			if op.Elem != nil {
+				id = op.Elem.ID
+				if want, err = encodeElement(op.Elem); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if k := elementKey(normPool(op.Pool), id); !bytes.Equal(got[j].k, k) {
+				t.Errorf("batch %d write %d: key %q, want %q", i, j, got[j].k, k)
+			}
+			if !bytes.Equal(got[j].v, want) || (want == nil) != (got[j].v == nil) {
+				t.Errorf("batch %d write %d: record %q, want %q", i, j, got[j].v, want)
+			}
+		}
+	}
 }

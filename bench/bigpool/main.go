@@ -37,10 +37,20 @@
 //     (-via dns, http or both), paced by a clock and sent by -workers
 //     clients: acknowledged, failed, latency, and the server's CPU per
 //     acknowledged registration (and, beside it, the share of that its
-//     idle CPU, measured at the start, would account for);
+//     idle CPU, measured at the start, would account for); the bytes it
+//     allocated per acknowledged registration (its /metrics), and the
+//     collector's share of the run (gctrace): the collections in it, their
+//     mark clock and GC CPU, and what they come to at the natural rate
+//     (bytes allocated a second over the heap's growth to its goal, each
+//     collection costing what the run's did), which a run of a minute at
+//     1 000 000 elements, one or two collections, cannot show by itself;
 //   - mixed: both at once, the dnsperf figures under registrations.
 //
 // All traffic goes to 127.0.0.1; the ports are picked free at the start.
+// Nothing runs at a real-time priority unless asked: -probe-prio and
+// -server-prio (SCHED_FIFO) are for a quiet machine of your own, where they
+// keep the probe's and the server's waits for a CPU out of the figures; on
+// a shared machine a real-time process can take a CPU from everyone.
 //
 //	go build -o bin/poolnsd ./cmd/poolnsd
 //	go run ./bench/bigpool -poolnsd bin/poolnsd -sizes 1000,1000000 -reps 3
@@ -134,7 +144,7 @@ func main() {
 	flag.BoolVar(&o.park, "park", true, "move the other servers to -load-cpu while one is measured: they share its CPU")
 	flag.StringVar(&o.perf, "perf", "", "a directory: record each server idle and each register run's server with perf record -g there")
 	flag.IntVar(&o.probeRate, "probe-rate", 1000, "bench/udpprobe's queries per second beside dnsperf's open-loop runs (0: no probe)")
-	flag.IntVar(&o.probePrio, "probe-prio", 30, "the probe's SCHED_FIFO priority (0: normal)")
+	flag.IntVar(&o.probePrio, "probe-prio", 0, "the probe's SCHED_FIFO priority (0: normal). A real-time client can take a CPU from everything else on it: only on a machine of your own, for quiet runs (e.g. 30, with -server-prio 20), where it keeps the probe's own waits out of its figures")
 	flag.IntVar(&o.serverPrio, "server-prio", 0, "the servers' SCHED_FIFO priority (0: normal), on all the measured server's threads while it is measured; guards it against other work of the machine. Under it the UDP loops of dns.udp_wait: thread wait through the Go scheduler, GOMAXPROCS not raised (docs/operations.md, Threads and GOMAXPROCS); poolnsd before that check stalled in a registration phase")
 	env := flag.String("env", "", "more environment of the servers, comma-separated NAME=value (e.g. GOMEMLIMIT=1GiB)")
 	flag.Parse()
@@ -390,11 +400,10 @@ func run(o options) error {
 			case "register":
 				for _, via := range o.via {
 					for _, s := range servers {
-						from := s.proc.Cursor()
 						resume := only(s)
 						r := s.register(o, via, o.duration)
 						resume()
-						fmt.Printf("round %d register %-10s via %-4s %s [%s]\n", rep, s.name(), via, r, gcSummary(s.proc.Log(), from))
+						fmt.Printf("round %d register %-10s via %-4s %s\n", rep, s.name(), via, r)
 					}
 				}
 			case "mixed":
@@ -702,33 +711,46 @@ func (s *server) idleCPU(d time.Duration) float64 {
 // gc 7 @12.345s 3%: 0.011+52+0.004 ms clock, … 610->612->600 MB, 1200 MB goal, …
 var gcLine = regexp.MustCompile(`^gc \d+ @[0-9.]+s \d+%: ([0-9.]+)\+([0-9.]+)\+([0-9.]+) ms clock, ([0-9.]+)\+([0-9.]+)/([0-9.]+)/([0-9.]+)\+([0-9.]+) ms cpu, (\d+)->(\d+)->(\d+) MB, (\d+) MB goal`)
 
-// gcSummary sums the GC cycles logged from line from on.
-func gcSummary(log string, from int) string {
+// gcStats sums GC cycles of gctrace.
+type gcStats struct {
+	n                            int
+	markClock, maxClock, markCPU float64 // ms; markCPU: assist + background + idle
+	live, goal                   float64 // MB, of the last cycle
+}
+
+// gcCycles sums the GC cycles logged from line from on.
+func gcCycles(log string, from int) gcStats {
 	lines := strings.Split(log, "\n")
-	var n int
-	var markClock, markCPU, maxClock float64
-	live, goal := "", ""
+	var g gcStats
 	for _, l := range lines[min(from, len(lines)):] {
 		m := gcLine.FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
-		n++
+		g.n++
 		c, _ := strconv.ParseFloat(m[2], 64)
-		markClock += c
-		maxClock = max(maxClock, c)
+		g.markClock += c
+		g.maxClock = max(g.maxClock, c)
 		for _, k := range []int{5, 6, 7} {
 			v, _ := strconv.ParseFloat(m[k], 64)
-			markCPU += v
+			g.markCPU += v
 		}
-		live, goal = m[11], m[12]
+		g.live, _ = strconv.ParseFloat(m[11], 64)
+		g.goal, _ = strconv.ParseFloat(m[12], 64)
 	}
-	if n == 0 {
+	return g
+}
+
+func (g gcStats) String() string {
+	if g.n == 0 {
 		return "no GC cycle"
 	}
-	return fmt.Sprintf("%d GC cycles, mark %.0f ms clock (longest %.0f ms), %.0f ms CPU in all; live heap %s MB, goal %s MB",
-		n, markClock, maxClock, markCPU, live, goal)
+	return fmt.Sprintf("%d GC cycles, mark %.0f ms clock (longest %.0f ms), %.0f ms CPU in all; live heap %.0f MB, goal %.0f MB",
+		g.n, g.markClock, g.maxClock, g.markCPU, g.live, g.goal)
 }
+
+// gcSummary sums the GC cycles logged from line from on, as text.
+func gcSummary(log string, from int) string { return gcCycles(log, from).String() }
 
 // query measures the small pool's A answers with dnsperf: with closed,
 // first a closed-loop run (20 clients, 200 queries outstanding: the server
@@ -853,6 +875,9 @@ type regResult struct {
 	cpu, idle          float64
 	secs               float64
 	alloc              float64 // bytes the server allocated in the run
+	gc                 gcStats // the server's GC cycles in the run
+	heap               gcStats // the last cycle before or in the run: its live heap and cost, for the projection
+	gogc               float64 // the server's GOGC, for the projection
 	err                error
 }
 
@@ -874,10 +899,48 @@ func (r regResult) String() string {
 	if r.ok > 0 && r.alloc > 0 {
 		s += fmt.Sprintf(", allocated %.1f KB/registration", r.alloc/float64(r.ok)/1e3)
 	}
+	s += "; " + r.gcShare()
 	if r.err != nil {
 		s += fmt.Sprintf(" (first error: %v)", r.err)
 	}
 	return s
+}
+
+// gcShare is the collector's share of the run: the collections in it,
+// their mark phases' clock and CPU against the run's length and the
+// server's CPU; and, since a run of a minute at 1 000 000 elements holds
+// one or two collections, their share at the natural rate: the bytes
+// allocated a second over the heap's growth to its next goal (the live
+// heap of the last cycle × GOGC/100; gctrace's goal is the cycle's own,
+// set by the cycle before) are the collections a second, each costing
+// the run's mean mark clock and CPU (the last cycle's before the run when
+// it had none). (A heap of a few MB collects more often than that: the
+// runtime's goal is 4 MB at least.)
+func (r regResult) gcShare() string {
+	s := fmt.Sprintf("GC in the run: %d collections, mark %.0f ms clock (%.2f%% of the run), %.0f ms CPU (%.2f%% of the server's)",
+		r.gc.n, r.gc.markClock, 100*r.gc.markClock/1e3/r.secs, r.gc.markCPU, 100*r.gc.markCPU/1e3/max(r.cpu, 1e-9))
+	per, growth := r.gc, r.heap.live*r.gogc/100
+	if per.n == 0 {
+		per = r.heap
+	}
+	if per.n > 0 && growth > 0 && r.alloc > 0 {
+		rate := r.alloc / r.secs / (growth * 1e6) // collections a second
+		clock, cpu := per.markClock/float64(per.n), per.markCPU/float64(per.n)
+		s += fmt.Sprintf("; at the natural rate (%.0f MB/s allocated, growth %.0f MB): a collection every %.1f s, mark %.2f%% of the clock, GC CPU %.2f ms/s",
+			r.alloc/r.secs/1e6, growth, 1/rate, 100*rate*clock/1e3, rate*cpu)
+	}
+	return s
+}
+
+// gcLast is the last GC cycle logged (n 0: none).
+func gcLast(log string) gcStats {
+	lines := strings.Split(log, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if gcLine.MatchString(lines[i]) {
+			return gcCycles(lines[i], 0)
+		}
+	}
+	return gcStats{}
 }
 
 // register sends o.regRate registrations a second for d, refreshes of
@@ -940,6 +1003,7 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 		}
 	}
 	a0 := s.allocated()
+	from := s.proc.Cursor()
 	c0, t0 := s.cpu(), time.Now()
 	// Pace by the clock: by time t, t × rate tokens were due.
 	sent := 0
@@ -966,6 +1030,18 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 		if a1 := s.allocated(); a1 >= a0 {
 			res.alloc = a1 - a0
 		}
+	}
+	res.gc = gcCycles(s.proc.Log(), from)
+	res.heap = gcLast(s.proc.Log())
+	res.gogc = 200 // poolnsd's default (cmd/poolnsd/gc.go)
+	gogc := s.gogc
+	for _, e := range o.env {
+		if v, ok := strings.CutPrefix(e, "GOGC="); ok && gogc == "" {
+			gogc = v
+		}
+	}
+	if g, err := strconv.ParseFloat(gogc, 64); err == nil {
+		res.gogc = g
 	}
 	res.ok, res.failed, res.missed = ok.Load(), failed.Load(), missed.Load()
 	if e := first.Load(); e != nil {

@@ -86,7 +86,7 @@ func dnssecCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	c := &keyCmd{dir: cfg.KeysDir(), now: time.Now().UTC().Truncate(time.Second), stdout: stdout, stderr: stderr, cmd: sub, dnskeyTTL: cfg.DNSSEC.DNSKEYTTL, force: *force}
+	c := &keyCmd{dir: cfg.KeysDir(), now: time.Now().UTC().Truncate(time.Second), stdout: stdout, stderr: stderr, cmd: sub, dnskeyTTL: cfg.DNSSEC.DNSKEYTTL, force: *force, cds: cdsModes(cfg)}
 	var zone string
 	if fs.NArg() > 0 {
 		zone = strings.ToLower(dns.Fqdn(fs.Arg(0)))
@@ -122,6 +122,7 @@ type keyCmd struct {
 	cmd            string
 	dnskeyTTL      int
 	force          bool // activate before the DNSKEY TTL has passed
+	cds            func(zone string) dnssec.CDSMode
 }
 
 func (c *keyCmd) fail(code int, format string, a ...any) int {
@@ -254,6 +255,14 @@ func (c *keyCmd) status(zone string) int {
 			ds := k.DS()
 			fmt.Fprintf(c.stdout, "  %s IN DS %d %d %d %s\n", name, ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
 		}
+		switch c.cds(name) {
+		case dnssec.CDSKeys:
+			fmt.Fprintln(c.stdout, "CDS and CDNSKEY at the apex: those of these DS (RFC 7344: a parent that reads them follows)")
+		case dnssec.CDSOff:
+			fmt.Fprintln(c.stdout, "CDS and CDNSKEY at the apex: none (dnssec.cds_off)")
+		case dnssec.CDSDelete:
+			fmt.Fprintln(c.stdout, "CDS and CDNSKEY at the apex: delete (dnssec.cds_delete): they ask the parent to remove the zone's DS (RFC 8078)")
+		}
 		for j, k := range zk.Keys {
 			switch zk.States[j] {
 			case dnssec.StatePublished:
@@ -318,12 +327,15 @@ func (c *keyCmd) setState(zone string, tag uint16, when time.Time) int {
 // stops the start (a zone must not go out unsigned by surprise).
 func (d *daemon) startDNSSEC() int {
 	var err error
+	modes := cdsModes(d.cfg)
+	d.cds.Store(&modes)
 	d.dnssec, err = dnssec.NewKeeper(dnssec.KeeperOptions{
 		Dir: d.cfg.KeysDir(),
 		Signer: dnssec.Options{
 			Validity:  d.cfg.SignatureValidity(),
 			DNSKEYTTL: uint32(d.cfg.DNSSEC.DNSKEYTTL),
 			CacheSize: d.cfg.SignatureCacheBytes(),
+			CDS:       func(zone string) dnssec.CDSMode { return (*d.cds.Load())(zone) },
 		},
 		Log:    d.log,
 		Served: func(zone string) bool { return d.hs.View().Zone(zone) != nil },
@@ -333,4 +345,28 @@ func (d *daemon) startDNSSEC() int {
 		return exitRuntime
 	}
 	return exitOK
+}
+
+// applyCDS is the reload's applier of dnssec.cds_off and
+// dnssec.cds_delete: the zones are made again with the new modes.
+func (d *daemon) applyCDS(c config.Config) error {
+	modes := cdsModes(c)
+	d.cds.Store(&modes)
+	d.dnssec.Reload("configuration")
+	return nil
+}
+
+// cdsModes returns the CDS mode of each zone by dnssec.cds_off and
+// dnssec.cds_delete.
+func cdsModes(cfg config.Config) func(zone string) dnssec.CDSMode {
+	off, del := cfg.CDSZones()
+	return func(zone string) dnssec.CDSMode {
+		switch {
+		case off[zone]:
+			return dnssec.CDSOff
+		case del[zone]:
+			return dnssec.CDSDelete
+		}
+		return dnssec.CDSKeys
+	}
 }

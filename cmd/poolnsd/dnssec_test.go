@@ -90,9 +90,17 @@ func TestDNSSECRollover(t *testing.T) {
 		t.Fatalf("after pre-publishing: signers %v published %v", s, p)
 	}
 	_, out, _ := runDNSSEC(t, data, "status", "pool.example")
-	for _, want := range []string{"published", "signs DNSKEY only", "activate it after", "DS the parent should hold"} {
+	for _, want := range []string{"published", "signs DNSKEY only", "activate it after", "DS the parent should hold", "CDS and CDNSKEY at the apex: those of these DS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	for flag, want := range map[string]string{
+		"--dnssec.cds_off=pool.example":    "CDS and CDNSKEY at the apex: none (dnssec.cds_off)",
+		"--dnssec.cds_delete=pool.example": "CDS and CDNSKEY at the apex: delete (dnssec.cds_delete)",
+	} {
+		if _, out, errs := runDNSSEC(t, data, "status", flag, "pool.example"); !strings.Contains(out, want) {
+			t.Errorf("status %s lacks %q:\n%s%s", flag, want, out, errs)
 		}
 	}
 	_, ds, _ := runDNSSEC(t, data, "ds", "pool.example")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -86,6 +87,9 @@ type daemon struct {
 	hist *historyRun
 
 	dnssec *dnssec.Keeper // dnssec.go: the signer and its keys
+	// cds is the CDS mode of each zone (dnssec.cds_off, cds_delete),
+	// which a reload replaces (dnssec.go).
+	cds atomic.Pointer[func(zone string) dnssec.CDSMode]
 
 	// cleanup is what start made that must be stopped or closed, last
 	// first: a failed start unwinds it, and so does stop.

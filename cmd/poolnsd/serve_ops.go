@@ -211,6 +211,7 @@ func (d *daemon) reloadConfig() {
 			d.log.Info("TSIG keys reloaded", "added", plan.TSIGAdded, "removed", plan.TSIGRemoved, "changed", plan.TSIGChanged, "keys", len(c.TSIG))
 			return nil
 		},
+		reload.CDS: d.applyCDS, // dnssec.go
 		reload.Sites: func(c config.Config) error {
 			if !d.applySitesConfig(c) { // serve_sites.go; it has logged why
 				return errNotReloaded

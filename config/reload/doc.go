@@ -11,7 +11,8 @@
 // the JSON API's credentials (http.token, http.report_token,
 // reports.allow: the API's handler is rebuilt), the TSIG keys, the DNS
 // front's protections (cookies, NSID, version, allow_query, rate
-// limiting) and the site map (sites, its geography, sites_mmdb). Every
+// limiting), the site map (sites, its geography, sites_mmdb) and the
+// signed zones' CDS records (dnssec.cds_off, dnssec.cds_delete). Every
 // other changed key is in Restart. Changed says whether a part has
 // changed keys; Carry copies a part's keys from the loaded configuration
 // into the running one, once the part is applied; Failed takes a part

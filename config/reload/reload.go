@@ -27,11 +27,14 @@ const (
 	// Sites is the site map: the "sites" map, its geography and
 	// sites_mmdb.
 	Sites
+	// CDS is what the signed zones publish as CDS and CDNSKEY records:
+	// dnssec.cds_off, dnssec.cds_delete.
+	CDS
 
 	numParts
 )
 
-var partNames = [numParts]string{"log level", "query log", "API", "tsig", "protections", "sites"}
+var partNames = [numParts]string{"log level", "query log", "API", "tsig", "protections", "sites", "cds"}
 
 func (p Part) String() string {
 	if p < 0 || p >= numParts {
@@ -50,6 +53,7 @@ var keys = [numParts][]string{
 		"dns.rrl.responses_per_second", "dns.rrl.window", "dns.rrl.slip", "dns.rrl.ipv4_prefix",
 		"dns.rrl.ipv6_prefix", "dns.rrl.exempt", "dns.rrl.table_size", "dns.rrl.dry_run"},
 	Sites: {"sites_mmdb"},
+	CDS:   {"dnssec.cds_off", "dnssec.cds_delete"},
 }
 
 // partOf returns the part of key k, false if it is in none.
@@ -147,6 +151,8 @@ func Carry(running *config.Config, loaded config.Config, part Part) {
 		d.NSID, d.Version, d.AllowQuery, d.RRL = l.NSID, l.Version, l.AllowQuery, l.RRL
 	case Sites:
 		running.Sites, running.SiteGeo, running.SitesMMDB = loaded.Sites, loaded.SiteGeo, loaded.SitesMMDB
+	case CDS:
+		running.DNSSEC.CDSOff, running.DNSSEC.CDSDelete = loaded.DNSSEC.CDSOff, loaded.DNSSEC.CDSDelete
 	}
 }
 

@@ -53,6 +53,8 @@ var changes = map[string][]string{
 	"dns.rrl.table_size":           {"dns.rrl.table_size", "1024"},
 	"dns.rrl.dry_run":              {"dns.rrl.dry_run", "true"},
 	"sites_mmdb":                   {"sites_mmdb", "/nonexistent/sites.mmdb"},
+	"dnssec.cds_off":               {"dnssec.cds_off", "pool.example."},
+	"dnssec.cds_delete":            {"dnssec.cds_delete", "pool.example."},
 }
 
 // TestEveryLiveKey: a change of any one key of a live part changes that
@@ -66,7 +68,7 @@ func TestEveryLiveKey(t *testing.T) {
 	for _, o := range config.Options() {
 		known[o.Key] = true
 	}
-	for part := reload.LogLevel; part <= reload.Sites; part++ {
+	for part := reload.LogLevel; part <= reload.CDS; part++ {
 		for _, k := range reload.Keys(part) {
 			if !known[k] {
 				t.Errorf("part %v: %q is not a configuration key", part, k)
@@ -79,7 +81,7 @@ func TestEveryLiveKey(t *testing.T) {
 			}
 			loaded := load(t, kv...)
 			p := reload.New(running, loaded, nil)
-			for q := reload.LogLevel; q <= reload.Sites; q++ {
+			for q := reload.LogLevel; q <= reload.CDS; q++ {
 				if p.Changed(q) != (q == part) {
 					t.Errorf("%s changed: part %v changed %v", k, q, p.Changed(q))
 				}

@@ -74,6 +74,7 @@ func Start(cfg Config, h Handler) (*Server, error) {
 	}
 	s := &Server{errc: make(chan error, 1), log: cfg.Logger}
 	lc := net.ListenConfig{Control: reusePort}
+	ulc := net.ListenConfig{Control: udpControl}
 	for _, addr := range cfg.Listen {
 		tl, err := lc.Listen(context.Background(), "tcp", addr)
 		if err != nil {
@@ -86,7 +87,7 @@ func Start(cfg Config, h Handler) (*Server, error) {
 		s.addrs = append(s.addrs, tl.Addr())
 		s.serve(&dns.Server{Listener: tl, Handler: h, MaxTCPQueries: -1}, h)
 		for i := 0; i < cfg.UDPSockets; i++ {
-			pc, err := lc.ListenPacket(context.Background(), "udp", bound)
+			pc, err := ulc.ListenPacket(context.Background(), "udp", bound)
 			if err != nil {
 				s.Shutdown(context.Background())
 				return nil, fmt.Errorf("dnsserve: listen udp %s: %w", bound, err)

@@ -308,14 +308,10 @@ func Classify(z *handlespace.Zone, qname string) Target {
 // delegatingZone returns the served zone that delegates the zone of origin
 // (its parent side holds the DS RRset), nil when none is served here.
 func delegatingZone(v *handlespace.View, origin string) *handlespace.Zone {
-	i := strings.IndexByte(origin, '.')
-	if i < 0 || origin == "." {
+	if origin == "." {
 		return nil // the root has no parent
 	}
-	parent := origin[i+1:]
-	if parent == "" {
-		parent = "."
-	}
+	parent := parentName(origin)
 	p := v.FindZone(parent)
 	if p == nil || p.Nodes[origin] == nil || FindCut(p, origin) != p.Nodes[origin] {
 		return nil
@@ -335,24 +331,37 @@ func FindCut(z *handlespace.Zone, name string) *handlespace.Node {
 		if n := z.Nodes[s]; n != nil && n.RRs[dns.TypeNS] != nil {
 			cut = n
 		}
-		i := strings.IndexByte(s, '.')
-		if i < 0 {
-			break
-		}
-		s = s[i+1:]
+		s = parentName(s)
 	}
 	return cut
+}
+
+// parentName returns the name one label above name (a name with the final
+// dot; "." for a name of one label), its first label ending at the first
+// dot that is not escaped: the parent of `a\.b.example.` is "example.",
+// not "b.example.".
+func parentName(name string) string {
+	i := strings.IndexByte(name, '.')
+	if i >= 0 && strings.IndexByte(name[:i], '\\') >= 0 {
+		// An escape before it: the dot may be one (dns.NextLabel tells,
+		// byte by byte; the plain case costs two IndexByte).
+		j, end := dns.NextLabel(name, 0)
+		if end {
+			return "."
+		}
+		return name[j:]
+	}
+	if i < 0 || i+1 >= len(name) {
+		return "."
+	}
+	return name[i+1:]
 }
 
 // Wildcard returns the wildcard node that synthesises name (RFC 4592): the
 // "*" child of name's closest encloser, or nil.
 func Wildcard(z *handlespace.Zone, name string) *handlespace.Node {
 	for s := name; len(s) > len(z.Origin); {
-		i := strings.IndexByte(s, '.')
-		if i < 0 {
-			return nil
-		}
-		s = s[i+1:]
+		s = parentName(s)
 		if _, exists := z.Nodes[s]; exists || s == z.Origin {
 			if w := z.Nodes["*."+s]; w != nil && len(w.RRs) > 0 {
 				return w

@@ -104,13 +104,7 @@ ns 300 IN A 192.0.2.97
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v := hs.View()
-	for _, c := range []struct {
-		name  string
-		qtype uint16
-		kind  Kind
-		zone  string
-	}{
+	checkZoneKinds(t, hs.View(), []zoneKind{
 		{"secure.pool.test.", dns.TypeDS, KindStatic, "pool.test."},
 		{"SECURE.pool.test.", dns.TypeDS, KindStatic, "pool.test."},
 		{"secure.pool.test.", dns.TypeNS, KindStatic, "secure.pool.test."},
@@ -118,7 +112,89 @@ ns 300 IN A 192.0.2.97
 		{"ns.secure.pool.test.", dns.TypeDS, KindNoData, "secure.pool.test."},
 		{"pool.test.", dns.TypeDS, KindNoData, "pool.test."},   // no parent served
 		{"other.test.", dns.TypeDS, KindNoData, "other.test."}, // no parent served
+	})
+}
+
+// TestLookupEscapedDots: a label may hold a dot, escaped (`a\.b`, one
+// label; RFC 4343 §2.1). The parent of a zone, a delegation above a name
+// and a wildcard's closest encloser are found label by label, not by
+// cutting the name at its first dot: cut there, `a\.sub.pool.test.` (a
+// label under pool.test.) was below the delegation sub.pool.test.,
+// `x.a\.wild.pool.test.` was matched by *.wild.pool.test., and the DS of
+// the zone `a\.b.example.` was asked of the zone b.example. instead of its
+// parent example.
+func TestLookupEscapedDots(t *testing.T) {
+	hs := handlespace.New(handlespace.Options{RegistrarID: 7})
+	parent := `$ORIGIN example.
+@      300 IN SOA ns hostmaster 1 3600 600 86400 60
+@      300 IN NS ns
+ns     300 IN A 192.0.2.90
+a\.b   300 IN NS ns.a\.b.example.
+a\.b   300 IN DS 4711 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+ns.a\.b 300 IN A 192.0.2.91
+`
+	sibling := `$ORIGIN b.example.
+@  300 IN SOA ns hostmaster 1 3600 600 86400 60
+@  300 IN NS ns
+ns 300 IN A 192.0.2.92
+`
+	child := `$ORIGIN a\.b.example.
+@  300 IN SOA ns hostmaster 1 3600 600 86400 60
+@  300 IN NS ns
+ns 300 IN A 192.0.2.91
+`
+	if err := hs.ApplyZones([]handlespace.ZoneDef{
+		{Origin: "pool.test.", File: "p.zone", Records: hstest.RRs(t, hstest.Zone)},
+		{Origin: "example.", File: "e.zone", Records: hstest.RRs(t, parent)},
+		{Origin: "b.example.", File: "b.zone", Records: hstest.RRs(t, sibling)},
+		{Origin: `a\.b.example.`, File: "c.zone", Records: hstest.RRs(t, child)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkZoneKinds(t, hs.View(), []zoneKind{
+		// The DS of the zone a\.b.example. is its parent example.'s.
+		{`a\.b.example.`, dns.TypeDS, KindStatic, "example."},
+		{`A\.B.example.`, dns.TypeDS, KindStatic, "example."},
+		{`a\.b.example.`, dns.TypeNS, KindStatic, `a\.b.example.`},
+		{`ns.a\.b.example.`, dns.TypeA, KindStatic, `a\.b.example.`},
+		{"b.example.", dns.TypeDS, KindNoData, "b.example."},
+		// One label under pool.test., not below the delegation sub.
+		{`a\.sub.pool.test.`, dns.TypeA, KindNXDomain, "pool.test."},
+		{`x.a\.sub.pool.test.`, dns.TypeA, KindNXDomain, "pool.test."},
+		{"x.sub.pool.test.", dns.TypeA, KindReferral, "pool.test."},
+		// Its closest encloser is pool.test., which has no wildcard.
+		{`x.a\.wild.pool.test.`, dns.TypeTXT, KindNXDomain, "pool.test."},
+		{`a\.b.wild.pool.test.`, dns.TypeTXT, KindWildcard, "pool.test."},
+	})
+}
+
+// TestParentName: one label up, an escaped dot being part of its label.
+func TestParentName(t *testing.T) {
+	for _, c := range [][2]string{
+		{"x.example.", "example."}, {"example.", "."}, {".", "."},
+		{`a\.b.example.`, "example."}, {`a\..example.`, "example."},
+		{`a\\.b.example.`, "b.example."}, // an escaped backslash, then a dot
+		{`a\046b.example.`, "example."}, {`a\\\.b.c.`, "c."},
 	} {
+		if got := parentName(c[0]); got != c[1] {
+			t.Errorf("parentName(%q) = %q, want %q", c[0], got, c[1])
+		}
+	}
+}
+
+// zoneKind is a question and the kind of result and zone it finds.
+type zoneKind struct {
+	name  string
+	qtype uint16
+	kind  Kind
+	zone  string
+}
+
+// checkZoneKinds looks each question up in v: its result's kind and zone,
+// and for KindStatic one record, of the type asked.
+func checkZoneKinds(t *testing.T, v *handlespace.View, cases []zoneKind) {
+	t.Helper()
+	for _, c := range cases {
 		var r Result
 		Lookup(v, c.name, Lower(c.name), c.qtype, &r)
 		origin := "no zone"

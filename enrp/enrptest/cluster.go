@@ -3,6 +3,7 @@ package enrptest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -213,12 +214,12 @@ func pair(a, b uint32) [2]uint32 {
 // connect makes the connections that can be made now.
 func (c *Cluster) connect() {
 	now := c.Clock.Now()
-	for _, id := range sortedKeys(c.Members) {
+	for _, id := range slices.Sorted(maps.Keys(c.Members)) {
 		m := c.Members[id]
 		if !m.up {
 			continue
 		}
-		for _, pid := range sortedKeys(m.dial) {
+		for _, pid := range slices.Sorted(maps.Keys(m.dial)) {
 			o := c.Members[pid]
 			pr := pair(m.ID, pid)
 			if o == nil || c.conns[pr] || now.Before(c.nextDial[[2]uint32{m.ID, pid}]) {
@@ -517,7 +518,7 @@ func (c *Cluster) step() {
 		c.trace("%08x→%08x %v", d.from, d.to, msg)
 		to.handle(to.Node.Step(msg))
 	}
-	for _, id := range sortedKeys(c.Members) {
+	for _, id := range slices.Sorted(maps.Keys(c.Members)) {
 		m := c.Members[id]
 		if m.up && !m.paused.After(now) {
 			m.answerProbes(now)
@@ -587,7 +588,7 @@ func (c *Cluster) Elapsed() time.Duration { return c.Clock.Now().Sub(c.start) }
 // Up returns the members that run, by ID.
 func (c *Cluster) Up() []*Member {
 	var out []*Member
-	for _, id := range sortedKeys(c.Members) {
+	for _, id := range slices.Sorted(maps.Keys(c.Members)) {
 		if m := c.Members[id]; m.up {
 			out = append(out, m)
 		}
@@ -661,14 +662,5 @@ func (m *Member) EventsOf(kind enrp.EventKind) []enrp.Event {
 			out = append(out, ev)
 		}
 	}
-	return out
-}
-
-func sortedKeys[V any, K uint32 | string](m map[K]V) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }

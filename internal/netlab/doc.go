@@ -32,11 +32,13 @@
 //     has no netem) and writes it back. Peering, probes and their answers
 //     all cross it, whatever the protocol, with no change of address.
 //     The hub's own traffic (the checker's) goes straight to the nodes.
-//   - the Backends: one HTTP server per backend node, each address of its
-//     block one pool element, which can be killed (connections reset),
-//     frozen (requests hang) or revived; every request (a probe) is
-//     recorded with its prober and time, and the test asks the records
-//     which registrar probed what and when (Takeover, MaxProbeGap).
+//   - the Backends (their servers are package internal/netlab/backend,
+//     Backends the test's handle on them): one HTTP server per backend
+//     node, each address of its block one pool element, which can be
+//     killed (connections reset), frozen (requests hang) or revived;
+//     every request (a probe) is recorded with its prober and time, and
+//     the test asks the records which registrar probed what and when
+//     (Takeover, MaxProbeGap).
 //
 // They must keep time as hardware would: run inside a loaded test
 // process, the relay was seconds late and the backends answered probes

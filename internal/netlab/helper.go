@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/poolnsd/poolnsd/internal/netlab/backend"
 	"github.com/poolnsd/poolnsd/internal/netlab/relay"
 )
 
@@ -102,8 +103,8 @@ func helperMain(in io.Reader, out io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	srv := newBackendSrv()
-	defer srv.close()
+	srv := backend.New()
+	defer srv.Close()
 	w := bufio.NewWriter(out)
 	fmt.Fprintln(w, "ready")
 	w.Flush()
@@ -121,7 +122,7 @@ func helperMain(in io.Reader, out io.Writer) error {
 }
 
 // helperCommand runs one command of the lab process.
-func helperCommand(e *relay.Engine, srv *backendSrv, f []string) (string, error) {
+func helperCommand(e *relay.Engine, srv *backend.Server, f []string) (string, error) {
 	if len(f) == 0 {
 		return "", errors.New("empty command")
 	}
@@ -157,7 +158,7 @@ func helperCommand(e *relay.Engine, srv *backendSrv, f []string) (string, error)
 	case "stats":
 		return js(e.Stats())
 	case "serve":
-		if err := srv.serve(f[1], int(n(2))); err != nil {
+		if err := serveBackend(srv, f[1], int(n(2))); err != nil {
 			return "", err
 		}
 	case "set":
@@ -165,23 +166,23 @@ func helperCommand(e *relay.Engine, srv *backendSrv, f []string) (string, error)
 		if !ok {
 			return "", fmt.Errorf("bad state %q", f[2])
 		}
-		return strconv.FormatInt(srv.set(addr(1), s).UnixNano(), 10), nil
+		return strconv.FormatInt(srv.Set(addr(1), s).UnixNano(), 10), nil
 	case "state":
-		return srv.state(addr(1)).String(), nil
+		return srv.State(addr(1)).String(), nil
 	case "probes":
 		out := []wireProbe{}
-		for _, p := range srv.probes(addr(1), at(2)) {
+		for _, p := range srv.Probes(addr(1), at(2)) {
 			out = append(out, wireProbe{T: p.At.UnixNano(), F: p.From})
 		}
 		return js(out)
 	case "probedby":
-		return js(srv.probedBy(addr(1), at(2), at(3)))
+		return js(srv.ProbedBy(addr(1), at(2), at(3)))
 	case "takeover":
-		return js(srv.takeover(addrs(3), addr(1), at(2)))
+		return js(srv.Takeover(addrs(3), addr(1), at(2)))
 	case "maxgap":
 		var out []time.Duration
 		for _, a := range addrs(3) {
-			out = append(out, srv.maxProbeGap(a, at(1), at(2)))
+			out = append(out, srv.MaxProbeGap(a, at(1), at(2)))
 		}
 		return js(out)
 	}

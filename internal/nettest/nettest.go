@@ -29,7 +29,9 @@
 // that binds that port by number: a test that starts such a program
 // keeps it out of PortRange (unbound's outgoing-port-avoid), and one
 // that starts a server on FreePort's port starts it again on another
-// when the port was taken (test/e2e's startPeers).
+// when the port was taken (test/e2e's startPeers), or, when others know
+// the address already (a server started again), on the same port after
+// a pause, for a bounded time (test/e2e's whileTaken).
 package nettest
 
 import (

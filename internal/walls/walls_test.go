@@ -61,9 +61,9 @@ var walls = []wall{
 		why: "what a question finds (lookup) and what a pool's elements look like as records (poolrr) are pure functions of a handlespace view: they know neither the handler and renderers that use them (dnsfront) nor the policies that choose the elements",
 	},
 	{
-		from: []string{"M/internal/netlab/relay"},
+		from: []string{"M/internal/netlab/relay", "M/internal/netlab/backend"},
 		deny: []string{"M/..."},
-		why:  "the lab's relay moves packets between sites by their addresses: it knows no registrar, pool or test of poolnsd (netlab drives it)",
+		why:  "the lab's relay moves packets between sites by their addresses, and its backends answer and record probes: they know no registrar, pool or test of poolnsd (netlab drives them)",
 	},
 	{
 		from: []string{"M/metrics/dnsmetrics", "M/probe/probespec", "M/internal/tally"},

@@ -30,7 +30,11 @@
 // Linux routes to lo. Where a port must be known before the server starts
 // (peers named in each other's configuration, unbound), it comes from
 // internal/nettest.FreePort: outside the kernel's ephemeral range, and
-// held against the other tests until the test ends. The unit tests of the daemon's helpers, and the
+// held against the other tests until the test ends. A program that binds
+// such a port by number can still take it: startPeers moves a cluster
+// that finds one taken to new ports, and a server whose address the
+// others know already (a peer started again) starts again on it after a
+// pause, for a bounded time (whileTaken). The unit tests of the daemon's helpers, and the
 // tests that run a daemon inside the test's process, are in cmd/poolnsd;
 // the cluster in network namespaces is test/cluster.
 package e2e

@@ -59,10 +59,7 @@ func TestPeeringHandoffKill(t *testing.T) {
 	b.p.waitExit(waitLimit)
 	c.p.waitExit(waitLimit)
 	for _, p := range []*peer{b, c} {
-		p.p = startDaemon(t, p.dir, "--http.token="+regToken)
-	}
-	for _, p := range []*peer{b, c} {
-		p.p.ready()
+		restartPeer(t, p, func(p *peer) *daemonProc { return startDaemon(t, p.dir, "--http.token="+regToken) })
 	}
 	for _, p := range []*peer{b, c} {
 		waitUntil(t, p.name+" has every registration, homed at B or C", func() bool { return count(p, b.id, c.id) == n })

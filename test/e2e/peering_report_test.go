@@ -45,11 +45,7 @@ func newService(t *testing.T, ip string) *service {
 
 // start listens on the service's address again.
 func (s *service) start() {
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		s.t.Fatalf("listen on %s: %v", s.addr, err)
-	}
-	s.serve(ln)
+	s.serve(listenAgain(s.t, s.addr))
 }
 
 func (s *service) serve(ln net.Listener) {
@@ -271,7 +267,7 @@ func TestPeeringAdminRefusedByHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	asked := make(chan enrp.AdminRequest, 1)
-	drv, err := enrpnet.StartDriver(enrpnet.DriverConfig{
+	cfg := enrpnet.DriverConfig{
 		Node:        enrp.Config{ID: a.id, PresenceInterval: ptPresence, MaxTimeLastHeard: ptLastHeard, MaxTimeNoResponse: ptNoResponse},
 		Listen:      a.enrp,
 		Peers:       []string{b.enrp},
@@ -282,10 +278,20 @@ func TestPeeringAdminRefusedByHome(t *testing.T) {
 			asked <- r
 			return errors.New("cannot write the store: no space left on device")
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	// B knows A's address: a program holding it (FreePort's) holds it
+	// briefly, and A listens again until it is let go.
+	var drv *enrpnet.Driver
+	whileTaken(t, "A's driver", func() bool {
+		drv, err = enrpnet.StartDriver(cfg)
+		if err != nil && strings.Contains(err.Error(), "address already in use") {
+			return true
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	})
 	defer drv.Close()
 	b.p.waitLog(0, "B hearing A", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
 	const pool = "reg.pool.example."

@@ -360,7 +360,8 @@ func startPeers(t *testing.T, ps []*peer, args ...string) {
 // When one exits because one of its addresses was taken meanwhile
 // (startedOn), each of ps is stopped, their cluster gets new ports and
 // ps start again, up to startTries times. A peer started later, once
-// the others know its addresses, cannot move: it is not retried.
+// the others know its addresses, cannot move: restartPeer starts it
+// again on the same ports.
 func startPeersWith(t *testing.T, ps []*peer, start func(*peer) *daemonProc) {
 	t.Helper()
 	for try := 1; ; try++ {
@@ -422,6 +423,49 @@ func TestPeerStartsOnOtherPorts(t *testing.T) {
 	}
 	if conf := string(b2); !strings.Contains(conf, fmt.Sprintf("%q", b.enrp)) || strings.Contains(conf, fmt.Sprintf("%q", oldENRP)) {
 		t.Errorf("A's configuration does not name B's new ENRP address %s alone:\n%s", b.enrp, b2)
+	}
+}
+
+// TestPeerRestartsOnItsPorts: a peer started again after a kill, whose
+// addresses the others know, cannot move to other ports. A program holds
+// its HTTP port at the restart, so that it exits with "address already
+// in use"; restartPeer starts it again on the same ports, after the
+// program let the port go (here before the second start), and it serves
+// there.
+func TestPeerRestartsOnItsPorts(t *testing.T) {
+	t.Parallel()
+	ps := peeringCluster(t, peeringZone)
+	b := ps[1]
+	startPeers(t, []*peer{b})
+	b.p.Kill()
+	dnsAddr, httpAddr, enrpAddr := b.dns, b.http, b.enrp
+	// The test holds the port's lock (FreePort): no other test binds it.
+	taken, err := net.Listen("tcp", b.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	starts := 0
+	tries := restartPeer(t, b, func(p *peer) *daemonProc {
+		if starts++; starts == 2 {
+			taken.Close()
+		}
+		return startDaemon(t, p.dir)
+	})
+	if tries != 2 || starts != 2 {
+		t.Fatalf("%d starts, %d tries; want 2: one on the taken port, one after it was let go", starts, tries)
+	}
+	if b.dns != dnsAddr || b.http != httpAddr || b.enrp != enrpAddr {
+		t.Fatalf("B moved: DNS %s, HTTP %s, ENRP %s; it had %s, %s, %s", b.dns, b.http, b.enrp, dnsAddr, httpAddr, enrpAddr)
+	}
+	if got, _ := b.p.ready(); got != dnsAddr {
+		t.Errorf("B serves DNS on %s, want %s", got, dnsAddr)
+	}
+	if got := addrsOf(t, b.dns, "web.pool.example."); len(got) != 6 {
+		t.Errorf("B's answer on %s: %v, want the six elements", b.dns, got)
+	}
+	if es := poolElements(t, "http://"+b.http, "web.pool.example."); len(es) != 6 {
+		t.Errorf("B's API on %s: %d elements, want 6", b.http, len(es))
 	}
 }
 
@@ -527,8 +571,7 @@ func TestPeeringProcesses(t *testing.T) {
 	// ownership is generations newer) and answers the same.
 	cb, cc = b.p.cursor(), c.p.cursor()
 	restarted := time.Now()
-	a.p = startDaemon(t, a.dir)
-	a.p.ready()
+	restartPeer(t, a, func(p *peer) *daemonProc { return startDaemon(t, p.dir) })
 	a.p.waitLog(0, "A giving up its old registration", eventIs("ownership-lost", "peer", handlespace.IDString(winner.id)))
 	for name, addrs := range want {
 		waitAnswer(t, "restarted A", a.dns, name, addrs)

@@ -378,7 +378,9 @@ func TestPeeringHandoff(t *testing.T) {
 	// A restarts: its share comes back, up (the others' health), and A
 	// answers everything at once.
 	cb, cc = b.p.cursor(), c.p.cursor()
-	a.p = startDaemon(t, a.dir, "--probe.source="+a.ip, "--http.token="+adminToken)
+	restartPeer(t, a, func(p *peer) *daemonProc {
+		return startDaemon(t, p.dir, "--probe.source="+p.ip, "--http.token="+adminToken)
+	})
 	dnsAddr, _ := a.p.ready()
 	if got, err := answerOf(dnsAddr, "vp.pool.example."); err != nil || !slices.Equal(got, want["vp.pool.example."]) {
 		t.Errorf("restarted A's first answer: %v %v, want every vbackend", got, err)

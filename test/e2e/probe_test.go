@@ -69,10 +69,7 @@ func (b *backend) kill() {
 
 // revive listens on the same port again.
 func (b *backend) revive() {
-	ln, err := net.Listen("tcp", b.addr)
-	if err != nil {
-		b.t.Fatalf("listen again on %s: %v", b.addr, err)
-	}
+	ln := listenAgain(b.t, b.addr)
 	b.hits.Store(0)
 	b.serve(ln)
 }

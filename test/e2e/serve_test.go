@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -195,6 +197,68 @@ func (p *daemonProc) startedOn() bool {
 		p.t.Fatalf("poolnsd did not log ready within %v", waitLimit)
 	}
 	return false
+}
+
+// restartLimit bounds how long whileTaken starts a server again on
+// addresses of its that a program holds.
+const restartLimit = 10 * time.Second
+
+// whileTaken runs start until it reports that none of its addresses was
+// taken (false), pausing between tries (50 ms, doubling up to 1 s), up
+// to restartLimit, and returns how many times it ran; an address still
+// taken then fails the test. It is for a server that must come back on
+// the addresses the others already know (a peer started again after a
+// kill or a stop, a peer that joins late, a test's own listener): unlike
+// startPeers' peers, known to nobody yet, it cannot move to other ports.
+// Its ports are FreePort's, held by the test till it ends, so only a
+// program that binds a port by number can hold one, and such a hold is
+// brief.
+func whileTaken(t *testing.T, what string, start func() (taken bool)) int {
+	t.Helper()
+	deadline := time.Now().Add(restartLimit)
+	pause := 50 * time.Millisecond
+	for tries := 1; ; tries++ {
+		if !start() {
+			return tries
+		}
+		if time.Now().Add(pause).After(deadline) {
+			t.Fatalf("%s: an address still taken after %d tries in %v", what, tries, restartLimit)
+		}
+		t.Logf("%s: an address taken (try %d); again in %v", what, tries, pause)
+		time.Sleep(pause) // a retry interval while a program holds the port, not a wait for a result
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// restartPeer starts p's daemon (start) on the ports it had, again while
+// one of them is taken (whileTaken, startedOn), and returns once it is
+// ready, with how many starts it took.
+func restartPeer(t *testing.T, p *peer, start func(*peer) *daemonProc) int {
+	t.Helper()
+	return whileTaken(t, "starting "+p.name+" again", func() bool {
+		p.p = start(p)
+		return !p.p.startedOn()
+	})
+}
+
+// listenAgain listens on addr (TCP) again, for a test's server that was
+// stopped (a pool element), again while the address is taken
+// (whileTaken).
+func listenAgain(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	whileTaken(t, "listening on "+addr+" again", func() bool {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return true
+		}
+		if err != nil {
+			t.Fatalf("listen again on %s: %v", addr, err)
+		}
+		return false
+	})
+	return ln
 }
 
 // query asks addr for name/qtype over UDP (nettest.Exchange: a loaded

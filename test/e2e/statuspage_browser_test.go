@@ -300,8 +300,7 @@ $POOL dyn policy=rr ttl=5 answers=3 probe=tcp interval=200ms timeout=150ms rise=
 	// registrars, as they did before C was added), with a registration
 	// that it hands off when it stops (SIGTERM).
 	acur := a.p.cursor()
-	c.p = startDaemonEnv(t, c.dir, env)
-	c.p.ready()
+	restartPeer(t, c, func(p *peer) *daemonProc { return startDaemonEnv(t, p.dir, env) })
 	a.p.waitLog(acur, "a hearing c", eventIs("peer-up", "peer", handlespace.IDString(c.id)))
 	c.p.waitLog(0, "c hearing a", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
 	if code, body := proctest.APIDo(t, "PUT", "http://"+c.http+"/v1/pools/dyn.pool.example./elements/r2", regToken,

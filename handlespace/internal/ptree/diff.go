@@ -1,5 +1,7 @@
 package ptree
 
+import "unsafe"
+
 // Diff compares two versions a and b of a ByID tree (b made from a by
 // Update, or the other way, or any two trees of the same kind) entry by
 // entry in key order, and calls f for each key whose entries differ:
@@ -14,7 +16,7 @@ func Diff[E any](a, b *Tree[E], f func(x, y *E)) { diff(a, b, f) }
 
 // diff is Diff; it returns how many nodes it opened or read, for the tests.
 func diff[E any](a, b *Tree[E], f func(x, y *E)) int {
-	ca, cb := diffCursor[E]{}, diffCursor[E]{}
+	var ca, cb diffCursor[E]
 	ca.init(a)
 	cb.init(b)
 	for {
@@ -48,13 +50,25 @@ func diff[E any](a, b *Tree[E], f func(x, y *E)) int {
 	}
 }
 
-// diffCursor walks a tree's leaves in order: pending holds the subtrees
-// not walked yet (the next on top), leaf the leaf being read, at entry i.
+// diffCursor walks a tree's leaves in order: the subtrees not walked yet
+// are, per level, the rest of an inner node's children (the next on top),
+// leaf the leaf being read, at entry i. A level is a frame of its own, so
+// the cursor is of fixed size and lives on the caller's stack: a diff
+// allocates nothing (the monitor diffs a pool's versions on every
+// registration).
 type diffCursor[E any] struct {
-	pending []diffItem[E]
-	leaf    *Node[E]
-	i       int
-	nodes   int // inner nodes opened and leaves read
+	frames [MaxHeight + 1]diffFrame[E]
+	depth  int // frames in use
+	leaf   *Node[E]
+	i      int
+	nodes  int // inner nodes opened and leaves read
+}
+
+// diffFrame is the subtrees of one level not walked yet (kids[0] next)
+// and their height (1: leaves).
+type diffFrame[E any] struct {
+	kids []*Node[E]
+	h    int
 }
 
 // diffItem is a pending subtree and its height (1: a leaf).
@@ -64,30 +78,48 @@ type diffItem[E any] struct {
 }
 
 func (c *diffCursor[E]) init(t *Tree[E]) {
-	c.pending = make([]diffItem[E], 0, 4*MaxHeight)
 	if t.root != nil {
-		c.pending = append(c.pending, diffItem[E]{t.root, int(t.height)})
+		// The root as a level of one subtree: t's own field (a slice of
+		// the cursor's would move the cursor to the heap).
+		c.push(unsafe.Slice(&t.root, 1), int(t.height))
 	}
 }
 
-func (c *diffCursor[E]) top() diffItem[E] { return c.pending[len(c.pending)-1] }
-func (c *diffCursor[E]) pop()             { c.pending = c.pending[:len(c.pending)-1] }
+func (c *diffCursor[E]) push(kids []*Node[E], h int) {
+	c.frames[c.depth] = diffFrame[E]{kids, h}
+	c.depth++
+}
+
+// more reports whether subtrees are pending.
+func (c *diffCursor[E]) more() bool { return c.depth > 0 }
+
+func (c *diffCursor[E]) top() diffItem[E] {
+	f := &c.frames[c.depth-1]
+	return diffItem[E]{f.kids[0], f.h}
+}
+
+func (c *diffCursor[E]) pop() {
+	f := &c.frames[c.depth-1]
+	if f.kids = f.kids[1:]; len(f.kids) == 0 {
+		c.frames[c.depth-1] = diffFrame[E]{}
+		c.depth--
+	}
+}
 
 // open replaces the pending inner node on top with its children.
 func (c *diffCursor[E]) open() {
 	it := c.top()
 	c.pop()
 	c.nodes++
-	kids := it.n.Kids()
-	for i := len(kids) - 1; i >= 0; i-- {
-		c.pending = append(c.pending, diffItem[E]{kids[i], it.h - 1})
+	if kids := it.n.Kids(); len(kids) > 0 {
+		c.push(kids, it.h-1)
 	}
 }
 
 // nextLeaf makes the next leaf the one being read (leaf stays nil at the
 // end; empty leaves, which a tree never keeps, are passed over).
 func (c *diffCursor[E]) nextLeaf() {
-	for len(c.pending) > 0 {
+	for c.more() {
 		it := c.top()
 		if it.h > 1 {
 			c.open()
@@ -115,7 +147,7 @@ func (c *diffCursor[E]) advance() {
 // taller of two different ones (both when as tall) until two leaves
 // differ or a side ends.
 func skipShared[E any](a, b *diffCursor[E]) {
-	for len(a.pending) > 0 && len(b.pending) > 0 {
+	for a.more() && b.more() {
 		x, y := a.top(), b.top()
 		switch {
 		case x.n == y.n:

@@ -97,3 +97,34 @@ func TestDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffAllocs: comparing two versions of a large tree (four levels)
+// allocates nothing. The monitor diffs a pool's versions after every
+// registration; its cursors were two slices that grew with the walk (2 KB
+// a registration, bench/RESULTS.md, gc10).
+func TestDiffAllocs(t *testing.T) {
+	const n = 1_000_000
+	ents := make([]Entry[elem], n)
+	for i := range ents {
+		id := uint32(2 * (i + 1))
+		ents[i] = Entry[elem]{Key: uint64(id), Elem: &elem{ID: id}}
+	}
+	tr := Build(ByID, false, ents)
+	if tr.height < 4 {
+		t.Fatalf("height %d, want a tree of 4 levels or more", tr.height)
+	}
+	var sc Scratch[elem]
+	mid := uint64(n) // an element in the middle, replaced
+	nt := tr.Update([]Entry[elem]{{Key: mid, Elem: &elem{ID: uint32(mid)}}}, &sc)
+	changed := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		changed = 0
+		diff(&tr, &nt, func(x, y *elem) { changed++ })
+	})
+	if changed != 1 {
+		t.Fatalf("Diff found %d changes, want 1", changed)
+	}
+	if allocs != 0 {
+		t.Errorf("Diff allocates %.0f times, want 0", allocs)
+	}
+}
