@@ -30,7 +30,11 @@
 // since the last one plus the pools with series (at most MaxPools), and
 // the totals of all pools are kept as the pools change; timelines expire
 // from a heap of what is due. With a stable handlespace an idle sample
-// costs the same at ten pools or ten thousand.
+// costs the same at ten pools or ten thousand. A change the history
+// cannot see (a refresh) costs only the comparison of the element's two
+// versions, and a long sample (a million elements' first walk, a second
+// of a thousand registrations in a pool of a million) runs in pieces of
+// about PieceBudget with Inputs.Turn between them.
 //
 // # Caveats
 //

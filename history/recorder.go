@@ -3,6 +3,7 @@ package history
 import (
 	"container/heap"
 	"encoding/json"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -117,6 +118,47 @@ type Inputs struct {
 	// (handlespace.Watch.Changed): a sample then looks only at those (see
 	// Sample). Nil: every sample looks at every pool.
 	Changed func() (names []string, all bool)
+	// Turn, if set, is called between the pieces of a sample's work (each
+	// about PieceBudget long) and returns when the sample may go on: the
+	// daemon passes the registration committer's turns
+	// (regcommit.Pacer.Turn), which the DNS front's UDP loops grant
+	// between their batches, so that a sample after many changes in a
+	// large pool does not hold a loop's processor for milliseconds. Nil:
+	// runtime.Gosched between pieces. Readers (History, Peers) wait for
+	// the whole sample, as before.
+	Turn func()
+}
+
+// PieceBudget is about how long a piece of a sample's work runs before
+// the sampler takes a turn (Inputs.Turn).
+const PieceBudget = 200 * time.Microsecond
+
+// pieceBudget is PieceBudget; tests shorten it.
+var pieceBudget = PieceBudget
+
+// slicer cuts a sample's work into pieces of about pieceBudget: tick
+// after each step of a loop (a changed element, an element of a full
+// walk, a pool, an expiry), and every 16 ticks, once the piece has run
+// its budget, it takes a turn.
+type slicer struct {
+	turn   func()
+	budget time.Duration // pieceBudget when made
+	since  time.Time     // the piece's start
+	n      uint32
+}
+
+func (s *slicer) start() { s.since, s.n = time.Now(), 0 }
+
+func (s *slicer) tick() {
+	if s.n++; s.n%16 != 0 || time.Since(s.since) < s.budget {
+		return
+	}
+	if s.turn != nil {
+		s.turn()
+	} else {
+		runtime.Gosched()
+	}
+	s.start()
 }
 
 // Element states in timelines.
@@ -193,6 +235,10 @@ type span struct {
 
 // track is one element's timeline.
 type track struct {
+	// label is a copy of the element's: the label may lie in the element
+	// (handlespace keeps short labels there), and a track is not updated
+	// for a change it does not see, so it would keep an old version of
+	// the element, or one gone.
 	label  string
 	state  string
 	reason string
@@ -281,12 +327,16 @@ type Recorder struct {
 	changes int
 	// due are the tracks with spans or a gone state to expire, by when.
 	due dueHeap
+	// pieces cuts Sample's work (under mu) into pieces.
+	pieces slicer
+	// loud: every change is looked at in full (quiet says no). Testing.
+	loud bool
 }
 
 // New returns a Recorder of in, bounded by cfg.
 func New(cfg Config, in Inputs) *Recorder {
 	cfg.fill()
-	r := &Recorder{cfg: cfg, in: in, pools: map[string]*poolState{}, withSeries: map[string]*poolState{}, homes: map[uint32]int{}, peerEvents: map[uint32]event{},
+	r := &Recorder{cfg: cfg, in: in, pieces: slicer{turn: in.Turn, budget: pieceBudget}, pools: map[string]*poolState{}, withSeries: map[string]*poolState{}, homes: map[uint32]int{}, peerEvents: map[uint32]event{},
 		events: make([]event, cfg.MaxEvents), handovers: make([]event, maxHandovers)}
 	r.global = r.newSet(globalSeries)
 	return r
@@ -323,6 +373,7 @@ func (r *Recorder) Sample(now time.Time) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.pieces.start()
 	slot := r.slot(now)
 	if r.nSeries < r.cfg.MaxPools && len(r.pools) > r.nSeries {
 		all = true // a pool without series may get one: in name order
@@ -334,6 +385,7 @@ func (r *Recorder) Sample(now time.Time) {
 		r.sampleChanged(v, names, now)
 	}
 	for _, ps := range r.withSeries {
+		r.pieces.tick()
 		if !ps.goneAt.IsZero() {
 			continue // below
 		}
@@ -350,6 +402,7 @@ func (r *Recorder) Sample(now time.Time) {
 		ps.series.s[6].add(slot, lat)
 	}
 	for name, ps := range r.withSeries {
+		r.pieces.tick()
 		if ps.goneAt.IsZero() {
 			continue
 		}
@@ -424,10 +477,12 @@ func (r *Recorder) sampleAll(v *handlespace.View, now time.Time) {
 		slices.SortFunc(pvs, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
 	}
 	for _, pv := range pvs {
+		r.pieces.tick()
 		seen[pv.Name] = true
 		r.samplePool(pv.Name, pv, now)
 	}
 	for name, ps := range r.pools {
+		r.pieces.tick()
 		if !seen[name] && ps.goneAt.IsZero() {
 			r.samplePool(name, nil, now)
 		}
@@ -438,6 +493,7 @@ func (r *Recorder) sampleAll(v *handlespace.View, now time.Time) {
 func (r *Recorder) sampleChanged(v *handlespace.View, names []string, now time.Time) {
 	slices.Sort(names)
 	for _, name := range names {
+		r.pieces.tick()
 		var pv *handlespace.PoolView
 		if v != nil {
 			pv = v.Pool(name)
@@ -565,6 +621,7 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 		ps.counts[0] = float32(pv.Len())
 		ps.counts[1] = float32(pv.All.Len())
 		for e := range pv.Range() {
+			r.pieces.tick()
 			switch e.Health {
 			case handlespace.HealthUp:
 				ps.counts[2]++
@@ -584,11 +641,13 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 					continue
 				}
 				r.tracked++
-				ps.tracks[e.ID] = &track{label: e.Label, state: st, reason: clip(why), since: now}
+				ps.tracks[e.ID] = &track{label: strings.Clone(e.Label), state: st, reason: clip(why), since: now}
 				ps.awaitReason(e.ID, st, why)
 				continue
 			}
-			t.label = e.Label
+			if t.label != e.Label {
+				t.label = strings.Clone(e.Label)
+			}
 			if t.state == st {
 				if why != "" && t.reason == "" {
 					t.reason = clip(why) // the probe's error came after the change
@@ -602,6 +661,7 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 		}
 	}
 	for id, t := range ps.tracks {
+		r.pieces.tick()
 		if !seen[id] && t.state != StateGone {
 			r.change(ps, id, t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
 			ps.changes++
@@ -612,7 +672,9 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 // walkChanges is walk from the view walked last to pv, reading only the
 // elements that differ (handlespace.DiffElements): O(d log n) for d
 // changes in a pool of n, so that a registration in a pool of a million
-// does not cost the sampler a walk of the million.
+// does not cost the sampler a walk of the million. A change the history
+// cannot see (a refresh: a new lease end, load or RTT) costs the
+// comparison of the element's two versions (quiet), and nothing else.
 func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time.Time) {
 	old := ps.pv
 	ps.pv = pv
@@ -631,6 +693,10 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 		}
 	}
 	handlespace.DiffElements(old, pv, func(was, e *handlespace.Element) {
+		r.pieces.tick()
+		if r.quiet(ps, was, e) {
+			return
+		}
 		if was != nil {
 			count(was, -1)
 		}
@@ -663,11 +729,13 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 				return
 			}
 			r.tracked++
-			ps.tracks[e.ID] = &track{label: e.Label, state: st, reason: clip(why), since: now}
+			ps.tracks[e.ID] = &track{label: strings.Clone(e.Label), state: st, reason: clip(why), since: now}
 			ps.awaitReason(e.ID, st, why)
 			return
 		}
-		t.label = e.Label
+		if t.label != e.Label {
+			t.label = strings.Clone(e.Label)
+		}
 		if t.state == st {
 			if why != "" && t.reason == "" {
 				t.reason = clip(why)
@@ -682,6 +750,7 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 	// The elements down without a reason yet: the probe's error may have
 	// come after the change.
 	for id := range ps.noReason {
+		r.pieces.tick()
 		t, e := ps.tracks[id], pv.Element(id)
 		if t == nil || e == nil {
 			delete(ps.noReason, id)
@@ -692,6 +761,26 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 		}
 		ps.awaitReason(id, t.state, t.reason)
 	}
+}
+
+// quiet reports whether the change of an element of ps from was to e
+// (both there) changes nothing the history keeps: its counts and home,
+// and, where it has a timeline, its state and label (what stateOf reads
+// besides Reason, which a down element without a reason has read again
+// each sample through noReason). An element without a timeline that
+// could get one now (tracked under MaxElements) is not quiet: a change
+// gives it one, as a full walk would.
+func (r *Recorder) quiet(ps *poolState, was, e *handlespace.Element) bool {
+	if r.loud || was == nil || e == nil || was.Health != e.Health || was.Home != e.Home {
+		return false
+	}
+	if ps.tracks == nil {
+		return true
+	}
+	if was.Admin != e.Admin || was.Reported != e.Reported || disputed(was) != disputed(e) || was.Label != e.Label {
+		return false
+	}
+	return r.tracked >= r.cfg.MaxElements || ps.tracks[e.ID] != nil
 }
 
 // awaitReason notes whether element id's track, in state st with reason
@@ -720,12 +809,6 @@ func (r *Recorder) change(ps *poolState, id uint32, t *track, st, why string, no
 		t.past = append(t.past[:0], t.past[len(t.past)-r.cfg.MaxSpans:]...)
 	}
 	t.state, t.reason, t.since = st, why, now
-	if st == StateGone {
-		// The label may lie in the element (handlespace keeps short
-		// labels there): a copy, so that the track of an element gone
-		// does not keep the element.
-		t.label = strings.Clone(t.label)
-	}
 	r.schedule(ps, id, t)
 }
 
@@ -735,6 +818,7 @@ func (r *Recorder) change(ps *poolState, id uint32, t *track, st, why string, no
 func (r *Recorder) expire(now time.Time) {
 	cut := now.Add(-r.shortWindow())
 	for len(r.due) > 0 && r.due[0].at.Before(cut) {
+		r.pieces.tick()
 		d := heap.Pop(&r.due).(due)
 		t := d.t
 		if d.ps.tracks[d.id] != t {

@@ -55,6 +55,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -120,6 +121,70 @@ type Config struct {
 	// that still has it keeps it only until its probes decide (see
 	// probe.Tracker.Observe).
 	Provisional map[string]handlespace.Health
+	// Turn, if set, is called between the pieces of a sync's work (each
+	// about PieceBudget long: a sync after many changes in a large pool)
+	// and returns when the sync may go on: the daemon passes the
+	// registration committer's turns (regcommit.Pacer.Turn), which the
+	// DNS front's UDP loops grant between their batches, so that the
+	// monitor does not hold a loop's processor for milliseconds. Nil:
+	// runtime.Gosched between pieces.
+	Turn func()
+}
+
+// PieceBudget is about how long a piece of a sync's work runs before the
+// monitor takes a turn (Config.Turn).
+const PieceBudget = 200 * time.Microsecond
+
+// pieceBudget is PieceBudget; tests shorten it.
+var pieceBudget = PieceBudget
+
+// slicer cuts a sync's work into pieces of about pieceBudget: tick after
+// each step (an element looked at, a target changed), and every 16
+// ticks, once the piece has run its budget, it takes a turn. Only Run's
+// goroutine (and New) use it.
+type slicer struct {
+	turn   func()
+	budget time.Duration // pieceBudget when made
+	since  time.Time     // the piece's start
+	n      uint32
+}
+
+func (s *slicer) start() { s.since, s.n = time.Now(), 0 }
+
+// due reports whether the piece has run its budget (looked at every 16
+// calls).
+func (s *slicer) due() bool {
+	s.n++
+	return s.n%16 == 0 && time.Since(s.since) >= s.budget
+}
+
+func (s *slicer) tick() {
+	if s.due() {
+		s.yield()
+	}
+}
+
+func (s *slicer) yield() {
+	if s.turn != nil {
+		s.turn()
+	} else {
+		runtime.Gosched()
+	}
+	s.start()
+}
+
+// maxChangeBuf is the most changes whose room a sync keeps for the next.
+const maxChangeBuf = 4096
+
+// tickLocked is tick for the loops that hold m.mu (the i-th step): the
+// turn is taken without it, so that results and reports go on meanwhile.
+func (m *Monitor) tickLocked(i int) {
+	if i == 0 || !m.pieces.due() {
+		return
+	}
+	m.mu.Unlock()
+	m.pieces.yield()
+	m.mu.Lock()
 }
 
 func (c *Config) defaults() {
@@ -175,9 +240,11 @@ type Monitor struct {
 	// pools is what sync last gave the scheduler, by pool name, and
 	// spools what syncSamples gave the sampler; watch names the pools
 	// changed since the last sync. Only Run's goroutine uses them.
-	watch  *handlespace.Watch
-	pools  map[string]*poolTargets
-	spools map[string]*poolTargets
+	watch     *handlespace.Watch
+	pools     map[string]*poolTargets
+	spools    map[string]*poolTargets
+	pieces    slicer         // sync's pieces
+	changeBuf []targetChange // sync's, kept for the next (up to maxChangeBuf)
 
 	mu      sync.Mutex
 	targets map[string]*target // by probe key
@@ -247,7 +314,7 @@ type bucket struct {
 func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	cfg.defaults()
 	m := &Monitor{
-		hs: hs, cfg: cfg, clock: cfg.Probe.Clock, watch: hs.Watch(),
+		hs: hs, cfg: cfg, clock: cfg.Probe.Clock, watch: hs.Watch(), pieces: slicer{turn: cfg.Turn, budget: pieceBudget},
 		pools:   map[string]*poolTargets{},
 		spools:  map[string]*poolTargets{},
 		targets: map[string]*target{}, adopted: map[string]handlespace.Health{},
@@ -304,11 +371,22 @@ func (m *Monitor) Run(ctx context.Context) error {
 // since (m.watch) are looked at, and in a pool with a new view only the
 // elements that changed (see targets.go), so that a change costs O(log n)
 // in a pool of n, whatever the number of pools.
+//
+// A sync of many changes runs in pieces of about PieceBudget, with
+// Config.Turn between them (see slicer).
 func (m *Monitor) sync() {
+	m.pieces.start()
 	names, all := m.watch.Changed()
 	defer m.syncSamples(names, all)
 	v := m.hs.View()
-	var changes []targetChange
+	changes := m.changeBuf[:0]
+	defer func() {
+		clear(changes) // (its elements and strings)
+		m.changeBuf = nil
+		if cap(changes) <= maxChangeBuf { // not a first sync's million
+			m.changeBuf = changes[:0]
+		}
+	}()
 	follow := func(name string, pv *handlespace.PoolView) {
 		p, ok := m.pools[name]
 		switch {
@@ -324,12 +402,13 @@ func (m *Monitor) sync() {
 			p = &poolTargets{}
 			m.pools[name] = p
 		}
-		changes = p.update(pv, m.targetOf, changes)
+		changes = p.update(pv, m.targetOf, changes, m.pieces.tick)
 	}
 	if all {
 		seen := make(map[string]bool, len(m.pools))
 		for _, z := range v.Zones() {
 			for _, h := range z.PoolHandles() {
+				m.pieces.tick()
 				if pv := z.Pool(h); pv != nil {
 					seen[pv.Name] = true
 					follow(pv.Name, pv)
@@ -349,7 +428,8 @@ func (m *Monitor) sync() {
 	var add []probe.Target
 	var remove []string
 	m.mu.Lock()
-	for _, c := range changes {
+	for i, c := range changes {
+		m.tickLocked(i)
 		key := c.pt.t.Key
 		switch c.kind {
 		case targetGone:

@@ -82,7 +82,7 @@ func (m *Monitor) syncSamples(names []string, all bool) {
 			ps = &poolTargets{}
 			m.spools[name] = ps
 		}
-		changes = ps.update(p.view, m.sampleOf, changes)
+		changes = ps.update(p.view, m.sampleOf, changes, m.pieces.tick)
 	}
 	if all {
 		for name := range m.pools {
@@ -99,7 +99,8 @@ func (m *Monitor) syncSamples(names []string, all bool) {
 	var add []probe.Target
 	var remove []string
 	m.mu.Lock()
-	for _, c := range changes {
+	for i, c := range changes {
+		m.tickLocked(i)
 		key := c.pt.t.Key
 		switch c.kind {
 		case targetGone:

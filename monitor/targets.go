@@ -55,14 +55,16 @@ func sameTarget(a, b probe.Target) bool {
 }
 
 // update brings p, the targets of a pool's previous view (zero for a new
-// pool), to view pv and appends what changed to out.
-func (p *poolTargets) update(pv *handlespace.PoolView, of targetFunc, out []targetChange) []targetChange {
+// pool), to view pv and appends what changed to out. It calls tick after
+// each element it looks at (the sync's pieces, see slicer).
+func (p *poolTargets) update(pv *handlespace.PoolView, of targetFunc, out []targetChange, tick func()) []targetChange {
 	src, dst := p.byID, p.byID
 	full := p.view == nil || p.view.Name != pv.Name || p.view.Spec != pv.Spec
 	if full {
 		dst = make(map[uint32]poolTarget, len(src))
 	}
 	see := func(id uint32, e *handlespace.Element) {
+		tick()
 		old, had := src[id]
 		var t probe.Target
 		ok := false
@@ -92,6 +94,7 @@ func (p *poolTargets) update(pv *handlespace.PoolView, of targetFunc, out []targ
 			see(e.ID, e)
 		}
 		for id, old := range src {
+			tick()
 			if _, ok := dst[id]; !ok {
 				out = append(out, targetChange{targetGone, pv.Name, old})
 			}

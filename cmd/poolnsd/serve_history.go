@@ -52,6 +52,9 @@ func (d *daemon) newHistory() {
 		},
 		Peers:    d.historyPeers,
 		PeerAddr: d.historyPeerAddr,
+		// A sample's pieces take the registrations' turns, which the
+		// DNS front's UDP loops grant (poller mode; at once otherwise).
+		Turn: d.reg.Pacer().Turn,
 	})}
 }
 

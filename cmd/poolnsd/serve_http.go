@@ -36,6 +36,7 @@ func (d *daemon) startHTTP() int {
 		},
 		Provisional: d.givenHealth(),
 		Source:      d.cfg.ProbeSource(),
+		Turn:        d.reg.Pacer().Turn, // as the history's (serve_history.go)
 	}
 	if d.peering != nil && d.cfg.Health.Confirm > 0 {
 		mcfg.Confirmer = d.peering.drv
