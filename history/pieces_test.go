@@ -44,7 +44,7 @@ func TestQuietPieces(t *testing.T) {
 	defer wq.Close()
 	loud := New(cfg, Inputs{View: hs.View, Self: hs.RegistrarID, Reason: reason, Changed: wl.Changed})
 	loud.loud = true
-	loud.pieces.budget = time.Hour
+	loud.pieces.Budget = time.Hour
 	turns := 0
 	var quiet *Recorder
 	var readers sync.WaitGroup

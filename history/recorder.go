@@ -3,7 +3,6 @@ package history
 import (
 	"container/heap"
 	"encoding/json"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/piece"
 	"github.com/poolnsd/poolnsd/internal/tally"
 )
 
@@ -135,31 +135,6 @@ const PieceBudget = 200 * time.Microsecond
 
 // pieceBudget is PieceBudget; tests shorten it.
 var pieceBudget = PieceBudget
-
-// slicer cuts a sample's work into pieces of about pieceBudget: tick
-// after each step of a loop (a changed element, an element of a full
-// walk, a pool, an expiry), and every 16 ticks, once the piece has run
-// its budget, it takes a turn.
-type slicer struct {
-	turn   func()
-	budget time.Duration // pieceBudget when made
-	since  time.Time     // the piece's start
-	n      uint32
-}
-
-func (s *slicer) start() { s.since, s.n = time.Now(), 0 }
-
-func (s *slicer) tick() {
-	if s.n++; s.n%16 != 0 || time.Since(s.since) < s.budget {
-		return
-	}
-	if s.turn != nil {
-		s.turn()
-	} else {
-		runtime.Gosched()
-	}
-	s.start()
-}
 
 // Element states in timelines.
 const (
@@ -328,7 +303,7 @@ type Recorder struct {
 	// due are the tracks with spans or a gone state to expire, by when.
 	due dueHeap
 	// pieces cuts Sample's work (under mu) into pieces.
-	pieces slicer
+	pieces piece.Slicer
 	// loud: every change is looked at in full (quiet says no). Testing.
 	loud bool
 }
@@ -336,7 +311,7 @@ type Recorder struct {
 // New returns a Recorder of in, bounded by cfg.
 func New(cfg Config, in Inputs) *Recorder {
 	cfg.fill()
-	r := &Recorder{cfg: cfg, in: in, pieces: slicer{turn: in.Turn, budget: pieceBudget}, pools: map[string]*poolState{}, withSeries: map[string]*poolState{}, homes: map[uint32]int{}, peerEvents: map[uint32]event{},
+	r := &Recorder{cfg: cfg, in: in, pieces: piece.Slicer{Turn: in.Turn, Budget: pieceBudget}, pools: map[string]*poolState{}, withSeries: map[string]*poolState{}, homes: map[uint32]int{}, peerEvents: map[uint32]event{},
 		events: make([]event, cfg.MaxEvents), handovers: make([]event, maxHandovers)}
 	r.global = r.newSet(globalSeries)
 	return r
@@ -373,7 +348,7 @@ func (r *Recorder) Sample(now time.Time) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pieces.start()
+	r.pieces.Start()
 	slot := r.slot(now)
 	if r.nSeries < r.cfg.MaxPools && len(r.pools) > r.nSeries {
 		all = true // a pool without series may get one: in name order
@@ -385,7 +360,7 @@ func (r *Recorder) Sample(now time.Time) {
 		r.sampleChanged(v, names, now)
 	}
 	for _, ps := range r.withSeries {
-		r.pieces.tick()
+		r.pieces.Tick()
 		if !ps.goneAt.IsZero() {
 			continue // below
 		}
@@ -402,7 +377,7 @@ func (r *Recorder) Sample(now time.Time) {
 		ps.series.s[6].add(slot, lat)
 	}
 	for name, ps := range r.withSeries {
-		r.pieces.tick()
+		r.pieces.Tick()
 		if ps.goneAt.IsZero() {
 			continue
 		}
@@ -477,12 +452,12 @@ func (r *Recorder) sampleAll(v *handlespace.View, now time.Time) {
 		slices.SortFunc(pvs, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
 	}
 	for _, pv := range pvs {
-		r.pieces.tick()
+		r.pieces.Tick()
 		seen[pv.Name] = true
 		r.samplePool(pv.Name, pv, now)
 	}
 	for name, ps := range r.pools {
-		r.pieces.tick()
+		r.pieces.Tick()
 		if !seen[name] && ps.goneAt.IsZero() {
 			r.samplePool(name, nil, now)
 		}
@@ -493,7 +468,7 @@ func (r *Recorder) sampleAll(v *handlespace.View, now time.Time) {
 func (r *Recorder) sampleChanged(v *handlespace.View, names []string, now time.Time) {
 	slices.Sort(names)
 	for _, name := range names {
-		r.pieces.tick()
+		r.pieces.Tick()
 		var pv *handlespace.PoolView
 		if v != nil {
 			pv = v.Pool(name)
@@ -621,7 +596,7 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 		ps.counts[0] = float32(pv.Len())
 		ps.counts[1] = float32(pv.All.Len())
 		for e := range pv.Range() {
-			r.pieces.tick()
+			r.pieces.Tick()
 			switch e.Health {
 			case handlespace.HealthUp:
 				ps.counts[2]++
@@ -661,7 +636,7 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 		}
 	}
 	for id, t := range ps.tracks {
-		r.pieces.tick()
+		r.pieces.Tick()
 		if !seen[id] && t.state != StateGone {
 			r.change(ps, id, t, StateGone, "no longer in the pool (deregistered, expired or removed from its zone file)", now)
 			ps.changes++
@@ -693,7 +668,7 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 		}
 	}
 	handlespace.DiffElements(old, pv, func(was, e *handlespace.Element) {
-		r.pieces.tick()
+		r.pieces.Tick()
 		if r.quiet(ps, was, e) {
 			return
 		}
@@ -750,7 +725,7 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 	// The elements down without a reason yet: the probe's error may have
 	// come after the change.
 	for id := range ps.noReason {
-		r.pieces.tick()
+		r.pieces.Tick()
 		t, e := ps.tracks[id], pv.Element(id)
 		if t == nil || e == nil {
 			delete(ps.noReason, id)
@@ -818,7 +793,7 @@ func (r *Recorder) change(ps *poolState, id uint32, t *track, st, why string, no
 func (r *Recorder) expire(now time.Time) {
 	cut := now.Add(-r.shortWindow())
 	for len(r.due) > 0 && r.due[0].at.Before(cut) {
-		r.pieces.tick()
+		r.pieces.Tick()
 		d := heap.Pop(&r.due).(due)
 		t := d.t
 		if d.ps.tracks[d.id] != t {

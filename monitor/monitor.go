@@ -55,11 +55,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/piece"
 	"github.com/poolnsd/poolnsd/probe"
 )
 
@@ -138,52 +138,17 @@ const PieceBudget = 200 * time.Microsecond
 // pieceBudget is PieceBudget; tests shorten it.
 var pieceBudget = PieceBudget
 
-// slicer cuts a sync's work into pieces of about pieceBudget: tick after
-// each step (an element looked at, a target changed), and every 16
-// ticks, once the piece has run its budget, it takes a turn. Only Run's
-// goroutine (and New) use it.
-type slicer struct {
-	turn   func()
-	budget time.Duration // pieceBudget when made
-	since  time.Time     // the piece's start
-	n      uint32
-}
-
-func (s *slicer) start() { s.since, s.n = time.Now(), 0 }
-
-// due reports whether the piece has run its budget (looked at every 16
-// calls).
-func (s *slicer) due() bool {
-	s.n++
-	return s.n%16 == 0 && time.Since(s.since) >= s.budget
-}
-
-func (s *slicer) tick() {
-	if s.due() {
-		s.yield()
-	}
-}
-
-func (s *slicer) yield() {
-	if s.turn != nil {
-		s.turn()
-	} else {
-		runtime.Gosched()
-	}
-	s.start()
-}
-
 // maxChangeBuf is the most changes whose room a sync keeps for the next.
 const maxChangeBuf = 4096
 
 // tickLocked is tick for the loops that hold m.mu (the i-th step): the
 // turn is taken without it, so that results and reports go on meanwhile.
 func (m *Monitor) tickLocked(i int) {
-	if i == 0 || !m.pieces.due() {
+	if i == 0 || !m.pieces.Due() {
 		return
 	}
 	m.mu.Unlock()
-	m.pieces.yield()
+	m.pieces.Yield()
 	m.mu.Lock()
 }
 
@@ -243,7 +208,7 @@ type Monitor struct {
 	watch     *handlespace.Watch
 	pools     map[string]*poolTargets
 	spools    map[string]*poolTargets
-	pieces    slicer         // sync's pieces
+	pieces    piece.Slicer   // sync's pieces
 	changeBuf []targetChange // sync's, kept for the next (up to maxChangeBuf)
 
 	mu      sync.Mutex
@@ -314,7 +279,7 @@ type bucket struct {
 func New(hs *handlespace.Handlespace, cfg Config) *Monitor {
 	cfg.defaults()
 	m := &Monitor{
-		hs: hs, cfg: cfg, clock: cfg.Probe.Clock, watch: hs.Watch(), pieces: slicer{turn: cfg.Turn, budget: pieceBudget},
+		hs: hs, cfg: cfg, clock: cfg.Probe.Clock, watch: hs.Watch(), pieces: piece.Slicer{Turn: cfg.Turn, Budget: pieceBudget},
 		pools:   map[string]*poolTargets{},
 		spools:  map[string]*poolTargets{},
 		targets: map[string]*target{}, adopted: map[string]handlespace.Health{},
@@ -373,9 +338,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 // in a pool of n, whatever the number of pools.
 //
 // A sync of many changes runs in pieces of about PieceBudget, with
-// Config.Turn between them (see slicer).
+// Config.Turn between them (internal/piece).
 func (m *Monitor) sync() {
-	m.pieces.start()
+	m.pieces.Start()
 	names, all := m.watch.Changed()
 	defer m.syncSamples(names, all)
 	v := m.hs.View()
@@ -402,13 +367,13 @@ func (m *Monitor) sync() {
 			p = &poolTargets{}
 			m.pools[name] = p
 		}
-		changes = p.update(pv, m.targetOf, changes, m.pieces.tick)
+		changes = p.update(pv, m.targetOf, changes, m.pieces.Tick)
 	}
 	if all {
 		seen := make(map[string]bool, len(m.pools))
 		for _, z := range v.Zones() {
 			for _, h := range z.PoolHandles() {
-				m.pieces.tick()
+				m.pieces.Tick()
 				if pv := z.Pool(h); pv != nil {
 					seen[pv.Name] = true
 					follow(pv.Name, pv)

@@ -82,7 +82,7 @@ func (m *Monitor) syncSamples(names []string, all bool) {
 			ps = &poolTargets{}
 			m.spools[name] = ps
 		}
-		changes = ps.update(p.view, m.sampleOf, changes, m.pieces.tick)
+		changes = ps.update(p.view, m.sampleOf, changes, m.pieces.Tick)
 	}
 	if all {
 		for name := range m.pools {

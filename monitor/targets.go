@@ -56,7 +56,7 @@ func sameTarget(a, b probe.Target) bool {
 
 // update brings p, the targets of a pool's previous view (zero for a new
 // pool), to view pv and appends what changed to out. It calls tick after
-// each element it looks at (the sync's pieces, see slicer).
+// each element it looks at (the sync's pieces, internal/piece).
 func (p *poolTargets) update(pv *handlespace.PoolView, of targetFunc, out []targetChange, tick func()) []targetChange {
 	src, dst := p.byID, p.byID
 	full := p.view == nil || p.view.Name != pv.Name || p.view.Spec != pv.Spec
