@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -206,8 +207,16 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 		writeError(w, r, http.StatusConflict, fmt.Sprintf("element %s of %s was removed meanwhile", label, pool))
 		return
 	}
-	a.log.Info("http api: registered", "pool", pool, "element", handlespace.IDString(d.ID), "name", label,
-		"lease", res.Lease.String(), "created", d.Created, "remote", r.RemoteAddr)
+	// A new element at Info, a refresh or update at Debug, as the
+	// committer logs them: clients refresh by the thousand a second.
+	level := slog.LevelDebug
+	if d.Created {
+		level = slog.LevelInfo
+	}
+	if a.log.Enabled(r.Context(), level) {
+		a.log.Log(r.Context(), level, "http api: registered", "pool", pool, "element", handlespace.IDString(d.ID), "name", label,
+			"lease", res.Lease.String(), "created", d.Created, "remote", r.RemoteAddr)
+	}
 	status := http.StatusOK
 	if d.Created {
 		status = http.StatusCreated

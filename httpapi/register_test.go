@@ -2,9 +2,12 @@ package httpapi_test
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,4 +235,35 @@ func TestRegisterValidation(t *testing.T) {
 	h := newRegFixture(t, regcommit.Config{})
 	h.h = httpapi.NewHandler(h.b, httpapi.Config{Token: testToken, Logger: discard(), Registrar: h.reg, AllowLoopback: true})
 	h.do(t, "PUT", "/v1/pools/web.pool.test/elements/lo", `{"addresses":["127.0.0.1"],"port":80}`, auth).want(t, http.StatusBadRequest, "registration.allow_loopback allows it")
+}
+
+// TestRegisterLogLevels: a new element's registration is logged at Info,
+// its refreshes at Debug only (the committer's levels), so that clients
+// refreshing by the thousand a second do not fill an Info log.
+func TestRegisterLogLevels(t *testing.T) {
+	f := newRegFixture(t, regcommit.Config{})
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	f.h = httpapi.NewHandler(f.b, httpapi.Config{Token: testToken, Logger: log, Now: func() time.Time { return t0 }, Registrar: f.reg})
+	body := `{"addresses":["192.0.2.99"],"port":9000}`
+	f.do(t, "PUT", "/v1/pools/web.pool.test/elements/h1", body, auth).want(t, http.StatusCreated, "")
+	for range 3 {
+		f.do(t, "PUT", "/v1/pools/web.pool.test/elements/h1", body, auth).want(t, http.StatusOK, "")
+	}
+	out := buf.String()
+	if n := strings.Count(out, `msg="http api: registered"`); n != 1 || !strings.Contains(out, "created=true") {
+		t.Fatalf("%d Info lines of registrations, want 1 (the creation):\n%s", n, out)
+	}
+}
+
+// syncWriter serialises a logger's writes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
