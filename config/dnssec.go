@@ -71,18 +71,17 @@ func (c Config) validateDNSSEC() []error {
 	if c.DNSSEC.DNSKEYTTL < 0 || c.DNSSEC.DNSKEYTTL > math.MaxInt32 {
 		bad("dnssec.dnskey_ttl", "%d is outside 0..2147483647", c.DNSSEC.DNSKEYTTL)
 	}
-	off := map[string]bool{}
-	for key, names := range map[string][]string{"dnssec.cds_off": c.DNSSEC.CDSOff, "dnssec.cds_delete": c.DNSSEC.CDSDelete} {
-		for i, n := range names {
+	for _, l := range []struct {
+		key   string
+		names []string
+	}{{"dnssec.cds_off", c.DNSSEC.CDSOff}, {"dnssec.cds_delete", c.DNSSEC.CDSDelete}} {
+		for i, n := range l.names {
 			if _, ok := dns.IsDomainName(n); !ok || n == "" {
-				bad(key, "item %d %q is not a zone name, want e.g. pool.example.", i+1, n)
-				continue
-			}
-			if key == "dnssec.cds_off" {
-				off[strings.ToLower(dns.Fqdn(n))] = true
+				bad(l.key, "item %d %q is not a zone name, want e.g. pool.example.", i+1, n)
 			}
 		}
 	}
+	off, _ := c.CDSZones()
 	for _, n := range c.DNSSEC.CDSDelete {
 		if off[strings.ToLower(dns.Fqdn(n))] {
 			bad("dnssec.cds_delete", "%s is in dnssec.cds_off too; want it in one of them", n)

@@ -36,8 +36,8 @@ func (z *Zone) NXDomain(qname string, ttl uint32) (*Sigs, error) {
 // records of qtype (RFC 9824 §3.2): owner name, next name "\000.<name>",
 // types: types (what the name holds, or can answer; see the package
 // documentation) without qtype, plus RRSIG and NSEC, plus DNSKEY (and CDS
-// and CDNSKEY when the zone publishes them) at the zone's apex. An empty non-terminal passes no types. ttl is the negative
-// answer's TTL.
+// and CDNSKEY when the zone publishes them) at the zone's apex. An empty
+// non-terminal passes no types. ttl is the negative answer's TTL.
 func (z *Zone) NoData(name string, qtype uint16, types []uint16, ttl uint32) (*Sigs, error) {
 	return z.noData(name, qtype, types, ttl)
 }

@@ -2,17 +2,16 @@ package httpapi_test
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/httpapi"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"github.com/poolnsd/poolnsd/regcommit"
 	"github.com/poolnsd/poolnsd/store"
 )
@@ -242,8 +241,8 @@ func TestRegisterValidation(t *testing.T) {
 // refreshing by the thousand a second do not fill an Info log.
 func TestRegisterLogLevels(t *testing.T) {
 	f := newRegFixture(t, regcommit.Config{})
-	var buf strings.Builder
-	log := slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var buf proctest.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	f.h = httpapi.NewHandler(f.b, httpapi.Config{Token: testToken, Logger: log, Now: func() time.Time { return t0 }, Registrar: f.reg})
 	body := `{"addresses":["192.0.2.99"],"port":9000}`
 	f.do(t, "PUT", "/v1/pools/web.pool.test/elements/h1", body, auth).want(t, http.StatusCreated, "")
@@ -254,16 +253,4 @@ func TestRegisterLogLevels(t *testing.T) {
 	if n := strings.Count(out, `msg="http api: registered"`); n != 1 || !strings.Contains(out, "created=true") {
 		t.Fatalf("%d Info lines of registrations, want 1 (the creation):\n%s", n, out)
 	}
-}
-
-// syncWriter serialises a logger's writes.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
