@@ -239,7 +239,7 @@ type poolState struct {
 	noReason map[uint32]struct{}
 	// pre is the diff Sample made before taking the lock (prepare), for
 	// walkChanges.
-	pre *prepared
+	pre prepared
 
 	// The answer counts: the running totals at the last sample, and
 	// snapshots of the totals and first places (oldest first).
@@ -256,11 +256,12 @@ type ansSnap struct {
 	first map[uint32]uint64
 }
 
-// prepared is a pool's diff from one view to another, made by prepare:
-// the changes that are not quiet.
+// prepared is a pool's diff from one view to another, made by prepare in
+// sample number sample: the changes that are not quiet, Recorder.pre[lo:hi].
 type prepared struct {
 	from, to *handlespace.PoolView
-	changes  [][2]*handlespace.Element // was, now
+	sample   int
+	lo, hi   int
 }
 
 // event is a peering event.
@@ -322,6 +323,8 @@ type Recorder struct {
 	due dueHeap
 	// pieces cuts Sample's work (under mu) into pieces.
 	pieces piece.Slicer
+	// pre holds the changes prepare kept (was, now), Sample's own.
+	pre [][2]*handlespace.Element
 	// loud: every change is looked at in full (quiet says no). Testing.
 	loud bool
 }
@@ -371,6 +374,7 @@ func (r *Recorder) Sample(now time.Time) {
 		all = true // a pool without series may get one: in name order
 	}
 	r.prepare(v, names, all)
+	defer func() { clear(r.pre); r.pre = r.pre[:0] }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot := r.slot(now)
@@ -476,14 +480,14 @@ func (r *Recorder) prepare(v *handlespace.View, names []string, all bool) {
 		if ps == nil || ps.pv == nil || ps.pv == pv || ps.homes == nil || ps.series == nil && r.nSeries < r.cfg.MaxPools {
 			return // not walkChanges's, or walked in full (it may get series)
 		}
-		p := &prepared{from: ps.pv, to: pv}
+		lo := len(r.pre)
 		handlespace.DiffElements(ps.pv, pv, func(was, e *handlespace.Element) {
 			r.pieces.Tick()
 			if !r.quiet(ps, was, e) {
-				p.changes = append(p.changes, [2]*handlespace.Element{was, e})
+				r.pre = append(r.pre, [2]*handlespace.Element{was, e})
 			}
 		})
-		ps.pre = p
+		ps.pre = prepared{from: ps.pv, to: pv, sample: r.samples, lo: lo, hi: len(r.pre)}
 	}
 	if !all {
 		for _, name := range names {
@@ -647,7 +651,7 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 		r.walkChanges(ps, pv, now)
 		return
 	}
-	ps.noReason, ps.pre = nil, nil
+	ps.noReason, ps.pre = nil, prepared{}
 	ps.pv = pv
 	ps.counts = [4]float32{}
 	ps.homes = map[uint32]int{}
@@ -787,14 +791,14 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 		ps.awaitReason(e.ID, st, why)
 		ps.changes++
 	}
-	if p := ps.pre; p != nil && p.from == old && p.to == pv {
-		for _, c := range p.changes {
+	if p := ps.pre; p.from == old && p.to == pv && p.sample == r.samples {
+		for _, c := range r.pre[p.lo:p.hi] {
 			change(c[0], c[1])
 		}
 	} else {
 		handlespace.DiffElements(old, pv, change)
 	}
-	ps.pre = nil
+	ps.pre = prepared{}
 	// The elements down without a reason yet: the probe's error may have
 	// come after the change.
 	for id := range ps.noReason {
