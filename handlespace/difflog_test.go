@@ -32,35 +32,46 @@ func TestDiffElementsLog(t *testing.T) {
 	var views []*PoolView
 	var gone []int // views[i] is nil: the pool was gone
 	next := uint32(1)
+	// A pool of 4 000 (a window of 15 changes), made again so when
+	// emptied.
+	fill := func() {
+		var groups [][]Op
+		for range 4000 {
+			groups = append(groups, []Op{{Pool: pool, Elem: dyn(next, fmt.Sprintf("e%d", next), "10.0.0.1")}})
+			next++
+		}
+		hs.Apply(groups, nil)
+	}
+	fill()
 	logged, walked := 0, 0
 	for round := range 400 {
 		pv := hs.View().Pool(pool)
+		if pv == nil {
+			fill()
+			pv = hs.View().Pool(pool)
+		}
+		es := pv.Elements()
 		var groups [][]Op
 		switch k := r.IntN(40); {
-		case k == 0 && pv != nil:
+		case k == 0:
 			// Every element removed: the pool goes, and comes back
-			// with the next registration on a new chain.
-			for e := range pv.Range() {
+			// on a new chain.
+			for _, e := range es {
 				groups = append(groups, []Op{{Pool: pool, ID: e.ID}})
 			}
 		case k == 1:
 			if err := hs.ApplyZones([]ZoneDef{zd}); err != nil {
 				t.Fatal(err)
 			}
-		case k == 2 && pv != nil:
-			es := pv.Elements()
+		case k == 2:
 			e := es[r.IntN(len(es))]
 			if err := hs.Update(pool, e.ID, func(e *Element) { e.Health = HealthDown }); err != nil {
 				t.Fatal(err)
 			}
 		default:
-			for range 1 + r.IntN([]int{2, 40, 120}[r.IntN(3)]) {
-				var es []*Element
-				if pv != nil {
-					es = pv.Elements()
-				}
+			for range 1 + r.IntN([]int{2, 8, 24}[r.IntN(3)]) {
 				switch c := r.IntN(10); {
-				case c < 3 || len(es) == 0:
+				case c < 3:
 					id := next
 					next++
 					groups = append(groups, []Op{{Pool: pool, Elem: dyn(id, fmt.Sprintf("e%d", id), "10.0.0.1")}})
@@ -82,7 +93,7 @@ func TestDiffElementsLog(t *testing.T) {
 		views = append(views, nv)
 		// The newest view against a few others, both ways.
 		for range 6 {
-			i := len(views) - 1 - r.IntN(min(len(views), 1+[]int{2, 8, 40, 400}[r.IntN(4)]))
+			i := len(views) - 1 - r.IntN(min(len(views), 1+[]int{2, 4, 8, 400}[r.IntN(4)]))
 			for _, p := range [][2]*PoolView{{views[i], nv}, {nv, views[i]}} {
 				want := diffPairs(p[0], p[1], diffWalk)
 				if got := diffPairs(p[0], p[1], DiffElements); !slices.Equal(got, want) {
@@ -108,7 +119,7 @@ func TestDiffElementsLog(t *testing.T) {
 			t.Fatalf("round %d: the log did not serve one batch's diff", round)
 		}
 	}
-	if logged < 200 || walked < 200 {
+	if logged < 500 || walked < 500 {
 		t.Errorf("%d diffs by the log, %d by the walk: want both tried", logged, walked)
 	}
 	if len(gone) == 0 {
@@ -127,7 +138,7 @@ func TestDiffElementsLogWindow(t *testing.T) {
 	}
 	const pool = "p.z.test."
 	var groups [][]Op
-	for i := range 1000 {
+	for i := range 20_000 {
 		groups = append(groups, []Op{{Pool: pool, Elem: dyn(uint32(i+1), fmt.Sprintf("e%d", i+1), "10.0.0.1")}})
 	}
 	hs.Apply(groups, nil)
