@@ -72,7 +72,11 @@ func (l *elemLog) extend(changes []elemChange, n int) *elemLog {
 	}
 	l.changes = slices.Clone(changes)
 	l.next.Store(nl)
+	// Only the newest link keeps a tail: an older one's would keep the
+	// link behind the window it pointed to, that one's the link behind
+	// that, and so on back to the chain's start.
 	nl.tail, nl.inWin = l.tail, l.inWin+len(changes)
+	l.tail = nil
 	for nl.inWin > win {
 		t := nl.tail
 		nx := t.next.Load()
