@@ -321,7 +321,8 @@ type Recorder struct {
 	changes int
 	// due are the tracks with spans or a gone state to expire, by when.
 	due dueHeap
-	// pieces cuts Sample's work (under mu) into pieces.
+	// pieces cuts Sample's work (prepare's diffs, then under mu) into
+	// pieces.
 	pieces piece.Slicer
 	// pre holds the changes prepare kept (was, now), Sample's own.
 	pre [][2]*handlespace.Element
