@@ -451,13 +451,25 @@ func elementName(z *handlespace.Zone, origin, name string) (peName, error) {
 	return peName{name: name, pool: pool, label: label}, nil
 }
 
-// nameKey is the conflict key of a name a prerequisite reads.
+// nameKey is the conflict key of a name a prerequisite reads (lower
+// case, inside origin): its pool (the label just below origin) and, for
+// a name two labels below origin, its element's label. An escaped dot is
+// part of its label: the pool of `a\.b.pool.example.` is that name
+// itself, not "b.pool.example.".
 func nameKey(origin, name string) string {
 	rel := strings.TrimSuffix(strings.TrimSuffix(name, origin), ".")
 	if rel == "" {
 		return ""
 	}
-	labels := strings.Split(rel, ".")
+	var labels []string
+	if strings.IndexByte(rel, '\\') < 0 {
+		labels = strings.Split(rel, ".")
+	} else {
+		labels = dns.SplitDomainName(rel) // cuts at the dots that are not escaped
+	}
+	if len(labels) == 0 {
+		return ""
+	}
 	pool := labels[len(labels)-1] + "." + origin
 	if len(labels) == 2 {
 		return regcommit.Key(pool, labels[0])

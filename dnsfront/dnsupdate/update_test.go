@@ -678,3 +678,29 @@ func TestTypesAt(t *testing.T) {
 		t.Errorf("dyn.pool.test.: types %v, want SRV, A and AAAA", got)
 	}
 }
+
+// TestNameKey: the conflict key of a name a prerequisite reads is its pool
+// (and element label, two labels below the zone); an escaped dot is part
+// of its label, an escaped backslash before a dot is not an escape of it.
+func TestNameKey(t *testing.T) {
+	const z = "pool.example."
+	for _, c := range []struct{ name, pool, label string }{
+		{"pool.example.", "", ""},
+		{"web.pool.example.", "web.pool.example.", ""},
+		{"w1.web.pool.example.", "web.pool.example.", "w1"},
+		{"a.b.c.pool.example.", "c.pool.example.", ""},
+		{`a\.b.pool.example.`, `a\.b.pool.example.`, ""},
+		{`x.a\.b.pool.example.`, `a\.b.pool.example.`, "x"},
+		{`a\\.b.pool.example.`, "b.pool.example.", `a\\`},
+		{`a\046b.pool.example.`, `a\046b.pool.example.`, ""},
+		{`x\.y.a\.b.pool.example.`, `a\.b.pool.example.`, `x\.y`},
+	} {
+		want := ""
+		if c.pool != "" {
+			want = regcommit.Key(c.pool, c.label)
+		}
+		if got := nameKey(z, c.name); got != want {
+			t.Errorf("nameKey(%q) = %q, want %q", c.name, got, want)
+		}
+	}
+}
