@@ -213,10 +213,10 @@ func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) {
 		Who:   regcommit.Who{Owner: "tsig:" + key.Name},
 		Keys:  u.keys,
 		Build: u.build,
+		// The wait's bound without a context and a timer of its own.
+		Deadline: time.Now().Add(h.updateTimeout),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.updateTimeout)
-	res, err := h.upd.Submit(ctx, req)
-	cancel()
+	res, err := h.upd.Submit(context.Background(), req)
 	if err != nil {
 		rcode := dns.RcodeServerFailure
 		var ue *updateError

@@ -531,11 +531,13 @@ type fakeUpdater struct {
 	err     error
 	lease   time.Duration
 	got     int // requests submitted
+	last    *regcommit.Request
 }
 
 func (u *fakeUpdater) Allow(netip.Addr) bool { return !u.limited }
 func (u *fakeUpdater) Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error) {
 	u.got++
+	u.last = req
 	if u.err != nil {
 		return regcommit.Result{}, u.err
 	}
@@ -701,6 +703,36 @@ func TestNameKey(t *testing.T) {
 		}
 		if got := nameKey(z, c.name); got != want {
 			t.Errorf("nameKey(%q) = %q, want %q", c.name, got, want)
+		}
+	}
+}
+
+// TestUpdateWaitBounded: an update's wait for its commit ends at the
+// configured timeout (the default's 10 s, or Config.Timeout): the request
+// carries the deadline, which the committer keeps as a context's would.
+func TestUpdateWaitBounded(t *testing.T) {
+	keys, err := tsigkey.New(updatetest.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newTestSpace(t)
+	for _, timeout := range []time.Duration{0, 3 * time.Second} {
+		upd := &fakeUpdater{}
+		s := New(hs, Config{Updates: upd, Keys: keys, Lookup: lookup, Logger: discardLog(), Timeout: timeout})
+		m := updatetest.Sign(t, updatetest.Msg(t, updatetest.PE("x", 80, "192.0.2.1", 30)...), updatetest.KeyAll)
+		before := time.Now()
+		w := &recorder{}
+		s.ServeUpdate(w, m)
+		after := time.Now()
+		want := timeout
+		if want == 0 {
+			want = defaultUpdateTimeout
+		}
+		if upd.last == nil {
+			t.Fatalf("timeout %v: nothing submitted", timeout)
+		}
+		if d := upd.last.Deadline; d.Before(before.Add(want)) || d.After(after.Add(want)) {
+			t.Errorf("timeout %v: deadline %v after the update, want %v", timeout, d.Sub(before), want)
 		}
 	}
 }
