@@ -5,12 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,8 +64,39 @@ var (
 // by name. The set is replaced whole (Set); a lookup sees the old set or
 // the new one.
 type Keyring struct {
-	keys atomic.Pointer[map[string]*Key] // by lower-case FQDN
+	keys atomic.Pointer[map[string]*entry] // by lower-case FQDN
 }
+
+// entry is a known key and its MAC computers: an HMAC of the key's secret
+// is made once and reset after each use (hmac.New allocates its two
+// hashes and their pads each time).
+type entry struct {
+	Key
+	macs sync.Pool // *macState
+}
+
+// macState is an HMAC of an entry's key and room for its sum.
+type macState struct {
+	h   hash.Hash
+	sum [sha512.Size]byte
+}
+
+// get returns a MAC computer of e's key, reset.
+func (e *entry) get() *macState {
+	if m, ok := e.macs.Get().(*macState); ok {
+		return m
+	}
+	return &macState{h: hmac.New(newHash(e.Algorithm), e.Secret)}
+}
+
+// put resets m and keeps it for the next MAC of e's key.
+func (e *entry) put(m *macState) {
+	m.h.Reset()
+	e.macs.Put(m)
+}
+
+// mac is the MAC of the bytes written to m, in m's room.
+func (m *macState) mac() []byte { return m.h.Sum(m.sum[:0]) }
 
 var _ dns.TsigProvider = (*Keyring)(nil)
 
@@ -92,8 +123,8 @@ func (kr *Keyring) Set(keys []Key) error {
 }
 
 // indexKeys checks keys and indexes them by lower-case FQDN.
-func indexKeys(keys []Key) (map[string]*Key, error) {
-	m := map[string]*Key{}
+func indexKeys(keys []Key) (map[string]*entry, error) {
+	m := map[string]*entry{}
 	for i := range keys {
 		k := keys[i]
 		k.Name = strings.ToLower(dns.Fqdn(k.Name))
@@ -112,7 +143,7 @@ func indexKeys(keys []Key) (map[string]*Key, error) {
 		}
 		k.Secret = bytes.Clone(k.Secret)
 		k.Pools = slices.Clone(k.Pools)
-		m[k.Name] = &k
+		m[k.Name] = &entry{Key: k}
 	}
 	return m, nil
 }
@@ -129,28 +160,53 @@ func newHash(alg string) func() hash.Hash {
 
 // Key returns the key that t names with t's algorithm, or nil.
 func (kr *Keyring) Key(t *dns.TSIG) *Key {
-	k := (*kr.keys.Load())[strings.ToLower(t.Hdr.Name)]
-	if k == nil || !strings.EqualFold(dns.Fqdn(t.Algorithm), k.Algorithm) {
-		return nil
+	if e := kr.entry(t); e != nil {
+		return &e.Key
 	}
-	return k
+	return nil
 }
 
-func (kr *Keyring) mac(k *Key, msg []byte) []byte {
-	h := hmac.New(newHash(k.Algorithm), k.Secret)
-	h.Write(msg)
-	return h.Sum(nil)
+// entry is Key's, with the key's MAC computers.
+func (kr *Keyring) entry(t *dns.TSIG) *entry {
+	e := (*kr.keys.Load())[lower(t.Hdr.Name)]
+	if e == nil || !sameAlgorithm(t.Algorithm, e.Algorithm) {
+		return nil
+	}
+	return e
+}
+
+// sameAlgorithm reports whether the algorithm name a (as a TSIG record
+// has it, maybe not fully qualified) names alg (lower case, an FQDN).
+// strings.EqualFold(dns.Fqdn(a), alg), without building a's FQDN.
+func sameAlgorithm(a, alg string) bool {
+	if !strings.HasSuffix(a, ".") {
+		return strings.EqualFold(a, alg[:len(alg)-1])
+	}
+	return strings.EqualFold(a, alg)
+}
+
+// lower is s in lower case, s itself when it has no upper-case letter.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
 
 // Generate signs a reply. A MACSize set in t below the full length
 // truncates the MAC to it (RFC 8945 §5.2.2.1: a reply to a request with a
 // truncated MAC is truncated alike).
 func (kr *Keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
-	k := kr.Key(t)
-	if k == nil {
+	e := kr.entry(t)
+	if e == nil {
 		return nil, ErrBadKey
 	}
-	mac := kr.mac(k, msg)
+	m := e.get()
+	m.h.Write(msg)
+	mac := bytes.Clone(m.mac())
+	e.put(m)
 	if n := int(t.MACSize); n > 0 && n < len(mac) {
 		mac = mac[:n]
 	}
@@ -162,15 +218,19 @@ func (kr *Keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
 // is accepted down to max(10 bytes, half the full length), below that it is
 // BADTRUNC.
 func (kr *Keyring) Verify(msg []byte, t *dns.TSIG) error {
-	k := kr.Key(t)
-	if k == nil {
+	e := kr.entry(t)
+	if e == nil {
 		return ErrBadKey
 	}
-	got, err := hex.DecodeString(t.MAC)
-	if err != nil {
-		return ErrBadSig
+	m := e.get()
+	defer e.put(m)
+	m.h.Write(msg)
+	want := m.mac()
+	var gotBuf [sha512.Size]byte
+	got, ok := decodeHex(gotBuf[:0], t.MAC, len(want))
+	if !ok {
+		return ErrBadSig // not hex, or longer than the MAC
 	}
-	want := kr.mac(k, msg)
 	switch {
 	case len(got) > len(want), len(got) == 0:
 		return ErrBadSig
@@ -295,4 +355,33 @@ func WriteFailure(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st error) error
 	}
 	_, err = w.Write(b)
 	return err
+}
+
+// decodeHex appends the bytes of the hex string s to dst, and reports
+// false when s is not hex or holds more than max bytes.
+func decodeHex(dst []byte, s string, max int) ([]byte, bool) {
+	if len(s)%2 != 0 || len(s)/2 > max {
+		return dst, false
+	}
+	for i := 0; i < len(s); i += 2 {
+		hi, ok1 := fromHex(s[i])
+		lo, ok2 := fromHex(s[i+1])
+		if !ok1 || !ok2 {
+			return dst, false
+		}
+		dst = append(dst, hi<<4|lo)
+	}
+	return dst, true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

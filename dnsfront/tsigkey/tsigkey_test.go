@@ -1,11 +1,16 @@
 package tsigkey
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -349,5 +354,72 @@ func TestWriteFailure(t *testing.T) {
 				t.Errorf("BADTIME: other data %q (%d bytes), want the server's time", ts.OtherData, ts.OtherLen)
 			}
 		}
+	}
+}
+
+// TestMACsReused: a key's MAC computers are kept and reset between uses
+// (concurrent ones too): every MAC is the HMAC of its message alone, with
+// its key's secret and algorithm, whatever came before, and a failed
+// verification leaves nothing behind. The algorithm's name is compared
+// as an FQDN in any case ("HMAC-SHA256", "hmac-sha256.").
+func TestMACsReused(t *testing.T) {
+	kr := mustNew(t, Key{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret}, Key{Name: "k512.", Algorithm: dns.HmacSHA512, Secret: other})
+	want := func(alg string, msg []byte) []byte {
+		h := hmac.New(sha256.New, secret)
+		if alg == dns.HmacSHA512 {
+			h = hmac.New(sha512.New, other)
+		}
+		h.Write(msg)
+		return h.Sum(nil)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				msg := []byte(fmt.Sprintf("message %d of goroutine %d", i, g))
+				for _, c := range [][2]string{{"k.", dns.HmacSHA256}, {"K.", "HMAC-SHA256"}, {"k512.", dns.HmacSHA512}, {"K512.", "hmac-sha512"}} {
+					tsig := &dns.TSIG{Hdr: dns.RR_Header{Name: c[0]}, Algorithm: c[1]}
+					mac, err := kr.Generate(msg, tsig)
+					if err != nil || !hmac.Equal(mac, want(dns.Fqdn(strings.ToLower(c[1])), msg)) {
+						t.Errorf("%s %s: MAC %x, %v", c[0], c[1], mac, err)
+						return
+					}
+					tsig.MAC = hex.EncodeToString(mac)
+					if err := kr.Verify(append(msg, 'x'), tsig); !errors.Is(err, ErrBadSig) {
+						t.Errorf("%s: another message: %v, want BADSIG", c[0], err)
+					}
+					if err := kr.Verify(msg, tsig); err != nil {
+						t.Errorf("%s: after a failure: %v", c[0], err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if kr.Key(&dns.TSIG{Hdr: dns.RR_Header{Name: "k."}, Algorithm: "hmac-sha256.x"}) != nil ||
+		kr.Key(&dns.TSIG{Hdr: dns.RR_Header{Name: "k."}, Algorithm: "hmac-sha25"}) != nil {
+		t.Error("a key found under another algorithm's name")
+	}
+}
+
+// TestVerifyAllocates: verifying a MAC allocates nothing once the key's
+// MAC computer is made.
+func TestVerifyAllocates(t *testing.T) {
+	if raceOn {
+		t.Skip("sync.Pool drops at random under the race detector")
+	}
+	kr := mustNew(t, Key{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret})
+	msg := []byte("the bytes a MAC covers")
+	tsig := &dns.TSIG{Hdr: dns.RR_Header{Name: "k."}, Algorithm: dns.HmacSHA256}
+	mac, _ := kr.Generate(msg, tsig)
+	tsig.MAC = hex.EncodeToString(mac)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := kr.Verify(msg, tsig); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Verify: %v allocations, want 0", n)
 	}
 }
