@@ -181,11 +181,14 @@ func (u *loopAnswerer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.Add
 	if reply, ok := u.fast(b, wm, client, out); ok {
 		return reply
 	}
-	r := new(dns.Msg)
-	if err := r.Unpack(b); err != nil {
-		// checkMsg passes only what unpacks; answer as it would.
-		u.h.log.Error("internal error: a checked message did not unpack", "err", err)
-		return msgcheck.AppendErrorReply(out, b, wm, dns.RcodeFormatError, u.h.udpSize)
+	r := wm.Unpacked // a signed query's, an update's: Check unpacked it
+	if r == nil {
+		r = new(dns.Msg)
+		if err := r.Unpack(b); err != nil {
+			// checkMsg passes only what unpacks; answer as it would.
+			u.h.log.Error("internal error: a checked message did not unpack", "err", err)
+			return msgcheck.AppendErrorReply(out, b, wm, dns.RcodeFormatError, u.h.udpSize)
+		}
 	}
 	if r.Opcode == dns.OpcodeUpdate {
 		u.update(r, b, client, m.OOB)
