@@ -2,6 +2,7 @@ package dnsupdate
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -272,37 +274,105 @@ func zoneName(r *dns.Msg) string {
 
 // updateReply answers an UPDATE: the zone section echoed, the rcode, an
 // OPT when the request had one (with the granted lease, and an Extended
-// DNS Error with why on failure, RFC 8914), signed when tsig is set.
+// DNS Error with why on failure, RFC 8914), signed when tsig is set. The
+// reply is packed and signed by hand into a reused buffer (appendReply,
+// tsigkey's AppendSigned): the bytes dns.Msg, SignReply and the server's
+// writer made, without their garbage.
 func (h *Server) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, why string, ul *dns.EDNS0_UL) {
-	m := new(dns.Msg)
-	m.SetRcode(r, rcode)
-	if len(m.Question) > 1 {
-		m.Question = m.Question[:1]
+	bp := replyBufs.Get().(*[]byte)
+	defer replyBufs.Put(bp)
+	b, err := appendReply((*bp)[:0], r, rcode, uint16(h.udpSize), why, ul)
+	if err == nil && tsig != nil {
+		b, err = h.keys.AppendSigned(b, tsig, time.Now())
 	}
-	if opt := r.IsEdns0(); opt != nil {
-		m.SetEdns0(uint16(h.udpSize), false)
-		m.Rcode = rcode
-		o := m.IsEdns0()
-		if ul != nil {
-			o.Option = append(o.Option, ul)
-		}
-		if why != "" && rcode != dns.RcodeSuccess {
-			info := dns.ExtendedErrorCodeOther
-			if rcode == dns.RcodeRefused {
-				info = dns.ExtendedErrorCodeProhibited
-			}
-			if len(why) > 200 {
-				why = why[:200]
-			}
-			o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: info, ExtraText: why})
-		}
+	if err == nil {
+		_, err = w.Write(b) // the writers copy or send it before they return
 	}
-	if tsig != nil {
-		tsigkey.SignReply(m, tsig)
-	}
-	if err := w.WriteMsg(m); err != nil {
+	if err != nil {
 		h.log.Debug("writing reply", "err", err)
 	}
+	*bp = b[:0]
+}
+
+// replyBufs are updateReply's buffers.
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendReply appends the reply to the UPDATE r, unsigned, as dns.Msg
+// packs it: the header (r's ID and opcode, QR, rcode's low four bits), r's
+// first question, and when r has an OPT one of udpSize with rcode's upper
+// bits, the lease option ul if set, and on failure an Extended DNS Error
+// (Prohibited for REFUSED, else Other) with why cut to 200 bytes. An rcode
+// over 15 without an OPT is an error, as dns.Msg's Pack says.
+func appendReply(b []byte, r *dns.Msg, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL) ([]byte, error) {
+	opt := r.IsEdns0() != nil
+	if rcode < 0 || rcode > 0xFFF || (rcode > 0xF && !opt) {
+		return b, fmt.Errorf("dnsupdate: internal error: rcode %d in a reply without OPT", rcode)
+	}
+	start := len(b)
+	b = binary.BigEndian.AppendUint16(b, r.Id)
+	b = binary.BigEndian.AppendUint16(b, 1<<15|uint16(r.Opcode&0xF)<<11|uint16(rcode&0xF))
+	qd, ar := 0, 0
+	if len(r.Question) > 0 {
+		qd = 1
+	}
+	if opt {
+		ar = 1
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(qd))
+	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(ar))
+	if qd == 1 {
+		q := r.Question[0]
+		var name [256]byte
+		n, err := dns.PackDomainName(q.Name, name[:], 0, nil, false)
+		if err != nil {
+			return b[:start], err
+		}
+		b = append(b, name[:n]...)
+		b = binary.BigEndian.AppendUint16(b, q.Qtype)
+		b = binary.BigEndian.AppendUint16(b, q.Qclass)
+	}
+	if !opt {
+		return b, nil
+	}
+	// The OPT: root owner, type, UDP size, extended rcode, version 0, no
+	// flags, then its options.
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint16(b, dns.TypeOPT)
+	b = binary.BigEndian.AppendUint16(b, udpSize)
+	b = binary.BigEndian.AppendUint32(b, uint32(rcode>>4)<<24)
+	rdlen := len(b)
+	b = append(b, 0, 0)
+	if ul != nil {
+		if ul.KeyLease == 0 {
+			b = appendOption(b, dns.EDNS0UL, 4)
+			b = binary.BigEndian.AppendUint32(b, ul.Lease)
+		} else {
+			b = appendOption(b, dns.EDNS0UL, 8)
+			b = binary.BigEndian.AppendUint32(b, ul.Lease)
+			b = binary.BigEndian.AppendUint32(b, ul.KeyLease)
+		}
+	}
+	if why != "" && rcode != dns.RcodeSuccess {
+		info := dns.ExtendedErrorCodeOther
+		if rcode == dns.RcodeRefused {
+			info = dns.ExtendedErrorCodeProhibited
+		}
+		if len(why) > 200 {
+			why = why[:200]
+		}
+		b = appendOption(b, dns.EDNS0EDE, 2+len(why))
+		b = binary.BigEndian.AppendUint16(b, info)
+		b = append(b, why...)
+	}
+	binary.BigEndian.PutUint16(b[rdlen:], uint16(len(b)-rdlen-2))
+	return b, nil
+}
+
+// appendOption appends an EDNS option's code and length.
+func appendOption(b []byte, code uint16, n int) []byte {
+	b = binary.BigEndian.AppendUint16(b, code)
+	return binary.BigEndian.AppendUint16(b, uint16(n))
 }
 
 // parseUpdate checks the form of an UPDATE (zone section RFC 2136 §3.1,

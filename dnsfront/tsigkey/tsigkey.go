@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -79,6 +80,10 @@ type entry struct {
 type macState struct {
 	h   hash.Hash
 	sum [sha512.Size]byte
+	// buf holds what AppendSigned writes to h besides the reply (the
+	// request's MAC, the TSIG variables): bytes handed to an interface's
+	// method would escape from the stack.
+	buf [2 + sha512.Size + 2*256 + 16]byte
 }
 
 // get returns a MAC computer of e's key, reset.
@@ -384,4 +389,100 @@ func fromHex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// AppendSigned signs reply, a packed reply (its ID the request's, no
+// TSIG record yet) to a request signed with t and verified by kr: it
+// appends the TSIG record of t's key and algorithm at time now, whose MAC
+// covers the request's MAC, reply and the TSIG variables (RFC 8945 §4.3.3),
+// and counts it in ARCOUNT. The record is SignReply's as the server's
+// writer signs it (miekg/dns's TsigGenerateWithProvider), byte for byte:
+// the fudge of the request (300 s if 0), its MAC's length when truncated
+// (§5.2.2.1), the owner and algorithm names as the request had them. The
+// MAC is computed with the key's reused HMAC and nothing is allocated but
+// reply's growth. An unknown key is ErrBadKey.
+func (kr *Keyring) AppendSigned(reply []byte, t *dns.TSIG, now time.Time) ([]byte, error) {
+	if len(reply) < 12 {
+		return reply, errors.New("tsigkey: a reply shorter than a header")
+	}
+	e := kr.entry(t)
+	if e == nil {
+		return reply, ErrBadKey
+	}
+	m := e.get()
+	defer e.put(m)
+	// The request's MAC, its length first.
+	req, ok := decodeHex(m.buf[:2], t.MAC, sha512.Size)
+	if !ok {
+		return reply, errors.New("tsigkey: the request's MAC is not hex")
+	}
+	binary.BigEndian.PutUint16(req, uint16(len(req)-2))
+	m.h.Write(req)
+	m.h.Write(reply)
+	// The TSIG variables (§4.3.3): the names canonical (lower case,
+	// uncompressed), class ANY, TTL 0, time, fudge, error 0, no other data.
+	fudge := t.Fudge
+	if fudge == 0 {
+		fudge = 300
+	}
+	signed := uint64(now.Unix())
+	vars := m.buf[:]
+	off, err := dns.PackDomainName(dns.CanonicalName(t.Hdr.Name), vars, 0, nil, false)
+	if err != nil {
+		return reply, err
+	}
+	binary.BigEndian.PutUint16(vars[off:], dns.ClassANY)
+	binary.BigEndian.PutUint32(vars[off+2:], 0)
+	if off, err = dns.PackDomainName(dns.CanonicalName(t.Algorithm), vars, off+6, nil, false); err != nil {
+		return reply, err
+	}
+	v := appendTimers(vars[:off], signed, fudge)
+	v = append(v, 0, 0, 0, 0) // error, other length
+	m.h.Write(v)
+	mac := m.mac()
+	id := binary.BigEndian.Uint16(reply)
+	if k := int(t.MACSize); k > 0 && k < len(mac) {
+		mac = mac[:k]
+	}
+	// The record: owner, TSIG ANY 0, RDLENGTH, then algorithm, time,
+	// fudge, MAC size and MAC, original ID, error, other length.
+	start := len(reply)
+	if reply, err = appendName(reply, t.Hdr.Name); err != nil {
+		return reply[:start], err
+	}
+	reply = binary.BigEndian.AppendUint16(reply, dns.TypeTSIG)
+	reply = binary.BigEndian.AppendUint16(reply, dns.ClassANY)
+	reply = binary.BigEndian.AppendUint32(reply, 0)
+	rdlen := len(reply)
+	reply = append(reply, 0, 0)
+	if reply, err = appendName(reply, t.Algorithm); err != nil {
+		return reply[:start], err
+	}
+	reply = appendTimers(reply, signed, fudge)
+	reply = binary.BigEndian.AppendUint16(reply, uint16(len(mac)))
+	reply = append(reply, mac...)
+	reply = binary.BigEndian.AppendUint16(reply, id)
+	reply = append(reply, 0, 0, 0, 0) // error, other length
+	binary.BigEndian.PutUint16(reply[rdlen:], uint16(len(reply)-rdlen-2))
+	binary.BigEndian.PutUint16(reply[10:], binary.BigEndian.Uint16(reply[10:])+1)
+	return reply, nil
+}
+
+// appendTimers appends a TSIG's time signed (48 bits) and fudge.
+func appendTimers(b []byte, signed uint64, fudge uint16) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(signed>>32))
+	b = binary.BigEndian.AppendUint32(b, uint32(signed))
+	return binary.BigEndian.AppendUint16(b, fudge)
+}
+
+// appendName appends the domain name s, uncompressed, as miekg/dns packs
+// it (an empty name as nothing at all, a name not fully qualified as an
+// error).
+func appendName(b []byte, s string) ([]byte, error) {
+	var buf [256]byte
+	n, err := dns.PackDomainName(s, buf[:], 0, nil, false)
+	if err != nil {
+		return b, err
+	}
+	return append(b, buf[:n]...), nil
 }

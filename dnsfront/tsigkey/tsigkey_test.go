@@ -404,8 +404,8 @@ func TestMACsReused(t *testing.T) {
 	}
 }
 
-// TestVerifyAllocates: verifying a MAC allocates nothing once the key's
-// MAC computer is made.
+// TestVerifyAllocates: verifying a MAC, and signing a reply into a
+// buffer with room, allocate nothing once the key's MAC computer is made.
 func TestVerifyAllocates(t *testing.T) {
 	if raceOn {
 		t.Skip("sync.Pool drops at random under the race detector")
@@ -422,4 +422,114 @@ func TestVerifyAllocates(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("Verify: %v allocations, want 0", n)
 	}
+	reply := make([]byte, 12, 512)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := kr.AppendSigned(reply[:12], tsig, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("AppendSigned: %v allocations, want 0", n)
+	}
+}
+
+// TestAppendSigned: a reply signed by AppendSigned is byte for byte the
+// one the server's writer made (SignReply, then miekg/dns's
+// TsigGenerateWithProvider with the keyring), for keys of both
+// algorithms, names in any case, a fudge of 0 (300 s) or other, full and
+// truncated request MACs; a client verifies it; an unknown key is BADKEY
+// and leaves the reply as it was.
+func TestAppendSigned(t *testing.T) {
+	kr := mustNew(t, Key{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret}, Key{Name: "k512.", Algorithm: dns.HmacSHA512, Secret: other})
+	now := time.Unix(1780000000, 0)
+	for _, c := range []struct {
+		name, alg string
+		fudge     uint16
+		macLen    int // the request's MAC, bytes
+	}{
+		{"k.", dns.HmacSHA256, 300, 32},
+		{"K.", "HMAC-SHA256.", 300, 32},
+		{"k.", "hmac-sha256", 0, 32},
+		{"k.", dns.HmacSHA256, 17, 16},
+		{"k512.", dns.HmacSHA512, 300, 64},
+		{"k512.", dns.HmacSHA512, 300, 40},
+	} {
+		reqMAC := make([]byte, c.macLen)
+		for i := range reqMAC {
+			reqMAC[i] = byte(i*7 + c.macLen)
+		}
+		req := &dns.TSIG{Hdr: dns.RR_Header{Name: c.name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY}, Algorithm: c.alg,
+			TimeSigned: uint64(now.Unix() - 5), Fudge: c.fudge, MACSize: uint16(c.macLen), MAC: hex.EncodeToString(reqMAC), OrigId: 77}
+		for _, rcode := range []int{dns.RcodeSuccess, dns.RcodeRefused} {
+			m := new(dns.Msg)
+			m.SetUpdate("pool.test.")
+			m.Id, m.Response, m.Rcode = 0x4321, true, rcode
+			m.SetEdns0(1232, false)
+			reply, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server's writer's way.
+			SignReply(m, req)
+			m.IsTsig().TimeSigned = uint64(now.Unix())
+			want, _, werr := dns.TsigGenerateWithProvider(m, kr, req.MAC, false)
+			got, err := kr.AppendSigned(append([]byte(nil), reply...), req, now)
+			if werr != nil {
+				// An algorithm name not fully qualified (never one a
+				// request's TSIG unpacks to) does not pack, either way.
+				if err == nil {
+					t.Errorf("%s %s: signed, where the writer failed: %v", c.name, c.alg, werr)
+				}
+				continue
+			}
+			if err != nil || string(got) != string(want) {
+				t.Errorf("%s %s MAC %d, rcode %d: %v\n got %x\nwant %x", c.name, c.alg, c.macLen, rcode, err, got, want)
+				continue
+			}
+			sec := secret
+			if c.name == "k512." {
+				sec = other
+			}
+			if err := tsigVerifyAt(got, sec, req.MAC, now); err != nil {
+				t.Errorf("%s: a client does not verify the reply: %v", c.name, err)
+			}
+		}
+	}
+	reply := []byte("0123456789ab")
+	got, err := kr.AppendSigned(reply, &dns.TSIG{Hdr: dns.RR_Header{Name: "nope."}, Algorithm: dns.HmacSHA256, MAC: "00"}, now)
+	if !errors.Is(err, ErrBadKey) || string(got) != string(reply) {
+		t.Errorf("unknown key: %q, %v; want the reply as it was and ErrBadKey", got, err)
+	}
+}
+
+// tsigVerifyAt verifies a signed message as a client with the secret,
+// whose request had reqMAC, checking the time against now.
+func tsigVerifyAt(b, secret []byte, reqMAC string, now time.Time) error {
+	prov := dnsTestProvider(secret)
+	b = append([]byte(nil), b...)
+	err := dns.TsigVerifyWithProvider(b, prov, reqMAC, false)
+	if errors.Is(err, dns.ErrTime) && time.Since(now) > time.Hour {
+		return nil // the MAC verified; the time is the test's own
+	}
+	return err
+}
+
+// dnsTestProvider is a client's TSIG provider of one secret.
+type dnsTestProvider []byte
+
+func (p dnsTestProvider) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	h := hmac.New(sha256.New, p)
+	if strings.EqualFold(dns.Fqdn(t.Algorithm), dns.HmacSHA512) {
+		h = hmac.New(sha512.New, p)
+	}
+	h.Write(msg)
+	return h.Sum(nil), nil
+}
+
+func (p dnsTestProvider) Verify(msg []byte, t *dns.TSIG) error {
+	mac, _ := p.Generate(msg, t)
+	got, err := hex.DecodeString(t.MAC)
+	if err != nil || !hmac.Equal(got, mac[:len(got)]) {
+		return dns.ErrSig
+	}
+	return nil
 }
