@@ -128,6 +128,47 @@ const defaultUpdateTimeout = 10 * time.Second
 // txtKeys are the TXT keys a registration understands.
 var txtKeys = []string{"weight", "prio", "load", "loaddeg", "site", "policy", "transport"}
 
+// txtSorted are the indexes of txtKeys in the keys' alphabetical order.
+var txtSorted = [...]uint8{2, 3, 5, 1, 4, 6, 0}
+
+// txtState is the key=value pairs of an element's TXT records: at most
+// one value for each of txtKeys, by index (no map to make per update).
+type txtState struct {
+	v   [7]string
+	has uint8 // bit i: v[i] is set
+}
+
+func txtIndex(k string) int { return slices.Index(txtKeys, k) }
+
+func (t *txtState) set(k, v string) {
+	if i := txtIndex(k); i >= 0 {
+		t.v[i], t.has = v, t.has|1<<i
+	}
+}
+
+// get returns the value of k and whether it is set.
+func (t *txtState) get(k string) (string, bool) {
+	if i := txtIndex(k); i >= 0 && t.has&(1<<i) != 0 {
+		return t.v[i], true
+	}
+	return "", false
+}
+
+func (t *txtState) del(k string) {
+	if i := txtIndex(k); i >= 0 {
+		t.v[i], t.has = "", t.has&^(1<<i)
+	}
+}
+
+func (t *txtState) empty() bool { return t.has == 0 }
+
+// pair returns the i-th pair in the keys' alphabetical order (i from 0
+// to len(txtKeys)-1), and whether it is set.
+func (t *txtState) pair(i int) (k, v string, ok bool) {
+	j := txtSorted[i]
+	return txtKeys[j], t.v[j], t.has&(1<<j) != 0
+}
+
 // updateError is a failure of an UPDATE with the rcode it gets.
 type updateError struct {
 	rcode int
@@ -592,7 +633,7 @@ type peState struct {
 	existed bool
 	srv     []*dns.SRV
 	addrs   []netip.Addr
-	txt     map[string]string
+	txt     txtState
 	added   bool   // the update added records
 	srvTTL  uint32 // TTL of the last SRV the update added
 	srvSeen bool
@@ -601,7 +642,7 @@ type peState struct {
 
 // stateOf is the records of element e (nil: none) at its name.
 func stateOf(e *handlespace.Element, name string) *peState {
-	st := &peState{txt: map[string]string{}}
+	st := &peState{}
 	if e == nil {
 		return st
 	}
@@ -612,36 +653,32 @@ func stateOf(e *handlespace.Element, name string) *peState {
 		Port: e.Port, Target: name,
 	}}
 	st.addrs = slices.Clone(e.Addrs)
-	for k, v := range elementTXT(e) {
-		st.txt[k] = v
-	}
+	elementTXT(e, &st.txt)
 	st.lease = e.Lease
 	return st
 }
 
-// elementTXT is the key=value state of an element that its SRV record does
-// not carry.
-func elementTXT(e *handlespace.Element) map[string]string {
-	m := map[string]string{}
+// elementTXT sets in m the key=value state of an element that its SRV
+// record does not carry.
+func elementTXT(e *handlespace.Element, m *txtState) {
 	if e.Priority > 0xFFFF {
-		m["prio"] = strconv.FormatUint(uint64(e.Priority), 10)
+		m.set("prio", strconv.FormatUint(uint64(e.Priority), 10))
 	}
 	if e.Weight > 0xFFFF {
-		m["weight"] = strconv.FormatUint(uint64(e.Weight), 10)
+		m.set("weight", strconv.FormatUint(uint64(e.Weight), 10))
 	}
 	if e.Load != 0 {
-		m["load"] = strconv.FormatFloat(handlespace.LoadFraction(e.Load), 'g', 6, 64)
+		m.set("load", strconv.FormatFloat(handlespace.LoadFraction(e.Load), 'g', 6, 64))
 	}
 	if e.LoadDeg != 0 {
-		m["loaddeg"] = strconv.FormatFloat(handlespace.LoadFraction(e.LoadDeg), 'g', 6, 64)
+		m.set("loaddeg", strconv.FormatFloat(handlespace.LoadFraction(e.LoadDeg), 'g', 6, 64))
 	}
 	if e.Site != "" {
-		m["site"] = e.Site
+		m.set("site", e.Site)
 	}
 	if e.Transport != handlespace.TransportTCP {
-		m["transport"] = e.Transport.String()
+		m.set("transport", e.Transport.String())
 	}
-	return m
 }
 
 // apply applies one update record (RFC 2136 §3.4.2.2–3.4.2.4).
@@ -669,7 +706,7 @@ func (st *peState) apply(rr dns.RR, name string) error {
 				return err
 			}
 			for _, p := range pairs {
-				st.txt[p[0]] = p[1]
+				st.txt.set(p[0], p[1])
 			}
 		default:
 			return updErr(dns.RcodeRefused, "%s: an element's name holds SRV, A, AAAA and TXT records, not %s", name, dns.TypeToString[hd.Rrtype])
@@ -677,7 +714,7 @@ func (st *peState) apply(rr dns.RR, name string) error {
 	case dns.ClassANY: // delete an RRset, or every RRset of the name
 		switch hd.Rrtype {
 		case dns.TypeANY:
-			st.srv, st.addrs, st.txt = nil, nil, map[string]string{}
+			st.srv, st.addrs, st.txt = nil, nil, txtState{}
 		case dns.TypeSRV:
 			st.srv = nil
 		case dns.TypeA:
@@ -685,7 +722,7 @@ func (st *peState) apply(rr dns.RR, name string) error {
 		case dns.TypeAAAA:
 			st.addrs = slices.DeleteFunc(st.addrs, netip.Addr.Is6)
 		case dns.TypeTXT:
-			st.txt = map[string]string{}
+			st.txt = txtState{}
 		}
 	case dns.ClassNONE: // delete one record
 		switch x := rr.(type) {
@@ -703,8 +740,8 @@ func (st *peState) apply(rr dns.RR, name string) error {
 				return err
 			}
 			for _, p := range pairs {
-				if st.txt[p[0]] == p[1] {
-					delete(st.txt, p[0])
+				if v, ok := st.txt.get(p[0]); ok && v == p[1] {
+					st.txt.del(p[0])
 				}
 			}
 		}
@@ -818,7 +855,11 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, e
 	v4 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is6)
 	v6 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is4)
 	e.Addrs = append(v4, v6...)
-	for k, v := range st.txt {
+	for i := range txtKeys {
+		k, v, ok := st.txt.pair(i)
+		if !ok {
+			continue
+		}
 		switch k {
 		case "weight":
 			x, _ := strconv.ParseUint(v, 10, 32)

@@ -736,3 +736,35 @@ func TestUpdateWaitBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestTXTState: the TXT pairs of an element's state hold one value per
+// key of txtKeys, in the keys' alphabetical order (as the prerequisites'
+// TXT records list them), an unknown key none.
+func TestTXTState(t *testing.T) {
+	var st txtState
+	for i, k := range txtKeys {
+		st.set(k, fmt.Sprint(i))
+	}
+	st.set("nope", "1")
+	var keys []string
+	for i := range txtKeys {
+		k, v, ok := st.pair(i)
+		if !ok || v != fmt.Sprint(slices.Index(txtKeys, k)) {
+			t.Errorf("pair %d: %s=%s %v", i, k, v, ok)
+		}
+		keys = append(keys, k)
+	}
+	if !slices.IsSorted(keys) || len(slices.Compact(slices.Clone(keys))) != len(txtKeys) {
+		t.Errorf("keys in the order %v, want every key of %v sorted", keys, txtKeys)
+	}
+	st.del("load")
+	if v, ok := st.get("load"); ok || v != "" {
+		t.Errorf("deleted load: %q %v", v, ok)
+	}
+	if _, ok := st.get("nope"); ok {
+		t.Error("an unknown key is set")
+	}
+	if v, ok := st.get("site"); !ok || v != "4" || st.empty() {
+		t.Errorf("site: %q %v", v, ok)
+	}
+}
