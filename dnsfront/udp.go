@@ -191,7 +191,7 @@ func (u *loopAnswerer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.Add
 		}
 	}
 	if r.Opcode == dns.OpcodeUpdate {
-		u.update(r, b, client, m.OOB)
+		u.update(r, b, wm.LastRR, client, m.OOB)
 		return nil
 	}
 	u.w.Reset(out, client, b, r)
@@ -373,9 +373,10 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 
 // update applies an UPDATE on a goroutine of its own: it waits for its
 // commit, which must not stall the loop. Its reply is written straight to
-// the socket.
-func (u *loopAnswerer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
-	w := dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, b, r)
+// the socket. Its TSIG, if any (the last record, at tsigOff), is verified
+// here, from the datagram (tsig.go's signedWriter).
+func (u *loopAnswerer) update(r *dns.Msg, b []byte, tsigOff int, client netip.AddrPort, oob []byte) {
+	w := u.h.updateWriter(dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, nil, nil), r, b, tsigOff)
 	u.sock.Go(func() {
 		if p := u.h.pacer; p != nil {
 			p.Turn() // between the loop's batches (pace.go)

@@ -48,6 +48,9 @@ type Msg struct {
 	// The OPT record's fields: its RDATA is b[OptData:OptData+OptLen].
 	OptSize, OptVersion uint16
 	OptData, OptLen     int
+	// LastRR is the offset of the last record's owner name (a signed
+	// message's TSIG), 0 for a message of no records.
+	LastRR int
 	// Unpacked is the message as miekg/dns unpacked it, when Check did
 	// (Others: a TSIG, an update's records; nil otherwise): the caller's
 	// to use instead of unpacking the bytes again.
@@ -136,6 +139,7 @@ func Check(b []byte, m *Msg) Verdict {
 func walkRRs(b []byte, off, an, ns, ar int, m *Msg) (others, ok bool) {
 	for i := 0; i < an+ns+ar; i++ {
 		nameStart := off
+		m.LastRR = nameStart
 		end, ok := skipName(b, off)
 		if !ok || end+rrFixedLen > len(b) {
 			return others, false

@@ -248,8 +248,9 @@ func TestAppendPlainName(t *testing.T) {
 }
 
 // TestCheckUnpacked: a message with records other than an OPT (an update,
-// a signed query) is handed on unpacked, as miekg/dns unpacks its bytes; a
-// plain query, or a message Check refuses, has none.
+// a signed query) is handed on unpacked, as miekg/dns unpacks its bytes,
+// with the offset of its last record; a plain query, or a message Check
+// refuses, has none.
 func TestCheckUnpacked(t *testing.T) {
 	upd := hstest.Update(t, "pool.test.", "+ x.dyn.pool.test. 30 IN A 192.0.2.1")
 	upd.SetEdns0(1232, false)
@@ -283,6 +284,17 @@ func TestCheckUnpacked(t *testing.T) {
 		if (m.Unpacked != nil) != c.unpacked {
 			t.Errorf("%s: unpacked %v, want %v", c.name, m.Unpacked != nil, c.unpacked)
 			continue
+		}
+		if m.Unpacked != nil && c.want == Serve {
+			// The last record: the TSIG of the signed query, the OPT of
+			// the update (its last 11 bytes).
+			if tsig := m.Unpacked.IsTsig(); tsig != nil {
+				if m.LastRR != len(c.b)-dns.Len(tsig) {
+					t.Errorf("%s: last record at %d, want %d", c.name, m.LastRR, len(c.b)-dns.Len(tsig))
+				}
+			} else if m.LastRR != len(c.b)-11 {
+				t.Errorf("%s: last record at %d, want %d", c.name, m.LastRR, len(c.b)-11)
+			}
 		}
 		if m.Unpacked != nil {
 			want := new(dns.Msg)

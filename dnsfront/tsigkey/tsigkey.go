@@ -230,9 +230,14 @@ func (kr *Keyring) Verify(msg []byte, t *dns.TSIG) error {
 	m := e.get()
 	defer e.put(m)
 	m.h.Write(msg)
-	want := m.mac()
+	return checkMAC(m.mac(), t.MAC)
+}
+
+// checkMAC compares the MAC computed, want, with a request's (hex), as
+// Verify says.
+func checkMAC(want []byte, mac string) error {
 	var gotBuf [sha512.Size]byte
-	got, ok := decodeHex(gotBuf[:0], t.MAC, len(want))
+	got, ok := decodeHex(gotBuf[:0], mac, len(want))
 	if !ok {
 		return ErrBadSig // not hex, or longer than the MAC
 	}
@@ -244,6 +249,83 @@ func (kr *Keyring) Verify(msg []byte, t *dns.TSIG) error {
 	}
 	if !hmac.Equal(got, want[:len(got)]) {
 		return ErrBadSig
+	}
+	return nil
+}
+
+// VerifyRequest verifies the request raw signed with t, its last record,
+// which starts at offset tsigOff, at time now: the verdict of miekg/dns's
+// TsigVerifyWithProvider(raw, kr, "", false) (the server's, for a
+// request), without unpacking the message again or copying it. nil, or
+// ErrBadKey, ErrBadSig, ErrBadTrunc (Verify's), dns.ErrTime (the MAC
+// verified, the time is outside the fudge), dns.ErrAuth (a request whose
+// RCODE is NOTAUTH); an error of another kind for TSIG variables that do
+// not pack, which ErrorCode takes for BADSIG as it took miekg/dns's.
+func (kr *Keyring) VerifyRequest(raw []byte, tsigOff int, t *dns.TSIG, now time.Time) error {
+	if len(raw) < 12 || tsigOff < 12 || tsigOff > len(raw) {
+		return errors.New("tsigkey: no TSIG record where it was said to be")
+	}
+	if int(raw[3]&0xF) == dns.RcodeNotAuth {
+		return dns.ErrAuth
+	}
+	e := kr.entry(t)
+	if e == nil {
+		return ErrBadKey
+	}
+	m := e.get()
+	defer e.put(m)
+	// The message as it was before the TSIG was added: the original ID,
+	// ARCOUNT without the TSIG.
+	hdr := append(m.buf[:0], raw[:12]...)
+	binary.BigEndian.PutUint16(hdr, t.OrigId)
+	binary.BigEndian.PutUint16(hdr[10:], binary.BigEndian.Uint16(hdr[10:])-1)
+	m.h.Write(hdr)
+	m.h.Write(raw[12:tsigOff])
+	// The TSIG variables (RFC 8945 §4.3.3), as the request has them (a
+	// time of 0 taken as now, a fudge of 0 as 300 s, as miekg/dns does).
+	signed, fudge := t.TimeSigned, t.Fudge
+	if signed == 0 {
+		signed = uint64(now.Unix())
+	}
+	if fudge == 0 {
+		fudge = 300
+	}
+	vars := m.buf[:]
+	off, err := dns.PackDomainName(dns.CanonicalName(t.Hdr.Name), vars, 0, nil, false)
+	if err != nil {
+		return err
+	}
+	if off+6 > len(vars) {
+		return errors.New("tsigkey: TSIG variables too long")
+	}
+	binary.BigEndian.PutUint16(vars[off:], dns.ClassANY)
+	binary.BigEndian.PutUint32(vars[off+2:], t.Hdr.Ttl)
+	if off, err = dns.PackDomainName(dns.CanonicalName(t.Algorithm), vars, off+6, nil, false); err != nil {
+		return err
+	}
+	v := appendTimers(vars[:off], signed, fudge)
+	v = binary.BigEndian.AppendUint16(v, t.Error)
+	v = binary.BigEndian.AppendUint16(v, t.OtherLen)
+	m.h.Write(v)
+	for od := t.OtherData; len(od) > 0; {
+		chunk := od[:min(len(od), 2*sha512.Size)]
+		d, ok := decodeHex(m.buf[:0], chunk, sha512.Size)
+		if !ok {
+			return errors.New("tsigkey: TSIG other data not hex")
+		}
+		m.h.Write(d)
+		od = od[len(chunk):]
+	}
+	if err := checkMAC(m.mac(), t.MAC); err != nil {
+		return err
+	}
+	n := uint64(now.Unix())
+	ti := n - signed
+	if n < signed {
+		ti = signed - n
+	}
+	if uint64(fudge) < ti {
+		return dns.ErrTime
 	}
 	return nil
 }

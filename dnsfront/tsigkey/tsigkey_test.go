@@ -4,10 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -532,4 +535,115 @@ func (p dnsTestProvider) Verify(msg []byte, t *dns.TSIG) error {
 		return dns.ErrSig
 	}
 	return nil
+}
+
+// FuzzVerifyRequest: VerifyRequest's verdict on a signed request is miekg/dns's
+// TsigVerifyWithProvider's (the server's writer's until now): the same
+// TSIG error (ErrorCode), or none, for any message that unpacks, signed
+// by a key of the keyring or another, at a time inside or outside the
+// fudge, a bit of it flipped or none.
+func FuzzVerifyRequest(f *testing.F) {
+	kr, err := New([]Key{{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret}, {Name: "k512.", Algorithm: dns.HmacSHA512, Secret: other}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	upd := new(dns.Msg)
+	upd.SetUpdate("pool.test.")
+	rr, _ := dns.NewRR("x.dyn.pool.test. 30 IN A 192.0.2.1")
+	upd.Insert([]dns.RR{rr})
+	upd.SetEdns0(1232, false)
+	q := new(dns.Msg)
+	q.SetQuestion("Web.Pool.Test.", dns.TypeA)
+	for _, m := range []*dns.Msg{upd, q} {
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		for key := range 3 {
+			f.Add(b, uint8(key), int64(0), uint16(300), uint16(0xFFFF), false)
+			f.Add(b, uint8(key), int64(-400), uint16(300), uint16(0xFFFF), true)
+			f.Add(b, uint8(key), int64(10), uint16(0), uint16(5), false)
+			f.Add(b, uint8(key), int64(1), uint16(20), uint16(len(b)+3), false)
+		}
+	}
+	keys := []struct {
+		name, alg string
+		secret    []byte
+	}{{"k.", dns.HmacSHA256, secret}, {"k512.", dns.HmacSHA512, other}, {"nope.", dns.HmacSHA256, secret}}
+	f.Fuzz(func(t *testing.T, data []byte, key uint8, skew int64, fudge uint16, flip uint16, upper bool) {
+		m := new(dns.Msg)
+		if err := m.Unpack(data); err != nil {
+			return
+		}
+		noTSIG := func(rrs []dns.RR) []dns.RR {
+			return slices.DeleteFunc(rrs, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeTSIG })
+		}
+		m.Answer, m.Ns, m.Extra = noTSIG(m.Answer), noTSIG(m.Ns), noTSIG(m.Extra)
+		k := keys[int(key)%len(keys)]
+		name := k.name
+		if upper {
+			name = strings.ToUpper(name)
+		}
+		now := time.Now()
+		if skew > 1e6 || skew < -1e6 || nearFudge(skew, fudge) {
+			return // at the edge of the fudge the two clocks may read apart
+		}
+		m.SetTsig(name, k.alg, fudge, now.Unix()+skew)
+		wire, _, err := dns.TsigGenerate(m, base64.StdEncoding.EncodeToString(k.secret), "", false)
+		if err != nil {
+			return
+		}
+		if int(flip) < len(wire)*8 {
+			wire[flip/8] ^= 1 << (flip % 8)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(wire); err != nil {
+			return
+		}
+		ts := r.IsTsig()
+		if ts == nil {
+			return
+		}
+		off := lastRecord(t, wire)
+		want := dns.TsigVerifyWithProvider(append([]byte(nil), wire...), kr, "", false)
+		got := kr.VerifyRequest(wire, off, ts, time.Now())
+		if (got == nil) != (want == nil) || ErrorCode(got) != ErrorCode(want) {
+			t.Fatalf("VerifyRequest: %v, TsigVerifyWithProvider: %v\n%v", got, want, r)
+		}
+	})
+}
+
+// nearFudge: the time skew seconds off is within 3 s of the fudge's
+// edge (300 s for 0).
+func nearFudge(skew int64, fudge uint16) bool {
+	f := int64(fudge)
+	if f == 0 {
+		f = 300
+	}
+	d := max(skew, -skew) - f
+	return d > -3 && d < 3
+}
+
+// lastRecord is the offset of the last record of the message b.
+func lastRecord(t *testing.T, b []byte) int {
+	u := func(i int) int { return int(binary.BigEndian.Uint16(b[i:])) }
+	qd, n := u(4), u(6)+u(8)+u(10)
+	off := 12
+	for range qd {
+		_, o, err := dns.UnpackDomainName(b, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off = o + 4
+	}
+	last := off
+	for range n {
+		last = off
+		_, o, err := dns.UnpackRR(b, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off = o
+	}
+	return last
 }
