@@ -460,7 +460,7 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	for _, rr := range r.Answer {
 		hd := rr.Header()
 		name := lower(hd.Name)
-		if !dns.IsSubDomain(origin, name) {
+		if !inZone(origin, name) {
 			return nil, updErr(dns.RcodeNotZone, "prerequisite %s is outside zone %s", hd.Name, origin)
 		}
 		if hd.Ttl != 0 {
@@ -490,7 +490,7 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	for _, rr := range r.Ns {
 		hd := rr.Header()
 		name := lower(hd.Name)
-		if !dns.IsSubDomain(origin, name) {
+		if !inZone(origin, name) {
 			return nil, updErr(dns.RcodeNotZone, "update %s is outside zone %s", hd.Name, origin)
 		}
 		switch hd.Class {
@@ -526,6 +526,20 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	return u, nil
 }
 
+// inZone reports whether name is origin or below it (both lower case),
+// as dns.IsSubDomain does: by a suffix after an unescaped dot, without
+// splitting both names into labels, when neither has an escape.
+func inZone(origin, name string) bool {
+	if strings.IndexByte(origin, '\\') >= 0 || strings.IndexByte(name, '\\') >= 0 {
+		return dns.IsSubDomain(origin, name)
+	}
+	if origin == "." || name == origin {
+		return true
+	}
+	n := len(name) - len(origin)
+	return n >= 2 && name[n-1] == '.' && name[n:] == origin
+}
+
 // badType reports the types that never appear in these sections:
 // meta-types and the pseudo-records. ANY is allowed where anyOK.
 func badType(t uint16, anyOK bool) bool {
@@ -542,11 +556,10 @@ func badType(t uint16, anyOK bool) bool {
 // element's name <label>.<handle>.<origin> that registrations may hold.
 func elementName(z *handlespace.Zone, origin, name string) (peName, error) {
 	rel := strings.TrimSuffix(strings.TrimSuffix(name, origin), ".")
-	labels := strings.Split(rel, ".")
-	if rel == "" || len(labels) != 2 || strings.ContainsRune(rel, '\\') {
+	label, handle, two := strings.Cut(rel, ".")
+	if rel == "" || !two || strings.IndexByte(handle, '.') >= 0 || strings.ContainsRune(rel, '\\') {
 		return peName{}, updErr(dns.RcodeRefused, "%s is not a pool element's name (<element>.<pool>.%s)", name, origin)
 	}
-	label, handle := labels[0], labels[1]
 	pool := handle + "." + origin
 	if _, static := z.Nodes[name]; static {
 		return peName{}, updErr(dns.RcodeRefused, "%s has static records (zone file)", name)

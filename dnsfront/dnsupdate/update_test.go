@@ -768,3 +768,17 @@ func TestTXTState(t *testing.T) {
 		t.Errorf("site: %q %v", v, ok)
 	}
 }
+
+// TestInZone: inZone says what dns.IsSubDomain says, for plain names and
+// names with escapes (which it hands to dns.IsSubDomain).
+func TestInZone(t *testing.T) {
+	names := []string{".", "test.", "pool.test.", "a.pool.test.", "ab.pool.test.", "xpool.test.", "a.b.pool.test.",
+		`a\.pool.test.`, `a\\.pool.test.`, "pool.test.x.", "ool.test.", "a.xpool.test.", `p\111ol.test.`}
+	for _, origin := range []string{".", "test.", "pool.test.", `a\.pool.test.`} {
+		for _, name := range names {
+			if got, want := inZone(origin, name), dns.IsSubDomain(origin, name); got != want {
+				t.Errorf("inZone(%q, %q) = %v, dns.IsSubDomain says %v", origin, name, got, want)
+			}
+		}
+	}
+}
