@@ -653,9 +653,10 @@ type peState struct {
 	lease   time.Duration // of the existing registration
 }
 
-// stateOf is the records of element e (nil: none) at its name.
-func stateOf(e *handlespace.Element, name string) *peState {
-	st := &peState{}
+// stateOf is the records of element e (nil: none) at its name: a value,
+// which its user keeps on its stack.
+func stateOf(e *handlespace.Element, name string) peState {
+	var st peState
 	if e == nil {
 		return st
 	}
@@ -865,9 +866,18 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, e
 	if e.Port == 0 {
 		return c, false, updErr(dns.RcodeRefused, "%s: SRV port 0", n.name)
 	}
-	v4 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is6)
-	v6 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is4)
-	e.Addrs = append(v4, v6...)
+	// IPv4 first, then IPv6, each in the order given: one slice.
+	e.Addrs = make([]netip.Addr, 0, len(st.addrs))
+	for _, a := range st.addrs {
+		if !a.Is6() {
+			e.Addrs = append(e.Addrs, a)
+		}
+	}
+	for _, a := range st.addrs {
+		if !a.Is4() {
+			e.Addrs = append(e.Addrs, a)
+		}
+	}
 	for i := range txtKeys {
 		k, v, ok := st.txt.pair(i)
 		if !ok {
