@@ -347,7 +347,7 @@ var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 func appendReply(b []byte, r *dns.Msg, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL) ([]byte, error) {
 	opt := r.IsEdns0() != nil
 	if rcode < 0 || rcode > 0xFFF || (rcode > 0xF && !opt) {
-		return b, fmt.Errorf("dnsupdate: internal error: rcode %d in a reply without OPT", rcode)
+		return b, fmt.Errorf("dnsupdate: internal error: rcode %d does not pack (without an OPT, or over 0xFFF)", rcode)
 	}
 	start := len(b)
 	b = binary.BigEndian.AppendUint16(b, r.Id)
