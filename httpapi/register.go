@@ -223,7 +223,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 	}
 	reply := registerReplies.Get().(*registerJSON)
 	*reply = registerJSON{Pool: pool, Created: d.Created, LeaseS: res.Lease.Seconds(), Element: a.element(pv, ne)}
-	writeJSON(w, r, status, reply)
+	writeRegister(w, r, status, reply)
 	*reply = registerJSON{}
 	registerReplies.Put(reply)
 }
