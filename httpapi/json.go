@@ -324,7 +324,7 @@ func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte, 
 		h["Content-Encoding"] = hdrGzip
 		h["Vary"] = hdrVaryEncoding
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = []string{strconv.Itoa(len(body))} // canonical: no Set's canonicalising
 	h["Cache-Control"] = hdrNoStore
 	h["X-Content-Type-Options"] = hdrNoSniff
 	w.WriteHeader(status)

@@ -35,7 +35,7 @@ func String[S []byte | string](b []byte, s S) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if htmlSafe(c) {
+			if htmlSafe[c] {
 				i++
 				continue
 			}
@@ -82,11 +82,14 @@ func String[S []byte | string](b []byte, s S) []byte {
 	return append(b, '"')
 }
 
-// htmlSafe reports whether the ASCII byte c is written as itself: not a
-// control character, not '"' or '\\', not <, > or &.
-func htmlSafe(c byte) bool {
-	return c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-}
+// htmlSafe says which ASCII bytes are written as themselves: not the
+// control characters, not '"' or '\\', not <, > or &.
+var htmlSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // Float appends f as encoding/json writes a float64: the shortest
 // decimal that reads back as f, in exponent form below 1e-6 and from
