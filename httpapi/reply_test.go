@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // encodingJSON is the reply as writeJSON wrote it before writeRegister:
@@ -221,5 +223,19 @@ func BenchmarkRegisterReply(b *testing.B) {
 				c.write(w, r, 200, reply)
 			}
 		})
+	}
+}
+
+// TestIDString: idString is handlespace.IDString.
+func TestIDString(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := range 100000 {
+		id := rng.Uint32() >> rng.UintN(33)
+		if i < 2 {
+			id = [2]uint32{0, math.MaxUint32}[i]
+		}
+		if got, want := idString(id), handlespace.IDString(id); got != want {
+			t.Fatalf("idString(%#x) = %q, IDString %q", id, got, want)
+		}
 	}
 }

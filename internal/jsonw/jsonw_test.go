@@ -78,6 +78,15 @@ func TestFloat(t *testing.T) {
 		checkFloat(t, math.Float64frombits(rng.Uint64()))
 		checkFloat(t, math.Round(rng.Float64()*1e6)/1e6)
 		checkFloat(t, rng.NormFloat64()*math.Pow(10, float64(rng.IntN(50)-25)))
+		// Integers, where Float takes its short cut, and beside its bounds.
+		checkFloat(t, float64(rng.Int64N(1<<54)-1<<53))
+		checkFloat(t, float64(rng.Int64N(20000)-10000))
+		checkFloat(t, math.Ldexp(float64(rng.Int64N(1<<53)), rng.IntN(20)))
+	}
+	for _, f := range []float64{1 << 53, 1<<53 - 1, -(1 << 53), 1<<53 + 2, 1 << 60, 7200, 60, -7200} {
+		checkFloat(t, f)
+		checkFloat(t, math.Nextafter(f, 0))
+		checkFloat(t, math.Nextafter(f, math.Inf(1)))
 	}
 }
 
