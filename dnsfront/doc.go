@@ -65,7 +65,8 @@
 // seeing names through this package's lookup (a dnsupdate.Lookup, in
 // tsig.go); the TSIG keyring, which the server verifies requests and signs
 // replies with, is package dnsfront/tsigkey's, and tsig.go handles signed
-// queries. Package dnsfront/dnsserve binds the listeners and moves the
+// queries (and a UDP UPDATE's TSIG, verified from the datagram: its
+// signedWriter). Package dnsfront/dnsserve binds the listeners and moves the
 // bytes (Start, in start.go, serves a Handler on it): TCP and TLS through
 // miekg/dns's server, UDP through loops of its own (one SO_REUSEPORT
 // socket per core), each of which hands its datagrams to the Handler's

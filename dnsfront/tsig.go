@@ -1,7 +1,10 @@
 package dnsfront
 
 import (
+	"time"
+
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -102,4 +105,45 @@ func (h *Handler) writeSigned(w dns.ResponseWriter, req *request, b []byte) {
 	if err := w.WriteMsg(m); err != nil {
 		h.log.Debug("writing reply", "err", err)
 	}
+}
+
+// updateWriter is the writer of the reply to an UPDATE read by a UDP loop
+// (r, its bytes b, unpacked): w, a DirectWriter made without the request
+// (which would verify its TSIG through miekg/dns, unpacking the message a
+// second time and copying it), and for a signed r, the TSIG's verdict
+// from the bytes at hand (tsigkey's VerifyRequest, the same verdicts) in
+// a signedWriter. tsigOff is the offset of r's last record in b.
+func (h *Handler) updateWriter(w *dnsserve.DirectWriter, r *dns.Msg, b []byte, tsigOff int) dns.ResponseWriter {
+	t := r.IsTsig()
+	if t == nil {
+		return w
+	}
+	return &signedWriter{DirectWriter: w, keys: h.keys, reqMAC: t.MAC, status: h.keys.VerifyRequest(b, tsigOff, t, time.Now())}
+}
+
+// signedWriter is a DirectWriter whose request's TSIG was verified apart:
+// it reports that verdict, and signs a message carrying a TSIG record (a
+// BADTIME or BADTRUNC reply, tsigkey.WriteFailure) with the request's MAC,
+// as the DirectWriter signs (the package dnsupdate signs its other
+// replies itself and writes them as bytes).
+type signedWriter struct {
+	*dnsserve.DirectWriter
+	keys   *tsigkey.Keyring
+	reqMAC string
+	status error
+}
+
+func (w *signedWriter) TsigStatus() error { return w.status }
+
+// WriteMsg packs m, signed when it carries a TSIG record, and sends it.
+func (w *signedWriter) WriteMsg(m *dns.Msg) error {
+	if m.IsTsig() == nil {
+		return w.DirectWriter.WriteMsg(m)
+	}
+	data, _, err := dns.TsigGenerateWithProvider(m, w.keys, w.reqMAC, false)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
 }

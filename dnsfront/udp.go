@@ -181,14 +181,17 @@ func (u *loopAnswerer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.Add
 	if reply, ok := u.fast(b, wm, client, out); ok {
 		return reply
 	}
-	r := new(dns.Msg)
-	if err := r.Unpack(b); err != nil {
-		// checkMsg passes only what unpacks; answer as it would.
-		u.h.log.Error("internal error: a checked message did not unpack", "err", err)
-		return msgcheck.AppendErrorReply(out, b, wm, dns.RcodeFormatError, u.h.udpSize)
+	r := wm.Unpacked // a signed query's, an update's: Check unpacked it
+	if r == nil {
+		r = new(dns.Msg)
+		if err := r.Unpack(b); err != nil {
+			// checkMsg passes only what unpacks; answer as it would.
+			u.h.log.Error("internal error: a checked message did not unpack", "err", err)
+			return msgcheck.AppendErrorReply(out, b, wm, dns.RcodeFormatError, u.h.udpSize)
+		}
 	}
 	if r.Opcode == dns.OpcodeUpdate {
-		u.update(r, b, client, m.OOB)
+		u.update(r, b, wm.LastRR, client, m.OOB)
 		return nil
 	}
 	u.w.Reset(out, client, b, r)
@@ -370,9 +373,10 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 
 // update applies an UPDATE on a goroutine of its own: it waits for its
 // commit, which must not stall the loop. Its reply is written straight to
-// the socket.
-func (u *loopAnswerer) update(r *dns.Msg, b []byte, client netip.AddrPort, oob []byte) {
-	w := dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, b, r)
+// the socket. Its TSIG, if any (the last record, at tsigOff), is verified
+// here, from the datagram (tsig.go's signedWriter).
+func (u *loopAnswerer) update(r *dns.Msg, b []byte, tsigOff int, client netip.AddrPort, oob []byte) {
+	w := u.h.updateWriter(dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, nil, nil), r, b, tsigOff)
 	u.sock.Go(func() {
 		if p := u.h.pacer; p != nil {
 			p.Turn() // between the loop's batches (pace.go)

@@ -3,6 +3,7 @@ package dnsfront
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -161,9 +162,26 @@ func FuzzUDPServe(f *testing.F) {
 		b, _ := m.Pack()
 		f.Add(b)
 	}
+	// UPDATEs, signed (their TSIG verified from the datagram, tsig.go's
+	// updateWriter) and not.
+	for _, key := range []string{updatetest.KeyAll, ""} {
+		m := updatetest.Msg(f, updatetest.PE("fz", 80, "192.0.2.1", 30)...)
+		m.SetEdns0(1232, false)
+		if key != "" {
+			m.SetTsig(key, dns.HmacSHA256, 300, time.Now().Unix())
+			b, _, err := dns.TsigGenerate(m, base64.StdEncoding.EncodeToString(updatetest.Secret), "", false)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+			continue
+		}
+		b, _ := m.Pack()
+		f.Add(b)
+	}
 	prot := testProtections(f)
 	prot.Allow = prefixes(f, "127.0.0.0/8")
-	h := NewHandler(fuzzSpace(f), Config{Protect: prot})
+	h := NewHandler(fuzzSpace(f), Config{Protect: prot, TSIG: testKeys})
 	u := loopFor(f, h)
 	// The client is a socket of the test's own, on loopback: the replies
 	// of UPDATEs, which go straight to the socket, land there.

@@ -291,7 +291,13 @@ func (a *api) reporter(h http.HandlerFunc) http.HandlerFunc {
 
 // bearer returns the token of an "Authorization: Bearer TOKEN" header.
 func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
+	// r.Header.Get("Authorization") without canonicalising the constant
+	// key (a tenth of a PUT's header work): net/http canonicalises the
+	// keys it reads.
+	var h string
+	if v := r.Header["Authorization"]; len(v) > 0 {
+		h = v[0]
+	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

@@ -199,7 +199,7 @@ func (a *api) poolDetail(pv *handlespace.PoolView) PoolJSON {
 
 func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJSON {
 	j := ElementJSON{
-		ID:        handlespace.IDString(e.ID),
+		ID:        idString(e.ID),
 		Label:     e.Label,
 		Name:      e.Label + "." + pv.Name,
 		Addresses: make([]string, len(e.Addrs)),
@@ -214,13 +214,13 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		Admin:     e.Admin.String(),
 		Reported:  e.Reported,
 		Served:    pv.Serves(e),
-		Home:      handlespace.IDString(e.Home),
+		Home:      idString(e.Home),
 		Static:    e.Static,
 		Disputed:  e.Disputed(),
 		Last:      e.Last,
 	}
 	for _, v := range e.Vantage {
-		j.Vantage = append(j.Vantage, VantageJSON{Registrar: handlespace.IDString(v.Registrar), Health: v.Health.String()})
+		j.Vantage = append(j.Vantage, VantageJSON{Registrar: idString(v.Registrar), Health: v.Health.String()})
 	}
 	for i, ad := range e.Addrs {
 		j.Addresses[i] = ad.String()
@@ -253,6 +253,20 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		j.LastProbe = &LastProbeJSON{At: st.At.UTC(), OK: st.OK, Error: st.Err, RTTms: millis(st.RTT)}
 	}
 	return j
+}
+
+// idString is handlespace.IDString(id), eight lower-case hex digits, in
+// one allocation: IDString's padding made a string per leading zero, and
+// the two of each registration's reply were 2 % of a PUT's instructions
+// (bench/RESULTS.md, reg11).
+func idString(id uint32) string {
+	const hex = "0123456789abcdef"
+	var b [8]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = hex[id&0xF]
+		id >>= 4
+	}
+	return string(b[:])
 }
 
 // millis is d in milliseconds, to the microsecond.
@@ -324,7 +338,7 @@ func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte, 
 		h["Content-Encoding"] = hdrGzip
 		h["Vary"] = hdrVaryEncoding
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = []string{strconv.Itoa(len(body))} // canonical: no Set's canonicalising
 	h["Cache-Control"] = hdrNoStore
 	h["X-Content-Type-Options"] = hdrNoSniff
 	w.WriteHeader(status)

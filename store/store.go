@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -15,8 +14,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/jsonw"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -308,11 +309,10 @@ func (r *elementRecord) set(e *handlespace.Element, addrs []string) {
 // which a pool keeps between Commits: encodeElement's record, its boxing
 // and json.Marshal's result, and a key, were garbage of every
 // registration (bench/RESULTS.md, gc10). The records are encodeElement's,
-// byte for byte.
+// byte for byte, written field by field (appendRecord): encoding/json's
+// reflection was most of a Commit's own CPU (bench/RESULTS.md, reg11).
 type recordEncoder struct {
-	buf   bytes.Buffer
-	enc   *json.Encoder
-	r     elementRecord
+	buf   []byte
 	spans []recordSpan
 	kvs   []kv
 }
@@ -320,11 +320,7 @@ type recordEncoder struct {
 // recordSpan is where a key and its record (none: a delete) lie in buf.
 type recordSpan struct{ k, v, end int }
 
-var recordEncoders = sync.Pool{New: func() any {
-	x := new(recordEncoder)
-	x.enc = json.NewEncoder(&x.buf)
-	return x
-}}
+var recordEncoders = sync.Pool{New: func() any { return new(recordEncoder) }}
 
 // recordKeep is the largest buffer a recordEncoder keeps for the next
 // Commit.
@@ -333,30 +329,25 @@ const recordKeep = 256 << 10
 // encode returns the log's writes of ops, which lie in x's buffers
 // until x is used again.
 func (x *recordEncoder) encode(ops []Write) ([]kv, error) {
-	x.buf.Reset()
+	b := x.buf[:0]
 	x.spans = x.spans[:0]
 	for _, op := range ops {
-		k := x.buf.Len()
+		k := len(b)
 		id := op.ID
 		if op.Elem != nil {
 			id = op.Elem.ID
 		}
-		x.buf.WriteString(normPool(op.Pool))
-		x.buf.WriteByte(0)
-		var idb [4]byte
-		binary.BigEndian.PutUint32(idb[:], id)
-		x.buf.Write(idb[:])
-		sp := recordSpan{k: k, v: x.buf.Len(), end: -1}
+		b = appendPoolKey(b, op.Pool)
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint32(b, id)
+		sp := recordSpan{k: k, v: len(b), end: -1}
 		if op.Elem != nil {
-			x.r.set(op.Elem, x.r.Addrs)
-			if err := x.enc.Encode(&x.r); err != nil {
-				return nil, fmt.Errorf("element %s: %v", handlespace.IDString(op.Elem.ID), err)
-			}
-			sp.end = x.buf.Len() - 1 // Encode ends it with a newline; Marshal does not
+			b = appendRecord(b, op.Elem)
+			sp.end = len(b)
 		}
 		x.spans = append(x.spans, sp)
 	}
-	b := x.buf.Bytes()
+	x.buf = b
 	x.kvs = x.kvs[:0]
 	for _, sp := range x.spans {
 		w := kv{k: b[sp.k:sp.v:sp.v]}
@@ -371,10 +362,97 @@ func (x *recordEncoder) encode(ops []Write) ([]kv, error) {
 // put hands x back to the pool; nothing of what it encoded may be used
 // after.
 func (x *recordEncoder) put() {
-	if x.buf.Cap() <= recordKeep && cap(x.kvs) <= recordKeep/64 {
-		x.r = elementRecord{Addrs: x.r.Addrs[:0]}
+	if cap(x.buf) <= recordKeep && cap(x.kvs) <= recordKeep/64 {
 		recordEncoders.Put(x)
 	}
+}
+
+// appendPoolKey appends normPool(pool) without making the string.
+func appendPoolKey(b []byte, pool string) []byte {
+	n := len(b)
+	b = append(b, pool...)
+	for i := n; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		} else if c >= utf8.RuneSelf { // strings.ToLower's Unicode cases
+			return append(b[:n], normPool(pool)...)
+		}
+	}
+	if !strings.HasSuffix(pool, ".") {
+		b = append(b, '.')
+	}
+	return b
+}
+
+// appendRecord appends e's record as encodeElement writes it
+// (json.Marshal of its elementRecord), field by field in the struct's
+// order; TestAppendRecord compares the two.
+func appendRecord(b []byte, e *handlespace.Element) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, elementRecordVersion, 10)
+	b = append(b, `,"id":"`...)
+	b = appendID(b, e.ID)
+	b = append(b, `","label":`...)
+	b = jsonw.String(b, e.Label)
+	b = append(b, `,"addrs":[`...)
+	var tmp [64]byte
+	for i, a := range e.Addrs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !a.IsValid() {
+			b = jsonw.String(b, a.String()) // "invalid IP"; AppendTo writes nothing
+			continue
+		}
+		b = jsonw.String(b, a.AppendTo(tmp[:0]))
+	}
+	b = append(b, `],"port":`...)
+	b = strconv.AppendUint(b, uint64(e.Port), 10)
+	if e.Transport != handlespace.TransportTCP {
+		b = append(b, `,"transport":`...)
+		b = jsonw.String(b, e.Transport.String())
+	}
+	for _, f := range [...]struct {
+		name string
+		v    uint32
+	}{{`,"weight":`, e.Weight}, {`,"priority":`, e.Priority}, {`,"load":`, e.Load}, {`,"loaddeg":`, e.LoadDeg}} {
+		if f.v != 0 {
+			b = append(b, f.name...)
+			b = strconv.AppendUint(b, uint64(f.v), 10)
+		}
+	}
+	if e.Site != "" {
+		b = append(b, `,"site":`...)
+		b = jsonw.String(b, e.Site)
+	}
+	if !e.Expires.IsZero() {
+		// RFC 3339's characters need no escape.
+		b = append(b, `,"expires":"`...)
+		b = e.Expires.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	if e.Home != 0 {
+		b = append(b, `,"home":`...)
+		b = strconv.AppendUint(b, uint64(e.Home), 10)
+	}
+	if e.Owner != "" {
+		b = append(b, `,"owner":`...)
+		b = jsonw.String(b, e.Owner)
+	}
+	if l := int64(e.Lease / time.Second); l != 0 {
+		b = append(b, `,"lease_s":`...)
+		b = strconv.AppendInt(b, l, 10)
+	}
+	return append(b, '}')
+}
+
+// appendID appends handlespace.IDString(id): eight lower-case hex digits.
+func appendID(b []byte, id uint32) []byte {
+	const hex = "0123456789abcdef"
+	for s := 28; s >= 0; s -= 4 {
+		b = append(b, hex[id>>uint(s)&0xF])
+	}
+	return b
 }
 
 func decodeElement(b []byte) (*handlespace.Element, error) {

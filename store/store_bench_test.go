@@ -175,3 +175,19 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkRecordEncode: the key and record of one registration, as
+// Commit encodes them for the log.
+//
+//	go test -run XXX -bench RecordEncode -benchmem ./store
+func BenchmarkRecordEncode(b *testing.B) {
+	ops := []Write{{Pool: "big0.bench.test.", Elem: benchElem(123456)}}
+	ops[0].Elem.Load, ops[0].Elem.Home = 0x5eb851eb, 0x5a6b7c8d
+	x := recordEncoders.Get().(*recordEncoder)
+	defer x.put()
+	for b.Loop() {
+		if _, err := x.encode(ops); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

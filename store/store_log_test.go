@@ -433,3 +433,73 @@ func TestRecordEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendRecord: appendRecord writes encodeElement's record (json.Marshal
+// of the elementRecord) byte for byte, for elements with every field set
+// at random (strings with characters to escape, addresses of both
+// families and none, leases and times of any size), and appendPoolKey
+// normPool's key.
+func TestAppendRecord(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	str := func() string {
+		if rng.IntN(3) == 0 {
+			return ""
+		}
+		b := make([]byte, rng.IntN(10))
+		for i := range b {
+			b[i] = byte(rng.UintN(256))
+			if rng.IntN(2) == 0 {
+				b[i] = "aZ.-<>&\"\\\n\x00\x7f\u00c9\u2028"[rng.IntN(17)]
+			}
+		}
+		return string(b)
+	}
+	u32 := func() uint32 {
+		if rng.IntN(3) == 0 {
+			return 0
+		}
+		return rng.Uint32() >> rng.UintN(32)
+	}
+	for i := range 20000 {
+		e := &handlespace.Element{ID: rng.Uint32(), Label: str(), Port: uint16(u32()), Weight: u32(), Priority: u32(),
+			Load: u32(), LoadDeg: u32(), Site: str(), Home: u32(), Owner: str(),
+			Transport: handlespace.Transport(rng.IntN(4)), Lease: time.Duration(rng.Int64() >> rng.UintN(64))}
+		for range rng.IntN(4) {
+			var a netip.Addr
+			switch rng.IntN(4) {
+			case 0:
+				a = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+			case 1:
+				var b [16]byte
+				for j := range b {
+					b[j] = byte(rng.UintN(3))
+				}
+				a = netip.AddrFrom16(b)
+			case 2:
+				a = netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+				a = netip.AddrFrom16(a.As16()) // ::ffff:192.0.2.x
+			}
+			e.Addrs = append(e.Addrs, a) // case 3: the zero Addr
+		}
+		switch rng.IntN(3) {
+		case 0:
+			e.Expires = time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9))
+		case 1:
+			e.Expires = time.Now().Add(time.Duration(rng.Int64N(int64(time.Hour)))).Round(time.Duration(rng.Int64N(1e9) + 1))
+		}
+		want, err := encodeElement(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendRecord([]byte("x"), e); string(got) != "x"+string(want) {
+			t.Fatalf("element %d: appendRecord\n%s\nencodeElement\n%s", i, got[1:], want)
+		}
+		pool := str() + "." + str()
+		if rng.IntN(2) == 0 {
+			pool += "."
+		}
+		if got, want := string(appendPoolKey([]byte("x"), pool)), "x"+normPool(pool); got != want {
+			t.Fatalf("appendPoolKey(%q) = %q, normPool %q", pool, got, want)
+		}
+	}
+}

@@ -103,7 +103,7 @@ func (d *daemon) startPeering() int {
 	})
 	if err != nil {
 		p.keep.Close()
-		d.log.Error("cannot start peering", "err", err.Error())
+		d.logListenError("cannot start peering", "enrp.listen", err)
 		return exitRuntime
 	}
 	p.drv = drv

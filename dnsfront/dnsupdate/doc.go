@@ -25,7 +25,9 @@
 //
 //   - Every refusal is answered with its rcode and, when the request had
 //     an OPT, an Extended DNS Error (RFC 8914) saying why; a reply to a
-//     validly signed request is signed.
+//     validly signed request is signed. Replies are packed and signed
+//     here (appendReply, tsigkey's AppendSigned) and written as bytes:
+//     the bytes a dns.Msg signed by the server's writer made (FuzzReply).
 //   - Refusals are logged at info, but rate-limited ones at debug, so
 //     that a flood does not flood the log.
 package dnsupdate

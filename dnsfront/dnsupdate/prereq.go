@@ -121,15 +121,12 @@ func rrsetsAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16][]dns.
 				out[dns.TypeAAAA] = append(out[dns.TypeAAAA], &dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: a.AsSlice()})
 			}
 		}
-		if len(st.txt) > 0 {
-			keys := make([]string, 0, len(st.txt))
-			for k := range st.txt {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
+		if !st.txt.empty() {
 			var strs []string
-			for _, k := range keys {
-				strs = append(strs, k+"="+st.txt[k])
+			for i := range txtKeys {
+				if k, v, ok := st.txt.pair(i); ok {
+					strs = append(strs, k+"="+v)
+				}
 			}
 			out[dns.TypeTXT] = []dns.RR{&dns.TXT{Hdr: hdr(dns.TypeTXT), Txt: strs}}
 		}

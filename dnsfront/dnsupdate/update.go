@@ -2,6 +2,7 @@ package dnsupdate
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -126,6 +128,47 @@ const defaultUpdateTimeout = 10 * time.Second
 // txtKeys are the TXT keys a registration understands.
 var txtKeys = []string{"weight", "prio", "load", "loaddeg", "site", "policy", "transport"}
 
+// txtSorted are the indexes of txtKeys in the keys' alphabetical order.
+var txtSorted = [...]uint8{2, 3, 5, 1, 4, 6, 0}
+
+// txtState is the key=value pairs of an element's TXT records: at most
+// one value for each of txtKeys, by index (no map to make per update).
+type txtState struct {
+	v   [7]string
+	has uint8 // bit i: v[i] is set
+}
+
+func txtIndex(k string) int { return slices.Index(txtKeys, k) }
+
+func (t *txtState) set(k, v string) {
+	if i := txtIndex(k); i >= 0 {
+		t.v[i], t.has = v, t.has|1<<i
+	}
+}
+
+// get returns the value of k and whether it is set.
+func (t *txtState) get(k string) (string, bool) {
+	if i := txtIndex(k); i >= 0 && t.has&(1<<i) != 0 {
+		return t.v[i], true
+	}
+	return "", false
+}
+
+func (t *txtState) del(k string) {
+	if i := txtIndex(k); i >= 0 {
+		t.v[i], t.has = "", t.has&^(1<<i)
+	}
+}
+
+func (t *txtState) empty() bool { return t.has == 0 }
+
+// pair returns the i-th pair in the keys' alphabetical order (i from 0
+// to len(txtKeys)-1), and whether it is set.
+func (t *txtState) pair(i int) (k, v string, ok bool) {
+	j := txtSorted[i]
+	return txtKeys[j], t.v[j], t.has&(1<<j) != 0
+}
+
 // updateError is a failure of an UPDATE with the rcode it gets.
 type updateError struct {
 	rcode int
@@ -213,10 +256,10 @@ func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) {
 		Who:   regcommit.Who{Owner: "tsig:" + key.Name},
 		Keys:  u.keys,
 		Build: u.build,
+		// The wait's bound without a context and a timer of its own.
+		Deadline: time.Now().Add(h.updateTimeout),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.updateTimeout)
-	res, err := h.upd.Submit(ctx, req)
-	cancel()
+	res, err := h.upd.Submit(context.Background(), req)
 	if err != nil {
 		rcode := dns.RcodeServerFailure
 		var ue *updateError
@@ -272,37 +315,105 @@ func zoneName(r *dns.Msg) string {
 
 // updateReply answers an UPDATE: the zone section echoed, the rcode, an
 // OPT when the request had one (with the granted lease, and an Extended
-// DNS Error with why on failure, RFC 8914), signed when tsig is set.
+// DNS Error with why on failure, RFC 8914), signed when tsig is set. The
+// reply is packed and signed by hand into a reused buffer (appendReply,
+// tsigkey's AppendSigned): the bytes dns.Msg, SignReply and the server's
+// writer made, without their garbage.
 func (h *Server) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, why string, ul *dns.EDNS0_UL) {
-	m := new(dns.Msg)
-	m.SetRcode(r, rcode)
-	if len(m.Question) > 1 {
-		m.Question = m.Question[:1]
+	bp := replyBufs.Get().(*[]byte)
+	defer replyBufs.Put(bp)
+	b, err := appendReply((*bp)[:0], r, rcode, uint16(h.udpSize), why, ul)
+	if err == nil && tsig != nil {
+		b, err = h.keys.AppendSigned(b, tsig, time.Now())
 	}
-	if opt := r.IsEdns0(); opt != nil {
-		m.SetEdns0(uint16(h.udpSize), false)
-		m.Rcode = rcode
-		o := m.IsEdns0()
-		if ul != nil {
-			o.Option = append(o.Option, ul)
-		}
-		if why != "" && rcode != dns.RcodeSuccess {
-			info := dns.ExtendedErrorCodeOther
-			if rcode == dns.RcodeRefused {
-				info = dns.ExtendedErrorCodeProhibited
-			}
-			if len(why) > 200 {
-				why = why[:200]
-			}
-			o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: info, ExtraText: why})
-		}
+	if err == nil {
+		_, err = w.Write(b) // the writers copy or send it before they return
 	}
-	if tsig != nil {
-		tsigkey.SignReply(m, tsig)
-	}
-	if err := w.WriteMsg(m); err != nil {
+	if err != nil {
 		h.log.Debug("writing reply", "err", err)
 	}
+	*bp = b[:0]
+}
+
+// replyBufs are updateReply's buffers.
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendReply appends the reply to the UPDATE r, unsigned, as dns.Msg
+// packs it: the header (r's ID and opcode, QR, rcode's low four bits), r's
+// first question, and when r has an OPT one of udpSize with rcode's upper
+// bits, the lease option ul if set, and on failure an Extended DNS Error
+// (Prohibited for REFUSED, else Other) with why cut to 200 bytes. An rcode
+// over 15 without an OPT is an error, as dns.Msg's Pack says.
+func appendReply(b []byte, r *dns.Msg, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL) ([]byte, error) {
+	opt := r.IsEdns0() != nil
+	if rcode < 0 || rcode > 0xFFF || (rcode > 0xF && !opt) {
+		return b, fmt.Errorf("dnsupdate: internal error: rcode %d does not pack (without an OPT, or over 0xFFF)", rcode)
+	}
+	start := len(b)
+	b = binary.BigEndian.AppendUint16(b, r.Id)
+	b = binary.BigEndian.AppendUint16(b, 1<<15|uint16(r.Opcode&0xF)<<11|uint16(rcode&0xF))
+	qd, ar := 0, 0
+	if len(r.Question) > 0 {
+		qd = 1
+	}
+	if opt {
+		ar = 1
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(qd))
+	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(ar))
+	if qd == 1 {
+		q := r.Question[0]
+		var name [256]byte
+		n, err := dns.PackDomainName(q.Name, name[:], 0, nil, false)
+		if err != nil {
+			return b[:start], err
+		}
+		b = append(b, name[:n]...)
+		b = binary.BigEndian.AppendUint16(b, q.Qtype)
+		b = binary.BigEndian.AppendUint16(b, q.Qclass)
+	}
+	if !opt {
+		return b, nil
+	}
+	// The OPT: root owner, type, UDP size, extended rcode, version 0, no
+	// flags, then its options.
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint16(b, dns.TypeOPT)
+	b = binary.BigEndian.AppendUint16(b, udpSize)
+	b = binary.BigEndian.AppendUint32(b, uint32(rcode>>4)<<24)
+	rdlen := len(b)
+	b = append(b, 0, 0)
+	if ul != nil {
+		if ul.KeyLease == 0 {
+			b = appendOption(b, dns.EDNS0UL, 4)
+			b = binary.BigEndian.AppendUint32(b, ul.Lease)
+		} else {
+			b = appendOption(b, dns.EDNS0UL, 8)
+			b = binary.BigEndian.AppendUint32(b, ul.Lease)
+			b = binary.BigEndian.AppendUint32(b, ul.KeyLease)
+		}
+	}
+	if why != "" && rcode != dns.RcodeSuccess {
+		info := dns.ExtendedErrorCodeOther
+		if rcode == dns.RcodeRefused {
+			info = dns.ExtendedErrorCodeProhibited
+		}
+		if len(why) > 200 {
+			why = why[:200]
+		}
+		b = appendOption(b, dns.EDNS0EDE, 2+len(why))
+		b = binary.BigEndian.AppendUint16(b, info)
+		b = append(b, why...)
+	}
+	binary.BigEndian.PutUint16(b[rdlen:], uint16(len(b)-rdlen-2))
+	return b, nil
+}
+
+// appendOption appends an EDNS option's code and length.
+func appendOption(b []byte, code uint16, n int) []byte {
+	b = binary.BigEndian.AppendUint16(b, code)
+	return binary.BigEndian.AppendUint16(b, uint16(n))
 }
 
 // parseUpdate checks the form of an UPDATE (zone section RFC 2136 §3.1,
@@ -349,7 +460,7 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	for _, rr := range r.Answer {
 		hd := rr.Header()
 		name := lower(hd.Name)
-		if !dns.IsSubDomain(origin, name) {
+		if !inZone(origin, name) {
 			return nil, updErr(dns.RcodeNotZone, "prerequisite %s is outside zone %s", hd.Name, origin)
 		}
 		if hd.Ttl != 0 {
@@ -379,7 +490,7 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	for _, rr := range r.Ns {
 		hd := rr.Header()
 		name := lower(hd.Name)
-		if !dns.IsSubDomain(origin, name) {
+		if !inZone(origin, name) {
 			return nil, updErr(dns.RcodeNotZone, "update %s is outside zone %s", hd.Name, origin)
 		}
 		switch hd.Class {
@@ -415,6 +526,20 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	return u, nil
 }
 
+// inZone reports whether name is origin or below it (both lower case),
+// as dns.IsSubDomain does: by a suffix after an unescaped dot, without
+// splitting both names into labels, when neither has an escape.
+func inZone(origin, name string) bool {
+	if strings.IndexByte(origin, '\\') >= 0 || strings.IndexByte(name, '\\') >= 0 {
+		return dns.IsSubDomain(origin, name)
+	}
+	if origin == "." || name == origin {
+		return true
+	}
+	n := len(name) - len(origin)
+	return n >= 2 && name[n-1] == '.' && name[n:] == origin
+}
+
 // badType reports the types that never appear in these sections:
 // meta-types and the pseudo-records. ANY is allowed where anyOK.
 func badType(t uint16, anyOK bool) bool {
@@ -431,11 +556,10 @@ func badType(t uint16, anyOK bool) bool {
 // element's name <label>.<handle>.<origin> that registrations may hold.
 func elementName(z *handlespace.Zone, origin, name string) (peName, error) {
 	rel := strings.TrimSuffix(strings.TrimSuffix(name, origin), ".")
-	labels := strings.Split(rel, ".")
-	if rel == "" || len(labels) != 2 || strings.ContainsRune(rel, '\\') {
+	label, handle, two := strings.Cut(rel, ".")
+	if rel == "" || !two || strings.IndexByte(handle, '.') >= 0 || strings.ContainsRune(rel, '\\') {
 		return peName{}, updErr(dns.RcodeRefused, "%s is not a pool element's name (<element>.<pool>.%s)", name, origin)
 	}
-	label, handle := labels[0], labels[1]
 	pool := handle + "." + origin
 	if _, static := z.Nodes[name]; static {
 		return peName{}, updErr(dns.RcodeRefused, "%s has static records (zone file)", name)
@@ -451,13 +575,25 @@ func elementName(z *handlespace.Zone, origin, name string) (peName, error) {
 	return peName{name: name, pool: pool, label: label}, nil
 }
 
-// nameKey is the conflict key of a name a prerequisite reads.
+// nameKey is the conflict key of a name a prerequisite reads (lower
+// case, inside origin): its pool (the label just below origin) and, for
+// a name two labels below origin, its element's label. An escaped dot is
+// part of its label: the pool of `a\.b.pool.example.` is that name
+// itself, not "b.pool.example.".
 func nameKey(origin, name string) string {
 	rel := strings.TrimSuffix(strings.TrimSuffix(name, origin), ".")
 	if rel == "" {
 		return ""
 	}
-	labels := strings.Split(rel, ".")
+	var labels []string
+	if strings.IndexByte(rel, '\\') < 0 {
+		labels = strings.Split(rel, ".")
+	} else {
+		labels = dns.SplitDomainName(rel) // cuts at the dots that are not escaped
+	}
+	if len(labels) == 0 {
+		return ""
+	}
 	pool := labels[len(labels)-1] + "." + origin
 	if len(labels) == 2 {
 		return regcommit.Key(pool, labels[0])
@@ -510,16 +646,17 @@ type peState struct {
 	existed bool
 	srv     []*dns.SRV
 	addrs   []netip.Addr
-	txt     map[string]string
+	txt     txtState
 	added   bool   // the update added records
 	srvTTL  uint32 // TTL of the last SRV the update added
 	srvSeen bool
 	lease   time.Duration // of the existing registration
 }
 
-// stateOf is the records of element e (nil: none) at its name.
-func stateOf(e *handlespace.Element, name string) *peState {
-	st := &peState{txt: map[string]string{}}
+// stateOf is the records of element e (nil: none) at its name: a value,
+// which its user keeps on its stack.
+func stateOf(e *handlespace.Element, name string) peState {
+	var st peState
 	if e == nil {
 		return st
 	}
@@ -530,36 +667,32 @@ func stateOf(e *handlespace.Element, name string) *peState {
 		Port: e.Port, Target: name,
 	}}
 	st.addrs = slices.Clone(e.Addrs)
-	for k, v := range elementTXT(e) {
-		st.txt[k] = v
-	}
+	elementTXT(e, &st.txt)
 	st.lease = e.Lease
 	return st
 }
 
-// elementTXT is the key=value state of an element that its SRV record does
-// not carry.
-func elementTXT(e *handlespace.Element) map[string]string {
-	m := map[string]string{}
+// elementTXT sets in m the key=value state of an element that its SRV
+// record does not carry.
+func elementTXT(e *handlespace.Element, m *txtState) {
 	if e.Priority > 0xFFFF {
-		m["prio"] = strconv.FormatUint(uint64(e.Priority), 10)
+		m.set("prio", strconv.FormatUint(uint64(e.Priority), 10))
 	}
 	if e.Weight > 0xFFFF {
-		m["weight"] = strconv.FormatUint(uint64(e.Weight), 10)
+		m.set("weight", strconv.FormatUint(uint64(e.Weight), 10))
 	}
 	if e.Load != 0 {
-		m["load"] = strconv.FormatFloat(handlespace.LoadFraction(e.Load), 'g', 6, 64)
+		m.set("load", strconv.FormatFloat(handlespace.LoadFraction(e.Load), 'g', 6, 64))
 	}
 	if e.LoadDeg != 0 {
-		m["loaddeg"] = strconv.FormatFloat(handlespace.LoadFraction(e.LoadDeg), 'g', 6, 64)
+		m.set("loaddeg", strconv.FormatFloat(handlespace.LoadFraction(e.LoadDeg), 'g', 6, 64))
 	}
 	if e.Site != "" {
-		m["site"] = e.Site
+		m.set("site", e.Site)
 	}
 	if e.Transport != handlespace.TransportTCP {
-		m["transport"] = e.Transport.String()
+		m.set("transport", e.Transport.String())
 	}
-	return m
 }
 
 // apply applies one update record (RFC 2136 §3.4.2.2–3.4.2.4).
@@ -587,7 +720,7 @@ func (st *peState) apply(rr dns.RR, name string) error {
 				return err
 			}
 			for _, p := range pairs {
-				st.txt[p[0]] = p[1]
+				st.txt.set(p[0], p[1])
 			}
 		default:
 			return updErr(dns.RcodeRefused, "%s: an element's name holds SRV, A, AAAA and TXT records, not %s", name, dns.TypeToString[hd.Rrtype])
@@ -595,7 +728,7 @@ func (st *peState) apply(rr dns.RR, name string) error {
 	case dns.ClassANY: // delete an RRset, or every RRset of the name
 		switch hd.Rrtype {
 		case dns.TypeANY:
-			st.srv, st.addrs, st.txt = nil, nil, map[string]string{}
+			st.srv, st.addrs, st.txt = nil, nil, txtState{}
 		case dns.TypeSRV:
 			st.srv = nil
 		case dns.TypeA:
@@ -603,7 +736,7 @@ func (st *peState) apply(rr dns.RR, name string) error {
 		case dns.TypeAAAA:
 			st.addrs = slices.DeleteFunc(st.addrs, netip.Addr.Is6)
 		case dns.TypeTXT:
-			st.txt = map[string]string{}
+			st.txt = txtState{}
 		}
 	case dns.ClassNONE: // delete one record
 		switch x := rr.(type) {
@@ -621,8 +754,8 @@ func (st *peState) apply(rr dns.RR, name string) error {
 				return err
 			}
 			for _, p := range pairs {
-				if st.txt[p[0]] == p[1] {
-					delete(st.txt, p[0])
+				if v, ok := st.txt.get(p[0]); ok && v == p[1] {
+					st.txt.del(p[0])
 				}
 			}
 		}
@@ -733,10 +866,23 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, e
 	if e.Port == 0 {
 		return c, false, updErr(dns.RcodeRefused, "%s: SRV port 0", n.name)
 	}
-	v4 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is6)
-	v6 := slices.DeleteFunc(slices.Clone(st.addrs), netip.Addr.Is4)
-	e.Addrs = append(v4, v6...)
-	for k, v := range st.txt {
+	// IPv4 first, then IPv6, each in the order given: one slice.
+	e.Addrs = make([]netip.Addr, 0, len(st.addrs))
+	for _, a := range st.addrs {
+		if !a.Is6() {
+			e.Addrs = append(e.Addrs, a)
+		}
+	}
+	for _, a := range st.addrs {
+		if !a.Is4() {
+			e.Addrs = append(e.Addrs, a)
+		}
+	}
+	for i := range txtKeys {
+		k, v, ok := st.txt.pair(i)
+		if !ok {
+			continue
+		}
 		switch k {
 		case "weight":
 			x, _ := strconv.ParseUint(v, 10, 32)

@@ -531,11 +531,13 @@ type fakeUpdater struct {
 	err     error
 	lease   time.Duration
 	got     int // requests submitted
+	last    *regcommit.Request
 }
 
 func (u *fakeUpdater) Allow(netip.Addr) bool { return !u.limited }
 func (u *fakeUpdater) Submit(ctx context.Context, req *regcommit.Request) (regcommit.Result, error) {
 	u.got++
+	u.last = req
 	if u.err != nil {
 		return regcommit.Result{}, u.err
 	}
@@ -676,5 +678,107 @@ func TestTypesAt(t *testing.T) {
 	}
 	if got := typesAt(lookup, z, "dyn.pool.test."); !got[dns.TypeA] || !got[dns.TypeAAAA] || !got[dns.TypeSRV] {
 		t.Errorf("dyn.pool.test.: types %v, want SRV, A and AAAA", got)
+	}
+}
+
+// TestNameKey: the conflict key of a name a prerequisite reads is its pool
+// (and element label, two labels below the zone); an escaped dot is part
+// of its label, an escaped backslash before a dot is not an escape of it.
+func TestNameKey(t *testing.T) {
+	const z = "pool.example."
+	for _, c := range []struct{ name, pool, label string }{
+		{"pool.example.", "", ""},
+		{"web.pool.example.", "web.pool.example.", ""},
+		{"w1.web.pool.example.", "web.pool.example.", "w1"},
+		{"a.b.c.pool.example.", "c.pool.example.", ""},
+		{`a\.b.pool.example.`, `a\.b.pool.example.`, ""},
+		{`x.a\.b.pool.example.`, `a\.b.pool.example.`, "x"},
+		{`a\\.b.pool.example.`, "b.pool.example.", `a\\`},
+		{`a\046b.pool.example.`, `a\046b.pool.example.`, ""},
+		{`x\.y.a\.b.pool.example.`, `a\.b.pool.example.`, `x\.y`},
+	} {
+		want := ""
+		if c.pool != "" {
+			want = regcommit.Key(c.pool, c.label)
+		}
+		if got := nameKey(z, c.name); got != want {
+			t.Errorf("nameKey(%q) = %q, want %q", c.name, got, want)
+		}
+	}
+}
+
+// TestUpdateWaitBounded: an update's wait for its commit ends at the
+// configured timeout (the default's 10 s, or Config.Timeout): the request
+// carries the deadline, which the committer keeps as a context's would.
+func TestUpdateWaitBounded(t *testing.T) {
+	keys, err := tsigkey.New(updatetest.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newTestSpace(t)
+	for _, timeout := range []time.Duration{0, 3 * time.Second} {
+		upd := &fakeUpdater{}
+		s := New(hs, Config{Updates: upd, Keys: keys, Lookup: lookup, Logger: discardLog(), Timeout: timeout})
+		m := updatetest.Sign(t, updatetest.Msg(t, updatetest.PE("x", 80, "192.0.2.1", 30)...), updatetest.KeyAll)
+		before := time.Now()
+		w := &recorder{}
+		s.ServeUpdate(w, m)
+		after := time.Now()
+		want := timeout
+		if want == 0 {
+			want = defaultUpdateTimeout
+		}
+		if upd.last == nil {
+			t.Fatalf("timeout %v: nothing submitted", timeout)
+		}
+		if d := upd.last.Deadline; d.Before(before.Add(want)) || d.After(after.Add(want)) {
+			t.Errorf("timeout %v: deadline %v after the update, want %v", timeout, d.Sub(before), want)
+		}
+	}
+}
+
+// TestTXTState: the TXT pairs of an element's state hold one value per
+// key of txtKeys, in the keys' alphabetical order (as the prerequisites'
+// TXT records list them), an unknown key none.
+func TestTXTState(t *testing.T) {
+	var st txtState
+	for i, k := range txtKeys {
+		st.set(k, fmt.Sprint(i))
+	}
+	st.set("nope", "1")
+	var keys []string
+	for i := range txtKeys {
+		k, v, ok := st.pair(i)
+		if !ok || v != fmt.Sprint(slices.Index(txtKeys, k)) {
+			t.Errorf("pair %d: %s=%s %v", i, k, v, ok)
+		}
+		keys = append(keys, k)
+	}
+	if !slices.IsSorted(keys) || len(slices.Compact(slices.Clone(keys))) != len(txtKeys) {
+		t.Errorf("keys in the order %v, want every key of %v sorted", keys, txtKeys)
+	}
+	st.del("load")
+	if v, ok := st.get("load"); ok || v != "" {
+		t.Errorf("deleted load: %q %v", v, ok)
+	}
+	if _, ok := st.get("nope"); ok {
+		t.Error("an unknown key is set")
+	}
+	if v, ok := st.get("site"); !ok || v != "4" || st.empty() {
+		t.Errorf("site: %q %v", v, ok)
+	}
+}
+
+// TestInZone: inZone says what dns.IsSubDomain says, for plain names and
+// names with escapes (which it hands to dns.IsSubDomain).
+func TestInZone(t *testing.T) {
+	names := []string{".", "test.", "pool.test.", "a.pool.test.", "ab.pool.test.", "xpool.test.", "a.b.pool.test.",
+		`a\.pool.test.`, `a\\.pool.test.`, "pool.test.x.", "ool.test.", "a.xpool.test.", `p\111ol.test.`}
+	for _, origin := range []string{".", "test.", "pool.test.", `a\.pool.test.`} {
+		for _, name := range names {
+			if got, want := inZone(origin, name), dns.IsSubDomain(origin, name); got != want {
+				t.Errorf("inZone(%q, %q) = %v, dns.IsSubDomain says %v", origin, name, got, want)
+			}
+		}
 	}
 }

@@ -11,7 +11,8 @@
 // malformed messages, Serve for the rest. A message it serves unpacks with
 // miekg/dns: names, records and OPT options are checked here as miekg/dns
 // would check them, and a message with records other than an OPT (a TSIG,
-// an update) is unpacked once to be sure. AppendErrorReply writes the
+// an update) is unpacked once to be sure, and handed on (Msg.Unpacked)
+// so that it is unpacked only once. AppendErrorReply writes the
 // error reply from the message's bytes, so that it repeats the question
 // whenever it parsed and carries only the header flags the RFCs allow
 // (miekg/dns's own reject path copies TC, RA and AD from the query and

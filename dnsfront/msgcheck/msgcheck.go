@@ -34,7 +34,8 @@ const (
 	BitCD = 1 << 4
 )
 
-// Msg is what Check read of a message, without allocating.
+// Msg is what Check read of a message: without allocating, unless the
+// message has records other than an OPT (Unpacked).
 type Msg struct {
 	ID     uint16
 	Bits   uint16 // the second header word: QR, opcode, AA, TC, RD, RA, Z, AD, CD, rcode
@@ -47,6 +48,13 @@ type Msg struct {
 	// The OPT record's fields: its RDATA is b[OptData:OptData+OptLen].
 	OptSize, OptVersion uint16
 	OptData, OptLen     int
+	// LastRR is the offset of the last record's owner name (a signed
+	// message's TSIG), 0 for a message of no records.
+	LastRR int
+	// Unpacked is the message as miekg/dns unpacked it, when Check did
+	// (Others: a TSIG, an update's records; nil otherwise): the caller's
+	// to use instead of unpacking the bytes again.
+	Unpacked *dns.Msg
 }
 
 // Opcode returns the message's opcode.
@@ -114,10 +122,13 @@ func Check(b []byte, m *Msg) Verdict {
 		return FormErr
 	}
 	if others {
-		// A TSIG record, or an update's records: their RDATA must unpack too.
-		if err := new(dns.Msg).Unpack(b); err != nil {
+		// A TSIG record, or an update's records: their RDATA must unpack
+		// too. The caller gets the message, unpacked once.
+		r := new(dns.Msg)
+		if err := r.Unpack(b); err != nil {
 			return FormErr
 		}
+		m.Unpacked = r
 	}
 	return Serve
 }
@@ -128,6 +139,7 @@ func Check(b []byte, m *Msg) Verdict {
 func walkRRs(b []byte, off, an, ns, ar int, m *Msg) (others, ok bool) {
 	for i := 0; i < an+ns+ar; i++ {
 		nameStart := off
+		m.LastRR = nameStart
 		end, ok := skipName(b, off)
 		if !ok || end+rrFixedLen > len(b) {
 			return others, false

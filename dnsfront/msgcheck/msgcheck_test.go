@@ -246,3 +246,64 @@ func TestAppendPlainName(t *testing.T) {
 		t.Errorf("a compressed name taken")
 	}
 }
+
+// TestCheckUnpacked: a message with records other than an OPT (an update,
+// a signed query) is handed on unpacked, as miekg/dns unpacks its bytes,
+// with the offset of its last record; a plain query, or a message Check
+// refuses, has none.
+func TestCheckUnpacked(t *testing.T) {
+	upd := hstest.Update(t, "pool.test.", "+ x.dyn.pool.test. 30 IN A 192.0.2.1")
+	upd.SetEdns0(1232, false)
+	signed := new(dns.Msg)
+	signed.SetQuestion("web.pool.test.", dns.TypeA)
+	signed.SetTsig("k.", dns.HmacSHA256, 300, 1)
+	plain := new(dns.Msg)
+	plain.SetQuestion("web.pool.test.", dns.TypeA)
+	plain.SetEdns0(1232, true)
+	for _, c := range []struct {
+		name     string
+		b        []byte
+		want     Verdict
+		unpacked bool
+	}{
+		{"update", rawMsg(t, upd, nil), Serve, true},
+		{"signed query", rawMsg(t, signed, nil), Serve, true},
+		{"plain query", rawMsg(t, plain, nil), Serve, false},
+		{"update, an RDATA cut short", rawMsg(t, upd, func(b []byte) []byte {
+			// The A record's RDLENGTH 3, the OPT record after it read from
+			// its last byte: the walk fails, or the unpack.
+			i := len(b) - 11 - 4 - 2
+			binary.BigEndian.PutUint16(b[i:], 3)
+			return b
+		}), FormErr, false},
+	} {
+		var m Msg
+		if v := Check(c.b, &m); v != c.want {
+			t.Errorf("%s: verdict %d, want %d", c.name, v, c.want)
+		}
+		if (m.Unpacked != nil) != c.unpacked {
+			t.Errorf("%s: unpacked %v, want %v", c.name, m.Unpacked != nil, c.unpacked)
+			continue
+		}
+		if m.Unpacked != nil && c.want == Serve {
+			// The last record: the TSIG of the signed query, the OPT of
+			// the update (its last 11 bytes).
+			if tsig := m.Unpacked.IsTsig(); tsig != nil {
+				if m.LastRR != len(c.b)-dns.Len(tsig) {
+					t.Errorf("%s: last record at %d, want %d", c.name, m.LastRR, len(c.b)-dns.Len(tsig))
+				}
+			} else if m.LastRR != len(c.b)-11 {
+				t.Errorf("%s: last record at %d, want %d", c.name, m.LastRR, len(c.b)-11)
+			}
+		}
+		if m.Unpacked != nil {
+			want := new(dns.Msg)
+			if err := want.Unpack(c.b); err != nil {
+				t.Fatal(err)
+			}
+			if m.Unpacked.String() != want.String() {
+				t.Errorf("%s: unpacked\n%v\nwant\n%v", c.name, m.Unpacked, want)
+			}
+		}
+	}
+}

@@ -5,12 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,8 +65,43 @@ var (
 // by name. The set is replaced whole (Set); a lookup sees the old set or
 // the new one.
 type Keyring struct {
-	keys atomic.Pointer[map[string]*Key] // by lower-case FQDN
+	keys atomic.Pointer[map[string]*entry] // by lower-case FQDN
 }
+
+// entry is a known key and its MAC computers: an HMAC of the key's secret
+// is made once and reset after each use (hmac.New allocates its two
+// hashes and their pads each time).
+type entry struct {
+	Key
+	macs sync.Pool // *macState
+}
+
+// macState is an HMAC of an entry's key and room for its sum.
+type macState struct {
+	h   hash.Hash
+	sum [sha512.Size]byte
+	// buf holds what AppendSigned writes to h besides the reply (the
+	// request's MAC, the TSIG variables): bytes handed to an interface's
+	// method would escape from the stack.
+	buf [2 + sha512.Size + 2*256 + 16]byte
+}
+
+// get returns a MAC computer of e's key, reset.
+func (e *entry) get() *macState {
+	if m, ok := e.macs.Get().(*macState); ok {
+		return m
+	}
+	return &macState{h: hmac.New(newHash(e.Algorithm), e.Secret)}
+}
+
+// put resets m and keeps it for the next MAC of e's key.
+func (e *entry) put(m *macState) {
+	m.h.Reset()
+	e.macs.Put(m)
+}
+
+// mac is the MAC of the bytes written to m, in m's room.
+func (m *macState) mac() []byte { return m.h.Sum(m.sum[:0]) }
 
 var _ dns.TsigProvider = (*Keyring)(nil)
 
@@ -92,8 +128,8 @@ func (kr *Keyring) Set(keys []Key) error {
 }
 
 // indexKeys checks keys and indexes them by lower-case FQDN.
-func indexKeys(keys []Key) (map[string]*Key, error) {
-	m := map[string]*Key{}
+func indexKeys(keys []Key) (map[string]*entry, error) {
+	m := map[string]*entry{}
 	for i := range keys {
 		k := keys[i]
 		k.Name = strings.ToLower(dns.Fqdn(k.Name))
@@ -112,7 +148,7 @@ func indexKeys(keys []Key) (map[string]*Key, error) {
 		}
 		k.Secret = bytes.Clone(k.Secret)
 		k.Pools = slices.Clone(k.Pools)
-		m[k.Name] = &k
+		m[k.Name] = &entry{Key: k}
 	}
 	return m, nil
 }
@@ -129,28 +165,53 @@ func newHash(alg string) func() hash.Hash {
 
 // Key returns the key that t names with t's algorithm, or nil.
 func (kr *Keyring) Key(t *dns.TSIG) *Key {
-	k := (*kr.keys.Load())[strings.ToLower(t.Hdr.Name)]
-	if k == nil || !strings.EqualFold(dns.Fqdn(t.Algorithm), k.Algorithm) {
-		return nil
+	if e := kr.entry(t); e != nil {
+		return &e.Key
 	}
-	return k
+	return nil
 }
 
-func (kr *Keyring) mac(k *Key, msg []byte) []byte {
-	h := hmac.New(newHash(k.Algorithm), k.Secret)
-	h.Write(msg)
-	return h.Sum(nil)
+// entry is Key's, with the key's MAC computers.
+func (kr *Keyring) entry(t *dns.TSIG) *entry {
+	e := (*kr.keys.Load())[lower(t.Hdr.Name)]
+	if e == nil || !sameAlgorithm(t.Algorithm, e.Algorithm) {
+		return nil
+	}
+	return e
+}
+
+// sameAlgorithm reports whether the algorithm name a (as a TSIG record
+// has it, maybe not fully qualified) names alg (lower case, an FQDN).
+// strings.EqualFold(dns.Fqdn(a), alg), without building a's FQDN.
+func sameAlgorithm(a, alg string) bool {
+	if !strings.HasSuffix(a, ".") {
+		return strings.EqualFold(a, alg[:len(alg)-1])
+	}
+	return strings.EqualFold(a, alg)
+}
+
+// lower is s in lower case, s itself when it has no upper-case letter.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
 
 // Generate signs a reply. A MACSize set in t below the full length
 // truncates the MAC to it (RFC 8945 §5.2.2.1: a reply to a request with a
 // truncated MAC is truncated alike).
 func (kr *Keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
-	k := kr.Key(t)
-	if k == nil {
+	e := kr.entry(t)
+	if e == nil {
 		return nil, ErrBadKey
 	}
-	mac := kr.mac(k, msg)
+	m := e.get()
+	m.h.Write(msg)
+	mac := bytes.Clone(m.mac())
+	e.put(m)
 	if n := int(t.MACSize); n > 0 && n < len(mac) {
 		mac = mac[:n]
 	}
@@ -162,15 +223,24 @@ func (kr *Keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
 // is accepted down to max(10 bytes, half the full length), below that it is
 // BADTRUNC.
 func (kr *Keyring) Verify(msg []byte, t *dns.TSIG) error {
-	k := kr.Key(t)
-	if k == nil {
+	e := kr.entry(t)
+	if e == nil {
 		return ErrBadKey
 	}
-	got, err := hex.DecodeString(t.MAC)
-	if err != nil {
-		return ErrBadSig
+	m := e.get()
+	defer e.put(m)
+	m.h.Write(msg)
+	return checkMAC(m.mac(), t.MAC)
+}
+
+// checkMAC compares the MAC computed, want, with a request's (hex), as
+// Verify says.
+func checkMAC(want []byte, mac string) error {
+	var gotBuf [sha512.Size]byte
+	got, ok := decodeHex(gotBuf[:0], mac, len(want))
+	if !ok {
+		return ErrBadSig // not hex, or longer than the MAC
 	}
-	want := kr.mac(k, msg)
 	switch {
 	case len(got) > len(want), len(got) == 0:
 		return ErrBadSig
@@ -179,6 +249,83 @@ func (kr *Keyring) Verify(msg []byte, t *dns.TSIG) error {
 	}
 	if !hmac.Equal(got, want[:len(got)]) {
 		return ErrBadSig
+	}
+	return nil
+}
+
+// VerifyRequest verifies the request raw signed with t, its last record,
+// which starts at offset tsigOff, at time now: the verdict of miekg/dns's
+// TsigVerifyWithProvider(raw, kr, "", false) (the server's, for a
+// request), without unpacking the message again or copying it. nil, or
+// ErrBadKey, ErrBadSig, ErrBadTrunc (Verify's), dns.ErrTime (the MAC
+// verified, the time is outside the fudge), dns.ErrAuth (a request whose
+// RCODE is NOTAUTH); an error of another kind for TSIG variables that do
+// not pack, which ErrorCode takes for BADSIG as it took miekg/dns's.
+func (kr *Keyring) VerifyRequest(raw []byte, tsigOff int, t *dns.TSIG, now time.Time) error {
+	if len(raw) < 12 || tsigOff < 12 || tsigOff > len(raw) {
+		return errors.New("tsigkey: no TSIG record where it was said to be")
+	}
+	if int(raw[3]&0xF) == dns.RcodeNotAuth {
+		return dns.ErrAuth
+	}
+	e := kr.entry(t)
+	if e == nil {
+		return ErrBadKey
+	}
+	m := e.get()
+	defer e.put(m)
+	// The message as it was before the TSIG was added: the original ID,
+	// ARCOUNT without the TSIG.
+	hdr := append(m.buf[:0], raw[:12]...)
+	binary.BigEndian.PutUint16(hdr, t.OrigId)
+	binary.BigEndian.PutUint16(hdr[10:], binary.BigEndian.Uint16(hdr[10:])-1)
+	m.h.Write(hdr)
+	m.h.Write(raw[12:tsigOff])
+	// The TSIG variables (RFC 8945 §4.3.3), as the request has them (a
+	// time of 0 taken as now, a fudge of 0 as 300 s, as miekg/dns does).
+	signed, fudge := t.TimeSigned, t.Fudge
+	if signed == 0 {
+		signed = uint64(now.Unix())
+	}
+	if fudge == 0 {
+		fudge = 300
+	}
+	vars := m.buf[:]
+	off, err := dns.PackDomainName(dns.CanonicalName(t.Hdr.Name), vars, 0, nil, false)
+	if err != nil {
+		return err
+	}
+	if off+6 > len(vars) {
+		return errors.New("tsigkey: TSIG variables too long")
+	}
+	binary.BigEndian.PutUint16(vars[off:], dns.ClassANY)
+	binary.BigEndian.PutUint32(vars[off+2:], t.Hdr.Ttl)
+	if off, err = dns.PackDomainName(dns.CanonicalName(t.Algorithm), vars, off+6, nil, false); err != nil {
+		return err
+	}
+	v := appendTimers(vars[:off], signed, fudge)
+	v = binary.BigEndian.AppendUint16(v, t.Error)
+	v = binary.BigEndian.AppendUint16(v, t.OtherLen)
+	m.h.Write(v)
+	for od := t.OtherData; len(od) > 0; {
+		chunk := od[:min(len(od), 2*sha512.Size)]
+		d, ok := decodeHex(m.buf[:0], chunk, sha512.Size)
+		if !ok {
+			return errors.New("tsigkey: TSIG other data not hex")
+		}
+		m.h.Write(d)
+		od = od[len(chunk):]
+	}
+	if err := checkMAC(m.mac(), t.MAC); err != nil {
+		return err
+	}
+	n := uint64(now.Unix())
+	ti := n - signed
+	if n < signed {
+		ti = signed - n
+	}
+	if uint64(fudge) < ti {
+		return dns.ErrTime
 	}
 	return nil
 }
@@ -295,4 +442,129 @@ func WriteFailure(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, st error) error
 	}
 	_, err = w.Write(b)
 	return err
+}
+
+// decodeHex appends the bytes of the hex string s to dst, and reports
+// false when s is not hex or holds more than max bytes.
+func decodeHex(dst []byte, s string, max int) ([]byte, bool) {
+	if len(s)%2 != 0 || len(s)/2 > max {
+		return dst, false
+	}
+	for i := 0; i < len(s); i += 2 {
+		hi, ok1 := fromHex(s[i])
+		lo, ok2 := fromHex(s[i+1])
+		if !ok1 || !ok2 {
+			return dst, false
+		}
+		dst = append(dst, hi<<4|lo)
+	}
+	return dst, true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// AppendSigned signs reply, a packed reply (its ID the request's, no
+// TSIG record yet) to a request signed with t and verified by kr: it
+// appends the TSIG record of t's key and algorithm at time now, whose MAC
+// covers the request's MAC, reply and the TSIG variables (RFC 8945 §4.3.3),
+// and counts it in ARCOUNT. The record is SignReply's as the server's
+// writer signs it (miekg/dns's TsigGenerateWithProvider), byte for byte:
+// the fudge of the request (300 s if 0), its MAC's length when truncated
+// (§5.2.2.1), the owner and algorithm names as the request had them. The
+// MAC is computed with the key's reused HMAC and nothing is allocated but
+// reply's growth. An unknown key is ErrBadKey.
+func (kr *Keyring) AppendSigned(reply []byte, t *dns.TSIG, now time.Time) ([]byte, error) {
+	if len(reply) < 12 {
+		return reply, errors.New("tsigkey: a reply shorter than a header")
+	}
+	e := kr.entry(t)
+	if e == nil {
+		return reply, ErrBadKey
+	}
+	m := e.get()
+	defer e.put(m)
+	// The request's MAC, its length first.
+	req, ok := decodeHex(m.buf[:2], t.MAC, sha512.Size)
+	if !ok {
+		return reply, errors.New("tsigkey: the request's MAC is not hex")
+	}
+	binary.BigEndian.PutUint16(req, uint16(len(req)-2))
+	m.h.Write(req)
+	m.h.Write(reply)
+	// The TSIG variables (§4.3.3): the names canonical (lower case,
+	// uncompressed), class ANY, TTL 0, time, fudge, error 0, no other data.
+	fudge := t.Fudge
+	if fudge == 0 {
+		fudge = 300
+	}
+	signed := uint64(now.Unix())
+	vars := m.buf[:]
+	off, err := dns.PackDomainName(dns.CanonicalName(t.Hdr.Name), vars, 0, nil, false)
+	if err != nil {
+		return reply, err
+	}
+	binary.BigEndian.PutUint16(vars[off:], dns.ClassANY)
+	binary.BigEndian.PutUint32(vars[off+2:], 0)
+	if off, err = dns.PackDomainName(dns.CanonicalName(t.Algorithm), vars, off+6, nil, false); err != nil {
+		return reply, err
+	}
+	v := appendTimers(vars[:off], signed, fudge)
+	v = append(v, 0, 0, 0, 0) // error, other length
+	m.h.Write(v)
+	mac := m.mac()
+	id := binary.BigEndian.Uint16(reply)
+	if k := int(t.MACSize); k > 0 && k < len(mac) {
+		mac = mac[:k]
+	}
+	// The record: owner, TSIG ANY 0, RDLENGTH, then algorithm, time,
+	// fudge, MAC size and MAC, original ID, error, other length.
+	start := len(reply)
+	if reply, err = appendName(reply, t.Hdr.Name); err != nil {
+		return reply[:start], err
+	}
+	reply = binary.BigEndian.AppendUint16(reply, dns.TypeTSIG)
+	reply = binary.BigEndian.AppendUint16(reply, dns.ClassANY)
+	reply = binary.BigEndian.AppendUint32(reply, 0)
+	rdlen := len(reply)
+	reply = append(reply, 0, 0)
+	if reply, err = appendName(reply, t.Algorithm); err != nil {
+		return reply[:start], err
+	}
+	reply = appendTimers(reply, signed, fudge)
+	reply = binary.BigEndian.AppendUint16(reply, uint16(len(mac)))
+	reply = append(reply, mac...)
+	reply = binary.BigEndian.AppendUint16(reply, id)
+	reply = append(reply, 0, 0, 0, 0) // error, other length
+	binary.BigEndian.PutUint16(reply[rdlen:], uint16(len(reply)-rdlen-2))
+	binary.BigEndian.PutUint16(reply[10:], binary.BigEndian.Uint16(reply[10:])+1)
+	return reply, nil
+}
+
+// appendTimers appends a TSIG's time signed (48 bits) and fudge.
+func appendTimers(b []byte, signed uint64, fudge uint16) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(signed>>32))
+	b = binary.BigEndian.AppendUint32(b, uint32(signed))
+	return binary.BigEndian.AppendUint16(b, fudge)
+}
+
+// appendName appends the domain name s, uncompressed, as miekg/dns packs
+// it (an empty name as nothing at all, a name not fully qualified as an
+// error).
+func appendName(b []byte, s string) ([]byte, error) {
+	var buf [256]byte
+	n, err := dns.PackDomainName(s, buf[:], 0, nil, false)
+	if err != nil {
+		return b, err
+	}
+	return append(b, buf[:n]...), nil
 }

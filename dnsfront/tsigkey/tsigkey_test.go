@@ -1,11 +1,19 @@
 package tsigkey
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,4 +358,292 @@ func TestWriteFailure(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMACsReused: a key's MAC computers are kept and reset between uses
+// (concurrent ones too): every MAC is the HMAC of its message alone, with
+// its key's secret and algorithm, whatever came before, and a failed
+// verification leaves nothing behind. The algorithm's name is compared
+// as an FQDN in any case ("HMAC-SHA256", "hmac-sha256.").
+func TestMACsReused(t *testing.T) {
+	kr := mustNew(t, Key{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret}, Key{Name: "k512.", Algorithm: dns.HmacSHA512, Secret: other})
+	want := func(alg string, msg []byte) []byte {
+		h := hmac.New(sha256.New, secret)
+		if alg == dns.HmacSHA512 {
+			h = hmac.New(sha512.New, other)
+		}
+		h.Write(msg)
+		return h.Sum(nil)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				msg := []byte(fmt.Sprintf("message %d of goroutine %d", i, g))
+				for _, c := range [][2]string{{"k.", dns.HmacSHA256}, {"K.", "HMAC-SHA256"}, {"k512.", dns.HmacSHA512}, {"K512.", "hmac-sha512"}} {
+					tsig := &dns.TSIG{Hdr: dns.RR_Header{Name: c[0]}, Algorithm: c[1]}
+					mac, err := kr.Generate(msg, tsig)
+					if err != nil || !hmac.Equal(mac, want(dns.Fqdn(strings.ToLower(c[1])), msg)) {
+						t.Errorf("%s %s: MAC %x, %v", c[0], c[1], mac, err)
+						return
+					}
+					tsig.MAC = hex.EncodeToString(mac)
+					if err := kr.Verify(append(msg, 'x'), tsig); !errors.Is(err, ErrBadSig) {
+						t.Errorf("%s: another message: %v, want BADSIG", c[0], err)
+					}
+					if err := kr.Verify(msg, tsig); err != nil {
+						t.Errorf("%s: after a failure: %v", c[0], err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if kr.Key(&dns.TSIG{Hdr: dns.RR_Header{Name: "k."}, Algorithm: "hmac-sha256.x"}) != nil ||
+		kr.Key(&dns.TSIG{Hdr: dns.RR_Header{Name: "k."}, Algorithm: "hmac-sha25"}) != nil {
+		t.Error("a key found under another algorithm's name")
+	}
+}
+
+// TestVerifyAllocates: verifying a MAC, and signing a reply into a
+// buffer with room, allocate nothing once the key's MAC computer is made.
+func TestVerifyAllocates(t *testing.T) {
+	if raceOn {
+		t.Skip("sync.Pool drops at random under the race detector")
+	}
+	kr := mustNew(t, Key{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret})
+	msg := []byte("the bytes a MAC covers")
+	tsig := &dns.TSIG{Hdr: dns.RR_Header{Name: "k."}, Algorithm: dns.HmacSHA256}
+	mac, _ := kr.Generate(msg, tsig)
+	tsig.MAC = hex.EncodeToString(mac)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := kr.Verify(msg, tsig); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Verify: %v allocations, want 0", n)
+	}
+	reply := make([]byte, 12, 512)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := kr.AppendSigned(reply[:12], tsig, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("AppendSigned: %v allocations, want 0", n)
+	}
+}
+
+// TestAppendSigned: a reply signed by AppendSigned is byte for byte the
+// one the server's writer made (SignReply, then miekg/dns's
+// TsigGenerateWithProvider with the keyring), for keys of both
+// algorithms, names in any case, a fudge of 0 (300 s) or other, full and
+// truncated request MACs; a client verifies it; an unknown key is BADKEY
+// and leaves the reply as it was.
+func TestAppendSigned(t *testing.T) {
+	kr := mustNew(t, Key{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret}, Key{Name: "k512.", Algorithm: dns.HmacSHA512, Secret: other})
+	now := time.Unix(1780000000, 0)
+	for _, c := range []struct {
+		name, alg string
+		fudge     uint16
+		macLen    int // the request's MAC, bytes
+	}{
+		{"k.", dns.HmacSHA256, 300, 32},
+		{"K.", "HMAC-SHA256.", 300, 32},
+		{"k.", "hmac-sha256", 0, 32},
+		{"k.", dns.HmacSHA256, 17, 16},
+		{"k512.", dns.HmacSHA512, 300, 64},
+		{"k512.", dns.HmacSHA512, 300, 40},
+	} {
+		reqMAC := make([]byte, c.macLen)
+		for i := range reqMAC {
+			reqMAC[i] = byte(i*7 + c.macLen)
+		}
+		req := &dns.TSIG{Hdr: dns.RR_Header{Name: c.name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY}, Algorithm: c.alg,
+			TimeSigned: uint64(now.Unix() - 5), Fudge: c.fudge, MACSize: uint16(c.macLen), MAC: hex.EncodeToString(reqMAC), OrigId: 77}
+		for _, rcode := range []int{dns.RcodeSuccess, dns.RcodeRefused} {
+			m := new(dns.Msg)
+			m.SetUpdate("pool.test.")
+			m.Id, m.Response, m.Rcode = 0x4321, true, rcode
+			m.SetEdns0(1232, false)
+			reply, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server's writer's way.
+			SignReply(m, req)
+			m.IsTsig().TimeSigned = uint64(now.Unix())
+			want, _, werr := dns.TsigGenerateWithProvider(m, kr, req.MAC, false)
+			got, err := kr.AppendSigned(append([]byte(nil), reply...), req, now)
+			if werr != nil {
+				// An algorithm name not fully qualified (never one a
+				// request's TSIG unpacks to) does not pack, either way.
+				if err == nil {
+					t.Errorf("%s %s: signed, where the writer failed: %v", c.name, c.alg, werr)
+				}
+				continue
+			}
+			if err != nil || string(got) != string(want) {
+				t.Errorf("%s %s MAC %d, rcode %d: %v\n got %x\nwant %x", c.name, c.alg, c.macLen, rcode, err, got, want)
+				continue
+			}
+			sec := secret
+			if c.name == "k512." {
+				sec = other
+			}
+			if err := tsigVerifyAt(got, sec, req.MAC, now); err != nil {
+				t.Errorf("%s: a client does not verify the reply: %v", c.name, err)
+			}
+		}
+	}
+	reply := []byte("0123456789ab")
+	got, err := kr.AppendSigned(reply, &dns.TSIG{Hdr: dns.RR_Header{Name: "nope."}, Algorithm: dns.HmacSHA256, MAC: "00"}, now)
+	if !errors.Is(err, ErrBadKey) || string(got) != string(reply) {
+		t.Errorf("unknown key: %q, %v; want the reply as it was and ErrBadKey", got, err)
+	}
+}
+
+// tsigVerifyAt verifies a signed message as a client with the secret,
+// whose request had reqMAC, checking the time against now.
+func tsigVerifyAt(b, secret []byte, reqMAC string, now time.Time) error {
+	prov := dnsTestProvider(secret)
+	b = append([]byte(nil), b...)
+	err := dns.TsigVerifyWithProvider(b, prov, reqMAC, false)
+	if errors.Is(err, dns.ErrTime) && time.Since(now) > time.Hour {
+		return nil // the MAC verified; the time is the test's own
+	}
+	return err
+}
+
+// dnsTestProvider is a client's TSIG provider of one secret.
+type dnsTestProvider []byte
+
+func (p dnsTestProvider) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	h := hmac.New(sha256.New, p)
+	if strings.EqualFold(dns.Fqdn(t.Algorithm), dns.HmacSHA512) {
+		h = hmac.New(sha512.New, p)
+	}
+	h.Write(msg)
+	return h.Sum(nil), nil
+}
+
+func (p dnsTestProvider) Verify(msg []byte, t *dns.TSIG) error {
+	mac, _ := p.Generate(msg, t)
+	got, err := hex.DecodeString(t.MAC)
+	if err != nil || !hmac.Equal(got, mac[:len(got)]) {
+		return dns.ErrSig
+	}
+	return nil
+}
+
+// FuzzVerifyRequest: VerifyRequest's verdict on a signed request is miekg/dns's
+// TsigVerifyWithProvider's (the server's writer's until now): the same
+// TSIG error (ErrorCode), or none, for any message that unpacks, signed
+// by a key of the keyring or another, at a time inside or outside the
+// fudge, a bit of it flipped or none.
+func FuzzVerifyRequest(f *testing.F) {
+	kr, err := New([]Key{{Name: "k.", Algorithm: dns.HmacSHA256, Secret: secret}, {Name: "k512.", Algorithm: dns.HmacSHA512, Secret: other}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	upd := new(dns.Msg)
+	upd.SetUpdate("pool.test.")
+	rr, _ := dns.NewRR("x.dyn.pool.test. 30 IN A 192.0.2.1")
+	upd.Insert([]dns.RR{rr})
+	upd.SetEdns0(1232, false)
+	q := new(dns.Msg)
+	q.SetQuestion("Web.Pool.Test.", dns.TypeA)
+	for _, m := range []*dns.Msg{upd, q} {
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		for key := range 3 {
+			f.Add(b, uint8(key), int64(0), uint16(300), uint16(0xFFFF), false)
+			f.Add(b, uint8(key), int64(-400), uint16(300), uint16(0xFFFF), true)
+			f.Add(b, uint8(key), int64(10), uint16(0), uint16(5), false)
+			f.Add(b, uint8(key), int64(1), uint16(20), uint16(len(b)+3), false)
+		}
+	}
+	keys := []struct {
+		name, alg string
+		secret    []byte
+	}{{"k.", dns.HmacSHA256, secret}, {"k512.", dns.HmacSHA512, other}, {"nope.", dns.HmacSHA256, secret}}
+	f.Fuzz(func(t *testing.T, data []byte, key uint8, skew int64, fudge uint16, flip uint16, upper bool) {
+		m := new(dns.Msg)
+		if err := m.Unpack(data); err != nil {
+			return
+		}
+		noTSIG := func(rrs []dns.RR) []dns.RR {
+			return slices.DeleteFunc(rrs, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeTSIG })
+		}
+		m.Answer, m.Ns, m.Extra = noTSIG(m.Answer), noTSIG(m.Ns), noTSIG(m.Extra)
+		k := keys[int(key)%len(keys)]
+		name := k.name
+		if upper {
+			name = strings.ToUpper(name)
+		}
+		now := time.Now()
+		if skew > 1e6 || skew < -1e6 || nearFudge(skew, fudge) {
+			return // at the edge of the fudge the two clocks may read apart
+		}
+		m.SetTsig(name, k.alg, fudge, now.Unix()+skew)
+		wire, _, err := dns.TsigGenerate(m, base64.StdEncoding.EncodeToString(k.secret), "", false)
+		if err != nil {
+			return
+		}
+		if int(flip) < len(wire)*8 {
+			wire[flip/8] ^= 1 << (flip % 8)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(wire); err != nil {
+			return
+		}
+		ts := r.IsTsig()
+		if ts == nil {
+			return
+		}
+		off := lastRecord(t, wire)
+		want := dns.TsigVerifyWithProvider(append([]byte(nil), wire...), kr, "", false)
+		got := kr.VerifyRequest(wire, off, ts, time.Now())
+		if (got == nil) != (want == nil) || ErrorCode(got) != ErrorCode(want) {
+			t.Fatalf("VerifyRequest: %v, TsigVerifyWithProvider: %v\n%v", got, want, r)
+		}
+	})
+}
+
+// nearFudge: the time skew seconds off is within 3 s of the fudge's
+// edge (300 s for 0).
+func nearFudge(skew int64, fudge uint16) bool {
+	f := int64(fudge)
+	if f == 0 {
+		f = 300
+	}
+	d := max(skew, -skew) - f
+	return d > -3 && d < 3
+}
+
+// lastRecord is the offset of the last record of the message b.
+func lastRecord(t *testing.T, b []byte) int {
+	u := func(i int) int { return int(binary.BigEndian.Uint16(b[i:])) }
+	qd, n := u(4), u(6)+u(8)+u(10)
+	off := 12
+	for range qd {
+		_, o, err := dns.UnpackDomainName(b, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off = o + 4
+	}
+	last := off
+	for range n {
+		last = off
+		_, o, err := dns.UnpackRR(b, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off = o
+	}
+	return last
 }

@@ -389,7 +389,7 @@ func StartDriver(cfg DriverConfig) (*Driver, error) {
 		lc := net.ListenConfig{Control: listenControl}
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
 		if err != nil {
-			return nil, fmt.Errorf("enrp: listen on %s: %v", cfg.Listen, err)
+			return nil, fmt.Errorf("enrp: listen on %s: %w", cfg.Listen, err)
 		}
 		d.ln = ln
 	}

@@ -19,13 +19,15 @@ func TestBindErrorNamesTheKey(t *testing.T) {
 	t.Cleanup(func() { taken.Close() })
 	for _, tc := range []struct {
 		key, flag, msg string
+		more           []string
 	}{
-		{"dns.listen", "--dns.listen", "cannot serve DNS"},
-		{"http.listen", "--http.listen", "cannot serve HTTP"},
+		{"dns.listen", "--dns.listen", "cannot serve DNS", nil},
+		{"http.listen", "--http.listen", "cannot serve HTTP", nil},
+		{"enrp.listen", "--enrp.listen", "cannot start peering", []string{"--enrp.insecure"}},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			dir := daemonDir(t, goodZone)
-			p := startDaemon(t, dir, tc.flag, taken.Addr().String())
+			p := startDaemon(t, dir, append([]string{tc.flag, taken.Addr().String()}, tc.more...)...)
 			r, _ := p.waitLog(0, "the bind error", msgIs(tc.msg))
 			if !strings.Contains(r.Str("err"), "address already in use") {
 				t.Errorf("err %q: not the bind error", r.Str("err"))

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,7 +285,7 @@ func TestPeeringAdminRefusedByHome(t *testing.T) {
 	var drv *enrpnet.Driver
 	whileTaken(t, "A's driver", func() bool {
 		drv, err = enrpnet.StartDriver(cfg)
-		if err != nil && strings.Contains(err.Error(), "address already in use") {
+		if errors.Is(err, syscall.EADDRINUSE) {
 			return true
 		}
 		if err != nil {
