@@ -53,7 +53,9 @@
 //
 //   - PoolView.Elements and ElementSet.Elements make a new slice, O(n);
 //     iterate with Range, and compare two views of a pool with
-//     DiffElements, which skips the leaves they share.
+//     DiffElements, which composes the changes logged between them
+//     (difflog.go) or, for views too far apart, skips the leaves they
+//     share.
 //   - The policies register themselves (RegisterPolicy) when package
 //     handlespace/policy is linked in: without it no policy is known. The
 //     package's own tests get them through policies_test.go.

@@ -237,6 +237,9 @@ type poolState struct {
 	// noReason are the tracked elements down without a reason yet, which
 	// walkChanges looks at again.
 	noReason map[uint32]struct{}
+	// pre is the diff Sample made before taking the lock (prepare), for
+	// walkChanges.
+	pre prepared
 
 	// The answer counts: the running totals at the last sample, and
 	// snapshots of the totals and first places (oldest first).
@@ -253,6 +256,14 @@ type ansSnap struct {
 	first map[uint32]uint64
 }
 
+// prepared is a pool's diff from one view to another, made by prepare in
+// sample number sample: the changes that are not quiet, Recorder.pre[lo:hi].
+type prepared struct {
+	from, to *handlespace.PoolView
+	sample   int
+	lo, hi   int
+}
+
 // event is a peering event.
 type event struct {
 	at     time.Time
@@ -265,9 +276,17 @@ type event struct {
 
 // Recorder keeps the history. It is safe for concurrent use: Sample and
 // Event write, History and Peers read.
+//
+// Sample holds sampling throughout, mu (which the others hold) only to
+// change the state: the pools' diffs, the long part of a sample, it makes
+// before (prepare), reading the state that only it writes, so that a
+// reader does not wait for them nor for their turns, and sees the state
+// before the sample or after it.
 type Recorder struct {
 	cfg Config
 	in  Inputs
+
+	sampling sync.Mutex
 
 	mu         sync.Mutex
 	pools      map[string]*poolState
@@ -302,8 +321,11 @@ type Recorder struct {
 	changes int
 	// due are the tracks with spans or a gone state to expire, by when.
 	due dueHeap
-	// pieces cuts Sample's work (under mu) into pieces.
+	// pieces cuts Sample's work (prepare's diffs, then under mu) into
+	// pieces.
 	pieces piece.Slicer
+	// pre holds the changes prepare kept (was, now), Sample's own.
+	pre [][2]*handlespace.Element
 	// loud: every change is looked at in full (quiet says no). Testing.
 	loud bool
 }
@@ -346,13 +368,17 @@ func (r *Recorder) Sample(now time.Time) {
 	if r.in.Counters != nil {
 		cnt = r.in.Counters()
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.sampling.Lock()
+	defer r.sampling.Unlock()
 	r.pieces.Start()
-	slot := r.slot(now)
 	if r.nSeries < r.cfg.MaxPools && len(r.pools) > r.nSeries {
 		all = true // a pool without series may get one: in name order
 	}
+	r.prepare(v, names, all)
+	defer func() { clear(r.pre); r.pre = r.pre[:0] }()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slot := r.slot(now)
 	r.changes = 0
 	if all {
 		r.sampleAll(v, now)
@@ -434,6 +460,50 @@ func (r *Recorder) Sample(now time.Time) {
 		}
 		r.in.Answers.retain(func(name string) bool { return pool(name) != nil },
 			func(name string, id uint32) bool { return pool(name).Element(id) != nil })
+	}
+}
+
+// prepare diffs, before Sample takes the lock, each pool the sample will
+// look at that walkChanges will take from its view walked last to its
+// view in v, keeping the changes that are not quiet (ps.pre). It reads
+// the state without mu: only Sample, holding sampling, writes it. Quiet
+// here is quiet when walkChanges comes to the change: what the sample
+// does to other pools before only adds timelines (r.tracked), never
+// one of this pool's elements; and walkChanges looks at what it is
+// given in full, which for a quiet change changes nothing.
+func (r *Recorder) prepare(v *handlespace.View, names []string, all bool) {
+	if v == nil {
+		return
+	}
+	look := func(pv *handlespace.PoolView) {
+		r.pieces.Tick()
+		ps := r.pools[pv.Name]
+		if ps == nil || ps.pv == nil || ps.pv == pv || ps.homes == nil || ps.series == nil && r.nSeries < r.cfg.MaxPools {
+			return // not walkChanges's, or walked in full (it may get series)
+		}
+		lo := len(r.pre)
+		handlespace.DiffElements(ps.pv, pv, func(was, e *handlespace.Element) {
+			r.pieces.Tick()
+			if !r.quiet(ps, was, e) {
+				r.pre = append(r.pre, [2]*handlespace.Element{was, e})
+			}
+		})
+		ps.pre = prepared{from: ps.pv, to: pv, sample: r.samples, lo: lo, hi: len(r.pre)}
+	}
+	if !all {
+		for _, name := range names {
+			if pv := v.Pool(name); pv != nil {
+				look(pv)
+			}
+		}
+		return
+	}
+	for _, z := range v.Zones() {
+		for _, h := range z.PoolHandles() {
+			if pv := z.Pool(h); pv != nil {
+				look(pv)
+			}
+		}
 	}
 }
 
@@ -582,7 +652,7 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 		r.walkChanges(ps, pv, now)
 		return
 	}
-	ps.noReason = nil
+	ps.noReason, ps.pre = nil, prepared{}
 	ps.pv = pv
 	ps.counts = [4]float32{}
 	ps.homes = map[uint32]int{}
@@ -667,7 +737,7 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 			delete(ps.homes, e.Home)
 		}
 	}
-	handlespace.DiffElements(old, pv, func(was, e *handlespace.Element) {
+	change := func(was, e *handlespace.Element) {
 		r.pieces.Tick()
 		if r.quiet(ps, was, e) {
 			return
@@ -721,7 +791,15 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 		r.change(ps, e.ID, t, st, why, now)
 		ps.awaitReason(e.ID, st, why)
 		ps.changes++
-	})
+	}
+	if p := ps.pre; p.from == old && p.to == pv && p.sample == r.samples {
+		for _, c := range r.pre[p.lo:p.hi] {
+			change(c[0], c[1])
+		}
+	} else {
+		handlespace.DiffElements(old, pv, change)
+	}
+	ps.pre = prepared{}
 	// The elements down without a reason yet: the probe's error may have
 	// come after the change.
 	for id := range ps.noReason {

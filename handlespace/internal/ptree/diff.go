@@ -31,6 +31,17 @@ func diff[E any](a, b *Tree[E], f func(x, y *E)) int {
 		if cb.leaf == nil {
 			cb.nextLeaf()
 		}
+		if ca.i == 0 && cb.i == 0 && ca.leaf != nil && cb.leaf != nil && sameKeys(ca.leaf, cb.leaf) {
+			ea, eb := ca.leaf.Elems(), cb.leaf.Elems()
+			eb = eb[:len(ea)]
+			for i, x := range ea {
+				if y := eb[i]; x != y {
+					f(x, y)
+				}
+			}
+			ca.leaf, cb.leaf = nil, nil
+			continue
+		}
 		switch {
 		case ca.leaf == nil && cb.leaf == nil:
 			return ca.nodes + cb.nodes
@@ -164,4 +175,19 @@ func skipShared[E any](a, b *diffCursor[E]) {
 			b.open()
 		}
 	}
+}
+
+// sameKeys reports whether leaves a and b hold the same keys (of a ByID
+// tree: no ties) in the same layout.
+func sameKeys[E any](a, b *Node[E]) bool {
+	if a.cnt != b.cnt || len(a.buf) != len(b.buf) {
+		return false
+	}
+	bb := b.buf[:len(a.buf)]
+	for i, w := range a.buf {
+		if w != bb[i] {
+			return false
+		}
+	}
+	return true
 }
