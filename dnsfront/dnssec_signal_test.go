@@ -46,9 +46,28 @@ func signalSpace(t *testing.T) *handlespace.Handlespace {
 	return hs
 }
 
+// withChild serves child.example. (childZone) beside the zones of hs,
+// which must be pool.test. alone with testZone's records and its pools.
+func withChild(t testing.TB, hs *handlespace.Handlespace) *handlespace.Handlespace {
+	t.Helper()
+	pz := hs.View().Zone("pool.test.")
+	var pools []handlespace.PoolDef
+	for _, h := range pz.PoolHandles() {
+		pv := pz.Pool(h)
+		pools = append(pools, handlespace.PoolDef{Handle: h, Spec: pv.Spec, Elements: pv.Elements()})
+	}
+	if err := hs.ApplyZones([]handlespace.ZoneDef{
+		{Origin: "pool.test.", File: "test.zone", Records: mustRRs(t, testZone), Pools: pools},
+		{Origin: "child.example.", File: "child.zone", Records: mustRRs(t, childZone)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return hs
+}
+
 // signerOfZones returns a signer of the zones that have keys among keys
 // (written to a directory and loaded, as a daemon's), with opts.
-func signerOfZones(t *testing.T, opts dnssec.Options, keys ...*dnssec.Key) *dnssec.Signer {
+func signerOfZones(t testing.TB, opts dnssec.Options, keys ...*dnssec.Key) *dnssec.Signer {
 	t.Helper()
 	dir := t.TempDir()
 	for _, k := range keys {
@@ -65,7 +84,7 @@ func signerOfZones(t *testing.T, opts dnssec.Options, keys ...*dnssec.Key) *dnss
 	return s
 }
 
-func genKey(t *testing.T, zone string, tm dnssec.Timing) *dnssec.Key {
+func genKey(t testing.TB, zone string, tm dnssec.Timing) *dnssec.Key {
 	t.Helper()
 	k, err := dnssec.Generate(zone, dns.ECDSAP256SHA256, dnssec.FlagsCSK, tm)
 	if err != nil {
