@@ -255,7 +255,7 @@ func denial(z *dnssec.Zone, r *Result, qtype uint16) (*dnssec.Sigs, error) {
 		return z.NoDS(name, r.NegTTL) // a delegation's: the referral's NSEC
 	}
 	if r.Signal != lookup.SignalNone {
-		return z.NoData(name, qtype, signalTypes(r.Signal), r.NegTTL)
+		return z.NoData(name, qtype, lookup.SignalTypes(r.Signal), r.NegTTL)
 	}
 	return z.NoData(name, qtype, nameTypes(r.Zone, name), r.NegTTL)
 }

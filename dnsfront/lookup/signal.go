@@ -63,6 +63,42 @@ func FindSignal(v *handlespace.View, z *handlespace.Zone, qname string, signalle
 	}
 }
 
+// Signal makes r, a result of zone r.Zone for qname (lower case) in view
+// v, the answer at a signal name, or at an empty non-terminal above one,
+// when qname is one and the zone file lacks it (r.Signal set); else it
+// leaves r as it is. signalled is FindSignal's; records returns the CDS
+// (typ dns.TypeCDS) or CDNSKEY RRset of a signalled zone with owner as
+// their name.
+func Signal(v *handlespace.View, qname string, r *Result, signalled func(origin string) bool,
+	records func(child string, typ uint16, owner string) []dns.RR) {
+	if r.Zone == nil || r.Zone.Nodes[qname] != nil {
+		return // the zone file's own name
+	}
+	kind, child := FindSignal(v, r.Zone, qname, signalled)
+	if kind == SignalNone {
+		return
+	}
+	*r = Result{Kind: KindNoData, Zone: r.Zone, Name: r.Name, Qtype: r.Qtype, Signal: kind, NegTTL: r.Zone.NegTTL}
+	qt := r.Qtype
+	if qt == dns.TypeANY {
+		qt = dns.TypeCDS // RFC 8482: one RRset
+	}
+	if kind == SignalRRsets && (qt == dns.TypeCDS || qt == dns.TypeCDNSKEY) {
+		if rrs := records(child.Origin, qt, r.Name); len(rrs) > 0 {
+			r.Kind, r.Qtype, r.Records = KindStatic, qt, rrs
+		}
+	}
+}
+
+// SignalTypes returns the types that a name of a signal result has, for
+// its denial: CDS and CDNSKEY at a signal name, none above one.
+func SignalTypes(k SignalKind) []uint16 {
+	if k == SignalRRsets {
+		return []uint16{dns.TypeCDS, dns.TypeCDNSKEY}
+	}
+	return nil
+}
+
 // signalsAt reports whether zone c has its signal under name server ns
 // in zone z.
 func signalsAt(v *handlespace.View, z, c *handlespace.Zone, ns string, signalled func(string) bool) bool {
