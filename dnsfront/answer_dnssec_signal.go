@@ -11,17 +11,12 @@ import (
 // CDS and CDNSKEY RRsets, the signer's, under
 // `_dsboot.<child>._signal.<name server>`) or at an empty non-terminal
 // above one (lookup.Signal), when req's name is one in a signed zone and
-// the zone file lacks it. Only results that the zone file does not answer
-// and names with a `_signal` label are looked at: the one cost to the
-// other names of the negative path is a strings.Contains.
+// the zone file lacks it. The handler calls it for the results that the
+// zone file does not answer (isSignalKind); a name without an underscore
+// costs an IndexByte more.
 func (h *Handler) signal(req *request, r *Result) {
-	switch r.Kind {
-	case KindNXDomain, KindNoData, KindWildcard:
-	default:
-		return
-	}
-	if h.sign == nil || len(r.Chain) > 0 || r.Zone == nil || !strings.Contains(req.qname, "_signal.") ||
-		h.sign.Zone(r.Zone.Origin) == nil { // unsigned: no signal could validate
+	if h.sign == nil || len(r.Chain) > 0 || r.Zone == nil || strings.IndexByte(req.qname, '_') < 0 ||
+		!strings.Contains(req.qname, "_signal.") || h.sign.Zone(r.Zone.Origin) == nil { // unsigned: no signal could validate
 		return
 	}
 	lookup.Signal(h.src.View(), req.qname, r, func(origin string) bool {
@@ -33,4 +28,11 @@ func (h *Handler) signal(req *request, r *Result) {
 		}
 		return nil
 	})
+}
+
+// isSignalKind reports whether a result of kind k may be a signal's: a
+// name that the zone file lacks (NXDOMAIN; NODATA, as at a pool's name;
+// a wildcard's).
+func isSignalKind(k Kind) bool {
+	return k == KindNXDomain || k == KindNoData || k == KindWildcard
 }

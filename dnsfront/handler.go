@@ -252,7 +252,9 @@ func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *queryOpts) 
 // answer writes the reply of a lookup result, unless the rate limit drops
 // it or makes it a truncated (or BADCOOKIE) one.
 func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
-	h.signal(req, res) // RFC 9615 (answer_dnssec_signal.go)
+	if isSignalKind(res.Kind) {
+		h.signal(req, res) // RFC 9615 (answer_dnssec_signal.go)
+	}
 	class, name := rrlClass(res)
 	switch h.limit(req, class, name) {
 	case rrl.Drop:
