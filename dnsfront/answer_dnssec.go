@@ -30,6 +30,7 @@ import (
 // signed. *dnssec.Signer is one.
 type Signer interface {
 	Zone(origin string) *dnssec.Zone
+	lookup.Signaller // RFC 9615's signals
 }
 
 var _ Signer = (*dnssec.Signer)(nil)

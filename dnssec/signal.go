@@ -48,3 +48,22 @@ func (z *Zone) SignalRecords(typ uint16, owner string) []dns.RR {
 	}
 	return out
 }
+
+// Signed reports whether zone origin (lower case, final dot) has keys.
+func (s *Signer) Signed(origin string) bool { return s.Zone(origin) != nil }
+
+// Signalled reports whether zone origin is signed and signalled
+// (Zone.Signals).
+func (s *Signer) Signalled(origin string) bool {
+	z := s.Zone(origin)
+	return z != nil && z.Signals()
+}
+
+// SignalRecords is Zone.SignalRecords of zone origin: nil when it is not
+// signed or not signalled.
+func (s *Signer) SignalRecords(origin string, typ uint16, owner string) []dns.RR {
+	if z := s.Zone(origin); z != nil {
+		return z.SignalRecords(typ, owner)
+	}
+	return nil
+}

@@ -63,18 +63,33 @@ func FindSignal(v *handlespace.View, z *handlespace.Zone, qname string, signalle
 	}
 }
 
-// Signal makes r, a result of zone r.Zone for qname (lower case) in view
-// v, the answer at a signal name, or at an empty non-terminal above one,
-// when qname is one and the zone file lacks it (r.Signal set); else it
-// leaves r as it is. signalled is FindSignal's; records returns the CDS
-// (typ dns.TypeCDS) or CDNSKEY RRset of a signalled zone with owner as
-// their name.
-func Signal(v *handlespace.View, qname string, r *Result, signalled func(origin string) bool,
-	records func(child string, typ uint16, owner string) []dns.RR) {
-	if r.Zone == nil || r.Zone.Nodes[qname] != nil {
-		return // the zone file's own name
+// Signaller is what Signal asks of the signer (*dnssec.Signer is one):
+// whether a zone is signed, whether a zone is signalled (signed, its CDS
+// those of its keys, signals not turned off), and a signalled zone's CDS
+// (typ dns.TypeCDS) or CDNSKEY RRset with owner as their name.
+type Signaller interface {
+	Signed(origin string) bool
+	Signalled(origin string) bool
+	SignalRecords(origin string, typ uint16, owner string) []dns.RR
+}
+
+// MayBeSignal reports whether a result of kind k may be turned into a
+// signal's: a name that the zone file does not answer (NXDOMAIN; NODATA,
+// as at a pool's name; a wildcard's). Small, to be inlined: the one cost
+// of signals to the other answers.
+func MayBeSignal(k Kind) bool { return k == KindNXDomain || k == KindNoData || k == KindWildcard }
+
+// Signal makes r, a result for qname (lower case) in view v of a kind
+// MayBeSignal allows, the answer at a signal name, or at an empty
+// non-terminal above one (r.Signal set), when qname is one in a zone
+// that s signs and that the zone file lacks; else it leaves r as it is.
+// A name without an underscore costs an IndexByte.
+func Signal(v *handlespace.View, qname string, r *Result, s Signaller) {
+	if len(r.Chain) > 0 || r.Zone == nil || strings.IndexByte(qname, '_') < 0 || !strings.Contains(qname, SignalLabel+".") ||
+		r.Zone.Nodes[qname] != nil || !s.Signed(r.Zone.Origin) { // the zone file's own name; no signal could validate
+		return
 	}
-	kind, child := FindSignal(v, r.Zone, qname, signalled)
+	kind, child := FindSignal(v, r.Zone, qname, s.Signalled)
 	if kind == SignalNone {
 		return
 	}
@@ -84,7 +99,7 @@ func Signal(v *handlespace.View, qname string, r *Result, signalled func(origin 
 		qt = dns.TypeCDS // RFC 8482: one RRset
 	}
 	if kind == SignalRRsets && (qt == dns.TypeCDS || qt == dns.TypeCDNSKEY) {
-		if rrs := records(child.Origin, qt, r.Name); len(rrs) > 0 {
+		if rrs := s.SignalRecords(child.Origin, qt, r.Name); len(rrs) > 0 {
 			r.Kind, r.Qtype, r.Records = KindStatic, qt, rrs
 		}
 	}
