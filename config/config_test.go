@@ -73,7 +73,7 @@ func TestDefaults(t *testing.T) {
 		ENRP: ENRP{Peers: []string{}, PresenceInterval: "1s", MaxTimeLastHeard: "3s", MaxTimeNoResponse: "1s",
 			PageSize: 128, HandoffTimeout: "2s", SyncWait: "3s"},
 		Health: Health{Confirm: 2},
-		DNSSEC: DNSSEC{Validity: "168h", CacheSize: 64, DNSKEYTTL: 3600, CDSOff: []string{}, CDSDelete: []string{}},
+		DNSSEC: DNSSEC{Validity: "168h", CacheSize: 64, DNSKEYTTL: 3600, CDSOff: []string{}, CDSDelete: []string{}, SignalOff: []string{}},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Defaults() =\n%+v\nwant\n%+v", got, want)

@@ -23,19 +23,32 @@ type DNSSEC struct {
 	// config/reload).
 	CDSOff    []string `mapstructure:"cds_off"`
 	CDSDelete []string `mapstructure:"cds_delete"`
+	// SignalOff are zones whose CDS and CDNSKEY records are not published
+	// as RFC 9615 signals under their name servers' names (the other
+	// signed zones that publish those of their keys are, where the name
+	// servers' zones are signed and served here). A reload applies it
+	// (part CDS).
+	SignalOff []string `mapstructure:"signal_off"`
+}
+
+// SignalOffZones returns dnssec.signal_off as a set of zone names, lower
+// case with the final dot (Validate checked them).
+func (c Config) SignalOffZones() map[string]bool { return zoneSet(c.DNSSEC.SignalOff) }
+
+// zoneSet returns names as a set of zone names, lower case with the final
+// dot.
+func zoneSet(names []string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[strings.ToLower(dns.Fqdn(n))] = true
+	}
+	return m
 }
 
 // CDSZones returns dnssec.cds_off and dnssec.cds_delete as sets of zone
 // names, lower case with the final dot (Validate checked them).
 func (c Config) CDSZones() (off, del map[string]bool) {
-	set := func(names []string) map[string]bool {
-		m := map[string]bool{}
-		for _, n := range names {
-			m[strings.ToLower(dns.Fqdn(n))] = true
-		}
-		return m
-	}
-	return set(c.DNSSEC.CDSOff), set(c.DNSSEC.CDSDelete)
+	return zoneSet(c.DNSSEC.CDSOff), zoneSet(c.DNSSEC.CDSDelete)
 }
 
 // KeysDir returns the directory of the DNSSEC key files: <data>/keys.
@@ -74,7 +87,7 @@ func (c Config) validateDNSSEC() []error {
 	for _, l := range []struct {
 		key   string
 		names []string
-	}{{"dnssec.cds_off", c.DNSSEC.CDSOff}, {"dnssec.cds_delete", c.DNSSEC.CDSDelete}} {
+	}{{"dnssec.cds_off", c.DNSSEC.CDSOff}, {"dnssec.cds_delete", c.DNSSEC.CDSDelete}, {"dnssec.signal_off", c.DNSSEC.SignalOff}} {
 		for i, n := range l.names {
 			if _, ok := dns.IsDomainName(n); !ok || n == "" {
 				bad(l.key, "item %d %q is not a zone name, want e.g. pool.example.", i+1, n)

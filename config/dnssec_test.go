@@ -21,6 +21,7 @@ func TestDNSSECKeys(t *testing.T) {
 		{func(c *Config) { c.DNSSEC.DNSKEYTTL = -1 }, "dnssec.dnskey_ttl: -1 is outside"},
 		{func(c *Config) { c.DNSSEC.CDSOff = []string{"ok.example.", "bad..example"} }, `dnssec.cds_off: item 2 "bad..example" is not a zone name`},
 		{func(c *Config) { c.DNSSEC.CDSDelete = []string{""} }, `dnssec.cds_delete: item 1 "" is not a zone name`},
+		{func(c *Config) { c.DNSSEC.SignalOff = []string{"x..example"} }, `dnssec.signal_off: item 1 "x..example" is not a zone name`},
 		{func(c *Config) {
 			c.DNSSEC.CDSOff, c.DNSSEC.CDSDelete = []string{"Pool.Example"}, []string{"pool.example."}
 		}, "dnssec.cds_delete: pool.example. is in dnssec.cds_off too"},
@@ -45,5 +46,9 @@ func TestCDSZones(t *testing.T) {
 	off, del := c.CDSZones()
 	if !off["pool.example."] || !off["b.example."] || len(off) != 2 || !del["gone.example."] || len(del) != 1 {
 		t.Errorf("CDSZones() = %v, %v", off, del)
+	}
+	c.DNSSEC.SignalOff = []string{"Child.Example"}
+	if s := c.SignalOffZones(); !s["child.example."] || len(s) != 1 {
+		t.Errorf("SignalOffZones() = %v", s)
 	}
 }

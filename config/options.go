@@ -125,6 +125,8 @@ var options = []Option{
 		"signed zones whose apex publishes no CDS and CDNSKEY records (RFC 7344); the others publish those of the keys whose DS the parent should hold (poolnsd dnssec ds), for parents that update their DS from them; SIGHUP applies a change"},
 	{"dnssec.cds_delete", []string{}, "",
 		"signed zones whose CDS and CDNSKEY records ask the parent to delete their DS RRset (RFC 8078 §4: CDS 0 0 0 00): the first step of serving a zone unsigned; SIGHUP applies a change"},
+	{"dnssec.signal_off", []string{}, "",
+		"signed zones whose CDS and CDNSKEY records are not also published as DNSSEC bootstrapping signals (RFC 9615) under their name servers' names in the signed zones served here; SIGHUP applies a change"},
 }
 
 // Options returns the table of every configuration key, in documentation

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/lookup"
 	"github.com/poolnsd/poolnsd/dnsfront/sigfront"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -29,6 +30,7 @@ import (
 // signed. *dnssec.Signer is one.
 type Signer interface {
 	Zone(origin string) *dnssec.Zone
+	lookup.Signaller // RFC 9615's signals
 }
 
 var _ Signer = (*dnssec.Signer)(nil)
@@ -252,6 +254,9 @@ func denial(z *dnssec.Zone, r *Result, qtype uint16) (*dnssec.Sigs, error) {
 	}
 	if n := r.Zone.Nodes[name]; qtype == dns.TypeDS && n != nil && n.RRs[dns.TypeNS] != nil && name != r.Zone.Origin {
 		return z.NoDS(name, r.NegTTL) // a delegation's: the referral's NSEC
+	}
+	if r.Signal != lookup.SignalNone {
+		return z.NoData(name, qtype, lookup.SignalTypes(r.Signal), r.NegTTL)
 	}
 	return z.NoData(name, qtype, nameTypes(r.Zone, name), r.NegTTL)
 }

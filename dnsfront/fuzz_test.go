@@ -4,13 +4,15 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnssec"
 )
 
 // FuzzHandler feeds arbitrary messages to the handler (those that unpack:
 // the server answers the others FORMERR before the handler sees them). Every
 // query must get exactly one reply that unpacks, carries the query's ID and
 // QR, and fits the size the query allows over UDP. The zone is signed, so
-// that queries with DO take the signing renderer. Seeds: testdata/fuzz.
+// that queries with DO take the signing renderer, and so is child.example.
+// beside it, whose RFC 9615 signals pool.test. holds. Seeds: testdata/fuzz.
 func FuzzHandler(f *testing.F) {
 	for _, q := range []struct {
 		name string
@@ -29,6 +31,12 @@ func FuzzHandler(f *testing.F) {
 		{"dead.pool.test.", dns.TypeAAAA}, {"_tcp.web.pool.test.", dns.TypeSRV},
 		{"pool.test.", dns.TypeCDS}, {"pool.test.", dns.TypeCDNSKEY}, {"web.pool.test.", dns.TypeCDS},
 		{`a\.sub.pool.test.`, dns.TypeA}, {`x.a\.wild.pool.test.`, dns.TypeTXT},
+		// RFC 9615's signals of child.example. (served and signed too),
+		// the empty non-terminals above them, a name beside them.
+		{"_dsboot.child.example._signal.ns1.pool.test.", dns.TypeCDS},
+		{"_dsboot.child.example._signal.x.wild.pool.test.", dns.TypeCDNSKEY},
+		{"example._signal.ns1.pool.test.", dns.TypeA}, {"_signal.ns1.pool.test.", dns.TypeNSEC},
+		{"_dsboot.child.example._signal.ns.child.example.", dns.TypeCDS},
 	} {
 		for _, do := range []bool{true, false} {
 			// Without DO too: the DNSSEC types are answered so.
@@ -42,8 +50,8 @@ func FuzzHandler(f *testing.F) {
 			f.Add(b, false)
 		}
 	}
-	signer, _ := newTestSigner(f, dns.ECDSAP256SHA256)
-	h := NewHandler(fuzzSpace(f), Config{Signer: signer})
+	signer := signerOfZones(f, dnssec.Options{}, genKey(f, "pool.test.", dnssec.Timing{}), genKey(f, "child.example.", dnssec.Timing{}))
+	h := NewHandler(withChild(f, fuzzSpace(f)), Config{Signer: signer})
 	f.Fuzz(func(t *testing.T, data []byte, tcp bool) {
 		q := new(dns.Msg)
 		if err := q.Unpack(data); err != nil {

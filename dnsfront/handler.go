@@ -3,6 +3,7 @@ package dnsfront
 import (
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
+	"github.com/poolnsd/poolnsd/dnsfront/lookup"
 	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
 	"github.com/poolnsd/poolnsd/dnsfront/sigfront"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
@@ -252,6 +254,9 @@ func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *queryOpts) 
 // answer writes the reply of a lookup result, unless the rate limit drops
 // it or makes it a truncated (or BADCOOKIE) one.
 func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
+	if lookup.MayBeSignal(res.Kind) && h.sign != nil && strings.IndexByte(req.qname, '_') >= 0 {
+		lookup.Signal(h.src.View(), req.qname, res, h.sign) // RFC 9615's, in a signed zone
+	}
 	class, name := rrlClass(res)
 	switch h.limit(req, class, name) {
 	case rrl.Drop:

@@ -16,7 +16,10 @@
 // of them, as are the CDS and CDNSKEY RRsets (cds.go: those of the keys
 // whose DS the parent should hold, by default); every other RRset is
 // signed by the active keys (the ZSKs only, when a zone has a KSK and a
-// ZSK).
+// ZSK), CDS and CDNSKEY RRsets below the apex too: RFC 9615's signals,
+// the CDS and CDNSKEY RRsets of another zone that this zone holds at
+// `_dsboot.<child>._signal.<name server>` (signal.go: Zone.Signals and
+// Zone.SignalRecords of the child; dnsfront/lookup finds the names).
 //
 // A Keeper holds a serving daemon's Signer and loads the keys into it: at
 // start (NewKeeper fails on a bad key), on Reload and when a key's time

@@ -48,6 +48,10 @@ type Options struct {
 	// CDS says which CDS and CDNSKEY records a zone (lower case, final
 	// dot) publishes at its apex; nil: CDSKeys for every zone.
 	CDS func(zone string) CDSMode
+	// Signals says whether a zone (lower case, final dot) that publishes
+	// the CDS and CDNSKEY records of its keys also has them published as
+	// RFC 9615 signals (signal.go); nil: every such zone.
+	Signals func(zone string) bool
 	// BeforeSign, if set, is called before each RRset is signed (a cache
 	// miss or a refresh), on the goroutine that signs it. Testing: a test
 	// makes signing slow, or blocks it, to see what waits for it.
@@ -128,6 +132,7 @@ type Zone struct {
 	dnskeySet  *RRset   // the same, canonical and sorted (read-only)
 	cdsMode    CDSMode
 	cds        [2]cdsSet // CDS, CDNSKEY (cds.go)
+	signals    bool      // signal.go
 	sigsLen    int       // SigsWireLen(0)
 
 	// cacheOnly: this is the zone's CacheOnly twin, which never signs.
@@ -157,6 +162,7 @@ func (s *Signer) newZone(zk *ZoneKeys) *Zone {
 	set.sort()
 	z.dnskeySet = set
 	z.cdsSets(zk)
+	z.signals = z.cdsMode == CDSKeys && z.PublishesCDS() && (s.opts.Signals == nil || s.opts.Signals(z.origin))
 	for _, k := range z.data {
 		// Type covered … key tag (18), the signer's name, the signature.
 		z.sigsLen += rrFixedLen + 18 + len(z.originWire) + k.sigLen()
@@ -333,9 +339,12 @@ func (z *Zone) SignSetAt(set *RRset, now time.Time) (*Sigs, error) {
 	signers, fp := z.data, z.dataFP
 	switch set.typ {
 	case dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY:
-		// Signed by the keys that sign the DNSKEY RRset, among them the
-		// KSK whose DS the parent holds (RFC 7344 §4.1).
-		signers, fp = z.keySigners, z.keyFP
+		// At the apex, signed by the keys that sign the DNSKEY RRset,
+		// among them the KSK whose DS the parent holds (RFC 7344 §4.1);
+		// elsewhere (RFC 9615's signals) as the zone's other data.
+		if bytes.Equal(set.owner, z.originWire) {
+			signers, fp = z.keySigners, z.keyFP
+		}
 	}
 	set.key = set.appendKey(set.key[:0], fp)
 	if now.IsZero() {

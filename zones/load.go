@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
@@ -173,11 +174,13 @@ func checkSet(rs []*result) []error {
 					r.def.Origin, strings.TrimSuffix(n, "."+pa.zone.def.Origin), pa.zone.def.Origin, pa.at.ref("")))
 				break
 			}
-			i := strings.IndexByte(n, '.')
-			if i < 0 || i+1 >= len(n) {
+			// The next label: a dot inside an escaped label (`a\.b`) is
+			// not one (dns.NextLabel skips it).
+			i, end := dns.NextLabel(n, 0)
+			if end {
 				break
 			}
-			n = n[i+1:]
+			n = n[i:]
 		}
 	}
 	return errs

@@ -477,6 +477,28 @@ func TestLoadDir(t *testing.T) {
 	}
 }
 
+// TestLoadDirEscapedDots: a zone's parent is found label by label, a dot
+// inside an escaped label (`a\.b`) being no label's end: the zone
+// `a\.b.pool.example.` is beside pool b of pool.example., not inside it
+// (the label `a.b` is a child of pool.example.).
+func TestLoadDirEscapedDots(t *testing.T) {
+	dir := writeDir(t,
+		"a.zone", zoneText("pool.example.")+"$POOL b\nb PE 192.0.2.1:80\n",
+		"b.zone", zoneText(`a\.b.pool.example.`),
+	)
+	defs, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range defs {
+		got = append(got, d.Origin)
+	}
+	if want := []string{"pool.example.", `a\.b.pool.example.`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("origins %q, want %q", got, want)
+	}
+}
+
 func TestLoadDirErrors(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -496,6 +518,8 @@ func TestLoadDirErrors(t *testing.T) {
 			"DIR/inc/c.inc:2:18: " + policyError("nope")},
 		{"zone inside a pool", []string{"a.zone", zoneText("pool.example.") + "$POOL web\n", "b.zone", zoneText("x.web.pool.example.")},
 			"DIR/b.zone:3:1: zone x.web.pool.example. is inside pool web of zone pool.example. (DIR/a.zone:6); want zones outside the names of pools"},
+		{"zone inside a pool, its label escaped", []string{"a.zone", zoneText("pool.example.") + "$POOL web\n", "b.zone", zoneText(`x\.y.web.pool.example.`)},
+			`DIR/b.zone:3:1: zone x\.y.web.pool.example. is inside pool web of zone pool.example. (DIR/a.zone:6); want zones outside the names of pools`},
 		{"include escapes", []string{"a.zone", zoneText("pool.example.") + "$INCLUDE ../secret\n"},
 			`DIR/a.zone:6:10: $INCLUDE path "../secret" is not inside the zones directory; want a relative path such as inc/web.inc, without .. or a leading /`},
 		{"absolute include", []string{"a.zone", zoneText("pool.example.") + "$INCLUDE /etc/passwd\n"},

@@ -329,6 +329,8 @@ func (d *daemon) startDNSSEC() int {
 	var err error
 	modes := cdsModes(d.cfg)
 	d.cds.Store(&modes)
+	signalOff := d.cfg.SignalOffZones()
+	d.signalOff.Store(&signalOff)
 	d.dnssec, err = dnssec.NewKeeper(dnssec.KeeperOptions{
 		Dir: d.cfg.KeysDir(),
 		Signer: dnssec.Options{
@@ -336,6 +338,7 @@ func (d *daemon) startDNSSEC() int {
 			DNSKEYTTL: uint32(d.cfg.DNSSEC.DNSKEYTTL),
 			CacheSize: d.cfg.SignatureCacheBytes(),
 			CDS:       func(zone string) dnssec.CDSMode { return (*d.cds.Load())(zone) },
+			Signals:   func(zone string) bool { return !(*d.signalOff.Load())[zone] },
 		},
 		Log:    d.log,
 		Served: func(zone string) bool { return d.hs.View().Zone(zone) != nil },
@@ -347,11 +350,13 @@ func (d *daemon) startDNSSEC() int {
 	return exitOK
 }
 
-// applyCDS is the reload's applier of dnssec.cds_off and
-// dnssec.cds_delete: the zones are made again with the new modes.
+// applyCDS is the reload's applier of dnssec.cds_off, dnssec.cds_delete
+// and dnssec.signal_off: the zones are made again with the new modes.
 func (d *daemon) applyCDS(c config.Config) error {
 	modes := cdsModes(c)
 	d.cds.Store(&modes)
+	signalOff := c.SignalOffZones()
+	d.signalOff.Store(&signalOff)
 	d.dnssec.Reload("configuration")
 	return nil
 }

@@ -90,6 +90,9 @@ type daemon struct {
 	// cds is the CDS mode of each zone (dnssec.cds_off, cds_delete),
 	// which a reload replaces (dnssec.go).
 	cds atomic.Pointer[func(zone string) dnssec.CDSMode]
+	// signalOff is dnssec.signal_off's set of zones, which a reload
+	// replaces (dnssec.go).
+	signalOff atomic.Pointer[map[string]bool]
 
 	// cleanup is what start made that must be stopped or closed, last
 	// first: a failed start unwinds it, and so does stop.

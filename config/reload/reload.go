@@ -28,7 +28,8 @@ const (
 	// sites_mmdb.
 	Sites
 	// CDS is what the signed zones publish as CDS and CDNSKEY records:
-	// dnssec.cds_off, dnssec.cds_delete.
+	// dnssec.cds_off, dnssec.cds_delete, and their signals,
+	// dnssec.signal_off.
 	CDS
 
 	numParts
@@ -53,7 +54,7 @@ var keys = [numParts][]string{
 		"dns.rrl.responses_per_second", "dns.rrl.window", "dns.rrl.slip", "dns.rrl.ipv4_prefix",
 		"dns.rrl.ipv6_prefix", "dns.rrl.exempt", "dns.rrl.table_size", "dns.rrl.dry_run"},
 	Sites: {"sites_mmdb"},
-	CDS:   {"dnssec.cds_off", "dnssec.cds_delete"},
+	CDS:   {"dnssec.cds_off", "dnssec.cds_delete", "dnssec.signal_off"},
 }
 
 // partOf returns the part of key k, false if it is in none.
@@ -153,6 +154,7 @@ func Carry(running *config.Config, loaded config.Config, part Part) {
 		running.Sites, running.SiteGeo, running.SitesMMDB = loaded.Sites, loaded.SiteGeo, loaded.SitesMMDB
 	case CDS:
 		running.DNSSEC.CDSOff, running.DNSSEC.CDSDelete = loaded.DNSSEC.CDSOff, loaded.DNSSEC.CDSDelete
+		running.DNSSEC.SignalOff = loaded.DNSSEC.SignalOff
 	}
 }
 

@@ -54,6 +54,7 @@ var changes = map[string][]string{
 	"dns.rrl.dry_run":              {"dns.rrl.dry_run", "true"},
 	"sites_mmdb":                   {"sites_mmdb", "/nonexistent/sites.mmdb"},
 	"dnssec.cds_off":               {"dnssec.cds_off", "pool.example."},
+	"dnssec.signal_off":            {"dnssec.signal_off", "pool.example."},
 	"dnssec.cds_delete":            {"dnssec.cds_delete", "pool.example."},
 }
 

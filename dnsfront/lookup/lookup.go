@@ -94,6 +94,14 @@ type Result struct {
 	// Elem is KindElement's element.
 	Elem *handlespace.Element
 
+	// Signal is what the name is among the RFC 9615 signal names
+	// (FindSignal), which the DNS front finds for the names the zone file
+	// does not hold: KindStatic (the child's CDS or CDNSKEY RRset, owner
+	// Name) or KindNoData at a signal name, KindNoData at an empty
+	// non-terminal above one; a denial lists their types. Lookup leaves
+	// it SignalNone.
+	Signal SignalKind
+
 	// NegTTL is the TTL of the SOA of a negative answer (KindNXDomain,
 	// KindNoData): the zone's negative TTL, at most the pool's TTL at or
 	// above the name (a pool that comes back from all-down must not stay

@@ -1,0 +1,202 @@
+package lookup
+
+import (
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
+)
+
+// SignalKind says what a name is among the RFC 9615 signal names that a
+// zone holds: `_dsboot.<child>._signal.<ns>` for each signed zone
+// (child) served here whose apex NS RRset names ns, a name server outside
+// the child, whose CDS and CDNSKEY RRsets are published there (package
+// dnssec, signal.go), and the empty non-terminals above them.
+type SignalKind uint8
+
+const (
+	// SignalNone: not a signal name (the lookup's result stands).
+	SignalNone SignalKind = iota
+	// SignalENT: a name above signal names (`_signal.<ns>`,
+	// `<labels of a child>._signal.<ns>`): exists, holds nothing.
+	SignalENT
+	// SignalRRsets: `_dsboot.<child>._signal.<ns>`: the child's CDS and
+	// CDNSKEY RRsets.
+	SignalRRsets
+)
+
+// FindSignal finds what qname (lower case, a name of zone z of view v
+// that is none of z's zone file's names) is among the signal names:
+// SignalRRsets and the child zone signalled there, SignalENT, or
+// SignalNone. signalled reports whether a served zone publishes signals
+// (signed, its CDS those of its keys, signals not turned off).
+//
+// A child is signalled at `_dsboot.<child>._signal.<ns>` when ns is a
+// target of its apex NS RRset not at or below the child (RFC 9615 §4.1:
+// a signal inside the child is never used) and the name's closest served
+// zone is z, with no cut above it in z (Lookup referred such names
+// already; §4.1 wants no cut at a signal name). It costs nothing to a
+// name without a `_signal` label, and otherwise a walk of the served
+// zones only for an empty non-terminal's question.
+func FindSignal(v *handlespace.View, z *handlespace.Zone, qname string, signalled func(origin string) bool) (SignalKind, *handlespace.Zone) {
+	for at := 0; ; {
+		prefix, ns, next, ok := SplitSignal(qname, at)
+		if !ok {
+			return SignalNone, nil
+		}
+		at = next
+		if child, ok := strings.CutPrefix(prefix, DSBootLabel+"."); ok {
+			if child == "" {
+				child = "."
+			}
+			if c := v.Zone(child); c != nil && signalsAt(v, z, c, ns, signalled) {
+				return SignalRRsets, c
+			}
+		}
+		// An empty non-terminal: prefix is "" or the last labels of a
+		// signalled child's name.
+		for _, c := range v.Zones() {
+			if (prefix == "" || dns.IsSubDomain(prefix, c.Origin)) && signalsAt(v, z, c, ns, signalled) {
+				return SignalENT, nil
+			}
+		}
+	}
+}
+
+// Signaller is what Signal asks of the signer (*dnssec.Signer is one):
+// whether a zone is signed, whether a zone is signalled (signed, its CDS
+// those of its keys, signals not turned off), and a signalled zone's CDS
+// (typ dns.TypeCDS) or CDNSKEY RRset with owner as their name.
+type Signaller interface {
+	Signed(origin string) bool
+	Signalled(origin string) bool
+	SignalRecords(origin string, typ uint16, owner string) []dns.RR
+}
+
+// MayBeSignal reports whether a result of kind k may be turned into a
+// signal's: a name that the zone file does not answer (NXDOMAIN; NODATA,
+// as at a pool's name; a wildcard's). Small, to be inlined: the one cost
+// of signals to the other answers.
+func MayBeSignal(k Kind) bool { return k == KindNXDomain || k == KindNoData || k == KindWildcard }
+
+// Signal makes r, a result for qname (lower case) in view v of a kind
+// MayBeSignal allows, the answer at a signal name, or at an empty
+// non-terminal above one (r.Signal set), when qname is one in a zone
+// that s signs and that the zone file lacks; else it leaves r as it is.
+// A name without an underscore costs an IndexByte.
+func Signal(v *handlespace.View, qname string, r *Result, s Signaller) {
+	if len(r.Chain) > 0 || r.Zone == nil || strings.IndexByte(qname, '_') < 0 || !strings.Contains(qname, SignalLabel+".") ||
+		r.Zone.Nodes[qname] != nil || !s.Signed(r.Zone.Origin) { // the zone file's own name; no signal could validate
+		return
+	}
+	kind, child := FindSignal(v, r.Zone, qname, s.Signalled)
+	if kind == SignalNone {
+		return
+	}
+	*r = Result{Kind: KindNoData, Zone: r.Zone, Name: r.Name, Qtype: r.Qtype, Signal: kind, NegTTL: r.Zone.NegTTL}
+	qt := r.Qtype
+	if qt == dns.TypeANY {
+		qt = dns.TypeCDS // RFC 8482: one RRset
+	}
+	if kind == SignalRRsets && (qt == dns.TypeCDS || qt == dns.TypeCDNSKEY) {
+		if rrs := s.SignalRecords(child.Origin, qt, r.Name); len(rrs) > 0 {
+			r.Kind, r.Qtype, r.Records = KindStatic, qt, rrs
+		}
+	}
+}
+
+// SignalTypes returns the types that a name of a signal result has, for
+// its denial: CDS and CDNSKEY at a signal name, none above one.
+func SignalTypes(k SignalKind) []uint16 {
+	if k == SignalRRsets {
+		return []uint16{dns.TypeCDS, dns.TypeCDNSKEY}
+	}
+	return nil
+}
+
+// signalsAt reports whether zone c has its signal under name server ns
+// in zone z.
+func signalsAt(v *handlespace.View, z, c *handlespace.Zone, ns string, signalled func(string) bool) bool {
+	if dns.IsSubDomain(c.Origin, ns) || !signalled(c.Origin) {
+		return false
+	}
+	apex := c.Nodes[c.Origin]
+	if apex == nil {
+		return false
+	}
+	found := false
+	for _, rr := range apex.RRs[dns.TypeNS] {
+		if n, ok := rr.(*dns.NS); ok && Lower(n.Ns) == ns {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	name, ok := SignalName(c.Origin, ns)
+	return ok && v.FindZone(name) == z && FindCut(z, name) == nil
+}
+
+// SignalLabel and DSBootLabel are the labels of RFC 9615's names.
+const (
+	SignalLabel = "_signal"
+	DSBootLabel = "_dsboot"
+)
+
+// SignalName returns the name of the signal records of zone child (lower
+// case FQDN) under name server ns: `_dsboot.<child>._signal.<ns>`, the
+// root label of child left out; false if it is longer than a domain name
+// may be (RFC 9615 §4.4: no signal then).
+func SignalName(child, ns string) (string, bool) {
+	c := child
+	if c == "." {
+		c = ""
+	}
+	if ns == "." {
+		ns = ""
+	}
+	name := DSBootLabel + "." + c + SignalLabel + "." + ns
+	if name[len(name)-1] != '.' {
+		name += "."
+	}
+	if _, ok := dns.IsDomainName(name); !ok || wireLen(name) > 255 {
+		return "", false
+	}
+	return name, true
+}
+
+// wireLen returns the length of a valid presentation name in wire form.
+func wireLen(name string) int {
+	b := make([]byte, 256+len(name))
+	n, err := dns.PackDomainName(name, b, 0, nil, false)
+	if err != nil {
+		return 1 << 16
+	}
+	return n
+}
+
+// SplitSignal reads a lower-case name under a `_signal` label: prefix,
+// the labels before that label (with their final dot, "" for none), and
+// ns, the name server's name after it. A name with several `_signal`
+// labels has as many splits: start with at 0, go on from next; ok is
+// false when there is no further one.
+func SplitSignal(name string, at int) (prefix, ns string, next int, ok bool) {
+	for off := at; off < len(name); {
+		// off is at a label's start: a dot there ends the label.
+		if strings.HasPrefix(name[off:], SignalLabel+".") {
+			ns = name[off+len(SignalLabel)+1:]
+			if ns == "" {
+				ns = "."
+			}
+			i, _ := dns.NextLabel(name, off)
+			return name[:off], ns, i, true
+		}
+		i, end := dns.NextLabel(name, off)
+		if end {
+			break
+		}
+		off = i
+	}
+	return "", "", len(name), false
+}

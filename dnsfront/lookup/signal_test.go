@@ -1,0 +1,120 @@
+package lookup
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/hstest"
+)
+
+func TestSignalName(t *testing.T) {
+	long := strings.Repeat("a", 63) + "."
+	for _, c := range []struct {
+		child, ns, want string
+	}{
+		{"child.example.", "ns1.ops.test.", "_dsboot.child.example._signal.ns1.ops.test."},
+		{`a\.b.example.`, "ns1.ops.test.", `_dsboot.a\.b.example._signal.ns1.ops.test.`},
+		{".", "ns1.ops.test.", "_dsboot._signal.ns1.ops.test."},
+		// 255 bytes at most (RFC 9615 §4.4: no signal for longer names).
+		{long + long + long + "example.", long + "test.", ""},
+	} {
+		got, ok := SignalName(c.child, c.ns)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("SignalName(%s, %s) = %q, %v; want %q", c.child, c.ns, got, ok, c.want)
+		}
+	}
+}
+
+func TestSplitSignal(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want []string // prefix|ns of each split
+	}{
+		{"_dsboot.child.example._signal.ns1.ops.test.", []string{"_dsboot.child.example.|ns1.ops.test."}},
+		{"_signal.ns1.ops.test.", []string{"|ns1.ops.test."}},
+		{"a._signal.b._signal.c.", []string{"a.|b._signal.c.", "a._signal.b.|c."}},
+		{"x._signal.", []string{"x.|."}},
+		// A label that holds an escaped dot is not _signal.
+		{`x\._signal.ns1.ops.test.`, nil},
+		{`_signal\.x.ops.test.`, nil},
+		{"x_signal.ns1.ops.test.", nil},
+		{"_signals.ns1.ops.test.", nil},
+		{"ops.test.", nil},
+	} {
+		var got []string
+		for at := 0; ; {
+			prefix, ns, next, ok := SplitSignal(c.name, at)
+			if !ok {
+				break
+			}
+			if next <= at {
+				t.Fatalf("%s: next %d after %d", c.name, next, at)
+			}
+			got, at = append(got, prefix+"|"+ns), next
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("SplitSignal(%s): %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestFindSignal: which names of a zone are signal names or empty
+// non-terminals above them: for a signalled child and each of its name
+// servers outside it whose signal name's closest zone is the one asked,
+// with no cut above it there.
+func TestFindSignal(t *testing.T) {
+	zone := func(origin, body string) handlespace.ZoneDef {
+		return handlespace.ZoneDef{Origin: origin, File: origin + "zone", Records: hstest.RRs(t,
+			"$ORIGIN "+origin+"\n@ 300 IN SOA ns1.ops.test. hostmaster 1 3600 600 86400 60\n"+body)}
+	}
+	hs := handlespace.New(handlespace.Options{RegistrarID: 7})
+	if err := hs.ApplyZones([]handlespace.ZoneDef{
+		zone("ops.test.", "@ NS ns1\nns1 A 192.0.2.1\ndel NS ns.del\nns.del A 192.0.2.2\n"),
+		// A zone of its own for the signals under ns2 (RFC 9615 §5.1).
+		zone("_signal.ns2.ops.test.", "@ NS ns1.ops.test.\n"),
+		zone("c1.example.", "@ NS ns1.ops.test.\n@ NS ns.c1.example.\n@ NS ns2.ops.test.\n@ NS x.del.ops.test.\nns A 192.0.2.3\n"),
+		zone("c2.example.", "@ NS NS1.OPS.TEST.\n"),
+		zone("quiet.example.", "@ NS ns1.ops.test.\n"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v := hs.View()
+	signalled := func(origin string) bool { return origin != "quiet.example." }
+	for _, c := range []struct {
+		zone, name string
+		want       SignalKind
+		child      string
+	}{
+		{"ops.test.", "_dsboot.c1.example._signal.ns1.ops.test.", SignalRRsets, "c1.example."},
+		{"ops.test.", "_dsboot.c2.example._signal.ns1.ops.test.", SignalRRsets, "c2.example."},
+		{"ops.test.", "_signal.ns1.ops.test.", SignalENT, ""},
+		{"ops.test.", "example._signal.ns1.ops.test.", SignalENT, ""},
+		{"ops.test.", "c1.example._signal.ns1.ops.test.", SignalENT, ""},
+		{"ops.test.", "c3.example._signal.ns1.ops.test.", SignalNone, ""},
+		{"ops.test.", "_dsboot.c3.example._signal.ns1.ops.test.", SignalNone, ""},
+		{"ops.test.", "x._dsboot.c1.example._signal.ns1.ops.test.", SignalNone, ""},
+		// Signals off for the child.
+		{"ops.test.", "_dsboot.quiet.example._signal.ns1.ops.test.", SignalNone, ""},
+		{"ops.test.", "quiet.example._signal.ns1.ops.test.", SignalNone, ""},
+		// ns1 is not a name server of c1's in-child name server's zone.
+		{"c1.example.", "_dsboot.c1.example._signal.ns.c1.example.", SignalNone, ""},
+		// Under ns2, the signals are the zone _signal.ns2.ops.test.'s.
+		{"_signal.ns2.ops.test.", "_dsboot.c1.example._signal.ns2.ops.test.", SignalRRsets, "c1.example."},
+		{"_signal.ns2.ops.test.", "example._signal.ns2.ops.test.", SignalENT, ""},
+		{"ops.test.", "_dsboot.c1.example._signal.ns2.ops.test.", SignalNone, ""},
+		// Below the delegation del.ops.test.: the child zone's, not ours.
+		{"ops.test.", "_dsboot.c1.example._signal.x.del.ops.test.", SignalNone, ""},
+		{"ops.test.", "_signal.x.del.ops.test.", SignalNone, ""},
+		{"ops.test.", "ns1.ops.test.", SignalNone, ""},
+	} {
+		kind, child := FindSignal(v, v.Zone(c.zone), c.name, signalled)
+		got := ""
+		if child != nil {
+			got = child.Origin
+		}
+		if kind != c.want || got != c.child {
+			t.Errorf("FindSignal(%s, %s) = %d, %q; want %d, %q", c.zone, c.name, kind, got, c.want, c.child)
+		}
+	}
+}
