@@ -1474,6 +1474,16 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 	for _, a := range r.Admin {
 		carryOut(d, adminRequest, d.cfg.OnAdmin, a, a.From, a.Pool, a.ID, []any{"state", a.Admin.String()}, nil, &failed)
 	}
+	// The status first: whoever hears of an event (OnEvent, the log line)
+	// and then asks (Peers, Stats: the metrics, the status page) finds it
+	// there. After the events, a takeover done in the step that found the
+	// peer dead was logged while Peers still said "suspect".
+	_, dig := d.node.ClaimOf(d.self)
+	d.mu.Lock()
+	d.status = d.node.Peers()
+	d.stats.Owned = int(dig.Count)
+	d.stats.Confirm = d.node.ConfirmStats()
+	d.mu.Unlock()
 	for _, ev := range r.Events {
 		if d.cfg.OnEvent != nil { // first: whoever reads the log line then finds the event counted
 			d.cfg.OnEvent(ev)
@@ -1485,12 +1495,6 @@ func (d *Driver) handle(r enrp.Ready) time.Time {
 			}
 		}
 	}
-	_, dig := d.node.ClaimOf(d.self)
-	d.mu.Lock()
-	d.status = d.node.Peers()
-	d.stats.Owned = int(dig.Count)
-	d.stats.Confirm = d.node.ConfirmStats()
-	d.mu.Unlock()
 	for _, f := range failed {
 		r.Next = d.handle(f())
 	}

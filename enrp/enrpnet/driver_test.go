@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -477,5 +478,67 @@ func TestDriverEventBeforeLog(t *testing.T) {
 	defer mu.Unlock()
 	if heard == 0 || early != 0 || lines() < heard {
 		t.Errorf("%d events heard, %d of them after their log line; %d event lines logged", heard, early, lines())
+	}
+}
+
+// TestDriverStatusBeforeEvent: when an event is heard (OnEvent, before its
+// log line), Peers already says what it tells: B up at its peer-up, dead
+// at its peer-dead. (The status was made after the events: a test that
+// read the metrics on a takeover-done log line found the dead peer still
+// "suspect".)
+func TestDriverStatusBeforeEvent(t *testing.T) {
+	ca, err := enrptest.NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drv atomic.Pointer[enrpnet.Driver]
+	type seen struct {
+		kind enrp.EventKind
+		st   enrp.PeerState
+		ok   bool
+	}
+	got := make(chan seen, 16)
+	a := startRegistrarWith(t, 0xa, tlsFor(t, ca, "a"), func(c *enrpnet.DriverConfig) {
+		c.Node.MaxTimeLastHeard = 300 * time.Millisecond
+		c.Node.MaxTimeNoResponse = 200 * time.Millisecond
+		c.OnEvent = func(ev enrp.Event) {
+			d := drv.Load()
+			if d == nil || ev.Peer != 0xb || (ev.Kind != enrp.EventPeerUp && ev.Kind != enrp.EventPeerDead) {
+				return
+			}
+			s := seen{kind: ev.Kind}
+			for _, p := range d.Peers() {
+				if p.ID == 0xb {
+					s.st, s.ok = p, true
+				}
+			}
+			select {
+			case got <- s:
+			default:
+			}
+		}
+	})
+	drv.Store(a.drv)
+	b := startRegistrar(t, 0xb, tlsFor(t, ca, "b"), a.drv.Addr().String())
+	wait := func(kind enrp.EventKind) seen {
+		t.Helper()
+		deadline := time.After(waitLimit)
+		for {
+			select {
+			case s := <-got:
+				if s.kind == kind {
+					return s
+				}
+			case <-deadline:
+				t.Fatalf("no event %v for B within %v", kind, waitLimit)
+			}
+		}
+	}
+	if s := wait(enrp.EventPeerUp); !s.ok || s.st.Dead || s.st.Suspect {
+		t.Errorf("at B's peer-up, Peers has B %v (listed %v), want it up", s.st, s.ok)
+	}
+	b.drv.Close()
+	if s := wait(enrp.EventPeerDead); !s.ok || !s.st.Dead {
+		t.Errorf("at B's peer-dead, Peers has B %v (listed %v), want it dead", s.st, s.ok)
 	}
 }
