@@ -91,7 +91,7 @@ func (h *Handler) writeSignedMsg(w dns.ResponseWriter, req *request, m *dns.Msg,
 	if err != nil {
 		h.log.Error("cannot sign the answer; answered SERVFAIL", "qname", req.q.Name,
 			"qtype", dns.Type(req.q.Qtype).String(), "err", err.Error())
-		req.setEDEText(ednsopt.Other, "cannot sign the answer")
+		req.SetEDEText(ednsopt.Other, "cannot sign the answer")
 		h.reply(w, req.r, req, dns.RcodeServerFailure)
 		return
 	}
@@ -146,7 +146,7 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 		// delegation, the referral: the name is the child's.
 		m := replyMsg(req)
 		m.Rcode = dns.RcodeRefused
-		req.setEDE(ednsopt.NotSupported)
+		req.SetEDE(ednsopt.NotSupported)
 		return m, -1, nil
 	case qt == dns.TypeNSEC && (len(r.Chain) > 0 || r.Kind == KindNoData || (r.Kind == KindNXDomain && do)):
 		// The NSEC record a denial at the name carries, as the answer:
@@ -270,7 +270,7 @@ func (h *Handler) wireUnsigned(s *scratch, dst []byte, req *request, r *Result, 
 	b, ws.ancount, ws.arcount, ws.scope = h.renderSections(s, dst, &rq, r)
 	// The clock is read once per reply (the UDP loop reads it once per
 	// batch): it costs more than a signature found in the cache.
-	ws.now = req.now
+	ws.now = req.Now
 	if ws.now.IsZero() {
 		ws.now = z.Now()
 	}
