@@ -7,8 +7,8 @@ import (
 )
 
 // What a question finds is package lookup's (dnsfront/lookup): the names
-// below are its, under the names the renderers, the UPDATE server's view
-// and the signer's denials use.
+// below are its, under the names the renderers and the UPDATE server's
+// view use.
 
 // Result is what a lookup found for a question (lookup.Result).
 type Result = lookup.Result
