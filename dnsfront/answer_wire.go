@@ -651,7 +651,9 @@ func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 		b = append(b, e.source, uint8(min(max(scope, 0), int(e.source))))
 		b = append(b, e.addr[:e.n]...)
 	}
-	b = req.AppendOptions(b, req.client.Addr())
+	if req.CkSt != 0 || req.NSID {
+		b = req.AppendOptions(b, req.client.Addr())
+	}
 	binary.BigEndian.PutUint16(b[rdlen:], uint16(len(b)-rdlen-2))
 	return b
 }
