@@ -214,7 +214,7 @@ func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *protect.Que
 		h.reply(w, req.r, req, dns.RcodeBadVers)
 		return
 	}
-	if rcode := req.Admit(req.client.Addr(), req.tcp, qo, &h.cookieCounts); rcode >= 0 {
+	if rcode := req.Admit(&req.client, req.tcp, qo, &h.cookieCounts); rcode >= 0 {
 		h.errorReply(w, req, rcode)
 		return
 	}
@@ -258,7 +258,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 		lookup.Signal(h.src.View(), req.qname, res, h.sign) // RFC 9615's, in a signed zone
 	}
 	class, name := rrlClass(res)
-	switch req.Limit(req.client.Addr(), req.tcp, req.q.Qtype, class, name) {
+	switch req.Limit(&req.client, req.tcp, req.q.Qtype, class, name) {
 	case rrl.Drop:
 		return // counted by the limiter
 	case rrl.Slip:
@@ -287,7 +287,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 // errorReply answers req with an error rcode (and the rate limit's say over
 // UDP, in the errors' class).
 func (h *Handler) errorReply(w dns.ResponseWriter, req *request, rcode int) {
-	switch req.Limit(req.client.Addr(), req.tcp, req.q.Qtype, rrl.Error, "") {
+	switch req.Limit(&req.client, req.tcp, req.q.Qtype, rrl.Error, "") {
 	case rrl.Drop:
 		return // counted by the limiter
 	case rrl.Slip:

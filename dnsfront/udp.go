@@ -235,7 +235,7 @@ func (u *loopAnswerer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, o
 	req.setMaxSize(h.udpSize)
 	req.Prot, req.Now = h.prot.Load(), u.now
 	if req.Prot.Allow != nil || qo.HasCookie || qo.NSID {
-		if rcode := req.Admit(req.client.Addr(), req.tcp, &qo, &h.cookieCounts); rcode >= 0 {
+		if rcode := req.Admit(&req.client, req.tcp, &qo, &h.cookieCounts); rcode >= 0 {
 			u.asMsg(b, wm, &req, out)
 			h.errorReply(&u.w, &req, rcode)
 			return u.w.Reply(), true
@@ -252,7 +252,7 @@ func (u *loopAnswerer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, o
 		if z, ok := h.wireSigning(&req, &res); ok {
 			if req.Prot.RRL != nil {
 				class, name := rrlClass(&res)
-				switch req.Limit(req.client.Addr(), req.tcp, req.q.Qtype, class, name) {
+				switch req.Limit(&req.client, req.tcp, req.q.Qtype, class, name) {
 				case rrl.Drop:
 					return nil, true
 				case rrl.Slip:

@@ -72,13 +72,14 @@ type QueryOpts struct {
 	NSID      bool // an NSID option: the client asks for our identity
 }
 
-// Admit makes the checks of a query from client (over TCP: tcp) before
-// its lookup: the ACL and its cookie (counted in counts). It returns the
-// rcode of the error reply the query gets instead of an answer (q.EDE says
-// why, when it should), or -1 to go on.
-func (q *Query) Admit(client netip.Addr, tcp bool, qo *QueryOpts, counts *CookieCounts) int {
+// Admit makes the checks of a query from client (read only when needed)
+// over TCP or not (tcp) before its lookup: the ACL and its cookie
+// (counted in counts). It returns the rcode of the error reply the query
+// gets instead of an answer (q.EDE says why, when it should), or -1 to go
+// on.
+func (q *Query) Admit(client *netip.AddrPort, tcp bool, qo *QueryOpts, counts *CookieCounts) int {
 	p := q.Prot
-	if p.Allow != nil && !p.Allow.All() && !p.Allow.Contains(client) {
+	if p.Allow != nil && !p.Allow.All() && !p.Allow.Contains(client.Addr()) {
 		q.SetEDE(ednsopt.Prohibited)
 		return dns.RcodeRefused
 	}
@@ -91,7 +92,7 @@ func (q *Query) Admit(client netip.Addr, tcp bool, qo *QueryOpts, counts *Cookie
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
-	q.CkSt = p.Cookies.Check(qo.Cookie, client, q.Now, &q.Ck)
+	q.CkSt = p.Cookies.Check(qo.Cookie, client.Addr(), q.Now, &q.Ck)
 	if int(q.CkSt) < len(counts) {
 		counts[q.CkSt].Add(1)
 	}
@@ -106,9 +107,9 @@ func (q *Query) Admit(client netip.Addr, tcp bool, qo *QueryOpts, counts *Cookie
 }
 
 // Limit asks the rate limiter about a reply to a query of type qtype from
-// client (over TCP: tcp) of class c about name (UDP only; TCP, TLS and
-// valid cookies are never limited).
-func (q *Query) Limit(client netip.Addr, tcp bool, qtype uint16, c rrl.Class, name string) rrl.Verdict {
+// client (read only when needed) over TCP or not (tcp), of class c about
+// name (UDP only; TCP, TLS and valid cookies are never limited).
+func (q *Query) Limit(client *netip.AddrPort, tcp bool, qtype uint16, c rrl.Class, name string) rrl.Verdict {
 	p := q.Prot
 	if p.RRL == nil || tcp {
 		return rrl.Send
@@ -116,7 +117,7 @@ func (q *Query) Limit(client netip.Addr, tcp bool, qtype uint16, c rrl.Class, na
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
-	v := p.RRL.Decide(&rrl.Response{Client: client, Class: c, Name: name, Type: qtype,
+	v := p.RRL.Decide(&rrl.Response{Client: client.Addr(), Class: c, Name: name, Type: qtype,
 		Verified: q.CkSt.Verified()}, q.Now)
 	if v == rrl.Slip && cookie.SlipAction(q.CkSt) == cookie.BadCookie {
 		q.SlipBadCookie = true
