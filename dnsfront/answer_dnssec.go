@@ -8,9 +8,9 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/lookup"
+	"github.com/poolnsd/poolnsd/dnsfront/msgsign"
 	"github.com/poolnsd/poolnsd/dnsfront/sigfront"
 	"github.com/poolnsd/poolnsd/dnssec"
-	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 )
 
@@ -91,7 +91,7 @@ func (h *Handler) writeSignedMsg(w dns.ResponseWriter, req *request, m *dns.Msg,
 	if err != nil {
 		h.log.Error("cannot sign the answer; answered SERVFAIL", "qname", req.q.Name,
 			"qtype", dns.Type(req.q.Qtype).String(), "err", err.Error())
-		req.setEDEText(ednsopt.Other, "cannot sign the answer")
+		req.SetEDEText(ednsopt.Other, "cannot sign the answer")
 		h.reply(w, req.r, req, dns.RcodeServerFailure)
 		return
 	}
@@ -146,7 +146,7 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 		// delegation, the referral: the name is the child's.
 		m := replyMsg(req)
 		m.Rcode = dns.RcodeRefused
-		req.setEDE(ednsopt.NotSupported)
+		req.SetEDE(ednsopt.NotSupported)
 		return m, -1, nil
 	case qt == dns.TypeNSEC && (len(r.Chain) > 0 || r.Kind == KindNoData || (r.Kind == KindNXDomain && do)):
 		// The NSEC record a denial at the name carries, as the answer:
@@ -158,7 +158,7 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 		if len(r.Chain) > 0 {
 			nr = &Result{Kind: KindNoData, Zone: r.Zone, Name: r.Chain[0].Header().Name, NegTTL: r.Zone.NegTTL}
 		}
-		sigs, err := denial(z, nr, 0)
+		sigs, err := msgsign.Denial(z, nr, 0)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -187,177 +187,10 @@ func (h *Handler) signedMsg(req *request, r *Result, z *dnssec.Zone, do bool, pr
 	default:
 		m, scope = h.buildMsg(req, r)
 	}
-	var err error
-	if m.Answer, err = signRuns(z, m.Answer[:0:0], m.Answer); err != nil {
+	if err := msgsign.Sign(z, r, m, qt); err != nil {
 		return nil, 0, err
 	}
-	switch r.Kind {
-	case KindNXDomain, KindNoData:
-		// Compact denial: NOERROR (RFC 9824 §3.1), the SOA and the NSEC
-		// record of the name, each signed.
-		m.Rcode = dns.RcodeSuccess
-		if m.Ns, err = signRuns(z, m.Ns[:0:0], m.Ns); err != nil {
-			return nil, 0, err
-		}
-		sigs, err := denial(z, r, qt)
-		if err != nil {
-			return nil, 0, err
-		}
-		m.Ns = sigs.AppendTo(append(m.Ns, sigs.NSEC))
-	case KindReferral:
-		// The NS RRset and glue are the child's, unsigned; the DS RRset is
-		// ours, signed, or an NSEC proving that there is none (RFC 4035
-		// §3.1.4).
-		if m.Ns, err = appendDS(z, m.Ns, r); err != nil {
-			return nil, 0, err
-		}
-	default:
-		// Additional data of our own is signed; glue below a delegation
-		// (an NS or MX target there) is not ours to sign.
-		if m.Extra, err = signRunsIn(z, r.Zone, m.Extra[:0:0], m.Extra); err != nil {
-			return nil, 0, err
-		}
-	}
 	return m, scope, nil
-}
-
-// appendDS appends to a referral's authority section the delegation's DS
-// RRset and its signatures, or the NSEC record that proves it has none.
-func appendDS(z *dnssec.Zone, ns []dns.RR, r *Result) ([]dns.RR, error) {
-	cut := cutName(r)
-	if ds := r.Zone.Nodes[cut].RRs[dns.TypeDS]; len(ds) > 0 {
-		return signRuns(z, ns, ds)
-	}
-	sigs, err := z.NoDS(cut, r.NegTTL)
-	if err != nil {
-		return nil, err
-	}
-	return sigs.AppendTo(append(ns, sigs.NSEC)), nil
-}
-
-// cutName is the delegation point of a referral, in lower case.
-func cutName(r *Result) string {
-	if len(r.Records) == 0 {
-		return ""
-	}
-	return lower(r.Records[0].Header().Name)
-}
-
-// denial returns the signed NSEC record of a negative answer about the
-// result's final name: a compact NXDOMAIN for a name that does not exist,
-// else the types the name has (or, for a pool's names, can answer) less
-// qtype.
-func denial(z *dnssec.Zone, r *Result, qtype uint16) (*dnssec.Sigs, error) {
-	name := lower(r.Name)
-	if r.Kind == KindNXDomain {
-		return z.NXDomain(name, r.NegTTL)
-	}
-	if n := r.Zone.Nodes[name]; qtype == dns.TypeDS && n != nil && n.RRs[dns.TypeNS] != nil && name != r.Zone.Origin {
-		return z.NoDS(name, r.NegTTL) // a delegation's: the referral's NSEC
-	}
-	if r.Signal != lookup.SignalNone {
-		return z.NoData(name, qtype, lookup.SignalTypes(r.Signal), r.NegTTL)
-	}
-	return z.NoData(name, qtype, nameTypes(r.Zone, name), r.NegTTL)
-}
-
-// nameTypes returns the types a name of zone z that exists has: at a name
-// of the zone file (or one a wildcard matches), the types of its node (none
-// at an empty non-terminal); at a pool's names, the types that the name
-// answers whether or not an element is up now, so that a resolver's cached
-// NSEC (RFC 8198) never denies what comes back with the elements.
-func nameTypes(z *handlespace.Zone, name string) []uint16 {
-	t := classify(z, name)
-	var types []uint16
-	switch t.kind {
-	case kindStatic:
-		n := z.Nodes[name]
-		if n == nil {
-			n = wildcard(z, name)
-		}
-		if n != nil {
-			for typ, rrs := range n.RRs {
-				if len(rrs) > 0 {
-					types = append(types, typ)
-				}
-			}
-		}
-	case kindPool:
-		types = append(types, dns.TypeA, dns.TypeAAAA, dns.TypeSRV)
-		if t.pool.Spec.HTTPS != "" {
-			types = append(types, dns.TypeHTTPS)
-		}
-		if t.pool.Spec.NAPTR != "" {
-			types = append(types, dns.TypeNAPTR)
-		}
-	case kindService:
-		types = append(types, dns.TypeSRV)
-		if t.pool.Spec.URI != "" {
-			types = append(types, dns.TypeURI)
-		}
-	case kindElement:
-		if t.elem.HasV4() {
-			types = append(types, dns.TypeA)
-		}
-		if t.elem.HasV6() {
-			types = append(types, dns.TypeAAAA)
-		}
-	case kindSVCB:
-		types = append(types, svcbType(t.pool))
-	}
-	slices.Sort(types)
-	return types
-}
-
-// signRuns appends rrs to out, each RRset (a run of records of one owner
-// name and type) followed by its signatures.
-func signRuns(z *dnssec.Zone, out, rrs []dns.RR) ([]dns.RR, error) {
-	return signRunsIn(z, nil, out, rrs)
-}
-
-// signRunsIn is signRuns that, given zone hz, leaves the RRsets at or below
-// a delegation of hz unsigned.
-func signRunsIn(z *dnssec.Zone, hz *handlespace.Zone, out, rrs []dns.RR) ([]dns.RR, error) {
-	for i := 0; i < len(rrs); {
-		h := rrs[i].Header()
-		j := i + 1
-		for j < len(rrs) && rrs[j].Header().Rrtype == h.Rrtype && strings.EqualFold(rrs[j].Header().Name, h.Name) {
-			j++
-		}
-		run := rrs[i:j]
-		i = j
-		if h.Rrtype == dns.TypeOPT || h.Rrtype == dns.TypeRRSIG ||
-			(hz != nil && findCut(hz, lower(h.Name)) != nil) { // glue
-			out = append(out, run...)
-			continue
-		}
-		run = sameTTL(run)
-		out = append(out, run...)
-		sigs, err := z.Sign(run)
-		if err != nil {
-			return nil, err
-		}
-		out = sigs.AppendTo(out)
-	}
-	return out, nil
-}
-
-// sameTTL returns an RRset whose records all have the first one's TTL: run
-// itself, or copies when a zone file gave its records different TTLs (the
-// signed TTL is the first one's, RFC 2181 §5.2).
-func sameTTL(run []dns.RR) []dns.RR {
-	ttl := run[0].Header().Ttl
-	for _, rr := range run[1:] {
-		if rr.Header().Ttl != ttl {
-			out := make([]dns.RR, len(run))
-			for i, rr := range run {
-				out[i] = dns.Copy(rr)
-				out[i].Header().Ttl = ttl
-			}
-			return out
-		}
-	}
-	return run
 }
 
 // The wire renderer signs pool and element answers itself, of every type
@@ -437,7 +270,7 @@ func (h *Handler) wireUnsigned(s *scratch, dst []byte, req *request, r *Result, 
 	b, ws.ancount, ws.arcount, ws.scope = h.renderSections(s, dst, &rq, r)
 	// The clock is read once per reply (the UDP loop reads it once per
 	// batch): it costs more than a signature found in the cache.
-	ws.now = req.now
+	ws.now = req.Now
 	if ws.now.IsZero() {
 		ws.now = z.Now()
 	}

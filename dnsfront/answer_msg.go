@@ -24,7 +24,7 @@ func (h *Handler) reply(w dns.ResponseWriter, r *dns.Msg, req *request, rcode in
 	}
 	if req != nil && req.edns.on {
 		m.SetEdns0(uint16(h.udpSize), req.edns.do)
-		addReplyOptions(m, req)
+		req.AddOptions(m, req.client.Addr())
 	}
 	m.Rcode = rcode // Pack splits extended rcodes (BADVERS, BADCOOKIE) into the OPT
 	h.write(w, m, req)

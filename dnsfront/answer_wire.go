@@ -602,8 +602,8 @@ func optLen(req *request) int {
 	if req.edns.ecs.on {
 		n += 8 + int(req.edns.ecs.n)
 	}
-	if req.ckSt != 0 || req.nsid {
-		n += req.cookieLen() + req.nsidLen()
+	if req.CkSt != 0 || req.NSID {
+		n += req.CookieLen() + req.NSIDLen()
 	}
 	return n
 }
@@ -651,7 +651,9 @@ func appendOPT(b []byte, req *request, udpSize int, scope int) []byte {
 		b = append(b, e.source, uint8(min(max(scope, 0), int(e.source))))
 		b = append(b, e.addr[:e.n]...)
 	}
-	b = appendReplyOptions(b, req)
+	if req.CkSt != 0 || req.NSID {
+		b = req.AppendOptions(b, req.client.Addr())
+	}
 	binary.BigEndian.PutUint16(b[rdlen:], uint16(len(b)-rdlen-2))
 	return b
 }

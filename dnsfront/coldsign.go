@@ -350,7 +350,7 @@ func (q *coldQueue) answer(s *scratch, j *coldJob) bool {
 				req.q.Name = msgcheck.Presentation(req.rawQ[:len(req.rawQ)-4]) // as the client wrote it
 				req.rawQ = nil
 			}
-			req.setEDEText(ednsopt.Other, "cannot sign the answer")
+			req.SetEDEText(ednsopt.Other, "cannot sign the answer")
 			h.reply(&q.w, req.r, req, dns.RcodeServerFailure)
 			q.send(j, q.w.Reply())
 			return true

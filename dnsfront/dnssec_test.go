@@ -471,7 +471,7 @@ func msgRendered(t *testing.T, h *Handler, z *dnssec.Zone, name string, qtype ui
 	m.SetEdns0(uint16(size), true)
 	w := newRecorder(tcp)
 	req := newRequest(w, m, false, nil)
-	req.prot = h.prot.Load()
+	req.Prot = h.prot.Load()
 	req.setMaxSize(h.udpSize)
 	req.qname = lower(name)
 	var res Result

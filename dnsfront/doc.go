@@ -12,9 +12,11 @@
 //     FORMERR, written from the message's bytes; only well-formed messages
 //     reach the handler.
 //   - handler.go (Handler.ServeDNS) checks what the question asks for
-//     (EDNS version, meta types, class, a TSIG), then looks the question up
-//     and hands the result to a renderer. It holds no lock and does no I/O
-//     but writing the reply.
+//     (EDNS version, meta types, class, a TSIG) and asks the protections
+//     of package dnsfront/protect (the ACL, DNS Cookies, the rate limit;
+//     NSID and the CHAOS names), then looks the question up and hands the
+//     result to a renderer. It holds no lock and does no I/O but writing
+//     the reply.
 //   - Package dnsfront/lookup (Lookup; result.go names it here) is the
 //     meaning of the answer, and the only place that decides it: (view,
 //     question) → Result, whose Kind (pool answer, element, static,
@@ -41,10 +43,10 @@
 //     found through small lock-free tables keyed by the elements' packed
 //     material or the packed records, package sigfront, in front of the
 //     signer's cache), every other kind on the
-//     dns.Msg renderer (the reply built as unsigned, then each RRset
-//     followed by its RRSIGs, negative answers as compact denials, RFC
-//     9824). Without DO nothing changes but for the DNSKEY RRset at a
-//     signed apex.
+//     dns.Msg renderer (the reply built as unsigned, then signed by package
+//     dnsfront/msgsign: each RRset followed by its RRSIGs, negative
+//     answers as compact denials, RFC 9824). Without DO nothing changes but
+//     for the DNSKEY RRset at a signed apex.
 //   - coldsign.go keeps a signed answer that needs a new signature (one
 //     the cache lacks) from holding up its UDP socket: the loop answers
 //     signed queries from the cache only and queues the others, with all

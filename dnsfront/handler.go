@@ -13,11 +13,11 @@ import (
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
 	"github.com/poolnsd/poolnsd/dnsfront/lookup"
 	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
+	"github.com/poolnsd/poolnsd/dnsfront/protect"
 	"github.com/poolnsd/poolnsd/dnsfront/sigfront"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/internal/cookie"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 	metrics "github.com/poolnsd/poolnsd/metrics/dnsmetrics" // the DNS counters only: see internal/walls
@@ -39,7 +39,7 @@ type Handler struct {
 	sign     Signer                      // nil: no zone is signed (answer_dnssec.go)
 	front    *sigfront.Table[elemWire]   // signatures the wire renderer found, when sign is set
 	// cookieCounts counts queries with a COOKIE option, by status.
-	cookieCounts [cookie.ValidRenew + 1]atomic.Uint64
+	cookieCounts protect.CookieCounts
 
 	current func() bool // nil: always current (ready.go)
 	cold    coldCounts  // the UDP loops' cold-signature queues (coldsign.go)
@@ -197,9 +197,9 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		h.reply(w, r, nil, dns.RcodeFormatError)
 		return
 	}
-	var qo queryOpts
+	var qo protect.QueryOpts
 	req := newRequest(w, r, h.queryLog.Load(), &qo)
-	req.prot = h.prot.Load()
+	req.Prot = h.prot.Load()
 	req.setMaxSize(h.udpSize)
 	if signedQuery(r) && !h.checkSigned(w, r, &req) {
 		return
@@ -209,26 +209,26 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 
 // serveQuery answers a query whose request is read: its checks, the
 // lookup, the rate limit and the renderer.
-func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *queryOpts) {
+func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *protect.QueryOpts) {
 	if req.edns.on && req.edns.version != 0 {
 		h.reply(w, req.r, req, dns.RcodeBadVers)
 		return
 	}
-	if rcode := h.admit(req, qo); rcode >= 0 {
+	if rcode := req.Admit(&req.client, req.tcp, qo, &h.cookieCounts); rcode >= 0 {
 		h.errorReply(w, req, rcode)
 		return
 	}
 	switch req.q.Qtype {
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
-		req.setEDE(ednsopt.NotSupported)
+		req.SetEDE(ednsopt.NotSupported)
 		h.errorReply(w, req, dns.RcodeFormatError)
 		return
 	case dns.TypeMAILA, dns.TypeMAILB:
-		req.setEDE(ednsopt.NotSupported)
+		req.SetEDE(ednsopt.NotSupported)
 		h.errorReply(w, req, dns.RcodeNotImplemented)
 		return
 	case dnssec.TypeNXNAME: // RFC 9824 §3.5, with or without DO
-		req.setEDE(ednsopt.InvalidQueryType)
+		req.SetEDE(ednsopt.InvalidQueryType)
 		h.errorReply(w, req, dns.RcodeFormatError)
 		return
 	}
@@ -238,7 +238,7 @@ func (h *Handler) serveQuery(w dns.ResponseWriter, req *request, qo *queryOpts) 
 		h.writeChaos(w, req)
 		return
 	default:
-		req.setEDE(ednsopt.NotSupported)
+		req.SetEDE(ednsopt.NotSupported)
 		h.errorReply(w, req, dns.RcodeRefused)
 		return
 	}
@@ -258,7 +258,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 		lookup.Signal(h.src.View(), req.qname, res, h.sign) // RFC 9615's, in a signed zone
 	}
 	class, name := rrlClass(res)
-	switch h.limit(req, class, name) {
+	switch req.Limit(&req.client, req.tcp, req.q.Qtype, class, name) {
 	case rrl.Drop:
 		return // counted by the limiter
 	case rrl.Slip:
@@ -266,7 +266,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 		return
 	}
 	if res.Kind == KindRefused {
-		req.setEDE(ednsopt.NotAuthoritative)
+		req.SetEDE(ednsopt.NotAuthoritative)
 	}
 	if h.sign != nil && (req.edns.do || askedDNSSEC(req.q.Qtype)) {
 		if z := h.signerOf(res); z != nil {
@@ -287,7 +287,7 @@ func (h *Handler) answer(w dns.ResponseWriter, req *request, res *Result) {
 // errorReply answers req with an error rcode (and the rate limit's say over
 // UDP, in the errors' class).
 func (h *Handler) errorReply(w dns.ResponseWriter, req *request, rcode int) {
-	switch h.limit(req, rrl.Error, "") {
+	switch req.Limit(&req.client, req.tcp, req.q.Qtype, rrl.Error, "") {
 	case rrl.Drop:
 		return // counted by the limiter
 	case rrl.Slip:
@@ -301,13 +301,13 @@ func (h *Handler) errorReply(w dns.ResponseWriter, req *request, rcode int) {
 // so that a real client asks again over TCP, or, to a client that speaks
 // cookies without a valid one, BADCOOKIE with a fresh cookie.
 func (h *Handler) slip(w dns.ResponseWriter, req *request) {
-	if req.slipBadCookie {
+	if req.SlipBadCookie {
 		h.reply(w, req.r, req, dns.RcodeBadCookie)
 		return
 	}
 	m := replyMsg(req)
 	m.Truncated = true
-	req.slipped = true // counted by the rate limiter, not as truncated
+	req.Slipped = true // counted by the rate limiter, not as truncated
 	if req.edns.on {
 		setOPT(m, req, h.udpSize, -1)
 	}
@@ -316,7 +316,7 @@ func (h *Handler) slip(w dns.ResponseWriter, req *request) {
 
 // writeChaos answers a CHAOS-class query: this registrar's identity.
 func (h *Handler) writeChaos(w dns.ResponseWriter, req *request) {
-	rcode, rr := h.chaos(req)
+	rcode, rr := req.Chaos(req.q)
 	if rcode != dns.RcodeSuccess {
 		h.errorReply(w, req, rcode)
 		return
@@ -343,7 +343,7 @@ func (h *Handler) account(w dns.ResponseWriter, req *request, rcode int, tc bool
 	} else {
 		h.metrics.Query(req.q.Qtype, rcode, req.tcp)
 	}
-	if tc && (req == nil || !req.slipped) {
+	if tc && (req == nil || !req.Slipped) {
 		h.metrics.Truncated()
 	}
 	if (req != nil && req.logq) || (req == nil && h.queryLog.Load()) {

@@ -21,6 +21,6 @@ func (h *Handler) held(w dns.ResponseWriter, req *request) bool {
 // answer (RFC 2308 §7.1 allows a few minutes at most, for this server
 // and question only).
 func (h *Handler) holdReply(w dns.ResponseWriter, req *request) {
-	req.setEDE(ednsopt.NotReady)
+	req.SetEDE(ednsopt.NotReady)
 	h.errorReply(w, req, dns.RcodeServerFailure)
 }

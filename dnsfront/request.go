@@ -4,11 +4,10 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/dnsfront/protect"
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/internal/cookie"
 )
 
 // request is what the handler uses of a query. It is read either from a
@@ -30,25 +29,7 @@ type request struct {
 	logq    bool      // the query log was on when the query came
 	tsig    *dns.TSIG // the query's verified TSIG: the reply is signed
 
-	// What the protections decided (protect.go).
-	prot          *Protections
-	now           time.Time     // when the query came, once needed
-	ck            cookie.Option // the query's COOKIE option
-	ckSt          cookie.Status
-	nsid          bool   // the reply carries our NSID
-	ede           uint16 // an Extended DNS Error for the reply, when edeSet
-	edeText       string // its EXTRA-TEXT
-	edeSet        bool
-	slipBadCookie bool // a slipped reply is BADCOOKIE, not TC=1
-	slipped       bool // the reply is the rate limit's slip, not a truncation
-}
-
-// setEDE gives the reply an Extended DNS Error (RFC 8914) of info code.
-func (req *request) setEDE(code uint16) { req.ede, req.edeSet = code, true }
-
-// setEDEText is setEDE with an EXTRA-TEXT.
-func (req *request) setEDEText(code uint16, text string) {
-	req.ede, req.edeText, req.edeSet = code, text, true
+	protect.Query // what the protections decided (package protect)
 }
 
 // edns is what the handler uses of a query's OPT record.
@@ -73,7 +54,7 @@ type ecsOption struct {
 // newRequest reads the request of a query that miekg/dns unpacked, from
 // w's source, and a question it has; qo, when not nil, gets the options the
 // protections read.
-func newRequest(w dns.ResponseWriter, r *dns.Msg, logq bool, qo *queryOpts) request {
+func newRequest(w dns.ResponseWriter, r *dns.Msg, logq bool, qo *protect.QueryOpts) request {
 	req := request{r: r, id: r.Id, rd: r.RecursionDesired, cd: r.CheckingDisabled, q: r.Question[0], logq: logq}
 	switch a := w.RemoteAddr().(type) {
 	case *net.UDPAddr:
@@ -90,7 +71,7 @@ func newRequest(w dns.ResponseWriter, r *dns.Msg, logq bool, qo *queryOpts) requ
 			}
 		}
 		if qo != nil {
-			msgQueryOpts(opt, qo)
+			protect.MsgQueryOpts(opt, qo)
 		}
 	}
 	return req
@@ -204,5 +185,5 @@ func setOPT(m *dns.Msg, req *request, udpSize int, scope int) {
 		opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: e.family,
 			SourceNetmask: e.source, SourceScope: uint8(min(max(scope, 0), int(e.source))), Address: addr})
 	}
-	addReplyOptions(m, req)
+	req.AddOptions(m, req.client.Addr())
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // What a question finds is package lookup's (dnsfront/lookup): the names
-// below are its, under the names the renderers, the UPDATE server's view
-// and the signer's denials use.
+// below are its, under the names the renderers and the UPDATE server's
+// view use.
 
 // Result is what a lookup found for a question (lookup.Result).
 type Result = lookup.Result
@@ -41,7 +41,6 @@ const (
 	kindPool    = lookup.NamePool
 	kindService = lookup.NameService
 	kindElement = lookup.NameElement
-	kindSVCB    = lookup.NameSVCB
 )
 
 // target is what a name is (lookup.Target).
@@ -57,13 +56,7 @@ func classify(z *handlespace.Zone, qname string) target {
 	return target{kind: t.Kind, pool: t.Pool, elem: t.Elem}
 }
 
-func findCut(z *handlespace.Zone, name string) *handlespace.Node { return lookup.FindCut(z, name) }
-
-func wildcard(z *handlespace.Zone, name string) *handlespace.Node { return lookup.Wildcard(z, name) }
-
 func synthesise(rrs []dns.RR, owner string) []dns.RR { return lookup.Synthesise(rrs, owner) }
-
-func svcbType(pv *handlespace.PoolView) uint16 { return lookup.SVCBType(pv) }
 
 // lower returns s in lower case, without allocating when it already is.
 func lower(s string) string { return lookup.Lower(s) }

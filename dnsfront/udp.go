@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/msgcheck"
+	"github.com/poolnsd/poolnsd/dnsfront/protect"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/ednsopt"
@@ -226,15 +227,15 @@ func (u *loopAnswerer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, o
 		q:     dns.Question{Name: qname, Qtype: qtype, Qclass: dns.ClassINET},
 		qname: qname, client: client, logq: h.queryLog.Load(),
 	}
-	var qo queryOpts
+	var qo protect.QueryOpts
 	if wm.NOPT == 1 {
 		req.edns = edns{on: true, udpSize: wm.OptSize, do: wm.OptDO}
 		readOptions(b[wm.OptData:wm.OptData+wm.OptLen], &req.edns, &qo)
 	}
 	req.setMaxSize(h.udpSize)
-	req.prot, req.now = h.prot.Load(), u.now
-	if req.prot.Allow != nil || qo.hasCookie || qo.nsid {
-		if rcode := h.admit(&req, &qo); rcode >= 0 {
+	req.Prot, req.Now = h.prot.Load(), u.now
+	if req.Prot.Allow != nil || qo.HasCookie || qo.NSID {
+		if rcode := req.Admit(&req.client, req.tcp, &qo, &h.cookieCounts); rcode >= 0 {
 			u.asMsg(b, wm, &req, out)
 			h.errorReply(&u.w, &req, rcode)
 			return u.w.Reply(), true
@@ -249,9 +250,9 @@ func (u *loopAnswerer) fast(b []byte, wm *msgcheck.Msg, client netip.AddrPort, o
 	u.lookup(qname, qtype, &res)
 	if (res.Kind == KindPool || res.Kind == KindElement) && len(res.Chain) == 0 {
 		if z, ok := h.wireSigning(&req, &res); ok {
-			if req.prot.RRL != nil {
+			if req.Prot.RRL != nil {
 				class, name := rrlClass(&res)
-				switch h.limit(&req, class, name) {
+				switch req.Limit(&req.client, req.tcp, req.q.Qtype, class, name) {
 				case rrl.Drop:
 					return nil, true
 				case rrl.Slip:
@@ -352,7 +353,7 @@ func (u *loopAnswerer) plainName(wire []byte) (string, bool) {
 // readOptions reads the OPT options the handler uses (ECS) into e, and
 // the ones the protections use (COOKIE, NSID) into qo; checkMsg found them
 // well formed.
-func readOptions(rd []byte, e *edns, qo *queryOpts) {
+func readOptions(rd []byte, e *edns, qo *protect.QueryOpts) {
 	for len(rd) >= 4 {
 		code, n := binary.BigEndian.Uint16(rd), int(binary.BigEndian.Uint16(rd[2:]))
 		switch code {
@@ -361,11 +362,11 @@ func readOptions(rd []byte, e *edns, qo *queryOpts) {
 				e.ecs = ecsRead(rd[4 : 4+n])
 			}
 		case dns.EDNS0COOKIE:
-			if !qo.hasCookie {
-				qo.cookie, qo.hasCookie = rd[4:4+n], true
+			if !qo.HasCookie {
+				qo.Cookie, qo.HasCookie = rd[4:4+n], true
 			}
 		case dns.EDNS0NSID:
-			qo.nsid = true
+			qo.NSID = true
 		}
 		rd = rd[4+n:]
 	}

@@ -61,6 +61,16 @@ var walls = []wall{
 		why: "what a question finds (lookup) and what a pool's elements look like as records (poolrr) are pure functions of a handlespace view: they know neither the handler and renderers that use them (dnsfront) nor the policies that choose the elements",
 	},
 	{
+		from: []string{"M/dnsfront/protect"},
+		deny: []string{"M/..."}, allow: []string{"M/internal/cookie", "M/internal/rrl", "M/internal/identity", "M/internal/prefixset", "M/internal/ednsopt"},
+		why: "the query protections check the client and add the reply's options: they know no pool, zone or answer (the handler asks them)",
+	},
+	{
+		from: []string{"M/dnsfront/msgsign"},
+		deny: []string{"M/..."}, allow: []string{"M/dnssec", "M/dnsfront/lookup", "M/handlespace", "M/handlespace/internal/..."},
+		why: "signing a built reply is a function of the signer's zone, the lookup's result and the message: it knows neither the handler nor the renderers (dnsfront)",
+	},
+	{
 		from: []string{"M/internal/netlab/relay", "M/internal/netlab/backend"},
 		deny: []string{"M/..."},
 		why:  "the lab's relay moves packets between sites by their addresses, and its backends answer and record probes: they know no registrar, pool or test of poolnsd (netlab drives them)",
