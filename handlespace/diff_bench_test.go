@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
+
+	"github.com/poolnsd/poolnsd/internal/threadcpu"
 )
 
 // BenchmarkDiffElements is what DiffElements costs between a pool's view
@@ -61,9 +61,9 @@ func benchDiffElements(b *testing.B, hs *Handlespace, n, d int, diff func(old, v
 		}
 		v := hs.View().Pool(pool)
 		b.StartTimer()
-		c0 := threadCPU()
+		c0 := threadcpu.Now()
 		diff(old, v, func(was, now *Element) { changed++ })
-		cpu += threadCPU() - c0
+		cpu += threadcpu.Now() - c0
 	}
 	b.StopTimer()
 	if changed == 0 {
@@ -71,12 +71,4 @@ func benchDiffElements(b *testing.B, hs *Handlespace, n, d int, diff func(old, v
 	}
 	b.ReportMetric(float64(changed)/float64(b.N), "changes/op")
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
-}
-
-// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	const clockThreadCPUTime = 3
-	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
-	return time.Duration(ts.Nano())
 }

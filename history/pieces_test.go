@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 // TestQuietPieces: a recorder that passes over the changes it cannot see
@@ -25,11 +24,7 @@ import (
 func TestQuietPieces(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	now := t0
-	hs := handlespace.New(handlespace.Options{RegistrarID: 1, Now: func() time.Time { return now }})
-	rrs := hstest.RRs(t, "pool.test. 3600 IN SOA ns1.pool.test. h.pool.test. 1 3600 600 86400 30\npool.test. 3600 IN NS ns1.pool.test.\nns1.pool.test. 3600 IN A 192.0.2.53\n")
-	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.test.", File: "t.zone", Records: rrs}}); err != nil {
-		t.Fatal(err)
-	}
+	hs := poolTestSpace(t, func() time.Time { return now })
 	pools := []string{"big.pool.test.", "small.pool.test."}
 	round := 0
 	reason := func(pool string, id uint32) string {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
-	"github.com/poolnsd/poolnsd/internal/hstest"
 )
 
 // TestReaderDuringSample: a reader (the status page, the API) does not
@@ -18,11 +17,7 @@ import (
 func TestReaderDuringSample(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	now := t0
-	hs := handlespace.New(handlespace.Options{RegistrarID: 1, Now: func() time.Time { return now }})
-	rrs := hstest.RRs(t, "pool.test. 3600 IN SOA ns1.pool.test. h.pool.test. 1 3600 600 86400 30\npool.test. 3600 IN NS ns1.pool.test.\nns1.pool.test. 3600 IN A 192.0.2.53\n")
-	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.test.", File: "t.zone", Records: rrs}}); err != nil {
-		t.Fatal(err)
-	}
+	hs := poolTestSpace(t, func() time.Time { return now })
 	const pool = "big.pool.test."
 	elem := func(i int, h handlespace.Health) *handlespace.Element {
 		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),

@@ -9,13 +9,12 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/poolnsd/poolnsd/internal/hstest"
+	"github.com/poolnsd/poolnsd/internal/threadcpu"
 )
 
 // BenchmarkSampleChanges is what one Sample costs the recorder after
@@ -46,7 +45,7 @@ func benchSampleChanges(b *testing.B, n, d int, mix string) {
 	var piece0 time.Duration // the piece's start
 	var pieces []time.Duration
 	turn := func() {
-		c := threadCPU()
+		c := threadcpu.Now()
 		pieces = append(pieces, c-piece0)
 		piece0 = c
 	}
@@ -63,10 +62,10 @@ func benchSampleChanges(b *testing.B, n, d int, mix string) {
 		f.change(b, d, mix)
 		now = now.Add(time.Second)
 		b.StartTimer()
-		c0 := threadCPU()
+		c0 := threadcpu.Now()
 		piece0 = c0
 		r.Sample(now)
-		c1 := threadCPU()
+		c1 := threadcpu.Now()
 		sum += c1 - c0
 		most = max(most, c1-c0)
 		pieces = append(pieces, c1-piece0)
@@ -181,13 +180,4 @@ func (f *bigPool) change(tb testing.TB, d int, mix string) {
 func (f *bigPool) applyLoose() {
 	f.hs.Apply(f.groups, nil)
 	f.groups = f.groups[:0]
-}
-
-// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID):
-// a Sample does not block, so it runs on one thread.
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	const clockThreadCPUTime = 3
-	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
-	return time.Duration(ts.Nano())
 }

@@ -18,11 +18,7 @@ import (
 // full walk of the same view finds, tracked elements capped included.
 func TestWalkChanges(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	hs := handlespace.New(handlespace.Options{RegistrarID: 1, Now: func() time.Time { return t0 }})
-	rrs := hstest.RRs(t, "pool.test. 3600 IN SOA ns1.pool.test. h.pool.test. 1 3600 600 86400 30\npool.test. 3600 IN NS ns1.pool.test.\nns1.pool.test. 3600 IN A 192.0.2.53\n")
-	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.test.", File: "t.zone", Records: rrs}}); err != nil {
-		t.Fatal(err)
-	}
+	hs := poolTestSpace(t, func() time.Time { return t0 })
 	const pool = "big.pool.test."
 	reason := func(pool string, id uint32) string {
 		if id%3 == 0 {
@@ -98,4 +94,16 @@ func live(ps *poolState) map[uint32]*track {
 func elemN(i int) *handlespace.Element {
 	return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
 		Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}, Port: 80, Weight: 1, Home: 1}
+}
+
+// poolTestSpace is a handlespace of registrar 1 on the clock now, serving
+// the zone pool.test. (no pool yet: the tests register theirs).
+func poolTestSpace(t *testing.T, now func() time.Time) *handlespace.Handlespace {
+	t.Helper()
+	hs := handlespace.New(handlespace.Options{RegistrarID: 1, Now: now})
+	rrs := hstest.RRs(t, "pool.test. 3600 IN SOA ns1.pool.test. h.pool.test. 1 3600 600 86400 30\npool.test. 3600 IN NS ns1.pool.test.\nns1.pool.test. 3600 IN A 192.0.2.53\n")
+	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "pool.test.", File: "t.zone", Records: rrs}}); err != nil {
+		t.Fatal(err)
+	}
+	return hs
 }

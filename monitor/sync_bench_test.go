@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/threadcpu"
 	"github.com/poolnsd/poolnsd/probe"
 	"github.com/poolnsd/poolnsd/zones/zonestest"
 )
@@ -82,7 +82,7 @@ func benchSyncChanges(b *testing.B, n, d int, probed bool, mix string) {
 	var piece0 time.Duration // the piece's start
 	var pieces []time.Duration
 	turn := func() {
-		c := threadCPU()
+		c := threadcpu.Now()
 		pieces = append(pieces, c-piece0)
 		piece0 = c
 	}
@@ -131,10 +131,10 @@ func benchSyncChanges(b *testing.B, n, d int, probed bool, mix string) {
 		}
 		apply()
 		b.StartTimer()
-		c0 := threadCPU()
+		c0 := threadcpu.Now()
 		piece0 = c0
 		m.sync()
-		c1 := threadCPU()
+		c1 := threadcpu.Now()
 		sum += c1 - c0
 		most = max(most, c1-c0)
 		pieces = append(pieces, c1-piece0)
@@ -196,14 +196,6 @@ func bigSpace(b *testing.B, n int, probed bool, turn func()) (*handlespace.Handl
 		b.Fatalf("%d targets, want %d", m.Stats().Targets, n)
 	}
 	return hs, m
-}
-
-// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	const clockThreadCPUTime = 3
-	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
-	return time.Duration(ts.Nano())
 }
 
 // cpuTime is the process's user and system CPU time so far.

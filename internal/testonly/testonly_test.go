@@ -13,7 +13,7 @@ const mod = "github.com/poolnsd/poolnsd"
 // helpers are the test helper packages (and the test programs): what
 // their non-test files call counts as called by tests. The walls test
 // keeps production code from importing them.
-var helpers = []string{"internal/hstest", "internal/testrand", "internal/zonetext", "internal/proctest", "internal/browsertest", "internal/nettest", "geosite/geositetest",
+var helpers = []string{"internal/hstest", "internal/testrand", "internal/threadcpu", "internal/zonetext", "internal/proctest", "internal/browsertest", "internal/nettest", "geosite/geositetest",
 	"internal/netlab", "probe/probetest", "enrp/enrptest", "metrics/metricstest", "zones/zonestest", "internal/updatetest", "test"}
 
 // public are the packages whose API is for programs outside the module.

@@ -30,7 +30,7 @@ type wall struct {
 // testHelpers are the packages that only tests (and the bench programs)
 // may use; they may use each other (netlab, the cluster harness, runs
 // poolnsd with proctest and makes certificates with enrptest).
-var testHelpers = []string{"M/internal/hstest", "M/internal/testrand", "M/internal/zonetext", "M/internal/proctest", "M/internal/browsertest", "M/internal/nettest", "M/geosite/geositetest",
+var testHelpers = []string{"M/internal/hstest", "M/internal/testrand", "M/internal/threadcpu", "M/internal/zonetext", "M/internal/proctest", "M/internal/browsertest", "M/internal/nettest", "M/geosite/geositetest",
 	"M/internal/netlab/...", "M/probe/probetest", "M/enrp/enrptest", "M/metrics/metricstest", "M/zones/zonestest", "M/internal/updatetest"}
 
 var walls = []wall{

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
+
+	"github.com/poolnsd/poolnsd/internal/threadcpu"
 )
 
 // BenchmarkDiff is what Diff costs between two versions of a tree of n
@@ -71,9 +71,9 @@ func benchDiff(b *testing.B, n, d int, cold bool) {
 			}
 		}
 		b.StartTimer()
-		c0 := threadCPU()
+		c0 := threadcpu.Now()
 		Diff(&old, &tr, func(x, y *elem) { changed++ })
-		cpu += threadCPU() - c0
+		cpu += threadcpu.Now() - c0
 	}
 	b.StopTimer()
 	if changed == 0 {
@@ -81,13 +81,4 @@ func benchDiff(b *testing.B, n, d int, cold bool) {
 	}
 	b.ReportMetric(float64(changed)/float64(b.N), "changes/op")
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
-}
-
-// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID):
-// the figure to compare on a loaded machine.
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	const clockThreadCPUTime = 3
-	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
-	return time.Duration(ts.Nano())
 }
