@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -134,8 +135,119 @@ func signalsAt(v *handlespace.View, z, c *handlespace.Zone, ns string, signalled
 	if !found {
 		return false
 	}
+	p := signalPlace(v, c, ns, nil)
+	return p.Why == SignalPublished && p.Zone == z
+}
+
+// SignalWhy says whether a signal of a zone under one of its name
+// servers is published, or why not.
+type SignalWhy uint8
+
+const (
+	// SignalPublished: the signal is served.
+	SignalPublished SignalWhy = iota
+	// SignalInside: the name server is at or below the zone (RFC 9615
+	// §4.1: such a signal has no chain of trust, a parent never asks).
+	SignalInside
+	// SignalTooLong: the signal's name would be longer than 255 bytes
+	// (RFC 9615 §4.4).
+	SignalTooLong
+	// SignalNotServed: no zone served here holds the signal's name: the
+	// name server's operator publishes it.
+	SignalNotServed
+	// SignalUnsigned: the zone that holds the name is served unsigned
+	// (nothing a parent could validate).
+	SignalUnsigned
+	// SignalBelowCut: the name is below a delegation of that zone: the
+	// delegated zone's to serve (RFC 9615 §4.1: no cut at a signal).
+	SignalBelowCut
+	// SignalZoneFile: that zone's file has records at the name: served as
+	// written instead.
+	SignalZoneFile
+)
+
+func (w SignalWhy) String() string {
+	switch w {
+	case SignalPublished:
+		return "published"
+	case SignalInside:
+		return "the name server is inside the zone (RFC 9615 §4.1)"
+	case SignalTooLong:
+		return "the name would be longer than 255 bytes (RFC 9615 §4.4)"
+	case SignalNotServed:
+		return "no zone served here holds it: the name server's operator publishes it"
+	case SignalUnsigned:
+		return "the zone that holds it is unsigned"
+	case SignalBelowCut:
+		return "below a delegation of the zone that holds it"
+	case SignalZoneFile:
+		return "the zone file has records there: served as written"
+	}
+	return "unknown"
+}
+
+// SignalPlace is where a zone's signal under one name server is: the
+// name server NS (a target of the zone's apex NS RRset), the signal's
+// Name ("" for SignalInside and SignalTooLong), the served Zone that
+// holds it (nil when none does), and whether it is published (Why).
+type SignalPlace struct {
+	NS, Name string
+	Zone     *handlespace.Zone
+	Why      SignalWhy
+}
+
+// SignalPlaces lists the signals of zone c of view v, one per target of
+// its apex NS RRset (lower case, in the RRset's order, each once), and
+// whether each is published where the zone's signals are (what
+// FindSignal finds for a zone that signalled reports true for; whether c
+// itself is signalled is the caller's). signed reports whether a zone is
+// signed.
+func SignalPlaces(v *handlespace.View, c *handlespace.Zone, signed func(origin string) bool) []SignalPlace {
+	apex := c.Nodes[c.Origin]
+	if apex == nil {
+		return nil
+	}
+	var out []SignalPlace
+	for _, rr := range apex.RRs[dns.TypeNS] {
+		n, ok := rr.(*dns.NS)
+		if !ok {
+			continue
+		}
+		ns := Lower(n.Ns)
+		if slices.ContainsFunc(out, func(p SignalPlace) bool { return p.NS == ns }) {
+			continue
+		}
+		out = append(out, signalPlace(v, c, ns, signed))
+	}
+	return out
+}
+
+// signalPlace is the signal of zone c under name server ns; signed nil
+// skips the checks that Signal makes itself (the zone signed, its file
+// without the name).
+func signalPlace(v *handlespace.View, c *handlespace.Zone, ns string, signed func(string) bool) SignalPlace {
+	p := SignalPlace{NS: ns}
+	if dns.IsSubDomain(c.Origin, ns) {
+		p.Why = SignalInside
+		return p
+	}
 	name, ok := SignalName(c.Origin, ns)
-	return ok && v.FindZone(name) == z && FindCut(z, name) == nil
+	if !ok {
+		p.Why = SignalTooLong
+		return p
+	}
+	p.Name, p.Zone = name, v.FindZone(name)
+	switch {
+	case p.Zone == nil:
+		p.Why = SignalNotServed
+	case signed != nil && !signed(p.Zone.Origin):
+		p.Why = SignalUnsigned
+	case FindCut(p.Zone, name) != nil:
+		p.Why = SignalBelowCut
+	case signed != nil && p.Zone.Nodes[name] != nil:
+		p.Why = SignalZoneFile
+	}
+	return p
 }
 
 // SignalLabel and DSBootLabel are the labels of RFC 9615's names.
