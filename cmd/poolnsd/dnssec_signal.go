@@ -67,6 +67,11 @@ func (st *signalStatus) print(w io.Writer, zone string) {
 	case !st.signer.Signalled(zone):
 		why = "none: the zone publishes no CDS records of its keys"
 	}
+	if why == "" && c != nil {
+		if p := lookup.ParentDS(st.view, c); p != nil {
+			why = "none: its parent zone " + p.Origin + " is served here and holds its DS: bootstrapping is done (RFC 9615 §5.1)"
+		}
+	}
 	var places []lookup.SignalPlace
 	if c != nil {
 		places = lookup.SignalPlaces(st.view, c, st.signer.Signed)

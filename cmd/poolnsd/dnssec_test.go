@@ -256,7 +256,8 @@ func TestDNSSECCommandErrors(t *testing.T) {
 // TestDNSSECStatusSignals: status lists a zone's RFC 9615 signals as the
 // zone files and keys make them (where each is, its CDS key tags, or why
 // there is none), the signals a zone holds for others, and why a zone
-// has none at all (dnssec.signal_off, cds_off, cds_delete, no zone file).
+// has none at all (dnssec.signal_off, cds_off, cds_delete, no zone file,
+// its DS in a parent served here).
 func TestDNSSECStatusSignals(t *testing.T) {
 	dir := t.TempDir()
 	data, zdir := filepath.Join(dir, "data"), filepath.Join(dir, "zones")
@@ -319,6 +320,22 @@ func TestDNSSECStatusSignals(t *testing.T) {
 			t.Errorf("%s: pool.example. still holds a signal:\n%s", flag, s["pool.example."])
 		}
 	}
+	// The parent served here, with the child's DS: no signals; without
+	// the DS, they are back.
+	writeZone("example.", "@ NS ns1.pool.example.\nchild NS ns1.pool.example.\n"+
+		"child DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE75E5FC4B6BE1B8D93E21ACD8\n")
+	s = status()
+	has("child.example., its DS in example.", s["child.example."],
+		line(`under the zone's name servers: none: its parent zone example\. is served here and holds its DS`))
+	if strings.Contains(s["pool.example."], "held in this zone") {
+		t.Errorf("the child's DS in example.: pool.example. still holds its signal:\n%s", s["pool.example."])
+	}
+	writeZone("example.", "@ NS ns1.pool.example.\nchild NS ns1.pool.example.\n")
+	has("child.example., delegated without a DS", status("child.example")["child.example."], line(`: 1 of 3 published\n`))
+	if err := os.Remove(filepath.Join(zdir, "example.zone")); err != nil {
+		t.Fatal(err)
+	}
+
 	// The signal zone unsigned (its keys gone): the signal is not
 	// published.
 	kf, _ := filepath.Glob(filepath.Join(data, "keys", "Kpool.example.+*"))

@@ -36,7 +36,8 @@ const (
 // target of its apex NS RRset not at or below the child (RFC 9615 §4.1:
 // a signal inside the child is never used) and the name's closest served
 // zone is z, with no cut above it in z (Lookup referred such names
-// already; §4.1 wants no cut at a signal name). It costs nothing to a
+// already; §4.1 wants no cut at a signal name), and the child's parent,
+// when served here, holds no DS for it (ParentDS). It costs nothing to a
 // name without a `_signal` label, and otherwise a walk of the served
 // zones only for an empty non-terminal's question.
 func FindSignal(v *handlespace.View, z *handlespace.Zone, qname string, signalled func(origin string) bool) (SignalKind, *handlespace.Zone) {
@@ -164,6 +165,10 @@ const (
 	// SignalZoneFile: that zone's file has records at the name: served as
 	// written instead.
 	SignalZoneFile
+	// SignalParentDS: the zone's parent is served here and holds a DS
+	// RRset for it (ParentDS): its bootstrapping is done, and RFC 9615
+	// §5.1 advises removing the signals then.
+	SignalParentDS
 )
 
 func (w SignalWhy) String() string {
@@ -182,6 +187,8 @@ func (w SignalWhy) String() string {
 		return "below a delegation of the zone that holds it"
 	case SignalZoneFile:
 		return "the zone file has records there: served as written"
+	case SignalParentDS:
+		return "the parent zone served here holds the zone's DS: bootstrapping is done"
 	}
 	return "unknown"
 }
@@ -238,6 +245,8 @@ func signalPlace(v *handlespace.View, c *handlespace.Zone, ns string, signed fun
 	}
 	p.Name, p.Zone = name, v.FindZone(name)
 	switch {
+	case ParentDS(v, c) != nil:
+		p.Why = SignalParentDS
 	case p.Zone == nil:
 		p.Why = SignalNotServed
 	case signed != nil && !signed(p.Zone.Origin):
@@ -246,6 +255,27 @@ func signalPlace(v *handlespace.View, c *handlespace.Zone, ns string, signed fun
 		p.Why = SignalBelowCut
 	case signed != nil && p.Zone.Nodes[name] != nil:
 		p.Why = SignalZoneFile
+	}
+	return p
+}
+
+// ParentDS returns the zone served here that delegates zone c (the
+// closest served zone above c's name, with a cut at that name) when the
+// delegation has a DS RRset: the parent holds c's DS, so a parent's
+// bootstrapping of c is done (RFC 9615 §4: signals are not for updates;
+// §5.1 advises removing them once acted upon); nil otherwise, and for a
+// parent that is not served here (poolnsd never asks another server).
+func ParentDS(v *handlespace.View, c *handlespace.Zone) *handlespace.Zone {
+	if c.Origin == "." {
+		return nil
+	}
+	p := v.FindZone(parentName(c.Origin))
+	if p == nil {
+		return nil
+	}
+	n := p.Nodes[c.Origin]
+	if n == nil || len(n.RRs[dns.TypeDS]) == 0 || FindCut(p, c.Origin) != n {
+		return nil
 	}
 	return p
 }

@@ -152,11 +152,16 @@ func TestSignalPlaces(t *testing.T) {
 			"@ NS ns.un.test.\n@ NS ns.elsewhere.net.\n@ NS NS1.OPS.TEST.\nns A 192.0.2.3\n"),
 		zone("c3.example.", "@ NS ns1.ops.test.\n"),
 		zone(longChild, "@ NS "+long+".ops.test.\n"),
+		// The parent of c1 and c4, served here: it holds c4's DS, not c1's.
+		zone("example.", "@ NS ns1.ops.test.\nc1 NS ns1.ops.test.\nc4 NS ns1.ops.test.\n"+
+			"c4 DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE75E5FC4B6BE1B8D93E21ACD8\n"),
+		zone("c4.example.", "@ NS ns1.ops.test.\n@ NS ns2.ops.test.\n"),
 	}); err != nil {
 		t.Fatal(err)
 	}
 	v := hs.View()
-	s := fakeSignaller{"ops.test.": true, "_signal.ns2.ops.test.": true, "c1.example.": true, "c3.example.": true, longChild: true}
+	s := fakeSignaller{"ops.test.": true, "_signal.ns2.ops.test.": true, "c1.example.": true, "c3.example.": true, "c4.example.": true,
+		longChild: true}
 	type place struct {
 		ns, zone string
 		why      SignalWhy
@@ -171,6 +176,7 @@ func TestSignalPlaces(t *testing.T) {
 			{"ns.elsewhere.net.", "", SignalNotServed},
 		},
 		"c3.example.": {{"ns1.ops.test.", "ops.test.", SignalZoneFile}},
+		"c4.example.": {{"ns1.ops.test.", "ops.test.", SignalParentDS}, {"ns2.ops.test.", "_signal.ns2.ops.test.", SignalParentDS}},
 		longChild:     {{long + ".ops.test.", "", SignalTooLong}},
 	} {
 		c := v.Zone(child)
@@ -201,6 +207,14 @@ func TestSignalPlaces(t *testing.T) {
 		}
 		if fmt.Sprint(gotP) != fmt.Sprint(want) {
 			t.Errorf("SignalPlaces(%s):\n got %v\nwant %v", child, gotP, want)
+		}
+	}
+	if p := ParentDS(v, v.Zone("c4.example.")); p == nil || p.Origin != "example." {
+		t.Errorf("ParentDS(c4.example.) = %v, want example.", p)
+	}
+	for _, c := range []string{"c1.example.", "c3.example.", "ops.test."} {
+		if p := ParentDS(v, v.Zone(c)); p != nil {
+			t.Errorf("ParentDS(%s) = %s, want none", c, p.Origin)
 		}
 	}
 	// A zone without signals lists its places all the same: whether it
