@@ -119,7 +119,7 @@ func SignalTypes(k SignalKind) []uint16 {
 // signalsAt reports whether zone c has its signal under name server ns
 // in zone z.
 func signalsAt(v *handlespace.View, z, c *handlespace.Zone, ns string, signalled func(string) bool) bool {
-	if dns.IsSubDomain(c.Origin, ns) || !signalled(c.Origin) {
+	if !signalled(c.Origin) {
 		return false
 	}
 	apex := c.Nodes[c.Origin]
@@ -136,7 +136,7 @@ func signalsAt(v *handlespace.View, z, c *handlespace.Zone, ns string, signalled
 	if !found {
 		return false
 	}
-	p := signalPlace(v, c, ns, nil)
+	p := signalPlace(v, c, ns, nil) // ns inside c too
 	return p.Why == SignalPublished && p.Zone == z
 }
 
