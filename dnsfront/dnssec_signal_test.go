@@ -253,3 +253,38 @@ func TestSignedSignalsWhen(t *testing.T) {
 		t.Errorf("before the new key: signal CDS %q, want one record", before)
 	}
 }
+
+// TestSignedSignalsParentDS: a child whose parent zone is served here
+// and holds its DS has no signals (its bootstrapping is done, RFC 9615
+// §5.1); delegated there without a DS, it has them.
+func TestSignedSignalsParentDS(t *testing.T) {
+	const sig = "_dsboot.child.example._signal.ns1.pool.test."
+	poolKey, childKey := genKey(t, "pool.test.", dnssec.Timing{}), genKey(t, "child.example.", dnssec.Timing{})
+	hs := signalSpace(t)
+	v := hs.View()
+	defs := []handlespace.ZoneDef{{Origin: "child.example.", File: "child.zone", Records: mustRRs(t, childZone)}}
+	pz := v.Zone("pool.test.")
+	pool := handlespace.ZoneDef{Origin: "pool.test.", File: "test.zone", Records: mustRRs(t, secureZone)}
+	for _, h := range pz.PoolHandles() {
+		pv := pz.Pool(h)
+		pool.Pools = append(pool.Pools, handlespace.PoolDef{Handle: h, Spec: pv.Spec, Elements: pv.Elements()})
+	}
+	defs = append(defs, pool)
+	const parent = "$ORIGIN example.\n@ 300 IN SOA ns1.pool.test. hostmaster 1 3600 600 86400 60\n@ 300 IN NS ns1.pool.test.\n" +
+		"child 300 IN NS ns1.pool.test.\n"
+	const ds = "child 300 IN DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE75E5FC4B6BE1B8D93E21ACD8\n"
+	h := NewHandler(hs, Config{Signer: signerOfZones(t, dnssec.Options{}, poolKey, childKey)})
+	for _, c := range []struct {
+		what, parent, want string
+	}{
+		{"the parent holds the DS", parent + ds, "NOERROR aa | | SOA RRSIG(SOA) NSEC(NSEC NXNAME RRSIG) RRSIG(NSEC)"},
+		{"the parent holds none", parent, "NOERROR aa | CDS RRSIG(CDS) |"},
+	} {
+		if err := hs.ApplyZones(append(slices.Clone(defs), handlespace.ZoneDef{Origin: "example.", File: "example.zone", Records: mustRRs(t, c.parent)})); err != nil {
+			t.Fatal(err)
+		}
+		if got := replySummary(queryDO(t, h, sig, dns.TypeCDS, false, 1232, true)); got != c.want {
+			t.Errorf("%s: CDS at the signal name:\n got %s\nwant %s", c.what, got, c.want)
+		}
+	}
+}

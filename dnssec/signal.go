@@ -20,7 +20,9 @@ import (
 // signalled (Zone.Signals) and its records under a signal name
 // (Zone.SignalRecords); it signs them as the signal zone's own data.
 // Which signal names exist is the DNS front's (dnsfront/lookup's
-// FindSignal): it reads the served zones' NS RRsets.
+// FindSignal and SignalPlaces): it reads the served zones' NS RRsets, and
+// the DS RRset of a child's delegation in a parent served here (which
+// withdraws the child's signals).
 
 // Signals reports whether the zone's CDS and CDNSKEY RRsets are also
 // published as signals (RFC 9615) in the signed zones that hold its name

@@ -30,7 +30,8 @@ there. keygen makes a key (ECDSAP256SHA256 by default, 15 for Ed25519): the
 zone's first key is active at once, a further one is published only (the
 first step of a rollover). import takes a PEM private key (Knot's keymgr
 keeps them in <kasp-db>/keys/). ds prints the DS records (SHA-256) the parent
-zone should hold; status the keys, their states and times. activate, retire
+zone should hold; status the keys, their states and times, and the zone's
+RFC 9615 signals (where, or why none) as the zone files make them. activate, retire
 and delete set a key's Activate, Inactive or Delete time (now, or --at: now,
 +2h, +7d, RFC 3339 or YYYYMMDDHHMMSS), as dnssec-settime does; activate
 refuses a time earlier than dnssec.dnskey_ttl after the key's publication
@@ -86,7 +87,8 @@ func dnssecCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	c := &keyCmd{dir: cfg.KeysDir(), now: time.Now().UTC().Truncate(time.Second), stdout: stdout, stderr: stderr, cmd: sub, dnskeyTTL: cfg.DNSSEC.DNSKEYTTL, force: *force, cds: cdsModes(cfg)}
+	c := &keyCmd{dir: cfg.KeysDir(), now: time.Now().UTC().Truncate(time.Second), stdout: stdout, stderr: stderr, cmd: sub, dnskeyTTL: cfg.DNSSEC.DNSKEYTTL, force: *force, cds: cdsModes(cfg),
+		zonesDir: cfg.Zones, signalOff: cfg.SignalOffZones()}
 	var zone string
 	if fs.NArg() > 0 {
 		zone = strings.ToLower(dns.Fqdn(fs.Arg(0)))
@@ -123,6 +125,8 @@ type keyCmd struct {
 	dnskeyTTL      int
 	force          bool // activate before the DNSKEY TTL has passed
 	cds            func(zone string) dnssec.CDSMode
+	zonesDir       string          // status: the zones, for the signals
+	signalOff      map[string]bool // status: dnssec.signal_off
 }
 
 func (c *keyCmd) fail(code int, format string, a ...any) int {
@@ -237,6 +241,10 @@ func (c *keyCmd) status(zone string) int {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
+	var signals *signalStatus
+	if len(zones) > 0 {
+		signals = newSignalStatus(c.zonesDir, ks, dnssec.Options{DNSKEYTTL: uint32(c.dnskeyTTL), CDS: c.cds, Now: func() time.Time { return c.now }}, c.signalOff)
+	}
 	for i, name := range zones {
 		if i > 0 {
 			fmt.Fprintln(c.stdout)
@@ -263,6 +271,7 @@ func (c *keyCmd) status(zone string) int {
 		case dnssec.CDSDelete:
 			fmt.Fprintln(c.stdout, "CDS and CDNSKEY at the apex: delete (dnssec.cds_delete): they ask the parent to remove the zone's DS (RFC 8078)")
 		}
+		signals.print(c.stdout, name)
 		for j, k := range zk.Keys {
 			switch zk.States[j] {
 			case dnssec.StatePublished:

@@ -252,3 +252,107 @@ func TestDNSSECCommandErrors(t *testing.T) {
 		t.Errorf("status with a bad key file: exit %d %q", code, errs)
 	}
 }
+
+// TestDNSSECStatusSignals: status lists a zone's RFC 9615 signals as the
+// zone files and keys make them (where each is, its CDS key tags, or why
+// there is none), the signals a zone holds for others, and why a zone
+// has none at all (dnssec.signal_off, cds_off, cds_delete, no zone file,
+// its DS in a parent served here).
+func TestDNSSECStatusSignals(t *testing.T) {
+	dir := t.TempDir()
+	data, zdir := filepath.Join(dir, "data"), filepath.Join(dir, "zones")
+	if err := os.Mkdir(zdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeZone := func(origin, body string) {
+		t.Helper()
+		z := "$ORIGIN " + origin + "\n$TTL 300\n@ SOA ns1.pool.example. hostmaster 1 3600 600 86400 5\n" + body
+		if err := os.WriteFile(filepath.Join(zdir, origin+"zone"), []byte(z), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeZone("pool.example.", "@ NS ns1\nns1 A 192.0.2.53\n")
+	writeZone("child.example.", "@ NS ns1.pool.example.\n@ NS ns\n@ NS ns.elsewhere.net.\nns A 192.0.2.54\n")
+	keygen(t, data, "pool.example")
+	child := keygen(t, data, "child.example")
+	status := func(args ...string) map[string]string {
+		t.Helper()
+		code, out, errs := runDNSSEC(t, data, append([]string{"status", "--zones", zdir}, args...)...)
+		if code != exitOK {
+			t.Fatalf("status %v: exit %d\n%s%s", args, code, out, errs)
+		}
+		sections := map[string]string{}
+		for _, s := range strings.Split(out, "\n\n") {
+			zone, _, _ := strings.Cut(strings.TrimPrefix(s, "zone "), ":")
+			sections[zone] = s
+		}
+		return sections
+	}
+	line := regexp.MustCompile
+	has := func(what, text string, res ...*regexp.Regexp) {
+		t.Helper()
+		for _, re := range res {
+			if !re.MatchString(text) {
+				t.Errorf("%s lacks %s:\n%s", what, re, text)
+			}
+		}
+	}
+	tag := strconv.Itoa(int(child))
+	s := status()
+	has("child.example.", s["child.example."],
+		line(`signals \(RFC 9615\) under the zone's name servers: 1 of 3 published\n`),
+		line(`\n  ns1\.pool\.example\. +_dsboot\.child\.example\._signal\.ns1\.pool\.example\. +pool\.example\. +`+tag+`\n`),
+		line(`\n  ns\.child\.example\. +- +- +none: the name server is inside the zone`),
+		line(`\n  ns\.elsewhere\.net\. +_dsboot\.child\.example\._signal\.ns\.elsewhere\.net\. +- +none: no zone served here holds it`))
+	has("pool.example.", s["pool.example."],
+		line(`\n  ns1\.pool\.example\. +- +- +none: the name server is inside the zone`),
+		line(`signals of other zones held in this zone: 1\n`),
+		line(`\n  _dsboot\.child\.example\._signal\.ns1\.pool\.example\. +child\.example\. +`+tag+`\n`))
+
+	for flag, want := range map[string]string{
+		"--dnssec.signal_off=child.example": "none (dnssec.signal_off)",
+		"--dnssec.cds_off=child.example":    "none (dnssec.cds_off",
+		"--dnssec.cds_delete=child.example": "none (dnssec.cds_delete",
+	} {
+		s := status(flag)
+		has(flag, s["child.example."], line(`under the zone's name servers: `+regexp.QuoteMeta(want)))
+		if strings.Contains(s["pool.example."], "held in this zone") {
+			t.Errorf("%s: pool.example. still holds a signal:\n%s", flag, s["pool.example."])
+		}
+	}
+	// The parent served here, with the child's DS: no signals; without
+	// the DS, they are back.
+	writeZone("example.", "@ NS ns1.pool.example.\nchild NS ns1.pool.example.\n"+
+		"child DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE75E5FC4B6BE1B8D93E21ACD8\n")
+	s = status()
+	has("child.example., its DS in example.", s["child.example."],
+		line(`under the zone's name servers: none: its parent zone example\. is served here and holds its DS`))
+	if strings.Contains(s["pool.example."], "held in this zone") {
+		t.Errorf("the child's DS in example.: pool.example. still holds its signal:\n%s", s["pool.example."])
+	}
+	writeZone("example.", "@ NS ns1.pool.example.\nchild NS ns1.pool.example.\n")
+	has("child.example., delegated without a DS", status("child.example")["child.example."], line(`: 1 of 3 published\n`))
+	if err := os.Remove(filepath.Join(zdir, "example.zone")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The signal zone unsigned (its keys gone): the signal is not
+	// published.
+	kf, _ := filepath.Glob(filepath.Join(data, "keys", "Kpool.example.+*"))
+	for _, f := range kf {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(kf) != 2 {
+		t.Fatalf("pool.example.'s key files: %q", kf)
+	}
+	has("child.example., pool.example. unsigned", status("child.example")["child.example."], line(`: 0 of 3 published
+`),
+		line(`
+  ns1\.pool\.example\. +_dsboot\.child\.example\._signal\.ns1\.pool\.example\. +pool\.example\. +none: the zone that holds it is unsigned\n`))
+	keygen(t, data, "gone.example")
+	has("gone.example.", status("gone.example")["gone.example."], line(`none: the zone is not served here \(no zone file in `))
+	writeZone("bad.example.", "@ NS\n")
+	has("bad zones", status("child.example")["child.example."], line(`not known: the zones in .* do not load \(poolnsd check says why\)`))
+}

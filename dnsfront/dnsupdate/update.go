@@ -553,8 +553,12 @@ func badType(t uint16, anyOK bool) bool {
 }
 
 // elementName checks that name (lower case, in zone origin) is a pool
-// element's name <label>.<handle>.<origin> that registrations may hold.
+// element's name <label>.<handle>.<origin> that registrations may hold,
+// at or below no `_signal` label (signal.go).
 func elementName(z *handlespace.Zone, origin, name string) (peName, error) {
+	if signalName(name) {
+		return peName{}, updErr(dns.RcodeRefused, "%s is at or below a DNSSEC bootstrapping signal's name (_signal, RFC 9615): the signer's, not an UPDATE's", name)
+	}
 	rel := strings.TrimSuffix(strings.TrimSuffix(name, origin), ".")
 	label, handle, two := strings.Cut(rel, ".")
 	if rel == "" || !two || strings.IndexByte(handle, '.') >= 0 || strings.ContainsRune(rel, '\\') {

@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -35,7 +36,8 @@ const (
 // target of its apex NS RRset not at or below the child (RFC 9615 §4.1:
 // a signal inside the child is never used) and the name's closest served
 // zone is z, with no cut above it in z (Lookup referred such names
-// already; §4.1 wants no cut at a signal name). It costs nothing to a
+// already; §4.1 wants no cut at a signal name), and the child's parent,
+// when served here, holds no DS for it (ParentDS). It costs nothing to a
 // name without a `_signal` label, and otherwise a walk of the served
 // zones only for an empty non-terminal's question.
 func FindSignal(v *handlespace.View, z *handlespace.Zone, qname string, signalled func(origin string) bool) (SignalKind, *handlespace.Zone) {
@@ -117,7 +119,7 @@ func SignalTypes(k SignalKind) []uint16 {
 // signalsAt reports whether zone c has its signal under name server ns
 // in zone z.
 func signalsAt(v *handlespace.View, z, c *handlespace.Zone, ns string, signalled func(string) bool) bool {
-	if dns.IsSubDomain(c.Origin, ns) || !signalled(c.Origin) {
+	if !signalled(c.Origin) {
 		return false
 	}
 	apex := c.Nodes[c.Origin]
@@ -134,8 +136,148 @@ func signalsAt(v *handlespace.View, z, c *handlespace.Zone, ns string, signalled
 	if !found {
 		return false
 	}
+	p := signalPlace(v, c, ns, nil) // ns inside c too
+	return p.Why == SignalPublished && p.Zone == z
+}
+
+// SignalWhy says whether a signal of a zone under one of its name
+// servers is published, or why not.
+type SignalWhy uint8
+
+const (
+	// SignalPublished: the signal is served.
+	SignalPublished SignalWhy = iota
+	// SignalInside: the name server is at or below the zone (RFC 9615
+	// §4.1: such a signal has no chain of trust, a parent never asks).
+	SignalInside
+	// SignalTooLong: the signal's name would be longer than 255 bytes
+	// (RFC 9615 §4.4).
+	SignalTooLong
+	// SignalNotServed: no zone served here holds the signal's name: the
+	// name server's operator publishes it.
+	SignalNotServed
+	// SignalUnsigned: the zone that holds the name is served unsigned
+	// (nothing a parent could validate).
+	SignalUnsigned
+	// SignalBelowCut: the name is below a delegation of that zone: the
+	// delegated zone's to serve (RFC 9615 §4.1: no cut at a signal).
+	SignalBelowCut
+	// SignalZoneFile: that zone's file has records at the name: served as
+	// written instead.
+	SignalZoneFile
+	// SignalParentDS: the zone's parent is served here and holds a DS
+	// RRset for it (ParentDS): its bootstrapping is done, and RFC 9615
+	// §5.1 advises removing the signals then.
+	SignalParentDS
+)
+
+func (w SignalWhy) String() string {
+	switch w {
+	case SignalPublished:
+		return "published"
+	case SignalInside:
+		return "the name server is inside the zone (RFC 9615 §4.1)"
+	case SignalTooLong:
+		return "the name would be longer than 255 bytes (RFC 9615 §4.4)"
+	case SignalNotServed:
+		return "no zone served here holds it: the name server's operator publishes it"
+	case SignalUnsigned:
+		return "the zone that holds it is unsigned"
+	case SignalBelowCut:
+		return "below a delegation of the zone that holds it"
+	case SignalZoneFile:
+		return "the zone file has records there: served as written"
+	case SignalParentDS:
+		return "the parent zone served here holds the zone's DS: bootstrapping is done"
+	}
+	return "unknown"
+}
+
+// SignalPlace is where a zone's signal under one name server is: the
+// name server NS (a target of the zone's apex NS RRset), the signal's
+// Name ("" for SignalInside and SignalTooLong), the served Zone that
+// holds it (nil when none does), and whether it is published (Why).
+type SignalPlace struct {
+	NS, Name string
+	Zone     *handlespace.Zone
+	Why      SignalWhy
+}
+
+// SignalPlaces lists the signals of zone c of view v, one per target of
+// its apex NS RRset (lower case, in the RRset's order, each once), and
+// whether each is published where the zone's signals are (what
+// FindSignal finds for a zone that signalled reports true for; whether c
+// itself is signalled is the caller's). signed reports whether a zone is
+// signed.
+func SignalPlaces(v *handlespace.View, c *handlespace.Zone, signed func(origin string) bool) []SignalPlace {
+	apex := c.Nodes[c.Origin]
+	if apex == nil {
+		return nil
+	}
+	var out []SignalPlace
+	for _, rr := range apex.RRs[dns.TypeNS] {
+		n, ok := rr.(*dns.NS)
+		if !ok {
+			continue
+		}
+		ns := Lower(n.Ns)
+		if slices.ContainsFunc(out, func(p SignalPlace) bool { return p.NS == ns }) {
+			continue
+		}
+		out = append(out, signalPlace(v, c, ns, signed))
+	}
+	return out
+}
+
+// signalPlace is the signal of zone c under name server ns; signed nil
+// skips the checks that Signal makes itself (the zone signed, its file
+// without the name).
+func signalPlace(v *handlespace.View, c *handlespace.Zone, ns string, signed func(string) bool) SignalPlace {
+	p := SignalPlace{NS: ns}
+	if dns.IsSubDomain(c.Origin, ns) {
+		p.Why = SignalInside
+		return p
+	}
 	name, ok := SignalName(c.Origin, ns)
-	return ok && v.FindZone(name) == z && FindCut(z, name) == nil
+	if !ok {
+		p.Why = SignalTooLong
+		return p
+	}
+	p.Name, p.Zone = name, v.FindZone(name)
+	switch {
+	case ParentDS(v, c) != nil:
+		p.Why = SignalParentDS
+	case p.Zone == nil:
+		p.Why = SignalNotServed
+	case signed != nil && !signed(p.Zone.Origin):
+		p.Why = SignalUnsigned
+	case FindCut(p.Zone, name) != nil:
+		p.Why = SignalBelowCut
+	case signed != nil && p.Zone.Nodes[name] != nil:
+		p.Why = SignalZoneFile
+	}
+	return p
+}
+
+// ParentDS returns the zone served here that delegates zone c (the
+// closest served zone above c's name, with a cut at that name) when the
+// delegation has a DS RRset: the parent holds c's DS, so a parent's
+// bootstrapping of c is done (RFC 9615 §4: signals are not for updates;
+// §5.1 advises removing them once acted upon); nil otherwise, and for a
+// parent that is not served here (poolnsd never asks another server).
+func ParentDS(v *handlespace.View, c *handlespace.Zone) *handlespace.Zone {
+	if c.Origin == "." {
+		return nil
+	}
+	p := v.FindZone(parentName(c.Origin))
+	if p == nil {
+		return nil
+	}
+	n := p.Nodes[c.Origin]
+	if n == nil || len(n.RRs[dns.TypeDS]) == 0 || FindCut(p, c.Origin) != n {
+		return nil
+	}
+	return p
 }
 
 // SignalLabel and DSBootLabel are the labels of RFC 9615's names.

@@ -129,3 +129,59 @@ func TestServeDNSSECSignal(t *testing.T) {
 		t.Errorf("dnssec.signal_off: CDS at the signal:\n%s\nwant a validated denial", out)
 	}
 }
+
+// TestServeDNSSECSignalUpdate: a signed DNS UPDATE (the real nsupdate)
+// at an RFC 9615 signal name or below a `_signal` label is REFUSED and
+// changes nothing, where before it registered an element `_signal` in a
+// new pool dns.pool.example. (the name server's name of the child, so
+// that `_signal.dns.pool.example.` held an A RRset beside the signal's
+// empty non-terminal, whose NSEC denied it); the signal still equals the
+// child's apex, and the same UPDATE at an element's name goes through.
+func TestServeDNSSECSignalUpdate(t *testing.T) {
+	t.Parallel()
+	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
+	dir := daemonDir(t, goodZone, regConfig()...)
+	writeFile(t, dir, "zones/child.example.zone", strings.Replace(childSignalZone, "@   NS  ns\n", "@   NS  dns.pool.example.\n", 1))
+	key := keyFile(t, dir, "pe-key", regSecret)
+	data := filepath.Join(dir, "data")
+	keygen(t, data, "pool.example")
+	keygen(t, data, "child.example")
+	p := startDaemon(t, dir)
+	addr, _ := p.ready()
+	add := func(name string) []string {
+		return []string{
+			"check-names off", // nsupdate's own check refuses an A at a name with `_`
+			"update add " + name + " 60 SRV 0 1 8080 " + name,
+			"update add " + name + " 60 A 192.0.2.77",
+		}
+	}
+	apex := dig(t, addr, "+short", "child.example.", "CDS")
+	if len(apex) != 1 {
+		t.Fatalf("the child's CDS: %q", apex)
+	}
+	for _, name := range []string{
+		"_signal.dns.pool.example.",                       // above the signal
+		"_dsboot.child.example._signal.dns.pool.example.", // the signal
+		"_signal.ns1.pool.example.",                       // above the other signal
+		"x._signal.pool.example.",                         // a pool `_signal`
+	} {
+		out, err := nsupdate(t, addr, key, add(name)...)
+		if err == nil || !strings.Contains(out, "update failed: REFUSED") {
+			t.Errorf("nsupdate at %s: %v, want REFUSED:\n%s", name, err, out)
+		}
+		if got := dig(t, addr, "+short", name, "A"); len(got) != 0 {
+			t.Errorf("A at %s after the refused UPDATE: %q", name, got)
+		}
+	}
+	for _, ns := range []string{"dns", "ns1"} {
+		name := "_dsboot.child.example._signal." + ns + ".pool.example."
+		if got := dig(t, addr, "+short", name, "CDS"); !slices.Equal(got, apex) {
+			t.Errorf("CDS at %s: %q; want the child's apex's %q", name, got, apex)
+		}
+	}
+	from := p.cursor()
+	if out, err := nsupdate(t, addr, key, add("pe1.dns.pool.example.")...); err != nil {
+		t.Fatalf("nsupdate at an element's name: %v\n%s", err, out)
+	}
+	p.waitLog(from, "the registration", registeredLine("pe1", true))
+}
