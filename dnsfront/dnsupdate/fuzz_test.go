@@ -14,8 +14,9 @@ import (
 )
 
 // FuzzUpdate feeds arbitrary messages, as DNS UPDATEs, to the server with
-// the real committer and store (those that unpack: the DNS front answers
-// the others FORMERR before this package sees them). signed adds a TSIG record
+// the real committer and store, read from their bytes (Read) as the DNS
+// front reads them (those that unpack: the DNS front answers the others
+// FORMERR). signed adds a TSIG record
 // that the server is taken to have verified, so that the fuzzer reaches the
 // update's semantics. Every update must get exactly one reply that unpacks
 // and matches it, and one that does not succeed must change neither the
@@ -42,9 +43,14 @@ func FuzzUpdate(f *testing.F) {
 		if err := m.Unpack(b); err != nil {
 			return
 		}
+		// The server's path: the message read from its bytes.
+		var um Message
+		if !Read(b, &um) {
+			t.Fatalf("an update that unpacks does not Read: %x", b)
+		}
 		before, storeBefore := fx.digest(t)
 		w := &recorder{}
-		fx.s.ServeUpdate(w, m)
+		fx.s.Serve(w, &um)
 		if w.n != 1 {
 			t.Fatalf("%d replies, want 1", w.n)
 		}
