@@ -118,7 +118,8 @@ const (
 // handler's keys.
 func (h *Handler) PrepareStream(ds *dns.Server) {
 	ds.DecorateReader = func(r dns.Reader) dns.Reader {
-		return &msgcheck.Reader{Reader: r, UDPSize: h.udpSize, Rejected: h.rejected, Update: h.streamUpdate}
+		return &msgcheck.Reader{Reader: r, UDPSize: h.udpSize, Rejected: h.rejected, Update: h.streamUpdate,
+			Idle: ds.IdleTimeout}
 	}
 	ds.MsgAcceptFunc = msgcheck.Accept
 	ds.MsgInvalidFunc = func([]byte, error) {

@@ -26,6 +26,10 @@ type Reader struct {
 	// message is read: miekg/dns's server does not see it. An error ends
 	// the connection.
 	Update func(conn net.Conn, b []byte, m *Msg) error
+	// Idle is the server's idle timeout (its IdleTimeout), which the read
+	// after an UPDATE answered here waits, as the server waits it after
+	// each message it answers; nil: the server's default, 8 s.
+	Idle func() time.Duration
 
 	msg Msg // what Check read of the message in hand (miekg/dns makes a Reader per connection)
 }
@@ -66,6 +70,10 @@ func (r *Reader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
 			if err := r.Update(conn, b, &r.msg); err != nil {
 				return nil, err
 			}
+			timeout = defaultIdle
+			if r.Idle != nil {
+				timeout = r.Idle()
+			}
 			continue
 		}
 		if len(reply) > 0 {
@@ -76,6 +84,9 @@ func (r *Reader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
 		}
 	}
 }
+
+// defaultIdle is miekg/dns's server's idle timeout when it has none set.
+const defaultIdle = 8 * time.Second
 
 // Accept is the MsgAcceptFunc of a server that reads through a Reader,
 // which has already turned away what must not reach the handler
