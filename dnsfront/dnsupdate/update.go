@@ -289,8 +289,11 @@ func (h *Server) Serve(w dns.ResponseWriter, r *Message) {
 			ul.KeyLease = granted // no name is kept beyond the lease
 		}
 	}
-	h.log.Debug("update applied", "zone", u.origin, "key", key.Name, "from", from.String(), "changes", len(res.Done),
-		"lease", res.Lease.String())
+	if h.log.Enabled(context.Background(), slog.LevelDebug) {
+		// Asked first: the line's arguments cost an update ≈ 65 bytes.
+		h.log.Debug("update applied", "zone", u.origin, "key", key.Name, "from", from.String(), "changes", len(res.Done),
+			"lease", res.Lease.String())
+	}
 	h.updateReply(w, r, tsig, dns.RcodeSuccess, "", ul)
 }
 
