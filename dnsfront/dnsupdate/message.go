@@ -245,7 +245,7 @@ func Read(b []byte, m *Message) bool {
 				m.Upd = make([]Rec, 0, min(ns, (len(b)-off)/11+1))
 			}
 			rec := Rec{Name: name, Type: hd.Rrtype, Class: hd.Class, TTL: hd.Ttl, Rdlength: hd.Rdlength}
-			if !readRdata(msg, rd, hd, &rec) {
+			if !readRdata(msg, rd, hd, &rec, lastName, lastNameOff) {
 				return false
 			}
 			m.Upd = append(m.Upd, rec)
@@ -374,6 +374,61 @@ func algorithmName(msg []byte, off int) (string, int, bool) {
 	return name, off, err == nil
 }
 
+// sameName reports whether the name at a in msg reads without an error
+// (dns.UnpackDomainName's checks, as validName) and has the same labels,
+// byte for byte, as the name at b (one that read without an error), and
+// returns the offset after the one at a.
+func sameName(msg []byte, a, b int) (end int, ok bool) {
+	end = -1
+	budget, ptrs, bptrs := 255, 0, 0
+	for {
+		for a < len(msg) && msg[a]&0xC0 == 0xC0 {
+			if a+2 > len(msg) {
+				return 0, false
+			}
+			if end < 0 {
+				end = a + 2
+			}
+			if ptrs++; ptrs > 126 {
+				return 0, false
+			}
+			a = int(binary.BigEndian.Uint16(msg[a:]) & 0x3FFF)
+		}
+		for b < len(msg) && msg[b]&0xC0 == 0xC0 {
+			if b+2 > len(msg) {
+				return 0, false
+			}
+			if bptrs++; bptrs > 126 {
+				return 0, false
+			}
+			b = int(binary.BigEndian.Uint16(msg[b:]) & 0x3FFF)
+		}
+		if a >= len(msg) || b >= len(msg) {
+			return 0, false
+		}
+		c := int(msg[a])
+		if c&0xC0 != 0 || c != int(msg[b]) {
+			return 0, false
+		}
+		if c == 0 {
+			if end < 0 {
+				end = a + 1
+			}
+			return end, true
+		}
+		if a+1+c > len(msg) || b+1+c > len(msg) {
+			return 0, false
+		}
+		if budget -= c + 1; budget <= 0 {
+			return 0, false
+		}
+		if string(msg[a+1:a+1+c]) != string(msg[b+1:b+1+c]) {
+			return 0, false
+		}
+		a, b = a+1+c, b+1+c
+	}
+}
+
 // validName reports whether the name at off is one that
 // dns.UnpackDomainName reads without an error (the same checks: labels
 // inside b, at most 126 compression pointers, 255 octets, no reserved
@@ -414,8 +469,10 @@ func validName(b []byte, off int) bool {
 
 // readRdata reads the data of an update record (its RDATA msg[rd:], msg
 // ending with it) into rec: by hand for the types an element holds, by
-// miekg/dns for the others (its verdict; their data is not used).
-func readRdata(msg []byte, rd int, hd dns.RR_Header, rec *Rec) bool {
+// miekg/dns for the others (its verdict; their data is not used). An SRV
+// target that points at ownerOff, where the name owner starts (the
+// record's owner) and spells the same name is owner.
+func readRdata(msg []byte, rd int, hd dns.RR_Header, rec *Rec, owner string, ownerOff int) bool {
 	if hd.Rdlength == 0 {
 		return true // Unpack's record of no data: a header
 	}
@@ -448,6 +505,10 @@ func readRdata(msg []byte, rd int, hd dns.RR_Header, rec *Rec) bool {
 			rec.Priority, rec.Weight, rec.Port = f[0], f[1], f[2]
 		}
 		if off == end {
+			return true
+		}
+		if e, ok := sameName(msg, off, ownerOff); ok && e == end {
+			rec.Target = owner // an element's SRV names itself
 			return true
 		}
 		target, off, err := dns.UnpackDomainName(msg, off)
