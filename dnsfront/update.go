@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -59,9 +60,19 @@ func (h *Handler) streamUpdate(conn net.Conn, b []byte, wm *msgcheck.Msg) error 
 		_, err := conn.Write(reply)
 		return err
 	}
-	h.serveUpdate(h.updateWriter(&streamWriter{conn: conn}, r, b), r)
+	bp := streamBufs.Get().(*[]byte)
+	sw := &streamWriter{conn: conn, buf: (*bp)[:0]}
+	h.serveUpdate(h.updateWriter(sw, r, b), r)
+	if cap(sw.buf) <= 4096 { // a rare large one is not kept
+		*bp = sw.buf[:0]
+		streamBufs.Put(bp)
+	}
 	return nil
 }
+
+// streamBufs are the streamWriters' buffers: a reply is written before
+// serveUpdate returns.
+var streamBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // serveUpdate answers an UPDATE read from its bytes, as ServeDNS answers
 // one unpacked: timed when in the metrics' sample, a panic answered
