@@ -62,14 +62,18 @@
 //     time from reading a batch to sending its replies (one clock read a
 //     batch) to the batch's first pool answer, the pools' answer latency.
 //
-// The handler hands an UPDATE to package dnsfront/dnsupdate, which applies
-// DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945) through an Updater,
-// seeing names through this package's lookup (a dnsupdate.Lookup, in
-// tsig.go); the TSIG keyring, which the server verifies requests and signs
-// replies with, is package dnsfront/tsigkey's, and tsig.go handles signed
-// queries (and a UDP UPDATE's TSIG, verified from the datagram: its
-// signedWriter). Package dnsfront/dnsserve binds the listeners and moves the
-// bytes (Start, in start.go, serves a Handler on it): TCP and TLS through
+// An UPDATE goes to package dnsfront/dnsupdate, which applies DNS UPDATE
+// (RFC 2136) signed with TSIG (RFC 8945) through an Updater, seeing names
+// through this package's lookup (a dnsupdate.Lookup, in tsig.go). Over
+// UDP and TCP alike (update.go) it is read from its bytes
+// (dnsupdate.Read: no dns.Msg), its TSIG verified from them (tsig.go's
+// updateWriter and signedWriter) and its reply packed and signed by hand;
+// over TCP (and TLS) msgcheck's Reader hands it over before miekg/dns's
+// server sees it, and it is answered in its turn on the connection. The
+// TSIG keyring, which the server verifies requests and signs replies
+// with, is package dnsfront/tsigkey's, and tsig.go handles signed queries.
+// Package dnsfront/dnsserve binds the listeners and moves the bytes
+// (Start, in start.go, serves a Handler on it): TCP and TLS through
 // miekg/dns's server, UDP through loops of its own (one SO_REUSEPORT
 // socket per core), each of which hands its datagrams to the Handler's
 // answering of that loop (udp.go: the fast path from a datagram's bytes,

@@ -113,11 +113,13 @@ const (
 
 // PrepareStream implements dnsserve.Handler: miekg/dns's server of a TCP
 // or TLS listener reads through msgcheck's Reader (the UDP loops check
-// alike, udp.go), accepts what it passed, and verifies and signs TSIG with
-// the handler's keys.
+// alike, udp.go), which answers UPDATEs itself (update.go), accepts what
+// it passed, and verifies and signs the TSIG of queries with the
+// handler's keys.
 func (h *Handler) PrepareStream(ds *dns.Server) {
 	ds.DecorateReader = func(r dns.Reader) dns.Reader {
-		return &msgcheck.Reader{Reader: r, UDPSize: h.udpSize, Rejected: h.rejected}
+		return &msgcheck.Reader{Reader: r, UDPSize: h.udpSize, Rejected: h.rejected, Update: h.streamUpdate,
+			Idle: ds.IdleTimeout}
 	}
 	ds.MsgAcceptFunc = msgcheck.Accept
 	ds.MsgInvalidFunc = func([]byte, error) {
@@ -173,20 +175,7 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	defer func() {
 		if p := recover(); p != nil {
-			h.log.Error("internal error answering query; answered SERVFAIL", "panic", p)
-			m := new(dns.Msg)
-			m.SetRcode(r, dns.RcodeServerFailure)
-			if opt := r.IsEdns0(); opt != nil {
-				m.SetEdns0(uint16(h.udpSize), opt.Do())
-				ednsopt.AddEDE(m, ednsopt.Other, "internal error")
-			}
-			var req *request
-			if len(r.Question) == 1 {
-				rq := newRequest(w, r, h.queryLog.Load(), nil)
-				req = &rq
-			}
-			h.account(w, req, dns.RcodeServerFailure, false, m.Len())
-			w.WriteMsg(m)
+			h.answerPanic(w, r, p)
 		}
 	}()
 	if r.Opcode == dns.OpcodeUpdate {
@@ -205,6 +194,25 @@ func (h *Handler) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	h.serveQuery(w, &req, &qo)
+}
+
+// answerPanic logs a panic p while answering r and answers SERVFAIL, with
+// Extended DNS Error 0 (Other) when r had an OPT record.
+func (h *Handler) answerPanic(w dns.ResponseWriter, r *dns.Msg, p any) {
+	h.log.Error("internal error answering query; answered SERVFAIL", "panic", p)
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeServerFailure)
+	if opt := r.IsEdns0(); opt != nil {
+		m.SetEdns0(uint16(h.udpSize), opt.Do())
+		ednsopt.AddEDE(m, ednsopt.Other, "internal error")
+	}
+	var req *request
+	if len(r.Question) == 1 {
+		rq := newRequest(w, r, h.queryLog.Load(), nil)
+		req = &rq
+	}
+	h.account(w, req, dns.RcodeServerFailure, false, m.Len())
+	w.WriteMsg(m)
 }
 
 // serveQuery answers a query whose request is read: its checks, the

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/poolnsd/poolnsd/dnsfront/dnsserve"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -107,27 +106,28 @@ func (h *Handler) writeSigned(w dns.ResponseWriter, req *request, b []byte) {
 	}
 }
 
-// updateWriter is the writer of the reply to an UPDATE read by a UDP loop
-// (r, its bytes b, unpacked): w, a DirectWriter made without the request
-// (which would verify its TSIG through miekg/dns, unpacking the message a
-// second time and copying it), and for a signed r, the TSIG's verdict
-// from the bytes at hand (tsigkey's VerifyRequest, the same verdicts) in
-// a signedWriter. tsigOff is the offset of r's last record in b.
-func (h *Handler) updateWriter(w *dnsserve.DirectWriter, r *dns.Msg, b []byte, tsigOff int) dns.ResponseWriter {
-	t := r.IsTsig()
+// updateWriter is the writer of the reply to an UPDATE r read from its
+// bytes b (a UDP loop's datagram, a TCP message): w, made without the
+// request (a writer that had it would verify its TSIG through miekg/dns,
+// unpacking the message again), and for a signed r, the TSIG's verdict
+// from the bytes at hand (tsigkey's VerifyRequest, miekg/dns's verdicts)
+// in a signedWriter.
+func (h *Handler) updateWriter(w dns.ResponseWriter, r *dnsupdate.Message, b []byte) dns.ResponseWriter {
+	t := r.TSIG
 	if t == nil {
 		return w
 	}
-	return &signedWriter{DirectWriter: w, keys: h.keys, reqMAC: t.MAC, status: h.keys.VerifyRequest(b, tsigOff, t, time.Now())}
+	return &signedWriter{ResponseWriter: w, keys: h.keys, reqMAC: t.MAC, status: h.keys.VerifyRequest(b, r.TSIGOff, t, time.Now())}
 }
 
-// signedWriter is a DirectWriter whose request's TSIG was verified apart:
-// it reports that verdict, and signs a message carrying a TSIG record (a
-// BADTIME or BADTRUNC reply, tsigkey.WriteFailure) with the request's MAC,
-// as the DirectWriter signs (the package dnsupdate signs its other
-// replies itself and writes them as bytes).
+// signedWriter is a writer of bytes (a DirectWriter, a streamWriter)
+// whose request's TSIG was verified apart: it reports that verdict, and
+// signs a message carrying a TSIG record (a BADTIME or BADTRUNC reply,
+// tsigkey.WriteFailure) with the request's MAC, as miekg/dns's writers
+// sign (the package dnsupdate signs its other replies itself and writes
+// them as bytes).
 type signedWriter struct {
-	*dnsserve.DirectWriter
+	dns.ResponseWriter
 	keys   *tsigkey.Keyring
 	reqMAC string
 	status error
@@ -138,7 +138,7 @@ func (w *signedWriter) TsigStatus() error { return w.status }
 // WriteMsg packs m, signed when it carries a TSIG record, and sends it.
 func (w *signedWriter) WriteMsg(m *dns.Msg) error {
 	if m.IsTsig() == nil {
-		return w.DirectWriter.WriteMsg(m)
+		return w.ResponseWriter.WriteMsg(m)
 	}
 	data, _, err := dns.TsigGenerateWithProvider(m, w.keys, w.reqMAC, false)
 	if err != nil {

@@ -120,44 +120,53 @@ func TestTSIGOverSockets(t *testing.T) {
 		{"MAC truncated to 8 bytes", updatetest.KeyAll, dns.HmacSHA256, updatetest.Secret, time.Now(), 8, dns.RcodeNotAuth, dns.RcodeBadTrunc},
 		{"MAC truncated to 16 bytes (allowed)", updatetest.KeyAll, dns.HmacSHA256, updatetest.Secret, time.Now(), 16, dns.RcodeSuccess, 0},
 	} {
-		label := "t" + strconv.Itoa(tc.rcode) + strconv.Itoa(int(tc.tsigErr))
-		m := updatetest.Msg(t, updatetest.PE(label, 80, "192.0.2.9", 30)...)
-		b := signed(t, m, tc.key, tc.alg, tc.secret, tc.at)
-		if tc.truncate > 0 {
-			b = truncateMAC(t, b, tc.truncate)
-		}
-		rb := rawExchange(t, addr, b)
-		r := unpack(t, rb)
-		ts := r.IsTsig()
-		if r.Rcode != tc.rcode || ts == nil || ts.Error != tc.tsigErr {
-			t.Errorf("%s: %s TSIG %v, want %s %s", tc.name, updatetest.Rcode(r), ts, dns.RcodeToString[tc.rcode], dns.RcodeToString[int(tc.tsigErr)])
-			continue
-		}
-		if got := registered("dyn", label); got != (tc.rcode == dns.RcodeSuccess) {
-			t.Errorf("%s: registered = %v", tc.name, got)
-		}
-		switch tc.tsigErr {
-		case dns.RcodeBadSig, dns.RcodeBadKey:
-			if ts.MACSize != 0 {
-				t.Errorf("%s: the error reply is signed", tc.name)
+		for _, net := range []string{"udp", "tcp"} { // the same path (update.go)
+			tc := tc
+			tc.name = net + ": " + tc.name
+			label := "t" + strconv.Itoa(tc.rcode) + strconv.Itoa(int(tc.tsigErr)) + net
+			m := updatetest.Msg(t, updatetest.PE(label, 80, "192.0.2.9", 30)...)
+			b := signed(t, m, tc.key, tc.alg, tc.secret, tc.at)
+			if tc.truncate > 0 {
+				b = truncateMAC(t, b, tc.truncate)
 			}
-		case dns.RcodeBadTime:
-			other, _ := hex.DecodeString(ts.OtherData)
-			var sec uint64
-			for _, x := range other {
-				sec = sec<<8 | uint64(x)
+			var rb []byte
+			if net == "udp" {
+				rb = rawExchange(t, addr, b)
+			} else {
+				rb = rawExchangeTCP(t, addr, b)[0]
 			}
-			if ts.MACSize == 0 || len(other) != 6 || time.Since(time.Unix(int64(sec), 0)).Abs() > time.Minute {
-				t.Errorf("%s: BADTIME reply %v: want it signed with the server's time in Other Data", tc.name, ts)
+			r := unpack(t, rb)
+			ts := r.IsTsig()
+			if r.Rcode != tc.rcode || ts == nil || ts.Error != tc.tsigErr {
+				t.Errorf("%s: %s TSIG %v, want %s %s", tc.name, updatetest.Rcode(r), ts, dns.RcodeToString[tc.rcode], dns.RcodeToString[int(tc.tsigErr)])
+				continue
 			}
-			// The MAC covers the reply and the request's MAC (RFC 8945
-			// §5.3).
-			if err := verifyReply(rb, tc.secret, requestMAC(t, b)); err != nil {
-				t.Errorf("%s: reply MAC: %v", tc.name, err)
+			if got := registered("dyn", label); got != (tc.rcode == dns.RcodeSuccess) {
+				t.Errorf("%s: registered = %v", tc.name, got)
 			}
-		case 0:
-			if int(ts.MACSize) != tc.truncate {
-				t.Errorf("%s: reply MAC of %d bytes, want %d like the request's", tc.name, ts.MACSize, tc.truncate)
+			switch tc.tsigErr {
+			case dns.RcodeBadSig, dns.RcodeBadKey:
+				if ts.MACSize != 0 {
+					t.Errorf("%s: the error reply is signed", tc.name)
+				}
+			case dns.RcodeBadTime:
+				other, _ := hex.DecodeString(ts.OtherData)
+				var sec uint64
+				for _, x := range other {
+					sec = sec<<8 | uint64(x)
+				}
+				if ts.MACSize == 0 || len(other) != 6 || time.Since(time.Unix(int64(sec), 0)).Abs() > time.Minute {
+					t.Errorf("%s: BADTIME reply %v: want it signed with the server's time in Other Data", tc.name, ts)
+				}
+				// The MAC covers the reply and the request's MAC (RFC 8945
+				// §5.3).
+				if err := verifyReply(rb, tc.secret, requestMAC(t, b)); err != nil {
+					t.Errorf("%s: reply MAC: %v", tc.name, err)
+				}
+			case 0:
+				if int(ts.MACSize) != tc.truncate {
+					t.Errorf("%s: reply MAC of %d bytes, want %d like the request's", tc.name, ts.MACSize, tc.truncate)
+				}
 			}
 		}
 	}

@@ -25,8 +25,9 @@ import (
 // element answer from packed material: no goroutine, no dns.Msg and no
 // allocation per query. The rest (static and negative answers, signed
 // queries, odd names) goes through the same lookup and renderers with a
-// dns.Msg, still on the loop; UPDATE, which waits for its commit, gets a
-// goroutine of its own, so that it never stalls the loop.
+// dns.Msg, still on the loop; UPDATE, read from its bytes on the loop,
+// waits for its commit on a goroutine of its own, so that it never stalls
+// the loop (update.go).
 
 // loopAnswerer answers the datagrams of one UDP loop: the dnsserve.Loop
 // that NewLoop returns.
@@ -182,7 +183,10 @@ func (u *loopAnswerer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.Add
 	if reply, ok := u.fast(b, wm, client, out); ok {
 		return reply
 	}
-	r := wm.Unpacked // a signed query's, an update's: Check unpacked it
+	if wm.Opcode() == dns.OpcodeUpdate {
+		return u.update(b, wm, client, m.OOB, out) // update.go
+	}
+	r := wm.Unpacked // a signed query's: Check unpacked it
 	if r == nil {
 		r = new(dns.Msg)
 		if err := r.Unpack(b); err != nil {
@@ -190,10 +194,6 @@ func (u *loopAnswerer) serveChecked(b []byte, wm *msgcheck.Msg, client netip.Add
 			u.h.log.Error("internal error: a checked message did not unpack", "err", err)
 			return msgcheck.AppendErrorReply(out, b, wm, dns.RcodeFormatError, u.h.udpSize)
 		}
-	}
-	if r.Opcode == dns.OpcodeUpdate {
-		u.update(r, b, wm.LastRR, client, m.OOB)
-		return nil
 	}
 	u.w.Reset(out, client, b, r)
 	u.h.ServeDNS(&u.w, r)
@@ -370,18 +370,4 @@ func readOptions(rd []byte, e *edns, qo *protect.QueryOpts) {
 		}
 		rd = rd[4+n:]
 	}
-}
-
-// update applies an UPDATE on a goroutine of its own: it waits for its
-// commit, which must not stall the loop. Its reply is written straight to
-// the socket. Its TSIG, if any (the last record, at tsigOff), is verified
-// here, from the datagram (tsig.go's signedWriter).
-func (u *loopAnswerer) update(r *dns.Msg, b []byte, tsigOff int, client netip.AddrPort, oob []byte) {
-	w := u.h.updateWriter(dnsserve.NewDirectWriter(u.sock, u.h.keys, client, oob, nil, nil), r, b, tsigOff)
-	u.sock.Go(func() {
-		if p := u.h.pacer; p != nil {
-			p.Turn() // between the loop's batches (pace.go)
-		}
-		u.h.ServeDNS(w, r)
-	})
 }

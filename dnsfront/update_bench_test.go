@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -80,6 +81,77 @@ func BenchmarkUpdateUDP(b *testing.B) {
 		}
 	}
 	send(0) // the element exists: the rest are refreshes
+	i := 1
+	for b.Loop() {
+		if time.Since(signedAt) > 200*time.Second {
+			b.StopTimer()
+			sign()
+			b.StartTimer()
+		}
+		send(i)
+		i++
+	}
+}
+
+// BenchmarkUpdateTCP is BenchmarkUpdateUDP over one TCP connection: the
+// same updates, each framed and sent when the reply to the one before
+// has come.
+//
+//	go test -run XXX -bench UpdateTCP -benchmem -benchtime 2000x ./dnsfront
+func BenchmarkUpdateTCP(b *testing.B) {
+	hs := newTestSpace(b)
+	_, reg := updatetest.Committer(b, hs, regcommit.Config{Rate: 1e9, Burst: 1 << 30})
+	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog(),
+		Updates: reg, TSIG: testKeys}, hs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	c, err := net.Dial("tcp", srv.Addrs()[0].String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(time.Hour))
+
+	var msgs [100][]byte
+	var signedAt time.Time
+	sign := func() {
+		signedAt = time.Now()
+		for i := range msgs {
+			m := bigpoolUpdate(b, i, signedAt)
+			msgs[i] = append(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m...)
+		}
+	}
+	sign()
+	buf := make([]byte, 4096)
+	send := func(i int) {
+		m := msgs[i%len(msgs)]
+		if _, err := c.Write(m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:2]); err != nil {
+			b.Fatal(err)
+		}
+		n := int(binary.BigEndian.Uint16(buf))
+		if _, err := io.ReadFull(c, buf[:n]); err != nil {
+			b.Fatal(err)
+		}
+		if n < 12 || binary.BigEndian.Uint16(buf) != binary.BigEndian.Uint16(m[2:]) {
+			b.Fatalf("update %d: a reply of another ID: %x", i, buf[:n])
+		}
+		if rcode := buf[3] & 0xF; rcode != dns.RcodeSuccess {
+			b.Fatalf("update %d: %s", i, dns.RcodeToString[int(rcode)])
+		}
+		if binary.BigEndian.Uint16(buf[10:]) < 2 {
+			b.Fatalf("update %d: reply without OPT and TSIG: %x", i, buf[:n])
+		}
+	}
+	send(0)
 	i := 1
 	for b.Loop() {
 		if time.Since(signedAt) > 200*time.Second {

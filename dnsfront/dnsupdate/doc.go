@@ -8,8 +8,13 @@
 // (its port, priority and weight; the target is the name itself), A
 // and/or AAAA records (its addresses) and optionally TXT records of
 // key=value pairs (weight=, prio=, load=, loaddeg=, site=, policy=,
-// transport=). Server.ServeUpdate checks the request's form (zone,
-// prerequisite and update sections), its signature and the key's pools,
+// transport=). Read reads an UPDATE from its bytes into a Message (what
+// the server uses of it, without a dns.Msg: the records an element holds
+// read by hand, the rest by miekg/dns one record at a time, so that every
+// verdict is miekg/dns's Unpack's, FuzzRead); FromMsg takes one from a
+// dns.Msg. Server.Serve (ServeUpdate for a dns.Msg) checks the request's
+// form (zone, prerequisite and update sections), its signature and the
+// key's pools,
 // then submits it to the Updater (package regcommit's Committer), which
 // runs the prerequisites (RFC 2136 §3.2) and the update section (§3.4.2)
 // against the view it commits on, and answers once the change is durable

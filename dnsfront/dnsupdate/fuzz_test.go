@@ -1,7 +1,9 @@
 package dnsupdate
 
 import (
+	"encoding/base64"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -12,8 +14,9 @@ import (
 )
 
 // FuzzUpdate feeds arbitrary messages, as DNS UPDATEs, to the server with
-// the real committer and store (those that unpack: the DNS front answers
-// the others FORMERR before this package sees them). signed adds a TSIG record
+// the real committer and store, read from their bytes (Read) as the DNS
+// front reads them (those that unpack: the DNS front answers the others
+// FORMERR). signed adds a TSIG record
 // that the server is taken to have verified, so that the fuzzer reaches the
 // update's semantics. Every update must get exactly one reply that unpacks
 // and matches it, and one that does not succeed must change neither the
@@ -40,9 +43,14 @@ func FuzzUpdate(f *testing.F) {
 		if err := m.Unpack(b); err != nil {
 			return
 		}
+		// The server's path: the message read from its bytes.
+		var um Message
+		if !Read(b, &um) {
+			t.Fatalf("an update that unpacks does not Read: %x", b)
+		}
 		before, storeBefore := fx.digest(t)
 		w := &recorder{}
-		fx.s.ServeUpdate(w, m)
+		fx.s.Serve(w, &um)
 		if w.n != 1 {
 			t.Fatalf("%d replies, want 1", w.n)
 		}
@@ -118,4 +126,49 @@ func updateSeeds(t testing.TB) []updateSeed {
 	zone2.Question = append(zone2.Question, dns.Question{Name: "x.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
 	add(zone2, true)
 	return out
+}
+
+// FuzzRead: Read, from the bytes, makes of any message what FromMsg makes
+// of miekg/dns's Unpack of it, and fails where Unpack fails. Seeds: the
+// updates of updateSeeds, signed and not, and testdata/fuzz/FuzzRead.
+func FuzzRead(f *testing.F) {
+	for _, s := range updateSeeds(f) {
+		f.Add(s.b)
+		m := new(dns.Msg)
+		if err := m.Unpack(s.b); err != nil {
+			f.Fatal(err)
+		}
+		m.SetTsig(updatetest.KeyAll, dns.HmacSHA256, 300, updatetest.T0.Unix())
+		b, _, err := dns.TsigGenerate(m, base64.StdEncoding.EncodeToString(updatetest.Secret), "", false)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got Message
+		ok := Read(b, &got)
+		r := new(dns.Msg)
+		err := r.Unpack(b)
+		if ok != (err == nil) {
+			t.Fatalf("Read says %v, Unpack %v\n%x", ok, err, b)
+		}
+		if !ok {
+			return
+		}
+		if got.TSIG != nil {
+			if got.TSIGOff < 12 || got.TSIGOff >= len(b) {
+				t.Fatalf("TSIG at %d of %d bytes", got.TSIGOff, len(b))
+			}
+			got.TSIGOff = 0
+		}
+		want := FromMsg(r)
+		if got.TSIG != nil {
+			ts := *got.TSIG // out of Read's room, which FromMsg leaves empty
+			got.TSIG, got.tsig = &ts, dns.TSIG{}
+		}
+		if !reflect.DeepEqual(&got, want) {
+			t.Fatalf("Read:\n%+v\nFromMsg:\n%+v\n%x", got, *want, b)
+		}
+	})
 }

@@ -102,7 +102,7 @@ func FuzzReply(f *testing.F) {
 				MAC: hex.EncodeToString(mac), OrigId: r.Id}
 		}
 		want, werr := msgReply(r, tsig, keys, int(rcode), 1232, why, ul, now)
-		got, err := appendReply(nil, r, int(rcode), 1232, why, ul)
+		got, err := appendReply(nil, FromMsg(r), int(rcode), 1232, why, ul)
 		if err == nil && tsig != nil {
 			got, err = keys.AppendSigned(got, tsig, now)
 		}

@@ -122,6 +122,9 @@ func New(src Source, cfg Config) *Server {
 // of one UPDATE.
 const maxUpdateRRs = 1024
 
+// linearMax is how many keys or names parseUpdate searches linearly.
+const linearMax = 16
+
 // defaultUpdateTimeout bounds how long an UPDATE waits for its commit.
 const defaultUpdateTimeout = 10 * time.Second
 
@@ -186,7 +189,7 @@ type parsedUpdate struct {
 	origin string
 	lookup Lookup
 	prereq []dns.RR
-	upd    []dns.RR
+	upd    []Rec
 	lease  *dns.EDNS0_UL
 	// names are the element names the update section touches, in order of
 	// first appearance, with their pool and label.
@@ -199,14 +202,18 @@ type peName struct {
 }
 
 // ServeUpdate answers a DNS UPDATE.
-func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) {
+func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) { h.Serve(w, FromMsg(r)) }
+
+// Serve answers a DNS UPDATE read by Read (or FromMsg). The request's
+// TSIG, if any, has been verified: w's TsigStatus says how.
+func (h *Server) Serve(w dns.ResponseWriter, r *Message) {
 	if h.upd == nil {
 		h.updateReply(w, r, nil, dns.RcodeNotImplemented, "", nil)
 		return
 	}
 	from := RemoteAddr(w)
-	tsig, err := tsigkey.Of(r)
-	if err != nil {
+	tsig := r.TSIG
+	if err := r.TSIGErr; err != nil {
 		h.metrics.UpdateRefused(metrics.CauseMalformed)
 		h.refuse(w, r, nil, dns.RcodeFormatError, from, err.Error())
 		return
@@ -219,7 +226,7 @@ func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) {
 			code := tsigkey.ErrorCode(st)
 			h.log.Info("update refused", "rcode", "NOTAUTH", "tsig_error", dns.RcodeToString[int(code)], "key", tsig.Hdr.Name,
 				"from", from.String(), "zone", zoneName(r))
-			if err := tsigkey.WriteFailure(w, r, tsig, st); err != nil {
+			if err := tsigkey.WriteFailure(w, r.skeleton(), tsig, st); err != nil {
 				h.log.Debug("writing reply", "err", err)
 			}
 			return
@@ -282,8 +289,11 @@ func (h *Server) ServeUpdate(w dns.ResponseWriter, r *dns.Msg) {
 			ul.KeyLease = granted // no name is kept beyond the lease
 		}
 	}
-	h.log.Debug("update applied", "zone", u.origin, "key", key.Name, "from", from.String(), "changes", len(res.Done),
-		"lease", res.Lease.String())
+	if h.log.Enabled(context.Background(), slog.LevelDebug) {
+		// Asked first: the line's arguments cost an update ≈ 65 bytes.
+		h.log.Debug("update applied", "zone", u.origin, "key", key.Name, "from", from.String(), "changes", len(res.Done),
+			"lease", res.Lease.String())
+	}
 	h.updateReply(w, r, tsig, dns.RcodeSuccess, "", ul)
 }
 
@@ -301,14 +311,14 @@ func RemoteAddr(w dns.ResponseWriter) netip.Addr {
 
 // refuse logs why an update failed and answers rcode, signed when the
 // request was validly signed (tsig non-nil).
-func (h *Server) refuse(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, from netip.Addr, why string) {
+func (h *Server) refuse(w dns.ResponseWriter, r *Message, tsig *dns.TSIG, rcode int, from netip.Addr, why string) {
 	h.log.Info("update refused", "rcode", dns.RcodeToString[rcode], "from", from.String(), "zone", zoneName(r), "reason", why)
 	h.updateReply(w, r, tsig, rcode, why, nil)
 }
 
-func zoneName(r *dns.Msg) string {
-	if len(r.Question) > 0 {
-		return r.Question[0].Name
+func zoneName(r *Message) string {
+	if r.Zones > 0 {
+		return r.Zone.Name
 	}
 	return ""
 }
@@ -319,7 +329,7 @@ func zoneName(r *dns.Msg) string {
 // reply is packed and signed by hand into a reused buffer (appendReply,
 // tsigkey's AppendSigned): the bytes dns.Msg, SignReply and the server's
 // writer made, without their garbage.
-func (h *Server) updateReply(w dns.ResponseWriter, r *dns.Msg, tsig *dns.TSIG, rcode int, why string, ul *dns.EDNS0_UL) {
+func (h *Server) updateReply(w dns.ResponseWriter, r *Message, tsig *dns.TSIG, rcode int, why string, ul *dns.EDNS0_UL) {
 	bp := replyBufs.Get().(*[]byte)
 	defer replyBufs.Put(bp)
 	b, err := appendReply((*bp)[:0], r, rcode, uint16(h.udpSize), why, ul)
@@ -344,16 +354,16 @@ var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 // bits, the lease option ul if set, and on failure an Extended DNS Error
 // (Prohibited for REFUSED, else Other) with why cut to 200 bytes. An rcode
 // over 15 without an OPT is an error, as dns.Msg's Pack says.
-func appendReply(b []byte, r *dns.Msg, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL) ([]byte, error) {
-	opt := r.IsEdns0() != nil
+func appendReply(b []byte, r *Message, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL) ([]byte, error) {
+	opt := r.OPT
 	if rcode < 0 || rcode > 0xFFF || (rcode > 0xF && !opt) {
 		return b, fmt.Errorf("dnsupdate: internal error: rcode %d does not pack (without an OPT, or over 0xFFF)", rcode)
 	}
 	start := len(b)
-	b = binary.BigEndian.AppendUint16(b, r.Id)
+	b = binary.BigEndian.AppendUint16(b, r.ID)
 	b = binary.BigEndian.AppendUint16(b, 1<<15|uint16(r.Opcode&0xF)<<11|uint16(rcode&0xF))
 	qd, ar := 0, 0
-	if len(r.Question) > 0 {
+	if r.Zones > 0 {
 		qd = 1
 	}
 	if opt {
@@ -363,7 +373,7 @@ func appendReply(b []byte, r *dns.Msg, rcode int, udpSize uint16, why string, ul
 	b = append(b, 0, 0, 0, 0)
 	b = binary.BigEndian.AppendUint16(b, uint16(ar))
 	if qd == 1 {
-		q := r.Question[0]
+		q := r.Zone
 		var name [256]byte
 		n, err := dns.PackDomainName(q.Name, name[:], 0, nil, false)
 		if err != nil {
@@ -419,15 +429,15 @@ func appendOption(b []byte, code uint16, n int) []byte {
 // parseUpdate checks the form of an UPDATE (zone section RFC 2136 §3.1,
 // prerequisite section §3.2, update section prescan §3.4.1) and that every
 // name it updates is a pool element's name.
-func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
-	if len(r.Question) != 1 {
-		return nil, updErr(dns.RcodeFormatError, "zone section has %d records, want 1", len(r.Question))
+func (h *Server) parseUpdate(r *Message) (*parsedUpdate, error) {
+	if r.Zones != 1 {
+		return nil, updErr(dns.RcodeFormatError, "zone section has %d records, want 1", r.Zones)
 	}
-	zq := r.Question[0]
+	zq := r.Zone
 	if zq.Qtype != dns.TypeSOA {
 		return nil, updErr(dns.RcodeFormatError, "zone section type %s, want SOA", dns.TypeToString[zq.Qtype])
 	}
-	if len(r.Answer)+len(r.Ns) > maxUpdateRRs {
+	if len(r.Prereq)+len(r.Upd) > maxUpdateRRs {
 		return nil, updErr(dns.RcodeFormatError, "more than %d records", maxUpdateRRs)
 	}
 	origin := lower(zq.Name)
@@ -436,28 +446,53 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 	if z == nil || (zq.Qclass != dns.ClassINET) {
 		return nil, updErr(dns.RcodeNotAuth, "not authoritative for zone %s class %s", zq.Name, dns.ClassToString[zq.Qclass])
 	}
-	u := &parsedUpdate{origin: origin, lookup: h.lookup, prereq: r.Answer, upd: r.Ns}
-	for _, rr := range r.Extra {
-		if opt, ok := rr.(*dns.OPT); ok {
-			if opt.Version() != 0 {
-				return nil, updErr(dns.RcodeBadVers, "EDNS version %d", opt.Version())
+	u := &parsedUpdate{origin: origin, lookup: h.lookup, prereq: r.Prereq, upd: r.Upd}
+	if r.OptVersion != 0 {
+		return nil, updErr(dns.RcodeBadVers, "EDNS version %d", r.OptVersion)
+	}
+	u.lease = r.Lease
+	// The sets of keys and of names: a linear search of their lists
+	// while they are short (an update names one element or a few), maps
+	// beyond.
+	var keySet, nameSet map[string]struct{}
+	addKey := func(k string) {
+		if keySet == nil && len(u.keys) < linearMax {
+			if !slices.Contains(u.keys, k) {
+				u.keys = append(u.keys, k)
 			}
-			for _, o := range opt.Option {
-				if ul, ok := o.(*dns.EDNS0_UL); ok {
-					u.lease = ul
-				}
+			return
+		}
+		if keySet == nil {
+			keySet = make(map[string]struct{}, 2*linearMax)
+			for _, x := range u.keys {
+				keySet[x] = struct{}{}
 			}
 		}
-	}
-	keys := map[string]bool{}
-	addKey := func(k string) {
-		if !keys[k] {
-			keys[k] = true
+		if _, ok := keySet[k]; !ok {
+			keySet[k] = struct{}{}
 			u.keys = append(u.keys, k)
 		}
 	}
+	seen := func(name string) bool {
+		if nameSet == nil && len(u.names) < linearMax {
+			for i := range u.names {
+				if u.names[i].name == name {
+					return true
+				}
+			}
+			return false
+		}
+		if nameSet == nil {
+			nameSet = make(map[string]struct{}, 2*linearMax)
+			for i := range u.names {
+				nameSet[u.names[i].name] = struct{}{}
+			}
+		}
+		_, ok := nameSet[name]
+		return ok
+	}
 	// Prerequisites (§3.2.1, §3.2.2 form).
-	for _, rr := range r.Answer {
+	for _, rr := range r.Prereq {
 		hd := rr.Header()
 		name := lower(hd.Name)
 		if !inZone(origin, name) {
@@ -486,41 +521,42 @@ func (h *Server) parseUpdate(r *dns.Msg) (*parsedUpdate, error) {
 		}
 	}
 	// Update section prescan (§3.4.1.3) and the names it touches.
-	seen := map[string]bool{}
-	for _, rr := range r.Ns {
-		hd := rr.Header()
+	for i := range r.Upd {
+		hd := &r.Upd[i]
 		name := lower(hd.Name)
 		if !inZone(origin, name) {
 			return nil, updErr(dns.RcodeNotZone, "update %s is outside zone %s", hd.Name, origin)
 		}
 		switch hd.Class {
 		case dns.ClassINET:
-			if hd.Rrtype == dns.TypeANY || badType(hd.Rrtype, false) {
-				return nil, updErr(dns.RcodeFormatError, "update adds a record of type %s", dns.TypeToString[hd.Rrtype])
+			if hd.Type == dns.TypeANY || badType(hd.Type, false) {
+				return nil, updErr(dns.RcodeFormatError, "update adds a record of type %s", dns.TypeToString[hd.Type])
 			}
 			if hd.Rdlength == 0 {
-				return nil, updErr(dns.RcodeFormatError, "update adds %s %s without data", hd.Name, dns.TypeToString[hd.Rrtype])
+				return nil, updErr(dns.RcodeFormatError, "update adds %s %s without data", hd.Name, dns.TypeToString[hd.Type])
 			}
 		case dns.ClassANY:
-			if hd.Ttl != 0 || hd.Rdlength != 0 || badType(hd.Rrtype, true) {
-				return nil, updErr(dns.RcodeFormatError, "update deletes %s %s with a TTL, data or a bad type", hd.Name, dns.TypeToString[hd.Rrtype])
+			if hd.TTL != 0 || hd.Rdlength != 0 || badType(hd.Type, true) {
+				return nil, updErr(dns.RcodeFormatError, "update deletes %s %s with a TTL, data or a bad type", hd.Name, dns.TypeToString[hd.Type])
 			}
 		case dns.ClassNONE:
-			if hd.Ttl != 0 || hd.Rrtype == dns.TypeANY || badType(hd.Rrtype, false) {
-				return nil, updErr(dns.RcodeFormatError, "update deletes a record %s %s with a TTL or a bad type", hd.Name, dns.TypeToString[hd.Rrtype])
+			if hd.TTL != 0 || hd.Type == dns.TypeANY || badType(hd.Type, false) {
+				return nil, updErr(dns.RcodeFormatError, "update deletes a record %s %s with a TTL or a bad type", hd.Name, dns.TypeToString[hd.Type])
 			}
 		default:
 			return nil, updErr(dns.RcodeFormatError, "update %s has class %s", hd.Name, dns.ClassToString[hd.Class])
 		}
-		if seen[name] {
+		if seen(name) {
 			continue
 		}
-		seen[name] = true
 		pn, err := elementName(z, origin, name)
 		if err != nil {
 			return nil, err
 		}
 		u.names = append(u.names, pn)
+		if nameSet != nil {
+			nameSet[name] = struct{}{}
+		}
 		addKey(regcommit.Key(pn.pool, pn.label))
 	}
 	return u, nil
@@ -626,8 +662,9 @@ func (u *parsedUpdate) build(v *handlespace.View) ([]regcommit.Change, error) {
 			}
 		}
 		st := stateOf(cur, n.name)
-		for _, rr := range u.upd {
-			if lower(rr.Header().Name) != n.name {
+		for i := range u.upd {
+			rr := &u.upd[i]
+			if lower(rr.Name) != n.name {
 				continue
 			}
 			if err := st.apply(rr, n.name); err != nil {
@@ -648,13 +685,19 @@ func (u *parsedUpdate) build(v *handlespace.View) ([]regcommit.Change, error) {
 // peState is the records of one element's name while an update applies.
 type peState struct {
 	existed bool
-	srv     []*dns.SRV
+	srv     srvRec // the SRV record, if hasSRV
+	hasSRV  bool
 	addrs   []netip.Addr
 	txt     txtState
 	added   bool   // the update added records
 	srvTTL  uint32 // TTL of the last SRV the update added
 	srvSeen bool
 	lease   time.Duration // of the existing registration
+}
+
+// srvRec is an element's SRV record: its target is its name.
+type srvRec struct {
+	Priority, Weight, Port uint16
 }
 
 // stateOf is the records of element e (nil: none) at its name: a value,
@@ -665,11 +708,7 @@ func stateOf(e *handlespace.Element, name string) peState {
 		return st
 	}
 	st.existed = true
-	st.srv = []*dns.SRV{{
-		Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET},
-		Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)),
-		Port: e.Port, Target: name,
-	}}
+	st.srv, st.hasSRV = srvRec{Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)), Port: e.Port}, true
 	st.addrs = slices.Clone(e.Addrs)
 	elementTXT(e, &st.txt)
 	st.lease = e.Lease
@@ -700,26 +739,23 @@ func elementTXT(e *handlespace.Element, m *txtState) {
 }
 
 // apply applies one update record (RFC 2136 §3.4.2.2–3.4.2.4).
-func (st *peState) apply(rr dns.RR, name string) error {
-	hd := rr.Header()
-	switch hd.Class {
+func (st *peState) apply(rr *Rec, name string) error {
+	switch rr.Class {
 	case dns.ClassINET: // add
 		st.added = true
-		switch x := rr.(type) {
-		case *dns.SRV:
-			if lower(x.Target) != name {
-				return updErr(dns.RcodeRefused, "SRV target %s: an element's SRV points at its own name %s", x.Target, name)
+		switch rr.Type {
+		case dns.TypeSRV:
+			if lower(rr.Target) != name {
+				return updErr(dns.RcodeRefused, "SRV target %s: an element's SRV points at its own name %s", rr.Target, name)
 			}
 			// An element has one SRV record: adding one replaces it, as
 			// RFC 2136 §3.4.2.2 does for the zone's SOA.
-			st.srvSeen, st.srvTTL = true, hd.Ttl
-			st.srv = []*dns.SRV{x}
-		case *dns.A:
-			st.addAddr(ipv4(x.A))
-		case *dns.AAAA:
-			st.addAddr(ipv6(x.AAAA))
-		case *dns.TXT:
-			pairs, err := parseTXT(x.Txt)
+			st.srvSeen, st.srvTTL = true, rr.TTL
+			st.srv, st.hasSRV = srvRec{Priority: rr.Priority, Weight: rr.Weight, Port: rr.Port}, true
+		case dns.TypeA, dns.TypeAAAA:
+			st.addAddr(rr.Addr)
+		case dns.TypeTXT:
+			pairs, err := parseTXT(rr.Txt)
 			if err != nil {
 				return err
 			}
@@ -727,14 +763,14 @@ func (st *peState) apply(rr dns.RR, name string) error {
 				st.txt.set(p[0], p[1])
 			}
 		default:
-			return updErr(dns.RcodeRefused, "%s: an element's name holds SRV, A, AAAA and TXT records, not %s", name, dns.TypeToString[hd.Rrtype])
+			return updErr(dns.RcodeRefused, "%s: an element's name holds SRV, A, AAAA and TXT records, not %s", name, dns.TypeToString[rr.Type])
 		}
 	case dns.ClassANY: // delete an RRset, or every RRset of the name
-		switch hd.Rrtype {
+		switch rr.Type {
 		case dns.TypeANY:
-			st.srv, st.addrs, st.txt = nil, nil, txtState{}
+			st.hasSRV, st.addrs, st.txt = false, nil, txtState{}
 		case dns.TypeSRV:
-			st.srv = nil
+			st.hasSRV = false
 		case dns.TypeA:
 			st.addrs = slices.DeleteFunc(st.addrs, netip.Addr.Is4)
 		case dns.TypeAAAA:
@@ -743,17 +779,16 @@ func (st *peState) apply(rr dns.RR, name string) error {
 			st.txt = txtState{}
 		}
 	case dns.ClassNONE: // delete one record
-		switch x := rr.(type) {
-		case *dns.SRV:
-			st.srv = slices.DeleteFunc(st.srv, func(s *dns.SRV) bool {
-				return s.Priority == x.Priority && s.Weight == x.Weight && s.Port == x.Port && lower(x.Target) == name
-			})
-		case *dns.A:
-			st.delAddr(ipv4(x.A))
-		case *dns.AAAA:
-			st.delAddr(ipv6(x.AAAA))
-		case *dns.TXT:
-			pairs, err := parseTXT(x.Txt)
+		switch rr.Type {
+		case dns.TypeSRV:
+			s := st.srv
+			if s.Priority == rr.Priority && s.Weight == rr.Weight && s.Port == rr.Port && lower(rr.Target) == name {
+				st.hasSRV = false
+			}
+		case dns.TypeA, dns.TypeAAAA:
+			st.delAddr(rr.Addr)
+		case dns.TypeTXT:
+			pairs, err := parseTXT(rr.Txt)
 			if err != nil {
 				return err
 			}
@@ -853,7 +888,7 @@ func parseFraction(v string) (float64, error) {
 // change turns the final state into a registration, a removal or nothing.
 func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, error) {
 	c := regcommit.Change{Pool: n.pool, Label: n.label}
-	if len(st.srv) == 0 {
+	if !st.hasSRV {
 		switch {
 		case st.existed:
 			return c, true, nil // removal
@@ -865,7 +900,7 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, e
 	if len(st.addrs) == 0 {
 		return c, false, updErr(dns.RcodeRefused, "%s: a pool element needs an A or AAAA record", n.name)
 	}
-	s := st.srv[0]
+	s := st.srv
 	e := &handlespace.Element{Port: s.Port, Priority: uint32(s.Priority), Weight: uint32(s.Weight)}
 	if e.Port == 0 {
 		return c, false, updErr(dns.RcodeRefused, "%s: SRV port 0", n.name)

@@ -8,11 +8,15 @@
 // question lies, the OPT record's fields), without allocating, and returns
 // a Verdict: Drop for responses and messages shorter than a header, NotImp
 // for opcodes other than QUERY and UPDATE, FormErr for
-// malformed messages, Serve for the rest. A message it serves unpacks with
+// malformed messages, Serve for the rest. A query it serves unpacks with
 // miekg/dns: names, records and OPT options are checked here as miekg/dns
-// would check them, and a message with records other than an OPT (a TSIG,
-// an update) is unpacked once to be sure, and handed on (Msg.Unpacked)
-// so that it is unpacked only once. AppendErrorReply writes the
+// would check them, and a query with records other than an OPT (a TSIG)
+// is unpacked once to be sure, and handed on (Msg.Unpacked) so that it is
+// unpacked only once. An UPDATE is served once its names and records lie
+// in bounds: the data of its records is checked by its reader (package
+// dnsupdate's Read, the same verdicts as miekg/dns's Unpack), which reads
+// it from the bytes. Reader hands an UPDATE to its Update function, if
+// set, rather than to miekg/dns's server. AppendErrorReply writes the
 // error reply from the message's bytes, so that it repeats the question
 // whenever it parsed and carries only the header flags the RFCs allow
 // (miekg/dns's own reject path copies TC, RA and AD from the query and

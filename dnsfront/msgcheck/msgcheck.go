@@ -52,19 +52,23 @@ type Msg struct {
 	// message's TSIG), 0 for a message of no records.
 	LastRR int
 	// Unpacked is the message as miekg/dns unpacked it, when Check did
-	// (Others: a TSIG, an update's records; nil otherwise): the caller's
-	// to use instead of unpacking the bytes again.
+	// (a query with Others: a TSIG; nil otherwise): the caller's to use
+	// instead of unpacking the bytes again. An UPDATE is not unpacked:
+	// its reader (dnsupdate.Read) checks its records as Unpack would.
 	Unpacked *dns.Msg
 }
 
 // Opcode returns the message's opcode.
 func (m *Msg) Opcode() int { return int(m.Bits>>11) & 0xF }
 
-// Check reads the raw message b and decides what to do with it. A
-// message it hands to the handler (Serve) unpacks with miekg/dns:
-// its names, records and OPT options are checked here as miekg/dns would
-// check them, and messages with records other than an OPT (TSIG-signed
-// queries, updates) are unpacked here once to be sure.
+// Check reads the raw message b and decides what to do with it. A query
+// it hands to the handler (Serve) unpacks with miekg/dns: its names,
+// records and OPT options are checked here as miekg/dns would check them,
+// and a query with records other than an OPT (a TSIG) is unpacked here
+// once to be sure. An UPDATE it serves has its names and records in
+// bounds; the data of its records is its reader's to check (package
+// dnsupdate's Read, whose verdicts are Unpack's), which reads it from the
+// bytes without unpacking the message.
 func Check(b []byte, m *Msg) Verdict {
 	*m = Msg{}
 	if len(b) < headerLen {
@@ -121,9 +125,9 @@ func Check(b []byte, m *Msg) Verdict {
 	if op == dns.OpcodeQuery && (qd != 1 || an != 0 || ns != 0 || ar > 2) {
 		return FormErr
 	}
-	if others {
-		// A TSIG record, or an update's records: their RDATA must unpack
-		// too. The caller gets the message, unpacked once.
+	if others && op == dns.OpcodeQuery {
+		// A TSIG record: its RDATA must unpack too. The caller gets the
+		// message, unpacked once.
 		r := new(dns.Msg)
 		if err := r.Unpack(b); err != nil {
 			return FormErr

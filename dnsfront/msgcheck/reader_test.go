@@ -105,3 +105,64 @@ func TestAccept(t *testing.T) {
 		}
 	}
 }
+
+// timeoutReader is tcpReader, noting the timeout of each read.
+type timeoutReader struct {
+	tcpReader
+	timeouts []time.Duration
+}
+
+func (r *timeoutReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
+	r.timeouts = append(r.timeouts, timeout)
+	return r.tcpReader.ReadTCP(conn, timeout)
+}
+
+// TestReaderUpdate: with Update set, the Reader hands each UPDATE that
+// Check serves to it (the bytes and what Check read) and reads on, with
+// the server's idle timeout, as the server does after a message it
+// answers (8 s when it has none); the query after it is handed on.
+func TestReaderUpdate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		idle func() time.Duration
+		want time.Duration
+	}{
+		{"the default idle timeout", nil, 8 * time.Second},
+		{"the server's", func() time.Duration { return 3 * time.Second }, 3 * time.Second},
+	} {
+		srv, cli := net.Pipe()
+		tr := &timeoutReader{}
+		var updates [][]byte
+		r := &Reader{Reader: tr, UDPSize: 1232, Idle: c.idle, Update: func(conn net.Conn, b []byte, m *Msg) error {
+			if conn != srv || m.Opcode() != dns.OpcodeUpdate || m.ID != binary.BigEndian.Uint16(b) {
+				t.Errorf("%s: Update got %v, % x", c.name, m, b)
+			}
+			updates = append(updates, b)
+			return nil
+		}}
+		upd := new(dns.Msg)
+		upd.SetUpdate("pool.test.")
+		upd.Insert([]dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "x.dyn.pool.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: []byte{192, 0, 2, 1}}})
+		ub := rawMsg(t, upd, nil)
+		q := new(dns.Msg)
+		q.SetQuestion("web.pool.test.", dns.TypeA)
+		qb := rawMsg(t, q, nil)
+		go func() {
+			for _, b := range [][]byte{ub, qb} {
+				cli.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...))
+			}
+		}()
+		b, err := r.ReadTCP(srv, 2*time.Second)
+		if err != nil || string(b) != string(qb) {
+			t.Errorf("%s: ReadTCP: %v, % x; want the query", c.name, err, b)
+		}
+		if len(updates) != 1 || string(updates[0]) != string(ub) {
+			t.Errorf("%s: Update got %d messages, want the update", c.name, len(updates))
+		}
+		if len(tr.timeouts) != 2 || tr.timeouts[0] != 2*time.Second || tr.timeouts[1] != c.want {
+			t.Errorf("%s: reads with timeouts %v, want [2s %v]", c.name, tr.timeouts, c.want)
+		}
+		srv.Close()
+		cli.Close()
+	}
+}

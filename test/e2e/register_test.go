@@ -48,13 +48,22 @@ func keyFile(t *testing.T, dir, name, secret string) string {
 	return writeFile(t, dir, name+".key", fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};\n", "pe-key.", secret))
 }
 
-// nsupdate runs nsupdate with the script against the DNS address; key ""
-// sends it unsigned.
+// nsupdate runs nsupdate -v (over TCP) with the script against the DNS
+// address; key "" sends it unsigned.
 func nsupdate(t *testing.T, addr, key string, script ...string) (string, error) {
+	t.Helper()
+	return nsupdateOver(t, true, addr, key, script...)
+}
+
+// nsupdateOver runs nsupdate over TCP (-v) or UDP.
+func nsupdateOver(t *testing.T, tcp bool, addr, key string, script ...string) (string, error) {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	in := fmt.Sprintf("server %s %s\nzone pool.example.\n%s\nsend\n", host, port, strings.Join(script, "\n"))
-	args := []string{"-v", "-t", proctest.ToolWait}
+	args := []string{"-t", proctest.ToolWait}
+	if tcp {
+		args = append(args, "-v")
+	}
 	if key != "" {
 		args = append(args, "-k", key)
 	}
@@ -109,8 +118,9 @@ func registeredLine(name string, created bool) func(logRec) bool {
 }
 
 // TestNsupdate registers, refreshes and deletes an element with the real
-// nsupdate and sees each change with the real dig; unsigned and wrongly
-// signed updates are refused and change nothing.
+// nsupdate (over TCP, -v; the refresh once more over UDP) and sees each
+// change with the real dig; unsigned and wrongly signed updates are
+// refused and change nothing, over TCP and UDP.
 func TestNsupdate(t *testing.T) {
 	t.Parallel()
 	proctest.LookTool(t, "nsupdate", "bind9-dnsutils")
@@ -149,15 +159,23 @@ func TestNsupdate(t *testing.T) {
 	if got := dig(t, addr, "+short", "dyn.pool.example", "SRV"); !slices.Equal(got, []string{srv(9)}) {
 		t.Fatalf("dig SRV after the refresh: %q", got)
 	}
+	from = p.cursor()
+	if out, err := nsupdateOver(t, false, addr, key, add(9)...); err != nil {
+		t.Fatalf("nsupdate refresh over UDP: %v\n%s", err, out)
+	}
+	p.waitLog(from, "the refresh over UDP", registeredLine("pe1", false))
 
 	// Unsigned, and signed with the wrong secret: refused, nothing changes.
 	for _, c := range []struct {
 		name, key, want string
+		tcp             bool
 	}{
-		{"unsigned", "", "update failed: REFUSED"},
-		{"wrong secret", badKey, "NOTAUTH(BADSIG)"},
+		{"unsigned", "", "update failed: REFUSED", true},
+		{"wrong secret", badKey, "NOTAUTH(BADSIG)", true},
+		{"unsigned over UDP", "", "update failed: REFUSED", false},
+		{"wrong secret over UDP", badKey, "NOTAUTH(BADSIG)", false},
 	} {
-		out, err := nsupdate(t, addr, c.key, append(add(1), "update delete pe1.dyn.pool.example. A", "update add pe1.dyn.pool.example. 60 A 192.0.2.66")...)
+		out, err := nsupdateOver(t, c.tcp, addr, c.key, append(add(1), "update delete pe1.dyn.pool.example. A", "update add pe1.dyn.pool.example. 60 A 192.0.2.66")...)
 		if err == nil || !strings.Contains(out, c.want) {
 			t.Errorf("%s nsupdate: %v, output lacks %q:\n%s", c.name, err, c.want, out)
 		}
