@@ -105,6 +105,29 @@ func CheckElementName(pool, label string) error {
 	return nil
 }
 
+// SignalLabel is the label under which RFC 9615's DNSSEC bootstrapping
+// signals live (`_dsboot.<child>._signal.<name server>`, names the
+// signer makes: dnsfront/lookup's signal.go).
+const SignalLabel = "_signal"
+
+// CheckRegistrable refuses what a registration may not name although
+// CheckPoolName and CheckLabel pass it: a pool handle or an element label
+// `_signal`, whose names (`_signal.<handle>.<zone>`, `<label>._signal.<zone>`)
+// would be, or sit beside, the bootstrapping signals of a name server
+// there (RFC 9615 §4.1: a signal's name holds the signer's records and
+// nothing else). A zone file's $POOL is the operator's to name and is not
+// checked; stored and peers' elements neither, so that an upgrade drops
+// none.
+func CheckRegistrable(pool, label string) error {
+	if label == SignalLabel {
+		return fmt.Errorf("element label %s is where DNSSEC bootstrapping signals live (RFC 9615); want another label", label)
+	}
+	if handle, _, _ := strings.Cut(pool, "."); handle == SignalLabel {
+		return fmt.Errorf("pool handle %s is where DNSSEC bootstrapping signals live (RFC 9615); want another pool name", handle)
+	}
+	return nil
+}
+
 // CheckAddr checks an element's address: one that clients and probes can
 // reach. Refused: the unspecified address (0.0.0.0, ::) and the rest of
 // 0.0.0.0/8, multicast, the limited broadcast 255.255.255.255, IPv6

@@ -653,6 +653,13 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		if pv != nil {
 			cur = pv.Label(c.Label)
 		}
+		if cur == nil && c.Elem != nil {
+			// New only: one registered before the check may be refreshed
+			// and removed.
+			if err := handlespace.CheckRegistrable(c.Pool, c.Label); err != nil {
+				return nil, &Error{Code: Invalid, Msg: err.Error()}
+			}
+		}
 		if cur != nil {
 			if cur.Static {
 				return nil, refused("element %s.%s is defined by a zone file", c.Label, c.Pool)

@@ -616,3 +616,38 @@ func TestGive(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalNamesRefused: a registration may not create an element or a
+// pool named `_signal` (RFC 9615's signals live there), but one made
+// before the check may still be refreshed and removed.
+func TestSignalNamesRefused(t *testing.T) {
+	f := newFixture(t, Config{})
+	if _, err := f.submit(t, reg("tsig:a.", "_signal", el("10.0.0.1", 8080), 0)); CodeOf(err) != Invalid || !strings.Contains(err.Error(), "bootstrapping signals") {
+		t.Errorf("element _signal: %v, want Invalid naming the signals", err)
+	}
+	inPool := &Request{Who: Who{Owner: "tsig:a."}, Keys: []string{Key("_signal.z.test.", "pe1")},
+		Build: func(*handlespace.View) ([]Change, error) {
+			return []Change{{Pool: "_signal.z.test.", Label: "pe1", Elem: el("10.0.0.2", 8080)}}, nil
+		}}
+	if _, err := f.submit(t, inPool); CodeOf(err) != Invalid || !strings.Contains(err.Error(), "pool handle _signal") {
+		t.Errorf("pool _signal: %v, want Invalid naming the pool handle", err)
+	}
+	if f.elem("_signal") != nil || f.hs.View().Zone("z.test.").Pool("_signal") != nil {
+		t.Fatal("a refused registration left something behind")
+	}
+	// One from before the check (as a restore or a peer brings it).
+	old := el("10.0.0.3", 8080)
+	old.ID, old.Label, old.Owner = 77, "_signal", "tsig:a."
+	if err := f.hs.Do(handlespace.Op{Pool: "web.z.test.", Elem: old}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.submit(t, reg("tsig:a.", "_signal", el("10.0.0.4", 8080), 0)); err != nil {
+		t.Errorf("refreshing an existing _signal element: %v", err)
+	}
+	if e := f.elem("_signal"); e == nil || e.Addrs[0].String() != "10.0.0.4" {
+		t.Errorf("after the refresh: %+v", e)
+	}
+	if _, err := f.submit(t, unreg("tsig:a.", "_signal")); err != nil || f.elem("_signal") != nil {
+		t.Errorf("removing an existing _signal element: %v, left %+v", err, f.elem("_signal"))
+	}
+}
