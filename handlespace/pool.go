@@ -304,12 +304,13 @@ type viewCounts struct {
 	// The same of the elements that go last (flagLast).
 	lserved, lserved4, lserved6 int32
 	lauto, lauto4, lauto6       int32
-	// What PoolView.Counts returns, kept with the rest so that a list of
-	// pools and a metrics scrape do not walk their elements; owned and
-	// lastd are its Owned and Last (int32 here: a view stays in its
-	// allocation size class).
-	status       PoolCounts
-	owned, lastd int32
+	// What PoolView.Counts returns (with served), kept with the rest so
+	// that a list of pools and a metrics scrape do not walk their
+	// elements.
+	up, down, unknown   int32
+	drained, forcedDown int32
+	reported, disputed  int32
+	owned, lastd        int32
 }
 
 // PoolCounts counts a pool's elements by health and administrative state
@@ -330,35 +331,34 @@ type PoolCounts struct {
 	Last int
 }
 
-// addStatus counts e (d 1) or no longer counts it (d -1) in c.status;
-// self is the handlespace's registrar ID (Owned).
-func (c *viewCounts) addStatus(e *Element, d int, self uint32) {
-	if e.Home == self || e.Home == 0 {
-		c.owned += int32(d)
-	}
-	if e.Last && e.Disputed() {
-		c.lastd += int32(d)
-	}
-	s := &c.status
+// addStatus counts e (d 1) or no longer counts it (d -1) in PoolCounts'
+// counts; self is the handlespace's registrar ID (Owned).
+func (c *viewCounts) addStatus(e *Element, d int32, self uint32) {
 	switch e.Health {
 	case HealthUp:
-		s.Up += d
+		c.up += d
 	case HealthDown:
-		s.Down += d
+		c.down += d
 	default:
-		s.Unknown += d
+		c.unknown += d
 	}
 	switch e.Admin {
 	case AdminDrain:
-		s.Drained += d
+		c.drained += d
 	case AdminForceDown:
-		s.ForcedDown += d
+		c.forcedDown += d
 	}
 	if e.Reported {
-		s.Reported += d
+		c.reported += d
+	}
+	if e.Home == self || e.Home == 0 {
+		c.owned += d
 	}
 	if e.Disputed() {
-		s.Disputed += d
+		c.disputed += d
+		if e.Last {
+			c.lastd += d
+		}
 	}
 }
 
@@ -433,9 +433,10 @@ func (v *PoolView) Len() int { return v.elems.Len() }
 // Counts returns the pool's elements counted by health and administrative
 // state. O(1): the counts follow each change of the pool.
 func (v *PoolView) Counts() PoolCounts {
-	c := v.cnt.status
-	c.Served, c.Owned, c.Last = int(v.cnt.served), int(v.cnt.owned), int(v.cnt.lastd)
-	return c
+	c := &v.cnt
+	return PoolCounts{Up: int(c.up), Down: int(c.down), Unknown: int(c.unknown),
+		Drained: int(c.drained), ForcedDown: int(c.forcedDown), Reported: int(c.reported), Disputed: int(c.disputed),
+		Served: int(c.served), Owned: int(c.owned), Last: int(c.lastd)}
 }
 
 // Disputed returns the pool's disputed elements (Element.Disputed), sorted
