@@ -586,7 +586,7 @@ func (b *batch) publish() {
 			// that was valid then is valid now.
 			panic("handlespace: " + err.Error())
 		}
-		nv := w.build(pol, &b.h.sc)
+		nv := w.build(pol, &b.h.sc, b.h.opts.RegistrarID)
 		if w.slot == nil {
 			w.slot = &poolSlot{}
 			w.slot.v.Store(nv)
@@ -612,8 +612,9 @@ func (b *batch) publish() {
 
 // build returns the pool's new view: the previous one with the delta
 // applied, reading only the changed elements (O(d log n) for d changes),
-// or, for a pool the batch creates, one built from the delta.
-func (w *poolWork) build(pol Policy, sc *scratch) *PoolView {
+// or, for a pool the batch creates, one built from the delta; self is the
+// handlespace's registrar ID.
+func (w *poolWork) build(pol Policy, sc *scratch, self uint32) *PoolView {
 	ids := sc.ids[:0]
 	w.delta.each(func(id uint32, _ *Element) { ids = append(ids, id) })
 	slices.Sort(ids)
@@ -625,7 +626,7 @@ func (w *poolWork) build(pol Policy, sc *scratch) *PoolView {
 				elems = append(elems, e)
 			}
 		}
-		return buildPoolView(w.name, w.handle, w.parent, w.spec, w.static, elems, nil, pol)
+		return buildPoolView(w.name, w.handle, w.parent, w.spec, w.static, elems, nil, pol, self)
 	}
 	changes := sc.changes[:0]
 	for _, id := range ids {
@@ -634,7 +635,7 @@ func (w *poolWork) build(pol Policy, sc *scratch) *PoolView {
 			changes = append(changes, elemChange{id: id, old: x.base, new: x.e})
 		}
 	}
-	nv := w.prev.update(w.spec, w.static, changes, pol, sc)
+	nv := w.prev.update(w.spec, w.static, changes, pol, sc, self)
 	clear(changes)
 	sc.changes = changes[:0]
 	return nv

@@ -170,7 +170,7 @@ func TestApplyMatchesOneByOne(t *testing.T) {
 // they should.
 func checkLabelIndex(t *testing.T, pv *PoolView) {
 	t.Helper()
-	checkView(t, pv)
+	checkView(t, pv, 0)
 }
 
 // TestCloneCopiesEverything: Clone copies every exported field (set here to
@@ -233,7 +233,7 @@ func TestLabelIndex(t *testing.T) {
 		elems = append(elems, dyn(uint32(i+1), l, "10.0.0.1"))
 	}
 	pol, _ := NewPolicy("rr", nil)
-	pv := buildPoolView("p.z.test.", "p", "z.test.", DefaultPoolSpec(), false, elems, nil, pol)
+	pv := buildPoolView("p.z.test.", "p", "z.test.", DefaultPoolSpec(), false, elems, nil, pol, 0)
 	checkLabelIndex(t, pv)
 	for _, l := range append(slices.Clone(labels), "", "abcd", "abcdefghi", "abcdefgh0", "c", "abcdefg\x00") {
 		var want *Element

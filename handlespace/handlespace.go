@@ -203,7 +203,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 				return fmt.Errorf("%s:%d: pool %s: %v", d.File, pd.Line, pd.Handle, err)
 			}
 			z.pools[pd.Handle] = slot
-			publish = append(publish, pending{slot, buildPoolView(name, pd.Handle, d.Origin, pd.Spec, true, elems, prev, pol)})
+			publish = append(publish, pending{slot, buildPoolView(name, pd.Handle, d.Origin, pd.Spec, true, elems, prev, pol, h.opts.RegistrarID)})
 		}
 		// Pools that the file no longer defines live on while they have
 		// registered elements.
@@ -232,7 +232,7 @@ func (h *Handlespace) ApplyZones(defs []ZoneDef) error {
 					return err
 				}
 				z.pools[handle] = slot
-				publish = append(publish, pending{slot, buildPoolView(prev.Name, handle, d.Origin, spec, false, dyn, prev, pol)})
+				publish = append(publish, pending{slot, buildPoolView(prev.Name, handle, d.Origin, spec, false, dyn, prev, pol, h.opts.RegistrarID)})
 			}
 		}
 		nv.zones[d.Origin] = z

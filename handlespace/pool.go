@@ -304,9 +304,13 @@ type viewCounts struct {
 	// The same of the elements that go last (flagLast).
 	lserved, lserved4, lserved6 int32
 	lauto, lauto4, lauto6       int32
-	// What PoolView.Counts returns, kept with the rest so that a list of
-	// pools does not walk their elements.
-	status PoolCounts
+	// What PoolView.Counts returns (with served), kept with the rest so
+	// that a list of pools and a metrics scrape do not walk their
+	// elements.
+	up, down, unknown   int32
+	drained, forcedDown int32
+	reported, disputed  int32
+	owned, lastd        int32
 }
 
 // PoolCounts counts a pool's elements by health and administrative state
@@ -316,30 +320,45 @@ type PoolCounts struct {
 	Up, Down, Unknown   int
 	Drained, ForcedDown int
 	Reported, Disputed  int
+	// Served: in the answers (Element.Served), whether or not the pool
+	// fails open.
+	Served int
+	// Owned: homed at this registrar (Options.RegistrarID, fixed for the
+	// handlespace's life) or at none (Home 0, as a zone file's before
+	// it is homed).
+	Owned int
+	// Last: disputed and put last in the answers (Element.Last).
+	Last int
 }
 
-// addStatus counts e (d 1) or no longer counts it (d -1) in c.status.
-func (c *viewCounts) addStatus(e *Element, d int) {
-	s := &c.status
+// addStatus counts e (d 1) or no longer counts it (d -1) in PoolCounts'
+// counts; self is the handlespace's registrar ID (Owned).
+func (c *viewCounts) addStatus(e *Element, d int32, self uint32) {
 	switch e.Health {
 	case HealthUp:
-		s.Up += d
+		c.up += d
 	case HealthDown:
-		s.Down += d
+		c.down += d
 	default:
-		s.Unknown += d
+		c.unknown += d
 	}
 	switch e.Admin {
 	case AdminDrain:
-		s.Drained += d
+		c.drained += d
 	case AdminForceDown:
-		s.ForcedDown += d
+		c.forcedDown += d
 	}
 	if e.Reported {
-		s.Reported += d
+		c.reported += d
+	}
+	if e.Home == self || e.Home == 0 {
+		c.owned += d
 	}
 	if e.Disputed() {
-		s.Disputed += d
+		c.disputed += d
+		if e.Last {
+			c.lastd += d
+		}
 	}
 }
 
@@ -401,6 +420,7 @@ type PoolView struct {
 	Gen uint64
 
 	cnt      viewCounts
+	disp     *tree    // the disputed elements (Element.Disputed), byID; nil: none
 	log      *elemLog // the view's link of the pool's change log (difflog.go)
 	failMode bool     // no element is served and the pool fails open: the sets hold the AdminAuto elements
 
@@ -412,7 +432,31 @@ func (v *PoolView) Len() int { return v.elems.Len() }
 
 // Counts returns the pool's elements counted by health and administrative
 // state. O(1): the counts follow each change of the pool.
-func (v *PoolView) Counts() PoolCounts { return v.cnt.status }
+func (v *PoolView) Counts() PoolCounts {
+	c := &v.cnt
+	return PoolCounts{Up: int(c.up), Down: int(c.down), Unknown: int(c.unknown),
+		Drained: int(c.drained), ForcedDown: int(c.forcedDown), Reported: int(c.reported), Disputed: int(c.disputed),
+		Served: int(c.served), Owned: int(c.owned), Last: int(c.lastd)}
+}
+
+// Disputed returns the pool's disputed elements (Element.Disputed), sorted
+// by ID: O(d) for d of them, however large the pool (the view keeps them
+// apart as they change). It allocates nothing.
+func (v *PoolView) Disputed() iter.Seq[*Element] {
+	return func(yield func(*Element) bool) {
+		if v.disp == nil {
+			return
+		}
+		v.disp.EachLeaf(func(l *tnode) bool {
+			for _, e := range l.Elems() {
+				if !yield(e) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
 
 // Range returns the pool's elements, sorted by ID. Iterating costs
 // O(n); it allocates nothing.
@@ -477,19 +521,28 @@ func (s *poolSlot) View() *PoolView { return s.v.Load() }
 
 // buildPoolView makes a view of a pool from its elements (sorted by ID,
 // distinct IDs and labels), building selectors from the previous view's so
-// that per-query policy state carries over. O(n log n).
-func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy) *PoolView {
+// that per-query policy state carries over; self is the handlespace's
+// registrar ID (PoolCounts.Owned). O(n log n).
+func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems []*Element, prev *PoolView, pol Policy, self uint32) *PoolView {
 	v := &PoolView{PoolInfo: &PoolInfo{Name: name, Handle: handle, Zone: zone, Spec: spec, Static: static}}
 	if prev != nil && prev.Name == name && prev.Handle == handle && prev.Zone == zone && prev.Spec == spec && prev.Static == static {
 		v.PoolInfo = prev.PoolInfo
 	}
 	ents := make([]tent, len(elems))
+	var disp []tent
 	for i, e := range elems {
 		ents[i] = tent{Key: uint64(e.ID), Elem: e}
 		v.cnt.add(elementFlags(e), 1)
-		v.cnt.addStatus(e, 1)
+		v.cnt.addStatus(e, 1, self)
+		if e.Disputed() {
+			disp = append(disp, ents[i])
+		}
 	}
 	v.elems = ptree.Build(byID, false, ents)
+	if len(disp) > 0 {
+		t := ptree.Build(byID, false, disp)
+		v.disp = &t
+	}
 	lkeys := make([]uint64, len(elems))
 	for i, e := range elems {
 		lkeys[i] = labelKey(e.Label, e.ID)
@@ -654,26 +707,30 @@ type elemChange struct {
 
 // update returns the view after changes (sorted by ID, one per element,
 // each a real change): it copies the paths to what changed in the
-// element, label and served-set trees, and shares the rest with v.
+// element, label, disputed and served-set trees, and shares the rest with
+// v; self is the handlespace's registrar ID (PoolCounts.Owned).
 // O(d log n) for d changes, plus the selectors' own work.
-func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol Policy, sc *scratch) *PoolView {
-	nv := &PoolView{PoolInfo: v.PoolInfo, Gen: v.Gen + 1, cnt: v.cnt}
+func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol Policy, sc *scratch, self uint32) *PoolView {
+	nv := &PoolView{PoolInfo: v.PoolInfo, Gen: v.Gen + 1, cnt: v.cnt, disp: v.disp}
 	if spec != v.Spec || static != v.Static {
 		nv.PoolInfo = &PoolInfo{Name: v.Name, Handle: v.Handle, Zone: v.Zone, Spec: spec, Static: static}
 	}
 	mods := sc.mods[:0]
 	nv.labels = v.labels
+	disputes := false
 	for _, c := range changes {
 		if c.new != nil {
 			mods = append(mods, tent{Key: uint64(c.id), Elem: c.new})
 			nv.cnt.add(elementFlags(c.new), 1)
-			nv.cnt.addStatus(c.new, 1)
+			nv.cnt.addStatus(c.new, 1, self)
+			disputes = disputes || c.new.Disputed()
 		} else {
 			mods = append(mods, tent{Key: uint64(c.id), Del: true, Elem: c.old})
 		}
 		if c.old != nil {
 			nv.cnt.add(elementFlags(c.old), -1)
-			nv.cnt.addStatus(c.old, -1)
+			nv.cnt.addStatus(c.old, -1, self)
+			disputes = disputes || c.old.Disputed()
 		}
 		if c.old == nil || c.new == nil || c.old.Label != c.new.Label {
 			if c.old != nil {
@@ -688,6 +745,9 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 	nv.log = v.log.extend(changes, nv.elems.Len())
 	clear(mods)
 	sc.mods = mods[:0]
+	if disputes {
+		nv.disp = updateDisputed(v.disp, changes, sc)
+	}
 	nv.setFailMode()
 	if nv.failMode != v.failMode || !samePolicy(spec, v.Spec) {
 		nv.buildSets(v, pol)
@@ -705,6 +765,32 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 		finishSet(st.s, old[i].s, true, pol, false)
 	}
 	return nv
+}
+
+// updateDisputed returns the tree of disputed elements d (nil: empty)
+// with changes applied (sorted by ID, one per element): nil when none is
+// left.
+func updateDisputed(d *tree, changes []elemChange, sc *scratch) *tree {
+	mods := sc.zmods[:0]
+	for _, c := range changes {
+		switch {
+		case c.new != nil && c.new.Disputed():
+			mods = append(mods, tent{Key: uint64(c.id), Elem: c.new})
+		case c.old != nil && c.old.Disputed():
+			mods = append(mods, tent{Key: uint64(c.id), Del: true, Elem: c.old})
+		}
+	}
+	var t tree
+	if d != nil {
+		t = *d
+	}
+	t = t.Update(mods, &sc.t)
+	clear(mods)
+	sc.zmods = mods[:0]
+	if t.Len() == 0 {
+		return nil
+	}
+	return &t
 }
 
 // updateSet returns set s with changes applied, for the set of the

@@ -15,8 +15,8 @@ import (
 // checkView checks a pool view against what its elements say: the element
 // and label trees, the counts, fail-open, and that each served set holds
 // exactly the elements it should, in the policy's order, with the policy's
-// weights.
-func checkView(t *testing.T, pv *PoolView) {
+// weights; self is the handlespace's registrar ID (the owned count).
+func checkView(t *testing.T, pv *PoolView, self uint32) {
 	t.Helper()
 	elems := pv.Elements()
 	if len(elems) != pv.Len() {
@@ -36,7 +36,20 @@ func checkView(t *testing.T, pv *PoolView) {
 		}
 		labels[e.Label] = true
 		cnt.add(elementFlags(e), 1)
-		cnt.addStatus(e, 1)
+		cnt.addStatus(e, 1, self)
+	}
+	// The disputed elements the view keeps apart are its elements'.
+	var disp, wantDisp []*Element
+	for e := range pv.Disputed() {
+		disp = append(disp, e)
+	}
+	for _, e := range elems {
+		if e.Disputed() {
+			wantDisp = append(wantDisp, e)
+		}
+	}
+	if !slices.Equal(disp, wantDisp) || (pv.disp == nil) != (len(wantDisp) == 0) {
+		t.Fatalf("disputed elements %d (kept %v), want %d", len(disp), pv.disp != nil, len(wantDisp))
 	}
 	var lkeys []uint64
 	for _, e := range elems {
@@ -223,7 +236,7 @@ func TestQuickViewUpdates(t *testing.T) {
 							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) { e.Label = label }}})
 						default:
 							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
-							site := testSites[r.IntN(len(testSites))]
+							site, home := testSites[r.IntN(len(testSites))], uint32(r.IntN(3))
 							disputed := r.IntN(2) == 0
 							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) {
 								switch r.IntN(7) {
@@ -236,7 +249,7 @@ func TestQuickViewUpdates(t *testing.T) {
 										e.Last = LastAt(e, 1)
 									}
 								case 5:
-									e.Site = site
+									e.Site, e.Home = site, home
 								case 0:
 									e.Health, e.Reported = h, disputed
 								case 1:
@@ -257,7 +270,7 @@ func TestQuickViewUpdates(t *testing.T) {
 						last = nil
 						continue
 					}
-					checkView(t, pv)
+					checkView(t, pv, 1)
 					if t.Failed() {
 						return false
 					}

@@ -35,10 +35,12 @@
 // versions, and a long sample (a million elements' first walk, a second
 // of a thousand registrations in a pool of a million) runs in pieces of
 // about PieceBudget with Inputs.Turn between them. The diffs of the pools
-// that changed, the long part of a sample, are made before the sample
-// takes the lock that History and Peers take: a reader waits for the
-// sample's changes to the state only (and their turns: a first walk,
-// many state changes), and sees the state before the sample or after it.
+// that changed and the walks of every element of a pool (its first
+// sample, one that gets series), the long parts of a sample, are made
+// before the sample takes the lock that History and Peers take: a reader
+// waits for the sample's changes to the state only (and their turns: many
+// state changes; a walk's timelines, at most Config.MaxElements), and
+// sees the state before the sample or after it.
 //
 // # Caveats
 //

@@ -89,3 +89,115 @@ func TestReaderDuringSample(t *testing.T) {
 		t.Errorf("after the sample: time %v, %v down, want %v and 200", h.Time, down[len(down)-1], now)
 	}
 }
+
+// TestReaderDuringWalk: a reader does not wait for a sample's walk of
+// every element of a pool (a pool new to the history, of 4 000 elements
+// here, beside a pool that changed): stopped in a turn halfway through
+// the walk, the sample lets History and Peers answer, with the state
+// before it; after it the state is a one-piece sample's, by the walk
+// under the lock as before (loud). What the sample does under the lock
+// is bounded by the timelines (MaxElements), not by the pool: the turns
+// taken with the lock held are counted (TryLock from the turn, which
+// the sampling goroutine itself calls).
+func TestReaderDuringWalk(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	now := t0
+	hs := poolTestSpace(t, func() time.Time { return now })
+	const small, big, n, maxElements = "a.pool.test.", "big.pool.test.", 4000, 100
+	elem := func(i int) *handlespace.Element {
+		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
+			Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}, Port: 80, Weight: 1,
+			Health: handlespace.Health(i % 3), Home: uint32(1 + i%4), Expires: now.Add(time.Hour), Lease: time.Hour}
+	}
+	apply := func(pool string, from, to int) {
+		var groups [][]handlespace.Op
+		for i := from; i < to; i++ {
+			groups = append(groups, []handlespace.Op{{Pool: pool, Elem: elem(i)}})
+		}
+		for _, err := range hs.Apply(groups, nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	apply(small, 0, 60)
+	reason := func(pool string, id uint32) string { return fmt.Sprintf("refused (%s %d)", pool, id) }
+	defer func(b time.Duration) { pieceBudget = b }(pieceBudget)
+	pieceBudget = 0 // a turn every 16 steps
+	// Series for both pools, just: the sample must know which pools get
+	// them to walk their timelines before the lock.
+	cfg := Config{MaxElements: maxElements, MaxPools: 2}
+	var r *Recorder
+	inTurn, release := make(chan struct{}), make(chan struct{})
+	stopAt, offTurns, onTurns := -1, 0, 0
+	r = New(cfg, Inputs{View: hs.View, Self: hs.RegistrarID, Reason: reason, Turn: func() {
+		if !r.mu.TryLock() {
+			onTurns++
+			return
+		}
+		r.mu.Unlock()
+		if offTurns++; offTurns == stopAt {
+			inTurn <- struct{}{}
+			<-release
+		}
+	}})
+	ref := New(cfg, Inputs{View: hs.View, Self: hs.RegistrarID, Reason: reason})
+	ref.loud, ref.pieces.Budget = true, time.Hour // every walk under the lock, in one piece
+	now = now.Add(time.Second)
+	r.Sample(now)
+	ref.Sample(now)
+
+	apply(big, 0, n) // a new pool: walked in full
+	for i := range 20 {
+		if err := hs.Update(small, uint32(i+1), func(e *handlespace.Element) { e.Health = handlespace.HealthDown }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := reply(t, r.History(Query{}))
+	peersBefore := reply(t, r.Peers(now))
+	offTurns, onTurns, stopAt = 0, 0, n/16/2 // halfway through the walk of big
+	now = now.Add(time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Sample(now)
+	}()
+	select {
+	case <-inTurn:
+	case <-done:
+		t.Fatalf("the sample took %d turns without the lock, %d with it: not the %d-th without", offTurns, onTurns, stopAt)
+	}
+	read := make(chan [2][]byte)
+	go func() { read <- [2][]byte{reply(t, r.History(Query{})), reply(t, r.Peers(now.Add(-time.Second)))} }()
+	select {
+	case got := <-read:
+		if !bytes.Equal(got[0], before) {
+			t.Errorf("History during the walk is not the state before it:\n%s\nwant\n%s", got[0], before)
+		}
+		if !bytes.Equal(got[1], peersBefore) {
+			t.Errorf("Peers during the walk is not the state before it:\n%s\nwant\n%s", got[1], peersBefore)
+		}
+	case <-time.After(10 * time.Second): // a guard: the reader should not wait at all
+		t.Error("History waits for the walk")
+		close(release)
+		<-done
+		<-read
+		return
+	}
+	close(release)
+	<-done
+	ref.Sample(now)
+	if got, want := reply(t, r.History(Query{})), reply(t, ref.History(Query{})); !bytes.Equal(got, want) {
+		t.Errorf("History after the sample:\n%s\nwant (one piece, walked under the lock)\n%s", got, want)
+	}
+	if got, want := reply(t, r.Peers(now)), reply(t, ref.Peers(now)); !bytes.Equal(got, want) {
+		t.Errorf("Peers after the sample:\n%s\nwant\n%s", got, want)
+	}
+	// Under the lock: the timelines of both pools (at most maxElements,
+	// and the gone check of each), the changes of small, a few steps per
+	// pool. A walk of big under the lock would be n/16 = 250 turns.
+	if limit := (3*maxElements + 64) / 16; onTurns > limit {
+		t.Errorf("%d turns with the lock held (%d without), want at most %d", onTurns, offTurns, limit)
+	}
+	t.Logf("turns: %d without the lock, %d with it", offTurns, onTurns)
+}

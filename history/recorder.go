@@ -124,8 +124,9 @@ type Inputs struct {
 	// (regcommit.Pacer.Turn), which the DNS front's UDP loops grant
 	// between their batches, so that a sample after many changes in a
 	// large pool does not hold a loop's processor for milliseconds. Nil:
-	// runtime.Gosched between pieces. Readers (History, Peers) wait for
-	// the whole sample, as before.
+	// runtime.Gosched between pieces. Readers (History, Peers) do not
+	// wait for the turns of a sample's diffs and walks (see prepare), only
+	// for those of its changes to the state.
 	Turn func()
 }
 
@@ -264,6 +265,31 @@ type prepared struct {
 	lo, hi   int
 }
 
+// prewalk is a pool's full walk, made by prepare before Sample takes the
+// lock, so that a reader does not wait for a walk of every element (the
+// first sample of a pool of a million, a pool that gets series): what
+// walk would count, and the elements whose timelines walk then looks at
+// under the lock, at most the pool's timelines and the timelines the
+// sample can still make, whatever the pool's size.
+type prewalk struct {
+	pv     *handlespace.PoolView
+	counts [4]float32
+	homes  map[uint32]int
+	// tracks: cands are, in ID order, the elements that have a timeline
+	// and the first ones without that may get one, with their states;
+	// rest is how many other elements there are (none has a timeline, and
+	// the sample has made all it can before it comes to them).
+	tracks bool
+	cands  []walked
+	rest   int
+}
+
+// walked is an element of a prewalk and its timeline state.
+type walked struct {
+	e       *handlespace.Element
+	st, why string
+}
+
 // event is a peering event.
 type event struct {
 	at     time.Time
@@ -278,10 +304,10 @@ type event struct {
 // Event write, History and Peers read.
 //
 // Sample holds sampling throughout, mu (which the others hold) only to
-// change the state: the pools' diffs, the long part of a sample, it makes
-// before (prepare), reading the state that only it writes, so that a
-// reader does not wait for them nor for their turns, and sees the state
-// before the sample or after it.
+// change the state: the pools' diffs and walks in full, the long parts of
+// a sample, it makes before (prepare), reading the state that only it
+// writes, so that a reader does not wait for them nor for their turns,
+// and sees the state before the sample or after it.
 type Recorder struct {
 	cfg Config
 	in  Inputs
@@ -326,6 +352,8 @@ type Recorder struct {
 	pieces piece.Slicer
 	// pre holds the changes prepare kept (was, now), Sample's own.
 	pre [][2]*handlespace.Element
+	// walks are the full walks prepare made, by pool name, Sample's own.
+	walks map[string]*prewalk
 	// loud: every change is looked at in full (quiet says no). Testing.
 	loud bool
 }
@@ -375,7 +403,7 @@ func (r *Recorder) Sample(now time.Time) {
 		all = true // a pool without series may get one: in name order
 	}
 	r.prepare(v, names, all)
-	defer func() { clear(r.pre); r.pre = r.pre[:0] }()
+	defer func() { clear(r.pre); r.pre = r.pre[:0]; clear(r.walks) }()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot := r.slot(now)
@@ -465,46 +493,111 @@ func (r *Recorder) Sample(now time.Time) {
 
 // prepare diffs, before Sample takes the lock, each pool the sample will
 // look at that walkChanges will take from its view walked last to its
-// view in v, keeping the changes that are not quiet (ps.pre). It reads
-// the state without mu: only Sample, holding sampling, writes it. Quiet
-// here is quiet when walkChanges comes to the change: what the sample
-// does to other pools before only adds timelines (r.tracked), never
-// one of this pool's elements; and walkChanges looks at what it is
-// given in full, which for a quiet change changes nothing.
+// view in v, keeping the changes that are not quiet (ps.pre), and walks
+// each pool that walk will take in full (prewalk). It reads the state
+// without mu: only Sample, holding sampling, writes it. Quiet here is
+// quiet when walkChanges comes to the change: what the sample does to
+// other pools before only adds timelines (r.tracked), never one of this
+// pool's elements; and walkChanges looks at what it is given in full,
+// which for a quiet change changes nothing.
+//
+// It goes through the pools in the sample's order (by name) to know
+// which get series (samplePool gives them in that order while there is
+// room) and how many timelines the sample can still make when it comes
+// to each pool walked in full: at most what is left when prepare came to
+// it, as the pools before (walked in full or by their changes) only make
+// timelines.
 func (r *Recorder) prepare(v *handlespace.View, names []string, all bool) {
 	if v == nil {
 		return
 	}
-	look := func(pv *handlespace.PoolView) {
+	var pvs []*handlespace.PoolView
+	if all {
+		for _, z := range v.Zones() {
+			for _, h := range z.PoolHandles() {
+				if pv := z.Pool(h); pv != nil {
+					pvs = append(pvs, pv)
+				}
+			}
+		}
+		slices.SortFunc(pvs, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
+	} else {
+		slices.Sort(names) // as sampleChanged does
+		for i, name := range names {
+			if i > 0 && name == names[i-1] {
+				continue // looked at once: the second finds it walked
+			}
+			if pv := v.Pool(name); pv != nil {
+				pvs = append(pvs, pv)
+			}
+		}
+	}
+	seriesLeft := r.cfg.MaxPools - r.nSeries
+	budget := r.cfg.MaxElements - r.tracked
+	for _, pv := range pvs {
 		r.pieces.Tick()
 		ps := r.pools[pv.Name]
-		if ps == nil || ps.pv == nil || ps.pv == pv || ps.homes == nil || ps.series == nil && r.nSeries < r.cfg.MaxPools {
-			return // not walkChanges's, or walked in full (it may get series)
+		gets := (ps == nil || ps.series == nil) && seriesLeft > 0 // series, and a walk for its timelines
+		if gets {
+			seriesLeft--
 		}
-		lo := len(r.pre)
-		handlespace.DiffElements(ps.pv, pv, func(was, e *handlespace.Element) {
-			r.pieces.Tick()
-			if !r.quiet(ps, was, e) {
-				r.pre = append(r.pre, [2]*handlespace.Element{was, e})
+		switch {
+		case ps == nil || gets || ps.pv != pv && (ps.pv == nil || ps.homes == nil):
+			if !r.loud {
+				budget = r.prewalk(ps, pv, gets || ps != nil && ps.tracks != nil, budget)
 			}
-		})
-		ps.pre = prepared{from: ps.pv, to: pv, sample: r.samples, lo: lo, hi: len(r.pre)}
-	}
-	if !all {
-		for _, name := range names {
-			if pv := v.Pool(name); pv != nil {
-				look(pv)
-			}
-		}
-		return
-	}
-	for _, z := range v.Zones() {
-		for _, h := range z.PoolHandles() {
-			if pv := z.Pool(h); pv != nil {
-				look(pv)
-			}
+		case ps.pv != pv:
+			lo := len(r.pre)
+			handlespace.DiffElements(ps.pv, pv, func(was, e *handlespace.Element) {
+				r.pieces.Tick()
+				if !r.quiet(ps, was, e) {
+					r.pre = append(r.pre, [2]*handlespace.Element{was, e})
+				}
+			})
+			ps.pre = prepared{from: ps.pv, to: pv, sample: r.samples, lo: lo, hi: len(r.pre)}
 		}
 	}
+}
+
+// prewalk walks pool pv in full for walk, before the lock (ps, its state,
+// may be nil): its counts and homes and, if it has timelines, the
+// elements walk will look at (see prewalk), of which those without a
+// timeline at most budget, which it returns less what it took.
+func (r *Recorder) prewalk(ps *poolState, pv *handlespace.PoolView, tracks bool, budget int) int {
+	pw := &prewalk{pv: pv, homes: map[uint32]int{}, tracks: tracks}
+	pw.counts[0] = float32(pv.Len())
+	pw.counts[1] = float32(pv.All.Len())
+	var old map[uint32]*track
+	if ps != nil {
+		old = ps.tracks
+	}
+	for e := range pv.Range() {
+		r.pieces.Tick()
+		switch e.Health {
+		case handlespace.HealthUp:
+			pw.counts[2]++
+		case handlespace.HealthDown:
+			pw.counts[3]++
+		}
+		pw.homes[e.Home]++
+		if !tracks {
+			continue
+		}
+		if old[e.ID] == nil {
+			if budget <= 0 {
+				pw.rest++
+				continue
+			}
+			budget--
+		}
+		st, why := r.stateOf(pv.Name, e)
+		pw.cands = append(pw.cands, walked{e, st, why})
+	}
+	if r.walks == nil {
+		r.walks = map[string]*prewalk{}
+	}
+	r.walks[pv.Name] = pw
+	return budget
 }
 
 // sampleAll is Sample's look at every pool of v, in name order.
@@ -646,7 +739,9 @@ func (r *Recorder) longWindow() time.Duration {
 }
 
 // walk takes pv's counts and, for a tracked pool, the states of its
-// elements; pv nil: the pool is gone.
+// elements; pv nil: the pool is gone. A walk in full takes what prepare
+// walked (prewalk), if it did: then it looks at the pool's timelines
+// only, not at every element.
 func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) {
 	if ps.pv != nil && pv != nil && ps.homes != nil {
 		r.walkChanges(ps, pv, now)
@@ -663,46 +758,35 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 	}
 	if pv != nil {
 		ps.policy = pv.Spec.Policy
-		ps.counts[0] = float32(pv.Len())
-		ps.counts[1] = float32(pv.All.Len())
-		for e := range pv.Range() {
-			r.pieces.Tick()
-			switch e.Health {
-			case handlespace.HealthUp:
-				ps.counts[2]++
-			case handlespace.HealthDown:
-				ps.counts[3]++
+		if pw := r.walks[pv.Name]; pw != nil && pw.pv == pv && (pw.tracks || ps.tracks == nil) {
+			ps.counts, ps.homes = pw.counts, pw.homes
+			if ps.tracks != nil {
+				for _, c := range pw.cands {
+					r.pieces.Tick()
+					seen[c.e.ID] = true
+					r.walked(ps, c.e, c.st, c.why, now)
+				}
+				ps.untracked += pw.rest
 			}
-			ps.homes[e.Home]++
-			if ps.tracks == nil {
-				continue
-			}
-			seen[e.ID] = true
-			st, why := r.stateOf(pv.Name, e)
-			t := ps.tracks[e.ID]
-			if t == nil {
-				if r.tracked >= r.cfg.MaxElements {
-					ps.untracked++
+		} else {
+			ps.counts[0] = float32(pv.Len())
+			ps.counts[1] = float32(pv.All.Len())
+			for e := range pv.Range() {
+				r.pieces.Tick()
+				switch e.Health {
+				case handlespace.HealthUp:
+					ps.counts[2]++
+				case handlespace.HealthDown:
+					ps.counts[3]++
+				}
+				ps.homes[e.Home]++
+				if ps.tracks == nil {
 					continue
 				}
-				r.tracked++
-				ps.tracks[e.ID] = &track{label: strings.Clone(e.Label), state: st, reason: clip(why), since: now}
-				ps.awaitReason(e.ID, st, why)
-				continue
+				seen[e.ID] = true
+				st, why := r.stateOf(pv.Name, e)
+				r.walked(ps, e, st, why, now)
 			}
-			if t.label != e.Label {
-				t.label = strings.Clone(e.Label)
-			}
-			if t.state == st {
-				if why != "" && t.reason == "" {
-					t.reason = clip(why) // the probe's error came after the change
-				}
-				ps.awaitReason(e.ID, st, t.reason)
-				continue
-			}
-			r.change(ps, e.ID, t, st, why, now)
-			ps.awaitReason(e.ID, st, why)
-			ps.changes++
 		}
 	}
 	for id, t := range ps.tracks {
@@ -712,6 +796,36 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 			ps.changes++
 		}
 	}
+}
+
+// walked takes element e of a tracked pool, in state st for reason why,
+// into its timeline in a walk in full: a new timeline if it has none and
+// there is room, else a change if its state changed.
+func (r *Recorder) walked(ps *poolState, e *handlespace.Element, st, why string, now time.Time) {
+	t := ps.tracks[e.ID]
+	if t == nil {
+		if r.tracked >= r.cfg.MaxElements {
+			ps.untracked++
+			return
+		}
+		r.tracked++
+		ps.tracks[e.ID] = &track{label: strings.Clone(e.Label), state: st, reason: clip(why), since: now}
+		ps.awaitReason(e.ID, st, why)
+		return
+	}
+	if t.label != e.Label {
+		t.label = strings.Clone(e.Label)
+	}
+	if t.state == st {
+		if why != "" && t.reason == "" {
+			t.reason = clip(why) // the probe's error came after the change
+		}
+		ps.awaitReason(e.ID, st, t.reason)
+		return
+	}
+	r.change(ps, e.ID, t, st, why, now)
+	ps.awaitReason(e.ID, st, why)
+	ps.changes++
 }
 
 // walkChanges is walk from the view walked last to pv, reading only the

@@ -83,6 +83,51 @@ func benchSampleChanges(b *testing.B, n, d int, mix string) {
 	b.ReportMetric(float64(long)/float64(b.N), "long-pieces/sample")
 }
 
+// BenchmarkFirstWalk is a recorder's first Sample of a pool of n
+// elements (its walk of every element, as at the daemon's start), as the
+// daemon wires it: the thread's CPU per Sample (cpu-ns/sample) and the
+// part of it spent with the lock held that History and Peers take
+// (locked-cpu-ns/sample: what a reader may wait for). Each piece (a turn
+// every PieceBudget) counts as locked when the lock is held at its end
+// (the turn tries it; the sampling goroutine itself calls the turn), the
+// last one, which ends inside Sample, as locked.
+func BenchmarkFirstWalk(b *testing.B) {
+	for _, n := range []int{1000, 1_000_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			f := newBigPool(b, n)
+			var piece0, locked time.Duration
+			var r *Recorder
+			turn := func() {
+				c := threadcpu.Now()
+				if r.mu.TryLock() {
+					r.mu.Unlock()
+				} else {
+					locked += c - piece0
+				}
+				piece0 = c
+			}
+			var sum time.Duration
+			runtime.LockOSThread() // threadCPU's thread
+			defer runtime.UnlockOSThread()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				r = New(Config{}, Inputs{View: f.hs.View, Self: f.hs.RegistrarID, Reason: f.reason, Turn: turn})
+				b.StartTimer()
+				c0 := threadcpu.Now()
+				piece0 = c0
+				r.Sample(t0b)
+				c1 := threadcpu.Now()
+				sum += c1 - c0
+				locked += c1 - piece0
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(sum)/float64(b.N), "cpu-ns/sample")
+			b.ReportMetric(float64(locked)/float64(b.N), "locked-cpu-ns/sample")
+		})
+	}
+}
+
 var t0b = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 
 // bigPool is a handlespace with one pool of n registered elements (IDs 1

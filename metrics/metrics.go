@@ -23,9 +23,6 @@ type Options struct {
 	// View returns the current handlespace view, for the pool and element
 	// gauges (nil: no such gauges).
 	View func() *handlespace.View
-	// Self returns this registrar's ID, for poolnsd_elements_owned (nil:
-	// elements homed at registrar 0 only, as zone files' are).
-	Self func() uint32
 	// LatencySample: one query in LatencySample (rounded up to a power of
 	// two) has its answer latency timed; 1 times every query (default
 	// DefaultLatencySample).
@@ -182,7 +179,7 @@ func New(o Options) *Metrics {
 	m.reg.MustRegister(&tallyCollector{m: m})
 
 	if o.View != nil {
-		m.reg.MustRegister(newViewCollector(o.View, o.Self))
+		m.reg.MustRegister(newViewCollector(o.View))
 	}
 	if !o.NoRuntime {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -191,7 +191,7 @@ func TestInstrumentCheckers(t *testing.T) {
 // TestViewGauges: the pool and element gauges follow the handlespace view.
 func TestViewGauges(t *testing.T) {
 	hs := newSpace(t)
-	m := metrics.New(metrics.Options{NoRuntime: true, View: hs.View, Self: func() uint32 { return 7 }})
+	m := metrics.New(metrics.Options{NoRuntime: true, View: hs.View})
 	s, _ := expose(t, m)
 	s.Expect(t,
 		"poolnsd_zones 1",
@@ -243,7 +243,7 @@ func TestVantageMetrics(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New(metrics.Options{NoRuntime: true, View: hs.View, Self: func() uint32 { return 7 }})
+	m := metrics.New(metrics.Options{NoRuntime: true, View: hs.View})
 	m.Confirmation(metrics.ConfirmAgreed)
 	m.Confirmation(metrics.ConfirmOverruled)
 	m.Confirmation(metrics.ConfirmOverruled)

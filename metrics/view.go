@@ -1,10 +1,8 @@
 package metrics
 
 import (
-	"maps"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/poolnsd/poolnsd/handlespace"
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,28 +10,24 @@ import (
 
 // viewCollector computes the pool and element gauges from the current
 // handlespace view at scrape time, nothing on the handlespace's write
-// path. It keeps each pool's counts with the view they count and follows
-// a pool's new view by its changes (handlespace.DiffElements): a scrape
-// costs O(pools) plus O(d log n) for d elements changed since the last,
-// not a walk of every element.
+// path. It reads the counts each pool's view keeps
+// (handlespace.PoolView.Counts) and the disputed elements it keeps apart
+// (PoolView.Disputed): a scrape costs O(pools) plus O(series) for the
+// vantage series, whatever the pools' sizes and however many changes
+// since the last, and keeps nothing between scrapes.
 type viewCollector struct {
 	view func() *handlespace.View
-	self func() uint32
-
-	mu      sync.Mutex
-	counts  map[string]*poolCounts // by pool name; guarded by mu
-	scrapes uint64                 // Collect calls; guarded by mu
 
 	zones, pools, unserved, failOpen, elems, served, admin, reported, owned *prometheus.Desc
 	disputed, last, vantage                                                 *prometheus.Desc
 }
 
-func newViewCollector(view func() *handlespace.View, self func() uint32) *viewCollector {
+func newViewCollector(view func() *handlespace.View) *viewCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &viewCollector{
-		view: view, self: self, counts: map[string]*poolCounts{},
+		view:     view,
 		zones:    d("poolnsd_zones", "Zones served."),
 		pools:    d("poolnsd_pools", "Pools, by origin: zone (a $POOL of a zone file) or registration (created by a registration).", "origin"),
 		unserved: d("poolnsd_pools_unserved", "Pools with elements of which none is in the answers (they answer NODATA, or fail open)."),
@@ -58,76 +52,11 @@ func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// poolCounts are the counts of one view of a pool.
-type poolCounts struct {
-	pv                                      *handlespace.PoolView
-	health, admin                           [3]int
-	served, reported, owned, disputed, last int
-	disputes                                map[uint32]*handlespace.Element // the disputed elements, by ID
-	seen                                    uint64                          // the Collect that last found the pool
-}
-
-// add counts element e into pc, d = 1, or out of it, d = -1.
-func (pc *poolCounts) add(e *handlespace.Element, d int, self uint32) {
-	if int(e.Health) < len(pc.health) {
-		pc.health[e.Health] += d
-	}
-	if int(e.Admin) < len(pc.admin) {
-		pc.admin[e.Admin] += d
-	}
-	if e.Served() {
-		pc.served += d
-	}
-	if e.Reported {
-		pc.reported += d
-	}
-	if e.Home == self || e.Home == 0 { // 0: a zone file's, homed here
-		pc.owned += d
-	}
-	if e.Disputed() {
-		pc.disputed += d
-		if e.Last {
-			pc.last += d
-		}
-		if d > 0 {
-			if pc.disputes == nil {
-				pc.disputes = map[uint32]*handlespace.Element{}
-			}
-			pc.disputes[e.ID] = e
-		} else {
-			delete(pc.disputes, e.ID)
-		}
-	}
-}
-
-// follow brings pc from its view to pv: the elements that differ only
-// (handlespace.DiffElements), O(d log n) for d changes in a pool of n.
-func (pc *poolCounts) follow(pv *handlespace.PoolView, self uint32) {
-	handlespace.DiffElements(pc.pv, pv, func(was, now *handlespace.Element) {
-		if was != nil {
-			pc.add(was, -1, self)
-		}
-		if now != nil {
-			pc.add(now, 1, self)
-		}
-	})
-	pc.pv = pv
-}
-
 func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	v := c.view()
-	var self uint32
-	if c.self != nil {
-		self = c.self()
-	}
 	var zones, static, dynamic, unserved, failOpen, served, reported, owned, disputed, last int
-	type view struct{ pool, element, registrar, health string }
-	var views []view
-	var health [3]int
-	var admin [3]int
-	var disputes []*poolCounts
-	c.mu.Lock()
-	c.scrapes++
+	var health, admin [3]int
+	var disputes []*handlespace.PoolView
 	if v != nil {
 		for _, z := range v.Zones() {
 			zones++
@@ -144,55 +73,47 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 				if pv.FailOpen {
 					failOpen++
 				}
-				pc := c.counts[pv.Name]
-				if pc == nil {
-					pc = &poolCounts{}
-					c.counts[pv.Name] = pc
-				}
-				pc.seen = c.scrapes
-				if pc.pv != pv {
-					pc.follow(pv, self)
-				}
-				for i := range health {
-					health[i] += pc.health[i]
-					admin[i] += pc.admin[i]
-				}
-				served += pc.served
-				reported += pc.reported
-				owned += pc.owned
-				disputed += pc.disputed
-				last += pc.last
-				if pc.served == 0 && pv.Len() > 0 {
+				n := pv.Counts() // kept by the view: no walk of the elements
+				health[handlespace.HealthUnknown] += n.Unknown
+				health[handlespace.HealthUp] += n.Up
+				health[handlespace.HealthDown] += n.Down
+				admin[handlespace.AdminAuto] += pv.Len() - n.Drained - n.ForcedDown
+				admin[handlespace.AdminDrain] += n.Drained
+				admin[handlespace.AdminForceDown] += n.ForcedDown
+				served += n.Served
+				reported += n.Reported
+				owned += n.Owned
+				disputed += n.Disputed
+				last += n.Last
+				if n.Served == 0 && pv.Len() > 0 {
 					unserved++
 				}
-				if len(pc.disputes) > 0 {
-					disputes = append(disputes, pc)
+				if n.Disputed > 0 {
+					disputes = append(disputes, pv)
 				}
 			}
 		}
 	}
-	for name, pc := range c.counts {
-		if pc.seen != c.scrapes {
-			delete(c.counts, name)
-		}
-	}
 	// The vantage series of the disputed elements, at most
 	// maxVantageSeries, by pool and element.
-	slices.SortFunc(disputes, func(a, b *poolCounts) int { return strings.Compare(a.pv.Name, b.pv.Name) })
-	for _, pc := range disputes {
-		ids := slices.Sorted(maps.Keys(pc.disputes))
-		for _, id := range ids {
-			for _, vp := range pc.disputes[id].Vantage {
+	type view struct{ pool, element, registrar, health string }
+	var views []view
+	slices.SortFunc(disputes, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
+	for _, pv := range disputes {
+		for e := range pv.Disputed() {
+			for _, vp := range e.Vantage {
 				if len(views) < maxVantageSeries {
-					views = append(views, view{pc.pv.Name, handlespace.IDString(id), handlespace.IDString(vp.Registrar), vp.Health.String()})
+					views = append(views, view{pv.Name, handlespace.IDString(e.ID), handlespace.IDString(vp.Registrar), vp.Health.String()})
 				}
+			}
+			if len(views) >= maxVantageSeries {
+				break
 			}
 		}
 		if len(views) >= maxVantageSeries {
 			break
 		}
 	}
-	c.mu.Unlock()
 	g := func(d *prometheus.Desc, n int, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(n), labels...)
 	}

@@ -63,12 +63,6 @@ func newOperator(flags *pflag.FlagSet, level *slog.LevelVar, log *slog.Logger) *
 			}
 			return nil
 		},
-		Self: func() uint32 {
-			if hs := o.hs.Load(); hs != nil {
-				return hs.RegistrarID()
-			}
-			return 0
-		},
 		Logger: log,
 	})
 	o.setPhase("starting")
