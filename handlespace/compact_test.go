@@ -1,9 +1,11 @@
 package handlespace
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
@@ -55,6 +57,34 @@ func TestRegisteredElementCompact(t *testing.T) {
 	c.Addrs[0] = netip.MustParseAddr("10.0.0.9")
 	if a.Addrs[0] != netip.MustParseAddr("10.0.0.1") {
 		t.Error("changing a clone's address changed the original's")
+	}
+}
+
+// TestElementExpiresUTC: the handlespace keeps an element's expiry in UTC,
+// with no *Location for the collector to mark, the same instant as given
+// in any location; a zero expiry stays zero.
+func TestElementExpiresUTC(t *testing.T) {
+	hs := New(Options{RegistrarID: 1})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Hour).In(time.FixedZone("x", 3600))
+	var ops []Op
+	for i, exp := range []time.Time{at, {}} {
+		ops = append(ops, Op{Pool: "web.z.test.", Elem: &Element{ID: uint32(i + 1), Label: fmt.Sprint("e", i), Port: 80, Expires: exp,
+			Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1")}}})
+	}
+	for _, err := range hs.Apply([][]Op{ops}, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pv := hs.View().Zone("z.test.").Pool("web")
+	if e := pv.Element(1).Expires; !e.Equal(at) || e.Location() != time.UTC || e != at.Round(0).UTC() {
+		t.Errorf("expiry %v (%v), want %v in UTC without a monotonic reading", e, e.Location(), at)
+	}
+	if e := pv.Element(2).Expires; !e.IsZero() {
+		t.Errorf("zero expiry became %v", e)
 	}
 }
 

@@ -151,7 +151,8 @@ type Element struct {
 	Site     string // nearest
 
 	// Expires is the end of the registration lease; zero for elements that
-	// zone files define, which have no lease.
+	// zone files define, which have no lease. The handlespace keeps it in
+	// UTC, without a monotonic reading (see compact).
 	Expires time.Time
 	// Home is the ID of the registrar that owns the element.
 	Home uint32
@@ -276,14 +277,18 @@ func (e *Element) Clone() *Element {
 // to keep: the collector marks every object that a published element
 // holds at each cycle, and a registrar of a million elements spends most
 // of a cycle there. One address and a label of up to labelInline bytes
-// move into e itself (addr1, label), and the owner and the site are
-// shared with the other elements that have them (in). An element that is compact already, a published one among them,
+// move into e itself (addr1, label), the expiry is kept in UTC (a nil
+// *Location), and the owner and the site are shared with the other
+// elements that have them (in). An element that is compact already, a published one among them,
 // is not written.
 func (e *Element) compact(in *interner) {
 	if len(e.Addrs) == 1 && &e.Addrs[0] != &e.addr1[0] { // not inline yet: a published element is not written
 		e.inlineAddr()
 	}
 	e.inlineLabel()
+	if e.Expires.Location() != time.UTC { // not UTC yet: a published element is not written
+		e.Expires = e.Expires.UTC() // no *Location (nor monotonic reading) to mark
+	}
 	in.intern(&e.Owner)
 	in.intern(&e.Site)
 }
