@@ -18,18 +18,15 @@ import (
 // holds them, and the CPU time of a full collection with GOMAXPROCS=1
 // (getrusage, the best of three), per kind of pointer the elements hold:
 //
-//   - today: elements as compact leaves them (label and address inside,
-//     pointing at the element itself; the address's zone handle; the
-//     owner interned; the expiry's *Location if compact keeps one);
-//   - self: only the label's and the addresses' pointers, into the
-//     element itself, every other pointer word nil;
+//   - today: elements as compact leaves them (the label inside, pointing
+//     at the element itself; the owner interned; the address and the
+//     expiry without pointers);
 //   - shared: only pointers to objects that many elements share (owner
-//     and site interned, the address's zone handle, the label to one
-//     string), no self-pointer;
+//     and site interned, the label to one string), no self-pointer;
 //   - global: only pointers to data outside the heap (a string constant,
 //     time.Local);
-//   - label, addr, owner, expires: one of today's pointers alone (addr:
-//     the slice into the element and the address's zone handle);
+//   - label, owner, expires: one pointer alone (expires: a local time's
+//     *Location, as the element kept it before compact made it UTC);
 //   - nil: the same layout, every pointer word nil;
 //   - noscan: an object of the same size without pointers;
 //   - onenil, oneshared: an object of the same size with one pointer
@@ -44,20 +41,13 @@ func BenchmarkGCModel(b *testing.B) {
 	elems := map[string]func(i int) *Element{
 		"today": func(i int) *Element {
 			e := &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i),
-				Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})},
+				Addrs: AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
 				Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour, Owner: owner}
 			e.compact(&in)
 			return e
 		},
-		"self": func(i int) *Element {
-			e := &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i)}
-			e.inlineLabel()
-			e.Addrs = e.addr1[:] // addr1 the zero Addr: no zone handle
-			return e
-		},
 		"shared": func(i int) *Element {
-			return &Element{ID: uint32(i + 1), Label: shared, Owner: owner, Site: site,
-				addr1: [1]netip.Addr{netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})}}
+			return &Element{ID: uint32(i + 1), Label: shared, Owner: owner, Site: site}
 		},
 		"global": func(i int) *Element {
 			return &Element{ID: uint32(i + 1), Label: "pe-constant", Owner: "tsig:const.", Expires: exp}
@@ -68,15 +58,10 @@ func BenchmarkGCModel(b *testing.B) {
 			e.inlineLabel()
 			return e
 		},
-		"addr": func(i int) *Element {
-			e := &Element{ID: uint32(i + 1), Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})}}
-			e.inlineAddr()
-			return e
-		},
 		"owner":   func(i int) *Element { return &Element{ID: uint32(i + 1), Owner: owner} },
 		"expires": func(i int) *Element { return &Element{ID: uint32(i + 1), Expires: exp} },
 	}
-	for _, name := range []string{"today", "self", "shared", "global", "nil", "noscan", "label", "addr", "owner", "expires", "onenil", "oneshared"} {
+	for _, name := range []string{"today", "shared", "global", "nil", "noscan", "label", "owner", "expires", "onenil", "oneshared"} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				switch name {

@@ -38,7 +38,7 @@ func BenchmarkCommitPath(b *testing.B) {
 			hs := handlespace.New(handlespace.Options{RegistrarID: 9})
 			if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.test.", File: "z", Records: hstest.RRs(b, zoneText),
 				Pools: []handlespace.PoolDef{{Handle: "web", Spec: handlespace.DefaultPoolSpec(), Elements: []*handlespace.Element{
-					{ID: 1, Label: "s1", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80}}}}}}); err != nil {
+					{ID: 1, Label: "s1", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80}}}}}}); err != nil {
 				b.Fatal(err)
 			}
 			st, err := store.Open(b.TempDir())
@@ -49,7 +49,7 @@ func BenchmarkCommitPath(b *testing.B) {
 			exp := time.Now().Add(time.Hour)
 			elem := func(i int) *handlespace.Element {
 				return &handlespace.Element{ID: uint32(i + 2), Label: fmt.Sprintf("pe%d", i),
-					Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})},
+					Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
 					Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour, Owner: "tsig:bench."}
 			}
 			const chunk = 1 << 15

@@ -671,13 +671,13 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			continue
 		}
 		e := c.Elem
-		if len(e.Addrs) == 0 {
+		if e.Addrs.Len() == 0 {
 			return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s has no address", c.Label, c.Pool)}
 		}
 		if e.Port == 0 {
 			return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s has no port", c.Label, c.Pool)}
 		}
-		for _, a := range e.Addrs {
+		for _, a := range e.Addrs.All() {
 			if err := handlespace.CheckAddr(a, r.cfg.AllowLoopback); err != nil {
 				msg := fmt.Sprintf("element %s.%s: bad address %v", c.Label, c.Pool, err)
 				if errors.Is(err, handlespace.ErrLoopback) {

@@ -105,7 +105,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	clk := &clock{now: t0}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 9, Now: clk.Now})
 	rrs := hstest.RRs(t, zoneText)
-	static := &handlespace.Element{ID: 1, Label: "s1", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80}
+	static := &handlespace.Element{ID: 1, Label: "s1", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80}
 	spec := handlespace.DefaultPoolSpec()
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.test.", File: "z", Records: rrs,
 		Pools: []handlespace.PoolDef{{Handle: "web", Spec: spec, Elements: []*handlespace.Element{static}}}}}); err != nil {
@@ -140,7 +140,7 @@ func (f *fixture) waitQueued(t *testing.T, n int) {
 }
 
 func el(addr string, port uint16) *handlespace.Element {
-	return &handlespace.Element{Addrs: []netip.Addr{netip.MustParseAddr(addr)}, Port: port, Weight: 1}
+	return &handlespace.Element{Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)), Port: port, Weight: 1}
 }
 
 // reg is a request registering label in pool web with lease.
@@ -256,7 +256,7 @@ func TestOwnershipAndStatic(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
-	if e := f.elem("pe1"); e == nil || e.Addrs[0].String() != "10.0.0.1" {
+	if e := f.elem("pe1"); e == nil || e.Addrs.At(0).String() != "10.0.0.1" {
 		t.Errorf("pe1 after refused changes: %+v", e)
 	}
 	// An admin may change it, and it keeps its owner.
@@ -265,7 +265,7 @@ func TestOwnershipAndStatic(t *testing.T) {
 	if _, err := f.submit(t, admin); err != nil {
 		t.Fatal(err)
 	}
-	if e := f.elem("pe1"); e.Addrs[0].String() != "10.0.0.5" || e.Owner != "tsig:a." {
+	if e := f.elem("pe1"); e.Addrs.At(0).String() != "10.0.0.5" || e.Owner != "tsig:a." {
 		t.Errorf("pe1 after an admin's change: %+v", e)
 	}
 	// Removing what is not there succeeds and does nothing.

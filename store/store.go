@@ -295,9 +295,9 @@ func (r *elementRecord) set(e *handlespace.Element, addrs []string) {
 	}
 	r.Addrs = addrs[:0]
 	if r.Addrs == nil {
-		r.Addrs = make([]string, 0, len(e.Addrs))
+		r.Addrs = make([]string, 0, e.Addrs.Len())
 	}
-	for _, a := range e.Addrs {
+	for _, a := range e.Addrs.All() {
 		r.Addrs = append(r.Addrs, a.String())
 	}
 	if !e.Expires.IsZero() {
@@ -396,7 +396,7 @@ func appendRecord(b []byte, e *handlespace.Element) []byte {
 	b = jsonw.String(b, e.Label)
 	b = append(b, `,"addrs":[`...)
 	var tmp [64]byte
-	for i, a := range e.Addrs {
+	for i, a := range e.Addrs.All() {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -475,13 +475,16 @@ func decodeElement(b []byte) (*handlespace.Element, error) {
 			return nil, err
 		}
 	}
+	var addrs [4]netip.Addr
+	as := addrs[:0]
 	for _, s := range r.Addrs {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return nil, err
 		}
-		e.Addrs = append(e.Addrs, a)
+		as = append(as, a)
 	}
+	e.Addrs = handlespace.AddrsOf(as...)
 	if r.Expires != "" {
 		if e.Expires, err = time.Parse(time.RFC3339Nano, r.Expires); err != nil {
 			return nil, err
