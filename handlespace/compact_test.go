@@ -12,24 +12,24 @@ import (
 )
 
 // TestRegisteredElementCompact: an element the handlespace takes keeps
-// one address in itself and shares its owner and site strings with the
-// elements that have the same (one object each for the collector, not
-// three); its values are unchanged, and Clone keeps the layout.
+// one address in itself and shares its site string with the elements
+// that have the same (one object for the collector, not one each); its
+// values are unchanged, and Clone keeps the layout.
 func TestRegisteredElementCompact(t *testing.T) {
 	hs := New(Options{RegistrarID: 1})
 	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
 		t.Fatal(err)
 	}
 	mk := func(id uint32, label string, addrs ...string) *Element {
-		e := &Element{ID: id, Label: label, Port: 80, Owner: strings.Clone("tsig:k."), Site: strings.Clone("ams")}
+		e := &Element{ID: id, Label: label, Port: 80, Owner: OwnerOf(strings.Clone("tsig:k.")), Site: strings.Clone("ams")}
 		for _, a := range addrs {
 			e.Addrs = e.Addrs.Append(netip.MustParseAddr(a))
 		}
 		return e
 	}
 	one, two := mk(1, "a", "10.0.0.1"), mk(2, "b", "10.0.0.2", "2001:db8::2")
-	if ptree.SameString(one.Owner, two.Owner) {
-		t.Fatal("the test's owners are one string already")
+	if ptree.SameString(one.Site, two.Site) {
+		t.Fatal("the test's sites are one string already")
 	}
 	for _, err := range hs.Apply([][]Op{{{Pool: "web.z.test.", Elem: one}, {Pool: "web.z.test.", Elem: two}}}, nil) {
 		if err != nil {
@@ -44,7 +44,7 @@ func TestRegisteredElementCompact(t *testing.T) {
 	if b.Addrs.Len() != 2 || b.Addrs.At(1) != netip.MustParseAddr("2001:db8::2") {
 		t.Errorf("two addresses: Addrs %v", b.Addrs)
 	}
-	if a.Owner != "tsig:k." || !ptree.SameString(a.Owner, b.Owner) || a.Site != "ams" || !ptree.SameString(a.Site, b.Site) {
+	if a.Owner.String() != "tsig:k." || a.Owner != b.Owner || a.Site != "ams" || !ptree.SameString(a.Site, b.Site) {
 		t.Errorf("owners %q %q, sites %q %q: want equal values, one string each", a.Owner, b.Owner, a.Site, b.Site)
 	}
 	if a.Label != "a" || !stringIn(a.Label, a.label[:]) || b.Label != "b" || !stringIn(b.Label, b.label[:]) {

@@ -169,10 +169,10 @@ type Element struct {
 	// registrar knows, out of its own reach (see LastAt). Each registrar
 	// sets its own; it does not travel to peers.
 	Last bool
-	// Owner is who registered the element, for quotas and so that one
-	// registrant cannot take over another's element: "tsig:KEYNAME" or
-	// "http"; "" for zone-file elements.
-	Owner string
+	// Owner is who registered the element (OwnerOf), for quotas and so
+	// that one registrant cannot take over another's element:
+	// "tsig:KEYNAME" or "http"; the zero Owner ("") for zone-file elements.
+	Owner Owner
 	// Lease is the lifetime last granted to the registration (Expires is
 	// when it ends); zero without a lease.
 	Lease time.Duration
@@ -269,16 +269,15 @@ func (e *Element) Clone() *Element {
 // to keep: the collector marks every object that a published element
 // holds at each cycle, and a registrar of a million elements spends most
 // of a cycle there. A label of up to labelInline bytes moves into e
-// itself (label; Addrs keeps one address in itself already), the expiry is kept in UTC (a nil
-// *Location), and the owner and the site are shared with the other
-// elements that have them (in). An element that is compact already, a published one among them,
-// is not written.
+// itself (label; Addrs keeps one address in itself already, Owner is a
+// number), the expiry is kept in UTC (a nil *Location), and the site is
+// shared with the elements that have it (in). An element that is compact
+// already, a published one among them, is not written.
 func (e *Element) compact(in *interner) {
 	e.inlineLabel()
 	if e.Expires.Location() != time.UTC { // not UTC yet: a published element is not written
 		e.Expires = e.Expires.UTC() // no *Location (nor monotonic reading) to mark
 	}
-	in.intern(&e.Owner)
 	in.intern(&e.Site)
 }
 
@@ -296,10 +295,10 @@ func (e *Element) inlineLabel() {
 	e.label[labelInline] = 1
 }
 
-// interner shares the strings that many elements hold alike (owners,
-// sites): one copy of each, not one per element. It keeps at most
-// internMax strings; past that, strings stay as they are. Guarded by the
-// handlespace's writer lock.
+// interner shares the strings that many elements hold alike (sites): one
+// copy of each, not one per element. It keeps at most internMax strings;
+// past that, strings stay as they are. Guarded by the handlespace's
+// writer lock.
 type interner struct{ m map[string]string }
 
 const internMax = 4096

@@ -19,13 +19,13 @@ import (
 // (getrusage, the best of three), per kind of pointer the elements hold:
 //
 //   - today: elements as compact leaves them (the label inside, pointing
-//     at the element itself; the owner interned; the address and the
+//     at the element itself; the owner, the address and the
 //     expiry without pointers);
-//   - shared: only pointers to objects that many elements share (owner
-//     and site interned, the label to one string), no self-pointer;
+//   - shared: only pointers to objects that many elements share (the
+//     site interned, the label to one string), no self-pointer;
 //   - global: only pointers to data outside the heap (a string constant,
 //     time.Local);
-//   - label, owner, expires: one pointer alone (expires: a local time's
+//   - label, site, expires: one pointer alone (expires: a local time's
 //     *Location, as the element kept it before compact made it UTC);
 //   - nil: the same layout, every pointer word nil;
 //   - noscan: an object of the same size without pointers;
@@ -40,17 +40,17 @@ func BenchmarkGCModel(b *testing.B) {
 	var in interner
 	elems := map[string]func(i int) *Element{
 		"today": func(i int) *Element {
-			e := &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i),
+			e := &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Owner: OwnerOf(owner),
 				Addrs: AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
-				Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour, Owner: owner}
+				Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour}
 			e.compact(&in)
 			return e
 		},
 		"shared": func(i int) *Element {
-			return &Element{ID: uint32(i + 1), Label: shared, Owner: owner, Site: site}
+			return &Element{ID: uint32(i + 1), Label: shared, Owner: OwnerOf(owner), Site: site}
 		},
 		"global": func(i int) *Element {
-			return &Element{ID: uint32(i + 1), Label: "pe-constant", Owner: "tsig:const.", Expires: exp}
+			return &Element{ID: uint32(i + 1), Label: "pe-constant", Site: "site-const", Expires: exp}
 		},
 		"nil": func(i int) *Element { return &Element{ID: uint32(i + 1)} },
 		"label": func(i int) *Element {
@@ -58,10 +58,10 @@ func BenchmarkGCModel(b *testing.B) {
 			e.inlineLabel()
 			return e
 		},
-		"owner":   func(i int) *Element { return &Element{ID: uint32(i + 1), Owner: owner} },
+		"site":    func(i int) *Element { return &Element{ID: uint32(i + 1), Site: site} },
 		"expires": func(i int) *Element { return &Element{ID: uint32(i + 1), Expires: exp} },
 	}
-	for _, name := range []string{"today", "shared", "global", "nil", "noscan", "label", "owner", "expires", "onenil", "oneshared"} {
+	for _, name := range []string{"today", "shared", "global", "nil", "noscan", "label", "site", "expires", "onenil", "oneshared"} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				switch name {

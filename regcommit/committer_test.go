@@ -188,7 +188,7 @@ func TestRegisterRefreshExpire(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	e := f.elem("pe1")
-	if e == nil || e.Owner != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Equal(t0.Add(10*time.Second)) || e.Home != 9 {
+	if e == nil || e.Owner.String() != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Equal(t0.Add(10*time.Second)) || e.Home != 9 {
 		t.Fatalf("registered element %+v", e)
 	}
 	if got := f.store.stored(t); len(got) != 1 || got[0] != "pe1.z.test." {
@@ -265,7 +265,7 @@ func TestOwnershipAndStatic(t *testing.T) {
 	if _, err := f.submit(t, admin); err != nil {
 		t.Fatal(err)
 	}
-	if e := f.elem("pe1"); e.Addrs.At(0).String() != "10.0.0.5" || e.Owner != "tsig:a." {
+	if e := f.elem("pe1"); e.Addrs.At(0).String() != "10.0.0.5" || e.Owner.String() != "tsig:a." {
 		t.Errorf("pe1 after an admin's change: %+v", e)
 	}
 	// Removing what is not there succeeds and does nothing.
@@ -608,7 +608,7 @@ func TestGive(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := f.elem(label)
-		if got == nil || got.Label != label || got.Owner != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
+		if got == nil || got.Label != label || got.Owner.String() != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
 			t.Fatalf("give %v: registered %+v", give, got)
 		}
 		if (got == e) != give {

@@ -22,7 +22,7 @@ import (
 // write of the same element is told apart).
 func logElem(id uint32, v uint32) *handlespace.Element {
 	return &handlespace.Element{ID: id, Label: fmt.Sprintf("pe%d", id), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(id >> 8), byte(id)})),
-		Port: 80, Weight: 1, Load: v, Owner: "tsig:k.", Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Lease: time.Minute}
+		Port: 80, Weight: 1, Load: v, Owner: handlespace.OwnerOf("tsig:k."), Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Lease: time.Minute}
 }
 
 // storedLoads reads the store's elements as ID → load.
@@ -462,7 +462,7 @@ func TestAppendRecord(t *testing.T) {
 	}
 	for i := range 20000 {
 		e := &handlespace.Element{ID: rng.Uint32(), Label: str(), Port: uint16(u32()), Weight: u32(), Priority: u32(),
-			Load: u32(), LoadDeg: u32(), Site: str(), Home: u32(), Owner: str(),
+			Load: u32(), LoadDeg: u32(), Site: str(), Home: u32(), Owner: handlespace.OwnerOf(str()),
 			Transport: handlespace.Transport(rng.IntN(4)), Lease: time.Duration(rng.Int64() >> rng.UintN(64))}
 		for range rng.IntN(4) {
 			var a netip.Addr

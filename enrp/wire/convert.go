@@ -107,7 +107,7 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		RTT:       uint32(min(e.RTT.Microseconds(), math.MaxUint32)),
 		HasValues: true, Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 	}
-	x.Owner = e.Owner
+	x.Owner = e.Owner.String()
 	if !e.Expires.IsZero() {
 		x.LeaseEnd = max(e.Expires.UnixMilli(), 1)
 	}
@@ -233,7 +233,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 			e.Label = strings.ToLower(x.Label)
 		}
 		e.Site = x.Site
-		e.Owner = x.Owner
+		e.Owner = handlespace.OwnerOf(x.Owner)
 		e.Lease = time.Duration(x.Lease) * time.Second
 		if x.HasState {
 			if x.Health > uint8(handlespace.HealthDown) || x.Admin > uint8(handlespace.AdminForceDown) {
@@ -313,7 +313,7 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 	u32(e.Load)
 	u32(e.LoadDeg)
 	str(e.Site)
-	str(e.Owner)
+	str(e.Owner.String())
 	u32(uint32(min(e.Lease/time.Second, math.MaxUint32)))
 	var flags uint32
 	if e.Static {

@@ -96,7 +96,7 @@ func codecCorpus(t *testing.T) []codecMsg {
 	// Elements as poolnsd sends them: converted from the handlespace.
 	full := &handlespace.Element{ID: 0xabcd0001, Label: "web1", Addrs: handlespace.AddrsOf(a4, a6), Port: 8080,
 		Weight: 10, Priority: 2, Load: 0x40000000, LoadDeg: 0x01000000, Site: "fra",
-		Expires: now.Add(time.Minute), Health: handlespace.HealthUp, Home: home, Owner: "tsig:pe-key.", Lease: time.Minute,
+		Expires: now.Add(time.Minute), Health: handlespace.HealthUp, Home: home, Owner: handlespace.OwnerOf("tsig:pe-key."), Lease: time.Minute,
 		Admin: handlespace.AdminDrain, Reported: true, RTT: 1500 * time.Microsecond,
 		Probe:   &handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 2, Fall: 3},
 		Vantage: []handlespace.Vantage{{Registrar: home, Health: handlespace.HealthDown}, {Registrar: peer, Health: handlespace.HealthUp}}}
