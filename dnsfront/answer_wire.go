@@ -177,7 +177,7 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 	ttl := key.TTL
 	var a, aaaa, glueA, glueAAAA []byte
 	var na, naaaa uint16
-	for _, ad := range e.Addrs {
+	for _, ad := range e.Addrs.All() {
 		if ad.Is4() {
 			b := ad.As4()
 			a = appendRR(a, ptrQname, dns.TypeA, ttl, b[:])

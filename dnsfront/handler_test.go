@@ -210,7 +210,7 @@ func TestPolicyOrder(t *testing.T) {
 			t.Fatalf("query %d: %d answers, want 3", q, len(m.Answer))
 		}
 		for i, rr := range m.Answer {
-			want := v4[(q+i)%n].Addrs[0].String()
+			want := v4[(q+i)%n].Addrs.At(0).String()
 			if got := rr.(*dns.A).A.String(); got != want {
 				t.Errorf("query %d answer %d: %s, want %s", q, i, got, want)
 			}
@@ -233,8 +233,8 @@ func TestPolicyOrder(t *testing.T) {
 			if srv.Priority != uint16(i) || srv.Weight != 0 || srv.Port != want.Port || srv.Target != want.Label+".web.pool.test." {
 				t.Errorf("query %d SRV %d: %v, want priority %d weight 0 port %d target %s", q, i, srv, i, want.Port, want.Label)
 			}
-			if glue[srv.Target] != len(want.Addrs) {
-				t.Errorf("glue for %s: %d records, want %d", srv.Target, glue[srv.Target], len(want.Addrs))
+			if glue[srv.Target] != want.Addrs.Len() {
+				t.Errorf("glue for %s: %d records, want %d", srv.Target, glue[srv.Target], want.Addrs.Len())
 			}
 		}
 	}
@@ -285,7 +285,7 @@ func bigPool(n int, ttl uint32) handlespace.PoolDef {
 	var elems []*handlespace.Element
 	for i := 0; i < n; i++ {
 		a := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
-		e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: []netip.Addr{a}, Port: 80}
+		e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: handlespace.AddrsOf(a), Port: 80}
 		elems = append(elems, e)
 	}
 	return handlespace.PoolDef{Handle: "big", Spec: spec, Elements: elems}
@@ -386,7 +386,7 @@ func TestSnapshotChange(t *testing.T) {
 		}
 	}
 	m := query(t, h, "web.pool.test.", dns.TypeA, false, 0)
-	if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != pv.Elements()[0].Addrs[0].String() {
+	if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != pv.Elements()[0].Addrs.At(0).String() {
 		t.Fatalf("after 3 of 4 went down: %v", m.Answer)
 	}
 	if err := hs.Update("web.pool.test.", pv.Elements()[0].ID, func(x *handlespace.Element) { x.Health = handlespace.HealthDown }); err != nil {

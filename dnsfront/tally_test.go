@@ -29,7 +29,7 @@ func firstOf(t *testing.T, web *handlespace.PoolView, m *dns.Msg) uint32 {
 	for e := range web.Range() {
 		switch rr := first.(type) {
 		case *dns.A:
-			if e.Addrs[0].String() == rr.A.String() {
+			if e.Addrs.At(0).String() == rr.A.String() {
 				return e.ID
 			}
 		case *dns.SRV:

@@ -391,7 +391,7 @@ func TestLoopFollowsViews(t *testing.T) {
 	elems := pv.Elements()
 	has := func(r *dns.Msg, e *handlespace.Element) bool {
 		for _, rr := range r.Answer {
-			if a, ok := rr.(*dns.A); ok && a.A.String() == e.Addrs[0].String() {
+			if a, ok := rr.(*dns.A); ok && a.A.String() == e.Addrs.At(0).String() {
 				return true
 			}
 		}
@@ -406,7 +406,7 @@ func TestLoopFollowsViews(t *testing.T) {
 		seen = seen || has(r, elems[0])
 	}
 	if !seen {
-		t.Fatalf("all up: %v never answered in 20 queries", elems[0].Addrs[0])
+		t.Fatalf("all up: %v never answered in 20 queries", elems[0].Addrs.At(0))
 	}
 	down := func(e *handlespace.Element) {
 		t.Helper()

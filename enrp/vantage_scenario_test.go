@@ -290,7 +290,7 @@ func TestConfirmRefused(t *testing.T) {
 		}
 		return r.Msgs[0].Msg.Refused
 	}
-	unknown := &handlespace.Element{ID: 0xdead, Label: "x", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80, Home: idA, Static: true}
+	unknown := &handlespace.Element{ID: 0xdead, Label: "x", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80, Home: idA, Static: true}
 	if f := refusal(b.Node.Step(enrptest.ConfirmRequest(idA, idB, staticPool, unknown, 1))); f.Reason != wire.RefusedNoElement || f.Request != wire.ParamXConfirmReq || f.ID != 0xdead {
 		t.Errorf("unknown element: %+v", f)
 	}

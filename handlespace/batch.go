@@ -490,7 +490,7 @@ func (b *batch) apply(op *Op) error {
 		return nil
 	}
 	e := op.Elem
-	if e.Label == "" || e.Port == 0 || len(e.Addrs) == 0 {
+	if e.Label == "" || e.Port == 0 || e.Addrs.Len() == 0 {
 		return ErrBadElement
 	}
 	create := b.h.opts.DefaultSpec
@@ -542,7 +542,7 @@ func (b *batch) apply(op *Op) error {
 // sameAddress reports whether a and b are reached at the same addresses
 // and port.
 func sameAddress(a, b *Element) bool {
-	return a.Port == b.Port && slices.Equal(a.Addrs, b.Addrs)
+	return a.Port == b.Port && a.Addrs.Equal(b.Addrs)
 }
 
 // prepareRegister fills in what a registration does not say: the home

@@ -1,33 +1,35 @@
 package handlespace
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
 // TestRegisteredElementCompact: an element the handlespace takes keeps
-// one address in itself and shares its owner and site strings with the
-// elements that have the same (one object each for the collector, not
-// three); its values are unchanged, and Clone keeps the layout.
+// one address in itself and shares its site string with the elements
+// that have the same (one object for the collector, not one each); its
+// values are unchanged, and Clone keeps the layout.
 func TestRegisteredElementCompact(t *testing.T) {
 	hs := New(Options{RegistrarID: 1})
 	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
 		t.Fatal(err)
 	}
 	mk := func(id uint32, label string, addrs ...string) *Element {
-		e := &Element{ID: id, Label: label, Port: 80, Owner: strings.Clone("tsig:k."), Site: strings.Clone("ams")}
+		e := &Element{ID: id, Label: label, Port: 80, Owner: OwnerOf(strings.Clone("tsig:k.")), Site: strings.Clone("ams")}
 		for _, a := range addrs {
-			e.Addrs = append(e.Addrs, netip.MustParseAddr(a))
+			e.Addrs = e.Addrs.Append(netip.MustParseAddr(a))
 		}
 		return e
 	}
 	one, two := mk(1, "a", "10.0.0.1"), mk(2, "b", "10.0.0.2", "2001:db8::2")
-	if ptree.SameString(one.Owner, two.Owner) {
-		t.Fatal("the test's owners are one string already")
+	if ptree.SameString(one.Site, two.Site) {
+		t.Fatal("the test's sites are one string already")
 	}
 	for _, err := range hs.Apply([][]Op{{{Pool: "web.z.test.", Elem: one}, {Pool: "web.z.test.", Elem: two}}}, nil) {
 		if err != nil {
@@ -36,34 +38,57 @@ func TestRegisteredElementCompact(t *testing.T) {
 	}
 	pv := hs.View().Zone("z.test.").Pool("web")
 	a, b := pv.Element(1), pv.Element(2)
-	if len(a.Addrs) != 1 || a.Addrs[0] != netip.MustParseAddr("10.0.0.1") || &a.Addrs[0] != &a.addr1[0] {
-		t.Errorf("one address: Addrs %v, kept in the element: %v", a.Addrs, len(a.Addrs) == 1 && &a.Addrs[0] == &a.addr1[0])
+	if a.Addrs.Len() != 1 || a.Addrs.At(0) != netip.MustParseAddr("10.0.0.1") || a.Addrs.more != nil {
+		t.Errorf("one address: Addrs %v, kept in the element: %v", a.Addrs, a.Addrs.more == nil)
 	}
-	if len(b.Addrs) != 2 || b.Addrs[1] != netip.MustParseAddr("2001:db8::2") {
+	if b.Addrs.Len() != 2 || b.Addrs.At(1) != netip.MustParseAddr("2001:db8::2") {
 		t.Errorf("two addresses: Addrs %v", b.Addrs)
 	}
-	if a.Owner != "tsig:k." || !ptree.SameString(a.Owner, b.Owner) || a.Site != "ams" || !ptree.SameString(a.Site, b.Site) {
+	if a.Owner.String() != "tsig:k." || a.Owner != b.Owner || a.Site != "ams" || !ptree.SameString(a.Site, b.Site) {
 		t.Errorf("owners %q %q, sites %q %q: want equal values, one string each", a.Owner, b.Owner, a.Site, b.Site)
 	}
 	if a.Label != "a" || !stringIn(a.Label, a.label[:]) || b.Label != "b" || !stringIn(b.Label, b.label[:]) {
 		t.Errorf("labels %q %q, kept in the elements: %v %v", a.Label, b.Label, stringIn(a.Label, a.label[:]), stringIn(b.Label, b.label[:]))
 	}
-	c := a.Clone()
-	if len(c.Addrs) != 1 || c.Addrs[0] != a.Addrs[0] || &c.Addrs[0] != &c.addr1[0] {
-		t.Errorf("Clone: Addrs %v, kept in the clone: %v", c.Addrs, len(c.Addrs) == 1 && &c.Addrs[0] == &c.addr1[0])
+	if c := a.Clone(); !c.Addrs.Equal(a.Addrs) || c.Addrs.more != nil {
+		t.Errorf("Clone: Addrs %v, kept in the clone: %v", c.Addrs, c.Addrs.more == nil)
 	}
-	c.Addrs[0] = netip.MustParseAddr("10.0.0.9")
-	if a.Addrs[0] != netip.MustParseAddr("10.0.0.1") {
-		t.Error("changing a clone's address changed the original's")
+}
+
+// TestElementExpiresUTC: the handlespace keeps an element's expiry in UTC,
+// with no *Location for the collector to mark, the same instant as given
+// in any location; a zero expiry stays zero.
+func TestElementExpiresUTC(t *testing.T) {
+	hs := New(Options{RegistrarID: 1})
+	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Hour).In(time.FixedZone("x", 3600))
+	var ops []Op
+	for i, exp := range []time.Time{at, {}} {
+		ops = append(ops, Op{Pool: "web.z.test.", Elem: &Element{ID: uint32(i + 1), Label: fmt.Sprint("e", i), Port: 80, Expires: exp,
+			Addrs: AddrsOf(netip.MustParseAddr("10.0.0.1"))}})
+	}
+	for _, err := range hs.Apply([][]Op{ops}, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pv := hs.View().Zone("z.test.").Pool("web")
+	if e := pv.Element(1).Expires; !e.Equal(at) || e.Location() != time.UTC || e != at.Round(0).UTC() {
+		t.Errorf("expiry %v (%v), want %v in UTC without a monotonic reading", e, e.Location(), at)
+	}
+	if e := pv.Element(2).Expires; !e.IsZero() {
+		t.Errorf("zero expiry became %v", e)
 	}
 }
 
 // TestElementSize: an element with its address and label inside fits
-// the allocator's 240-byte size class (a field added or moved carelessly
+// the allocator's 224-byte size class (a field added or moved carelessly
 // makes every element 16 bytes bigger: 16 MB at a million).
 func TestElementSize(t *testing.T) {
-	if n := unsafe.Sizeof(Element{}); n > 240 {
-		t.Errorf("Element is %d bytes, want at most 240", n)
+	if n := unsafe.Sizeof(Element{}); n > 224 {
+		t.Errorf("Element is %d bytes, want at most 224", n)
 	}
 }
 
@@ -76,7 +101,7 @@ func TestElementLabelInline(t *testing.T) {
 	var in interner
 	long := strings.Repeat("x", labelInline+1)
 	mk := func(label string) *Element {
-		return &Element{ID: 1, Label: strings.Clone(label), Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.1")}, Port: 80}
+		return &Element{ID: 1, Label: strings.Clone(label), Addrs: AddrsOf(netip.MustParseAddr("10.0.0.1")), Port: 80}
 	}
 	for _, tc := range []struct {
 		label  string

@@ -52,7 +52,7 @@ var cutLog = &elemLog{}
 // logWindow is how many changes a pool's chain keeps reachable from an old
 // view: at 1 000 000 elements about 4 s of 1 000 registrations a second;
 // none below 256 elements, whose trees are cheap to walk. A change keeps
-// its old version of the element (240 bytes, and its readers' memo)
+// its old version of the element (224 bytes, and its readers' memo)
 // alive while in the window: at most about 1.6 bytes per element of the
 // pool.
 func logWindow(n int) int { return n / 256 }

@@ -127,7 +127,7 @@ func LoadFraction(l uint32) float64 { return float64(l) / LoadFull }
 //
 // The fields are in an order that leaves no padding between them, so that
 // an element with its label and address inside (see compact) fits the
-// allocator's 240-byte class (TestElementSize).
+// allocator's 224-byte class (TestElementSize).
 type Element struct {
 	// ID is the pool element identifier, unique in its pool.
 	ID uint32
@@ -140,8 +140,8 @@ type Element struct {
 	// Label is the DNS label of the element's own name <label>.<handle>.<zone>,
 	// the target of SRV answers. Lower case.
 	Label string
-	// Addrs are the element's addresses, IPv4 and/or IPv6.
-	Addrs []netip.Addr
+	// Addrs are the element's addresses, IPv4 and/or IPv6 (AddrsOf).
+	Addrs Addrs
 
 	// Policy parameters (RFC 5356).
 	Weight   uint32 // wrr, wrand, wrand-dpf
@@ -151,7 +151,8 @@ type Element struct {
 	Site     string // nearest
 
 	// Expires is the end of the registration lease; zero for elements that
-	// zone files define, which have no lease.
+	// zone files define, which have no lease. The handlespace keeps it in
+	// UTC, without a monotonic reading (see compact).
 	Expires time.Time
 	// Home is the ID of the registrar that owns the element.
 	Home uint32
@@ -168,10 +169,10 @@ type Element struct {
 	// registrar knows, out of its own reach (see LastAt). Each registrar
 	// sets its own; it does not travel to peers.
 	Last bool
-	// Owner is who registered the element, for quotas and so that one
-	// registrant cannot take over another's element: "tsig:KEYNAME" or
-	// "http"; "" for zone-file elements.
-	Owner string
+	// Owner is who registered the element (OwnerOf), for quotas and so
+	// that one registrant cannot take over another's element:
+	// "tsig:KEYNAME" or "http"; the zero Owner ("") for zone-file elements.
+	Owner Owner
 	// Lease is the lifetime last granted to the registration (Expires is
 	// when it ends); zero without a lease.
 	Lease time.Duration
@@ -195,11 +196,6 @@ type Element struct {
 	// element is disputed (see Disputed). Nil when they agreed or when
 	// there was none. Never modified once published: writers replace it.
 	Vantage []Vantage
-
-	// addr1 holds the address of an element of one address (Addrs is
-	// then addr1[:]), so that such an element is one object for the
-	// garbage collector to mark, not two (see compact).
-	addr1 [1]netip.Addr
 
 	// memo is the readers' memo of the element (see ElementMemo).
 	memo ptree.Cell
@@ -258,10 +254,7 @@ func (e *Element) Clone() *Element {
 		Expires: e.Expires, Health: e.Health, Home: e.Home, Static: e.Static, Owner: e.Owner, Lease: e.Lease,
 		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, LocalRTT: e.LocalRTT, Last: e.Last,
 	}
-	c.Addrs = e.Addrs
-	if !c.inlineAddr() {
-		c.Addrs = append([]netip.Addr(nil), e.Addrs...)
-	}
+	c.Addrs = e.Addrs // never modified: shared
 	if e.Vantage != nil {
 		c.Vantage = append([]Vantage(nil), e.Vantage...)
 	}
@@ -275,16 +268,16 @@ func (e *Element) Clone() *Element {
 // compact makes e, which the handlespace is taking (see Op.Elem), cheaper
 // to keep: the collector marks every object that a published element
 // holds at each cycle, and a registrar of a million elements spends most
-// of a cycle there. One address and a label of up to labelInline bytes
-// move into e itself (addr1, label), and the owner and the site are
-// shared with the other elements that have them (in). An element that is compact already, a published one among them,
-// is not written.
+// of a cycle there. A label of up to labelInline bytes moves into e
+// itself (label; Addrs keeps one address in itself already, Owner is a
+// number), the expiry is kept in UTC (a nil *Location), and the site is
+// shared with the elements that have it (in). An element that is compact
+// already, a published one among them, is not written.
 func (e *Element) compact(in *interner) {
-	if len(e.Addrs) == 1 && &e.Addrs[0] != &e.addr1[0] { // not inline yet: a published element is not written
-		e.inlineAddr()
-	}
 	e.inlineLabel()
-	in.intern(&e.Owner)
+	if e.Expires.Location() != time.UTC { // not UTC yet: a published element is not written
+		e.Expires = e.Expires.UTC() // no *Location (nor monotonic reading) to mark
+	}
 	in.intern(&e.Site)
 }
 
@@ -302,21 +295,10 @@ func (e *Element) inlineLabel() {
 	e.label[labelInline] = 1
 }
 
-// inlineAddr moves e's one address into e itself (addr1) and reports
-// whether it did: not for none or several.
-func (e *Element) inlineAddr() bool {
-	if len(e.Addrs) != 1 {
-		return false
-	}
-	e.addr1[0] = e.Addrs[0]
-	e.Addrs = e.addr1[:]
-	return true
-}
-
-// interner shares the strings that many elements hold alike (owners,
-// sites): one copy of each, not one per element. It keeps at most
-// internMax strings; past that, strings stay as they are. Guarded by the
-// handlespace's writer lock.
+// interner shares the strings that many elements hold alike (sites): one
+// copy of each, not one per element. It keeps at most internMax strings;
+// past that, strings stay as they are. Guarded by the handlespace's
+// writer lock.
 type interner struct{ m map[string]string }
 
 const internMax = 4096
@@ -341,24 +323,10 @@ func (in *interner) intern(s *string) {
 }
 
 // HasV4 reports whether the element has an IPv4 address.
-func (e *Element) HasV4() bool {
-	for _, a := range e.Addrs {
-		if a.Is4() {
-			return true
-		}
-	}
-	return false
-}
+func (e *Element) HasV4() bool { return e.Addrs.HasV4() }
 
 // HasV6 reports whether the element has an IPv6 address.
-func (e *Element) HasV6() bool {
-	for _, a := range e.Addrs {
-		if !a.Is4() {
-			return true
-		}
-	}
-	return false
-}
+func (e *Element) HasV6() bool { return e.Addrs.HasV6() }
 
 // ElementID derives the stable identifier of a zone-file element from its
 // address and port, so that an element keeps its identity (and with it its

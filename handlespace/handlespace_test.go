@@ -20,7 +20,7 @@ ns.z.test. 60 IN A 192.0.2.1
 
 func testElem(label, addr string, port uint16) *Element {
 	a := netip.MustParseAddr(addr)
-	return &Element{ID: ElementID(a, port), Label: label, Addrs: []netip.Addr{a}, Port: port, Weight: 1}
+	return &Element{ID: ElementID(a, port), Label: label, Addrs: AddrsOf(a), Port: port, Weight: 1}
 }
 
 func zoneDef(t testing.TB, pools ...PoolDef) ZoneDef {

@@ -196,11 +196,11 @@ func TestQuickViewUpdates(t *testing.T) {
 					e := &Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id), Port: 80, Expires: time.Unix(2e9, 0)}
 					switch r.IntN(4) {
 					case 0:
-						e.Addrs = []netip.Addr{netip.MustParseAddr("2001:db8::1")}
+						e.Addrs = AddrsOf(netip.MustParseAddr("2001:db8::1"))
 					case 1:
-						e.Addrs = []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::2")}
+						e.Addrs = AddrsOf(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::2"))
 					default:
-						e.Addrs = []netip.Addr{netip.AddrFrom4([4]byte{10, 1, byte(id >> 8), byte(id)})}
+						e.Addrs = AddrsOf(netip.AddrFrom4([4]byte{10, 1, byte(id >> 8), byte(id)}))
 					}
 					e.Weight = []uint32{0, 1, 5, 100}[r.IntN(4)]
 					e.Priority = uint32(r.IntN(3))

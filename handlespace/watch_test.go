@@ -66,7 +66,7 @@ func TestWatch(t *testing.T) {
 	if err := hs.Update("a.z.test.", id, func(e *Element) { e.Load = 7 }); err != nil {
 		t.Fatal(err)
 	}
-	if err := hs.Do(Op{Pool: "b.z.test.", ID: ElementID(testElem("e1", "10.1.0.1", 80).Addrs[0], 80)}); err != nil {
+	if err := hs.Do(Op{Pool: "b.z.test.", ID: ElementID(testElem("e1", "10.1.0.1", 80).Addrs.At(0), 80)}); err != nil {
 		t.Fatal(err)
 	}
 	if hs.View().Pool("b.z.test.") != nil {
@@ -153,7 +153,7 @@ func TestWatchFollows(t *testing.T) {
 		e := rng.IntN(4)
 		op := Op{Pool: pool, Elem: testElem(fmt.Sprintf("e%d", e), fmt.Sprintf("10.2.0.%d", e), 80)}
 		if rng.IntN(3) == 0 {
-			op = Op{Pool: pool, ID: ElementID(op.Elem.Addrs[0], 80)}
+			op = Op{Pool: pool, ID: ElementID(op.Elem.Addrs.At(0), 80)}
 		}
 		hs.Do(op) // a removal of a missing element fails: fine
 		if i%1000 == 999 {

@@ -59,7 +59,7 @@ func TestQuietPieces(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 7))
 	elem := func(i, load int) *handlespace.Element {
 		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
-			Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}, Port: 80, Weight: 1,
+			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1,
 			Load: uint32(load), Expires: now.Add(time.Hour), Lease: time.Hour}
 	}
 	var groups [][]handlespace.Op

@@ -21,7 +21,7 @@ func TestReaderDuringSample(t *testing.T) {
 	const pool = "big.pool.test."
 	elem := func(i int, h handlespace.Health) *handlespace.Element {
 		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
-			Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}, Port: 80, Weight: 1,
+			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1,
 			Health: h, Expires: now.Add(time.Hour), Lease: time.Hour}
 	}
 	var groups [][]handlespace.Op
@@ -106,7 +106,7 @@ func TestReaderDuringWalk(t *testing.T) {
 	const small, big, n, maxElements = "a.pool.test.", "big.pool.test.", 4000, 100
 	elem := func(i int) *handlespace.Element {
 		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
-			Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}, Port: 80, Weight: 1,
+			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1,
 			Health: handlespace.Health(i % 3), Home: uint32(1 + i%4), Expires: now.Add(time.Hour), Lease: time.Hour}
 	}
 	apply := func(pool string, from, to int) {

@@ -93,7 +93,7 @@ func live(ps *poolState) map[uint32]*track {
 
 func elemN(i int) *handlespace.Element {
 	return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
-		Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}, Port: 80, Weight: 1, Home: 1}
+		Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1, Home: 1}
 }
 
 // poolTestSpace is a handlespace of registrar 1 on the clock now, serving

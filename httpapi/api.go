@@ -392,7 +392,7 @@ func findByAddress(pv *handlespace.PoolView, ap netip.AddrPort) *handlespace.Ele
 		if e.Port != ap.Port() {
 			continue
 		}
-		for _, a := range e.Addrs {
+		for _, a := range e.Addrs.All() {
 			if a.Unmap() == addr {
 				return e
 			}

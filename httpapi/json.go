@@ -202,7 +202,7 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		ID:        idString(e.ID),
 		Label:     e.Label,
 		Name:      e.Label + "." + pv.Name,
-		Addresses: make([]string, len(e.Addrs)),
+		Addresses: make([]string, e.Addrs.Len()),
 		Port:      e.Port,
 		Transport: e.Transport.String(),
 		Weight:    e.Weight,
@@ -222,7 +222,7 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 	for _, v := range e.Vantage {
 		j.Vantage = append(j.Vantage, VantageJSON{Registrar: idString(v.Registrar), Health: v.Health.String()})
 	}
-	for i, ad := range e.Addrs {
+	for i, ad := range e.Addrs.All() {
 		j.Addresses[i] = ad.String()
 	}
 	rtt := e.RTT

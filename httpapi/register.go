@@ -156,7 +156,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 			writeError(w, r, http.StatusBadRequest, msg)
 			return
 		}
-		e.Addrs = append(e.Addrs, ad.Unmap())
+		e.Addrs = e.Addrs.Append(ad.Unmap())
 	}
 	if req.Transport != "" {
 		t, err := handlespace.ParseTransport(req.Transport)

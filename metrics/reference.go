@@ -59,8 +59,8 @@ func disputedView() (*handlespace.View, error) {
 		rrs = append(rrs, rr)
 	}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 1})
-	e := &handlespace.Element{Label: "a", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Port: 80, Weight: 1}
-	e.ID = handlespace.ElementID(e.Addrs[0], e.Port)
+	e := &handlespace.Element{Label: "a", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")), Port: 80, Weight: 1}
+	e.ID = handlespace.ElementID(e.Addrs.At(0), e.Port)
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "example.", Records: rrs,
 		Pools: []handlespace.PoolDef{{Handle: "web", Spec: handlespace.DefaultPoolSpec(), Elements: []*handlespace.Element{e}}}}}); err != nil {
 		return nil, fmt.Errorf("metrics: reference zone: %w", err)

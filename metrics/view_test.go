@@ -37,7 +37,7 @@ func TestViewCollectorFollowsChanges(t *testing.T) {
 			switch rng.IntN(6) {
 			case 0, 1:
 				a := netip.AddrFrom4([4]byte{10, 0, byte(id), 1})
-				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", id), Addrs: []netip.Addr{a}, Port: 80, Weight: 1,
+				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", id), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
 					Home: uint32(rng.IntN(3) * 7)}
 				hs.Do(handlespace.Op{Pool: pool, Elem: e})
 			case 2:
@@ -78,7 +78,7 @@ func TestVantageSeriesCap(t *testing.T) {
 	for _, pool := range []string{"b.t.", "a.t."} { // 1 200 disputed > maxVantageSeries
 		var groups [][]handlespace.Op
 		for i := range 650 {
-			e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}, Port: 80}
+			e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80}
 			if i%13 != 5 { // every 13th not disputed: 600 of 650 are
 				e.Vantage = []handlespace.Vantage{{Registrar: 9, Health: handlespace.HealthDown}}
 			}
@@ -245,7 +245,7 @@ func BenchmarkViewScrape(b *testing.B) {
 	}
 	const n = 1_000_000
 	elem := func(i, load int) *handlespace.Element {
-		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})},
+		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
 			Port: 80, Weight: 1, Load: uint32(load)}
 	}
 	var groups [][]handlespace.Op

@@ -448,10 +448,10 @@ func (m *Monitor) sync() {
 // probed here (a targetFunc).
 func (m *Monitor) targetOf(pv *handlespace.PoolView, e *handlespace.Element, old probe.Target, had bool) (probe.Target, bool) {
 	spec := pv.ProbeSpec(e)
-	if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || len(e.Addrs) == 0 {
+	if !spec.Probed() || (e.Home != m.cfg.Self && e.Home != 0) || e.Addrs.Len() == 0 {
 		return probe.Target{}, false
 	}
-	addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
+	addr := netip.AddrPortFrom(e.Addrs.At(0), e.Port)
 	if had && old.Addr == addr && old.Spec == spec && old.Source == m.cfg.Source &&
 		len(old.Name) == len(e.Label)+1+len(pv.Name) && old.Name[:len(e.Label)] == e.Label {
 		old.Health = e.Health

@@ -436,11 +436,11 @@ web PE 10.0.0.4:80 name=web4
 
 		// A registration homed elsewhere is served (by its home's word) but
 		// not probed here; one homed here is.
-		other := &handlespace.Element{ID: 0x100, Label: "other", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.9")}, Port: 80, Home: 0x99}
+		other := &handlespace.Element{ID: 0x100, Label: "other", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.0.0.9")), Port: 80, Home: 0x99}
 		if err := f.hs.Do(handlespace.Op{Pool: web, Elem: other}); err != nil {
 			t.Fatal(err)
 		}
-		mine := &handlespace.Element{ID: 0x101, Label: "mine", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.10")}, Port: 80}
+		mine := &handlespace.Element{ID: 0x101, Label: "mine", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.0.0.10")), Port: 80}
 		if err := f.hs.Do(handlespace.Op{Pool: web, Elem: mine}); err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,7 @@ type sample struct {
 // registrar probes.
 func (m *Monitor) sampled(pv *handlespace.PoolView, e *handlespace.Element) bool {
 	return handlespace.UsesRTT(pv.Spec.Policy) && e.Home != m.cfg.Self && e.Home != 0 &&
-		pv.ProbeSpec(e).Probed() && len(e.Addrs) > 0
+		pv.ProbeSpec(e).Probed() && e.Addrs.Len() > 0
 }
 
 // syncSamples gives the sampler the sample targets that changed in the
@@ -137,7 +137,7 @@ func (m *Monitor) sampleOf(pv *handlespace.PoolView, e *handlespace.Element, old
 	if !m.sampled(pv, e) {
 		return probe.Target{}, false
 	}
-	addr := netip.AddrPortFrom(e.Addrs[0], e.Port)
+	addr := netip.AddrPortFrom(e.Addrs.At(0), e.Port)
 	spec := SampleSpec(pv.ProbeSpec(e), m.cfg.RTTInterval)
 	if had && old.Addr == addr && old.Spec == spec && old.Source == m.cfg.Source &&
 		len(old.Name) == len(e.Label)+1+len(pv.Name) && old.Name[:len(e.Label)] == e.Label {

@@ -72,7 +72,7 @@ func testSyncFollowsChanges(t *testing.T, pieces bool) {
 			case 1: // a refresh: a new load
 				hs.Update(pool, id, func(e *handlespace.Element) { e.Load = uint32(rng.IntN(100)) }) // may be missing: fine
 			default:
-				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", i), Addrs: []netip.Addr{a}, Port: 80, Weight: 1,
+				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
 					Home: uint32(self + rng.IntN(2))}
 				if rng.IntN(3) > 0 {
 					e.Probe = tcp

@@ -242,7 +242,7 @@ func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done fu
 	if pv != nil {
 		e = pv.Element(id)
 	}
-	if e == nil || len(e.Addrs) == 0 || !pv.ProbeSpec(e).Probed() {
+	if e == nil || e.Addrs.Len() == 0 || !pv.ProbeSpec(e).Probed() {
 		done(handlespace.HealthUnknown, 0)
 		return
 	}
@@ -257,7 +257,7 @@ func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done fu
 	if b := budget * 4 / 5; b > 0 && b < spec.Timeout {
 		spec.Timeout, short = b, true
 	}
-	tg := probe.Target{Key: "confirm/" + Key(pool, id), ID: id, Addr: netip.AddrPortFrom(e.Addrs[0], e.Port),
+	tg := probe.Target{Key: "confirm/" + Key(pool, id), ID: id, Addr: netip.AddrPortFrom(e.Addrs.At(0), e.Port),
 		Source: m.cfg.Source, Name: e.Label + "." + pool, Spec: spec}
 	go func() {
 		defer func() { <-m.peerProbes }()

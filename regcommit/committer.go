@@ -664,8 +664,8 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			if cur.Static {
 				return nil, refused("element %s.%s is defined by a zone file", c.Label, c.Pool)
 			}
-			if cur.Owner != who.Owner && cur.Owner != "" && !who.Admin { // "": stored before owners were
-				return nil, refused("element %s.%s belongs to %s", c.Label, c.Pool, ownerName(cur.Owner))
+			if cur.Owner.String() != who.Owner && cur.Owner != 0 && !who.Admin { // "": stored before owners were
+				return nil, refused("element %s.%s belongs to %s", c.Label, c.Pool, ownerName(cur.Owner.String()))
 			}
 		}
 		if c.Elem == nil {
@@ -674,17 +674,17 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 			}
 			pl.ops = append(pl.ops, handlespace.Op{Pool: c.Pool, ID: cur.ID})
 			pl.done = append(pl.done, Done{Pool: c.Pool, Label: c.Label, ID: cur.ID, Removed: true})
-			pl.count(cur.Owner, c.Pool, -1)
+			pl.count(cur.Owner.String(), c.Pool, -1)
 			continue
 		}
 		e := c.Elem
-		if len(e.Addrs) == 0 {
+		if e.Addrs.Len() == 0 {
 			return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s has no address", c.Label, c.Pool)}
 		}
 		if e.Port == 0 {
 			return nil, &Error{Code: Invalid, Msg: fmt.Sprintf("element %s.%s has no port", c.Label, c.Pool)}
 		}
-		for _, a := range e.Addrs {
+		for _, a := range e.Addrs.All() {
 			if err := handlespace.CheckAddr(a, r.cfg.AllowLoopback); err != nil {
 				msg := fmt.Sprintf("element %s.%s: bad address %v", c.Label, c.Pool, err)
 				if errors.Is(err, handlespace.ErrLoopback) {
@@ -713,7 +713,7 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		}
 		n.ID, n.Label, n.Lease, n.Expires = id, c.Label, lease, now.Add(lease)
 		n.Static, n.Home, n.Health, n.Admin, n.Reported, n.RTT = false, 0, 0, 0, false, 0
-		n.Owner = who.Owner
+		n.Owner = handlespace.OwnerOf(who.Owner)
 		if cur != nil {
 			n.Owner = cur.Owner // an admin's change keeps the element's owner
 		}
@@ -842,7 +842,7 @@ func (r *Committer) recount() {
 				if e.Static {
 					continue
 				}
-				r.perOwner[e.Owner]++
+				r.perOwner[e.Owner.String()]++
 				r.perPool[pv.Name]++
 				r.stats.Elements++
 				if !e.Expires.IsZero() {

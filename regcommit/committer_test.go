@@ -105,7 +105,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	clk := &clock{now: t0}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 9, Now: clk.Now})
 	rrs := hstest.RRs(t, zoneText)
-	static := &handlespace.Element{ID: 1, Label: "s1", Addrs: []netip.Addr{netip.MustParseAddr("10.9.9.9")}, Port: 80}
+	static := &handlespace.Element{ID: 1, Label: "s1", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80}
 	spec := handlespace.DefaultPoolSpec()
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.test.", File: "z", Records: rrs,
 		Pools: []handlespace.PoolDef{{Handle: "web", Spec: spec, Elements: []*handlespace.Element{static}}}}}); err != nil {
@@ -140,7 +140,7 @@ func (f *fixture) waitQueued(t *testing.T, n int) {
 }
 
 func el(addr string, port uint16) *handlespace.Element {
-	return &handlespace.Element{Addrs: []netip.Addr{netip.MustParseAddr(addr)}, Port: port, Weight: 1}
+	return &handlespace.Element{Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)), Port: port, Weight: 1}
 }
 
 // reg is a request registering label in pool web with lease.
@@ -188,7 +188,7 @@ func TestRegisterRefreshExpire(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	e := f.elem("pe1")
-	if e == nil || e.Owner != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Equal(t0.Add(10*time.Second)) || e.Home != 9 {
+	if e == nil || e.Owner.String() != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Equal(t0.Add(10*time.Second)) || e.Home != 9 {
 		t.Fatalf("registered element %+v", e)
 	}
 	if got := f.store.stored(t); len(got) != 1 || got[0] != "pe1.z.test." {
@@ -256,7 +256,7 @@ func TestOwnershipAndStatic(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
-	if e := f.elem("pe1"); e == nil || e.Addrs[0].String() != "10.0.0.1" {
+	if e := f.elem("pe1"); e == nil || e.Addrs.At(0).String() != "10.0.0.1" {
 		t.Errorf("pe1 after refused changes: %+v", e)
 	}
 	// An admin may change it, and it keeps its owner.
@@ -265,7 +265,7 @@ func TestOwnershipAndStatic(t *testing.T) {
 	if _, err := f.submit(t, admin); err != nil {
 		t.Fatal(err)
 	}
-	if e := f.elem("pe1"); e.Addrs[0].String() != "10.0.0.5" || e.Owner != "tsig:a." {
+	if e := f.elem("pe1"); e.Addrs.At(0).String() != "10.0.0.5" || e.Owner.String() != "tsig:a." {
 		t.Errorf("pe1 after an admin's change: %+v", e)
 	}
 	// Removing what is not there succeeds and does nothing.
@@ -608,7 +608,7 @@ func TestGive(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := f.elem(label)
-		if got == nil || got.Label != label || got.Owner != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
+		if got == nil || got.Label != label || got.Owner.String() != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
 			t.Fatalf("give %v: registered %+v", give, got)
 		}
 		if (got == e) != give {
@@ -637,14 +637,14 @@ func TestSignalNamesRefused(t *testing.T) {
 	}
 	// One from before the check (as a restore or a peer brings it).
 	old := el("10.0.0.3", 8080)
-	old.ID, old.Label, old.Owner = 77, "_signal", "tsig:a."
+	old.ID, old.Label, old.Owner = 77, "_signal", handlespace.OwnerOf("tsig:a.")
 	if err := f.hs.Do(handlespace.Op{Pool: "web.z.test.", Elem: old}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.submit(t, reg("tsig:a.", "_signal", el("10.0.0.4", 8080), 0)); err != nil {
 		t.Errorf("refreshing an existing _signal element: %v", err)
 	}
-	if e := f.elem("_signal"); e == nil || e.Addrs[0].String() != "10.0.0.4" {
+	if e := f.elem("_signal"); e == nil || e.Addrs.At(0).String() != "10.0.0.4" {
 		t.Errorf("after the refresh: %+v", e)
 	}
 	if _, err := f.submit(t, unreg("tsig:a.", "_signal")); err != nil || f.elem("_signal") != nil {

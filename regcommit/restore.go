@@ -110,7 +110,7 @@ func storedOK(pool string, e *handlespace.Element) error {
 	if err := handlespace.CheckElementName(pool, e.Label); err != nil {
 		return err
 	}
-	for _, a := range e.Addrs {
+	for _, a := range e.Addrs.All() {
 		if err := handlespace.CheckAddr(a, true); err != nil {
 			return err
 		}

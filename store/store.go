@@ -288,16 +288,16 @@ func (r *elementRecord) set(e *handlespace.Element, addrs []string) {
 	*r = elementRecord{
 		V: elementRecordVersion, ID: handlespace.IDString(e.ID), Label: e.Label, Port: e.Port,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
-		Site: e.Site, Home: e.Home, Owner: e.Owner, Lease: int64(e.Lease / time.Second),
+		Site: e.Site, Home: e.Home, Owner: e.Owner.String(), Lease: int64(e.Lease / time.Second),
 	}
 	if e.Transport != handlespace.TransportTCP {
 		r.Transport = e.Transport.String()
 	}
 	r.Addrs = addrs[:0]
 	if r.Addrs == nil {
-		r.Addrs = make([]string, 0, len(e.Addrs))
+		r.Addrs = make([]string, 0, e.Addrs.Len())
 	}
-	for _, a := range e.Addrs {
+	for _, a := range e.Addrs.All() {
 		r.Addrs = append(r.Addrs, a.String())
 	}
 	if !e.Expires.IsZero() {
@@ -396,7 +396,7 @@ func appendRecord(b []byte, e *handlespace.Element) []byte {
 	b = jsonw.String(b, e.Label)
 	b = append(b, `,"addrs":[`...)
 	var tmp [64]byte
-	for i, a := range e.Addrs {
+	for i, a := range e.Addrs.All() {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -435,9 +435,9 @@ func appendRecord(b []byte, e *handlespace.Element) []byte {
 		b = append(b, `,"home":`...)
 		b = strconv.AppendUint(b, uint64(e.Home), 10)
 	}
-	if e.Owner != "" {
+	if e.Owner != 0 {
 		b = append(b, `,"owner":`...)
-		b = jsonw.String(b, e.Owner)
+		b = jsonw.String(b, e.Owner.String())
 	}
 	if l := int64(e.Lease / time.Second); l != 0 {
 		b = append(b, `,"lease_s":`...)
@@ -468,20 +468,23 @@ func decodeElement(b []byte) (*handlespace.Element, error) {
 		return nil, err
 	}
 	e := &handlespace.Element{ID: id, Label: r.Label, Port: r.Port, Weight: r.Weight, Priority: r.Priority,
-		Load: r.Load, LoadDeg: r.LoadDeg, Site: r.Site, Home: r.Home, Owner: r.Owner,
+		Load: r.Load, LoadDeg: r.LoadDeg, Site: r.Site, Home: r.Home, Owner: handlespace.OwnerOf(r.Owner),
 		Lease: time.Duration(r.Lease) * time.Second}
 	if r.Transport != "" {
 		if e.Transport, err = handlespace.ParseTransport(r.Transport); err != nil {
 			return nil, err
 		}
 	}
+	var addrs [4]netip.Addr
+	as := addrs[:0]
 	for _, s := range r.Addrs {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return nil, err
 		}
-		e.Addrs = append(e.Addrs, a)
+		as = append(as, a)
 	}
+	e.Addrs = handlespace.AddrsOf(as...)
 	if r.Expires != "" {
 		if e.Expires, err = time.Parse(time.RFC3339Nano, r.Expires); err != nil {
 			return nil, err
@@ -571,7 +574,7 @@ func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) erro
 			if e.ID != id {
 				return fmt.Errorf("%s: element %s of %s: record says ID %s; move the store away to start afresh", s.path, handlespace.IDString(id), pool, handlespace.IDString(e.ID))
 			}
-			e.Owner, e.Site = intern(e.Owner), intern(e.Site)
+			e.Site = intern(e.Site) // the owner is a handlespace.Owner, shared already
 			items = append(items, item{pool, e})
 			return nil
 		})

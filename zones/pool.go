@@ -381,7 +381,7 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 	}
 	e := &handlespace.Element{
 		ID:     handlespace.ElementID(addrs[0], port),
-		Addrs:  addrs,
+		Addrs:  handlespace.AddrsOf(addrs...),
 		Port:   port,
 		Weight: DefaultWeight,
 		Static: true,

@@ -114,7 +114,7 @@ func rrsetsAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16][]dns.
 		hdr := func(typ uint16) dns.RR_Header { return dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET} }
 		st := stateOf(e, name)
 		out[dns.TypeSRV] = []dns.RR{&dns.SRV{Hdr: hdr(dns.TypeSRV), Priority: st.srv.Priority, Weight: st.srv.Weight, Port: st.srv.Port, Target: name}}
-		for _, a := range e.Addrs {
+		for _, a := range e.Addrs.All() {
 			if a.Is4() {
 				out[dns.TypeA] = append(out[dns.TypeA], &dns.A{Hdr: hdr(dns.TypeA), A: a.AsSlice()})
 			} else {
@@ -142,7 +142,7 @@ func rrsetsAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16][]dns.
 			if kind != KindPool {
 				continue
 			}
-			for _, a := range e.Addrs {
+			for _, a := range e.Addrs.All() {
 				if a.Is4() {
 					out[dns.TypeA] = append(out[dns.TypeA], &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: a.AsSlice()})
 				} else {

@@ -709,7 +709,7 @@ func stateOf(e *handlespace.Element, name string) peState {
 	}
 	st.existed = true
 	st.srv, st.hasSRV = srvRec{Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)), Port: e.Port}, true
-	st.addrs = slices.Clone(e.Addrs)
+	st.addrs = e.Addrs.Slice()
 	elementTXT(e, &st.txt)
 	st.lease = e.Lease
 	return st
@@ -906,17 +906,18 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, e
 		return c, false, updErr(dns.RcodeRefused, "%s: SRV port 0", n.name)
 	}
 	// IPv4 first, then IPv6, each in the order given: one slice.
-	e.Addrs = make([]netip.Addr, 0, len(st.addrs))
+	addrs := make([]netip.Addr, 0, len(st.addrs))
 	for _, a := range st.addrs {
 		if !a.Is6() {
-			e.Addrs = append(e.Addrs, a)
+			addrs = append(addrs, a)
 		}
 	}
 	for _, a := range st.addrs {
 		if !a.Is4() {
-			e.Addrs = append(e.Addrs, a)
+			addrs = append(addrs, a)
 		}
 	}
+	e.Addrs = handlespace.AddrsOf(addrs...)
 	for i := range txtKeys {
 		k, v, ok := st.txt.pair(i)
 		if !ok {

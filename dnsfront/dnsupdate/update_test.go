@@ -172,7 +172,7 @@ func (f *updFixture) state(pool string) []string {
 	var out []string
 	for _, e := range pv.Elements() {
 		var as []string
-		for _, a := range e.Addrs {
+		for _, a := range e.Addrs.All() {
 			as = append(as, a.String())
 		}
 		out = append(out, fmt.Sprintf("%s:%s:%d:%d/%d", e.Label, strings.Join(as, ","), e.Port, e.Weight, e.Priority))

@@ -43,7 +43,7 @@ func RRs(answer, extra []dns.RR, pv *handlespace.PoolView, name string, qtype ui
 // AppendAddrs appends element e's addresses of type qtype (A or AAAA) as
 // records of owner name.
 func AppendAddrs(rrs []dns.RR, name string, e *handlespace.Element, qtype uint16, ttl uint32) []dns.RR {
-	for _, a := range e.Addrs {
+	for _, a := range e.Addrs.All() {
 		hdr := dns.RR_Header{Name: name, Rrtype: qtype, Class: dns.ClassINET, Ttl: ttl}
 		switch {
 		case qtype == dns.TypeA && a.Is4():
@@ -88,7 +88,7 @@ func svcRRs(answer, extra []dns.RR, pv *handlespace.PoolView, name string, qtype
 			svcb.Value = append(svcb.Value, &dns.SVCBPort{Port: e.Port})
 		}
 		var v4, v6 []net.IP
-		for _, a := range e.Addrs {
+		for _, a := range e.Addrs.All() {
 			if a.Is4() {
 				v4 = append(v4, a.AsSlice())
 			} else {

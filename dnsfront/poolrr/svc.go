@@ -80,7 +80,7 @@ func appendSvcRdata(rd []byte, e *handlespace.Element, alpn string, poolWireName
 		rd = binary.BigEndian.AppendUint16(rd, e.Port)
 	}
 	var v4, v6 []byte
-	for _, a := range e.Addrs {
+	for _, a := range e.Addrs.All() {
 		if a.Is4() {
 			b := a.As4()
 			v4 = append(v4, b[:]...)

@@ -35,9 +35,9 @@ type Key struct {
 func ExpandURI(tmpl string, e *handlespace.Element, pool string) string {
 	name := strings.TrimSuffix(e.Label+"."+pool, ".")
 	addr := ""
-	if len(e.Addrs) > 0 {
-		addr = e.Addrs[0].String()
-		if e.Addrs[0].Is6() {
+	if e.Addrs.Len() > 0 {
+		addr = e.Addrs.At(0).String()
+		if e.Addrs.At(0).Is6() {
 			addr = "[" + addr + "]"
 		}
 	}

@@ -107,7 +107,7 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		RTT:       uint32(min(e.RTT.Microseconds(), math.MaxUint32)),
 		HasValues: true, Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 	}
-	x.Owner = e.Owner
+	x.Owner = e.Owner.String()
 	if !e.Expires.IsZero() {
 		x.LeaseEnd = max(e.Expires.UnixMilli(), 1)
 	}
@@ -124,10 +124,10 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		x.Vantage = append(x.Vantage, VantageX{Registrar: v.Registrar, Health: uint8(v.Health)})
 	}
 	if p.Transport.Proto == ParamSCTP {
-		p.Transport.Addrs = append([]netip.Addr(nil), e.Addrs...)
-	} else if len(e.Addrs) > 0 {
-		p.Transport.Addrs = []netip.Addr{e.Addrs[0]}
-		x.Addrs = append([]netip.Addr(nil), e.Addrs[1:]...)
+		p.Transport.Addrs = e.Addrs.Slice()
+	} else if e.Addrs.Len() > 0 {
+		p.Transport.Addrs = []netip.Addr{e.Addrs.At(0)}
+		x.Addrs = e.Addrs.Slice()[1:]
 	}
 	if pr := e.Probe; pr != nil {
 		x.Probe = &ProbeX{Kind: pr.Kind, Target: pr.Target,
@@ -208,7 +208,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 	if e.Port == 0 {
 		return nil, "", 0, fmt.Errorf("element %s: port 0", handlespace.IDString(p.ID))
 	}
-	e.Addrs = append([]netip.Addr(nil), p.Transport.Addrs...)
+	e.Addrs = handlespace.AddrsOf(p.Transport.Addrs...)
 	e.Expires = LeaseEnd(p, now)
 	switch p.Policy.Type {
 	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
@@ -233,7 +233,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 			e.Label = strings.ToLower(x.Label)
 		}
 		e.Site = x.Site
-		e.Owner = x.Owner
+		e.Owner = handlespace.OwnerOf(x.Owner)
 		e.Lease = time.Duration(x.Lease) * time.Second
 		if x.HasState {
 			if x.Health > uint8(handlespace.HealthDown) || x.Admin > uint8(handlespace.AdminForceDown) {
@@ -258,14 +258,14 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 				Interval: time.Duration(pr.Interval) * time.Millisecond, Timeout: time.Duration(pr.Timeout) * time.Millisecond,
 				Rise: int(pr.Rise), Fall: int(pr.Fall)}
 		}
-		e.Addrs = append(e.Addrs, x.Addrs...)
+		e.Addrs = e.Addrs.Append(x.Addrs...)
 	}
 	if err := handlespace.CheckLabel(e.Label); err != nil {
 		return nil, "", 0, fmt.Errorf("element %s: %v", handlespace.IDString(p.ID), err)
 	}
 	// As a registration would be refused (but loopback, which the home's
 	// configuration allowed: a cluster on one host has such elements).
-	for _, a := range e.Addrs {
+	for _, a := range e.Addrs.All() {
 		if err := handlespace.CheckAddr(a, true); err != nil {
 			return nil, "", 0, fmt.Errorf("element %s: bad address %v", handlespace.IDString(p.ID), err)
 		}
@@ -302,8 +302,8 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 	u32(e.Home)
 	u32(gen)
 	str(e.Label)
-	u32(uint32(len(e.Addrs)))
-	for _, a := range e.Addrs {
+	u32(uint32(e.Addrs.Len()))
+	for _, a := range e.Addrs.All() {
 		x := a.As16()
 		h.Write(x[:])
 	}
@@ -313,7 +313,7 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 	u32(e.Load)
 	u32(e.LoadDeg)
 	str(e.Site)
-	str(e.Owner)
+	str(e.Owner.String())
 	u32(uint32(min(e.Lease/time.Second, math.MaxUint32)))
 	var flags uint32
 	if e.Static {

@@ -17,7 +17,7 @@ func SameElement(a, b *handlespace.Element) bool {
 		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
 		a.Site != b.Site || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
 		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
-		!slices.Equal(a.Addrs, b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() ||
+		!a.Addrs.Equal(b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() ||
 		!slices.Equal(a.Vantage, b.Vantage) {
 		return false
 	}
@@ -60,7 +60,7 @@ func TrimStatic(pe *PE) {
 // site, addresses, owner, lease and probe settings, and weight and
 // priority when the values were left out (hasValues false).
 func ZoneFields(e, c *handlespace.Element, hasValues bool) {
-	e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, slices.Clone(c.Addrs), c.Owner, c.Lease
+	e.Label, e.Site, e.Addrs, e.Owner, e.Lease = c.Label, c.Site, c.Addrs, c.Owner, c.Lease
 	if !hasValues {
 		e.Weight, e.Priority = c.Weight, c.Priority
 	}

@@ -101,7 +101,7 @@ func TestNearestLocalRTT(t *testing.T) {
 	// A new address is another place: its distance is not known.
 	moved := next.Clone()
 	moved.LocalRTT = 0
-	moved.Addrs = []netip.Addr{netip.MustParseAddr("10.1.0.2")}
+	moved.Addrs = handlespace.AddrsOf(netip.MustParseAddr("10.1.0.2"))
 	if errs := hs.ApplyEdits([]handlespace.Edit{{Pool: pool, Put: moved}}); errs[0] != nil || localOf(peer.ID) != 0 {
 		t.Errorf("after a put with another address: LocalRTT %v, %v", localOf(peer.ID), errs[0])
 	}

@@ -29,9 +29,9 @@ func RRs(t testing.TB, text string) []dns.RR {
 func Elem(label, addrs string, port uint16, weight uint32) *handlespace.Element {
 	e := &handlespace.Element{Label: label, Port: port, Weight: weight}
 	for _, a := range strings.Split(addrs, ",") {
-		e.Addrs = append(e.Addrs, netip.MustParseAddr(a))
+		e.Addrs = e.Addrs.Append(netip.MustParseAddr(a))
 	}
-	e.ID = handlespace.ElementID(e.Addrs[0], port)
+	e.ID = handlespace.ElementID(e.Addrs.At(0), port)
 	return e
 }
 

@@ -160,7 +160,7 @@ func TestPeeringConfirmFlood(t *testing.T) {
 		if e.Home == handlespace.IDString(a.id) {
 			ad := netip.MustParseAddr(e.Addresses[0])
 			atA = append(atA, &handlespace.Element{ID: handlespace.ElementID(ad, e.Port), Label: e.Label,
-				Addrs: []netip.Addr{ad}, Port: e.Port, Home: a.id, Static: true})
+				Addrs: handlespace.AddrsOf(ad), Port: e.Port, Home: a.id, Static: true})
 		}
 	}
 	if len(atA) == 0 {
