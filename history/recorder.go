@@ -878,33 +878,10 @@ func (r *Recorder) walkChanges(ps *poolState, pv *handlespace.PoolView, now time
 			return
 		}
 		st, why := r.stateOf(pv.Name, e)
-		t := ps.tracks[e.ID]
-		if t == nil {
-			if was != nil {
-				ps.untracked--
-			}
-			if r.tracked >= r.cfg.MaxElements {
-				ps.untracked++
-				return
-			}
-			r.tracked++
-			ps.tracks[e.ID] = &track{label: strings.Clone(e.Label), state: st, reason: clip(why), since: now}
-			ps.awaitReason(e.ID, st, why)
-			return
+		if was != nil && ps.tracks[e.ID] == nil {
+			ps.untracked-- // counted at the last walk; walked counts it again if there is still no room
 		}
-		if t.label != e.Label {
-			t.label = strings.Clone(e.Label)
-		}
-		if t.state == st {
-			if why != "" && t.reason == "" {
-				t.reason = clip(why)
-			}
-			ps.awaitReason(e.ID, st, t.reason)
-			return
-		}
-		r.change(ps, e.ID, t, st, why, now)
-		ps.awaitReason(e.ID, st, why)
-		ps.changes++
+		r.walked(ps, e, st, why, now)
 	}
 	if p := ps.pre; p.from == old && p.to == pv && p.sample == r.samples {
 		for _, c := range r.pre[p.lo:p.hi] {

@@ -299,43 +299,46 @@ func readTSIG(msg []byte, rd int, hd dns.RR_Header, t *dns.TSIG) bool {
 	}
 	t.TimeSigned = uint64(binary.BigEndian.Uint16(msg[off:]))<<32 | uint64(binary.BigEndian.Uint32(msg[off+2:]))
 	off += 6
-	for _, f := range []*uint16{&t.Fudge, &t.MACSize} {
-		if off == end {
-			return true
+	// u16s reads fields fs in turn: done says the record ended before or
+	// after them (the rest left zero), ok false that it ended inside one.
+	u16s := func(fs ...*uint16) (done, ok bool) {
+		for _, f := range fs {
+			if off == end {
+				return true, true
+			}
+			if off+2 > end {
+				return false, false
+			}
+			*f, off = binary.BigEndian.Uint16(msg[off:]), off+2
 		}
-		if off+2 > end {
-			return false
+		return off == end, true
+	}
+	// hexData reads n bytes in hex, which the record must hold.
+	hexData := func(n uint16) (string, bool) {
+		if off+int(n) > end {
+			return "", false
 		}
-		*f, off = binary.BigEndian.Uint16(msg[off:]), off+2
+		h := hexString(msg[off : off+int(n)])
+		off += int(n)
+		return h, true
 	}
-	if off == end {
-		return true
+	if done, ok := u16s(&t.Fudge, &t.MACSize); done || !ok {
+		return ok
 	}
-	if off+int(t.MACSize) > end {
+	if t.MAC, ok = hexData(t.MACSize); !ok {
 		return false
 	}
-	t.MAC, off = hexString(msg[off:off+int(t.MACSize)]), off+int(t.MACSize)
 	// The original ID follows the MAC in any case.
 	if off+2 > end {
 		return false
 	}
 	t.OrigId, off = binary.BigEndian.Uint16(msg[off:]), off+2
-	for _, f := range []*uint16{&t.Error, &t.OtherLen} {
-		if off == end {
-			return true
-		}
-		if off+2 > end {
-			return false
-		}
-		*f, off = binary.BigEndian.Uint16(msg[off:]), off+2
+	if done, ok := u16s(&t.Error, &t.OtherLen); done || !ok {
+		return ok
 	}
-	if off == end {
-		return true
-	}
-	if off+int(t.OtherLen) > end {
+	if t.OtherData, ok = hexData(t.OtherLen); !ok {
 		return false
 	}
-	t.OtherData, off = hexString(msg[off:off+int(t.OtherLen)]), off+int(t.OtherLen)
 	return off == end
 }
 
