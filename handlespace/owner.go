@@ -37,7 +37,8 @@ var owners struct {
 }
 
 // OwnerOf returns the Owner named s ("" gives the zero Owner). Safe for
-// concurrent use; it takes a lock only for an owner not seen before.
+// concurrent use: it takes the table's lock (once per registration or
+// stored element read; String takes none).
 func OwnerOf(s string) Owner {
 	if s == "" {
 		return 0
