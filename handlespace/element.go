@@ -342,11 +342,12 @@ func ElementID(addr netip.Addr, port uint16) uint32 {
 // IDString is how an element identifier is written in names, APIs and logs:
 // eight lower-case hex digits.
 func IDString(id uint32) string {
-	s := strconv.FormatUint(uint64(id), 16)
-	for len(s) < 8 {
-		s = "0" + s
+	const hex = "0123456789abcdef"
+	var b [8]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i], id = hex[id&0xf], id>>4
 	}
-	return s
+	return string(b[:])
 }
 
 // ParseID parses an identifier written by IDString.
