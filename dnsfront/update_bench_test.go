@@ -25,7 +25,20 @@ import (
 // (the loop, the UPDATE's goroutine, TSIG, the registrar and the store).
 //
 //	go test -run XXX -bench UpdateUDP -benchmem -benchtime 2000x ./dnsfront
-func BenchmarkUpdateUDP(b *testing.B) {
+func BenchmarkUpdateUDP(b *testing.B) { benchUpdates(b, "udp") }
+
+// BenchmarkUpdateTCP is BenchmarkUpdateUDP over one TCP connection: the
+// same updates, each framed and sent when the reply to the one before
+// has come.
+//
+//	go test -run XXX -bench UpdateTCP -benchmem -benchtime 2000x ./dnsfront
+func BenchmarkUpdateTCP(b *testing.B) { benchUpdates(b, "tcp") }
+
+// benchUpdates is BenchmarkUpdateUDP and BenchmarkUpdateTCP over network
+// ("udp" or "tcp"): they differ only in the framing of the messages and
+// in how a reply is read.
+func benchUpdates(b *testing.B, network string) {
+	tcp := network == "tcp"
 	hs := newTestSpace(b)
 	_, reg := updatetest.Committer(b, hs, regcommit.Config{Rate: 1e9, Burst: 1 << 30})
 	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog(),
@@ -38,7 +51,7 @@ func BenchmarkUpdateUDP(b *testing.B) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	c, err := net.Dial("udp", srv.Addrs()[0].String())
+	c, err := net.Dial(network, srv.Addrs()[0].String())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,111 +60,66 @@ func BenchmarkUpdateUDP(b *testing.B) {
 
 	// The messages, signed now: within the fudge (300 s) of the server's
 	// clock while the benchmark runs; signed again if it runs longer.
-	var msgs [100][]byte
-	var signedAt time.Time
-	sign := func() {
-		signedAt = time.Now()
-		for i := range msgs {
-			msgs[i] = bigpoolUpdate(b, i, signedAt)
-		}
-	}
-	sign()
-	buf := make([]byte, 4096)
-	send := func(i int) {
-		m := msgs[i%len(msgs)]
-		if _, err := c.Write(m); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n < 12 || binary.BigEndian.Uint16(buf) != binary.BigEndian.Uint16(m) {
-				continue // not this update's reply
-			}
-			if rcode := buf[3] & 0xF; rcode != dns.RcodeSuccess {
-				b.Fatalf("update %d: %s", i, dns.RcodeToString[int(rcode)])
-			}
-			// The reply's TSIG: the last record, its owner the key's name.
-			if binary.BigEndian.Uint16(buf[10:]) < 2 {
-				b.Fatalf("update %d: reply without OPT and TSIG: %x", i, buf[:n])
-			}
-			return
-		}
-	}
-	send(0) // the element exists: the rest are refreshes
-	i := 1
-	for b.Loop() {
-		if time.Since(signedAt) > 200*time.Second {
-			b.StopTimer()
-			sign()
-			b.StartTimer()
-		}
-		send(i)
-		i++
-	}
-}
-
-// BenchmarkUpdateTCP is BenchmarkUpdateUDP over one TCP connection: the
-// same updates, each framed and sent when the reply to the one before
-// has come.
-//
-//	go test -run XXX -bench UpdateTCP -benchmem -benchtime 2000x ./dnsfront
-func BenchmarkUpdateTCP(b *testing.B) {
-	hs := newTestSpace(b)
-	_, reg := updatetest.Committer(b, hs, regcommit.Config{Rate: 1e9, Burst: 1 << 30})
-	srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog(),
-		Updates: reg, TSIG: testKeys}, hs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	c, err := net.Dial("tcp", srv.Addrs()[0].String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(time.Hour))
-
+	// Over TCP each is framed with its length.
 	var msgs [100][]byte
 	var signedAt time.Time
 	sign := func() {
 		signedAt = time.Now()
 		for i := range msgs {
 			m := bigpoolUpdate(b, i, signedAt)
-			msgs[i] = append(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m...)
+			if tcp {
+				m = append(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m...)
+			}
+			msgs[i] = m
 		}
 	}
 	sign()
 	buf := make([]byte, 4096)
+	// read reads the reply to the message whose ID is id into buf.
+	read := func(i int, id uint16) int {
+		if tcp {
+			if _, err := io.ReadFull(c, buf[:2]); err != nil {
+				b.Fatal(err)
+			}
+			n := int(binary.BigEndian.Uint16(buf))
+			if _, err := io.ReadFull(c, buf[:n]); err != nil {
+				b.Fatal(err)
+			}
+			if n < 12 || binary.BigEndian.Uint16(buf) != id {
+				b.Fatalf("update %d: a reply of another ID: %x", i, buf[:n])
+			}
+			return n
+		}
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n >= 12 && binary.BigEndian.Uint16(buf) == id {
+				return n
+			}
+			// not this update's reply
+		}
+	}
 	send := func(i int) {
 		m := msgs[i%len(msgs)]
 		if _, err := c.Write(m); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := io.ReadFull(c, buf[:2]); err != nil {
-			b.Fatal(err)
+		id := binary.BigEndian.Uint16(m)
+		if tcp {
+			id = binary.BigEndian.Uint16(m[2:])
 		}
-		n := int(binary.BigEndian.Uint16(buf))
-		if _, err := io.ReadFull(c, buf[:n]); err != nil {
-			b.Fatal(err)
-		}
-		if n < 12 || binary.BigEndian.Uint16(buf) != binary.BigEndian.Uint16(m[2:]) {
-			b.Fatalf("update %d: a reply of another ID: %x", i, buf[:n])
-		}
+		n := read(i, id)
 		if rcode := buf[3] & 0xF; rcode != dns.RcodeSuccess {
 			b.Fatalf("update %d: %s", i, dns.RcodeToString[int(rcode)])
 		}
+		// The reply's TSIG: the last record, its owner the key's name.
 		if binary.BigEndian.Uint16(buf[10:]) < 2 {
 			b.Fatalf("update %d: reply without OPT and TSIG: %x", i, buf[:n])
 		}
 	}
-	send(0)
+	send(0) // the element exists: the rest are refreshes
 	i := 1
 	for b.Loop() {
 		if time.Since(signedAt) > 200*time.Second {

@@ -64,21 +64,7 @@ func TestReaderDuringSample(t *testing.T) {
 		r.Sample(now)
 	}()
 	<-inTurn
-	read := make(chan [2][]byte)
-	go func() { read <- [2][]byte{reply(t, r.History(Query{})), reply(t, r.Peers(now.Add(-time.Second)))} }()
-	select {
-	case got := <-read:
-		if !bytes.Equal(got[0], before) {
-			t.Errorf("History during a sample is not the state before it:\n%s\nwant\n%s", got[0], before)
-		}
-		if !bytes.Equal(got[1], peersBefore) {
-			t.Errorf("Peers during a sample is not the state before it:\n%s\nwant\n%s", got[1], peersBefore)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("History waits for the sample's turn")
-		close(release)
-		<-done
-		<-read
+	if !readsBefore(t, r, now, before, peersBefore, "a sample", "the sample's turn", release, done) {
 		return
 	}
 	close(release)
@@ -167,21 +153,7 @@ func TestReaderDuringWalk(t *testing.T) {
 	case <-done:
 		t.Fatalf("the sample took %d turns without the lock, %d with it: not the %d-th without", offTurns, onTurns, stopAt)
 	}
-	read := make(chan [2][]byte)
-	go func() { read <- [2][]byte{reply(t, r.History(Query{})), reply(t, r.Peers(now.Add(-time.Second)))} }()
-	select {
-	case got := <-read:
-		if !bytes.Equal(got[0], before) {
-			t.Errorf("History during the walk is not the state before it:\n%s\nwant\n%s", got[0], before)
-		}
-		if !bytes.Equal(got[1], peersBefore) {
-			t.Errorf("Peers during the walk is not the state before it:\n%s\nwant\n%s", got[1], peersBefore)
-		}
-	case <-time.After(10 * time.Second): // a guard: the reader should not wait at all
-		t.Error("History waits for the walk")
-		close(release)
-		<-done
-		<-read
+	if !readsBefore(t, r, now, before, peersBefore, "the walk", "the walk", release, done) {
 		return
 	}
 	close(release)
@@ -200,4 +172,33 @@ func TestReaderDuringWalk(t *testing.T) {
 		t.Errorf("%d turns with the lock held (%d without), want at most %d", onTurns, offTurns, limit)
 	}
 	t.Logf("turns: %d without the lock, %d with it", offTurns, onTurns)
+}
+
+// readsBefore reads History and Peers while a sample (started at now) is
+// held in a turn, and checks that they are before and peersBefore, the
+// state before the sample (during names the sample's part in the
+// messages). If the reader waits (10 s: a guard, it should not wait at
+// all), it reports that it waits for waitsFor, lets the sample go
+// (release) and reports false once it is done.
+func readsBefore(t *testing.T, r *Recorder, now time.Time, before, peersBefore []byte, during, waitsFor string,
+	release chan struct{}, done <-chan struct{}) bool {
+	t.Helper()
+	read := make(chan [2][]byte)
+	go func() { read <- [2][]byte{reply(t, r.History(Query{})), reply(t, r.Peers(now.Add(-time.Second)))} }()
+	select {
+	case got := <-read:
+		if !bytes.Equal(got[0], before) {
+			t.Errorf("History during %s is not the state before it:\n%s\nwant\n%s", during, got[0], before)
+		}
+		if !bytes.Equal(got[1], peersBefore) {
+			t.Errorf("Peers during %s is not the state before it:\n%s\nwant\n%s", during, got[1], peersBefore)
+		}
+		return true
+	case <-time.After(10 * time.Second):
+		t.Error("History waits for " + waitsFor)
+		close(release)
+		<-done
+		<-read
+		return false
+	}
 }

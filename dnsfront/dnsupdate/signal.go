@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/handlespace"
 )
 
 // signalLabel is the label under which RFC 9615's DNSSEC bootstrapping
@@ -15,7 +16,7 @@ import (
 // RRsets are the child's apex's, nothing else). Such a name is in the
 // zone, so the refusal is REFUSED (policy, RFC 2136 §3.3), as for the
 // other names an UPDATE may not touch, not NOTZONE.
-const signalLabel = "_signal"
+const signalLabel = handlespace.SignalLabel
 
 // signalName reports whether name (lower case, presentation form) has a
 // `_signal` label: it is at or below `_signal.<something>`.

@@ -280,9 +280,10 @@ func ParentDS(v *handlespace.View, c *handlespace.Zone) *handlespace.Zone {
 	return p
 }
 
-// SignalLabel and DSBootLabel are the labels of RFC 9615's names.
+// SignalLabel and DSBootLabel are the labels of RFC 9615's names (the
+// first is handlespace's, which registrations may not take).
 const (
-	SignalLabel = "_signal"
+	SignalLabel = handlespace.SignalLabel
 	DSBootLabel = "_dsboot"
 )
 
