@@ -1,6 +1,7 @@
 package dnsfront
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
@@ -111,13 +112,14 @@ func (h *Handler) writeSigned(w dns.ResponseWriter, req *request, b []byte) {
 // request (a writer that had it would verify its TSIG through miekg/dns,
 // unpacking the message again), and for a signed r, the TSIG's verdict
 // from the bytes at hand (tsigkey's VerifyRequest, miekg/dns's verdicts)
-// in a signedWriter.
-func (h *Handler) updateWriter(w dns.ResponseWriter, r *dnsupdate.Message, b []byte) dns.ResponseWriter {
+// in sw, around w.
+func (h *Handler) updateWriter(sw *signedWriter, w dns.ResponseWriter, r *dnsupdate.Message, b []byte) dns.ResponseWriter {
 	t := r.TSIG
 	if t == nil {
 		return w
 	}
-	return &signedWriter{ResponseWriter: w, keys: h.keys, reqMAC: t.MAC, status: h.keys.VerifyRequest(b, r.TSIGOff, t, time.Now())}
+	*sw = signedWriter{ResponseWriter: w, keys: h.keys, reqMAC: t.MAC, status: h.keys.VerifyRequest(b, r.TSIGOff, t, time.Now())}
+	return sw
 }
 
 // signedWriter is a writer of bytes (a DirectWriter, a streamWriter)
@@ -134,6 +136,11 @@ type signedWriter struct {
 }
 
 func (w *signedWriter) TsigStatus() error { return w.status }
+
+// RemoteAddrPort is the client's address (dnsupdate.RemoteAddr).
+func (w *signedWriter) RemoteAddrPort() netip.AddrPort {
+	return dnsupdate.RemoteAddrPort(w.ResponseWriter)
+}
 
 // WriteMsg packs m, signed when it carries a TSIG record, and sends it.
 func (w *signedWriter) WriteMsg(m *dns.Msg) error {

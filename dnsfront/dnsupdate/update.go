@@ -197,6 +197,38 @@ type parsedUpdate struct {
 	keys  []string
 }
 
+// serveRoom is the working memory of Server.Serve: the parsed update and
+// the registrar's Request, kept with a Message that is read again (Read,
+// Clear) so that a kept Message serves an update with less garbage.
+// Submit returns once the registrar is done with the Request.
+type serveRoom struct {
+	u     parsedUpdate
+	req   regcommit.Request
+	build func(*handlespace.View) ([]regcommit.Change, error) // u.build, made once
+}
+
+// parsed returns m's parsedUpdate, emptied, keeping the room of its lists.
+func (m *Message) parsed() *parsedUpdate {
+	if m.room == nil {
+		m.room = new(serveRoom)
+		m.room.build = m.room.u.build
+	}
+	m.room.clear()
+	return &m.room.u
+}
+
+// clear empties r, keeping the room of its lists.
+func (r *serveRoom) clear() {
+	r.req = regcommit.Request{}
+	names, keys := r.u.names, r.u.keys
+	clear(names)
+	clear(keys)
+	if cap(names) > maxKeptRecs || cap(keys) > maxKeptRecs {
+		names, keys = nil, nil // a rare large update's are not kept
+	}
+	r.u = parsedUpdate{names: names[:0], keys: keys[:0]}
+}
+
 type peName struct {
 	name, pool, label string
 }
@@ -259,10 +291,11 @@ func (h *Server) Serve(w dns.ResponseWriter, r *Message) {
 			return
 		}
 	}
-	req := &regcommit.Request{
+	req := &r.room.req // parseUpdate made r's room
+	*req = regcommit.Request{
 		Who:   regcommit.Who{Owner: "tsig:" + key.Name},
 		Keys:  u.keys,
-		Build: u.build,
+		Build: r.room.build,
 		// The wait's bound without a context and a timer of its own.
 		Deadline: time.Now().Add(h.updateTimeout),
 	}
@@ -297,16 +330,29 @@ func (h *Server) Serve(w dns.ResponseWriter, r *Message) {
 	h.updateReply(w, r, tsig, dns.RcodeSuccess, "", ul)
 }
 
-// RemoteAddr is the request's source address.
+// RemoteAddr is the request's source address (without a zone).
 func RemoteAddr(w dns.ResponseWriter) netip.Addr {
+	return RemoteAddrPort(w).Addr().Unmap().WithZone("")
+}
+
+// RemoteAddrPort is the request's source address and port: the writer's
+// own when it says it as a netip.AddrPort (package dnsserve's writers,
+// whose RemoteAddr makes a net.Addr each call), else its RemoteAddr's.
+func RemoteAddrPort(w dns.ResponseWriter) netip.AddrPort {
+	if ap, ok := w.(interface{ RemoteAddrPort() netip.AddrPort }); ok {
+		return ap.RemoteAddrPort()
+	}
 	var a netip.Addr
+	var port int
 	switch ra := w.RemoteAddr().(type) {
 	case *net.UDPAddr:
 		a, _ = netip.AddrFromSlice(ra.IP)
+		port = ra.Port
 	case *net.TCPAddr:
 		a, _ = netip.AddrFromSlice(ra.IP)
+		port = ra.Port
 	}
-	return a.Unmap()
+	return netip.AddrPortFrom(a, uint16(port))
 }
 
 // refuse logs why an update failed and answers rcode, signed when the
@@ -446,7 +492,8 @@ func (h *Server) parseUpdate(r *Message) (*parsedUpdate, error) {
 	if z == nil || (zq.Qclass != dns.ClassINET) {
 		return nil, updErr(dns.RcodeNotAuth, "not authoritative for zone %s class %s", zq.Name, dns.ClassToString[zq.Qclass])
 	}
-	u := &parsedUpdate{origin: origin, lookup: h.lookup, prereq: r.Prereq, upd: r.Upd}
+	u := r.parsed()
+	u.origin, u.lookup, u.prereq, u.upd = origin, h.lookup, r.Prereq, r.Upd
 	if r.OptVersion != 0 {
 		return nil, updErr(dns.RcodeBadVers, "EDNS version %d", r.OptVersion)
 	}
