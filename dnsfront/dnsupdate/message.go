@@ -627,13 +627,14 @@ func (m *Message) Clear() {
 // maxKeptRecs bounds the room of an update section that Clear keeps.
 const maxKeptRecs = 16
 
-// skeleton is a dns.Msg of m's header, first zone record and OPT (of
-// version 0, with m's DO bit): what the replies built as a dns.Msg (a
-// TSIG failure's, a panic's) take from the request.
+// skeleton is a dns.Msg of m's header, zone record (when the zone section
+// is one: see EchoZone) and OPT (of version 0, with m's DO bit): what the
+// replies built as a dns.Msg (a TSIG failure's, a panic's) take from the
+// request.
 func (m *Message) skeleton() *dns.Msg {
 	r := new(dns.Msg)
 	r.Id, r.Opcode = m.ID, m.Opcode
-	if m.Zones > 0 {
+	if EchoZone(m.Zones) {
 		r.Question = []dns.Question{m.Zone}
 	}
 	if m.OPT {
@@ -642,7 +643,16 @@ func (m *Message) skeleton() *dns.Msg {
 	return r
 }
 
-// Skeleton is the dns.Msg of m's header, first zone record and OPT: what
+// EchoZone reports whether the reply to an UPDATE whose zone section has
+// zones records repeats it. RFC 2136 §3.8 lets a response either copy the
+// counts and their sections or set them to zero and include no part of
+// the update; replies here copy the zone section (as miekg/dns's SetReply
+// and other servers do) when it is the one record an UPDATE must have,
+// and otherwise (none, or several: FORMERR, or a panic's SERVFAIL) hold
+// none: ZOCOUNT 0, never a count of one for a section of more.
+func EchoZone(zones int) bool { return zones == 1 }
+
+// Skeleton is the dns.Msg of m's header, zone record and OPT: what
 // a reply built as a dns.Msg takes from the request (dns.Msg's
 // SetReply, IsEdns0).
 func (m *Message) Skeleton() *dns.Msg { return m.skeleton() }

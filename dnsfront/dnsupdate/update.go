@@ -396,10 +396,11 @@ var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 
 // appendReply appends the reply to the UPDATE r, unsigned, as dns.Msg
 // packs it: the header (r's ID and opcode, QR, rcode's low four bits), r's
-// first question, and when r has an OPT one of udpSize with rcode's upper
-// bits, the lease option ul if set, and on failure an Extended DNS Error
-// (Prohibited for REFUSED, else Other) with why cut to 200 bytes. An rcode
-// over 15 without an OPT is an error, as dns.Msg's Pack says.
+// zone record when its zone section is one (EchoZone), and when r has an
+// OPT one of udpSize with rcode's upper bits, the lease option ul if set,
+// and on failure an Extended DNS Error (Prohibited for REFUSED, else
+// Other) with why cut to 200 bytes. An rcode over 15 without an OPT is an
+// error, as dns.Msg's Pack says.
 func appendReply(b []byte, r *Message, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL) ([]byte, error) {
 	opt := r.OPT
 	if rcode < 0 || rcode > 0xFFF || (rcode > 0xF && !opt) {
@@ -409,7 +410,7 @@ func appendReply(b []byte, r *Message, rcode int, udpSize uint16, why string, ul
 	b = binary.BigEndian.AppendUint16(b, r.ID)
 	b = binary.BigEndian.AppendUint16(b, 1<<15|uint16(r.Opcode&0xF)<<11|uint16(rcode&0xF))
 	qd, ar := 0, 0
-	if r.Zones > 0 {
+	if EchoZone(r.Zones) {
 		qd = 1
 	}
 	if opt {
