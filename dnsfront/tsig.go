@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
+	"github.com/poolnsd/poolnsd/dnsfront/lookup"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -42,6 +43,31 @@ func updateLookup(z *handlespace.Zone, name string) (dnsupdate.Kind, *handlespac
 		return dnsupdate.KindElement, t.pool, t.elem
 	}
 	return dnsupdate.KindOther, t.pool, nil
+}
+
+// updateSignals is the UPDATE server's view of RFC 9615's signals
+// (dnsupdate.Signals): at a signal's name in a signed zone, the CDS and
+// CDNSKEY RRsets that the DNS front answers there (lookup.Signal), so
+// that a prerequisite naming it sees what a query sees.
+func (h *Handler) updateSignals(v *handlespace.View, z *handlespace.Zone, name string) map[uint16][]dns.RR {
+	s := h.sign
+	if s == nil || z.Nodes[name] != nil || !s.Signed(z.Origin) {
+		return nil
+	}
+	kind, child := lookup.FindSignal(v, z, name, s.Signalled)
+	if kind != lookup.SignalRRsets {
+		return nil
+	}
+	var out map[uint16][]dns.RR
+	for _, t := range lookup.SignalTypes(kind) {
+		if rrs := s.SignalRecords(child.Origin, t, name); len(rrs) > 0 {
+			if out == nil {
+				out = make(map[uint16][]dns.RR, 2)
+			}
+			out[t] = rrs
+		}
+	}
+	return out
 }
 
 // signedQuery reports whether a query (whose answer and authority

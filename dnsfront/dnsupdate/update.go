@@ -65,6 +65,13 @@ const (
 // It is the DNS front's lookup, the one that decides what answers hold.
 type Lookup func(z *handlespace.Zone, name string) (Kind, *handlespace.PoolView, *handlespace.Element)
 
+// Signals returns the records at name (lower case, inside zone z of view
+// v, a name of neither its zone file nor its pools, with a `_signal`
+// label) when it is the name of an RFC 9615 signal that the DNS front
+// serves (its CDS and CDNSKEY RRsets, by type), nil otherwise: the
+// signer's records, which the UPDATE server's lookup does not see.
+type Signals func(v *handlespace.View, z *handlespace.Zone, name string) map[uint16][]dns.RR
+
 // Source gives the current handlespace view.
 type Source interface {
 	View() *handlespace.View
@@ -79,6 +86,9 @@ type Config struct {
 	Keys *tsigkey.Keyring
 	// Lookup is the DNS front's lookup, for the prerequisites.
 	Lookup Lookup
+	// Signals gives the records of RFC 9615's signals, for the
+	// prerequisites; nil: none are served.
+	Signals Signals
 	// Logger logs refused and applied updates; slog.Default() if nil.
 	Logger *slog.Logger
 	// Metrics counts refused updates; nil counts nothing.
@@ -96,6 +106,7 @@ type Server struct {
 	upd           Updater
 	keys          *tsigkey.Keyring
 	lookup        Lookup
+	signals       Signals
 	log           *slog.Logger
 	metrics       *metrics.DNS
 	udpSize       int
@@ -104,7 +115,7 @@ type Server struct {
 
 // New returns a server of the updates of the zones of src.
 func New(src Source, cfg Config) *Server {
-	s := &Server{src: src, upd: cfg.Updates, keys: cfg.Keys, lookup: cfg.Lookup, log: cfg.Logger, metrics: cfg.Metrics,
+	s := &Server{src: src, upd: cfg.Updates, keys: cfg.Keys, lookup: cfg.Lookup, signals: cfg.Signals, log: cfg.Logger, metrics: cfg.Metrics,
 		udpSize: cfg.UDPSize, updateTimeout: cfg.Timeout}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -186,11 +197,12 @@ func updErr(rcode int, format string, a ...any) error {
 
 // parsedUpdate is an UPDATE after the checks of its form.
 type parsedUpdate struct {
-	origin string
-	lookup Lookup
-	prereq []dns.RR
-	upd    []Rec
-	lease  *dns.EDNS0_UL
+	origin  string
+	lookup  Lookup
+	signals Signals
+	prereq  []dns.RR
+	upd     []Rec
+	lease   *dns.EDNS0_UL
 	// names are the element names the update section touches, in order of
 	// first appearance, with their pool and label.
 	names []peName
@@ -494,7 +506,7 @@ func (h *Server) parseUpdate(r *Message) (*parsedUpdate, error) {
 		return nil, updErr(dns.RcodeNotAuth, "not authoritative for zone %s class %s", zq.Name, dns.ClassToString[zq.Qclass])
 	}
 	u := r.parsed()
-	u.origin, u.lookup, u.prereq, u.upd = origin, h.lookup, r.Prereq, r.Upd
+	u.origin, u.lookup, u.signals, u.prereq, u.upd = origin, h.lookup, h.signals, r.Prereq, r.Upd
 	if r.OptVersion != 0 {
 		return nil, updErr(dns.RcodeBadVers, "EDNS version %d", r.OptVersion)
 	}
@@ -696,7 +708,7 @@ func (u *parsedUpdate) build(v *handlespace.View) ([]regcommit.Change, error) {
 	if z == nil {
 		return nil, updErr(dns.RcodeNotAuth, "zone %s is no longer served", u.origin)
 	}
-	if err := checkPrereqs(u.lookup, z, u.origin, u.prereq); err != nil {
+	if err := (names{lookup: u.lookup, signals: u.signals, v: v, z: z}).checkPrereqs(u.prereq); err != nil {
 		return nil, err
 	}
 	var out []regcommit.Change
