@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/internal/updatetest"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/regcommit"
@@ -208,5 +209,38 @@ func TestUpdateZoneEcho(t *testing.T) {
 	})
 	if noQ != 2 || soa != 2 {
 		t.Errorf("SERVFAIL counted: %d without a question, %d SOA; want 2 and 2", noQ, soa)
+	}
+}
+
+// TestRecoverUpdateZoneEcho: the UDP loop's own recovery (a panic before
+// an UPDATE leaves the loop: Recover) answers as TestUpdateZoneEcho's
+// panics are answered: the zone record echoed when the section is one,
+// none for two, and the SERVFAIL counted as an SOA query or as a message
+// without a question.
+func TestRecoverUpdateZoneEcho(t *testing.T) {
+	dm := metrics.New(metrics.Options{NoRuntime: true}).DNS()
+	u := loopFor(t, NewHandler(newTestSpace(t), Config{Logger: discardLog(), Metrics: dm}))
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("127.0.0.1:40000"), false)
+	for _, zones := range []int{1, 2} {
+		m := updatetest.Msg(t, updatetest.PE("r1", 80, "192.0.2.41", 30)...)
+		m.Id = uint16(zones)
+		if zones == 2 {
+			m.Question = append(m.Question, dns.Question{Name: "other.test.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
+		}
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb := u.Recover(&udpbatch.Msg{Buf: b, Addr: from}, nil, "a defect")
+		r := unpack(t, rb)
+		if r.Id != uint16(zones) || r.Rcode != dns.RcodeServerFailure || r.Opcode != dns.OpcodeUpdate ||
+			len(r.Question) != 2-zones || (zones == 1 && r.Question[0].Name != "pool.test.") {
+			t.Errorf("%d zone records: reply\n%v", zones, r)
+		}
+	}
+	counts := map[string]uint64{}
+	dm.EachQuery(func(qtype, rcode, transport string, n uint64) { counts[qtype+" "+rcode] += n })
+	if counts["SOA SERVFAIL"] != 1 || counts["none SERVFAIL"] != 1 {
+		t.Errorf("counted %v, want one SOA and one without a question, SERVFAIL", counts)
 	}
 }

@@ -288,6 +288,13 @@ func walkName(b []byte, off int, dst []byte) (end int, out []byte, ok bool) {
 	}
 }
 
+// Echoed reports whether AppendErrorReply repeats the first question of
+// the message b that Check read into m: when it parsed, and for an UPDATE
+// when its zone section is that one record (RFC 2136 §3.8).
+func (m *Msg) Echoed(b []byte) bool {
+	return m.QEnd != 0 && (m.Opcode() != dns.OpcodeUpdate || binary.BigEndian.Uint16(b[4:]) == 1)
+}
+
 // AppendErrorReply writes the reply with rcode to the message b that
 // Check read into m: the ID; QR; the opcode; RD and CD copied for
 // QUERY only (for an opcode poolnsd does not implement, nothing but QR
@@ -304,7 +311,7 @@ func AppendErrorReply(dst, b []byte, m *Msg, rcode int, udpSize int) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, m.ID)
 	dst = binary.BigEndian.AppendUint16(dst, bits)
 	var qd, ar uint16
-	if m.QEnd != 0 && (m.Opcode() != dns.OpcodeUpdate || binary.BigEndian.Uint16(b[4:]) == 1) {
+	if m.Echoed(b) {
 		qd = 1
 	}
 	if m.OptOK {
