@@ -90,7 +90,8 @@ func (l *fakeLoop) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
 	case panicID:
 		panic("a defect")
 	case lateID:
-		w := NewDirectWriter(l.sock, nil, m.Addr.AddrPort(), m.OOB, nil, nil)
+		w := new(DirectWriter)
+		w.Ready(l.sock, nil, m.Addr.AddrPort(), m.OOB, nil, nil)
 		reply := append([]byte(nil), m.Buf...)
 		reply[2] |= 0x80
 		l.sock.Go(func() {

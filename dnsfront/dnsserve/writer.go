@@ -183,19 +183,11 @@ type DirectWriter struct {
 	oobBuf [udpbatch.OOBSize]byte
 }
 
-// NewDirectWriter returns a DirectWriter of the reply to a query from
-// client, read from s with the control message oob (kept: the reply goes
-// out from the address the query came to); keys, raw and r as for
-// NewSlotWriter and Reset.
-func NewDirectWriter(s *Socket, keys dns.TsigProvider, client netip.AddrPort, oob, raw []byte, r *dns.Msg) *DirectWriter {
-	w := new(DirectWriter)
-	w.Ready(s, keys, client, oob, raw, r)
-	return w
-}
-
 // Ready makes w, new (its zero value) or kept from a reply it wrote
-// before, the DirectWriter that NewDirectWriter returns for the same
-// arguments. It must not be called while another goroutine uses w.
+// before, the writer of the reply to a query from client, read from s
+// with the control message oob (kept: the reply goes out from the address
+// the query came to); keys, raw and r as for NewSlotWriter and Reset. It
+// must not be called while another goroutine uses w.
 func (w *DirectWriter) Ready(s *Socket, keys dns.TsigProvider, client netip.AddrPort, oob, raw []byte, r *dns.Msg) {
 	w.keys, w.local, w.sock = keys, s.LocalAddr(), s
 	w.Reset(w.buf[:0], client, raw, r)
