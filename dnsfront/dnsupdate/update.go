@@ -888,7 +888,7 @@ func ipv6(ip net.IP) netip.Addr {
 func parseTXT(strs []string) ([][2]string, error) {
 	var out [][2]string
 	for _, s := range strs {
-		for _, f := range strings.Fields(s) {
+		for f := range strings.FieldsSeq(s) { // no slice of the fields made
 			k, v, ok := strings.Cut(f, "=")
 			k = strings.ToLower(k)
 			if !ok || v == "" {
