@@ -10,6 +10,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnssec"
 	"github.com/poolnsd/poolnsd/handlespace"
+	"github.com/poolnsd/poolnsd/internal/updatetest"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // childZone is a zone served beside pool.test. whose name servers are
@@ -287,4 +289,90 @@ func TestSignedSignalsParentDS(t *testing.T) {
 			t.Errorf("%s: CDS at the signal name:\n got %s\nwant %s", c.what, got, c.want)
 		}
 	}
+}
+
+// TestUpdatePrereqAtSignal: an UPDATE's prerequisites see RFC 9615's
+// signals as queries do (dnsupdate.Signals): the signal's name is in use
+// and holds its CDS and CDNSKEY RRsets (value-dependent ones compared
+// with what a query gets), the names above it hold nothing, and in a
+// signal zone that is not signed there is no signal. The update itself
+// registers an element of dyn.pool.test., which is allowed.
+func TestUpdatePrereqAtSignal(t *testing.T) {
+	const (
+		sig = "_dsboot.child.example._signal.ns1.pool.test."
+		ent = "_signal.ns1.pool.test."
+	)
+	poolKey, childKey := genKey(t, "pool.test.", dnssec.Timing{}), genKey(t, "child.example.", dnssec.Timing{})
+	for _, signed := range []bool{true, false} {
+		keys := []*dnssec.Key{childKey}
+		if signed {
+			keys = append(keys, poolKey)
+		}
+		signer := signerOfZones(t, dnssec.Options{}, keys...)
+		f := &updFixture{Fixture: updatetest.New(t, signalSpace(t), regcommit.Config{})}
+		f.h = NewHandler(f.HS, Config{Updates: f.Reg, Logger: discardLog(), TSIG: updatetest.Keys(), Signer: signer})
+		var cds string // the signal's CDS RRset's first record, as a query gets it
+		if signed {
+			m := queryDO(t, f.h, sig, dns.TypeCDS, false, 1232, false)
+			if len(m.Answer) == 0 {
+				t.Fatalf("no CDS at %s: %v", sig, m)
+			}
+			rr := dns.Copy(m.Answer[0])
+			rr.Header().Ttl = 0
+			cds = rr.String()
+		}
+		in := func(yes int) int { // the rcode when the signal is served: yes
+			if signed {
+				return yes
+			}
+			return -1
+		}
+		for i, c := range []struct {
+			prereq   string
+			rcode    int // signed signal zone
+			unsigned int // no signal served
+		}{
+			{"?yxdomain " + sig, dns.RcodeSuccess, dns.RcodeNameError},
+			{"?nxdomain " + sig, dns.RcodeYXDomain, dns.RcodeSuccess},
+			{"?yxrrset " + sig + " CDS", dns.RcodeSuccess, dns.RcodeNXRrset},
+			{"?yxrrset " + sig + " CDNSKEY", dns.RcodeSuccess, dns.RcodeNXRrset},
+			{"?nxrrset " + sig + " CDNSKEY", dns.RcodeYXRrset, dns.RcodeSuccess},
+			{"?yxrrset " + sig + " A", dns.RcodeNXRrset, dns.RcodeNXRrset},
+			{"?yxdomain " + ent, dns.RcodeNameError, dns.RcodeNameError}, // an empty non-terminal
+			{"?nxdomain " + ent, dns.RcodeSuccess, dns.RcodeSuccess},
+			{"?= " + cds, in(dns.RcodeSuccess), -1},
+			{"?= " + otherDigest(cds), in(dns.RcodeNXRrset), -1},
+		} {
+			want := c.rcode
+			if !signed {
+				want = c.unsigned
+			}
+			if want < 0 {
+				continue
+			}
+			label := fmt.Sprintf("s%d", i)
+			m := updatetest.Msg(t, append([]string{c.prereq}, updatetest.PE(label, 80, "192.0.2.50", 30)...)...)
+			r := f.send(t, m, updatetest.KeyAll)
+			if r.Rcode != want {
+				t.Errorf("signed %v, %s: %s, want %s", signed, c.prereq, updatetest.Rcode(r), dns.RcodeToString[want])
+			}
+			registered := f.HS.View().Zone("pool.test.").Pool("dyn") != nil && f.HS.View().Zone("pool.test.").Pool("dyn").Label(label) != nil
+			if registered != (want == dns.RcodeSuccess) {
+				t.Errorf("signed %v, %s: registered %v", signed, c.prereq, registered)
+			}
+		}
+	}
+}
+
+// otherDigest returns the DS-like record rr (presentation form) with the
+// last hex digit of its digest changed.
+func otherDigest(rr string) string {
+	if rr == "" {
+		return ""
+	}
+	last := byte('0')
+	if rr[len(rr)-1] == '0' {
+		last = '1'
+	}
+	return rr[:len(rr)-1] + string(last)
 }

@@ -94,7 +94,7 @@ func NewHandler(src Source, cfg Config) *Handler {
 		cfg.Logger.Error("TSIG keys not used", "err", err.Error())
 		h.keys, _ = tsigkey.New(nil)
 	}
-	h.upd = dnsupdate.New(src, dnsupdate.Config{Updates: cfg.Updates, Keys: h.keys, Lookup: updateLookup,
+	h.upd = dnsupdate.New(src, dnsupdate.Config{Updates: cfg.Updates, Keys: h.keys, Lookup: updateLookup, Signals: h.updateSignals,
 		Logger: cfg.Logger, Metrics: cfg.Metrics, UDPSize: cfg.UDPSize, Timeout: cfg.UpdateTimeout})
 	h.scratch.New = func() any {
 		return &scratch{buf: make([]byte, 0, 4096), picks: make([]handlespace.Pick, 0, 64), wires: make([]*elemWire, 0, 64), tally: h.sharedTally()}

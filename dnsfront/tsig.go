@@ -1,10 +1,12 @@
 package dnsfront
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/dnsfront/dnsupdate"
+	"github.com/poolnsd/poolnsd/dnsfront/lookup"
 	"github.com/poolnsd/poolnsd/dnsfront/tsigkey"
 	"github.com/poolnsd/poolnsd/handlespace"
 )
@@ -41,6 +43,31 @@ func updateLookup(z *handlespace.Zone, name string) (dnsupdate.Kind, *handlespac
 		return dnsupdate.KindElement, t.pool, t.elem
 	}
 	return dnsupdate.KindOther, t.pool, nil
+}
+
+// updateSignals is the UPDATE server's view of RFC 9615's signals
+// (dnsupdate.Signals): at a signal's name in a signed zone, the CDS and
+// CDNSKEY RRsets that the DNS front answers there (lookup.Signal), so
+// that a prerequisite naming it sees what a query sees.
+func (h *Handler) updateSignals(v *handlespace.View, z *handlespace.Zone, name string) map[uint16][]dns.RR {
+	s := h.sign
+	if s == nil || z.Nodes[name] != nil || !s.Signed(z.Origin) {
+		return nil
+	}
+	kind, child := lookup.FindSignal(v, z, name, s.Signalled)
+	if kind != lookup.SignalRRsets {
+		return nil
+	}
+	var out map[uint16][]dns.RR
+	for _, t := range lookup.SignalTypes(kind) {
+		if rrs := s.SignalRecords(child.Origin, t, name); len(rrs) > 0 {
+			if out == nil {
+				out = make(map[uint16][]dns.RR, 2)
+			}
+			out[t] = rrs
+		}
+	}
+	return out
 }
 
 // signedQuery reports whether a query (whose answer and authority
@@ -111,13 +138,14 @@ func (h *Handler) writeSigned(w dns.ResponseWriter, req *request, b []byte) {
 // request (a writer that had it would verify its TSIG through miekg/dns,
 // unpacking the message again), and for a signed r, the TSIG's verdict
 // from the bytes at hand (tsigkey's VerifyRequest, miekg/dns's verdicts)
-// in a signedWriter.
-func (h *Handler) updateWriter(w dns.ResponseWriter, r *dnsupdate.Message, b []byte) dns.ResponseWriter {
+// in sw, around w.
+func (h *Handler) updateWriter(sw *signedWriter, w dns.ResponseWriter, r *dnsupdate.Message, b []byte) dns.ResponseWriter {
 	t := r.TSIG
 	if t == nil {
 		return w
 	}
-	return &signedWriter{ResponseWriter: w, keys: h.keys, reqMAC: t.MAC, status: h.keys.VerifyRequest(b, r.TSIGOff, t, time.Now())}
+	*sw = signedWriter{ResponseWriter: w, keys: h.keys, reqMAC: t.MAC, status: h.keys.VerifyRequest(b, r.TSIGOff, t, time.Now())}
+	return sw
 }
 
 // signedWriter is a writer of bytes (a DirectWriter, a streamWriter)
@@ -134,6 +162,11 @@ type signedWriter struct {
 }
 
 func (w *signedWriter) TsigStatus() error { return w.status }
+
+// RemoteAddrPort is the client's address (dnsupdate.RemoteAddr).
+func (w *signedWriter) RemoteAddrPort() netip.AddrPort {
+	return dnsupdate.RemoteAddrPort(w.ResponseWriter)
+}
 
 // WriteMsg packs m, signed when it carries a TSIG record, and sends it.
 func (w *signedWriter) WriteMsg(m *dns.Msg) error {

@@ -168,7 +168,7 @@ func (u *loopAnswerer) internalError(b, out []byte, p any) (reply []byte) {
 			reply = r
 		}
 	}
-	if wm.QEnd != 0 {
+	if wm.Echoed(b) {
 		u.h.metrics.Query(binary.BigEndian.Uint16(b[wm.QEnd-4:]), dns.RcodeServerFailure, false)
 	} else {
 		u.h.metrics.QueryNoQuestion(dns.RcodeServerFailure, false)

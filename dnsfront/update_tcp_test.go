@@ -4,11 +4,15 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/poolnsd/poolnsd/internal/udpbatch"
 	"github.com/poolnsd/poolnsd/internal/updatetest"
+	"github.com/poolnsd/poolnsd/metrics"
+	"github.com/poolnsd/poolnsd/regcommit"
 )
 
 // rawExchangeTCP sends the messages bs over one TCP connection, all in
@@ -112,5 +116,131 @@ func TestUpdateTCPPipelined(t *testing.T) {
 	}
 	if pv != nil && (pv.Label("tcp2") != nil || pv.Label("tcp3") != nil) {
 		t.Error("a refused update over TCP registered")
+	}
+}
+
+// panicUpdater is an Updater whose Allow panics: a defect while an
+// UPDATE is answered, after its TSIG is checked and before its zone
+// section is.
+type panicUpdater struct{ Updater }
+
+func (panicUpdater) Allow(netip.Addr) bool { panic("a defect") }
+
+// TestUpdateZoneEcho: every reply to an UPDATE, over UDP and TCP, whether
+// it was answered (FORMERR for two zone records) or a panic was (SERVFAIL),
+// echoes the zone section as RFC 2136 §3.8 allows: a zone section of one
+// record copied with its count, else no part of the update and a count of
+// 0, never a count of 1 for a section of two. A panicked UPDATE of two zone
+// records is counted as a message without a question.
+func TestUpdateZoneEcho(t *testing.T) {
+	hs := newTestSpace(t)
+	_, reg := updatetest.Committer(t, hs, regcommit.Config{})
+	addrOK, _ := serveTest(t, Config{Logger: discardLog(), Updates: reg, TSIG: testKeys}, hs)
+	dm := metrics.New(metrics.Options{NoRuntime: true}).DNS()
+	addrPanic, _ := serveTest(t, Config{Logger: discardLog(), Updates: panicUpdater{reg}, TSIG: testKeys, Metrics: dm}, hs)
+	two := func(id uint16) []byte {
+		m := updatetest.Msg(t, updatetest.PE("z2", 80, "192.0.2.32", 30)...)
+		m.Id = id
+		m.Question = append(m.Question, dns.Question{Name: "other.test.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
+		m.SetEdns0(1232, false)
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	one := func(id uint16) []byte {
+		m := updatetest.Msg(t, updatetest.PE("z1", 80, "192.0.2.31", 30)...)
+		m.Id = id
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cases := []struct {
+		name  string
+		addr  string
+		b     []byte
+		rcode int
+		zone  string // the zone record echoed, "" for none
+	}{
+		{"two zones", addrOK, two(1), dns.RcodeFormatError, ""},
+		{"two zones, panic", addrPanic, two(2), dns.RcodeServerFailure, ""},
+		{"one zone, panic", addrPanic, one(3), dns.RcodeServerFailure, "pool.test."},
+		{"one zone", addrOK, one(4), dns.RcodeRefused, "pool.test."}, // unsigned
+	}
+	for _, c := range cases {
+		for _, tcp := range []bool{false, true} {
+			var rb []byte
+			if tcp {
+				rb = rawExchangeTCP(t, c.addr, c.b)[0]
+			} else {
+				rb = rawExchange(t, c.addr, c.b)
+			}
+			r := unpack(t, rb)
+			qd := binary.BigEndian.Uint16(rb[4:])
+			ok := r.Id == binary.BigEndian.Uint16(c.b) && r.Response && r.Opcode == dns.OpcodeUpdate && r.Rcode == c.rcode &&
+				binary.BigEndian.Uint32(rb[6:]) == 0
+			switch {
+			case c.zone == "":
+				ok = ok && qd == 0
+			default:
+				ok = ok && qd == 1 && r.Question[0].Name == c.zone && r.Question[0].Qtype == dns.TypeSOA
+			}
+			if !ok {
+				t.Errorf("%s (tcp %v): reply\n%v", c.name, tcp, r)
+			}
+		}
+	}
+	// The panics: counted as messages without a question (two zone
+	// records) and as SOA queries (one), SERVFAIL, over each transport.
+	var noQ, soa uint64
+	dm.EachQuery(func(qtype, rcode, transport string, n uint64) {
+		if rcode != "SERVFAIL" {
+			return
+		}
+		switch qtype {
+		case "none":
+			noQ += n
+		case "SOA":
+			soa += n
+		}
+	})
+	if noQ != 2 || soa != 2 {
+		t.Errorf("SERVFAIL counted: %d without a question, %d SOA; want 2 and 2", noQ, soa)
+	}
+}
+
+// TestRecoverUpdateZoneEcho: the UDP loop's own recovery (a panic before
+// an UPDATE leaves the loop: Recover) answers as TestUpdateZoneEcho's
+// panics are answered: the zone record echoed when the section is one,
+// none for two, and the SERVFAIL counted as an SOA query or as a message
+// without a question.
+func TestRecoverUpdateZoneEcho(t *testing.T) {
+	dm := metrics.New(metrics.Options{NoRuntime: true}).DNS()
+	u := loopFor(t, NewHandler(newTestSpace(t), Config{Logger: discardLog(), Metrics: dm}))
+	from := udpbatch.AddrFrom(netip.MustParseAddrPort("127.0.0.1:40000"), false)
+	for _, zones := range []int{1, 2} {
+		m := updatetest.Msg(t, updatetest.PE("r1", 80, "192.0.2.41", 30)...)
+		m.Id = uint16(zones)
+		if zones == 2 {
+			m.Question = append(m.Question, dns.Question{Name: "other.test.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
+		}
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb := u.Recover(&udpbatch.Msg{Buf: b, Addr: from}, nil, "a defect")
+		r := unpack(t, rb)
+		if r.Id != uint16(zones) || r.Rcode != dns.RcodeServerFailure || r.Opcode != dns.OpcodeUpdate ||
+			len(r.Question) != 2-zones || (zones == 1 && r.Question[0].Name != "pool.test.") {
+			t.Errorf("%d zone records: reply\n%v", zones, r)
+		}
+	}
+	counts := map[string]uint64{}
+	dm.EachQuery(func(qtype, rcode, transport string, n uint64) { counts[qtype+" "+rcode] += n })
+	if counts["SOA SERVFAIL"] != 1 || counts["none SERVFAIL"] != 1 {
+		t.Errorf("counted %v, want one SOA and one without a question, SERVFAIL", counts)
 	}
 }

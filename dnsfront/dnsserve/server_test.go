@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const (
 	panicID = 0xdead
 	lateID  = 0x1a7e
+	keptID  = 0x6e97
 )
 
 // fakeHandler answers TCP with a TXT record "tcp" and makes fakeLoops.
@@ -48,7 +50,8 @@ func (h *fakeHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 }
 
 func (h *fakeHandler) NewLoop(s *Socket) Loop {
-	l := &fakeLoop{sock: s, release: h.release, late: make(chan error, 1), handed: make(chan struct{}, 1)}
+	l := &fakeLoop{sock: s, release: h.release, late: make(chan error, 1), handed: make(chan struct{}, 1), keptFree: make(chan struct{}, 1)}
+	l.keptFree <- struct{}{}
 	h.mu.Lock()
 	h.loops = append(h.loops, l)
 	h.mu.Unlock()
@@ -70,6 +73,10 @@ type fakeLoop struct {
 	sent        atomic.Int32
 	closed      atomic.Int32
 	lateDone    atomic.Bool // the late work had ended when Close was called
+	// kept answers keptID off the loop, made Ready for each: one at a
+	// time, keptFree holding its turn.
+	kept     DirectWriter
+	keptFree chan struct{}
 }
 
 func (l *fakeLoop) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
@@ -83,7 +90,8 @@ func (l *fakeLoop) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
 	case panicID:
 		panic("a defect")
 	case lateID:
-		w := NewDirectWriter(l.sock, nil, m.Addr.AddrPort(), m.OOB, nil, nil)
+		w := new(DirectWriter)
+		w.Ready(l.sock, nil, m.Addr.AddrPort(), m.OOB, nil, nil)
 		reply := append([]byte(nil), m.Buf...)
 		reply[2] |= 0x80
 		l.sock.Go(func() {
@@ -92,6 +100,20 @@ func (l *fakeLoop) Serve(m *udpbatch.Msg, read time.Time, out []byte) []byte {
 			l.late <- err
 		})
 		l.handed <- struct{}{}
+		return nil
+	case keptID:
+		q := new(dns.Msg)
+		if q.Unpack(m.Buf) != nil {
+			return nil
+		}
+		r := new(dns.Msg)
+		r.SetReply(q)
+		<-l.keptFree
+		l.kept.Ready(l.sock, nil, m.Addr.AddrPort(), m.OOB, nil, nil)
+		l.sock.Go(func() {
+			l.kept.WriteMsg(r)
+			l.keptFree <- struct{}{}
+		})
 		return nil
 	}
 	out = append(out, m.Buf...)
@@ -231,6 +253,33 @@ func TestLateReply(t *testing.T) {
 	}
 	if err := <-l.late; err != nil {
 		t.Errorf("late write: %v", err)
+	}
+}
+
+// TestKeptDirectWriter: a DirectWriter kept and made Ready for each reply
+// (as package dnsfront keeps its UPDATEs' writers) sends each reply to
+// the client that asked, from the port it asked, however many clients
+// it served before.
+func TestKeptDirectWriter(t *testing.T) {
+	h := &fakeHandler{release: make(chan struct{})}
+	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: quiet()}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	}()
+	addr := s.Addrs()[0].String()
+	for i := range 6 {
+		name := fmt.Sprintf("kept%d.test.", i)
+		// A new client each time (dns.Client dials a socket per exchange).
+		c := &dns.Client{Timeout: 5 * time.Second}
+		r, _, err := c.Exchange(query(keptID, name), addr)
+		if err != nil || r.Id != keptID || !r.Response || len(r.Question) != 1 || r.Question[0].Name != name {
+			t.Fatalf("reply %d: %v, %v", i, r, err)
+		}
 	}
 }
 

@@ -172,38 +172,55 @@ func (w *SlotWriter) Write(b []byte) (int, error) {
 }
 
 // DirectWriter writes its reply to the socket at once: the reply of work
-// that runs off the loop (Socket.Go), such as an UPDATE's.
+// that runs off the loop (Socket.Go), such as an UPDATE's. A DirectWriter
+// may be kept and made ready for reply after reply (Ready): it has room of
+// its own for the reply's control data, and keeps the room of a reply it
+// packed, so that a kept one writes a reply without garbage.
 type DirectWriter struct {
 	SlotWriter
-	sock *Socket
-	oob  []byte
+	sock   *Socket
+	oob    []byte
+	oobBuf [udpbatch.OOBSize]byte
 }
 
-// NewDirectWriter returns a DirectWriter of the reply to a query from
-// client, read from s with the control message oob (kept: the reply goes
-// out from the address the query came to); keys, raw and r as for
-// NewSlotWriter and Reset.
-func NewDirectWriter(s *Socket, keys dns.TsigProvider, client netip.AddrPort, oob, raw []byte, r *dns.Msg) *DirectWriter {
-	w := &DirectWriter{SlotWriter: NewSlotWriter(s, keys), sock: s}
-	w.Reset(nil, client, raw, r)
-	w.oob = append([]byte(nil), udpbatch.ReplyOOB(oob)...)
-	return w
+// Ready makes w, new (its zero value) or kept from a reply it wrote
+// before, the writer of the reply to a query from client, read from s
+// with the control message oob (kept: the reply goes out from the address
+// the query came to); keys, raw and r as for NewSlotWriter and Reset. It
+// must not be called while another goroutine uses w.
+func (w *DirectWriter) Ready(s *Socket, keys dns.TsigProvider, client netip.AddrPort, oob, raw []byte, r *dns.Msg) {
+	w.keys, w.local, w.sock = keys, s.LocalAddr(), s
+	w.Reset(w.buf[:0], client, raw, r)
+	w.oob = append(w.oobBuf[:0], udpbatch.ReplyOOB(oob)...)
+	if len(w.oob) == 0 {
+		w.oob = nil
+	}
 }
+
+// RemoteAddrPort returns the client's address, which RemoteAddr returns
+// as a new net.Addr.
+func (w *SlotWriter) RemoteAddrPort() netip.AddrPort { return w.client }
 
 // WriteMsg packs m (signed when it carries a TSIG record) and sends it.
 func (w *DirectWriter) WriteMsg(m *dns.Msg) error {
 	if err := w.SlotWriter.WriteMsg(m); err != nil {
 		return err
 	}
-	return w.send()
+	if cap(w.reply) <= maxKeptReply {
+		w.buf = w.reply[:0] // room for the next reply w packs
+	}
+	return w.send(w.reply)
 }
 
-// Write sends b.
+// maxKeptReply bounds the room a DirectWriter keeps for the replies it
+// packs: a rare large one is not kept.
+const maxKeptReply = 4096
+
+// Write sends b (not kept: it is sent before Write returns).
 func (w *DirectWriter) Write(b []byte) (int, error) {
-	w.SlotWriter.Write(b)
-	return len(b), w.send()
+	return len(b), w.send(b)
 }
 
-func (w *DirectWriter) send() error {
-	return w.sock.writeTo(w.reply, w.oob, w.client)
+func (w *DirectWriter) send(b []byte) error {
+	return w.sock.writeTo(b, w.oob, w.client)
 }

@@ -129,7 +129,9 @@ func updateSeeds(t testing.TB) []updateSeed {
 }
 
 // FuzzRead: Read, from the bytes, makes of any message what FromMsg makes
-// of miekg/dns's Unpack of it, and fails where Unpack fails. Seeds: the
+// of miekg/dns's Unpack of it, and fails where Unpack fails; read into a
+// Message kept from the inputs before (as a pooled one is), the same as
+// into a new one. Seeds: the
 // updates of updateSeeds, signed and not, and testdata/fuzz/FuzzRead.
 func FuzzRead(f *testing.F) {
 	for _, s := range updateSeeds(f) {
@@ -145,6 +147,10 @@ func FuzzRead(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// kept is read again and again, as a pooled Message is: emptied by
+	// Clear every other time, else holding the message before.
+	var kept Message
+	n := 0
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got Message
 		ok := Read(b, &got)
@@ -152,6 +158,12 @@ func FuzzRead(f *testing.F) {
 		err := r.Unpack(b)
 		if ok != (err == nil) {
 			t.Fatalf("Read says %v, Unpack %v\n%x", ok, err, b)
+		}
+		if n++; n%2 == 0 {
+			kept.Clear()
+		}
+		if again := Read(b, &kept); again != ok || (ok && !reflect.DeepEqual(&kept, &got)) {
+			t.Fatalf("Read into a kept Message: %v\n%+v\nfresh: %v\n%+v\n%x", again, kept, ok, got, b)
 		}
 		if !ok {
 			return

@@ -40,6 +40,7 @@ type Message struct {
 
 	lease dns.EDNS0_UL // Lease's room
 	tsig  dns.TSIG     // TSIG's room (Read's)
+	room  *serveRoom   // Serve's, kept by Read and Clear
 }
 
 // Rec is a record of an update section: its header and, for the types
@@ -143,8 +144,13 @@ func (m *Message) readOPT(o *dns.OPT) {
 // rest (prerequisites, a TSIG, other types, TXT strings that presentation
 // form escapes) are unpacked one record at a time by miekg/dns, so that
 // every verdict is its own.
+//
+// Read reuses the room of m's update section (m.Upd's array): a caller
+// that reads into m again must be done with the Upd of the message before.
 func Read(b []byte, m *Message) bool {
-	*m = Message{}
+	room := m.Upd
+	clear(room)
+	*m = Message{room: m.room}
 	if len(b) < 12 {
 		return false
 	}
@@ -242,7 +248,11 @@ func Read(b []byte, m *Message) bool {
 			if m.Upd == nil {
 				// Room for the section at once: its records are all there
 				// when msgcheck served the message, at least 11 bytes each.
-				m.Upd = make([]Rec, 0, min(ns, (len(b)-off)/11+1))
+				if n := min(ns, (len(b)-off)/11+1); cap(room) >= n {
+					m.Upd = room[:0]
+				} else {
+					m.Upd = make([]Rec, 0, n)
+				}
 			}
 			rec := Rec{Name: name, Type: hd.Rrtype, Class: hd.Class, TTL: hd.Ttl, Rdlength: hd.Rdlength}
 			if !readRdata(msg, rd, hd, &rec, lastName, lastNameOff) {
@@ -600,13 +610,31 @@ func (m *Message) readOPTBytes(msg []byte, rd int, hd dns.RR_Header) bool {
 	return true
 }
 
-// skeleton is a dns.Msg of m's header, first zone record and OPT (of
-// version 0, with m's DO bit): what the replies built as a dns.Msg (a
-// TSIG failure's, a panic's) take from the request.
+// Clear empties m, as Read does, keeping the room of its update section
+// (up to maxKeptRecs records) for the next Read into m.
+func (m *Message) Clear() {
+	room := m.Upd
+	clear(room)
+	if cap(room) > maxKeptRecs {
+		room = nil
+	}
+	*m = Message{Upd: room[:0], room: m.room}
+	if m.room != nil {
+		m.room.clear()
+	}
+}
+
+// maxKeptRecs bounds the room of an update section that Clear keeps.
+const maxKeptRecs = 16
+
+// skeleton is a dns.Msg of m's header, zone record (when the zone section
+// is one: see EchoZone) and OPT (of version 0, with m's DO bit): what the
+// replies built as a dns.Msg (a TSIG failure's, a panic's) take from the
+// request.
 func (m *Message) skeleton() *dns.Msg {
 	r := new(dns.Msg)
 	r.Id, r.Opcode = m.ID, m.Opcode
-	if m.Zones > 0 {
+	if EchoZone(m.Zones) {
 		r.Question = []dns.Question{m.Zone}
 	}
 	if m.OPT {
@@ -615,7 +643,16 @@ func (m *Message) skeleton() *dns.Msg {
 	return r
 }
 
-// Skeleton is the dns.Msg of m's header, first zone record and OPT: what
+// EchoZone reports whether the reply to an UPDATE whose zone section has
+// zones records repeats it. RFC 2136 §3.8 lets a response either copy the
+// counts and their sections or set them to zero and include no part of
+// the update; replies here copy the zone section (as miekg/dns's SetReply
+// and other servers do) when it is the one record an UPDATE must have,
+// and otherwise (none, or several: FORMERR, or a panic's SERVFAIL) hold
+// none: ZOCOUNT 0, never a count of one for a section of more.
+func EchoZone(zones int) bool { return zones == 1 }
+
+// Skeleton is the dns.Msg of m's header, zone record and OPT: what
 // a reply built as a dns.Msg takes from the request (dns.Msg's
 // SetReply, IsEdns0).
 func (m *Message) Skeleton() *dns.Msg { return m.skeleton() }

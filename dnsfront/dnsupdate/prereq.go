@@ -8,11 +8,21 @@ import (
 	"github.com/poolnsd/poolnsd/handlespace"
 )
 
+// names is what an UPDATE's prerequisites see of zone z of view v: the
+// records the DNS front answers with, by its lookup and, at RFC 9615's
+// signal names, its signals (nil: none).
+type names struct {
+	lookup  Lookup
+	signals Signals
+	v       *handlespace.View
+	z       *handlespace.Zone
+}
+
 // checkPrereqs evaluates an UPDATE's prerequisites (RFC 2136 §3.2) against
-// zone z: the first that fails gives the rcode, value-dependent ones
+// n's zone: the first that fails gives the rcode, value-dependent ones
 // (§3.2.3) are compared after the others. Their form was checked by
 // parseUpdate.
-func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []dns.RR) error {
+func (n names) checkPrereqs(prereqs []dns.RR) error {
 	type setKey struct {
 		name string
 		t    uint16
@@ -24,7 +34,7 @@ func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []d
 		name := lower(hd.Name)
 		switch hd.Class {
 		case dns.ClassANY:
-			types := typesAt(lookup, z, name)
+			types := n.typesAt(name)
 			if hd.Rrtype == dns.TypeANY {
 				if len(types) == 0 {
 					return updErr(dns.RcodeNameError, "prerequisite failed: name %s is not in use", hd.Name)
@@ -33,7 +43,7 @@ func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []d
 				return updErr(dns.RcodeNXRrset, "prerequisite failed: %s has no %s records", hd.Name, dns.TypeToString[hd.Rrtype])
 			}
 		case dns.ClassNONE:
-			types := typesAt(lookup, z, name)
+			types := n.typesAt(name)
 			if hd.Rrtype == dns.TypeANY {
 				if len(types) > 0 {
 					return updErr(dns.RcodeYXDomain, "prerequisite failed: name %s is in use", hd.Name)
@@ -50,7 +60,7 @@ func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []d
 		}
 	}
 	for _, k := range order {
-		have := rrsetsAt(lookup, z, k.name)[k.t]
+		have := n.rrsetsAt(k.name)[k.t]
 		if !sameRdata(have, temp[k]) {
 			return updErr(dns.RcodeNXRrset, "prerequisite failed: the %s records of %s differ", dns.TypeToString[k.t], k.name)
 		}
@@ -63,8 +73,8 @@ func checkPrereqs(lookup Lookup, z *handlespace.Zone, origin string, prereqs []d
 // exists (§3.2.1, §3.2.2, §3.2.4): a pool's and a service name's from the
 // sizes of the pool's served sets, O(1) where rrsetsAt builds a record of
 // every served element (a million of them in a large pool).
-func typesAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16]bool {
-	kind, pv, _ := lookup(z, name)
+func (n names) typesAt(name string) map[uint16]bool {
+	kind, pv, _ := n.lookup(n.z, name)
 	if kind == KindPool || kind == KindService {
 		if pv.All.Len() == 0 {
 			return nil
@@ -83,7 +93,7 @@ func typesAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16]bool {
 		return types
 	}
 	var types map[uint16]bool
-	for t, rrs := range rrsetsAt(lookup, z, name) {
+	for t, rrs := range n.rrsetsAt(name) {
 		if len(rrs) > 0 {
 			if types == nil {
 				types = map[uint16]bool{}
@@ -98,11 +108,19 @@ func typesAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16]bool {
 // see them, by type: a zone file's records as written; a pool element's
 // name as its registration wrote it (SRV, A/AAAA, TXT of its key=value
 // state); a pool's name and service name as answers give them, every
-// served element. Names that hold no record (empty non-terminals, pools
-// with no element to serve) have none: they are "not in use". Wildcards are
-// not expanded (§3.2.5).
-func rrsetsAt(lookup Lookup, z *handlespace.Zone, name string) map[uint16][]dns.RR {
-	kind, pv, e := lookup(z, name)
+// served element; a signal's name (RFC 9615), that no zone file or pool
+// names, as the signer publishes it (its CDS and CDNSKEY RRsets). Names
+// that hold no record (empty non-terminals, pools with no element to
+// serve, the names above a signal) have none: they are "not in use".
+// Wildcards are not expanded (§3.2.5).
+func (n names) rrsetsAt(name string) map[uint16][]dns.RR {
+	z := n.z
+	kind, pv, e := n.lookup(z, name)
+	if n.signals != nil && (kind == KindOther || (kind == KindStatic && z.Nodes[name] == nil)) && signalName(name) {
+		if rrs := n.signals(n.v, z, name); len(rrs) > 0 {
+			return rrs
+		}
+	}
 	switch kind {
 	case KindStatic:
 		if n := z.Nodes[name]; n != nil && len(n.RRs) > 0 {

@@ -11,14 +11,15 @@ import (
 	"github.com/poolnsd/poolnsd/internal/updatetest"
 )
 
-// msgReply is the reply updateReply wrote before it packed by hand: a
+// msgReply is the reply updateReply wrote before it packed by hand (but
+// for the zone section of a request with none or several: EchoZone): a
 // dns.Msg, signed as the server's writer signed it (SignReply, then
 // miekg/dns's TsigGenerateWithProvider with the keyring) at time now.
 func msgReply(r *dns.Msg, tsig *dns.TSIG, keys *tsigkey.Keyring, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL, now time.Time) ([]byte, error) {
 	m := new(dns.Msg)
 	m.SetRcode(r, rcode)
-	if len(m.Question) > 1 {
-		m.Question = m.Question[:1]
+	if len(r.Question) != 1 {
+		m.Question = nil // EchoZone: a zone section of one record, or none
 	}
 	if opt := r.IsEdns0(); opt != nil {
 		m.SetEdns0(udpSize, false)

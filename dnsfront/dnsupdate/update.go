@@ -65,6 +65,13 @@ const (
 // It is the DNS front's lookup, the one that decides what answers hold.
 type Lookup func(z *handlespace.Zone, name string) (Kind, *handlespace.PoolView, *handlespace.Element)
 
+// Signals returns the records at name (lower case, inside zone z of view
+// v, a name of neither its zone file nor its pools, with a `_signal`
+// label) when it is the name of an RFC 9615 signal that the DNS front
+// serves (its CDS and CDNSKEY RRsets, by type), nil otherwise: the
+// signer's records, which the UPDATE server's lookup does not see.
+type Signals func(v *handlespace.View, z *handlespace.Zone, name string) map[uint16][]dns.RR
+
 // Source gives the current handlespace view.
 type Source interface {
 	View() *handlespace.View
@@ -79,6 +86,9 @@ type Config struct {
 	Keys *tsigkey.Keyring
 	// Lookup is the DNS front's lookup, for the prerequisites.
 	Lookup Lookup
+	// Signals gives the records of RFC 9615's signals, for the
+	// prerequisites; nil: none are served.
+	Signals Signals
 	// Logger logs refused and applied updates; slog.Default() if nil.
 	Logger *slog.Logger
 	// Metrics counts refused updates; nil counts nothing.
@@ -96,6 +106,7 @@ type Server struct {
 	upd           Updater
 	keys          *tsigkey.Keyring
 	lookup        Lookup
+	signals       Signals
 	log           *slog.Logger
 	metrics       *metrics.DNS
 	udpSize       int
@@ -104,7 +115,7 @@ type Server struct {
 
 // New returns a server of the updates of the zones of src.
 func New(src Source, cfg Config) *Server {
-	s := &Server{src: src, upd: cfg.Updates, keys: cfg.Keys, lookup: cfg.Lookup, log: cfg.Logger, metrics: cfg.Metrics,
+	s := &Server{src: src, upd: cfg.Updates, keys: cfg.Keys, lookup: cfg.Lookup, signals: cfg.Signals, log: cfg.Logger, metrics: cfg.Metrics,
 		udpSize: cfg.UDPSize, updateTimeout: cfg.Timeout}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -186,15 +197,48 @@ func updErr(rcode int, format string, a ...any) error {
 
 // parsedUpdate is an UPDATE after the checks of its form.
 type parsedUpdate struct {
-	origin string
-	lookup Lookup
-	prereq []dns.RR
-	upd    []Rec
-	lease  *dns.EDNS0_UL
+	origin  string
+	lookup  Lookup
+	signals Signals
+	prereq  []dns.RR
+	upd     []Rec
+	lease   *dns.EDNS0_UL
 	// names are the element names the update section touches, in order of
 	// first appearance, with their pool and label.
 	names []peName
 	keys  []string
+}
+
+// serveRoom is the working memory of Server.Serve: the parsed update and
+// the registrar's Request, kept with a Message that is read again (Read,
+// Clear) so that a kept Message serves an update with less garbage.
+// Submit returns once the registrar is done with the Request.
+type serveRoom struct {
+	u     parsedUpdate
+	req   regcommit.Request
+	build func(*handlespace.View) ([]regcommit.Change, error) // u.build, made once
+}
+
+// parsed returns m's parsedUpdate, emptied, keeping the room of its lists.
+func (m *Message) parsed() *parsedUpdate {
+	if m.room == nil {
+		m.room = new(serveRoom)
+		m.room.build = m.room.u.build
+	}
+	m.room.clear()
+	return &m.room.u
+}
+
+// clear empties r, keeping the room of its lists.
+func (r *serveRoom) clear() {
+	r.req = regcommit.Request{}
+	names, keys := r.u.names, r.u.keys
+	clear(names)
+	clear(keys)
+	if cap(names) > maxKeptRecs || cap(keys) > maxKeptRecs {
+		names, keys = nil, nil // a rare large update's are not kept
+	}
+	r.u = parsedUpdate{names: names[:0], keys: keys[:0]}
 }
 
 type peName struct {
@@ -259,10 +303,11 @@ func (h *Server) Serve(w dns.ResponseWriter, r *Message) {
 			return
 		}
 	}
-	req := &regcommit.Request{
+	req := &r.room.req // parseUpdate made r's room
+	*req = regcommit.Request{
 		Who:   regcommit.Who{Owner: "tsig:" + key.Name},
 		Keys:  u.keys,
-		Build: u.build,
+		Build: r.room.build,
 		// The wait's bound without a context and a timer of its own.
 		Deadline: time.Now().Add(h.updateTimeout),
 	}
@@ -297,16 +342,29 @@ func (h *Server) Serve(w dns.ResponseWriter, r *Message) {
 	h.updateReply(w, r, tsig, dns.RcodeSuccess, "", ul)
 }
 
-// RemoteAddr is the request's source address.
+// RemoteAddr is the request's source address (without a zone).
 func RemoteAddr(w dns.ResponseWriter) netip.Addr {
+	return RemoteAddrPort(w).Addr().Unmap().WithZone("")
+}
+
+// RemoteAddrPort is the request's source address and port: the writer's
+// own when it says it as a netip.AddrPort (package dnsserve's writers,
+// whose RemoteAddr makes a net.Addr each call), else its RemoteAddr's.
+func RemoteAddrPort(w dns.ResponseWriter) netip.AddrPort {
+	if ap, ok := w.(interface{ RemoteAddrPort() netip.AddrPort }); ok {
+		return ap.RemoteAddrPort()
+	}
 	var a netip.Addr
+	var port int
 	switch ra := w.RemoteAddr().(type) {
 	case *net.UDPAddr:
 		a, _ = netip.AddrFromSlice(ra.IP)
+		port = ra.Port
 	case *net.TCPAddr:
 		a, _ = netip.AddrFromSlice(ra.IP)
+		port = ra.Port
 	}
-	return a.Unmap()
+	return netip.AddrPortFrom(a, uint16(port))
 }
 
 // refuse logs why an update failed and answers rcode, signed when the
@@ -350,10 +408,11 @@ var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 
 // appendReply appends the reply to the UPDATE r, unsigned, as dns.Msg
 // packs it: the header (r's ID and opcode, QR, rcode's low four bits), r's
-// first question, and when r has an OPT one of udpSize with rcode's upper
-// bits, the lease option ul if set, and on failure an Extended DNS Error
-// (Prohibited for REFUSED, else Other) with why cut to 200 bytes. An rcode
-// over 15 without an OPT is an error, as dns.Msg's Pack says.
+// zone record when its zone section is one (EchoZone), and when r has an
+// OPT one of udpSize with rcode's upper bits, the lease option ul if set,
+// and on failure an Extended DNS Error (Prohibited for REFUSED, else
+// Other) with why cut to 200 bytes. An rcode over 15 without an OPT is an
+// error, as dns.Msg's Pack says.
 func appendReply(b []byte, r *Message, rcode int, udpSize uint16, why string, ul *dns.EDNS0_UL) ([]byte, error) {
 	opt := r.OPT
 	if rcode < 0 || rcode > 0xFFF || (rcode > 0xF && !opt) {
@@ -363,7 +422,7 @@ func appendReply(b []byte, r *Message, rcode int, udpSize uint16, why string, ul
 	b = binary.BigEndian.AppendUint16(b, r.ID)
 	b = binary.BigEndian.AppendUint16(b, 1<<15|uint16(r.Opcode&0xF)<<11|uint16(rcode&0xF))
 	qd, ar := 0, 0
-	if r.Zones > 0 {
+	if EchoZone(r.Zones) {
 		qd = 1
 	}
 	if opt {
@@ -446,7 +505,8 @@ func (h *Server) parseUpdate(r *Message) (*parsedUpdate, error) {
 	if z == nil || (zq.Qclass != dns.ClassINET) {
 		return nil, updErr(dns.RcodeNotAuth, "not authoritative for zone %s class %s", zq.Name, dns.ClassToString[zq.Qclass])
 	}
-	u := &parsedUpdate{origin: origin, lookup: h.lookup, prereq: r.Prereq, upd: r.Upd}
+	u := r.parsed()
+	u.origin, u.lookup, u.signals, u.prereq, u.upd = origin, h.lookup, h.signals, r.Prereq, r.Upd
 	if r.OptVersion != 0 {
 		return nil, updErr(dns.RcodeBadVers, "EDNS version %d", r.OptVersion)
 	}
@@ -648,7 +708,7 @@ func (u *parsedUpdate) build(v *handlespace.View) ([]regcommit.Change, error) {
 	if z == nil {
 		return nil, updErr(dns.RcodeNotAuth, "zone %s is no longer served", u.origin)
 	}
-	if err := checkPrereqs(u.lookup, z, u.origin, u.prereq); err != nil {
+	if err := (names{lookup: u.lookup, signals: u.signals, v: v, z: z}).checkPrereqs(u.prereq); err != nil {
 		return nil, err
 	}
 	var out []regcommit.Change
@@ -828,7 +888,7 @@ func ipv6(ip net.IP) netip.Addr {
 func parseTXT(strs []string) ([][2]string, error) {
 	var out [][2]string
 	for _, s := range strs {
-		for _, f := range strings.Fields(s) {
+		for f := range strings.FieldsSeq(s) { // no slice of the fields made
 			k, v, ok := strings.Cut(f, "=")
 			k = strings.ToLower(k)
 			if !ok || v == "" {

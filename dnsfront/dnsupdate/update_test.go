@@ -660,12 +660,12 @@ func TestTypesAt(t *testing.T) {
 		"pool.test.", "txt.pool.test.", "b.deep.pool.test.", "a.b.deep.pool.test.", "nothing.pool.test.",
 	} {
 		want := map[uint16]bool{}
-		for typ, rrs := range rrsetsAt(lookup, z, name) {
+		for typ, rrs := range (names{lookup: lookup, z: z}).rrsetsAt(name) {
 			if len(rrs) > 0 {
 				want[typ] = true
 			}
 		}
-		got := typesAt(lookup, z, name)
+		got := (names{lookup: lookup, z: z}).typesAt(name)
 		if len(got) != len(want) {
 			t.Errorf("%s: types %v, want %v", name, got, want)
 			continue
@@ -676,7 +676,7 @@ func TestTypesAt(t *testing.T) {
 			}
 		}
 	}
-	if got := typesAt(lookup, z, "dyn.pool.test."); !got[dns.TypeA] || !got[dns.TypeAAAA] || !got[dns.TypeSRV] {
+	if got := (names{lookup: lookup, z: z}).typesAt("dyn.pool.test."); !got[dns.TypeA] || !got[dns.TypeAAAA] || !got[dns.TypeSRV] {
 		t.Errorf("dyn.pool.test.: types %v, want SRV, A and AAAA", got)
 	}
 }

@@ -288,11 +288,20 @@ func walkName(b []byte, off int, dst []byte) (end int, out []byte, ok bool) {
 	}
 }
 
+// Echoed reports whether AppendErrorReply repeats the first question of
+// the message b that Check read into m: when it parsed, and for an UPDATE
+// when its zone section is that one record (RFC 2136 §3.8).
+func (m *Msg) Echoed(b []byte) bool {
+	return m.QEnd != 0 && (m.Opcode() != dns.OpcodeUpdate || binary.BigEndian.Uint16(b[4:]) == 1)
+}
+
 // AppendErrorReply writes the reply with rcode to the message b that
 // Check read into m: the ID; QR; the opcode; RD and CD copied for
 // QUERY only (for an opcode poolnsd does not implement, nothing but QR
 // and the rcode); AA, TC, RA and AD clear; the first question repeated
-// when it parsed (uncompressed); an OPT record (our UDP size, DO copied)
+// when it parsed (uncompressed), but for an UPDATE only when its zone
+// section is that one record (RFC 2136 §3.8: a count copied with its
+// section, or 0; dnsupdate.EchoZone); an OPT record (our UDP size, DO copied)
 // when the query had a well-formed one.
 func AppendErrorReply(dst, b []byte, m *Msg, rcode int, udpSize int) []byte {
 	bits := uint16(BitQR) | m.Bits&(0xF<<11) | uint16(rcode&0xF)
@@ -302,7 +311,7 @@ func AppendErrorReply(dst, b []byte, m *Msg, rcode int, udpSize int) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, m.ID)
 	dst = binary.BigEndian.AppendUint16(dst, bits)
 	var qd, ar uint16
-	if m.QEnd != 0 {
+	if m.Echoed(b) {
 		qd = 1
 	}
 	if m.OptOK {
@@ -311,7 +320,7 @@ func AppendErrorReply(dst, b []byte, m *Msg, rcode int, udpSize int) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, qd)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint16(dst, ar)
-	if m.QEnd != 0 {
+	if qd == 1 {
 		end, out, _ := walkName(b, m.QStart, dst)
 		dst = append(out, b[end:end+4]...)
 	}

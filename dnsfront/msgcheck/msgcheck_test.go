@@ -113,6 +113,14 @@ func TestCheckMsg(t *testing.T) {
 			FormErr, "qr", false, false},
 		{"reserved label type", []byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 1, 0, 1},
 			FormErr, "qr", false, false},
+		// UPDATE: the zone section repeated when it is one record, else
+		// none (RFC 2136 §3.8: the count copied with its section, or 0).
+		{"UPDATE, one zone record", plain(func(b []byte) []byte { return setCount(setBits(b, 5<<11), 3, 1) }),
+			FormErr, "qr", true, false},
+		{"UPDATE, two zone records", plain(func(b []byte) []byte {
+			b = append(setCount(setBits(b, 5<<11), 0, 2), b[headerLen:]...)
+			return setCount(b, 3, 1)
+		}), FormErr, "qr", false, false},
 		{"FORMERR keeps a good OPT", plain(func(b []byte) []byte {
 			b = append(setCount(setCount(b, 0, 2), 3, 1), b[headerLen:]...)
 			return append(b, optRR(root, nil)...)
@@ -164,7 +172,7 @@ func TestCheckMsg(t *testing.T) {
 // FuzzCheckMsg: Check never panics; a query it serves unpacks with
 // miekg/dns; every error reply unpacks, carries the query's ID and QR,
 // none of AA, TC, RA, AD and Z, and repeats the query's first question
-// when it has one.
+// when it has one (an UPDATE's only when its zone section is that one).
 func FuzzCheckMsg(f *testing.F) {
 	m := new(dns.Msg)
 	m.SetQuestion("web.pool.test.", dns.TypeA)
@@ -196,6 +204,9 @@ func FuzzCheckMsg(f *testing.F) {
 		if r.Id != binary.BigEndian.Uint16(b) || !r.Response || r.Authoritative || r.Truncated ||
 			r.RecursionAvailable || r.AuthenticatedData || r.Zero {
 			t.Fatalf("reply header %+v", r.MsgHdr)
+		}
+		if m.Opcode() == dns.OpcodeUpdate && binary.BigEndian.Uint16(b[4:]) != 1 && len(r.Question) != 0 {
+			t.Fatalf("reply to an UPDATE of %d zone records repeats %v", binary.BigEndian.Uint16(b[4:]), r.Question)
 		}
 		if len(r.Question) == 1 {
 			q, _, err := unpackFirstQuestion(b)

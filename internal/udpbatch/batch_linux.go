@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -270,32 +271,22 @@ func (c *Conn) WriteTo(b, oob []byte, to netip.AddrPort) error {
 		_, _, err := c.c.WriteMsgUDPAddrPort(b, oob, to)
 		return err
 	}
-	a := AddrFrom(to, c.v6)
-	var serr error
-	err := c.rc.Write(func(fd uintptr) bool {
-		var iov unix.Iovec
-		iov.Base = unsafe.SliceData(b)
-		iov.SetLen(len(b))
-		var h unix.Msghdr
-		h.Name, h.Namelen = &a.raw[0], a.n
-		h.Iov = &iov
-		h.SetIovlen(1)
-		if len(oob) > 0 {
-			h.Control = &oob[0]
-			h.SetControllen(len(oob))
-		}
-		for {
-			// Through the scheduler: it may wait (SO_SNDTIMEO bounds it).
-			_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&h)), 0)
-			if e == unix.EINTR {
-				continue
-			}
-			if e != 0 {
-				serr = e
-			}
-			return true
-		}
-	})
+	op := sendOps.Get().(*sendOp)
+	op.a = AddrFrom(to, c.v6)
+	op.iov.Base = unsafe.SliceData(b)
+	op.iov.SetLen(len(b))
+	op.h = unix.Msghdr{Name: &op.a.raw[0], Namelen: op.a.n, Iov: &op.iov}
+	op.h.SetIovlen(1)
+	if len(oob) > 0 {
+		op.h.Control = &oob[0]
+		op.h.SetControllen(len(oob))
+	}
+	op.err = nil
+	err := c.rc.Write(op.fn)
+	serr := op.err
+	// Nothing of the caller's stays in the pool.
+	op.iov.Base, op.h.Control = nil, nil
+	sendOps.Put(op)
 	if err != nil {
 		return c.netErr(err)
 	}
@@ -304,6 +295,39 @@ func (c *Conn) WriteTo(b, oob []byte, to netip.AddrPort) error {
 		c.stats.writeMsgs.Add(1)
 	}
 	return serr
+}
+
+// sendOp is a WriteTo's system call: its message header, and the function
+// that RawConn runs (a method value made once), kept in sendOps for the
+// next WriteTo. A closure of each call's, with the address it sends to,
+// was 128 bytes of garbage of every reply written off the reader's
+// goroutine (each DNS UPDATE's).
+type sendOp struct {
+	h   unix.Msghdr
+	iov unix.Iovec
+	a   Addr
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var sendOps = sync.Pool{New: func() any {
+	op := new(sendOp)
+	op.fn = op.send
+	return op
+}}
+
+func (op *sendOp) send(fd uintptr) bool {
+	for {
+		// Through the scheduler: it may wait (SO_SNDTIMEO bounds it).
+		_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&op.h)), 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			op.err = e
+		}
+		return true
+	}
 }
 
 // Stats returns the counts of system calls and datagrams so far.
