@@ -67,6 +67,9 @@ func newFixture(t *testing.T, zone string, cfg monitor.Config) *fixture {
 	zonestest.Apply(t, hs, zone)
 	fc := probetest.NewFakeChecker(clock)
 	cfg.Self = self
+	if cfg.SyncGap == 0 {
+		cfg.SyncGap = -1 // every change synced at once, whatever the fake clocks
+	}
 	cfg.Probe = probe.Config{Clock: clock, Workers: 8, Rand: func() float64 { return 0.5 }, Slack: -1,
 		Checkers: map[string]probe.Checker{"http": fc, "tcp": fc}}
 	if cfg.Logger == nil {

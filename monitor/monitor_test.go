@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -573,6 +574,53 @@ dpf PE 10.0.3.2:80 name=d2 load=30%
 		}
 		if got := f.answer(pool); !slices.Equal(got, []string{"10.0.3.1"}) {
 			t.Errorf("lu-dpf after d1 came near: %v, want d1", got)
+		}
+	})
+}
+
+// TestSyncGap: a lone change is made a target at once; one that comes
+// within SyncGap of the sync before it also, but then the monitor does not
+// listen for SyncGap, and the changes of that gap become targets together
+// at its end.
+func TestSyncGap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const gap = 10 * time.Millisecond
+		f := newFixture(t, testZone, monitor.Config{SyncGap: gap})
+		base := f.m.Stats().Targets
+		add := func(id uint32) {
+			t.Helper()
+			e := &handlespace.Element{ID: id, Label: "r" + strconv.Itoa(int(id)), Port: 80,
+				Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, 9, byte(id)}))}
+			if err := f.hs.Do(handlespace.Op{Pool: web, Elem: e}); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		targets := func() int { return f.m.Stats().Targets - base }
+		time.Sleep(gap) // the start's sync long ago
+		add(1)
+		if n := targets(); n != 1 {
+			t.Fatalf("a lone change: %d new targets, want 1 at once", n)
+		}
+		add(2) // within the gap of the sync before: synced, then deaf
+		if n := targets(); n != 2 {
+			t.Fatalf("the second change: %d new targets, want 2 at once", n)
+		}
+		add(3)
+		add(4)
+		if n := targets(); n != 2 {
+			t.Fatalf("changes within the gap: %d new targets at once, want them held (2)", n)
+		}
+		time.Sleep(gap)
+		synctest.Wait()
+		if n := targets(); n != 4 {
+			t.Fatalf("after the gap: %d new targets, want 4", n)
+		}
+		time.Sleep(2 * gap) // a gap with no change: listening again
+		synctest.Wait()
+		add(5)
+		if n := targets(); n != 5 {
+			t.Fatalf("a change after a quiet gap: %d new targets, want 5 at once", n)
 		}
 	})
 }

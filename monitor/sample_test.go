@@ -84,6 +84,7 @@ func newSampling(t *testing.T, id uint32, clock *probetest.FakeClock, interval t
 	t.Logf("registrar %x: sample jitter seed %d", id, seed)
 	m := monitor.New(hs, monitor.Config{
 		Self:        id,
+		SyncGap:     -1, // every change synced at once, whatever the fake clocks
 		Logger:      discard(),
 		RTTInterval: interval,
 		Probe: probe.Config{Clock: clock, Workers: 8, Rand: func() float64 { return 0.5 }, Slack: -1,

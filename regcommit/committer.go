@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -233,6 +235,7 @@ type Committer struct {
 	log   *slog.Logger
 
 	queue   chan *pending
+	waiting atomic.Int64 // Requests in queue (counted after they are in it)
 	sweep   chan sweepReq
 	resync  chan chan struct{}
 	stop    chan struct{}
@@ -242,7 +245,12 @@ type Committer struct {
 	limiter *limiter
 	pacer   *Pacer
 
-	// Owned by the committer goroutine.
+	// mu is the batch lock: whoever holds it runs the batches (a
+	// Submit's goroutine, see lead) or a sweep or a resync (run's), and
+	// owns the state below. It is handed from one Submit to the next
+	// (handOff), not always unlocked by the goroutine that locked it.
+	mu       sync.Mutex
+	carry    []*pending // Requests deferred to the next batch
 	perOwner map[string]int
 	perPool  map[string]int
 	leases   wheel
@@ -273,6 +281,9 @@ type pending struct {
 	ctx  context.Context
 	req  *Request
 	done chan outcome // room for one
+	// answered: the batch lock's holder has answered it (the answer may
+	// still wait for the Pacer's grant).
+	answered bool
 	// out is the answer that deliver sends on done: answer's turn, made
 	// once per pending (a closure of each answer's was garbage of every
 	// registration).
@@ -298,6 +309,9 @@ func (p *pending) release() {
 type outcome struct {
 	res Result
 	err error
+	// lead: not an answer; the batch lock was handed to the Submit that
+	// waits for it, which runs the next batches (handOff).
+	lead bool
 }
 
 type sweepReq struct {
@@ -335,6 +349,13 @@ func (r *Committer) Allow(from netip.Addr) bool { return r.limiter.allow(from, r
 // req waits in the queue withdraws it (ctx.Err(),
 // context.DeadlineExceeded); once its batch has begun, Submit waits for
 // the outcome.
+//
+// The batches run on the goroutines of the Submits themselves (lead): one
+// that finds no batch running runs its own, with whatever queued with it,
+// and one that queued meanwhile is handed the next. No other goroutine is
+// woken to commit, and the one that runs a batch answers itself without a
+// hand-over: two goroutine wake-ups fewer per batch (each a thread's
+// wake-up when the process has an idle P), bench/RESULTS.md "reg13".
 func (r *Committer) Submit(ctx context.Context, req *Request) (Result, error) {
 	p := pendings.Get().(*pending)
 	p.ctx, p.req = ctx, req
@@ -346,21 +367,122 @@ func (r *Committer) Submit(ctx context.Context, req *Request) (Result, error) {
 			return Result{}, err
 		}
 	}
+	r.waiting.Add(1)
 	if r.queued != nil {
 		r.queued()
 	}
-	select {
-	case o := <-p.done:
-		p.release()
-		return o.res, o.err
-	case <-r.stopped:
-		// The committer answers everything it took before it stops.
+	if r.mu.TryLock() {
+		r.lead(p)
+	}
+	for {
 		select {
 		case o := <-p.done:
+			if o.lead {
+				r.lead(p)
+				continue
+			}
 			p.release()
 			return o.res, o.err
+		case <-r.stopped:
+			// The committer answers everything it took before it stops
+			// (and hands no batch on once it stopped).
+			select {
+			case o := <-p.done:
+				p.release()
+				return o.res, o.err
+			default:
+				return Result{}, ErrClosed // p may be in the queue: not reused
+			}
+		}
+	}
+}
+
+// lead runs batches, holding the batch lock, until own is answered (or
+// Close began: run then answers what is left), then hands the lock on.
+// A panic in a batch ends the process, as it did when one committer
+// goroutine ran them: the front ends recover their handlers' panics, which
+// would leave the lock held and every later registration waiting.
+func (r *Committer) lead(own *pending) {
+	defer func() {
+		if v := recover(); v != nil {
+			stack := debug.Stack()
+			go func() { panic(fmt.Sprintf("regcommit: a batch panicked: %v\n\n%s", v, stack)) }()
+			select {}
+		}
+	}()
+	for !own.answered && !r.closing() && r.batch() {
+	}
+	r.handOff()
+}
+
+// closing reports whether Close began.
+func (r *Committer) closing() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// batch runs one batch: the deferred Requests first, then the queued
+// ones, MaxBatch at most, and reports whether there was any. The batch
+// lock is held.
+func (r *Committer) batch() bool {
+	// The batch's work waits for a loop's grant (see Pacer): a query that
+	// came meanwhile is answered first. Requests that queue meanwhile join
+	// the batch.
+	r.pacer.turn(r.stop)
+	batch := r.carry
+	r.carry = nil
+fill:
+	for len(batch) < r.cfg.MaxBatch {
+		select {
+		case p := <-r.queue:
+			r.waiting.Add(-1)
+			batch = append(batch, p)
 		default:
-			return Result{}, ErrClosed // p may be in the queue: not reused
+			break fill
+		}
+	}
+	if len(batch) == 0 {
+		return false
+	}
+	r.carry = r.process(batch)
+	r.publishStats()
+	return true
+}
+
+// handOff gives up the batch lock: to the oldest Request still waiting
+// (deferred, or queued), whose Submit then runs the next batches, or, with
+// none, unlocks it. A Request that queued while the lock was held, and
+// found it taken, is so never left without a batch: once unlocked, the
+// lock is taken back if one waits (waiting is counted before its Submit
+// tries the lock).
+func (r *Committer) handOff() {
+	for {
+		if r.closing() {
+			r.mu.Unlock()
+			return
+		}
+		var next *pending
+		if len(r.carry) > 0 {
+			next = r.carry[0]
+		} else {
+			select {
+			case next = <-r.queue:
+				r.waiting.Add(-1)
+				r.carry = append(r.carry, next)
+			default:
+			}
+		}
+		if next != nil {
+			next.done <- outcome{lead: true} // unanswered: room for it
+			return
+		}
+		r.mu.Unlock()
+		if r.waiting.Load() <= 0 || !r.mu.TryLock() {
+			return
 		}
 	}
 }
@@ -440,45 +562,36 @@ func (r *Committer) Close() {
 	<-r.stopped
 }
 
+// run does the sweeps and resyncs, and stops the committer at Close.
+// The batches run on the Submits' goroutines (lead).
 func (r *Committer) run() {
 	defer close(r.stopped)
-	var carry []*pending
 	for {
-		if len(carry) == 0 {
-			select {
-			case p := <-r.queue:
-				carry = append(carry, p)
-			case s := <-r.sweep:
-				s.done <- r.doSweep(s.now)
-				continue
-			case done := <-r.resync:
-				r.recount()
-				close(done)
-				continue
-			case <-r.stop:
-				r.drainClosed()
-				// Every answer is in its Submit's channel before stopped
-				// closes (Submit then takes it rather than ErrClosed).
-				r.pacer.flush()
-				return
+		select {
+		case s := <-r.sweep:
+			r.mu.Lock()
+			n := r.doSweep(s.now)
+			r.handOff()
+			s.done <- n
+		case done := <-r.resync:
+			r.mu.Lock()
+			r.recount()
+			r.handOff()
+			close(done)
+		case <-r.stop:
+			// The lock is kept: no batch runs after this.
+			r.mu.Lock()
+			for len(r.carry) > 0 { // the deferred Requests were taken
+				batch := r.carry
+				r.carry = r.process(batch)
 			}
+			r.publishStats()
+			r.drainClosed()
+			// Every answer is in its Submit's channel before stopped
+			// closes (Submit then takes it rather than ErrClosed).
+			r.pacer.flush()
+			return
 		}
-		// The batch's work waits for a loop's grant (see Pacer): a query
-		// that came meanwhile is answered first. Requests that queue
-		// meanwhile join the batch.
-		r.pacer.turn(r.stop)
-		batch := carry
-	fill:
-		for len(batch) < r.cfg.MaxBatch {
-			select {
-			case p := <-r.queue:
-				batch = append(batch, p)
-			default:
-				break fill
-			}
-		}
-		carry = r.process(batch)
-		r.publishStats()
 	}
 }
 
@@ -487,6 +600,8 @@ func (r *Committer) drainClosed() {
 	for {
 		select {
 		case p := <-r.queue:
+			r.waiting.Add(-1)
+			p.answered = true
 			p.done <- outcome{err: ErrClosed}
 		default:
 			return
@@ -538,6 +653,7 @@ func (r *Committer) process(batch []*pending) []*pending {
 
 	for _, p := range batch {
 		if err := p.withdrawn(); err != nil {
+			p.answered = true
 			p.done <- outcome{err: err}
 			continue
 		}
@@ -611,6 +727,7 @@ func (r *Committer) answer(p *pending, o outcome) {
 	// in Stats.
 	r.publishStats()
 	// The answer waits for a loop's grant (see Pacer); p.done has room.
+	p.answered = true
 	p.out = o
 	r.pacer.add(p.deliver)
 }

@@ -651,3 +651,111 @@ func TestSignalNamesRefused(t *testing.T) {
 		t.Errorf("removing an existing _signal element: %v, left %+v", err, f.elem("_signal"))
 	}
 }
+
+// TestSubmitsLead: Submits from many goroutines, on names that meet, with
+// sweeps and resyncs (run's, which take the batch lock too) in between:
+// every Request is answered, in batches that the Submits run themselves,
+// and the quotas' counts end where the handlespace is.
+func TestSubmitsLead(t *testing.T) {
+	f := newFixture(t, Config{MaxBatch: 4})
+	const workers, each, labels = 8, 100, 12
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				label := fmt.Sprintf("pe%d", (w*each+i)%labels)
+				var req *Request
+				if i%5 == 4 {
+					req = unreg("tsig:k.", label)
+				} else {
+					req = reg("tsig:k.", label, el(fmt.Sprintf("10.2.%d.%d", w, i), 80), 0)
+				}
+				if _, err := f.r.Submit(context.Background(), req); err != nil {
+					errs <- fmt.Errorf("%s: %w", label, err)
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	side := make(chan struct{})
+	go func() {
+		defer close(side)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f.r.Sweep(t0) // nothing expired: the lock taken and handed on
+			f.r.Resync()
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-side
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s := f.r.Stats()
+	if s.Requests != workers*each {
+		t.Errorf("%d Requests answered, want %d", s.Requests, workers*each)
+	}
+	if s.MaxBatch > 4 {
+		t.Errorf("a batch of %d, MaxBatch 4", s.MaxBatch)
+	}
+	registered := f.hs.View().Zone("z.test.").Pool("web").Len() - 1 // the static one
+	if s.Elements != registered {
+		t.Errorf("Stats count %d elements, the pool has %d registered", s.Elements, registered)
+	}
+}
+
+// TestCloseWhileLeading: Close while a Submit's batch is held in its
+// commit and others wait: the batch completes, the waiting Requests get
+// ErrClosed (or were committed), and Close returns.
+func TestCloseWhileLeading(t *testing.T) {
+	f := newFixture(t, Config{})
+	entered, release := f.store.holdCommits()
+	done := make(chan error, 10)
+	go func() {
+		_, err := f.r.Submit(context.Background(), reg("tsig:k.", "first", el("10.3.0.1", 80), 0))
+		done <- err
+	}()
+	<-entered
+	f.waitQueued(t, 1)
+	for i := range 5 {
+		go func() {
+			_, err := f.r.Submit(context.Background(), reg("tsig:k.", fmt.Sprintf("w%d", i), el(fmt.Sprintf("10.3.1.%d", i), 80), 0))
+			done <- err
+		}()
+	}
+	f.waitQueued(t, 5)
+	closed := make(chan struct{})
+	go func() { f.r.Close(); close(closed) }()
+	time.Sleep(10 * time.Millisecond) // Close waits for the batch held
+	release()
+	if err := <-done; err != nil && !errors.Is(err, ErrClosed) {
+		t.Fatalf("first: %v", err)
+	}
+	for range 5 {
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, ErrClosed) {
+				t.Errorf("a waiting Request: %v, want success or ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a waiting Request was never answered after Close")
+		}
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if f.elem("first") == nil {
+		t.Error("the batch held at Close was not committed")
+	}
+}

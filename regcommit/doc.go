@@ -17,10 +17,14 @@
 // removals by label). Submit returns once the Request is on disk and
 // published in the handlespace, or failed and changed nothing.
 //
-// Requests are serialised by one committer goroutine, which is what makes
-// Build's view consistent (prerequisites hold at the moment the change is
-// applied) and a Request atomic. The committer takes every Request that
-// queued while it was busy as one batch: it runs their Build functions,
+// Requests are serialised by the committer's batch lock, which is what
+// makes Build's view consistent (prerequisites hold at the moment the
+// change is applied) and a Request atomic. The batches run on the Submits'
+// own goroutines: one that finds no batch running runs its own, and the
+// lock then goes to the oldest Request that queued meanwhile, whose Submit
+// runs the next batch (no committer goroutine to wake and no answer to
+// hand over for the one that runs it). A batch takes every Request that
+// queued while the one before it ran: it runs their Build functions,
 // checks ownership and quotas, applies all of them to the handlespace as
 // one change per touched pool (handlespace.Apply) and writes all of them to
 // the store in one bbolt transaction — one fsync for the batch (group

@@ -81,20 +81,55 @@ var errNoAIOSync = errors.New("aio fdsync unsupported")
 
 // sync is fdatasync(f) done by the kernel's AIO worker while this
 // goroutine waits parked.
+//
+// The request is submitted from within the eventfd's poller read (ec.Read,
+// its first call), after the poller has forgotten any readiness left from
+// before: the first look at the completion is then the poller's wait, not
+// a read that finds nothing (the sync takes 0.1–3 ms; that EAGAIN read was
+// a system call per commit), and a completion that comes at once is not
+// lost (its edge comes after the reset).
 func (a *aioSyncer) sync(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var serr syscall.Errno
-	var submitted uintptr
-	if err := rc.Control(func(fd uintptr) {
-		cb := &iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.efd)}
-		cbs := [1]*iocb{cb}
-		submitted, _, serr = unix.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&cbs[0])))
-		runtime.KeepAlive(cb) // the kernel copies it in io_submit
-	}); err != nil {
+	ec, err := a.ev.SyscallConn()
+	if err != nil {
 		return err
+	}
+	var (
+		serr      syscall.Errno
+		submitted uintptr
+		cerr      error // rc.Control's
+		rerr      error // the eventfd read's
+		asked     bool  // the submit was tried
+		b         [8]byte
+	)
+	werr := ec.Read(func(efd uintptr) bool {
+		if !asked {
+			asked = true
+			cerr = rc.Control(func(fd uintptr) {
+				cb := &iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.efd)}
+				cbs := [1]*iocb{cb}
+				submitted, _, serr = unix.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&cbs[0])))
+				runtime.KeepAlive(cb) // the kernel copies it in io_submit
+			})
+			// In flight: wait for its signal. Else nothing to wait for.
+			return cerr != nil || serr != 0 || submitted != 1
+		}
+		for {
+			_, rerr = unix.Read(int(efd), b[:])
+			if rerr != unix.EINTR {
+				break
+			}
+		}
+		return rerr != unix.EAGAIN
+	})
+	switch {
+	case !asked: // the eventfd could not be read: nothing submitted
+		return werr
+	case cerr != nil:
+		return cerr
 	}
 	switch serr {
 	case 0:
@@ -106,19 +141,15 @@ func (a *aioSyncer) sync(f *os.File) error {
 	default:
 		return serr
 	}
-	// The completion: the eventfd's counter becomes non-zero.
-	var b [8]byte
-	for {
-		if _, err := a.ev.Read(b[:]); err != nil {
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			// The request is in flight and cannot be waited for: reap it
-			// blocking, as fdatasync would have waited.
-			return a.reap(true, err)
-		}
-		return a.reap(false, nil)
+	if werr == nil {
+		werr = rerr
 	}
+	if werr != nil {
+		// The request is in flight and cannot be waited for: reap it
+		// blocking, as fdatasync would have waited.
+		return a.reap(true, werr)
+	}
+	return a.reap(false, nil)
 }
 
 // reap collects the one completed request (blocking: waiting for it in
