@@ -131,9 +131,16 @@ func TestRealFlaps(t *testing.T) {
 
 	var model probe.Tracker
 	var seen string
-	var timeouts []string
+	var timeouts, overlaps []string
+	var end time.Time // the latest end of a probe so far
 	for range len(script) {
 		r := nextResult(t, ch)
+		if r.r.At.Before(end) {
+			overlaps = append(overlaps, fmt.Sprintf("result %d started %v before an earlier one's answer", len(seen)+1, end.Sub(r.r.At).Round(time.Microsecond)))
+		}
+		if e := r.r.At.Add(r.r.RTT); e.After(end) {
+			end = e
+		}
 		switch {
 		case r.r.OK:
 			seen += "p"
@@ -156,12 +163,15 @@ func TestRealFlaps(t *testing.T) {
 	// without the CPU happened once in 5 runs), and the server's next
 	// answer went to the next probe; from there on the results do not
 	// line up with the script, and only the rule above (checked on what
-	// the prober saw) holds.
+	// the prober saw) holds. Or unless a probe had no answer after
+	// probe.ConfirmDelay (20 ms here) and got a second one beside it (see
+	// probe's doc): the server may take the two in either order (seen at
+	// load 15-22: "fppff…" for "pfpff…", no timeout).
 	if seen != script {
-		if len(timeouts) == 0 {
+		if len(timeouts) == 0 && len(overlaps) == 0 {
 			t.Fatalf("results %q, want the server's script %q", seen, script)
 		}
-		t.Logf("results %q, the server's script %q: they parted at a timeout (%s)", seen, script, strings.Join(timeouts, "; "))
+		t.Logf("results %q, the server's script %q: they parted at a timeout or at two probes in flight (%s)", seen, script, strings.Join(append(timeouts, overlaps...), "; "))
 		return
 	}
 	if model.Health != handlespace.HealthUp {

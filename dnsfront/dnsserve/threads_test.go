@@ -97,6 +97,15 @@ func TestPolicyCheck(t *testing.T) {
 	}
 }
 
+// loopsState returns, under procs' lock, how many threaded loops hold a
+// P and whether they wait through the scheduler: GOMAXPROCS agrees with
+// both once the lock is free.
+func loopsState() (loops int, rt bool) {
+	procs.Lock()
+	defer procs.Unlock()
+	return len(procs.loops), procs.rt
+}
+
 // TestRealtimeSwitch: threaded UDP loops raise GOMAXPROCS by one each;
 // switched to the scheduler wait (as a loop does when it finds its thread
 // under a real-time policy) GOMAXPROCS is back at its base, the loops
@@ -132,11 +141,23 @@ func TestRealtimeSwitch(t *testing.T) {
 		}
 	}
 	exchange(1)
+	// Each loop raises GOMAXPROCS when its goroutine starts (holdP):
+	// the queries above may all have gone to one of them.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, _ := loopsState(); n == 2 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d threaded loops running 5 s after the start, want 2", n)
+		}
+	}
 	if n := runtime.GOMAXPROCS(0); n != base+2 {
 		t.Fatalf("GOMAXPROCS %d with 2 threaded loops, want %d", n, base+2)
 	}
-	_, end := policyThread(t, unix.SCHED_FIFO, 1)
+	// Counted from before the SCHED_FIFO thread: should it be the main
+	// thread, the watcher may switch first (then the call below does
+	// nothing), and that switch is the one counted.
 	switches := RealtimeSwitches()
+	_, end := policyThread(t, unix.SCHED_FIFO, 1)
 	setRealtime(true, unix.SCHED_FIFO)
 	if n := runtime.GOMAXPROCS(0); n != base {
 		t.Errorf("GOMAXPROCS %d with the loops waiting through the scheduler, want %d", n, base)
@@ -148,11 +169,17 @@ func TestRealtimeSwitch(t *testing.T) {
 	// The watcher looks every watchPolicyEvery: the SCHED_FIFO thread
 	// keeps the loops where they are.
 	time.Sleep(watchPolicyEvery + watchPolicyEvery/2)
-	if !procsRT.Load() {
+	if _, rt := loopsState(); !rt {
 		t.Fatal("the loops left the scheduler wait while a thread was under SCHED_FIFO")
 	}
 	end()
-	for deadline := time.Now().Add(5 * watchPolicyEvery); procsRT.Load(); {
+	// Not procsRT: the switch back stores it before it raises GOMAXPROCS
+	// (both under procs' lock); read alone, it let the check below run
+	// in between (GOMAXPROCS 2, want 4: once in 200 runs at load 11-15).
+	for deadline := time.Now().Add(5 * watchPolicyEvery); ; {
+		if _, rt := loopsState(); !rt {
+			break
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the loops still wait through the scheduler %v after the SCHED_FIFO thread ended", 5*watchPolicyEvery)
 		}

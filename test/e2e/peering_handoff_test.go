@@ -23,7 +23,7 @@ func TestPeeringHandoffKill(t *testing.T) {
 	t.Parallel()
 	ps := peeringCluster(t, peeringZone, "rate: 1000000", "burst: 1000", "max_per_pool: 0", "max_per_key: 0")
 	a, b, c := ps[0], ps[1], ps[2]
-	startPeers(t, ps, "--http.token="+regToken)
+	startPeers(t, ps, "--http.token="+regToken, "--enrp.handoff_timeout="+ptHandoffTimeout.String())
 	const n = 300
 	for i := range n {
 		if code, body := proctest.APIDo(t, "PUT", fmt.Sprintf("http://%s/v1/pools/reg.pool.example./elements/h%d", a.http, i), regToken,
