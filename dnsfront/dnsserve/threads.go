@@ -39,14 +39,34 @@ import (
 // watcher every watchPolicyEvery while no datagram comes (chrt -a -p PID
 // after the start); the watcher alone switches back, once no thread of the
 // process is under a real-time policy any more.
+//
+// Nor while the loops are quiet: a second in which they read fewer than
+// quietBelow datagrams each (the watcher counts). An idle loop waits
+// through the scheduler anyway, leaving its P to the rest, and with the
+// raised GOMAXPROCS that P is an idle one, so that nearly every goroutine
+// wake-up of the rest (a registration's handler, commit, sync and reply)
+// starts a thread for it: a futex and a context switch each, on a VM the
+// largest part of a registration's CPU (bench/RESULTS.md "procs13"). So
+// in a quiet second the loops wait through the scheduler and GOMAXPROCS
+// is at its base, as under a real-time policy; the first second with
+// more raises it again. Below that rate the scheduler's wait costs
+// microseconds a second.
 var procs struct {
 	sync.Mutex
 	base  int              // GOMAXPROCS before the first loop
 	loops []*udpbatch.Conn // the threaded loops' sockets
 	rt    bool             // a real-time policy: the loops wait through the scheduler
+	quiet bool             // a quiet second: the loops wait through the scheduler
+	msgs  uint64           // the loops' datagrams at the watcher's last look
 	stop  chan struct{}    // ends the watcher
 	log   *slog.Logger
 }
+
+// quietBelow is the datagrams per second and loop under which the loops
+// are quiet (0: never; a variable for the tests).
+var quietBelow atomic.Uint64
+
+func init() { quietBelow.Store(100) }
 
 var (
 	// procsRT is procs.rt, for the loops' checks between batches.
@@ -85,7 +105,8 @@ func holdP(bc *udpbatch.Conn, log *slog.Logger) {
 		}
 	}
 	procs.loops = append(procs.loops, bc)
-	bc.SetSchedulerWait(procs.rt)
+	bc.SetSchedulerWait(procs.rt || procs.quiet)
+	procs.msgs = loopMsgs()
 	setProcs()
 }
 
@@ -99,18 +120,38 @@ func releaseP(bc *udpbatch.Conn) {
 			break
 		}
 	}
+	procs.msgs = loopMsgs()
 	setProcs()
 	if len(procs.loops) == 0 {
 		close(procs.stop)
 		procs.rt = false
 		procsRT.Store(false)
+		procs.quiet = false
 	}
+}
+
+// loopMsgs is the datagrams the loops read so far (procs locked).
+func loopMsgs() uint64 {
+	var n uint64
+	for _, bc := range procs.loops {
+		n += bc.Stats().ReadMsgs
+	}
+	return n
+}
+
+// setWait has the loops wait through the scheduler or hold their P, as
+// procs says, and sets GOMAXPROCS for it (procs locked).
+func setWait() {
+	for _, bc := range procs.loops {
+		bc.SetSchedulerWait(procs.rt || procs.quiet)
+	}
+	setProcs()
 }
 
 // setProcs sets GOMAXPROCS for the loops (procs locked).
 func setProcs() {
 	n := procs.base
-	if !procs.rt {
+	if !procs.rt && !procs.quiet {
 		n += len(procs.loops)
 	}
 	if runtime.GOMAXPROCS(0) != n {
@@ -128,10 +169,7 @@ func setRealtime(rt bool, policy int) {
 	}
 	procs.rt = rt
 	procsRT.Store(rt)
-	for _, bc := range procs.loops {
-		bc.SetSchedulerWait(rt)
-	}
-	setProcs()
+	setWait()
 	if rt {
 		rtSwitches.Add(1)
 		procs.log.Info("UDP loops wait through the scheduler: real-time scheduling policy",
@@ -178,7 +216,29 @@ func watchPolicy(stop chan struct{}) {
 		} else if p := policyOf(0, os.Getpid()); realtime(p) {
 			setRealtime(true, p)
 		}
+		checkQuiet()
 	}
+}
+
+// checkQuiet is the watcher's look at the loops' datagrams since its
+// last: fewer than quietBelow a second each make them quiet (see procs),
+// more end it. The watcher looks every watchPolicyEvery.
+func checkQuiet() {
+	procs.Lock()
+	defer procs.Unlock()
+	if len(procs.loops) == 0 {
+		return
+	}
+	n := loopMsgs()
+	quiet := n-procs.msgs < quietBelow.Load()*uint64(len(procs.loops))*uint64(watchPolicyEvery/time.Second)
+	procs.msgs = n
+	if quiet == procs.quiet {
+		return
+	}
+	procs.quiet = quiet
+	setWait()
+	procs.log.Debug("UDP loops quiet: wait through the scheduler", "quiet", quiet,
+		"gomaxprocs", runtime.GOMAXPROCS(0))
 }
 
 // policyOf returns the first real-time scheduling policy of the threads

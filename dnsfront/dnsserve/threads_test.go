@@ -117,6 +117,7 @@ func TestRealtimeSwitch(t *testing.T) {
 	if p := anyThreadPolicy(); realtime(p) {
 		t.Skipf("the test runs under %s already", policyName(p))
 	}
+	defer quietBelow.Store(quietBelow.Swap(0)) // quiet seconds are TestQuietSwitch's
 	base := runtime.GOMAXPROCS(0)
 	h := &fakeHandler{}
 	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 2, Logger: quiet()}, h)
@@ -189,4 +190,75 @@ func TestRealtimeSwitch(t *testing.T) {
 		t.Errorf("GOMAXPROCS %d after the switch back, want %d", n, base+2)
 	}
 	exchange(20)
+}
+
+// TestQuietSwitch: threaded loops that read fewer than quietBelow
+// datagrams a second each wait through the scheduler, GOMAXPROCS at its
+// base, and still answer; a second with more raises it again.
+func TestQuietSwitch(t *testing.T) {
+	if p := anyThreadPolicy(); realtime(p) {
+		t.Skipf("the test runs under %s already", policyName(p))
+	}
+	// 10 datagrams a second for the two loops: the stream below is well
+	// above it on a loaded machine too.
+	defer quietBelow.Store(quietBelow.Swap(5))
+	base := runtime.GOMAXPROCS(0)
+	h := &fakeHandler{}
+	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 2, Logger: quiet()}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		if n := runtime.GOMAXPROCS(0); n != base {
+			t.Errorf("GOMAXPROCS %d after Shutdown, want %d", n, base)
+		}
+	}()
+	addr := s.Addrs()[0].String()
+	var id uint16
+	exchange := func(n int) {
+		t.Helper()
+		for range n {
+			id = id%1000 + 1 // clear of the fake's IDs that do more (panicID, …)
+			if r, err := nettest.Exchange(nil, query(id, "udp.test."), addr); err != nil || r.Id != id {
+				t.Fatalf("UDP: %v, %v", r, err)
+			}
+		}
+	}
+	state := func() (bool, int) {
+		procs.Lock()
+		defer procs.Unlock()
+		return procs.quiet, runtime.GOMAXPROCS(0)
+	}
+	exchange(1)
+	// No query for a second or two: the watcher's next look finds the
+	// loops quiet.
+	for deadline := time.Now().Add(5 * watchPolicyEvery); ; time.Sleep(10 * time.Millisecond) {
+		if q, _ := state(); q {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loops not quiet %v after their last query", 5*watchPolicyEvery)
+		}
+	}
+	if _, n := state(); n != base {
+		t.Errorf("GOMAXPROCS %d with the loops quiet, want %d", n, base)
+	}
+	exchange(4) // they answer while quiet
+	// A stream of queries, well above quietBelow a second for both loops,
+	// until a look of the watcher has seen a second of it.
+	for deadline := time.Now().Add(5 * watchPolicyEvery); ; {
+		exchange(50)
+		if q, n := state(); !q {
+			if n != base+2 {
+				t.Errorf("GOMAXPROCS %d with the loops busy again, want %d", n, base+2)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loops still quiet after %v of queries", 5*watchPolicyEvery)
+		}
+	}
 }
