@@ -114,25 +114,8 @@ func loopsState() (loops int, rt bool) {
 // it switches them back (GOMAXPROCS raised again). Shutdown sets
 // GOMAXPROCS back.
 func TestRealtimeSwitch(t *testing.T) {
-	if p := anyThreadPolicy(); realtime(p) {
-		t.Skipf("the test runs under %s already", policyName(p))
-	}
 	defer quietBelow.Store(quietBelow.Swap(0)) // quiet seconds are TestQuietSwitch's
-	base := runtime.GOMAXPROCS(0)
-	h := &fakeHandler{}
-	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 2, Logger: quiet()}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		if n := runtime.GOMAXPROCS(0); n != base {
-			t.Errorf("GOMAXPROCS %d after Shutdown, want %d", n, base)
-		}
-	}()
-	addr := s.Addrs()[0].String()
+	addr, base := startThreaded(t)
 	exchange := func(id uint16) {
 		t.Helper()
 		for i := range 4 { // the kernel spreads the sources over both loops
@@ -196,27 +179,10 @@ func TestRealtimeSwitch(t *testing.T) {
 // datagrams a second each wait through the scheduler, GOMAXPROCS at its
 // base, and still answer; a second with more raises it again.
 func TestQuietSwitch(t *testing.T) {
-	if p := anyThreadPolicy(); realtime(p) {
-		t.Skipf("the test runs under %s already", policyName(p))
-	}
 	// 10 datagrams a second for the two loops: the stream below is well
 	// above it on a loaded machine too.
 	defer quietBelow.Store(quietBelow.Swap(5))
-	base := runtime.GOMAXPROCS(0)
-	h := &fakeHandler{}
-	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 2, Logger: quiet()}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		if n := runtime.GOMAXPROCS(0); n != base {
-			t.Errorf("GOMAXPROCS %d after Shutdown, want %d", n, base)
-		}
-	}()
-	addr := s.Addrs()[0].String()
+	addr, base := startThreaded(t)
 	var id uint16
 	exchange := func(n int) {
 		t.Helper()
@@ -261,4 +227,29 @@ func TestQuietSwitch(t *testing.T) {
 			t.Fatalf("the loops still quiet after %v of queries", 5*watchPolicyEvery)
 		}
 	}
+}
+
+// startThreaded starts a server of two threaded UDP loops on a fake
+// handler (the test skipped under a real-time policy) and returns its
+// address and GOMAXPROCS before it; at the test's end it shuts the server
+// down and checks that GOMAXPROCS is back at that.
+func startThreaded(t *testing.T) (addr string, base int) {
+	t.Helper()
+	if p := anyThreadPolicy(); realtime(p) {
+		t.Skipf("the test runs under %s already", policyName(p))
+	}
+	base = runtime.GOMAXPROCS(0)
+	s, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 2, Logger: quiet()}, &fakeHandler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		if n := runtime.GOMAXPROCS(0); n != base {
+			t.Errorf("GOMAXPROCS %d after Shutdown, want %d", n, base)
+		}
+	})
+	return s.Addrs()[0].String(), base
 }
