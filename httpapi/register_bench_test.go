@@ -55,15 +55,8 @@ func BenchmarkPutRefresh(b *testing.B) {
 //
 //	go test -run XXX -bench PutRefreshSocket -benchmem ./httpapi
 func BenchmarkPutRefreshSocket(b *testing.B) {
-	f := newRegFixture(b, regcommit.Config{Rate: 1e9, Burst: 1 << 30})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: f.h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	defer srv.Close()
-	c, err := dialRaw(l.Addr().String())
+	addr := serveSocket(b)
+	c, err := dialRaw(addr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,18 +93,12 @@ func BenchmarkPutRefreshSocket(b *testing.B) {
 //
 //	go test -run XXX -bench PutRefreshSockets -benchmem ./httpapi
 func BenchmarkPutRefreshSockets(b *testing.B) {
-	f := newRegFixture(b, regcommit.Config{Rate: 1e9, Burst: 1 << 30})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: f.h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	defer srv.Close()
+	addr := serveSocket(b)
 	const clients = 8
 	var cs [clients]*rawClient
 	for i := range cs {
-		if cs[i], err = dialRaw(l.Addr().String()); err != nil {
+		var err error
+		if cs[i], err = dialRaw(addr); err != nil {
 			b.Fatal(err)
 		}
 		defer cs[i].Close()
@@ -239,4 +226,19 @@ func (c *rawClient) put(path string, body []byte) (int, error) {
 		return 0, err
 	}
 	return code, nil
+}
+
+// serveSocket serves a registration fixture through net/http's server on
+// a loopback TCP port, as poolnsd serve does, until b ends; it returns the
+// address.
+func serveSocket(b *testing.B) string {
+	f := newRegFixture(b, regcommit.Config{Rate: 1e9, Burst: 1 << 30})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: f.h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	b.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
 }
