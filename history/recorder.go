@@ -564,22 +564,14 @@ func (r *Recorder) prepare(v *handlespace.View, names []string, all bool) {
 // elements walk will look at (see prewalk), of which those without a
 // timeline at most budget, which it returns less what it took.
 func (r *Recorder) prewalk(ps *poolState, pv *handlespace.PoolView, tracks bool, budget int) int {
-	pw := &prewalk{pv: pv, homes: map[uint32]int{}, tracks: tracks}
-	pw.counts[0] = float32(pv.Len())
-	pw.counts[1] = float32(pv.All.Len())
+	pw := &prewalk{pv: pv, counts: poolCounts(pv), homes: map[uint32]int{}, tracks: tracks}
 	var old map[uint32]*track
 	if ps != nil {
 		old = ps.tracks
 	}
 	for e := range pv.Range() {
 		r.pieces.Tick()
-		switch e.Health {
-		case handlespace.HealthUp:
-			pw.counts[2]++
-		case handlespace.HealthDown:
-			pw.counts[3]++
-		}
-		pw.homes[e.Home]++
+		countElement(&pw.counts, pw.homes, e)
 		if !tracks {
 			continue
 		}
@@ -598,6 +590,23 @@ func (r *Recorder) prewalk(ps *poolState, pv *handlespace.PoolView, tracks bool,
 	}
 	r.walks[pv.Name] = pw
 	return budget
+}
+
+// poolCounts is the counts of pv (elements, served, up, down) before its
+// elements are walked: the first two, which pv knows.
+func poolCounts(pv *handlespace.PoolView) [4]float32 {
+	return [4]float32{float32(pv.Len()), float32(pv.All.Len())}
+}
+
+// countElement adds e to a walk's counts (up, down) and homes.
+func countElement(counts *[4]float32, homes map[uint32]int, e *handlespace.Element) {
+	switch e.Health {
+	case handlespace.HealthUp:
+		counts[2]++
+	case handlespace.HealthDown:
+		counts[3]++
+	}
+	homes[e.Home]++
 }
 
 // sampleAll is Sample's look at every pool of v, in name order.
@@ -769,17 +778,10 @@ func (r *Recorder) walk(ps *poolState, pv *handlespace.PoolView, now time.Time) 
 				ps.untracked += pw.rest
 			}
 		} else {
-			ps.counts[0] = float32(pv.Len())
-			ps.counts[1] = float32(pv.All.Len())
+			ps.counts = poolCounts(pv)
 			for e := range pv.Range() {
 				r.pieces.Tick()
-				switch e.Health {
-				case handlespace.HealthUp:
-					ps.counts[2]++
-				case handlespace.HealthDown:
-					ps.counts[3]++
-				}
-				ps.homes[e.Home]++
+				countElement(&ps.counts, ps.homes, e)
 				if ps.tracks == nil {
 					continue
 				}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -206,7 +207,7 @@ func TestLimit(t *testing.T) {
 	} {
 		// Each case its own /24 and name: its own bucket.
 		got, bad := verdicts(c.st, c.tcp, netip.MustParseAddrPort(c.client), c.name+".pool.test.")
-		if !equal(got, c.want) || bad != c.badCookie {
+		if !slices.Equal(got, c.want) || bad != c.badCookie {
 			t.Errorf("%s: %v, BADCOOKIE slip %v; want %v, %v", c.name, got, bad, c.want, c.badCookie)
 		}
 	}
@@ -232,18 +233,6 @@ func TestLimit(t *testing.T) {
 	if v := q.Limit(&client, false, dns.TypeA, rrl.Answer, "x."); v != rrl.Send || !q.Now.IsZero() {
 		t.Errorf("no limiter: %v, Now %v; want send without reading the clock", v, q.Now)
 	}
-}
-
-func equal(a, b []rrl.Verdict) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestOptions: the packed reply's options (AppendOptions) and the

@@ -70,15 +70,7 @@ func TestPeeringHandoffKill(t *testing.T) {
 // waitUntil waits until cond holds, checking every 50 ms, up to waitLimit.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("%s: not within %v", what, waitLimit)
-		}
+	if !poll(50*time.Millisecond, cond) {
+		t.Fatalf("%s: not within %v", what, waitLimit)
 	}
 }

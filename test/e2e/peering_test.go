@@ -655,21 +655,31 @@ func firstToLog(t *testing.T, what string, match func(logRec) bool, ps []*daemon
 // to waitLimit.
 func waitAnswer(t *testing.T, who, addr, name string, want []string) {
 	t.Helper()
+	var got []string
+	var err error
+	if !poll(20*time.Millisecond, func() bool {
+		got, err = answerOf(addr, name)
+		return err == nil && slices.Equal(got, want)
+	}) {
+		t.Fatalf("%s answers %s with %v %v, want %v", who, name, got, err, want)
+	}
+}
+
+// poll checks cond every `every` until it holds (true) or waitLimit
+// has passed (false).
+func poll(every time.Duration, cond func() bool) bool {
 	deadline := time.NewTimer(waitLimit)
 	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for {
-		got, err := answerOf(addr, name)
-		if err == nil && slices.Equal(got, want) {
-			return
-		}
+	for !cond() {
 		select {
 		case <-tick.C:
 		case <-deadline.C:
-			t.Fatalf("%s answers %s with %v %v, want %v", who, name, got, err, want)
+			return false
 		}
 	}
+	return true
 }
 
 // TestPeeringConfig: peering without TLS files is a configuration error

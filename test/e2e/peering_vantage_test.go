@@ -316,22 +316,12 @@ func agreedShares(t *testing.T, ps []*peer) map[*peer][]string {
 // registrar starved of CPU holds its answers for a moment, as the
 // watcher allows (seen at load 37: a restarted A, stalled 242 ms right
 // after it was ready). It asks every 20 ms, up to waitLimit.
-func firstAnswer(addr, name string) ([]string, error) {
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		got, err := answerOf(addr, name)
-		if !errors.Is(err, errHeld) {
-			return got, err
-		}
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return got, err
-		}
-	}
+func firstAnswer(addr, name string) (got []string, err error) {
+	poll(20*time.Millisecond, func() bool {
+		got, err = answerOf(addr, name)
+		return !errors.Is(err, errHeld)
+	})
+	return got, err
 }
 
 // orderedAnswer returns the A addresses of name at addr in answer order.
