@@ -38,9 +38,11 @@ func (k *Key) Allows(pool string) bool {
 		return true
 	}
 	handle, _, _ := strings.Cut(pool, ".")
+	name := strings.TrimSuffix(pool, ".")
 	for _, p := range k.Pools {
-		p = strings.ToLower(p)
-		if p == handle || dns.Fqdn(p) == pool {
+		// Compared without case and without the root's dot, so that
+		// an UPDATE's check allocates nothing.
+		if strings.EqualFold(p, handle) || strings.EqualFold(strings.TrimSuffix(p, "."), name) {
 			return true
 		}
 	}

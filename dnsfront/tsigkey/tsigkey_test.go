@@ -104,6 +104,13 @@ func TestAllows(t *testing.T) {
 	if all := (Key{}); !all.Allows("anything.test.") {
 		t.Error("a key without pools does not allow every pool")
 	}
+	// Checked on every UPDATE: no garbage, matching or not.
+	if n := testing.AllocsPerRun(100, func() {
+		k.Allows("api.other.test.")
+		k.Allows("webx.pool.test.")
+	}); n != 0 {
+		t.Errorf("Allows allocates %v times", n)
+	}
 }
 
 // TestSet: Set replaces the keys whole; a bad set changes nothing.
