@@ -24,6 +24,9 @@ type ProtectStats struct {
 	// UDPRealtimeFallbacks counts the UDP loops' switches to the wait
 	// through the scheduler under a real-time scheduling policy.
 	UDPRealtimeFallbacks uint64
+	// UDPQuietSwitches counts the UDP loops' switches to the wait through
+	// the scheduler in a quiet second.
+	UDPQuietSwitches uint64
 }
 
 // RRLClassStats are the rate limiter's counts of one response class.
@@ -52,6 +55,8 @@ var (
 		"Datagrams the batched UDP loops read and sent, by direction.", []string{"direction"}, nil)
 	descUDPRealtime = prometheus.NewDesc("poolnsd_dns_udp_realtime_fallbacks_total",
 		"Times the UDP loops (dns.udp_wait: thread) found the process under a real-time scheduling policy (SCHED_FIFO, SCHED_RR, SCHED_DEADLINE), at their start or later, and went to wait through the Go scheduler with GOMAXPROCS at its base (they go back once no thread is real-time).", nil, nil)
+	descUDPQuiet = prometheus.NewDesc("poolnsd_dns_udp_quiet_switches_total",
+		"Times the UDP loops (dns.udp_wait: thread) had a quiet second (fewer than 100 datagrams per loop) and went to wait through the Go scheduler with GOMAXPROCS at its base; the first busy second switches them back.", nil, nil)
 )
 
 // cookieStatusNames are the statuses poolnsd_dns_cookies_total exports.
@@ -74,7 +79,7 @@ func (m *Metrics) SetProtectStats(f func() ProtectStats) {
 type protectCollector struct{ m *Metrics }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRRL, descRRLEvicted, descCookies, descLogSuppressed, descLogSummaries, descUDPCalls, descUDPMsgs, descUDPRealtime} {
+	for _, d := range []*prometheus.Desc{descRRL, descRRLEvicted, descCookies, descLogSuppressed, descLogSummaries, descUDPCalls, descUDPMsgs, descUDPRealtime, descUDPQuiet} {
 		ch <- d
 	}
 }
@@ -105,6 +110,7 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	constCounter(ch, descUDPMsgs, s.UDPReadMsgs, "read")
 	constCounter(ch, descUDPMsgs, s.UDPWriteMsgs, "write")
 	constCounter(ch, descUDPRealtime, s.UDPRealtimeFallbacks)
+	constCounter(ch, descUDPQuiet, s.UDPQuietSwitches)
 }
 
 // constCounter sends a counter read at scrape time: the collectors that
