@@ -23,6 +23,11 @@ import (
 // end with its goroutine (the process's main thread, which the runtime
 // parks instead).
 //
+// Not under a real-time scheduling policy found at the start (threads.go):
+// the kernel ignores the nice of a real-time thread, and there the loops
+// wait through the scheduler and yield after each full batch, which for a
+// locked goroutine is a hand-off of its P to another thread and back.
+//
 // A better (lower) nice than the process's needs CAP_SYS_NICE (or an
 // RLIMIT_NICE that allows it): without, the loops run at the process's
 // nice as before and the first of them logs one Info line.

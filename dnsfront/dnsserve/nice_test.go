@@ -231,3 +231,27 @@ func taskNices() string {
 	}
 	return b.String()
 }
+
+// TestUDPNiceRealtime: under a real-time policy found at the start (as
+// holdP records it) the loops are neither locked nor niced: nice values
+// mean nothing to a real-time thread.
+func TestUDPNiceRealtime(t *testing.T) {
+	base := processNice(t)
+	procsRT.Store(true) // releaseP clears it as the last loop ends
+	defer procsRT.Store(false)
+	failures := NiceFailures()
+	addr, stop := startNiced(t, -4, quiet())
+	exchangeN(t, addr, 8)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n := NicedLoops(); n != 0 {
+			t.Fatalf("%d niced loops under a real-time policy, want 0", n)
+		}
+		if tids := threadsAtNice(t, max(base-4, -20)); len(tids) != 0 {
+			t.Fatalf("threads %v at nice %d under a real-time policy", tids, max(base-4, -20))
+		}
+	}
+	stop()
+	if n := NiceFailures() - failures; n != 0 {
+		t.Errorf("%d failures counted, want 0 (nothing tried)", n)
+	}
+}

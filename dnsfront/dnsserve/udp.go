@@ -120,9 +120,10 @@ func (u *udpServer) run() error {
 		// one more (threads.go), but under a real-time policy.
 		holdP(u.bc, u.log)
 		defer releaseP(u.bc)
-		if u.nice < 0 {
+		if u.nice < 0 && !procsRT.Load() {
 			// Ahead of the rest of the process, on a thread of its own
-			// for good (nice.go).
+			// for good (nice.go); not under a real-time policy, which
+			// ignores nice values.
 			if restore := niceLoop(u.nice, u.log, u.niceLogged); restore != nil {
 				defer restore()
 			}
