@@ -72,6 +72,7 @@ type DNS struct {
 	UDPSize    int      `mapstructure:"udp_size"`
 	UDPSockets int      `mapstructure:"udp_sockets"`
 	UDPWait    string   `mapstructure:"udp_wait"`
+	UDPNice    int      `mapstructure:"udp_nice"`
 
 	// The protections of protect.go.
 	Cookies              bool     `mapstructure:"cookies"`
@@ -661,6 +662,7 @@ func (c Config) Validate() error {
 	if c.DNS.UDPWait != "thread" && c.DNS.UDPWait != "poller" {
 		bad("dns.udp_wait", "unknown value %q, want thread or poller", c.DNS.UDPWait)
 	}
+	inRange("dns.udp_nice", c.DNS.UDPNice, -20, 0)
 	inRange("store.log_compact", c.Store.LogCompact, 1, 65536)
 	if c.Zones == "" {
 		bad("zones", "empty; want a directory")

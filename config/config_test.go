@@ -54,7 +54,7 @@ func loadErrors(t *testing.T, file string) []string {
 
 func TestDefaults(t *testing.T) {
 	want := Config{
-		DNS: DNS{Listen: []string{"127.0.0.1:5300"}, UDPSize: 1232, UDPSockets: 0, UDPWait: "thread",
+		DNS: DNS{Listen: []string{"127.0.0.1:5300"}, UDPSize: 1232, UDPSockets: 0, UDPWait: "thread", UDPNice: -10,
 			Cookies: true, AllowQuery: []string{"0.0.0.0/0", "::/0"},
 			RRL: RRL{Window: "15s", Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56, Exempt: []string{}, TableSize: 65536},
 			TLS: DNSTLS{Listen: []string{}}},
@@ -210,10 +210,11 @@ pool_defaults:
 			c.PoolDefaults.TTL = 30
 		}},
 		{name: "env over file", file: file,
-			env: map[string]string{"POOLNSD_DNS_UDP_SIZE": "1400", "POOLNSD_DNS_LISTEN": "127.0.0.2:53, [::1]:53", "POOLNSD_ZONES_WATCH": "false", "POOLNSD_POOL_DEFAULTS_ALLDOWN": "all"},
+			env: map[string]string{"POOLNSD_DNS_UDP_SIZE": "1400", "POOLNSD_DNS_LISTEN": "127.0.0.2:53, [::1]:53", "POOLNSD_ZONES_WATCH": "false", "POOLNSD_POOL_DEFAULTS_ALLDOWN": "all", "POOLNSD_DNS_UDP_NICE": "-5"},
 			want: func(c *Config) {
 				c.DNS.Listen = []string{"127.0.0.2:53", "[::1]:53"}
 				c.DNS.UDPSize = 1400
+				c.DNS.UDPNice = -5
 				c.Zones = "/etc/poolnsd/zones"
 				c.ZonesWatch = false
 				c.Log.Level = "debug"
@@ -379,6 +380,8 @@ func TestValidation(t *testing.T) {
 		{"udp_size high", []string{"--dns.udp_size=70000"}, nil, []string{"dns.udp_size: 70000 is above 65535"}},
 		{"udp_sockets", []string{"--dns.udp_sockets=-1"}, nil, []string{"dns.udp_sockets: -1 is below 0"}},
 		{"udp_wait", []string{"--dns.udp_wait=spin"}, nil, []string{`dns.udp_wait: unknown value "spin", want thread or poller`}},
+		{"udp_nice positive", []string{"--dns.udp_nice=5"}, nil, []string{"dns.udp_nice: 5 is above 0"}},
+		{"udp_nice low", nil, map[string]string{"POOLNSD_DNS_UDP_NICE": "-21"}, []string{"dns.udp_nice: -21 is below -20"}},
 		{"listen not host:port", []string{"--dns.listen=foo"}, nil, []string{`dns.listen: "foo" is not host:port`}},
 		{"listen bad port", []string{"--dns.listen=127.0.0.1:99999"}, nil, []string{`dns.listen: "127.0.0.1:99999" has a bad port "99999", want 0..65535`}},
 		{"listen twice", []string{"--dns.listen=127.0.0.1:53,127.0.0.1:53"}, nil, []string{`dns.listen: "127.0.0.1:53" is listed twice`}},

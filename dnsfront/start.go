@@ -31,6 +31,9 @@ type Config struct {
 	// UDPPoller has the UDP loops wait in Go's network poller, not in a
 	// thread each (dnsserve.Config.UDPPoller).
 	UDPPoller bool
+	// UDPNice is added to the process's nice for the threaded UDP loops'
+	// threads, -20..0 (dnsserve.Config.UDPNice).
+	UDPNice int
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics gets the query counters and latencies (nil: none).
@@ -93,7 +96,7 @@ func Start(cfg Config, src Source) (*Server, error) {
 		return nil, err
 	}
 	h := NewHandler(src, cfg)
-	s, err := dnsserve.Start(dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPPoller: cfg.UDPPoller, UDPSize: h.udpSize,
+	s, err := dnsserve.Start(dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPPoller: cfg.UDPPoller, UDPNice: cfg.UDPNice, UDPSize: h.udpSize,
 		Logger: h.log, TLS: cfg.TLS}, h)
 	if err != nil {
 		return nil, err

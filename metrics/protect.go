@@ -24,6 +24,13 @@ type ProtectStats struct {
 	// UDPRealtimeFallbacks counts the UDP loops' switches to the wait
 	// through the scheduler under a real-time scheduling policy.
 	UDPRealtimeFallbacks uint64
+	// UDPQuietSwitches counts the UDP loops' switches to the wait through
+	// the scheduler in a quiet second.
+	UDPQuietSwitches uint64
+	// UDPNicedLoops is the UDP loops whose thread runs at dns.udp_nice
+	// now; UDPNiceFailures counts those whose thread could not be given it.
+	UDPNicedLoops   int64
+	UDPNiceFailures uint64
 }
 
 // RRLClassStats are the rate limiter's counts of one response class.
@@ -52,6 +59,12 @@ var (
 		"Datagrams the batched UDP loops read and sent, by direction.", []string{"direction"}, nil)
 	descUDPRealtime = prometheus.NewDesc("poolnsd_dns_udp_realtime_fallbacks_total",
 		"Times the UDP loops (dns.udp_wait: thread) found the process under a real-time scheduling policy (SCHED_FIFO, SCHED_RR, SCHED_DEADLINE), at their start or later, and went to wait through the Go scheduler with GOMAXPROCS at its base (they go back once no thread is real-time).", nil, nil)
+	descUDPQuiet = prometheus.NewDesc("poolnsd_dns_udp_quiet_switches_total",
+		"Times the UDP loops (dns.udp_wait: thread) had a quiet second (fewer than 100 datagrams per loop) and went to wait through the Go scheduler with GOMAXPROCS at its base; the first busy second switches them back.", nil, nil)
+	descUDPNiced = prometheus.NewDesc("poolnsd_dns_udp_niced_loops",
+		"UDP loops (dns.udp_wait: thread) whose thread runs at the better nice value of dns.udp_nice now: 0 with dns.udp_nice 0, or where it could not be set.", nil, nil)
+	descUDPNiceFailures = prometheus.NewDesc("poolnsd_dns_udp_nice_failures_total",
+		"UDP loops whose thread could not be given the nice value of dns.udp_nice (no CAP_SYS_NICE): they run at the process's.", nil, nil)
 )
 
 // cookieStatusNames are the statuses poolnsd_dns_cookies_total exports.
@@ -74,7 +87,7 @@ func (m *Metrics) SetProtectStats(f func() ProtectStats) {
 type protectCollector struct{ m *Metrics }
 
 func (c *protectCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRRL, descRRLEvicted, descCookies, descLogSuppressed, descLogSummaries, descUDPCalls, descUDPMsgs, descUDPRealtime} {
+	for _, d := range []*prometheus.Desc{descRRL, descRRLEvicted, descCookies, descLogSuppressed, descLogSummaries, descUDPCalls, descUDPMsgs, descUDPRealtime, descUDPQuiet, descUDPNiced, descUDPNiceFailures} {
 		ch <- d
 	}
 }
@@ -105,6 +118,9 @@ func (c *protectCollector) Collect(ch chan<- prometheus.Metric) {
 	constCounter(ch, descUDPMsgs, s.UDPReadMsgs, "read")
 	constCounter(ch, descUDPMsgs, s.UDPWriteMsgs, "write")
 	constCounter(ch, descUDPRealtime, s.UDPRealtimeFallbacks)
+	constCounter(ch, descUDPQuiet, s.UDPQuietSwitches)
+	ch <- prometheus.MustNewConstMetric(descUDPNiced, prometheus.GaugeValue, float64(s.UDPNicedLoops))
+	constCounter(ch, descUDPNiceFailures, s.UDPNiceFailures)
 }
 
 // constCounter sends a counter read at scrape time: the collectors that

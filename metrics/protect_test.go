@@ -21,7 +21,7 @@ func TestProtectStats(t *testing.T) {
 		Cookies:       map[string]uint64{"valid": 7, "client-only": 3},
 		LogSuppressed: 40, LogSummaries: 2,
 		UDPReadCalls: 10, UDPReadMsgs: 80, UDPWriteCalls: 11, UDPWriteMsgs: 79,
-		UDPRealtimeFallbacks: 1,
+		UDPRealtimeFallbacks: 1, UDPQuietSwitches: 3, UDPNicedLoops: 2, UDPNiceFailures: 4,
 	}
 	m.SetProtectStats(func() metrics.ProtectStats { return st })
 	s, _ = expose(t, m)
@@ -39,6 +39,9 @@ func TestProtectStats(t *testing.T) {
 		"poolnsd_dns_udp_syscalls_total{direction=read} 10",
 		"poolnsd_dns_udp_datagrams_total{direction=write} 79",
 		"poolnsd_dns_udp_realtime_fallbacks_total 1",
+		"poolnsd_dns_udp_quiet_switches_total 3",
+		"poolnsd_dns_udp_niced_loops 2",
+		"poolnsd_dns_udp_nice_failures_total 4",
 	)
 	st.Cookies["valid"] = 9
 	s, _ = expose(t, m)

@@ -274,6 +274,7 @@ func (d *daemon) startSteps() int {
 		UDPSize:    d.cfg.DNS.UDPSize,
 		UDPSockets: d.cfg.DNS.UDPSockets,
 		UDPPoller:  d.cfg.DNS.UDPWait == "poller",
+		UDPNice:    d.cfg.DNS.UDPNice,
 		Logger:     d.log,
 		Metrics:    d.ops.metrics.DNS(),
 		Answers:    d.historyAnswers(),

@@ -96,5 +96,7 @@ func (d *daemon) protectStats() metrics.ProtectStats {
 	us := d.dns.UDPStats()
 	s.UDPReadCalls, s.UDPReadMsgs, s.UDPWriteCalls, s.UDPWriteMsgs = us.ReadCalls+us.EmptyReads, us.ReadMsgs, us.WriteCalls, us.WriteMsgs
 	s.UDPRealtimeFallbacks = dnsserve.RealtimeSwitches()
+	s.UDPQuietSwitches = dnsserve.QuietSwitches()
+	s.UDPNicedLoops, s.UDPNiceFailures = dnsserve.NicedLoops(), dnsserve.NiceFailures()
 	return s
 }

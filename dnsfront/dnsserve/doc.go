@@ -26,6 +26,11 @@
 //     turns), sending its replies with Socket.WriteBatch. Work that
 //     another goroutine queues for a Loop wakes its loop with
 //     Socket.Wake.
+//   - threads.go, nice.go: a loop that waits in its own recvmmsg holds a
+//     thread and a P (GOMAXPROCS raised for it, but under a real-time
+//     policy or in a quiet second); with Config.UDPNice it locks its
+//     goroutine to that thread for good and runs the thread at a better
+//     nice than the rest of the process.
 //   - tls.go: DNS over TLS (RFC 7858) serves the same Handler as TCP
 //     behind a tls.Listener whose certificate ReloadTLS swaps atomically.
 //

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -41,6 +42,12 @@ type Config struct {
 	// poller, as goroutines, instead of in their recvmmsg, a thread and a
 	// P each (threads.go).
 	UDPPoller bool
+	// UDPNice, when negative, is added to the process's nice value for
+	// the threads of the UDP loops that wait in their own recvmmsg (not
+	// UDPPoller's): each loop locks its goroutine to its thread and runs
+	// ahead of the rest of the process (nice.go). 0 leaves the threads
+	// alone. A better nice needs CAP_SYS_NICE: without, one Info line.
+	UDPNice int
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
 	// TLS configures DNS over TLS (tls.go); off without TLS.Listen.
@@ -57,6 +64,8 @@ type Server struct {
 	errc    chan error
 	log     *slog.Logger
 	tls     *tlsFront // DNS over TLS (tls.go), nil without it
+
+	niceLogged atomic.Bool // a loop logged that UDPNice could not be set
 }
 
 // Start binds every listen address (UDP and TCP) and serves h on them. It
@@ -99,6 +108,7 @@ func Start(cfg Config, h Handler) (*Server, error) {
 				s.Shutdown(context.Background())
 				return nil, fmt.Errorf("dnsserve: udp %s: %w", bound, err)
 			}
+			u.nice, u.niceLogged = min(cfg.UDPNice, 0), &s.niceLogged
 			s.serveUDP(u)
 		}
 		wait := "thread"

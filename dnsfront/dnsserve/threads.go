@@ -73,6 +73,8 @@ var (
 	procsRT atomic.Bool
 	// rtSwitches counts the switches to the scheduler wait.
 	rtSwitches atomic.Uint64
+	// quietSwitches counts the switches to it in a quiet second.
+	quietSwitches atomic.Uint64
 )
 
 const (
@@ -236,6 +238,9 @@ func checkQuiet() {
 		return
 	}
 	procs.quiet = quiet
+	if quiet {
+		quietSwitches.Add(1)
+	}
 	setWait()
 	procs.log.Debug("UDP loops quiet: wait through the scheduler", "quiet", quiet,
 		"gomaxprocs", runtime.GOMAXPROCS(0))
@@ -301,3 +306,9 @@ func policyName(p int) string {
 // through the scheduler because of a real-time scheduling policy
 // (threads.go), at their start or later, since the process started.
 func RealtimeSwitches() uint64 { return rtSwitches.Load() }
+
+// QuietSwitches counts the times the UDP loops switched to the wait
+// through the scheduler, GOMAXPROCS at its base, because a second was
+// quiet (fewer than quietBelow datagrams per loop; threads.go), since the
+// process started. The first busy second switches them back.
+func QuietSwitches() uint64 { return quietSwitches.Load() }

@@ -177,11 +177,13 @@ func TestRealtimeSwitch(t *testing.T) {
 
 // TestQuietSwitch: threaded loops that read fewer than quietBelow
 // datagrams a second each wait through the scheduler, GOMAXPROCS at its
-// base, and still answer; a second with more raises it again.
+// base, and still answer, the switch counted (QuietSwitches); a second
+// with more raises it again.
 func TestQuietSwitch(t *testing.T) {
 	// 10 datagrams a second for the two loops: the stream below is well
 	// above it on a loaded machine too.
 	defer quietBelow.Store(quietBelow.Swap(5))
+	switches := QuietSwitches()
 	addr, base := startThreaded(t)
 	var id uint16
 	exchange := func(n int) {
@@ -211,6 +213,9 @@ func TestQuietSwitch(t *testing.T) {
 	}
 	if _, n := state(); n != base {
 		t.Errorf("GOMAXPROCS %d with the loops quiet, want %d", n, base)
+	}
+	if n := QuietSwitches() - switches; n != 1 {
+		t.Errorf("%d quiet switches counted, want 1", n)
 	}
 	exchange(4) // they answer while quiet
 	// A stream of queries, well above quietBelow a second for both loops,

@@ -75,6 +75,10 @@ type udpServer struct {
 	tx      []udpbatch.Msg // replies to send, each in a buffer of its own
 	udpSize int            // the largest reply: the reply buffers' size
 	log     *slog.Logger
+	// nice: Config.UDPNice, for a threaded loop (nice.go); niceLogged
+	// is its Server's.
+	nice       int
+	niceLogged *atomic.Bool
 
 	stopping atomic.Bool
 	done     chan struct{}
@@ -116,6 +120,14 @@ func (u *udpServer) run() error {
 		// one more (threads.go), but under a real-time policy.
 		holdP(u.bc, u.log)
 		defer releaseP(u.bc)
+		if u.nice < 0 && !procsRT.Load() {
+			// Ahead of the rest of the process, on a thread of its own
+			// for good (nice.go); not under a real-time policy, which
+			// ignores nice values.
+			if restore := niceLoop(u.nice, u.log, u.niceLogged); restore != nil {
+				defer restore()
+			}
+		}
 	}
 	for {
 		for i := range u.rx {
