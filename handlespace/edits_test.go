@@ -23,11 +23,11 @@ func TestApplyEdits(t *testing.T) {
 	nw.Home, nw.Health = 7, HealthUp
 	edits = append(edits,
 		Edit{Pool: "new.z.test.", Put: nw, Policy: "lud"},
-		Edit{Pool: "web.z.test.", Put: testElem("x", "10.3.0.1", 80), Policy: "rr"},  // inconsistent policy
-		Edit{Pool: "web.z.test.", Put: testElem("s", "10.3.0.2", 80)},                // label of a zone-file element
-		Edit{Pool: "web.z.test.", Delete: true, ID: 12345},                           // not there
-		Edit{Pool: "web.z.test.", Put: testElem(edits[1].Put.Label, "10.3.0.4", 80)}, // label of another element
-		Edit{Pool: "nozone.example.", Put: testElem("y", "10.3.0.3", 80)},            // no zone
+		Edit{Pool: "web.z.test.", Put: testElem("x", "10.3.0.1", 80), Policy: "rr"},           // inconsistent policy
+		Edit{Pool: "web.z.test.", Put: testElem("s", "10.3.0.2", 80)},                         // label of a zone-file element
+		Edit{Pool: "web.z.test.", Delete: true, ID: 12345},                                    // not there
+		Edit{Pool: "web.z.test.", Put: testElem(edits[1].Put.Label.String(), "10.3.0.4", 80)}, // label of another element
+		Edit{Pool: "nozone.example.", Put: testElem("y", "10.3.0.3", 80)},                     // no zone
 		Edit{Pool: "web.z.test.", ID: edits[0].Put.ID, Update: func(e *Element) { e.Weight = 99 }},
 	)
 	errs := hs.ApplyEdits(edits)

@@ -37,28 +37,25 @@ func BenchmarkGCModel(b *testing.B) {
 	site := strings.Clone("site-a")
 	shared := strings.Clone("pe-shared-label")
 	exp := time.Now().Add(time.Hour) // time.Local: a global
-	var in interner
 	elems := map[string]func(i int) *Element{
 		"today": func(i int) *Element {
-			e := &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Owner: OwnerOf(owner),
+			e := &Element{ID: uint32(i + 1), Label: LabelOf(fmt.Sprintf("pe%d", i)), Owner: OwnerOf(owner),
 				Addrs: AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
 				Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour}
-			e.compact(&in)
+			e.compact()
 			return e
 		},
 		"shared": func(i int) *Element {
-			return &Element{ID: uint32(i + 1), Label: shared, Owner: OwnerOf(owner), Site: site}
+			return &Element{ID: uint32(i + 1), Label: LabelOf(shared), Owner: OwnerOf(owner), Site: SiteNameOf(site)}
 		},
 		"global": func(i int) *Element {
-			return &Element{ID: uint32(i + 1), Label: "pe-constant", Site: "site-const", Expires: exp}
+			return &Element{ID: uint32(i + 1), Label: LabelOf("pe-constant"), Site: SiteNameOf("site-const"), Expires: exp}
 		},
 		"nil": func(i int) *Element { return &Element{ID: uint32(i + 1)} },
 		"label": func(i int) *Element {
-			e := &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i)}
-			e.inlineLabel()
-			return e
+			return &Element{ID: uint32(i + 1), Label: LabelOf(fmt.Sprintf("pe%d", i))}
 		},
-		"site":    func(i int) *Element { return &Element{ID: uint32(i + 1), Site: site} },
+		"site":    func(i int) *Element { return &Element{ID: uint32(i + 1), Site: SiteNameOf(site)} },
 		"expires": func(i int) *Element { return &Element{ID: uint32(i + 1), Expires: exp} },
 	}
 	for _, name := range []string{"today", "shared", "global", "nil", "noscan", "label", "site", "expires", "onenil", "oneshared"} {

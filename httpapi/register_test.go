@@ -44,7 +44,7 @@ func newRegFixture(t testing.TB, cfg regcommit.Config) *regFixture {
 func (f *regFixture) stored(t *testing.T) []string {
 	var out []string
 	f.store.Elements(func(pool string, e *handlespace.Element) error {
-		out = append(out, e.Label+"."+pool)
+		out = append(out, e.Label.String()+"."+pool)
 		return nil
 	})
 	return out

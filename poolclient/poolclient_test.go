@@ -47,7 +47,7 @@ func TestRegisterRefreshClose(t *testing.T) {
 	}
 	s.waitSubmits(t, 1)
 	e := s.element("web", "pe1")
-	if e == nil || e.Port != 8080 || e.Weight != 5 || e.Priority != 1 || e.Site != "fra" || e.Lease != time.Second {
+	if e == nil || e.Port != 8080 || e.Weight != 5 || e.Priority != 1 || e.Site.String() != "fra" || e.Lease != time.Second {
 		t.Fatalf("registered %+v", e)
 	}
 	if r.Lease() != time.Second || r.Name() != "pe1.web.pool.example." || r.Registrar() != s.addr {

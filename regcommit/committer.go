@@ -828,7 +828,7 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		if !c.Give {
 			n = e.Clone()
 		}
-		n.ID, n.Label, n.Lease, n.Expires = id, c.Label, lease, now.Add(lease)
+		n.ID, n.Label, n.Lease, n.Expires = id, handlespace.LabelOf(c.Label), lease, now.Add(lease)
 		n.Static, n.Home, n.Health, n.Admin, n.Reported, n.RTT = false, 0, 0, 0, false, 0
 		n.Owner = handlespace.OwnerOf(who.Owner)
 		if cur != nil {

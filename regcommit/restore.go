@@ -104,10 +104,10 @@ func storedOK(pool string, e *handlespace.Element) error {
 	if err := handlespace.CheckPoolName(pool); err != nil {
 		return err
 	}
-	if err := handlespace.CheckLabel(e.Label); err != nil {
+	if err := handlespace.CheckLabel(e.Label.String()); err != nil {
 		return err
 	}
-	if err := handlespace.CheckElementName(pool, e.Label); err != nil {
+	if err := handlespace.CheckElementName(pool, e.Label.String()); err != nil {
 		return err
 	}
 	for _, a := range e.Addrs.All() {

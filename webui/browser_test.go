@@ -228,7 +228,7 @@ func TestStatusPageBrowser(t *testing.T) {
 	// w3 disputed, out of this registrar's reach: said in its row, in the
 	// pool's counts and the totals.
 	if err := hs.Update("web.pool.test.", web[2].ID, func(e *handlespace.Element) {
-		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}}
+		e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}})
 		e.Last = true
 	}); err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func (f *updFixture) digest(t *testing.T) (view, store []string) {
 			pv := z.Pool(h)
 			for _, e := range pv.Elements() {
 				view = append(view, fmt.Sprintf("%s %s %08x %v %d %d/%d %d %d %s %s %v", pv.Name, pv.Spec.Policy, e.ID, e.Addrs,
-					e.Port, e.Weight, e.Priority, e.Load, e.LoadDeg, e.Site, e.Owner, e.Expires.UnixNano()))
+					e.Port, e.Weight, e.Priority, e.Load, e.LoadDeg, e.Site.String(), e.Owner, e.Expires.UnixNano()))
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 func TestLeaseEndTravels(t *testing.T) {
 	sent := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 	end := sent.Add(30*time.Second + 123456789*time.Nanosecond)
-	e := &handlespace.Element{ID: 7, Label: "pe7", Home: 1, Port: 80, Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.7")),
+	e := &handlespace.Element{ID: 7, Label: handlespace.LabelOf("pe7"), Home: 1, Port: 80, Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.7")),
 		Weight: 1, Health: handlespace.HealthUp, Expires: end, Lease: 30 * time.Second}
 	hop := func(e *handlespace.Element, at, then time.Time) *handlespace.Element {
 		t.Helper()

@@ -336,7 +336,7 @@ func TestServe(t *testing.T) {
 	regID := st.RegistrarID()
 	now := time.Now()
 	el := func(id uint32, label, addr string, expires time.Time) *handlespace.Element {
-		return &handlespace.Element{ID: id, Label: label, Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)),
+		return &handlespace.Element{ID: id, Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)),
 			Port: 80, Expires: expires, Home: regID}
 	}
 	for _, x := range []struct {
