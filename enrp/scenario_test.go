@@ -34,7 +34,7 @@ const (
 func reg(c *enrptest.Cluster, i int) *handlespace.Element {
 	a := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
 	return &handlespace.Element{ID: uint32(1000 + i), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(a), Port: 8080,
-		Weight: uint32(i%5 + 1), Expires: c.Clock.Now().Add(time.Hour), Health: handlespace.HealthUp}
+		Weight: uint32(i%5 + 1), Expires: handlespace.ExpiryOf(c.Clock.Now().Add(time.Hour)), Health: handlespace.HealthUp}
 }
 
 func poolOf(i int) string { return fmt.Sprintf("r%d.pool.test.", i%7) }
@@ -90,8 +90,8 @@ func sameElementsSkew(c *enrptest.Cluster, skew time.Duration) (bool, string) {
 		for i := range got {
 			a, b := got[i], ref[i]
 			if a.Pool != b.Pool || a.ID != b.ID || a.Home != b.Home || a.Health != b.Health || a.Label.String() != b.Label.String() ||
-				a.Weight != b.Weight || a.Addrs.At(0) != b.Addrs.At(0) || a.Expires.IsZero() != b.Expires.IsZero() ||
-				a.Expires.Sub(b.Expires).Abs() > skew {
+				a.Weight != b.Weight || a.Addrs.At(0) != b.Addrs.At(0) || a.Expires.Time().IsZero() != b.Expires.Time().IsZero() ||
+				a.Expires.Time().Sub(b.Expires.Time()).Abs() > skew {
 				return false, fmt.Sprintf("%s %s: %08x has %+v, %08x has %+v", a.Pool, handlespace.IDString(a.ID), m.ID, *a.Element, up[0].ID, *b.Element)
 			}
 		}

@@ -347,7 +347,6 @@ func (b *batch) set(w *poolWork, id uint32, e, before *Element) {
 	// Without an entry for id, before is id's version in prev.
 	w.delta.put(id, e, before)
 	if e != nil {
-		e.compact()
 		w.count++
 		w.noteLabel(e.Label.String(), id)
 	}
@@ -483,7 +482,7 @@ func (b *batch) apply(op *Op) error {
 			return ErrNoElement
 		case cur.Static:
 			return ErrStaticElement
-		case !op.ExpiredBy.IsZero() && (cur.Expires.IsZero() || cur.Expires.After(op.ExpiredBy)):
+		case !op.ExpiredBy.IsZero() && (cur.Expires.Time().IsZero() || cur.Expires.Time().After(op.ExpiredBy)):
 			return ErrNoElement
 		}
 		b.set(w, op.ID, nil, cur)

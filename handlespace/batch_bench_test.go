@@ -12,7 +12,7 @@ import (
 func benchElem(i int) *Element {
 	a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 	return &Element{ID: uint32(i + 1), Label: LabelOf(fmt.Sprintf("pe%d", i)), Addrs: AddrsOf(a), Port: 80, Weight: 1,
-		Expires: time.Unix(2e9, 0), Lease: time.Minute, Owner: OwnerOf("tsig:bench.")}
+		Expires: ExpiryOf(time.Unix(2e9, 0)), Lease: time.Minute, Owner: OwnerOf("tsig:bench.")}
 }
 
 // benchSpace returns a handlespace with n registered elements spread over

@@ -101,7 +101,7 @@ func TestApplyExpiredBy(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := dyn(1, "a", "10.0.0.1")
-	e.Expires = time.Unix(1000, 0)
+	e.Expires = ExpiryOf(time.Unix(1000, 0))
 	if errs := hs.Apply([][]Op{{{Pool: "p.z.test.", Elem: e}}}, nil); errs[0] != nil {
 		t.Fatal(errs[0])
 	}

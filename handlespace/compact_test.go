@@ -51,9 +51,9 @@ func TestRegisteredElementCompact(t *testing.T) {
 	}
 }
 
-// TestElementExpiresUTC: the handlespace keeps an element's expiry in UTC,
-// with no *Location for the collector to mark, the same instant as given
-// in any location; a zero expiry stays zero.
+// TestElementExpiresUTC: an element's expiry is a number (no *Location
+// for the collector to mark) that gives the same instant as given in any
+// location, in UTC; a zero expiry stays zero.
 func TestElementExpiresUTC(t *testing.T) {
 	hs := New(Options{RegistrarID: 1})
 	if err := hs.ApplyZones([]ZoneDef{zoneDef(t)}); err != nil {
@@ -62,7 +62,7 @@ func TestElementExpiresUTC(t *testing.T) {
 	at := time.Now().Add(time.Hour).In(time.FixedZone("x", 3600))
 	var ops []Op
 	for i, exp := range []time.Time{at, {}} {
-		ops = append(ops, Op{Pool: "web.z.test.", Elem: &Element{ID: uint32(i + 1), Label: LabelOf(fmt.Sprint("e", i)), Port: 80, Expires: exp,
+		ops = append(ops, Op{Pool: "web.z.test.", Elem: &Element{ID: uint32(i + 1), Label: LabelOf(fmt.Sprint("e", i)), Port: 80, Expires: ExpiryOf(exp),
 			Addrs: AddrsOf(netip.MustParseAddr("10.0.0.1"))}})
 	}
 	for _, err := range hs.Apply([][]Op{ops}, nil) {
@@ -71,10 +71,10 @@ func TestElementExpiresUTC(t *testing.T) {
 		}
 	}
 	pv := hs.View().Zone("z.test.").Pool("web")
-	if e := pv.Element(1).Expires; !e.Equal(at) || e.Location() != time.UTC || e != at.Round(0).UTC() {
+	if e := pv.Element(1).Expires.Time(); !e.Equal(at) || e.Location() != time.UTC || e != at.Round(0).UTC() {
 		t.Errorf("expiry %v (%v), want %v in UTC without a monotonic reading", e, e.Location(), at)
 	}
-	if e := pv.Element(2).Expires; !e.IsZero() {
+	if e := pv.Element(2).Expires.Time(); !e.IsZero() {
 		t.Errorf("zero expiry became %v", e)
 	}
 }

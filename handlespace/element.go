@@ -126,8 +126,8 @@ func LoadFraction(l uint32) float64 { return float64(l) / LoadFull }
 // it is never modified: writers copy it (see Clone).
 //
 // The fields are in an order that leaves no padding between them, so that
-// an element with its label and address inside (see compact) fits the
-// allocator's 224-byte class (TestElementSize).
+// an element with its label and address inside fits the allocator's
+// 208-byte class (TestElementSize).
 type Element struct {
 	// ID is the pool element identifier, unique in its pool.
 	ID uint32
@@ -151,10 +151,10 @@ type Element struct {
 	LoadDeg  uint32   // lud, plud, rlud, …: added to Load at each first pick until the next load report; plu, plud, rplu, …: added to Load
 	Site     SiteName // nearest
 
-	// Expires is the end of the registration lease; zero for elements that
-	// zone files define, which have no lease. The handlespace keeps it in
-	// UTC, without a monotonic reading (see compact).
-	Expires time.Time
+	// Expires is the end of the registration lease (ExpiryOf,
+	// Expires.Time); 0 for elements that zone files define, which have
+	// no lease.
+	Expires Expiry
 	// Home is the ID of the registrar that owns the element.
 	Home uint32
 	// Static is true for elements defined by a zone file.
@@ -250,19 +250,6 @@ func (e *Element) Clone() *Element {
 	}
 	c.Addrs = e.Addrs // never modified: shared
 	return c
-}
-
-// compact makes e, which the handlespace is taking (see Op.Elem), cheaper
-// to keep: the collector marks every object that a published element
-// holds at each cycle, and a registrar of a million elements spends most
-// of a cycle there. The label is in e itself (Label), Addrs keeps one
-// address in itself, Owner and Site are numbers, and the expiry is kept
-// in UTC (a nil *Location). An element that is compact already, a
-// published one among them, is not written.
-func (e *Element) compact() {
-	if e.Expires.Location() != time.UTC { // not UTC yet: a published element is not written
-		e.Expires = e.Expires.UTC() // no *Location (nor monotonic reading) to mark
-	}
 }
 
 // HasV4 reports whether the element has an IPv4 address.

@@ -124,7 +124,7 @@ func TestRegisterDeregister(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := testElem("x", "10.0.1.1", 80)
-	e.Expires = now.Add(time.Minute)
+	e.Expires = ExpiryOf(now.Add(time.Minute))
 	if err := hs.Do(Op{Pool: "new.z.test.", Elem: e, Policy: "lu"}); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestRegisterDeregister(t *testing.T) {
 	if err := expire(now.Add(30 * time.Second)); !errors.Is(err, ErrNoElement) {
 		t.Fatalf("expiry before the lease's end: %v, want ErrNoElement", err)
 	}
-	if err := hs.Update("new.z.test.", e.ID, func(e *Element) { e.Expires = now.Add(2 * time.Minute) }); err != nil {
+	if err := hs.Update("new.z.test.", e.ID, func(e *Element) { e.Expires = ExpiryOf(now.Add(2 * time.Minute)) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := expire(now.Add(90 * time.Second)); !errors.Is(err, ErrNoElement) {

@@ -193,7 +193,7 @@ func TestQuickViewUpdates(t *testing.T) {
 				}
 				span := []int{10, 200, 1500}[r.IntN(3)]
 				mk := func(id int) *Element {
-					e := &Element{ID: uint32(id), Label: LabelOf(fmt.Sprintf("e%d", id)), Port: 80, Expires: time.Unix(2e9, 0)}
+					e := &Element{ID: uint32(id), Label: LabelOf(fmt.Sprintf("e%d", id)), Port: 80, Expires: ExpiryOf(time.Unix(2e9, 0))}
 					switch r.IntN(4) {
 					case 0:
 						e.Addrs = AddrsOf(netip.MustParseAddr("2001:db8::1"))

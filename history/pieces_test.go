@@ -60,7 +60,7 @@ func TestQuietPieces(t *testing.T) {
 	elem := func(i, load int) *handlespace.Element {
 		return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1,
-			Load: uint32(load), Expires: now.Add(time.Hour), Lease: time.Hour}
+			Load: uint32(load), Expires: handlespace.ExpiryOf(now.Add(time.Hour)), Lease: time.Hour}
 	}
 	var groups [][]handlespace.Op
 	for _, pool := range pools {

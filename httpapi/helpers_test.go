@@ -148,7 +148,7 @@ func newFixtureWith(t testing.TB, cfg httpapi.Config) *fixture {
 	}
 	d := dyn.Clone()
 	d.Home = 0x0a0b0c0d
-	d.Expires = t0.Add(42500 * time.Millisecond)
+	d.Expires = handlespace.ExpiryOf(t0.Add(42500 * time.Millisecond))
 	if err := hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: d}); err != nil {
 		t.Fatal(err)
 	}

@@ -238,9 +238,9 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		ms := millis(e.LocalRTT)
 		j.LocalRTTms = &ms
 	}
-	if !e.Expires.IsZero() {
-		exp := e.Expires.UTC()
-		left := round(max(0, e.Expires.Sub(a.now()).Seconds()), 1e3)
+	if !e.Expires.Time().IsZero() {
+		exp := e.Expires.Time().UTC()
+		left := round(max(0, e.Expires.Time().Sub(a.now()).Seconds()), 1e3)
 		j.Expires, j.LeaseLeftS = &exp, &left
 	}
 	if e.Probe.Spec() != nil {

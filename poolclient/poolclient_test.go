@@ -57,9 +57,9 @@ func TestRegisterRefreshClose(t *testing.T) {
 		t.Errorf("pool policy %s, want prio", pv.Spec.Policy)
 	}
 	// Two refreshes, each moving the lease's end.
-	first := e.Expires
+	first := e.Expires.Time()
 	s.waitSubmits(t, 2)
-	if e2 := s.element("web", "pe1"); e2 == nil || !e2.Expires.After(first) {
+	if e2 := s.element("web", "pe1"); e2 == nil || !e2.Expires.Time().After(first) {
 		t.Fatalf("after two refreshes: %+v", e2)
 	}
 	// A load report goes out at once.

@@ -50,7 +50,7 @@ func BenchmarkCommitPath(b *testing.B) {
 			elem := func(i int) *handlespace.Element {
 				return &handlespace.Element{ID: uint32(i + 2), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)),
 					Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
-					Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:bench.")}
+					Port:  8080, Weight: 1, Expires: handlespace.ExpiryOf(exp), Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:bench.")}
 			}
 			const chunk = 1 << 15
 			var groups [][]handlespace.Op
@@ -89,7 +89,7 @@ func BenchmarkCommitPath(b *testing.B) {
 					for next.Add(1) <= int64(b.N) {
 						i := rng.IntN(n)
 						e := elem(i)
-						e.ID, e.Owner, e.Expires, e.Lease = 0, handlespace.OwnerOf(""), time.Time{}, 0
+						e.ID, e.Owner, e.Expires, e.Lease = 0, handlespace.OwnerOf(""), handlespace.ExpiryOf(time.Time{}), 0
 						e.Load = rng.Uint32()
 						if _, err := r.Submit(context.Background(), reg("tsig:bench.", e.Label.String(), e, time.Hour)); err != nil {
 							panic(err)

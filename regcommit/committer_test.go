@@ -188,7 +188,7 @@ func TestRegisterRefreshExpire(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	e := f.elem("pe1")
-	if e == nil || e.Owner.String() != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Equal(t0.Add(10*time.Second)) || e.Home != 9 {
+	if e == nil || e.Owner.String() != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Time().Equal(t0.Add(10*time.Second)) || e.Home != 9 {
 		t.Fatalf("registered element %+v", e)
 	}
 	if got := f.store.stored(t); len(got) != 1 || got[0] != "pe1.z.test." {
@@ -200,7 +200,7 @@ func TestRegisterRefreshExpire(t *testing.T) {
 	if err != nil || res.Done[0].Created {
 		t.Fatalf("refresh: %+v %v", res, err)
 	}
-	if e2 := f.elem("pe1"); e2.ID != e.ID || !e2.Expires.Equal(t0.Add(15*time.Second)) {
+	if e2 := f.elem("pe1"); e2.ID != e.ID || !e2.Expires.Time().Equal(t0.Add(15*time.Second)) {
 		t.Fatalf("refreshed element %+v", e2)
 	}
 	if n := f.r.Sweep(t0.Add(12 * time.Second)); n != 0 || f.elem("pe1") == nil {

@@ -32,7 +32,7 @@ func TestRestore(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	elem := func(id uint32, label string, expires time.Time) *handlespace.Element {
 		return &handlespace.Element{ID: id, Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, 0, byte(id)})),
-			Port: 8080, Weight: 1, Expires: expires, Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:k.")}
+			Port: 8080, Weight: 1, Expires: handlespace.ExpiryOf(expires), Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:k.")}
 	}
 	if err := st.Commit([]store.Write{
 		{Pool: "web.z.test.", Elem: elem(2, "pe1", t0.Add(time.Hour))},

@@ -300,8 +300,8 @@ func (r *elementRecord) set(e *handlespace.Element, addrs []string) {
 	for _, a := range e.Addrs.All() {
 		r.Addrs = append(r.Addrs, a.String())
 	}
-	if !e.Expires.IsZero() {
-		r.Expires = e.Expires.UTC().Format(time.RFC3339Nano)
+	if !e.Expires.Time().IsZero() {
+		r.Expires = e.Expires.Time().UTC().Format(time.RFC3339Nano)
 	}
 }
 
@@ -425,10 +425,10 @@ func appendRecord(b []byte, e *handlespace.Element) []byte {
 		b = append(b, `,"site":`...)
 		b = jsonw.String(b, e.Site.String())
 	}
-	if !e.Expires.IsZero() {
+	if !e.Expires.Time().IsZero() {
 		// RFC 3339's characters need no escape.
 		b = append(b, `,"expires":"`...)
-		b = e.Expires.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = e.Expires.Time().UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, '"')
 	}
 	if e.Home != 0 {
@@ -486,9 +486,11 @@ func decodeElement(b []byte) (*handlespace.Element, error) {
 	}
 	e.Addrs = handlespace.AddrsOf(as...)
 	if r.Expires != "" {
-		if e.Expires, err = time.Parse(time.RFC3339Nano, r.Expires); err != nil {
+		exp, err := time.Parse(time.RFC3339Nano, r.Expires)
+		if err != nil {
 			return nil, err
 		}
+		e.Expires = handlespace.ExpiryOf(exp)
 	}
 	return e, nil
 }

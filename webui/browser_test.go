@@ -90,7 +90,7 @@ ns1.pool.test. 3600 IN A 192.0.2.53
 		}
 	}
 	reg := el("r1", "192.0.2.77", 443)
-	reg.Expires = now.Add(90 * time.Second)
+	reg.Expires = handlespace.ExpiryOf(now.Add(90 * time.Second))
 	reg.Health = handlespace.HealthUp
 	if err := hs.Do(handlespace.Op{Pool: "api.pool.test.", Elem: reg, Policy: "rr"}); err != nil {
 		t.Fatal(err)

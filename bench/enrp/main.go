@@ -163,7 +163,7 @@ func cluster(ca *enrptest.CA, dir string, n int) ([]*registrar, error) {
 func element(i int, now time.Time) *handlespace.Element {
 	a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 	return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(a), Port: 8080,
-		Weight: 1, Expires: now.Add(time.Hour)}
+		Weight: 1, Expires: handlespace.ExpiryOf(now.Add(time.Hour))}
 }
 
 // answers reports whether the DNS server at addr lists want among the A

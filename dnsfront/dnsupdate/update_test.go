@@ -417,8 +417,8 @@ func TestUpdateLeases(t *testing.T) {
 		}
 		label := strings.Split(c.m.Ns[0].Header().Name, ".")[0]
 		e := f.elem("dyn", label)
-		if e.Lease != c.want || !e.Expires.Equal(updatetest.T0.Add(c.want)) {
-			t.Errorf("%s: lease %v expiring %v, want %v", c.name, e.Lease, e.Expires, c.want)
+		if e.Lease != c.want || !e.Expires.Time().Equal(updatetest.T0.Add(c.want)) {
+			t.Errorf("%s: lease %v expiring %v, want %v", c.name, e.Lease, e.Expires.Time(), c.want)
 		}
 		l, kl, ok := granted(r)
 		if ok != c.echo || (ok && (time.Duration(l)*time.Second != c.want || kl != c.wantKeyLse)) {
@@ -430,7 +430,7 @@ func TestUpdateLeases(t *testing.T) {
 	if r := f.send(t, updatetest.Msg(t, `+ d.dyn.pool.test. 30 IN TXT "weight=3"`), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess {
 		t.Fatal(updatetest.Rcode(r))
 	}
-	if e := f.elem("dyn", "d"); e.Lease != 45*time.Second || !e.Expires.Equal(updatetest.T0.Add(55*time.Second)) || e.Weight != 3 {
+	if e := f.elem("dyn", "d"); e.Lease != 45*time.Second || !e.Expires.Time().Equal(updatetest.T0.Add(55*time.Second)) || e.Weight != 3 {
 		t.Errorf("after a TXT update: %+v", e)
 	}
 	// Expiry on the fake clock: a (20 s) and b (5 s) have run out at +20 s.

@@ -97,8 +97,8 @@ func transportParam(t handlespace.Transport) uint16 {
 // registration life).
 func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 	p := PE{ID: e.ID, Home: e.Home, RegLife: NoLease}
-	if !e.Expires.IsZero() {
-		p.RegLife = clampMillis(e.Expires.Sub(now).Nanoseconds())
+	if !e.Expires.Time().IsZero() {
+		p.RegLife = clampMillis(e.Expires.Time().Sub(now).Nanoseconds())
 	}
 	p.Transport = Transport{Proto: transportParam(e.Transport), Port: e.Port}
 	x := &ElementX{
@@ -108,8 +108,8 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		HasValues: true, Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 	}
 	x.Owner = e.Owner.String()
-	if !e.Expires.IsZero() {
-		x.LeaseEnd = max(e.Expires.UnixMilli(), 1)
+	if !e.Expires.Time().IsZero() {
+		x.LeaseEnd = max(e.Expires.Time().UnixMilli(), 1)
 	}
 	if e.Lease > 0 {
 		x.Lease = uint32(min(e.Lease/time.Second, math.MaxUint32))
@@ -209,7 +209,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		return nil, "", 0, fmt.Errorf("element %s: port 0", handlespace.IDString(p.ID))
 	}
 	e.Addrs = handlespace.AddrsOf(p.Transport.Addrs...)
-	e.Expires = LeaseEnd(p, now)
+	e.Expires = handlespace.ExpiryOf(LeaseEnd(p, now))
 	switch p.Policy.Type {
 	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
 		e.Weight = p.Policy.Weight

@@ -16,7 +16,7 @@ func SameElement(a, b *handlespace.Element) bool {
 		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
 		a.Site.String() != b.Site.String() || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
 		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
-		!a.Addrs.Equal(b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() ||
+		!a.Addrs.Equal(b.Addrs) || a.Expires.Time().UnixMilli() != b.Expires.Time().UnixMilli() || a.Expires.Time().IsZero() != b.Expires.Time().IsZero() ||
 		a.Vantage != b.Vantage {
 		return false
 	}
@@ -74,7 +74,7 @@ func ChangeOf(was, e *handlespace.Element, wasGen, gen uint32, skew time.Duratio
 		return "state"
 	}
 	w, n := *was, *e
-	if d := n.Expires.Sub(w.Expires); d <= skew && d >= -skew && n.Expires.IsZero() == w.Expires.IsZero() {
+	if d := n.Expires.Time().Sub(w.Expires.Time()); d <= skew && d >= -skew && n.Expires.Time().IsZero() == w.Expires.Time().IsZero() {
 		n.Expires = w.Expires
 	}
 	if SameElement(&w, &n) {

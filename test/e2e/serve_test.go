@@ -337,7 +337,7 @@ func TestServe(t *testing.T) {
 	now := time.Now()
 	el := func(id uint32, label, addr string, expires time.Time) *handlespace.Element {
 		return &handlespace.Element{ID: id, Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)),
-			Port: 80, Expires: expires, Home: regID}
+			Port: 80, Expires: handlespace.ExpiryOf(expires), Home: regID}
 	}
 	for _, x := range []struct {
 		pool string

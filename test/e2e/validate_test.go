@@ -142,7 +142,7 @@ func TestStoredBadRegistrations(t *testing.T) {
 	el := func(label, addr string) *handlespace.Element {
 		id, _ := regcommit.LabelID(label)
 		return &handlespace.Element{ID: id, Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)), Port: 80,
-			Expires: exp, Lease: time.Hour, Owner: handlespace.OwnerOf("http")}
+			Expires: handlespace.ExpiryOf(exp), Lease: time.Hour, Owner: handlespace.OwnerOf("http")}
 	}
 	for _, c := range []struct {
 		pool string
