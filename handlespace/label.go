@@ -1,6 +1,6 @@
 package handlespace
 
-import "unsafe"
+import "github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 
 // Label is an element's DNS label (Element.Label), kept in the element
 // itself: a DNS label is at most 63 octets, so that it needs no string of
@@ -39,10 +39,7 @@ func (l *Label) String() string {
 	if n == labelTooLong {
 		n = labelMax
 	}
-	if n == 0 {
-		return ""
-	}
-	return unsafe.String(&l.b[0], n)
+	return ptree.StringOver(l.b[:n])
 }
 
 // Len returns the label's length in octets.

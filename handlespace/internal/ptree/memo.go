@@ -88,3 +88,13 @@ func Store[T any, P Headed[T]](c *Cell, key any, v P) P {
 	atomic.StorePointer(&c.p, unsafe.Pointer(h))
 	return v
 }
+
+// StringOver returns a string over b's bytes, without a copy: an element
+// keeps its label in itself that way (handlespace.Label). The caller must
+// never write b while the string or a copy of it may exist.
+func StringOver(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
