@@ -16,16 +16,20 @@ const chunk = 1 << 10
 // it: numbers are never reused, so a reader needs no lock. It only grows,
 // up to its bound. Safe for concurrent use: Of takes a lock, Get none.
 type Table[K comparable, V any] struct {
-	mu     sync.Mutex
-	ids    map[K]uint32
-	n      atomic.Uint32 // the next number; written under mu
-	chunks []atomic.Pointer[[chunk]V]
+	mu  sync.Mutex
+	ids map[K]uint32
+	n   atomic.Uint32 // the next number; written under mu
+	max uint32
+	// dir holds the chunks made so far: it grows (a new slice) with the
+	// table, so that a small table is a small root for the collector.
+	dir atomic.Pointer[[]*[chunk]V]
 }
 
-// New returns a table of at most max-1 values (max a multiple of 1 024).
+// New returns a table of at most max-1 values.
 func New[K comparable, V any](max uint32) *Table[K, V] {
-	t := &Table[K, V]{ids: make(map[K]uint32), chunks: make([]atomic.Pointer[[chunk]V], max/chunk)}
+	t := &Table[K, V]{ids: make(map[K]uint32), max: max}
 	t.n.Store(1)
+	t.dir.Store(new([]*[chunk]V))
 	return t
 }
 
@@ -38,15 +42,15 @@ func (t *Table[K, V]) Of(k K, mk func() V) uint32 {
 		return id
 	}
 	id := t.n.Load()
-	if int(id/chunk) >= len(t.chunks) {
+	if id >= t.max {
 		return 0
 	}
-	c := t.chunks[id/chunk].Load()
-	if c == nil {
-		c = new([chunk]V)
-		t.chunks[id/chunk].Store(c)
+	dir := *t.dir.Load()
+	if int(id/chunk) >= len(dir) {
+		dir = append(dir[:len(dir):len(dir)], new([chunk]V)) // a new slice: readers keep the old
+		t.dir.Store(&dir)
 	}
-	c[id%chunk] = mk() // written before the number is handed out
+	dir[id/chunk][id%chunk] = mk() // written before the number is handed out
 	t.ids[k] = id
 	t.n.Store(id + 1)
 	return id
@@ -58,5 +62,5 @@ func (t *Table[K, V]) Get(id uint32) *V {
 	if id == 0 || id >= t.n.Load() {
 		return nil
 	}
-	return &t.chunks[id/chunk].Load()[id%chunk]
+	return &(*t.dir.Load())[id/chunk][id%chunk]
 }
