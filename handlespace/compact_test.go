@@ -149,8 +149,11 @@ func TestElementLabel(t *testing.T) {
 		}
 	}
 	long := mk(3, strings.Repeat("x", labelMax+1))
-	if !long.Label.TooLong() {
-		t.Errorf("a label of %d octets is not TooLong", labelMax+1)
+	if err := long.Label.Check(); !long.Label.TooLong() || err == nil || !strings.Contains(err.Error(), "64 octets") {
+		t.Errorf("a label of %d octets: TooLong %v, Check %v", labelMax+1, long.Label.TooLong(), err)
+	}
+	if err := mk(4, "ok-label").Label.Check(); err != nil {
+		t.Errorf("Check of a good label: %v", err)
 	}
 	if err := hs.Apply([][]Op{{{Pool: "web.z.test.", Elem: long}}}, nil)[0]; !errors.Is(err, ErrBadElement) {
 		t.Errorf("a label of %d octets: %v, want ErrBadElement", labelMax+1, err)

@@ -104,7 +104,7 @@ func storedOK(pool string, e *handlespace.Element) error {
 	if err := handlespace.CheckPoolName(pool); err != nil {
 		return err
 	}
-	if err := handlespace.CheckLabel(e.Label.String()); err != nil {
+	if err := e.Label.Check(); err != nil {
 		return err
 	}
 	if err := handlespace.CheckElementName(pool, e.Label.String()); err != nil {

@@ -262,7 +262,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		}
 		e.Addrs = e.Addrs.Append(x.Addrs...)
 	}
-	if err := handlespace.CheckLabel(e.Label.String()); err != nil {
+	if err := e.Label.Check(); err != nil {
 		return nil, "", 0, fmt.Errorf("element %s: %v", handlespace.IDString(p.ID), err)
 	}
 	// As a registration would be refused (but loopback, which the home's
