@@ -81,7 +81,7 @@ func (r *Router) Restore() (restored []Restored, dropped int, err error) {
 		if byPool[pool] == nil {
 			byPool[pool] = map[uint32]func(*handlespace.Element){}
 		}
-		byPool[pool][id] = func(e *handlespace.Element) { e.Admin, st.Label = a, e.Label }
+		byPool[pool][id] = func(e *handlespace.Element) { e.Admin, st.Label = a, e.Label.String() }
 	}); err != nil {
 		return nil, 0, err
 	}

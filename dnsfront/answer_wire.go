@@ -192,10 +192,10 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 	}
 	// SRV RDATA: priority, weight, port, target. RFC 2782 forbids name
 	// compression in the target, so it is spelled out in full.
-	rd := make([]byte, 6, 6+1+len(e.Label)+len(poolWireName))
+	rd := make([]byte, 6, 6+1+len(e.Label.String())+len(poolWireName))
 	binary.BigEndian.PutUint16(rd[4:], e.Port)
-	rd = append(rd, byte(len(e.Label)))
-	rd = append(rd, e.Label...)
+	rd = append(rd, byte(len(e.Label.String())))
+	rd = append(rd, e.Label.String()...)
 	rd = append(rd, poolWireName...)
 	srv := appendRR(nil, ptrQname, dns.TypeSRV, ttl, rd)
 	var uri []byte
@@ -206,7 +206,7 @@ func buildElemWire(e *handlespace.Element, key wireKey, poolWireName []byte) *el
 		uri = appendRR(nil, ptrQname, dns.TypeURI, ttl, rd)
 	}
 	ew := newElemWire(len(a) + len(aaaa) + len(srv) + len(glueA) + len(glueAAAA) + len(uri))
-	ew.order, ew.labelLen, ew.na, ew.naaaa = poolrr.WeightsOf(e), int32(1+len(e.Label)), na, naaaa
+	ew.order, ew.labelLen, ew.na, ew.naaaa = poolrr.WeightsOf(e), int32(1+len(e.Label.String())), na, naaaa
 	buf := ew.buf
 	for i, p := range [...][]byte{partA: a, partAAAA: aaaa, partSRV: srv, partGlueA: glueA, partGlueAAAA: glueAAAA, partURI: uri} {
 		buf = append(buf, p...)

@@ -67,9 +67,9 @@ func bigSpaceHandler(b *testing.B, n, pools int) *Handler {
 	const chunk = 1 << 16
 	groups := make([][]handlespace.Op, 0, chunk)
 	for i := 0; i < n; i++ {
-		e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i),
+		e := &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
-			Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:bench-key.")}
+			Port:  8080, Weight: 1, Expires: handlespace.ExpiryOf(exp), Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:bench-key.")}
 		groups = append(groups, []handlespace.Op{{Pool: fmt.Sprintf("big%d.pool.test.", i%pools), Elem: e}})
 		if len(groups) == chunk || i == n-1 {
 			for _, err := range hs.Apply(groups, nil) {

@@ -355,7 +355,7 @@ func TestSignedPoolAnswersFollowHealth(t *testing.T) {
 	pv := hs.View().Zone("pool.test.").Pool("web")
 	var w1 uint32
 	for _, e := range pv.Elements() {
-		if e.Label == "w1" {
+		if e.Label.String() == "w1" {
 			w1 = e.ID
 		}
 	}

@@ -230,8 +230,8 @@ func TestPolicyOrder(t *testing.T) {
 		for i, rr := range m.Answer {
 			srv := rr.(*dns.SRV)
 			want := all[(q+i)%n]
-			if srv.Priority != uint16(i) || srv.Weight != 0 || srv.Port != want.Port || srv.Target != want.Label+".web.pool.test." {
-				t.Errorf("query %d SRV %d: %v, want priority %d weight 0 port %d target %s", q, i, srv, i, want.Port, want.Label)
+			if srv.Priority != uint16(i) || srv.Weight != 0 || srv.Port != want.Port || srv.Target != want.Label.String()+".web.pool.test." {
+				t.Errorf("query %d SRV %d: %v, want priority %d weight 0 port %d target %s", q, i, srv, i, want.Port, want.Label.String())
 			}
 			if glue[srv.Target] != want.Addrs.Len() {
 				t.Errorf("glue for %s: %d records, want %d", srv.Target, glue[srv.Target], want.Addrs.Len())
@@ -285,7 +285,7 @@ func bigPool(n int, ttl uint32) handlespace.PoolDef {
 	var elems []*handlespace.Element
 	for i := 0; i < n; i++ {
 		a := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
-		e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: handlespace.AddrsOf(a), Port: 80}
+		e := &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(a), Port: 80}
 		elems = append(elems, e)
 	}
 	return handlespace.PoolDef{Handle: "big", Spec: spec, Elements: elems}
@@ -446,7 +446,7 @@ func TestDisputedLast(t *testing.T) {
 		e := pv.Label(label)
 		err := hs.Update(pool, e.ID, func(e *handlespace.Element) {
 			e.Health = handlespace.HealthDown
-			e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}}
+			e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}})
 			e.Last = handlespace.LastAt(e, 7)
 		})
 		if err != nil || !hs.View().Pool(pool).Label(label).Last {

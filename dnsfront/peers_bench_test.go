@@ -19,7 +19,7 @@ func peersPool() handlespace.PoolDef {
 	spec.Policy, spec.Service, spec.Answers, spec.TTL = "wrr", "_http._tcp", 10, 5
 	var elems []*handlespace.Element
 	for i := 1; i <= 10; i++ {
-		elems = append(elems, &handlespace.Element{ID: uint32(i), Label: fmt.Sprintf("m%d", i),
+		elems = append(elems, &handlespace.Element{ID: uint32(i), Label: handlespace.LabelOf(fmt.Sprintf("m%d", i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{127, 0, 10, byte(i)})), Port: 18080, Weight: 10})
 	}
 	return handlespace.PoolDef{Handle: "peers", Spec: spec, Elements: elems}
@@ -85,7 +85,7 @@ func TestSRVWholeMatchesParts(t *testing.T) {
 		addrs("10.0.0.1"), addrs("10.0.0.2", "2001:db8::2"), addrs("2001:db8::3", "2001:db8::4"),
 		nil, addrs("10.0.0.5", "10.0.0.6", "10.0.0.7"), addrs("2001:db8::8"),
 	} {
-		e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d%s", i, "xyz"[:i%3]), Addrs: handlespace.AddrsOf(as...),
+		e := &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d%s", i, "xyz"[:i%3])), Addrs: handlespace.AddrsOf(as...),
 			Port: uint16(8000 + i), Weight: uint32(i + 1), Priority: uint32(i % 2)}
 		wires = append(wires, buildElemWire(e, key, name))
 	}

@@ -18,7 +18,7 @@ func nearPool() handlespace.PoolDef {
 	spec.Policy, spec.Answers, spec.Service = "nearest", 1, "_http._tcp"
 	mk := func(label, addr, site string, rtt time.Duration) *handlespace.Element {
 		e := elem(label, addr, 80, 1)
-		e.Site, e.RTT = site, rtt
+		e.Site, e.RTT = handlespace.SiteNameOf(site), rtt
 		return e
 	}
 	return handlespace.PoolDef{Handle: "near", Spec: spec, Elements: []*handlespace.Element{

@@ -33,7 +33,7 @@ func firstOf(t *testing.T, web *handlespace.PoolView, m *dns.Msg) uint32 {
 				return e.ID
 			}
 		case *dns.SRV:
-			if e.Label+"."+web.Name == rr.Target {
+			if e.Label.String()+"."+web.Name == rr.Target {
 				return e.ID
 			}
 		}

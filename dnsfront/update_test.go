@@ -120,7 +120,7 @@ func TestUpdateLookup(t *testing.T) {
 			pool = pv.Name
 		}
 		if e != nil {
-			label = e.Label
+			label = e.Label.String()
 		}
 		if kind != c.kind || pool != c.pool || label != c.elem {
 			t.Errorf("%s: kind %d pool %q element %q; want %d %q %q", c.name, kind, pool, label, c.kind, c.pool, c.elem)

@@ -13,8 +13,8 @@ import (
 )
 
 func benchElement(i int) *handlespace.Element {
-	return &handlespace.Element{ID: uint32(i), Label: fmt.Sprintf("pe%d", i), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})),
-		Port: 8080, Weight: 1, Home: 1, Health: handlespace.HealthUp, Expires: time.Now().Add(time.Hour)}
+	return &handlespace.Element{ID: uint32(i), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})),
+		Port: 8080, Weight: 1, Home: 1, Health: handlespace.HealthUp, Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}
 }
 
 type benchClock struct{ t time.Time }
@@ -47,7 +47,7 @@ func handoffNodes(b *testing.B, n int) (*Node, *Node) {
 	cs := make([]Change, n)
 	for i := range cs {
 		e := benchElement(i)
-		e.Expires = clock.t.Add(time.Hour)
+		e.Expires = handlespace.ExpiryOf(clock.t.Add(time.Hour))
 		cs[i] = Change{Pool: fmt.Sprintf("p%d.pool.example.", i/1000), Policy: "rr", ID: e.ID, Elem: e}
 	}
 	a.Local(cs)

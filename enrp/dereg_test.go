@@ -199,11 +199,11 @@ func TestReregistrationBeatsTakeover(t *testing.T) {
 	}
 	c.RunFor(interval)
 	regAt(t, c, a, 0)
-	lease := a.Find(pool, id).Expires
+	lease := a.Find(pool, id).Expires.Time()
 	c.Net.Heal()
 	requireSettled(t, c, 3*interval)
 	for _, m := range []*enrptest.Member{a, b, cm} {
-		if e := m.Find(pool, id); e == nil || e.Home != idA || e.Expires.Sub(lease).Abs() > leaseSkew {
+		if e := m.Find(pool, id); e == nil || e.Home != idA || e.Expires.Time().Sub(lease).Abs() > leaseSkew {
 			t.Errorf("%08x: %+v, want A's new registration (lease end %v)", m.ID, e, lease)
 		}
 	}
@@ -227,7 +227,7 @@ func TestRefreshLostWithConnection(t *testing.T) {
 	c.RunFor(interval / 2)
 	c.Net.Heal()
 	requireSettled(t, c, 3*interval)
-	if ea, eb := a.Find(pool, id), b.Find(pool, id); ea == nil || ea.Expires.Sub(eb.Expires).Abs() > leaseSkew {
+	if ea, eb := a.Find(pool, id), b.Find(pool, id); ea == nil || ea.Expires.Time().Sub(eb.Expires.Time()).Abs() > leaseSkew {
 		t.Errorf("A has %+v, B %+v: A missed the refresh", ea, eb)
 	}
 	if err := a.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: pool, ID: id}) }); err != nil {
@@ -319,7 +319,7 @@ func TestDeregistrationChurn(t *testing.T) {
 				i := int(e.ID) - 1000
 				// It deregisters the registration this registrar knows:
 				// if a later one was made elsewhere, that one stands.
-				latest := e.Expires.Sub(leaseEnd[i]).Abs() < leaseSkew
+				latest := e.Expires.Time().Sub(leaseEnd[i]).Abs() < leaseSkew
 				logf("deregister %d at %08x (latest registration: %v)", i, m.ID, latest)
 				if err := m.Do(func(hs *handlespace.Handlespace) error { return hs.Do(handlespace.Op{Pool: e.Pool, ID: e.ID}) }); err != nil {
 					t.Fatal(err)

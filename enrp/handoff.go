@@ -345,7 +345,7 @@ func (n *Node) onHandoff(p *peer, m *wire.Message) {
 				continue // another's by a newer claim
 			}
 			if cur == nil {
-				if tb, ok := n.tab.TombOf(k, now); ok && !placement.Later(e.Expires, tb.Expires) {
+				if tb, ok := n.tab.TombOf(k, now); ok && !placement.Later(e.Expires.Time(), tb.Expires) {
 					continue // deregistered meanwhile
 				}
 			} else {
@@ -417,7 +417,7 @@ func (n *Node) peerLeft(p *peer) {
 	for i, k := range keys {
 		en := n.tab.Get(k)
 		s := placement.Rendezvous(n.live, k.Pool, k.ID)
-		guards[i] = Guard{Present: true, Home: en.Elem.Home, Expires: en.Elem.Expires}
+		guards[i] = Guard{Present: true, Home: en.Elem.Home, Expires: en.Elem.Expires.Time()}
 		n.tab.Put(table.NewEntry(k.Pool, en.Policy, table.WithHome(en.Elem, s), en.Gen+1))
 		n.op(Op{Kind: OpSetHome, Pool: k.Pool, ID: k.ID, Home: s, Guard: &guards[i]})
 	}

@@ -189,7 +189,7 @@ func TestAloneAfterMinorityMemory(t *testing.T) {
 			continue
 		}
 		if e.Health != handlespace.HealthDown || e.Disputed() {
-			t.Fatalf("A alone for a minute has %s %v (vantage %v), want down on its own probes", handlespace.IDString(e.ID), e.Health, e.Vantage)
+			t.Fatalf("A alone for a minute has %s %v (vantage %v), want down on its own probes", handlespace.IDString(e.ID), e.Health, e.Vantage.All())
 		}
 	}
 }
@@ -234,6 +234,6 @@ func TestCutOffNoLoneDown(t *testing.T) {
 	c.RunFor(2 * probeWait)
 	e := a.Find(staticPool, mine[1])
 	if e.Health != handlespace.HealthUp || !handlespace.LastAt(e, idA) {
-		t.Fatalf("A cut off has %s %v (vantage %v), want up, disputed, last at A", handlespace.IDString(mine[1]), e.Health, e.Vantage)
+		t.Fatalf("A cut off has %s %v (vantage %v), want up, disputed, last at A", handlespace.IDString(mine[1]), e.Health, e.Vantage.All())
 	}
 }

@@ -195,7 +195,7 @@ func guardOf(e *handlespace.Element) *Guard {
 	if e == nil {
 		return &Guard{}
 	}
-	return &Guard{Present: true, Home: e.Home, Expires: e.Expires}
+	return &Guard{Present: true, Home: e.Home, Expires: e.Expires.Time()}
 }
 
 // EventKind is the kind of an Event.

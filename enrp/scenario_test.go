@@ -33,8 +33,8 @@ const (
 // reg returns a registration: element i of a pool, with a 1-hour lease.
 func reg(c *enrptest.Cluster, i int) *handlespace.Element {
 	a := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
-	return &handlespace.Element{ID: uint32(1000 + i), Label: fmt.Sprintf("pe%d", i), Addrs: handlespace.AddrsOf(a), Port: 8080,
-		Weight: uint32(i%5 + 1), Expires: c.Clock.Now().Add(time.Hour), Health: handlespace.HealthUp}
+	return &handlespace.Element{ID: uint32(1000 + i), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(a), Port: 8080,
+		Weight: uint32(i%5 + 1), Expires: handlespace.ExpiryOf(c.Clock.Now().Add(time.Hour)), Health: handlespace.HealthUp}
 }
 
 func poolOf(i int) string { return fmt.Sprintf("r%d.pool.test.", i%7) }
@@ -89,9 +89,9 @@ func sameElementsSkew(c *enrptest.Cluster, skew time.Duration) (bool, string) {
 		}
 		for i := range got {
 			a, b := got[i], ref[i]
-			if a.Pool != b.Pool || a.ID != b.ID || a.Home != b.Home || a.Health != b.Health || a.Label != b.Label ||
-				a.Weight != b.Weight || a.Addrs.At(0) != b.Addrs.At(0) || a.Expires.IsZero() != b.Expires.IsZero() ||
-				a.Expires.Sub(b.Expires).Abs() > skew {
+			if a.Pool != b.Pool || a.ID != b.ID || a.Home != b.Home || a.Health != b.Health || a.Label.String() != b.Label.String() ||
+				a.Weight != b.Weight || a.Addrs.At(0) != b.Addrs.At(0) || a.Expires.Time().IsZero() != b.Expires.Time().IsZero() ||
+				a.Expires.Time().Sub(b.Expires.Time()).Abs() > skew {
 				return false, fmt.Sprintf("%s %s: %08x has %+v, %08x has %+v", a.Pool, handlespace.IDString(a.ID), m.ID, *a.Element, up[0].ID, *b.Element)
 			}
 		}

@@ -275,7 +275,7 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		return
 	case en.Static():
 		return // zone files decide zone-file elements
-	case placement.Later(en.Elem.Expires, expires):
+	case placement.Later(en.Elem.Expires.Time(), expires):
 		// Our copy is of a later registration than the one deleted: it
 		// stands, even against its home's word (a deletion replayed
 		// with a push, see pushOwn, may be older than a registration
@@ -286,7 +286,7 @@ func (n *Node) onUpdate(p *peer, m *wire.Message) {
 		n.event(Event{Kind: EventOwnershipLost, Peer: p.id, Count: 1, Detail: "deregistered there: " + pool + " " + handlespace.IDString(pe.ID)})
 	}
 	n.tab.Del(k)
-	n.tab.Bury(k, en.Elem.Expires, n.now())
+	n.tab.Bury(k, en.Elem.Expires.Time(), n.now())
 	n.op(Op{Kind: OpDelete, Pool: pool, ID: pe.ID, Guard: guardOf(en.Elem)})
 }
 
@@ -335,7 +335,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 			// registrar's claim will make the peer sweep.
 			return false
 		}
-		if tb, ok := n.tab.TombOf(k, n.now()); ok && !placement.Later(e.Expires, tb.Expires) {
+		if tb, ok := n.tab.TombOf(k, n.now()); ok && !placement.Later(e.Expires.Time(), tb.Expires) {
 			// Deregistered, and this copy is of that registration
 			// or an older one: tell its home.
 			if direct {
@@ -354,7 +354,7 @@ func (n *Node) applyPE(p *peer, pool string, pe *wire.PE) bool {
 	case table.Supersedes(e, gen, cur) && e.Home != n.id:
 		if cur.Home() == n.id {
 			n.event(Event{Kind: EventOwnershipLost, Peer: e.Home, Count: 1, Detail: fmt.Sprintf("%s %s: generation %d over %d, lease end %+dms, from %08x",
-				pool, handlespace.IDString(e.ID), gen, cur.Gen, e.Expires.Sub(cur.Elem.Expires).Milliseconds(), p.id)})
+				pool, handlespace.IDString(e.ID), gen, cur.Gen, e.Expires.Time().Sub(cur.Elem.Expires.Time()).Milliseconds(), p.id)})
 		}
 	default:
 		// Our claim wins: tell the claimant, if the claim is ours.
@@ -483,7 +483,7 @@ func (n *Node) local(c *Change) {
 		if cur == nil {
 			return
 		}
-		if w := c.Was; w != nil && !cur.Static() && !w.Static && placement.Later(cur.Elem.Expires, w.Expires) {
+		if w := c.Was; w != nil && !cur.Static() && !w.Static && placement.Later(cur.Elem.Expires.Time(), w.Expires.Time()) {
 			// What went was an older registration than the one the Node
 			// has (its operations had not reached the handlespace yet):
 			// the later registration stands. Put it back.
@@ -497,7 +497,7 @@ func (n *Node) local(c *Change) {
 		case cur.Home() == n.id:
 			n.tab.BuryHere(cur, now)
 			n.announce(wire.DelPE, cur)
-		case cur.Elem.Expires.IsZero() || cur.Elem.Expires.After(now):
+		case cur.Elem.Expires.Time().IsZero() || cur.Elem.Expires.Time().After(now):
 			// A peer's element deregistered here (not expired: its
 			// home expires it by itself). Tell everyone, the home
 			// included.
@@ -552,7 +552,7 @@ func (n *Node) local(c *Change) {
 	}
 	gen := uint32(0)
 	if cur == nil {
-		if tb, ok := n.tab.TombOf(k, n.now()); ok && !e.Expires.IsZero() && e.Expires.UnixMilli() == tb.Expires.UnixMilli() {
+		if tb, ok := n.tab.TombOf(k, n.now()); ok && !e.Expires.Time().IsZero() && e.Expires.Time().UnixMilli() == tb.Expires.UnixMilli() {
 			// The registration deleted here, with its lease end: a
 			// change of it (a probe result, say) made before the
 			// deletion reached the handlespace (the driver holds
@@ -567,7 +567,7 @@ func (n *Node) local(c *Change) {
 	if cur != nil {
 		gen = cur.Gen
 		if cur.Home() != n.id {
-			if !placement.Later(e.Expires, cur.Elem.Expires) {
+			if !placement.Later(e.Expires.Time(), cur.Elem.Expires.Time()) {
 				// Not a new lease: a change (a probe result, say) of an
 				// element whose move to its new home is still on its way
 				// to the handlespace, or that a late operation left

@@ -92,9 +92,9 @@ func TestConfirmHomeCutOff(t *testing.T) {
 	requireSettled(t, c, interval)
 	for _, m := range []*enrptest.Member{a, b, cm} {
 		got := m.Find(staticPool, e.ID)
-		if !got.Served() || !got.Disputed() || !slices.Equal(got.Vantage, want) || got.Last != (m == a) {
+		if !got.Served() || !got.Disputed() || !slices.Equal(got.Vantage.All(), want) || got.Last != (m == a) {
 			t.Errorf("%08x: %v served %v disputed %v vantage %v last %v; want served and disputed, last at A only",
-				m.ID, got.Health, got.Served(), got.Disputed(), got.Vantage, got.Last)
+				m.ID, got.Health, got.Served(), got.Disputed(), got.Vantage.All(), got.Last)
 		}
 		// In the answers: at A after the others, elsewhere anywhere.
 		picks := m.HS.View().Pool(staticPool).V4.Select(nil, 0, nil)
@@ -290,7 +290,7 @@ func TestConfirmRefused(t *testing.T) {
 		}
 		return r.Msgs[0].Msg.Refused
 	}
-	unknown := &handlespace.Element{ID: 0xdead, Label: "x", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80, Home: idA, Static: true}
+	unknown := &handlespace.Element{ID: 0xdead, Label: handlespace.LabelOf("x"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80, Home: idA, Static: true}
 	if f := refusal(b.Node.Step(enrptest.ConfirmRequest(idA, idB, staticPool, unknown, 1))); f.Reason != wire.RefusedNoElement || f.Request != wire.ParamXConfirmReq || f.ID != 0xdead {
 		t.Errorf("unknown element: %+v", f)
 	}
@@ -524,7 +524,7 @@ func healTakesCurrentHealth(t *testing.T, seed uint64) {
 	}
 	for _, e := range a.Elements() {
 		if e.Health != handlespace.HealthUp || !e.Disputed() || !handlespace.LastAt(e.Element, idA) {
-			t.Fatalf("A alone has %s %v (vantage %v), want up, disputed, last at A", handlespace.IDString(e.ID), e.Health, e.Vantage)
+			t.Fatalf("A alone has %s %v (vantage %v), want up, disputed, last at A", handlespace.IDString(e.ID), e.Health, e.Vantage.All())
 		}
 	}
 	c.RunFor(5 * time.Second)
@@ -761,7 +761,7 @@ func healStaleVoteNoDispute(t *testing.T, seed uint64) {
 		for _, m := range []*enrptest.Member{a, b, cm} {
 			for _, e := range m.Elements() {
 				if (e.Disputed() || e.Health != handlespace.HealthUp) && disputed == "" {
-					disputed = fmt.Sprintf("%08x shows %s %v disputed %v, %v after the heal", m.ID, handlespace.IDString(e.ID), e.Health, e.Vantage, c.Elapsed()-healed)
+					disputed = fmt.Sprintf("%08x shows %s %v disputed %v, %v after the heal", m.ID, handlespace.IDString(e.ID), e.Health, e.Vantage.All(), c.Elapsed()-healed)
 				}
 			}
 		}

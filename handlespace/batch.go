@@ -238,7 +238,7 @@ func (d *delta) each(f func(id uint32, e *Element)) {
 func (d *delta) withLabel(label string) *Element {
 	var found *Element
 	d.each(func(_ uint32, e *Element) {
-		if e != nil && e.Label == label {
+		if e != nil && e.Label.String() == label {
 			found = e
 		}
 	})
@@ -293,7 +293,7 @@ func (w *poolWork) noteLabel(label string, id uint32) {
 		w.labels = make(map[string]uint32, 2*w.delta.len())
 		w.delta.each(func(did uint32, e *Element) {
 			if e != nil {
-				w.labels[e.Label] = did
+				w.labels[e.Label.String()] = did
 			}
 		})
 	}
@@ -318,7 +318,7 @@ func (w *poolWork) byLabel(label string) *Element {
 			return e
 		}
 	} else if id, ok := w.labels[label]; ok {
-		if e, _ := w.delta.get(id); e != nil && e.Label == label {
+		if e, _ := w.delta.get(id); e != nil && e.Label.String() == label {
 			return e
 		}
 	}
@@ -328,7 +328,7 @@ func (w *poolWork) byLabel(label string) *Element {
 			if !changed {
 				return e
 			}
-			if d != nil && d.Label == label {
+			if d != nil && d.Label.String() == label {
 				return d
 			}
 		}
@@ -347,9 +347,8 @@ func (b *batch) set(w *poolWork, id uint32, e, before *Element) {
 	// Without an entry for id, before is id's version in prev.
 	w.delta.put(id, e, before)
 	if e != nil {
-		e.compact(&b.h.intern)
 		w.count++
-		w.noteLabel(e.Label, id)
+		w.noteLabel(e.Label.String(), id)
 	}
 }
 
@@ -374,7 +373,7 @@ func (b *batch) rollback(mark int) {
 		}
 		if e := w.element(u.id); e != nil {
 			w.count++
-			w.noteLabel(e.Label, u.id)
+			w.noteLabel(e.Label.String(), u.id)
 		}
 	}
 	b.undo = b.undo[:mark]
@@ -464,8 +463,8 @@ func (b *batch) apply(op *Op) error {
 		c := cur.Clone()
 		op.update(c)
 		c.ID = cur.ID
-		if c.Label != cur.Label {
-			if o := w.byLabel(c.Label); o != nil && o.ID != c.ID {
+		if c.Label.String() != cur.Label.String() {
+			if o := w.byLabel(c.Label.String()); o != nil && o.ID != c.ID {
 				return ErrLabelInUse
 			}
 		}
@@ -483,14 +482,14 @@ func (b *batch) apply(op *Op) error {
 			return ErrNoElement
 		case cur.Static:
 			return ErrStaticElement
-		case !op.ExpiredBy.IsZero() && (cur.Expires.IsZero() || cur.Expires.After(op.ExpiredBy)):
+		case !op.ExpiredBy.IsZero() && (cur.Expires.Time().IsZero() || cur.Expires.Time().After(op.ExpiredBy)):
 			return ErrNoElement
 		}
 		b.set(w, op.ID, nil, cur)
 		return nil
 	}
 	e := op.Elem
-	if e.Label == "" || e.Port == 0 || e.Addrs.Len() == 0 {
+	if e.Label.Len() == 0 || e.Label.TooLong() || e.Port == 0 || e.Addrs.Len() == 0 {
 		return ErrBadElement
 	}
 	create := b.h.opts.DefaultSpec
@@ -516,11 +515,11 @@ func (b *batch) apply(op *Op) error {
 	if old != nil && old.Static {
 		return ErrStaticElement
 	}
-	if old != nil && old.Label != e.Label && !op.asIs {
+	if old != nil && old.Label.String() != e.Label.String() && !op.asIs {
 		return ErrIDInUse
 	}
-	if old == nil || old.Label != e.Label { // else the label is old's
-		if o := w.byLabel(e.Label); o != nil && o.ID != e.ID {
+	if old == nil || old.Label.String() != e.Label.String() { // else the label is old's
+		if o := w.byLabel(e.Label.String()); o != nil && o.ID != e.ID {
 			if o.Static {
 				return ErrStaticElement
 			}

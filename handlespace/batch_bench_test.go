@@ -11,8 +11,8 @@ import (
 // benchElem is registered element i.
 func benchElem(i int) *Element {
 	a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-	return &Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: AddrsOf(a), Port: 80, Weight: 1,
-		Expires: time.Unix(2e9, 0), Lease: time.Minute, Owner: OwnerOf("tsig:bench.")}
+	return &Element{ID: uint32(i + 1), Label: LabelOf(fmt.Sprintf("pe%d", i)), Addrs: AddrsOf(a), Port: 80, Weight: 1,
+		Expires: ExpiryOf(time.Unix(2e9, 0)), Lease: time.Minute, Owner: OwnerOf("tsig:bench.")}
 }
 
 // benchSpace returns a handlespace with n registered elements spread over
@@ -123,7 +123,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 		policy, sited := strings.CutSuffix(name, "+sites")
 		site := func(e *Element, i int) *Element {
 			if sited {
-				e.Site = []string{"", "b-fra", "b-ams", "b-lon", "b-nyc"}[i%5]
+				e.Site = SiteNameOf([]string{"", "b-fra", "b-ams", "b-lon", "b-nyc"}[i%5])
 				e.RTT = time.Duration(1+i%97) * 100 * time.Microsecond
 			}
 			return e

@@ -79,7 +79,7 @@ func TestDiffElementsLog(t *testing.T) {
 					groups = append(groups, []Op{{Pool: pool, ID: es[r.IntN(len(es))].ID}})
 				default:
 					e := es[r.IntN(len(es))]
-					ne := dyn(e.ID, e.Label, "10.0.0.1")
+					ne := dyn(e.ID, e.Label.String(), "10.0.0.1")
 					ne.Load = uint32(round)
 					groups = append(groups, []Op{{Pool: pool, Elem: ne}})
 				}

@@ -16,18 +16,18 @@ func TestApplyEdits(t *testing.T) {
 	var edits []Edit
 	for i := 0; i < 100; i++ {
 		e := testElem("p"+IDString(uint32(i)), "10.1.0.1", uint16(1000+i))
-		e.Home, e.Health, e.Expires = 7, HealthDown, exp
+		e.Home, e.Health, e.Expires = 7, HealthDown, ExpiryOf(exp)
 		edits = append(edits, Edit{Pool: "WEB.z.test", Put: e, Policy: "wrr"})
 	}
 	nw := testElem("n1", "10.2.0.1", 80)
 	nw.Home, nw.Health = 7, HealthUp
 	edits = append(edits,
 		Edit{Pool: "new.z.test.", Put: nw, Policy: "lud"},
-		Edit{Pool: "web.z.test.", Put: testElem("x", "10.3.0.1", 80), Policy: "rr"},  // inconsistent policy
-		Edit{Pool: "web.z.test.", Put: testElem("s", "10.3.0.2", 80)},                // label of a zone-file element
-		Edit{Pool: "web.z.test.", Delete: true, ID: 12345},                           // not there
-		Edit{Pool: "web.z.test.", Put: testElem(edits[1].Put.Label, "10.3.0.4", 80)}, // label of another element
-		Edit{Pool: "nozone.example.", Put: testElem("y", "10.3.0.3", 80)},            // no zone
+		Edit{Pool: "web.z.test.", Put: testElem("x", "10.3.0.1", 80), Policy: "rr"},           // inconsistent policy
+		Edit{Pool: "web.z.test.", Put: testElem("s", "10.3.0.2", 80)},                         // label of a zone-file element
+		Edit{Pool: "web.z.test.", Delete: true, ID: 12345},                                    // not there
+		Edit{Pool: "web.z.test.", Put: testElem(edits[1].Put.Label.String(), "10.3.0.4", 80)}, // label of another element
+		Edit{Pool: "nozone.example.", Put: testElem("y", "10.3.0.3", 80)},                     // no zone
 		Edit{Pool: "web.z.test.", ID: edits[0].Put.ID, Update: func(e *Element) { e.Weight = 99 }},
 	)
 	errs := hs.ApplyEdits(edits)
@@ -49,7 +49,7 @@ func TestApplyEdits(t *testing.T) {
 		t.Fatalf("%d elements, want 101", pv.Len())
 	}
 	e := pv.Element(edits[0].Put.ID)
-	if e.Home != 7 || e.Health != HealthDown || !e.Expires.Equal(exp) || e.Weight != 99 {
+	if e.Home != 7 || e.Health != HealthDown || !e.Expires.Time().Equal(exp) || e.Weight != 99 {
 		t.Errorf("put element = %+v: home, health, lease or update lost", e)
 	}
 	if edits[0].Put.Weight == 99 {

@@ -126,8 +126,8 @@ func LoadFraction(l uint32) float64 { return float64(l) / LoadFull }
 // it is never modified: writers copy it (see Clone).
 //
 // The fields are in an order that leaves no padding between them, so that
-// an element with its label and address inside (see compact) fits the
-// allocator's 224-byte class (TestElementSize).
+// an element with its label and address inside fits the allocator's
+// 208-byte class (TestElementSize).
 type Element struct {
 	// ID is the pool element identifier, unique in its pool.
 	ID uint32
@@ -138,22 +138,23 @@ type Element struct {
 	// Health is the element's current health.
 	Health Health
 	// Label is the DNS label of the element's own name <label>.<handle>.<zone>,
-	// the target of SRV answers. Lower case.
-	Label string
+	// the target of SRV answers. Lower case. Kept in the element itself
+	// (LabelOf, Label.String).
+	Label Label
 	// Addrs are the element's addresses, IPv4 and/or IPv6 (AddrsOf).
 	Addrs Addrs
 
 	// Policy parameters (RFC 5356).
-	Weight   uint32 // wrr, wrand, wrand-dpf
-	Priority uint32 // prio; lower value is preferred, as in SRV
-	Load     uint32 // lu, lud, plu, rlu and RSPLIB's (rplu, plud, …); 0 idle … LoadFull
-	LoadDeg  uint32 // lud, plud, rlud, …: added to Load at each first pick until the next load report; plu, plud, rplu, …: added to Load
-	Site     string // nearest
+	Weight   uint32   // wrr, wrand, wrand-dpf
+	Priority uint32   // prio; lower value is preferred, as in SRV
+	Load     uint32   // lu, lud, plu, rlu and RSPLIB's (rplu, plud, …); 0 idle … LoadFull
+	LoadDeg  uint32   // lud, plud, rlud, …: added to Load at each first pick until the next load report; plu, plud, rplu, …: added to Load
+	Site     SiteName // nearest
 
-	// Expires is the end of the registration lease; zero for elements that
-	// zone files define, which have no lease. The handlespace keeps it in
-	// UTC, without a monotonic reading (see compact).
-	Expires time.Time
+	// Expires is the end of the registration lease (ExpiryOf,
+	// Expires.Time); 0 for elements that zone files define, which have
+	// no lease.
+	Expires Expiry
 	// Home is the ID of the registrar that owns the element.
 	Home uint32
 	// Static is true for elements defined by a zone file.
@@ -188,33 +189,26 @@ type Element struct {
 	// its own distance. It never leaves the registrar: peering neither
 	// sends nor compares it.
 	LocalRTT time.Duration
-	// Probe overrides the pool's probe settings for this element, or nil.
-	Probe *ProbeSpec
+	// Probe overrides the pool's probe settings for this element, or is
+	// 0 (ProbeRefOf, Probe.Spec).
+	Probe ProbeRef
 
 	// Vantage is what the vantage points of the element's last health
 	// confirmation saw when they disagreed, sorted by registrar: the
-	// element is disputed (see Disputed). Nil when they agreed or when
-	// there was none. Never modified once published: writers replace it.
-	Vantage []Vantage
+	// element is disputed (see Disputed). 0 when they agreed or when
+	// there was none. A number (VantagesOf, Vantage.All): writers replace
+	// it.
+	Vantage Vantages
 
 	// memo is the readers' memo of the element (see ElementMemo).
 	memo ptree.Cell
-
-	// label holds a label of up to labelInline bytes (Label then lies in
-	// it), so that the label is not an object of its own (see compact);
-	// its last byte is 1 once it was written, and it is never written
-	// again.
-	label [labelInline + 1]byte
 }
-
-// labelInline is the longest label an element keeps in itself.
-const labelInline = 23
 
 // Served reports whether the element may be in answers: up (or
 // disputed: some vantage point reaches it), not drained or forced down,
 // not taken out by failure reports.
 func (e *Element) Served() bool {
-	return (e.Health == HealthUp || len(e.Vantage) > 0) && e.Admin == AdminAuto && !e.Reported
+	return (e.Health == HealthUp || e.Vantage != 0) && e.Admin == AdminAuto && !e.Reported
 }
 
 // Vantage is what one registrar's probe saw of an element when the
@@ -227,16 +221,16 @@ type Vantage struct {
 // Disputed reports whether the vantage points of the element's last
 // health confirmation disagreed. A disputed element stays in the answers
 // (some registrar reaches it), last at the registrars that cannot.
-func (e *Element) Disputed() bool { return len(e.Vantage) > 0 }
+func (e *Element) Disputed() bool { return e.Vantage != 0 }
 
 // LastAt reports whether registrar self puts e last in its answers: e is
 // disputed and self saw it down in the last confirmation or, if self was
 // not asked, the confirmation's verdict (e.Health) is not up.
 func LastAt(e *Element, self uint32) bool {
-	if len(e.Vantage) == 0 {
+	if e.Vantage == 0 {
 		return false
 	}
-	for _, v := range e.Vantage {
+	for _, v := range e.Vantage.All() {
 		if v.Registrar == self {
 			return v.Health != HealthUp
 		}
@@ -252,74 +246,10 @@ func (e *Element) Clone() *Element {
 		ID: e.ID, Label: e.Label, Port: e.Port, Transport: e.Transport,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg, Site: e.Site,
 		Expires: e.Expires, Health: e.Health, Home: e.Home, Static: e.Static, Owner: e.Owner, Lease: e.Lease,
-		Admin: e.Admin, Reported: e.Reported, RTT: e.RTT, LocalRTT: e.LocalRTT, Last: e.Last,
+		Admin: e.Admin, Reported: e.Reported, Probe: e.Probe, Vantage: e.Vantage, RTT: e.RTT, LocalRTT: e.LocalRTT, Last: e.Last,
 	}
 	c.Addrs = e.Addrs // never modified: shared
-	if e.Vantage != nil {
-		c.Vantage = append([]Vantage(nil), e.Vantage...)
-	}
-	if e.Probe != nil {
-		p := *e.Probe
-		c.Probe = &p
-	}
 	return c
-}
-
-// compact makes e, which the handlespace is taking (see Op.Elem), cheaper
-// to keep: the collector marks every object that a published element
-// holds at each cycle, and a registrar of a million elements spends most
-// of a cycle there. A label of up to labelInline bytes moves into e
-// itself (label; Addrs keeps one address in itself already, Owner is a
-// number), the expiry is kept in UTC (a nil *Location), and the site is
-// shared with the elements that have it (in). An element that is compact
-// already, a published one among them, is not written.
-func (e *Element) compact(in *interner) {
-	e.inlineLabel()
-	if e.Expires.Location() != time.UTC { // not UTC yet: a published element is not written
-		e.Expires = e.Expires.UTC() // no *Location (nor monotonic reading) to mark
-	}
-	in.intern(&e.Site)
-}
-
-// inlineLabel moves e's label into e itself (label) if it fits and e's
-// label array was never written: a string made over it must never
-// change, so the array is written once at most. An element the
-// handlespace published is inline already or keeps its label elsewhere
-// for good; a copy of it by value (*e) keeps pointing at the original's
-// bytes, which never change either. Clone gives a new array.
-func (e *Element) inlineLabel() {
-	if len(e.Label) == 0 || len(e.Label) > labelInline || e.label[labelInline] != 0 {
-		return
-	}
-	e.Label = ptree.InlineString(e.label[:labelInline], e.Label)
-	e.label[labelInline] = 1
-}
-
-// interner shares the strings that many elements hold alike (sites): one
-// copy of each, not one per element. It keeps at most internMax strings;
-// past that, strings stay as they are. Guarded by the handlespace's
-// writer lock.
-type interner struct{ m map[string]string }
-
-const internMax = 4096
-
-// intern replaces *s with the interner's copy of it, if that is another.
-func (in *interner) intern(s *string) {
-	if *s == "" {
-		return
-	}
-	if c, ok := in.m[*s]; ok {
-		if !ptree.SameString(c, *s) {
-			*s = c
-		}
-		return
-	}
-	if in.m == nil {
-		in.m = make(map[string]string)
-	}
-	if len(in.m) < internMax {
-		in.m[*s] = *s
-	}
 }
 
 // HasV4 reports whether the element has an IPv4 address.

@@ -61,7 +61,6 @@ type Handlespace struct {
 	static   staticHomes       // homes of zone-file elements (edits.go)
 	sc       scratch           // writers' working memory; guarded by mu
 	b        batch             // Apply's working state; guarded by mu
-	intern   interner          // owners and sites of the elements; guarded by mu
 }
 
 // Subscribe returns a channel that receives a value after changes: one
@@ -258,12 +257,12 @@ func (h *Handlespace) mergeStatic(name string, pd *PoolDef, prev *PoolView) ([]*
 	labels := map[string]bool{}
 	for _, se := range pd.Elements {
 		if ids[se.ID] {
-			return nil, fmt.Errorf("element %s (%s) is defined twice", se.Label, IDString(se.ID))
+			return nil, fmt.Errorf("element %s (%s) is defined twice", se.Label.String(), IDString(se.ID))
 		}
-		if labels[se.Label] {
-			return nil, fmt.Errorf("element name %s is used twice", se.Label)
+		if labels[se.Label.String()] {
+			return nil, fmt.Errorf("element name %s is used twice", se.Label.String())
 		}
-		ids[se.ID], labels[se.Label] = true, true
+		ids[se.ID], labels[se.Label.String()] = true, true
 		e := se.Clone()
 		e.Static = true
 		e.Home = h.staticHome(name, e.ID)
@@ -280,7 +279,7 @@ func (h *Handlespace) mergeStatic(name string, pd *PoolDef, prev *PoolView) ([]*
 	}
 	if prev != nil {
 		for pe := range prev.Range() {
-			if pe.Static || ids[pe.ID] || labels[pe.Label] {
+			if pe.Static || ids[pe.ID] || labels[pe.Label.String()] {
 				continue
 			}
 			elems = append(elems, pe)
@@ -292,8 +291,8 @@ func (h *Handlespace) mergeStatic(name string, pd *PoolDef, prev *PoolView) ([]*
 
 func (h *Handlespace) initialHealth(spec PoolSpec, e *Element) Health {
 	probed := spec.Probe.Probed()
-	if e.Probe != nil {
-		probed = e.Probe.Probed()
+	if e.Probe.Spec() != nil {
+		probed = e.Probe.Spec().Probed()
 	}
 	if h.opts.Probing && probed {
 		return HealthUnknown

@@ -20,7 +20,7 @@ ns.z.test. 60 IN A 192.0.2.1
 
 func testElem(label, addr string, port uint16) *Element {
 	a := netip.MustParseAddr(addr)
-	return &Element{ID: ElementID(a, port), Label: label, Addrs: AddrsOf(a), Port: port, Weight: 1}
+	return &Element{ID: ElementID(a, port), Label: LabelOf(label), Addrs: AddrsOf(a), Port: port, Weight: 1}
 }
 
 func zoneDef(t testing.TB, pools ...PoolDef) ZoneDef {
@@ -112,7 +112,7 @@ func TestReloadKeepsState(t *testing.T) {
 		t.Fatalf("served %d, want 1", pv.All.Len())
 	}
 	gone := z.Pool("gone")
-	if gone == nil || gone.Static || gone.Len() != 1 || gone.Elements()[0].Label != "r" {
+	if gone == nil || gone.Static || gone.Len() != 1 || gone.Elements()[0].Label.String() != "r" {
 		t.Fatalf("dropped pool with a registered element: %+v", gone)
 	}
 }
@@ -124,7 +124,7 @@ func TestRegisterDeregister(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := testElem("x", "10.0.1.1", 80)
-	e.Expires = now.Add(time.Minute)
+	e.Expires = ExpiryOf(now.Add(time.Minute))
 	if err := hs.Do(Op{Pool: "new.z.test.", Elem: e, Policy: "lu"}); err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +144,10 @@ func TestRegisterDeregister(t *testing.T) {
 		{"a.b.z.test.", testElem("y", "10.0.1.2", 80), "", ErrNoZone},
 		{"web.other.test.", testElem("y", "10.0.1.2", 80), "", ErrNoZone},
 		{"ns.z.test.", testElem("y", "10.0.1.2", 80), "", ErrNameTaken},
-		{"new.z.test.", &Element{ID: 1, Label: "q", Port: 80}, "", ErrBadElement},
+		{"new.z.test.", &Element{ID: 1, Label: LabelOf("q"), Port: 80}, "", ErrBadElement},
 	} {
 		if err := hs.Do(Op{Pool: c.pool, Elem: c.e, Policy: c.policy}); !errors.Is(err, c.want) {
-			t.Errorf("registration of %s in %s, policy %q: %v, want %v", c.e.Label, c.pool, c.policy, err, c.want)
+			t.Errorf("registration of %s in %s, policy %q: %v, want %v", c.e.Label.String(), c.pool, c.policy, err, c.want)
 		}
 	}
 	// Same ID again: an update, not a second element.
@@ -165,7 +165,7 @@ func TestRegisterDeregister(t *testing.T) {
 	if err := expire(now.Add(30 * time.Second)); !errors.Is(err, ErrNoElement) {
 		t.Fatalf("expiry before the lease's end: %v, want ErrNoElement", err)
 	}
-	if err := hs.Update("new.z.test.", e.ID, func(e *Element) { e.Expires = now.Add(2 * time.Minute) }); err != nil {
+	if err := hs.Update("new.z.test.", e.ID, func(e *Element) { e.Expires = ExpiryOf(now.Add(2 * time.Minute)) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := expire(now.Add(90 * time.Second)); !errors.Is(err, ErrNoElement) {

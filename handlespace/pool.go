@@ -45,8 +45,8 @@ type ProbeSpec struct {
 // ProbeSpec returns the probe settings of element e of this pool: its own
 // override, else the pool's.
 func (v *PoolView) ProbeSpec(e *Element) ProbeSpec {
-	if e.Probe != nil {
-		return *e.Probe
+	if e.Probe.Spec() != nil {
+		return *e.Probe.Spec()
 	}
 	return v.Spec.Probe
 }
@@ -485,7 +485,7 @@ func (v *PoolView) Element(id uint32) *Element { return v.elems.Get(uint64(id)) 
 func (v *PoolView) Label(label string) *Element {
 	var found *Element
 	v.labels.Each(labelHash(label), func(k uint64) bool {
-		if e := v.elems.Get(uint64(uint32(k))); e != nil && e.Label == label {
+		if e := v.elems.Get(uint64(uint32(k))); e != nil && e.Label.String() == label {
 			found = e
 			return false
 		}
@@ -545,7 +545,7 @@ func buildPoolView(name, handle, zone string, spec PoolSpec, static bool, elems 
 	}
 	lkeys := make([]uint64, len(elems))
 	for i, e := range elems {
-		lkeys[i] = labelKey(e.Label, e.ID)
+		lkeys[i] = labelKey(e.Label.String(), e.ID)
 	}
 	slices.Sort(lkeys)
 	v.labels = ptree.BuildIndex(lkeys)
@@ -732,12 +732,12 @@ func (v *PoolView) update(spec PoolSpec, static bool, changes []elemChange, pol 
 			nv.cnt.addStatus(c.old, -1, self)
 			disputes = disputes || c.old.Disputed()
 		}
-		if c.old == nil || c.new == nil || c.old.Label != c.new.Label {
+		if c.old == nil || c.new == nil || c.old.Label.String() != c.new.Label.String() {
 			if c.old != nil {
-				nv.labels = nv.labels.Without(labelKey(c.old.Label, c.id))
+				nv.labels = nv.labels.Without(labelKey(c.old.Label.String(), c.id))
 			}
 			if c.new != nil {
-				nv.labels = nv.labels.With(labelKey(c.new.Label, c.id))
+				nv.labels = nv.labels.With(labelKey(c.new.Label.String(), c.id))
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/poolnsd/poolnsd/handlespace/internal/intern"
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
 )
 
@@ -156,4 +157,49 @@ func (m *SiteMap) Lookup(c *Client) (site Site, scope int) {
 	}
 	v, scope := m.t.Lookup(a, lim)
 	return Site(v), scope
+}
+
+// SiteName is an element's site as it was given (Element.Site): a small
+// number, so that the element holds no string for the collector to
+// follow. Unlike Site it keeps the name's case, as the API, peers and the
+// store see it; Site gives the site nearest compares. Names are interned
+// for the life of the process, as Site's (up to maxSites names; further
+// names count as no site). The zero SiteName is no site.
+type SiteName uint32
+
+type siteNameEntry struct {
+	name string
+	site Site
+}
+
+var siteNameTab = intern.New[string, siteNameEntry](maxSites)
+
+// SiteNameOf returns the SiteName of name ("" or a name past the bound:
+// 0). Safe for concurrent use (it takes the table's lock; String and Site
+// take none).
+func SiteNameOf(name string) SiteName {
+	if name == "" {
+		return 0
+	}
+	return SiteName(siteNameTab.Of(name, func() siteNameEntry {
+		name = strings.Clone(name)
+		return siteNameEntry{name: name, site: SiteOf(name)}
+	}))
+}
+
+// String returns the name as it was given, "" for no site.
+func (s SiteName) String() string {
+	if e := siteNameTab.Get(uint32(s)); e != nil {
+		return e.name
+	}
+	return ""
+}
+
+// Site returns the site of the name (case-insensitive, as nearest
+// compares sites), 0 for no site.
+func (s SiteName) Site() Site {
+	if e := siteNameTab.Get(uint32(s)); e != nil {
+		return e.site
+	}
+	return 0
 }

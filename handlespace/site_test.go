@@ -25,6 +25,21 @@ func TestSiteOf(t *testing.T) {
 	}
 }
 
+// TestSiteNameOf: an element's site keeps its case, is one number per
+// name, and gives the case-insensitive Site nearest compares.
+func TestSiteNameOf(t *testing.T) {
+	if SiteNameOf("") != 0 || SiteName(0).String() != "" || SiteName(0).Site() != 0 {
+		t.Fatal("no site is not 0")
+	}
+	a, b, c := SiteNameOf("Fra-Name"), SiteNameOf(strings.Clone("Fra-Name")), SiteNameOf("fra-name")
+	if a == 0 || a != b || a == c || a.String() != "Fra-Name" || c.String() != "fra-name" {
+		t.Errorf("SiteNameOf: %d %d %d, %q %q", a, b, c, a.String(), c.String())
+	}
+	if a.Site() == 0 || a.Site() != c.Site() || a.Site() != SiteOf("FRA-NAME") {
+		t.Errorf("sites %d %d, want %d", a.Site(), c.Site(), SiteOf("fra-name"))
+	}
+}
+
 // TestSiteMapLookup: longest prefix, IPv4 and IPv6, IPv4-mapped addresses
 // and prefixes, the ECS subnet before the source address (only prefixes
 // no longer than the subnet), and the scope: the prefix over which the

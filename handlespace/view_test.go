@@ -28,13 +28,13 @@ func checkView(t *testing.T, pv *PoolView, self uint32) {
 		if i > 0 && elems[i-1].ID >= e.ID {
 			t.Fatalf("elements out of order at %d", i)
 		}
-		if pv.Element(e.ID) != e || pv.Label(e.Label) != e {
-			t.Fatalf("element %d (%s) not found by ID or label", e.ID, e.Label)
+		if pv.Element(e.ID) != e || pv.Label(e.Label.String()) != e {
+			t.Fatalf("element %d (%s) not found by ID or label", e.ID, e.Label.String())
 		}
-		if labels[e.Label] {
-			t.Fatalf("label %s twice", e.Label)
+		if labels[e.Label.String()] {
+			t.Fatalf("label %s twice", e.Label.String())
 		}
-		labels[e.Label] = true
+		labels[e.Label.String()] = true
 		cnt.add(elementFlags(e), 1)
 		cnt.addStatus(e, 1, self)
 	}
@@ -53,7 +53,7 @@ func checkView(t *testing.T, pv *PoolView, self uint32) {
 	}
 	var lkeys []uint64
 	for _, e := range elems {
-		lkeys = append(lkeys, labelKey(e.Label, e.ID))
+		lkeys = append(lkeys, labelKey(e.Label.String(), e.ID))
 	}
 	slices.Sort(lkeys)
 	// The index holds these keys and no other (its canonical form is
@@ -193,7 +193,7 @@ func TestQuickViewUpdates(t *testing.T) {
 				}
 				span := []int{10, 200, 1500}[r.IntN(3)]
 				mk := func(id int) *Element {
-					e := &Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id), Port: 80, Expires: time.Unix(2e9, 0)}
+					e := &Element{ID: uint32(id), Label: LabelOf(fmt.Sprintf("e%d", id)), Port: 80, Expires: ExpiryOf(time.Unix(2e9, 0))}
 					switch r.IntN(4) {
 					case 0:
 						e.Addrs = AddrsOf(netip.MustParseAddr("2001:db8::1"))
@@ -209,7 +209,7 @@ func TestQuickViewUpdates(t *testing.T) {
 					if r.IntN(3) == 0 {
 						e.RTT = time.Duration(r.IntN(5)) * 100 * time.Microsecond
 					}
-					e.Site = testSites[r.IntN(len(testSites))]
+					e.Site = SiteNameOf(testSites[r.IntN(len(testSites))])
 					return e
 				}
 				// A first batch fills the pool.
@@ -233,7 +233,7 @@ func TestQuickViewUpdates(t *testing.T) {
 						case 2:
 							// A new label for the element (rename).
 							label := fmt.Sprintf("r%d-%d", id, round)
-							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) { e.Label = label }}})
+							groups = append(groups, []Op{{Pool: "web.z.test.", ID: uint32(id), update: func(e *Element) { e.Label = LabelOf(label) }}})
 						default:
 							h, a, w, l, rtt := Health(r.IntN(3)), Admin(r.IntN(3)), uint32(r.IntN(3)), uint32(r.IntN(3)), time.Duration(r.IntN(3))*time.Millisecond
 							site, home := testSites[r.IntN(len(testSites))], uint32(r.IntN(3))
@@ -243,13 +243,13 @@ func TestQuickViewUpdates(t *testing.T) {
 								case 6:
 									// Disputed (served whatever its
 									// health), last here or not.
-									e.Vantage, e.Last = nil, false
+									e.Vantage, e.Last = VantagesOf(nil), false
 									if disputed {
-										e.Vantage = []Vantage{{1, HealthDown}, {2, HealthUp}}
+										e.Vantage = VantagesOf([]Vantage{{1, HealthDown}, {2, HealthUp}})
 										e.Last = LastAt(e, 1)
 									}
 								case 5:
-									e.Site, e.Home = site, home
+									e.Site, e.Home = SiteNameOf(site), home
 								case 0:
 									e.Health, e.Reported = h, disputed
 								case 1:
@@ -320,7 +320,7 @@ func checkNearestSites(t *testing.T, s *ElementSet, want []*Element, rank func(*
 		c := &Client{Site: SiteOf(name)}
 		var ref []sr
 		for _, e := range want {
-			ref = append(ref, sr{e.Last, SiteOf(e.Site) == c.Site, rank(e)})
+			ref = append(ref, sr{e.Last, e.Site.Site() == c.Site, rank(e)})
 		}
 		slices.SortFunc(ref, func(a, b sr) int {
 			if a.last != b.last {
@@ -353,9 +353,9 @@ func checkNearestSites(t *testing.T, s *ElementSet, want []*Element, rank func(*
 					t.Fatalf("site %s, k=%d: element %d twice", name, k, e.ID)
 				}
 				seen[e.ID] = true
-				if got := (sr{e.Last, SiteOf(e.Site) == c.Site, rank(e)}); got != ref[i] {
+				if got := (sr{e.Last, e.Site.Site() == c.Site, rank(e)}); got != ref[i] {
 					t.Fatalf("site %s, k=%d: pick %d is element %d (site %q, rank %d), want site-first %v rank %d",
-						name, k, i, e.ID, e.Site, got.rank, ref[i].mine, ref[i].rank)
+						name, k, i, e.ID, e.Site.String(), got.rank, ref[i].mine, ref[i].rank)
 				}
 			}
 		}

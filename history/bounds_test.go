@@ -173,7 +173,7 @@ func TestChurn(t *testing.T) {
 	var prev *handlespace.Element
 	for i := range 3600 {
 		e := hstest.Elem(fmt.Sprintf("c%d", i), fmt.Sprintf("10.9.%d.%d", i/250, i%250+1), 80, 1)
-		e.Expires = t0.Add(time.Hour)
+		e.Expires = handlespace.ExpiryOf(t0.Add(time.Hour))
 		e.Health = handlespace.HealthUp
 		if err := hs.Do(handlespace.Op{Pool: "churn.pool.test.", Elem: e, Policy: "rr"}); err != nil {
 			t.Fatal(err)

@@ -44,7 +44,7 @@ func TestSampleChanged(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 6))
 	elem := func(i int) *handlespace.Element {
 		a := netip.AddrFrom4([4]byte{10, 3, 0, byte(i)})
-		return &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}
+		return &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}
 	}
 	now := t0
 	for round := range 300 {

@@ -15,7 +15,7 @@ func TestDisputed(t *testing.T) {
 	r := history.New(history.Config{}, history.Inputs{View: hs.View})
 	r.Sample(t0)
 	set := func(v []handlespace.Vantage) {
-		if err := hs.Update("web.pool.test.", els[0].ID, func(e *handlespace.Element) { e.Vantage = v }); err != nil {
+		if err := hs.Update("web.pool.test.", els[0].ID, func(e *handlespace.Element) { e.Vantage = handlespace.VantagesOf(v) }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -58,9 +58,9 @@ func TestQuietPieces(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(10, 7))
 	elem := func(i, load int) *handlespace.Element {
-		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
+		return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1,
-			Load: uint32(load), Expires: now.Add(time.Hour), Lease: time.Hour}
+			Load: uint32(load), Expires: handlespace.ExpiryOf(now.Add(time.Hour)), Lease: time.Hour}
 	}
 	var groups [][]handlespace.Op
 	for _, pool := range pools {
@@ -100,7 +100,7 @@ func TestQuietPieces(t *testing.T) {
 					hs.Apply(groups, nil)
 					groups = groups[:0]
 					c := cur.Clone()
-					c.Label = fmt.Sprintf("r%d-%d", i, round)
+					c.Label = handlespace.LabelOf(fmt.Sprintf("r%d-%d", i, round))
 					if err := hs.ApplyEdits([]handlespace.Edit{{Pool: pool, Put: c}})[0]; err != nil {
 						t.Fatal(err)
 					}

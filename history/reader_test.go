@@ -20,9 +20,9 @@ func TestReaderDuringSample(t *testing.T) {
 	hs := poolTestSpace(t, func() time.Time { return now })
 	const pool = "big.pool.test."
 	elem := func(i int, h handlespace.Health) *handlespace.Element {
-		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
+		return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1,
-			Health: h, Expires: now.Add(time.Hour), Lease: time.Hour}
+			Health: h, Expires: handlespace.ExpiryOf(now.Add(time.Hour)), Lease: time.Hour}
 	}
 	var groups [][]handlespace.Op
 	for i := range 200 {
@@ -91,9 +91,9 @@ func TestReaderDuringWalk(t *testing.T) {
 	hs := poolTestSpace(t, func() time.Time { return now })
 	const small, big, n, maxElements = "a.pool.test.", "big.pool.test.", 4000, 100
 	elem := func(i int) *handlespace.Element {
-		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
+		return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1,
-			Health: handlespace.Health(i % 3), Home: uint32(1 + i%4), Expires: now.Add(time.Hour), Lease: time.Hour}
+			Health: handlespace.Health(i % 3), Home: uint32(1 + i%4), Expires: handlespace.ExpiryOf(now.Add(time.Hour)), Lease: time.Hour}
 	}
 	apply := func(pool string, from, to int) {
 		var groups [][]handlespace.Op

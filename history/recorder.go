@@ -811,12 +811,12 @@ func (r *Recorder) walked(ps *poolState, e *handlespace.Element, st, why string,
 			return
 		}
 		r.tracked++
-		ps.tracks[e.ID] = &track{label: strings.Clone(e.Label), state: st, reason: clip(why), since: now}
+		ps.tracks[e.ID] = &track{label: strings.Clone(e.Label.String()), state: st, reason: clip(why), since: now}
 		ps.awaitReason(e.ID, st, why)
 		return
 	}
-	if t.label != e.Label {
-		t.label = strings.Clone(e.Label)
+	if t.label != e.Label.String() {
+		t.label = strings.Clone(e.Label.String())
 	}
 	if t.state == st {
 		if why != "" && t.reason == "" {
@@ -923,7 +923,7 @@ func (r *Recorder) quiet(ps *poolState, was, e *handlespace.Element) bool {
 	if ps.tracks == nil {
 		return true
 	}
-	if was.Admin != e.Admin || was.Reported != e.Reported || disputed(was) != disputed(e) || was.Label != e.Label {
+	if was.Admin != e.Admin || was.Reported != e.Reported || disputed(was) != disputed(e) || was.Label.String() != e.Label.String() {
 		return false
 	}
 	return r.tracked >= r.cfg.MaxElements || ps.tracks[e.ID] != nil

@@ -253,14 +253,14 @@ func expectedShare(pv *handlespace.PoolView) *Share {
 	for _, e := range els {
 		sum += weight(e)
 	}
-	slices.SortFunc(els, func(a, b *handlespace.Element) int { return naturalCompare(a.Label, b.Label) })
+	slices.SortFunc(els, func(a, b *handlespace.Element) int { return naturalCompare(a.Label.String(), b.Label.String()) })
 	sh.Elements = []ElementShare{}
 	for _, e := range els {
 		s := 0.0
 		if sum > 0 {
 			s = weight(e) / sum
 		}
-		sh.Elements = append(sh.Elements, ElementShare{ID: handlespace.IDString(e.ID), Label: e.Label, Share: s})
+		sh.Elements = append(sh.Elements, ElementShare{ID: handlespace.IDString(e.ID), Label: e.Label.String(), Share: s})
 	}
 	return sh
 }
@@ -459,7 +459,7 @@ func (r *Recorder) actualShares(ps *poolState) []ActualShare {
 				label = t.label
 			} else if ps.pv != nil {
 				if e := ps.pv.Element(id); e != nil {
-					label = e.Label
+					label = e.Label.String()
 				}
 			}
 			es := ElementShare{ID: handlespace.IDString(id), Label: label, Answers: &d}

@@ -163,9 +163,9 @@ func newBigPool(tb testing.TB, n int) *bigPool {
 }
 
 func (f *bigPool) elem(id, load int) *handlespace.Element {
-	return &handlespace.Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id),
+	return &handlespace.Element{ID: uint32(id), Label: handlespace.LabelOf(fmt.Sprintf("e%d", id)),
 		Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(id >> 16), byte(id >> 8), byte(id)})),
-		Port:  8080, Weight: 1, Load: uint32(load), Expires: f.now.Add(2 * time.Hour), Lease: 2 * time.Hour}
+		Port:  8080, Weight: 1, Load: uint32(load), Expires: handlespace.ExpiryOf(f.now.Add(2 * time.Hour)), Lease: 2 * time.Hour}
 }
 
 func (f *bigPool) apply(tb testing.TB) {

@@ -92,7 +92,7 @@ func live(ps *poolState) map[uint32]*track {
 }
 
 func elemN(i int) *handlespace.Element {
-	return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i),
+	return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)),
 		Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80, Weight: 1, Home: 1}
 }
 

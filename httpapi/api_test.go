@@ -386,7 +386,7 @@ func TestPretty(t *testing.T) {
 func TestDisputedJSON(t *testing.T) {
 	f := newFixture(t, "")
 	if err := f.hs.Update("web.pool.test.", web2.ID, func(e *handlespace.Element) {
-		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 0xb, Health: handlespace.HealthUp}}
+		e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 0xb, Health: handlespace.HealthUp}})
 		e.Last = handlespace.LastAt(e, 7)
 	}); err != nil {
 		t.Fatal(err)

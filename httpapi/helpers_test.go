@@ -129,10 +129,10 @@ func newFixtureWith(t testing.TB, cfg httpapi.Config) *fixture {
 	web.URI = "http://{name}:{port}/"
 	web.Probe = handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 2, Fall: 2, Jitter: 0.1}
 	w3 := web3.Clone()
-	w3.Site, w3.Priority = "fra", 2
+	w3.Site, w3.Priority = handlespace.SiteNameOf("fra"), 2
 	w3.Load, w3.LoadDeg = handlespace.LoadFromFraction(0.25), handlespace.LoadFromFraction(0.05)
 	w3.Transport = handlespace.TransportUDP
-	w3.Probe = &handlespace.ProbeSpec{Kind: "tcp", Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 3, Jitter: 0.25}
+	w3.Probe = handlespace.ProbeRefOf(&handlespace.ProbeSpec{Kind: "tcp", Interval: 2 * time.Second, Timeout: time.Second, Rise: 1, Fall: 3, Jitter: 0.25})
 	defs := []handlespace.ZoneDef{
 		{Origin: "pool.test.", File: "pool.zone", Records: hstest.RRs(t, apex("pool.test.")), Pools: []handlespace.PoolDef{
 			{Handle: "web", Spec: web, Elements: []*handlespace.Element{web1.Clone(), web2.Clone(), w3}},
@@ -148,7 +148,7 @@ func newFixtureWith(t testing.TB, cfg httpapi.Config) *fixture {
 	}
 	d := dyn.Clone()
 	d.Home = 0x0a0b0c0d
-	d.Expires = t0.Add(42500 * time.Millisecond)
+	d.Expires = handlespace.ExpiryOf(t0.Add(42500 * time.Millisecond))
 	if err := hs.Do(handlespace.Op{Pool: "web.pool.test.", Elem: d}); err != nil {
 		t.Fatal(err)
 	}

@@ -200,8 +200,8 @@ func (a *api) poolDetail(pv *handlespace.PoolView) PoolJSON {
 func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJSON {
 	j := ElementJSON{
 		ID:        idString(e.ID),
-		Label:     e.Label,
-		Name:      e.Label + "." + pv.Name,
+		Label:     e.Label.String(),
+		Name:      e.Label.String() + "." + pv.Name,
 		Addresses: make([]string, e.Addrs.Len()),
 		Port:      e.Port,
 		Transport: e.Transport.String(),
@@ -209,7 +209,7 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		Priority:  e.Priority,
 		Load:      round(handlespace.LoadFraction(e.Load), 1e6),
 		LoadDeg:   round(handlespace.LoadFraction(e.LoadDeg), 1e6),
-		Site:      e.Site,
+		Site:      e.Site.String(),
 		Health:    e.Health.String(),
 		Admin:     e.Admin.String(),
 		Reported:  e.Reported,
@@ -219,7 +219,7 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		Disputed:  e.Disputed(),
 		Last:      e.Last,
 	}
-	for _, v := range e.Vantage {
+	for _, v := range e.Vantage.All() {
 		j.Vantage = append(j.Vantage, VantageJSON{Registrar: idString(v.Registrar), Health: v.Health.String()})
 	}
 	for i, ad := range e.Addrs.All() {
@@ -238,13 +238,13 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		ms := millis(e.LocalRTT)
 		j.LocalRTTms = &ms
 	}
-	if !e.Expires.IsZero() {
-		exp := e.Expires.UTC()
-		left := round(max(0, e.Expires.Sub(a.now()).Seconds()), 1e3)
+	if !e.Expires.Time().IsZero() {
+		exp := e.Expires.Time().UTC()
+		left := round(max(0, e.Expires.Time().Sub(a.now()).Seconds()), 1e3)
 		j.Expires, j.LeaseLeftS = &exp, &left
 	}
-	if e.Probe != nil {
-		j.Probe = probeSpec(*e.Probe)
+	if e.Probe.Spec() != nil {
+		j.Probe = probeSpec(*e.Probe.Spec())
 		if j.Probe == nil { // probes turned off for this element
 			j.Probe = &ProbeJSON{Kind: "none"}
 		}

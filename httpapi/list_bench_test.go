@@ -19,7 +19,7 @@ func BenchmarkListPools(b *testing.B) {
 	const n = 100000
 	var groups [][]handlespace.Op
 	for i := 1; i <= n; i++ {
-		e := &handlespace.Element{ID: uint32(i), Label: fmt.Sprintf("e%d", i),
+		e := &handlespace.Element{ID: uint32(i), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})), Port: 80, Weight: 1}
 		groups = append(groups, []handlespace.Op{{Pool: "big.pool.test.", Elem: e}})
 	}

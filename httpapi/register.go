@@ -124,7 +124,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 	if !decodeRegister(w, r, &req) {
 		return
 	}
-	e := &handlespace.Element{Port: req.Port, Weight: req.Weight, Priority: req.Prio, Site: req.Site}
+	e := &handlespace.Element{Port: req.Port, Weight: req.Weight, Priority: req.Prio, Site: handlespace.SiteNameOf(req.Site)}
 	switch {
 	case len(req.Addresses) == 0:
 		writeError(w, r, http.StatusBadRequest, `missing addresses; want {"addresses": ["192.0.2.10"], "port": 8080}`)
@@ -242,7 +242,7 @@ func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registra
 	if e == nil {
 		return
 	}
-	res, ok := a.submit(w, r, reg, pv.Name, e.Label, regcommit.Change{Pool: pv.Name, Label: e.Label})
+	res, ok := a.submit(w, r, reg, pv.Name, e.Label.String(), regcommit.Change{Pool: pv.Name, Label: e.Label.String()})
 	if !ok {
 		return
 	}
@@ -250,8 +250,8 @@ func (a *api) deleteElement(w http.ResponseWriter, r *http.Request, reg Registra
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("pool %s has no element %q", pv.Name, r.PathValue("pe")))
 		return
 	}
-	a.log.Info("http api: deregistered", "pool", pv.Name, "element", handlespace.IDString(e.ID), "name", e.Label, "remote", r.RemoteAddr)
-	writeJSON(w, r, http.StatusOK, deregisterJSON{Pool: pv.Name, Element: handlespace.IDString(e.ID), Label: e.Label, Deleted: true})
+	a.log.Info("http api: deregistered", "pool", pv.Name, "element", handlespace.IDString(e.ID), "name", e.Label.String(), "remote", r.RemoteAddr)
+	writeJSON(w, r, http.StatusOK, deregisterJSON{Pool: pv.Name, Element: handlespace.IDString(e.ID), Label: e.Label.String(), Deleted: true})
 }
 
 // submission is the Request of one registration or removal, with room

@@ -44,7 +44,7 @@ func newRegFixture(t testing.TB, cfg regcommit.Config) *regFixture {
 func (f *regFixture) stored(t *testing.T) []string {
 	var out []string
 	f.store.Elements(func(pool string, e *handlespace.Element) error {
-		out = append(out, e.Label+"."+pool)
+		out = append(out, e.Label.String()+"."+pool)
 		return nil
 	})
 	return out
@@ -67,7 +67,7 @@ func TestRegisterEndpoints(t *testing.T) {
 		t.Errorf("identifier %v, want the label's hash %s", el["id"], handlespace.IDString(id))
 	}
 	pv := f.hs.View().Zone("pool.test.").Pool("web")
-	if e := pv.Label("h1"); e == nil || e.Owner.String() != "http" || e.Addrs.Len() != 2 || !e.Expires.Equal(t0.Add(30*time.Second)) {
+	if e := pv.Label("h1"); e == nil || e.Owner.String() != "http" || e.Addrs.Len() != 2 || !e.Expires.Time().Equal(t0.Add(30*time.Second)) {
 		t.Fatalf("element in the handlespace %+v", e)
 	}
 	if got := f.stored(t); len(got) != 1 || got[0] != "h1.web.pool.test." {

@@ -31,7 +31,7 @@ func newSpace(t *testing.T) *handlespace.Handlespace {
 		t.Fatal(err)
 	}
 	r := el("r", "10.0.2.1")
-	r.Home, r.Health, r.Expires = 9, handlespace.HealthUp, time.Unix(1e9+60, 0)
+	r.Home, r.Health, r.Expires = 9, handlespace.HealthUp, handlespace.ExpiryOf(time.Unix(1e9+60, 0))
 	if err := hs.Do(handlespace.Op{Pool: "reg.t.", Elem: r}); err != nil {
 		t.Fatal(err)
 	}

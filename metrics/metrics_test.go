@@ -238,7 +238,7 @@ func TestVantageMetrics(t *testing.T) {
 	web := hs.View().Pool("web.t.").Elements()
 	if err := hs.Update("web.t.", web[0].ID, func(e *handlespace.Element) {
 		e.Health = handlespace.HealthDown
-		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 9, Health: handlespace.HealthUp}}
+		e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 9, Health: handlespace.HealthUp}})
 		e.Last = handlespace.LastAt(e, 7)
 	}); err != nil {
 		t.Fatal(err)

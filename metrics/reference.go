@@ -59,14 +59,14 @@ func disputedView() (*handlespace.View, error) {
 		rrs = append(rrs, rr)
 	}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 1})
-	e := &handlespace.Element{Label: "a", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")), Port: 80, Weight: 1}
+	e := &handlespace.Element{Label: handlespace.LabelOf("a"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")), Port: 80, Weight: 1}
 	e.ID = handlespace.ElementID(e.Addrs.At(0), e.Port)
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "example.", Records: rrs,
 		Pools: []handlespace.PoolDef{{Handle: "web", Spec: handlespace.DefaultPoolSpec(), Elements: []*handlespace.Element{e}}}}}); err != nil {
 		return nil, fmt.Errorf("metrics: reference zone: %w", err)
 	}
 	if err := hs.Update("web.example.", e.ID, func(e *handlespace.Element) {
-		e.Vantage = []handlespace.Vantage{{Registrar: 1, Health: handlespace.HealthUp}, {Registrar: 2, Health: handlespace.HealthDown}}
+		e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 1, Health: handlespace.HealthUp}, {Registrar: 2, Health: handlespace.HealthDown}})
 	}); err != nil {
 		return nil, fmt.Errorf("metrics: reference element: %w", err)
 	}

@@ -45,7 +45,7 @@ func TestReferenceHasEveryFamily(t *testing.T) {
 	m.SetProbeStats(func() probe.Stats { return probe.Stats{} })
 	web := hs.View().Pool("web.t.").Elements()
 	if err := hs.Update("web.t.", web[0].ID, func(e *handlespace.Element) { // a disputed element
-		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthUp}, {Registrar: 9, Health: handlespace.HealthDown}}
+		e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthUp}, {Registrar: 9, Health: handlespace.HealthDown}})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	slices.SortFunc(disputes, func(a, b *handlespace.PoolView) int { return strings.Compare(a.Name, b.Name) })
 	for _, pv := range disputes {
 		for e := range pv.Disputed() {
-			for _, vp := range e.Vantage {
+			for _, vp := range e.Vantage.All() {
 				if len(views) < maxVantageSeries {
 					views = append(views, view{pv.Name, handlespace.IDString(e.ID), handlespace.IDString(vp.Registrar), vp.Health.String()})
 				}

@@ -37,7 +37,7 @@ func TestViewCollectorFollowsChanges(t *testing.T) {
 			switch rng.IntN(6) {
 			case 0, 1:
 				a := netip.AddrFrom4([4]byte{10, 0, byte(id), 1})
-				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", id), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
+				e := &handlespace.Element{ID: id, Label: handlespace.LabelOf(fmt.Sprintf("e%d", id)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
 					Home: uint32(rng.IntN(3) * 7)}
 				hs.Do(handlespace.Op{Pool: pool, Elem: e})
 			case 2:
@@ -48,9 +48,9 @@ func TestViewCollectorFollowsChanges(t *testing.T) {
 					e.Admin = handlespace.Admin(rng.IntN(3))
 					e.Reported = rng.IntN(4) == 0
 					e.Home = uint32(rng.IntN(3) * 7)
-					e.Vantage, e.Last = nil, false
+					e.Vantage, e.Last = handlespace.VantagesOf(nil), false
 					if rng.IntN(3) == 0 {
-						e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 9, Health: handlespace.HealthUp}}
+						e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 9, Health: handlespace.HealthUp}})
 						e.Last = rng.IntN(2) == 0
 					}
 				})
@@ -78,9 +78,9 @@ func TestVantageSeriesCap(t *testing.T) {
 	for _, pool := range []string{"b.t.", "a.t."} { // 1 200 disputed > maxVantageSeries
 		var groups [][]handlespace.Op
 		for i := range 650 {
-			e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80}
+			e := &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Port: 80}
 			if i%13 != 5 { // every 13th not disputed: 600 of 650 are
-				e.Vantage = []handlespace.Vantage{{Registrar: 9, Health: handlespace.HealthDown}}
+				e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 9, Health: handlespace.HealthDown}})
 			}
 			groups = append(groups, []handlespace.Op{{Pool: pool, Elem: e}})
 		}
@@ -198,7 +198,7 @@ func walkGauges(v *handlespace.View, self uint32) []string {
 					if e.Last {
 						last++
 					}
-					for _, vp := range e.Vantage {
+					for _, vp := range e.Vantage.All() {
 						views = append(views, fmt.Sprintf("poolnsd_element_vantage{element=%s,health=%s,pool=%s,registrar=%s} 1",
 							handlespace.IDString(e.ID), vp.Health, pv.Name, handlespace.IDString(vp.Registrar)))
 					}
@@ -245,7 +245,7 @@ func BenchmarkViewScrape(b *testing.B) {
 	}
 	const n = 1_000_000
 	elem := func(i, load int) *handlespace.Element {
-		return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
+		return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
 			Port: 80, Weight: 1, Load: uint32(load)}
 	}
 	var groups [][]handlespace.Op

@@ -36,7 +36,7 @@ func benchHealthWrites(b *testing.B, every int) {
 	edits := make([]handlespace.Edit, n)
 	for i := range edits {
 		edits[i] = handlespace.Edit{Pool: web, Put: &handlespace.Element{
-			ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})),
+			ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})),
 			Port: 80, Weight: 1, Health: handlespace.HealthUp, Home: self,
 		}}
 	}

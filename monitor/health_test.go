@@ -433,9 +433,9 @@ func TestKeeperFollowsChanges(t *testing.T) {
 			case 1:
 				hs.Update(pool, id, func(e *handlespace.Element) { e.Health = known[rng.IntN(2)] })
 			default:
-				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}
+				e := &handlespace.Element{ID: id, Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}
 				if rng.IntN(2) == 0 {
-					e.Probe = tcp
+					e.Probe = handlespace.ProbeRefOf(tcp)
 				}
 				hs.Do(handlespace.Op{Pool: pool, Elem: e})
 			}

@@ -493,7 +493,7 @@ func (m *Monitor) targetOf(pv *handlespace.PoolView, e *handlespace.Element, old
 	}
 	addr := netip.AddrPortFrom(e.Addrs.At(0), e.Port)
 	if had && old.Addr == addr && old.Spec == spec && old.Source == m.cfg.Source &&
-		len(old.Name) == len(e.Label)+1+len(pv.Name) && old.Name[:len(e.Label)] == e.Label {
+		len(old.Name) == len(e.Label.String())+1+len(pv.Name) && old.Name[:len(e.Label.String())] == e.Label.String() {
 		old.Health = e.Health
 		return old, true // its strings kept
 	}
@@ -502,7 +502,7 @@ func (m *Monitor) targetOf(pv *handlespace.PoolView, e *handlespace.Element, old
 		ID:     e.ID,
 		Addr:   addr,
 		Source: m.cfg.Source,
-		Name:   e.Label + "." + pv.Name,
+		Name:   e.Label.String() + "." + pv.Name,
 		Health: e.Health,
 		Spec:   spec,
 	}, true
@@ -557,7 +557,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 				// (Not e's: a verdict published meanwhile may have made
 				// the change already.)
 				from, changedHere = e.Health, true
-				e.Health, e.Vantage, e.Last = health, nil, false
+				e.Health, e.Vantage, e.Last = health, handlespace.VantagesOf(nil), false
 			}
 			if clears {
 				e.Reported = false
@@ -580,7 +580,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 			if m.cfg.OnHealthChange != nil { // first: what reads the log then finds it counted
 				m.cfg.OnHealthChange(t.pool, t.id, from, health)
 			}
-			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label,
+			m.cfg.Logger.Info("health changed", "pool", t.pool, "element", handlespace.IDString(t.id), "name", e.Label.String(),
 				"from", from.String(), "to", health.String(), "reason", reason)
 		}
 		if clears {
@@ -588,7 +588,7 @@ func (m *Monitor) onResult(r probe.Result, tr probe.Tracker, changed bool) {
 			delete(m.outAt, r.Key)
 			m.mu.Unlock()
 			m.cfg.Logger.Info("probe passed; element back in the answers after failure reports", "pool", t.pool,
-				"element", handlespace.IDString(t.id), "name", e.Label)
+				"element", handlespace.IDString(t.id), "name", e.Label.String())
 		}
 		return
 	}
@@ -741,7 +741,7 @@ func (m *Monitor) flush() {
 				delete(m.outAt, Key(t.pool, t.id))
 				m.mu.Unlock()
 				m.cfg.Logger.Info("failure reports lapsed; element back in the answers", "pool", t.pool,
-					"element", handlespace.IDString(t.id), "name", e.Label)
+					"element", handlespace.IDString(t.id), "name", e.Label.String())
 			}
 		}
 	}
@@ -828,7 +828,7 @@ func (m *Monitor) report(pool string, id uint32, from netip.Addr, limit bool) (R
 		}
 		out.Removed = true
 		m.cfg.Logger.Info("element out of the answers after failure reports", "pool", pool,
-			"element", handlespace.IDString(id), "name", e.Label, "reports", n, "window", m.cfg.ReportWindow.String())
+			"element", handlespace.IDString(id), "name", e.Label.String(), "reports", n, "window", m.cfg.ReportWindow.String())
 	}
 	out.Probed = m.sched.ProbeNow(k)
 	return out, nil
@@ -879,7 +879,7 @@ func (m *Monitor) allow(from netip.Addr, now time.Time) bool {
 func (m *Monitor) SetAdmin(pool string, id uint32, a handlespace.Admin) error {
 	var old handlespace.Admin
 	var label string
-	err := m.hs.Update(pool, id, func(e *handlespace.Element) { old, label, e.Admin = e.Admin, e.Label, a })
+	err := m.hs.Update(pool, id, func(e *handlespace.Element) { old, label, e.Admin = e.Admin, e.Label.String(), a })
 	if err != nil {
 		return err
 	}

@@ -437,11 +437,11 @@ web PE 10.0.0.4:80 name=web4
 
 		// A registration homed elsewhere is served (by its home's word) but
 		// not probed here; one homed here is.
-		other := &handlespace.Element{ID: 0x100, Label: "other", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.0.0.9")), Port: 80, Home: 0x99}
+		other := &handlespace.Element{ID: 0x100, Label: handlespace.LabelOf("other"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.0.0.9")), Port: 80, Home: 0x99}
 		if err := f.hs.Do(handlespace.Op{Pool: web, Elem: other}); err != nil {
 			t.Fatal(err)
 		}
-		mine := &handlespace.Element{ID: 0x101, Label: "mine", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.0.0.10")), Port: 80}
+		mine := &handlespace.Element{ID: 0x101, Label: handlespace.LabelOf("mine"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.0.0.10")), Port: 80}
 		if err := f.hs.Do(handlespace.Op{Pool: web, Elem: mine}); err != nil {
 			t.Fatal(err)
 		}
@@ -589,7 +589,7 @@ func TestSyncGap(t *testing.T) {
 		base := f.m.Stats().Targets
 		add := func(id uint32) {
 			t.Helper()
-			e := &handlespace.Element{ID: id, Label: "r" + strconv.Itoa(int(id)), Port: 80,
+			e := &handlespace.Element{ID: id, Label: handlespace.LabelOf("r" + strconv.Itoa(int(id))), Port: 80,
 				Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, 9, byte(id)}))}
 			if err := f.hs.Do(handlespace.Op{Pool: web, Elem: e}); err != nil {
 				t.Fatal(err)

@@ -140,7 +140,7 @@ func (m *Monitor) sampleOf(pv *handlespace.PoolView, e *handlespace.Element, old
 	addr := netip.AddrPortFrom(e.Addrs.At(0), e.Port)
 	spec := SampleSpec(pv.ProbeSpec(e), m.cfg.RTTInterval)
 	if had && old.Addr == addr && old.Spec == spec && old.Source == m.cfg.Source &&
-		len(old.Name) == len(e.Label)+1+len(pv.Name) && old.Name[:len(e.Label)] == e.Label {
+		len(old.Name) == len(e.Label.String())+1+len(pv.Name) && old.Name[:len(e.Label.String())] == e.Label.String() {
 		return old, true // its strings kept
 	}
 	return probe.Target{
@@ -148,7 +148,7 @@ func (m *Monitor) sampleOf(pv *handlespace.PoolView, e *handlespace.Element, old
 		ID:     e.ID,
 		Addr:   addr,
 		Source: m.cfg.Source,
-		Name:   e.Label + "." + pv.Name,
+		Name:   e.Label.String() + "." + pv.Name,
 		Spec:   spec,
 	}, true
 }

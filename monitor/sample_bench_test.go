@@ -114,7 +114,7 @@ func benchSampler(b *testing.B, kind string, n int, interval time.Duration) {
 	for i := range edits {
 		ap := addrs[i%len(addrs)]
 		edits[i] = handlespace.Edit{Pool: near, Put: &handlespace.Element{
-			ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(ap.Addr()), Port: ap.Port(),
+			ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(ap.Addr()), Port: ap.Port(),
 			Weight: 1, Health: handlespace.HealthUp, Home: elsewhere, RTT: time.Millisecond,
 		}}
 	}

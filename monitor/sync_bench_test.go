@@ -160,9 +160,9 @@ func bigElem(id int, probed bool, load int, exp time.Time) *handlespace.Element 
 	if probed {
 		probe0 = &handlespace.ProbeSpec{Kind: "tcp", Interval: time.Hour, Timeout: time.Second, Rise: 1, Fall: 1}
 	}
-	return &handlespace.Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id-1),
+	return &handlespace.Element{ID: uint32(id), Label: handlespace.LabelOf(fmt.Sprintf("e%d", id-1)),
 		Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(id >> 16), byte(id >> 8), byte(id)})),
-		Port:  8080, Weight: 1, Home: 7, Probe: probe0, Load: uint32(load), Expires: exp, Lease: 2 * time.Hour}
+		Port:  8080, Weight: 1, Home: 7, Probe: handlespace.ProbeRefOf(probe0), Load: uint32(load), Expires: handlespace.ExpiryOf(exp), Lease: 2 * time.Hour}
 }
 
 // bigSpace is a handlespace with pool bigPool of n elements homed at

@@ -72,10 +72,10 @@ func testSyncFollowsChanges(t *testing.T, pieces bool) {
 			case 1: // a refresh: a new load
 				hs.Update(pool, id, func(e *handlespace.Element) { e.Load = uint32(rng.IntN(100)) }) // may be missing: fine
 			default:
-				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
+				e := &handlespace.Element{ID: id, Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
 					Home: uint32(self + rng.IntN(2))}
 				if rng.IntN(3) > 0 {
-					e.Probe = tcp
+					e.Probe = handlespace.ProbeRefOf(tcp)
 				}
 				hs.Apply([][]handlespace.Op{{{Pool: pool, Elem: e, Policy: policy}}}, nil) // a policy clash fails: fine
 			}

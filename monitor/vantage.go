@@ -158,13 +158,13 @@ func (m *Monitor) publish(v Verdict) {
 	}
 	cur := pv.Element(v.ID)
 	if cur == nil || (cur.Home != m.cfg.Self && cur.Home != 0) ||
-		(cur.Health == v.Health && slices.Equal(cur.Vantage, v.Vantage)) {
+		(cur.Health == v.Health && slices.Equal(cur.Vantage.All(), v.Vantage)) {
 		return
 	}
 	var old *handlespace.Element
 	err := m.hs.Update(v.Pool, v.ID, func(e *handlespace.Element) {
 		old = e.Clone()
-		e.Health, e.Vantage = v.Health, v.Vantage
+		e.Health, e.Vantage = v.Health, handlespace.VantagesOf(v.Vantage)
 		e.Last = handlespace.LastAt(e, m.cfg.Self)
 	})
 	if err != nil {
@@ -174,20 +174,20 @@ func (m *Monitor) publish(v Verdict) {
 		if m.cfg.OnHealthChange != nil {
 			m.cfg.OnHealthChange(v.Pool, v.ID, old.Health, v.Health)
 		}
-		m.cfg.Logger.Info("health changed", "pool", v.Pool, "element", handlespace.IDString(v.ID), "name", old.Label,
+		m.cfg.Logger.Info("health changed", "pool", v.Pool, "element", handlespace.IDString(v.ID), "name", old.Label.String(),
 			"from", old.Health.String(), "to", v.Health.String(), "reason", confirmReason(v), "vantage", VantageString(v.Vantage))
 	}
 	switch {
 	case v.Vantage != nil && !old.Disputed():
 		m.cfg.Logger.Warn("health disputed: the vantage points disagree; the element stays in the answers, last where it is out of reach",
-			"pool", v.Pool, "element", handlespace.IDString(v.ID), "name", old.Label, "health", v.Health.String(),
+			"pool", v.Pool, "element", handlespace.IDString(v.ID), "name", old.Label.String(), "health", v.Health.String(),
 			"vantage", VantageString(v.Vantage))
 	case v.Vantage == nil && old.Disputed():
 		m.cfg.Logger.Info("health no longer disputed: the vantage points agree", "pool", v.Pool,
-			"element", handlespace.IDString(v.ID), "name", old.Label, "health", v.Health.String())
+			"element", handlespace.IDString(v.ID), "name", old.Label.String(), "health", v.Health.String())
 	case v.Health != v.Proposed && old.Health == v.Health:
 		m.cfg.Logger.Info("health kept: the other vantage points do not confirm this registrar's probes", "pool", v.Pool,
-			"element", handlespace.IDString(v.ID), "name", old.Label, "health", v.Health.String(), "proposed", v.Proposed.String(),
+			"element", handlespace.IDString(v.ID), "name", old.Label.String(), "health", v.Health.String(), "proposed", v.Proposed.String(),
 			"vantage", VantageString(v.Vantage))
 	}
 }
@@ -258,7 +258,7 @@ func (m *Monitor) ProbeFor(pool string, id uint32, budget time.Duration, done fu
 		spec.Timeout, short = b, true
 	}
 	tg := probe.Target{Key: "confirm/" + Key(pool, id), ID: id, Addr: netip.AddrPortFrom(e.Addrs.At(0), e.Port),
-		Source: m.cfg.Source, Name: e.Label + "." + pool, Spec: spec}
+		Source: m.cfg.Source, Name: e.Label.String() + "." + pool, Spec: spec}
 	go func() {
 		defer func() { <-m.peerProbes }()
 		r := m.sched.Check(context.Background(), tg)

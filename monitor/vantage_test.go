@@ -287,8 +287,8 @@ func TestAdoptBeforeTarget(t *testing.T) {
 		const pool, n, other = "big.pool.test.", 20000, 0x0e0e0e0e
 		spec := &handlespace.ProbeSpec{Kind: "tcp", Interval: time.Second, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2}
 		mk := func(i int, home uint32) *handlespace.Element {
-			return &handlespace.Element{ID: uint32(1 + i), Label: fmt.Sprintf("b%d", i), Port: 80, Home: home, Probe: spec,
-				Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 5, byte(i >> 8), byte(i)})), Expires: f.clock.Now().Add(time.Hour)}
+			return &handlespace.Element{ID: uint32(1 + i), Label: handlespace.LabelOf(fmt.Sprintf("b%d", i)), Port: 80, Home: home, Probe: handlespace.ProbeRefOf(spec),
+				Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 5, byte(i >> 8), byte(i)})), Expires: handlespace.ExpiryOf(f.clock.Now().Add(time.Hour))}
 		}
 		ops := make([]handlespace.Op, n)
 		for i := range ops {

@@ -47,7 +47,7 @@ func TestRegisterRefreshClose(t *testing.T) {
 	}
 	s.waitSubmits(t, 1)
 	e := s.element("web", "pe1")
-	if e == nil || e.Port != 8080 || e.Weight != 5 || e.Priority != 1 || e.Site != "fra" || e.Lease != time.Second {
+	if e == nil || e.Port != 8080 || e.Weight != 5 || e.Priority != 1 || e.Site.String() != "fra" || e.Lease != time.Second {
 		t.Fatalf("registered %+v", e)
 	}
 	if r.Lease() != time.Second || r.Name() != "pe1.web.pool.example." || r.Registrar() != s.addr {
@@ -57,9 +57,9 @@ func TestRegisterRefreshClose(t *testing.T) {
 		t.Errorf("pool policy %s, want prio", pv.Spec.Policy)
 	}
 	// Two refreshes, each moving the lease's end.
-	first := e.Expires
+	first := e.Expires.Time()
 	s.waitSubmits(t, 2)
-	if e2 := s.element("web", "pe1"); e2 == nil || !e2.Expires.After(first) {
+	if e2 := s.element("web", "pe1"); e2 == nil || !e2.Expires.Time().After(first) {
 		t.Fatalf("after two refreshes: %+v", e2)
 	}
 	// A load report goes out at once.

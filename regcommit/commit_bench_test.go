@@ -38,7 +38,7 @@ func BenchmarkCommitPath(b *testing.B) {
 			hs := handlespace.New(handlespace.Options{RegistrarID: 9})
 			if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.test.", File: "z", Records: hstest.RRs(b, zoneText),
 				Pools: []handlespace.PoolDef{{Handle: "web", Spec: handlespace.DefaultPoolSpec(), Elements: []*handlespace.Element{
-					{ID: 1, Label: "s1", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80}}}}}}); err != nil {
+					{ID: 1, Label: handlespace.LabelOf("s1"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80}}}}}}); err != nil {
 				b.Fatal(err)
 			}
 			st, err := store.Open(b.TempDir())
@@ -48,9 +48,9 @@ func BenchmarkCommitPath(b *testing.B) {
 			defer st.Close()
 			exp := time.Now().Add(time.Hour)
 			elem := func(i int) *handlespace.Element {
-				return &handlespace.Element{ID: uint32(i + 2), Label: fmt.Sprintf("pe%d", i),
+				return &handlespace.Element{ID: uint32(i + 2), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)),
 					Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
-					Port:  8080, Weight: 1, Expires: exp, Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:bench.")}
+					Port:  8080, Weight: 1, Expires: handlespace.ExpiryOf(exp), Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:bench.")}
 			}
 			const chunk = 1 << 15
 			var groups [][]handlespace.Op
@@ -89,9 +89,9 @@ func BenchmarkCommitPath(b *testing.B) {
 					for next.Add(1) <= int64(b.N) {
 						i := rng.IntN(n)
 						e := elem(i)
-						e.ID, e.Owner, e.Expires, e.Lease = 0, handlespace.OwnerOf(""), time.Time{}, 0
+						e.ID, e.Owner, e.Expires, e.Lease = 0, handlespace.OwnerOf(""), handlespace.ExpiryOf(time.Time{}), 0
 						e.Load = rng.Uint32()
-						if _, err := r.Submit(context.Background(), reg("tsig:bench.", e.Label, e, time.Hour)); err != nil {
+						if _, err := r.Submit(context.Background(), reg("tsig:bench.", e.Label.String(), e, time.Hour)); err != nil {
 							panic(err)
 						}
 					}

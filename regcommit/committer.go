@@ -828,7 +828,7 @@ func (r *Committer) plan(v *handlespace.View, now time.Time, p *pending, claims 
 		if !c.Give {
 			n = e.Clone()
 		}
-		n.ID, n.Label, n.Lease, n.Expires = id, c.Label, lease, now.Add(lease)
+		n.ID, n.Label, n.Lease, n.Expires = id, handlespace.LabelOf(c.Label), lease, handlespace.ExpiryOf(now.Add(lease))
 		n.Static, n.Home, n.Health, n.Admin, n.Reported, n.RTT = false, 0, 0, 0, false, 0
 		n.Owner = handlespace.OwnerOf(who.Owner)
 		if cur != nil {
@@ -910,7 +910,7 @@ func (r *Committer) commit(plans []*planned) {
 		}
 		for _, d := range pl.done {
 			if d.Elem != nil {
-				r.leases.add(d.Pool, d.ID, d.Elem.Expires)
+				r.leases.add(d.Pool, d.ID, d.Elem.Expires.Time())
 				// A new element is a change of the pool (info); a refresh
 				// or an update of its parameters is not (debug), so that
 				// keep-alives do not flood the log.
@@ -962,8 +962,8 @@ func (r *Committer) recount() {
 				r.perOwner[e.Owner.String()]++
 				r.perPool[pv.Name]++
 				r.stats.Elements++
-				if !e.Expires.IsZero() {
-					r.leases.add(pv.Name, e.ID, e.Expires)
+				if !e.Expires.Time().IsZero() {
+					r.leases.add(pv.Name, e.ID, e.Expires.Time())
 				}
 			}
 		}

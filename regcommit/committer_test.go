@@ -79,7 +79,7 @@ func (s *testStore) stored(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	if err := s.inner.Elements(func(pool string, e *handlespace.Element) error {
-		out = append(out, fmt.Sprintf("%s%s", e.Label, strings.TrimPrefix(pool, "web")))
+		out = append(out, fmt.Sprintf("%s%s", e.Label.String(), strings.TrimPrefix(pool, "web")))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	clk := &clock{now: t0}
 	hs := handlespace.New(handlespace.Options{RegistrarID: 9, Now: clk.Now})
 	rrs := hstest.RRs(t, zoneText)
-	static := &handlespace.Element{ID: 1, Label: "s1", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80}
+	static := &handlespace.Element{ID: 1, Label: handlespace.LabelOf("s1"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.9.9.9")), Port: 80}
 	spec := handlespace.DefaultPoolSpec()
 	if err := hs.ApplyZones([]handlespace.ZoneDef{{Origin: "z.test.", File: "z", Records: rrs,
 		Pools: []handlespace.PoolDef{{Handle: "web", Spec: spec, Elements: []*handlespace.Element{static}}}}}); err != nil {
@@ -188,7 +188,7 @@ func TestRegisterRefreshExpire(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	e := f.elem("pe1")
-	if e == nil || e.Owner.String() != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Equal(t0.Add(10*time.Second)) || e.Home != 9 {
+	if e == nil || e.Owner.String() != "tsig:k." || e.Lease != 10*time.Second || !e.Expires.Time().Equal(t0.Add(10*time.Second)) || e.Home != 9 {
 		t.Fatalf("registered element %+v", e)
 	}
 	if got := f.store.stored(t); len(got) != 1 || got[0] != "pe1.z.test." {
@@ -200,7 +200,7 @@ func TestRegisterRefreshExpire(t *testing.T) {
 	if err != nil || res.Done[0].Created {
 		t.Fatalf("refresh: %+v %v", res, err)
 	}
-	if e2 := f.elem("pe1"); e2.ID != e.ID || !e2.Expires.Equal(t0.Add(15*time.Second)) {
+	if e2 := f.elem("pe1"); e2.ID != e.ID || !e2.Expires.Time().Equal(t0.Add(15*time.Second)) {
 		t.Fatalf("refreshed element %+v", e2)
 	}
 	if n := f.r.Sweep(t0.Add(12 * time.Second)); n != 0 || f.elem("pe1") == nil {
@@ -608,7 +608,7 @@ func TestGive(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := f.elem(label)
-		if got == nil || got.Label != label || got.Owner.String() != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
+		if got == nil || got.Label.String() != label || got.Owner.String() != "tsig:k." || got.Lease != time.Minute || got.Port != 80 {
 			t.Fatalf("give %v: registered %+v", give, got)
 		}
 		if (got == e) != give {
@@ -637,7 +637,7 @@ func TestSignalNamesRefused(t *testing.T) {
 	}
 	// One from before the check (as a restore or a peer brings it).
 	old := el("10.0.0.3", 8080)
-	old.ID, old.Label, old.Owner = 77, "_signal", handlespace.OwnerOf("tsig:a.")
+	old.ID, old.Label, old.Owner = 77, handlespace.LabelOf("_signal"), handlespace.OwnerOf("tsig:a.")
 	if err := f.hs.Do(handlespace.Op{Pool: "web.z.test.", Elem: old}); err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,8 @@ func (c claimSet) assign(pv *handlespace.PoolView, pool, label string, cur *hand
 			return l, true
 		}
 		if pv != nil {
-			if e := pv.Element(id); e != nil && e.Label != label {
-				return e.Label, true
+			if e := pv.Element(id); e != nil && e.Label.String() != label {
+				return e.Label.String(), true
 			}
 		}
 		return "", false

@@ -131,10 +131,10 @@ func (r *Committer) doSweep(now time.Time) int {
 			continue
 		}
 		e := pv.Element(ref.id)
-		if e == nil || e.Static || e.Expires.IsZero() || e.Expires.After(now) {
+		if e == nil || e.Static || e.Expires.Time().IsZero() || e.Expires.Time().After(now) {
 			continue // gone, or refreshed since
 		}
-		cands = append(cands, exp{pool, ref.id, e.Owner.String(), e.Label})
+		cands = append(cands, exp{pool, ref.id, e.Owner.String(), e.Label.String()})
 		groups = append(groups, []handlespace.Op{{Pool: pool, ID: ref.id, ExpiredBy: now}})
 	}
 	if len(groups) == 0 {

@@ -69,8 +69,8 @@ func Restore(hs *handlespace.Handlespace, st Stored, log *slog.Logger) (Restored
 		groups = groups[:0]
 	}
 	err := st.Elements(func(pool string, e *handlespace.Element) error {
-		if !e.Expires.IsZero() && !e.Expires.After(now) {
-			log.Info("registration expired while stopped", "pool", pool, "element", handlespace.IDString(e.ID), "expired", e.Expires)
+		if !e.Expires.Time().IsZero() && !e.Expires.Time().After(now) {
+			log.Info("registration expired while stopped", "pool", pool, "element", handlespace.IDString(e.ID), "expired", e.Expires.Time())
 			expired = append(expired, store.Write{Pool: pool, ID: e.ID})
 			return nil
 		}
@@ -104,10 +104,10 @@ func storedOK(pool string, e *handlespace.Element) error {
 	if err := handlespace.CheckPoolName(pool); err != nil {
 		return err
 	}
-	if err := handlespace.CheckLabel(e.Label); err != nil {
+	if err := e.Label.Check(); err != nil {
 		return err
 	}
-	if err := handlespace.CheckElementName(pool, e.Label); err != nil {
+	if err := handlespace.CheckElementName(pool, e.Label.String()); err != nil {
 		return err
 	}
 	for _, a := range e.Addrs.All() {

@@ -31,8 +31,8 @@ func TestRestore(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	elem := func(id uint32, label string, expires time.Time) *handlespace.Element {
-		return &handlespace.Element{ID: id, Label: label, Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, 0, byte(id)})),
-			Port: 8080, Weight: 1, Expires: expires, Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:k.")}
+		return &handlespace.Element{ID: id, Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, 0, byte(id)})),
+			Port: 8080, Weight: 1, Expires: handlespace.ExpiryOf(expires), Lease: time.Hour, Owner: handlespace.OwnerOf("tsig:k.")}
 	}
 	if err := st.Commit([]store.Write{
 		{Pool: "web.z.test.", Elem: elem(2, "pe1", t0.Add(time.Hour))},
@@ -60,7 +60,7 @@ func TestRestore(t *testing.T) {
 	}
 	var served []string
 	for _, e := range pv.Elements() {
-		served = append(served, e.Label)
+		served = append(served, e.Label.String())
 	}
 	slices.Sort(served)
 	if want := []string{"forever", "pe1", "pe2"}; !slices.Equal(served, want) {
@@ -68,7 +68,7 @@ func TestRestore(t *testing.T) {
 	}
 	var kept []string
 	if err := st.Elements(func(pool string, e *handlespace.Element) error {
-		kept = append(kept, e.Label+"."+pool)
+		kept = append(kept, e.Label.String()+"."+pool)
 		return nil
 	}); err != nil {
 		t.Fatal(err)

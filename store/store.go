@@ -286,9 +286,9 @@ func encodeElement(e *handlespace.Element) ([]byte, error) {
 // set makes r e's record, its addresses appended to addrs[:0].
 func (r *elementRecord) set(e *handlespace.Element, addrs []string) {
 	*r = elementRecord{
-		V: elementRecordVersion, ID: handlespace.IDString(e.ID), Label: e.Label, Port: e.Port,
+		V: elementRecordVersion, ID: handlespace.IDString(e.ID), Label: e.Label.String(), Port: e.Port,
 		Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
-		Site: e.Site, Home: e.Home, Owner: e.Owner.String(), Lease: int64(e.Lease / time.Second),
+		Site: e.Site.String(), Home: e.Home, Owner: e.Owner.String(), Lease: int64(e.Lease / time.Second),
 	}
 	if e.Transport != handlespace.TransportTCP {
 		r.Transport = e.Transport.String()
@@ -300,8 +300,8 @@ func (r *elementRecord) set(e *handlespace.Element, addrs []string) {
 	for _, a := range e.Addrs.All() {
 		r.Addrs = append(r.Addrs, a.String())
 	}
-	if !e.Expires.IsZero() {
-		r.Expires = e.Expires.UTC().Format(time.RFC3339Nano)
+	if !e.Expires.Time().IsZero() {
+		r.Expires = e.Expires.Time().UTC().Format(time.RFC3339Nano)
 	}
 }
 
@@ -393,7 +393,7 @@ func appendRecord(b []byte, e *handlespace.Element) []byte {
 	b = append(b, `,"id":"`...)
 	b = appendID(b, e.ID)
 	b = append(b, `","label":`...)
-	b = jsonw.String(b, e.Label)
+	b = jsonw.String(b, e.Label.String())
 	b = append(b, `,"addrs":[`...)
 	var tmp [64]byte
 	for i, a := range e.Addrs.All() {
@@ -421,14 +421,14 @@ func appendRecord(b []byte, e *handlespace.Element) []byte {
 			b = strconv.AppendUint(b, uint64(f.v), 10)
 		}
 	}
-	if e.Site != "" {
+	if e.Site.String() != "" {
 		b = append(b, `,"site":`...)
-		b = jsonw.String(b, e.Site)
+		b = jsonw.String(b, e.Site.String())
 	}
-	if !e.Expires.IsZero() {
+	if !e.Expires.Time().IsZero() {
 		// RFC 3339's characters need no escape.
 		b = append(b, `,"expires":"`...)
-		b = e.Expires.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = e.Expires.Time().UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, '"')
 	}
 	if e.Home != 0 {
@@ -467,8 +467,8 @@ func decodeElement(b []byte) (*handlespace.Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &handlespace.Element{ID: id, Label: r.Label, Port: r.Port, Weight: r.Weight, Priority: r.Priority,
-		Load: r.Load, LoadDeg: r.LoadDeg, Site: r.Site, Home: r.Home, Owner: handlespace.OwnerOf(r.Owner),
+	e := &handlespace.Element{ID: id, Label: handlespace.LabelOf(r.Label), Port: r.Port, Weight: r.Weight, Priority: r.Priority,
+		Load: r.Load, LoadDeg: r.LoadDeg, Site: handlespace.SiteNameOf(r.Site), Home: r.Home, Owner: handlespace.OwnerOf(r.Owner),
 		Lease: time.Duration(r.Lease) * time.Second}
 	if r.Transport != "" {
 		if e.Transport, err = handlespace.ParseTransport(r.Transport); err != nil {
@@ -486,9 +486,11 @@ func decodeElement(b []byte) (*handlespace.Element, error) {
 	}
 	e.Addrs = handlespace.AddrsOf(as...)
 	if r.Expires != "" {
-		if e.Expires, err = time.Parse(time.RFC3339Nano, r.Expires); err != nil {
+		exp, err := time.Parse(time.RFC3339Nano, r.Expires)
+		if err != nil {
 			return nil, err
 		}
+		e.Expires = handlespace.ExpiryOf(exp)
 	}
 	return e, nil
 }
@@ -543,10 +545,9 @@ func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) erro
 		e    *handlespace.Element
 	}
 	var items []item
-	// The strings that many elements share (their pool, owner and site)
-	// are kept once: a million registrations of one key in one pool hold
-	// one owner string, not a million, which the garbage collector would
-	// otherwise visit on every cycle.
+	// The pool names that many elements share are kept once (owners and
+	// sites are numbers already), not once per element, which the garbage
+	// collector would otherwise visit on every cycle.
 	shared := map[string]string{}
 	intern := func(s string) string {
 		if s == "" {
@@ -574,7 +575,6 @@ func (s *Store) Elements(f func(pool string, e *handlespace.Element) error) erro
 			if e.ID != id {
 				return fmt.Errorf("%s: element %s of %s: record says ID %s; move the store away to start afresh", s.path, handlespace.IDString(id), pool, handlespace.IDString(e.ID))
 			}
-			e.Site = intern(e.Site) // the owner is a handlespace.Owner, shared already
 			items = append(items, item{pool, e})
 			return nil
 		})

@@ -35,7 +35,7 @@ func TestStoreAdmin(t *testing.T) {
 	}
 	a := netip.MustParseAddr("192.0.2.1")
 	for _, id := range []uint32{1, 2, 3} {
-		if err := s.PutElement("reg.pool.example.", &handlespace.Element{ID: id, Label: handlespace.IDString(id), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}); err != nil {
+		if err := s.PutElement("reg.pool.example.", &handlespace.Element{ID: id, Label: handlespace.LabelOf(handlespace.IDString(id)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,7 +71,7 @@ func TestStoreAdmin(t *testing.T) {
 	if err := s.DeleteElement("reg.pool.example.", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit([]Write{{Pool: "reg.pool.example.", ID: 2}, {Pool: "reg.pool.example.", Elem: &handlespace.Element{ID: 3, Label: "00000003", Addrs: handlespace.AddrsOf(a), Port: 81, Weight: 1}}}); err != nil {
+	if err := s.Commit([]Write{{Pool: "reg.pool.example.", ID: 2}, {Pool: "reg.pool.example.", Elem: &handlespace.Element{ID: 3, Label: handlespace.LabelOf("00000003"), Addrs: handlespace.AddrsOf(a), Port: 81, Weight: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	want = []storedAdmin{{"reg.pool.example.", 3, handlespace.AdminDrain}, {"web.pool.example.", 7, handlespace.AdminDrain}}

@@ -18,8 +18,8 @@ import (
 // benchElem is registered element i.
 func benchElem(i int) *handlespace.Element {
 	a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-	return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
-		Expires: time.Unix(2e9, 0), Lease: time.Minute, Owner: handlespace.OwnerOf("tsig:bench.")}
+	return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1,
+		Expires: handlespace.ExpiryOf(time.Unix(2e9, 0)), Lease: time.Minute, Owner: handlespace.OwnerOf("tsig:bench.")}
 }
 
 // BenchmarkStoreWrites compares three ways of making 64 concurrent

@@ -51,7 +51,7 @@ func TestStoreHealth(t *testing.T) {
 	}
 	a := netip.MustParseAddr("192.0.2.1")
 	for _, id := range []uint32{1, 2, 3} {
-		if err := s.PutElement("reg.pool.example.", &handlespace.Element{ID: id, Label: handlespace.IDString(id), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}); err != nil {
+		if err := s.PutElement("reg.pool.example.", &handlespace.Element{ID: id, Label: handlespace.LabelOf(handlespace.IDString(id)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,8 +21,8 @@ import (
 // logElem is element id of the log tests, its load set to v (so that each
 // write of the same element is told apart).
 func logElem(id uint32, v uint32) *handlespace.Element {
-	return &handlespace.Element{ID: id, Label: fmt.Sprintf("pe%d", id), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(id >> 8), byte(id)})),
-		Port: 80, Weight: 1, Load: v, Owner: handlespace.OwnerOf("tsig:k."), Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Lease: time.Minute}
+	return &handlespace.Element{ID: id, Label: handlespace.LabelOf(fmt.Sprintf("pe%d", id)), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(id >> 8), byte(id)})),
+		Port: 80, Weight: 1, Load: v, Owner: handlespace.OwnerOf("tsig:k."), Expires: handlespace.ExpiryOf(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), Lease: time.Minute}
 }
 
 // storedLoads reads the store's elements as ID → load.
@@ -400,7 +400,7 @@ func sameMap(a, b map[uint32]uint32) bool {
 func TestRecordEncoder(t *testing.T) {
 	two := logElem(7, 3)
 	two.Addrs = two.Addrs.Append(netip.MustParseAddr("2001:db8::7"))
-	two.Transport, two.Site, two.Expires = handlespace.TransportUDP, "ams <&>", time.Time{}
+	two.Transport, two.Site, two.Expires = handlespace.TransportUDP, handlespace.SiteNameOf("ams <&>"), handlespace.ExpiryOf(time.Time{})
 	batches := [][]Write{
 		{{Pool: "Web.Pool.Example", Elem: logElem(1, 1)}, {Pool: "web.pool.example.", ID: 2}, {Pool: "web.pool.example.", Elem: two}},
 		{{Pool: "web.pool.example.", Elem: logElem(3, 9)}},
@@ -461,8 +461,8 @@ func TestAppendRecord(t *testing.T) {
 		return rng.Uint32() >> rng.UintN(32)
 	}
 	for i := range 20000 {
-		e := &handlespace.Element{ID: rng.Uint32(), Label: str(), Port: uint16(u32()), Weight: u32(), Priority: u32(),
-			Load: u32(), LoadDeg: u32(), Site: str(), Home: u32(), Owner: handlespace.OwnerOf(str()),
+		e := &handlespace.Element{ID: rng.Uint32(), Label: handlespace.LabelOf(str()), Port: uint16(u32()), Weight: u32(), Priority: u32(),
+			Load: u32(), LoadDeg: u32(), Site: handlespace.SiteNameOf(str()), Home: u32(), Owner: handlespace.OwnerOf(str()),
 			Transport: handlespace.Transport(rng.IntN(4)), Lease: time.Duration(rng.Int64() >> rng.UintN(64))}
 		for range rng.IntN(4) {
 			var a netip.Addr
@@ -483,9 +483,9 @@ func TestAppendRecord(t *testing.T) {
 		}
 		switch rng.IntN(3) {
 		case 0:
-			e.Expires = time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9))
+			e.Expires = handlespace.ExpiryOf(time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)))
 		case 1:
-			e.Expires = time.Now().Add(time.Duration(rng.Int64N(int64(time.Hour)))).Round(time.Duration(rng.Int64N(1e9) + 1))
+			e.Expires = handlespace.ExpiryOf(time.Now().Add(time.Duration(rng.Int64N(int64(time.Hour)))).Round(time.Duration(rng.Int64N(1e9) + 1)))
 		}
 		want, err := encodeElement(e)
 		if err != nil {

@@ -177,13 +177,13 @@ func TestStoreElementsRoundTrip(t *testing.T) {
 	s := openTestStore(t, dir)
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
 	e1 := &handlespace.Element{
-		ID: 0x0000abcd, Label: "pe1",
+		ID: 0x0000abcd, Label: handlespace.LabelOf("pe1"),
 		Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")),
 		Port:  8080, Transport: handlespace.TransportUDP, Weight: 10, Priority: 2, Load: handlespace.LoadFull / 2,
-		LoadDeg: 1000, Site: "fra", Expires: exp, Home: 77,
+		LoadDeg: 1000, Site: handlespace.SiteNameOf("fra"), Expires: handlespace.ExpiryOf(exp), Home: 77,
 	}
-	e2 := &handlespace.Element{ID: 1, Label: "a", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.2")), Port: 53}
-	e3 := &handlespace.Element{ID: 2, Label: "b", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.3")), Port: 53}
+	e2 := &handlespace.Element{ID: 1, Label: handlespace.LabelOf("a"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.2")), Port: 53}
+	e3 := &handlespace.Element{ID: 2, Label: handlespace.LabelOf("b"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.3")), Port: 53}
 	for _, x := range []struct {
 		pool string
 		e    *handlespace.Element
@@ -228,11 +228,11 @@ func TestStoreElementsRoundTrip(t *testing.T) {
 		if all[i].pool != want[i].pool {
 			t.Errorf("element %d: pool %q, want %q", i, all[i].pool, want[i].pool)
 		}
-		if !all[i].e.Expires.Equal(want[i].e.Expires) {
-			t.Errorf("element %d: expires %v, want %v", i, all[i].e.Expires, want[i].e.Expires)
+		if !all[i].e.Expires.Time().Equal(want[i].e.Expires.Time()) {
+			t.Errorf("element %d: expires %v, want %v", i, all[i].e.Expires.Time(), want[i].e.Expires.Time())
 		}
 		a, b := *all[i].e.Clone(), *want[i].e.Clone() // Clone: the same layout (one address kept inline)
-		a.Expires, b.Expires = time.Time{}, time.Time{}
+		a.Expires, b.Expires = handlespace.ExpiryOf(time.Time{}), handlespace.ExpiryOf(time.Time{})
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("element %d:\n got %+v\nwant %+v", i, a, b)
 		}
@@ -248,8 +248,8 @@ func TestStoreElementsRoundTrip(t *testing.T) {
 
 func TestStoreRecordFormat(t *testing.T) {
 	// The documented encoding: a format change must bump the version.
-	e := &handlespace.Element{ID: 0xabcd, Label: "pe1", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")), Port: 8080,
-		Weight: 10, Expires: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Home: 7}
+	e := &handlespace.Element{ID: 0xabcd, Label: handlespace.LabelOf("pe1"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")), Port: 8080,
+		Weight: 10, Expires: handlespace.ExpiryOf(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), Home: 7}
 	b, err := encodeElement(e)
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ ns1.pool.test. 3600 IN A 192.0.2.53
 		}
 	}
 	reg := el("r1", "192.0.2.77", 443)
-	reg.Expires = now.Add(90 * time.Second)
+	reg.Expires = handlespace.ExpiryOf(now.Add(90 * time.Second))
 	reg.Health = handlespace.HealthUp
 	if err := hs.Do(handlespace.Op{Pool: "api.pool.test.", Elem: reg, Policy: "rr"}); err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestStatusPageBrowser(t *testing.T) {
 	// w3 disputed, out of this registrar's reach: said in its row, in the
 	// pool's counts and the totals.
 	if err := hs.Update("web.pool.test.", web[2].ID, func(e *handlespace.Element) {
-		e.Vantage = []handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}}
+		e.Vantage = handlespace.VantagesOf([]handlespace.Vantage{{Registrar: 7, Health: handlespace.HealthDown}, {Registrar: 8, Health: handlespace.HealthUp}})
 		e.Last = true
 	}); err != nil {
 		t.Fatal(err)

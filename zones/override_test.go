@@ -25,12 +25,12 @@ web PE 10.0.0.2:80 probe=tcp interval=200ms timeout=100ms fall=3
 		t.Fatal(err)
 	}
 	els := def.Pools[0].Elements
-	if els[0].Probe != nil {
-		t.Errorf("element without probe keys has an override: %+v", els[0].Probe)
+	if els[0].Probe.Spec() != nil {
+		t.Errorf("element without probe keys has an override: %+v", els[0].Probe.Spec())
 	}
 	want := handlespace.ProbeSpec{Kind: "tcp", Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, Rise: 2, Fall: 3, Jitter: 0.1}
-	if els[1].Probe == nil || *els[1].Probe != want {
-		t.Errorf("override %+v, want %+v", els[1].Probe, want)
+	if els[1].Probe.Spec() == nil || *els[1].Probe.Spec() != want {
+		t.Errorf("override %+v, want %+v", els[1].Probe.Spec(), want)
 	}
 	bad := zone + "web PE 10.0.0.3:80 interval=200ms\n"
 	_, err = Parse(fstest.MapFS{"z.zone": {Data: []byte(bad)}}, "z.zone")

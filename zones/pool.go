@@ -386,7 +386,7 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 		Weight: DefaultWeight,
 		Static: true,
 	}
-	e.Label = handlespace.IDString(e.ID)
+	e.Label = handlespace.LabelOf(handlespace.IDString(e.ID))
 	kvs, err := keyValues(args[1:], "PE", peKeys)
 	if err != nil {
 		return err
@@ -428,13 +428,13 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 			if !siteRE.MatchString(s) {
 				return errf(vat, "bad site %q; want one word of letters, digits, ., - and _", v)
 			}
-			e.Site = s
+			e.Site = handlespace.SiteNameOf(s)
 		case "name":
 			s := strings.ToLower(v)
 			if !labelRE.MatchString(s) {
 				return errf(vat, "bad name %q; want one DNS label of letters, digits and - (not first or last), at most 63 long", v)
 			}
-			e.Label = s
+			e.Label = handlespace.LabelOf(s)
 			nameKV = a
 		case "transport":
 			t, err := handlespace.ParseTransport(v)
@@ -448,21 +448,21 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 		if err := checkProbeTiming(override, intervalKV, timeoutKV); err != nil {
 			return err
 		}
-		e.Probe = &override
+		e.Probe = handlespace.ProbeRefOf(&override)
 	}
 	if prev, dup := ps.ids[e.ID]; dup {
 		return errf(args[0].pos, "element %s (id %s, from its first address and port) is already in pool %s at %s; want each first ADDR:PORT once per pool",
 			args[0].raw, handlespace.IDString(e.ID), handle, prev.ref(at.file))
 	}
-	if prev, dup := ps.labels[e.Label]; dup {
+	if prev, dup := ps.labels[e.Label.String()]; dup {
 		lat := args[0].pos
 		if nameKV != nil {
 			lat = nameKV.valPos
 		}
-		return errf(lat, "element name %s is already used in pool %s at %s; want a name= of its own for each element", e.Label, handle, prev.ref(at.file))
+		return errf(lat, "element name %s is already used in pool %s at %s; want a name= of its own for each element", e.Label.String(), handle, prev.ref(at.file))
 	}
 	ps.ids[e.ID] = at
-	ps.labels[e.Label] = at
+	ps.labels[e.Label.String()] = at
 	pd := &p.def.Pools[ps.idx]
 	pd.Elements = append(pd.Elements, e)
 	return nil

@@ -148,7 +148,7 @@ func TestTestdataGoodDetails(t *testing.T) {
 		}
 	}
 	sip := pool(t, m, "sip")
-	if len(sip.Elements) != 3 || sip.Elements[2].Label != "third" || sip.Spec.TTL != 0 || sip.Spec.Answers != 1 ||
+	if len(sip.Elements) != 3 || sip.Elements[2].Label.String() != "third" || sip.Spec.TTL != 0 || sip.Spec.Answers != 1 ||
 		sip.Spec.AllDown != handlespace.AllDownAll || sip.Elements[0].Transport != handlespace.TransportUDP {
 		t.Errorf("pool sip %+v %v", sip.Spec, deref(sip.Elements))
 	}

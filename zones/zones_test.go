@@ -106,9 +106,9 @@ api    PE 192.0.2.10,[2001:db8::10]:443 prio=1      ; one element with two addre
 	a1, a2, a6 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("2001:db8::1")
 	id1, id2, id6 := handlespace.ElementID(a1, 8080), handlespace.ElementID(a2, 8080), handlespace.ElementID(a6, 8080)
 	wantElems := []*handlespace.Element{
-		{ID: id1, Label: handlespace.IDString(id1), Addrs: handlespace.AddrsOf(a1), Port: 8080, Weight: 10, Site: "fra", Static: true},
-		{ID: id2, Label: handlespace.IDString(id2), Addrs: handlespace.AddrsOf(a2), Port: 8080, Weight: 20, Site: "ams", LoadDeg: handlespace.LoadFromFraction(0.05), Static: true},
-		{ID: id6, Label: "v6box", Addrs: handlespace.AddrsOf(a6), Port: 8080, Weight: 1, Static: true},
+		{ID: id1, Label: handlespace.LabelOf(handlespace.IDString(id1)), Addrs: handlespace.AddrsOf(a1), Port: 8080, Weight: 10, Site: handlespace.SiteNameOf("fra"), Static: true},
+		{ID: id2, Label: handlespace.LabelOf(handlespace.IDString(id2)), Addrs: handlespace.AddrsOf(a2), Port: 8080, Weight: 20, Site: handlespace.SiteNameOf("ams"), LoadDeg: handlespace.LoadFromFraction(0.05), Static: true},
+		{ID: id6, Label: handlespace.LabelOf("v6box"), Addrs: handlespace.AddrsOf(a6), Port: 8080, Weight: 1, Static: true},
 	}
 	if !reflect.DeepEqual(web.Elements, wantElems) {
 		t.Errorf("web elements\n got %+v\nwant %+v", deref(web.Elements), deref(wantElems))
@@ -119,7 +119,7 @@ api    PE 192.0.2.10,[2001:db8::10]:443 prio=1      ; one element with two addre
 	}
 	b4, b6 := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")
 	ida := handlespace.ElementID(b4, 443)
-	wantAPI := []*handlespace.Element{{ID: ida, Label: handlespace.IDString(ida), Addrs: handlespace.AddrsOf(b4, b6), Port: 443, Weight: 1, Priority: 1, Static: true}}
+	wantAPI := []*handlespace.Element{{ID: ida, Label: handlespace.LabelOf(handlespace.IDString(ida)), Addrs: handlespace.AddrsOf(b4, b6), Port: 443, Weight: 1, Priority: 1, Static: true}}
 	if !reflect.DeepEqual(api.Elements, wantAPI) {
 		t.Errorf("api elements\n got %+v\nwant %+v", deref(api.Elements), deref(wantAPI))
 	}
@@ -226,7 +226,7 @@ func TestPolicies(t *testing.T) {
 func TestPEKeys(t *testing.T) {
 	a := netip.MustParseAddr("192.0.2.1")
 	id := handlespace.ElementID(a, 80)
-	def := handlespace.Element{ID: id, Label: handlespace.IDString(id), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1, Static: true}
+	def := handlespace.Element{ID: id, Label: handlespace.LabelOf(handlespace.IDString(id)), Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1, Static: true}
 	with := func(f func(e *handlespace.Element)) handlespace.Element {
 		e := def
 		f(&e)
@@ -250,8 +250,8 @@ func TestPEKeys(t *testing.T) {
 		{"web PE 192.0.2.1:80 load=100%", with(func(e *handlespace.Element) { e.Load = handlespace.LoadFull })},
 		{"web PE 192.0.2.1:80 loaddeg=.05", with(func(e *handlespace.Element) { e.LoadDeg = handlespace.LoadFromFraction(0.05) })},
 		{"web PE 192.0.2.1:80 loaddeg=0%", def},
-		{"web PE 192.0.2.1:80 site=FRA-1", with(func(e *handlespace.Element) { e.Site = "fra-1" })},
-		{"web PE 192.0.2.1:80 name=Box-1", with(func(e *handlespace.Element) { e.Label = "box-1" })},
+		{"web PE 192.0.2.1:80 site=FRA-1", with(func(e *handlespace.Element) { e.Site = handlespace.SiteNameOf("fra-1") })},
+		{"web PE 192.0.2.1:80 name=Box-1", with(func(e *handlespace.Element) { e.Label = handlespace.LabelOf("box-1") })},
 		{"web PE 192.0.2.1:80 transport=udp", with(func(e *handlespace.Element) { e.Transport = handlespace.TransportUDP })},
 		{"web PE 192.0.2.1:80 transport=sctp", with(func(e *handlespace.Element) { e.Transport = handlespace.TransportSCTP })},
 		{"web PE 192.0.2.1:80 transport=tcp", def},
@@ -602,8 +602,8 @@ func TestExampleZone(t *testing.T) {
 	for _, p := range defs[0].Pools {
 		hs = append(hs, p.Handle+"/"+p.Spec.Policy)
 		for _, e := range p.Elements {
-			if e.Label == handlespace.IDString(e.ID) {
-				t.Errorf("element %s of %s has no name=", e.Label, p.Handle)
+			if e.Label.String() == handlespace.IDString(e.ID) {
+				t.Errorf("element %s of %s has no name=", e.Label.String(), p.Handle)
 			}
 		}
 	}

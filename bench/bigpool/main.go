@@ -563,9 +563,9 @@ registration:
 	const chunk = 20000
 	ws := make([]store.Write, 0, chunk)
 	for i := 0; i < s.n; i++ {
-		e := &handlespace.Element{ID: uint32(i + 1), Label: label(i),
+		e := &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(label(i)),
 			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
-			Port:  8080, Weight: 1, Expires: exp, Lease: 2 * time.Hour, Owner: handlespace.OwnerOf("tsig:" + keyName), Home: st.RegistrarID()}
+			Port:  8080, Weight: 1, Expires: handlespace.ExpiryOf(exp), Lease: 2 * time.Hour, Owner: handlespace.OwnerOf("tsig:" + keyName), Home: st.RegistrarID()}
 		ws = append(ws, store.Write{Pool: s.pool(i), Elem: e})
 		if len(ws) == chunk || i == s.n-1 {
 			if err := st.Commit(ws); err != nil {

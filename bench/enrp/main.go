@@ -162,8 +162,8 @@ func cluster(ca *enrptest.CA, dir string, n int) ([]*registrar, error) {
 
 func element(i int, now time.Time) *handlespace.Element {
 	a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-	return &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("pe%d", i), Addrs: handlespace.AddrsOf(a), Port: 8080,
-		Weight: 1, Expires: now.Add(time.Hour)}
+	return &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(a), Port: 8080,
+		Weight: 1, Expires: handlespace.ExpiryOf(now.Add(time.Hour))}
 }
 
 // answers reports whether the DNS server at addr lists want among the A
@@ -296,7 +296,7 @@ func syncBench(ca *enrptest.CA, dir string, count, perPool int) error {
 	// The element's own name: a pool's answer holds only 3 of its
 	// elements.
 	ok, err := answers(&dns.Client{Net: "udp", Timeout: time.Second}, fmt.Sprintf("127.0.0.2:%d", *dnsPort),
-		fmt.Sprintf("%s.s%d.pool.bench.", last.Label, (count-1)/perPool), last.Addrs.At(0))
+		fmt.Sprintf("%s.s%d.pool.bench.", last.Label.String(), (count-1)/perPool), last.Addrs.At(0))
 	if err != nil || !ok {
 		return fmt.Errorf("registrar B does not answer with the last element: %v", err)
 	}

@@ -165,8 +165,8 @@ func fill(dir string, n int) uint32 {
 	var ops []store.Write
 	for i := 0; i < n; i++ {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		e := &handlespace.Element{ID: uint32(i + 1), Label: fmt.Sprintf("e%d", i), Addrs: handlespace.AddrsOf(a), Port: 80,
-			Weight: 1, Health: handlespace.HealthUp, Home: id, Owner: handlespace.OwnerOf("http"), Expires: exp, Lease: 2 * time.Hour}
+		e := &handlespace.Element{ID: uint32(i + 1), Label: handlespace.LabelOf(fmt.Sprintf("e%d", i)), Addrs: handlespace.AddrsOf(a), Port: 80,
+			Weight: 1, Health: handlespace.HealthUp, Home: id, Owner: handlespace.OwnerOf("http"), Expires: handlespace.ExpiryOf(exp), Lease: 2 * time.Hour}
 		ops = append(ops, store.Write{Pool: fmt.Sprintf("p%d.bench.test.", i / *perPool), Elem: e})
 		if len(ops) == 10000 {
 			if err := st.Commit(ops); err != nil {

@@ -109,8 +109,8 @@ func TestDemoZone(t *testing.T) {
 		t.Errorf("pool %+v", p)
 	}
 	for _, e := range p.Elements {
-		if !strings.HasPrefix(e.Label, "web") {
-			t.Errorf("element label %q", e.Label)
+		if !strings.HasPrefix(e.Label.String(), "web") {
+			t.Errorf("element label %q", e.Label.String())
 		}
 	}
 }

@@ -203,8 +203,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		}
 		for i, exp := range []time.Time{now.Add(-time.Minute), now.Add(2 * time.Second)} {
 			a := netip.AddrFrom4([4]byte{10, 9, 0, byte(1 + i)})
-			e := &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: "r" + string(rune('1'+i)), Addrs: handlespace.AddrsOf(a),
-				Port: 80, Weight: 1, Expires: exp, Health: handlespace.HealthUp, Home: st.RegistrarID()}
+			e := &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: handlespace.LabelOf("r" + string(rune('1'+i))), Addrs: handlespace.AddrsOf(a),
+				Port: 80, Weight: 1, Expires: handlespace.ExpiryOf(exp), Health: handlespace.HealthUp, Home: st.RegistrarID()}
 			if err := st.PutElement("reg.pool.example.", e); err != nil {
 				t.Fatal(err)
 			}

@@ -76,13 +76,13 @@ func (f *updFixture) digest(t *testing.T) (view, store []string) {
 			pv := z.Pool(h)
 			for _, e := range pv.Elements() {
 				view = append(view, fmt.Sprintf("%s %s %08x %v %d %d/%d %d %d %s %s %v", pv.Name, pv.Spec.Policy, e.ID, e.Addrs,
-					e.Port, e.Weight, e.Priority, e.Load, e.LoadDeg, e.Site, e.Owner, e.Expires.UnixNano()))
+					e.Port, e.Weight, e.Priority, e.Load, e.LoadDeg, e.Site.String(), e.Owner, e.Expires.Time().UnixNano()))
 			}
 		}
 	}
 	slices.Sort(view)
 	if err := f.Store.Elements(func(pool string, e *handlespace.Element) error {
-		store = append(store, fmt.Sprintf("%s %08x %v %d %v", pool, e.ID, e.Addrs, e.Port, e.Expires.UnixNano()))
+		store = append(store, fmt.Sprintf("%s %08x %v %d %v", pool, e.ID, e.Addrs, e.Port, e.Expires.Time().UnixNano()))
 		return nil
 	}); err != nil {
 		t.Fatal(err)

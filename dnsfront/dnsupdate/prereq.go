@@ -155,7 +155,7 @@ func (n names) rrsetsAt(name string) map[uint16][]dns.RR {
 			out[dns.TypeSRV] = append(out[dns.TypeSRV], &dns.SRV{
 				Hdr:      dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET},
 				Priority: uint16(min(e.Priority, 0xFFFF)), Weight: uint16(min(e.Weight, 0xFFFF)),
-				Port: e.Port, Target: e.Label + "." + pv.Name,
+				Port: e.Port, Target: e.Label.String() + "." + pv.Name,
 			})
 			if kind != KindPool {
 				continue

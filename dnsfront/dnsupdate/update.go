@@ -790,8 +790,8 @@ func elementTXT(e *handlespace.Element, m *txtState) {
 	if e.LoadDeg != 0 {
 		m.set("loaddeg", strconv.FormatFloat(handlespace.LoadFraction(e.LoadDeg), 'g', 6, 64))
 	}
-	if e.Site != "" {
-		m.set("site", e.Site)
+	if e.Site.String() != "" {
+		m.set("site", e.Site.String())
 	}
 	if e.Transport != handlespace.TransportTCP {
 		m.set("transport", e.Transport.String())
@@ -997,7 +997,7 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, e
 			f, _ := parseFraction(v)
 			e.LoadDeg = handlespace.LoadFromFraction(f)
 		case "site":
-			e.Site = v
+			e.Site = handlespace.SiteNameOf(v)
 		case "transport":
 			e.Transport, _ = handlespace.ParseTransport(v)
 		case "policy":

@@ -175,7 +175,7 @@ func (f *updFixture) state(pool string) []string {
 		for _, a := range e.Addrs.All() {
 			as = append(as, a.String())
 		}
-		out = append(out, fmt.Sprintf("%s:%s:%d:%d/%d", e.Label, strings.Join(as, ","), e.Port, e.Weight, e.Priority))
+		out = append(out, fmt.Sprintf("%s:%s:%d:%d/%d", e.Label.String(), strings.Join(as, ","), e.Port, e.Weight, e.Priority))
 	}
 	slices.Sort(out)
 	return out
@@ -256,13 +256,13 @@ func TestUpdateTXTAndPolicy(t *testing.T) {
 	}
 	pv := f.HS.View().Zone("pool.test.").Pool("dyn")
 	e := pv.Label("a")
-	if pv.Spec.Policy != "lu" || e.Site != "ams" || e.Transport != handlespace.TransportUDP ||
+	if pv.Spec.Policy != "lu" || e.Site.String() != "ams" || e.Transport != handlespace.TransportUDP ||
 		e.Load != handlespace.LoadFromFraction(0.25) || e.LoadDeg != handlespace.LoadFromFraction(0.01) {
 		t.Fatalf("pool %s, element %+v", pv.Spec.Policy, e)
 	}
 	// Deleting one pair by value, then the whole TXT set.
-	if r := f.send(t, updatetest.Msg(t, `- a.dyn.pool.test. 0 IN TXT "site=ams"`), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess || f.elem("dyn", "a").Site != "" {
-		t.Errorf("delete site=ams: %s, site %q", updatetest.Rcode(r), f.elem("dyn", "a").Site)
+	if r := f.send(t, updatetest.Msg(t, `- a.dyn.pool.test. 0 IN TXT "site=ams"`), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess || f.elem("dyn", "a").Site.String() != "" {
+		t.Errorf("delete site=ams: %s, site %q", updatetest.Rcode(r), f.elem("dyn", "a").Site.String())
 	}
 	if r := f.send(t, updatetest.Msg(t, "-rrset a.dyn.pool.test. TXT"), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess || f.elem("dyn", "a").Load != 0 {
 		t.Errorf("delete TXT: %s, element %+v", updatetest.Rcode(r), f.elem("dyn", "a"))
@@ -417,8 +417,8 @@ func TestUpdateLeases(t *testing.T) {
 		}
 		label := strings.Split(c.m.Ns[0].Header().Name, ".")[0]
 		e := f.elem("dyn", label)
-		if e.Lease != c.want || !e.Expires.Equal(updatetest.T0.Add(c.want)) {
-			t.Errorf("%s: lease %v expiring %v, want %v", c.name, e.Lease, e.Expires, c.want)
+		if e.Lease != c.want || !e.Expires.Time().Equal(updatetest.T0.Add(c.want)) {
+			t.Errorf("%s: lease %v expiring %v, want %v", c.name, e.Lease, e.Expires.Time(), c.want)
 		}
 		l, kl, ok := granted(r)
 		if ok != c.echo || (ok && (time.Duration(l)*time.Second != c.want || kl != c.wantKeyLse)) {
@@ -430,7 +430,7 @@ func TestUpdateLeases(t *testing.T) {
 	if r := f.send(t, updatetest.Msg(t, `+ d.dyn.pool.test. 30 IN TXT "weight=3"`), updatetest.KeyAll); r.Rcode != dns.RcodeSuccess {
 		t.Fatal(updatetest.Rcode(r))
 	}
-	if e := f.elem("dyn", "d"); e.Lease != 45*time.Second || !e.Expires.Equal(updatetest.T0.Add(55*time.Second)) || e.Weight != 3 {
+	if e := f.elem("dyn", "d"); e.Lease != 45*time.Second || !e.Expires.Time().Equal(updatetest.T0.Add(55*time.Second)) || e.Weight != 3 {
 		t.Errorf("after a TXT update: %+v", e)
 	}
 	// Expiry on the fake clock: a (20 s) and b (5 s) have run out at +20 s.
@@ -439,7 +439,7 @@ func TestUpdateLeases(t *testing.T) {
 		t.Errorf("sweep at +20s removed %d: %q", n, f.state("dyn"))
 	}
 	var stored []string
-	f.Store.Elements(func(_ string, e *handlespace.Element) error { stored = append(stored, e.Label); return nil })
+	f.Store.Elements(func(_ string, e *handlespace.Element) error { stored = append(stored, e.Label.String()); return nil })
 	slices.Sort(stored)
 	if !slices.Equal(stored, []string{"c", "d", "e"}) {
 		t.Errorf("store after the sweep: %q", stored)

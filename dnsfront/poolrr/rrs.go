@@ -25,7 +25,7 @@ func RRs(answer, extra []dns.RR, pv *handlespace.PoolView, name string, qtype ui
 		e := p.Elem()
 		se := WeightsOf(e)
 		prio, weight := Order(mode, rank, &se)
-		target := e.Label + "." + pv.Name
+		target := e.Label.String() + "." + pv.Name
 		switch qtype {
 		case dns.TypeA, dns.TypeAAAA:
 			answer = AppendAddrs(answer, name, e, qtype, ttl)
@@ -72,7 +72,7 @@ func svcRRs(answer, extra []dns.RR, pv *handlespace.PoolView, name string, qtype
 	atPool := len(name) == len(pv.Name)
 	for rank, p := range picks {
 		e := p.Elem()
-		target := e.Label + "." + pv.Name
+		target := e.Label.String() + "." + pv.Name
 		if qtype == dns.TypeNAPTR {
 			u := ExpandURI(pv.Spec.URI, e, pv.Name)
 			d := naptrDelim(u)

@@ -65,8 +65,8 @@ func BuildSvc(e *handlespace.Element, key Key, poolWireName []byte) *Svc {
 // and ipv6hint (6).
 func appendSvcRdata(rd []byte, e *handlespace.Element, alpn string, poolWireName []byte, withPort bool) []byte {
 	rd = append(rd, 0, 0)
-	rd = append(rd, byte(len(e.Label)))
-	rd = append(rd, e.Label...)
+	rd = append(rd, byte(len(e.Label.String())))
+	rd = append(rd, e.Label.String()...)
 	rd = append(rd, poolWireName...)
 	rd = binary.BigEndian.AppendUint16(rd, 1) // alpn
 	rd = binary.BigEndian.AppendUint16(rd, uint16(len(alpn)+1))

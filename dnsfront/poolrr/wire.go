@@ -33,7 +33,7 @@ type Key struct {
 // element's own DNS name without the final dot, {addr} its first address
 // (IPv6 in brackets), {port} its port.
 func ExpandURI(tmpl string, e *handlespace.Element, pool string) string {
-	name := strings.TrimSuffix(e.Label+"."+pool, ".")
+	name := strings.TrimSuffix(e.Label.String()+"."+pool, ".")
 	addr := ""
 	if e.Addrs.Len() > 0 {
 		addr = e.Addrs.At(0).String()

@@ -45,8 +45,8 @@ func TestBindingSeesPutThenDeleted(t *testing.T) {
 	b := bind.New(hs, 0xa)
 	b.Changes()
 	pool := "r0.pool.test."
-	e := &handlespace.Element{ID: 1000, Label: "pe0", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.0")), Port: 8080,
-		Weight: 1, Home: 0xb, Expires: time.Now().Add(time.Hour)}
+	e := &handlespace.Element{ID: 1000, Label: handlespace.LabelOf("pe0"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.0")), Port: 8080,
+		Weight: 1, Home: 0xb, Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}
 	if errs := b.Apply([]enrp.Op{{Kind: enrp.OpPut, Pool: pool, ID: e.ID, Policy: "wrr", Elem: e}}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -121,8 +121,8 @@ func TestBindingFollowsChanges(t *testing.T) {
 			var err error
 			switch k := rnd.IntN(10); {
 			case k < 5:
-				e := &handlespace.Element{ID: id, Label: fmt.Sprintf("pe%d", id), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.1")),
-					Port: 8080, Weight: 1, Load: uint32(rnd.IntN(100)), Expires: time.Now().Add(time.Hour)}
+				e := &handlespace.Element{ID: id, Label: handlespace.LabelOf(fmt.Sprintf("pe%d", id)), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.1")),
+					Port: 8080, Weight: 1, Load: uint32(rnd.IntN(100)), Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}
 				err = hs.Do(handlespace.Op{Pool: pool, Elem: e, Policy: "wrr"})
 			case k < 8:
 				err = hs.Do(handlespace.Op{Pool: pool, ID: id})
@@ -155,8 +155,8 @@ func TestChangesCostsTheChange(t *testing.T) {
 	}
 	var ops []handlespace.Op
 	for i := range 10000 {
-		ops = append(ops, handlespace.Op{Pool: fmt.Sprintf("r%d.pool.test.", i), Policy: "rr", Elem: &handlespace.Element{ID: 1, Label: "pe1",
-			Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.1")), Port: 8080, Weight: 1, Expires: time.Now().Add(time.Hour)}})
+		ops = append(ops, handlespace.Op{Pool: fmt.Sprintf("r%d.pool.test.", i), Policy: "rr", Elem: &handlespace.Element{ID: 1, Label: handlespace.LabelOf("pe1"),
+			Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.1")), Port: 8080, Weight: 1, Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}})
 	}
 	if err := hs.Do(ops...); err != nil {
 		t.Fatal(err)
@@ -169,8 +169,8 @@ func TestChangesCostsTheChange(t *testing.T) {
 	var total float64
 	const runs = 50
 	for i := range runs {
-		e := &handlespace.Element{ID: 1, Label: "pe1", Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.1")), Port: 8080, Weight: 1,
-			Load: uint32(i + 1), Expires: time.Now().Add(time.Hour)}
+		e := &handlespace.Element{ID: 1, Label: handlespace.LabelOf("pe1"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("10.1.0.1")), Port: 8080, Weight: 1,
+			Load: uint32(i + 1), Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}
 		if err := hs.Do(handlespace.Op{Pool: fmt.Sprintf("r%d.pool.test.", i*97%10000), Elem: e}); err != nil {
 			t.Fatal(err)
 		}

@@ -95,8 +95,8 @@ func TestDriverHandoffDurable(t *testing.T) {
 	var keys []string
 	for i := range n {
 		pool := fmt.Sprintf("r%d.pool.test.", i%3)
-		e := &handlespace.Element{ID: uint32(5000 + i), Label: fmt.Sprintf("h%d", i),
-			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)})), Port: 80, Expires: time.Now().Add(time.Hour)}
+		e := &handlespace.Element{ID: uint32(5000 + i), Label: handlespace.LabelOf(fmt.Sprintf("h%d", i)),
+			Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)})), Port: 80, Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}
 		if err := a.hs.Do(handlespace.Op{Pool: pool, Elem: e}); err != nil {
 			t.Fatal(err)
 		}

@@ -149,8 +149,8 @@ func tlsFor(t *testing.T, ca *enrptest.CA, name string) *tls.Config {
 
 func element(i int) *handlespace.Element {
 	a := netip.AddrFrom4([4]byte{10, 1, 0, byte(i)})
-	return &handlespace.Element{ID: uint32(1000 + i), Label: "pe" + string(rune('a'+i)), Addrs: handlespace.AddrsOf(a), Port: 8080,
-		Expires: time.Now().Add(time.Hour)}
+	return &handlespace.Element{ID: uint32(1000 + i), Label: handlespace.LabelOf("pe" + string(rune('a'+i))), Addrs: handlespace.AddrsOf(a), Port: 8080,
+		Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}
 }
 
 // TestDriverTLS: two registrars with certificates of one CA peer over TLS

@@ -388,7 +388,7 @@ func (m *Member) handle(r enrp.Ready) {
 			continue
 		}
 		m.HS.Update(v.Pool, v.ID, func(e *handlespace.Element) {
-			e.Health, e.Vantage = v.Health, v.Vantage
+			e.Health, e.Vantage = v.Health, handlespace.VantagesOf(v.Vantage)
 			e.Last = handlespace.LastAt(e, m.ID)
 		})
 	}
@@ -408,7 +408,9 @@ func (m *Member) Confirm(pool string, id uint32, proposed handlespace.Health, wa
 	m.handle(r)
 	if !ok {
 		m.Do(func(hs *handlespace.Handlespace) error {
-			return hs.Update(pool, id, func(e *handlespace.Element) { e.Health, e.Vantage, e.Last = proposed, nil, false })
+			return hs.Update(pool, id, func(e *handlespace.Element) {
+				e.Health, e.Vantage, e.Last = proposed, handlespace.VantagesOf(nil), false
+			})
 		})
 	}
 	return ok

@@ -30,7 +30,7 @@ func Zones(t testing.TB, n int) []handlespace.ZoneDef {
 	pd := handlespace.PoolDef{Handle: "static", Spec: spec, Line: 1}
 	for i := 0; i < n; i++ {
 		a := netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)})
-		pd.Elements = append(pd.Elements, &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: fmt.Sprintf("s%d", i),
+		pd.Elements = append(pd.Elements, &handlespace.Element{ID: handlespace.ElementID(a, 80), Label: handlespace.LabelOf(fmt.Sprintf("s%d", i)),
 			Addrs: handlespace.AddrsOf(a), Port: 80, Weight: 1})
 	}
 	z.Pools = []handlespace.PoolDef{pd}

@@ -66,6 +66,6 @@ func (g *Guard) Holds(cur *handlespace.Element) bool {
 	if cur == nil || !g.Present {
 		return cur == nil && !g.Present
 	}
-	return !cur.Static && cur.Home == g.Home && cur.Expires.IsZero() == g.Expires.IsZero() &&
-		cur.Expires.UnixMilli() == g.Expires.UnixMilli()
+	return !cur.Static && cur.Home == g.Home && cur.Expires.Time().IsZero() == g.Expires.IsZero() &&
+		cur.Expires.Time().UnixMilli() == g.Expires.UnixMilli()
 }

@@ -128,7 +128,7 @@ func (t *Table) Bury(k Key, expires, now time.Time) {
 // BuryHere records the deletion here of en's registration (see Bury),
 // remembering it for the pushes (DeletedSince).
 func (t *Table) BuryHere(en *Entry, now time.Time) {
-	t.Bury(en.Key, en.Elem.Expires, now)
+	t.Bury(en.Key, en.Elem.Expires.Time(), now)
 	if tb, ok := t.tombs[en.Key]; ok {
 		tb.at, tb.en = now, en
 		t.tombs[en.Key] = tb
@@ -312,9 +312,9 @@ func WithHome(e *handlespace.Element, home uint32) *handlespace.Element {
 // Lease ends are absolute (wire.LeaseEnd): both holders decide alike.
 func Supersedes(e *handlespace.Element, gen uint32, en *Entry) bool {
 	switch {
-	case placement.Later(e.Expires, en.Elem.Expires):
+	case placement.Later(e.Expires.Time(), en.Elem.Expires.Time()):
 		return true
-	case placement.Later(en.Elem.Expires, e.Expires):
+	case placement.Later(en.Elem.Expires.Time(), e.Expires.Time()):
 		return false
 	}
 	return placement.Wins(gen, e.Home, en.Gen, en.Home())

@@ -9,7 +9,7 @@ import (
 )
 
 func elem(id, home uint32, expires time.Time) *handlespace.Element {
-	return &handlespace.Element{ID: id, Home: home, Expires: expires}
+	return &handlespace.Element{ID: id, Home: home, Expires: handlespace.ExpiryOf(expires)}
 }
 
 // TestClaimFollowsChanges: after puts, a replacement that moves an

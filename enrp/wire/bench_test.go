@@ -13,8 +13,8 @@ import (
 const pageSize = 128
 
 func benchElement(i int) *handlespace.Element {
-	return &handlespace.Element{ID: uint32(i), Label: fmt.Sprintf("pe%d", i), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})),
-		Port: 8080, Weight: 1, Home: 1, Health: handlespace.HealthUp, Expires: time.Now().Add(time.Hour)}
+	return &handlespace.Element{ID: uint32(i), Label: handlespace.LabelOf(fmt.Sprintf("pe%d", i)), Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})),
+		Port: 8080, Weight: 1, Home: 1, Health: handlespace.HealthUp, Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}
 }
 
 func BenchmarkEncodeUpdate(b *testing.B) {

@@ -97,19 +97,19 @@ func transportParam(t handlespace.Transport) uint16 {
 // registration life).
 func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 	p := PE{ID: e.ID, Home: e.Home, RegLife: NoLease}
-	if !e.Expires.IsZero() {
-		p.RegLife = clampMillis(e.Expires.Sub(now).Nanoseconds())
+	if !e.Expires.Time().IsZero() {
+		p.RegLife = clampMillis(e.Expires.Time().Sub(now).Nanoseconds())
 	}
 	p.Transport = Transport{Proto: transportParam(e.Transport), Port: e.Port}
 	x := &ElementX{
-		Label: e.Label, Site: e.Site,
+		Label: e.Label.String(), Site: e.Site.String(),
 		HasState: true, Health: uint8(e.Health), Admin: uint8(e.Admin), Gen: gen,
 		RTT:       uint32(min(e.RTT.Microseconds(), math.MaxUint32)),
 		HasValues: true, Weight: e.Weight, Priority: e.Priority, Load: e.Load, LoadDeg: e.LoadDeg,
 	}
 	x.Owner = e.Owner.String()
-	if !e.Expires.IsZero() {
-		x.LeaseEnd = max(e.Expires.UnixMilli(), 1)
+	if !e.Expires.Time().IsZero() {
+		x.LeaseEnd = max(e.Expires.Time().UnixMilli(), 1)
 	}
 	if e.Lease > 0 {
 		x.Lease = uint32(min(e.Lease/time.Second, math.MaxUint32))
@@ -120,7 +120,7 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 	if e.Reported {
 		x.Flags |= XReported
 	}
-	for _, v := range e.Vantage {
+	for _, v := range e.Vantage.All() {
 		x.Vantage = append(x.Vantage, VantageX{Registrar: v.Registrar, Health: uint8(v.Health)})
 	}
 	if p.Transport.Proto == ParamSCTP {
@@ -129,7 +129,7 @@ func ToPE(e *handlespace.Element, policy string, gen uint32, now time.Time) PE {
 		p.Transport.Addrs = []netip.Addr{e.Addrs.At(0)}
 		x.Addrs = e.Addrs.Slice()[1:]
 	}
-	if pr := e.Probe; pr != nil {
+	if pr := e.Probe.Spec(); pr != nil {
 		x.Probe = &ProbeX{Kind: pr.Kind, Target: pr.Target,
 			Interval: uint32(min(pr.Interval.Milliseconds(), math.MaxUint32)),
 			Timeout:  uint32(min(pr.Timeout.Milliseconds(), math.MaxUint32)),
@@ -209,7 +209,7 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		return nil, "", 0, fmt.Errorf("element %s: port 0", handlespace.IDString(p.ID))
 	}
 	e.Addrs = handlespace.AddrsOf(p.Transport.Addrs...)
-	e.Expires = LeaseEnd(p, now)
+	e.Expires = handlespace.ExpiryOf(LeaseEnd(p, now))
 	switch p.Policy.Type {
 	case PolicyWeightedRoundRobin, PolicyWeightedRandom:
 		e.Weight = p.Policy.Weight
@@ -227,12 +227,12 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		e.Load = p.Policy.Load
 	}
 	var gen uint32
-	e.Label = handlespace.IDString(p.ID)
+	e.Label = handlespace.LabelOf(handlespace.IDString(p.ID))
 	if x := p.X; x != nil {
 		if x.Label != "" {
-			e.Label = strings.ToLower(x.Label)
+			e.Label = handlespace.LabelOf(strings.ToLower(x.Label))
 		}
-		e.Site = x.Site
+		e.Site = handlespace.SiteNameOf(x.Site)
 		e.Owner = handlespace.OwnerOf(x.Owner)
 		e.Lease = time.Duration(x.Lease) * time.Second
 		if x.HasState {
@@ -247,20 +247,22 @@ func FromPE(p *PE, now time.Time) (*handlespace.Element, string, uint32, error) 
 		if x.HasValues {
 			e.Weight, e.Priority, e.Load, e.LoadDeg = x.Weight, x.Priority, x.Load, x.LoadDeg
 		}
+		var vs []handlespace.Vantage
 		for _, v := range x.Vantage {
 			if v.Health > uint8(handlespace.HealthDown) {
 				return nil, "", 0, fmt.Errorf("element %s: vantage point %s saw unknown health %d", handlespace.IDString(p.ID), handlespace.IDString(v.Registrar), v.Health)
 			}
-			e.Vantage = append(e.Vantage, handlespace.Vantage{Registrar: v.Registrar, Health: handlespace.Health(v.Health)})
+			vs = append(vs, handlespace.Vantage{Registrar: v.Registrar, Health: handlespace.Health(v.Health)})
 		}
+		e.Vantage = handlespace.VantagesOf(vs)
 		if pr := x.Probe; pr != nil {
-			e.Probe = &handlespace.ProbeSpec{Kind: pr.Kind, Target: pr.Target,
+			e.Probe = handlespace.ProbeRefOf(&handlespace.ProbeSpec{Kind: pr.Kind, Target: pr.Target,
 				Interval: time.Duration(pr.Interval) * time.Millisecond, Timeout: time.Duration(pr.Timeout) * time.Millisecond,
-				Rise: int(pr.Rise), Fall: int(pr.Fall)}
+				Rise: int(pr.Rise), Fall: int(pr.Fall)})
 		}
 		e.Addrs = e.Addrs.Append(x.Addrs...)
 	}
-	if err := handlespace.CheckLabel(e.Label); err != nil {
+	if err := e.Label.Check(); err != nil {
 		return nil, "", 0, fmt.Errorf("element %s: %v", handlespace.IDString(p.ID), err)
 	}
 	// As a registration would be refused (but loopback, which the home's
@@ -301,7 +303,7 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 	u32(e.ID)
 	u32(e.Home)
 	u32(gen)
-	str(e.Label)
+	str(e.Label.String())
 	u32(uint32(e.Addrs.Len()))
 	for _, a := range e.Addrs.All() {
 		x := a.As16()
@@ -312,7 +314,7 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 	u32(e.Priority)
 	u32(e.Load)
 	u32(e.LoadDeg)
-	str(e.Site)
+	str(e.Site.String())
 	str(e.Owner.String())
 	u32(uint32(min(e.Lease/time.Second, math.MaxUint32)))
 	var flags uint32
@@ -324,14 +326,14 @@ func ContentHash(pool, policy string, e *handlespace.Element, gen uint32) uint64
 	}
 	u32(uint32(e.Health)<<16 | uint32(e.Admin)<<8 | flags)
 	u32(uint32(min(e.RTT.Microseconds(), math.MaxUint32)))
-	if pr := e.Probe; pr != nil {
+	if pr := e.Probe.Spec(); pr != nil {
 		str(pr.Kind)
 		str(pr.Target)
 		u32(uint32(min(pr.Interval.Milliseconds(), math.MaxUint32)))
 		u32(uint32(min(pr.Timeout.Milliseconds(), math.MaxUint32)))
 		u32(uint32(pr.Rise)<<16 | uint32(pr.Fall)&0xffff)
 	}
-	for _, v := range e.Vantage {
+	for _, v := range e.Vantage.All() {
 		u32(v.Registrar)
 		u32(uint32(v.Health) | 0x100)
 	}

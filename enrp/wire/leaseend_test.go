@@ -16,8 +16,8 @@ import (
 func TestLeaseEndTravels(t *testing.T) {
 	sent := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 	end := sent.Add(30*time.Second + 123456789*time.Nanosecond)
-	e := &handlespace.Element{ID: 7, Label: "pe7", Home: 1, Port: 80, Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.7")),
-		Weight: 1, Health: handlespace.HealthUp, Expires: end, Lease: 30 * time.Second}
+	e := &handlespace.Element{ID: 7, Label: handlespace.LabelOf("pe7"), Home: 1, Port: 80, Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.7")),
+		Weight: 1, Health: handlespace.HealthUp, Expires: handlespace.ExpiryOf(end), Lease: 30 * time.Second}
 	hop := func(e *handlespace.Element, at, then time.Time) *handlespace.Element {
 		t.Helper()
 		pe := ToPE(e, "rr", 0, at)
@@ -39,12 +39,12 @@ func TestLeaseEndTravels(t *testing.T) {
 	want := end.Truncate(time.Millisecond)
 	// Processed 1.27 s late, then sent back and processed 0.6 s late.
 	there := hop(e, sent, sent.Add(1270*time.Millisecond))
-	if !there.Expires.Equal(want) {
-		t.Errorf("lease end after one late hop %v, want %v", there.Expires, want)
+	if !there.Expires.Time().Equal(want) {
+		t.Errorf("lease end after one late hop %v, want %v", there.Expires.Time(), want)
 	}
 	back := hop(there, sent.Add(2*time.Second), sent.Add(2600*time.Millisecond))
-	if !back.Expires.Equal(want) {
-		t.Errorf("lease end after two late hops %v, want %v", back.Expires, want)
+	if !back.Expires.Time().Equal(want) {
+		t.Errorf("lease end after two late hops %v, want %v", back.Expires.Time(), want)
 	}
 
 	// An older sender: the registration life, from when it is processed.
@@ -65,9 +65,9 @@ func TestLeaseEndTravels(t *testing.T) {
 	// A lease longer than a registration life can say (about 24.8 days,
 	// clamped): the absolute lease end, however far beyond.
 	long := *e
-	long.Expires = sent.Add(40 * 24 * time.Hour)
-	if got := LeaseEnd(ptr(ToPE(&long, "rr", 0, sent)), sent.Add(time.Second)); !got.Equal(long.Expires) {
-		t.Errorf("a 40-day lease ends %v, want %v", got, long.Expires)
+	long.Expires = handlespace.ExpiryOf(sent.Add(40 * 24 * time.Hour))
+	if got := LeaseEnd(ptr(ToPE(&long, "rr", 0, sent)), sent.Add(time.Second)); !got.Equal(long.Expires.Time()) {
+		t.Errorf("a 40-day lease ends %v, want %v", got, long.Expires.Time())
 	}
 	// No lease: none, whatever the extension says.
 	pe = ToPE(e, "rr", 0, sent)
@@ -76,7 +76,7 @@ func TestLeaseEndTravels(t *testing.T) {
 		t.Errorf("no lease: lease end %v", got)
 	}
 	s := *e
-	s.Expires = time.Time{}
+	s.Expires = handlespace.ExpiryOf(time.Time{})
 	if x := ToPE(&s, "rr", 0, sent).X; x.LeaseEnd != 0 {
 		t.Errorf("an element without a lease sends lease end %d", x.LeaseEnd)
 	}

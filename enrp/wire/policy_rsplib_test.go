@@ -107,7 +107,7 @@ func TestRSPLIBPolicyWire(t *testing.T) {
 func TestRSPLIBPolicyConvert(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	for _, tc := range rsplibTypes {
-		e := &handlespace.Element{ID: 9, Label: "pe9", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.9")), Port: 443,
+		e := &handlespace.Element{ID: 9, Label: handlespace.LabelOf("pe9"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.9")), Port: 443,
 			Weight: 30, Priority: 2, Load: 0x40000000, LoadDeg: 0x00100000, Health: handlespace.HealthUp, Home: 5,
 			RTT: 40 * time.Millisecond}
 		pe := ToPE(e, tc.name, 3, now)

@@ -33,7 +33,7 @@ func policyValue(t *testing.T, raw []byte) uint32 {
 func TestPriorityOnTheWire(t *testing.T) {
 	now := time.Now()
 	wire := func(prio uint32) (uint32, []byte) {
-		e := &handlespace.Element{ID: 1 + prio, Label: "p", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")),
+		e := &handlespace.Element{ID: 1 + prio, Label: handlespace.LabelOf("p"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")),
 			Port: 80, Home: 1, Priority: prio}
 		m := &Message{Type: TypeHandleUpdate, Sender: 1, Receiver: 2,
 			Entries: []Entry{{Handle: []byte("web.pool.example."), Elements: []PE{ToPE(e, "prio", 0, now)}}}}
@@ -95,7 +95,7 @@ func TestPriorityOnTheWire(t *testing.T) {
 // parameter).
 func TestPriorityAcrossVersions(t *testing.T) {
 	now := time.Now()
-	e := &handlespace.Element{ID: 5, Label: "p", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")), Port: 80, Home: 1, Priority: 3}
+	e := &handlespace.Element{ID: 5, Label: handlespace.LabelOf("p"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.1")), Port: 80, Home: 1, Priority: 3}
 	old := ToPE(e, "prio", 0, now)
 	old.Policy.Priority = e.Priority // what an older poolnsd put on the wire
 	if old.X == nil || !old.X.HasValues || old.X.Priority != 3 {

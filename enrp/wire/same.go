@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"slices"
 	"time"
 
 	"github.com/poolnsd/poolnsd/handlespace"
@@ -13,21 +12,15 @@ func SameElement(a, b *handlespace.Element) bool {
 	if a == b {
 		return true
 	}
-	if a.ID != b.ID || a.Label != b.Label || a.Port != b.Port || a.Transport != b.Transport ||
+	if a.ID != b.ID || a.Label.String() != b.Label.String() || a.Port != b.Port || a.Transport != b.Transport ||
 		a.Weight != b.Weight || a.Priority != b.Priority || a.Load != b.Load || a.LoadDeg != b.LoadDeg ||
-		a.Site != b.Site || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
+		a.Site.String() != b.Site.String() || a.Health != b.Health || a.Home != b.Home || a.Static != b.Static ||
 		a.Admin != b.Admin || a.Reported != b.Reported || a.RTT != b.RTT || a.Owner != b.Owner || a.Lease != b.Lease ||
-		!a.Addrs.Equal(b.Addrs) || a.Expires.UnixMilli() != b.Expires.UnixMilli() || a.Expires.IsZero() != b.Expires.IsZero() ||
-		!slices.Equal(a.Vantage, b.Vantage) {
+		!a.Addrs.Equal(b.Addrs) || a.Expires.Time().UnixMilli() != b.Expires.Time().UnixMilli() || a.Expires.Time().IsZero() != b.Expires.Time().IsZero() ||
+		a.Vantage != b.Vantage {
 		return false
 	}
-	switch {
-	case a.Probe == nil && b.Probe == nil:
-		return true
-	case a.Probe == nil || b.Probe == nil:
-		return false
-	}
-	return *a.Probe == *b.Probe
+	return a.Probe == b.Probe // interned by value: the same settings, the same ProbeRef
 }
 
 // StateDiffers reports whether element e differs from t in what only an
@@ -35,7 +28,7 @@ func SameElement(a, b *handlespace.Element) bool {
 // what the vantage points saw, its administrative state and its failure
 // reports.
 func StateDiffers(t, e *handlespace.Element) bool {
-	return t.Health != e.Health || t.Admin != e.Admin || t.Reported != e.Reported || !slices.Equal(t.Vantage, e.Vantage)
+	return t.Health != e.Health || t.Admin != e.Admin || t.Reported != e.Reported || t.Vantage != e.Vantage
 }
 
 // TrimStatic leaves out of a zone-file element's wire form (XStatic)
@@ -64,11 +57,7 @@ func ZoneFields(e, c *handlespace.Element, hasValues bool) {
 	if !hasValues {
 		e.Weight, e.Priority = c.Weight, c.Priority
 	}
-	e.Probe = nil
-	if c.Probe != nil {
-		pr := *c.Probe
-		e.Probe = &pr
-	}
+	e.Probe = c.Probe
 }
 
 // ChangeOf says what changed of an element from was (ownership generation
@@ -85,7 +74,7 @@ func ChangeOf(was, e *handlespace.Element, wasGen, gen uint32, skew time.Duratio
 		return "state"
 	}
 	w, n := *was, *e
-	if d := n.Expires.Sub(w.Expires); d <= skew && d >= -skew && n.Expires.IsZero() == w.Expires.IsZero() {
+	if d := n.Expires.Time().Sub(w.Expires.Time()); d <= skew && d >= -skew && n.Expires.Time().IsZero() == w.Expires.Time().IsZero() {
 		n.Expires = w.Expires
 	}
 	if SameElement(&w, &n) {

@@ -63,10 +63,10 @@ func BenchmarkSelect(b *testing.B) {
 func BenchmarkSelectNearestSites(b *testing.B) {
 	for _, n := range []int{10, 1000, 100_000} {
 		elems := polElems(n, func(i int, e *handlespace.Element) {
-			e.Site = []string{"", "s-fra", "s-ams", "s-lon", "s-nyc"}[i%5]
+			e.Site = handlespace.SiteNameOf([]string{"", "s-fra", "s-ams", "s-lon", "s-nyc"}[i%5])
 			e.RTT = time.Duration(1+i%97) * 100 * time.Microsecond
 		})
-		elems[n/2].Site, elems[n/3].Site = "s-rare", "s-rare"
+		elems[n/2].Site, elems[n/3].Site = handlespace.SiteNameOf("s-rare"), handlespace.SiteNameOf("s-rare")
 		p, _ := handlespace.NewPolicy("nearest", nil)
 		o := p.Order()
 		set := o.NewSet(elems)

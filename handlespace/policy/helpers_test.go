@@ -19,7 +19,7 @@ ns.z.test. 60 IN A 192.0.2.1
 
 func testElem(label, addr string, port uint16) *handlespace.Element {
 	a := netip.MustParseAddr(addr)
-	return &handlespace.Element{ID: handlespace.ElementID(a, port), Label: label, Addrs: handlespace.AddrsOf(a), Port: port, Weight: 1}
+	return &handlespace.Element{ID: handlespace.ElementID(a, port), Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(a), Port: port, Weight: 1}
 }
 
 func zoneDef(t testing.TB, pools ...handlespace.PoolDef) handlespace.ZoneDef {

@@ -77,7 +77,7 @@ func NearestRTT(e *handlespace.Element) time.Duration {
 // nearestSiteKey is an element's key in the tree by site: its site, then
 // its rank in 32 bits (unknown: 2³²-1). No site: not there.
 func nearestSiteKey(e *handlespace.Element) (uint64, bool) {
-	s := handlespace.SiteOf(e.Site)
+	s := e.Site.Site()
 	if s == 0 {
 		return 0, false
 	}

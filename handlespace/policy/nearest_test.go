@@ -120,7 +120,7 @@ func TestNearestSites(t *testing.T) {
 	}{
 		{"t-fra", 5 * ms}, {"t-ams", 1 * ms}, {"T-FRA", 2 * ms}, {"", 3 * ms}, {"t-fra", 0}, {"t-ams", 2 * ms}, {"t-fra", 2 * ms},
 	} {
-		elems[i].Site, elems[i].RTT = x.site, x.rtt
+		elems[i].Site, elems[i].RTT = handlespace.SiteNameOf(x.site), x.rtt
 	}
 	sel := build(p, elems, nil)
 	for _, c := range []struct {
@@ -164,14 +164,14 @@ func TestNearestSitesLarge(t *testing.T) {
 	p := mustPolicy(t, "nearest", nil)
 	r := rand.New(rand.NewPCG(polSeed(t), 3))
 	elems := polElems(700, func(i int, e *handlespace.Element) {
-		e.Site = []string{"", "l-a", "l-b", "l-c"}[r.IntN(4)]
+		e.Site = handlespace.SiteNameOf([]string{"", "l-a", "l-b", "l-c"}[r.IntN(4)])
 		if r.IntN(5) > 0 {
 			e.RTT = time.Duration(r.IntN(6)) * 100 * time.Microsecond
 		}
 	})
 	// Two of a site with the same RTT: their turns make the positions to
 	// leave out of the rest come in either order.
-	elems[5].Site, elems[300].Site = "l-rare", "l-rare"
+	elems[5].Site, elems[300].Site = handlespace.SiteNameOf("l-rare"), handlespace.SiteNameOf("l-rare")
 	elems[5].RTT, elems[300].RTT = 200*time.Microsecond, 200*time.Microsecond
 	sel := build(p, elems, nil)
 	for _, site := range []string{"l-a", "l-rare", "l-none"} {
@@ -180,7 +180,7 @@ func TestNearestSitesLarge(t *testing.T) {
 			mine bool
 			rank uint64
 		}
-		keyOf := func(i int32) key { return key{handlespace.SiteOf(elems[i].Site) == c.Site, nearestRank(elems[i])} }
+		keyOf := func(i int32) key { return key{elems[i].Site.Site() == c.Site, nearestRank(elems[i])} }
 		for _, k := range []int{1, 3, 40, 0} {
 			firsts := map[int32]int{}
 			for q := range 60 {

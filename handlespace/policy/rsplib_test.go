@@ -598,7 +598,7 @@ func TestDistancePolicyRebuild(t *testing.T) {
 	}
 	first := func() string {
 		pv := h.View().Pool("web.z.test.")
-		return pv.All.Select(nil, 1, nil)[0].Elem().Label
+		return pv.All.Select(nil, 1, nil)[0].Elem().Label.String()
 	}
 	// far: 40 ms one way at 1 %/ms is 40 % > near's 30 %.
 	if got := first(); got != "near" {

@@ -31,7 +31,7 @@ func TestLUDAcrossChanges(t *testing.T) {
 	}
 	const span = 900
 	mk := func(id int) *handlespace.Element {
-		return &handlespace.Element{ID: uint32(id), Label: fmt.Sprintf("e%d", id), Port: 80, Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(id >> 8), byte(id)})),
+		return &handlespace.Element{ID: uint32(id), Label: handlespace.LabelOf(fmt.Sprintf("e%d", id)), Port: 80, Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 0, byte(id >> 8), byte(id)})),
 			Load: uint32(r.IntN(3)) * 1000, LoadDeg: uint32(1+r.IntN(3)) * 500}
 	}
 	var groups [][]handlespace.Op
@@ -180,7 +180,7 @@ func TestHashPoolAcrossChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := func(id int) *handlespace.Element {
-		return &handlespace.Element{ID: uint32(id), Label: fmt.Sprintf("h%d", id), Port: 80, Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 1, byte(id >> 8), byte(id)}))}
+		return &handlespace.Element{ID: uint32(id), Label: handlespace.LabelOf(fmt.Sprintf("h%d", id)), Port: 80, Addrs: handlespace.AddrsOf(netip.AddrFrom4([4]byte{10, 1, byte(id >> 8), byte(id)}))}
 	}
 	var groups [][]handlespace.Op
 	for id := 1; id <= 800; id++ {

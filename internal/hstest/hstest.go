@@ -27,7 +27,7 @@ func RRs(t testing.TB, text string) []dns.RR {
 // separated), its identifier made from the first address and the port, as
 // a zone file's element gets it.
 func Elem(label, addrs string, port uint16, weight uint32) *handlespace.Element {
-	e := &handlespace.Element{Label: label, Port: port, Weight: weight}
+	e := &handlespace.Element{Label: handlespace.LabelOf(label), Port: port, Weight: weight}
 	for _, a := range strings.Split(addrs, ",") {
 		e.Addrs = e.Addrs.Append(netip.MustParseAddr(a))
 	}

@@ -105,7 +105,7 @@ func register(owner, label, addr string) *regcommit.Request {
 		Build: func(*handlespace.View) ([]regcommit.Change, error) {
 			c := regcommit.Change{Pool: pool, Label: label}
 			if addr != "" {
-				c.Elem = &handlespace.Element{Label: label, Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)), Port: 80}
+				c.Elem = &handlespace.Element{Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)), Port: 80}
 			}
 			return []regcommit.Change{c}, nil
 		},

@@ -159,7 +159,7 @@ func TestPeeringConfirmFlood(t *testing.T) {
 	for _, e := range before {
 		if e.Home == handlespace.IDString(a.id) {
 			ad := netip.MustParseAddr(e.Addresses[0])
-			atA = append(atA, &handlespace.Element{ID: handlespace.ElementID(ad, e.Port), Label: e.Label,
+			atA = append(atA, &handlespace.Element{ID: handlespace.ElementID(ad, e.Port), Label: handlespace.LabelOf(e.Label),
 				Addrs: handlespace.AddrsOf(ad), Port: e.Port, Home: a.id, Static: true})
 		}
 	}

@@ -296,8 +296,8 @@ func TestPeeringAdminRefusedByHome(t *testing.T) {
 	defer drv.Close()
 	b.p.waitLog(0, "B hearing A", eventIs("peer-up", "peer", handlespace.IDString(a.id)))
 	const pool = "reg.pool.example."
-	if err := hs.Do(handlespace.Op{Pool: pool, Elem: &handlespace.Element{ID: 0x0a0b0c0d, Label: "pe9", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.9")),
-		Port: 80, Expires: time.Now().Add(time.Hour)}, Policy: "rr"}); err != nil {
+	if err := hs.Do(handlespace.Op{Pool: pool, Elem: &handlespace.Element{ID: 0x0a0b0c0d, Label: handlespace.LabelOf("pe9"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.9")),
+		Port: 80, Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour))}, Policy: "rr"}); err != nil {
 		t.Fatal(err)
 	}
 	waitDig(t, []*peer{b}, pool, []string{"192.0.2.9"}, waitLimit)

@@ -608,7 +608,7 @@ func TestPeeringProcesses(t *testing.T) {
 		}
 		var held []string
 		st.Elements(func(pool string, e *handlespace.Element) error {
-			held = append(held, fmt.Sprintf("%s %s home %s owner %s", pool, e.Label, handlespace.IDString(e.Home), e.Owner))
+			held = append(held, fmt.Sprintf("%s %s home %s owner %s", pool, e.Label.String(), handlespace.IDString(e.Home), e.Owner))
 			return nil
 		})
 		st.Close()

@@ -336,8 +336,8 @@ func TestServe(t *testing.T) {
 	regID := st.RegistrarID()
 	now := time.Now()
 	el := func(id uint32, label, addr string, expires time.Time) *handlespace.Element {
-		return &handlespace.Element{ID: id, Label: label, Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)),
-			Port: 80, Expires: expires, Home: regID}
+		return &handlespace.Element{ID: id, Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)),
+			Port: 80, Expires: handlespace.ExpiryOf(expires), Home: regID}
 	}
 	for _, x := range []struct {
 		pool string

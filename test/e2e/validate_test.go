@@ -141,8 +141,8 @@ func TestStoredBadRegistrations(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	el := func(label, addr string) *handlespace.Element {
 		id, _ := regcommit.LabelID(label)
-		return &handlespace.Element{ID: id, Label: label, Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)), Port: 80,
-			Expires: exp, Lease: time.Hour, Owner: handlespace.OwnerOf("http")}
+		return &handlespace.Element{ID: id, Label: handlespace.LabelOf(label), Addrs: handlespace.AddrsOf(netip.MustParseAddr(addr)), Port: 80,
+			Expires: handlespace.ExpiryOf(exp), Lease: time.Hour, Owner: handlespace.OwnerOf("http")}
 	}
 	for _, c := range []struct {
 		pool string

@@ -94,18 +94,18 @@ func codecCorpus(t *testing.T) []codecMsg {
 	a4, b4, a6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::1")
 	const home, peer = 0x11111111, 0x22222222
 	// Elements as poolnsd sends them: converted from the handlespace.
-	full := &handlespace.Element{ID: 0xabcd0001, Label: "web1", Addrs: handlespace.AddrsOf(a4, a6), Port: 8080,
-		Weight: 10, Priority: 2, Load: 0x40000000, LoadDeg: 0x01000000, Site: "fra",
-		Expires: now.Add(time.Minute), Health: handlespace.HealthUp, Home: home, Owner: handlespace.OwnerOf("tsig:pe-key."), Lease: time.Minute,
+	full := &handlespace.Element{ID: 0xabcd0001, Label: handlespace.LabelOf("web1"), Addrs: handlespace.AddrsOf(a4, a6), Port: 8080,
+		Weight: 10, Priority: 2, Load: 0x40000000, LoadDeg: 0x01000000, Site: handlespace.SiteNameOf("fra"),
+		Expires: handlespace.ExpiryOf(now.Add(time.Minute)), Health: handlespace.HealthUp, Home: home, Owner: handlespace.OwnerOf("tsig:pe-key."), Lease: time.Minute,
 		Admin: handlespace.AdminDrain, Reported: true, RTT: 1500 * time.Microsecond,
-		Probe:   &handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 2, Fall: 3},
-		Vantage: []handlespace.Vantage{{Registrar: home, Health: handlespace.HealthDown}, {Registrar: peer, Health: handlespace.HealthUp}}}
-	static := &handlespace.Element{ID: 2, Label: "s2", Addrs: handlespace.AddrsOf(b4), Port: 80, Weight: 1, Health: handlespace.HealthDown,
+		Probe:   handlespace.ProbeRefOf(&handlespace.ProbeSpec{Kind: "http", Target: "/healthz", Interval: time.Second, Timeout: 300 * time.Millisecond, Rise: 2, Fall: 3}),
+		Vantage: handlespace.VantagesOf([]handlespace.Vantage{{Registrar: home, Health: handlespace.HealthDown}, {Registrar: peer, Health: handlespace.HealthUp}})}
+	static := &handlespace.Element{ID: 2, Label: handlespace.LabelOf("s2"), Addrs: handlespace.AddrsOf(b4), Port: 80, Weight: 1, Health: handlespace.HealthDown,
 		Home: home, Static: true}
-	udp := &handlespace.Element{ID: 3, Label: "dns3", Addrs: handlespace.AddrsOf(a6), Port: 53, Transport: handlespace.TransportUDP, Home: home,
-		Expires: now.Add(time.Hour)}
-	sctp := &handlespace.Element{ID: 4, Label: "sctp4", Addrs: handlespace.AddrsOf(a4, a6), Port: 9, Transport: handlespace.TransportSCTP, Home: home,
-		Expires: now.Add(time.Hour)}
+	udp := &handlespace.Element{ID: 3, Label: handlespace.LabelOf("dns3"), Addrs: handlespace.AddrsOf(a6), Port: 53, Transport: handlespace.TransportUDP, Home: home,
+		Expires: handlespace.ExpiryOf(now.Add(time.Hour))}
+	sctp := &handlespace.Element{ID: 4, Label: handlespace.LabelOf("sctp4"), Addrs: handlespace.AddrsOf(a4, a6), Port: 9, Transport: handlespace.TransportSCTP, Home: home,
+		Expires: handlespace.ExpiryOf(now.Add(time.Hour))}
 	pe := func(e *handlespace.Element, policy string) wire.PE {
 		p := wire.ToPE(e, policy, 3, now)
 		return p

@@ -235,9 +235,9 @@ func TestWireshark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutElement("reg.pool.example.", &handlespace.Element{ID: 7, Label: "pe7",
+	if err := st.PutElement("reg.pool.example.", &handlespace.Element{ID: 7, Label: handlespace.LabelOf("pe7"),
 		Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::7")),
-		Port:  443, Expires: time.Now().Add(time.Hour), Home: c.id}); err != nil {
+		Port:  443, Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour)), Home: c.id}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -306,8 +306,8 @@ func TestWireshark(t *testing.T) {
 	cur := a.p.cursor()
 	// A failure report passed on to A, which is not the element's home:
 	// A refuses it with an ERROR that names it (ParamXRefused).
-	pe := wire.ToPE(&handlespace.Element{ID: 7, Label: "pe7", Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.7")), Port: 443,
-		Expires: time.Now().Add(time.Hour), Home: c.id}, "rr", 1, time.Now())
+	pe := wire.ToPE(&handlespace.Element{ID: 7, Label: handlespace.LabelOf("pe7"), Addrs: handlespace.AddrsOf(netip.MustParseAddr("192.0.2.7")), Port: 443,
+		Expires: handlespace.ExpiryOf(time.Now().Add(time.Hour)), Home: c.id}, "rr", 1, time.Now())
 	pe.X.ReportReq, pe.X.Reporter = true, netip.MustParseAddr("192.0.2.200")
 	report, err := (&wire.Message{Type: wire.TypeHandleUpdate, Sender: 0xe, Receiver: a.id, Action: wire.AddPE,
 		Entries: []wire.Entry{{Handle: []byte("reg.pool.example."), Elements: []wire.PE{pe}}}}).Encode()

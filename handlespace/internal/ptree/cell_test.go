@@ -1,7 +1,6 @@
 package ptree
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -47,13 +46,4 @@ func TestCell(t *testing.T) {
 		}
 	}()
 	Store(&c, "c", &badCellValue{n: 3})
-}
-
-// TestSameString: equal strings apart in memory are not the same.
-func TestSameString(t *testing.T) {
-	a := strings.Clone("xxx")
-	b := strings.Clone("xxx")
-	if a != b || SameString(a, b) || !SameString(a, a) || !SameString(a[:2], a[:2]) || SameString(a[:2], a) {
-		t.Errorf("SameString wrong for %q and %q", a, b)
-	}
 }

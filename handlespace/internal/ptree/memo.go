@@ -89,23 +89,12 @@ func Store[T any, P Headed[T]](c *Cell, key any, v P) P {
 	return v
 }
 
-// SameString reports whether a and b are the same string in memory (not
-// only equal): how a writer tells that a string is shared already.
-func SameString(a, b string) bool {
-	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
-}
-
-// InlineString copies s into buf, which must be unused (no string made
-// over it yet) and at least as long, and returns a string over buf's
-// bytes: an element keeps its short label in itself that way, one object
-// for the collector, not two. The caller must never write buf again while
-// the string or a copy of it may exist (handlespace: the element is
-// immutable once published and never inlines twice; see
-// Element.compact).
-func InlineString(buf []byte, s string) string {
-	n := copy(buf, s)
-	if n == 0 || n != len(s) {
-		panic("ptree: InlineString of an empty string or into too small a buffer")
+// StringOver returns a string over b's bytes, without a copy: an element
+// keeps its label in itself that way (handlespace.Label). The caller must
+// never write b while the string or a copy of it may exist.
+func StringOver(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	return unsafe.String(&buf[0], n)
+	return unsafe.String(&b[0], len(b))
 }
