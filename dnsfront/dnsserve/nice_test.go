@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/poolnsd/poolnsd/internal/nettest"
+	"github.com/poolnsd/poolnsd/internal/proctest"
 	"golang.org/x/sys/unix"
 )
 
@@ -178,7 +179,7 @@ func TestUDPNiceFallback(t *testing.T) {
 	setThreadNice = func(int, int) error { return unix.EACCES }
 	base := processNice(t)
 	failures := NiceFailures()
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	addr, stop := startNiced(t, -7, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	exchangeN(t, addr, 8)
 	for deadline := time.Now().Add(5 * time.Second); NiceFailures()-failures < 2; time.Sleep(10 * time.Millisecond) {
@@ -199,24 +200,6 @@ func TestUDPNiceFallback(t *testing.T) {
 	if n := NiceFailures() - failures; n != 2 {
 		t.Errorf("%d failures counted, want 2", n)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // taskNices lists every thread of the process with its nice, for a
