@@ -36,7 +36,7 @@ var options = []Option{
 	{"dns.udp_wait", "thread", "",
 		"how each UDP socket's loop waits for queries: \"thread\", in its own recvmmsg on a thread that keeps its Go P (GOMAXPROCS is raised by one per socket; under a real-time scheduling policy the loops wait through the Go scheduler instead and GOMAXPROCS is not raised), or \"poller\", in Go's network poller as a goroutine (an EAGAIN read and the scheduler's park and wake each time the socket is found empty)"},
 	{"dns.udp_nice", -10, "",
-		"added to poolnsd's nice value for the threads of the dns.udp_wait: thread UDP loops, -20..0: a negative value has the kernel run the loops ahead of the rest of the daemon (registrations, monitor, collector) on a busy CPU; needs CAP_SYS_NICE (without it the loops run at the process's nice and one info line says so); 0 leaves the threads alone; no effect with dns.udp_wait: poller"},
+		"added to poolnsd's nice value for the threads of the dns.udp_wait: thread UDP loops, -20..0: a negative value has the kernel run the loops ahead of the rest of the daemon (registrations, monitor, collector) on a busy CPU; needs CAP_SYS_NICE or an RLIMIT_NICE that allows it, as the systemd unit's LimitNICE=-10 does (without, the loops run at the process's nice and one info line says so); 0 leaves the threads alone; no effect with dns.udp_wait: poller"},
 	{"zones", "./zones", "",
 		"directory of zone files (*.zone)"},
 	{"zones_watch", true, "",
