@@ -71,15 +71,17 @@ func CheckPoolName(name string) error {
 	if len(name) > MaxNameLen {
 		return fmt.Errorf("pool name %.40q... is %d characters long; want at most %d (255 octets on the wire)", name, len(name), MaxNameLen)
 	}
-	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
-	if err := CheckLabel(labels[0]); err != nil {
+	// Label by label without a slice of them: checked on every
+	// registration.
+	handle, zone, ok := strings.Cut(strings.TrimSuffix(name, "."), ".")
+	if err := CheckLabel(handle); err != nil {
 		return fmt.Errorf("pool handle: %w", err)
 	}
-	if len(labels) < 2 {
+	if !ok {
 		//lint:ignore ST1005 the message ends with a name's final dot
 		return fmt.Errorf("pool name %q has no zone; want handle.zone.", name)
 	}
-	for _, l := range labels[1:] {
+	for l := range strings.SplitSeq(zone, ".") {
 		switch {
 		case l == "":
 			return fmt.Errorf("pool name %q has an empty label; want labels of 1 to 63 octets", name)

@@ -57,6 +57,10 @@ func TestCheckPoolName(t *testing.T) {
 			t.Errorf("CheckPoolName(%.30q… %d) = %v, want %q", c.name, len(c.name), err, c.err)
 		}
 	}
+	// Checked on every registration: no garbage for a good name.
+	if n := testing.AllocsPerRun(100, func() { _ = handlespace.CheckPoolName("web.pool.example.") }); n != 0 {
+		t.Errorf("CheckPoolName allocates %v times for a good name", n)
+	}
 	pool := strings.Repeat("a", 61) + "." + strings.Repeat(strings.Repeat("z", 63)+".", 2) + strings.Repeat("z", 61) + "."
 	if err := handlespace.CheckElementName(pool, "x"); err != nil {
 		t.Errorf("CheckElementName of %d + 2: %v", len(pool), err)
