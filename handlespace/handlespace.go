@@ -291,8 +291,8 @@ func (h *Handlespace) mergeStatic(name string, pd *PoolDef, prev *PoolView) ([]*
 
 func (h *Handlespace) initialHealth(spec PoolSpec, e *Element) Health {
 	probed := spec.Probe.Probed()
-	if e.Probe.Spec() != nil {
-		probed = e.Probe.Spec().Probed()
+	if ps := e.Probe.Spec(); ps != nil {
+		probed = ps.Probed()
 	}
 	if h.opts.Probing && probed {
 		return HealthUnknown

@@ -45,8 +45,8 @@ type ProbeSpec struct {
 // ProbeSpec returns the probe settings of element e of this pool: its own
 // override, else the pool's.
 func (v *PoolView) ProbeSpec(e *Element) ProbeSpec {
-	if e.Probe.Spec() != nil {
-		return *e.Probe.Spec()
+	if ps := e.Probe.Spec(); ps != nil {
+		return *ps
 	}
 	return v.Spec.Probe
 }

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/poolnsd/poolnsd/handlespace/internal/intern"
 	"github.com/poolnsd/poolnsd/handlespace/internal/ptree"
@@ -24,55 +23,24 @@ type Site uint32
 // the largest key.
 const maxSites = 1 << 24
 
-var siteNames struct {
-	mu    sync.RWMutex
-	ids   map[string]Site
-	names []string // of Site i+1
-}
+// siteTab holds the sites' names, lower case: Site is its number.
+var siteTab = intern.New[string, string](maxSites + 1)
 
 // SiteOf returns the site of a name ("" or a name past the bound: 0).
 func SiteOf(name string) Site {
 	if name == "" {
 		return 0
 	}
-	siteNames.mu.RLock()
-	s, ok := siteNames.ids[name]
-	siteNames.mu.RUnlock()
-	if ok {
-		return s
-	}
 	lname := strings.ToLower(name)
-	siteNames.mu.Lock()
-	defer siteNames.mu.Unlock()
-	if siteNames.ids == nil {
-		siteNames.ids = map[string]Site{}
-	}
-	s, ok = siteNames.ids[lname]
-	if !ok {
-		if len(siteNames.names) >= maxSites {
-			return 0
-		}
-		siteNames.names = append(siteNames.names, lname)
-		s = Site(len(siteNames.names))
-		siteNames.ids[lname] = s
-	}
-	if len(siteNames.ids) < 2*maxSites {
-		siteNames.ids[name] = s // the name as written, for the next lookup
-	}
-	return s
+	return Site(siteTab.Of(lname, func() string { return strings.Clone(lname) }))
 }
 
 // String returns the site's name (lower case), "" for no site.
 func (s Site) String() string {
-	if s == 0 {
-		return ""
+	if n := siteTab.Get(uint32(s)); n != nil {
+		return *n
 	}
-	siteNames.mu.RLock()
-	defer siteNames.mu.RUnlock()
-	if int(s) > len(siteNames.names) {
-		return ""
-	}
-	return siteNames.names[s-1]
+	return ""
 }
 
 // SiteMap maps client addresses to sites: the site of the longest of its

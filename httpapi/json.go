@@ -243,8 +243,8 @@ func (a *api) element(pv *handlespace.PoolView, e *handlespace.Element) ElementJ
 		left := round(max(0, e.Expires.Time().Sub(a.now()).Seconds()), 1e3)
 		j.Expires, j.LeaseLeftS = &exp, &left
 	}
-	if e.Probe.Spec() != nil {
-		j.Probe = probeSpec(*e.Probe.Spec())
+	if ps := e.Probe.Spec(); ps != nil {
+		j.Probe = probeSpec(*ps)
 		if j.Probe == nil { // probes turned off for this element
 			j.Probe = &ProbeJSON{Kind: "none"}
 		}

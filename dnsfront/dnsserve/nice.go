@@ -73,13 +73,12 @@ func niceLoop(delta int, log *slog.Logger, logged *atomic.Bool) (restore func())
 	}
 	// The thread's nice is the process's: the runtime's threads start
 	// with it (not the main thread's, which a loop may hold).
-	base := was
-	want := max(base+delta, -20)
+	want := max(was+delta, -20)
 	if err := setThreadNice(tid, want); err != nil {
 		niceFailures.Add(1)
 		if !logged.Swap(true) {
 			log.Info("UDP loops run at the process's nice: dns.udp_nice needs CAP_SYS_NICE",
-				"udp_nice", delta, "nice", base, "err", err)
+				"udp_nice", delta, "nice", was, "err", err)
 		}
 		return nil
 	}
