@@ -96,8 +96,12 @@ func Start(cfg Config, src Source) (*Server, error) {
 		return nil, err
 	}
 	h := NewHandler(src, cfg)
-	s, err := dnsserve.Start(dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPPoller: cfg.UDPPoller, UDPNice: cfg.UDPNice, UDPSize: h.udpSize,
-		Logger: h.log, TLS: cfg.TLS}, h)
+	scfg := dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPPoller: cfg.UDPPoller, UDPNice: cfg.UDPNice, UDPSize: h.udpSize,
+		Logger: h.log, TLS: cfg.TLS}
+	if h.metrics != nil {
+		scfg.Sojourn = h.metrics
+	}
+	s, err := dnsserve.Start(scfg, h)
 	if err != nil {
 		return nil, err
 	}
