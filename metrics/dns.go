@@ -46,7 +46,7 @@ func newDNSCollector(d *DNS) *dnsCollector {
 			"Time from the handler getting a query to its reply being written, for a random sample of the queries (one in 8 by default: poolnsd_dns_answer_sample_ratio).",
 			nil, nil),
 		descSojourn: prometheus.NewDesc("poolnsd_dns_udp_sojourn_seconds",
-			"Time from the kernel's receipt of a UDP query (SO_TIMESTAMPNS) to the write of its reply by the serving loop: the answer's time and the wait before it in the socket's queue, behind other queries or for the loop's thread to get a CPU; for a random sample of the UDP queries answered in their batch (poolnsd_dns_answer_sample_ratio), not the updates and the answers that wait for a commit or a signature.",
+			"With dns.udp_sojourn on: time from the kernel's receipt of a UDP query (SO_TIMESTAMPNS) to the write of its reply by the serving loop: the answer's time and the wait before it in the socket's queue, behind other queries or for the loop's thread to get a CPU; for a random sample of the UDP queries answered in their batch (poolnsd_dns_answer_sample_ratio), not the updates and the answers that wait for a commit or a signature.",
 			nil, nil),
 	}
 }

@@ -601,7 +601,9 @@ func (s *server) start(o options) error {
 	if s.gomaxprocs != "" {
 		gmp = s.gomaxprocs
 	}
-	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+gmp)
+	// The sojourn histogram (query): a binary without the setting
+	// warns that it ignores it.
+	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+gmp, "POOLNSD_DNS_UDP_SOJOURN=true")
 	cmd.Env = append(cmd.Env, o.env...)
 	if s.gogc != "" {
 		cmd.Env = append(cmd.Env, "GOGC="+s.gogc)
