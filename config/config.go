@@ -73,6 +73,7 @@ type DNS struct {
 	UDPSockets int      `mapstructure:"udp_sockets"`
 	UDPWait    string   `mapstructure:"udp_wait"`
 	UDPNice    int      `mapstructure:"udp_nice"`
+	UDPSojourn bool     `mapstructure:"udp_sojourn"`
 
 	// The protections of protect.go.
 	Cookies              bool     `mapstructure:"cookies"`

@@ -37,6 +37,8 @@ var options = []Option{
 		"how each UDP socket's loop waits for queries: \"thread\", in its own recvmmsg on a thread that keeps its Go P (GOMAXPROCS is raised by one per socket; under a real-time scheduling policy the loops wait through the Go scheduler instead and GOMAXPROCS is not raised), or \"poller\", in Go's network poller as a goroutine (an EAGAIN read and the scheduler's park and wake each time the socket is found empty)"},
 	{"dns.udp_nice", -10, "",
 		"added to poolnsd's nice value for the threads of the dns.udp_wait: thread UDP loops, -20..0: a negative value has the kernel run the loops ahead of the rest of the daemon (registrations, monitor, collector) on a busy CPU; needs CAP_SYS_NICE or an RLIMIT_NICE that allows it, as the systemd unit's LimitNICE=-10 does (without, the loops run at the process's nice and one info line says so); 0 leaves the threads alone; no effect with dns.udp_wait: poller"},
+	{"dns.udp_sojourn", false, "",
+		"time each UDP query from the kernel's receipt to its reply (SO_TIMESTAMPNS), for the histogram poolnsd_dns_udp_sojourn_seconds: the server's latency as clients see it, the wait in the socket's queue included; costs about 0.2-0.3 µs of CPU per query (the kernel's time stamp of each datagram), so off by default"},
 	{"zones", "./zones", "",
 		"directory of zone files (*.zone)"},
 	{"zones_watch", true, "",

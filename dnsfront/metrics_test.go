@@ -2,11 +2,13 @@ package dnsfront
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/metrics"
@@ -221,5 +223,39 @@ func BenchmarkServeParallel(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestUDPSojourn: with UDPSojourn, every UDP query answered in its loop
+// (all timed: a sample of one in one) has its sojourn in the histogram;
+// without it, none (the setting is off by default: the kernel's time
+// stamps cost CPU per query).
+func TestUDPSojourn(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		m := metrics.New(metrics.Options{LatencySample: 1, NoRuntime: true})
+		srv, err := Start(Config{Listen: []string{"127.0.0.1:0"}, UDPSockets: 1, Logger: discardLog(),
+			Metrics: m.DNS(), UDPSojourn: on}, newTestSpace(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &dns.Client{Timeout: 5 * time.Second}
+		const n = 5
+		for range n {
+			q := new(dns.Msg)
+			q.SetQuestion("web.pool.test.", dns.TypeA)
+			if _, _, err := c.Exchange(q, srv.Addrs()[0].String()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(ctx) // the loop has recorded every batch
+		cancel()
+		want := 0.0
+		if on {
+			want = n
+		}
+		if got, _ := scrape(t, m).Value("poolnsd_dns_udp_sojourn_seconds"); got != want {
+			t.Errorf("UDPSojourn %v: %v sojourns, want %v", on, got, want)
+		}
 	}
 }

@@ -34,6 +34,9 @@ type Config struct {
 	// UDPNice is added to the process's nice for the threaded UDP loops'
 	// threads, -20..0 (dnsserve.Config.UDPNice).
 	UDPNice int
+	// UDPSojourn has the UDP loops time their queries from the kernel's
+	// receipt (dnsserve.Config.Sojourn) into Metrics.
+	UDPSojourn bool
 	// Logger gets start-up and error lines (default slog.Default()).
 	Logger *slog.Logger
 	// Metrics gets the query counters and latencies (nil: none).
@@ -96,8 +99,12 @@ func Start(cfg Config, src Source) (*Server, error) {
 		return nil, err
 	}
 	h := NewHandler(src, cfg)
-	s, err := dnsserve.Start(dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPPoller: cfg.UDPPoller, UDPNice: cfg.UDPNice, UDPSize: h.udpSize,
-		Logger: h.log, TLS: cfg.TLS}, h)
+	scfg := dnsserve.Config{Listen: cfg.Listen, UDPSockets: cfg.UDPSockets, UDPPoller: cfg.UDPPoller, UDPNice: cfg.UDPNice, UDPSize: h.udpSize,
+		Logger: h.log, TLS: cfg.TLS}
+	if cfg.UDPSojourn && h.metrics != nil {
+		scfg.Sojourn = h.metrics
+	}
+	s, err := dnsserve.Start(scfg, h)
 	if err != nil {
 		return nil, err
 	}

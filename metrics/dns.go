@@ -28,6 +28,7 @@ const DefaultLatencySample = dnsmetrics.DefaultLatencySample
 type dnsCollector struct {
 	d                                                     *DNS
 	descQueries, descTruncated, descRejected, descLatency *prometheus.Desc
+	descSojourn                                           *prometheus.Desc
 }
 
 func newDNSCollector(d *DNS) *dnsCollector {
@@ -44,6 +45,9 @@ func newDNSCollector(d *DNS) *dnsCollector {
 		descLatency: prometheus.NewDesc("poolnsd_dns_answer_duration_seconds",
 			"Time from the handler getting a query to its reply being written, for a random sample of the queries (one in 8 by default: poolnsd_dns_answer_sample_ratio).",
 			nil, nil),
+		descSojourn: prometheus.NewDesc("poolnsd_dns_udp_sojourn_seconds",
+			"With dns.udp_sojourn on: time from the kernel's receipt of a UDP query (SO_TIMESTAMPNS) to the write of its reply by the serving loop: the answer's time and the wait before it in the socket's queue, behind other queries or for the loop's thread to get a CPU; for a random sample of the UDP queries answered in their batch (poolnsd_dns_answer_sample_ratio), not the updates and the answers that wait for a commit or a signature.",
+			nil, nil),
 	}
 }
 
@@ -53,6 +57,7 @@ func (c *dnsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.descTruncated
 	ch <- c.descRejected
 	ch <- c.descLatency
+	ch <- c.descSojourn
 }
 
 // Collect implements prometheus.Collector: the non-zero query counters,
@@ -66,6 +71,7 @@ func (c *dnsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.descRejected, prometheus.CounterValue, float64(n), reason)
 	})
 	ch <- histMetric(c.d.LatencyHistogram(), c.descLatency)
+	ch <- histMetric(c.d.SojournHistogram(), c.descSojourn)
 }
 
 var _ prometheus.Collector = (*dnsCollector)(nil)

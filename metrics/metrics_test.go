@@ -76,9 +76,18 @@ func TestHooks(t *testing.T) {
 	m.ZonesLoaded(true, time.Unix(1700000000, 0))
 	m.ZonesLoaded(false, time.Unix(1700000100, 0))
 	m.SetReady(true)
+	m.DNS().Sojourn(300 * time.Microsecond)
+	m.DNS().Sojourn(2 * time.Millisecond)
 
-	s, _ := expose(t, m)
+	s, text := expose(t, m)
+	for _, want := range []string{`poolnsd_dns_udp_sojourn_seconds_bucket{le="0.00025"} 0`,
+		`poolnsd_dns_udp_sojourn_seconds_bucket{le="0.0005"} 1`, `poolnsd_dns_udp_sojourn_seconds_bucket{le="0.0025"} 2`} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("no %s in the exposition", want)
+		}
+	}
 	s.Expect(t,
+		"poolnsd_dns_udp_sojourn_seconds 2",
 		"poolnsd_registrations_total{source=dns} 2",
 		"poolnsd_registrations_total{source=http} 1",
 		"poolnsd_registrations_total{source=other} 1",
@@ -149,6 +158,7 @@ func TestHooks(t *testing.T) {
 	nm.SetReady(true)
 	nm.DNS().Query(1, 0, false)
 	nm.DNS().Truncated()
+	nm.DNS().Sojourn(time.Millisecond)
 	if nm.DNS().Sample() {
 		t.Error("a nil DNS samples")
 	}

@@ -65,6 +65,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -600,7 +601,9 @@ func (s *server) start(o options) error {
 	if s.gomaxprocs != "" {
 		gmp = s.gomaxprocs
 	}
-	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+gmp)
+	// The sojourn histogram (query): a binary without the setting
+	// warns that it ignores it.
+	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1", "GOMAXPROCS="+gmp, "POOLNSD_DNS_UDP_SOJOURN=true")
 	cmd.Env = append(cmd.Env, o.env...)
 	if s.gogc != "" {
 		cmd.Env = append(cmd.Env, "GOGC="+s.gogc)
@@ -777,7 +780,9 @@ func (s *server) query(o options, file string, closed bool) (string, error) {
 	} else {
 		probe <- ""
 	}
+	soj0 := s.sojourns()
 	r, err := s.dnsperf(o, file, []string{"-c", "16", "-q", "1000", "-Q", strconv.Itoa(o.rate), "-v"})
+	soj := s.sojourns().minus(soj0)
 	p := <-probe
 	if err != nil {
 		return "", err
@@ -792,10 +797,104 @@ func (s *server) query(o options, file string, closed bool) (string, error) {
 	fmt.Fprintf(&b, "at %d q/s answered %d lost %d  p50 %.3f p99 %.3f p99.9 %.3f max %.3f ms  CPU %.2f µs/q  run delay %.1f ms (%.2f%% of the run), %d involuntary switches  [%s]",
 		o.rate, r.completed, r.lost, pct(0.5), pct(0.99), pct(0.999), pct(1), r.cpuPerQ(),
 		r.wait*1e3, 100*r.wait/r.secs, r.nivcsw, gcSummary(s.proc.Log(), from))
+	if soj.count() > 0 {
+		fmt.Fprintf(&b, "  sojourn (%.0f) p50 %.3f p99 %.3f p99.9 %.3f ms, %.2f%% under 1 ms",
+			soj.count(), soj.quantile(0.5)*1e3, soj.quantile(0.99)*1e3, soj.quantile(0.999)*1e3, 100*soj.under(1e-3))
+	}
 	if p != "" {
 		fmt.Fprintf(&b, "  probe %s", p)
 	}
 	return b.String(), nil
+}
+
+// buckets are a histogram's cumulative bucket counts, by upper bound in
+// seconds (the last +Inf), as /metrics gives them.
+type buckets struct {
+	le, n []float64
+}
+
+// sojourns reads the server's poolnsd_dns_udp_sojourn_seconds (the time
+// from the kernel's receipt of a sampled query to its reply, in the
+// server): the server's own latency, free of dnsperf's waits for its
+// core. Empty if the server has none.
+func (s *server) sojourns() buckets {
+	var h buckets
+	resp, err := http.Get("http://" + s.httpAt + "/metrics")
+	if err != nil {
+		return h
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), `poolnsd_dns_udp_sojourn_seconds_bucket{le="`)
+		if !ok {
+			continue
+		}
+		le, v, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		bound, err1 := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
+		n, err2 := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err1 == nil && err2 == nil {
+			h.le, h.n = append(h.le, bound), append(h.n, n)
+		}
+	}
+	return h
+}
+
+// minus returns h's counts less those of an earlier reading.
+func (h buckets) minus(was buckets) buckets {
+	if len(was.n) != len(h.n) {
+		return h
+	}
+	d := buckets{le: h.le, n: make([]float64, len(h.n))}
+	for i := range h.n {
+		d.n[i] = h.n[i] - was.n[i]
+	}
+	return d
+}
+
+func (h buckets) count() float64 {
+	if len(h.n) == 0 {
+		return 0
+	}
+	return h.n[len(h.n)-1]
+}
+
+// quantile interpolates the q-quantile within its bucket, as Prometheus's
+// histogram_quantile does (the lowest bucket from 0; the +Inf one gives
+// the highest finite bound).
+func (h buckets) quantile(q float64) float64 {
+	want := q * h.count()
+	for i, n := range h.n {
+		if n < want {
+			continue
+		}
+		if math.IsInf(h.le[i], 1) {
+			return h.le[max(0, i-1)]
+		}
+		lo, below := 0.0, 0.0
+		if i > 0 {
+			lo, below = h.le[i-1], h.n[i-1]
+		}
+		if n == below {
+			return h.le[i]
+		}
+		return lo + (h.le[i]-lo)*(want-below)/(n-below)
+	}
+	return 0
+}
+
+// under returns the share of the samples at most bound, a bucket's bound.
+func (h buckets) under(bound float64) float64 {
+	for i, le := range h.le {
+		if le == bound && h.count() > 0 {
+			return h.n[i] / h.count()
+		}
+	}
+	return 0
 }
 
 // probe runs bench/udpprobe beside dnsperf's open-loop run: o.probeRate

@@ -275,6 +275,7 @@ func (d *daemon) startSteps() int {
 		UDPSockets: d.cfg.DNS.UDPSockets,
 		UDPPoller:  d.cfg.DNS.UDPWait == "poller",
 		UDPNice:    d.cfg.DNS.UDPNice,
+		UDPSojourn: d.cfg.DNS.UDPSojourn,
 		Logger:     d.log,
 		Metrics:    d.ops.metrics.DNS(),
 		Answers:    d.historyAnswers(),

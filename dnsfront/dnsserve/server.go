@@ -52,6 +52,20 @@ type Config struct {
 	Logger *slog.Logger
 	// TLS configures DNS over TLS (tls.go); off without TLS.Listen.
 	TLS TLSConfig
+	// Sojourn, if not nil, gets the sojourn of a sample of the UDP
+	// queries answered in their loop's batch (udp.go).
+	Sojourn Sojourner
+}
+
+// Sojourner records UDP queries' sojourns in the server: the time from
+// the kernel's receipt of a query (SO_TIMESTAMPNS) to the write of its
+// reply, the wait in the socket's queue included. The loops call it, one
+// at a time each: it must not block or allocate.
+type Sojourner interface {
+	// Sample reports whether to record the next answered query's.
+	Sample() bool
+	// Sojourn records one.
+	Sojourn(time.Duration)
 }
 
 // Server is a running DNS server: UDP and TCP servers on every listen
@@ -109,6 +123,13 @@ func Start(cfg Config, h Handler) (*Server, error) {
 				return nil, fmt.Errorf("dnsserve: udp %s: %w", bound, err)
 			}
 			u.nice, u.niceLogged = min(cfg.UDPNice, 0), &s.niceLogged
+			if cfg.Sojourn != nil {
+				if err := u.bc.Stamp(); err != nil {
+					cfg.Logger.Debug("no sojourn times: the kernel gives no time of receipt", "err", err)
+				} else {
+					u.sojourn = cfg.Sojourn
+				}
+			}
 			s.serveUDP(u)
 		}
 		wait := "thread"

@@ -74,6 +74,12 @@ type udpServer struct {
 	rx      []udpbatch.Msg // queries read
 	tx      []udpbatch.Msg // replies to send, each in a buffer of its own
 	udpSize int            // the largest reply: the reply buffers' size
+	// txFrom[k] is the index in rx of the query that tx[k] answers.
+	txFrom [udpBatch]uint8
+	// sojourn, if not nil, gets a sample of the answered queries'
+	// sojourns (Config.Sojourn): the socket gives each its time of
+	// receipt.
+	sojourn Sojourner
 	log     *slog.Logger
 	// nice: Config.UDPNice, for a threaded loop (nice.go); niceLogged
 	// is its Server's.
@@ -178,6 +184,9 @@ func (u *udpServer) run() error {
 			if _, err := u.bc.WriteBatch(u.tx[:k]); err != nil {
 				u.log.Debug("writing replies", "err", err)
 			}
+			if u.sojourn != nil {
+				u.sojourns(k)
+			}
 			for i := 0; i < k; i++ {
 				if cap(u.tx[i].Buf) > 4*u.udpSize {
 					// A big slow-path reply (packed past the buffer): do
@@ -216,6 +225,30 @@ func (u *udpServer) stop(deadline time.Time) {
 	u.bc.Close()
 }
 
+// sojourns gives Config.Sojourn the sojourns of a sample of the k
+// queries whose replies the batch just wrote: from each one's time of
+// receipt to now. A query answered later (an update that waits for its
+// commit, an answer that waits for a signature) is not among them.
+func (u *udpServer) sojourns(k int) {
+	var now time.Time
+	for j := range k {
+		if !u.sojourn.Sample() {
+			continue
+		}
+		rx, ok := udpbatch.RxTime(u.rx[u.txFrom[j]].OOB)
+		if !ok {
+			continue
+		}
+		if now.IsZero() {
+			now = time.Now()
+		}
+		// A step of the wall clock between the two readings: no sample.
+		if d := now.Sub(rx); d >= 0 && d < time.Minute {
+			u.sojourn.Sojourn(d)
+		}
+	}
+}
+
 // serveFrom answers datagrams i to n-1 of the batch read into u.rx at
 // read, the replies into u.tx from k on, and returns where it stopped (n)
 // and the replies' count. A panic while answering (a defect) costs the
@@ -228,6 +261,7 @@ func (u *udpServer) serveFrom(i, n, k int, read time.Time) (next, replies int) {
 			m := &u.rx[i]
 			if reply := u.loop.Recover(m, u.tx[k].Buf[:0], p); reply != nil {
 				u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+				u.txFrom[k] = uint8(i)
 				k++
 			}
 			next, replies = i+1, k
@@ -240,6 +274,7 @@ func (u *udpServer) serveFrom(i, n, k int, read time.Time) (next, replies int) {
 			continue
 		}
 		u.tx[k].Buf, u.tx[k].Addr, u.tx[k].OOB = reply, m.Addr, udpbatch.ReplyOOB(m.OOB)
+		u.txFrom[k] = uint8(i)
 		k++
 	}
 	return i, k

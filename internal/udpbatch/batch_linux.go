@@ -666,6 +666,39 @@ func (c *Conn) writeOne(ms []Msg) (int, error) {
 	return sent, first
 }
 
+// Stamp has the kernel give each datagram read from now on its time of
+// receipt (SO_TIMESTAMPNS), in its control data (RxTime); the Msgs read
+// need room for it (OOBSize).
+func (c *Conn) Stamp() error {
+	var serr error
+	if err := c.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// RxTime returns the time the kernel received a datagram, from the
+// control data it came with (Stamp), by the wall clock; false when the
+// control data holds none.
+func RxTime(oob []byte) (time.Time, bool) {
+	const hdr = unix.SizeofCmsghdr
+	for off := 0; off+hdr <= len(oob); {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
+		clen := int(h.Len)
+		if clen < hdr || off+clen > len(oob) {
+			return time.Time{}, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && clen-hdr >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&oob[off+hdr]))
+			return time.Unix(int64(ts.Sec), int64(ts.Nsec)), true
+		}
+		off += unix.CmsgSpace(clen - hdr)
+	}
+	return time.Time{}, false
+}
+
 // ReplyOOB turns the control data that came with a query (its destination
 // address, IP_PKTINFO or IPV6_PKTINFO) into the control data of the reply,
 // in place: the reply leaves from that address, routed by the tables (the

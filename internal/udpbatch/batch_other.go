@@ -3,6 +3,7 @@
 package udpbatch
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -91,6 +92,12 @@ func (c *Conn) WriteBatch(ms []Msg) (int, error) {
 	c.stats.writeMsgs.Add(uint64(sent))
 	return sent, first
 }
+
+// Stamp is not supported here: no control data is read.
+func (c *Conn) Stamp() error { return errors.ErrUnsupported }
+
+// RxTime returns false: no control data is read here.
+func RxTime(oob []byte) (time.Time, bool) { return time.Time{}, false }
 
 // ReplyOOB returns nil: no destination addresses are asked for here.
 func ReplyOOB(oob []byte) []byte { return nil }

@@ -21,8 +21,10 @@ type Msg struct {
 	OOB []byte
 }
 
-// OOBSize is room enough for the control data ReadBatch asks for.
-const OOBSize = 64
+// OOBSize is room enough for the control data ReadBatch asks for: a
+// destination address (an IPv6 one: 40 bytes) and a time of receipt
+// (Stamp: 32 bytes).
+const OOBSize = 80
 
 // Addr is a socket address in its raw form (struct sockaddr_in or
 // sockaddr_in6), which the system calls fill and read without a conversion

@@ -133,6 +133,7 @@ type DNS struct {
 	truncated  atomic.Uint64
 	rejected   [len(rejectNames)]atomic.Uint64
 	latency    *Histogram
+	sojourn    *Histogram  // UDP queries' time in the server (Sojourn)
 	sampleMask uint32      // time a query when rand & mask == 0
 	refused    func(Cause) // UpdateRefused's hook, may be nil
 }
@@ -149,7 +150,7 @@ func New(sample int, refused func(Cause)) *DNS {
 	if sample > 1 {
 		mask = 1<<bits.Len32(uint32(sample-1)) - 1
 	}
-	return &DNS{latency: NewHistogram(LatencyBuckets), sampleMask: mask, refused: refused}
+	return &DNS{latency: NewHistogram(LatencyBuckets), sojourn: NewHistogram(LatencyBuckets), sampleMask: mask, refused: refused}
 }
 
 // Query counts an answered query: its type, the reply's rcode (extended
@@ -216,6 +217,16 @@ func (d *DNS) Latency(dur time.Duration) {
 	d.latency.Observe(dur)
 }
 
+// Sojourn records the sojourn of one sampled UDP query in the server: from
+// the kernel's receipt of it to the write of its reply (the serving
+// loop's, dnsserve.Sojourner).
+func (d *DNS) Sojourn(dur time.Duration) {
+	if d == nil {
+		return
+	}
+	d.sojourn.Observe(dur)
+}
+
 // UpdateRefused counts a DNS UPDATE refused before it reached the
 // registrar (a bad or missing signature, a key not allowed the pool, a
 // malformed update, the source's rate): package metrics counts it in
@@ -269,3 +280,7 @@ func (d *DNS) EachRejection(f func(reason string, n uint64)) {
 
 // LatencyHistogram returns the histogram of the sampled answer latencies.
 func (d *DNS) LatencyHistogram() *Histogram { return d.latency }
+
+// SojournHistogram returns the histogram of the UDP queries' sojourns
+// (Sojourn).
+func (d *DNS) SojournHistogram() *Histogram { return d.sojourn }
