@@ -155,6 +155,47 @@ func SiteNameOf(name string) SiteName {
 	}))
 }
 
+// ErrSitesFull is SiteNameFor's error once the process has interned as
+// many distinct site names as it may (InternStats, "site_names"): a
+// registration with a new name is refused rather than taken without its
+// site.
+var ErrSitesFull = fmt.Errorf("the process holds %d distinct site names, the most it may (names are kept until a restart): use one of the names in use, or restart poolnsd", maxSites-1)
+
+// SiteNameFor is SiteNameOf for a registrant's name: ErrSitesFull where
+// SiteNameOf would give 0 for a name that is not "".
+func SiteNameFor(name string) (SiteName, error) {
+	s := SiteNameOf(name)
+	if name != "" && (s == 0 || s.Site() == 0) {
+		return 0, ErrSitesFull
+	}
+	return s, nil
+}
+
+// InternStat is one of the process's tables of interned values (site
+// names, probe settings, vantage lists): how many it holds, the most it
+// may, and how many values it refused, full. Tables only grow.
+type InternStat struct {
+	Table   string
+	Values  uint32
+	Max     uint32
+	Refused uint64
+}
+
+// internTable is an intern.Table of any kind, for InternStats.
+type internTable interface {
+	Stats() (values, max uint32, refused uint64)
+}
+
+// InternStats returns the tables' figures, for the metrics.
+func InternStats() []InternStat {
+	stat := func(name string, t internTable) InternStat {
+		v, m, r := t.Stats()
+		return InternStat{Table: name, Values: v, Max: m, Refused: r}
+	}
+	return []InternStat{stat("sites", siteTab), stat("site_names", siteNameTab),
+		stat("probes", probeRefs), stat("vantages", vantageTab)}
+}
+
 // String returns the name as it was given, "" for no site.
 func (s SiteName) String() string {
 	if e := siteNameTab.Get(uint32(s)); e != nil {

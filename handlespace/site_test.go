@@ -1,6 +1,7 @@
 package handlespace
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -193,5 +194,38 @@ func TestSiteMapQuick(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSiteNameForFull: once the process holds as many site names as it
+// may, a registrant's new name is refused (ErrSitesFull) and counted in
+// InternStats, where SiteNameOf gives no site; names in use still work.
+func TestSiteNameForFull(t *testing.T) {
+	limitSites(t, 2)
+	a, errA := SiteNameFor("One")
+	b, errB := SiteNameFor("two")
+	if errA != nil || errB != nil || a == 0 || b == 0 || a.Site() == 0 {
+		t.Fatalf("two names in a table of two: %d %v, %d %v", a, errA, b, errB)
+	}
+	if s, err := SiteNameFor("three"); !errors.Is(err, ErrSitesFull) || s != 0 {
+		t.Errorf("a third name: %d, %v; want ErrSitesFull", s, err)
+	}
+	if s, err := SiteNameFor("One"); err != nil || s != a {
+		t.Errorf("a name in use: %d, %v; want %d", s, err, a)
+	}
+	if s, err := SiteNameFor(""); err != nil || s != 0 {
+		t.Errorf("no site: %d, %v", s, err)
+	}
+	if SiteNameOf("four") != 0 {
+		t.Error("SiteNameOf gave a full table's name a number")
+	}
+	var got *InternStat
+	for _, st := range InternStats() {
+		if st.Table == "site_names" {
+			got = &st
+		}
+	}
+	if got == nil || got.Values != 2 || got.Max != 2 || got.Refused != 2 {
+		t.Errorf("site_names stats %+v, want 2 of 2, 2 refused", got)
 	}
 }

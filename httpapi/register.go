@@ -124,7 +124,7 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 	if !decodeRegister(w, r, &req) {
 		return
 	}
-	e := &handlespace.Element{Port: req.Port, Weight: req.Weight, Priority: req.Prio, Site: handlespace.SiteNameOf(req.Site)}
+	e := &handlespace.Element{Port: req.Port, Weight: req.Weight, Priority: req.Prio}
 	switch {
 	case len(req.Addresses) == 0:
 		writeError(w, r, http.StatusBadRequest, `missing addresses; want {"addresses": ["192.0.2.10"], "port": 8080}`)
@@ -142,6 +142,14 @@ func (a *api) putElement(w http.ResponseWriter, r *http.Request, reg Registrar) 
 		writeError(w, r, http.StatusBadRequest, "site is longer than 64 bytes")
 		return
 	}
+	// Interned once the request is known good: a refused one keeps
+	// nothing.
+	site, err := handlespace.SiteNameFor(req.Site)
+	if err != nil {
+		writeError(w, r, http.StatusInsufficientStorage, "site: "+err.Error())
+		return
+	}
+	e.Site = site
 	for i, s := range req.Addresses {
 		ad, err := netip.ParseAddr(s)
 		if err != nil || ad.Zone() != "" {

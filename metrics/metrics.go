@@ -177,6 +177,7 @@ func New(o Options) *Metrics {
 	m.reg.MustRegister(&dnssecCollector{m: m})
 	m.reg.MustRegister(&storeCollector{m: m})
 	m.reg.MustRegister(&tallyCollector{m: m})
+	m.reg.MustRegister(internCollector{})
 
 	if o.View != nil {
 		m.reg.MustRegister(newViewCollector(o.View))

@@ -88,6 +88,9 @@ func TestHooks(t *testing.T) {
 	}
 	s.Expect(t,
 		"poolnsd_dns_udp_sojourn_seconds 2",
+		"poolnsd_interned_limit{table=site_names} 16777215",
+		"poolnsd_interned_limit{table=probes} 65535",
+		"poolnsd_interned_refused_total{table=site_names} 0",
 		"poolnsd_registrations_total{source=dns} 2",
 		"poolnsd_registrations_total{source=http} 1",
 		"poolnsd_registrations_total{source=other} 1",

@@ -428,7 +428,11 @@ func (p *parser) element(owner string, first, typTok token, args []token) *Error
 			if !siteRE.MatchString(s) {
 				return errf(vat, "bad site %q; want one word of letters, digits, ., - and _", v)
 			}
-			e.Site = handlespace.SiteNameOf(s)
+			site, err := handlespace.SiteNameFor(s)
+			if err != nil {
+				return errf(vat, "site %q: %v", v, err)
+			}
+			e.Site = site
 		case "name":
 			s := strings.ToLower(v)
 			if !labelRE.MatchString(s) {

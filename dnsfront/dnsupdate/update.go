@@ -997,7 +997,11 @@ func (st *peState) change(n peName, ul *dns.EDNS0_UL) (regcommit.Change, bool, e
 			f, _ := parseFraction(v)
 			e.LoadDeg = handlespace.LoadFromFraction(f)
 		case "site":
-			e.Site = handlespace.SiteNameOf(v)
+			site, err := handlespace.SiteNameFor(v)
+			if err != nil {
+				return c, false, updErr(dns.RcodeRefused, "%s: TXT site=%s: %v", n.name, v, err)
+			}
+			e.Site = site
 		case "transport":
 			e.Transport, _ = handlespace.ParseTransport(v)
 		case "policy":

@@ -20,6 +20,8 @@ type Table[K comparable, V any] struct {
 	ids map[K]uint32
 	n   atomic.Uint32 // the next number; written under mu
 	max uint32
+	// refused counts the keys Of gave no number (the table was full).
+	refused atomic.Uint64
 	// dir holds the chunks made so far: it grows (a new slice) with the
 	// table, so that a small table is a small root for the collector.
 	dir atomic.Pointer[[]*[chunk]V]
@@ -43,6 +45,7 @@ func (t *Table[K, V]) Of(k K, mk func() V) uint32 {
 	}
 	id := t.n.Load()
 	if id >= t.max {
+		t.refused.Add(1)
 		return 0
 	}
 	dir := *t.dir.Load()
@@ -54,6 +57,12 @@ func (t *Table[K, V]) Of(k K, mk func() V) uint32 {
 	t.ids[k] = id
 	t.n.Store(id + 1)
 	return id
+}
+
+// Stats returns the values the table holds, the most it may hold and how
+// many times Of found it full.
+func (t *Table[K, V]) Stats() (values, max uint32, refused uint64) {
+	return t.n.Load() - 1, t.max - 1, t.refused.Load()
 }
 
 // Get returns the value of number id, nil for 0 or a number that Of never

@@ -25,6 +25,9 @@ func TestTable(t *testing.T) {
 	if tab.Of("full", func() string { return "" }) != 0 {
 		t.Error("a full table gave a number")
 	}
+	if n, max, refused := tab.Stats(); n != 2*chunk-1 || max != 2*chunk-1 || refused != 1 {
+		t.Errorf("Stats %d of %d, %d refused; want %d of %d, 1 refused", n, max, refused, 2*chunk-1, 2*chunk-1)
+	}
 	var wg sync.WaitGroup
 	got := make([]uint32, 8)
 	par := New[int, int](chunk)
