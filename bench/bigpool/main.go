@@ -819,28 +819,21 @@ type buckets struct {
 // core. Empty if the server has none.
 func (s *server) sojourns() buckets {
 	var h buckets
-	resp, err := http.Get("http://" + s.httpAt + "/metrics")
-	if err != nil {
-		return h
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), `poolnsd_dns_udp_sojourn_seconds_bucket{le="`)
+	s.scrape(func(line string) {
+		rest, ok := strings.CutPrefix(line, `poolnsd_dns_udp_sojourn_seconds_bucket{le="`)
 		if !ok {
-			continue
+			return
 		}
 		le, v, ok := strings.Cut(rest, `"} `)
 		if !ok {
-			continue
+			return
 		}
 		bound, err1 := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
 		n, err2 := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err1 == nil && err2 == nil {
 			h.le, h.n = append(h.le, bound), append(h.n, n)
 		}
-	}
+	})
 	return h
 }
 
@@ -1157,21 +1150,30 @@ func (s *server) register(o options, via string, d time.Duration) regResult {
 // seconds at 1 000 000 elements (one collection every tens of seconds)
 // cannot show by itself.
 func (s *server) allocated() float64 {
+	got := -1.0
+	s.scrape(func(line string) {
+		if v, ok := strings.CutPrefix(line, "go_memstats_alloc_bytes_total "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				got = f
+			}
+		}
+	})
+	return got
+}
+
+// scrape calls f with each line of the server's /metrics (none if it
+// cannot be read).
+func (s *server) scrape(f func(line string)) {
 	resp, err := http.Get("http://" + s.httpAt + "/metrics")
 	if err != nil {
-		return -1
+		return
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_alloc_bytes_total "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
-			}
-		}
+		f(sc.Text())
 	}
-	return -1
 }
 
 func (s *server) updateDNS(udp net.Conn, i, load int) error {
