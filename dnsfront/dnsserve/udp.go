@@ -109,6 +109,7 @@ func newUDPServer(h Handler, conn *net.UDPConn, udpSize int, poller bool, log *s
 	}
 	u.sock = NewSocket(conn)
 	u.sock.bc, u.sock.srv = bc, u
+	u.sock.work, u.sock.quit = make(chan func()), make(chan struct{})
 	u.sock.local = bc.LocalAddr()
 	u.loop = h.NewLoop(u.sock)
 	u.idler, _ = u.loop.(Idler)
@@ -222,6 +223,7 @@ func (u *udpServer) stop(deadline time.Time) {
 		wait(u.sock.inflight.Wait)
 		u.closed.Do(u.loop.Close)
 	}
+	u.sock.stopWorkers()
 	u.bc.Close()
 }
 

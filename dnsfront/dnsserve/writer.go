@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 	"github.com/poolnsd/poolnsd/internal/udpbatch"
@@ -16,8 +17,20 @@ type Socket struct {
 	bc       *udpbatch.Conn // the loop's, for WriteBatch; nil: one by one
 	local    net.Addr
 	srv      *udpServer     // the loop's; nil without one
-	inflight sync.WaitGroup // Go's goroutines
+	inflight sync.WaitGroup // Go's work
+
+	// Go's workers, with a loop (srv): one that finished its work waits
+	// for more on work (unbuffered: a send finds a waiting worker or
+	// none), at most maxIdleWorkers of them, until quit closes (stop).
+	work     chan func()
+	quit     chan struct{}
+	idle     atomic.Int32
+	quitOnce sync.Once
 }
+
+// maxIdleWorkers is the most workers of Go's that wait for more work:
+// about the UPDATEs waiting for their commits at once at 1 000 a second.
+const maxIdleWorkers = 64
 
 // NewSocket returns a Socket of conn without a loop. Start's UDP loops
 // each begin with one (and give it their batch connection); a Loop can
@@ -85,12 +98,57 @@ func (s *Socket) Paces() bool { return s.srv != nil && !s.bc.Threaded() }
 // Go runs f on a goroutine of its own: work that must not stall the loop,
 // such as an UPDATE waiting for its commit. Shutdown waits for it (until
 // its deadline) before it closes the socket.
+//
+// With a loop, f goes to a worker that waits for work if there is one: a
+// goroutine that keeps its stack. A new goroutine per UPDATE grew its
+// stack (a copy, and a walk of its frames) each time, 8 % of the server's
+// CPU per DNS registration (bench/RESULTS.md, "reg15").
 func (s *Socket) Go(f func()) {
 	s.inflight.Add(1)
-	go func() {
-		defer s.inflight.Done()
-		f()
-	}()
+	if s.work == nil {
+		go func() {
+			defer s.inflight.Done()
+			f()
+		}()
+		return
+	}
+	select {
+	case s.work <- f:
+	default:
+		go s.worker(f)
+	}
+}
+
+// worker runs f, then the work Go hands it, until more than
+// maxIdleWorkers wait or quit closes.
+func (s *Socket) worker(f func()) {
+	for {
+		s.run(f)
+		if s.idle.Add(1) > maxIdleWorkers {
+			s.idle.Add(-1)
+			return
+		}
+		select {
+		case f = <-s.work:
+			s.idle.Add(-1)
+		case <-s.quit:
+			s.idle.Add(-1)
+			return
+		}
+	}
+}
+
+// run runs f, one of Go's, and counts it done even if it panics.
+func (s *Socket) run(f func()) {
+	defer s.inflight.Done()
+	f()
+}
+
+// stopWorkers ends the workers that wait for work of Go's.
+func (s *Socket) stopWorkers() {
+	if s.quit != nil {
+		s.quitOnce.Do(func() { close(s.quit) })
+	}
 }
 
 // SlotWriter is the dns.ResponseWriter of a Loop's replies written through
