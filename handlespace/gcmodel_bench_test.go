@@ -24,7 +24,10 @@ import (
 //   - nil: the same layout, every pointer word nil;
 //   - noscan: an object of the same size without pointers;
 //   - onenil, oneshared: an object of the same size with one pointer
-//     word, nil or to one shared object.
+//     word, nil or to one shared object; twofront: with two nil pointer
+//     words, first;
+//   - noscancleanup: noscan, each object with a runtime.AddCleanup;
+//   - q-today, q-noscan, q-noscanmap: queried elements (modelQueried).
 func BenchmarkGCModel(b *testing.B) {
 	const n = 1_000_000
 	owner := strings.Clone("tsig:bench-key.")
@@ -61,7 +64,7 @@ func BenchmarkGCModel(b *testing.B) {
 					continue
 				case "twofront":
 					b.ReportMetric(modelGC(n, func(i int) *twoPtrFront {
-						return &twoPtrFront{w: [len(twoPtrFront{}.w)]uint64{uint64(i)}}
+						return &twoPtrFront{p: nil, q: nil, w: [len(twoPtrFront{}.w)]uint64{uint64(i)}}
 					}), "ms/GC")
 					continue
 				case "onenil", "oneshared":
@@ -187,11 +190,11 @@ func modelQueried(n int, kind string) float64 {
 		if i%48 == 0 {
 			parts = append(parts, new([48]*modelWire))
 		}
-		w := &modelWire{cell: shared, key: key, buf: make([]byte, 0)}
+		w := &modelWire{cell: shared, key: key, buf: make([]byte, 0), w: [10]uint64{uint64(i)}}
 		parts[len(parts)-1][i%48] = w
 		switch kind {
 		case "q-today":
-			keep = append(keep, &twoPtr{m: w})
+			keep = append(keep, &twoPtr{p: nil, w: [len(twoPtr{}.w)]uint64{uint64(i)}, m: w})
 		default:
 			keep = append(keep, new([unsafe.Sizeof(Element{}) / 8]uint64))
 			if kind == "q-noscanmap" {
