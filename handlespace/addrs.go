@@ -8,22 +8,32 @@ import (
 
 // Addrs is an element's addresses, IPv4 and/or IPv6, in the order given.
 //
-// It keeps one valid address without a zone in itself, as its 16 bytes and its
-// family: no slice into the element and no netip zone handle, nothing for
-// the garbage collector to follow in an element of one address (at a
+// It keeps in itself one valid address without a zone, or two of them
+// that fit its 22 bytes (an IPv4 address takes 4, an IPv6 one 16: two
+// IPv4 addresses, or one IPv4 and one IPv6, the common dual-stack
+// element), with no slice into the element and no netip zone handle:
+// nothing for the garbage collector to follow in such an element (at a
 // million elements each pointer costs the collector's mark phase a few
-// milliseconds a cycle). Several addresses, or one with an IPv6 zone or
-// the zero netip.Addr, are kept in a slice of their own. The zero Addrs is empty. An Addrs never
+// milliseconds a cycle, and a side slice two more objects to mark), in
+// the 32 bytes Addrs took with one address. Other addresses (three or
+// more, two IPv6, one with an IPv6 zone or the zero netip.Addr) are kept
+// in a slice of their own. The zero Addrs is empty. An Addrs never
 // changes once made (Append makes another), so copies share freely.
 type Addrs struct {
-	more *[]netip.Addr // the addresses, when not inline (n == addrsMore)
-	one  [16]byte      // the address when n == 1 (IPv4: its first 4 bytes)
-	n    uint8         // 0, 1 or addrsMore
+	more *[]netip.Addr // the addresses, when not inline
+	in   [22]byte      // the inline addresses, one after the other
+	n    uint8         // the number of inline addresses (bits 0–1; addrsMore: in more), bit 2+i: inline address i is IPv4
 	fam  uint8         // famV4 | famV6: the families among the addresses
 }
 
-// addrsMore is Addrs.n when the addresses are in Addrs.more.
-const addrsMore = 2
+// addrsMore is Addrs.n when the addresses are in Addrs.more; addrsCount
+// masks the number of inline addresses in Addrs.n, and addrsV4 is its bit
+// of an IPv4 address 0.
+const (
+	addrsMore  = 3
+	addrsCount = 3
+	addrsV4    = 4
+)
 
 // The families in Addrs.fam.
 const (
@@ -34,23 +44,41 @@ const (
 // AddrsOf returns the addresses as. It does not keep as.
 func AddrsOf(as ...netip.Addr) Addrs {
 	var a Addrs
+	size := 0
 	for _, x := range as {
 		a.fam |= family(x)
-	}
-	switch {
-	case len(as) == 1 && as[0].IsValid() && as[0].Zone() == "":
-		a.n = 1
-		if as[0].Is4() {
-			b := as[0].As4()
-			copy(a.one[:], b[:])
-		} else {
-			a.one = as[0].As16()
+		if !x.IsValid() || x.Zone() != "" {
+			size = len(a.in) + 1
 		}
-	case len(as) > 0:
+		size += addrSize(x)
+	}
+	if len(as) > 2 || size > len(a.in) {
 		s := append([]netip.Addr(nil), as...)
 		a.more, a.n = &s, addrsMore
+		return a
 	}
+	off := 0
+	for i, x := range as {
+		if x.Is4() {
+			b := x.As4()
+			copy(a.in[off:], b[:])
+			a.n |= addrsV4 << i
+		} else {
+			b := x.As16()
+			copy(a.in[off:], b[:])
+		}
+		off += addrSize(x)
+	}
+	a.n |= uint8(len(as))
 	return a
+}
+
+// addrSize is the bytes an inline address x takes.
+func addrSize(x netip.Addr) int {
+	if x.Is4() {
+		return 4
+	}
+	return 16
 }
 
 func family(x netip.Addr) uint8 {
@@ -65,7 +93,7 @@ func (a Addrs) Len() int {
 	if a.n == addrsMore {
 		return len(*a.more)
 	}
-	return int(a.n)
+	return int(a.n & addrsCount)
 }
 
 // At returns the i-th address (from 0); it panics if i is out of range,
@@ -74,13 +102,20 @@ func (a Addrs) At(i int) netip.Addr {
 	if a.n == addrsMore {
 		return (*a.more)[i]
 	}
-	if i != 0 || a.n == 0 {
+	if uint(i) >= uint(a.n&addrsCount) {
 		panic("handlespace: Addrs index out of range")
 	}
-	if a.fam == famV4 {
-		return netip.AddrFrom4([4]byte(a.one[:4]))
+	off := 0
+	if i == 1 {
+		off = 16
+		if a.n&addrsV4 != 0 {
+			off = 4
+		}
 	}
-	return netip.AddrFrom16(a.one)
+	if a.n&(addrsV4<<i) != 0 {
+		return netip.AddrFrom4([4]byte(a.in[off : off+4]))
+	}
+	return netip.AddrFrom16([16]byte(a.in[off : off+16]))
 }
 
 // All yields the index and value of each address in order.
@@ -99,8 +134,8 @@ func (a Addrs) AppendTo(dst []netip.Addr) []netip.Addr {
 	if a.n == addrsMore {
 		return append(dst, *a.more...)
 	}
-	if a.n == 1 {
-		dst = append(dst, a.At(0))
+	for i := range int(a.n & addrsCount) {
+		dst = append(dst, a.At(i))
 	}
 	return dst
 }

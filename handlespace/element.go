@@ -125,9 +125,10 @@ func LoadFraction(l uint32) float64 { return float64(l) / LoadFull }
 // Element is one pool element (PE). Once an Element is published in a view
 // it is never modified: writers copy it (see Clone).
 //
-// The fields are in an order that leaves no padding between them, so that
-// an element with its label and address inside fits the allocator's
-// 208-byte class (TestElementSize).
+// The fields are in an order that leaves little padding between them (4
+// bytes after Site and after Owner), so that an element with its label and
+// one or two addresses inside fits the allocator's 192-byte class
+// (TestElementSize).
 type Element struct {
 	// ID is the pool element identifier, unique in its pool.
 	ID uint32
