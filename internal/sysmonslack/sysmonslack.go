@@ -104,13 +104,3 @@ func write(tid int, d time.Duration) error {
 	}
 	return nil
 }
-
-// Get returns thread tid's timer slack.
-func Get(tid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/timerslack_ns")
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return time.Duration(n), err
-}
