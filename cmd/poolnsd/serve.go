@@ -24,7 +24,6 @@ import (
 	"github.com/poolnsd/poolnsd/internal/loglimit"
 	"github.com/poolnsd/poolnsd/internal/rrl"
 	"github.com/poolnsd/poolnsd/internal/sdnotify"
-	"github.com/poolnsd/poolnsd/internal/sysmonslack"
 	"github.com/poolnsd/poolnsd/metrics"
 	"github.com/poolnsd/poolnsd/metrics/metered"
 	"github.com/poolnsd/poolnsd/monitor"
@@ -160,12 +159,6 @@ func runServe(fs *pflag.FlagSet, cfg config.Config, warns []string, stderr io.Wr
 	}
 	gogc, memLimit := gcDefaults()
 	log.Info("starting", "version", versionString(), "config", file, "gogc", gogc, "gomemlimit", memLimit)
-	// sysmon's naps a few times per registration less (internal/sysmonslack).
-	if tid, err := sysmonslack.Set(sysmonslack.Default); err != nil {
-		log.Debug("sysmon's timer slack left as it was", "err", err)
-	} else {
-		log.Debug("sysmon's timer slack widened", "thread", tid, "slack", sysmonslack.Default)
-	}
 
 	// Take the signals before anything is served, so that a SIGTERM during
 	// start-up is not lost.
